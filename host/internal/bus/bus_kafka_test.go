@@ -1,0 +1,120 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/medgate/medgate/test/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopKafka()
+	os.Exit(code)
+}
+
+func murmur2Partition(key []byte, partitions int32) int32 {
+	p, err := sarama.NewMurmur2Partitioner("").Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(key)}, partitions)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// TestInteropWithKafkaGo plays the integration platform with a second,
+// independent client: segmentio/kafka-go writes requests (partitioned with
+// its murmur2 balancer, as the Java client does), our Consumer reads them and
+// our Producer writes a reply per request with the same key and headers, and
+// kafka-go reads the replies back. Each reply must land in the partition of
+// its request.
+func TestInteropWithKafkaGo(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, brokers []string) {
+		const n, partitions = 30, 6
+		requests := newTopic(t, brokers, partitions)
+		replies := newTopic(t, brokers, partitions)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+
+		w := &kafka.Writer{
+			Addr:         kafka.TCP(brokers...),
+			Topic:        requests,
+			Balancer:     &kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: time.Millisecond,
+		}
+		defer w.Close()
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			msgs[i] = kafka.Message{
+				Key:     []byte("patient-" + strconv.Itoa(i)),
+				Value:   []byte(`{"id":"req-` + strconv.Itoa(i) + `"}`),
+				Headers: []kafka.Header{{Key: "type", Value: []byte("ecard.register")}},
+			}
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatalf("kafka-go WriteMessages: %v", err)
+		}
+
+		p := newProducer(t, brokers)
+		var mu sync.Mutex
+		reqPartition := map[string]int{}
+		startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{requests}, func(ctx context.Context, m *Message) {
+			mu.Lock()
+			reqPartition[string(m.Key)] = int(m.Partition)
+			mu.Unlock()
+			reply := []byte(`{"requestId":"` + string(m.Key) + `","status":"ok"}`)
+			headers := map[string]string{"type": m.Headers["type"], "requestPartition": strconv.Itoa(int(m.Partition))}
+			if err := p.Send(ctx, replies, m.Key, reply, headers); err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("Send reply: %v", err)
+			}
+		})
+
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers:     brokers,
+			GroupID:     uniqueName(t, "platform"),
+			Topic:       replies,
+			StartOffset: kafka.FirstOffset,
+			MaxWait:     100 * time.Millisecond,
+		})
+		defer r.Close()
+		for range n {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("kafka-go ReadMessage of replies: %v", err)
+			}
+			key := string(m.Key)
+			if want := `{"requestId":"` + key + `","status":"ok"}`; string(m.Value) != want {
+				t.Errorf("reply for %s is %s, want %s", key, m.Value, want)
+			}
+			headers := map[string]string{}
+			for _, h := range m.Headers {
+				headers[h.Key] = string(h.Value)
+			}
+			mu.Lock()
+			wantPart := reqPartition[key]
+			mu.Unlock()
+			if m.Partition != wantPart || headers["requestPartition"] != strconv.Itoa(wantPart) {
+				t.Errorf("reply for %s in partition %d (headers %v), request was in partition %d", key, m.Partition, headers, wantPart)
+			}
+			if headers["type"] != "ecard.register" {
+				t.Errorf("reply for %s has headers %v, want type=ecard.register", key, headers)
+			}
+			if want := murmur2Partition(m.Key, partitions); int32(m.Partition) != want {
+				t.Errorf("reply for %s in partition %d, murmur2 says %d", key, m.Partition, want)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(reqPartition) != n {
+			t.Errorf("consumer saw %d distinct requests, want %d", len(reqPartition), n)
+		}
+	})
+}

@@ -1,0 +1,237 @@
+package bus
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// DefaultVersion is the Kafka protocol version assumed when Config.Version is
+// empty. Kafka 4.x brokers and kfake both accept the requests sarama sends
+// for it.
+const DefaultVersion = "3.6.0"
+
+// DefaultMaxInFlight is the number of messages a Consumer processes at once
+// when Config.MaxInFlight is zero.
+const DefaultMaxInFlight = 64
+
+// Config says how to reach Kafka. Only Brokers is required; a consumer also
+// needs GroupID.
+type Config struct {
+	// Brokers are the bootstrap addresses, host:port.
+	Brokers []string
+	// ClientID names this client in broker logs and quotas. It defaults to
+	// "medgate".
+	ClientID string
+	// GroupID is the consumer group; instances with the same GroupID share
+	// the partitions of the consumed topics.
+	GroupID string
+	// Version is the Kafka protocol version to speak, such as "3.6.0".
+	// Empty means DefaultVersion.
+	Version string
+	// TLS, when set, encrypts connections to the brokers.
+	TLS *TLSConfig
+	// SASL, when set, authenticates to the brokers.
+	SASL *SASLConfig
+	// MaxInFlight bounds how many messages a Consumer hands to its handler
+	// at the same time, over all keys and partitions. Zero means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// Logger receives warnings about retried errors. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	// tune, when set by tests, adjusts the sarama configuration last.
+	tune func(*sarama.Config)
+}
+
+// TLSConfig enables TLS towards the brokers. All files are PEM.
+type TLSConfig struct {
+	// CAFile holds the certificates that sign the brokers' certificates.
+	// Empty means the system roots.
+	CAFile string
+	// CertFile and KeyFile hold this client's certificate and key, for
+	// brokers that require client certificates. Set both or neither.
+	CertFile, KeyFile string
+	// InsecureSkipVerify disables verification of the brokers'
+	// certificates. Use it only against test brokers.
+	InsecureSkipVerify bool
+}
+
+// SASL mechanisms accepted in SASLConfig.Mechanism.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
+
+// SASLConfig authenticates to the brokers. Its String and LogValue methods
+// never show the password.
+type SASLConfig struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string
+	// Username and Password are the credentials.
+	Username, Password string
+}
+
+// String describes the SASL settings without the password.
+func (s SASLConfig) String() string {
+	return fmt.Sprintf("{Mechanism:%s Username:%s Password:%s}", s.Mechanism, s.Username, redacted(s.Password))
+}
+
+// LogValue describes the SASL settings to log/slog without the password.
+func (s SASLConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("mechanism", s.Mechanism),
+		slog.String("username", s.Username),
+		slog.String("password", redacted(s.Password)),
+	)
+}
+
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+func (c Config) maxInFlight() int {
+	if c.MaxInFlight > 0 {
+		return c.MaxInFlight
+	}
+	return DefaultMaxInFlight
+}
+
+// saramaConfig returns the settings shared by producers, consumers and
+// admin clients.
+func (c Config) saramaConfig() (*sarama.Config, error) {
+	if len(c.Brokers) == 0 {
+		return nil, errors.New("no Kafka brokers configured: set at least one host:port in Brokers")
+	}
+	for _, b := range c.Brokers {
+		if strings.TrimSpace(b) == "" {
+			return nil, errors.New("empty Kafka broker address: every entry in Brokers must be host:port")
+		}
+	}
+	if c.MaxInFlight < 0 {
+		return nil, fmt.Errorf("invalid MaxInFlight %d: use a positive number, or 0 for %d", c.MaxInFlight, DefaultMaxInFlight)
+	}
+
+	sc := sarama.NewConfig()
+	version := c.Version
+	if version == "" {
+		version = DefaultVersion
+	}
+	v, err := sarama.ParseKafkaVersion(version)
+	if err != nil {
+		return nil, fmt.Errorf("parse Kafka version %q: %w (use a broker version such as %s)", version, err, DefaultVersion)
+	}
+	sc.Version = v
+	sc.ClientID = c.ClientID
+	if sc.ClientID == "" {
+		sc.ClientID = "medgate"
+	}
+
+	if c.TLS != nil {
+		tc, err := c.TLS.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		sc.Net.TLS.Enable = true
+		sc.Net.TLS.Config = tc
+	}
+	if c.SASL != nil {
+		if err := c.SASL.apply(sc); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// finish applies the test hook and validates the configuration.
+func (c Config) finish(sc *sarama.Config) error {
+	if c.tune != nil {
+		c.tune(sc)
+	}
+	if err := sc.Validate(); err != nil {
+		return fmt.Errorf("invalid Kafka client configuration: %w", err)
+	}
+	return nil
+}
+
+func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // explicit opt-in for test brokers
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read Kafka TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read Kafka TLS CA file %s: no PEM certificate found; give a file with -----BEGIN CERTIFICATE----- blocks", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	switch {
+	case t.CertFile != "" && t.KeyFile != "":
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	case t.CertFile != "" || t.KeyFile != "":
+		return nil, errors.New("incomplete Kafka TLS client certificate: set both CertFile and KeyFile, or neither")
+	}
+	return tc, nil
+}
+
+func (s *SASLConfig) apply(sc *sarama.Config) error {
+	if s.Username == "" {
+		return fmt.Errorf("SASL %s configured without a username: set SASL.Username", s.Mechanism)
+	}
+	sc.Net.SASL.Enable = true
+	sc.Net.SASL.Handshake = true
+	sc.Net.SASL.Version = sarama.SASLHandshakeV1
+	sc.Net.SASL.User = s.Username
+	sc.Net.SASL.Password = s.Password
+	switch strings.ToUpper(s.Mechanism) {
+	case SASLPlain:
+		sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+	case SASLScramSHA256:
+		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
+		sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA256) }
+	case SASLScramSHA512:
+		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA512) }
+	default:
+		return fmt.Errorf("unsupported SASL mechanism %q: use %s, %s or %s", s.Mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512)
+	}
+	return nil
+}
+
+// backoff returns the wait before retry n (0-based): 250ms doubling up to
+// 10s.
+func backoff(n int) time.Duration {
+	d := 250 * time.Millisecond
+	for i := 0; i < n && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}

@@ -1,0 +1,188 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := []string{"127.0.0.1:9092"}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no brokers", Config{}, "no Kafka brokers"},
+		{"empty broker", Config{Brokers: []string{" "}}, "empty Kafka broker address"},
+		{"bad version", Config{Brokers: ok, Version: "four"}, "parse Kafka version"},
+		{"negative in-flight", Config{Brokers: ok, MaxInFlight: -1}, "MaxInFlight"},
+		{"unknown mechanism", Config{Brokers: ok, SASL: &SASLConfig{Mechanism: "GSSAPI", Username: "u"}}, "unsupported SASL mechanism"},
+		{"no username", Config{Brokers: ok, SASL: &SASLConfig{Mechanism: SASLPlain}}, "without a username"},
+		{"cert without key", Config{Brokers: ok, TLS: &TLSConfig{CertFile: "c.pem"}}, "set both CertFile and KeyFile"},
+		{"missing CA", Config{Brokers: ok, TLS: &TLSConfig{CAFile: filepath.Join(dir, "none.pem")}}, "read Kafka TLS CA file"},
+		{"CA not PEM", Config{Brokers: ok, TLS: &TLSConfig{CAFile: notPEM}}, "no PEM certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewProducer(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewProducer: got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewConsumerErrors(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g"}
+	h := func(context.Context, *Message) {}
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		topics []string
+		h      Handler
+		want   string
+	}{
+		{"no group", Config{Brokers: cfg.Brokers}, []string{"t"}, h, "GroupID"},
+		{"no topics", cfg, nil, h, "no topics"},
+		{"no handler", cfg, []string{"t"}, nil, "nil message handler"},
+	} {
+		if _, err := NewConsumer(tc.cfg, tc.topics, tc.h); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := NewConsumer(Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g"}, []string{"t"}, func(context.Context, *Message) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.inFlight) != DefaultMaxInFlight {
+		t.Errorf("MaxInFlight default %d, want %d", cap(c.inFlight), DefaultMaxInFlight)
+	}
+	want, _ := sarama.ParseKafkaVersion(DefaultVersion)
+	if c.sc.Version != want || c.sc.ClientID != "medgate" || c.sc.Consumer.Offsets.Initial != sarama.OffsetOldest ||
+		c.sc.Consumer.Offsets.AutoCommit.Enable || c.sc.Consumer.IsolationLevel != sarama.ReadCommitted {
+		t.Errorf("consumer defaults: version %v client %q initial %d autocommit %v isolation %v",
+			c.sc.Version, c.sc.ClientID, c.sc.Consumer.Offsets.Initial, c.sc.Consumer.Offsets.AutoCommit.Enable, c.sc.Consumer.IsolationLevel)
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{sarama.ErrOutOfBrokers, true},
+		{sarama.ErrNotCoordinatorForConsumer, true},
+		{&net.OpError{Op: "dial", Err: errors.New("refused")}, true},
+		{sarama.ErrSASLAuthenticationFailed, false},
+		{sarama.ErrTopicAuthorizationFailed, false},
+		{sarama.ErrGroupAuthorizationFailed, false},
+		{sarama.ConfigurationError("bad"), false},
+		{errors.Join(sarama.ErrOutOfBrokers, sarama.ErrSASLAuthenticationFailed), false},
+		{errors.Join(errors.New("x"), errSCRAM), false},
+	} {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestRunWaitsForBroker starts a consumer before its broker exists: Run
+// must retry, not fail, and consume once the broker is up.
+func TestRunWaitsForBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	var logs syncBuffer
+	cfg := testConfig([]string{l.Addr().String()}, "g")
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	got := make(chan string, 1)
+	r := startConsumer(t, cfg, []string{"t"}, func(_ context.Context, m *Message) { got <- string(m.Value) })
+	eventually(t, 30*time.Second, "a retry", func() bool { return strings.Contains(logs.String(), "retrying") })
+	if r.c.Ready() {
+		t.Fatal("Ready() without a broker")
+	}
+
+	c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatalf("start kfake on port %d: %v", port, err)
+	}
+	defer c.Close()
+	send(t, newProducer(t, c.ListenAddrs()), "t", "k", "hello")
+	select {
+	case v := <-got:
+		if v != "hello" {
+			t.Fatalf("got %q", v)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("nothing consumed within 60s of the broker starting; logs:\n%s", logs.String())
+	}
+	if !r.c.Ready() {
+		t.Error("Ready() = false while consuming")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestRunTwice(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close) // after the consumer's cleanup
+	r := startConsumer(t, testConfig(c.ListenAddrs(), "g"), []string{"t"}, func(context.Context, *Message) {})
+	eventually(t, 30*time.Second, "ready", r.c.Ready)
+	if err := r.c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second concurrent Run: %v, want an already-running error", err)
+	}
+}
+
+func TestProducerCloseAndContext(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close) // after the consumer's cleanup
+	p := newProducer(t, c.ListenAddrs())
+	if err := p.Send(t.Context(), "", nil, []byte("v"), nil); err == nil {
+		t.Error("Send to an empty topic succeeded")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Send(ctx, "t", nil, []byte("v"), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send with a canceled context: %v, want context.Canceled", err)
+	}
+	if err := p.Send(t.Context(), "t", nil, []byte("v"), nil); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := p.Send(t.Context(), "t", nil, []byte("v"), nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,220 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Message is one Kafka record as handed to a Handler.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	// Headers holds the record headers; when a name repeats, the last
+	// value wins.
+	Headers   map[string]string
+	Timestamp time.Time
+}
+
+// Handler processes one message. The message counts as finished when the
+// handler returns while ctx is still live; a handler that returns after ctx
+// ended (the consumer is stopping) leaves its message unfinished, so it is
+// delivered again later. A handler must therefore not return before its work
+// is done, unless ctx is done.
+//
+// Handlers run concurrently for different keys and one at a time, in offset
+// order, for each key of a partition. Messages without a key are not ordered.
+type Handler func(ctx context.Context, m *Message)
+
+// Consumer reads topics as a member of a consumer group and hands each
+// message to a Handler.
+//
+// The committed offset of a partition moves past a message only after the
+// handler returned for that message and for every earlier message of the
+// partition, so a crash at any point leads to redelivery, never to loss.
+// When a partition is revoked or the consumer stops, messages whose handler
+// has not started are dropped (the next owner gets them again), running
+// handlers are waited for, and the finished prefix is committed.
+type Consumer struct {
+	cfg     Config
+	sc      *sarama.Config
+	topics  []string
+	handler Handler
+	log     *slog.Logger
+
+	inFlight chan struct{} // one token per running handler
+	buffered chan struct{} // one token per message read and not yet finished
+
+	ready   atomic.Bool
+	running atomic.Bool
+}
+
+// NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
+// does not connect; Run does.
+func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
+	if cfg.GroupID == "" {
+		return nil, errors.New("no Kafka consumer group configured: set GroupID")
+	}
+	if len(topics) == 0 {
+		return nil, errors.New("no topics to consume: give at least one topic")
+	}
+	if h == nil {
+		return nil, errors.New("nil message handler")
+	}
+	sc, err := cfg.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = false
+	sc.Consumer.Return.Errors = true
+	// Never hand a handler a message of an aborted transaction.
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	if err := cfg.finish(sc); err != nil {
+		return nil, err
+	}
+	n := cfg.maxInFlight()
+	return &Consumer{
+		cfg:      cfg,
+		sc:       sc,
+		topics:   append([]string(nil), topics...),
+		handler:  h,
+		log:      cfg.logger(),
+		inFlight: make(chan struct{}, n),
+		buffered: make(chan struct{}, max(1024, 16*n)),
+	}, nil
+}
+
+// Ready reports whether the consumer has joined its group and is consuming.
+// It stays true across ordinary rebalances and turns false while the
+// consumer retries after an error and once Run has returned.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// Run consumes until ctx is done, then waits for running handlers, commits
+// and leaves the group. It rejoins the group after rebalances and retries
+// transient failures (brokers unreachable, coordinator moving) with backoff;
+// it returns nil once ctx is done, or the first error that retrying cannot
+// fix (bad credentials, missing authorisation, invalid configuration).
+//
+// Handlers get a context derived from ctx. Run may be called again after it
+// returned, but not concurrently.
+func (c *Consumer) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("consumer is already running: call Run once at a time")
+	}
+	defer c.running.Store(false)
+	defer c.ready.Store(false)
+
+	for attempt := 0; ; attempt++ {
+		err := c.runGroup(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !transient(err) {
+			return fmt.Errorf("consume %v as group %s: %w", c.topics, c.cfg.GroupID, err)
+		}
+		c.ready.Store(false)
+		wait := backoff(attempt)
+		c.log.Warn("kafka consumer failed, retrying", "group", c.cfg.GroupID, "topics", c.topics, "err", err, "retryIn", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// runGroup joins the group and consumes until ctx ends or a session fails.
+func (c *Consumer) runGroup(ctx context.Context) error {
+	group, err := sarama.NewConsumerGroup(c.cfg.Brokers, c.cfg.GroupID, c.sc)
+	if err != nil {
+		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, err)
+	}
+	errsDone := make(chan struct{})
+	go func() {
+		defer close(errsDone)
+		for err := range group.Errors() {
+			c.log.Warn("kafka consumer error", "group", c.cfg.GroupID, "err", err)
+		}
+	}()
+	defer func() {
+		if err := group.Close(); err != nil {
+			c.log.Warn("close kafka consumer group", "group", c.cfg.GroupID, "err", err)
+		}
+		<-errsDone
+	}()
+
+	gh := &groupHandler{c: c, runCtx: ctx}
+	for {
+		err := group.Consume(ctx, c.topics, gh)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// A nil error means a rebalance ended the session: rejoin.
+	}
+}
+
+// permanentErrors cannot be fixed by retrying: they need a change of
+// configuration, credentials or authorisation.
+var permanentErrors = []error{
+	sarama.ErrSASLAuthenticationFailed, sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
+	sarama.ErrTopicAuthorizationFailed, sarama.ErrGroupAuthorizationFailed, sarama.ErrClusterAuthorizationFailed,
+	sarama.ErrInvalidGroupId, sarama.ErrInvalidTopic, sarama.ErrUnsupportedVersion, sarama.ErrInconsistentGroupProtocol,
+	sarama.ErrInvalidSessionTimeout, sarama.ErrGroupMaxSizeReached, sarama.ErrFencedInstancedId,
+	errSCRAM,
+}
+
+// transient reports whether retrying can fix err. Network failures,
+// unreachable brokers, moving coordinators and rebalances are transient;
+// authentication, authorisation and configuration errors are not.
+func transient(err error) bool {
+	for _, p := range permanentErrors {
+		if errors.Is(err, p) {
+			return false
+		}
+	}
+	var cfgErr sarama.ConfigurationError
+	return !errors.As(err, &cfgErr)
+}
+
+// groupHandler serves one Run call. runCtx is Run's context: handlers run
+// under it so that a rebalance (which ends the session context) lets them
+// finish, while stopping the consumer cancels them.
+type groupHandler struct {
+	c      *Consumer
+	runCtx context.Context
+}
+
+func (h *groupHandler) Setup(sarama.ConsumerGroupSession) error {
+	h.c.ready.Store(true)
+	return nil
+}
+
+func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	p := &partition{
+		h:        h,
+		sess:     sess,
+		topic:    claim.Topic(),
+		id:       claim.Partition(),
+		keys:     make(map[string]*keyQueue),
+		stopCh:   make(chan struct{}),
+		commitCh: make(chan struct{}, 1),
+	}
+	p.consume(claim.Messages())
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package bus is the host's only Kafka client code: an idempotent,
+// acknowledged producer, a consumer-group consumer that processes one
+// message per key at a time and commits an offset only once every earlier
+// message of its partition is finished, topic creation, and an embedded
+// Kafka-protocol broker for single-machine deployments.
+//
+// It is built on github.com/IBM/sarama; the embedded broker is
+// github.com/twmb/franz-go/pkg/kfake with a data directory.
+//
+// Delivery is at least once. A message whose handler did not finish (the
+// process crashed, the partition was revoked before the handler started, or
+// the consumer was stopped while the handler ran) is delivered again, so
+// handlers must be idempotent (the store maps message ids to outcomes).
+package bus

@@ -1,0 +1,226 @@
+package bus
+
+import (
+	"sync"
+
+	"github.com/IBM/sarama"
+)
+
+// partition processes one claimed topic partition for one group session:
+// a queue per key feeding handlers, and the list of messages read but not
+// yet committed, in offset order, from which the commit point advances.
+type partition struct {
+	h     *groupHandler
+	sess  sarama.ConsumerGroupSession
+	topic string
+	id    int32
+
+	mu        sync.Mutex
+	pending   []*entry             // read, not yet committed, in offset order
+	keys      map[string]*keyQueue // keys with queued or running messages
+	abandoned int                  // queued messages dropped on stop
+	workers   sync.WaitGroup
+	stopCh    chan struct{} // closed when no more handlers may start
+
+	commitCh chan struct{} // capacity 1: "a new offset was marked"
+}
+
+type entry struct {
+	msg  *Message
+	done bool
+}
+
+type keyQueue struct {
+	items []*entry // items[0] is running or next to run
+}
+
+// consume reads the claim until it is revoked or the session ends, then
+// waits for running handlers and commits the finished prefix.
+func (p *partition) consume(msgs <-chan *sarama.ConsumerMessage) {
+	stopCommits := make(chan struct{})
+	committerDone := make(chan struct{})
+	go p.commitLoop(stopCommits, committerDone)
+
+	sessDone := p.sess.Context().Done()
+read:
+	for {
+		select {
+		case <-sessDone:
+			break read
+		case cm, ok := <-msgs:
+			if !ok {
+				break read
+			}
+			// Bound the messages read but unfinished: a stuck key may
+			// hold back reading, but only after many messages.
+			select {
+			case p.h.c.buffered <- struct{}{}:
+			case <-sessDone:
+				break read // cm was never queued; it is after the commit point
+			}
+			p.enqueue(toMessage(cm))
+		}
+	}
+
+	close(p.stopCh)
+	p.workers.Wait()
+
+	// Messages whose handler never started stay uncommitted and give back
+	// their buffer tokens.
+	p.mu.Lock()
+	abandoned := p.abandoned
+	p.mu.Unlock()
+	for range abandoned {
+		<-p.h.c.buffered
+	}
+
+	close(stopCommits)
+	<-committerDone
+	p.sess.Commit()
+}
+
+func (p *partition) enqueue(m *Message) {
+	e := &entry{msg: m}
+	p.mu.Lock()
+	p.pending = append(p.pending, e)
+	if len(m.Key) == 0 {
+		// No key, no order: the message gets a queue of its own.
+		q := &keyQueue{items: []*entry{e}}
+		p.workers.Add(1)
+		p.mu.Unlock()
+		go p.work("", q, false)
+		return
+	}
+	key := string(m.Key)
+	if q := p.keys[key]; q != nil {
+		q.items = append(q.items, e)
+		p.mu.Unlock()
+		return
+	}
+	q := &keyQueue{items: []*entry{e}}
+	p.keys[key] = q
+	p.workers.Add(1)
+	p.mu.Unlock()
+	go p.work(key, q, true)
+}
+
+// work runs the handler for the messages of one key, one at a time, until
+// the queue is empty or the partition stops.
+func (p *partition) work(key string, q *keyQueue, keyed bool) {
+	defer p.workers.Done()
+	for {
+		p.mu.Lock()
+		if len(q.items) == 0 {
+			if keyed {
+				delete(p.keys, key)
+			}
+			p.mu.Unlock()
+			return
+		}
+		if p.isStopping() {
+			// Leave the rest for the partition's next owner.
+			p.abandoned += len(q.items)
+			if keyed {
+				delete(p.keys, key)
+			}
+			p.mu.Unlock()
+			return
+		}
+		e := q.items[0]
+		p.mu.Unlock()
+
+		select {
+		case p.h.c.inFlight <- struct{}{}:
+		case <-p.stopCh:
+			continue // the check above abandons the queue
+		}
+		if p.isStopping() {
+			<-p.h.c.inFlight
+			continue
+		}
+		finished := p.h.call(e.msg)
+		<-p.h.c.inFlight
+		<-p.h.c.buffered
+
+		p.mu.Lock()
+		q.items[0] = nil
+		q.items = q.items[1:]
+		if finished {
+			e.done = true
+			p.advance()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// isStopping reports whether handlers may no longer start: the partition
+// is being released or the session has ended.
+func (p *partition) isStopping() bool {
+	select {
+	case <-p.stopCh:
+		return true
+	default:
+		return p.sess.Context().Err() != nil
+	}
+}
+
+// advance drops the finished prefix of pending and marks the offset after
+// it. The caller holds p.mu, so marks happen in increasing order.
+func (p *partition) advance() {
+	n := 0
+	for n < len(p.pending) && p.pending[n].done {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	next := p.pending[n-1].msg.Offset + 1
+	clear(p.pending[:n])
+	p.pending = p.pending[n:]
+	p.sess.MarkOffset(p.topic, p.id, next, "")
+	select {
+	case p.commitCh <- struct{}{}:
+	default: // a commit is already due; it will include this mark
+	}
+}
+
+// commitLoop commits marked offsets as they advance; commits coalesce while
+// one is in flight.
+func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-p.commitCh:
+			p.sess.Commit()
+		}
+	}
+}
+
+// call runs the handler and reports whether the message finished: the
+// handler returned while Run's context was live.
+func (h *groupHandler) call(m *Message) bool {
+	h.c.handler(h.runCtx, m)
+	return h.runCtx.Err() == nil
+}
+
+func toMessage(cm *sarama.ConsumerMessage) *Message {
+	m := &Message{
+		Topic:     cm.Topic,
+		Partition: cm.Partition,
+		Offset:    cm.Offset,
+		Key:       cm.Key,
+		Value:     cm.Value,
+		Timestamp: cm.Timestamp,
+	}
+	if len(cm.Headers) > 0 {
+		m.Headers = make(map[string]string, len(cm.Headers))
+		for _, rh := range cm.Headers {
+			if rh != nil {
+				m.Headers[string(rh.Key)] = string(rh.Value)
+			}
+		}
+	}
+	return m
+}

@@ -1,0 +1,139 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// ErrClosed is returned by Producer.Send after Close.
+var ErrClosed = errors.New("kafka producer is closed")
+
+// Producer writes messages to Kafka with an idempotent producer: each Send
+// returns only once all in-sync replicas have the message, and broker-side
+// de-duplication keeps retries from writing it twice or out of order.
+//
+// Keyed messages are partitioned like the Java client's default partitioner
+// (murmur2), so a key lands in the same partition whichever client wrote it.
+// A Producer is safe for concurrent use.
+type Producer struct {
+	ap      sarama.AsyncProducer
+	closing chan struct{}
+	mu      sync.RWMutex // held for reading while a Send enqueues
+	closed  bool
+
+	closeOnce sync.Once
+	drained   sync.WaitGroup
+}
+
+// NewProducer connects to the brokers in cfg.
+func NewProducer(cfg Config) (*Producer, error) {
+	sc, err := cfg.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Retry.Max = 10
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	sc.Producer.Return.Successes = true
+	sc.Producer.Return.Errors = true
+	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
+	if err := cfg.finish(sc); err != nil {
+		return nil, err
+	}
+	ap, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("connect Kafka producer to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
+	}
+	p := &Producer{ap: ap, closing: make(chan struct{})}
+	p.drained.Add(2)
+	go func() {
+		defer p.drained.Done()
+		for m := range ap.Successes() {
+			m.Metadata.(chan error) <- nil
+		}
+	}()
+	go func() {
+		defer p.drained.Done()
+		for e := range ap.Errors() {
+			e.Msg.Metadata.(chan error) <- e.Err
+		}
+	}()
+	return p, nil
+}
+
+// Send writes one message and waits until the brokers acknowledged it. key
+// chooses the partition (nil: any partition); headers may be nil.
+//
+// If ctx ends after the message was handed to the client, Send returns the
+// context's error while the write may still succeed later: the outcome is
+// unknown and the caller must treat the message as possibly written.
+func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
+	if topic == "" {
+		return errors.New("send to Kafka: empty topic name")
+	}
+	done := make(chan error, 1)
+	msg := &sarama.ProducerMessage{
+		Topic:    topic,
+		Value:    sarama.ByteEncoder(value),
+		Metadata: done,
+	}
+	if key != nil {
+		msg.Key = sarama.ByteEncoder(key)
+	}
+	if len(headers) > 0 {
+		msg.Headers = make([]sarama.RecordHeader, 0, len(headers))
+		for k, v := range headers {
+			msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+		}
+	}
+
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return fmt.Errorf("send to topic %s: %w", topic, ErrClosed)
+	}
+	select {
+	case p.ap.Input() <- msg:
+		p.mu.RUnlock()
+	case <-ctx.Done():
+		p.mu.RUnlock()
+		return fmt.Errorf("send to topic %s: not sent: %w", topic, ctx.Err())
+	case <-p.closing:
+		p.mu.RUnlock()
+		return fmt.Errorf("send to topic %s: %w", topic, ErrClosed)
+	}
+
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("send to topic %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("send to topic %s: outcome unknown, the message may still be written: %w", topic, ctx.Err())
+	}
+}
+
+// Close waits for messages already handed over to be acknowledged or to
+// fail (their Send calls return the outcome), then disconnects. Send fails
+// with ErrClosed afterwards.
+func (p *Producer) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.closing) // releases Sends waiting to enqueue
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		// AsyncClose, not Close: Close would consume the Successes and
+		// Errors channels that deliver outcomes to waiting Sends.
+		p.ap.AsyncClose()
+		p.drained.Wait()
+	})
+	return nil
+}

@@ -1,0 +1,641 @@
+// Package config loads and checks medgate's configuration file (YAML).
+//
+// Loading never stops at the first problem: every problem is collected and
+// reported with the file, the line and the fix (see [Problems]). Unknown
+// keys are errors. Relative paths are resolved against the directory of the
+// configuration file. Secrets are never written in the file itself: they are
+// references "env:NAME" or "file:PATH", resolved when used.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Node names this instance (leases, logs); default: the host name.
+	Node       string     `yaml:"node"`
+	Kafka      Kafka      `yaml:"kafka"`
+	Store      Store      `yaml:"store"`
+	HTTP       HTTP       `yaml:"http"`
+	Log        Log        `yaml:"log"`
+	Processing Processing `yaml:"processing"`
+	// PluginChecksums is a sha256sum-format file giving the SHA-256 of
+	// plugins that have no sha256 of their own.
+	PluginChecksums string   `yaml:"pluginChecksums"`
+	Plugins         []Plugin `yaml:"plugins"`
+	Sites           []Site   `yaml:"sites"`
+
+	// File is the path the configuration was loaded from.
+	File string `yaml:"-"`
+	// lines maps a dotted path to its line in File.
+	lines map[string]int
+}
+
+// Kafka configures the broker connection and topics.
+type Kafka struct {
+	// Embedded starts an in-process Kafka-protocol broker (for one machine
+	// and demos). Brokers must then be empty.
+	Embedded *Embedded `yaml:"embedded"`
+	Brokers  []string  `yaml:"brokers"`
+	GroupID  string    `yaml:"groupId"`
+	ClientID string    `yaml:"clientId"`
+	Version  string    `yaml:"version"`
+	Topics   Topics    `yaml:"topics"`
+	TLS      *TLS      `yaml:"tls"`
+	SASL     *SASL     `yaml:"sasl"`
+	// MaxInFlight bounds messages processed at once across keys.
+	MaxInFlight int `yaml:"maxInFlight"`
+	// CreateTopics creates missing topics at start with Partitions and
+	// ReplicationFactor.
+	CreateTopics      bool  `yaml:"createTopics"`
+	Partitions        int   `yaml:"partitions"`
+	ReplicationFactor int16 `yaml:"replicationFactor"`
+}
+
+// Embedded configures the in-process broker.
+type Embedded struct {
+	DataDir string `yaml:"dataDir"`
+	Listen  string `yaml:"listen"`
+}
+
+// Topics names the four topics.
+type Topics struct {
+	Requests string `yaml:"requests"`
+	Replies  string `yaml:"replies"`
+	Events   string `yaml:"events"`
+	DLQ      string `yaml:"dlq"`
+}
+
+// TLS configures TLS to the brokers.
+type TLS struct {
+	CAFile             string `yaml:"caFile"`
+	CertFile           string `yaml:"certFile"`
+	KeyFile            string `yaml:"keyFile"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify"`
+}
+
+// SASL configures SASL authentication.
+type SASL struct {
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// Password is a secret reference: "env:NAME" or "file:PATH".
+	Password string `yaml:"password"`
+}
+
+// Store selects the store engine.
+type Store struct {
+	Driver string `yaml:"driver"` // sqlite | postgres
+	// Path is the SQLite database file.
+	Path string `yaml:"path"`
+	// DSN is a secret reference to the PostgreSQL connection string.
+	DSN string `yaml:"dsn"`
+}
+
+// HTTP configures the HTTP server (ingress, admin API, health, metrics).
+type HTTP struct {
+	Listen         string   `yaml:"listen"`
+	IngressTimeout Duration `yaml:"ingressTimeout"`
+	// AdminToken is a secret reference; when set, /admin calls need
+	// "Authorization: Bearer <token>".
+	AdminToken string `yaml:"adminToken"`
+	// IngressToken is a secret reference; when set, POST /v1/messages needs it.
+	IngressToken string `yaml:"ingressToken"`
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `yaml:"format"` // json | text
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// Processing tunes message handling.
+type Processing struct {
+	MaxPayloadBytes int      `yaml:"maxPayloadBytes"`
+	MaxAttempts     int      `yaml:"maxAttempts"`
+	InitialBackoff  Duration `yaml:"initialBackoff"`
+	MaxBackoff      Duration `yaml:"maxBackoff"`
+	CallTimeout     Duration `yaml:"callTimeout"`
+	// UploadDeadline is the time allowed from the business event to the
+	// upload (the 30-minute rule).
+	UploadDeadline Duration `yaml:"uploadDeadline"`
+	// RetryBudget bounds retries of messages that have no upload deadline.
+	RetryBudget Duration `yaml:"retryBudget"`
+}
+
+// Plugin declares one plugin binary.
+type Plugin struct {
+	Name   string `yaml:"name"`
+	Path   string `yaml:"path"`
+	SHA256 string `yaml:"sha256"`
+}
+
+// Site is one hospital site (campus) and its plugins.
+type Site struct {
+	Code    string                `yaml:"code"`
+	Name    string                `yaml:"name"`
+	Plugins map[string]SitePlugin `yaml:"plugins"`
+}
+
+// SitePlugin enables a plugin for a site with its settings.
+type SitePlugin struct {
+	Enabled  *bool             `yaml:"enabled"`
+	Settings map[string]string `yaml:"settings"`
+}
+
+// IsEnabled reports whether the plugin is enabled (default true when listed).
+func (p SitePlugin) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Duration is a time.Duration written as "30s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration; write e.g. \"30s\" or \"5m\"", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Problem is one configuration problem.
+type Problem struct {
+	File    string
+	Line    int
+	Path    string // dotted key path, e.g. sites[0].plugins.ledger
+	Message string // what is wrong and how to fix it
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Path != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Path, p.Message)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Message)
+}
+
+// Problems is every problem found; it is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return fmt.Sprintf("%d configuration problem(s):\n  %s", len(ps), strings.Join(lines, "\n  "))
+}
+
+// Load reads, defaults and checks the file. The error, if any, is Problems.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Message: fmt.Sprintf("cannot read the configuration file: %v", err)}}
+	}
+	return Parse(path, data)
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse parses data as if read from path.
+func Parse(path string, data []byte) (*Config, error) {
+	c := &Config{File: path, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Problems{yamlProblem(path, err)}
+	}
+	index(&root, "", c.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var ps Problems
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				ps = append(ps, yamlProblem(path, errors.New(e)))
+			}
+		} else {
+			ps = append(ps, yamlProblem(path, err))
+		}
+	}
+	c.applyDefaults()
+	ps = append(ps, c.check()...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+	if len(ps) > 0 {
+		return c, ps
+	}
+	return c, nil
+}
+
+func yamlProblem(path string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Problem{File: path, Message: msg}
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Message = m[2]
+		if strings.Contains(p.Message, "not found in type") {
+			p.Message = strings.Replace(p.Message, "not found in type", "is not a known key of", 1) + "; check the spelling against the configuration reference in README.md"
+		}
+	}
+	return p
+}
+
+// index records the line of every mapping key and sequence item.
+func index(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			index(c, path, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			lines[p] = k.Line
+			index(n.Content[i+1], p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			lines[p] = c.Line
+			index(c, p, lines)
+		}
+	}
+}
+
+// Line returns the line of a dotted path, or of its nearest parent.
+func (c *Config) Line(path string) int {
+	for path != "" {
+		if l, ok := c.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// Problem builds a Problem at a dotted path of this file.
+func (c *Config) Problem(path, format string, args ...any) Problem {
+	return Problem{File: c.File, Line: c.Line(path), Path: path, Message: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) applyDefaults() {
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	k := &c.Kafka
+	if k.GroupID == "" {
+		k.GroupID = "medgate"
+	}
+	if k.ClientID == "" {
+		k.ClientID = "medgate"
+	}
+	def(&k.Topics.Requests, "medgate.requests")
+	def(&k.Topics.Replies, "medgate.replies")
+	def(&k.Topics.Events, "medgate.events")
+	def(&k.Topics.DLQ, "medgate.dlq")
+	if k.MaxInFlight == 0 {
+		k.MaxInFlight = 64
+	}
+	if k.Partitions == 0 {
+		k.Partitions = 6
+	}
+	if k.ReplicationFactor == 0 {
+		k.ReplicationFactor = 1
+	}
+	if k.Embedded != nil {
+		def(&k.Embedded.Listen, "127.0.0.1:9092")
+		def(&k.Embedded.DataDir, "data/kafka")
+		k.Embedded.DataDir = c.rel(k.Embedded.DataDir)
+		k.CreateTopics = true
+	}
+	if k.TLS != nil {
+		k.TLS.CAFile = c.rel(k.TLS.CAFile)
+		k.TLS.CertFile = c.rel(k.TLS.CertFile)
+		k.TLS.KeyFile = c.rel(k.TLS.KeyFile)
+	}
+	def(&c.Store.Driver, "sqlite")
+	if c.Store.Driver == "sqlite" {
+		def(&c.Store.Path, "data/medgate.db")
+		c.Store.Path = c.rel(c.Store.Path)
+	}
+	def(&c.HTTP.Listen, "127.0.0.1:8080")
+	if c.HTTP.IngressTimeout == 0 {
+		c.HTTP.IngressTimeout = Duration(30 * time.Second)
+	}
+	def(&c.Log.Format, "json")
+	def(&c.Log.Level, "info")
+	p := &c.Processing
+	if p.MaxPayloadBytes == 0 {
+		p.MaxPayloadBytes = 4 << 20
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 8
+	}
+	if p.InitialBackoff == 0 {
+		p.InitialBackoff = Duration(500 * time.Millisecond)
+	}
+	if p.MaxBackoff == 0 {
+		p.MaxBackoff = Duration(30 * time.Second)
+	}
+	if p.CallTimeout == 0 {
+		p.CallTimeout = Duration(60 * time.Second)
+	}
+	if p.UploadDeadline == 0 {
+		p.UploadDeadline = Duration(30 * time.Minute)
+	}
+	if p.RetryBudget == 0 {
+		p.RetryBudget = Duration(10 * time.Minute)
+	}
+	if c.PluginChecksums != "" {
+		c.PluginChecksums = c.rel(c.PluginChecksums)
+	}
+	for i := range c.Plugins {
+		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
+	}
+}
+
+func def(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+func (c *Config) rel(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	siteRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	hexRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	topicRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+)
+
+// check validates everything that can be checked without plugins.
+func (c *Config) check() Problems {
+	var ps Problems
+	add := func(path, f string, a ...any) { ps = append(ps, c.Problem(path, f, a...)) }
+	k := c.Kafka
+	switch {
+	case k.Embedded == nil && len(k.Brokers) == 0:
+		add("kafka", "no brokers: list kafka.brokers (host:port), or set kafka.embedded: {} for the in-process broker")
+	case k.Embedded != nil && len(k.Brokers) > 0:
+		add("kafka.brokers", "kafka.brokers and kafka.embedded are both set; keep one")
+	}
+	for i, b := range k.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if k.Embedded != nil {
+		if _, _, err := net.SplitHostPort(k.Embedded.Listen); err != nil {
+			add("kafka.embedded.listen", "%q is not host:port", k.Embedded.Listen)
+		}
+	}
+	for name, t := range map[string]string{"requests": k.Topics.Requests, "replies": k.Topics.Replies, "events": k.Topics.Events, "dlq": k.Topics.DLQ} {
+		if !topicRE.MatchString(t) {
+			add("kafka.topics."+name, "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		}
+	}
+	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {
+		add("kafka.maxInFlight", "must be between 1 and 10000, is %d", k.MaxInFlight)
+	}
+	if k.SASL != nil {
+		switch k.SASL.Mechanism {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		default:
+			add("kafka.sasl.mechanism", "%q is not supported; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
+		}
+		if k.SASL.Username == "" {
+			add("kafka.sasl.username", "is required with SASL")
+		}
+		if err := checkSecretRef(k.SASL.Password, true); err != nil {
+			add("kafka.sasl.password", "%v", err)
+		}
+	}
+	if k.TLS != nil {
+		if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+			add("kafka.tls", "certFile and keyFile go together for client certificates; set both or neither")
+		}
+		for name, f := range map[string]string{"caFile": k.TLS.CAFile, "certFile": k.TLS.CertFile, "keyFile": k.TLS.KeyFile} {
+			if f != "" {
+				if _, err := os.Stat(f); err != nil {
+					add("kafka.tls."+name, "cannot read %s: %v", f, err)
+				}
+			}
+		}
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if err := checkSecretRef(c.Store.DSN, true); err != nil {
+			add("store.dsn", "%v", err)
+		}
+	default:
+		add("store.driver", "%q is not a store engine; use sqlite or postgres", c.Store.Driver)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		add("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	for name, ref := range map[string]string{"adminToken": c.HTTP.AdminToken, "ingressToken": c.HTTP.IngressToken} {
+		if err := checkSecretRef(ref, false); err != nil {
+			add("http."+name, "%v", err)
+		}
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format", "%q: use json or text", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	p := c.Processing
+	if p.MaxAttempts < 1 {
+		add("processing.maxAttempts", "must be at least 1")
+	}
+	if p.MaxBackoff < p.InitialBackoff {
+		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")
+	}
+	seen := map[string]int{}
+	for i, pl := range c.Plugins {
+		path := fmt.Sprintf("plugins[%d]", i)
+		if !nameRE.MatchString(pl.Name) {
+			add(path+".name", "%q is not a plugin name (lowercase letters, digits, '-', '_')", pl.Name)
+		}
+		if j, dup := seen[pl.Name]; dup {
+			add(path+".name", "plugin %q is declared twice (also plugins[%d])", pl.Name, j)
+		}
+		seen[pl.Name] = i
+		if pl.Path == "" {
+			add(path+".path", "path to the plugin binary is required")
+		} else if st, err := os.Stat(pl.Path); err != nil {
+			add(path+".path", "cannot find the plugin binary: %v; build it with `make build`", err)
+		} else if st.IsDir() || st.Mode()&0o111 == 0 {
+			add(path+".path", "%s is not an executable file", pl.Path)
+		}
+		if pl.SHA256 != "" && !hexRE.MatchString(pl.SHA256) {
+			add(path+".sha256", "must be 64 lowercase hex digits (sha256sum output)")
+		}
+		if pl.SHA256 == "" && c.PluginChecksums == "" {
+			add(path+".sha256", "no checksum: set sha256 (sha256sum %s) or pluginChecksums; medgate refuses to launch an unverified plugin", pl.Path)
+		}
+	}
+	if c.PluginChecksums != "" {
+		if _, err := ReadChecksums(c.PluginChecksums); err != nil {
+			add("pluginChecksums", "%v", err)
+		}
+	}
+	sites := map[string]int{}
+	for i, s := range c.Sites {
+		path := fmt.Sprintf("sites[%d]", i)
+		if !siteRE.MatchString(s.Code) {
+			add(path+".code", "%q is not a site code (letters, digits, '-', '_', at most 32)", s.Code)
+		}
+		if j, dup := sites[s.Code]; dup {
+			add(path+".code", "site %q is declared twice (also sites[%d])", s.Code, j)
+		}
+		sites[s.Code] = i
+		names := make([]string, 0, len(s.Plugins))
+		for n := range s.Plugins {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if _, ok := seen[n]; !ok {
+				add(path+".plugins."+n, "plugin %q is not declared under plugins:; add it there with its path and sha256", n)
+			}
+		}
+	}
+	return ps
+}
+
+// ReadChecksums reads a sha256sum-format file into base name → hex digest.
+func ReadChecksums(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read plugin checksums: %w", err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 || !hexRE.MatchString(f[0]) {
+			return nil, fmt.Errorf("%s:%d: expected \"<sha256> <file>\" as printed by sha256sum", path, i+1)
+		}
+		out[filepath.Base(strings.TrimPrefix(f[1], "*"))] = f[0]
+	}
+	return out, nil
+}
+
+// Checksum returns the expected SHA-256 of plugin p.
+func (c *Config) Checksum(p Plugin) (string, error) {
+	if p.SHA256 != "" {
+		return p.SHA256, nil
+	}
+	if c.PluginChecksums == "" {
+		return "", fmt.Errorf("plugin %q has no sha256 and no pluginChecksums file is configured", p.Name)
+	}
+	sums, err := ReadChecksums(c.PluginChecksums)
+	if err != nil {
+		return "", err
+	}
+	s, ok := sums[filepath.Base(p.Path)]
+	if !ok {
+		return "", fmt.Errorf("plugin %q: %s has no line for %s; regenerate it with sha256sum", p.Name, c.PluginChecksums, filepath.Base(p.Path))
+	}
+	return s, nil
+}
+
+// Site returns the site with the code, or nil.
+func (c *Config) Site(code string) *Site {
+	for i := range c.Sites {
+		if c.Sites[i].Code == code {
+			return &c.Sites[i]
+		}
+	}
+	return nil
+}
+
+// checkSecretRef accepts "env:NAME" or "file:PATH" (empty if optional).
+func checkSecretRef(ref string, required bool) error {
+	switch {
+	case ref == "":
+		if required {
+			return errors.New(`is required; write "env:VARIABLE" or "file:/path/to/secret"`)
+		}
+		return nil
+	case strings.HasPrefix(ref, "env:") && len(ref) > 4, strings.HasPrefix(ref, "file:") && len(ref) > 5:
+		return nil
+	}
+	return errors.New(`secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`)
+}
+
+// IsSecretRef reports whether v is a secret reference.
+func IsSecretRef(v string) bool { return checkSecretRef(v, true) == nil }
+
+// ResolveSecret reads a secret reference. The error never contains the secret.
+func ResolveSecret(ref string) (string, error) {
+	switch {
+	case strings.HasPrefix(ref, "env:"):
+		name := ref[4:]
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		}
+		return v, nil
+	case strings.HasPrefix(ref, "file:"):
+		p := ref[5:]
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("secret file: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("secret file %s is readable by group or others (mode %o); run chmod 600 %s", p, st.Mode().Perm(), p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("secret file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", errors.New(`not a secret reference; write "env:VARIABLE" or "file:/path"`)
+}

@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/metrics"
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// Check validates a configuration file completely without starting
+// medgate: the file itself, then every plugin binary (checksum, launch,
+// Describe) and every site's plugin settings against the plugin's declared
+// fields. It returns config.Problems listing every problem found.
+func Check(ctx context.Context, cfgPath string) error {
+	cfg, err := config.Load(cfgPath)
+	var problems config.Problems
+	if err != nil {
+		if !errors.As(err, &problems) || cfg == nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "medgate-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	st, err := store.Open(ctx, "sqlite", filepath.Join(tmp, "check.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log, _ := logging.New(io.Discard, "text", "error")
+	d := &Daemon{cfg: cfg, log: log, out: io.Discard, plugins: map[string]*pluginhost.Instance{}, store: st}
+	d.metrics = metrics.New(st.OldestPending, time.Now)
+	defer func() {
+		for _, in := range d.plugins {
+			in.Close()
+		}
+	}()
+	// Only launch plugins whose declaration is sound.
+	sound := *cfg
+	sound.Plugins = nil
+	bad := map[int]bool{}
+	for _, p := range problems {
+		for i := range cfg.Plugins {
+			if p.Path == pluginPath(i) || len(p.Path) > len(pluginPath(i)) && p.Path[:len(pluginPath(i))+1] == pluginPath(i)+"." {
+				bad[i] = true
+			}
+		}
+	}
+	for i, p := range cfg.Plugins {
+		if !bad[i] {
+			sound.Plugins = append(sound.Plugins, p)
+		}
+	}
+	var ps config.Problems
+	if err := d.startPlugins(ctx, &sound); errors.As(err, &ps) {
+		problems = append(problems, ps...)
+	}
+	if _, _, err := d.applySites(ctx, cfg); errors.As(err, &ps) {
+		problems = append(problems, ps...)
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+func pluginPath(i int) string { return "plugins[" + strconv.Itoa(i) + "]" }

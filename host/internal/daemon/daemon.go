@@ -1,0 +1,580 @@
+// Package daemon wires medgate together: configuration, store, Kafka (or
+// the embedded broker), plugins, the pipeline, the scheduler and the HTTP
+// server. It owns start-up order, configuration reload (SIGHUP or the admin
+// API) and graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/api"
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/metrics"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Version is set at build time (-ldflags "-X .../daemon.Version=…").
+var Version = "dev"
+
+// Daemon is a running medgate.
+type Daemon struct {
+	cfgPath string
+	log     *slog.Logger
+	out     io.Writer
+
+	mu      sync.Mutex // guards cfg, plugins, sites during reload
+	cfg     *config.Config
+	plugins map[string]*pluginhost.Instance
+
+	store    store.Store
+	embedded *bus.Embedded
+	busCfg   bus.Config
+	producer *bus.Producer
+	consumer *bus.Consumer
+	proc     *pipeline.Processor
+	sched    *scheduler.Scheduler
+	metrics  *metrics.Metrics
+	http     *http.Server
+	httpAddr string
+
+	stopRun context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// Options for Start.
+type Options struct {
+	// Out receives logs (default os.Stderr).
+	Out io.Writer
+	// Ready is called with the daemon once everything runs (the CLI prints
+	// where medgate listens).
+	Ready func(d *Daemon)
+}
+
+// Run starts medgate with the configuration file and blocks until ctx ends,
+// then shuts down gracefully. reload receives a value for each SIGHUP.
+func Run(ctx context.Context, cfgPath string, reload <-chan struct{}, o Options) error {
+	d, err := Start(ctx, cfgPath, o)
+	if err != nil {
+		return err
+	}
+	if o.Ready != nil {
+		o.Ready(d)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return d.Close()
+		case <-reload:
+			if err := d.Reload(ctx); err != nil {
+				d.log.Error("configuration reload failed; the previous configuration stays in force", "err", err)
+			}
+		}
+	}
+}
+
+// Start brings every component up in order and returns the running daemon.
+func Start(ctx context.Context, cfgPath string, o Options) (d *Daemon, err error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if o.Out == nil {
+		o.Out = os.Stderr
+	}
+	log, err := logging.New(o.Out, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	d = &Daemon{cfgPath: cfgPath, cfg: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
+
+	if d.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	d.metrics = metrics.New(d.store.OldestPending, time.Now)
+
+	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
+	brokers := cfg.Kafka.Brokers
+	if e := cfg.Kafka.Embedded; e != nil {
+		if err := os.MkdirAll(e.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded kafka: create data directory: %w", err)
+		}
+		if d.embedded, err = bus.StartEmbedded(e.DataDir, e.Listen, topics, cfg.Kafka.Partitions); err != nil {
+			return nil, fmt.Errorf("embedded kafka: %w", err)
+		}
+		brokers = d.embedded.Addrs()
+		log.Info("embedded Kafka-protocol broker started (for one machine and demos; use a real Kafka cluster in production)", "addrs", brokers, "dataDir", e.DataDir)
+	}
+	if d.busCfg, err = BusConfig(cfg, brokers, log); err != nil {
+		return nil, err
+	}
+	if cfg.Kafka.CreateTopics {
+		if err := bus.EnsureTopics(ctx, d.busCfg, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+			return nil, fmt.Errorf("kafka: create topics: %w", err)
+		}
+	}
+	if d.producer, err = bus.NewProducer(d.busCfg); err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+
+	p := cfg.Processing
+	d.proc = pipeline.New(d.store, d.producer, pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, pipeline.Options{
+		MaxPayloadBytes: p.MaxPayloadBytes, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
+		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
+	}, log, d.metrics)
+	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
+	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		d.metrics.JobRuns.WithLabelValues(j.ID(), result).Inc()
+	}
+
+	if err := d.startPlugins(ctx, cfg); err != nil {
+		return nil, err
+	}
+	routes, jobs, err := d.applySites(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.proc.SetRoutes(routes)
+	d.sched.SetJobs(jobs)
+
+	bc := d.busCfg
+	bc.GroupID = cfg.Kafka.GroupID
+	bc.MaxInFlight = cfg.Kafka.MaxInFlight
+	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, func(ctx context.Context, m *bus.Message) { _ = d.handleKafka(ctx, m) }); err != nil {
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	if err := d.startHTTP(cfg); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopRun = cancel
+	d.wg.Add(2)
+	go func() {
+		defer d.wg.Done()
+		if err := d.consumer.Run(runCtx); err != nil && runCtx.Err() == nil {
+			log.Error("kafka consumer stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.sched.Run(runCtx)
+	}()
+	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
+	return d, nil
+}
+
+// BusConfig turns the configuration into the Kafka client settings.
+func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Config, error) {
+	bc := bus.Config{Brokers: brokers, ClientID: cfg.Kafka.ClientID, Version: cfg.Kafka.Version, Logger: log}
+	if t := cfg.Kafka.TLS; t != nil {
+		bc.TLS = &bus.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, InsecureSkipVerify: t.InsecureSkipVerify}
+	}
+	if s := cfg.Kafka.SASL; s != nil {
+		pw, err := config.ResolveSecret(s.Password)
+		if err != nil {
+			return bc, fmt.Errorf("kafka.sasl.password: %w", err)
+		}
+		bc.SASL = &bus.SASLConfig{Mechanism: s.Mechanism, Username: s.Username, Password: pw}
+	}
+	return bc, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("store: create directory for %s: %w", cfg.Store.Path, err)
+		}
+		return store.Open(ctx, "sqlite", cfg.Store.Path)
+	default:
+		dsn, err := config.ResolveSecret(cfg.Store.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("store.dsn: %w", err)
+		}
+		return store.Open(ctx, cfg.Store.Driver, dsn)
+	}
+}
+
+// handleKafka is the consumer's handler. It returns nil only when the
+// message is finished (outcome stored, reply published); otherwise the
+// offset is not committed and the message will be delivered again.
+func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
+	backoff := 200 * time.Millisecond
+	for {
+		_, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, pipeline.ErrStopped) {
+			return err
+		}
+		d.log.Error("message not finished; retrying (the partition waits for it)", "partition", m.Partition, "offset", m.Offset, "err", err, "retryIn", backoff.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
+	var problems config.Problems
+	for i, p := range cfg.Plugins {
+		if _, ok := d.plugins[p.Name]; ok {
+			continue
+		}
+		sum, err := cfg.Checksum(p)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
+			continue
+		}
+		in, err := pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, &hostServices{plugin: p.Name, d: d}, pluginhost.Options{
+			Logger:       d.log,
+			PluginOutput: logging.Writer(d.out),
+			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
+		})
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
+			continue
+		}
+		d.plugins[p.Name] = in
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+// applySites validates and applies every site's plugin settings and
+// returns the routing snapshot and the job list. Nothing is half-applied
+// in the returned snapshot: a site plugin with problems is reported and the
+// whole call fails.
+func (d *Daemon) applySites(ctx context.Context, cfg *config.Config) (*pipeline.Routes, []scheduler.Job, error) {
+	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
+	var jobs []scheduler.Job
+	var problems config.Problems
+	type applied struct {
+		in   *pluginhost.Instance
+		site string
+	}
+	var configured []applied
+	for i, s := range cfg.Sites {
+		routes.Sites[s.Code] = map[string]*pipeline.Target{}
+		routes.Disabled[s.Code] = map[string]bool{}
+		names := make([]string, 0, len(s.Plugins))
+		for n := range s.Plugins {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			sp := s.Plugins[name]
+			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
+			in := d.plugins[name]
+			if in == nil {
+				continue // reported by config.check
+			}
+			if !sp.IsEnabled() {
+				routes.Disabled[s.Code][name] = true
+				in.Forget(s.Code)
+				continue
+			}
+			desc := in.Description()
+			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, config.ResolveSecret)
+			for _, p := range sps {
+				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
+			}
+			if len(sps) > 0 {
+				continue
+			}
+			diags, err := in.Configure(ctx, s.Code, settings)
+			if err != nil {
+				problems = append(problems, cfg.Problem(path, "%v", err))
+				continue
+			}
+			for _, dg := range diags {
+				if dg.Severity == sdk.SeverityError {
+					problems = append(problems, cfg.Problem(path+".settings."+dg.Field, "%s", dg.Message()))
+				}
+			}
+			if diags.HasError() {
+				continue
+			}
+			configured = append(configured, applied{in, s.Code})
+			t := &pipeline.Target{Plugin: name, Handler: in, Operations: map[string]sdk.Operation{}}
+			for _, op := range desc.Operations {
+				t.Operations[op.Type] = op
+			}
+			routes.Sites[s.Code][name] = t
+			for _, j := range desc.Jobs {
+				jobs = append(jobs, d.job(in, s.Code, j))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, problems
+	}
+	return routes, jobs, nil
+}
+
+func (d *Daemon) job(in *pluginhost.Instance, site string, j sdk.Job) scheduler.Job {
+	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, Run: func(ctx context.Context, now time.Time) error {
+		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
+		if err != nil {
+			return err
+		}
+		if r.Diagnostics.HasError() {
+			return errors.New(r.Diagnostics.String())
+		}
+		d.log.Info("job result", "plugin", in.Name(), "site", site, "job", j.Name, "summary", r.Summary, "processed", r.Processed)
+		return nil
+	}}
+}
+
+// Reload re-reads the configuration file and applies sites, plugin
+// settings and newly declared plugins without a restart. Kafka, store and
+// HTTP settings need a restart; a change to them is reported. On any
+// problem the previous configuration stays in force.
+func (d *Daemon) Reload(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg, err := config.Load(d.cfgPath)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	if err := d.startPlugins(ctx, cfg); err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	routes, jobs, err := d.applySites(ctx, cfg)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	// Plugins no longer declared are stopped after traffic moved away.
+	d.proc.SetRoutes(routes)
+	d.sched.SetJobs(jobs)
+	declared := map[string]bool{}
+	for _, p := range cfg.Plugins {
+		declared[p.Name] = true
+	}
+	for name, in := range d.plugins {
+		if !declared[name] {
+			in.Close()
+			delete(d.plugins, name)
+		}
+	}
+	d.cfg = cfg
+	d.metrics.Reloads.WithLabelValues("ok").Inc()
+	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
+	return nil
+}
+
+func (d *Daemon) startHTTP(cfg *config.Config) error {
+	var admin, ingress string
+	var err error
+	if cfg.HTTP.AdminToken != "" {
+		if admin, err = config.ResolveSecret(cfg.HTTP.AdminToken); err != nil {
+			return fmt.Errorf("http.adminToken: %w", err)
+		}
+	}
+	if cfg.HTTP.IngressToken != "" {
+		if ingress, err = config.ResolveSecret(cfg.HTTP.IngressToken); err != nil {
+			return fmt.Errorf("http.ingressToken: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: listen on %s: %w; choose another http.listen address", cfg.HTTP.Listen, err)
+	}
+	d.httpAddr = ln.Addr().String()
+	d.http = &http.Server{
+		Handler: api.Handler(d, api.Options{
+			IngressTimeout: cfg.HTTP.IngressTimeout.D(), AdminToken: admin, IngressToken: ingress,
+			MaxBodyBytes: int64(cfg.Processing.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// Brokers are the Kafka bootstrap addresses in use.
+func (d *Daemon) Brokers() []string { return d.busCfg.Brokers }
+
+// Config returns the configuration in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// Plugin returns a running plugin instance (tests kill it to simulate crashes).
+func (d *Daemon) Plugin(name string) *pluginhost.Instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.plugins[name]
+}
+
+// Process implements api.Backend.
+func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
+	return d.proc.Process(ctx, in)
+}
+
+// Store implements api.Backend.
+func (d *Daemon) Store() store.Store { return d.store }
+
+// Ready implements api.Backend.
+func (d *Daemon) Ready(ctx context.Context) map[string]string {
+	out := map[string]string{"store": "ok", "kafka": "ok"}
+	if err := d.store.Ping(ctx); err != nil {
+		out["store"] = err.Error()
+	}
+	if d.consumer == nil || !d.consumer.Ready() {
+		out["kafka"] = "the consumer has not joined its group yet"
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, in := range d.plugins {
+		running, restarts, lastErr := in.Status()
+		key := "plugin." + name
+		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(running))
+		switch {
+		case running:
+			out[key] = "ok"
+		case lastErr != nil:
+			out[key] = fmt.Sprintf("down after %d restart(s): %v", restarts, lastErr)
+		default:
+			out[key] = "down"
+		}
+	}
+	return out
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// PluginInfo is what /admin/plugins shows.
+type PluginInfo struct {
+	Name        string          `json:"name"`
+	Version     string          `json:"version"`
+	Description string          `json:"description"`
+	Running     bool            `json:"running"`
+	Restarts    int             `json:"restarts"`
+	LastError   string          `json:"lastError,omitempty"`
+	Operations  []sdk.Operation `json:"operations"`
+	Jobs        []string        `json:"jobs"`
+	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
+	Sites       []string        `json:"sites"`
+}
+
+// Plugins implements api.Backend.
+func (d *Daemon) Plugins() any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := []PluginInfo{}
+	for name, in := range d.plugins {
+		running, restarts, lastErr := in.Status()
+		desc := in.Description()
+		pi := PluginInfo{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists}
+		if lastErr != nil {
+			pi.LastError = lastErr.Error()
+		}
+		for _, j := range desc.Jobs {
+			pi.Jobs = append(pi.Jobs, j.Name+" every "+j.Interval.String())
+		}
+		for _, s := range d.cfg.Sites {
+			if sp, ok := s.Plugins[name]; ok && sp.IsEnabled() {
+				pi.Sites = append(pi.Sites, s.Code)
+			}
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Jobs implements api.Backend.
+func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
+
+// TriggerJob implements api.Backend.
+func (d *Daemon) TriggerJob(ctx context.Context, id string) error { return d.sched.Trigger(ctx, id) }
+
+// Close shuts down in reverse order: stop taking messages and let in-flight
+// ones finish, then HTTP, scheduler leases, plugins, Kafka, store.
+func (d *Daemon) Close() error {
+	if d.stopRun != nil {
+		d.stopRun()
+	}
+	d.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if d.http != nil {
+		_ = d.http.Shutdown(ctx)
+	}
+	if d.sched != nil && d.store != nil {
+		d.sched.Release(ctx)
+	}
+	d.mu.Lock()
+	for _, in := range d.plugins {
+		in.Close()
+	}
+	d.plugins = map[string]*pluginhost.Instance{}
+	d.mu.Unlock()
+	var errs []error
+	if d.producer != nil {
+		errs = append(errs, d.producer.Close())
+	}
+	if d.embedded != nil {
+		d.embedded.Close()
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

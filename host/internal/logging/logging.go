@@ -1,0 +1,119 @@
+// Package logging builds medgate's slog loggers. Every record passes a
+// masking step: values of keys that hold personal data (names, ID numbers,
+// phone numbers) are masked, and any 18-character resident ID number or
+// 11-digit mobile number inside any string is masked too. Plugins' log
+// lines, re-emitted by the host, pass the same masking (see Writer).
+package logging
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// New returns a logger writing to w in "json" or "text" format at level
+// ("debug", "info", "warn", "error").
+func New(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: replace}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use json or text", format)
+}
+
+// personalKeys are attribute keys (lowercased) whose values are personal data.
+var personalKeys = map[string]bool{
+	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "aac003": true,
+	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "psn_cert_no": true, "certificate": true,
+	"phone": true, "mobile": true, "tel": true, "aae005": true,
+}
+
+// secretKeys are attribute keys whose values are never printed.
+var secretKeys = map[string]bool{
+	"password": true, "secret": true, "token": true, "authorization": true, "privatekey": true, "private_key": true, "appsecret": true, "key": false,
+}
+
+func replace(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	if secretKeys[k] {
+		return slog.String(a.Key, "[redacted]")
+	}
+	if a.Value.Kind() != slog.KindString {
+		return a
+	}
+	if personalKeys[k] {
+		return slog.String(a.Key, MaskValue(a.Value.String()))
+	}
+	return slog.String(a.Key, Mask(a.Value.String()))
+}
+
+var (
+	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
+	phoneRE = regexp.MustCompile(`\b(1[3-9]\d)\d{4}(\d{4})\b`)
+)
+
+// Mask masks resident ID numbers and mobile numbers found in s.
+func Mask(s string) string {
+	if len(s) < 11 {
+		return s
+	}
+	s = idRE.ReplaceAllString(s, "$1***********$2")
+	return phoneRE.ReplaceAllString(s, "$1****$2")
+}
+
+// MaskValue masks a whole personal value: a name keeps its first
+// character, anything longer keeps its first three and last four.
+func MaskValue(s string) string {
+	n := utf8.RuneCountInString(s)
+	r := []rune(s)
+	switch {
+	case n == 0:
+		return s
+	case n <= 4:
+		return string(r[0]) + strings.Repeat("*", n-1)
+	case n < 11:
+		return string(r[0]) + strings.Repeat("*", n-2) + string(r[n-1])
+	default:
+		return string(r[:3]) + strings.Repeat("*", n-7) + string(r[n-4:])
+	}
+}
+
+// Writer returns an io.Writer that masks each line before writing it to w.
+// The host routes plugin output through it.
+func Writer(w io.Writer) io.Writer { return &maskWriter{w: w} }
+
+type maskWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (m *maskWriter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.buf = append(m.buf, p...)
+	for {
+		i := bytes.IndexByte(m.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := Mask(string(m.buf[:i+1]))
+		m.buf = m.buf[i+1:]
+		if _, err := io.WriteString(m.w, line); err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,470 @@
+// Package pipeline processes one request message from start to finish:
+// envelope checks, routing to the site's plugin, idempotency through the
+// store, bounded retries with backoff within the message's deadline, the
+// stored outcome and the published reply (and DLQ record).
+//
+// The order of durable steps is what makes the guarantees hold:
+//
+//  1. the message id is recorded as pending before the plugin is called;
+//  2. the outcome and reply are stored before the reply is published;
+//  3. the caller (the Kafka consumer) commits the offset only after Process
+//     returned without error.
+//
+// A crash between 1 and 2 leaves the message pending: when it is redelivered
+// the plugin is called with Recovering set and reconciles with the external
+// system before any resend. A crash between 2 and 3 makes the redelivery
+// publish the stored reply again; the plugin is not called.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// ErrStopped is returned when processing was interrupted by shutdown; the
+// message stays pending and must not be acknowledged.
+var ErrStopped = errors.New("pipeline: stopped before the message finished")
+
+// Handler is a plugin as the pipeline sees it (a *pluginhost.Instance).
+type Handler interface {
+	Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error)
+}
+
+// Target is one plugin enabled for one site.
+type Target struct {
+	Plugin     string
+	Handler    Handler
+	Operations map[string]sdk.Operation // by full type
+}
+
+// Routes is an immutable routing snapshot: site → plugin → target. A config
+// reload swaps the whole snapshot.
+type Routes struct {
+	Sites map[string]map[string]*Target
+	// Disabled lists plugins configured but disabled per site, for errors.
+	Disabled map[string]map[string]bool
+}
+
+// Publisher sends records to Kafka (acks=all) and returns when acknowledged.
+type Publisher interface {
+	Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+}
+
+// Topics names the output topics.
+type Topics struct {
+	Replies, DLQ string
+}
+
+// Options tune processing.
+type Options struct {
+	MaxPayloadBytes int
+	MaxAttempts     int
+	InitialBackoff  time.Duration
+	MaxBackoff      time.Duration
+	CallTimeout     time.Duration
+	UploadDeadline  time.Duration
+	RetryBudget     time.Duration
+}
+
+// Observer receives metrics events; nil methods are fine.
+type Observer interface {
+	Finished(typ, status string, d time.Duration)
+	DeadLettered(typ, reason string)
+}
+
+// Processor runs the pipeline.
+type Processor struct {
+	store  store.Store
+	pub    Publisher
+	topics Topics
+	opts   Options
+	log    *slog.Logger
+	obs    Observer
+	now    func() time.Time
+	routes atomic.Pointer[Routes]
+	keys   keyLocks
+}
+
+// New returns a processor. Routes must be set with SetRoutes before use.
+func New(st store.Store, pub Publisher, topics Topics, opts Options, log *slog.Logger, obs Observer) *Processor {
+	p := &Processor{store: st, pub: pub, topics: topics, opts: opts, log: log, obs: obs, now: time.Now}
+	p.routes.Store(&Routes{})
+	return p
+}
+
+// SetRoutes installs a new routing snapshot (on start and reload).
+func (p *Processor) SetRoutes(r *Routes) { p.routes.Store(r) }
+
+// SetClock replaces the clock (tests).
+func (p *Processor) SetClock(now func() time.Time) { p.now = now }
+
+// Input is one request to process.
+type Input struct {
+	Value   []byte
+	Key     string // Kafka key (business key)
+	TraceID string
+}
+
+// Process handles one message and returns its reply once the reply is
+// stored and published. An error means the message was not finished (store
+// or Kafka unavailable, or shutdown) and must be delivered again.
+func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
+	start := p.now()
+	if in.TraceID == "" {
+		in.TraceID = newID()
+	}
+	if len(in.Value) > p.opts.MaxPayloadBytes {
+		env, _ := parseEnvelope(in.Value)
+		r := p.reply(env, StatusInvalid, []ReplyError{{Field: "$", Rule: "size",
+			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
+		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
+	}
+	env, errs := parseEnvelope(in.Value)
+	if len(errs) > 0 && (env.ID == "" || !idRE.MatchString(env.ID)) {
+		// No usable id: nothing to deduplicate on.
+		r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+		return r, p.finishUnstored(ctx, env, in, r, "malformed envelope", start)
+	}
+	key := in.Key
+	if key == "" {
+		key = env.ID
+	}
+	unlock := p.keys.lock(key)
+	defer unlock()
+
+	existing, created, err := p.store.BeginMessage(ctx, store.Message{
+		ID: env.ID, Site: env.Site, Type: env.Type, Key: key,
+		OccurredAt: env.occurredAt(), ReceivedAt: start,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
+	}
+	if !created && existing.Status == store.StatusDone {
+		// A redelivery: give back the stored reply, call nothing.
+		var r Reply
+		if err := json.Unmarshal(existing.Reply, &r); err != nil {
+			return nil, fmt.Errorf("pipeline: stored reply of %q is unreadable: %w", env.ID, err)
+		}
+		p.log.Info("duplicate message; replaying the stored reply", "id", env.ID, "status", r.Status)
+		return &r, p.publish(ctx, env, in, &r, existing.Reply)
+	}
+	if len(errs) > 0 {
+		r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+		return r, p.finish(ctx, env, in, r, "invalid envelope", start)
+	}
+	routes := p.routes.Load()
+	target, rerr := routes.resolve(env.Site, env.Type)
+	if rerr != nil {
+		r := p.reply(env, StatusInvalid, []ReplyError{*rerr}, nil, nil, 0)
+		return r, p.finish(ctx, env, in, r, rerr.Message, start)
+	}
+	op := target.Operations[env.Type]
+	attempts := 0
+	if existing != nil {
+		attempts = existing.Attempts
+	}
+	r, err := p.call(ctx, env, in, key, target, op, attempts, start)
+	if err != nil {
+		return nil, err
+	}
+	reason := ""
+	if r.Status == StatusFailed {
+		reason = "failed after retries"
+	}
+	return r, p.finish(ctx, env, in, r, reason, start)
+}
+
+// call invokes the plugin with retries. It returns ErrStopped if ctx ends.
+func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*Reply, error) {
+	deadline := start.Add(p.opts.RetryBudget)
+	if op.Upload && !env.occurredAt().IsZero() {
+		deadline = env.occurredAt().Add(p.opts.UploadDeadline)
+		if deadline.Before(start.Add(p.opts.CallTimeout)) {
+			// Late already: still try, within one call's time.
+			deadline = start.Add(p.opts.CallTimeout)
+		}
+	}
+	var lastErrs []ReplyError
+	for {
+		if ctx.Err() != nil {
+			return nil, ErrStopped
+		}
+		n, err := p.store.AddAttempt(ctx, env.ID)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
+		}
+		attempts = n
+		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
+		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
+			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
+			OccurredAt: env.occurredAt(), Format: env.Format, Payload: env.payloadBytes(),
+			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
+		})
+		cancel()
+		retry := false
+		switch {
+		case ctx.Err() != nil:
+			return nil, ErrStopped
+		case err != nil:
+			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "err", err)
+			lastErrs = []ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
+			retry = true
+		case resp.Status == sdk.StatusFailed && resp.Retryable:
+			lastErrs = diagsToErrors(resp.Diagnostics)
+			if len(lastErrs) == 0 {
+				lastErrs = []ReplyError{{Rule: "transient", Message: "the external system did not answer"}}
+			}
+			retry = true
+		default:
+			return p.replyFrom(env, resp, n), nil
+		}
+		if !retry {
+			continue
+		}
+		wait := p.backoff(n)
+		if n >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
+			why := fmt.Sprintf("gave up after %d attempt(s)", n)
+			if p.now().Add(wait).After(deadline) {
+				why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
+			}
+			errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ and can be replayed"})
+			return p.reply(env, StatusFailed, errs, nil, nil, n), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ErrStopped
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *Processor) backoff(attempt int) time.Duration {
+	d := float64(p.opts.InitialBackoff) * math.Pow(2, float64(attempt-1))
+	if d > float64(p.opts.MaxBackoff) {
+		d = float64(p.opts.MaxBackoff)
+	}
+	// ±20 % jitter so many keys do not retry in step.
+	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
+}
+
+func (p *Processor) replyFrom(env *Envelope, r *sdk.HandleResponse, attempts int) *Reply {
+	status := string(r.Status)
+	switch status {
+	case StatusOK, StatusInvalid, StatusRejected, StatusFailed:
+	default:
+		return p.reply(env, StatusFailed, []ReplyError{{Rule: "plugin", Message: fmt.Sprintf("the plugin returned an unknown status %q", status)}}, nil, nil, attempts)
+	}
+	var ext *External
+	if r.External != nil {
+		ext = &External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgID: r.External.MsgID}
+	}
+	var payload json.RawMessage
+	if len(r.Payload) > 0 {
+		if json.Valid(r.Payload) {
+			payload = r.Payload
+		} else {
+			payload, _ = json.Marshal(string(r.Payload))
+		}
+	}
+	errs := diagsToErrors(r.Diagnostics)
+	if status == StatusInvalid && len(errs) == 0 {
+		errs = []ReplyError{{Rule: "invalid", Message: "the plugin rejected the input without saying why"}}
+	}
+	return p.reply(env, status, errs, ext, payload, attempts)
+}
+
+func (p *Processor) reply(env *Envelope, status string, errs []ReplyError, ext *External, payload json.RawMessage, attempts int) *Reply {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	r := &Reply{ID: newID(), Status: status, Errors: errs, External: ext, Payload: payload, Attempts: attempts, CompletedAt: p.now().UTC()}
+	if env != nil {
+		r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
+	}
+	return r
+}
+
+// finish stores the outcome, then publishes the reply (and DLQ record).
+func (p *Processor) finish(ctx context.Context, env *Envelope, in Input, r *Reply, dlqReason string, start time.Time) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("pipeline: encode reply: %w", err)
+	}
+	// Store with a context that survives shutdown for a moment: the plugin
+	// already acted, and losing the outcome would force a reconciliation.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := p.store.FinishMessage(sctx, env.ID, r.Status, data, r.Attempts); err != nil {
+		return fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
+	}
+	if p.obs != nil {
+		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
+	}
+	return p.publish(ctx, env, in, r, data)
+}
+
+// finishUnstored publishes the reply of a message that has no usable id.
+func (p *Processor) finishUnstored(ctx context.Context, env *Envelope, in Input, r *Reply, reason string, start time.Time) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("pipeline: encode reply: %w", err)
+	}
+	if p.obs != nil {
+		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
+	}
+	if err := p.publishReply(ctx, env, in, r, data); err != nil {
+		return err
+	}
+	return p.deadLetter(ctx, in, r, reason)
+}
+
+func (p *Processor) publish(ctx context.Context, env *Envelope, in Input, r *Reply, data []byte) error {
+	if err := p.publishReply(ctx, env, in, r, data); err != nil {
+		return err
+	}
+	if r.Status == StatusInvalid || r.Status == StatusFailed {
+		reason := r.Status
+		if len(r.Errors) > 0 {
+			reason = r.Errors[0].Message
+		}
+		return p.deadLetter(ctx, in, r, reason)
+	}
+	return nil
+}
+
+func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r *Reply, data []byte) error {
+	topic := p.topics.Replies
+	if env != nil && env.ReplyTo != "" && idRE.MatchString(env.ReplyTo) {
+		topic = env.ReplyTo
+	}
+	key := in.Key
+	if key == "" && env != nil {
+		key = env.ID
+	}
+	if err := p.pub.Send(ctx, topic, []byte(key), data, map[string]string{
+		"medgate-trace-id": in.TraceID, "medgate-type": r.Type, "medgate-status": r.Status, "medgate-request-id": r.RequestID,
+	}); err != nil {
+		return fmt.Errorf("pipeline: publish reply to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// DeadLetter is a record on the DLQ topic.
+type DeadLetter struct {
+	Reason   string          `json:"reason"`
+	Reply    *Reply          `json:"reply"`
+	Request  json.RawMessage `json:"request,omitempty"`
+	RawText  string          `json:"requestText,omitempty"`
+	Key      string          `json:"key,omitempty"`
+	At       time.Time       `json:"at"`
+	TraceID  string          `json:"traceId"`
+	Replayed bool            `json:"replayed,omitempty"`
+}
+
+func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason string) error {
+	dl := DeadLetter{Reason: reason, Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
+	if json.Valid(in.Value) {
+		dl.Request = in.Value
+	} else {
+		s := string(in.Value)
+		if len(s) > 64<<10 {
+			s = s[:64<<10]
+		}
+		dl.RawText = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	data, err := json.Marshal(dl)
+	if err != nil {
+		return fmt.Errorf("pipeline: encode DLQ record: %w", err)
+	}
+	if err := p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, map[string]string{"medgate-trace-id": in.TraceID, "medgate-reason": reason}); err != nil {
+		return fmt.Errorf("pipeline: publish to DLQ %s: %w", p.topics.DLQ, err)
+	}
+	if p.obs != nil {
+		p.obs.DeadLettered(r.Type, r.Status)
+	}
+	return nil
+}
+
+func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {
+	plugins, ok := rt.Sites[site]
+	if !ok {
+		known := make([]string, 0, len(rt.Sites))
+		for s := range rt.Sites {
+			known = append(known, s)
+		}
+		sort.Strings(known)
+		return nil, &ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("site %q is not configured; known sites: %s", site, strings.Join(known, ", "))}
+	}
+	name := plugin(typ)
+	t, ok := plugins[name]
+	if !ok {
+		if rt.Disabled[site][name] {
+			return nil, &ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("plugin %q is disabled for site %q; an administrator enables it in the site configuration", name, site)}
+		}
+		return nil, &ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("no plugin %q is enabled for site %q; check the type or enable the plugin for the site", name, site)}
+	}
+	if _, ok := t.Operations[typ]; !ok {
+		ops := make([]string, 0, len(t.Operations))
+		for o := range t.Operations {
+			ops = append(ops, o)
+		}
+		sort.Strings(ops)
+		return nil, &ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("plugin %q has no operation %q; it offers: %s", name, typ, strings.Join(ops, ", "))}
+	}
+	return t, nil
+}
+
+// keyLocks serialises processing per business key inside one instance (the
+// Kafka consumer already does; this also covers the HTTP ingress).
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyLocks) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

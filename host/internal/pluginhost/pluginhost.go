@@ -1,0 +1,443 @@
+// Package pluginhost launches, verifies and supervises adapter plugins.
+//
+// Each plugin is a separate process started with hashicorp/go-plugin over
+// gRPC with AutoMTLS. Before launch the binary's SHA-256 is compared with
+// the configured checksum (and go-plugin's SecureConfig checks it again
+// just before exec). go-plugin does not restart a crashed plugin, so every
+// Instance has a supervisor: when the process exits or stops answering
+// health checks it is relaunched with exponential backoff, described again
+// and every site's configuration is applied again. Calls made while a plugin
+// is down fail with ErrUnavailable, a transient error the pipeline retries.
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// ErrUnavailable: the plugin process is not running (crashed, restarting).
+var ErrUnavailable = errors.New("plugin is not running")
+
+// ErrChecksum: the plugin binary does not match its configured checksum.
+var ErrChecksum = errors.New("plugin checksum mismatch")
+
+// Spec says how to launch one plugin.
+type Spec struct {
+	Name   string
+	Path   string
+	SHA256 string // lowercase hex
+}
+
+// Options tune the supervisor.
+type Options struct {
+	Logger *slog.Logger
+	// PluginOutput receives the plugins' own log lines (masked by the caller).
+	PluginOutput io.Writer
+	// HealthInterval is how often a running plugin is checked.
+	HealthInterval time.Duration
+	// MinBackoff and MaxBackoff bound relaunch delays.
+	MinBackoff, MaxBackoff time.Duration
+	// OnRestart is called after each relaunch (for metrics).
+	OnRestart func(plugin string)
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PluginOutput == nil {
+		o.PluginOutput = os.Stderr
+	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = time.Second
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+}
+
+// Instance is one supervised plugin.
+type Instance struct {
+	spec Spec
+	host sdk.HostServer
+	opts Options
+
+	mu       sync.RWMutex
+	client   *plugin.Client
+	impl     sdk.Plugin
+	desc     *sdk.DescribeResponse
+	sites    map[string]map[string]string // applied settings, re-applied after relaunch
+	restarts int
+	lastErr  error
+	up       chan struct{} // closed while running; replaced when down
+
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+// Start verifies and launches the plugin, describes it and starts its
+// supervisor. The context bounds the first launch only.
+func Start(ctx context.Context, spec Spec, host sdk.HostServer, opts Options) (*Instance, error) {
+	opts.defaults()
+	in := &Instance{
+		spec: spec, host: host, opts: opts,
+		sites: map[string]map[string]string{},
+		up:    make(chan struct{}),
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if err := in.launch(ctx); err != nil {
+		return nil, err
+	}
+	go in.supervise()
+	return in, nil
+}
+
+// VerifyChecksum hashes the file at path and compares it with want.
+func VerifyChecksum(path, want string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open plugin binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("read plugin binary %s: %w", path, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return fmt.Errorf("%w: %s has sha256 %s but the configuration expects %s; if this binary is the trusted build, put its sha256sum in the configuration, otherwise reinstall the plugin", ErrChecksum, path, got, want)
+	}
+	return nil
+}
+
+func (in *Instance) launch(ctx context.Context) error {
+	if err := VerifyChecksum(in.spec.Path, in.spec.SHA256); err != nil {
+		return fmt.Errorf("plugin %q: %w", in.spec.Name, err)
+	}
+	sum, _ := hex.DecodeString(in.spec.SHA256)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.PluginSets(nil, in.host),
+		Cmd:              command(in.spec.Path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		StartTimeout:     30 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:       "plugin." + in.spec.Name,
+			Output:     in.opts.PluginOutput,
+			Level:      hclog.Info,
+			JSONFormat: true,
+		}),
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("plugin %q: start %s: %w", in.spec.Name, in.spec.Path, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("plugin %q: dispense: %w", in.spec.Name, err)
+	}
+	impl := raw.(sdk.Plugin)
+	desc, err := impl.Describe(ctx, &sdk.DescribeRequest{})
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("plugin %q: describe: %w", in.spec.Name, err)
+	}
+	if desc.Name != in.spec.Name {
+		client.Kill()
+		return fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", in.spec.Name, in.spec.Path, desc.Name)
+	}
+	in.mu.Lock()
+	sites := make(map[string]map[string]string, len(in.sites))
+	for s, v := range in.sites {
+		sites[s] = v
+	}
+	in.mu.Unlock()
+	// Re-apply every site's configuration before taking traffic.
+	for site, settings := range sites {
+		r, err := impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+		if err != nil {
+			client.Kill()
+			return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+		}
+		if r.Diagnostics.HasError() {
+			in.opts.Logger.Error("plugin refused a site configuration after relaunch", "plugin", in.spec.Name, "site", site, "problems", r.Diagnostics.String())
+		}
+	}
+	in.mu.Lock()
+	in.client, in.impl, in.desc, in.lastErr = client, impl, desc, nil
+	close(in.up)
+	in.mu.Unlock()
+	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", client.NegotiatedVersion(), "pid", pidOf(client))
+	return nil
+}
+
+func pidOf(c *plugin.Client) int {
+	if rc := c.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+// supervise watches the plugin and relaunches it when it dies.
+func (in *Instance) supervise() {
+	defer close(in.done)
+	t := time.NewTicker(in.opts.HealthInterval)
+	defer t.Stop()
+	backoff := in.opts.MinBackoff
+	for {
+		select {
+		case <-in.stop:
+			return
+		case <-t.C:
+		case <-in.kick:
+		}
+		if in.healthy() {
+			continue
+		}
+		in.markDown(errors.New("plugin process exited or stopped answering"))
+		for {
+			select {
+			case <-in.stop:
+				return
+			case <-time.After(backoff):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			err := in.launch(ctx)
+			cancel()
+			if err == nil {
+				in.mu.Lock()
+				in.restarts++
+				in.mu.Unlock()
+				if in.opts.OnRestart != nil {
+					in.opts.OnRestart(in.spec.Name)
+				}
+				backoff = in.opts.MinBackoff
+				break
+			}
+			in.mu.Lock()
+			in.lastErr = err
+			in.mu.Unlock()
+			in.opts.Logger.Error("plugin relaunch failed", "plugin", in.spec.Name, "err", err, "retryIn", backoff.String())
+			backoff = min(backoff*2, in.opts.MaxBackoff)
+		}
+	}
+}
+
+func (in *Instance) healthy() bool {
+	in.mu.RLock()
+	c := in.client
+	in.mu.RUnlock()
+	if c == nil || c.Exited() {
+		return false
+	}
+	rpc, err := c.Client()
+	if err != nil {
+		return false
+	}
+	return rpc.Ping() == nil
+}
+
+func (in *Instance) markDown(cause error) {
+	in.mu.Lock()
+	c := in.client
+	if c != nil {
+		select {
+		case <-in.up:
+			in.up = make(chan struct{})
+		default:
+		}
+		in.client, in.impl = nil, nil
+		in.lastErr = cause
+	}
+	in.mu.Unlock()
+	if c != nil {
+		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause)
+		c.Kill()
+	}
+}
+
+// current returns the running implementation, waiting up to ctx for a
+// relaunch in progress... but never longer than wait.
+func (in *Instance) current(ctx context.Context, wait time.Duration) (sdk.Plugin, error) {
+	in.mu.RLock()
+	impl, up := in.impl, in.up
+	in.mu.RUnlock()
+	if impl != nil {
+		return impl, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-up:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("plugin %q: %w: %w", in.spec.Name, ErrUnavailable, ctx.Err())
+	case <-t.C:
+		return nil, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
+	}
+	in.mu.RLock()
+	impl = in.impl
+	in.mu.RUnlock()
+	if impl == nil {
+		return nil, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
+	}
+	return impl, nil
+}
+
+// afterCall nudges the supervisor when a call failed in a way that suggests
+// the process died, so the relaunch starts at once.
+func (in *Instance) afterCall(err error) {
+	if err == nil {
+		return
+	}
+	in.mu.RLock()
+	c := in.client
+	in.mu.RUnlock()
+	if c == nil || c.Exited() {
+		select {
+		case in.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Name returns the plugin name.
+func (in *Instance) Name() string { return in.spec.Name }
+
+// Description returns the latest Describe answer.
+func (in *Instance) Description() *sdk.DescribeResponse {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.desc
+}
+
+// Status reports whether the plugin runs, its restarts and last error.
+func (in *Instance) Status() (running bool, restarts int, lastErr error) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.impl != nil, in.restarts, in.lastErr
+}
+
+// Configure applies settings for a site; they are kept and re-applied
+// after every relaunch. Settings must already be checked (CheckSettings).
+func (in *Instance) Configure(ctx context.Context, site string, settings map[string]string) (sdk.Diagnostics, error) {
+	impl, err := in.current(ctx, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+	in.afterCall(err)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: configure site %q: %w", in.spec.Name, site, err)
+	}
+	if !r.Diagnostics.HasError() {
+		in.mu.Lock()
+		in.sites[site] = settings
+		in.mu.Unlock()
+	}
+	return r.Diagnostics, nil
+}
+
+// Forget drops a site's settings (the plugin was disabled there).
+func (in *Instance) Forget(site string) {
+	in.mu.Lock()
+	delete(in.sites, site)
+	in.mu.Unlock()
+}
+
+// Handle calls the plugin. If the plugin is restarting it waits briefly.
+func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	impl, err := in.current(ctx, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := impl.Handle(ctx, req)
+	in.afterCall(err)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, err)
+	}
+	return r, nil
+}
+
+// RunJob calls the plugin's job.
+func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	impl, err := in.current(ctx, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := impl.RunJob(ctx, req)
+	in.afterCall(err)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: job %q: %w", in.spec.Name, req.Job, err)
+	}
+	return r, nil
+}
+
+// Kill stops the plugin process without stopping supervision (tests use it
+// to simulate a crash).
+func (in *Instance) Kill() {
+	in.mu.RLock()
+	c := in.client
+	in.mu.RUnlock()
+	if c != nil {
+		c.Kill()
+	}
+	select {
+	case in.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Pid returns the plugin process id, or 0 when not running.
+func (in *Instance) Pid() int {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.client == nil {
+		return 0
+	}
+	return pidOf(in.client)
+}
+
+// Close stops supervision and the plugin process.
+func (in *Instance) Close() {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return
+	}
+	in.closed = true
+	in.mu.Unlock()
+	close(in.stop)
+	<-in.done
+	in.mu.Lock()
+	c := in.client
+	in.client, in.impl = nil, nil
+	in.mu.Unlock()
+	if c != nil {
+		c.Kill()
+	}
+}

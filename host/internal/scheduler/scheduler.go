@@ -1,0 +1,234 @@
+// Package scheduler runs the plugins' scheduled jobs (e.g. the work-injury
+// downloads every 30 minutes) for every site where the plugin is enabled.
+//
+// With several medgate instances only one runs a given job: the instance
+// that holds the job's lease in the store. The lease lasts one interval
+// plus a grace period and is renewed by each run, so the owner keeps the
+// job while it lives and another instance takes over within one interval
+// after it dies. A job can be triggered at once (CLI or admin API); the
+// trigger takes the same lease, so it never runs beside the owner's run.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Clock is the time source; tests use a fake one.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// RealClock is the wall clock.
+var RealClock Clock = realClock{}
+
+// Leases is the part of the store the scheduler needs.
+type Leases interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
+
+// Job is one scheduled job for one site.
+type Job struct {
+	Plugin, Site, Name string
+	Interval           time.Duration
+	Run                func(ctx context.Context, now time.Time) error
+}
+
+// ID names the job: "<plugin>/<site>/<job>".
+func (j Job) ID() string { return j.Plugin + "/" + j.Site + "/" + j.Name }
+
+// ErrNotOwner: another instance holds the job's lease.
+var ErrNotOwner = errors.New("another instance holds this job's lease")
+
+// ErrUnknownJob: no such job is scheduled.
+var ErrUnknownJob = errors.New("no such job")
+
+// Status is what the scheduler knows of a job.
+type Status struct {
+	ID       string    `json:"id"`
+	Interval string    `json:"interval"`
+	LastRun  time.Time `json:"lastRun,omitzero"`
+	LastErr  string    `json:"lastError,omitempty"`
+	NextRun  time.Time `json:"nextRun"`
+	Owner    bool      `json:"owner"`
+	Runs     int       `json:"runs"`
+}
+
+// Scheduler runs jobs.
+type Scheduler struct {
+	leases Leases
+	holder string
+	clock  Clock
+	log    *slog.Logger
+	// Grace is added to the interval for the lease's time to live.
+	Grace time.Duration
+	// OnRun is called after each run (metrics).
+	OnRun func(j Job, err error, d time.Duration)
+
+	mu      sync.Mutex
+	jobs    map[string]*entry
+	changed chan struct{}
+}
+
+type entry struct {
+	job     Job
+	next    time.Time
+	running sync.Mutex
+	status  Status
+}
+
+// New returns a scheduler whose leases are held in the name of holder.
+func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler {
+	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1)}
+}
+
+// SetJobs replaces the job list (on start and on reload). Jobs that keep
+// their id keep their schedule. New jobs first run one interval from now...
+// unless RunAtStart is wanted, which the caller expresses by Trigger.
+func (s *Scheduler) SetJobs(jobs []Job) {
+	s.mu.Lock()
+	now := s.clock.Now()
+	next := map[string]*entry{}
+	for _, j := range jobs {
+		if j.Interval <= 0 {
+			continue
+		}
+		if e, ok := s.jobs[j.ID()]; ok && e.job.Interval == j.Interval {
+			e.job = j
+			next[j.ID()] = e
+			continue
+		}
+		next[j.ID()] = &entry{job: j, next: now.Add(j.Interval), status: Status{ID: j.ID(), Interval: j.Interval.String()}}
+	}
+	s.jobs = next
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs due jobs until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		now := s.clock.Now()
+		var due []*entry
+		wait := time.Hour
+		for _, e := range s.jobs {
+			if !e.next.After(now) {
+				due = append(due, e)
+				e.next = now.Add(e.job.Interval)
+			}
+			if d := e.next.Sub(now); d < wait {
+				wait = d
+			}
+		}
+		s.mu.Unlock()
+		sort.Slice(due, func(i, j int) bool { return due[i].job.ID() < due[j].job.ID() })
+		for _, e := range due {
+			go func() {
+				if err := s.run(ctx, e, false); err != nil && !errors.Is(err, ErrNotOwner) {
+					s.log.Error("scheduled job failed", "job", e.job.ID(), "err", err)
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changed:
+		case <-s.clock.After(wait):
+		}
+	}
+}
+
+// Trigger runs a job now, if this instance can take its lease.
+func (s *Scheduler) Trigger(ctx context.Context, id string) error {
+	s.mu.Lock()
+	e, ok := s.jobs[id]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, ErrUnknownJob)
+	}
+	return s.run(ctx, e, true)
+}
+
+func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
+	now := s.clock.Now()
+	ok, err := s.leases.AcquireLease(ctx, "job/"+e.job.ID(), s.holder, e.job.Interval+s.Grace, now)
+	if err != nil {
+		return fmt.Errorf("job %s: take lease: %w", e.job.ID(), err)
+	}
+	s.mu.Lock()
+	e.status.Owner = ok
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("job %s: %w", e.job.ID(), ErrNotOwner)
+	}
+	if !e.running.TryLock() {
+		if manual {
+			return fmt.Errorf("job %s is running now; wait for it to finish", e.job.ID())
+		}
+		return nil
+	}
+	defer e.running.Unlock()
+	start := s.clock.Now()
+	err = e.job.Run(ctx, now)
+	d := s.clock.Now().Sub(start)
+	s.mu.Lock()
+	e.status.LastRun = start
+	e.status.Runs++
+	e.status.LastErr = ""
+	if err != nil {
+		e.status.LastErr = err.Error()
+	}
+	s.mu.Unlock()
+	if s.OnRun != nil {
+		s.OnRun(e.job, err, d)
+	}
+	if err == nil {
+		s.log.Info("job ran", "job", e.job.ID(), "took", d.String(), "manual", manual)
+	}
+	return err
+}
+
+// Jobs lists the scheduled jobs.
+func (s *Scheduler) Jobs() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.jobs))
+	for _, e := range s.jobs {
+		st := e.status
+		st.NextRun = e.next
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Release frees every lease this instance holds (graceful shutdown), so
+// another instance can take the jobs over at once.
+func (s *Scheduler) Release(ctx context.Context) {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.jobs))
+	for id := range s.jobs {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		_ = s.leases.ReleaseLease(ctx, "job/"+id, s.holder)
+	}
+}

@@ -1,0 +1,173 @@
+package scheduler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock moves only when told to.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var keep []waiter
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	c.waiters = keep
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// memLeases is an in-memory lease table with the store's semantics.
+type memLeases struct {
+	mu sync.Mutex
+	m  map[string]struct {
+		holder string
+		until  time.Time
+	}
+}
+
+func (l *memLeases) AcquireLease(_ context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]struct {
+			holder string
+			until  time.Time
+		}{}
+	}
+	cur, ok := l.m[name]
+	if ok && cur.holder != holder && now.Before(cur.until) {
+		return false, nil
+	}
+	l.m[name] = struct {
+		holder string
+		until  time.Time
+	}{holder, now.Add(ttl)}
+	return true, nil
+}
+
+func (l *memLeases) ReleaseLease(_ context.Context, name, holder string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m[name].holder == holder {
+		delete(l.m, name)
+	}
+	return nil
+}
+
+func checkFor(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestJobRunsEveryIntervalOnFakeClock(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	var runs atomic.Int32
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "download", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		runs.Add(1)
+		return nil
+	}}})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.Run(ctx)
+	checkFor(t, "scheduler to wait", func() bool { return clock.pending() > 0 })
+	clock.Advance(29 * time.Minute)
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("ran %d times before the interval passed", n)
+	}
+	for i := 1; i <= 3; i++ {
+		checkFor(t, "scheduler to wait", func() bool { return clock.pending() > 0 })
+		clock.Advance(time.Minute)
+		checkFor(t, "run", func() bool { return runs.Load() == int32(i) })
+		clock.Advance(29 * time.Minute)
+	}
+}
+
+func TestOnlyLeaseHolderRuns(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &memLeases{}
+	var runsA, runsB atomic.Int32
+	job := func(n *atomic.Int32) []Job {
+		return []Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+			n.Add(1)
+			return nil
+		}}}
+	}
+	a := New(leases, "a", clock, quiet)
+	b := New(leases, "b", clock, quiet)
+	a.SetJobs(job(&runsA))
+	b.SetJobs(job(&runsB))
+	ctx := t.Context()
+	if err := a.Trigger(ctx, "p/s/j"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Trigger(ctx, "p/s/j"); err == nil {
+		t.Fatal("second instance ran a job whose lease the first holds")
+	}
+	// The owner dies: after the lease expires the other takes over.
+	clock.Advance(30*time.Minute + time.Minute + time.Second)
+	if err := b.Trigger(ctx, "p/s/j"); err != nil {
+		t.Fatalf("takeover after expiry: %v", err)
+	}
+	if runsA.Load() != 1 || runsB.Load() != 1 {
+		t.Fatalf("runs a=%d b=%d, want 1 and 1", runsA.Load(), runsB.Load())
+	}
+	if err := a.Trigger(ctx, "nope"); err == nil {
+		t.Fatal("unknown job accepted")
+	}
+}

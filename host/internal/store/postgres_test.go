@@ -1,0 +1,118 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/host/internal/store/storetest"
+	"github.com/medgate/medgate/test/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Stop()
+	os.Exit(code)
+}
+
+func openPostgres(t *testing.T, dsn string) *store.Postgres {
+	t.Helper()
+	p, err := store.OpenPostgres(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openPostgres(t, testenv.Postgres(t))
+	})
+}
+
+// TestPostgresConcurrentOpen starts several instances on one empty
+// database at once: the advisory lock must make exactly one of them apply
+// each migration, and all must open.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Postgres(t)
+	const instances = 4
+	var wg sync.WaitGroup
+	stores := make([]*store.Postgres, instances)
+	errs := make([]error, instances)
+	for i := range instances {
+		wg.Go(func() { stores[i], errs[i] = store.OpenPostgres(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: OpenPostgres: %v", i, err)
+			continue
+		}
+		stores[i].Close()
+	}
+	checkMigrations(t, dsn)
+
+	// Opening again applies nothing new.
+	openPostgres(t, dsn)
+	checkMigrations(t, dsn)
+}
+
+// checkMigrations checks that schema_migrations lists version 1 once.
+func checkMigrations(t *testing.T, dsn string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, _ := conn.Query(t.Context(), "SELECT version FROM schema_migrations ORDER BY version")
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(versions) == 0 || versions[0] != 1 {
+		t.Errorf("schema_migrations versions = %v, %v; want 1…n once each", versions, err)
+	}
+	for i, v := range versions {
+		if v != int64(i+1) {
+			t.Errorf("schema_migrations versions = %v, want 1…n once each", versions)
+			break
+		}
+	}
+}
+
+// TestPostgresNewerSchema refuses a database migrated by a newer medgate.
+func TestPostgresNewerSchema(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Postgres(t)
+	openPostgres(t, dsn)
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Open(t.Context(), "postgres", dsn)
+	if err == nil || !strings.Contains(err.Error(), "999") {
+		t.Errorf("Open on a newer schema error = %v, want one naming version 999", err)
+	}
+}
+
+func TestPostgresUnreachable(t *testing.T) {
+	t.Parallel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := store.OpenPostgres(t.Context(), "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5")
+	if err == nil {
+		t.Fatal("OpenPostgres on a closed port succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "store: postgres: ") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error = %q, want a store: postgres: error without the password", err)
+	}
+}

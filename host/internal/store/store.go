@@ -1,0 +1,152 @@
+// Package store is medgate's durable state: processed messages and their
+// replies (the idempotency table), the exchange journal of every external
+// call, plugin state namespaced by plugin and site, download batches, job
+// leases and named sequences.
+//
+// One interface, two engines: SQLite (modernc.org/sqlite, the embedded
+// default) and PostgreSQL (github.com/jackc/pgx/v5, for several instances).
+// Both run the same versioned migrations at Open and pass the same
+// conformance suite (storetest).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Message statuses kept in the messages table.
+const (
+	// StatusPending: the message was accepted and the plugin may have been
+	// called; its outcome is not yet known. A redelivered message found in
+	// this state must be reconciled by the plugin before any resend.
+	StatusPending = "pending"
+	// StatusDone: the outcome (reply) is stored; redeliveries get it back.
+	StatusDone = "done"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned by compare-and-set operations whose expectation
+// did not hold.
+var ErrConflict = errors.New("conflict")
+
+// Message is one request message and, once finished, its outcome.
+type Message struct {
+	ID         string    // the request id: the idempotency key
+	Site       string    // site code
+	Type       string    // "<plugin>.<operation>"
+	Key        string    // business key (Kafka key)
+	Status     string    // StatusPending or StatusDone
+	Outcome    string    // ok | invalid | rejected | failed ("" while pending)
+	Reply      []byte    // the reply JSON as published (nil while pending)
+	Attempts   int       // plugin calls made so far
+	OccurredAt time.Time // business event time (zero if unknown)
+	ReceivedAt time.Time // first time medgate saw the message
+	UpdatedAt  time.Time
+}
+
+// Exchange is one call to an external system, as sent and as received.
+type Exchange struct {
+	ID         int64 // assigned by the store
+	MessageID  string
+	Plugin     string
+	Site       string
+	System     string // external system name, e.g. "workinjury"
+	Code       string // transaction code, e.g. "GYU101"
+	Serial     string // the external message serial (msgid), used to reconcile
+	Request    []byte // as sent
+	Response   []byte // as received (nil if none)
+	Status     string // ok | rejected | error | unknown
+	Error      string
+	DurationMS int64
+	At         time.Time
+}
+
+// ExchangeFilter selects journal entries. Zero fields do not filter.
+type ExchangeFilter struct {
+	Plugin, Site, Code, Serial, MessageID string
+	From, To                              time.Time
+	Limit                                 int // 0 means 100
+}
+
+// StateEntry is one plugin state value with its version (starting at 1).
+type StateEntry struct {
+	Key     string
+	Value   []byte
+	Version int64
+}
+
+// Batch is one download batch of a scheduled job (work-injury GYD001 etc.).
+// Step records how far the download workflow got so it can resume after a crash.
+type Batch struct {
+	Plugin, Site, Job string
+	BatchID           string
+	Step              string // plugin-defined: fetched, published, acknowledged, done
+	Payload           []byte
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Store is implemented by the SQLite and PostgreSQL engines. All methods are
+// safe for concurrent use.
+type Store interface {
+	// BeginMessage records m as pending if its id is new and returns
+	// (nil, true). If the id exists it returns the stored record and false,
+	// whatever its status; the caller decides (replay the reply if done,
+	// reconcile if pending). It increments nothing.
+	BeginMessage(ctx context.Context, m Message) (existing *Message, created bool, err error)
+	// GetMessage returns a message by id or ErrNotFound.
+	GetMessage(ctx context.Context, id string) (*Message, error)
+	// AddAttempt increments the attempt counter of a pending message and returns the new count.
+	AddAttempt(ctx context.Context, id string) (int, error)
+	// FinishMessage stores the outcome and reply and marks the message done.
+	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error
+	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
+	// zero) of the oldest pending message, and false if none is pending.
+	OldestPending(ctx context.Context) (time.Time, bool, error)
+	// ListMessages returns the newest messages first, optionally filtered by
+	// site, type prefix and outcome; limit 0 means 100.
+	ListMessages(ctx context.Context, site, typePrefix, outcome string, limit int) ([]Message, error)
+	// CountMessages returns the number of stored messages by outcome ("" for pending).
+	CountMessages(ctx context.Context) (map[string]int, error)
+
+	// AppendExchange adds a journal entry and returns its id.
+	AppendExchange(ctx context.Context, e Exchange) (int64, error)
+	// ListExchanges returns journal entries, newest first.
+	ListExchanges(ctx context.Context, f ExchangeFilter) ([]Exchange, error)
+
+	// State is namespaced: ns is "<plugin>/<site>".
+	StateGet(ctx context.Context, ns, key string) (StateEntry, error) // ErrNotFound
+	// StatePut writes unconditionally and returns the new version.
+	StatePut(ctx context.Context, ns, key string, value []byte) (int64, error)
+	// StateCAS writes only if the current version equals expect (0 = must
+	// not exist). It returns the new version, or ErrConflict.
+	StateCAS(ctx context.Context, ns, key string, expect int64, value []byte) (int64, error)
+	// StateScan returns the entries whose key starts with prefix, in key
+	// order; limit 0 means no limit.
+	StateScan(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error)
+	// StateDelete removes a key; deleting a missing key is not an error.
+	StateDelete(ctx context.Context, ns, key string) error
+
+	// PutBatch inserts or updates a download batch (keyed by plugin, site, job, batch id).
+	PutBatch(ctx context.Context, b Batch) error
+	// OpenBatches returns the batches of a job whose step is not "done", oldest first.
+	OpenBatches(ctx context.Context, plugin, site, job string) ([]Batch, error)
+
+	// AcquireLease takes or renews the named lease for holder until now+ttl.
+	// It succeeds if the lease is free, expired or already held by holder.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// ReleaseLease frees the lease if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// NextSequence atomically increments and returns the named counter
+	// (the first value is 1). Safe across several instances.
+	NextSequence(ctx context.Context, name string) (int64, error)
+
+	// Ping checks the connection (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the engine.
+	Close() error
+}

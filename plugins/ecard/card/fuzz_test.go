@@ -1,0 +1,95 @@
+package card
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func FuzzOpen(f *testing.F) {
+	clock := newFakeClock(testT0)
+	// Deterministic nonces: every fuzz worker process must seal the same
+	// seed texts.
+	s := newTestSealer(f, clock, []Key{testKey("A", 1), testKey("B", 2)}, "A", WithRand(&seqReader{}))
+	valid := map[string]bool{}
+	for _, card := range []string{"1", "88010000000003X", "8801234567890123"} {
+		text, _, err := s.Seal(card, time.Hour)
+		if err != nil {
+			f.Fatal(err)
+		}
+		valid[text] = true
+		f.Add(text)
+		f.Add(text[:len(text)-1])
+		f.Add(strings.ToLower(text))
+	}
+	for _, seed := range []string{"", "MGE", "MGE1", "MGE9AAAA", ehcStatic, ehcDynamic, "11010519491231002X", "81234567890123456789", "MGE1" + strings.Repeat("A", 74), "MGE1" + strings.Repeat("7", 300)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := s.Open(text)
+		if err == nil {
+			if !valid[strings.TrimSpace(text)] {
+				t.Fatalf("Open accepted %q as card %q, which was never sealed", text, c.CardNo)
+			}
+			return
+		}
+		if !isRejection(err) {
+			t.Fatalf("Open(%q) = %v, an unexpected error", text, err)
+		}
+		if err.Error() == "" {
+			t.Fatal("empty error message")
+		}
+	})
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, seed := range []string{"", "MGE1" + strings.Repeat("A", 72), ehcID, ehcStatic, ehcDynamic, ehcDynamic + ":4400A0062FWHB0187", "11010519491231002X", "81234567890123456789", ":::", "MGE2"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		k := Classify(text)
+		trimmed := strings.TrimSpace(text)
+		switch k {
+		case KindECard:
+			if !strings.HasPrefix(trimmed, DefaultPrefix) {
+				t.Errorf("ECard without prefix: %q", text)
+			}
+		case KindNationalHealthCard:
+			if len(trimmed) < 64 || !isHex(trimmed[:64]) {
+				t.Errorf("NationalHealthCard without 64 hex: %q", text)
+			}
+		case KindResidentID:
+			if len(trimmed) != 18 {
+				t.Errorf("ResidentID with length %d: %q", len(trimmed), text)
+			}
+		case KindTraceCode:
+			if len(trimmed) != 20 || trimmed[0] != '8' {
+				t.Errorf("TraceCode %q", text)
+			}
+		case KindUnknown:
+		default:
+			t.Errorf("Classify returned %d", k)
+		}
+		_ = k.String()
+	})
+}
+
+func FuzzNumberRuleCheck(f *testing.F) {
+	r := validRule()
+	for _, seed := range []string{"", "88010000000003X", "99000000000001X", "8801000000000X1", "x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, number string) {
+		if err := r.Check(number); err != nil {
+			return
+		}
+		seq, err := r.Sequence(number)
+		if err != nil {
+			t.Fatalf("Check accepted %q but Sequence failed: %v", number, err)
+		}
+		again, err := r.Format(seq)
+		if err != nil || again != number {
+			t.Fatalf("Format(Sequence(%q)) = %q, %v", number, again, err)
+		}
+	})
+}

@@ -1,0 +1,345 @@
+package card
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+// Identity document types (证件类型). Codes 01–03, 06, 07 and 99 follow the
+// health-sector value set for identity document categories (WS 364.3,
+// CV02.01.101), taken from background knowledge: confirm them against the
+// platform you report to. Codes 08 and 09 are medgate extensions for
+// documents that set does not list, so map them at the adapter. Codes 04
+// (军官证) and 05 (驾驶证) are not accepted for e-card registration.
+const (
+	// IDTypeResidentCard is 居民身份证, the 18-character resident ID card.
+	IDTypeResidentCard = "01"
+	// IDTypeHouseholdRegister is 居民户口簿, which carries the same 18-character
+	// citizen number as the ID card (children often have only this).
+	IDTypeHouseholdRegister = "02"
+	// IDTypePassport is 护照, a passport of any country.
+	IDTypePassport = "03"
+	// IDTypeHKMacauPermit is 港澳居民来往内地通行证 (Home Return Permit): H or
+	// M followed by 8 or 10 digits.
+	IDTypeHKMacauPermit = "06"
+	// IDTypeTaiwanPermit is 台湾居民来往大陆通行证: 8 or 10 digits.
+	IDTypeTaiwanPermit = "07"
+	// IDTypeForeignPermanentResident is 外国人永久居留身份证: 18 characters
+	// starting with 9 (2023 format, MOD 11-2 check) or 3 letters + 12 digits
+	// (2017 format). Medgate extension.
+	IDTypeForeignPermanentResident = "08"
+	// IDTypeHMTResidencePermit is 港澳台居民居住证: an 18-character number
+	// starting 81, 82 or 83. Medgate extension.
+	IDTypeHMTResidencePermit = "09"
+	// IDTypeOther is 其他法定有效证件, any other legal document (1–30
+	// characters).
+	IDTypeOther = "99"
+)
+
+var idTypeNames = map[string]string{
+	IDTypeResidentCard:             "居民身份证",
+	IDTypeHouseholdRegister:        "居民户口簿",
+	IDTypePassport:                 "护照",
+	IDTypeHKMacauPermit:            "港澳居民来往内地通行证",
+	IDTypeTaiwanPermit:             "台湾居民来往大陆通行证",
+	IDTypeForeignPermanentResident: "外国人永久居留身份证",
+	IDTypeHMTResidencePermit:       "港澳台居民居住证",
+	IDTypeOther:                    "其他法定有效证件",
+}
+
+// IDTypeName returns the Chinese name of an ID type code, or "" when the code
+// is not supported.
+func IDTypeName(code string) string { return idTypeNames[code] }
+
+// Gender codes (GB/T 2261.1).
+const (
+	GenderUnknown     = "0"
+	GenderMale        = "1"
+	GenderFemale      = "2"
+	GenderUnspecified = "9"
+)
+
+// maxNameLen is the longest accepted name, in characters.
+const maxNameLen = 50
+
+// Identity is the personal data captured when an e-card is registered.
+type Identity struct {
+	// Name is the person's name as on the document, 1–50 characters.
+	Name string `json:"name"`
+	// IDType is an ID type code such as IDTypeResidentCard ("01").
+	IDType string `json:"idType"`
+	// IDNumber is the document number. It is compared after
+	// NormalizeIDNumber.
+	IDNumber string `json:"idNumber"`
+	// Phone is an 11-digit mainland mobile number starting with 1.
+	Phone string `json:"phone"`
+	// Gender is an optional GB/T 2261.1 code ("0", "1", "2" or "9"). For
+	// resident ID numbers it must agree with the number.
+	Gender string `json:"gender,omitempty"`
+	// BirthDate is an optional "YYYY-MM-DD" date. For resident ID numbers it
+	// must agree with the number.
+	BirthDate string `json:"birthDate,omitempty"`
+}
+
+// FieldError is one problem found by [ValidateIdentity].
+type FieldError struct {
+	// Field is the JSON path of the field, such as "$.idNumber".
+	Field string `json:"field"`
+	// Rule is a stable code for the failed rule: required, max_length,
+	// characters, id_type, length, format, region, birth_date, check_digit or
+	// mismatch.
+	Rule string `json:"rule"`
+	// Message says what is wrong and how to fix it.
+	Message string `json:"message"`
+}
+
+// Error implements error.
+func (e FieldError) Error() string { return e.Field + ": " + e.Rule + ": " + e.Message }
+
+// NormalizeIDNumber returns s with all whitespace removed, full-width ASCII
+// characters (such as "１２３") folded to half-width and letters in upper
+// case. Store and compare ID numbers in this form.
+func NormalizeIDNumber(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			continue
+		case r >= 0xFF01 && r <= 0xFF5E:
+			r -= 0xFEE0
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+// ValidateIdentity checks id and returns every problem found, or nil. The ID
+// number is checked after [NormalizeIDNumber]. The check of a birth date
+// only covers its shape and calendar validity, because the package has no
+// clock.
+func ValidateIdentity(id Identity) []FieldError {
+	var errs []FieldError
+	add := func(field, rule, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+
+	name := strings.TrimSpace(id.Name)
+	switch {
+	case name == "":
+		add("$.name", "required", "name is required; enter the name exactly as on the ID document")
+	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		add("$.name", "characters", "name contains control or invalid characters; retype it")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		add("$.name", "max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
+			utf8.RuneCountInString(name), maxNameLen)
+	}
+
+	num := NormalizeIDNumber(id.IDNumber)
+	var ric *ricInfo // set when num is a valid resident-ID-style number
+	switch {
+	case id.IDType == "":
+		add("$.idType", "required", "ID type is required; use %s", idTypeList())
+	case idTypeNames[id.IDType] == "":
+		add("$.idType", "id_type", "ID type %q is not supported; use %s", id.IDType, idTypeList())
+	case num == "":
+		add("$.idNumber", "required", "ID number is required; enter the number on the %s", idTypeNames[id.IDType])
+	default:
+		var fe *FieldError
+		ric, fe = validateIDNumber(id.IDType, num)
+		if fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+
+	if phone := strings.TrimSpace(id.Phone); phone == "" {
+		add("$.phone", "required", "mobile number is required; enter an 11-digit number such as 13812345678")
+	} else if len(phone) != 11 || phone[0] != '1' || phone[1] < '3' || !isDigits(phone) {
+		add("$.phone", "format", "mobile number must be 11 digits starting with 13–19, such as 13812345678; remove +86, spaces and dashes")
+	}
+
+	switch id.Gender {
+	case "":
+	case GenderUnknown, GenderUnspecified:
+	case GenderMale, GenderFemale:
+		if ric != nil && ric.gender != id.Gender {
+			add("$.gender", "mismatch", "gender %s does not match the ID number (digit 17 gives %s); correct the gender or the ID number",
+				genderName(id.Gender), genderName(ric.gender))
+		}
+	default:
+		add("$.gender", "format", "gender %q is not a GB/T 2261.1 code; use 1 (male), 2 (female), 0 (unknown) or 9 (unspecified)", id.Gender)
+	}
+
+	if id.BirthDate != "" {
+		bd, err := time.Parse(time.DateOnly, id.BirthDate)
+		switch {
+		case err != nil:
+			add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 1949-12-31", id.BirthDate)
+		case ric != nil && !bd.Equal(ric.birth):
+			add("$.birthDate", "mismatch", "birth date %s does not match the ID number (%s); correct the birth date or the ID number",
+				id.BirthDate, ric.birth.Format(time.DateOnly))
+		}
+	}
+	return errs
+}
+
+func idTypeList() string {
+	return "01 (居民身份证), 02 (居民户口簿), 03 (护照), 06 (港澳居民来往内地通行证), 07 (台湾居民来往大陆通行证), " +
+		"08 (外国人永久居留身份证), 09 (港澳台居民居住证) or 99 (其他法定有效证件)"
+}
+
+func genderName(code string) string {
+	if code == GenderMale {
+		return "male"
+	}
+	return "female"
+}
+
+// ricInfo is what an 18-character resident-ID-style number encodes.
+type ricInfo struct {
+	birth  time.Time
+	gender string
+}
+
+// provinces holds the valid first two digits of a resident ID number,
+// including 71 (Taiwan) and 81–83 (Hong Kong, Macau and Taiwan residence
+// permits).
+var provinces = map[string]bool{
+	"11": true, "12": true, "13": true, "14": true, "15": true,
+	"21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true,
+	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
+	"50": true, "51": true, "52": true, "53": true, "54": true,
+	"61": true, "62": true, "63": true, "64": true, "65": true,
+	"71": true, "81": true, "82": true, "83": true,
+}
+
+func validateIDNumber(idType, num string) (*ricInfo, *FieldError) {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: "$.idNumber", Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	switch idType {
+	case IDTypeResidentCard, IDTypeHouseholdRegister:
+		return checkRIC(num, "resident ID number (居民身份证号)", true)
+	case IDTypeHMTResidencePermit:
+		if len(num) == 18 && num[:2] != "81" && num[:2] != "82" && num[:2] != "83" {
+			return nil, fe("region", "a residence permit number (港澳台居民居住证号) starts with 81, 82 or 83; check that the ID type is right")
+		}
+		return checkRIC(num, "residence permit number (港澳台居民居住证号)", true)
+	case IDTypeForeignPermanentResident:
+		if len(num) == 15 && isUpperLetters(num[:3]) && isDigits(num[3:]) {
+			return nil, nil
+		}
+		if len(num) == 18 && num[0] == '9' {
+			info, e := checkRIC(num, "permanent residence ID number (外国人永久居留身份证号)", false)
+			return info, e
+		}
+		return nil, fe("format", "a permanent residence ID number is 18 characters starting with 9, or 3 letters and 12 digits (older cards); copy it from the card")
+	case IDTypePassport:
+		if len(num) < 5 || len(num) > 20 || !isUpperAlnum(num) {
+			return nil, fe("format", "a passport number is 5–20 letters and digits; copy it from the passport's data page without spaces")
+		}
+	case IDTypeHKMacauPermit:
+		if (len(num) != 9 && len(num) != 11) || (num[0] != 'H' && num[0] != 'M') || !isDigits(num[1:]) {
+			return nil, fe("format", "a Home Return Permit number is H or M followed by 8 digits (10 on older permits), such as H12345678; copy it from the permit")
+		}
+	case IDTypeTaiwanPermit:
+		if (len(num) != 8 && len(num) != 10) || !isDigits(num) {
+			return nil, fe("format", "a Taiwan compatriot permit number is 8 digits (10 on older permits); copy it from the permit without letters in brackets")
+		}
+	case IDTypeOther:
+		if utf8.RuneCountInString(num) > 30 || strings.IndexFunc(num, unicode.IsControl) >= 0 {
+			return nil, fe("format", "a document number is at most 30 printable characters; copy it from the document")
+		}
+	}
+	return nil, nil
+}
+
+// checkRIC validates an 18-character resident-ID-style number: 17 digits,
+// a birth date in digits 7–14 and a MOD 11-2 check character.
+func checkRIC(num, what string, checkRegion bool) (*ricInfo, *FieldError) {
+	fe := func(rule, format string, args ...any) (*ricInfo, *FieldError) {
+		return nil, &FieldError{Field: "$.idNumber", Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	if len(num) != 18 {
+		if len(num) == 15 && isDigits(num) {
+			return fe("length", "%s must be 18 characters; 15-digit numbers are no longer valid, so ask for the number on the current card", what)
+		}
+		return fe("length", "%s must be 18 characters, got %d; check for missing or extra characters", what, utf8.RuneCountInString(num))
+	}
+	if !isDigits(num[:17]) || !(num[17] == 'X' || num[17] >= '0' && num[17] <= '9') {
+		return fe("format", "%s must be 17 digits followed by a digit or X; remove any other letters or symbols", what)
+	}
+	if checkRegion && !provinces[num[:2]] {
+		return fe("region", "%s must start with a province code, and %q is not one; re-check the first digits against the card", what, num[:2])
+	}
+	birth, err := time.Parse("20060102", num[6:14])
+	if err != nil || birth.Year() < 1880 {
+		return fe("birth_date", "digits 7–14 of the %s (%s) are not a valid birth date YYYYMMDD; re-check them against the card", what, num[6:14])
+	}
+	if want, _ := mod11_2(num[:17]); num[17] != want {
+		return fe("check_digit", "the last character of the %s does not match the other 17; a digit is probably mistyped, re-check the number against the card", what)
+	}
+	g := GenderFemale
+	if (num[16]-'0')%2 == 1 {
+		g = GenderMale
+	}
+	return &ricInfo{birth: birth, gender: g}, nil
+}
+
+func isUpperLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isUpperAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// minIdentitySecret is the shortest secret IdentityKey accepts.
+const minIdentitySecret = 16
+
+// IdentityKey returns a stable key for the person behind id: "ik1_" followed
+// by the hex HMAC-SM3, under secret, of the ID type namespace and the
+// normalized ID number. Types 01 and 02 share a namespace because they carry
+// the same citizen number. A store can index cards by this key to enforce
+// one card per person without keeping raw ID numbers as keys. Validate id
+// first; IdentityKey only needs IDType and IDNumber to be non-empty. The
+// secret must be at least 16 bytes and must never change, or every person
+// gets a new key.
+func IdentityKey(secret []byte, id Identity) (string, error) {
+	if len(secret) < minIdentitySecret {
+		return "", fmt.Errorf("identity key secret has %d bytes; configure at least %d random bytes", len(secret), minIdentitySecret)
+	}
+	num := NormalizeIDNumber(id.IDNumber)
+	if id.IDType == "" || num == "" {
+		return "", errors.New("identity key needs an ID type and an ID number; validate the identity first")
+	}
+	ns := id.IDType
+	if ns == IDTypeHouseholdRegister {
+		ns = IDTypeResidentCard
+	}
+	m := hmac.New(sm3.New, secret)
+	m.Write([]byte("medgate/ecard/identity/v1\x00"))
+	m.Write([]byte(ns))
+	m.Write([]byte{0})
+	m.Write([]byte(num))
+	return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
+}

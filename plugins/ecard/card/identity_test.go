@@ -1,0 +1,259 @@
+package card
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func validIdentity() Identity {
+	return Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: "11010519491231002X", Phone: "13812345678"}
+}
+
+func TestValidateIdentity(t *testing.T) {
+	t.Parallel()
+	with := func(f func(*Identity)) Identity {
+		id := validIdentity()
+		f(&id)
+		return id
+	}
+	testCases := map[string]struct {
+		id   Identity
+		want []FieldError // Message is compared by substring; see below
+	}{
+		"valid": {id: validIdentity()},
+		"valid with matching gender and birth date": {id: with(func(id *Identity) {
+			id.IDNumber, id.Gender, id.BirthDate = "11010519491231002X", GenderFemale, "1949-12-31"
+		})},
+		"valid lower x and spaces": {id: with(func(id *Identity) { id.IDNumber = " 110105 19491231 002x " })},
+		"valid full-width digits":  {id: with(func(id *Identity) { id.IDNumber = "１１０１０５１９４９１２３１００２Ｘ" })},
+		"valid household register": {id: with(func(id *Identity) { id.IDType = IDTypeHouseholdRegister })},
+		"valid minority name":      {id: with(func(id *Identity) { id.Name = "阿卜杜拉·买买提" })},
+		"valid 50-char name":       {id: with(func(id *Identity) { id.Name = strings.Repeat("名", 50) })},
+		"valid passport":           {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "E12345678" })},
+		"valid home return permit": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "H12345678" })},
+		"valid old home permit":    {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "M1234567890" })},
+		"valid Taiwan permit":      {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeTaiwanPermit, "12345678" })},
+		"valid foreign PR 2017":    {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeForeignPermanentResident, "USA110085061234" })},
+		"valid foreign PR 2023": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber = IDTypeForeignPermanentResident, "91184019850101012"+string(mustCheck("91184019850101012"))
+		})},
+		"valid HMT residence permit": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber = IDTypeHMTResidencePermit, "810000199408230021"[:17]+string(mustCheck("81000019940823002"))
+		})},
+		"valid other": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "军字第123号" })},
+
+		"everything missing": {id: Identity{}, want: []FieldError{
+			{Field: "$.name", Rule: "required", Message: "name is required"},
+			{Field: "$.idType", Rule: "required", Message: "use 01 (居民身份证)"},
+			{Field: "$.phone", Rule: "required", Message: "13812345678"},
+		}},
+		"name too long": {id: with(func(id *Identity) { id.Name = strings.Repeat("名", 51) }), want: []FieldError{
+			{Field: "$.name", Rule: "max_length", Message: "51 characters, the maximum is 50"},
+		}},
+		"name with control char": {id: with(func(id *Identity) { id.Name = "张\x00三" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "retype"},
+		}},
+		"unsupported id type": {id: with(func(id *Identity) { id.IDType = "04" }), want: []FieldError{
+			{Field: "$.idType", Rule: "id_type", Message: `ID type "04" is not supported`},
+		}},
+		"id number missing": {id: with(func(id *Identity) { id.IDNumber = "  " }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "required", Message: "居民身份证"},
+		}},
+		"15-digit resident ID": {id: with(func(id *Identity) { id.IDNumber = "110105491231002" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "length", Message: "15-digit numbers are no longer valid"},
+		}},
+		"17 characters": {id: with(func(id *Identity) { id.IDNumber = "11010519491231002" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "length", Message: "got 17"},
+		}},
+		"letter inside": {id: with(func(id *Identity) { id.IDNumber = "1101051949123A002X" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "17 digits followed by a digit or X"},
+		}},
+		"bad province": {id: with(func(id *Identity) { id.IDNumber = "00010519491231002X" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "region", Message: `"00" is not one`},
+		}},
+		"bad birth date": {id: with(func(id *Identity) { id.IDNumber = "11010519490231002X" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "birth_date", Message: "19490231"},
+		}},
+		"bad check character": {id: with(func(id *Identity) { id.IDNumber = "110105194912310021" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "check_digit", Message: "re-check the number"},
+		}},
+		"single digit typo": {id: with(func(id *Identity) { id.IDNumber = "11010519491231003X" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "check_digit", Message: "mistyped"},
+		}},
+		"phone with +86": {id: with(func(id *Identity) { id.Phone = "+8613812345678" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "remove +86"},
+		}},
+		"phone starting 12": {id: with(func(id *Identity) { id.Phone = "12812345678" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "11 digits"},
+		}},
+		"phone 10 digits": {id: with(func(id *Identity) { id.Phone = "1381234567" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "11 digits"},
+		}},
+		"gender mismatch": {id: with(func(id *Identity) { id.Gender = GenderMale }), want: []FieldError{
+			{Field: "$.gender", Rule: "mismatch", Message: "gender male does not match the ID number (digit 17 gives female)"},
+		}},
+		"gender bad code": {id: with(func(id *Identity) { id.Gender = "M" }), want: []FieldError{
+			{Field: "$.gender", Rule: "format", Message: "1 (male), 2 (female)"},
+		}},
+		"gender unknown is fine": {id: with(func(id *Identity) { id.Gender = GenderUnknown })},
+		"birth date mismatch": {id: with(func(id *Identity) { id.BirthDate = "1949-12-30" }), want: []FieldError{
+			{Field: "$.birthDate", Rule: "mismatch", Message: "does not match the ID number (1949-12-31)"},
+		}},
+		"birth date bad format": {id: with(func(id *Identity) { id.BirthDate = "19491231" }), want: []FieldError{
+			{Field: "$.birthDate", Rule: "format", Message: "YYYY-MM-DD"},
+		}},
+		"passport bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "E12-34" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "5–20 letters and digits"},
+		}},
+		"home return permit bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "A12345678" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "H or M followed by 8 digits"},
+		}},
+		"Taiwan permit bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeTaiwanPermit, "1234567" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "8 digits"},
+		}},
+		"foreign PR bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeForeignPermanentResident, "11010519491231002X" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "starting with 9"},
+		}},
+		"foreign PR 2023 bad check": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber = IDTypeForeignPermanentResident, "91184019850101012"+wrongCheck("91184019850101012")
+		}), want: []FieldError{
+			{Field: "$.idNumber", Rule: "check_digit", Message: "permanent residence"},
+		}},
+		"HMT permit with mainland number": {id: with(func(id *Identity) { id.IDType = IDTypeHMTResidencePermit }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "region", Message: "starts with 81, 82 or 83"},
+		}},
+		"gender not checked for passports": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber, id.Gender, id.BirthDate = IDTypePassport, "E12345678", GenderMale, "2000-01-01"
+		})},
+		"other too long": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, strings.Repeat("1", 31) }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "at most 30"},
+		}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := ValidateIdentity(tc.id)
+			// Compare messages by substring: each want message must appear in
+			// the corresponding got message.
+			opt := cmp.Comparer(func(a, b FieldError) bool {
+				return a.Field == b.Field && a.Rule == b.Rule &&
+					(strings.Contains(a.Message, b.Message) || strings.Contains(b.Message, a.Message))
+			})
+			if diff := cmp.Diff(tc.want, got, opt); diff != "" {
+				t.Errorf("ValidateIdentity (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// wrongCheck returns a check character that does not match payload.
+func wrongCheck(payload string) string {
+	if mustCheck(payload) == '0' {
+		return "1"
+	}
+	return "0"
+}
+
+func mustCheck(payload string) byte {
+	c, ok := mod11_2(payload)
+	if !ok {
+		panic("bad payload " + payload)
+	}
+	return c
+}
+
+func TestFieldErrorError(t *testing.T) {
+	t.Parallel()
+	e := FieldError{Field: "$.phone", Rule: "format", Message: "fix it"}
+	if diff := cmp.Diff("$.phone: format: fix it", e.Error()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestNormalizeIDNumber(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ in, want string }{
+		"already normal":   {in: "11010519491231002X", want: "11010519491231002X"},
+		"lower x":          {in: "11010519491231002x", want: "11010519491231002X"},
+		"spaces and tabs":  {in: " 110105\t1949 1231 002X\n", want: "11010519491231002X"},
+		"full width":       {in: "１１０１０５　１９４９Ｅｘ", want: "1101051949EX"},
+		"passport letters": {in: "e1234567", want: "E1234567"},
+		"empty":            {in: "", want: ""},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, NormalizeIDNumber(tc.in)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIdentityKey(t *testing.T) {
+	t.Parallel()
+	secret := []byte("0123456789abcdef")
+	base, err := IdentityKey(secret, validIdentity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(base, "ik1_") || len(base) != 4+64 {
+		t.Fatalf("key %q, want ik1_ + 64 hex", base)
+	}
+	if strings.Contains(base, "11010519491231002X") {
+		t.Fatal("key contains the raw ID number")
+	}
+	testCases := map[string]struct {
+		secret  []byte
+		id      Identity
+		same    bool // same key as base
+		wantErr string
+	}{
+		"same person, other name and phone": {secret: secret, id: Identity{Name: "张叁", IDType: "01", IDNumber: "11010519491231002X", Phone: "13900000000"}, same: true},
+		"same person, lower x and spaces":   {secret: secret, id: Identity{IDType: "01", IDNumber: " 110105 19491231002x"}, same: true},
+		"same person, household register":   {secret: secret, id: Identity{IDType: "02", IDNumber: "11010519491231002X"}, same: true},
+		"same number, other document type":  {secret: secret, id: Identity{IDType: "99", IDNumber: "11010519491231002X"}},
+		"other person":                      {secret: secret, id: Identity{IDType: "01", IDNumber: "110105194912310037"}},
+		"other site secret":                 {secret: []byte("fedcba9876543210"), id: validIdentity()},
+		"short secret":                      {secret: []byte("short"), id: validIdentity(), wantErr: "at least 16"},
+		"missing number":                    {secret: secret, id: Identity{IDType: "01"}, wantErr: "validate the identity first"},
+		"missing type":                      {secret: secret, id: Identity{IDNumber: "1"}, wantErr: "validate the identity first"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := IdentityKey(tc.secret, tc.id)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("IdentityKey error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got == base) != tc.same {
+				t.Errorf("key %q vs base %q: same = %v, want %v", got, base, got == base, tc.same)
+			}
+		})
+	}
+}
+
+func TestIDTypeName(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ code, want string }{
+		"resident card": {code: "01", want: "居民身份证"},
+		"passport":      {code: "03", want: "护照"},
+		"unsupported":   {code: "04", want: ""},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, IDTypeName(tc.code)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,344 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ProtocolVersion is the newest plugin protocol version this SDK speaks.
+const ProtocolVersion = 1
+
+// Plugin is implemented by every adapter. Methods may be called
+// concurrently, for different sites and messages; Handle is never called
+// concurrently for two messages with the same business key.
+//
+// A returned error means the call itself broke (a bug, a lost connection);
+// the host treats it as a transient failure. Problems with the input or the
+// external system are reported in the response.
+type Plugin interface {
+	// Describe returns what the plugin offers. It is called once after
+	// launch and must not depend on any site's configuration.
+	Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error)
+	// Configure applies one site's settings, already validated by the host
+	// against the declared Settings. It is called before the first message of
+	// that site and again on every configuration reload; a plugin must
+	// replace the site's previous configuration atomically.
+	Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error)
+	// Handle processes one message.
+	Handle(ctx context.Context, req *HandleRequest) (*HandleResponse, error)
+	// RunJob runs one scheduled job for one site.
+	RunJob(ctx context.Context, req *RunJobRequest) (*RunJobResponse, error)
+}
+
+// DescribeRequest is the input of Describe. It is empty today.
+type DescribeRequest struct{}
+
+// DescribeResponse declares a plugin's name, operations, jobs, settings and
+// work lists.
+type DescribeResponse struct {
+	// Name is the plugin name; message types are "<Name>.<operation>".
+	Name string
+	// Version is the plugin's own version (semver recommended).
+	Version string
+	// Description is one sentence for the console and `medgate plugins`.
+	Description string
+	// Operations lists the message types the plugin handles.
+	Operations []Operation
+	// Jobs lists scheduled jobs; the host runs each per enabled site.
+	Jobs []Job
+	// Settings declares the per-site configuration fields.
+	Settings []Setting
+	// WorkLists are lists the console can show, e.g. drafts to review.
+	WorkLists []WorkList
+}
+
+// Operation is one message type a plugin handles.
+type Operation struct {
+	// Type is the full message type, "<plugin>.<operation>".
+	Type string
+	// Schema names the schema of the external transaction, e.g.
+	// "workinjury/GYU101", or is empty when there is none.
+	Schema string
+	// Summary is one line for people.
+	Summary string
+	// Upload marks operations subject to the 30-minute upload rule: the host
+	// tracks the age of pending uploads from the message's occurredAt.
+	Upload bool
+}
+
+// Job is a scheduled job.
+type Job struct {
+	Name     string
+	Interval time.Duration
+	Summary  string
+}
+
+// Setting types.
+const (
+	SettingString   = "string"
+	SettingInt      = "int"
+	SettingBool     = "bool"
+	SettingDuration = "duration"
+	SettingURL      = "url"
+	// SettingSecret values are never logged or shown; the site configuration
+	// names an environment variable or a file that holds them.
+	SettingSecret = "secret"
+	// SettingPath is a file or directory path.
+	SettingPath = "path"
+)
+
+// Setting declares one per-site configuration field.
+type Setting struct {
+	Name        string
+	Type        string // one of the Setting* constants
+	Required    bool
+	Default     string
+	Description string
+	Example     string
+	Enum        []string // allowed values, if restricted
+}
+
+// WorkList is a list of items for people to act on, served by a Handle
+// operation that returns {"items": [...]}.
+type WorkList struct {
+	Name          string
+	Title         string
+	ListOperation string
+	Description   string
+}
+
+// ConfigureRequest carries one site's settings.
+type ConfigureRequest struct {
+	Site string
+	// Settings holds every declared setting, defaults applied, as strings
+	// (durations in Go syntax, booleans "true"/"false", secrets resolved).
+	Settings map[string]string
+	// Host is the host's services, bound to this plugin and site.
+	Host Host
+}
+
+// ConfigureResponse reports problems with the site's settings. Any error
+// diagnostic makes the host refuse to enable the plugin for that site.
+type ConfigureResponse struct {
+	Diagnostics Diagnostics
+}
+
+// HandleRequest is one message for the plugin.
+type HandleRequest struct {
+	Site      string
+	Type      string // "<plugin>.<operation>"
+	MessageID string // unique; the idempotency key
+	Key       string // business key (patient or visit number)
+	// OccurredAt is the time of the business event; zero if not given.
+	OccurredAt time.Time
+	// Format is "json" or "hl7v2"; Payload is the raw payload (JSON bytes,
+	// or the HL7 v2 text).
+	Format  string
+	Payload []byte
+	// Attempt counts calls for this message, starting at 1.
+	Attempt int
+	// Recovering is true when an earlier call for this message may have
+	// reached the external system without its outcome being recorded (a
+	// crash or a timeout after sending). The plugin must reconcile with the
+	// external system (query by the original serial) before any resend.
+	Recovering bool
+	// Deadline is when the host gives up on this message.
+	Deadline time.Time
+	TraceID  string
+	// Host is the host's services, bound to this plugin and site.
+	Host Host
+}
+
+// Status is the outcome of a message.
+type Status string
+
+// Outcomes, as in the reply's "status".
+const (
+	// StatusOK: done.
+	StatusOK Status = "ok"
+	// StatusInvalid: medgate's own checks failed; nothing was sent out.
+	StatusInvalid Status = "invalid"
+	// StatusRejected: the external system answered with a business error.
+	StatusRejected Status = "rejected"
+	// StatusFailed: no answer; set Retryable when a retry may succeed.
+	StatusFailed Status = "failed"
+)
+
+// HandleResponse is the outcome of one message.
+type HandleResponse struct {
+	Status Status
+	// Retryable marks a failed outcome as transient: the host retries with
+	// backoff within the message's deadline.
+	Retryable   bool
+	Diagnostics Diagnostics
+	External    *External
+	// Payload is the reply payload, JSON.
+	Payload []byte
+}
+
+// External is what the external system answered.
+type External struct {
+	System  string
+	Code    string
+	Message string
+	MsgID   string
+}
+
+// RunJobRequest asks the plugin to run one scheduled job for one site.
+type RunJobRequest struct {
+	Site    string
+	Job     string
+	Now     time.Time
+	TraceID string
+	Host    Host
+}
+
+// RunJobResponse reports a job run.
+type RunJobResponse struct {
+	Diagnostics Diagnostics
+	Summary     string
+	Processed   int64
+}
+
+// Severity of a diagnostic.
+type Severity int
+
+// Severities.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+// Diagnostic is one problem for people: a short Summary (what is wrong) and
+// a Detail (why, and how to fix it), optionally at a JSON path Field such as
+// "$.fee[3].qty" and with a Rule such as "required", "length", "type",
+// "enum", "precondition", "amount" or "state".
+type Diagnostic struct {
+	Severity Severity
+	Field    string
+	Rule     string
+	Summary  string
+	Detail   string
+}
+
+// Message returns Summary and Detail as one sentence.
+func (d Diagnostic) Message() string {
+	if d.Detail == "" {
+		return d.Summary
+	}
+	if d.Summary == "" {
+		return d.Detail
+	}
+	return d.Summary + ": " + d.Detail
+}
+
+// Diagnostics is a list of diagnostics.
+type Diagnostics []Diagnostic
+
+// HasError reports whether any diagnostic is an error.
+func (ds Diagnostics) HasError() bool {
+	for _, d := range ds {
+		if d.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Error appends an error diagnostic.
+func (ds *Diagnostics) Error(field, rule, summary, detail string) {
+	*ds = append(*ds, Diagnostic{Severity: SeverityError, Field: field, Rule: rule, Summary: summary, Detail: detail})
+}
+
+// Warn appends a warning diagnostic.
+func (ds *Diagnostics) Warn(field, rule, summary, detail string) {
+	*ds = append(*ds, Diagnostic{Severity: SeverityWarning, Field: field, Rule: rule, Summary: summary, Detail: detail})
+}
+
+// String joins the diagnostics, one per line.
+func (ds Diagnostics) String() string {
+	var b strings.Builder
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if d.Field != "" {
+			fmt.Fprintf(&b, "%s: ", d.Field)
+		}
+		b.WriteString(d.Message())
+	}
+	return b.String()
+}
+
+// Invalid returns a response with status invalid carrying ds.
+func Invalid(ds ...Diagnostic) *HandleResponse {
+	return &HandleResponse{Status: StatusInvalid, Diagnostics: ds}
+}
+
+// Errors returned by Host methods.
+var (
+	// ErrNotFound: the state key does not exist.
+	ErrNotFound = errors.New("sdk: not found")
+	// ErrConflict: a compare-and-set expectation did not hold.
+	ErrConflict = errors.New("sdk: version conflict")
+)
+
+// Entry is one state value with its version (1 after the first write).
+type Entry struct {
+	Key     string
+	Value   []byte
+	Version int64
+}
+
+// Event is a record the plugin publishes to the events topic.
+type Event struct {
+	// ID is unique per event; the host derives one when empty. Give
+	// downloaded records a stable id (e.g. system + serial) so a re-publish
+	// after a crash can be deduplicated downstream.
+	ID         string
+	Type       string // e.g. "workinjury.filing.downloaded"
+	Key        string // business key
+	Payload    []byte // JSON
+	Headers    map[string]string
+	OccurredAt time.Time
+}
+
+// Exchange is one call to an external system, for the journal.
+type Exchange struct {
+	MessageID string
+	System    string
+	Code      string
+	Serial    string
+	Request   []byte // as sent; the host stores it as given
+	Response  []byte // as received
+	Status    string // ok | rejected | error | unknown
+	Error     string
+	Duration  time.Duration
+}
+
+// Host is the host's services for one plugin and one site.
+type Host interface {
+	// Get returns the entry or ErrNotFound.
+	Get(ctx context.Context, key string) (Entry, error)
+	// Put writes unconditionally and returns the new version.
+	Put(ctx context.Context, key string, value []byte) (int64, error)
+	// CompareAndSet writes only if the current version is expect (0: the key
+	// must not exist) and returns the new version, or ErrConflict.
+	CompareAndSet(ctx context.Context, key string, expect int64, value []byte) (int64, error)
+	// Scan returns entries whose key starts with prefix, in key order
+	// (limit 0: all).
+	Scan(ctx context.Context, prefix string, limit int) ([]Entry, error)
+	// Delete removes a key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// NextSequence returns the next value (from 1) of a named counter shared
+	// by every instance of the host.
+	NextSequence(ctx context.Context, name string) (int64, error)
+	// Publish writes an event to the events topic and returns once the
+	// broker has acknowledged it.
+	Publish(ctx context.Context, e Event) error
+	// Journal records an external call and returns its journal id.
+	Journal(ctx context.Context, x Exchange) (int64, error)
+}

@@ -1,0 +1,173 @@
+// Package sdktest helps vendors test a plugin without the medgate host: it
+// connects a plugin implementation over the real gRPC protocol in memory
+// and provides an in-memory implementation of the host's services.
+package sdktest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Connect serves impl over gRPC in memory, exactly as the host would see it
+// across processes, and returns the host-side client. host serves the
+// plugin's calls back to the host; pass a *MemoryHost.
+func Connect(t testing.TB, impl sdk.Plugin, host sdk.HostServer) sdk.Plugin {
+	t.Helper()
+	p := &sdk.GRPCPlugin{Impl: impl, Host: host}
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginName: p})
+	t.Cleanup(func() { _ = client.Close() })
+	raw, err := client.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("sdktest: dispense plugin: %v", err)
+	}
+	return raw.(sdk.Plugin)
+}
+
+// MemoryHost is an in-memory sdk.HostServer. Its fields may be read by tests
+// after the calls they want to observe have returned.
+type MemoryHost struct {
+	mu        sync.Mutex
+	state     map[string]map[string]sdk.Entry
+	seqs      map[string]int64
+	events    []Published
+	exchanges []Journaled
+}
+
+// Published is an event with its site.
+type Published struct {
+	Site  string
+	Event sdk.Event
+}
+
+// Journaled is a journal entry with its site.
+type Journaled struct {
+	Site     string
+	Exchange sdk.Exchange
+}
+
+// NewMemoryHost returns an empty host.
+func NewMemoryHost() *MemoryHost {
+	return &MemoryHost{state: map[string]map[string]sdk.Entry{}, seqs: map[string]int64{}}
+}
+
+// Events returns a copy of the published events.
+func (h *MemoryHost) Events() []Published {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Published(nil), h.events...)
+}
+
+// Exchanges returns a copy of the journal.
+func (h *MemoryHost) Exchanges() []Journaled {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Journaled(nil), h.exchanges...)
+}
+
+func (h *MemoryHost) ns(site string) map[string]sdk.Entry {
+	m := h.state[site]
+	if m == nil {
+		m = map[string]sdk.Entry{}
+		h.state[site] = m
+	}
+	return m
+}
+
+// Get implements sdk.HostServer.
+func (h *MemoryHost) Get(_ context.Context, site, key string) (sdk.Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.ns(site)[key]
+	if !ok {
+		return sdk.Entry{}, sdk.ErrNotFound
+	}
+	return e, nil
+}
+
+// Put implements sdk.HostServer.
+func (h *MemoryHost) Put(_ context.Context, site, key string, value []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.ns(site)
+	e := m[key]
+	e.Key, e.Value, e.Version = key, append([]byte(nil), value...), e.Version+1
+	m[key] = e
+	return e.Version, nil
+}
+
+// CompareAndSet implements sdk.HostServer.
+func (h *MemoryHost) CompareAndSet(_ context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.ns(site)
+	e := m[key]
+	if e.Version != expect {
+		return 0, sdk.ErrConflict
+	}
+	e.Key, e.Value, e.Version = key, append([]byte(nil), value...), e.Version+1
+	m[key] = e
+	return e.Version, nil
+}
+
+// Scan implements sdk.HostServer.
+func (h *MemoryHost) Scan(_ context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sdk.Entry
+	for k, e := range h.ns(site) {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Delete implements sdk.HostServer.
+func (h *MemoryHost) Delete(_ context.Context, site, key string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.ns(site), key)
+	return nil
+}
+
+// NextSequence implements sdk.HostServer.
+func (h *MemoryHost) NextSequence(_ context.Context, site, name string) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := site + "/" + name
+	h.seqs[k]++
+	return h.seqs[k], nil
+}
+
+// Publish implements sdk.HostServer.
+func (h *MemoryHost) Publish(_ context.Context, site string, e sdk.Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e.Type == "" {
+		return fmt.Errorf("sdktest: publish: event type is empty")
+	}
+	h.events = append(h.events, Published{Site: site, Event: e})
+	return nil
+}
+
+// Journal implements sdk.HostServer.
+func (h *MemoryHost) Journal(_ context.Context, site string, x sdk.Exchange) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.exchanges = append(h.exchanges, Journaled{Site: site, Exchange: x})
+	return int64(len(h.exchanges)), nil
+}
+
+var _ sdk.HostServer = (*MemoryHost)(nil)

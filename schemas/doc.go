@@ -1,0 +1,23 @@
+// Package schemas holds medgate's description of every external transaction
+// and the generic machinery that uses it.
+//
+// One YAML file per transaction, at <system>/<code>.yaml, lists the business
+// input and output fields (name, label, type, length and its unit, required,
+// date layout, enum code table, example, children). Shared enum code tables
+// live at <system>/codes/<name>.yaml. The files are embedded in the binary
+// ([Embedded]); a site may overlay a directory of its own files ([Set.Overlay])
+// so that a new official specification is a data change, not a code change.
+//
+// [Load] reads and checks schema files strictly and reports every problem at
+// once as "file:line: field "x": reason — how to fix". [Schema.ValidateInput]
+// and [Schema.ValidateOutput] check decoded JSON against a schema and return
+// every error with its JSON path. [Import] turns the field tables of an
+// official specification (CSV or XLSX) into schemas and [WriteYAML] writes
+// them as schema files.
+//
+// Business rules (amount consistency, lifecycle preconditions) are not
+// expressed here; they are Go code in the plugins. Schemas are read-only once
+// loaded: callers must not modify a *Schema obtained from a [Set].
+//
+// See README.md in this directory for the file format.
+package schemas

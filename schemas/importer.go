@@ -1,0 +1,761 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing/fstest"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"gopkg.in/yaml.v3"
+)
+
+// ErrImport is wrapped by every error [Import] returns.
+var ErrImport = errors.New("import spec")
+
+// maxImportBytes bounds the size of a specification file Import reads.
+const maxImportBytes = 64 << 20
+
+// Import reads the field tables of an official interface specification and
+// returns one schema per transaction found, for the given system.
+//
+// format is "csv" or "xlsx". A table has a header row naming its columns
+// (参数名, 参数说明, 类型, 长度, 是否必填; synonyms such as 字段名, 名称,
+// 数据类型, 必填, 备注 are accepted) followed by one row per field. A row
+// that starts with a transaction code ("GYU101 入院登记上传", "【4201A】…")
+// starts or resumes that transaction's section. In XLSX, each sheet is a
+// section of its own, named by the sheet name when it is a code, or by a
+// title row. Rows reading 输入/输出 (or 入参/出参) switch between input and
+// output fields; a note like "节点标识：feedetail" in such a row gathers the
+// following rows under that node (an array when the row mentions 列表, 明细
+// or 数组, else an object).
+//
+// Types map as 字符型/VARCHAR/C → string, 数值型/NUMBER(p,s) → decimal,
+// 整数/INT → integer, 日期 → date, 日期时间 → datetime; 是否必填 Y/是/必填/1
+// marks a field required. Lengths are "20", or "16,2" for decimals. The
+// direction of each transaction is guessed from its code and name; the
+// schemas are marked as imported (reconstructed: false) and should be
+// reviewed before use.
+//
+// Import returns the schemas it could build together with every problem
+// found; a problem names the row and says what was done (the row skipped or
+// a default used) and how to fix the table.
+func Import(r io.Reader, format, system string) ([]*Schema, []error) {
+	if strings.TrimSpace(system) == "" || strings.ContainsAny(system, "/\\. ") {
+		return nil, []error{fmt.Errorf("%w: system %q is not a directory name; pass the system the spec belongs to, for example workinjury", ErrImport, system)}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxImportBytes+1))
+	if err != nil {
+		return nil, []error{fmt.Errorf("%w: reading the %s file: %w", ErrImport, format, err)}
+	}
+	if len(data) > maxImportBytes {
+		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
+	}
+	im := &importer{system: system, format: format, byCode: map[string]*Schema{}}
+	switch strings.ToLower(format) {
+	case "csv":
+		im.readCSV(data)
+	case "xlsx":
+		im.readXLSX(data)
+	default:
+		return nil, []error{fmt.Errorf("%w: format %q is not supported; use csv or xlsx", ErrImport, format)}
+	}
+	if len(im.schemas) == 0 && !im.fatal {
+		im.errorf("", "no transaction found; start each table with a row holding the transaction code (for example GYU101 入院登记上传), or name each sheet after its code")
+	}
+	for _, s := range im.schemas {
+		im.check(s)
+	}
+	return im.schemas, im.errs
+}
+
+type importer struct {
+	system, format string
+	schemas        []*Schema
+	byCode         map[string]*Schema
+	errs           []error
+	fatal          bool // the file could not be read at all
+
+	cur    *Schema
+	side   string // "input" or "output"
+	parent *Field // node that collects rows, nil for the top level
+	cols   *columns
+}
+
+func (im *importer) errorf(pos, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if pos != "" {
+		msg = pos + ": " + msg
+	}
+	im.errs = append(im.errs, fmt.Errorf("%w: %s", ErrImport, msg))
+}
+
+func (im *importer) readCSV(data []byte) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(data) {
+		im.errorf("", "the CSV file is not UTF-8 (Excel often saves GBK); save it as \"CSV UTF-8\" or import the XLSX instead")
+		im.fatal = true
+		return
+	}
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	im.reset(nil)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			im.errorf(fmt.Sprintf("line %d", line), "cannot read the CSV: %v; fix the quoting", err)
+			im.fatal = true
+			return
+		}
+		im.row(fmt.Sprintf("line %d", line), rec)
+	}
+}
+
+func (im *importer) readXLSX(data []byte) {
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: 4 * maxImportBytes, UnzipXMLSizeLimit: maxImportBytes})
+	if err != nil {
+		im.errorf("", "cannot open the XLSX: %v; check that it is an .xlsx workbook (not .xls or .docx)", err)
+		im.fatal = true
+		return
+	}
+	defer f.Close()
+	for _, sheet := range f.GetSheetList() {
+		rows, err := f.GetRows(sheet)
+		if err != nil {
+			im.errorf(fmt.Sprintf("sheet %q", sheet), "cannot read rows: %v", err)
+			continue
+		}
+		im.reset(nil)
+		if code, name, ok := titleCode(sheet); ok {
+			im.start(code, name)
+		}
+		for i, r := range rows {
+			im.row(fmt.Sprintf("sheet %q row %d", sheet, i+1), r)
+		}
+	}
+}
+
+// reset forgets the current table, as at the start of a file or sheet.
+func (im *importer) reset(s *Schema) {
+	im.cur, im.side, im.parent, im.cols = s, "input", nil, nil
+}
+
+func (im *importer) start(code, name string) {
+	s, ok := im.byCode[code]
+	if !ok {
+		s = &Schema{Code: code, System: im.system}
+		im.byCode[code] = s
+		im.schemas = append(im.schemas, s)
+	}
+	if s.Name == "" {
+		s.Name = name
+	}
+	im.cur, im.side, im.parent = s, "input", nil
+}
+
+// Column roles of a field table.
+type columns struct {
+	name, label, typ, length, required, desc int
+	bytes                                    bool // the length header says 字节
+}
+
+var headerWords = map[string][]string{
+	"name":     {"参数名", "参数代码", "参数编码", "参数标识", "字段名", "字段代码", "字段编码", "字段标识", "数据项", "数据项代码", "数据元", "代码", "编码", "标识", "属性名", "参数", "NAME", "FIELD", "FIELDNAME", "CODE", "PARAM"},
+	"label":    {"参数说明", "参数名称", "字段名称", "字段说明", "中文名称", "中文名", "名称", "含义", "数据项名称", "LABEL", "TITLE"},
+	"type":     {"类型", "数据类型", "字段类型", "参数类型", "TYPE", "DATATYPE"},
+	"length":   {"长度", "字段长度", "最大长度", "数据长度", "LENGTH", "LEN", "SIZE"},
+	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "REQUIRED", "MANDATORY"},
+	"desc":     {"备注", "描述", "说明", "代码值", "值域", "取值说明", "REMARK", "REMARKS", "DESCRIPTION", "NOTE"},
+}
+
+func normHeader(s string) string {
+	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
+	if i := strings.IndexAny(s, "(（"); i > 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// header recognises a header row and returns its column roles.
+func header(cells []string) *columns {
+	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, desc: -1}
+	set := func(p *int, i int) bool {
+		if *p < 0 {
+			*p = i
+			return true
+		}
+		return false
+	}
+	for i, cell := range cells {
+		h := normHeader(cell)
+		if h == "" {
+			continue
+		}
+		switch {
+		case has(headerWords["name"], h) && set(&c.name, i):
+		case has(headerWords["label"], h) && set(&c.label, i):
+		case has(headerWords["type"], h) && set(&c.typ, i):
+		case has(headerWords["length"], h) && set(&c.length, i):
+			c.bytes = strings.Contains(cell, "字节") || strings.Contains(strings.ToLower(cell), "byte")
+		case has(headerWords["required"], h) && set(&c.required, i):
+		case has(headerWords["desc"], h):
+			// 说明 is the label when no other label column exists.
+			if h == "说明" && c.label < 0 {
+				c.label = i
+			} else {
+				set(&c.desc, i)
+			}
+		}
+	}
+	if c.name < 0 || c.typ < 0 {
+		return nil
+	}
+	return c
+}
+
+func has(words []string, w string) bool {
+	for _, x := range words {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+func cell(cells []string, i int) string {
+	if i < 0 || i >= len(cells) {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(cells[i], "\u00a0", " "))
+}
+
+var (
+	titleRE   = regexp.MustCompile(`^[\s【\[(（]*(?:交易(?:编号|代码|编码)?[:：\s]*)?([A-Z]{2,4}[0-9]{3}[A-Z]?|[0-9]{4}[A-Z]?)([^A-Za-z0-9].*)?$`)
+	nodeRE    = regexp.MustCompile(`节点(?:标识|名称|名)?\s*[:：为]?\s*([A-Za-z_][A-Za-z0-9_]*)`)
+	arrayHint = regexp.MustCompile(`列表|明细|数组|集合|多条|(?i:list|array)`)
+)
+
+// titleCode finds a transaction code at the start of a title.
+func titleCode(s string) (code, name string, ok bool) {
+	m := titleRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return "", "", false
+	}
+	rest := m[2]
+	if c := m[1]; c[len(c)-1] >= '0' && c[len(c)-1] <= '9' && c[0] >= '0' && c[0] <= '9' {
+		// A bare number is a code only when a separator and a name follow,
+		// so "1000条以内" and "2025-04-01 修订" are not codes.
+		r, sep := strings.CutPrefix(rest, " ")
+		if !sep {
+			r, sep = strings.CutPrefix(strings.TrimLeft(rest, " "), "】")
+		}
+		r = strings.TrimSpace(r)
+		if !sep || r == "" || strings.ContainsAny(r[:1], "-/.,:0123456789") || strings.HasPrefix(r, "年") {
+			return "", "", false
+		}
+	}
+	name = strings.Trim(rest, " \t】])）-—:：、.")
+	return m[1], name, true
+}
+
+func nonEmpty(cells []string) []string {
+	var out []string
+	for i := range cells {
+		if c := cell(cells, i); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (im *importer) row(pos string, cells []string) {
+	filled := nonEmpty(cells)
+	if len(filled) == 0 {
+		return
+	}
+	if c := header(cells); c != nil {
+		im.cols = c
+		return
+	}
+	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
+	if !isData && len(filled) <= 3 {
+		if code, name, ok := titleCode(filled[0]); ok {
+			if name == "" && len(filled) > 1 {
+				name = filled[1]
+			}
+			im.start(code, name)
+			if strings.Contains(name, "输出") || strings.Contains(name, "出参") {
+				im.side = "output"
+			}
+			return
+		}
+		text := strings.Join(filled, " ")
+		if side := sideOf(text); side != "" {
+			im.section(pos, side, text)
+			return
+		}
+	}
+	if !isData {
+		return // a note, a caption or a row before the header
+	}
+	if im.cur == nil {
+		im.errorf(pos, "field row before any transaction code; skipped. Put a row with the code (for example GYU101 入院登记上传) above the table")
+		return
+	}
+	f, ok := im.field(pos, cells)
+	if !ok {
+		return
+	}
+	list := &im.cur.Input
+	if im.side == "output" {
+		list = &im.cur.Output
+	}
+	if im.parent != nil {
+		list = &im.parent.Fields
+	}
+	if find(*list, f.Name) != nil {
+		im.errorf(pos, "%s %s: field %q appears twice; the second row is skipped. Remove or rename one", im.cur.Code, im.side, f.Name)
+		return
+	}
+	*list = append(*list, f)
+}
+
+func sideOf(text string) string {
+	switch {
+	case strings.Contains(text, "输出") || strings.Contains(text, "出参") || strings.Contains(text, "返回") || strings.Contains(text, "响应"):
+		return "output"
+	case strings.Contains(text, "输入") || strings.Contains(text, "入参") || strings.Contains(text, "请求"):
+		return "input"
+	}
+	return ""
+}
+
+// section switches to input or output and, for a node row, to that node.
+func (im *importer) section(pos, side, text string) {
+	im.side, im.parent = side, nil
+	m := nodeRE.FindStringSubmatch(text)
+	if m == nil || im.cur == nil {
+		return
+	}
+	name := m[1]
+	isArray := arrayHint.MatchString(strings.Replace(text, name, "", 1))
+	if !isArray && (name == "input" || name == "output" || name == "data") {
+		return // the whole input or output
+	}
+	list := &im.cur.Input
+	if side == "output" {
+		list = &im.cur.Output
+	}
+	if f := find(*list, name); f != nil {
+		if f.Type.Scalar() {
+			im.errorf(pos, "%s %s: node %q was declared as %s; it is made an object. Give it the type 对象 or 数组", im.cur.Code, side, name, f.Type)
+			f.Type = Type{Kind: KindObject}
+			f.MaxLength, f.LengthUnit, f.Format, f.Example = 0, "", "", nil
+		}
+		im.parent = f
+		return
+	}
+	kind := KindObject
+	if isArray {
+		kind = KindArray
+	}
+	*list = append(*list, Field{Name: name, Label: nodeLabel(text), Type: Type{Kind: kind}})
+	im.parent = &(*list)[len(*list)-1]
+}
+
+// nodeLabel keeps the descriptive words of a node row: "输入（节点标识：fee，
+// 费用明细列表）" gives "费用明细列表".
+func nodeLabel(text string) string {
+	text = nodeRE.ReplaceAllString(text, " ")
+	text = strings.NewReplacer("输入", " ", "输出", " ", "入参", " ", "出参", " ", "参数", " ").Replace(text)
+	parts := strings.FieldsFunc(text, func(r rune) bool { return strings.ContainsRune("（）()，,：:、;； \t", r) })
+	return strings.Join(parts, " ")
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_\-]*$`)
+
+func (im *importer) field(pos string, cells []string) (Field, bool) {
+	c := im.cols
+	name := strings.Trim(cell(cells, c.name), "*＊ ")
+	where := fmt.Sprintf("%s %s field %q", im.cur.Code, im.side, name)
+	if !nameRE.MatchString(name) {
+		im.errorf(pos, "%s %s: parameter name %q is not a JSON key; the row is skipped. Put the key (for example aac002) in the 参数名 column", im.cur.Code, im.side, name)
+		return Field{}, false
+	}
+	f := Field{Name: name, Label: cell(cells, c.label), Description: cell(cells, c.desc)}
+	if strings.ContainsAny(f.Label, "\r\n") {
+		f.Label = strings.Join(strings.Fields(f.Label), " ")
+	}
+	typ, length := cell(cells, c.typ), cell(cells, c.length)
+	if err := mapType(&f, typ, length, c.bytes); err != nil {
+		im.errorf(pos, "%s: %v", where, err)
+		if f.Type.Kind == "" {
+			return Field{}, false
+		}
+	}
+	req := cell(cells, c.required)
+	r, ok := mapRequired(req)
+	if !ok {
+		im.errorf(pos, "%s: 是否必填 %q is not understood; the field is taken as optional. Write Y or N", where, req)
+	}
+	f.Required = r
+	if strings.Contains(req, "条件") && f.Description == "" {
+		f.Description = "条件必填"
+	}
+	if f.Type.Kind == KindDate || f.Type.Kind == KindDateTime {
+		if p := javaPattern.FindString(f.Description); p != "" && f.Format == "" {
+			f.Format = JavaLayout(p)
+		}
+		if f.Format == DefaultDateFormat && f.Type.Kind == KindDate || f.Format == DefaultDateTimeFormat && f.Type.Kind == KindDateTime {
+			f.Format = ""
+		}
+	}
+	return f, true
+}
+
+var javaPattern = regexp.MustCompile(`yyyy[-/]?MM[-/]?dd(?:[ T]?HH:?mm(?::?ss)?)?`)
+
+var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*[)）])?$`)
+
+var typeWords = map[Kind][]string{
+	KindString:   {"字符型", "字符", "字符串", "字符串型", "文本", "文本型", "VARCHAR", "VARCHAR2", "NVARCHAR", "NVARCHAR2", "CHAR", "C", "AN", "STRING", "TEXT", "STR"},
+	KindDecimal:  {"数值型", "数值", "数字", "数字型", "金额", "金额型", "浮点", "浮点型", "NUMBER", "NUMERIC", "DECIMAL", "N", "FLOAT", "DOUBLE", "MONEY"},
+	KindInteger:  {"整数", "整数型", "整型", "INT", "INTEGER", "LONG", "BIGINT", "SMALLINT"},
+	KindDate:     {"日期型", "日期", "DATE", "D"},
+	KindDateTime: {"日期时间型", "日期时间", "时间", "时间型", "DATETIME", "TIMESTAMP", "DT"},
+	KindBoolean:  {"布尔", "布尔型", "BOOLEAN", "BOOL"},
+	KindArray:    {"数组", "列表", "ARRAY", "LIST", "JSONARRAY"},
+	KindObject:   {"对象", "OBJECT", "JSON", "JSONOBJECT"},
+}
+
+// mapType sets f's type, length and format from the 类型 and 长度 cells.
+// On a problem it returns an error saying what was assumed; f.Type.Kind is
+// empty when the row cannot be used at all.
+func mapType(f *Field, typ, length string, bytesUnit bool) error {
+	m := typeRE.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(typ)))
+	if m == nil {
+		return fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间", typ)
+	}
+	base := strings.ReplaceAll(m[1], " ", "")
+	var kind Kind
+	for k, words := range typeWords {
+		if has(words, base) {
+			kind = k
+		}
+	}
+	if kind == "" {
+		return fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间", typ)
+	}
+	// Length from the 长度 column, else from NUMBER(16,2) / VARCHAR(20).
+	p, s, hasP, hasS, err := parseLength(length)
+	if err != nil {
+		return err
+	}
+	if !hasP && m[2] != "" {
+		p, hasP = atoi(m[2]), true
+		if m[3] != "" {
+			s, hasS = atoi(m[3]), true
+		}
+	}
+	f.Type = Type{Kind: kind}
+	switch kind {
+	case KindString:
+		if hasS {
+			f.MaxLength = p
+			return fmt.Errorf("length %q has a scale but the type is text; used %d. Write a plain length", length, p)
+		}
+		if hasP {
+			f.MaxLength = p
+		}
+		if bytesUnit && hasP {
+			f.LengthUnit = UnitBytes
+		}
+	case KindInteger:
+		if hasP {
+			f.MaxLength = p
+		}
+	case KindDecimal:
+		switch {
+		case !hasP:
+			f.Type = Type{Kind: KindDecimal, Precision: 16, Scale: 2}
+			return fmt.Errorf("numeric type without a length; assumed decimal(16,2). Write the length as 16,2")
+		case p < 1 || p > MaxPrecision || s > p:
+			f.Type = Type{Kind: KindDecimal, Precision: 16, Scale: 2}
+			return fmt.Errorf("length %q is not a valid precision,scale; assumed decimal(16,2). Write it like 16,2", length)
+		}
+		f.Type = Type{Kind: KindDecimal, Precision: p, Scale: s}
+	case KindDate:
+		if hasP && p == 8 {
+			f.Format = "20060102"
+		}
+	case KindDateTime:
+		switch {
+		case hasP && p == 14:
+			f.Format = "20060102150405"
+		case hasP && p == 12:
+			f.Format = "200601021504"
+		case hasP && p == 17:
+			f.Type, f.MaxLength = Type{Kind: KindString}, 17
+			f.Description = strings.TrimSpace(f.Description + " yyyyMMddHHmmssSSS")
+			return fmt.Errorf("a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)")
+		}
+	}
+	return nil
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n > 1<<30 {
+		return -1
+	}
+	return n
+}
+
+// parseLength reads "20", "16,2", "16，2" or "(16,2)".
+func parseLength(s string) (p, sc int, hasP, hasS bool, err error) {
+	s = strings.Trim(strings.TrimSpace(s), "()（）")
+	if s == "" {
+		return 0, 0, false, false, nil
+	}
+	ps, ss, comma := strings.Cut(strings.ReplaceAll(s, "，", ","), ",")
+	p = atoi(strings.TrimSpace(ps))
+	if p < 0 {
+		return 0, 0, false, false, fmt.Errorf("length %q is not a number; the row is skipped. Write 20 or 16,2", s)
+	}
+	if comma {
+		sc = atoi(strings.TrimSpace(ss))
+		if sc < 0 {
+			return 0, 0, false, false, fmt.Errorf("length %q is not precision,scale; the row is skipped. Write 16,2", s)
+		}
+	}
+	return p, sc, true, comma, nil
+}
+
+// mapRequired reads a 是否必填 cell; ok is false for values it does not
+// understand.
+func mapRequired(s string) (required, ok bool) {
+	v := strings.ToUpper(strings.TrimSpace(s))
+	switch v {
+	case "", "N", "NO", "否", "0", "FALSE", "O", "可选", "选填", "非必填", "非必须", "不必填", "×", "-":
+		return false, true
+	case "Y", "YES", "是", "必填", "1", "TRUE", "M", "必须", "必输", "√", "✓", "R":
+		return true, true
+	}
+	if strings.Contains(v, "条件") || strings.Contains(v, "非") || strings.Contains(v, "否") {
+		return false, true
+	}
+	if strings.Contains(v, "必") || strings.HasPrefix(v, "Y") || strings.HasPrefix(v, "是") {
+		return true, true
+	}
+	return false, false
+}
+
+// directionWords map words of a transaction name to a direction. Chinese
+// names end with the action ("申请下载" downloads, "下载申请" applies), so
+// the word that ends last wins.
+var directionWords = []struct {
+	word string
+	dir  Direction
+}{
+	{"撤销", DirectionRevoke}, {"冲正", DirectionRevoke}, {"回退", DirectionRevoke}, {"取消", DirectionRevoke}, {"删除", DirectionRevoke},
+	{"反馈", DirectionFeedback}, {"确认", DirectionFeedback},
+	{"下载", DirectionDownload},
+	{"查询", DirectionQuery}, {"校验", DirectionQuery}, {"认证", DirectionQuery}, {"检查", DirectionQuery}, {"测试", DirectionQuery},
+	{"上传", DirectionUpload}, {"登记", DirectionUpload}, {"结算", DirectionUpload}, {"申请", DirectionUpload}, {"变更", DirectionUpload},
+}
+
+// guessDirection guesses a transaction's direction from its name and code.
+func guessDirection(code, name string) Direction {
+	best, bestEnd := Direction(""), -1
+	for _, w := range directionWords {
+		if i := strings.LastIndex(name, w.word); i >= 0 && i+len(w.word) > bestEnd {
+			best, bestEnd = w.dir, i+len(w.word)
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if len(code) >= 3 {
+		switch code[2] {
+		case 'U', 'R':
+			return DirectionUpload
+		case 'D':
+			return DirectionQuery
+		}
+	}
+	return DirectionQuery
+}
+
+
+// check completes an imported schema and runs it through the loader's checks.
+func (im *importer) check(s *Schema) {
+	if s.Name == "" {
+		s.Name = s.Code
+		im.errorf("", "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
+	}
+	s.Direction = guessDirection(s.Code, s.Name)
+	s.Source = fmt.Sprintf("imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it", strings.ToLower(im.format), s.Direction)
+	var buf bytes.Buffer
+	if err := WriteYAML(&buf, s); err != nil {
+		im.errorf("", "%s: %v", s.Code, err)
+		return
+	}
+	fsys := fstest.MapFS{s.System + "/" + s.Code + ".yaml": {Data: buf.Bytes()}}
+	if _, err := Load(fsys); err != nil {
+		var le *LoadError
+		if errors.As(err, &le) {
+			for _, p := range le.Problems {
+				im.errorf("", "%s: the imported schema does not pass the schema checks: %s", s.Code, p.Error())
+			}
+			return
+		}
+		im.errorf("", "%s: %v", s.Code, err)
+	}
+}
+
+// WriteYAML writes s as a schema file in the format Load reads, with keys
+// in the documented order. Empty optional keys are left out.
+func WriteYAML(w io.Writer, s *Schema) error {
+	if s == nil {
+		return fmt.Errorf("write schema: nil schema")
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	kv := func(m *yaml.Node, k string, v *yaml.Node) {
+		m.Content = append(m.Content, str(k), v)
+	}
+	kv(root, "code", str(s.Code))
+	kv(root, "name", str(s.Name))
+	kv(root, "system", str(s.System))
+	kv(root, "direction", str(string(s.Direction)))
+	if s.BatchLimit > 0 {
+		kv(root, "batchLimit", intNode(int64(s.BatchLimit)))
+	}
+	if s.BatchField != "" {
+		kv(root, "batchField", str(s.BatchField))
+	}
+	kv(root, "source", str(s.Source))
+	kv(root, "reconstructed", boolNode(s.Reconstructed))
+	if s.ReconstructionNote != "" {
+		kv(root, "reconstructionNote", str(s.ReconstructionNote))
+	}
+	if s.Description != "" {
+		kv(root, "description", str(s.Description))
+	}
+	kv(root, "input", fieldsNode(s.Input))
+	kv(root, "output", fieldsNode(s.Output))
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return fmt.Errorf("write schema %s: %w", s.Code, err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("write schema %s: %w", s.Code, err)
+	}
+	return nil
+}
+
+func str(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+
+func intNode(v int64) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v, 10)}
+}
+
+func boolNode(v bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
+}
+
+func fieldsNode(fields []Field) *yaml.Node {
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	if len(fields) == 0 {
+		seq.Style = yaml.FlowStyle
+	}
+	for i := range fields {
+		f := &fields[i]
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		add := func(k string, v *yaml.Node) { m.Content = append(m.Content, str(k), v) }
+		add("name", str(f.Name))
+		if f.Label != "" {
+			add("label", str(f.Label))
+		}
+		add("type", str(f.Type.String()))
+		if f.MaxLength > 0 {
+			add("maxLength", intNode(int64(f.MaxLength)))
+		}
+		if f.LengthUnit != "" {
+			add("lengthUnit", str(string(f.LengthUnit)))
+		}
+		if f.Required {
+			add("required", boolNode(true))
+		}
+		if f.Format != "" {
+			add("format", str(f.Format))
+		}
+		switch {
+		case f.CodesRef != "":
+			add("codes", str(f.CodesRef))
+		case len(f.Codes) > 0:
+			cm := &yaml.Node{Kind: yaml.MappingNode}
+			for _, k := range sortedKeys(f.Codes) {
+				cm.Content = append(cm.Content, str(k), str(f.Codes[k]))
+			}
+			add("codes", cm)
+		}
+		if f.MinItems > 0 {
+			add("minItems", intNode(int64(f.MinItems)))
+		}
+		if f.MaxItems > 0 {
+			add("maxItems", intNode(int64(f.MaxItems)))
+		}
+		if n := exampleNode(f.Example); n != nil {
+			add("example", n)
+		}
+		if f.Description != "" {
+			add("description", str(f.Description))
+		}
+		if len(f.Fields) > 0 {
+			add("fields", fieldsNode(f.Fields))
+		}
+		seq.Content = append(seq.Content, m)
+	}
+	return seq
+}
+
+func exampleNode(v any) *yaml.Node {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return str(x)
+	case bool:
+		return boolNode(x)
+	}
+	if t, ok := numberText(v); ok {
+		tag := "!!float"
+		if allDigits(strings.TrimPrefix(t, "-")) {
+			tag = "!!int"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: t}
+	}
+	return str(fmt.Sprint(v))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

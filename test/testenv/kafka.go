@@ -1,0 +1,451 @@
+// Package testenv starts the real services that medgate's integration tests
+// run against, once per test process, and stops them from TestMain.
+//
+// Kafka: Kafka returns the bootstrap address of one real Apache Kafka broker
+// (KRaft, broker and controller in one JVM) started from the jars that
+// deploy/kafka/fetch.sh downloads from Maven Central; StopKafka stops it.
+// When Java or the jars are missing, tests that need the broker are skipped,
+// or fail when MEDGATE_REQUIRE_SERVICES=1 (as in CI).
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Environment variables read by Kafka.
+const (
+	// KafkaJarsEnv names the directory holding the broker's jars; the
+	// default is <repo>/.cache/kafka/jars.
+	KafkaJarsEnv = "MEDGATE_KAFKA_JARS"
+	// KafkaStartTimeoutEnv bounds the broker's start, as a Go duration;
+	// the default is 90s.
+	KafkaStartTimeoutEnv = "MEDGATE_KAFKA_START_TIMEOUT"
+	// RequireServicesEnv, set to 1, turns a missing service into a test
+	// failure instead of a skip.
+	RequireServicesEnv = "MEDGATE_REQUIRE_SERVICES"
+)
+
+// kafkaHost is the only interface the test broker listens on.
+const kafkaHost = "127.0.0.1"
+
+// kafkaSASLUser is the user of the SASL listener.
+const kafkaSASLUser = "medgate"
+
+// kafka is the broker of this test process.
+var kafkaBroker struct {
+	mu      sync.Mutex
+	tried   bool
+	skip    string // why the broker cannot run here
+	err     error  // why it failed to start
+	addrs   []string
+	sasl    KafkaSASLListener
+	version string
+	startup time.Duration
+	proc    *kafkaProc
+}
+
+type kafkaProc struct {
+	cmd    *exec.Cmd
+	dir    string        // temporary directory: config, data, log
+	log    string        // the broker's stdout and stderr
+	exited chan struct{} // closed when the JVM has exited
+}
+
+// KafkaSASLListener is the broker's second client listener, which requires
+// SASL authentication: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 all accept
+// Username and Password.
+type KafkaSASLListener struct {
+	Addrs              []string
+	Username, Password string
+}
+
+// KafkaSASL is like Kafka but returns the listener that requires SASL.
+func KafkaSASL(t testing.TB) KafkaSASLListener {
+	t.Helper()
+	Kafka(t)
+	kafkaBroker.mu.Lock()
+	defer kafkaBroker.mu.Unlock()
+	l := kafkaBroker.sasl
+	l.Addrs = append([]string(nil), l.Addrs...)
+	return l
+}
+
+// Kafka returns the bootstrap addresses of this test process's Kafka broker,
+// starting it on first use. It skips the test when Java 17+ or the broker
+// jars are missing (fails instead when MEDGATE_REQUIRE_SERVICES=1), and fails
+// it when the broker does not start or has died.
+func Kafka(t testing.TB) []string {
+	t.Helper()
+	kafkaBroker.mu.Lock()
+	defer kafkaBroker.mu.Unlock()
+	if !kafkaBroker.tried {
+		kafkaBroker.tried = true
+		kafkaStart()
+		if kafkaBroker.err == nil && kafkaBroker.skip == "" {
+			t.Logf("testenv: Kafka %s started in %s at %v", kafkaBroker.version, kafkaBroker.startup.Round(time.Millisecond), kafkaBroker.addrs)
+		}
+	}
+	switch {
+	case kafkaBroker.skip != "":
+		msg := "testenv: real Kafka unavailable: " + kafkaBroker.skip + "; run deploy/kafka/fetch.sh (or make test) to install it"
+		if os.Getenv(RequireServicesEnv) == "1" {
+			t.Fatal(msg + " (" + RequireServicesEnv + "=1 requires it)")
+		}
+		t.Skip(msg)
+	case kafkaBroker.err != nil:
+		t.Fatalf("testenv: %v", kafkaBroker.err)
+	}
+	select {
+	case <-kafkaBroker.proc.exited:
+		t.Fatalf("testenv: the Kafka broker has exited; its log ends with:\n%s", kafkaLogTail(kafkaBroker.proc.log, 40))
+	default:
+	}
+	return append([]string(nil), kafkaBroker.addrs...)
+}
+
+// StopKafka stops the broker started by Kafka, if any, and deletes its data.
+// Call it from TestMain after m.Run.
+func StopKafka() {
+	kafkaBroker.mu.Lock()
+	defer kafkaBroker.mu.Unlock()
+	if kafkaBroker.proc != nil {
+		kafkaBroker.proc.stop()
+	}
+	kafkaBroker.tried, kafkaBroker.skip, kafkaBroker.err, kafkaBroker.addrs, kafkaBroker.proc = false, "", nil, nil, nil
+	kafkaBroker.sasl = KafkaSASLListener{}
+}
+
+// kafkaStart fills the kafka variable; the caller holds kafkaBroker.mu.
+func kafkaStart() {
+	root, err := kafkaRepoRoot()
+	if err != nil {
+		kafkaBroker.err = err
+		return
+	}
+	jars := os.Getenv(KafkaJarsEnv)
+	if jars == "" {
+		jars = filepath.Join(root, ".cache", "kafka", "jars")
+	}
+	brokerJars, _ := filepath.Glob(filepath.Join(jars, "kafka_2.13-*.jar"))
+	if len(brokerJars) == 0 {
+		kafkaBroker.skip = "no kafka_2.13 jar in " + jars
+		return
+	}
+	kafkaBroker.version = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(brokerJars[0]), "kafka_2.13-"), ".jar")
+	java, err := kafkaJava()
+	if err != nil {
+		kafkaBroker.skip = err.Error()
+		return
+	}
+	timeout := 90 * time.Second
+	if s := os.Getenv(KafkaStartTimeoutEnv); s != "" {
+		if timeout, err = time.ParseDuration(s); err != nil {
+			kafkaBroker.err = fmt.Errorf("parse %s=%q: %w (use a Go duration such as 2m)", KafkaStartTimeoutEnv, s, err)
+			return
+		}
+	}
+	kafkaReapOrphans()
+
+	deploy := filepath.Join(root, "deploy", "kafka")
+	start := time.Now()
+	// Another process may take a free port between our probe and the
+	// broker's bind: retry with new ports in that case.
+	for attempt := 1; ; attempt++ {
+		p, l, err := kafkaLaunch(java, jars, deploy, timeout)
+		if err == nil {
+			kafkaBroker.proc, kafkaBroker.addrs, kafkaBroker.sasl, kafkaBroker.startup = p, []string{l.plain}, l.sasl, time.Since(start)
+			return
+		}
+		portTaken := p != nil && strings.Contains(kafkaLogTail(p.log, 200), "Address already in use")
+		if p != nil {
+			p.stop()
+		}
+		if !portTaken || attempt == 3 {
+			kafkaBroker.err = err
+			return
+		}
+	}
+}
+
+// kafkaListeners are the client listeners of a launched broker.
+type kafkaListeners struct {
+	plain string
+	sasl  KafkaSASLListener
+}
+
+// kafkaLaunch formats a fresh log directory and starts the broker, waiting
+// until it answers metadata requests. On error the returned process (if
+// any) still needs stop.
+func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, kafkaListeners, error) {
+	var l kafkaListeners
+	dir, err := os.MkdirTemp("", "medgate-kafka-")
+	if err != nil {
+		return nil, l, fmt.Errorf("create Kafka temp directory: %w", err)
+	}
+	p := &kafkaProc{dir: dir, log: filepath.Join(dir, "broker.log"), exited: make(chan struct{})}
+	brokerPort, err1 := kafkaFreePort()
+	controllerPort, err2 := kafkaFreePort()
+	saslPort, err3 := kafkaFreePort()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return p, l, fmt.Errorf("find free ports for Kafka: %w", err)
+	}
+	password := kafkaRandom(12)
+	props := filepath.Join(dir, "server.properties")
+	if err := kafkaRenderConfig(filepath.Join(deploy, "server.properties.tmpl"), props, map[string]any{
+		"Host":           kafkaHost,
+		"BrokerPort":     brokerPort,
+		"ControllerPort": controllerPort,
+		"SASLPort":       saslPort,
+		"SASLUser":       kafkaSASLUser,
+		"SASLPassword":   password,
+		"LogDir":         filepath.Join(dir, "data"),
+	}); err != nil {
+		return p, l, err
+	}
+	logFile, err := os.Create(p.log)
+	if err != nil {
+		return p, l, fmt.Errorf("create Kafka log file: %w", err)
+	}
+	defer logFile.Close()
+
+	classpath := filepath.Join(jars, "*")
+	log4j := "-Dlog4j2.configurationFile=" + filepath.Join(deploy, "log4j2.properties")
+	format := exec.Command(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", log4j,
+		"-cp", classpath, "kafka.tools.StorageTool",
+		"format", "--standalone", "-t", kafkaClusterID(), "-c", props,
+		"--add-scram", "SCRAM-SHA-256=[name="+kafkaSASLUser+",password="+password+"]",
+		"--add-scram", "SCRAM-SHA-512=[name="+kafkaSASLUser+",password="+password+"]")
+	format.Stdout, format.Stderr = logFile, logFile
+	if err := format.Run(); err != nil {
+		return p, l, fmt.Errorf("format Kafka storage with kafka.tools.StorageTool: %w; log:\n%s", err, kafkaLogTail(p.log, 40))
+	}
+
+	p.cmd = exec.Command(java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Djava.awt.headless=true", log4j, "-Dkafka.logs.dir="+filepath.Join(dir, "logs"),
+		"-cp", classpath, "kafka.Kafka", props)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		return p, l, fmt.Errorf("start Kafka broker with %s: %w", java, err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.exited)
+	}()
+	// Lets a later test process kill this broker if ours dies without
+	// calling StopKafka.
+	owner := fmt.Sprintf("%d %d\n", os.Getpid(), p.cmd.Process.Pid)
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner), 0o600); err != nil {
+		return p, l, fmt.Errorf("write Kafka owner file: %w", err)
+	}
+
+	addr := net.JoinHostPort(kafkaHost, strconv.Itoa(brokerPort))
+	if err := kafkaWaitReady(p, addr, timeout); err != nil {
+		return p, l, err
+	}
+	l.plain = addr
+	l.sasl = KafkaSASLListener{
+		Addrs:    []string{net.JoinHostPort(kafkaHost, strconv.Itoa(saslPort))},
+		Username: kafkaSASLUser,
+		Password: password,
+	}
+	return p, l, nil
+}
+
+// kafkaWaitReady polls the broker with metadata requests until it lists
+// itself, the JVM exits, or timeout passes.
+func kafkaWaitReady(p *kafkaProc, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		tr := &kafka.Transport{DialTimeout: time.Second}
+		md, err := (&kafka.Client{Addr: kafka.TCP(addr), Transport: tr}).Metadata(ctx, &kafka.MetadataRequest{})
+		tr.CloseIdleConnections()
+		cancel()
+		if err == nil && len(md.Brokers) > 0 {
+			return nil
+		}
+		last = err
+		if last == nil {
+			last = errors.New("metadata lists no broker yet")
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("the Kafka broker exited during start (%v); its log ends with:\n%s", p.cmd.ProcessState, kafkaLogTail(p.log, 40))
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Kafka broker at %s did not answer metadata within %s (last error: %v; raise %s if the machine is slow); its log ends with:\n%s",
+				addr, timeout, last, KafkaStartTimeoutEnv, kafkaLogTail(p.log, 40))
+		}
+	}
+}
+
+func (p *kafkaProc) stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	_ = os.RemoveAll(p.dir)
+}
+
+// kafkaReapOrphans kills brokers left behind by test processes that died
+// without StopKafka (a panic or a go test timeout), where /proc shows it.
+func kafkaReapOrphans() {
+	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "medgate-kafka-*", "owner"))
+	for _, owner := range owners {
+		b, err := os.ReadFile(owner)
+		if err != nil {
+			continue
+		}
+		var testPID, javaPID int
+		if _, err := fmt.Sscan(string(b), &testPID, &javaPID); err != nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(testPID)); err == nil || !errors.Is(err, os.ErrNotExist) {
+			continue // still running, or no /proc to tell
+		}
+		dir := filepath.Dir(owner)
+		if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(javaPID) + "/cmdline"); err == nil && bytes.Contains(cmdline, []byte(dir)) {
+			if proc, err := os.FindProcess(javaPID); err == nil {
+				_ = proc.Kill()
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// kafkaJava finds a java of version 17 or later, preferring $JAVA_HOME.
+func kafkaJava() (string, error) {
+	java := ""
+	if home := os.Getenv("JAVA_HOME"); home != "" {
+		if _, err := os.Stat(filepath.Join(home, "bin", "java")); err == nil {
+			java = filepath.Join(home, "bin", "java")
+		}
+	}
+	if java == "" {
+		p, err := exec.LookPath("java")
+		if err != nil {
+			return "", errors.New("no java on PATH (Kafka 4 needs Java 17+)")
+		}
+		java = p
+	}
+	out, err := exec.Command(java, "-version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s -version failed: %v", java, err)
+	}
+	// `openjdk version "17.0.15" 2025-04-15` or `java version "1.8.0_402"`.
+	_, rest, _ := strings.Cut(string(out), `version "`)
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	major, err := strconv.Atoi(rest[:i])
+	if err != nil {
+		return "", fmt.Errorf("cannot read the version of %s from %q", java, out)
+	}
+	if major < 17 {
+		return "", fmt.Errorf("%s is Java %d; Kafka 4 needs Java 17+", java, major)
+	}
+	return java, nil
+}
+
+// kafkaRepoRoot walks up from the working directory to the go.mod.
+func kafkaRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("find repository root: no go.mod above %s", dir)
+		}
+	}
+}
+
+func kafkaRenderConfig(tmplPath, outPath string, data map[string]any) error {
+	tmpl, err := template.New(filepath.Base(tmplPath)).Option("missingkey=error").ParseFiles(tmplPath)
+	if err != nil {
+		return fmt.Errorf("read Kafka config template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return fmt.Errorf("render %s: %w", tmplPath, err)
+	}
+	if err := os.WriteFile(outPath, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write Kafka config: %w", err)
+	}
+	return nil
+}
+
+// kafkaClusterID returns a random cluster id as StorageTool random-uuid
+// would (16 bytes, URL-safe base64 without padding), without starting a JVM.
+func kafkaClusterID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // IETF variant
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// kafkaRandom returns n random bytes in hex.
+func kafkaRandom(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func kafkaFreePort() (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(kafkaHost, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// kafkaLogTail returns the last n lines of the file at path.
+func kafkaLogTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	if len(lines) == 0 {
+		return "(empty log)"
+	}
+	return strings.Join(lines, "\n")
+}
