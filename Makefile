@@ -21,13 +21,15 @@ build: deps
 	@mkdir -p $(BIN)/plugins
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/medgate ./host/cmd/medgate
 	@for p in $(PLUGINS); do echo "build plugin $$p"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/$$p ./plugins/$$p || exit 1; done
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/medgate-sim ./test/sim/cmd/medgate-sim
 	@for p in $(TEST_PLUGINS); do echo "build test plugin $$p"; CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/plugins/$$p ./test/plugins/$$p || exit 1; done
 	@cd $(BIN)/plugins && sha256sum $(filter-out SHA256SUMS,$(notdir $(wildcard $(BIN)/plugins/*)) $(PLUGINS) $(TEST_PLUGINS)) 2>/dev/null | sort -u -k2 > SHA256SUMS
 	@echo "built $(BIN)/medgate and $(words $(PLUGINS) $(TEST_PLUGINS)) plugin(s); checksums in $(BIN)/plugins/SHA256SUMS"
 
 ## run: build, then start medgate with the embedded broker, SQLite, simulators and the demo site
 run: build
-	$(BIN)/medgate run -config $(DEMO_CONFIG)
+	@bash deploy/demo/secrets.sh data/secrets
+	@bash deploy/demo/run.sh $(BIN) $(DEMO_CONFIG)
 
 ## test: everything, including real Apache Kafka and PostgreSQL (installed and started by the harness)
 test: lint test-services

@@ -6,9 +6,12 @@ import (
 	"strings"
 )
 
-// ErrNotFound is wrapped by errors about a schema or code table that does
-// not exist in a set.
+// ErrNotFound is wrapped by errors about a schema that does not exist in a
+// set.
 var ErrNotFound = errors.New("not found")
+
+// ErrImport is wrapped by every error [Import] returns.
+var ErrImport = errors.New("import spec")
 
 // Problem is one thing wrong with a schema or code table file.
 type Problem struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,9 +17,6 @@ import (
 	"github.com/xuri/excelize/v2"
 	"gopkg.in/yaml.v3"
 )
-
-// ErrImport is wrapped by every error [Import] returns.
-var ErrImport = errors.New("import spec")
 
 // maxImportBytes bounds the size of a specification file Import reads.
 const maxImportBytes = 64 << 20
@@ -107,7 +105,7 @@ func (im *importer) readCSV(data []byte) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
-	im.reset(nil)
+	im.reset()
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -137,7 +135,7 @@ func (im *importer) readXLSX(data []byte) {
 			im.errorf(fmt.Sprintf("sheet %q", sheet), "cannot read rows: %v", err)
 			continue
 		}
-		im.reset(nil)
+		im.reset()
 		if code, name, ok := titleCode(sheet); ok {
 			im.start(code, name)
 		}
@@ -148,8 +146,8 @@ func (im *importer) readXLSX(data []byte) {
 }
 
 // reset forgets the current table, as at the start of a file or sheet.
-func (im *importer) reset(s *Schema) {
-	im.cur, im.side, im.parent, im.cols = s, "input", nil, nil
+func (im *importer) reset() {
+	im.cur, im.side, im.parent, im.cols = nil, "input", nil, nil
 }
 
 func (im *importer) start(code, name string) {
@@ -204,13 +202,13 @@ func header(cells []string) *columns {
 			continue
 		}
 		switch {
-		case has(headerWords["name"], h) && set(&c.name, i):
-		case has(headerWords["label"], h) && set(&c.label, i):
-		case has(headerWords["type"], h) && set(&c.typ, i):
-		case has(headerWords["length"], h) && set(&c.length, i):
+		case slices.Contains(headerWords["name"], h) && set(&c.name, i):
+		case slices.Contains(headerWords["label"], h) && set(&c.label, i):
+		case slices.Contains(headerWords["type"], h) && set(&c.typ, i):
+		case slices.Contains(headerWords["length"], h) && set(&c.length, i):
 			c.bytes = strings.Contains(cell, "字节") || strings.Contains(strings.ToLower(cell), "byte")
-		case has(headerWords["required"], h) && set(&c.required, i):
-		case has(headerWords["desc"], h):
+		case slices.Contains(headerWords["required"], h) && set(&c.required, i):
+		case slices.Contains(headerWords["desc"], h):
 			// 说明 is the label when no other label column exists.
 			if h == "说明" && c.label < 0 {
 				c.label = i
@@ -223,15 +221,6 @@ func header(cells []string) *columns {
 		return nil
 	}
 	return c
-}
-
-func has(words []string, w string) bool {
-	for _, x := range words {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 func cell(cells []string, i int) string {
@@ -451,7 +440,7 @@ func mapType(f *Field, typ, length string, bytesUnit bool) error {
 	base := strings.ReplaceAll(m[1], " ", "")
 	var kind Kind
 	for k, words := range typeWords {
-		if has(words, base) {
+		if slices.Contains(words, base) {
 			kind = k
 		}
 	}
@@ -597,7 +586,6 @@ func guessDirection(code, name string) Direction {
 	}
 	return DirectionQuery
 }
-
 
 // check completes an imported schema and runs it through the loader's checks.
 func (im *importer) check(s *Schema) {

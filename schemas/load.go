@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -61,9 +62,9 @@ func (s *Set) Get(system, code string) (*Schema, bool) {
 	return sc, ok
 }
 
-// MustGet is like Get but returns an error wrapping ErrNotFound, naming
-// what is missing, when the schema does not exist.
-func (s *Set) MustGet(system, code string) (*Schema, error) {
+// Lookup is like Get but returns an error wrapping ErrNotFound, naming
+// what is missing and how to add it, when the schema does not exist.
+func (s *Set) Lookup(system, code string) (*Schema, error) {
 	if sc, ok := s.Get(system, code); ok {
 		return sc, nil
 	}
@@ -209,19 +210,15 @@ func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
 	}
 	// Schemas kept from s that use a replaced code table get the new codes.
 	if len(replaced) > 0 {
-		for key, sc := range out.schemas {
-			if s.schemas[key] == sc && usesTable(sc, replaced) {
+		for _, key := range slices.Sorted(maps.Keys(out.schemas)) {
+			if sc := out.schemas[key]; s.schemas[key] == sc && usesTable(sc, replaced) {
 				out.schemas[key] = l.reresolve(sc, out.codes)
 			}
 		}
 	}
 	if len(l.problems) > 0 {
-		sort.SliceStable(l.problems, func(i, j int) bool {
-			a, b := l.problems[i], l.problems[j]
-			if a.File != b.File {
-				return a.File < b.File
-			}
-			return a.Line < b.Line
+		slices.SortStableFunc(l.problems, func(a, b Problem) int {
+			return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 		})
 		return nil, &LoadError{Problems: l.problems}
 	}
@@ -520,6 +517,9 @@ var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "re
 // maxDepth bounds how deeply fields may nest.
 const maxDepth = 16
 
+// maxMinItems bounds minItems, so that example documents stay small.
+const maxMinItems = 1000
+
 func (l *loader) schema(fsys fs.FS, p string, tables map[string]*CodeTable) *Schema {
 	root := l.parse(fsys, p)
 	if root == nil {
@@ -696,6 +696,10 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 		f.MaxItems, _ = c.integer(v, join(at, "maxItems"))
 	}
 	if !ok {
+		// Still report problems in the children.
+		if fn, has := m["fields"]; has && !isNull(fn) {
+			c.fields(fn, at, system, tables, depth+1)
+		}
 		return f, false
 	}
 	k := f.Type.Kind
@@ -725,6 +729,9 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 	}
 	if (f.MinItems > 0 || f.MaxItems > 0) && k != KindArray {
 		c.add(n, at, fmt.Sprintf("minItems and maxItems only apply to arrays, not %s", f.Type), "remove them")
+	}
+	if f.MinItems > maxMinItems {
+		c.add(m["minItems"], join(at, "minItems"), fmt.Sprintf("minItems %d is more than medgate supports (%d)", f.MinItems, maxMinItems), "lower it")
 	}
 	if f.MaxItems > 0 && f.MinItems > f.MaxItems {
 		c.add(m["minItems"], join(at, "minItems"), fmt.Sprintf("minItems %d is larger than maxItems %d", f.MinItems, f.MaxItems), "lower minItems or raise maxItems")

@@ -242,8 +242,8 @@ func TestSetAccessors(t *testing.T) {
 	if _, ok := set.Get("test", "T999"); ok {
 		t.Errorf("Get(T999) found something")
 	}
-	if _, err := set.MustGet("test", "T999"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("MustGet err = %v, want ErrNotFound", err)
+	if _, err := set.Lookup("test", "T999"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Lookup err = %v, want ErrNotFound", err)
 	}
 	tab, ok := set.CodeTable("test", "sex")
 	if !ok || tab.Codes["1"] != "男" {
@@ -277,9 +277,9 @@ func TestOverlay(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		// Replace T002, add T004 and another system, and widen a code table.
-		"test/T002.yaml": "code: T002\nname: 附件（本院）\nsystem: test\ndirection: upload\nsource: site\ninput: []\n",
-		"test/T004.yaml": "code: T004\nname: 新增\nsystem: test\ndirection: query\nsource: site\n",
-		"site/S1.yaml":   "code: S1\nname: 本地\nsystem: site\ndirection: query\nsource: site\n",
+		"test/T002.yaml":      "code: T002\nname: 附件（本院）\nsystem: test\ndirection: upload\nsource: site\ninput: []\n",
+		"test/T004.yaml":      "code: T004\nname: 新增\nsystem: test\ndirection: query\nsource: site\n",
+		"site/S1.yaml":        "code: S1\nname: 本地\nsystem: site\ndirection: query\nsource: site\n",
 		"test/codes/sex.yaml": "name: sex\ncodes:\n  \"1\": 男\n  \"2\": 女\n  \"9\": 未说明\n",
 	})
 	over, err := base.Overlay(dir)
@@ -313,7 +313,7 @@ func TestOverlay(t *testing.T) {
 
 func mustGet(tb testing.TB, set *Set, code string) *Schema {
 	tb.Helper()
-	s, err := set.MustGet("test", code)
+	s, err := set.Lookup("test", code)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,7 +13,7 @@ type Direction string
 // The directions a schema may declare.
 const (
 	DirectionUpload   Direction = "upload"   // medgate sends business data
-	DirectionDownload Direction = "download" // medgate fetches records that must be acknowledged
+	DirectionDownload Direction = "download" // medgate fetches records or files; record batches may need acknowledging
 	DirectionQuery    Direction = "query"    // medgate asks and gets an answer, no side effect
 	DirectionRevoke   Direction = "revoke"   // medgate cancels an earlier upload
 	DirectionFeedback Direction = "feedback" // medgate acknowledges a download
@@ -190,7 +190,9 @@ type Field struct {
 	// CodesRef is the name of the shared code table, empty when the codes
 	// are written inline.
 	CodesRef string
-	// Example is an example value: a string, an int, a float64 or a bool.
+	// Example is an example value, of the Go type the validator accepts for
+	// the field: string (string, enum, date, datetime), int64 (integer),
+	// json.Number (decimal) or bool (boolean); nil when there is none.
 	Example any
 	// Fields are the children of an object, or of each item of an array.
 	Fields []Field

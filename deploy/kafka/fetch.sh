@@ -61,11 +61,16 @@ ensure_tools
 parent="$(dirname "$jars")"
 mkdir -p "$parent"
 tmp="$(mktemp -d "$parent/.jars.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+mvnlog="$(mktemp "$parent/.mvn.XXXXXX.log")"
+trap 'rm -rf "$tmp" "$mvnlog"' EXIT
 
 log "resolving $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:kafka \1:p' "$pom") from Maven Central"
-mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-	-DincludeScope=runtime -DoutputDirectory="$tmp"
+if ! mvn -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+	-DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvnlog" 2>&1; then
+	tail -n 40 "$mvnlog" >&2
+	log "maven failed; see the output above (is Maven Central reachable?)"
+	exit 1
+fi
 if ! compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null; then
 	log "maven finished but no kafka_2.13 jar was copied into $tmp"
 	exit 1
@@ -74,5 +79,6 @@ printf '%s\n' "$want" >"$tmp/.pom.sha256"
 
 rm -rf "$jars"
 mv "$tmp" "$jars"
+rm -f "$mvnlog"
 trap - EXIT
 log "$(find "$jars" -name '*.jar' | wc -l) jars in $jars"

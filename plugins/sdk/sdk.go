@@ -58,15 +58,15 @@ type DescribeResponse struct {
 // Operation is one message type a plugin handles.
 type Operation struct {
 	// Type is the full message type, "<plugin>.<operation>".
-	Type string
+	Type string `json:"type"`
 	// Schema names the schema of the external transaction, e.g.
 	// "workinjury/GYU101", or is empty when there is none.
-	Schema string
+	Schema string `json:"schema,omitempty"`
 	// Summary is one line for people.
-	Summary string
+	Summary string `json:"summary"`
 	// Upload marks operations subject to the 30-minute upload rule: the host
 	// tracks the age of pending uploads from the message's occurredAt.
-	Upload bool
+	Upload bool `json:"upload"`
 }
 
 // Job is a scheduled job.
@@ -104,10 +104,10 @@ type Setting struct {
 // WorkList is a list of items for people to act on, served by a Handle
 // operation that returns {"items": [...]}.
 type WorkList struct {
-	Name          string
-	Title         string
-	ListOperation string
-	Description   string
+	Name          string `json:"name"`
+	Title         string `json:"title"`
+	ListOperation string `json:"listOperation"`
+	Description   string `json:"description,omitempty"`
 }
 
 // ConfigureRequest carries one site's settings.

@@ -63,7 +63,34 @@ func NewPlatform(t testing.TB, brokers []string, topics Topics) *Platform {
 		BatchSize:    200,
 	}
 	t.Cleanup(func() { _ = w.Close() })
+	waitTopic(t, brokers, topics.Requests)
 	return &Platform{t: t, brokers: brokers, topics: topics, w: w}
+}
+
+// waitTopic polls the broker until the topic medgate created has a leader
+// for every partition, so the first write cannot fail half-way: a partly
+// failed batch that is sent again would reorder messages.
+func waitTopic(t testing.TB, brokers []string, topic string) {
+	t.Helper()
+	Eventually(t, 60*time.Second, "topic "+topic+" to have leaders", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		parts, err := conn.ReadPartitions(topic)
+		if err != nil || len(parts) == 0 {
+			return false
+		}
+		for _, p := range parts {
+			if p.Leader.Host == "" || p.Error != nil {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Send writes requests with their keys, in order.
@@ -85,6 +112,8 @@ func (p *Platform) SendRaw(msgs ...kafka.Message) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// No retry here: resending a partly written batch would reorder
+	// messages (NewPlatform waited for the topic to be ready).
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		p.t.Fatalf("platform: write requests: %v", err)
 	}
@@ -111,7 +140,7 @@ func (p *Platform) Replies(ids []string, timeout time.Duration) map[string]Reply
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		msgs, _ := ReadTopic(p.brokers, p.topics.Replies, 0, 2*time.Second)
+		msgs, _ := ReadTopic(p.brokers, p.topics.Replies, 0, 10*time.Second)
 		out := map[string]Reply{}
 		for _, m := range msgs {
 			var r Reply
@@ -132,6 +161,7 @@ func (p *Platform) Replies(ids []string, timeout time.Duration) map[string]Reply
 		if time.Now().After(deadline) {
 			p.t.Fatalf("platform: %d of %d replies missing after %s", missing, len(want), timeout)
 		}
+		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -64,11 +65,30 @@ var kafkaBroker struct {
 }
 
 type kafkaProc struct {
-	cmd    *exec.Cmd
-	dir    string        // temporary directory: config, data, log
-	log    string        // the broker's stdout and stderr
-	exited chan struct{} // closed when the JVM has exited
+	cmd    *exec.Cmd      // kafkaSupervise running the JVM
+	stdin  io.WriteCloser // closing it stops the broker
+	dir    string         // temporary directory: config, data, log
+	log    string         // the broker's stdout and stderr
+	exited chan struct{}  // closed when the JVM has exited
 }
+
+// kafkaSupervise runs the broker ($2...) as a child of a shell that kills it
+// when the shell's stdin closes: when StopKafka closes it, or when the test
+// process dies in any way, so no broker outlives the tests. The shell then
+// removes the broker's directory ($1).
+const kafkaSupervise = `
+dir=$1; shift
+exec 3<&0
+"$@" </dev/null 3<&- &
+broker=$!
+( read -r _ <&3; : >"$dir/stopping"; kill -KILL "$broker" 2>/dev/null ) &
+watcher=$!
+exec 3<&-
+wait "$broker"
+rc=$?
+if [ -e "$dir/stopping" ]; then rm -rf "$dir"; else kill "$watcher" 2>/dev/null; fi
+exit "$rc"
+`
 
 // KafkaSASLListener is the broker's second client listener, which requires
 // SASL authentication: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 all accept
@@ -163,7 +183,6 @@ func kafkaStart() {
 			return
 		}
 	}
-	kafkaReapOrphans()
 
 	deploy := filepath.Join(root, "deploy", "kafka")
 	start := time.Now()
@@ -239,10 +258,14 @@ func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, 
 		return p, l, fmt.Errorf("format Kafka storage with kafka.tools.StorageTool: %w; log:\n%s", err, kafkaLogTail(p.log, 40))
 	}
 
-	p.cmd = exec.Command(java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+	p.cmd = exec.Command("/bin/sh", "-c", kafkaSupervise, "sh", dir,
+		java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Djava.awt.headless=true", log4j, "-Dkafka.logs.dir="+filepath.Join(dir, "logs"),
 		"-cp", classpath, "kafka.Kafka", props)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		return p, l, fmt.Errorf("start Kafka broker: %w", err)
+	}
 	if err := p.cmd.Start(); err != nil {
 		return p, l, fmt.Errorf("start Kafka broker with %s: %w", java, err)
 	}
@@ -250,12 +273,6 @@ func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, 
 		_ = p.cmd.Wait()
 		close(p.exited)
 	}()
-	// Lets a later test process kill this broker if ours dies without
-	// calling StopKafka.
-	owner := fmt.Sprintf("%d %d\n", os.Getpid(), p.cmd.Process.Pid)
-	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner), 0o600); err != nil {
-		return p, l, fmt.Errorf("write Kafka owner file: %w", err)
-	}
 
 	addr := net.JoinHostPort(kafkaHost, strconv.Itoa(brokerPort))
 	if err := kafkaWaitReady(p, addr, timeout); err != nil {
@@ -302,38 +319,18 @@ func kafkaWaitReady(p *kafkaProc, addr string, timeout time.Duration) error {
 	}
 }
 
+// stop kills the broker and deletes its directory.
 func (p *kafkaProc) stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+		_ = p.stdin.Close()
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
 	}
 	_ = os.RemoveAll(p.dir)
-}
-
-// kafkaReapOrphans kills brokers left behind by test processes that died
-// without StopKafka (a panic or a go test timeout), where /proc shows it.
-func kafkaReapOrphans() {
-	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "medgate-kafka-*", "owner"))
-	for _, owner := range owners {
-		b, err := os.ReadFile(owner)
-		if err != nil {
-			continue
-		}
-		var testPID, javaPID int
-		if _, err := fmt.Sscan(string(b), &testPID, &javaPID); err != nil {
-			continue
-		}
-		if _, err := os.Stat("/proc/" + strconv.Itoa(testPID)); err == nil || !errors.Is(err, os.ErrNotExist) {
-			continue // still running, or no /proc to tell
-		}
-		dir := filepath.Dir(owner)
-		if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(javaPID) + "/cmdline"); err == nil && bytes.Contains(cmdline, []byte(dir)) {
-			if proc, err := os.FindProcess(javaPID); err == nil {
-				_ = proc.Kill()
-			}
-		}
-		_ = os.RemoveAll(dir)
-	}
 }
 
 // kafkaJava finds a java of version 17 or later, preferring $JAVA_HOME.

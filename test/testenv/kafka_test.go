@@ -11,7 +11,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	StopKafka()
+	Stop()
 	os.Exit(code)
 }
 

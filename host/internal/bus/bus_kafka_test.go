@@ -83,6 +83,9 @@ func TestInteropWithKafkaGo(t *testing.T) {
 			Topic:       replies,
 			StartOffset: kafka.FirstOffset,
 			MaxWait:     100 * time.Millisecond,
+			// The first join can race the group's creation; retry
+			// soon instead of after the default 5s.
+			JoinGroupBackoff: 100 * time.Millisecond,
 		})
 		defer r.Close()
 		for range n {

@@ -208,9 +208,14 @@ func TestCommitWaitsForEarlierMessages(t *testing.T) {
 			defer mu.Unlock()
 			return len(finished) == 8 && started[blocked]
 		})
+		var at int64
 		eventually(t, 30*time.Second, "offset 3 committed", func() bool {
-			return committed(t, brokers, group, topic, 1)[0] == blocked
+			at = committed(t, brokers, group, topic, 1)[0]
+			return at >= blocked
 		})
+		if at != blocked {
+			t.Fatalf("committed offset %d passed the unfinished offset %d", at, blocked)
+		}
 		mu.Lock()
 		if started[sameKey] {
 			t.Errorf("offset %d (same key as the blocked offset %d) started before it finished", sameKey, blocked)
@@ -295,15 +300,22 @@ func TestRebalanceKeepsKeyOrder(t *testing.T) {
 				distinct[key+"/"+string(m.Value)] = true
 				mu.Unlock()
 				byMember[member].Add(1)
-				// The first member works slowly until the second has
-				// joined, so the rebalance happens with work in flight.
-				if r := second.Load(); member == 0 && (r == nil || !r.c.Ready()) {
-					time.Sleep(10 * time.Millisecond)
+				// The first member works slowly, and very slowly while
+				// the second joins, so that the rebalance happens with
+				// handlers running: the new owner of a partition must
+				// not start before they return.
+				if member == 0 {
+					switch r := second.Load(); {
+					case r == nil:
+						time.Sleep(10 * time.Millisecond)
+					case !r.c.Ready():
+						time.Sleep(1500 * time.Millisecond)
+					}
 				}
 			}
 		}
 		cfg := testConfig(brokers, group)
-		cfg.MaxInFlight = 2
+		cfg.MaxInFlight = 8 // handlers running on every partition
 		startConsumer(t, cfg, []string{topic}, handler(0))
 		eventually(t, 30*time.Second, "the first member to start", func() bool { return byMember[0].Load() >= 20 })
 		second.Store(startConsumer(t, testConfig(brokers, group), []string{topic}, handler(1)))

@@ -32,6 +32,7 @@ type Message struct {
 //
 // Handlers run concurrently for different keys and one at a time, in offset
 // order, for each key of a partition. Messages without a key are not ordered.
+// A panic in a handler is not recovered.
 type Handler func(ctx context.Context, m *Message)
 
 // Consumer reads topics as a member of a consumer group and hands each
@@ -104,7 +105,8 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // it returns nil once ctx is done, or the first error that retrying cannot
 // fix (bad credentials, missing authorisation, invalid configuration).
 //
-// Handlers get a context derived from ctx. Run may be called again after it
+// Handlers run under ctx: a rebalance lets running handlers finish, while
+// cancelling ctx asks them to stop. Run may be called again after it
 // returned, but not concurrently.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
@@ -117,6 +119,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		err := c.runGroup(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if c.ready.Load() {
+			attempt = 0 // it had joined: this is a new failure, not the same one
 		}
 		if !transient(err) {
 			return fmt.Errorf("consume %v as group %s: %w", c.topics, c.cfg.GroupID, err)

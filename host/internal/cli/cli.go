@@ -180,7 +180,7 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 		addr = cfg.HTTP.Listen
 	}
 	if cfg.HTTP.AdminToken != "" {
-		if token, err = config.ResolveSecret(cfg.HTTP.AdminToken); err != nil {
+		if token, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
 			return fmt.Errorf("http.adminToken: %w", err)
 		}
 	}

@@ -26,7 +26,7 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	// Node names this instance (leases, logs); default: the host name.
+	// Node names this instance (leases, logs); default: $MEDGATE_NODE, else the host name.
 	Node       string     `yaml:"node"`
 	Kafka      Kafka      `yaml:"kafka"`
 	Store      Store      `yaml:"store"`
@@ -309,6 +309,9 @@ func (c *Config) Problem(path, format string, args ...any) Problem {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Node == "" {
+		c.Node = os.Getenv("MEDGATE_NODE")
+	}
 	if c.Node == "" {
 		c.Node, _ = os.Hostname()
 	}
@@ -611,6 +614,15 @@ func checkSecretRef(ref string, required bool) error {
 
 // IsSecretRef reports whether v is a secret reference.
 func IsSecretRef(v string) bool { return checkSecretRef(v, true) == nil }
+
+// Secret reads a secret reference; a relative "file:" path is taken
+// relative to the configuration file's directory.
+func (c *Config) Secret(ref string) (string, error) {
+	if p, ok := strings.CutPrefix(ref, "file:"); ok && p != "" && !filepath.IsAbs(p) {
+		ref = "file:" + c.rel(p)
+	}
+	return ResolveSecret(ref)
+}
 
 // ResolveSecret reads a secret reference. The error never contains the secret.
 func ResolveSecret(ref string) (string, error) {

@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfgPath string, reload <-chan struct{}, o Options)
 }
 
 // Start brings every component up in order and returns the running daemon.
-func Start(ctx context.Context, cfgPath string, o Options) (d *Daemon, err error) {
+func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (d *Daemon, err error
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfgPath: cfgPath, cfg: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
+	d := &Daemon{cfgPath: cfgPath, cfg: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -152,6 +152,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (d *Daemon, err error
 			result = "error"
 		}
 		d.metrics.JobRuns.WithLabelValues(j.ID(), result).Inc()
+		if err == nil {
+			d.metrics.JobLastSuccess.WithLabelValues(j.ID()).SetToCurrentTime()
+		}
 	}
 
 	if err := d.startPlugins(ctx, cfg); err != nil {
@@ -197,7 +200,7 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 		bc.TLS = &bus.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, InsecureSkipVerify: t.InsecureSkipVerify}
 	}
 	if s := cfg.Kafka.SASL; s != nil {
-		pw, err := config.ResolveSecret(s.Password)
+		pw, err := cfg.Secret(s.Password)
 		if err != nil {
 			return bc, fmt.Errorf("kafka.sasl.password: %w", err)
 		}
@@ -214,7 +217,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 		return store.Open(ctx, "sqlite", cfg.Store.Path)
 	default:
-		dsn, err := config.ResolveSecret(cfg.Store.DSN)
+		dsn, err := cfg.Secret(cfg.Store.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("store.dsn: %w", err)
 		}
@@ -307,7 +310,7 @@ func (d *Daemon) applySites(ctx context.Context, cfg *config.Config) (*pipeline.
 				continue
 			}
 			desc := in.Description()
-			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, config.ResolveSecret)
+			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
 			for _, p := range sps {
 				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
 			}
@@ -402,12 +405,12 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	var admin, ingress string
 	var err error
 	if cfg.HTTP.AdminToken != "" {
-		if admin, err = config.ResolveSecret(cfg.HTTP.AdminToken); err != nil {
+		if admin, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
 			return fmt.Errorf("http.adminToken: %w", err)
 		}
 	}
 	if cfg.HTTP.IngressToken != "" {
-		if ingress, err = config.ResolveSecret(cfg.HTTP.IngressToken); err != nil {
+		if ingress, err = cfg.Secret(cfg.HTTP.IngressToken); err != nil {
 			return fmt.Errorf("http.ingressToken: %w", err)
 		}
 	}

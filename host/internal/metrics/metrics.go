@@ -19,6 +19,7 @@ type Metrics struct {
 	PluginRestarts *prometheus.CounterVec
 	PluginUp       *prometheus.GaugeVec
 	JobRuns        *prometheus.CounterVec
+	JobLastSuccess *prometheus.GaugeVec
 	Reloads        *prometheus.CounterVec
 }
 
@@ -50,6 +51,9 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		JobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_job_runs_total", Help: "Scheduled job runs, by job and result.",
 		}, []string{"job", "result"}),
+		JobLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "medgate_job_last_success_timestamp_seconds", Help: "Unix time of the last successful run of each job.",
+		}, []string{"job"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_config_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
@@ -66,7 +70,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}
 		return now().Sub(t).Seconds()
 	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.Reloads, oldestGauge,
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, oldestGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -7,6 +7,9 @@
 // default) and PostgreSQL (github.com/jackc/pgx/v5, for several instances).
 // Both run the same versioned migrations at Open and pass the same
 // conformance suite (storetest).
+//
+// Times are kept to the microsecond and returned in UTC. Prefixes
+// (StateScan, ListMessages) are literal and keys sort in byte order.
 package store
 
 import (
@@ -67,8 +70,8 @@ type Exchange struct {
 // ExchangeFilter selects journal entries. Zero fields do not filter.
 type ExchangeFilter struct {
 	Plugin, Site, Code, Serial, MessageID string
-	From, To                              time.Time
-	Limit                                 int // 0 means 100
+	From, To                              time.Time // From inclusive, To exclusive
+	Limit                                 int       // 0 means 100
 }
 
 // StateEntry is one plugin state value with its version (starting at 1).
@@ -95,13 +98,15 @@ type Store interface {
 	// BeginMessage records m as pending if its id is new and returns
 	// (nil, true). If the id exists it returns the stored record and false,
 	// whatever its status; the caller decides (replay the reply if done,
-	// reconcile if pending). It increments nothing.
+	// reconcile if pending). It increments nothing. A zero ReceivedAt means now.
 	BeginMessage(ctx context.Context, m Message) (existing *Message, created bool, err error)
 	// GetMessage returns a message by id or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	// AddAttempt increments the attempt counter of a pending message and returns the new count.
+	// It returns ErrNotFound for an unknown id and ErrConflict for a done message.
 	AddAttempt(ctx context.Context, id string) (int, error)
-	// FinishMessage stores the outcome and reply and marks the message done.
+	// FinishMessage stores the outcome (not empty) and reply and marks the message done;
+	// ErrNotFound for an unknown id.
 	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error
 	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
 	// zero) of the oldest pending message, and false if none is pending.
@@ -112,7 +117,7 @@ type Store interface {
 	// CountMessages returns the number of stored messages by outcome ("" for pending).
 	CountMessages(ctx context.Context) (map[string]int, error)
 
-	// AppendExchange adds a journal entry and returns its id.
+	// AppendExchange adds a journal entry and returns its id (a zero At means now).
 	AppendExchange(ctx context.Context, e Exchange) (int64, error)
 	// ListExchanges returns journal entries, newest first.
 	ListExchanges(ctx context.Context, f ExchangeFilter) ([]Exchange, error)
@@ -131,12 +136,13 @@ type Store interface {
 	StateDelete(ctx context.Context, ns, key string) error
 
 	// PutBatch inserts or updates a download batch (keyed by plugin, site, job, batch id).
+	// CreatedAt is kept from the first put (a zero one means now); UpdatedAt is set to now.
 	PutBatch(ctx context.Context, b Batch) error
 	// OpenBatches returns the batches of a job whose step is not "done", oldest first.
 	OpenBatches(ctx context.Context, plugin, site, job string) ([]Batch, error)
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl.
-	// It succeeds if the lease is free, expired or already held by holder.
+	// It succeeds if the lease is free, expired (expiry <= now) or already held by holder.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error

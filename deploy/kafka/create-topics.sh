@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates medgate's topics on an existing Kafka cluster with the Kafka CLI.
+# Usage: BOOTSTRAP=kafka-1:9093 PARTITIONS=12 REPLICATION=3 [CONFIG=client.properties] deploy/kafka/create-topics.sh
+# Partitions bound parallelism: messages of one key (patient/visit) stay in one partition.
+set -euo pipefail
+: "${BOOTSTRAP:?set BOOTSTRAP=host:port}"
+PARTITIONS="${PARTITIONS:-12}"
+REPLICATION="${REPLICATION:-3}"
+PREFIX="${PREFIX:-medgate}"
+cmd=(kafka-topics.sh --bootstrap-server "$BOOTSTRAP")
+[[ -n "${CONFIG:-}" ]] && cmd+=(--command-config "$CONFIG")
+for t in requests replies events; do
+  "${cmd[@]}" --create --if-not-exists --topic "$PREFIX.$t" --partitions "$PARTITIONS" \
+    --replication-factor "$REPLICATION" --config min.insync.replicas=2 --config retention.ms=1209600000
+done
+# The dead-letter topic keeps records longer: people replay from it.
+"${cmd[@]}" --create --if-not-exists --topic "$PREFIX.dlq" --partitions "$PARTITIONS" \
+  --replication-factor "$REPLICATION" --config min.insync.replicas=2 --config retention.ms=7776000000

@@ -1,0 +1,305 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+type sent struct {
+	topic, key string
+	value      []byte
+}
+
+type memPub struct {
+	mu   sync.Mutex
+	recs []sent
+	fail error
+}
+
+func (p *memPub) Send(_ context.Context, topic string, key, value []byte, _ map[string]string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		return p.fail
+	}
+	p.recs = append(p.recs, sent{topic, string(key), value})
+	return nil
+}
+
+func (p *memPub) on(topic string) []sent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []sent
+	for _, r := range p.recs {
+		if r.topic == topic {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// scripted answers Handle calls from a list, recording the requests.
+type scripted struct {
+	mu      sync.Mutex
+	answers []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
+	calls   []sdk.HandleRequest
+}
+
+func (s *scripted) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, *req)
+	i := len(s.calls) - 1
+	if i >= len(s.answers) {
+		i = len(s.answers) - 1
+	}
+	return s.answers[i](req)
+}
+
+func ok(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"done":true}`)}, nil
+}
+
+func transient(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "timeout"}}}, nil
+}
+
+func broken(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return nil, errors.New("connection is shut down")
+}
+
+func newProc(t *testing.T, h Handler, upload bool) (*Processor, *memPub, store.Store) {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub := &memPub{}
+	p := New(st, pub, Topics{Replies: "replies", DLQ: "dlq"}, Options{
+		MaxPayloadBytes: 1 << 10, MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+		CallTimeout: time.Second, UploadDeadline: 30 * time.Minute, RetryBudget: time.Minute,
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	p.SetRoutes(&Routes{
+		Sites:    map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do", Upload: upload}}}}},
+		Disabled: map[string]map[string]bool{"s1": {"off": true}},
+	})
+	return p, pub, st
+}
+
+func msg(id, typ string) []byte {
+	return []byte(`{"id":"` + id + `","site":"s1","type":"` + typ + `","occurredAt":"` + time.Now().Format(time.RFC3339) + `","payload":{"a":1}}`)
+}
+
+func TestProcessOutcomes(t *testing.T) {
+	t.Parallel()
+	type errKey struct{ Field, Rule string }
+	cases := map[string]struct {
+		value     []byte
+		answers   []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
+		status    string
+		attempts  int
+		errs      []errKey
+		calls     int
+		dlq       int
+		recovered []bool
+	}{
+		"ok": {value: msg("a", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}, status: "ok", attempts: 1, calls: 1, recovered: []bool{false}},
+		"transient then ok": {value: msg("b", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient, broken, ok},
+			status: "ok", attempts: 3, calls: 3, recovered: []bool{false, true, true}},
+		"gives up after max attempts": {value: msg("c", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient},
+			status: "failed", attempts: 4, calls: 4, dlq: 1, errs: []errKey{{"", "transient"}, {"", "retries"}}, recovered: []bool{false, true, true, true}},
+		"rejected is final": {value: msg("d", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+			return &sdk.HandleResponse{Status: sdk.StatusRejected, External: &sdk.External{Code: "E1"}}, nil
+		}}, status: "rejected", attempts: 1, calls: 1, recovered: []bool{false}},
+		"not json":      {value: []byte(`{"id":`), status: "invalid", dlq: 1, errs: []errKey{{"$", "syntax"}}},
+		"too large":     {value: append([]byte(`{"id":"big","x":"`), make([]byte, 2000)...), status: "invalid", dlq: 1, errs: []errKey{{"$", "size"}}},
+		"unknown field": {value: []byte(`{"id":"e","site":"s1","type":"x.do","payload":{},"extra":1}`), status: "invalid", dlq: 1, errs: []errKey{{"$", "syntax"}}},
+		"every envelope problem at once": {value: []byte(`{"id":"f","type":"nodot","occurredAt":"yesterday","format":"xml","payload":{}}`), status: "invalid", dlq: 1,
+			errs: []errKey{{"$.format", "enum"}, {"$.occurredAt", "format"}, {"$.site", "required"}, {"$.type", "format"}}},
+		"unknown site":                 {value: []byte(`{"id":"g","site":"zz","type":"x.do","payload":{}}`), status: "invalid", dlq: 1, errs: []errKey{{"$.site", "unknown"}}},
+		"disabled plugin":              {value: []byte(`{"id":"h","site":"s1","type":"off.do","payload":{}}`), status: "invalid", dlq: 1, errs: []errKey{{"$.type", "disabled"}}},
+		"unknown operation":            {value: []byte(`{"id":"i","site":"s1","type":"x.nope","payload":{}}`), status: "invalid", dlq: 1, errs: []errKey{{"$.type", "unknown"}}},
+		"hl7 payload must be a string": {value: []byte(`{"id":"j","site":"s1","type":"x.do","format":"hl7v2","payload":{"a":1}}`), status: "invalid", dlq: 1, errs: []errKey{{"$.payload", "type"}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := &scripted{answers: tc.answers}
+			if h.answers == nil {
+				h.answers = []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}
+			}
+			p, pub, _ := newProc(t, h, false)
+			r, err := p.Process(t.Context(), Input{Value: tc.value, Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []errKey
+			for _, e := range r.Errors {
+				got = append(got, errKey{e.Field, e.Rule})
+				if e.Message == "" {
+					t.Errorf("error %s/%s has no message", e.Field, e.Rule)
+				}
+			}
+			if diff := cmp.Diff(tc.errs, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if r.Status != tc.status || r.Attempts != tc.attempts {
+				t.Errorf("status %s attempts %d, want %s %d", r.Status, r.Attempts, tc.status, tc.attempts)
+			}
+			if len(h.calls) != tc.calls {
+				t.Errorf("%d plugin calls, want %d", len(h.calls), tc.calls)
+			}
+			var rec []bool
+			for _, c := range h.calls {
+				rec = append(rec, c.Recovering)
+			}
+			if diff := cmp.Diff(tc.recovered, rec); diff != "" {
+				t.Errorf("Recovering flags (-want +got):\n%s", diff)
+			}
+			if n := len(pub.on("replies")); n != 1 {
+				t.Errorf("%d replies published, want 1", n)
+			}
+			if n := len(pub.on("dlq")); n != tc.dlq {
+				t.Errorf("%d DLQ records, want %d", n, tc.dlq)
+			}
+		})
+	}
+}
+
+// TestRedeliveryReplaysStoredReply: the second delivery of an id gets the
+// same reply and no plugin call.
+func TestRedeliveryReplaysStoredReply(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+	p, pub, _ := newProc(t, h, false)
+	first, err := p.Process(t.Context(), Input{Value: msg("dup", "x.do"), Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := p.Process(t.Context(), Input{Value: msg("dup", "x.do"), Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("replayed reply differs (-first +second):\n%s", diff)
+	}
+	if len(h.calls) != 1 {
+		t.Errorf("plugin called %d times, want 1", len(h.calls))
+	}
+	if n := len(pub.on("replies")); n != 2 {
+		t.Errorf("%d replies published, want 2 (the replay too)", n)
+	}
+}
+
+// TestPendingMessageIsReconciled: a message left pending by a crash (after
+// the plugin may have acted) is handed to the plugin with Recovering set.
+func TestPendingMessageIsReconciled(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+	p, _, st := newProc(t, h, false)
+	if _, _, err := st.BeginMessage(t.Context(), store.Message{ID: "crashed", Site: "s1", Type: "x.do", Key: "k", ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddAttempt(t.Context(), "crashed"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Process(t.Context(), Input{Value: msg("crashed", "x.do"), Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "ok" || len(h.calls) != 1 || !h.calls[0].Recovering || h.calls[0].Attempt != 2 {
+		t.Fatalf("reply %+v calls %+v: want one recovering call, attempt 2", r, h.calls)
+	}
+}
+
+// TestShutdownLeavesMessagePending: when the context ends mid-retry the
+// message is not finished and Process says so.
+func TestShutdownLeavesMessagePending(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		cancel()
+		return nil, context.Canceled
+	}}}
+	p, pub, st := newProc(t, h, false)
+	_, err := p.Process(ctx, Input{Value: msg("stop", "x.do"), Key: "k"})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("err = %v, want ErrStopped", err)
+	}
+	m, err := st.GetMessage(t.Context(), "stop")
+	if err != nil || m.Status != store.StatusPending {
+		t.Fatalf("stored %+v %v, want pending", m, err)
+	}
+	if len(pub.on("replies")) != 0 {
+		t.Fatal("a reply was published for an unfinished message")
+	}
+}
+
+// TestPublishFailureIsReported: if the reply cannot be published the
+// message is not finished (the caller must not commit), but the outcome is
+// stored so the redelivery replays it without calling the plugin.
+func TestPublishFailureIsReported(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+	p, pub, _ := newProc(t, h, false)
+	pub.fail = errors.New("broker down")
+	if _, err := p.Process(t.Context(), Input{Value: msg("pf", "x.do"), Key: "k"}); err == nil {
+		t.Fatal("publish failure not reported")
+	}
+	pub.fail = nil
+	r, err := p.Process(t.Context(), Input{Value: msg("pf", "x.do"), Key: "k"})
+	if err != nil || r.Status != "ok" || len(h.calls) != 1 {
+		t.Fatalf("retry: %+v %v, %d calls; want the stored ok and 1 call", r, err, len(h.calls))
+	}
+}
+
+// TestUploadDeadline: an upload whose business event is 29m59s old gets no
+// further retries past the 30-minute deadline.
+func TestUploadDeadline(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient}}
+	p, _, _ := newProc(t, h, true)
+	p.opts.InitialBackoff = 2 * time.Second
+	p.opts.MaxBackoff = 2 * time.Second
+	old := time.Now().Add(-30*time.Minute + time.Second).Format(time.RFC3339Nano)
+	v, _ := json.Marshal(map[string]any{"id": "late", "site": "s1", "type": "x.do", "occurredAt": old, "payload": map[string]any{}})
+	r, err := p.Process(t.Context(), Input{Value: v, Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "failed" || len(h.calls) != 1 {
+		t.Fatalf("status %s after %d calls; want failed after 1 (the next retry would pass the deadline)", r.Status, len(h.calls))
+	}
+}
+
+func FuzzParseEnvelope(f *testing.F) {
+	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","payload":{}}`))
+	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","format":"hl7v2","payload":"MSH|^~\\&|"}`))
+	f.Add([]byte(`{"id":`))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, errs := parseEnvelope(data)
+		if env == nil {
+			t.Fatal("nil envelope")
+		}
+		for _, e := range errs {
+			if e.Rule == "" || e.Message == "" {
+				t.Fatalf("error without rule or message: %+v", e)
+			}
+		}
+		_ = env.payloadBytes()
+	})
+}

@@ -1,0 +1,282 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// revokePayload is the input of ecard.revoke.
+type revokePayload struct {
+	CardNo string `json:"cardNo"`
+	Reason string `json:"reason"`
+}
+
+// revokeReply is the payload of a successful ecard.revoke.
+type revokeReply struct {
+	CardNo         string    `json:"cardNo"`
+	Status         string    `json:"status"`
+	RevokedAt      time.Time `json:"revokedAt"`
+	Reason         string    `json:"reason"`
+	AlreadyRevoked bool      `json:"alreadyRevoked"`
+}
+
+// revoke serves ecard.revoke. Revoking a revoked card is not an error: the
+// first revocation is kept and reported.
+func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
+	start := h.a.now()
+	var p revokePayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	p.CardNo = strings.TrimSpace(p.CardNo)
+	p.Reason = strings.TrimSpace(p.Reason)
+	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
+	switch {
+	case p.Reason == "":
+		ds.Error("$.reason", "required", "reason is required", "say why the card is revoked, e.g. \"duplicate registration\"")
+	case !utf8.ValidString(p.Reason) || strings.IndexFunc(p.Reason, unicode.IsControl) >= 0:
+		ds.Error("$.reason", "characters", "reason contains control or invalid characters", "retype it as plain text")
+	case utf8.RuneCountInString(p.Reason) > maxReason:
+		ds.Error("$.reason", "length", fmt.Sprintf("reason has %d characters", utf8.RuneCountInString(p.Reason)), fmt.Sprintf("shorten it to %d", maxReason))
+	}
+	if ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	host := h.host()
+	now := h.a.now().UTC().Truncate(time.Second)
+	already := false
+	rec, err := updateCard(ctx, host, p.CardNo, func(r *cardRecord) bool {
+		if r.Status == statusDead {
+			already = true
+			return false
+		}
+		already = false
+		r.Status, r.RevokedAt, r.RevokeReason = statusDead, &now, p.Reason
+		return true
+	})
+	if errors.Is(err, sdk.ErrNotFound) {
+		return h.unknownCard("$.cardNo", p.CardNo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, host, recentKey(rec.Seq), rec.recent()); err != nil {
+		return nil, err
+	}
+	revokedAt := now
+	if rec.RevokedAt != nil {
+		revokedAt = *rec.RevokedAt
+	}
+	if !rec.RevocationAnnounced {
+		ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason})
+		if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo, Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: revokedAt}); err != nil {
+			return nil, fmt.Errorf("publish ecard.revoked for card %s: %w", rec.CardNo, err)
+		}
+		if _, err := updateCard(ctx, host, rec.CardNo, func(r *cardRecord) bool {
+			if r.RevocationAnnounced {
+				return false
+			}
+			r.RevocationAnnounced = true
+			return true
+		}); err != nil {
+			return nil, fmt.Errorf("mark the revocation of card %s as announced: %w", rec.CardNo, err)
+		}
+	}
+	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already}
+	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]string{"cardNo": p.CardNo, "reason": p.Reason}, reply, start); err != nil {
+		return nil, err
+	}
+	return ok(reply)
+}
+
+// linkPayload is the input of ecard.link.
+type linkPayload struct {
+	CardNo     string `json:"cardNo"`
+	TempCardNo string `json:"tempCardNo"`
+}
+
+// linkReply is the payload of a successful ecard.link: the card with its
+// temporary cards.
+type linkReply struct {
+	cardView
+	TempCardNo    string `json:"tempCardNo"`
+	AlreadyLinked bool   `json:"alreadyLinked"`
+}
+
+// link serves ecard.link: the link is stored both ways, temp/<t> → card
+// first (compare-and-set, so a temporary card links to one e-card only),
+// then the card's list.
+func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p linkPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	p.CardNo, p.TempCardNo = strings.TrimSpace(p.CardNo), strings.TrimSpace(p.TempCardNo)
+	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
+	if len(ds) == 0 && h.cfg.rule.IsTemporary(p.CardNo) {
+		ds.Error("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
+	}
+	tds := checkNumber("$.tempCardNo", "tempCardNo", p.TempCardNo)
+	if len(tds) == 0 && !h.cfg.rule.IsTemporary(p.TempCardNo) {
+		tds.Error("$.tempCardNo", "format", fmt.Sprintf("%s is not a temporary-card number", p.TempCardNo),
+			fmt.Sprintf("temporary-card numbers start with %s (setting tempCardPrefixes)", strings.Join(h.cfg.rule.TempPrefixes, ", ")))
+	}
+	if ds = append(ds, tds...); ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	host := h.host()
+	rec, _, err := getCard(ctx, host, p.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return h.unknownCard("$.cardNo", p.CardNo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status == statusDead {
+		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+	}
+	now := h.a.now().UTC().Truncate(time.Second)
+	already := false
+	linkedAt := now
+	if _, err := casJSON(ctx, host, keyTemp+p.TempCardNo, 0, tempRecord{CardNo: p.CardNo, LinkedAt: now}); errors.Is(err, sdk.ErrConflict) {
+		var tr tempRecord
+		if _, err := getJSON(ctx, host, keyTemp+p.TempCardNo, &tr); err != nil {
+			return nil, err
+		}
+		if tr.CardNo != p.CardNo {
+			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
+				"a temporary card links to one e-card only; check the numbers", map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
+		}
+		already, linkedAt = true, tr.LinkedAt
+	} else if err != nil {
+		return nil, err
+	}
+	// Also repairs a link that stopped after the first write.
+	rec, err = updateCard(ctx, host, p.CardNo, func(r *cardRecord) bool {
+		for _, t := range r.TempCards {
+			if t == p.TempCardNo {
+				return false
+			}
+		}
+		r.TempCards = append(r.TempCards, p.TempCardNo)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Published on every call with a stable id, so a crash before
+	// publishing is repaired by resending and consumers can deduplicate.
+	ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "tempCardNo": p.TempCardNo, "linkedAt": linkedAt})
+	if err := host.Publish(ctx, sdk.Event{ID: "ecard.linked/" + p.TempCardNo, Type: "ecard.linked", Key: rec.CardNo, Payload: ev, OccurredAt: linkedAt}); err != nil {
+		return nil, fmt.Errorf("publish ecard.linked for temporary card %s: %w", p.TempCardNo, err)
+	}
+	return ok(linkReply{cardView: rec.view(), TempCardNo: p.TempCardNo, AlreadyLinked: already})
+}
+
+// getPayload is the input of ecard.get: one of the two numbers.
+type getPayload struct {
+	CardNo     string `json:"cardNo"`
+	TempCardNo string `json:"tempCardNo"`
+}
+
+// getReply is the payload of a successful ecard.get.
+type getReply struct {
+	cardView
+	// MatchedTempCardNo is the temporary card the lookup went through.
+	MatchedTempCardNo string `json:"matchedTempCardNo,omitempty"`
+}
+
+// get serves ecard.get. A temporary-card number given as cardNo is looked up
+// as tempCardNo.
+func (h handler) get(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p getPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	p.CardNo, p.TempCardNo = strings.TrimSpace(p.CardNo), strings.TrimSpace(p.TempCardNo)
+	switch {
+	case p.CardNo == "" && p.TempCardNo == "":
+		return invalid("$.cardNo", "required", "cardNo or tempCardNo is required", `send {"cardNo": "..."} or {"tempCardNo": "..."}`, nil)
+	case p.CardNo != "" && p.TempCardNo != "":
+		return invalid("$.tempCardNo", "exclusive", "give cardNo or tempCardNo, not both", "remove one of them", nil)
+	}
+	field, number := "$.cardNo", p.CardNo
+	if p.TempCardNo != "" {
+		field, number = "$.tempCardNo", p.TempCardNo
+	}
+	if ds := checkNumber(field, field[2:], number); ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	host := h.host()
+	matched := ""
+	if p.TempCardNo != "" || h.cfg.rule.IsTemporary(p.CardNo) {
+		var tr tempRecord
+		_, err := getJSON(ctx, host, keyTemp+number, &tr)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return invalid(field, "unknown-card", fmt.Sprintf("temporary card %s is not linked to an e-card", number),
+				"link it with ecard.link, or look up the e-card by its own number", map[string]string{"result": "unknown-card", "tempCardNo": number})
+		}
+		if err != nil {
+			return nil, err
+		}
+		matched, number = number, tr.CardNo
+	}
+	rec, _, err := getCard(ctx, host, number)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return h.unknownCard(field, number)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ok(getReply{cardView: rec.view(), MatchedTempCardNo: matched})
+}
+
+// listPayload is the input of ecard.cards.list.
+type listPayload struct {
+	Limit int `json:"limit"`
+}
+
+// Work-list sizes.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 500
+)
+
+// list serves ecard.cards.list, the recent-cards work list: {"items": [...]}
+// newest first, masked.
+func (h handler) list(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p listPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	limit := p.Limit
+	switch {
+	case limit == 0:
+		limit = defaultListLimit
+	case limit < 0 || limit > maxListLimit:
+		return invalid("$.limit", "range", fmt.Sprintf("limit %d is out of range", p.Limit), fmt.Sprintf("use 1 to %d", maxListLimit), nil)
+	}
+	entries, err := h.host().Scan(ctx, keyRecent, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan the recent cards: %w", err)
+	}
+	items := make([]recentItem, 0, len(entries))
+	var warnings sdk.Diagnostics
+	for _, e := range entries {
+		var it recentItem
+		if err := json.Unmarshal(e.Value, &it); err != nil {
+			warnings.Warn("", "state", "a work-list entry is damaged and was skipped", fmt.Sprintf("state key %s: %v", e.Key, err))
+			continue
+		}
+		items = append(items, it)
+	}
+	return ok(map[string]any{"items": items}, warnings...)
+}

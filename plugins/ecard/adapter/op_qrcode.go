@@ -1,0 +1,127 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// qrPayload is the input of ecard.qrcode.
+type qrPayload struct {
+	CardNo string `json:"cardNo"`
+	// Validity is a Go duration such as "72h"; empty means the qrValidity
+	// setting.
+	Validity string `json:"validity"`
+	// Size is the PNG side in pixels; 0 means the qrImageSize setting.
+	Size int `json:"size"`
+	// PrintLabel adds labelPng, the QR code with the card number and expiry
+	// drawn underneath.
+	PrintLabel bool `json:"printLabel"`
+}
+
+// qrReply is the payload of a successful ecard.qrcode. []byte fields are
+// base64 (standard alphabet, padded) in JSON.
+type qrReply struct {
+	CardNo    string     `json:"cardNo"`
+	Text      string     `json:"text"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+	PNG       []byte     `json:"png"`
+	Label     labelReply `json:"label"`
+	LabelPNG  []byte     `json:"labelPng,omitempty"`
+}
+
+// labelReply is the printable label text with its lines in print order.
+type labelReply struct {
+	card.LabelText
+	Lines []string `json:"lines"`
+}
+
+// qrcode serves ecard.qrcode.
+func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p qrPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	p.CardNo = strings.TrimSpace(p.CardNo)
+	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
+	validity := h.cfg.validity
+	if p.Validity != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(p.Validity))
+		switch {
+		case err != nil:
+			ds.Error("$.validity", "type", fmt.Sprintf("validity %q is not a duration", p.Validity), `write it in Go syntax, e.g. "72h" or "30m"`)
+		case d < time.Second || d > card.MaxValidity:
+			ds.Error("$.validity", "range", fmt.Sprintf("validity %s is out of range", p.Validity), fmt.Sprintf("use 1s to %s", fmtDuration(card.MaxValidity)))
+		default:
+			validity = d
+		}
+	}
+	size := h.cfg.imageSize
+	if p.Size != 0 {
+		if p.Size < minImageSize || p.Size > card.MaxImageSize {
+			ds.Error("$.size", "range", fmt.Sprintf("size %d is out of range", p.Size), fmt.Sprintf("use %d to %d pixels", minImageSize, card.MaxImageSize))
+		} else {
+			size = p.Size
+		}
+	}
+	if ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	if h.cfg.rule.IsTemporary(p.CardNo) {
+		return invalid("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo),
+			"QR codes are issued for e-cards; find the linked e-card with ecard.get {\"tempCardNo\": ...} and use its number", nil)
+	}
+	rec, _, err := getCard(ctx, h.host(), p.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return h.unknownCard("$.cardNo", p.CardNo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status == statusDead {
+		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+	}
+	text, expires, err := h.cfg.sealer.Seal(rec.CardNo, validity)
+	if err != nil {
+		return nil, fmt.Errorf("seal card %s: %w", rec.CardNo, err)
+	}
+	png, err := card.QRPNG(text, size)
+	if err != nil {
+		return nil, fmt.Errorf("render the QR code of card %s: %w", rec.CardNo, err)
+	}
+	label := card.Label(rec.CardNo, rec.Name, expires, nil)
+	reply := qrReply{CardNo: rec.CardNo, Text: text, ExpiresAt: expires, PNG: png, Label: labelReply{LabelText: label, Lines: label.Lines()}}
+	if p.PrintLabel {
+		reply.LabelPNG, err = card.LabelPNG(text, label, size)
+		if err != nil {
+			return nil, fmt.Errorf("render the label of card %s: %w", rec.CardNo, err)
+		}
+	}
+	return ok(reply)
+}
+
+// unknownCard answers for a card number that has no record, saying whether
+// the number is even well formed under the site's rule.
+func (h handler) unknownCard(field, cardNo string) (*sdk.HandleResponse, error) {
+	detail := "no e-card with this number is registered at this site; check the number or register the patient"
+	if err := h.cfg.rule.Check(cardNo); err != nil {
+		detail = "no e-card with this number is registered at this site, and " + err.Error()
+	}
+	return invalid(field, "unknown-card", fmt.Sprintf("card %s is unknown", cardNo), detail, map[string]string{"result": "unknown-card", "cardNo": cardNo})
+}
+
+func revokedDetail(rec cardRecord) string {
+	d := "the card was revoked"
+	if rec.RevokedAt != nil {
+		d += " at " + rec.RevokedAt.Format(time.RFC3339)
+	}
+	if rec.ReplacedBy != "" {
+		d += " and replaced by card " + rec.ReplacedBy
+	}
+	return d + "; register the patient again to issue a new card"
+}

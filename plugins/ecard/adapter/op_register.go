@@ -1,0 +1,224 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// registerReply is the payload of a successful ecard.register.
+type registerReply struct {
+	CardNo string `json:"cardNo"`
+	// Created is false when the person already had a card.
+	Created      bool      `json:"created"`
+	Status       string    `json:"status"`
+	RegisteredAt time.Time `json:"registeredAt"`
+	// PreviousCardNo is the person's revoked card this one replaces.
+	PreviousCardNo string `json:"previousCardNo,omitempty"`
+}
+
+// registeredEvent is the payload of the "ecard.registered" event. It holds
+// no raw personal data; HIS systems read the identity with ecard.get.
+type registeredEvent struct {
+	CardNo         string    `json:"cardNo"`
+	Status         string    `json:"status"`
+	RegisteredAt   time.Time `json:"registeredAt"`
+	IDType         string    `json:"idType"`
+	Name           string    `json:"name"`
+	PreviousCardNo string    `json:"previousCardNo,omitempty"`
+}
+
+// register serves ecard.register: one person, one card.
+func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
+	start := h.a.now()
+	var id card.Identity
+	if ds := decode(h.req.Payload, &id); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	if fes := card.ValidateIdentity(id); len(fes) > 0 {
+		ds := make(sdk.Diagnostics, 0, len(fes))
+		for _, fe := range fes {
+			s, d := splitMessage(fe.Message)
+			ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: s, Detail: d})
+		}
+		return sdk.Invalid(ds...), nil
+	}
+	id.Name = strings.TrimSpace(id.Name)
+	id.IDNumber = card.NormalizeIDNumber(id.IDNumber)
+	id.Phone = strings.TrimSpace(id.Phone)
+	ik, err := card.IdentityKey(h.cfg.identitySecret, id)
+	if err != nil {
+		return nil, fmt.Errorf("derive the identity key: %w", err)
+	}
+	host := h.host()
+
+	for range maxCASTry {
+		var person personRecord
+		personVer, err := getJSON(ctx, host, keyPerson+ik, &person)
+		previous := ""
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+			personVer = 0
+		case err != nil:
+			return nil, err
+		default:
+			rec, _, err := getCard(ctx, host, person.CardNo)
+			switch {
+			case err == nil && rec.Status != statusDead:
+				return h.registered(ctx, rec, id, false, start)
+			case err == nil:
+				previous = rec.CardNo // revoked: issue a replacement
+			case errors.Is(err, sdk.ErrNotFound):
+				// The person points at a card record that was removed by
+				// hand: issue a new card.
+			default:
+				return nil, err
+			}
+		}
+
+		seq, err := host.NextSequence(ctx, seqCardNo)
+		if err != nil {
+			return nil, fmt.Errorf("allocate a card number from sequence %s: %w", seqCardNo, err)
+		}
+		cardNo, err := h.cfg.rule.Format(seq)
+		if errors.Is(err, card.ErrSequenceExhausted) {
+			return &sdk.HandleResponse{Status: sdk.StatusFailed, Diagnostics: sdk.Diagnostics{{
+				Rule: "sequence", Summary: "the card-number sequence is exhausted",
+				Detail: fmt.Sprintf("sequence %d does not fit cardWidth %d; widen cardWidth or configure a new cardPrefix, then resend", seq, h.cfg.rule.Width),
+			}}}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("format card number %d: %w", seq, err)
+		}
+		rec := cardRecord{
+			CardNo: cardNo, Seq: seq, IdentityKey: ik,
+			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
+		}
+		// The card record goes first, so whoever wins the person below
+		// always finds its card.
+		if _, err := casJSON(ctx, host, keyCard+cardNo, 0, &rec); errors.Is(err, sdk.ErrConflict) {
+			continue // the number exists (issued under an earlier rule): skip it
+		} else if err != nil {
+			return nil, err
+		}
+		if _, err := casJSON(ctx, host, keyPerson+ik, personVer, personRecord{CardNo: cardNo}); errors.Is(err, sdk.ErrConflict) {
+			// A concurrent registration of the same person won. Drop the
+			// unused record; its number is skipped, never reused.
+			if err := host.Delete(ctx, keyCard+cardNo); err != nil {
+				return nil, fmt.Errorf("delete unused card record %s: %w", cardNo, err)
+			}
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if previous != "" {
+			_, err := updateCard(ctx, host, previous, func(r *cardRecord) bool {
+				if r.ReplacedBy == cardNo {
+					return false
+				}
+				r.ReplacedBy = cardNo
+				return true
+			})
+			if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+				return nil, fmt.Errorf("mark card %s as replaced: %w", previous, err)
+			}
+		}
+		return h.registered(ctx, rec, id, true, start)
+	}
+	return nil, errBusy
+}
+
+// registered finishes a registration that returns rec: it announces a card
+// not yet announced, journals the call and builds the reply.
+func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identity, created bool, start time.Time) (*sdk.HandleResponse, error) {
+	host := h.host()
+	var warnings sdk.Diagnostics
+	if !created {
+		if rec.Name != id.Name {
+			warnings.Warn("$.name", "mismatch", "the name differs from the one registered with this ID number",
+				"the existing card is returned unchanged; check the name against the ID document")
+		}
+		if rec.Phone != id.Phone {
+			warnings.Warn("$.phone", "mismatch", "the phone differs from the one registered with this ID number",
+				"the existing card is returned unchanged")
+		}
+	}
+	if !rec.Announced && (created || h.mayRepair(rec)) {
+		if err := putJSON(ctx, host, recentKey(rec.Seq), rec.recent()); err != nil {
+			return nil, err
+		}
+		ev, _ := json.Marshal(registeredEvent{
+			CardNo: rec.CardNo, Status: rec.Status, RegisteredAt: rec.RegisteredAt,
+			IDType: rec.IDType, Name: card.MaskName(rec.Name), PreviousCardNo: rec.PreviousCardNo,
+		})
+		if err := host.Publish(ctx, sdk.Event{ID: "ecard.registered/" + rec.CardNo, Type: "ecard.registered", Key: rec.CardNo,
+			Payload: ev, OccurredAt: rec.RegisteredAt}); err != nil {
+			return nil, fmt.Errorf("publish ecard.registered for card %s: %w", rec.CardNo, err)
+		}
+		if _, err := updateCard(ctx, host, rec.CardNo, func(r *cardRecord) bool {
+			if r.Announced {
+				return false
+			}
+			r.Announced = true
+			return true
+		}); err != nil {
+			return nil, fmt.Errorf("mark card %s as announced: %w", rec.CardNo, err)
+		}
+	}
+	reply := registerReply{CardNo: rec.CardNo, Created: created, Status: rec.Status, RegisteredAt: rec.RegisteredAt, PreviousCardNo: rec.PreviousCardNo}
+	if err := h.journal(ctx, "register", rec.CardNo, maskedIdentity(id), reply, start); err != nil {
+		return nil, err
+	}
+	return ok(reply, warnings...)
+}
+
+// announceGrace is how long a card may stay unannounced before any
+// registration of the same person announces it.
+const announceGrace = 2 * time.Minute
+
+// mayRepair reports whether a registration that found rec unannounced should
+// announce it. The registration that created the card announces it; another
+// one only does when the creating message has failed for sure: it is a retry
+// or a recovery (the host redelivers a message whose call broke), or the card
+// has been unannounced for longer than announceGrace. Concurrent
+// registrations of the same person therefore announce the card once.
+func (h handler) mayRepair(rec cardRecord) bool {
+	return h.req.Attempt > 1 || h.req.Recovering || h.a.now().Sub(rec.RegisteredAt) > announceGrace
+}
+
+// maskedIdentity is an identity fit for the journal.
+func maskedIdentity(id card.Identity) map[string]string {
+	return map[string]string{
+		"name":     card.MaskName(id.Name),
+		"idType":   id.IDType,
+		"idNumber": card.MaskIDNumber(id.IDNumber),
+		"phone":    card.MaskPhone(id.Phone),
+	}
+}
+
+// journal records one registration or revocation. request and response must
+// hold no raw personal data.
+func (h handler) journal(ctx context.Context, code, cardNo string, request, response any, start time.Time) error {
+	req, err := json.Marshal(request)
+	if err != nil {
+		return fmt.Errorf("encode journal request: %w", err)
+	}
+	resp, err := json.Marshal(response)
+	if err != nil {
+		return fmt.Errorf("encode journal response: %w", err)
+	}
+	if _, err := h.host().Journal(ctx, sdk.Exchange{
+		MessageID: h.req.MessageID, System: "ecard", Code: code, Serial: cardNo,
+		Request: req, Response: resp, Status: "ok", Duration: h.a.now().Sub(start),
+	}); err != nil {
+		return fmt.Errorf("journal %s of card %s: %w", code, cardNo, err)
+	}
+	return nil
+}

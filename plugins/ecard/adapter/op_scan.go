@@ -1,0 +1,172 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// maxScanText bounds the scanned text; e-card codes are at most 80
+// characters and the other codes a scanner reads are shorter than this.
+const maxScanText = 1024
+
+// Scan results: "ok" or the rule of the invalid reply.
+const (
+	ResultOK          = "ok"
+	ResultExpired     = "expired"
+	ResultNotYetValid = "not-yet-valid"
+	ResultTampered    = "tampered"
+	ResultRevoked     = "revoked"
+	ResultNotECard    = "not-ecard"
+	ResultUnknownCard = "unknown-card"
+)
+
+// scanPayload is the input of ecard.scan.
+type scanPayload struct {
+	Text string `json:"text"`
+}
+
+// cardView is a card as returned to the HIS: the real identity, which the
+// HIS needs to find the patient record (the host masks its logs).
+type cardView struct {
+	CardNo         string     `json:"cardNo"`
+	Status         string     `json:"status"`
+	Name           string     `json:"name"`
+	IDType         string     `json:"idType"`
+	IDNumber       string     `json:"idNumber"`
+	Phone          string     `json:"phone"`
+	Gender         string     `json:"gender,omitempty"`
+	BirthDate      string     `json:"birthDate,omitempty"`
+	RegisteredAt   time.Time  `json:"registeredAt"`
+	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
+	RevokeReason   string     `json:"revokeReason,omitempty"`
+	TempCards      []string   `json:"tempCards"`
+	PreviousCardNo string     `json:"previousCardNo,omitempty"`
+	ReplacedBy     string     `json:"replacedBy,omitempty"`
+}
+
+func (r *cardRecord) view() cardView {
+	temps := r.TempCards
+	if temps == nil {
+		temps = []string{}
+	}
+	return cardView{
+		CardNo: r.CardNo, Status: r.Status, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, Phone: r.Phone,
+		Gender: r.Gender, BirthDate: r.BirthDate, RegisteredAt: r.RegisteredAt, RevokedAt: r.RevokedAt,
+		RevokeReason: r.RevokeReason, TempCards: temps, PreviousCardNo: r.PreviousCardNo, ReplacedBy: r.ReplacedBy,
+	}
+}
+
+// scanReply is the payload of a successful ecard.scan.
+type scanReply struct {
+	Result string `json:"result"`
+	cardView
+	IssuedAt  time.Time `json:"issuedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// scanRefusal is the payload of an invalid ecard.scan: Result repeats the
+// diagnostic's rule.
+type scanRefusal struct {
+	Result string `json:"result"`
+	// Reason refines "tampered": "authentication", "unknown-key" or
+	// "malformed".
+	Reason string `json:"reason,omitempty"`
+	// LooksLike says what a "not-ecard" text is instead:
+	// "national-health-card", "resident-id", "trace-code" or "unknown".
+	LooksLike string     `json:"looksLike,omitempty"`
+	CardNo    string     `json:"cardNo,omitempty"`
+	IssuedAt  *time.Time `json:"issuedAt,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+}
+
+// kindName is the stable name of a card.Kind in replies.
+func kindName(k card.Kind) string {
+	switch k {
+	case card.KindECard:
+		return "ecard"
+	case card.KindNationalHealthCard:
+		return "national-health-card"
+	case card.KindResidentID:
+		return "resident-id"
+	case card.KindTraceCode:
+		return "trace-code"
+	}
+	return "unknown"
+}
+
+// scan serves ecard.scan with one state read.
+func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p scanPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	switch {
+	case p.Text == "":
+		return invalid("$.text", "required", "text is required", `send the scanned text as {"text": "..."}`, nil)
+	case len(p.Text) > maxScanText:
+		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
+			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
+	}
+	claims, err := h.cfg.sealer.Open(p.Text)
+	if err != nil {
+		return refuse(claims, err)
+	}
+	rec, _, err := getCard(ctx, h.host(), claims.CardNo)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return invalid("$.text", ResultUnknownCard, fmt.Sprintf("the code is authentic but card %s is unknown", claims.CardNo),
+			"no such card is registered at this site; check that the code was issued by this site, or register the patient again",
+			scanRefusal{Result: ResultUnknownCard, CardNo: claims.CardNo})
+	case err != nil:
+		return nil, err
+	case rec.Status == statusDead:
+		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
+			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
+	}
+	return ok(scanReply{Result: ResultOK, cardView: rec.view(), IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
+}
+
+// refuse turns an error of Sealer.Open into an invalid reply with a distinct
+// rule per case.
+func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
+	var notECard *card.NotECardError
+	var expired *card.ExpiredError
+	switch {
+	case errors.As(err, &notECard) && notECard.Kind == card.KindECard:
+		return invalid("$.text", ResultTampered, "the e-card code is malformed", detail(err, card.ErrNotECard)+"; ask the patient to show the code again",
+			scanRefusal{Result: ResultTampered, Reason: "malformed"})
+	case errors.As(err, &notECard):
+		return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code", detail(err, card.ErrNotECard),
+			scanRefusal{Result: ResultNotECard, LooksLike: kindName(notECard.Kind)})
+	case errors.Is(err, card.ErrUnknownKey):
+		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey),
+			scanRefusal{Result: ResultTampered, Reason: "unknown-key"})
+	case errors.Is(err, card.ErrTampered):
+		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+"; treat it as possible fraud",
+			scanRefusal{Result: ResultTampered, Reason: "authentication"})
+	case errors.As(err, &expired):
+		return invalid("$.text", ResultExpired, fmt.Sprintf("the e-card code of card %s has expired", c.CardNo), err.Error(),
+			scanRefusal{Result: ResultExpired, CardNo: c.CardNo, IssuedAt: &c.IssuedAt, ExpiresAt: &expired.ExpiresAt})
+	case errors.Is(err, card.ErrNotYetValid):
+		return invalid("$.text", ResultNotYetValid, fmt.Sprintf("the e-card code of card %s is not valid yet", c.CardNo), detail(err, card.ErrNotYetValid),
+			scanRefusal{Result: ResultNotYetValid, CardNo: c.CardNo, IssuedAt: &c.IssuedAt, ExpiresAt: &c.ExpiresAt})
+	}
+	return nil, fmt.Errorf("open the scanned code: %w", err)
+}
+
+// detail is err's message without the leading text of the sentinel it
+// wraps, which the diagnostic's summary already says.
+func detail(err, sentinel error) string {
+	msg := err.Error()
+	if d, ok := strings.CutPrefix(msg, sentinel.Error()+": "); ok {
+		return d
+	}
+	return msg
+}

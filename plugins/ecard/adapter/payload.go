@@ -1,0 +1,109 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// decode reads a JSON object payload into v strictly: unknown fields, wrong
+// types and trailing data are reported with their JSON path. An empty
+// payload decodes as {}.
+func decode(payload []byte, v any) sdk.Diagnostics {
+	if len(bytes.TrimSpace(payload)) == 0 {
+		payload = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("extra data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var ds sdk.Diagnostics
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "" && typeErr.Type != nil:
+		ds.Error("$."+typeErr.Field, "type", fmt.Sprintf("%s must be a %s", "$."+typeErr.Field, jsonKind(typeErr.Type.Kind().String())),
+			fmt.Sprintf("got a JSON %s; see the operation's sample payload", typeErr.Value))
+	case errors.As(err, &typeErr):
+		ds.Error("$", "type", "the payload must be a JSON object", fmt.Sprintf("got a JSON %s", typeErr.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		ds.Error("$."+name, "unknown", fmt.Sprintf("unknown field %q", name), "remove it or check its spelling; see the operation's sample payload")
+	case errors.As(err, &syntaxErr):
+		ds.Error("$", "type", "the payload is not valid JSON", fmt.Sprintf("%v at byte %d", syntaxErr, syntaxErr.Offset))
+	default:
+		ds.Error("$", "type", "the payload is not a JSON object", err.Error())
+	}
+	return ds
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "int32", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	}
+	return "object"
+}
+
+// ok returns a status ok response with v as its JSON payload.
+func ok(v any, warnings ...sdk.Diagnostic) (*sdk.HandleResponse, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode reply: %w", err)
+	}
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: b, Diagnostics: warnings}, nil
+}
+
+// invalid returns a status invalid response with one diagnostic and an
+// optional JSON payload (nil for none).
+func invalid(field, rule, summary, detail string, payload any) (*sdk.HandleResponse, error) {
+	r := sdk.Invalid(sdk.Diagnostic{Field: field, Rule: rule, Summary: summary, Detail: detail})
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return nil, fmt.Errorf("encode reply: %w", err)
+		}
+		r.Payload = b
+	}
+	return r, nil
+}
+
+// splitMessage splits "what is wrong; how to fix it" into a summary and a
+// detail.
+func splitMessage(msg string) (string, string) {
+	if s, d, ok := strings.Cut(msg, "; "); ok {
+		return s, d
+	}
+	return msg, ""
+}
+
+// checkNumber reports a problem with a card or temporary-card number given
+// at field, or returns nil.
+func checkNumber(field, what, s string) sdk.Diagnostics {
+	var ds sdk.Diagnostics
+	switch {
+	case s == "":
+		ds.Error(field, "required", what+" is required", "give the number as printed on the card")
+	case !validNumber(s):
+		ds.Error(field, "format", what+" is malformed", fmt.Sprintf("a number has 1-%d letters, digits, '-' or '_'; copy it from the card", maxNumber))
+	}
+	return ds
+}

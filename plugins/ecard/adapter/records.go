@@ -1,0 +1,185 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// State key prefixes and the sequence name; see the package documentation.
+const (
+	keyCard    = "card/"
+	keyPerson  = "person/"
+	keyTemp    = "temp/"
+	keyRecent  = "recent/"
+	seqCardNo  = "ecard.cardNo"
+	maxCASTry  = 16
+	maxNumber  = 32 // longest card or temporary-card number accepted as input
+	maxReason  = 200
+	statusLive = "active"
+	statusDead = "revoked"
+)
+
+// errBusy means a compare-and-set kept conflicting; the message may be
+// retried.
+var errBusy = errors.New("ecard: state changed concurrently too many times; retry the message")
+
+// cardRecord is the state of one e-card, stored at card/<cardNo>.
+type cardRecord struct {
+	CardNo      string `json:"cardNo"`
+	Seq         int64  `json:"seq"`
+	IdentityKey string `json:"identityKey"`
+	Name        string `json:"name"`
+	IDType      string `json:"idType"`
+	IDNumber    string `json:"idNumber"`
+	Phone       string `json:"phone"`
+	Gender      string `json:"gender,omitempty"`
+	BirthDate   string `json:"birthDate,omitempty"`
+	Status      string `json:"status"`
+	// RegisteredAt is when the card was issued.
+	RegisteredAt time.Time  `json:"registeredAt"`
+	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
+	RevokeReason string     `json:"revokeReason,omitempty"`
+	// TempCards are the linked temporary-card numbers, in link order.
+	TempCards []string `json:"tempCards,omitempty"`
+	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the
+	// card that replaced this revoked one.
+	PreviousCardNo string `json:"previousCardNo,omitempty"`
+	ReplacedBy     string `json:"replacedBy,omitempty"`
+	// Announced and RevocationAnnounced record that the events were
+	// published, so a crash before publishing is repaired on the next call.
+	Announced           bool `json:"announced,omitempty"`
+	RevocationAnnounced bool `json:"revocationAnnounced,omitempty"`
+}
+
+// personRecord is stored at person/<identityKey>.
+type personRecord struct {
+	CardNo string `json:"cardNo"`
+}
+
+// tempRecord is stored at temp/<tempCardNo>.
+type tempRecord struct {
+	CardNo   string    `json:"cardNo"`
+	LinkedAt time.Time `json:"linkedAt"`
+}
+
+// recentItem is one row of the recent-cards work list, stored at
+// recent/<inverted seq>. Personal data is masked.
+type recentItem struct {
+	CardNo       string    `json:"cardNo"`
+	Name         string    `json:"name"`
+	IDType       string    `json:"idType"`
+	IDNumber     string    `json:"idNumber"`
+	Phone        string    `json:"phone"`
+	Status       string    `json:"status"`
+	RegisteredAt time.Time `json:"registeredAt"`
+}
+
+func (r *cardRecord) recent() recentItem {
+	return recentItem{
+		CardNo:       r.CardNo,
+		Name:         card.MaskName(r.Name),
+		IDType:       r.IDType,
+		IDNumber:     card.MaskIDNumber(r.IDNumber),
+		Phone:        card.MaskPhone(r.Phone),
+		Status:       r.Status,
+		RegisteredAt: r.RegisteredAt,
+	}
+}
+
+// recentKey orders the work list newest first: Scan returns keys in
+// ascending order, so the sequence is inverted.
+func recentKey(seq int64) string { return fmt.Sprintf("%s%019d", keyRecent, math.MaxInt64-seq) }
+
+// getJSON reads key into v and returns its version. It returns an error
+// matching sdk.ErrNotFound when the key does not exist.
+func getJSON(ctx context.Context, h sdk.Host, key string, v any) (int64, error) {
+	e, err := h.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, sdk.ErrNotFound) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("ecard: read state %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value, v); err != nil {
+		return 0, fmt.Errorf("ecard: decode state %s: %w; the record is damaged, restore it from a backup", key, err)
+	}
+	return e.Version, nil
+}
+
+// casJSON writes v at key if the key is at version expect. It returns an
+// error matching sdk.ErrConflict when it is not.
+func casJSON(ctx context.Context, h sdk.Host, key string, expect int64, v any) (int64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("ecard: encode state %s: %w", key, err)
+	}
+	ver, err := h.CompareAndSet(ctx, key, expect, b)
+	if err != nil && !errors.Is(err, sdk.ErrConflict) {
+		return 0, fmt.Errorf("ecard: write state %s: %w", key, err)
+	}
+	return ver, err
+}
+
+func putJSON(ctx context.Context, h sdk.Host, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("ecard: encode state %s: %w", key, err)
+	}
+	if _, err := h.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("ecard: write state %s: %w", key, err)
+	}
+	return nil
+}
+
+func getCard(ctx context.Context, h sdk.Host, cardNo string) (cardRecord, int64, error) {
+	var rec cardRecord
+	ver, err := getJSON(ctx, h, keyCard+cardNo, &rec)
+	return rec, ver, err
+}
+
+// updateCard applies change to the card's record with compare-and-set,
+// re-reading and re-applying on conflict. change reports whether anything
+// must be written. The error matches sdk.ErrNotFound when the card does not
+// exist, and is errBusy when the record kept changing.
+func updateCard(ctx context.Context, h sdk.Host, cardNo string, change func(*cardRecord) bool) (cardRecord, error) {
+	for range maxCASTry {
+		rec, ver, err := getCard(ctx, h, cardNo)
+		if err != nil {
+			return cardRecord{}, err
+		}
+		if !change(&rec) {
+			return rec, nil
+		}
+		_, err = casJSON(ctx, h, keyCard+cardNo, ver, &rec)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return cardRecord{}, err
+		}
+		return rec, nil
+	}
+	return cardRecord{}, errBusy
+}
+
+// validNumber reports whether s may be used as a card or temporary-card
+// number in a state key: 1–32 characters of A–Z, a–z, 0–9, '-' and '_'.
+func validNumber(s string) bool {
+	if s == "" || len(s) > maxNumber {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

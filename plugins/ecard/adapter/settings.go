@@ -1,0 +1,347 @@
+package adapter
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Setting names.
+const (
+	setIdentitySecret   = "identitySecret"
+	setQRKeys           = "qrKeys"
+	setQRActiveKey      = "qrActiveKey"
+	setQRPrefix         = "qrPrefix"
+	setQRValidity       = "qrValidity"
+	setQRSkew           = "qrSkew"
+	setQRImageSize      = "qrImageSize"
+	setCardPrefix       = "cardPrefix"
+	setCardWidth        = "cardWidth"
+	setCardCheck        = "cardCheck"
+	setTempCardPrefixes = "tempCardPrefixes"
+)
+
+// minIdentitySecret is the shortest identitySecret accepted, in bytes.
+const minIdentitySecret = 16
+
+// settings declares the per-site configuration fields.
+func settings() []sdk.Setting {
+	return []sdk.Setting{
+		{Name: setIdentitySecret, Type: sdk.SettingSecret, Required: true,
+			Description: "keys the identity index (HMAC-SM3 of ID type and number) that enforces one card per person; at least 16 random characters; never change it once cards exist, or every person gets a new card",
+			Example:     "env:MEDGATE_ECARD_IDENTITY_SECRET"},
+		{Name: setQRKeys, Type: sdk.SettingSecret, Required: true,
+			Description: "the QR key ring: comma-separated id:secret pairs, where id is one character 0-9 or A-Z and secret is 32 hex characters (16 bytes; openssl rand -hex 16). Keep a retired key in the ring until its codes have expired",
+			Example:     "file:/etc/medgate/ecard-qr-keys"},
+		{Name: setQRActiveKey, Type: sdk.SettingString,
+			Description: "id of the key in qrKeys that seals new codes; may be empty when the ring holds a single key",
+			Example:     "B"},
+		{Name: setQRPrefix, Type: sdk.SettingString, Default: card.DefaultPrefix,
+			Description: "text prefix of every QR code: 2-4 letters A-Z, at least one in G-Z; changing it invalidates every code already issued",
+			Example:     "XMH"},
+		{Name: setQRValidity, Type: sdk.SettingDuration, Default: "72h",
+			Description: "validity of a new QR code when the request does not give one; at most 2160h (90 days)",
+			Example:     "24h"},
+		{Name: setQRSkew, Type: sdk.SettingDuration, Default: "60s",
+			Description: "how far in the future a code's issue time may be before a scan refuses it (clock difference between instances); at most 10m",
+			Example:     "30s"},
+		{Name: setQRImageSize, Type: sdk.SettingInt, Default: "256",
+			Description: "side of the QR PNG in pixels when the request does not give one; 96 to 4096",
+			Example:     "384"},
+		{Name: setCardPrefix, Type: sdk.SettingString, Default: "8801",
+			Description: "digits that start every e-card number (1-8); must not overlap any temporary-card prefix",
+			Example:     "8801"},
+		{Name: setCardWidth, Type: sdk.SettingInt, Default: "10",
+			Description: "number of zero-padded sequence digits in a card number; prefix + width + 1 check character is at most 16",
+			Example:     "10"},
+		{Name: setCardCheck, Type: sdk.SettingString, Default: card.CheckMod11_2, Enum: []string{card.CheckMod11_2, card.CheckLuhn},
+			Description: "check character of card numbers: mod11-2 (ISO 7064, 0-9 or X, as on resident ID cards) or luhn (digits only)",
+			Example:     card.CheckLuhn},
+		{Name: setTempCardPrefixes, Type: sdk.SettingString, Required: true,
+			Description: "comma-separated prefixes of the hospital's temporary-card (临时卡) numbers; e-card numbers never start with them and only such numbers can be linked",
+			Example:     "99,98"},
+	}
+}
+
+// siteConfig is one site's parsed configuration. It is immutable once built.
+type siteConfig struct {
+	rule           card.NumberRule
+	sealer         *card.Sealer
+	identitySecret []byte
+	validity       time.Duration
+	imageSize      int
+}
+
+// settingValue returns the given value of a setting, or its declared default
+// when it is missing or empty (as the host does).
+func settingValue(given map[string]string, name string) string {
+	if v := strings.TrimSpace(given[name]); v != "" {
+		return v
+	}
+	for _, s := range settings() {
+		if s.Name == name {
+			return s.Default
+		}
+	}
+	return ""
+}
+
+// dummyKey lets a single setting be checked by building a throw-away sealer.
+// It never seals anything.
+var dummyKey = card.Key{ID: "0", Secret: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
+
+// parseSettings checks every setting and returns the site's configuration,
+// or diagnostics listing every problem. Secret values never appear in a
+// diagnostic.
+func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	cfg := &siteConfig{}
+
+	// identitySecret
+	switch secret := settingValue(given, setIdentitySecret); {
+	case secret == "":
+		ds.Error(setIdentitySecret, "required", "identitySecret is required",
+			"set it to env:NAME or file:/path holding at least 16 random characters, e.g. the output of `openssl rand -hex 32`")
+	case len(secret) < minIdentitySecret:
+		ds.Error(setIdentitySecret, "length", "identitySecret is too short",
+			fmt.Sprintf("use at least %d random characters, e.g. the output of `openssl rand -hex 32`", minIdentitySecret))
+	default:
+		cfg.identitySecret = []byte(secret)
+	}
+
+	// qrKeys and qrActiveKey
+	keys, named, keyDiags := parseKeys(settingValue(given, setQRKeys))
+	ds = append(ds, keyDiags...)
+	active := settingValue(given, setQRActiveKey)
+	switch {
+	case active == "" && len(keys) == 1 && len(keyDiags) == 0:
+		active = keys[0].ID
+	case active == "" && len(keys) > 1:
+		ds.Error(setQRActiveKey, "required", "qrActiveKey is required when qrKeys holds several keys",
+			"set it to the id of the key that seals new codes, e.g. "+keys[len(keys)-1].ID)
+	case active != "" && len(named) > 0 && !named[active]:
+		ds.Error(setQRActiveKey, "enum", fmt.Sprintf("qrActiveKey %s is not in qrKeys", quoteShort(active)),
+			"set it to the id of one of the keys in qrKeys: "+keyIDs(keys))
+	}
+	if len(keyDiags) == 0 && len(keys) > 0 && hasKey(keys, active) {
+		// Duplicate ids and all-zero secrets are found by the sealer itself.
+		if _, err := card.NewSealer(keys, active, now); err != nil {
+			for _, e := range splitErrors(err) {
+				ds.Error(setQRKeys, "format", "qrKeys is unusable", e.Error())
+			}
+		}
+	}
+
+	// qrPrefix
+	prefix := settingValue(given, setQRPrefix)
+	if _, err := card.NewSealer([]card.Key{dummyKey}, dummyKey.ID, now, card.WithPrefix(prefix)); err != nil {
+		ds.Error(setQRPrefix, "format", "qrPrefix is invalid", fmt.Sprintf("%q must be 2-4 letters A-Z with at least one in G-Z, e.g. %q", prefix, card.DefaultPrefix))
+	}
+
+	// qrSkew
+	skew, err := time.ParseDuration(settingValue(given, setQRSkew))
+	switch {
+	case err != nil:
+		ds.Error(setQRSkew, "type", "qrSkew is not a duration", `write it in Go syntax, e.g. "60s"`)
+	default:
+		if _, err := card.NewSealer([]card.Key{dummyKey}, dummyKey.ID, now, card.WithSkew(skew)); err != nil {
+			ds.Error(setQRSkew, "range", "qrSkew is out of range", fmt.Sprintf("use 0s to %s", card.MaxSkew))
+		}
+	}
+
+	// qrValidity
+	v, err := time.ParseDuration(settingValue(given, setQRValidity))
+	switch {
+	case err != nil:
+		ds.Error(setQRValidity, "type", "qrValidity is not a duration", `write it in Go syntax, e.g. "72h"`)
+	case v < time.Second || v > card.MaxValidity:
+		ds.Error(setQRValidity, "range", "qrValidity is out of range", fmt.Sprintf("use 1s to %s", fmtDuration(card.MaxValidity)))
+	default:
+		cfg.validity = v
+	}
+
+	// qrImageSize
+	size, err := strconv.Atoi(settingValue(given, setQRImageSize))
+	switch {
+	case err != nil:
+		ds.Error(setQRImageSize, "type", "qrImageSize is not a whole number", "give the side of the QR image in pixels, e.g. 256")
+	case size < minImageSize || size > card.MaxImageSize:
+		ds.Error(setQRImageSize, "range", "qrImageSize is out of range", fmt.Sprintf("use %d to %d pixels", minImageSize, card.MaxImageSize))
+	default:
+		cfg.imageSize = size
+	}
+
+	// The card-number rule.
+	rule, ruleDiags := parseRule(given)
+	ds = append(ds, ruleDiags...)
+	cfg.rule = rule
+
+	if ds.HasError() {
+		return nil, ds
+	}
+	s, err := card.NewSealer(keys, active, now, card.WithPrefix(prefix), card.WithSkew(skew))
+	if err != nil {
+		// Every part was checked above; this is a safety net.
+		ds.Error(setQRKeys, "format", "the QR settings are unusable", err.Error())
+		return nil, ds
+	}
+	cfg.sealer = s
+	return cfg, ds
+}
+
+// minImageSize leaves at least two pixels per module for the largest QR code
+// the sealer produces (version 4, 33 modules plus the quiet zone).
+const minImageSize = 96
+
+// parseRule checks the card-number settings one by one, so that each problem
+// names its setting, and then the assembled rule as a whole.
+func parseRule(given map[string]string) (card.NumberRule, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	r := card.NumberRule{
+		Prefix:     settingValue(given, setCardPrefix),
+		CheckDigit: settingValue(given, setCardCheck),
+	}
+	prefixOK := card.NumberRule{Prefix: r.Prefix, Width: 1, CheckDigit: card.CheckLuhn}.Validate() == nil
+	if !prefixOK {
+		ds.Error(setCardPrefix, "format", "cardPrefix is invalid", fmt.Sprintf("%q must be 1-8 digits, e.g. \"8801\"", r.Prefix))
+	}
+	if r.CheckDigit != card.CheckMod11_2 && r.CheckDigit != card.CheckLuhn {
+		ds.Error(setCardCheck, "enum", "cardCheck is not supported", fmt.Sprintf("%q must be %q or %q", r.CheckDigit, card.CheckMod11_2, card.CheckLuhn))
+	}
+	w, err := strconv.Atoi(settingValue(given, setCardWidth))
+	switch {
+	case err != nil:
+		ds.Error(setCardWidth, "type", "cardWidth is not a whole number", "give the number of sequence digits, e.g. 10")
+	case w < 1:
+		ds.Error(setCardWidth, "range", "cardWidth must be at least 1", "give the number of sequence digits, e.g. 10")
+	case prefixOK && len(r.Prefix)+w+1 > card.MaxCardNoLen:
+		ds.Error(setCardWidth, "range", "card numbers would be too long",
+			fmt.Sprintf("cardPrefix (%d) + cardWidth (%d) + 1 check character is %d; the maximum is %d, so shorten the prefix or the width",
+				len(r.Prefix), w, len(r.Prefix)+w+1, card.MaxCardNoLen))
+	default:
+		r.Width = w
+	}
+
+	raw := settingValue(given, setTempCardPrefixes)
+	seen := map[string]bool{}
+	for i, tp := range strings.Split(raw, ",") {
+		tp = strings.TrimSpace(tp)
+		switch {
+		case tp == "" && raw == "":
+			ds.Error(setTempCardPrefixes, "required", "tempCardPrefixes is required",
+				`list the prefixes of the hospital's temporary-card numbers, e.g. "99,98", so e-card numbers never collide with them`)
+		case card.NumberRule{Prefix: tp, Width: 1, CheckDigit: card.CheckLuhn}.Validate() != nil:
+			ds.Error(setTempCardPrefixes, "format", fmt.Sprintf("temporary-card prefix %d is invalid", i+1),
+				fmt.Sprintf("%q must be 1-8 digits; separate prefixes with commas", tp))
+		case seen[tp]:
+			ds.Error(setTempCardPrefixes, "format", fmt.Sprintf("temporary-card prefix %q is listed twice", tp), "remove the duplicate")
+		case prefixOK && (strings.HasPrefix(r.Prefix, tp) || strings.HasPrefix(tp, r.Prefix)):
+			ds.Error(setTempCardPrefixes, "overlap", fmt.Sprintf("cardPrefix %q overlaps temporary-card prefix %q", r.Prefix, tp),
+				"e-card and temporary-card numbers could collide; choose a cardPrefix where neither starts with the other")
+		default:
+			r.TempPrefixes = append(r.TempPrefixes, tp)
+		}
+		seen[tp] = true
+	}
+	if !ds.HasError() {
+		// Safety net: the card package has the last word on the rule.
+		for _, e := range splitErrors(r.Validate()) {
+			ds.Error(setCardPrefix, "format", "the card-number rule is invalid", e.Error())
+		}
+	}
+	return r, ds
+}
+
+// parseKeys parses "id:hex,id:hex". Entries may also be separated by
+// whitespace or newlines, as in a key file. Diagnostics never quote a
+// secret, and quote an id only when it is short enough not to be one.
+//
+// named holds every well-formed key id, including those of entries whose
+// secret is bad, so that qrActiveKey is only reported when it names no entry.
+func parseKeys(raw string) (keys []card.Key, named map[string]bool, ds sdk.Diagnostics) {
+	named = map[string]bool{}
+	entries := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	if len(entries) == 0 {
+		ds.Error(setQRKeys, "required", "qrKeys is required",
+			"set it to env:NAME or file:/path holding id:secret pairs such as A:<32 hex characters>; generate each secret with `openssl rand -hex 16`")
+		return nil, named, ds
+	}
+	for i, e := range entries {
+		where := fmt.Sprintf("qrKeys entry %d", i+1)
+		id, secret, ok := strings.Cut(e, ":")
+		if !ok {
+			ds.Error(setQRKeys, "format", where+" has no id", "write each key as id:secret, e.g. A:<32 hex characters>")
+			continue
+		}
+		if len(id) != 1 || !(id[0] >= '0' && id[0] <= '9' || id[0] >= 'A' && id[0] <= 'Z') {
+			ds.Error(setQRKeys, "format", fmt.Sprintf("%s: key id %s is invalid", where, quoteShort(id)), "a key id is one character 0-9 or A-Z")
+			continue
+		}
+		named[id] = true
+		b, err := hex.DecodeString(secret)
+		if err != nil || len(b) != 16 {
+			ds.Error(setQRKeys, "format", fmt.Sprintf("%s (id %s): the secret is not 32 hex characters", where, id),
+				"generate a 16-byte secret with `openssl rand -hex 16`")
+			continue
+		}
+		k := card.Key{ID: id}
+		copy(k.Secret[:], b)
+		if k.Secret == ([16]byte{}) {
+			ds.Error(setQRKeys, "format", fmt.Sprintf("%s (id %s): the secret is all zero", where, id),
+				"generate a random 16-byte secret with `openssl rand -hex 16`")
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys, named, ds
+}
+
+func hasKey(keys []card.Key, id string) bool {
+	for _, k := range keys {
+		if k.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func keyIDs(keys []card.Key) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// quoteShort quotes s when it is short enough that it cannot be a secret
+// pasted into the wrong place.
+func quoteShort(s string) string {
+	if len(s) <= 4 {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("(%d characters, not shown)", len(s))
+}
+
+// splitErrors returns the errors joined in err, or err itself.
+func splitErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// fmtDuration prints whole hours as "72h" instead of "72h0m0s".
+func fmtDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}

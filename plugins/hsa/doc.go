@@ -1,0 +1,57 @@
+// Package hsa is the client side of the national medical-insurance
+// information platform interface (国家医疗保障信息平台接口): the request
+// and response envelope, the message id, the gateway signature, optional
+// SM4 encryption of the business data, the 9001 sign-in and an HTTP client
+// with timeouts that tells a call that was never sent apart from one whose
+// outcome is unknown. The self-pay plugin (plugins/selfpay) and the
+// trace-code plugin use it; it depends only on the plugin SDK and the
+// schemas package.
+//
+// # One call
+//
+// [Client.Do] takes a transaction code (infno) and its input, and:
+//
+//  1. allocates a msgid: the 12-character institution code, the time
+//     yyyyMMddHHmmss (UTC+8) and a 4-digit sequence taken from the host's
+//     shared counter ([Host.NextSequence]), so two instances never reuse
+//     one (see [Config.MsgIDSeqBase] when two plugins share an institution
+//     code);
+//  2. signs in with 9001 first when the site requires a sign_no, once per
+//     day per operator (cached in memory and in host state);
+//  3. builds the envelope and checks it against the envelope schema
+//     (schema/envelope/request.yaml) and the input against the size limit;
+//  4. encrypts the input with SM4 when enc_type is SM4;
+//  5. posts it to the endpoint of that infno, signed with the gateway
+//     headers (x-tif by default);
+//  6. parses and checks the answer (schema/envelope/response.yaml; problems
+//     are warnings), decrypts the output, journals the exchange with its
+//     msgid, and returns a [*Result], or a [*BusinessError] (infcode not 0),
+//     a [*GatewayError] (the gateway refused the call: signature, paasid),
+//     a [*TransportError] (no usable answer; [TransportError.Sent] says
+//     whether the request may have reached the platform, in which case the
+//     caller must reconcile before resending) or a [*ValidationError]
+//     (nothing was sent).
+//
+// # What must be confirmed against the province's access document
+//
+// No official NHSA or Fujian text was reachable (see
+// /work/shared/specs/selfpay-hsa.md). Everything below is configuration
+// with a default taken from public third-party code, and must be checked
+// against the province's 接入文档 before production:
+//
+//   - the gateway authentication: x-tif headers (x-tif-paasid,
+//     x-tif-timestamp, x-tif-nonce, x-tif-signature = hex SHA-256 of
+//     timestamp+token+nonce+timestamp, lower case; from a Guangdong HIS) or
+//     none (a DLL or front-end processor signs instead); Fujian's direct
+//     HTTP scheme could not be confirmed;
+//   - the endpoint: one URL routed by infno in the body (default) or the
+//     infno appended to a base URL, with per-infno overrides (Guangdong
+//     posts 42xx to a separate self-pay URL);
+//   - enc_type SM4: what is encrypted (here the input JSON, and the output
+//     when the answer says enc_type SM4), the mode (ECB, PKCS#7), the key
+//     form (16 bytes as 32 hex characters or 16 characters) and the text
+//     encoding (base64 or hex) are inferred, not documented;
+//   - Fujian's app_id and enc_type envelope fields (sent by default);
+//   - recer_sys_code, infver and the 9001 field list;
+//   - the paging wrapper {recordCounts, pages, data} of query outputs.
+package hsa

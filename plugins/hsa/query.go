@@ -1,0 +1,50 @@
+package hsa
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+)
+
+// maxQueryPages bounds QueryAll so a platform that always reports more
+// pages cannot keep it looping.
+const maxQueryPages = 1000
+
+// QueryAll runs a paged query (4207, 4208, 4209 …) from page 1 until the
+// records run out, and returns every record. input is the query's input
+// without page_num and page_size, which QueryAll sets. maxRecords > 0
+// stops early once that many were read.
+func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, input map[string]any, pageSize, maxRecords int) ([]json.RawMessage, error) {
+	if pageSize < 1 {
+		pageSize = 100
+	}
+	var all []json.RawMessage
+	for page := 1; page <= maxQueryPages; page++ {
+		in := maps.Clone(input)
+		if in == nil {
+			in = map[string]any{}
+		}
+		in["page_num"], in["page_size"] = page, pageSize
+		res, err := c.Do(ctx, h, Call{Infno: infno, Input: in, MessageID: messageID})
+		if err != nil {
+			return all, err
+		}
+		pg, err := ParsePage(res.Output, c.cfg.Paging)
+		if err != nil {
+			return all, fmt.Errorf("%s page %d (msgid %s): %w", infno, page, res.MsgID, err)
+		}
+		all = append(all, pg.Records...)
+		switch {
+		case len(pg.Records) == 0, len(pg.Records) < pageSize:
+			return all, nil
+		case pg.Pages >= 0 && page >= pg.Pages:
+			return all, nil
+		case pg.Total >= 0 && len(all) >= pg.Total:
+			return all, nil
+		case maxRecords > 0 && len(all) >= maxRecords:
+			return all, nil
+		}
+	}
+	return all, fmt.Errorf("%s: more than %d pages; narrow the query", infno, maxQueryPages)
+}

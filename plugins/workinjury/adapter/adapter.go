@@ -1,0 +1,310 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/smenvelope"
+	"github.com/medgate/medgate/schemas"
+)
+
+// Version of the work-injury plugin.
+const Version = "0.1.0"
+
+// Name is the plugin name; message types are "workinjury.<code>".
+const Name = "workinjury"
+
+// Job names: the scheduled downloads and the institution upload.
+const (
+	JobFilingApplications = "GYD001"
+	JobFilings            = "GYD006"
+	JobInstitutions       = "GYU009"
+)
+
+// jobInterval is the period of every scheduled job (the requirements ask
+// for at least every 30 minutes).
+const jobInterval = 30 * time.Minute
+
+// Adapter implements sdk.Plugin for the national work-injury system.
+type Adapter struct {
+	now  func() time.Time
+	log  *slog.Logger
+	http *http.Client
+
+	mu    sync.RWMutex
+	sites map[string]*site
+
+	dlMu  sync.Mutex
+	dlRun map[string]chan struct{} // site/code → one workflow at a time
+
+	// hook, when set by tests, is called at named points of the download
+	// workflow; an error aborts the run there, as a crash would.
+	hook func(point string) error
+}
+
+type site struct {
+	cfg    *siteConfig
+	cancel context.CancelFunc
+}
+
+// Option configures an Adapter.
+type Option func(*Adapter)
+
+// WithClock replaces the clock (tests).
+func WithClock(now func() time.Time) Option { return func(a *Adapter) { a.now = now } }
+
+// WithHTTPClient replaces the HTTP client (tests; timeouts come from the
+// site's timeout setting in any case).
+func WithHTTPClient(c *http.Client) Option { return func(a *Adapter) { a.http = c } }
+
+// WithLogger replaces the logger.
+func WithLogger(l *slog.Logger) Option { return func(a *Adapter) { a.log = l } }
+
+// New returns the adapter.
+func New(opts ...Option) *Adapter {
+	a := &Adapter{
+		now:   time.Now,
+		log:   sdk.Logger(Name),
+		http:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		sites: map[string]*site{},
+		dlRun: map[string]chan struct{}{},
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// opKind is how an operation is carried out.
+type opKind int
+
+const (
+	opQuery    opKind = iota // read-only: resent freely
+	opUpload                 // changes national state: reconciled with GYD053 before any resend
+	opDownload               // the download workflow (fetch, store, publish, feedback)
+)
+
+func kindOf(sc *schemas.Schema) opKind {
+	switch sc.Code {
+	case "GYD001", "GYD006", "GYD009":
+		return opDownload
+	case "GYD054":
+		return opQuery
+	}
+	if sc.Direction == schemas.DirectionQuery {
+		return opQuery
+	}
+	return opUpload
+}
+
+// Describe implements sdk.Plugin.
+func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	var ops []sdk.Operation
+	for _, sc := range schemas.Embedded().List(Name) {
+		k := kindOf(sc)
+		summary := sc.Name
+		switch k {
+		case opDownload:
+			summary += " (download workflow: fetch ≤500, store, publish events, GYU008 feedback)"
+		case opUpload:
+			summary += " (reconciled with GYD053 before any resend)"
+		}
+		ops = append(ops, sdk.Operation{
+			Type:    Name + "." + sc.Code,
+			Schema:  Name + "/" + sc.Code,
+			Summary: summary,
+			Upload:  k == opUpload && sc.Direction == schemas.DirectionUpload,
+		})
+	}
+	return &sdk.DescribeResponse{
+		Name:        Name,
+		Version:     Version,
+		Description: "National work-injury insurance remote-medical system (工伤保险异地就医系统): SM2/SM4 envelope, 39 transactions, scheduled downloads.",
+		Operations:  ops,
+		Jobs: []sdk.Job{
+			{Name: JobFilingApplications, Interval: jobInterval, Summary: "download filing applications (GYD001, ≤500 per batch, with GYD054 attachments) and acknowledge them (GYU008)"},
+			{Name: JobFilings, Interval: jobInterval, Summary: "download filings (GYD006) and acknowledge them (GYU008)"},
+			{Name: JobInstitutions, Interval: jobInterval, Summary: "upload new and changed approved institutions from institutionsFile (GYU009)"},
+		},
+		Settings: settings(),
+	}, nil
+}
+
+// Configure implements sdk.Plugin.
+func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	c, ds := parseSettings(req.Site, req.Settings)
+	if ds.HasError() {
+		return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.watchKeys(ctx, c)
+	a.mu.Lock()
+	old := a.sites[req.Site]
+	a.sites[req.Site] = &site{cfg: c, cancel: cancel}
+	a.mu.Unlock()
+	if old != nil {
+		old.cancel()
+	}
+	if ks := c.keys.Load(); ks != nil {
+		a.log.Info("site configured", "site", req.Site, "layout", c.layout, "keys", ks)
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+}
+
+// watchKeys loads the keys once their files appear and then reloads them
+// when they change, until ctx ends.
+func (a *Adapter) watchKeys(ctx context.Context, c *siteConfig) {
+	t := time.NewTicker(c.keyReload)
+	defer t.Stop()
+	for c.keys.Load() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if ks, err := smenvelope.NewKeyStore(c.keyCfg); err == nil {
+			c.keys.Store(ks)
+			a.log.Info("SM2 keys loaded", "site", c.code, "keys", ks)
+		}
+	}
+	c.keys.Load().Watch(ctx, c.keyReload, func(err error) {
+		if err != nil {
+			a.log.Error("SM2 key reload failed; the previous keys stay in use", "site", c.code, "err", err)
+			return
+		}
+		a.log.Info("SM2 keys reloaded", "site", c.code, "keys", c.keys.Load())
+	})
+}
+
+func (a *Adapter) site(name string) (*siteConfig, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	s, ok := a.sites[name]
+	if !ok {
+		return nil, fmt.Errorf("workinjury: site %q is not configured (the host configures a site before its first message)", name)
+	}
+	return s.cfg, nil
+}
+
+// Handle implements sdk.Plugin.
+func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	c, err := a.site(req.Site)
+	if err != nil {
+		return nil, err
+	}
+	code, ok := strings.CutPrefix(req.Type, Name+".")
+	sc, found := c.schemas.Get(Name, code)
+	if !ok || !found {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "unknown", Summary: "unknown work-injury transaction " + req.Type,
+			Detail: "use workinjury.<code> with one of the 39 codes, e.g. workinjury.GYU000"}), nil
+	}
+	if req.Format != "" && req.Format != "json" {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.format", Rule: "enum", Summary: "work-injury transactions take JSON payloads",
+			Detail: "map HL7 v2 messages to the transaction input with a transform first"}), nil
+	}
+	doc, ds := decodeObject(req.Payload)
+	if ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	a.defaults(c, code, doc)
+	for _, fe := range sc.ValidateInput(doc) {
+		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
+	}
+	rds, err := a.checkRules(ctx, req.Host, c, code, doc)
+	if err != nil {
+		return failed(true, "state", "cannot read the adapter state", err.Error()), nil
+	}
+	ds = append(ds, rds...)
+	if ds.HasError() {
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	switch kindOf(sc) {
+	case opDownload:
+		return a.handleDownload(ctx, req, c, code, doc), nil
+	case opQuery:
+		serial, err := a.newSerial(ctx, req.Host, c)
+		if err != nil {
+			return failed(true, "state", "cannot draw a message serial", err.Error()), nil
+		}
+		return a.respond(code, a.call(ctx, req.Host, c, req.MessageID, code, serial, doc)), nil
+	default:
+		return a.upload(ctx, req, c, code, doc), nil
+	}
+}
+
+// decodeObject parses a payload that must be one JSON object; numbers stay
+// json.Number so that lengths and decimals are checked as written.
+func decodeObject(payload []byte) (map[string]any, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil || doc == nil {
+		ds.Error("$", "type", "the payload is not a JSON object", "send the transaction input as an object, e.g. {\"aac002\": \"…\"}")
+		return nil, ds
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		ds.Error("$", "type", "the payload has data after the JSON object", "send exactly one object")
+		return nil, ds
+	}
+	return doc, ds
+}
+
+// defaults fills inputs that medgate knows better than the sender: the
+// province region and the send time of GYU000, the region of downloads.
+func (a *Adapter) defaults(c *siteConfig, code string, doc map[string]any) {
+	setIfEmpty := func(k string, v any) {
+		if cur, ok := doc[k]; !ok || cur == nil || cur == "" {
+			doc[k] = v
+		}
+	}
+	switch code {
+	case "GYU000":
+		setIfEmpty("aab301", c.region)
+		setIfEmpty("aae036", a.now().In(cst).Format("2006-01-02 15:04:05"))
+	case "GYD001", "GYD006":
+		setIfEmpty("aab299", c.region)
+	}
+}
+
+// respond turns the outcome of a read-only call into a response.
+func (a *Adapter) respond(code string, out outcome) *sdk.HandleResponse {
+	switch out.kind {
+	case kindOK:
+		return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: out.output,
+			External: &sdk.External{System: systemName, Code: out.code, Message: out.message, MsgID: out.serial}}
+	case kindRejected:
+		return rejected(code, out.serial, out.code, out.message)
+	case kindLocal:
+		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
+	default:
+		return failed(true, "unavailable", "the national system gave no trustworthy answer", out.err.Error())
+	}
+}
+
+func rejected(code, serial, extCode, extMsg string) *sdk.HandleResponse {
+	return &sdk.HandleResponse{
+		Status:   sdk.StatusRejected,
+		External: &sdk.External{System: systemName, Code: extCode, Message: extMsg, MsgID: serial},
+		Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Rule: "external",
+			Summary: "the national system refused " + code,
+			Detail:  fmt.Sprintf("code %s: %s (serial %s)", extCode, extMsg, serial)}},
+	}
+}
+
+func failed(retryable bool, rule, summary, detail string) *sdk.HandleResponse {
+	return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: retryable,
+		Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Rule: rule, Summary: summary, Detail: detail}}}
+}
+
+var _ sdk.Plugin = (*Adapter)(nil)

@@ -1,0 +1,244 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/smenvelope"
+)
+
+// systemName is the External.System and journal system of every call.
+const systemName = "workinjury"
+
+// maxResponseBytes bounds what is read from one response (GYD054 carries
+// attachments of about 10 MB in base64).
+const maxResponseBytes = 32 << 20
+
+// kind classifies the outcome of one external call.
+type kind int
+
+const (
+	// kindOK: a verified success; output holds the business data.
+	kindOK kind = iota
+	// kindRejected: a verified business error (code, message).
+	kindRejected
+	// kindUnknown: the request may or may not have been processed (timeout,
+	// 5xx, garbage, a bad signature, an unverified error). Reconcile
+	// before any resend.
+	kindUnknown
+	// kindLocal: nothing was sent (keys missing, sealing failed).
+	kindLocal
+)
+
+// outcome is the result of one external call.
+type outcome struct {
+	kind    kind
+	serial  string
+	code    string          // response code
+	message string          // response message
+	output  json.RawMessage // business plaintext of a success ("{}" if none)
+	err     error           // cause, for kindUnknown and kindLocal
+}
+
+// call seals input for transaction code with the message serial, posts it,
+// checks and opens the answer and journals the exchange under messageID.
+// It never returns the business plaintext in an error.
+func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial string, input any) outcome {
+	out := outcome{serial: serial}
+	ks := c.keys.Load()
+	if ks == nil {
+		out.kind = kindLocal
+		out.err = fmt.Errorf("the SM2 keys of site %s are not loaded: run `medgate import-keys -site %s` (files in %s)", c.code, c.code, c.keyCfg.Dir)
+		return out
+	}
+	plain, err := marshal(input)
+	if err != nil {
+		out.kind, out.err = kindLocal, fmt.Errorf("encode the %s input: %w", code, err)
+		return out
+	}
+	f := c.opts.Fields
+	env := map[string]string{}
+	put := func(name, v string) {
+		if name != "" && v != "" {
+			env[name] = v
+		}
+	}
+	put(f.TxCode, code)
+	put(f.MsgID, serial)
+	put(f.Sender, c.sender)
+	put(f.Receiver, c.receiver)
+	put(f.Version, c.version)
+	keys := ks.Current()
+	sealed, err := smenvelope.Seal(c.opts, keys, env, plain)
+	clear(plain)
+	if err != nil {
+		out.kind, out.err = kindLocal, fmt.Errorf("seal the %s request: %w", code, err)
+		return out
+	}
+	body, err := json.Marshal(sealed)
+	if err != nil {
+		out.kind, out.err = kindLocal, fmt.Errorf("encode the %s envelope: %w", code, err)
+		return out
+	}
+
+	start := a.now()
+	var respBody []byte
+	status := "unknown"
+	defer func() {
+		x := sdk.Exchange{MessageID: messageID, System: systemName, Code: code, Serial: serial,
+			Request: body, Response: respBody, Status: status, Duration: a.now().Sub(start)}
+		if out.err != nil {
+			x.Error = out.err.Error()
+		} else if out.kind == kindRejected {
+			x.Error = fmt.Sprintf("code %s: %s", out.code, out.message)
+		}
+		if _, err := h.Journal(context.WithoutCancel(ctx), x); err != nil {
+			a.log.Warn("cannot journal an exchange", "site", c.code, "code", code, "serial", serial, "err", err)
+		}
+	}()
+
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, c.endpoint(code), bytes.NewReader(body))
+	if err != nil {
+		out.kind, out.err = kindLocal, fmt.Errorf("build the %s request: %w; check the url setting", code, err)
+		status = "error"
+		return out
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		out.kind = kindUnknown
+		if cctx.Err() != nil && ctx.Err() == nil {
+			out.err = fmt.Errorf("no answer to %s within %s (outcome unknown; it is reconciled with GYD053 before any resend)", code, c.timeout)
+		} else {
+			out.err = fmt.Errorf("post %s to the national system: %w (outcome unknown; reconciled with GYD053 before any resend)", code, scrubURLError(err))
+		}
+		return out
+	}
+	defer resp.Body.Close()
+	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		out.kind, out.err = kindUnknown, fmt.Errorf("read the %s response: %w (outcome unknown)", code, err)
+		return out
+	}
+	if len(respBody) > maxResponseBytes {
+		out.kind, out.err = kindUnknown, fmt.Errorf("the %s response is larger than %d bytes (outcome unknown)", code, maxResponseBytes)
+		return out
+	}
+	if resp.StatusCode != http.StatusOK {
+		out.kind = kindUnknown
+		out.err = fmt.Errorf("the national system answered %s with HTTP %d (outcome unknown; reconciled with GYD053 before any resend)", code, resp.StatusCode)
+		return out
+	}
+	business, renv, err := smenvelope.Open(c.opts, keys, respBody)
+	var be *smenvelope.BusinessError
+	switch {
+	case errors.As(err, &be) && be.Verified:
+		out.kind, out.code, out.message = kindRejected, be.Code, be.Message
+		status = "rejected"
+		clear(business)
+		return out
+	case errors.As(err, &be):
+		out.kind = kindUnknown
+		out.code, out.message = be.Code, be.Message
+		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted; the outcome is reconciled with GYD053", code, be.Code, be.Message)
+		return out
+	case errors.Is(err, smenvelope.ErrBadSignature):
+		out.kind = kindUnknown
+		out.err = fmt.Errorf("the %s response failed the signature check and is not trusted: %w", code, err)
+		status = "error"
+		return out
+	case err != nil:
+		out.kind = kindUnknown
+		out.err = fmt.Errorf("the %s response is not a valid envelope: %w", code, err)
+		status = "error"
+		return out
+	}
+	if f.MsgID != "" {
+		if got, ok := renv[f.MsgID].(string); ok && got != "" && got != serial {
+			clear(business)
+			out.kind = kindUnknown
+			out.err = fmt.Errorf("the %s response is for message %s, not %s: not trusted", code, got, serial)
+			status = "error"
+			return out
+		}
+	}
+	if f.Code != "" {
+		out.code = textOf(renv[f.Code])
+	}
+	if f.Message != "" {
+		out.message = textOf(renv[f.Message])
+	}
+	trimmed := bytes.TrimSpace(business)
+	if len(trimmed) == 0 {
+		trimmed = []byte("{}")
+	}
+	if !json.Valid(trimmed) || trimmed[0] != '{' {
+		clear(business)
+		out.kind = kindUnknown
+		out.err = fmt.Errorf("the %s response data is not a JSON object (outcome unknown)", code)
+		status = "error"
+		return out
+	}
+	out.kind, out.output = kindOK, json.RawMessage(trimmed)
+	status = "ok"
+	return out
+}
+
+// scrubURLError drops the URL from a transport error (it may carry query
+// parameters) and keeps the operation and the cause.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// marshal encodes v as compact JSON without HTML escaping, so that Chinese
+// text and symbols travel as written.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func textOf(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// cst is China Standard Time, the time zone of the national system.
+var cst = time.FixedZone("CST", 8*3600)
+
+// newSerial returns a message serial unique across medgate instances:
+// sender code, time to the second (UTC+8) and a 6-digit shared sequence.
+func (a *Adapter) newSerial(ctx context.Context, h sdk.Host, c *siteConfig) (string, error) {
+	n, err := h.NextSequence(ctx, "serial")
+	if err != nil {
+		return "", fmt.Errorf("draw a message serial: %w", err)
+	}
+	return fmt.Sprintf("%s%s%06d", c.sender, a.now().In(cst).Format("20060102150405"), n%1000000), nil
+}

@@ -1,0 +1,348 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Business rules of the requirements that the schemas cannot express. They
+// run after the schema validator and before anything is sent; every problem
+// is reported at once with its JSON path. They only look at fields that are
+// present, so a message with schema errors gets both kinds of error.
+//
+//	GYU001  an opinion is required when the application is refused; only
+//	        applications downloaded through this site (GYD001) and not yet
+//	        audited can be audited
+//	GYU002  file_size equals the size of the decoded file_content
+//	GYU006  only filings of this province (参保地 aab301); one valid filing per
+//	        person per institution type; attachments uploaded first (GYU002)
+//	GYU007  a refused or terminated filing never becomes valid again; the
+//	        field each change type needs
+//	GYU008  record_count equals the records given; a failure has a reason
+//	GYR005  a batch number or a date range
+//	dates   an end date is not before its start date
+func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, code string, doc map[string]any) (sdk.Diagnostics, error) {
+	var ds sdk.Diagnostics
+	dateOrder(&ds, doc, "aae030", "aae031")
+	switch code {
+	case "GYU001":
+		if str(doc, "audit_result") == "2" && str(doc, "audit_opinion") == "" {
+			ds.Error("$.audit_opinion", "required", "审核意见 (audit_opinion) is required when the application is refused",
+				"audit_result 2 (审核不通过) must say why, so the injured worker can act on it")
+		}
+		if no := str(doc, "apply_no"); no != "" {
+			var st applyState
+			ver, err := getJSON(ctx, h, "apply/"+no, &st)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case ver == 0:
+				ds.Error("$.apply_no", "precondition", "application "+no+" was not downloaded through this site",
+					"only applications downloaded with GYD001 (the scheduled job) can be audited; run the GYD001 job or check the number")
+			case st.Status == applyAudited:
+				ds.Error("$.apply_no", "state", "application "+no+" is already audited",
+					fmt.Sprintf("its result %s was uploaded at %s; an application is audited once", st.Result, st.At.In(cst).Format("2006-01-02 15:04:05")))
+			}
+		}
+	case "GYU002":
+		atts, _ := doc["attachments"].([]any)
+		for i, x := range atts {
+			att, _ := x.(map[string]any)
+			content := str(att, "file_content")
+			if content == "" {
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(content)
+			if err != nil {
+				ds.Error(fmt.Sprintf("$.attachments[%d].file_content", i), "type", "file_content is not standard base64", "encode the file with base64 (RFC 4648, with padding)")
+				continue
+			}
+			if size := str(att, "file_size"); size != "" {
+				if n, err := strconv.ParseInt(size, 10, 64); err == nil && n != int64(len(raw)) {
+					ds.Error(fmt.Sprintf("$.attachments[%d].file_size", i), "consistency",
+						fmt.Sprintf("file_size is %d but file_content holds %d bytes", n, len(raw)), "send the size of the decoded file")
+				}
+			}
+		}
+	case "GYU006":
+		if ab := str(doc, "aab301"); len(ab) >= 2 && ab[:2] != c.region[:2] {
+			ds.Error("$.aab301", "precondition", "参保地 "+ab+" is not in this province",
+				fmt.Sprintf("GYU006 uploads only filings approved by this province (region %s…); filings of other provinces come with GYD006", c.region[:2]))
+		}
+		atts, _ := doc["attachments"].([]any)
+		for i, x := range atts {
+			att, _ := x.(map[string]any)
+			id := str(att, "attachment_id")
+			if id == "" {
+				continue
+			}
+			var st attachmentState
+			ver, err := getJSON(ctx, h, "att/"+id, &st)
+			if err != nil {
+				return nil, err
+			}
+			if ver == 0 {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "precondition", "attachment "+id+" was not uploaded through this site",
+					"upload the files first with workinjury.GYU002 (at most 10 per call) and use the attachment_id it returns")
+			}
+		}
+		if person := str(doc, "aac002"); person != "" {
+			it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
+			if err != nil {
+				return nil, err
+			}
+			no, f, err := a.validFiling(ctx, h, person, it)
+			if err != nil {
+				return nil, err
+			}
+			if no != "" {
+				ds.Error("$.aac002", "state", "this person already has a valid filing "+no+" for institution type "+it,
+					fmt.Sprintf("one valid filing per person per institution type (valid until %s): change it with GYU007 or terminate it (change_type 5) first", orOpen(f.AAE031)))
+			}
+		}
+	case "GYU007":
+		need := map[string]struct{ field, label string }{
+			"1": {"aae031", "新备案截止日期"}, "2": {"akb020", "新就医协议机构编号"},
+			"3": {"aab299", "新就医地行政区划"}, "4": {"aae005", "新联系电话"},
+		}
+		ct := str(doc, "change_type")
+		if n, ok := need[ct]; ok && str(doc, n.field) == "" {
+			ds.Error("$."+n.field, "required", n.label+" ("+n.field+") is required for change_type "+ct, "give the new value")
+		}
+		if no := str(doc, "filing_no"); no != "" {
+			var f filingState
+			ver, err := getJSON(ctx, h, "filing/"+no, &f)
+			if err != nil {
+				return nil, err
+			}
+			if ver > 0 && f.invalid() && ct != "4" {
+				ds.Error("$.change_type", "state", "filing "+no+" is invalid (status "+f.Status+") and its status may never return to valid",
+					"a refused or terminated filing cannot be extended, moved or terminated again; upload a new filing with GYU006")
+			}
+		}
+	case "GYU008":
+		recs, _ := doc["records"].([]any)
+		if n := str(doc, "record_count"); n != "" && n != strconv.Itoa(len(recs)) {
+			ds.Error("$.record_count", "consistency", fmt.Sprintf("record_count is %s but %d records are given", n, len(recs)), "count the records of the feedback")
+		}
+		for i, x := range recs {
+			r, _ := x.(map[string]any)
+			if str(r, "result_flag") == "0" && str(r, "fail_reason") == "" {
+				ds.Error(fmt.Sprintf("$.records[%d].fail_reason", i), "required", "a failed record needs fail_reason", "say why the record could not be stored")
+			}
+		}
+	case "GYR005":
+		if str(doc, "batch_no") == "" && (str(doc, "aae030") == "" || str(doc, "aae031") == "") {
+			ds.Error("$.batch_no", "required", "give the batch to download again (batch_no) or a date range (aae030 and aae031)", "")
+		}
+	}
+	return ds, nil
+}
+
+// dateOrder reports an end date before its start date.
+func dateOrder(ds *sdk.Diagnostics, doc map[string]any, from, to string) {
+	f, t := str(doc, from), str(doc, to)
+	if f == "" || t == "" {
+		return
+	}
+	ft, err1 := time.Parse("2006-01-02", f)
+	tt, err2 := time.Parse("2006-01-02", t)
+	if err1 == nil && err2 == nil && tt.Before(ft) {
+		ds.Error("$."+to, "consistency", to+" "+t+" is before "+from+" "+f, "the end date must not be before the start date")
+	}
+}
+
+func orOpen(d string) string {
+	if d == "" {
+		return "open-ended"
+	}
+	return d
+}
+
+// instType returns the institution type of akb020 when an institution
+// download or upload told it, else the type a filing_type implies
+// (辅助器具配置 → 3, otherwise 1).
+func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType string) (string, error) {
+	if akb020 != "" {
+		var st instState
+		ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+		if err != nil {
+			return "", err
+		}
+		if ver > 0 && st.Type != "" {
+			return st.Type, nil
+		}
+	}
+	if filingType == "3" {
+		return "3", nil
+	}
+	return "1", nil
+}
+
+// validFiling returns the person's valid filing for an institution type,
+// or "" when there is none.
+func (a *Adapter) validFiling(ctx context.Context, h sdk.Host, aac002, instType string) (string, filingState, error) {
+	var no string
+	ver, err := getJSON(ctx, h, "person/"+personKey(aac002)+"/"+instType, &no)
+	if err != nil || ver == 0 || no == "" {
+		return "", filingState{}, err
+	}
+	var f filingState
+	if ver, err := getJSON(ctx, h, "filing/"+no, &f); err != nil || ver == 0 {
+		return "", filingState{}, err
+	}
+	if !f.valid(a.now().In(cst).Format("2006-01-02")) {
+		return "", filingState{}, nil
+	}
+	return no, f, nil
+}
+
+// putFiling stores a filing and keeps the person index pointing at the
+// valid one.
+func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filingState) error {
+	f.At = a.now().UTC()
+	if err := putJSON(ctx, h, "filing/"+no, f); err != nil {
+		return err
+	}
+	if f.Person == "" {
+		return nil
+	}
+	idx := "person/" + f.Person + "/" + f.InstType
+	var cur string
+	if _, err := getJSON(ctx, h, idx, &cur); err != nil {
+		return err
+	}
+	switch {
+	case f.valid(a.now().In(cst).Format("2006-01-02")):
+		return putJSON(ctx, h, idx, no)
+	case cur == no:
+		return h.Delete(ctx, idx)
+	}
+	return nil
+}
+
+// apply records the effects of an accepted upload in the adapter state, so
+// that the rules above know them. It is idempotent: a reconciled outcome
+// applies it again.
+func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, code string, doc map[string]any, output json.RawMessage) error {
+	var out map[string]any
+	dec := json.NewDecoder(bytes.NewReader(output))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		out = map[string]any{}
+	}
+	now := a.now().UTC()
+	switch code {
+	case "GYU001":
+		no := str(doc, "apply_no")
+		var st applyState
+		if _, err := getJSON(ctx, h, "apply/"+no, &st); err != nil {
+			return err
+		}
+		st.Status, st.Result, st.FilingNo, st.At = applyAudited, str(doc, "audit_result"), str(out, "filing_no"), now
+		if err := putJSON(ctx, h, "apply/"+no, st); err != nil {
+			return err
+		}
+		if st.FilingNo == "" {
+			return nil
+		}
+		status := filingApproved
+		if st.Result == "2" {
+			status = filingRefused
+		}
+		akb020 := str(doc, "akb020")
+		if akb020 == "" {
+			akb020 = st.AKB020
+		}
+		it, err := a.instType(ctx, h, akb020, st.FilingType)
+		if err != nil {
+			return err
+		}
+		return a.putFiling(ctx, h, st.FilingNo, filingState{Status: status, Person: personKey(str(doc, "aac002")), InstType: it,
+			AKB020: akb020, AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031")})
+	case "GYU002":
+		in, _ := doc["attachments"].([]any)
+		got, _ := out["attachments"].([]any)
+		for i, x := range got {
+			r, _ := x.(map[string]any)
+			id := str(r, "attachment_id")
+			if id == "" {
+				continue
+			}
+			st := attachmentState{BizType: str(doc, "biz_type"), BizNo: str(doc, "biz_no"), FileName: str(r, "file_name"), At: now}
+			if i < len(in) {
+				if src, ok := in[i].(map[string]any); ok {
+					st.Type = str(src, "attachment_type")
+				}
+			}
+			if err := putJSON(ctx, h, "att/"+id, st); err != nil {
+				return err
+			}
+		}
+	case "GYU006":
+		no := str(out, "filing_no")
+		if no == "" {
+			return nil
+		}
+		it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
+		if err != nil {
+			return err
+		}
+		return a.putFiling(ctx, h, no, filingState{Status: filingApproved, Person: personKey(str(doc, "aac002")), InstType: it,
+			AKB020: str(doc, "akb020"), AAB299: str(doc, "aab299"), AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031")})
+	case "GYU007":
+		no := str(doc, "filing_no")
+		var f filingState
+		if _, err := getJSON(ctx, h, "filing/"+no, &f); err != nil {
+			return err
+		}
+		switch str(doc, "change_type") {
+		case "1":
+			f.AAE031 = str(doc, "aae031")
+		case "2":
+			oldIdx := f.InstType
+			f.AKB020 = str(doc, "akb020")
+			it, err := a.instType(ctx, h, f.AKB020, "")
+			if err != nil {
+				return err
+			}
+			if f.Person != "" && it != oldIdx {
+				var cur string
+				if _, err := getJSON(ctx, h, "person/"+f.Person+"/"+oldIdx, &cur); err != nil {
+					return err
+				}
+				if cur == no {
+					if err := h.Delete(ctx, "person/"+f.Person+"/"+oldIdx); err != nil {
+						return err
+					}
+				}
+			}
+			f.InstType = it
+		case "3":
+			f.AAB299 = str(doc, "aab299")
+			if v := str(doc, "akb020"); v != "" {
+				f.AKB020 = v
+			}
+		case "5":
+			f.Status = filingTerminated
+		}
+		if f.Status == "" {
+			f.Status = filingApproved
+		}
+		if str(doc, "change_type") != "5" && f.Status == filingApproved {
+			f.Status = filingChanged
+		}
+		return a.putFiling(ctx, h, no, f)
+	case "GYU009":
+		return putJSON(ctx, h, "inst/"+str(doc, "akb020"), instState{Type: str(doc, "institution_type"), Valid: str(doc, "valid_flag"), At: now})
+	}
+	return nil
+}

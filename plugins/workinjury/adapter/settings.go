@@ -1,0 +1,448 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/smenvelope"
+	"github.com/medgate/medgate/schemas"
+)
+
+// Setting names. Every envelope and crypto parameter of the (non-public)
+// specification is a setting whose default is smenvelope.Defaults().
+const (
+	setURL               = "url"
+	setLayout            = "layout"
+	setPathTemplate      = "pathTemplate"
+	setTimeout           = "timeout"
+	setRegionCode        = "regionCode"
+	setSenderCode        = "senderCode"
+	setReceiverCode      = "receiverCode"
+	setVersion           = "interfaceVersion"
+	setKeyDir            = "keyDir"
+	setPrivateKeyFile    = "privateKeyFile"
+	setPeerPublicKeyFile = "peerPublicKeyFile"
+	setKeyPassword       = "keyPassword"
+	setKeyReload         = "keyReloadInterval"
+	setSchemaDir         = "schemaDir"
+	setMaxBatches        = "maxBatchesPerRun"
+	setInstitutionsFile  = "institutionsFile"
+	setAttachmentDir     = "attachmentDir"
+	setMaxInline         = "maxInlineAttachmentBytes"
+
+	setSuccessCodes       = "successCodes"
+	setCipherOrder        = "cipherOrder"
+	setPointPrefix        = "pointPrefix"
+	setSigFormat          = "sigFormat"
+	setEncoding           = "encoding"
+	setSignTarget         = "signTarget"
+	setCanonicalExclude   = "canonicalExclude"
+	setCanonicalKeepEmpty = "canonicalKeepEmpty"
+	setSM4Mode            = "sm4Mode"
+	setSM4IV              = "sm4IV"
+	setKeyForm            = "keyForm"
+	setUID                = "uid"
+	setSignTypeValue      = "signTypeValue"
+	setTimestampLayout    = "timestampLayout"
+	setUnsignedErrors     = "unsignedErrors"
+	setStrictOpen         = "strictOpen"
+)
+
+// Endpoint layouts.
+const (
+	// LayoutSingle posts every transaction to the one URL; the transaction
+	// code travels in the envelope field field.txCode.
+	LayoutSingle = "single"
+	// LayoutPerTransaction posts to url + pathTemplate with {code} replaced
+	// by the transaction code.
+	LayoutPerTransaction = "perTransaction"
+)
+
+// fieldDisabled as the value of a field.* setting leaves that envelope
+// member out (a setting cannot be set to the empty string: empty means
+// "use the default").
+const fieldDisabled = "-"
+
+// envelopeField ties a field.* setting to its smenvelope.FieldNames member.
+type envelopeField struct {
+	setting string
+	get     func(*smenvelope.FieldNames) *string
+	doc     string
+}
+
+var envelopeFields = []envelopeField{
+	{"field.txCode", func(f *smenvelope.FieldNames) *string { return &f.TxCode }, "transaction code (GYU101 …)"},
+	{"field.msgId", func(f *smenvelope.FieldNames) *string { return &f.MsgID }, "message serial, the key of GYD053 reconciliation"},
+	{"field.sender", func(f *smenvelope.FieldNames) *string { return &f.Sender }, "sender system code"},
+	{"field.receiver", func(f *smenvelope.FieldNames) *string { return &f.Receiver }, "receiver system code"},
+	{"field.timestamp", func(f *smenvelope.FieldNames) *string { return &f.Timestamp }, "send time"},
+	{"field.version", func(f *smenvelope.FieldNames) *string { return &f.Version }, "interface version"},
+	{"field.key", func(f *smenvelope.FieldNames) *string { return &f.Key }, "SM2-encrypted SM4 key (required)"},
+	{"field.data", func(f *smenvelope.FieldNames) *string { return &f.Data }, "SM4-encrypted business data (required)"},
+	{"field.sign", func(f *smenvelope.FieldNames) *string { return &f.Sign }, "SM2 signature (required)"},
+	{"field.signType", func(f *smenvelope.FieldNames) *string { return &f.SignType }, "signature algorithm"},
+	{"field.code", func(f *smenvelope.FieldNames) *string { return &f.Code }, "response code"},
+	{"field.message", func(f *smenvelope.FieldNames) *string { return &f.Message }, "response message"},
+}
+
+// settings declares the per-site configuration fields.
+func settings() []sdk.Setting {
+	d := smenvelope.Defaults()
+	inferred := " (INFERRED default: the official specification is not public; fix it from the first GYU000 exchange)"
+	ss := []sdk.Setting{
+		{Name: setURL, Type: sdk.SettingURL, Required: true,
+			Description: "URL of the national work-injury system (or the provincial front end that relays to it); with layout perTransaction, the base that pathTemplate is appended to",
+			Example:     "https://gsydjy.example.gov.cn/api"},
+		{Name: setLayout, Type: sdk.SettingString, Default: LayoutSingle, Enum: []string{LayoutSingle, LayoutPerTransaction},
+			Description: "endpoint layout: single = one URL for every transaction, the code in the envelope; perTransaction = one URL per transaction (url + pathTemplate)" + inferred},
+		{Name: setPathTemplate, Type: sdk.SettingString, Default: "/{code}",
+			Description: "path appended to url with layout perTransaction; {code} is replaced by the transaction code", Example: "/gs/{code}"},
+		{Name: setTimeout, Type: sdk.SettingDuration, Default: "30s",
+			Description: "how long one HTTP call may take; a call without an answer in time has an unknown outcome and is reconciled with GYD053 before any resend"},
+		{Name: setRegionCode, Type: sdk.SettingString, Required: true,
+			Description: "6-digit administrative region code of this province's business system (就医地 for downloads; GYU006 accepts only filings whose 参保地 aab301 is in the same province)",
+			Example:     "350200"},
+		{Name: setSenderCode, Type: sdk.SettingString,
+			Description: "sender system code written to field.sender and used as the prefix of message serials (at most 20 characters); default: regionCode", Example: "350000GS01"},
+		{Name: setReceiverCode, Type: sdk.SettingString,
+			Description: "receiver system code written to field.receiver; left out when empty", Example: "GSYDJY"},
+		{Name: setVersion, Type: sdk.SettingString, Default: "V1.5.02",
+			Description: "interface version written to field.version"},
+		{Name: setKeyDir, Type: sdk.SettingPath, Required: true,
+			Description: "directory of the SM2 key files, written by `medgate import-keys -site SITE`; the files are re-read every keyReloadInterval, so keys rotate without a restart",
+			Example:     "/etc/medgate/keys/workinjury"},
+		{Name: setPrivateKeyFile, Type: sdk.SettingString, Default: smenvelope.DefaultPrivateKeyFile,
+			Description: "our SM2 private key file in keyDir (mode 0600, owned by medgate's user)"},
+		{Name: setPeerPublicKeyFile, Type: sdk.SettingString, Default: smenvelope.DefaultPeerPublicKeyFile,
+			Description: "the national system's SM2 public key file in keyDir"},
+		{Name: setKeyPassword, Type: sdk.SettingSecret,
+			Description: "password of an encrypted PKCS#8 private key (env:NAME or file:PATH); leave empty for a plain key", Example: "env:MEDGATE_WI_KEY_PASSWORD"},
+		{Name: setKeyReload, Type: sdk.SettingDuration, Default: "10s",
+			Description: "how often the key files are checked for changes"},
+		{Name: setSchemaDir, Type: sdk.SettingPath,
+			Description: "directory of schema files (workinjury/<code>.yaml) that replace the built-in ones, e.g. imported from the official specification with `medgate import-spec`",
+			Example:     "/etc/medgate/schemas"},
+		{Name: setMaxBatches, Type: sdk.SettingInt, Default: "20",
+			Description: "most download batches (of at most 500 records) one scheduled run fetches before it stops until the next run"},
+		{Name: setInstitutionsFile, Type: sdk.SettingPath,
+			Description: "JSON file with an array of this province's approved institutions (GYU009 inputs); the GYU009 job uploads the new and changed ones; no upload job when empty",
+			Example:     "/etc/medgate/workinjury-institutions.json"},
+		{Name: setAttachmentDir, Type: sdk.SettingPath,
+			Description: "directory for downloaded attachments (GYD054); when empty, attachment content travels inside the download event up to maxInlineAttachmentBytes",
+			Example:     "/var/lib/medgate/workinjury-attachments"},
+		{Name: setMaxInline, Type: sdk.SettingInt, Default: "524288",
+			Description: "largest total attachment size (bytes, decoded) carried inside one event when attachmentDir is empty; a record with more is fed back as failed so it is downloaded again once attachmentDir is set"},
+
+		{Name: setSuccessCodes, Type: sdk.SettingString, Default: strings.Join(d.SuccessCodes, ","),
+			Description: "comma-separated response codes that mean success" + inferred},
+		{Name: setCipherOrder, Type: sdk.SettingString, Default: string(d.CipherOrder), Enum: []string{string(smenvelope.C1C3C2), string(smenvelope.C1C2C3), string(smenvelope.ASN1)},
+			Description: "SM2 ciphertext layout of the encrypted SM4 key" + inferred},
+		{Name: setPointPrefix, Type: sdk.SettingBool, Default: strconv.FormatBool(d.PointPrefix),
+			Description: "write the 04 point prefix in front of raw C1 (C1C3C2 and C1C2C3 only)" + inferred},
+		{Name: setSigFormat, Type: sdk.SettingString, Default: string(d.SigFormat), Enum: []string{string(smenvelope.SigDER), string(smenvelope.SigRS)},
+			Description: "SM2 signature form: DER or 64-byte r‖s" + inferred},
+		{Name: setEncoding, Type: sdk.SettingString, Default: string(d.Encoding), Enum: []string{string(smenvelope.Base64), string(smenvelope.HexLower), string(smenvelope.HexUpper)},
+			Description: "text encoding of key, data and signature" + inferred},
+		{Name: setSignTarget, Type: sdk.SettingString, Default: string(d.SignTarget), Enum: []string{string(smenvelope.SignPlaintext), string(smenvelope.SignCiphertext), string(smenvelope.SignCanonical)},
+			Description: "what the signature covers: the business plaintext, the encoded ciphertext, or the canonical k=v&… string of the envelope" + inferred},
+		{Name: setCanonicalExclude, Type: sdk.SettingString,
+			Description: "comma-separated envelope fields left out of the canonical string (signTarget canonical)"},
+		{Name: setCanonicalKeepEmpty, Type: sdk.SettingBool, Default: strconv.FormatBool(d.CanonicalKeepEmpty),
+			Description: "keep empty fields (\"k=\") in the canonical string"},
+		{Name: setSM4Mode, Type: sdk.SettingString, Default: string(d.SM4Mode), Enum: []string{string(smenvelope.ECB), string(smenvelope.CBC)},
+			Description: "SM4 mode of the business data (PKCS#7 padding)" + inferred},
+		{Name: setSM4IV, Type: sdk.SettingString,
+			Description: "fixed CBC IV as 32 hex characters; empty: a random IV sent in front of the data"},
+		{Name: setKeyForm, Type: sdk.SettingString, Default: string(d.KeyForm), Enum: []string{string(smenvelope.Raw16), string(smenvelope.ASCII16), string(smenvelope.Hex32)},
+			Description: "form of the per-message SM4 key that is SM2-encrypted" + inferred},
+		{Name: setUID, Type: sdk.SettingString, Default: d.UID,
+			Description: "SM2 signer user id (Z_A)"},
+		{Name: setSignTypeValue, Type: sdk.SettingString, Default: d.SignTypeValue,
+			Description: "value written to field.signType"},
+		{Name: setTimestampLayout, Type: sdk.SettingString, Default: d.TimestampLayout,
+			Description: "Go time layout of field.timestamp in UTC+8, or unix / unixms" + inferred},
+		{Name: setUnsignedErrors, Type: sdk.SettingBool, Default: strconv.FormatBool(d.UnsignedErrors),
+			Description: "accept error responses without a valid signature as unverified errors (they are never trusted: the outcome is reconciled with GYD053)"},
+		{Name: setStrictOpen, Type: sdk.SettingBool, Default: strconv.FormatBool(d.StrictOpen),
+			Description: "accept only the configured cipherOrder, pointPrefix, sigFormat and keyForm in responses (by default the others are tried too; both checks are authenticated)"},
+	}
+	for _, f := range envelopeFields {
+		def := *f.get(&d.Fields)
+		if def == "" {
+			def = fieldDisabled
+		}
+		ss = append(ss, sdk.Setting{Name: f.setting, Type: sdk.SettingString, Default: def,
+			Description: "envelope member name of the " + f.doc + "; \"-\" leaves it out" + inferred})
+	}
+	return ss
+}
+
+// siteConfig is one site's parsed configuration. It is immutable once built.
+type siteConfig struct {
+	code          string
+	url           string
+	layout        string
+	pathTemplate  string
+	timeout       time.Duration
+	region        string
+	sender        string
+	receiver      string
+	version       string
+	opts          smenvelope.Options
+	keys          atomic.Pointer[smenvelope.KeyStore] // nil while the key files are missing
+	keyCfg        smenvelope.KeyStoreConfig
+	keyReload     time.Duration
+	schemas       *schemas.Set
+	maxBatches    int
+	institutions  string
+	attachmentDir string
+	maxInline     int64
+}
+
+var (
+	regionRE = regexp.MustCompile(`^[0-9]{6}$`)
+	senderRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,20}$`)
+)
+
+// parseSettings turns the host's settings (defaults applied) into a
+// siteConfig, reporting every problem as a diagnostic on its setting. A
+// missing key file is a warning: the site is enabled and every call fails
+// with a clear reason until `medgate import-keys` has written the keys.
+func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	bad := func(name, summary, detail string) { ds.Error(name, "setting", summary, detail) }
+	c := &siteConfig{code: site}
+
+	c.url = in[setURL]
+	if u, err := url.Parse(c.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(setURL, "not an http(s) URL", "write the full URL of the national system, e.g. https://host/api")
+	}
+	c.layout = in[setLayout]
+	if c.layout != LayoutSingle && c.layout != LayoutPerTransaction {
+		bad(setLayout, "unknown layout "+strconv.Quote(c.layout), "use single or perTransaction")
+	}
+	c.pathTemplate = in[setPathTemplate]
+	if c.layout == LayoutPerTransaction && !strings.Contains(c.pathTemplate, "{code}") {
+		bad(setPathTemplate, "pathTemplate has no {code}", "with layout perTransaction the path must name the transaction, e.g. /{code}")
+	}
+	c.timeout = durationOr(in[setTimeout], 30*time.Second, setTimeout, &ds)
+	c.region = in[setRegionCode]
+	if !regionRE.MatchString(c.region) {
+		bad(setRegionCode, "regionCode must be 6 digits", "write the administrative region code of this province's business system, e.g. 350200")
+	}
+	c.sender = in[setSenderCode]
+	if c.sender == "" {
+		c.sender = c.region
+	}
+	if !senderRE.MatchString(c.sender) {
+		bad(setSenderCode, "senderCode must be 1 to 20 letters, digits, _ or -", "it prefixes every message serial, which GYD053 limits to 50 characters")
+	}
+	c.receiver = in[setReceiverCode]
+	c.version = in[setVersion]
+	c.maxBatches = intOr(in[setMaxBatches], 20, setMaxBatches, &ds)
+	if c.maxBatches < 1 {
+		bad(setMaxBatches, "maxBatchesPerRun must be at least 1", "")
+	}
+	c.maxInline = int64(intOr(in[setMaxInline], 512<<10, setMaxInline, &ds))
+	c.institutions = in[setInstitutionsFile]
+	c.attachmentDir = in[setAttachmentDir]
+
+	// Envelope options: start from the defaults, apply every setting.
+	o := smenvelope.Defaults()
+	for _, f := range envelopeFields {
+		v, ok := in[f.setting]
+		if !ok || v == "" {
+			continue
+		}
+		if v == fieldDisabled {
+			v = ""
+		}
+		*f.get(&o.Fields) = v
+	}
+	if v := in[setSuccessCodes]; v != "" {
+		o.SuccessCodes = splitList(v)
+	}
+	setStr := func(name string, dst *string) {
+		if v := in[name]; v != "" {
+			*dst = v
+		}
+	}
+	setBool := func(name string, dst *bool) {
+		if v := in[name]; v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				bad(name, strconv.Quote(v)+" is not true or false", "")
+				return
+			}
+			*dst = b
+		}
+	}
+	var order, sig, enc, target, mode, form string
+	setStr(setCipherOrder, &order)
+	setStr(setSigFormat, &sig)
+	setStr(setEncoding, &enc)
+	setStr(setSignTarget, &target)
+	setStr(setSM4Mode, &mode)
+	setStr(setKeyForm, &form)
+	if order != "" {
+		o.CipherOrder = smenvelope.CipherOrder(order)
+	}
+	if sig != "" {
+		o.SigFormat = smenvelope.SigFormat(sig)
+	}
+	if enc != "" {
+		o.Encoding = smenvelope.Encoding(enc)
+	}
+	if target != "" {
+		o.SignTarget = smenvelope.SignTarget(target)
+	}
+	if mode != "" {
+		o.SM4Mode = smenvelope.SM4Mode(mode)
+	}
+	if form != "" {
+		o.KeyForm = smenvelope.KeyForm(form)
+	}
+	setBool(setPointPrefix, &o.PointPrefix)
+	setBool(setCanonicalKeepEmpty, &o.CanonicalKeepEmpty)
+	setBool(setUnsignedErrors, &o.UnsignedErrors)
+	setBool(setStrictOpen, &o.StrictOpen)
+	if v := in[setCanonicalExclude]; v != "" {
+		o.CanonicalExclude = splitList(v)
+	}
+	setStr(setSM4IV, &o.SM4IV)
+	setStr(setUID, &o.UID)
+	setStr(setSignTypeValue, &o.SignTypeValue)
+	setStr(setTimestampLayout, &o.TimestampLayout)
+	if c.layout == LayoutSingle && o.Fields.TxCode == "" {
+		bad("field.txCode", "field.txCode is disabled but layout is single", "the national system can only tell the transaction from the envelope: name the field or use layout perTransaction")
+	}
+	if o.Fields.MsgID == "" {
+		bad("field.msgId", "field.msgId is disabled", "every request needs a serial so that unknown outcomes can be reconciled with GYD053")
+	}
+	var oe *smenvelope.OptionsError
+	if err := o.Validate(); errors.As(err, &oe) {
+		for _, p := range oe.Problems {
+			bad("envelope", "invalid envelope settings", p)
+		}
+	}
+	c.opts = o
+
+	// Schemas: the embedded set, overlaid by the site's directory.
+	c.schemas = schemas.Embedded()
+	if err := schemas.CheckEmbedded(); err != nil {
+		bad(setSchemaDir, "the built-in schemas do not load", err.Error())
+	}
+	if dir := in[setSchemaDir]; dir != "" {
+		set, err := c.schemas.Overlay(dir)
+		if err != nil {
+			bad(setSchemaDir, "cannot load the schema overlay", err.Error())
+		} else {
+			c.schemas = set
+		}
+	}
+
+	// Keys.
+	c.keyReload = durationOr(in[setKeyReload], 10*time.Second, setKeyReload, &ds)
+	c.keyCfg = smenvelope.KeyStoreConfig{
+		Dir:               in[setKeyDir],
+		PrivateKeyFile:    in[setPrivateKeyFile],
+		PeerPublicKeyFile: in[setPeerPublicKeyFile],
+		Password:          smenvelope.Secret(in[setKeyPassword]),
+	}
+	if c.keyCfg.Dir == "" {
+		bad(setKeyDir, "keyDir is required", "import the keys with `medgate import-keys -site "+site+"` and name their directory here")
+	} else if !ds.HasError() {
+		ks, err := smenvelope.NewKeyStore(c.keyCfg)
+		switch {
+		case err == nil:
+			c.keys.Store(ks)
+		case keysMissing(c.keyCfg):
+			ds.Warn(setKeyDir, "precondition", "the SM2 key files are not there yet",
+				"every work-injury call fails until they are imported: run `medgate import-keys -site "+site+" -private FILE -peer-public FILE`; they are picked up without a restart")
+		default:
+			bad(setKeyDir, "the SM2 keys cannot be loaded", err.Error())
+		}
+	}
+	return c, ds
+}
+
+// keysMissing reports whether a key file does not exist (as opposed to
+// existing with bad content or permissions).
+func keysMissing(c smenvelope.KeyStoreConfig) bool {
+	for _, p := range keyPaths(c) {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyPaths returns the private and peer public key file paths.
+func keyPaths(c smenvelope.KeyStoreConfig) []string {
+	priv, pub := c.PrivateKeyFile, c.PeerPublicKeyFile
+	if priv == "" {
+		priv = smenvelope.DefaultPrivateKeyFile
+	}
+	if pub == "" {
+		pub = smenvelope.DefaultPeerPublicKeyFile
+	}
+	if !filepath.IsAbs(priv) {
+		priv = filepath.Join(c.Dir, priv)
+	}
+	if !filepath.IsAbs(pub) {
+		pub = filepath.Join(c.Dir, pub)
+	}
+	return []string{priv, pub}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func durationOr(v string, def time.Duration, name string, ds *sdk.Diagnostics) time.Duration {
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		ds.Error(name, "setting", fmt.Sprintf("%q is not a positive duration", v), `write e.g. "30s" or "10m"`)
+		return def
+	}
+	return d
+}
+
+func intOr(v string, def int, name string, ds *sdk.Diagnostics) int {
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		ds.Error(name, "setting", fmt.Sprintf("%q is not a whole number", v), "")
+		return def
+	}
+	return n
+}
+
+// endpoint returns the URL a transaction is posted to.
+func (c *siteConfig) endpoint(code string) string {
+	if c.layout != LayoutPerTransaction {
+		return c.url
+	}
+	return strings.TrimRight(c.url, "/") + strings.ReplaceAll(c.pathTemplate, "{code}", code)
+}

@@ -1,0 +1,167 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// upload sends a transaction that changes national state, exactly once:
+//
+//  1. If an earlier attempt of this message finished, its stored outcome
+//     is returned (nothing is sent).
+//  2. If an earlier attempt was sent and its outcome is unknown (crash,
+//     timeout, 5xx, garbage, bad signature), the national system is asked
+//     with GYD053 about the original serial first: success or failure is
+//     taken from there; only "no such transaction" allows a resend.
+//  3. Otherwise a new serial is recorded in state before the request leaves,
+//     so that a crash at any later point is reconciled by step 2.
+func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
+	h := req.Host
+	key := "msg/" + req.MessageID
+	var rec sentRecord
+	ver, err := getJSON(ctx, h, key, &rec)
+	if err != nil {
+		return failed(true, "state", "cannot read what was sent for this message", err.Error())
+	}
+	if ver > 0 && rec.Done {
+		return recordResponse(code, rec)
+	}
+	if ver > 0 {
+		r, err := a.reconcile(ctx, h, c, req.MessageID, rec.Code, rec.Serial, rec.Date)
+		if err != nil {
+			return failed(true, "reconcile", "an earlier attempt may have reached the national system and GYD053 could not tell",
+				fmt.Sprintf("serial %s: %v; nothing is resent until GYD053 answers", rec.Serial, err))
+		}
+		switch r.status {
+		case transOK:
+			return a.finish(ctx, h, c, key, rec, code, doc, outcome{kind: kindOK, serial: rec.Serial, code: r.code, message: r.message, output: r.output}, true)
+		case transFailed:
+			return a.finish(ctx, h, c, key, rec, code, doc, outcome{kind: kindRejected, serial: rec.Serial, code: r.code, message: r.message}, true)
+		case transPending:
+			return failed(true, "pending", "the national system is still processing the earlier attempt",
+				fmt.Sprintf("GYD053 reports serial %s as in progress; medgate asks again before any resend", rec.Serial))
+		}
+		a.log.Info("the earlier attempt never reached the national system; sending again", "site", c.code, "code", code, "serial", rec.Serial)
+	}
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return failed(true, "state", "cannot draw a message serial", err.Error())
+	}
+	rec = sentRecord{Code: code, Serial: serial, Date: a.now().In(cst).Format("2006-01-02"), SentAt: a.now().UTC(), Sends: rec.Sends + 1}
+	if err := putJSON(ctx, h, key, rec); err != nil {
+		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
+	}
+	out := a.call(ctx, h, c, req.MessageID, code, serial, doc)
+	switch out.kind {
+	case kindOK, kindRejected:
+		return a.finish(ctx, h, c, key, rec, code, doc, out, false)
+	case kindLocal:
+		if err := h.Delete(ctx, key); err != nil {
+			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
+		}
+		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
+	default:
+		return failed(true, "unavailable", "the national system gave no trustworthy answer",
+			fmt.Sprintf("%v; the next attempt reconciles serial %s with GYD053 before any resend", out.err, serial))
+	}
+}
+
+// finish applies the effects of a known outcome to the adapter state,
+// stores the outcome and returns the response.
+func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, code string, doc map[string]any, out outcome, reconciled bool) *sdk.HandleResponse {
+	if out.kind == kindOK {
+		if err := a.apply(ctx, h, c, code, doc, out.output); err != nil {
+			// The national system accepted it; the next attempt finds the
+			// serial with GYD053 and applies the effects again.
+			return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
+		}
+		rec.Status, rec.Output = string(sdk.StatusOK), out.output
+	} else {
+		rec.Status = string(sdk.StatusRejected)
+	}
+	rec.Done, rec.ExtCode, rec.ExtMsg, rec.Reconciled = true, out.code, out.message, reconciled
+	if err := putJSON(ctx, h, key, rec); err != nil {
+		a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+	}
+	if reconciled {
+		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
+	}
+	return recordResponse(code, rec)
+}
+
+// recordResponse rebuilds the response of a finished upload.
+func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {
+	if rec.Status == string(sdk.StatusRejected) {
+		return rejected(code, rec.Serial, rec.ExtCode, rec.ExtMsg)
+	}
+	payload := rec.Output
+	if len(payload) == 0 {
+		payload = json.RawMessage("{}")
+	}
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
+		External: &sdk.External{System: systemName, Code: rec.ExtCode, Message: rec.ExtMsg, MsgID: rec.Serial}}
+}
+
+// Transaction states reported by GYD053 (codes/transStatus.yaml).
+const (
+	transOK      = "1"
+	transFailed  = "0"
+	transPending = "2"
+	transNone    = "9"
+)
+
+// reconciliation is what GYD053 says about an earlier transaction.
+type reconciliation struct {
+	status  string
+	code    string
+	message string
+	output  json.RawMessage
+}
+
+// reconcile asks the national system (GYD053) about the transaction sent
+// with serial on date.
+func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial, date string) (reconciliation, error) {
+	qs, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return reconciliation{}, err
+	}
+	in := map[string]any{"orig_code": code, "orig_msg_id": serial}
+	if date != "" {
+		in["orig_date"] = date
+	}
+	out := a.call(ctx, h, c, messageID, "GYD053", qs, in)
+	switch out.kind {
+	case kindOK:
+	case kindRejected:
+		return reconciliation{}, fmt.Errorf("GYD053 refused: code %s: %s", out.code, out.message)
+	default:
+		return reconciliation{}, out.err
+	}
+	var r struct {
+		TransStatus json.Number `json:"trans_status"`
+		ResultCode  string      `json:"orig_result_code"`
+		ResultMsg   string      `json:"orig_result_message"`
+		Output      string      `json:"orig_output"`
+	}
+	if err := json.Unmarshal(out.output, &r); err != nil {
+		return reconciliation{}, fmt.Errorf("GYD053 answer is not readable: %w", err)
+	}
+	rc := reconciliation{status: r.TransStatus.String(), code: r.ResultCode, message: r.ResultMsg}
+	switch rc.status {
+	case transOK:
+		rc.output = json.RawMessage("{}")
+		if r.Output != "" {
+			if !json.Valid([]byte(r.Output)) {
+				return reconciliation{}, fmt.Errorf("GYD053 orig_output of serial %s is not JSON", serial)
+			}
+			rc.output = json.RawMessage(r.Output)
+		}
+	case transFailed, transPending, transNone:
+	default:
+		return reconciliation{}, fmt.Errorf("GYD053 trans_status %q is not one of 0, 1, 2, 9", rc.status)
+	}
+	return rc, nil
+}

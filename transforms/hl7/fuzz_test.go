@@ -1,0 +1,103 @@
+package hl7
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse checks that Parse never panics, that every value of a parsed
+// message can be read, and that escaping any value read and putting it back
+// into a message gives the same value. The seed corpus is in
+// testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(adt))
+	f.Add([]byte("MSH|^~\\&#|A|||||||||||||||GB18030\rZZZ|\\X4142\\|\\.br\\|a\\F\\b\r"))
+	f.Add([]byte("\vMSH*:!%@*A\rPID*1**x:y!z\x1c\r"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseWith(data, Options{DefaultCharset: "GB18030"})
+		if err != nil {
+			return
+		}
+		_ = m.Type()
+		_ = m.ControlID()
+		for i := range m.Segments {
+			s := &m.Segments[i]
+			for f := 1; f <= len(s.Fields)+1; f++ {
+				for r := 1; r <= s.Repetitions(f)+1; r++ {
+					for c := 1; c <= 3; c++ {
+						v := s.Value(f, r, c, 1)
+						if !utf8.ValidString(v) {
+							t.Fatalf("%s-%d(%d).%d = %q is not UTF-8", s.Name, f, r, c, v)
+						}
+						if m.Delimiters.Escape == 0 || s.isEncodingField(f) || v == `""` {
+							continue
+						}
+						round := mustParse(t, "MSH"+string(m.Delimiters.Field)+encodingChars(m.Delimiters)+"\rZZZ"+string(m.Delimiters.Field)+Escape(v, m.Delimiters)+"\r")
+						if got := round.Segments[1].Value(1, 1, 1, 1); got != v {
+							t.Fatalf("escape round trip of %q gave %q", v, got)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func encodingChars(d Delimiters) string {
+	var b []byte
+	for _, c := range []byte{d.Component, d.Repetition, d.Escape, d.Subcomponent, d.Truncation} {
+		if c == 0 {
+			break
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// FuzzLocation checks that ParseLocation never panics and that String
+// gives back a location that parses to the same thing.
+func FuzzLocation(f *testing.F) {
+	for _, s := range []string{"PID-5.1", "PID-3(5=SS).1", "DG1[2]-3.1.2", "DG1[6=A]-3", "PID-3(*)", "MSH-2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLocation(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseLocation(l.String())
+		if err != nil {
+			t.Fatalf("ParseLocation(%q).String() = %q does not parse: %v", s, l.String(), err)
+		}
+		if again.String() != l.String() {
+			t.Fatalf("String not stable: %q → %q", l.String(), again.String())
+		}
+	})
+}
+
+// FuzzReader checks that Reader never panics, never loops and never
+// returns more bytes than it was given.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("\vMSH|^~\\&|A\r\x1c\r\vMSH|^~\\&|B\r\x1c\r"))
+	f.Add([]byte("FHS|x\rMSH|^~\\&|A\rPID|1\nMSH|^~\\&|B\r\nBTS|1"))
+	f.Add([]byte("\v\v\x1c\x1c\r"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data))
+		r.MaxSize = 1 << 16
+		total := 0
+		for range len(data) + 1 {
+			msg, err := r.ReadMessage()
+			if errors.Is(err, io.EOF) || err != nil {
+				return
+			}
+			total += len(msg)
+			if total > len(data)*2+1 {
+				t.Fatalf("read %d bytes from %d", total, len(data))
+			}
+		}
+		t.Fatalf("more messages than input bytes")
+	})
+}
