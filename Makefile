@@ -9,7 +9,7 @@ PLUGINS      := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 TEST_PLUGINS := $(patsubst test/plugins/%/main.go,%,$(wildcard test/plugins/*/main.go))
 DEMO_CONFIG  ?= deploy/demo/medgate.yaml
 
-.PHONY: all build run test test-unit test-services lint bench clean deps
+.PHONY: all build run test test-unit test-services lint bench clean deps proto
 
 all: build
 
@@ -50,6 +50,11 @@ lint: deps
 ## bench: benchmarks, printed as a table
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... | tee $(BIN)/bench.txt
+
+## proto: regenerate the plugin protocol code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
+proto:
+	cd plugins/sdk/internal/pb && protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative plugin.proto
 
 clean:
 	rm -rf $(BIN) data

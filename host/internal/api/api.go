@@ -252,6 +252,39 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, xs)
+	out := make([]exchangeView, len(xs))
+	for i, x := range xs {
+		out[i] = exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
+			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: x.Error, DurationMS: x.DurationMS, At: x.At}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+type exchangeView struct {
+	ID         int64           `json:"id"`
+	MessageID  string          `json:"messageId,omitempty"`
+	Plugin     string          `json:"plugin"`
+	Site       string          `json:"site"`
+	System     string          `json:"system"`
+	Code       string          `json:"code"`
+	Serial     string          `json:"serial,omitempty"`
+	Request    json.RawMessage `json:"request,omitempty"`
+	Response   json.RawMessage `json:"response,omitempty"`
+	Status     string          `json:"status"`
+	Error      string          `json:"error,omitempty"`
+	DurationMS int64           `json:"durationMs"`
+	At         time.Time       `json:"at"`
+}
+
+// body shows a journal body as JSON when it is JSON, else as a string.
+func body(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(strings.ToValidUTF8(string(b), "\uFFFD"))
+	return s
 }

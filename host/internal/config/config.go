@@ -134,6 +134,11 @@ type Processing struct {
 	UploadDeadline Duration `yaml:"uploadDeadline"`
 	// RetryBudget bounds retries of messages that have no upload deadline.
 	RetryBudget Duration `yaml:"retryBudget"`
+	// BreakerThreshold consecutive transient failures of a plugin at a site
+	// open its circuit for BreakerCooldown: calls pause instead of hammering
+	// a system that is down. 0 uses the default; -1 disables the breaker.
+	BreakerThreshold int      `yaml:"breakerThreshold"`
+	BreakerCooldown  Duration `yaml:"breakerCooldown"`
 }
 
 // Plugin declares one plugin binary.
@@ -166,7 +171,8 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration; write e.g. \"30s\" or \"5m\"", n.Line, n.Value)
+		// A *yaml.TypeError lets the decoder go on and report every problem.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration; write e.g. \"30s\" or \"5m\"", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -378,6 +384,12 @@ func (c *Config) applyDefaults() {
 	}
 	if p.RetryBudget == 0 {
 		p.RetryBudget = Duration(10 * time.Minute)
+	}
+	if p.BreakerThreshold == 0 {
+		p.BreakerThreshold = 5
+	}
+	if p.BreakerCooldown == 0 {
+		p.BreakerCooldown = Duration(30 * time.Second)
 	}
 	if c.PluginChecksums != "" {
 		c.PluginChecksums = c.rel(c.PluginChecksums)
@@ -649,5 +661,5 @@ func ResolveSecret(ref string) (string, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	return "", errors.New(`not a secret reference; write "env:VARIABLE" or "file:/path"`)
+	return "", errors.New(`not a secret reference: secrets are never written in the configuration; write "env:VARIABLE" or "file:/path"`)
 }

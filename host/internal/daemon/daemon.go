@@ -144,6 +144,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.proc = pipeline.New(d.store, d.producer, pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, pipeline.Options{
 		MaxPayloadBytes: p.MaxPayloadBytes, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
+		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(),
 	}, log, d.metrics)
 	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
 	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {

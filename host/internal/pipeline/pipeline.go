@@ -79,6 +79,10 @@ type Options struct {
 	CallTimeout     time.Duration
 	UploadDeadline  time.Duration
 	RetryBudget     time.Duration
+	// BreakerThreshold consecutive transient failures of one plugin at one
+	// site open its circuit for BreakerCooldown (0 disables the breaker).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 }
 
 // Observer receives metrics events; nil methods are fine.
@@ -98,11 +102,13 @@ type Processor struct {
 	now    func() time.Time
 	routes atomic.Pointer[Routes]
 	keys   keyLocks
+	brk    *breaker
 }
 
 // New returns a processor. Routes must be set with SetRoutes before use.
 func New(st store.Store, pub Publisher, topics Topics, opts Options, log *slog.Logger, obs Observer) *Processor {
-	p := &Processor{store: st, pub: pub, topics: topics, opts: opts, log: log, obs: obs, now: time.Now}
+	p := &Processor{store: st, pub: pub, topics: topics, opts: opts, log: log, obs: obs, now: time.Now,
+		brk: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown)}
 	p.routes.Store(&Routes{})
 	return p
 }
@@ -204,6 +210,24 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		if ctx.Err() != nil {
 			return nil, ErrStopped
 		}
+		circuit := t.Plugin + "/" + env.Site
+		if !p.brk.allow(circuit, p.now()) {
+			lastErrs = []ReplyError{{Rule: "circuit", Message: fmt.Sprintf("plugin %q at site %q failed repeatedly; calls pause for %s before the next try", t.Plugin, env.Site, p.opts.BreakerCooldown)}}
+			if attempts == 0 {
+				attempts = 1 // counted as a try for the deadline arithmetic below
+			}
+			wait := p.backoff(attempts)
+			if p.now().Add(wait).After(deadline) {
+				errs := append(lastErrs, ReplyError{Rule: "retries", Message: fmt.Sprintf("the deadline %s would pass; the message is in the DLQ and can be replayed", deadline.Format(time.RFC3339))})
+				return p.reply(env, StatusFailed, errs, nil, nil, attempts), nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ErrStopped
+			case <-time.After(wait):
+			}
+			continue
+		}
 		n, err := p.store.AddAttempt(ctx, env.ID)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
@@ -216,26 +240,23 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
 		})
 		cancel()
-		retry := false
+		transientFailure := err != nil || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
+		p.brk.done(circuit, transientFailure && ctx.Err() == nil, p.now())
 		switch {
 		case ctx.Err() != nil:
 			return nil, ErrStopped
 		case err != nil:
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "err", err)
 			lastErrs = []ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
-			retry = true
 		case resp.Status == sdk.StatusFailed && resp.Retryable:
 			lastErrs = diagsToErrors(resp.Diagnostics)
 			if len(lastErrs) == 0 {
 				lastErrs = []ReplyError{{Rule: "transient", Message: "the external system did not answer"}}
 			}
-			retry = true
 		default:
 			return p.replyFrom(env, resp, n), nil
 		}
-		if !retry {
-			continue
-		}
+		// Transient: retry with backoff within the deadline.
 		wait := p.backoff(n)
 		if n >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
 			why := fmt.Sprintf("gave up after %d attempt(s)", n)

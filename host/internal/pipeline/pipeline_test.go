@@ -303,3 +303,49 @@ func FuzzParseEnvelope(f *testing.F) {
 		_ = env.payloadBytes()
 	})
 }
+
+// TestCircuitBreaker: after the threshold of transient failures the plugin
+// is not called again until the cooldown has passed.
+func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient}}
+	p, _, _ := newProc(t, h, false)
+	p.opts.MaxAttempts = 3
+	p.brk = newBreaker(3, time.Hour)
+	r, err := p.Process(t.Context(), Input{Value: msg("cb-1", "x.do"), Key: "k"})
+	if err != nil || r.Status != "failed" || len(h.calls) != 3 {
+		t.Fatalf("first message: %+v %v after %d calls", r, err, len(h.calls))
+	}
+	p.opts.RetryBudget = 50 * time.Millisecond
+	r, err = p.Process(t.Context(), Input{Value: msg("cb-2", "x.do"), Key: "k2"})
+	if err != nil || r.Status != "failed" {
+		t.Fatalf("second message: %+v %v", r, err)
+	}
+	if len(h.calls) != 3 {
+		t.Fatalf("plugin called %d times; the open circuit must stop calls", len(h.calls))
+	}
+	if r.Errors[0].Rule != "circuit" {
+		t.Fatalf("errors = %+v, want the circuit named", r.Errors)
+	}
+}
+
+func TestBreakerHalfOpen(t *testing.T) {
+	t.Parallel()
+	b := newBreaker(2, time.Minute)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.done("p", true, now)
+	b.done("p", true, now)
+	if b.allow("p", now.Add(time.Second)) || !b.open("p", now) {
+		t.Fatal("circuit must be open after 2 failures")
+	}
+	if !b.allow("p", now.Add(2*time.Minute)) {
+		t.Fatal("one probe must pass after the cooldown")
+	}
+	if b.allow("p", now.Add(2*time.Minute)) {
+		t.Fatal("only one probe at a time")
+	}
+	b.done("p", false, now.Add(2*time.Minute))
+	if !b.allow("p", now.Add(2*time.Minute)) {
+		t.Fatal("a successful probe closes the circuit")
+	}
+}

@@ -87,10 +87,10 @@ type sentRecord struct {
 
 // applyState is a filing application downloaded with GYD001.
 type applyState struct {
-	Status   string    `json:"status"` // downloaded | audited
-	Result   string    `json:"result,omitempty"`
-	FilingNo string    `json:"filingNo,omitempty"`
-	BatchNo  string    `json:"batchNo,omitempty"`
+	Status   string `json:"status"` // downloaded | audited
+	Result   string `json:"result,omitempty"`
+	FilingNo string `json:"filingNo,omitempty"`
+	BatchNo  string `json:"batchNo,omitempty"`
 	// FilingType and AKB020 come from the downloaded record.
 	FilingType string    `json:"filingType,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`

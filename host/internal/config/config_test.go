@@ -1,0 +1,215 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("/etc/medgate/medgate.yaml", []byte("kafka:\n  embedded: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"group":    "medgate",
+		"requests": "medgate.requests",
+		"dlq":      "medgate.dlq",
+		"dataDir":  "/etc/medgate/data/kafka",
+		"sqlite":   "/etc/medgate/data/medgate.db",
+		"listen":   "127.0.0.1:8080",
+		"deadline": 30 * time.Minute,
+		"create":   true,
+	}
+	got := map[string]any{
+		"group":    c.Kafka.GroupID,
+		"requests": c.Kafka.Topics.Requests,
+		"dlq":      c.Kafka.Topics.DLQ,
+		"dataDir":  c.Kafka.Embedded.DataDir,
+		"sqlite":   c.Store.Path,
+		"listen":   c.HTTP.Listen,
+		"deadline": c.Processing.UploadDeadline.D(),
+		"create":   c.Kafka.CreateTopics,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+// TestProblemsAllAtOnce: every problem in a file is reported, each with its
+// line and a fix.
+func TestProblemsAllAtOnce(t *testing.T) {
+	t.Parallel()
+	src := `kafka:
+  brokers: [nohost, "ok:9092"]
+  maxInFlight: -1
+  sasl:
+    mechanism: GSSAPI
+    password: hunter2
+store:
+  driver: oracle
+http:
+  listen: nowhere
+  adminToken: plain-text-token
+log:
+  format: xml
+processing:
+  initialBackoff: 10s
+  maxBackoff: 1s
+plugins:
+  - name: Bad Name
+    path: /does/not/exist
+  - name: dup
+    path: /bin/sh
+    sha256: xyz
+  - name: dup
+    path: /bin/sh
+sites:
+  - code: "bad code!"
+    plugins:
+      ghost: {}
+  - code: main
+  - code: main
+`
+	_, err := Parse("m.yaml", []byte(src))
+	ps, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+		if p.Line == 0 {
+			t.Errorf("problem without a line: %s", p)
+		}
+	}
+	for _, want := range []string{
+		"m.yaml:2: kafka.brokers[0]: \"nohost\" is not host:port",
+		"m.yaml:3: kafka.maxInFlight: must be between 1 and 10000, is -1",
+		"m.yaml:5: kafka.sasl.mechanism:",
+		"m.yaml:6: kafka.sasl.password: secrets are never written in the configuration",
+		"m.yaml:4: kafka.sasl.username: is required with SASL",
+		"m.yaml:8: store.driver:",
+		"m.yaml:10: http.listen:",
+		"m.yaml:11: http.adminToken: secrets are never written",
+		"m.yaml:13: log.format:",
+		"m.yaml:16: processing.maxBackoff:",
+		"m.yaml:18: plugins[0].name:",
+		"m.yaml:19: plugins[0].path: cannot find the plugin binary",
+		"m.yaml:22: plugins[1].sha256: must be 64 lowercase hex digits",
+		"m.yaml:23: plugins[2].name: plugin \"dup\" is declared twice",
+		"m.yaml:26: sites[0].code:",
+		"m.yaml:28: sites[0].plugins.ghost: plugin \"ghost\" is not declared",
+		"m.yaml:30: sites[2].code: site \"main\" is declared twice",
+	} {
+		found := false
+		for _, g := range got {
+			if strings.HasPrefix(g, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("missing problem %q in:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "plain-text-token") {
+		t.Error("a problem message repeats a secret")
+	}
+}
+
+func TestUnknownKeyAndBadDuration(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("m.yaml", []byte("kafka:\n  embedded: {}\n  brokerz: [a:1]\nprocessing:\n  callTimeout: soon\n"))
+	msg := err.Error()
+	for _, want := range []string{"m.yaml:3: field brokerz is not a known key", "m.yaml:5:", `"soon" is not a duration`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	loose := filepath.Join(dir, "loose")
+	if err := os.WriteFile(good, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(loose, []byte("s3cret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MEDGATE_TEST_SECRET", "from-env")
+	c := &Config{File: filepath.Join(dir, "medgate.yaml")}
+	cases := map[string]struct {
+		ref, want, errPart string
+	}{
+		"env":           {ref: "env:MEDGATE_TEST_SECRET", want: "from-env"},
+		"missing env":   {ref: "env:MEDGATE_TEST_NOPE", errPart: "is not set"},
+		"file":          {ref: "file:" + good, want: "s3cret"},
+		"relative file": {ref: "file:good", want: "s3cret"},
+		"loose file":    {ref: "file:" + loose, errPart: "chmod 600"},
+		"plain text":    {ref: "s3cret", errPart: "never written"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := c.Secret(tc.ref)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.errPart)
+				}
+				if strings.Contains(err.Error(), "s3cret") && name != "plain text" {
+					t.Fatal("error contains the secret")
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestChecksums(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sums := filepath.Join(dir, "SHA256SUMS")
+	sum := strings.Repeat("ab", 32)
+	if err := os.WriteFile(sums, []byte(sum+"  ledger\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{PluginChecksums: sums}
+	got, err := c.Checksum(Plugin{Name: "ledger", Path: "/x/ledger"})
+	if err != nil || got != sum {
+		t.Fatalf("got %q %v", got, err)
+	}
+	if _, err := c.Checksum(Plugin{Name: "other", Path: "/x/other"}); err == nil {
+		t.Fatal("a plugin missing from the sums file was accepted")
+	}
+	if got, _ := c.Checksum(Plugin{Name: "p", SHA256: "own"}); got != "own" {
+		t.Fatal("a plugin's own sha256 must win")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("kafka:\n  embedded: {}\n"))
+	f.Add([]byte("sites:\n  - code: a\n    plugins: {x: {settings: {k: v}}}\n"))
+	f.Add([]byte("kafka: [1, 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.yaml", data)
+		if err == nil && c == nil {
+			t.Fatal("no config and no error")
+		}
+		if ps, ok := err.(Problems); ok {
+			for _, p := range ps {
+				if p.Message == "" {
+					t.Fatalf("problem without a message: %+v", p)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,173 @@
+package pluginhost
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+var (
+	buildOnce sync.Once
+	ledgerBin string
+	buildErr  error
+)
+
+// ledger builds the test plugin once.
+func ledger(t *testing.T) (path, sum string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pluginhost-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		ledgerBin = filepath.Join(dir, "ledger")
+		cmd := exec.Command("go", "build", "-o", ledgerBin, "github.com/medgate/medgate/test/plugins/ledger")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build ledger plugin: %v", buildErr)
+	}
+	s, err := fileSum(ledgerBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ledgerBin, s
+}
+
+func fileSum(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestChecksumMismatchIsRefused(t *testing.T) {
+	t.Parallel()
+	path, _ := ledger(t)
+	_, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: strings.Repeat("1", 64)}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "configuration expects") {
+		t.Fatalf("err = %v, want a checksum mismatch that names both sums", err)
+	}
+}
+
+// TestCrashedPluginIsRelaunched kills the plugin process and checks that
+// the supervisor relaunches it and re-applies the site configuration.
+func TestCrashedPluginIsRelaunched(t *testing.T) {
+	t.Parallel()
+	path, sum := ledger(t)
+	var restarts sync.WaitGroup
+	restarts.Add(1)
+	var once sync.Once
+	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
+		Logger: quiet, PluginOutput: io.Discard, HealthInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
+		OnRestart: func(string) { once.Do(restarts.Done) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if d := in.Description(); d.Name != "ledger" || len(d.Operations) == 0 {
+		t.Fatalf("description = %+v", d)
+	}
+	dir := t.TempDir()
+	if diags, err := in.Configure(t.Context(), "s1", map[string]string{"ledgerDir": dir, "label": "x"}); err != nil || diags.HasError() {
+		t.Fatalf("configure: %v %v", err, diags)
+	}
+	call := func(id string) (*sdk.HandleResponse, error) {
+		return in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "ledger.record", MessageID: id, Key: "k", Payload: []byte(`{"seq":1}`), Attempt: 1})
+	}
+	if r, err := call("before"); err != nil || r.Status != sdk.StatusOK {
+		t.Fatalf("before the crash: %v %+v", err, r)
+	}
+	pid := in.Pid()
+	in.Kill()
+	restarts.Wait()
+	r, err := call("after")
+	if err != nil || r.Status != sdk.StatusOK {
+		t.Fatalf("after the relaunch: %v %+v (the site configuration must be re-applied)", err, r)
+	}
+	if running, n, _ := in.Status(); !running || n < 1 || in.Pid() == pid {
+		t.Fatalf("running=%v restarts=%d pid %d→%d", running, n, pid, in.Pid())
+	}
+}
+
+func TestCheckSettings(t *testing.T) {
+	t.Parallel()
+	decl := []sdk.Setting{
+		{Name: "url", Type: sdk.SettingURL, Required: true, Description: "endpoint", Example: "https://x"},
+		{Name: "interval", Type: sdk.SettingDuration, Default: "30m"},
+		{Name: "batch", Type: sdk.SettingInt, Default: "500"},
+		{Name: "strict", Type: sdk.SettingBool, Default: "true"},
+		{Name: "mode", Type: sdk.SettingString, Default: "ecb", Enum: []string{"ecb", "cbc"}},
+		{Name: "token", Type: sdk.SettingSecret},
+		{Name: "dir", Type: sdk.SettingPath, Default: "data"},
+	}
+	isRef := func(v string) bool { return strings.HasPrefix(v, "env:") }
+	resolve := func(ref string) (string, error) {
+		if ref == "env:GOOD" {
+			return "s3cret", nil
+		}
+		return "", errors.New("variable not set")
+	}
+	cases := map[string]struct {
+		given    map[string]string
+		want     map[string]string
+		problems []SettingProblem
+	}{
+		"defaults and resolution": {
+			given: map[string]string{"url": "https://gov.example/api", "token": "env:GOOD"},
+			want:  map[string]string{"url": "https://gov.example/api", "interval": "30m", "batch": "500", "strict": "true", "mode": "ecb", "token": "s3cret", "dir": "/etc/medgate/data"},
+		},
+		"every problem at once": {
+			given: map[string]string{"interval": "soon", "batch": "many", "strict": "maybe", "mode": "gcm", "token": "plain", "extra": "1"},
+			problems: []SettingProblem{
+				{"extra", "unknown setting; this plugin accepts: url, interval, batch, strict, mode, token, dir"},
+				{"url", `is required: endpoint (for example "https://x")`},
+				{"interval", `"soon" is not a duration; write e.g. "30m"`},
+				{"batch", `"many" is not a whole number`},
+				{"strict", `"maybe" is not true or false`},
+				{"mode", `"gcm" is not allowed; use one of: ecb, cbc`},
+				{"token", `secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`},
+			},
+		},
+		"unreadable secret": {
+			given:    map[string]string{"url": "ftp://x", "token": "env:MISSING"},
+			problems: []SettingProblem{{"url", `"ftp://x" is not an http(s) URL`}, {"token", "cannot read the secret: variable not set"}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, ps := CheckSettings(decl, tc.given, "/etc/medgate", isRef, resolve)
+			if diff := cmp.Diff(tc.problems, ps); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if tc.want != nil {
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("settings (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}

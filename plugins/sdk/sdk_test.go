@@ -1,0 +1,153 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// probe records what it receives and exercises the host services.
+type probe struct {
+	got *sdk.HandleRequest
+}
+
+func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{
+		Name: "probe", Version: "1.2.3", Description: "test",
+		Operations: []sdk.Operation{{Type: "probe.do", Schema: "x/Y", Summary: "do", Upload: true}},
+		Jobs:       []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "t"}},
+		Settings:   []sdk.Setting{{Name: "url", Type: sdk.SettingURL, Required: true, Default: "", Description: "d", Example: "https://x", Enum: []string{"a"}}},
+		WorkLists:  []sdk.WorkList{{Name: "drafts", Title: "草稿", ListOperation: "probe.list", Description: "d"}},
+	}, nil
+}
+
+func (p *probe) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	var ds sdk.Diagnostics
+	if req.Settings["url"] == "" {
+		ds.Error("url", "required", "url is required", "set it in the site configuration")
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+}
+
+func (p *probe) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	cp := *req
+	cp.Host = nil
+	p.got = &cp
+	h := req.Host
+	if _, err := h.Get(ctx, "missing"); !errors.Is(err, sdk.ErrNotFound) {
+		return nil, errors.New("Get of a missing key must be ErrNotFound")
+	}
+	v, err := h.CompareAndSet(ctx, "k", 0, []byte("1"))
+	if err != nil || v != 1 {
+		return nil, errors.New("first CompareAndSet must create version 1")
+	}
+	if _, err := h.CompareAndSet(ctx, "k", 0, []byte("2")); !errors.Is(err, sdk.ErrConflict) {
+		return nil, errors.New("stale CompareAndSet must be ErrConflict")
+	}
+	if _, err := h.Put(ctx, "k2", []byte("x")); err != nil {
+		return nil, err
+	}
+	es, err := h.Scan(ctx, "k", 0)
+	if err != nil || len(es) != 2 {
+		return nil, errors.New("scan must return both keys")
+	}
+	if err := h.Delete(ctx, "k2"); err != nil {
+		return nil, err
+	}
+	if n, err := h.NextSequence(ctx, "seq"); err != nil || n != 1 {
+		return nil, errors.New("first sequence value must be 1")
+	}
+	if err := h.Publish(ctx, sdk.Event{ID: "e1", Type: "probe.done", Key: req.Key, Payload: []byte(`{}`)}); err != nil {
+		return nil, err
+	}
+	if _, err := h.Journal(ctx, sdk.Exchange{MessageID: req.MessageID, System: "x", Code: "C1", Serial: "s1", Status: "ok", Duration: 5 * time.Millisecond}); err != nil {
+		return nil, err
+	}
+	return &sdk.HandleResponse{
+		Status: sdk.StatusRejected, Retryable: false,
+		Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$.a", Rule: "amount", Summary: "s", Detail: "d"}},
+		External:    &sdk.External{System: "x", Code: "E1", Message: "no", MsgID: "m1"},
+		Payload:     []byte(`{"ok":false}`),
+	}, nil
+}
+
+func (p *probe) RunJob(_ context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	if req.Job != "tick" {
+		return nil, errors.New("unknown job")
+	}
+	return &sdk.RunJobResponse{Summary: "ran " + req.Site, Processed: 3}, nil
+}
+
+// TestRoundTrip sends every field across the real gRPC protocol and back.
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	impl := &probe{}
+	host := sdktest.NewMemoryHost()
+	c := sdktest.Connect(t, impl, host)
+	ctx := t.Context()
+
+	want, _ := impl.Describe(ctx, nil)
+	got, err := c.Describe(ctx, &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Describe (-want +got):\n%s", diff)
+	}
+
+	cr, err := c.Configure(ctx, &sdk.ConfigureRequest{Site: "s1", Settings: map[string]string{}})
+	if err != nil || !cr.Diagnostics.HasError() || cr.Diagnostics[0].Field != "url" {
+		t.Fatalf("Configure: %v %+v", err, cr)
+	}
+
+	occurred := time.UnixMilli(time.Now().UnixMilli())
+	req := &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m-1", Key: "visit-9", OccurredAt: occurred,
+		Format: "hl7v2", Payload: []byte("MSH|^~\\&|"), Attempt: 2, Recovering: true, Deadline: occurred.Add(30 * time.Minute), TraceID: "tr"}
+	resp, err := c.Handle(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReq := *req
+	if diff := cmp.Diff(&wantReq, impl.got); diff != "" {
+		t.Errorf("HandleRequest across the wire (-sent +received):\n%s", diff)
+	}
+	wantResp := &sdk.HandleResponse{Status: sdk.StatusRejected,
+		Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$.a", Rule: "amount", Summary: "s", Detail: "d"}},
+		External:    &sdk.External{System: "x", Code: "E1", Message: "no", MsgID: "m1"}, Payload: []byte(`{"ok":false}`)}
+	if diff := cmp.Diff(wantResp, resp); diff != "" {
+		t.Errorf("HandleResponse (-want +got):\n%s", diff)
+	}
+	if ev := host.Events(); len(ev) != 1 || ev[0].Site != "s1" || ev[0].Event.Type != "probe.done" {
+		t.Errorf("events = %+v", ev)
+	}
+	if xs := host.Exchanges(); len(xs) != 1 || xs[0].Exchange.Duration != 5*time.Millisecond || xs[0].Exchange.Code != "C1" {
+		t.Errorf("journal = %+v", xs)
+	}
+
+	jr, err := c.RunJob(ctx, &sdk.RunJobRequest{Site: "s1", Job: "tick", Now: occurred})
+	if err != nil || jr.Summary != "ran s1" || jr.Processed != 3 {
+		t.Fatalf("RunJob: %v %+v", err, jr)
+	}
+	if _, err := c.RunJob(ctx, &sdk.RunJobRequest{Site: "s1", Job: "nope"}); err == nil {
+		t.Fatal("a plugin error must reach the host as an error")
+	}
+}
+
+func TestDiagnostics(t *testing.T) {
+	t.Parallel()
+	var ds sdk.Diagnostics
+	ds.Warn("$.x", "mismatch", "name differs", "")
+	if ds.HasError() {
+		t.Fatal("a warning is not an error")
+	}
+	ds.Error("$.y", "required", "y is required", "send y")
+	if !ds.HasError() || ds.String() != "$.x: name differs\n$.y: y is required: send y" {
+		t.Fatalf("diagnostics = %q", ds.String())
+	}
+}

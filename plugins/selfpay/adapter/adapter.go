@@ -1,0 +1,271 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
+)
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Message types.
+const (
+	OpUpload        = "selfpay.upload"
+	OpCancel        = "selfpay.cancel"
+	OpImportPending = "selfpay.import-pending"
+)
+
+// transactions are the single transactions, addressable as selfpay.<infno>.
+var transactions = []struct {
+	infno, summary string
+	upload         bool
+}{
+	{"4201A", "4201A upload fee details of one patient (fsiOwnpayPatnFeeListDDTO)", true},
+	{"4202", "4202 upload the visit and diagnoses of one patient (ownPayPatnMdtrtD, ownPayPatnDiagListD)", true},
+	{"4203", "4203 mark one patient's upload complete (cplt_flag 1) or incomplete (0)", true},
+	{"4204", "4204 delete fee details of one patient: all, or those listed in feedetl", true},
+	{"4207", "4207 query the fee details uploaded for a visit (paged)", false},
+	{"4208", "4208 query uploaded visits by person, time, amount or bill (paged)", false},
+	{"4209", "4209 query the diagnoses uploaded for a visit (paged)", false},
+}
+
+// Adapter implements sdk.Plugin for the self-pay upload. Create it with New.
+type Adapter struct {
+	log        *slog.Logger
+	now        func() time.Time
+	httpClient *http.Client
+	pause      time.Duration
+
+	mu    sync.RWMutex
+	sites map[string]*site
+}
+
+// site is one configured site.
+type site struct {
+	code   string
+	client *hsa.Client
+	set    *schemas.Set
+	opts   options
+	cfg    hsa.Config
+}
+
+// Option changes an Adapter built by New.
+type Option func(*Adapter)
+
+// WithLogger sets the logger (default: sdk.Logger("selfpay")).
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
+
+// WithClock sets the clock for msgids, envelopes and records (tests).
+func WithClock(now func() time.Time) Option {
+	return func(a *Adapter) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// WithHTTPClient makes every site use h (tests).
+func WithHTTPClient(h *http.Client) Option { return func(a *Adapter) { a.httpClient = h } }
+
+// WithPauseMargin sets how much time must be left before the message's
+// deadline to start another external call; with less, a workflow stops
+// cleanly and resumes on the next attempt. Default 5s.
+func WithPauseMargin(d time.Duration) Option { return func(a *Adapter) { a.pause = d } }
+
+// New returns the adapter.
+func New(opts ...Option) *Adapter {
+	a := &Adapter{log: sdk.Logger("selfpay"), now: time.Now, pause: 5 * time.Second, sites: map[string]*site{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Describe implements sdk.Plugin.
+func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	ops := []sdk.Operation{
+		{Type: OpUpload, Schema: "selfpay/4201A", Upload: true,
+			Summary: "upload one self-pay inpatient: 4204 clear old details → 4201A fee details in batches → 4202 visit and diagnoses → 4203 complete; resumable"},
+		{Type: OpCancel, Schema: "selfpay/4203", Summary: "withdraw one patient's upload: 4203 cplt_flag=0 → 4204 delete the details"},
+		{Type: OpImportPending, Summary: "read a pending self-pay list (XLSX or CSV, base64) and report per patient: pending, uploaded, failed and why"},
+	}
+	for _, t := range transactions {
+		ops = append(ops, sdk.Operation{Type: "selfpay." + t.infno, Schema: "selfpay/" + t.infno, Summary: t.summary, Upload: t.upload})
+	}
+	return &sdk.DescribeResponse{
+		Name:        "selfpay",
+		Version:     Version,
+		Description: "Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
+		Operations:  ops,
+		Settings:    settings(),
+	}, nil
+}
+
+// Configure implements sdk.Plugin.
+func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	cfg, ds := hsa.FromSettings(req.Settings)
+	opts, ods := parseOptions(req.Settings)
+	ds = append(ds, ods...)
+	cfg.System = "hsa"
+	var set *schemas.Set
+	if !ds.HasError() {
+		var err error
+		if set, err = hsa.Schemas(opts.schemaDir); err != nil {
+			ds.Error(SetSchemaDir, "schema", "the schemas do not load", err.Error())
+		}
+	}
+	if set != nil {
+		for _, t := range transactions {
+			if _, ok := set.Get("selfpay", t.infno); !ok {
+				ds.Error(SetSchemaDir, "schema", "schema selfpay/"+t.infno+" is missing", "restore selfpay/"+t.infno+".yaml in the schema directory")
+			}
+		}
+		if s, ok := set.Get("selfpay", "4201A"); ok && s.BatchLimit > 0 && opts.batchSize > s.BatchLimit {
+			ds.Error(SetBatchSize, "range", fmt.Sprintf("batchSize %d is above the 4201A batch limit of %d", opts.batchSize, s.BatchLimit), fmt.Sprintf("set batchSize to at most %d", s.BatchLimit))
+		}
+	}
+	if ds.HasError() {
+		return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	}
+	hopts := []hsa.Option{hsa.WithSchemas(set), hsa.WithLogger(a.log.With("site", req.Site)), hsa.WithClock(a.now)}
+	if a.httpClient != nil {
+		hopts = append(hopts, hsa.WithHTTPClient(a.httpClient))
+	}
+	client, err := hsa.New(cfg, hopts...)
+	if err != nil {
+		ds.Error(hsa.SetCAFile, "precondition", "cannot build the HTTP client", err.Error())
+		return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	}
+	a.mu.Lock()
+	old := a.sites[req.Site]
+	a.sites[req.Site] = &site{code: req.Site, client: client, set: set, opts: opts, cfg: cfg}
+	a.mu.Unlock()
+	if old != nil && old.client != nil && a.httpClient == nil {
+		old.client.Close()
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+}
+
+// Handle implements sdk.Plugin.
+func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	a.mu.RLock()
+	s, ok := a.sites[req.Site]
+	a.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("selfpay: site %q is not configured; the host configures sites before sending messages", req.Site)
+	}
+	if req.Format != "" && req.Format != "json" {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.format", Rule: "enum", Summary: "the self-pay plugin takes JSON payloads", Detail: "send format json (map HL7 messages with a transform first)"}), nil
+	}
+	op := strings.TrimPrefix(req.Type, "selfpay.")
+	run := &run{a: a, s: s, req: req, h: req.Host}
+	switch req.Type {
+	case OpUpload:
+		return run.upload(ctx)
+	case OpCancel:
+		return run.cancel(ctx)
+	case OpImportPending:
+		return run.importPending(ctx)
+	}
+	for _, t := range transactions {
+		if t.infno == op {
+			return run.single(ctx, op)
+		}
+	}
+	return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: "unknown operation " + req.Type,
+		Detail: "use selfpay.upload, selfpay.cancel, selfpay.import-pending or selfpay.4201A … selfpay.4209"}), nil
+}
+
+// RunJob implements sdk.Plugin. The plugin declares no jobs.
+func (a *Adapter) RunJob(_ context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	return nil, fmt.Errorf("selfpay: unknown job %q; the plugin has no scheduled jobs", req.Job)
+}
+
+// run is one Handle call.
+type run struct {
+	a   *Adapter
+	s   *site
+	req *sdk.HandleRequest
+	h   sdk.Host
+}
+
+// errPause stops a workflow cleanly before the deadline.
+var errPause = errors.New("paused before the message's deadline")
+
+// beforeCall returns errPause when too little time is left for a call.
+func (r *run) beforeCall(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return errPause
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.a.pause {
+		return errPause
+	}
+	return nil
+}
+
+// outcome turns an error of the envelope library into a response; it
+// returns a nil response for errors the host must see (state failures).
+func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
+	var be *hsa.BusinessError
+	var ge *hsa.GatewayError
+	var te *hsa.TransportError
+	var ve *hsa.ValidationError
+	switch {
+	case errors.Is(err, errPause):
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Rule: "transient",
+			Summary: what + " paused", Detail: "too little time was left before the deadline; the next attempt resumes from the step it reached"}}}, nil
+	case errors.As(err, &be):
+		return &sdk.HandleResponse{Status: sdk.StatusRejected,
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: fmt.Sprintf("%s: %s refused by the platform (infcode %d)", what, be.Infno, be.Infcode),
+				Detail: be.Message + "; correct the data and send the message again (a new message id)"}}}, nil
+	case errors.As(err, &ge):
+		rule := "external"
+		if ge.Auth() {
+			rule = "auth"
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusRejected,
+			External:    &sdk.External{System: r.s.cfg.System, Code: "HTTP " + strconv.Itoa(ge.Status), Message: ge.Body, MsgID: ge.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: rule, Summary: what + ": the gateway refused " + ge.Infno, Detail: ge.Error()}}}, nil
+	case errors.As(err, &te):
+		d := "the platform did not answer; medgate retries"
+		if te.Sent {
+			d = "the call may have reached the platform; the next attempt reconciles with 4207/4208 before resending"
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			External:    &sdk.External{System: r.s.cfg.System, MsgID: te.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: what + ": " + te.Infno + " got no answer", Detail: hsa.MaskText(te.Err.Error()) + "; " + d}}}, nil
+	case errors.As(err, &ve):
+		ds := make(sdk.Diagnostics, 0, len(ve.Errors))
+		for _, fe := range ve.Errors {
+			field := fe.Path
+			detail := fe.Message
+			if ve.Side == "envelope" {
+				field = "envelope" + strings.TrimPrefix(fe.Path, "$")
+				detail += "; the envelope is built from the site's settings: correct them"
+			}
+			ds = append(ds, sdk.Diagnostic{Field: field, Rule: fe.Rule, Summary: what + ": " + ve.Infno + " " + ve.Side + " is not valid", Detail: detail})
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	return nil, err
+}
+
+var _ sdk.Plugin = (*Adapter)(nil)

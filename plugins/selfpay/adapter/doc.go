@@ -1,0 +1,34 @@
+// Package adapter is the self-pay plugin: it uploads the inpatient records
+// of patients discharged as self-pay to the provincial medical-insurance
+// platform (transactions 4201A–4209 of the national interface), through the
+// envelope library plugins/hsa.
+//
+// Operations (message type → payload):
+//
+//	selfpay.upload          one patient: {ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO, reupload?}
+//	                        4204 clear old details (failure tolerated) → 4201A in batches → 4202 → 4203 cplt_flag=1
+//	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 → 4204 (all details)
+//	selfpay.4201A … 4209    one transaction; the payload is its input
+//	selfpay.import-pending  {filename, content (base64), sheet?, verify?}: report per patient of a pending list
+//
+// Every input is checked against schemas/selfpay before anything is sent
+// (status invalid with every error and its path), plus the business rules
+// the schemas cannot express: one patient per call, the fixmedins_mdtrt_id
+// join between fee lines and the visit, the institution code, bkkp_sn
+// unique within the visit, and the amounts (cnt × pric, and the visit's
+// total against its lines).
+//
+// # Crash safety
+//
+// A workflow keeps its progress in host state under wf/<message id>: the
+// step, the next 4201A batch, and the call in flight (infno, msgid, batch)
+// written before the call is sent. Whatever stops the plugin (a crash, a
+// timeout, a lost answer), the next attempt for the message resumes from
+// there. A call in flight whose outcome is unknown is reconciled before
+// anything is resent: a 4201A batch with 4207 (which of its bkkp_sn are on
+// the platform; only the missing lines are sent again), 4202 and the
+// completion with 4208 (the visit, and its cpltFlag). 4204 and 4203
+// cplt_flag=0 set a state and are sent again as they are. Patient records
+// (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for
+// import-pending.
+package adapter

@@ -1,0 +1,123 @@
+package adapter
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Self-pay setting names (the envelope's are in package hsa).
+const (
+	SetBatchSize      = "batchSize"
+	SetPageSize       = "pageSize"
+	SetSchemaDir      = "schemaDir"
+	SetPendingColumns = "pendingColumns"
+	SetCheckTotals    = "checkTotals"
+)
+
+// DefaultPendingColumns maps the columns of a pending list exported from
+// the medical-insurance system to fields: FIELD=HEADER|HEADER…, separated
+// by ";". The header row is the first row (of the first ten) naming at
+// least two of the headers. Names are matched without surrounding spaces.
+const DefaultPendingColumns = "fixmedins_mdtrt_id=医药机构就诊ID|就诊ID|医药机构就诊流水号|住院号|fixmedins_mdtrt_id;" +
+	"psn_name=姓名|人员姓名|患者姓名|psn_name;" +
+	"certno=证件号码|身份证号|身份证号码|公民身份号码|certno;" +
+	"psn_cert_type=证件类型|人员证件类型|psn_cert_type;" +
+	"begntime=入院时间|入院日期|开始时间|begntime;" +
+	"endtime=出院时间|出院日期|结束时间|endtime;" +
+	"medfee_sumamt=医疗总费用|总费用|总金额|medfee_sumamt"
+
+// pendingFields are the fields a pending list may map.
+var pendingFields = []string{"fixmedins_mdtrt_id", "psn_name", "certno", "psn_cert_type", "begntime", "endtime", "medfee_sumamt"}
+
+// options are the self-pay settings of one site.
+type options struct {
+	batchSize   int
+	pageSize    int
+	schemaDir   string
+	columns     map[string][]string // field → header names
+	checkTotals bool
+}
+
+func settings() []sdk.Setting {
+	own := []sdk.Setting{
+		{Name: SetBatchSize, Type: sdk.SettingInt, Default: "50", Description: "most fee lines per 4201A call; calls are also kept under maxInputChars"},
+		{Name: SetPageSize, Type: sdk.SettingInt, Default: "100", Description: "page_size of the 4207/4208/4209 queries medgate makes to reconcile and verify"},
+		{Name: SetSchemaDir, Type: sdk.SettingPath, Description: "directory of schema files overriding the built-in ones (selfpay/<code>.yaml, envelope/request.yaml …)"},
+		{Name: SetPendingColumns, Type: sdk.SettingString, Default: DefaultPendingColumns,
+			Description: "columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt"},
+		{Name: SetCheckTotals, Type: sdk.SettingBool, Default: "true", Description: "refuse an upload whose fee lines do not add up to the visit's medfee_sumamt"},
+	}
+	return append(hsa.Settings(), own...)
+}
+
+func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	o := options{batchSize: 50, pageSize: 100, checkTotals: true}
+	intSetting := func(name string, dst *int, lo, hi int) {
+		v := strings.TrimSpace(s[name])
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			ds.Error(name, "range", fmt.Sprintf("%q is not a whole number from %d to %d", v, lo, hi), fmt.Sprintf("write a number from %d to %d", lo, hi))
+			return
+		}
+		*dst = n
+	}
+	intSetting(SetBatchSize, &o.batchSize, 1, 500)
+	intSetting(SetPageSize, &o.pageSize, 1, 9999)
+	o.schemaDir = strings.TrimSpace(s[SetSchemaDir])
+	if v := strings.TrimSpace(s[SetCheckTotals]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			ds.Error(SetCheckTotals, "type", fmt.Sprintf("%q is not true or false", v), "write true or false")
+		}
+		o.checkTotals = b
+	}
+	cols := s[SetPendingColumns]
+	if strings.TrimSpace(cols) == "" {
+		cols = DefaultPendingColumns
+	}
+	var err error
+	if o.columns, err = parseColumns(cols); err != nil {
+		ds.Error(SetPendingColumns, "format", "cannot read the pending-list columns", err.Error())
+	}
+	return o, ds
+}
+
+// parseColumns reads FIELD=HEADER|HEADER;…
+func parseColumns(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		field, headers, ok := strings.Cut(part, "=")
+		field = strings.TrimSpace(field)
+		if !ok || field == "" {
+			return nil, fmt.Errorf("%q is not FIELD=HEADER|HEADER; write e.g. psn_name=姓名|人员姓名", part)
+		}
+		known := false
+		for _, f := range pendingFields {
+			known = known || f == field
+		}
+		if !known {
+			return nil, fmt.Errorf("field %q is not one of %s", field, strings.Join(pendingFields, ", "))
+		}
+		for _, h := range strings.Split(headers, "|") {
+			if h = strings.TrimSpace(h); h != "" {
+				out[field] = append(out[field], h)
+			}
+		}
+	}
+	if len(out["fixmedins_mdtrt_id"]) == 0 && len(out["certno"]) == 0 {
+		return nil, fmt.Errorf("map fixmedins_mdtrt_id or certno to a column: medgate matches patients by one of them")
+	}
+	return out, nil
+}

@@ -1,0 +1,405 @@
+// Package export writes large Excel workbooks with bounded memory, using
+// the stream writer of github.com/xuri/excelize/v2.
+//
+// A [Workbook] holds sheets written one after the other: [Workbook.Sheet]
+// starts a sheet with a frozen, styled header row and fixed column widths,
+// [Sheet.Row] appends typed rows (text, whole numbers, decimals, dates and
+// date-times with their own number formats), and [Workbook.Save] writes the
+// file atomically and returns its size and SHA-256. Rows are streamed to a
+// temporary file as they come, so memory does not grow with the row count;
+// a sheet that reaches Excel's row limit continues on a sheet named
+// "<name> (2)" with the same header. Progress is reported every
+// Options.ProgressEvery rows.
+package export
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Kind is the type of a column's values.
+type Kind int
+
+// Column kinds.
+const (
+	// Text: any string; numbers are written as text too (codes!).
+	Text Kind = iota
+	// Integer: a whole number (int, int64).
+	Integer
+	// Decimal: a float64 or a decimal string.
+	Decimal
+	// Date: a time.Time shown as yyyy-mm-dd.
+	Date
+	// DateTime: a time.Time shown as yyyy-mm-dd hh:mm:ss.
+	DateTime
+)
+
+// Column is one column of a sheet.
+type Column struct {
+	Header string
+	// Width in Excel character units; 0 picks one from the header.
+	Width float64
+	Kind  Kind
+}
+
+// SheetSpec describes a sheet.
+type SheetSpec struct {
+	// Name is the sheet name (at most 31 characters, none of : \ / ? * [ ]).
+	Name    string
+	Columns []Column
+}
+
+// Progress reports how far an export has come.
+type Progress struct {
+	// Sheet is the sheet being written ("" once the file is saved).
+	Sheet string
+	// SheetRows counts the data rows of Sheet so far; Rows of all sheets.
+	SheetRows int64
+	Rows      int64
+	// Done is true in the last report, after the file was saved.
+	Done bool
+}
+
+// Options tune a workbook.
+type Options struct {
+	// Progress is called every ProgressEvery rows, at the end of each
+	// sheet and when the file is saved. It may be nil.
+	Progress func(Progress)
+	// ProgressEvery defaults to 100,000 rows.
+	ProgressEvery int64
+	// MaxRowsPerSheet defaults to Excel's limit of 1,048,576 rows
+	// including the header.
+	MaxRowsPerSheet int
+	// TmpDir holds the stream writer's temporary files (default: the
+	// system's).
+	TmpDir string
+	// Creator is written to the document properties.
+	Creator string
+}
+
+// Result describes a saved workbook.
+type Result struct {
+	Path   string
+	Size   int64
+	SHA256 string
+	Rows   int64
+}
+
+// ExcelMaxRows is the number of rows of an Excel worksheet.
+const ExcelMaxRows = 1_048_576
+
+// Workbook is a workbook being written. It is not safe for concurrent use.
+type Workbook struct {
+	f     *excelize.File
+	opts  Options
+	first bool // the default sheet has not been used yet
+	cur   *Sheet
+	rows  int64
+	names map[string]bool
+
+	headerStyle, dateStyle, dateTimeStyle, intStyle int
+}
+
+// New starts an empty workbook. Call Close when done, even after Save.
+func New(opts Options) (*Workbook, error) {
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 100_000
+	}
+	if opts.MaxRowsPerSheet <= 1 || opts.MaxRowsPerSheet > ExcelMaxRows {
+		opts.MaxRowsPerSheet = ExcelMaxRows
+	}
+	f := excelize.NewFile(excelize.Options{TmpDir: opts.TmpDir})
+	w := &Workbook{f: f, opts: opts, first: true, names: map[string]bool{}}
+	var err error
+	if w.headerStyle, err = f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center"},
+		Border:    []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}},
+	}); err != nil {
+		return nil, w.fail(fmt.Errorf("export: header style: %w", err))
+	}
+	dateFmt, dateTimeFmt := "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
+	if w.dateStyle, err = f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt}); err != nil {
+		return nil, w.fail(fmt.Errorf("export: date style: %w", err))
+	}
+	if w.dateTimeStyle, err = f.NewStyle(&excelize.Style{CustomNumFmt: &dateTimeFmt}); err != nil {
+		return nil, w.fail(fmt.Errorf("export: date-time style: %w", err))
+	}
+	if w.intStyle, err = f.NewStyle(&excelize.Style{NumFmt: 1}); err != nil {
+		return nil, w.fail(fmt.Errorf("export: integer style: %w", err))
+	}
+	if opts.Creator != "" {
+		_ = f.SetDocProps(&excelize.DocProperties{Creator: opts.Creator, Created: time.Now().UTC().Format(time.RFC3339)})
+	}
+	return w, nil
+}
+
+func (w *Workbook) fail(err error) error {
+	_ = w.f.Close()
+	return err
+}
+
+// Sheet is a sheet being written.
+type Sheet struct {
+	w       *Workbook
+	spec    SheetSpec
+	part    int
+	sw      *excelize.StreamWriter
+	row     int // last row written (1 = header)
+	rows    int64
+	values  []any
+	closed  bool
+	kinds   []Kind
+	colName []string
+}
+
+// Sheet starts a sheet. The previous sheet, if any, is closed first.
+func (w *Workbook) Sheet(spec SheetSpec) (*Sheet, error) {
+	if w.cur != nil && !w.cur.closed {
+		if err := w.cur.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if len(spec.Columns) == 0 {
+		return nil, fmt.Errorf("export: sheet %q has no columns", spec.Name)
+	}
+	s := &Sheet{w: w, spec: spec, part: 1, values: make([]any, len(spec.Columns))}
+	for i, c := range spec.Columns {
+		s.kinds = append(s.kinds, c.Kind)
+		n, _ := excelize.ColumnNumberToName(i + 1)
+		s.colName = append(s.colName, n)
+	}
+	if err := s.open(spec.Name); err != nil {
+		return nil, err
+	}
+	w.cur = s
+	return s, nil
+}
+
+// open starts one part of the sheet under name and writes its header.
+func (s *Sheet) open(name string) error {
+	w := s.w
+	if w.names[name] {
+		return fmt.Errorf("export: sheet name %q is used twice", name)
+	}
+	if w.first {
+		if err := w.f.SetSheetName("Sheet1", name); err != nil {
+			return fmt.Errorf("export: sheet %q: %w", name, err)
+		}
+		w.first = false
+	} else if _, err := w.f.NewSheet(name); err != nil {
+		return fmt.Errorf("export: sheet %q: %w", name, err)
+	}
+	w.names[name] = true
+	sw, err := w.f.NewStreamWriter(name)
+	if err != nil {
+		return fmt.Errorf("export: sheet %q: %w", name, err)
+	}
+	for i, c := range s.spec.Columns {
+		width := c.Width
+		if width == 0 {
+			width = defaultWidth(c)
+		}
+		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
+			return fmt.Errorf("export: sheet %q column %d width: %w", name, i+1, err)
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}}}); err != nil {
+		return fmt.Errorf("export: sheet %q: freeze the header: %w", name, err)
+	}
+	header := make([]any, len(s.spec.Columns))
+	for i, c := range s.spec.Columns {
+		header[i] = excelize.Cell{StyleID: w.headerStyle, Value: c.Header}
+	}
+	if err := sw.SetRow("A1", header, excelize.RowOpts{Height: 20}); err != nil {
+		return fmt.Errorf("export: sheet %q: header: %w", name, err)
+	}
+	s.sw, s.row = sw, 1
+	return nil
+}
+
+// defaultWidth sizes a column from its header (CJK characters count two).
+func defaultWidth(c Column) float64 {
+	n := 0.0
+	for _, r := range c.Header {
+		if r > 0x2e80 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	min := map[Kind]float64{Text: 12, Integer: 8, Decimal: 10, Date: 12, DateTime: 20}[c.Kind]
+	return max(n+2, min)
+}
+
+// Row appends a row: one value per column, in order. Accepted values:
+// string, int, int64, float64 (Decimal columns also take strings),
+// time.Time (the zero time leaves the cell empty) and nil (empty).
+func (s *Sheet) Row(values ...any) error {
+	if s.closed {
+		return errors.New("export: row after the sheet was closed")
+	}
+	if len(values) != len(s.spec.Columns) {
+		return fmt.Errorf("export: sheet %q: row has %d values, the sheet has %d columns", s.spec.Name, len(values), len(s.spec.Columns))
+	}
+	if s.row >= s.w.opts.MaxRowsPerSheet {
+		if err := s.sw.Flush(); err != nil {
+			return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
+		}
+		s.part++
+		if err := s.open(fmt.Sprintf("%s (%d)", s.spec.Name, s.part)); err != nil {
+			return err
+		}
+	}
+	for i, v := range values {
+		var err error
+		s.values[i], err = s.cell(i, v)
+		if err != nil {
+			return fmt.Errorf("export: sheet %q row %d column %q: %w", s.spec.Name, s.row+1, s.spec.Columns[i].Header, err)
+		}
+	}
+	s.row++
+	if err := s.sw.SetRow(s.colName[0]+strconv.Itoa(s.row), s.values); err != nil {
+		return fmt.Errorf("export: sheet %q row %d: %w", s.spec.Name, s.row, err)
+	}
+	s.rows++
+	s.w.rows++
+	if s.w.rows%s.w.opts.ProgressEvery == 0 && s.w.opts.Progress != nil {
+		s.w.opts.Progress(Progress{Sheet: s.spec.Name, SheetRows: s.rows, Rows: s.w.rows})
+	}
+	return nil
+}
+
+// cell converts one value for column i.
+func (s *Sheet) cell(i int, v any) (any, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case time.Time:
+		if t.IsZero() {
+			return nil, nil
+		}
+		style := s.w.dateTimeStyle
+		if s.kinds[i] == Date {
+			style = s.w.dateStyle
+		}
+		return excelize.Cell{StyleID: style, Value: excelSerial(t)}, nil
+	case string:
+		if t == "" {
+			return nil, nil
+		}
+		if s.kinds[i] == Decimal {
+			if f, err := strconv.ParseFloat(t, 64); err == nil {
+				return f, nil
+			}
+		}
+		return t, nil
+	case int:
+		return s.intCell(int64(t)), nil
+	case int64:
+		return s.intCell(t), nil
+	case float64:
+		return t, nil
+	}
+	return nil, fmt.Errorf("value of type %T is not supported", v)
+}
+
+func (s *Sheet) intCell(n int64) any { return excelize.Cell{StyleID: s.w.intStyle, Value: n} }
+
+// excelEpoch is day 0 of Excel's 1900 date system (with its leap-year bug,
+// serial numbers after February 1900 count from here).
+var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+
+// excelSerial converts a time to an Excel serial number using its wall
+// clock in its own location.
+func excelSerial(t time.Time) float64 {
+	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	return wall.Sub(excelEpoch).Hours() / 24
+}
+
+// Close ends the sheet and reports its progress.
+func (s *Sheet) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.sw.Flush(); err != nil {
+		return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
+	}
+	if s.w.opts.Progress != nil {
+		s.w.opts.Progress(Progress{Sheet: s.spec.Name, SheetRows: s.rows, Rows: s.w.rows})
+	}
+	return nil
+}
+
+// Rows returns the data rows written to the sheet so far.
+func (s *Sheet) Rows() int64 { return s.rows }
+
+// Save closes the current sheet and writes the workbook to path through a
+// temporary file in the same directory, renamed into place, so readers
+// never see a partial file. The directory must exist.
+func (w *Workbook) Save(path string) (Result, error) {
+	if w.cur != nil && !w.cur.closed {
+		if err := w.cur.Close(); err != nil {
+			return Result{}, err
+		}
+	}
+	if w.first {
+		return Result{}, errors.New("export: the workbook has no sheet")
+	}
+	w.f.SetActiveSheet(0)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return Result{}, fmt.Errorf("export: create the file next to %s: %w; check that the export directory exists and is writable", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	if _, err := w.f.WriteTo(cw); err != nil {
+		tmp.Close()
+		return Result{}, fmt.Errorf("export: write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return Result{}, fmt.Errorf("export: sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Result{}, fmt.Errorf("export: close %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
+		return Result{}, fmt.Errorf("export: chmod %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return Result{}, fmt.Errorf("export: move the file into place as %s: %w", path, err)
+	}
+	res := Result{Path: path, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Rows: w.rows}
+	if w.opts.Progress != nil {
+		w.opts.Progress(Progress{Rows: w.rows, Done: true})
+	}
+	return res, nil
+}
+
+// Close releases the workbook's temporary files.
+func (w *Workbook) Close() error { return w.f.Close() }
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

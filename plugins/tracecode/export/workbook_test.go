@@ -1,0 +1,150 @@
+package export
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+)
+
+var cst = time.FixedZone("CST", 8*3600)
+
+func TestWorkbookRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var reports []Progress
+	w, err := New(Options{ProgressEvery: 2, MaxRowsPerSheet: 4, TmpDir: dir, Creator: "medgate test",
+		Progress: func(p Progress) { reports = append(reports, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	spec := SheetSpec{Name: "追溯码明细", Columns: []Column{
+		{Header: "单据号"}, {Header: "追溯码", Width: 24}, {Header: "层级", Kind: Integer},
+		{Header: "数量", Kind: Decimal}, {Header: "有效期至", Kind: Date}, {Header: "上传时间", Kind: DateTime},
+	}}
+	s, err := w.Sheet(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 9, 30, 5, 0, cst)
+	exp := time.Date(2028, 9, 14, 0, 0, 0, 0, cst)
+	for i := 0; i < 5; i++ {
+		if err := s.Row("RK1", "8100001000000001123"+string(rune('0'+i)), int64(i+1), "12.5", exp, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Row("too", "few"); err == nil {
+		t.Fatal("a short row was accepted")
+	}
+	s2, err := w.Sheet(SheetSpec{Name: "令牌操作日志", Columns: []Column{{Header: "时间", Kind: DateTime}, {Header: "操作"}, {Header: "错误"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Row(at, "issue", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Row(time.Time{}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "out.xlsx")
+	res, err := w.Save(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if res.Size != int64(len(data)) || res.SHA256 != hex.EncodeToString(sum[:]) || res.Rows != 7 {
+		t.Errorf("result %+v does not describe the file (%d bytes)", res, len(data))
+	}
+	if !reports[len(reports)-1].Done {
+		t.Errorf("the last progress report is not Done: %+v", reports)
+	}
+
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if diff := cmp.Diff([]string{"追溯码明细", "追溯码明细 (2)", "令牌操作日志"}, f.GetSheetList()); diff != "" {
+		t.Fatalf("sheets (-want +got):\n%s", diff)
+	}
+	rows, _ := f.GetRows("追溯码明细")
+	want := [][]string{
+		{"单据号", "追溯码", "层级", "数量", "有效期至", "上传时间"},
+		{"RK1", "81000010000000011230", "1", "12.5", "2028-09-14", "2026-11-26 09:30:05"},
+		{"RK1", "81000010000000011231", "2", "12.5", "2028-09-14", "2026-11-26 09:30:05"},
+		{"RK1", "81000010000000011232", "3", "12.5", "2028-09-14", "2026-11-26 09:30:05"},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("first part (-want +got):\n%s", diff)
+	}
+	rows2, _ := f.GetRows("追溯码明细 (2)")
+	if len(rows2) != 3 || rows2[0][0] != "单据号" || rows2[2][1] != "81000010000000011234" {
+		t.Errorf("continuation sheet rows = %v, want the header and 2 rows", rows2)
+	}
+	// Codes stay text, never numbers in scientific notation.
+	if typ, _ := f.GetCellType("追溯码明细", "B2"); typ == excelize.CellTypeNumber {
+		t.Errorf("a trace code was written as a number")
+	}
+	for _, sheet := range f.GetSheetList() {
+		panes, err := f.GetPanes(sheet)
+		if err != nil || !panes.Freeze || panes.YSplit != 1 || panes.TopLeftCell != "A2" {
+			t.Errorf("%s: header row not frozen: %+v %v", sheet, panes, err)
+		}
+	}
+	if w, _ := f.GetColWidth("追溯码明细", "B"); w != 24 {
+		t.Errorf("column B width = %v, want 24", w)
+	}
+	if w, _ := f.GetColWidth("追溯码明细", "A"); w < 8 {
+		t.Errorf("column A width = %v, want a computed width", w)
+	}
+	style, _ := f.GetCellStyle("追溯码明细", "A1")
+	st, _ := f.GetStyle(style)
+	if st == nil || st.Font == nil || !st.Font.Bold {
+		t.Errorf("header is not bold: %+v", st)
+	}
+	raw, _ := f.GetCellValue("追溯码明细", "E2", excelize.Options{RawCellValue: true})
+	if raw != "47010" {
+		t.Errorf("expiry date raw value = %q, want the Excel serial 47010 (a real date, not text)", raw)
+	}
+	tl, _ := f.GetRows("令牌操作日志")
+	if diff := cmp.Diff([][]string{{"时间", "操作", "错误"}, {"2026-11-26 09:30:05", "issue"}}, tl); diff != "" {
+		t.Errorf("token log (-want +got):\n%s", diff)
+	}
+}
+
+func TestSaveNeedsASheet(t *testing.T) {
+	t.Parallel()
+	w, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Save(filepath.Join(t.TempDir(), "x.xlsx")); err == nil {
+		t.Fatal("an empty workbook was saved")
+	}
+}
+
+func TestSaveIntoMissingDirectory(t *testing.T) {
+	t.Parallel()
+	w, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Sheet(SheetSpec{Name: "a", Columns: []Column{{Header: "x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Save(filepath.Join(t.TempDir(), "missing", "x.xlsx")); err == nil {
+		t.Fatal("saved into a directory that does not exist")
+	}
+}

@@ -1,0 +1,739 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// The download workflow (DESIGN.md guarantee 4) for GYD001, GYD006 and
+// GYD009, one batch at a time:
+//
+//	fetching  the serial of the download call is stored, then the call is made
+//	stored    the batch (≤500 records) is stored in host state
+//	          each record is published as an event with a stable id; the
+//	          count of published records is stored after each one
+//	feedback  GYU008 acknowledges the batch (per-record result flags); its
+//	          serial is stored before it is sent
+//	done      the batch number becomes the incremental cursor
+//
+// Every step is stored before the next begins, so a crash anywhere resumes
+// at the stored step: a lost download reply is found with GYD008 and asked
+// for again with GYR005 (the national system refuses a new download while a
+// batch is unacknowledged); a feedback whose outcome is unknown is
+// reconciled with GYD053 before any resend; records already published are
+// not published again. A record that cannot be delivered (invalid, or its
+// attachment cannot be fetched) is fed back as failed, so that the national
+// system offers it again in a later batch.
+
+// Workflow steps.
+const (
+	stepIdle     = ""
+	stepFetching = "fetching"
+	stepStored   = "stored"
+	stepFeedback = "feedback"
+	stepDone     = "done"
+)
+
+// dlState is the stored workflow of one download transaction.
+type dlState struct {
+	Code        string            `json:"code"`
+	Step        string            `json:"step"`
+	Input       map[string]any    `json:"input,omitempty"`
+	FetchSerial string            `json:"fetchSerial,omitempty"`
+	FetchDate   string            `json:"fetchDate,omitempty"`
+	BatchNo     string            `json:"batchNo,omitempty"`
+	HasMore     bool              `json:"hasMore,omitempty"`
+	Records     []json.RawMessage `json:"records,omitempty"`
+	// FeedbackSent is true from just before GYU008 leaves until its
+	// outcome is known.
+	FeedbackSent   bool      `json:"feedbackSent,omitempty"`
+	FeedbackSerial string    `json:"feedbackSerial,omitempty"`
+	FeedbackDate   string    `json:"feedbackDate,omitempty"`
+	LastBatchNo    string    `json:"lastBatchNo,omitempty"`
+	Batches        int64     `json:"batches"`
+	Redownloads    int64     `json:"redownloads"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// dlProgress counts the published records of the current batch.
+type dlProgress struct {
+	BatchNo   string            `json:"batchNo"`
+	Published int               `json:"published"`
+	Failed    map[string]string `json:"failed,omitempty"` // record id → reason
+}
+
+// dlSummary reports a download run.
+type dlSummary struct {
+	Code    string            `json:"download_code"`
+	Batches []batchSummary    `json:"batches"`
+	Records []json.RawMessage `json:"records,omitempty"` // GYD009 only
+}
+
+type batchSummary struct {
+	BatchNo     string `json:"batch_no"`
+	RecordCount int    `json:"record_count"`
+	Published   int    `json:"published"`
+	Failed      int    `json:"failed"`
+	HasMore     bool   `json:"has_more"`
+}
+
+func (s dlSummary) published() int64 {
+	var n int64
+	for _, b := range s.Batches {
+		n += int64(b.Published)
+	}
+	return n
+}
+
+// dlError is a download that stopped; rejected errors carry the national
+// system's verified answer.
+type dlError struct {
+	rejected bool
+	serial   string
+	code     string
+	message  string
+	err      error
+}
+
+func (e *dlError) Error() string {
+	if e.rejected {
+		return fmt.Sprintf("the national system refused (serial %s): code %s: %s", e.serial, e.code, e.message)
+	}
+	return e.err.Error()
+}
+
+func (e *dlError) Unwrap() error { return e.err }
+
+// eventTypes are the event types of downloaded records.
+var eventTypes = map[string]string{
+	"GYD001": "workinjury.filing_application.downloaded",
+	"GYD006": "workinjury.filing.downloaded",
+	"GYD009": "workinjury.institution.downloaded",
+}
+
+// recordID returns the national key of a downloaded record.
+func recordID(code string, rec map[string]any) string {
+	switch code {
+	case "GYD001":
+		return str(rec, "apply_no")
+	case "GYD006":
+		return str(rec, "filing_no")
+	default:
+		return str(rec, "akb020")
+	}
+}
+
+// at calls the test hook.
+func (a *Adapter) at(point string) error {
+	if a.hook == nil {
+		return nil
+	}
+	return a.hook(point)
+}
+
+// lockDownload lets one workflow per site and code run in this process.
+// Across processes the host's job lease and the compare-and-set of every
+// step keep runs apart.
+func (a *Adapter) lockDownload(ctx context.Context, site, code string) (func(), error) {
+	a.dlMu.Lock()
+	ch := a.dlRun[site+"/"+code]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		a.dlRun[site+"/"+code] = ch
+	}
+	a.dlMu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the running %s download: %w", code, ctx.Err())
+	}
+}
+
+// download finishes an interrupted batch, if any, then fetches new batches
+// while the national system has more, at most maxBatches of them.
+func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
+	sum := dlSummary{Code: code}
+	release, err := a.lockDownload(ctx, c.code, code)
+	if err != nil {
+		return sum, err
+	}
+	defer release()
+	key := "dl/" + code
+	fetched := 0
+	for {
+		var st dlState
+		ver, err := getJSON(ctx, h, key, &st)
+		if err != nil {
+			return sum, err
+		}
+		st.Code = code
+		switch st.Step {
+		case stepFetching:
+			if err := a.recoverFetch(ctx, h, c, messageID, key, &st, &ver); err != nil {
+				return sum, err
+			}
+			if st.Step == stepFetching {
+				if err := a.fetch(ctx, h, c, messageID, key, &st, &ver, &sum, false); err != nil {
+					return sum, err
+				}
+			}
+		case stepStored:
+			if err := a.publish(ctx, h, c, messageID, key, &st, &ver); err != nil {
+				return sum, err
+			}
+		case stepFeedback:
+			if err := a.feedback(ctx, h, c, messageID, key, &st, &ver, &sum); err != nil {
+				return sum, err
+			}
+		default:
+			if fetched >= maxBatches || (fetched > 0 && !st.HasMore) {
+				return sum, nil
+			}
+			fetched++
+			in := map[string]any{}
+			for k, v := range input {
+				in[k] = v
+			}
+			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" {
+				in["last_batch_no"] = st.LastBatchNo
+			}
+			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
+				return sum, err
+			}
+			if err := a.fetch(ctx, h, c, messageID, key, &st, &ver, &sum, true); err != nil {
+				return sum, err
+			}
+		}
+	}
+}
+
+// save writes st with compare-and-set; a conflict means another run moved
+// the workflow on and this run stops.
+func (a *Adapter) save(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64) error {
+	st.UpdatedAt = a.now().UTC()
+	n, err := casJSON(ctx, h, key, *ver, st)
+	if errors.Is(err, sdk.ErrConflict) {
+		return fmt.Errorf("the %s download was moved on by another run; this run stops: %w", st.Code, err)
+	}
+	if err != nil {
+		return err
+	}
+	*ver = n
+	return nil
+}
+
+func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key string, st *dlState, ver *int64, in map[string]any) error {
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return err
+	}
+	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
+	st.BatchNo, st.HasMore, st.Records, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, false, "", ""
+	return a.save(ctx, h, key, st, ver)
+}
+
+// fetch makes the download call stored in st and stores the batch.
+func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, sum *dlSummary, mayRecover bool) error {
+	out := a.call(ctx, h, c, messageID, st.Code, st.FetchSerial, st.Input)
+	if err := a.at("fetch:answered"); err != nil {
+		return err
+	}
+	switch out.kind {
+	case kindOK:
+	case kindRejected:
+		if mayRecover {
+			// Perhaps a batch is outstanding that this site does not hold
+			// (state lost, or fetched elsewhere): recover it.
+			if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != "" {
+				a.log.Warn("the national system holds an unacknowledged batch this site does not know; asking for it again", "site", c.code, "code", st.Code, "batch", b)
+				if err := a.recoverFetch(ctx, h, c, messageID, key, st, ver); err != nil {
+					return err
+				}
+				if st.Step == stepFetching {
+					return a.fetch(ctx, h, c, messageID, key, st, ver, sum, false)
+				}
+				return nil
+			}
+		}
+		st.Step = stepDone
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
+	case kindLocal:
+		st.Step = stepDone
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		return &dlError{err: out.err}
+	default:
+		return &dlError{err: fmt.Errorf("%w; the next run finds the batch with GYD008 and asks for it again with GYR005", out.err)}
+	}
+	var o struct {
+		BatchNo string            `json:"batch_no"`
+		HasMore json.Number       `json:"has_more"`
+		Records []json.RawMessage `json:"records"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out.output))
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil {
+		return &dlError{err: fmt.Errorf("the %s answer (serial %s) is not readable: %w", st.Code, out.serial, err)}
+	}
+	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
+	if len(o.Records) == 0 {
+		st.Step = stepDone
+		sum.Batches = append(sum.Batches, batchSummary{BatchNo: o.BatchNo, HasMore: st.HasMore})
+		return a.save(ctx, h, key, st, ver)
+	}
+	st.Step = stepStored
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
+	return a.at("stored")
+}
+
+// outstanding returns an unacknowledged batch of code (GYD008), or "".
+func (a *Adapter) outstanding(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string) (string, error) {
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return "", err
+	}
+	out := a.call(ctx, h, c, messageID, "GYD008", serial, map[string]any{"download_code": code})
+	switch out.kind {
+	case kindOK:
+	case kindRejected:
+		return "", fmt.Errorf("GYD008 refused: code %s: %s", out.code, out.message)
+	default:
+		return "", out.err
+	}
+	var o struct {
+		Batches []struct {
+			Code    string `json:"download_code"`
+			BatchNo string `json:"batch_no"`
+		} `json:"batches"`
+	}
+	if err := json.Unmarshal(out.output, &o); err != nil {
+		return "", fmt.Errorf("GYD008 answer is not readable: %w", err)
+	}
+	for _, b := range o.Batches {
+		if b.Code == code {
+			return b.BatchNo, nil
+		}
+	}
+	return "", nil
+}
+
+// recoverFetch handles a fetch whose reply was lost: GYD008 tells whether a
+// batch was handed out; if so GYR005 asks for it again and st becomes a new
+// fetch, else st goes back to idle.
+func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64) error {
+	b, err := a.outstanding(ctx, h, c, messageID, st.Code)
+	if err != nil {
+		return &dlError{err: fmt.Errorf("recover the lost %s reply (serial %s): %w", st.Code, st.FetchSerial, err)}
+	}
+	if b == "" {
+		a.log.Info("the lost download handed out nothing; fetching again", "site", c.code, "code", st.Code, "serial", st.FetchSerial)
+		st.Step = stepIdle
+		return a.save(ctx, h, key, st, ver)
+	}
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return err
+	}
+	in := map[string]any{"download_code": st.Code, "batch_no": b,
+		"reason": "medgate: the reply of " + st.FetchSerial + " was lost; download the batch again"}
+	out := a.call(ctx, h, c, messageID, "GYR005", serial, in)
+	switch out.kind {
+	case kindOK:
+	case kindRejected:
+		return &dlError{rejected: true, serial: serial, code: out.code, message: out.message}
+	default:
+		return &dlError{err: fmt.Errorf("GYR005 for batch %s: %w", b, out.err)}
+	}
+	var o struct {
+		Accept  json.Number `json:"accept_flag"`
+		Message string      `json:"message"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out.output))
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil || o.Accept.String() != "1" {
+		return &dlError{err: fmt.Errorf("GYR005 did not accept the re-download of batch %s: %s", b, o.Message)}
+	}
+	a.log.Info("lost download batch requested again", "site", c.code, "code", st.Code, "batch", b)
+	st.Redownloads++
+	fs, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return err
+	}
+	st.FetchSerial, st.FetchDate = fs, a.now().In(cst).Format("2006-01-02")
+	return a.save(ctx, h, key, st, ver)
+}
+
+// publish delivers every record of the stored batch not yet published.
+func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64) error {
+	pkey := key + "/progress"
+	var pr dlProgress
+	if _, err := getJSON(ctx, h, pkey, &pr); err != nil {
+		return err
+	}
+	if pr.BatchNo != st.BatchNo {
+		pr = dlProgress{BatchNo: st.BatchNo}
+	}
+	if pr.Failed == nil {
+		pr.Failed = map[string]string{}
+	}
+	invalid := a.invalidRecords(c, st)
+	for i := pr.Published; i < len(st.Records); i++ {
+		var rec map[string]any
+		dec := json.NewDecoder(bytes.NewReader(st.Records[i]))
+		dec.UseNumber()
+		_ = dec.Decode(&rec)
+		id := recordID(st.Code, rec)
+		if id == "" {
+			id = fmt.Sprintf("#%d", i)
+		}
+		if reason, bad := invalid[i]; bad {
+			pr.Failed[id] = reason
+		} else {
+			ev, reason, err := a.event(ctx, h, c, messageID, st, rec, id)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				pr.Failed[id] = reason
+			} else {
+				if err := a.downloaded(ctx, h, st.Code, st.BatchNo, rec); err != nil {
+					return err
+				}
+				if err := h.Publish(ctx, ev); err != nil {
+					return fmt.Errorf("publish record %s of batch %s: %w", id, st.BatchNo, err)
+				}
+			}
+		}
+		pr.Published = i + 1
+		if err := putJSON(ctx, h, pkey, pr); err != nil {
+			return err
+		}
+		if err := a.at("published:" + strconv.Itoa(i+1)); err != nil {
+			return err
+		}
+	}
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
+		return err
+	}
+	st.Step, st.FeedbackSerial, st.FeedbackDate, st.FeedbackSent = stepFeedback, serial, a.now().In(cst).Format("2006-01-02"), false
+	return a.save(ctx, h, key, st, ver)
+}
+
+// invalidRecords validates the stored batch against the schema's output
+// fields and returns the reason per failing record index.
+func (a *Adapter) invalidRecords(c *siteConfig, st *dlState) map[int]string {
+	out := map[int]string{}
+	sc, ok := c.schemas.Get(Name, st.Code)
+	if !ok {
+		return out
+	}
+	recs := make([]any, len(st.Records))
+	for i, r := range st.Records {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		_ = dec.Decode(&v)
+		recs[i] = v
+	}
+	hasMore := "0"
+	if st.HasMore {
+		hasMore = "1"
+	}
+	doc := map[string]any{"batch_no": st.BatchNo, "record_count": json.Number(strconv.Itoa(len(recs))), "has_more": hasMore, "records": recs}
+	for _, fe := range sc.ValidateOutput(doc, validateLenient) {
+		rest, ok := strings.CutPrefix(fe.Path, "$.records[")
+		if !ok {
+			continue
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			continue
+		}
+		i, err := strconv.Atoi(rest[:end])
+		if err != nil || i < 0 || i >= len(recs) {
+			continue
+		}
+		if _, seen := out[i]; !seen {
+			out[i] = "记录不符合接口规范: " + fe.Path + " " + fe.Rule
+		}
+	}
+	return out
+}
+
+// downloaded records what a downloaded record tells the business rules.
+func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo string, rec map[string]any) error {
+	now := a.now().UTC()
+	switch code {
+	case "GYD001":
+		no := str(rec, "apply_no")
+		var st applyState
+		if _, err := getJSON(ctx, h, "apply/"+no, &st); err != nil {
+			return err
+		}
+		if st.Status == applyAudited {
+			return nil
+		}
+		return putJSON(ctx, h, "apply/"+no, applyState{Status: applyDownloaded, BatchNo: batchNo,
+			FilingType: str(rec, "filing_type"), AKB020: str(rec, "akb020"), At: now})
+	case "GYD006":
+		no := str(rec, "filing_no")
+		var cur filingState
+		ver, err := getJSON(ctx, h, "filing/"+no, &cur)
+		if err != nil {
+			return err
+		}
+		f := filingState{Status: str(rec, "filing_status"), Person: personKey(str(rec, "aac002")),
+			AKB020: str(rec, "akb020"), AAB299: str(rec, "aab299"), AAE030: str(rec, "aae030"), AAE031: str(rec, "aae031")}
+		if ver > 0 && cur.invalid() && !f.invalid() {
+			f.Status = cur.Status // a filing never returns from invalid to valid
+		}
+		if f.InstType, err = a.instType(ctx, h, f.AKB020, str(rec, "filing_type")); err != nil {
+			return err
+		}
+		return a.putFiling(ctx, h, no, f)
+	case "GYD009":
+		return putJSON(ctx, h, "inst/"+str(rec, "akb020"), instState{Type: str(rec, "institution_type"), Valid: str(rec, "valid_flag"), At: now})
+	}
+	return nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// event builds the event of one record, downloading its attachments
+// (GYD054). A non-empty reason means the record cannot be delivered and is
+// fed back as failed; an error is transient and stops the run.
+func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageID string, st *dlState, rec map[string]any, id string) (sdk.Event, string, error) {
+	var atts []map[string]any
+	var inline int64
+	list, _ := rec["attachments"].([]any)
+	for _, x := range list {
+		ref, _ := x.(map[string]any)
+		aid := str(ref, "attachment_id")
+		if aid == "" {
+			continue
+		}
+		serial, err := a.newSerial(ctx, h, c)
+		if err != nil {
+			return sdk.Event{}, "", err
+		}
+		out := a.call(ctx, h, c, messageID, "GYD054", serial, map[string]any{"attachment_id": aid})
+		switch out.kind {
+		case kindOK:
+		case kindRejected:
+			return sdk.Event{}, fmt.Sprintf("附件 %s 下载失败: %s %s", aid, out.code, out.message), nil
+		default:
+			return sdk.Event{}, "", &dlError{err: fmt.Errorf("download attachment %s of record %s: %w", aid, id, out.err)}
+		}
+		var f map[string]any
+		dec := json.NewDecoder(bytes.NewReader(out.output))
+		dec.UseNumber()
+		_ = dec.Decode(&f)
+		content, err := base64.StdEncoding.DecodeString(str(f, "file_content"))
+		if err != nil {
+			return sdk.Event{}, fmt.Sprintf("附件 %s 内容不是 Base64", aid), nil
+		}
+		sum := sha256.Sum256(content)
+		entry := map[string]any{
+			"attachment_id": aid, "attachment_type": firstNonEmpty(str(f, "attachment_type"), str(ref, "attachment_type")),
+			"file_name": str(f, "file_name"), "file_format": str(f, "file_format"),
+			"size": len(content), "sha256": hex.EncodeToString(sum[:]),
+		}
+		if c.attachmentDir != "" {
+			dir := filepath.Join(c.attachmentDir, unsafeName.ReplaceAllString(c.code, "_"), st.Code)
+			name := unsafeName.ReplaceAllString(aid, "_")
+			if ext := unsafeName.ReplaceAllString(str(f, "file_format"), "_"); ext != "" {
+				name += "." + ext
+			}
+			path := filepath.Join(dir, name)
+			if err := writeFile(path, content); err != nil {
+				return sdk.Event{}, "", fmt.Errorf("store attachment %s: %w; check attachmentDir", aid, err)
+			}
+			entry["path"] = path
+		} else {
+			inline += int64(len(content))
+			if inline > c.maxInline {
+				return sdk.Event{}, fmt.Sprintf("附件合计超过 %d 字节，请配置 attachmentDir 后重新下载", c.maxInline), nil
+			}
+			entry["file_content"] = str(f, "file_content")
+		}
+		atts = append(atts, entry)
+	}
+	evID := Name + "/" + c.code + "/" + st.Code + "/" + id
+	if v := str(rec, "update_time"); v != "" {
+		evID += "@" + v
+	}
+	payload, err := marshal(map[string]any{
+		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
+	})
+	if err != nil {
+		return sdk.Event{}, "", err
+	}
+	return sdk.Event{
+		ID: evID, Type: eventTypes[st.Code], Key: id, Payload: payload, OccurredAt: a.now(),
+		Headers: map[string]string{"workinjury-download-code": st.Code, "workinjury-batch": st.BatchNo},
+	}, "", nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// writeFile writes data atomically with mode 0640.
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".att-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// feedback acknowledges the stored batch with GYU008, exactly once.
+func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, sum *dlSummary) error {
+	var pr dlProgress
+	if _, err := getJSON(ctx, h, key+"/progress", &pr); err != nil {
+		return err
+	}
+	if st.FeedbackSent {
+		r, err := a.reconcile(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, st.FeedbackDate)
+		if err != nil {
+			return &dlError{err: fmt.Errorf("reconcile the feedback of batch %s (serial %s) with GYD053: %w; nothing is resent until it answers", st.BatchNo, st.FeedbackSerial, err)}
+		}
+		switch r.status {
+		case transOK:
+			a.log.Info("feedback of an interrupted run was accepted (GYD053); not sending it again", "site", c.code, "code", st.Code, "batch", st.BatchNo)
+			return a.batchDone(ctx, h, key, st, ver, pr, sum)
+		case transPending:
+			return &dlError{err: fmt.Errorf("the feedback of batch %s (serial %s) is still being processed; the next run asks again", st.BatchNo, st.FeedbackSerial)}
+		}
+		serial, err := a.newSerial(ctx, h, c)
+		if err != nil {
+			return err
+		}
+		st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
+	}
+	records := make([]map[string]any, 0, len(st.Records))
+	for i, raw := range st.Records {
+		var rec map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		_ = dec.Decode(&rec)
+		id := recordID(st.Code, rec)
+		if id == "" {
+			id = fmt.Sprintf("#%d", i)
+		}
+		r := map[string]any{"record_id": id, "result_flag": "1"}
+		if reason, bad := pr.Failed[id]; bad {
+			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
+		}
+		records = append(records, r)
+	}
+	in := map[string]any{"download_code": st.Code, "batch_no": st.BatchNo, "record_count": len(records), "records": records}
+	st.FeedbackSent = true
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	out := a.call(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, in)
+	if err := a.at("feedback:answered"); err != nil {
+		return err
+	}
+	switch out.kind {
+	case kindOK:
+		return a.batchDone(ctx, h, key, st, ver, pr, sum)
+	case kindRejected, kindLocal:
+		st.FeedbackSent = false
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		if out.kind == kindLocal {
+			return &dlError{err: out.err}
+		}
+		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
+	default:
+		return &dlError{err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
+	}
+}
+
+func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, pr dlProgress, sum *dlSummary) error {
+	bs := batchSummary{BatchNo: st.BatchNo, RecordCount: len(st.Records), Published: len(st.Records) - len(pr.Failed), Failed: len(pr.Failed), HasMore: st.HasMore}
+	sum.Batches = append(sum.Batches, bs)
+	if st.Code == "GYD009" {
+		sum.Records = append(sum.Records, st.Records...)
+	}
+	st.Step, st.LastBatchNo, st.Records, st.FeedbackSent = stepDone, st.BatchNo, nil, false
+	st.Batches++
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	if err := h.Delete(ctx, key+"/progress"); err != nil {
+		a.log.Warn("cannot clear download progress", "code", st.Code, "err", err)
+	}
+	a.log.Info("download batch acknowledged", "code", st.Code, "batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// handleDownload runs one download batch for a message (after finishing an
+// interrupted one) and replies with the summary.
+func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
+	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1)
+	if err != nil {
+		var de *dlError
+		if errors.As(err, &de) && de.rejected {
+			return rejected(code, de.serial, de.code, de.message)
+		}
+		return failed(true, "unavailable", "the "+code+" download did not complete; it resumes from its stored step", err.Error())
+	}
+	payload, err := marshal(sum)
+	if err != nil {
+		return failed(false, "internal", "cannot encode the download summary", err.Error())
+	}
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+}

@@ -1,0 +1,122 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
+)
+
+// validateLenient accepts members the schema does not declare in answers of
+// the national system (a newer specification may add fields).
+var validateLenient = schemas.ValidateOptions{AllowUnknown: true}
+
+// RunJob implements sdk.Plugin.
+func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	c, err := a.site(req.Site)
+	if err != nil {
+		return nil, err
+	}
+	msgID := "job/" + req.Job + "/" + req.TraceID
+	switch req.Job {
+	case JobFilingApplications, JobFilings:
+		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches)
+		resp := &sdk.RunJobResponse{Processed: sum.published(), Summary: fmt.Sprintf("%s: %d batch(es), %d record(s) published", req.Job, len(sum.Batches), sum.published())}
+		if err != nil {
+			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())
+		}
+		return resp, nil
+	case JobInstitutions:
+		return a.uploadInstitutions(ctx, req.Host, c), nil
+	}
+	return nil, fmt.Errorf("workinjury: unknown job %q (jobs: GYD001, GYD006, GYU009)", req.Job)
+}
+
+// uploadInstitutions uploads (GYU009) every institution of institutionsFile
+// that is new or changed since its last accepted upload. Each upload is
+// keyed by the institution and the hash of its content, so an interrupted
+// run is reconciled (GYD053) rather than repeated.
+func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteConfig) *sdk.RunJobResponse {
+	resp := &sdk.RunJobResponse{}
+	if c.institutions == "" {
+		resp.Summary = "no institutionsFile configured; nothing to upload"
+		return resp
+	}
+	data, err := os.ReadFile(c.institutions)
+	if err != nil {
+		resp.Diagnostics.Error(setInstitutionsFile, "precondition", "cannot read the institutions file", err.Error())
+		return resp
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var list []map[string]any
+	if err := dec.Decode(&list); err != nil {
+		resp.Diagnostics.Error(setInstitutionsFile, "type", "the institutions file is not a JSON array of objects", err.Error())
+		return resp
+	}
+	sc, ok := c.schemas.Get(Name, "GYU009")
+	if !ok {
+		resp.Diagnostics.Error("", "schema", "no GYU009 schema", "")
+		return resp
+	}
+	uploaded, unchanged := 0, 0
+	for i, inst := range list {
+		where := fmt.Sprintf("%s[%d]", c.institutions, i)
+		var ds sdk.Diagnostics
+		for _, fe := range sc.ValidateInput(inst) {
+			ds.Error(where+" "+fe.Path, fe.Rule, fe.Message, "")
+		}
+		rds, err := a.checkRules(ctx, h, c, "GYU009", inst)
+		if err != nil {
+			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
+			return resp
+		}
+		for _, d := range rds {
+			d.Field = where + " " + d.Field
+			ds = append(ds, d)
+		}
+		if ds.HasError() {
+			resp.Diagnostics = append(resp.Diagnostics, ds...)
+			continue
+		}
+		canon, _ := json.Marshal(inst) // map keys are sorted: a stable text
+		sum := sha256.Sum256(canon)
+		hash := hex.EncodeToString(sum[:])
+		akb020 := str(inst, "akb020")
+		var up struct {
+			Hash string `json:"hash"`
+		}
+		if _, err := getJSON(ctx, h, "instup/"+akb020, &up); err != nil {
+			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
+			return resp
+		}
+		if up.Hash == hash {
+			unchanged++
+			continue
+		}
+		r := a.upload(ctx, &sdk.HandleRequest{Site: c.code, MessageID: "job/GYU009/" + akb020 + "/" + hash[:16], Host: h}, c, "GYU009", inst)
+		switch r.Status {
+		case sdk.StatusOK:
+			up.Hash = hash
+			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
+				resp.Diagnostics.Error(where, "state", "cannot record the upload", err.Error())
+				return resp
+			}
+			uploaded++
+		default:
+			for _, d := range r.Diagnostics {
+				d.Field = where
+				resp.Diagnostics = append(resp.Diagnostics, d)
+			}
+		}
+	}
+	resp.Processed = int64(uploaded)
+	resp.Summary = fmt.Sprintf("GYU009: %d institution(s) uploaded, %d unchanged, %d in the file", uploaded, unchanged, len(list))
+	return resp
+}

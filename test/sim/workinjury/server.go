@@ -1,0 +1,518 @@
+package workinjury
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/plugins/smenvelope"
+	"github.com/medgate/medgate/schemas"
+)
+
+// Endpoint layouts, as in the adapter's layout setting.
+const (
+	LayoutSingle         = "single"
+	LayoutPerTransaction = "perTransaction"
+)
+
+// MaxBatch is the largest download batch the requirements allow.
+const MaxBatch = 500
+
+// Config configures a Server.
+type Config struct {
+	// Options is the envelope, exactly as the adapter is configured.
+	Options smenvelope.Options
+	// Keys holds the national system's private key and the hospital's
+	// (the adapter's) public key.
+	Keys smenvelope.Keys
+	// Layout is LayoutSingle (default: every request to any path, the code
+	// in the envelope) or LayoutPerTransaction (the code in the path).
+	Layout string
+	// PathTemplate is the path of LayoutPerTransaction; default "/{code}".
+	PathTemplate string
+	// Region is the province's region code (default "350200"): downloads
+	// are for this 就医地 and GYU006 accepts only its 参保地.
+	Region string
+	// BatchSize is the most records per download batch (default and
+	// maximum MaxBatch).
+	BatchSize int
+	// Schemas are the transaction schemas (default schemas.Embedded()).
+	Schemas *schemas.Set
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Log receives one line per request (code, serial, outcome); nil: none.
+	Log *slog.Logger
+}
+
+// Server is the simulated national system. It is safe for concurrent use.
+type Server struct {
+	cfg Config
+
+	mu          sync.Mutex
+	seq         int
+	apps        map[string]*application
+	attachments map[string]*attachment
+	filings     map[string]*filing
+	insts       map[string]map[string]any
+	cards       map[string]*Card
+	qrs         map[string]*qrCode
+	queues      map[string]*queue
+	txlog       map[string]*txRecord
+	ledger      []LedgerEntry
+	received    []Request
+	faults      []*Injected
+	outputErrs  []string
+}
+
+// New returns a simulator with no data; add some with the Add* methods or Seed.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Options.Validate(); err != nil {
+		return nil, fmt.Errorf("workinjury simulator: envelope options: %w", err)
+	}
+	if cfg.Keys.Private == nil || cfg.Keys.PeerPublic == nil {
+		return nil, errors.New("workinjury simulator: Keys needs the national private key and the hospital's public key (see EnsureKeys)")
+	}
+	if cfg.Layout == "" {
+		cfg.Layout = LayoutSingle
+	}
+	if cfg.Layout != LayoutSingle && cfg.Layout != LayoutPerTransaction {
+		return nil, fmt.Errorf("workinjury simulator: layout %q is not %s or %s", cfg.Layout, LayoutSingle, LayoutPerTransaction)
+	}
+	if cfg.PathTemplate == "" {
+		cfg.PathTemplate = "/{code}"
+	}
+	if cfg.Region == "" {
+		cfg.Region = "350200"
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = MaxBatch
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > MaxBatch {
+		return nil, fmt.Errorf("workinjury simulator: BatchSize %d is not between 1 and %d", cfg.BatchSize, MaxBatch)
+	}
+	if cfg.Schemas == nil {
+		cfg.Schemas = schemas.Embedded()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:         cfg,
+		apps:        map[string]*application{},
+		attachments: map[string]*attachment{},
+		filings:     map[string]*filing{},
+		insts:       map[string]map[string]any{},
+		cards:       map[string]*Card{},
+		qrs:         map[string]*qrCode{},
+		queues:      map[string]*queue{},
+		txlog:       map[string]*txRecord{},
+	}
+	for _, c := range []string{"GYD001", "GYD006", "GYD009"} {
+		s.queues[c] = newQueue(c)
+	}
+	return s, nil
+}
+
+// Request is one request that reached the simulator and was opened.
+type Request struct {
+	Code   string
+	Serial string
+	Input  map[string]any
+	At     time.Time
+}
+
+// LedgerEntry is one accepted state change.
+type LedgerEntry struct {
+	Code   string
+	Serial string
+	// Key is the business key: apply_no (GYU001), biz_no (GYU002),
+	// filing_no (GYU006, GYU007), batch_no (GYU008, GYR005), akb020
+	// (GYU009), the QR code (GYU010), else the serial.
+	Key string
+	At  time.Time
+}
+
+// txRecord is what GYD053 reports about a serial.
+type txRecord struct {
+	code    string
+	ok      bool
+	errCode string
+	errMsg  string
+	output  []byte
+}
+
+// bizError is a business error answer.
+type bizError struct{ code, msg string }
+
+func bizErr(code, format string, a ...any) *bizError {
+	return &bizError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a work-injury envelope", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		return
+	}
+	o := s.cfg.Options
+	var raw map[string]any
+	_ = json.Unmarshal(body, &raw)
+	code := ""
+	if o.Fields.TxCode != "" {
+		code, _ = raw[o.Fields.TxCode].(string)
+	}
+	serial := ""
+	if o.Fields.MsgID != "" {
+		serial, _ = raw[o.Fields.MsgID].(string)
+	}
+	if s.cfg.Layout == LayoutPerTransaction {
+		pre, suf, _ := strings.Cut(s.cfg.PathTemplate, "{code}")
+		p := r.URL.Path
+		if !strings.HasPrefix(p, pre) || !strings.HasSuffix(p, suf) || len(p) < len(pre)+len(suf) {
+			s.answer(w, code, serial, nil, bizErr("E0004", "路径 %s 不是交易地址", p))
+			return
+		}
+		pathCode := p[len(pre) : len(p)-len(suf)]
+		if code != "" && code != pathCode {
+			s.answer(w, pathCode, serial, nil, bizErr("E0004", "报文交易编号 %s 与地址 %s 不符", code, pathCode))
+			return
+		}
+		code = pathCode
+	}
+	sc, known := s.cfg.Schemas.Get("workinjury", code)
+	plain, _, err := smenvelope.Open(o, s.cfg.Keys, body)
+	switch {
+	case errors.Is(err, smenvelope.ErrBadSignature):
+		s.logf("signature check failed", code, serial, "E0001")
+		s.answer(w, code, serial, nil, bizErr("E0001", "验签失败"))
+		return
+	case err != nil:
+		s.logf("malformed envelope", code, serial, "E0003")
+		s.answer(w, code, serial, nil, bizErr("E0003", "报文格式错误"))
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.UseNumber()
+	var input map[string]any
+	if err := dec.Decode(&input); err != nil || input == nil {
+		s.answer(w, code, serial, nil, bizErr("E0003", "业务数据不是 JSON 对象"))
+		return
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	s.received = append(s.received, Request{Code: code, Serial: serial, Input: input, At: now})
+	s.mu.Unlock()
+	if !known {
+		s.answer(w, code, serial, nil, bizErr("E0004", "未知交易 %q", code))
+		return
+	}
+
+	// Faults that strike before the request is processed.
+	if f := s.fault(code, input, false); f != nil {
+		switch f.f.Kind {
+		case FaultTimeout:
+			s.logf("fault: no answer", code, serial, string(f.f.Kind))
+			waitGone(r.Context(), f.release)
+			return
+		case Fault5xx:
+			s.logf("fault: HTTP 503", code, serial, string(f.f.Kind))
+			http.Error(w, "service unavailable (simulated)", http.StatusServiceUnavailable)
+			return
+		case FaultGarbage:
+			s.logf("fault: garbage", code, serial, string(f.f.Kind))
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway (simulated garbage)</body></html>")
+			return
+		case FaultUnsigned:
+			s.logf("fault: unsigned error", code, serial, string(f.f.Kind))
+			ev := map[string]any{}
+			if o.Fields.Code != "" {
+				ev[o.Fields.Code] = firstOr(f.f.ErrCode, "E9998")
+			}
+			if o.Fields.Message != "" {
+				ev[o.Fields.Message] = firstOr(f.f.ErrMessage, "系统繁忙（模拟未签名错误）")
+			}
+			writeJSON(w, ev)
+			return
+		case FaultBusiness:
+			be := bizErr(firstOr(f.f.ErrCode, "E9999"), "%s", firstOr(f.f.ErrMessage, "模拟业务错误"))
+			s.mu.Lock()
+			if _, dup := s.txlog[serial]; serial != "" && !dup {
+				s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
+			}
+			s.mu.Unlock()
+			s.answer(w, code, serial, nil, be)
+			return
+		case FaultHold:
+			if !f.wait(r.Context()) {
+				return
+			}
+		}
+	}
+
+	out, be := s.process(sc, code, serial, input, now)
+
+	// Faults that strike after the request is processed.
+	if f := s.fault(code, input, true); f != nil {
+		switch f.f.Kind {
+		case FaultLostReply:
+			s.logf("fault: processed, reply lost", code, serial, string(f.f.Kind))
+			http.Error(w, "bad gateway (simulated: processed, reply lost)", http.StatusBadGateway)
+			return
+		case FaultTimeout:
+			s.logf("fault: processed, no answer", code, serial, string(f.f.Kind))
+			waitGone(r.Context(), f.release)
+			return
+		case FaultBadSignature:
+			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
+			s.answerTampered(w, code, serial, out, be)
+			return
+		case FaultHold:
+			if !f.wait(r.Context()) {
+				return
+			}
+		}
+	}
+	s.answer(w, code, serial, out, be)
+}
+
+// process runs a transaction and records it for GYD053 and the ledger.
+func (s *Server) process(sc *schemas.Schema, code, serial string, input map[string]any, now time.Time) (map[string]any, *bizError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if serial == "" {
+		return nil, bizErr("E0003", "缺少报文流水号")
+	}
+	if _, dup := s.txlog[serial]; dup {
+		s.logfLocked("duplicate serial", code, serial, "E0002")
+		return nil, bizErr("E0002", "报文流水号 %s 重复", serial)
+	}
+	if errs := sc.ValidateInput(input); len(errs) > 0 {
+		var b strings.Builder
+		for i, e := range errs {
+			if i == 3 {
+				fmt.Fprintf(&b, "；等 %d 项", len(errs))
+				break
+			}
+			if i > 0 {
+				b.WriteString("；")
+			}
+			b.WriteString(e.Path + " " + e.Rule)
+		}
+		be := bizErr("E1001", "参数校验失败：%s", b.String())
+		s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
+		return nil, be
+	}
+	h := handlers[code]
+	if h == nil {
+		h = (*Server).generic
+	}
+	out, be := h(s, sc, serial, input, now)
+	rec := &txRecord{code: code, ok: be == nil}
+	if be != nil {
+		rec.errCode, rec.errMsg = be.code, be.msg
+	} else {
+		if out == nil {
+			out = map[string]any{}
+		}
+		rec.output, _ = marshal(out)
+		if errs := sc.ValidateOutput(out); len(errs) > 0 {
+			for _, e := range errs {
+				s.outputErrs = append(s.outputErrs, code+": "+e.Error())
+			}
+		}
+	}
+	s.txlog[serial] = rec
+	outcome := "0"
+	if be != nil {
+		outcome = be.code
+	}
+	s.logfLocked("processed", code, serial, outcome)
+	return out, be
+}
+
+// answer seals and writes the response.
+func (s *Server) answer(w http.ResponseWriter, code, serial string, out map[string]any, be *bizError) {
+	sealed, err := s.seal(code, serial, out, be)
+	if err != nil {
+		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, sealed)
+}
+
+func (s *Server) seal(code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
+	f := s.cfg.Options.Fields
+	env := map[string]string{}
+	put := func(k, v string) {
+		if k != "" && v != "" {
+			env[k] = v
+		}
+	}
+	put(f.TxCode, code)
+	put(f.MsgID, serial)
+	if be != nil {
+		put(f.Code, be.code)
+		put(f.Message, be.msg)
+		out = map[string]any{}
+	} else {
+		put(f.Code, s.cfg.Options.SuccessCodes[0])
+		put(f.Message, "成功")
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	data, err := marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return smenvelope.Seal(s.cfg.Options, s.cfg.Keys, env, data)
+}
+
+// answerTampered writes a response whose signature does not verify.
+func (s *Server) answerTampered(w http.ResponseWriter, code, serial string, out map[string]any, be *bizError) {
+	sealed, err := s.seal(code, serial, out, be)
+	if err != nil {
+		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	other, err := s.seal(code, serial, map[string]any{"tampered": true}, nil)
+	if err == nil {
+		sig := s.cfg.Options.Fields.Sign
+		sealed[sig] = other[sig]
+	}
+	writeJSON(w, sealed)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(b)
+}
+
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func waitGone(ctx context.Context, release <-chan struct{}) {
+	t := time.NewTimer(5 * time.Minute)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-release:
+	case <-t.C:
+	}
+}
+
+func firstOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (s *Server) logf(what, code, serial, outcome string) {
+	if s.cfg.Log != nil {
+		s.cfg.Log.Info(what, "code", code, "serial", serial, "outcome", outcome)
+	}
+}
+
+func (s *Server) logfLocked(what, code, serial, outcome string) { s.logf(what, code, serial, outcome) }
+
+// record adds a ledger entry; s.mu is held.
+func (s *Server) record(code, serial, key string, now time.Time) {
+	s.ledger = append(s.ledger, LedgerEntry{Code: code, Serial: serial, Key: key, At: now})
+}
+
+// Ledger returns a copy of the accepted state changes, oldest first.
+func (s *Server) Ledger() []LedgerEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]LedgerEntry(nil), s.ledger...)
+}
+
+// Accepted counts ledger entries of code with key.
+func (s *Server) Accepted(code, key string) int {
+	n := 0
+	for _, e := range s.Ledger() {
+		if e.Code == code && e.Key == key {
+			n++
+		}
+	}
+	return n
+}
+
+// Received returns the requests of code (every code when empty) that
+// reached the simulator and could be opened, oldest first.
+func (s *Server) Received(code string) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Request
+	for _, r := range s.received {
+		if code == "" || r.Code == code {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Seen reports whether any received request satisfies pred.
+func (s *Server) Seen(pred func(Request) bool) bool {
+	for _, r := range s.Received("") {
+		if pred(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// OutputErrors lists answers of the simulator that broke the output schema
+// (a simulator bug; tests expect none).
+func (s *Server) OutputErrors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.outputErrs...)
+}
+
+// Codes returns the transaction codes received, sorted, with counts.
+func (s *Server) Codes() map[string]int {
+	out := map[string]int{}
+	for _, r := range s.Received("") {
+		out[r.Code]++
+	}
+	return out
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
