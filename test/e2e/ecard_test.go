@@ -91,7 +91,7 @@ func TestECardRegisterPrintScan(t *testing.T) {
 	code, qr := in.call("ecard.qrcode", map[string]any{"cardNo": reg.CardNo, "validity": "72h"})
 	var q struct {
 		Text string
-		Png       string `json:"png"`
+		Png  string `json:"png"`
 	}
 	_ = json.Unmarshal(qr.Payload, &q)
 	if code != 200 || q.Png == "" {

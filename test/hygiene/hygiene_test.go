@@ -23,7 +23,7 @@ func TestEveryPackageHasDocComment(t *testing.T) {
 	for dec.More() {
 		var p struct {
 			ImportPath, Doc, Name string
-			GoFiles             []string
+			GoFiles               []string
 		}
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
