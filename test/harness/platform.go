@@ -57,7 +57,7 @@ func NewPlatform(t testing.TB, brokers []string, topics Topics) *Platform {
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topics.Requests,
-		Balancer:     &kafka.Hash{}, // same partitioner family as Kafka clients: same key, same partition
+		Balancer:     kafka.Murmur2Balancer{}, // the Java client's partitioner, as an integration platform on the JVM uses
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    200,

@@ -1,11 +1,12 @@
 // Package testenv starts the real services that medgate's integration tests
-// run against, once per test process, and stops them from TestMain.
+// run against, once per test process; TestMain stops them with Stop.
 //
 // Kafka: Kafka returns the bootstrap address of one real Apache Kafka broker
 // (KRaft, broker and controller in one JVM) started from the jars that
-// deploy/kafka/fetch.sh downloads from Maven Central; StopKafka stops it.
-// When Java or the jars are missing, tests that need the broker are skipped,
-// or fail when MEDGATE_REQUIRE_SERVICES=1 (as in CI).
+// deploy/kafka/fetch.sh downloads from Maven Central; StopKafka stops it, and
+// it dies with the test process in any case. When Java or the jars are
+// missing, tests that need the broker are skipped, or fail when
+// MEDGATE_REQUIRE_SERVICES=1 (as in CI).
 package testenv
 
 import (
@@ -51,7 +52,7 @@ const kafkaHost = "127.0.0.1"
 // kafkaSASLUser is the user of the SASL listener.
 const kafkaSASLUser = "medgate"
 
-// kafka is the broker of this test process.
+// kafkaBroker is the broker of this test process.
 var kafkaBroker struct {
 	mu      sync.Mutex
 	tried   bool

@@ -43,8 +43,13 @@ func TestInteropWithKafkaGo(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 
+		// A transport of its own: kafka-go's shared DefaultTransport
+		// caches metadata and would not know the new topic yet.
+		tr := &kafka.Transport{MetadataTTL: time.Second}
+		defer tr.CloseIdleConnections()
 		w := &kafka.Writer{
 			Addr:         kafka.TCP(brokers...),
+			Transport:    tr,
 			Topic:        requests,
 			Balancer:     &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,

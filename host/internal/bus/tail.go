@@ -50,7 +50,7 @@ func NewTail(ctx context.Context, cfg Config, topic string) (*Tail, error) {
 		go func() {
 			defer t.wg.Done()
 			for m := range pc.Messages() {
-				t.out <- convert(m)
+				t.out <- toMessage(m)
 			}
 		}()
 	}
@@ -81,14 +81,4 @@ func (t *Tail) Close() {
 		t.consumer.Close()
 		close(t.out)
 	})
-}
-
-func convert(m *sarama.ConsumerMessage) *Message {
-	h := make(map[string]string, len(m.Headers))
-	for _, rh := range m.Headers {
-		if rh != nil {
-			h[string(rh.Key)] = string(rh.Value)
-		}
-	}
-	return &Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: h, Timestamp: m.Timestamp}
 }

@@ -116,6 +116,16 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 
+	// Plugins first: a wrong checksum or site setting is reported before
+	// anything connects to Kafka.
+	if err := d.startPlugins(ctx, cfg); err != nil {
+		return nil, err
+	}
+	routes, jobs, err := d.applySites(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
 	if e := cfg.Kafka.Embedded; e != nil {
@@ -158,13 +168,6 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		}
 	}
 
-	if err := d.startPlugins(ctx, cfg); err != nil {
-		return nil, err
-	}
-	routes, jobs, err := d.applySites(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	d.proc.SetRoutes(routes)
 	d.sched.SetJobs(jobs)
 

@@ -84,6 +84,9 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 	if e.Type == "" {
 		return fmt.Errorf("publish: event type is required")
 	}
+	if h.d.producer == nil {
+		return fmt.Errorf("publish %s: Kafka is not connected yet; publish from Handle or RunJob, not Configure", e.Type)
+	}
 	if e.ID == "" {
 		e.ID = newID()
 	}

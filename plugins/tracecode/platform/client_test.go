@@ -117,7 +117,7 @@ func (f *fixture) upload(t *testing.T, billNo string) (platform.Result, error) {
 
 func (f *fixture) uploadNoT(billNo string) (platform.Result, error) {
 	in := map[string]any{"billNo": billNo, "billType": "102", "billTime": "2026-11-26 09:00:00",
-		"lines": []any{map[string]any{"lineNo": 1, "traceCodes": []string{"81000010000000011234"}}}}
+		"lines": []any{map[string]any{"lineNo": 1, "traceCodes": []any{map[string]string{"code": "81000010000000011234"}}}}}
 	return f.client.Call(context.Background(), f.rec, platform.OpUpload, in, nil)
 }
 

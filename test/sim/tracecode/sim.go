@@ -461,7 +461,9 @@ func (s *Sim) upload(body []byte) (int, answer) {
 		BillType string `json:"billType"`
 		BillTime string `json:"billTime"`
 		Lines    []struct {
-			TraceCodes []string `json:"traceCodes"`
+			TraceCodes []struct {
+				Code string `json:"code"`
+			} `json:"traceCodes"`
 		} `json:"lines"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -481,11 +483,11 @@ func (s *Sim) upload(body []byte) (int, answer) {
 	}
 	var codes []string
 	for i, l := range req.Lines {
-		for _, c := range l.TraceCodes {
-			if !validCode(c) {
-				return 200, answer{Code: "CODE_INVALID", Message: fmt.Sprintf("第%d行追溯码格式错误: %s", i+1, c)}
+		for _, tc := range l.TraceCodes {
+			if !validCode(tc.Code) {
+				return 200, answer{Code: "CODE_INVALID", Message: fmt.Sprintf("第%d行追溯码格式错误: %s", i+1, tc.Code)}
 			}
-			codes = append(codes, c)
+			codes = append(codes, tc.Code)
 		}
 	}
 	s.uploads[req.BillNo] = &Upload{BillNo: req.BillNo, BillType: req.BillType, Codes: codes, Body: append(json.RawMessage(nil), body...), At: s.opts.Now()}
@@ -555,8 +557,10 @@ func (s *Sim) billCodesOf(billNo string) ([]node, bool) {
 	if u, ok := s.uploads[billNo]; ok {
 		var req struct {
 			Lines []struct {
-				LineNo     int      `json:"lineNo"`
-				TraceCodes []string `json:"traceCodes"`
+				LineNo     int `json:"lineNo"`
+				TraceCodes []struct {
+					Code string `json:"code"`
+				} `json:"traceCodes"`
 			} `json:"lines"`
 		}
 		_ = json.Unmarshal(u.Body, &req)
@@ -566,12 +570,12 @@ func (s *Sim) billCodesOf(billNo string) ([]node, bool) {
 			if ln == 0 {
 				ln = i + 1
 			}
-			for _, c := range l.TraceCodes {
+			for _, tc := range l.TraceCodes {
 				lvl := 1
-				if n := s.nodes[c]; n != nil {
+				if n := s.nodes[tc.Code]; n != nil {
 					lvl = n.CodeLevel
 				}
-				out = append(out, node{Code: c, CodeLevel: lvl, LineNo: ln})
+				out = append(out, node{Code: tc.Code, CodeLevel: lvl, LineNo: ln})
 			}
 		}
 		return out, true

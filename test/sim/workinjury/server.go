@@ -197,8 +197,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	plain, _, err := smenvelope.Open(o, s.cfg.Keys, body)
 	switch {
 	case errors.Is(err, smenvelope.ErrBadSignature):
+		// The sender is not authenticated: answer without encrypting to or
+		// signing for it, as an unsigned error.
 		s.logf("signature check failed", code, serial, "E0001")
-		s.answer(w, code, serial, nil, bizErr("E0001", "验签失败"))
+		s.answerUnsigned(w, code, serial, "E0001", "验签失败")
 		return
 	case err != nil:
 		s.logf("malformed envelope", code, serial, "E0003")
@@ -239,14 +241,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case FaultUnsigned:
 			s.logf("fault: unsigned error", code, serial, string(f.f.Kind))
-			ev := map[string]any{}
-			if o.Fields.Code != "" {
-				ev[o.Fields.Code] = firstOr(f.f.ErrCode, "E9998")
-			}
-			if o.Fields.Message != "" {
-				ev[o.Fields.Message] = firstOr(f.f.ErrMessage, "系统繁忙（模拟未签名错误）")
-			}
-			writeJSON(w, ev)
+			s.answerUnsigned(w, code, serial, firstOr(f.f.ErrCode, "E9998"), firstOr(f.f.ErrMessage, "系统繁忙（模拟未签名错误）"))
 			return
 		case FaultBusiness:
 			be := bizErr(firstOr(f.f.ErrCode, "E9999"), "%s", firstOr(f.f.ErrMessage, "模拟业务错误"))
@@ -381,6 +376,18 @@ func (s *Server) seal(code, serial string, out map[string]any, be *bizError) (ma
 		return nil, err
 	}
 	return smenvelope.Seal(s.cfg.Options, s.cfg.Keys, env, data)
+}
+
+// answerUnsigned writes an error answer without data and signature.
+func (s *Server) answerUnsigned(w http.ResponseWriter, code, serial, errCode, msg string) {
+	f := s.cfg.Options.Fields
+	ev := map[string]any{}
+	for k, v := range map[string]string{f.TxCode: code, f.MsgID: serial, f.Code: errCode, f.Message: msg} {
+		if k != "" && v != "" {
+			ev[k] = v
+		}
+	}
+	writeJSON(w, ev)
 }
 
 // answerTampered writes a response whose signature does not verify.

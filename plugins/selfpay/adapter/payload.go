@@ -1,0 +1,243 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
+)
+
+// Node names of the national interface.
+const (
+	nodeFees  = "fsiOwnpayPatnFeeListDDTO"
+	nodeMdtrt = "ownPayPatnMdtrtD"
+	nodeDiags = "ownPayPatnDiagListD"
+)
+
+// decode reads a JSON object keeping numbers exact.
+func decode(payload []byte) (map[string]any, *sdk.HandleResponse) {
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, sdk.Invalid(sdk.Diagnostic{Field: "$", Rule: "syntax", Summary: "the payload is not JSON", Detail: err.Error()})
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, sdk.Invalid(sdk.Diagnostic{Field: "$", Rule: "type", Summary: "the payload must be a JSON object", Detail: "send {\"field\": value, …}"})
+	}
+	return m, nil
+}
+
+// fieldDiags converts schema errors to diagnostics; skip drops rules.
+func fieldDiags(errs []schemas.FieldError, summary string, skip ...string) sdk.Diagnostics {
+	var ds sdk.Diagnostics
+	for _, e := range errs {
+		if contains(skip, e.Rule) {
+			continue
+		}
+		ds.Error(e.Path, e.Rule, summary, e.Message)
+	}
+	return ds
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	return fmt.Sprint(v)
+}
+
+// fillInstitution sets fixmedins_code and fixmedins_name where they are
+// absent, from the site's settings, so HIS messages may leave them out.
+func (r *run) fillInstitution(m map[string]any, name bool) {
+	if m == nil {
+		return
+	}
+	if str(m["fixmedins_code"]) == "" {
+		m["fixmedins_code"] = r.s.cfg.FixmedinsCode
+	}
+	if name && str(m["fixmedins_name"]) == "" {
+		m["fixmedins_name"] = r.s.cfg.FixmedinsName
+	}
+}
+
+// checkCode reports a fixmedins_code other than the site's.
+func (r *run) checkCode(ds *sdk.Diagnostics, path string, m map[string]any) {
+	if c := str(m["fixmedins_code"]); c != "" && c != r.s.cfg.FixmedinsCode {
+		ds.Error(path+".fixmedins_code", "precondition", "the institution code is not this site's",
+			fmt.Sprintf("%q is not %q (the site's fixmedinsCode); send the message to the right site or leave the field out", c, r.s.cfg.FixmedinsCode))
+	}
+}
+
+// uploadInput is a validated selfpay.upload payload.
+type uploadInput struct {
+	mdtrtID  string
+	mdtrt    map[string]any
+	diags    []any
+	fees     []any
+	reupload bool
+}
+
+// validateUpload checks a selfpay.upload payload: the 4202 and 4201A
+// schemas, then the business rules. It reports every problem at once.
+func (r *run) validateUpload(m map[string]any) (*uploadInput, sdk.Diagnostics) {
+	var ds sdk.Diagnostics
+	for _, k := range sortedKeys(m) {
+		switch k {
+		case nodeMdtrt, nodeDiags, nodeFees, "reupload":
+		default:
+			ds.Error("$."+k, schemas.RuleUnknown, "selfpay.upload does not take this field",
+				"send ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO and optionally reupload")
+		}
+	}
+	in := &uploadInput{}
+	if v, ok := m["reupload"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			ds.Error("$.reupload", schemas.RuleType, "reupload must be true or false", "true first withdraws a completed upload (4203 cplt_flag=0)")
+		}
+		in.reupload = b
+	}
+	in.mdtrt, _ = m[nodeMdtrt].(map[string]any)
+	in.diags, _ = m[nodeDiags].([]any)
+	in.fees, _ = m[nodeFees].([]any)
+	r.fillInstitution(in.mdtrt, true)
+	for _, f := range in.fees {
+		if fm, ok := f.(map[string]any); ok {
+			r.fillInstitution(fm, true)
+			if str(fm["fixmedins_mdtrt_id"]) == "" && in.mdtrt != nil {
+				fm["fixmedins_mdtrt_id"] = in.mdtrt["fixmedins_mdtrt_id"]
+			}
+		}
+	}
+	s4202, _ := r.s.set.Get("selfpay", "4202")
+	s4201A, _ := r.s.set.Get("selfpay", "4201A")
+	ds = append(ds, fieldDiags(s4202.ValidateInput(map[string]any{nodeMdtrt: m[nodeMdtrt], nodeDiags: m[nodeDiags]}), "4202 input is not valid")...)
+	ds = append(ds, fieldDiags(s4201A.ValidateInput(map[string]any{nodeFees: m[nodeFees]}), "4201A input is not valid", schemas.RuleBatch)...)
+	if in.mdtrt == nil || len(in.fees) == 0 {
+		return nil, ds
+	}
+	in.mdtrtID = str(in.mdtrt["fixmedins_mdtrt_id"])
+	r.checkCode(&ds, "$."+nodeMdtrt, in.mdtrt)
+	ds = append(ds, r.feeRules(in.fees, in.mdtrtID, "$."+nodeFees)...)
+	if r.s.opts.checkTotals {
+		var sum big.Rat
+		ok := true
+		for _, f := range in.fees {
+			fm, _ := f.(map[string]any)
+			v, good := rat(fm["det_item_fee_sumamt"])
+			ok = ok && good
+			if good {
+				sum.Add(&sum, v)
+			}
+		}
+		total, good := rat(in.mdtrt["medfee_sumamt"])
+		if ok && good && sum.Cmp(total) != 0 {
+			ds.Error("$."+nodeMdtrt+".medfee_sumamt", "amount", "the visit's total does not match its fee lines",
+				fmt.Sprintf("medfee_sumamt is %s but the %d fee lines add up to %s; correct the total or the lines (or set checkTotals false)", total.FloatString(2), len(in.fees), sum.FloatString(2)))
+		}
+	}
+	return in, ds
+}
+
+// feeRules checks fee lines: one patient, the site's institution code,
+// bkkp_sn unique, det_item_fee_sumamt = cnt × pric (to the cent).
+func (r *run) feeRules(fees []any, mdtrtID, at string) sdk.Diagnostics {
+	var ds sdk.Diagnostics
+	seen := map[string]int{}
+	for i, f := range fees {
+		fm, ok := f.(map[string]any)
+		if !ok {
+			continue
+		}
+		p := fmt.Sprintf("%s[%d]", at, i)
+		if id := str(fm["fixmedins_mdtrt_id"]); mdtrtID != "" && id != "" && id != mdtrtID {
+			ds.Error(p+".fixmedins_mdtrt_id", "join", "a fee line belongs to another visit",
+				fmt.Sprintf("%q is not the visit's fixmedins_mdtrt_id %q; one call carries one patient (每次接口调用只上传一位患者的信息)", id, mdtrtID))
+		}
+		r.checkCode(&ds, p, fm)
+		if sn := str(fm["bkkp_sn"]); sn != "" {
+			if j, dup := seen[sn]; dup {
+				ds.Error(p+".bkkp_sn", "unique", "bkkp_sn repeats within the visit", fmt.Sprintf("%q is also line %d; give every fee line its own 记账流水号", sn, j))
+			} else {
+				seen[sn] = i
+			}
+		}
+		cnt, ok1 := rat(fm["cnt"])
+		pric, ok2 := rat(fm["pric"])
+		amt, ok3 := rat(fm["det_item_fee_sumamt"])
+		if ok1 && ok2 && ok3 {
+			want := new(big.Rat).Mul(cnt, pric)
+			diff := new(big.Rat).Sub(want, amt)
+			if diff.Abs(diff).Cmp(big.NewRat(1, 100)) > 0 {
+				ds.Error(p+".det_item_fee_sumamt", "amount", "the line amount is not quantity × price",
+					fmt.Sprintf("cnt %s × pric %s = %s, but det_item_fee_sumamt is %s; correct one of them", cnt.FloatString(4), pric.FloatString(6), want.FloatString(2), amt.FloatString(2)))
+			}
+		}
+	}
+	return ds
+}
+
+// rat reads a decimal number or numeric string exactly.
+func rat(v any) (*big.Rat, bool) {
+	s := str(v)
+	if s == "" {
+		return nil, false
+	}
+	return new(big.Rat).SetString(s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// mdtrtIDOf returns the visit a single transaction's input is about.
+func mdtrtIDOf(infno string, in map[string]any) string {
+	switch infno {
+	case "4201A":
+		if items, ok := in[nodeFees].([]any); ok && len(items) > 0 {
+			if m, ok := items[0].(map[string]any); ok {
+				return str(m["fixmedins_mdtrt_id"])
+			}
+		}
+	case "4202":
+		if m, ok := in[nodeMdtrt].(map[string]any); ok {
+			return str(m["fixmedins_mdtrt_id"])
+		}
+	case "4204":
+		if m, ok := in["feedetail"].(map[string]any); ok {
+			return str(m["fixmedins_mdtrt_id"])
+		}
+	}
+	return strings.TrimSpace(str(in["fixmedins_mdtrt_id"]))
+}

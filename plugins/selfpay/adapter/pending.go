@@ -1,0 +1,427 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Limits of a pending list.
+const (
+	maxPendingBytes = 8 << 20
+	maxPendingRows  = 20000
+	headerScanRows  = 10
+)
+
+// pendingRequest is the selfpay.import-pending payload.
+type pendingRequest struct {
+	Filename string `json:"filename"`
+	Format   string `json:"format"`
+	Content  string `json:"content"`
+	Sheet    string `json:"sheet"`
+	Verify   bool   `json:"verify"`
+}
+
+// pendingRow is one patient of the list.
+type pendingRow struct {
+	row    int
+	fields map[string]string
+}
+
+// pendingReport is one line of the report.
+type pendingReport struct {
+	Row          int    `json:"row"`
+	MdtrtID      string `json:"fixmedinsMdtrtId,omitempty"`
+	Name         string `json:"psnName,omitempty"`
+	Certno       string `json:"certno,omitempty"`
+	Begntime     string `json:"begntime,omitempty"`
+	Endtime      string `json:"endtime,omitempty"`
+	MedfeeSumamt string `json:"medfeeSumamt,omitempty"`
+	Status       string `json:"status"`
+	Reason       string `json:"reason,omitempty"`
+	MessageID    string `json:"messageId,omitempty"`
+	UpdatedAt    string `json:"updatedAt,omitempty"`
+	Platform     string `json:"platform,omitempty"`
+}
+
+// importPending runs selfpay.import-pending.
+func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
+	var req pendingRequest
+	m, bad := decode(r.req.Payload)
+	if bad != nil {
+		return bad, nil
+	}
+	var ds sdk.Diagnostics
+	for _, k := range sortedKeys(m) {
+		switch k {
+		case "filename", "format", "content", "sheet":
+			if _, ok := m[k].(string); !ok {
+				ds.Error("$."+k, "type", k+" must be a string", "")
+			}
+		case "verify":
+			if _, ok := m[k].(bool); !ok {
+				ds.Error("$.verify", "type", "verify must be true or false", "true also asks the platform (4208) about each patient")
+			}
+		default:
+			ds.Error("$."+k, "unknown", "selfpay.import-pending does not take this field", "send filename, content (base64) and optionally format, sheet, verify")
+		}
+	}
+	req.Filename, req.Format, req.Content, req.Sheet = str(m["filename"]), strings.ToLower(str(m["format"])), str(m["content"]), str(m["sheet"])
+	req.Verify, _ = m["verify"].(bool)
+	if req.Content == "" {
+		ds.Error("$.content", "required", "the file is missing", "attach the pending list exported from the medical-insurance system as base64 in content")
+	}
+	if ds.HasError() {
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(req.Content))
+	if err != nil {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "format", Summary: "content is not base64", Detail: "encode the file with standard base64 (RFC 4648)"}), nil
+	}
+	if len(data) > maxPendingBytes {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "length", Summary: "the file is too large", Detail: fmt.Sprintf("%d bytes; split the list into files of at most %d bytes", len(data), maxPendingBytes)}), nil
+	}
+	format := pendingFormat(req.Format, req.Filename, data)
+	rows, err := readTable(format, data, req.Sheet)
+	if err != nil {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "format", Summary: "cannot read the " + format + " file", Detail: err.Error()}), nil
+	}
+	list, mapping, err := pendingRows(rows, r.s.opts.columns)
+	if err != nil {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "format", Summary: "cannot find the columns of the pending list", Detail: err.Error()}), nil
+	}
+	reports := make([]pendingReport, 0, len(list))
+	summary := map[string]int{}
+	verifyStopped := false
+	for _, row := range list {
+		rep, err := r.pendingStatus(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		if req.Verify && !verifyStopped {
+			if err := r.verifyPending(ctx, row, &rep); errors.Is(err, errPause) {
+				verifyStopped = true
+			}
+		}
+		if req.Verify && verifyStopped && rep.Platform == "" {
+			rep.Platform = "not checked: the time for this message ran out"
+		}
+		summary[rep.Status]++
+		reports = append(reports, rep)
+	}
+	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": mapping, "summary": summary, "patients": reports, "verified": req.Verify}
+	payload, err := marshalReport(out)
+	if err != nil {
+		return nil, err
+	}
+	r.a.log.Info("pending list imported", "site", r.s.code, "message", r.req.MessageID, "rows", len(list), "summary", fmt.Sprint(summary))
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload}, nil
+}
+
+// pendingFormat decides between xlsx and csv: the format given, the file
+// name's extension, or the content (XLSX files are ZIP archives).
+func pendingFormat(format, name string, data []byte) string {
+	switch format {
+	case "xlsx", "csv":
+		return format
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".xlsx", ".xlsm":
+		return "xlsx"
+	case ".csv", ".txt":
+		return "csv"
+	}
+	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		return "xlsx"
+	}
+	return "csv"
+}
+
+// readTable returns the cells of the sheet (first sheet by default) or of
+// the CSV file (UTF-8 with or without BOM, or GB18030 as Chinese Excel
+// writes it; comma or tab separated).
+func readTable(format string, data []byte, sheet string) ([][]string, error) {
+	if format == "xlsx" {
+		f, err := excelize.OpenReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("not an XLSX workbook (%v); save the list as .xlsx or .csv", err)
+		}
+		defer f.Close()
+		sheets := f.GetSheetList()
+		if sheet == "" {
+			if len(sheets) == 0 {
+				return nil, errors.New("the workbook has no sheet")
+			}
+			sheet = sheets[0]
+		}
+		rows, err := f.GetRows(sheet)
+		if err != nil {
+			return nil, fmt.Errorf("sheet %q: %v; the workbook has %s", sheet, err, strings.Join(sheets, ", "))
+		}
+		return rows, nil
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(data) {
+		dec, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, errors.New("the CSV file is neither UTF-8 nor GB18030; save it as UTF-8 CSV")
+		}
+		data = dec
+	}
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	firstLine, _, _ := strings.Cut(string(data), "\n")
+	if strings.Count(firstLine, "\t") > strings.Count(firstLine, ",") {
+		cr.Comma = '\t'
+	}
+	var rows [][]string
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("CSV: %v", err)
+		}
+		rows = append(rows, rec)
+		if len(rows) > maxPendingRows+headerScanRows {
+			return nil, fmt.Errorf("more than %d rows; split the list", maxPendingRows)
+		}
+	}
+	return rows, nil
+}
+
+// pendingRows finds the header row and maps the data rows to fields.
+func pendingRows(rows [][]string, columns map[string][]string) ([]pendingRow, map[string]string, error) {
+	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	header, index := -1, map[string]int{}
+	for i := 0; i < len(rows) && i < headerScanRows; i++ {
+		found := map[string]int{}
+		for j, cell := range rows[i] {
+			for field, names := range columns {
+				if _, done := found[field]; done {
+					continue
+				}
+				for _, n := range names {
+					if norm(cell) == norm(n) && cell != "" {
+						found[field] = j
+					}
+				}
+			}
+		}
+		if len(found) >= min(2, len(columns)) && (hasKey(found, "fixmedins_mdtrt_id") || hasKey(found, "certno")) {
+			header, index = i, found
+			break
+		}
+	}
+	if header < 0 {
+		var want []string
+		for _, f := range []string{"fixmedins_mdtrt_id", "certno"} {
+			want = append(want, f+" ("+strings.Join(columns[f], ", ")+")")
+		}
+		return nil, nil, fmt.Errorf("no header row in the first %d rows names %s plus another column; adjust the pendingColumns setting to the list's headers", headerScanRows, strings.Join(want, " or "))
+	}
+	mapping := map[string]string{}
+	for f, j := range index {
+		mapping[f] = strings.TrimSpace(rows[header][j])
+	}
+	var out []pendingRow
+	for i := header + 1; i < len(rows); i++ {
+		fields := map[string]string{}
+		blank := true
+		for f, j := range index {
+			if j < len(rows[i]) {
+				v := strings.TrimSpace(rows[i][j])
+				fields[f] = v
+				blank = blank && v == ""
+			}
+		}
+		if blank {
+			continue
+		}
+		out = append(out, pendingRow{row: i + 1, fields: fields})
+		if len(out) > maxPendingRows {
+			return nil, nil, fmt.Errorf("more than %d patients; split the list", maxPendingRows)
+		}
+	}
+	return out, mapping, nil
+}
+
+func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
+// pendingStatus reports one row from medgate's records.
+func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport, error) {
+	f := row.fields
+	rep := pendingReport{Row: row.row, MdtrtID: f["fixmedins_mdtrt_id"], Name: hsa.MaskName(f["psn_name"]), Certno: hsa.MaskID(f["certno"]),
+		Begntime: f["begntime"], Endtime: f["endtime"], MedfeeSumamt: f["medfee_sumamt"]}
+	if rep.MdtrtID == "" && f["certno"] == "" {
+		rep.Status, rep.Reason = statusInvalid, "the row has neither a visit id (fixmedins_mdtrt_id) nor an ID number; check the pendingColumns setting"
+		return rep, nil
+	}
+	var p *patientRecord
+	note := ""
+	if rep.MdtrtID != "" {
+		var err error
+		if p, err = r.patient(ctx, rep.MdtrtID); err != nil {
+			return rep, err
+		}
+	} else {
+		cands, err := r.visitsByCert(ctx, f["certno"])
+		if err != nil {
+			return rep, err
+		}
+		if day := datePart(f["begntime"]); day != "" {
+			var same []*patientRecord
+			for _, c := range cands {
+				if datePart(c.Begntime) == day {
+					same = append(same, c)
+				}
+			}
+			cands = same
+		}
+		sort.Slice(cands, func(i, j int) bool { return cands[i].UpdatedAt.After(cands[j].UpdatedAt) })
+		if len(cands) > 0 {
+			p = cands[0]
+			rep.MdtrtID = p.MdtrtID
+		}
+		if len(cands) > 1 {
+			note = fmt.Sprintf(" (%d visits of this person match; showing the latest, add the visit id column to choose)", len(cands))
+		}
+	}
+	if p == nil {
+		rep.Status, rep.Reason = statusPending, "no selfpay.upload has been received for this visit"
+		if rep.MdtrtID == "" {
+			rep.Reason = "no selfpay.upload has been received for this ID number" + map[bool]string{true: " and admission date", false: ""}[f["begntime"] != ""]
+		}
+		return rep, nil
+	}
+	rep.MessageID, rep.UpdatedAt = p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05")
+	if rep.Begntime == "" {
+		rep.Begntime = p.Begntime
+	}
+	switch p.Status {
+	case statusUploaded:
+		rep.Status, rep.Reason = statusUploaded, fmt.Sprintf("uploaded and marked complete (%d fee lines)", p.FeeLines)
+	case statusUploading:
+		rep.Status, rep.Reason = statusUploading, "an upload is in progress (step "+p.Step+")"
+	case statusFailed:
+		rep.Status, rep.Reason = statusFailed, p.Reason
+	case statusCancelling:
+		rep.Status, rep.Reason = statusCancelling, "a cancellation is in progress"
+	case statusCancelled:
+		rep.Status, rep.Reason = statusCancelled, "the upload was withdrawn (selfpay.cancel); upload it again"
+	default:
+		rep.Status, rep.Reason = statusPending, "unknown record status "+p.Status
+	}
+	rep.Reason += note
+	return rep, nil
+}
+
+// verifyPending asks the platform (4208) about one row and corrects the
+// status when the platform disagrees with medgate's records.
+func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingReport) error {
+	f := row.fields
+	if f["certno"] == "" {
+		rep.Platform = "not checked: 4208 needs the ID number column"
+		return nil
+	}
+	if err := r.beforeCall(ctx); err != nil {
+		return err
+	}
+	q := map[string]any{"certno": f["certno"]}
+	if v := f["psn_name"]; v != "" {
+		q["psn_name"] = v
+	}
+	if v := f["psn_cert_type"]; v != "" {
+		q["psn_cert_type"] = v
+	}
+	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
+	if err != nil {
+		rep.Platform = "error: " + hsa.MaskText(err.Error())
+		return nil
+	}
+	var match map[string]any
+	for _, raw := range recs {
+		var rec map[string]any
+		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+			continue
+		}
+		id := str(rec["fixmedinsMdtrtId"])
+		if rep.MdtrtID != "" && id == rep.MdtrtID || rep.MdtrtID == "" && datePart(str(rec["begntime"])) == datePart(f["begntime"]) {
+			match = rec
+			break
+		}
+	}
+	switch {
+	case match == nil:
+		rep.Platform = "absent"
+		if rep.Status == statusUploaded {
+			rep.Status, rep.Reason = statusFailed, "medgate completed the upload but the platform has no such visit (4208); upload it again"
+		}
+	case str(match["cpltFlag"]) == "1":
+		rep.Platform = "complete"
+		if rep.MdtrtID == "" {
+			rep.MdtrtID = str(match["fixmedinsMdtrtId"])
+		}
+		if rep.Status != statusUploaded {
+			rep.Status, rep.Reason = statusUploaded, "the platform has the visit complete (4208), though medgate's record says "+rep.Status
+		}
+	default:
+		rep.Platform = "incomplete"
+		if rep.Status == statusUploaded {
+			rep.Status, rep.Reason = statusFailed, "the platform has the visit but not marked complete (4203 cplt_flag=1 missing); upload it again with reupload"
+		}
+	}
+	return nil
+}
+
+// datePart returns the yyyy-MM-dd of a date or datetime in common layouts
+// (2025-04-01, 2025/4/1, 20250401, with or without a time).
+func datePart(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	day, _, _ := strings.Cut(s, " ")
+	day = strings.ReplaceAll(day, "/", "-")
+	if len(day) == 8 && !strings.Contains(day, "-") {
+		return day[:4] + "-" + day[4:6] + "-" + day[6:]
+	}
+	parts := strings.Split(day, "-")
+	if len(parts) == 3 {
+		for i := 1; i < 3; i++ {
+			if len(parts[i]) == 1 {
+				parts[i] = "0" + parts[i]
+			}
+		}
+		return strings.Join(parts, "-")
+	}
+	return day
+}
+
+// marshalReport encodes without escaping <, > and & (names stay readable).
+func marshalReport(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("selfpay: encode the report: %w", err)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}

@@ -1,0 +1,202 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
+)
+
+// maxWarnings bounds the output warnings in a reply.
+const maxWarnings = 10
+
+// single runs one transaction whose payload is its input.
+func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, error) {
+	m, bad := decode(r.req.Payload)
+	if bad != nil {
+		return bad, nil
+	}
+	sc, ok := r.s.set.Get("selfpay", infno)
+	if !ok {
+		return nil, fmt.Errorf("selfpay: schema selfpay/%s is missing", infno)
+	}
+	r.fillSingle(infno, m)
+	ds := fieldDiags(sc.ValidateInput(m), infno+" input is not valid")
+	switch infno {
+	case "4201A":
+		items, _ := m[nodeFees].([]any)
+		ds = append(ds, r.feeRules(items, mdtrtIDOf(infno, m), "$."+nodeFees)...)
+	case "4202":
+		if md, ok := m[nodeMdtrt].(map[string]any); ok {
+			r.checkCode(&ds, "$."+nodeMdtrt, md)
+		}
+	case "4204":
+		if fd, ok := m["feedetail"].(map[string]any); ok {
+			r.checkCode(&ds, "$.feedetail", fd)
+		}
+	case "4203", "4207", "4209":
+		r.checkCode(&ds, "$", m)
+	}
+	if ds.HasError() {
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	if sc.Direction == schemas.DirectionQuery {
+		return r.query(ctx, infno, sc, m)
+	}
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil && st.Final != nil {
+		return st.Final.response(), nil
+	}
+	id := mdtrtIDOf(infno, m)
+	if st != nil && (st.Op != infno || st.MdtrtID != id) {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.id", Rule: "state", Summary: "this message id was used for another operation",
+			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
+	}
+	if st == nil {
+		st = &wfState{Op: infno, MdtrtID: id, Step: stepSingle, Started: r.a.now().UTC()}
+	}
+	input := any(m)
+	var sns []string
+	if infno == "4201A" {
+		for _, it := range m[nodeFees].([]any) {
+			sns = append(sns, str(it.(map[string]any)["bkkp_sn"]))
+		}
+	}
+	if st.Inflight != nil {
+		done, rest, err := r.reconcileSingle(ctx, st, m)
+		if err != nil {
+			return r.stop(ctx, st, nil, err)
+		}
+		if done {
+			st.log(stepLog{Step: stepSingle, Infno: infno, MsgID: st.Inflight.MsgID, Outcome: outcomeReconciled, Message: "the platform already has it"})
+			st.Inflight = nil
+			return r.finishSingle(ctx, st, nil)
+		}
+		if rest != nil {
+			input, sns = map[string]any{nodeFees: rest}, nil
+			for _, it := range rest {
+				sns = append(sns, str(it.(map[string]any)["bkkp_sn"]))
+			}
+		}
+		st.Inflight = nil
+	}
+	res, err := r.send(ctx, st, stepSingle, 0, infno, input, sns)
+	if err != nil {
+		return r.stop(ctx, st, nil, err)
+	}
+	st.log(stepResult(stepSingle, infno, 0, len(sns), res, nil))
+	return r.finishSingle(ctx, st, res)
+}
+
+// fillSingle fills the institution code and name where a transaction's
+// input leaves them out.
+func (r *run) fillSingle(infno string, m map[string]any) {
+	switch infno {
+	case "4201A":
+		items, _ := m[nodeFees].([]any)
+		for _, it := range items {
+			if fm, ok := it.(map[string]any); ok {
+				r.fillInstitution(fm, true)
+			}
+		}
+	case "4202":
+		if md, ok := m[nodeMdtrt].(map[string]any); ok {
+			r.fillInstitution(md, true)
+		}
+	case "4204":
+		if fd, ok := m["feedetail"].(map[string]any); ok {
+			r.fillInstitution(fd, false)
+		}
+	case "4203", "4207", "4209":
+		r.fillInstitution(m, false)
+	}
+}
+
+// reconcileSingle settles a single transaction in flight. It returns done
+// when the platform has it, or, for 4201A, the lines still missing.
+func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any) (done bool, rest []any, err error) {
+	f := st.Inflight
+	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID)
+	switch f.Infno {
+	case "4201A":
+		present, err := r.uploadedSNs(ctx, st.MdtrtID)
+		if err != nil {
+			return false, nil, err
+		}
+		for _, it := range m[nodeFees].([]any) {
+			if !present[str(it.(map[string]any)["bkkp_sn"])] {
+				rest = append(rest, it)
+			}
+		}
+		return len(rest) == 0, rest, nil
+	case "4202":
+		md, _ := m[nodeMdtrt].(map[string]any)
+		rec, err := r.findVisit(ctx, md)
+		if err != nil {
+			return false, nil, err
+		}
+		return rec != nil && sameVisit(rec, md), nil, nil
+	}
+	// 4203 and 4204 set a state; sending them again is harmless.
+	return false, nil, nil
+}
+
+func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*sdk.HandleResponse, error) {
+	out := map[string]any{"infno": st.Op, "fixmedinsMdtrtId": st.MdtrtID, "steps": st.Steps}
+	var ext *sdk.External
+	if n := len(st.Steps); n > 0 {
+		out["msgid"] = st.Steps[n-1].MsgID
+		out["reconciled"] = st.Steps[n-1].Outcome == outcomeReconciled
+		ext = &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: st.Steps[n-1].MsgID}
+	}
+	if res != nil && len(res.Warnings) > 0 {
+		out["warnings"] = res.Warnings
+	}
+	payload, _ := json.Marshal(out)
+	st.Final = &finalized{Status: sdk.StatusOK, Payload: payload, External: ext}
+	if err := r.save(ctx, st); err != nil {
+		return nil, err
+	}
+	return st.Final.response(), nil
+}
+
+// query runs 4207, 4208 or 4209: no side effect, so no state; the reply
+// carries the platform's output, each record checked against the schema.
+func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map[string]any) (*sdk.HandleResponse, error) {
+	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: m, MessageID: r.req.MessageID})
+	if err != nil {
+		return r.outcome(err, "selfpay."+infno)
+	}
+	warnings := append([]string(nil), res.Warnings...)
+	pg, perr := hsa.ParsePage(res.Output, r.s.cfg.Paging)
+	if perr != nil {
+		warnings = append(warnings, perr.Error())
+	}
+	for i, raw := range pg.Records {
+		var rec any
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		for _, fe := range sc.ValidateOutput(rec, schemas.ValidateOptions{AllowUnknown: true}) {
+			if len(warnings) < maxWarnings {
+				warnings = append(warnings, fmt.Sprintf("record %d: %s", i+1, fe.Error()))
+			}
+		}
+	}
+	out := map[string]any{"infno": infno, "msgid": res.MsgID, "recordCounts": pg.Total, "pages": pg.Pages, "records": pg.Records}
+	if pg.Records == nil {
+		out["records"] = []any{}
+	}
+	if len(warnings) > 0 {
+		out["warnings"] = warnings
+	}
+	payload, _ := json.Marshal(out)
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
+		External: &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: res.MsgID}}, nil
+}

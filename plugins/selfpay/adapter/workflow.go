@@ -1,0 +1,522 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// batches splits fee lines into 4201A calls of at most batchSize lines
+// and, with maxInputChars set, at most that many characters of input.
+// It returns the exclusive end index of each batch.
+func (r *run) batches(fees []any) []int {
+	limit := r.s.cfg.MaxInputChars
+	const overhead = len(`{"fsiOwnpayPatnFeeListDDTO":[]}`)
+	var bounds []int
+	n, size := 0, overhead
+	for i, f := range fees {
+		b, _ := json.Marshal(f)
+		l := utf8.RuneCount(b) + 1
+		if n > 0 && (n == r.s.opts.batchSize || (limit > 0 && size+l > limit)) {
+			bounds = append(bounds, i)
+			n, size = 0, overhead
+		}
+		n++
+		size += l
+	}
+	if n > 0 {
+		bounds = append(bounds, len(fees))
+	}
+	return bounds
+}
+
+func (st *wfState) batchRange(k int) (lo, hi int) {
+	if k > 0 {
+		lo = st.Bounds[k-1]
+	}
+	return lo, st.Bounds[k]
+}
+
+// upload runs selfpay.upload.
+func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
+	m, bad := decode(r.req.Payload)
+	if bad != nil {
+		return bad, nil
+	}
+	in, ds := r.validateUpload(m)
+	if ds.HasError() {
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil && st.Final != nil {
+		return st.Final.response(), nil
+	}
+	if st != nil && (st.Op != "upload" || st.MdtrtID != in.mdtrtID) {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.id", Rule: "state", Summary: "this message id was used for another operation",
+			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
+	}
+	if st == nil {
+		p, err := r.patient(ctx, in.mdtrtID)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil && p.Status == statusUploaded && !in.reupload {
+			return sdk.Invalid(sdk.Diagnostic{Field: "$." + nodeMdtrt + ".fixmedins_mdtrt_id", Rule: "state", Summary: "this visit is already uploaded and complete",
+				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05"))}), nil
+		}
+		st = &wfState{Op: "upload", MdtrtID: in.mdtrtID, Step: stepDelete, Bounds: r.batches(in.fees), Started: r.a.now().UTC()}
+		if in.reupload {
+			st.Step = stepReopen
+		}
+		if err := r.save(ctx, st); err != nil {
+			return nil, err
+		}
+		if err := r.notePatient(ctx, in, statusUploading, "", ""); err != nil {
+			return nil, err
+		}
+		r.a.log.Info("self-pay upload started", "site", r.s.code, "message", r.req.MessageID, "visit", in.mdtrtID,
+			"patient", hsa.MaskName(str(in.mdtrt["psn_name"])), "lines", len(in.fees), "batches", len(st.Bounds))
+	}
+	if st.Inflight != nil {
+		if err := r.reconcileUpload(ctx, st, in); err != nil {
+			return r.stop(ctx, st, in, err)
+		}
+	}
+	code := r.s.cfg.FixmedinsCode
+	for st.Step != stepDone {
+		switch st.Step {
+		case stepReopen:
+			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
+			if !tolerable(err) {
+				return r.stop(ctx, st, in, err)
+			}
+			st.log(stepResult(stepReopen, "4203", 0, 0, res, err))
+			st.Step = stepDelete
+		case stepDelete:
+			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
+			if !tolerable(err) {
+				return r.stop(ctx, st, in, err)
+			}
+			st.log(stepResult(stepDelete, "4204", 0, 0, res, err))
+			st.Step = stepFees
+		case stepFees:
+			if st.Batch >= len(st.Bounds) {
+				st.Step = stepVisit
+				continue
+			}
+			lines, sns := r.batchLines(st, in.fees)
+			res, err := r.send(ctx, st, stepFees, st.Batch, "4201A", map[string]any{nodeFees: lines}, sns)
+			if err != nil {
+				return r.stop(ctx, st, in, err)
+			}
+			st.log(stepResult(stepFees, "4201A", st.Batch+1, len(lines), res, nil))
+			st.Batch++
+			st.Pending = nil
+		case stepVisit:
+			res, err := r.send(ctx, st, stepVisit, 0, "4202", map[string]any{nodeMdtrt: in.mdtrt, nodeDiags: in.diags}, nil)
+			if err != nil {
+				return r.stop(ctx, st, in, err)
+			}
+			st.log(stepResult(stepVisit, "4202", 0, 0, res, nil))
+			st.Step = stepComplete
+		case stepComplete:
+			res, err := r.send(ctx, st, stepComplete, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "1"}, nil)
+			if err != nil {
+				return r.stop(ctx, st, in, err)
+			}
+			st.log(stepResult(stepComplete, "4203", 0, 0, res, nil))
+			st.Step = stepDone
+		default:
+			return nil, fmt.Errorf("selfpay: workflow %s is at unknown step %q; delete key %s to start over", r.req.MessageID, st.Step, wfKey(r.req.MessageID))
+		}
+		if err := r.save(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	return r.finish(ctx, st, in, statusUploaded)
+}
+
+// tolerable: 4204 before an upload (and 4203 cplt_flag=0 of a re-upload)
+// may be refused, for instance when there is nothing to delete.
+func tolerable(err error) bool {
+	var be *hsa.BusinessError
+	return err == nil || errors.As(err, &be)
+}
+
+func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error) stepLog {
+	l := stepLog{Step: step, Infno: infno, Batch: batch, Lines: lines, Outcome: outcomeOK}
+	var be *hsa.BusinessError
+	switch {
+	case errors.As(err, &be):
+		l.MsgID, l.Outcome, l.Message = be.MsgID, outcomeTolerated, be.Message
+	case res != nil:
+		l.MsgID = res.MsgID
+		if res.Response != nil && res.Response.WarnMsg != "" {
+			l.Message = res.Response.WarnMsg
+		}
+	}
+	return l
+}
+
+func deleteAll(mdtrtID, code string) map[string]any {
+	return map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": code}}
+}
+
+// batchLines returns the lines of the current batch (only the pending
+// ones after a partial reconciliation) and their bkkp_sn.
+func (r *run) batchLines(st *wfState, fees []any) ([]any, []string) {
+	lo, hi := st.batchRange(st.Batch)
+	want := map[string]bool{}
+	for _, sn := range st.Pending {
+		want[sn] = true
+	}
+	var lines []any
+	var sns []string
+	for _, f := range fees[lo:hi] {
+		sn := str(f.(map[string]any)["bkkp_sn"])
+		if len(want) > 0 && !want[sn] {
+			continue
+		}
+		lines = append(lines, f)
+		sns = append(sns, sn)
+	}
+	return lines, sns
+}
+
+// reconcileUpload settles the call in flight when the workflow resumed.
+func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput) error {
+	f := st.Inflight
+	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID, "step", f.Step)
+	switch f.Infno {
+	case "4201A":
+		present, err := r.uploadedSNs(ctx, in.mdtrtID)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, sn := range f.Lines {
+			if !present[sn] {
+				missing = append(missing, sn)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+			st.log(stepLog{Step: stepFees, Infno: "4201A", MsgID: f.MsgID, Batch: f.Batch + 1, Lines: len(f.Lines), Outcome: outcomeReconciled, Message: "4207 shows every line of the batch on the platform"})
+			st.Batch, st.Pending = f.Batch+1, nil
+		case len(missing) < len(f.Lines):
+			st.Batch, st.Pending = f.Batch, missing
+		default:
+			st.Batch, st.Pending = f.Batch, f.Lines
+		}
+		st.Step = stepFees
+	case "4202":
+		rec, err := r.findVisit(ctx, in.mdtrt)
+		if err != nil {
+			return err
+		}
+		if rec != nil && sameVisit(rec, in.mdtrt) {
+			st.log(stepLog{Step: stepVisit, Infno: "4202", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit on the platform"})
+			st.Step = stepComplete
+		}
+	case "4203":
+		if f.Step == stepComplete {
+			rec, err := r.findVisit(ctx, in.mdtrt)
+			if err != nil {
+				return err
+			}
+			if rec != nil && str(rec["cpltFlag"]) == "1" {
+				st.log(stepLog{Step: stepComplete, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit complete"})
+				st.Step = stepDone
+			}
+		}
+		// 4203 cplt_flag=0 sets a state: sending it again is harmless.
+	case "4204":
+		// Deleting every detail again is harmless.
+	}
+	st.Inflight = nil
+	return r.save(ctx, st)
+}
+
+// uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform.
+func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
+	if err := r.beforeCall(ctx); err != nil {
+		return nil, err
+	}
+	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
+		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, raw := range recs {
+		var rec struct {
+			BkkpSn    any `json:"bkkpSn"`
+			ValiFlag  any `json:"valiFlag"`
+			MdtrtID   any `json:"fixmedinsMdtrtId"`
+			BkkpSnAlt any `json:"bkkp_sn"`
+		}
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		if v := str(rec.ValiFlag); v == "0" {
+			continue // invalidated (deleted) records
+		}
+		sn := str(rec.BkkpSn)
+		if sn == "" {
+			sn = str(rec.BkkpSnAlt)
+		}
+		if sn != "" {
+			out[sn] = true
+		}
+	}
+	return out, nil
+}
+
+// findVisit asks 4208 for the visits of the patient and returns the one
+// with this fixmedins_mdtrt_id, or nil.
+func (r *run) findVisit(ctx context.Context, mdtrt map[string]any) (map[string]any, error) {
+	if err := r.beforeCall(ctx); err != nil {
+		return nil, err
+	}
+	q := map[string]any{}
+	for _, k := range []string{"psn_cert_type", "certno", "psn_name"} {
+		if v := str(mdtrt[k]); v != "" {
+			q[k] = v
+		}
+	}
+	return r.visitRecord(ctx, q, str(mdtrt["fixmedins_mdtrt_id"]))
+}
+
+func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string) (map[string]any, error) {
+	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range recs {
+		var rec map[string]any
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		id := str(rec["fixmedinsMdtrtId"])
+		if id == "" {
+			id = str(rec["fixmedins_mdtrt_id"])
+		}
+		if id == mdtrtID && str(rec["valiFlag"]) != "0" {
+			return rec, nil
+		}
+	}
+	return nil, nil
+}
+
+// sameVisit compares a 4208 record with the visit being uploaded on the
+// fields a correction would change.
+func sameVisit(rec, mdtrt map[string]any) bool {
+	a, ok1 := rat(rec["medfeeSumamt"])
+	b, ok2 := rat(mdtrt["medfee_sumamt"])
+	if ok1 && ok2 && a.Cmp(b) != 0 {
+		return false
+	}
+	return str(rec["endtime"]) == str(mdtrt["endtime"]) && str(rec["psnName"]) == str(mdtrt["psn_name"])
+}
+
+// stop ends this attempt with err: a refusal finishes the workflow (the
+// reply is stored), anything transient keeps it for the next attempt.
+func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error) (*sdk.HandleResponse, error) {
+	what := st.Op
+	if st.Op == "upload" || st.Op == "cancel" {
+		what = fmt.Sprintf("selfpay.%s of %s, step %s", st.Op, st.MdtrtID, st.Step)
+		if st.Step == stepFees && st.Batch < len(st.Bounds) {
+			what += fmt.Sprintf(" (batch %d of %d)", st.Batch+1, len(st.Bounds))
+		}
+	}
+	resp, herr := r.outcome(err, what)
+	if resp == nil {
+		return nil, herr
+	}
+	reason := resp.Diagnostics.String()
+	if resp.Status == sdk.StatusFailed {
+		if in != nil {
+			if perr := r.notePatient(ctx, in, statusFailed, reason+" (medgate retries)", st.Step); perr != nil {
+				return nil, perr
+			}
+		}
+		return resp, nil
+	}
+	var be *hsa.BusinessError
+	var ge *hsa.GatewayError
+	l := stepLog{Step: st.Step, Outcome: outcomeRejected}
+	if errors.As(err, &be) {
+		l.Infno, l.MsgID, l.Message = be.Infno, be.MsgID, be.Message
+	} else if errors.As(err, &ge) {
+		l.Infno, l.MsgID, l.Message = ge.Infno, ge.MsgID, "HTTP "+strconv.Itoa(ge.Status)
+	}
+	st.log(l)
+	payload, _ := json.Marshal(r.summary(st, in, false))
+	resp.Payload = payload
+	st.Final = &finalized{Status: resp.Status, Payload: payload, External: resp.External, Diagnostics: resp.Diagnostics}
+	st.Inflight = nil
+	if serr := r.save(ctx, st); serr != nil {
+		return nil, serr
+	}
+	if in != nil {
+		if perr := r.notePatient(ctx, in, statusFailed, reason, st.Step); perr != nil {
+			return nil, perr
+		}
+	}
+	r.a.log.Info("self-pay workflow refused", "site", r.s.code, "message", r.req.MessageID, "op", st.Op, "visit", st.MdtrtID, "step", st.Step, "reason", hsa.MaskText(reason))
+	return resp, nil
+}
+
+// summary is the reply payload of a workflow.
+func (r *run) summary(st *wfState, in *uploadInput, done bool) map[string]any {
+	out := map[string]any{"fixmedinsMdtrtId": st.MdtrtID, "operation": "selfpay." + st.Op, "steps": st.Steps}
+	if in != nil {
+		out["feeLines"], out["batches"] = len(in.fees), len(st.Bounds)
+	}
+	reconciled := false
+	for _, s := range st.Steps {
+		reconciled = reconciled || s.Outcome == outcomeReconciled
+	}
+	out["reconciled"] = reconciled
+	switch {
+	case done && st.Op == "upload":
+		out["status"] = statusUploaded
+	case done && st.Op == "cancel":
+		out["status"] = statusCancelled
+	default:
+		out["status"] = statusFailed
+	}
+	return out
+}
+
+// finish stores the final reply and the patient's record.
+func (r *run) finish(ctx context.Context, st *wfState, in *uploadInput, status string) (*sdk.HandleResponse, error) {
+	payload, err := json.Marshal(r.summary(st, in, true))
+	if err != nil {
+		return nil, err
+	}
+	var ext *sdk.External
+	if n := len(st.Steps); n > 0 {
+		ext = &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: st.Steps[n-1].MsgID}
+	}
+	st.Final = &finalized{Status: sdk.StatusOK, Payload: payload, External: ext}
+	if err := r.save(ctx, st); err != nil {
+		return nil, err
+	}
+	if in != nil {
+		if err := r.notePatient(ctx, in, status, "", stepDone); err != nil {
+			return nil, err
+		}
+	} else if err := r.setPatientStatus(ctx, st.MdtrtID, status, ""); err != nil {
+		return nil, err
+	}
+	r.a.log.Info("self-pay workflow done", "site", r.s.code, "message", r.req.MessageID, "op", st.Op, "visit", st.MdtrtID, "calls", len(st.Steps))
+	return st.Final.response(), nil
+}
+
+// cancel runs selfpay.cancel: 4203 cplt_flag=0 → 4204 (every detail).
+func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
+	m, bad := decode(r.req.Payload)
+	if bad != nil {
+		return bad, nil
+	}
+	r.fillInstitution(m, false)
+	var ds sdk.Diagnostics
+	for _, k := range sortedKeys(m) {
+		if k != "fixmedins_mdtrt_id" && k != "fixmedins_code" {
+			ds.Error("$."+k, "unknown", "selfpay.cancel does not take this field", "send {\"fixmedins_mdtrt_id\": \"…\"}")
+		}
+	}
+	if s4203, ok := r.s.set.Get("selfpay", "4203"); ok {
+		doc := map[string]any{"fixmedins_mdtrt_id": m["fixmedins_mdtrt_id"], "fixmedins_code": m["fixmedins_code"], "cplt_flag": "0"}
+		ds = append(ds, fieldDiags(s4203.ValidateInput(doc), "selfpay.cancel input is not valid")...)
+	}
+	r.checkCode(&ds, "$", m)
+	if ds.HasError() {
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	}
+	id, code := str(m["fixmedins_mdtrt_id"]), r.s.cfg.FixmedinsCode
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil && st.Final != nil {
+		return st.Final.response(), nil
+	}
+	if st != nil && (st.Op != "cancel" || st.MdtrtID != id) {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.id", Rule: "state", Summary: "this message id was used for another operation",
+			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
+	}
+	if st == nil {
+		st = &wfState{Op: "cancel", MdtrtID: id, Step: stepReopen, Started: r.a.now().UTC()}
+		if err := r.save(ctx, st); err != nil {
+			return nil, err
+		}
+		if err := r.setPatientStatus(ctx, id, statusCancelling, ""); err != nil {
+			return nil, err
+		}
+	}
+	if st.Inflight != nil {
+		// 4203 cplt_flag=0 and 4204 set a state: sending them again is
+		// harmless, so the call in flight is simply repeated.
+		r.a.log.Info("repeating a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", st.Inflight.Infno, "msgid", st.Inflight.MsgID)
+		st.Inflight = nil
+	}
+	for st.Step != stepDone {
+		switch st.Step {
+		case stepReopen:
+			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": id, "fixmedins_code": code, "cplt_flag": "0"}, nil)
+			if err != nil {
+				return r.stopCancel(ctx, st, err)
+			}
+			st.log(stepResult(stepReopen, "4203", 0, 0, res, nil))
+			st.Step = stepDelete
+		case stepDelete:
+			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(id, code), nil)
+			var be *hsa.BusinessError
+			if errors.As(err, &be) {
+				// Refused: fine if nothing is left to delete.
+				left, qerr := r.uploadedSNs(ctx, id)
+				if qerr != nil {
+					return r.stopCancel(ctx, st, qerr)
+				}
+				if len(left) > 0 {
+					return r.stopCancel(ctx, st, err)
+				}
+				st.log(stepResult(stepDelete, "4204", 0, 0, nil, err))
+				st.Step = stepDone
+				break
+			}
+			if err != nil {
+				return r.stopCancel(ctx, st, err)
+			}
+			st.log(stepResult(stepDelete, "4204", 0, 0, res, nil))
+			st.Step = stepDone
+		default:
+			return nil, fmt.Errorf("selfpay: workflow %s is at unknown step %q", r.req.MessageID, st.Step)
+		}
+		if err := r.save(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	return r.finish(ctx, st, nil, statusCancelled)
+}
+
+func (r *run) stopCancel(ctx context.Context, st *wfState, err error) (*sdk.HandleResponse, error) {
+	resp, herr := r.stop(ctx, st, nil, err)
+	if resp != nil && resp.Status != sdk.StatusFailed {
+		if perr := r.setPatientStatus(ctx, st.MdtrtID, statusFailed, "cancel: "+resp.Diagnostics.String()); perr != nil {
+			return nil, perr
+		}
+	}
+	return resp, herr
+}

@@ -1,0 +1,251 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Name is the plugin's name; message types are "tracecode.<operation>".
+const Name = "tracecode"
+
+// Message types.
+const (
+	OpToken          = "tracecode.token"
+	OpStockInUpload  = "tracecode.stockin.upload"
+	OpStockOutUpload = "tracecode.stockout.upload"
+	OpStockInFetch   = "tracecode.stockin.fetch"
+	OpDraftsList     = "tracecode.drafts.list"
+	OpDraftGet       = "tracecode.draft.get"
+	OpDraftAdjust    = "tracecode.draft.adjust"
+	OpDraftConfirm   = "tracecode.draft.confirm"
+	OpCodesByBill    = "tracecode.codes.bybill"
+	OpCodesSmallest  = "tracecode.codes.bybill.smallest"
+	OpCodeSmallest   = "tracecode.codes.smallest"
+	OpMIUpload       = "tracecode.mi.upload"
+	OpExport         = "tracecode.export"
+)
+
+// Event types published to the events topic.
+const (
+	// EventReceipt is the formal purchase receipt, published when staff
+	// confirm a draft, for HIS.
+	EventReceipt = "tracecode.purchase-receipt.confirmed"
+	// EventStockIn announces a stock-in document fetched from the platform.
+	EventStockIn = "tracecode.stockin.fetched"
+	// EventExportProgress reports the progress of an export.
+	EventExportProgress = "tracecode.export.progress"
+)
+
+// JobStockInSync is the scheduled job that fetches recent stock-in data.
+const JobStockInSync = "stockin-sync"
+
+// WorkListDrafts is the console's work list of draft receipts to review.
+const WorkListDrafts = "draft-receipts"
+
+// System is the name journaled with every exchange with the platform.
+const System = "tracecode-platform"
+
+// Adapter implements sdk.Plugin for the trace-code platform. Create it
+// with New. It is safe for concurrent use.
+type Adapter struct {
+	now  func() time.Time
+	http *http.Client
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	sites map[string]*siteConfig
+}
+
+// Option changes an Adapter built by New.
+type Option func(*Adapter)
+
+// WithClock sets the clock (tests). Nil is ignored.
+func WithClock(now func() time.Time) Option {
+	return func(a *Adapter) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// WithHTTPClient sets the HTTP client used for the platforms (tests).
+func WithHTTPClient(c *http.Client) Option {
+	return func(a *Adapter) { a.http = c }
+}
+
+// WithLogger sets the logger (default: sdk.Logger, JSON to stderr).
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
+
+// New returns the trace-code adapter.
+func New(opts ...Option) *Adapter {
+	a := &Adapter{now: time.Now, log: sdk.Logger(Name), sites: map[string]*siteConfig{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// operations lists the message types with their schemas.
+func operations() []sdk.Operation {
+	return []sdk.Operation{
+		{Type: OpToken, Schema: "tracecode/token", Summary: "obtain (or with force, renew) the platform access token; replies with its expiry, never the token"},
+		{Type: OpStockInUpload, Schema: "tracecode/upload", Summary: "upload a stock-in document (bill types 1xx) with its trace codes; the document number is the idempotency key", Upload: true},
+		{Type: OpStockOutUpload, Schema: "tracecode/upload", Summary: "upload a stock-out document (bill types 2xx) with its trace codes; the document number is the idempotency key", Upload: true},
+		{Type: OpStockInFetch, Schema: "tracecode/stockin", Summary: "fetch the stock-in documents of a date range with the suppliers' trace codes, store them and create draft receipts"},
+		{Type: OpDraftsList, Summary: "list the draft receipts awaiting review (the console's draft-receipts work list)"},
+		{Type: OpDraftGet, Summary: "read one draft receipt with its lines, codes and adjustments"},
+		{Type: OpDraftAdjust, Summary: "adjust a draft receipt (quantities, codes, lines, fields); every change is recorded with who and when"},
+		{Type: OpDraftConfirm, Summary: "confirm a draft receipt once and publish the formal purchase receipt event for HIS"},
+		{Type: OpCodesByBill, Schema: "tracecode/billcodes", Summary: "trace codes of a document by its number, without hierarchy"},
+		{Type: OpCodesSmallest, Schema: "tracecode/billsmallest", Summary: "trace codes of a document resolved to their smallest sub-codes, with pack-ratio checks"},
+		{Type: OpCodeSmallest, Schema: "tracecode/smallest", Summary: "smallest sub-codes of one trace code, with a pack-ratio check"},
+		{Type: OpMIUpload, Schema: "tracecode/3502", Summary: "upload a stored stock-in document with its trace codes to medical insurance (national 3502 with drugtracinfo), one record per document", Upload: true},
+		{Type: OpExport, Summary: "write the one-click Excel export (token log, stock in/out data, trace-code details, medical-insurance uploads) for a date range and reply with its path, size and SHA-256"},
+	}
+}
+
+// Describe implements sdk.Plugin.
+func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{
+		Name:        Name,
+		Version:     Version,
+		Description: "Xiamen drug and consumable trace-code platform (一码通): token, stock in/out upload, stock-in data, draft receipts, codes and sub-codes, medical-insurance upload, Excel export.",
+		Operations:  operations(),
+		Jobs:        []sdk.Job{{Name: JobStockInSync, Interval: time.Hour, Summary: "fetch today's (and syncDays earlier) stock-in documents and create draft receipts"}},
+		Settings:    settings(),
+		WorkLists: []sdk.WorkList{{
+			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,
+			Description: "Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",
+		}},
+	}, nil
+}
+
+// Configure implements sdk.Plugin. Every problem is reported at once; on
+// any error the site keeps its previous configuration.
+func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	cfg, ds := a.parseSettings(req.Site, req.Settings)
+	if cfg != nil {
+		a.mu.Lock()
+		if old := a.sites[req.Site]; old != nil && old.mi != nil {
+			defer old.mi.client.Close()
+		}
+		a.sites[req.Site] = cfg
+		a.mu.Unlock()
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+}
+
+func (a *Adapter) site(name string) *siteConfig {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.sites[name]
+}
+
+// handler serves one message.
+type handler struct {
+	a   *Adapter
+	cfg *siteConfig
+	req *sdk.HandleRequest
+}
+
+// Handle implements sdk.Plugin.
+func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	cfg := a.site(req.Site)
+	if cfg == nil {
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{
+			Rule: "precondition", Summary: fmt.Sprintf("the tracecode plugin is not configured for site %q", req.Site),
+			Detail: "enable the plugin for the site with valid settings; the message is retried once it is configured",
+		}}}, nil
+	}
+	if req.Format != "" && req.Format != "json" {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.format", Rule: "enum", Summary: fmt.Sprintf("format %q is not supported by the tracecode plugin", req.Format),
+			Detail: `send the payload as a JSON object with "format": "json"`}), nil
+	}
+	h := &handler{a: a, cfg: cfg, req: req}
+	var resp *sdk.HandleResponse
+	var err error
+	switch req.Type {
+	case OpToken:
+		resp, err = h.token(ctx)
+	case OpStockInUpload:
+		resp, err = h.upload(ctx, "in")
+	case OpStockOutUpload:
+		resp, err = h.upload(ctx, "out")
+	case OpStockInFetch:
+		resp, err = h.fetch(ctx)
+	case OpDraftsList:
+		resp, err = h.listDrafts(ctx)
+	case OpDraftGet:
+		resp, err = h.getDraft(ctx)
+	case OpDraftAdjust:
+		resp, err = h.adjustDraft(ctx)
+	case OpDraftConfirm:
+		resp, err = h.confirmDraft(ctx)
+	case OpCodesByBill:
+		resp, err = h.codesByBill(ctx)
+	case OpCodesSmallest:
+		resp, err = h.codesSmallest(ctx)
+	case OpCodeSmallest:
+		resp, err = h.codeSmallest(ctx)
+	case OpMIUpload:
+		resp, err = h.miUpload(ctx)
+	case OpExport:
+		resp, err = h.export(ctx)
+	default:
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
+			Detail: "see `medgate plugins` for the tracecode operations"}), nil
+	}
+	if errors.Is(err, errBusy) {
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: "the record changed concurrently too often", Detail: "the message is retried"}}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Type, err)
+	}
+	return resp, nil
+}
+
+// RunJob implements sdk.Plugin.
+func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	if req.Job != JobStockInSync {
+		return nil, fmt.Errorf("tracecode: unknown job %q; the plugin declares %s", req.Job, JobStockInSync)
+	}
+	cfg := a.site(req.Site)
+	if cfg == nil {
+		return nil, fmt.Errorf("tracecode: site %q is not configured", req.Site)
+	}
+	if !cfg.syncEnabled {
+		return &sdk.RunJobResponse{Summary: "stock-in sync is disabled for this site (syncEnabled: false)"}, nil
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = a.now()
+	}
+	end := now.In(cfg.zone)
+	begin := end.AddDate(0, 0, -cfg.syncDays)
+	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
+	sum, ds, err := h.fetchRange(ctx, begin.Format(dateLayout), end.Format(dateLayout))
+	if err != nil {
+		return nil, fmt.Errorf("tracecode: %s: %w", JobStockInSync, err)
+	}
+	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(sum.Bills),
+		Summary: fmt.Sprintf("%s to %s: %d document(s), %d new, %d draft(s) created", sum.BeginDate, sum.EndDate, sum.Bills, sum.New, len(sum.Drafts))}, nil
+}
+
+var _ sdk.Plugin = (*Adapter)(nil)

@@ -1,0 +1,75 @@
+package adapter
+
+import (
+	"context"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/platform"
+)
+
+// tokenLogEntry is one record of the token operation log. It never holds
+// the token or the secret.
+type tokenLogEntry struct {
+	At         time.Time `json:"at"`
+	Action     string    `json:"action"`
+	Reason     string    `json:"reason"`
+	OK         bool      `json:"ok"`
+	ExpiresAt  time.Time `json:"expiresAt,omitzero"`
+	DurationMS int64     `json:"durationMs"`
+	Error      string    `json:"error,omitempty"`
+	MessageID  string    `json:"messageId,omitempty"`
+	Trigger    string    `json:"trigger,omitempty"`
+}
+
+// observer keeps the token operation log in host state and journals every
+// exchange. Failures to record are logged, never returned: the call itself
+// happened.
+type observer struct {
+	h      *handler
+	serial string // journal serial of the exchanges: the document number or code
+}
+
+func (h *handler) observe(serial string) *observer { return &observer{h: h, serial: serial} }
+
+// Token implements platform.Observer.
+func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
+	entry := tokenLogEntry{At: e.At, Action: e.Action, Reason: e.Reason, OK: e.OK, ExpiresAt: e.ExpiresAt,
+		DurationMS: e.Duration.Milliseconds(), Error: e.Error, MessageID: o.h.req.MessageID, Trigger: o.h.req.Type}
+	wctx := context.WithoutCancel(ctx)
+	if _, err := appendLog(wctx, o.h.req.Host, kindToken, e.At.In(o.h.cfg.zone), entry); err != nil {
+		o.h.a.log.Error("cannot record a token operation in the operation log", "site", o.h.req.Site, "action", e.Action, "err", err)
+	}
+	lvl := "info"
+	if !e.OK {
+		lvl = "warn"
+	}
+	o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "ok", e.OK, "level", lvl, "expiresAt", e.ExpiresAt)
+}
+
+// Exchange implements platform.Observer.
+func (o *observer) Exchange(ctx context.Context, x platform.Exchange) {
+	serial := o.serial
+	if x.Op == platform.OpToken {
+		serial = ""
+	}
+	_, err := o.h.req.Host.Journal(context.WithoutCancel(ctx), sdk.Exchange{
+		MessageID: o.h.req.MessageID, System: System, Code: string(x.Op), Serial: serial,
+		Request: x.Request, Response: x.Response, Status: x.Status, Error: joinErr(x), Duration: x.Duration,
+	})
+	if err != nil {
+		o.h.a.log.Error("cannot journal a platform exchange", "site", o.h.req.Site, "op", x.Op, "err", err)
+	}
+}
+
+func joinErr(x platform.Exchange) string {
+	switch {
+	case x.Error != "":
+		return x.Error
+	case x.Status == "rejected":
+		return "code " + x.Code + ": " + x.Message
+	}
+	return ""
+}
+
+var _ platform.Observer = (*observer)(nil)

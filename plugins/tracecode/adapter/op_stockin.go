@@ -1,0 +1,265 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/code"
+	"github.com/medgate/medgate/plugins/tracecode/platform"
+	"github.com/medgate/medgate/schemas"
+)
+
+// maxFetchDays bounds the date range of one fetch, and maxPages the pages.
+const (
+	maxFetchDays = 31
+	maxPages     = 10_000
+)
+
+// fetchPayload is the payload of tracecode.stockin.fetch.
+type fetchPayload struct {
+	BeginDate string `json:"beginDate"`
+	EndDate   string `json:"endDate"`
+}
+
+// fetchSummary is the reply of a fetch (and the job's summary).
+type fetchSummary struct {
+	BeginDate string   `json:"beginDate"`
+	EndDate   string   `json:"endDate"`
+	Pages     int      `json:"pages"`
+	Bills     int      `json:"bills"`
+	New       int      `json:"new"`
+	Changed   int      `json:"changed"`
+	Unchanged int      `json:"unchanged"`
+	Codes     int      `json:"codes"`
+	Drafts    []string `json:"drafts"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// platformCode is a code as the stock-in listing gives it.
+type platformCode struct {
+	Code       string `json:"code"`
+	CodeLevel  int    `json:"codeLevel"`
+	ParentCode string `json:"parentCode"`
+}
+
+// platformLine is a line of a stock-in document.
+type platformLine struct {
+	LineNo       int            `json:"lineNo"`
+	ProductCode  string         `json:"productCode"`
+	MedListCode  string         `json:"medListCode"`
+	ItemName     string         `json:"itemName"`
+	Spec         string         `json:"spec"`
+	Manufacturer string         `json:"manufacturer"`
+	ApprovalNo   string         `json:"approvalNo"`
+	BatchNo      string         `json:"batchNo"`
+	ProduceDate  string         `json:"produceDate"`
+	ExpiryDate   string         `json:"expiryDate"`
+	Qty          json.Number    `json:"qty"`
+	Unit         string         `json:"unit"`
+	PackRatio    string         `json:"packRatio"`
+	Codes        []platformCode `json:"codes"`
+}
+
+// platformBill is a stock-in document from the platform.
+type platformBill struct {
+	BillNo      string         `json:"billNo"`
+	BillType    string         `json:"billType"`
+	BillTime    string         `json:"billTime"`
+	FromOrgCode string         `json:"fromOrgCode"`
+	FromOrgName string         `json:"fromOrgName"`
+	ToOrgCode   string         `json:"toOrgCode"`
+	ToOrgName   string         `json:"toOrgName"`
+	Lines       []platformLine `json:"lines"`
+}
+
+// stockInPage is one page of the stock-in listing.
+type stockInPage struct {
+	Total int               `json:"total"`
+	Bills []json.RawMessage `json:"bills"`
+}
+
+// fetch serves tracecode.stockin.fetch.
+func (h *handler) fetch(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p fetchPayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	var ds sdk.Diagnostics
+	b, errB := time.ParseInLocation(dateLayout, p.BeginDate, h.cfg.zone)
+	e, errE := time.ParseInLocation(dateLayout, p.EndDate, h.cfg.zone)
+	if errB != nil {
+		ds.Error("$.beginDate", "format", fmt.Sprintf("beginDate %q is not a date", p.BeginDate), "write 2006-01-02")
+	}
+	if errE != nil {
+		ds.Error("$.endDate", "format", fmt.Sprintf("endDate %q is not a date", p.EndDate), "write 2006-01-02")
+	}
+	if errB == nil && errE == nil && (e.Before(b) || e.Sub(b) > (maxFetchDays-1)*24*time.Hour) {
+		ds.Error("$.endDate", "range", fmt.Sprintf("the range %s to %s is not 1 to %d days", p.BeginDate, p.EndDate, maxFetchDays), "fetch at most 31 days at a time, endDate not before beginDate")
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+	sum, warn, err := h.fetchRange(ctx, p.BeginDate, p.EndDate)
+	if err != nil {
+		return platformFailure("the stock-in listing", err)
+	}
+	return ok(sum, warn...)
+}
+
+// fetchRange downloads every page of the stock-in listing for a range,
+// stores each document with its codes (idempotently, by document number),
+// creates a draft receipt for each new document and publishes an event.
+func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSummary, sdk.Diagnostics, error) {
+	sum := fetchSummary{BeginDate: begin, EndDate: end, Drafts: []string{}}
+	var ds sdk.Diagnostics
+	sc, _ := h.cfg.schemas.Get("tracecode", "stockin")
+	obs := h.observe(begin + "/" + end)
+	for page := 1; page <= maxPages; page++ {
+		var raw json.RawMessage
+		in := map[string]any{"beginDate": begin, "endDate": end, "page": page, "pageSize": h.cfg.pageSize}
+		if _, err := h.cfg.client.Call(ctx, obs, platform.OpStockIn, in, &raw); err != nil {
+			return sum, ds, err
+		}
+		bills, total, err := h.checkPage(sc, raw, page, &sum)
+		if err != nil {
+			return sum, ds, err
+		}
+		sum.Pages = page
+		for _, b := range bills {
+			if err := h.storeFetched(ctx, b, &sum); err != nil {
+				return sum, ds, err
+			}
+		}
+		if len(bills) == 0 && total == 0 || page*h.cfg.pageSize >= total {
+			break
+		}
+	}
+	for _, w := range sum.Warnings {
+		ds.Warn("", "external", "stock-in data", w)
+	}
+	return sum, ds, nil
+}
+
+// checkPage validates one page of the listing against the output schema
+// and decodes its documents. Documents that fail are skipped with a
+// warning; a page that is not a listing at all is an error.
+func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, sum *fetchSummary) ([]platformBill, int, error) {
+	var generic map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil {
+		return nil, 0, fmt.Errorf("%w: stock-in page %d is not a JSON object: %v", platform.ErrProtocol, page, err)
+	}
+	bad := map[int][]string{}
+	for _, fe := range sc.ValidateOutput(generic, schemas.ValidateOptions{AllowUnknown: true}) {
+		var i int
+		if n, _ := fmt.Sscanf(fe.Path, "$.bills[%d]", &i); n == 1 {
+			bad[i] = append(bad[i], fe.Error())
+			continue
+		}
+		return nil, 0, fmt.Errorf("%w: stock-in page %d: %s; check the fieldNames setting against the platform's document", platform.ErrProtocol, page, fe.Error())
+	}
+	var p stockInPage
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, 0, fmt.Errorf("%w: stock-in page %d: %v", platform.ErrProtocol, page, err)
+	}
+	var out []platformBill
+	for i, rb := range p.Bills {
+		if errs := bad[i]; len(errs) > 0 {
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("page %d document %d skipped: %s", page, i+1, errs[0]))
+			continue
+		}
+		var b platformBill
+		if err := json.Unmarshal(rb, &b); err != nil {
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("page %d document %d skipped: %v", page, i+1, err))
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, p.Total, nil
+}
+
+// storeFetched stores one fetched document and, when it is new, creates
+// its draft receipt and publishes the stock-in event.
+func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSummary) error {
+	sum.Bills++
+	host := h.req.Host
+	canon, _ := json.Marshal(b)
+	hs := sha256.Sum256(canon)
+	hash := hex.EncodeToString(hs[:])
+	day, err := dayOf(b.BillTime, h.cfg.zone)
+	if err != nil {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s skipped: billTime %v", b.BillNo, err))
+		return nil
+	}
+	prev, key, _, err := loadDoc(ctx, host, sourcePlatform, b.BillNo)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		prev = nil
+	case err != nil:
+		return err
+	case prev.Hash == hash:
+		sum.Unchanged++
+		return nil
+	}
+	rec := &docRecord{DocNo: b.BillNo, Source: sourcePlatform, Direction: "in", BillType: b.BillType, BillTime: b.BillTime,
+		FromOrgCode: b.FromOrgCode, FromOrgName: b.FromOrgName, ToOrgCode: b.ToOrgCode, ToOrgName: b.ToOrgName,
+		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID}
+	var rows []codeRow
+	for _, l := range b.Lines {
+		n := 0
+		for _, c := range l.Codes {
+			pc, err := code.Parse(c.Code, h.cfg.policy)
+			if err != nil {
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err))
+				continue
+			}
+			rows = append(rows, codeRow{Line: l.LineNo, Code: pc.Value, Kind: string(pc.Kind), Level: c.CodeLevel, Parent: c.ParentCode})
+			n++
+		}
+		rec.Lines = append(rec.Lines, docLine{LineNo: l.LineNo, ItemCode: h.cfg.itemMap[l.ProductCode], MedListCode: l.MedListCode, ItemName: l.ItemName,
+			Spec: l.Spec, Manufacturer: l.Manufacturer, ApprovalNo: l.ApprovalNo, ProductCode: l.ProductCode, BatchNo: l.BatchNo,
+			ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate, Qty: l.Qty.String(), Unit: l.Unit, PackRatio: l.PackRatio, CodeCount: n})
+	}
+	sum.Codes += len(rows)
+	prevChunks := 0
+	if prev != nil {
+		prevChunks = prev.Chunks
+		rec.MIStatus = prev.MIStatus
+	}
+	if _, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks); err != nil {
+		return err
+	}
+	if prev != nil {
+		sum.Changed++
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
+		return nil
+	}
+	sum.New++
+	created, err := h.createDraft(ctx, rec, rows)
+	if err != nil {
+		return err
+	}
+	if created {
+		sum.Drafts = append(sum.Drafts, rec.DocNo)
+	}
+	qty := 0.0
+	for _, l := range rec.Lines {
+		var q float64
+		fmt.Sscan(l.Qty, &q)
+		qty += q
+	}
+	ev, _ := json.Marshal(map[string]any{"billNo": rec.DocNo, "billTime": rec.BillTime, "supplierCode": rec.FromOrgCode, "supplierName": rec.FromOrgName,
+		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})
+	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
+		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Host state layout (one namespace per site; see README.md):
+//
+//	count/<kind>/<yyyymmdd>              last index of a daily log
+//	log/<kind>/<yyyymmdd>/<%08d index>   one record; kind token | doc | mi
+//	docidx/<source>/<docNo>              {"key": <log key of the document>}
+//	codes/<source>/<docNo>/<%05d chunk>  up to chunkSize code rows
+//	draft/<id>                           a draft receipt (compare-and-set)
+//	draftopen/<id>                       present while the draft is open
+//	miidx/<docNo>                        the medical-insurance upload state
+//
+// Daily logs are read by scanning groups of logGroup records, so no scan
+// returns more than logGroup entries whatever the volume, and an export
+// streams day by day, group by group, chunk by chunk.
+const (
+	kindToken = "token"
+	kindDoc   = "doc"
+	kindMI    = "mi"
+
+	// logGroup is the number of records one scan returns at most: the
+	// scan prefix fixes all but the last digit of the 8-digit index.
+	logGroup = 10
+	// chunkSize is the number of code rows per state entry.
+	chunkSize = 500
+
+	dayLayout      = "20060102"
+	dateLayout     = "2006-01-02"
+	dateTimeLayout = "2006-01-02 15:04:05"
+)
+
+// Document sources.
+const (
+	sourceUpload   = "up" // uploaded by the hospital
+	sourcePlatform = "in" // stock-in data fetched from the platform
+)
+
+// errBusy: a compare-and-set kept failing; the message is retried.
+var errBusy = errors.New("state changed concurrently")
+
+// esc makes a document number or code safe inside a key.
+func esc(s string) string { return url.PathEscape(s) }
+
+// increment adds one to a counter entry and returns the new value.
+func increment(ctx context.Context, h sdk.Host, key string) (int64, error) {
+	for range 20 {
+		var cur, ver int64
+		e, err := h.Get(ctx, key)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+		case err != nil:
+			return 0, fmt.Errorf("read counter %s: %w", key, err)
+		default:
+			cur, _ = strconv.ParseInt(string(e.Value), 10, 64)
+			ver = e.Version
+		}
+		_, err = h.CompareAndSet(ctx, key, ver, []byte(strconv.FormatInt(cur+1, 10)))
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("write counter %s: %w", key, err)
+		}
+		return cur + 1, nil
+	}
+	return 0, errBusy
+}
+
+// appendLog stores v as the next record of a daily log and returns its key.
+func appendLog(ctx context.Context, h sdk.Host, kind string, day time.Time, v any) (string, error) {
+	d := day.Format(dayLayout)
+	n, err := increment(ctx, h, "count/"+kind+"/"+d)
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("log/%s/%s/%08d", kind, d, n)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode %s record: %w", kind, err)
+	}
+	if _, err := h.Put(ctx, key, b); err != nil {
+		return "", fmt.Errorf("store %s: %w", key, err)
+	}
+	return key, nil
+}
+
+// scanLog calls fn for every record of kind on the days from first to last
+// (inclusive, in the site's zone), in order, reading logGroup records at a
+// time. fn gets the record's key and value; returning an error stops.
+func scanLog(ctx context.Context, h sdk.Host, kind string, first, last time.Time, fn func(key string, value []byte) error) error {
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		day := d.Format(dayLayout)
+		e, err := h.Get(ctx, "count/"+kind+"/"+day)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the %s count of %s: %w", kind, day, err)
+		}
+		n, _ := strconv.ParseInt(string(e.Value), 10, 64)
+		for g := int64(0); g <= n/logGroup; g++ {
+			prefix := fmt.Sprintf("log/%s/%s/%07d", kind, day, g)
+			es, err := h.Scan(ctx, prefix, logGroup)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", prefix, err)
+			}
+			for _, e := range es {
+				if err := fn(e.Key, e.Value); err != nil {
+					return err
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// docLine is one line of a stored document.
+type docLine struct {
+	LineNo       int    `json:"lineNo"`
+	ItemCode     string `json:"itemCode,omitempty"`
+	MedListCode  string `json:"medListCode,omitempty"`
+	ItemName     string `json:"itemName,omitempty"`
+	Spec         string `json:"spec,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	ApprovalNo   string `json:"approvalNo,omitempty"`
+	ProductCode  string `json:"productCode,omitempty"`
+	BatchNo      string `json:"batchNo,omitempty"`
+	ProduceDate  string `json:"produceDate,omitempty"`
+	ExpiryDate   string `json:"expiryDate,omitempty"`
+	Qty          string `json:"qty"`
+	Unit         string `json:"unit,omitempty"`
+	PackRatio    string `json:"packRatio,omitempty"`
+	SplitFlag    string `json:"splitFlag,omitempty"`
+	CodeCount    int    `json:"codeCount"`
+}
+
+// Upload states of a document.
+const (
+	statusSending  = "sending"  // the upload is being sent
+	statusUnknown  = "unknown"  // sent, outcome unknown: reconcile first
+	statusPending  = "pending"  // not sent (the platform was unreachable)
+	statusUploaded = "uploaded" // the platform has it
+	statusRejected = "rejected" // the platform refused it
+	statusFetched  = "fetched"  // fetched from the platform
+)
+
+// docRecord is a stored document: header and lines; its codes are in
+// chunks under codes/<source>/<docNo>/.
+type docRecord struct {
+	DocNo       string    `json:"docNo"`
+	Source      string    `json:"source"`
+	Direction   string    `json:"direction"`
+	BillType    string    `json:"billType,omitempty"`
+	BillTime    string    `json:"billTime"`
+	FromOrgCode string    `json:"fromOrgCode,omitempty"`
+	FromOrgName string    `json:"fromOrgName,omitempty"`
+	ToOrgCode   string    `json:"toOrgCode,omitempty"`
+	ToOrgName   string    `json:"toOrgName,omitempty"`
+	Operator    string    `json:"operator,omitempty"`
+	Warehouse   string    `json:"warehouse,omitempty"`
+	Remark      string    `json:"remark,omitempty"`
+	Lines       []docLine `json:"lines"`
+	CodeCount   int       `json:"codeCount"`
+	Chunks      int       `json:"chunks"`
+	Hash        string    `json:"hash"`
+	Status      string    `json:"status"`
+	StatusText  string    `json:"statusText,omitempty"`
+	StatusAt    time.Time `json:"statusAt,omitzero"`
+	MessageID   string    `json:"messageId,omitempty"`
+	Duplicate   bool      `json:"duplicate,omitempty"`
+	MIStatus    string    `json:"miStatus,omitempty"`
+}
+
+// codeRow is one stored trace code.
+type codeRow struct {
+	Line   int    `json:"l"`
+	Code   string `json:"c"`
+	Kind   string `json:"k,omitempty"`
+	Level  int    `json:"v,omitempty"`
+	Parent string `json:"p,omitempty"`
+}
+
+// docRef is the value of a docidx entry.
+type docRef struct {
+	Key string `json:"key"`
+}
+
+// loadDoc returns a stored document, its log key and version, or
+// sdk.ErrNotFound.
+func loadDoc(ctx context.Context, h sdk.Host, source, docNo string) (*docRecord, string, int64, error) {
+	e, err := h.Get(ctx, "docidx/"+source+"/"+esc(docNo))
+	if err != nil {
+		return nil, "", 0, err
+	}
+	var ref docRef
+	if err := json.Unmarshal(e.Value, &ref); err != nil {
+		return nil, "", 0, fmt.Errorf("decode the index of %s: %w", docNo, err)
+	}
+	d, err := h.Get(ctx, ref.Key)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("read %s (%s): %w", docNo, ref.Key, err)
+	}
+	var rec docRecord
+	if err := json.Unmarshal(d.Value, &rec); err != nil {
+		return nil, "", 0, fmt.Errorf("decode %s: %w", ref.Key, err)
+	}
+	return &rec, ref.Key, d.Version, nil
+}
+
+// saveDoc writes a document with its codes. A new document is appended to
+// the daily log of its date and indexed; an existing one (key != "") is
+// rewritten in place, or moved when its date changed. Stale code chunks
+// of the previous version are removed.
+func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, prevChunks int) (string, error) {
+	rec.CodeCount = len(rows)
+	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
+	base := "codes/" + rec.Source + "/" + esc(rec.DocNo) + "/"
+	for i := 0; i < rec.Chunks; i++ {
+		end := min((i+1)*chunkSize, len(rows))
+		b, err := json.Marshal(rows[i*chunkSize : end])
+		if err != nil {
+			return "", fmt.Errorf("encode codes of %s: %w", rec.DocNo, err)
+		}
+		if _, err := h.Put(ctx, fmt.Sprintf("%s%05d", base, i), b); err != nil {
+			return "", fmt.Errorf("store codes of %s: %w", rec.DocNo, err)
+		}
+	}
+	for i := rec.Chunks; i < prevChunks; i++ {
+		if err := h.Delete(ctx, fmt.Sprintf("%s%05d", base, i)); err != nil {
+			return "", fmt.Errorf("remove old codes of %s: %w", rec.DocNo, err)
+		}
+	}
+	wantDay := "log/" + kindDoc + "/" + day.Format(dayLayout) + "/"
+	if key != "" && len(key) > len(wantDay) && key[:len(wantDay)] == wantDay {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return "", err
+		}
+		if _, err := h.Put(ctx, key, b); err != nil {
+			return "", fmt.Errorf("store %s: %w", rec.DocNo, err)
+		}
+		return key, nil
+	}
+	newKey, err := appendLog(ctx, h, kindDoc, day, rec)
+	if err != nil {
+		return "", err
+	}
+	ref, _ := json.Marshal(docRef{Key: newKey})
+	if _, err := h.Put(ctx, "docidx/"+rec.Source+"/"+esc(rec.DocNo), ref); err != nil {
+		return "", fmt.Errorf("index %s: %w", rec.DocNo, err)
+	}
+	if key != "" {
+		if err := h.Delete(ctx, key); err != nil {
+			return "", fmt.Errorf("remove the moved record %s: %w", key, err)
+		}
+	}
+	return newKey, nil
+}
+
+// updateDoc applies fn to a stored document with compare-and-set.
+func updateDoc(ctx context.Context, h sdk.Host, key string, fn func(*docRecord)) error {
+	for range 20 {
+		e, err := h.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		var rec docRecord
+		if err := json.Unmarshal(e.Value, &rec); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		fn(&rec)
+		b, err := json.Marshal(&rec)
+		if err != nil {
+			return err
+		}
+		_, err = h.CompareAndSet(ctx, key, e.Version, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", key, err)
+		}
+		return nil
+	}
+	return errBusy
+}
+
+// readCodes calls fn for every code row of a document, one chunk at a time.
+func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow) error) error {
+	base := "codes/" + rec.Source + "/" + esc(rec.DocNo) + "/"
+	var rows []codeRow
+	for i := 0; i < rec.Chunks; i++ {
+		e, err := h.Get(ctx, fmt.Sprintf("%s%05d", base, i))
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read codes of %s: %w", rec.DocNo, err)
+		}
+		rows = rows[:0]
+		if err := json.Unmarshal(e.Value, &rows); err != nil {
+			return fmt.Errorf("decode codes of %s chunk %d: %w", rec.DocNo, i, err)
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dayOf returns the start of the day of a "2006-01-02[ 15:04:05]" time in
+// zone.
+func dayOf(s string, zone *time.Location) (time.Time, error) {
+	if len(s) < len(dateLayout) {
+		return time.Time{}, fmt.Errorf("%q is not a date", s)
+	}
+	return time.ParseInLocation(dateLayout, s[:len(dateLayout)], zone)
+}

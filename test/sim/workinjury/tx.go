@@ -1,0 +1,468 @@
+package workinjury
+
+import (
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/schemas"
+)
+
+// handler runs one transaction with s.mu held.
+type handler func(s *Server, sc *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError)
+
+// handlers are the transactions with business rules; every other code is
+// answered by generic (schema-valid example output).
+var handlers = map[string]handler{
+	"GYU000": (*Server).gyu000,
+	"GYD001": (*Server).gyd001,
+	"GYD006": (*Server).gyd006,
+	"GYD009": (*Server).gyd009,
+	"GYD054": (*Server).gyd054,
+	"GYU008": (*Server).gyu008,
+	"GYD008": (*Server).gyd008,
+	"GYR005": (*Server).gyr005,
+	"GYD053": (*Server).gyd053,
+	"GYU001": (*Server).gyu001,
+	"GYU002": (*Server).gyu002,
+	"GYU006": (*Server).gyu006,
+	"GYU007": (*Server).gyu007,
+	"GYD051": (*Server).gyd051,
+	"GYU009": (*Server).gyu009,
+	"GYD052": (*Server).gyd052,
+	"GYD055": (*Server).gyd055,
+	"GYU010": (*Server).gyu010,
+}
+
+func day(now time.Time) string { return now.In(cst).Format("2006-01-02") }
+
+func stamp(now time.Time) string { return now.In(cst).Format("2006-01-02 15:04:05") }
+
+func (s *Server) nextNo(prefix string, now time.Time) string {
+	s.seq++
+	return fmt.Sprintf("%s%s%s%04d", prefix, s.cfg.Region, now.In(cst).Format("20060102150405"), s.seq%10000)
+}
+
+// generic answers a transaction without special rules with the schema's
+// example output (a lifecycle transaction of the next issue, for example)
+// and records it in the ledger under its serial.
+func (s *Server) generic(sc *schemas.Schema, serial string, _ map[string]any, now time.Time) (map[string]any, *bizError) {
+	if sc.Direction != schemas.DirectionQuery {
+		s.record(sc.Code, serial, serial, now)
+	}
+	return sc.ExampleOutput(), nil
+}
+
+func (s *Server) gyu000(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	out := map[string]any{"aae036": stamp(now)}
+	if e := str(in, "echo_text"); e != "" {
+		out["echo_text"] = e
+	}
+	return out, nil
+}
+
+func (s *Server) gyd001(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	region := str(in, "aab299")
+	b, more, be := s.download(s.queues["GYD001"], now, func(id string) map[string]any {
+		a := s.apps[id]
+		if a == nil || a.audited || (region != "" && str(a.rec, "aab299") != region) {
+			return nil
+		}
+		return maps.Clone(a.rec)
+	})
+	if be != nil {
+		return nil, be
+	}
+	for _, id := range b.ids {
+		s.apps[id].delivered = true
+	}
+	return batchOutput(b, more), nil
+}
+
+func (s *Server) gyd006(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	region := str(in, "aab299")
+	b, more, be := s.download(s.queues["GYD006"], now, func(id string) map[string]any {
+		f := s.filings[id]
+		if f == nil || (region != "" && f.get("aab299") != region) {
+			return nil
+		}
+		return maps.Clone(f.rec)
+	})
+	if be != nil {
+		return nil, be
+	}
+	return batchOutput(b, more), nil
+}
+
+func (s *Server) gyd009(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	region, akb020, typ := str(in, "aab299"), str(in, "akb020"), str(in, "institution_type")
+	b, more, be := s.download(s.queues["GYD009"], now, func(id string) map[string]any {
+		r := s.insts[id]
+		if r == nil || (region != "" && str(r, "aab299") != region) || (akb020 != "" && id != akb020) || (typ != "" && str(r, "institution_type") != typ) {
+			return nil
+		}
+		return maps.Clone(r)
+	})
+	if be != nil {
+		return nil, be
+	}
+	return batchOutput(b, more), nil
+}
+
+func (s *Server) gyd054(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+	a := s.attachments[str(in, "attachment_id")]
+	if a == nil {
+		return nil, bizErr("E4001", "附件 %s 不存在", str(in, "attachment_id"))
+	}
+	return map[string]any{"attachment_id": a.ID, "attachment_type": a.Type, "file_name": a.Name, "file_format": a.Format,
+		"file_size": len(a.Content), "file_content": base64.StdEncoding.EncodeToString(a.Content)}, nil
+}
+
+func (s *Server) gyu008(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	q := s.queues[str(in, "download_code")]
+	no := str(in, "batch_no")
+	if q == nil || q.outstanding == nil || q.outstanding.no != no {
+		return nil, bizErr("E2003", "批次 %s 不存在或已反馈", no)
+	}
+	b := q.outstanding
+	recs, _ := in["records"].([]any)
+	if n, _ := strconv.Atoi(str(in, "record_count")); n != len(recs) {
+		return nil, bizErr("E2004", "record_count %s 与反馈记录数 %d 不符", str(in, "record_count"), len(recs))
+	}
+	flags := map[string]string{}
+	for _, x := range recs {
+		r, _ := x.(map[string]any)
+		flags[str(r, "record_id")] = str(r, "result_flag")
+	}
+	if len(flags) != len(b.ids) {
+		return nil, bizErr("E2004", "反馈 %d 条记录，批次 %s 有 %d 条", len(flags), no, len(b.ids))
+	}
+	for _, id := range b.ids {
+		if _, ok := flags[id]; !ok {
+			return nil, bizErr("E2004", "反馈缺少批次 %s 的记录 %s", no, id)
+		}
+	}
+	accepted := 0
+	for i, id := range b.ids {
+		if flags[id] == "1" {
+			if b.versions[i] > q.acked[id] {
+				q.acked[id] = b.versions[i]
+			}
+			accepted++
+		}
+	}
+	b.acked, b.feedbacks = true, b.feedbacks+1
+	q.outstanding, q.redeliver = nil, false
+	s.record("GYU008", serial, no, now)
+	return map[string]any{"accepted_count": accepted}, nil
+}
+
+func (s *Server) gyd008(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+	code := str(in, "download_code")
+	var list []any
+	for _, c := range sortedKeys(s.queues) {
+		q := s.queues[c]
+		if q.outstanding == nil || (code != "" && c != code) {
+			continue
+		}
+		b := q.outstanding
+		list = append(list, map[string]any{"download_code": c, "batch_no": b.no, "download_time": stamp(b.at), "record_count": len(b.ids)})
+	}
+	out := map[string]any{"batch_count": len(list)}
+	if len(list) > 0 {
+		out["batches"] = list
+	}
+	return out, nil
+}
+
+func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	q := s.queues[str(in, "download_code")]
+	if no := str(in, "batch_no"); no != "" {
+		if q.outstanding == nil || q.outstanding.no != no {
+			return map[string]any{"accept_flag": "0", "message": "批次 " + no + " 不存在或已确认"}, nil
+		}
+		q.redeliver = true
+		s.record("GYR005", serial, no, now)
+		return map[string]any{"accept_flag": "1", "message": "下次下载将重新下发批次 " + no}, nil
+	}
+	from, to := str(in, "aae030"), str(in, "aae031")
+	if from == "" || to == "" {
+		return map[string]any{"accept_flag": "0", "message": "须提供批次号或起止日期"}, nil
+	}
+	n := 0
+	for _, b := range q.history {
+		if d := day(b.at); b.acked && d >= from && d <= to {
+			for _, id := range b.ids {
+				q.acked[id] = 0
+				n++
+			}
+		}
+	}
+	s.record("GYR005", serial, from+"~"+to, now)
+	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", n)}, nil
+}
+
+func (s *Server) gyd053(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+	t := s.txlog[str(in, "orig_msg_id")]
+	if t == nil || t.code != str(in, "orig_code") {
+		return map[string]any{"trans_status": "9", "orig_result_message": "无此交易"}, nil
+	}
+	if !t.ok {
+		return map[string]any{"trans_status": "0", "orig_result_code": t.errCode, "orig_result_message": t.errMsg}, nil
+	}
+	out := map[string]any{"trans_status": "1", "orig_result_code": s.cfg.Options.SuccessCodes[0], "orig_result_message": "成功"}
+	if len(t.output) <= 40000 {
+		out["orig_output"] = string(t.output)
+	}
+	return out, nil
+}
+
+// instType is the institution type of akb020, else the one a filing type implies.
+func (s *Server) instType(akb020, filingType string) string {
+	if r := s.insts[akb020]; r != nil {
+		return str(r, "institution_type")
+	}
+	if filingType == "3" {
+		return "3"
+	}
+	return "1"
+}
+
+// validFilingOf returns a valid filing of the person for an institution
+// type, if any.
+func (s *Server) validFilingOf(aac002, instType, today string) *filing {
+	for _, no := range sortedKeys(s.filings) {
+		f := s.filings[no]
+		if f.get("aac002") == aac002 && f.valid(today) && s.instType(f.get("akb020"), f.get("filing_type")) == instType {
+			return f
+		}
+	}
+	return nil
+}
+
+func (s *Server) gyu001(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	no := str(in, "apply_no")
+	a := s.apps[no]
+	switch {
+	case a == nil || !a.delivered:
+		return nil, bizErr("E3006", "备案申请 %s 不存在或未下载", no)
+	case a.audited:
+		return nil, bizErr("E3007", "备案申请 %s 已审核", no)
+	case str(in, "audit_result") == "2" && str(in, "audit_opinion") == "":
+		return nil, bizErr("E3008", "审核不通过须填写审核意见")
+	}
+	status := "1"
+	if str(in, "audit_result") == "2" {
+		status = "2"
+	}
+	akb020 := firstOr(str(in, "akb020"), str(a.rec, "akb020"))
+	if status == "1" {
+		if f := s.validFilingOf(str(a.rec, "aac002"), s.instType(akb020, str(a.rec, "filing_type")), day(now)); f != nil {
+			return nil, bizErr("E3001", "该人员已有有效备案 %s", f.get("filing_no"))
+		}
+	}
+	fno := s.nextNo("BA", now)
+	rec := map[string]any{"filing_no": fno, "filing_status": status, "update_time": stamp(now)}
+	for _, k := range []string{"aac002", "aac003", "aac043", "aac044", "aac004", "aac006", "aae005", "injury_cert_no", "aab301", "aab299", "filing_type", "akb020", "akb021", "aae030", "aae031"} {
+		if v := str(a.rec, k); v != "" {
+			rec[k] = v
+		}
+	}
+	for _, k := range []string{"akb020", "akb021", "aae030", "aae031"} {
+		if v := str(in, k); v != "" {
+			rec[k] = v
+		}
+	}
+	a.audited = true
+	s.putFiling(&filing{rec: rec})
+	s.record("GYU001", serial, no, now)
+	return map[string]any{"filing_no": fno}, nil
+}
+
+func (s *Server) gyu002(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	atts, _ := in["attachments"].([]any)
+	var out []any
+	var stored []*attachment
+	for i, x := range atts {
+		r, _ := x.(map[string]any)
+		content, err := base64.StdEncoding.DecodeString(str(r, "file_content"))
+		if err != nil {
+			return nil, bizErr("E1001", "参数校验失败：$.attachments[%d].file_content 不是 Base64", i)
+		}
+		if n, _ := strconv.Atoi(str(r, "file_size")); n != len(content) {
+			return nil, bizErr("E1001", "参数校验失败：$.attachments[%d].file_size 与文件内容不符", i)
+		}
+		a := &attachment{ID: s.nextNo("FJ", now), Type: str(r, "attachment_type"), Name: str(r, "file_name"), Format: str(r, "file_format"),
+			Content: content, bizType: str(in, "biz_type"), bizNo: str(in, "biz_no")}
+		stored = append(stored, a)
+		out = append(out, map[string]any{"file_name": a.Name, "attachment_id": a.ID})
+	}
+	for _, a := range stored {
+		s.attachments[a.ID] = a
+	}
+	s.record("GYU002", serial, str(in, "biz_no"), now)
+	return map[string]any{"attachments": out}, nil
+}
+
+func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	if !s.inProvince(str(in, "aab301")) {
+		return nil, bizErr("E3003", "参保地 %s 不属于本省", str(in, "aab301"))
+	}
+	atts, _ := in["attachments"].([]any)
+	for _, x := range atts {
+		r, _ := x.(map[string]any)
+		if s.attachments[str(r, "attachment_id")] == nil {
+			return nil, bizErr("E3002", "附件 %s 不存在，请先用 GYU002 上传", str(r, "attachment_id"))
+		}
+	}
+	it := s.instType(str(in, "akb020"), str(in, "filing_type"))
+	if f := s.validFilingOf(str(in, "aac002"), it, day(now)); f != nil {
+		return nil, bizErr("E3001", "该人员已有协议机构类型 %s 的有效备案 %s", it, f.get("filing_no"))
+	}
+	fno := s.nextNo("BA", now)
+	rec := map[string]any{"filing_no": fno, "filing_status": "1", "update_time": stamp(now)}
+	for _, k := range []string{"aac002", "aac003", "aac043", "aac044", "aac004", "aac006", "aae005", "injury_cert_no", "aab301", "aab299", "filing_type", "akb020", "akb021", "aae030", "aae031"} {
+		if v := str(in, k); v != "" {
+			rec[k] = v
+		}
+	}
+	s.putFiling(&filing{rec: rec})
+	s.record("GYU006", serial, fno, now)
+	return map[string]any{"filing_no": fno}, nil
+}
+
+func (s *Server) gyu007(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	no := str(in, "filing_no")
+	f := s.filings[no]
+	if f == nil {
+		return nil, bizErr("E3004", "备案 %s 不存在", no)
+	}
+	ct := str(in, "change_type")
+	if st := f.get("filing_status"); (st == "2" || st == "4") && ct != "4" {
+		return nil, bizErr("E3005", "备案 %s 已失效（状态 %s），不得恢复为有效", no, st)
+	}
+	rec := maps.Clone(f.rec)
+	switch ct {
+	case "1":
+		rec["aae031"] = str(in, "aae031")
+	case "2":
+		akb020 := str(in, "akb020")
+		if s.insts[akb020] == nil {
+			return nil, bizErr("E3009", "协议机构 %s 不存在", akb020)
+		}
+		rec["akb020"] = akb020
+		rec["akb021"] = firstOr(str(in, "akb021"), str(s.insts[akb020], "akb021"))
+	case "3":
+		rec["aab299"] = str(in, "aab299")
+		if v := str(in, "akb020"); v != "" {
+			rec["akb020"] = v
+		}
+		if v := str(in, "akb021"); v != "" {
+			rec["akb021"] = v
+		}
+	case "4":
+		rec["aae005"] = str(in, "aae005")
+	case "5":
+		rec["filing_status"] = "4"
+	}
+	if ct != "5" && rec["filing_status"] == "1" {
+		rec["filing_status"] = "3"
+	}
+	rec["update_time"] = stamp(now)
+	s.putFiling(&filing{rec: rec})
+	s.record("GYU007", serial, no, now)
+	return map[string]any{"change_no": s.nextNo("BG", now)}, nil
+}
+
+func (s *Server) gyd051(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+	visit := str(in, "visit_date")
+	for _, no := range sortedKeys(s.filings) {
+		f := s.filings[no]
+		if f.get("aac002") != str(in, "aac002") || !f.valid(visit) || f.get("aae030") > visit {
+			continue
+		}
+		if f.get("aac003") != str(in, "aac003") {
+			return map[string]any{"filing_valid": "0", "check_message": "姓名与备案信息不符"}, nil
+		}
+		at := str(in, "akb020")
+		if f.get("akb020") != "" && f.get("akb020") != at {
+			continue
+		}
+		if f.get("akb020") == "" && s.insts[at] != nil && str(s.insts[at], "aab299") != f.get("aab299") {
+			continue
+		}
+		out := map[string]any{"filing_valid": "1", "filing_no": no, "filing_type": f.get("filing_type"), "aab301": f.get("aab301"),
+			"aae030": f.get("aae030"), "aka130": "1", "check_message": "存在有效备案"}
+		if f.get("filing_type") == "3" {
+			out["aka130"] = "3"
+		}
+		if v := f.get("aae031"); v != "" {
+			out["aae031"] = v
+		}
+		return out, nil
+	}
+	return map[string]any{"filing_valid": "0", "check_message": "未找到该人员在该协议机构的有效备案"}, nil
+}
+
+func (s *Server) gyu009(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	rec := maps.Clone(in)
+	rec["update_time"] = stamp(now)
+	akb020 := str(in, "akb020")
+	s.insts[akb020] = rec
+	s.queues["GYD009"].touch(akb020)
+	s.record("GYU009", serial, akb020, now)
+	return map[string]any{}, nil
+}
+
+func (s *Server) hasValidFiling(aac002, today string) string {
+	for _, f := range s.filings {
+		if f.get("aac002") == aac002 && f.valid(today) {
+			return "1"
+		}
+	}
+	return "0"
+}
+
+func (s *Server) gyd052(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	c := s.cards[str(in, "aaz500")]
+	switch {
+	case c == nil || c.CardID != str(in, "card_id") || c.AAB301 != str(in, "aab301"):
+		return map[string]any{"auth_result": "0", "auth_message": "卡号或卡识别码不符"}, nil
+	case c.AAC002 != str(in, "aac002") || c.AAC003 != str(in, "aac003"):
+		return map[string]any{"auth_result": "0", "card_status": c.Status, "auth_message": "持卡人信息不符"}, nil
+	case c.Status != "1":
+		return map[string]any{"auth_result": "0", "card_status": c.Status, "auth_message": "卡状态异常"}, nil
+	}
+	return map[string]any{"auth_result": "1", "card_status": c.Status, "aac002": c.AAC002, "aac003": c.AAC003, "aac004": c.AAC004,
+		"aac006": c.AAC006, "aab301": c.AAB301, "filing_valid": s.hasValidFiling(c.AAC002, day(now)), "auth_message": "认证通过"}, nil
+}
+
+func (s *Server) gyd055(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+	c := s.cards[str(in, "aaz500")]
+	if c == nil || c.CardID != str(in, "card_id") || c.AAB301 != str(in, "aab301") {
+		return map[string]any{"auth_result": "0", "auth_message": "卡号或卡识别码不符"}, nil
+	}
+	random := str(in, "random_hex")
+	if !strings.EqualFold(InternalAuthData(c.Secret, random), str(in, "internal_auth_data")) {
+		return map[string]any{"auth_result": "0", "auth_message": "内部认证失败"}, nil
+	}
+	return map[string]any{"auth_result": "1", "external_auth_data": ExternalAuthData(c.Secret, random), "auth_message": "内部认证通过"}, nil
+}
+
+func (s *Server) gyu010(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	code := str(in, "qr_code")
+	q := s.qrs[code]
+	if q == nil || now.After(q.expires) {
+		return nil, bizErr("E5001", "二维码无效或已过期")
+	}
+	c := s.cards[q.aaz500]
+	if c == nil {
+		return nil, bizErr("E5001", "二维码无效或已过期")
+	}
+	s.record("GYU010", serial, code, now)
+	return map[string]any{"aac002": c.AAC002, "aac003": c.AAC003, "aac043": "01", "aac044": c.AAC002, "aaz500": c.AAZ500,
+		"essc_no": q.essc, "aab301": c.AAB301, "filing_valid": s.hasValidFiling(c.AAC002, day(now))}, nil
+}

@@ -1,0 +1,387 @@
+package transforms
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/medgate/medgate/schemas"
+)
+
+// DefaultSite is the site directory whose mappings serve every site that
+// has none of its own.
+const DefaultSite = "default"
+
+// Set is a loaded, checked collection of mappings and code tables. A Set
+// is immutable and safe for concurrent use.
+type Set struct {
+	schemas  *schemas.Set
+	files    map[string]fileData // mapping name → file
+	tabFiles map[string]fileData // "<site>/<table>" → file
+	mappings map[string]*Mapping
+	tables   map[string]Tables // site → tables
+}
+
+type fileData struct {
+	path string // for messages
+	data []byte
+}
+
+//go:embed mappings
+var mappingsFS embed.FS
+
+//go:embed targets
+var targetsFS embed.FS
+
+// The examples of the built-in mappings, for `medgate transform test`.
+//
+//go:embed testdata/demo
+var examplesFS embed.FS
+
+// Load reads every mapping (<site>/<format>/<type>.yaml) and code table
+// (<site>/tables/<name>.yaml) in fsys and checks them against the built-in
+// schemas. When anything is wrong it returns a *LoadError listing every
+// problem, each naming file, line and field. Directories named testdata or
+// starting with "." or "_" are skipped.
+func Load(fsys fs.FS) (*Set, error) { return LoadWithSchemas(fsys, schemas.Embedded()) }
+
+// LoadWithSchemas is [Load] checking the mappings against sch, for a site
+// that overlays its own schemas.
+func LoadWithSchemas(fsys fs.FS, sch *schemas.Set) (*Set, error) {
+	s := &Set{schemas: sch, files: map[string]fileData{}, tabFiles: map[string]fileData{}}
+	return s.overlay(fsys, "")
+}
+
+var loadEmbedded = sync.OnceValues(func() (*Set, error) {
+	sub, err := fs.Sub(mappingsFS, "mappings")
+	if err != nil {
+		return nil, err
+	}
+	return Load(sub)
+})
+
+// Embedded returns the built-in mappings, loaded once. It never panics: if
+// the built-in files were broken (a test guards against that) it returns an
+// empty set and [CheckEmbedded] reports why.
+func Embedded() *Set {
+	s, err := loadEmbedded()
+	if err != nil {
+		return &Set{schemas: schemas.Embedded(), files: map[string]fileData{}, tabFiles: map[string]fileData{}, mappings: map[string]*Mapping{}, tables: map[string]Tables{}}
+	}
+	return s
+}
+
+// CheckEmbedded returns the error, if any, from loading the built-in
+// mappings, for start-up checks.
+func CheckEmbedded() error {
+	_, err := loadEmbedded()
+	return err
+}
+
+// EmbeddedExamples returns the examples of the built-in mappings, laid out
+// as [Examples] reads them.
+func EmbeddedExamples() fs.FS {
+	sub, err := fs.Sub(examplesFS, "testdata")
+	if err != nil {
+		return emptyFS{}
+	}
+	return sub
+}
+
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+var loadTargets = sync.OnceValues(func() (*schemas.Set, error) {
+	sub, err := fs.Sub(targetsFS, "targets")
+	if err != nil {
+		return nil, err
+	}
+	return schemas.Load(sub)
+})
+
+// resolver finds a target schema in the set's schemas, then among the
+// targets shipped with this package for operations that have no
+// transaction schema of their own (ecard.register).
+func (s *Set) resolver() schemaResolver {
+	return func(system, code string) (*schemas.Schema, bool) {
+		if sc, ok := s.schemas.Get(system, code); ok {
+			return sc, true
+		}
+		if t, err := loadTargets(); err == nil {
+			return t.Get(system, code)
+		}
+		return nil, false
+	}
+}
+
+// Overlay returns a copy of s in which the mappings and tables found in dir
+// (laid out like the built-in ones: <site>/<format>/<type>.yaml and
+// <site>/tables/<name>.yaml) replace or add to those of s. A table file
+// replaces the whole table of that name for its site. s is not changed.
+// Every problem in dir's files is reported at once in a *LoadError.
+func (s *Set) Overlay(dir string) (*Set, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mapping overlay directory %q: %w; create it or correct the configured path", dir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("mapping overlay %q is not a directory; point the setting at a directory holding <site>/<format>/<type>.yaml files", dir)
+	}
+	return s.overlay(os.DirFS(dir), dir)
+}
+
+// OverlayFS is [Set.Overlay] for a file system instead of a directory.
+func (s *Set) OverlayFS(fsys fs.FS) (*Set, error) { return s.overlay(fsys, "") }
+
+// WithSchemas returns a copy of s whose mappings are checked against sch
+// instead, for a site that overlays its own schemas.
+func (s *Set) WithSchemas(sch *schemas.Set) (*Set, error) {
+	out := &Set{schemas: sch, files: s.files, tabFiles: s.tabFiles}
+	return out.build(&loader{})
+}
+
+// Find returns the mapping for a site, an input format (FormatJSON or
+// FormatHL7v2) and a message type such as "workinjury.GYU102": the site's
+// own, else the one in the DefaultSite directory.
+func (s *Set) Find(site, format, typ string) (*Mapping, bool) {
+	if m, ok := s.mappings[site+"/"+format+"/"+typ]; ok {
+		return m, true
+	}
+	m, ok := s.mappings[DefaultSite+"/"+format+"/"+typ]
+	return m, ok
+}
+
+// Get is [Set.Find] returning an error wrapping ErrNotFound, naming what is
+// missing.
+func (s *Set) Get(site, format, typ string) (*Mapping, error) {
+	if m, ok := s.Find(site, format, typ); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("site %q, format %s, type %s: %w; add %s/%s/%s.yaml to the site's mapping directory", site, format, typ, ErrNotFound, site, format, typ)
+}
+
+// Mapping returns a mapping by its name, "<site>/<format>/<type>".
+func (s *Set) Mapping(name string) (*Mapping, bool) {
+	m, ok := s.mappings[name]
+	return m, ok
+}
+
+// List returns every mapping, sorted by name.
+func (s *Set) List() []*Mapping {
+	out := slices.Collect(maps.Values(s.mappings))
+	slices.SortFunc(out, func(a, b *Mapping) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Tables returns the code tables shipped for a site (its table files).
+// The result must not be modified.
+func (s *Set) Tables(site string) Tables { return s.tables[site] }
+
+func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
+	l := &loader{prefix: prefix}
+	out := &Set{schemas: s.schemas, files: maps.Clone(s.files), tabFiles: maps.Clone(s.tabFiles)}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			l.add(l.name(p), 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
+			return nil
+		}
+		base := d.Name()
+		if d.IsDir() {
+			if p != "." && (base == "testdata" || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_")) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
+			return nil
+		}
+		if strings.HasSuffix(base, ".yml") {
+			l.add(l.name(p), 0, "", "mapping files must end in .yaml", "rename it to "+strings.TrimSuffix(base, ".yml")+".yaml")
+			return nil
+		}
+		if !strings.HasSuffix(base, ".yaml") {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			l.add(l.name(p), 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
+			return nil
+		}
+		parts := strings.Split(strings.TrimSuffix(p, ".yaml"), "/")
+		switch {
+		case len(parts) == 3 && parts[1] == "tables":
+			out.tabFiles[parts[0]+"/"+parts[2]] = fileData{path: l.name(p), data: data}
+		case len(parts) == 3:
+			out.files[strings.Join(parts, "/")] = fileData{path: l.name(p), data: data}
+		default:
+			l.add(l.name(p), 0, "", "file is not where mapping files go", "move it to <site>/<json|hl7v2>/<type>.yaml (a mapping) or <site>/tables/<name>.yaml (a code table)")
+		}
+		return nil
+	})
+	if err != nil {
+		l.add(l.name("."), 0, "", fmt.Sprintf("cannot list files: %v", err), "check that the directory exists and is readable")
+	}
+	return out.build(l)
+}
+
+// build compiles every table and mapping file of s.
+func (s *Set) build(l *loader) (*Set, error) {
+	s.tables = map[string]Tables{}
+	for _, key := range slices.Sorted(maps.Keys(s.tabFiles)) {
+		f := s.tabFiles[key]
+		site, name, _ := strings.Cut(key, "/")
+		if t := l.table(f.path, name, f.data); t != nil {
+			if s.tables[site] == nil {
+				s.tables[site] = Tables{}
+			}
+			s.tables[site][name] = t
+		}
+	}
+	s.mappings = map[string]*Mapping{}
+	resolve := s.resolver()
+	for _, name := range slices.Sorted(maps.Keys(s.files)) {
+		f := s.files[name]
+		if m := l.compileMapping(f.path, name, f.data, resolve, s.tables[strings.SplitN(name, "/", 2)[0]]); m != nil {
+			s.mappings[name] = m
+		}
+	}
+	if len(l.problems) > 0 {
+		sort.SliceStable(l.problems, func(i, j int) bool {
+			a, b := l.problems[i], l.problems[j]
+			if a.File != b.File {
+				return a.File < b.File
+			}
+			return a.Line < b.Line
+		})
+		return nil, &LoadError{Problems: l.problems}
+	}
+	return s, nil
+}
+
+// loader collects problems while files are read.
+type loader struct {
+	prefix   string
+	problems []LoadProblem
+}
+
+func (l *loader) name(p string) string {
+	if l.prefix == "" {
+		return p
+	}
+	return path.Join(l.prefix, p)
+}
+
+func (l *loader) add(file string, line int, field, reason, fix string) {
+	l.problems = append(l.problems, LoadProblem{File: file, Line: line, Field: field, Reason: reason, Fix: fix})
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+):?`)
+
+// parse reads one YAML document into a node, guarding against parser
+// panics.
+func (l *loader) parse(file string, data []byte) (root *yaml.Node) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.add(file, 0, "", fmt.Sprintf("the YAML parser failed: %v", r), "check the file is valid YAML")
+			root = nil
+		}
+	}()
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.add(file, 0, "", "file is empty", "write a mapping (see transforms/README.md) or delete the file")
+			return nil
+		}
+		line := 0
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		reason := yamlLine.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+		l.add(file, line, "", "not valid YAML: "+strings.TrimLeft(reason, ": "), "fix the YAML syntax (indentation, quotes, colons)")
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		l.add(file, extra.Line, "", "file holds more than one YAML document", "keep one mapping per file and remove the extra ---")
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		l.add(file, 0, "", "file is empty", "write a mapping (see transforms/README.md) or delete the file")
+		return nil
+	}
+	root = doc.Content[0]
+	if hasAlias(root) {
+		l.add(file, 0, "", "anchors and aliases (&x, *x) are not supported", "write the values out")
+		return nil
+	}
+	return root
+}
+
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// table reads one code table file.
+func (l *loader) table(file, name string, data []byte) map[string]string {
+	c := &compiler{l: l, file: file}
+	if !tableName.MatchString(name) {
+		l.add(file, 0, "", fmt.Sprintf("%q is not a table name", name), "name the file <name>.yaml with letters, digits, '.', '-' and '_'")
+		return nil
+	}
+	root := l.parse(file, data)
+	if root == nil {
+		return nil
+	}
+	before := len(l.problems)
+	keys := c.mapping(root, "", []string{"description", "source", "codes"})
+	if keys == nil {
+		return nil
+	}
+	for _, k := range []string{"description", "source"} {
+		if n := keys[k]; n != nil {
+			c.str(n, k)
+		}
+	}
+	cn := keys["codes"]
+	if cn == nil {
+		l.add(file, root.Line, "codes", "the table has no codes", `add codes: with one "code": value per line`)
+		return nil
+	}
+	out := map[string]string{}
+	for _, kv := range c.pairs(cn, "codes") {
+		k, v := kv[0], kv[1]
+		out[k.Value] = c.str(v, "codes."+k.Value)
+	}
+	if len(out) == 0 && len(l.problems) == before {
+		l.add(file, cn.Line, "codes", "the table has no codes", `add one "code": value per line`)
+	}
+	if len(l.problems) > before {
+		return nil
+	}
+	return out
+}
