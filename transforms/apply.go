@@ -33,33 +33,23 @@ type Tables map[string]map[string]string
 // sent); the result then validates against the target schema. Apply is
 // safe for concurrent use.
 func (m *Mapping) Apply(input []byte, tables Tables) (map[string]any, []Problem) {
-	r := &run{m: m, tables: tables, srcs: map[string]string{}}
+	r := &run{m: m, tables: tables}
 	if !r.parse(input) {
 		return nil, r.problems
 	}
-	r.env = env{
-		Site:     m.Site,
-		Vars:     make(map[string]any, len(m.lets)),
-		Src:      r.src,
-		List:     r.list,
-		Lookup:   r.lookupFunc,
-		LookupOr: r.lookupOrFunc,
+	out := r.build()
+	errs := m.Schema.ValidateInput(out)
+	if len(errs) > 0 {
+		// Map again, noting where each value came from, to name the
+		// sources in the validation problems.
+		r = &run{m: m, tables: tables, msg: r.msg, root: r.root, srcs: map[string]string{}}
+		out = r.build()
 	}
-	if r.msg != nil {
-		r.env.MsgType = r.msg.Type()
-	}
-	top := &scope{target: "$"}
-	for _, l := range m.lets {
-		if v, ok := r.scalar(l, top, "$"); ok {
-			r.env.Vars[l.name] = v
-		}
-	}
-	out := r.object(m.fields, top)
 	seen := make(map[string]bool, len(r.problems))
 	for _, p := range r.problems {
 		seen[p.Field] = true
 	}
-	for _, fe := range m.Schema.ValidateInput(out) {
+	for _, fe := range errs {
 		if seen[fe.Path] || seen[parentArray(fe.Path)] {
 			continue
 		}
@@ -82,6 +72,40 @@ func (m *Mapping) Apply(input []byte, tables Tables) (map[string]any, []Problem)
 	return out, r.problems
 }
 
+// build runs the lets and the fields.
+func (r *run) build() map[string]any {
+	m := r.m
+	r.env = env{
+		Site:     m.Site,
+		Vars:     make(map[string]any, len(m.lets)),
+		Src:      r.src,
+		List:     r.list,
+		Lookup:   r.lookupFunc,
+		LookupOr: r.lookupOrFunc,
+	}
+	if r.msg != nil {
+		r.env.MsgType = r.msg.Type()
+	}
+	top := &scope{target: "$"}
+	for _, l := range m.lets {
+		if v, ok := r.scalar(l, top, tpath{base: "$"}); ok {
+			r.env.Vars[l.name] = v
+		}
+	}
+	return r.object(m.fields, top)
+}
+
+// tpath is the JSON path of a target field, built only when a problem or
+// a source must name it.
+type tpath struct{ base, key string }
+
+func (t tpath) String() string {
+	if t.key == "" {
+		return t.base
+	}
+	return t.base + keyPath(t.key)
+}
+
 // parentArray strips a trailing "[n]" so that a problem already reported
 // for a list covers the validator's complaint about it.
 func parentArray(path string) string {
@@ -101,7 +125,7 @@ type run struct {
 	vm       vm.VM
 	sc       *scope
 	problems []Problem
-	srcs     map[string]string // target path → source, for validation problems
+	srcs     map[string]string // target path → source, when tracking for validation problems
 }
 
 // scope is the current item of an each group (or the message at the top).
@@ -115,12 +139,12 @@ type scope struct {
 	target   string       // JSON path of the target object being built
 }
 
-func (r *run) fail(field, rule, source, msg, fix string) {
+func (r *run) fail(field tpath, rule, source, msg, fix string) {
 	text := msg
 	if fix != "" {
 		text += "; " + fix
 	}
-	r.problems = append(r.problems, Problem{Field: field, Rule: rule, Message: text, Mapping: r.m.Name, Source: source})
+	r.problems = append(r.problems, Problem{Field: field.String(), Rule: rule, Message: text, Mapping: r.m.Name, Source: source})
 }
 
 func (r *run) parse(input []byte) bool {
@@ -136,11 +160,11 @@ func (r *run) parse(input []byte) bool {
 			}
 		}
 		if err != nil {
-			r.fail("$", RuleFormat, "", fmt.Sprintf("the payload is not valid JSON (mapping %s): %v", m.Name, err), "send one JSON object")
+			r.fail(tpath{base: "$"}, RuleFormat, "", fmt.Sprintf("the payload is not valid JSON (mapping %s): %v", m.Name, err), "send one JSON object")
 			return false
 		}
 		if _, ok := v.(map[string]any); !ok {
-			r.fail("$", RuleFormat, "", fmt.Sprintf("the payload is %s, not a JSON object (mapping %s)", describe(v), m.Name), "send one JSON object")
+			r.fail(tpath{base: "$"}, RuleFormat, "", fmt.Sprintf("the payload is %s, not a JSON object (mapping %s)", describe(v), m.Name), "send one JSON object")
 			return false
 		}
 		r.root = v
@@ -155,11 +179,11 @@ func (r *run) parse(input []byte) bool {
 	}
 	msg, err := hl7.ParseWith(data, hl7.Options{DefaultCharset: m.Charset})
 	if err != nil {
-		r.fail("$", RuleFormat, "", fmt.Sprintf("the payload is not a readable HL7 v2 message (mapping %s): %v", m.Name, err), "send one HL7 v2 message starting with MSH")
+		r.fail(tpath{base: "$"}, RuleFormat, "", fmt.Sprintf("the payload is not a readable HL7 v2 message (mapping %s): %v", m.Name, err), "send one HL7 v2 message starting with MSH")
 		return false
 	}
 	if len(m.MessageTypes) > 0 && !slices.Contains(m.MessageTypes, msg.Type()) {
-		r.fail("$", RuleType, "MSH-9", fmt.Sprintf("the message type (MSH-9) is %q but mapping %s reads %s", msg.Type(), m.Name, strings.Join(m.MessageTypes, " or ")),
+		r.fail(tpath{base: "$"}, RuleType, "MSH-9", fmt.Sprintf("the message type (MSH-9) is %q but mapping %s reads %s", msg.Type(), m.Name, strings.Join(m.MessageTypes, " or ")),
 			"send the message with its own message type, or add a mapping for "+msg.Type())
 		return false
 	}
@@ -170,14 +194,14 @@ func (r *run) parse(input []byte) bool {
 func (r *run) object(rules []*rule, sc *scope) map[string]any {
 	out := make(map[string]any, len(rules))
 	for _, ru := range rules {
-		target := sc.target + keyPath(ru.name)
+		target := tpath{base: sc.target, key: ru.name}
 		if ru.when != nil && !r.cond(ru, ru.when, sc, target, "when") {
 			continue
 		}
 		switch ru.field.Type.Kind {
 		case schemas.KindObject:
 			child := *sc
-			child.target = target
+			child.target = target.String()
 			out[ru.name] = r.object(ru.fields, &child)
 		case schemas.KindArray:
 			if items := r.array(ru, sc, target); items != nil {
@@ -192,7 +216,7 @@ func (r *run) object(rules []*rule, sc *scope) map[string]any {
 	return out
 }
 
-func (r *run) cond(ru *rule, prog *vm.Program, sc *scope, target, what string) bool {
+func (r *run) cond(ru *rule, prog *vm.Program, sc *scope, target tpath, what string) bool {
 	v, err := r.eval(prog, sc, nil)
 	if err != nil {
 		r.exprProblem(ru, target, "", what, err)
@@ -204,7 +228,7 @@ func (r *run) cond(ru *rule, prog *vm.Program, sc *scope, target, what string) b
 
 // array builds a list target from the segments or JSON items its each:
 // names. It returns nil (and reports a required list) when there are none.
-func (r *run) array(ru *rule, sc *scope, target string) []any {
+func (r *run) array(ru *rule, sc *scope, target tpath) []any {
 	var items []*scope
 	source := ""
 	if ru.eachSeg != "" {
@@ -238,7 +262,7 @@ func (r *run) array(ru *rule, sc *scope, target string) []any {
 		if found && v != nil {
 			list, ok := v.([]any)
 			if !ok {
-				r.fail(target, RuleType, at, fmt.Sprintf("%s is %s, not a list (mapping %s, target %s)", at, describe(v), r.m.Name, label(ru.field)), "send a JSON array")
+				r.fail(target, RuleType, at, fmt.Sprintf("%s is %s, not a list (%s)", at, describe(v), r.where(at, label(ru.field))), "send a JSON array")
 				return nil
 			}
 			for j, item := range list {
@@ -247,9 +271,10 @@ func (r *run) array(ru *rule, sc *scope, target string) []any {
 		}
 	}
 	out := make([]any, 0, len(items))
+	base := target.String()
 	for _, it := range items {
 		it.index = len(out)
-		it.target = target + "[" + strconv.Itoa(len(out)) + "]"
+		it.target = base + "[" + strconv.Itoa(len(out)) + "]"
 		if ru.filter != nil && !r.cond(ru, ru.filter, it, target, "filter") {
 			continue
 		}
@@ -261,7 +286,7 @@ func (r *run) array(ru *rule, sc *scope, target string) []any {
 			if ru.eachSeg == "" {
 				what = "items"
 			}
-			r.fail(target, RuleRequired, source, fmt.Sprintf("the message has no %s %s for %s, which needs at least one (mapping %s)", source, what, label(ru.field), r.m.Name),
+			r.fail(target, RuleRequired, source, fmt.Sprintf("the message has no %s %s but the target needs at least one (%s)", source, what, r.where(source, label(ru.field))),
 				"send at least one")
 		}
 		return nil
@@ -270,7 +295,7 @@ func (r *run) array(ru *rule, sc *scope, target string) []any {
 }
 
 // scalar computes one scalar target field or let variable.
-func (r *run) scalar(ru *rule, sc *scope, target string) (any, bool) {
+func (r *run) scalar(ru *rule, sc *scope, target tpath) (any, bool) {
 	var v any
 	source := ""
 	switch {
@@ -303,10 +328,10 @@ func (r *run) scalar(ru *rule, sc *scope, target string) (any, bool) {
 			what := "the expression gave no value"
 			fix := "make the expression return a value, or give the mapping a default:"
 			if ru.from != nil {
-				what = fmt.Sprintf("source %s is empty", source)
-				fix = fmt.Sprintf("fill %s in the message, or give the mapping a default:", ru.from.text)
+				what = "the source is empty"
+				fix = fmt.Sprintf("fill %s in the message, or give the mapping a default:", source)
 			}
-			r.fail(target, RuleRequired, source, fmt.Sprintf("%s but %s is required (mapping %s)", what, label(ru.field), r.m.Name), fix)
+			r.fail(target, RuleRequired, source, fmt.Sprintf("%s but the target is required (%s)", what, r.where(source, label(ru.field))), fix)
 		}
 		return nil, false
 	}
@@ -317,15 +342,11 @@ func (r *run) scalar(ru *rule, sc *scope, target string) (any, bool) {
 	if err != nil {
 		var ce *coerceError
 		errors.As(err, &ce)
-		from := ""
-		if source != "" {
-			from = " from " + source
-		}
-		r.fail(target, ce.rule, source, fmt.Sprintf("%s%s for %s (mapping %s)", ce.msg, from, label(ru.field), r.m.Name), ce.fix)
+		r.fail(target, ce.rule, source, fmt.Sprintf("%s (%s)", ce.msg, r.where(source, label(ru.field))), ce.fix)
 		return nil, false
 	}
-	if source != "" {
-		r.srcs[target] = source
+	if r.srcs != nil && source != "" {
+		r.srcs[target.String()] = source
 	}
 	return out, true
 }
@@ -340,40 +361,41 @@ func label(f *schemas.Field) string {
 	return f.Name
 }
 
-func (r *run) exprProblem(ru *rule, target, source, what string, err error) {
+func (r *run) exprProblem(ru *rule, target tpath, source, what string, err error) {
 	rule := errRule(err)
-	var inner error = err
-	for {
-		u := errors.Unwrap(inner)
-		if u == nil {
-			break
-		}
+	inner := err
+	for u := errors.Unwrap(inner); u != nil; u = errors.Unwrap(inner) {
 		inner = u
-	}
-	from := ""
-	if source != "" {
-		from = " of source " + source
 	}
 	name := label(ru.field)
 	if ru.field == nil {
 		name = "vars." + ru.name
 	}
+	where := r.where(source, name)
 	switch rule {
 	case RuleUnmapped:
 		ue := inner.(*unmappedError)
-		r.fail(target, rule, source, fmt.Sprintf("code %q%s is not in code table %q, so %s cannot be filled (mapping %s)", ue.code, from, ue.table, name, r.m.Name),
+		r.fail(target, rule, source, fmt.Sprintf("code %q is not in code table %q (%s)", ue.code, ue.table, where),
 			fmt.Sprintf("add the code to %s/tables/%s.yaml or to the site's table", r.m.Site, ue.table))
 	case RuleTable:
 		te := inner.(*tableError)
-		r.fail(target, rule, source, fmt.Sprintf("code table %q needed for %s was not supplied (mapping %s)", te.table, name, r.m.Name),
+		r.fail(target, rule, source, fmt.Sprintf("code table %q was not supplied (%s)", te.table, where),
 			fmt.Sprintf("configure the site's %q table or add %s/tables/%s.yaml", te.table, r.m.Site, te.table))
 	case RuleMapping:
-		r.fail(target, rule, source, fmt.Sprintf("%s (mapping %s, %s)", inner.Error(), r.m.Name, name), "")
+		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", inner.Error(), where), "")
 	case RuleType:
-		r.fail(target, rule, source, fmt.Sprintf("%s%s, computing %s (mapping %s)", inner.Error(), from, name, r.m.Name), "check the value in the message")
+		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", inner.Error(), where), "check the value in the message")
 	default:
-		r.fail(target, rule, source, fmt.Sprintf("the %s expression for %s failed%s (mapping %s): %s", what, name, from, r.m.Name, firstLine(err.Error())), "fix the expression or the message")
+		r.fail(target, rule, source, fmt.Sprintf("the %s expression failed: %s (%s)", what, firstLine(err.Error()), where), "fix the expression or the message")
 	}
+}
+
+// where names the source, the target and the mapping for messages.
+func (r *run) where(source, target string) string {
+	if source != "" {
+		return fmt.Sprintf("source %s, target %s, mapping %s", source, target, r.m.Name)
+	}
+	return fmt.Sprintf("target %s, mapping %s", target, r.m.Name)
 }
 
 func firstLine(s string) string {
@@ -423,6 +445,9 @@ func (r *run) segment(src *source, sc *scope) (*hl7.Segment, string) {
 }
 
 func (r *run) parsePath(path string) (*source, error) {
+	if src, ok := r.m.paths[path]; ok {
+		return src, nil
+	}
 	src, err := parseSource(r.m.Format, path)
 	if err != nil {
 		return nil, err

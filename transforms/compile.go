@@ -50,8 +50,9 @@ type Mapping struct {
 	loc      *time.Location
 	lets     []*rule
 	fields   []*rule
-	tables   Tables   // the site's table files
-	declared []string // tables the caller supplies
+	tables   Tables             // the site's table files
+	declared []string           // tables the caller supplies
+	paths    map[string]*source // parsed literal arguments of src() and list()
 }
 
 // rule says how to compute one target field (or one let variable).
@@ -78,15 +79,15 @@ type rule struct {
 
 // env is the environment expressions run in.
 type env struct {
-	Value    any                               `expr:"value"`
-	Index    int                               `expr:"index"`
-	Pos      int                               `expr:"pos"`
-	Site     string                            `expr:"site"`
-	MsgType  string                            `expr:"msgType"`
-	Vars     map[string]any                    `expr:"vars"`
-	Src      func(string) (any, error)         `expr:"src"`
-	List     func(string) ([]any, error)       `expr:"list"`
-	Lookup   func(string, any) (any, error)    `expr:"lookup"`
+	Value    any                                 `expr:"value"`
+	Index    int                                 `expr:"index"`
+	Pos      int                                 `expr:"pos"`
+	Site     string                              `expr:"site"`
+	MsgType  string                              `expr:"msgType"`
+	Vars     map[string]any                      `expr:"vars"`
+	Src      func(string) (any, error)           `expr:"src"`
+	List     func(string) ([]any, error)         `expr:"list"`
+	Lookup   func(string, any) (any, error)      `expr:"lookup"`
 	LookupOr func(string, any, any) (any, error) `expr:"lookupOr"`
 }
 
@@ -133,7 +134,7 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 		return nil
 	}
 	system, code, _ := strings.Cut(typ, ".")
-	m := &Mapping{Name: name, Site: site, Format: format, Type: typ, File: file, loc: defaultZone, tables: siteTables}
+	m := &Mapping{Name: name, Site: site, Format: format, Type: typ, File: file, loc: defaultZone, tables: siteTables, paths: map[string]*source{}}
 	c.m = m
 	for t := range siteTables {
 		c.tables[t] = true
@@ -606,10 +607,13 @@ func (c *compiler) checkCalls(n *yaml.Node, at string, root ast.Node) {
 			switch id.Value {
 			case "src", "list":
 				src, err := parseSource(c.m.Format, lit.Value)
-				if err != nil {
+				switch {
+				case err != nil:
 					c.add(n, at, err.Error(), "")
-				} else if id.Value == "src" && src.multi() {
+				case id.Value == "src" && src.multi():
 					c.add(n, at, fmt.Sprintf("src(%q) names several values", lit.Value), "use list(…) to collect them")
+				default:
+					c.m.paths[lit.Value] = src
 				}
 			case "lookup", "lookupOr":
 				c.checkTable(n, at, lit.Value)

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -218,12 +219,45 @@ func diffValue(at string, want, got any, diffs *[]string) {
 			}
 		}
 		return
+	case string:
+		g, ok := got.(string)
+		if !ok {
+			break
+		}
+		if w != g {
+			wd, gd := differing(w, g)
+			*diffs = append(*diffs, fmt.Sprintf("%s: want %s, got %s", at, wd, gd))
+		}
+		return
 	default:
 		if fmt.Sprintf("%T %v", want, want) == fmt.Sprintf("%T %v", got, got) {
 			return
 		}
 	}
 	*diffs = append(*diffs, fmt.Sprintf("%s: want %s, got %s", at, short(want), short(got)))
+}
+
+// differing quotes two different strings from a little before the first
+// rune where they differ.
+func differing(a, b string) (string, string) {
+	ra, rb := []rune(a), []rune(b)
+	i := 0
+	for i < len(ra) && i < len(rb) && ra[i] == rb[i] {
+		i++
+	}
+	cut := func(r []rune) string {
+		start := max(0, i-20)
+		s := string(r[start:min(len(r), i+60)])
+		q := strconv.Quote(s)
+		if start > 0 {
+			q = "…" + q
+		}
+		if i+60 < len(r) {
+			q += "…"
+		}
+		return q
+	}
+	return cut(ra), cut(rb)
 }
 
 func short(v any) string {

@@ -140,7 +140,7 @@ func describe(v any) string {
 func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	body, zone := s, ""
-	if i := strings.IndexAny(s, "+-"); i >= 0 {
+	if i := strings.LastIndexAny(s, "+-"); i >= 4 {
 		body, zone = s[:i], s[i:]
 	}
 	frac := ""
@@ -155,7 +155,7 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	in := loc
 	if zone != "" {
 		if len(zone) != 5 || !isDigits(zone[1:]) {
-			return time.Time{}, valueErrorf("%q has a bad time zone offset; write +0800", s)
+			return time.Time{}, valueErrorf("%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
 		}
 		h, _ := strconv.Atoi(zone[1:3])
 		m, _ := strconv.Atoi(zone[3:5])

@@ -84,8 +84,8 @@ type Config struct {
 	// appended to (RouteAppendInfno).
 	BaseURL string
 	Routing Routing
-	// Overrides are checked in order; the first match wins. A matching
-	// URL is used as BaseURL would be.
+	// Overrides send some transactions elsewhere: an exact infno wins,
+	// then the longest prefix. A matching URL is used as BaseURL would be.
 	Overrides []Override
 
 	// Envelope fields.
@@ -465,11 +465,13 @@ func digits(s string) bool {
 
 // endpoint returns the URL a transaction is posted to.
 func (c *Config) endpoint(infno string) string {
-	base := c.BaseURL
+	base, best := c.BaseURL, -1
 	for _, o := range c.Overrides {
-		if o.Pattern == infno || (strings.HasSuffix(o.Pattern, "*") && strings.HasPrefix(infno, strings.TrimSuffix(o.Pattern, "*"))) {
-			base = o.URL
-			break
+		switch prefix, wild := strings.CutSuffix(o.Pattern, "*"); {
+		case o.Pattern == infno:
+			best, base = len(infno)+1, o.URL
+		case wild && strings.HasPrefix(infno, prefix) && len(prefix) > best:
+			best, base = len(prefix), o.URL
 		}
 	}
 	if c.Routing == RouteAppendInfno {

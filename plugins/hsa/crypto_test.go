@@ -43,10 +43,10 @@ func TestSM4KeyForms(t *testing.T) {
 		key     Secret
 		wantErr bool
 	}{
-		"hex":         {stdKey, false},
-		"16 chars":    {"abcdefghijklmnop", false},
-		"empty":       {"", true},
-		"bad hex":     {Secret(strings.Repeat("z", 32)), true},
+		"hex":          {stdKey, false},
+		"16 chars":     {"abcdefghijklmnop", false},
+		"empty":        {"", true},
+		"bad hex":      {Secret(strings.Repeat("z", 32)), true},
 		"wrong length": {"short", true},
 	}
 	for name, tc := range testCases {

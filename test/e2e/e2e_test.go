@@ -507,6 +507,12 @@ func TestEmbeddedBrokerSurvivesRestart(t *testing.T) {
 	if calls := readLedger(t, cfg.LedgerDir(), "calls.log"); len(calls) != 2 {
 		t.Fatalf("plugin called %d times, want 2 (emb-1 once, emb-2 once)", len(calls))
 	}
+	// `medgate send` puts a message on the request topic and prints the reply.
+	out, err := exec.Command(bins.Medgate, "send", "-config", cfg.Write(t, bins), "-site", "s1", "-type", "ledger.record", "-payload", `{"seq":3}`, "-timeout", "60s").Output()
+	var r harness.Reply
+	if err != nil || json.Unmarshal(out, &r) != nil || r.Status != "ok" || r.Type != "ledger.record" {
+		t.Fatalf("medgate send: %v\n%s", err, out)
+	}
 }
 
 func freeAddr(t *testing.T) string { return freeAddrTB(t) }

@@ -61,6 +61,9 @@ func NewPlatform(t testing.TB, brokers []string, topics Topics) *Platform {
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    200,
+		// A transport of its own: kafka-go's shared default transport caches
+		// topic metadata across writers, and would not see a new topic.
+		Transport: &kafka.Transport{MetadataTTL: time.Second},
 	}
 	t.Cleanup(func() { _ = w.Close() })
 	waitTopic(t, brokers, topics.Requests)

@@ -1,5 +1,6 @@
 // Package cli implements the medgate command line: run, check-config,
-// send, version, and the admin shortcuts (reload, plugins, jobs, job run).
+// send, import-keys, ping, version, and the admin shortcuts (reload,
+// plugins, jobs, job run).
 package cli
 
 import (
@@ -31,6 +32,10 @@ Usage:
   medgate plugins      [-config FILE]     list plugins, their operations, jobs and sites
   medgate jobs         [-config FILE]     list scheduled jobs
   medgate job run      [-config FILE] PLUGIN/SITE/JOB   run a job now
+  medgate import-keys  [-config FILE] -site S -private FILE -peer-public FILE [-password-env VAR]
+                                          import the SM2 keys of the work-injury system into the site's keyDir
+  medgate ping         [-config FILE] workinjury -site S
+                                          connectivity test (GYU000) through the running medgate
   medgate version                         print the version
 
 The configuration file defaults to $MEDGATE_CONFIG, else medgate.yaml.
@@ -60,6 +65,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = admin(ctx, args[1:], "GET", "/admin/jobs", stdout)
 	case "job":
 		err = jobRun(ctx, args[1:], stdout)
+	case "transform":
+		err = transformTest(ctx, args[1:], stdout)
+	case "import-keys":
+		err = importKeys(ctx, args[1:], stdout)
+	case "ping":
+		err = ping(ctx, args[1:], stdout)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "medgate", daemon.Version)
 	case "help", "-h", "-help", "--help":

@@ -40,11 +40,11 @@ func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
 	if _, err := appendLog(wctx, o.h.req.Host, kindToken, e.At.In(o.h.cfg.zone), entry); err != nil {
 		o.h.a.log.Error("cannot record a token operation in the operation log", "site", o.h.req.Site, "action", e.Action, "err", err)
 	}
-	lvl := "info"
-	if !e.OK {
-		lvl = "warn"
+	if e.OK {
+		o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "expiresAt", e.ExpiresAt)
+	} else {
+		o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", e.Error)
 	}
-	o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "ok", e.OK, "level", lvl, "expiresAt", e.ExpiresAt)
 }
 
 // Exchange implements platform.Observer.

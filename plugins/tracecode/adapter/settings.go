@@ -216,12 +216,12 @@ func (a *Adapter) parseSettings(site string, given map[string]string) (*siteConf
 	pc := platform.Config{
 		BaseURL: get(setBaseURL), AppID: get(setAppID), AppSecret: given[setAppSecret], OrgCode: cfg.orgCode,
 		TokenHeader: get(setTokenHeader), TokenBodyField: get(setTokenBodyField), SignMethod: get(setSignMethod),
-		SignCalls:     boolean(setSignCalls),
-		SuccessCodes:  platform.ParseList(get(setSuccessCodes)),
-		AuthCodes:     platform.ParseList(get(setAuthCodes)),
+		SignCalls:      boolean(setSignCalls),
+		SuccessCodes:   platform.ParseList(get(setSuccessCodes)),
+		AuthCodes:      platform.ParseList(get(setAuthCodes)),
 		DuplicateCodes: platform.ParseList(get(setDuplicateCodes)),
-		NotFoundCodes: platform.ParseList(get(setNotFoundCodes)),
-		RefreshBefore: duration(setRefreshBefore), DefaultTokenTTL: duration(setTokenTTL), Timeout: duration(setTimeout),
+		NotFoundCodes:  platform.ParseList(get(setNotFoundCodes)),
+		RefreshBefore:  duration(setRefreshBefore), DefaultTokenTTL: duration(setTokenTTL), Timeout: duration(setTimeout),
 		Now: a.now, HTTP: a.http,
 	}
 	if paths, err := platform.ParsePaths(get(setPaths)); err != nil {

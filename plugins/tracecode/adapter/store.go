@@ -53,6 +53,14 @@ var errBusy = errors.New("state changed concurrently")
 // esc makes a document number or code safe inside a key.
 func esc(s string) string { return url.PathEscape(s) }
 
+// unesc reverses esc.
+func unesc(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
 // increment adds one to a counter entry and returns the new value.
 func increment(ctx context.Context, h sdk.Host, key string) (int64, error) {
 	for range 20 {

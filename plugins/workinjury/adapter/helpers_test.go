@@ -297,3 +297,33 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
 	}
 }
+
+// siteHost is an sdk.Host over a MemoryHost for one site, for reading the
+// adapter state directly in tests.
+type siteHost struct {
+	m    *sdktest.MemoryHost
+	site string
+}
+
+func hostFor(m *sdktest.MemoryHost, site string) sdk.Host { return siteHost{m, site} }
+
+func (h siteHost) Get(ctx context.Context, k string) (sdk.Entry, error) {
+	return h.m.Get(ctx, h.site, k)
+}
+func (h siteHost) Put(ctx context.Context, k string, v []byte) (int64, error) {
+	return h.m.Put(ctx, h.site, k, v)
+}
+func (h siteHost) CompareAndSet(ctx context.Context, k string, ver int64, v []byte) (int64, error) {
+	return h.m.CompareAndSet(ctx, h.site, k, ver, v)
+}
+func (h siteHost) Scan(ctx context.Context, p string, n int) ([]sdk.Entry, error) {
+	return h.m.Scan(ctx, h.site, p, n)
+}
+func (h siteHost) Delete(ctx context.Context, k string) error { return h.m.Delete(ctx, h.site, k) }
+func (h siteHost) NextSequence(ctx context.Context, n string) (int64, error) {
+	return h.m.NextSequence(ctx, h.site, n)
+}
+func (h siteHost) Publish(ctx context.Context, e sdk.Event) error { return h.m.Publish(ctx, h.site, e) }
+func (h siteHost) Journal(ctx context.Context, x sdk.Exchange) (int64, error) {
+	return h.m.Journal(ctx, h.site, x)
+}

@@ -17,7 +17,10 @@
 //     partial case now and then), served in pages;
 //   - codes by document, codes with their smallest sub-codes, and the
 //     smallest sub-codes of one code;
-//   - failures on command (Fail, or POST /_sim/fail).
+//   - failures on command (Fail, or POST /_sim/fail);
+//   - the national medical-insurance 3502 transaction with drugtracinfo
+//     behind the x-tif gateway (POST /hsa/api), for the medical-insurance
+//     upload.
 //
 // Control endpoints for manual use: POST /_sim/expire-tokens,
 // POST /_sim/fail {"op","kind","times"}, GET /_sim/stats,
@@ -79,6 +82,11 @@ type Options struct {
 	// Zone is the time zone of dates (default UTC+8).
 	Zone *time.Location
 	Log  *slog.Logger
+	// HSAPaasID and HSAToken are the x-tif credentials of the simulated
+	// medical-insurance endpoint (POST /hsa/api); an empty token turns the
+	// signature check off.
+	HSAPaasID string
+	HSAToken  string
 }
 
 // Stats counts what the simulator saw.
@@ -122,6 +130,10 @@ type Sim struct {
 	uploads map[string]*Upload
 	fails   map[string][]failure
 	stats   Stats
+
+	hsaMsgIDs  map[string]bool
+	hsaRecords map[string]HSARecord
+	hsaSeq     int64
 }
 
 // New returns a simulator.
@@ -151,8 +163,9 @@ func New(o Options) *Sim {
 		opts: o, mux: http.NewServeMux(),
 		tokens: map[string]time.Time{}, bills: map[string]*Bill{}, days: map[string][]string{},
 		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, fails: map[string][]failure{},
-		stats: Stats{Calls: map[string]int{}},
+		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
 	}
+	s.mux.HandleFunc("POST /hsa/api", s.hsaCall)
 	s.mux.HandleFunc("POST /api/v1/auth/token", s.token)
 	s.mux.HandleFunc("POST /api/v1/bill/upload", s.business("upload", s.upload))
 	s.mux.HandleFunc("POST /api/v1/bill/status", s.business("billstatus", s.billStatus))

@@ -290,10 +290,10 @@ func (s *Server) gyu002(_ *schemas.Schema, serial string, in map[string]any, now
 		r, _ := x.(map[string]any)
 		content, err := base64.StdEncoding.DecodeString(str(r, "file_content"))
 		if err != nil {
-			return nil, bizErr("E1001", "参数校验失败：$.attachments[%d].file_content 不是 Base64", i)
+			return nil, bizErr("E1002", "附件 %d 的 file_content 不是 Base64", i)
 		}
 		if n, _ := strconv.Atoi(str(r, "file_size")); n != len(content) {
-			return nil, bizErr("E1001", "参数校验失败：$.attachments[%d].file_size 与文件内容不符", i)
+			return nil, bizErr("E1002", "附件 %d 的 file_size 与文件内容不符", i)
 		}
 		a := &attachment{ID: s.nextNo("FJ", now), Type: str(r, "attachment_type"), Name: str(r, "file_name"), Format: str(r, "file_format"),
 			Content: content, bizType: str(in, "biz_type"), bizNo: str(in, "biz_no")}

@@ -1,0 +1,151 @@
+package adapter
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
+)
+
+// pendingEnv uploads ZY1 (ok), fails ZY2 (rejected) and leaves ZY3 alone.
+func pendingEnv(t *testing.T) *env {
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "p-up-1", upload("ZY1", 2), 1), sdk.StatusOK)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在"})
+	m := upload("ZY2", 1)
+	m[nodeMdtrt].(map[string]any)["certno"] = "350203199001011111"
+	wantStatus(t, e.must(OpUpload, "p-up-2", m, 1), sdk.StatusRejected)
+	return e
+}
+
+const pendingCSV = "自费病人待上传清单\n" +
+	"序号,医药机构就诊ID,姓名,身份证号,入院时间,出院时间,医疗总费用\n" +
+	"1,ZY1,张三,350203198001011234,2025-03-25 10:00:00,2025-04-01 09:00:00,22.00\n" +
+	"2,ZY2,李四,350203199001011111,2025-03-25 10:00:00,2025-04-01 09:00:00,11.00\n" +
+	"3,ZY3,王五,350203197001012222,2025-03-20 08:00:00,2025-03-28 09:00:00,100.00\n" +
+	",,,,,,\n" +
+	"4,,张三,350203198001011234,2025/3/25,,\n" +
+	"5,,,,,,99\n"
+
+func TestImportPendingCSV(t *testing.T) {
+	t.Parallel()
+	e := pendingEnv(t)
+	r := e.must(OpImportPending, "imp-1", map[string]any{"filename": "pending.csv", "content": base64.StdEncoding.EncodeToString([]byte(pendingCSV))}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	p := payloadOf(t, r)
+	want := []struct{ row, status, reason string }{
+		{"3", "uploaded", "uploaded and marked complete (2 fee lines)"},
+		{"4", "failed", "诊断代码不存在"},
+		{"5", "pending", "no selfpay.upload has been received for this visit"},
+		{"7", "uploaded", "uploaded and marked complete"},
+		{"8", "invalid", "neither a visit id"},
+	}
+	pats := p["patients"].([]any)
+	if len(pats) != len(want) {
+		t.Fatalf("%d patients: %v", len(pats), pats)
+	}
+	for i, w := range want {
+		got := pats[i].(map[string]any)
+		if fmt.Sprint(got["row"]) != w.row || got["status"] != w.status || !strings.Contains(fmt.Sprint(got["reason"]), w.reason) {
+			t.Errorf("patient %d = %v, want row %s %s (%s)", i, got, w.row, w.status, w.reason)
+		}
+		if strings.Contains(fmt.Sprint(got), "350203198001011234") || strings.Contains(fmt.Sprint(got), "张三") {
+			t.Errorf("personal data unmasked: %v", got)
+		}
+	}
+	if pats[3].(map[string]any)["fixmedinsMdtrtId"] != "ZY1" {
+		t.Errorf("row 7 was not matched by ID number and admission date: %v", pats[3])
+	}
+	s := p["summary"].(map[string]any)
+	if s["uploaded"] != float64(2) || s["failed"] != float64(1) || s["pending"] != float64(1) || s["invalid"] != float64(1) {
+		t.Errorf("summary %v", s)
+	}
+}
+
+func TestImportPendingXLSXVerify(t *testing.T) {
+	t.Parallel()
+	e := pendingEnv(t)
+	f := excelize.NewFile()
+	rows := [][]any{
+		{"就诊ID", "人员姓名", "证件号码", "开始时间"},
+		{"ZY1", "张三", "350203198001011234", "2025-03-25 10:00:00"},
+		{"ZY3", "王五", "350203197001012222", "2025-03-20 08:00:00"},
+	}
+	for i, row := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The platform loses ZY1 (e.g. it was withdrawn outside medgate).
+	wantStatus(t, e.must("selfpay.4203", "x-1", map[string]any{"fixmedins_mdtrt_id": "ZY1", "cplt_flag": "0"}, 1), sdk.StatusOK)
+	r := e.must(OpImportPending, "imp-2", map[string]any{"filename": "pending.xlsx", "content": base64.StdEncoding.EncodeToString(buf.Bytes()), "verify": true}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	pats := payloadOf(t, r)["patients"].([]any)
+	zy1, zy3 := pats[0].(map[string]any), pats[1].(map[string]any)
+	if zy1["status"] != "failed" || zy1["platform"] != "incomplete" {
+		t.Errorf("ZY1 %v", zy1)
+	}
+	if zy3["status"] != "pending" || zy3["platform"] != "absent" {
+		t.Errorf("ZY3 %v", zy3)
+	}
+}
+
+func TestImportPendingBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	testCases := map[string]struct {
+		payload map[string]any
+		field   string
+	}{
+		"no content":    {map[string]any{"filename": "x.csv"}, "$.content"},
+		"not base64":    {map[string]any{"content": "@@@"}, "$.content"},
+		"no header":     {map[string]any{"filename": "x.csv", "content": base64.StdEncoding.EncodeToString([]byte("a,b\n1,2\n"))}, "$.content"},
+		"not xlsx":      {map[string]any{"filename": "x.xlsx", "content": base64.StdEncoding.EncodeToString([]byte("PK\x03\x04garbage"))}, "$.content"},
+		"unknown field": {map[string]any{"content": "eA==", "x": 1}, "$.x"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "bad-"+name, tc.payload, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			if r.Diagnostics[0].Field != tc.field {
+				t.Errorf("diagnostics %v", r.Diagnostics)
+			}
+		})
+	}
+}
+
+func TestReadTableGB18030(t *testing.T) {
+	t.Parallel()
+	// "医药机构就诊ID,姓名\nZY1,张三\n" in GB18030.
+	gb := []byte{0xd2, 0xbd, 0xd2, 0xa9, 0xbb, 0xfa, 0xb9, 0xb9, 0xbe, 0xcd, 0xd5, 0xef, 'I', 'D', ',', 0xd0, 0xd5, 0xc3, 0xfb, '\n', 'Z', 'Y', '1', ',', 0xd5, 0xc5, 0xc8, 0xfd, '\n'}
+	rows, err := readTable("csv", gb, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][0] != "医药机构就诊ID" || rows[1][1] != "张三" {
+		t.Errorf("rows %q", rows)
+	}
+	tab, err := readTable("csv", []byte("\xef\xbb\xbf就诊ID\t姓名\nZY1\t张三\n"), "")
+	if err != nil || len(tab) != 2 || tab[1][1] != "张三" {
+		t.Errorf("tab-separated with BOM: %q %v", tab, err)
+	}
+}
+
+func TestDatePart(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"2025-03-25 10:00:00": "2025-03-25", "2025/3/5": "2025-03-05", "20250325": "2025-03-25", "": ""} {
+		if got := datePart(in); got != want {
+			t.Errorf("datePart(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package adapter
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
+)
+
+// TestSingleTransactions sends each transaction on its own, in the order a
+// HIS might, and checks what the platform holds and answers.
+func TestSingleTransactions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const id = "ZYS"
+	fees := []any{fee(id, 1), fee(id, 2), fee(id, 3)}
+	steps := []struct {
+		typ     string
+		payload map[string]any
+		check   func(t *testing.T, r *sdk.HandleResponse)
+	}{
+		{"selfpay.4201A", map[string]any{nodeFees: fees}, nil},
+		{"selfpay.4202", map[string]any{nodeMdtrt: visit(id, 3), nodeDiags: diagnoses()}, nil},
+		{"selfpay.4207", map[string]any{"fixmedins_mdtrt_id": id, "page_num": 1, "page_size": 2}, func(t *testing.T, r *sdk.HandleResponse) {
+			p := payloadOf(t, r)
+			recs := p["records"].([]any)
+			if p["recordCounts"] != float64(3) || p["pages"] != float64(2) || len(recs) != 2 || recs[0].(map[string]any)["bkkpSn"] != id+"-0001" {
+				t.Errorf("4207 reply %v", p)
+			}
+			if p["warnings"] != nil {
+				t.Errorf("4207 records do not match the schema: %v", p["warnings"])
+			}
+		}},
+		{"selfpay.4208", map[string]any{"certno": testCert, "page_num": 1, "page_size": 10}, func(t *testing.T, r *sdk.HandleResponse) {
+			p := payloadOf(t, r)
+			recs := p["records"].([]any)
+			if len(recs) != 1 || recs[0].(map[string]any)["fixmedinsMdtrtId"] != id || recs[0].(map[string]any)["cpltFlag"] != "0" {
+				t.Errorf("4208 reply %v", p)
+			}
+			if p["warnings"] != nil {
+				t.Errorf("4208 records do not match the schema: %v", p["warnings"])
+			}
+		}},
+		{"selfpay.4209", map[string]any{"fixmedins_mdtrt_id": id, "page_num": 1, "page_size": 10}, func(t *testing.T, r *sdk.HandleResponse) {
+			p := payloadOf(t, r)
+			recs := p["records"].([]any)
+			if len(recs) != 1 || recs[0].(map[string]any)["diagCode"] != "J18.900" || p["warnings"] != nil {
+				t.Errorf("4209 reply %v", p)
+			}
+		}},
+		{"selfpay.4203", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, func(t *testing.T, _ *sdk.HandleResponse) {
+			if !e.sim.Visit(testCode, id).Complete {
+				t.Error("not complete")
+			}
+		}},
+		{"selfpay.4203", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "0"}, nil},
+		{"selfpay.4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": id}, "feedetl": []any{map[string]any{"bkkp_sn": id + "-0002"}}}, func(t *testing.T, _ *sdk.HandleResponse) {
+			if v := e.sim.Visit(testCode, id); strings.Join(v.Fees, ",") != id+"-0001,"+id+"-0003" {
+				t.Errorf("fees left %v", v.Fees)
+			}
+		}},
+	}
+	for i, s := range steps {
+		r := e.must(s.typ, "single-"+string(rune('a'+i)), s.payload, 1)
+		wantStatus(t, r, sdk.StatusOK)
+		if r.External == nil || r.External.MsgID == "" {
+			t.Errorf("%s: no msgid in %+v", s.typ, r.External)
+		}
+		if s.check != nil {
+			s.check(t, r)
+		}
+	}
+}
+
+func TestSingleInvalidAndRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	r := e.must("selfpay.4203", "si-1", map[string]any{"fixmedins_mdtrt_id": "ZY1", "cplt_flag": "2"}, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if r.Diagnostics[0].Field != "$.cplt_flag" || r.Diagnostics[0].Rule != "enum" {
+		t.Errorf("diagnostics %v", r.Diagnostics)
+	}
+	r = e.must("selfpay.4207", "si-2", map[string]any{"fixmedins_mdtrt_id": "ZY1"}, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if len(r.Diagnostics) != 2 {
+		t.Errorf("want page_num and page_size required: %v", r.Diagnostics)
+	}
+	r = e.must("selfpay.4201A", "si-3", map[string]any{nodeFees: []any{fee("A", 1), fee("B", 2)}}, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if r.Diagnostics[0].Rule != "join" {
+		t.Errorf("diagnostics %v", r.Diagnostics)
+	}
+	// A completion without a visit is refused by the platform.
+	r = e.must("selfpay.4203", "si-4", map[string]any{"fixmedins_mdtrt_id": "ZY1", "cplt_flag": "1"}, 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	r = e.must("selfpay.nope", "si-5", map[string]any{}, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if len(e.sim.Calls()) != 1 {
+		t.Errorf("%d calls reached the platform, want 1", len(e.sim.Calls()))
+	}
+}
+
+// TestSingle4201ALostReply: a 4201A whose answer was lost after the
+// platform stored two of its three lines is completed by sending only the
+// third, after 4207 showed which are there.
+func TestSingle4201ALostReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const id = "ZYP"
+	wantStatus(t, e.must("selfpay.4201A", "p-0", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultDrop})
+	payload := map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2), fee(id, 3)}}
+	wantStatus(t, e.must("selfpay.4201A", "p-1", payload, 1), sdk.StatusFailed)
+	r := e.must("selfpay.4201A", "p-1", payload, 2)
+	wantStatus(t, r, sdk.StatusOK)
+	if v := e.sim.Visit(testCode, id); len(v.Fees) != 3 {
+		t.Errorf("fees %v", v.Fees)
+	}
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	payload = map[string]any{nodeFees: []any{fee(id, 4)}}
+	wantStatus(t, e.must("selfpay.4201A", "p-2", payload, 1), sdk.StatusFailed)
+	r = e.must("selfpay.4201A", "p-2", payload, 2)
+	wantStatus(t, r, sdk.StatusOK)
+	if payloadOf(t, r)["reconciled"] != true {
+		t.Errorf("reply %s", r.Payload)
+	}
+}
+
+func TestBadSignature(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["token"] = "wrong-token" })
+	r := e.must(OpUpload, "sig", upload("ZYG", 1), 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	if r.Diagnostics[0].Rule != "auth" || r.External.Code != "HTTP 401" || !strings.Contains(r.Diagnostics[0].Detail, "paasid and token") {
+		t.Errorf("reply %+v %+v", r.Diagnostics, r.External)
+	}
+	if strings.Contains(string(r.Payload)+r.Diagnostics.String(), "wrong-token") {
+		t.Error("the token shows in the reply")
+	}
+}
+
+// TestSignInAndSM4 runs an upload against a platform that requires a 9001
+// sign-in and SM4-encrypted inputs.
+func TestSignInAndSM4(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdeffedcba9876543210"
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SM4Key: key}, func(s map[string]string) {
+		s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+		s["encType"], s["sm4Key"] = "SM4", key
+	})
+	wantStatus(t, e.must(OpUpload, "sm4", upload("ZYE", 3), 1), sdk.StatusOK)
+	r := e.must("selfpay.4207", "sm4-q", map[string]any{"fixmedins_mdtrt_id": "ZYE", "page_num": 1, "page_size": 10}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	if len(payloadOf(t, r)["records"].([]any)) != 3 {
+		t.Errorf("reply %s", r.Payload)
+	}
+	n := 0
+	for _, c := range e.sim.Calls() {
+		if c.Infno == "9001" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d sign-ins, want 1", n)
+	}
+}
+
+func TestDescribeAndConfigure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	d, err := e.plugin.Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, op := range d.Operations {
+		types[op.Type] = true
+	}
+	for _, want := range []string{OpUpload, OpCancel, OpImportPending, "selfpay.4201A", "selfpay.4202", "selfpay.4203", "selfpay.4204", "selfpay.4207", "selfpay.4208", "selfpay.4209"} {
+		if !types[want] {
+			t.Errorf("operation %s not declared", want)
+		}
+	}
+	for _, s := range d.Settings {
+		if (s.Name == "token" || s.Name == "sm4Key") && s.Type != sdk.SettingSecret {
+			t.Errorf("%s is not a secret setting", s.Name)
+		}
+	}
+	bad := baseSettings(e.url)
+	bad["fixmedinsCode"], bad["batchSize"], bad["pendingColumns"], bad["schemaDir"] = "H1", "900", "nothing=x", t.TempDir()+"/missing"
+	resp, err := e.plugin.Configure(context.Background(), &sdk.ConfigureRequest{Site: "s2", Settings: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, dg := range resp.Diagnostics {
+		got[dg.Field] = true
+	}
+	for _, want := range []string{"fixmedinsCode", "batchSize", "pendingColumns"} {
+		if !got[want] {
+			t.Errorf("no problem reported for %s: %v", want, resp.Diagnostics)
+		}
+	}
+	if _, err := e.plugin.Handle(context.Background(), &sdk.HandleRequest{Site: "s2", Type: OpUpload, MessageID: "x", Payload: []byte(`{}`)}); err == nil {
+		t.Error("an unconfigured site was served")
+	}
+}

@@ -1,0 +1,336 @@
+package adapter
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
+)
+
+// TestUploadPatient800Lines uploads one patient with 800 fee lines: 4204,
+// then 4201A in batches of at most 50 lines and 40000 characters, 4202,
+// 4203 cplt_flag=1. Every call is journaled with its own msgid.
+func TestUploadPatient800Lines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	r := e.must(OpUpload, "up-800", upload("ZY800", 800), 1)
+	wantStatus(t, r, sdk.StatusOK)
+	v := e.sim.Visit(testCode, "ZY800")
+	if !v.Complete || len(v.Fees) != 800 || !v.VisitUploaded || v.Diagnoses != 1 {
+		t.Fatalf("platform has %+v", v)
+	}
+	p := payloadOf(t, r)
+	if p["status"] != "uploaded" || p["feeLines"] != float64(800) || p["batches"] != float64(16) || p["reconciled"] != false {
+		t.Errorf("reply %v", p)
+	}
+	steps := p["steps"].([]any)
+	if len(steps) != 19 { // 4204 + 16 × 4201A + 4202 + 4203
+		t.Fatalf("%d steps", len(steps))
+	}
+	first := steps[0].(map[string]any)
+	if first["infno"] != "4204" || first["outcome"] != outcomeTolerated || !strings.Contains(first["message"].(string), "nothing to delete") {
+		t.Errorf("4204 before the first upload should be refused and tolerated: %v", first)
+	}
+	if r.External == nil || r.External.MsgID == "" || r.External.Code != "0" {
+		t.Errorf("external %+v", r.External)
+	}
+	msgids := map[string]bool{}
+	for _, x := range e.host.Exchanges() {
+		if x.Exchange.Serial == "" || msgids[x.Exchange.Serial] || x.Exchange.MessageID != "up-800" || x.Exchange.System != "hsa" {
+			t.Fatalf("journal entry %+v: msgid missing, repeated or not linked to the message", x.Exchange)
+		}
+		msgids[x.Exchange.Serial] = true
+	}
+	if len(msgids) != 19 {
+		t.Errorf("%d journal entries, want 19", len(msgids))
+	}
+	// The same message again (a redelivery) returns the stored reply and
+	// calls nothing.
+	before := len(e.sim.Calls())
+	again := e.must(OpUpload, "up-800", upload("ZY800", 800), 2)
+	wantStatus(t, again, sdk.StatusOK)
+	if n := len(e.sim.Calls()); n != before {
+		t.Errorf("a redelivery made %d calls", n-before)
+	}
+}
+
+func TestUploadBatchesBySize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["maxInputChars"] = "3000" })
+	wantStatus(t, e.must(OpUpload, "up-size", upload("ZYSZ", 20), 1), sdk.StatusOK)
+	n := 0
+	for _, c := range e.sim.Calls() {
+		if c.Infno == "4201A" {
+			n++
+		}
+	}
+	if n < 4 {
+		t.Errorf("20 lines of ~560 characters under a 3000-character limit took %d calls", n)
+	}
+	if v := e.sim.Visit(testCode, "ZYSZ"); len(v.Fees) != 20 || !v.Complete {
+		t.Errorf("platform has %+v", v)
+	}
+}
+
+func TestUploadInvalid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	testCases := map[string]struct {
+		edit func(m map[string]any)
+		want []string // "path rule"
+	}{
+		"schema": {edit: func(m map[string]any) {
+			delete(m[nodeMdtrt].(map[string]any), "psn_name")
+			m[nodeFees].([]any)[1].(map[string]any)["fee_ocur_time"] = "2025/03/26"
+			m[nodeFees].([]any)[2].(map[string]any)["cnt"] = "1.23456"
+		}, want: []string{"$.ownPayPatnMdtrtD.psn_name required", "$.fsiOwnpayPatnFeeListDDTO[1].fee_ocur_time format", "$.fsiOwnpayPatnFeeListDDTO[2].cnt type"}},
+		"two patients": {edit: func(m map[string]any) {
+			m[nodeFees].([]any)[2].(map[string]any)["fixmedins_mdtrt_id"] = "OTHER"
+		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[2].fixmedins_mdtrt_id join"}},
+		"other hospital": {edit: func(m map[string]any) {
+			m[nodeMdtrt].(map[string]any)["fixmedins_code"] = "H99999999999"
+		}, want: []string{"$.ownPayPatnMdtrtD.fixmedins_code precondition"}},
+		"duplicate bkkp_sn": {edit: func(m map[string]any) {
+			m[nodeFees].([]any)[2].(map[string]any)["bkkp_sn"] = "ZYBAD-0001"
+		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[2].bkkp_sn unique"}},
+		"line amount": {edit: func(m map[string]any) {
+			m[nodeFees].([]any)[0].(map[string]any)["det_item_fee_sumamt"] = "12.00"
+			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "34.00"
+		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[0].det_item_fee_sumamt amount"}},
+		"total": {edit: func(m map[string]any) {
+			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "30.00"
+		}, want: []string{"$.ownPayPatnMdtrtD.medfee_sumamt amount"}},
+		"unknown field": {edit: func(m map[string]any) { m["extra"] = 1 }, want: []string{"$.extra unknown"}},
+		"no fees":       {edit: func(m map[string]any) { m[nodeFees] = []any{} }, want: []string{"$.fsiOwnpayPatnFeeListDDTO length"}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			m := upload("ZYBAD", 3)
+			tc.edit(m)
+			r := e.must(OpUpload, "bad-"+name, m, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			var got []string
+			for _, d := range r.Diagnostics {
+				got = append(got, d.Field+" "+d.Rule)
+				if d.Message() == "" {
+					t.Errorf("diagnostic without a message: %+v", d)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.Join(got, "\n"), w) {
+					t.Errorf("missing %q in %v", w, got)
+				}
+			}
+		})
+	}
+	if n := len(e.sim.Calls()); n != 0 {
+		t.Errorf("%d calls reached the platform for invalid input", n)
+	}
+}
+
+// TestUploadResumesAfterCrash kills the plugin (its state writes fail from
+// then on) at every point between the steps of an upload, then lets a new
+// plugin process handle the redelivered message: it must finish with every
+// fee line on the platform exactly once, and 4202 and the completion
+// applied exactly once (reconciled instead of resent).
+func TestUploadResumesAfterCrash(t *testing.T) {
+	t.Parallel()
+	probe := newEnv(t, func(s map[string]string) { s["batchSize"] = "2" })
+	wantStatus(t, probe.must(OpUpload, "probe", upload("ZYP", 5), 1), sdk.StatusOK)
+	// One write to start, two per call (in flight, then done), one for the
+	// stored reply.
+	writes := 2 + 2*len(probe.sim.Calls())
+	var reconciled atomic.Int32
+	t.Run("points", func(t *testing.T) {
+		for after := 0; after < writes; after++ {
+			crashAt(t, after, &reconciled)
+		}
+	})
+	// Crashes right after a 4201A, 4202 or 4203 call must have been
+	// settled by reconciliation, not by sending again.
+	if reconciled.Load() < 4 {
+		t.Errorf("only %d resumed uploads reconciled", reconciled.Load())
+	}
+}
+
+func crashAt(t *testing.T, after int, reconciled *atomic.Int32) {
+	t.Run(fmt.Sprintf("after %d writes", after), func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(s map[string]string) { s["batchSize"] = "2" })
+		ch := &crashHost{MemoryHost: e.host, after: after}
+		e.restart(ch)
+		r, err := e.handle(OpUpload, "crash", upload("ZYC", 5), 1)
+		if err == nil && r.Status == sdk.StatusOK {
+			t.Fatalf("no crash happened")
+		}
+		e.restart(e.host) // a new process; the host redelivers
+		r2 := e.must(OpUpload, "crash", upload("ZYC", 5), 2)
+		wantStatus(t, r2, sdk.StatusOK)
+		v := e.sim.Visit(testCode, "ZYC")
+		if !v.Complete || len(v.Fees) != 5 {
+			t.Fatalf("platform has %+v", v)
+		}
+		if n := e.sim.Count("4202", "ZYC"); n != 1 {
+			t.Errorf("4202 applied %d times", n)
+		}
+		if n := completions(e.sim, "ZYC"); n != 1 {
+			t.Errorf("4203 cplt_flag=1 applied %d times", n)
+		}
+		if payloadOf(t, r2)["reconciled"] == true {
+			reconciled.Add(1)
+		}
+	})
+}
+
+// completions counts the applied 4203 calls of a visit.
+func completions(sim *selfpaysim.Sim, id string) int {
+	n := 0
+	for _, c := range sim.Calls() {
+		if c.Infno == "4203" && c.MdtrtID == id && c.Applied {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUploadLostReply: the platform applies a call but the answer is lost.
+// The next attempt reconciles (4207 for fee lines, 4208 for the visit and
+// the completion) and does not send it again.
+func TestUploadLostReply(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]selfpaysim.Fault{
+		"4201A batch 2": {Infno: "4201A", Mode: selfpaysim.FaultLostReply, After: 1},
+		"4202":          {Infno: "4202", Mode: selfpaysim.FaultLostReply},
+		"4203 complete": {Infno: "4203", Mode: selfpaysim.FaultLostReply},
+		"4201A dropped": {Infno: "4201A", Mode: selfpaysim.FaultDrop, After: 1},
+		"4202 HTTP 500": {Infno: "4202", Mode: selfpaysim.FaultHTTP500},
+		"4204 lost":     {Infno: "4204", Mode: selfpaysim.FaultLostReply},
+	}
+	for name, f := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["batchSize"] = "2" })
+			e.sim.Fail(f)
+			r := e.must(OpUpload, "lost", upload("ZYL", 5), 1)
+			wantStatus(t, r, sdk.StatusFailed)
+			if !r.Retryable || r.Diagnostics[0].Rule != "transient" {
+				t.Fatalf("response %+v", r)
+			}
+			r = e.must(OpUpload, "lost", upload("ZYL", 5), 2)
+			wantStatus(t, r, sdk.StatusOK)
+			v := e.sim.Visit(testCode, "ZYL")
+			if !v.Complete || len(v.Fees) != 5 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if n := e.sim.Count("4202", "ZYL"); n != 1 {
+				t.Errorf("4202 applied %d times", n)
+			}
+			if f.Mode == selfpaysim.FaultLostReply && f.Infno != "4204" && payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("reply does not say it reconciled: %s", r.Payload)
+			}
+		})
+	}
+}
+
+func TestUploadRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "人员证件号码校验失败"})
+	r := e.must(OpUpload, "rej", upload("ZYR", 3), 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	if r.External == nil || r.External.Code != "-1" || r.External.Message != "人员证件号码校验失败" || r.External.MsgID == "" {
+		t.Errorf("external %+v", r.External)
+	}
+	if d := r.Diagnostics[0]; d.Rule != "external" || !strings.Contains(d.Message(), "4202") || !strings.Contains(d.Message(), "人员证件号码校验失败") {
+		t.Errorf("diagnostic %+v", d)
+	}
+	calls := len(e.sim.Calls())
+	again := e.must(OpUpload, "rej", upload("ZYR", 3), 2)
+	wantStatus(t, again, sdk.StatusRejected)
+	if len(e.sim.Calls()) != calls {
+		t.Error("the rejected message was sent again")
+	}
+	// A corrected message (new id) succeeds: 4204 clears the earlier lines.
+	wantStatus(t, e.must(OpUpload, "rej-2", upload("ZYR", 3), 1), sdk.StatusOK)
+	if v := e.sim.Visit(testCode, "ZYR"); len(v.Fees) != 3 || !v.Complete {
+		t.Errorf("platform has %+v", v)
+	}
+}
+
+func TestUploadAgainNeedsReupload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "u1", upload("ZYA", 2), 1), sdk.StatusOK)
+	r := e.must(OpUpload, "u2", upload("ZYA", 3), 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if r.Diagnostics[0].Rule != "state" || !strings.Contains(r.Diagnostics[0].Detail, "reupload") {
+		t.Errorf("diagnostic %+v", r.Diagnostics[0])
+	}
+	m := upload("ZYA", 3)
+	m["reupload"] = true
+	wantStatus(t, e.must(OpUpload, "u3", m, 1), sdk.StatusOK)
+	if v := e.sim.Visit(testCode, "ZYA"); len(v.Fees) != 3 || !v.Complete || v.MedfeeSumamt != "33.00" {
+		t.Errorf("platform has %+v", v)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "c-up", upload("ZYX", 4), 1), sdk.StatusOK)
+	r := e.must(OpCancel, "c-1", map[string]any{"fixmedins_mdtrt_id": "ZYX"}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	if v := e.sim.Visit(testCode, "ZYX"); v.Complete || len(v.Fees) != 0 {
+		t.Fatalf("platform has %+v", v)
+	}
+	if p := payloadOf(t, r); p["status"] != "cancelled" {
+		t.Errorf("reply %v", p)
+	}
+	// Cancelling again: 4204 is refused (nothing left) but 4207 shows
+	// there is nothing to delete, so it is done.
+	wantStatus(t, e.must(OpCancel, "c-2", map[string]any{"fixmedins_mdtrt_id": "ZYX"}, 1), sdk.StatusOK)
+	// A visit the platform never saw is refused at 4203.
+	r = e.must(OpCancel, "c-3", map[string]any{"fixmedins_mdtrt_id": "NOPE"}, 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	// Invalid input.
+	r = e.must(OpCancel, "c-4", map[string]any{"fixmedins_mdtrt_id": strings.Repeat("9", 31), "x": 1}, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if len(r.Diagnostics) != 2 {
+		t.Errorf("diagnostics %v", r.Diagnostics)
+	}
+}
+
+func TestCancelLostReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "cl-up", upload("ZYQ", 2), 1), sdk.StatusOK)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpCancel, "cl", map[string]any{"fixmedins_mdtrt_id": "ZYQ"}, 1), sdk.StatusFailed)
+	wantStatus(t, e.must(OpCancel, "cl", map[string]any{"fixmedins_mdtrt_id": "ZYQ"}, 2), sdk.StatusOK)
+	if v := e.sim.Visit(testCode, "ZYQ"); v.Complete || len(v.Fees) != 0 {
+		t.Fatalf("platform has %+v", v)
+	}
+}
+
+func TestPauseBeforeDeadline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["batchSize"] = "1" })
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultDelay, Delay: 300 * time.Millisecond})
+	e.restartWith(New(WithPauseMargin(2*time.Second)), e.host)
+	r, err := e.handleWithin(OpUpload, "pause", upload("ZYW", 3), 1, 2100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, sdk.StatusFailed)
+	if !r.Retryable || !strings.Contains(r.Diagnostics.String(), "paused") {
+		t.Fatalf("response %+v", r)
+	}
+	wantStatus(t, e.must(OpUpload, "pause", upload("ZYW", 3), 2), sdk.StatusOK)
+	if v := e.sim.Visit(testCode, "ZYW"); len(v.Fees) != 3 || !v.Complete {
+		t.Fatalf("platform has %+v", v)
+	}
+}

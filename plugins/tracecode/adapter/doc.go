@@ -1,0 +1,20 @@
+// Package adapter is the trace-code plugin: it implements sdk.Plugin for
+// the Xiamen drug and consumable trace-code platform (一码通).
+//
+// Operations (message types tracecode.*): token; stockin.upload and
+// stockout.upload (documents with trace codes, the document number being
+// the idempotency key); stockin.fetch and the hourly stockin-sync job
+// (stock-in data by date with the suppliers' codes, stored for
+// reconciliation, each new document becoming a draft receipt); drafts.list
+// (the console's draft-receipts work list), draft.get, draft.adjust and
+// draft.confirm (the formal purchase receipt event for HIS); codes.bybill,
+// codes.bybill.smallest and codes.smallest (codes and smallest sub-codes,
+// checked against package ratios); mi.upload (national 3502 with
+// drugtracinfo through plugins/hsa); and export (the one-click Excel
+// workbook).
+//
+// Bulk data lives in the host's state store under keys that a prefix scan
+// reads day by day in small groups, so exports stream with bounded memory;
+// see store.go for the layout. The platform's wire format is configuration
+// (package platform).
+package adapter

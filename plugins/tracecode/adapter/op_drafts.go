@@ -1,0 +1,658 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/code"
+)
+
+// Draft states.
+const (
+	draftOpen      = "open"
+	draftConfirmed = "confirmed"
+)
+
+// draftLine is one line of a draft receipt.
+type draftLine struct {
+	LineNo       int      `json:"lineNo"`
+	ItemCode     string   `json:"itemCode"`
+	ItemName     string   `json:"itemName"`
+	Spec         string   `json:"spec,omitempty"`
+	Manufacturer string   `json:"manufacturer,omitempty"`
+	ProductCode  string   `json:"productCode,omitempty"`
+	MedListCode  string   `json:"medListCode,omitempty"`
+	BatchNo      string   `json:"batchNo"`
+	ProduceDate  string   `json:"produceDate,omitempty"`
+	ExpiryDate   string   `json:"expiryDate"`
+	Qty          string   `json:"qty"`
+	Unit         string   `json:"unit,omitempty"`
+	PackRatio    string   `json:"packRatio,omitempty"`
+	Codes        []string `json:"codes"`
+}
+
+// adjustment is one recorded change of a draft: who, when, what.
+type adjustment struct {
+	At        time.Time `json:"at"`
+	By        string    `json:"by"`
+	Op        string    `json:"op"`
+	LineNo    int       `json:"lineNo,omitempty"`
+	Field     string    `json:"field,omitempty"`
+	From      string    `json:"from,omitempty"`
+	To        string    `json:"to,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	MessageID string    `json:"messageId,omitempty"`
+}
+
+// draft is a draft stock-in receipt generated from a fetched document.
+type draft struct {
+	ID               string       `json:"id"`
+	Status           string       `json:"status"`
+	SupplierBillNo   string       `json:"supplierBillNo"`
+	SupplierCode     string       `json:"supplierCode,omitempty"`
+	SupplierName     string       `json:"supplierName,omitempty"`
+	BillTime         string       `json:"billTime"`
+	CreatedAt        time.Time    `json:"createdAt"`
+	Lines            []draftLine  `json:"lines"`
+	Adjustments      []adjustment `json:"adjustments"`
+	ConfirmedAt      time.Time    `json:"confirmedAt,omitzero"`
+	ConfirmedBy      string       `json:"confirmedBy,omitempty"`
+	ConfirmMessageID string       `json:"confirmMessageId,omitempty"`
+	ReceiptNo        string       `json:"receiptNo,omitempty"`
+	Published        bool         `json:"published,omitempty"`
+}
+
+func draftKey(id string) string     { return "draft/" + esc(id) }
+func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
+
+// createDraft creates the draft of a fetched document unless one exists.
+func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRow) (bool, error) {
+	d := draft{ID: rec.DocNo, Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
+		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}}
+	byLine := map[int][]string{}
+	for _, r := range rows {
+		byLine[r.Line] = append(byLine[r.Line], r.Code)
+	}
+	for _, l := range rec.Lines {
+		d.Lines = append(d.Lines, draftLine{LineNo: l.LineNo, ItemCode: l.ItemCode, ItemName: l.ItemName, Spec: l.Spec, Manufacturer: l.Manufacturer,
+			ProductCode: l.ProductCode, MedListCode: l.MedListCode, BatchNo: l.BatchNo, ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate,
+			Qty: l.Qty, Unit: l.Unit, PackRatio: l.PackRatio, Codes: append([]string{}, byLine[l.LineNo]...)})
+	}
+	b, err := json.Marshal(&d)
+	if err != nil {
+		return false, err
+	}
+	_, err = h.req.Host.CompareAndSet(ctx, draftKey(d.ID), 0, b)
+	if errors.Is(err, sdk.ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store the draft of %s: %w", d.ID, err)
+	}
+	if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
+		return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
+	}
+	return true, nil
+}
+
+// loadDraft reads a draft and its version.
+func loadDraft(ctx context.Context, h sdk.Host, id string) (*draft, int64, error) {
+	e, err := h.Get(ctx, draftKey(id))
+	if err != nil {
+		return nil, 0, err
+	}
+	var d draft
+	if err := json.Unmarshal(e.Value, &d); err != nil {
+		return nil, 0, fmt.Errorf("decode draft %s: %w", id, err)
+	}
+	return &d, e.Version, nil
+}
+
+// draftItem is one entry of the draft-receipts work list.
+type draftItem struct {
+	ID               string    `json:"id"`
+	Status           string    `json:"status"`
+	Version          int64     `json:"version"`
+	SupplierBillNo   string    `json:"supplierBillNo"`
+	SupplierName     string    `json:"supplierName,omitempty"`
+	BillTime         string    `json:"billTime"`
+	CreatedAt        time.Time `json:"createdAt"`
+	Lines            int       `json:"lines"`
+	Qty              float64   `json:"qty"`
+	Codes            int       `json:"codes"`
+	MissingItemCodes int       `json:"missingItemCodes"`
+	Adjustments      int       `json:"adjustments"`
+}
+
+func itemOf(d *draft, version int64) draftItem {
+	it := draftItem{ID: d.ID, Status: d.Status, Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
+		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments)}
+	for _, l := range d.Lines {
+		q, _ := strconv.ParseFloat(l.Qty, 64)
+		it.Qty += q
+		it.Codes += len(l.Codes)
+		if l.ItemCode == "" {
+			it.MissingItemCodes++
+		}
+	}
+	return it
+}
+
+// listPayload is the payload of tracecode.drafts.list.
+type listPayload struct {
+	Limit int `json:"limit"`
+}
+
+// listDrafts serves the draft-receipts work list: open drafts, oldest
+// document number first.
+func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p listPayload
+	if len(h.req.Payload) > 0 {
+		if ds := plain(h.req.Payload, &p); ds != nil {
+			return invalid(ds)
+		}
+	}
+	if p.Limit <= 0 || p.Limit > 500 {
+		p.Limit = 100
+	}
+	es, err := h.req.Host.Scan(ctx, "draftopen/", p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list open drafts: %w", err)
+	}
+	items := []draftItem{}
+	for _, e := range es {
+		d, ver, err := loadDraft(ctx, h.req.Host, unesc(strings.TrimPrefix(e.Key, "draftopen/")))
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, itemOf(d, ver))
+	}
+	return ok(map[string]any{"items": items})
+}
+
+// draftRef is the payload of tracecode.draft.get.
+type draftRef struct {
+	DraftID string `json:"draftId"`
+}
+
+// draftView is a draft with its version, as replies show it.
+type draftView struct {
+	*draft
+	Version int64 `json:"version"`
+}
+
+func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p draftRef
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	if p.DraftID == "" {
+		return invalid(sdk.Diagnostics{{Field: "$.draftId", Rule: "required", Summary: "draftId is required", Detail: "send the id from the draft-receipts work list"}})
+	}
+	d, ver, err := loadDraft(ctx, h.req.Host, p.DraftID)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return stateError("$.draftId", fmt.Sprintf("there is no draft %q", p.DraftID), "take the id from the draft-receipts work list (tracecode.drafts.list)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ok(draftView{draft: d, Version: ver})
+}
+
+// change is one adjustment asked for.
+type change struct {
+	// Op is setQty, setField, addCodes, removeCodes, addLine or removeLine.
+	Op     string      `json:"op"`
+	LineNo int         `json:"lineNo"`
+	Qty    json.Number `json:"qty"`
+	Field  string      `json:"field"`
+	Value  string      `json:"value"`
+	Codes  []string    `json:"codes"`
+	Line   *draftLine  `json:"line"`
+}
+
+// adjustPayload is the payload of tracecode.draft.adjust.
+type adjustPayload struct {
+	DraftID string `json:"draftId"`
+	// By names who makes the change (staff id and name); required.
+	By string `json:"by"`
+	// ExpectedVersion, when not 0, is the version the change was made
+	// against: if the draft changed meanwhile the adjustment is refused.
+	ExpectedVersion int64    `json:"expectedVersion"`
+	Reason          string   `json:"reason"`
+	Changes         []change `json:"changes"`
+}
+
+// settable lists the line fields setField may change.
+var settable = []string{"itemCode", "itemName", "spec", "manufacturer", "medListCode", "batchNo", "produceDate", "expiryDate", "unit", "packRatio"}
+
+// adjustDraft applies staff changes to an open draft, recording each.
+func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p adjustPayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	var ds sdk.Diagnostics
+	if p.DraftID == "" {
+		ds.Error("$.draftId", "required", "draftId is required", "send the id from the draft-receipts work list")
+	}
+	if strings.TrimSpace(p.By) == "" {
+		ds.Error("$.by", "required", "by is required", "name who makes the change (staff id and name): every adjustment is recorded with who and when")
+	}
+	if len(p.Changes) == 0 {
+		ds.Error("$.changes", "required", "changes is empty", `send at least one change, e.g. {"op":"setQty","lineNo":1,"qty":48}`)
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+	for range 10 {
+		d, ver, err := loadDraft(ctx, h.req.Host, p.DraftID)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return stateError("$.draftId", fmt.Sprintf("there is no draft %q", p.DraftID), "take the id from the draft-receipts work list")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.Status != draftOpen {
+			return stateError("$.draftId", fmt.Sprintf("draft %s was confirmed by %s at %s and can no longer change", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout)),
+				"record further corrections in HIS against receipt "+d.ReceiptNo)
+		}
+		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
+			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the change was made against version %d", ver, p.ExpectedVersion),
+				"someone changed the draft meanwhile: reload it (tracecode.draft.get) and apply the change again")
+		}
+		now := h.a.now()
+		if ds := h.apply(d, p, now); ds.HasError() {
+			return invalid(ds)
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		nv, err := h.req.Host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
+		}
+		return ok(map[string]any{"draftId": d.ID, "version": nv, "applied": len(p.Changes), "item": itemOf(d, nv)})
+	}
+	return nil, errBusy
+}
+
+// apply checks every change and applies them to d, recording each. It
+// returns every problem; d must be discarded when there are errors.
+func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostics {
+	var ds sdk.Diagnostics
+	rec := func(a adjustment) {
+		a.At, a.By, a.Reason, a.MessageID = now, p.By, p.Reason, h.req.MessageID
+		d.Adjustments = append(d.Adjustments, a)
+	}
+	line := func(at string, no int) *draftLine {
+		for i := range d.Lines {
+			if d.Lines[i].LineNo == no {
+				return &d.Lines[i]
+			}
+		}
+		ds.Error(at+".lineNo", "precondition", fmt.Sprintf("the draft has no line %d", no), "take the line number from tracecode.draft.get")
+		return nil
+	}
+	owner := func() map[string]int {
+		m := map[string]int{}
+		for _, l := range d.Lines {
+			for _, c := range l.Codes {
+				m[c] = l.LineNo
+			}
+		}
+		return m
+	}
+	checkCodes := func(at string, codes []string) []string {
+		var out []string
+		if len(codes) == 0 {
+			ds.Error(at+".codes", "required", "codes is empty", "list the codes to add or remove")
+		}
+		for j, s := range codes {
+			c, err := code.Parse(s, h.cfg.policy)
+			if err != nil {
+				ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+				continue
+			}
+			out = append(out, c.Value)
+		}
+		return out
+	}
+	for i, c := range p.Changes {
+		at := fmt.Sprintf("$.changes[%d]", i)
+		switch c.Op {
+		case "setQty":
+			l := line(at, c.LineNo)
+			q, err := strconv.ParseFloat(c.Qty.String(), 64)
+			if err != nil || q <= 0 {
+				ds.Error(at+".qty", "amount", fmt.Sprintf("quantity %q is not positive", c.Qty), "send the received quantity in smallest packages, greater than 0")
+				continue
+			}
+			if l != nil {
+				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: "qty", From: l.Qty, To: c.Qty.String()})
+				l.Qty = c.Qty.String()
+			}
+		case "setField":
+			l := line(at, c.LineNo)
+			if !slices.Contains(settable, c.Field) {
+				ds.Error(at+".field", "enum", fmt.Sprintf("field %q cannot be set", c.Field), "settable fields: "+strings.Join(settable, ", "))
+				continue
+			}
+			if err := checkField(c.Field, c.Value, h.cfg.ratioMode); err != "" {
+				ds.Error(at+".value", "format", err, "correct the value")
+				continue
+			}
+			if l != nil {
+				f := fieldPtr(l, c.Field)
+				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: c.Field, From: *f, To: c.Value})
+				*f = c.Value
+			}
+		case "addCodes":
+			l := line(at, c.LineNo)
+			codes := checkCodes(at, c.Codes)
+			own := owner()
+			for j, cd := range codes {
+				if n, dup := own[cd]; dup {
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd, n), "each package is received once; remove it first to move it")
+				}
+			}
+			if l != nil && len(codes) > 0 {
+				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: "codes", To: strings.Join(codes, ",")})
+				l.Codes = append(l.Codes, codes...)
+			}
+		case "removeCodes":
+			l := line(at, c.LineNo)
+			codes := checkCodes(at, c.Codes)
+			if l == nil {
+				continue
+			}
+			for j, cd := range codes {
+				k := slices.Index(l.Codes, cd)
+				if k < 0 {
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is not on line %d", cd, l.LineNo), "take the codes from tracecode.draft.get")
+					continue
+				}
+				l.Codes = slices.Delete(l.Codes, k, k+1)
+			}
+			rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: "codes", From: strings.Join(codes, ",")})
+		case "addLine":
+			if c.Line == nil {
+				ds.Error(at+".line", "required", "addLine needs line", "send the new line with lineNo, itemCode, itemName, batchNo, expiryDate, qty and codes")
+				continue
+			}
+			nl := *c.Line
+			if nl.LineNo == 0 {
+				for _, l := range d.Lines {
+					nl.LineNo = max(nl.LineNo, l.LineNo)
+				}
+				nl.LineNo++
+			}
+			for _, l := range d.Lines {
+				if l.LineNo == nl.LineNo {
+					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
+				}
+			}
+			if q, err := strconv.ParseFloat(nl.Qty, 64); err != nil || q <= 0 {
+				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
+			}
+			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
+				if err := checkField(f, *fieldPtr(&nl, f), h.cfg.ratioMode); err != "" {
+					ds.Error(at+".line."+f, "format", err, "correct the value")
+				}
+			}
+			own := owner()
+			var codes []string
+			for j, s := range nl.Codes {
+				cd, err := code.Parse(s, h.cfg.policy)
+				if err != nil {
+					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+					continue
+				}
+				if n, dup := own[cd.Value]; dup {
+					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd.Value, n), "each package is received once")
+				}
+				codes = append(codes, cd.Value)
+			}
+			nl.Codes = codes
+			if nl.Codes == nil {
+				nl.Codes = []string{}
+			}
+			d.Lines = append(d.Lines, nl)
+			rec(adjustment{Op: c.Op, LineNo: nl.LineNo, To: fmt.Sprintf("%s %s batch %s qty %s, %d code(s)", nl.ItemCode, nl.ItemName, nl.BatchNo, nl.Qty, len(nl.Codes))})
+		case "removeLine":
+			l := line(at, c.LineNo)
+			if l == nil {
+				continue
+			}
+			rec(adjustment{Op: c.Op, LineNo: l.LineNo, From: fmt.Sprintf("%s %s batch %s qty %s, %d code(s)", l.ItemCode, l.ItemName, l.BatchNo, l.Qty, len(l.Codes))})
+			no := l.LineNo
+			d.Lines = slices.DeleteFunc(d.Lines, func(x draftLine) bool { return x.LineNo == no })
+		default:
+			ds.Error(at+".op", "enum", fmt.Sprintf("op %q is not known", c.Op), "use setQty, setField, addCodes, removeCodes, addLine or removeLine")
+		}
+	}
+	return ds
+}
+
+// checkField checks a value for a settable field and returns the problem.
+func checkField(field, value string, mode code.RatioMode) string {
+	switch field {
+	case "produceDate", "expiryDate":
+		if value == "" && field == "produceDate" {
+			return ""
+		}
+		if _, err := time.Parse(dateLayout, value); err != nil {
+			return fmt.Sprintf("%s %q is not a date (2006-01-02)", field, value)
+		}
+	case "packRatio":
+		if value == "" {
+			return ""
+		}
+		if _, err := code.ParseRatio(value, mode); err != nil {
+			return err.Error()
+		}
+	case "itemCode", "itemName", "batchNo":
+		if strings.TrimSpace(value) == "" {
+			return field + " may not be empty"
+		}
+	}
+	if len([]rune(value)) > 200 {
+		return field + " is longer than 200 characters"
+	}
+	return ""
+}
+
+func fieldPtr(l *draftLine, field string) *string {
+	switch field {
+	case "itemCode":
+		return &l.ItemCode
+	case "itemName":
+		return &l.ItemName
+	case "spec":
+		return &l.Spec
+	case "manufacturer":
+		return &l.Manufacturer
+	case "medListCode":
+		return &l.MedListCode
+	case "batchNo":
+		return &l.BatchNo
+	case "produceDate":
+		return &l.ProduceDate
+	case "expiryDate":
+		return &l.ExpiryDate
+	case "unit":
+		return &l.Unit
+	case "packRatio":
+		return &l.PackRatio
+	}
+	panic("tracecode: fieldPtr: unknown field " + field)
+}
+
+// confirmPayload is the payload of tracecode.draft.confirm.
+type confirmPayload struct {
+	DraftID         string `json:"draftId"`
+	By              string `json:"by"`
+	ExpectedVersion int64  `json:"expectedVersion"`
+}
+
+// receipt is the formal purchase receipt published for HIS.
+type receipt struct {
+	ReceiptNo      string            `json:"receiptNo"`
+	DraftID        string            `json:"draftId"`
+	SupplierBillNo string            `json:"supplierBillNo"`
+	Supplier       map[string]string `json:"supplier"`
+	Receiver       map[string]string `json:"receiver"`
+	BillTime       string            `json:"billTime"`
+	ConfirmedAt    string            `json:"confirmedAt"`
+	ConfirmedBy    string            `json:"confirmedBy"`
+	Lines          []draftLine       `json:"lines"`
+	Totals         map[string]any    `json:"totals"`
+	Adjustments    int               `json:"adjustments"`
+}
+
+// confirmDraft confirms an open draft exactly once: the state change is a
+// compare-and-set on the draft, so a second confirmation fails, and then
+// publishes the formal purchase receipt event. A retry of the same message
+// after a failed publish publishes it (same event id) without confirming
+// again.
+func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p confirmPayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	var ds sdk.Diagnostics
+	if p.DraftID == "" {
+		ds.Error("$.draftId", "required", "draftId is required", "send the id from the draft-receipts work list")
+	}
+	if strings.TrimSpace(p.By) == "" {
+		ds.Error("$.by", "required", "by is required", "name who confirms the receipt (staff id and name)")
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+	host := h.req.Host
+	receiptNo := ""
+	for range 10 {
+		d, ver, err := loadDraft(ctx, host, p.DraftID)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return stateError("$.draftId", fmt.Sprintf("there is no draft %q", p.DraftID), "take the id from the draft-receipts work list")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.Status == draftConfirmed {
+			if d.ConfirmMessageID == h.req.MessageID {
+				return h.publishReceipt(ctx, d, ver)
+			}
+			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
+				"a draft is confirmed once; nothing was published again")
+		}
+		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
+			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the confirmation was made against version %d", ver, p.ExpectedVersion),
+				"someone changed the draft meanwhile: review it again (tracecode.draft.get) before confirming")
+		}
+		if ds := confirmable(d); ds.HasError() {
+			return invalid(ds)
+		}
+		if receiptNo == "" {
+			n, err := host.NextSequence(ctx, "receipt")
+			if err != nil {
+				return nil, fmt.Errorf("number the receipt: %w", err)
+			}
+			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
+		}
+		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		nv, err := host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue // re-read: a concurrent confirmation shows up as confirmed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
+		}
+		if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil {
+			return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+		}
+		return h.publishReceipt(ctx, d, nv)
+	}
+	return nil, errBusy
+}
+
+// confirmable checks that a draft can become a receipt.
+func confirmable(d *draft) sdk.Diagnostics {
+	var ds sdk.Diagnostics
+	if len(d.Lines) == 0 {
+		ds.Error("$.draftId", "precondition", "the draft has no lines", "add the received lines (tracecode.draft.adjust addLine) before confirming")
+	}
+	for i, l := range d.Lines {
+		at := fmt.Sprintf("$.lines[%d]", i)
+		if l.ItemCode == "" {
+			ds.Error(at+".itemCode", "precondition", fmt.Sprintf("line %d (%s) has no hospital item code", l.LineNo, l.ItemName),
+				`set it first: {"op":"setField","lineNo":`+strconv.Itoa(l.LineNo)+`,"field":"itemCode","value":"…"}, or map the product in productItemMap`)
+		}
+		if l.BatchNo == "" || l.ExpiryDate == "" {
+			ds.Error(at, "precondition", fmt.Sprintf("line %d has no batch number or expiry date", l.LineNo), "set batchNo and expiryDate")
+		}
+		if q, err := strconv.ParseFloat(l.Qty, 64); err != nil || q <= 0 {
+			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
+		}
+	}
+	return ds
+}
+
+// publishReceipt publishes the formal purchase receipt of a confirmed
+// draft (once: the event id is fixed by the receipt number) and marks it
+// published.
+func (h *handler) publishReceipt(ctx context.Context, d *draft, ver int64) (*sdk.HandleResponse, error) {
+	eventID := "tracecode-receipt-" + h.req.Site + "-" + d.ReceiptNo
+	reply := map[string]any{"draftId": d.ID, "receiptNo": d.ReceiptNo, "eventId": eventID, "eventType": EventReceipt,
+		"confirmedBy": d.ConfirmedBy, "confirmedAt": d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339)}
+	if d.Published {
+		return ok(reply)
+	}
+	r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
+		Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
+		Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},
+		BillTime: d.BillTime, ConfirmedAt: d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339), ConfirmedBy: d.ConfirmedBy,
+		Lines: d.Lines, Adjustments: len(d.Adjustments)}
+	qty, codes := 0.0, 0
+	for _, l := range d.Lines {
+		q, _ := strconv.ParseFloat(l.Qty, 64)
+		qty += q
+		codes += len(l.Codes)
+	}
+	r.Totals = map[string]any{"lines": len(d.Lines), "qty": qty, "codes": codes}
+	payload, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.req.Host.Publish(ctx, sdk.Event{ID: eventID, Type: EventReceipt, Key: d.SupplierBillNo, Payload: payload, OccurredAt: d.ConfirmedAt}); err != nil {
+		return nil, fmt.Errorf("publish receipt %s (the draft stays confirmed; the retry publishes it): %w", d.ReceiptNo, err)
+	}
+	d.Published = true
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.req.Host.CompareAndSet(ctx, draftKey(d.ID), ver, b); err != nil && !errors.Is(err, sdk.ErrConflict) {
+		return nil, fmt.Errorf("mark receipt %s published: %w", d.ReceiptNo, err)
+	}
+	return ok(reply)
+}

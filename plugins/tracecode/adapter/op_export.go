@@ -1,0 +1,393 @@
+package adapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/export"
+)
+
+// Sheets of the export, by the names the request uses.
+const (
+	sheetToken = "token"
+	sheetBills = "bills"
+	sheetCodes = "codes"
+	sheetMI    = "mi"
+)
+
+var allSheets = []string{sheetToken, sheetBills, sheetCodes, sheetMI}
+
+// maxExportDays bounds the date range of one export.
+const maxExportDays = 366
+
+// exportPayload is the payload of tracecode.export.
+type exportPayload struct {
+	// From and To are the first and last day (2006-01-02, inclusive).
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Sheets selects sheets: token, bills, codes, mi (default all).
+	Sheets []string `json:"sheets"`
+	// Source keeps only uploaded ("upload") or fetched ("platform")
+	// documents in the bills and codes sheets (default both).
+	Source string `json:"source"`
+	// Inline also returns the workbook base64-encoded in the reply when it
+	// is at most exportInlineMax bytes.
+	Inline bool `json:"inline"`
+}
+
+// exportReply is the reply of tracecode.export.
+type exportReply struct {
+	Path       string           `json:"path"`
+	FileName   string           `json:"fileName"`
+	Size       int64            `json:"size"`
+	SHA256     string           `json:"sha256"`
+	Site       string           `json:"site"`
+	From       string           `json:"from"`
+	To         string           `json:"to"`
+	Sheets     []string         `json:"sheets"`
+	Rows       map[string]int64 `json:"rows"`
+	DurationMS int64            `json:"durationMs"`
+	Base64     string           `json:"base64,omitempty"`
+	InlineNote string           `json:"inlineNote,omitempty"`
+}
+
+// Chinese labels of the workbook.
+var (
+	sheetNames = map[string]string{sheetToken: "令牌操作日志", sheetBills: "出入库数据", sheetCodes: "追溯码明细", sheetMI: "医保上传记录"}
+
+	tokenActions = map[string]string{"issue": "获取令牌", "refresh": "刷新令牌", "invalidate": "令牌作废"}
+	tokenReasons = map[string]string{"first use": "首次使用", "expires soon": "即将过期", "authentication error": "认证失败", "requested": "手动请求", "no valid token": "无有效令牌"}
+	sources      = map[string]string{sourceUpload: "医院上传", sourcePlatform: "平台入库数据"}
+	directions   = map[string]string{"in": "入库", "out": "出库"}
+	statuses     = map[string]string{statusUploaded: "已上传", statusRejected: "被拒绝", statusUnknown: "结果未知(待核对)", statusPending: "待上传",
+		statusSending: "上传中", statusFetched: "已获取"}
+	codeKinds = map[string]string{"drug": "药品追溯码", "gs1": "GS1耗材码", "other": "其他码"}
+	miLabels  = map[string]string{miOK: "成功", miRejected: "失败", miUnknown: "结果未知", miPartial: "部分成功"}
+)
+
+func label(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return k
+}
+
+// sheetSpecs are the columns of each sheet.
+var sheetSpecs = map[string][]export.Column{
+	sheetToken: {
+		{Header: "时间", Kind: export.DateTime}, {Header: "操作"}, {Header: "原因", Width: 12}, {Header: "结果", Width: 8},
+		{Header: "令牌有效期至", Kind: export.DateTime}, {Header: "耗时(毫秒)", Kind: export.Integer, Width: 11},
+		{Header: "触发业务", Width: 30}, {Header: "触发消息", Width: 28}, {Header: "错误信息", Width: 50},
+	},
+	sheetBills: {
+		{Header: "单据日期", Kind: export.Date}, {Header: "单据时间", Kind: export.DateTime}, {Header: "单据号", Width: 20},
+		{Header: "来源", Width: 13}, {Header: "方向", Width: 6}, {Header: "单据类型", Width: 13},
+		{Header: "发货单位", Width: 28}, {Header: "收货单位", Width: 20}, {Header: "经办人"},
+		{Header: "行号", Kind: export.Integer, Width: 6}, {Header: "院内编码"}, {Header: "医保目录编码", Width: 26},
+		{Header: "药品名称", Width: 22}, {Header: "规格", Width: 16}, {Header: "生产企业", Width: 26}, {Header: "批号", Width: 14},
+		{Header: "生产日期", Kind: export.Date}, {Header: "有效期至", Kind: export.Date}, {Header: "数量", Kind: export.Decimal},
+		{Header: "单位", Width: 6}, {Header: "包装比例", Width: 10}, {Header: "追溯码数", Kind: export.Integer, Width: 9},
+		{Header: "上传状态", Width: 16}, {Header: "状态说明", Width: 30}, {Header: "医保上传", Width: 10},
+	},
+	sheetCodes: {
+		{Header: "单据日期", Kind: export.Date}, {Header: "单据号", Width: 20}, {Header: "来源", Width: 13},
+		{Header: "行号", Kind: export.Integer, Width: 6}, {Header: "院内编码"}, {Header: "药品名称", Width: 22},
+		{Header: "批号", Width: 14}, {Header: "有效期至", Kind: export.Date}, {Header: "追溯码", Width: 24},
+		{Header: "码类型", Width: 11}, {Header: "药品标识码", Width: 11}, {Header: "包装层级", Kind: export.Integer, Width: 9},
+		{Header: "上级码", Width: 24},
+	},
+	sheetMI: {
+		{Header: "上传时间", Kind: export.DateTime}, {Header: "单据号", Width: 20}, {Header: "交易编号", Width: 9},
+		{Header: "报文ID", Width: 32}, {Header: "行数", Kind: export.Integer, Width: 6}, {Header: "追溯码数", Kind: export.Integer, Width: 9},
+		{Header: "结果", Width: 10}, {Header: "结果代码", Width: 9}, {Header: "结果信息", Width: 40}, {Header: "触发消息", Width: 28},
+	},
+}
+
+// export serves tracecode.export.
+func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p exportPayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	var ds sdk.Diagnostics
+	from, errF := time.ParseInLocation(dateLayout, p.From, h.cfg.zone)
+	to, errT := time.ParseInLocation(dateLayout, p.To, h.cfg.zone)
+	if errF != nil {
+		ds.Error("$.from", "format", fmt.Sprintf("from %q is not a date", p.From), "write the first day as 2006-01-02")
+	}
+	if errT != nil {
+		ds.Error("$.to", "format", fmt.Sprintf("to %q is not a date", p.To), "write the last day as 2006-01-02")
+	}
+	if errF == nil && errT == nil && (to.Before(from) || to.Sub(from) > (maxExportDays-1)*24*time.Hour) {
+		ds.Error("$.to", "range", fmt.Sprintf("the range %s to %s is not 1 to %d days", p.From, p.To, maxExportDays), "export at most a year at a time, to not before from")
+	}
+	if len(p.Sheets) == 0 {
+		p.Sheets = allSheets
+	}
+	for i, s := range p.Sheets {
+		if !slices.Contains(allSheets, s) {
+			ds.Error(fmt.Sprintf("$.sheets[%d]", i), "enum", fmt.Sprintf("sheet %q is not known", s), "use token, bills, codes and mi")
+		}
+	}
+	srcFilter := ""
+	switch p.Source {
+	case "":
+	case "upload":
+		srcFilter = sourceUpload
+	case "platform":
+		srcFilter = sourcePlatform
+	default:
+		ds.Error("$.source", "enum", fmt.Sprintf("source %q is not known", p.Source), "use upload, platform, or leave it out for both")
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+	rep, err := h.writeExport(ctx, p, from, to, srcFilter)
+	if err != nil {
+		return nil, err
+	}
+	return ok(rep)
+}
+
+// safeName keeps letters, digits, '-' and '_' of s.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// writeExport streams every selected sheet from host state into a
+// workbook under exportDir/<site>/ and returns the reply.
+func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to time.Time, srcFilter string) (*exportReply, error) {
+	start := h.a.now()
+	dir := filepath.Join(h.cfg.exportDir, safeName(h.req.Site))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create the export directory %s: %w; check exportDir", dir, err)
+	}
+	name := fmt.Sprintf("tracecode-%s-%s-%s-%s.xlsx", safeName(h.req.Site), from.Format(dayLayout), to.Format(dayLayout), safeName(h.req.MessageID))
+	path := filepath.Join(dir, name)
+	exportID := h.req.MessageID
+	progress := func(pr export.Progress) {
+		h.a.log.Info("export progress", "site", h.req.Site, "export", exportID, "sheet", pr.Sheet, "rows", pr.Rows, "done", pr.Done)
+		ev, _ := json.Marshal(map[string]any{"exportId": exportID, "sheet": pr.Sheet, "sheetRows": pr.SheetRows, "rows": pr.Rows, "done": pr.Done})
+		id := fmt.Sprintf("tracecode-export-%s-%s-%d", h.req.Site, exportID, pr.Rows)
+		if pr.Done {
+			id += "-done"
+		} else if pr.Sheet != "" {
+			id += "-" + pr.Sheet
+		}
+		if err := h.req.Host.Publish(ctx, sdk.Event{ID: id, Type: EventExportProgress, Key: exportID, Payload: ev, OccurredAt: h.a.now()}); err != nil {
+			h.a.log.Warn("cannot publish export progress", "export", exportID, "err", err)
+		}
+	}
+	wb, err := export.New(export.Options{Progress: progress, ProgressEvery: h.cfg.progressEvery, TmpDir: dir, Creator: "medgate tracecode " + Version})
+	if err != nil {
+		return nil, err
+	}
+	defer wb.Close()
+	rep := &exportReply{Site: h.req.Site, From: p.From, To: p.To, Rows: map[string]int64{}}
+	for _, s := range allSheets {
+		if !slices.Contains(p.Sheets, s) {
+			continue
+		}
+		sh, err := wb.Sheet(export.SheetSpec{Name: sheetNames[s], Columns: sheetSpecs[s]})
+		if err != nil {
+			return nil, err
+		}
+		switch s {
+		case sheetToken:
+			err = h.tokenRows(ctx, sh, from, to)
+		case sheetBills:
+			err = h.billRows(ctx, sh, from, to, srcFilter)
+		case sheetCodes:
+			err = h.codeRows(ctx, sh, from, to, srcFilter)
+		case sheetMI:
+			err = h.miRows(ctx, sh, from, to)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("export sheet %s: %w", sheetNames[s], err)
+		}
+		if err := sh.Close(); err != nil {
+			return nil, err
+		}
+		rep.Sheets = append(rep.Sheets, s)
+		rep.Rows[s] = sh.Rows()
+	}
+	res, err := wb.Save(path)
+	if err != nil {
+		return nil, err
+	}
+	rep.Path, rep.FileName, rep.Size, rep.SHA256 = res.Path, name, res.Size, res.SHA256
+	rep.DurationMS = h.a.now().Sub(start).Milliseconds()
+	if p.Inline {
+		switch {
+		case h.cfg.inlineMax > 0 && res.Size <= h.cfg.inlineMax:
+			data, err := os.ReadFile(res.Path)
+			if err != nil {
+				return nil, fmt.Errorf("read the export back for inline delivery: %w", err)
+			}
+			rep.Base64 = base64.StdEncoding.EncodeToString(data)
+		default:
+			rep.InlineNote = fmt.Sprintf("the workbook is %d bytes, more than exportInlineMax (%d): fetch it from path", res.Size, h.cfg.inlineMax)
+		}
+	}
+	return rep, nil
+}
+
+// localTime parses a "2006-01-02[ 15:04:05]" value in the site's zone; the
+// zero time (an empty cell) when it does not parse.
+func (h *handler) localTime(s string) time.Time {
+	layout := dateTimeLayout
+	if len(s) == len(dateLayout) {
+		layout = dateLayout
+	}
+	t, err := time.ParseInLocation(layout, s, h.cfg.zone)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, from, to time.Time) error {
+	row := make([]any, len(sheetSpecs[sheetToken]))
+	return scanLog(ctx, h.req.Host, kindToken, from, to, func(_ string, v []byte) error {
+		var e tokenLogEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode a token log record: %w", err)
+		}
+		result := "成功"
+		if !e.OK {
+			result = "失败"
+		}
+		var exp any
+		if !e.ExpiresAt.IsZero() {
+			exp = e.ExpiresAt.In(h.cfg.zone)
+		}
+		row[0], row[1], row[2], row[3] = e.At.In(h.cfg.zone), label(tokenActions, e.Action), label(tokenReasons, e.Reason), result
+		row[4], row[5], row[6], row[7], row[8] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error
+		return sh.Row(row...)
+	})
+}
+
+// docs calls fn for every stored document of the range (optionally of one
+// source), in date order.
+func (h *handler) docs(ctx context.Context, from, to time.Time, src string, fn func(*docRecord) error) error {
+	return scanLog(ctx, h.req.Host, kindDoc, from, to, func(key string, v []byte) error {
+		var rec docRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		if src != "" && rec.Source != src {
+			return nil
+		}
+		return fn(&rec)
+	})
+}
+
+func (h *handler) billTypeLabel(t string) string {
+	if t == "" {
+		return ""
+	}
+	if ct, ok := h.cfg.schemas.CodeTable("tracecode", "billType"); ok {
+		if n, ok := ct.Codes[t]; ok {
+			return t + " " + n
+		}
+	}
+	return t
+}
+
+func (h *handler) billRows(ctx context.Context, sh *export.Sheet, from, to time.Time, src string) error {
+	row := make([]any, len(sheetSpecs[sheetBills]))
+	return h.docs(ctx, from, to, src, func(d *docRecord) error {
+		at := h.localTime(d.BillTime)
+		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)
+		status := label(statuses, d.Status)
+		if d.Status == statusUploaded && d.Duplicate {
+			status = "已上传(平台已有)"
+		}
+		from, to := orgText(d.FromOrgCode, d.FromOrgName), orgText(d.ToOrgCode, d.ToOrgName)
+		for _, l := range d.Lines {
+			row[0], row[1], row[2], row[3], row[4], row[5] = day, at, d.DocNo, label(sources, d.Source), label(directions, d.Direction), h.billTypeLabel(d.BillType)
+			row[6], row[7], row[8], row[9], row[10], row[11] = from, to, d.Operator, int64(l.LineNo), l.ItemCode, l.MedListCode
+			row[12], row[13], row[14], row[15] = l.ItemName, l.Spec, l.Manufacturer, l.BatchNo
+			row[16], row[17], row[18], row[19], row[20] = h.localTime(l.ProduceDate), h.localTime(l.ExpiryDate), l.Qty, l.Unit, l.PackRatio
+			row[21], row[22], row[23], row[24] = int64(l.CodeCount), status, d.StatusText, label(miLabels, d.MIStatus)
+			if err := sh.Row(row...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func orgText(code, name string) string {
+	switch {
+	case code == "":
+		return name
+	case name == "":
+		return code
+	}
+	return name + " (" + code + ")"
+}
+
+func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.Time, src string) error {
+	row := make([]any, len(sheetSpecs[sheetCodes]))
+	lines := map[int]*docLine{}
+	return h.docs(ctx, from, to, src, func(d *docRecord) error {
+		at := h.localTime(d.BillTime)
+		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)
+		clear(lines)
+		expiry := map[int]time.Time{}
+		for i := range d.Lines {
+			lines[d.Lines[i].LineNo] = &d.Lines[i]
+			expiry[d.Lines[i].LineNo] = h.localTime(d.Lines[i].ExpiryDate)
+		}
+		srcLabel := label(sources, d.Source)
+		return readCodes(ctx, h.req.Host, d, func(r codeRow) error {
+			var item, name, batch string
+			if l := lines[r.Line]; l != nil {
+				item, name, batch = l.ItemCode, l.ItemName, l.BatchNo
+			}
+			product := ""
+			if r.Kind == "drug" && len(r.Code) >= 7 {
+				product = r.Code[:7]
+			}
+			var level any
+			if r.Level > 0 {
+				level = int64(r.Level)
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = day, d.DocNo, srcLabel, int64(r.Line), item, name, batch
+			row[7], row[8], row[9], row[10], row[11], row[12] = expiry[r.Line], r.Code, label(codeKinds, r.Kind), product, level, r.Parent
+			return sh.Row(row...)
+		})
+	})
+}
+
+func (h *handler) miRows(ctx context.Context, sh *export.Sheet, from, to time.Time) error {
+	row := make([]any, len(sheetSpecs[sheetMI]))
+	return scanLog(ctx, h.req.Host, kindMI, from, to, func(_ string, v []byte) error {
+		var m miRecord
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("decode a medical-insurance upload record: %w", err)
+		}
+		code := ""
+		if m.Infcode != nil {
+			code = strconv.Itoa(*m.Infcode)
+		}
+		row[0], row[1], row[2], row[3], row[4] = m.At.In(h.cfg.zone), m.DocNo, m.Infno, strings.Join(m.MsgIDs, ","), int64(m.Lines)
+		row[5], row[6], row[7], row[8], row[9] = int64(m.Codes), label(miLabels, m.Status), code, m.Message, m.MessageID
+		return sh.Row(row...)
+	})
+}

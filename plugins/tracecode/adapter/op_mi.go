@@ -1,0 +1,346 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Medical-insurance upload outcomes (of a line, a document, a record).
+const (
+	miOK       = "ok"
+	miRejected = "rejected"
+	miUnknown  = "unknown"
+	miPartial  = "partial"
+	miSending  = "sending"
+)
+
+// miRecord is one medical-insurance upload attempt of a document, kept in
+// the daily log "mi" for the export.
+type miRecord struct {
+	At        time.Time `json:"at"`
+	DocNo     string    `json:"docNo"`
+	Source    string    `json:"source"`
+	Infno     string    `json:"infno"`
+	MsgIDs    []string  `json:"msgids"`
+	Lines     int       `json:"lines"`
+	Codes     int       `json:"codes"`
+	Status    string    `json:"status"`
+	Infcode   *int      `json:"infcode,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	MessageID string    `json:"messageId"`
+}
+
+// miLine is the upload state of one document line.
+type miLine struct {
+	MsgID   string `json:"msgid"`
+	Status  string `json:"status"`
+	Infcode int    `json:"infcode"`
+	Message string `json:"message,omitempty"`
+}
+
+// miState is the upload state of a document (miidx/<docNo>): one line per
+// national record, so a retry sends only what is not done.
+type miState struct {
+	Lines map[string]*miLine `json:"lines"`
+}
+
+// miPayload is the payload of tracecode.mi.upload.
+type miPayload struct {
+	BillNo string `json:"billNo"`
+	// Source is "upload" (a document the hospital uploaded) or "platform"
+	// (a fetched stock-in document); default: upload, else platform.
+	Source string `json:"source"`
+	// Resend sends lines whose earlier outcome is unknown again, after
+	// staff checked on the medical-insurance side that they did not arrive.
+	Resend bool `json:"resend"`
+}
+
+// miLineReply is one line of the reply.
+type miLineReply struct {
+	LineNo  int    `json:"lineNo"`
+	MsgID   string `json:"msgid,omitempty"`
+	Status  string `json:"status"`
+	Infcode int    `json:"infcode"`
+	Message string `json:"message,omitempty"`
+	Codes   int    `json:"codes"`
+}
+
+// miUpload sends a stored stock-in document with its trace codes to the
+// national medical-insurance platform: one 3502 record per line with the
+// line's codes in drugtracinfo. Lines already accepted are not sent again;
+// lines whose outcome is unknown are not resent unless asked (the
+// interface has no query to reconcile them).
+func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
+	mi := h.cfg.mi
+	if mi == nil {
+		return invalid(sdk.Diagnostics{{Field: "$.type", Rule: "precondition", Summary: "the medical-insurance upload is not enabled for this site",
+			Detail: "set miEnabled: true and the mi* settings (miBaseURL, miFixmedinsCode, …) in the site's tracecode settings"}})
+	}
+	var p miPayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	if p.BillNo == "" {
+		return invalid(sdk.Diagnostics{{Field: "$.billNo", Rule: "required", Summary: "billNo is required", Detail: "send the number of a stored stock-in document"}})
+	}
+	host := h.req.Host
+	var rec *docRecord
+	var key string
+	var err error
+	srcs := []string{sourceUpload, sourcePlatform}
+	switch p.Source {
+	case "":
+	case "upload":
+		srcs = srcs[:1]
+	case "platform":
+		srcs = srcs[1:]
+	default:
+		return invalid(sdk.Diagnostics{{Field: "$.source", Rule: "enum", Summary: fmt.Sprintf("source %q is not known", p.Source), Detail: "use upload or platform"}})
+	}
+	for _, s := range srcs {
+		rec, key, _, err = loadDoc(ctx, host, s, p.BillNo)
+		if err == nil || !errors.Is(err, sdk.ErrNotFound) {
+			break
+		}
+	}
+	if errors.Is(err, sdk.ErrNotFound) {
+		return stateError("$.billNo", fmt.Sprintf("document %s is not stored", p.BillNo), "upload it (tracecode.stockin.upload) or fetch it (tracecode.stockin.fetch) first")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Direction != "in" {
+		return stateError("$.billNo", fmt.Sprintf("document %s is a stock-out", p.BillNo), "the medical-insurance upload takes stock-in documents")
+	}
+	codes := map[int][]string{}
+	if err := readCodes(ctx, host, rec, func(r codeRow) error {
+		codes[r.Line] = append(codes[r.Line], r.Code)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sc, _ := h.cfg.schemas.Get("tracecode", mi.infno)
+	inputs := map[int]map[string]any{}
+	var ds sdk.Diagnostics
+	for i, l := range rec.Lines {
+		in := h.miInput(rec, l, codes[l.LineNo])
+		for _, fe := range sc.ValidateInput(in) {
+			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message),
+				"complete the line (medical-insurance list code, hospital item code) and upload the document again, or adjust the draft")
+		}
+		inputs[l.LineNo] = in
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+
+	stKey := "miidx/" + esc(rec.Source+"/"+rec.DocNo)
+	st, stVer, err := loadMIState(ctx, host, stKey)
+	if err != nil {
+		return nil, err
+	}
+	var replies []miLineReply
+	var unknown []int
+	var firstReject *hsa.BusinessError
+	var retryable error
+	record := miRecord{At: h.a.now(), DocNo: rec.DocNo, Source: rec.Source, Infno: mi.infno, MessageID: h.req.MessageID, Lines: len(rec.Lines)}
+	for _, l := range rec.Lines {
+		ln := strconv.Itoa(l.LineNo)
+		cur := st.Lines[ln]
+		r := miLineReply{LineNo: l.LineNo, Codes: len(codes[l.LineNo])}
+		if cur != nil && cur.Status == miOK {
+			r.MsgID, r.Status, r.Message = cur.MsgID, miOK, "already accepted; not sent again"
+			replies = append(replies, r)
+			continue
+		}
+		if cur != nil && (cur.Status == miUnknown || cur.Status == miSending) && !p.Resend {
+			r.MsgID, r.Status, r.Message = cur.MsgID, miUnknown, "an earlier attempt may have arrived; check on the medical-insurance side, then send with resend: true"
+			unknown = append(unknown, l.LineNo)
+			replies = append(replies, r)
+			continue
+		}
+		msgid, err := mi.client.NewMsgID(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		st.Lines[ln] = &miLine{MsgID: msgid, Status: miSending}
+		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
+			return nil, err
+		}
+		res, err := mi.client.Do(ctx, host, hsa.Call{Infno: mi.infno, Input: inputs[l.LineNo], MessageID: h.req.MessageID, MsgID: msgid})
+		line := st.Lines[ln]
+		r.MsgID = msgid
+		record.MsgIDs = append(record.MsgIDs, msgid)
+		record.Codes += len(codes[l.LineNo])
+		var be *hsa.BusinessError
+		var te *hsa.TransportError
+		var ge *hsa.GatewayError
+		var ve *hsa.ValidationError
+		switch {
+		case err == nil:
+			line.Status, line.Infcode = miOK, res.Response.Infcode
+		case errors.As(err, &be):
+			line.Status, line.Infcode, line.Message = miRejected, be.Infcode, be.Message
+			if firstReject == nil {
+				firstReject = be
+			}
+		case errors.As(err, &te) && te.Sent:
+			line.Status, line.Message = miUnknown, err.Error()
+			unknown = append(unknown, l.LineNo)
+		case errors.As(err, &te): // not sent: nothing arrived, send again later
+			delete(st.Lines, ln)
+			line.Status, line.Message = "not sent", err.Error()
+			retryable = err
+		case errors.As(err, &ge): // refused by the gateway: nothing arrived
+			delete(st.Lines, ln)
+			line.Status, line.Message = miRejected, err.Error()
+			if firstReject == nil {
+				firstReject = &hsa.BusinessError{Infno: mi.infno, MsgID: msgid, Infcode: -1, Message: err.Error()}
+			}
+		case errors.As(err, &ve):
+			delete(st.Lines, ln)
+			return invalid(sdk.Diagnostics{{Field: "$", Rule: "precondition", Summary: "the medical-insurance message is not valid; nothing was sent", Detail: err.Error()}})
+		default:
+			delete(st.Lines, ln)
+			return nil, err
+		}
+		r.Status, r.Infcode, r.Message = line.Status, line.Infcode, line.Message
+		replies = append(replies, r)
+		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
+			return nil, err
+		}
+		if retryable != nil {
+			break
+		}
+	}
+
+	// The document's outcome, its record for the export, its status.
+	done := 0
+	for _, l := range st.Lines {
+		if l.Status == miOK {
+			done++
+		}
+	}
+	switch {
+	case done == len(rec.Lines):
+		record.Status = miOK
+	case len(unknown) > 0:
+		record.Status = miUnknown
+	case done > 0:
+		record.Status = miPartial
+	default:
+		record.Status = miRejected
+	}
+	if firstReject != nil {
+		code := firstReject.Infcode
+		record.Infcode, record.Message = &code, firstReject.Message
+	} else if record.Status == miOK {
+		zero := 0
+		record.Infcode = &zero
+	}
+	if retryable != nil {
+		record.Message = retryable.Error()
+	}
+	if len(record.MsgIDs) > 0 || record.Status != miOK {
+		if _, err := appendLog(ctx, host, kindMI, record.At.In(h.cfg.zone), record); err != nil {
+			return nil, err
+		}
+	}
+	if err := updateDoc(ctx, host, key, func(r *docRecord) { r.MIStatus = record.Status }); err != nil {
+		return nil, err
+	}
+	reply := map[string]any{"billNo": rec.DocNo, "infno": mi.infno, "status": record.Status, "lines": replies}
+	switch {
+	case retryable != nil:
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "the medical-insurance platform is unavailable", Detail: retryable.Error()}}}, nil
+	case firstReject != nil:
+		b, _ := json.Marshal(reply)
+		return &sdk.HandleResponse{Status: sdk.StatusRejected, Payload: b,
+			External:    &sdk.External{System: "hsa", Code: strconv.Itoa(firstReject.Infcode), Message: firstReject.Message, MsgID: firstReject.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "medical insurance refused a line of the document", Detail: firstReject.Error()}}}, nil
+	case len(unknown) > 0:
+		b, _ := json.Marshal(reply)
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Payload: b,
+			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: fmt.Sprintf("the outcome of line(s) %v is unknown", unknown),
+				Detail: "the national interface offers no query to reconcile them: check on the medical-insurance side, then send the message again with resend: true if they did not arrive"}}}, nil
+	}
+	return ok(reply)
+}
+
+// miInput builds the 3502 input of one line.
+func (h *handler) miInput(rec *docRecord, l docLine, codes []string) map[string]any {
+	trdn := l.SplitFlag
+	if trdn == "" {
+		trdn = "0"
+	}
+	opter := rec.Operator
+	if opter == "" {
+		opter = h.cfg.orgName
+	}
+	info := map[string]any{
+		"med_list_codg":         l.MedListCode,
+		"inv_chg_type":          h.cfg.mi.invChgType,
+		"fixmedins_hilist_id":   l.ItemCode,
+		"fixmedins_hilist_name": l.ItemName,
+		"fixmedins_bchno":       fmt.Sprintf("%s-%d", rec.DocNo, l.LineNo),
+		"cnt":                   json.Number(l.Qty),
+		"rx_flag":               h.cfg.mi.rxFlag,
+		"inv_chg_time":          rec.BillTime,
+		"memo":                  "追溯码平台单据 " + rec.DocNo,
+		"trdn_flag":             trdn,
+	}
+	if opter != "" {
+		info["inv_chg_opter_name"] = opter
+	}
+	var tr []any
+	for _, c := range codes {
+		tr = append(tr, map[string]any{"drug_trac_codg": c})
+	}
+	if len(tr) > 0 {
+		info["drugtracinfo"] = tr
+	}
+	return map[string]any{"invinfo": info}
+}
+
+func loadMIState(ctx context.Context, h sdk.Host, key string) (*miState, int64, error) {
+	st := &miState{Lines: map[string]*miLine{}}
+	e, err := h.Get(ctx, key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return st, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value, st); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	if st.Lines == nil {
+		st.Lines = map[string]*miLine{}
+	}
+	return st, e.Version, nil
+}
+
+// saveMIState writes the state with compare-and-set: two messages never
+// upload the same document at once unnoticed.
+func saveMIState(ctx context.Context, h sdk.Host, key string, st *miState, ver int64) (int64, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return 0, err
+	}
+	nv, err := h.CompareAndSet(context.WithoutCancel(ctx), key, ver, b)
+	if errors.Is(err, sdk.ErrConflict) {
+		return 0, errBusy
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", key, err)
+	}
+	return nv, nil
+}

@@ -1,0 +1,282 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
+)
+
+func institution(akb020 string) map[string]any {
+	return map[string]any{"akb020": akb020, "akb021": "测试协议机构" + akb020, "institution_type": "1", "aab299": "350200", "aae030": "2024-01-01", "valid_flag": "1"}
+}
+
+// TestUploadReconciledBeforeResend: whatever goes wrong after the request
+// left, the retry asks GYD053 about the original serial first, so the
+// national system accepts the upload exactly once.
+func TestUploadReconciledBeforeResend(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		fault     wisim.Fault
+		processed bool // the first request took effect
+	}{
+		"success but lost reply":  {wisim.Fault{Kind: wisim.FaultLostReply}, true},
+		"timeout after success":   {wisim.Fault{Kind: wisim.FaultTimeout, After: true}, true},
+		"bad response signature":  {wisim.Fault{Kind: wisim.FaultBadSignature}, true},
+		"timeout before":          {wisim.Fault{Kind: wisim.FaultTimeout}, false},
+		"HTTP 503":                {wisim.Fault{Kind: wisim.Fault5xx}, false},
+		"garbage":                 {wisim.Fault{Kind: wisim.FaultGarbage}, false},
+		"unsigned error response": {wisim.Fault{Kind: wisim.FaultUnsigned}, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSettings(setTimeout, "300ms"))
+			tc.fault.Code = "GYU009"
+			e.sim.Inject(tc.fault)
+			akb := "H350200" + fmt.Sprint(len(name))
+			first := e.handle("up-1", "GYU009", institution(akb), false)
+			if first.Status != sdk.StatusFailed || !first.Retryable {
+				t.Fatalf("first attempt: %s retryable=%v %s; want failed and retryable", first.Status, first.Retryable, first.Diagnostics)
+			}
+			second := e.handle("up-1", "GYU009", institution(akb), true)
+			if second.Status != sdk.StatusOK {
+				t.Fatalf("second attempt: %s %s", second.Status, second.Diagnostics)
+			}
+			if n := e.sim.Accepted("GYU009", akb); n != 1 {
+				t.Fatalf("the national system accepted the upload %d times, want exactly 1", n)
+			}
+			sent := len(e.sim.Received("GYU009"))
+			if tc.processed && sent != 1 {
+				t.Fatalf("GYU009 sent %d times; a processed upload must not be resent", sent)
+			}
+			if !tc.processed && sent != 2 {
+				t.Fatalf("GYU009 sent %d times; want 2 (GYD053 said it never arrived)", sent)
+			}
+			if e.journaled("GYD053") != 1 {
+				t.Fatalf("GYD053 journaled %d times, want 1", e.journaled("GYD053"))
+			}
+			// A third delivery of the same message returns the stored outcome.
+			third := e.handle("up-1", "GYU009", institution(akb), true)
+			if third.Status != sdk.StatusOK || len(e.sim.Received("GYU009")) != sent || e.journaled("GYD053") != 1 {
+				t.Fatalf("third attempt called the national system again: %s", third.Status)
+			}
+		})
+	}
+}
+
+// TestReconcileUnavailable: when GYD053 itself cannot answer, nothing is
+// resent; a later attempt reconciles.
+func TestReconcileUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.sim.Inject(wisim.Fault{Code: "GYU009", Kind: wisim.FaultLostReply})
+	e.sim.Inject(wisim.Fault{Code: "GYD053", Kind: wisim.Fault5xx})
+	if r := e.handle("u", "GYU009", institution("H1"), false); r.Status != sdk.StatusFailed {
+		t.Fatalf("first: %s", r.Status)
+	}
+	if r := e.handle("u", "GYU009", institution("H1"), true); r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("second: %s %s", r.Status, r.Diagnostics)
+	}
+	if r := e.handle("u", "GYU009", institution("H1"), true); r.Status != sdk.StatusOK {
+		t.Fatalf("third: %s %s", r.Status, r.Diagnostics)
+	}
+	if n := len(e.sim.Received("GYU009")); n != 1 {
+		t.Fatalf("GYU009 sent %d times, want 1", n)
+	}
+}
+
+// TestBusinessErrorIsRejected: a verified business error is the final
+// answer (rejected), with the national code and message.
+func TestBusinessErrorIsRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.sim.Inject(wisim.Fault{Code: "GYU009", Kind: wisim.FaultBusiness, ErrCode: "E7001", ErrMessage: "协议已过期"})
+	r := e.send("GYU009", institution("H2"))
+	if r.Status != sdk.StatusRejected || r.External.Code != "E7001" || r.External.Message != "协议已过期" || r.External.MsgID == "" {
+		t.Fatalf("%s %+v", r.Status, r.External)
+	}
+}
+
+var errCrash = errors.New("simulated crash")
+
+// TestDownloadResumesAfterCrash kills the workflow at every step and
+// resumes it with a fresh adapter instance: every record is published once,
+// the feedback is accepted once, and nothing is downloaded twice except the
+// batch whose reply was lost (asked for again with GYR005).
+func TestDownloadResumesAfterCrash(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		point       string
+		deliveries  int
+		feedbackTxs int // GYU008 requests the simulator received
+	}{
+		"after the download answered": {"fetch:answered", 2, 1},
+		"after the batch was stored":  {"stored", 1, 1},
+		"after the first record":      {"published:1", 1, 1},
+		"after the fourth record":     {"published:4", 1, 1},
+		"after the feedback answered": {"feedback:answered", 1, 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				for i := 1; i <= 5; i++ {
+					s.AddApplication(wisim.SampleApplication("CR", i, "350200"), wisim.SampleAttachment(fmt.Sprintf("FJCR%d", i)))
+				}
+			}))
+			crashed := false
+			e.impl.hook = func(p string) error {
+				if p == tc.point && !crashed {
+					crashed = true
+					return errCrash
+				}
+				return nil
+			}
+			if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+				t.Fatalf("the crashed run reported no error: %s", r.Summary)
+			}
+			e.connect() // a new plugin process: no hook, same host state
+			if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+				t.Fatalf("resumed run: %s", r.Diagnostics)
+			}
+			evs := e.events("workinjury.filing_application.downloaded")
+			ids := map[string]int{}
+			for _, ev := range evs {
+				ids[ev.ID]++
+			}
+			if len(evs) != 5 || len(ids) != 5 {
+				t.Fatalf("%d events with %d distinct ids, want 5 and 5", len(evs), len(ids))
+			}
+			b := nonEmpty(e.sim.Batches("GYD001"))
+			if len(b) != 1 || b[0].Feedbacks != 1 || b[0].Deliveries != tc.deliveries {
+				t.Fatalf("batches %+v; want one batch, acknowledged once, delivered %d time(s)", b, tc.deliveries)
+			}
+			if n := len(e.sim.Received("GYU008")); n != tc.feedbackTxs {
+				t.Fatalf("GYU008 sent %d times, want %d", n, tc.feedbackTxs)
+			}
+			if n := e.sim.Pending("GYD001"); n != 0 {
+				t.Fatalf("%d applications still pending", n)
+			}
+		})
+	}
+}
+
+// TestDownloadStateLost: with the adapter state gone while a batch is
+// outstanding, the refused download is recovered with GYD008 + GYR005.
+func TestDownloadStateLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		for i := 1; i <= 3; i++ {
+			s.AddApplication(wisim.SampleApplication("LOST", i, "350200"))
+		}
+	}))
+	e.impl.hook = func(p string) error {
+		if p == "stored" {
+			return errCrash
+		}
+		return nil
+	}
+	e.runJob(JobFilingApplications)
+	e.host = newHostForTest() // the store is gone
+	e.connect()
+	// A new download is refused while the batch is outstanding…
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("run after state loss: %s", r.Diagnostics)
+	}
+	// …and recovered: the same batch again, then acknowledged.
+	if n := len(e.events("workinjury.filing_application.downloaded")); n != 3 {
+		t.Fatalf("%d events, want 3", n)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || b[0].Deliveries != 2 || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+	if e.sim.Accepted("GYR005", b[0].No) != 1 {
+		t.Fatal("no GYR005 re-download request")
+	}
+}
+
+// TestDownloadIncremental: 1,100 records come in batches of at most 500,
+// each acknowledged before the next; maxBatchesPerRun bounds one run.
+func TestDownloadIncremental(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSettings(setMaxBatches, "2"), withSeed(func(s *wisim.Server) {
+		for i := 1; i <= 1100; i++ {
+			s.AddFiling(wisim.SampleFiling("INC", i, "350200"))
+		}
+	}))
+	r := e.runJob(JobFilings)
+	if r.Diagnostics.HasError() || r.Processed != 1000 {
+		t.Fatalf("first run: %s, processed %d", r.Diagnostics, r.Processed)
+	}
+	r = e.runJob(JobFilings)
+	if r.Diagnostics.HasError() || r.Processed != 100 {
+		t.Fatalf("second run: %s, processed %d", r.Diagnostics, r.Processed)
+	}
+	b := e.sim.Batches("GYD006")
+	if len(b) != 3 || b[0].Records != 500 || b[1].Records != 500 || b[2].Records != 100 {
+		t.Fatalf("batches %+v", b)
+	}
+	for _, x := range b {
+		if x.Feedbacks != 1 || x.Deliveries != 1 {
+			t.Fatalf("batch %s: %d feedbacks, %d deliveries", x.No, x.Feedbacks, x.Deliveries)
+		}
+	}
+	if n := len(e.events("workinjury.filing.downloaded")); n != 1100 {
+		t.Fatalf("%d events, want 1100", n)
+	}
+	// Downloaded filings feed the rules: a downloaded valid filing blocks
+	// nothing here (another province's person), but its number is known.
+	var f filingState
+	if ver, _ := getJSON(t.Context(), hostFor(e.host, testSite), "filing/BAINC00000001", &f); ver == 0 || f.Status != "1" {
+		t.Fatalf("downloaded filing not recorded: %+v", f)
+	}
+}
+
+// TestUndeliverableRecord: a record whose attachment cannot be fetched is
+// fed back as failed and offered again later; the others are delivered.
+func TestUndeliverableRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("UD", 1, "350200"), wisim.SampleAttachment("FJUD1"))
+		bad := wisim.SampleApplication("UD", 2, "350200")
+		bad["attachments"] = []any{map[string]any{"attachment_id": "FJ-MISSING", "attachment_type": "01"}}
+		s.AddApplication(bad)
+	}))
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("job: %s", r.Diagnostics)
+	}
+	if n := len(e.events("workinjury.filing_application.downloaded")); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+	fb := e.sim.Received("GYU008")
+	if len(fb) != 1 {
+		t.Fatalf("%d feedbacks", len(fb))
+	}
+	recs := fb[0].Input["records"].([]any)
+	flags := map[string]string{}
+	for _, x := range recs {
+		r := x.(map[string]any)
+		flags[r["record_id"].(string)] = r["result_flag"].(string)
+	}
+	if flags["SQUD00000001"] != "1" || flags["SQUD00000002"] != "0" {
+		t.Fatalf("feedback flags %v", flags)
+	}
+	if e.sim.Pending("GYD001") != 1 {
+		t.Fatalf("the failed record is not offered again")
+	}
+}
+
+// nonEmpty drops the empty batches a run ends with when nothing is left.
+func nonEmpty(bs []wisim.BatchInfo) []wisim.BatchInfo {
+	var out []wisim.BatchInfo
+	for _, b := range bs {
+		if b.Records > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package tracecode
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/schemas"
+)
+
+// HSARecord is one 3502 record the simulated medical-insurance platform
+// accepted.
+type HSARecord struct {
+	MsgID        string
+	Bchno        string
+	MedListCodg  string
+	Cnt          string
+	TraceCodes   []string
+	InvChgType   string
+	FixmedinsID  string
+	ReceivedAtMS int64
+}
+
+// hsaAnswer is the national response envelope.
+type hsaAnswer struct {
+	Infcode     int    `json:"infcode"`
+	InfRefmsgid string `json:"inf_refmsgid"`
+	RefmsgTime  string `json:"refmsg_time"`
+	RespondTime string `json:"respond_time"`
+	ErrMsg      string `json:"err_msg"`
+	Output      any    `json:"output"`
+}
+
+// FailHSA makes the next times calls of the medical-insurance endpoint
+// fail: "business" (infcode -1), "http500", or "lost-reply" (the record is
+// accepted, then the connection is closed without an answer).
+func (s *Sim) FailHSA(kind string, times int) { s.Fail("hsa", kind, times) }
+
+// HSARecords returns the accepted 3502 records by fixmedins_bchno.
+func (s *Sim) HSARecords() map[string]HSARecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]HSARecord, len(s.hsaRecords))
+	for k, v := range s.hsaRecords {
+		out[k] = v
+	}
+	return out
+}
+
+// hsaCall serves POST /hsa/api: the national interface's 3502 (商品库存变更)
+// with drugtracinfo, behind the x-tif gateway. It is the small part of the
+// national platform the trace-code plugin needs; the self-pay simulator
+// (test/sim/selfpay) plays the rest.
+func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
+	now := s.opts.Now()
+	if s.opts.HSAToken != "" {
+		ts := r.Header.Get(hsa.HeaderTimestamp)
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		want := hsa.XTifSignature(ts, hsa.Secret(s.opts.HSAToken), r.Header.Get(hsa.HeaderNonce), false)
+		if r.Header.Get(hsa.HeaderPaasID) != s.opts.HSAPaasID || err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
+			subtle.ConstantTimeCompare([]byte(want), []byte(r.Header.Get(hsa.HeaderSignature))) != 1 {
+			http.Error(w, `{"code":401,"message":"x-tif signature check failed (simulated gateway)"}`, http.StatusUnauthorized)
+			return
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
+	var env struct {
+		Infno string          `json:"infno"`
+		MsgID string          `json:"msgid"`
+		Input json.RawMessage `json:"input"`
+	}
+	s.mu.Lock()
+	s.stats.Calls["hsa"]++
+	kind := s.takeFailure("hsa")
+	s.mu.Unlock()
+	switch kind {
+	case FailHTTP500:
+		http.Error(w, "internal error (simulated)", http.StatusInternalServerError)
+		return
+	case "business":
+		s.hsaAnswer(w, now, -1, "业务处理失败 (simulated)")
+		return
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		s.hsaAnswer(w, now, -1, "报文格式错误: "+err.Error())
+		return
+	}
+	if env.Infno != "3502" {
+		s.hsaAnswer(w, now, -1, "交易编号不存在或未实现: "+env.Infno)
+		return
+	}
+	var in map[string]any
+	if err := json.Unmarshal(env.Input, &in); err != nil {
+		s.hsaAnswer(w, now, -1, "input不是JSON对象")
+		return
+	}
+	sc, _ := schemas.Embedded().Get("tracecode", "3502")
+	if errs := sc.ValidateInput(in); errs != nil {
+		s.hsaAnswer(w, now, -1, "入参校验失败: "+errs[0].Error())
+		return
+	}
+	var typed struct {
+		Invinfo struct {
+			MedListCodg string      `json:"med_list_codg"`
+			InvChgType  string      `json:"inv_chg_type"`
+			FixmedinsID string      `json:"fixmedins_hilist_id"`
+			Bchno       string      `json:"fixmedins_bchno"`
+			Cnt         json.Number `json:"cnt"`
+			Trace       []struct {
+				Code string `json:"drug_trac_codg"`
+			} `json:"drugtracinfo"`
+		} `json:"invinfo"`
+	}
+	_ = json.Unmarshal(env.Input, &typed)
+	rec := HSARecord{MsgID: env.MsgID, Bchno: typed.Invinfo.Bchno, MedListCodg: typed.Invinfo.MedListCodg, Cnt: typed.Invinfo.Cnt.String(),
+		InvChgType: typed.Invinfo.InvChgType, FixmedinsID: typed.Invinfo.FixmedinsID, ReceivedAtMS: now.UnixMilli()}
+	for _, t := range typed.Invinfo.Trace {
+		if !validCode(t.Code) {
+			s.hsaAnswer(w, now, -1, "药品追溯码格式错误: "+t.Code)
+			return
+		}
+		rec.TraceCodes = append(rec.TraceCodes, t.Code)
+	}
+	s.mu.Lock()
+	switch {
+	case s.hsaMsgIDs[env.MsgID]:
+		s.mu.Unlock()
+		s.hsaAnswer(w, now, -1, "报文ID重复: "+env.MsgID)
+		return
+	case s.hsaRecords[rec.Bchno].Bchno != "":
+		s.mu.Unlock()
+		s.hsaAnswer(w, now, -1, "机构批次流水号重复: "+rec.Bchno)
+		return
+	}
+	s.hsaMsgIDs[env.MsgID] = true
+	s.hsaRecords[rec.Bchno] = rec
+	s.mu.Unlock()
+	if kind == "lost-reply" {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+	}
+	s.hsaAnswer(w, now, 0, "")
+}
+
+func (s *Sim) hsaAnswer(w http.ResponseWriter, now time.Time, infcode int, msg string) {
+	s.mu.Lock()
+	s.hsaSeq++
+	seq := s.hsaSeq
+	s.mu.Unlock()
+	t := now.In(s.opts.Zone)
+	writeJSON(w, 200, hsaAnswer{Infcode: infcode, InfRefmsgid: fmt.Sprintf("350200%s%010d", t.Format("20060102150405"), seq),
+		RefmsgTime: t.Format("20060102150405000"), RespondTime: t.Format("20060102150405000"), ErrMsg: msg, Output: map[string]any{}})
+}
