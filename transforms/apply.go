@@ -456,29 +456,37 @@ func (r *run) parsePath(path string) (*source, error) {
 }
 
 // src implements src(path) for expressions.
-func (r *run) src(path string) (any, error) {
-	s, err := r.parsePath(path)
-	if err != nil {
-		return nil, err
-	}
+func (r *run) src(path any) any {
+	s := r.pathArg("src", path)
 	if s.multi() {
-		return nil, fmt.Errorf("src(%q) names several values; use list(…)", path)
+		panic(fmt.Errorf("src(%q) names several values; use list(…)", s.text))
 	}
 	v, _ := r.read(s, r.sc)
-	return v, nil
+	return v
+}
+
+// pathArg parses the path argument of src and list, panicking (as the
+// expression functions report errors) when it is not a valid path.
+func (r *run) pathArg(fn string, path any) *source {
+	p, ok := path.(string)
+	if !ok {
+		panic(fmt.Errorf("%s(…) takes a source path as text, not %s", fn, describe(path)))
+	}
+	s, err := r.parsePath(p)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // list implements list(path): every value the path names. For HL7, every
 // segment with the name (only the group's own when inside its each) and,
 // with (*), every repetition.
-func (r *run) list(path string) ([]any, error) {
-	s, err := r.parsePath(path)
-	if err != nil {
-		return nil, err
-	}
+func (r *run) list(path any) []any {
+	s := r.pathArg("list", path)
 	if s.json != nil {
 		vs, _ := s.json.all(r.root, r.sc.item, r.sc.itemPath)
-		return vs, nil
+		return vs
 	}
 	l := *s.hl7
 	var segs []*hl7.Segment
@@ -509,7 +517,7 @@ func (r *run) list(path string) ([]any, error) {
 		}
 		out = append(out, seg.Get(l))
 	}
-	return out, nil
+	return out
 }
 
 func (r *run) table(name string) (map[string]string, bool) {
@@ -533,23 +541,42 @@ func (r *run) lookupCode(table string, code any) (any, error) {
 	return v, nil
 }
 
-func (r *run) lookupFunc(table string, code any) (any, error) {
+func (r *run) lookupFunc(table, code any) any {
 	if empty(code) {
-		return nil, nil
+		return nil
 	}
-	return r.lookupCode(table, code)
+	v, err := r.lookupCode(tableArg("lookup", table), code)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
-func (r *run) lookupOrFunc(table string, code, def any) (any, error) {
+func (r *run) lookupOrFunc(args ...any) any {
+	if len(args) != 3 {
+		panic(fmt.Errorf("lookupOr takes 3 arguments (table, code, default), not %d", len(args)))
+	}
+	table, code, def := tableArg("lookupOr", args[0]), args[1], args[2]
 	if empty(code) {
-		return def, nil
+		return def
 	}
 	v, err := r.lookupCode(table, code)
 	var ue *unmappedError
 	if errors.As(err, &ue) {
-		return def, nil
+		return def
 	}
-	return v, err
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func tableArg(fn string, table any) string {
+	t, ok := table.(string)
+	if !ok {
+		panic(fmt.Errorf("%s(…) takes a table name as text, not %s", fn, describe(table)))
+	}
+	return t
 }
 
 // comparePath orders JSON paths segment by segment, indices numerically.

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,16 +78,19 @@ type rule struct {
 
 // env is the environment expressions run in.
 type env struct {
-	Value    any                                 `expr:"value"`
-	Index    int                                 `expr:"index"`
-	Pos      int                                 `expr:"pos"`
-	Site     string                              `expr:"site"`
-	MsgType  string                              `expr:"msgType"`
-	Vars     map[string]any                      `expr:"vars"`
-	Src      func(string) (any, error)           `expr:"src"`
-	List     func(string) ([]any, error)         `expr:"list"`
-	Lookup   func(string, any) (any, error)      `expr:"lookup"`
-	LookupOr func(string, any, any) (any, error) `expr:"lookupOr"`
+	Value   any            `expr:"value"`
+	Index   int            `expr:"index"`
+	Pos     int            `expr:"pos"`
+	Site    string         `expr:"site"`
+	MsgType string         `expr:"msgType"`
+	Vars    map[string]any `expr:"vars"`
+	// The functions that read the message or the tables. Their types are
+	// ones the expr VM calls without reflection; they report errors by
+	// panicking with them, which the VM turns into the error Run returns.
+	Src      func(any) any      `expr:"src"`
+	List     func(any) []any    `expr:"list"`
+	Lookup   func(any, any) any `expr:"lookup"`
+	LookupOr func(...any) any   `expr:"lookupOr"`
 }
 
 // envNames are the variables every expression sees.
@@ -480,7 +482,7 @@ func (c *compiler) scalar(r *rule, n *yaml.Node, at string, inEach bool) {
 	if dn := keys["default"]; dn != nil {
 		r.def, r.hasDefault = c.constant(r, dn, at+".default")
 	}
-	if r.from == nil && !r.hasLiteral && r.expr == nil {
+	if keys["from"] == nil && keys["value"] == nil && keys["expr"] == nil {
 		c.add(n, at, "no source", "give from: (a source path), value: (a constant) or expr: (an expression)")
 	}
 }
@@ -667,34 +669,31 @@ func nearest(s string, candidates []string) string {
 	return best
 }
 
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours each cost one.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 1 << 30
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
-}
-
-// quoteList formats names for messages.
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
-	}
-	return strings.Join(q, ", ")
+	return d[len(a)][len(b)]
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +37,42 @@ func valueErrorf(format string, args ...any) error {
 	return &valueError{msg: fmt.Sprintf(format, args...)}
 }
 
-// plainNumber is the syntax of numbers accepted from messages: no
-// thousands separators, an exponent of at most two digits.
-var plainNumber = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,2})?$`)
+// plainNumber reports whether s has the syntax of numbers accepted from
+// messages: an optional sign, digits with an optional point, no thousands
+// separators, and an exponent of at most two digits.
+func plainNumber(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		n := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			n++
+		}
+		if n == 0 || n > 2 {
+			return false
+		}
+	}
+	return i == len(s)
+}
 
 // toDecimal converts a value read from a message, a literal or another
 // function's result into an exact decimal.
@@ -68,7 +100,7 @@ func toDecimal(v any) (decimal.Decimal, error) {
 
 func parseDecimal(s string) (decimal.Decimal, error) {
 	t := strings.TrimSpace(s)
-	if !plainNumber.MatchString(t) {
+	if !plainNumber(t) {
 		return decimal.Decimal{}, valueErrorf("%q is not a number", s)
 	}
 	d, err := decimal.NewFromString(t)

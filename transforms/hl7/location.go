@@ -79,11 +79,12 @@ func ParseLocation(s string) (Location, error) {
 		return bad("the segment ID must be followed by - and a field number")
 	}
 	rest = rest[1:]
-	num, rest := digits(rest)
+	num, after := digits(rest)
 	n, err := index(num)
 	if err != nil {
-		return bad("%q is not a field number from 1", num)
+		return bad("%q is not a field number from 1", firstNonEmpty(num, rest))
 	}
+	rest = after
 	l.Field = n
 	if strings.HasPrefix(rest, "(") {
 		end := strings.IndexByte(rest, ')')
@@ -119,15 +120,16 @@ func ParseLocation(s string) (Location, error) {
 		if rest[0] != '.' {
 			return bad("unexpected %q", rest)
 		}
-		num, rest = digits(rest[1:])
+		num, after := digits(rest[1:])
 		n, err := index(num)
 		if err != nil {
 			what := "component"
 			if i == 1 {
 				what = "subcomponent"
 			}
-			return bad("%q is not a %s number from 1", num, what)
+			return bad("%q is not a %s number from 1", firstNonEmpty(num, rest[1:]), what)
 		}
+		rest = after
 		*dst = n
 	}
 	if rest != "" {
@@ -137,6 +139,13 @@ func ParseLocation(s string) (Location, error) {
 		return bad("MSH-1 and MSH-2 hold the delimiters and have no components")
 	}
 	return l, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func digits(s string) (string, string) {

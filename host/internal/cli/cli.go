@@ -65,6 +65,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = admin(ctx, args[1:], "GET", "/admin/jobs", stdout)
 	case "job":
 		err = jobRun(ctx, args[1:], stdout)
+	case "selfpay":
+		err = selfpayCmd(ctx, args[1:], stdout)
 	case "transform":
 		err = transformTest(ctx, args[1:], stdout)
 	case "import-keys":

@@ -146,8 +146,15 @@ func ping(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if plugin == "" {
+	// The plugin name may come before, between or after the flags.
+	for fs.NArg() > 0 {
+		if plugin != "" && plugin != fs.Arg(0) {
+			return fmt.Errorf("usage: medgate ping workinjury -site SITE (unexpected %q)", fs.Arg(0))
+		}
 		plugin = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
 	}
 	if plugin != "workinjury" {
 		return fmt.Errorf("usage: medgate ping workinjury -site SITE (ping knows: workinjury; got %q)", plugin)

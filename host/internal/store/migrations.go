@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -75,4 +76,73 @@ func pendingMigrations(engine string, all []migration, applied map[int64]bool) (
 		}
 	}
 	return out, nil
+}
+
+// migrate applies the pending migrations in one transaction on the write
+// pool. SQLite's writer begins it IMMEDIATE, PostgreSQL takes an advisory
+// lock first (d.lockMigrations): either way, of several processes starting
+// at once, one applies each migration and the others then see it applied.
+func (s *sqlStore) migrate(ctx context.Context) error {
+	all, err := loadMigrations(s.d.name)
+	if err != nil {
+		return err
+	}
+	at := "" // the SQLite file, for the messages
+	if s.db != "" {
+		at = s.db + ": "
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.errorf("%smigrate: begin: %w", at, err)
+	}
+	defer tx.Rollback()
+	if s.d.lockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
+			return s.errorf("%smigrate: lock: %w", at, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.d.createMigrations); err != nil {
+		return s.errorf("%smigrate: create schema_migrations: %w", at, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return s.errorf("%smigrate: read schema_migrations: %w", at, err)
+	}
+	applied := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return s.errorf("%smigrate: read schema_migrations: %w", at, err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.errorf("%smigrate: read schema_migrations: %w", at, err)
+	}
+	pending, err := pendingMigrations(s.d.name, all, applied)
+	if err != nil {
+		if s.db != "" {
+			err = fmt.Errorf("%w (file %s)", err, s.db)
+		}
+		return err
+	}
+	record := s.d.rebind(s.d.recordMigration)
+	for _, m := range pending {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return s.errorf("%smigration %q: %w", at, m.name, err)
+		}
+		args := []any{m.version, m.name}
+		if s.d.stampMigrations {
+			args = append(args, s.d.encodeTime(now()))
+		}
+		if _, err := tx.ExecContext(ctx, record, args...); err != nil {
+			return s.errorf("%smigration %q: record: %w", at, m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.errorf("%smigrate: commit: %w", at, err)
+	}
+	return nil
 }

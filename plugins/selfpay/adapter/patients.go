@@ -100,7 +100,7 @@ func (r *run) notePatient(ctx context.Context, in *uploadInput, status, reason, 
 			return fmt.Errorf("selfpay: index visit %s: %w", in.mdtrtID, err)
 		}
 	}
-	p.Status, p.Reason, p.Step, p.MessageID = status, reason, step, r.req.MessageID
+	p.Status, p.Reason, p.Step, p.MessageID = status, hsa.MaskText(reason), step, r.req.MessageID
 	p.Name, p.Certno, p.CertHash = hsa.MaskName(str(in.mdtrt["psn_name"])), hsa.MaskID(certno), hash
 	p.Begntime, p.Endtime, p.MedfeeSumamt = str(in.mdtrt["begntime"]), str(in.mdtrt["endtime"]), str(in.mdtrt["medfee_sumamt"])
 	p.FeeLines = len(in.fees)
@@ -116,7 +116,7 @@ func (r *run) setPatientStatus(ctx context.Context, id, status, reason string) e
 	if p == nil {
 		p = &patientRecord{MdtrtID: id}
 	}
-	p.Status, p.Reason, p.MessageID = status, reason, r.req.MessageID
+	p.Status, p.Reason, p.MessageID = status, hsa.MaskText(reason), r.req.MessageID
 	return r.putPatient(ctx, p)
 }
 

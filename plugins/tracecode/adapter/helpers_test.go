@@ -63,7 +63,7 @@ type env struct {
 func baseSettings(url, dir string) map[string]string {
 	return map[string]string{
 		"baseUrl": url, "appId": "app-1", "appSecret": appSecret, "orgCode": "H35020300001", "orgName": "示例医院",
-		"exportDir": dir, "productItemMap": "8100001=YP0001,8100002=YP0002,8100003=YP0003,8100004=YP0004",
+		"exportDir": dir, "productItemMap": "8100001=YP0001,8100002=YP0002,8100003=YP0003,8100004=YP0004,8100005=YP0005",
 		"exportProgressEvery": "5",
 		"miEnabled":           "true", "miBaseURL": url + "/hsa/api", "miFixmedinsCode": "H35020300001", "miFixmedinsName": "示例医院",
 		"miMdtrtareaAdmvs": "350200", "miRecerSysCode": "CSTEST", "miOpter": "OP001", "miOpterName": "接口", "miPaasid": "paas-1", "miToken": hsaToken,

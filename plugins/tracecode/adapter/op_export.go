@@ -342,22 +342,56 @@ func orgText(code, name string) string {
 	return name + " (" + code + ")"
 }
 
+// codeBatch is one chunk of code rows with its document, passed from the
+// reader to the writer of the codes sheet.
+type codeBatch struct {
+	doc    *docRecord
+	lines  map[int]*docLine
+	expiry map[int]time.Time
+	day    time.Time
+	rows   []codeRow
+}
+
+// codeRows writes the trace-code details. Reading and decoding (state
+// scans and chunk reads over the plugin connection) run in a goroutine of
+// their own, at most a few chunks ahead of the workbook writer, so both
+// use a core while memory stays bounded.
 func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.Time, src string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan codeBatch, 4)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = h.docs(ctx, from, to, src, func(d *docRecord) error {
+			at := h.localTime(d.BillTime)
+			b := codeBatch{doc: d, lines: map[int]*docLine{}, expiry: map[int]time.Time{},
+				day: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)}
+			for i := range d.Lines {
+				b.lines[d.Lines[i].LineNo] = &d.Lines[i]
+				b.expiry[d.Lines[i].LineNo] = h.localTime(d.Lines[i].ExpiryDate)
+			}
+			return readChunks(ctx, h.req.Host, d, func(rows []codeRow) error {
+				b.rows = rows
+				select {
+				case batches <- b:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		})
+	}()
 	row := make([]any, len(sheetSpecs[sheetCodes]))
-	lines := map[int]*docLine{}
-	return h.docs(ctx, from, to, src, func(d *docRecord) error {
-		at := h.localTime(d.BillTime)
-		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)
-		clear(lines)
-		expiry := map[int]time.Time{}
-		for i := range d.Lines {
-			lines[d.Lines[i].LineNo] = &d.Lines[i]
-			expiry[d.Lines[i].LineNo] = h.localTime(d.Lines[i].ExpiryDate)
+	var writeErr error
+	for b := range batches {
+		if writeErr != nil {
+			continue // drain so the reader ends
 		}
-		srcLabel := label(sources, d.Source)
-		return readCodes(ctx, h.req.Host, d, func(r codeRow) error {
+		srcLabel := label(sources, b.doc.Source)
+		for _, r := range b.rows {
 			var item, name, batch string
-			if l := lines[r.Line]; l != nil {
+			if l := b.lines[r.Line]; l != nil {
 				item, name, batch = l.ItemCode, l.ItemName, l.BatchNo
 			}
 			product := ""
@@ -368,11 +402,18 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.
 			if r.Level > 0 {
 				level = int64(r.Level)
 			}
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = day, d.DocNo, srcLabel, int64(r.Line), item, name, batch
-			row[7], row[8], row[9], row[10], row[11], row[12] = expiry[r.Line], r.Code, label(codeKinds, r.Kind), product, level, r.Parent
-			return sh.Row(row...)
-		})
-	})
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = b.day, b.doc.DocNo, srcLabel, int64(r.Line), item, name, batch
+			row[7], row[8], row[9], row[10], row[11], row[12] = b.expiry[r.Line], r.Code, label(codeKinds, r.Kind), product, level, r.Parent
+			if writeErr = sh.Row(row...); writeErr != nil {
+				cancel()
+				break
+			}
+		}
+	}
+	if writeErr != nil {
+		return writeErr
+	}
+	return readErr
 }
 
 func (h *handler) miRows(ctx context.Context, sh *export.Sheet, from, to time.Time) error {

@@ -310,8 +310,20 @@ func updateDoc(ctx context.Context, h sdk.Host, key string, fn func(*docRecord))
 
 // readCodes calls fn for every code row of a document, one chunk at a time.
 func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow) error) error {
+	return readChunks(ctx, h, rec, func(rows []codeRow) error {
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// readChunks calls fn with each chunk of a document's code rows, in order.
+// Each call gets a slice of its own, which fn may keep.
+func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeRow) error) error {
 	base := "codes/" + rec.Source + "/" + esc(rec.DocNo) + "/"
-	var rows []codeRow
 	for i := 0; i < rec.Chunks; i++ {
 		e, err := h.Get(ctx, fmt.Sprintf("%s%05d", base, i))
 		if errors.Is(err, sdk.ErrNotFound) {
@@ -320,14 +332,12 @@ func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow)
 		if err != nil {
 			return fmt.Errorf("read codes of %s: %w", rec.DocNo, err)
 		}
-		rows = rows[:0]
+		var rows []codeRow
 		if err := json.Unmarshal(e.Value, &rows); err != nil {
 			return fmt.Errorf("decode codes of %s chunk %d: %w", rec.DocNo, i, err)
 		}
-		for _, r := range rows {
-			if err := fn(r); err != nil {
-				return err
-			}
+		if err := fn(rows); err != nil {
+			return err
 		}
 	}
 	return nil

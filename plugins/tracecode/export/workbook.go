@@ -13,6 +13,9 @@
 package export
 
 import (
+	"archive/zip"
+	"bufio"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -365,8 +368,24 @@ func (w *Workbook) Save(path string) (Result, error) {
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tmp, h)}
-	if _, err := w.f.WriteTo(cw); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	cw := &countWriter{w: io.MultiWriter(bw, h)}
+	// excelize's WriteTo and SaveAs assemble the whole zip in a memory
+	// buffer; a zip writer of our own streams it to the file instead (the
+	// buffer excelize passes stays empty), compressing with the fastest
+	// deflate level: large exports are dominated by compression time.
+	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter {
+		zw := zip.NewWriter(cw)
+		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+			return flate.NewWriter(out, flate.BestSpeed)
+		})
+		return zw
+	})
+	if _, err := w.f.WriteToBuffer(); err != nil {
+		tmp.Close()
+		return Result{}, fmt.Errorf("export: write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
 		tmp.Close()
 		return Result{}, fmt.Errorf("export: write %s: %w", path, err)
 	}

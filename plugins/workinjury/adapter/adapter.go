@@ -220,11 +220,26 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	for _, fe := range sc.ValidateInput(doc) {
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
 	}
-	rds, err := a.checkRules(ctx, req.Host, c, code, doc)
-	if err != nil {
-		return failed(true, "state", "cannot read the adapter state", err.Error()), nil
+	// The business rules look at the adapter state, which an upload that
+	// already went out has changed itself (a retry of an accepted GYU006
+	// would otherwise meet its own filing): they run before the first send
+	// only, and a retry goes straight to reconciliation.
+	sent := false
+	if kindOf(sc) == opUpload {
+		var rec sentRecord
+		ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec)
+		if err != nil {
+			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
+		}
+		sent = ver > 0
 	}
-	ds = append(ds, rds...)
+	if !sent {
+		rds, err := a.checkRules(ctx, req.Host, c, code, doc)
+		if err != nil {
+			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
+		}
+		ds = append(ds, rds...)
+	}
 	if ds.HasError() {
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
 	}

@@ -118,9 +118,9 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 	if err != nil {
 		out.kind = kindUnknown
 		if cctx.Err() != nil && ctx.Err() == nil {
-			out.err = fmt.Errorf("no answer to %s within %s (outcome unknown; it is reconciled with GYD053 before any resend)", code, c.timeout)
+			out.err = fmt.Errorf("no answer to %s within %s (outcome unknown)", code, c.timeout)
 		} else {
-			out.err = fmt.Errorf("post %s to the national system: %w (outcome unknown; reconciled with GYD053 before any resend)", code, scrubURLError(err))
+			out.err = fmt.Errorf("post %s to the national system: %w (outcome unknown)", code, scrubURLError(err))
 		}
 		return out
 	}
@@ -136,7 +136,7 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 	}
 	if resp.StatusCode != http.StatusOK {
 		out.kind = kindUnknown
-		out.err = fmt.Errorf("the national system answered %s with HTTP %d (outcome unknown; reconciled with GYD053 before any resend)", code, resp.StatusCode)
+		out.err = fmt.Errorf("the national system answered %s with HTTP %d (outcome unknown)", code, resp.StatusCode)
 		return out
 	}
 	business, renv, err := smenvelope.Open(c.opts, keys, respBody)
@@ -150,7 +150,7 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 	case errors.As(err, &be):
 		out.kind = kindUnknown
 		out.code, out.message = be.Code, be.Message
-		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted; the outcome is reconciled with GYD053", code, be.Code, be.Message)
+		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted (outcome unknown)", code, be.Code, be.Message)
 		return out
 	case errors.Is(err, smenvelope.ErrBadSignature):
 		out.kind = kindUnknown

@@ -29,12 +29,12 @@ func TestInvalidNeverSent(t *testing.T) {
 		payload any
 		want    []string // field:rule
 	}{
-		"GYU006 missing and over-length": {"GYU006", missing, []string{"$.aac002:required", "$.aae011:required", "$.aac003:length", "$.attachments[0].attachment_id:precondition"}},
-		"GYU006 other province":          {"GYU006", func() map[string]any { m := localFiling(2); m["aab301"] = "440300"; return m }(), []string{"$.aab301:precondition", "$.attachments:required"}},
-		"GYU006 dates reversed":          {"GYU006", func() map[string]any { m := localFiling(3); m["aae031"] = "2020-01-01"; return m }(), []string{"$.aae031:consistency"}},
-		"GYU002 eleven files":            {"GYU002", elevenFiles, []string{"$.attachments:batch"}},
-		"GYU002 size mismatch":           {"GYU002", badSize, []string{"$.attachments[0].file_size:consistency"}},
-		"GYU001 refusal without opinion": {"GYU001", map[string]any{"apply_no": "SQX1", "aac002": "1", "aac003": "张三", "audit_result": "2", "auditor": "李四", "audit_time": "2025-04-01 09:30:00"}, []string{"$.audit_opinion:required", "$.apply_no:precondition"}},
+		"GYU006 missing and over-length":        {"GYU006", missing, []string{"$.aac002:required", "$.aae011:required", "$.aac003:length", "$.attachments[0].attachment_id:precondition"}},
+		"GYU006 other province":                 {"GYU006", func() map[string]any { m := localFiling(2); m["aab301"] = "440300"; return m }(), []string{"$.aab301:precondition", "$.attachments:required"}},
+		"GYU006 dates reversed":                 {"GYU006", func() map[string]any { m := localFiling(3); m["aae031"] = "2020-01-01"; return m }(), []string{"$.aae031:consistency"}},
+		"GYU002 eleven files":                   {"GYU002", elevenFiles, []string{"$.attachments:batch"}},
+		"GYU002 size mismatch":                  {"GYU002", badSize, []string{"$.attachments[0].file_size:consistency"}},
+		"GYU001 refusal without opinion":        {"GYU001", map[string]any{"apply_no": "SQX1", "aac002": "1", "aac003": "张三", "audit_result": "2", "auditor": "李四", "audit_time": "2025-04-01 09:30:00"}, []string{"$.audit_opinion:required", "$.apply_no:precondition"}},
 		"GYU007 change institution without one": {"GYU007", map[string]any{"filing_no": "BA1", "change_type": "2", "change_reason": "转院", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}, []string{"$.akb020:required"}},
 		"GYU007 change place without one":       {"GYU007", map[string]any{"filing_no": "BA1", "change_type": "3", "change_reason": "迁居", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}, []string{"$.aab299:required"}},
 		"GYU008 counts":                         {"GYU008", map[string]any{"download_code": "GYD001", "batch_no": "B1", "record_count": 2, "records": []any{map[string]any{"record_id": "r1", "result_flag": "0"}}}, []string{"$.record_count:consistency", "$.records[0].fail_reason:required"}},
@@ -139,8 +139,14 @@ func TestLocalFilingRules(t *testing.T) {
 		s.AddFiling(f)
 	}))
 	ids := e.uploadAttachments(2)
-	out := e.mustOK(e.send("GYU006", localFiling(1, ids...)))
+	out := e.mustOK(e.handle("gyu006-first", "GYU006", localFiling(1, ids...), false))
 	filingNo := out["filing_no"].(string)
+	// The host lost the outcome and delivers the message again: the stored
+	// outcome, not a rule violation against the filing it created itself.
+	again := e.mustOK(e.handle("gyu006-first", "GYU006", localFiling(1, ids...), true))
+	if again["filing_no"] != filingNo {
+		t.Fatalf("redelivery answered %v, want filing %s", again, filingNo)
+	}
 	if n := e.sim.Accepted("GYU006", filingNo); n != 1 {
 		t.Fatalf("simulator ledger has %d GYU006 for %s", n, filingNo)
 	}

@@ -1,7 +1,6 @@
 package workinjury
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"strings"
@@ -236,5 +235,3 @@ func str(m map[string]any, k string) string {
 		return fmt.Sprint(v)
 	}
 }
-
-func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialect is what differs between the engines under the one implementation
+// (sqlStore). The statements themselves are shared: both engines speak
+// INSERT … ON CONFLICT … RETURNING, so every operation that must be atomic
+// across connections or processes is a single statement on both.
+type dialect struct {
+	// name is the engine name, as in "store: <name>: …" errors and the
+	// migrations/<name> directory.
+	name string
+	// numbered is true when placeholders are $1, $2… rather than ?.
+	numbered bool
+	// encodeTime turns a time, already normalized (UTC, microseconds), into
+	// the value stored. Decoding is scanTime's job.
+	encodeTime func(time.Time) any
+
+	// lockMigrations is run first in the migration transaction to keep other
+	// processes out ("" when beginning the transaction already does).
+	lockMigrations string
+	// createMigrations creates schema_migrations if it does not exist.
+	createMigrations string
+	// recordMigration inserts a schema_migrations row from (version, name)
+	// and, when stampMigrations is set, applied_at (else the column's default).
+	recordMigration string
+	stampMigrations bool
+}
+
+// rebind returns q, written with ? placeholders, in the dialect's syntax.
+// A ? inside a single-quoted string literal is not a placeholder.
+func (d *dialect) rebind(q string) string {
+	if !d.numbered || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// nullTime encodes a time that may be unknown: the zero time is NULL.
+func (d *dialect) nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return d.encodeTime(normTime(t))
+}
+
+// scanTime is a sql.Scanner for a stored time: SQLite keeps INTEGER unix
+// microseconds, PostgreSQL a timestamptz. It sets *t in UTC, or to the zero
+// time for NULL, and records in valid whether the value was not NULL.
+type scanTime struct {
+	t     *time.Time
+	valid bool
+}
+
+// Scan implements [database/sql.Scanner].
+func (s *scanTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.t, s.valid = time.Time{}, false
+	case int64:
+		*s.t, s.valid = time.UnixMicro(v).UTC(), true
+	case time.Time:
+		*s.t, s.valid = v.UTC(), true
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
+}

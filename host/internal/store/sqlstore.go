@@ -1,0 +1,494 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// sqlStore implements Store over database/sql for both engines; what
+// differs between them is in d. Statements are written with ? placeholders
+// (see dialect.rebind).
+type sqlStore struct {
+	d *dialect
+	w *sql.DB // every write (SQLite: a single connection)
+	r *sql.DB // every read (SQLite: query_only connections; PostgreSQL: w)
+	// db names the database in messages about it as a whole (migrate,
+	// ping, close): the SQLite file, quoted; "" for PostgreSQL, whose DSN
+	// may hold a password.
+	db string
+}
+
+// errorf returns the error "store: <engine>: <format>", wrapping what
+// format wraps.
+func (s *sqlStore) errorf(format string, args ...any) error {
+	return fmt.Errorf("store: %s: %w", s.d.name, fmt.Errorf(format, args...))
+}
+
+// exec runs a write statement.
+func (s *sqlStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.w.ExecContext(ctx, s.d.rebind(q), args...)
+}
+
+// writeRow runs a write statement that returns a row (RETURNING).
+func (s *sqlStore) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.w.QueryRowContext(ctx, s.d.rebind(q), args...)
+}
+
+// readRow runs a query for at most one row.
+func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
+}
+
+// readAll runs a query and returns its rows, each read by scan.
+func readAll[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(...any) error }
+
+// filter collects the conditions of a WHERE clause and their arguments.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+// add appends a condition with one ? placeholder and its argument.
+func (f *filter) add(cond string, arg any) {
+	f.conds = append(f.conds, cond)
+	f.args = append(f.args, arg)
+}
+
+// where returns the WHERE clause ("" when there are no conditions).
+func (f *filter) where() string {
+	if len(f.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(f.conds, " AND ")
+}
+
+const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at`
+
+// scanMessage reads one row of messageCols.
+func scanMessage(row rowScanner) (Message, error) {
+	var m Message
+	err := row.Scan(&m.ID, &m.Site, &m.Type, &m.Key, &m.Status, &m.Outcome, &m.Reply, &m.Attempts,
+		&scanTime{t: &m.OccurredAt}, &scanTime{t: &m.ReceivedAt}, &scanTime{t: &m.UpdatedAt})
+	return m, err
+}
+
+// BeginMessage implements [Store.BeginMessage].
+func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
+	if m.ID == "" {
+		return nil, false, s.errorf("begin message: empty id")
+	}
+	t := now()
+	received := t
+	if !m.ReceivedAt.IsZero() {
+		received = normTime(m.ReceivedAt)
+	}
+	res, err := s.exec(ctx, `INSERT INTO messages
+		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at)
+		VALUES (?, ?, ?, ?, 'pending', '', NULL, 0, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t))
+	if err != nil {
+		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+	} else if n == 1 {
+		return nil, true, nil
+	}
+	// The conflicting row is committed (SQLite: it was written by the single
+	// writer; PostgreSQL: ON CONFLICT DO NOTHING waited for it to commit), so
+	// a fresh read sees it.
+	existing, err := s.GetMessage(ctx, m.ID)
+	if err != nil {
+		return nil, false, s.errorf("begin message %q: existing: %w", m.ID, err)
+	}
+	return existing, false, nil
+}
+
+// GetMessage implements [Store.GetMessage].
+func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) {
+	m, err := scanMessage(s.readRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.errorf("message %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.errorf("get message %q: %w", id, err)
+	}
+	return &m, nil
+}
+
+// AddAttempt implements [Store.AddAttempt]. It returns ErrNotFound for an
+// unknown id and ErrConflict if the message is already done.
+func (s *sqlStore) AddAttempt(ctx context.Context, id string) (int, error) {
+	var n int
+	err := s.writeRow(ctx, `UPDATE messages SET attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND status = 'pending' RETURNING attempts`, s.d.encodeTime(now()), id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, s.notPending(ctx, id, "add attempt")
+	}
+	if err != nil {
+		return 0, s.errorf("add attempt %q: %w", id, err)
+	}
+	return n, nil
+}
+
+// notPending explains why a pending message could not be updated.
+func (s *sqlStore) notPending(ctx context.Context, id, op string) error {
+	var status string
+	err := s.readRow(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.errorf("%s %q: %w", op, id, ErrNotFound)
+	}
+	if err != nil {
+		return s.errorf("%s %q: %w", op, id, err)
+	}
+	return s.errorf("%s %q: message is %s: %w", op, id, status, ErrConflict)
+}
+
+// FinishMessage implements [Store.FinishMessage]. Finishing a done message
+// again overwrites its outcome.
+func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error {
+	if outcome == "" {
+		return s.errorf("finish message %q: empty outcome", id)
+	}
+	res, err := s.exec(ctx, `UPDATE messages
+		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
+		WHERE id = ?`, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
+	if err != nil {
+		return s.errorf("finish message %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.errorf("finish message %q: %w", id, err)
+	} else if n == 0 {
+		return s.errorf("finish message %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// OldestPending implements [Store.OldestPending].
+func (s *sqlStore) OldestPending(ctx context.Context) (time.Time, bool, error) {
+	var oldest time.Time
+	col := scanTime{t: &oldest}
+	err := s.readRow(ctx, `SELECT MIN(COALESCE(occurred_at, received_at))
+		FROM messages WHERE status = 'pending'`).Scan(&col)
+	if err != nil {
+		return time.Time{}, false, s.errorf("oldest pending: %w", err)
+	}
+	return oldest, col.valid, nil
+}
+
+// ListMessages implements [Store.ListMessages]. typePrefix is a literal
+// prefix; empty filters do not filter.
+func (s *sqlStore) ListMessages(ctx context.Context, site, typePrefix, outcome string, limit int) ([]Message, error) {
+	var f filter
+	if site != "" {
+		f.add("site = ?", site)
+	}
+	if typePrefix != "" {
+		f.add("type >= ?", typePrefix)
+		if end, ok := prefixEnd(typePrefix); ok {
+			f.add("type < ?", end)
+		}
+	}
+	if outcome != "" {
+		f.add("outcome = ?", outcome)
+	}
+	out, err := readAll(ctx, s, scanMessage,
+		`SELECT `+messageCols+` FROM messages`+f.where()+` ORDER BY received_at DESC, id DESC LIMIT ?`,
+		append(f.args, listLimit(limit))...)
+	if err != nil {
+		return nil, s.errorf("list messages: %w", err)
+	}
+	return out, nil
+}
+
+// CountMessages implements [Store.CountMessages].
+func (s *sqlStore) CountMessages(ctx context.Context) (map[string]int, error) {
+	type count struct {
+		outcome string
+		n       int
+	}
+	rows, err := readAll(ctx, s, func(row rowScanner) (count, error) {
+		var c count
+		err := row.Scan(&c.outcome, &c.n)
+		return c, err
+	}, `SELECT outcome, COUNT(*) FROM messages GROUP BY outcome`)
+	if err != nil {
+		return nil, s.errorf("count messages: %w", err)
+	}
+	counts := map[string]int{}
+	for _, c := range rows {
+		counts[c.outcome] = c.n
+	}
+	return counts, nil
+}
+
+// AppendExchange implements [Store.AppendExchange]. A zero At is set to now.
+func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error) {
+	at := now()
+	if !e.At.IsZero() {
+		at = normTime(e.At)
+	}
+	var id int64
+	err := s.writeRow(ctx, `INSERT INTO exchanges
+		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(e.Request), nullBytes(e.Response),
+		e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
+	if err != nil {
+		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
+	}
+	return id, nil
+}
+
+// ListExchanges implements [Store.ListExchanges]. From is inclusive and To
+// exclusive.
+func (s *sqlStore) ListExchanges(ctx context.Context, ef ExchangeFilter) ([]Exchange, error) {
+	var f filter
+	for _, c := range []struct{ col, val string }{
+		{"plugin", ef.Plugin}, {"site", ef.Site}, {"code", ef.Code}, {"serial", ef.Serial}, {"message_id", ef.MessageID},
+	} {
+		if c.val != "" {
+			f.add(c.col+" = ?", c.val)
+		}
+	}
+	if !ef.From.IsZero() {
+		f.add("at >= ?", s.d.encodeTime(normTime(ef.From)))
+	}
+	if !ef.To.IsZero() {
+		f.add("at < ?", s.d.encodeTime(normTime(ef.To)))
+	}
+	out, err := readAll(ctx, s, func(row rowScanner) (Exchange, error) {
+		var e Exchange
+		err := row.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.System, &e.Code, &e.Serial,
+			&e.Request, &e.Response, &e.Status, &e.Error, &e.DurationMS, &scanTime{t: &e.At})
+		return e, err
+	}, `SELECT id, message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at
+		FROM exchanges`+f.where()+` ORDER BY at DESC, id DESC LIMIT ?`,
+		append(f.args, listLimit(ef.Limit))...)
+	if err != nil {
+		return nil, s.errorf("list exchanges: %w", err)
+	}
+	return out, nil
+}
+
+// StateGet implements [Store.StateGet].
+func (s *sqlStore) StateGet(ctx context.Context, ns, key string) (StateEntry, error) {
+	e := StateEntry{Key: key}
+	err := s.readRow(ctx, `SELECT value, version FROM plugin_state WHERE ns = ? AND key = ?`,
+		ns, key).Scan(&e.Value, &e.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StateEntry{}, s.errorf("state %q key %q: %w", ns, key, ErrNotFound)
+	}
+	if err != nil {
+		return StateEntry{}, s.errorf("state %q get %q: %w", ns, key, err)
+	}
+	return e, nil
+}
+
+// StatePut implements [Store.StatePut].
+func (s *sqlStore) StatePut(ctx context.Context, ns, key string, value []byte) (int64, error) {
+	var v int64
+	err := s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+		VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+			version = plugin_state.version + 1, updated_at = excluded.updated_at
+		RETURNING version`, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+	if err != nil {
+		return 0, s.errorf("state %q put %q: %w", ns, key, err)
+	}
+	return v, nil
+}
+
+// StateCAS implements [Store.StateCAS].
+func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, value []byte) (int64, error) {
+	if expect < 0 {
+		return 0, s.errorf("state %q cas %q: negative expected version %d", ns, key, expect)
+	}
+	var v int64
+	var err error
+	if expect == 0 {
+		err = s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`,
+			ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+	} else {
+		// On PostgreSQL (READ COMMITTED) a concurrent writer of the same row
+		// makes this wait, then re-check version against the committed row.
+		err = s.writeRow(ctx, `UPDATE plugin_state SET value = ?, version = version + 1, updated_at = ?
+			WHERE ns = ? AND key = ? AND version = ? RETURNING version`,
+			nullBytes(value), s.d.encodeTime(now()), ns, key, expect).Scan(&v)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, s.errorf("state %q cas %q: expected version %d: %w", ns, key, expect, ErrConflict)
+	}
+	if err != nil {
+		return 0, s.errorf("state %q cas %q: %w", ns, key, err)
+	}
+	return v, nil
+}
+
+// StateScan implements [Store.StateScan]. prefix is literal.
+func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
+	q := `SELECT key, value, version FROM plugin_state WHERE ns = ? AND key >= ?`
+	args := []any{ns, prefix}
+	if end, ok := prefixEnd(prefix); ok {
+		q += ` AND key < ?`
+		args = append(args, end)
+	}
+	q += ` ORDER BY key`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
+		var e StateEntry
+		err := row.Scan(&e.Key, &e.Value, &e.Version)
+		return e, err
+	}, q, args...)
+	if err != nil {
+		return nil, s.errorf("state %q scan %q: %w", ns, prefix, err)
+	}
+	return out, nil
+}
+
+// StateDelete implements [Store.StateDelete].
+func (s *sqlStore) StateDelete(ctx context.Context, ns, key string) error {
+	if _, err := s.exec(ctx, `DELETE FROM plugin_state WHERE ns = ? AND key = ?`, ns, key); err != nil {
+		return s.errorf("state %q delete %q: %w", ns, key, err)
+	}
+	return nil
+}
+
+// PutBatch implements [Store.PutBatch]. CreatedAt is taken from b when the
+// batch is new (now if zero) and kept on updates; UpdatedAt is set to now.
+func (s *sqlStore) PutBatch(ctx context.Context, b Batch) error {
+	t := now()
+	created := t
+	if !b.CreatedAt.IsZero() {
+		created = normTime(b.CreatedAt)
+	}
+	_, err := s.exec(ctx, `INSERT INTO batches
+		(plugin, site, job, batch_id, step, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (plugin, site, job, batch_id) DO UPDATE SET
+			step = excluded.step, payload = excluded.payload, updated_at = excluded.updated_at`,
+		b.Plugin, b.Site, b.Job, b.BatchID, b.Step, nullBytes(b.Payload), s.d.encodeTime(created), s.d.encodeTime(t))
+	if err != nil {
+		return s.errorf("put batch %s/%s/%s %q: %w", b.Plugin, b.Site, b.Job, b.BatchID, err)
+	}
+	return nil
+}
+
+// OpenBatches implements [Store.OpenBatches].
+func (s *sqlStore) OpenBatches(ctx context.Context, plugin, site, job string) ([]Batch, error) {
+	out, err := readAll(ctx, s, func(row rowScanner) (Batch, error) {
+		b := Batch{Plugin: plugin, Site: site, Job: job}
+		err := row.Scan(&b.BatchID, &b.Step, &b.Payload, &scanTime{t: &b.CreatedAt}, &scanTime{t: &b.UpdatedAt})
+		return b, err
+	}, `SELECT batch_id, step, payload, created_at, updated_at FROM batches
+		WHERE plugin = ? AND site = ? AND job = ? AND step <> 'done'
+		ORDER BY created_at, batch_id`, plugin, site, job)
+	if err != nil {
+		return nil, s.errorf("open batches %s/%s/%s: %w", plugin, site, job, err)
+	}
+	return out, nil
+}
+
+// AcquireLease implements [Store.AcquireLease]. A lease whose expiry is at
+// or before now is free.
+func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	if holder == "" || ttl <= 0 {
+		return false, s.errorf("acquire lease %q: need a holder and a positive ttl (holder %q, ttl %v)", name, holder, ttl)
+	}
+	t := normTime(now)
+	var got string
+	err := s.writeRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+		RETURNING holder`, name, holder, s.d.encodeTime(t.Add(ttl)), s.d.encodeTime(t)).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.errorf("acquire lease %q for %q: %w", name, holder, err)
+	}
+	return true, nil
+}
+
+// ReleaseLease implements [Store.ReleaseLease].
+func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := s.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+		return s.errorf("release lease %q for %q: %w", name, holder, err)
+	}
+	return nil
+}
+
+// NextSequence implements [Store.NextSequence].
+func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := s.writeRow(ctx, `INSERT INTO sequences (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
+	if err != nil {
+		return 0, s.errorf("next sequence %q: %w", name, err)
+	}
+	return v, nil
+}
+
+// whole names an operation on the database as a whole for errors:
+// `ping "/path/medgate.db"` on SQLite, "ping" on PostgreSQL.
+func (s *sqlStore) whole(op string) string {
+	if s.db == "" {
+		return op
+	}
+	return op + " " + s.db
+}
+
+// Ping implements [Store.Ping].
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return s.errorf("%s: %w", s.whole("ping"), err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return s.errorf("%s: %w", s.whole("ping"), err)
+		}
+	}
+	return nil
+}
+
+// Close implements [Store.Close]. It waits for the queries that have
+// started to finish.
+func (s *sqlStore) Close() error {
+	var errs []error
+	if s.r != nil && s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return s.errorf("%s: %w", s.whole("close"), err)
+	}
+	return nil
+}

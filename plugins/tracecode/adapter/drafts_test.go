@@ -1,0 +1,297 @@
+package adapter_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/adapter"
+)
+
+type fetchReply struct {
+	Pages, Bills, New, Changed, Unchanged, Codes int
+	Drafts                                       []string
+}
+
+type draftView struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	Version     int64  `json:"version"`
+	ReceiptNo   string `json:"receiptNo"`
+	ConfirmedBy string `json:"confirmedBy"`
+	Lines       []struct {
+		LineNo    int      `json:"lineNo"`
+		ItemCode  string   `json:"itemCode"`
+		ItemName  string   `json:"itemName"`
+		Qty       string   `json:"qty"`
+		BatchNo   string   `json:"batchNo"`
+		Codes     []string `json:"codes"`
+		PackRatio string   `json:"packRatio"`
+	} `json:"lines"`
+	Adjustments []struct {
+		At     time.Time `json:"at"`
+		By     string    `json:"by"`
+		Op     string    `json:"op"`
+		LineNo int       `json:"lineNo"`
+		Field  string    `json:"field"`
+		From   string    `json:"from"`
+		To     string    `json:"to"`
+		Reason string    `json:"reason"`
+	} `json:"adjustments"`
+}
+
+func TestFetchStoresDocumentsAndCreatesDrafts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["pageSize"] = "2" })
+	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-25", "endDate": "2026-11-26"}), sdk.StatusOK)
+	want := append(e.sim.StockIn(time.Date(2026, 11, 25, 0, 0, 0, 0, cst)), e.sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))...)
+	codes := 0
+	for _, b := range want {
+		for _, l := range b.Lines {
+			codes += len(l.Codes)
+		}
+	}
+	if out.Bills != len(want) || out.New != len(want) || len(out.Drafts) != len(want) || out.Codes != codes || out.Pages != 3 {
+		t.Fatalf("fetch %+v; the platform has %d documents with %d codes (3 pages of 2)", out, len(want), codes)
+	}
+	if n := len(e.events(adapter.EventStockIn)); n != len(want) {
+		t.Errorf("%d stock-in events, want %d", n, len(want))
+	}
+	// Stored for reconciliation: each document with all its codes.
+	for _, b := range want {
+		n := 0
+		for _, c := range e.state("codes/in/" + b.BillNo + "/") {
+			var rows []map[string]any
+			_ = json.Unmarshal(c.Value, &rows)
+			n += len(rows)
+		}
+		bc := 0
+		for _, l := range b.Lines {
+			bc += len(l.Codes)
+		}
+		if n != bc {
+			t.Errorf("%s: %d codes stored, platform lists %d", b.BillNo, n, bc)
+		}
+	}
+	// Fetching again changes nothing.
+	again := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-25", "endDate": "2026-11-26"}), sdk.StatusOK)
+	if again.New != 0 || again.Unchanged != len(want) || len(again.Drafts) != 0 {
+		t.Errorf("second fetch %+v, want everything unchanged", again)
+	}
+	// The work list shows the open drafts.
+	list := must[struct {
+		Items []struct {
+			ID               string
+			Lines, Codes     int
+			MissingItemCodes int
+		}
+	}](t, e.send(adapter.OpDraftsList, map[string]any{}), sdk.StatusOK)
+	if len(list.Items) != len(want) {
+		t.Fatalf("work list has %d items, want %d", len(list.Items), len(want))
+	}
+	// Bad ranges are refused before any call.
+	for _, p := range []map[string]string{{"beginDate": "2026-11-26", "endDate": "2026-11-25"}, {"beginDate": "2026-10-01", "endDate": "2026-11-25"}, {"beginDate": "x", "endDate": "2026-11-25"}} {
+		if r := e.send(adapter.OpStockInFetch, p); r.Status != sdk.StatusInvalid {
+			t.Errorf("%v: %s", p, r.Status)
+		}
+	}
+}
+
+func TestStockInSyncJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	r, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Processed != 6 { // two days of 3 deliveries
+		t.Errorf("job: %+v", r)
+	}
+	if _, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: "nope"}); err == nil {
+		t.Error("an unknown job ran")
+	}
+}
+
+// fetchOne fetches today's deliveries and returns the first draft id.
+func fetchOne(t *testing.T, e *env) string {
+	t.Helper()
+	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	if len(out.Drafts) == 0 {
+		t.Fatal("no draft created")
+	}
+	return out.Drafts[0]
+}
+
+func getDraft(t *testing.T, e *env, id string) draftView {
+	t.Helper()
+	return must[draftView](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+}
+
+func TestDraftAdjustAndConfirm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	d := getDraft(t, e, id)
+	if d.Status != "open" || len(d.Lines) == 0 || d.Lines[0].ItemCode == "" {
+		t.Fatalf("draft %+v (item codes come from productItemMap)", d)
+	}
+	l := d.Lines[0]
+	removed := l.Codes[len(l.Codes)-1]
+	newQty := "7"
+	adjust := map[string]any{"draftId": id, "by": "pharm01 王药师", "reason": "到货清点", "expectedVersion": d.Version, "changes": []any{
+		map[string]any{"op": "setQty", "lineNo": l.LineNo, "qty": newQty},
+		map[string]any{"op": "setField", "lineNo": l.LineNo, "field": "batchNo", "value": "B-CORRECTED"},
+		map[string]any{"op": "removeCodes", "lineNo": l.LineNo, "codes": []string{removed}},
+		map[string]any{"op": "addLine", "line": map[string]any{"itemCode": "YP9999", "itemName": "赠品", "batchNo": "Z1", "expiryDate": "2028-01-31", "qty": "1", "codes": []string{drugCode("8100009", 1)}}},
+	}}
+	e.clock.Add(3 * time.Minute)
+	out := must[map[string]any](t, e.send(adapter.OpDraftAdjust, adjust), sdk.StatusOK)
+	if out["applied"] != 4.0 {
+		t.Fatalf("adjust reply %v", out)
+	}
+	d2 := getDraft(t, e, id)
+	if d2.Lines[0].Qty != newQty || d2.Lines[0].BatchNo != "B-CORRECTED" || len(d2.Lines[0].Codes) != len(l.Codes)-1 || len(d2.Lines) != len(d.Lines)+1 {
+		t.Fatalf("adjusted draft %+v", d2)
+	}
+	if len(d2.Adjustments) != 4 {
+		t.Fatalf("%d adjustments recorded, want 4", len(d2.Adjustments))
+	}
+	for _, a := range d2.Adjustments {
+		if a.By != "pharm01 王药师" || !a.At.Equal(e.clock.Now()) || a.Reason != "到货清点" {
+			t.Errorf("adjustment %+v does not say who and when", a)
+		}
+	}
+	if a := d2.Adjustments[0]; a.Op != "setQty" || a.From != l.Qty || a.To != newQty {
+		t.Errorf("setQty recorded as %+v", a)
+	}
+	// A stale version is refused; so is a change without who.
+	stale := map[string]any{"draftId": id, "by": "x", "expectedVersion": d.Version, "changes": []any{map[string]any{"op": "setQty", "lineNo": l.LineNo, "qty": "1"}}}
+	if r := e.send(adapter.OpDraftAdjust, stale); r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.expectedVersion", "state") {
+		t.Errorf("stale adjustment: %s %s", r.Status, r.Diagnostics)
+	}
+	if r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "changes": []any{map[string]any{"op": "setQty", "lineNo": 1, "qty": "1"}}}); !hasDiag(r.Diagnostics, "$.by", "required") {
+		t.Errorf("adjustment without who: %s", r.Diagnostics)
+	}
+	// Every bad change is reported at once, and none is applied.
+	bad := map[string]any{"draftId": id, "by": "x", "changes": []any{
+		map[string]any{"op": "setQty", "lineNo": 99, "qty": "1"},
+		map[string]any{"op": "setField", "lineNo": 1, "field": "colour", "value": "red"},
+		map[string]any{"op": "addCodes", "lineNo": 1, "codes": []string{"123"}},
+		map[string]any{"op": "addCodes", "lineNo": 1, "codes": []string{d2.Lines[0].Codes[0]}},
+		map[string]any{"op": "teleport"},
+	}}
+	r := e.send(adapter.OpDraftAdjust, bad)
+	for _, want := range []string{"$.changes[0].lineNo", "$.changes[1].field", "$.changes[2].codes[0]", "$.changes[3].codes[0]", "$.changes[4].op"} {
+		found := false
+		for _, d := range r.Diagnostics {
+			found = found || d.Field == want
+		}
+		if !found {
+			t.Errorf("no diagnostic at %s: %s", want, r.Diagnostics)
+		}
+	}
+	if d3 := getDraft(t, e, id); d3.Version != d2.Version {
+		t.Errorf("a refused adjustment changed the draft")
+	}
+
+	// Confirm: the formal purchase receipt is published once.
+	conf := must[map[string]any](t, e.sendID("confirm-1", adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02 李主管"}, false), sdk.StatusOK)
+	evs := e.events(adapter.EventReceipt)
+	if len(evs) != 1 {
+		t.Fatalf("%d receipt events, want 1", len(evs))
+	}
+	var rc struct {
+		ReceiptNo, DraftID, ConfirmedBy, SupplierBillNo string
+		Lines                                           []struct {
+			ItemCode, Qty, BatchNo string
+			Codes                  []string
+		}
+		Receiver    map[string]string
+		Adjustments int
+	}
+	if err := json.Unmarshal(evs[0].Payload, &rc); err != nil {
+		t.Fatal(err)
+	}
+	if rc.ReceiptNo != conf["receiptNo"] || rc.ConfirmedBy != "pharm02 李主管" || rc.Lines[0].Qty != newQty || rc.Lines[0].BatchNo != "B-CORRECTED" ||
+		len(rc.Lines) != len(d2.Lines) || rc.Adjustments != 4 || rc.Receiver["orgCode"] != "H35020300001" || rc.SupplierBillNo != id {
+		t.Errorf("receipt event %s", evs[0].Payload)
+	}
+	if evs[0].ID != conf["eventId"] || evs[0].Key != id {
+		t.Errorf("event id %s key %s, reply %v", evs[0].ID, evs[0].Key, conf)
+	}
+	// A second confirmation fails and publishes nothing.
+	r = e.sendID("confirm-2", adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "someone else"}, false)
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.draftId", "state") {
+		t.Errorf("second confirmation: %s %s", r.Status, r.Diagnostics)
+	}
+	// The retry of the first confirmation message answers the same receipt.
+	again := must[map[string]any](t, e.sendID("confirm-1", adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02 李主管"}, true), sdk.StatusOK)
+	if again["receiptNo"] != conf["receiptNo"] {
+		t.Errorf("retry answered %v, first %v", again, conf)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 1 {
+		t.Errorf("%d receipt events after the retries, want 1", n)
+	}
+	// A confirmed draft can no longer change, and leaves the work list.
+	if r := e.send(adapter.OpDraftAdjust, stale); r.Status != sdk.StatusInvalid {
+		t.Errorf("adjusting a confirmed draft: %s", r.Status)
+	}
+	list := must[struct{ Items []struct{ ID string } }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if it.ID == id {
+			t.Errorf("confirmed draft %s still on the work list", id)
+		}
+	}
+}
+
+func TestDraftConfirmPreconditions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["productItemMap"] = "" })
+	id := fetchOne(t, e)
+	r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "x"})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.lines[0].itemCode", "precondition") {
+		t.Fatalf("confirming without item codes: %s %s", r.Status, r.Diagnostics)
+	}
+	if r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": "nope", "by": "x"}); r.Status != sdk.StatusInvalid {
+		t.Errorf("unknown draft: %s", r.Status)
+	}
+	if len(e.events(adapter.EventReceipt)) != 0 {
+		t.Error("a receipt was published")
+	}
+}
+
+// TestDraftConfirmedOnceUnderConcurrency: many confirmations of one draft
+// at once; exactly one wins (compare-and-set on the draft).
+func TestDraftConfirmedOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]*sdk.HandleResponse, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.sendID("c-"+strconv.Itoa(i), adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": fmt.Sprintf("user%d", i)}, false)
+		}()
+	}
+	wg.Wait()
+	oks := 0
+	for _, r := range results {
+		switch {
+		case r.Status == sdk.StatusOK:
+			oks++
+		case r.Status == sdk.StatusInvalid && hasDiag(r.Diagnostics, "$.draftId", "state"):
+		default:
+			t.Errorf("unexpected outcome %s %s", r.Status, r.Diagnostics)
+		}
+	}
+	if oks != 1 || len(e.events(adapter.EventReceipt)) != 1 {
+		t.Fatalf("%d confirmations succeeded and %d receipts published, want 1 and 1", oks, len(e.events(adapter.EventReceipt)))
+	}
+}

@@ -1,0 +1,352 @@
+package selfpay
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/hsa"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+const (
+	code  = "H35020300001"
+	paas  = "p1"
+	token = "t1"
+)
+
+// host is a minimal hsa.Host.
+type host struct {
+	mu  sync.Mutex
+	seq int64
+	kv  map[string][]byte
+}
+
+func (h *host) Get(_ context.Context, k string) (sdk.Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.kv[k]
+	if !ok {
+		return sdk.Entry{}, sdk.ErrNotFound
+	}
+	return sdk.Entry{Key: k, Value: v, Version: 1}, nil
+}
+
+func (h *host) Put(_ context.Context, k string, v []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kv == nil {
+		h.kv = map[string][]byte{}
+	}
+	h.kv[k] = v
+	return 1, nil
+}
+
+func (h *host) NextSequence(context.Context, string) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	return h.seq, nil
+}
+
+func (h *host) Journal(context.Context, sdk.Exchange) (int64, error) { return 1, nil }
+
+type fixture struct {
+	sim    *Sim
+	url    string
+	client *hsa.Client
+	h      *host
+}
+
+func newFixture(t *testing.T, opts Options, edit func(*hsa.Config)) *fixture {
+	t.Helper()
+	if opts.PaasID == "" {
+		opts.PaasID, opts.Token = paas, token
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	cfg := hsa.Defaults()
+	cfg.BaseURL, cfg.FixmedinsCode, cfg.FixmedinsName, cfg.MdtrtareaAdmvs = srv.URL+"/", code, "示例医院", "350200"
+	cfg.RecerSysCode, cfg.Opter, cfg.OpterName, cfg.PaasID, cfg.Token = "CSTEST", "OP1", "接口", paas, token
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := hsa.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{sim: s, url: srv.URL, client: c, h: &host{}}
+}
+
+func (f *fixture) do(infno string, input any) (*hsa.Result, error) {
+	return f.client.Do(context.Background(), f.h, hsa.Call{Infno: infno, Input: input})
+}
+
+// refused asserts a business refusal whose message contains want.
+func refused(t *testing.T, err error, want string) {
+	t.Helper()
+	var be *hsa.BusinessError
+	if !errors.As(err, &be) || !strings.Contains(be.Message, want) {
+		t.Fatalf("err = %v, want a refusal containing %q", err, want)
+	}
+}
+
+func feeRow(id string, i int, amt string) map[string]any {
+	return map[string]any{
+		"fixmedins_mdtrt_id": id, "med_type": "21", "bkkp_sn": fmt.Sprintf("%s-%d", id, i), "fee_ocur_time": "2025-03-26 10:00:00",
+		"fixmedins_code": code, "fixmedins_name": "示例医院", "cnt": 1, "pric": amt, "det_item_fee_sumamt": amt,
+		"med_list_codg": "X", "medins_list_codg": "Y", "medins_list_name": "Z", "med_chrgitm_type": "04",
+		"bilg_dept_codg": "A", "bilg_dept_name": "内科", "bilg_dr_code": "D", "bilg_dr_name": "李", "tcmdrug_used_way": "1",
+		"etip_flag": "0", "dscg_tkdrug_flag": "0", "fulamt_ownpay_amt": amt, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_amt": 0,
+	}
+}
+
+func visitIn(id, total string) map[string]any {
+	return map[string]any{
+		"ownPayPatnMdtrtD": map[string]any{"fixmedins_mdtrt_id": id, "fixmedins_code": code, "fixmedins_name": "示例医院", "psn_cert_type": "01",
+			"certno": "350203198001011234", "psn_name": "张三", "begntime": "2025-03-25 10:00:00", "med_type": "21", "vali_flag": "1", "medfee_sumamt": total},
+		"ownPayPatnDiagListD": []any{map[string]any{"inout_diag_type": "2", "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": "J18", "diag_name": "肺炎"}},
+	}
+}
+
+func complete(id, flag string) map[string]any {
+	return map[string]any{"fixmedins_mdtrt_id": id, "fixmedins_code": code, "cplt_flag": flag}
+}
+
+func fees(rows ...any) map[string]any { return map[string]any{"fsiOwnpayPatnFeeListDDTO": rows} }
+
+// TestSignature: the simulator checks the x-tif headers on its own.
+func TestSignature(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, nil)
+	now := time.Now().Unix()
+	sign := func(ts int64, nonce, tok string) string {
+		s := strconv.FormatInt(ts, 10)
+		sum := sha256.Sum256([]byte(s + tok + nonce + s))
+		return hex.EncodeToString(sum[:])
+	}
+	testCases := map[string]struct {
+		paasid, nonce string
+		ts            int64
+		sig           string
+		want          int
+	}{
+		"good":         {paas, "n-good", now, sign(now, "n-good", token), http.StatusOK},
+		"replayed":     {paas, "n-good", now, sign(now, "n-good", token), http.StatusUnauthorized},
+		"wrong token":  {paas, "n-2", now, sign(now, "n-2", "other"), http.StatusUnauthorized},
+		"wrong paasid": {"p2", "n-3", now, sign(now, "n-3", token), http.StatusUnauthorized},
+		"stale":        {paas, "n-4", now - 3600, sign(now-3600, "n-4", token), http.StatusUnauthorized},
+		"upper case":   {paas, "n-5", now, strings.ToUpper(sign(now, "n-5", token)), http.StatusUnauthorized},
+		"no signature": {paas, "n-6", now, "", http.StatusUnauthorized},
+	}
+	for _, name := range []string{"good", "replayed", "wrong token", "wrong paasid", "stale", "upper case", "no signature"} {
+		tc := testCases[name]
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/", strings.NewReader(`{}`))
+		req.Header.Set("x-tif-paasid", tc.paasid)
+		req.Header.Set("x-tif-timestamp", strconv.FormatInt(tc.ts, 10))
+		req.Header.Set("x-tif-nonce", tc.nonce)
+		req.Header.Set("x-tif-signature", tc.sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", name, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+func TestEnvelopeChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, nil)
+	res, err := f.do("4207", map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code, "page_num": 1, "page_size": 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.client.Do(context.Background(), f.h, hsa.Call{Infno: "4207", MsgID: res.MsgID, Input: map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code, "page_num": 1, "page_size": 10}})
+	refused(t, err, "msgid "+res.MsgID+" was used before")
+	_, err = f.client.Do(context.Background(), f.h, hsa.Call{Infno: "4207", MsgID: "H99999999999202504010930000001", Input: map[string]any{}})
+	refused(t, err, "须以定点医药机构编号开头")
+	_, err = f.do("4207", map[string]any{"fixmedins_mdtrt_id": "A"})
+	refused(t, err, "入参校验失败")
+	_, err = f.do("4299", map[string]any{})
+	refused(t, err, "unknown infno")
+}
+
+func TestUploadRules(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, nil)
+	// One patient per call.
+	_, err := f.do("4201A", fees(feeRow("A", 1, "10"), feeRow("B", 1, "10")))
+	refused(t, err, "一位患者")
+	// Completion needs the visit (4202) and fee lines (4201A) of the same id.
+	if _, err := f.do("4201A", fees(feeRow("A", 1, "10"), feeRow("A", 2, "5"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.do("4201A", fees(feeRow("A", 2, "5")))
+	refused(t, err, "was uploaded before")
+	_, err = f.do("4203", complete("A", "1"))
+	refused(t, err, "4202")
+	if _, err := f.do("4202", visitIn("A", "16")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.do("4203", complete("A", "1"))
+	refused(t, err, "不符")
+	if _, err := f.do("4202", visitIn("A", "15")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.do("4203", complete("A", "1")); err != nil {
+		t.Fatal(err)
+	}
+	// Complete: locked.
+	_, err = f.do("4201A", fees(feeRow("A", 3, "1")))
+	refused(t, err, "4203 cplt_flag=0")
+	_, err = f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code}})
+	refused(t, err, "4203 cplt_flag=0")
+	// Reopen, delete one line, then all.
+	if _, err := f.do("4203", complete("A", "0")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code}, "feedetl": []any{map[string]any{"bkkp_sn": "A-9"}}})
+	refused(t, err, "A-9")
+	if _, err := f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code}, "feedetl": []any{map[string]any{"bkkp_sn": "A-1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.sim.Visit(code, "A"); strings.Join(v.Fees, ",") != "A-2" || v.Complete {
+		t.Fatalf("visit %+v", v)
+	}
+	if _, err := f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "A", "fixmedins_code": code}})
+	refused(t, err, "nothing to delete")
+}
+
+func TestQueries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, nil)
+	var rows []any
+	for i := 1; i <= 5; i++ {
+		rows = append(rows, feeRow("Q", i, "2"))
+	}
+	for _, c := range []struct {
+		infno string
+		in    any
+	}{{"4201A", fees(rows...)}, {"4202", visitIn("Q", "10")}, {"4203", complete("Q", "1")}} {
+		if _, err := f.do(c.infno, c.in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := f.do("4207", map[string]any{"fixmedins_mdtrt_id": "Q", "fixmedins_code": code, "page_num": 3, "page_size": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := hsa.ParsePage(res.Output, hsa.Defaults().Paging)
+	if err != nil || pg.Total != 5 || pg.Pages != 3 || len(pg.Records) != 1 || !bytes.Contains(pg.Records[0], []byte(`"bkkpSn":"Q-5"`)) {
+		t.Fatalf("4207 page 3: %+v %v", pg, err)
+	}
+	for q, want := range map[string]int{
+		`{"certno":"350203198001011234"}`:                                    1,
+		`{"certno":"350203198001011234","cplt_flag":"0"}`:                    0,
+		`{"psn_name":"李四"}`:                                                  0,
+		`{"begntime":"2025-03-25 00:00:00","endtime":"2025-03-26 00:00:00"}`: 1,
+		`{"medfee_sumamt":"10.00"}`:                                          1,
+	} {
+		in := map[string]any{"page_num": 1, "page_size": 10}
+		_ = json.Unmarshal([]byte(q), &in)
+		res, err := f.do("4208", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, _ := hsa.ParsePage(res.Output, hsa.Defaults().Paging)
+		if len(pg.Records) != want {
+			t.Errorf("4208 %s: %d records, want %d", q, len(pg.Records), want)
+		}
+	}
+	res, err = f.do("4209", map[string]any{"fixmedins_mdtrt_id": "Q", "fixmedins_code": code, "page_num": 1, "page_size": 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(res.Output, []byte(`"diagCode":"J18"`)) || !bytes.Contains(res.Output, []byte(`"poolareaNO"`)) {
+		t.Errorf("4209 output %s", res.Output)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, func(c *hsa.Config) { c.Timeout = 2 * time.Second })
+	in := map[string]any{"fixmedins_mdtrt_id": "F", "fixmedins_code": code, "page_num": 1, "page_size": 10}
+	// The control API queues a fault like Fail does.
+	resp, err := http.Post(f.url+"/sim/fail", "application/json", strings.NewReader(`{"infno":"4207","mode":"business","message":"系统繁忙"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /sim/fail: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, err = f.do("4207", in)
+	refused(t, err, "系统繁忙")
+	f.sim.Fail(Fault{Infno: "4207", Mode: FaultHTTP500})
+	_, err = f.do("4207", in)
+	var te *hsa.TransportError
+	if !errors.As(err, &te) || !te.Sent || te.Status != 500 {
+		t.Fatalf("http500: %v", err)
+	}
+	f.sim.Fail(Fault{Infno: "4201A", Mode: FaultLostReply})
+	_, err = f.do("4201A", fees(feeRow("F", 1, "1")))
+	if !errors.As(err, &te) || !te.Sent {
+		t.Fatalf("lost reply: %v", err)
+	}
+	if v := f.sim.Visit(code, "F"); len(v.Fees) != 1 {
+		t.Errorf("a lost reply must still apply the call: %+v", v)
+	}
+	f.sim.Fail(Fault{Infno: "4207", Mode: FaultHold})
+	done := make(chan error, 1)
+	go func() { _, err := f.do("4207", in); done <- err }()
+	if got := <-f.sim.Held(); got != "4207" {
+		t.Fatalf("held %s", got)
+	}
+	f.sim.Release()
+	if err := <-done; !errors.As(err, &te) {
+		t.Fatalf("hold: %v", err)
+	}
+	// Faults are used up: the next call works.
+	if _, err := f.do("4207", in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSignInAndSM4(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdeffedcba9876543210"
+	f := newFixture(t, Options{RequireSignIn: true, SM4Key: key}, func(c *hsa.Config) {
+		c.Enc, c.SM4Key = hsa.EncSM4, key
+	})
+	in := map[string]any{"fixmedins_mdtrt_id": "S", "fixmedins_code": code, "page_num": 1, "page_size": 10}
+	_, err := f.do("4207", in)
+	refused(t, err, "请先签到")
+	signed := newFixture(t, Options{RequireSignIn: true, SM4Key: key}, func(c *hsa.Config) {
+		c.Enc, c.SM4Key, c.SignIn, c.SignInMAC, c.SignInIP = hsa.EncSM4, key, true, "00:00:00:00:00:01", "10.0.0.1"
+	})
+	res, err := signed.do("4207", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(res.Output, []byte(`"recordCounts":0`)) {
+		t.Errorf("decrypted output %s", res.Output)
+	}
+}
