@@ -457,10 +457,6 @@ func (c *compiler) scalar(r *rule, n *yaml.Node, at string, inEach bool) {
 	if keys == nil {
 		return
 	}
-	if r.field != nil && !r.field.Type.Scalar() {
-		c.add(n, at, "not a scalar", "")
-		return
-	}
 	c.when(r, keys, at)
 	if fn := keys["from"]; fn != nil {
 		c.fromPath(r, fn, c.str(fn, at+".from"), at+".from", inEach)

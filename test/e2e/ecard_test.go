@@ -171,3 +171,36 @@ func freeAddrTB(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestTransformsMapPlatformMessages: at the demo site the platform sends
+// its own JSON and HL7 v2; the site's mappings (transforms/mappings/demo)
+// turn them into ecard.register inputs, and a message the mapping cannot
+// map gets an invalid reply naming the mapping, without a plugin call.
+func TestTransformsMapPlatformMessages(t *testing.T) {
+	t.Parallel()
+	_, mg, p := start(t, func(c *harness.Config) {
+		ecardConfig(t, c)
+		c.Sites[0]["code"] = "demo"
+	})
+	hl7 := "MSH|^~\\&|HIS|XMDEMO|MEDGATE|XMDEMO|20250501090000||ADT^A28^ADT_A05|ADT1|P|2.5|||||CHN|UNICODE UTF-8\r" +
+		"EVN|A28|20250501090000\rPID|1||11010519491231002X^^^CHN^NN||王小梅^^^^^^L||19491231|F|||||13812345678\r"
+	p.Send("11010519491231002X",
+		harness.Request{ID: "tf-json", Site: "demo", Type: "ecard.register", Payload: map[string]any{
+			"person": map[string]any{"name": " 王小梅 ", "document": map[string]any{"type": "resident-id", "number": "11010519491231002X"}, "mobile": "138-1234 5678"}}},
+		harness.Request{ID: "tf-hl7", Site: "demo", Type: "ecard.register", Format: "hl7v2", Payload: hl7},
+		harness.Request{ID: "tf-bad", Site: "demo", Type: "ecard.register", Payload: map[string]any{
+			"person": map[string]any{"name": "李四", "document": map[string]any{"type": "military-id", "number": "JUN1"}}}},
+	)
+	replies := p.Replies([]string{"tf-json", "tf-hl7", "tf-bad"}, 60*time.Second)
+	var a, b struct{ CardNo string }
+	_ = json.Unmarshal(replies["tf-json"].Payload, &a)
+	_ = json.Unmarshal(replies["tf-hl7"].Payload, &b)
+	if replies["tf-json"].Status != "ok" || a.CardNo == "" || b.CardNo != a.CardNo {
+		t.Fatalf("platform JSON and HL7 for the same person must give one card: %+v / %+v", replies["tf-json"], replies["tf-hl7"])
+	}
+	bad := replies["tf-bad"]
+	if bad.Status != "invalid" || len(bad.Errors) == 0 || !bytes.Contains([]byte(bad.Errors[0].Message), []byte("demo/json/ecard.register")) {
+		t.Fatalf("unmappable message: %+v, want invalid naming the mapping", bad)
+	}
+	_ = mg
+}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -353,6 +354,9 @@ func TestWorkInjury(t *testing.T) {
 	})
 
 	t.Run("download survives plugin kills", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("finds the plugin process through /proc, which only Linux has")
+		}
 		type scenario struct {
 			name  string
 			job   string

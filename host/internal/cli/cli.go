@@ -65,6 +65,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = admin(ctx, args[1:], "GET", "/admin/jobs", stdout)
 	case "job":
 		err = jobRun(ctx, args[1:], stdout)
+	case "export":
+		err = exportCmd(ctx, args[1:], stdout, stderr)
 	case "selfpay":
 		err = selfpayCmd(ctx, args[1:], stdout)
 	case "transform":

@@ -33,6 +33,10 @@ type Config struct {
 	HTTP       HTTP       `yaml:"http"`
 	Log        Log        `yaml:"log"`
 	Processing Processing `yaml:"processing"`
+	// Transforms is a directory of site mappings (<site>/<format>/<type>.yaml
+	// and <site>/tables/<name>.yaml) that add to or replace the built-in
+	// ones in transforms/mappings.
+	Transforms string `yaml:"transforms"`
 	// PluginChecksums is a sha256sum-format file giving the SHA-256 of
 	// plugins that have no sha256 of their own.
 	PluginChecksums string   `yaml:"pluginChecksums"`
@@ -309,6 +313,11 @@ func (c *Config) Line(path string) int {
 	return 0
 }
 
+// Problems builds a one-problem Problems at a dotted path of this file.
+func (c *Config) Problems(path, format string, args ...any) Problems {
+	return Problems{c.Problem(path, format, args...)}
+}
+
 // Problem builds a Problem at a dotted path of this file.
 func (c *Config) Problem(path, format string, args ...any) Problem {
 	return Problem{File: c.File, Line: c.Line(path), Path: path, Message: fmt.Sprintf(format, args...)}
@@ -393,6 +402,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.PluginChecksums != "" {
 		c.PluginChecksums = c.rel(c.PluginChecksums)
+	}
+	if c.Transforms != "" {
+		c.Transforms = c.rel(c.Transforms)
 	}
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)

@@ -63,6 +63,13 @@ func Check(ctx context.Context, cfgPath string) error {
 		}
 	}
 	var ps config.Problems
+	if _, err := loadMappings(cfg); err != nil {
+		if errors.As(err, &ps) {
+			problems = append(problems, ps...)
+		} else {
+			problems = append(problems, cfg.Problem("transforms", "%v", err))
+		}
+	}
 	if err := d.startPlugins(ctx, &sound); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}

@@ -46,6 +46,7 @@ type Daemon struct {
 	plugins map[string]*pluginhost.Instance
 
 	store    store.Store
+	maps     mappings
 	embedded *bus.Embedded
 	busCfg   bus.Config
 	producer *bus.Producer
@@ -116,6 +117,12 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 
+	set, err := loadMappings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.maps.set.Store(set)
+
 	// Plugins first: a wrong checksum or site setting is reported before
 	// anything connects to Kafka.
 	if err := d.startPlugins(ctx, cfg); err != nil {
@@ -169,6 +176,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	d.proc.SetRoutes(routes)
+	d.proc.SetTransformer(&d.maps)
 	d.sched.SetJobs(jobs)
 
 	bc := d.busCfg
@@ -377,6 +385,11 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
+	set, err := loadMappings(cfg)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
 	if err := d.startPlugins(ctx, cfg); err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
@@ -387,6 +400,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return err
 	}
 	// Plugins no longer declared are stopped after traffic moved away.
+	d.maps.set.Store(set)
 	d.proc.SetRoutes(routes)
 	d.sched.SetJobs(jobs)
 	declared := map[string]bool{}

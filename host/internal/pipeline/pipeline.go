@@ -60,6 +60,13 @@ type Routes struct {
 	Disabled map[string]map[string]bool
 }
 
+// Transformer maps a platform payload (the site's own JSON or HL7 v2) to
+// the transaction input when the site has a mapping for the format and
+// type. mapped is false when the payload passes unchanged.
+type Transformer interface {
+	Transform(site, format, typ string, payload []byte) (out []byte, errs []ReplyError, mapped bool)
+}
+
 // Publisher sends records to Kafka (acks=all) and returns when acknowledged.
 type Publisher interface {
 	Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
@@ -103,6 +110,7 @@ type Processor struct {
 	routes atomic.Pointer[Routes]
 	keys   keyLocks
 	brk    *breaker
+	tf     Transformer
 }
 
 // New returns a processor. Routes must be set with SetRoutes before use.
@@ -115,6 +123,9 @@ func New(st store.Store, pub Publisher, topics Topics, opts Options, log *slog.L
 
 // SetRoutes installs a new routing snapshot (on start and reload).
 func (p *Processor) SetRoutes(r *Routes) { p.routes.Store(r) }
+
+// SetTransformer installs the mapping step (nil: payloads pass unchanged).
+func (p *Processor) SetTransformer(t Transformer) { p.tf = t }
 
 // SetClock replaces the clock (tests).
 func (p *Processor) SetClock(now func() time.Time) { p.now = now }
@@ -178,6 +189,16 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 	if rerr != nil {
 		r := p.reply(env, StatusInvalid, []ReplyError{*rerr}, nil, nil, 0)
 		return r, p.finish(ctx, env, in, r, rerr.Message, start)
+	}
+	if p.tf != nil {
+		out, errs, mapped := p.tf.Transform(env.Site, env.Format, env.Type, env.payloadBytes())
+		if len(errs) > 0 {
+			r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+			return r, p.finish(ctx, env, in, r, "mapping failed", start)
+		}
+		if mapped {
+			env.Payload, env.Format = out, "json"
+		}
 	}
 	op := target.Operations[env.Type]
 	attempts := 0

@@ -115,15 +115,12 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 				_ = json.Unmarshal(ch.Value, &rows)
 				for _, r := range rows {
 					l := d.Lines[lines[r.L]]
-					product, level := "", ""
-					if r.K == "drug" {
-						product = r.C[:7]
-					}
+					level := ""
 					if r.V > 0 {
 						level = strconv.Itoa(r.V)
 					}
-					out["追溯码明细"] = append(out["追溯码明细"], trim([]string{d.BillTime[:10], d.DocNo, srcLabel[d.Source], strconv.Itoa(r.L), l.ItemCode, l.ItemName, l.BatchNo,
-						l.ExpiryDate, r.C, kinds[r.K], product, level, r.P}))
+					out["追溯码明细"] = append(out["追溯码明细"], trim([]string{d.BillTime[:10], d.DocNo, strconv.Itoa(r.L), l.ItemCode, l.ItemName, l.BatchNo,
+						l.ExpiryDate, r.C, kinds[r.K], level, r.P}))
 				}
 			}
 		}
@@ -170,7 +167,7 @@ var headers = map[string][]string{
 	"令牌操作日志": {"时间", "操作", "原因", "结果", "令牌有效期至", "耗时(毫秒)", "触发业务", "触发消息", "错误信息"},
 	"出入库数据": {"单据日期", "单据时间", "单据号", "来源", "方向", "单据类型", "发货单位", "收货单位", "经办人", "行号", "院内编码", "医保目录编码", "药品名称", "规格", "生产企业", "批号",
 		"生产日期", "有效期至", "数量", "单位", "包装比例", "追溯码数", "上传状态", "状态说明", "医保上传"},
-	"追溯码明细":  {"单据日期", "单据号", "来源", "行号", "院内编码", "药品名称", "批号", "有效期至", "追溯码", "码类型", "药品标识码", "包装层级", "上级码"},
+	"追溯码明细":  {"单据日期", "单据号", "行号", "院内编码", "药品名称", "批号", "有效期至", "追溯码", "码类型", "包装层级", "上级码"},
 	"医保上传记录": {"上传时间", "单据号", "交易编号", "报文ID", "行数", "追溯码数", "结果", "结果代码", "结果信息", "触发消息"},
 }
 

@@ -98,11 +98,13 @@ var sheetSpecs = map[string][]export.Column{
 		{Header: "单位", Width: 6}, {Header: "包装比例", Width: 10}, {Header: "追溯码数", Kind: export.Integer, Width: 9},
 		{Header: "上传状态", Width: 16}, {Header: "状态说明", Width: 30}, {Header: "医保上传", Width: 10},
 	},
+	// The codes sheet is the big one (a row per code): it repeats only what
+	// people filter on; the rest of the line is on the stock sheet (join on
+	// 单据号 + 行号), and the product identifier is the code's first 7 digits.
 	sheetCodes: {
-		{Header: "单据日期", Kind: export.Date}, {Header: "单据号", Width: 20}, {Header: "来源", Width: 13},
-		{Header: "行号", Kind: export.Integer, Width: 6}, {Header: "院内编码"}, {Header: "药品名称", Width: 22},
-		{Header: "批号", Width: 14}, {Header: "有效期至", Kind: export.Date}, {Header: "追溯码", Width: 24},
-		{Header: "码类型", Width: 11}, {Header: "药品标识码", Width: 11}, {Header: "包装层级", Kind: export.Integer, Width: 9},
+		{Header: "单据日期", Kind: export.Date}, {Header: "单据号", Width: 20}, {Header: "行号", Kind: export.Integer, Width: 6},
+		{Header: "院内编码"}, {Header: "药品名称", Width: 22}, {Header: "批号", Width: 14}, {Header: "有效期至", Kind: export.Date},
+		{Header: "追溯码", Width: 24}, {Header: "码类型", Width: 11}, {Header: "包装层级", Kind: export.Integer, Width: 9},
 		{Header: "上级码", Width: 24},
 	},
 	sheetMI: {
@@ -388,22 +390,17 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.
 		if writeErr != nil {
 			continue // drain so the reader ends
 		}
-		srcLabel := label(sources, b.doc.Source)
 		for _, r := range b.rows {
 			var item, name, batch string
 			if l := b.lines[r.Line]; l != nil {
 				item, name, batch = l.ItemCode, l.ItemName, l.BatchNo
 			}
-			product := ""
-			if r.Kind == "drug" && len(r.Code) >= 7 {
-				product = r.Code[:7]
-			}
 			var level any
 			if r.Level > 0 {
 				level = int64(r.Level)
 			}
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = b.day, b.doc.DocNo, srcLabel, int64(r.Line), item, name, batch
-			row[7], row[8], row[9], row[10], row[11], row[12] = b.expiry[r.Line], r.Code, label(codeKinds, r.Kind), product, level, r.Parent
+			row[0], row[1], row[2], row[3], row[4], row[5] = b.day, b.doc.DocNo, int64(r.Line), item, name, batch
+			row[6], row[7], row[8], row[9], row[10] = b.expiry[r.Line], r.Code, label(codeKinds, r.Kind), level, r.Parent
 			if writeErr = sh.Row(row...); writeErr != nil {
 				cancel()
 				break

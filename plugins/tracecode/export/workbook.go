@@ -164,6 +164,10 @@ type Sheet struct {
 	closed  bool
 	kinds   []Kind
 	colName []string
+
+	smallInts [256]any
+	lastTime  []time.Time
+	lastCell  []any
 }
 
 // Sheet starts a sheet. The previous sheet, if any, is closed first.
@@ -176,7 +180,8 @@ func (w *Workbook) Sheet(spec SheetSpec) (*Sheet, error) {
 	if len(spec.Columns) == 0 {
 		return nil, fmt.Errorf("export: sheet %q has no columns", spec.Name)
 	}
-	s := &Sheet{w: w, spec: spec, part: 1, values: make([]any, len(spec.Columns))}
+	s := &Sheet{w: w, spec: spec, part: 1, values: make([]any, len(spec.Columns)),
+		lastTime: make([]time.Time, len(spec.Columns)), lastCell: make([]any, len(spec.Columns))}
 	for i, c := range spec.Columns {
 		s.kinds = append(s.kinds, c.Kind)
 		n, _ := excelize.ColumnNumberToName(i + 1)
@@ -293,11 +298,16 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 		if t.IsZero() {
 			return nil, nil
 		}
+		if s.lastTime[i].Equal(t) && s.lastCell[i] != nil {
+			return s.lastCell[i], nil // dates repeat row after row: box once
+		}
 		style := s.w.dateTimeStyle
 		if s.kinds[i] == Date {
 			style = s.w.dateStyle
 		}
-		return excelize.Cell{StyleID: style, Value: excelSerial(t)}, nil
+		c := any(excelize.Cell{StyleID: style, Value: excelSerial(t)})
+		s.lastTime[i], s.lastCell[i] = t, c
+		return c, nil
 	case string:
 		if t == "" {
 			return nil, nil
@@ -318,7 +328,19 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 	return nil, fmt.Errorf("value of type %T is not supported", v)
 }
 
-func (s *Sheet) intCell(n int64) any { return excelize.Cell{StyleID: s.w.intStyle, Value: n} }
+// intCell returns an integer cell; small numbers (line numbers, levels)
+// are boxed once per sheet instead of once per cell.
+func (s *Sheet) intCell(n int64) any {
+	if n >= 0 && n < int64(len(s.smallInts)) {
+		if c := s.smallInts[n]; c != nil {
+			return c
+		}
+		c := any(excelize.Cell{StyleID: s.w.intStyle, Value: n})
+		s.smallInts[n] = c
+		return c
+	}
+	return excelize.Cell{StyleID: s.w.intStyle, Value: n}
+}
 
 // excelEpoch is day 0 of Excel's 1900 date system (with its leap-year bug,
 // serial numbers after February 1900 count from here).

@@ -137,6 +137,10 @@ func TestLocalFilingRules(t *testing.T) {
 		f["aac002"] = "35020319900101007" + "7"
 		f["akb020"] = "H44030000001"
 		s.AddFiling(f)
+		// A terminated filing this site never saw.
+		dead := wisim.SampleFiling("NAT", 2, "440300")
+		dead["filing_status"] = "4"
+		s.AddFiling(dead)
 	}))
 	ids := e.uploadAttachments(2)
 	out := e.mustOK(e.handle("gyu006-first", "GYU006", localFiling(1, ids...), false))
@@ -189,8 +193,12 @@ func TestLocalFilingRules(t *testing.T) {
 	e.mustOK(e.send("GYU007", change("4", "aae005", "13911112222")))
 	// With the filing terminated the person may file again.
 	e.mustOK(e.send("GYU006", localFiling(1, ids...)))
-	// The simulator enforces the invalid-to-valid rule too (for filings this
-	// site never saw).
+	// The national system enforces the invalid-to-valid rule too, for
+	// filings this site never saw.
+	r = e.send("GYU007", map[string]any{"filing_no": "BANAT00000002", "change_type": "1", "aae031": "2099-12-31", "change_reason": "测试", "aae011": "王五", "aae036": "2025-04-01 09:30:00"})
+	if r.Status != sdk.StatusRejected || r.External.Code != "E3005" {
+		t.Fatalf("extension of a filing terminated nationally: %s %+v", r.Status, r.External)
+	}
 	if errs := e.sim.OutputErrors(); len(errs) > 0 {
 		t.Fatalf("simulator answers broke the schema: %v", errs)
 	}

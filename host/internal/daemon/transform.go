@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/transforms"
+)
+
+// mappings applies the site's transform mappings (transforms/) to platform
+// payloads before they reach a plugin. A message is mapped when its site
+// has a mapping for its format and type; otherwise it passes unchanged.
+type mappings struct {
+	set atomic.Pointer[transforms.Set]
+}
+
+// loadMappings returns the built-in mappings overlaid with the configured
+// directory, or every problem with file and line.
+func loadMappings(cfg *config.Config) (*transforms.Set, error) {
+	if err := transforms.CheckEmbedded(); err != nil {
+		return nil, fmt.Errorf("built-in transforms: %w", err)
+	}
+	set := transforms.Embedded()
+	if cfg.Transforms == "" {
+		return set, nil
+	}
+	over, err := set.Overlay(cfg.Transforms)
+	if err != nil {
+		var le *transforms.LoadError
+		if errors.As(err, &le) {
+			var ps config.Problems
+			for _, p := range le.Problems {
+				msg := p.Reason
+				if p.Field != "" {
+					msg = fmt.Sprintf("field %q: %s", p.Field, p.Reason)
+				}
+				if p.Fix != "" {
+					msg += " — " + p.Fix
+				}
+				ps = append(ps, config.Problem{File: p.File, Line: p.Line, Message: msg})
+			}
+			return nil, ps
+		}
+		return nil, cfg.Problems("transforms", "%v", err)
+	}
+	return over, nil
+}
+
+// Transform implements pipeline.Transformer.
+func (m *mappings) Transform(site, format, typ string, payload []byte) ([]byte, []pipeline.ReplyError, bool) {
+	set := m.set.Load()
+	if set == nil {
+		return payload, nil, false
+	}
+	mp, ok := set.Find(site, format, typ)
+	if !ok {
+		return payload, nil, false
+	}
+	out, problems := mp.Apply(payload, set.Tables(site))
+	if len(problems) > 0 {
+		errs := make([]pipeline.ReplyError, len(problems))
+		for i, p := range problems {
+			errs[i] = pipeline.ReplyError{Field: p.Field, Rule: p.Rule, Message: p.Message}
+		}
+		return nil, errs, true
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, []pipeline.ReplyError{{Field: "$", Rule: "mapping", Message: fmt.Sprintf("mapping %s produced a value that cannot be encoded: %v", mp.Name, err)}}, true
+	}
+	return data, nil, true
+}
