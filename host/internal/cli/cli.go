@@ -73,6 +73,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = transformTest(ctx, args[1:], stdout)
 	case "import-keys":
 		err = importKeys(ctx, args[1:], stdout)
+	case "import-spec":
+		err = importSpec(ctx, args[1:], stdout)
 	case "ping":
 		err = ping(ctx, args[1:], stdout)
 	case "version", "-version", "--version":
