@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,6 +20,8 @@ type Tail struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 }
+
+var errTailClosed = errors.New("bus: tail closed")
 
 // NewTail starts reading topic from its current end.
 func NewTail(ctx context.Context, cfg Config, topic string) (*Tail, error) {
@@ -60,7 +63,10 @@ func NewTail(ctx context.Context, cfg Config, topic string) (*Tail, error) {
 // Next returns the next record, or ctx's error.
 func (t *Tail) Next(ctx context.Context) (*Message, error) {
 	select {
-	case m := <-t.out:
+	case m, ok := <-t.out:
+		if !ok {
+			return nil, errTailClosed
+		}
 		return m, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -118,7 +118,8 @@ func exportTracecode(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("read events from %s: %w", cfg.Kafka.Topics.Events, err)
 	}
 	defer events.Close()
-	go printProgress(ctx, events, id, stderr)
+	done := make(chan struct{})
+	go printProgress(ctx, events, id, stderr, done)
 	p, err := bus.NewProducer(bc)
 	if err != nil {
 		return err
@@ -139,6 +140,14 @@ func exportTracecode(ctx context.Context, args []string, stdout, stderr io.Write
 		var r pipeline.Reply
 		if json.Unmarshal(m.Value, &r) != nil || r.RequestID != id {
 			continue
+		}
+		if r.Status == pipeline.StatusOK {
+			// Let the last progress line arrive: events and replies travel
+			// on different topics.
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+			}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -170,11 +179,12 @@ func exportTracecode(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 }
 
-// printProgress prints the progress events of one export.
-func printProgress(ctx context.Context, events *bus.Tail, id string, w io.Writer) {
+// printProgress prints the progress events of one export and closes done
+// after the last one.
+func printProgress(ctx context.Context, events *bus.Tail, id string, w io.Writer, done chan<- struct{}) {
 	for {
 		m, err := events.Next(ctx)
-		if err != nil {
+		if err != nil || m == nil {
 			return
 		}
 		var ev struct {
@@ -192,7 +202,8 @@ func printProgress(ctx context.Context, events *bus.Tail, id string, w io.Writer
 		}
 		if ev.Payload.Done {
 			fmt.Fprintf(w, "  written: %d rows in all\n", ev.Payload.Rows)
-			continue
+			close(done)
+			return
 		}
 		fmt.Fprintf(w, "  %s: %d rows (%d in all)\n", ev.Payload.Sheet, ev.Payload.SheetRows, ev.Payload.Rows)
 	}

@@ -126,7 +126,8 @@ func resetHWM() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 //	go test -run '^$' -bench Export1M -benchtime 1x ./plugins/tracecode/adapter/
 //
 // It reports rows/s and the process's peak RSS (VmHWM, reset before each
-// export) in MB.
+// export) in MB. With TRACECODE_BENCH_CHECK=1 it also reads the million rows
+// back with excelize (slow) and checks the last one.
 func BenchmarkExport1M(b *testing.B) {
 	var days []string
 	for d := 17; d <= 26; d++ {

@@ -3,6 +3,7 @@ package adapter
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +288,9 @@ func (a *Adapter) parseSettings(site string, given map[string]string) (*siteConf
 		}
 	}
 	cfg.exportDir = get(setExportDir)
+	if abs, err := filepath.Abs(cfg.exportDir); err == nil && cfg.exportDir != "" {
+		cfg.exportDir = abs // replies give absolute paths
+	}
 	if cfg.exportDir == "" {
 		ds.Error(setExportDir, "required", "exportDir is required", "set it to a directory medgate may write Excel files to")
 	} else if err := os.MkdirAll(cfg.exportDir, 0o750); err != nil {

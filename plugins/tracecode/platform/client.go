@@ -233,13 +233,6 @@ func (c *Client) sign(content string) string {
 	}
 }
 
-// Sign computes the signature of content the way the client signs, for
-// simulators and tests.
-func Sign(method, secret, content string) string {
-	c := Client{cfg: Config{SignMethod: method, AppSecret: secret}}
-	return c.sign(content)
-}
-
 func newNonce() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
