@@ -1,0 +1,422 @@
+// Package console is medgate's small web console for hospital staff,
+// mounted under /console/ on medgate's HTTP server.
+//
+// It is server-rendered (html/template, embedded CSS and one small
+// vanilla script, nothing fetched from elsewhere) and has five parts:
+//
+//   - the overview: plugins, scheduled jobs (with "run now"), the latest
+//     messages with their replies and journal, and the plugins per site;
+//   - the work lists every plugin declares, per site where it is enabled
+//     (read through the plugin's list operation, as the plugin masks them);
+//   - the trace-code draft receipts: review, adjust and confirm, each action
+//     sent as tracecode.draft.adjust / tracecode.draft.confirm with the
+//     operator who signed in (the plugin records who and when);
+//   - the e-card print page: a sealed QR code with its label, ready to print;
+//   - the trace-code Excel export with a download link.
+//
+// Every action is a message through the same pipeline as Kafka and the HTTP
+// ingress (ids "console-…"), so it is stored, deduplicated, journaled and
+// replied to like any other.
+//
+// Access: with an admin token configured (http.adminToken) staff sign in
+// with the token and their name; without one the console is open (bind
+// http.listen to loopback) and still asks for a name for the audit trail.
+// Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
+// cookie, never the token), and every POST carries the session's CSRF token.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Backend is what the console needs from the daemon. *daemon.Daemon
+// provides it through a small adapter (its Plugins method returns the
+// admin API's JSON form).
+type Backend interface {
+	// Process runs one message through the pipeline and returns its reply.
+	Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error)
+	// Plugins lists the running plugins, sorted by name.
+	Plugins() []Plugin
+	// Jobs lists the scheduled jobs.
+	Jobs() []scheduler.Status
+	// TriggerJob runs a job now ("plugin/site/job").
+	TriggerJob(ctx context.Context, id string) error
+	// Store gives the messages and the exchange journal.
+	Store() store.Store
+}
+
+// Plugin is one running plugin as the console shows it.
+type Plugin struct {
+	Name        string
+	Version     string
+	Description string
+	Running     bool
+	Restarts    int
+	LastError   string
+	// Operations are the message types it handles.
+	Operations []string
+	// Jobs are "name every interval".
+	Jobs []string
+	// WorkLists are the lists it declares for the console.
+	WorkLists []sdk.WorkList
+	// Sites are the site codes where it is enabled.
+	Sites []string
+}
+
+// Options configure the console.
+type Options struct {
+	// AdminToken, when set, is required to sign in (the same token as the
+	// admin API). Empty: the console is open and asks only for a name.
+	AdminToken string
+	// Wait is how long a page waits for a plugin's reply (default 30s).
+	// The message itself is never abandoned: it finishes in the background
+	// within the pipeline's own retry budget.
+	Wait time.Duration
+	// LongWait is how long the export and "run job now" wait (default 10m).
+	LongWait time.Duration
+	// MaxCall bounds a message's processing in the background (default 15m);
+	// the pipeline's retry budget normally ends it sooner.
+	MaxCall time.Duration
+	// SessionIdle ends a session after this long without a request
+	// (default 2h); SessionMax ends it anyway (default 12h).
+	SessionIdle, SessionMax time.Duration
+	// DownloadTTL is how long an export's download link works (default 1h).
+	DownloadTTL time.Duration
+	// Logger receives the console's log records (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Console is the console's HTTP handler. Create it with New.
+type Console struct {
+	b     Backend
+	o     Options
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+
+	sessions  *sessions
+	downloads *downloads
+	limiter   *loginLimiter
+}
+
+// New returns the console for b.
+func New(b Backend, o Options) (*Console, error) {
+	if o.Wait <= 0 {
+		o.Wait = 30 * time.Second
+	}
+	if o.LongWait <= 0 {
+		o.LongWait = 10 * time.Minute
+	}
+	if o.MaxCall <= 0 {
+		o.MaxCall = 15 * time.Minute
+	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = 2 * time.Hour
+	}
+	if o.SessionMax <= 0 {
+		o.SessionMax = 12 * time.Hour
+	}
+	if o.DownloadTTL <= 0 {
+		o.DownloadTTL = time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{b: b, o: o, pages: pages,
+		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
+		downloads: newDownloads(o.Now, o.DownloadTTL),
+		limiter:   newLoginLimiter(o.Now),
+	}
+	c.routes()
+	return c, nil
+}
+
+// Prefix is where the console is mounted.
+const Prefix = "/console/"
+
+func (c *Console) routes() {
+	m := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	m.Handle("GET "+Prefix+"static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		files.ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET "+Prefix+"login", c.loginPage)
+	m.HandleFunc("POST "+Prefix+"login", c.login)
+	m.Handle("POST "+Prefix+"logout", c.auth(c.logout))
+
+	m.Handle("GET "+Prefix+"{$}", c.auth(c.overview))
+	m.Handle("POST "+Prefix+"jobs/run", c.auth(c.runJob))
+	m.Handle("GET "+Prefix+"message", c.auth(c.message))
+	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
+
+	m.Handle("GET "+Prefix+"tracecode/drafts", c.auth(c.drafts))
+	m.Handle("GET "+Prefix+"tracecode/draft", c.auth(c.draft))
+	m.Handle("POST "+Prefix+"tracecode/draft/adjust", c.auth(c.adjust))
+	m.Handle("POST "+Prefix+"tracecode/draft/confirm", c.auth(c.confirm))
+	m.Handle("GET "+Prefix+"tracecode/export", c.auth(c.exportForm))
+	m.Handle("POST "+Prefix+"tracecode/export", c.auth(c.export))
+	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
+
+	m.Handle("GET "+Prefix+"ecard/print", c.auth(c.printForm))
+	m.Handle("POST "+Prefix+"ecard/print", c.auth(c.print))
+	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
+	})
+	c.mux = m
+}
+
+// ServeHTTP implements http.Handler. Every response forbids framing,
+// caching and outside scripts.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	c.mux.ServeHTTP(w, r)
+}
+
+// page is what every template receives.
+type page struct {
+	Title    string
+	Nav      string
+	Operator string
+	CSRF     string
+	// Secured is true when an admin token protects the console.
+	Secured bool
+	Flash   *flash
+	Data    any
+}
+
+// flash is a one-time notice shown on the next page of the session.
+type flash struct {
+	OK        bool
+	Title     string
+	Lines     []string
+	Errors    []pipeline.ReplyError
+	MessageID string
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
+	t := c.pages[name]
+	if t == nil {
+		panic("console: no template " + name)
+	}
+	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
+	if s := sessionFrom(r); s != nil {
+		p.Operator, p.CSRF = s.operator, s.csrf
+		p.Flash = c.sessions.takeFlash(s)
+	}
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		c.o.Logger.Error("console: render page", "page", name, "err", err)
+		http.Error(w, "the console could not render this page; see the medgate log", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// problem is the data of the error page.
+type problem struct {
+	What, Detail, Fix string
+}
+
+// fail shows an error page saying what failed and how to fix it.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, what, detail, fix string) {
+	c.render(w, r, status, "error", what, "", problem{What: what, Detail: detail, Fix: fix})
+}
+
+// redirect sends the browser to a console page after a POST.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// result is the outcome of one message sent by the console.
+type result struct {
+	ID    string
+	Reply *pipeline.Reply
+	// Err is set when there is no reply (yet); it says what to do.
+	Err error
+}
+
+// ok reports whether the reply is ok.
+func (r result) ok() bool { return r.Err == nil && r.Reply != nil && r.Reply.Status == pipeline.StatusOK }
+
+// flash turns a result into a notice.
+func (r result) flash(okTitle string) *flash {
+	f := &flash{MessageID: r.ID}
+	switch {
+	case r.Err != nil:
+		f.Title = "操作未完成 (not done)"
+		f.Lines = []string{r.Err.Error()}
+	case r.Reply.Status == pipeline.StatusOK:
+		f.OK, f.Title = true, okTitle
+	default:
+		f.Title = fmt.Sprintf("插件拒绝了操作 (%s)", r.Reply.Status)
+		f.Errors = r.Reply.Errors
+		if x := r.Reply.External; x != nil && x.Message != "" {
+			f.Lines = append(f.Lines, fmt.Sprintf("%s answered %s: %s", x.System, x.Code, x.Message))
+		}
+		if len(f.Errors) == 0 && len(f.Lines) == 0 {
+			f.Lines = []string{"the reply carries no explanation; open the message for details"}
+		}
+	}
+	return f
+}
+
+// errNoReply says a reply did not come in time.
+var errNoReply = errors.New("no reply in time")
+
+// send runs one message through the pipeline. It waits at most wait for the
+// reply; the message itself goes on in the background (never abandoned
+// half-way, so it does not stay pending) within o.MaxCall.
+func (c *Console) send(ctx context.Context, wait time.Duration, prefix, site, typ, key string, payload any) result {
+	id := prefix + randomHex(12)
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return result{ID: id, Err: fmt.Errorf("the console could not encode the request: %w", err)}
+	}
+	env := pipeline.Envelope{ID: id, Site: site, Type: typ, OccurredAt: c.o.Now().Format(time.RFC3339), Format: "json", Payload: raw}
+	value, err := json.Marshal(env)
+	if err != nil {
+		return result{ID: id, Err: fmt.Errorf("the console could not encode the request: %w", err)}
+	}
+	if key == "" {
+		key = id
+	}
+	done := make(chan result, 1)
+	go func() {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.MaxCall)
+		defer cancel()
+		rep, err := c.b.Process(bctx, pipeline.Input{Value: value, Key: key, TraceID: id})
+		if err != nil {
+			c.o.Logger.Error("console: message not finished", "id", id, "type", typ, "site", site, "err", err)
+			err = fmt.Errorf("medgate could not finish message %s (%v); check /readyz (store, Kafka) and try again", id, err)
+		}
+		done <- result{ID: id, Reply: rep, Err: err}
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res
+	case <-t.C:
+		return result{ID: id, Err: fmt.Errorf("%w: %s (%s at site %s) had no reply within %s; it goes on in the background — open the message page for its outcome later",
+			errNoReply, id, typ, site, wait)}
+	case <-ctx.Done():
+		return result{ID: id, Err: fmt.Errorf("the browser left before the reply of %s came; open the message page for its outcome", id)}
+	}
+}
+
+// pluginByName returns the running plugin with that name.
+func (c *Console) pluginByName(name string) *Plugin {
+	for _, p := range c.b.Plugins() {
+		if p.Name == name {
+			return &p
+		}
+	}
+	return nil
+}
+
+// sitesOf lists the sites where a plugin is enabled (none if it is not running).
+func (c *Console) sitesOf(name string) []string {
+	if p := c.pluginByName(name); p != nil {
+		return p.Sites
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("console: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// downloads maps random tokens to exported files for a limited time.
+type downloads struct {
+	mu  sync.Mutex
+	now func() time.Time
+	ttl time.Duration
+	m   map[string]download
+}
+
+// download is one file an export reply named.
+type download struct {
+	Path, Name, SHA256 string
+	Size               int64
+	Expires            time.Time
+}
+
+func newDownloads(now func() time.Time, ttl time.Duration) *downloads {
+	return &downloads{now: now, ttl: ttl, m: map[string]download{}}
+}
+
+// add registers a file and returns its token.
+func (d *downloads) add(f download) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	for k, v := range d.m {
+		if !now.Before(v.Expires) {
+			delete(d.m, k)
+		}
+	}
+	tok := randomHex(24)
+	f.Expires = now.Add(d.ttl)
+	d.m[tok] = f
+	return tok
+}
+
+// get returns the file of a token that has not expired.
+func (d *downloads) get(tok string) (download, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f, ok := d.m[tok]
+	if !ok {
+		return download{}, false
+	}
+	if !d.now().Before(f.Expires) {
+		delete(d.m, tok)
+		return download{}, false
+	}
+	return f, true
+}
