@@ -75,10 +75,10 @@
 // [QRPNG] renders a QR code as a PNG (error-correction level M). [Label]
 // builds the printable label text: card number, masked name and
 // "有效期至 YYYY-MM-DD HH:MM". [LabelPNG] draws the QR code with the ASCII
-// lines underneath (card number, "VALID UNTIL …") in a built-in 5×7 bitmap
-// font. No font dependency is added, so Chinese text is not drawn: print
+// lines underneath (card number, "VALID UNTIL …") in the 7×13 bitmap font of
+// golang.org/x/image/font/basicfont, which has no Chinese glyphs: print
 // [LabelText.Name] and [LabelText.ValidUntil] with the printer's own CJK
-// font.
+// font (the console's print page does).
 //
 // [MaskName], [MaskIDNumber] and [MaskPhone] hide personal data in logs.
 package card

@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
+	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
 // Image size limits for QRPNG and LabelPNG.
@@ -118,45 +123,44 @@ func Label(cardNo, name string, expires time.Time, loc *time.Location) LabelText
 
 // LabelPNG renders a printable label: the QR code for qrText at sizePx, with
 // three ASCII lines beneath it (card number, "VALID UNTIL", the expiry) in
-// the built-in bitmap font. The masked name is not drawn, because the font
-// has no Chinese glyphs. Print label.Name with the printer's own font. The
-// image is widened if a line does not fit in sizePx.
+// the 7×13 font of golang.org/x/image/font/basicfont, enlarged for big
+// labels. The masked name is not drawn, because that font has no Chinese
+// glyphs: print label.Name with the printer's own font. The image is widened
+// if a line does not fit in sizePx.
 func LabelPNG(qrText string, label LabelText, sizePx int) ([]byte, error) {
 	lines := []string{label.CardNo, "VALID UNTIL", label.Expires}
+	face := basicfont.Face7x13
 	scale := max(1, sizePx/128)
-	margin := 2 * glyphAdvance * scale
+	margin := face.Advance * scale
 	width := sizePx
 	for _, l := range lines {
 		for _, r := range l {
-			if _, ok := glyphs[r]; !ok {
-				return nil, fmt.Errorf("label line %q has %q, which the built-in font cannot draw; use digits, A–Z, space and - : . /", l, r)
+			if r < 0x20 || r > 0x7e {
+				return nil, fmt.Errorf("label line %q has %q, which the label font cannot draw; use printable ASCII", l, r)
 			}
 		}
-		width = max(width, len(l)*glyphAdvance*scale+2*margin)
+		width = max(width, font.MeasureString(face, l).Ceil()*scale+2*margin)
 	}
-	lineH := (glyphH + 3) * scale
+	lineH := (face.Height + 2) * scale
 	height := sizePx + len(lines)*lineH + margin
 	img, err := qrImage(qrText, sizePx, width, height)
 	if err != nil {
 		return nil, err
 	}
 	for i, l := range lines {
-		textW := len(l)*glyphAdvance*scale - scale
-		drawText(img, (width-textW)/2, sizePx+i*lineH, l, scale)
+		textW := font.MeasureString(face, l).Ceil() * scale
+		drawText(img, face, (width-textW)/2, sizePx+i*lineH, l, scale)
 	}
 	return encodePNG(img)
 }
 
-func drawText(img *image.Paletted, x, y int, s string, scale int) {
-	for _, r := range s {
-		g := glyphs[r]
-		for gy, row := range g {
-			for gx := range glyphW {
-				if row[gx] == '#' {
-					fill(img, x+gx*scale, y+gy*scale, scale, scale)
-				}
-			}
-		}
-		x += glyphAdvance * scale
-	}
+// drawText draws s at its natural size into a small bitmap, then enlarges it
+// by scale (nearest neighbour keeps the pixels crisp for thermal printers).
+func drawText(img *image.Paletted, face *basicfont.Face, x, y int, s string, scale int) {
+	w := font.MeasureString(face, s).Ceil()
+	small := image.NewGray(image.Rect(0, 0, w, face.Height))
+	draw.Draw(small, small.Bounds(), image.White, image.Point{}, draw.Src)
+	d := font.Drawer{Dst: small, Src: image.Black, Face: face, Dot: fixed.P(0, face.Ascent)}
+	d.DrawString(s)
+	xdraw.NearestNeighbor.Scale(img, image.Rect(x, y, x+w*scale, y+face.Height*scale), small, small.Bounds(), draw.Src, nil)
 }

@@ -1,0 +1,420 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Message id prefixes: work-list reads are hidden from the overview by default.
+const (
+	prefixList   = "console-list-"
+	prefixAction = "console-"
+)
+
+// pageNames are the templates besides the layout.
+var pageNames = []string{"login", "error", "overview", "message", "worklists", "draft", "export", "exported", "printform", "print"}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"when":  when,
+		"join":  strings.Join,
+		"bytes": humanBytes,
+	}
+	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: parse layout: %w", err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range pageNames {
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: parse %s: %w", n, err)
+		}
+		out[n] = t
+	}
+	return out, nil
+}
+
+// when formats a time in the server's zone ("—" for none).
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// overviewData is the overview's data.
+type overviewData struct {
+	Plugins     []Plugin
+	Jobs        []scheduler.Status
+	Messages    []store.Message
+	MessagesErr string
+	ShowAll     bool
+	Sites       []siteRow
+}
+
+type siteRow struct {
+	Code    string
+	Plugins []string
+}
+
+// overviewMessages is how many messages the overview lists.
+const overviewMessages = 50
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
+	d := overviewData{Plugins: c.b.Plugins(), Jobs: c.b.Jobs(), ShowAll: r.URL.Query().Get("all") == "1"}
+	limit := overviewMessages
+	if !d.ShowAll {
+		limit = 500 // work-list reads are filtered out below
+	}
+	ms, err := c.b.Store().ListMessages(r.Context(), "", "", "", limit)
+	if err != nil {
+		d.MessagesErr = "The messages could not be read from the store: " + err.Error() + ". Check /readyz and the store settings."
+	}
+	for _, m := range ms {
+		if !d.ShowAll && strings.HasPrefix(m.ID, prefixList) {
+			continue
+		}
+		if len(d.Messages) == overviewMessages {
+			break
+		}
+		d.Messages = append(d.Messages, m)
+	}
+	bySite := map[string][]string{}
+	for _, p := range d.Plugins {
+		for _, s := range p.Sites {
+			bySite[s] = append(bySite[s], p.Name)
+		}
+	}
+	for s, ps := range bySite {
+		sort.Strings(ps)
+		d.Sites = append(d.Sites, siteRow{Code: s, Plugins: ps})
+	}
+	sort.Slice(d.Sites, func(i, j int) bool { return d.Sites[i].Code < d.Sites[j].Code })
+	c.render(w, r, http.StatusOK, "overview", "概览 (overview)", "overview", d)
+}
+
+func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("job")
+	s := sessionFrom(r)
+	ctx, cancel := contextWithTimeout(r, c.o.LongWait)
+	defer cancel()
+	err := c.b.TriggerJob(ctx, id)
+	f := &flash{OK: err == nil, Title: "任务已运行 (job ran): " + id}
+	if err != nil {
+		f.Title = "任务未运行 (job did not run): " + id
+		f.Lines = []string{err.Error()}
+		switch {
+		case errors.Is(err, scheduler.ErrUnknownJob):
+			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")
+		case errors.Is(err, scheduler.ErrNotOwner):
+			f.Lines = append(f.Lines, "Another medgate instance holds this job's lease; run it from that instance's console.")
+		default:
+			f.Lines = append(f.Lines, "See the plugin's message in the medgate log and the journal of external calls.")
+		}
+	}
+	c.o.Logger.Info("console: job run requested", "operator", s.operator, "job", id, "ok", err == nil)
+	c.sessions.setFlash(s, f)
+	redirect(w, r, Prefix)
+}
+
+// messageData is the message page's data.
+type messageData struct {
+	Message      *store.Message
+	Reply        string
+	Exchanges    []exchangeRow
+	ExchangesErr string
+}
+
+type exchangeRow struct {
+	store.Exchange
+	RequestText, ResponseText string
+}
+
+func (c *Console) message(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	m, err := c.b.Store().GetMessage(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		c.fail(w, r, http.StatusNotFound, "没有这条消息 (no such message)", fmt.Sprintf("No message with id %q has been received.", id), "Pick a message from the overview's list.")
+		return
+	}
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The store could not be read: "+err.Error(), "Check /readyz and the store settings, then reload.")
+		return
+	}
+	d := messageData{Message: m, Reply: maskedJSON(m.Reply)}
+	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
+	if err != nil {
+		d.ExchangesErr = "The journal could not be read: " + err.Error()
+	}
+	for _, x := range xs {
+		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: maskedJSON(x.Request), ResponseText: maskedJSON(x.Response)})
+	}
+	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
+}
+
+// maskedJSON pretty-prints a body with personal data masked: values of
+// personal keys (name, idNumber, phone, …) and any ID or mobile number in
+// any string. Bodies that are not JSON are masked as text.
+func maskedJSON(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return logging.Mask(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
+	v = maskValue("", v)
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return logging.Mask(string(b))
+	}
+	return string(out)
+}
+
+// personalKeys are JSON keys whose values are personal data.
+var personalKeys = map[string]bool{
+	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "aac003": true,
+	"idnumber": true, "id_number": true, "idno": true, "certno": true, "aac002": true, "psn_cert_no": true,
+	"phone": true, "mobile": true, "tel": true, "aae005": true,
+}
+
+func maskValue(key string, v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = maskValue(k, e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = maskValue(key, e)
+		}
+		return x
+	case string:
+		if personalKeys[strings.ToLower(key)] && !strings.Contains(x, "*") {
+			return logging.MaskValue(x)
+		}
+		return logging.Mask(x)
+	}
+	return v
+}
+
+// listBlock is one work list at one site.
+type listBlock struct {
+	Plugin    string
+	List      sdk.WorkList
+	Site      string
+	Columns   []column
+	Rows      [][]cell
+	Problem   *flash
+	MessageID string
+}
+
+type column struct{ Key, Label string }
+
+type cell struct {
+	Text string
+	Href string
+}
+
+// workListsData is the work-list page's data.
+type workListsData struct {
+	Blocks []*listBlock
+	// Filtered names the single list shown, if any.
+	Filtered string
+}
+
+// labels are Chinese column labels of fields plugins use in work lists.
+var labels = map[string]string{
+	"id": "编号", "status": "状态", "version": "版本", "supplierBillNo": "供货单号", "supplierName": "供货单位",
+	"billTime": "单据时间", "createdAt": "生成时间", "lines": "行数", "qty": "数量", "codes": "追溯码数",
+	"missingItemCodes": "缺院内编码", "adjustments": "调整次数", "cardNo": "卡号", "name": "姓名", "idType": "证件类型",
+	"idNumber": "证件号", "phone": "手机号", "registeredAt": "登记时间", "revokedAt": "注销时间",
+}
+
+func (c *Console) workLists(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c.showLists(w, r, q.Get("plugin"), q.Get("list"), "worklists", "工作列表 (work lists)")
+}
+
+func (c *Console) drafts(w http.ResponseWriter, r *http.Request) {
+	c.showLists(w, r, "tracecode", "draft-receipts", "drafts", "待审核入库单 (draft receipts)")
+}
+
+// showLists reads every declared work list (optionally one) at every site
+// where its plugin is enabled, concurrently, and shows them.
+func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list, nav, title string) {
+	d := workListsData{}
+	if plugin != "" {
+		d.Filtered = plugin + "/" + list
+	}
+	for _, p := range c.b.Plugins() {
+		if plugin != "" && p.Name != plugin {
+			continue
+		}
+		for _, wl := range p.WorkLists {
+			if list != "" && wl.Name != list {
+				continue
+			}
+			for _, s := range p.Sites {
+				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, Site: s})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, b := range d.Blocks {
+		wg.Go(func() { c.fillList(r, b) })
+	}
+	wg.Wait()
+	c.render(w, r, http.StatusOK, "worklists", title, nav, d)
+}
+
+func (c *Console) fillList(r *http.Request, b *listBlock) {
+	res := c.send(r.Context(), c.o.Wait, prefixList, b.Site, b.List.ListOperation, "", map[string]any{})
+	b.MessageID = res.ID
+	if !res.ok() {
+		b.Problem = res.flash("")
+		return
+	}
+	var body struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(res.Reply.Payload, &body); err != nil {
+		b.Problem = &flash{Title: "列表格式不对 (unexpected reply)", MessageID: res.ID,
+			Lines: []string{fmt.Sprintf("%s did not reply {\"items\": [...]}: %v; report this to the plugin's vendor", b.List.ListOperation, err)}}
+		return
+	}
+	index := map[string]int{}
+	var rows [][]field
+	for _, it := range body.Items {
+		fs, err := orderedObject(it)
+		if err != nil {
+			fs = []field{{Key: "item", Value: it}}
+		}
+		for _, f := range fs {
+			if _, ok := index[f.Key]; !ok {
+				index[f.Key] = len(b.Columns)
+				b.Columns = append(b.Columns, column{Key: f.Key, Label: labelOf(f.Key)})
+			}
+		}
+		rows = append(rows, fs)
+	}
+	for _, fs := range rows {
+		row := make([]cell, len(b.Columns))
+		for _, f := range fs {
+			row[index[f.Key]] = cell{Text: cellText(f.Value), Href: itemLink(b.Plugin, b.List.Name, b.Site, f.Key, f.Value)}
+		}
+		b.Rows = append(b.Rows, row)
+	}
+}
+
+func labelOf(key string) string {
+	if l, ok := labels[key]; ok {
+		return l + " " + key
+	}
+	return key
+}
+
+// itemLink links a work-list cell to the console page acting on it.
+func itemLink(plugin, list, site, key string, v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) != nil || s == "" {
+		return ""
+	}
+	switch {
+	case plugin == "tracecode" && list == "draft-receipts" && key == "id":
+		return Prefix + "tracecode/draft?" + url.Values{"site": {site}, "id": {s}}.Encode()
+	case plugin == "ecard" && key == "cardNo":
+		return Prefix + "ecard/print?" + url.Values{"site": {site}, "cardNo": {s}}.Encode()
+	}
+	return ""
+}
+
+// field is one key of a JSON object, in document order.
+type field struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// orderedObject splits a JSON object into its fields in document order.
+func orderedObject(raw json.RawMessage) ([]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := t.(json.Delim); !ok || d != '{' {
+		return nil, errors.New("not an object")
+	}
+	var out []field
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := kt.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, field{Key: k, Value: v})
+	}
+	return out, nil
+}
+
+// cellText shows a JSON value in a table cell. Strings keep their masking
+// (and ID or mobile numbers that slipped through are masked); times are
+// shown in the server's zone.
+func cellText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return when(t)
+		}
+		return logging.Mask(s)
+	}
+	var b bool
+	if json.Unmarshal(v, &b) == nil {
+		if b {
+			return "是"
+		}
+		return "否"
+	}
+	t := strings.TrimSpace(string(v))
+	if t == "null" {
+		return ""
+	}
+	t = logging.Mask(t)
+	if utf8.RuneCountInString(t) > 200 {
+		t = string([]rune(t)[:200]) + "…"
+	}
+	return t
+}
