@@ -1,7 +1,8 @@
 // Package api is medgate's HTTP server: the ingress for HIS clients that
 // cannot speak Kafka (POST /v1/messages, same envelope and same pipeline),
 // health (/healthz, /readyz), Prometheus metrics (/metrics) and the admin
-// API under /admin (reload, plugins, jobs, messages, exchanges).
+// API under /admin (reload, plugins, jobs, messages, exchanges), and the
+// staff console under /console/ when one is given.
 //
 // Handlers return errors; one function turns an *Error into a JSON body
 // with a stable code, so users see a message and a fix, never a stack.
@@ -57,6 +58,9 @@ type Options struct {
 	MaxBodyBytes   int64
 	Registry       *prometheus.Registry
 	Logger         *slog.Logger
+	// Console, when not nil, is mounted under /console/ (the staff web
+	// console; it does its own sign-in).
+	Console http.Handler
 }
 
 // Handler returns the HTTP handler.
@@ -74,6 +78,9 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.Handle("GET /admin/messages", s.auth(o.AdminToken, s.h(s.messages)))
 	mux.Handle("GET /admin/messages/{id}", s.auth(o.AdminToken, s.h(s.message)))
 	mux.Handle("GET /admin/exchanges", s.auth(o.AdminToken, s.h(s.exchanges)))
+	if o.Console != nil {
+		mux.Handle("/console/", o.Console)
+	}
 	return mux
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/console"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -437,10 +438,17 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		return fmt.Errorf("http: listen on %s: %w; choose another http.listen address", cfg.HTTP.Listen, err)
 	}
 	d.httpAddr = ln.Addr().String()
+	p := cfg.Processing
+	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: admin, Wait: cfg.HTTP.IngressTimeout.D(),
+		MaxCall: p.RetryBudget.D() + p.UploadDeadline.D() + p.CallTimeout.D(), Logger: d.log})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	d.http = &http.Server{
 		Handler: api.Handler(d, api.Options{
 			IngressTimeout: cfg.HTTP.IngressTimeout.D(), AdminToken: admin, IngressToken: ingress,
-			MaxBodyBytes: int64(cfg.Processing.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log,
+			MaxBodyBytes: int64(cfg.Processing.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -529,7 +537,26 @@ type PluginInfo struct {
 }
 
 // Plugins implements api.Backend.
-func (d *Daemon) Plugins() any {
+func (d *Daemon) Plugins() any { return d.pluginInfos() }
+
+// consoleBackend is the daemon as the console sees it.
+type consoleBackend struct{ *Daemon }
+
+// Plugins implements console.Backend.
+func (b consoleBackend) Plugins() []console.Plugin {
+	var out []console.Plugin
+	for _, p := range b.pluginInfos() {
+		cp := console.Plugin{Name: p.Name, Version: p.Version, Description: p.Description, Running: p.Running, Restarts: p.Restarts,
+			LastError: p.LastError, Jobs: p.Jobs, WorkLists: p.WorkLists, Sites: p.Sites}
+		for _, op := range p.Operations {
+			cp.Operations = append(cp.Operations, op.Type)
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+func (d *Daemon) pluginInfos() []PluginInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := []PluginInfo{}
