@@ -2,9 +2,9 @@ package bus
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"fmt"
-	"crypto/sha512"
 
 	"github.com/xdg-go/scram"
 )

@@ -122,7 +122,7 @@ func (c *Console) auth(next http.HandlerFunc) http.Handler {
 			s = c.sessions.get(ck.Value)
 		}
 		if s == nil {
-			if r.Method == http.MethodGet {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()))
 				return
 			}

@@ -277,7 +277,9 @@ type result struct {
 }
 
 // ok reports whether the reply is ok.
-func (r result) ok() bool { return r.Err == nil && r.Reply != nil && r.Reply.Status == pipeline.StatusOK }
+func (r result) ok() bool {
+	return r.Err == nil && r.Reply != nil && r.Reply.Status == pipeline.StatusOK
+}
 
 // flash turns a result into a notice.
 func (r result) flash(okTitle string) *flash {

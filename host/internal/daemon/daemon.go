@@ -438,9 +438,11 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		return fmt.Errorf("http: listen on %s: %w; choose another http.listen address", cfg.HTTP.Listen, err)
 	}
 	d.httpAddr = ln.Addr().String()
+	// Console messages are never cut short (a cut one would stay pending):
+	// they may take the pipeline's whole retry budget plus a last call.
 	p := cfg.Processing
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: admin, Wait: cfg.HTTP.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + p.UploadDeadline.D() + p.CallTimeout.D(), Logger: d.log})
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log})
 	if err != nil {
 		_ = ln.Close()
 		return err

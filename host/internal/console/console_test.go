@@ -1,0 +1,806 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"html"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// fakeStore serves messages and exchanges from memory.
+type fakeStore struct {
+	store.Store
+	msgs []store.Message
+	xs   []store.Exchange
+}
+
+func (f *fakeStore) ListMessages(_ context.Context, _, _, _ string, limit int) ([]store.Message, error) {
+	if limit > 0 && len(f.msgs) > limit {
+		return f.msgs[:limit], nil
+	}
+	return f.msgs, nil
+}
+
+func (f *fakeStore) GetMessage(_ context.Context, id string) (*store.Message, error) {
+	for _, m := range f.msgs {
+		if m.ID == id {
+			return &m, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (f *fakeStore) ListExchanges(_ context.Context, fl store.ExchangeFilter) ([]store.Exchange, error) {
+	var out []store.Exchange
+	for _, x := range f.xs {
+		if x.MessageID == fl.MessageID {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// fakeBackend records every message and answers with handlers by type.
+type fakeBackend struct {
+	mu        sync.Mutex
+	plugins   []Plugin
+	jobs      []scheduler.Status
+	triggered []string
+	sent      []pipeline.Envelope
+	keys      []string
+	handlers  map[string]func(payload json.RawMessage) *pipeline.Reply
+	block     chan struct{}
+	finished  int // messages that were processed to the end
+	st        *fakeStore
+}
+
+func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
+	var env pipeline.Envelope
+	if err := json.Unmarshal(in.Value, &env); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, env)
+	f.keys = append(f.keys, in.Key)
+	h := f.handlers[env.Type]
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	f.finished++
+	f.mu.Unlock()
+	if h == nil {
+		return &pipeline.Reply{RequestID: env.ID, Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.type", Rule: "unknown", Message: "no handler"}}}, nil
+	}
+	r := h(env.Payload)
+	r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
+	return r, nil
+}
+
+func (f *fakeBackend) Plugins() []Plugin        { return f.plugins }
+func (f *fakeBackend) Jobs() []scheduler.Status { return f.jobs }
+func (f *fakeBackend) Store() store.Store       { return f.st }
+func (f *fakeBackend) TriggerJob(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "nope/s1/none" {
+		return scheduler.ErrUnknownJob
+	}
+	f.triggered = append(f.triggered, id)
+	return nil
+}
+
+// last returns the last message of a type.
+func (f *fakeBackend) last(typ string) (pipeline.Envelope, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.sent) - 1; i >= 0; i-- {
+		if f.sent[i].Type == typ {
+			return f.sent[i], true
+		}
+	}
+	return pipeline.Envelope{}, false
+}
+
+func (f *fakeBackend) count(typ string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, e := range f.sent {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func okReply(v any) *pipeline.Reply {
+	b, _ := json.Marshal(v)
+	return &pipeline.Reply{Status: "ok", Payload: b}
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const testToken = "s3cret-admin-token-0123456789"
+
+// draftJSON is a draft as tracecode.draft.get returns it.
+func draftJSON(status string) map[string]any {
+	return map[string]any{"id": "SUP-001", "status": status, "version": 3, "supplierBillNo": "SUP-001", "supplierName": "厦门示例医药有限公司",
+		"billTime": "2026-11-26 09:30:00", "createdAt": "2026-11-26T01:30:00Z",
+		"lines": []any{map[string]any{"lineNo": 1, "itemCode": "YP0001", "itemName": "阿莫西林胶囊", "batchNo": "B2609", "expiryDate": "2028-09-14",
+			"qty": "2", "unit": "盒", "codes": []string{"81000010000000771234", "81000010000000772345"}}},
+		"adjustments": []any{map[string]any{"at": "2026-11-26T02:00:00Z", "by": "pharm01 王药师", "op": "setQty", "lineNo": 1, "field": "qty", "from": "3", "to": "2", "reason": "清点"}},
+	}
+}
+
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 8, 8))
+	img.Set(1, 1, color.White)
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+type fixture struct {
+	t     *testing.T
+	b     *fakeBackend
+	c     *Console
+	srv   *httptest.Server
+	clock *clock
+	pngB  []byte
+	dir   string
+}
+
+func newFixture(t *testing.T, token string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, clock: &clock{t: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}, pngB: testPNG(t), dir: t.TempDir()}
+	now := f.clock.t
+	f.b = &fakeBackend{
+		plugins: []Plugin{
+			{Name: "ecard", Version: "1.0.0", Running: true, Sites: []string{"s1"}, Operations: []string{"ecard.qrcode"},
+				WorkLists: []sdk.WorkList{{Name: "recent-cards", Title: "Recent e-card registrations", ListOperation: "ecard.cards.list"}}},
+			{Name: "tracecode", Version: "0.9.0", Running: false, Restarts: 2, LastError: "exit status 2", Sites: []string{"s1", "s2"},
+				WorkLists: []sdk.WorkList{{Name: "draft-receipts", Title: "待审核入库单 (draft receipts)", ListOperation: "tracecode.drafts.list"}}},
+		},
+		jobs: []scheduler.Status{{ID: "tracecode/s1/stockin-sync", Interval: "1h0m0s", NextRun: now.Add(time.Hour), Owner: true}},
+		st: &fakeStore{
+			msgs: []store.Message{
+				{ID: "console-list-aaa", Site: "s1", Type: "ecard.cards.list", Status: "done", Outcome: "ok", ReceivedAt: now},
+				{ID: "his-42", Site: "s1", Type: "ecard.scan", Status: "done", Outcome: "ok", Attempts: 1, ReceivedAt: now,
+					Reply: []byte(`{"status":"ok","payload":{"name":"张三丰","idNumber":"11010519491231002X","phone":"13812345678","note":"call 13812345678"}}`)},
+			},
+			xs: []store.Exchange{{MessageID: "his-42", System: "ecard", Code: "register", Status: "ok", Request: []byte(`{"name":"张三丰"}`), Response: []byte("plain 11010519491231002X")}},
+		},
+		handlers: map[string]func(json.RawMessage) *pipeline.Reply{
+			"ecard.cards.list": func(json.RawMessage) *pipeline.Reply {
+				return okReply(map[string]any{"items": []any{map[string]any{"cardNo": "880100000000013", "name": "张*丰", "idNumber": "110***********002X",
+					"phone": "138****5678", "status": "active", "registeredAt": "2026-11-26T12:00:00Z"}}})
+			},
+			"tracecode.drafts.list": func(json.RawMessage) *pipeline.Reply {
+				return okReply(map[string]any{"items": []any{map[string]any{"id": "SUP-001", "status": "open", "version": 3, "supplierName": "厦门示例医药有限公司", "lines": 1, "codes": 2}}})
+			},
+			"tracecode.draft.get": func(json.RawMessage) *pipeline.Reply { return okReply(draftJSON("open")) },
+			"tracecode.draft.adjust": func(p json.RawMessage) *pipeline.Reply {
+				var a adjustPayload
+				_ = json.Unmarshal(p, &a)
+				if len(a.Changes) == 1 && a.Changes[0].Op == "removeCodes" && a.Changes[0].Codes[0] == "81000099999999999999" {
+					return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.changes[0].codes[0]", Rule: "precondition", Message: "code 81000099999999999999 is not on line 1"}}}
+				}
+				return okReply(map[string]any{"draftId": a.DraftID, "version": 4, "applied": 1})
+			},
+			"ecard.qrcode": func(p json.RawMessage) *pipeline.Reply {
+				var q struct{ CardNo string }
+				_ = json.Unmarshal(p, &q)
+				if q.CardNo != "880100000000013" {
+					return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
+				}
+				return okReply(map[string]any{"cardNo": q.CardNo, "text": "MGE1SECRETTEXT", "expiresAt": "2026-11-29T12:00:00Z", "png": f.pngB, "labelPng": f.pngB,
+					"label": map[string]any{"cardNo": q.CardNo, "name": "张*丰", "expires": "2026-11-29 20:00", "validUntil": "有效期至 2026-11-29 20:00",
+						"validUntilAscii": "VALID UNTIL 2026-11-29 20:00", "lines": []string{q.CardNo, "张*丰", "有效期至 2026-11-29 20:00"}}})
+			},
+		},
+	}
+	confirmed := false
+	var mu sync.Mutex
+	f.b.handlers["tracecode.draft.confirm"] = func(json.RawMessage) *pipeline.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if confirmed {
+			return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.draftId", Rule: "state",
+				Message: "draft SUP-001 was already confirmed by 李主管 at 2026-11-26 10:00:00 as receipt CG20261126000001: a draft is confirmed once; nothing was published again"}}}
+		}
+		confirmed = true
+		return okReply(map[string]any{"draftId": "SUP-001", "receiptNo": "CG20261126000001"})
+	}
+	c, err := New(f.b, Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c
+	f.srv = httptest.NewServer(c)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// client is a browser: a cookie jar, no redirect following.
+type client struct {
+	t    *testing.T
+	f    *fixture
+	http *http.Client
+	csrf string
+}
+
+func (f *fixture) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: f.t, f: f, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type resp struct {
+	code int
+	body string
+	h    http.Header
+}
+
+func (c *client) do(req *http.Request) resp {
+	c.t.Helper()
+	r, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	if m := csrfRE.FindStringSubmatch(string(b)); m != nil {
+		c.csrf = m[1]
+	}
+	return resp{code: r.StatusCode, body: string(b), h: r.Header}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func (c *client) get(path string) resp {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.f.srv.URL+path, nil)
+	return c.do(req)
+}
+
+func (c *client) post(path string, form url.Values, header ...string) resp {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.f.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return c.do(req)
+}
+
+// login signs in and loads the overview (for the CSRF token).
+func (c *client) login(operator string) {
+	c.t.Helper()
+	r := c.post("/console/login", url.Values{"operator": {operator}, "token": {testToken}})
+	if r.code != http.StatusSeeOther {
+		c.t.Fatalf("login: %d %s", r.code, r.body)
+	}
+	if r := c.get("/console/"); r.code != 200 || c.csrf == "" {
+		c.t.Fatalf("overview after login: %d", r.code)
+	}
+}
+
+// action posts a form with the session's CSRF token and follows the redirect.
+func (c *client) action(path string, form url.Values) resp {
+	c.t.Helper()
+	form.Set("csrf", c.csrf)
+	r := c.post(path, form)
+	if r.code != http.StatusSeeOther {
+		return r
+	}
+	return c.get(r.h.Get("Location"))
+}
+
+func TestLoginSessionCSRF(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	cases := []struct {
+		name string
+		run  func(t *testing.T, c *client)
+	}{
+		{"pages need a session", func(t *testing.T, c *client) {
+			r := c.get("/console/worklists")
+			if r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/login?next=%2Fconsole%2Fworklists" {
+				t.Fatalf("got %d %q", r.code, r.h.Get("Location"))
+			}
+			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}}); r.code != http.StatusForbidden {
+				t.Fatalf("POST without session: %d", r.code)
+			}
+		}},
+		{"login page asks for token and operator", func(t *testing.T, c *client) {
+			r := c.get("/console/login")
+			if r.code != 200 || !strings.Contains(r.body, `name="token"`) || !strings.Contains(r.body, `name="operator"`) {
+				t.Fatalf("login page: %d %s", r.code, r.body)
+			}
+			if csp := r.h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || r.h.Get("X-Frame-Options") != "DENY" {
+				t.Fatalf("security headers: %v", r.h)
+			}
+		}},
+		{"wrong token refused", func(t *testing.T, c *client) {
+			r := c.post("/console/login", url.Values{"operator": {"王药师"}, "token": {"wrong"}})
+			if r.code != http.StatusUnauthorized || !strings.Contains(r.body, "admin token is wrong") || r.h.Get("Set-Cookie") != "" {
+				t.Fatalf("got %d cookie %q", r.code, r.h.Get("Set-Cookie"))
+			}
+		}},
+		{"operator required", func(t *testing.T, c *client) {
+			r := c.post("/console/login", url.Values{"operator": {"  "}, "token": {testToken}})
+			if r.code != http.StatusBadRequest || !strings.Contains(r.body, "Enter your name") {
+				t.Fatalf("got %d", r.code)
+			}
+		}},
+		{"cookie is a random session id, HttpOnly, SameSite=Strict", func(t *testing.T, c *client) {
+			r := c.post("/console/login", url.Values{"operator": {"王药师"}, "token": {testToken}, "next": {"/console/worklists"}})
+			ck := r.h.Get("Set-Cookie")
+			if r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/worklists" {
+				t.Fatalf("got %d %q", r.code, r.h.Get("Location"))
+			}
+			if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || !strings.Contains(ck, "Path=/console/") || strings.Contains(ck, testToken) {
+				t.Fatalf("cookie %q", ck)
+			}
+			if r := c.get("/console/"); r.code != 200 || !strings.Contains(r.body, "王药师") {
+				t.Fatalf("overview: %d", r.code)
+			}
+		}},
+		{"open redirect refused", func(t *testing.T, c *client) {
+			r := c.post("/console/login", url.Values{"operator": {"x"}, "token": {testToken}, "next": {"//evil.example/"}})
+			if r.h.Get("Location") != "/console/" {
+				t.Fatalf("redirected to %q", r.h.Get("Location"))
+			}
+		}},
+		{"POST needs the session's CSRF token", func(t *testing.T, c *client) {
+			c.login("王药师")
+			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}}); r.code != http.StatusForbidden || !strings.Contains(r.body, "form expired") {
+				t.Fatalf("no csrf: %d", r.code)
+			}
+			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {strings.Repeat("0", 64)}}); r.code != http.StatusForbidden {
+				t.Fatalf("wrong csrf: %d", r.code)
+			}
+			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {c.csrf}}, "Origin", "https://evil.example"); r.code != http.StatusForbidden {
+				t.Fatalf("cross-origin: %d", r.code)
+			}
+			r := c.action("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}})
+			if r.code != 200 || !strings.Contains(r.body, "job ran") {
+				t.Fatalf("run job: %d %s", r.code, r.body)
+			}
+			f.b.mu.Lock()
+			defer f.b.mu.Unlock()
+			if len(f.b.triggered) != 1 || f.b.triggered[0] != "tracecode/s1/stockin-sync" {
+				t.Fatalf("triggered %v", f.b.triggered)
+			}
+		}},
+		{"unknown job says how to fix", func(t *testing.T, c *client) {
+			c.login("a")
+			r := c.action("/console/jobs/run", url.Values{"job": {"nope/s1/none"}})
+			if !strings.Contains(r.body, "job did not run") || !strings.Contains(r.body, "reload the overview") {
+				t.Fatalf("body %s", r.body)
+			}
+		}},
+		{"logout ends the session", func(t *testing.T, c *client) {
+			c.login("a")
+			if r := c.action("/console/logout", url.Values{}); r.code != 200 || !strings.Contains(r.body, `name="token"`) {
+				t.Fatalf("logout: %d", r.code)
+			}
+			if r := c.get("/console/"); r.code != http.StatusSeeOther {
+				t.Fatalf("after logout: %d", r.code)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, f.client()) })
+	}
+}
+
+func TestSessionExpiresAndLoginIsThrottled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("a")
+	f.clock.add(2*time.Hour + time.Second)
+	if r := c.get("/console/"); r.code != http.StatusSeeOther {
+		t.Fatalf("idle session still valid: %d", r.code)
+	}
+	for i := range loginFailures {
+		if r := c.post("/console/login", url.Values{"operator": {"x"}, "token": {"bad"}}); r.code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, r.code)
+		}
+	}
+	if r := c.post("/console/login", url.Values{"operator": {"x"}, "token": {testToken}}); r.code != http.StatusTooManyRequests {
+		t.Fatalf("after %d failures: %d", loginFailures, r.code)
+	}
+	f.clock.add(61 * time.Second)
+	if r := c.post("/console/login", url.Values{"operator": {"x"}, "token": {testToken}}); r.code != http.StatusSeeOther {
+		t.Fatalf("a minute later: %d", r.code)
+	}
+}
+
+func TestOpenConsoleStillAsksForOperator(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	c := f.client()
+	r := c.get("/console/login")
+	if strings.Contains(r.body, `name="token"`) || !strings.Contains(r.body, "No admin token is configured") {
+		t.Fatalf("open login page: %s", r.body)
+	}
+	if r := c.get("/console/"); r.code != http.StatusSeeOther {
+		t.Fatalf("open console without a name: %d", r.code)
+	}
+	if r := c.post("/console/login", url.Values{"operator": {"收费员 01"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("login: %d %s", r.code, r.body)
+	}
+	if r := c.get("/console/"); r.code != 200 || !strings.Contains(r.body, "收费员 01") {
+		t.Fatalf("overview: %d", r.code)
+	}
+}
+
+func TestPagesRender(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("王药师")
+	cases := []struct {
+		path string
+		want []string
+		not  []string
+	}{
+		{"/console/", []string{"ecard", "1.0.0", "exit status 2", "tracecode/s1/stockin-sync", "Run now", "his-42", "/console/message?id=his-42", "ecard, tracecode"},
+			[]string{"console-list-aaa"}},
+		{"/console/?all=1", []string{"console-list-aaa"}, nil},
+		{"/console/message?id=his-42", []string{"张**", "110***********002X", "138****5678", "call 138****5678", "plain 110***********002X", "register"},
+			[]string{"张三丰", "11010519491231002X", "13812345678"}},
+		{"/console/message?id=nope", []string{"no such message", "overview"}, nil},
+		{"/console/worklists", []string{"Recent e-card registrations", "卡号 cardNo", "880100000000013", "张*丰", "138****5678",
+			"/console/ecard/print?cardNo=880100000000013&amp;site=s1", "待审核入库单", "SUP-001", "/console/tracecode/draft?id=SUP-001&amp;site=s2", "供货单位"}, nil},
+		{"/console/tracecode/drafts", []string{"SUP-001", "site <b>s1</b>", "site <b>s2</b>"}, []string{"Recent e-card"}},
+		{"/console/tracecode/draft?site=s1&id=SUP-001", []string{"阿莫西林胶囊", "81000010000000772345", "pharm01 王药师", "清点", `value="setQty"`, `value="removeLine"`,
+			`value="addCodes"`, `value="removeCodes"`, `value="addLine"`, "/console/tracecode/draft/confirm", `name="version" value="3"`}, nil},
+		{"/console/tracecode/draft?site=elsewhere&id=SUP-001", []string{"plugin not enabled", "s1, s2"}, nil},
+		{"/console/tracecode/export", []string{`name="from"`, `name="to"`, `<option value="s2">`}, nil},
+		{"/console/ecard/print?site=s1&cardNo=880100000000013", []string{`value="880100000000013"`, `value="72h"`}, nil},
+		{"/console/static/console.css", []string{"@media print"}, nil},
+		{"/console/static/console.js", []string{"window.print()"}, nil},
+		{"/console/nowhere", []string{"page not found"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			r := c.get(tc.path)
+			for _, w := range tc.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("%s: missing %q (HTTP %d)\n%s", tc.path, w, r.code, r.body)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(r.body, w) {
+					t.Errorf("%s: must not contain %q", tc.path, w)
+				}
+			}
+		})
+	}
+	// Work lists are read with fresh read-only message ids.
+	e, _ := f.b.last("ecard.cards.list")
+	if !strings.HasPrefix(e.ID, "console-list-") || e.Site != "s1" || string(e.Payload) != "{}" {
+		t.Fatalf("work-list message %+v", e)
+	}
+}
+
+func TestDraftActionsSendOperations(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("pharm01 王药师")
+	base := func(op string, kv ...string) url.Values {
+		v := url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "op": {op}, "lineNo": {"1"}, "reason": {"清点"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Add(kv[i], kv[i+1])
+		}
+		return v
+	}
+	cases := []struct {
+		name   string
+		form   url.Values
+		change string // the one change expected in the payload; "" when nothing may be sent
+		want   string
+	}{
+		{"setQty", base("setQty", "qty", "48"), `{"op":"setQty","lineNo":1,"qty":48}`, "saved"},
+		{"setField", base("setField", "field", "itemCode", "value", "YP0009"), `{"op":"setField","lineNo":1,"field":"itemCode","value":"YP0009"}`, "saved"},
+		{"addCodes", base("addCodes", "codes", "81000010000000779999\r\n81000010000000778888, 81000010000000777777"),
+			`{"op":"addCodes","lineNo":1,"codes":["81000010000000779999","81000010000000778888","81000010000000777777"]}`, "saved"},
+		{"removeCodes", base("removeCodes", "code", "81000010000000771234", "code", "81000010000000772345"),
+			`{"op":"removeCodes","lineNo":1,"codes":["81000010000000771234","81000010000000772345"]}`, "saved"},
+		{"removeLine", base("removeLine"), `{"op":"removeLine","lineNo":1}`, "saved"},
+		{"addLine", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "op": {"addLine"}, "itemCode": {"YP0002"}, "itemName": {"布洛芬"},
+			"batchNo": {"B1"}, "expiryDate": {"2028-01-31"}, "qty": {"10"}, "unit": {"盒"}, "codes": {"81000020000000773456"}},
+			`{"op":"addLine","line":{"lineNo":0,"itemCode":"YP0002","itemName":"布洛芬","batchNo":"B1","expiryDate":"2028-01-31","qty":"10","unit":"盒","codes":["81000020000000773456"]}}`, "saved"},
+		{"plugin refusal shown with its field", base("removeCodes", "codes", "81000099999999999999"),
+			`{"op":"removeCodes","lineNo":1,"codes":["81000099999999999999"]}`, "$.changes[0].codes[0]"},
+		{"bad quantity is not sent", base("setQty", "qty", "4x"), "", "is not a number"},
+		{"unknown op is not sent", base("explode"), "", "is not known"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.b.count("tracecode.draft.adjust")
+			r := c.action("/console/tracecode/draft/adjust", tc.form)
+			if !strings.Contains(r.body, tc.want) {
+				t.Fatalf("page lacks %q:\n%s", tc.want, r.body)
+			}
+			if tc.change == "" {
+				if f.b.count("tracecode.draft.adjust") != before {
+					t.Fatal("a message was sent")
+				}
+				return
+			}
+			e, _ := f.b.last("tracecode.draft.adjust")
+			var p struct {
+				DraftID         string            `json:"draftId"`
+				By              string            `json:"by"`
+				ExpectedVersion int64             `json:"expectedVersion"`
+				Reason          string            `json:"reason"`
+				Changes         []json.RawMessage `json:"changes"`
+			}
+			if err := json.Unmarshal(e.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.DraftID != "SUP-001" || p.By != "pharm01 王药师" || p.ExpectedVersion != 3 || e.Site != "s1" || len(p.Changes) != 1 || !strings.HasPrefix(e.ID, "console-") {
+				t.Fatalf("payload %s (id %s)", e.Payload, e.ID)
+			}
+			if got := string(p.Changes[0]); got != tc.change {
+				t.Fatalf("change\n got %s\nwant %s", got, tc.change)
+			}
+		})
+	}
+	// Confirm: once ok, the second time the plugin's refusal is shown.
+	r := c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
+	if !strings.Contains(r.body, "confirmed") || !strings.Contains(r.body, "CG20261126000001") {
+		t.Fatalf("confirm: %s", r.body)
+	}
+	e, _ := f.b.last("tracecode.draft.confirm")
+	if string(e.Payload) != `{"draftId":"SUP-001","by":"pharm01 王药师","expectedVersion":3}` {
+		t.Fatalf("confirm payload %s", e.Payload)
+	}
+	r = c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
+	if !strings.Contains(r.body, "already confirmed by 李主管") || !strings.Contains(r.body, "state") {
+		t.Fatalf("second confirm: %s", r.body)
+	}
+	// A site where tracecode is not enabled is refused before anything is sent.
+	n := f.b.count("tracecode.draft.confirm")
+	if r := c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s9"}, "id": {"SUP-001"}}); r.code != http.StatusNotFound || f.b.count("tracecode.draft.confirm") != n {
+		t.Fatalf("unknown site: %d", r.code)
+	}
+}
+
+func TestConfirmedDraftHasNoForms(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	f.b.handlers["tracecode.draft.get"] = func(json.RawMessage) *pipeline.Reply {
+		d := draftJSON("confirmed")
+		d["receiptNo"], d["confirmedBy"], d["confirmedAt"] = "CG20261126000001", "李主管", "2026-11-26T02:00:00Z"
+		return okReply(d)
+	}
+	c := f.client()
+	c.login("a")
+	r := c.get("/console/tracecode/draft?site=s1&id=SUP-001")
+	if !strings.Contains(r.body, "CG20261126000001") || strings.Contains(r.body, "/console/tracecode/draft/adjust") || strings.Contains(r.body, "draft/confirm") {
+		t.Fatalf("confirmed draft page:\n%s", r.body)
+	}
+}
+
+func TestExportDownload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	content := []byte("PK\x03\x04 pretend workbook")
+	path := filepath.Join(f.dir, "tracecode-s1-20261126-20261126-x.xlsx")
+	if err := os.WriteFile(path, content, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	f.b.handlers["tracecode.export"] = func(p json.RawMessage) *pipeline.Reply {
+		return okReply(map[string]any{"path": path, "fileName": filepath.Base(path), "size": len(content), "sha256": hex.EncodeToString(sum[:]),
+			"rows": map[string]int{"codes": 2}})
+	}
+	c := f.client()
+	c.login("a")
+	form := url.Values{"site": {"s1"}, "from": {"2026-11-26"}, "to": {"2026-11-26"}, "csrf": {c.csrf}}
+	r := c.post("/console/tracecode/export", form)
+	if r.code != 200 || !strings.Contains(r.body, hex.EncodeToString(sum[:])) || !strings.Contains(r.body, filepath.Base(path)) {
+		t.Fatalf("export page: %d %s", r.code, r.body)
+	}
+	e, _ := f.b.last("tracecode.export")
+	if string(e.Payload) != `{"from":"2026-11-26","to":"2026-11-26"}` || e.Site != "s1" {
+		t.Fatalf("export message %+v", e)
+	}
+	m := regexp.MustCompile(`/console/download/([0-9a-f]+)`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatal("no download link")
+	}
+	link := m[0]
+	cases := []struct {
+		name   string
+		path   string
+		before func()
+		code   int
+		body   string
+	}{
+		{"unknown token", "/console/download/" + strings.Repeat("a", 48), nil, http.StatusNotFound, "download link unknown or expired"},
+		{"path is not a token", "/console/download/..%2f..%2fetc%2fpasswd", nil, http.StatusNotFound, "unknown or expired"},
+		{"served", link, nil, 200, string(content)},
+		{"tampered file", link, func() { _ = os.WriteFile(path, []byte("PK\x03\x04 changed!"), 0o640) }, http.StatusConflict, "file changed"},
+		{"restored file", link, func() { _ = os.WriteFile(path, content, 0o640) }, 200, string(content)},
+		{"expired", link, func() { f.clock.add(time.Hour + time.Second) }, http.StatusNotFound, "expired"},
+	}
+	for _, tc := range cases {
+		if tc.before != nil {
+			tc.before()
+		}
+		r := c.get(tc.path)
+		if r.code != tc.code || !strings.Contains(r.body, tc.body) {
+			t.Fatalf("%s: %d %s", tc.name, r.code, r.body)
+		}
+		if tc.code == 200 && (r.h.Get("Content-Disposition") != `attachment; filename=`+filepath.Base(path) || !strings.Contains(r.h.Get("Content-Type"), "spreadsheetml")) {
+			t.Fatalf("%s: headers %v", tc.name, r.h)
+		}
+	}
+	// Another user's session cannot use the console without signing in.
+	if r := f.client().get(link); r.code != http.StatusSeeOther {
+		t.Fatalf("download without session: %d", r.code)
+	}
+	// A refused export shows the plugin's errors.
+	f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply {
+		return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.from", Rule: "format", Message: `from "x" is not a date: write the first day as 2006-01-02`}}}
+	}
+	form.Set("from", "x")
+	r = c.post("/console/tracecode/export", form)
+	if !strings.Contains(r.body, "$.from") || !strings.Contains(r.body, "write the first day") || strings.Contains(r.body, "/console/download/") {
+		t.Fatalf("refused export: %s", r.body)
+	}
+}
+
+func TestPrintPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("收费员 01")
+	r := c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "validity": {""}, "csrf": {c.csrf}})
+	want := []string{`class="label-card"`, "data:image/png;base64," + base64.StdEncoding.EncodeToString(f.pngB), "880100000000013", "张*丰", "有效期至 2026-11-29 20:00",
+		"data-print", "@media print"}
+	css := c.get("/console/static/console.css").body
+	for _, w := range want {
+		if !strings.Contains(html.UnescapeString(r.body)+css, w) {
+			t.Errorf("print page lacks %q", w)
+		}
+	}
+	if strings.Contains(r.body, "MGE1SECRETTEXT") {
+		t.Error("the QR text is shown as text")
+	}
+	e, _ := f.b.last("ecard.qrcode")
+	if string(e.Payload) != `{"cardNo":"880100000000013","printLabel":true,"validity":"72h"}` {
+		t.Fatalf("qrcode payload %s", e.Payload)
+	}
+	r = c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000099"}, "validity": {"24h"}, "csrf": {c.csrf}})
+	if !strings.Contains(r.body, "unknown-card") || !strings.Contains(r.body, "card 880100000000099 is unknown") || strings.Contains(r.body, "label-card") {
+		t.Fatalf("unknown card: %s", r.body)
+	}
+	// A reply whose image is not a PNG is not put in the page.
+	f.b.handlers["ecard.qrcode"] = func(json.RawMessage) *pipeline.Reply {
+		return okReply(map[string]any{"cardNo": "880100000000013", "png": []byte("<svg onload=alert(1)>")})
+	}
+	r = c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "csrf": {c.csrf}})
+	if !strings.Contains(r.body, "did not reply with a PNG") || strings.Contains(r.body, "data:image") {
+		t.Fatalf("bad image: %s", r.body)
+	}
+}
+
+func TestSlowReplyDoesNotAbandonTheMessage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	f.c.o.Wait = 50 * time.Millisecond
+	c := f.client()
+	c.login("a")
+	f.b.mu.Lock()
+	f.b.block = make(chan struct{})
+	f.b.mu.Unlock()
+	r := c.get("/console/worklists")
+	if !strings.Contains(r.body, "had no reply within 50ms") || !strings.Contains(r.body, "goes on in the background") {
+		t.Fatalf("slow work list: %s", r.body)
+	}
+	// The messages are still being processed, not cancelled: released,
+	// they finish although the page has been served.
+	f.b.mu.Lock()
+	n := f.b.finished
+	close(f.b.block)
+	f.b.block = nil
+	f.b.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.b.mu.Lock()
+		done := f.b.finished - n
+		f.b.mu.Unlock()
+		if done == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 work-list messages finished after the page gave up waiting", done)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	f.b.handlers["ecard.cards.list"] = func(json.RawMessage) *pipeline.Reply {
+		return okReply(map[string]any{"items": []any{map[string]any{"cardNo": `"><script>alert(1)</script>`, "name": "<b>x</b>"}}})
+	}
+	c := f.client()
+	c.login(`<img src=x onerror=alert(1)>`)
+	r := c.get("/console/worklists")
+	if strings.Contains(r.body, "<script>alert") || strings.Contains(r.body, "<img src=x") || strings.Contains(r.body, "<b>x</b>") {
+		t.Fatalf("unescaped:\n%s", r.body)
+	}
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	c, err := New(&fakeBackend{st: &fakeStore{}}, Options{})
+	if err != nil || c.o.Wait != 30*time.Second || c.o.DownloadTTL != time.Hour {
+		t.Fatalf("defaults: %v %+v", err, c.o)
+	}
+	if got := safeNext("/console/message?id=1"); got != "/console/message?id=1" {
+		t.Fatal(got)
+	}
+	for _, bad := range []string{"https://evil", "//evil", "/admin/reload", "/console/\r\nX: y"} {
+		if safeNext(bad) != Prefix {
+			t.Fatalf("safeNext(%q)", bad)
+		}
+	}
+	if _, err := (&fakeBackend{}).Process(context.Background(), pipeline.Input{Value: []byte("x")}); err == nil {
+		t.Fatal("fake accepted garbage")
+	}
+}
