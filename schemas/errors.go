@@ -13,7 +13,8 @@ var ErrNotFound = errors.New("not found")
 // ErrImport is wrapped by every error [Import] returns.
 var ErrImport = errors.New("import spec")
 
-// Problem is one thing wrong with a schema or code table file.
+// Problem is one thing wrong with a file being loaded: a schema or code
+// table file here, a mapping or code table file in the transforms package.
 type Problem struct {
 	// File is the file's path inside the loaded file system (or the overlay
 	// directory joined with it).
@@ -54,19 +55,29 @@ type LoadError struct {
 }
 
 // Error lists every problem, one per line.
-func (e *LoadError) Error() string {
-	lines := make([]string, 0, len(e.Problems)+1)
-	lines = append(lines, fmt.Sprintf("loading schemas: %d problem(s)", len(e.Problems)))
-	for _, p := range e.Problems {
+func (e *LoadError) Error() string { return FormatProblems("loading schemas", e.Problems) }
+
+// Unwrap returns the problems as errors, for errors.As.
+func (e *LoadError) Unwrap() []error { return ProblemErrors(e.Problems) }
+
+// FormatProblems formats the text of an error carrying problems: the
+// header and the number of problems ("loading schemas: 2 problem(s)"),
+// then every problem on a line of its own. Load errors of other packages
+// use it, so that they all read alike.
+func FormatProblems(header string, problems []Problem) string {
+	lines := make([]string, 0, len(problems)+1)
+	lines = append(lines, fmt.Sprintf("%s: %d problem(s)", header, len(problems)))
+	for _, p := range problems {
 		lines = append(lines, p.Error())
 	}
 	return strings.Join(lines, "\n")
 }
 
-// Unwrap returns the problems as errors, for errors.As.
-func (e *LoadError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
+// ProblemErrors returns the problems as errors, for the Unwrap method of an
+// error carrying them, so that errors.As finds each one.
+func ProblemErrors(problems []Problem) []error {
+	errs := make([]error, len(problems))
+	for i, p := range problems {
 		errs[i] = p
 	}
 	return errs

@@ -731,7 +731,7 @@ func exampleNode(v any) *yaml.Node {
 	}
 	if t, ok := numberText(v); ok {
 		tag := "!!float"
-		if allDigits(strings.TrimPrefix(t, "-")) {
+		if AllDigits(strings.TrimPrefix(t, "-")) {
 			tag = "!!int"
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: t}

@@ -1,17 +1,12 @@
 package schemas
 
 import (
-	"cmp"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
-	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -158,26 +153,15 @@ func CheckEmbedded() error {
 func EmbeddedFS() fs.FS { return embedded }
 
 func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
-	l := loader{prefix: prefix}
+	l := loader{ProblemList{Prefix: prefix}}
 	var schemaFiles, codeFiles []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			l.add(l.name(p), 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
-			return nil
-		}
-		base := d.Name()
-		if d.IsDir() {
-			if p != "." && (base == "testdata" || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_")) {
-				return fs.SkipDir
-			}
-			return nil
-		}
+	l.WalkFiles(fsys, func(p, base string) {
 		if strings.HasSuffix(base, ".yml") {
-			l.add(l.name(p), 0, "", "schema files must end in .yaml", "rename it to "+strings.TrimSuffix(base, ".yml")+".yaml")
-			return nil
+			l.Add(l.Path(p), 0, "", "schema files must end in .yaml", "rename it to "+strings.TrimSuffix(base, ".yml")+".yaml")
+			return
 		}
 		if !strings.HasSuffix(base, ".yaml") || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
-			return nil
+			return
 		}
 		parts := strings.Split(p, "/")
 		switch {
@@ -186,13 +170,9 @@ func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
 		case len(parts) == 3 && parts[1] == "codes":
 			codeFiles = append(codeFiles, p)
 		default:
-			l.add(l.name(p), 0, "", "file is not where schema files go", "move it to <system>/<code>.yaml (a transaction) or <system>/codes/<name>.yaml (a code table)")
+			l.Add(l.Path(p), 0, "", "file is not where schema files go", "move it to <system>/<code>.yaml (a transaction) or <system>/codes/<name>.yaml (a code table)")
 		}
-		return nil
 	})
-	if err != nil {
-		l.add(l.name("."), 0, "", fmt.Sprintf("cannot list files: %v", err), "check that the directory exists and is readable")
-	}
 
 	out := &Set{schemas: maps.Clone(s.schemas), codes: maps.Clone(s.codes)}
 	replaced := map[string]bool{}
@@ -216,72 +196,27 @@ func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
 			}
 		}
 	}
-	if len(l.problems) > 0 {
-		slices.SortStableFunc(l.problems, func(a, b Problem) int {
-			return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
-		})
-		return nil, &LoadError{Problems: l.problems}
+	if len(l.Problems) > 0 {
+		l.Sort()
+		return nil, &LoadError{Problems: l.Problems}
 	}
 	return out, nil
 }
 
+// loader collects problems while files are read.
 type loader struct {
-	prefix   string
-	problems []Problem
+	ProblemList
 }
 
-func (l *loader) name(p string) string {
-	if l.prefix == "" {
-		return p
-	}
-	return path.Join(l.prefix, p)
-}
-
-func (l *loader) add(file string, line int, field, reason, fix string) {
-	l.problems = append(l.problems, Problem{File: file, Line: line, Field: field, Reason: reason, Fix: fix})
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+):?`)
-
-// parse reads one YAML file into a node, guarding against parser panics.
-func (l *loader) parse(fsys fs.FS, p string) (root *yaml.Node) {
-	file := l.name(p)
-	data, err := fs.ReadFile(fsys, p)
-	if err != nil {
-		l.add(file, 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
+// parse reads one YAML file into a node.
+func (l *loader) parse(fsys fs.FS, p string) *yaml.Node {
+	data, ok := l.ReadFile(fsys, p)
+	if !ok {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			l.add(file, 0, "", fmt.Sprintf("the YAML parser failed: %v", r), "check the file is valid YAML")
-			root = nil
-		}
-	}()
-	var doc yaml.Node
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			l.add(file, 0, "", "file is empty", "write a schema (see schemas/README.md) or delete the file")
-			return nil
-		}
-		line := 0
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		reason := yamlLine.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
-		reason = strings.TrimLeft(reason, ": ")
-		l.add(file, line, "", "not valid YAML: "+reason, "fix the YAML syntax (indentation, quotes, colons)")
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		l.add(file, extra.Line, "", "file holds more than one YAML document", "keep one schema per file and remove the extra ---")
-	}
-	if len(doc.Content) == 0 {
-		l.add(file, 0, "", "file is empty", "write a schema (see schemas/README.md) or delete the file")
-		return nil
-	}
-	return doc.Content[0]
+	root, problems := ParseYAML(l.Path(p), data, "schema", "schemas/README.md")
+	l.Problems = append(l.Problems, problems...)
+	return root
 }
 
 // fileCtx decodes nodes of one file and records problems with lines.
@@ -295,11 +230,7 @@ type fileCtx struct {
 func (c *fileCtx) skip(n *yaml.Node) bool { return c.bad[n] }
 
 func (c *fileCtx) add(n *yaml.Node, field, reason, fix string) {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	c.l.add(c.file, line, field, reason, fix)
+	c.l.AddAt(c.file, n, field, reason, fix)
 }
 
 // mapping checks that n is a mapping with only known keys and returns the
@@ -327,7 +258,7 @@ func (c *fileCtx) mapping(n *yaml.Node, field string, known []string) map[string
 		}
 		if known != nil && !slices.Contains(known, k.Value) {
 			fix := "remove it; allowed keys are " + strings.Join(known, ", ")
-			if near := nearest(k.Value, known); near != "" {
+			if near := Nearest(k.Value, known); near != "" {
 				fix = fmt.Sprintf("did you mean %q? allowed keys are %s", near, strings.Join(known, ", "))
 			}
 			c.add(k, kf, "unknown key", fix)
@@ -437,8 +368,8 @@ func (l *loader) codeTable(fsys fs.FS, p string) *CodeTable {
 	if root == nil {
 		return nil
 	}
-	before := len(l.problems)
-	c := &fileCtx{l: l, file: l.name(p)}
+	before := len(l.Problems)
+	c := &fileCtx{l: l, file: l.Path(p)}
 	m := c.mapping(root, "", codeTableKeys)
 	if m == nil {
 		return nil
@@ -464,7 +395,7 @@ func (l *loader) codeTable(fsys fs.FS, p string) *CodeTable {
 	} else {
 		t.Codes = c.codes(n, "codes")
 	}
-	if len(l.problems) > before {
+	if len(l.Problems) > before {
 		return nil
 	}
 	return t
@@ -525,8 +456,8 @@ func (l *loader) schema(fsys fs.FS, p string, tables map[string]*CodeTable) *Sch
 	if root == nil {
 		return nil
 	}
-	before := len(l.problems)
-	c := &fileCtx{l: l, file: l.name(p)}
+	before := len(l.Problems)
+	c := &fileCtx{l: l, file: l.Path(p)}
 	m := c.mapping(root, "", schemaKeys)
 	if m == nil {
 		return nil
@@ -574,7 +505,7 @@ func (l *loader) schema(fsys fs.FS, p string, tables map[string]*CodeTable) *Sch
 		}
 	}
 	c.checkBatch(s, m, root)
-	if len(l.problems) > before {
+	if len(l.Problems) > before {
 		return nil
 	}
 	return s
@@ -905,7 +836,7 @@ func (l *loader) reresolve(s *Schema, tables map[string]*CodeTable) *Schema {
 				}
 				if f.Example != nil {
 					for _, e := range checkScalar(f, f.Example) {
-						l.add(s.File, 0, join(fat, "example"), "after the overlay replaced code table "+f.CodesRef+", the example fails: "+e.msg, "overlay this schema too, with an example from the new table")
+						l.Add(s.File, 0, join(fat, "example"), "after the overlay replaced code table "+f.CodesRef+", the example fails: "+e.msg, "overlay this schema too, with an example from the new table")
 					}
 				}
 			}

@@ -102,7 +102,7 @@ func ParseType(s string) (Type, error) {
 		for i, k := range kinds {
 			names[i] = string(k)
 		}
-		if near := nearest(s, names); near != "" {
+		if near := Nearest(s, names); near != "" {
 			fix = fmt.Sprintf("did you mean %q? %s", near, fix)
 		}
 		return Type{}, fmt.Errorf("type %q is not known; %s", s, fix)

@@ -141,7 +141,7 @@ func (vd *validator) object(fields []Field, m map[string]any, path []seg) {
 	for _, k := range unknown {
 		p := append(path[:len(path):len(path)], seg{key: k})
 		msg := fmt.Sprintf("%s %s does not declare this field; remove it", vd.schema.Code, vd.side)
-		if near := nearest(k, fieldNames(fields)); near != "" {
+		if near := Nearest(k, fieldNames(fields)); near != "" {
 			msg += fmt.Sprintf(" or rename it to %q", near)
 		}
 		vd.add(p, RuleUnknown, msg)
@@ -317,10 +317,12 @@ func numberText(v any) (string, bool) {
 func plainNumber(s string) bool {
 	s = strings.TrimPrefix(s, "-")
 	ip, fp, dot := strings.Cut(s, ".")
-	return allDigits(ip) && (!dot || allDigits(fp))
+	return AllDigits(ip) && (!dot || AllDigits(fp))
 }
 
-func allDigits(s string) bool {
+// AllDigits reports whether s is not empty and holds only the ASCII
+// digits 0-9.
+func AllDigits(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -352,7 +354,7 @@ func parseDecimal(s string) (decimal, bool) {
 	}
 	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
 	ip, fp, dot := strings.Cut(mant, ".")
-	if !allDigits(ip) || (dot && !allDigits(fp)) {
+	if !AllDigits(ip) || (dot && !AllDigits(fp)) {
 		return decimal{}, false
 	}
 	exp := 0
@@ -533,9 +535,10 @@ func comparePath(a, b []seg) int {
 	return cmp.Compare(len(a), len(b))
 }
 
-// nearest returns the candidate closest to s by edit distance when it is
-// close enough to be a likely typo, or "".
-func nearest(s string, candidates []string) string {
+// Nearest returns the candidate closest to s by edit distance, ignoring
+// case, when it is close enough to be a likely typo, or "": the suggestion
+// of a "did you mean" fix.
+func Nearest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(s), strings.ToLower(c))

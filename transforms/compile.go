@@ -123,16 +123,16 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 	parts := strings.Split(name, "/")
 	site, format, typ := parts[0], parts[1], parts[2]
 	c := &compiler{l: l, file: file, tables: map[string]bool{}, lets: map[string]bool{}}
-	before := len(l.problems)
+	before := len(l.Problems)
 	switch {
 	case !siteName.MatchString(site):
-		l.add(file, 0, "", fmt.Sprintf("site directory %q is not a site code", site), "name the directory after the site code: letters, digits, - and _")
+		l.Add(file, 0, "", fmt.Sprintf("site directory %q is not a site code", site), "name the directory after the site code: letters, digits, - and _")
 	case format != FormatJSON && format != FormatHL7v2:
-		l.add(file, 0, "", fmt.Sprintf("format directory %q is not known", format), "put the file under <site>/json/ or <site>/hl7v2/")
+		l.Add(file, 0, "", fmt.Sprintf("format directory %q is not known", format), "put the file under <site>/json/ or <site>/hl7v2/")
 	case !typeName.MatchString(typ):
-		l.add(file, 0, "", fmt.Sprintf("file name %q is not a message type", typ+".yaml"), "name the file after the message type it produces, <plugin>.<operation>.yaml, for example workinjury.GYU102.yaml")
+		l.Add(file, 0, "", fmt.Sprintf("file name %q is not a message type", typ+".yaml"), "name the file after the message type it produces, <plugin>.<operation>.yaml, for example workinjury.GYU102.yaml")
 	}
-	if len(l.problems) > before {
+	if len(l.Problems) > before {
 		return nil
 	}
 	system, code, _ := strings.Cut(typ, ".")
@@ -143,7 +143,7 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 	}
 	sc, ok := resolve(system, code)
 	if !ok {
-		l.add(file, 0, "", fmt.Sprintf("no schema for %s/%s, the target of message type %s", system, code, typ),
+		l.Add(file, 0, "", fmt.Sprintf("no schema for %s/%s, the target of message type %s", system, code, typ),
 			fmt.Sprintf("add schemas/%s/%s.yaml (or a site schema overlay), or rename the file after an existing transaction", system, code))
 		return nil
 	}
@@ -210,11 +210,11 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 	}
 	n := keys["fields"]
 	if n == nil {
-		l.add(file, root.Line, "fields", "the mapping has no fields", "add fields: with one entry per target field of "+typ)
+		l.Add(file, root.Line, "fields", "the mapping has no fields", "add fields: with one entry per target field of "+typ)
 		return nil
 	}
 	m.fields = c.compileFields(n, sc.Input, "", false)
-	if len(l.problems) > before {
+	if len(l.Problems) > before {
 		return nil
 	}
 	return m
@@ -236,11 +236,7 @@ func parseZone(s string) (*time.Location, error) {
 }
 
 func (c *compiler) add(n *yaml.Node, field, reason, fix string) {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	c.l.add(c.file, line, field, reason, fix)
+	c.l.AddAt(c.file, n, field, reason, fix)
 }
 
 // mapping checks that n is a mapping with only the allowed keys and returns
@@ -258,7 +254,7 @@ func (c *compiler) mapping(n *yaml.Node, field string, allowed []string) map[str
 		switch {
 		case allowed != nil && !slices.Contains(allowed, key):
 			fix := "allowed keys are " + strings.Join(allowed, ", ")
-			if near := nearest(key, allowed); near != "" {
+			if near := schemas.Nearest(key, allowed); near != "" {
 				fix = fmt.Sprintf("did you mean %q? %s", near, fix)
 			}
 			c.add(k, at, "unknown key", fix)
@@ -352,7 +348,7 @@ func (c *compiler) compileFields(n *yaml.Node, targets []schemas.Field, prefix s
 		f := findField(targets, k.Value)
 		if f == nil {
 			fix := "the target fields are " + strings.Join(names, ", ")
-			if near := nearest(k.Value, names); near != "" {
+			if near := schemas.Nearest(k.Value, names); near != "" {
 				fix = fmt.Sprintf("did you mean %q? %s", near, fix)
 			}
 			c.add(k, at, fmt.Sprintf("%q is not a field of %s", k.Value, c.m.Schema.Code), fix)
@@ -361,10 +357,8 @@ func (c *compiler) compileFields(n *yaml.Node, targets []schemas.Field, prefix s
 		mapped[f.Name] = true
 		r := &rule{name: f.Name, path: path, field: f, line: k.Line}
 		switch f.Type.Kind {
-		case schemas.KindObject:
-			c.object(r, v, at, inEach)
-		case schemas.KindArray:
-			c.array(r, v, at, inEach)
+		case schemas.KindObject, schemas.KindArray:
+			c.group(r, v, at, f.Type.Kind == schemas.KindArray, inEach)
 		default:
 			c.scalar(r, v, at, inEach)
 		}
@@ -390,30 +384,40 @@ var (
 	arrayKeys  = []string{"each", "filter", "fields", "when", "note"}
 )
 
-func (c *compiler) object(r *rule, n *yaml.Node, at string, inEach bool) {
-	keys := c.mapping(n, at, objectKeys)
+// group compiles an object target, or a list target (array is true), whose
+// fields: are compiled in turn. A list target also names what repeats with
+// each:, may filter the items with filter:, and makes its fields inEach.
+func (c *compiler) group(r *rule, n *yaml.Node, at string, array, inEach bool) {
+	allowed, reason, fix := objectKeys, "an object target needs fields:", "list its fields under fields:"
+	if array {
+		allowed, reason, fix = arrayKeys, "a list target needs fields: for each item", "list the item's fields under fields:"
+	}
+	keys := c.mapping(n, at, allowed)
 	if keys == nil {
 		return
 	}
 	c.when(r, keys, at)
+	if array {
+		if !c.each(r, n, keys, at) {
+			return
+		}
+		inEach = true
+	}
 	fn := keys["fields"]
 	if fn == nil {
-		c.add(n, at, "an object target needs fields:", "list its fields under fields:")
+		c.add(n, at, reason, fix)
 		return
 	}
 	r.fields = c.compileFields(fn, r.field.Fields, r.path, inEach)
 }
 
-func (c *compiler) array(r *rule, n *yaml.Node, at string, inEach bool) {
-	keys := c.mapping(n, at, arrayKeys)
-	if keys == nil {
-		return
-	}
-	c.when(r, keys, at)
+// each reads the each: and filter: of a list target; it returns false when
+// each: is missing.
+func (c *compiler) each(r *rule, n *yaml.Node, keys map[string]*yaml.Node, at string) bool {
 	en := keys["each"]
 	if en == nil {
 		c.add(n, at, "a list target needs each: naming what repeats", "write each: FT1 (a segment) in an hl7v2 mapping, or each: $.items in a json mapping")
-		return
+		return false
 	}
 	each := c.str(en, at+".each")
 	if c.m.Format == FormatHL7v2 {
@@ -431,12 +435,7 @@ func (c *compiler) array(r *rule, n *yaml.Node, at string, inEach bool) {
 	if fn := keys["filter"]; fn != nil {
 		r.filter = c.compileExpr(fn, at+".filter", true, nil)
 	}
-	fn := keys["fields"]
-	if fn == nil {
-		c.add(n, at, "a list target needs fields: for each item", "list the item's fields under fields:")
-		return
-	}
-	r.fields = c.compileFields(fn, r.field.Fields, r.path, true)
+	return true
 }
 
 func (c *compiler) when(r *rule, keys map[string]*yaml.Node, at string) {
@@ -532,7 +531,7 @@ func (c *compiler) checkTable(n *yaml.Node, at, t string) {
 	}
 	slices.Sort(known)
 	fix := fmt.Sprintf("add %s/tables/%s.yaml, or list it under tables: if the caller supplies it", c.m.Site, t)
-	if near := nearest(t, known); near != "" {
+	if near := schemas.Nearest(t, known); near != "" {
 		fix = fmt.Sprintf("did you mean %q? %s", near, fix)
 	}
 	c.add(n, at, fmt.Sprintf("code table %q is not known", t), fix)
@@ -570,11 +569,11 @@ func (c *compiler) compileExpr(n *yaml.Node, at string, asBool bool, target *sch
 			reason = fmt.Sprintf("unknown function or variable %q", m[1])
 			names := append(append(slices.Clone(funcNames), envNames...), builtinNames()...)
 			fix = "functions: " + strings.Join(funcNames, ", ") + "; variables: " + strings.Join(envNames, ", ") + " and vars.<let name>"
-			if near := nearest(m[1], names); near != "" {
+			if near := schemas.Nearest(m[1], names); near != "" {
 				fix = fmt.Sprintf("did you mean %q? %s", near, fix)
 			}
 		}
-		c.l.add(c.file, line, at, reason, fix)
+		c.l.Add(c.file, line, at, reason, fix)
 		return nil
 	}
 	c.checkCalls(n, at, prog.Node())
@@ -648,48 +647,4 @@ func findField(fields []schemas.Field, name string) *schemas.Field {
 		}
 	}
 	return nil
-}
-
-// nearest returns the candidate closest to s, or "" when none is close.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", 0
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if best == "" || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" || bestD > max(1, len(best)/3) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the optimal-string-alignment distance: insertions,
-// deletions, substitutions and swaps of neighbours each cost one.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

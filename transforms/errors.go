@@ -2,8 +2,8 @@ package transforms
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+
+	"github.com/medgate/medgate/schemas"
 )
 
 // ErrNotFound is wrapped by errors about a mapping that does not exist.
@@ -54,40 +54,13 @@ type Problem struct {
 // Error formats the problem as "field: rule: message".
 func (p Problem) Error() string { return p.Field + ": " + p.Rule + ": " + p.Message }
 
-// LoadProblem is one thing wrong with a mapping or code table file.
-type LoadProblem struct {
-	// File is the file's path in the loaded file system, or joined with the
-	// overlay directory.
-	File string
-	// Line is the 1-based line of the problem; 0 when unknown.
-	Line int
-	// Field is the dotted path of the offending entry, for example
-	// "fields.fee.amount.expr"; empty for the whole file.
-	Field string
-	// Reason says what is wrong.
-	Reason string
-	// Fix says how to fix it.
-	Fix string
-}
-
-// Error formats the problem as `file:line: field "x": reason — fix`.
-func (p LoadProblem) Error() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	b.WriteString(": ")
-	if p.Field != "" {
-		fmt.Fprintf(&b, "field %q: ", p.Field)
-	}
-	b.WriteString(p.Reason)
-	if p.Fix != "" {
-		b.WriteString(" — ")
-		b.WriteString(p.Fix)
-	}
-	return b.String()
-}
+// LoadProblem is one thing wrong with a mapping or code table file: its
+// File (the path in the loaded file system, or joined with the overlay
+// directory), Line (1-based; 0 when unknown), Field (the dotted path of the
+// offending entry, for example "fields.fee.amount.expr"; empty for the
+// whole file), Reason and Fix. It is the schemas package's Problem, and
+// formats the same way: `file:line: field "x": reason — fix`.
+type LoadProblem = schemas.Problem
 
 // LoadError carries every problem found while loading mapping files.
 type LoadError struct {
@@ -95,20 +68,7 @@ type LoadError struct {
 }
 
 // Error lists every problem, one per line.
-func (e *LoadError) Error() string {
-	lines := make([]string, 0, len(e.Problems)+1)
-	lines = append(lines, fmt.Sprintf("loading mappings: %d problem(s)", len(e.Problems)))
-	for _, p := range e.Problems {
-		lines = append(lines, p.Error())
-	}
-	return strings.Join(lines, "\n")
-}
+func (e *LoadError) Error() string { return schemas.FormatProblems("loading mappings", e.Problems) }
 
 // Unwrap returns the problems as errors, for errors.As.
-func (e *LoadError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		errs[i] = p
-	}
-	return errs
-}
+func (e *LoadError) Unwrap() []error { return schemas.ProblemErrors(e.Problems) }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/shopspring/decimal"
+
+	"github.com/medgate/medgate/schemas"
 )
 
 // Errors that functions return and Apply turns into problems with their own
@@ -181,12 +183,12 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	}
 	layouts := map[int]string{4: "2006", 6: "200601", 8: "20060102", 10: "2006010215", 12: "200601021504", 14: "20060102150405"}
 	layout, ok := layouts[len(body)]
-	if !ok || !isDigits(body) || (frac != "" && (len(body) != 14 || len(frac) > 4 || !isDigits(frac))) {
+	if !ok || !schemas.AllDigits(body) || (frac != "" && (len(body) != 14 || len(frac) > 4 || !schemas.AllDigits(frac))) {
 		return time.Time{}, valueErrorf("%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
 	}
 	in := loc
 	if zone != "" {
-		if len(zone) != 5 || !isDigits(zone[1:]) {
+		if len(zone) != 5 || !schemas.AllDigits(zone[1:]) {
 			return time.Time{}, valueErrorf("%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
 		}
 		h, _ := strconv.Atoi(zone[1:3])
@@ -206,18 +208,6 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 		t = t.Add(time.Duration(n) * 100 * time.Microsecond)
 	}
 	return t.In(loc), nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // timeLayouts are names accepted in place of a Go layout.
@@ -245,9 +235,9 @@ func residentID(v any, loc *time.Location) (birth time.Time, gender string, ok b
 	var date string
 	var g byte
 	switch {
-	case len(s) == 18 && isDigits(s[:17]) && (isDigits(s[17:]) || s[17] == 'X'):
+	case len(s) == 18 && schemas.AllDigits(s[:17]) && (schemas.AllDigits(s[17:]) || s[17] == 'X'):
 		date, g = s[6:14], s[16]
-	case len(s) == 15 && isDigits(s):
+	case len(s) == 15 && schemas.AllDigits(s):
 		date, g = "19"+s[6:12], s[14]
 	default:
 		return time.Time{}, "", false

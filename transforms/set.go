@@ -2,17 +2,11 @@ package transforms
 
 import (
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
-	"path"
-	"regexp"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -194,49 +188,33 @@ func (s *Set) List() []*Mapping {
 func (s *Set) Tables(site string) Tables { return s.tables[site] }
 
 func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
-	l := &loader{prefix: prefix}
+	l := &loader{ProblemList: schemas.ProblemList{Prefix: prefix}}
 	out := &Set{schemas: s.schemas, files: maps.Clone(s.files), tabFiles: maps.Clone(s.tabFiles)}
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			l.add(l.name(p), 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
-			return nil
-		}
-		base := d.Name()
-		if d.IsDir() {
-			if p != "." && (base == "testdata" || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_")) {
-				return fs.SkipDir
-			}
-			return nil
-		}
+	l.WalkFiles(fsys, func(p, base string) {
 		if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
-			return nil
+			return
 		}
 		if strings.HasSuffix(base, ".yml") {
-			l.add(l.name(p), 0, "", "mapping files must end in .yaml", "rename it to "+strings.TrimSuffix(base, ".yml")+".yaml")
-			return nil
+			l.Add(l.Path(p), 0, "", "mapping files must end in .yaml", "rename it to "+strings.TrimSuffix(base, ".yml")+".yaml")
+			return
 		}
 		if !strings.HasSuffix(base, ".yaml") {
-			return nil
+			return
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			l.add(l.name(p), 0, "", fmt.Sprintf("cannot read: %v", err), "check the file permissions")
-			return nil
+		data, ok := l.ReadFile(fsys, p)
+		if !ok {
+			return
 		}
 		parts := strings.Split(strings.TrimSuffix(p, ".yaml"), "/")
 		switch {
 		case len(parts) == 3 && parts[1] == "tables":
-			out.tabFiles[parts[0]+"/"+parts[2]] = fileData{path: l.name(p), data: data}
+			out.tabFiles[parts[0]+"/"+parts[2]] = fileData{path: l.Path(p), data: data}
 		case len(parts) == 3:
-			out.files[strings.Join(parts, "/")] = fileData{path: l.name(p), data: data}
+			out.files[strings.Join(parts, "/")] = fileData{path: l.Path(p), data: data}
 		default:
-			l.add(l.name(p), 0, "", "file is not where mapping files go", "move it to <site>/<json|hl7v2>/<type>.yaml (a mapping) or <site>/tables/<name>.yaml (a code table)")
+			l.Add(l.Path(p), 0, "", "file is not where mapping files go", "move it to <site>/<json|hl7v2>/<type>.yaml (a mapping) or <site>/tables/<name>.yaml (a code table)")
 		}
-		return nil
 	})
-	if err != nil {
-		l.add(l.name("."), 0, "", fmt.Sprintf("cannot list files: %v", err), "check that the directory exists and is readable")
-	}
 	return out.build(l)
 }
 
@@ -261,74 +239,29 @@ func (s *Set) build(l *loader) (*Set, error) {
 			s.mappings[name] = m
 		}
 	}
-	if len(l.problems) > 0 {
-		sort.SliceStable(l.problems, func(i, j int) bool {
-			a, b := l.problems[i], l.problems[j]
-			if a.File != b.File {
-				return a.File < b.File
-			}
-			return a.Line < b.Line
-		})
-		return nil, &LoadError{Problems: l.problems}
+	if len(l.Problems) > 0 {
+		l.Sort()
+		return nil, &LoadError{Problems: l.Problems}
 	}
 	return s, nil
 }
 
 // loader collects problems while files are read.
 type loader struct {
-	prefix   string
-	problems []LoadProblem
+	schemas.ProblemList
 }
-
-func (l *loader) name(p string) string {
-	if l.prefix == "" {
-		return p
-	}
-	return path.Join(l.prefix, p)
-}
-
-func (l *loader) add(file string, line int, field, reason, fix string) {
-	l.problems = append(l.problems, LoadProblem{File: file, Line: line, Field: field, Reason: reason, Fix: fix})
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+):?`)
 
 // parse reads one YAML document into a node, guarding against parser
-// panics.
-func (l *loader) parse(file string, data []byte) (root *yaml.Node) {
-	defer func() {
-		if r := recover(); r != nil {
-			l.add(file, 0, "", fmt.Sprintf("the YAML parser failed: %v", r), "check the file is valid YAML")
-			root = nil
-		}
-	}()
-	var doc yaml.Node
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			l.add(file, 0, "", "file is empty", "write a mapping (see transforms/README.md) or delete the file")
-			return nil
-		}
-		line := 0
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		reason := yamlLine.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
-		l.add(file, line, "", "not valid YAML: "+strings.TrimLeft(reason, ": "), "fix the YAML syntax (indentation, quotes, colons)")
+// panics. It reports the first problem with the file, if any, and then
+// returns nil.
+func (l *loader) parse(file string, data []byte) *yaml.Node {
+	root, problems := schemas.ParseYAML(file, data, "mapping", "transforms/README.md")
+	if len(problems) > 0 {
+		l.Problems = append(l.Problems, problems[0])
 		return nil
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		l.add(file, extra.Line, "", "file holds more than one YAML document", "keep one mapping per file and remove the extra ---")
-		return nil
-	}
-	if len(doc.Content) == 0 {
-		l.add(file, 0, "", "file is empty", "write a mapping (see transforms/README.md) or delete the file")
-		return nil
-	}
-	root = doc.Content[0]
 	if hasAlias(root) {
-		l.add(file, 0, "", "anchors and aliases (&x, *x) are not supported", "write the values out")
+		l.Add(file, 0, "", "anchors and aliases (&x, *x) are not supported", "write the values out")
 		return nil
 	}
 	return root
@@ -350,14 +283,14 @@ func hasAlias(n *yaml.Node) bool {
 func (l *loader) table(file, name string, data []byte) map[string]string {
 	c := &compiler{l: l, file: file}
 	if !tableName.MatchString(name) {
-		l.add(file, 0, "", fmt.Sprintf("%q is not a table name", name), "name the file <name>.yaml with letters, digits, '.', '-' and '_'")
+		l.Add(file, 0, "", fmt.Sprintf("%q is not a table name", name), "name the file <name>.yaml with letters, digits, '.', '-' and '_'")
 		return nil
 	}
 	root := l.parse(file, data)
 	if root == nil {
 		return nil
 	}
-	before := len(l.problems)
+	before := len(l.Problems)
 	keys := c.mapping(root, "", []string{"description", "source", "codes"})
 	if keys == nil {
 		return nil
@@ -369,7 +302,7 @@ func (l *loader) table(file, name string, data []byte) map[string]string {
 	}
 	cn := keys["codes"]
 	if cn == nil {
-		l.add(file, root.Line, "codes", "the table has no codes", `add codes: with one "code": value per line`)
+		l.Add(file, root.Line, "codes", "the table has no codes", `add codes: with one "code": value per line`)
 		return nil
 	}
 	out := map[string]string{}
@@ -377,10 +310,10 @@ func (l *loader) table(file, name string, data []byte) map[string]string {
 		k, v := kv[0], kv[1]
 		out[k.Value] = c.str(v, "codes."+k.Value)
 	}
-	if len(out) == 0 && len(l.problems) == before {
-		l.add(file, cn.Line, "codes", "the table has no codes", `add one "code": value per line`)
+	if len(out) == 0 && len(l.Problems) == before {
+		l.Add(file, cn.Line, "codes", "the table has no codes", `add one "code": value per line`)
 	}
-	if len(l.problems) > before {
+	if len(l.Problems) > before {
 		return nil
 	}
 	return out

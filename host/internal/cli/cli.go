@@ -189,8 +189,8 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 
 func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout io.Writer) error {
 	var token string
-	cfg, err := config.Load(cfgPath)
-	if err != nil && cfg == nil {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
 		return err
 	}
 	if addr == "" {
@@ -218,10 +218,7 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 	body, _ := io.ReadAll(resp.Body)
 	var pretty any
 	if json.Unmarshal(body, &pretty) == nil {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(pretty)
+		_ = printJSON(stdout, pretty)
 	} else {
 		stdout.Write(body)
 	}

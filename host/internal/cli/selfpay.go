@@ -2,15 +2,12 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,9 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
-	"github.com/medgate/medgate/host/internal/daemon"
 	"github.com/medgate/medgate/host/internal/pipeline"
 )
 
@@ -55,8 +50,8 @@ func selfpayCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read the pending list: %w", err)
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil && cfg == nil {
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
 		return err
 	}
 	if *site == "" {
@@ -76,12 +71,7 @@ func selfpayCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("import-pending: %s", reply.Status)
 	}
 	if *asJSON {
-		var pretty any
-		_ = json.Unmarshal(reply.Payload, &pretty)
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(pretty)
+		return printRawJSON(stdout, reply.Payload)
 	}
 	return printPending(stdout, reply.Payload)
 }
@@ -103,54 +93,20 @@ func selfpaySite(cfg *config.Config) (string, error) {
 	return "", fmt.Errorf("several sites enable the selfpay plugin (%s); choose one with -site", strings.Join(sites, ", "))
 }
 
-// request puts one message on the request topic and waits for its reply.
+// request puts one selfpay message on the request topic and waits for its
+// reply.
 func request(ctx context.Context, cfg *config.Config, site, typ string, payload []byte, timeout time.Duration) (*pipeline.Reply, error) {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	id := "cli-" + hex.EncodeToString(b[:])
-	env := pipeline.Envelope{ID: id, Site: site, Type: typ, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
-	value, err := json.Marshal(env)
+	c, err := newClient(cfg, "medgate-selfpay", "")
 	if err != nil {
 		return nil, err
 	}
-	addrs := cfg.Kafka.Brokers
-	if cfg.Kafka.Embedded != nil {
-		addrs = []string{cfg.Kafka.Embedded.Listen}
-	}
-	bc, err := daemon.BusConfig(cfg, addrs, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, err
-	}
-	bc.ClientID = "medgate-selfpay"
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tail, err := bus.NewTail(ctx, bc, cfg.Kafka.Topics.Replies)
-	if err != nil {
-		return nil, fmt.Errorf("read replies from %s: %w", cfg.Kafka.Topics.Replies, err)
-	}
-	defer tail.Close()
-	p, err := bus.NewProducer(bc)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if err := p.Send(ctx, cfg.Kafka.Topics.Requests, []byte(id), value, nil); err != nil {
-		return nil, fmt.Errorf("send to %s: %w", cfg.Kafka.Topics.Requests, err)
-	}
-	fmt.Fprintf(os.Stderr, "sent %s (%s) to %s; waiting for the reply…\n", id, typ, cfg.Kafka.Topics.Requests)
-	for {
-		m, err := tail.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("no reply to %s within %s; is medgate running (medgate run) with the selfpay plugin enabled for site %s?", id, timeout, site)
-			}
-			return nil, err
-		}
-		var r pipeline.Reply
-		if json.Unmarshal(m.Value, &r) == nil && r.RequestID == id {
-			return &r, nil
-		}
-	}
+	env := pipeline.Envelope{ID: newID("cli-"), Site: site, Type: typ, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
+	r, _, err := c.do(ctx, call{env: env, timeout: timeout,
+		hint: fmt.Sprintf("is medgate running (medgate run) with the selfpay plugin enabled for site %s?", site),
+		sent: func(topic string) {
+			fmt.Fprintf(os.Stderr, "sent %s (%s) to %s; waiting for the reply…\n", env.ID, typ, topic)
+		}})
+	return r, err
 }
 
 // pendingReport is the part of the plugin's report the table shows.

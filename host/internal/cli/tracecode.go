@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,14 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
-	"github.com/medgate/medgate/host/internal/config"
-	"github.com/medgate/medgate/host/internal/daemon"
 	"github.com/medgate/medgate/host/internal/pipeline"
 )
 
@@ -45,20 +41,17 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func exportTracecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export tracecode", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfgPath := configFlag(fs)
-	site := fs.String("site", "", "site code (required)")
+	tg := targetFlags(fs, 10*time.Minute, "how long to wait for the export")
 	from := fs.String("from", "", "first day, 2006-01-02 (required)")
 	to := fs.String("to", "", "last day, 2006-01-02 (default: from)")
 	sheets := fs.String("sheets", "", "comma-separated sheets: token, bills, codes, mi (default: all)")
 	source := fs.String("source", "", "upload or platform: only those documents (default: both)")
 	out := fs.String("out", "", "also copy the workbook to this file (same machine)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the export")
-	brokers := fs.String("brokers", "", "comma-separated brokers (default: from the configuration)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w\n\n%s", err, exportUsage)
 	}
 	var problems []string
-	if *site == "" {
+	if *tg.site == "" {
 		problems = append(problems, "-site is required")
 	}
 	if _, err := time.Parse("2006-01-02", *from); err != nil {
@@ -81,102 +74,47 @@ func exportTracecode(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	id := "export-" + hex.EncodeToString(b[:])
-	env := pipeline.Envelope{ID: id, Site: *site, Type: "tracecode.export", OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: raw}
-	value, err := json.Marshal(env)
+	id := newID("export-")
+	env := pipeline.Envelope{ID: id, Site: *tg.site, Type: "tracecode.export", OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: raw}
+	c, err := tg.client("medgate-export")
 	if err != nil {
 		return err
 	}
-
-	cfg, err := config.Load(*cfgPath)
-	if err != nil && cfg == nil {
-		return err
-	}
-	addrs := cfg.Kafka.Brokers
-	if cfg.Kafka.Embedded != nil {
-		addrs = []string{cfg.Kafka.Embedded.Listen}
-	}
-	if *brokers != "" {
-		addrs = strings.Split(*brokers, ",")
-	}
-	bc, err := daemon.BusConfig(cfg, addrs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, _, err := c.do(ctx, call{env: env, timeout: *tg.timeout,
+		hint: "is medgate running with the tracecode plugin? (a very large export may need a longer -timeout and processing.callTimeout)",
+		sent: func(string) {
+			fmt.Fprintf(stderr, "export %s of site %s, %s to %s, requested; waiting…\n", id, *tg.site, *from, *to)
+		},
+		progress: func(ctx context.Context, events *bus.Tail, done chan<- struct{}) {
+			printProgress(ctx, events, id, stderr, done)
+		}})
 	if err != nil {
 		return err
 	}
-	bc.ClientID = "medgate-export"
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	replies, err := bus.NewTail(ctx, bc, cfg.Kafka.Topics.Replies)
-	if err != nil {
-		return fmt.Errorf("read replies from %s: %w", cfg.Kafka.Topics.Replies, err)
-	}
-	defer replies.Close()
-	events, err := bus.NewTail(ctx, bc, cfg.Kafka.Topics.Events)
-	if err != nil {
-		return fmt.Errorf("read events from %s: %w", cfg.Kafka.Topics.Events, err)
-	}
-	defer events.Close()
-	done := make(chan struct{})
-	go printProgress(ctx, events, id, stderr, done)
-	p, err := bus.NewProducer(bc)
-	if err != nil {
+	if err := printJSON(stdout, r); err != nil {
 		return err
 	}
-	defer p.Close()
-	if err := p.Send(ctx, cfg.Kafka.Topics.Requests, []byte(id), value, nil); err != nil {
-		return fmt.Errorf("send to %s: %w", cfg.Kafka.Topics.Requests, err)
+	if r.Status != pipeline.StatusOK {
+		var msgs []string
+		for _, e := range r.Errors {
+			msgs = append(msgs, strings.TrimSpace(e.Field+" "+e.Message))
+		}
+		return fmt.Errorf("the export %s: %s", r.Status, strings.Join(msgs, "; "))
 	}
-	fmt.Fprintf(stderr, "export %s of site %s, %s to %s, requested; waiting…\n", id, *site, *from, *to)
-	for {
-		m, err := replies.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("no reply to %s within %s; is medgate running with the tracecode plugin? (a very large export may need a longer -timeout and processing.callTimeout)", id, *timeout)
-			}
+	if *out != "" {
+		var rep struct {
+			Path   string `json:"path"`
+			SHA256 string `json:"sha256"`
+		}
+		if err := json.Unmarshal(r.Payload, &rep); err != nil {
+			return fmt.Errorf("read the export reply: %w", err)
+		}
+		if err := copyChecked(rep.Path, *out, rep.SHA256); err != nil {
 			return err
 		}
-		var r pipeline.Reply
-		if json.Unmarshal(m.Value, &r) != nil || r.RequestID != id {
-			continue
-		}
-		if r.Status == pipeline.StatusOK {
-			// Let the last progress line arrive: events and replies travel
-			// on different topics.
-			select {
-			case <-done:
-			case <-time.After(3 * time.Second):
-			}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-		if r.Status != pipeline.StatusOK {
-			var msgs []string
-			for _, e := range r.Errors {
-				msgs = append(msgs, strings.TrimSpace(e.Field+" "+e.Message))
-			}
-			return fmt.Errorf("the export %s: %s", r.Status, strings.Join(msgs, "; "))
-		}
-		if *out != "" {
-			var rep struct {
-				Path   string `json:"path"`
-				SHA256 string `json:"sha256"`
-			}
-			if err := json.Unmarshal(r.Payload, &rep); err != nil {
-				return fmt.Errorf("read the export reply: %w", err)
-			}
-			if err := copyChecked(rep.Path, *out, rep.SHA256); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "copied to %s\n", *out)
-		}
-		return nil
+		fmt.Fprintf(stderr, "copied to %s\n", *out)
 	}
+	return nil
 }
 
 // printProgress prints the progress events of one export and closes done

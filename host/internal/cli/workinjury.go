@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,8 +41,8 @@ func importKeys(_ context.Context, args []string, stdout io.Writer) error {
 		if *site == "" {
 			return errors.New("import-keys: give -site SITE (to use its keyDir setting) or -dir DIR")
 		}
-		cfg, err := config.Load(*cfgPath)
-		if err != nil && cfg == nil {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
 			return err
 		}
 		settings, err := pluginSettings(cfg, *site, *plugin)
@@ -139,10 +138,7 @@ func ping(ctx context.Context, args []string, stdout io.Writer) error {
 		plugin, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("ping", flag.ContinueOnError)
-	cfgPath := configFlag(fs)
-	site := fs.String("site", "", "site code (required)")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the answer")
-	brokers := fs.String("brokers", "", "comma-separated brokers (default: from the configuration)")
+	tg := targetFlags(fs, 60*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -159,24 +155,17 @@ func ping(ctx context.Context, args []string, stdout io.Writer) error {
 	if plugin != "workinjury" {
 		return fmt.Errorf("usage: medgate ping workinjury -site SITE (ping knows: workinjury; got %q)", plugin)
 	}
-	if *site == "" {
+	if *tg.site == "" {
 		return errors.New("ping: -site is required")
 	}
-	sendArgs := []string{"-config", *cfgPath, "-site", *site, "-type", "workinjury.GYU000",
-		"-payload", `{"echo_text":"medgate ping"}`, "-timeout", timeout.String()}
-	if *brokers != "" {
-		sendArgs = append(sendArgs, "-brokers", *brokers)
-	}
-	var out bytes.Buffer
+	env := pipeline.Envelope{ID: newID("cli-"), Site: *tg.site, Type: "workinjury.GYU000", OccurredAt: time.Now().Format(time.RFC3339),
+		Format: "json", Payload: json.RawMessage(`{"echo_text":"medgate ping"}`)}
 	start := time.Now()
-	if err := send(ctx, sendArgs, &out); err != nil {
+	r, _, err := sendEnvelope(ctx, tg, env, "")
+	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	took := time.Since(start).Round(time.Millisecond)
-	var r pipeline.Reply
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return fmt.Errorf("ping: the reply is not readable: %w", err)
-	}
 	if r.Status == pipeline.StatusOK {
 		serial := ""
 		if r.External != nil {
@@ -186,15 +175,15 @@ func ping(ctx context.Context, args []string, stdout io.Writer) error {
 			Time string `json:"aae036"`
 		}
 		_ = json.Unmarshal(r.Payload, &p)
-		fmt.Fprintf(stdout, "workinjury/%s: connected; the national system answered GYU000 (serial %s, its time %s) in %s\n", *site, serial, p.Time, took)
+		fmt.Fprintf(stdout, "workinjury/%s: connected; the national system answered GYU000 (serial %s, its time %s) in %s\n", *tg.site, serial, p.Time, took)
 		return nil
 	}
-	fmt.Fprintf(stdout, "workinjury/%s: %s after %s\n", *site, r.Status, took)
+	fmt.Fprintf(stdout, "workinjury/%s: %s after %s\n", *tg.site, r.Status, took)
 	if r.External != nil && r.External.Code != "" {
 		fmt.Fprintf(stdout, "  national system: code %s: %s\n", r.External.Code, r.External.Message)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(stdout, "  %s\n", e.Message)
 	}
-	return fmt.Errorf("ping: workinjury at site %s is not reachable (%s)", *site, r.Status)
+	return fmt.Errorf("ping: workinjury at site %s is not reachable (%s)", *tg.site, r.Status)
 }

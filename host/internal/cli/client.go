@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/daemon"
+	"github.com/medgate/medgate/host/internal/pipeline"
+)
+
+// loadConfig loads the configuration file. Problems that still leave a
+// configuration are not fatal here: the running medgate reports them.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil && cfg == nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// target holds the flags of the commands that send one request to a
+// running medgate: where it goes (-config, -site, -brokers) and how long
+// to wait for the reply (-timeout).
+type target struct {
+	cfgPath, site, brokers *string
+	timeout                *time.Duration
+}
+
+// targetFlags defines the target flags on fs.
+func targetFlags(fs *flag.FlagSet, timeout time.Duration, timeoutUsage string) target {
+	return target{
+		cfgPath: configFlag(fs),
+		site:    fs.String("site", "", "site code (required)"),
+		timeout: fs.Duration("timeout", timeout, timeoutUsage),
+		brokers: fs.String("brokers", "", "comma-separated brokers (default: from the configuration)"),
+	}
+}
+
+// client loads the configuration and makes a client of it that names
+// itself clientID to Kafka.
+func (t target) client(clientID string) (*client, error) {
+	cfg, err := loadConfig(*t.cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(cfg, clientID, *t.brokers)
+}
+
+// client talks to a running medgate the way the hospital systems do: it
+// puts a request envelope on the request topic and waits for the reply
+// with the same requestId on the replies topic. `medgate send`, `ping`,
+// `export tracecode` and `selfpay import-pending` use it.
+type client struct {
+	cfg *config.Config
+	bus bus.Config
+}
+
+// newClient makes a client of cfg that names itself clientID to Kafka.
+// brokers, comma-separated, overrides the brokers of the configuration
+// (the embedded broker's address when it has one).
+func newClient(cfg *config.Config, clientID, brokers string) (*client, error) {
+	addrs := cfg.Kafka.Brokers
+	if cfg.Kafka.Embedded != nil {
+		addrs = []string{cfg.Kafka.Embedded.Listen}
+	}
+	if brokers != "" {
+		addrs = strings.Split(brokers, ",")
+	}
+	bc, err := daemon.BusConfig(cfg, addrs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	bc.ClientID = clientID
+	return &client{cfg: cfg, bus: bc}, nil
+}
+
+// call is one request and what to say around it.
+type call struct {
+	env pipeline.Envelope
+	// key is the Kafka key; empty means env.ID.
+	key string
+	// timeout bounds the whole call.
+	timeout time.Duration
+	// sent, when set, is called once the envelope is on topic.
+	sent func(topic string)
+	// hint ends the error when no reply comes in time:
+	// "no reply to ID within TIMEOUT; " + hint.
+	hint string
+	// progress, when set, reads the events topic from before the envelope
+	// is sent and closes done after the last event of the request. After
+	// an ok reply the call waits a little for done, since events and
+	// replies travel on different topics.
+	progress func(ctx context.Context, events *bus.Tail, done chan<- struct{})
+}
+
+// progressGrace is how long a call waits for the last progress event
+// after an ok reply.
+const progressGrace = 3 * time.Second
+
+// do sends rq.env and returns its reply, decoded and as the raw record
+// value.
+func (c *client) do(ctx context.Context, rq call) (*pipeline.Reply, []byte, error) {
+	topics := c.cfg.Kafka.Topics
+	value, err := json.Marshal(rq.env)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := rq.key
+	if key == "" {
+		key = rq.env.ID
+	}
+	ctx, cancel := context.WithTimeout(ctx, rq.timeout)
+	defer cancel()
+	replies, err := bus.NewTail(ctx, c.bus, topics.Replies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read replies from %s: %w", topics.Replies, err)
+	}
+	defer replies.Close()
+	var done chan struct{}
+	if rq.progress != nil {
+		events, err := bus.NewTail(ctx, c.bus, topics.Events)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read events from %s: %w", topics.Events, err)
+		}
+		defer events.Close()
+		done = make(chan struct{})
+		go rq.progress(ctx, events, done)
+	}
+	p, err := bus.NewProducer(c.bus)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer p.Close()
+	if err := p.Send(ctx, topics.Requests, []byte(key), value, nil); err != nil {
+		return nil, nil, fmt.Errorf("send to %s: %w", topics.Requests, err)
+	}
+	if rq.sent != nil {
+		rq.sent(topics.Requests)
+	}
+	for {
+		m, err := replies.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, fmt.Errorf("no reply to %s within %s; %s", rq.env.ID, rq.timeout, rq.hint)
+			}
+			return nil, nil, err
+		}
+		var r pipeline.Reply
+		if json.Unmarshal(m.Value, &r) != nil || r.RequestID != rq.env.ID {
+			continue
+		}
+		if done != nil && r.Status == pipeline.StatusOK {
+			select {
+			case <-done:
+			case <-time.After(progressGrace):
+			}
+		}
+		return &r, m.Value, nil
+	}
+}
+
+// newID returns prefix and 24 random hex digits: a message id.
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// printJSON writes v as indented JSON, without HTML escapes.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// printRawJSON writes the JSON document raw re-indented, keeping fields
+// a decoded pipeline.Reply would drop.
+func printRawJSON(w io.Writer, raw []byte) error {
+	var pretty any
+	_ = json.Unmarshal(raw, &pretty)
+	return printJSON(w, pretty)
+}
