@@ -549,3 +549,49 @@ func TestPostgresStore(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayFailedMessage: a message that failed after its retries goes to
+// the DLQ; once the cause is gone, `medgate replay` sends it through again,
+// the plugin is called with Recovering set, and the effect happens once.
+func TestReplayFailedMessage(t *testing.T) {
+	t.Parallel()
+	cfg, mg, p := start(t, func(c *harness.Config) {
+		c.Extra["processing"] = map[string]any{"initialBackoff": "10ms", "maxBackoff": "50ms", "maxAttempts": 2}
+	})
+	p.Send("rp", harness.Request{ID: "replay-1", Site: "s1", Type: "ledger.fail", Payload: map[string]any{"seq": 1, "failTimes": 3}})
+	if r := p.Replies([]string{"replay-1"}, 30*time.Second)["replay-1"]; r.Status != "failed" || r.Attempts != 2 {
+		t.Fatalf("first delivery: %+v, want failed after 2 attempts", r)
+	}
+	out, err := exec.Command(harness.Binaries(t).Medgate, "replay", "-config", cfg.Write(t, harness.Binaries(t)), "-addr", mg.HTTPAddr, "replay-1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("medgate replay: %v\n%s", err, out)
+	}
+	var final harness.Reply
+	harness.Eventually(t, 30*time.Second, "the replayed reply", func() bool {
+		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Replies, 0, 5*time.Second)
+		for _, m := range msgs {
+			var r harness.Reply
+			if json.Unmarshal(m.Value, &r) == nil && r.RequestID == "replay-1" && r.Status == "ok" {
+				final = r
+				return true
+			}
+		}
+		return false
+	})
+	if final.Attempts != 4 {
+		t.Errorf("replayed reply after %d attempts in all, want 4 (2 + 2)", final.Attempts)
+	}
+	n := 0
+	for _, e := range readLedger(t, cfg.LedgerDir(), "effects.log") {
+		if e.id == "replay-1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d effects for the replayed message, want 1", n)
+	}
+	out, err = exec.Command(harness.Binaries(t).Medgate, "replay", "-config", cfg.Write(t, harness.Binaries(t)), "-addr", mg.HTTPAddr, "replay-1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "only failed messages can be replayed") {
+		t.Fatalf("replaying a message that is now ok: %v\n%s", err, out)
+	}
+}

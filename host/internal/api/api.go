@@ -48,6 +48,7 @@ type Backend interface {
 	Plugins() any
 	Jobs() []scheduler.Status
 	TriggerJob(ctx context.Context, id string) error
+	Replay(ctx context.Context, id string) error
 }
 
 // Options configure the server.
@@ -78,6 +79,7 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.Handle("GET /admin/messages", s.auth(o.AdminToken, s.h(s.messages)))
 	mux.Handle("GET /admin/messages/{id}", s.auth(o.AdminToken, s.h(s.message)))
 	mux.Handle("GET /admin/exchanges", s.auth(o.AdminToken, s.h(s.exchanges)))
+	mux.Handle("POST /admin/messages/{id}/replay", s.auth(o.AdminToken, s.h(s.replay)))
 	if o.Console != nil {
 		mux.Handle("/console/", o.Console)
 	}
@@ -228,6 +230,21 @@ func (s *server) message(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, view(*m))
+	return nil
+}
+
+func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	err := s.b.Replay(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received"}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error()}
+	case err != nil:
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
 	return nil
 }
 

@@ -38,6 +38,12 @@ func (f *fakeBackend) Reload(context.Context) error                 { return err
 func (f *fakeBackend) Plugins() any                                 { return []string{"ledger"} }
 func (f *fakeBackend) Jobs() []scheduler.Status                     { return nil }
 func (f *fakeBackend) TriggerJob(_ context.Context, _ string) error { return f.job }
+func (f *fakeBackend) Replay(_ context.Context, id string) error {
+	if id == "done" {
+		return store.ErrConflict
+	}
+	return nil
+}
 
 func serve(b Backend, admin string) *httptest.Server {
 	h := Handler(b, Options{IngressTimeout: 50 * time.Millisecond, AdminToken: admin, MaxBodyBytes: 1 << 10,
@@ -105,6 +111,8 @@ func TestAdminNeedsToken(t *testing.T) {
 		{"POST", "/admin/jobs/p/s/j/run", "tok", 409, "not_owner"},
 		{"GET", "/readyz", "", 503, "down"},
 		{"GET", "/healthz", "", 200, "ok"},
+		{"POST", "/admin/messages/m1/replay", "tok", 202, "replayed"},
+		{"POST", "/admin/messages/done/replay", "tok", 409, "not_replayable"},
 	}
 	for _, c := range cases {
 		code, body := do(c.method, c.path, c.token)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +33,7 @@ Usage:
   medgate plugins      [-config FILE]     list plugins, their operations, jobs and sites
   medgate jobs         [-config FILE]     list scheduled jobs
   medgate job run      [-config FILE] PLUGIN/SITE/JOB   run a job now
+  medgate replay       [-config FILE] ID  send a failed message through again (the plugin reconciles first)
   medgate import-keys  [-config FILE] -site S -private FILE -peer-public FILE [-password-env VAR]
                                           import the SM2 keys of the work-injury system into the site's keyDir
   medgate ping         [-config FILE] workinjury -site S
@@ -63,6 +65,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = admin(ctx, args[1:], "GET", "/admin/plugins", stdout)
 	case "jobs":
 		err = admin(ctx, args[1:], "GET", "/admin/jobs", stdout)
+	case "replay":
+		if len(args) < 2 {
+			err = errors.New("usage: medgate replay [-config FILE] MESSAGE-ID (a message whose outcome is failed)")
+			break
+		}
+		id := args[len(args)-1]
+		err = admin(ctx, args[1:len(args)-1], "POST", "/admin/messages/"+url.PathEscape(id)+"/replay", stdout)
 	case "job":
 		err = jobRun(ctx, args[1:], stdout)
 	case "export":

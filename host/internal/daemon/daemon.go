@@ -583,6 +583,23 @@ func (d *Daemon) pluginInfos() []PluginInfo {
 	return out
 }
 
+// Replay sends a failed message through again: its stored outcome is
+// reopened and its original request is put back on the request topic
+// (same id, same key), so the plugin is called with Recovering set and
+// reconciles with the external system before anything is resent.
+func (d *Daemon) Replay(ctx context.Context, id string) error {
+	m, err := d.store.ReopenMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	headers := map[string]string{"medgate-replay": "1", "medgate-trace-id": newID()}
+	if err := d.producer.Send(ctx, d.Config().Kafka.Topics.Requests, []byte(m.Key), m.Request, headers); err != nil {
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, d.Config().Kafka.Topics.Requests, err)
+	}
+	d.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
+	return nil
+}
+
 // Jobs implements api.Backend.
 func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
 

@@ -166,7 +166,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 
 	existing, created, err := p.store.BeginMessage(ctx, store.Message{
 		ID: env.ID, Site: env.Site, Type: env.Type, Key: key,
-		OccurredAt: env.occurredAt(), ReceivedAt: start,
+		OccurredAt: env.occurredAt(), ReceivedAt: start, Request: in.Value,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
@@ -227,6 +227,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		}
 	}
 	var lastErrs []ReplyError
+	round := 0 // calls in this delivery; attempts counts every call ever made
 	for {
 		if ctx.Err() != nil {
 			return nil, ErrStopped
@@ -239,7 +240,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			}
 			wait := p.backoff(attempts)
 			if p.now().Add(wait).After(deadline) {
-				errs := append(lastErrs, ReplyError{Rule: "retries", Message: fmt.Sprintf("the deadline %s would pass; the message is in the DLQ and can be replayed", deadline.Format(time.RFC3339))})
+				errs := append(lastErrs, ReplyError{Rule: "retries", Message: fmt.Sprintf("the deadline %s would pass; the message is in the DLQ; replay it with `medgate replay %s` once the cause is fixed", deadline.Format(time.RFC3339), env.ID)})
 				return p.reply(env, StatusFailed, errs, nil, nil, attempts), nil
 			}
 			select {
@@ -254,6 +255,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
 		}
 		attempts = n
+		round++
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
@@ -279,12 +281,12 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		}
 		// Transient: retry with backoff within the deadline.
 		wait := p.backoff(n)
-		if n >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
+		if round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
 			why := fmt.Sprintf("gave up after %d attempt(s)", n)
 			if p.now().Add(wait).After(deadline) {
 				why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
 			}
-			errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ and can be replayed"})
+			errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
 			return p.reply(env, StatusFailed, errs, nil, nil, n), nil
 		}
 		select {

@@ -84,13 +84,13 @@ func (f *filter) where() string {
 	return " WHERE " + strings.Join(f.conds, " AND ")
 }
 
-const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at`
+const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request`
 
 // scanMessage reads one row of messageCols.
 func scanMessage(row rowScanner) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.Site, &m.Type, &m.Key, &m.Status, &m.Outcome, &m.Reply, &m.Attempts,
-		&scanTime{t: &m.OccurredAt}, &scanTime{t: &m.ReceivedAt}, &scanTime{t: &m.UpdatedAt})
+		&scanTime{t: &m.OccurredAt}, &scanTime{t: &m.ReceivedAt}, &scanTime{t: &m.UpdatedAt}, &m.Request)
 	return m, err
 }
 
@@ -105,10 +105,10 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		received = normTime(m.ReceivedAt)
 	}
 	res, err := s.exec(ctx, `INSERT INTO messages
-		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at)
-		VALUES (?, ?, ?, ?, 'pending', '', NULL, 0, ?, ?, ?)
+		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
+		VALUES (?, ?, ?, ?, 'pending', '', NULL, 0, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t))
+		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(m.Request))
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
@@ -185,6 +185,32 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 		return s.errorf("finish message %q: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// ReopenMessage implements [Store.ReopenMessage].
+func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, error) {
+	res, err := s.exec(ctx, `UPDATE messages SET status = 'pending', outcome = '', updated_at = ?
+		WHERE id = ? AND status = 'done' AND outcome = 'failed' AND request IS NOT NULL`, s.d.encodeTime(now()), id)
+	if err != nil {
+		return nil, s.errorf("reopen message %q: %w", id, err)
+	}
+	m, gerr := s.GetMessage(ctx, id)
+	if gerr != nil {
+		return nil, gerr
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, s.errorf("reopen message %q: %w", id, err)
+	} else if n == 0 {
+		why := "its outcome is " + m.Outcome
+		switch {
+		case m.Status != StatusDone:
+			why = "it is still being processed"
+		case m.Request == nil:
+			why = "its request was not kept (received before schema version 2)"
+		}
+		return nil, s.errorf("reopen message %q: %w: only failed messages can be replayed, and %s", id, ErrConflict, why)
+	}
+	return m, nil
 }
 
 // OldestPending implements [Store.OldestPending].

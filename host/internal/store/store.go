@@ -46,6 +46,7 @@ type Message struct {
 	Reply      []byte    // the reply JSON as published (nil while pending)
 	Attempts   int       // plugin calls made so far
 	OccurredAt time.Time // business event time (zero if unknown)
+	Request    []byte    // the request as received (kept for replay)
 	ReceivedAt time.Time // first time medgate saw the message
 	UpdatedAt  time.Time
 }
@@ -108,6 +109,11 @@ type Store interface {
 	// FinishMessage stores the outcome (not empty) and reply and marks the message done;
 	// ErrNotFound for an unknown id.
 	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error
+	// ReopenMessage makes a message whose outcome is failed pending again
+	// and returns it (with its stored request), so it can be replayed: the
+	// next delivery calls the plugin with Recovering set. Any other message
+	// gives ErrConflict, an unknown id ErrNotFound.
+	ReopenMessage(ctx context.Context, id string) (*Message, error)
 	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
 	// zero) of the oldest pending message, and false if none is pending.
 	OldestPending(ctx context.Context) (time.Time, bool, error)

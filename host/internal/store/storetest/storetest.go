@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GetMessageNotFound", testGetMessageNotFound},
 		{"AddAttempt", testAddAttempt},
 		{"FinishMessage", testFinishMessage},
+		{"ReopenMessage", testReopenMessage},
 		{"OldestPending", testOldestPending},
 		{"ListMessages", testListMessages},
 		{"ListMessagesDefaultLimit", testListMessagesDefaultLimit},
@@ -923,5 +924,51 @@ func testNextSequenceConcurrent(t *testing.T, s store.Store) {
 func testPing(t *testing.T, s store.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// testReopenMessage: only a failed message with a stored request can be
+// reopened; it becomes pending again with its request and attempts.
+func testReopenMessage(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	req := []byte(`{"id":"f1","site":"s","type":"p.op","payload":{}}`)
+	for _, m := range []store.Message{
+		{ID: "f1", Site: "s", Type: "p.op", Key: "k", Request: req},
+		{ID: "ok1", Site: "s", Type: "p.op", Key: "k", Request: req},
+		{ID: "pend", Site: "s", Type: "p.op", Key: "k", Request: req},
+		{ID: "noreq", Site: "s", Type: "p.op", Key: "k"},
+	} {
+		if _, _, err := s.BeginMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AddAttempt(ctx, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.FinishMessage(ctx, "f1", "failed", []byte(`{}`), 1))
+	must(t, s.FinishMessage(ctx, "ok1", "ok", []byte(`{}`), 1))
+	must(t, s.FinishMessage(ctx, "noreq", "failed", []byte(`{}`), 1))
+
+	m, err := s.ReopenMessage(ctx, "f1")
+	if err != nil {
+		t.Fatalf("reopen a failed message: %v", err)
+	}
+	if m.Status != store.StatusPending || m.Outcome != "" || m.Attempts != 1 || string(m.Request) != string(req) {
+		t.Fatalf("reopened = %+v, want pending with its request and 1 attempt", m)
+	}
+	if oldest, ok, err := s.OldestPending(ctx); err != nil || !ok || oldest.IsZero() {
+		t.Fatalf("a reopened message must count as pending: %v %v %v", oldest, ok, err)
+	}
+	for id, want := range map[string]error{"ok1": store.ErrConflict, "pend": store.ErrConflict, "noreq": store.ErrConflict, "f1": store.ErrConflict, "nope": store.ErrNotFound} {
+		if _, err := s.ReopenMessage(ctx, id); !errors.Is(err, want) {
+			t.Errorf("ReopenMessage(%q) = %v, want %v", id, err, want)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
