@@ -404,6 +404,12 @@ func TestJobTriggerPublishesEvent(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("trigger: %d %s", resp.StatusCode, body)
 	}
+	// medgate's own retention job runs under the same scheduler.
+	resp, err = http.Post("http://"+mg.HTTPAddr+"/admin/jobs/medgate/all/prune/run", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("prune job: %v %v", err, resp)
+	}
+	resp.Body.Close()
 	events := p.Topic(cfg.Topics().Events, 1, 30*time.Second)
 	var ev struct{ Type, Site string }
 	_ = json.Unmarshal(events[0].Value, &ev)

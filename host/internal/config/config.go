@@ -33,6 +33,7 @@ type Config struct {
 	HTTP       HTTP       `yaml:"http"`
 	Log        Log        `yaml:"log"`
 	Processing Processing `yaml:"processing"`
+	Retention  Retention  `yaml:"retention"`
 	// Transforms is a directory of site mappings (<site>/<format>/<type>.yaml
 	// and <site>/tables/<name>.yaml) that add to or replace the built-in
 	// ones in transforms/mappings.
@@ -143,6 +144,18 @@ type Processing struct {
 	// a system that is down. 0 uses the default; -1 disables the breaker.
 	BreakerThreshold int      `yaml:"breakerThreshold"`
 	BreakerCooldown  Duration `yaml:"breakerCooldown"`
+}
+
+// Retention bounds the store's growth. Finished messages (ok, invalid,
+// rejected) older than Messages and journal entries older than Exchanges
+// are deleted every Interval by one instance; pending and failed messages
+// are never deleted. Keep Messages longer than the request topic's
+// retention, so a redelivery can always find its stored reply. To keep rows
+// for good, give a very long duration (e.g. "87600h").
+type Retention struct {
+	Messages  Duration `yaml:"messages"`
+	Exchanges Duration `yaml:"exchanges"`
+	Interval  Duration `yaml:"interval"`
 }
 
 // Plugin declares one plugin binary.
@@ -400,6 +413,15 @@ func (c *Config) applyDefaults() {
 	if p.BreakerCooldown == 0 {
 		p.BreakerCooldown = Duration(30 * time.Second)
 	}
+	if c.Retention.Messages == 0 {
+		c.Retention.Messages = Duration(90 * 24 * time.Hour)
+	}
+	if c.Retention.Exchanges == 0 {
+		c.Retention.Exchanges = Duration(180 * 24 * time.Hour)
+	}
+	if c.Retention.Interval == 0 {
+		c.Retention.Interval = Duration(time.Hour)
+	}
 	if c.PluginChecksums != "" {
 		c.PluginChecksums = c.rel(c.PluginChecksums)
 	}
@@ -518,6 +540,9 @@ func (c *Config) check() Problems {
 	}
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")
+	}
+	if c.Retention.Messages < 0 || c.Retention.Exchanges < 0 || c.Retention.Interval.D() < time.Minute {
+		add("retention", "messages and exchanges must not be negative, and interval at least 1m")
 	}
 	seen := map[string]int{}
 	for i, pl := range c.Plugins {

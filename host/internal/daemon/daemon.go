@@ -178,7 +178,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 
 	d.proc.SetRoutes(routes)
 	d.proc.SetTransformer(&d.maps)
-	d.sched.SetJobs(jobs)
+	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 
 	bc := d.busCfg
 	bc.GroupID = cfg.Kafka.GroupID
@@ -374,6 +374,23 @@ func (d *Daemon) job(in *pluginhost.Instance, site string, j sdk.Job) scheduler.
 	}}
 }
 
+// pruneJob deletes old finished messages and journal entries (see
+// config.Retention). It runs as a scheduled job, so with several instances
+// only the lease holder prunes.
+func (d *Daemon) pruneJob(cfg *config.Config) scheduler.Job {
+	r := cfg.Retention
+	return scheduler.Job{Plugin: "medgate", Site: "all", Name: "prune", Interval: r.Interval.D(), Run: func(ctx context.Context, now time.Time) error {
+		nm, nx, err := d.store.Prune(ctx, now.Add(-r.Messages.D()), now.Add(-r.Exchanges.D()))
+		if err != nil {
+			return err
+		}
+		if nm+nx > 0 {
+			d.log.Info("pruned the store", "messages", nm, "exchanges", nx, "keptMessagesFor", r.Messages.D().String(), "keptExchangesFor", r.Exchanges.D().String())
+		}
+		return nil
+	}}
+}
+
 // Reload re-reads the configuration file and applies sites, plugin
 // settings and newly declared plugins without a restart. Kafka, store and
 // HTTP settings need a restart; a change to them is reported. On any
@@ -403,7 +420,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	// Plugins no longer declared are stopped after traffic moved away.
 	d.maps.set.Store(set)
 	d.proc.SetRoutes(routes)
-	d.sched.SetJobs(jobs)
+	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
 		declared[p.Name] = true

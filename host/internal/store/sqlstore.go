@@ -213,6 +213,27 @@ func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, erro
 	return m, nil
 }
 
+// Prune implements [Store.Prune].
+func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (int64, int64, error) {
+	var nm, nx int64
+	if !messagesBefore.IsZero() {
+		res, err := s.exec(ctx, `DELETE FROM messages WHERE status = 'done'
+			AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ?`, s.d.encodeTime(normTime(messagesBefore)))
+		if err != nil {
+			return 0, 0, s.errorf("prune messages: %w", err)
+		}
+		nm, _ = res.RowsAffected()
+	}
+	if !exchangesBefore.IsZero() {
+		res, err := s.exec(ctx, `DELETE FROM exchanges WHERE at < ?`, s.d.encodeTime(normTime(exchangesBefore)))
+		if err != nil {
+			return nm, 0, s.errorf("prune exchanges: %w", err)
+		}
+		nx, _ = res.RowsAffected()
+	}
+	return nm, nx, nil
+}
+
 // OldestPending implements [Store.OldestPending].
 func (s *sqlStore) OldestPending(ctx context.Context) (time.Time, bool, error) {
 	var oldest time.Time

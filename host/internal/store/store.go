@@ -114,6 +114,12 @@ type Store interface {
 	// next delivery calls the plugin with Recovering set. Any other message
 	// gives ErrConflict, an unknown id ErrNotFound.
 	ReopenMessage(ctx context.Context, id string) (*Message, error)
+	// Prune deletes finished messages whose outcome is ok, invalid or
+	// rejected and that were last updated before messagesBefore, and journal
+	// entries older than exchangesBefore. Pending and failed messages are
+	// never pruned (they are unfinished or replayable). A zero time skips
+	// that table. It returns how many rows went from each.
+	Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (messages, exchanges int64, err error)
 	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
 	// zero) of the oldest pending message, and false if none is pending.
 	OldestPending(ctx context.Context) (time.Time, bool, error)

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AddAttempt", testAddAttempt},
 		{"FinishMessage", testFinishMessage},
 		{"ReopenMessage", testReopenMessage},
+		{"Prune", testPrune},
 		{"OldestPending", testOldestPending},
 		{"ListMessages", testListMessages},
 		{"ListMessagesDefaultLimit", testListMessagesDefaultLimit},
@@ -970,5 +971,40 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testPrune: finished ok/invalid/rejected messages and old journal entries
+// go; pending and failed messages stay, whatever their age.
+func testPrune(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for id, outcome := range map[string]string{"ok": "ok", "inv": "invalid", "rej": "rejected", "fail": "failed", "pend": ""} {
+		if _, _, err := s.BeginMessage(ctx, store.Message{ID: id, Site: "s", Type: "p.op"}); err != nil {
+			t.Fatal(err)
+		}
+		if outcome != "" {
+			must(t, s.FinishMessage(ctx, id, outcome, []byte(`{}`), 1))
+		}
+	}
+	if _, err := s.AppendExchange(ctx, store.Exchange{Plugin: "p", Site: "s", Code: "C", At: time.Now().Add(-48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendExchange(ctx, store.Exchange{Plugin: "p", Site: "s", Code: "C", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	nm, nx, err := s.Prune(ctx, time.Now().Add(time.Minute), time.Now().Add(-24*time.Hour))
+	if err != nil || nm != 3 || nx != 1 {
+		t.Fatalf("Prune = %d messages, %d exchanges, %v; want 3 and 1", nm, nx, err)
+	}
+	for _, id := range []string{"fail", "pend"} {
+		if _, err := s.GetMessage(ctx, id); err != nil {
+			t.Errorf("%s was pruned: %v", id, err)
+		}
+	}
+	if _, err := s.GetMessage(ctx, "ok"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ok message kept: %v", err)
+	}
+	if nm, nx, err := s.Prune(ctx, time.Time{}, time.Time{}); err != nil || nm != 0 || nx != 0 {
+		t.Errorf("zero times must prune nothing: %d %d %v", nm, nx, err)
 	}
 }
