@@ -281,8 +281,8 @@ func (in *Instance) markDown(cause error) {
 	}
 }
 
-// current returns the running implementation, waiting up to ctx for a
-// relaunch in progress... but never longer than wait.
+// current returns the running implementation. While the plugin is being
+// relaunched it waits for it, until ctx ends or wait has passed.
 func (in *Instance) current(ctx context.Context, wait time.Duration) (sdk.Plugin, error) {
 	in.mu.RLock()
 	impl, up := in.impl, in.up

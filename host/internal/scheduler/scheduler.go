@@ -96,8 +96,8 @@ func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler
 }
 
 // SetJobs replaces the job list (on start and on reload). Jobs that keep
-// their id keep their schedule. New jobs first run one interval from now...
-// unless RunAtStart is wanted, which the caller expresses by Trigger.
+// their id and interval keep their schedule; new jobs first run one interval
+// from now (use Trigger to run one at once).
 func (s *Scheduler) SetJobs(jobs []Job) {
 	s.mu.Lock()
 	now := s.clock.Now()
