@@ -233,8 +233,22 @@ type adjustPayload struct {
 	Changes         []change `json:"changes"`
 }
 
-// settable lists the line fields setField may change.
+// settable lists the line fields setField may change, in the order error
+// messages name them; lineFields gives access to each.
 var settable = []string{"itemCode", "itemName", "spec", "manufacturer", "medListCode", "batchNo", "produceDate", "expiryDate", "unit", "packRatio"}
+
+var lineFields = map[string]func(l *draftLine) *string{
+	"itemCode":     func(l *draftLine) *string { return &l.ItemCode },
+	"itemName":     func(l *draftLine) *string { return &l.ItemName },
+	"spec":         func(l *draftLine) *string { return &l.Spec },
+	"manufacturer": func(l *draftLine) *string { return &l.Manufacturer },
+	"medListCode":  func(l *draftLine) *string { return &l.MedListCode },
+	"batchNo":      func(l *draftLine) *string { return &l.BatchNo },
+	"produceDate":  func(l *draftLine) *string { return &l.ProduceDate },
+	"expiryDate":   func(l *draftLine) *string { return &l.ExpiryDate },
+	"unit":         func(l *draftLine) *string { return &l.Unit },
+	"packRatio":    func(l *draftLine) *string { return &l.PackRatio },
+}
 
 // adjustDraft applies staff changes to an open draft, recording each.
 func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) {
@@ -348,7 +362,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			}
 		case "setField":
 			l := line(at, c.LineNo)
-			if !slices.Contains(settable, c.Field) {
+			if lineFields[c.Field] == nil {
 				ds.Error(at+".field", "enum", fmt.Sprintf("field %q cannot be set", c.Field), "settable fields: "+strings.Join(settable, ", "))
 				continue
 			}
@@ -357,7 +371,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				continue
 			}
 			if l != nil {
-				f := fieldPtr(l, c.Field)
+				f := lineFields[c.Field](l)
 				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: c.Field, From: *f, To: c.Value})
 				*f = c.Value
 			}
@@ -410,7 +424,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
 			}
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
-				if err := checkField(f, *fieldPtr(&nl, f), h.cfg.ratioMode); err != "" {
+				if err := checkField(f, *lineFields[f](&nl), h.cfg.ratioMode); err != "" {
 					ds.Error(at+".line."+f, "format", err, "correct the value")
 				}
 			}
@@ -474,32 +488,6 @@ func checkField(field, value string, mode code.RatioMode) string {
 		return field + " is longer than 200 characters"
 	}
 	return ""
-}
-
-func fieldPtr(l *draftLine, field string) *string {
-	switch field {
-	case "itemCode":
-		return &l.ItemCode
-	case "itemName":
-		return &l.ItemName
-	case "spec":
-		return &l.Spec
-	case "manufacturer":
-		return &l.Manufacturer
-	case "medListCode":
-		return &l.MedListCode
-	case "batchNo":
-		return &l.BatchNo
-	case "produceDate":
-		return &l.ProduceDate
-	case "expiryDate":
-		return &l.ExpiryDate
-	case "unit":
-		return &l.Unit
-	case "packRatio":
-		return &l.PackRatio
-	}
-	panic("tracecode: fieldPtr: unknown field " + field)
 }
 
 // confirmPayload is the payload of tracecode.draft.confirm.
