@@ -26,7 +26,8 @@ var workInjuryCodes = []string{
 	"GYR001", "GYR002", "GYR003", "GYR004", "GYR005",
 }
 
-// knownNames are the meanings the requirements give.
+// knownNames are the names of the 39 transactions: the part-1 names, and
+// for the rest the names of the requirements (§3.1).
 var knownNames = map[string]string{
 	"GYU000": "连通性测试", "GYD001": "异地就医备案申请下载", "GYD054": "附件下载", "GYU008": "下载结果反馈",
 	"GYU001": "备案审核结果上传", "GYU006": "本地备案上传", "GYD006": "备案信息下载", "GYU007": "备案信息变更",
@@ -34,6 +35,11 @@ var knownNames = map[string]string{
 	"GYD052": "社保卡认证", "GYD055": "卡内部认证", "GYU010": "电子社保卡二维码上传", "GYD008": "未确认下载查询",
 	"GYR005": "重新下载申请", "GYD053": "通用交易查询", "GYU101": "入院登记上传", "GYU102": "费用明细上传",
 	"GYU103": "出院结算上传", "GYU303": "辅助器具结算上传",
+	"GYD101": "入院信息下载", "GYD102": "费用明细下载", "GYD103": "结算信息下载", "GYD104": "结算信息下载（按人员信息）",
+	"GYU004": "费用审核扣款信息上传", "GYD004": "费用审核扣款信息下载", "GYR003": "结算信息撤销", "GYD403": "结算撤销信息下载",
+	"GYR001": "费用明细信息撤销", "GYD401": "费用明细撤销信息下载", "GYR002": "入院登记信息撤销", "GYD402": "入院登记撤销信息下载",
+	"GYR004": "费用审核扣款信息撤销", "GYD404": "费用审核扣款撤销信息下载", "GYU003": "协议机构月结信息上传",
+	"GYD003": "协议机构月结信息下载", "GYD005": "费用清分信息下载",
 }
 
 func TestEmbeddedLoads(t *testing.T) {
@@ -85,22 +91,24 @@ func TestWorkInjurySchemas(t *testing.T) {
 			if s.Source == "" {
 				t.Errorf("no source")
 			}
-			name, known := knownNames[s.Code]
-			switch {
-			case known && s.Name != name:
-				t.Errorf("name = %q, want %q (from the requirements)", s.Name, name)
-			case !known:
-				if s.Name != "（含义未公开）"+s.Code {
-					t.Errorf("name = %q; the meaning is not public, so it must read （含义未公开）%s", s.Name, s.Code)
+			// Every transaction carries reconstructed fields; none is
+			// left empty (the requirements define all 39).
+			if name, known := knownNames[s.Code]; !known || s.Name != name {
+				t.Errorf("name = %q, want %q", s.Name, knownNames[s.Code])
+			}
+			if strings.Contains(s.Name, "含义未公开") || strings.Contains(s.ReconstructionNote, "NOT known publicly") {
+				t.Errorf("still marked as of unknown meaning; the requirements define every transaction")
+			}
+			if len(s.Input) == 0 && s.Code != "GYU000" || len(s.Output) == 0 && s.Direction != DirectionUpload {
+				t.Errorf("input %d fields, output %d fields: a transaction without fields cannot be used", len(s.Input), len(s.Output))
+			}
+			if s.Direction == DirectionDownload && s.Code != "GYD054" {
+				if s.BatchLimit != 500 || s.BatchField != "output.records" {
+					t.Errorf("download batch = %d %q, want 500 output.records", s.BatchLimit, s.BatchField)
 				}
-				if !strings.Contains(s.ReconstructionNote, "NOT known publicly") || !strings.Contains(s.ReconstructionNote, "INFERRED") {
-					t.Errorf("reconstructionNote must say the meaning is NOT known publicly and mark any hint INFERRED")
+				if f := findField(s.Input, "last_batch_no"); f == nil {
+					t.Errorf("an incremental download needs the last_batch_no cursor")
 				}
-				if len(s.Input) != 0 || len(s.Output) != 0 {
-					t.Errorf("a transaction of unknown meaning must not invent fields")
-				}
-			case len(s.Input) == 0 && len(s.Output) == 0:
-				t.Errorf("no fields at all")
 			}
 		})
 	}
@@ -171,6 +179,15 @@ func TestEmbeddedSchemasAreSound(t *testing.T) {
 	}
 }
 
+func findField(fields []Field, name string) *Field {
+	for i := range fields {
+		if fields[i].Name == name {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
 func walkFields(fields []Field, at string, fn func(string, *Field)) {
 	for i := range fields {
 		p := at + "." + fields[i].Name
@@ -189,6 +206,19 @@ func TestWorkInjuryBatches(t *testing.T) {
 		"GYU008": {500, "records"},
 		"GYU002": {10, "attachments"},
 		"GYU102": {500, "fee"},
+		"GYU003": {500, "items"},
+		"GYU004": {500, "deductions"},
+		"GYR004": {500, "deductions"},
+		"GYD101": {500, "output.records"},
+		"GYD102": {500, "output.records"},
+		"GYD103": {500, "output.records"},
+		"GYD003": {500, "output.records"},
+		"GYD004": {500, "output.records"},
+		"GYD005": {500, "output.records"},
+		"GYD401": {500, "output.records"},
+		"GYD402": {500, "output.records"},
+		"GYD403": {500, "output.records"},
+		"GYD404": {500, "output.records"},
 	}
 	for code, tc := range testCases {
 		t.Run(code, func(t *testing.T) {
