@@ -7,15 +7,19 @@ import (
 )
 
 // dftBatch builds a synthetic DFT^P03 with n FT1 segments cycling through
-// the demo site's charge items.
+// the demo site's charge items. The fund pays every line (FT1-15) but the
+// syringes, which are self-paid.
 func dftBatch(n int) []byte {
-	items := []struct{ code, name, class, unit, price string }{
-		{"Y00012", "阿莫西林胶囊", "XY", "盒", "12.50"},
-		{"F00021", "床位费（三人间）", "CW", "日", "45.00"},
-		{"C00105", "CT检查\\T\\平扫", "JC", "次", "210.50"},
-		{"H00008", "血常规", "HY", "次", "20.00"},
-		{"M00233", "一次性注射器\\S\\5ml", "CL", "支", "0.333333"},
-		{"Z00301", "换药", "ZL", "次", "35.00"},
+	items := []struct {
+		code, name, class, unit, price string
+		fen                            int // the unit price in fen when the fund pays it, else 0
+	}{
+		{"Y00012", "阿莫西林胶囊", "XY", "盒", "12.50", 1250},
+		{"F00021", "床位费（三人间）", "CW", "日", "45.00", 4500},
+		{"C00105", "CT检查\\T\\平扫", "JC", "次", "210.50", 21050},
+		{"H00008", "血常规", "HY", "次", "20.00", 2000},
+		{"M00233", "一次性注射器\\S\\5ml", "CL", "支", "0.333333", 0},
+		{"Z00301", "换药", "ZL", "次", "35.00", 3500},
 	}
 	depts := []string{"GK01^骨科", "GK02^骨科二病区", "SJWK", "NK01^内科"}
 	var b strings.Builder
@@ -27,8 +31,9 @@ func dftBatch(n int) []byte {
 		it := items[i%len(items)]
 		qty := 1 + i%3
 		day := 1 + i%28
-		fmt.Fprintf(&b, "FT1|%d|ZY20250401001-%04d||202504%02d%02d%02d00|202504%02d|CG|%s^%s^HIS^%s|规格%d|%s|%d||%s|%s||||||||110350200000123^陈医生\r",
-			i+1, i+1, day, i%24, i%60, day, it.code, it.name, it.class, i%7, it.unit, qty, it.price, depts[i%len(depts)])
+		fund := qty * it.fen
+		fmt.Fprintf(&b, "FT1|%d|ZY20250401001-%04d||202504%02d%02d%02d00|202504%02d|CG|%s^%s^HIS^%s|规格%d|%s|%d||%s|%s|WI^工伤保险|%d.%02d||||||110350200000123^陈医生\r",
+			i+1, i+1, day, i%24, i%60, day, it.code, it.name, it.class, i%7, it.unit, qty, it.price, depts[i%len(depts)], fund/100, fund%100)
 	}
 	return []byte(b.String())
 }
