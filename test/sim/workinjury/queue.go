@@ -20,9 +20,12 @@ type queue struct {
 }
 
 type batch struct {
-	no         string
-	code       string
-	ids        []string
+	no   string
+	code string
+	ids  []string
+	// rids are the record ids the client feeds back with GYU008, in the
+	// order of ids (recordID of the code's records).
+	rids       []string
 	versions   []int
 	records    []map[string]any
 	at         time.Time
@@ -50,8 +53,8 @@ type BatchInfo struct {
 	Records    int
 	Deliveries int // times it was handed out (more than 1 after GYR005)
 	Acked      bool
-	Feedbacks  int // accepted GYU008 for it (at most 1)
-	IDs        []string
+	Feedbacks  int      // accepted GYU008 for it (at most 1)
+	IDs        []string // the record ids, as fed back with GYU008
 }
 
 // Batches returns the batches of a download code, oldest first.
@@ -65,7 +68,7 @@ func (s *Server) Batches(code string) []BatchInfo {
 	var out []BatchInfo
 	for _, b := range q.history {
 		out = append(out, BatchInfo{No: b.no, Code: b.code, Records: len(b.ids), Deliveries: b.deliveries, Acked: b.acked, Feedbacks: b.feedbacks,
-			IDs: append([]string(nil), b.ids...)})
+			IDs: append([]string(nil), b.rids...)})
 	}
 	return out
 }
@@ -84,9 +87,22 @@ func (s *Server) Pending(code string) int {
 	return n
 }
 
+// recordID names, per download code, the record field GYU008 feeds back
+// as record_id.
+var recordID = map[string]string{
+	"GYD001": "apply_no", "GYD006": "filing_no", "GYD009": "akb020", "GYD101": "ykc700", "GYD102": "detail_no",
+	"GYD103": "settle_no", "GYD004": "deduct_no", "GYD003": "month_settle_no", "GYD005": "clear_no",
+	"GYD401": "revoke_no", "GYD402": "revoke_no", "GYD403": "revoke_no", "GYD404": "deduct_no",
+}
+
+// downloadCodes are the acknowledged incremental downloads.
+var downloadCodes = sortedKeys(recordID)
+
 // download hands out the next batch; s.mu is held. snapshot returns the
 // record of an item, or nil when the item does not match the filters.
-func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[string]any) (*batch, bool, *bizError) {
+// With all, items already acknowledged are handed out again (a full
+// re-download of what matches, e.g. GYD102 full_flag).
+func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[string]any, all ...bool) (*batch, bool, *bizError) {
 	if q.outstanding != nil {
 		if !q.redeliver {
 			return nil, false, bizErr("E2001", "上一批次 %s 尚未反馈：请先用 GYU008 反馈，或用 GYR005 申请重新下载", q.outstanding.no)
@@ -95,19 +111,27 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 		q.outstanding.deliveries++
 		return q.outstanding, s.hasMore(q, snapshot, q.outstanding), nil
 	}
+	full := len(all) > 0 && all[0]
 	b := &batch{no: s.batchNo(now), code: q.code, at: now, deliveries: 1}
+	inBatch := map[string]bool{}
 	for _, id := range q.order {
 		if len(b.ids) == s.cfg.BatchSize {
 			break
 		}
-		if q.version[id] <= q.acked[id] {
+		if !full && q.version[id] <= q.acked[id] {
 			continue
 		}
 		rec := snapshot(id)
 		if rec == nil {
 			continue
 		}
+		rid := str(rec, recordID[q.code])
+		if inBatch[rid] {
+			continue // a record id once per batch; the other comes next time
+		}
+		inBatch[rid] = true
 		b.ids = append(b.ids, id)
+		b.rids = append(b.rids, rid)
 		b.versions = append(b.versions, q.version[id])
 		b.records = append(b.records, rec)
 	}

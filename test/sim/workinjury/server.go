@@ -45,6 +45,13 @@ type Config struct {
 	// BatchSize is the most records per download batch (default and
 	// maximum MaxBatch).
 	BatchSize int
+	// AmountTolerance is how far, in fen, a line's amount may be from its
+	// unit price × quantity rounded to the fen (default 0: exact).
+	AmountTolerance Money
+	// ManualClearing: clearing records (GYD005) appear only when a test
+	// calls ConfirmClearing; by default every accepted monthly settlement
+	// confirms its month at once.
+	ManualClearing bool
 	// Schemas are the transaction schemas (default schemas.Embedded()).
 	Schemas *schemas.Set
 	// Now is the clock (default time.Now).
@@ -71,6 +78,7 @@ type Server struct {
 	received    []Request
 	faults      []*Injected
 	outputErrs  []string
+	l           ledger
 }
 
 // New returns a simulator with no data; add some with the Add* methods or Seed.
@@ -115,8 +123,9 @@ func New(cfg Config) (*Server, error) {
 		qrs:         map[string]*qrCode{},
 		queues:      map[string]*queue{},
 		txlog:       map[string]*txRecord{},
+		l:           newLedger(),
 	}
-	for _, c := range []string{"GYD001", "GYD006", "GYD009"} {
+	for _, c := range downloadCodes {
 		s.queues[c] = newQueue(c)
 	}
 	return s, nil
@@ -312,11 +321,13 @@ func (s *Server) process(sc *schemas.Schema, code, serial string, input map[stri
 		s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
 		return nil, be
 	}
-	h := handlers[code]
-	if h == nil {
-		h = (*Server).generic
+	var out map[string]any
+	var be *bizError
+	if h := handlers[code]; h != nil {
+		out, be = h(s, sc, serial, input, now)
+	} else {
+		be = bizErr("E0004", "交易 %s 有接口定义，但工伤保险异地就医系统不办理它", code)
 	}
-	out, be := h(s, sc, serial, input, now)
 	rec := &txRecord{code: code, ok: be == nil}
 	if be != nil {
 		rec.errCode, rec.errMsg = be.code, be.msg

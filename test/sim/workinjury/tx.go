@@ -14,8 +14,8 @@ import (
 // handler runs one transaction with s.mu held.
 type handler func(s *Server, sc *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError)
 
-// handlers are the transactions with business rules; every other code is
-// answered by generic (schema-valid example output).
+// handlers are the 39 transactions; each answers from the simulator's own
+// records, never with a schema's example output.
 var handlers = map[string]handler{
 	"GYU000": (*Server).gyu000,
 	"GYD001": (*Server).gyd001,
@@ -35,6 +35,27 @@ var handlers = map[string]handler{
 	"GYD052": (*Server).gyd052,
 	"GYD055": (*Server).gyd055,
 	"GYU010": (*Server).gyu010,
+	"GYU101": (*Server).gyu101,
+	"GYU102": (*Server).gyu102,
+	"GYU103": (*Server).gyu103,
+	"GYU303": (*Server).gyu303,
+	"GYR001": (*Server).gyr001,
+	"GYR002": (*Server).gyr002,
+	"GYR003": (*Server).gyr003,
+	"GYR004": (*Server).gyr004,
+	"GYU004": (*Server).gyu004,
+	"GYU003": (*Server).gyu003,
+	"GYD101": (*Server).gyd101,
+	"GYD102": (*Server).gyd102,
+	"GYD103": (*Server).gyd103,
+	"GYD104": (*Server).gyd104,
+	"GYD003": (*Server).gyd003,
+	"GYD004": (*Server).gyd004,
+	"GYD005": (*Server).gyd005,
+	"GYD401": (*Server).gydRevocation,
+	"GYD402": (*Server).gydRevocation,
+	"GYD403": (*Server).gydRevocation,
+	"GYD404": (*Server).gydRevocation,
 }
 
 func day(now time.Time) string { return now.In(cst).Format("2006-01-02") }
@@ -44,16 +65,6 @@ func stamp(now time.Time) string { return now.In(cst).Format("2006-01-02 15:04:0
 func (s *Server) nextNo(prefix string, now time.Time) string {
 	s.seq++
 	return fmt.Sprintf("%s%s%s%04d", prefix, s.cfg.Region, now.In(cst).Format("20060102150405"), s.seq%10000)
-}
-
-// generic answers a transaction without special rules with the schema's
-// example output (a lifecycle transaction of the next issue, for example)
-// and records it in the ledger under its serial.
-func (s *Server) generic(sc *schemas.Schema, serial string, _ map[string]any, now time.Time) (map[string]any, *bizError) {
-	if sc.Direction != schemas.DirectionQuery {
-		s.record(sc.Code, serial, serial, now)
-	}
-	return sc.ExampleOutput(), nil
 }
 
 func (s *Server) gyu000(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
@@ -137,17 +148,17 @@ func (s *Server) gyu008(_ *schemas.Schema, serial string, in map[string]any, now
 		r, _ := x.(map[string]any)
 		flags[str(r, "record_id")] = str(r, "result_flag")
 	}
-	if len(flags) != len(b.ids) {
-		return nil, bizErr("E2004", "反馈 %d 条记录，批次 %s 有 %d 条", len(flags), no, len(b.ids))
+	if len(flags) != len(b.rids) || len(flags) != len(recs) {
+		return nil, bizErr("E2004", "反馈 %d 条记录（%d 个不同的 record_id），批次 %s 有 %d 条", len(recs), len(flags), no, len(b.rids))
 	}
-	for _, id := range b.ids {
-		if _, ok := flags[id]; !ok {
-			return nil, bizErr("E2004", "反馈缺少批次 %s 的记录 %s", no, id)
+	for _, rid := range b.rids {
+		if _, ok := flags[rid]; !ok {
+			return nil, bizErr("E2004", "反馈缺少批次 %s 的记录 %s", no, rid)
 		}
 	}
 	accepted := 0
 	for i, id := range b.ids {
-		if flags[id] == "1" {
+		if flags[b.rids[i]] == "1" {
 			if b.versions[i] > q.acked[id] {
 				q.acked[id] = b.versions[i]
 			}
@@ -180,6 +191,9 @@ func (s *Server) gyd008(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 
 func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	q := s.queues[str(in, "download_code")]
+	if q == nil {
+		return map[string]any{"accept_flag": "0", "message": "交易 " + str(in, "download_code") + " 不是需要反馈的增量下载"}, nil
+	}
 	if no := str(in, "batch_no"); no != "" {
 		if q.outstanding == nil || q.outstanding.no != no {
 			return map[string]any{"accept_flag": "0", "message": "批次 " + no + " 不存在或已确认"}, nil
@@ -377,34 +391,54 @@ func (s *Server) gyu007(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"change_no": s.nextNo("BG", now)}, nil
 }
 
+// gyd051 verifies a person's filing from the filing ledger: an approved
+// filing of the person (the one named, if filing_no is given) valid on
+// visit_date, for the institution (or its place of treatment) and, when
+// scene is given, of the right kind (3: assistive-device filing only).
 func (s *Server) gyd051(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
-	visit := str(in, "visit_date")
+	visit, scene, want := str(in, "visit_date"), str(in, "scene"), str(in, "filing_no")
+	if len(visit) > 10 {
+		visit = visit[:10]
+	}
+	reason := "未找到该人员在该协议机构的有效备案"
 	for _, no := range sortedKeys(s.filings) {
 		f := s.filings[no]
-		if f.get("aac002") != str(in, "aac002") || !f.valid(visit) || f.get("aae030") > visit {
+		if f.get("aac002") != str(in, "aac002") || (want != "" && no != want) {
+			continue
+		}
+		if !f.valid(visit) || f.get("aae030") > visit {
+			reason = "备案 " + no + " 在 " + visit + " 不是审核通过的有效备案"
 			continue
 		}
 		if f.get("aac003") != str(in, "aac003") {
-			return map[string]any{"filing_valid": "0", "check_message": "姓名与备案信息不符"}, nil
+			return map[string]any{"filing_valid": "0", "filing_no": no, "check_message": "姓名与备案信息不符"}, nil
 		}
 		at := str(in, "akb020")
 		if f.get("akb020") != "" && f.get("akb020") != at {
+			reason = "备案 " + no + " 的协议机构是 " + f.get("akb020")
 			continue
 		}
 		if f.get("akb020") == "" && s.insts[at] != nil && str(s.insts[at], "aab299") != f.get("aab299") {
+			reason = "备案 " + no + " 的就医地与协议机构所在地不符"
+			continue
+		}
+		if device := f.get("filing_type") == "3"; scene != "" && device != (scene == "3") {
+			reason = "备案 " + no + " 的备案类型 " + f.get("filing_type") + " 不适用于核验场景 " + scene
 			continue
 		}
 		out := map[string]any{"filing_valid": "1", "filing_no": no, "filing_type": f.get("filing_type"), "aab301": f.get("aab301"),
-			"aae030": f.get("aae030"), "aka130": "1", "check_message": "存在有效备案"}
+			"aae030": f.get("aae030"), "aka130": "1", "filing_status": f.get("filing_status"), "check_message": "存在有效备案"}
 		if f.get("filing_type") == "3" {
 			out["aka130"] = "3"
 		}
-		if v := f.get("aae031"); v != "" {
-			out["aae031"] = v
+		for _, k := range []string{"aae031", "akb020", "aab299"} {
+			if v := f.get(k); v != "" {
+				out[k] = v
+			}
 		}
 		return out, nil
 	}
-	return map[string]any{"filing_valid": "0", "check_message": "未找到该人员在该协议机构的有效备案"}, nil
+	return map[string]any{"filing_valid": "0", "check_message": reason}, nil
 }
 
 func (s *Server) gyu009(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {

@@ -1,0 +1,407 @@
+package workinjury
+
+import (
+	"fmt"
+	"maps"
+	"math/big"
+	"time"
+
+	"github.com/medgate/medgate/schemas"
+)
+
+// The care chain: admission (GYU101), fee details (GYU102), discharge
+// settlement (GYU103), assistive-device settlement (GYU303) and their
+// revocations (GYR001, GYR002, GYR003).
+
+// Institution types (code table institutionType).
+const (
+	instMedical = "1"
+	instRehab   = "2"
+	instDevice  = "3"
+)
+
+// maxLines is the most fee lines (or deductions) one call may carry; the
+// simulator enforces it itself, whatever the schema in use says.
+const maxLines = 500
+
+// parseTime parses a datetime or date text in China time.
+func parseTime(v string) (time.Time, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02", "20060102150405", "20060102"} {
+		if t, err := time.ParseInLocation(layout, v, cst); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// eventTime is the business time of an input: the first of keys that
+// parses, else the simulator's clock.
+func eventTime(in map[string]any, now time.Time, keys ...string) time.Time {
+	for _, k := range keys {
+		if t, ok := parseTime(str(in, k)); ok {
+			return t
+		}
+	}
+	return now
+}
+
+// approvedFiling finds the filing an upload names (filing_no), or else the
+// person's valid filing on day, and checks it is approved, the person's,
+// and valid on day.
+func (s *Server) approvedFiling(in map[string]any, day string) (*filing, *bizError) {
+	no, aac002 := str(in, "filing_no"), str(in, "aac002")
+	var f *filing
+	if no != "" {
+		f = s.filings[no]
+		if f == nil {
+			return nil, bizErr("E6001", "备案 %s 不存在：请先完成备案（GYU001/GYU006）或核对备案编号", no)
+		}
+	} else {
+		for _, k := range sortedKeys(s.filings) {
+			if c := s.filings[k]; c.get("aac002") == aac002 && c.valid(day) {
+				f = c
+				break
+			}
+		}
+		if f == nil {
+			return nil, bizErr("E6001", "人员 %s 没有审核通过的有效备案", aac002)
+		}
+	}
+	if st := f.get("filing_status"); st != "1" && st != "3" {
+		return nil, bizErr("E6001", "备案 %s 状态为 %s，不是审核通过的有效备案", f.get("filing_no"), st)
+	}
+	if aac002 != "" && f.get("aac002") != aac002 {
+		return nil, bizErr("E6005", "备案 %s 属于人员 %s，不是 %s", f.get("filing_no"), f.get("aac002"), aac002)
+	}
+	if from, to := f.get("aae030"), f.get("aae031"); (from != "" && day < from) || (to != "" && day > to) {
+		return nil, bizErr("E6002", "日期 %s 不在备案 %s 的有效期 %s 至 %s 内", day, f.get("filing_no"), from, firstOr(to, "长期"))
+	}
+	return f, nil
+}
+
+// agreement checks that institution akb020 exists and its agreement is
+// valid on day, and returns its record.
+func (s *Server) agreement(akb020, day string) (map[string]any, *bizError) {
+	r := s.insts[akb020]
+	if r == nil {
+		return nil, bizErr("E6003", "协议机构 %s 不存在：请先用 GYU009 上传或核对机构编号", akb020)
+	}
+	if vf := str(r, "valid_flag"); vf != "" && vf != "1" {
+		return nil, bizErr("E6003", "协议机构 %s 的协议无效（valid_flag=%s）", akb020, vf)
+	}
+	if from, to := str(r, "aae030"), str(r, "aae031"); (from != "" && day < from) || (to != "" && day > to) {
+		return nil, bizErr("E6003", "协议机构 %s 的协议有效期 %s 至 %s 不含 %s", akb020, from, firstOr(to, "长期"), day)
+	}
+	return r, nil
+}
+
+// filingCovers checks that a filing allows treatment at institution inst.
+func filingCovers(f *filing, akb020 string, inst map[string]any) *bizError {
+	if fa := f.get("akb020"); fa != "" && fa != akb020 {
+		return bizErr("E6005", "备案 %s 的协议机构是 %s，不是 %s", f.get("filing_no"), fa, akb020)
+	}
+	if fr, ir := f.get("aab299"), str(inst, "aab299"); fr != "" && ir != "" && fr != ir {
+		return bizErr("E6005", "备案 %s 的就医地 %s 与协议机构 %s 所在地 %s 不符", f.get("filing_no"), fr, akb020, ir)
+	}
+	return nil
+}
+
+func (s *Server) gyu101(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	at, ok := parseTime(str(in, "ykc701"))
+	if !ok {
+		return nil, bizErr("E1001", "入院日期 ykc701 %q 不是日期时间", str(in, "ykc701"))
+	}
+	d := day(at)
+	f, be := s.approvedFiling(in, d)
+	if be != nil {
+		return nil, be
+	}
+	akb020, akc190 := str(in, "akb020"), str(in, "akc190")
+	inst, be := s.agreement(akb020, d)
+	if be != nil {
+		return nil, be
+	}
+	if t := str(inst, "institution_type"); t == instDevice {
+		return nil, bizErr("E6003", "协议机构 %s 是辅助器具配置机构，不办理入院登记；辅具结算用 GYU303", akb020)
+	}
+	if be := filingCovers(f, akb020, inst); be != nil {
+		return nil, be
+	}
+	for _, v := range s.l.visits {
+		if v.akb020 == akb020 && v.akc190 == akc190 && v.state != VisitRevoked {
+			return nil, bizErr("E6004", "协议机构 %s 的住院号 %s 已被就诊登记 %s 使用", akb020, akc190, v.no)
+		}
+	}
+	v := &visit{no: s.nextNo("JZ", now), akb020: akb020, akc190: akc190, aac002: f.get("aac002"), aab301: firstOr(f.get("aab301"), str(in, "aab301")),
+		filingNo: f.get("filing_no"), at: at, state: VisitAdmitted}
+	v.rec = maps.Clone(in)
+	v.rec["ykc700"], v.rec["filing_no"], v.rec["aab301"] = v.no, v.filingNo, v.aab301
+	v.rec["akb021"] = firstOr(str(inst, "akb021"), str(in, "akb021"))
+	v.rec["institution_type"] = str(inst, "institution_type")
+	v.rec["update_time"] = stamp(now)
+	s.l.visits[v.no] = v
+	s.queues["GYD101"].touch(v.no)
+	s.record("GYU101", serial, akb020+"/"+akc190, now)
+	return map[string]any{"ykc700": v.no}, nil
+}
+
+// openVisit finds the visit of an upload (ykc700, checked against akc190
+// when given) and checks it may still change.
+func (s *Server) openVisit(in map[string]any) (*visit, *bizError) {
+	no := str(in, "ykc700")
+	v := s.l.visits[no]
+	switch {
+	case v == nil:
+		return nil, bizErr("E6101", "就诊登记 %s 不存在：先用 GYU101 上传入院信息", no)
+	case str(in, "akc190") != "" && str(in, "akc190") != v.akc190:
+		return nil, bizErr("E6101", "就诊登记 %s 的住院号是 %s，不是 %s", no, v.akc190, str(in, "akc190"))
+	case str(in, "akb020") != "" && str(in, "akb020") != v.akb020:
+		return nil, bizErr("E6101", "就诊登记 %s 属于协议机构 %s，不是 %s", no, v.akb020, str(in, "akb020"))
+	case v.state == VisitRevoked:
+		return nil, bizErr("E6102", "就诊登记 %s 已撤销", no)
+	case v.state == VisitSettled:
+		return nil, bizErr("E6103", "就诊登记 %s 已结算（%s）：先用 GYR003 撤销结算", no, v.settle.no)
+	}
+	return v, nil
+}
+
+// line is a checked fee or device line.
+type line struct {
+	serial             string
+	amount, fund, self Money
+}
+
+// checkLine checks one fee line: price × qty rounded to the fen equals
+// amount (within tol fen), and, when split is set, fund + self = amount.
+func checkLine(where string, r map[string]any, split bool, tol Money) (line, *bizError) {
+	l := line{serial: str(r, "detail_no")}
+	price, err := ratField(r, "price")
+	if err != nil {
+		return l, bizErr("E6108", "%s：单价 %v", where, err)
+	}
+	qty, err := ratField(r, "qty")
+	if err != nil {
+		return l, bizErr("E6108", "%s：数量 %v", where, err)
+	}
+	if price.Sign() < 0 {
+		return l, bizErr("E6108", "%s：单价 %s 为负数", where, price.FloatString(6))
+	}
+	if qty.Sign() == 0 {
+		return l, bizErr("E6108", "%s：数量为 0", where)
+	}
+	if l.amount, err = moneyField(r, "amount"); err != nil {
+		return l, bizErr("E6108", "%s：%v", where, err)
+	}
+	want, ok := roundCents(new(big.Rat).Mul(price, qty))
+	if !ok || absMoney(want-l.amount) > tol {
+		return l, bizErr("E6104", "%s：单价 %s × 数量 %s = %s，金额却是 %s", where, trimRat(price), trimRat(qty), want, l.amount)
+	}
+	if !split {
+		return l, nil
+	}
+	if l.fund, err = moneyField(r, "fund_pay"); err != nil {
+		return l, bizErr("E6108", "%s：%v", where, err)
+	}
+	if l.self, err = moneyField(r, "self_pay"); err != nil {
+		return l, bizErr("E6108", "%s：%v", where, err)
+	}
+	if l.fund+l.self != l.amount {
+		return l, bizErr("E6105", "%s：统筹支付 %s + 自付 %s = %s，与金额 %s 不符", where, l.fund, l.self, l.fund+l.self, l.amount)
+	}
+	return l, nil
+}
+
+func absMoney(m Money) Money {
+	if m < 0 {
+		return -m
+	}
+	return m
+}
+
+// trimRat prints an exact decimal without trailing zeros.
+func trimRat(r *big.Rat) string {
+	t := r.FloatString(10)
+	for len(t) > 1 && t[len(t)-1] == '0' {
+		t = t[:len(t)-1]
+	}
+	if t[len(t)-1] == '.' {
+		t = t[:len(t)-1]
+	}
+	return t
+}
+
+// items returns the array field k of an input.
+func items(in map[string]any, k string) []map[string]any {
+	arr, _ := in[k].([]any)
+	out := make([]map[string]any, 0, len(arr))
+	for _, x := range arr {
+		m, _ := x.(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	v, be := s.openVisit(in)
+	if be != nil {
+		return nil, be
+	}
+	fee := items(in, "fee")
+	if len(fee) == 0 || len(fee) > maxLines {
+		return nil, bizErr("E6107", "一次上传 %d 条费用明细，须为 1 至 %d 条", len(fee), maxLines)
+	}
+	used := map[string]bool{} // revoked serials too: a serial names one line for good
+	for _, d := range v.details {
+		used[d.serial] = true
+	}
+	lines := make([]line, len(fee))
+	for i, r := range fee {
+		where := fmt.Sprintf("第 %d 条明细（%s）", i+1, str(r, "detail_no"))
+		l, be := checkLine(where, r, true, s.cfg.AmountTolerance)
+		if be != nil {
+			return nil, be
+		}
+		if used[l.serial] {
+			return nil, bizErr("E6106", "%s：明细流水号在就诊登记 %s 中重复", where, v.no)
+		}
+		used[l.serial] = true
+		lines[i] = l
+	}
+	results := make([]any, len(lines))
+	for i, l := range lines {
+		rec := maps.Clone(fee[i])
+		rec["ykc700"], rec["akc190"], rec["akb020"], rec["aab301"] = v.no, v.akc190, v.akb020, v.aab301
+		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: rec, amount: l.amount, fund: l.fund, self: l.self}
+		v.details = append(v.details, d)
+		s.l.details[d.id] = d
+		s.queues["GYD102"].touch(d.id)
+		results[i] = map[string]any{"detail_no": l.serial, "result_flag": "1"}
+	}
+	s.record("GYU102", serial, v.no, now)
+	return map[string]any{"accepted_count": len(lines), "results": results}, nil
+}
+
+func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	v, be := s.openVisit(in)
+	if be != nil {
+		return nil, be
+	}
+	live := v.live()
+	if len(live) == 0 {
+		return nil, bizErr("E6203", "就诊登记 %s 没有费用明细：先用 GYU102 上传", v.no)
+	}
+	if t, ok := num(in, "detail_count"); ok && t != fmt.Sprint(len(live)) {
+		return nil, bizErr("E6201", "结算申报明细 %s 条，已上传且未撤销的明细 %d 条：先上传全部明细", t, len(live))
+	}
+	if id := str(in, "rehab_plan_id"); id != "" && s.attachments[id] == nil {
+		return nil, bizErr("E6204", "康复方案附件 %s 不存在：先用 GYU002 上传", id)
+	}
+	var sum line
+	for _, d := range live {
+		sum.amount += d.amount
+		sum.fund += d.fund
+		sum.self += d.self
+	}
+	got := map[string]Money{}
+	for _, k := range []string{"akc264", "fund_pay", "self_pay"} {
+		m, err := moneyField(in, k)
+		if err != nil {
+			return nil, bizErr("E6202", "%v", err)
+		}
+		got[k] = m
+	}
+	for _, c := range []struct {
+		k, label string
+		want     Money
+	}{{"akc264", "医疗费总额", sum.amount}, {"fund_pay", "统筹支付", sum.fund}, {"self_pay", "自付", sum.self}} {
+		if got[c.k] != c.want {
+			return nil, bizErr("E6202", "%s %s %s 与 %d 条明细合计 %s 不符", c.label, c.k, got[c.k], len(live), c.want)
+		}
+	}
+	st := &settlement{no: s.nextNo("JS", now), visit: v, akb020: v.akb020, aac002: v.aac002, aab301: v.aab301, total: sum.amount, fund: sum.fund,
+		self: sum.self, at: eventTime(in, now, "settle_time", "akc194", "aae036")}
+	st.rec = maps.Clone(in)
+	for _, k := range []string{"akb020", "akb021", "institution_type", "aac002", "aac003", "aac043", "aac044", "filing_no", "aab301", "aab299", "aka130"} {
+		if x, ok := v.rec[k]; ok {
+			st.rec[k] = x
+		}
+	}
+	st.rec["settle_no"], st.rec["settle_time"] = st.no, stamp(st.at)
+	v.settle, v.state = st, VisitSettled
+	s.l.settles[st.no] = st
+	s.queues["GYD103"].touch(st.no)
+	s.record("GYU103", serial, v.no, now)
+	return map[string]any{"settle_no": st.no, "fund_pay": st.fund.Number(), "self_pay": st.self.Number(), "settle_time": stamp(st.at)}, nil
+}
+
+func (s *Server) gyu303(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	at := eventTime(in, now, "config_date", "settle_time")
+	d := day(at)
+	f, be := s.approvedFiling(in, d)
+	if be != nil {
+		return nil, be
+	}
+	if t := f.get("filing_type"); t != "3" {
+		return nil, bizErr("E6301", "备案 %s 的备案类型是 %s，不是辅助器具配置备案（3）", f.get("filing_no"), t)
+	}
+	akb020 := str(in, "akb020")
+	inst, be := s.agreement(akb020, d)
+	if be != nil {
+		return nil, be
+	}
+	if t := str(inst, "institution_type"); t != instDevice {
+		return nil, bizErr("E6301", "协议机构 %s 的类型是 %s，不是辅助器具配置机构（3）", akb020, t)
+	}
+	if be := filingCovers(f, akb020, inst); be != nil {
+		return nil, be
+	}
+	rows := items(in, "items")
+	if len(rows) == 0 || len(rows) > maxLines {
+		return nil, bizErr("E6107", "辅助器具明细 %d 条，须为 1 至 %d 条", len(rows), maxLines)
+	}
+	used := map[string]bool{}
+	var total Money
+	for i, r := range rows {
+		where := fmt.Sprintf("第 %d 条辅具明细（%s）", i+1, str(r, "detail_no"))
+		l, be := checkLine(where, r, false, s.cfg.AmountTolerance)
+		if be != nil {
+			return nil, be
+		}
+		if used[l.serial] {
+			return nil, bizErr("E6106", "%s：明细流水号重复", where)
+		}
+		used[l.serial] = true
+		total += l.amount
+	}
+	var got [3]Money
+	for i, k := range []string{"aac142", "fund_pay", "self_pay"} {
+		m, err := moneyField(in, k)
+		if err != nil {
+			return nil, bizErr("E6302", "%v", err)
+		}
+		if m < 0 {
+			return nil, bizErr("E6302", "%s %s 为负数", k, m)
+		}
+		got[i] = m
+	}
+	if got[0] != total {
+		return nil, bizErr("E6302", "辅助器具安装配置费 aac142 %s 与 %d 条明细合计 %s 不符", got[0], len(rows), total)
+	}
+	if got[1]+got[2] != got[0] {
+		return nil, bizErr("E6302", "基金支付 %s + 个人支付 %s = %s，与配置费 %s 不符", got[1], got[2], got[1]+got[2], got[0])
+	}
+	st := &settlement{no: s.nextNo("JS", now), device: true, akb020: akb020, aac002: f.get("aac002"), aab301: f.get("aab301"), total: total,
+		fund: got[1], self: got[2], at: eventTime(in, now, "settle_time", "aae036")}
+	st.rec = maps.Clone(in)
+	st.rec["settle_no"], st.rec["akc264"], st.rec["settle_time"] = st.no, total.Number(), stamp(st.at)
+	st.rec["akb021"] = firstOr(str(inst, "akb021"), str(in, "akb021"))
+	st.rec["institution_type"], st.rec["aka130"], st.rec["aab301"] = instDevice, "3", st.aab301
+	st.rec["aab299"] = firstOr(str(inst, "aab299"), f.get("aab299"))
+	s.l.settles[st.no] = st
+	s.queues["GYD103"].touch(st.no)
+	s.record("GYU303", serial, st.no, now)
+	return map[string]any{"settle_no": st.no, "fund_pay": st.fund.Number(), "self_pay": st.self.Number()}, nil
+}

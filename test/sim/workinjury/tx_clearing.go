@@ -1,0 +1,399 @@
+package workinjury
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"time"
+
+	"github.com/medgate/medgate/schemas"
+)
+
+// Clearing: audit deductions (GYU004), the monthly settlement of an
+// institution (GYU003) and the clearing records (GYD005) the national side
+// derives from the monthly settlements once payables and receivables are
+// confirmed.
+
+func month(t time.Time) string { return t.In(cst).Format("200601") }
+
+func (s *Server) gyu004(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	rows := items(in, "deductions")
+	if len(rows) == 0 || len(rows) > maxLines {
+		return nil, bizErr("E6107", "一次上传 %d 条扣款，须为 1 至 %d 条", len(rows), maxLines)
+	}
+	type pending struct {
+		no     string
+		st     *settlement
+		amount Money
+		at     time.Time
+		rec    map[string]any
+	}
+	seen := map[string]bool{}
+	extra := map[*settlement]Money{}
+	list := make([]pending, len(rows))
+	for i, r := range rows {
+		where := fmt.Sprintf("第 %d 条扣款（%s）", i+1, str(r, "deduct_no"))
+		no := str(r, "deduct_no")
+		if s.l.deductions[no] != nil || seen[no] {
+			return nil, bizErr("E8008", "%s：扣款编号已使用", where)
+		}
+		seen[no] = true
+		st := s.l.settles[str(r, "settle_no")]
+		switch {
+		case st == nil:
+			return nil, bizErr("E8001", "%s：结算 %s 不存在，先上传结算信息", where, str(r, "settle_no"))
+		case st.revoked:
+			return nil, bizErr("E8001", "%s：结算 %s 已撤销", where, st.no)
+		case str(r, "akb020") != st.akb020:
+			return nil, bizErr("E8001", "%s：结算 %s 属于协议机构 %s，不是 %s", where, st.no, st.akb020, str(r, "akb020"))
+		case str(r, "ykc700") != "" && (st.visit == nil || st.visit.no != str(r, "ykc700")):
+			return nil, bizErr("E8001", "%s：结算 %s 不属于就诊登记 %s", where, st.no, str(r, "ykc700"))
+		}
+		if inst := s.insts[st.akb020]; inst == nil || !s.inProvince(str(inst, "aab299")) {
+			return nil, bizErr("E8004", "%s：协议机构 %s 不属于本省（%s）", where, st.akb020, s.cfg.Region[:2])
+		}
+		amount, err := moneyField(r, "deduct_amount")
+		if err != nil {
+			return nil, bizErr("E8002", "%s：%v", where, err)
+		}
+		if amount <= 0 {
+			return nil, bizErr("E8002", "%s：扣款金额 %s 须大于 0", where, amount)
+		}
+		before := s.l.deducted(st) + extra[st]
+		if before+amount > st.fund {
+			return nil, bizErr("E8003", "%s：已扣 %s + 本次 %s = %s，超过结算 %s 的统筹支付 %s", where, before, amount, before+amount, st.no, st.fund)
+		}
+		extra[st] += amount
+		rec := maps.Clone(r)
+		rec["deduct_amount"] = amount.Number()
+		list[i] = pending{no: no, st: st, amount: amount, at: eventTime(r, now, "deduct_time"), rec: rec}
+	}
+	for _, p := range list {
+		s.putDeduction(&deduction{no: p.no, settle: p.st, akb020: p.st.akb020, amount: p.amount, at: p.at, rec: p.rec})
+	}
+	s.record("GYU004", serial, fmt.Sprint(sortedKeys(seen)), now)
+	return map[string]any{"accepted_count": len(list)}, nil
+}
+
+// putDeduction stores a deduction and queues it for GYD004; s.mu is held.
+func (s *Server) putDeduction(d *deduction) {
+	d.rec["deduct_no"], d.rec["settle_no"], d.rec["akb020"] = d.no, d.settle.no, d.akb020
+	d.rec["deduct_time"] = stamp(d.at)
+	d.rec["aab301"] = d.settle.aab301
+	if d.settle.visit != nil {
+		d.rec["ykc700"] = d.settle.visit.no
+	}
+	d.rec["aac002"] = d.settle.aac002
+	s.l.deductions[d.no] = d
+	s.queues["GYD004"].touch(d.no)
+}
+
+// AddDeduction records an audit deduction made by the national side (not
+// uploaded through GYU004) on settlement settleNo, at time at; it is
+// downloaded with GYD004 and counts in the institution's monthly
+// settlement. It refuses what GYU004 would refuse.
+func (s *Server) AddDeduction(deductNo, settleNo string, amount Money, reason string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.l.settles[settleNo]
+	switch {
+	case deductNo == "" || s.l.deductions[deductNo] != nil:
+		return fmt.Errorf("deduction number %q is empty or used; pass a new one", deductNo)
+	case st == nil || st.revoked:
+		return fmt.Errorf("settlement %q does not exist or is revoked; upload it (GYU103/GYU303) first", settleNo)
+	case amount <= 0 || s.l.deducted(st)+amount > st.fund:
+		return fmt.Errorf("deduction %s on settlement %s: must be > 0 and keep the deductions within its fund_pay %s (already %s)", amount, settleNo, st.fund, s.l.deducted(st))
+	}
+	s.putDeduction(&deduction{no: deductNo, settle: st, akb020: st.akb020, amount: amount, at: at, national: true,
+		rec: map[string]any{"deduct_amount": amount.Number(), "deduct_reason": reason}})
+	return nil
+}
+
+// MonthSums are the amounts of an institution's monthly settlement
+// (GYU003) as the ledger computes them. Item types: 1 settlement (by
+// settle_time), 2 settlement revocation (by revoke_time), 3 deduction (by
+// deduct_time), 4 deduction revocation (by revoke_time).
+type MonthSums struct {
+	SettleCount, RevokeCount, PersonCount int
+	Total, Fund, Self                     Money // of the settlements (type 1)
+	RevokeAmount                          Money // fund_pay of the revoked settlements (type 2)
+	DeductAmount, DeductRevokeAmount      Money // types 3 and 4
+	MonthFund                             Money // Fund − RevokeAmount − DeductAmount + DeductRevokeAmount
+}
+
+// monthItem is one record of an institution's month.
+type monthItem struct {
+	typ, ref, settleNo, aac002 string
+	total, amount, self        Money
+	at                         time.Time
+	st                         *settlement
+}
+
+// monthItems lists the institution's records of a month, ordered by type
+// and reference; s.mu is held.
+func (s *Server) monthItems(akb020, m string) []monthItem {
+	var out []monthItem
+	for _, st := range s.l.settles {
+		if st.akb020 != akb020 {
+			continue
+		}
+		if month(st.at) == m {
+			out = append(out, monthItem{typ: "1", ref: st.no, settleNo: st.no, aac002: st.aac002, total: st.total, amount: st.fund, self: st.self, at: st.at, st: st})
+		}
+		if st.revoked && month(st.revoking.at) == m {
+			out = append(out, monthItem{typ: "2", ref: st.no, settleNo: st.no, aac002: st.aac002, total: st.total, amount: st.fund, self: st.self, at: st.revoking.at, st: st})
+		}
+	}
+	for _, d := range s.l.deductions {
+		if d.akb020 != akb020 {
+			continue
+		}
+		if month(d.at) == m {
+			out = append(out, monthItem{typ: "3", ref: d.no, settleNo: d.settle.no, aac002: d.settle.aac002, amount: d.amount, at: d.at, st: d.settle})
+		}
+		if d.revoked && month(d.revoking.at) == m {
+			out = append(out, monthItem{typ: "4", ref: d.no, settleNo: d.settle.no, aac002: d.settle.aac002, amount: d.amount, at: d.revoking.at, st: d.settle})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].typ != out[j].typ {
+			return out[i].typ < out[j].typ
+		}
+		return out[i].ref < out[j].ref
+	})
+	return out
+}
+
+func sumItems(list []monthItem) MonthSums {
+	var m MonthSums
+	for _, it := range list {
+		switch it.typ {
+		case "1":
+			m.SettleCount++
+			m.Total += it.total
+			m.Fund += it.amount
+			m.Self += it.self
+		case "2":
+			m.RevokeCount++
+			m.RevokeAmount += it.amount
+		case "3":
+			m.DeductAmount += it.amount
+		case "4":
+			m.DeductRevokeAmount += it.amount
+		}
+	}
+	m.PersonCount = m.SettleCount - m.RevokeCount
+	m.MonthFund = m.Fund - m.RevokeAmount - m.DeductAmount + m.DeductRevokeAmount
+	return m
+}
+
+// MonthSums computes institution akb020's monthly settlement for month
+// (yyyyMM) from the ledger, with the items GYU003 must list.
+func (s *Server) MonthSums(akb020, m string) MonthSums {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sumItems(s.monthItems(akb020, m))
+}
+
+func (s *Server) gyu003(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	akb020, m := str(in, "akb020"), str(in, "settle_month")
+	if _, ok := parseTime(m + "01"); !ok || len(m) != 6 {
+		return nil, bizErr("E1001", "月结月份 settle_month %q 须为 yyyyMM", m)
+	}
+	for _, x := range s.l.monthlies {
+		if x.akb020 == akb020 && x.month == m {
+			return nil, bizErr("E8005", "协议机构 %s 的 %s 月结已上传（%s），每月仅一次", akb020, m, x.no)
+		}
+	}
+	want := s.monthItems(akb020, m)
+	if len(want) == 0 {
+		return nil, bizErr("E8007", "协议机构 %s 在 %s 没有结算、撤销或扣款记录，不能月结", akb020, m)
+	}
+	if pc, _ := num(in, "person_count"); pc == "0" || (len(pc) > 0 && pc[0] == '-') {
+		return nil, bizErr("E8007", "月结人次 person_count %s 须大于 0", pc)
+	}
+	if be := checkMonthItems(want, items(in, "items")); be != nil {
+		return nil, be
+	}
+	sums := sumItems(want)
+	if sums.PersonCount <= 0 {
+		return nil, bizErr("E8007", "协议机构 %s 在 %s 的月结人次（结算 %d − 撤销 %d）须大于 0", akb020, m, sums.SettleCount, sums.RevokeCount)
+	}
+	for _, c := range []struct {
+		k    string
+		want string
+	}{
+		{"settle_count", fmt.Sprint(sums.SettleCount)}, {"revoke_count", fmt.Sprint(sums.RevokeCount)}, {"person_count", fmt.Sprint(sums.PersonCount)},
+		{"total_amount", sums.Total.String()}, {"fund_pay", sums.Fund.String()}, {"self_pay", sums.Self.String()},
+		{"revoke_amount", sums.RevokeAmount.String()}, {"deduct_amount", sums.DeductAmount.String()},
+		{"deduct_revoke_amount", sums.DeductRevokeAmount.String()}, {"month_fund_pay", sums.MonthFund.String()},
+	} {
+		if got := canonical(in, c.k); got != c.want {
+			return nil, bizErr("E8006", "月结 %s 为 %s，账本合计为 %s", c.k, firstOr(got, "空"), c.want)
+		}
+	}
+	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, at: now}
+	mo.rec = maps.Clone(in)
+	delete(mo.rec, "aae011")
+	delete(mo.rec, "aae036")
+	mo.rec["month_settle_no"], mo.rec["upload_time"] = mo.no, stamp(now)
+	mo.rec["aab299"] = str(s.insts[akb020], "aab299")
+	mo.items = want
+	for _, it := range want {
+		if it.typ == "1" {
+			it.st.monthly = mo.no
+			s.queues["GYD103"].touch(it.st.no)
+		}
+	}
+	s.l.monthlies[mo.no] = mo
+	s.queues["GYD003"].touch(mo.no)
+	s.record("GYU003", serial, akb020+"/"+m, now)
+	if !s.cfg.ManualClearing {
+		s.confirmClearing(m, now)
+	}
+	return map[string]any{"month_settle_no": mo.no}, nil
+}
+
+// canonical returns a number field's canonical text (amounts with two
+// places, counts as integers), or the raw text when it does not parse.
+func canonical(in map[string]any, k string) string {
+	t, ok := num(in, k)
+	if !ok {
+		return ""
+	}
+	if r, err := parseRat(t); err == nil {
+		if r.IsInt() && (k == "settle_count" || k == "revoke_count" || k == "person_count") {
+			return r.Num().String()
+		}
+		if m, err := ParseMoney(t); err == nil {
+			return m.String()
+		}
+	}
+	return t
+}
+
+// checkMonthItems checks that items list exactly the records want, each
+// with the ledger's settlement number and amounts.
+func checkMonthItems(want []monthItem, got []map[string]any) *bizError {
+	byKey := map[string]monthItem{}
+	for _, w := range want {
+		byKey[w.typ+"/"+w.ref] = w
+	}
+	seen := map[string]bool{}
+	for i, r := range got {
+		key := str(r, "item_type") + "/" + str(r, "ref_no")
+		w, ok := byKey[key]
+		where := fmt.Sprintf("月结明细第 %d 条（类型 %s，%s）", i+1, str(r, "item_type"), str(r, "ref_no"))
+		switch {
+		case !ok:
+			return bizErr("E8006", "%s：不是本机构本月的记录", where)
+		case seen[key]:
+			return bizErr("E8006", "%s：重复", where)
+		case str(r, "settle_no") != w.settleNo:
+			return bizErr("E8006", "%s：结算编号 %s，账本为 %s", where, str(r, "settle_no"), w.settleNo)
+		}
+		seen[key] = true
+		checks := []struct {
+			k string
+			v Money
+		}{{"amount", w.amount}}
+		if w.typ == "1" || w.typ == "2" {
+			checks = append(checks, struct {
+				k string
+				v Money
+			}{"total_amount", w.total}, struct {
+				k string
+				v Money
+			}{"self_pay", w.self})
+		}
+		for _, c := range checks {
+			if _, present := num(r, c.k); !present && c.k != "amount" {
+				continue
+			}
+			if got := canonical(r, c.k); got != c.v.String() {
+				return bizErr("E8006", "%s：%s 为 %s，账本为 %s", where, c.k, firstOr(got, "空"), c.v)
+			}
+		}
+	}
+	for _, w := range want {
+		if !seen[w.typ+"/"+w.ref] {
+			return bizErr("E8006", "月结缺少本月记录：类型 %s，%s（结算 %s）", w.typ, w.ref, w.settleNo)
+		}
+	}
+	return nil
+}
+
+// ConfirmClearing confirms the payables and receivables of month (yyyyMM)
+// as the national side would: it (re)builds the clearing records of that
+// month from the monthly settlements, one per 参保地, and queues them for
+// GYD005. With Config.ManualClearing unset this happens on every accepted
+// GYU003. It returns the clearing numbers.
+func (s *Server) ConfirmClearing(m string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nos := s.confirmClearing(m, s.cfg.Now())
+	if len(nos) == 0 {
+		return nil, errors.New("no monthly settlement (GYU003) for month " + m + ": upload one first")
+	}
+	return nos, nil
+}
+
+func (s *Server) confirmClearing(m string, now time.Time) []string {
+	type acc struct {
+		insts, persons   map[string]bool
+		personCount      int
+		total, fund, ded Money
+		months           map[string]*monthly
+	}
+	groups := map[string]*acc{}
+	for _, mo := range s.l.monthlies {
+		if mo.month != m {
+			continue
+		}
+		for _, it := range mo.items {
+			g := groups[it.st.aab301]
+			if g == nil {
+				g = &acc{insts: map[string]bool{}, months: map[string]*monthly{}}
+				groups[it.st.aab301] = g
+			}
+			g.insts[mo.akb020] = true
+			g.months[mo.no] = mo
+			switch it.typ {
+			case "1":
+				g.personCount++
+				g.total += it.total
+				g.fund += it.amount
+			case "2":
+				g.personCount--
+				g.total -= it.total
+				g.fund -= it.amount
+			case "3":
+				g.ded += it.amount
+			case "4":
+				g.ded -= it.amount
+			}
+		}
+	}
+	var nos []string
+	for _, region := range sortedKeys(groups) {
+		g := groups[region]
+		key := m + "/" + region
+		c := s.l.clearings[key]
+		if c == nil {
+			c = &clearingRec{no: s.nextNo("QF", now)}
+			s.l.clearings[key] = c
+		}
+		var months []any
+		for _, no := range sortedKeys(g.months) {
+			mo := g.months[no]
+			months = append(months, map[string]any{"month_settle_no": mo.no, "akb020": mo.akb020, "month_fund_pay": mo.sums.MonthFund.Number()})
+		}
+		c.rec = map[string]any{"clear_no": c.no, "clear_month": m, "aab301": region, "aab299": s.cfg.Region, "institution_count": len(g.insts),
+			"person_count": g.personCount, "total_amount": g.total.Number(), "fund_pay": g.fund.Number(), "deduct_amount": g.ded.Number(),
+			"clear_amount": (g.fund - g.ded).Number(), "months": months, "confirm_time": stamp(now)}
+		s.queues["GYD005"].touch(key)
+		nos = append(nos, c.no)
+	}
+	return nos
+}
