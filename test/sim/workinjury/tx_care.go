@@ -293,9 +293,6 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 	if len(live) == 0 {
 		return nil, bizErr("E6203", "就诊登记 %s 没有费用明细：先用 GYU102 上传", v.no)
 	}
-	if t, ok := num(in, "detail_count"); ok && t != fmt.Sprint(len(live)) {
-		return nil, bizErr("E6201", "结算申报明细 %s 条，已上传且未撤销的明细 %d 条：先上传全部明细", t, len(live))
-	}
 	if id := str(in, "rehab_plan_id"); id != "" && s.attachments[id] == nil {
 		return nil, bizErr("E6204", "康复方案附件 %s 不存在：先用 GYU002 上传", id)
 	}

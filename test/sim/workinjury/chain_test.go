@@ -1,0 +1,365 @@
+package workinjury
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+)
+
+// The settlement chain's rules, each at its boundaries, through the same
+// envelope the adapter uses.
+
+const (
+	hospital = "H35020300123" // medical institution, Xiamen
+	rehab    = "K35020300456" // rehabilitation institution, Xiamen
+	devices  = "F35020300789" // assistive-device institution, Xiamen
+	outside  = "H44030000001" // medical institution, Shenzhen (another province)
+)
+
+// day0 is the chain's admission time (2025-04-01 10:00 CST).
+var day0 = time.Date(2025, 4, 1, 10, 0, 0, 0, cst)
+
+// chain is a simulator with institutions and an approved filing.
+type chain struct {
+	*client
+	filing map[string]any
+}
+
+func newChain(t testing.TB, mutate func(*Config)) *chain {
+	t.Helper()
+	c := newClient(t, mutate)
+	c.srv.AddInstitution(SampleInstitution(hospital, "厦门市第一示例医院", "1", "350200"))
+	c.srv.AddInstitution(SampleInstitution(rehab, "厦门市示例康复医院", "2", "350200"))
+	c.srv.AddInstitution(SampleInstitution(devices, "厦门市示例辅助器具配置中心", "3", "350200"))
+	c.srv.AddInstitution(SampleInstitution(outside, "深圳市示例医院", "1", "440300"))
+	f := SampleFiling("CH", 1, "350200")
+	f["akb020"] = ""
+	c.srv.AddFiling(f)
+	return &chain{client: c, filing: f}
+}
+
+// must sends a transaction that has to succeed.
+func (c *chain) must(code string, in map[string]any) map[string]any {
+	c.t.Helper()
+	got, out := c.call(code, in)
+	if got != "0" {
+		c.t.Fatalf("%s answered %s; want success (input %v)", code, got, in)
+	}
+	return out
+}
+
+// admit uploads an admission at hospital and returns its visit number.
+func (c *chain) admit(akc190 string) string {
+	c.t.Helper()
+	return c.must("GYU101", SampleAdmission(c.filing, hospital, akc190, day0))["ykc700"].(string)
+}
+
+// lines returns n fee lines of 2 × 10.00 (fund 15.00, self 5.00) numbered
+// from first.
+func lines(prefix string, first, n int) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = SampleFeeLine(fmt.Sprintf("%s%05d", prefix, first+i), "10.00", "2", "5.00", day0.Add(time.Hour))
+	}
+	return out
+}
+
+func anys(ls []map[string]any) []any {
+	out := make([]any, len(ls))
+	for i, l := range ls {
+		out[i] = l
+	}
+	return out
+}
+
+// stay admits, uploads ls and settles; it returns visit and settlement.
+func (c *chain) stay(akc190 string, ls []map[string]any) (string, string) {
+	c.t.Helper()
+	v := c.admit(akc190)
+	c.must("GYU102", map[string]any{"ykc700": v, "akc190": akc190, "fee": anys(ls)})
+	st := c.must("GYU103", SampleSettlement(v, akc190, ls, day0.AddDate(0, 0, 9)))
+	return v, st["settle_no"].(string)
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	m = maps.Clone(m)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+// TestAdmissionRules: GYU101 needs an approved, valid filing of the
+// person, an admission time inside it, a valid agreement, and a visit
+// number not used at the institution.
+func TestAdmissionRules(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		setup func(c *chain) map[string]any
+		want  string
+	}{
+		"valid": {func(c *chain) map[string]any { return SampleAdmission(c.filing, hospital, "ZY1", day0) }, "0"},
+		"unknown filing": {func(c *chain) map[string]any {
+			return with(SampleAdmission(c.filing, hospital, "ZY1", day0), "filing_no", "BANOSUCH")
+		}, "E6001"},
+		"filing refused": {func(c *chain) map[string]any {
+			c.srv.AddFiling(with(c.filing, "filing_status", "2"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6001"},
+		"filing terminated": {func(c *chain) map[string]any {
+			c.srv.AddFiling(with(c.filing, "filing_status", "4"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6001"},
+		"another person's filing": {func(c *chain) map[string]any {
+			return with(SampleAdmission(c.filing, hospital, "ZY1", day0), "aac002", "440302198001019999")
+		}, "E6005"},
+		"one second before validity": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, hospital, "ZY1", time.Date(2024, 12, 31, 23, 59, 59, 0, cst))
+		}, "E6002"},
+		"first day of validity": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, hospital, "ZY1", time.Date(2025, 1, 1, 0, 0, 0, 0, cst))
+		}, "0"},
+		"last day of validity": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, hospital, "ZY1", time.Date(2026, 12, 31, 23, 59, 59, 0, cst))
+		}, "0"},
+		"day after validity": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, hospital, "ZY1", time.Date(2027, 1, 1, 0, 0, 0, 0, cst))
+		}, "E6002"},
+		"unknown institution": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, "H35029999999", "ZY1", day0)
+		}, "E6003"},
+		"agreement invalid": {func(c *chain) map[string]any {
+			c.srv.AddInstitution(with(SampleInstitution(hospital, "厦门市第一示例医院", "1", "350200"), "valid_flag", "0"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6003"},
+		"agreement ended the day before": {func(c *chain) map[string]any {
+			c.srv.AddInstitution(with(SampleInstitution(hospital, "厦门市第一示例医院", "1", "350200"), "aae031", "2025-03-31"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6003"},
+		"agreement ends that day": {func(c *chain) map[string]any {
+			c.srv.AddInstitution(with(SampleInstitution(hospital, "厦门市第一示例医院", "1", "350200"), "aae031", "2025-04-01"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "0"},
+		"assistive-device institution": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, devices, "ZY1", day0)
+		}, "E6003"},
+		"rehabilitation institution": {func(c *chain) map[string]any {
+			return with(SampleAdmission(c.filing, rehab, "KF1", day0), "aka130", "2")
+		}, "0"},
+		"filing for another institution": {func(c *chain) map[string]any {
+			c.filing = with(c.filing, "akb020", rehab)
+			c.srv.AddFiling(c.filing)
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6005"},
+		"institution outside the place of treatment": {func(c *chain) map[string]any {
+			return SampleAdmission(c.filing, outside, "ZY1", day0)
+		}, "E6005"},
+		"visit number used": {func(c *chain) map[string]any {
+			c.admit("ZY1")
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "E6004"},
+		"visit number used at another institution": {func(c *chain) map[string]any {
+			c.must("GYU101", with(SampleAdmission(c.filing, rehab, "ZY1", day0), "aka130", "2"))
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "0"},
+		"visit number of a revoked admission": {func(c *chain) map[string]any {
+			v := c.admit("ZY1")
+			c.must("GYR002", map[string]any{"ykc700": v, "revoke_reason": "登记错误", "revoke_time": stamp(day0), "aae011": "王五"})
+			return SampleAdmission(c.filing, hospital, "ZY1", day0)
+		}, "0"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			in := tc.setup(c)
+			before := len(c.srv.Admissions(str(in, "akb020"), str(in, "akc190")))
+			got, out := c.call("GYU101", in)
+			if got != tc.want {
+				t.Fatalf("GYU101 answered %s, want %s", got, tc.want)
+			}
+			after := c.srv.Admissions(str(in, "akb020"), str(in, "akc190"))
+			if tc.want != "0" {
+				if len(after) != before {
+					t.Fatalf("a refused admission is in the ledger: %+v", after)
+				}
+				return
+			}
+			last := after[len(after)-1]
+			if len(after) != before+1 || last.VisitNo != out["ykc700"] || last.State != VisitAdmitted {
+				t.Fatalf("ledger after an accepted admission: %+v (answer %v)", after, out)
+			}
+		})
+	}
+}
+
+// TestFeeRules: GYU102 needs an open admission; per line price × qty =
+// amount to the fen and fund + self = amount, in exact decimals; serials
+// unique per visit.
+func TestFeeRules(t *testing.T) {
+	t.Parallel()
+	line := func(price, qty, amount, fund, self string) map[string]any {
+		l := SampleFeeLine("D1", "1", "1", "0", day0)
+		for k, v := range map[string]string{"price": price, "qty": qty, "amount": amount, "fund_pay": fund, "self_pay": self} {
+			l[k] = json.Number(v)
+		}
+		return l
+	}
+	tests := map[string]struct {
+		lines []map[string]any
+		prep  func(c *chain, v string)
+		visit string // "" = the admitted visit
+		want  string
+	}{
+		"exact":                        {lines: []map[string]any{line("10.00", "2", "20.00", "15.00", "5.00")}, want: "0"},
+		"amount one fen high":          {lines: []map[string]any{line("10.00", "2", "20.01", "15.01", "5.00")}, want: "E6104"},
+		"amount one fen low":           {lines: []map[string]any{line("10.00", "2", "19.99", "14.99", "5.00")}, want: "E6104"},
+		"product rounds to the fen":    {lines: []map[string]any{line("3.333333", "3", "10.00", "10.00", "0")}, want: "0"},
+		"half a fen rounds up":         {lines: []map[string]any{line("0.125", "1", "0.13", "0.13", "0")}, want: "0"},
+		"half a fen rounded down":      {lines: []map[string]any{line("0.125", "1", "0.12", "0.12", "0")}, want: "E6104"},
+		"float trap 0.1 × 3":           {lines: []map[string]any{line("0.1", "3", "0.30", "0.20", "0.10")}, want: "0"},
+		"fund + self one fen short":    {lines: []map[string]any{line("10.00", "2", "20.00", "15.00", "4.99")}, want: "E6105"},
+		"fund + self one fen over":     {lines: []map[string]any{line("10.00", "2", "20.00", "15.01", "5.00")}, want: "E6105"},
+		"negative price":               {lines: []map[string]any{line("-10.00", "2", "-20.00", "-20.00", "0")}, want: "E6108"},
+		"zero quantity":                {lines: []map[string]any{line("10.00", "0", "0", "0", "0")}, want: "E6108"},
+		"refund line (negative qty)":   {lines: []map[string]any{line("10.00", "-1", "-10.00", "-10.00", "0")}, want: "0"},
+		"zero price":                   {lines: []map[string]any{line("0", "1", "0", "0", "0")}, want: "0"},
+		"three decimal places":         {lines: []map[string]any{line("10.00", "2", "20.001", "15.001", "5.00")}, want: "E1001"},
+		"serial twice in one call":     {lines: append(lines("D", 1, 2), lines("D", 1, 1)...), want: "E6106"},
+		"500 lines":                    {lines: lines("D", 1, 500), want: "0"},
+		"501 lines":                    {lines: lines("D", 1, 501), want: "E1001"},
+		"serial of an earlier upload":  {lines: lines("D", 2, 1), prep: upload(lines("D", 1, 2)), want: "E6106"},
+		"serial of a revoked line":     {lines: lines("D", 1, 1), prep: revokeAll(lines("D", 1, 1)), want: "E6106"},
+		"new serial after a revoke":    {lines: lines("D", 2, 1), prep: revokeAll(lines("D", 1, 1)), want: "0"},
+		"unknown visit":                {lines: lines("D", 1, 1), visit: "JZNOSUCH", want: "E6101"},
+		"revoked admission":            {lines: lines("D", 1, 1), prep: revokeAdmission, want: "E6102"},
+		"settled visit":                {lines: lines("D", 9, 1), prep: settle(lines("D", 1, 1)), want: "E6103"},
+		"inpatient number of another":  {lines: lines("D", 1, 1), prep: func(c *chain, v string) { c.admit("ZY2") }, visit: "ZY2", want: "E6101"},
+		"one cent off at line 500":     {lines: append(lines("D", 1, 499), line("10.00", "2", "20.01", "15.01", "5.00")), want: "E6104"},
+		"amount off at the first line": {lines: append([]map[string]any{line("10.00", "2", "21.00", "16.00", "5.00")}, lines("D", 2, 3)...), want: "E6104"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			v := c.admit("ZY1")
+			if tc.prep != nil {
+				tc.prep(c, v)
+			}
+			before := c.srv.Details(v)
+			in := map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(tc.lines)}
+			switch tc.visit {
+			case "":
+			case "ZY2":
+				in["akc190"] = "ZY2"
+			default:
+				in["ykc700"] = tc.visit
+			}
+			got, out := c.call("GYU102", in)
+			if got != tc.want {
+				t.Fatalf("GYU102 answered %s, want %s", got, tc.want)
+			}
+			after := c.srv.Details(v)
+			if tc.want != "0" {
+				if len(after) != len(before) {
+					t.Fatalf("a refused upload changed the ledger: %d lines, then %d", len(before), len(after))
+				}
+				return
+			}
+			if len(after) != len(before)+len(tc.lines) || fmt.Sprint(out["accepted_count"]) != fmt.Sprint(len(tc.lines)) {
+				t.Fatalf("ledger has %d lines after %d + %d; answer %v", len(after), len(before), len(tc.lines), out["accepted_count"])
+			}
+		})
+	}
+}
+
+func upload(ls []map[string]any) func(c *chain, v string) {
+	return func(c *chain, v string) {
+		c.must("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls)})
+	}
+}
+
+func revokeAll(ls []map[string]any) func(c *chain, v string) {
+	return func(c *chain, v string) {
+		upload(ls)(c, v)
+		c.must("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细错误", "revoke_time": stamp(day0), "aae011": "王五"})
+	}
+}
+
+func revokeAdmission(c *chain, v string) {
+	c.must("GYR002", map[string]any{"ykc700": v, "revoke_reason": "登记错误", "revoke_time": stamp(day0), "aae011": "王五"})
+}
+
+func settle(ls []map[string]any) func(c *chain, v string) {
+	return func(c *chain, v string) {
+		upload(ls)(c, v)
+		c.must("GYU103", SampleSettlement(v, "ZY1", ls, day0.AddDate(0, 0, 9)))
+	}
+}
+
+// TestSettlementRules: GYU103 totals equal the sums of the visit's
+// details not revoked, to the fen; the visit must be open and have details.
+func TestSettlementRules(t *testing.T) {
+	t.Parallel()
+	three := lines("D", 1, 3) // 60.00 = 45.00 + 15.00
+	tests := map[string]struct {
+		prep   func(c *chain, v string)
+		change map[string]string
+		want   string
+	}{
+		"sums of the details":         {prep: upload(three), want: "0"},
+		"total one fen high":          {prep: upload(three), change: map[string]string{"akc264": "60.01"}, want: "E6202"},
+		"fund one fen low":            {prep: upload(three), change: map[string]string{"fund_pay": "44.99"}, want: "E6202"},
+		"self one fen high":           {prep: upload(three), change: map[string]string{"self_pay": "15.01"}, want: "E6202"},
+		"issue example 100/5000":      {prep: upload(three), change: map[string]string{"akc264": "100", "fund_pay": "5000", "self_pay": "7000"}, want: "E6202"},
+		"no details":                  {want: "E6203"},
+		"all details revoked":         {prep: revokeAll(three), want: "E6203"},
+		"settled twice":               {prep: settle(three), want: "E6103"},
+		"admission revoked":           {prep: revokeAdmission, want: "E6102"},
+		"unknown rehabilitation plan": {prep: upload(three), change: map[string]string{"rehab_plan_id": "FJNOSUCH"}, want: "E6204"},
+		"sums after a partial revoke": {prep: func(c *chain, v string) {
+			upload(lines("D", 1, 4))(c, v)
+			c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "D00004"}}, "revoke_reason": "错", "revoke_time": stamp(day0), "aae011": "王五"})
+		}, want: "0"},
+		"sums counting a revoked line": {prep: func(c *chain, v string) {
+			upload(lines("D", 1, 4))(c, v)
+			c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "D00004"}}, "revoke_reason": "错", "revoke_time": stamp(day0), "aae011": "王五"})
+		}, change: map[string]string{"akc264": "80.00", "fund_pay": "60.00", "self_pay": "20.00"}, want: "E6202"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			v := c.admit("ZY1")
+			if tc.prep != nil {
+				tc.prep(c, v)
+			}
+			in := SampleSettlement(v, "ZY1", three, day0.AddDate(0, 0, 9))
+			for k, x := range tc.change {
+				if k == "rehab_plan_id" {
+					in[k] = x
+					continue
+				}
+				in[k] = json.Number(x)
+			}
+			before, _ := c.srv.Admission(v)
+			got, out := c.call("GYU103", in)
+			if got != tc.want {
+				t.Fatalf("GYU103 answered %s, want %s", got, tc.want)
+			}
+			after, _ := c.srv.Admission(v)
+			if tc.want != "0" {
+				if after.State != before.State || after.SettleNo != before.SettleNo {
+					t.Fatalf("a refused settlement changed the visit: %+v → %+v", before, after)
+				}
+				return
+			}
+			st, ok := c.srv.Settlement(out["settle_no"].(string))
+			if !ok || after.State != VisitSettled || st.Total != after.Amount || st.Fund != after.Fund || st.Self != after.Self || st.Total != 6000 {
+				t.Fatalf("settlement %+v for visit %+v", st, after)
+			}
+		})
+	}
+}

@@ -1,0 +1,88 @@
+package workinjury
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// Seeding helpers for tests: records made by the national side or another
+// province, and valid inputs for the settlement chain.
+
+// BusinessError is a refusal of Apply: the simulator's error code and
+// message, as a GYD053 query would report them.
+type BusinessError struct{ Code, Message string }
+
+func (e *BusinessError) Error() string { return e.Code + " " + e.Message }
+
+// Apply runs one transaction inside the simulator, without an envelope,
+// as the national side or another province's system would (for example
+// an admission at an out-of-province institution, so that it is
+// downloaded with GYD101). Input is checked against the schema and the
+// same business rules as over HTTP, and an accepted change is in the
+// ledger under a generated serial. A refusal is a *BusinessError.
+func (s *Server) Apply(code string, input map[string]any) (map[string]any, error) {
+	sc, ok := s.cfg.Schemas.Get("workinjury", code)
+	if !ok {
+		return nil, fmt.Errorf("apply %s: no such transaction in the schemas", code)
+	}
+	s.mu.Lock()
+	s.seq++
+	serial := fmt.Sprintf("SIMAPPLY%08d", s.seq)
+	s.mu.Unlock()
+	out, be := s.process(sc, code, serial, input, s.cfg.Now())
+	if be != nil {
+		return nil, &BusinessError{Code: be.code, Message: be.msg}
+	}
+	return out, nil
+}
+
+// SampleAdmission returns a valid GYU101 input for a person's filing (a
+// GYD006 record such as SampleFiling's) at institution akb020, inpatient
+// number akc190, admitted at at.
+func SampleAdmission(filing map[string]any, akb020, akc190 string, at time.Time) map[string]any {
+	in := map[string]any{
+		"filing_no": str(filing, "filing_no"), "aab301": str(filing, "aab301"), "aab299": str(filing, "aab299"),
+		"injury_cert_no": str(filing, "injury_cert_no"), "akb020": akb020, "aka130": "1", "akc190": akc190,
+		"ykc701": stamp(at), "akf001": "0301", "akc193": "S82.201", "akc050": "胫骨平台骨折", "ake022": "陈医生",
+		"aae011": "王五", "aae036": stamp(at),
+	}
+	for _, k := range []string{"aac002", "aac003", "aac043", "aac044"} {
+		in[k] = str(filing, k)
+	}
+	return in
+}
+
+// SampleFeeLine returns a GYU102 fee line: amount = price × qty rounded to
+// the fen, self_pay as given and fund_pay the rest. price and qty are
+// decimal texts ("12.5", "3").
+func SampleFeeLine(detailNo, price, qty, selfPay string, at time.Time) map[string]any {
+	p, _ := parseRat(price)
+	q, _ := parseRat(qty)
+	amount, _ := roundCents(new(big.Rat).Mul(p, q))
+	self, _ := ParseMoney(selfPay)
+	return map[string]any{
+		"detail_no": detailNo, "fee_time": stamp(at), "catalog_type": "1", "ake001": "YP0001", "ake005": "H0001",
+		"ake006": "头孢呋辛钠注射剂", "fee_category": "01", "qty": json.Number(qty), "price": json.Number(price),
+		"amount": amount.Number(), "fund_pay": (amount - self).Number(), "self_pay": self.Number(), "akf001": "0301", "ake022": "陈医生",
+	}
+}
+
+// SampleSettlement returns a GYU103 input for visit ykc700 whose totals are
+// the sums of lines (GYU102 lines such as SampleFeeLine's).
+func SampleSettlement(ykc700, akc190 string, lines []map[string]any, at time.Time) map[string]any {
+	var total, fund, self Money
+	for _, l := range lines {
+		a, _ := moneyField(l, "amount")
+		f, _ := moneyField(l, "fund_pay")
+		p, _ := moneyField(l, "self_pay")
+		total, fund, self = total+a, fund+f, self+p
+	}
+	return map[string]any{
+		"ykc700": ykc700, "akc190": akc190, "akc194": stamp(at), "dscg_way": "1",
+		"diagnoses": []any{map[string]any{"diag_code": "S82.201", "diag_name": "胫骨平台骨折", "main_flag": "1"}},
+		"days":      10, "akc264": total.Number(), "fund_pay": fund.Number(), "self_pay": self.Number(),
+		"settle_time": stamp(at), "aae011": "王五", "aae036": stamp(at),
+	}
+}
