@@ -5,19 +5,81 @@
 // envelope as the adapter (package smenvelope, with the keys swapped): it
 // verifies our signature before anything else, decrypts, validates the
 // business input against the schemas (the same files the adapter uses),
-// enforces the business rules of the transactions it knows, answers sealed
+// enforces the business rules of all 39 transactions itself, answers sealed
 // and signed, and remembers every transaction by its serial for the general
-// transaction query GYD053.
+// transaction query GYD053. It shares no code with the adapter
+// (plugins/workinjury): its rules are written from the requirements
+// (/work/shared/specs/requirements-zh.txt §2.2.1), so an adapter bug that
+// lets a wrong upload out is refused here.
 //
-// Downloads (GYD001 filing applications, GYD006 filings, GYD009
-// institutions) are incremental queues: a download hands out at most
-// BatchSize (≤500) records not yet acknowledged; a new download of the same
-// code is refused (E2001) while the previous batch is not acknowledged with
-// GYU008; GYD008 lists unacknowledged batches and GYR005 asks for one again.
-// A record fed back as failed is offered again in a later batch.
+// It keeps the national system's records: filing applications, filings,
+// institutions, attachments, cards, and the settlement chain (ledger.go):
+// admissions (visits, GYU101), fee details (GYU102), discharge settlements
+// (GYU103), assistive-device settlements (GYU303), audit deductions
+// (GYU004, or AddDeduction for the national side), monthly settlements
+// (GYU003), revocations (GYR001–GYR004) and clearing records (GYD005,
+// confirmed at each GYU003 or, with Config.ManualClearing, by
+// ConfirmClearing). Every answer and download is built from these records,
+// never from a schema's example. Money is kept in fen (Money) and parsed
+// from decimal text; products use math/big, never floating point.
+//
+// The rules, with the error code of each refusal:
+//
+//	GYU101  approved filing of the person (E6001, another person's E6005),
+//	        admission date inside its validity (E6002), institution known,
+//	        agreement valid that day and not an assistive-device institution
+//	        (E6003), institution allowed by the filing (E6005), inpatient
+//	        number not used by an unrevoked admission there (E6004)
+//	GYU102  admission exists (E6101), not revoked (E6102), not settled
+//	        (E6103); 1–500 lines (E6107); price ≥ 0, qty ≠ 0 (E6108);
+//	        price × qty rounded half-up to the fen = amount, within
+//	        Config.AmountTolerance fen (E6104); fund_pay + self_pay = amount
+//	        (E6105); detail_no unique in the visit, revoked lines included
+//	        (E6106); the call is all or nothing
+//	GYU103  open admission (E6101–E6103) with details not revoked (E6203);
+//	        akc264, fund_pay, self_pay = the sums of those details (E6202);
+//	        rehab_plan_id an uploaded attachment (E6204)
+//	GYU303  approved filing valid on config_date (E6001, E6002, E6005) of
+//	        type 3 at an assistive-device institution (E6301) with a valid
+//	        agreement (E6003); lines as GYU102 (E6104, E6106, E6108);
+//	        aac142 = Σ amount and fund_pay + self_pay = aac142, none
+//	        negative (E6302)
+//	GYR001  open admission (E6101–E6103) with details to revoke; named
+//	        details exist and are not revoked (E7003)
+//	GYR002  open admission (E6101–E6103) without unrevoked details (E7004)
+//	GYR003  settlement exists (E7001) and is not revoked (E7002); revokes
+//	        the admission and its details too (not for a device settlement)
+//	GYR004  deductions exist (E7005) and are not revoked (E7006)
+//	GYU004  settlement exists, not revoked, of the institution named
+//	        (E8001); amount > 0 (E8002); the settlement's unrevoked
+//	        deductions stay ≤ its fund_pay (E8003); institution in this
+//	        province (E8004); deduct_no new (E8008)
+//	GYU003  once per institution and settle_month (E8005); items exactly
+//	        the institution's records of the month — 1 settlements by
+//	        settle_time, 2 settlement revocations, 3 deductions by
+//	        deduct_time, 4 deduction revocations, by revoke_time — and the
+//	        header sums and counts equal the ledger's (E8006); person_count
+//	        = settlements − revocations > 0 (E8007)
+//	GYD102  the admission of akb020/akc190 was handed out by GYD101 (E2005)
+//	GYD103  month_settle_no, when given, exists (E2006)
+//	GYD104  the person's name, when given, matches (E2007)
+//
+// Downloads (GYD001, GYD006, GYD009, GYD101, GYD102, GYD103, GYD003,
+// GYD004, GYD005, GYD401–GYD404) are incremental queues: a download hands
+// out at most BatchSize (≤500) records not yet acknowledged; a new download
+// of the same code is refused (E2001) while the previous batch is not
+// acknowledged with GYU008 (record_id as in recordID); GYD008 lists
+// unacknowledged batches and GYR005 asks for one again. A record fed back
+// as failed is offered again in a later batch; a changed record (a
+// settlement revoked or put in a monthly settlement) is offered again.
+// full_flag "1" of GYD102/GYD004 hands out every valid record again.
+// GYD104 answers one person's settlements at once, without feedback.
 //
 // The ledger records every accepted state change (code, serial, business
-// key) so tests can prove "exactly once"; Received records every request
+// key) so tests can prove "exactly once", and Admissions, Details,
+// Settlements, Deductions and Monthlies show the business records
+// themselves; Apply runs a transaction as the national side or another
+// province would; Received records every request
 // that reached the simulator. Faults can be injected per transaction:
 // timeouts, HTTP 5xx, garbage, bad signatures, unsigned errors, business
 // errors, "processed but the reply is lost", and holds that block a request
@@ -35,6 +97,9 @@
 //	E2001 上一批次尚未反馈               a download while a batch is unacknowledged
 //	E2003 批次不存在或已反馈             GYU008 for a batch that is not outstanding
 //	E2004 反馈记录与批次不符             GYU008 records do not match the batch
+//	E2005 入院信息尚未下载               GYD102 before GYD101 handed the admission out
+//	E2006 月结不存在                     GYD103 of an unknown month_settle_no
+//	E2007 人员信息不符                   GYD104 name does not match
 //	E3001 已存在有效备案                 one valid filing per person per institution type
 //	E3002 附件不存在                     GYU006 references an attachment not uploaded
 //	E3003 参保地不属于本省               GYU006 of another province's filing
@@ -46,5 +111,37 @@
 //	E3009 协议机构不存在                 GYU007 to an unknown institution
 //	E4001 附件不存在                     GYD054 of an unknown attachment
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
+//	E6001 无审核通过的有效备案           filing unknown, not approved, or none for the person
+//	E6002 不在备案有效期内               admission / configuration date outside the filing
+//	E6003 协议机构不存在或协议无效       institution unknown, agreement invalid that day, wrong kind
+//	E6004 住院号已使用                   inpatient number in use at the institution
+//	E6005 备案与人员或机构不符           another person's filing, or not for this institution
+//	E6101 就诊登记不存在                 unknown ykc700, or akc190/akb020 not its own
+//	E6102 就诊登记已撤销                 the admission was revoked
+//	E6103 已结算                         the visit is settled
+//	E6104 单价×数量≠金额                 a line's amount
+//	E6105 统筹支付+自付≠金额             a line's split
+//	E6106 明细流水号重复                 detail_no used in the visit
+//	E6107 条数超限                       not 1–500 lines or deductions
+//	E6108 单价、数量或金额不合法         negative price, zero quantity, bad decimal
+//	E6202 结算金额与明细合计不符         GYU103 totals
+//	E6203 无费用明细                     GYU103 of a visit without details
+//	E6204 康复方案附件不存在             GYU103 rehab_plan_id
+//	E6301 非辅助器具配置备案或机构       GYU303 filing type or institution type
+//	E6302 辅具结算金额不符               GYU303 totals
+//	E7001 结算不存在                     GYR003 of an unknown settlement
+//	E7002 结算已撤销                     GYR003 twice
+//	E7003 无可撤销的费用明细             GYR001 without (those) details
+//	E7004 存在未撤销的费用明细           GYR002 while details stand
+//	E7005 扣款不存在                     GYR004 of an unknown deduction
+//	E7006 扣款已撤销                     GYR004 twice
+//	E8001 结算不存在或已撤销             GYU004 on no (valid) settlement
+//	E8002 扣款金额须大于0                GYU004 amount ≤ 0
+//	E8003 扣款超过统筹支付               GYU004 total over fund_pay
+//	E8004 协议机构不属于本省             GYU004 of an institution elsewhere
+//	E8005 本月已月结                     GYU003 twice for a month
+//	E8006 月结与明细不符                 GYU003 items or sums
+//	E8007 月结人次须大于0                GYU003 without settlements
+//	E8008 扣款编号重复                   GYU004 deduct_no used
 //	E9999 模拟业务错误                   an injected business error
 package workinjury
