@@ -7,13 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,25 +97,12 @@ func (w *wiEnv) trigger(job string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// killPlugin SIGKILLs the running workinjury plugin process (found by its
-// binary, which this test process built) and returns how many it killed.
+// killPlugin SIGKILLs the running workinjury plugin process of this
+// medgate (found by its binary, which this test process built, and its
+// parent) and returns how many it killed.
 func (w *wiEnv) killPlugin() int {
 	w.t.Helper()
-	exe := w.bins.Plugins["workinjury"]
-	dirs, _ := os.ReadDir("/proc")
-	n := 0
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if target, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && target == exe {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				n++
-			}
-		}
-	}
-	return n
+	return killPluginOf(w.bins.Plugins["workinjury"], w.cfg.Dir)
 }
 
 // events returns the records of the events topic of one type, by event id.

@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/test/harness"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
+)
+
+// killPluginOf SIGKILLs the plugin processes running binary exe whose
+// parent is the medgate started with the configuration in cfgDir (other
+// tests run the same binary), and returns how many it killed.
+func killPluginOf(exe, cfgDir string) int {
+	dirs, _ := os.ReadDir("/proc")
+	n := 0
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err != nil || target != exe {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so cut after ")".
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", fields[1], "cmdline"))
+		if !strings.Contains(string(cmdline), cfgDir) {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWorkInjuryKilledBetweenSendAndOutcome kills the plugin while the
+// national system has processed an upload and its answer is on the way, for
+// the admission, a batch of fee lines and the settlement: after the restart
+// each is reconciled (GYD053) and the national ledger holds it exactly once.
+func TestWorkInjuryKilledBetweenSendAndOutcome(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("finds the plugin process through /proc, which only Linux has")
+	}
+	t.Parallel()
+	e := startHIS(t)
+	const akb020 = "H35020300123"
+	p := e.newPatient(hisSite, "KILL", 7, akb020, "1", "1")
+	admitted := time.Now().Add(-time.Hour).Truncate(time.Second)
+	lines := feeLines(p, admitted.Add(time.Minute), 1, 50)
+	s := totals(lines)
+	var ykc700 string
+
+	killDuring := func(code string, req harness.Request) harness.Reply {
+		t.Helper()
+		reconciled := len(e.sim.Received("GYD053"))
+		f := e.sim.Inject(wisim.Fault{Code: code, Kind: wisim.FaultHold, After: true})
+		e.p.Send(p.inpatientNo, req)
+		select {
+		case <-f.Reached():
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s: the national system never processed the upload", code)
+		}
+		if n := killPluginOf(e.bins.Plugins["workinjury"], e.cfg.Dir); n != 1 {
+			t.Fatalf("%s: killed %d plugin processes, want 1", code, n)
+		}
+		f.Release()
+		r := e.p.Replies([]string{req.ID}, 3*time.Minute)[req.ID]
+		expect(t, r, "ok")
+		if !e.sim.Seen(func(q wisim.Request) bool { return q.Code == "GYD053" && q.Input["orig_code"] == code }) || len(e.sim.Received("GYD053")) == reconciled {
+			t.Errorf("%s: no GYD053 reconciliation after the kill", code)
+		}
+		return r
+	}
+
+	r := killDuring("GYU101", e.hl7(e.id("kill-admit"), "GYU101", admitHL7(p, admitted)))
+	ykc700, _ = expect(t, r, "ok")["ykc700"].(string)
+	if adm := e.sim.Admissions(akb020, p.inpatientNo); len(adm) != 1 || adm[0].VisitNo != ykc700 {
+		t.Fatalf("national admissions after the kill: %+v, want exactly one, %s", adm, ykc700)
+	}
+
+	r = killDuring("GYU102", e.hl7(e.id("kill-fees"), "GYU102", chargesHL7(p, ykc700, time.Now(), lines)))
+	if d := e.sim.Details(ykc700); len(d) != len(lines) {
+		t.Fatalf("national fee lines after the kill: %d, want exactly %d", len(d), len(lines))
+	}
+
+	r = killDuring("GYU103", e.hl7(e.id("kill-settle"), "GYU103", dischargeHL7(p, ykc700, admitted, time.Now().Truncate(time.Second), s)))
+	settleNo, _ := expect(t, r, "ok")["settle_no"].(string)
+	if sts := e.sim.Settlements(p.aac002); len(sts) != 1 || sts[0].SettleNo != settleNo {
+		t.Fatalf("national settlements after the kill: %+v, want exactly one, %s", sts, settleNo)
+	}
+}
