@@ -75,7 +75,9 @@ func (c *client) callSerial(code, serial string, input map[string]any) (string, 
 		c.t.Fatalf("%s: open the answer: %v", code, err)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(out, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber() // amounts keep their text: "40.00", never 40
+	if err := dec.Decode(&m); err != nil {
 		c.t.Fatal(err)
 	}
 	return "0", m
@@ -91,7 +93,7 @@ func TestDownloadQueue(t *testing.T) {
 		c.srv.AddApplication(SampleApplication("Q", i, "350200"))
 	}
 	code, out := c.call("GYD001", map[string]any{"aab299": "350200"})
-	if code != "0" || out["record_count"].(float64) != 2 || out["has_more"] != "1" {
+	if code != "0" || out["record_count"] != json.Number("2") || out["has_more"] != "1" {
 		t.Fatalf("first download: %s %v", code, out)
 	}
 	batch := out["batch_no"].(string)
@@ -99,7 +101,7 @@ func TestDownloadQueue(t *testing.T) {
 		t.Fatalf("second download while unacknowledged: %s, want E2001", code)
 	}
 	_, out = c.call("GYD008", map[string]any{})
-	if out["batch_count"].(float64) != 1 {
+	if out["batch_count"] != json.Number("1") {
 		t.Fatalf("GYD008 = %v", out)
 	}
 	if _, out = c.call("GYR005", map[string]any{"download_code": "GYD001", "batch_no": batch, "reason": "lost"}); out["accept_flag"] != "1" {

@@ -233,13 +233,8 @@ func (s *Server) gyu003(_ *schemas.Schema, serial string, in map[string]any, now
 			return nil, bizErr("E8006", "月结 %s 为 %s，账本合计为 %s", c.k, firstOr(got, "空"), c.want)
 		}
 	}
-	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, at: now}
-	mo.rec = maps.Clone(in)
-	delete(mo.rec, "aae011")
-	delete(mo.rec, "aae036")
-	mo.rec["month_settle_no"], mo.rec["upload_time"] = mo.no, stamp(now)
-	mo.rec["aab299"] = str(s.insts[akb020], "aab299")
-	mo.items = want
+	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, items: want, at: now}
+	mo.rec = monthlyRecord(mo, str(s.insts[akb020], "akb021"), str(s.insts[akb020], "aab299"))
 	for _, it := range want {
 		if it.typ == "1" {
 			it.st.monthly = mo.no
@@ -253,6 +248,30 @@ func (s *Server) gyu003(_ *schemas.Schema, serial string, in map[string]any, now
 		s.confirmClearing(m, now)
 	}
 	return map[string]any{"month_settle_no": mo.no}, nil
+}
+
+// monthlyRecord is the GYD003 record of a monthly settlement, from the
+// ledger's items and sums.
+func monthlyRecord(mo *monthly, akb021, aab299 string) map[string]any {
+	list := make([]any, len(mo.items))
+	for i, it := range mo.items {
+		r := map[string]any{"item_type": it.typ, "ref_no": it.ref, "settle_no": it.settleNo, "aac002": it.aac002,
+			"amount": it.amount.Number(), "biz_time": stamp(it.at)}
+		if it.typ == "1" || it.typ == "2" {
+			r["total_amount"], r["self_pay"] = it.total.Number(), it.self.Number()
+		}
+		list[i] = r
+	}
+	m := mo.sums
+	rec := map[string]any{"month_settle_no": mo.no, "akb020": mo.akb020, "settle_month": mo.month, "settle_count": m.SettleCount,
+		"revoke_count": m.RevokeCount, "person_count": m.PersonCount, "total_amount": m.Total.Number(), "fund_pay": m.Fund.Number(),
+		"self_pay": m.Self.Number(), "revoke_amount": m.RevokeAmount.Number(), "deduct_amount": m.DeductAmount.Number(),
+		"deduct_revoke_amount": m.DeductRevokeAmount.Number(), "month_fund_pay": m.MonthFund.Number(), "aab299": aab299,
+		"items": list, "upload_time": stamp(mo.at)}
+	if akb021 != "" {
+		rec["akb021"] = akb021
+	}
+	return rec
 }
 
 // canonical returns a number field's canonical text (amounts with two
