@@ -6,6 +6,8 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/medgate/medgate/schemas"
 )
 
 // The settlement chain's rules, each at its boundaries, through the same
@@ -361,5 +363,68 @@ func TestSettlementRules(t *testing.T) {
 				t.Fatalf("settlement %+v for visit %+v", st, after)
 			}
 		})
+	}
+}
+
+// TestEveryCodeHasHandler: the simulator answers each of the 39 schemas
+// with its own handler, never with a schema example.
+func TestEveryCodeHasHandler(t *testing.T) {
+	t.Parallel()
+	for _, sc := range schemas.Embedded().List("workinjury") {
+		if handlers[sc.Code] == nil {
+			t.Errorf("%s has a schema but no handler in the simulator", sc.Code)
+		}
+	}
+	if len(handlers) != 39 {
+		t.Errorf("%d handlers, want 39", len(handlers))
+	}
+}
+
+// TestFullStay: filing → admission → 1,200 fee lines in 3 calls →
+// settlement → deduction → monthly settlement → clearing download, each
+// record once in the ledger.
+func TestFullStay(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, func(cfg *Config) { cfg.BatchSize = MaxBatch })
+	v := c.admit("ZY1")
+	var all []map[string]any
+	for b := range 3 {
+		ls := make([]map[string]any, 400)
+		for i := range ls {
+			n := b*400 + i + 1
+			ls[i] = SampleFeeLine(fmt.Sprintf("L%05d", n), fmt.Sprintf("%d.%02d", n%97, n%100), fmt.Sprint(1+n%3), fmt.Sprintf("0.%02d", n%50), day0.Add(time.Duration(n)*time.Minute))
+		}
+		c.must("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls)})
+		all = append(all, ls...)
+	}
+	settled := day0.AddDate(0, 0, 9)
+	st := c.must("GYU103", SampleSettlement(v, "ZY1", all, settled))["settle_no"].(string)
+	c.must("GYU004", deductions(deductionLine("K1", st, "10.00", settled)))
+	a, _ := c.srv.Admission(v)
+	s, _ := c.srv.Settlement(st)
+	if a.Details != 1200 || s.Total != a.Amount || s.Fund != a.Fund || s.Deducted != 1000 {
+		t.Fatalf("admission %+v, settlement %+v", a, s)
+	}
+	item := func(typ, ref string, amount Money, extra ...any) any {
+		return with(map[string]any{"item_type": typ, "ref_no": ref, "settle_no": st, "amount": amount.Number(), "biz_time": stamp(settled)}, extra...)
+	}
+	c.must("GYU003", map[string]any{
+		"akb020": hospital, "settle_month": "202504", "settle_count": 1, "revoke_count": 0, "person_count": 1,
+		"total_amount": s.Total.Number(), "fund_pay": s.Fund.Number(), "self_pay": s.Self.Number(), "revoke_amount": "0.00",
+		"deduct_amount": "10.00", "deduct_revoke_amount": "0", "month_fund_pay": (s.Fund - 1000).Number(),
+		"items":  []any{item("1", st, s.Fund, "total_amount", s.Total.Number(), "self_pay", s.Self.Number()), item("3", "K1", 1000)},
+		"aae011": "王五", "aae036": stamp(settled),
+	})
+	out := c.must("GYD005", map[string]any{"clear_month": "202504"})
+	if rs := records(out); len(rs) != 1 || rs[0]["clear_amount"] != (s.Fund-1000).Number() {
+		t.Fatalf("GYD005 = %v", out)
+	}
+	for code, key := range map[string]string{"GYU101": hospital + "/ZY1", "GYU103": v, "GYU003": hospital + "/202504"} {
+		if n := c.srv.Accepted(code, key); n != 1 {
+			t.Errorf("%s %s in the ledger %d times, want once", code, key, n)
+		}
+	}
+	if n := c.srv.Accepted("GYU102", v); n != 3 {
+		t.Errorf("%d GYU102 calls in the ledger, want 3", n)
 	}
 }
