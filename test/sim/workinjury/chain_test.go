@@ -1,6 +1,7 @@
 package workinjury
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -220,13 +221,16 @@ func TestFeeRules(t *testing.T) {
 		"amount one fen low":           {lines: []map[string]any{line("10.00", "2", "19.99", "14.99", "5.00")}, want: "E6104"},
 		"product rounds to the fen":    {lines: []map[string]any{line("3.333333", "3", "10.00", "10.00", "0")}, want: "0"},
 		"half a fen rounds up":         {lines: []map[string]any{line("0.125", "1", "0.13", "0.13", "0")}, want: "0"},
-		"half a fen rounded down":      {lines: []map[string]any{line("0.125", "1", "0.12", "0.12", "0")}, want: "E6104"},
+		"half a fen rounded down":      {lines: []map[string]any{line("0.125", "1", "0.12", "0.12", "0")}, want: "0"},
+		"over half a fen off":          {lines: []map[string]any{line("0.1251", "1", "0.12", "0.12", "0")}, want: "E6104"},
 		"float trap 0.1 × 3":           {lines: []map[string]any{line("0.1", "3", "0.30", "0.20", "0.10")}, want: "0"},
 		"fund + self one fen short":    {lines: []map[string]any{line("10.00", "2", "20.00", "15.00", "4.99")}, want: "E6105"},
 		"fund + self one fen over":     {lines: []map[string]any{line("10.00", "2", "20.00", "15.01", "5.00")}, want: "E6105"},
 		"negative price":               {lines: []map[string]any{line("-10.00", "2", "-20.00", "-20.00", "0")}, want: "E6108"},
 		"zero quantity":                {lines: []map[string]any{line("10.00", "0", "0", "0", "0")}, want: "E6108"},
-		"refund line (negative qty)":   {lines: []map[string]any{line("10.00", "-1", "-10.00", "-10.00", "0")}, want: "0"},
+		"negative quantity":            {lines: []map[string]any{line("10.00", "-1", "-10.00", "-10.00", "0")}, want: "E6108"},
+		"negative self-paid":           {lines: []map[string]any{line("10.00", "2", "20.00", "21.00", "-1.00")}, want: "E6108"},
+		"negative amount":              {lines: []map[string]any{line("0", "1", "-0.01", "0", "-0.01")}, want: "E6108"},
 		"zero price":                   {lines: []map[string]any{line("0", "1", "0", "0", "0")}, want: "0"},
 		"three decimal places":         {lines: []map[string]any{line("10.00", "2", "20.001", "15.001", "5.00")}, want: "E1001"},
 		"serial twice in one call":     {lines: append(lines("D", 1, 2), lines("D", 1, 1)...), want: "E6106"},
@@ -311,16 +315,20 @@ func TestSettlementRules(t *testing.T) {
 		change map[string]string
 		want   string
 	}{
-		"sums of the details":         {prep: upload(three), want: "0"},
-		"total one fen high":          {prep: upload(three), change: map[string]string{"akc264": "60.01"}, want: "E6202"},
-		"fund one fen low":            {prep: upload(three), change: map[string]string{"fund_pay": "44.99"}, want: "E6202"},
-		"self one fen high":           {prep: upload(three), change: map[string]string{"self_pay": "15.01"}, want: "E6202"},
-		"issue example 100/5000":      {prep: upload(three), change: map[string]string{"akc264": "100", "fund_pay": "5000", "self_pay": "7000"}, want: "E6202"},
-		"no details":                  {want: "E6203"},
-		"all details revoked":         {prep: revokeAll(three), want: "E6203"},
-		"settled twice":               {prep: settle(three), want: "E6103"},
-		"admission revoked":           {prep: revokeAdmission, want: "E6102"},
-		"unknown rehabilitation plan": {prep: upload(three), change: map[string]string{"rehab_plan_id": "FJNOSUCH"}, want: "E6204"},
+		"sums of the details":                   {prep: upload(three), want: "0"},
+		"total one fen high":                    {prep: upload(three), change: map[string]string{"akc264": "60.01"}, want: "E6202"},
+		"fund one fen low":                      {prep: upload(three), change: map[string]string{"fund_pay": "44.99"}, want: "E6202"},
+		"self one fen high":                     {prep: upload(three), change: map[string]string{"self_pay": "15.01"}, want: "E6202"},
+		"issue example 100/5000":                {prep: upload(three), change: map[string]string{"akc264": "100", "fund_pay": "5000", "self_pay": "7000"}, want: "E6202"},
+		"no details":                            {want: "E6203"},
+		"all details revoked":                   {prep: revokeAll(three), want: "E6203"},
+		"settled twice":                         {prep: settle(three), want: "E6103"},
+		"admission revoked":                     {prep: revokeAdmission, want: "E6102"},
+		"rehabilitation plan of a medical stay": {prep: upload(three), change: map[string]string{"rehab_plan_id": "FJNOSUCH"}, want: "E6204"},
+		"full own pay above self-paid":          {prep: upload(three), change: map[string]string{"full_own_pay": "15.01"}, want: "E6202"},
+		"full own pay all of self-paid":         {prep: upload(three), change: map[string]string{"full_own_pay": "15.00"}, want: "0"},
+		"discharge before admission":            {prep: upload(three), change: map[string]string{"akc194": "2025-04-01 09:59:59"}, want: "E6205"},
+		"discharge at admission":                {prep: upload(three), change: map[string]string{"akc194": "2025-04-01 10:00:00"}, want: "0"},
 		"sums after a partial revoke": {prep: func(c *chain, v string) {
 			upload(lines("D", 1, 4))(c, v)
 			c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "D00004"}}, "revoke_reason": "错", "revoke_time": stamp(day0), "aae011": "王五"})
@@ -340,7 +348,7 @@ func TestSettlementRules(t *testing.T) {
 			}
 			in := SampleSettlement(v, "ZY1", three, day0.AddDate(0, 0, 9))
 			for k, x := range tc.change {
-				if k == "rehab_plan_id" {
+				if k == "rehab_plan_id" || k == "akc194" {
 					in[k] = x
 					continue
 				}
@@ -427,4 +435,23 @@ func TestFullStay(t *testing.T) {
 	if n := c.srv.Accepted("GYU102", v); n != 3 {
 		t.Errorf("%d GYU102 calls in the ledger, want 3", n)
 	}
+}
+
+// TestRehabilitationPlan: a rehabilitation stay may attach a plan uploaded
+// with GYU002.
+func TestRehabilitationPlan(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	v := c.must("GYU101", with(SampleAdmission(c.filing, rehab, "KF1", day0), "aka130", "2"))["ykc700"].(string)
+	ls := lines("R", 1, 2)
+	c.must("GYU102", map[string]any{"ykc700": v, "akc190": "KF1", "fee": anys(ls)})
+	content := "%PDF-1.4 plan"
+	att := c.must("GYU002", map[string]any{"biz_type": "2", "biz_no": v, "attachments": []any{map[string]any{"attachment_type": "07",
+		"file_name": "康复方案.pdf", "file_format": "pdf", "file_size": len(content), "file_content": base64.StdEncoding.EncodeToString([]byte(content))}}})
+	id := att["attachments"].([]any)[0].(map[string]any)["attachment_id"].(string)
+	in := SampleSettlement(v, "KF1", ls, day0.AddDate(0, 0, 20))
+	if code, _ := c.call("GYU103", with(in, "rehab_plan_id", "FJNOSUCH")); code != "E6204" {
+		t.Fatalf("GYU103 with an unknown plan answered %s, want E6204", code)
+	}
+	c.must("GYU103", with(in, "rehab_plan_id", id))
 }

@@ -31,14 +31,16 @@
 //	        (E6003), institution allowed by the filing (E6005), inpatient
 //	        number not used by an unrevoked admission there (E6004)
 //	GYU102  admission exists (E6101), not revoked (E6102), not settled
-//	        (E6103); 1–500 lines (E6107); price ≥ 0, qty ≠ 0 (E6108);
-//	        price × qty rounded half-up to the fen = amount, within
+//	        (E6103); 1–500 lines (E6107); qty > 0, price, amount, fund_pay,
+//	        self_pay ≥ 0 (E6108); |price × qty − amount| ≤ half a fen +
 //	        Config.AmountTolerance fen (E6104); fund_pay + self_pay = amount
 //	        (E6105); detail_no unique in the visit, revoked lines included
 //	        (E6106); the call is all or nothing
 //	GYU103  open admission (E6101–E6103) with details not revoked (E6203);
-//	        akc264, fund_pay, self_pay = the sums of those details (E6202);
-//	        rehab_plan_id an uploaded attachment (E6204)
+//	        akc264, fund_pay, self_pay = the sums of those details, and
+//	        0 ≤ full_own_pay ≤ self_pay (E6202); rehab_plan_id only for a
+//	        rehabilitation stay (aka130 2) and an uploaded attachment
+//	        (E6204); discharge akc194 not before admission (E6205)
 //	GYU303  approved filing valid on config_date (E6001, E6002, E6005) of
 //	        type 3 at an assistive-device institution (E6301) with a valid
 //	        agreement (E6003); lines as GYU102 (E6104, E6106, E6108);
@@ -123,10 +125,11 @@
 //	E6105 统筹支付+自付≠金额             a line's split
 //	E6106 明细流水号重复                 detail_no used in the visit
 //	E6107 条数超限                       not 1–500 lines or deductions
-//	E6108 单价、数量或金额不合法         negative price, zero quantity, bad decimal
+//	E6108 单价、数量或金额不合法         qty ≤ 0, a negative price or amount, bad decimal
 //	E6202 结算金额与明细合计不符         GYU103 totals
 //	E6203 无费用明细                     GYU103 of a visit without details
-//	E6204 康复方案附件不存在             GYU103 rehab_plan_id
+//	E6204 康复方案附件不存在             GYU103 rehab_plan_id unknown, or not a rehabilitation stay
+//	E6205 出院早于入院                   GYU103 akc194 before ykc701
 //	E6301 非辅助器具配置备案或机构       GYU303 filing type or institution type
 //	E6302 辅具结算金额不符               GYU303 totals
 //	E7001 结算不存在                     GYR003 of an unknown settlement

@@ -171,8 +171,11 @@ type line struct {
 	amount, fund, self Money
 }
 
-// checkLine checks one fee line: price × qty rounded to the fen equals
-// amount (within tol fen), and, when split is set, fund + self = amount.
+// checkLine checks one fee line: qty > 0, price ≥ 0, amount ≥ 0 (wrong
+// lines are revoked with GYR001, not offset by negative ones); amount is
+// price × qty rounded to the fen, either way at exactly half a fen, give
+// or take tol fen; and, when split is set, fund + self = amount, neither
+// negative.
 func checkLine(where string, r map[string]any, split bool, tol Money) (line, *bizError) {
 	l := line{serial: str(r, "detail_no")}
 	price, err := ratField(r, "price")
@@ -184,17 +187,22 @@ func checkLine(where string, r map[string]any, split bool, tol Money) (line, *bi
 		return l, bizErr("E6108", "%s：数量 %v", where, err)
 	}
 	if price.Sign() < 0 {
-		return l, bizErr("E6108", "%s：单价 %s 为负数", where, price.FloatString(6))
+		return l, bizErr("E6108", "%s：单价 %s 为负数", where, trimRat(price))
 	}
-	if qty.Sign() == 0 {
-		return l, bizErr("E6108", "%s：数量为 0", where)
+	if qty.Sign() <= 0 {
+		return l, bizErr("E6108", "%s：数量 %s 须大于 0（错误明细用 GYR001 撤销）", where, trimRat(qty))
 	}
 	if l.amount, err = moneyField(r, "amount"); err != nil {
 		return l, bizErr("E6108", "%s：%v", where, err)
 	}
-	want, ok := roundCents(new(big.Rat).Mul(price, qty))
-	if !ok || absMoney(want-l.amount) > tol {
-		return l, bizErr("E6104", "%s：单价 %s × 数量 %s = %s，金额却是 %s", where, trimRat(price), trimRat(qty), want, l.amount)
+	if l.amount < 0 {
+		return l, bizErr("E6108", "%s：金额 %s 为负数", where, l.amount)
+	}
+	product := new(big.Rat).Mul(price, qty)
+	off := new(big.Rat).Sub(product, big.NewRat(int64(l.amount), 100))
+	limit := big.NewRat(int64(2*tol+1), 200) // half a fen + tol
+	if off.Abs(off).Cmp(limit) > 0 {
+		return l, bizErr("E6104", "%s：单价 %s × 数量 %s = %s，金额却是 %s", where, trimRat(price), trimRat(qty), trimRat(product), l.amount)
 	}
 	if !split {
 		return l, nil
@@ -204,6 +212,9 @@ func checkLine(where string, r map[string]any, split bool, tol Money) (line, *bi
 	}
 	if l.self, err = moneyField(r, "self_pay"); err != nil {
 		return l, bizErr("E6108", "%s：%v", where, err)
+	}
+	if l.fund < 0 || l.self < 0 {
+		return l, bizErr("E6108", "%s：统筹支付 %s、自付 %s 不得为负数", where, l.fund, l.self)
 	}
 	if l.fund+l.self != l.amount {
 		return l, bizErr("E6105", "%s：统筹支付 %s + 自付 %s = %s，与金额 %s 不符", where, l.fund, l.self, l.fund+l.self, l.amount)
@@ -293,8 +304,16 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 	if len(live) == 0 {
 		return nil, bizErr("E6203", "就诊登记 %s 没有费用明细：先用 GYU102 上传", v.no)
 	}
-	if id := str(in, "rehab_plan_id"); id != "" && s.attachments[id] == nil {
-		return nil, bizErr("E6204", "康复方案附件 %s 不存在：先用 GYU002 上传", id)
+	if id := str(in, "rehab_plan_id"); id != "" {
+		if t := str(v.rec, "aka130"); t != "2" {
+			return nil, bizErr("E6204", "就诊登记 %s 的医疗类别是 %s，只有住院康复（2）可附康复方案", v.no, t)
+		}
+		if s.attachments[id] == nil {
+			return nil, bizErr("E6204", "康复方案附件 %s 不存在：先用 GYU002 上传", id)
+		}
+	}
+	if dis, ok := parseTime(str(in, "akc194")); ok && dis.Before(v.at) {
+		return nil, bizErr("E6205", "出院时间 %s 早于入院时间 %s", stamp(dis), stamp(v.at))
 	}
 	var sum line
 	for _, d := range live {
@@ -317,6 +336,9 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 		if got[c.k] != c.want {
 			return nil, bizErr("E6202", "%s %s %s 与 %d 条明细合计 %s 不符", c.label, c.k, got[c.k], len(live), c.want)
 		}
+	}
+	if own, err := moneyField(in, "full_own_pay"); err != nil || own < 0 || own > sum.self {
+		return nil, bizErr("E6202", "全自费 full_own_pay %s 须在 0 与自付 %s 之间", firstOr(str(in, "full_own_pay"), "?"), sum.self)
 	}
 	st := &settlement{no: s.nextNo("JS", now), visit: v, akb020: v.akb020, aac002: v.aac002, aab301: v.aab301, total: sum.amount, fund: sum.fund,
 		self: sum.self, at: eventTime(in, now, "settle_time", "akc194", "aae036")}
