@@ -455,3 +455,46 @@ func TestRehabilitationPlan(t *testing.T) {
 	}
 	c.must("GYU103", with(in, "rehab_plan_id", id))
 }
+
+// TestFilingVerification: GYD051 answers from the filing ledger.
+func TestFilingVerification(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		change map[string]any
+		prep   func(c *chain)
+		valid  string
+	}{
+		"valid":                        {valid: "1"},
+		"admission scene":              {change: map[string]any{"scene": "1"}, valid: "1"},
+		"device scene, medical filing": {change: map[string]any{"scene": "3"}, valid: "0"},
+		"the filing named":             {change: map[string]any{"filing_no": "BACH00000001"}, valid: "1"},
+		"another filing named":         {change: map[string]any{"filing_no": "BANOSUCH"}, valid: "0"},
+		"another person":               {change: map[string]any{"aac002": "110101199001010000"}, valid: "0"},
+		"another name":                 {change: map[string]any{"aac003": "别人"}, valid: "0"},
+		"day before validity":          {change: map[string]any{"visit_date": "2024-12-31"}, valid: "0"},
+		"last day of validity":         {change: map[string]any{"visit_date": "2026-12-31"}, valid: "1"},
+		"institution elsewhere":        {change: map[string]any{"akb020": outside}, valid: "0"},
+		"filing terminated":            {prep: func(c *chain) { c.srv.AddFiling(with(c.filing, "filing_status", "4")) }, valid: "0"},
+		"filing changed (still valid)": {prep: func(c *chain) { c.srv.AddFiling(with(c.filing, "filing_status", "3")) }, valid: "1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			if tc.prep != nil {
+				tc.prep(c)
+			}
+			in := map[string]any{"aac002": c.filing["aac002"], "aac003": c.filing["aac003"], "akb020": hospital, "visit_date": "2025-04-01"}
+			for k, v := range tc.change {
+				in[k] = v
+			}
+			out := c.must("GYD051", in)
+			if out["filing_valid"] != tc.valid {
+				t.Fatalf("GYD051 = %v; want filing_valid %s", out, tc.valid)
+			}
+			if tc.valid == "1" && out["filing_no"] != c.filing["filing_no"] {
+				t.Fatalf("GYD051 named filing %v, want %v", out["filing_no"], c.filing["filing_no"])
+			}
+		})
+	}
+}
