@@ -159,3 +159,26 @@ func TestSettlementsOfAPerson(t *testing.T) {
 		t.Fatalf("GYD104 with another name answered %s, want E2007", code)
 	}
 }
+
+// TestDeductionRedownload: after GYD404 the province re-downloads the
+// settlement's valid deductions with full_flag; the ledger has each
+// deduction and its revocation once.
+func TestDeductionRedownload(t *testing.T) {
+	t.Parallel()
+	s := newLedgerScene(t)
+	s.c.must("GYU004", deductions(deductionLine("K2", s.s1, "2.00", day0), deductionLine("K3", s.s1, "3.00", day0)))
+	s.c.ack("GYD004", s.c.must("GYD004", map[string]any{}))
+	s.c.ack("GYD404", s.c.must("GYD404", map[string]any{}))
+	full := s.c.must("GYD004", map[string]any{"settle_no": s.s1, "full_flag": "1"})
+	if got := ids("GYD004", full); got != "[K2 K3]" {
+		t.Fatalf("GYD004 full_flag gave %s, want the valid K2 and K3", got)
+	}
+	for code, key := range map[string]string{"GYU004": "K1", "GYR004": "K1"} {
+		if n := s.c.srv.Accepted(code, key); n != 1 {
+			t.Errorf("%s %s is %d times in the ledger, want once", code, key, n)
+		}
+	}
+	if d := s.c.srv.Deductions(s.s1); len(d) != 3 || !d[0].Revoked || d[1].Revoked {
+		t.Fatalf("deductions of %s: %+v", s.s1, d)
+	}
+}

@@ -145,7 +145,10 @@ type LedgerEntry struct {
 	Serial string
 	// Key is the business key: apply_no (GYU001), biz_no (GYU002),
 	// filing_no (GYU006, GYU007), batch_no (GYU008, GYR005), akb020
-	// (GYU009), the QR code (GYU010), else the serial.
+	// (GYU009), the QR code (GYU010), akb020 + "/" + akc190 (GYU101),
+	// ykc700 (GYU102 — one entry per call —, GYU103, GYR001, GYR002),
+	// settle_no (GYU303, GYR003), deduct_no (GYU004, GYR004: one entry per
+	// deduction), akb020 + "/" + settle_month (GYU003).
 	Key string
 	At  time.Time
 }

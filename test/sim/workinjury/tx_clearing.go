@@ -71,8 +71,8 @@ func (s *Server) gyu004(_ *schemas.Schema, serial string, in map[string]any, now
 	}
 	for _, p := range list {
 		s.putDeduction(&deduction{no: p.no, settle: p.st, akb020: p.st.akb020, amount: p.amount, at: p.at, rec: p.rec})
+		s.record("GYU004", serial, p.no, now)
 	}
-	s.record("GYU004", serial, fmt.Sprint(sortedKeys(seen)), now)
 	return map[string]any{"accepted_count": len(list)}, nil
 }
 

@@ -147,8 +147,8 @@ func (s *Server) gyr004(_ *schemas.Schema, serial string, in map[string]any, now
 		reason := map[string]any{"revoke_reason": firstOr(str(rows[i], "revoke_reason"), str(in, "revoke_reason"))}
 		d.revoking = s.addRevocation("GYR004", rno+"/"+d.no, rno, rec, at, reason)
 		s.queues["GYD004"].touch(d.no)
+		s.record("GYR004", serial, d.no, now)
 	}
-	s.record("GYR004", serial, rno, now)
 	return map[string]any{"revoke_no": rno, "revoked_count": len(target)}, nil
 }
 
