@@ -33,8 +33,6 @@ type visit struct {
 	settle   *settlement
 	// downloaded: handed out by GYD101 (GYD102 of its details needs it).
 	downloaded bool
-	// national: added by a test as the national side's record.
-	national bool
 }
 
 // live returns the details not revoked.

@@ -149,6 +149,9 @@ func TestMonthlyRules(t *testing.T) {
 				}
 				return
 			}
+			if sums := m.c.srv.MonthSums(hospital, "202504"); sums.MonthFund != 4000 || sums.Total != 12000 || sums.RevokeCount != 2 {
+				t.Fatalf("MonthSums = %+v", sums)
+			}
 			mo := m.c.srv.Monthlies(hospital, "202504")
 			if len(mo) != 1 || mo[0].MonthlyNo != out["month_settle_no"] || mo[0].Sums.MonthFund != 4000 || mo[0].Sums.PersonCount != 1 {
 				t.Fatalf("monthly settlements %+v, answer %v", mo, out)

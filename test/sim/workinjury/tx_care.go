@@ -222,13 +222,6 @@ func checkLine(where string, r map[string]any, split bool, tol Money) (line, *bi
 	return l, nil
 }
 
-func absMoney(m Money) Money {
-	if m < 0 {
-		return -m
-	}
-	return m
-}
-
 // trimRat prints an exact decimal without trailing zeros.
 func trimRat(r *big.Rat) string {
 	t := r.FloatString(10)

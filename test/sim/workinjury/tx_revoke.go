@@ -152,5 +152,5 @@ func (s *Server) gyr004(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"revoke_no": rno, "revoked_count": len(target)}, nil
 }
 
-// revocationRecord is the download record of a revocation.
+// record is the download record of a revocation.
 func (r *revocation) record() map[string]any { return maps.Clone(r.rec) }
