@@ -11,26 +11,13 @@ import (
 // deviceFiling adds an approved assistive-device filing (type 3) for
 // devices and returns it.
 func (c *chain) deviceFiling() map[string]any {
-	f := SampleFiling("FJ", 7, "350200")
-	f["filing_type"], f["akb020"], f["akb021"] = "3", devices, "厦门市示例辅助器具配置中心"
+	f := SampleDeviceFiling("FJ", 7, "350200", devices)
 	c.srv.AddFiling(f)
 	return f
 }
 
-// deviceSettlement is a GYU303 input: two items, 1200.00 + 2 × 150.50 =
-// 1501.00, fund 1400.00, self 101.00.
 func deviceSettlement(f map[string]any) map[string]any {
-	item := func(no, price, qty, amount string) map[string]any {
-		return map[string]any{"detail_no": no, "device_code": "FZ0101", "device_name": "小腿假肢", "qty": json.Number(qty),
-			"price": json.Number(price), "amount": json.Number(amount)}
-	}
-	return map[string]any{
-		"aac002": f["aac002"], "aac003": f["aac003"], "aac043": "01", "aac044": f["aac044"], "filing_no": f["filing_no"],
-		"injury_cert_no": f["injury_cert_no"], "aab301": f["aab301"], "akb020": devices, "config_date": "2025-04-15", "config_type": "1",
-		"items":  []any{item("FZ1", "1200.00", "1", "1200.00"), item("FZ2", "150.50", "2", "301.00")},
-		"aac142": json.Number("1501.00"), "fund_pay": json.Number("1400.00"), "self_pay": json.Number("101.00"),
-		"settle_time": "2025-04-15 15:00:00", "aae011": "王五", "aae036": "2025-04-15 15:00:00",
-	}
+	return SampleDeviceSettlement(f, devices, at("2025-04-15 15:00:00"))
 }
 
 // TestDeviceSettlementRules: GYU303 needs an approved assistive-device

@@ -86,3 +86,30 @@ func SampleSettlement(ykc700, akc190 string, lines []map[string]any, at time.Tim
 		"settle_time": stamp(at), "aae011": "王五", "aae036": stamp(at),
 	}
 }
+
+// SampleDeviceFiling returns an approved assistive-device filing (filing
+// type 3, a GYD006 record) number i at device institution akb020 in
+// region.
+func SampleDeviceFiling(prefix string, i int, region, akb020 string) map[string]any {
+	f := SampleFiling(prefix, i, region)
+	f["filing_type"], f["akb020"], f["akb021"] = "3", akb020, "辅助器具配置机构"
+	return f
+}
+
+// SampleDeviceSettlement returns a valid GYU303 input for a device filing
+// at device institution akb020, configured and settled at at: two items,
+// 1200.00 + 2 × 150.50 = 1501.00, fund 1400.00, self-paid 101.00.
+func SampleDeviceSettlement(filing map[string]any, akb020 string, at time.Time) map[string]any {
+	item := func(no, price, qty, amount string) map[string]any {
+		return map[string]any{"detail_no": no, "device_code": "FZ0101", "device_name": "小腿假肢", "qty": json.Number(qty),
+			"price": json.Number(price), "amount": json.Number(amount)}
+	}
+	return map[string]any{
+		"aac002": str(filing, "aac002"), "aac003": str(filing, "aac003"), "aac043": "01", "aac044": str(filing, "aac044"),
+		"filing_no": str(filing, "filing_no"), "injury_cert_no": str(filing, "injury_cert_no"), "aab301": str(filing, "aab301"),
+		"akb020": akb020, "config_date": day(at), "config_type": "1",
+		"items":  []any{item("FZ1", "1200.00", "1", "1200.00"), item("FZ2", "150.50", "2", "301.00")},
+		"aac142": json.Number("1501.00"), "fund_pay": json.Number("1400.00"), "self_pay": json.Number("101.00"),
+		"settle_time": stamp(at), "aae011": "王五", "aae036": stamp(at),
+	}
+}
