@@ -43,6 +43,11 @@ func newClient(t testing.TB, mutate func(*Config)) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if errs := s.OutputErrors(); len(errs) > 0 {
+			t.Errorf("the simulator answered outside its output schemas: %v", errs)
+		}
+	})
 	return &client{t: t, srv: s, opts: cfg.Options, keys: kp.AdapterKeys()}
 }
 
