@@ -34,12 +34,17 @@ func TestDeviceSettlementRules(t *testing.T) {
 			in["filing_no"] = c.filing["filing_no"]
 			in["aac002"] = c.filing["aac002"]
 		}, want: "E6301"},
-		"medical institution":     {change: func(c *chain, in map[string]any) { in["akb020"] = hospital }, want: "E6301"},
-		"before the filing":       {change: func(c *chain, in map[string]any) { in["config_date"] = "2024-12-31" }, want: "E6002"},
-		"unknown filing":          {change: func(c *chain, in map[string]any) { in["filing_no"] = "BANOSUCH" }, want: "E6001"},
-		"item one fen off":        {change: func(c *chain, in map[string]any) { item(in, 1)["amount"] = json.Number("301.01") }, want: "E6104"},
-		"zero quantity":           {change: func(c *chain, in map[string]any) { item(in, 1)["qty"] = json.Number("0") }, want: "E6108"},
-		"serial twice":            {change: func(c *chain, in map[string]any) { item(in, 1)["detail_no"] = "FZ1" }, want: "E6106"},
+		"medical institution": {change: func(c *chain, in map[string]any) { in["akb020"] = hospital }, want: "E6301"},
+		"before the filing":   {change: func(c *chain, in map[string]any) { in["config_date"] = "2024-12-31" }, want: "E6002"},
+		"unknown filing":      {change: func(c *chain, in map[string]any) { in["filing_no"] = "BANOSUCH" }, want: "E6001"},
+		"item one fen off":    {change: func(c *chain, in map[string]any) { item(in, 1)["amount"] = json.Number("301.01") }, want: "E6104"},
+		"zero quantity":       {change: func(c *chain, in map[string]any) { item(in, 1)["qty"] = json.Number("0") }, want: "E6108"},
+		"serial twice":        {change: func(c *chain, in map[string]any) { item(in, 1)["detail_no"] = item(in, 0)["detail_no"] }, want: "E6106"},
+		"resent settlement":   {change: func(c *chain, in map[string]any) { c.must("GYU303", in) }, want: "E6106"},
+		"sent again after its revocation": {change: func(c *chain, in map[string]any) {
+			st := c.must("GYU303", in)["settle_no"]
+			c.must("GYR003", with(revokeTime(at("2025-04-16 09:00:00")), "settle_no", st, "akb020", devices))
+		}, want: "0"},
 		"fee one fen over items":  {change: func(c *chain, in map[string]any) { in["aac142"] = json.Number("1501.01") }, want: "E6302"},
 		"fund + self one fen off": {change: func(c *chain, in map[string]any) { in["self_pay"] = json.Number("100.99") }, want: "E6302"},
 		"negative self-paid": {change: func(c *chain, in map[string]any) {
@@ -57,18 +62,20 @@ func TestDeviceSettlementRules(t *testing.T) {
 			if tc.change != nil {
 				tc.change(c, in)
 			}
+			before := len(c.srv.Settlements(""))
 			got, out := c.call("GYU303", in)
 			if got != tc.want {
 				t.Fatalf("GYU303 answered %s, want %s", got, tc.want)
 			}
 			all := c.srv.Settlements("")
 			if tc.want != "0" {
-				if len(all) != 0 {
+				if len(all) != before {
 					t.Fatalf("a refused settlement is in the ledger: %+v", all)
 				}
 				return
 			}
-			if len(all) != 1 || all[0].SettleNo != out["settle_no"] || !all[0].Device || all[0].Total != 150100 {
+			st, ok := c.srv.Settlement(fmt.Sprint(out["settle_no"]))
+			if len(all) != before+1 || !ok || !st.Device || st.Total != 150100 || st.Fund+st.Self != st.Total || st.Revoked {
 				t.Fatalf("ledger %+v, answer %v", all, out)
 			}
 		})

@@ -43,9 +43,11 @@
 //	        (E6204); discharge akc194 not before admission (E6205)
 //	GYU303  approved filing valid on config_date (E6001, E6002, E6005) of
 //	        type 3 at an assistive-device institution (E6301) with a valid
-//	        agreement (E6003); lines as GYU102 (E6104, E6106, E6108);
-//	        aac142 = Σ amount and fund_pay + self_pay = aac142, none
-//	        negative (E6302)
+//	        agreement (E6003); lines as GYU102 (E6104, E6108); detail_no
+//	        unique in the call and not used by an unrevoked device
+//	        settlement of the person at the institution, so a resend is
+//	        refused (E6106); aac142 = Σ amount and fund_pay + self_pay =
+//	        aac142, none negative (E6302)
 //	GYR001  open admission (E6101–E6103) with details to revoke; named
 //	        details exist and are not revoked (E7003)
 //	GYR002  open admission (E6101–E6103) without unrevoked details (E7004)

@@ -97,8 +97,9 @@ func SampleDeviceFiling(prefix string, i int, region, akb020 string) map[string]
 }
 
 // SampleDeviceSettlement returns a valid GYU303 input for a device filing
-// at device institution akb020, configured and settled at at: two items,
-// 1200.00 + 2 × 150.50 = 1501.00, fund 1400.00, self-paid 101.00.
+// at device institution akb020, configured and settled at at: two items
+// numbered by the date (FZyyyymmdd1, FZyyyymmdd2), 1200.00 + 2 × 150.50 =
+// 1501.00, fund 1400.00, self-paid 101.00.
 func SampleDeviceSettlement(filing map[string]any, akb020 string, at time.Time) map[string]any {
 	item := func(no, price, qty, amount string) map[string]any {
 		return map[string]any{"detail_no": no, "device_code": "FZ0101", "device_name": "小腿假肢", "qty": json.Number(qty),
@@ -108,7 +109,7 @@ func SampleDeviceSettlement(filing map[string]any, akb020 string, at time.Time) 
 		"aac002": str(filing, "aac002"), "aac003": str(filing, "aac003"), "aac043": "01", "aac044": str(filing, "aac044"),
 		"filing_no": str(filing, "filing_no"), "injury_cert_no": str(filing, "injury_cert_no"), "aab301": str(filing, "aab301"),
 		"akb020": akb020, "config_date": day(at), "config_type": "1",
-		"items":  []any{item("FZ1", "1200.00", "1", "1200.00"), item("FZ2", "150.50", "2", "301.00")},
+		"items":  []any{item("FZ"+at.Format("20060102")+"1", "1200.00", "1", "1200.00"), item("FZ"+at.Format("20060102")+"2", "150.50", "2", "301.00")},
 		"aac142": json.Number("1501.00"), "fund_pay": json.Number("1400.00"), "self_pay": json.Number("101.00"),
 		"settle_time": stamp(at), "aae011": "王五", "aae036": stamp(at),
 	}

@@ -374,7 +374,17 @@ func (s *Server) gyu303(_ *schemas.Schema, serial string, in map[string]any, now
 	if len(rows) == 0 || len(rows) > maxLines {
 		return nil, bizErr("E6107", "辅助器具明细 %d 条，须为 1 至 %d 条", len(rows), maxLines)
 	}
+	// A device line serial names one line of the person at the
+	// institution for good, unless its settlement was revoked: a resent
+	// settlement is refused, not booked twice.
 	used := map[string]bool{}
+	for _, st := range s.l.settles {
+		if st.device && !st.revoked && st.akb020 == akb020 && st.aac002 == f.get("aac002") {
+			for _, r := range items(st.rec, "items") {
+				used[str(r, "detail_no")] = true
+			}
+		}
+	}
 	var total Money
 	for i, r := range rows {
 		where := fmt.Sprintf("第 %d 条辅具明细（%s）", i+1, str(r, "detail_no"))
@@ -383,7 +393,7 @@ func (s *Server) gyu303(_ *schemas.Schema, serial string, in map[string]any, now
 			return nil, be
 		}
 		if used[l.serial] {
-			return nil, bizErr("E6106", "%s：明细流水号重复", where)
+			return nil, bizErr("E6106", "%s：明细流水号在本次或该人员在本机构未撤销的辅具结算中已使用", where)
 		}
 		used[l.serial] = true
 		total += l.amount
