@@ -13,12 +13,9 @@ import (
 // settlement (GYU103), assistive-device settlement (GYU303) and their
 // revocations (GYR001, GYR002, GYR003).
 
-// Institution types (code table institutionType).
-const (
-	instMedical = "1"
-	instRehab   = "2"
-	instDevice  = "3"
-)
+// instDevice is the assistive-device institution type (code table
+// institutionType: 1 medical, 2 rehabilitation, 3 assistive devices).
+const instDevice = "3"
 
 // maxLines is the most fee lines (or deductions) one call may carry; the
 // simulator enforces it itself, whatever the schema in use says.
