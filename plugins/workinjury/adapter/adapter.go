@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,9 +96,10 @@ const (
 )
 
 func kindOf(sc *schemas.Schema) opKind {
-	switch sc.Code {
-	case "GYD001", "GYD006", "GYD009":
+	if _, ok := eventTypes[sc.Code]; ok {
 		return opDownload
+	}
+	switch sc.Code {
 	case "GYD054":
 		return opQuery
 	}
@@ -216,6 +218,21 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
+	if code == "GYU009" {
+		// Institutions come only from the configured sources, and only
+		// approved ones are uploaded.
+		if !c.instFromMessages {
+			return sdk.Invalid(sdk.Diagnostic{Field: "$", Rule: "source", Summary: "this site uploads institutions from its institutionsFile, not from messages",
+				Detail: "set institutionsSource to messages or file,messages to accept workinjury.GYU009 messages"}), nil
+		}
+		if v, ok := doc["audit_status"]; ok {
+			delete(doc, "audit_status")
+			if s := str(map[string]any{"v": v}, "v"); s != "1" {
+				return sdk.Invalid(sdk.Diagnostic{Field: "$.audit_status", Rule: "state", Summary: "rule approved-institution: audit_status is " + strconv.Quote(s) + ", not 1 (approved)",
+					Detail: "GYU009 uploads only approved institutions; send the institution once it is approved"}), nil
+			}
+		}
+	}
 	a.defaults(c, code, doc)
 	for _, fe := range sc.ValidateInput(doc) {
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
@@ -234,11 +251,22 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		sent = ver > 0
 	}
 	if !sent {
-		rds, err := a.checkRules(ctx, req.Host, c, code, doc)
-		if err != nil {
+		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)
+		var ue *unavailableError
+		switch {
+		case errors.As(err, &ue):
+			return a.late(ctx, req, c, code, failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())), nil
+		case err != nil:
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
 		}
 		ds = append(ds, rds...)
+		if !ds.HasError() && kindOf(sc) == opUpload {
+			cds, err := a.claim(ctx, req.Host, req.MessageID, code, doc)
+			if err != nil {
+				return failed(true, "state", "cannot reserve the upload's business key", err.Error()), nil
+			}
+			ds = append(ds, cds...)
+		}
 	}
 	if ds.HasError() {
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
@@ -251,10 +279,70 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		if err != nil {
 			return failed(true, "state", "cannot draw a message serial", err.Error()), nil
 		}
-		return a.respond(code, a.call(ctx, req.Host, c, req.MessageID, code, serial, doc)), nil
+		out := a.call(ctx, req.Host, c, req.MessageID, code, serial, doc)
+		if out.kind == kindOK && code == "GYD052" {
+			a.cardAuthenticated(ctx, req.Host, doc, out.output)
+		}
+		return a.respond(code, out), nil
 	default:
-		return a.upload(ctx, req, c, code, doc), nil
+		return a.late(ctx, req, c, code, a.upload(ctx, req, c, code, doc)), nil
 	}
+}
+
+// cardAuthenticated remembers a successful card authentication (GYD052)
+// for the GYD052@admission precondition.
+func (a *Adapter) cardAuthenticated(ctx context.Context, h sdk.Host, doc map[string]any, output json.RawMessage) {
+	var r map[string]any
+	if err := decodeJSON(output, &r); err != nil || str(r, "auth_result") != "1" {
+		return
+	}
+	key := "card/" + personKey(str(doc, "aac002")) + "/" + str(doc, "akb020")
+	if err := putJSON(ctx, h, key, a.now().UTC()); err != nil {
+		a.log.Warn("cannot record a card authentication", "err", err)
+	}
+}
+
+// late flags an upload past its deadline (occurredAt + uploadDeadline):
+// the response carries a warning, and the first time an event
+// (workinjury.upload.late) is published and an error logged for alerting.
+// A late upload is never given up by the adapter: its failures stay
+// retryable.
+func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, resp *sdk.HandleResponse) *sdk.HandleResponse {
+	if req.OccurredAt.IsZero() || resp == nil || resp.Status == sdk.StatusInvalid {
+		return resp
+	}
+	deadline := req.OccurredAt.Add(c.deadline)
+	now := a.now()
+	if !now.After(deadline) {
+		return resp
+	}
+	over := now.Sub(deadline).Round(time.Second)
+	resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.SeverityWarning, Rule: "late",
+		Summary: fmt.Sprintf("%s is late: the business event was at %s and the upload deadline (%s) passed %s ago", code, req.OccurredAt.In(cst).Format("2006-01-02 15:04:05"), c.deadline, over),
+		Detail:  "it is still sent; the national system may ask why"})
+	if resp.Status == sdk.StatusFailed {
+		resp.Retryable = true
+	}
+	h := req.Host
+	key := "late/" + req.MessageID
+	var seen time.Time
+	if ver, err := getJSON(ctx, h, key, &seen); err != nil || ver > 0 {
+		return resp
+	}
+	a.log.Error("ALERT: upload past its 30-minute deadline; still retrying", "site", c.code, "code", code, "message", req.MessageID,
+		"occurredAt", req.OccurredAt, "overdue", over.String(), "attempt", req.Attempt, "status", string(resp.Status))
+	payload, _ := marshal(map[string]any{"site": c.code, "code": code, "messageId": req.MessageID, "occurredAt": req.OccurredAt,
+		"deadline": deadline, "overdueSeconds": int64(over / time.Second), "attempt": req.Attempt, "status": string(resp.Status)})
+	ev := sdk.Event{ID: Name + "/" + c.code + "/late/" + req.MessageID, Type: "workinjury.upload.late", Key: req.MessageID,
+		Payload: payload, OccurredAt: now, Headers: map[string]string{"workinjury-code": code}}
+	if err := h.Publish(ctx, ev); err != nil {
+		a.log.Warn("cannot publish the late-upload event; it is tried again on the next attempt", "message", req.MessageID, "err", err)
+		return resp
+	}
+	if err := putJSON(ctx, h, key, now.UTC()); err != nil {
+		a.log.Warn("cannot record the late-upload event", "err", err)
+	}
+	return resp
 }
 
 // decodeObject parses a payload that must be one JSON object; numbers stay

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -46,12 +47,59 @@ type outcome struct {
 	message string          // response message
 	output  json.RawMessage // business plaintext of a success ("{}" if none)
 	err     error           // cause, for kindUnknown and kindLocal
+	// unsigned: the answer was decided by a response code the signature
+	// does not cover; the outcome is unknown until GYD053 says.
+	unsigned bool
+	// decidedBy is the GYD053 serial that decided an unsigned answer.
+	decidedBy string
 }
 
-// call seals input for transaction code with the message serial, posts it,
+// codeSigned reports whether the configured signature covers the
+// response code and message: only the canonical target does, unless they
+// are excluded from the canonical string. With the plaintext or ciphertext
+// target an attacker between the systems could change them freely.
+func codeSigned(o smenvelope.Options) bool {
+	if o.SignTarget != smenvelope.SignCanonical {
+		return false
+	}
+	for _, f := range []string{o.Fields.Code, o.Fields.Message} {
+		if f != "" && slices.Contains(o.CanonicalExclude, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// call is callOnce under guarantee 8 (only signed data decides): an
+// answer that rests on a response code outside the signature – an error
+// code, or a success without signed data – is an unknown outcome, and
+// the general transaction query GYD053 (whose answer is signed business
+// data) decides it at once. GYD053 itself is never decided this way: an
+// unsigned GYD053 answer stays unknown.
+func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial string, input any) outcome {
+	out := a.callOnce(ctx, h, c, messageID, code, serial, input)
+	if !out.unsigned || code == "GYD053" {
+		return out
+	}
+	r, err := a.reconcile(ctx, h, c, messageID, code, serial, a.now().In(cst).Format("2006-01-02"))
+	if err != nil {
+		out.err = fmt.Errorf("%w; GYD053 could not decide it: %v", out.err, err)
+		return out
+	}
+	switch r.status {
+	case transOK:
+		return outcome{kind: kindOK, serial: serial, code: r.code, message: r.message, output: r.output, decidedBy: "GYD053"}
+	case transFailed:
+		return outcome{kind: kindRejected, serial: serial, code: r.code, message: r.message, decidedBy: "GYD053"}
+	}
+	out.err = fmt.Errorf("%w; GYD053 reports the transaction as %s", out.err, map[string]string{transPending: "still in progress", transNone: "unknown to it"}[r.status])
+	return out
+}
+
+// callOnce seals input for transaction code with the message serial, posts it,
 // checks and opens the answer and journals the exchange under messageID.
 // It never returns the business plaintext in an error.
-func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial string, input any) outcome {
+func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial string, input any) outcome {
 	out := outcome{serial: serial}
 	ks := c.keys.Load()
 	if ks == nil {
@@ -141,14 +189,24 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 	}
 	business, renv, err := smenvelope.Open(c.opts, keys, respBody)
 	var be *smenvelope.BusinessError
+	signedCode := codeSigned(c.opts)
 	switch {
+	case errors.As(err, &be) && be.Verified && !signedCode:
+		// The signature verified, but it does not cover the code: a
+		// success could have been turned into this error on the way.
+		clear(business)
+		out.kind, out.unsigned = kindUnknown, true
+		out.code, out.message = be.Code, be.Message
+		out.err = fmt.Errorf("the national system answered %s with error code %s (%s), but the signature (target %s) does not cover the code: not trusted (outcome unknown)", code, be.Code, be.Message, c.opts.SignTarget)
+		status = "unknown"
+		return out
 	case errors.As(err, &be) && be.Verified:
 		out.kind, out.code, out.message = kindRejected, be.Code, be.Message
 		status = "rejected"
 		clear(business)
 		return out
 	case errors.As(err, &be):
-		out.kind = kindUnknown
+		out.kind, out.unsigned = kindUnknown, true
 		out.code, out.message = be.Code, be.Message
 		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted (outcome unknown)", code, be.Code, be.Message)
 		return out
@@ -179,6 +237,13 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 		out.message = textOf(renv[f.Message])
 	}
 	trimmed := bytes.TrimSpace(business)
+	if len(trimmed) == 0 && !signedCode && f.Data != "" {
+		// No signed data: only the unsigned code says "success".
+		out.kind, out.unsigned = kindUnknown, true
+		out.err = fmt.Errorf("the %s response carries no signed data, and its success code is not covered by the signature (target %s): not trusted (outcome unknown)", code, c.opts.SignTarget)
+		status = "unknown"
+		return out
+	}
 	if len(trimmed) == 0 {
 		trimmed = []byte("{}")
 	}

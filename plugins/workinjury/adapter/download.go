@@ -60,13 +60,16 @@ type dlState struct {
 	Records     []json.RawMessage `json:"records,omitempty"`
 	// FeedbackSent is true from just before GYU008 leaves until its
 	// outcome is known.
-	FeedbackSent   bool      `json:"feedbackSent,omitempty"`
-	FeedbackSerial string    `json:"feedbackSerial,omitempty"`
-	FeedbackDate   string    `json:"feedbackDate,omitempty"`
-	LastBatchNo    string    `json:"lastBatchNo,omitempty"`
-	Batches        int64     `json:"batches"`
-	Redownloads    int64     `json:"redownloads"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	FeedbackSent   bool   `json:"feedbackSent,omitempty"`
+	FeedbackSerial string `json:"feedbackSerial,omitempty"`
+	FeedbackDate   string `json:"feedbackDate,omitempty"`
+	LastBatchNo    string `json:"lastBatchNo,omitempty"`
+	// StoredAt is when the batch was stored: its feedback is due within
+	// uploadDeadline of it.
+	StoredAt    time.Time `json:"storedAt,omitempty"`
+	Batches     int64     `json:"batches"`
+	Redownloads int64     `json:"redownloads"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 // dlProgress counts the published records of the current batch.
@@ -81,6 +84,9 @@ type dlSummary struct {
 	Code    string            `json:"download_code"`
 	Batches []batchSummary    `json:"batches"`
 	Records []json.RawMessage `json:"records,omitempty"` // GYD009 only
+	// FollowUps are the complete re-downloads a revocation download ran
+	// (GYD401 → GYD102, GYD404 → GYD004).
+	FollowUps []dlSummary `json:"follow_ups,omitempty"`
 }
 
 type batchSummary struct {
@@ -96,6 +102,9 @@ func (s dlSummary) published() int64 {
 	for _, b := range s.Batches {
 		n += int64(b.Published)
 	}
+	for _, f := range s.FollowUps {
+		n += f.published()
+	}
 	return n
 }
 
@@ -103,10 +112,13 @@ func (s dlSummary) published() int64 {
 // system's verified answer.
 type dlError struct {
 	rejected bool
-	serial   string
-	code     string
-	message  string
-	err      error
+	// unknown: the national system gave no trustworthy answer; trying again
+	// may succeed.
+	unknown bool
+	serial  string
+	code    string
+	message string
+	err     error
 }
 
 func (e *dlError) Error() string {
@@ -118,24 +130,53 @@ func (e *dlError) Error() string {
 
 func (e *dlError) Unwrap() error { return e.err }
 
-// eventTypes are the event types of downloaded records.
+// eventTypes are the event types of downloaded records; every code here
+// runs the download workflow.
 var eventTypes = map[string]string{
 	"GYD001": "workinjury.filing_application.downloaded",
 	"GYD006": "workinjury.filing.downloaded",
 	"GYD009": "workinjury.institution.downloaded",
+	"GYD101": "workinjury.admission.downloaded",
+	"GYD102": "workinjury.fee_detail.downloaded",
+	"GYD103": "workinjury.settlement.downloaded",
+	"GYD004": "workinjury.deduction.downloaded",
+	"GYD403": "workinjury.settlement_revocation.downloaded",
+	"GYD401": "workinjury.fee_detail_revocation.downloaded",
+	"GYD402": "workinjury.admission_revocation.downloaded",
+	"GYD404": "workinjury.deduction_revocation.downloaded",
+	"GYD003": "workinjury.monthly_settlement.downloaded",
+	"GYD005": "workinjury.clearing.downloaded",
+}
+
+// recordIDField names, per download, the field that identifies a record
+// in its GYU008 feedback (record_id).
+var recordIDField = map[string]string{
+	"GYD001": "apply_no", "GYD006": "filing_no", "GYD009": "akb020",
+	"GYD101": "ykc700", "GYD102": "detail_no", "GYD103": "settle_no", "GYD004": "deduct_no",
+	"GYD003": "month_settle_no", "GYD005": "clear_no",
+	"GYD401": "revoke_no", "GYD402": "revoke_no", "GYD403": "revoke_no", "GYD404": "deduct_no",
 }
 
 // recordID returns the national key of a downloaded record.
 func recordID(code string, rec map[string]any) string {
-	switch code {
-	case "GYD001":
-		return str(rec, "apply_no")
-	case "GYD006":
-		return str(rec, "filing_no")
-	default:
-		return str(rec, "akb020")
+	if f, ok := recordIDField[code]; ok {
+		return str(rec, f)
 	}
+	return str(rec, "akb020")
 }
+
+// eventKey is the record's part of its event id: the record id, qualified
+// by the visit for fee details (detail numbers are unique per visit only).
+func eventKey(code string, rec map[string]any, id string) string {
+	if code == "GYD102" && str(rec, "ykc700") != "" {
+		return str(rec, "ykc700") + "/" + id
+	}
+	return id
+}
+
+// followUpOf: after these downloads, the local records they revoke are
+// downloaded again completely with the target download.
+var followUpOf = map[string]string{"GYD401": "GYD102", "GYD404": "GYD004"}
 
 // at calls the test hook.
 func (a *Adapter) at(point string) error {
@@ -164,10 +205,46 @@ func (a *Adapter) lockDownload(ctx context.Context, site, code string) (func(), 
 	}
 }
 
-// download finishes an interrupted batch, if any, then fetches new batches
-// while the national system has more, at most maxBatches of them.
+// download runs downloadCode, then for a revocation download the
+// complete re-downloads it queued (GYD401 → GYD102 of the visit, GYD404 →
+// GYD004 of the settlement). A queued re-download that fails stays queued
+// for the next run.
 func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
+	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches)
+	target := followUpOf[code]
+	if err != nil || target == "" {
+		return sum, err
+	}
+	entries, err := h.Scan(ctx, "redl/"+target+"/", 200)
+	if err != nil {
+		return sum, fmt.Errorf("read the queued %s re-downloads: %w", target, err)
+	}
+	for _, e := range entries {
+		var in map[string]any
+		if err := decodeJSON(e.Value, &in); err != nil {
+			_ = h.Delete(ctx, e.Key)
+			continue
+		}
+		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, maxBatches)
+		sum.FollowUps = append(sum.FollowUps, fs)
+		if err != nil {
+			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
+		}
+		if err := h.Delete(ctx, e.Key); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// downloadCode finishes an interrupted batch, if any, then fetches new
+// batches while the national system has more, at most maxBatches of them.
+// A feedback (GYU008) that gets no trustworthy answer is retried with
+// backoff within the run, held to the 30-minute rule (feedbackDue).
+func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
 	sum := dlSummary{Code: code}
+	runStart := a.now()
+	fbTries := 0
 	release, err := a.lockDownload(ctx, c.code, code)
 	if err != nil {
 		return sum, err
@@ -198,7 +275,14 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			}
 		case stepFeedback:
 			if err := a.feedback(ctx, h, c, messageID, key, &st, &ver, &sum); err != nil {
-				return sum, err
+				var de *dlError
+				if !errors.As(err, &de) || !de.unknown {
+					return sum, err
+				}
+				fbTries++
+				if werr := a.feedbackDue(ctx, h, c, &st, runStart, fbTries, err); werr != nil {
+					return sum, werr
+				}
 			}
 		default:
 			if fetched >= maxBatches || (fetched > 0 && !st.HasMore) {
@@ -209,7 +293,7 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			for k, v := range input {
 				in[k] = v
 			}
-			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" {
+			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && str(in, "full_flag") != "1" {
 				in["last_batch_no"] = st.LastBatchNo
 			}
 			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
@@ -300,7 +384,7 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		sum.Batches = append(sum.Batches, batchSummary{BatchNo: o.BatchNo, HasMore: st.HasMore})
 		return a.save(ctx, h, key, st, ver)
 	}
-	st.Step = stepStored
+	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
@@ -515,9 +599,112 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 		}
 		return a.putFiling(ctx, h, no, f)
 	case "GYD009":
-		return putJSON(ctx, h, "inst/"+str(rec, "akb020"), instState{Type: str(rec, "institution_type"), Valid: str(rec, "valid_flag"), At: now})
+		return putJSON(ctx, h, "inst/"+str(rec, "akb020"), instFrom(rec, now))
+	case "GYD101":
+		return putJSON(ctx, h, "dladm/"+str(rec, "akb020")+"/"+str(rec, "akc190"), dlAdmission{YKC700: str(rec, "ykc700"), At: now})
+	case "GYD402":
+		return update(ctx, h, "dladm/"+str(rec, "akb020")+"/"+str(rec, "akc190"), func(d *dlAdmission, exists bool) error {
+			if !exists || d.YKC700 != str(rec, "ykc700") {
+				return errSkip
+			}
+			d.Revoked = true
+			return nil
+		})
+	case "GYD102":
+		return update(ctx, h, "dldet/"+str(rec, "ykc700"), func(m *map[string]bool, _ bool) error {
+			if *m == nil {
+				*m = map[string]bool{}
+			}
+			(*m)[str(rec, "detail_no")] = str(rec, "revoked") == "1"
+			return nil
+		})
+	case "GYD401":
+		// Revoke the local details, then download the visit's complete
+		// details again (after this batch: download's follow-ups).
+		list, _ := rec["details"].([]any)
+		only := map[string]bool{}
+		for _, x := range list {
+			d, _ := x.(map[string]any)
+			only[str(d, "detail_no")] = true
+		}
+		if err := update(ctx, h, "dldet/"+str(rec, "ykc700"), func(m *map[string]bool, exists bool) error {
+			if !exists {
+				return errSkip
+			}
+			for k := range *m {
+				if len(only) == 0 || only[k] {
+					(*m)[k] = true
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return putJSON(ctx, h, "redl/GYD102/"+str(rec, "akb020")+"/"+str(rec, "akc190"),
+			map[string]any{"akb020": str(rec, "akb020"), "akc190": str(rec, "akc190"), "ykc700": str(rec, "ykc700"), "full_flag": "1"})
+	case "GYD004":
+		return putJSON(ctx, h, "dldeduct/"+str(rec, "deduct_no"), dlDeduction{SettleNo: str(rec, "settle_no"), Revoked: str(rec, "revoked") == "1", At: now})
+	case "GYD404":
+		if err := update(ctx, h, "dldeduct/"+str(rec, "deduct_no"), func(d *dlDeduction, exists bool) error {
+			if !exists {
+				d.SettleNo, d.At = str(rec, "settle_no"), now
+			}
+			d.Revoked = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		return putJSON(ctx, h, "redl/GYD004/"+str(rec, "settle_no"), map[string]any{"settle_no": str(rec, "settle_no"), "full_flag": "1"})
 	}
 	return nil
+}
+
+// feedbackDue waits before the next try of a feedback that got no
+// trustworthy answer. The feedback is due within uploadDeadline of the
+// download (the 30-minute rule): it is retried with backoff inside the
+// run; past the deadline an event (workinjury.feedback.late) is published
+// and an error logged once per batch, and it is still retried. One run
+// retries for at most one uploadDeadline; the next run carries on.
+func (a *Adapter) feedbackDue(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState, runStart time.Time, tries int, cause error) error {
+	now := a.now()
+	if !st.StoredAt.IsZero() && now.After(st.StoredAt.Add(c.deadline)) {
+		a.feedbackLate(ctx, h, c, st, now, cause)
+	}
+	wait := time.Second << min(tries-1, 10)
+	if wait > c.fbBackoff {
+		wait = c.fbBackoff
+	}
+	if now.Add(wait).After(runStart.Add(c.deadline)) {
+		return fmt.Errorf("%w; the feedback is retried by the next run", cause)
+	}
+	a.log.Warn("feedback got no trustworthy answer; retrying", "site", c.code, "code", st.Code, "batch", st.BatchNo, "try", tries, "wait", wait.String(), "err", cause)
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w; stopped: %w", cause, ctx.Err())
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+// feedbackLate reports a feedback past its deadline, once per batch.
+func (a *Adapter) feedbackLate(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState, now time.Time, cause error) {
+	key := "dl/" + st.Code + "/late"
+	var batch string
+	if _, err := getJSON(ctx, h, key, &batch); err != nil || batch == st.BatchNo {
+		return
+	}
+	due := st.StoredAt.Add(c.deadline)
+	a.log.Error("ALERT: download feedback (GYU008) past its 30-minute deadline; still retrying", "site", c.code, "code", st.Code,
+		"batch", st.BatchNo, "storedAt", st.StoredAt, "overdue", now.Sub(due).Round(time.Second).String(), "err", cause)
+	payload, _ := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "storedAt": st.StoredAt,
+		"deadline": due, "overdueSeconds": int64(now.Sub(due) / time.Second), "error": cause.Error()})
+	ev := sdk.Event{ID: Name + "/" + c.code + "/feedback-late/" + st.Code + "/" + st.BatchNo, Type: "workinjury.feedback.late", Key: st.BatchNo,
+		Payload: payload, OccurredAt: now, Headers: map[string]string{"workinjury-download-code": st.Code, "workinjury-batch": st.BatchNo}}
+	if err := h.Publish(ctx, ev); err != nil {
+		a.log.Warn("cannot publish the late-feedback event", "err", err)
+		return
+	}
+	_ = putJSON(ctx, h, key, st.BatchNo)
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
@@ -581,9 +768,13 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		}
 		atts = append(atts, entry)
 	}
-	evID := Name + "/" + c.code + "/" + st.Code + "/" + id
+	evID := Name + "/" + c.code + "/" + st.Code + "/" + eventKey(st.Code, rec, id)
 	if v := str(rec, "update_time"); v != "" {
 		evID += "@" + v
+	}
+	if str(st.Input, "full_flag") == "1" {
+		// A complete re-download delivers the records again, on purpose.
+		evID += "@" + st.BatchNo
 	}
 	payload, err := marshal(map[string]any{
 		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
@@ -637,14 +828,14 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	if st.FeedbackSent {
 		r, err := a.reconcile(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, st.FeedbackDate)
 		if err != nil {
-			return &dlError{err: fmt.Errorf("reconcile the feedback of batch %s (serial %s) with GYD053: %w; nothing is resent until it answers", st.BatchNo, st.FeedbackSerial, err)}
+			return &dlError{unknown: true, err: fmt.Errorf("reconcile the feedback of batch %s (serial %s) with GYD053: %w; nothing is resent until it answers", st.BatchNo, st.FeedbackSerial, err)}
 		}
 		switch r.status {
 		case transOK:
 			a.log.Info("feedback of an interrupted run was accepted (GYD053); not sending it again", "site", c.code, "code", st.Code, "batch", st.BatchNo)
 			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		case transPending:
-			return &dlError{err: fmt.Errorf("the feedback of batch %s (serial %s) is still being processed; the next run asks again", st.BatchNo, st.FeedbackSerial)}
+			return &dlError{unknown: true, err: fmt.Errorf("the feedback of batch %s (serial %s) is still being processed; the next run asks again", st.BatchNo, st.FeedbackSerial)}
 		}
 		serial, err := a.newSerial(ctx, h, c)
 		if err != nil {
@@ -690,7 +881,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
 	default:
-		return &dlError{err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
+		return &dlError{unknown: true, err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
 	}
 }
 

@@ -44,8 +44,8 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 // run is reconciled (GYD053) rather than repeated.
 func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteConfig) *sdk.RunJobResponse {
 	resp := &sdk.RunJobResponse{}
-	if c.institutions == "" {
-		resp.Summary = "no institutionsFile configured; nothing to upload"
+	if c.institutions == "" || !c.instFromFile {
+		resp.Summary = "no institutionsFile configured (or institutionsSource excludes file); nothing to upload"
 		return resp
 	}
 	data, err := os.ReadFile(c.institutions)
@@ -65,14 +65,23 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		resp.Diagnostics.Error("", "schema", "no GYU009 schema", "")
 		return resp
 	}
-	uploaded, unchanged := 0, 0
+	uploaded, unchanged, unapproved := 0, 0, 0
 	for i, inst := range list {
 		where := fmt.Sprintf("%s[%d]", c.institutions, i)
+		// Only approved institutions are uploaded; audit_status is the
+		// source's, not the national system's, and is not sent.
+		if v, ok := inst["audit_status"]; ok {
+			delete(inst, "audit_status")
+			if str(map[string]any{"v": v}, "v") != "1" {
+				unapproved++
+				continue
+			}
+		}
 		var ds sdk.Diagnostics
 		for _, fe := range sc.ValidateInput(inst) {
 			ds.Error(where+" "+fe.Path, fe.Rule, fe.Message, "")
 		}
-		rds, err := a.checkRules(ctx, h, c, "GYU009", inst)
+		rds, err := a.checkRules(ctx, h, c, "job/GYU009", "GYU009", inst)
 		if err != nil {
 			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
 			return resp
@@ -117,6 +126,6 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		}
 	}
 	resp.Processed = int64(uploaded)
-	resp.Summary = fmt.Sprintf("GYU009: %d institution(s) uploaded, %d unchanged, %d in the file", uploaded, unchanged, len(list))
+	resp.Summary = fmt.Sprintf("GYU009: %d institution(s) uploaded, %d unchanged, %d not approved, %d in the file", uploaded, unchanged, unapproved, len(list))
 	return resp
 }

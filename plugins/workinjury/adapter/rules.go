@@ -27,10 +27,17 @@ import (
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason
 //	GYR005  a batch number or a date range
+//	GYU009  only approved institutions (audit_status, when given, is 1)
 //	dates   an end date is not before its start date
-func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, code string, doc map[string]any) (sdk.Diagnostics, error) {
+//
+// The settlement chain (GYU101–103, GYU303, GYR001–004, GYU003, GYU004,
+// GYD102) is in lifecycle.go.
+func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any) (sdk.Diagnostics, error) {
 	var ds sdk.Diagnostics
 	dateOrder(&ds, doc, "aae030", "aae031")
+	if err := a.checkLifecycle(ctx, h, c, msgID, code, doc, &ds); err != nil {
+		return ds, err
+	}
 	switch code {
 	case "GYU001":
 		if str(doc, "audit_result") == "2" && str(doc, "audit_opinion") == "" {
@@ -232,7 +239,7 @@ func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filing
 // apply records the effects of an accepted upload in the adapter state, so
 // that the rules above know them. It is idempotent: a reconciled outcome
 // applies it again.
-func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, code string, doc map[string]any, output json.RawMessage) error {
+func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any, output json.RawMessage) error {
 	var out map[string]any
 	dec := json.NewDecoder(bytes.NewReader(output))
 	dec.UseNumber()
@@ -240,6 +247,9 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, code str
 		out = map[string]any{}
 	}
 	now := a.now().UTC()
+	if err := a.applyLifecycle(ctx, h, msgID, code, doc, out); err != nil {
+		return err
+	}
 	switch code {
 	case "GYU001":
 		no := str(doc, "apply_no")
@@ -342,7 +352,13 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, code str
 		}
 		return a.putFiling(ctx, h, no, f)
 	case "GYU009":
-		return putJSON(ctx, h, "inst/"+str(doc, "akb020"), instState{Type: str(doc, "institution_type"), Valid: str(doc, "valid_flag"), At: now})
+		return putJSON(ctx, h, "inst/"+str(doc, "akb020"), instFrom(doc, now))
 	}
 	return nil
+}
+
+// instFrom is the institution state of a GYU009 input or GYD009 record.
+func instFrom(doc map[string]any, now time.Time) instState {
+	return instState{Type: str(doc, "institution_type"), Valid: str(doc, "valid_flag"), AAB299: str(doc, "aab299"),
+		AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031"), At: now}
 }

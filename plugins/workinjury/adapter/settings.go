@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,12 @@ const (
 	setInstitutionsFile  = "institutionsFile"
 	setAttachmentDir     = "attachmentDir"
 	setMaxInline         = "maxInlineAttachmentBytes"
+	setInstSource        = "institutionsSource"
+	setAmountTolerance   = "amountTolerance"
+	setPreconditions     = "preconditions"
+	setCardAuthMaxAge    = "cardAuthMaxAge"
+	setUploadDeadline    = "uploadDeadline"
+	setFeedbackBackoff   = "feedbackMaxBackoff"
 
 	setSuccessCodes       = "successCodes"
 	setCipherOrder        = "cipherOrder"
@@ -137,6 +144,21 @@ func settings() []sdk.Setting {
 		{Name: setInstitutionsFile, Type: sdk.SettingPath,
 			Description: "JSON file with an array of this province's approved institutions (GYU009 inputs); the GYU009 job uploads the new and changed ones; no upload job when empty",
 			Example:     "/etc/medgate/workinjury-institutions.json"},
+		{Name: setInstSource, Type: sdk.SettingString, Default: "file,messages",
+			Description: "where the approved institutions uploaded with GYU009 come from: file (institutionsFile, by the GYU009 job), messages (workinjury.GYU009 messages from the platform), or both; a record with audit_status other than 1 (approved) is never uploaded",
+			Example:     "messages"},
+		{Name: setAmountTolerance, Type: sdk.SettingString, Default: "0.005",
+			Description: "largest allowed difference between unit price × quantity and the amount of a fee or device line (decimal, yuan); 0.005 means the amount is the product rounded to the cent",
+			Example:     "0"},
+		{Name: setPreconditions, Type: sdk.SettingString, Default: "GYD051@admission,GYD051@discharge,GYD051@device",
+			Description: "national checks made before an upload, comma-separated: GYD051@admission (GYU101), GYD051@discharge (GYU103), GYD051@device (GYU303) call the filing verification; GYD052@admission requires a successful card authentication (a workinjury.GYD052 message) of the person at the institution within cardAuthMaxAge; \"-\" for none. A filing this site has not seen is verified with GYD051 whatever this says",
+			Example:     "GYD051@admission,GYD052@admission"},
+		{Name: setCardAuthMaxAge, Type: sdk.SettingDuration, Default: "12h",
+			Description: "how long a successful GYD052 card authentication counts for GYD052@admission"},
+		{Name: setUploadDeadline, Type: sdk.SettingDuration, Default: "30m",
+			Description: "time after the business event (occurredAt) by which an upload, and after a download by which its GYU008 feedback, must have reached the national system; later ones still go, flagged late, with an event and an error log"},
+		{Name: setFeedbackBackoff, Type: sdk.SettingDuration, Default: "30s",
+			Description: "longest pause between retries of a GYU008 feedback inside one download run"},
 		{Name: setAttachmentDir, Type: sdk.SettingPath,
 			Description: "directory for downloaded attachments (GYD054); when empty, attachment content travels inside the download event up to maxInlineAttachmentBytes",
 			Example:     "/var/lib/medgate/workinjury-attachments"},
@@ -207,7 +229,24 @@ type siteConfig struct {
 	institutions  string
 	attachmentDir string
 	maxInline     int64
+	// instFromFile and instFromMessages: the sources of GYU009 uploads.
+	instFromFile, instFromMessages bool
+	// tolerance is the allowed |price × qty − amount|.
+	tolerance *big.Rat
+	// pre holds the enabled preconditions (GYD051@admission …).
+	pre            map[string]bool
+	cardAuthMaxAge time.Duration
+	deadline       time.Duration
+	fbBackoff      time.Duration
 }
+
+// Preconditions (setting preconditions).
+const (
+	preFilingAdmission = "GYD051@admission"
+	preFilingDischarge = "GYD051@discharge"
+	preFilingDevice    = "GYD051@device"
+	preCardAdmission   = "GYD052@admission"
+)
 
 var (
 	regionRE = regexp.MustCompile(`^[0-9]{6}$`)
@@ -256,6 +295,46 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 	c.maxInline = int64(intOr(in[setMaxInline], 512<<10, setMaxInline, &ds))
 	c.institutions = in[setInstitutionsFile]
 	c.attachmentDir = in[setAttachmentDir]
+	for _, s := range splitList(in[setInstSource]) {
+		switch s {
+		case "file":
+			c.instFromFile = true
+		case "messages":
+			c.instFromMessages = true
+		default:
+			bad(setInstSource, "unknown institutions source "+strconv.Quote(s), "use file, messages or file,messages")
+		}
+	}
+	if in[setInstSource] == "" {
+		c.instFromFile, c.instFromMessages = true, true
+	}
+	tol := in[setAmountTolerance]
+	if tol == "" {
+		tol = "0.005"
+	}
+	if r, ok := parseDec(tol); !ok || r.Sign() < 0 {
+		bad(setAmountTolerance, "amountTolerance must be a decimal number ≥ 0", "e.g. 0.005 (round to the cent) or 0 (exact)")
+		c.tolerance = big.NewRat(5, 1000)
+	} else {
+		c.tolerance = r
+	}
+	c.pre = map[string]bool{}
+	pre := in[setPreconditions]
+	if pre == "" {
+		pre = preFilingAdmission + "," + preFilingDischarge + "," + preFilingDevice
+	}
+	for _, s := range splitList(pre) {
+		switch s {
+		case fieldDisabled:
+		case preFilingAdmission, preFilingDischarge, preFilingDevice, preCardAdmission:
+			c.pre[s] = true
+		default:
+			bad(setPreconditions, "unknown precondition "+strconv.Quote(s), "use GYD051@admission, GYD051@discharge, GYD051@device, GYD052@admission, or - for none")
+		}
+	}
+	c.cardAuthMaxAge = durationOr(in[setCardAuthMaxAge], 12*time.Hour, setCardAuthMaxAge, &ds)
+	c.deadline = durationOr(in[setUploadDeadline], 30*time.Minute, setUploadDeadline, &ds)
+	c.fbBackoff = durationOr(in[setFeedbackBackoff], 30*time.Second, setFeedbackBackoff, &ds)
 
 	// Envelope options: start from the defaults, apply every setting.
 	o := smenvelope.Defaults()

@@ -24,6 +24,19 @@ import (
 //	instup/<akb020>             hash of the institution last uploaded (GYU009 job)
 //	dl/<code>                   dlState: the download workflow of GYD001/GYD006/GYD009
 //	dl/<code>/progress          dlProgress: records published of the current batch
+//	visit/<ykc700>              visitState: an admission uploaded with GYU101
+//	visit/<ykc700>/details      visitDetails: its fee details (GYU102, GYR001)
+//	adm/<akb020>/<akc190>       claimState: the inpatient/outpatient number's use
+//	settle/<settle_no>          settleState: a settlement (GYU103, GYU303)
+//	deduct/<deduct_no>          deductState: an audit deduction (GYU004)
+//	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
+//	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003
+//	card/<hash>/<akb020>        time of the person's last successful GYD052
+//	late/<message id>           an upload already reported as late
+//	dladm/<akb020>/<akc190>     dlAdmission: an admission downloaded (GYD101)
+//	dldet/<ykc700>              map detail_no → revoked: details downloaded (GYD102, GYD401)
+//	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404)
+//	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //
 // ID numbers never appear in keys: persons are keyed by a hash.
 
@@ -150,9 +163,141 @@ type attachmentState struct {
 
 // instState is an institution from GYD009 or GYU009.
 type instState struct {
-	Type  string    `json:"type"`
-	Valid string    `json:"valid"`
-	At    time.Time `json:"at"`
+	Type   string    `json:"type"`
+	Valid  string    `json:"valid"`
+	AAB299 string    `json:"aab299,omitempty"`
+	AAE030 string    `json:"aae030,omitempty"`
+	AAE031 string    `json:"aae031,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// agreementValid reports whether the institution's agreement is valid on
+// day (YYYY-MM-DD).
+func (s instState) agreementValid(day string) bool {
+	if s.Valid != "1" {
+		return false
+	}
+	if s.AAE030 != "" && day < s.AAE030 {
+		return false
+	}
+	return s.AAE031 == "" || day <= s.AAE031
+}
+
+// Visit states.
+const (
+	visitAdmitted = "admitted"
+	visitSettled  = "settled"
+	visitRevoked  = "revoked"
+)
+
+// visitState is an admission uploaded with GYU101, keyed by the national
+// visit number (ykc700).
+type visitState struct {
+	AKB020 string `json:"akb020"`
+	AKC190 string `json:"akc190"`
+	Person string `json:"person"`
+	// AAC002 and AAC003 are kept (in the value, never in a key) for the
+	// GYD051 check at discharge.
+	AAC002   string `json:"aac002,omitempty"`
+	AAC003   string `json:"aac003,omitempty"`
+	FilingNo string `json:"filingNo"`
+	AKA130   string `json:"aka130"`
+	InstType string `json:"instType,omitempty"`
+	AAB301   string `json:"aab301,omitempty"`
+	Admitted string `json:"admitted"` // ykc701
+	Status   string `json:"status"`
+	SettleNo string `json:"settleNo,omitempty"`
+	// InFlight lists the GYU102 messages sent for this visit whose outcome
+	// is not known yet: a settlement waits for them.
+	InFlight []string  `json:"inFlight,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// detailState is one uploaded fee line; amounts are two-decimal strings.
+type detailState struct {
+	Amount  string `json:"a"`
+	Fund    string `json:"f"`
+	Self    string `json:"s"`
+	Revoked bool   `json:"r,omitempty"`
+}
+
+// visitDetails are the fee lines of a visit by detail_no.
+type visitDetails map[string]detailState
+
+// claimState reserves a unique business key (an inpatient number at an
+// institution, an institution's month) for one message until its outcome
+// is known; Ref is what the accepted upload produced.
+type claimState struct {
+	MessageID string    `json:"messageId"`
+	Done      bool      `json:"done,omitempty"`
+	Ref       string    `json:"ref,omitempty"`
+	Revoked   bool      `json:"revoked,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// settleState is a settlement uploaded with GYU103 or GYU303.
+type settleState struct {
+	Visit      string    `json:"visit,omitempty"` // ykc700; empty for assistive devices
+	AKB020     string    `json:"akb020"`
+	InstType   string    `json:"instType"`
+	Person     string    `json:"person"`
+	Total      string    `json:"total"`
+	Fund       string    `json:"fund"`
+	Self       string    `json:"self"`
+	SettleTime string    `json:"settleTime"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	RevokeTime string    `json:"revokeTime,omitempty"`
+	Deducts    []string  `json:"deducts,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// deductState is an audit deduction uploaded with GYU004.
+type deductState struct {
+	SettleNo   string    `json:"settleNo"`
+	AKB020     string    `json:"akb020"`
+	Amount     string    `json:"amount"`
+	DeductTime string    `json:"deductTime"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	RevokeTime string    `json:"revokeTime,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Monthly-settlement item types (codes/monthItemType.yaml).
+const (
+	itemSettlement   = "1"
+	itemSettleRevoke = "2"
+	itemDeduction    = "3"
+	itemDeductRevoke = "4"
+)
+
+// monthItem is one line a monthly settlement (GYU003) must list.
+type monthItem struct {
+	Type   string `json:"type"`
+	Ref    string `json:"ref"`
+	Settle string `json:"settle"`
+	Amount string `json:"amount"`
+	Total  string `json:"total,omitempty"`
+	Self   string `json:"self,omitempty"`
+	Time   string `json:"time"`
+}
+
+// monthIndex is every item of an institution's month.
+type monthIndex struct {
+	Items []monthItem `json:"items"`
+}
+
+// dlAdmission is an admission downloaded with GYD101.
+type dlAdmission struct {
+	YKC700  string    `json:"ykc700"`
+	Revoked bool      `json:"revoked,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// dlDeduction is a deduction downloaded with GYD004.
+type dlDeduction struct {
+	SettleNo string    `json:"settleNo"`
+	Revoked  bool      `json:"revoked,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // personKey hashes a social-security number for use in state keys.

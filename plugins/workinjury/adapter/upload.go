@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -54,6 +55,12 @@ func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteCon
 	if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
+	if code == "GYU102" {
+		// A settlement of the visit waits until this outcome is known.
+		if err := a.inFlight(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
+			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+		}
+	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, doc)
 	switch out.kind {
 	case kindOK, kindRejected:
@@ -61,6 +68,8 @@ func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteCon
 	case kindLocal:
 		if err := h.Delete(ctx, key); err != nil {
 			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
+		} else {
+			a.forget(ctx, h, req.MessageID, code, doc)
 		}
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
@@ -73,7 +82,7 @@ func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteCon
 // stores the outcome and returns the response.
 func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, code string, doc map[string]any, out outcome, reconciled bool) *sdk.HandleResponse {
 	if out.kind == kindOK {
-		if err := a.apply(ctx, h, c, code, doc, out.output); err != nil {
+		if err := a.apply(ctx, h, c, msgIDOf(key), code, doc, out.output); err != nil {
 			// The national system accepted it; the next attempt finds the
 			// serial with GYD053 and applies the effects again.
 			return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
@@ -81,6 +90,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		rec.Status, rec.Output = string(sdk.StatusOK), out.output
 	} else {
 		rec.Status = string(sdk.StatusRejected)
+		a.forget(ctx, h, msgIDOf(key), code, doc)
 	}
 	rec.Done, rec.ExtCode, rec.ExtMsg, rec.Reconciled = true, out.code, out.message, reconciled
 	if err := putJSON(ctx, h, key, rec); err != nil {
@@ -91,6 +101,20 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	}
 	return recordResponse(code, rec)
 }
+
+// forget undoes what a message reserved before it was sent, once it is
+// known that it changed nothing (refused, or never sent).
+func (a *Adapter) forget(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	a.release(ctx, h, msgID, code, doc)
+	if code == "GYU102" {
+		if err := a.inFlight(ctx, h, str(doc, "ykc700"), msgID, false); err != nil {
+			a.log.Warn("cannot clear an in-flight fee-detail upload", "code", code, "err", err)
+		}
+	}
+}
+
+// msgIDOf returns the message id of a msg/<id> key.
+func msgIDOf(key string) string { return strings.TrimPrefix(key, "msg/") }
 
 // recordResponse rebuilds the response of a finished upload.
 func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {

@@ -1,0 +1,1331 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// The lifecycle of a stay, kept per visit in plugin state and checked
+// before anything is sent (requirements §2.2.1 items 8–26, workinjury.md
+// §3.1). Each problem names its rule and the offending values:
+//
+//	GYU101  approved filing (local, else GYD051); admission day within the
+//	        filing's validity, at the filing's institution and place; the
+//	        institution's agreement valid that day; the inpatient/outpatient
+//	        number not used before at that institution (a revoked admission
+//	        frees it); GYD051 / GYD052 preconditions per site
+//	GYU102  admission uploaded and not revoked or settled; per line
+//	        |price × qty − amount| ≤ amountTolerance and fund + self = amount,
+//	        none negative, qty > 0; detail_no unique per visit (revoked
+//	        lines included); ≤500 lines (schema)
+//	GYU103  every fee detail uploaded (none in flight, at least one);
+//	        akc264, fund_pay, self_pay = sums of the valid details;
+//	        full_own_pay ≤ self_pay; discharge not before admission;
+//	        rehab_plan_id only for rehabilitation stays, uploaded with GYU002;
+//	        GYD051 precondition
+//	GYU101  (also) not at an assistive-device institution (type 3)
+//	GYU303  device filing (filing_type 3) verified; the institution known,
+//	        of type 3, agreement valid on config_date; per line as GYU102;
+//	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
+//	GYR001  stay not settled; the details exist and are not revoked
+//	GYR002  admission uploaded, not revoked, not settled; no valid details
+//	GYR003  settlement uploaded and not revoked, of that visit/institution
+//	GYR004  deductions uploaded and not revoked
+//	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
+//	        all valid deductions of a settlement ≤ its fund_pay; the
+//	        institution of this province; deduct_no unused
+//	GYU003  once per institution and month; the items are exactly the
+//	        month's settlements, settlement revocations, deductions and
+//	        deduction revocations with their amounts; the header amounts are
+//	        their sums; person_count = settle_count − revoke_count > 0
+//
+// Money is exact decimal arithmetic (money.go).
+
+// unavailableError: a precondition needs the national system, which gave
+// no trustworthy answer; the message is retried, not refused.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+var monthRE = regexp.MustCompile(`^[0-9]{4}(0[1-9]|1[0-2])$`)
+
+// dayOf returns the YYYY-MM-DD of a date or datetime text.
+func dayOf(t string) string {
+	if len(t) >= 10 {
+		return t[:10]
+	}
+	return t
+}
+
+// monthOf returns the yyyyMM of a datetime text ("2025-04-20 10:30:00").
+func monthOf(t string) string {
+	if len(t) >= 7 && t[4] == '-' {
+		return t[:4] + t[5:7]
+	}
+	return ""
+}
+
+// lifecycle checks one message of the settlement chain.
+type lifecycle struct {
+	a     *Adapter
+	ctx   context.Context
+	h     sdk.Host
+	c     *siteConfig
+	msgID string
+	doc   map[string]any
+	ds    *sdk.Diagnostics
+}
+
+func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
+
+// checkLifecycle runs the lifecycle rules of code, if it has any.
+func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any, ds *sdk.Diagnostics) error {
+	l := &lifecycle{a: a, ctx: ctx, h: h, c: c, msgID: msgID, doc: doc, ds: ds}
+	switch code {
+	case "GYU101":
+		return l.admission()
+	case "GYU102":
+		return l.feeDetails()
+	case "GYU103":
+		return l.settlement()
+	case "GYU303":
+		return l.deviceSettlement()
+	case "GYR001":
+		return l.revokeDetails()
+	case "GYR002":
+		return l.revokeAdmission()
+	case "GYR003":
+		return l.revokeSettlement()
+	case "GYR004":
+		return l.revokeDeductions()
+	case "GYU004":
+		return l.deductions()
+	case "GYU003":
+		return l.monthly()
+	case "GYD102":
+		return l.detailDownload()
+	}
+	return nil
+}
+
+// ---- filings and institutions ----
+
+// filingCheck verifies the filing behind an upload: from local state, and
+// with GYD051 when the filing is not known here or the site asks for the
+// national check (remote).
+type filingCheck struct {
+	path     string // JSON path of the filing number
+	filingNo string
+	aac002   string
+	aac003   string
+	akb020   string
+	aab299   string
+	day      string // YYYY-MM-DD the filing must cover
+	scene    string // verifyScene: 1 admission, 2 discharge, 3 device
+	device   bool   // an assistive-device filing is needed
+	remote   bool
+}
+
+func (l *lifecycle) checkFiling(fc filingCheck) error {
+	var f filingState
+	ver, err := getJSON(l.ctx, l.h, "filing/"+fc.filingNo, &f)
+	if err != nil {
+		return err
+	}
+	if ver > 0 {
+		l.localFiling(fc, f)
+	}
+	if ver > 0 && !fc.remote {
+		return nil
+	}
+	return l.remoteFiling(fc, ver == 0)
+}
+
+func (l *lifecycle) localFiling(fc filingCheck, f filingState) {
+	no := fc.filingNo
+	if f.Status != filingApproved && f.Status != filingChanged {
+		l.fail(fc.path, "state", fmt.Sprintf("rule approved-filing: filing %s has status %s, not approved (1) or changed (3)", no, f.Status),
+			"only a person with an approved filing can be admitted or settled")
+		return
+	}
+	if f.Person != "" && fc.aac002 != "" && f.Person != personKey(fc.aac002) {
+		l.fail("$.aac002", "consistency", "rule filing-person: filing "+no+" belongs to another person", "send the filing number of this person")
+	}
+	if fc.day != "" && ((f.AAE030 != "" && fc.day < f.AAE030) || (f.AAE031 != "" && fc.day > f.AAE031)) {
+		l.fail(fc.path, "state", fmt.Sprintf("rule filing-validity: %s is outside filing %s's validity %s – %s", fc.day, no, orOpen(f.AAE030), orOpen(f.AAE031)),
+			"the admission or settlement date must lie within the filing's validity; extend it with GYU007 first")
+	}
+	if f.AKB020 != "" && fc.akb020 != "" && f.AKB020 != fc.akb020 {
+		l.fail("$.akb020", "consistency", fmt.Sprintf("rule filing-institution: filing %s is for institution %s, not %s", no, f.AKB020, fc.akb020),
+			"change the filing's institution with GYU007 (change_type 2) first")
+	}
+	if f.AAB299 != "" && fc.aab299 != "" && f.AAB299 != fc.aab299 {
+		l.fail("$.aab299", "consistency", fmt.Sprintf("rule filing-place: filing %s is for place of treatment %s, not %s", no, f.AAB299, fc.aab299),
+			"change the filing's place of treatment with GYU007 (change_type 3) first")
+	}
+	if fc.device && f.InstType != "3" {
+		l.fail(fc.path, "state", fmt.Sprintf("rule device-filing: filing %s is for institution type %s, not an assistive-device filing (3)", no, f.InstType),
+			"an assistive-device settlement needs the person's assistive-device configuration filing")
+	}
+}
+
+// remoteFiling asks GYD051; unknown says the filing was not known here,
+// and a valid answer is remembered.
+func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
+	in := map[string]any{"aac002": fc.aac002, "aac003": fc.aac003, "akb020": fc.akb020, "visit_date": fc.day, "scene": fc.scene, "filing_no": fc.filingNo}
+	if fc.aac003 == "" {
+		in["aac003"] = "-"
+	}
+	serial, err := l.a.newSerial(l.ctx, l.h, l.c)
+	if err != nil {
+		return err
+	}
+	out := l.a.call(l.ctx, l.h, l.c, l.msgID, "GYD051", serial, in)
+	switch out.kind {
+	case kindOK:
+	case kindRejected:
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: the national filing verification (GYD051, serial %s) refused filing %s: %s %s", serial, fc.filingNo, out.code, out.message),
+			"the person needs an approved filing for this institution and date")
+		return nil
+	default:
+		return &unavailableError{fmt.Errorf("the filing verification GYD051 (serial %s) gave no trustworthy answer: %w", serial, out.err)}
+	}
+	var r map[string]any
+	if err := decodeJSON(out.output, &r); err != nil {
+		return &unavailableError{fmt.Errorf("the GYD051 answer (serial %s) is not readable: %w", serial, err)}
+	}
+	where := "GYD051 serial " + serial
+	if unknown {
+		where = "filing " + fc.filingNo + " is not known at this site; " + where
+	}
+	if str(r, "filing_valid") != "1" {
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s says there is no valid filing: %s", where, str(r, "check_message")),
+			"the person needs an approved filing covering this institution and date")
+		return nil
+	}
+	if no := str(r, "filing_no"); no != "" && no != fc.filingNo {
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s names filing %s, not %s", where, no, fc.filingNo), "send the person's valid filing number")
+		return nil
+	}
+	from, to := str(r, "aae030"), str(r, "aae031")
+	if fc.day != "" && ((from != "" && fc.day < from) || (to != "" && fc.day > to)) {
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule filing-validity: %s gives the validity %s – %s, which does not cover %s", where, orOpen(from), orOpen(to), fc.day), "")
+		return nil
+	}
+	if fc.device && str(r, "filing_type") != "" && str(r, "filing_type") != "3" {
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule device-filing: %s gives filing type %s, not an assistive-device filing (3)", where, str(r, "filing_type")), "")
+		return nil
+	}
+	if p := str(r, "aab299"); p != "" && fc.aab299 != "" && p != fc.aab299 {
+		l.fail("$.aab299", "GYD051", fmt.Sprintf("rule filing-place: %s gives the place of treatment %s, not %s", where, p, fc.aab299), "")
+		return nil
+	}
+	if !unknown {
+		return nil
+	}
+	status := str(r, "filing_status")
+	if status == "" {
+		status = filingApproved
+	}
+	it := "1"
+	if str(r, "filing_type") == "3" || fc.device {
+		it = "3"
+	} else if it, err = l.a.instType(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
+		return err
+	}
+	return l.a.putFiling(l.ctx, l.h, fc.filingNo, filingState{Status: status, Person: personKey(fc.aac002), InstType: it,
+		AKB020: str(r, "akb020"), AAB299: str(r, "aab299"), AAE030: from, AAE031: to})
+}
+
+// institution checks that akb020 is known with an agreement valid on day.
+func (l *lifecycle) institution(akb020, day string) (instState, bool, error) {
+	var st instState
+	ver, err := getJSON(l.ctx, l.h, "inst/"+akb020, &st)
+	if err != nil {
+		return st, false, err
+	}
+	if ver == 0 {
+		l.fail("$.akb020", "precondition", "rule institution-agreement: institution "+akb020+" is not known at this site",
+			"upload it with GYU009 (job or message) or download it with GYD009 first")
+		return st, false, nil
+	}
+	if !st.agreementValid(day) {
+		l.fail("$.akb020", "state", fmt.Sprintf("rule institution-agreement: institution %s has no valid agreement on %s (valid flag %s, %s – %s)", akb020, day, st.Valid, orOpen(st.AAE030), orOpen(st.AAE031)),
+			"only institutions with a valid agreement (协议机构状态有效) can admit")
+		return st, false, nil
+	}
+	return st, true, nil
+}
+
+// ---- GYU101 ----
+
+func (l *lifecycle) admission() error {
+	d := l.doc
+	akb020, akc190, admitted := str(d, "akb020"), str(d, "akc190"), str(d, "ykc701")
+	day := dayOf(admitted)
+	if akb020 == "" || akc190 == "" || str(d, "filing_no") == "" || admitted == "" {
+		return nil // the schema reports them
+	}
+	if err := l.checkFiling(filingCheck{path: "$.filing_no", filingNo: str(d, "filing_no"), aac002: str(d, "aac002"), aac003: str(d, "aac003"),
+		akb020: akb020, aab299: str(d, "aab299"), day: day, scene: "1", remote: l.c.pre[preFilingAdmission]}); err != nil {
+		return err
+	}
+	if inst, ok, err := l.institution(akb020, day); err != nil {
+		return err
+	} else if ok && inst.Type == "3" {
+		l.fail("$.akb020", "consistency", "rule institution-kind: institution "+akb020+" is an assistive-device institution (type 3); it does not admit",
+			"assistive-device settlements are uploaded with GYU303")
+	}
+	if l.c.pre[preCardAdmission] {
+		var at time.Time
+		ver, err := getJSON(l.ctx, l.h, "card/"+personKey(str(d, "aac002"))+"/"+akb020, &at)
+		if err != nil {
+			return err
+		}
+		if ver == 0 || l.a.now().Sub(at) > l.c.cardAuthMaxAge {
+			l.fail("$.aac002", "precondition", fmt.Sprintf("rule card-authentication: no successful social-security-card authentication (GYD052) of this person at %s within %s", akb020, l.c.cardAuthMaxAge),
+				"authenticate the card with a workinjury.GYD052 message first (the site requires it: preconditions GYD052@admission)")
+		}
+	}
+	var cl claimState
+	ver, err := getJSON(l.ctx, l.h, "adm/"+akb020+"/"+akc190, &cl)
+	if err != nil {
+		return err
+	}
+	if ver > 0 && cl.MessageID != l.msgID && !cl.Revoked {
+		detail := "an inpatient/outpatient number is used once per institution; revoke the wrong admission with GYR002 first"
+		if cl.Done {
+			l.fail("$.akc190", "state", fmt.Sprintf("rule unique-inpatient-number: %s was already used at %s (visit %s)", akc190, akb020, cl.Ref), detail)
+		} else {
+			l.fail("$.akc190", "state", fmt.Sprintf("rule unique-inpatient-number: %s at %s is being admitted by message %s", akc190, akb020, cl.MessageID), detail)
+		}
+	}
+	return nil
+}
+
+// ---- visits and details ----
+
+func (l *lifecycle) visit(ykc700 string) (visitState, bool, error) {
+	var v visitState
+	if ykc700 == "" {
+		return v, false, nil
+	}
+	ver, err := getJSON(l.ctx, l.h, "visit/"+ykc700, &v)
+	if err != nil {
+		return v, false, err
+	}
+	if ver == 0 {
+		l.fail("$.ykc700", "precondition", "rule admission-uploaded: visit "+ykc700+" was not admitted through this site (GYU101)",
+			"upload the admission with GYU101 first and use the ykc700 it returns")
+		return v, false, nil
+	}
+	return v, true, nil
+}
+
+func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
+	dm := visitDetails{}
+	if _, err := getJSON(l.ctx, l.h, "visit/"+ykc700+"/details", &dm); err != nil {
+		return nil, err
+	}
+	return dm, nil
+}
+
+// openVisit checks that a visit can take details or a settlement.
+func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
+	v, ok, err := l.visit(ykc700)
+	if err != nil || !ok {
+		return v, false, err
+	}
+	switch v.Status {
+	case visitRevoked:
+		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", "admit the patient again with GYU101")
+		return v, false, nil
+	case visitSettled:
+		l.fail("$.ykc700", "state", "rule "+rule+": visit "+ykc700+" is already settled (settlement "+v.SettleNo+")", "revoke the settlement with GYR003 first")
+		return v, false, nil
+	}
+	if a := str(l.doc, "akc190"); a != "" && a != v.AKC190 {
+		l.fail("$.akc190", "consistency", fmt.Sprintf("rule visit-number: visit %s has inpatient number %s, not %s", ykc700, v.AKC190, a), "")
+	}
+	return v, true, nil
+}
+
+// lineCheck checks one priced line: qty > 0, price ≥ 0, amount ≥ 0,
+// |price × qty − amount| ≤ tolerance; with fund/self: both ≥ 0 and
+// fund + self = amount. It returns the amount.
+func (l *lifecycle) lineCheck(at string, line map[string]any, withSplit bool) (*big.Rat, bool) {
+	qty, ok1 := dec(line, "qty")
+	price, ok2 := dec(line, "price")
+	amount, ok3 := dec(line, "amount")
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false // the schema reports them
+	}
+	good := true
+	if qty.Sign() <= 0 {
+		l.fail(at+".qty", "range", "rule positive-quantity: qty is "+plain(qty)+"; it must be greater than 0", "revoke wrong lines with GYR001 instead of sending negative ones")
+		good = false
+	}
+	if price.Sign() < 0 {
+		l.fail(at+".price", "range", "rule non-negative-price: price is "+plain(price), "")
+		good = false
+	}
+	if amount.Sign() < 0 {
+		l.fail(at+".amount", "range", "rule non-negative-amount: amount is "+money(amount), "")
+		good = false
+	}
+	prod := ratMul(price, qty)
+	if ratAbsDiff(prod, amount).Cmp(l.c.tolerance) > 0 {
+		l.fail(at+".amount", "consistency", fmt.Sprintf("rule price×qty=amount: %s × %s = %s but amount is %s", plain(price), plain(qty), plain(prod), money(amount)),
+			"amount must be unit price × quantity (within amountTolerance "+plain(l.c.tolerance)+")")
+		good = false
+	}
+	if withSplit {
+		fund, okf := dec(line, "fund_pay")
+		self, oks := dec(line, "self_pay")
+		if okf && oks {
+			if fund.Sign() < 0 || self.Sign() < 0 {
+				l.fail(at+".fund_pay", "range", fmt.Sprintf("rule non-negative-amount: fund_pay %s, self_pay %s", money(fund), money(self)), "")
+				good = false
+			}
+			if ratAdd(fund, self).Cmp(amount) != 0 {
+				l.fail(at+".fund_pay", "consistency", fmt.Sprintf("rule fund+self=amount: %s + %s = %s but amount is %s", money(fund), money(self), money(ratAdd(fund, self)), money(amount)),
+					"the fund-paid and self-paid parts must add up to the amount")
+				good = false
+			}
+		}
+	}
+	return amount, good
+}
+
+func (l *lifecycle) feeDetails() error {
+	ykc700 := str(l.doc, "ykc700")
+	if _, ok, err := l.openVisit(ykc700, "admission-uploaded"); err != nil || !ok {
+		l.linesOnly()
+		return err
+	}
+	dm, err := l.details(ykc700)
+	if err != nil {
+		return err
+	}
+	l.linesOnly()
+	seen := map[string]int{}
+	fee, _ := l.doc["fee"].([]any)
+	for i, x := range fee {
+		line, _ := x.(map[string]any)
+		no := str(line, "detail_no")
+		if no == "" {
+			continue
+		}
+		at := fmt.Sprintf("$.fee[%d].detail_no", i)
+		if j, dup := seen[no]; dup {
+			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
+		} else if _, old := dm[no]; old {
+			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
+		}
+		seen[no] = i
+	}
+	return nil
+}
+
+// linesOnly checks the arithmetic of GYU102 lines.
+func (l *lifecycle) linesOnly() {
+	fee, _ := l.doc["fee"].([]any)
+	for i, x := range fee {
+		line, _ := x.(map[string]any)
+		l.lineCheck(fmt.Sprintf("$.fee[%d]", i), line, true)
+	}
+}
+
+// ---- GYU103 ----
+
+func (l *lifecycle) settlement() error {
+	d := l.doc
+	ykc700 := str(d, "ykc700")
+	v, ok, err := l.openVisit(ykc700, "settle-open-visit")
+	if err != nil || !ok {
+		return err
+	}
+	if len(v.InFlight) > 0 {
+		l.fail("$.ykc700", "precondition", fmt.Sprintf("rule all-details-uploaded: %d fee-detail upload(s) of visit %s are still without an outcome (messages %s)", len(v.InFlight), ykc700, strings.Join(v.InFlight, ", ")),
+			"settle once every GYU102 of the stay has been answered")
+	}
+	dm, err := l.details(ykc700)
+	if err != nil {
+		return err
+	}
+	var total, fund, self sumOf
+	n := 0
+	for _, x := range dm {
+		if x.Revoked {
+			continue
+		}
+		n++
+		total.add(cents(x.Amount))
+		fund.add(cents(x.Fund))
+		self.add(cents(x.Self))
+	}
+	if n == 0 {
+		l.fail("$.ykc700", "precondition", "rule all-details-uploaded: visit "+ykc700+" has no valid fee details", "upload the fee details with GYU102 first")
+	}
+	for _, s := range []struct {
+		field, label string
+		want         *big.Rat
+	}{{"akc264", "total", total.rat()}, {"fund_pay", "fund-paid", fund.rat()}, {"self_pay", "self-paid", self.rat()}} {
+		got, ok := dec(d, s.field)
+		if ok && got.Cmp(s.want) != 0 {
+			l.fail("$."+s.field, "consistency", fmt.Sprintf("rule settlement=Σdetails: %s is %s but the %d valid fee details of visit %s add up to %s", s.field, money(got), n, ykc700, money(s.want)),
+				"the settlement's "+s.label+" amount must equal the sum of the uploaded details")
+		}
+	}
+	if own, ok := dec(d, "full_own_pay"); ok {
+		if sp, ok := dec(d, "self_pay"); ok && own.Cmp(sp) > 0 {
+			l.fail("$.full_own_pay", "consistency", fmt.Sprintf("rule full-own-pay≤self-pay: full_own_pay %s exceeds self_pay %s", money(own), money(sp)), "")
+		}
+		if own.Sign() < 0 {
+			l.fail("$.full_own_pay", "range", "rule non-negative-amount: full_own_pay is "+money(own), "")
+		}
+	}
+	if dis := str(d, "akc194"); dis != "" && v.Admitted != "" && dis < v.Admitted {
+		l.fail("$.akc194", "consistency", fmt.Sprintf("rule discharge-after-admission: discharge %s is before admission %s", dis, v.Admitted), "")
+	}
+	if id := str(d, "rehab_plan_id"); id != "" {
+		if v.AKA130 != "2" {
+			l.fail("$.rehab_plan_id", "consistency", fmt.Sprintf("rule rehab-plan: visit %s is not a rehabilitation stay (aka130 %s)", ykc700, v.AKA130), "only rehabilitation stays (aka130 2) attach a rehabilitation plan")
+		}
+		var att attachmentState
+		ver, err := getJSON(l.ctx, l.h, "att/"+id, &att)
+		if err != nil {
+			return err
+		}
+		if ver == 0 {
+			l.fail("$.rehab_plan_id", "precondition", "rule rehab-plan: attachment "+id+" was not uploaded through this site", "upload the plan with GYU002 (attachment_type 07) first")
+		}
+	}
+	if l.ds.HasError() || !l.c.pre[preFilingDischarge] {
+		return nil
+	}
+	// The person and filing are the admission's.
+	return l.checkFiling(filingCheck{path: "$.ykc700", filingNo: v.FilingNo, aac002: v.AAC002, aac003: v.AAC003, akb020: v.AKB020,
+		day: dayOf(str(d, "akc194")), scene: "2", remote: true})
+}
+
+// ---- GYU303 ----
+
+func (l *lifecycle) deviceSettlement() error {
+	d := l.doc
+	items, _ := d["items"].([]any)
+	var sum sumOf
+	seen := map[string]int{}
+	all := true
+	for i, x := range items {
+		line, _ := x.(map[string]any)
+		at := fmt.Sprintf("$.items[%d]", i)
+		amt, _ := l.lineCheck(at, line, false)
+		if amt == nil {
+			all = false
+			continue
+		}
+		sum.add(amt)
+		if no := str(line, "detail_no"); no != "" {
+			if j, dup := seen[no]; dup {
+				l.fail(at+".detail_no", "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also item %d", no, j), "")
+			}
+			seen[no] = i
+		}
+	}
+	total, okT := dec(d, "aac142")
+	fund, okF := dec(d, "fund_pay")
+	self, okS := dec(d, "self_pay")
+	if okT && all && total.Cmp(sum.rat()) != 0 {
+		l.fail("$.aac142", "consistency", fmt.Sprintf("rule settlement=Σitems: aac142 is %s but the items add up to %s", money(total), money(sum.rat())), "the device settlement total is the sum of its items")
+	}
+	if okT && okF && okS {
+		if fund.Sign() < 0 || self.Sign() < 0 || total.Sign() <= 0 {
+			l.fail("$.aac142", "range", fmt.Sprintf("rule positive-amount: aac142 %s, fund_pay %s, self_pay %s", money(total), money(fund), money(self)), "")
+		}
+		if ratAdd(fund, self).Cmp(total) != 0 {
+			l.fail("$.fund_pay", "consistency", fmt.Sprintf("rule fund+self=total: %s + %s = %s but aac142 is %s", money(fund), money(self), money(ratAdd(fund, self)), money(total)), "")
+		}
+	}
+	day := dayOf(firstNonEmpty(str(d, "config_date"), str(d, "settle_time")))
+	if akb020 := str(d, "akb020"); akb020 != "" && day != "" {
+		if inst, ok, err := l.institution(akb020, day); err != nil {
+			return err
+		} else if ok && inst.Type != "3" {
+			l.fail("$.akb020", "consistency", fmt.Sprintf("rule institution-kind: institution %s is of type %s, not an assistive-device institution (3)", akb020, inst.Type),
+				"GYU303 is the settlement of an assistive-device institution")
+		}
+	}
+	if str(d, "filing_no") == "" {
+		return nil
+	}
+	return l.checkFiling(filingCheck{path: "$.filing_no", filingNo: str(d, "filing_no"), aac002: str(d, "aac002"), aac003: str(d, "aac003"),
+		akb020: str(d, "akb020"), day: day, scene: "3", device: true, remote: l.c.pre[preFilingDevice]})
+}
+
+// ---- revocations ----
+
+func (l *lifecycle) revokeDetails() error {
+	ykc700 := str(l.doc, "ykc700")
+	v, ok, err := l.visit(ykc700)
+	if err != nil || !ok {
+		return err
+	}
+	if v.Status == visitSettled {
+		l.fail("$.ykc700", "state", "rule not-settled: visit "+ykc700+" is settled (settlement "+v.SettleNo+")", "fee details of a settled stay are revoked with the settlement (GYR003)")
+		return nil
+	}
+	if v.Status == visitRevoked {
+		l.fail("$.ykc700", "state", "rule not-settled: the admission of visit "+ykc700+" was revoked", "")
+		return nil
+	}
+	dm, err := l.details(ykc700)
+	if err != nil {
+		return err
+	}
+	list, _ := l.doc["details"].([]any)
+	if len(list) == 0 {
+		for _, x := range dm {
+			if !x.Revoked {
+				return nil
+			}
+		}
+		l.fail("$.ykc700", "state", "rule details-exist: visit "+ykc700+" has no valid fee details to revoke", "")
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, x := range list {
+		r, _ := x.(map[string]any)
+		no := str(r, "detail_no")
+		at := fmt.Sprintf("$.details[%d].detail_no", i)
+		det, ok := dm[no]
+		switch {
+		case no == "":
+		case seen[no]:
+			l.fail(at, "unique", "rule details-exist: detail_no "+no+" is listed twice", "")
+		case !ok:
+			l.fail(at, "state", "rule details-exist: visit "+ykc700+" has no fee detail "+no, "")
+		case det.Revoked:
+			l.fail(at, "state", "rule details-exist: fee detail "+no+" of visit "+ykc700+" is already revoked", "")
+		}
+		seen[no] = true
+	}
+	return nil
+}
+
+func (l *lifecycle) revokeAdmission() error {
+	ykc700 := str(l.doc, "ykc700")
+	v, ok, err := l.openVisit(ykc700, "admission-revocable")
+	if err != nil || !ok {
+		return err
+	}
+	if a := str(l.doc, "akb020"); a != "" && a != v.AKB020 {
+		l.fail("$.akb020", "consistency", fmt.Sprintf("rule visit-number: visit %s is at institution %s, not %s", ykc700, v.AKB020, a), "")
+	}
+	dm, err := l.details(ykc700)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, x := range dm {
+		if !x.Revoked {
+			n++
+		}
+	}
+	if n > 0 {
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule no-valid-details: visit %s still has %d valid fee detail(s)", ykc700, n), "revoke them with GYR001 first")
+	}
+	if len(v.InFlight) > 0 {
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule no-valid-details: %d fee-detail upload(s) of visit %s are still without an outcome", len(v.InFlight), ykc700), "")
+	}
+	return nil
+}
+
+func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
+	var s settleState
+	ver, err := getJSON(l.ctx, l.h, "settle/"+no, &s)
+	if err != nil {
+		return s, false, err
+	}
+	if ver == 0 {
+		l.fail(path, "precondition", "rule settlement-uploaded: settlement "+no+" was not uploaded through this site (GYU103/GYU303)", "")
+		return s, false, nil
+	}
+	if s.Revoked {
+		l.fail(path, "state", "rule settlement-uploaded: settlement "+no+" was revoked at "+s.RevokeTime, "")
+		return s, false, nil
+	}
+	return s, true, nil
+}
+
+func (l *lifecycle) revokeSettlement() error {
+	no := str(l.doc, "settle_no")
+	s, ok, err := l.settlementOf("$.settle_no", no)
+	if err != nil || !ok {
+		return err
+	}
+	if y := str(l.doc, "ykc700"); y != s.Visit {
+		l.fail("$.ykc700", "consistency", fmt.Sprintf("rule settlement-visit: settlement %s belongs to visit %q, not %q", no, s.Visit, y),
+			"medical and rehabilitation settlements name their visit; assistive-device settlements have none")
+	}
+	if a := str(l.doc, "akb020"); a != "" && a != s.AKB020 {
+		l.fail("$.akb020", "consistency", fmt.Sprintf("rule settlement-institution: settlement %s is of institution %s, not %s", no, s.AKB020, a), "")
+	}
+	if rt := str(l.doc, "revoke_time"); rt != "" && rt < s.SettleTime {
+		l.fail("$.revoke_time", "consistency", fmt.Sprintf("rule revoke-after-settle: revoke_time %s is before settle_time %s", rt, s.SettleTime), "")
+	}
+	return nil
+}
+
+func (l *lifecycle) revokeDeductions() error {
+	list, _ := l.doc["deductions"].([]any)
+	seen := map[string]bool{}
+	for i, x := range list {
+		r, _ := x.(map[string]any)
+		no := str(r, "deduct_no")
+		if no == "" {
+			continue
+		}
+		at := fmt.Sprintf("$.deductions[%d].deduct_no", i)
+		if seen[no] {
+			l.fail(at, "unique", "rule deduction-uploaded: deduct_no "+no+" is listed twice", "")
+			continue
+		}
+		seen[no] = true
+		var st deductState
+		ver, err := getJSON(l.ctx, l.h, "deduct/"+no, &st)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ver == 0:
+			l.fail(at, "precondition", "rule deduction-uploaded: deduction "+no+" was not uploaded through this site (GYU004)", "")
+		case st.Revoked:
+			l.fail(at, "state", "rule deduction-uploaded: deduction "+no+" was already revoked at "+st.RevokeTime, "")
+		case str(l.doc, "revoke_time") != "" && str(l.doc, "revoke_time") < st.DeductTime:
+			l.fail("$.revoke_time", "consistency", fmt.Sprintf("rule revoke-after-deduct: revoke_time %s is before deduction %s's time %s", str(l.doc, "revoke_time"), no, st.DeductTime), "")
+		}
+	}
+	return nil
+}
+
+// ---- GYU004 ----
+
+func (l *lifecycle) deductions() error {
+	list, _ := l.doc["deductions"].([]any)
+	seen := map[string]int{}
+	per := map[string]*deductAcc{}
+	order := []string{}
+	for i, x := range list {
+		r, _ := x.(map[string]any)
+		at := fmt.Sprintf("$.deductions[%d]", i)
+		no := str(r, "deduct_no")
+		if no != "" {
+			if j, dup := seen[no]; dup {
+				l.fail(at+".deduct_no", "unique", fmt.Sprintf("rule unique-deduct-no: deduct_no %s is also item %d", no, j), "")
+			} else {
+				var st deductState
+				ver, err := getJSON(l.ctx, l.h, "deduct/"+no, &st)
+				if err != nil {
+					return err
+				}
+				if ver > 0 {
+					l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" was already uploaded", "every deduction has its own number")
+				}
+			}
+			seen[no] = i
+		}
+		amt, ok := dec(r, "deduct_amount")
+		if ok && amt.Sign() <= 0 {
+			l.fail(at+".deduct_amount", "range", "rule deduction>0: deduct_amount is "+money(amt), "a deduction amount must be greater than 0")
+		}
+		sn := str(r, "settle_no")
+		if sn == "" {
+			continue
+		}
+		a := per[sn]
+		if a == nil {
+			s, found, err := l.settlementOf(at+".settle_no", sn)
+			if err != nil {
+				return err
+			}
+			if !found {
+				per[sn] = &deductAcc{}
+				continue
+			}
+			a = &deductAcc{s: s}
+			per[sn] = a
+			order = append(order, sn)
+		}
+		if a.s.AKB020 == "" {
+			continue
+		}
+		if k := str(r, "akb020"); k != "" && k != a.s.AKB020 {
+			l.fail(at+".akb020", "consistency", fmt.Sprintf("rule settlement-institution: settlement %s is of institution %s, not %s", sn, a.s.AKB020, k), "")
+		}
+		if ok && amt.Sign() > 0 {
+			a.sum.add(amt)
+			a.items = append(a.items, i)
+		}
+	}
+	for _, sn := range order {
+		a := per[sn]
+		var before sumOf
+		for _, no := range a.s.Deducts {
+			var st deductState
+			if _, err := getJSON(l.ctx, l.h, "deduct/"+no, &st); err != nil {
+				return err
+			}
+			if !st.Revoked {
+				before.add(cents(st.Amount))
+			}
+		}
+		all := ratAdd(before.rat(), a.sum.rat())
+		if fund := cents(a.s.Fund); all.Cmp(fund) > 0 && len(a.items) > 0 {
+			l.fail(fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]), "consistency",
+				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), money(before.rat()), money(a.sum.rat()), money(fund)),
+				"the deductions of a settlement cannot exceed its fund-paid total")
+		}
+		var inst instState
+		ver, err := getJSON(l.ctx, l.h, "inst/"+a.s.AKB020, &inst)
+		if err != nil {
+			return err
+		}
+		at := fmt.Sprintf("$.deductions[%d].akb020", a.items0())
+		switch {
+		case ver == 0 || inst.AAB299 == "":
+			l.fail(at, "precondition", "rule institution-in-province: institution "+a.s.AKB020+" is not known to be of this province", "upload it with GYU009 or download it with GYD009 first")
+		case inst.AAB299[:2] != l.c.region[:2]:
+			l.fail(at, "precondition", fmt.Sprintf("rule institution-in-province: institution %s is in region %s, not in this province (%s…)", a.s.AKB020, inst.AAB299, l.c.region[:2]), "only this province's agency deducts from its institutions")
+		}
+	}
+	return nil
+}
+
+// ---- GYU003 ----
+
+func (l *lifecycle) monthly() error {
+	d := l.doc
+	akb020, m := str(d, "akb020"), str(d, "settle_month")
+	if m != "" && !monthRE.MatchString(m) {
+		l.fail("$.settle_month", "format", "rule month-format: settle_month "+strconv.Quote(m)+" is not yyyyMM", "e.g. 202505")
+		return nil
+	}
+	if akb020 == "" || m == "" {
+		return nil
+	}
+	items, _ := d["items"].([]any)
+	type key struct{ t, ref string }
+	got := map[key]int{}
+	var sums [5]sumOf
+	var totals, selfs sumOf
+	counts := [5]int{}
+	for i, x := range items {
+		r, _ := x.(map[string]any)
+		t, ref := str(r, "item_type"), str(r, "ref_no")
+		at := fmt.Sprintf("$.items[%d]", i)
+		k := key{t, ref}
+		if j, dup := got[k]; dup {
+			l.fail(at+".ref_no", "unique", fmt.Sprintf("rule month-items: item type %s %s is also item %d", t, ref, j), "")
+			continue
+		}
+		got[k] = i
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 4 {
+			continue
+		}
+		counts[n]++
+		if amt, ok := dec(r, "amount"); ok {
+			if amt.Sign() < 0 {
+				l.fail(at+".amount", "range", "rule non-negative-amount: amount is "+money(amt), "")
+			}
+			sums[n].add(amt)
+		}
+		if t == itemSettlement {
+			totals.add(decOr0(r, "total_amount"))
+			selfs.add(decOr0(r, "self_pay"))
+		}
+	}
+	header := []struct {
+		field string
+		want  *big.Rat
+		what  string
+	}{
+		{"total_amount", totals.rat(), "the total_amount of the settlement items (type 1)"},
+		{"fund_pay", sums[1].rat(), "the amount of the settlement items (type 1)"},
+		{"self_pay", selfs.rat(), "the self_pay of the settlement items (type 1)"},
+		{"revoke_amount", sums[2].rat(), "the amount of the settlement-revocation items (type 2)"},
+		{"deduct_amount", sums[3].rat(), "the amount of the deduction items (type 3)"},
+		{"deduct_revoke_amount", sums[4].rat(), "the amount of the deduction-revocation items (type 4)"},
+	}
+	net := ratAdd(ratSub(ratSub(sums[1].rat(), sums[2].rat()), sums[3].rat()), sums[4].rat())
+	header = append(header, struct {
+		field string
+		want  *big.Rat
+		what  string
+	}{"month_fund_pay", net, "fund_pay − revoke_amount − deduct_amount + deduct_revoke_amount"})
+	for _, hd := range header {
+		if v, ok := dec(d, hd.field); ok && v.Cmp(hd.want) != 0 {
+			l.fail("$."+hd.field, "consistency", fmt.Sprintf("rule month-amount=Σitems: %s is %s but %s is %s", hd.field, money(v), hd.what, money(hd.want)), "")
+		}
+	}
+	intField := func(f string) (int, bool) {
+		n, err := strconv.Atoi(str(d, f))
+		return n, err == nil
+	}
+	if n, ok := intField("settle_count"); ok && n != counts[1] {
+		l.fail("$.settle_count", "consistency", fmt.Sprintf("rule month-count: settle_count is %d but %d settlement items (type 1) are listed", n, counts[1]), "")
+	}
+	if n, ok := intField("revoke_count"); ok && n != counts[2] {
+		l.fail("$.revoke_count", "consistency", fmt.Sprintf("rule month-count: revoke_count is %d but %d settlement-revocation items (type 2) are listed", n, counts[2]), "")
+	}
+	if n, ok := intField("person_count"); ok {
+		if n != counts[1]-counts[2] {
+			l.fail("$.person_count", "consistency", fmt.Sprintf("rule person-count: person_count is %d but settlements − revocations is %d − %d = %d", n, counts[1], counts[2], counts[1]-counts[2]), "")
+		}
+		if n <= 0 {
+			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d", n), "a monthly settlement needs at least one settled person-time")
+		}
+	}
+	// The items are exactly the month's records known here.
+	var idx monthIndex
+	if _, err := getJSON(l.ctx, l.h, "month/"+akb020+"/"+m, &idx); err != nil {
+		return err
+	}
+	known := map[key]monthItem{}
+	for _, it := range idx.Items {
+		known[key{it.Type, it.Ref}] = it
+	}
+	for k, i := range got {
+		it, ok := known[k]
+		r, _ := items[i].(map[string]any)
+		at := fmt.Sprintf("$.items[%d]", i)
+		if !ok {
+			l.fail(at+".ref_no", "consistency", fmt.Sprintf("rule month-items: %s (type %s) is not a record of institution %s in %s at this site", k.ref, k.t, akb020, m),
+				"list the settlements (by settle_time), settlement revocations (by revoke_time), deductions (by deduct_time) and deduction revocations (by revoke_time) of the month")
+			continue
+		}
+		if amt, ok := dec(r, "amount"); ok && amt.Cmp(cents(it.Amount)) != 0 {
+			l.fail(at+".amount", "consistency", fmt.Sprintf("rule month-items: %s (type %s) has amount %s, not %s", k.ref, k.t, it.Amount, money(amt)), "")
+		}
+		if k.t == itemSettlement {
+			if v, ok := dec(r, "total_amount"); ok && v.Cmp(cents(it.Total)) != 0 {
+				l.fail(at+".total_amount", "consistency", fmt.Sprintf("rule month-items: settlement %s has total %s, not %s", k.ref, it.Total, money(v)), "")
+			}
+			if v, ok := dec(r, "self_pay"); ok && v.Cmp(cents(it.Self)) != 0 {
+				l.fail(at+".self_pay", "consistency", fmt.Sprintf("rule month-items: settlement %s has self_pay %s, not %s", k.ref, it.Self, money(v)), "")
+			}
+		}
+	}
+	var missing []string
+	for _, it := range idx.Items {
+		if _, ok := got[key{it.Type, it.Ref}]; !ok {
+			missing = append(missing, "type "+it.Type+" "+it.Ref)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		l.fail("$.items", "consistency", fmt.Sprintf("rule month-items: %d record(s) of institution %s in %s are missing: %s", len(missing), akb020, m, strings.Join(missing, ", ")), "")
+	}
+	// Once per institution and month.
+	var cl claimState
+	ver, err := getJSON(l.ctx, l.h, "monthdone/"+akb020+"/"+m, &cl)
+	if err != nil {
+		return err
+	}
+	if ver > 0 && cl.MessageID != l.msgID {
+		if cl.Done {
+			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
+		} else {
+			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is being settled by message %s", akb020, m, cl.MessageID), "")
+		}
+	}
+	return nil
+}
+
+// deductAcc gathers one settlement's deductions of a GYU004 call.
+type deductAcc struct {
+	s     settleState
+	sum   sumOf
+	items []int
+}
+
+func (a *deductAcc) items0() int {
+	if len(a.items) == 0 {
+		return 0
+	}
+	return a.items[0]
+}
+
+// ---- GYD102 ----
+
+func (l *lifecycle) detailDownload() error {
+	akb020, akc190 := str(l.doc, "akb020"), str(l.doc, "akc190")
+	if akb020 == "" || akc190 == "" {
+		return nil
+	}
+	var adm dlAdmission
+	ver, err := getJSON(l.ctx, l.h, "dladm/"+akb020+"/"+akc190, &adm)
+	if err != nil {
+		return err
+	}
+	if ver == 0 {
+		l.fail("$.akc190", "precondition", fmt.Sprintf("rule admission-downloaded: no admission of %s at %s was downloaded (GYD101)", akc190, akb020),
+			"download the admissions with GYD101 first; GYD102 takes the institution and inpatient number from them")
+	}
+	if y := str(l.doc, "ykc700"); y != "" && ver > 0 && y != adm.YKC700 {
+		l.fail("$.ykc700", "consistency", fmt.Sprintf("rule admission-downloaded: the admission of %s at %s is visit %s, not %s", akc190, akb020, adm.YKC700, y), "")
+	}
+	return nil
+}
+
+// claimKeys are the unique business keys an upload reserves before it is
+// sent: an inpatient number at an institution (GYU101), an institution's
+// month (GYU003).
+func claimKeys(code string, doc map[string]any) []string {
+	switch code {
+	case "GYU101":
+		return []string{"adm/" + str(doc, "akb020") + "/" + str(doc, "akc190")}
+	case "GYU003":
+		return []string{"monthdone/" + str(doc, "akb020") + "/" + str(doc, "settle_month")}
+	}
+	return nil
+}
+
+// claim reserves the keys of a message that passed every check. A key held
+// by another message (not revoked) makes the message invalid: this can
+// only happen when two messages race past the checks.
+func (a *Adapter) claim(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) (sdk.Diagnostics, error) {
+	var ds sdk.Diagnostics
+	for _, k := range claimKeys(code, doc) {
+		var cl claimState
+		ver, err := getJSON(ctx, h, k, &cl)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && cl.MessageID == msgID {
+			continue
+		}
+		if ver > 0 && !cl.Revoked {
+			ds.Error("$", "state", "rule unique-key: "+k+" is taken by message "+cl.MessageID, "an inpatient number is used once per institution; an institution settles a month once")
+			continue
+		}
+		if _, err := casJSON(ctx, h, k, ver, claimState{MessageID: msgID, At: a.now().UTC()}); errors.Is(err, sdk.ErrConflict) {
+			ds.Error("$", "state", "rule unique-key: "+k+" was claimed at the same moment by another message", "")
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// release frees the keys of a message that was refused or never sent.
+func (a *Adapter) release(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	for _, k := range claimKeys(code, doc) {
+		var cl claimState
+		ver, err := getJSON(ctx, h, k, &cl)
+		if err != nil || ver == 0 || cl.MessageID != msgID || cl.Done {
+			continue
+		}
+		if err := h.Delete(ctx, k); err != nil {
+			a.log.Warn("cannot release a claim; it stays until the message is replayed", "key", k, "err", err)
+		}
+	}
+}
+
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// ---- effects of accepted uploads ----
+
+// errSkip from an update function leaves the value unchanged.
+var errSkip = errors.New("no change")
+
+// update reads key into v, lets f change it and writes it back with
+// compare-and-set, retrying a lost race a few times.
+func update[T any](ctx context.Context, h sdk.Host, key string, f func(v *T, exists bool) error) error {
+	for range 8 {
+		var v T
+		ver, err := getJSON(ctx, h, key, &v)
+		if err != nil {
+			return err
+		}
+		if err := f(&v, ver > 0); errors.Is(err, errSkip) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if _, err := casJSON(ctx, h, key, ver, v); errors.Is(err, sdk.ErrConflict) {
+			continue
+		} else {
+			return err
+		}
+	}
+	return fmt.Errorf("state %s changes too often; try again", key)
+}
+
+// addMonthItem records an item of an institution's month (idempotent).
+func addMonthItem(ctx context.Context, h sdk.Host, akb020, month string, it monthItem) error {
+	if akb020 == "" || month == "" {
+		return nil
+	}
+	return update(ctx, h, "month/"+akb020+"/"+month, func(idx *monthIndex, _ bool) error {
+		for _, x := range idx.Items {
+			if x.Type == it.Type && x.Ref == it.Ref {
+				return nil
+			}
+		}
+		idx.Items = append(idx.Items, it)
+		return nil
+	})
+}
+
+// applyLifecycle records the effects of an accepted upload of the
+// settlement chain. It is idempotent: a reconciled outcome applies again.
+func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code string, doc, out map[string]any) error {
+	now := a.now().UTC()
+	switch code {
+	case "GYU101":
+		ykc700 := str(out, "ykc700")
+		akb020, akc190 := str(doc, "akb020"), str(doc, "akc190")
+		it, err := a.instType(ctx, h, akb020, "")
+		if err != nil {
+			return err
+		}
+		if ykc700 != "" {
+			if err := update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
+				if exists {
+					return nil
+				}
+				*v = visitState{AKB020: akb020, AKC190: akc190, Person: personKey(str(doc, "aac002")), AAC002: str(doc, "aac002"), AAC003: str(doc, "aac003"), FilingNo: str(doc, "filing_no"),
+					AKA130: str(doc, "aka130"), InstType: it, AAB301: str(doc, "aab301"), Admitted: str(doc, "ykc701"), Status: visitAdmitted, At: now}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return putJSON(ctx, h, "adm/"+akb020+"/"+akc190, claimState{MessageID: msgID, Done: true, Ref: ykc700, At: now})
+	case "GYU102":
+		ykc700 := str(doc, "ykc700")
+		fee, _ := doc["fee"].([]any)
+		if err := update(ctx, h, "visit/"+ykc700+"/details", func(dm *visitDetails, _ bool) error {
+			if *dm == nil {
+				*dm = visitDetails{}
+			}
+			for _, x := range fee {
+				line, _ := x.(map[string]any)
+				no := str(line, "detail_no")
+				if _, ok := (*dm)[no]; ok {
+					continue
+				}
+				(*dm)[no] = detailState{Amount: money(decOr0(line, "amount")), Fund: money(decOr0(line, "fund_pay")), Self: money(decOr0(line, "self_pay"))}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return a.inFlight(ctx, h, ykc700, msgID, false)
+	case "GYU103", "GYU303":
+		no := str(out, "settle_no")
+		if no == "" {
+			return nil
+		}
+		s := settleState{AKB020: str(doc, "akb020"), Person: personKey(str(doc, "aac002")), Fund: money(decOr0(doc, "fund_pay")),
+			Self: money(decOr0(doc, "self_pay")), SettleTime: str(doc, "settle_time"), At: now}
+		if code == "GYU103" {
+			ykc700 := str(doc, "ykc700")
+			var v visitState
+			if _, err := getJSON(ctx, h, "visit/"+ykc700, &v); err != nil {
+				return err
+			}
+			s.Visit, s.AKB020, s.InstType, s.Person, s.Total = ykc700, v.AKB020, v.InstType, v.Person, money(decOr0(doc, "akc264"))
+			if err := update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
+				if !exists {
+					return errSkip
+				}
+				v.Status, v.SettleNo = visitSettled, no
+				return nil
+			}); err != nil {
+				return err
+			}
+		} else {
+			s.InstType, s.Total = "3", money(decOr0(doc, "aac142"))
+		}
+		if err := update(ctx, h, "settle/"+no, func(cur *settleState, exists bool) error {
+			if !exists {
+				*cur = s
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return addMonthItem(ctx, h, s.AKB020, monthOf(s.SettleTime), monthItem{Type: itemSettlement, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.SettleTime})
+	case "GYR001":
+		ykc700 := str(doc, "ykc700")
+		list, _ := doc["details"].([]any)
+		only := map[string]bool{}
+		for _, x := range list {
+			r, _ := x.(map[string]any)
+			only[str(r, "detail_no")] = true
+		}
+		return update(ctx, h, "visit/"+ykc700+"/details", func(dm *visitDetails, _ bool) error {
+			for no, d := range *dm {
+				if len(only) == 0 || only[no] {
+					d.Revoked = true
+					(*dm)[no] = d
+				}
+			}
+			return nil
+		})
+	case "GYR002":
+		return a.revokeVisit(ctx, h, str(doc, "ykc700"))
+	case "GYR003":
+		no := str(doc, "settle_no")
+		var s settleState
+		if err := update(ctx, h, "settle/"+no, func(cur *settleState, exists bool) error {
+			if !exists {
+				return errSkip
+			}
+			if !cur.Revoked {
+				cur.Revoked, cur.RevokeTime = true, str(doc, "revoke_time")
+			}
+			s = *cur
+			return nil
+		}); err != nil {
+			return err
+		}
+		if s.Visit != "" {
+			if err := update(ctx, h, "visit/"+s.Visit+"/details", func(dm *visitDetails, _ bool) error {
+				for k, d := range *dm {
+					d.Revoked = true
+					(*dm)[k] = d
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := a.revokeVisit(ctx, h, s.Visit); err != nil {
+				return err
+			}
+		}
+		return addMonthItem(ctx, h, s.AKB020, monthOf(s.RevokeTime), monthItem{Type: itemSettleRevoke, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.RevokeTime})
+	case "GYU004":
+		list, _ := doc["deductions"].([]any)
+		for _, x := range list {
+			r, _ := x.(map[string]any)
+			no, sn := str(r, "deduct_no"), str(r, "settle_no")
+			var s settleState
+			if _, err := getJSON(ctx, h, "settle/"+sn, &s); err != nil {
+				return err
+			}
+			st := deductState{SettleNo: sn, AKB020: s.AKB020, Amount: money(decOr0(r, "deduct_amount")), DeductTime: str(r, "deduct_time"), At: now}
+			if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
+				if !exists {
+					*cur = st
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+				if !exists || slices.Contains(cur.Deducts, no) {
+					return errSkip
+				}
+				{
+					cur.Deducts = append(cur.Deducts, no)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := addMonthItem(ctx, h, s.AKB020, monthOf(st.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: sn, Amount: st.Amount, Time: st.DeductTime}); err != nil {
+				return err
+			}
+		}
+	case "GYR004":
+		list, _ := doc["deductions"].([]any)
+		rt := str(doc, "revoke_time")
+		for _, x := range list {
+			r, _ := x.(map[string]any)
+			no := str(r, "deduct_no")
+			var st deductState
+			if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
+				if !exists {
+					return errSkip
+				}
+				if !cur.Revoked {
+					cur.Revoked, cur.RevokeTime = true, rt
+				}
+				st = *cur
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime}); err != nil {
+				return err
+			}
+		}
+	case "GYU003":
+		return putJSON(ctx, h, "monthdone/"+str(doc, "akb020")+"/"+str(doc, "settle_month"),
+			claimState{MessageID: msgID, Done: true, Ref: str(out, "month_settle_no"), At: now})
+	}
+	return nil
+}
+
+// revokeVisit marks a visit's admission revoked and frees its inpatient
+// number.
+func (a *Adapter) revokeVisit(ctx context.Context, h sdk.Host, ykc700 string) error {
+	var v visitState
+	if err := update(ctx, h, "visit/"+ykc700, func(cur *visitState, exists bool) error {
+		if !exists {
+			return errSkip
+		}
+		cur.Status = visitRevoked
+		v = *cur
+		return nil
+	}); err != nil {
+		return err
+	}
+	return update(ctx, h, "adm/"+v.AKB020+"/"+v.AKC190, func(cl *claimState, exists bool) error {
+		if !exists || cl.Ref != ykc700 || cl.Revoked {
+			return errSkip
+		}
+		cl.Revoked = true
+		return nil
+	})
+}
+
+// inFlight adds (add) or removes a GYU102 message of a visit whose outcome
+// is unknown.
+func (a *Adapter) inFlight(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool) error {
+	if ykc700 == "" {
+		return nil
+	}
+	return update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
+		if !exists {
+			return errSkip
+		}
+		has := slices.Contains(v.InFlight, msgID)
+		switch {
+		case add && !has:
+			v.InFlight = append(v.InFlight, msgID)
+		case !add && has:
+			v.InFlight = slices.DeleteFunc(v.InFlight, func(s string) bool { return s == msgID })
+		}
+		return nil
+	})
+}
