@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,16 @@ type hisEnv struct {
 	mg   *harness.Medgate
 	p    *harness.Platform
 	sim  *wisim.Server
-	seq  int
+	seq  *atomic.Int64
+}
+
+// with returns the environment for a subtest: failures are reported to
+// tb, and the platform client is the subtest's own.
+func (e *hisEnv) with(tb testing.TB) *hisEnv {
+	c := *e
+	c.tb = tb
+	c.p = harness.NewPlatform(tb, e.cfg.Brokers, e.cfg.Topics())
+	return &c
 }
 
 // startHIS starts the environment; the simulator knows the three demo
@@ -80,13 +90,26 @@ func startHIS(tb testing.TB) *hisEnv {
 	// message serials apart.
 	cfg.Sites = []map[string]any{site(hisSite, "350200YY"), site(rehabSite, "350200KF")}
 	mg := harness.Start(tb, bins, cfg.Write(tb, bins))
-	return &hisEnv{tb: tb, cfg: cfg, bins: bins, mg: mg, p: harness.NewPlatform(tb, brokers, cfg.Topics()), sim: sim}
+	e := &hisEnv{tb: tb, cfg: cfg, bins: bins, mg: mg, p: harness.NewPlatform(tb, brokers, cfg.Topics()), sim: sim, seq: new(atomic.Int64)}
+	// Each site uploads its approved institutions (GYU009), so both sides
+	// know them and their agreements.
+	inst := func(site, akb020, name, typ string) harness.Request {
+		return e.raw(site, e.id("gyu009-"+akb020), "GYU009", map[string]any{"akb020": akb020, "akb021": name, "institution_type": typ,
+			"institution_level": "3", "aab299": "350200", "aae030": "2024-01-01", "valid_flag": "1"})
+	}
+	for _, r := range []harness.Request{
+		inst(hisSite, "H35020300123", "厦门市第一示例医院", "1"),
+		inst(hisSite, "F35020300789", "厦门市示例辅助器具配置中心", "3"),
+		inst(rehabSite, "K35020300456", "厦门市示例康复医院", "2"),
+	} {
+		expect(tb, e.one("institutions", r), "ok")
+	}
+	return e
 }
 
 // id returns a fresh message id.
 func (e *hisEnv) id(what string) string {
-	e.seq++
-	return fmt.Sprintf("%s-%d-%d", what, time.Now().UnixNano(), e.seq)
+	return fmt.Sprintf("%s-%d-%d", what, time.Now().UnixNano(), e.seq.Add(1))
 }
 
 // hl7 is a request carrying an HL7 v2 message.
@@ -320,11 +343,12 @@ func totals(lines []feeLine) settlement {
 }
 
 // eventWith waits for a work-injury download event whose record has field
-// equal to value and returns its type. A download event's payload holds
-// the record with where it came from (site, downloadCode, batchNo).
-func (e *hisEnv) eventWith(field, value string) string {
+// equal to value and returns its type and record. A download event's
+// payload holds the record with where it came from (site, downloadCode,
+// batchNo).
+func (e *hisEnv) eventWith(field, value string) (string, map[string]any) {
 	e.tb.Helper()
-	typ := ""
+	typ, rec := "", map[string]any(nil)
 	harness.Eventually(e.tb, time.Minute, fmt.Sprintf("an event with %s %s", field, value), func() bool {
 		msgs, _ := harness.ReadTopic(e.cfg.Brokers, e.cfg.Topics().Events, 0, 10*time.Second)
 		for _, m := range msgs {
@@ -334,14 +358,16 @@ func (e *hisEnv) eventWith(field, value string) string {
 					Record map[string]any `json:"record"`
 				} `json:"payload"`
 			}
-			if json.Unmarshal(m.Value, &ev) == nil && strings.HasPrefix(ev.Type, "workinjury.") && fmt.Sprint(ev.Payload.Record[field]) == value {
-				typ = ev.Type
+			dec := json.NewDecoder(bytes.NewReader(m.Value))
+			dec.UseNumber() // amounts as sent: 120.50, not 120.5
+			if dec.Decode(&ev) == nil && strings.HasPrefix(ev.Type, "workinjury.") && fmt.Sprint(ev.Payload.Record[field]) == value {
+				typ, rec = ev.Type, ev.Payload.Record
 				return true
 			}
 		}
 		return false
 	})
-	return typ
+	return typ, rec
 }
 
 // ---- the settlement chain, step by step ----

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -71,11 +72,23 @@ func TestWorkInjuryKilledBetweenSendAndOutcome(t *testing.T) {
 		reconciled := len(e.sim.Received("GYD053"))
 		f := e.sim.Inject(wisim.Fault{Code: code, Kind: wisim.FaultHold, After: true})
 		e.p.Send(p.inpatientNo, req)
-		select {
-		case <-f.Reached():
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("%s: the national system never processed the upload", code)
-		}
+		// Wait until the national system processed it; a reply first means
+		// it never got there (refused by medgate, say): nothing to kill.
+		harness.Eventually(t, 2*time.Minute, code+" processed by the national system", func() bool {
+			select {
+			case <-f.Reached():
+				return true
+			default:
+			}
+			msgs, _ := harness.ReadTopic(e.cfg.Brokers, e.cfg.Topics().Replies, 0, 10*time.Second)
+			for _, m := range msgs {
+				var r harness.Reply
+				if json.Unmarshal(m.Value, &r) == nil && r.RequestID == req.ID {
+					t.Fatalf("%s: replied %s before the national system processed it: %+v %+v", code, r.Status, r.Errors, r.External)
+				}
+			}
+			return false
+		})
 		if n := killPluginOf(e.bins.Plugins["workinjury"], e.cfg.Dir); n != 1 {
 			t.Fatalf("%s: killed %d plugin processes, want 1", code, n)
 		}
