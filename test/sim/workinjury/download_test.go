@@ -182,3 +182,35 @@ func TestDeductionRedownload(t *testing.T) {
 		t.Fatalf("deductions of %s: %+v", s.s1, d)
 	}
 }
+
+// TestLedgerDownloadRecovery: a settlement-chain download is listed by
+// GYD008 while unacknowledged, handed out again after GYR005, and a record
+// fed back as failed comes back in the next batch.
+func TestLedgerDownloadRecovery(t *testing.T) {
+	t.Parallel()
+	s := newLedgerScene(t)
+	out := s.c.must("GYD103", map[string]any{})
+	batch := out["batch_no"]
+	list := s.c.must("GYD008", map[string]any{"download_code": "GYD103"})
+	if b, _ := list["batches"].([]any); len(b) != 1 || b[0].(map[string]any)["batch_no"] != batch {
+		t.Fatalf("GYD008 = %v; want batch %v", list, batch)
+	}
+	if ans := s.c.must("GYR005", map[string]any{"download_code": "GYD103", "batch_no": batch, "reason": "本地入库失败"}); ans["accept_flag"] != "1" {
+		t.Fatalf("GYR005 = %v", ans)
+	}
+	again := s.c.must("GYD103", map[string]any{})
+	if again["batch_no"] != batch || ids("GYD103", again) != ids("GYD103", out) {
+		t.Fatalf("after GYR005 got batch %v %s, want %v %s", again["batch_no"], ids("GYD103", again), batch, ids("GYD103", out))
+	}
+	fb := []any{map[string]any{"record_id": s.s1, "result_flag": "1"}, map[string]any{"record_id": s.s3, "result_flag": "0", "fail_reason": "入库失败"}}
+	if code, _ := s.c.call("GYU008", map[string]any{"download_code": "GYD103", "batch_no": batch, "record_count": 1, "records": fb[:1]}); code != "E2004" {
+		t.Fatalf("GYU008 missing a record answered %s, want E2004", code)
+	}
+	s.c.must("GYU008", map[string]any{"download_code": "GYD103", "batch_no": batch, "record_count": 2, "records": fb})
+	if next := s.c.must("GYD103", map[string]any{}); ids("GYD103", next) != "["+s.s3+"]" {
+		t.Fatalf("after feedback the next batch is %s, want the failed %s", ids("GYD103", next), s.s3)
+	}
+	if b := s.c.srv.Batches("GYD103"); len(b) < 1 || b[0].Deliveries != 2 || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+}
