@@ -70,30 +70,72 @@ func codeSigned(o smenvelope.Options) bool {
 	return true
 }
 
-// call is callOnce under guarantee 8 (only signed data decides): an
-// answer that rests on a response code outside the signature – an error
-// code, or a success without signed data – is an unknown outcome, and
-// the general transaction query GYD053 (whose answer is signed business
-// data) decides it at once. GYD053 itself is never decided this way: an
-// unsigned GYD053 answer stays unknown.
+// call is callOnce under guarantee 8 (only signed data decides). When the
+// configured signature does not cover the response code (signTarget
+// plaintext or ciphertext), the code cannot decide anything:
+//
+//   - an answer that rests on it – an error code, or a success without
+//     signed data – is an unknown outcome, and the general transaction
+//     query GYD053 (whose answer is signed business data) decides it at
+//     once;
+//   - a success of a transaction that changes national state (an upload,
+//     a revocation, a feedback, a download handing out a batch) is
+//     confirmed with GYD053 as well, since a refusal turned into a success
+//     code on the way would otherwise be believed. The output is the
+//     answer's own signed data (GYD053's orig_output when it has none).
+//
+// Read-only queries keep a success with signed data. GYD053 itself is
+// never decided this way: an unsigned GYD053 answer stays unknown. With
+// signTarget canonical (code and message not excluded) the signature
+// covers the code and none of this is needed.
 func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code, serial string, input any) outcome {
 	out := a.callOnce(ctx, h, c, messageID, code, serial, input)
-	if !out.unsigned || code == "GYD053" {
+	if code == "GYD053" || codeSigned(c.opts) {
+		return out
+	}
+	confirm := out.kind == kindOK && changesState(c, code)
+	if !out.unsigned && !confirm {
 		return out
 	}
 	r, err := a.reconcile(ctx, h, c, messageID, code, serial, a.now().In(cst).Format("2006-01-02"))
 	if err != nil {
+		if out.kind == kindOK {
+			out = outcome{kind: kindUnknown, serial: serial, unsigned: true}
+			out.err = fmt.Errorf("the %s answer's success code is not covered by the signature (target %s) and GYD053 could not confirm it: %v (outcome unknown)", code, c.opts.SignTarget, err)
+			return out
+		}
 		out.err = fmt.Errorf("%w; GYD053 could not decide it: %v", out.err, err)
 		return out
 	}
 	switch r.status {
 	case transOK:
-		return outcome{kind: kindOK, serial: serial, code: r.code, message: r.message, output: r.output, decidedBy: "GYD053"}
+		output := r.output
+		if out.kind == kindOK && len(out.output) > 2 {
+			// Confirmed: the answer's own signed data stands (GYD053's
+			// orig_output is bounded and may be shortened for a batch).
+			output = out.output
+		}
+		return outcome{kind: kindOK, serial: serial, code: r.code, message: r.message, output: output, decidedBy: "GYD053"}
 	case transFailed:
+		if out.kind == kindOK {
+			a.log.Warn("an answer with a success code was a refusal according to GYD053: the response was altered on the way", "site", c.code, "code", code, "serial", serial)
+		}
 		return outcome{kind: kindRejected, serial: serial, code: r.code, message: r.message, decidedBy: "GYD053"}
 	}
-	out.err = fmt.Errorf("%w; GYD053 reports the transaction as %s", out.err, map[string]string{transPending: "still in progress", transNone: "unknown to it"}[r.status])
+	state := map[string]string{transPending: "still in progress", transNone: "unknown to it"}[r.status]
+	if out.kind == kindOK {
+		return outcome{kind: kindUnknown, serial: serial, unsigned: true,
+			err: fmt.Errorf("the %s answer's success code is not covered by the signature and GYD053 reports the transaction as %s (outcome unknown)", code, state)}
+	}
+	out.err = fmt.Errorf("%w; GYD053 reports the transaction as %s", out.err, state)
 	return out
+}
+
+// changesState reports whether code changes state in the national system
+// (everything but the read-only queries).
+func changesState(c *siteConfig, code string) bool {
+	sc, ok := c.schemas.Get(Name, code)
+	return !ok || kindOf(sc) != opQuery
 }
 
 // callOnce seals input for transaction code with the message serial, posts it,

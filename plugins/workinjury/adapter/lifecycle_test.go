@@ -35,6 +35,13 @@ type chain struct {
 
 func newChain(t *testing.T, opts ...envOption) *chain {
 	t.Helper()
+	return newChainWith(t, nil, opts...)
+}
+
+// newChainWith is newChain with a hook that runs on the env before the
+// first call.
+func newChainWith(t *testing.T, before func(*env), opts ...envOption) *chain {
+	t.Helper()
 	filing := wisim.SampleFiling("LC", 1, "350200")
 	device := wisim.SampleFiling("DV", 2, "350200")
 	device["filing_type"], device["akb020"], device["akb021"] = "3", deviceInst, "厦门市示例辅助器具配置中心"
@@ -46,6 +53,9 @@ func newChain(t *testing.T, opts ...envOption) *chain {
 		s.AddFiling(device)
 	})
 	e := newEnv(t, append([]envOption{seed}, opts...)...)
+	if before != nil {
+		before(e)
+	}
 	e.mustOK(e.send("GYD009", map[string]any{}))
 	return &chain{env: e, filing: filing, device: device}
 }

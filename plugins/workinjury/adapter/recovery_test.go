@@ -55,22 +55,36 @@ func TestUploadReconciledBeforeResend(t *testing.T) {
 			if !tc.processed && sent != 2 {
 				t.Fatalf("GYU009 sent %d times; want 2 (GYD053 said it never arrived)", sent)
 			}
-			// An unsigned error is decided by GYD053 at once (guarantee 8),
-			// and the retry asks again before resending.
-			want053 := 1
+			// The retry asked GYD053 about the first serial before anything
+			// else; an unsigned error was also put to GYD053 at once
+			// (guarantee 8).
+			first053 := e.sim.Received("GYU009")[0].Serial
+			want := 1
 			if tc.fault.Kind == wisim.FaultUnsigned {
-				want053 = 2
+				want = 2
 			}
-			if e.journaled("GYD053") != want053 {
-				t.Fatalf("GYD053 journaled %d times, want %d", e.journaled("GYD053"), want053)
+			if n := queriesAbout(e, first053); n != want {
+				t.Fatalf("GYD053 asked %d times about serial %s, want %d", n, first053, want)
 			}
+			all053 := e.journaled("GYD053")
 			// A third delivery of the same message returns the stored outcome.
 			third := e.handle("up-1", "GYU009", institution(akb), true)
-			if third.Status != sdk.StatusOK || len(e.sim.Received("GYU009")) != sent || e.journaled("GYD053") != want053 {
+			if third.Status != sdk.StatusOK || len(e.sim.Received("GYU009")) != sent || e.journaled("GYD053") != all053 {
 				t.Fatalf("third attempt called the national system again: %s", third.Status)
 			}
 		})
 	}
+}
+
+// queriesAbout counts the GYD053 queries about serial.
+func queriesAbout(e *env, serial string) int {
+	n := 0
+	for _, r := range e.sim.Received("GYD053") {
+		if r.Input["orig_msg_id"] == serial {
+			n++
+		}
+	}
+	return n
 }
 
 // TestReconcileUnavailable: when GYD053 itself cannot answer, nothing is
