@@ -1,0 +1,184 @@
+package workinjury
+
+import (
+	"encoding/base64"
+	"testing"
+	"time"
+)
+
+// The filing side's rules (GYU001, GYU002, GYU006, GYU007, GYU009,
+// GYU010, GYD052, GYD053, GYD054, GYD055), each refusal and its success.
+
+// audit is a GYU001 input for application apply.
+func audit(apply map[string]any, result, opinion string) map[string]any {
+	in := map[string]any{"apply_no": apply["apply_no"], "aac002": apply["aac002"], "aac003": apply["aac003"], "audit_result": result,
+		"auditor": "审核员", "audit_time": "2025-04-01 09:00:00"}
+	if opinion != "" {
+		in["audit_opinion"] = opinion
+	}
+	return in
+}
+
+// localFiling is a GYU006 input of this province (insured in 350200) for
+// a new person i, with attachment ids.
+func localFiling(i int, ids ...string) map[string]any {
+	f := SampleFiling("LOC", i, "350200")
+	in := map[string]any{"aab004": "厦门市示例建筑有限公司", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}
+	for _, k := range []string{"aac002", "aac003", "aac043", "aac044", "aac004", "aae005", "injury_cert_no", "aab299", "filing_type", "akb020", "aae030", "aae031"} {
+		in[k] = f[k]
+	}
+	in["aab301"] = "350200"
+	var atts []any
+	for _, id := range ids {
+		atts = append(atts, map[string]any{"attachment_id": id, "attachment_type": "01"})
+	}
+	in["attachments"] = atts
+	return in
+}
+
+func uploadAttachment(c *client, content string) string {
+	c.t.Helper()
+	code, out := c.call("GYU002", map[string]any{"biz_type": "1", "biz_no": "LOCAL1", "attachments": []any{map[string]any{"attachment_type": "01",
+		"file_name": "认定书.pdf", "file_format": "pdf", "file_size": len(content), "file_content": base64.StdEncoding.EncodeToString([]byte(content))}}})
+	if code != "0" {
+		c.t.Fatalf("GYU002 answered %s", code)
+	}
+	return out["attachments"].([]any)[0].(map[string]any)["attachment_id"].(string)
+}
+
+func TestFilingRules(t *testing.T) {
+	t.Parallel()
+	app := SampleApplication("AU", 1, "350200")
+	delivered := func(c *chain) {
+		c.srv.AddApplication(app)
+		c.ack("GYD001", c.must("GYD001", map[string]any{"aab299": "350200"}))
+	}
+	change := func(c *chain, typ string, kv ...any) map[string]any {
+		return with(map[string]any{"filing_no": c.filing["filing_no"], "change_type": typ, "change_reason": "变更", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}, kv...)
+	}
+	tests := map[string]struct {
+		code string
+		in   func(c *chain) map[string]any
+		want string
+	}{
+		"GYU001 approve":                {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "1", "") }, "0"},
+		"GYU001 refuse with opinion":    {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "材料不全") }, "0"},
+		"GYU001 refuse without opinion": {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "") }, "E3008"},
+		"GYU001 not downloaded": {"GYU001", func(c *chain) map[string]any {
+			c.srv.AddApplication(app)
+			return audit(app, "1", "")
+		}, "E3006"},
+		"GYU001 twice": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			c.must("GYU001", audit(app, "1", ""))
+			return audit(app, "1", "")
+		}, "E3007"},
+		"GYU006 with its attachment":     {"GYU006", func(c *chain) map[string]any { return localFiling(5, uploadAttachment(c.client, "认定书")) }, "0"},
+		"GYU006 attachment not uploaded": {"GYU006", func(c *chain) map[string]any { return localFiling(5, "FJNOSUCH") }, "E3002"},
+		"GYU006 insured elsewhere": {"GYU006", func(c *chain) map[string]any {
+			return with(localFiling(5, uploadAttachment(c.client, "认定书")), "aab301", "440300")
+		}, "E3003"},
+		"GYU006 second valid filing": {"GYU006", func(c *chain) map[string]any {
+			id := uploadAttachment(c.client, "认定书")
+			c.must("GYU006", localFiling(5, id))
+			return localFiling(5, id)
+		}, "E3001"},
+		"GYU007 extend": {"GYU007", func(c *chain) map[string]any { return change(c, "1", "aae031", "2027-06-30") }, "0"},
+		"GYU007 unknown filing": {"GYU007", func(c *chain) map[string]any {
+			return with(change(c, "1", "aae031", "2027-06-30"), "filing_no", "BANOSUCH")
+		}, "E3004"},
+		"GYU007 to unknown inst": {"GYU007", func(c *chain) map[string]any { return change(c, "2", "akb020", "H35029999999") }, "E3009"},
+		"GYU007 terminated back to valid": {"GYU007", func(c *chain) map[string]any {
+			c.must("GYU007", change(c, "5"))
+			return change(c, "1", "aae031", "2027-06-30")
+		}, "E3005"},
+		"GYU002 size mismatch": {"GYU002", func(c *chain) map[string]any {
+			return map[string]any{"biz_type": "1", "biz_no": "X", "attachments": []any{map[string]any{"attachment_type": "01", "file_name": "a.pdf",
+				"file_format": "pdf", "file_size": 99, "file_content": base64.StdEncoding.EncodeToString([]byte("abc"))}}}
+		}, "E1002"},
+		"GYD054 unknown attachment": {"GYD054", func(c *chain) map[string]any { return map[string]any{"attachment_id": "FJNOSUCH"} }, "E4001"},
+		"GYD054 uploaded attachment": {"GYD054", func(c *chain) map[string]any {
+			return map[string]any{"attachment_id": uploadAttachment(c.client, "内容")}
+		}, "0"},
+		"GYU010 valid code": {"GYU010", func(c *chain) map[string]any {
+			c.srv.AddCard(DemoCard())
+			c.srv.AddQRCode("QR1", DemoCard().AAZ500, "ESSC1", time.Now().Add(time.Hour))
+			return map[string]any{"qr_code": "QR1", "akb020": hospital, "aae036": "2025-04-01 09:00:00"}
+		}, "0"},
+		"GYU010 expired code": {"GYU010", func(c *chain) map[string]any {
+			c.srv.AddCard(DemoCard())
+			c.srv.AddQRCode("QR1", DemoCard().AAZ500, "ESSC1", time.Now().Add(-time.Second))
+			return map[string]any{"qr_code": "QR1", "akb020": hospital, "aae036": "2025-04-01 09:00:00"}
+		}, "E5001"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			in := tc.in(c)
+			n := len(c.srv.Ledger())
+			got, _ := c.call(tc.code, in)
+			if got != tc.want {
+				t.Fatalf("%s answered %s, want %s", tc.code, got, tc.want)
+			}
+			grew := len(c.srv.Ledger()) > n
+			if query := tc.code == "GYD054"; !query && grew != (tc.want == "0") {
+				t.Fatalf("%s answered %s but the ledger grew: %v", tc.code, got, grew)
+			}
+		})
+	}
+}
+
+// TestCardChecks: GYD052 authenticates a card and says whether its holder
+// has a valid filing; GYD055 checks the card's internal authentication.
+func TestCardChecks(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	card := DemoCard()
+	c.srv.AddCard(card)
+	auth := map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301, "aac002": card.AAC002, "aac003": card.AAC003,
+		"akb020": hospital, "aae036": "2025-04-01 09:00:00"}
+	if out := c.must("GYD052", auth); out["auth_result"] != "1" || out["filing_valid"] != "0" {
+		t.Fatalf("GYD052 without a filing = %v", out)
+	}
+	f := with(SampleFiling("CARD", 1, "350200"), "aac002", card.AAC002, "aac003", card.AAC003)
+	c.srv.AddFiling(f)
+	if out := c.must("GYD052", auth); out["auth_result"] != "1" || out["filing_valid"] != "1" {
+		t.Fatalf("GYD052 with a filing = %v", out)
+	}
+	if out := c.must("GYD052", with(auth, "aac003", "别人")); out["auth_result"] != "0" {
+		t.Fatalf("GYD052 of another holder = %v", out)
+	}
+	random := "0011223344556677"
+	in := map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301, "random_hex": random,
+		"internal_auth_data": InternalAuthData(card.Secret, random), "akb020": hospital}
+	if out := c.must("GYD055", in); out["auth_result"] != "1" || out["external_auth_data"] != ExternalAuthData(card.Secret, random) {
+		t.Fatalf("GYD055 = %v", out)
+	}
+	if out := c.must("GYD055", with(in, "internal_auth_data", InternalAuthData([]byte("forged"), random))); out["auth_result"] != "0" {
+		t.Fatalf("GYD055 with a forged card = %v", out)
+	}
+}
+
+// TestTransactionQuery: GYD053 answers a past transaction by serial, its
+// success output or its refusal, and "9" for an unknown serial.
+func TestTransactionQuery(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	in := SampleAdmission(c.filing, hospital, "ZY1", day0)
+	if code, _ := c.callSerial("GYU101", "Q1", in); code != "0" {
+		t.Fatalf("GYU101: %s", code)
+	}
+	if code, _ := c.callSerial("GYU101", "Q2", in); code != "E6004" {
+		t.Fatalf("second GYU101: %s", code)
+	}
+	for serial, want := range map[string]string{"Q1": "1", "Q2": "0", "Q9": "9"} {
+		out := c.must("GYD053", map[string]any{"orig_code": "GYU101", "orig_msg_id": serial})
+		if out["trans_status"] != want {
+			t.Errorf("GYD053 of %s = %v, want trans_status %s", serial, out, want)
+		}
+	}
+	if out := c.must("GYD053", map[string]any{"orig_code": "GYU102", "orig_msg_id": "Q1"}); out["trans_status"] != "9" {
+		t.Errorf("GYD053 with the wrong code = %v", out)
+	}
+}
