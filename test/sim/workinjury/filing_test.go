@@ -182,3 +182,30 @@ func TestTransactionQuery(t *testing.T) {
 		t.Errorf("GYD053 with the wrong code = %v", out)
 	}
 }
+
+// TestInstitutionAndFilingDownloads: GYU009 stores an institution that
+// GYD009 hands out (filtered by type); GYD006 hands out the filings of the
+// place of treatment.
+func TestInstitutionAndFilingDownloads(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, func(cfg *Config) { cfg.BatchSize = MaxBatch })
+	c.ack("GYD009", c.must("GYD009", map[string]any{}))
+	c.must("GYU009", map[string]any{"akb020": "K35020399999", "akb021": "新康复医院", "institution_type": "2", "aab299": "350200",
+		"aae030": "2025-01-01", "valid_flag": "1"})
+	if out := c.must("GYD009", map[string]any{"institution_type": "1"}); len(records(out)) != 0 {
+		t.Fatalf("GYD009 of medical institutions = %v", out)
+	}
+	out := c.must("GYD009", map[string]any{"institution_type": "2"})
+	if got := ids("GYD009", out); got != "[K35020399999]" {
+		t.Fatalf("GYD009 gave %s", got)
+	}
+	if n := c.srv.Accepted("GYU009", "K35020399999"); n != 1 {
+		t.Fatalf("GYU009 in the ledger %d times", n)
+	}
+	if got := ids("GYD006", c.must("GYD006", map[string]any{"aab299": "440300"})); got != "[]" {
+		t.Fatalf("GYD006 of another place gave %s", got)
+	}
+	if got := ids("GYD006", c.must("GYD006", map[string]any{"aab299": "350200"})); got != "["+c.filing["filing_no"].(string)+"]" {
+		t.Fatalf("GYD006 gave %s", got)
+	}
+}
