@@ -681,3 +681,162 @@ func TestRulesDownloadsAndInstitutions(t *testing.T) {
 			prepare: func(c *chain) map[string]any { return institution("H35020309999") }, field: "$", rule: "institutionsFile"},
 	})
 }
+
+// TestChainDownloads: the settlement chain's downloads run the workflow
+// (events, GYU008), GYD102 follows GYD101, a GYD401 revocation is applied
+// locally and the stay's complete details are downloaded again, likewise
+// GYD404 for deductions; GYD104 needs no feedback.
+func TestChainDownloads(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, lines := c.stay("ZY0901")
+	// GYD102 before GYD101: refused locally.
+	if r := c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0901"}); r.Status != sdk.StatusInvalid {
+		t.Fatalf("GYD102 before GYD101: %s", r.Status)
+	}
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	if n := len(c.events("workinjury.admission.downloaded")); n != 1 {
+		t.Fatalf("%d admission events", n)
+	}
+	c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0901"}))
+	if n := len(c.events("workinjury.fee_detail.downloaded")); n != len(lines) {
+		t.Fatalf("%d fee-detail events, want %d", n, len(lines))
+	}
+	h := hostFor(c.host, testSite)
+	var det map[string]bool
+	if _, err := getJSON(t.Context(), h, "dldet/"+v, &det); err != nil || len(det) != 2 || det["0001"] {
+		t.Fatalf("downloaded details %v %v", det, err)
+	}
+	// Revoke one detail; GYD401 revokes it locally and downloads the rest again.
+	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	r := c.mustOK(c.send("GYD401", map[string]any{}))
+	if fu, _ := r["follow_ups"].([]any); len(fu) != 1 {
+		t.Fatalf("GYD401 summary %v: want one follow-up GYD102", r)
+	}
+	if _, err := getJSON(t.Context(), h, "dldet/"+v, &det); err != nil || !det["0001"] || det["0002"] {
+		t.Fatalf("after GYD401: %v", det)
+	}
+	if n := len(c.events("workinjury.fee_detail_revocation.downloaded")); n != 1 {
+		t.Fatalf("%d revocation events", n)
+	}
+	if n := len(c.events("workinjury.fee_detail.downloaded")); n <= len(lines) {
+		t.Fatalf("%d fee-detail events: the complete re-download delivered nothing", n)
+	}
+	if entries, _ := h.Scan(t.Context(), "redl/", 10); len(entries) != 0 {
+		t.Fatalf("re-download still queued: %v", entries)
+	}
+	// Every acknowledged batch was fed back once.
+	for _, code := range []string{"GYD101", "GYD102", "GYD401"} {
+		for _, b := range c.sim.Batches(code) {
+			if b.Records > 0 && (!b.Acked || b.Feedbacks != 1) {
+				t.Fatalf("%s batch %+v", code, b)
+			}
+		}
+	}
+
+	// Deductions: GYD004, then GYD404 revokes locally and re-downloads.
+	c.mustOK(c.send("GYU103", c.settlementOf(v, "ZY0901", lines[1:])))
+	var s string
+	for _, x := range c.sim.Settlements(fmt.Sprint(c.filing["aac002"])) {
+		s = x.SettleNo
+	}
+	c.mustOK(c.send("GYU004", deductions(deduction("KK0901", s, "1.00"), deduction("KK0902", s, "2.00"))))
+	c.mustOK(c.send("GYD004", map[string]any{}))
+	c.mustOK(c.send("GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KK0901"}}, "revoke_time": stampT(admitDay.Add(11 * 24 * time.Hour)), "aae011": "王五"}))
+	r = c.mustOK(c.send("GYD404", map[string]any{}))
+	if fu, _ := r["follow_ups"].([]any); len(fu) != 1 {
+		t.Fatalf("GYD404 summary %v", r)
+	}
+	var d dlDeduction
+	if _, err := getJSON(t.Context(), h, "dldeduct/KK0901", &d); err != nil || !d.Revoked {
+		t.Fatalf("KK0901 not revoked locally: %+v", d)
+	}
+	// GYD104: one person's settlements, no batch, nothing to acknowledge.
+	out := c.mustOK(c.send("GYD104", map[string]any{"aac002": c.filing["aac002"]}))
+	if out["record_count"] == nil {
+		t.Fatalf("GYD104 %v", out)
+	}
+	if c.journaled("GYU008") == 0 {
+		t.Fatal("no feedback at all")
+	}
+}
+
+// TestLateUpload: past occurredAt + 30 minutes an upload still goes, with a
+// late warning, one event and retryable failures.
+func TestLateUpload(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	send := func(id string, occurred time.Time, recovering bool) *sdk.HandleResponse {
+		b, _ := json.Marshal(institution("H35020306666"))
+		r, err := c.p.Handle(t.Context(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU009", MessageID: id, Key: id,
+			Format: "json", Payload: b, Attempt: 1, Recovering: recovering, OccurredAt: occurred, Deadline: occurred.Add(30 * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// In time: no warning.
+	if r := send("in-time", time.Now().Add(-29*time.Minute), false); r.Status != sdk.StatusOK || hasField(r, "", "late") {
+		t.Fatalf("in time: %s %s", r.Status, r.Diagnostics)
+	}
+	// Late and the national system down: failed, retryable, flagged, one event.
+	c.sim.Inject(wisim.Fault{Code: "GYU009", Kind: wisim.Fault5xx, Times: 2})
+	occurred := time.Now().Add(-31 * time.Minute)
+	for i := range 2 {
+		r := send("late", occurred, i > 0)
+		if r.Status != sdk.StatusFailed || !r.Retryable {
+			t.Fatalf("late attempt %d: %s retryable=%v", i, r.Status, r.Retryable)
+		}
+		late := false
+		for _, d := range r.Diagnostics {
+			late = late || (d.Rule == "late" && d.Severity == sdk.SeverityWarning)
+		}
+		if !late {
+			t.Fatalf("no late warning: %s", r.Diagnostics)
+		}
+	}
+	r := send("late", occurred, true)
+	if r.Status != sdk.StatusOK {
+		t.Fatalf("late upload finally: %s %s", r.Status, r.Diagnostics)
+	}
+	if n := len(c.events("workinjury.upload.late")); n != 1 {
+		t.Fatalf("%d late events, want 1", n)
+	}
+}
+
+// TestFeedbackRetriedWithinTheRun: a GYU008 that gets no answer is retried
+// with backoff inside the same run (held to the 30-minute rule).
+func TestFeedbackRetriedWithinTheRun(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, withSettings(setFeedbackBackoff, "50ms"))
+	c.stay("ZY1001")
+	c.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.Fault5xx, Times: 2})
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	b := nonEmpty(c.sim.Batches("GYD101"))
+	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v: the feedback should have been retried and accepted in the same run", b)
+	}
+}
+
+// TestFeedbackLate: past the deadline the feedback is flagged late (event,
+// alert) and still retried; nothing is given up.
+func TestFeedbackLate(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, withSettings(setUploadDeadline, "1ms"))
+	c.stay("ZY1101")
+	c.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.Fault5xx, Times: 1})
+	time.Sleep(5 * time.Millisecond)
+	r := c.send("GYD101", map[string]any{})
+	if r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("first run: %s retryable=%v %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	if n := len(c.events("workinjury.feedback.late")); n != 1 {
+		t.Fatalf("%d late-feedback events, want 1", n)
+	}
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	b := nonEmpty(c.sim.Batches("GYD101"))
+	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+}
