@@ -498,3 +498,18 @@ func TestFilingVerification(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFeeUpload500 measures one 500-line GYU102 through the
+// simulator, envelope included (each iteration is a new stay).
+func BenchmarkFeeUpload500(b *testing.B) {
+	c := newChain(b, func(cfg *Config) { cfg.BatchSize = MaxBatch })
+	ls := anys(lines("B", 1, 500))
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		akc190 := fmt.Sprintf("BZ%d", i)
+		v := c.admit(akc190)
+		b.StartTimer()
+		c.must("GYU102", map[string]any{"ykc700": v, "akc190": akc190, "fee": ls})
+	}
+}
