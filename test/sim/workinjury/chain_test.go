@@ -1,11 +1,14 @@
 package workinjury
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/medgate/medgate/schemas"
@@ -511,5 +514,30 @@ func BenchmarkFeeUpload500(b *testing.B) {
 		v := c.admit(akc190)
 		b.StartTimer()
 		c.must("GYU102", map[string]any{"ykc700": v, "akc190": akc190, "fee": ls})
+	}
+}
+
+// TestLineLimitWithoutSchemaLimit: the simulator keeps the 1–500 line rule
+// of GYU102 itself when a site's schema drops the batch limit and the
+// minimum.
+func TestLineLimitWithoutSchemaLimit(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../../schemas/workinjury/GYU102.yaml")
+	mustNil(t, err)
+	loose := raw
+	for _, drop := range []string{"batchLimit: 500\n", "batchField: fee\n", "    minItems: 1\n"} {
+		if !bytes.Contains(loose, []byte(drop)) {
+			t.Fatalf("GYU102.yaml no longer has %q; update this test", drop)
+		}
+		loose = bytes.Replace(loose, []byte(drop), nil, 1)
+	}
+	set, err := schemas.Embedded().OverlayFS(fstest.MapFS{"workinjury/GYU102.yaml": {Data: loose}})
+	mustNil(t, err)
+	for n, want := range map[int]string{0: "E6107", 1: "0", 500: "0", 501: "E6107"} {
+		c := newChain(t, func(cfg *Config) { cfg.Schemas = set })
+		v := c.admit("ZY1")
+		if got, _ := c.call("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(lines("D", 1, n))}); got != want {
+			t.Errorf("%d lines: %s, want %s", n, got, want)
+		}
 	}
 }
