@@ -297,6 +297,15 @@ func TestRulesGYU101(t *testing.T) {
 		"inpatient number over-length": {code: "GYU101", prepare: adm("akc190", strings.Repeat("9", 31)), field: "$.akc190", rule: ""},
 		"card not authenticated (GYD052@admission)": {code: "GYU101", opts: []envOption{withSettings(setPreconditions, "GYD051@admission,GYD052@admission")},
 			prepare: adm(), field: "$.aac002", rule: "rule card-authentication"},
+		"card authenticated (GYD052@admission)": {code: "GYU101", opts: []envOption{withSettings(setPreconditions, "GYD051@admission,GYD052@admission")},
+			prepare: func(c *chain) map[string]any {
+				card := wisim.Card{AAZ500: "A44030000001", CardID: "440300D156000005", AAB301: "440300", AAC002: c.filing["aac002"].(string),
+					AAC003: c.filing["aac003"].(string), AAC004: "2", AAC006: "1980-01-01", Status: "1", Secret: []byte("s")}
+				c.sim.AddCard(card)
+				c.mustOK(c.send("GYD052", map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301,
+					"aac002": card.AAC002, "aac003": card.AAC003, "akb020": hospital, "aae036": stampT(admitDay)}))
+				return c.admission("ZY0101")
+			}, ok: true},
 		"filing known locally, another person": {code: "GYU101", prepare: func(c *chain) map[string]any {
 			c.mustOK(c.send("GYU101", c.admission("ZY0100"))) // the filing is now known here
 			return with(c.admission("ZY0101"), "aac002", "440302198001010099", "aac044", "440302198001010099")
