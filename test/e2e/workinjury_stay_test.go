@@ -151,12 +151,16 @@ func TestWorkInjuryStay(t *testing.T) {
 }
 
 // TestWorkInjuryRevocations walks every revoke path and checks the
-// national ledger and the site's own state after each.
+// national ledger and the site's own state after each; then the
+// institution's monthly settlement nets the revoked settlement, the
+// deduction and its revocation.
 func TestWorkInjuryRevocations(t *testing.T) {
 	t.Parallel()
 	e := startHIS(t)
 	const akb020 = "H35020300123"
 	admitted := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	// The institution's month as the subtests make it, for GYU003.
+	var month monthOf
 
 	t.Run("fee details (GYR001), then the admission (GYR002)", func(t *testing.T) {
 		e := e.with(t)
@@ -198,17 +202,21 @@ func TestWorkInjuryRevocations(t *testing.T) {
 		ykc700 := e.admit(p, admitted)
 		lines := feeLines(p, admitted.Add(time.Minute), 1, 30)
 		e.charge(p, ykc700, lines, 30)
-		settleNo := e.discharge(p, ykc700, admitted, time.Now().Truncate(time.Second), totals(lines))
+		settledAt := time.Now().Truncate(time.Second)
+		settleNo := e.discharge(p, ykc700, admitted, settledAt, totals(lines))
+		month.settled(settleNo, p.aac002, totals(lines), settledAt)
 
 		// Settled: its details cannot be revoked alone.
 		before := e.sent("GYR001")
 		r := e.one(p.inpatientNo, e.raw(hisSite, e.id("gyr001-settled"), "GYR001", revokeInput(map[string]any{"ykc700": ykc700})))
 		refusedLocally(t, e, r, "GYR001", before, "state", "precondition")
 
-		r = e.one(p.inpatientNo, e.raw(hisSite, e.id("gyr003"), "GYR003", revokeInput(map[string]any{"settle_no": settleNo, "ykc700": ykc700, "akb020": akb020})))
+		revocation := revokeInput(map[string]any{"settle_no": settleNo, "ykc700": ykc700, "akb020": akb020})
+		r = e.one(p.inpatientNo, e.raw(hisSite, e.id("gyr003"), "GYR003", revocation))
 		if out := expect(t, r, "ok"); out["admission_revoked"] != "1" {
 			t.Errorf("GYR003 admission_revoked %v, want 1", out["admission_revoked"])
 		}
+		month.revoked(settleNo, p.aac002, totals(lines), revocation["revoke_time"].(string))
 		st, _ := e.sim.Settlement(settleNo)
 		a, _ := e.sim.Admission(ykc700)
 		if !st.Revoked || a.State != wisim.VisitRevoked || a.Details != 0 || a.RevokedDetails != 30 {
@@ -226,22 +234,53 @@ func TestWorkInjuryRevocations(t *testing.T) {
 		ykc700 := e.admit(p, admitted)
 		lines := feeLines(p, admitted.Add(time.Minute), 1, 10)
 		e.charge(p, ykc700, lines, 10)
-		settleNo := e.discharge(p, ykc700, admitted, time.Now().Truncate(time.Second), totals(lines))
+		settledAt := time.Now().Truncate(time.Second)
+		settleNo := e.discharge(p, ykc700, admitted, settledAt, totals(lines))
+		month.settled(settleNo, p.aac002, totals(lines), settledAt)
+		deductedAt := stamp(time.Now())
 		r := e.one(settleNo, e.raw(hisSite, e.id("gyu004"), "GYU004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KKRVC0000001",
-			"settle_no": settleNo, "akb020": akb020, "deduct_amount": "10.00", "deduct_reason": "重复收费", "deduct_time": stamp(time.Now())}},
+			"settle_no": settleNo, "akb020": akb020, "deduct_amount": "10.00", "deduct_reason": "重复收费", "deduct_time": deductedAt}},
 			"aae011": "社保审核员", "aae036": stamp(time.Now())}))
 		expect(t, r, "ok")
+		month.deduction("3", "KKRVC0000001", settleNo, 1000, deductedAt)
 		before := e.sent("GYR004")
 		r = e.one(settleNo, e.raw(hisSite, e.id("gyr004-unknown"), "GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KKNEVER000001"}},
 			"revoke_time": stamp(time.Now()), "aae011": "社保审核员"}))
 		refusedLocally(t, e, r, "GYR004", before, "state", "precondition")
+		revokedAt := stamp(time.Now())
 		r = e.one(settleNo, e.raw(hisSite, e.id("gyr004"), "GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KKRVC0000001", "revoke_reason": "复核无误"}},
-			"revoke_time": stamp(time.Now()), "aae011": "社保审核员"}))
+			"revoke_time": revokedAt, "aae011": "社保审核员"}))
 		if out := expect(t, r, "ok"); fmt.Sprint(out["revoked_count"]) != "1" {
 			t.Errorf("GYR004 revoked_count %v, want 1", out["revoked_count"])
 		}
+		month.deduction("4", "KKRVC0000001", settleNo, 1000, revokedAt)
 		if ds := e.sim.Deductions(settleNo); len(ds) != 1 || !ds[0].Revoked {
 			t.Fatalf("national deductions after GYR004: %+v", ds)
+		}
+	})
+
+	t.Run("monthly settlement nets revocations and deductions (GYU003)", func(t *testing.T) {
+		e := e.with(t)
+		if len(month.items) != 5 {
+			t.Fatalf("the month holds %d records, want 5 (two settlements, a revocation, a deduction and its revocation)", len(month.items))
+		}
+		in := month.input(akb020)
+		// Leaving the revoked settlement out is refused before it is sent.
+		short := clone(in)
+		short["items"] = month.items[1:]
+		before := e.sent("GYU003")
+		r := e.one(akb020, e.raw(hisSite, e.id("gyu003-short"), "GYU003", short))
+		refusedLocally(t, e, r, "GYU003", before, "consistency")
+		r = e.one(akb020, e.raw(hisSite, e.id("gyu003"), "GYU003", in))
+		no, _ := expect(t, r, "ok")["month_settle_no"].(string)
+		ms := e.sim.Monthlies(akb020, "")
+		if len(ms) != 1 || ms[0].MonthlyNo != no {
+			t.Fatalf("national monthly settlements %+v, want %s", ms, no)
+		}
+		got := ms[0].Sums
+		if got.SettleCount != 2 || got.RevokeCount != 1 || got.PersonCount != 1 || int64(got.RevokeAmount) != month.revokedFund ||
+			int64(got.DeductAmount) != 1000 || int64(got.DeductRevokeAmount) != 1000 || int64(got.MonthFund) != month.fund-month.revokedFund {
+			t.Fatalf("national monthly sums %+v, want 2 settlements − 1 revocation, fund %s − revoked %s, deduction 10.00 revoked", got, fen(month.fund), fen(month.revokedFund))
 		}
 	})
 }
@@ -336,4 +375,52 @@ func TestWorkInjuryVariants(t *testing.T) {
 			t.Fatalf("national device settlement after GYR003: %+v", st)
 		}
 	})
+}
+
+// monthOf collects an institution's records of one month (settlements,
+// settlement revocations, deductions, deduction revocations) as GYU003
+// items, with the header sums.
+type monthOf struct {
+	items                     []any
+	settles, revokes          int
+	total, fund, self         int64
+	revokedFund               int64
+	deducted, deductedRevoked int64
+}
+
+func (m *monthOf) settled(settleNo, aac002 string, s settlement, at time.Time) {
+	m.items = append(m.items, map[string]any{"item_type": "1", "ref_no": settleNo, "settle_no": settleNo, "aac002": aac002,
+		"total_amount": fen(s.totalFen), "amount": fen(s.fundFen), "self_pay": fen(s.totalFen - s.fundFen), "biz_time": stamp(at)})
+	m.settles++
+	m.total += s.totalFen
+	m.fund += s.fundFen
+	m.self += s.totalFen - s.fundFen
+}
+
+func (m *monthOf) revoked(settleNo, aac002 string, s settlement, at string) {
+	m.items = append(m.items, map[string]any{"item_type": "2", "ref_no": settleNo, "settle_no": settleNo, "aac002": aac002,
+		"total_amount": fen(s.totalFen), "amount": fen(s.fundFen), "self_pay": fen(s.totalFen - s.fundFen), "biz_time": at})
+	m.revokes++
+	m.revokedFund += s.fundFen
+}
+
+// deduction adds a deduction (type 3) or its revocation (type 4).
+func (m *monthOf) deduction(typ, deductNo, settleNo string, amountFen int64, at string) {
+	m.items = append(m.items, map[string]any{"item_type": typ, "ref_no": deductNo, "settle_no": settleNo, "amount": fen(amountFen), "biz_time": at})
+	if typ == "3" {
+		m.deducted += amountFen
+	} else {
+		m.deductedRevoked += amountFen
+	}
+}
+
+// input is the GYU003 of the month for institution akb020.
+func (m *monthOf) input(akb020 string) map[string]any {
+	return map[string]any{
+		"akb020": akb020, "settle_month": time.Now().In(hisZone).Format("200601"), "settle_count": m.settles, "revoke_count": m.revokes,
+		"person_count": m.settles - m.revokes, "total_amount": fen(m.total), "fund_pay": fen(m.fund), "self_pay": fen(m.self),
+		"revoke_amount": fen(m.revokedFund), "deduct_amount": fen(m.deducted), "deduct_revoke_amount": fen(m.deductedRevoked),
+		"month_fund_pay": fen(m.fund - m.revokedFund - m.deducted + m.deductedRevoked), "items": m.items,
+		"aae011": "王五", "aae036": stamp(time.Now()),
+	}
 }
