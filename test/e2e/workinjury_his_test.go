@@ -380,20 +380,31 @@ func stamp(t time.Time) string { return t.In(hisZone).Format("2006-01-02 15:04:0
 // for site, so the site knows it.
 func (e *hisEnv) newPatient(site, tag string, i int, akb020, filingType, treatType string) patient {
 	e.tb.Helper()
-	now := time.Now().In(hisZone)
-	id := fmt.Sprintf("44030219800101%03d%d", i%1000, i%10)
-	p := patient{aac002: id, aac003: fmt.Sprintf("住院测试人%d", i), filingNo: fmt.Sprintf("BA%s%08d", tag, i),
-		certNo: fmt.Sprintf("深人社认字〔2025〕第%05d号", i), insuredArea: "440300", inpatientNo: fmt.Sprintf("ZY%s%06d", tag, i), treatType: treatType}
-	e.sim.AddFiling(map[string]any{
-		"filing_no": p.filingNo, "aac002": id, "aac003": p.aac003, "aac043": "01", "aac044": id, "aac004": "2", "aac006": "1980-01-01",
-		"aae005": "13900000000", "injury_cert_no": p.certNo, "aab301": p.insuredArea, "aab299": "350200", "filing_type": filingType,
-		"filing_status": "1", "akb020": akb020, "akb021": "厦门示例协议机构", "aae030": now.AddDate(0, -1, 0).Format("2006-01-02"),
-		"aae031": now.AddDate(1, 0, 0).Format("2006-01-02"), "update_time": stamp(now),
-	})
+	p := e.nationalPatient(tag, i, akb020, filingType, treatType)
 	if code, body := e.trigger(site, "GYD006"); code != http.StatusOK {
 		e.tb.Fatalf("GYD006 job: %d %s", code, body)
 	}
 	return p
+}
+
+// nationalPatient adds an approved filing to the national system only.
+func (e *hisEnv) nationalPatient(tag string, i int, akb020, filingType, treatType string) patient {
+	now := time.Now().In(hisZone)
+	p := person(tag, i, treatType)
+	e.sim.AddFiling(map[string]any{
+		"filing_no": p.filingNo, "aac002": p.aac002, "aac003": p.aac003, "aac043": "01", "aac044": p.aac002, "aac004": "2", "aac006": "1980-01-01",
+		"aae005": "13900000000", "injury_cert_no": p.certNo, "aab301": p.insuredArea, "aab299": "350200", "filing_type": filingType,
+		"filing_status": "1", "akb020": akb020, "akb021": "厦门示例协议机构", "aae030": now.AddDate(0, -1, 0).Format("2006-01-02"),
+		"aae031": now.AddDate(1, 0, 0).Format("2006-01-02"), "update_time": stamp(now),
+	})
+	return p
+}
+
+// person is patient number i of a series, with no filing anywhere.
+func person(tag string, i int, treatType string) patient {
+	id := fmt.Sprintf("44030219800101%03d%d", i%1000, i%10)
+	return patient{aac002: id, aac003: fmt.Sprintf("住院测试人%d", i), filingNo: fmt.Sprintf("BA%s%08d", tag, i),
+		certNo: fmt.Sprintf("深人社认字〔2025〕第%05d号", i), insuredArea: "440300", inpatientNo: fmt.Sprintf("ZY%s%06d", tag, i), treatType: treatType}
 }
 
 // admit sends the ADT^A01 of the patient and returns the visit number the

@@ -286,8 +286,9 @@ func TestWorkInjuryRevocations(t *testing.T) {
 }
 
 // TestWorkInjuryVariants: a rehabilitation stay at a rehabilitation
-// institution with its rehabilitation plan, and an assistive-device
-// settlement and its revocation.
+// institution with its rehabilitation plan, an admission on a filing the
+// site never downloaded, and an assistive-device settlement and its
+// revocation.
 func TestWorkInjuryVariants(t *testing.T) {
 	t.Parallel()
 	e := startHIS(t)
@@ -341,6 +342,25 @@ func TestWorkInjuryVariants(t *testing.T) {
 		if !ok || st.AKB020 != akb020 || int64(st.Total) != total || st.Record["rehab_plan_id"] != planID {
 			t.Fatalf("national rehabilitation settlement %s: %+v", settleNo, st)
 		}
+	})
+
+	t.Run("a filing the site never downloaded is verified with GYD051", func(t *testing.T) {
+		e := e.with(t)
+		admitted := time.Now().Add(-time.Hour).Truncate(time.Second)
+		// Known nationally only: verified, then admitted.
+		p := e.nationalPatient("NL", 9, "H35020300123", "1", "1")
+		ykc700 := e.admit(p, admitted)
+		if !e.sim.Seen(func(q wisim.Request) bool { return q.Code == "GYD051" && q.Input["aac002"] == p.aac002 }) {
+			t.Error("no GYD051 verification of the filing before the admission")
+		}
+		if a, ok := e.sim.Admission(ykc700); !ok || a.FilingNo != p.filingNo {
+			t.Fatalf("national admission %s: %+v", ykc700, a)
+		}
+		// Known nowhere: GYD051 says so and nothing is sent.
+		q := person("NONE", 10, "1")
+		before := e.sent("GYU101")
+		r := e.one(q.inpatientNo, e.hl7(e.id("admit-nofiling"), "GYU101", admitHL7(q, admitted)))
+		refusedLocally(t, e, r, "GYU101", before, "GYD051")
 	})
 
 	t.Run("assistive device settlement and its revocation", func(t *testing.T) {
