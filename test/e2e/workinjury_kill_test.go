@@ -52,8 +52,9 @@ func killPluginOf(exe, cfgDir string) int {
 
 // TestWorkInjuryKilledBetweenSendAndOutcome kills the plugin while the
 // national system has processed an upload and its answer is on the way, for
-// the admission, a batch of fee lines and the settlement: after the restart
-// each is reconciled (GYD053) and the national ledger holds it exactly once.
+// the admission, a batch of fee lines, the settlement, a deduction and the
+// monthly settlement: after the restart each is reconciled (GYD053) and the
+// national ledger holds it exactly once.
 func TestWorkInjuryKilledBetweenSendAndOutcome(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds the plugin process through /proc, which only Linux has")
@@ -112,9 +113,27 @@ func TestWorkInjuryKilledBetweenSendAndOutcome(t *testing.T) {
 		t.Fatalf("national fee lines after the kill: %d, want exactly %d", len(d), len(lines))
 	}
 
-	r = killDuring("GYU103", e.hl7(e.id("kill-settle"), "GYU103", dischargeHL7(p, ykc700, admitted, time.Now().Truncate(time.Second), s)))
+	settledAt := time.Now().Truncate(time.Second)
+	r = killDuring("GYU103", e.hl7(e.id("kill-settle"), "GYU103", dischargeHL7(p, ykc700, admitted, settledAt, s)))
 	settleNo, _ := expect(t, r, "ok")["settle_no"].(string)
 	if sts := e.sim.Settlements(p.aac002); len(sts) != 1 || sts[0].SettleNo != settleNo {
 		t.Fatalf("national settlements after the kill: %+v, want exactly one, %s", sts, settleNo)
+	}
+
+	deductedAt := stamp(time.Now())
+	killDuring("GYU004", e.raw(hisSite, e.id("kill-deduct"), "GYU004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KKKILL0000001",
+		"settle_no": settleNo, "akb020": akb020, "deduct_amount": "5.00", "deduct_reason": "重复收费", "deduct_time": deductedAt}},
+		"aae011": "社保审核员", "aae036": deductedAt}))
+	if ds := e.sim.Deductions(settleNo); len(ds) != 1 || int64(ds[0].Amount) != 500 {
+		t.Fatalf("national deductions after the kill: %+v, want exactly one of 5.00", ds)
+	}
+
+	var month monthOf
+	month.settled(settleNo, p.aac002, s, settledAt)
+	month.deduction("3", "KKKILL0000001", settleNo, 500, deductedAt)
+	r = killDuring("GYU003", e.raw(hisSite, e.id("kill-monthly"), "GYU003", month.input(akb020)))
+	monthNo, _ := expect(t, r, "ok")["month_settle_no"].(string)
+	if ms := e.sim.Monthlies(akb020, ""); len(ms) != 1 || ms[0].MonthlyNo != monthNo {
+		t.Fatalf("national monthly settlements after the kill: %+v, want exactly one, %s", ms, monthNo)
 	}
 }
