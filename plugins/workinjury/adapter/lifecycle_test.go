@@ -849,3 +849,39 @@ func TestFeedbackLate(t *testing.T) {
 		t.Fatalf("batches %+v", b)
 	}
 }
+
+// TestEveryChainDownloadIsAcknowledged: each incremental download of the
+// chain publishes its records and acknowledges the batch with GYU008.
+func TestEveryChainDownloadIsAcknowledged(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY1201")
+	c.mustOK(c.send("GYU004", deductions(deduction("KK1201", s, "1.00"))))
+	v2 := c.admit("ZY1202")
+	c.mustOK(c.send("GYR002", map[string]any{"ykc700": v2, "revoke_reason": "登记有误", "revoke_time": revokeT(2), "aae011": "王五"}))
+	v3, s3 := c.settle("ZY1203")
+	c.mustOK(c.send("GYR003", map[string]any{"settle_no": s3, "ykc700": v3, "akb020": hospital, "revoke_reason": "结算有误", "revoke_time": revokeT(100), "aae011": "王五"}))
+	c.mustOK(c.send("GYU003", c.monthly(hospital, "202505")))
+	for code, event := range map[string]string{
+		"GYD103": "workinjury.settlement.downloaded",
+		"GYD004": "workinjury.deduction.downloaded",
+		"GYD402": "workinjury.admission_revocation.downloaded",
+		"GYD403": "workinjury.settlement_revocation.downloaded",
+		"GYD003": "workinjury.monthly_settlement.downloaded",
+		"GYD005": "workinjury.clearing.downloaded",
+	} {
+		c.mustOK(c.send(code, map[string]any{}))
+		if len(c.events(event)) == 0 {
+			t.Errorf("%s: no %s event", code, event)
+		}
+		b := nonEmpty(c.sim.Batches(code))
+		if len(b) == 0 {
+			t.Errorf("%s: no batch handed out", code)
+		}
+		for _, x := range b {
+			if !x.Acked || x.Feedbacks != 1 {
+				t.Errorf("%s batch %+v not acknowledged once", code, x)
+			}
+		}
+	}
+}
