@@ -39,7 +39,9 @@ func TestWorkInjuryStay(t *testing.T) {
 
 	// 1,200 fee lines in three DFT^P03 of 400.
 	lines := feeLines(p, admitted.Add(time.Minute), 1, 1200)
+	start := time.Now()
 	e.charge(p, ykc700, lines, 400)
+	t.Logf("1,200 fee lines in three DFT^P03 of 400 through Kafka, mapped, checked and accepted in %s", time.Since(start).Round(time.Millisecond))
 	s := totals(lines)
 	details := e.sim.Details(ykc700)
 	if len(details) != 1200 {
