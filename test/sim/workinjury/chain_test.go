@@ -541,3 +541,43 @@ func TestLineLimitWithoutSchemaLimit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApply: any input to any transaction, on a simulator holding a stay,
+// gets an answer or a refusal, never a panic, and never an answer outside
+// the output schema.
+func FuzzApply(f *testing.F) {
+	list := schemas.Embedded().List("workinjury")
+	for i, sc := range list {
+		b, err := json.Marshal(sc.ExampleInput())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), b)
+	}
+	f.Fuzz(func(t *testing.T, code uint8, input []byte) {
+		c := newChain(t, nil)
+		apply := func(code string, in map[string]any) map[string]any {
+			out, err := c.srv.Apply(code, in)
+			mustNil(t, err)
+			return out
+		}
+		v := apply("GYU101", SampleAdmission(c.filing, hospital, "ZY1", day0))["ykc700"].(string)
+		ls := lines("D", 1, 2)
+		apply("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls)})
+		st := apply("GYU103", SampleSettlement(v, "ZY1", ls, day0))["settle_no"].(string)
+		apply("GYU004", deductions(deductionLine("K1", st, "1.00", day0)))
+		dec := json.NewDecoder(bytes.NewReader(input))
+		dec.UseNumber()
+		var in map[string]any
+		if dec.Decode(&in) != nil || in == nil {
+			return
+		}
+		// Point some inputs at the stay's records.
+		for k, x := range map[string]string{"ykc700": v, "settle_no": st} {
+			if s, ok := in[k].(string); ok && s == "" {
+				in[k] = x
+			}
+		}
+		_, _ = c.srv.Apply(list[int(code)%len(list)].Code, in)
+	})
+}
