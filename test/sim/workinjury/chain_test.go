@@ -581,3 +581,20 @@ func FuzzApply(f *testing.F) {
 		_, _ = c.srv.Apply(list[int(code)%len(list)].Code, in)
 	})
 }
+
+// TestAmountTolerance: Config.AmountTolerance widens the price × qty rule
+// by whole fen.
+func TestAmountTolerance(t *testing.T) {
+	t.Parallel()
+	for tol, want := range map[Money]map[string]string{0: {"20.01": "E6104", "20.00": "0"}, 1: {"20.01": "0", "20.02": "E6104"}} {
+		for amount, code := range want {
+			c := newChain(t, func(cfg *Config) { cfg.AmountTolerance = tol })
+			v := c.admit("ZY1")
+			l := SampleFeeLine("D1", "10.00", "2", "0", day0)
+			l["amount"], l["fund_pay"] = json.Number(amount), json.Number(amount)
+			if got, _ := c.call("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": []any{l}}); got != code {
+				t.Errorf("tolerance %d fen, amount %s for 2 × 10.00: %s, want %s", tol, amount, got, code)
+			}
+		}
+	}
+}

@@ -45,8 +45,9 @@ type Config struct {
 	// BatchSize is the most records per download batch (default and
 	// maximum MaxBatch).
 	BatchSize int
-	// AmountTolerance is how far, in fen, a line's amount may be from its
-	// unit price × quantity rounded to the fen (default 0: exact).
+	// AmountTolerance is how many fen beyond half a fen a line's amount
+	// may differ from its unit price × quantity (default 0: the amount is
+	// the product rounded to the fen).
 	AmountTolerance Money
 	// ManualClearing: clearing records (GYD005) appear only when a test
 	// calls ConfirmClearing; by default every accepted monthly settlement
