@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/test/harness"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
@@ -288,7 +289,8 @@ func TestWorkInjuryRevocations(t *testing.T) {
 }
 
 // TestWorkInjuryVariants: a rehabilitation stay at a rehabilitation
-// institution with its rehabilitation plan, an admission on a filing the
+// institution with its rehabilitation plan, a stay sent as the platform's
+// JSON instead of HL7 v2, an admission on a filing the
 // site never downloaded, and an assistive-device settlement and its
 // revocation.
 func TestWorkInjuryVariants(t *testing.T) {
@@ -343,6 +345,55 @@ func TestWorkInjuryVariants(t *testing.T) {
 		st, ok := e.sim.Settlement(settleNo)
 		if !ok || st.AKB020 != akb020 || int64(st.Total) != total || st.Record["rehab_plan_id"] != planID {
 			t.Fatalf("national rehabilitation settlement %s: %+v", settleNo, st)
+		}
+	})
+
+	t.Run("a stay in the platform's JSON through the demo JSON mappings", func(t *testing.T) {
+		e := e.with(t)
+		p := e.newPatient(hisSite, "JS", 11, "H35020300123", "1", "1")
+		admitted := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+		rfc := func(t time.Time) string { return t.In(hisZone).Format(time.RFC3339) }
+		platform := func(id, code string, payload map[string]any) harness.Request {
+			r := e.raw(hisSite, id, code, payload)
+			r.Format = "json" // the site's own JSON: mapped by demo/json/workinjury.<code>
+			return r
+		}
+		operator := map[string]any{"name": "王五", "time": rfc(time.Now())}
+		r := e.one(p.inpatientNo, platform(e.id("json-admit"), "GYU101", map[string]any{
+			"patient": map[string]any{"name": p.aac003, "idType": "01", "idNumber": p.aac002, "socialSecurityNo": p.aac002},
+			"injury":  map[string]any{"filingNo": p.filingNo, "certificateNo": p.certNo, "insuredArea": p.insuredArea, "treatType": "1"},
+			"visit": map[string]any{"inpatientNo": p.inpatientNo, "admittedAt": rfc(admitted), "department": map[string]any{"code": "GK01"},
+				"doctor": map[string]any{"code": "110350200000123", "name": "陈医生"}},
+			"diagnoses": []any{map[string]any{"code": "S82.201", "name": "胫骨平台骨折", "type": "admission", "main": true}},
+			"operator":  operator,
+		}))
+		ykc700, _ := expect(t, r, "ok")["ykc700"].(string)
+		lines := feeLines(p, admitted.Add(time.Minute), 1, 25)
+		var charges []any
+		for _, l := range lines {
+			it := map[string]any{"code": l.item, "name": l.name, "class": l.class}
+			charges = append(charges, map[string]any{"id": l.no, "kind": "charge", "time": rfc(l.at), "item": it, "qty": l.qty,
+				"price": json.Number(fen(l.priceFen)), "amount": json.Number(fen(l.amountFen())), "fundPay": json.Number(fen(l.amountFen() - l.ownPayFen)),
+				"department": map[string]any{"code": "GK01"}, "doctor": map[string]any{"code": "110350200000123", "name": "陈医生"}})
+		}
+		charges = append(charges, map[string]any{"id": "PAY-1", "kind": "payment", "time": rfc(admitted), "item": map[string]any{"code": "PAY01", "name": "预交金"}, "amount": 1000})
+		visit := map[string]any{"inpatientNo": p.inpatientNo, "insuranceVisitNo": ykc700}
+		r = e.one(p.inpatientNo, platform(e.id("json-fees"), "GYU102", map[string]any{"visit": visit, "charges": charges}))
+		if out := expect(t, r, "ok"); fmt.Sprint(out["accepted_count"]) != "25" {
+			t.Errorf("GYU102 accepted_count %v, want 25 (the payment is no fee line)", out["accepted_count"])
+		}
+		s := totals(lines)
+		discharged := time.Now().Truncate(time.Second)
+		r = e.one(p.inpatientNo, platform(e.id("json-discharge"), "GYU103", map[string]any{
+			"visit": map[string]any{"inpatientNo": p.inpatientNo, "insuranceVisitNo": ykc700, "admittedAt": rfc(admitted), "dischargedAt": rfc(discharged),
+				"department": map[string]any{"code": "GK01"}, "disposition": "home"},
+			"diagnoses":  []any{map[string]any{"code": "S82.201", "name": "胫骨平台骨折", "type": "discharge", "main": true}},
+			"settlement": map[string]any{"total": json.Number(fen(s.totalFen)), "fundPay": json.Number(fen(s.fundFen)), "settledAt": rfc(discharged)},
+			"operator":   operator,
+		}))
+		settleNo, _ := expect(t, r, "ok")["settle_no"].(string)
+		if st, ok := e.sim.Settlement(settleNo); !ok || st.VisitNo != ykc700 || int64(st.Total) != s.totalFen || int64(st.Fund) != s.fundFen || len(e.sim.Details(ykc700)) != 25 {
+			t.Fatalf("national settlement %s: %+v (%d lines), want total %s fund %s over 25 lines", settleNo, st, len(e.sim.Details(ykc700)), fen(s.totalFen), fen(s.fundFen))
 		}
 	})
 
