@@ -35,8 +35,9 @@ const (
 // hisZone is the time zone of the HIS and of the demo mappings.
 var hisZone = time.FixedZone("CST", 8*3600)
 
-// hisEnv is medgate with the workinjury plugin for site "demo", an
-// in-process simulator of the national system and a real Kafka broker.
+// hisEnv is medgate with the workinjury plugin for the hospital's site
+// (hisSite) and a rehabilitation institution's (rehabSite), an in-process
+// simulator of the national system and a real Kafka broker.
 type hisEnv struct {
 	tb   testing.TB
 	cfg  *harness.Config
@@ -56,8 +57,9 @@ func (e *hisEnv) with(tb testing.TB) *hisEnv {
 	return &c
 }
 
-// startHIS starts the environment; the simulator knows the three demo
-// institutions and the demo card, and nothing else.
+// startHIS starts the environment. The simulator knows the three demo
+// institutions and the demo card, and nothing else; the sites know their
+// institutions (GYU009) and no filing.
 func startHIS(tb testing.TB) *hisEnv {
 	tb.Helper()
 	brokers := testenv.Kafka(tb)
