@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/schemas"
 )
 
@@ -596,5 +600,35 @@ func TestAmountTolerance(t *testing.T) {
 				t.Errorf("tolerance %d fen, amount %s for 2 × 10.00: %s, want %s", tol, amount, got, code)
 			}
 		}
+	}
+}
+
+// TestLostReplyKeepsOneAdmission: an admission processed but whose reply
+// is lost stays in the ledger once: a resend is refused (E6004) and GYD053
+// on the first serial returns the visit number.
+func TestLostReplyKeepsOneAdmission(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	c.srv.Inject(Fault{Code: "GYU101", Kind: FaultLostReply})
+	in := SampleAdmission(c.filing, hospital, "ZY1", day0)
+	plain, _ := json.Marshal(in)
+	env, err := smenvelope.Seal(c.opts, c.keys, map[string]string{"infno": "GYU101", "msgid": "LOST1"}, plain)
+	mustNil(t, err)
+	body, _ := json.Marshal(env)
+	rec := httptest.NewRecorder()
+	c.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
+	if rec.Code != http.StatusBadGateway {
+		t.Fatalf("lost reply: HTTP %d, want 502", rec.Code)
+	}
+	if got, _ := c.call("GYU101", in); got != "E6004" {
+		t.Fatalf("resent admission answered %s, want E6004", got)
+	}
+	out := c.must("GYD053", map[string]any{"orig_code": "GYU101", "orig_msg_id": "LOST1"})
+	adm := c.srv.Admissions(hospital, "ZY1")
+	if out["trans_status"] != "1" || len(adm) != 1 || !strings.Contains(fmt.Sprint(out["orig_output"]), adm[0].VisitNo) {
+		t.Fatalf("GYD053 = %v; admissions %+v", out, adm)
+	}
+	if n := c.srv.Accepted("GYU101", hospital+"/ZY1"); n != 1 {
+		t.Fatalf("GYU101 accepted %d times", n)
 	}
 }
