@@ -23,7 +23,15 @@ func TestWorkInjuryStay(t *testing.T) {
 	t.Parallel()
 	e := startHIS(t)
 	const akb020 = "H35020300123"
+	// Filing: approved nationally, downloaded (GYD006), published and
+	// acknowledged (GYU008).
 	p := e.newPatient(hisSite, "STAY", 1, akb020, "1", "1")
+	if typ, rec := e.eventWith("filing_no", p.filingNo); typ != "workinjury.filing.downloaded" || rec["aac002"] != p.aac002 {
+		t.Fatalf("filing event %s %v", typ, rec)
+	}
+	if b := nonEmptyBatches(e.sim.Batches("GYD006")); len(b) != 1 || b[0].Feedbacks != 1 || b[0].IDs[0] != p.filingNo {
+		t.Fatalf("national GYD006 batches %+v, want the filing's, acknowledged once", b)
+	}
 	admitted := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
 
 	ykc700 := e.admit(p, admitted)
