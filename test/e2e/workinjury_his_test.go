@@ -62,6 +62,13 @@ func (e *hisEnv) with(tb testing.TB) *hisEnv {
 // institutions (GYU009) and no filing.
 func startHIS(tb testing.TB) *hisEnv {
 	tb.Helper()
+	return startHISBehind(tb, nil)
+}
+
+// startHISBehind is startHIS with the national system behind wrap (a
+// proxy on the network between the adapter and the simulator); nil: none.
+func startHISBehind(tb testing.TB, wrap func(http.Handler) http.Handler) *hisEnv {
+	tb.Helper()
 	brokers := testenv.Kafka(tb)
 	bins := harness.Binaries(tb)
 	kp, err := wisim.GenerateKeyPair()
@@ -73,7 +80,11 @@ func startHIS(tb testing.TB) *hisEnv {
 		tb.Fatal(err)
 	}
 	sim.Seed(0, 0)
-	srv := httptest.NewServer(sim)
+	var national http.Handler = sim
+	if wrap != nil {
+		national = wrap(sim)
+	}
+	srv := httptest.NewServer(national)
 	tb.Cleanup(srv.Close)
 	cfg := harness.NewConfig(tb, brokers)
 	keyDir := filepath.Join(cfg.Dir, "keys")
