@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +58,45 @@ type Consumer struct {
 
 	ready   atomic.Bool
 	running atomic.Bool
+
+	partsMu sync.Mutex
+	parts   map[*partition]struct{} // claimed partitions being consumed
+}
+
+// Hold is a partition's oldest unfinished message: the commit point of the
+// partition cannot move past it until its handler returns.
+type Hold struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       string
+	// Since is when this message became the oldest unfinished one.
+	Since time.Time
+	// Waiting counts the messages read from the partition and not yet
+	// committed, the held one included.
+	Waiting int
+}
+
+// Holds lists, for every claimed partition holding unfinished messages,
+// its oldest one, longest held first. A partition whose head stays for
+// long has a message that does not finish (a slow external system, a
+// handler retrying); later messages of other keys still run, but the
+// partition's committed offset waits.
+func (c *Consumer) Holds() []Hold {
+	c.partsMu.Lock()
+	parts := make([]*partition, 0, len(c.parts))
+	for p := range c.parts {
+		parts = append(parts, p)
+	}
+	c.partsMu.Unlock()
+	var out []Hold
+	for _, p := range parts {
+		if h, ok := p.hold(); ok {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out
 }
 
 // NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
@@ -220,6 +261,18 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		stopCh:   make(chan struct{}),
 		commitCh: make(chan struct{}, 1),
 	}
+	c := h.c
+	c.partsMu.Lock()
+	if c.parts == nil {
+		c.parts = map[*partition]struct{}{}
+	}
+	c.parts[p] = struct{}{}
+	c.partsMu.Unlock()
+	defer func() {
+		c.partsMu.Lock()
+		delete(c.parts, p)
+		c.partsMu.Unlock()
+	}()
 	p.consume(claim.Messages())
 	return nil
 }

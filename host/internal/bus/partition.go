@@ -2,6 +2,7 @@ package bus
 
 import (
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -17,6 +18,7 @@ type partition struct {
 
 	mu        sync.Mutex
 	pending   []*entry             // read, not yet committed, in offset order
+	headSince time.Time            // when pending[0] became the oldest unfinished message
 	keys      map[string]*keyQueue // keys with queued or running messages
 	abandoned int                  // queued messages dropped on stop
 	workers   sync.WaitGroup
@@ -82,6 +84,9 @@ read:
 func (p *partition) enqueue(m *Message) {
 	e := &entry{msg: m}
 	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.headSince = time.Now()
+	}
 	p.pending = append(p.pending, e)
 	if len(m.Key) == 0 {
 		// No key, no order: the message gets a queue of its own.
@@ -153,6 +158,17 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 	}
 }
 
+// hold describes the partition's oldest unfinished message, if any.
+func (p *partition) hold() (Hold, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		return Hold{}, false
+	}
+	head := p.pending[0].msg
+	return Hold{Topic: p.topic, Partition: p.id, Offset: head.Offset, Key: string(head.Key), Since: p.headSince, Waiting: len(p.pending)}, true
+}
+
 // isStopping reports whether handlers may no longer start: the partition
 // is being released or the session has ended.
 func (p *partition) isStopping() bool {
@@ -177,6 +193,7 @@ func (p *partition) advance() {
 	next := p.pending[n-1].msg.Offset + 1
 	clear(p.pending[:n])
 	p.pending = p.pending[n:]
+	p.headSince = time.Now()
 	p.sess.MarkOffset(p.topic, p.id, next, "")
 	select {
 	case p.commitCh <- struct{}{}:
