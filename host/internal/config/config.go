@@ -83,6 +83,9 @@ type Topics struct {
 	Replies  string `yaml:"replies"`
 	Events   string `yaml:"events"`
 	DLQ      string `yaml:"dlq"`
+	// ReplyTo lists the topics a request may name in replyTo besides
+	// Replies; any other replyTo gets an invalid reply.
+	ReplyTo []string `yaml:"replyTo"`
 }
 
 // TLS configures TLS to the brokers.
@@ -477,6 +480,11 @@ func (c *Config) check() Problems {
 	for name, t := range map[string]string{"requests": k.Topics.Requests, "replies": k.Topics.Replies, "events": k.Topics.Events, "dlq": k.Topics.DLQ} {
 		if !topicRE.MatchString(t) {
 			add("kafka.topics."+name, "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		}
+	}
+	for i, t := range k.Topics.ReplyTo {
+		if !topicRE.MatchString(t) {
+			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
 		}
 	}
 	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {
