@@ -58,6 +58,11 @@ type Daemon struct {
 	http     *http.Server
 	httpAddr string
 
+	// requestsTopic is where the HTTP ingress queues requests.
+	requestsTopic string
+	maxPayload    int
+	waiters       waiters
+
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -159,8 +164,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	p := cfg.Processing
+	d.requestsTopic, d.maxPayload = cfg.Kafka.Topics.Requests, p.MaxPayloadBytes
 	d.proc = pipeline.New(d.store, d.producer, pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, pipeline.Options{
-		MaxPayloadBytes: p.MaxPayloadBytes, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
+		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(),
 	}, log, d.metrics)
@@ -185,6 +191,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, func(ctx context.Context, m *bus.Message) { _ = d.handleKafka(ctx, m) }); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	if err := d.registerStallMetrics(); err != nil {
+		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
 		return nil, err
@@ -244,8 +253,9 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
 	backoff := 200 * time.Millisecond
 	for {
-		_, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+		r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
 		if err == nil {
+			d.waiters.done(r)
 			return nil
 		}
 		if ctx.Err() != nil || errors.Is(err, pipeline.ErrStopped) {
@@ -499,11 +509,6 @@ func (d *Daemon) Plugin(name string) *pluginhost.Instance {
 	return d.plugins[name]
 }
 
-// Process implements api.Backend.
-func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
-	return d.proc.Process(ctx, in)
-}
-
 // Store implements api.Backend.
 func (d *Daemon) Store() store.Store { return d.store }
 
@@ -516,6 +521,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if d.consumer == nil || !d.consumer.Ready() {
 		out["kafka"] = "the consumer has not joined its group yet"
 	}
+	out["kafka.partitions"] = d.partitionsCheck(time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
