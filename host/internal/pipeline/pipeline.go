@@ -260,14 +260,33 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 }
 
 // call invokes the plugin with retries. It returns ErrStopped if ctx ends.
+//
+// A transient failure of an ordinary message is retried within the retry
+// budget and MaxAttempts, then the message fails. An upload is never given
+// up on: it is retried within its deadline (occurredAt + UploadDeadline),
+// and past it goes on being retried, late, with an error logged at every
+// attempt (the oldest-pending metric alerts meanwhile), until the external
+// system answers.
 func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
 	if op.Upload && !env.occurredAt().IsZero() {
 		deadline = env.occurredAt().Add(p.opts.UploadDeadline)
-		if deadline.Before(start.Add(p.opts.CallTimeout)) {
-			// Late already: still try, within one call's time.
-			deadline = start.Add(p.opts.CallTimeout)
+	}
+	// giveUp reports whether a message with n attempts, n in this
+	// delivery, stops retrying instead of waiting wait.
+	giveUp := func(round int, wait time.Duration) bool {
+		if op.Upload {
+			return false
 		}
+		return round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline)
+	}
+	failed := func(lastErrs []ReplyError, n int) *Reply {
+		why := fmt.Sprintf("gave up after %d attempt(s)", n)
+		if p.now().Add(p.backoff(n)).After(deadline) {
+			why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
+		}
+		errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
+		return p.reply(env, StatusFailed, errs, nil, nil, n)
 	}
 	var lastErrs []ReplyError
 	round := 0 // calls in this delivery; attempts counts every call ever made
@@ -282,9 +301,8 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 				attempts = 1 // counted as a try for the deadline arithmetic below
 			}
 			wait := p.backoff(attempts)
-			if p.now().Add(wait).After(deadline) {
-				errs := append(lastErrs, ReplyError{Rule: "retries", Message: fmt.Sprintf("the deadline %s would pass; the message is in the DLQ; replay it with `medgate replay %s` once the cause is fixed", deadline.Format(time.RFC3339), env.ID)})
-				return p.reply(env, StatusFailed, errs, nil, nil, attempts), nil
+			if giveUp(0, wait) {
+				return failed(lastErrs, attempts), nil
 			}
 			select {
 			case <-ctx.Done():
@@ -322,15 +340,14 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		default:
 			return p.replyFrom(env, resp, n), nil
 		}
-		// Transient: retry with backoff within the deadline.
+		// Transient: retry with backoff.
 		wait := p.backoff(n)
-		if round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
-			why := fmt.Sprintf("gave up after %d attempt(s)", n)
-			if p.now().Add(wait).After(deadline) {
-				why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
-			}
-			errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
-			return p.reply(env, StatusFailed, errs, nil, nil, n), nil
+		if giveUp(round, wait) {
+			return failed(lastErrs, n), nil
+		}
+		if op.Upload && p.now().After(deadline) {
+			p.log.Error("upload past its deadline; still retrying until the external system answers", "id", env.ID, "type", env.Type,
+				"deadline", deadline.Format(time.RFC3339), "late", p.now().Sub(deadline).Round(time.Second).String(), "attempt", n, "retryIn", wait.String())
 		}
 		select {
 		case <-ctx.Done():
