@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
@@ -183,6 +181,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	d.proc.SetRoutes(routes)
+	d.metrics.SetTypes(declaredTypes(routes))
 	d.proc.SetTransformer(&d.maps)
 	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 
@@ -430,6 +429,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	// Plugins no longer declared are stopped after traffic moved away.
 	d.maps.set.Store(set)
 	d.proc.SetRoutes(routes)
+	d.metrics.SetTypes(declaredTypes(routes))
 	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
@@ -444,48 +444,6 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
-	return nil
-}
-
-func (d *Daemon) startHTTP(cfg *config.Config) error {
-	var admin, ingress string
-	var err error
-	if cfg.HTTP.AdminToken != "" {
-		if admin, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
-			return fmt.Errorf("http.adminToken: %w", err)
-		}
-	}
-	if cfg.HTTP.IngressToken != "" {
-		if ingress, err = cfg.Secret(cfg.HTTP.IngressToken); err != nil {
-			return fmt.Errorf("http.ingressToken: %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w; choose another http.listen address", cfg.HTTP.Listen, err)
-	}
-	d.httpAddr = ln.Addr().String()
-	// Console messages are never cut short (a cut one would stay pending):
-	// they may take the pipeline's whole retry budget plus a last call.
-	p := cfg.Processing
-	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: admin, Wait: cfg.HTTP.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	d.http = &http.Server{
-		Handler: api.Handler(d, api.Options{
-			IngressTimeout: cfg.HTTP.IngressTimeout.D(), AdminToken: admin, IngressToken: ingress,
-			MaxBodyBytes: int64(cfg.Processing.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go func() {
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("http server stopped", "err", err)
-		}
-	}()
 	return nil
 }
 
