@@ -44,13 +44,17 @@ type SQLite struct {
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
-// brings its schema up to date.
+// brings its schema up to date. The database's directory is kept at mode
+// 0700 and its files at 0600 (see secureSQLite).
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if path == "" {
 		return nil, errors.New("store: sqlite: open: empty path")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
+	}
+	if err := secureSQLite(abs); err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
 	}
 	// A file: URI, so that '?', '#' and '%' in the path are escaped rather
