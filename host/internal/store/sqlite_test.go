@@ -12,9 +12,9 @@ import (
 	"github.com/medgate/medgate/host/internal/store/storetest"
 )
 
-func openSQLite(t *testing.T, path string) *store.SQLite {
+func openSQLite(t *testing.T, path string, opts ...store.Option) *store.SQLite {
 	t.Helper()
-	s, err := store.OpenSQLite(t.Context(), path)
+	s, err := store.OpenSQLite(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)
 	}
