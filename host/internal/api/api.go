@@ -125,6 +125,7 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.Handle("GET /admin/messages/{id}", admin(s.message))
 	mux.Handle("GET /admin/exchanges", admin(s.exchanges))
 	mux.Handle("POST /admin/messages/{id}/replay", admin(s.replay))
+	mux.Handle("POST /admin/store/rekey", admin(s.rekey))
 	if o.Console != nil {
 		mux.Handle("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// Exports and "run job now" may wait longer than the server's
@@ -341,6 +342,25 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
+	return nil
+}
+
+// rekey re-encrypts stored data under the current store key (the step of
+// a key rotation before the old key is removed).
+func (s *server) rekey(w http.ResponseWriter, r *http.Request) error {
+	rk, ok := s.b.Store().(store.Rekeyer)
+	if !ok {
+		return &Error{Status: http.StatusConflict, Code: "no_encryption", Message: "this store engine does not encrypt at rest"}
+	}
+	n, err := rk.Rekey(r.Context())
+	if err != nil {
+		if errors.Is(err, store.ErrKey) {
+			return &Error{Status: http.StatusConflict, Code: "key_missing", Message: err.Error()}
+		}
+		return &Error{Status: http.StatusConflict, Code: "rekey_failed", Message: "re-encryption stopped; the rows done so far stay done, run it again once fixed: " + err.Error()}
+	}
+	s.o.Logger.Info("store re-encrypted under the current key", "rows", n)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "rekeyed", "rows": n})
 	return nil
 }
 

@@ -391,3 +391,41 @@ func TestServerTimeoutsAndConnectionCap(t *testing.T) {
 		t.Fatalf("bad address: err = %v, want one naming http.listen", err)
 	}
 }
+
+type rekeyStore struct {
+	memStore
+	n   int64
+	err error
+}
+
+func (r *rekeyStore) Rekey(context.Context) (int64, error) { return r.n, r.err }
+
+func TestAdminRekey(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		st   store.Store
+		code int
+		body string
+	}{
+		"rekeyed":     {st: &rekeyStore{n: 42}, code: 200, body: `"rows":42`},
+		"missing key": {st: &rekeyStore{err: store.ErrKey}, code: 409, body: "key_missing"},
+		"no support":  {st: &memStore{}, code: 409, body: "no_encryption"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, &anyStoreBackend{fakeBackend: *okBackend(), st: tc.st}, Options{AdminToken: "tok"})
+			code, _, body := f.do(t, req{"POST", "/admin/store/rekey", "", map[string]string{"Authorization": "Bearer tok"}})
+			if code != tc.code || !strings.Contains(body, tc.body) {
+				t.Fatalf("HTTP %d %s, want %d containing %q", code, body, tc.code, tc.body)
+			}
+		})
+	}
+}
+
+type anyStoreBackend struct {
+	fakeBackend
+	st store.Store
+}
+
+func (b *anyStoreBackend) Store() store.Store { return b.st }
