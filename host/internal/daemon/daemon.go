@@ -230,22 +230,6 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 	return bc, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	switch cfg.Store.Driver {
-	case "sqlite":
-		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
-			return nil, fmt.Errorf("store: create directory for %s: %w", cfg.Store.Path, err)
-		}
-		return store.Open(ctx, "sqlite", cfg.Store.Path)
-	default:
-		dsn, err := cfg.Secret(cfg.Store.DSN)
-		if err != nil {
-			return nil, fmt.Errorf("store.dsn: %w", err)
-		}
-		return store.Open(ctx, cfg.Store.Driver, dsn)
-	}
-}
-
 // handleKafka is the consumer's handler. It returns nil only when the
 // message is finished (outcome stored, reply published); otherwise the
 // offset is not committed and the message will be delivered again.
