@@ -117,6 +117,9 @@ func (c *Config) checkEncryption() Problems {
 	return ps
 }
 
+// minTokenLen is the shortest HTTP token accepted.
+const minTokenLen = 16
+
 // Credentials are the HTTP server's resolved tokens.
 type Credentials struct {
 	Admin   string
@@ -141,6 +144,12 @@ func (c *Config) HTTPCredentials() (Credentials, error) {
 		v, err := c.Secret(ref)
 		if err != nil {
 			ps = append(ps, c.Problem(path, "%v", err))
+			return ""
+		}
+		if len(v) < minTokenLen {
+			// An empty token would leave the endpoint open.
+			ps = append(ps, c.Problem(path, "the token is %d characters; use at least %d random ones (openssl rand -hex 32)", len(v), minTokenLen))
+			return ""
 		}
 		return v
 	}

@@ -133,28 +133,37 @@ func TestHTTPDefaultsFitKafkaAndBoundConnections(t *testing.T) {
 
 func TestHTTPCredentials(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "admin"), []byte("admin-secret\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "admin"), []byte("admin-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("MEDGATE_TEST_CASHIER", "cashier-secret")
+	if err := os.WriteFile(filepath.Join(dir, "empty"), []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MEDGATE_TEST_CASHIER", "cashier-secret-0123456789")
+	t.Setenv("MEDGATE_TEST_SHORT", "short")
 	c := &Config{File: filepath.Join(dir, "medgate.yaml"), HTTP: HTTP{AdminToken: "file:admin", IngressToken: "env:MEDGATE_TEST_INGRESS",
-		Clients: []HTTPClient{{Name: "cashier", Token: "env:MEDGATE_TEST_CASHIER"}, {Name: "pharmacy", Token: "file:missing"}}}}
+		Clients: []HTTPClient{{Name: "cashier", Token: "env:MEDGATE_TEST_CASHIER"}, {Name: "pharmacy", Token: "file:missing"},
+			{Name: "ward", Token: "file:empty"}, {Name: "lab", Token: "env:MEDGATE_TEST_SHORT"}}}}
 	_, err := c.HTTPCredentials()
 	if err == nil {
 		t.Fatal("missing secrets were accepted")
 	}
-	for _, want := range []string{"http.ingressToken: environment variable MEDGATE_TEST_INGRESS is not set", "http.clients[1].token: secret file"} {
+	for _, want := range []string{"http.ingressToken: environment variable MEDGATE_TEST_INGRESS is not set", "http.clients[1].token: secret file",
+		"http.clients[2].token: the token is 0 characters; use at least 16", "http.clients[3].token: the token is 5 characters"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	t.Setenv("MEDGATE_TEST_INGRESS", "ingress-secret")
+	if strings.Contains(err.Error(), "short") {
+		t.Error("an error shows a token")
+	}
+	t.Setenv("MEDGATE_TEST_INGRESS", "ingress-secret-0123456789")
 	c.HTTP.Clients = c.HTTP.Clients[:1]
 	got, err := c.HTTPCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Credentials{Admin: "admin-secret", Clients: []ResolvedClient{{"default", "ingress-secret"}, {"cashier", "cashier-secret"}}}
+	want := Credentials{Admin: "admin-secret-0123456789", Clients: []ResolvedClient{{"default", "ingress-secret-0123456789"}, {"cashier", "cashier-secret-0123456789"}}}
 	if got.Admin != want.Admin || len(got.Clients) != 2 || got.Clients[0] != want.Clients[0] || got.Clients[1] != want.Clients[1] {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
