@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/config"
@@ -38,8 +40,13 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		_ = ln.Close()
 		return err
 	}
+	// The name medgate listens on is one clients may use (the CLI does).
+	allowed := h.AllowedHosts
+	if host, _, err := net.SplitHostPort(h.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
+		allowed = append([]string{strings.ToLower(host)}, allowed...)
+	}
 	d.http = api.NewServer(api.Handler(d, api.Options{
-		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: h.AllowedHosts,
+		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
 		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
 	go func() {
