@@ -183,7 +183,7 @@ var replyStatus = map[string]int{
 
 func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf(
-		"the body is larger than %d bytes (processing.maxPayloadBytes), so medgate could not publish it to Kafka (at most 1 MiB per record); split the payload into several messages", s.o.MaxBodyBytes)}
+		"the body is larger than %d bytes (processing.maxPayloadBytes), so medgate could not publish it as one Kafka record (at most 1 MB); split the payload into several messages", s.o.MaxBodyBytes)}
 	if r.ContentLength > s.o.MaxBodyBytes {
 		return tooLarge
 	}

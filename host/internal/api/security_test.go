@@ -172,7 +172,7 @@ func TestBrowserAndHostChecks(t *testing.T) {
 		"ip v6 literal":           {r: req{"GET", "/healthz", "", map[string]string{"Host": "[::1]:8080"}}, code: 200},
 		"no cors on preflight":    {r: req{"OPTIONS", "/v1/messages", "", map[string]string{"Origin": "https://evil.example"}}, code: 405},
 		"key too long":            {r: req{"POST", "/v1/messages", `{}`, map[string]string{"Content-Type": "application/json", "X-Medgate-Key": strings.Repeat("k", 300)}}, code: 400, body: "X-Medgate-Key"},
-		"body over the limit":     {r: req{"POST", "/v1/messages", strings.Repeat("x", 1<<10+1), json}, code: 413, body: "1 MiB"},
+		"body over the limit":     {r: req{"POST", "/v1/messages", strings.Repeat("x", 1<<10+1), json}, code: 413, body: "split the payload"},
 		"body at the limit":       {r: req{"POST", "/v1/messages", strings.Repeat(" ", 1<<10-2) + "{}", json}, code: 200},
 		"admin limit too large":   {r: req{"GET", "/admin/messages?limit=100000", "", nil}, code: 400, body: "from 1 to 500"},
 		"admin limit negative":    {r: req{"GET", "/admin/exchanges?limit=-1", "", nil}, code: 400, body: "from 1 to 500"},
@@ -237,7 +237,7 @@ func TestReadyzDetailsOnlyForAdmins(t *testing.T) {
 // token; anything else is refused.
 func TestIngressClients(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, okBackend(), Options{Clients: []Client{{Name: "cashier", Token: "cashier-secret"}, {Name: "pharmacy", Token: "pharmacy-secret-longer"}}})
+	clients := []Client{{Name: "cashier", Token: "cashier-secret"}, {Name: "pharmacy", Token: "pharmacy-secret-longer"}}
 	cases := map[string]struct {
 		auth string
 		code int
@@ -252,6 +252,9 @@ func TestIngressClients(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// A fixture each: failures of one case must not block another.
+			f := newFixture(t, okBackend(), Options{Clients: clients})
 			h := map[string]string{"Content-Type": "application/json"}
 			if tc.auth != "" {
 				h["Authorization"] = tc.auth

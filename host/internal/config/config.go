@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medgate/medgate/host/internal/bus"
 )
 
 // Config is the whole configuration.
@@ -173,10 +175,10 @@ type HTTPClient struct {
 }
 
 // KafkaMaxRecordBytes is the largest record medgate's Kafka producer sends
-// (its MaxMessageBytes, 1 MiB). MaxPayloadLimit leaves room in it for the
-// key, the headers and the record's own framing.
+// (bus.MaxRecordBytes). MaxPayloadLimit leaves room in it for the key, the
+// headers and the record's own framing.
 const (
-	KafkaMaxRecordBytes = 1 << 20
+	KafkaMaxRecordBytes = bus.MaxRecordBytes
 	MaxPayloadLimit     = KafkaMaxRecordBytes - 16<<10
 )
 

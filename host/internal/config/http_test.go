@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/medgate/medgate/host/internal/bus"
 )
 
 // problemsOf parses src and returns its problems as strings.
@@ -103,7 +105,7 @@ processing:
 		"http.writeTimeout: 20s must be longer than http.ingressTimeout (30s)",
 		"http.idleTimeout: must be positive",
 		"http.maxConnections: must be between 1 and 100000, is -5",
-		"processing.maxPayloadBytes: must be between 1 and 1032192, is 4194304: a larger message could not be published to Kafka",
+		"processing.maxPayloadBytes: must be between 1 and 983616, is 4194304: a larger message could not be published to Kafka",
 	} {
 		if !hasProblem(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, strings.Join(got, "\n"))
@@ -122,7 +124,7 @@ func TestHTTPDefaultsFitKafkaAndBoundConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Processing.MaxPayloadBytes > KafkaMaxRecordBytes-16<<10 || KafkaMaxRecordBytes != 1<<20 {
+	if c.Processing.MaxPayloadBytes > bus.MaxRecordBytes-16<<10 || KafkaMaxRecordBytes > 1<<20 {
 		t.Errorf("maxPayloadBytes default %d does not leave room for key and headers in a %d-byte record", c.Processing.MaxPayloadBytes, KafkaMaxRecordBytes)
 	}
 	h := c.HTTP
