@@ -109,7 +109,7 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.IngressToken != "" {
 		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
 	}
-	s := &server{b: b, o: o, limit: newLimiter(o.Now), ingressCreds: credentials(clients),
+	s := &server{b: b, o: o, limit: newLimiter(o.Now, o.Registry), ingressCreds: credentials(clients),
 		adminCreds: credentials([]Client{{Name: "admin", Token: o.AdminToken}})}
 	admin := func(h handlerFunc) http.Handler { return s.guard(s.auth("admin", s.adminCreds, s.h(h))) }
 	mux := http.NewServeMux()

@@ -3,12 +3,15 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Client is one ingress client: a name for logs and the token it sends.
@@ -80,6 +83,9 @@ const (
 // doubles with each further failure up to maxBlock. A success forgets the
 // address's failures.
 type limiter struct {
+	// failures counts failed authentications by endpoint (admin, ingress).
+	failures *prometheus.CounterVec
+
 	mu    sync.Mutex
 	now   func() time.Time
 	peers map[string]*peer
@@ -91,8 +97,23 @@ type peer struct {
 	until    time.Time // no attempt is checked before this
 }
 
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, peers: map[string]*peer{}}
+// newLimiter returns a limiter counting failures in reg's
+// medgate_http_auth_failures_total (shared when reg already has it; not
+// exported when reg is nil).
+func newLimiter(now func() time.Time, reg prometheus.Registerer) *limiter {
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medgate_http_auth_failures_total",
+		Help: "Requests refused for a missing or wrong token, by endpoint (admin, ingress): a rise is someone guessing.",
+	}, []string{"endpoint"})
+	if reg == nil {
+		return &limiter{failures: failures, now: now, peers: map[string]*peer{}}
+	}
+	if err := reg.Register(failures); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			failures = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	return &limiter{failures: failures, now: now, peers: map[string]*peer{}}
 }
 
 // wait returns how long ip must still wait before its next attempt (0: none).
@@ -201,6 +222,7 @@ func (s *server) authenticate(endpoint string, creds []credential, r *http.Reque
 		return name, nil
 	}
 	failures, wait := s.limit.fail(ip)
+	s.limit.failures.WithLabelValues(endpoint).Inc()
 	s.o.Logger.Warn("authentication failed", "endpoint", endpoint, "remote", ip, "method", r.Method, "path", r.URL.Path,
 		"tokenSent", ok, "failures", failures, "mustWait", wait.String())
 	return "", &Error{Status: http.StatusUnauthorized, Code: "unauthorized",

@@ -72,6 +72,27 @@ type fixture struct {
 	srv   *httptest.Server
 	logs  *logBuffer
 	clock *fakeClock
+	reg   *prometheus.Registry
+}
+
+// limitFailures reads medgate_http_auth_failures_total for an endpoint.
+func (f *fixture) limitFailures(t *testing.T, endpoint string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "medgate_http_auth_failures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == endpoint {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 type fakeClock struct {
@@ -99,6 +120,7 @@ func newFixture(t *testing.T, b Backend, o Options) *fixture {
 		o.MaxBodyBytes = 1 << 10
 	}
 	o.Registry = prometheus.NewRegistry()
+	f.reg = o.Registry
 	o.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
 	o.Now = f.clock.now
 	f.srv = httptest.NewServer(Handler(b, o))
@@ -299,6 +321,9 @@ func TestAdminBruteForceLimited(t *testing.T) {
 	}
 	if code, _ := get("wrong-once-more"); code != 401 {
 		t.Fatalf("a success must forget earlier failures: HTTP %d, want 401", code)
+	}
+	if got := f.limitFailures(t, "admin"); got != freeFailures+2 {
+		t.Errorf("medgate_http_auth_failures_total{endpoint=admin} = %v, want %d", got, freeFailures+2)
 	}
 	logs := f.logs.String()
 	if n := strings.Count(logs, "authentication failed"); n != freeFailures+2 {
