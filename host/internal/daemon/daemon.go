@@ -188,6 +188,10 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc := d.busCfg
 	bc.GroupID = cfg.Kafka.GroupID
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
+	if d.embedded == nil {
+		// A restarted instance takes its partitions back at once.
+		bc.InstanceID = instanceID(cfg.Node)
+	}
 	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, func(ctx context.Context, m *bus.Message) { _ = d.handleKafka(ctx, m) }); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
@@ -603,6 +607,21 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// instanceID turns a node name into a Kafka group instance id: characters
+// Kafka does not allow become '-'.
+func instanceID(node string) string {
+	b := []byte(node)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 240 {
+		b = b[:240] // with the prefix, within Kafka's 249
+	}
+	return "medgate-" + string(b)
 }
 
 func newID() string {
