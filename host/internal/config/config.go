@@ -659,8 +659,10 @@ func (c *Config) check() Problems {
 		}
 		sumsDir := filepath.Clean(filepath.Dir(c.PluginChecksums))
 		for i, pl := range c.Plugins {
-			if pl.SHA256 == "" && pl.Path != "" && filepath.Clean(filepath.Dir(pl.Path)) == sumsDir {
-				add("pluginChecksums", "%s sits beside the plugin %s (plugins[%d]) it vouches for: whoever can replace the plugin can replace its checksum. Pin plugins[%d].sha256 in this file (make build prints the sums), or keep the checksums file in another directory", c.PluginChecksums, pl.Path, i, i)
+			// Beside the plugin, or above it in the same tree.
+			rel, err := filepath.Rel(sumsDir, filepath.Dir(pl.Path))
+			if pl.SHA256 == "" && pl.Path != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				add("pluginChecksums", "%s sits beside (or above) the plugin %s (plugins[%d]) it vouches for: whoever can replace the plugin can replace its checksum. Pin plugins[%d].sha256 in this file (make build prints the sums), or keep the checksums file in another directory", c.PluginChecksums, pl.Path, i, i)
 				break
 			}
 		}

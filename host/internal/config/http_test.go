@@ -219,7 +219,7 @@ func TestChecksumsNotBesidePlugins(t *testing.T) {
 	for _, f := range []struct {
 		path string
 		mode os.FileMode
-	}{{filepath.Join(plugins, "SHA256SUMS"), 0o644}, {filepath.Join(data, "sums"), 0o644}, {filepath.Join(data, "loose"), 0o666}} {
+	}{{filepath.Join(plugins, "SHA256SUMS"), 0o644}, {filepath.Join(dir, "SHA256SUMS"), 0o644}, {filepath.Join(data, "sums"), 0o644}, {filepath.Join(data, "loose"), 0o666}} {
 		if err := os.WriteFile(f.path, line, f.mode); err != nil {
 			t.Fatal(err)
 		}
@@ -231,6 +231,7 @@ func TestChecksumsNotBesidePlugins(t *testing.T) {
 		sums, sha, want string
 	}{
 		"beside the plugin":  {sums: "plugins/SHA256SUMS", want: "sits beside the plugin"},
+		"above the plugin":   {sums: "SHA256SUMS", want: "sits beside the plugin"},
 		"another directory":  {sums: "data/sums"},
 		"writable by others": {sums: "data/loose", want: "writable by group or others"},
 		"pinned sha wins":    {sums: "plugins/SHA256SUMS", sha: strings.Repeat("cd", 32)},
