@@ -230,8 +230,8 @@ func TestChecksumsNotBesidePlugins(t *testing.T) {
 	cases := map[string]struct {
 		sums, sha, want string
 	}{
-		"beside the plugin":  {sums: "plugins/SHA256SUMS", want: "sits beside the plugin"},
-		"above the plugin":   {sums: "SHA256SUMS", want: "sits beside the plugin"},
+		"beside the plugin":  {sums: "plugins/SHA256SUMS", want: "sits beside (or above) the plugin"},
+		"above the plugin":   {sums: "SHA256SUMS", want: "sits beside (or above) the plugin"},
 		"another directory":  {sums: "data/sums"},
 		"writable by others": {sums: "data/loose", want: "writable by group or others"},
 		"pinned sha wins":    {sums: "plugins/SHA256SUMS", sha: strings.Repeat("cd", 32)},
