@@ -140,8 +140,13 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
 	if e := cfg.Kafka.Embedded; e != nil {
-		if err := os.MkdirAll(e.DataDir, 0o750); err != nil {
+		// The broker keeps requests and replies (personal data) in clear:
+		// only medgate's user may enter its directory.
+		if err := os.MkdirAll(e.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("embedded kafka: create data directory: %w", err)
+		}
+		if err := os.Chmod(e.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("embedded kafka: data directory %s: %w; run chmod 700 %s as its owner", e.DataDir, err, e.DataDir)
 		}
 		if d.embedded, err = bus.StartEmbedded(e.DataDir, e.Listen, topics, cfg.Kafka.Partitions); err != nil {
 			return nil, fmt.Errorf("embedded kafka: %w", err)
