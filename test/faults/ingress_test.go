@@ -57,6 +57,7 @@ func ledgerLines(t *testing.T, dir, file, id string) int {
 // published, and when the instance dies mid-message another instance of
 // the group finishes it, with one effect.
 func TestHTTPMessagesAreCompletedByTheCluster(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, clusterOpts{instances: 1, postgres: true})
 	ledger := c.cfg.LedgerDir()
 

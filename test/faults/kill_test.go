@@ -14,14 +14,15 @@ import (
 // restarts it: every upload gets exactly one reply and the simulator's
 // ledger holds every record exactly once, in order per key.
 func TestHostKilledAtRandomPoints(t *testing.T) {
+	t.Parallel()
 	kills := scale(10, 50)
 	c := startCluster(t, clusterOpts{})
-	s := newStream("hk", kills*12, 6)
+	s := newStream("hk", kills*8, 6)
 	c.p.SendRaw(s.msgs...)
 	inFlight := 0
 	for k := range kills {
-		// A random point: after 1 to 10 more records reached the ledger.
-		target := min(c.done(s)+1+c.rng.IntN(10), s.n)
+		// A random point: after 1 to 6 more records reached the ledger.
+		target := min(c.done(s)+1+c.rng.IntN(6), s.n)
 		harness.Eventually(t, 2*time.Minute, fmt.Sprintf("kill %d: %d records in the ledger", k+1, target), func() bool { return c.done(s) >= target })
 		if c.done(s) < s.n {
 			inFlight++
@@ -39,7 +40,10 @@ func TestHostKilledAtRandomPoints(t *testing.T) {
 	}
 }
 
-// TestPluginKilledAtRandomPoints SIGKILLs the workinjury plugin at random
+// TestPluginKilledAtRandomPoints runs alone (not in parallel): it kills
+// every workinjury plugin process of this test binary.
+//
+// It SIGKILLs the workinjury plugin at random
 // points of the stream; the host relaunches it and redelivers the message
 // it was handling, reconciling with the simulator before any resend.
 func TestPluginKilledAtRandomPoints(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 // medgate retries with backoff behind a circuit breaker and never gives up
 // on an upload.
 func TestExternalSystemDown(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, clusterOpts{processing: map[string]any{
 		"uploadDeadline": "2s", "breakerThreshold": 3, "breakerCooldown": "1s", "maxAttempts": 3,
 	}})
@@ -116,14 +117,17 @@ func parentPID(pid int) int {
 	return ppid
 }
 
-// TestBrokerFrozenMidStream stops the Kafka broker (SIGSTOP) for a few
+// TestBrokerFrozenMidStream runs alone (not in parallel): it freezes the
+// broker every test of this process shares.
+//
+// It stops the Kafka broker (SIGSTOP) for a few
 // seconds while uploads are in flight, at random points, and resumes it
 // (SIGCONT): replies and commits wait for it, and every upload gets
 // exactly one outcome and one ledger record.
 func TestBrokerFrozenMidStream(t *testing.T) {
 	c := startCluster(t, clusterOpts{})
 	pid := brokerPID(t)
-	s := newStream("frz", scale(48, 200), 6)
+	s := newStream("frz", scale(30, 200), 6)
 	c.p.SendRaw(s.msgs...)
 	for round := range scale(2, 6) {
 		target := min(c.done(s)+3+c.rng.IntN(8), s.n)

@@ -20,6 +20,7 @@ import (
 // get theirs, and the committed offsets reach the end of every partition:
 // nothing waits for ever.
 func TestPoisonMessagesDoNotBlock(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, clusterOpts{})
 	rec := func(id string, seq int) []byte {
 		v, _ := json.Marshal(harness.Request{ID: id, Site: "s1", Type: "ledger.record", OccurredAt: time.Now().Format(time.RFC3339), Payload: map[string]any{"seq": seq}})

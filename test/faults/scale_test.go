@@ -21,8 +21,9 @@ import (
 // handovers, HTTP messages sent to any instance are completed, and a
 // scheduled job runs on exactly one instance.
 func TestThreeInstances(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, clusterOpts{instances: 3, postgres: true})
-	s := newStream("so", scale(90, 300), 9)
+	s := newStream("so", scale(54, 300), 9)
 	c.p.SendRaw(s.msgs[:len(s.msgs)/2]...)
 
 	// HTTP traffic to every instance, one key, in order.
