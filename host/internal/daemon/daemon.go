@@ -472,7 +472,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if d.consumer == nil || !d.consumer.Ready() {
 		out["kafka"] = "the consumer has not joined its group yet"
 	}
-	out["kafka.partitions"] = d.partitionsCheck(time.Now())
+	out["kafka.partitions"] = partitionsCheck(d.holds(), time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {

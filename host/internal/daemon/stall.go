@@ -48,8 +48,7 @@ func (d *Daemon) registerStallMetrics() error {
 
 // partitionsCheck is the /readyz entry for the request partitions: "ok",
 // or which partition waits on which message since when.
-func (d *Daemon) partitionsCheck(now time.Time) string {
-	hs := d.holds()
+func partitionsCheck(hs []bus.Hold, now time.Time) string {
 	if len(hs) == 0 || now.Sub(hs[0].Since) < StallAfter {
 		return "ok"
 	}
