@@ -26,23 +26,25 @@ type Message struct {
 	Timestamp time.Time
 }
 
-// Handler processes one message. The message counts as finished when the
-// handler returns while ctx is still live; a handler that returns after ctx
-// ended (the consumer is stopping) leaves its message unfinished, so it is
-// delivered again later. A handler must therefore not return before its work
-// is done, unless ctx is done.
+// Handler processes one message. The message counts as finished, and its
+// offset may be committed, only when the handler returns nil. On an error
+// the consumer calls the handler again for the same message, after a
+// backoff of 250ms doubling up to 10s, until it returns nil or the
+// partition is released or the consumer stops; the message is then left
+// unfinished and delivered again later. Handlers must be idempotent.
 //
 // Handlers run concurrently for different keys and one at a time, in offset
-// order, for each key of a partition. Messages without a key are not ordered.
-// A panic in a handler is not recovered.
-type Handler func(ctx context.Context, m *Message)
+// order, for each key of a partition: a message that keeps failing holds
+// only its own key (and the partition's commit point). Messages without a
+// key are not ordered. A panic in a handler is not recovered.
+type Handler func(ctx context.Context, m *Message) error
 
 // Consumer reads topics as a member of a consumer group and hands each
 // message to a Handler.
 //
 // The committed offset of a partition moves past a message only after the
-// handler returned for that message and for every earlier message of the
-// partition, so a crash at any point leads to redelivery, never to loss.
+// handler returned nil for that message and for every earlier message of
+// the partition, so a crash at any point leads to redelivery, never to loss.
 // When a partition is revoked or the consumer stops, messages whose handler
 // has not started are dropped (the next owner gets them again), running
 // handlers are waited for, and the finished prefix is committed.

@@ -143,7 +143,7 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 			<-p.h.c.inFlight
 			continue
 		}
-		finished := p.h.call(e.msg)
+		finished := p.call(e.msg)
 		<-p.h.c.inFlight
 		<-p.h.c.buffered
 
@@ -215,11 +215,36 @@ func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// call runs the handler and reports whether the message finished: the
-// handler returned while Run's context was live.
-func (h *groupHandler) call(m *Message) bool {
-	h.c.handler(h.runCtx, m)
-	return h.runCtx.Err() == nil
+// call runs the handler until it returns nil and reports whether the
+// message finished: false when the partition stopped or the consumer's
+// context ended before the handler succeeded.
+func (p *partition) call(m *Message) bool {
+	h := p.h
+	for attempt := 0; ; attempt++ {
+		err := h.c.handler(h.runCtx, m)
+		if err == nil {
+			return true
+		}
+		if h.runCtx.Err() != nil || p.isStopping() {
+			return false
+		}
+		wait := backoff(attempt)
+		h.c.log.Warn("message not finished; calling its handler again (its key and the partition's commit point wait)",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt+1, "err", err, "retryIn", wait.String())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-h.runCtx.Done():
+			t.Stop()
+			return false
+		case <-p.stopCh:
+			t.Stop()
+			return false
+		case <-p.sess.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
 }
 
 func toMessage(cm *sarama.ConsumerMessage) *Message {

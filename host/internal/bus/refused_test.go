@@ -54,7 +54,7 @@ func TestHoldsShowTheHeldMessage(t *testing.T) {
 		send(t, p, topic, "other", "second")
 		release := make(chan struct{})
 		var done atomic.Int32
-		r := startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{topic}, func(ctx context.Context, m *Message) {
+		r := startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{topic}, func(ctx context.Context, m *Message) error {
 			if string(m.Key) == "stuck" {
 				select {
 				case <-release:
@@ -62,6 +62,7 @@ func TestHoldsShowTheHeldMessage(t *testing.T) {
 				}
 			}
 			done.Add(1)
+			return nil
 		})
 		eventually(t, 30*time.Second, "the other key to finish while the first is held", func() bool { return done.Load() == 1 })
 		hs := r.c.Holds()

@@ -197,7 +197,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		// A restarted instance takes its partitions back at once.
 		bc.InstanceID = instanceID(cfg.Node)
 	}
-	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, func(ctx context.Context, m *bus.Message) { _ = d.handleKafka(ctx, m) }); err != nil {
+	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, d.handleKafka); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
 	if err := d.registerStallMetrics(); err != nil {
@@ -240,27 +240,15 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 }
 
 // handleKafka is the consumer's handler. It returns nil only when the
-// message is finished (outcome stored, reply published); otherwise the
-// offset is not committed and the message will be delivered again.
+// message is finished (outcome stored, reply published); on an error the
+// offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
-	backoff := 200 * time.Millisecond
-	for {
-		r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
-		if err == nil {
-			d.waiters.done(r)
-			return nil
-		}
-		if ctx.Err() != nil || errors.Is(err, pipeline.ErrStopped) {
-			return err
-		}
-		d.log.Error("message not finished; retrying (the partition waits for it)", "partition", m.Partition, "offset", m.Offset, "err", err, "retryIn", backoff.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
+	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+	if err != nil {
+		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
+	d.waiters.done(r)
+	return nil
 }
 
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
