@@ -168,11 +168,14 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 
 	p := cfg.Processing
 	d.requestsTopic, d.maxPayload = cfg.Kafka.Topics.Requests, p.MaxPayloadBytes
-	d.proc = pipeline.New(d.store, d.producer, pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, pipeline.Options{
+	if d.proc, err = pipeline.New(pipeline.Options{
+		Store: d.store, Publisher: d.producer, Topics: pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, Logger: log, Observer: d.metrics,
 		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(),
-	}, log, d.metrics)
+	}); err != nil {
+		return nil, err
+	}
 	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
 	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {
 		result := "ok"

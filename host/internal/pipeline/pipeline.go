@@ -80,8 +80,22 @@ type Topics struct {
 	Replies, DLQ string
 }
 
-// Options tune processing.
+// Options are everything a Processor needs: its collaborators (Store,
+// Publisher, Topics required; Logger and Observer optional) and the
+// processing limits.
 type Options struct {
+	// Store keeps message ids, outcomes and attempts.
+	Store store.Store
+	// Publisher writes replies and DLQ records to Kafka.
+	Publisher Publisher
+	// Topics names the replies and DLQ topics.
+	Topics Topics
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Observer receives metrics events; nil means none.
+	Observer Observer
+
+	// MaxPayloadBytes bounds a request; a larger one is answered invalid.
 	MaxPayloadBytes int
 	// MaxRecordBytes bounds a published record, key and value together (0:
 	// bus.MaxRecordBytes less room for headers). A reply or DLQ record
@@ -130,17 +144,33 @@ type Processor struct {
 }
 
 // New returns a processor. Routes must be set with SetRoutes before use.
-func New(st store.Store, pub Publisher, topics Topics, opts Options, log *slog.Logger, obs Observer) *Processor {
-	if opts.MaxRecordBytes <= 0 {
-		opts.MaxRecordBytes = bus.MaxRecordBytes - 16<<10
+func New(o Options) (*Processor, error) {
+	var missing []string
+	if o.Store == nil {
+		missing = append(missing, "Store")
 	}
-	p := &Processor{store: st, pub: pub, topics: topics, opts: opts, log: log, obs: obs, now: time.Now,
-		brk: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown), replyTo: map[string]bool{topics.Replies: true}}
-	for _, t := range opts.ReplyTopics {
+	if o.Publisher == nil {
+		missing = append(missing, "Publisher")
+	}
+	if o.Topics.Replies == "" || o.Topics.DLQ == "" {
+		missing = append(missing, "Topics.Replies and Topics.DLQ")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("pipeline: options lack %s; the daemon sets them from the store, the Kafka producer and kafka.topics", strings.Join(missing, ", "))
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = bus.MaxRecordBytes - 16<<10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	p := &Processor{store: o.Store, pub: o.Publisher, topics: o.Topics, opts: o, log: o.Logger, obs: o.Observer, now: time.Now,
+		brk: newBreaker(o.BreakerThreshold, o.BreakerCooldown), replyTo: map[string]bool{o.Topics.Replies: true}}
+	for _, t := range o.ReplyTopics {
 		p.replyTo[t] = true
 	}
 	p.routes.Store(&Routes{})
-	return p
+	return p, nil
 }
 
 // Unpublishable counts the replies and DLQ records that could not be

@@ -88,10 +88,13 @@ func newProc(t *testing.T, h Handler, upload bool) (*Processor, *memPub, store.S
 	}
 	t.Cleanup(func() { st.Close() })
 	pub := &memPub{}
-	p := New(st, pub, Topics{Replies: "replies", DLQ: "dlq"}, Options{
+	p, err := New(Options{Store: st, Publisher: pub, Topics: Topics{Replies: "replies", DLQ: "dlq"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxPayloadBytes: 1 << 10, MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		CallTimeout: time.Second, UploadDeadline: 30 * time.Minute, RetryBudget: time.Minute,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.SetRoutes(&Routes{
 		Sites:    map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do", Upload: upload}}}}},
 		Disabled: map[string]map[string]bool{"s1": {"off": true}},

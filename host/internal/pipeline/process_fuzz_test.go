@@ -39,11 +39,14 @@ func FuzzProcess(f *testing.F) {
 		h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
 			return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: out}, nil
 		}}}
-		p := New(st, pub, Topics{Replies: "replies", DLQ: "dlq"}, Options{
+		p, err := New(Options{Store: st, Publisher: pub, Topics: Topics{Replies: "replies", DLQ: "dlq"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			MaxPayloadBytes: 4096, MaxRecordBytes: limit, ReplyTopics: []string{"his.replies"},
 			MaxAttempts: 1, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 			CallTimeout: time.Second, UploadDeadline: time.Minute, RetryBudget: time.Second,
-		}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
 		id, admitted := Admit(value, key, 4096)
 		var before *store.Message

@@ -123,11 +123,14 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 			}
 			pub := &refusingPub{limit: tc.limit, unusable: tc.unusable}
 			h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){tc.answer}}
-			p := New(st, pub, Topics{Replies: "replies", DLQ: "dlq"}, Options{
+			p, err := New(Options{Store: st, Publisher: pub, Topics: Topics{Replies: "replies", DLQ: "dlq"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 				MaxPayloadBytes: 1 << 20, MaxRecordBytes: maxRecord, ReplyTopics: []string{"his.replies"},
 				MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 				CallTimeout: time.Second, UploadDeadline: time.Minute, RetryBudget: time.Minute,
-			}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
 			key := tc.key
 			if key == "" {
@@ -219,4 +222,43 @@ func lastReply(t *testing.T, pub *refusingPub, topic string) Reply {
 		t.Fatalf("reply on %s is not JSON: %v", topic, err)
 	}
 	return r
+}
+
+func TestNewNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	topics := Topics{Replies: "replies", DLQ: "dlq"}
+	cases := map[string]struct {
+		o    Options
+		want []string
+	}{
+		"nothing":      {o: Options{}, want: []string{"Store", "Publisher", "Topics.Replies"}},
+		"no publisher": {o: Options{Store: st, Topics: topics}, want: []string{"Publisher"}},
+		"no dlq topic": {o: Options{Store: st, Publisher: &memPub{}, Topics: Topics{Replies: "r"}}, want: []string{"Topics.DLQ"}},
+		"all required": {o: Options{Store: st, Publisher: &memPub{}, Topics: topics}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := New(tc.o)
+			if len(tc.want) == 0 {
+				if err != nil || p == nil {
+					t.Fatalf("New = %v, %v; want a processor", p, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("New succeeded; want an error naming what is missing")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
 }
