@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/store"
 )
@@ -21,6 +22,9 @@ import (
 // up or this instance dies. Process then waits for the stored outcome: this
 // instance's consumer hands it over at once, another instance's is read
 // from the shared store.
+//
+// A request too large for a Kafka record is processed by this instance
+// while its client waits, as before queueing existed.
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
@@ -46,6 +50,12 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Repl
 	}
 	topic := d.requestsTopic
 	if err := d.producer.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
+		if errors.Is(err, bus.ErrRecordRefused) {
+			// Too large for a Kafka record: it cannot be queued, so this
+			// instance processes it while the client waits.
+			d.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
+			return d.proc.Process(ctx, in)
+		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
 	}
 	poll := 25 * time.Millisecond
