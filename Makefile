@@ -16,19 +16,21 @@ all: build
 deps:
 	$(GO) mod download
 
-## build: the medgate binary and every plugin, with bin/plugins/SHA256SUMS
+## build: the medgate binary and every plugin; prints each plugin's sha256 to pin in medgate.yaml
 build: deps
 	@mkdir -p $(BIN)/plugins
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/medgate ./host/cmd/medgate
 	@for p in $(PLUGINS); do echo "build plugin $$p"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/$$p ./plugins/$$p || exit 1; done
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/medgate-sim ./test/sim/cmd/medgate-sim
 	@for p in $(TEST_PLUGINS); do echo "build test plugin $$p"; CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/plugins/$$p ./test/plugins/$$p || exit 1; done
-	@cd $(BIN)/plugins && sha256sum $(filter-out SHA256SUMS,$(notdir $(wildcard $(BIN)/plugins/*)) $(PLUGINS) $(TEST_PLUGINS)) 2>/dev/null | sort -u -k2 > SHA256SUMS
-	@echo "built $(BIN)/medgate and $(words $(PLUGINS) $(TEST_PLUGINS)) plugin(s); checksums in $(BIN)/plugins/SHA256SUMS"
+	@echo "built $(BIN)/medgate and $(words $(PLUGINS) $(TEST_PLUGINS)) plugin(s). Their checksums, to pin as plugins[].sha256 in medgate.yaml"
+	@echo "once you trust this build (medgate refuses a plugin whose sha256 differs):"
+	@cd $(BIN)/plugins && for p in $(PLUGINS) $(TEST_PLUGINS); do printf '  %-12s sha256: %s\n' "$$p" "$$(sha256sum $$p | cut -d' ' -f1)"; done
 
 ## run: build, then start medgate with the embedded broker, SQLite, simulators and the demo site
 run: build
 	@bash deploy/demo/secrets.sh data/secrets
+	@bash deploy/demo/checksums.sh $(BIN)/plugins data/plugin-sha256sums $(PLUGINS) $(TEST_PLUGINS)
 	@bash deploy/demo/run.sh $(BIN) $(DEMO_CONFIG)
 
 ## test: everything, including real Apache Kafka and PostgreSQL (installed and started by the harness)
@@ -38,6 +40,22 @@ test: lint test-services
 ## test-unit: quick iteration; tests that need Kafka or PostgreSQL say why they skip
 test-unit:
 	$(GO) test -short ./...
+
+## test-faults: the long fault suite (50 host kills and more; the short form runs in `make test`)
+.PHONY: test-faults fuzz
+test-faults: test-services
+	MEDGATE_REQUIRE_SERVICES=1 $(GO) test -count=1 -v -timeout 60m ./test/faults -args -faults.long
+
+## fuzz: every native fuzz target for FUZZTIME each (their corpora in testdata/fuzz run in `make test`)
+FUZZTIME ?= 60s
+fuzz:
+	@failed=""; for d in $$(grep -rl --include='*_test.go' '^func Fuzz' host plugins schemas transforms test | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== fuzz ./$$d $$f for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$d || failed="$$failed ./$$d:$$f"; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed (their crashers are in testdata/fuzz):$$failed"; exit 1; fi
 
 test-services:
 	bash deploy/testenv/postgres.sh

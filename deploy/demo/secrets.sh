@@ -15,3 +15,4 @@ make_secret() { # name generator
 }
 make_secret ecard-identity 'openssl rand -hex 32'
 make_secret ecard-qrkeys 'echo "A:$(openssl rand -hex 16)"'
+make_secret store-key 'openssl rand -hex 32'                 # store.encryption: personal data at rest

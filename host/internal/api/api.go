@@ -6,24 +6,32 @@
 //
 // Handlers return errors; one function turns an *Error into a JSON body
 // with a stable code, so users see a message and a fix, never a stack.
+//
+// Hostile clients get nowhere: every request must name this server in its
+// Host header (no DNS rebinding); the ingress and admin API refuse other
+// sites' pages (Origin, Sec-Fetch-Site), take only JSON bodies and send no
+// CORS headers; tokens are compared in constant time and failed attempts
+// are limited per remote address and logged; /readyz details and stored
+// personal data are shown only to admins, masked.
 package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -35,6 +43,8 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -55,40 +65,84 @@ type Backend interface {
 type Options struct {
 	IngressTimeout time.Duration
 	AdminToken     string // empty: admin API open (bind to loopback!)
-	IngressToken   string
-	MaxBodyBytes   int64
-	Registry       *prometheus.Registry
-	Logger         *slog.Logger
+	// IngressToken, when set, is one more ingress client named "default".
+	IngressToken string
+	// Clients are the ingress clients; with none (and no IngressToken)
+	// the ingress is open (bind to loopback!).
+	Clients []Client
+	// AllowedHosts are the names (besides IP addresses and localhost) that
+	// requests may use in their Host header; ".example.org" allows every
+	// name under example.org.
+	AllowedHosts []string
+	// MaxBodyBytes bounds an ingress body: the largest message medgate can
+	// publish to Kafka. A larger one gets 413.
+	MaxBodyBytes int64
+	// MaxKeyBytes bounds the X-Medgate-Key header (default 256).
+	MaxKeyBytes int
+	Registry    *prometheus.Registry
+	Logger      *slog.Logger
 	// Console, when not nil, is mounted under /console/ (the staff web
 	// console; it does its own sign-in).
 	Console http.Handler
+	// ConsoleWriteTimeout is the write deadline of console requests, which
+	// may wait for long exports (default 11m).
+	ConsoleWriteTimeout time.Duration
+	// Now is the clock of the failed-authentication limiter (default time.Now).
+	Now func() time.Time
 }
+
+// maxListLimit bounds the admin API's limit parameter.
+const maxListLimit = 500
 
 // Handler returns the HTTP handler.
 func Handler(b Backend, o Options) http.Handler {
-	s := &server{b: b, o: o}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxKeyBytes <= 0 {
+		o.MaxKeyBytes = 256
+	}
+	if o.ConsoleWriteTimeout <= 0 {
+		o.ConsoleWriteTimeout = 11 * time.Minute
+	}
+	clients := o.Clients
+	if o.IngressToken != "" {
+		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
+	}
+	s := &server{b: b, o: o, limit: newLimiter(o.Now, o.Registry), ingressCreds: credentials(clients),
+		adminCreds: credentials([]Client{{Name: "admin", Token: o.AdminToken}})}
+	admin := func(h handlerFunc) http.Handler { return s.guard(s.auth("admin", s.adminCreds, s.h(h))) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.Handle("GET /readyz", s.h(s.ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /v1/messages", s.auth(o.IngressToken, s.h(s.ingress)))
-	mux.Handle("POST /admin/reload", s.auth(o.AdminToken, s.h(s.reload)))
-	mux.Handle("GET /admin/plugins", s.auth(o.AdminToken, s.h(s.plugins)))
-	mux.Handle("GET /admin/jobs", s.auth(o.AdminToken, s.h(s.jobs)))
-	mux.Handle("POST /admin/jobs/{plugin}/{site}/{job}/run", s.auth(o.AdminToken, s.h(s.runJob)))
-	mux.Handle("GET /admin/messages", s.auth(o.AdminToken, s.h(s.messages)))
-	mux.Handle("GET /admin/messages/{id}", s.auth(o.AdminToken, s.h(s.message)))
-	mux.Handle("GET /admin/exchanges", s.auth(o.AdminToken, s.h(s.exchanges)))
-	mux.Handle("POST /admin/messages/{id}/replay", s.auth(o.AdminToken, s.h(s.replay)))
+	mux.Handle("POST /v1/messages", s.guard(s.auth("ingress", s.ingressCreds, s.h(s.ingress))))
+	mux.Handle("POST /admin/reload", admin(s.reload))
+	mux.Handle("GET /admin/plugins", admin(s.plugins))
+	mux.Handle("GET /admin/jobs", admin(s.jobs))
+	mux.Handle("POST /admin/jobs/{plugin}/{site}/{job}/run", admin(s.runJob))
+	mux.Handle("GET /admin/messages", admin(s.messages))
+	mux.Handle("GET /admin/messages/{id}", admin(s.message))
+	mux.Handle("GET /admin/exchanges", admin(s.exchanges))
+	mux.Handle("POST /admin/messages/{id}/replay", admin(s.replay))
+	mux.Handle("POST /admin/store/rekey", admin(s.rekey))
 	if o.Console != nil {
-		mux.Handle("/console/", o.Console)
+		mux.Handle("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Exports and "run job now" may wait longer than the server's
+			// write timeout; the console bounds its own waits.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(o.ConsoleWriteTimeout))
+			o.Console.ServeHTTP(w, r)
+		}))
 	}
-	return mux
+	return s.checkHost(mux)
 }
 
 type server struct {
-	b Backend
-	o Options
+	b            Backend
+	o            Options
+	limit        *limiter
+	ingressCreds []credential
+	adminCreds   []credential
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -104,21 +158,10 @@ func (s *server) h(f handlerFunc) http.Handler {
 			s.o.Logger.Error("http handler failed", "path", r.URL.Path, "err", err)
 			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "medgate could not complete the request; see the medgate log for details"}
 		}
-		writeJSON(w, ae.Status, ae)
-	})
-}
-
-func (s *server) auth(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			writeJSON(w, http.StatusUnauthorized, &Error{Code: "unauthorized", Message: "send Authorization: Bearer <token> with the token configured for this endpoint"})
-			return
+		if ae.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 		}
-		next.ServeHTTP(w, r)
+		writeJSON(w, ae.Status, ae)
 	})
 }
 
@@ -139,14 +182,25 @@ var replyStatus = map[string]int{
 }
 
 func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
-	max := s.o.MaxBodyBytes + 1
-	body, err := io.ReadAll(io.LimitReader(r.Body, max))
+	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf(
+		"the body is larger than %d bytes (processing.maxPayloadBytes), so medgate could not publish it as one Kafka record (at most 1 MB); split the payload into several messages", s.o.MaxBodyBytes)}
+	if r.ContentLength > s.o.MaxBodyBytes {
+		return tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
 	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return tooLarge
+		}
 		return &Error{Status: http.StatusBadRequest, Code: "read", Message: "cannot read the request body: " + err.Error()}
+	}
+	key := r.Header.Get("X-Medgate-Key")
+	if len(key) > s.o.MaxKeyBytes {
+		return &Error{Status: http.StatusBadRequest, Code: "key_too_long", Message: fmt.Sprintf(
+			"the X-Medgate-Key header is %d bytes; a business key (patient or visit number) has at most %d", len(key), s.o.MaxKeyBytes)}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.IngressTimeout)
 	defer cancel()
-	key := r.Header.Get("X-Medgate-Key")
 	reply, err := s.b.Process(ctx, pipeline.Input{Value: body, Key: key, TraceID: r.Header.Get("X-Medgate-Trace-Id")})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,18 +213,58 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ready answers /readyz: 200 when every component is ok, else 503. Each
+// component shows "ok" or "not ready"; what is wrong (which may name
+// files, addresses or checksums) is shown only to admins: a request with
+// the admin token, or from loopback when no admin token is configured.
 func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
+	details := false
+	switch _, sent := bearer(r); {
+	case len(s.adminCreds) == 0:
+		details = isLoopback(remoteIP(r))
+	case sent:
+		if _, err := s.authenticate("admin", s.adminCreds, r); err != nil {
+			return err
+		}
+		details = true
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	checks := s.b.Ready(ctx)
 	status := http.StatusOK
-	for _, v := range checks {
+	out := make(map[string]string, len(checks))
+	for k, v := range checks {
+		out[k] = v
 		if v != "ok" {
 			status = http.StatusServiceUnavailable
+			if !details {
+				out[k] = "not ready"
+			}
 		}
 	}
-	writeJSON(w, status, checks)
+	writeJSON(w, status, out)
 	return nil
+}
+
+// isLoopback reports whether ip is a loopback address.
+func isLoopback(ip string) bool {
+	a := net.ParseIP(ip)
+	return a != nil && a.IsLoopback()
+}
+
+// listLimit reads the admin API's limit parameter: "" is the store's
+// default (100); otherwise 1 to maxListLimit.
+func listLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, &Error{Status: http.StatusBadRequest, Code: "limit", Message: fmt.Sprintf(
+			"limit=%q: give a whole number from 1 to %d; page through older entries with the site, type or time filters", v, maxListLimit)}
+	}
+	return n, nil
 }
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
@@ -208,7 +302,10 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
+	limit, err := listLimit(q)
+	if err != nil {
+		return err
+	}
 	ms, err := s.b.Store().ListMessages(r.Context(), q.Get("site"), q.Get("type"), q.Get("status"), limit)
 	if err != nil {
 		return err
@@ -248,6 +345,25 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// rekey re-encrypts stored data under the current store key (the step of
+// a key rotation before the old key is removed).
+func (s *server) rekey(w http.ResponseWriter, r *http.Request) error {
+	rk, ok := s.b.Store().(store.Rekeyer)
+	if !ok {
+		return &Error{Status: http.StatusConflict, Code: "no_encryption", Message: "this store engine does not encrypt at rest"}
+	}
+	n, err := rk.Rekey(r.Context())
+	if err != nil {
+		if errors.Is(err, store.ErrKey) {
+			return &Error{Status: http.StatusConflict, Code: "key_missing", Message: err.Error()}
+		}
+		return &Error{Status: http.StatusConflict, Code: "rekey_failed", Message: "re-encryption stopped; the rows done so far stay done, run it again once fixed: " + err.Error()}
+	}
+	s.o.Logger.Info("store re-encrypted under the current key", "rows", n)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "rekeyed", "rows": n})
+	return nil
+}
+
 type messageView struct {
 	ID         string          `json:"id"`
 	Site       string          `json:"site"`
@@ -262,14 +378,19 @@ type messageView struct {
 	Reply      json.RawMessage `json:"reply,omitempty"`
 }
 
+// view shows a stored message with its reply masked as the console
+// masks it (names, ID and phone numbers).
 func view(m store.Message) messageView {
 	return messageView{ID: m.ID, Site: m.Site, Type: m.Type, Key: m.Key, Status: m.Status, Outcome: m.Outcome, Attempts: m.Attempts,
-		OccurredAt: m.OccurredAt, ReceivedAt: m.ReceivedAt, UpdatedAt: m.UpdatedAt, Reply: m.Reply}
+		OccurredAt: m.OccurredAt, ReceivedAt: m.ReceivedAt, UpdatedAt: m.UpdatedAt, Reply: logging.MaskJSON(m.Reply)}
 }
 
 func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
+	limit, err := listLimit(q)
+	if err != nil {
+		return err
+	}
 	xs, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
 		Plugin: q.Get("plugin"), Site: q.Get("site"), Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
 	})
@@ -301,14 +422,11 @@ type exchangeView struct {
 	At         time.Time       `json:"at"`
 }
 
-// body shows a journal body as JSON when it is JSON, else as a string.
+// body shows a journal body, masked: as JSON when it is JSON, else as a
+// string.
 func body(b []byte) json.RawMessage {
 	if len(b) == 0 {
 		return nil
 	}
-	if json.Valid(b) {
-		return b
-	}
-	s, _ := json.Marshal(strings.ToValidUTF8(string(b), "\uFFFD"))
-	return s
+	return logging.MaskJSON(b)
 }

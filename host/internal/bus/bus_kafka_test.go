@@ -71,7 +71,7 @@ func TestInteropWithKafkaGo(t *testing.T) {
 		p := newProducer(t, brokers)
 		var mu sync.Mutex
 		reqPartition := map[string]int{}
-		startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{requests}, func(ctx context.Context, m *Message) {
+		startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{requests}, func(ctx context.Context, m *Message) error {
 			mu.Lock()
 			reqPartition[string(m.Key)] = int(m.Partition)
 			mu.Unlock()
@@ -80,6 +80,7 @@ func TestInteropWithKafkaGo(t *testing.T) {
 			if err := p.Send(ctx, replies, m.Key, reply, headers); err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("Send reply: %v", err)
 			}
+			return nil
 		})
 
 		r := kafka.NewReader(kafka.ReaderConfig{

@@ -34,10 +34,11 @@ func TestRoundTripWithHeaders(t *testing.T) {
 
 		var mu sync.Mutex
 		var got []*Message
-		r := startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{topic}, func(_ context.Context, m *Message) {
+		r := startConsumer(t, testConfig(brokers, uniqueName(t, "group")), []string{topic}, func(_ context.Context, m *Message) error {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, m)
+			return nil
 		})
 		eventually(t, 30*time.Second, "3 messages", func() bool {
 			mu.Lock()
@@ -121,7 +122,7 @@ func TestPerKeyOrder(t *testing.T) {
 		}
 		cfg := testConfig(brokers, uniqueName(t, "group"))
 		cfg.MaxInFlight = maxInFlight
-		r := startConsumer(t, cfg, []string{topic}, func(_ context.Context, m *Message) {
+		r := startConsumer(t, cfg, []string{topic}, func(_ context.Context, m *Message) error {
 			key := string(m.Key)
 			if active[key].Add(1) != 1 {
 				overlaps.Add(1)
@@ -138,6 +139,7 @@ func TestPerKeyOrder(t *testing.T) {
 			running.Add(-1)
 			active[key].Add(-1)
 			handled.Add(1)
+			return nil
 		})
 		eventually(t, 60*time.Second, "1,000 messages handled", func() bool { return handled.Load() >= n })
 		eventually(t, 30*time.Second, "all offsets committed", func() bool {
@@ -191,17 +193,18 @@ func TestCommitWaitsForEarlierMessages(t *testing.T) {
 			started  = map[int64]bool{}
 			finished = map[int64]bool{}
 		)
-		first := startConsumer(t, testConfig(brokers, group), []string{topic}, func(ctx context.Context, m *Message) {
+		first := startConsumer(t, testConfig(brokers, group), []string{topic}, func(ctx context.Context, m *Message) error {
 			mu.Lock()
 			started[m.Offset] = true
 			mu.Unlock()
 			if m.Offset == blocked {
 				<-ctx.Done() // returns only when the consumer stops: unfinished
-				return
+				return ctx.Err()
 			}
 			mu.Lock()
 			finished[m.Offset] = true
 			mu.Unlock()
+			return nil
 		})
 		eventually(t, 30*time.Second, "the 8 messages of other keys to finish", func() bool {
 			mu.Lock()
@@ -232,10 +235,11 @@ func TestCommitWaitsForEarlierMessages(t *testing.T) {
 		// A new member of the group gets every message from offset 3 on,
 		// offset 3 before offset 7.
 		var order []int64
-		second := startConsumer(t, testConfig(brokers, group), []string{topic}, func(_ context.Context, m *Message) {
+		second := startConsumer(t, testConfig(brokers, group), []string{topic}, func(_ context.Context, m *Message) error {
 			mu.Lock()
 			defer mu.Unlock()
 			order = append(order, m.Offset)
+			return nil
 		})
 		eventually(t, 30*time.Second, "offset 10 committed", func() bool {
 			return committed(t, brokers, group, topic, 1)[0] == 10
@@ -288,7 +292,7 @@ func TestRebalanceKeepsKeyOrder(t *testing.T) {
 		}
 		var second atomic.Pointer[running]
 		handler := func(member int) Handler {
-			return func(_ context.Context, m *Message) {
+			return func(_ context.Context, m *Message) error {
 				key := string(m.Key)
 				if active[key].Add(1) != 1 {
 					overlaps.Add(1)
@@ -312,6 +316,7 @@ func TestRebalanceKeepsKeyOrder(t *testing.T) {
 						time.Sleep(1500 * time.Millisecond)
 					}
 				}
+				return nil
 			}
 		}
 		cfg := testConfig(brokers, group)

@@ -33,6 +33,13 @@ type Config struct {
 	// GroupID is the consumer group; instances with the same GroupID share
 	// the partitions of the consumed topics.
 	GroupID string
+	// InstanceID, when set, makes a Consumer a static member of its group
+	// (KIP-345): an instance restarted with the same InstanceID takes its
+	// partitions back at once instead of waiting for the group to notice
+	// the old member is gone and rebalance. Every running instance needs
+	// its own InstanceID; a second one with the same id fences the first.
+	// It is 1 to 249 letters, digits, '.', '_' or '-'.
+	InstanceID string
 	// Version is the Kafka protocol version to speak, such as "3.6.0".
 	// Empty means DefaultVersion.
 	Version string

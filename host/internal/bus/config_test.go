@@ -48,7 +48,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestNewConsumerErrors(t *testing.T) {
 	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g"}
-	h := func(context.Context, *Message) {}
+	h := func(context.Context, *Message) error { return nil }
 	for _, tc := range []struct {
 		name   string
 		cfg    Config
@@ -67,7 +67,7 @@ func TestNewConsumerErrors(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := NewConsumer(Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g"}, []string{"t"}, func(context.Context, *Message) {})
+	c, err := NewConsumer(Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g"}, []string{"t"}, func(context.Context, *Message) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,10 @@ func TestRunWaitsForBroker(t *testing.T) {
 	cfg := testConfig([]string{l.Addr().String()}, "g")
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	got := make(chan string, 1)
-	r := startConsumer(t, cfg, []string{"t"}, func(_ context.Context, m *Message) { got <- string(m.Value) })
+	r := startConsumer(t, cfg, []string{"t"}, func(_ context.Context, m *Message) error {
+		got <- string(m.Value)
+		return nil
+	})
 	eventually(t, 30*time.Second, "a retry", func() bool { return strings.Contains(logs.String(), "retrying") })
 	if r.c.Ready() {
 		t.Fatal("Ready() without a broker")
@@ -151,7 +154,7 @@ func TestRunTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close) // after the consumer's cleanup
-	r := startConsumer(t, testConfig(c.ListenAddrs(), "g"), []string{"t"}, func(context.Context, *Message) {})
+	r := startConsumer(t, testConfig(c.ListenAddrs(), "g"), []string{"t"}, func(context.Context, *Message) error { return nil })
 	eventually(t, 30*time.Second, "ready", r.c.Ready)
 	if err := r.c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Fatalf("second concurrent Run: %v, want an already-running error", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,23 +26,25 @@ type Message struct {
 	Timestamp time.Time
 }
 
-// Handler processes one message. The message counts as finished when the
-// handler returns while ctx is still live; a handler that returns after ctx
-// ended (the consumer is stopping) leaves its message unfinished, so it is
-// delivered again later. A handler must therefore not return before its work
-// is done, unless ctx is done.
+// Handler processes one message. The message counts as finished, and its
+// offset may be committed, only when the handler returns nil. On an error
+// the consumer calls the handler again for the same message, after a
+// backoff of 250ms doubling up to 10s, until it returns nil or the
+// partition is released or the consumer stops; the message is then left
+// unfinished and delivered again later. Handlers must be idempotent.
 //
 // Handlers run concurrently for different keys and one at a time, in offset
-// order, for each key of a partition. Messages without a key are not ordered.
-// A panic in a handler is not recovered.
-type Handler func(ctx context.Context, m *Message)
+// order, for each key of a partition: a message that keeps failing holds
+// only its own key (and the partition's commit point). Messages without a
+// key are not ordered. A panic in a handler is not recovered.
+type Handler func(ctx context.Context, m *Message) error
 
 // Consumer reads topics as a member of a consumer group and hands each
 // message to a Handler.
 //
 // The committed offset of a partition moves past a message only after the
-// handler returned for that message and for every earlier message of the
-// partition, so a crash at any point leads to redelivery, never to loss.
+// handler returned nil for that message and for every earlier message of
+// the partition, so a crash at any point leads to redelivery, never to loss.
 // When a partition is revoked or the consumer stops, messages whose handler
 // has not started are dropped (the next owner gets them again), running
 // handlers are waited for, and the finished prefix is committed.
@@ -56,6 +60,45 @@ type Consumer struct {
 
 	ready   atomic.Bool
 	running atomic.Bool
+
+	partsMu sync.Mutex
+	parts   map[*partition]struct{} // claimed partitions being consumed
+}
+
+// Hold is a partition's oldest unfinished message: the commit point of the
+// partition cannot move past it until its handler returns.
+type Hold struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       string
+	// Since is when this message became the oldest unfinished one.
+	Since time.Time
+	// Waiting counts the messages read from the partition and not yet
+	// committed, the held one included.
+	Waiting int
+}
+
+// Holds lists, for every claimed partition holding unfinished messages,
+// its oldest one, longest held first. A partition whose head stays for
+// long has a message that does not finish (a slow external system, a
+// handler retrying); later messages of other keys still run, but the
+// partition's committed offset waits.
+func (c *Consumer) Holds() []Hold {
+	c.partsMu.Lock()
+	parts := make([]*partition, 0, len(c.parts))
+	for p := range c.parts {
+		parts = append(parts, p)
+	}
+	c.partsMu.Unlock()
+	var out []Hold
+	for _, p := range parts {
+		if h, ok := p.hold(); ok {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out
 }
 
 // NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
@@ -79,6 +122,13 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 	sc.Consumer.Return.Errors = true
 	// Never hand a handler a message of an aborted transaction.
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	sc.Consumer.Group.InstanceId = cfg.InstanceID
+	// A fetch holds its broker connection for up to MaxWaitTime, and the
+	// offset commit to the group coordinator waits for the same connection
+	// when the coordinator leads a consumed partition. With sarama's 500ms
+	// long poll, commits against Apache Kafka 4 were starved for minutes;
+	// a short poll lets them through at once.
+	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
 	if err := cfg.finish(sc); err != nil {
 		return nil, err
 	}
@@ -122,6 +172,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if c.ready.Load() {
 			attempt = 0 // it had joined: this is a new failure, not the same one
+		}
+		if errors.Is(err, sarama.ErrFencedInstancedId) {
+			return fmt.Errorf("consume %v as group %s: another running instance uses the instance id %q (the node name); give every instance its own node: %w", c.topics, c.cfg.GroupID, c.cfg.InstanceID, err)
 		}
 		if !transient(err) {
 			return fmt.Errorf("consume %v as group %s: %w", c.topics, c.cfg.GroupID, err)
@@ -220,6 +273,18 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		stopCh:   make(chan struct{}),
 		commitCh: make(chan struct{}, 1),
 	}
+	c := h.c
+	c.partsMu.Lock()
+	if c.parts == nil {
+		c.parts = map[*partition]struct{}{}
+	}
+	c.parts[p] = struct{}{}
+	c.partsMu.Unlock()
+	defer func() {
+		c.partsMu.Lock()
+		delete(c.parts, p)
+		c.partsMu.Unlock()
+	}()
 	p.consume(claim.Messages())
 	return nil
 }

@@ -7,8 +7,10 @@
 // It is built on github.com/IBM/sarama; the embedded broker is
 // github.com/twmb/franz-go/pkg/kfake with a data directory.
 //
-// Delivery is at least once. A message whose handler did not finish (the
-// process crashed, the partition was revoked before the handler started, or
-// the consumer was stopped while the handler ran) is delivered again, so
-// handlers must be idempotent (the store maps message ids to outcomes).
+// Delivery is at least once, and the commit rule is in the types: a
+// Handler returns an error, and a message counts as finished only when its
+// handler returned nil. A message whose handler did not (the process
+// crashed, the partition was revoked, the consumer stopped, or the handler
+// kept failing) is delivered again, so handlers must be idempotent (the
+// store maps message ids to outcomes).
 package bus

@@ -28,10 +28,11 @@ func TestEmbeddedKeepsDataAcrossRestart(t *testing.T) {
 	const group = "medgate"
 	var mu sync.Mutex
 	var seen []string
-	collect := func(_ context.Context, m *Message) {
+	collect := func(_ context.Context, m *Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, string(m.Value))
+		return nil
 	}
 	r := startConsumer(t, testConfig(brokers, group), []string{topic}, collect)
 	eventually(t, 30*time.Second, "10 offsets committed", func() bool {
@@ -78,8 +79,9 @@ func TestEmbeddedKeepsDataAcrossRestart(t *testing.T) {
 
 	// A new group reads all fifteen, and the new topic exists.
 	var all sync.Map
-	r = startConsumer(t, testConfig(brokers, "fresh"), []string{topic}, func(_ context.Context, m *Message) {
+	r = startConsumer(t, testConfig(brokers, "fresh"), []string{topic}, func(_ context.Context, m *Message) error {
 		all.Store(string(m.Value), true)
+		return nil
 	})
 	eventually(t, 30*time.Second, "a new group to read all 15 messages", func() bool {
 		n := 0

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -17,6 +18,7 @@ type partition struct {
 
 	mu        sync.Mutex
 	pending   []*entry             // read, not yet committed, in offset order
+	headSince time.Time            // when pending[0] became the oldest unfinished message
 	keys      map[string]*keyQueue // keys with queued or running messages
 	abandoned int                  // queued messages dropped on stop
 	workers   sync.WaitGroup
@@ -82,6 +84,9 @@ read:
 func (p *partition) enqueue(m *Message) {
 	e := &entry{msg: m}
 	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.headSince = time.Now()
+	}
 	p.pending = append(p.pending, e)
 	if len(m.Key) == 0 {
 		// No key, no order: the message gets a queue of its own.
@@ -138,7 +143,7 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 			<-p.h.c.inFlight
 			continue
 		}
-		finished := p.h.call(e.msg)
+		finished := p.call(e.msg)
 		<-p.h.c.inFlight
 		<-p.h.c.buffered
 
@@ -151,6 +156,17 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// hold describes the partition's oldest unfinished message, if any.
+func (p *partition) hold() (Hold, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		return Hold{}, false
+	}
+	head := p.pending[0].msg
+	return Hold{Topic: p.topic, Partition: p.id, Offset: head.Offset, Key: string(head.Key), Since: p.headSince, Waiting: len(p.pending)}, true
 }
 
 // isStopping reports whether handlers may no longer start: the partition
@@ -177,6 +193,7 @@ func (p *partition) advance() {
 	next := p.pending[n-1].msg.Offset + 1
 	clear(p.pending[:n])
 	p.pending = p.pending[n:]
+	p.headSince = time.Now()
 	p.sess.MarkOffset(p.topic, p.id, next, "")
 	select {
 	case p.commitCh <- struct{}{}:
@@ -198,11 +215,36 @@ func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// call runs the handler and reports whether the message finished: the
-// handler returned while Run's context was live.
-func (h *groupHandler) call(m *Message) bool {
-	h.c.handler(h.runCtx, m)
-	return h.runCtx.Err() == nil
+// call runs the handler until it returns nil and reports whether the
+// message finished: false when the partition stopped or the consumer's
+// context ended before the handler succeeded.
+func (p *partition) call(m *Message) bool {
+	h := p.h
+	for attempt := 0; ; attempt++ {
+		err := h.c.handler(h.runCtx, m)
+		if err == nil {
+			return true
+		}
+		if h.runCtx.Err() != nil || p.isStopping() {
+			return false
+		}
+		wait := backoff(attempt)
+		h.c.log.Warn("message not finished; calling its handler again (its key and the partition's commit point wait)",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt+1, "err", err, "retryIn", wait.String())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-h.runCtx.Done():
+			t.Stop()
+			return false
+		case <-p.stopCh:
+			t.Stop()
+			return false
+		case <-p.sess.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
 }
 
 func toMessage(cm *sarama.ConsumerMessage) *Message {

@@ -13,6 +13,11 @@ import (
 // ErrClosed is returned by Producer.Send after Close.
 var ErrClosed = errors.New("kafka producer is closed")
 
+// MaxRecordBytes is the largest record a Producer sends, key, value,
+// headers and record overhead together (the Java client's default
+// max.request.size, below the broker's default message.max.bytes).
+const MaxRecordBytes = 1000000
+
 // Producer writes messages to Kafka with an idempotent producer: each Send
 // returns only once all in-sync replicas have the message, and broker-side
 // de-duplication keeps retries from writing it twice or out of order.
@@ -44,6 +49,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
 	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
+	sc.Producer.MaxMessageBytes = MaxRecordBytes
 	if err := cfg.finish(sc); err != nil {
 		return nil, err
 	}
@@ -71,12 +77,16 @@ func NewProducer(cfg Config) (*Producer, error) {
 // Send writes one message and waits until the brokers acknowledged it. key
 // chooses the partition (nil: any partition); headers may be nil.
 //
+// An error that retrying cannot fix wraps ErrRecordRefused (the record is
+// too large or invalid: at most MaxRecordBytes fit, key, value and headers
+// together) or ErrTopicUnusable (the topic is missing or not writable).
+//
 // If ctx ends after the message was handed to the client, Send returns the
 // context's error while the write may still succeed later: the outcome is
 // unknown and the caller must treat the message as possibly written.
 func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
 	if topic == "" {
-		return errors.New("send to Kafka: empty topic name")
+		return fmt.Errorf("send to Kafka: empty topic name: %w", ErrTopicUnusable)
 	}
 	done := make(chan error, 1)
 	msg := &sarama.ProducerMessage{
@@ -113,7 +123,7 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, he
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("send to topic %s: %w", topic, err)
+			return fmt.Errorf("send to topic %s: %w", topic, classify(err))
 		}
 		return nil
 	case <-ctx.Done():

@@ -64,7 +64,10 @@ func TestSASL(t *testing.T) {
 					t.Fatalf("Send with %s: %v", mech, err)
 				}
 				got := make(chan string, 1)
-				r := startConsumer(t, cfg, []string{topic}, func(_ context.Context, m *Message) { got <- string(m.Value) })
+				r := startConsumer(t, cfg, []string{topic}, func(_ context.Context, m *Message) error {
+					got <- string(m.Value)
+					return nil
+				})
 				select {
 				case v := <-got:
 					if v != "v" {
@@ -88,7 +91,7 @@ func TestSASL(t *testing.T) {
 				} else if strings.Contains(err.Error(), wrong) {
 					t.Fatalf("error shows the password: %v", err)
 				}
-				consumer, err := NewConsumer(bad, []string{topic}, func(context.Context, *Message) {})
+				consumer, err := NewConsumer(bad, []string{topic}, func(context.Context, *Message) error { return nil })
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medgate/medgate/host/internal/bus"
 )
 
 // Config is the whole configuration.
@@ -39,7 +41,9 @@ type Config struct {
 	// ones in transforms/mappings.
 	Transforms string `yaml:"transforms"`
 	// PluginChecksums is a sha256sum-format file giving the SHA-256 of
-	// plugins that have no sha256 of their own.
+	// plugins that have no sha256 of their own. It must not sit in a
+	// plugin's directory, nor be writable by group or others: whoever can
+	// replace a plugin must not be able to replace its checksum too.
 	PluginChecksums string   `yaml:"pluginChecksums"`
 	Plugins         []Plugin `yaml:"plugins"`
 	Sites           []Site   `yaml:"sites"`
@@ -83,6 +87,9 @@ type Topics struct {
 	Replies  string `yaml:"replies"`
 	Events   string `yaml:"events"`
 	DLQ      string `yaml:"dlq"`
+	// ReplyTo lists the topics a request may name in replyTo besides
+	// Replies; any other replyTo gets an invalid reply.
+	ReplyTo []string `yaml:"replyTo"`
 }
 
 // TLS configures TLS to the brokers.
@@ -104,22 +111,76 @@ type SASL struct {
 // Store selects the store engine.
 type Store struct {
 	Driver string `yaml:"driver"` // sqlite | postgres
-	// Path is the SQLite database file.
+	// Path is the SQLite database file. medgate creates its directory with
+	// mode 0700 and the files with mode 0600, and tightens looser modes.
 	Path string `yaml:"path"`
 	// DSN is a secret reference to the PostgreSQL connection string.
 	DSN string `yaml:"dsn"`
+	// Encryption, when set, encrypts stored requests, replies, journal
+	// bodies, plugin state and download batches (AES-256-GCM).
+	Encryption *Encryption `yaml:"encryption"`
+}
+
+// Encryption lists the store's data keys. The first key encrypts what is
+// written; every key decrypts what was written with it (each value carries
+// its key id), so a key is rotated by putting a new one first and keeping
+// the old one until nothing written with it is left (README: "Rotating
+// the store key").
+type Encryption struct {
+	Keys []StoreKey `yaml:"keys"`
+}
+
+// StoreKey is one data key: an id stored with every value it encrypts,
+// and a secret reference to 32 random bytes written as 64 hex digits or
+// standard base64 (openssl rand -hex 32).
+type StoreKey struct {
+	ID  string `yaml:"id"`
+	Key string `yaml:"key"`
 }
 
 // HTTP configures the HTTP server (ingress, admin API, health, metrics).
+// A listener on an address other than loopback needs an admin token and
+// ingress credentials.
 type HTTP struct {
 	Listen         string   `yaml:"listen"`
 	IngressTimeout Duration `yaml:"ingressTimeout"`
 	// AdminToken is a secret reference; when set, /admin calls need
 	// "Authorization: Bearer <token>".
 	AdminToken string `yaml:"adminToken"`
-	// IngressToken is a secret reference; when set, POST /v1/messages needs it.
+	// IngressToken is a secret reference; when set, POST /v1/messages
+	// accepts it (as the client "default").
 	IngressToken string `yaml:"ingressToken"`
+	// Clients are the ingress clients, each with its own token, so one
+	// client's token can be replaced without touching the others.
+	Clients []HTTPClient `yaml:"clients"`
+	// AllowedHosts are the names clients use to reach medgate (its DNS
+	// names), checked against the Host header; IP addresses and localhost
+	// are always allowed. ".hospital.local" allows every name under it.
+	AllowedHosts []string `yaml:"allowedHosts"`
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// each phase of a connection; WriteTimeout must exceed ingressTimeout.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	ReadTimeout       Duration `yaml:"readTimeout"`
+	WriteTimeout      Duration `yaml:"writeTimeout"`
+	IdleTimeout       Duration `yaml:"idleTimeout"`
+	// MaxConnections caps the connections served at once.
+	MaxConnections int `yaml:"maxConnections"`
 }
+
+// HTTPClient is one ingress client.
+type HTTPClient struct {
+	Name string `yaml:"name"`
+	// Token is a secret reference: "env:NAME" or "file:PATH".
+	Token string `yaml:"token"`
+}
+
+// KafkaMaxRecordBytes is the largest record medgate's Kafka producer sends
+// (bus.MaxRecordBytes). MaxPayloadLimit leaves room in it for the key, the
+// headers and the record's own framing.
+const (
+	KafkaMaxRecordBytes = bus.MaxRecordBytes
+	MaxPayloadLimit     = KafkaMaxRecordBytes - 16<<10
+)
 
 // Log configures logging.
 type Log struct {
@@ -129,6 +190,8 @@ type Log struct {
 
 // Processing tunes message handling.
 type Processing struct {
+	// MaxPayloadBytes bounds a request message (and an ingress body); at
+	// most MaxPayloadLimit, so that whatever is accepted can be published.
 	MaxPayloadBytes int      `yaml:"maxPayloadBytes"`
 	MaxAttempts     int      `yaml:"maxAttempts"`
 	InitialBackoff  Duration `yaml:"initialBackoff"`
@@ -379,15 +442,31 @@ func (c *Config) applyDefaults() {
 		def(&c.Store.Path, "data/medgate.db")
 		c.Store.Path = c.rel(c.Store.Path)
 	}
-	def(&c.HTTP.Listen, "127.0.0.1:8080")
-	if c.HTTP.IngressTimeout == 0 {
-		c.HTTP.IngressTimeout = Duration(30 * time.Second)
+	h := &c.HTTP
+	def(&h.Listen, "127.0.0.1:8080")
+	if h.IngressTimeout == 0 {
+		h.IngressTimeout = Duration(30 * time.Second)
+	}
+	if h.ReadHeaderTimeout == 0 {
+		h.ReadHeaderTimeout = Duration(10 * time.Second)
+	}
+	if h.ReadTimeout == 0 {
+		h.ReadTimeout = Duration(30 * time.Second)
+	}
+	if h.WriteTimeout == 0 {
+		h.WriteTimeout = h.IngressTimeout + Duration(15*time.Second)
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = Duration(2 * time.Minute)
+	}
+	if h.MaxConnections == 0 {
+		h.MaxConnections = 1024
 	}
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing
 	if p.MaxPayloadBytes == 0 {
-		p.MaxPayloadBytes = 4 << 20
+		p.MaxPayloadBytes = MaxPayloadLimit
 	}
 	if p.MaxAttempts == 0 {
 		p.MaxAttempts = 8
@@ -479,6 +558,11 @@ func (c *Config) check() Problems {
 			add("kafka.topics."+name, "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
 		}
 	}
+	for i, t := range k.Topics.ReplyTo {
+		if !topicRE.MatchString(t) {
+			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		}
+	}
 	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {
 		add("kafka.maxInFlight", "must be between 1 and 10000, is %d", k.MaxInFlight)
 	}
@@ -516,14 +600,8 @@ func (c *Config) check() Problems {
 	default:
 		add("store.driver", "%q is not a store engine; use sqlite or postgres", c.Store.Driver)
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		add("http.listen", "%q is not host:port", c.HTTP.Listen)
-	}
-	for name, ref := range map[string]string{"adminToken": c.HTTP.AdminToken, "ingressToken": c.HTTP.IngressToken} {
-		if err := checkSecretRef(ref, false); err != nil {
-			add("http."+name, "%v", err)
-		}
-	}
+	ps = append(ps, c.checkHTTP()...)
+	ps = append(ps, c.checkEncryption()...)
 	switch c.Log.Format {
 	case "json", "text":
 	default:
@@ -535,6 +613,10 @@ func (c *Config) check() Problems {
 		add("log.level", "%q: use debug, info, warn or error", c.Log.Level)
 	}
 	p := c.Processing
+	if p.MaxPayloadBytes < 1 || p.MaxPayloadBytes > MaxPayloadLimit {
+		add("processing.maxPayloadBytes", "must be between 1 and %d, is %d: a larger message could not be published to Kafka (the producer sends at most %d bytes per record, key and headers included)",
+			MaxPayloadLimit, p.MaxPayloadBytes, KafkaMaxRecordBytes)
+	}
 	if p.MaxAttempts < 1 {
 		add("processing.maxAttempts", "must be at least 1")
 	}
@@ -571,6 +653,18 @@ func (c *Config) check() Problems {
 	if c.PluginChecksums != "" {
 		if _, err := ReadChecksums(c.PluginChecksums); err != nil {
 			add("pluginChecksums", "%v", err)
+		} else if st, err := os.Stat(c.PluginChecksums); err == nil && st.Mode().Perm()&0o022 != 0 {
+			add("pluginChecksums", "%s is writable by group or others (mode %o); run chmod 644 %s, or better, pin each plugin's sha256 in this file",
+				c.PluginChecksums, st.Mode().Perm(), c.PluginChecksums)
+		}
+		sumsDir := filepath.Clean(filepath.Dir(c.PluginChecksums))
+		for i, pl := range c.Plugins {
+			// Beside the plugin, or above it in the same tree.
+			rel, err := filepath.Rel(sumsDir, filepath.Dir(pl.Path))
+			if pl.SHA256 == "" && pl.Path != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				add("pluginChecksums", "%s sits beside (or above) the plugin %s (plugins[%d]) it vouches for: whoever can replace the plugin can replace its checksum. Pin plugins[%d].sha256 in this file (make build prints the sums), or keep the checksums file in another directory", c.PluginChecksums, pl.Path, i, i)
+				break
+			}
 		}
 	}
 	sites := map[string]int{}

@@ -18,8 +18,9 @@ import (
 
 // Check validates a configuration file completely without starting
 // medgate: the file itself, then every plugin binary (checksum, launch,
-// Describe) and every site's plugin settings against the plugin's declared
-// fields. It returns config.Problems listing every problem found.
+// Describe), every site's plugin settings against the plugin's declared
+// fields, and the HTTP tokens and store keys the file refers to. It returns
+// config.Problems listing every problem found.
 func Check(ctx context.Context, cfgPath string) error {
 	cfg, err := config.Load(cfgPath)
 	var problems config.Problems
@@ -63,6 +64,14 @@ func Check(ctx context.Context, cfgPath string) error {
 		}
 	}
 	var ps config.Problems
+	// Secrets are read now, so an unreadable token or store key is found
+	// before start (systemd runs check-config first).
+	if _, err := cfg.HTTPCredentials(); errors.As(err, &ps) {
+		problems = append(problems, ps...)
+	}
+	if _, err := cfg.StoreKeys(); errors.As(err, &ps) {
+		problems = append(problems, ps...)
+	}
 	if _, err := loadMappings(cfg); err != nil {
 		if errors.As(err, &ps) {
 			problems = append(problems, ps...)

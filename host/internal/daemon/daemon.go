@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
@@ -57,6 +55,11 @@ type Daemon struct {
 	metrics  *metrics.Metrics
 	http     *http.Server
 	httpAddr string
+
+	// requestsTopic is where the HTTP ingress queues requests.
+	requestsTopic string
+	maxPayload    int
+	waiters       waiters
 
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
@@ -137,8 +140,13 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
 	if e := cfg.Kafka.Embedded; e != nil {
-		if err := os.MkdirAll(e.DataDir, 0o750); err != nil {
+		// The broker keeps requests and replies (personal data) in clear:
+		// only medgate's user may enter its directory.
+		if err := os.MkdirAll(e.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("embedded kafka: create data directory: %w", err)
+		}
+		if err := os.Chmod(e.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("embedded kafka: data directory %s: %w; run chmod 700 %s as its owner", e.DataDir, err, e.DataDir)
 		}
 		if d.embedded, err = bus.StartEmbedded(e.DataDir, e.Listen, topics, cfg.Kafka.Partitions); err != nil {
 			return nil, fmt.Errorf("embedded kafka: %w", err)
@@ -159,11 +167,15 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	p := cfg.Processing
-	d.proc = pipeline.New(d.store, d.producer, pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, pipeline.Options{
-		MaxPayloadBytes: p.MaxPayloadBytes, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
+	d.requestsTopic, d.maxPayload = cfg.Kafka.Topics.Requests, p.MaxPayloadBytes
+	if d.proc, err = pipeline.New(pipeline.Options{
+		Store: d.store, Publisher: d.producer, Topics: pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, Logger: log, Observer: d.metrics,
+		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(),
-	}, log, d.metrics)
+	}); err != nil {
+		return nil, err
+	}
 	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
 	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {
 		result := "ok"
@@ -177,14 +189,22 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	d.proc.SetRoutes(routes)
+	d.metrics.SetTypes(declaredTypes(routes))
 	d.proc.SetTransformer(&d.maps)
 	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 
 	bc := d.busCfg
 	bc.GroupID = cfg.Kafka.GroupID
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
-	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, func(ctx context.Context, m *bus.Message) { _ = d.handleKafka(ctx, m) }); err != nil {
+	if d.embedded == nil {
+		// A restarted instance takes its partitions back at once.
+		bc.InstanceID = instanceID(cfg.Node)
+	}
+	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, d.handleKafka); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	if err := d.registerStallMetrics(); err != nil {
+		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
 		return nil, err
@@ -222,43 +242,16 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 	return bc, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	switch cfg.Store.Driver {
-	case "sqlite":
-		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
-			return nil, fmt.Errorf("store: create directory for %s: %w", cfg.Store.Path, err)
-		}
-		return store.Open(ctx, "sqlite", cfg.Store.Path)
-	default:
-		dsn, err := cfg.Secret(cfg.Store.DSN)
-		if err != nil {
-			return nil, fmt.Errorf("store.dsn: %w", err)
-		}
-		return store.Open(ctx, cfg.Store.Driver, dsn)
-	}
-}
-
 // handleKafka is the consumer's handler. It returns nil only when the
-// message is finished (outcome stored, reply published); otherwise the
-// offset is not committed and the message will be delivered again.
+// message is finished (outcome stored, reply published); on an error the
+// offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
-	backoff := 200 * time.Millisecond
-	for {
-		_, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || errors.Is(err, pipeline.ErrStopped) {
-			return err
-		}
-		d.log.Error("message not finished; retrying (the partition waits for it)", "partition", m.Partition, "offset", m.Offset, "err", err, "retryIn", backoff.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
+	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+	if err != nil {
+		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
+	d.waiters.done(r)
+	return nil
 }
 
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
@@ -420,6 +413,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	// Plugins no longer declared are stopped after traffic moved away.
 	d.maps.set.Store(set)
 	d.proc.SetRoutes(routes)
+	d.metrics.SetTypes(declaredTypes(routes))
 	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
@@ -434,48 +428,6 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
-	return nil
-}
-
-func (d *Daemon) startHTTP(cfg *config.Config) error {
-	var admin, ingress string
-	var err error
-	if cfg.HTTP.AdminToken != "" {
-		if admin, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
-			return fmt.Errorf("http.adminToken: %w", err)
-		}
-	}
-	if cfg.HTTP.IngressToken != "" {
-		if ingress, err = cfg.Secret(cfg.HTTP.IngressToken); err != nil {
-			return fmt.Errorf("http.ingressToken: %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w; choose another http.listen address", cfg.HTTP.Listen, err)
-	}
-	d.httpAddr = ln.Addr().String()
-	// Console messages are never cut short (a cut one would stay pending):
-	// they may take the pipeline's whole retry budget plus a last call.
-	p := cfg.Processing
-	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: admin, Wait: cfg.HTTP.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	d.http = &http.Server{
-		Handler: api.Handler(d, api.Options{
-			IngressTimeout: cfg.HTTP.IngressTimeout.D(), AdminToken: admin, IngressToken: ingress,
-			MaxBodyBytes: int64(cfg.Processing.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go func() {
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("http server stopped", "err", err)
-		}
-	}()
 	return nil
 }
 
@@ -499,11 +451,6 @@ func (d *Daemon) Plugin(name string) *pluginhost.Instance {
 	return d.plugins[name]
 }
 
-// Process implements api.Backend.
-func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
-	return d.proc.Process(ctx, in)
-}
-
 // Store implements api.Backend.
 func (d *Daemon) Store() store.Store { return d.store }
 
@@ -516,6 +463,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if d.consumer == nil || !d.consumer.Ready() {
 		out["kafka"] = "the consumer has not joined its group yet"
 	}
+	out["kafka.partitions"] = partitionsCheck(d.holds(), time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
@@ -655,6 +603,21 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// instanceID turns a node name into a Kafka group instance id: characters
+// Kafka does not allow become '-'.
+func instanceID(node string) string {
+	b := []byte(node)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 240 {
+		b = b[:240] // with the prefix, within Kafka's 249
+	}
+	return "medgate-" + string(b)
 }
 
 func newID() string {

@@ -7,6 +7,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,4 +117,51 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// MaskJSON returns the JSON document b with personal data masked: values
+// of personal keys (name, idNumber, phone, …) keep only their edges
+// (MaskValue) and any ID or mobile number inside any other string is
+// masked (Mask). Numbers keep their exact text. A body that is not JSON is
+// masked as text and returned as a JSON string, so the result is always
+// valid JSON; nil stays nil.
+func MaskJSON(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		s, _ := json.Marshal(Mask(strings.ToValidUTF8(string(b), "\uFFFD")))
+		return s
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(maskAny("", v)); err != nil {
+		s, _ := json.Marshal(Mask(strings.ToValidUTF8(string(b), "\uFFFD")))
+		return s
+	}
+	return bytes.TrimRight(out.Bytes(), "\n")
+}
+
+// maskAny masks a decoded JSON value found under key.
+func maskAny(key string, v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = maskAny(k, e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskAny(key, e)
+		}
+	case string:
+		if personalKeys[strings.ToLower(key)] {
+			return MaskValue(x)
+		}
+		return Mask(x)
+	}
+	return v
 }

@@ -55,3 +55,27 @@ func TestWriterMasksLines(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestMaskJSON(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ in, want string }{
+		"personal keys": {`{"name":"张三丰","idNumber":"11010519491231002X","phone":"13812345678","amount":12.50}`,
+			`{"amount":12.50,"idNumber":"110***********002X","name":"张**","phone":"138****5678"}`},
+		"nested and in text": {`{"payload":{"patients":[{"aac003":"李四"}],"note":"call 13812345678"}}`,
+			`{"payload":{"note":"call 138****5678","patients":[{"aac003":"李*"}]}}`},
+		"not json":  {`name=张三 id 11010519491231002X`, `"name=张三 id 110***********002X"`},
+		"two docs":  {`{} {"name":"张三"}`, `"{} {\"name\":\"张三\"}"`},
+		"html kept": {`{"note":"a<b"}`, `{"note":"a<b"}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := string(MaskJSON([]byte(tc.in))); got != tc.want {
+				t.Errorf("MaskJSON(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+	if MaskJSON(nil) != nil {
+		t.Error("MaskJSON(nil) is not nil")
+	}
+}

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,20 @@ type Metrics struct {
 	JobRuns        *prometheus.CounterVec
 	JobLastSuccess *prometheus.GaugeVec
 	Reloads        *prometheus.CounterVec
+
+	// types are the declared operation types (see SetTypes).
+	types atomic.Pointer[map[string]bool]
 }
+
+// Labels used when a message's type or status is not one medgate knows:
+// made-up values never create new series.
+const (
+	UndeclaredType = "undeclared"
+	OtherStatus    = "other"
+)
+
+// statuses are the reply statuses, the only values of the status label.
+var statuses = map[string]bool{"ok": true, "invalid": true, "rejected": true, "failed": true}
 
 // OldestPending reports the oldest pending message's business time.
 type OldestPending func(ctx context.Context) (time.Time, bool, error)
@@ -75,21 +89,43 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 	return m
 }
 
+// SetTypes declares the operation types the running plugins offer (at
+// start and after each reload). Only these become type labels; any other
+// type a message names is counted as UndeclaredType, so a client making up
+// types cannot grow /metrics.
+func (m *Metrics) SetTypes(types []string) {
+	set := make(map[string]bool, len(types))
+	for _, t := range types {
+		set[t] = true
+	}
+	m.types.Store(&set)
+}
+
 // Finished implements the pipeline's Observer.
 func (m *Metrics) Finished(typ, status string, d time.Duration) {
-	m.Messages.WithLabelValues(label(typ), status).Inc()
-	m.Latency.WithLabelValues(label(typ)).Observe(d.Seconds())
+	t := m.typeLabel(typ)
+	m.Messages.WithLabelValues(t, statusLabel(status)).Inc()
+	m.Latency.WithLabelValues(t).Observe(d.Seconds())
 }
 
 // DeadLettered implements the pipeline's Observer.
 func (m *Metrics) DeadLettered(typ, status string) {
-	m.DLQ.WithLabelValues(label(typ), status).Inc()
+	m.DLQ.WithLabelValues(m.typeLabel(typ), statusLabel(status)).Inc()
 }
 
-// label keeps label cardinality bounded: unknown or empty types collapse.
-func label(typ string) string {
-	if typ == "" || len(typ) > 64 {
-		return "unknown"
+// typeLabel keeps label cardinality bounded: a type that no plugin
+// declared collapses to UndeclaredType.
+func (m *Metrics) typeLabel(typ string) string {
+	if set := m.types.Load(); set != nil && (*set)[typ] {
+		return typ
 	}
-	return typ
+	return UndeclaredType
+}
+
+// statusLabel keeps the status label to the reply statuses.
+func statusLabel(status string) string {
+	if statuses[status] {
+		return status
+	}
+	return OtherStatus
 }

@@ -163,3 +163,18 @@ func diagsToErrors(ds sdk.Diagnostics) []ReplyError {
 	}
 	return out
 }
+
+// Admit reports whether a request is worth queueing for processing: it is
+// within maxPayloadBytes, its key is usable and its envelope has a usable
+// id. It returns that id. A request not admitted can be processed at once
+// (Process answers it invalid without storing or calling anything).
+func Admit(value []byte, key string, maxPayloadBytes int) (id string, ok bool) {
+	if len(value) > maxPayloadBytes || checkKey(key) != nil {
+		return "", false
+	}
+	env, _ := parseEnvelope(value)
+	if env.ID == "" || !idRE.MatchString(env.ID) {
+		return "", false
+	}
+	return env.ID, true
+}

@@ -31,7 +31,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -77,15 +80,38 @@ type Topics struct {
 	Replies, DLQ string
 }
 
-// Options tune processing.
+// Options are everything a Processor needs: its collaborators (Store,
+// Publisher, Topics required; Logger and Observer optional) and the
+// processing limits.
 type Options struct {
+	// Store keeps message ids, outcomes and attempts.
+	Store store.Store
+	// Publisher writes replies and DLQ records to Kafka.
+	Publisher Publisher
+	// Topics names the replies and DLQ topics.
+	Topics Topics
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Observer receives metrics events; nil means none.
+	Observer Observer
+
+	// MaxPayloadBytes bounds a request; a larger one is answered invalid.
 	MaxPayloadBytes int
-	MaxAttempts     int
-	InitialBackoff  time.Duration
-	MaxBackoff      time.Duration
-	CallTimeout     time.Duration
-	UploadDeadline  time.Duration
-	RetryBudget     time.Duration
+	// MaxRecordBytes bounds a published record, key and value together (0:
+	// bus.MaxRecordBytes less room for headers). A reply or DLQ record
+	// larger than that, or one Kafka refuses for good, is published
+	// truncated instead of being retried for ever.
+	MaxRecordBytes int
+	// ReplyTopics are the topics a request may name in replyTo, besides
+	// Topics.Replies. A request naming any other topic gets an invalid
+	// reply on Topics.Replies.
+	ReplyTopics    []string
+	MaxAttempts    int
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	CallTimeout    time.Duration
+	UploadDeadline time.Duration
+	RetryBudget    time.Duration
 	// BreakerThreshold consecutive transient failures of one plugin at one
 	// site open its circuit for BreakerCooldown (0 disables the breaker).
 	BreakerThreshold int
@@ -111,14 +137,48 @@ type Processor struct {
 	keys   keyLocks
 	brk    *breaker
 	tf     Transformer
+
+	replyTo   map[string]bool // allowed replyTo topics
+	truncated atomic.Int64    // records published truncated or redirected
+	lost      atomic.Int64    // records Kafka refused even truncated
 }
 
 // New returns a processor. Routes must be set with SetRoutes before use.
-func New(st store.Store, pub Publisher, topics Topics, opts Options, log *slog.Logger, obs Observer) *Processor {
-	p := &Processor{store: st, pub: pub, topics: topics, opts: opts, log: log, obs: obs, now: time.Now,
-		brk: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown)}
+func New(o Options) (*Processor, error) {
+	var missing []string
+	if o.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if o.Publisher == nil {
+		missing = append(missing, "Publisher")
+	}
+	if o.Topics.Replies == "" || o.Topics.DLQ == "" {
+		missing = append(missing, "Topics.Replies and Topics.DLQ")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("pipeline: options lack %s; the daemon sets them from the store, the Kafka producer and kafka.topics", strings.Join(missing, ", "))
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = bus.MaxRecordBytes - 16<<10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	p := &Processor{store: o.Store, pub: o.Publisher, topics: o.Topics, opts: o, log: o.Logger, obs: o.Observer, now: time.Now,
+		brk: newBreaker(o.BreakerThreshold, o.BreakerCooldown), replyTo: map[string]bool{o.Topics.Replies: true}}
+	for _, t := range o.ReplyTopics {
+		p.replyTo[t] = true
+	}
 	p.routes.Store(&Routes{})
-	return p
+	return p, nil
+}
+
+// Unpublishable counts the replies and DLQ records that could not be
+// published as they were: truncated (their payload dropped) or redirected
+// to the replies topic, and those Kafka refused even then (lost: their
+// outcome is only in the store).
+func (p *Processor) Unpublishable() (truncated, lost int64) {
+	return p.truncated.Load(), p.lost.Load()
 }
 
 // SetRoutes installs a new routing snapshot (on start and reload).
@@ -147,11 +207,24 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 	}
 	if len(in.Value) > p.opts.MaxPayloadBytes {
 		env, _ := parseEnvelope(in.Value)
+		if checkKey(in.Key) != nil {
+			in.Key = ""
+		}
 		r := p.reply(env, StatusInvalid, []ReplyError{{Field: "$", Rule: "size",
 			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
 	}
 	env, errs := parseEnvelope(in.Value)
+	if kerr := checkKey(in.Key); kerr != nil {
+		// A key the store cannot hold would fail every delivery: answer it
+		// once, keyed by the message id, and store nothing.
+		r := p.reply(env, StatusInvalid, append(errs, *kerr), nil, nil, 0)
+		in.Key = ""
+		return r, p.finishUnstored(ctx, env, in, r, "unusable key", start)
+	}
+	if env.ReplyTo != "" && !p.replyTo[env.ReplyTo] && idRE.MatchString(env.ReplyTo) {
+		errs = append(errs, ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("replyTo %q is not a reply topic of this medgate; leave replyTo out to get the reply on %s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
+	}
 	if len(errs) > 0 && (env.ID == "" || !idRE.MatchString(env.ID)) {
 		// No usable id: nothing to deduplicate on.
 		r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
@@ -165,7 +238,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 	defer unlock()
 
 	existing, created, err := p.store.BeginMessage(ctx, store.Message{
-		ID: env.ID, Site: env.Site, Type: env.Type, Key: key,
+		ID: env.ID, Site: storable(env.Site), Type: storable(env.Type), Key: key,
 		OccurredAt: env.occurredAt(), ReceivedAt: start, Request: in.Value,
 	})
 	if err != nil {
@@ -217,14 +290,33 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 }
 
 // call invokes the plugin with retries. It returns ErrStopped if ctx ends.
+//
+// A transient failure of an ordinary message is retried within the retry
+// budget and MaxAttempts, then the message fails. An upload is never given
+// up on: it is retried within its deadline (occurredAt + UploadDeadline),
+// and past it goes on being retried, late, with an error logged at every
+// attempt (the oldest-pending metric alerts meanwhile), until the external
+// system answers.
 func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
 	if op.Upload && !env.occurredAt().IsZero() {
 		deadline = env.occurredAt().Add(p.opts.UploadDeadline)
-		if deadline.Before(start.Add(p.opts.CallTimeout)) {
-			// Late already: still try, within one call's time.
-			deadline = start.Add(p.opts.CallTimeout)
+	}
+	// giveUp reports whether a message with n attempts, n in this
+	// delivery, stops retrying instead of waiting wait.
+	giveUp := func(round int, wait time.Duration) bool {
+		if op.Upload {
+			return false
 		}
+		return round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline)
+	}
+	failed := func(lastErrs []ReplyError, n int) *Reply {
+		why := fmt.Sprintf("gave up after %d attempt(s)", n)
+		if p.now().Add(p.backoff(n)).After(deadline) {
+			why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
+		}
+		errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
+		return p.reply(env, StatusFailed, errs, nil, nil, n)
 	}
 	var lastErrs []ReplyError
 	round := 0 // calls in this delivery; attempts counts every call ever made
@@ -239,9 +331,8 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 				attempts = 1 // counted as a try for the deadline arithmetic below
 			}
 			wait := p.backoff(attempts)
-			if p.now().Add(wait).After(deadline) {
-				errs := append(lastErrs, ReplyError{Rule: "retries", Message: fmt.Sprintf("the deadline %s would pass; the message is in the DLQ; replay it with `medgate replay %s` once the cause is fixed", deadline.Format(time.RFC3339), env.ID)})
-				return p.reply(env, StatusFailed, errs, nil, nil, attempts), nil
+			if giveUp(0, wait) {
+				return failed(lastErrs, attempts), nil
 			}
 			select {
 			case <-ctx.Done():
@@ -279,15 +370,14 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		default:
 			return p.replyFrom(env, resp, n), nil
 		}
-		// Transient: retry with backoff within the deadline.
+		// Transient: retry with backoff.
 		wait := p.backoff(n)
-		if round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline) {
-			why := fmt.Sprintf("gave up after %d attempt(s)", n)
-			if p.now().Add(wait).After(deadline) {
-				why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
-			}
-			errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
-			return p.reply(env, StatusFailed, errs, nil, nil, n), nil
+		if giveUp(round, wait) {
+			return failed(lastErrs, n), nil
+		}
+		if op.Upload && p.now().After(deadline) {
+			p.log.Error("upload past its deadline; still retrying until the external system answers", "id", env.ID, "type", env.Type,
+				"deadline", deadline.Format(time.RFC3339), "late", p.now().Sub(deadline).Round(time.Second).String(), "attempt", n, "retryIn", wait.String())
 		}
 		select {
 		case <-ctx.Done():
@@ -391,19 +481,117 @@ func (p *Processor) publish(ctx context.Context, env *Envelope, in Input, r *Rep
 
 func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r *Reply, data []byte) error {
 	topic := p.topics.Replies
-	if env != nil && env.ReplyTo != "" && idRE.MatchString(env.ReplyTo) {
+	if env != nil && p.replyTo[env.ReplyTo] {
 		topic = env.ReplyTo
 	}
 	key := in.Key
 	if key == "" && env != nil {
 		key = env.ID
 	}
-	if err := p.pub.Send(ctx, topic, []byte(key), data, map[string]string{
+	headers := map[string]string{
 		"medgate-trace-id": in.TraceID, "medgate-type": r.Type, "medgate-status": r.Status, "medgate-request-id": r.RequestID,
-	}); err != nil {
-		return fmt.Errorf("pipeline: publish reply to %s: %w", topic, err)
+	}
+	why := ""
+	if len(data)+len(key) > p.opts.MaxRecordBytes {
+		why = fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
+	} else {
+		err := p.pub.Send(ctx, topic, []byte(key), data, headers)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, bus.ErrRecordRefused):
+			why = "Kafka refused the reply: " + err.Error()
+		case errors.Is(err, bus.ErrTopicUnusable) && topic != p.topics.Replies:
+			why = fmt.Sprintf("the replyTo topic %s cannot take it: %v", topic, err)
+			topic = p.topics.Replies
+		default:
+			return fmt.Errorf("pipeline: publish reply to %s: %w", topic, err)
+		}
+	}
+	// Retrying the same record cannot help: publish it without its payload,
+	// so the message finishes and its partition moves on.
+	small := shrink(r, why)
+	sdata, err := json.Marshal(small)
+	if err != nil {
+		return fmt.Errorf("pipeline: encode truncated reply: %w", err)
+	}
+	p.truncated.Add(1)
+	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", topic, "why", why)
+	headers["medgate-truncated"] = "1"
+	err = p.pub.Send(ctx, topic, []byte(key), sdata, headers)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bus.ErrRecordRefused), errors.Is(err, bus.ErrTopicUnusable):
+		p.lost.Add(1)
+		p.log.Error("reply not published even truncated; the outcome is only in the store (GET /admin/messages/{id})", "id", r.RequestID, "topic", topic, "err", err)
+		return nil
+	default:
+		return fmt.Errorf("pipeline: publish truncated reply to %s: %w", topic, err)
+	}
+}
+
+// maxKeptErrors bounds the errors a truncated reply keeps.
+const maxKeptErrors = 20
+
+// shrink returns r without its payload, with at most maxKeptErrors errors
+// of bounded length and one more error saying what was dropped and why.
+func shrink(r *Reply, why string) *Reply {
+	s := *r
+	s.Payload = nil
+	n := min(len(r.Errors), maxKeptErrors)
+	s.Errors = make([]ReplyError, 0, n+1)
+	for _, e := range r.Errors[:n] {
+		e.Field, e.Message = cut(e.Field, 256), cut(e.Message, 1024)
+		s.Errors = append(s.Errors, e)
+	}
+	if s.External != nil {
+		ext := *s.External
+		ext.Message = cut(ext.Message, 1024)
+		s.External = &ext
+	}
+	msg := cut(why, 1024) + "; the payload was dropped"
+	if len(r.Errors) > n {
+		msg += fmt.Sprintf(" and %d of %d errors left out", len(r.Errors)-n, len(r.Errors))
+	}
+	msg += fmt.Sprintf(". The complete reply is stored: GET /admin/messages/%s", r.RequestID)
+	s.Errors = append(s.Errors, ReplyError{Rule: "truncated", Message: msg})
+	return &s
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// maxKeyBytes bounds a message key: the business key is a patient or visit
+// number, and the store indexes it.
+const maxKeyBytes = 512
+
+// checkKey reports a Kafka key the store cannot hold or index.
+func checkKey(key string) *ReplyError {
+	switch {
+	case len(key) > maxKeyBytes:
+		return &ReplyError{Rule: "key", Message: fmt.Sprintf("the message key is %d bytes; it must be the business key (a patient or visit number) of at most %d bytes", len(key), maxKeyBytes)}
+	case !utf8.ValidString(key) || strings.ContainsRune(key, 0):
+		return &ReplyError{Rule: "key", Message: "the message key is not UTF-8 text without NUL bytes; use the business key (a patient or visit number) as the key"}
 	}
 	return nil
+}
+
+// storable returns s if the store can keep it as an envelope field of an
+// invalid message (short text without control characters), or "".
+func storable(s string) string {
+	if len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return ""
+	}
+	return s
 }
 
 // DeadLetter is a record on the DLQ topic.
@@ -416,30 +604,68 @@ type DeadLetter struct {
 	At       time.Time       `json:"at"`
 	TraceID  string          `json:"traceId"`
 	Replayed bool            `json:"replayed,omitempty"`
+	// Truncated is set when the record was too large for Kafka: Request
+	// is left out, RawText holds its start and Reply has no payload.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason string) error {
-	dl := DeadLetter{Reason: reason, Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
+	dl := DeadLetter{Reason: cut(reason, 4096), Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
 	if json.Valid(in.Value) {
 		dl.Request = in.Value
 	} else {
-		s := string(in.Value)
-		if len(s) > 64<<10 {
-			s = s[:64<<10]
-		}
-		dl.RawText = strings.ToValidUTF8(s, "\uFFFD")
+		dl.RawText = strings.ToValidUTF8(cut(string(in.Value), 64<<10), "\uFFFD")
 	}
 	data, err := json.Marshal(dl)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode DLQ record: %w", err)
 	}
-	if err := p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, map[string]string{"medgate-trace-id": in.TraceID, "medgate-reason": reason}); err != nil {
-		return fmt.Errorf("pipeline: publish to DLQ %s: %w", p.topics.DLQ, err)
+	headers := map[string]string{"medgate-trace-id": in.TraceID, "medgate-reason": cut(reason, 256)}
+	why := ""
+	if len(data)+len(in.Key) > p.opts.MaxRecordBytes {
+		why = fmt.Sprintf("the DLQ record is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
+	} else {
+		err := p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, headers)
+		switch {
+		case err == nil:
+			p.deadLettered(r)
+			return nil
+		case errors.Is(err, bus.ErrRecordRefused):
+			why = "Kafka refused the DLQ record: " + err.Error()
+		default:
+			return fmt.Errorf("pipeline: publish to DLQ %s: %w", p.topics.DLQ, err)
+		}
 	}
+	// Keep what identifies the message: its reply without payload and the
+	// start of the request as text. The whole request is in the store.
+	dl.Reply = shrink(r, why)
+	dl.Request = nil
+	dl.RawText = strings.ToValidUTF8(cut(string(in.Value), 64<<10), "\uFFFD")
+	dl.Truncated = true
+	if data, err = json.Marshal(dl); err != nil {
+		return fmt.Errorf("pipeline: encode truncated DLQ record: %w", err)
+	}
+	p.truncated.Add(1)
+	p.log.Error("DLQ record published truncated; the full request and reply are in the store", "id", r.RequestID, "why", why)
+	headers["medgate-truncated"] = "1"
+	err = p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, headers)
+	switch {
+	case err == nil:
+		p.deadLettered(r)
+		return nil
+	case errors.Is(err, bus.ErrRecordRefused):
+		p.lost.Add(1)
+		p.log.Error("DLQ record not published even truncated; the message is only in the store", "id", r.RequestID, "err", err)
+		return nil
+	default:
+		return fmt.Errorf("pipeline: publish truncated record to DLQ %s: %w", p.topics.DLQ, err)
+	}
+}
+
+func (p *Processor) deadLettered(r *Reply) {
 	if p.obs != nil {
 		p.obs.DeadLettered(r.Type, r.Status)
 	}
-	return nil
 }
 
 func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {

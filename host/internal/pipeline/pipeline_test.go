@@ -88,10 +88,13 @@ func newProc(t *testing.T, h Handler, upload bool) (*Processor, *memPub, store.S
 	}
 	t.Cleanup(func() { st.Close() })
 	pub := &memPub{}
-	p := New(st, pub, Topics{Replies: "replies", DLQ: "dlq"}, Options{
+	p, err := New(Options{Store: st, Publisher: pub, Topics: Topics{Replies: "replies", DLQ: "dlq"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxPayloadBytes: 1 << 10, MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		CallTimeout: time.Second, UploadDeadline: 30 * time.Minute, RetryBudget: time.Minute,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.SetRoutes(&Routes{
 		Sites:    map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do", Upload: upload}}}}},
 		Disabled: map[string]map[string]bool{"s1": {"off": true}},
@@ -266,22 +269,39 @@ func TestPublishFailureIsReported(t *testing.T) {
 	}
 }
 
-// TestUploadDeadline: an upload whose business event is 29m59s old gets no
-// further retries past the 30-minute deadline.
+// TestUploadDeadline: an upload is never given up on. Past its 30-minute
+// deadline it goes on being retried, late, until the external system
+// answers; an ordinary message with the same failures fails after
+// MaxAttempts.
 func TestUploadDeadline(t *testing.T) {
 	t.Parallel()
-	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient}}
-	p, _, _ := newProc(t, h, true)
-	p.opts.InitialBackoff = 2 * time.Second
-	p.opts.MaxBackoff = 2 * time.Second
-	old := time.Now().Add(-30*time.Minute + time.Second).Format(time.RFC3339Nano)
-	v, _ := json.Marshal(map[string]any{"id": "late", "site": "s1", "type": "x.do", "occurredAt": old, "payload": map[string]any{}})
-	r, err := p.Process(t.Context(), Input{Value: v, Key: "k"})
-	if err != nil {
-		t.Fatal(err)
+	late := time.Now().Add(-45 * time.Minute).Format(time.RFC3339Nano)
+	answers := []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient, broken, transient, transient, broken, ok}
+	cases := map[string]struct {
+		upload bool
+		status string
+		calls  int
+	}{
+		"late upload is delivered late":            {upload: true, status: "ok", calls: 6},
+		"ordinary message fails after MaxAttempts": {upload: false, status: "failed", calls: 4},
 	}
-	if r.Status != "failed" || len(h.calls) != 1 {
-		t.Fatalf("status %s after %d calls; want failed after 1 (the next retry would pass the deadline)", r.Status, len(h.calls))
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := &scripted{answers: answers}
+			p, pub, _ := newProc(t, h, tc.upload)
+			v, _ := json.Marshal(map[string]any{"id": "late", "site": "s1", "type": "x.do", "occurredAt": late, "payload": map[string]any{}})
+			r, err := p.Process(t.Context(), Input{Value: v, Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tc.status || len(h.calls) != tc.calls {
+				t.Fatalf("status %s after %d calls; want %s after %d", r.Status, len(h.calls), tc.status, tc.calls)
+			}
+			if dlq := len(pub.on("dlq")); (tc.status == "failed") != (dlq == 1) {
+				t.Errorf("%d DLQ records for a %s message", dlq, r.Status)
+			}
+		})
 	}
 }
 

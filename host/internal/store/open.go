@@ -13,16 +13,16 @@ const (
 
 // Open opens the store engine named by driver (DriverSQLite or
 // DriverPostgres) and runs its migrations.
-func Open(ctx context.Context, driver, dsn string) (Store, error) {
+func Open(ctx context.Context, driver, dsn string, opts ...Option) (Store, error) {
 	switch driver {
 	case DriverSQLite:
-		s, err := OpenSQLite(ctx, dsn)
+		s, err := OpenSQLite(ctx, dsn, opts...)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	case DriverPostgres:
-		p, err := OpenPostgres(ctx, dsn)
+		p, err := OpenPostgres(ctx, dsn, opts...)
 		if err != nil {
 			return nil, err
 		}

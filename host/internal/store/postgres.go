@@ -42,7 +42,11 @@ type Postgres struct {
 
 // OpenPostgres connects to the database named by dsn (a libpq URL or
 // keyword/value string) and brings its schema up to date.
-func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, error) {
+	seal, err := sealerFrom(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
 	// pgx leaves the password out of its parse and connect errors.
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -53,7 +57,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("store: postgres: connect: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	p := &Postgres{sqlStore: sqlStore{d: postgresDialect, w: db, r: db}, pool: pool}
+	p := &Postgres{sqlStore: sqlStore{d: postgresDialect, w: db, r: db, seal: seal}, pool: pool}
 	if err := db.PingContext(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("store: postgres: connect to %s:%d database %q: %w",

@@ -44,13 +44,21 @@ type SQLite struct {
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
-// brings its schema up to date.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+// brings its schema up to date. The database's directory is kept at mode
+// 0700 and its files at 0600 (see secureSQLite).
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	if path == "" {
 		return nil, errors.New("store: sqlite: open: empty path")
 	}
+	seal, err := sealerFrom(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
+	}
+	if err := secureSQLite(abs); err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
 	}
 	// A file: URI, so that '?', '#' and '%' in the path are escaped rather
@@ -58,7 +66,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	uri := (&url.URL{Scheme: "file", Path: abs}).String()
 	busy := fmt.Sprint(sqliteBusyTimeout.Milliseconds())
 
-	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path)}}
+	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal}}
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")
 	if err != nil {

@@ -12,9 +12,9 @@ import (
 	"github.com/medgate/medgate/host/internal/store/storetest"
 )
 
-func openSQLite(t *testing.T, path string) *store.SQLite {
+func openSQLite(t *testing.T, path string, opts ...store.Option) *store.SQLite {
 	t.Helper()
-	s, err := store.OpenSQLite(t.Context(), path)
+	s, err := store.OpenSQLite(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)
 	}
@@ -74,7 +74,11 @@ func TestOpenUnknownDriver(t *testing.T) {
 
 func TestOpenSQLiteBadPath(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "missing-dir", "medgate.db")
+	notDir := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(notDir, "medgate.db")
 	_, err := store.OpenSQLite(t.Context(), path)
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("OpenSQLite(%q) error = %v, want one naming the path", path, err)
@@ -101,5 +105,81 @@ func TestSQLiteNewerSchema(t *testing.T) {
 	_, err = store.OpenSQLite(t.Context(), path)
 	if err == nil || !strings.Contains(err.Error(), "999") {
 		t.Errorf("OpenSQLite on a newer schema error = %v, want one naming version 999", err)
+	}
+}
+
+// TestSQLiteModes: medgate itself creates the data directory 0700 and the
+// database files 0600, whatever the umask, tightens looser modes left
+// behind, and refuses a directory others can write to.
+func TestSQLiteModes(t *testing.T) {
+	t.Parallel()
+	type modes struct{ dir, db os.FileMode }
+	cases := map[string]struct {
+		before  *modes // nil: nothing exists yet
+		want    modes
+		errPart string
+	}{
+		"new":                 {want: modes{0o700, 0o600}},
+		"loose, left by hand": {before: &modes{0o755, 0o644}, want: modes{0o700, 0o600}},
+		"group readable":      {before: &modes{0o750, 0o640}, want: modes{0o700, 0o600}},
+		"already tight":       {before: &modes{0o700, 0o600}, want: modes{0o700, 0o600}},
+		"world-writable dir":  {before: &modes{0o777, 0o600}, errPart: "writable by group or others"},
+		"group-writable dir":  {before: &modes{0o770, 0o600}, errPart: "mkdir -m 700"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "data", "store")
+			path := filepath.Join(dir, "medgate.db")
+			if tc.before != nil {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				s := openSQLite(t, path)
+				if _, err := s.NextSequence(t.Context(), "n"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				for p, m := range map[string]os.FileMode{dir: tc.before.dir, path: tc.before.db} {
+					if err := os.Chmod(p, m); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			s, err := store.OpenSQLite(t.Context(), path)
+			if tc.errPart != "" {
+				if err == nil {
+					s.Close()
+					t.Fatalf("opened; want an error saying %q", tc.errPart)
+				}
+				if !strings.Contains(err.Error(), tc.errPart) || !strings.Contains(err.Error(), dir) {
+					t.Fatalf("err = %v, want it to name %s and say %q", err, dir, tc.errPart)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// A write makes SQLite create its -wal and -shm files.
+			if _, err := s.NextSequence(t.Context(), "n"); err != nil {
+				t.Fatal(err)
+			}
+			check := func(p string, want os.FileMode) {
+				st, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st.Mode().Perm(); got != want {
+					t.Errorf("%s has mode %o, want %o", p, got, want)
+				}
+			}
+			check(dir, tc.want.dir)
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				check(path+suffix, tc.want.db)
+			}
+		})
 	}
 }

@@ -20,6 +20,8 @@ type sqlStore struct {
 	// ping, close): the SQLite file, quoted; "" for PostgreSQL, whose DSN
 	// may hold a password.
 	db string
+	// seal encrypts personal data at rest (nil: stored plain).
+	seal *sealer
 }
 
 // errorf returns the error "store: <engine>: <format>", wrapping what
@@ -86,12 +88,21 @@ func (f *filter) where() string {
 
 const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request`
 
-// scanMessage reads one row of messageCols.
-func scanMessage(row rowScanner) (Message, error) {
+// scanMessage reads one row of messageCols, decrypting reply and request.
+func (s *sqlStore) scanMessage(row rowScanner) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.Site, &m.Type, &m.Key, &m.Status, &m.Outcome, &m.Reply, &m.Attempts,
 		&scanTime{t: &m.OccurredAt}, &scanTime{t: &m.ReceivedAt}, &scanTime{t: &m.UpdatedAt}, &m.Request)
-	return m, err
+	if err != nil {
+		return m, err
+	}
+	if m.Reply, err = s.seal.open(aad("messages.reply", m.ID), m.Reply); err != nil {
+		return m, fmt.Errorf("message %q: reply: %w", m.ID, err)
+	}
+	if m.Request, err = s.seal.open(aad("messages.request", m.ID), m.Request); err != nil {
+		return m, fmt.Errorf("message %q: request: %w", m.ID, err)
+	}
+	return m, nil
 }
 
 // BeginMessage implements [Store.BeginMessage].
@@ -104,11 +115,15 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 	if !m.ReceivedAt.IsZero() {
 		received = normTime(m.ReceivedAt)
 	}
+	request, err := s.seal.seal(aad("messages.request", m.ID), m.Request)
+	if err != nil {
+		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+	}
 	res, err := s.exec(ctx, `INSERT INTO messages
 		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
 		VALUES (?, ?, ?, ?, 'pending', '', NULL, 0, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(m.Request))
+		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
@@ -129,7 +144,7 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 
 // GetMessage implements [Store.GetMessage].
 func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) {
-	m, err := scanMessage(s.readRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	m, err := s.scanMessage(s.readRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.errorf("message %q: %w", id, ErrNotFound)
 	}
@@ -172,6 +187,10 @@ func (s *sqlStore) notPending(ctx context.Context, id, op string) error {
 func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error {
 	if outcome == "" {
 		return s.errorf("finish message %q: empty outcome", id)
+	}
+	reply, err := s.seal.seal(aad("messages.reply", id), reply)
+	if err != nil {
+		return s.errorf("finish message %q: %w", id, err)
 	}
 	res, err := s.exec(ctx, `UPDATE messages
 		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
@@ -262,7 +281,7 @@ func (s *sqlStore) ListMessages(ctx context.Context, site, typePrefix, outcome s
 	if outcome != "" {
 		f.add("outcome = ?", outcome)
 	}
-	out, err := readAll(ctx, s, scanMessage,
+	out, err := readAll(ctx, s, s.scanMessage,
 		`SELECT `+messageCols+` FROM messages`+f.where()+` ORDER BY received_at DESC, id DESC LIMIT ?`,
 		append(f.args, listLimit(limit))...)
 	if err != nil {
@@ -298,11 +317,19 @@ func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error
 	if !e.At.IsZero() {
 		at = normTime(e.At)
 	}
+	request, err := s.seal.seal(exchangeAAD("request", e), e.Request)
+	if err != nil {
+		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
+	}
+	response, err := s.seal.seal(exchangeAAD("response", e), e.Response)
+	if err != nil {
+		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
+	}
 	var id int64
-	err := s.writeRow(ctx, `INSERT INTO exchanges
+	err = s.writeRow(ctx, `INSERT INTO exchanges
 		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(e.Request), nullBytes(e.Response),
+		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(request), nullBytes(response),
 		e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
 	if err != nil {
 		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
@@ -331,7 +358,16 @@ func (s *sqlStore) ListExchanges(ctx context.Context, ef ExchangeFilter) ([]Exch
 		var e Exchange
 		err := row.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.System, &e.Code, &e.Serial,
 			&e.Request, &e.Response, &e.Status, &e.Error, &e.DurationMS, &scanTime{t: &e.At})
-		return e, err
+		if err != nil {
+			return e, err
+		}
+		if e.Request, err = s.seal.open(exchangeAAD("request", e), e.Request); err != nil {
+			return e, fmt.Errorf("exchange %d: request: %w", e.ID, err)
+		}
+		if e.Response, err = s.seal.open(exchangeAAD("response", e), e.Response); err != nil {
+			return e, fmt.Errorf("exchange %d: response: %w", e.ID, err)
+		}
+		return e, nil
 	}, `SELECT id, message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at
 		FROM exchanges`+f.where()+` ORDER BY at DESC, id DESC LIMIT ?`,
 		append(f.args, listLimit(ef.Limit))...)
@@ -349,6 +385,9 @@ func (s *sqlStore) StateGet(ctx context.Context, ns, key string) (StateEntry, er
 	if errors.Is(err, sql.ErrNoRows) {
 		return StateEntry{}, s.errorf("state %q key %q: %w", ns, key, ErrNotFound)
 	}
+	if err == nil {
+		e.Value, err = s.seal.open(aad("plugin_state", ns, key), e.Value)
+	}
 	if err != nil {
 		return StateEntry{}, s.errorf("state %q get %q: %w", ns, key, err)
 	}
@@ -357,8 +396,12 @@ func (s *sqlStore) StateGet(ctx context.Context, ns, key string) (StateEntry, er
 
 // StatePut implements [Store.StatePut].
 func (s *sqlStore) StatePut(ctx context.Context, ns, key string, value []byte) (int64, error) {
+	value, err := s.seal.seal(aad("plugin_state", ns, key), value)
+	if err != nil {
+		return 0, s.errorf("state %q put %q: %w", ns, key, err)
+	}
 	var v int64
-	err := s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+	err = s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
 		VALUES (?, ?, ?, 1, ?)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
 			version = plugin_state.version + 1, updated_at = excluded.updated_at
@@ -374,8 +417,11 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 	if expect < 0 {
 		return 0, s.errorf("state %q cas %q: negative expected version %d", ns, key, expect)
 	}
+	value, err := s.seal.seal(aad("plugin_state", ns, key), value)
+	if err != nil {
+		return 0, s.errorf("state %q cas %q: %w", ns, key, err)
+	}
 	var v int64
-	var err error
 	if expect == 0 {
 		err = s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
 			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`,
@@ -411,8 +457,14 @@ func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) 
 	}
 	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
 		var e StateEntry
-		err := row.Scan(&e.Key, &e.Value, &e.Version)
-		return e, err
+		if err := row.Scan(&e.Key, &e.Value, &e.Version); err != nil {
+			return e, err
+		}
+		var err error
+		if e.Value, err = s.seal.open(aad("plugin_state", ns, e.Key), e.Value); err != nil {
+			return e, fmt.Errorf("key %q: %w", e.Key, err)
+		}
+		return e, nil
 	}, q, args...)
 	if err != nil {
 		return nil, s.errorf("state %q scan %q: %w", ns, prefix, err)
@@ -436,11 +488,15 @@ func (s *sqlStore) PutBatch(ctx context.Context, b Batch) error {
 	if !b.CreatedAt.IsZero() {
 		created = normTime(b.CreatedAt)
 	}
-	_, err := s.exec(ctx, `INSERT INTO batches
+	payload, err := s.seal.seal(aad("batches", b.Plugin, b.Site, b.Job, b.BatchID), b.Payload)
+	if err != nil {
+		return s.errorf("put batch %s/%s/%s %q: %w", b.Plugin, b.Site, b.Job, b.BatchID, err)
+	}
+	_, err = s.exec(ctx, `INSERT INTO batches
 		(plugin, site, job, batch_id, step, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (plugin, site, job, batch_id) DO UPDATE SET
 			step = excluded.step, payload = excluded.payload, updated_at = excluded.updated_at`,
-		b.Plugin, b.Site, b.Job, b.BatchID, b.Step, nullBytes(b.Payload), s.d.encodeTime(created), s.d.encodeTime(t))
+		b.Plugin, b.Site, b.Job, b.BatchID, b.Step, nullBytes(payload), s.d.encodeTime(created), s.d.encodeTime(t))
 	if err != nil {
 		return s.errorf("put batch %s/%s/%s %q: %w", b.Plugin, b.Site, b.Job, b.BatchID, err)
 	}
@@ -452,7 +508,13 @@ func (s *sqlStore) OpenBatches(ctx context.Context, plugin, site, job string) ([
 	out, err := readAll(ctx, s, func(row rowScanner) (Batch, error) {
 		b := Batch{Plugin: plugin, Site: site, Job: job}
 		err := row.Scan(&b.BatchID, &b.Step, &b.Payload, &scanTime{t: &b.CreatedAt}, &scanTime{t: &b.UpdatedAt})
-		return b, err
+		if err != nil {
+			return b, err
+		}
+		if b.Payload, err = s.seal.open(aad("batches", plugin, site, job, b.BatchID), b.Payload); err != nil {
+			return b, fmt.Errorf("batch %q: %w", b.BatchID, err)
+		}
+		return b, nil
 	}, `SELECT batch_id, step, payload, created_at, updated_at FROM batches
 		WHERE plugin = ? AND site = ? AND job = ? AND step <> 'done'
 		ORDER BY created_at, batch_id`, plugin, site, job)

@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/medgate/medgate/host/internal/api"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/pipeline"
+)
+
+// startHTTP serves the ingress, admin API, health, metrics and console
+// with the configured credentials, allowed hosts, timeouts and connection
+// cap.
+func (d *Daemon) startHTTP(cfg *config.Config) error {
+	creds, err := cfg.HTTPCredentials()
+	if err != nil {
+		return err
+	}
+	clients := make([]api.Client, len(creds.Clients))
+	for i, c := range creds.Clients {
+		clients[i] = api.Client{Name: c.Name, Token: c.Token}
+	}
+	h := cfg.HTTP
+	ln, err := api.Listen(h.Listen, h.MaxConnections)
+	if err != nil {
+		return err
+	}
+	d.httpAddr = ln.Addr().String()
+	// Console messages are never cut short (a cut one would stay pending):
+	// they may take the pipeline's whole retry budget plus a last call.
+	p := cfg.Processing
+	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// The name medgate listens on is one clients may use (the CLI does).
+	allowed := h.AllowedHosts
+	if host, _, err := net.SplitHostPort(h.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
+		allowed = append([]string{strings.ToLower(host)}, allowed...)
+	}
+	d.http = api.NewServer(api.Handler(d, api.Options{
+		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
+		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
+	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
+	go func() {
+		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// declaredTypes lists the operation types the routed plugins declare: the
+// only types that become metric labels.
+func declaredTypes(r *pipeline.Routes) []string {
+	seen := map[string]bool{}
+	for _, plugins := range r.Sites {
+		for _, t := range plugins {
+			for typ := range t.Operations {
+				seen[typ] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for typ := range seen {
+		out = append(out, typ)
+	}
+	sort.Strings(out)
+	return out
+}

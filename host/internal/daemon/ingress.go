@@ -1,0 +1,145 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// Process implements api.Backend: it serves POST /v1/messages and the
+// console. A request with a usable id is not processed here but written to
+// the request topic, keyed like any Kafka request (the given key, else the
+// id), and processed by whichever instance owns its partition. So it is
+// ordered with the other messages of its key across instances, and once
+// Process has written it the cluster completes it even if the client gives
+// up or this instance dies. Process then waits for the stored outcome: this
+// instance's consumer hands it over at once, another instance's is read
+// from the shared store.
+//
+// A request too large for a Kafka record is processed by this instance
+// while its client waits, as before queueing existed.
+//
+// A request without a usable id (or over the size limit, or with an
+// unusable key) cannot be deduplicated and changes nothing outside: the
+// pipeline answers it invalid at once. A request whose outcome is already
+// stored gets that outcome back without being queued again.
+func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
+	id, ok := pipeline.Admit(in.Value, in.Key, d.maxPayload)
+	if !ok {
+		return d.proc.Process(ctx, in)
+	}
+	if r, err := d.storedReply(ctx, id); r != nil || err != nil {
+		return r, err
+	}
+	w := d.waiters.add(id)
+	defer d.waiters.remove(id, w)
+	key := in.Key
+	if key == "" {
+		key = id
+	}
+	headers := map[string]string{"medgate-ingress": "http"}
+	if in.TraceID != "" {
+		headers["medgate-trace-id"] = in.TraceID
+	}
+	topic := d.requestsTopic
+	if err := d.producer.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
+		if errors.Is(err, bus.ErrRecordRefused) {
+			// Too large for a Kafka record: it cannot be queued, so this
+			// instance processes it while the client waits.
+			d.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
+			return d.proc.Process(ctx, in)
+		}
+		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
+	}
+	poll := 25 * time.Millisecond
+	for {
+		t := time.NewTimer(poll)
+		select {
+		case r := <-w:
+			t.Stop()
+			return r, nil
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
+		case <-t.C:
+		}
+		if r, err := d.storedReply(ctx, id); r != nil || err != nil {
+			return r, err
+		}
+		poll = min(2*poll, 500*time.Millisecond)
+	}
+}
+
+// storedReply returns the stored reply of a finished message, or nil.
+func (d *Daemon) storedReply(ctx context.Context, id string) (*pipeline.Reply, error) {
+	m, err := d.store.GetMessage(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up message %q: %w", id, err)
+	case m.Status != store.StatusDone:
+		return nil, nil
+	}
+	var r pipeline.Reply
+	if err := json.Unmarshal(m.Reply, &r); err != nil {
+		return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
+	}
+	return &r, nil
+}
+
+// waiters hands replies finished by this instance's consumer to the HTTP
+// requests waiting for them.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string][]chan *pipeline.Reply
+}
+
+func (ws *waiters) add(id string) chan *pipeline.Reply {
+	c := make(chan *pipeline.Reply, 1)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.m == nil {
+		ws.m = map[string][]chan *pipeline.Reply{}
+	}
+	ws.m[id] = append(ws.m[id], c)
+	return c
+}
+
+func (ws *waiters) remove(id string, c chan *pipeline.Reply) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	cs := ws.m[id]
+	for i, x := range cs {
+		if x == c {
+			cs = append(cs[:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(ws.m, id)
+	} else {
+		ws.m[id] = cs
+	}
+}
+
+func (ws *waiters) done(r *pipeline.Reply) {
+	if r == nil {
+		return
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for _, c := range ws.m[r.RequestID] {
+		select {
+		case c <- r:
+		default:
+		}
+	}
+}

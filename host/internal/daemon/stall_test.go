@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/pipeline"
+)
+
+func TestPartitionsCheck(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	hold := func(p int32, age time.Duration) bus.Hold {
+		return bus.Hold{Topic: "medgate.requests", Partition: p, Offset: 41, Key: "visit-7", Since: now.Add(-age), Waiting: 3}
+	}
+	cases := map[string]struct {
+		holds []bus.Hold
+		want  []string // substrings; "ok" alone means exactly ok
+	}{
+		"nothing held":       {want: []string{"ok"}},
+		"held briefly":       {holds: []bus.Hold{hold(0, StallAfter-time.Second)}, want: []string{"ok"}},
+		"held past the mark": {holds: []bus.Hold{hold(2, StallAfter+5*time.Second)}, want: []string{"degraded:", "1 partition(s) stalled", "partition 2", "offset 41", `key "visit-7"`, "2m5s"}},
+		"two stalled, oldest named": {holds: []bus.Hold{hold(1, 10*time.Minute), hold(0, 3*time.Minute), hold(2, time.Second)},
+			want: []string{"2 partition(s) stalled", "partition 1 has waited 10m0s"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := partitionsCheck(tc.holds, now)
+			if len(tc.want) == 1 && tc.want[0] == "ok" {
+				if got != "ok" {
+					t.Fatalf("got %q, want ok", got)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("got %q, want it to contain %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestInstanceID(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"node-1":                 "medgate-node-1",
+		"his host:8080":          "medgate-his-host-8080",
+		"厦门一院":                   "medgate-------------",
+		"a.b_c-D":                "medgate-a.b_c-D",
+		strings.Repeat("n", 300): "medgate-" + strings.Repeat("n", 240),
+	}
+	for in, want := range cases {
+		if got := instanceID(in); got != want {
+			t.Errorf("instanceID(%q) = %q, want %q", in, got, want)
+		}
+		if len(instanceID(in)) > 249 {
+			t.Errorf("instanceID(%q) is longer than Kafka's 249", in)
+		}
+	}
+}
+
+// TestWaiters: a reply finished by this instance reaches every HTTP
+// request waiting for its id, and nobody else.
+func TestWaiters(t *testing.T) {
+	t.Parallel()
+	var ws waiters
+	a1, a2, b := ws.add("a"), ws.add("a"), ws.add("b")
+	ws.done(&pipeline.Reply{ID: "r1", RequestID: "a"})
+	for i, c := range []chan *pipeline.Reply{a1, a2} {
+		select {
+		case r := <-c:
+			if r.ID != "r1" {
+				t.Errorf("waiter %d got %+v", i, r)
+			}
+		default:
+			t.Errorf("waiter %d for a got nothing", i)
+		}
+	}
+	select {
+	case r := <-b:
+		t.Errorf("waiter for b got %+v", r)
+	default:
+	}
+	ws.remove("a", a1)
+	ws.remove("a", a2)
+	ws.remove("b", b)
+	ws.done(nil)
+	if len(ws.m) != 0 {
+		t.Errorf("waiters left behind: %v", ws.m)
+	}
+}

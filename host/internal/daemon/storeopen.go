@@ -1,0 +1,31 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// openStore opens the configured store engine with the encryption keys of
+// store.encryption. SQLite creates its directory (mode 0700) and files
+// (mode 0600) itself.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	keys, err := cfg.StoreKeys()
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]store.Key, len(keys))
+	for i, k := range keys {
+		opts[i] = store.Key{ID: k.ID, Secret: k.Key}
+	}
+	if cfg.Store.Driver == store.DriverSQLite {
+		return store.Open(ctx, store.DriverSQLite, cfg.Store.Path, store.WithKeys(opts...))
+	}
+	dsn, err := cfg.Secret(cfg.Store.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store.dsn: %w", err)
+	}
+	return store.Open(ctx, cfg.Store.Driver, dsn, store.WithKeys(opts...))
+}

@@ -1,0 +1,92 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func noPending(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
+
+// series gathers the registry: metric name → label values → value
+// (counter value, or histogram sample count).
+func series(t *testing.T, m *Metrics) map[string]map[string]float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		byLabels := map[string]float64{}
+		for _, s := range mf.GetMetric() {
+			key := ""
+			for _, l := range s.GetLabel() {
+				key += l.GetName() + "=" + l.GetValue() + ","
+			}
+			switch {
+			case s.GetCounter() != nil:
+				byLabels[key] = s.GetCounter().GetValue()
+			case s.GetHistogram() != nil:
+				byLabels[key] = float64(s.GetHistogram().GetSampleCount())
+			default:
+				byLabels[key] = 0
+			}
+		}
+		out[mf.GetName()] = byLabels
+	}
+	return out
+}
+
+// TestMadeUpTypesDoNotGrowMetrics: thousands of invented types and
+// statuses add no series; declared types keep their own.
+func TestMadeUpTypesDoNotGrowMetrics(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	m.SetTypes([]string{"ecard.register", "workinjury.GYU101"})
+	m.Finished("ecard.register", "ok", time.Millisecond)
+	m.Finished("workinjury.GYU101", "rejected", time.Millisecond)
+	for i := range 3000 {
+		m.Finished(fmt.Sprintf("ecard.made-up-%d", i), "ok", time.Millisecond)
+		m.DeadLettered(fmt.Sprintf("x.%d", i), fmt.Sprintf("status-%d", i))
+	}
+	m.SetTypes([]string{"ecard.register"}) // a reload drops a type
+	m.Finished("workinjury.GYU101", "ok", time.Millisecond)
+
+	got := series(t, m)
+	want := map[string]map[string]float64{
+		"medgate_messages_total": {
+			"status=ok,type=ecard.register,":          1,
+			"status=rejected,type=workinjury.GYU101,": 1,
+			"status=ok,type=undeclared,":              3001,
+		},
+		"medgate_message_duration_seconds": {
+			"type=ecard.register,":    1,
+			"type=workinjury.GYU101,": 1,
+			"type=undeclared,":        3001,
+		},
+		"medgate_dlq_total": {"status=other,type=undeclared,": 3000},
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Errorf("%s has %d series, want %d: %v", name, len(g), len(w), g)
+			continue
+		}
+		for k, v := range w {
+			if g[k] != v {
+				t.Errorf("%s{%s} = %v, want %v", name, k, g[k], v)
+			}
+		}
+	}
+}
+
+func TestNothingDeclaredCollapsesEverything(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	m.Finished("ledger.record", "ok", time.Millisecond)
+	if got := series(t, m)["medgate_messages_total"]; got["status=ok,type=undeclared,"] != 1 || len(got) != 1 {
+		t.Errorf("before SetTypes: %v, want one undeclared series", got)
+	}
+}

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Rekeyer is implemented by the stores that encrypt at rest (both engines).
+type Rekeyer interface {
+	// Rekey re-encrypts, under the current (first) key, every stored value
+	// written plain or with another key, and returns how many rows it
+	// rewrote. It runs in small batches beside normal traffic; a row
+	// written meanwhile is left to its writer (it is written with the
+	// current key anyway). Run it after putting a new key first, before
+	// removing the old key from the configuration.
+	Rekey(ctx context.Context) (int64, error)
+}
+
+// rekeyBatch is how many rows Rekey reads at a time.
+const rekeyBatch = 200
+
+// Rekey implements [Rekeyer].
+func (s *sqlStore) Rekey(ctx context.Context) (int64, error) {
+	if s.seal == nil {
+		return 0, s.errorf("rekey: no encryption key is configured (store.encryption)")
+	}
+	var total int64
+	for _, step := range []func(context.Context) (int64, error){s.rekeyMessages, s.rekeyExchanges, s.rekeyState, s.rekeyBatches} {
+		n, err := step(ctx)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// reseal decrypts a stored value and encrypts it again under the current key.
+func (s *sqlStore) reseal(aad string, b []byte) ([]byte, error) {
+	plain, err := s.seal.open(aad, b)
+	if err != nil {
+		return nil, err
+	}
+	return s.seal.seal(aad, plain)
+}
+
+func (s *sqlStore) rekeyMessages(ctx context.Context) (int64, error) {
+	type row struct {
+		id, status, outcome string
+		attempts            int
+		updated             time.Time
+		reply, request      []byte
+	}
+	var n int64
+	after := ""
+	for {
+		rows, err := readAll(ctx, s, func(r rowScanner) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.status, &x.outcome, &x.attempts, &scanTime{t: &x.updated}, &x.reply, &x.request)
+			return x, err
+		}, `SELECT id, status, outcome, attempts, updated_at, reply, request FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, rekeyBatch)
+		if err != nil {
+			return n, s.errorf("rekey messages: %w", err)
+		}
+		for _, x := range rows {
+			after = x.id
+			if !s.seal.stale(x.reply) && !s.seal.stale(x.request) {
+				continue
+			}
+			reply, err := s.reseal(aad("messages.reply", x.id), x.reply)
+			if err != nil {
+				return n, s.errorf("rekey message %q: reply: %w", x.id, err)
+			}
+			request, err := s.reseal(aad("messages.request", x.id), x.request)
+			if err != nil {
+				return n, s.errorf("rekey message %q: request: %w", x.id, err)
+			}
+			// Only if nobody wrote the row since it was read.
+			res, err := s.exec(ctx, `UPDATE messages SET reply = ?, request = ?
+				WHERE id = ? AND status = ? AND outcome = ? AND attempts = ? AND updated_at = ?`,
+				nullBytes(reply), nullBytes(request), x.id, x.status, x.outcome, x.attempts, s.d.encodeTime(normTime(x.updated)))
+			if err != nil {
+				return n, s.errorf("rekey message %q: %w", x.id, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if len(rows) < rekeyBatch {
+			return n, nil
+		}
+	}
+}
+
+func (s *sqlStore) rekeyExchanges(ctx context.Context) (int64, error) {
+	var n int64
+	var after int64
+	for {
+		rows, err := readAll(ctx, s, func(r rowScanner) (Exchange, error) {
+			var e Exchange
+			err := r.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.Code, &e.Serial, &e.Request, &e.Response)
+			return e, err
+		}, `SELECT id, message_id, plugin, site, code, serial, request, response FROM exchanges WHERE id > ? ORDER BY id LIMIT ?`, after, rekeyBatch)
+		if err != nil {
+			return n, s.errorf("rekey exchanges: %w", err)
+		}
+		for _, e := range rows {
+			after = e.ID
+			if !s.seal.stale(e.Request) && !s.seal.stale(e.Response) {
+				continue
+			}
+			request, err := s.reseal(exchangeAAD("request", e), e.Request)
+			if err != nil {
+				return n, s.errorf("rekey exchange %d: request: %w", e.ID, err)
+			}
+			response, err := s.reseal(exchangeAAD("response", e), e.Response)
+			if err != nil {
+				return n, s.errorf("rekey exchange %d: response: %w", e.ID, err)
+			}
+			// Journal entries are never updated, only pruned.
+			res, err := s.exec(ctx, `UPDATE exchanges SET request = ?, response = ? WHERE id = ?`, nullBytes(request), nullBytes(response), e.ID)
+			if err != nil {
+				return n, s.errorf("rekey exchange %d: %w", e.ID, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if len(rows) < rekeyBatch {
+			return n, nil
+		}
+	}
+}
+
+func (s *sqlStore) rekeyState(ctx context.Context) (int64, error) {
+	type row struct {
+		ns, key string
+		value   []byte
+		version int64
+	}
+	var n int64
+	afterNS, afterKey := "", ""
+	for {
+		rows, err := readAll(ctx, s, func(r rowScanner) (row, error) {
+			var x row
+			err := r.Scan(&x.ns, &x.key, &x.value, &x.version)
+			return x, err
+		}, `SELECT ns, key, value, version FROM plugin_state WHERE ns > ? OR (ns = ? AND key > ?) ORDER BY ns, key LIMIT ?`,
+			afterNS, afterNS, afterKey, rekeyBatch)
+		if err != nil {
+			return n, s.errorf("rekey plugin state: %w", err)
+		}
+		for _, x := range rows {
+			afterNS, afterKey = x.ns, x.key
+			if !s.seal.stale(x.value) {
+				continue
+			}
+			value, err := s.reseal(aad("plugin_state", x.ns, x.key), x.value)
+			if err != nil {
+				return n, s.errorf("rekey state %q key %q: %w", x.ns, x.key, err)
+			}
+			// The version is kept: the value means the same. A writer in
+			// between bumped it, so this does nothing.
+			res, err := s.exec(ctx, `UPDATE plugin_state SET value = ? WHERE ns = ? AND key = ? AND version = ?`, nullBytes(value), x.ns, x.key, x.version)
+			if err != nil {
+				return n, s.errorf("rekey state %q key %q: %w", x.ns, x.key, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if len(rows) < rekeyBatch {
+			return n, nil
+		}
+	}
+}
+
+func (s *sqlStore) rekeyBatches(ctx context.Context) (int64, error) {
+	type row struct {
+		b       Batch
+		updated time.Time
+	}
+	var n int64
+	var last Batch
+	for {
+		rows, err := readAll(ctx, s, func(r rowScanner) (row, error) {
+			var x row
+			err := r.Scan(&x.b.Plugin, &x.b.Site, &x.b.Job, &x.b.BatchID, &x.b.Step, &x.b.Payload, &scanTime{t: &x.updated})
+			return x, err
+		}, `SELECT plugin, site, job, batch_id, step, payload, updated_at FROM batches
+			WHERE (plugin, site, job, batch_id) > (?, ?, ?, ?) ORDER BY plugin, site, job, batch_id LIMIT ?`,
+			last.Plugin, last.Site, last.Job, last.BatchID, rekeyBatch)
+		if err != nil {
+			return n, s.errorf("rekey batches: %w", err)
+		}
+		for _, x := range rows {
+			last = x.b
+			if !s.seal.stale(x.b.Payload) {
+				continue
+			}
+			b := x.b
+			payload, err := s.reseal(aad("batches", b.Plugin, b.Site, b.Job, b.BatchID), b.Payload)
+			if err != nil {
+				return n, s.errorf("rekey batch %s/%s/%s %q: %w", b.Plugin, b.Site, b.Job, b.BatchID, err)
+			}
+			res, err := s.exec(ctx, `UPDATE batches SET payload = ?
+				WHERE plugin = ? AND site = ? AND job = ? AND batch_id = ? AND step = ? AND updated_at = ?`,
+				nullBytes(payload), b.Plugin, b.Site, b.Job, b.BatchID, b.Step, s.d.encodeTime(normTime(x.updated)))
+			if err != nil {
+				return n, s.errorf("rekey batch %s/%s/%s %q: %w", b.Plugin, b.Site, b.Job, b.BatchID, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if len(rows) < rekeyBatch {
+			return n, nil
+		}
+	}
+}
+
+var _ Rekeyer = (*sqlStore)(nil)

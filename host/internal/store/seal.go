@@ -1,0 +1,177 @@
+package store
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+)
+
+// Key is a data key for encryption at rest: an id, stored with every value
+// it encrypts, and 32 secret bytes (AES-256).
+type Key struct {
+	ID     string
+	Secret []byte
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	keys []Key
+}
+
+// WithKeys encrypts what the store writes of personal data — message
+// requests and replies, journal bodies, plugin state values and download
+// batch payloads — with AES-256-GCM under keys[0]; every key decrypts
+// what was written with it. Values written before encryption was turned
+// on stay readable. Rotate by putting a new key first, then run Rekey
+// before dropping the old one.
+func WithKeys(keys ...Key) Option {
+	return func(o *options) { o.keys = append(o.keys, keys...) }
+}
+
+// ErrKey is returned when a stored value cannot be decrypted: its key is
+// not configured, or the value or key is wrong.
+var ErrKey = errors.New("cannot decrypt stored data")
+
+// sealMagic starts every encrypted value. Plain values are JSON, HL7 or
+// other text that never starts with a NUL byte.
+const sealMagic = "\x00MGS1"
+
+// sealer encrypts and decrypts column values. A nil *sealer writes plain
+// values and refuses encrypted ones.
+type sealer struct {
+	current string
+	aeads   map[string]cipher.AEAD
+}
+
+// newSealer builds a sealer from keys (nil without keys).
+func newSealer(keys []Key) (*sealer, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	s := &sealer{current: keys[0].ID, aeads: map[string]cipher.AEAD{}}
+	for i, k := range keys {
+		if k.ID == "" || len(k.ID) > 255 {
+			return nil, fmt.Errorf("encryption key %d: the id must be 1 to 255 bytes", i)
+		}
+		if _, dup := s.aeads[k.ID]; dup {
+			return nil, fmt.Errorf("encryption key %d: id %q is used twice", i, k.ID)
+		}
+		if len(k.Secret) != 32 {
+			return nil, fmt.Errorf("encryption key %q: %d bytes, want 32 (AES-256)", k.ID, len(k.Secret))
+		}
+		block, err := aes.NewCipher(k.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key %q: %w", k.ID, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key %q: %w", k.ID, err)
+		}
+		s.aeads[k.ID] = aead
+	}
+	return s, nil
+}
+
+// seal encrypts plain under the current key, bound to aad (the table,
+// column and the row's identifying columns, so a value cannot be moved to
+// another row). nil stays nil; without a sealer the value stays plain.
+func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
+	if s == nil || plain == nil {
+		return plain, nil
+	}
+	aead := s.aeads[s.current]
+	out := make([]byte, 0, len(sealMagic)+1+len(s.current)+aead.NonceSize()+len(plain)+aead.Overhead())
+	out = append(out, sealMagic...)
+	out = append(out, byte(len(s.current)))
+	out = append(out, s.current...)
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	out = append(out, nonce...)
+	return aead.Seal(out, nonce, plain, []byte(aad)), nil
+}
+
+// keyID returns the id of the key a stored value was encrypted with, and
+// false for a plain value.
+func keyID(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, []byte(sealMagic)) || len(b) < len(sealMagic)+1 {
+		return "", false
+	}
+	n := int(b[len(sealMagic)])
+	if len(b) < len(sealMagic)+1+n {
+		return "", false
+	}
+	return string(b[len(sealMagic)+1 : len(sealMagic)+1+n]), true
+}
+
+// open decrypts a stored value; a plain value (written before encryption
+// was turned on) is returned as it is.
+func (s *sealer) open(aad string, b []byte) ([]byte, error) {
+	id, sealed := keyID(b)
+	if !sealed {
+		if bytes.HasPrefix(b, []byte(sealMagic)) {
+			return nil, fmt.Errorf("%w: the value is truncated", ErrKey)
+		}
+		return b, nil
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%w: it was encrypted with key %q and no store.encryption key is configured; configure that key", ErrKey, id)
+	}
+	aead, ok := s.aeads[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: it was encrypted with key %q, which is not among store.encryption.keys; add that key back (after the current one)", ErrKey, id)
+	}
+	rest := b[len(sealMagic)+1+len(id):]
+	if len(rest) < aead.NonceSize()+aead.Overhead() {
+		return nil, fmt.Errorf("%w: the value encrypted with key %q is truncated", ErrKey, id)
+	}
+	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("%w: key %q does not authenticate it (a different key under the same id, or the data was altered)", ErrKey, id)
+	}
+	if plain == nil {
+		plain = []byte{}
+	}
+	return plain, nil
+}
+
+// stale reports whether a stored value must be re-encrypted by Rekey: it
+// is plain while a key is configured, or encrypted with another key.
+func (s *sealer) stale(b []byte) bool {
+	if s == nil || b == nil {
+		return false
+	}
+	id, sealed := keyID(b)
+	return !sealed || id != s.current
+}
+
+// sealerFrom builds the sealer the options ask for.
+func sealerFrom(opts []Option) (*sealer, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return newSealer(o.keys)
+}
+
+// aad joins the parts that identify where a value is stored.
+func aad(parts ...string) string {
+	var b bytes.Buffer
+	for _, p := range parts {
+		b.WriteString(p)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// exchangeAAD binds a journal body to its entry's identifying columns
+// (the row id is not known before the insert).
+func exchangeAAD(column string, e Exchange) string {
+	return aad("exchanges."+column, e.MessageID, e.Plugin, e.Site, e.Code, e.Serial)
+}
