@@ -21,8 +21,8 @@ their examples: every <site>/<format>/<type>/<case>.in.json or .in.hl7 must
 give <case>.out.json, or the problems in <case>.problems.json. The examples
 of DIR are in DIR/testdata; the built-in examples run for every built-in
 mapping DIR does not replace. MAPPING selects mappings by name
-(demo/hl7v2/workinjury.GYU102), by prefix (demo/hl7v2) or by pattern
-(demo/*/workinjury.GYU10?).`
+(SITE/FORMAT/TYPE, e.g. demo/hl7v2/PLUGIN.OPERATION), by prefix (demo/hl7v2)
+or by pattern (demo/*/PLUGIN.OP*).`
 
 // transformTest implements `medgate transform test`.
 func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
