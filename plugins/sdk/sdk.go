@@ -9,11 +9,16 @@ import (
 )
 
 // ProtocolVersion is the newest plugin protocol version this SDK speaks.
-const ProtocolVersion = 1
+// A plugin built with it serves every version from 1 up; the host picks the
+// newest both sides know.
+const ProtocolVersion = 2
 
 // Plugin is implemented by every adapter. Methods may be called
 // concurrently, for different sites and messages; Handle is never called
 // concurrently for two messages with the same business key.
+//
+// New capabilities arrive as Describe data or as optional interfaces (such
+// as [CommandRunner]), never as new methods here.
 //
 // A returned error means the call itself broke (a bug, a lost connection);
 // the host treats it as a transient failure. Problems with the input or the
@@ -53,6 +58,9 @@ type DescribeResponse struct {
 	Settings []Setting
 	// WorkLists are lists the console can show, e.g. drafts to review.
 	WorkLists []WorkList
+	// Commands are the plugin's command-line verbs,
+	// `medgate <plugin> <command>` (protocol 2).
+	Commands []Command
 }
 
 // Operation is one message type a plugin handles.
@@ -67,6 +75,10 @@ type Operation struct {
 	// Upload marks operations subject to the 30-minute upload rule: the host
 	// tracks the age of pending uploads from the message's occurredAt.
 	Upload bool `json:"upload"`
+	// SchemaDocument is the schema of the operation's payload, a schemas/
+	// YAML document, so the host validates and maps against what the plugin
+	// declared (protocol 2). Empty when the operation has no schema.
+	SchemaDocument []byte `json:"-"`
 }
 
 // Job is a scheduled job.
@@ -124,6 +136,10 @@ type ConfigureRequest struct {
 // diagnostic makes the host refuse to enable the plugin for that site.
 type ConfigureResponse struct {
 	Diagnostics Diagnostics
+	// Schemas holds the site's schema documents after the site's overlay,
+	// by operation type (protocol 2). Operations absent here use the
+	// document of Describe.
+	Schemas map[string][]byte
 }
 
 // HandleRequest is one message for the plugin.

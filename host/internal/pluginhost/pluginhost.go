@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // ErrUnavailable: the plugin process is not running (crashed, restarting).
@@ -76,7 +77,7 @@ func (o *Options) defaults() {
 // Instance is one supervised plugin.
 type Instance struct {
 	spec Spec
-	host sdk.HostServer
+	host sdkhost.HostServer
 	opts Options
 
 	mu       sync.RWMutex
@@ -96,7 +97,7 @@ type Instance struct {
 
 // Start verifies and launches the plugin, describes it and starts its
 // supervisor. The context bounds the first launch only.
-func Start(ctx context.Context, spec Spec, host sdk.HostServer, opts Options) (*Instance, error) {
+func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options) (*Instance, error) {
 	opts.defaults()
 	in := &Instance{
 		spec: spec, host: host, opts: opts,
@@ -137,8 +138,8 @@ func (in *Instance) launch(ctx context.Context) error {
 	}
 	sum, _ := hex.DecodeString(in.spec.SHA256)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil, in.host),
+		HandshakeConfig:  sdkhost.Handshake,
+		VersionedPlugins: sdkhost.PluginSets(in.host),
 		Cmd:              command(in.spec.Path),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -156,7 +157,7 @@ func (in *Instance) launch(ctx context.Context) error {
 		client.Kill()
 		return fmt.Errorf("plugin %q: start %s: %w", in.spec.Name, in.spec.Path, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(sdkhost.PluginName)
 	if err != nil {
 		client.Kill()
 		return fmt.Errorf("plugin %q: dispense: %w", in.spec.Name, err)
