@@ -84,6 +84,7 @@ type Instance struct {
 	client   *plugin.Client
 	impl     sdk.Plugin
 	desc     *sdk.DescribeResponse
+	version  int                          // negotiated protocol version
 	sites    map[string]map[string]string // applied settings, re-applied after relaunch
 	restarts int
 	lastErr  error
@@ -132,22 +133,28 @@ func VerifyChecksum(path, want string) error {
 	return nil
 }
 
-func (in *Instance) launch(ctx context.Context) error {
-	if err := VerifyChecksum(in.spec.Path, in.spec.SHA256); err != nil {
-		return fmt.Errorf("plugin %q: %w", in.spec.Name, err)
+// open verifies the binary of spec, starts it, negotiates the protocol and
+// checks its Describe answer. host serves the plugin's calls back; nil
+// answers them with errors.
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+	if err := VerifyChecksum(spec.Path, spec.SHA256); err != nil {
+		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
-	sum, _ := hex.DecodeString(in.spec.SHA256)
+	if host != nil {
+		host = guard{HostServer: host, plugin: spec.Name}
+	}
+	sum, _ := hex.DecodeString(spec.SHA256)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdkhost.Handshake,
-		VersionedPlugins: sdkhost.PluginSets(in.host),
-		Cmd:              command(in.spec.Path),
+		VersionedPlugins: sdkhost.PluginSets(host),
+		Cmd:              command(spec.Path),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "plugin." + in.spec.Name,
-			Output:     in.opts.PluginOutput,
+			Name:       "plugin." + spec.Name,
+			Output:     output,
 			Level:      hclog.Info,
 			JSONFormat: true,
 		}),
@@ -155,22 +162,34 @@ func (in *Instance) launch(ctx context.Context) error {
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: start %s: %w", in.spec.Name, in.spec.Path, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %w", spec.Name, spec.Path, err)
 	}
 	raw, err := rpc.Dispense(sdkhost.PluginName)
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: dispense: %w", in.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: dispense: %w", spec.Name, err)
 	}
-	impl := raw.(sdk.Plugin)
+	impl := raw.(*sdkhost.Client)
 	desc, err := impl.Describe(ctx, &sdk.DescribeRequest{})
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: describe: %w", in.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: describe: %w", spec.Name, err)
 	}
-	if desc.Name != in.spec.Name {
+	if desc.Name != spec.Name {
 		client.Kill()
-		return fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", in.spec.Name, in.spec.Path, desc.Name)
+		return nil, nil, nil, fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", spec.Name, spec.Path, desc.Name)
+	}
+	if err := CheckDescription(desc); err != nil {
+		client.Kill()
+		return nil, nil, nil, fmt.Errorf("plugin %q (%s): %w", spec.Name, spec.Path, err)
+	}
+	return client, impl, desc, nil
+}
+
+func (in *Instance) launch(ctx context.Context) error {
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.PluginOutput)
+	if err != nil {
+		return err
 	}
 	in.mu.Lock()
 	sites := make(map[string]map[string]string, len(in.sites))
@@ -190,10 +209,10 @@ func (in *Instance) launch(ctx context.Context) error {
 		}
 	}
 	in.mu.Lock()
-	in.client, in.impl, in.desc, in.lastErr = client, impl, desc, nil
+	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), nil
 	close(in.up)
 	in.mu.Unlock()
-	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", client.NegotiatedVersion(), "pid", pidOf(client))
+	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
 	return nil
 }
 
@@ -334,6 +353,14 @@ func (in *Instance) Description() *sdk.DescribeResponse {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	return in.desc
+}
+
+// ProtocolVersion returns the protocol version negotiated at the latest
+// launch.
+func (in *Instance) ProtocolVersion() int {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.version
 }
 
 // Status reports whether the plugin runs, its restarts and last error.

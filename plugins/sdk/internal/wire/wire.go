@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 )
 
 // Protocol versions. Version 2 adds local commands (RunCommand), schema
@@ -33,9 +32,11 @@ var Handshake = plugin.HandshakeConfig{
 // PluginName is the name under which the adapter is dispensed.
 const PluginName = "adapter"
 
-// Server is the plugin side of one protocol version.
+// Server is the plugin side of one protocol version, a go-plugin plugin
+// whose GRPCServer serves the adapter.
 type Server interface {
-	GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error
+	plugin.Plugin
+	plugin.GRPCPlugin
 }
 
 // PluginServer returns the plugin side of protocol version for impl, an

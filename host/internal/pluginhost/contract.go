@@ -1,0 +1,67 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+)
+
+// ReservedHeaderPrefix starts the Kafka header names only the host sets.
+const ReservedHeaderPrefix = "medgate-"
+
+// ErrContract: a plugin broke a rule of the plugin contract.
+var ErrContract = errors.New("plugin contract")
+
+// CheckEvent reports why plugin may not publish e: its type must start with
+// "<plugin>." and its headers must not use the host's "medgate-" names.
+func CheckEvent(plugin string, e sdk.Event) error {
+	if !strings.HasPrefix(e.Type, plugin+".") || len(e.Type) == len(plugin)+1 {
+		return fmt.Errorf("%w: event type %q must start with %q (the plugin's own name)", ErrContract, e.Type, plugin+".")
+	}
+	for k := range e.Headers {
+		if strings.HasPrefix(strings.ToLower(k), ReservedHeaderPrefix) {
+			return fmt.Errorf("%w: event %s: header %q: names starting with %q are set by the host; rename it", ErrContract, e.Type, k, ReservedHeaderPrefix)
+		}
+	}
+	return nil
+}
+
+// CheckDescription reports what is wrong with a plugin's declarations:
+// operations outside its name, and commands that cannot run.
+func CheckDescription(d *sdk.DescribeResponse) error {
+	var errs []error
+	for _, op := range d.Operations {
+		if !strings.HasPrefix(op.Type, d.Name+".") {
+			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range d.Commands {
+		if seen[c.Name] {
+			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
+		}
+		seen[c.Name] = true
+		errs = append(errs, c.Check(d.Name)...)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
+	}
+	return nil
+}
+
+// guard enforces the contract on a plugin's calls to the host services.
+type guard struct {
+	sdkhost.HostServer
+	plugin string
+}
+
+func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
+	if err := CheckEvent(g.plugin, e); err != nil {
+		return err
+	}
+	return g.HostServer.Publish(ctx, site, e)
+}
