@@ -44,7 +44,7 @@ type Command struct {
 // as a flag, -Name value, unless it is Positional.
 type Argument struct {
 	Name        string   `json:"name"`
-	Type        string   `json:"type"` // a Setting* constant, or ArgumentFile
+	Type        string   `json:"type"` // a Setting* constant, ArgumentFile or ArgumentList
 	Required    bool     `json:"required,omitempty"`
 	Default     string   `json:"default,omitempty"`
 	Description string   `json:"description,omitempty"`
@@ -59,6 +59,10 @@ type Argument struct {
 // {"name": base name, "content": base64}. Local commands take SettingPath
 // arguments and read the file themselves.
 const ArgumentFile = "file"
+
+// ArgumentList is an argument type for remote commands: comma-separated
+// values, sent as a JSON array of strings.
+const ArgumentList = "list"
 
 // Display says how the host shows a command's reply. With nothing set it
 // prints the reply payload as JSON.

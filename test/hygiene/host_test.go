@@ -27,10 +27,6 @@ var shippedPlugins = regexp.MustCompile(`(?i)workinjury|selfpay|tracecode|ecard`
 // The list only shrinks; a file that no longer names a plugin must leave it
 // (TestNotYetGenericIsCurrent).
 var notYetGeneric = []string{
-	"host/internal/cli/cli.go",
-	"host/internal/cli/selfpay.go",
-	"host/internal/cli/tracecode.go",
-	"host/internal/cli/workinjury.go",
 	"host/internal/console/console.go",
 	"host/internal/console/ecard.go",
 	"host/internal/console/pages.go",
@@ -41,13 +37,6 @@ var notYetGeneric = []string{
 	"host/internal/console/templates/print.html",
 	"host/internal/console/templates/printform.html",
 	"host/internal/console/tracecode.go",
-}
-
-// notYetSDKOnly lists host packages that still link a plugin-side library,
-// with the library. Like notYetGeneric it only shrinks.
-var notYetSDKOnly = map[string]string{
-	module + "/host/internal/cli": module + "/plugins/smenvelope",
-	module + "/host/cmd/medgate":  module + "/plugins/smenvelope",
 }
 
 // TestHostImportsNoPluginButTheSDK fails when a package under host/ links,
@@ -72,7 +61,7 @@ func TestHostImportsNoPluginButTheSDK(t *testing.T) {
 		}
 		n++
 		for _, d := range p.Deps {
-			if forbiddenForHost(d) && notYetSDKOnly[p.ImportPath] != d {
+			if forbiddenForHost(d) {
 				t.Errorf("%s depends on %s; the host may import only %s/plugins/sdk and its sub-packages: move the code into the plugin and reach it through a declared operation or command", p.ImportPath, d, module)
 			}
 		}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,15 +25,12 @@ or by pattern (demo/*/PLUGIN.OP*).`
 
 // transformTest implements `medgate transform test`.
 func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "test" {
-		return errors.New(transformUsage)
-	}
 	fset := flag.NewFlagSet("transform test", flag.ContinueOnError)
 	fset.SetOutput(stdout)
 	fset.Usage = func() { fmt.Fprintln(stdout, transformUsage) }
 	dir := fset.String("dir", "", "a site's mapping directory: <site>/<format>/<type>.yaml, <site>/tables/<name>.yaml and testdata/ with the examples")
 	verbose := fset.Bool("v", false, "print the output of every example, not only of failing ones")
-	if err := fset.Parse(args[1:]); err != nil {
+	if err := fset.Parse(args); err != nil {
 		return err
 	}
 	if err := transforms.CheckEmbedded(); err != nil {

@@ -469,3 +469,40 @@ func (in *Instance) Close() {
 		c.Kill()
 	}
 }
+
+// Process is a plugin started for one task on this machine, outside the
+// supervisor: the command line starts one to read its declarations and to
+// run its local commands. It has no host services.
+type Process struct {
+	client *plugin.Client
+	impl   *sdkhost.Client
+	desc   *sdk.DescribeResponse
+}
+
+// Launch verifies the binary of spec, starts it and describes it. Its log
+// lines go to output. Close it when done.
+func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
+	client, impl, desc, err := open(ctx, spec, nil, output)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{client: client, impl: impl, desc: desc}, nil
+}
+
+// Description returns the plugin's Describe answer.
+func (p *Process) Description() *sdk.DescribeResponse { return p.desc }
+
+// ProtocolVersion returns the negotiated protocol version.
+func (p *Process) ProtocolVersion() int { return p.impl.Version() }
+
+// RunCommand runs a local command in the plugin.
+func (p *Process) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) {
+	r, err := p.impl.RunCommand(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: command %q: %w", p.desc.Name, req.Command, err)
+	}
+	return r, nil
+}
+
+// Close stops the plugin process.
+func (p *Process) Close() { p.client.Kill() }

@@ -115,6 +115,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Description: "Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
 		Operations:  ops,
 		Settings:    settings(),
+		Commands:    commands(),
 	}, nil
 }
 

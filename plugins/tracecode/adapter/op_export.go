@@ -120,6 +120,9 @@ func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := plain(h.req.Payload, &p); ds != nil {
 		return invalid(ds)
 	}
+	if p.To == "" {
+		p.To = p.From // one day
+	}
 	var ds sdk.Diagnostics
 	from, errF := time.ParseInLocation(dateLayout, p.From, h.cfg.zone)
 	to, errT := time.ParseInLocation(dateLayout, p.To, h.cfg.zone)
@@ -183,7 +186,11 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 	exportID := h.req.MessageID
 	progress := func(pr export.Progress) {
 		h.a.log.Info("export progress", "site", h.req.Site, "export", exportID, "sheet", pr.Sheet, "rows", pr.Rows, "done", pr.Done)
-		ev, _ := json.Marshal(map[string]any{"exportId": exportID, "sheet": pr.Sheet, "sheetRows": pr.SheetRows, "rows": pr.Rows, "done": pr.Done})
+		line := fmt.Sprintf("%s: %d rows (%d in all)", pr.Sheet, pr.SheetRows, pr.Rows)
+		if pr.Done {
+			line = fmt.Sprintf("written: %d rows in all", pr.Rows)
+		}
+		ev, _ := json.Marshal(map[string]any{"exportId": exportID, "sheet": pr.Sheet, "sheetRows": pr.SheetRows, "rows": pr.Rows, "done": pr.Done, "line": line})
 		id := fmt.Sprintf("tracecode-export-%s-%s-%d", h.req.Site, exportID, pr.Rows)
 		if pr.Done {
 			id += "-done"

@@ -137,6 +137,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Name: JobInstitutions, Interval: jobInterval, Summary: "upload new and changed approved institutions from institutionsFile (GYU009)"},
 		},
 		Settings: settings(),
+		Commands: commands(),
 	}, nil
 }
 
