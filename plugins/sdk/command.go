@@ -64,8 +64,9 @@ const ArgumentFile = "file"
 // values, sent as a JSON array of strings.
 const ArgumentList = "list"
 
-// Display says how the host shows a command's reply. With nothing set it
-// prints the reply payload as JSON.
+// Display says how the host shows a reply, of a command on the command line
+// or of a form in the console. Field names may be dotted paths into the
+// payload ("label.lines"). With nothing set the payload is shown as JSON.
 type Display struct {
 	// JSON prints the whole reply (status, errors, external, payload) as
 	// JSON on standard output, for scripts; other parts go to standard error.
@@ -82,12 +83,23 @@ type Display struct {
 	File *FileResult `json:"file,omitempty"`
 	// Progress follows the plugin's progress events while the command runs.
 	Progress *Progress `json:"progress,omitempty"`
+	// Images lists payload fields holding PNG images (base64 in JSON), shown
+	// by the console with their titles.
+	Images []Column `json:"images,omitempty"`
+	// Lines names an array of strings shown under the images, as on a
+	// printed label.
+	Lines string `json:"lines,omitempty"`
+	// Printable offers the console's print button for the result.
+	Printable bool `json:"printable,omitempty"`
 }
 
-// Column is a payload field with its title.
+// Column is a payload field with its title. In a work list, Form names a
+// form of the plugin the cell opens, prefilled with the site and with this
+// field's value under the same name.
 type Column struct {
 	Field string `json:"field"`
 	Title string `json:"title"`
+	Form  string `json:"form,omitempty"`
 }
 
 // FileResult names the payload fields of a reply that points at a file.

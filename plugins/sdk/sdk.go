@@ -61,6 +61,11 @@ type DescribeResponse struct {
 	// Commands are the plugin's command-line verbs,
 	// `medgate <plugin> <command>` (protocol 2).
 	Commands []Command
+	// Forms are the plugin's console pages (protocol 2).
+	Forms []Form
+	// WorkListViews give work lists their columns and row actions
+	// (protocol 2).
+	WorkListViews []WorkListView
 }
 
 // Operation is one message type a plugin handles.

@@ -32,6 +32,11 @@ func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 				Result:    sdk.Display{Headline: "line", Rows: "rows", Columns: []sdk.Column{{Field: "a", Title: "A"}}}},
 			{Name: "local", Summary: "run here", Local: true, Arguments: []sdk.Argument{{Name: "key", Type: sdk.SettingPath}}},
 		},
+		Forms: []sdk.Form{{Name: "print", Title: "打印", Operation: "probe.do", Key: "cardNo", Fixed: map[string]any{"label": true},
+			Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true}},
+			Result: sdk.Display{Images: []sdk.Column{{Field: "png", Title: "QR"}}, Lines: "label.lines", Printable: true}}},
+		WorkListViews: []sdk.WorkListView{{List: "drafts", Columns: []sdk.Column{{Field: "id", Title: "编号", Form: "print"}},
+			Actions: []sdk.Action{{Name: "confirm", Label: "确认", Operation: "probe.do", Row: map[string]string{"draftId": "id"}, Operator: "by", Confirm: "确认?"}}}},
 	}, nil
 }
 

@@ -84,7 +84,9 @@ func (s *adapterServer) hostFor(site string) Host {
 
 // declarations is the JSON of DescribeResponse.declarations.
 type declarations struct {
-	Commands []Command `json:"commands,omitempty"`
+	Commands      []Command      `json:"commands,omitempty"`
+	Forms         []Form         `json:"forms,omitempty"`
+	WorkListViews []WorkListView `json:"workListViews,omitempty"`
 }
 
 func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -112,8 +114,8 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	for _, w := range d.WorkLists {
 		out.WorkLists = append(out.WorkLists, &pb.WorkList{Name: w.Name, Title: w.Title, ListOperation: w.ListOperation, Description: w.Description})
 	}
-	if s.version >= wire.V2 && len(d.Commands) > 0 {
-		if out.Declarations, err = json.Marshal(declarations{Commands: d.Commands}); err != nil {
+	if s.version >= wire.V2 && len(d.Commands)+len(d.Forms)+len(d.WorkListViews) > 0 {
+		if out.Declarations, err = json.Marshal(declarations{Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews}); err != nil {
 			return nil, status.Errorf(codes.Internal, "encode declarations: %v", err)
 		}
 	}

@@ -47,6 +47,35 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 		seen[c.Name] = true
 		errs = append(errs, c.Check(d.Name)...)
 	}
+	forms := map[string]bool{}
+	for _, f := range d.Forms {
+		if forms[f.Name] {
+			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
+		}
+		forms[f.Name] = true
+		if !strings.HasPrefix(f.Operation, d.Name+".") {
+			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
+		}
+	}
+	lists := map[string]bool{}
+	for _, wl := range d.WorkLists {
+		lists[wl.Name] = true
+	}
+	for _, v := range d.WorkListViews {
+		if !lists[v.List] {
+			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
+		}
+		for _, c := range v.Columns {
+			if c.Form != "" && !forms[c.Form] {
+				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
+			}
+		}
+		for _, a := range v.Actions {
+			if !strings.HasPrefix(a.Operation, d.Name+".") {
+				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}

@@ -112,6 +112,12 @@ func TestCheckDescription(t *testing.T) {
 			[]string{"lowercase letters", `command "Bad Name" is declared twice`}},
 		"reserved argument": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Operation: "p.x", Arguments: []sdk.Argument{{Name: "site"}}}}},
 			[]string{`argument "site"`}},
+		"form sends a foreign operation": {sdk.DescribeResponse{Name: "p", Forms: []sdk.Form{{Name: "f", Operation: "q.x"}}},
+			[]string{`form "f": operation "q.x" must start with "p."`}},
+		"view of an undeclared list, column opening an undeclared form, foreign action": {sdk.DescribeResponse{Name: "p",
+			WorkLists:     []sdk.WorkList{{Name: "l"}},
+			WorkListViews: []sdk.WorkListView{{List: "nope"}, {List: "l", Columns: []sdk.Column{{Field: "id", Form: "f"}}, Actions: []sdk.Action{{Name: "a", Operation: "q.a"}}}}},
+			[]string{`work list view "nope"`, `opens form "f", which is not declared`, `action "a": operation "q.a"`}},
 		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
 			[]string{"reads files itself"}},
 	}

@@ -145,12 +145,14 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	}
 	if len(r.Declarations) > 0 {
 		var d struct {
-			Commands []sdk.Command `json:"commands"`
+			Commands      []sdk.Command      `json:"commands"`
+			Forms         []sdk.Form         `json:"forms"`
+			WorkListViews []sdk.WorkListView `json:"workListViews"`
 		}
 		if err := json.Unmarshal(r.Declarations, &d); err != nil {
 			return nil, fmt.Errorf("plugin %q: its declarations are not readable (%w); rebuild it with the current SDK", r.Name, err)
 		}
-		out.Commands = d.Commands
+		out.Commands, out.Forms, out.WorkListViews = d.Commands, d.Forms, d.WorkListViews
 	}
 	return out, nil
 }
