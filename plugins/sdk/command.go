@@ -106,6 +106,8 @@ type Column struct {
 type FileResult struct {
 	PathField   string `json:"pathField"`
 	SHA256Field string `json:"sha256Field"`
+	// SizeField, when set, names the file's size in bytes.
+	SizeField string `json:"sizeField,omitempty"`
 }
 
 // Progress describes the events a command's operation publishes while it

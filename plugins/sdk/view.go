@@ -52,3 +52,14 @@ type Action struct {
 	// Confirm, when set, is the question the operator confirms first.
 	Confirm string `json:"confirm,omitempty"`
 }
+
+// Views are a plugin's console declarations, as the host passes them on.
+type Views struct {
+	Forms         []Form         `json:"forms,omitempty"`
+	WorkListViews []WorkListView `json:"workListViews,omitempty"`
+}
+
+// Views returns the console declarations of d.
+func (d *DescribeResponse) Views() Views {
+	return Views{Forms: d.Forms, WorkListViews: d.WorkListViews}
+}

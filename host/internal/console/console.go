@@ -2,17 +2,18 @@
 // mounted under /console/ on medgate's HTTP server.
 //
 // It is server-rendered (html/template, embedded CSS and one small
-// vanilla script, nothing fetched from elsewhere) and has five parts:
+// vanilla script, nothing fetched from elsewhere) and has these parts:
 //
 //   - the overview: plugins, scheduled jobs (with "run now"), the latest
 //     messages with their replies and journal, and the plugins per site;
 //   - the work lists every plugin declares, per site where it is enabled
 //     (read through the plugin's list operation, as the plugin masks them);
+//   - the forms plugins declare (sdk.Form): fields, one operation, the
+//     reply shown as a table, images with a printable label, or a file to
+//     download; the navigation bar lists the forms of enabled plugins;
 //   - the trace-code draft receipts: review, adjust and confirm, each action
 //     sent as tracecode.draft.adjust / tracecode.draft.confirm with the
-//     operator who signed in (the plugin records who and when);
-//   - the e-card print page: a sealed QR code with its label, ready to print;
-//   - the trace-code Excel export with a download link.
+//     operator who signed in (the plugin records who and when).
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
@@ -77,6 +78,8 @@ type Plugin struct {
 	Jobs []string
 	// WorkLists are the lists it declares for the console.
 	WorkLists []sdk.WorkList
+	// Views are its forms and the columns and actions of its work lists.
+	Views sdk.Views
 	// Sites are the site codes where it is enabled.
 	Sites []string
 }
@@ -183,16 +186,12 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"message", c.auth(c.message))
 	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
 
-	m.Handle("GET "+Prefix+"tracecode/drafts", c.auth(c.drafts))
-	m.Handle("GET "+Prefix+"tracecode/draft", c.auth(c.draft))
-	m.Handle("POST "+Prefix+"tracecode/draft/adjust", c.auth(c.adjust))
-	m.Handle("POST "+Prefix+"tracecode/draft/confirm", c.auth(c.confirm))
-	m.Handle("GET "+Prefix+"tracecode/export", c.auth(c.exportForm))
-	m.Handle("POST "+Prefix+"tracecode/export", c.auth(c.export))
-	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
+	c.pageRoutes(m)
 
-	m.Handle("GET "+Prefix+"ecard/print", c.auth(c.printForm))
-	m.Handle("POST "+Prefix+"ecard/print", c.auth(c.print))
+	m.Handle("GET "+Prefix+"form/{plugin}/{form}", c.auth(c.formPage))
+	m.Handle("POST "+Prefix+"form/{plugin}/{form}", c.auth(c.formSubmit))
+	m.Handle("POST "+Prefix+"action", c.auth(c.action))
+	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
 	})
@@ -213,8 +212,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page is what every template receives.
 type page struct {
-	Title    string
+	Title string
+	// Nav is the key of the navigation entry that is on; Navs are the
+	// entries of the plugins' forms and pages.
 	Nav      string
+	Navs     []navItem
 	Operator string
 	CSRF     string
 	// Secured is true when an admin token protects the console.
@@ -239,6 +241,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
 	if s := sessionFrom(r); s != nil {
+		p.Navs = append(c.pageNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Flash = c.sessions.takeFlash(s)
 	}

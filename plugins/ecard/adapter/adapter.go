@@ -79,6 +79,8 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			ListOperation: OpCardsList,
 			Description:   "The newest e-cards first, with names, ID numbers and phones masked.",
 		}},
+		Forms:         forms(),
+		WorkListViews: workListViews(),
 	}, nil
 }
 
