@@ -78,8 +78,8 @@ type Display struct {
 	// Rows names an array field of the payload shown as a table of Columns.
 	Rows    string   `json:"rows,omitempty"`
 	Columns []Column `json:"columns,omitempty"`
-	// File marks a reply that points at a written file; the host offers
-	// -out FILE to copy it and checks its SHA-256.
+	// File marks a reply that carries an artifact; the host offers it for
+	// download (console) or -out FILE (command line).
 	File *FileResult `json:"file,omitempty"`
 	// Progress follows the plugin's progress events while the command runs.
 	Progress *Progress `json:"progress,omitempty"`
@@ -102,12 +102,11 @@ type Column struct {
 	Form  string `json:"form,omitempty"`
 }
 
-// FileResult names the payload fields of a reply that points at a file.
+// FileResult names the payload field of a reply that holds the ID of an
+// artifact (Host.PutArtifact); the console offers it for download, the
+// command line copies it with -out.
 type FileResult struct {
-	PathField   string `json:"pathField"`
-	SHA256Field string `json:"sha256Field"`
-	// SizeField, when set, names the file's size in bytes.
-	SizeField string `json:"sizeField,omitempty"`
+	ArtifactField string `json:"artifactField"`
 }
 
 // Progress describes the events a command's operation publishes while it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -362,4 +363,44 @@ type Host interface {
 	Publish(ctx context.Context, e Event) error
 	// Journal records an external call and returns its journal id.
 	Journal(ctx context.Context, x Exchange) (int64, error)
+}
+
+// ArtifactHost is the Host of protocol 2, which also keeps files. Call it
+// through [PutArtifact].
+type ArtifactHost interface {
+	// PutArtifact streams a file (an export, a label) into storage the
+	// host holds and returns its reference.
+	PutArtifact(ctx context.Context, a Artifact, r io.Reader) (ArtifactRef, error)
+}
+
+// ErrNoArtifacts: the host keeps no artifacts (it speaks protocol 1).
+var ErrNoArtifacts = errors.New("sdk: this host keeps no artifacts; it needs protocol version 2")
+
+// PutArtifact streams a file into storage the host holds and returns its
+// reference. Put the reference's ID in the reply and declare the field in
+// Display.File: the console and the command line serve a file only by
+// such a reference, never by a path.
+func PutArtifact(ctx context.Context, h Host, a Artifact, r io.Reader) (ArtifactRef, error) {
+	ah, ok := h.(ArtifactHost)
+	if !ok {
+		return ArtifactRef{}, ErrNoArtifacts
+	}
+	return ah.PutArtifact(ctx, a, r)
+}
+
+// Artifact names a file handed to the host.
+type Artifact struct {
+	// Name is the file name people see when they download it.
+	Name string
+	// ContentType is its media type; empty: from the name's extension.
+	ContentType string
+}
+
+// ArtifactRef is a stored artifact: its ID (what replies carry), name, size
+// and SHA-256.
+type ArtifactRef struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }

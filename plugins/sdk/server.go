@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -274,6 +275,51 @@ func (h *hostClient) Journal(ctx context.Context, x Exchange) (int64, error) {
 	return r.Id, nil
 }
 
+// artifactChunk is the size of the chunks PutArtifact streams.
+const artifactChunk = 64 << 10
+
+func (h *hostClient) PutArtifact(ctx context.Context, a Artifact, r io.Reader) (ArtifactRef, error) {
+	stream, err := h.c.PutArtifact(ctx)
+	if err != nil {
+		return ArtifactRef{}, fromStatus("put artifact", err)
+	}
+	first := &pb.ArtifactChunk{Site: h.site, Name: a.Name, ContentType: a.ContentType}
+	buf := make([]byte, artifactChunk)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 || first != nil {
+			c := first
+			if c == nil {
+				c = &pb.ArtifactChunk{}
+			}
+			c.Data = append([]byte(nil), buf[:n]...)
+			first = nil
+			if err := stream.Send(c); err != nil {
+				_, err = stream.CloseAndRecv()
+				if status.Code(err) == codes.Unimplemented {
+					return ArtifactRef{}, ErrNoArtifacts
+				}
+				return ArtifactRef{}, fromStatus("put artifact", err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			_ = stream.CloseSend()
+			return ArtifactRef{}, fmt.Errorf("sdk: put artifact %s: read: %w", a.Name, rerr)
+		}
+	}
+	ref, err := stream.CloseAndRecv()
+	if status.Code(err) == codes.Unimplemented {
+		return ArtifactRef{}, ErrNoArtifacts
+	}
+	if err != nil {
+		return ArtifactRef{}, fromStatus("put artifact", err)
+	}
+	return ArtifactRef{ID: ref.Id, Name: ref.Name, Size: ref.Size, SHA256: ref.Sha256}, nil
+}
+
 var errNoHost = errors.New("sdk: host services are not connected")
 
 type unavailableHost struct{}
@@ -288,6 +334,9 @@ func (unavailableHost) Delete(context.Context, string) error                { re
 func (unavailableHost) NextSequence(context.Context, string) (int64, error) { return 0, errNoHost }
 func (unavailableHost) Publish(context.Context, Event) error                { return errNoHost }
 func (unavailableHost) Journal(context.Context, Exchange) (int64, error)    { return 0, errNoHost }
+func (unavailableHost) PutArtifact(context.Context, Artifact, io.Reader) (ArtifactRef, error) {
+	return ArtifactRef{}, errNoHost
+}
 
 // toStatus turns an error of the plugin into a gRPC status for the host.
 func toStatus(err error) error {

@@ -1,15 +1,15 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -124,36 +124,42 @@ func text(v any) string {
 	return string(b)
 }
 
-// copyResult copies the file a reply points at to dst and checks its
-// SHA-256.
-func copyResult(f *sdk.FileResult, payload []byte, dst string) error {
+// copyResult copies the artifact a reply names to dst. The artifact store
+// checks the file against its SHA-256 before handing it out.
+func copyResult(f *sdk.FileResult, plugin string, payload []byte, dst string) (artifact.Meta, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
-		return fmt.Errorf("read the reply: %w", err)
+		return artifact.Meta{}, fmt.Errorf("read the reply: %w", err)
 	}
-	src, want := text(obj[f.PathField]), text(obj[f.SHA256Field])
-	if src == "" || want == "" {
-		return fmt.Errorf("the reply names no file (fields %q and %q are empty); -out cannot copy it", f.PathField, f.SHA256Field)
+	id := text(obj[f.ArtifactField])
+	if id == "" {
+		return artifact.Meta{}, fmt.Errorf("the reply names no file (field %q is empty); -out cannot copy it", f.ArtifactField)
 	}
-	in, err := os.Open(src)
+	store, err := artifact.Default()
 	if err != nil {
-		return fmt.Errorf("open %s: %w; -out works on the machine medgate writes the file on", src, err)
+		return artifact.Meta{}, err
+	}
+	m, in, err := store.Open(id)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return artifact.Meta{}, fmt.Errorf("artifact %s is not in %s: -out works on the machine medgate runs on (with the same MEDGATE_ARTIFACT_DIR)", id, "medgate's artifact store")
+	}
+	if err != nil {
+		return artifact.Meta{}, err
 	}
 	defer in.Close()
+	if m.Plugin != plugin {
+		return artifact.Meta{}, fmt.Errorf("the reply names a file of plugin %s, not of %s; not copied", m.Plugin, plugin)
+	}
 	o, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", dst, err)
+		return artifact.Meta{}, fmt.Errorf("create %s: %w", dst, err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(o, h), in); err != nil {
+	if _, err := io.Copy(o, in); err != nil {
 		o.Close()
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w", m.Name, dst, err)
 	}
 	if err := o.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", dst, err)
+		return artifact.Meta{}, fmt.Errorf("close %s: %w", dst, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("the copy %s has SHA-256 %s, the reply says %s; the file changed meanwhile, run the command again", dst, got, want)
-	}
-	return nil
+	return m, nil
 }

@@ -235,7 +235,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		asJSON = fs.Bool("json", false, "print the reply payload as JSON instead")
 	}
 	if c.Result.File != nil {
-		out = fs.String("out", "", "also copy the written file here (on the machine medgate writes it on) and check its SHA-256")
+		out = fs.String("out", "", "copy the file of the reply here (on the machine medgate runs on)")
 	}
 	vals := map[string]string{}
 	var positional []sdk.Argument
@@ -303,10 +303,11 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		return fmt.Errorf("%s %s at site %s: %s", plugin, c.Name, code, r.Status)
 	}
 	if out != nil && *out != "" {
-		if err := copyResult(c.Result.File, r.Payload, *out); err != nil {
+		m, err := copyResult(c.Result.File, plugin, r.Payload, *out)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "copied to %s\n", *out)
+		fmt.Fprintf(stderr, "copied %s (%d bytes, SHA-256 %s) to %s\n", m.Name, m.Size, m.SHA256, *out)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -103,6 +104,9 @@ type Options struct {
 	SessionIdle, SessionMax time.Duration
 	// DownloadTTL is how long an export's download link works (default 1h).
 	DownloadTTL time.Duration
+	// Artifacts holds the files plugins hand over (default: the machine's
+	// artifact.Default store); the console serves only those.
+	Artifacts *artifact.Store
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -149,6 +153,13 @@ func New(b Backend, o Options) (*Console, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Artifacts == nil {
+		s, err := artifact.Default()
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		o.Artifacts = s
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -376,7 +387,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// downloads maps random tokens to exported files for a limited time.
+// downloads maps random tokens to artifacts for a limited time, so a
+// link works only in the session that got the reply, and not for long.
 type downloads struct {
 	mu  sync.Mutex
 	now func() time.Time
@@ -384,11 +396,10 @@ type downloads struct {
 	m   map[string]download
 }
 
-// download is one file an export reply named.
+// download is one artifact a reply named.
 type download struct {
-	Path, Name, SHA256 string
-	Size               int64
-	Expires            time.Time
+	ArtifactID string
+	Expires    time.Time
 }
 
 func newDownloads(now func() time.Time, ttl time.Duration) *downloads {

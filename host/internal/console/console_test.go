@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -193,6 +194,7 @@ type fixture struct {
 	clock *clock
 	pngB  []byte
 	dir   string
+	art   *artifact.Store
 }
 
 // The views the fixture's plugins declare, as the shipped plugins do.
@@ -207,7 +209,7 @@ var (
 	exportForm = sdk.Form{Name: "export", Title: "追溯码导出 Export", Operation: "tracecode.export",
 		Fields: []sdk.Argument{{Name: "from", Type: sdk.SettingString, Required: true}, {Name: "to", Type: sdk.SettingString},
 			{Name: "sheets", Type: sdk.ArgumentList}, {Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}}},
-		Result: sdk.Display{Fields: []sdk.Column{{Field: "rows", Title: "行数 rows"}}, File: &sdk.FileResult{PathField: "path", SHA256Field: "sha256", SizeField: "size"}}}
+		Result: sdk.Display{Fields: []sdk.Column{{Field: "rows", Title: "行数 rows"}}, File: &sdk.FileResult{ArtifactField: "artifact"}}}
 )
 
 func newFixture(t *testing.T, token string) *fixture {
@@ -273,7 +275,12 @@ func newFixture(t *testing.T, token string) *fixture {
 		confirmed = true
 		return okReply(map[string]any{"draftId": "SUP-001", "receiptNo": "CG20261126000001"})
 	}
-	c, err := New(f.b, Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now})
+	art, err := artifact.New(filepath.Join(f.dir, "artifacts"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.art = art
+	c, err := New(f.b, Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now, Artifacts: art})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,20 +662,21 @@ func TestExportDownload(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
 	content := []byte("PK\x03\x04 pretend workbook")
-	path := filepath.Join(f.dir, "tracecode-s1-20261126-20261126-x.xlsx")
-	if err := os.WriteFile(path, content, 0o640); err != nil {
+	name := "tracecode-s1-20261126-20261126-x.xlsx"
+	stored, err := f.art.Put("tracecode", "s1", name, "", bytes.NewReader(content))
+	if err != nil {
 		t.Fatal(err)
 	}
+	path := filepath.Join(f.dir, "artifacts", stored.ID)
 	sum := sha256.Sum256(content)
 	f.b.handlers["tracecode.export"] = func(p json.RawMessage) *pipeline.Reply {
-		return okReply(map[string]any{"path": path, "fileName": filepath.Base(path), "size": len(content), "sha256": hex.EncodeToString(sum[:]),
-			"rows": map[string]int{"codes": 2}})
+		return okReply(map[string]any{"artifact": stored.ID, "rows": map[string]int{"codes": 2}})
 	}
 	c := f.client()
 	c.login("a")
 	form := url.Values{"site": {"s1"}, "from": {"2026-11-26"}, "to": {"2026-11-26"}, "csrf": {c.csrf}}
 	r := c.post("/console/form/tracecode/export", form)
-	if r.code != 200 || !strings.Contains(r.body, hex.EncodeToString(sum[:])) || !strings.Contains(r.body, filepath.Base(path)) {
+	if r.code != 200 || !strings.Contains(r.body, hex.EncodeToString(sum[:])) || !strings.Contains(r.body, name) {
 		t.Fatalf("export page: %d %s", r.code, r.body)
 	}
 	e, _ := f.b.last("tracecode.export")
@@ -702,13 +710,24 @@ func TestExportDownload(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.body, tc.body) {
 			t.Fatalf("%s: %d %s", tc.name, r.code, r.body)
 		}
-		if tc.code == 200 && (r.h.Get("Content-Disposition") != `attachment; filename=`+filepath.Base(path) || !strings.Contains(r.h.Get("Content-Type"), "spreadsheetml")) {
+		if tc.code == 200 && (r.h.Get("Content-Disposition") != `attachment; filename=`+name || !strings.Contains(r.h.Get("Content-Type"), "spreadsheetml")) {
 			t.Fatalf("%s: headers %v", tc.name, r.h)
 		}
 	}
 	// Another user's session cannot use the console without signing in.
 	if r := f.client().get(link); r.code != http.StatusSeeOther {
 		t.Fatalf("download without session: %d", r.code)
+	}
+	// A reply naming a file of another plugin, or a path, gets no link.
+	other, err := f.art.Put("ecard", "s1", "label.png", "", bytes.NewReader([]byte("x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ref := range map[string]string{"another plugin's file": other.ID, "a path": "/etc/passwd"} {
+		f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply { return okReply(map[string]any{"artifact": ref}) }
+		if r := c.post("/console/form/tracecode/export", form); strings.Contains(r.body, "/console/download/") || !strings.Contains(r.body, "unexpected reply") {
+			t.Errorf("%s: %s", name, r.body)
+		}
 	}
 	// A refused export shows the plugin's errors.
 	f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply {

@@ -2,22 +2,21 @@ package console
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -170,7 +169,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
-	result, err := c.showResult(f.Result, res.Reply.Payload)
+	result, err := c.showResult(p.Name, d.Site, f.Result, res.Reply.Payload)
 	if err != nil {
 		d.Problem = &flash{Title: "回复不完整 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", f.Operation, err)}}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
@@ -240,7 +239,7 @@ func formValue(r *http.Request, fl sdk.Argument) (any, error) {
 
 // showResult builds the view of a reply payload as d declares. Text is
 // masked like work-list cells.
-func (c *Console) showResult(d sdk.Display, payload []byte) (*formResult, error) {
+func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
@@ -282,17 +281,17 @@ func (c *Console) showResult(d sdk.Display, payload []byte) (*formResult, error)
 		out.Table = t
 	}
 	if d.File != nil {
-		p, _ := lookup(obj, d.File.PathField).(string)
-		sum, _ := lookup(obj, d.File.SHA256Field).(string)
-		if p == "" || len(sum) != 64 {
-			return nil, fmt.Errorf("fields %q and %q do not name a file with its SHA-256", d.File.PathField, d.File.SHA256Field)
+		id, _ := lookup(obj, d.File.ArtifactField).(string)
+		m, fh, err := c.o.Artifacts.Open(id)
+		if err != nil {
+			return nil, fmt.Errorf("field %q does not name a file medgate holds: %w", d.File.ArtifactField, err)
 		}
-		var size float64
-		if d.File.SizeField != "" {
-			size, _ = lookup(obj, d.File.SizeField).(float64)
+		fh.Close()
+		if m.Plugin != plugin || m.Site != site {
+			return nil, fmt.Errorf("field %q names a file of %s at site %s, not of this plugin and site", d.File.ArtifactField, m.Plugin, m.Site)
 		}
-		f := download{Path: p, Name: path.Base(p), SHA256: sum, Size: int64(size)}
-		out.File = &resultFile{Name: f.Name, SHA256: sum, Size: f.Size, Token: c.downloads.add(f)}
+		out.File = &resultFile{Name: m.Name, SHA256: m.SHA256, Size: m.Size,
+			Token: c.downloads.add(download{ArtifactID: m.ID})}
 	}
 	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
 		pretty, _ := json.MarshalIndent(obj, "", "  ")
@@ -404,42 +403,31 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
 		return
 	}
-	fh, err := os.Open(f.Path)
-	if err != nil {
-		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "The file cannot be opened: "+err.Error(), "Submit the form again; check that nothing cleans the plugin's output directory meanwhile.")
+	m, fh, err := c.o.Artifacts.Open(f.ArtifactID)
+	switch {
+	case errors.Is(err, artifact.ErrNotFound):
+		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "medgate no longer holds the file; artifacts are kept for a day.", "Submit the form again.")
+		return
+	case err != nil:
+		c.o.Logger.Warn("console: artifact not served", "artifact", f.ArtifactID, "err", err)
+		c.fail(w, r, http.StatusConflict, "文件已被改动 (file changed)",
+			"The file's SHA-256 is no longer the one it was stored with, so the console does not serve it.", "Submit the form again; if this repeats, check who writes to medgate's artifact directory.")
 		return
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		c.fail(w, r, http.StatusGone, "文件不可用 (not a regular file)", "The reply's path does not name a regular file.", "Submit the form again.")
-		return
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		c.fail(w, r, http.StatusInternalServerError, "文件读取失败 (read error)", err.Error(), "Check the disk, then submit the form again.")
-		return
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 || (f.Size > 0 && st.Size() != f.Size) {
-		c.o.Logger.Warn("console: file changed since the reply; not served", "path", f.Path, "want", f.SHA256, "got", got)
-		c.fail(w, r, http.StatusConflict, "文件已被改动 (file changed)",
-			"The file's SHA-256 is no longer the one the reply reported, so the console does not serve it.", "Submit the form again; if this repeats, check who writes to the plugin's output directory.")
-		return
-	}
-	if _, err := fh.Seek(0, io.SeekStart); err != nil {
-		c.fail(w, r, http.StatusInternalServerError, "文件读取失败 (read error)", err.Error(), "Submit the form again.")
-		return
-	}
 	s := sessionFrom(r)
-	c.o.Logger.Info("console: file downloaded", "operator", s.operator, "file", f.Name)
-	ctype := mime.TypeByExtension(path.Ext(f.Name))
+	c.o.Logger.Info("console: file downloaded", "operator", s.operator, "plugin", m.Plugin, "site", m.Site, "file", m.Name)
+	ctype := m.ContentType
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(m.Name))
+	}
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
-	w.Header().Set("X-Content-SHA256", f.SHA256)
-	http.ServeContent(w, r, "", st.ModTime(), fh)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.Name}))
+	w.Header().Set("X-Content-SHA256", m.SHA256)
+	http.ServeContent(w, r, "", m.Created, fh)
 }
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
@@ -82,11 +84,28 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 	return nil
 }
 
-// guard enforces the contract on a plugin's calls to the host services.
+// guard enforces the contract on a plugin's calls to the host services
+// and keeps the plugin's artifacts.
 type guard struct {
 	sdkhost.HostServer
-	plugin string
+	plugin    string
+	artifacts *artifact.Store
 }
+
+// PutArtifact implements sdkhost.ArtifactServer: the file goes into the
+// host's artifact store under the plugin's name and the site.
+func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error) {
+	if g.artifacts == nil {
+		return sdk.ArtifactRef{}, errors.New("this medgate has no artifact store; check MEDGATE_ARTIFACT_DIR")
+	}
+	m, err := g.artifacts.Put(g.plugin, site, a.Name, a.ContentType, r)
+	if err != nil {
+		return sdk.ArtifactRef{}, err
+	}
+	return sdk.ArtifactRef{ID: m.ID, Name: m.Name, Size: m.Size, SHA256: m.SHA256}, nil
+}
+
+var _ sdkhost.ArtifactServer = guard{}
 
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if err := CheckEvent(g.plugin, e); err != nil {

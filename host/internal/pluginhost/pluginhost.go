@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
@@ -54,6 +55,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
+	// Artifacts keeps the files plugins hand over (default: the machine's
+	// artifact.Default store).
+	Artifacts *artifact.Store
 }
 
 func (o *Options) defaults() {
@@ -71,6 +75,13 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Artifacts == nil {
+		if s, err := artifact.Default(); err == nil {
+			o.Artifacts = s
+		} else {
+			o.Logger.Error("no artifact store; plugins cannot hand over files", "err", err)
+		}
 	}
 }
 
@@ -136,12 +147,12 @@ func VerifyChecksum(path, want string) error {
 // open verifies the binary of spec, starts it, negotiates the protocol and
 // checks its Describe answer. host serves the plugin's calls back; nil
 // answers them with errors.
-func open(ctx context.Context, spec Spec, host sdkhost.HostServer, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
 	if err := VerifyChecksum(spec.Path, spec.SHA256); err != nil {
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
 	if host != nil {
-		host = guard{HostServer: host, plugin: spec.Name}
+		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -187,7 +198,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, output io.Wri
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.PluginOutput)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.Artifacts, in.opts.PluginOutput)
 	if err != nil {
 		return err
 	}
@@ -482,7 +493,7 @@ type Process struct {
 // Launch verifies the binary of spec, starts it and describes it. Its log
 // lines go to output. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, output)
+	client, impl, desc, err := open(ctx, spec, nil, nil, output)
 	if err != nil {
 		return nil, err
 	}

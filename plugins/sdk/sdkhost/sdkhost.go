@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -50,6 +51,12 @@ type HostServer interface {
 	NextSequence(ctx context.Context, site, name string) (int64, error)
 	Publish(ctx context.Context, site string, e sdk.Event) error
 	Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error)
+}
+
+// ArtifactServer is implemented by a HostServer that keeps artifacts
+// (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
+type ArtifactServer interface {
+	PutArtifact(ctx context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error)
 }
 
 // PluginSets returns the versioned plugin sets for go-plugin's
@@ -280,6 +287,43 @@ func (s *hostServer) Journal(ctx context.Context, r *pb.JournalRequest) (*pb.Jou
 		return nil, toStatus(err)
 	}
 	return &pb.JournalResponse{Id: id}, nil
+}
+
+func (s *hostServer) PutArtifact(stream pb.Host_PutArtifactServer) error {
+	as, ok := s.impl.(ArtifactServer)
+	if !ok {
+		return status.Error(codes.Unimplemented, "this host keeps no artifacts")
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "put artifact: no first chunk: %v", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		if _, err := pw.Write(first.Data); err != nil {
+			return
+		}
+		for {
+			c, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				pw.Close()
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := pw.Write(c.Data); err != nil {
+				return
+			}
+		}
+	}()
+	ref, err := as.PutArtifact(stream.Context(), first.Site, sdk.Artifact{Name: first.Name, ContentType: first.ContentType}, pr)
+	pr.CloseWithError(errors.New("artifact stored"))
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&pb.ArtifactRef{Id: ref.ID, Name: ref.Name, Size: ref.Size, Sha256: ref.SHA256})
 }
 
 // errNoHostServices answers a plugin's service calls during a local command.

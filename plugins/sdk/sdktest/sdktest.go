@@ -5,7 +5,10 @@ package sdktest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +52,7 @@ type MemoryHost struct {
 	seqs      map[string]int64
 	events    []Published
 	exchanges []Journaled
+	artifacts []Stored
 }
 
 // Published is an event with its site.
@@ -181,3 +185,34 @@ func (h *MemoryHost) Journal(_ context.Context, site string, x sdk.Exchange) (in
 }
 
 var _ sdkhost.HostServer = (*MemoryHost)(nil)
+
+// Stored is an artifact a plugin handed to a MemoryHost.
+type Stored struct {
+	Site     string
+	Ref      sdk.ArtifactRef
+	Artifact sdk.Artifact
+	Data     []byte
+}
+
+// PutArtifact implements sdkhost.ArtifactServer.
+func (h *MemoryHost) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return sdk.ArtifactRef{}, err
+	}
+	sum := sha256.Sum256(data)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ref := sdk.ArtifactRef{ID: fmt.Sprintf("artifact-%d", len(h.artifacts)+1), Name: a.Name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	h.artifacts = append(h.artifacts, Stored{Site: site, Ref: ref, Artifact: a, Data: data})
+	return ref, nil
+}
+
+// Artifacts returns a copy of the stored artifacts.
+func (h *MemoryHost) Artifacts() []Stored {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Stored(nil), h.artifacts...)
+}
+
+var _ sdkhost.ArtifactServer = (*MemoryHost)(nil)

@@ -31,7 +31,7 @@ its SHA-256 checked.`,
 		},
 		Result: sdk.Display{
 			JSON:     true,
-			File:     &sdk.FileResult{PathField: "path", SHA256Field: "sha256"},
+			File:     &sdk.FileResult{ArtifactField: "artifact"},
 			Progress: &sdk.Progress{Event: EventExportProgress, Match: "exportId", Line: "line", Done: "done"},
 		},
 	}}

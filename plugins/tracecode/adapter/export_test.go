@@ -31,6 +31,7 @@ type exportReply struct {
 	Base64     string           `json:"base64"`
 	DurationMS int64            `json:"durationMs"`
 	InlineNote string           `json:"inlineNote"`
+	Artifact   string           `json:"artifact"`
 }
 
 // seed fills a site with token operations, uploads on two days, fetched
@@ -184,6 +185,11 @@ func TestExportWorkbookMatchesTheData(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
+	// The workbook is handed to medgate; the reply carries its reference.
+	if arts := e.host.Artifacts(); len(arts) != 1 || arts[0].Ref.ID != rep.Artifact || arts[0].Site != "s1" ||
+		arts[0].Ref.SHA256 != hex.EncodeToString(sum[:]) || !strings.HasSuffix(arts[0].Artifact.Name, ".xlsx") {
+		t.Errorf("artifacts %+v, reply artifact %q", arts, rep.Artifact)
+	}
 	if rep.Size != int64(len(data)) || rep.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("reply size %d sha %s does not describe the %d-byte file", rep.Size, rep.SHA256, len(data))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,7 +58,9 @@ type exportReply struct {
 	Rows       map[string]int64 `json:"rows"`
 	DurationMS int64            `json:"durationMs"`
 	Base64     string           `json:"base64,omitempty"`
-	InlineNote string           `json:"inlineNote,omitempty"`
+	// Artifact is the reference of the workbook in medgate's storage.
+	Artifact   string `json:"artifact,omitempty"`
+	InlineNote string `json:"inlineNote,omitempty"`
 }
 
 // Chinese labels of the workbook.
@@ -239,6 +242,20 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		return nil, err
 	}
 	rep.Path, rep.FileName, rep.Size, rep.SHA256 = res.Path, name, res.Size, res.SHA256
+	// Hand the workbook to medgate, which serves it by reference only.
+	f, err := os.Open(res.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read the export back for medgate: %w", err)
+	}
+	ref, err := sdk.PutArtifact(ctx, h.req.Host, sdk.Artifact{Name: name, ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, f)
+	f.Close()
+	switch {
+	case errors.Is(err, sdk.ErrNoArtifacts): // an older medgate: the path only
+	case err != nil:
+		return nil, fmt.Errorf("hand the workbook to medgate: %w", err)
+	default:
+		rep.Artifact = ref.ID
+	}
 	rep.DurationMS = h.a.now().Sub(start).Milliseconds()
 	if p.Inline {
 		switch {

@@ -20,7 +20,7 @@ func forms() []sdk.Form {
 		},
 		Result: sdk.Display{
 			Fields: []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}, {Field: "rows", Title: "行数 rows"}},
-			File:   &sdk.FileResult{PathField: "path", SHA256Field: "sha256", SizeField: "size"},
+			File:   &sdk.FileResult{ArtifactField: "artifact"},
 		},
 	}}
 }

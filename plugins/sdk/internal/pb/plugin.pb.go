@@ -7,7 +7,7 @@
 // Protocol versions are negotiated by go-plugin (VersionedPlugins) over
 // this one service definition:
 //   1: Init, Describe, Configure, Handle, RunJob and the Host service.
-//   2: adds RunCommand, Operation.schema_document,
+//   2: adds RunCommand, Host.PutArtifact, Operation.schema_document,
 //      DescribeResponse.declarations and ConfigureResponse.schemas. The host
 //      calls RunCommand only on a plugin that negotiated version 2; a
 //      version-1 plugin leaves the new fields empty.
@@ -1988,6 +1988,142 @@ func (x *JournalResponse) GetId() int64 {
 	return 0
 }
 
+type ArtifactChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Site          string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	ContentType   string                 `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactChunk) Reset() {
+	*x = ArtifactChunk{}
+	mi := &file_plugin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactChunk) ProtoMessage() {}
+
+func (x *ArtifactChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactChunk.ProtoReflect.Descriptor instead.
+func (*ArtifactChunk) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ArtifactChunk) GetSite() string {
+	if x != nil {
+		return x.Site
+	}
+	return ""
+}
+
+func (x *ArtifactChunk) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ArtifactChunk) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *ArtifactChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type ArtifactRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactRef) Reset() {
+	*x = ArtifactRef{}
+	mi := &file_plugin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactRef) ProtoMessage() {}
+
+func (x *ArtifactRef) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactRef.ProtoReflect.Descriptor instead.
+func (*ArtifactRef) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ArtifactRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ArtifactRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ArtifactRef) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ArtifactRef) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
@@ -2158,7 +2294,17 @@ const file_plugin_proto_rawDesc = "" +
 	" \x01(\x03R\n" +
 	"durationMs\"!\n" +
 	"\x0fJournalResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id2\xf8\x03\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"n\n" +
+	"\rArtifactChunk\x12\x12\n" +
+	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"]\n" +
+	"\vArtifactRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\xf8\x03\n" +
 	"\aAdapter\x12G\n" +
 	"\x04Init\x12\x1e.medgate.plugin.v1.InitRequest\x1a\x1f.medgate.plugin.v1.InitResponse\x12S\n" +
 	"\bDescribe\x12\".medgate.plugin.v1.DescribeRequest\x1a#.medgate.plugin.v1.DescribeResponse\x12V\n" +
@@ -2166,7 +2312,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Handle\x12 .medgate.plugin.v1.HandleRequest\x1a!.medgate.plugin.v1.HandleResponse\x12M\n" +
 	"\x06RunJob\x12 .medgate.plugin.v1.RunJobRequest\x1a!.medgate.plugin.v1.RunJobResponse\x12Y\n" +
 	"\n" +
-	"RunCommand\x12$.medgate.plugin.v1.RunCommandRequest\x1a%.medgate.plugin.v1.RunCommandResponse2\x87\x05\n" +
+	"RunCommand\x12$.medgate.plugin.v1.RunCommandRequest\x1a%.medgate.plugin.v1.RunCommandResponse2\xda\x05\n" +
 	"\x04Host\x12F\n" +
 	"\bStateGet\x12\x1b.medgate.plugin.v1.StateKey\x1a\x1d.medgate.plugin.v1.StateEntry\x12M\n" +
 	"\bStatePut\x12\".medgate.plugin.v1.StatePutRequest\x1a\x1d.medgate.plugin.v1.StateEntry\x12W\n" +
@@ -2175,7 +2321,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\vStateDelete\x12\x1b.medgate.plugin.v1.StateKey\x1a\x18.medgate.plugin.v1.Empty\x12W\n" +
 	"\fNextSequence\x12\".medgate.plugin.v1.SequenceRequest\x1a#.medgate.plugin.v1.SequenceResponse\x12F\n" +
 	"\aPublish\x12!.medgate.plugin.v1.PublishRequest\x1a\x18.medgate.plugin.v1.Empty\x12P\n" +
-	"\aJournal\x12!.medgate.plugin.v1.JournalRequest\x1a\".medgate.plugin.v1.JournalResponseB4Z2github.com/medgate/medgate/plugins/sdk/internal/pbb\x06proto3"
+	"\aJournal\x12!.medgate.plugin.v1.JournalRequest\x1a\".medgate.plugin.v1.JournalResponse\x12Q\n" +
+	"\vPutArtifact\x12 .medgate.plugin.v1.ArtifactChunk\x1a\x1e.medgate.plugin.v1.ArtifactRef(\x01B4Z2github.com/medgate/medgate/plugins/sdk/internal/pbb\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -2189,7 +2336,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_plugin_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: medgate.plugin.v1.Empty
 	(*InitRequest)(nil),        // 1: medgate.plugin.v1.InitRequest
@@ -2221,28 +2368,30 @@ var file_plugin_proto_goTypes = []any{
 	(*PublishRequest)(nil),     // 27: medgate.plugin.v1.PublishRequest
 	(*JournalRequest)(nil),     // 28: medgate.plugin.v1.JournalRequest
 	(*JournalResponse)(nil),    // 29: medgate.plugin.v1.JournalResponse
-	nil,                        // 30: medgate.plugin.v1.ConfigureRequest.SettingsEntry
-	nil,                        // 31: medgate.plugin.v1.ConfigureResponse.SchemasEntry
-	nil,                        // 32: medgate.plugin.v1.RunCommandRequest.SettingsEntry
-	nil,                        // 33: medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
-	nil,                        // 34: medgate.plugin.v1.PublishRequest.HeadersEntry
+	(*ArtifactChunk)(nil),      // 30: medgate.plugin.v1.ArtifactChunk
+	(*ArtifactRef)(nil),        // 31: medgate.plugin.v1.ArtifactRef
+	nil,                        // 32: medgate.plugin.v1.ConfigureRequest.SettingsEntry
+	nil,                        // 33: medgate.plugin.v1.ConfigureResponse.SchemasEntry
+	nil,                        // 34: medgate.plugin.v1.RunCommandRequest.SettingsEntry
+	nil,                        // 35: medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
+	nil,                        // 36: medgate.plugin.v1.PublishRequest.HeadersEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	4,  // 0: medgate.plugin.v1.DescribeResponse.operations:type_name -> medgate.plugin.v1.Operation
 	5,  // 1: medgate.plugin.v1.DescribeResponse.jobs:type_name -> medgate.plugin.v1.Job
 	6,  // 2: medgate.plugin.v1.DescribeResponse.settings:type_name -> medgate.plugin.v1.Setting
 	7,  // 3: medgate.plugin.v1.DescribeResponse.work_lists:type_name -> medgate.plugin.v1.WorkList
-	30, // 4: medgate.plugin.v1.ConfigureRequest.settings:type_name -> medgate.plugin.v1.ConfigureRequest.SettingsEntry
+	32, // 4: medgate.plugin.v1.ConfigureRequest.settings:type_name -> medgate.plugin.v1.ConfigureRequest.SettingsEntry
 	9,  // 5: medgate.plugin.v1.ConfigureResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
-	31, // 6: medgate.plugin.v1.ConfigureResponse.schemas:type_name -> medgate.plugin.v1.ConfigureResponse.SchemasEntry
-	32, // 7: medgate.plugin.v1.RunCommandRequest.settings:type_name -> medgate.plugin.v1.RunCommandRequest.SettingsEntry
-	33, // 8: medgate.plugin.v1.RunCommandRequest.arguments:type_name -> medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
+	33, // 6: medgate.plugin.v1.ConfigureResponse.schemas:type_name -> medgate.plugin.v1.ConfigureResponse.SchemasEntry
+	34, // 7: medgate.plugin.v1.RunCommandRequest.settings:type_name -> medgate.plugin.v1.RunCommandRequest.SettingsEntry
+	35, // 8: medgate.plugin.v1.RunCommandRequest.arguments:type_name -> medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
 	9,  // 9: medgate.plugin.v1.RunCommandResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
 	9,  // 10: medgate.plugin.v1.HandleResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
 	15, // 11: medgate.plugin.v1.HandleResponse.external:type_name -> medgate.plugin.v1.External
 	9,  // 12: medgate.plugin.v1.RunJobResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
 	20, // 13: medgate.plugin.v1.StateScanResponse.entries:type_name -> medgate.plugin.v1.StateEntry
-	34, // 14: medgate.plugin.v1.PublishRequest.headers:type_name -> medgate.plugin.v1.PublishRequest.HeadersEntry
+	36, // 14: medgate.plugin.v1.PublishRequest.headers:type_name -> medgate.plugin.v1.PublishRequest.HeadersEntry
 	1,  // 15: medgate.plugin.v1.Adapter.Init:input_type -> medgate.plugin.v1.InitRequest
 	3,  // 16: medgate.plugin.v1.Adapter.Describe:input_type -> medgate.plugin.v1.DescribeRequest
 	10, // 17: medgate.plugin.v1.Adapter.Configure:input_type -> medgate.plugin.v1.ConfigureRequest
@@ -2257,22 +2406,24 @@ var file_plugin_proto_depIdxs = []int32{
 	25, // 26: medgate.plugin.v1.Host.NextSequence:input_type -> medgate.plugin.v1.SequenceRequest
 	27, // 27: medgate.plugin.v1.Host.Publish:input_type -> medgate.plugin.v1.PublishRequest
 	28, // 28: medgate.plugin.v1.Host.Journal:input_type -> medgate.plugin.v1.JournalRequest
-	2,  // 29: medgate.plugin.v1.Adapter.Init:output_type -> medgate.plugin.v1.InitResponse
-	8,  // 30: medgate.plugin.v1.Adapter.Describe:output_type -> medgate.plugin.v1.DescribeResponse
-	11, // 31: medgate.plugin.v1.Adapter.Configure:output_type -> medgate.plugin.v1.ConfigureResponse
-	16, // 32: medgate.plugin.v1.Adapter.Handle:output_type -> medgate.plugin.v1.HandleResponse
-	18, // 33: medgate.plugin.v1.Adapter.RunJob:output_type -> medgate.plugin.v1.RunJobResponse
-	13, // 34: medgate.plugin.v1.Adapter.RunCommand:output_type -> medgate.plugin.v1.RunCommandResponse
-	20, // 35: medgate.plugin.v1.Host.StateGet:output_type -> medgate.plugin.v1.StateEntry
-	20, // 36: medgate.plugin.v1.Host.StatePut:output_type -> medgate.plugin.v1.StateEntry
-	20, // 37: medgate.plugin.v1.Host.StateCompareAndSet:output_type -> medgate.plugin.v1.StateEntry
-	24, // 38: medgate.plugin.v1.Host.StateScan:output_type -> medgate.plugin.v1.StateScanResponse
-	0,  // 39: medgate.plugin.v1.Host.StateDelete:output_type -> medgate.plugin.v1.Empty
-	26, // 40: medgate.plugin.v1.Host.NextSequence:output_type -> medgate.plugin.v1.SequenceResponse
-	0,  // 41: medgate.plugin.v1.Host.Publish:output_type -> medgate.plugin.v1.Empty
-	29, // 42: medgate.plugin.v1.Host.Journal:output_type -> medgate.plugin.v1.JournalResponse
-	29, // [29:43] is the sub-list for method output_type
-	15, // [15:29] is the sub-list for method input_type
+	30, // 29: medgate.plugin.v1.Host.PutArtifact:input_type -> medgate.plugin.v1.ArtifactChunk
+	2,  // 30: medgate.plugin.v1.Adapter.Init:output_type -> medgate.plugin.v1.InitResponse
+	8,  // 31: medgate.plugin.v1.Adapter.Describe:output_type -> medgate.plugin.v1.DescribeResponse
+	11, // 32: medgate.plugin.v1.Adapter.Configure:output_type -> medgate.plugin.v1.ConfigureResponse
+	16, // 33: medgate.plugin.v1.Adapter.Handle:output_type -> medgate.plugin.v1.HandleResponse
+	18, // 34: medgate.plugin.v1.Adapter.RunJob:output_type -> medgate.plugin.v1.RunJobResponse
+	13, // 35: medgate.plugin.v1.Adapter.RunCommand:output_type -> medgate.plugin.v1.RunCommandResponse
+	20, // 36: medgate.plugin.v1.Host.StateGet:output_type -> medgate.plugin.v1.StateEntry
+	20, // 37: medgate.plugin.v1.Host.StatePut:output_type -> medgate.plugin.v1.StateEntry
+	20, // 38: medgate.plugin.v1.Host.StateCompareAndSet:output_type -> medgate.plugin.v1.StateEntry
+	24, // 39: medgate.plugin.v1.Host.StateScan:output_type -> medgate.plugin.v1.StateScanResponse
+	0,  // 40: medgate.plugin.v1.Host.StateDelete:output_type -> medgate.plugin.v1.Empty
+	26, // 41: medgate.plugin.v1.Host.NextSequence:output_type -> medgate.plugin.v1.SequenceResponse
+	0,  // 42: medgate.plugin.v1.Host.Publish:output_type -> medgate.plugin.v1.Empty
+	29, // 43: medgate.plugin.v1.Host.Journal:output_type -> medgate.plugin.v1.JournalResponse
+	31, // 44: medgate.plugin.v1.Host.PutArtifact:output_type -> medgate.plugin.v1.ArtifactRef
+	30, // [30:45] is the sub-list for method output_type
+	15, // [15:30] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2289,7 +2440,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

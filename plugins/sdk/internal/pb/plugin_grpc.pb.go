@@ -7,7 +7,7 @@
 // Protocol versions are negotiated by go-plugin (VersionedPlugins) over
 // this one service definition:
 //   1: Init, Describe, Configure, Handle, RunJob and the Host service.
-//   2: adds RunCommand, Operation.schema_document,
+//   2: adds RunCommand, Host.PutArtifact, Operation.schema_document,
 //      DescribeResponse.declarations and ConfigureResponse.schemas. The host
 //      calls RunCommand only on a plugin that negotiated version 2; a
 //      version-1 plugin leaves the new fields empty.
@@ -341,6 +341,7 @@ const (
 	Host_NextSequence_FullMethodName       = "/medgate.plugin.v1.Host/NextSequence"
 	Host_Publish_FullMethodName            = "/medgate.plugin.v1.Host/Publish"
 	Host_Journal_FullMethodName            = "/medgate.plugin.v1.Host/Journal"
+	Host_PutArtifact_FullMethodName        = "/medgate.plugin.v1.Host/PutArtifact"
 )
 
 // HostClient is the client API for Host service.
@@ -357,6 +358,9 @@ type HostClient interface {
 	NextSequence(ctx context.Context, in *SequenceRequest, opts ...grpc.CallOption) (*SequenceResponse, error)
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*Empty, error)
 	Journal(ctx context.Context, in *JournalRequest, opts ...grpc.CallOption) (*JournalResponse, error)
+	// Version 2: streams a file into host-held storage. The first chunk
+	// names the site, the file and its type; every chunk may carry data.
+	PutArtifact(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ArtifactChunk, ArtifactRef], error)
 }
 
 type hostClient struct {
@@ -447,6 +451,19 @@ func (c *hostClient) Journal(ctx context.Context, in *JournalRequest, opts ...gr
 	return out, nil
 }
 
+func (c *hostClient) PutArtifact(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ArtifactChunk, ArtifactRef], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Host_ServiceDesc.Streams[0], Host_PutArtifact_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ArtifactChunk, ArtifactRef]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_PutArtifactClient = grpc.ClientStreamingClient[ArtifactChunk, ArtifactRef]
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -461,6 +478,9 @@ type HostServer interface {
 	NextSequence(context.Context, *SequenceRequest) (*SequenceResponse, error)
 	Publish(context.Context, *PublishRequest) (*Empty, error)
 	Journal(context.Context, *JournalRequest) (*JournalResponse, error)
+	// Version 2: streams a file into host-held storage. The first chunk
+	// names the site, the file and its type; every chunk may carry data.
+	PutArtifact(grpc.ClientStreamingServer[ArtifactChunk, ArtifactRef]) error
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -494,6 +514,9 @@ func (UnimplementedHostServer) Publish(context.Context, *PublishRequest) (*Empty
 }
 func (UnimplementedHostServer) Journal(context.Context, *JournalRequest) (*JournalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Journal not implemented")
+}
+func (UnimplementedHostServer) PutArtifact(grpc.ClientStreamingServer[ArtifactChunk, ArtifactRef]) error {
+	return status.Error(codes.Unimplemented, "method PutArtifact not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -660,6 +683,13 @@ func _Host_Journal_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_PutArtifact_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(HostServer).PutArtifact(&grpc.GenericServerStream[ArtifactChunk, ArtifactRef]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_PutArtifactServer = grpc.ClientStreamingServer[ArtifactChunk, ArtifactRef]
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -700,6 +730,12 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Host_Journal_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "PutArtifact",
+			Handler:       _Host_PutArtifact_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "plugin.proto",
 }
