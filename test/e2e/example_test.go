@@ -18,7 +18,8 @@ import (
 // plugin (plugins/sdk/example) the way a vendor builds theirs, as a module
 // of its own, checks that it imports nothing of medgate but the SDK, and
 // runs it under the real medgate: an operation through Kafka, its remote
-// command and its local command through the generic command line.
+// and local commands through the generic command line, and a file it hands
+// to medgate (PutArtifact) copied out by reference.
 func TestExamplePluginFromItsOwnModule(t *testing.T) {
 	t.Parallel()
 	root := harness.RepoRoot(t)
@@ -92,6 +93,7 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 		"local command":              {args: []string{"hello", "check-name", "-config", cfgPath, "Ada"}, want: []string{`"Ada" is a name site s1 accepts`}},
 		"local command refuses":      {args: []string{"hello", "check-name", "-config", cfgPath, "Bartholomew"}, fail: true, want: []string{"at most 8 (setting maxNameLength)"}},
 		"help from the declarations": {args: []string{"help", "-config", cfgPath}, want: []string{"medgate hello greet", "medgate hello check-name"}},
+		"file through a command":     {args: []string{"hello", "badge", "-config", cfgPath, "-out", filepath.Join(cfg.Dir, "badge.txt"), "Grace"}, want: []string{"copied badge-Grace.txt"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -105,5 +107,8 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 				}
 			}
 		})
+	}
+	if data, err := os.ReadFile(filepath.Join(cfg.Dir, "badge.txt")); err != nil || string(data) != "你好, Grace\n" {
+		t.Errorf("the badge copied with -out: %q, %v", data, err)
 	}
 }

@@ -16,6 +16,9 @@ const (
 	name         = "hello"
 	opGreet      = name + ".greet"
 	opGreeted    = name + ".greeted"
+	opForget     = name + ".forget"
+	opBadge      = name + ".badge"
+	cmdBadge     = "badge"
 	setGreeting  = "greeting"
 	setMaxLength = "maxNameLength"
 	cmdGreet     = "greet"
@@ -39,6 +42,8 @@ func newHello() *hello {
 	h := &hello{now: time.Now}
 	h.mux.Register(sdk.Operation{Type: opGreet, Summary: "greet a person and remember it"}, h.greet)
 	h.mux.Register(sdk.Operation{Type: opGreeted, Summary: "list the people greeted at the site"}, h.greeted)
+	h.mux.Register(sdk.Operation{Type: opForget, Summary: "forget that a person was greeted"}, h.forget)
+	h.mux.Register(sdk.Operation{Type: opBadge, Summary: "make a name badge, a text file medgate keeps"}, h.badge)
 	return h
 }
 
@@ -54,11 +59,27 @@ func (h *hello) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			{Name: setMaxLength, Type: sdk.SettingInt, Default: "40", Description: "longest name accepted, in characters"},
 		},
 		WorkLists: []sdk.WorkList{{Name: "greeted", Title: "Greeted people", ListOperation: opGreeted}},
+		WorkListViews: []sdk.WorkListView{{
+			List:    "greeted",
+			Columns: []sdk.Column{{Field: "name", Title: "name", Form: "badge"}, {Field: "at", Title: "greeted at"}},
+			Actions: []sdk.Action{{Name: "forget", Label: "Forget", Operation: opForget, Row: map[string]string{"name": "name"}, Operator: "by",
+				Confirm: "Forget this greeting?"}},
+		}},
+		Forms: []sdk.Form{{
+			Name: "badge", Title: "Name badge", Operation: opBadge, Key: "name",
+			Fields: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Description: "who the badge is for"}},
+			Result: sdk.Display{File: &sdk.FileResult{ArtifactField: "artifact"}},
+		}},
 		Commands: []sdk.Command{
 			{
 				Name: cmdGreet, Summary: "greet a person through the running medgate", Operation: opGreet,
 				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "who to greet"}},
 				Result:    sdk.Display{Fields: []sdk.Column{{Field: "greeting", Title: "greeting"}}},
+			},
+			{
+				Name: cmdBadge, Summary: "make a name badge; -out saves it", Operation: opBadge,
+				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "who the badge is for"}},
+				Result:    sdk.Display{Fields: []sdk.Column{{Field: "artifact", Title: "badge"}}, File: &sdk.FileResult{ArtifactField: "artifact"}},
 			},
 			{
 				Name: cmdCheckName, Summary: "check a name against the site's settings, on this machine", Local: true,
@@ -161,6 +182,45 @@ func (h *hello) greeted(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 		items[i] = e.Value
 	}
 	return sdk.OK(map[string]any{"items": items})
+}
+
+type forgetPayload struct {
+	Name string `json:"name"`
+	By   string `json:"by"`
+}
+
+// forget answers hello.forget, the work list's row action.
+func (h *hello) forget(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	var p forgetPayload
+	if err := json.Unmarshal(req.Payload, &p); err != nil || p.Name == "" {
+		return sdk.Invalid(sdk.Problem("$.name", "required", "name is required", "send the name to forget")), nil
+	}
+	if err := req.Host.Delete(ctx, "greeted/"+p.Name); err != nil {
+		return sdk.Retry(sdk.Problem("", "state", "cannot forget the greeting", err.Error())), nil
+	}
+	return sdk.OK(map[string]string{"forgotten": p.Name, "by": p.By})
+}
+
+// badge answers hello.badge: the badge is a file handed to medgate, and the
+// reply carries its reference.
+func (h *hello) badge(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	s, ok := h.sites.Get(req.Site)
+	if !ok {
+		return sdk.NotConfigured(req.Site), nil
+	}
+	var p greetPayload
+	if err := json.Unmarshal(req.Payload, &p); err != nil {
+		return sdk.Invalid(sdk.Problem("$", "type", "the payload is not a JSON object", err.Error())), nil
+	}
+	if d, ok := checkName(s, p.Name); !ok {
+		return sdk.Invalid(d), nil
+	}
+	text := s.greeting + ", " + p.Name + "\n"
+	ref, err := sdk.PutArtifact(ctx, req.Host, sdk.Artifact{Name: "badge-" + p.Name + ".txt", ContentType: "text/plain; charset=utf-8"}, strings.NewReader(text))
+	if err != nil {
+		return sdk.Retry(sdk.Problem("", "artifact", "cannot hand the badge to medgate", err.Error())), nil
+	}
+	return sdk.OK(map[string]string{"artifact": ref.ID, "sha256": ref.SHA256})
 }
 
 var (

@@ -50,6 +50,23 @@ func TestGreet(t *testing.T) {
 	if err := json.Unmarshal(r.Payload, &list); err != nil || len(list.Items) != 1 || list.Items[0].Name != "Ada" || list.Items[0].At != "2026-05-01T09:00:00Z" {
 		t.Fatalf("greeted list %s", r.Payload)
 	}
+	// The badge is a file handed to the host; the reply carries its reference.
+	r, err = c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: opBadge, MessageID: "badge", Payload: []byte(`{"name":"Ada"}`)})
+	var badge struct{ Artifact string }
+	if err != nil || r.Status != sdk.StatusOK || json.Unmarshal(r.Payload, &badge) != nil {
+		t.Fatalf("badge: %v %+v", err, r)
+	}
+	if arts := host.Artifacts(); len(arts) != 1 || arts[0].Ref.ID != badge.Artifact || string(arts[0].Data) != "你好, Ada\n" || arts[0].Artifact.Name != "badge-Ada.txt" {
+		t.Fatalf("artifacts %+v, reply %s", arts, r.Payload)
+	}
+	// The work list's row action forgets a greeting.
+	r, err = c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: opForget, MessageID: "forget", Payload: []byte(`{"name":"Ada","by":"王药师"}`)})
+	if err != nil || r.Status != sdk.StatusOK {
+		t.Fatalf("forget: %v %+v", err, r)
+	}
+	if _, err := host.Get(t.Context(), "s1", "greeted/Ada"); err == nil {
+		t.Fatal("Ada is still remembered after forget")
+	}
 	if r, err := c.Configure(t.Context(), &sdk.ConfigureRequest{Site: "s2", Settings: map[string]string{setMaxLength: "0"}}); err != nil || !r.Diagnostics.HasError() {
 		t.Fatalf("maxNameLength 0 must be refused: %v %+v", err, r)
 	}
