@@ -62,6 +62,11 @@ type DescribeResponse struct {
 	// Commands are the plugin's command-line verbs,
 	// `medgate <plugin> <command>` (protocol 2).
 	Commands []Command
+	// Schemas are the schema documents of the plugin's operations by path
+	// in the schemas/ layout (<system>/<code>.yaml, <system>/codes/…), so
+	// the host maps platform messages against what the plugin declared
+	// (protocol 2). Operation.Schema names a schema among them.
+	Schemas map[string][]byte
 	// Forms are the plugin's console pages (protocol 2).
 	Forms []Form
 	// WorkListViews give work lists their columns and row actions
@@ -81,10 +86,6 @@ type Operation struct {
 	// Upload marks operations subject to the 30-minute upload rule: the host
 	// tracks the age of pending uploads from the message's occurredAt.
 	Upload bool `json:"upload"`
-	// SchemaDocument is the schema of the operation's payload, a schemas/
-	// YAML document, so the host validates and maps against what the plugin
-	// declared (protocol 2). Empty when the operation has no schema.
-	SchemaDocument []byte `json:"-"`
 }
 
 // Job is a scheduled job.
@@ -143,8 +144,8 @@ type ConfigureRequest struct {
 type ConfigureResponse struct {
 	Diagnostics Diagnostics
 	// Schemas holds the site's schema documents after the site's overlay,
-	// by operation type (protocol 2). Operations absent here use the
-	// document of Describe.
+	// by path as in DescribeResponse.Schemas (protocol 2); they replace the
+	// declared documents of the same path for that site.
 	Schemas map[string][]byte
 }
 

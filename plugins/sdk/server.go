@@ -85,9 +85,10 @@ func (s *adapterServer) hostFor(site string) Host {
 
 // declarations is the JSON of DescribeResponse.declarations.
 type declarations struct {
-	Commands      []Command      `json:"commands,omitempty"`
-	Forms         []Form         `json:"forms,omitempty"`
-	WorkListViews []WorkListView `json:"workListViews,omitempty"`
+	Schemas       map[string][]byte `json:"schemas,omitempty"`
+	Commands      []Command         `json:"commands,omitempty"`
+	Forms         []Form            `json:"forms,omitempty"`
+	WorkListViews []WorkListView    `json:"workListViews,omitempty"`
 }
 
 func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -100,11 +101,7 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	}
 	out := &pb.DescribeResponse{Name: d.Name, Version: d.Version, Description: d.Description}
 	for _, o := range d.Operations {
-		op := &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload}
-		if s.version >= wire.V2 {
-			op.SchemaDocument = o.SchemaDocument
-		}
-		out.Operations = append(out.Operations, op)
+		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
 	}
 	for _, j := range d.Jobs {
 		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary})
@@ -115,8 +112,8 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	for _, w := range d.WorkLists {
 		out.WorkLists = append(out.WorkLists, &pb.WorkList{Name: w.Name, Title: w.Title, ListOperation: w.ListOperation, Description: w.Description})
 	}
-	if s.version >= wire.V2 && len(d.Commands)+len(d.Forms)+len(d.WorkListViews) > 0 {
-		if out.Declarations, err = json.Marshal(declarations{Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews}); err != nil {
+	if s.version >= wire.V2 && len(d.Schemas)+len(d.Commands)+len(d.Forms)+len(d.WorkListViews) > 0 {
+		if out.Declarations, err = json.Marshal(declarations{Schemas: d.Schemas, Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews}); err != nil {
 			return nil, status.Errorf(codes.Internal, "encode declarations: %v", err)
 		}
 	}

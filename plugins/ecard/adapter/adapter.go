@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Version is the plugin's version.
@@ -80,6 +81,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			Description:   "The newest e-cards first, with names, ID numbers and phones masked.",
 		}},
 		Forms:         forms(),
+		Schemas:       schemas.Documents("ecard"),
 		WorkListViews: workListViews(),
 	}, nil
 }

@@ -139,7 +139,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	}
 	out := &sdk.DescribeResponse{Name: r.Name, Version: r.Version, Description: r.Description}
 	for _, o := range r.Operations {
-		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, SchemaDocument: o.SchemaDocument})
+		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
 	}
 	for _, j := range r.Jobs {
 		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: time.Duration(j.IntervalMs) * time.Millisecond, Summary: j.Summary})
@@ -152,6 +152,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	}
 	if len(r.Declarations) > 0 {
 		var d struct {
+			Schemas       map[string][]byte  `json:"schemas"`
 			Commands      []sdk.Command      `json:"commands"`
 			Forms         []sdk.Form         `json:"forms"`
 			WorkListViews []sdk.WorkListView `json:"workListViews"`
@@ -159,7 +160,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 		if err := json.Unmarshal(r.Declarations, &d); err != nil {
 			return nil, fmt.Errorf("plugin %q: its declarations are not readable (%w); rebuild it with the current SDK", r.Name, err)
 		}
-		out.Commands, out.Forms, out.WorkListViews = d.Commands, d.Forms, d.WorkListViews
+		out.Schemas, out.Commands, out.Forms, out.WorkListViews = d.Schemas, d.Commands, d.Forms, d.WorkListViews
 	}
 	return out, nil
 }

@@ -116,6 +116,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Operations:  ops,
 		Settings:    settings(),
 		Commands:    commands(),
+		Schemas:     schemas.Documents("selfpay"),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Version is the plugin's version.
@@ -131,6 +132,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Settings:    settings(),
 		Commands:    commands(),
 		Forms:       forms(),
+		Schemas:     schemas.Documents(Name),
 		WorkLists: []sdk.WorkList{{
 			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,
 			Description: "Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",

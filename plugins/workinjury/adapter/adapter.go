@@ -138,6 +138,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		},
 		Settings: settings(),
 		Commands: commands(),
+		Schemas:  schemas.Documents(Name),
 	}, nil
 }
 

@@ -7,8 +7,8 @@
 // Protocol versions are negotiated by go-plugin (VersionedPlugins) over
 // this one service definition:
 //   1: Init, Describe, Configure, Handle, RunJob and the Host service.
-//   2: adds RunCommand, Host.PutArtifact, Operation.schema_document,
-//      DescribeResponse.declarations and ConfigureResponse.schemas. The host
+//   2: adds RunCommand, Host.PutArtifact, DescribeResponse.declarations
+//      (schemas, commands, views) and ConfigureResponse.schemas. The host
 //      calls RunCommand only on a plugin that negotiated version 2; a
 //      version-1 plugin leaves the new fields empty.
 
@@ -188,15 +188,13 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type Operation struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Type    string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Schema  string                 `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
-	Summary string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
-	Upload  bool                   `protobuf:"varint,4,opt,name=upload,proto3" json:"upload,omitempty"`
-	// Version 2: the schema document (schemas/ YAML) of the operation.
-	SchemaDocument []byte `protobuf:"bytes,5,opt,name=schema_document,json=schemaDocument,proto3" json:"schema_document,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Schema        string                 `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	Summary       string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	Upload        bool                   `protobuf:"varint,4,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Operation) Reset() {
@@ -255,13 +253,6 @@ func (x *Operation) GetUpload() bool {
 		return x.Upload
 	}
 	return false
-}
-
-func (x *Operation) GetSchemaDocument() []byte {
-	if x != nil {
-		return x.SchemaDocument
-	}
-	return nil
 }
 
 type Job struct {
@@ -493,8 +484,8 @@ type DescribeResponse struct {
 	Jobs        []*Job                 `protobuf:"bytes,5,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	Settings    []*Setting             `protobuf:"bytes,6,rep,name=settings,proto3" json:"settings,omitempty"`
 	WorkLists   []*WorkList            `protobuf:"bytes,7,rep,name=work_lists,json=workLists,proto3" json:"work_lists,omitempty"`
-	// Version 2: commands and views, JSON of the SDK's declaration types
-	// (sdk.Declarations), so declarations grow without proto changes.
+	// Version 2: schema documents, commands and views, JSON of the SDK's
+	// declaration types, so declarations grow without proto changes.
 	Declarations  []byte `protobuf:"bytes,8,opt,name=declarations,proto3" json:"declarations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2133,13 +2124,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\vInitRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"\x0e\n" +
 	"\fInitResponse\"\x11\n" +
-	"\x0fDescribeRequest\"\x92\x01\n" +
+	"\x0fDescribeRequest\"o\n" +
 	"\tOperation\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
-	"\x06upload\x18\x04 \x01(\bR\x06upload\x12'\n" +
-	"\x0fschema_document\x18\x05 \x01(\fR\x0eschemaDocument\"T\n" +
+	"\x06upload\x18\x04 \x01(\bR\x06uploadJ\x04\b\x05\x10\x06\"T\n" +
 	"\x03Job\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vinterval_ms\x18\x02 \x01(\x03R\n" +

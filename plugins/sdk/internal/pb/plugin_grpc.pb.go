@@ -7,8 +7,8 @@
 // Protocol versions are negotiated by go-plugin (VersionedPlugins) over
 // this one service definition:
 //   1: Init, Describe, Configure, Handle, RunJob and the Host service.
-//   2: adds RunCommand, Host.PutArtifact, Operation.schema_document,
-//      DescribeResponse.declarations and ConfigureResponse.schemas. The host
+//   2: adds RunCommand, Host.PutArtifact, DescribeResponse.declarations
+//      (schemas, commands, views) and ConfigureResponse.schemas. The host
 //      calls RunCommand only on a plugin that negotiated version 2; a
 //      version-1 plugin leaves the new fields empty.
 

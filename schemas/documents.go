@@ -1,0 +1,39 @@
+package schemas
+
+import (
+	"io/fs"
+	"maps"
+	"slices"
+	"testing/fstest"
+)
+
+// Documents returns the built-in schema files of the given systems, by
+// path (<system>/<code>.yaml, <system>/codes/<name>.yaml): what a plugin
+// declares in Describe so the host validates and maps against the schemas
+// the plugin itself uses. A system without built-in schemas has none.
+func Documents(systems ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, sys := range systems {
+		matches, _ := fs.Glob(embedded, sys+"/*.yaml")
+		codes, _ := fs.Glob(embedded, sys+"/codes/*.yaml")
+		for _, p := range append(matches, codes...) {
+			if data, err := fs.ReadFile(embedded, p); err == nil {
+				out[p] = data
+			}
+		}
+	}
+	return out
+}
+
+// FromDocuments loads schema files given by path, as plugins declare them,
+// with every problem reported at once like Load. Later maps replace files
+// of earlier ones with the same path.
+func FromDocuments(docs ...map[string][]byte) (*Set, error) {
+	fsys := fstest.MapFS{}
+	for _, d := range docs {
+		for _, p := range slices.Sorted(maps.Keys(d)) {
+			fsys[p] = &fstest.MapFile{Data: d[p], Mode: 0o444}
+		}
+	}
+	return Load(fsys)
+}
