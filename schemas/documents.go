@@ -1,8 +1,11 @@
 package schemas
 
 import (
+	"fmt"
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing/fstest"
 )
@@ -23,6 +26,30 @@ func Documents(systems ...string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// DirDocuments returns the schema files of the given systems in an
+// overlay directory (laid out like schemas/), by path: what a plugin
+// returns from Configure for a site with its own schema directory. dir ""
+// has none.
+func DirDocuments(dir string, systems ...string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if dir == "" {
+		return out, nil
+	}
+	fsys := os.DirFS(dir)
+	for _, sys := range systems {
+		matches, _ := fs.Glob(fsys, sys+"/*.yaml")
+		codes, _ := fs.Glob(fsys, sys+"/codes/*.yaml")
+		for _, p := range append(matches, codes...) {
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, p), err)
+			}
+			out[p] = data
+		}
+	}
+	return out, nil
 }
 
 // FromDocuments loads schema files given by path, as plugins declare them,

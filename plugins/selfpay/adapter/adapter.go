@@ -162,7 +162,12 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 	if old != nil && old.client != nil && a.httpClient == nil {
 		old.client.Close()
 	}
-	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	// The site's own schemas, for the host to map against.
+	overlay, err := schemas.DirDocuments(opts.schemaDir, "selfpay")
+	if err != nil {
+		ds.Warn(SetSchemaDir, "schema", "the host cannot be given the site's schemas", err.Error())
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds, Schemas: overlay}, nil
 }
 
 // Handle implements sdk.Plugin.

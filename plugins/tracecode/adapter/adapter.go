@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,7 +153,12 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 		a.sites[req.Site] = cfg
 		a.mu.Unlock()
 	}
-	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	// The site's own schemas, for the host to map against.
+	overlay, err := schemas.DirDocuments(strings.TrimSpace(req.Settings[setSchemaDir]), Name)
+	if err != nil {
+		ds.Warn(setSchemaDir, "schema", "the host cannot be given the site's schemas", err.Error())
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds, Schemas: overlay}, nil
 }
 
 func (a *Adapter) site(name string) *siteConfig {
