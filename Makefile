@@ -61,9 +61,21 @@ test-services:
 	bash deploy/testenv/postgres.sh
 	bash deploy/kafka/fetch.sh
 
-lint: deps
+## lint: gofmt, go vet, go mod tidy -diff, golangci-lint (pinned, installed into .cache/bin) and the hygiene tests
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI         := .cache/bin/golangci-lint-$(GOLANGCI_VERSION)
+
+$(GOLANGCI):
+	@mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin.tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv .cache/bin.tmp/golangci-lint $@ && rmdir .cache/bin.tmp
+
+lint: deps $(GOLANGCI)
 	@out=$$(gofmt -l host plugins schemas transforms test 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(GOLANGCI) run ./...
+	$(GO) test -count=1 ./test/hygiene
 
 ## bench: benchmarks, printed as a table
 bench:

@@ -1,7 +1,6 @@
 package transforms
 
 import (
-	"encoding/json"
 	"testing"
 	"testing/fstest"
 
@@ -74,18 +73,4 @@ func mustLoad(t testing.TB, files map[string]string) *Set {
 		t.Fatalf("load: %v", err)
 	}
 	return s
-}
-
-// roundTrip encodes and decodes an output the way an adapter sends it.
-func roundTrip(t testing.TB, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

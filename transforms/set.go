@@ -37,9 +37,6 @@ type fileData struct {
 //go:embed mappings
 var mappingsFS embed.FS
 
-//go:embed targets
-var targetsFS embed.FS
-
 // The examples of the built-in mappings, for `medgate transform test`.
 //
 //go:embed testdata/demo
@@ -101,27 +98,9 @@ func (emptyFS) Open(name string) (fs.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
 
-var loadTargets = sync.OnceValues(func() (*schemas.Set, error) {
-	sub, err := fs.Sub(targetsFS, "targets")
-	if err != nil {
-		return nil, err
-	}
-	return schemas.Load(sub)
-})
-
-// resolver finds a target schema in the set's schemas, then among the
-// targets shipped with this package for operations that have no
-// transaction schema of their own (ecard.register).
+// resolver finds a target schema in the set's schemas.
 func (s *Set) resolver() schemaResolver {
-	return func(system, code string) (*schemas.Schema, bool) {
-		if sc, ok := s.schemas.Get(system, code); ok {
-			return sc, true
-		}
-		if t, err := loadTargets(); err == nil {
-			return t.Get(system, code)
-		}
-		return nil, false
-	}
+	return s.schemas.Get
 }
 
 // Overlay returns a copy of s in which the mappings and tables found in dir

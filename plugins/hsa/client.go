@@ -273,7 +273,7 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 	x := sdk.Exchange{MessageID: call.MessageID, System: c.cfg.System, Code: call.Infno, Serial: msgid, Request: body, Response: respBody, Duration: dur}
 	fail := func(status string, e error) (*Result, error) {
 		x.Status, x.Error = status, MaskText(e.Error())
-		c.journal(ctx, h, x)
+		_ = c.journal(ctx, h, x) // logged by journal; the call's own failure is what the caller needs
 		c.log.Warn("medical-insurance call failed", "infno", call.Infno, "msgid", msgid, "status", status, "ms", dur.Milliseconds(), "err", MaskText(e.Error()))
 		return nil, e
 	}
@@ -311,7 +311,7 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 	}
 	if r.Infcode != 0 {
 		x.Status, x.Error = journalRejected, MaskText(fmt.Sprintf("infcode %d: %s", r.Infcode, r.ErrMsg))
-		c.journal(ctx, h, x)
+		_ = c.journal(ctx, h, x) // logged by journal; the business error is what the caller needs
 		c.log.Info("medical-insurance call refused", "infno", call.Infno, "msgid", msgid, "infcode", r.Infcode, "err_msg", MaskText(r.ErrMsg), "ms", dur.Milliseconds())
 		return nil, &BusinessError{Infno: call.Infno, MsgID: msgid, Infcode: r.Infcode, Message: r.ErrMsg, Response: r}
 	}

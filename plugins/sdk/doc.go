@@ -1,5 +1,7 @@
 // Package sdk is the public contract between the medgate host and its
-// adapter plugins. Vendors build a plugin against this package alone.
+// adapter plugins. Vendors build a plugin against this package alone (and
+// test it with sdk/sdktest); plugins/sdk/example is a whole plugin in a
+// module of its own.
 //
 // A plugin is a separate executable that implements [Plugin] and calls
 // [Serve] from its main function:
@@ -8,15 +10,45 @@
 //
 // The host launches it with hashicorp/go-plugin over gRPC (AutoMTLS, a
 // SHA-256 checksum of the binary checked before launch, protocol version
-// negotiation). Every call takes a context and a request struct and returns
-// a response struct that carries [Diagnostic] values, so new fields can be
-// added without breaking existing plugins. The generated protobuf code lives
-// in an internal package and is not part of the contract.
+// negotiation: a plugin built with this SDK serves versions 1 and 2, and
+// the host picks the newest both know). Every call takes a context and a
+// request struct and returns a response struct that carries [Diagnostic]
+// values, so new fields can be added without breaking existing plugins.
+// The generated protobuf code lives in an internal package and the host's
+// side of the protocol in sdk/sdkhost; neither is part of the contract.
+//
+// # Lifecycle
+//
+//  1. Describe, once per launch: what the plugin offers. Besides its
+//     operations, jobs, settings and work lists a plugin declares here
+//     everything the host shows or runs for it, for the host knows no
+//     plugin by name: its schema documents (Schemas, so platform messages
+//     are mapped against what the plugin uses), its command-line verbs
+//     ([Command], `medgate <plugin> <command>`) and its console pages
+//     ([Form], [WorkListView]).
+//  2. Configure, per site, before the site's first message and again on
+//     every reload and relaunch, with settings the host has already checked
+//     against the declaration ([Settings] reads them typed; [Sites] holds
+//     the result so a reload never changes a running call's configuration).
+//  3. Handle, per message ([Mux] routes by type and keeps Describe's list
+//     in step; [OK], [Invalid], [Rejected], [Failed] and [Retry] build the
+//     outcome), and RunJob, per scheduled job and site.
+//
+// Local commands (key import: key material that must not travel through
+// Kafka) run in the plugin binary on the operator's machine through the
+// optional [CommandRunner] interface, without Configure and without host
+// services. New capabilities arrive like that, as Describe data or optional
+// interfaces, never as new methods on [Plugin].
+//
+// # Host services
 //
 // The host offers services to the plugin through [Host]: a state store
 // namespaced by plugin and site (get, put, compare-and-set, prefix scan,
-// delete), named sequences, event publishing and the exchange journal.
-// Plugins keep no database of their own.
+// delete), named sequences, event publishing (event types start with
+// "<plugin>."; headers named "medgate-…" are the host's) and the exchange
+// journal. Files the operator should get (an export, a label) are handed
+// over with [PutArtifact]; the console and the command line serve them by
+// reference only. Plugins keep no database of their own.
 //
 // Output written to stdout before the handshake breaks the plugin start;
 // log with log/slog to stderr (see [Logger]).

@@ -51,3 +51,23 @@ func Example() {
 	// ok {"text":"您好，张三"}
 	// invalid $.name: name is required: send {"name": "…"}
 }
+
+// A Mux lists the operations for Describe and dispatches Handle from the
+// same registrations; the response builders say the outcome.
+func ExampleMux() {
+	var m sdk.Mux
+	m.Register(sdk.Operation{Type: "acme.ping", Summary: "check the connection"}, func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		return sdk.OK(map[string]string{"pong": "ok"})
+	})
+	for _, op := range m.Operations() {
+		fmt.Println(op.Type, "-", op.Summary)
+	}
+	r, _ := m.Handle(context.Background(), &sdk.HandleRequest{Type: "acme.ping"})
+	fmt.Println(r.Status, string(r.Payload))
+	r, _ = m.Handle(context.Background(), &sdk.HandleRequest{Type: "acme.pong"})
+	fmt.Println(r.Status, r.Diagnostics.String())
+	// Output:
+	// acme.ping - check the connection
+	// ok {"pong":"ok"}
+	// invalid $.type: this plugin does not handle "acme.pong": use one of: acme.ping
+}

@@ -4,16 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
 
 // ProtocolVersion is the newest plugin protocol version this SDK speaks.
-const ProtocolVersion = 1
+// A plugin built with it serves every version from 1 up; the host picks the
+// newest both sides know.
+const ProtocolVersion = 2
 
 // Plugin is implemented by every adapter. Methods may be called
 // concurrently, for different sites and messages; Handle is never called
 // concurrently for two messages with the same business key.
+//
+// New capabilities arrive as Describe data or as optional interfaces (such
+// as [CommandRunner]), never as new methods here.
 //
 // A returned error means the call itself broke (a bug, a lost connection);
 // the host treats it as a transient failure. Problems with the input or the
@@ -53,6 +59,19 @@ type DescribeResponse struct {
 	Settings []Setting
 	// WorkLists are lists the console can show, e.g. drafts to review.
 	WorkLists []WorkList
+	// Commands are the plugin's command-line verbs,
+	// `medgate <plugin> <command>` (protocol 2).
+	Commands []Command
+	// Schemas are the schema documents of the plugin's operations by path
+	// in the schemas/ layout (<system>/<code>.yaml, <system>/codes/…), so
+	// the host maps platform messages against what the plugin declared
+	// (protocol 2). Operation.Schema names a schema among them.
+	Schemas map[string][]byte
+	// Forms are the plugin's console pages (protocol 2).
+	Forms []Form
+	// WorkListViews give work lists their columns and row actions
+	// (protocol 2).
+	WorkListViews []WorkListView
 }
 
 // Operation is one message type a plugin handles.
@@ -124,6 +143,10 @@ type ConfigureRequest struct {
 // diagnostic makes the host refuse to enable the plugin for that site.
 type ConfigureResponse struct {
 	Diagnostics Diagnostics
+	// Schemas holds the site's schema documents after the site's overlay,
+	// by path as in DescribeResponse.Schemas (protocol 2); they replace the
+	// declared documents of the same path for that site.
+	Schemas map[string][]byte
 }
 
 // HandleRequest is one message for the plugin.
@@ -341,4 +364,44 @@ type Host interface {
 	Publish(ctx context.Context, e Event) error
 	// Journal records an external call and returns its journal id.
 	Journal(ctx context.Context, x Exchange) (int64, error)
+}
+
+// ArtifactHost is the Host of protocol 2, which also keeps files. Call it
+// through [PutArtifact].
+type ArtifactHost interface {
+	// PutArtifact streams a file (an export, a label) into storage the
+	// host holds and returns its reference.
+	PutArtifact(ctx context.Context, a Artifact, r io.Reader) (ArtifactRef, error)
+}
+
+// ErrNoArtifacts: the host keeps no artifacts (it speaks protocol 1).
+var ErrNoArtifacts = errors.New("sdk: this host keeps no artifacts; it needs protocol version 2")
+
+// PutArtifact streams a file into storage the host holds and returns its
+// reference. Put the reference's ID in the reply and declare the field in
+// Display.File: the console and the command line serve a file only by
+// such a reference, never by a path.
+func PutArtifact(ctx context.Context, h Host, a Artifact, r io.Reader) (ArtifactRef, error) {
+	ah, ok := h.(ArtifactHost)
+	if !ok {
+		return ArtifactRef{}, ErrNoArtifacts
+	}
+	return ah.PutArtifact(ctx, a, r)
+}
+
+// Artifact names a file handed to the host.
+type Artifact struct {
+	// Name is the file name people see when they download it.
+	Name string
+	// ContentType is its media type; empty: from the name's extension.
+	ContentType string
+}
+
+// ArtifactRef is a stored artifact: its ID (what replies carry), name, size
+// and SHA-256.
+type ArtifactRef struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }

@@ -3,12 +3,14 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
@@ -24,7 +26,22 @@ func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 		Jobs:       []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "t"}},
 		Settings:   []sdk.Setting{{Name: "url", Type: sdk.SettingURL, Required: true, Default: "", Description: "d", Example: "https://x", Enum: []string{"a"}}},
 		WorkLists:  []sdk.WorkList{{Name: "drafts", Title: "草稿", ListOperation: "probe.list", Description: "d"}},
+		Commands: []sdk.Command{
+			{Name: "do", Summary: "do it", Operation: "probe.do", Timeout: time.Minute,
+				Arguments: []sdk.Argument{{Name: "list", Type: sdk.ArgumentFile, Required: true, Positional: true}},
+				Result:    sdk.Display{Headline: "line", Rows: "rows", Columns: []sdk.Column{{Field: "a", Title: "A"}}}},
+			{Name: "local", Summary: "run here", Local: true, Arguments: []sdk.Argument{{Name: "key", Type: sdk.SettingPath}}},
+		},
+		Forms: []sdk.Form{{Name: "print", Title: "打印", Operation: "probe.do", Key: "cardNo", Fixed: map[string]any{"label": true},
+			Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true}},
+			Result: sdk.Display{Images: []sdk.Column{{Field: "png", Title: "QR"}}, Lines: "label.lines", Printable: true}}},
+		WorkListViews: []sdk.WorkListView{{List: "drafts", Columns: []sdk.Column{{Field: "id", Title: "编号", Form: "print"}},
+			Actions: []sdk.Action{{Name: "confirm", Label: "确认", Operation: "probe.do", Row: map[string]string{"draftId": "id"}, Operator: "by", Confirm: "确认?"}}}},
 	}, nil
+}
+
+func (p *probe) RunCommand(_ context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) {
+	return &sdk.RunCommandResponse{Output: req.Site + " " + req.Command + " " + req.Arguments["key"] + " " + req.Settings["url"], Payload: []byte(`{"ok":true}`)}, nil
 }
 
 func (p *probe) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
@@ -138,6 +155,50 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal("a plugin error must reach the host as an error")
 	}
 }
+
+// TestProtocolVersions checks what each protocol version carries: version 1
+// has no commands and cannot run a local command; version 2 has both.
+func TestProtocolVersions(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		version      int
+		wantCommands int
+		wantRun      string
+		wantErr      error
+	}{
+		"version 1": {version: sdkhost.ProtocolV1, wantErr: sdkhost.ErrNeedsV2},
+		"version 2": {version: sdkhost.ProtocolV2, wantCommands: 2, wantRun: "s1 local /k https://x"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := sdktest.ConnectVersion(t, &probe{}, sdktest.NewMemoryHost(), tc.version)
+			d, err := c.Describe(t.Context(), &sdk.DescribeRequest{})
+			if err != nil || len(d.Commands) != tc.wantCommands || len(d.Operations) != 1 {
+				t.Fatalf("Describe: %v, %d commands, want %d", err, len(d.Commands), tc.wantCommands)
+			}
+			r, err := c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local", Arguments: map[string]string{"key": "/k"}, Settings: map[string]string{"url": "https://x"}})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("RunCommand error %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && (r.Output != tc.wantRun || string(r.Payload) != `{"ok":true}`) {
+				t.Fatalf("RunCommand = %+v, want output %q", r, tc.wantRun)
+			}
+		})
+	}
+}
+
+func TestRunCommandWithoutRunner(t *testing.T) {
+	t.Parallel()
+	c := sdktest.Connect(t, plain{&probe{}}, sdktest.NewMemoryHost())
+	_, err := c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local"})
+	if err == nil || !strings.Contains(err.Error(), "does not implement sdk.CommandRunner") {
+		t.Fatalf("RunCommand on a plugin without a runner: %v", err)
+	}
+}
+
+// plain hides every optional interface of the plugin it wraps.
+type plain struct{ sdk.Plugin }
 
 func TestDiagnostics(t *testing.T) {
 	t.Parallel()

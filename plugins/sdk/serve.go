@@ -6,14 +6,16 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/medgate/medgate/plugins/sdk/internal/wire"
 )
 
 // Serve runs p as a plugin process. It is the whole of a plugin's main
 // function and returns only when the host stops the plugin.
 func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: PluginSets(p, nil),
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: pluginSets(p),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     os.Stderr,

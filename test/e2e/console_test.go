@@ -192,8 +192,8 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("e-card print", func(t *testing.T) {
 		b.t = t
-		b.page("/console/ecard/print?site=s1&cardNo=" + reg.CardNo)
-		body := b.submit("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {reg.CardNo}, "validity": {"72h"}})
+		b.page("/console/form/ecard/print?site=s1&cardNo=" + reg.CardNo)
+		body := b.submit("/console/form/ecard/print", url.Values{"site": {"s1"}, "cardNo": {reg.CardNo}, "validity": {"72h"}})
 		for _, w := range []string{`class="label-card"`, reg.CardNo, "张*丰", "有效期至", "data-print"} {
 			if !strings.Contains(body, w) {
 				t.Errorf("print page lacks %q", w)
@@ -251,8 +251,8 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("export and download", func(t *testing.T) {
 		b.t = t
-		b.page("/console/tracecode/export")
-		page := b.submit("/console/tracecode/export", url.Values{"site": {"s1"}, "from": {today}, "to": {today}})
+		b.page("/console/form/tracecode/export")
+		page := b.submit("/console/form/tracecode/export", url.Values{"site": {"s1"}, "from": {today}, "to": {today}})
 		sum := mustFind(t, `<code class="wrap">([0-9a-f]{64})</code>`, page, "the SHA-256")[1]
 		link := mustFind(t, `href="(/console/download/[0-9a-f]+)"`, page, "the download link")[1]
 		code, body, h := b.do("GET", link, nil)

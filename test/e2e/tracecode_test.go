@@ -317,12 +317,12 @@ func TestTracecode(t *testing.T) {
 	})
 	t.Run("cli export", func(t *testing.T) {
 		dst := filepath.Join(t.TempDir(), "codes.xlsx")
-		cmd := exec.Command(harness.Binaries(t).Medgate, "export", "tracecode", "-config", f.path, "-site", "s1", "-from", f.today, "-sheets", "codes", "-out", dst, "-timeout", "60s")
+		cmd := exec.Command(harness.Binaries(t).Medgate, "tracecode", "export", "-config", f.path, "-site", "s1", "-from", f.today, "-sheets", "codes", "-out", dst, "-timeout", "60s")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		stdout, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("medgate export tracecode: %v\n%s\n%s", err, stdout, stderr.String())
+			t.Fatalf("medgate tracecode export: %v\n%s\n%s", err, stdout, stderr.String())
 		}
 		var r harness.Reply
 		if json.Unmarshal(stdout, &r) != nil || r.Status != "ok" {

@@ -251,7 +251,7 @@ func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, 
 	log4j := "-Dlog4j2.configurationFile=" + filepath.Join(deploy, "log4j2.properties")
 	format := exec.Command(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", log4j,
 		"-cp", classpath, "kafka.tools.StorageTool",
-		"format", "--standalone", "-t", kafkaClusterID(), "-c", props,
+		"format", "--standalone", "--cluster-id="+kafkaClusterID(), "-c", props, // "=": an id may start with "-"
 		"--add-scram", "SCRAM-SHA-256=[name="+kafkaSASLUser+",password="+password+"]",
 		"--add-scram", "SCRAM-SHA-512=[name="+kafkaSASLUser+",password="+password+"]")
 	format.Stdout, format.Stderr = logFile, logFile

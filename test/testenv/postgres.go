@@ -341,11 +341,11 @@ func startPostgres(bin string) (srv *pgServer, err error) {
 		done:  make(chan struct{}),
 	}
 	go func() {
-		cmd.Wait()
+		_ = cmd.Wait() // the exit status of a server we stop is of no interest
 		close(srv.done)
 	}()
 	if err := srv.waitReady(); err != nil {
-		srv.stop()
+		_ = srv.stop() // the readiness error is the one to report
 		return nil, err
 	}
 	return srv, nil
@@ -394,7 +394,7 @@ func (s *pgServer) stop() error {
 	select {
 	case <-s.done:
 	case <-time.After(pgStopTimeout):
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill() // reported below as the stop error
 		err = fmt.Errorf("server in %s did not stop within %v; killed its supervisor", s.dir, pgStopTimeout)
 	}
 	if rmErr := os.RemoveAll(s.dir); rmErr != nil && err == nil {

@@ -1,6 +1,8 @@
-// Package cli implements the medgate command line: run, check-config,
-// send, import-keys, ping, version, and the admin shortcuts (reload,
-// plugins, jobs, job run).
+// Package cli implements the medgate command line: the built-in commands
+// (run, check-config, send, the admin shortcuts, transform test,
+// import-spec, version, help) and the generic path
+// `medgate <plugin> <command>` through which every plugin's declared
+// commands run.
 package cli
 
 import (
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,89 +25,169 @@ import (
 	"github.com/medgate/medgate/host/internal/daemon"
 )
 
-const usage = `medgate connects the hospital integration platform (Kafka) to external systems through adapter plugins.
+// command is one built-in command of medgate.
+type command struct {
+	name  string // as typed; "job run" is two words
+	usage string // the arguments after the name
+	help  string // one line
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
 
-Usage:
-  medgate run          [-config FILE]     start the gateway
-  medgate check-config [-config FILE]     check the configuration, plugins and site settings; list every problem
-  medgate send         [-config FILE] -site S -type T (-payload JSON | -payload-file F) [-key K] [-id ID] [-occurred-at T] [-timeout D]
-                                          put one message on the request topic and print its reply
-  medgate reload       [-config FILE]     ask the running medgate to reload its configuration (same as SIGHUP)
-  medgate plugins      [-config FILE]     list plugins, their operations, jobs and sites
-  medgate jobs         [-config FILE]     list scheduled jobs
-  medgate job run      [-config FILE] PLUGIN/SITE/JOB   run a job now
-  medgate replay       [-config FILE] ID  send a failed message through again (the plugin reconciles first)
-  medgate import-keys  [-config FILE] -site S -private FILE -peer-public FILE [-password-env VAR]
-                                          import the SM2 keys of the work-injury system into the site's keyDir
-  medgate ping         [-config FILE] workinjury -site S
-                                          connectivity test (GYU000) through the running medgate
-  medgate version                         print the version
+// commands are the built-in commands. Plugins add theirs through their
+// declarations: `medgate <plugin> <command>` (see plugincmd.go).
+var commands = []command{
+	{"run", "[-config FILE]", "start the gateway", run},
+	{"check-config", "[-config FILE]", "check the configuration, plugins and site settings; list every problem",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return checkConfig(ctx, args, stdout)
+		}},
+	{"send", "[-config FILE] -site S -type T (-payload JSON | -payload-file F) [-key K] [-id ID] [-occurred-at T] [-timeout D]",
+		"put one message on the request topic and print its reply",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return send(ctx, args, stdout) }},
+	{"reload", "[-config FILE]", "ask the running medgate to reload its configuration (same as SIGHUP)",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return admin(ctx, args, "POST", "/admin/reload", stdout)
+		}},
+	{"plugins", "[-config FILE]", "list plugins, their operations, jobs and sites (from the running medgate)",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return admin(ctx, args, "GET", "/admin/plugins", stdout)
+		}},
+	{"jobs", "[-config FILE]", "list scheduled jobs",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return admin(ctx, args, "GET", "/admin/jobs", stdout)
+		}},
+	{"job run", "[-config FILE] PLUGIN/SITE/JOB", "run a job now",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
+	{"replay", "[-config FILE] ID", "send a failed message through again (the plugin reconciles first)",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			if len(args) == 0 {
+				return errors.New("usage: medgate replay [-config FILE] MESSAGE-ID (a message whose outcome is failed)")
+			}
+			id := args[len(args)-1]
+			return admin(ctx, args[:len(args)-1], "POST", "/admin/messages/"+url.PathEscape(id)+"/replay", stdout)
+		}},
+	{"transform test", "[-dir DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return transformTest(ctx, args, stdout)
+		}},
+	{"import-spec", "-system SYSTEM [-out DIR] [-force] SPEC.xlsx|SPEC.csv", "turn an official spec's field tables into schema files",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return importSpec(ctx, args, stdout)
+		}},
+	{"version", "", "print the version",
+		func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+			fmt.Fprintln(stdout, "medgate", daemon.Version)
+			return nil
+		}},
+}
 
+// help lists the commands, so it joins them at init.
+func init() {
+	commands = append(commands, command{"help", "[-config FILE]", "this list, with the commands of the configured plugins", help})
+}
+
+const intro = "medgate connects the hospital integration platform (Kafka) to external systems through adapter plugins.\n"
+
+const outro = `
 The configuration file defaults to $MEDGATE_CONFIG, else medgate.yaml.
 `
+
+// usage lists the built-in commands.
+func usage(w io.Writer) {
+	fmt.Fprint(w, intro, "\nUsage:\n")
+	for _, c := range commands {
+		commandLine(w, c.name+" "+c.usage, c.help)
+	}
+}
+
+// commandLine prints one command of a list: its usage, then what it does.
+func commandLine(w io.Writer, use, help string) {
+	fmt.Fprintf(w, "  medgate %s\n        %s\n", strings.TrimSpace(use), help)
+}
+
+// help lists every command: the built-in ones, then those the configured
+// plugins declare.
+func help(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage(stdout)
+	cfgPath := configPath(args)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		fmt.Fprintf(stdout, "\nPlugin commands: none listed, the configuration %s cannot be read (%v); give -config FILE.\n%s", cfgPath, err, outro)
+		return nil
+	}
+	fmt.Fprintf(stdout, "\nPlugin commands (from %s; `medgate PLUGIN COMMAND -h` for each):\n", cfg.File)
+	for _, p := range cfg.Plugins {
+		proc, err := launchPlugin(ctx, cfg, p.Name, stderr)
+		if err != nil {
+			commandLine(stdout, p.Name+" …", fmt.Sprintf("(cannot start the plugin: %v)", err))
+			continue
+		}
+		for _, c := range proc.Description().Commands {
+			commandLine(stdout, p.Name+" "+c.Name+" "+commandSynopsis(c), c.Summary)
+		}
+		proc.Close()
+	}
+	fmt.Fprint(stdout, outro)
+	return nil
+}
+
+// find returns the built-in command args start with and the remaining
+// arguments.
+func find(args []string) (*command, []string) {
+	for i := range commands {
+		c := &commands[i]
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
+			return c, args[len(words):]
+		}
+	}
+	return nil, nil
+}
 
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
+		fmt.Fprint(stderr, "\nPlugin commands: `medgate help` lists them.\n", outro)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	switch args[0] {
-	case "run":
-		err = run(ctx, args[1:], stdout, stderr)
-	case "check-config":
-		err = checkConfig(ctx, args[1:], stdout)
-	case "send":
-		err = send(ctx, args[1:], stdout)
-	case "reload":
-		err = admin(ctx, args[1:], "POST", "/admin/reload", stdout)
-	case "plugins":
-		err = admin(ctx, args[1:], "GET", "/admin/plugins", stdout)
-	case "jobs":
-		err = admin(ctx, args[1:], "GET", "/admin/jobs", stdout)
-	case "replay":
-		if len(args) < 2 {
-			err = errors.New("usage: medgate replay [-config FILE] MESSAGE-ID (a message whose outcome is failed)")
-			break
-		}
-		id := args[len(args)-1]
-		err = admin(ctx, args[1:len(args)-1], "POST", "/admin/messages/"+url.PathEscape(id)+"/replay", stdout)
-	case "job":
-		err = jobRun(ctx, args[1:], stdout)
-	case "export":
-		err = exportCmd(ctx, args[1:], stdout, stderr)
-	case "selfpay":
-		err = selfpayCmd(ctx, args[1:], stdout)
-	case "transform":
-		err = transformTest(ctx, args[1:], stdout)
-	case "import-keys":
-		err = importKeys(ctx, args[1:], stdout)
-	case "import-spec":
-		err = importSpec(ctx, args[1:], stdout)
-	case "ping":
-		err = ping(ctx, args[1:], stdout)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "medgate", daemon.Version)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "medgate: unknown command %q\n\n%s", args[0], usage)
-		return 2
+	case "-version", "--version":
+		args = []string{"version"}
+	case "-h", "-help", "--help":
+		args = []string{"help"}
+	}
+	if c, rest := find(args); c != nil {
+		err = c.run(ctx, rest, stdout, stderr)
+	} else {
+		err = pluginCommand(ctx, args, stdout, stderr)
 	}
 	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		var ps config.Problems
 		if errors.As(err, &ps) {
 			fmt.Fprintln(stderr, ps.Error())
 			return 1
 		}
 		fmt.Fprintln(stderr, "medgate:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
 		return 1
 	}
 	return 0
 }
+
+// usageError is a command line that names no command.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
 
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("MEDGATE_CONFIG")
@@ -181,13 +264,10 @@ func admin(ctx context.Context, args []string, method, path string, stdout io.Wr
 }
 
 func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "run" {
-		return errors.New("usage: medgate job run [-config FILE] PLUGIN/SITE/JOB")
-	}
 	fs := flag.NewFlagSet("job run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || strings.Count(fs.Arg(0), "/") != 2 {

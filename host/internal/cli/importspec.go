@@ -27,7 +27,7 @@ direction and batch limits are guessed from the codes and names.`
 func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("import-spec", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	system := fs.String("system", "", "system the transactions belong to, e.g. workinjury")
+	system := fs.String("system", "", "system the transactions belong to: the schemas/ directory they go to")
 	out := fs.String("out", "schemas-imported", "output directory")
 	force := fs.Bool("force", false, "overwrite existing schema files")
 	if err := fs.Parse(args); err != nil {

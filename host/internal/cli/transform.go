@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,20 +20,17 @@ their examples: every <site>/<format>/<type>/<case>.in.json or .in.hl7 must
 give <case>.out.json, or the problems in <case>.problems.json. The examples
 of DIR are in DIR/testdata; the built-in examples run for every built-in
 mapping DIR does not replace. MAPPING selects mappings by name
-(demo/hl7v2/workinjury.GYU102), by prefix (demo/hl7v2) or by pattern
-(demo/*/workinjury.GYU10?).`
+(SITE/FORMAT/TYPE, e.g. demo/hl7v2/PLUGIN.OPERATION), by prefix (demo/hl7v2)
+or by pattern (demo/*/PLUGIN.OP*).`
 
 // transformTest implements `medgate transform test`.
 func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "test" {
-		return errors.New(transformUsage)
-	}
 	fset := flag.NewFlagSet("transform test", flag.ContinueOnError)
 	fset.SetOutput(stdout)
 	fset.Usage = func() { fmt.Fprintln(stdout, transformUsage) }
 	dir := fset.String("dir", "", "a site's mapping directory: <site>/<format>/<type>.yaml, <site>/tables/<name>.yaml and testdata/ with the examples")
 	verbose := fset.Bool("v", false, "print the output of every example, not only of failing ones")
-	if err := fset.Parse(args[1:]); err != nil {
+	if err := fset.Parse(args); err != nil {
 		return err
 	}
 	if err := transforms.CheckEmbedded(); err != nil {

@@ -2,17 +2,18 @@
 // mounted under /console/ on medgate's HTTP server.
 //
 // It is server-rendered (html/template, embedded CSS and one small
-// vanilla script, nothing fetched from elsewhere) and has five parts:
+// vanilla script, nothing fetched from elsewhere) and has these parts:
 //
 //   - the overview: plugins, scheduled jobs (with "run now"), the latest
 //     messages with their replies and journal, and the plugins per site;
 //   - the work lists every plugin declares, per site where it is enabled
 //     (read through the plugin's list operation, as the plugin masks them);
+//   - the forms plugins declare (sdk.Form): fields, one operation, the
+//     reply shown as a table, images with a printable label, or a file to
+//     download; the navigation bar lists the forms of enabled plugins;
 //   - the trace-code draft receipts: review, adjust and confirm, each action
 //     sent as tracecode.draft.adjust / tracecode.draft.confirm with the
-//     operator who signed in (the plugin records who and when);
-//   - the e-card print page: a sealed QR code with its label, ready to print;
-//   - the trace-code Excel export with a download link.
+//     operator who signed in (the plugin records who and when).
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
@@ -41,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -77,6 +79,8 @@ type Plugin struct {
 	Jobs []string
 	// WorkLists are the lists it declares for the console.
 	WorkLists []sdk.WorkList
+	// Views are its forms and the columns and actions of its work lists.
+	Views sdk.Views
 	// Sites are the site codes where it is enabled.
 	Sites []string
 }
@@ -100,6 +104,9 @@ type Options struct {
 	SessionIdle, SessionMax time.Duration
 	// DownloadTTL is how long an export's download link works (default 1h).
 	DownloadTTL time.Duration
+	// Artifacts holds the files plugins hand over (default: the machine's
+	// artifact.Default store); the console serves only those.
+	Artifacts *artifact.Store
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -147,6 +154,13 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Artifacts == nil {
+		s, err := artifact.Default()
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		o.Artifacts = s
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -183,16 +197,12 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"message", c.auth(c.message))
 	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
 
-	m.Handle("GET "+Prefix+"tracecode/drafts", c.auth(c.drafts))
-	m.Handle("GET "+Prefix+"tracecode/draft", c.auth(c.draft))
-	m.Handle("POST "+Prefix+"tracecode/draft/adjust", c.auth(c.adjust))
-	m.Handle("POST "+Prefix+"tracecode/draft/confirm", c.auth(c.confirm))
-	m.Handle("GET "+Prefix+"tracecode/export", c.auth(c.exportForm))
-	m.Handle("POST "+Prefix+"tracecode/export", c.auth(c.export))
-	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
+	c.pageRoutes(m)
 
-	m.Handle("GET "+Prefix+"ecard/print", c.auth(c.printForm))
-	m.Handle("POST "+Prefix+"ecard/print", c.auth(c.print))
+	m.Handle("GET "+Prefix+"form/{plugin}/{form}", c.auth(c.formPage))
+	m.Handle("POST "+Prefix+"form/{plugin}/{form}", c.auth(c.formSubmit))
+	m.Handle("POST "+Prefix+"action", c.auth(c.action))
+	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
 	})
@@ -213,8 +223,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page is what every template receives.
 type page struct {
-	Title    string
+	Title string
+	// Nav is the key of the navigation entry that is on; Navs are the
+	// entries of the plugins' forms and pages.
 	Nav      string
+	Navs     []navItem
 	Operator string
 	CSRF     string
 	// Secured is true when an admin token protects the console.
@@ -239,6 +252,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
 	if s := sessionFrom(r); s != nil {
+		p.Navs = append(c.pageNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Flash = c.sessions.takeFlash(s)
 	}
@@ -373,7 +387,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// downloads maps random tokens to exported files for a limited time.
+// downloads maps random tokens to artifacts for a limited time, so a
+// link works only in the session that got the reply, and not for long.
 type downloads struct {
 	mu  sync.Mutex
 	now func() time.Time
@@ -381,11 +396,10 @@ type downloads struct {
 	m   map[string]download
 }
 
-// download is one file an export reply named.
+// download is one artifact a reply named.
 type download struct {
-	Path, Name, SHA256 string
-	Size               int64
-	Expires            time.Time
+	ArtifactID string
+	Expires    time.Time
 }
 
 func newDownloads(now func() time.Time, ttl time.Duration) *downloads {

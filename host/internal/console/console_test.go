@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -193,7 +194,23 @@ type fixture struct {
 	clock *clock
 	pngB  []byte
 	dir   string
+	art   *artifact.Store
 }
+
+// The views the fixture's plugins declare, as the shipped plugins do.
+var (
+	printForm = sdk.Form{Name: "print", Title: "电子卡打印 E-card print", Operation: "ecard.qrcode", Key: "cardNo",
+		Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true}, {Name: "validity", Type: sdk.SettingDuration, Default: "72h"}},
+		Fixed:  map[string]any{"printLabel": true},
+		Result: sdk.Display{Images: []sdk.Column{{Field: "png", Title: "QR"}, {Field: "labelPng", Title: "label"}}, Lines: "label.lines", Printable: true}}
+	recentCards = sdk.WorkListView{List: "recent-cards", Columns: []sdk.Column{{Field: "cardNo", Title: "卡号 cardNo", Form: "print"}, {Field: "name", Title: "姓名 name"},
+		{Field: "idNumber", Title: "证件号 idNumber"}, {Field: "phone", Title: "手机号 phone"}},
+		Actions: []sdk.Action{{Name: "revoke", Label: "注销 Revoke", Operation: "ecard.revoke", Row: map[string]string{"cardNo": "cardNo"}, Operator: "by", Confirm: "注销这张卡?"}}}
+	exportForm = sdk.Form{Name: "export", Title: "追溯码导出 Export", Operation: "tracecode.export",
+		Fields: []sdk.Argument{{Name: "from", Type: sdk.SettingString, Required: true}, {Name: "to", Type: sdk.SettingString},
+			{Name: "sheets", Type: sdk.ArgumentList}, {Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}}},
+		Result: sdk.Display{Fields: []sdk.Column{{Field: "rows", Title: "行数 rows"}}, File: &sdk.FileResult{ArtifactField: "artifact"}}}
+)
 
 func newFixture(t *testing.T, token string) *fixture {
 	t.Helper()
@@ -202,9 +219,11 @@ func newFixture(t *testing.T, token string) *fixture {
 	f.b = &fakeBackend{
 		plugins: []Plugin{
 			{Name: "ecard", Version: "1.0.0", Running: true, Sites: []string{"s1"}, Operations: []string{"ecard.qrcode"},
-				WorkLists: []sdk.WorkList{{Name: "recent-cards", Title: "Recent e-card registrations", ListOperation: "ecard.cards.list"}}},
+				WorkLists: []sdk.WorkList{{Name: "recent-cards", Title: "Recent e-card registrations", ListOperation: "ecard.cards.list"}},
+				Views:     sdk.Views{Forms: []sdk.Form{printForm}, WorkListViews: []sdk.WorkListView{recentCards}}},
 			{Name: "tracecode", Version: "0.9.0", Running: false, Restarts: 2, LastError: "exit status 2", Sites: []string{"s1", "s2"},
-				WorkLists: []sdk.WorkList{{Name: "draft-receipts", Title: "待审核入库单 (draft receipts)", ListOperation: "tracecode.drafts.list"}}},
+				WorkLists: []sdk.WorkList{{Name: "draft-receipts", Title: "待审核入库单 (draft receipts)", ListOperation: "tracecode.drafts.list"}},
+				Views:     sdk.Views{Forms: []sdk.Form{exportForm}}},
 		},
 		jobs: []scheduler.Status{{ID: "tracecode/s1/stockin-sync", Interval: "1h0m0s", NextRun: now.Add(time.Hour), Owner: true}},
 		st: &fakeStore{
@@ -256,7 +275,12 @@ func newFixture(t *testing.T, token string) *fixture {
 		confirmed = true
 		return okReply(map[string]any{"draftId": "SUP-001", "receiptNo": "CG20261126000001"})
 	}
-	c, err := New(f.b, Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now})
+	art, err := artifact.New(filepath.Join(f.dir, "artifacts"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.art = art
+	c, err := New(f.b, Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now, Artifacts: art})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,13 +522,15 @@ func TestPagesRender(t *testing.T) {
 			[]string{"张三丰", "11010519491231002X", "13812345678"}},
 		{"/console/message?id=nope", []string{"no such message", "overview"}, nil},
 		{"/console/worklists", []string{"Recent e-card registrations", "卡号 cardNo", "880100000000013", "张*丰", "138****5678",
-			"/console/ecard/print?cardNo=880100000000013&amp;site=s1", "待审核入库单", "SUP-001", "/console/tracecode/draft?id=SUP-001&amp;site=s2", "供货单位"}, nil},
+			"/console/form/ecard/print?cardNo=880100000000013&amp;site=s1", `name="row.cardNo" value="&#34;880100000000013&#34;"`, `data-confirm="注销这张卡?"`, "待审核入库单", "SUP-001", "/console/tracecode/draft?id=SUP-001&amp;site=s2", "供货单位"}, nil},
 		{"/console/tracecode/drafts", []string{"SUP-001", "site <b>s1</b>", "site <b>s2</b>"}, []string{"Recent e-card"}},
 		{"/console/tracecode/draft?site=s1&id=SUP-001", []string{"阿莫西林胶囊", "81000010000000772345", "pharm01 王药师", "清点", `value="setQty"`, `value="removeLine"`,
 			`value="addCodes"`, `value="removeCodes"`, `value="addLine"`, "/console/tracecode/draft/confirm", `name="version" value="3"`}, nil},
 		{"/console/tracecode/draft?site=elsewhere&id=SUP-001", []string{"plugin not enabled", "s1, s2"}, nil},
-		{"/console/tracecode/export", []string{`name="from"`, `name="to"`, `<option value="s2">`}, nil},
-		{"/console/ecard/print?site=s1&cardNo=880100000000013", []string{`value="880100000000013"`, `value="72h"`}, nil},
+		{"/console/form/tracecode/export", []string{`name="from"`, `name="to"`, `<option value="s2">`, `<option value="platform">`}, nil},
+		{"/console/form/ecard/print?site=s1&cardNo=880100000000013", []string{`value="880100000000013"`, `value="72h"`,
+			`href="/console/form/ecard/print" class="on"`, `href="/console/form/tracecode/export"`, `href="/console/tracecode/drafts"`}, nil},
+		{"/console/form/ecard/nosuch", []string{"no such form"}, nil},
 		{"/console/static/console.css", []string{"@media print"}, nil},
 		{"/console/static/console.js", []string{"window.print()"}, nil},
 		{"/console/nowhere", []string{"page not found"}, nil},
@@ -636,20 +662,21 @@ func TestExportDownload(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
 	content := []byte("PK\x03\x04 pretend workbook")
-	path := filepath.Join(f.dir, "tracecode-s1-20261126-20261126-x.xlsx")
-	if err := os.WriteFile(path, content, 0o640); err != nil {
+	name := "tracecode-s1-20261126-20261126-x.xlsx"
+	stored, err := f.art.Put("tracecode", "s1", name, "", bytes.NewReader(content))
+	if err != nil {
 		t.Fatal(err)
 	}
+	path := filepath.Join(f.dir, "artifacts", stored.ID)
 	sum := sha256.Sum256(content)
 	f.b.handlers["tracecode.export"] = func(p json.RawMessage) *pipeline.Reply {
-		return okReply(map[string]any{"path": path, "fileName": filepath.Base(path), "size": len(content), "sha256": hex.EncodeToString(sum[:]),
-			"rows": map[string]int{"codes": 2}})
+		return okReply(map[string]any{"artifact": stored.ID, "rows": map[string]int{"codes": 2}})
 	}
 	c := f.client()
 	c.login("a")
 	form := url.Values{"site": {"s1"}, "from": {"2026-11-26"}, "to": {"2026-11-26"}, "csrf": {c.csrf}}
-	r := c.post("/console/tracecode/export", form)
-	if r.code != 200 || !strings.Contains(r.body, hex.EncodeToString(sum[:])) || !strings.Contains(r.body, filepath.Base(path)) {
+	r := c.post("/console/form/tracecode/export", form)
+	if r.code != 200 || !strings.Contains(r.body, hex.EncodeToString(sum[:])) || !strings.Contains(r.body, name) {
 		t.Fatalf("export page: %d %s", r.code, r.body)
 	}
 	e, _ := f.b.last("tracecode.export")
@@ -683,7 +710,7 @@ func TestExportDownload(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.body, tc.body) {
 			t.Fatalf("%s: %d %s", tc.name, r.code, r.body)
 		}
-		if tc.code == 200 && (r.h.Get("Content-Disposition") != `attachment; filename=`+filepath.Base(path) || !strings.Contains(r.h.Get("Content-Type"), "spreadsheetml")) {
+		if tc.code == 200 && (r.h.Get("Content-Disposition") != `attachment; filename=`+name || !strings.Contains(r.h.Get("Content-Type"), "spreadsheetml")) {
 			t.Fatalf("%s: headers %v", tc.name, r.h)
 		}
 	}
@@ -691,12 +718,23 @@ func TestExportDownload(t *testing.T) {
 	if r := f.client().get(link); r.code != http.StatusSeeOther {
 		t.Fatalf("download without session: %d", r.code)
 	}
+	// A reply naming a file of another plugin, or a path, gets no link.
+	other, err := f.art.Put("ecard", "s1", "label.png", "", bytes.NewReader([]byte("x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ref := range map[string]string{"another plugin's file": other.ID, "a path": "/etc/passwd"} {
+		f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply { return okReply(map[string]any{"artifact": ref}) }
+		if r := c.post("/console/form/tracecode/export", form); strings.Contains(r.body, "/console/download/") || !strings.Contains(r.body, "unexpected reply") {
+			t.Errorf("%s: %s", name, r.body)
+		}
+	}
 	// A refused export shows the plugin's errors.
 	f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply {
 		return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.from", Rule: "format", Message: `from "x" is not a date: write the first day as 2006-01-02`}}}
 	}
 	form.Set("from", "x")
-	r = c.post("/console/tracecode/export", form)
+	r = c.post("/console/form/tracecode/export", form)
 	if !strings.Contains(r.body, "$.from") || !strings.Contains(r.body, "write the first day") || strings.Contains(r.body, "/console/download/") {
 		t.Fatalf("refused export: %s", r.body)
 	}
@@ -707,7 +745,7 @@ func TestPrintPage(t *testing.T) {
 	f := newFixture(t, testToken)
 	c := f.client()
 	c.login("收费员 01")
-	r := c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "validity": {""}, "csrf": {c.csrf}})
+	r := c.post("/console/form/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "validity": {""}, "csrf": {c.csrf}})
 	want := []string{`class="label-card"`, "data:image/png;base64," + base64.StdEncoding.EncodeToString(f.pngB), "880100000000013", "张*丰", "有效期至 2026-11-29 20:00",
 		"data-print", "@media print"}
 	css := c.get("/console/static/console.css").body
@@ -723,7 +761,7 @@ func TestPrintPage(t *testing.T) {
 	if string(e.Payload) != `{"cardNo":"880100000000013","printLabel":true,"validity":"72h"}` {
 		t.Fatalf("qrcode payload %s", e.Payload)
 	}
-	r = c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000099"}, "validity": {"24h"}, "csrf": {c.csrf}})
+	r = c.post("/console/form/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000099"}, "validity": {"24h"}, "csrf": {c.csrf}})
 	if !strings.Contains(r.body, "unknown-card") || !strings.Contains(r.body, "card 880100000000099 is unknown") || strings.Contains(r.body, "label-card") {
 		t.Fatalf("unknown card: %s", r.body)
 	}
@@ -731,8 +769,8 @@ func TestPrintPage(t *testing.T) {
 	f.b.handlers["ecard.qrcode"] = func(json.RawMessage) *pipeline.Reply {
 		return okReply(map[string]any{"cardNo": "880100000000013", "png": []byte("<svg onload=alert(1)>")})
 	}
-	r = c.post("/console/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "csrf": {c.csrf}})
-	if !strings.Contains(r.body, "did not reply with a PNG") || strings.Contains(r.body, "data:image") {
+	r = c.post("/console/form/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "csrf": {c.csrf}})
+	if !strings.Contains(r.body, `is not a PNG image`) || strings.Contains(r.body, "data:image") {
 		t.Fatalf("bad image: %s", r.body)
 	}
 }
@@ -802,5 +840,68 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := (&fakeBackend{}).Process(context.Background(), pipeline.Input{Value: []byte("x")}); err == nil {
 		t.Fatal("fake accepted garbage")
+	}
+}
+
+// TestRowAction sends a declared work-list action with the row's value and
+// the signed-in operator, then shows its outcome on the list.
+func TestRowAction(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	f.b.handlers["ecard.revoke"] = func(p json.RawMessage) *pipeline.Reply {
+		var q struct{ CardNo string }
+		_ = json.Unmarshal(p, &q)
+		if q.CardNo != "880100000000013" {
+			return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
+		}
+		return okReply(map[string]any{"cardNo": q.CardNo, "status": "revoked"})
+	}
+	c := f.client()
+	c.login("收费员 01")
+	action := func(card string) resp {
+		return c.post("/console/action", url.Values{"plugin": {"ecard"}, "list": {"recent-cards"}, "action": {"revoke"}, "site": {"s1"},
+			"row.cardNo": {`"` + card + `"`}, "csrf": {c.csrf}})
+	}
+	cases := map[string]struct {
+		card, want string
+	}{
+		"done":    {"880100000000013", "注销 Revoke ✓"},
+		"refused": {"880100000000099", "card 880100000000099 is unknown"},
+	}
+	for name, tc := range cases {
+		r := action(tc.card)
+		if r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/worklists?list=recent-cards&plugin=ecard" {
+			t.Fatalf("%s: %d %v", name, r.code, r.h)
+		}
+		if page := c.get(r.h.Get("Location")); !strings.Contains(page.body, tc.want) {
+			t.Errorf("%s: the list lacks %q:\n%s", name, tc.want, page.body)
+		}
+	}
+	e, _ := f.b.last("ecard.revoke")
+	if string(e.Payload) != `{"by":"收费员 01","cardNo":"880100000000099"}` || e.Site != "s1" {
+		t.Fatalf("revoke message %+v %s", e, e.Payload)
+	}
+	r := c.post("/console/action", url.Values{"plugin": {"ecard"}, "list": {"recent-cards"}, "action": {"nosuch"}, "site": {"s1"}, "csrf": {c.csrf}})
+	if r.code != http.StatusNotFound || !strings.Contains(r.body, "no such action") {
+		t.Fatalf("undeclared action: %d", r.code)
+	}
+}
+
+// TestNavShowsOnlyEnabledPlugins checks that a plugin enabled at no site
+// has no entry in the navigation bar.
+func TestNavShowsOnlyEnabledPlugins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	f.b.plugins[1].Sites = nil // tracecode
+	c := f.client()
+	c.login("a")
+	page := c.get("/console/").body
+	if !strings.Contains(page, `href="/console/form/ecard/print"`) {
+		t.Errorf("nav lacks the enabled plugin's form:\n%s", page)
+	}
+	for _, gone := range []string{`href="/console/form/tracecode/export"`, `href="/console/tracecode/drafts"`} {
+		if strings.Contains(page, gone) {
+			t.Errorf("nav shows %s of a plugin enabled nowhere", gone)
+		}
 	}
 }

@@ -27,7 +27,7 @@ const (
 )
 
 // pageNames are the templates besides the layout.
-var pageNames = []string{"login", "error", "overview", "message", "worklists", "draft", "export", "exported", "printform", "print"}
+var pageNames = []string{"login", "error", "overview", "message", "worklists", "draft", "form"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -231,9 +231,11 @@ func maskValue(key string, v any) any {
 type listBlock struct {
 	Plugin    string
 	List      sdk.WorkList
+	View      sdk.WorkListView
 	Site      string
 	Columns   []column
 	Rows      [][]cell
+	Items     []map[string]string // each row's fields as raw JSON, for row actions
 	Problem   *flash
 	MessageID string
 }
@@ -265,10 +267,6 @@ func (c *Console) workLists(w http.ResponseWriter, r *http.Request) {
 	c.showLists(w, r, q.Get("plugin"), q.Get("list"), "worklists", "工作列表 (work lists)")
 }
 
-func (c *Console) drafts(w http.ResponseWriter, r *http.Request) {
-	c.showLists(w, r, "tracecode", "draft-receipts", "drafts", "待审核入库单 (draft receipts)")
-}
-
 // showLists reads every declared work list (optionally one) at every site
 // where its plugin is enabled, concurrently, and shows them.
 func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list, nav, title string) {
@@ -284,8 +282,14 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 			if list != "" && wl.Name != list {
 				continue
 			}
+			var view sdk.WorkListView
+			for _, v := range p.Views.WorkListViews {
+				if v.List == wl.Name {
+					view = v
+				}
+			}
 			for _, s := range p.Sites {
-				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, Site: s})
+				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, View: view, Site: s})
 			}
 		}
 	}
@@ -313,6 +317,13 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 		return
 	}
 	index := map[string]int{}
+	forms := map[string]string{} // field → form its cells open
+	for _, col := range b.View.Columns {
+		index[col.Field] = len(b.Columns)
+		b.Columns = append(b.Columns, column{Key: col.Field, Label: col.Title})
+		forms[col.Field] = col.Form
+	}
+	declared := len(b.Columns) > 0
 	var rows [][]field
 	for _, it := range body.Items {
 		fs, err := orderedObject(it)
@@ -320,7 +331,7 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			fs = []field{{Key: "item", Value: it}}
 		}
 		for _, f := range fs {
-			if _, ok := index[f.Key]; !ok {
+			if _, ok := index[f.Key]; !ok && !declared {
 				index[f.Key] = len(b.Columns)
 				b.Columns = append(b.Columns, column{Key: f.Key, Label: labelOf(f.Key)})
 			}
@@ -329,11 +340,31 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 	}
 	for _, fs := range rows {
 		row := make([]cell, len(b.Columns))
+		values := map[string]string{}
 		for _, f := range fs {
-			row[index[f.Key]] = cell{Text: cellText(f.Value), Href: itemLink(b.Plugin, b.List.Name, b.Site, f.Key, f.Value)}
+			values[f.Key] = string(f.Value)
+			i, ok := index[f.Key]
+			if !ok {
+				continue
+			}
+			href := c.cellLink(b, f.Key, f.Value)
+			if form := forms[f.Key]; form != "" {
+				href = formLink(b.Plugin, form, b.Site, f.Key, f.Value)
+			}
+			row[i] = cell{Text: cellText(f.Value), Href: href}
 		}
 		b.Rows = append(b.Rows, row)
+		b.Items = append(b.Items, values)
 	}
+}
+
+// formLink opens a plugin's form prefilled with the site and one value.
+func formLink(plugin, form, site, key string, v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) != nil || s == "" {
+		return ""
+	}
+	return formPath(plugin, form) + "?" + url.Values{"site": {site}, key: {s}}.Encode()
 }
 
 func labelOf(key string) string {
@@ -341,21 +372,6 @@ func labelOf(key string) string {
 		return l + " " + key
 	}
 	return key
-}
-
-// itemLink links a work-list cell to the console page acting on it.
-func itemLink(plugin, list, site, key string, v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) != nil || s == "" {
-		return ""
-	}
-	switch {
-	case plugin == "tracecode" && list == "draft-receipts" && key == "id":
-		return Prefix + "tracecode/draft?" + url.Values{"site": {site}, "id": {s}}.Encode()
-	case plugin == "ecard" && key == "cardNo":
-		return Prefix + "ecard/print?" + url.Values{"site": {site}, "cardNo": {s}}.Encode()
-	}
-	return ""
 }
 
 // field is one key of a JSON object, in document order.

@@ -500,6 +500,7 @@ type PluginInfo struct {
 	Operations  []sdk.Operation `json:"operations"`
 	Jobs        []string        `json:"jobs"`
 	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
+	Views       sdk.Views       `json:"views,omitzero"`
 	Sites       []string        `json:"sites"`
 }
 
@@ -514,7 +515,7 @@ func (b consoleBackend) Plugins() []console.Plugin {
 	var out []console.Plugin
 	for _, p := range b.pluginInfos() {
 		cp := console.Plugin{Name: p.Name, Version: p.Version, Description: p.Description, Running: p.Running, Restarts: p.Restarts,
-			LastError: p.LastError, Jobs: p.Jobs, WorkLists: p.WorkLists, Sites: p.Sites}
+			LastError: p.LastError, Jobs: p.Jobs, WorkLists: p.WorkLists, Views: p.Views, Sites: p.Sites}
 		for _, op := range p.Operations {
 			cp.Operations = append(cp.Operations, op.Type)
 		}
@@ -530,7 +531,7 @@ func (d *Daemon) pluginInfos() []PluginInfo {
 	for name, in := range d.plugins {
 		running, restarts, lastErr := in.Status()
 		desc := in.Description()
-		pi := PluginInfo{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists}
+		pi := PluginInfo{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
 		if lastErr != nil {
 			pi.LastError = lastErr.Error()
 		}

@@ -9,9 +9,10 @@ import (
 
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
-// hostServices implements sdk.HostServer for one plugin: state is
+// hostServices implements sdkhost.HostServer for one plugin: state is
 // namespaced "<plugin>/<site>", events go to the events topic, journal
 // entries to the store.
 type hostServices struct {
@@ -121,4 +122,4 @@ func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange)
 	})
 }
 
-var _ sdk.HostServer = (*hostServices)(nil)
+var _ sdkhost.HostServer = (*hostServices)(nil)

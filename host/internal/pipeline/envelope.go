@@ -98,9 +98,9 @@ func parseEnvelope(data []byte) (*Envelope, []ReplyError) {
 	}
 	switch {
 	case env.Type == "":
-		add("$.type", "required", `type is required, e.g. "workinjury.GYU101"`)
+		add("$.type", "required", `type is required: "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`)
 	case !typeRE.MatchString(env.Type):
-		add("$.type", "format", fmt.Sprintf(`type %q must be "<plugin>.<operation>", e.g. "workinjury.GYU101"`, env.Type))
+		add("$.type", "format", fmt.Sprintf(`type %q must be "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`, env.Type))
 	}
 	if env.OccurredAt != "" {
 		if _, err := time.Parse(time.RFC3339Nano, env.OccurredAt); err != nil {

@@ -26,7 +26,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // ErrUnavailable: the plugin process is not running (crashed, restarting).
@@ -53,6 +55,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
+	// Artifacts keeps the files plugins hand over (default: the machine's
+	// artifact.Default store).
+	Artifacts *artifact.Store
 }
 
 func (o *Options) defaults() {
@@ -71,18 +76,26 @@ func (o *Options) defaults() {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.Artifacts == nil {
+		if s, err := artifact.Default(); err == nil {
+			o.Artifacts = s
+		} else {
+			o.Logger.Error("no artifact store; plugins cannot hand over files", "err", err)
+		}
+	}
 }
 
 // Instance is one supervised plugin.
 type Instance struct {
 	spec Spec
-	host sdk.HostServer
+	host sdkhost.HostServer
 	opts Options
 
 	mu       sync.RWMutex
 	client   *plugin.Client
 	impl     sdk.Plugin
 	desc     *sdk.DescribeResponse
+	version  int                          // negotiated protocol version
 	sites    map[string]map[string]string // applied settings, re-applied after relaunch
 	restarts int
 	lastErr  error
@@ -96,7 +109,7 @@ type Instance struct {
 
 // Start verifies and launches the plugin, describes it and starts its
 // supervisor. The context bounds the first launch only.
-func Start(ctx context.Context, spec Spec, host sdk.HostServer, opts Options) (*Instance, error) {
+func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options) (*Instance, error) {
 	opts.defaults()
 	in := &Instance{
 		spec: spec, host: host, opts: opts,
@@ -131,22 +144,28 @@ func VerifyChecksum(path, want string) error {
 	return nil
 }
 
-func (in *Instance) launch(ctx context.Context) error {
-	if err := VerifyChecksum(in.spec.Path, in.spec.SHA256); err != nil {
-		return fmt.Errorf("plugin %q: %w", in.spec.Name, err)
+// open verifies the binary of spec, starts it, negotiates the protocol and
+// checks its Describe answer. host serves the plugin's calls back; nil
+// answers them with errors.
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+	if err := VerifyChecksum(spec.Path, spec.SHA256); err != nil {
+		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
-	sum, _ := hex.DecodeString(in.spec.SHA256)
+	if host != nil {
+		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts}
+	}
+	sum, _ := hex.DecodeString(spec.SHA256)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil, in.host),
-		Cmd:              command(in.spec.Path),
+		HandshakeConfig:  sdkhost.Handshake,
+		VersionedPlugins: sdkhost.PluginSets(host),
+		Cmd:              command(spec.Path),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "plugin." + in.spec.Name,
-			Output:     in.opts.PluginOutput,
+			Name:       "plugin." + spec.Name,
+			Output:     output,
 			Level:      hclog.Info,
 			JSONFormat: true,
 		}),
@@ -154,22 +173,34 @@ func (in *Instance) launch(ctx context.Context) error {
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: start %s: %w", in.spec.Name, in.spec.Path, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %w", spec.Name, spec.Path, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(sdkhost.PluginName)
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: dispense: %w", in.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: dispense: %w", spec.Name, err)
 	}
-	impl := raw.(sdk.Plugin)
+	impl := raw.(*sdkhost.Client)
 	desc, err := impl.Describe(ctx, &sdk.DescribeRequest{})
 	if err != nil {
 		client.Kill()
-		return fmt.Errorf("plugin %q: describe: %w", in.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: describe: %w", spec.Name, err)
 	}
-	if desc.Name != in.spec.Name {
+	if desc.Name != spec.Name {
 		client.Kill()
-		return fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", in.spec.Name, in.spec.Path, desc.Name)
+		return nil, nil, nil, fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", spec.Name, spec.Path, desc.Name)
+	}
+	if err := CheckDescription(desc); err != nil {
+		client.Kill()
+		return nil, nil, nil, fmt.Errorf("plugin %q (%s): %w", spec.Name, spec.Path, err)
+	}
+	return client, impl, desc, nil
+}
+
+func (in *Instance) launch(ctx context.Context) error {
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.Artifacts, in.opts.PluginOutput)
+	if err != nil {
+		return err
 	}
 	in.mu.Lock()
 	sites := make(map[string]map[string]string, len(in.sites))
@@ -189,10 +220,10 @@ func (in *Instance) launch(ctx context.Context) error {
 		}
 	}
 	in.mu.Lock()
-	in.client, in.impl, in.desc, in.lastErr = client, impl, desc, nil
+	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), nil
 	close(in.up)
 	in.mu.Unlock()
-	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", client.NegotiatedVersion(), "pid", pidOf(client))
+	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
 	return nil
 }
 
@@ -335,6 +366,14 @@ func (in *Instance) Description() *sdk.DescribeResponse {
 	return in.desc
 }
 
+// ProtocolVersion returns the protocol version negotiated at the latest
+// launch.
+func (in *Instance) ProtocolVersion() int {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.version
+}
+
 // Status reports whether the plugin runs, its restarts and last error.
 func (in *Instance) Status() (running bool, restarts int, lastErr error) {
 	in.mu.RLock()
@@ -441,3 +480,40 @@ func (in *Instance) Close() {
 		c.Kill()
 	}
 }
+
+// Process is a plugin started for one task on this machine, outside the
+// supervisor: the command line starts one to read its declarations and to
+// run its local commands. It has no host services.
+type Process struct {
+	client *plugin.Client
+	impl   *sdkhost.Client
+	desc   *sdk.DescribeResponse
+}
+
+// Launch verifies the binary of spec, starts it and describes it. Its log
+// lines go to output. Close it when done.
+func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
+	client, impl, desc, err := open(ctx, spec, nil, nil, output)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{client: client, impl: impl, desc: desc}, nil
+}
+
+// Description returns the plugin's Describe answer.
+func (p *Process) Description() *sdk.DescribeResponse { return p.desc }
+
+// ProtocolVersion returns the negotiated protocol version.
+func (p *Process) ProtocolVersion() int { return p.impl.Version() }
+
+// RunCommand runs a local command in the plugin.
+func (p *Process) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) {
+	r, err := p.impl.RunCommand(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: command %q: %w", p.desc.Name, req.Command, err)
+	}
+	return r, nil
+}
+
+// Close stops the plugin process.
+func (p *Process) Close() { p.client.Kill() }

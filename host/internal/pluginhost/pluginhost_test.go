@@ -21,34 +21,38 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	ledgerBin string
-	buildErr  error
+	buildMu sync.Mutex
+	built   = map[string]string{} // package → binary
 )
+
+// buildPlugin builds a plugin package once per test binary.
+func buildPlugin(t *testing.T, pkg string) (path, sum string) {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	path, ok := built[pkg]
+	if !ok {
+		dir, err := os.MkdirTemp("", "pluginhost-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = filepath.Join(dir, filepath.Base(pkg))
+		if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build plugin %s: %v\n%s", pkg, err, out)
+		}
+		built[pkg] = path
+	}
+	s, err := fileSum(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
 
 // ledger builds the test plugin once.
 func ledger(t *testing.T) (path, sum string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pluginhost-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ledgerBin = filepath.Join(dir, "ledger")
-		cmd := exec.Command("go", "build", "-o", ledgerBin, "github.com/medgate/medgate/test/plugins/ledger")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build ledger plugin: %v", buildErr)
-	}
-	s, err := fileSum(ledgerBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ledgerBin, s
+	return buildPlugin(t, "github.com/medgate/medgate/test/plugins/ledger")
 }
 
 func fileSum(path string) (string, error) {

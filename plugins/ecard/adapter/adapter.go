@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Version is the plugin's version.
@@ -79,6 +80,9 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			ListOperation: OpCardsList,
 			Description:   "The newest e-cards first, with names, ID numbers and phones masked.",
 		}},
+		Forms:         forms(),
+		Schemas:       schemas.Documents("ecard"),
+		WorkListViews: workListViews(),
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // BenchmarkScan measures ecard.scan end to end through the real gRPC
@@ -60,7 +61,7 @@ func (a *Adapter) mustConfigureDirect(tb testing.TB) {
 // siteHost binds a HostServer to one site, as the SDK does on the plugin
 // side.
 type siteHost struct {
-	h    sdk.HostServer
+	h    sdkhost.HostServer
 	site string
 }
 

@@ -5,7 +5,10 @@ package sdktest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -14,24 +17,34 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // Connect serves impl over gRPC in memory, exactly as the host would see it
 // across processes, and returns the host-side client. host serves the
 // plugin's calls back to the host; pass a *MemoryHost.
-func Connect(t testing.TB, impl sdk.Plugin, host sdk.HostServer) sdk.Plugin {
+//
+// The client speaks the newest protocol version; it also implements
+// sdk.CommandRunner, so local commands can be tested the same way.
+func Connect(t testing.TB, impl sdk.Plugin, host sdkhost.HostServer) *sdkhost.Client {
 	t.Helper()
-	p := &sdk.GRPCPlugin{Impl: impl, Host: host}
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginName: p})
+	return ConnectVersion(t, impl, host, sdkhost.ProtocolLatest)
+}
+
+// ConnectVersion is Connect speaking an older protocol version, to test
+// that a plugin still works with a host that knows only that version.
+func ConnectVersion(t testing.TB, impl sdk.Plugin, host sdkhost.HostServer, version int) *sdkhost.Client {
+	t.Helper()
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdkhost.PluginName: sdkhost.InMemory(impl, host, version)})
 	t.Cleanup(func() { _ = client.Close() })
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := client.Dispense(sdkhost.PluginName)
 	if err != nil {
 		t.Fatalf("sdktest: dispense plugin: %v", err)
 	}
-	return raw.(sdk.Plugin)
+	return raw.(*sdkhost.Client)
 }
 
-// MemoryHost is an in-memory sdk.HostServer. Its fields may be read by tests
+// MemoryHost is an in-memory sdkhost.HostServer. Its fields may be read by tests
 // after the calls they want to observe have returned.
 type MemoryHost struct {
 	mu        sync.Mutex
@@ -39,6 +52,7 @@ type MemoryHost struct {
 	seqs      map[string]int64
 	events    []Published
 	exchanges []Journaled
+	artifacts []Stored
 }
 
 // Published is an event with its site.
@@ -81,7 +95,7 @@ func (h *MemoryHost) ns(site string) map[string]sdk.Entry {
 	return m
 }
 
-// Get implements sdk.HostServer.
+// Get implements sdkhost.HostServer.
 func (h *MemoryHost) Get(_ context.Context, site, key string) (sdk.Entry, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -92,7 +106,7 @@ func (h *MemoryHost) Get(_ context.Context, site, key string) (sdk.Entry, error)
 	return e, nil
 }
 
-// Put implements sdk.HostServer.
+// Put implements sdkhost.HostServer.
 func (h *MemoryHost) Put(_ context.Context, site, key string, value []byte) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -103,7 +117,7 @@ func (h *MemoryHost) Put(_ context.Context, site, key string, value []byte) (int
 	return e.Version, nil
 }
 
-// CompareAndSet implements sdk.HostServer.
+// CompareAndSet implements sdkhost.HostServer.
 func (h *MemoryHost) CompareAndSet(_ context.Context, site, key string, expect int64, value []byte) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,7 +131,7 @@ func (h *MemoryHost) CompareAndSet(_ context.Context, site, key string, expect i
 	return e.Version, nil
 }
 
-// Scan implements sdk.HostServer.
+// Scan implements sdkhost.HostServer.
 func (h *MemoryHost) Scan(_ context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -134,7 +148,7 @@ func (h *MemoryHost) Scan(_ context.Context, site, prefix string, limit int) ([]
 	return out, nil
 }
 
-// Delete implements sdk.HostServer.
+// Delete implements sdkhost.HostServer.
 func (h *MemoryHost) Delete(_ context.Context, site, key string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -142,7 +156,7 @@ func (h *MemoryHost) Delete(_ context.Context, site, key string) error {
 	return nil
 }
 
-// NextSequence implements sdk.HostServer.
+// NextSequence implements sdkhost.HostServer.
 func (h *MemoryHost) NextSequence(_ context.Context, site, name string) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -151,7 +165,7 @@ func (h *MemoryHost) NextSequence(_ context.Context, site, name string) (int64, 
 	return h.seqs[k], nil
 }
 
-// Publish implements sdk.HostServer.
+// Publish implements sdkhost.HostServer.
 func (h *MemoryHost) Publish(_ context.Context, site string, e sdk.Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -162,7 +176,7 @@ func (h *MemoryHost) Publish(_ context.Context, site string, e sdk.Event) error 
 	return nil
 }
 
-// Journal implements sdk.HostServer.
+// Journal implements sdkhost.HostServer.
 func (h *MemoryHost) Journal(_ context.Context, site string, x sdk.Exchange) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -170,4 +184,35 @@ func (h *MemoryHost) Journal(_ context.Context, site string, x sdk.Exchange) (in
 	return int64(len(h.exchanges)), nil
 }
 
-var _ sdk.HostServer = (*MemoryHost)(nil)
+var _ sdkhost.HostServer = (*MemoryHost)(nil)
+
+// Stored is an artifact a plugin handed to a MemoryHost.
+type Stored struct {
+	Site     string
+	Ref      sdk.ArtifactRef
+	Artifact sdk.Artifact
+	Data     []byte
+}
+
+// PutArtifact implements sdkhost.ArtifactServer.
+func (h *MemoryHost) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return sdk.ArtifactRef{}, err
+	}
+	sum := sha256.Sum256(data)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ref := sdk.ArtifactRef{ID: fmt.Sprintf("artifact-%d", len(h.artifacts)+1), Name: a.Name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	h.artifacts = append(h.artifacts, Stored{Site: site, Ref: ref, Artifact: a, Data: data})
+	return ref, nil
+}
+
+// Artifacts returns a copy of the stored artifacts.
+func (h *MemoryHost) Artifacts() []Stored {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Stored(nil), h.artifacts...)
+}
+
+var _ sdkhost.ArtifactServer = (*MemoryHost)(nil)

@@ -115,6 +115,8 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Description: "Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
 		Operations:  ops,
 		Settings:    settings(),
+		Commands:    commands(),
+		Schemas:     schemas.Documents("selfpay"),
 	}, nil
 }
 
@@ -160,7 +162,12 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 	if old != nil && old.client != nil && a.httpClient == nil {
 		old.client.Close()
 	}
-	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	// The site's own schemas, for the host to map against.
+	overlay, err := schemas.DirDocuments(opts.schemaDir, "selfpay")
+	if err != nil {
+		ds.Warn(SetSchemaDir, "schema", "the host cannot be given the site's schemas", err.Error())
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds, Schemas: overlay}, nil
 }
 
 // Handle implements sdk.Plugin.

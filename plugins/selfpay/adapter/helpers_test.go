@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
 )
@@ -75,13 +76,13 @@ func newEnvSim(t testing.TB, opts selfpaysim.Options, edit func(map[string]strin
 }
 
 // restart connects a new plugin instance (a new process) to host.
-func (e *env) restart(host sdk.HostServer) {
+func (e *env) restart(host sdkhost.HostServer) {
 	e.t.Helper()
 	e.restartWith(New(WithPauseMargin(0)), host)
 }
 
 // restartWith connects a to host as a new plugin process.
-func (e *env) restartWith(a *Adapter, host sdk.HostServer) {
+func (e *env) restartWith(a *Adapter, host sdkhost.HostServer) {
 	e.t.Helper()
 	e.plugin = sdktest.Connect(e.t, a, host)
 	resp, err := e.plugin.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: e.settings})
@@ -185,7 +186,7 @@ func (c *crashHost) CompareAndSet(ctx context.Context, site, key string, expect 
 	return c.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
 }
 
-var _ sdk.HostServer = (*crashHost)(nil)
+var _ sdkhost.HostServer = (*crashHost)(nil)
 
 // payloadOf decodes a reply payload.
 func payloadOf(t testing.TB, r *sdk.HandleResponse) map[string]any {

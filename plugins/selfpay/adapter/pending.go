@@ -73,6 +73,19 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 			if _, ok := m[k].(string); !ok {
 				ds.Error("$."+k, "type", k+" must be a string", "")
 			}
+		case "list":
+			// The command line's file argument: {"name", "content"}.
+			f, ok := m[k].(map[string]any)
+			if !ok {
+				ds.Error("$.list", "type", "list must be an object with name and content", "")
+				continue
+			}
+			if m["filename"] == nil {
+				m["filename"] = f["name"]
+			}
+			if m["content"] == nil {
+				m["content"] = f["content"]
+			}
 		case "verify":
 			if _, ok := m[k].(bool); !ok {
 				ds.Error("$.verify", "type", "verify must be true or false", "true also asks the platform (4208) about each patient")
@@ -124,7 +137,8 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 		summary[rep.Status]++
 		reports = append(reports, rep)
 	}
-	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": mapping, "summary": summary, "patients": reports, "verified": req.Verify}
+	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": mapping, "summary": summary, "patients": reports, "verified": req.Verify,
+		"headline": pendingHeadline(req.Filename, len(list), summary)}
 	payload, err := marshalReport(out)
 	if err != nil {
 		return nil, err

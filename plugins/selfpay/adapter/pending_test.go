@@ -65,6 +65,46 @@ func TestImportPendingCSV(t *testing.T) {
 	if s["uploaded"] != float64(2) || s["failed"] != float64(1) || s["pending"] != float64(1) || s["invalid"] != float64(1) {
 		t.Errorf("summary %v", s)
 	}
+	if h := p["headline"]; h != "pending.csv: 5 patients — pending 1, uploaded 2, failed 1, invalid 1" {
+		t.Errorf("headline %q", h)
+	}
+}
+
+// TestImportPendingFromTheCommandLine sends the list the way
+// `medgate selfpay import-pending` does: a file argument {"name", "content"}.
+func TestImportPendingFromTheCommandLine(t *testing.T) {
+	t.Parallel()
+	e := pendingEnv(t)
+	list := map[string]any{"name": "pending.csv", "content": base64.StdEncoding.EncodeToString([]byte(pendingCSV))}
+	r := e.must(OpImportPending, "imp-cli", map[string]any{"list": list, "verify": false}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	if p := payloadOf(t, r); p["file"] != "pending.csv" || len(p["patients"].([]any)) != 5 {
+		t.Fatalf("report %v", p)
+	}
+	bad := e.must(OpImportPending, "imp-cli-bad", map[string]any{"list": "pending.csv"}, 1)
+	wantStatus(t, bad, sdk.StatusInvalid)
+	if bad.Diagnostics[0].Field != "$.list" {
+		t.Errorf("diagnostics %v", bad.Diagnostics)
+	}
+}
+
+func TestPendingHeadline(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		summary map[string]int
+		want    string
+	}{
+		"in status order": {map[string]int{"failed": 1, "uploaded": 1, "pending": 1}, "l.csv: 3 patients — pending 1, uploaded 1, failed 1"},
+		"zero left out":   {map[string]int{"uploaded": 3, "failed": 0}, "l.csv: 3 patients — uploaded 3"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := pendingHeadline("l.csv", 3, tc.summary); got != tc.want {
+				t.Errorf("pendingHeadline = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestImportPendingXLSXVerify(t *testing.T) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Version is the plugin's version.
@@ -129,6 +131,9 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Operations:  operations(),
 		Jobs:        []sdk.Job{{Name: JobStockInSync, Interval: time.Hour, Summary: "fetch today's (and syncDays earlier) stock-in documents and create draft receipts"}},
 		Settings:    settings(),
+		Commands:    commands(),
+		Forms:       forms(),
+		Schemas:     schemas.Documents(Name),
 		WorkLists: []sdk.WorkList{{
 			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,
 			Description: "Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",
@@ -148,7 +153,12 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 		a.sites[req.Site] = cfg
 		a.mu.Unlock()
 	}
-	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	// The site's own schemas, for the host to map against.
+	overlay, err := schemas.DirDocuments(strings.TrimSpace(req.Settings[setSchemaDir]), Name)
+	if err != nil {
+		ds.Warn(setSchemaDir, "schema", "the host cannot be given the site's schemas", err.Error())
+	}
+	return &sdk.ConfigureResponse{Diagnostics: ds, Schemas: overlay}, nil
 }
 
 func (a *Adapter) site(name string) *siteConfig {

@@ -24,11 +24,14 @@ type exportReply struct {
 	FileName   string           `json:"fileName"`
 	Size       int64            `json:"size"`
 	SHA256     string           `json:"sha256"`
+	From       string           `json:"from"`
+	To         string           `json:"to"`
 	Sheets     []string         `json:"sheets"`
 	Rows       map[string]int64 `json:"rows"`
 	Base64     string           `json:"base64"`
 	DurationMS int64            `json:"durationMs"`
 	InlineNote string           `json:"inlineNote"`
+	Artifact   string           `json:"artifact"`
 }
 
 // seed fills a site with token operations, uploads on two days, fetched
@@ -182,6 +185,11 @@ func TestExportWorkbookMatchesTheData(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
+	// The workbook is handed to medgate; the reply carries its reference.
+	if arts := e.host.Artifacts(); len(arts) != 1 || arts[0].Ref.ID != rep.Artifact || arts[0].Site != "s1" ||
+		arts[0].Ref.SHA256 != hex.EncodeToString(sum[:]) || !strings.HasSuffix(arts[0].Artifact.Name, ".xlsx") {
+		t.Errorf("artifacts %+v, reply artifact %q", arts, rep.Artifact)
+	}
 	if rep.Size != int64(len(data)) || rep.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("reply size %d sha %s does not describe the %d-byte file", rep.Size, rep.SHA256, len(data))
 	}
@@ -242,6 +250,7 @@ func TestExportWorkbookMatchesTheData(t *testing.T) {
 	var last struct {
 		Rows int64
 		Done bool
+		Line string
 	}
 	_ = json.Unmarshal(evs[len(evs)-1].Payload, &last)
 	total := int64(0)
@@ -251,6 +260,10 @@ func TestExportWorkbookMatchesTheData(t *testing.T) {
 	if !last.Done || last.Rows != total {
 		t.Errorf("last progress %+v, want done with %d rows", last, total)
 	}
+	// The line `medgate tracecode export` prints, as its declaration says.
+	if want := fmt.Sprintf("written: %d rows in all", total); last.Line != want {
+		t.Errorf("last progress line %q, want %q", last.Line, want)
+	}
 	e.assertNoSecrets(data)
 }
 
@@ -258,6 +271,9 @@ func TestExportFiltersAndErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(s map[string]string) { s["exportInlineMax"] = "100" })
 	seed(t, e)
+	if one := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "sheets": []string{"token"}}), sdk.StatusOK); one.To != "2026-11-26" {
+		t.Errorf("an export without to covers %s to %s, want the one day", one.From, one.To)
+	}
 	rep := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-25", "to": "2026-11-26", "sheets": []string{"codes"}, "source": "upload", "inline": true}), sdk.StatusOK)
 	if rep.Base64 != "" || rep.InlineNote == "" {
 		t.Errorf("a workbook over exportInlineMax was inlined: note %q", rep.InlineNote)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,7 +58,9 @@ type exportReply struct {
 	Rows       map[string]int64 `json:"rows"`
 	DurationMS int64            `json:"durationMs"`
 	Base64     string           `json:"base64,omitempty"`
-	InlineNote string           `json:"inlineNote,omitempty"`
+	// Artifact is the reference of the workbook in medgate's storage.
+	Artifact   string `json:"artifact,omitempty"`
+	InlineNote string `json:"inlineNote,omitempty"`
 }
 
 // Chinese labels of the workbook.
@@ -119,6 +122,9 @@ func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
 	var p exportPayload
 	if ds := plain(h.req.Payload, &p); ds != nil {
 		return invalid(ds)
+	}
+	if p.To == "" {
+		p.To = p.From // one day
 	}
 	var ds sdk.Diagnostics
 	from, errF := time.ParseInLocation(dateLayout, p.From, h.cfg.zone)
@@ -183,7 +189,11 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 	exportID := h.req.MessageID
 	progress := func(pr export.Progress) {
 		h.a.log.Info("export progress", "site", h.req.Site, "export", exportID, "sheet", pr.Sheet, "rows", pr.Rows, "done", pr.Done)
-		ev, _ := json.Marshal(map[string]any{"exportId": exportID, "sheet": pr.Sheet, "sheetRows": pr.SheetRows, "rows": pr.Rows, "done": pr.Done})
+		line := fmt.Sprintf("%s: %d rows (%d in all)", pr.Sheet, pr.SheetRows, pr.Rows)
+		if pr.Done {
+			line = fmt.Sprintf("written: %d rows in all", pr.Rows)
+		}
+		ev, _ := json.Marshal(map[string]any{"exportId": exportID, "sheet": pr.Sheet, "sheetRows": pr.SheetRows, "rows": pr.Rows, "done": pr.Done, "line": line})
 		id := fmt.Sprintf("tracecode-export-%s-%s-%d", h.req.Site, exportID, pr.Rows)
 		if pr.Done {
 			id += "-done"
@@ -232,6 +242,20 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		return nil, err
 	}
 	rep.Path, rep.FileName, rep.Size, rep.SHA256 = res.Path, name, res.Size, res.SHA256
+	// Hand the workbook to medgate, which serves it by reference only.
+	f, err := os.Open(res.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read the export back for medgate: %w", err)
+	}
+	ref, err := sdk.PutArtifact(ctx, h.req.Host, sdk.Artifact{Name: name, ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, f)
+	f.Close()
+	switch {
+	case errors.Is(err, sdk.ErrNoArtifacts): // an older medgate: the path only
+	case err != nil:
+		return nil, fmt.Errorf("hand the workbook to medgate: %w", err)
+	default:
+		rep.Artifact = ref.ID
+	}
 	rep.DurationMS = h.a.now().Sub(start).Milliseconds()
 	if p.Inline {
 		switch {

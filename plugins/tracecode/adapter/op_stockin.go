@@ -253,8 +253,9 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	qty := 0.0
 	for _, l := range rec.Lines {
 		var q float64
-		fmt.Sscan(l.Qty, &q)
-		qty += q
+		if _, err := fmt.Sscan(l.Qty, &q); err == nil {
+			qty += q
+		}
 	}
 	ev, _ := json.Marshal(map[string]any{"billNo": rec.DocNo, "billTime": rec.BillTime, "supplierCode": rec.FromOrgCode, "supplierName": rec.FromOrgName,
 		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})

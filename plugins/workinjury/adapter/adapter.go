@@ -139,6 +139,8 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Name: JobInstitutions, Interval: jobInterval, Summary: "upload new and changed approved institutions from institutionsFile (GYU009)"},
 		},
 		Settings: settings(),
+		Commands: commands(),
+		Schemas:  schemas.Documents(Name),
 	}, nil
 }
 

@@ -69,6 +69,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Name: "ledgerDir", Type: sdk.SettingPath, Required: true, Description: "directory of calls.log and effects.log", Example: "/var/lib/medgate/ledger"},
 			{Name: "label", Type: sdk.SettingString, Default: "test", Description: "free text echoed in replies"},
 		},
+		Commands: commands(),
 	}, nil
 }
 

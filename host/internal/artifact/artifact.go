@@ -1,0 +1,185 @@
+// Package artifact is host-held storage for the files plugins hand over
+// (exports, labels): a plugin streams a file in with Host.PutArtifact and
+// gets a reference; the console and the command line serve only such
+// references, so no plugin can make the host open a path of its choosing.
+//
+// Files live in one directory, each as <id> with its metadata in
+// <id>.json; ids are random. Files older than the store's TTL are removed
+// when new ones arrive.
+package artifact
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotFound: no artifact has that id (or it expired).
+var ErrNotFound = errors.New("artifact not found")
+
+// Meta describes a stored artifact.
+type Meta struct {
+	ID          string    `json:"id"`
+	Plugin      string    `json:"plugin"`
+	Site        string    `json:"site"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"contentType,omitempty"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	Created     time.Time `json:"created"`
+}
+
+// Store keeps artifacts in a directory.
+type Store struct {
+	dir string
+	ttl time.Duration
+	now func() time.Time
+	// MaxSize bounds one artifact (default 1 GiB).
+	MaxSize int64
+}
+
+// DefaultTTL is how long an artifact is kept.
+const DefaultTTL = 24 * time.Hour
+
+// New returns a store in dir, creating it (mode 0700).
+func New(dir string, ttl time.Duration) (*Store, error) {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("artifact store: create %s: %w", dir, err)
+	}
+	return &Store{dir: dir, ttl: ttl, now: time.Now, MaxSize: 1 << 30}, nil
+}
+
+var (
+	defaultOnce  sync.Once
+	defaultStore *Store
+	defaultErr   error
+)
+
+// Default returns the store of this machine: $MEDGATE_ARTIFACT_DIR, else
+// medgate-artifacts in the temporary directory. The daemon's plugins, its
+// console and the command line on the same machine share it.
+func Default() (*Store, error) {
+	defaultOnce.Do(func() {
+		dir := os.Getenv("MEDGATE_ARTIFACT_DIR")
+		if dir == "" {
+			dir = filepath.Join(os.TempDir(), "medgate-artifacts")
+		}
+		defaultStore, defaultErr = New(dir, DefaultTTL)
+	})
+	return defaultStore, defaultErr
+}
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{48}$`)
+
+// Put streams r into the store as name for plugin and site and returns its
+// metadata.
+func (s *Store) Put(plugin, site, name, contentType string, r io.Reader) (Meta, error) {
+	s.prune()
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return Meta{}, fmt.Errorf("artifact store: no randomness: %w", err)
+	}
+	m := Meta{ID: hex.EncodeToString(b), Plugin: plugin, Site: site, Name: cleanName(name), ContentType: contentType, Created: s.now().UTC()}
+	tmp, err := os.CreateTemp(s.dir, ".put-*")
+	if err != nil {
+		return Meta{}, fmt.Errorf("artifact store: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, s.MaxSize+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return Meta{}, fmt.Errorf("artifact store: write %s: %w", m.Name, err)
+	case n > s.MaxSize:
+		return Meta{}, fmt.Errorf("artifact store: %s is over %d bytes; split it", m.Name, s.MaxSize)
+	}
+	m.Size, m.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return Meta{}, err
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, m.ID+".json"), meta, 0o600); err != nil {
+		return Meta{}, fmt.Errorf("artifact store: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, m.ID)); err != nil {
+		return Meta{}, fmt.Errorf("artifact store: %w", err)
+	}
+	return m, nil
+}
+
+// Open returns an artifact's metadata and content. It checks the content
+// against the stored SHA-256 first, so a changed file is never served.
+func (s *Store) Open(id string) (Meta, *os.File, error) {
+	if !idRE.MatchString(id) {
+		return Meta{}, nil, ErrNotFound
+	}
+	raw, err := os.ReadFile(filepath.Join(s.dir, id+".json"))
+	if err != nil {
+		return Meta{}, nil, ErrNotFound
+	}
+	var m Meta
+	if err := json.Unmarshal(raw, &m); err != nil || m.ID != id {
+		return Meta{}, nil, fmt.Errorf("artifact %s: unreadable metadata", id)
+	}
+	if !s.now().Before(m.Created.Add(s.ttl)) {
+		return Meta{}, nil, ErrNotFound
+	}
+	f, err := os.Open(filepath.Join(s.dir, id))
+	if err != nil {
+		return Meta{}, nil, ErrNotFound
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil || hex.EncodeToString(h.Sum(nil)) != m.SHA256 {
+		f.Close()
+		return Meta{}, nil, fmt.Errorf("artifact %s (%s) changed since it was stored; ask the plugin for it again", id, m.Name)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return Meta{}, nil, err
+	}
+	return m, f, nil
+}
+
+// prune removes expired artifacts.
+func (s *Store) prune() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	cutoff := s.now().Add(-s.ttl)
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !idRE.MatchString(id) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(s.dir, id))
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+	}
+}
+
+// cleanName keeps the base name of a file, without separators.
+func cleanName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if name == "." || name == "/" || name == "" {
+		return "file"
+	}
+	return name
+}

@@ -1,0 +1,91 @@
+package artifact
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPutOpen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := New(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	m, err := s.Put("tracecode", "s1", "../../etc/export.xlsx", "application/x", strings.NewReader("PK workbook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name != "export.xlsx" || m.Size != 11 || len(m.SHA256) != 64 || m.Plugin != "tracecode" || m.Site != "s1" {
+		t.Fatalf("meta %+v", m)
+	}
+	got, f, err := s.Open(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(f)
+	f.Close()
+	if string(data) != "PK workbook" || got != m {
+		t.Fatalf("opened %+v %q", got, data)
+	}
+	cases := map[string]struct {
+		id     string
+		before func()
+		notFnd bool
+	}{
+		"not an id":    {id: "../" + m.ID, notFnd: true},
+		"unknown id":   {id: strings.Repeat("0", 48), notFnd: true},
+		"changed file": {id: m.ID, before: func() { _ = os.WriteFile(filepath.Join(dir, m.ID), []byte("PK changed!"), 0o600) }},
+		"expired":      {id: m.ID, before: func() { now = now.Add(time.Hour) }, notFnd: true},
+	}
+	for _, name := range []string{"not an id", "unknown id", "changed file", "expired"} {
+		tc := cases[name]
+		if tc.before != nil {
+			tc.before()
+		}
+		_, f, err := s.Open(tc.id)
+		if err == nil {
+			f.Close()
+			t.Fatalf("%s: opened", name)
+		}
+		if errors.Is(err, ErrNotFound) != tc.notFnd {
+			t.Fatalf("%s: %v, want not-found %v", name, err, tc.notFnd)
+		}
+	}
+}
+
+func TestPutTooLargeAndPrune(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := New(dir, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MaxSize = 4
+	if _, err := s.Put("p", "s", "big", "", bytes.NewReader([]byte("12345"))); err == nil || !strings.Contains(err.Error(), "over 4 bytes") {
+		t.Fatalf("too large: %v", err)
+	}
+	old, err := s.Put("p", "s", "old", "", bytes.NewReader([]byte("1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, old.ID+".json"), past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put("p", "s", "new", "", bytes.NewReader([]byte("2"))); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("after pruning %d files, want the new artifact and its metadata", len(entries))
+	}
+}

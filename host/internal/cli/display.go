@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// showReply shows the reply of a remote command as its Display says. A
+// reply that is not ok shows its errors and the external system's answer.
+func showReply(w io.Writer, d sdk.Display, r *pipeline.Reply, raw []byte, asJSON bool) error {
+	switch {
+	case d.JSON:
+		return printJSON(w, r)
+	case asJSON:
+		return printRawJSON(w, r.Payload)
+	}
+	if r.Status != pipeline.StatusOK {
+		fmt.Fprintf(w, "%s: %s\n", r.Type, r.Status)
+		if r.External != nil && (r.External.Code != "" || r.External.Message != "") {
+			fmt.Fprintf(w, "  %s answered %s: %s\n", r.External.System, r.External.Code, r.External.Message)
+		}
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "  %s\n", strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": ")))
+		}
+		return nil
+	}
+	if r.External != nil && r.External.MsgID != "" {
+		fmt.Fprintf(w, "%s: ok (%s serial %s)\n", r.Type, r.External.System, r.External.MsgID)
+	}
+	if len(r.Payload) == 0 {
+		if r.External == nil {
+			fmt.Fprintf(w, "%s: ok\n", r.Type)
+		}
+		return nil
+	}
+	_ = raw
+	return showPayload(w, d, r.Payload)
+}
+
+// showPayload shows a JSON payload: the headline, the single fields, then
+// the table of rows. With nothing declared it prints the payload as JSON.
+func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
+	if d.Headline == "" && len(d.Fields) == 0 && d.Rows == "" {
+		return printRawJSON(w, payload)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return fmt.Errorf("the reply payload is not a JSON object (%w); run with -json to see it", err)
+	}
+	if d.Headline != "" {
+		if h := text(obj[d.Headline]); h != "" {
+			fmt.Fprintln(w, h)
+		}
+	}
+	for _, f := range d.Fields {
+		if v := text(obj[f.Field]); v != "" {
+			fmt.Fprintf(w, "%s: %s\n", f.Title, v)
+		}
+	}
+	if d.Rows == "" {
+		return nil
+	}
+	rows, _ := obj[d.Rows].([]any)
+	return table(w, d.Columns, rows)
+}
+
+// table prints rows under the columns; a column empty in every row is left
+// out, an empty cell shows as "-".
+func table(w io.Writer, cols []sdk.Column, rows []any) error {
+	cells := make([][]string, len(rows))
+	used := make([]bool, len(cols))
+	for i, r := range rows {
+		m, _ := r.(map[string]any)
+		cells[i] = make([]string, len(cols))
+		for j, c := range cols {
+			cells[i][j] = text(m[c.Field])
+			used[j] = used[j] || cells[i][j] != ""
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var head []string
+	for j, c := range cols {
+		if used[j] {
+			head = append(head, c.Title)
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, row := range cells {
+		var line []string
+		for j, v := range row {
+			if !used[j] {
+				continue
+			}
+			if v == "" {
+				v = "-"
+			}
+			line = append(line, v)
+		}
+		fmt.Fprintln(tw, strings.Join(line, "\t"))
+	}
+	return tw.Flush()
+}
+
+// text is a JSON value as one line of text.
+func text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64, bool:
+		return fmt.Sprint(v)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// copyResult copies the artifact a reply names to dst. The artifact store
+// checks the file against its SHA-256 before handing it out.
+func copyResult(f *sdk.FileResult, plugin string, payload []byte, dst string) (artifact.Meta, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return artifact.Meta{}, fmt.Errorf("read the reply: %w", err)
+	}
+	id := text(obj[f.ArtifactField])
+	if id == "" {
+		return artifact.Meta{}, fmt.Errorf("the reply names no file (field %q is empty); -out cannot copy it", f.ArtifactField)
+	}
+	store, err := artifact.Default()
+	if err != nil {
+		return artifact.Meta{}, err
+	}
+	m, in, err := store.Open(id)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return artifact.Meta{}, fmt.Errorf("artifact %s is not in %s: -out works on the machine medgate runs on (with the same MEDGATE_ARTIFACT_DIR)", id, "medgate's artifact store")
+	}
+	if err != nil {
+		return artifact.Meta{}, err
+	}
+	defer in.Close()
+	if m.Plugin != plugin {
+		return artifact.Meta{}, fmt.Errorf("the reply names a file of plugin %s, not of %s; not copied", m.Plugin, plugin)
+	}
+	o, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return artifact.Meta{}, fmt.Errorf("create %s: %w", dst, err)
+	}
+	if _, err := io.Copy(o, in); err != nil {
+		o.Close()
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w", m.Name, dst, err)
+	}
+	if err := o.Close(); err != nil {
+		return artifact.Meta{}, fmt.Errorf("close %s: %w", dst, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,442 @@
+package console
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// This file renders what plugins declare for the console (sdk.Form,
+// sdk.WorkListView): the host knows no plugin by name here.
+
+// maxUpload bounds a form's uploaded files.
+const maxUpload = 16 << 20
+
+// navItem is one entry of the navigation bar.
+type navItem struct {
+	Href, Title, Key string
+}
+
+// navItems lists the forms of the plugins enabled at some site.
+func (c *Console) navItems() []navItem {
+	var out []navItem
+	for _, p := range c.b.Plugins() {
+		if len(p.Sites) == 0 {
+			continue
+		}
+		for _, f := range p.Views.Forms {
+			out = append(out, navItem{Href: formPath(p.Name, f.Name), Title: f.Title, Key: "form/" + p.Name + "/" + f.Name})
+		}
+	}
+	return out
+}
+
+func formPath(plugin, form string) string {
+	return Prefix + "form/" + url.PathEscape(plugin) + "/" + url.PathEscape(form)
+}
+
+// formData is the form page's data.
+type formData struct {
+	Plugin string
+	Form   sdk.Form
+	Sites  []string
+	Site   string
+	// Values are the fields as given (prefilled or submitted).
+	Values  map[string]string
+	Problem *flash
+	Result  *formResult
+}
+
+// formResult is a reply shown as the form declares.
+type formResult struct {
+	MessageID string
+	Printable bool
+	Fields    []resultField
+	Images    []resultImage
+	Lines     []string
+	Table     *resultTable
+	File      *resultFile
+	JSON      string
+}
+
+type resultField struct{ Title, Value string }
+
+type resultImage struct {
+	Title string
+	URL   template.URL
+}
+
+type resultTable struct {
+	Columns []string
+	Rows    [][]string
+}
+
+type resultFile struct {
+	Name, SHA256, Token string
+	Size                int64
+}
+
+// lookupForm returns the plugin and form of a request's path.
+func (c *Console) lookupForm(w http.ResponseWriter, r *http.Request) (*Plugin, *sdk.Form, bool) {
+	name, form := r.PathValue("plugin"), r.PathValue("form")
+	p := c.pluginByName(name)
+	if p != nil {
+		for i := range p.Views.Forms {
+			if p.Views.Forms[i].Name == form {
+				return p, &p.Views.Forms[i], true
+			}
+		}
+	}
+	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such form)", fmt.Sprintf("No running plugin %q declares a form %q.", name, form), "Choose a page from the navigation bar.")
+	return nil, nil, false
+}
+
+func (c *Console) formPage(w http.ResponseWriter, r *http.Request) {
+	p, f, ok := c.lookupForm(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	d := formData{Plugin: p.Name, Form: *f, Sites: p.Sites, Site: q.Get("site"), Values: map[string]string{}}
+	if d.Site == "" && len(d.Sites) > 0 {
+		d.Site = d.Sites[0]
+	}
+	for _, fl := range f.Fields {
+		v := q.Get(fl.Name)
+		if v == "" {
+			v = fl.Default
+		}
+		d.Values[fl.Name] = v
+	}
+	c.render(w, r, http.StatusOK, "form", f.Title, "form/"+p.Name+"/"+f.Name, d)
+}
+
+// formSubmit sends the form's operation and shows the reply.
+func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
+	p, f, ok := c.lookupForm(w, r)
+	if !ok {
+		return
+	}
+	s := sessionFrom(r)
+	d := formData{Plugin: p.Name, Form: *f, Sites: p.Sites, Site: r.PostFormValue("site"), Values: map[string]string{}}
+	nav := "form/" + p.Name + "/" + f.Name
+	if !c.checkSite(w, r, p.Name, d.Site) {
+		return
+	}
+	payload := map[string]any{}
+	for k, v := range f.Fixed {
+		payload[k] = v
+	}
+	var problems []string
+	for _, fl := range f.Fields {
+		v, err := formValue(r, fl)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if fl.Type != sdk.ArgumentFile {
+			d.Values[fl.Name] = r.PostFormValue(fl.Name)
+		}
+		if v != nil {
+			payload[fl.Name] = v
+		}
+	}
+	if len(problems) > 0 {
+		d.Problem = &flash{Title: "请检查输入 (check the fields)", Lines: problems}
+		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
+		return
+	}
+	key, _ := payload[f.Key].(string)
+	res := c.send(r.Context(), c.o.LongWait, prefixAction, d.Site, f.Operation, key, payload)
+	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
+	if !res.ok() {
+		d.Problem = res.flash("")
+		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
+		return
+	}
+	result, err := c.showResult(p.Name, d.Site, f.Result, res.Reply.Payload)
+	if err != nil {
+		d.Problem = &flash{Title: "回复不完整 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", f.Operation, err)}}
+		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
+		return
+	}
+	result.MessageID = res.ID
+	d.Result = result
+	c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
+}
+
+// formValue reads one field of a submitted form, typed as declared; nil
+// when the field is empty and not required.
+func formValue(r *http.Request, fl sdk.Argument) (any, error) {
+	label := fl.Name
+	if fl.Type == sdk.ArgumentFile {
+		file, hdr, err := r.FormFile(fl.Name)
+		if err != nil {
+			if fl.Required {
+				return nil, fmt.Errorf("%s: choose a file", label)
+			}
+			return nil, nil
+		}
+		defer file.Close()
+		data, err := io.ReadAll(io.LimitReader(file, maxUpload+1))
+		if err != nil || len(data) > maxUpload {
+			return nil, fmt.Errorf("%s: the file cannot be read or is over %d MiB", label, maxUpload>>20)
+		}
+		return map[string]string{"name": path.Base(hdr.Filename), "content": base64.StdEncoding.EncodeToString(data)}, nil
+	}
+	v := strings.TrimSpace(r.PostFormValue(fl.Name))
+	if v == "" {
+		v = fl.Default
+	}
+	if v == "" {
+		if fl.Required {
+			return nil, fmt.Errorf("%s: required — %s", label, fl.Description)
+		}
+		return nil, nil
+	}
+	if len(fl.Enum) > 0 && !slices.Contains(fl.Enum, v) {
+		return nil, fmt.Errorf("%s: %q is not one of %s", label, v, strings.Join(fl.Enum, ", "))
+	}
+	switch fl.Type {
+	case sdk.SettingInt:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a whole number", label, v)
+		}
+		return n, nil
+	case sdk.SettingBool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not true or false", label, v)
+		}
+		return b, nil
+	case sdk.ArgumentList:
+		var items []string
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		return items, nil
+	}
+	return v, nil
+}
+
+// showResult builds the view of a reply payload as d declares. Text is
+// masked like work-list cells.
+func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
+	}
+	out := &formResult{Printable: d.Printable}
+	for _, f := range d.Fields {
+		if v := valueText(lookup(obj, f.Field)); v != "" {
+			out.Fields = append(out.Fields, resultField{Title: f.Title, Value: v})
+		}
+	}
+	for _, im := range d.Images {
+		s, _ := lookup(obj, im.Field).(string)
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || pngURL(raw) == "" {
+			return nil, fmt.Errorf("field %q is not a PNG image", im.Field)
+		}
+		out.Images = append(out.Images, resultImage{Title: im.Title, URL: pngURL(raw)})
+	}
+	if d.Lines != "" {
+		lines, _ := lookup(obj, d.Lines).([]any)
+		for _, l := range lines {
+			out.Lines = append(out.Lines, valueText(l))
+		}
+	}
+	if d.Rows != "" {
+		t := &resultTable{}
+		for _, col := range d.Columns {
+			t.Columns = append(t.Columns, col.Title)
+		}
+		rows, _ := lookup(obj, d.Rows).([]any)
+		for _, row := range rows {
+			m, _ := row.(map[string]any)
+			cells := make([]string, len(d.Columns))
+			for i, col := range d.Columns {
+				cells[i] = valueText(lookup(m, col.Field))
+			}
+			t.Rows = append(t.Rows, cells)
+		}
+		out.Table = t
+	}
+	if d.File != nil {
+		id, _ := lookup(obj, d.File.ArtifactField).(string)
+		m, fh, err := c.o.Artifacts.Open(id)
+		if err != nil {
+			return nil, fmt.Errorf("field %q does not name a file medgate holds: %w", d.File.ArtifactField, err)
+		}
+		fh.Close()
+		if m.Plugin != plugin || m.Site != site {
+			return nil, fmt.Errorf("field %q names a file of %s at site %s, not of this plugin and site", d.File.ArtifactField, m.Plugin, m.Site)
+		}
+		out.File = &resultFile{Name: m.Name, SHA256: m.SHA256, Size: m.Size,
+			Token: c.downloads.add(download{ArtifactID: m.ID})}
+	}
+	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
+		pretty, _ := json.MarshalIndent(obj, "", "  ")
+		out.JSON = logging.Mask(string(pretty))
+	}
+	return out, nil
+}
+
+// lookup follows a dotted path into a decoded JSON value.
+func lookup(v any, p string) any {
+	for _, part := range strings.Split(p, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[part]
+	}
+	return v
+}
+
+// valueText shows a decoded JSON value as text, masked.
+func valueText(v any) string {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return cellText(raw)
+}
+
+// action runs a work-list row action and returns to the list.
+func (c *Console) action(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r)
+	plugin, list, name, site := r.PostFormValue("plugin"), r.PostFormValue("list"), r.PostFormValue("action"), r.PostFormValue("site")
+	p := c.pluginByName(plugin)
+	var act *sdk.Action
+	if p != nil {
+		for _, v := range p.Views.WorkListViews {
+			if v.List != list {
+				continue
+			}
+			for i := range v.Actions {
+				if v.Actions[i].Name == name {
+					act = &v.Actions[i]
+				}
+			}
+		}
+	}
+	if act == nil {
+		c.fail(w, r, http.StatusNotFound, "操作不存在 (no such action)", fmt.Sprintf("No running plugin %q declares an action %q on work list %q.", plugin, name, list), "Reload the work list and try again.")
+		return
+	}
+	if !c.checkSite(w, r, plugin, site) {
+		return
+	}
+	payload := map[string]any{}
+	for field, from := range act.Row {
+		var v any
+		if err := json.Unmarshal([]byte(r.PostFormValue("row."+from)), &v); err != nil {
+			c.fail(w, r, http.StatusBadRequest, "表单不完整 (incomplete form)", "The row value "+from+" is missing.", "Reload the work list and try again.")
+			return
+		}
+		payload[field] = v
+	}
+	if act.Operator != "" {
+		payload[act.Operator] = s.operator
+	}
+	for _, fl := range act.Fields {
+		v, err := formValue(r, fl)
+		if err != nil {
+			c.sessions.setFlash(s, &flash{Title: "请检查输入 (check the fields)", Lines: []string{err.Error()}})
+			redirect(w, r, listPath(plugin, list))
+			return
+		}
+		if v != nil {
+			payload[fl.Name] = v
+		}
+	}
+	res := c.send(r.Context(), c.o.Wait, prefixAction, site, act.Operation, "", payload)
+	c.o.Logger.Info("console: action sent", "operator", s.operator, "plugin", plugin, "list", list, "action", name, "site", site, "message", res.ID, "ok", res.ok())
+	c.sessions.setFlash(s, res.flash(act.Label+" ✓"))
+	redirect(w, r, listPath(plugin, list))
+}
+
+func listPath(plugin, list string) string {
+	return Prefix + "worklists?" + url.Values{"plugin": {plugin}, "list": {list}}.Encode()
+}
+
+// checkSite refuses a site where the plugin is not enabled.
+func (c *Console) checkSite(w http.ResponseWriter, r *http.Request, plugin, site string) bool {
+	sites := c.sitesOf(plugin)
+	if slices.Contains(sites, site) {
+		return true
+	}
+	fix := "Choose one of the sites where it is enabled: " + strings.Join(sites, ", ") + "."
+	if len(sites) == 0 {
+		fix = "Enable the " + plugin + " plugin for a site in the medgate configuration and reload."
+	}
+	c.fail(w, r, http.StatusNotFound, "站点未启用该插件 (plugin not enabled)", fmt.Sprintf("The %s plugin is not enabled for site %q.", plugin, site), fix)
+	return false
+}
+
+// download serves a file a form's reply named, by its random token, only
+// while the token lives and only if the file still has the SHA-256 the
+// reply reported.
+func (c *Console) download(w http.ResponseWriter, r *http.Request) {
+	f, ok := c.downloads.get(r.PathValue("token"))
+	if !ok {
+		c.fail(w, r, http.StatusNotFound, "下载链接无效 (download link unknown or expired)",
+			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
+		return
+	}
+	m, fh, err := c.o.Artifacts.Open(f.ArtifactID)
+	switch {
+	case errors.Is(err, artifact.ErrNotFound):
+		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "medgate no longer holds the file; artifacts are kept for a day.", "Submit the form again.")
+		return
+	case err != nil:
+		c.o.Logger.Warn("console: artifact not served", "artifact", f.ArtifactID, "err", err)
+		c.fail(w, r, http.StatusConflict, "文件已被改动 (file changed)",
+			"The file's SHA-256 is no longer the one it was stored with, so the console does not serve it.", "Submit the form again; if this repeats, check who writes to medgate's artifact directory.")
+		return
+	}
+	defer fh.Close()
+	s := sessionFrom(r)
+	c.o.Logger.Info("console: file downloaded", "operator", s.operator, "plugin", m.Plugin, "site", m.Site, "file", m.Name)
+	ctype := m.ContentType
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(m.Name))
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.Name}))
+	w.Header().Set("X-Content-SHA256", m.SHA256)
+	http.ServeContent(w, r, "", m.Created, fh)
+}
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+// pngURL returns a data: URL for a PNG, or "" when the bytes are not a PNG.
+func pngURL(b []byte) template.URL {
+	if !bytes.HasPrefix(b, pngMagic) {
+		return ""
+	}
+	// #nosec: base64 of bytes checked to be a PNG, in a data: URL of type image/png.
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+}

@@ -1,0 +1,115 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+)
+
+// ReservedHeaderPrefix starts the Kafka header names only the host sets.
+const ReservedHeaderPrefix = "medgate-"
+
+// ErrContract: a plugin broke a rule of the plugin contract.
+var ErrContract = errors.New("plugin contract")
+
+// CheckEvent reports why plugin may not publish e: its type must start with
+// "<plugin>." and its headers must not use the host's "medgate-" names.
+func CheckEvent(plugin string, e sdk.Event) error {
+	if !strings.HasPrefix(e.Type, plugin+".") || len(e.Type) == len(plugin)+1 {
+		return fmt.Errorf("%w: event type %q must start with %q (the plugin's own name)", ErrContract, e.Type, plugin+".")
+	}
+	for k := range e.Headers {
+		if strings.HasPrefix(strings.ToLower(k), ReservedHeaderPrefix) {
+			return fmt.Errorf("%w: event %s: header %q: names starting with %q are set by the host; rename it", ErrContract, e.Type, k, ReservedHeaderPrefix)
+		}
+	}
+	return nil
+}
+
+// CheckDescription reports what is wrong with a plugin's declarations:
+// operations outside its name, and commands that cannot run.
+func CheckDescription(d *sdk.DescribeResponse) error {
+	var errs []error
+	for _, op := range d.Operations {
+		if !strings.HasPrefix(op.Type, d.Name+".") {
+			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range d.Commands {
+		if seen[c.Name] {
+			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
+		}
+		seen[c.Name] = true
+		errs = append(errs, c.Check(d.Name)...)
+	}
+	forms := map[string]bool{}
+	for _, f := range d.Forms {
+		if forms[f.Name] {
+			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
+		}
+		forms[f.Name] = true
+		if !strings.HasPrefix(f.Operation, d.Name+".") {
+			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
+		}
+	}
+	lists := map[string]bool{}
+	for _, wl := range d.WorkLists {
+		lists[wl.Name] = true
+	}
+	for _, v := range d.WorkListViews {
+		if !lists[v.List] {
+			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
+		}
+		for _, c := range v.Columns {
+			if c.Form != "" && !forms[c.Form] {
+				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
+			}
+		}
+		for _, a := range v.Actions {
+			if !strings.HasPrefix(a.Operation, d.Name+".") {
+				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
+	}
+	return nil
+}
+
+// guard enforces the contract on a plugin's calls to the host services
+// and keeps the plugin's artifacts.
+type guard struct {
+	sdkhost.HostServer
+	plugin    string
+	artifacts *artifact.Store
+}
+
+// PutArtifact implements sdkhost.ArtifactServer: the file goes into the
+// host's artifact store under the plugin's name and the site.
+func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error) {
+	if g.artifacts == nil {
+		return sdk.ArtifactRef{}, errors.New("this medgate has no artifact store; check MEDGATE_ARTIFACT_DIR")
+	}
+	m, err := g.artifacts.Put(g.plugin, site, a.Name, a.ContentType, r)
+	if err != nil {
+		return sdk.ArtifactRef{}, err
+	}
+	return sdk.ArtifactRef{ID: m.ID, Name: m.Name, Size: m.Size, SHA256: m.SHA256}, nil
+}
+
+var _ sdkhost.ArtifactServer = guard{}
+
+func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
+	if err := CheckEvent(g.plugin, e); err != nil {
+		return err
+	}
+	return g.HostServer.Publish(ctx, site, e)
+}

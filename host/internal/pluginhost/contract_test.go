@@ -1,0 +1,144 @@
+package pluginhost
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// TestVersion1PluginStillRuns launches a plugin that offers only protocol
+// version 1 next to one built with the current SDK: both run, each at the
+// newest version it knows.
+func TestVersion1PluginStillRuns(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		pkg, name, typ string
+		version        int
+	}{
+		"version 1": {"github.com/medgate/medgate/plugins/sdk/sdkhost/testdata/v1plugin", "v1plugin", "v1plugin.echo", sdkhost.ProtocolV1},
+		"version 2": {"github.com/medgate/medgate/test/plugins/ledger", "ledger", "ledger.record", sdkhost.ProtocolV2},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path, sum := buildPlugin(t, tc.pkg)
+			in, err := Start(t.Context(), Spec{Name: tc.name, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			if got := in.ProtocolVersion(); got != tc.version {
+				t.Fatalf("negotiated protocol %d, want %d", got, tc.version)
+			}
+			if tc.version == sdkhost.ProtocolV1 {
+				r, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: tc.typ, MessageID: "m1", Payload: []byte(`{"x":1}`), Attempt: 1})
+				if err != nil || r.Status != sdk.StatusOK || string(r.Payload) != `{"x":1}` {
+					t.Fatalf("handle on a version-1 plugin: %v %+v", err, r)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckEvent(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		event sdk.Event
+		want  string // part of the error; empty: allowed
+	}{
+		"own type":              {sdk.Event{Type: "ledger.tick"}, ""},
+		"own type with headers": {sdk.Event{Type: "ledger.tick", Headers: map[string]string{"ledger-batch": "1"}}, ""},
+		"another plugin's type": {sdk.Event{Type: "other.tick"}, `must start with "ledger."`},
+		"prefix without a dot":  {sdk.Event{Type: "ledgerx.tick"}, `must start with "ledger."`},
+		"name alone":            {sdk.Event{Type: "ledger."}, `must start with "ledger."`},
+		"empty type":            {sdk.Event{}, `must start with "ledger."`},
+		"reserved header":       {sdk.Event{Type: "ledger.tick", Headers: map[string]string{"medgate-type": "x"}}, `header "medgate-type"`},
+		"reserved header, case": {sdk.Event{Type: "ledger.tick", Headers: map[string]string{"Medgate-Plugin": "x"}}, `header "Medgate-Plugin"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckEvent("ledger", tc.event)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("CheckEvent = %v, want nil", err)
+			case tc.want != "" && (!errors.Is(err, ErrContract) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("CheckEvent = %v, want ErrContract containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestGuardRefusesForeignEvents checks that the host services a plugin gets
+// refuse what CheckEvent refuses and pass the rest on.
+func TestGuardRefusesForeignEvents(t *testing.T) {
+	t.Parallel()
+	mem := sdktest.NewMemoryHost()
+	g := guard{HostServer: mem, plugin: "ledger"}
+	if err := g.Publish(t.Context(), "s1", sdk.Event{Type: "other.tick"}); !errors.Is(err, ErrContract) {
+		t.Fatalf("foreign type: %v, want ErrContract", err)
+	}
+	if err := g.Publish(t.Context(), "s1", sdk.Event{Type: "ledger.tick", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := mem.Events(); len(evs) != 1 || evs[0].Event.Type != "ledger.tick" {
+		t.Fatalf("published %+v, want only ledger.tick", evs)
+	}
+}
+
+func TestCheckDescription(t *testing.T) {
+	t.Parallel()
+	remote := sdk.Command{Name: "ping", Summary: "s", Operation: "p.ping"}
+	local := sdk.Command{Name: "import-keys", Summary: "s", Local: true, Arguments: []sdk.Argument{{Name: "private", Type: sdk.SettingPath}}}
+	cases := map[string]struct {
+		desc sdk.DescribeResponse
+		want []string // parts of the error; none: valid
+	}{
+		"valid": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.ping"}}, Commands: []sdk.Command{remote, local}}, nil},
+		"foreign operation": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "q.ping"}}},
+			[]string{`operation "q.ping" must start with "p."`}},
+		"command sends a foreign operation": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Operation: "q.x"}}},
+			[]string{`operation "q.x" must be one of the plugin's own`}},
+		"local command with an operation": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Operation: "p.x"}}},
+			[]string{"sends no operation"}},
+		"command with neither": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x"}}},
+			[]string{"give the Operation"}},
+		"bad name, twice": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "Bad Name", Operation: "p.x"}, {Name: "Bad Name", Operation: "p.x"}}},
+			[]string{"lowercase letters", `command "Bad Name" is declared twice`}},
+		"reserved argument": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Operation: "p.x", Arguments: []sdk.Argument{{Name: "site"}}}}},
+			[]string{`argument "site"`}},
+		"form sends a foreign operation": {sdk.DescribeResponse{Name: "p", Forms: []sdk.Form{{Name: "f", Operation: "q.x"}}},
+			[]string{`form "f": operation "q.x" must start with "p."`}},
+		"view of an undeclared list, column opening an undeclared form, foreign action": {sdk.DescribeResponse{Name: "p",
+			WorkLists:     []sdk.WorkList{{Name: "l"}},
+			WorkListViews: []sdk.WorkListView{{List: "nope"}, {List: "l", Columns: []sdk.Column{{Field: "id", Form: "f"}}, Actions: []sdk.Action{{Name: "a", Operation: "q.a"}}}}},
+			[]string{`work list view "nope"`, `opens form "f", which is not declared`, `action "a": operation "q.a"`}},
+		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
+			[]string{"reads files itself"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckDescription(&tc.desc)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("CheckDescription = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrContract) {
+				t.Fatalf("CheckDescription = %v, want ErrContract", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}

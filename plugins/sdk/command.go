@@ -1,0 +1,183 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Command is a command-line verb a plugin offers, run as
+//
+//	medgate <plugin> <command> [-site S] [-name value …] [positional]
+//
+// The host generates the command's help from this declaration, checks the
+// arguments against it and shows the result as Result says. A remote command
+// sends Operation through the running medgate, like any platform message,
+// with the arguments as its JSON payload. A Local command runs in the plugin
+// binary on the operator's machine (the host checks the binary's checksum,
+// starts it and passes the site's settings): for work whose data must not
+// travel through Kafka, such as importing key material. A plugin with local
+// commands implements [CommandRunner].
+type Command struct {
+	// Name is one word, lowercase, with dashes: "import-keys".
+	Name string `json:"name"`
+	// Summary is one line for the command list.
+	Summary string `json:"summary"`
+	// Description is the help text: what the command does, what it needs.
+	Description string `json:"description,omitempty"`
+	// Arguments are the command's inputs, typed like settings.
+	Arguments []Argument `json:"arguments,omitempty"`
+	// Operation is the message type a remote command sends,
+	// "<plugin>.<operation>"; empty for a local command.
+	Operation string `json:"operation,omitempty"`
+	// Local runs the command in the plugin binary on this machine.
+	Local bool `json:"local,omitempty"`
+	// Timeout is how long the host waits for the reply by default; the
+	// operator may change it with -timeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Result says how the reply is shown.
+	Result Display `json:"result"`
+}
+
+// Argument is one input of a command, typed like a [Setting]. It is given
+// as a flag, -Name value, unless it is Positional.
+type Argument struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"` // a Setting* constant, ArgumentFile or ArgumentList
+	Required    bool     `json:"required,omitempty"`
+	Default     string   `json:"default,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Example     string   `json:"example,omitempty"`
+	Enum        []string `json:"enum,omitempty"`
+	// Positional arguments are given without a flag, in declaration order.
+	Positional bool `json:"positional,omitempty"`
+}
+
+// ArgumentFile is an argument type for remote commands: the host reads the
+// named file on the operator's machine and sends it in the payload as
+// {"name": base name, "content": base64}. Local commands take SettingPath
+// arguments and read the file themselves.
+const ArgumentFile = "file"
+
+// ArgumentList is an argument type for remote commands: comma-separated
+// values, sent as a JSON array of strings.
+const ArgumentList = "list"
+
+// Display says how the host shows a reply, of a command on the command line
+// or of a form in the console. Field names may be dotted paths into the
+// payload ("label.lines"). With nothing set the payload is shown as JSON.
+type Display struct {
+	// JSON prints the whole reply (status, errors, external, payload) as
+	// JSON on standard output, for scripts; other parts go to standard error.
+	JSON bool `json:"json,omitempty"`
+	// Headline names a string field of the payload printed as the first line.
+	Headline string `json:"headline,omitempty"`
+	// Fields lists single payload fields printed as "Title: value" lines.
+	Fields []Column `json:"fields,omitempty"`
+	// Rows names an array field of the payload shown as a table of Columns.
+	Rows    string   `json:"rows,omitempty"`
+	Columns []Column `json:"columns,omitempty"`
+	// File marks a reply that carries an artifact; the host offers it for
+	// download (console) or -out FILE (command line).
+	File *FileResult `json:"file,omitempty"`
+	// Progress follows the plugin's progress events while the command runs.
+	Progress *Progress `json:"progress,omitempty"`
+	// Images lists payload fields holding PNG images (base64 in JSON), shown
+	// by the console with their titles.
+	Images []Column `json:"images,omitempty"`
+	// Lines names an array of strings shown under the images, as on a
+	// printed label.
+	Lines string `json:"lines,omitempty"`
+	// Printable offers the console's print button for the result.
+	Printable bool `json:"printable,omitempty"`
+}
+
+// Column is a payload field with its title. In a work list, Form names a
+// form of the plugin the cell opens, prefilled with the site and with this
+// field's value under the same name.
+type Column struct {
+	Field string `json:"field"`
+	Title string `json:"title"`
+	Form  string `json:"form,omitempty"`
+}
+
+// FileResult names the payload field of a reply that holds the ID of an
+// artifact (Host.PutArtifact); the console offers it for download, the
+// command line copies it with -out.
+type FileResult struct {
+	ArtifactField string `json:"artifactField"`
+}
+
+// Progress describes the events a command's operation publishes while it
+// runs. Only events of type Event whose payload field Match equals the
+// command's message id are shown: their Line field, printed on standard
+// error, until one has its boolean Done field true.
+type Progress struct {
+	Event string `json:"event"`
+	Match string `json:"match"`
+	Line  string `json:"line"`
+	Done  string `json:"done"`
+}
+
+// CommandRunner is implemented by plugins that declare local commands.
+type CommandRunner interface {
+	// RunCommand runs one local command for one site. Settings are the
+	// site's settings, checked by the host as for Configure; Configure has
+	// not been called in this process. Host services are not available.
+	RunCommand(ctx context.Context, req *RunCommandRequest) (*RunCommandResponse, error)
+}
+
+// RunCommandRequest is one local command to run.
+type RunCommandRequest struct {
+	Site     string
+	Command  string
+	Settings map[string]string
+	// Arguments hold the declared arguments, checked and with defaults
+	// applied, as strings (paths made absolute, secrets resolved).
+	Arguments map[string]string
+}
+
+// RunCommandResponse is what a local command did: Output is shown to the
+// operator, Payload (JSON) as the command's Display says. Any error
+// diagnostic makes the command fail.
+type RunCommandResponse struct {
+	Diagnostics Diagnostics
+	Output      string
+	Payload     []byte
+}
+
+var commandName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
+// Check reports what is wrong with the declaration of c, a command of
+// plugin, in one error per problem.
+func (c Command) Check(plugin string) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("command %q: "+format, append([]any{c.Name}, args...)...))
+	}
+	if !commandName.MatchString(c.Name) {
+		bad("the name must be lowercase letters, digits and dashes, starting with a letter")
+	}
+	switch {
+	case c.Local && c.Operation != "":
+		bad("a local command runs in the plugin and sends no operation; remove Operation or Local")
+	case !c.Local && c.Operation == "":
+		bad("give the Operation it sends, or mark it Local")
+	case !c.Local && !hasPrefix(c.Operation, plugin+"."):
+		bad("operation %q must be one of the plugin's own, %q", c.Operation, plugin+".<operation>")
+	}
+	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true}
+	for _, a := range c.Arguments {
+		if seen[a.Name] {
+			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out)", a.Name)
+		}
+		seen[a.Name] = true
+		if a.Type == ArgumentFile && c.Local {
+			bad("argument %q: a local command reads files itself; declare it %q", a.Name, SettingPath)
+		}
+	}
+	return errs
+}
+
+func hasPrefix(s, prefix string) bool { return len(s) > len(prefix) && s[:len(prefix)] == prefix }

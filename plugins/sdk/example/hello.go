@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Operations, settings and commands of the plugin.
+const (
+	name         = "hello"
+	opGreet      = name + ".greet"
+	opGreeted    = name + ".greeted"
+	opForget     = name + ".forget"
+	opBadge      = name + ".badge"
+	cmdBadge     = "badge"
+	setGreeting  = "greeting"
+	setMaxLength = "maxNameLength"
+	cmdGreet     = "greet"
+	cmdCheckName = "check-name"
+)
+
+// site is one site's configuration, replaced whole on every Configure.
+type site struct {
+	greeting  string
+	maxLength int64
+}
+
+// hello implements sdk.Plugin and sdk.CommandRunner.
+type hello struct {
+	mux   sdk.Mux
+	sites sdk.Sites[site]
+	now   func() time.Time
+}
+
+func newHello() *hello {
+	h := &hello{now: time.Now}
+	h.mux.Register(sdk.Operation{Type: opGreet, Summary: "greet a person and remember it"}, h.greet)
+	h.mux.Register(sdk.Operation{Type: opGreeted, Summary: "list the people greeted at the site"}, h.greeted)
+	h.mux.Register(sdk.Operation{Type: opForget, Summary: "forget that a person was greeted"}, h.forget)
+	h.mux.Register(sdk.Operation{Type: opBadge, Summary: "make a name badge, a text file medgate keeps"}, h.badge)
+	return h
+}
+
+// Describe implements sdk.Plugin.
+func (h *hello) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{
+		Name:        name,
+		Version:     "1.0.0",
+		Description: "Example plugin of the vendor walkthrough: greets people.",
+		Operations:  h.mux.Operations(),
+		Settings: []sdk.Setting{
+			{Name: setGreeting, Type: sdk.SettingString, Default: "Hello", Description: "the word of greeting", Example: "你好"},
+			{Name: setMaxLength, Type: sdk.SettingInt, Default: "40", Description: "longest name accepted, in characters"},
+		},
+		WorkLists: []sdk.WorkList{{Name: "greeted", Title: "Greeted people", ListOperation: opGreeted}},
+		WorkListViews: []sdk.WorkListView{{
+			List:    "greeted",
+			Columns: []sdk.Column{{Field: "name", Title: "name", Form: "badge"}, {Field: "at", Title: "greeted at"}},
+			Actions: []sdk.Action{{Name: "forget", Label: "Forget", Operation: opForget, Row: map[string]string{"name": "name"}, Operator: "by",
+				Confirm: "Forget this greeting?"}},
+		}},
+		Forms: []sdk.Form{{
+			Name: "badge", Title: "Name badge", Operation: opBadge, Key: "name",
+			Fields: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Description: "who the badge is for"}},
+			Result: sdk.Display{File: &sdk.FileResult{ArtifactField: "artifact"}},
+		}},
+		Commands: []sdk.Command{
+			{
+				Name: cmdGreet, Summary: "greet a person through the running medgate", Operation: opGreet,
+				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "who to greet"}},
+				Result:    sdk.Display{Fields: []sdk.Column{{Field: "greeting", Title: "greeting"}}},
+			},
+			{
+				Name: cmdBadge, Summary: "make a name badge; -out saves it", Operation: opBadge,
+				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "who the badge is for"}},
+				Result:    sdk.Display{Fields: []sdk.Column{{Field: "artifact", Title: "badge"}}, File: &sdk.FileResult{ArtifactField: "artifact"}},
+			},
+			{
+				Name: cmdCheckName, Summary: "check a name against the site's settings, on this machine", Local: true,
+				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "the name to check"}},
+			},
+		},
+	}, nil
+}
+
+// Configure implements sdk.Plugin.
+func (h *hello) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	s, ds := parseSettings(req.Settings)
+	if ds.HasError() {
+		return &sdk.ConfigureResponse{Diagnostics: ds}, nil
+	}
+	h.sites.Set(req.Site, s)
+	return &sdk.ConfigureResponse{}, nil
+}
+
+func parseSettings(m map[string]string) (*site, sdk.Diagnostics) {
+	st := sdk.NewSettings(m)
+	s := &site{greeting: st.String(setGreeting), maxLength: st.Int(setMaxLength)}
+	ds := st.Diagnostics()
+	if s.maxLength < 1 {
+		ds = append(ds, sdk.Problem(setMaxLength, "range", "maxNameLength must be at least 1", "set it to the longest name you accept, e.g. 40"))
+	}
+	return s, ds
+}
+
+// Handle implements sdk.Plugin.
+func (h *hello) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return h.mux.Handle(ctx, req)
+}
+
+// RunJob implements sdk.Plugin; the example has no jobs.
+func (h *hello) RunJob(_ context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	return nil, fmt.Errorf("hello has no job %q", req.Job)
+}
+
+// RunCommand implements sdk.CommandRunner: check-name runs on the
+// operator's machine with the site's settings.
+func (h *hello) RunCommand(_ context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) {
+	if req.Command != cmdCheckName {
+		return nil, fmt.Errorf("hello runs no local command %q", req.Command)
+	}
+	s, ds := parseSettings(req.Settings)
+	if ds.HasError() {
+		return &sdk.RunCommandResponse{Diagnostics: ds}, nil
+	}
+	if d, ok := checkName(s, req.Arguments["name"]); !ok {
+		return &sdk.RunCommandResponse{Diagnostics: sdk.Diagnostics{d}}, nil
+	}
+	return &sdk.RunCommandResponse{Output: fmt.Sprintf("%q is a name site %s accepts", req.Arguments["name"], req.Site)}, nil
+}
+
+func checkName(s *site, n string) (sdk.Diagnostic, bool) {
+	switch {
+	case strings.TrimSpace(n) == "":
+		return sdk.Problem("$.name", "required", "name is required", "send the name of the person to greet"), false
+	case int64(utf8.RuneCountInString(n)) > s.maxLength:
+		return sdk.Problem("$.name", "length", fmt.Sprintf("name has %d characters", utf8.RuneCountInString(n)),
+			fmt.Sprintf("this site accepts at most %d (setting maxNameLength)", s.maxLength)), false
+	}
+	return sdk.Diagnostic{}, true
+}
+
+type greetPayload struct {
+	Name string `json:"name"`
+}
+
+// greet answers hello.greet and remembers who was greeted in host state.
+func (h *hello) greet(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	s, ok := h.sites.Get(req.Site)
+	if !ok {
+		return sdk.NotConfigured(req.Site), nil
+	}
+	var p greetPayload
+	if err := json.Unmarshal(req.Payload, &p); err != nil {
+		return sdk.Invalid(sdk.Problem("$", "type", "the payload is not a JSON object", err.Error())), nil
+	}
+	if d, ok := checkName(s, p.Name); !ok {
+		return sdk.Invalid(d), nil
+	}
+	at := h.now().UTC()
+	rec, _ := json.Marshal(map[string]string{"name": p.Name, "at": at.Format(time.RFC3339), "message": req.MessageID})
+	if _, err := req.Host.Put(ctx, "greeted/"+p.Name, rec); err != nil {
+		return sdk.Retry(sdk.Problem("", "state", "cannot remember the greeting", err.Error())), nil
+	}
+	return sdk.OK(map[string]string{"greeting": s.greeting + ", " + p.Name})
+}
+
+// greeted lists the people greeted at the site, for the work list.
+func (h *hello) greeted(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	es, err := req.Host.Scan(ctx, "greeted/", 0)
+	if err != nil {
+		return sdk.Retry(sdk.Problem("", "state", "cannot read the greetings", err.Error())), nil
+	}
+	items := make([]json.RawMessage, len(es))
+	for i, e := range es {
+		items[i] = e.Value
+	}
+	return sdk.OK(map[string]any{"items": items})
+}
+
+type forgetPayload struct {
+	Name string `json:"name"`
+	By   string `json:"by"`
+}
+
+// forget answers hello.forget, the work list's row action.
+func (h *hello) forget(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	var p forgetPayload
+	if err := json.Unmarshal(req.Payload, &p); err != nil || p.Name == "" {
+		return sdk.Invalid(sdk.Problem("$.name", "required", "name is required", "send the name to forget")), nil
+	}
+	if err := req.Host.Delete(ctx, "greeted/"+p.Name); err != nil {
+		return sdk.Retry(sdk.Problem("", "state", "cannot forget the greeting", err.Error())), nil
+	}
+	return sdk.OK(map[string]string{"forgotten": p.Name, "by": p.By})
+}
+
+// badge answers hello.badge: the badge is a file handed to medgate, and the
+// reply carries its reference.
+func (h *hello) badge(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	s, ok := h.sites.Get(req.Site)
+	if !ok {
+		return sdk.NotConfigured(req.Site), nil
+	}
+	var p greetPayload
+	if err := json.Unmarshal(req.Payload, &p); err != nil {
+		return sdk.Invalid(sdk.Problem("$", "type", "the payload is not a JSON object", err.Error())), nil
+	}
+	if d, ok := checkName(s, p.Name); !ok {
+		return sdk.Invalid(d), nil
+	}
+	text := s.greeting + ", " + p.Name + "\n"
+	ref, err := sdk.PutArtifact(ctx, req.Host, sdk.Artifact{Name: "badge-" + p.Name + ".txt", ContentType: "text/plain; charset=utf-8"}, strings.NewReader(text))
+	if err != nil {
+		return sdk.Retry(sdk.Problem("", "artifact", "cannot hand the badge to medgate", err.Error())), nil
+	}
+	return sdk.OK(map[string]string{"artifact": ref.ID, "sha256": ref.SHA256})
+}
+
+var (
+	_ sdk.Plugin        = (*hello)(nil)
+	_ sdk.CommandRunner = (*hello)(nil)
+)

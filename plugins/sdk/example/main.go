@@ -1,0 +1,16 @@
+// Command hello is the example plugin of the vendor walkthrough: a whole
+// medgate adapter built against the SDK alone, in its own module. It shows
+// an operation mux, typed per-site settings held across reloads, host
+// state, a work list, a remote command and a local command.
+//
+// Build it like any vendor would, from this directory:
+//
+//	go build -o hello .
+//
+// then list it in medgate.yaml under plugins (name hello, its path and
+// sha256sum) and enable it for a site.
+package main
+
+import "github.com/medgate/medgate/plugins/sdk"
+
+func main() { sdk.Serve(newHello()) }

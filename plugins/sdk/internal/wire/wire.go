@@ -1,0 +1,61 @@
+// Package wire holds what both ends of the plugin protocol share: the
+// go-plugin handshake, the name the adapter is dispensed under, the protocol
+// versions, and the hook through which package sdk lends its plugin-side
+// server to sdkhost and sdktest without exporting go-plugin types to
+// vendors.
+package wire
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// Protocol versions. Version 2 adds local commands (RunCommand), schema
+// documents in Describe and Configure, and declarations (commands, views).
+const (
+	V1     = 1
+	V2     = 2
+	Latest = V2
+)
+
+// Handshake is the go-plugin handshake shared by host and plugins. The
+// cookie only keeps people from running a plugin by hand; it is not
+// security. ProtocolVersion is the oldest version; the versions actually
+// offered are the keys of the VersionedPlugins maps.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  V1,
+	MagicCookieKey:   "MEDGATE_PLUGIN",
+	MagicCookieValue: "4f1c2a7e-medgate-adapter",
+}
+
+// PluginName is the name under which the adapter is dispensed.
+const PluginName = "adapter"
+
+// Server is the plugin side of one protocol version, a go-plugin plugin
+// whose GRPCServer serves the adapter.
+type Server interface {
+	plugin.Plugin
+	plugin.GRPCPlugin
+}
+
+// PluginServer returns the plugin side of protocol version for impl, an
+// sdk.Plugin. Package sdk sets it in its init function; importing package
+// sdk (as every user of this package does) guarantees it is set.
+var PluginServer func(impl any, version int) Server
+
+// ToMS converts a time to Unix milliseconds, zero for the zero time.
+func ToMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// FromMS is the inverse of ToMS.
+func FromMS(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

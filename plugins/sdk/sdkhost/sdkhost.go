@@ -1,0 +1,390 @@
+// Package sdkhost is the host side of the plugin protocol: the go-plugin
+// plugin sets the host launches plugins with, the client through which it
+// calls them, and the gRPC server of the host services a plugin calls back.
+// It is host plumbing, kept apart from package sdk (what vendors program
+// against) the way terraform-plugin-go keeps tfprotov6 apart from its
+// server. Vendors do not import it; sdktest does, to run a plugin in memory.
+package sdkhost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/internal/pb"
+	"github.com/medgate/medgate/plugins/sdk/internal/wire"
+)
+
+// Handshake is the go-plugin handshake every medgate plugin answers.
+var Handshake = wire.Handshake
+
+// PluginName is the name under which the adapter is dispensed.
+const PluginName = wire.PluginName
+
+// Protocol versions the host speaks.
+const (
+	ProtocolV1     = wire.V1
+	ProtocolV2     = wire.V2
+	ProtocolLatest = wire.Latest
+)
+
+// ErrNeedsV2 is returned for a call a version-1 plugin cannot answer.
+var ErrNeedsV2 = errors.New("the plugin speaks protocol version 1; this needs version 2 (rebuild the plugin with a current SDK)")
+
+// HostServer is implemented by the host: the services of sdk.Host for one
+// plugin, with the site passed on every call.
+type HostServer interface {
+	Get(ctx context.Context, site, key string) (sdk.Entry, error)
+	Put(ctx context.Context, site, key string, value []byte) (int64, error)
+	CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error)
+	Scan(ctx context.Context, site, prefix string, limit int) ([]sdk.Entry, error)
+	Delete(ctx context.Context, site, key string) error
+	NextSequence(ctx context.Context, site, name string) (int64, error)
+	Publish(ctx context.Context, site string, e sdk.Event) error
+	Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error)
+}
+
+// ArtifactServer is implemented by a HostServer that keeps artifacts
+// (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
+type ArtifactServer interface {
+	PutArtifact(ctx context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error)
+}
+
+// PluginSets returns the versioned plugin sets for go-plugin's
+// ClientConfig.VersionedPlugins: every protocol version the host speaks,
+// each serving host to the plugin. A nil host serves errors: local commands
+// run without host services.
+func PluginSets(host HostServer) map[int]plugin.PluginSet {
+	sets := map[int]plugin.PluginSet{}
+	for v := wire.V1; v <= wire.Latest; v++ {
+		sets[v] = plugin.PluginSet{PluginName: &hostSide{host: host, version: v}}
+	}
+	return sets
+}
+
+// InMemory returns one go-plugin plugin that is both sides of protocol
+// version for impl, for plugin.TestPluginGRPCConn: sdktest uses it to call
+// a plugin over real gRPC without a process.
+func InMemory(impl sdk.Plugin, host HostServer, version int) plugin.Plugin {
+	return &inMemory{server: wire.PluginServer(impl, version), hostSide: hostSide{host: host, version: version}}
+}
+
+type inMemory struct {
+	server wire.Server
+	hostSide
+}
+
+func (m *inMemory) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	return m.server.GRPCServer(b, s)
+}
+
+// hostSide is the go-plugin glue of one protocol version in the host.
+type hostSide struct {
+	plugin.NetRPCUnsupportedPlugin
+	host    HostServer
+	version int
+}
+
+func (p *hostSide) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("sdkhost: the host side serves no adapter; plugins serve with sdk.Serve")
+}
+
+// GRPCClient serves the host's services on the broker, tells the plugin
+// where to find them and returns a *Client.
+func (p *hostSide) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	host := p.host
+	if host == nil {
+		host = noHost{}
+	}
+	id := broker.NextId()
+	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(opts...)
+		pb.RegisterHostServer(s, &hostServer{impl: host})
+		return s
+	})
+	client := pb.NewAdapterClient(c)
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := client.Init(ictx, &pb.InitRequest{HostBrokerId: id}); err != nil {
+		return nil, fmt.Errorf("sdkhost: init plugin: %w", err)
+	}
+	return &Client{c: client, version: p.version}, nil
+}
+
+// Client is the host's view of one plugin process. It implements
+// sdk.Plugin and sdk.CommandRunner.
+type Client struct {
+	c       pb.AdapterClient
+	version int
+}
+
+// Version returns the negotiated protocol version.
+func (a *Client) Version() int { return a.version }
+
+// Describe calls the plugin's Describe; with protocol 2 the answer includes
+// schema documents and declarations.
+func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	r, err := a.c.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := &sdk.DescribeResponse{Name: r.Name, Version: r.Version, Description: r.Description}
+	for _, o := range r.Operations {
+		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
+	}
+	for _, j := range r.Jobs {
+		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: time.Duration(j.IntervalMs) * time.Millisecond, Summary: j.Summary})
+	}
+	for _, s := range r.Settings {
+		out.Settings = append(out.Settings, sdk.Setting{Name: s.Name, Type: s.Type, Required: s.Required, Default: s.Default, Description: s.Description, Example: s.Example, Enum: s.Enum})
+	}
+	for _, w := range r.WorkLists {
+		out.WorkLists = append(out.WorkLists, sdk.WorkList{Name: w.Name, Title: w.Title, ListOperation: w.ListOperation, Description: w.Description})
+	}
+	if len(r.Declarations) > 0 {
+		var d struct {
+			Schemas       map[string][]byte  `json:"schemas"`
+			Commands      []sdk.Command      `json:"commands"`
+			Forms         []sdk.Form         `json:"forms"`
+			WorkListViews []sdk.WorkListView `json:"workListViews"`
+		}
+		if err := json.Unmarshal(r.Declarations, &d); err != nil {
+			return nil, fmt.Errorf("plugin %q: its declarations are not readable (%w); rebuild it with the current SDK", r.Name, err)
+		}
+		out.Schemas, out.Commands, out.Forms, out.WorkListViews = d.Schemas, d.Commands, d.Forms, d.WorkListViews
+	}
+	return out, nil
+}
+
+// Configure calls the plugin's Configure.
+func (a *Client) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	r, err := a.c.Configure(ctx, &pb.ConfigureRequest{Site: req.Site, Settings: req.Settings})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.ConfigureResponse{Diagnostics: diagsFromPB(r.Diagnostics), Schemas: r.Schemas}, nil
+}
+
+// Handle calls the plugin's Handle.
+func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	r, err := a.c.Handle(ctx, &pb.HandleRequest{
+		Site: req.Site, Type: req.Type, MessageId: req.MessageID, Key: req.Key,
+		OccurredAtUnixMs: wire.ToMS(req.OccurredAt), Format: req.Format, Payload: req.Payload,
+		Attempt: int32(req.Attempt), Recovering: req.Recovering, DeadlineUnixMs: wire.ToMS(req.Deadline),
+		TraceId: req.TraceID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &sdk.HandleResponse{Status: sdk.Status(r.Status), Retryable: r.Retryable, Diagnostics: diagsFromPB(r.Diagnostics), Payload: r.Payload}
+	if r.External != nil {
+		out.External = &sdk.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgID: r.External.MsgId}
+	}
+	return out, nil
+}
+
+// RunJob calls the plugin's RunJob.
+func (a *Client) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	r, err := a.c.RunJob(ctx, &pb.RunJobRequest{Site: req.Site, Job: req.Job, NowUnixMs: wire.ToMS(req.Now), TraceId: req.TraceID})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.RunJobResponse{Diagnostics: diagsFromPB(r.Diagnostics), Summary: r.Summary, Processed: r.Processed}, nil
+}
+
+// RunCommand runs a local command in the plugin (protocol 2).
+func (a *Client) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) {
+	if a.version < wire.V2 {
+		return nil, ErrNeedsV2
+	}
+	r, err := a.c.RunCommand(ctx, &pb.RunCommandRequest{Site: req.Site, Command: req.Command, Settings: req.Settings, Arguments: req.Arguments})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.RunCommandResponse{Diagnostics: diagsFromPB(r.Diagnostics), Output: r.Output, Payload: r.Payload}, nil
+}
+
+// hostServer serves a HostServer over gRPC.
+type hostServer struct {
+	pb.UnimplementedHostServer
+	impl HostServer
+}
+
+func (s *hostServer) StateGet(ctx context.Context, r *pb.StateKey) (*pb.StateEntry, error) {
+	e, err := s.impl.Get(ctx, r.Site, r.Key)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}, nil
+}
+
+func (s *hostServer) StatePut(ctx context.Context, r *pb.StatePutRequest) (*pb.StateEntry, error) {
+	v, err := s.impl.Put(ctx, r.Site, r.Key, r.Value)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.StateEntry{Key: r.Key, Version: v}, nil
+}
+
+func (s *hostServer) StateCompareAndSet(ctx context.Context, r *pb.StateCASRequest) (*pb.StateEntry, error) {
+	v, err := s.impl.CompareAndSet(ctx, r.Site, r.Key, r.Expect, r.Value)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.StateEntry{Key: r.Key, Version: v}, nil
+}
+
+func (s *hostServer) StateScan(ctx context.Context, r *pb.StateScanRequest) (*pb.StateScanResponse, error) {
+	es, err := s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &pb.StateScanResponse{Entries: make([]*pb.StateEntry, len(es))}
+	for i, e := range es {
+		out.Entries[i] = &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
+	}
+	return out, nil
+}
+
+func (s *hostServer) StateDelete(ctx context.Context, r *pb.StateKey) (*pb.Empty, error) {
+	if err := s.impl.Delete(ctx, r.Site, r.Key); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.Empty{}, nil
+}
+
+func (s *hostServer) NextSequence(ctx context.Context, r *pb.SequenceRequest) (*pb.SequenceResponse, error) {
+	v, err := s.impl.NextSequence(ctx, r.Site, r.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SequenceResponse{Value: v}, nil
+}
+
+func (s *hostServer) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Empty, error) {
+	err := s.impl.Publish(ctx, r.Site, sdk.Event{ID: r.Id, Type: r.Type, Key: r.Key, Payload: r.Payload, Headers: r.Headers, OccurredAt: wire.FromMS(r.OccurredAtUnixMs)})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.Empty{}, nil
+}
+
+func (s *hostServer) Journal(ctx context.Context, r *pb.JournalRequest) (*pb.JournalResponse, error) {
+	id, err := s.impl.Journal(ctx, r.Site, sdk.Exchange{
+		MessageID: r.MessageId, System: r.System, Code: r.Code, Serial: r.Serial,
+		Request: r.Request, Response: r.Response, Status: r.Status, Error: r.Error,
+		Duration: time.Duration(r.DurationMs) * time.Millisecond,
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.JournalResponse{Id: id}, nil
+}
+
+func (s *hostServer) PutArtifact(stream pb.Host_PutArtifactServer) error {
+	as, ok := s.impl.(ArtifactServer)
+	if !ok {
+		return status.Error(codes.Unimplemented, "this host keeps no artifacts")
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "put artifact: no first chunk: %v", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		if _, err := pw.Write(first.Data); err != nil {
+			return
+		}
+		for {
+			c, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				pw.Close()
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := pw.Write(c.Data); err != nil {
+				return
+			}
+		}
+	}()
+	ref, err := as.PutArtifact(stream.Context(), first.Site, sdk.Artifact{Name: first.Name, ContentType: first.ContentType}, pr)
+	pr.CloseWithError(errors.New("artifact stored"))
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&pb.ArtifactRef{Id: ref.ID, Name: ref.Name, Size: ref.Size, Sha256: ref.SHA256})
+}
+
+// errNoHostServices answers a plugin's service calls during a local command.
+var errNoHostServices = errors.New("host services are not available to local commands; do this from Handle or RunJob")
+
+type noHost struct{}
+
+func (noHost) Get(context.Context, string, string) (sdk.Entry, error) {
+	return sdk.Entry{}, errNoHostServices
+}
+func (noHost) Put(context.Context, string, string, []byte) (int64, error) {
+	return 0, errNoHostServices
+}
+func (noHost) CompareAndSet(context.Context, string, string, int64, []byte) (int64, error) {
+	return 0, errNoHostServices
+}
+func (noHost) Scan(context.Context, string, string, int) ([]sdk.Entry, error) {
+	return nil, errNoHostServices
+}
+func (noHost) Delete(context.Context, string, string) error { return errNoHostServices }
+func (noHost) NextSequence(context.Context, string, string) (int64, error) {
+	return 0, errNoHostServices
+}
+func (noHost) Publish(context.Context, string, sdk.Event) error { return errNoHostServices }
+func (noHost) Journal(context.Context, string, sdk.Exchange) (int64, error) {
+	return 0, errNoHostServices
+}
+
+func toStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sdk.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, sdk.ErrConflict):
+		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func diagsFromPB(ds []*pb.Diagnostic) sdk.Diagnostics {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make(sdk.Diagnostics, len(ds))
+	for i, d := range ds {
+		out[i] = sdk.Diagnostic{Severity: sdk.Severity(d.Severity), Field: d.Field, Rule: d.Rule, Summary: d.Summary, Detail: d.Detail}
+	}
+	return out
+}
+
+var (
+	_ sdk.Plugin        = (*Client)(nil)
+	_ sdk.CommandRunner = (*Client)(nil)
+	_ HostServer        = noHost{}
+)

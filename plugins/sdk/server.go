@@ -1,0 +1,379 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/medgate/medgate/plugins/sdk/internal/pb"
+	"github.com/medgate/medgate/plugins/sdk/internal/wire"
+)
+
+// This file is the plugin side of the protocol. The host side is in
+// package sdkhost; neither is part of what vendors program against.
+
+func init() {
+	wire.PluginServer = func(impl any, version int) wire.Server {
+		return &pluginSide{impl: impl.(Plugin), version: version}
+	}
+}
+
+// pluginSets returns what a plugin serves: every protocol version up to
+// ProtocolVersion.
+func pluginSets(impl Plugin) map[int]plugin.PluginSet {
+	sets := map[int]plugin.PluginSet{}
+	for v := wire.V1; v <= ProtocolVersion; v++ {
+		sets[v] = plugin.PluginSet{wire.PluginName: &pluginSide{impl: impl, version: v}}
+	}
+	return sets
+}
+
+// pluginSide is the go-plugin glue of one protocol version in the plugin
+// process.
+type pluginSide struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl    Plugin
+	version int
+}
+
+func (p *pluginSide) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterAdapterServer(s, &adapterServer{impl: p.impl, broker: broker, version: p.version})
+	return nil
+}
+
+func (p *pluginSide) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: the plugin side has no client; the host uses package sdkhost")
+}
+
+type adapterServer struct {
+	pb.UnimplementedAdapterServer
+	impl    Plugin
+	broker  *plugin.GRPCBroker
+	version int
+
+	mu   sync.Mutex
+	host pb.HostClient
+}
+
+func (s *adapterServer) Init(_ context.Context, req *pb.InitRequest) (*pb.InitResponse, error) {
+	conn, err := s.broker.Dial(req.HostBrokerId)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "dial host services: %v", err)
+	}
+	s.mu.Lock()
+	s.host = pb.NewHostClient(conn)
+	s.mu.Unlock()
+	return &pb.InitResponse{}, nil
+}
+
+func (s *adapterServer) hostFor(site string) Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.host == nil {
+		return unavailableHost{}
+	}
+	return &hostClient{c: s.host, site: site}
+}
+
+// declarations is the JSON of DescribeResponse.declarations.
+type declarations struct {
+	Schemas       map[string][]byte `json:"schemas,omitempty"`
+	Commands      []Command         `json:"commands,omitempty"`
+	Forms         []Form            `json:"forms,omitempty"`
+	WorkListViews []WorkListView    `json:"workListViews,omitempty"`
+}
+
+func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	d, err := s.impl.Describe(ctx, &DescribeRequest{})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if d == nil {
+		return &pb.DescribeResponse{}, nil
+	}
+	out := &pb.DescribeResponse{Name: d.Name, Version: d.Version, Description: d.Description}
+	for _, o := range d.Operations {
+		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
+	}
+	for _, j := range d.Jobs {
+		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary})
+	}
+	for _, st := range d.Settings {
+		out.Settings = append(out.Settings, &pb.Setting{Name: st.Name, Type: st.Type, Required: st.Required, Default: st.Default, Description: st.Description, Example: st.Example, Enum: st.Enum})
+	}
+	for _, w := range d.WorkLists {
+		out.WorkLists = append(out.WorkLists, &pb.WorkList{Name: w.Name, Title: w.Title, ListOperation: w.ListOperation, Description: w.Description})
+	}
+	if s.version >= wire.V2 && len(d.Schemas)+len(d.Commands)+len(d.Forms)+len(d.WorkListViews) > 0 {
+		if out.Declarations, err = json.Marshal(declarations{Schemas: d.Schemas, Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews}); err != nil {
+			return nil, status.Errorf(codes.Internal, "encode declarations: %v", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *adapterServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	r, err := s.impl.Configure(ctx, &ConfigureRequest{Site: req.Site, Settings: req.Settings, Host: s.hostFor(req.Site)})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if r == nil {
+		r = &ConfigureResponse{}
+	}
+	out := &pb.ConfigureResponse{Diagnostics: diagsToPB(r.Diagnostics)}
+	if s.version >= wire.V2 {
+		out.Schemas = r.Schemas
+	}
+	return out, nil
+}
+
+func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.HandleResponse, error) {
+	r, err := s.impl.Handle(ctx, &HandleRequest{
+		Site:       req.Site,
+		Type:       req.Type,
+		MessageID:  req.MessageId,
+		Key:        req.Key,
+		OccurredAt: wire.FromMS(req.OccurredAtUnixMs),
+		Format:     req.Format,
+		Payload:    req.Payload,
+		Attempt:    int(req.Attempt),
+		Recovering: req.Recovering,
+		Deadline:   wire.FromMS(req.DeadlineUnixMs),
+		TraceID:    req.TraceId,
+		Host:       s.hostFor(req.Site),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if r == nil {
+		return nil, status.Error(codes.Internal, "plugin returned no response")
+	}
+	out := &pb.HandleResponse{
+		Status:      string(r.Status),
+		Retryable:   r.Retryable,
+		Diagnostics: diagsToPB(r.Diagnostics),
+		Payload:     r.Payload,
+	}
+	if r.External != nil {
+		out.External = &pb.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgId: r.External.MsgID}
+	}
+	return out, nil
+}
+
+func (s *adapterServer) RunJob(ctx context.Context, req *pb.RunJobRequest) (*pb.RunJobResponse, error) {
+	r, err := s.impl.RunJob(ctx, &RunJobRequest{Site: req.Site, Job: req.Job, Now: wire.FromMS(req.NowUnixMs), TraceID: req.TraceId, Host: s.hostFor(req.Site)})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if r == nil {
+		r = &RunJobResponse{}
+	}
+	return &pb.RunJobResponse{Diagnostics: diagsToPB(r.Diagnostics), Summary: r.Summary, Processed: r.Processed}, nil
+}
+
+func (s *adapterServer) RunCommand(ctx context.Context, req *pb.RunCommandRequest) (*pb.RunCommandResponse, error) {
+	if s.version < wire.V2 {
+		return nil, status.Error(codes.Unimplemented, "RunCommand needs protocol version 2")
+	}
+	runner, ok := s.impl.(CommandRunner)
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented, "the plugin declares no local commands (it does not implement sdk.CommandRunner), so it cannot run %q", req.Command)
+	}
+	r, err := runner.RunCommand(ctx, &RunCommandRequest{Site: req.Site, Command: req.Command, Settings: req.Settings, Arguments: req.Arguments})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if r == nil {
+		r = &RunCommandResponse{}
+	}
+	return &pb.RunCommandResponse{Diagnostics: diagsToPB(r.Diagnostics), Output: r.Output, Payload: r.Payload}, nil
+}
+
+// hostClient is the plugin's view of the host services for one site.
+type hostClient struct {
+	c    pb.HostClient
+	site string
+}
+
+func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {
+	r, err := h.c.StateGet(ctx, &pb.StateKey{Site: h.site, Key: key})
+	if err != nil {
+		return Entry{}, fromStatus("state get", err)
+	}
+	return Entry{Key: r.Key, Value: r.Value, Version: r.Version}, nil
+}
+
+func (h *hostClient) Put(ctx context.Context, key string, value []byte) (int64, error) {
+	r, err := h.c.StatePut(ctx, &pb.StatePutRequest{Site: h.site, Key: key, Value: value})
+	if err != nil {
+		return 0, fromStatus("state put", err)
+	}
+	return r.Version, nil
+}
+
+func (h *hostClient) CompareAndSet(ctx context.Context, key string, expect int64, value []byte) (int64, error) {
+	r, err := h.c.StateCompareAndSet(ctx, &pb.StateCASRequest{Site: h.site, Key: key, Expect: expect, Value: value})
+	if err != nil {
+		return 0, fromStatus("state compare-and-set", err)
+	}
+	return r.Version, nil
+}
+
+func (h *hostClient) Scan(ctx context.Context, prefix string, limit int) ([]Entry, error) {
+	r, err := h.c.StateScan(ctx, &pb.StateScanRequest{Site: h.site, Prefix: prefix, Limit: int32(limit)})
+	if err != nil {
+		return nil, fromStatus("state scan", err)
+	}
+	out := make([]Entry, len(r.Entries))
+	for i, e := range r.Entries {
+		out[i] = Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+	}
+	return out, nil
+}
+
+func (h *hostClient) Delete(ctx context.Context, key string) error {
+	_, err := h.c.StateDelete(ctx, &pb.StateKey{Site: h.site, Key: key})
+	return fromStatus("state delete", err)
+}
+
+func (h *hostClient) NextSequence(ctx context.Context, name string) (int64, error) {
+	r, err := h.c.NextSequence(ctx, &pb.SequenceRequest{Site: h.site, Name: name})
+	if err != nil {
+		return 0, fromStatus("next sequence", err)
+	}
+	return r.Value, nil
+}
+
+func (h *hostClient) Publish(ctx context.Context, e Event) error {
+	_, err := h.c.Publish(ctx, &pb.PublishRequest{
+		Site: h.site, Id: e.ID, Type: e.Type, Key: e.Key, Payload: e.Payload,
+		Headers: e.Headers, OccurredAtUnixMs: wire.ToMS(e.OccurredAt),
+	})
+	return fromStatus("publish", err)
+}
+
+func (h *hostClient) Journal(ctx context.Context, x Exchange) (int64, error) {
+	r, err := h.c.Journal(ctx, &pb.JournalRequest{
+		Site: h.site, MessageId: x.MessageID, System: x.System, Code: x.Code, Serial: x.Serial,
+		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,
+		DurationMs: x.Duration.Milliseconds(),
+	})
+	if err != nil {
+		return 0, fromStatus("journal", err)
+	}
+	return r.Id, nil
+}
+
+// artifactChunk is the size of the chunks PutArtifact streams.
+const artifactChunk = 64 << 10
+
+func (h *hostClient) PutArtifact(ctx context.Context, a Artifact, r io.Reader) (ArtifactRef, error) {
+	stream, err := h.c.PutArtifact(ctx)
+	if err != nil {
+		return ArtifactRef{}, fromStatus("put artifact", err)
+	}
+	first := &pb.ArtifactChunk{Site: h.site, Name: a.Name, ContentType: a.ContentType}
+	buf := make([]byte, artifactChunk)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 || first != nil {
+			c := first
+			if c == nil {
+				c = &pb.ArtifactChunk{}
+			}
+			c.Data = append([]byte(nil), buf[:n]...)
+			first = nil
+			if err := stream.Send(c); err != nil {
+				_, err = stream.CloseAndRecv()
+				if status.Code(err) == codes.Unimplemented {
+					return ArtifactRef{}, ErrNoArtifacts
+				}
+				return ArtifactRef{}, fromStatus("put artifact", err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			_ = stream.CloseSend()
+			return ArtifactRef{}, fmt.Errorf("sdk: put artifact %s: read: %w", a.Name, rerr)
+		}
+	}
+	ref, err := stream.CloseAndRecv()
+	if status.Code(err) == codes.Unimplemented {
+		return ArtifactRef{}, ErrNoArtifacts
+	}
+	if err != nil {
+		return ArtifactRef{}, fromStatus("put artifact", err)
+	}
+	return ArtifactRef{ID: ref.Id, Name: ref.Name, Size: ref.Size, SHA256: ref.Sha256}, nil
+}
+
+var errNoHost = errors.New("sdk: host services are not connected")
+
+type unavailableHost struct{}
+
+func (unavailableHost) Get(context.Context, string) (Entry, error)         { return Entry{}, errNoHost }
+func (unavailableHost) Put(context.Context, string, []byte) (int64, error) { return 0, errNoHost }
+func (unavailableHost) CompareAndSet(context.Context, string, int64, []byte) (int64, error) {
+	return 0, errNoHost
+}
+func (unavailableHost) Scan(context.Context, string, int) ([]Entry, error)  { return nil, errNoHost }
+func (unavailableHost) Delete(context.Context, string) error                { return errNoHost }
+func (unavailableHost) NextSequence(context.Context, string) (int64, error) { return 0, errNoHost }
+func (unavailableHost) Publish(context.Context, Event) error                { return errNoHost }
+func (unavailableHost) Journal(context.Context, Exchange) (int64, error)    { return 0, errNoHost }
+func (unavailableHost) PutArtifact(context.Context, Artifact, io.Reader) (ArtifactRef, error) {
+	return ArtifactRef{}, errNoHost
+}
+
+// toStatus turns an error of the plugin into a gRPC status for the host.
+func toStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// fromStatus turns the host's answer to a service call back into the SDK's
+// errors.
+func fromStatus(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch status.Code(err) {
+	case codes.NotFound:
+		return ErrNotFound
+	case codes.Aborted:
+		return ErrConflict
+	}
+	return fmt.Errorf("sdk: host %s: %w", op, err)
+}
+
+func diagsToPB(ds Diagnostics) []*pb.Diagnostic {
+	out := make([]*pb.Diagnostic, len(ds))
+	for i, d := range ds {
+		out[i] = &pb.Diagnostic{Severity: int32(d.Severity), Field: d.Field, Rule: d.Rule, Summary: d.Summary, Detail: d.Detail}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package sdk
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Settings reads a site's settings with their declared types. The host has
+// checked every value against the declaration before Configure, so a value
+// that does not parse means the plugin reads a setting as another type than
+// it declared; Diagnostics reports each such read.
+//
+//	s := sdk.NewSettings(req.Settings)
+//	timeout := s.Duration("timeout")
+//	retries := s.Int("retries")
+//	if ds := s.Diagnostics(); ds.HasError() { return &sdk.ConfigureResponse{Diagnostics: ds}, nil }
+type Settings struct {
+	m  map[string]string
+	ds Diagnostics
+}
+
+// NewSettings wraps the settings of a ConfigureRequest.
+func NewSettings(m map[string]string) *Settings { return &Settings{m: m} }
+
+// String returns the value of name ("" when unset).
+func (s *Settings) String(name string) string { return s.m[name] }
+
+// Int returns the value of an int setting (0 when unset).
+func (s *Settings) Int(name string) int64 {
+	v := s.m[name]
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		s.wrongType(name, SettingInt, v)
+	}
+	return n
+}
+
+// Bool returns the value of a bool setting (false when unset).
+func (s *Settings) Bool(name string) bool {
+	v := s.m[name]
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		s.wrongType(name, SettingBool, v)
+	}
+	return b
+}
+
+// Duration returns the value of a duration setting (0 when unset).
+func (s *Settings) Duration(name string) time.Duration {
+	v := s.m[name]
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		s.wrongType(name, SettingDuration, v)
+	}
+	return d
+}
+
+// URL returns the value of a url setting (nil when unset).
+func (s *Settings) URL(name string) *url.URL {
+	v := s.m[name]
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		s.wrongType(name, SettingURL, v)
+		return nil
+	}
+	return u
+}
+
+// Diagnostics returns one error per value read as a type it does not have.
+func (s *Settings) Diagnostics() Diagnostics { return s.ds }
+
+func (s *Settings) wrongType(name, typ, v string) {
+	s.ds = append(s.ds, Problem(name, "type", fmt.Sprintf("setting %q is read as %s but holds %q", name, typ, v),
+		fmt.Sprintf("declare it with Type %q in Describe so the host checks it, or read it as a string", typ)))
+}

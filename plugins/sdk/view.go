@@ -1,0 +1,65 @@
+package sdk
+
+// Console views. A plugin declares what the console shows for it; the
+// host renders every view the same way and shows in its navigation only
+// the views of plugins enabled at some site. Everything a view does is a
+// message through the pipeline, like any platform message.
+
+// Form is a console page: fields the operator fills in, an operation sent
+// with them as its JSON payload (typed as for command arguments), and the
+// reply shown as Result says. A form can be opened prefilled from a work
+// list cell (Column.Form).
+type Form struct {
+	// Name is one word, lowercase, with dashes; the page is
+	// /console/form/<plugin>/<name>.
+	Name string `json:"name"`
+	// Title names the page and its navigation entry.
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	// Operation is the message type sent, "<plugin>.<operation>".
+	Operation string `json:"operation"`
+	// Fields are the inputs, typed like command arguments. ArgumentFile
+	// fields are uploads.
+	Fields []Argument `json:"fields,omitempty"`
+	// Fixed holds payload fields sent as they are.
+	Fixed map[string]any `json:"fixed,omitempty"`
+	// Key names the field whose value is the message's business key.
+	Key string `json:"key,omitempty"`
+	// Result says how the reply is shown.
+	Result Display `json:"result"`
+}
+
+// WorkListView adds columns and row actions to a declared [WorkList] of
+// the same name. Without it the console shows every field of the items.
+type WorkListView struct {
+	// List is the WorkList's Name.
+	List    string   `json:"list"`
+	Columns []Column `json:"columns,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+}
+
+// Action is a button on every row of a work list. It sends Operation with
+// a payload built from the row (Row maps payload fields to item fields),
+// the operator's name (in the payload field Operator, when set) and the
+// Fields the operator fills in.
+type Action struct {
+	Name      string            `json:"name"`
+	Label     string            `json:"label"`
+	Operation string            `json:"operation"`
+	Row       map[string]string `json:"row"`
+	Operator  string            `json:"operator,omitempty"`
+	Fields    []Argument        `json:"fields,omitempty"`
+	// Confirm, when set, is the question the operator confirms first.
+	Confirm string `json:"confirm,omitempty"`
+}
+
+// Views are a plugin's console declarations, as the host passes them on.
+type Views struct {
+	Forms         []Form         `json:"forms,omitempty"`
+	WorkListViews []WorkListView `json:"workListViews,omitempty"`
+}
+
+// Views returns the console declarations of d.
+func (d *DescribeResponse) Views() Views {
+	return Views{Forms: d.Forms, WorkListViews: d.WorkListViews}
+}

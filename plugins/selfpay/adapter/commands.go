@@ -1,0 +1,55 @@
+package adapter
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// CmdImportPending is `medgate selfpay import-pending`.
+const CmdImportPending = "import-pending"
+
+// commands declares the plugin's command-line verbs.
+func commands() []sdk.Command {
+	return []sdk.Command{{
+		Name:    CmdImportPending,
+		Summary: "report, per patient of a pending self-pay list, whether medgate uploaded it, failed (and why) or has not seen it",
+		Description: `Reads the pending self-pay list exported from the medical-insurance system
+(XLSX or CSV) and reports, per patient, whether medgate has uploaded it, failed
+(and why) or not seen it yet. -verify also asks the platform (4208) about each
+patient. The file goes to the running medgate as a selfpay.import-pending message.`,
+		Operation: OpImportPending,
+		Timeout:   5 * time.Minute,
+		Arguments: []sdk.Argument{
+			{Name: "list", Type: sdk.ArgumentFile, Required: true, Positional: true, Description: "the pending list, LIST.xlsx or LIST.csv"},
+			{Name: "sheet", Type: sdk.SettingString, Description: "XLSX sheet (default: the first)"},
+			{Name: "verify", Type: sdk.SettingBool, Description: "also ask the platform (4208) about each patient"},
+		},
+		Result: sdk.Display{
+			Headline: "headline",
+			Rows:     "patients",
+			Columns: []sdk.Column{
+				{Field: "row", Title: "ROW"}, {Field: "fixmedinsMdtrtId", Title: "VISIT"}, {Field: "psnName", Title: "NAME"},
+				{Field: "certno", Title: "ID NUMBER"}, {Field: "status", Title: "STATUS"}, {Field: "platform", Title: "PLATFORM"},
+				{Field: "reason", Title: "REASON"},
+			},
+		},
+	}}
+}
+
+// pendingStatuses orders the statuses of a pending-list report.
+var pendingStatuses = []string{"pending", "uploading", "uploaded", "failed", "cancelling", "cancelled", "invalid"}
+
+// pendingHeadline is the report's first line: the file, its patients and
+// the count of each status, e.g. "list.csv: 3 patients — pending 1, uploaded 1, failed 1".
+func pendingHeadline(file string, rows int, summary map[string]int) string {
+	var counts []string
+	for _, s := range pendingStatuses {
+		if n := summary[s]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	return fmt.Sprintf("%s: %d patients — %s", file, rows, strings.Join(counts, ", "))
+}
