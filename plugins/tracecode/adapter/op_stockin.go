@@ -30,16 +30,19 @@ type fetchPayload struct {
 
 // fetchSummary is the reply of a fetch (and the job's summary).
 type fetchSummary struct {
-	BeginDate string   `json:"beginDate"`
-	EndDate   string   `json:"endDate"`
-	Pages     int      `json:"pages"`
-	Bills     int      `json:"bills"`
-	New       int      `json:"new"`
-	Changed   int      `json:"changed"`
-	Unchanged int      `json:"unchanged"`
-	Codes     int      `json:"codes"`
-	Drafts    []string `json:"drafts"`
-	Warnings  []string `json:"warnings,omitempty"`
+	BeginDate string `json:"beginDate"`
+	EndDate   string `json:"endDate"`
+	Pages     int    `json:"pages"`
+	Bills     int    `json:"bills"`
+	New       int    `json:"new"`
+	Changed   int    `json:"changed"`
+	Unchanged int    `json:"unchanged"`
+	Codes     int    `json:"codes"`
+	// Smallest counts the smallest sub-codes fetched and kept for the new
+	// documents (setting fetchSmallest).
+	Smallest int      `json:"smallest"`
+	Drafts   []string `json:"drafts"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // platformCode is a code as the stock-in listing gives it.
@@ -249,6 +252,11 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	}
 	if created {
 		sum.Drafts = append(sum.Drafts, rec.DocNo)
+	}
+	if h.cfg.fetchSmallest {
+		if err := h.fetchSmallestOf(ctx, rec.DocNo, sum); err != nil {
+			return err
+		}
 	}
 	qty := 0.0
 	for _, l := range rec.Lines {
