@@ -79,25 +79,79 @@ func (h *handler) queries(ctx context.Context, f filter, fn func(key string, rec
 	})
 }
 
+// queryBatch is one chunk of a query's nodes, passed from the reader to
+// the workbook writer.
+type queryBatch struct {
+	q     *queryRecord
+	at    time.Time
+	nodes []queryNode
+}
+
+// prefetch runs produce in a goroutine of its own, at most depth items
+// ahead of consume, so that reading host state (gRPC calls, decoding) and
+// writing the workbook each use a core while memory stays bounded. The
+// first error of either side stops both and is returned.
+func prefetch[T any](ctx context.Context, depth int, produce func(ctx context.Context, emit func(T) error) error, consume func(T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan T, depth)
+	var produceErr error
+	go func() {
+		defer close(ch)
+		produceErr = produce(ctx, func(v T) error {
+			select {
+			case ch <- v:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var consumeErr error
+	for v := range ch {
+		if consumeErr != nil {
+			continue // drain so that the producer ends
+		}
+		if consumeErr = consume(v); consumeErr != nil {
+			cancel()
+		}
+	}
+	if consumeErr != nil {
+		return consumeErr
+	}
+	return produceErr
+}
+
+// queryNodes streams the nodes of every kept query to fn, chunk by chunk,
+// read ahead of fn.
+func (h *handler) queryNodes(ctx context.Context, f filter, fn func(queryBatch) error) error {
+	return prefetch(ctx, 4, func(ctx context.Context, emit func(queryBatch) error) error {
+		return h.queries(ctx, f, func(key string, q *queryRecord) error {
+			at := q.At.In(h.cfg.zone)
+			return queryChunks(ctx, h.req.Host, key, q, func(nodes []queryNode) error {
+				return emit(queryBatch{q: q, at: at, nodes: nodes})
+			})
+		})
+	}, fn)
+}
+
 // smallestRows writes the smallest sub-codes of every kept query: one row
 // per smallest code, with the top code (case or pack) it was found under.
 func (h *handler) smallestRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	row := make([]any, len(sheetSpecs[sheetSmallest]))
-	return h.queries(ctx, f, func(key string, q *queryRecord) error {
-		at := q.At.In(h.cfg.zone)
-		return queryChunks(ctx, h.req.Host, key, q, func(nodes []queryNode) error {
-			for _, n := range nodes {
-				if !n.Smallest {
-					continue
-				}
-				row[0], row[1], row[2], row[3], row[4] = at, q.BillNo, optInt(n.Line), n.Top, n.Code
-				row[5], row[6], row[7], row[8] = q.Code, label(queryLabels, q.Op), label(triggers, q.Trigger), q.MessageID
-				if err := sh.Row(row...); err != nil {
-					return err
-				}
+	return h.queryNodes(ctx, f, func(b queryBatch) error {
+		q := b.q
+		for _, n := range b.nodes {
+			if !n.Smallest {
+				continue
 			}
-			return nil
-		})
+			row[0], row[1], row[2], row[3], row[4] = b.at, q.BillNo, optInt(n.Line), n.Top, n.Code
+			row[5], row[6], row[7], row[8] = q.Code, label(queryLabels, q.Op), label(triggers, q.Trigger), q.MessageID
+			if err := sh.Row(row...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -105,30 +159,28 @@ func (h *handler) smallestRows(ctx context.Context, sh *export.Sheet, f filter) 
 // answered it, with its top code and the pack-ratio check of top codes.
 func (h *handler) hierarchyRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	row := make([]any, len(sheetSpecs[sheetHierarchy]))
-	return h.queries(ctx, f, func(key string, q *queryRecord) error {
-		at := q.At.In(h.cfg.zone)
-		return queryChunks(ctx, h.req.Host, key, q, func(nodes []queryNode) error {
-			for _, n := range nodes {
-				check := ""
-				if n.Top == n.Code {
-					check = "相符"
-					if n.Problem != "" {
-						check = n.Problem
-					}
-				}
-				box := ""
-				if n.Box != "" {
-					box = code.BoxStatusName(n.Box)
-				}
-				row[0], row[1], row[2], row[3], row[4], row[5] = at, q.BillNo, q.Code, label(queryLabels, q.Op), optInt(n.Line), n.Code
-				row[6], row[7], row[8], row[9], row[10], row[11] = n.Parent, n.Top, optInt(n.Level), optInt(n.PackLevel), yesNo[n.Smallest], n.Ratio
-				row[12], row[13], row[14], row[15] = box, check, label(triggers, q.Trigger), q.MessageID
-				if err := sh.Row(row...); err != nil {
-					return err
+	return h.queryNodes(ctx, f, func(b queryBatch) error {
+		q := b.q
+		for _, n := range b.nodes {
+			check := ""
+			if n.Top == n.Code {
+				check = "相符"
+				if n.Problem != "" {
+					check = n.Problem
 				}
 			}
-			return nil
-		})
+			box := ""
+			if n.Box != "" {
+				box = code.BoxStatusName(n.Box)
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5] = b.at, q.BillNo, q.Code, label(queryLabels, q.Op), optInt(n.Line), n.Code
+			row[6], row[7], row[8], row[9], row[10], row[11] = n.Parent, n.Top, optInt(n.Level), optInt(n.PackLevel), yesNo[n.Smallest], n.Ratio
+			row[12], row[13], row[14], row[15] = box, check, label(triggers, q.Trigger), q.MessageID
+			if err := sh.Row(row...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -435,6 +435,7 @@ func (s *Sheet) finish() error {
 	if err := s.sw.Flush(); err != nil {
 		return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
 	}
+	releaseBuffer(s.sw)
 	return nil
 }
 

@@ -277,3 +277,67 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseBuffer checks that a large sheet's memory buffer is freed
+// once it is flushed, and that a small sheet (whose rows are only in that
+// buffer) keeps its rows.
+func TestReleaseBuffer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := New(Options{TmpDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	small, err := w.Sheet(SheetSpec{Name: "small", Columns: []Column{{Header: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Row("kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if releaseBuffer(small.sw) {
+		t.Fatal("the buffer of a sheet that never spilled to its file was released")
+	}
+	big, err := w.Sheet(SheetSpec{Name: "big", Columns: []Column{{Header: "code"}, {Header: "text"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 200)
+	n := 0
+	for ; n < 120_000; n++ { // ~30 MB of XML: spills past StreamChunkSize
+		if err := big.Row(strconv.Itoa(n), pad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := big.sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !releaseBuffer(big.sw) {
+		t.Fatal("the flushed buffer of a spilled sheet was not released: excelize's StreamWriter internals changed; update releaseBuffer")
+	}
+	big.closed = true
+	path := filepath.Join(dir, "r.xlsx")
+	if _, err := w.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, _ := f.GetCellValue("small", "A2"); v != "kept" {
+		t.Errorf("small!A2 = %q", v)
+	}
+	rows, _ := f.Rows("big")
+	count := 0
+	for rows.Next() {
+		count++
+	}
+	if count != n+1 {
+		t.Errorf("big has %d rows, want %d", count, n+1)
+	}
+}
