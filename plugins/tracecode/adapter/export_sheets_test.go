@@ -276,7 +276,7 @@ func TestExportByDocument(t *testing.T) {
 	}
 	defer af.Close()
 	drafts, _ := af.GetRows("入库单草稿")
-	docCol := map[string]int{"令牌操作日志": 1, "出入库数据": 2, "追溯码明细": 1, "最小子码": 1, "码层级关系": 1, "入库单草稿": 1, "入库单调整记录": 2, "医保上传记录": 1}
+	docCol := map[string]int{"令牌操作日志": 9, "出入库数据": 2, "追溯码明细": 1, "最小子码": 1, "码层级关系": 1, "入库单草稿": 1, "入库单调整记录": 2, "医保上传记录": 1}
 	testCases := map[string]struct {
 		doc      string
 		nonEmpty []string

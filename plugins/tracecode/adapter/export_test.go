@@ -101,7 +101,7 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 		}
 		action := map[string]string{"issue": "获取令牌", "refresh": "刷新令牌", "invalidate": "令牌作废"}[m.Action]
 		reason := map[string]string{"first use": "首次使用", "expires soon": "即将过期", "authentication error": "认证失败"}[m.Reason]
-		out["令牌操作日志"] = append(out["令牌操作日志"], trim([]string{local(m.At), m.Subject, action, reason, result, local(m.ExpiresAt), strconv.FormatInt(m.DurationMS, 10), m.Trigger, m.MessageID, m.Error}))
+		out["令牌操作日志"] = append(out["令牌操作日志"], trim([]string{local(m.At), action, reason, result, local(m.ExpiresAt), strconv.FormatInt(m.DurationMS, 10), m.Trigger, m.MessageID, m.Error, m.Subject}))
 	}
 	expectedQueries(t, e, out)
 	expectedDrafts(t, e, out)
@@ -202,7 +202,7 @@ func trim(row []string) []string {
 }
 
 var headers = map[string][]string{
-	"令牌操作日志": {"时间", "关联单据/码", "操作", "原因", "结果", "令牌有效期至", "耗时(毫秒)", "触发业务", "触发消息", "错误信息"},
+	"令牌操作日志": {"时间", "操作", "原因", "结果", "令牌有效期至", "耗时(毫秒)", "触发业务", "触发消息", "错误信息", "关联单据/码"},
 	"出入库数据": {"单据日期", "单据时间", "单据号", "来源", "方向", "单据类型", "发货单位", "收货单位", "经办人", "行号", "院内编码", "医保目录编码", "药品名称", "规格", "生产企业", "批号",
 		"生产日期", "有效期至", "数量", "单位", "包装比例", "追溯码数", "上传状态", "状态说明", "医保上传"},
 	"追溯码明细":   {"单据日期", "单据号", "行号", "院内编码", "药品名称", "批号", "有效期至", "追溯码", "码类型", "包装层级", "上级码"},

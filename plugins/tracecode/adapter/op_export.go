@@ -95,9 +95,9 @@ func label(m map[string]string, k string) string {
 // sheetSpecs are the columns of each sheet.
 var sheetSpecs = map[string][]export.Column{
 	sheetToken: {
-		{Header: "时间", Kind: export.DateTime}, {Header: "关联单据/码", Width: 24}, {Header: "操作"}, {Header: "原因", Width: 12}, {Header: "结果", Width: 8},
+		{Header: "时间", Kind: export.DateTime}, {Header: "操作"}, {Header: "原因", Width: 12}, {Header: "结果", Width: 8},
 		{Header: "令牌有效期至", Kind: export.DateTime}, {Header: "耗时(毫秒)", Kind: export.Integer, Width: 11},
-		{Header: "触发业务", Width: 30}, {Header: "触发消息", Width: 28}, {Header: "错误信息", Width: 50},
+		{Header: "触发业务", Width: 30}, {Header: "触发消息", Width: 28}, {Header: "错误信息", Width: 50}, {Header: "关联单据/码", Width: 24},
 	},
 	sheetBills: {
 		{Header: "单据日期", Kind: export.Date}, {Header: "单据时间", Kind: export.DateTime}, {Header: "单据号", Width: 20},
@@ -304,8 +304,8 @@ func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, f filter) err
 		if !e.ExpiresAt.IsZero() {
 			exp = e.ExpiresAt.In(h.cfg.zone)
 		}
-		row[0], row[1], row[2], row[3], row[4] = e.At.In(h.cfg.zone), e.Subject, label(tokenActions, e.Action), label(tokenReasons, e.Reason), result
-		row[5], row[6], row[7], row[8], row[9] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error
+		row[0], row[1], row[2], row[3] = e.At.In(h.cfg.zone), label(tokenActions, e.Action), label(tokenReasons, e.Reason), result
+		row[4], row[5], row[6], row[7], row[8], row[9] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error, e.Subject
 		return sh.Row(row...)
 	})
 }
