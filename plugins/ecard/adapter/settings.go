@@ -24,6 +24,17 @@ const (
 	setCardWidth        = "cardWidth"
 	setCardCheck        = "cardCheck"
 	setTempCardPrefixes = "tempCardPrefixes"
+	setCardNumbers      = "cardNumbers"
+	setRevealIdentity   = "revealIdentity"
+	setTempCardLookup   = "tempCardLookup"
+)
+
+// Values of cardNumbers and tempCardLookup.
+const (
+	numbersShuffled   = "shuffled"
+	numbersSequential = "sequential"
+	lookupLinks       = "links"
+	lookupNone        = "none"
 )
 
 // minIdentitySecret is the shortest identitySecret accepted, in bytes.
@@ -63,14 +74,27 @@ func settings() []sdk.Setting {
 			Description: "check character of card numbers: mod11-2 (ISO 7064, 0-9 or X, as on resident ID cards) or luhn (digits only)",
 			Example:     card.CheckLuhn},
 		{Name: setTempCardPrefixes, Type: sdk.SettingString, Required: true,
-			Description: "comma-separated prefixes of the hospital's temporary-card (临时卡) numbers; e-card numbers never start with them and only such numbers can be linked",
+			Description: "comma-separated prefixes of the hospital's temporary-card (临时卡) numbers; e-card numbers never start with them, only such numbers can be linked, and a scan of one says it is a temporary card",
 			Example:     "99,98"},
+		{Name: setCardNumbers, Type: sdk.SettingString, Default: numbersShuffled, Enum: []string{numbersShuffled, numbersSequential},
+			Description: "shuffled: the sequence digits of a card number are a keyed permutation of the registration sequence (derived from identitySecret), so numbers keep the prefix, width and check character but the next or any other card number cannot be guessed; sequential: the sequence itself (guessable; only for a HIS that requires it)",
+			Example:     numbersSequential},
+		{Name: setRevealIdentity, Type: sdk.SettingBool, Default: "false",
+			Description: `allow ecard.get and temporary-card scans to return the unmasked name, ID number and phone when the request asks with "reveal": true; leave false unless only trusted systems (the integration platform, authenticated HIS clients) can send messages`,
+			Example:     "true"},
+		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks, Enum: []string{lookupLinks, lookupNone},
+			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient) or none (only say that it is a temporary card)",
+			Example:     lookupNone},
 	}
 }
 
 // siteConfig is one site's parsed configuration. It is immutable once built.
 type siteConfig struct {
-	rule           card.NumberRule
+	rule card.NumberRule
+	// perm shuffles card numbers; nil when cardNumbers is sequential.
+	perm           *card.Permutation
+	revealAllowed  bool
+	tempLookup     string
 	sealer         *card.Sealer
 	identitySecret []byte
 	validity       time.Duration
@@ -180,6 +204,31 @@ func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, 
 	rule, ruleDiags := parseRule(given)
 	ds = append(ds, ruleDiags...)
 	cfg.rule = rule
+	switch mode := settingValue(given, setCardNumbers); mode {
+	case numbersSequential:
+	case numbersShuffled:
+		if len(ruleDiags) == 0 && cfg.identitySecret != nil {
+			perm, err := card.NewPermutation(cfg.identitySecret, rule.Width)
+			if err != nil {
+				ds.Error(setCardNumbers, "format", "card numbers cannot be shuffled", err.Error())
+			}
+			cfg.perm = perm
+		}
+	default:
+		ds.Error(setCardNumbers, "enum", fmt.Sprintf("cardNumbers %q is not known", mode), fmt.Sprintf("use %s or %s", numbersShuffled, numbersSequential))
+	}
+	switch reveal := settingValue(given, setRevealIdentity); reveal {
+	case "true", "false":
+		cfg.revealAllowed = reveal == "true"
+	default:
+		ds.Error(setRevealIdentity, "type", fmt.Sprintf("revealIdentity %q is not true or false", reveal), "write true or false")
+	}
+	switch lookup := settingValue(given, setTempCardLookup); lookup {
+	case lookupLinks, lookupNone:
+		cfg.tempLookup = lookup
+	default:
+		ds.Error(setTempCardLookup, "enum", fmt.Sprintf("tempCardLookup %q is not known", lookup), fmt.Sprintf("use %s or %s", lookupLinks, lookupNone))
+	}
 
 	if ds.HasError() {
 		return nil, ds
