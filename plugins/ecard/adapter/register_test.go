@@ -55,8 +55,8 @@ func TestRegisterReturnsSameCard(t *testing.T) {
 	}
 	var view cardView
 	e.ok(OpGet, map[string]string{"cardNo": first.CardNo}, &view)
-	wantView := cardView{CardNo: first.CardNo, Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID, Phone: "13812345678",
-		RegisteredAt: testT0, TempCards: []string{}}
+	wantView := cardView{CardNo: first.CardNo, Status: "active", Name: "张*丰", IDType: "01", IDNumber: "110***********002X", Phone: "138****5678",
+		RegisteredAt: testT0, TempCards: []string{}, Masked: true}
 	if diff := cmp.Diff(wantView, view); diff != "" {
 		t.Errorf("ecard.get (-want +got):\n%s", diff)
 	}
