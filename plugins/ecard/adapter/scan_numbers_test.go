@@ -136,3 +136,38 @@ func TestECardEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestNewSettings checks the values and refusals of cardNumbers,
+// revealIdentity and tempCardLookup.
+func TestNewSettings(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		settings map[string]string
+		field    string
+	}{
+		"defaults":             {settings: map[string]string{}},
+		"sequential numbers":   {settings: map[string]string{setCardNumbers: numbersSequential}},
+		"reveal as 1":          {settings: map[string]string{setRevealIdentity: "1"}},
+		"no temp lookup":       {settings: map[string]string{setTempCardLookup: lookupNone}},
+		"unknown numbering":    {settings: map[string]string{setCardNumbers: "random"}, field: setCardNumbers},
+		"reveal not a boolean": {settings: map[string]string{setRevealIdentity: "yes please"}, field: setRevealIdentity},
+		"unknown lookup":       {settings: map[string]string{setTempCardLookup: "http://his"}, field: setTempCardLookup},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			maps.Copy(s, tc.settings)
+			_, ds := parseSettings(s, func() time.Time { return testT0 })
+			if tc.field == "" {
+				if ds.HasError() {
+					t.Fatalf("refused: %s", ds)
+				}
+				return
+			}
+			if !ds.HasError() || ds[0].Field != tc.field {
+				t.Errorf("diagnostics %s, want an error on %s", ds, tc.field)
+			}
+		})
+	}
+}

@@ -217,11 +217,11 @@ func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, 
 	default:
 		ds.Error(setCardNumbers, "enum", fmt.Sprintf("cardNumbers %q is not known", mode), fmt.Sprintf("use %s or %s", numbersShuffled, numbersSequential))
 	}
-	switch reveal := settingValue(given, setRevealIdentity); reveal {
-	case "true", "false":
-		cfg.revealAllowed = reveal == "true"
-	default:
+	reveal := settingValue(given, setRevealIdentity)
+	if b, err := strconv.ParseBool(reveal); err != nil {
 		ds.Error(setRevealIdentity, "type", fmt.Sprintf("revealIdentity %q is not true or false", reveal), "write true or false")
+	} else {
+		cfg.revealAllowed = b
 	}
 	switch lookup := settingValue(given, setTempCardLookup); lookup {
 	case lookupLinks, lookupNone:
