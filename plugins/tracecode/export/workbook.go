@@ -397,15 +397,29 @@ func (s *Sheet) intCell(n int64) any {
 var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
 
 // excelSerial converts a time to an Excel serial number using its wall
-// clock in its own location, to the second: fractions of a second are
-// dropped, and the fraction of the day is the nearest float64 to
-// seconds/86400, so that every reader shows exactly hh:mm:ss.
+// clock in its own location, to the second (fractions of a second are
+// dropped).
+//
+// seconds/86400 is rarely a binary fraction, so the serial only
+// approximates the time, and readers that truncate to the second
+// (LibreOffice does, after computing (serial − day) × 86400 with an error
+// of up to a microsecond at today's day numbers) would show a third of
+// all times one second early. So a time of day is written serialNudge
+// (10 µs) late: far above those errors, far below anything a reader shows
+// (milliseconds at most). Midnight is an exact whole number and is written
+// as it is, so dates stay whole numbers.
 func excelSerial(t time.Time) float64 {
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	days := int64(day.Sub(excelEpoch) / (24 * time.Hour))
+	days := float64(day.Sub(excelEpoch) / (24 * time.Hour))
 	secs := t.Hour()*3600 + t.Minute()*60 + t.Second()
-	return float64(days) + float64(secs)/86400
+	if secs == 0 {
+		return days
+	}
+	return days + (float64(secs)+serialNudge)/86400
 }
+
+// serialNudge is how many seconds late excelSerial writes a time of day.
+const serialNudge = 1e-5
 
 // Close ends the sheet and reports its progress.
 func (s *Sheet) Close() error {
