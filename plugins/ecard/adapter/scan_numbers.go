@@ -25,10 +25,12 @@ const (
 // tempScanReply is the payload of a scan of a linked temporary card: the
 // e-card it belongs to, masked unless revealed.
 type tempScanReply struct {
-	Result     string    `json:"result"`
-	TempCardNo string    `json:"tempCardNo"`
-	Prefix     string    `json:"prefix"`
-	LinkedAt   time.Time `json:"linkedAt"`
+	Result     string `json:"result"`
+	TempCardNo string `json:"tempCardNo"`
+	Prefix     string `json:"prefix"`
+	// Source is where the patient was found: "links" (ecard.link).
+	Source   string    `json:"source"`
+	LinkedAt time.Time `json:"linkedAt"`
 	cardView
 }
 
@@ -39,7 +41,10 @@ type tempScanRefusal struct {
 	LooksLike  string `json:"looksLike"`
 	TempCardNo string `json:"tempCardNo"`
 	Prefix     string `json:"prefix"`
-	Lookup     string `json:"lookup"`
+	// Lookup is the site's tempCardLookup: links, none or his.
+	Lookup string `json:"lookup"`
+	// LookupFailed is true when the HIS lookup did not answer usably.
+	LookupFailed bool `json:"lookupFailed,omitempty"`
 }
 
 // tempPrefix returns the temporary-card prefix text starts with.
@@ -73,8 +78,9 @@ func (h handler) scanNumber(ctx context.Context, text string, reveal bool) (*sdk
 }
 
 // scanTemp answers a scan of a temporary-card number: with the linked
-// e-card and its patient when tempCardLookup is links and a link exists,
-// else a refusal that says it is a temporary card.
+// e-card and its patient when tempCardLookup is links or a URL and a link
+// exists; else, with a URL, with the patient the HIS service names; else
+// a refusal that says it is a temporary card.
 func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal bool) (*sdk.HandleResponse, error) {
 	refusal := tempScanRefusal{Result: ResultTemporaryCard, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, Prefix: prefix, Lookup: h.cfg.tempLookup}
 	summary := fmt.Sprintf("%s is a temporary-card number (prefix %s)", tempNo, prefix)
@@ -84,6 +90,9 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 	}
 	var tr tempRecord
 	_, err := getJSON(ctx, h.host(), keyTemp+tempNo, &tr)
+	if errors.Is(err, sdk.ErrNotFound) && h.cfg.his != nil {
+		return h.scanHIS(ctx, tempNo, prefix, reveal, refusal)
+	}
 	if errors.Is(err, sdk.ErrNotFound) {
 		return invalid("$.text", ResultTemporaryCard, summary,
 			"it is not linked to an e-card: find the patient in HIS by the temporary card, then register an e-card and link it (ecard.link)", refusal)
@@ -106,5 +115,5 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 	if reveal {
 		view = rec.view()
 	}
-	return ok(tempScanReply{Result: ResultTemporaryCard, TempCardNo: tempNo, Prefix: prefix, LinkedAt: tr.LinkedAt, cardView: view})
+	return ok(tempScanReply{Result: ResultTemporaryCard, TempCardNo: tempNo, Prefix: prefix, Source: lookupLinks, LinkedAt: tr.LinkedAt, cardView: view})
 }

@@ -3,7 +3,10 @@ package adapter
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,11 +34,11 @@ func TestScanNumbers(t *testing.T) {
 		want     map[string]any // cardNo is filled in
 	}{
 		"linked temporary card": {payload: map[string]any{"text": "99000123"}, status: sdk.StatusOK,
-			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "linkedAt": linkedAt})},
+			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "source": "links", "linkedAt": linkedAt})},
 		"linked, scanner's CR/LF": {payload: map[string]any{"text": "99000123\r\n"}, status: sdk.StatusOK,
-			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "linkedAt": linkedAt})},
+			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "source": "links", "linkedAt": linkedAt})},
 		"linked, revealed where allowed": {settings: map[string]string{setRevealIdentity: "true"}, payload: map[string]any{"text": "99000123", "reveal": true}, status: sdk.StatusOK,
-			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "linkedAt": linkedAt,
+			want: with(masked, map[string]any{"result": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "source": "links", "linkedAt": linkedAt,
 				"name": "张三丰", "idNumber": testResidentID, "phone": "13812345678", "masked": false})},
 		"reveal not allowed": {payload: map[string]any{"text": "99000123", "reveal": true}, status: sdk.StatusInvalid, rule: "not-allowed"},
 		"unlinked temporary card": {payload: map[string]any{"text": "98000777"}, status: sdk.StatusInvalid, rule: "temporary-card",
@@ -145,13 +148,15 @@ func TestNewSettings(t *testing.T) {
 		settings map[string]string
 		field    string
 	}{
-		"defaults":             {settings: map[string]string{}},
-		"sequential numbers":   {settings: map[string]string{setCardNumbers: numbersSequential}},
-		"reveal as 1":          {settings: map[string]string{setRevealIdentity: "1"}},
-		"no temp lookup":       {settings: map[string]string{setTempCardLookup: lookupNone}},
-		"unknown numbering":    {settings: map[string]string{setCardNumbers: "random"}, field: setCardNumbers},
-		"reveal not a boolean": {settings: map[string]string{setRevealIdentity: "yes please"}, field: setRevealIdentity},
-		"unknown lookup":       {settings: map[string]string{setTempCardLookup: "http://his"}, field: setTempCardLookup},
+		"defaults":                {settings: map[string]string{}},
+		"sequential numbers":      {settings: map[string]string{setCardNumbers: numbersSequential}},
+		"reveal as 1":             {settings: map[string]string{setRevealIdentity: "1"}},
+		"no temp lookup":          {settings: map[string]string{setTempCardLookup: lookupNone}},
+		"unknown numbering":       {settings: map[string]string{setCardNumbers: "random"}, field: setCardNumbers},
+		"reveal not a boolean":    {settings: map[string]string{setRevealIdentity: "yes please"}, field: setRevealIdentity},
+		"HIS lookup URL":          {settings: map[string]string{setTempCardLookup: "https://his.local/tempcard"}},
+		"unknown lookup":          {settings: map[string]string{setTempCardLookup: "ftp://his"}, field: setTempCardLookup},
+		"lookup timeout too long": {settings: map[string]string{setLookupTimeout: "5m"}, field: setLookupTimeout},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
@@ -170,4 +175,104 @@ func TestNewSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScanTemporaryCardHISLookup: with tempCardLookup set to a HIS
+// service's URL, a temporary card that is not linked here is looked up
+// there; a linked one is answered from the link without asking.
+func TestScanTemporaryCardHISLookup(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	his := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		var req struct{ TempCardNo string }
+		if json.NewDecoder(r.Body).Decode(&req) != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		switch req.TempCardNo {
+		case "98000001":
+			_, _ = w.Write([]byte(`{"found": true, "patientId": "P0001", "name": "李四光", "idType": "01", "idNumber": "110105194912310021", "phone": "13900001111"}`))
+		case "98000002":
+			_, _ = w.Write([]byte(`{"found": false}`))
+		case "98000003":
+			http.NotFound(w, r)
+		case "98000004":
+			http.Error(w, "database down", http.StatusInternalServerError)
+		case "98000005":
+			<-r.Context().Done() // answers only when medgate gives up
+		case "98000006":
+			_, _ = w.Write([]byte(`<html>login</html>`))
+		}
+	}))
+	t.Cleanup(his.Close)
+	patient := map[string]any{"found": true, "patientId": "P0001", "name": "李*光", "idType": "01", "idNumber": "110***********0021", "phone": "139****1111"}
+	refusal := func(no string, failed bool) map[string]any {
+		m := map[string]any{"result": "temporary-card", "looksLike": "temporary-card", "tempCardNo": no, "prefix": "98", "lookup": "his"}
+		if failed {
+			m["lookupFailed"] = true
+		}
+		return m
+	}
+	testCases := map[string]struct {
+		text   string
+		reveal bool
+		status sdk.Status
+		want   map[string]any
+		calls  int64
+	}{
+		"known to HIS": {text: "98000001", status: sdk.StatusOK, calls: 1,
+			want: map[string]any{"result": "temporary-card", "tempCardNo": "98000001", "prefix": "98", "source": "his", "patient": patient, "masked": true}},
+		"known to HIS, revealed": {text: "98000001", reveal: true, status: sdk.StatusOK, calls: 1,
+			want: map[string]any{"result": "temporary-card", "tempCardNo": "98000001", "prefix": "98", "source": "his", "masked": false,
+				"patient": with(patient, map[string]any{"name": "李四光", "idNumber": "110105194912310021", "phone": "13900001111"})}},
+		"HIS says not found":  {text: "98000002", status: sdk.StatusInvalid, calls: 1, want: refusal("98000002", false)},
+		"HIS answers 404":     {text: "98000003", status: sdk.StatusInvalid, calls: 1, want: refusal("98000003", false)},
+		"HIS fails":           {text: "98000004", status: sdk.StatusInvalid, calls: 1, want: refusal("98000004", true)},
+		"HIS too slow":        {text: "98000005", status: sdk.StatusInvalid, calls: 1, want: refusal("98000005", true)},
+		"HIS answers garbage": {text: "98000006", status: sdk.StatusInvalid, calls: 1, want: refusal("98000006", true)},
+		"linked: no HIS call": {text: "99000123", status: sdk.StatusOK, calls: 0},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			maps.Copy(s, map[string]string{setTempCardLookup: his.URL + "/tempcard", setLookupTimeout: "200ms", setRevealIdentity: "true"})
+			e := newEnv(t, s)
+			cardNo := e.register(zhang()).CardNo
+			e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
+			r := e.call(OpScan, map[string]any{"text": tc.text, "reveal": tc.reveal})
+			if r.Status != tc.status {
+				t.Fatalf("status %s %s, want %s", r.Status, r.Diagnostics, tc.status)
+			}
+			var got map[string]any
+			_ = json.Unmarshal(r.Payload, &got)
+			if tc.want != nil {
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("payload (-want +got):\n%s", diff)
+				}
+			} else if got["source"] != "links" || got["cardNo"] != cardNo {
+				t.Errorf("linked card answered %v, want the link", got)
+			}
+			var lookups []sdk.Exchange
+			for _, x := range e.host.Exchanges() {
+				if x.Exchange.System == "his" {
+					lookups = append(lookups, x.Exchange)
+				}
+			}
+			if int64(len(lookups)) != tc.calls {
+				t.Fatalf("%d HIS lookups journaled, want %d", len(lookups), tc.calls)
+			}
+			for _, x := range lookups {
+				if x.Serial != tc.text || strings.Contains(string(x.Response), "李四光") || strings.Contains(string(x.Response), "13900001111") {
+					t.Errorf("journal %s %s: want the lookup of %s, masked", x.Serial, x.Response, tc.text)
+				}
+			}
+		})
+	}
+	t.Cleanup(func() { // after the parallel subtests
+		if calls.Load() == 0 {
+			t.Error("the HIS service was never called")
+		}
+	})
 }

@@ -27,6 +27,7 @@ const (
 	setCardNumbers      = "cardNumbers"
 	setRevealIdentity   = "revealIdentity"
 	setTempCardLookup   = "tempCardLookup"
+	setLookupTimeout    = "tempCardLookupTimeout"
 )
 
 // Values of cardNumbers and tempCardLookup.
@@ -35,6 +36,7 @@ const (
 	numbersSequential = "sequential"
 	lookupLinks       = "links"
 	lookupNone        = "none"
+	lookupHIS         = "his" // tempCardLookup is the URL of a HIS service
 )
 
 // minIdentitySecret is the shortest identitySecret accepted, in bytes.
@@ -82,9 +84,12 @@ func settings() []sdk.Setting {
 		{Name: setRevealIdentity, Type: sdk.SettingBool, Default: "false",
 			Description: `allow ecard.get and temporary-card scans to return the unmasked name, ID number and phone when the request asks with "reveal": true; leave false unless only trusted systems (the integration platform, authenticated HIS clients) can send messages`,
 			Example:     "true"},
-		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks, Enum: []string{lookupLinks, lookupNone},
-			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient) or none (only say that it is a temporary card)",
-			Example:     lookupNone},
+		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks,
+			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient), none (only say that it is a temporary card), or the http(s) URL of a HIS service asked when there is no link (POST {\"tempCardNo\"} → {\"found\", \"patientId\", \"name\", \"idType\", \"idNumber\", \"phone\"}; see the README)",
+			Example:     "https://his.example.local/medgate/tempcard"},
+		{Name: setLookupTimeout, Type: sdk.SettingDuration, Default: "3s",
+			Description: "time allowed for the HIS temporary-card lookup (a scan waits for it); 100ms to 30s",
+			Example:     "2s"},
 	}
 }
 
@@ -95,6 +100,7 @@ type siteConfig struct {
 	perm           *card.Permutation
 	revealAllowed  bool
 	tempLookup     string
+	his            *hisLookup
 	sealer         *card.Sealer
 	identitySecret []byte
 	validity       time.Duration
@@ -223,11 +229,19 @@ func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, 
 	} else {
 		cfg.revealAllowed = b
 	}
+	timeout, err := time.ParseDuration(settingValue(given, setLookupTimeout))
+	if err != nil || timeout < 100*time.Millisecond || timeout > 30*time.Second {
+		ds.Error(setLookupTimeout, "range", "tempCardLookupTimeout is not a duration from 100ms to 30s", `write it in Go syntax, e.g. "3s"`)
+	}
 	switch lookup := settingValue(given, setTempCardLookup); lookup {
 	case lookupLinks, lookupNone:
 		cfg.tempLookup = lookup
 	default:
-		ds.Error(setTempCardLookup, "enum", fmt.Sprintf("tempCardLookup %q is not known", lookup), fmt.Sprintf("use %s or %s", lookupLinks, lookupNone))
+		his, err := parseLookup(lookup, timeout)
+		if err != nil {
+			ds.Error(setTempCardLookup, "format", "tempCardLookup is not known", err.Error()+"; use links, none, or the URL of the HIS lookup service")
+		}
+		cfg.tempLookup, cfg.his = lookupHIS, his
 	}
 
 	if ds.HasError() {
