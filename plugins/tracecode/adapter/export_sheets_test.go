@@ -16,6 +16,7 @@ import (
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/plugins/tracecode/code"
+	"github.com/medgate/medgate/test/sim/tracecode"
 )
 
 // expectedQueries rebuilds the sheets 最小子码 and 码层级关系 from the stored
@@ -318,5 +319,44 @@ func TestExportByDocument(t *testing.T) {
 	}
 	if r := e.send(adapter.OpExport, map[string]any{"from": "2026-11-25", "to": "2026-11-26", "docNo": strings.Repeat("x", 101)}); r.Status != sdk.StatusInvalid || r.Diagnostics[0].Field != "$.docNo" {
 		t.Errorf("an over-long docNo: %s %s", r.Status, r.Diagnostics)
+	}
+}
+
+// TestFetchAsksForSubCodesUntilItHasThem: a document whose sub-codes could
+// not be fetched with it is asked about again by the next fetch, once.
+func TestFetchAsksForSubCodesUntilItHasThem(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	bills := e.sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))
+	e.sim.Fail("billsmallest", tracecode.FailHTTP500, 1)
+	fetch := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	first := e.send(adapter.OpStockInFetch, fetch)
+	must[fetchReply](t, first, sdk.StatusOK)
+	if !strings.Contains(first.Diagnostics.String(), "smallest sub-codes were not fetched") {
+		t.Errorf("the failed sub-code fetch is not a warning: %s", first.Diagnostics)
+	}
+	queried := func() map[string]int {
+		n := map[string]int{}
+		for _, s := range e.state("log/query/") {
+			var q struct{ BillNo string }
+			_ = json.Unmarshal(s.Value, &q)
+			n[q.BillNo]++
+		}
+		return n
+	}
+	if got := queried(); len(got) != len(bills)-1 {
+		t.Fatalf("after the first fetch %d documents have sub-codes, want all but one of %d", len(got), len(bills))
+	}
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, fetch), sdk.StatusOK)
+	calls := e.sim.Stats().Calls["billsmallest"]
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, fetch), sdk.StatusOK)
+	got := queried()
+	for _, b := range bills {
+		if got[b.BillNo] != 1 {
+			t.Errorf("document %s has %d stored sub-code answers, want 1", b.BillNo, got[b.BillNo])
+		}
+	}
+	if again := e.sim.Stats().Calls["billsmallest"]; again != calls {
+		t.Errorf("a third fetch asked for sub-codes %d more times; every document has them", again-calls)
 	}
 }

@@ -210,6 +210,9 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		return err
 	case prev.Hash == hash:
 		sum.Unchanged++
+		if h.cfg.fetchSmallest && !prev.SmallestFetched {
+			return h.fetchSmallestOf(ctx, prev.DocNo, key, sum)
+		}
 		return nil
 	}
 	rec := &docRecord{DocNo: b.BillNo, Source: sourcePlatform, Direction: "in", BillType: b.BillType, BillTime: b.BillTime,
@@ -237,12 +240,19 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
-	if _, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks); err != nil {
+	if prev != nil {
+		rec.SmallestFetched = false // the codes changed: fetch their sub-codes again
+	}
+	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
+	if err != nil {
 		return err
 	}
 	if prev != nil {
 		sum.Changed++
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
+		if h.cfg.fetchSmallest {
+			return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
+		}
 		return nil
 	}
 	sum.New++
@@ -252,11 +262,6 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	}
 	if created {
 		sum.Drafts = append(sum.Drafts, rec.DocNo)
-	}
-	if h.cfg.fetchSmallest {
-		if err := h.fetchSmallestOf(ctx, rec.DocNo, sum); err != nil {
-			return err
-		}
 	}
 	qty := 0.0
 	for _, l := range rec.Lines {
@@ -268,6 +273,9 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})
 	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
 		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
+	}
+	if h.cfg.fetchSmallest {
+		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
 	}
 	return nil
 }

@@ -154,20 +154,21 @@ func queryChunks(ctx context.Context, h sdk.Host, logKey string, rec *queryRecor
 }
 
 // fetchSmallestOf asks the platform for the smallest sub-codes of a
-// fetched document and keeps the answer. Problems become warnings of the
-// fetch: the document and its draft are stored either way, and
-// tracecode.codes.bybill.smallest fetches the sub-codes later.
-func (h *handler) fetchSmallestOf(ctx context.Context, billNo string, sum *fetchSummary) error {
+// fetched document, keeps the answer and marks the document (at its log
+// key) as resolved. Problems become warnings of the fetch: the document and
+// its draft are stored either way, and the next fetch of the same day (the
+// hourly stock-in sync) asks again.
+func (h *handler) fetchSmallestOf(ctx context.Context, billNo, key string, sum *fetchSummary) error {
 	var ans struct {
 		Codes []hierNode `json:"codes"`
 	}
 	res, _, err := h.callChecked(ctx, platform.OpBillSmallest, billNo, billPayload{BillNo: billNo}, &ans)
 	switch {
 	case err != nil:
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: its smallest sub-codes were not fetched (%v); fetch them with %s", billNo, err, OpCodesSmallest))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: its smallest sub-codes were not fetched (%v); the next fetch asks again, or fetch them with %s", billNo, err, OpCodesSmallest))
 		return nil
 	case res.NotFound:
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: the platform has no sub-codes for it yet (not stocked in on the platform); fetch them later with %s", billNo, OpCodesSmallest))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: the platform has no sub-codes for it yet (not stocked in on the platform); the next fetch asks again", billNo))
 		return nil
 	}
 	in := make([]code.Node, len(ans.Codes))
@@ -178,6 +179,9 @@ func (h *handler) fetchSmallestOf(ctx context.Context, billNo string, sum *fetch
 	if len(ex.Mismatches) > 0 {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: %d package(s) do not hold what their ratio says (first: %s: %s); see the sheet 码层级关系", billNo, len(ex.Mismatches), ex.Mismatches[0].Code, ex.Mismatches[0].Problem))
 	}
+	if err := h.storeQuery(ctx, OpCodesSmallest, billNo, "", ans.Codes, ex); err != nil {
+		return err
+	}
 	sum.Smallest += len(ex.Smallest)
-	return h.storeQuery(ctx, OpCodesSmallest, billNo, "", ans.Codes, ex)
+	return updateDoc(ctx, h.req.Host, key, func(d *docRecord) { d.SmallestFetched = true })
 }
