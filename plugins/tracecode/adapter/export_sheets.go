@@ -193,8 +193,12 @@ func optInt(n int) any {
 }
 
 // drafts calls fn for every draft receipt of a document dated in the
-// range that the filter keeps, with that date.
+// range that the filter keeps, with that date. Drafts are made from
+// fetched documents, so an export of uploaded documents only has none.
 func (h *handler) drafts(ctx context.Context, f filter, fn func(d *draft, day time.Time) error) error {
+	if f.source == sourceUpload {
+		return nil
+	}
 	return scanLog(ctx, h.req.Host, kindDraft, f.from, f.to, func(key string, v []byte) error {
 		var ref draftRef
 		if err := json.Unmarshal(v, &ref); err != nil {

@@ -360,3 +360,28 @@ func TestFetchAsksForSubCodesUntilItHasThem(t *testing.T) {
 		t.Errorf("a third fetch asked for sub-codes %d more times; every document has them", again-calls)
 	}
 }
+
+// TestExportSourceFilterOnDrafts: drafts come from fetched documents, so
+// they are in a platform-only export and not in an upload-only one.
+func TestExportSourceFilterOnDrafts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	seed(t, e)
+	testCases := map[string]struct {
+		source string
+		some   bool
+	}{
+		"both":     {"", true},
+		"platform": {"platform", true},
+		"upload":   {"upload", false},
+	}
+	for name, tc := range testCases {
+		rep := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "to": "2026-11-26", "source": tc.source,
+			"sheets": []string{"drafts", "adjustments"}}), sdk.StatusOK)
+		for _, sheet := range []string{"drafts", "adjustments"} {
+			if got := rep.Rows[sheet] > 0; got != tc.some {
+				t.Errorf("%s: %s has %d rows", name, sheet, rep.Rows[sheet])
+			}
+		}
+	}
+}
