@@ -38,8 +38,9 @@ type fetchSummary struct {
 	Changed   int    `json:"changed"`
 	Unchanged int    `json:"unchanged"`
 	Codes     int    `json:"codes"`
-	// Smallest counts the smallest sub-codes fetched and kept for the new
-	// documents (setting fetchSmallest).
+	// Smallest counts the smallest sub-codes fetched and kept for new and
+	// changed documents and those not resolved before (setting
+	// fetchSmallest).
 	Smallest int      `json:"smallest"`
 	Drafts   []string `json:"drafts"`
 	Warnings []string `json:"warnings,omitempty"`
@@ -240,9 +241,8 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
-	if prev != nil {
-		rec.SmallestFetched = false // the codes changed: fetch their sub-codes again
-	}
+	// rec.SmallestFetched starts false: a changed document's codes changed,
+	// so their sub-codes are fetched again below.
 	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
 	if err != nil {
 		return err
