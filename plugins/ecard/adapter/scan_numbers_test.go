@@ -237,7 +237,7 @@ func TestScanTemporaryCardHISLookup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := testSettings()
-			maps.Copy(s, map[string]string{setTempCardLookup: his.URL + "/tempcard", setLookupTimeout: "200ms", setRevealIdentity: "true"})
+			maps.Copy(s, map[string]string{setTempCardLookup: his.URL + "/tempcard", setLookupTimeout: "1s", setRevealIdentity: "true"})
 			e := newEnv(t, s)
 			cardNo := e.register(zhang()).CardNo
 			e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
