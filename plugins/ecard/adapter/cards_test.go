@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,8 +107,8 @@ func TestLinkAndGet(t *testing.T) {
 		t.Errorf("relink = %+v, want alreadyLinked and two temp cards", l)
 	}
 
-	want := getReply{cardView: cardView{CardNo: cardNo, Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID,
-		Phone: "13812345678", RegisteredAt: testT0, TempCards: []string{"99000123", "98-7"}}}
+	want := getReply{cardView: cardView{CardNo: cardNo, Status: "active", Name: "张*丰", IDType: "01", IDNumber: "110***********002X",
+		Phone: "138****5678", RegisteredAt: testT0, TempCards: []string{"99000123", "98-7"}, Masked: true}}
 	testCases := map[string]struct {
 		payload map[string]string
 		want    getReply
@@ -243,5 +244,61 @@ func TestRegisterRepairsAnnouncement(t *testing.T) {
 	e.register(zhang())
 	if n := len(e.eventsOfType("ecard.registered")); n != 2 {
 		t.Errorf("%d registered events once announced, want still 2", n)
+	}
+}
+
+// TestGetMasksUnlessRevealed: ecard.get masks the identity unless the site
+// allows revealing it and the request asks.
+func TestGetMasksUnlessRevealed(t *testing.T) {
+	t.Parallel()
+	full := cardView{Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID, Phone: "13812345678", BirthDate: "1949-12-31",
+		RegisteredAt: testT0, TempCards: []string{}}
+	masked := cardView{Status: "active", Name: "张*丰", IDType: "01", IDNumber: "110***********002X", Phone: "138****5678",
+		RegisteredAt: testT0, TempCards: []string{}, Masked: true}
+	testCases := map[string]struct {
+		siteAllows string
+		payload    map[string]any
+		want       *cardView
+		rule       string
+	}{
+		"default: masked":                     {"", map[string]any{}, &masked, ""},
+		"reveal asked, site does not allow":   {"false", map[string]any{"reveal": true}, nil, "not-allowed"},
+		"site allows, not asked: masked":      {"true", map[string]any{}, &masked, ""},
+		"site allows and asked: the identity": {"true", map[string]any{"reveal": true}, &full, ""},
+		"by temporary card: masked":           {"true", map[string]any{"tempCardNo": "99000123"}, &masked, ""},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			s[setRevealIdentity] = tc.siteAllows
+			e := newEnv(t, s)
+			person := zhang()
+			person["birthDate"] = "1949-12-31"
+			cardNo := e.register(person).CardNo
+			e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
+			if _, ok := tc.payload["tempCardNo"]; !ok {
+				tc.payload["cardNo"] = cardNo
+			}
+			r := e.call(OpGet, tc.payload)
+			if tc.rule != "" {
+				if r.Status != sdk.StatusInvalid || r.Diagnostics[0].Rule != tc.rule || r.Diagnostics[0].Field != "$.reveal" {
+					t.Fatalf("status %s %s, want invalid %s at $.reveal", r.Status, r.Diagnostics, tc.rule)
+				}
+				if strings.Contains(string(r.Payload), "13812345678") || strings.Contains(string(r.Payload), "张三丰") {
+					t.Errorf("a refused reveal leaked the identity: %s", r.Payload)
+				}
+				return
+			}
+			var got getReply
+			if err := json.Unmarshal(r.Payload, &got); err != nil || r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s: %v", r.Status, r.Diagnostics, err)
+			}
+			want := *tc.want
+			want.CardNo, want.TempCards = cardNo, []string{"99000123"}
+			if diff := cmp.Diff(want, got.cardView); diff != "" {
+				t.Errorf("ecard.get (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

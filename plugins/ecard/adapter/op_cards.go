@@ -178,13 +178,16 @@ func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err := host.Publish(ctx, sdk.Event{ID: "ecard.linked/" + p.TempCardNo, Type: "ecard.linked", Key: rec.CardNo, Payload: ev, OccurredAt: linkedAt}); err != nil {
 		return nil, fmt.Errorf("publish ecard.linked for temporary card %s: %w", p.TempCardNo, err)
 	}
-	return ok(linkReply{cardView: rec.view(), TempCardNo: p.TempCardNo, AlreadyLinked: already})
+	return ok(linkReply{cardView: rec.maskedView(), TempCardNo: p.TempCardNo, AlreadyLinked: already})
 }
 
 // getPayload is the input of ecard.get: one of the two numbers.
 type getPayload struct {
 	CardNo     string `json:"cardNo"`
 	TempCardNo string `json:"tempCardNo"`
+	// Reveal asks for the unmasked identity; only sites that set
+	// revealIdentity allow it.
+	Reveal bool `json:"reveal"`
 }
 
 // getReply is the payload of a successful ecard.get.
@@ -207,6 +210,10 @@ func (h handler) get(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid("$.cardNo", "required", "cardNo or tempCardNo is required", `send {"cardNo": "..."} or {"tempCardNo": "..."}`, nil)
 	case p.CardNo != "" && p.TempCardNo != "":
 		return invalid("$.tempCardNo", "exclusive", "give cardNo or tempCardNo, not both", "remove one of them", nil)
+	}
+	if p.Reveal && !h.cfg.revealAllowed {
+		return invalid("$.reveal", "not-allowed", "this site does not reveal identities through ecard.get",
+			"the reply masks name, ID number and phone; a site whose callers are all trusted may set revealIdentity: true", nil)
 	}
 	field, number := "$.cardNo", p.CardNo
 	if p.TempCardNo != "" {
@@ -236,7 +243,11 @@ func (h handler) get(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ok(getReply{cardView: rec.view(), MatchedTempCardNo: matched})
+	view := rec.maskedView()
+	if p.Reveal {
+		view = rec.view()
+	}
+	return ok(getReply{cardView: view, MatchedTempCardNo: matched})
 }
 
 // listPayload is the input of ecard.cards.list.

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,7 +103,25 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, fmt.Errorf("render the label of card %s: %w", rec.CardNo, err)
 		}
 	}
+	if err := h.publishIssued(ctx, rec.CardNo, expires.Add(-validity), expires); err != nil {
+		return nil, err
+	}
 	return ok(reply)
+}
+
+// EventQRIssued is published for every QR code issued, so the HIS and
+// the platform learn that a card got a new code and until when it is valid.
+const EventQRIssued = "ecard.qrcode.issued"
+
+// publishIssued publishes EventQRIssued. The QR text is a credential and
+// is never in the event. The event id is the message's: a redelivered
+// message seals a new code but announces it under the same id.
+func (h handler) publishIssued(ctx context.Context, cardNo string, issuedAt, expiresAt time.Time) error {
+	ev, _ := json.Marshal(map[string]any{"cardNo": cardNo, "issuedAt": issuedAt.UTC(), "expiresAt": expiresAt.UTC()})
+	if err := h.host().Publish(ctx, sdk.Event{ID: EventQRIssued + "/" + h.req.MessageID, Type: EventQRIssued, Key: cardNo, Payload: ev, OccurredAt: issuedAt}); err != nil {
+		return fmt.Errorf("publish %s for card %s: %w", EventQRIssued, cardNo, err)
+	}
+	return nil
 }
 
 // unknownCard answers for a card number that has no record, saying whether

@@ -86,7 +86,12 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 		if err != nil {
 			return nil, fmt.Errorf("allocate a card number from sequence %s: %w", seqCardNo, err)
 		}
-		cardNo, err := h.cfg.rule.Format(seq)
+		var cardNo string
+		if h.cfg.perm != nil {
+			cardNo, err = h.cfg.rule.FormatShuffled(seq, h.cfg.perm)
+		} else {
+			cardNo, err = h.cfg.rule.Format(seq)
+		}
 		if errors.Is(err, card.ErrSequenceExhausted) {
 			return &sdk.HandleResponse{Status: sdk.StatusFailed, Diagnostics: sdk.Diagnostics{{
 				Rule: "sequence", Summary: "the card-number sequence is exhausted",

@@ -29,6 +29,10 @@ const (
 // scanPayload is the input of ecard.scan.
 type scanPayload struct {
 	Text string `json:"text"`
+	// Reveal asks for the unmasked identity of a temporary card's patient;
+	// only sites that set revealIdentity allow it. (A sealed QR code is
+	// presented by the patient and always scans to the identity.)
+	Reveal bool `json:"reveal"`
 }
 
 // cardView is a card as returned to the HIS: the real identity, which the
@@ -48,6 +52,18 @@ type cardView struct {
 	TempCards      []string   `json:"tempCards"`
 	PreviousCardNo string     `json:"previousCardNo,omitempty"`
 	ReplacedBy     string     `json:"replacedBy,omitempty"`
+	// Masked is true when name, ID number and phone are masked and the
+	// birth date left out.
+	Masked bool `json:"masked"`
+}
+
+// maskedView is the card with its personal data masked, for replies to
+// requests that need not or may not see the identity.
+func (r *cardRecord) maskedView() cardView {
+	v := r.view()
+	v.Name, v.IDNumber, v.Phone = card.MaskName(v.Name), card.MaskIDNumber(v.IDNumber), card.MaskPhone(v.Phone)
+	v.BirthDate, v.Masked = "", true
+	return v
 }
 
 func (r *cardRecord) view() cardView {
@@ -78,7 +94,8 @@ type scanRefusal struct {
 	// "malformed".
 	Reason string `json:"reason,omitempty"`
 	// LooksLike says what a "not-ecard" text is instead:
-	// "national-health-card", "resident-id", "trace-code" or "unknown".
+	// "national-health-card", "resident-id", "trace-code", "ecard-number"
+	// (a card number without its QR code) or "unknown".
 	LooksLike string     `json:"looksLike,omitempty"`
 	CardNo    string     `json:"cardNo,omitempty"`
 	IssuedAt  *time.Time `json:"issuedAt,omitempty"`
@@ -113,6 +130,13 @@ func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
 	case len(p.Text) > maxScanText:
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
 			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
+	}
+	if p.Reveal && !h.cfg.revealAllowed {
+		return invalid("$.reveal", "not-allowed", "this site does not reveal identities of temporary cards",
+			"the reply masks name, ID number and phone; a site whose callers are all trusted may set revealIdentity: true", nil)
+	}
+	if r, done, err := h.scanNumber(ctx, strings.TrimSpace(p.Text), p.Reveal); done || err != nil {
+		return r, err
 	}
 	claims, err := h.cfg.sealer.Open(p.Text)
 	if err != nil {

@@ -55,8 +55,8 @@ func TestRegisterReturnsSameCard(t *testing.T) {
 	}
 	var view cardView
 	e.ok(OpGet, map[string]string{"cardNo": first.CardNo}, &view)
-	wantView := cardView{CardNo: first.CardNo, Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID, Phone: "13812345678",
-		RegisteredAt: testT0, TempCards: []string{}}
+	wantView := cardView{CardNo: first.CardNo, Status: "active", Name: "张*丰", IDType: "01", IDNumber: "110***********002X", Phone: "138****5678",
+		RegisteredAt: testT0, TempCards: []string{}, Masked: true}
 	if diff := cmp.Diff(wantView, view); diff != "" {
 		t.Errorf("ecard.get (-want +got):\n%s", diff)
 	}
@@ -216,34 +216,86 @@ func TestRegisterConcurrentSamePerson(t *testing.T) {
 	}
 	next := e1.register(person(1)).CardNo
 	rule := card.NumberRule{Prefix: "8801", Width: 10, CheckDigit: card.CheckMod11_2}
-	if seq, err := rule.Sequence(next); err != nil || seq != used+1 {
+	perm, err := card.NewPermutation([]byte(testIdentity), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shuffled, err := rule.Sequence(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := perm.Invert(shuffled); err != nil || seq != used+1 {
 		t.Errorf("next card %s has sequence %d (%v), want %d", next, seq, err, used+1)
 	}
 	t.Logf("%d registrations of one person drew %d sequence numbers", 2*perInstance, used-1)
 }
 
-// Numbers are never reused: a later registration gets a higher sequence
-// even after registrations were lost to a race.
+// Numbers are never reused: a later registration gets the next sequence
+// even after registrations were lost to a race. Shuffled numbers (the
+// default) are that sequence under the site's permutation: same prefix,
+// width and check character, not in order.
 func TestRegisterNumbersFollowSequence(t *testing.T) {
 	t.Parallel()
-	s := testSettings()
-	maps.Copy(s, map[string]string{setCardPrefix: "7", setCardWidth: "3", setCardCheck: card.CheckLuhn})
-	e := newEnv(t, s)
-	var got []string
-	for i := range 3 {
-		got = append(got, e.register(person(i)).CardNo)
-	}
 	rule := card.NumberRule{Prefix: "7", Width: 3, CheckDigit: card.CheckLuhn}
-	var want []string
-	for seq := int64(1); seq <= 3; seq++ {
-		n, err := rule.Format(seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, n)
+	perm, err := card.NewPermutation([]byte(testIdentity), 3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("card numbers (-want +got):\n%s", diff)
+	testCases := map[string]struct {
+		mode   string
+		format func(seq int64) (string, error)
+	}{
+		"shuffled (default)": {"", func(seq int64) (string, error) { return rule.FormatShuffled(seq, perm) }},
+		"sequential":         {numbersSequential, rule.Format},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			maps.Copy(s, map[string]string{setCardPrefix: "7", setCardWidth: "3", setCardCheck: card.CheckLuhn, setCardNumbers: tc.mode})
+			e := newEnv(t, s)
+			var got, want []string
+			for i := range 3 {
+				got = append(got, e.register(person(i)).CardNo)
+				n, err := tc.format(int64(i + 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, n)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("card numbers (-want +got):\n%s", diff)
+			}
+			for _, n := range got {
+				if err := rule.Check(n); err != nil {
+					t.Errorf("card %s breaks the hospital's rule: %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRegisterNumbersCannotBeGuessed registers 200 people and checks that
+// card numbers do not follow each other, as sequential numbers would.
+func TestRegisterNumbersCannotBeGuessed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	rule := card.NumberRule{Prefix: "8801", Width: 10, CheckDigit: card.CheckMod11_2, TempPrefixes: []string{"99", "98"}}
+	var prev int64
+	near := 0
+	for i := range 200 {
+		n := e.register(person(i)).CardNo
+		if err := rule.Check(n); err != nil {
+			t.Fatalf("card %s breaks the rule: %v", n, err)
+		}
+		body, _ := rule.Sequence(n)
+		if d := body - prev; i > 0 && d > -1000 && d < 1000 {
+			near++
+		}
+		prev = body
+	}
+	if near > 2 {
+		t.Errorf("%d of 199 consecutive registrations got card numbers within 1000 of each other", near)
 	}
 }
 

@@ -24,6 +24,19 @@ const (
 	setCardWidth        = "cardWidth"
 	setCardCheck        = "cardCheck"
 	setTempCardPrefixes = "tempCardPrefixes"
+	setCardNumbers      = "cardNumbers"
+	setRevealIdentity   = "revealIdentity"
+	setTempCardLookup   = "tempCardLookup"
+	setLookupTimeout    = "tempCardLookupTimeout"
+)
+
+// Values of cardNumbers and tempCardLookup.
+const (
+	numbersShuffled   = "shuffled"
+	numbersSequential = "sequential"
+	lookupLinks       = "links"
+	lookupNone        = "none"
+	lookupHIS         = "his" // tempCardLookup is the URL of a HIS service
 )
 
 // minIdentitySecret is the shortest identitySecret accepted, in bytes.
@@ -63,14 +76,31 @@ func settings() []sdk.Setting {
 			Description: "check character of card numbers: mod11-2 (ISO 7064, 0-9 or X, as on resident ID cards) or luhn (digits only)",
 			Example:     card.CheckLuhn},
 		{Name: setTempCardPrefixes, Type: sdk.SettingString, Required: true,
-			Description: "comma-separated prefixes of the hospital's temporary-card (临时卡) numbers; e-card numbers never start with them and only such numbers can be linked",
+			Description: "comma-separated prefixes of the hospital's temporary-card (临时卡) numbers; e-card numbers never start with them, only such numbers can be linked, and a scan of one says it is a temporary card",
 			Example:     "99,98"},
+		{Name: setCardNumbers, Type: sdk.SettingString, Default: numbersShuffled, Enum: []string{numbersShuffled, numbersSequential},
+			Description: "shuffled: the sequence digits of a card number are a keyed permutation of the registration sequence (derived from identitySecret), so numbers keep the prefix, width and check character but the next or any other card number cannot be guessed; sequential: the sequence itself (guessable; only for a HIS that requires it)",
+			Example:     numbersSequential},
+		{Name: setRevealIdentity, Type: sdk.SettingBool, Default: "false",
+			Description: `allow ecard.get and temporary-card scans to return the unmasked name, ID number and phone when the request asks with "reveal": true; leave false unless only trusted systems (the integration platform, authenticated HIS clients) can send messages`,
+			Example:     "true"},
+		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks,
+			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient), none (only say that it is a temporary card), or the http(s) URL of a HIS service asked when there is no link (POST {\"tempCardNo\"} → {\"found\", \"patientId\", \"name\", \"idType\", \"idNumber\", \"phone\"}; see the README)",
+			Example:     "https://his.example.local/medgate/tempcard"},
+		{Name: setLookupTimeout, Type: sdk.SettingDuration, Default: "3s",
+			Description: "time allowed for the HIS temporary-card lookup (a scan waits for it); 100ms to 30s",
+			Example:     "2s"},
 	}
 }
 
 // siteConfig is one site's parsed configuration. It is immutable once built.
 type siteConfig struct {
-	rule           card.NumberRule
+	rule card.NumberRule
+	// perm shuffles card numbers; nil when cardNumbers is sequential.
+	perm           *card.Permutation
+	revealAllowed  bool
+	tempLookup     string
+	his            *hisLookup
 	sealer         *card.Sealer
 	identitySecret []byte
 	validity       time.Duration
@@ -180,6 +210,39 @@ func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, 
 	rule, ruleDiags := parseRule(given)
 	ds = append(ds, ruleDiags...)
 	cfg.rule = rule
+	switch mode := settingValue(given, setCardNumbers); mode {
+	case numbersSequential:
+	case numbersShuffled:
+		if len(ruleDiags) == 0 && cfg.identitySecret != nil {
+			perm, err := card.NewPermutation(cfg.identitySecret, rule.Width)
+			if err != nil {
+				ds.Error(setCardNumbers, "format", "card numbers cannot be shuffled", err.Error())
+			}
+			cfg.perm = perm
+		}
+	default:
+		ds.Error(setCardNumbers, "enum", fmt.Sprintf("cardNumbers %q is not known", mode), fmt.Sprintf("use %s or %s", numbersShuffled, numbersSequential))
+	}
+	reveal := settingValue(given, setRevealIdentity)
+	if b, err := strconv.ParseBool(reveal); err != nil {
+		ds.Error(setRevealIdentity, "type", fmt.Sprintf("revealIdentity %q is not true or false", reveal), "write true or false")
+	} else {
+		cfg.revealAllowed = b
+	}
+	timeout, err := time.ParseDuration(settingValue(given, setLookupTimeout))
+	if err != nil || timeout < 100*time.Millisecond || timeout > 30*time.Second {
+		ds.Error(setLookupTimeout, "range", "tempCardLookupTimeout is not a duration from 100ms to 30s", `write it in Go syntax, e.g. "3s"`)
+	}
+	switch lookup := settingValue(given, setTempCardLookup); lookup {
+	case lookupLinks, lookupNone:
+		cfg.tempLookup = lookup
+	default:
+		his, err := parseLookup(lookup, timeout)
+		if err != nil {
+			ds.Error(setTempCardLookup, "format", "tempCardLookup is not known", err.Error()+"; use links, none, or the URL of the HIS lookup service")
+		}
+		cfg.tempLookup, cfg.his = lookupHIS, his
+	}
 
 	if ds.HasError() {
 		return nil, ds

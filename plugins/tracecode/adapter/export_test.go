@@ -34,9 +34,17 @@ type exportReply struct {
 	Artifact   string           `json:"artifact"`
 }
 
+// seeded tells what seed did with the fetched documents' drafts: first was
+// adjusted and confirmed (before is how it was fetched), second adjusted.
+type seeded struct {
+	first, second string
+	before        draftView
+}
+
 // seed fills a site with token operations, uploads on two days, fetched
-// stock-in documents and a medical-insurance upload.
-func seed(t *testing.T, e *env) {
+// stock-in documents with their sub-codes, a medical-insurance upload,
+// adjusted and confirmed drafts and code-hierarchy queries.
+func seed(t *testing.T, e *env) seeded {
 	t.Helper()
 	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-A", "102",
 		line(1, "2", drugCode("8100001", 1), drugCode("8100001", 2)), line(2, "1", "(01)06901234567892(21)0007"))), sdk.StatusOK)
@@ -44,10 +52,38 @@ func seed(t *testing.T, e *env) {
 	old := bill("RK-OLD", "102", line(1, "1", drugCode("8100002", 1)))
 	old["billTime"] = "2026-11-20 08:00:00"
 	must[uploadReply](t, e.send(adapter.OpStockInUpload, old), sdk.StatusOK)
-	must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	fetched := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
 	must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "RK-A"}), sdk.StatusOK)
 	e.sim.ExpireTokens()
 	must[map[string]any](t, e.send(adapter.OpCodesByBill, map[string]string{"billNo": "RK-A"}), sdk.StatusOK)
+	if len(fetched.Drafts) < 2 {
+		t.Fatalf("the fetch made %d drafts; the seed needs two", len(fetched.Drafts))
+	}
+	// A draft adjusted twice and confirmed, another adjusted and left open;
+	// the clock moves so that every step has its own time.
+	first, second := fetched.Drafts[0], fetched.Drafts[1]
+	d := must[draftView](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": first}), sdk.StatusOK)
+	e.clock.Add(90*time.Second + 700*time.Millisecond)
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": first, "by": "0107 李药师", "reason": "实收少一盒",
+		"changes": []map[string]any{{"op": "setQty", "lineNo": d.Lines[0].LineNo, "qty": "1"}, {"op": "setField", "lineNo": d.Lines[0].LineNo, "field": "itemCode", "value": "YP9999"}}}), sdk.StatusOK)
+	e.clock.Add(time.Minute)
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": first, "by": "0107 李药师",
+		"changes": []map[string]any{{"op": "removeCodes", "lineNo": d.Lines[0].LineNo, "codes": d.Lines[0].Codes[:1]}}}), sdk.StatusOK)
+	for _, l := range d.Lines {
+		if l.ItemCode == "" {
+			must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": first, "by": "0107 李药师",
+				"changes": []map[string]any{{"op": "setField", "lineNo": l.LineNo, "field": "itemCode", "value": "YP0100"}}}), sdk.StatusOK)
+		}
+	}
+	e.clock.Add(time.Minute)
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": first, "by": "0201 王主任"}), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": second, "by": "0108 张药师",
+		"changes": []map[string]any{{"op": "setField", "lineNo": 1, "field": "batchNo", "value": "B-NEW"}}}), sdk.StatusOK)
+	// Hierarchy queries: one by document (the fetch already made one per
+	// new document) and one of a single code.
+	must[map[string]any](t, e.send(adapter.OpCodesSmallest, map[string]string{"billNo": second}), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpCodeSmallest, map[string]string{"code": d.Lines[0].Codes[0]}), sdk.StatusOK)
+	return seeded{first: first, second: second, before: d}
 }
 
 // expected rebuilds, from the state, what each sheet must hold for the
@@ -57,9 +93,9 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 	out := map[string][][]string{}
 	for _, s := range e.state("log/token/2026112") {
 		var m struct {
-			At, ExpiresAt, Action, Reason, Trigger, MessageID, Error string
-			OK                                                       bool
-			DurationMS                                               int64
+			At, ExpiresAt, Action, Reason, Trigger, MessageID, Error, Subject string
+			OK                                                                bool
+			DurationMS                                                        int64
 		}
 		_ = json.Unmarshal(s.Value, &m)
 		result := "成功"
@@ -68,8 +104,10 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 		}
 		action := map[string]string{"issue": "获取令牌", "refresh": "刷新令牌", "invalidate": "令牌作废"}[m.Action]
 		reason := map[string]string{"first use": "首次使用", "expires soon": "即将过期", "authentication error": "认证失败"}[m.Reason]
-		out["令牌操作日志"] = append(out["令牌操作日志"], trim([]string{local(m.At), action, reason, result, local(m.ExpiresAt), strconv.FormatInt(m.DurationMS, 10), m.Trigger, m.MessageID, m.Error}))
+		out["令牌操作日志"] = append(out["令牌操作日志"], trim([]string{local(m.At), action, reason, result, local(m.ExpiresAt), strconv.FormatInt(m.DurationMS, 10), m.Trigger, m.MessageID, m.Error, m.Subject}))
 	}
+	expectedQueries(t, e, out)
+	expectedDrafts(t, e, out)
 	srcLabel := map[string]string{"up": "医院上传", "in": "平台入库数据"}
 	kinds := map[string]string{"drug": "药品追溯码", "gs1": "GS1耗材码", "other": "其他码"}
 	for _, s := range append(e.state("log/doc/20261125/"), e.state("log/doc/20261126/")...) {
@@ -167,12 +205,24 @@ func trim(row []string) []string {
 }
 
 var headers = map[string][]string{
-	"令牌操作日志": {"时间", "操作", "原因", "结果", "令牌有效期至", "耗时(毫秒)", "触发业务", "触发消息", "错误信息"},
+	"令牌操作日志": {"时间", "操作", "原因", "结果", "令牌有效期至", "耗时(毫秒)", "触发业务", "触发消息", "错误信息", "关联单据/码"},
 	"出入库数据": {"单据日期", "单据时间", "单据号", "来源", "方向", "单据类型", "发货单位", "收货单位", "经办人", "行号", "院内编码", "医保目录编码", "药品名称", "规格", "生产企业", "批号",
 		"生产日期", "有效期至", "数量", "单位", "包装比例", "追溯码数", "上传状态", "状态说明", "医保上传"},
-	"追溯码明细":  {"单据日期", "单据号", "行号", "院内编码", "药品名称", "批号", "有效期至", "追溯码", "码类型", "包装层级", "上级码"},
-	"医保上传记录": {"上传时间", "单据号", "交易编号", "报文ID", "行数", "追溯码数", "结果", "结果代码", "结果信息", "触发消息"},
+	"追溯码明细":   {"单据日期", "单据号", "行号", "院内编码", "药品名称", "批号", "有效期至", "追溯码", "码类型", "包装层级", "上级码"},
+	"医保上传记录":  {"上传时间", "单据号", "交易编号", "报文ID", "行数", "追溯码数", "结果", "结果代码", "结果信息", "触发消息"},
+	"最小子码":    {"查询时间", "单据号", "行号", "顶级码", "最小子码", "查询码", "查询", "触发", "触发消息"},
+	"码层级关系":   {"查询时间", "单据号", "查询码", "查询", "行号", "追溯码", "上级码", "顶级码", "包装层级(1=最大)", "包装级别(1=最小)", "最小包装", "包装比例", "箱状态", "核对结果", "触发", "触发消息"},
+	"入库单草稿":   {"单据日期", "单据号", "状态", "发货单位", "生成时间", "行号", "院内编码", "医保目录编码", "药品名称", "规格", "生产企业", "批号", "生产日期", "有效期至", "数量", "单位", "包装比例", "追溯码数", "调整次数", "确认时间", "确认人", "入库单号", "已发布"},
+	"入库单调整记录": {"时间", "单据日期", "单据号", "操作人", "操作", "行号", "字段", "调整前", "调整后", "原因", "触发消息"},
 }
+
+// sheetOrder is the workbook's sheet order and keys is each sheet's name
+// in requests and replies.
+var (
+	sheetOrder = []string{"令牌操作日志", "出入库数据", "追溯码明细", "最小子码", "码层级关系", "入库单草稿", "入库单调整记录", "医保上传记录"}
+	keys       = map[string]string{"令牌操作日志": "token", "出入库数据": "bills", "追溯码明细": "codes", "最小子码": "smallest", "码层级关系": "hierarchy",
+		"入库单草稿": "drafts", "入库单调整记录": "adjustments", "医保上传记录": "mi"}
+)
 
 func TestExportWorkbookMatchesTheData(t *testing.T) {
 	t.Parallel()
@@ -202,10 +252,9 @@ func TestExportWorkbookMatchesTheData(t *testing.T) {
 	}
 	defer f.Close()
 	want := expected(t, e, "")
-	if diff := cmp.Diff([]string{"令牌操作日志", "出入库数据", "追溯码明细", "医保上传记录"}, f.GetSheetList()); diff != "" {
+	if diff := cmp.Diff(sheetOrder, f.GetSheetList()); diff != "" {
 		t.Fatalf("sheets (-want +got):\n%s", diff)
 	}
-	keys := map[string]string{"令牌操作日志": "token", "出入库数据": "bills", "追溯码明细": "codes", "医保上传记录": "mi"}
 	for _, sheet := range f.GetSheetList() {
 		rows, err := f.GetRows(sheet)
 		if err != nil {

@@ -20,6 +20,9 @@ type tokenLogEntry struct {
 	Error      string    `json:"error,omitempty"`
 	MessageID  string    `json:"messageId,omitempty"`
 	Trigger    string    `json:"trigger,omitempty"`
+	// Subject is what the triggering call was about: a document number, a
+	// code, or the date range of a stock-in fetch.
+	Subject string `json:"subject,omitempty"`
 }
 
 // observer keeps the token operation log in host state and journals every
@@ -34,8 +37,8 @@ func (h *handler) observe(serial string) *observer { return &observer{h: h, seri
 
 // Token implements platform.Observer.
 func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
-	entry := tokenLogEntry{At: e.At, Action: e.Action, Reason: e.Reason, OK: e.OK, ExpiresAt: e.ExpiresAt,
-		DurationMS: e.Duration.Milliseconds(), Error: e.Error, MessageID: o.h.req.MessageID, Trigger: o.h.req.Type}
+	entry := tokenLogEntry{At: e.At.Truncate(time.Second), Action: e.Action, Reason: e.Reason, OK: e.OK, ExpiresAt: e.ExpiresAt.Truncate(time.Second),
+		DurationMS: e.Duration.Milliseconds(), Error: e.Error, MessageID: o.h.req.MessageID, Trigger: o.h.req.Type, Subject: o.serial}
 	wctx := context.WithoutCancel(ctx)
 	if _, err := appendLog(wctx, o.h.req.Host, kindToken, e.At.In(o.h.cfg.zone), entry); err != nil {
 		o.h.a.log.Error("cannot record a token operation in the operation log", "site", o.h.req.Site, "action", e.Action, "err", err)

@@ -129,7 +129,7 @@ type expansionReply struct {
 
 // expand resolves hierarchy nodes, reports mismatches as warnings and
 // builds the reply.
-func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, sdk.Diagnostics) {
+func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, code.Expansion, sdk.Diagnostics) {
 	in := make([]code.Node, len(nodes))
 	for i, n := range nodes {
 		in[i] = code.Node{Code: n.Code, Parent: n.ParentCode, DisplayLevel: n.CodeLevel, PackLevel: n.CodePackLevel,
@@ -161,7 +161,7 @@ func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, 
 			ds.Warn(fmt.Sprintf("$.codes[%d]", i), "format", "the platform returned a code this site does not accept", err.Error())
 		}
 	}
-	return r, ds
+	return r, ex, ds
 }
 
 // codesSmallest lists the codes of a document resolved to their smallest
@@ -181,8 +181,11 @@ func (h *handler) codesSmallest(ctx context.Context) (*sdk.HandleResponse, error
 	if res.NotFound {
 		return notFound("document "+p.BillNo, res)
 	}
-	r, ds := h.expand(ans.Codes, ds)
+	r, ex, ds := h.expand(ans.Codes, ds)
 	r.BillNo = p.BillNo
+	if err := h.storeQuery(ctx, OpCodesSmallest, p.BillNo, "", ans.Codes, ex); err != nil {
+		return nil, err
+	}
 	return ok(r, ds...)
 }
 
@@ -207,7 +210,10 @@ func (h *handler) codeSmallest(ctx context.Context) (*sdk.HandleResponse, error)
 	if res.NotFound {
 		return notFound("code "+p.Code, res)
 	}
-	r, ds := h.expand(ans.Codes, ds)
+	r, ex, ds := h.expand(ans.Codes, ds)
 	r.Code = p.Code
+	if err := h.storeQuery(ctx, OpCodeSmallest, "", p.Code, ans.Codes, ex); err != nil {
+		return nil, err
+	}
 	return ok(r, ds...)
 }

@@ -69,6 +69,10 @@ type draft struct {
 	Published        bool         `json:"published,omitempty"`
 }
 
+// kindDraft is the daily log (by document date) of the drafts created,
+// through which the export finds a range's drafts: {"draftId": id}.
+const kindDraft = "draft"
+
 func draftKey(id string) string     { return "draft/" + esc(id) }
 func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
 
@@ -98,6 +102,14 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	}
 	if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
 		return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
+	}
+	day, err := dayOf(rec.BillTime, h.cfg.zone)
+	if err != nil {
+		return false, fmt.Errorf("date the draft of %s: %w", d.ID, err)
+	}
+	ref, _ := json.Marshal(draftRef{DraftID: d.ID})
+	if _, err := appendLog(ctx, h.req.Host, kindDraft, day, json.RawMessage(ref)); err != nil {
+		return false, fmt.Errorf("index the draft of %s by its document date for the export: %w", d.ID, err)
 	}
 	return true, nil
 }

@@ -19,13 +19,18 @@ import (
 
 // Sheets of the export, by the names the request uses.
 const (
-	sheetToken = "token"
-	sheetBills = "bills"
-	sheetCodes = "codes"
-	sheetMI    = "mi"
+	sheetToken       = "token"
+	sheetBills       = "bills"
+	sheetCodes       = "codes"
+	sheetSmallest    = "smallest"
+	sheetHierarchy   = "hierarchy"
+	sheetDrafts      = "drafts"
+	sheetAdjustments = "adjustments"
+	sheetMI          = "mi"
 )
 
-var allSheets = []string{sheetToken, sheetBills, sheetCodes, sheetMI}
+// allSheets are the sheets in workbook order.
+var allSheets = []string{sheetToken, sheetBills, sheetCodes, sheetSmallest, sheetHierarchy, sheetDrafts, sheetAdjustments, sheetMI}
 
 // maxExportDays bounds the date range of one export.
 const maxExportDays = 366
@@ -35,8 +40,12 @@ type exportPayload struct {
 	// From and To are the first and last day (2006-01-02, inclusive).
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Sheets selects sheets: token, bills, codes, mi (default all).
+	// Sheets selects sheets (default all): token, bills, codes, smallest,
+	// hierarchy, drafts, adjustments, mi.
 	Sheets []string `json:"sheets"`
+	// DocNo keeps only the rows of one document number in every sheet
+	// (token operations: those made for a call about it).
+	DocNo string `json:"docNo"`
 	// Source keeps only uploaded ("upload") or fetched ("platform")
 	// documents in the bills and codes sheets (default both).
 	Source string `json:"source"`
@@ -54,6 +63,7 @@ type exportReply struct {
 	Site       string           `json:"site"`
 	From       string           `json:"from"`
 	To         string           `json:"to"`
+	DocNo      string           `json:"docNo,omitempty"`
 	Sheets     []string         `json:"sheets"`
 	Rows       map[string]int64 `json:"rows"`
 	DurationMS int64            `json:"durationMs"`
@@ -65,7 +75,8 @@ type exportReply struct {
 
 // Chinese labels of the workbook.
 var (
-	sheetNames = map[string]string{sheetToken: "令牌操作日志", sheetBills: "出入库数据", sheetCodes: "追溯码明细", sheetMI: "医保上传记录"}
+	sheetNames = map[string]string{sheetToken: "令牌操作日志", sheetBills: "出入库数据", sheetCodes: "追溯码明细", sheetSmallest: "最小子码",
+		sheetHierarchy: "码层级关系", sheetDrafts: "入库单草稿", sheetAdjustments: "入库单调整记录", sheetMI: "医保上传记录"}
 
 	tokenActions = map[string]string{"issue": "获取令牌", "refresh": "刷新令牌", "invalidate": "令牌作废"}
 	tokenReasons = map[string]string{"first use": "首次使用", "expires soon": "即将过期", "authentication error": "认证失败", "requested": "手动请求", "no valid token": "无有效令牌"}
@@ -89,7 +100,7 @@ var sheetSpecs = map[string][]export.Column{
 	sheetToken: {
 		{Header: "时间", Kind: export.DateTime}, {Header: "操作"}, {Header: "原因", Width: 12}, {Header: "结果", Width: 8},
 		{Header: "令牌有效期至", Kind: export.DateTime}, {Header: "耗时(毫秒)", Kind: export.Integer, Width: 11},
-		{Header: "触发业务", Width: 30}, {Header: "触发消息", Width: 28}, {Header: "错误信息", Width: 50},
+		{Header: "触发业务", Width: 30}, {Header: "触发消息", Width: 28}, {Header: "错误信息", Width: 50}, {Header: "关联单据/码", Width: 24},
 	},
 	sheetBills: {
 		{Header: "单据日期", Kind: export.Date}, {Header: "单据时间", Kind: export.DateTime}, {Header: "单据号", Width: 20},
@@ -143,7 +154,7 @@ func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	for i, s := range p.Sheets {
 		if !slices.Contains(allSheets, s) {
-			ds.Error(fmt.Sprintf("$.sheets[%d]", i), "enum", fmt.Sprintf("sheet %q is not known", s), "use token, bills, codes and mi")
+			ds.Error(fmt.Sprintf("$.sheets[%d]", i), "enum", fmt.Sprintf("sheet %q is not known", s), "use "+strings.Join(allSheets, ", "))
 		}
 	}
 	srcFilter := ""
@@ -155,6 +166,9 @@ func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
 		srcFilter = sourcePlatform
 	default:
 		ds.Error("$.source", "enum", fmt.Sprintf("source %q is not known", p.Source), "use upload, platform, or leave it out for both")
+	}
+	if p.DocNo = strings.TrimSpace(p.DocNo); len(p.DocNo) > 100 {
+		ds.Error("$.docNo", "length", "docNo is longer than 100 characters", "send one document number, or leave docNo out for every document")
 	}
 	if ds.HasError() {
 		return invalid(ds)
@@ -204,12 +218,14 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 			h.a.log.Warn("cannot publish export progress", "export", exportID, "err", err)
 		}
 	}
-	wb, err := export.New(export.Options{Progress: progress, ProgressEvery: h.cfg.progressEvery, TmpDir: dir, Creator: "medgate tracecode " + Version})
+	wb, err := export.New(export.Options{Progress: progress, ProgressEvery: h.cfg.progressEvery, TmpDir: dir, Creator: "medgate tracecode " + Version,
+		Created: start.In(h.cfg.zone)})
 	if err != nil {
 		return nil, err
 	}
 	defer wb.Close()
-	rep := &exportReply{Site: h.req.Site, From: p.From, To: p.To, Rows: map[string]int64{}}
+	rep := &exportReply{Site: h.req.Site, From: p.From, To: p.To, DocNo: p.DocNo, Rows: map[string]int64{}}
+	f := filter{from: from, to: to, source: srcFilter, docNo: p.DocNo}
 	for _, s := range allSheets {
 		if !slices.Contains(p.Sheets, s) {
 			continue
@@ -220,13 +236,21 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		}
 		switch s {
 		case sheetToken:
-			err = h.tokenRows(ctx, sh, from, to)
+			err = h.tokenRows(ctx, sh, f)
 		case sheetBills:
-			err = h.billRows(ctx, sh, from, to, srcFilter)
+			err = h.billRows(ctx, sh, f)
 		case sheetCodes:
-			err = h.codeRows(ctx, sh, from, to, srcFilter)
+			err = h.codeRows(ctx, sh, f)
+		case sheetSmallest:
+			err = h.smallestRows(ctx, sh, f)
+		case sheetHierarchy:
+			err = h.hierarchyRows(ctx, sh, f)
+		case sheetDrafts:
+			err = h.draftRows(ctx, sh, f)
+		case sheetAdjustments:
+			err = h.adjustmentRows(ctx, sh, f)
 		case sheetMI:
-			err = h.miRows(ctx, sh, from, to)
+			err = h.miRows(ctx, sh, f)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("export sheet %s: %w", sheetNames[s], err)
@@ -286,12 +310,15 @@ func (h *handler) localTime(s string) time.Time {
 	return t
 }
 
-func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, from, to time.Time) error {
+func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	row := make([]any, len(sheetSpecs[sheetToken]))
-	return scanLog(ctx, h.req.Host, kindToken, from, to, func(_ string, v []byte) error {
+	return scanLog(ctx, h.req.Host, kindToken, f.from, f.to, func(_ string, v []byte) error {
 		var e tokenLogEntry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return fmt.Errorf("decode a token log record: %w", err)
+		}
+		if !f.doc(e.Subject) {
+			return nil
 		}
 		result := "成功"
 		if !e.OK {
@@ -302,20 +329,20 @@ func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, from, to time
 			exp = e.ExpiresAt.In(h.cfg.zone)
 		}
 		row[0], row[1], row[2], row[3] = e.At.In(h.cfg.zone), label(tokenActions, e.Action), label(tokenReasons, e.Reason), result
-		row[4], row[5], row[6], row[7], row[8] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error
+		row[4], row[5], row[6], row[7], row[8], row[9] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error, e.Subject
 		return sh.Row(row...)
 	})
 }
 
-// docs calls fn for every stored document of the range (optionally of one
-// source), in date order.
-func (h *handler) docs(ctx context.Context, from, to time.Time, src string, fn func(*docRecord) error) error {
-	return scanLog(ctx, h.req.Host, kindDoc, from, to, func(key string, v []byte) error {
+// docs calls fn for every stored document the filter keeps, in date
+// order.
+func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error) error {
+	return scanLog(ctx, h.req.Host, kindDoc, f.from, f.to, func(key string, v []byte) error {
 		var rec docRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
-		if src != "" && rec.Source != src {
+		if f.source != "" && rec.Source != f.source || !f.doc(rec.DocNo) {
 			return nil
 		}
 		return fn(&rec)
@@ -334,9 +361,9 @@ func (h *handler) billTypeLabel(t string) string {
 	return t
 }
 
-func (h *handler) billRows(ctx context.Context, sh *export.Sheet, from, to time.Time, src string) error {
+func (h *handler) billRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	row := make([]any, len(sheetSpecs[sheetBills]))
-	return h.docs(ctx, from, to, src, func(d *docRecord) error {
+	return h.docs(ctx, f, func(d *docRecord) error {
 		at := h.localTime(d.BillTime)
 		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)
 		status := label(statuses, d.Status)
@@ -382,14 +409,14 @@ type codeBatch struct {
 // scans and chunk reads over the plugin connection) run in a goroutine of
 // their own, at most a few chunks ahead of the workbook writer, so both
 // use a core while memory stays bounded.
-func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.Time, src string) error {
+func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan codeBatch, 4)
 	var readErr error
 	go func() {
 		defer close(batches)
-		readErr = h.docs(ctx, from, to, src, func(d *docRecord) error {
+		readErr = h.docs(ctx, f, func(d *docRecord) error {
 			at := h.localTime(d.BillTime)
 			b := codeBatch{doc: d, lines: map[int]*docLine{}, expiry: map[int]time.Time{},
 				day: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)}
@@ -437,12 +464,15 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, from, to time.
 	return readErr
 }
 
-func (h *handler) miRows(ctx context.Context, sh *export.Sheet, from, to time.Time) error {
+func (h *handler) miRows(ctx context.Context, sh *export.Sheet, f filter) error {
 	row := make([]any, len(sheetSpecs[sheetMI]))
-	return scanLog(ctx, h.req.Host, kindMI, from, to, func(_ string, v []byte) error {
+	return scanLog(ctx, h.req.Host, kindMI, f.from, f.to, func(_ string, v []byte) error {
 		var m miRecord
 		if err := json.Unmarshal(v, &m); err != nil {
 			return fmt.Errorf("decode a medical-insurance upload record: %w", err)
+		}
+		if !f.doc(m.DocNo) {
+			return nil
 		}
 		code := ""
 		if m.Infcode != nil {

@@ -30,16 +30,20 @@ type fetchPayload struct {
 
 // fetchSummary is the reply of a fetch (and the job's summary).
 type fetchSummary struct {
-	BeginDate string   `json:"beginDate"`
-	EndDate   string   `json:"endDate"`
-	Pages     int      `json:"pages"`
-	Bills     int      `json:"bills"`
-	New       int      `json:"new"`
-	Changed   int      `json:"changed"`
-	Unchanged int      `json:"unchanged"`
-	Codes     int      `json:"codes"`
-	Drafts    []string `json:"drafts"`
-	Warnings  []string `json:"warnings,omitempty"`
+	BeginDate string `json:"beginDate"`
+	EndDate   string `json:"endDate"`
+	Pages     int    `json:"pages"`
+	Bills     int    `json:"bills"`
+	New       int    `json:"new"`
+	Changed   int    `json:"changed"`
+	Unchanged int    `json:"unchanged"`
+	Codes     int    `json:"codes"`
+	// Smallest counts the smallest sub-codes fetched and kept for new and
+	// changed documents and those not resolved before (setting
+	// fetchSmallest).
+	Smallest int      `json:"smallest"`
+	Drafts   []string `json:"drafts"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // platformCode is a code as the stock-in listing gives it.
@@ -207,6 +211,9 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		return err
 	case prev.Hash == hash:
 		sum.Unchanged++
+		if h.cfg.fetchSmallest && !prev.SmallestFetched {
+			return h.fetchSmallestOf(ctx, prev.DocNo, key, sum)
+		}
 		return nil
 	}
 	rec := &docRecord{DocNo: b.BillNo, Source: sourcePlatform, Direction: "in", BillType: b.BillType, BillTime: b.BillTime,
@@ -234,12 +241,18 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
-	if _, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks); err != nil {
+	// rec.SmallestFetched starts false: a changed document's codes changed,
+	// so their sub-codes are fetched again below.
+	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
+	if err != nil {
 		return err
 	}
 	if prev != nil {
 		sum.Changed++
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
+		if h.cfg.fetchSmallest {
+			return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
+		}
 		return nil
 	}
 	sum.New++
@@ -261,6 +274,9 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})
 	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
 		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
+	}
+	if h.cfg.fetchSmallest {
+		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
 	}
 	return nil
 }

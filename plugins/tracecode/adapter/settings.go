@@ -42,6 +42,7 @@ const (
 	setPageSize        = "pageSize"
 	setSyncDays        = "syncDays"
 	setSyncEnabled     = "syncEnabled"
+	setFetchSmallest   = "fetchSmallest"
 	setItemMap         = "productItemMap"
 	setReceiptPrefix   = "receiptPrefix"
 	setExportDir       = "exportDir"
@@ -109,6 +110,8 @@ func settings() []sdk.Setting {
 		{Name: setPageSize, Type: sdk.SettingInt, Default: "50", Description: "documents per page when fetching stock-in data (1 to 500)"},
 		{Name: setSyncDays, Type: sdk.SettingInt, Default: "1", Description: "the stock-in sync job fetches today and this many days before (0 to 30)"},
 		{Name: setSyncEnabled, Type: sdk.SettingBool, Default: "true", Description: "run the hourly stock-in sync job for this site"},
+		{Name: setFetchSmallest, Type: sdk.SettingBool, Default: "true",
+			Description: "when a new stock-in document is fetched, also fetch its codes' smallest sub-codes and keep them for the export (sheets 码层级关系 and 最小子码); a document the platform cannot resolve yet is a warning of the fetch"},
 		{Name: setItemMap, Type: sdk.SettingString,
 			Description: "hospital item codes of drugs by product identifier (the first 7 digits of the trace code), productCode=itemCode pairs; drafts are pre-filled with them",
 			Example:     "8100001=YP000123,8100002=YP000456"},
@@ -151,6 +154,7 @@ type siteConfig struct {
 	pageSize      int
 	syncDays      int
 	syncEnabled   bool
+	fetchSmallest bool
 	itemMap       map[string]string
 	receiptPrefix string
 	exportDir     string
@@ -268,6 +272,7 @@ func (a *Adapter) parseSettings(site string, given map[string]string) (*siteConf
 	cfg.pageSize = integer(setPageSize, 1, 500)
 	cfg.syncDays = integer(setSyncDays, 0, 30)
 	cfg.syncEnabled = boolean(setSyncEnabled)
+	cfg.fetchSmallest = boolean(setFetchSmallest)
 	cfg.itemMap = map[string]string{}
 	if v := get(setItemMap); v != "" {
 		for _, pair := range platform.ParseList(v) {

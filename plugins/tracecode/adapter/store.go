@@ -192,6 +192,9 @@ type docRecord struct {
 	MessageID   string    `json:"messageId,omitempty"`
 	Duplicate   bool      `json:"duplicate,omitempty"`
 	MIStatus    string    `json:"miStatus,omitempty"`
+	// SmallestFetched is true once the smallest sub-codes of a fetched
+	// document were fetched and kept (setting fetchSmallest).
+	SmallestFetched bool `json:"smallestFetched,omitempty"`
 }
 
 // codeRow is one stored trace code.

@@ -2,7 +2,9 @@
 // the stream writer of github.com/xuri/excelize/v2.
 //
 // A [Workbook] holds sheets written one after the other: [Workbook.Sheet]
-// starts a sheet with a frozen, styled header row and fixed column widths,
+// starts a sheet with a frozen, styled header row, fixed column widths and
+// an autofilter over all its columns (each sheet is an Excel table, so
+// every column can be filtered and sorted),
 // [Sheet.Row] appends typed rows (text, whole numbers, decimals, dates and
 // date-times with their own number formats), and [Workbook.Save] writes the
 // file atomically and returns its size and SHA-256. Rows are streamed to a
@@ -87,6 +89,10 @@ type Options struct {
 	TmpDir string
 	// Creator is written to the document properties.
 	Creator string
+	// Created is the time written to the document properties and to every
+	// zip entry of the file (default: now). Times are written to the
+	// second.
+	Created time.Time
 }
 
 // Result describes a saved workbook.
@@ -108,6 +114,8 @@ type Workbook struct {
 	cur   *Sheet
 	rows  int64
 	names map[string]bool
+	// tables counts the sheets' tables, which name them.
+	tables int
 
 	headerStyle, dateStyle, dateTimeStyle, intStyle int
 }
@@ -120,6 +128,10 @@ func New(opts Options) (*Workbook, error) {
 	if opts.MaxRowsPerSheet <= 1 || opts.MaxRowsPerSheet > ExcelMaxRows {
 		opts.MaxRowsPerSheet = ExcelMaxRows
 	}
+	if opts.Created.IsZero() {
+		opts.Created = time.Now()
+	}
+	opts.Created = opts.Created.Truncate(time.Second)
 	f := excelize.NewFile(excelize.Options{TmpDir: opts.TmpDir})
 	w := &Workbook{f: f, opts: opts, first: true, names: map[string]bool{}}
 	var err error
@@ -142,7 +154,7 @@ func New(opts Options) (*Workbook, error) {
 		return nil, w.fail(fmt.Errorf("export: integer style: %w", err))
 	}
 	if opts.Creator != "" {
-		_ = f.SetDocProps(&excelize.DocProperties{Creator: opts.Creator, Created: time.Now().UTC().Format(time.RFC3339)})
+		_ = f.SetDocProps(&excelize.DocProperties{Creator: opts.Creator, Created: opts.Created.UTC().Format(time.RFC3339)})
 	}
 	return w, nil
 }
@@ -262,8 +274,8 @@ func (s *Sheet) Row(values ...any) error {
 		return fmt.Errorf("export: sheet %q: row has %d values, the sheet has %d columns", s.spec.Name, len(values), len(s.spec.Columns))
 	}
 	if s.row >= s.w.opts.MaxRowsPerSheet {
-		if err := s.sw.Flush(); err != nil {
-			return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
+		if err := s.finish(); err != nil {
+			return err
 		}
 		s.part++
 		if err := s.open(fmt.Sprintf("%s (%d)", s.spec.Name, s.part)); err != nil {
@@ -317,7 +329,7 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 				return f, nil
 			}
 		}
-		return t, nil
+		return clip(t), nil
 	case int:
 		return s.intCell(int64(t)), nil
 	case int64:
@@ -326,6 +338,44 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("value of type %T is not supported", v)
+}
+
+// MaxCellText is the most characters an Excel cell holds.
+const MaxCellText = 32_767
+
+// clipMark ends a text cut to MaxCellText characters.
+const clipMark = "…(截断)"
+
+// clip cuts a text longer than a cell holds (Excel counts UTF-16 units)
+// and marks the cut, instead of failing the export.
+func clip(t string) string {
+	if len(t) <= MaxCellText || utf16Len(t) <= MaxCellText {
+		return t // UTF-8 never has fewer bytes than UTF-16 units
+	}
+	limit, units := MaxCellText-utf16Len(clipMark), 0
+	for i, r := range t {
+		u := 1
+		if r > 0xFFFF {
+			u = 2
+		}
+		if units+u > limit {
+			return t[:i] + clipMark
+		}
+		units += u
+	}
+	return t
+}
+
+// utf16Len counts the UTF-16 units of t.
+func utf16Len(t string) int {
+	n := 0
+	for _, r := range t {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }
 
 // intCell returns an integer cell; small numbers (line numbers, levels)
@@ -347,11 +397,29 @@ func (s *Sheet) intCell(n int64) any {
 var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
 
 // excelSerial converts a time to an Excel serial number using its wall
-// clock in its own location.
+// clock in its own location, to the second (fractions of a second are
+// dropped).
+//
+// seconds/86400 is rarely a binary fraction, so the serial only
+// approximates the time, and readers that truncate to the second
+// (LibreOffice does, after computing (serial − day) × 86400 with an error
+// of up to a microsecond at today's day numbers) would show a third of
+// all times one second early. So a time of day is written serialNudge
+// (10 µs) late: far above those errors, far below anything a reader shows
+// (milliseconds at most). Midnight is an exact whole number and is written
+// as it is, so dates stay whole numbers.
 func excelSerial(t time.Time) float64 {
-	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
-	return wall.Sub(excelEpoch).Hours() / 24
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	days := float64(day.Sub(excelEpoch) / (24 * time.Hour))
+	secs := t.Hour()*3600 + t.Minute()*60 + t.Second()
+	if secs == 0 {
+		return days
+	}
+	return days + (float64(secs)+serialNudge)/86400
 }
+
+// serialNudge is how many seconds late excelSerial writes a time of day.
+const serialNudge = 1e-5
 
 // Close ends the sheet and reports its progress.
 func (s *Sheet) Close() error {
@@ -359,12 +427,29 @@ func (s *Sheet) Close() error {
 		return nil
 	}
 	s.closed = true
-	if err := s.sw.Flush(); err != nil {
-		return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
+	if err := s.finish(); err != nil {
+		return err
 	}
 	if s.w.opts.Progress != nil {
 		s.w.opts.Progress(Progress{Sheet: s.spec.Name, SheetRows: s.rows, Rows: s.w.rows})
 	}
+	return nil
+}
+
+// finish ends the part being written: it makes the header and the rows an
+// Excel table, so that every column has a filter button (by date, by
+// document, ...), and flushes the part.
+func (s *Sheet) finish() error {
+	s.w.tables++
+	last := s.colName[len(s.colName)-1] + strconv.Itoa(max(s.row, 2))
+	noStripes := false
+	if err := s.sw.AddTable(&excelize.Table{Range: "A1:" + last, Name: "medgate" + strconv.Itoa(s.w.tables), ShowRowStripes: &noStripes}); err != nil {
+		return fmt.Errorf("export: sheet %q: add the filter table: %w", s.spec.Name, err)
+	}
+	if err := s.sw.Flush(); err != nil {
+		return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
+	}
+	releaseBuffer(s.sw)
 	return nil
 }
 
@@ -401,7 +486,7 @@ func (w *Workbook) Save(path string) (Result, error) {
 		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
 			return flate.NewWriter(out, flate.BestSpeed)
 		})
-		return zw
+		return &datedZip{Writer: zw, modified: w.opts.Created}
 	})
 	if _, err := w.f.WriteToBuffer(); err != nil {
 		tmp.Close()
@@ -433,6 +518,19 @@ func (w *Workbook) Save(path string) (Result, error) {
 
 // Close releases the workbook's temporary files.
 func (w *Workbook) Close() error { return w.f.Close() }
+
+// datedZip creates every entry with a modification time. zip.Writer's
+// Create leaves it zero, which is stored as the invalid MS-DOS date
+// 1980-00-00 that unzip tools and some archive checks reject.
+type datedZip struct {
+	*zip.Writer
+	modified time.Time
+}
+
+// Create implements excelize.ZipWriter.
+func (z *datedZip) Create(name string) (io.Writer, error) {
+	return z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
+}
 
 type countWriter struct {
 	w io.Writer

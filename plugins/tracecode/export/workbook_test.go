@@ -1,10 +1,13 @@
 package export
 
 import (
+	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +149,195 @@ func TestSaveIntoMissingDirectory(t *testing.T) {
 	}
 	if _, err := w.Save(filepath.Join(t.TempDir(), "missing", "x.xlsx")); err == nil {
 		t.Fatal("saved into a directory that does not exist")
+	}
+}
+
+// TestFileDetails checks what a reader of the file sees beyond the cell
+// texts: valid zip entry dates, times to the second, a filter on every
+// sheet (also on each continuation part) and texts cut to what a cell holds.
+func TestFileDetails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	created := time.Date(2026, 11, 26, 10, 15, 42, 987_000_000, cst)
+	w, err := New(Options{TmpDir: dir, Created: created, MaxRowsPerSheet: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := w.Sheet(SheetSpec{Name: "令牌操作日志", Columns: []Column{{Header: "时间", Kind: DateTime}, {Header: "单据号"}, {Header: "说明"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("码", MaxCellText+10)
+	rows := []struct {
+		at   time.Time
+		doc  string
+		note string
+	}{
+		{time.Date(2026, 11, 26, 9, 30, 5, 999_999_999, cst), "RK1", "短"},
+		{time.Date(2026, 11, 26, 23, 59, 59, 500_000_000, cst), "RK2", long},
+		{time.Date(2026, 11, 27, 0, 0, 1, 1, cst), "RK3", "x"},
+	}
+	for _, r := range rows {
+		if err := s.Row(r.at, r.doc, r.note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "details.xlsx")
+	if _, err := w.Save(path); err != nil {
+		t.Fatal(err)
+	}
+
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	if len(zr.File) < 5 {
+		t.Fatalf("the workbook has %d zip entries", len(zr.File))
+	}
+	for _, zf := range zr.File {
+		day, month := zf.ModifiedDate&0x1f, (zf.ModifiedDate>>5)&0xf
+		if day == 0 || month == 0 {
+			t.Errorf("zip entry %s has the invalid MS-DOS date %d-%02d-%02d", zf.Name, 1980+int(zf.ModifiedDate>>9), month, day)
+		}
+		if got := zf.Modified.In(cst); !got.Equal(created.Truncate(time.Second)) {
+			t.Errorf("zip entry %s modified %v, want %v", zf.Name, got, created.Truncate(time.Second))
+		}
+	}
+
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	testCases := map[string]struct {
+		sheet, cell, want string
+	}{
+		"fraction dropped":        {"令牌操作日志", "A2", "2026-11-26 09:30:05"},
+		"last second of the day":  {"令牌操作日志", "A3", "2026-11-26 23:59:59"},
+		"continuation keeps time": {"令牌操作日志 (2)", "A2", "2026-11-27 00:00:01"},
+	}
+	for name, tc := range testCases {
+		got, _ := f.GetCellValue(tc.sheet, tc.cell)
+		if got != tc.want {
+			t.Errorf("%s: %s!%s = %q, want %q", name, tc.sheet, tc.cell, got, tc.want)
+		}
+		raw, _ := f.GetCellValue(tc.sheet, tc.cell, excelize.Options{RawCellValue: true})
+		serial, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			t.Fatalf("%s: raw %q is not a serial", name, raw)
+		}
+		secs := serial * 86400
+		if d := secs - float64(int64(secs+0.5)); d > 1e-4 || d < -1e-4 {
+			t.Errorf("%s: serial %s is %v s off a whole second", name, raw, d)
+		}
+	}
+	note, _ := f.GetCellValue("令牌操作日志", "C3")
+	if utf16Len(note) > MaxCellText || !strings.HasSuffix(note, clipMark) || !strings.HasPrefix(note, "码码码") {
+		t.Errorf("a text over the cell limit was not cut and marked: %d characters, ends %q", utf16Len(note), note[len(note)-12:])
+	}
+	for _, sheet := range []string{"令牌操作日志", "令牌操作日志 (2)"} {
+		tables, err := f.GetTables(sheet)
+		if err != nil || len(tables) != 1 {
+			t.Fatalf("%s: tables %v %v, want one table with filters", sheet, tables, err)
+		}
+		want := map[string]string{"令牌操作日志": "A1:C3", "令牌操作日志 (2)": "A1:C2"}[sheet]
+		if tables[0].Range != want {
+			t.Errorf("%s: table range %s, want %s", sheet, tables[0].Range, want)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		in      string
+		clipped bool
+	}{
+		"short":                  {"abc", false},
+		"exactly the limit":      {strings.Repeat("a", MaxCellText), false},
+		"CJK at the limit":       {strings.Repeat("码", MaxCellText), false},
+		"one over":               {strings.Repeat("a", MaxCellText+1), true},
+		"astral counts as two":   {strings.Repeat("😀", MaxCellText/2+1), true},
+		"astral under the limit": {strings.Repeat("😀", MaxCellText/2), false},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			got := clip(tc.in)
+			if tc.clipped != (got != tc.in) {
+				t.Fatalf("clipped = %v, want %v", got != tc.in, tc.clipped)
+			}
+			if utf16Len(got) > MaxCellText {
+				t.Errorf("%d UTF-16 units, more than a cell holds", utf16Len(got))
+			}
+			if tc.clipped && !strings.HasSuffix(got, clipMark) {
+				t.Errorf("the cut is not marked")
+			}
+		})
+	}
+}
+
+// TestReleaseBuffer checks that a large sheet's memory buffer is freed
+// once it is flushed, and that a small sheet (whose rows are only in that
+// buffer) keeps its rows.
+func TestReleaseBuffer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := New(Options{TmpDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	small, err := w.Sheet(SheetSpec{Name: "small", Columns: []Column{{Header: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Row("kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if releaseBuffer(small.sw) {
+		t.Fatal("the buffer of a sheet that never spilled to its file was released")
+	}
+	big, err := w.Sheet(SheetSpec{Name: "big", Columns: []Column{{Header: "code"}, {Header: "text"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 200)
+	n := 0
+	for ; n < 120_000; n++ { // ~30 MB of XML: spills past StreamChunkSize
+		if err := big.Row(strconv.Itoa(n), pad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := big.sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !releaseBuffer(big.sw) {
+		t.Fatal("the flushed buffer of a spilled sheet was not released: excelize's StreamWriter internals changed; update releaseBuffer")
+	}
+	big.closed = true
+	path := filepath.Join(dir, "r.xlsx")
+	if _, err := w.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, _ := f.GetCellValue("small", "A2"); v != "kept" {
+		t.Errorf("small!A2 = %q", v)
+	}
+	rows, _ := f.Rows("big")
+	count := 0
+	for rows.Next() {
+		count++
+	}
+	if count != n+1 {
+		t.Errorf("big has %d rows, want %d", count, n+1)
 	}
 }

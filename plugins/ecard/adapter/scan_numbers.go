@@ -1,0 +1,119 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Results of scans of plain numbers, besides those of op_scan.go.
+const (
+	// ResultTemporaryCard: the text is a temporary-card number of this
+	// site (by tempCardPrefixes). It is "ok" when the card is linked to an
+	// e-card (tempCardLookup: links), else the rule of the invalid reply.
+	ResultTemporaryCard = "temporary-card"
+	// lookECardNumber is the looksLike of an e-card number scanned or typed
+	// without its QR code.
+	lookECardNumber = "ecard-number"
+)
+
+// tempScanReply is the payload of a scan of a linked temporary card: the
+// e-card it belongs to, masked unless revealed.
+type tempScanReply struct {
+	Result     string `json:"result"`
+	TempCardNo string `json:"tempCardNo"`
+	Prefix     string `json:"prefix"`
+	// Source is where the patient was found: "links" (ecard.link).
+	Source   string    `json:"source"`
+	LinkedAt time.Time `json:"linkedAt"`
+	cardView
+}
+
+// tempScanRefusal is the payload of a scan of a temporary card whose
+// patient is not known here.
+type tempScanRefusal struct {
+	Result     string `json:"result"`
+	LooksLike  string `json:"looksLike"`
+	TempCardNo string `json:"tempCardNo"`
+	Prefix     string `json:"prefix"`
+	// Lookup is the site's tempCardLookup: links, none or his.
+	Lookup string `json:"lookup"`
+	// LookupFailed is true when the HIS lookup did not answer usably.
+	LookupFailed bool `json:"lookupFailed,omitempty"`
+}
+
+// tempPrefix returns the temporary-card prefix text starts with.
+func (h handler) tempPrefix(text string) (string, bool) {
+	for _, tp := range h.cfg.rule.TempPrefixes {
+		if strings.HasPrefix(text, tp) {
+			return tp, true
+		}
+	}
+	return "", false
+}
+
+// scanNumber answers a scan of text that is no code of a known kind but a
+// number of this site: a temporary-card number (by its prefix) or an
+// e-card number without its QR code. It reports false for other texts.
+func (h handler) scanNumber(ctx context.Context, text string, reveal bool) (*sdk.HandleResponse, bool, error) {
+	if h.cfg.sealer.Classify(text) != card.KindUnknown || checkNumber("$.text", "text", text).HasError() {
+		return nil, false, nil
+	}
+	if prefix, ok := h.tempPrefix(text); ok {
+		r, err := h.scanTemp(ctx, text, prefix, reveal)
+		return r, true, err
+	}
+	if h.cfg.rule.Check(text) == nil {
+		r, err := invalid("$.text", ResultNotECard, fmt.Sprintf("%s is an e-card number, not its QR code", text),
+			"a card number alone does not prove the patient is present; ask for the QR code (ecard.qrcode prints a new one), or look the card up with ecard.get",
+			scanRefusal{Result: ResultNotECard, LooksLike: lookECardNumber, CardNo: text})
+		return r, true, err
+	}
+	return nil, false, nil
+}
+
+// scanTemp answers a scan of a temporary-card number: with the linked
+// e-card and its patient when tempCardLookup is links or a URL and a link
+// exists; else, with a URL, with the patient the HIS service names; else
+// a refusal that says it is a temporary card.
+func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal bool) (*sdk.HandleResponse, error) {
+	refusal := tempScanRefusal{Result: ResultTemporaryCard, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, Prefix: prefix, Lookup: h.cfg.tempLookup}
+	summary := fmt.Sprintf("%s is a temporary-card number (prefix %s)", tempNo, prefix)
+	if h.cfg.tempLookup == lookupNone {
+		return invalid("$.text", ResultTemporaryCard, summary,
+			"this site does not look temporary cards up (tempCardLookup: none); find the patient in HIS by the temporary card", refusal)
+	}
+	var tr tempRecord
+	_, err := getJSON(ctx, h.host(), keyTemp+tempNo, &tr)
+	if errors.Is(err, sdk.ErrNotFound) && h.cfg.his != nil {
+		return h.scanHIS(ctx, tempNo, prefix, reveal, refusal)
+	}
+	if errors.Is(err, sdk.ErrNotFound) {
+		return invalid("$.text", ResultTemporaryCard, summary,
+			"it is not linked to an e-card: find the patient in HIS by the temporary card, then register an e-card and link it (ecard.link)", refusal)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, _, err := getCard(ctx, h.host(), tr.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return h.unknownCard("$.text", tr.CardNo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status == statusDead {
+		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), revokedDetail(rec),
+			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
+	}
+	view := rec.maskedView()
+	if reveal {
+		view = rec.view()
+	}
+	return ok(tempScanReply{Result: ResultTemporaryCard, TempCardNo: tempNo, Prefix: prefix, Source: lookupLinks, LinkedAt: tr.LinkedAt, cardView: view})
+}

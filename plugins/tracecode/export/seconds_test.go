@@ -1,0 +1,89 @@
+package export
+
+import (
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// TestEverySecondShowsAsItself writes every second of a day as a
+// date-time and checks that excelize and, when it is installed,
+// LibreOffice Calc (which truncates to the second) show each one as
+// itself, not a second early.
+func TestEverySecondShowsAsItself(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := New(Options{TmpDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := w.Sheet(SheetSpec{Name: "t", Columns: []Column{{Header: "want"}, {Header: "time", Kind: DateTime}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	for i := range 86400 {
+		at := base.Add(time.Duration(i)*time.Second + 999*time.Millisecond)
+		if err := s.Row(at.Format("2006-01-02 15:04:05"), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "seconds.xlsx")
+	if _, err := w.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	check := func(reader string, rows [][]string) {
+		t.Helper()
+		if len(rows) != 86401 {
+			t.Fatalf("%s: %d rows", reader, len(rows))
+		}
+		bad := 0
+		for _, r := range rows[1:] {
+			if len(r) < 2 || r[0] != r[1] {
+				if bad++; bad <= 3 {
+					t.Errorf("%s shows %q as %q", reader, r[0], r[1:])
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s shows %d of 86400 seconds wrong", reader, bad)
+		}
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("excelize", rows)
+
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		t.Log("LibreOffice is not installed (no soffice on PATH): only excelize read the file; apt-get install libreoffice-calc-nogui to check it too")
+		return
+	}
+	out, err := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
+		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", dir, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("LibreOffice: %v\n%s", err, out)
+	}
+	cf, err := os.Open(filepath.Join(dir, "seconds-t.csv"))
+	if err != nil {
+		t.Fatalf("LibreOffice wrote no CSV: %v\n%s", err, out)
+	}
+	defer cf.Close()
+	lo, err := csv.NewReader(cf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("LibreOffice", lo)
+}
