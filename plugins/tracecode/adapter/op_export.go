@@ -267,12 +267,12 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 	}
 	rep.Path, rep.FileName, rep.Size, rep.SHA256 = res.Path, name, res.Size, res.SHA256
 	// Hand the workbook to medgate, which serves it by reference only.
-	f, err := os.Open(res.Path)
+	wbFile, err := os.Open(res.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read the export back for medgate: %w", err)
 	}
-	ref, err := sdk.PutArtifact(ctx, h.req.Host, sdk.Artifact{Name: name, ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, f)
-	f.Close()
+	ref, err := sdk.PutArtifact(ctx, h.req.Host, sdk.Artifact{Name: name, ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, wbFile)
+	wbFile.Close()
 	switch {
 	case errors.Is(err, sdk.ErrNoArtifacts): // an older medgate: the path only
 	case err != nil:
