@@ -78,6 +78,14 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 			}
 		}
 	}
+	docs := map[string]bool{}
+	for _, v := range d.Documents {
+		if docs[v.Name] {
+			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
+		}
+		docs[v.Name] = true
+		errs = append(errs, v.Check(d.Name, lists)...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}
