@@ -121,12 +121,6 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 
-	set, err := loadMappings(cfg)
-	if err != nil {
-		return nil, err
-	}
-	d.maps.set.Store(set)
-
 	// Plugins first: a wrong checksum or site setting is reported before
 	// anything connects to Kafka.
 	if err := d.startPlugins(ctx, cfg); err != nil {
@@ -136,6 +130,12 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err != nil {
 		return nil, err
 	}
+	// Mappings after the plugins: they compile against what plugins declare.
+	set, err := d.compileMappings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.maps.set.Store(set)
 
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
@@ -396,16 +396,16 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	set, err := loadMappings(cfg)
-	if err != nil {
-		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
-	}
 	if err := d.startPlugins(ctx, cfg); err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
 	routes, jobs, err := d.applySites(ctx, cfg)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	set, err := d.compileMappings(cfg)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
