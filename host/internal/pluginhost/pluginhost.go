@@ -157,10 +157,13 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
+	cmd := command(spec.Path)
+	cmd.Env = pluginEnv(os.Environ())
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdkhost.Handshake,
 		VersionedPlugins: sdkhost.PluginSets(host),
-		Cmd:              command(spec.Path),
+		Cmd:              cmd,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
