@@ -83,6 +83,11 @@ sites:
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
+	// The files plugins hand over are kept in artifacts.dir, by default
+	// data/artifacts beside the configuration, private to medgate.
+	if st, err := os.Stat(filepath.Join(dir, "data", "artifacts")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("artifacts directory: %v, %v; want data/artifacts with mode 700", st, err)
+	}
 	for site, want := range map[string]string{"h1": `{"amount":7.00,"patientId":"P9"}`, "h2": `{"amount":7,"patientId":"P9"}`} {
 		body := fmt.Sprintf(`{"id":"visit-%s","site":%q,"type":"acme.visit","payload":{"patient":{"id":"P9"},"amount":"7"}}`, site, site)
 		resp, err := http.Post("http://"+d.HTTPAddr()+"/v1/messages", "application/json", bytes.NewReader([]byte(body)))
