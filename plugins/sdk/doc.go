@@ -25,7 +25,7 @@
 //     plugin by name: its schema documents (Schemas, so platform messages
 //     are mapped against what the plugin uses), its command-line verbs
 //     ([Command], `medgate <plugin> <command>`) and its console pages
-//     ([Form], [WorkListView]).
+//     ([Form], [WorkListView], [DocumentView]).
 //  2. Configure, per site, before the site's first message and again on
 //     every reload and relaunch, with settings the host has already checked
 //     against the declaration ([Settings] reads them typed; [Sites] holds

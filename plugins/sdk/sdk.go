@@ -72,6 +72,9 @@ type DescribeResponse struct {
 	// WorkListViews give work lists their columns and row actions
 	// (protocol 2).
 	WorkListViews []WorkListView
+	// Documents are pages for documents with editable lines, reviewed
+	// and confirmed by an operator (protocol 2).
+	Documents []DocumentView
 }
 
 // Operation is one message type a plugin handles.

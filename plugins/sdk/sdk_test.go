@@ -37,6 +37,11 @@ func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			Result: sdk.Display{Images: []sdk.Column{{Field: "png", Title: "QR"}}, Lines: "label.lines", Printable: true}}},
 		WorkListViews: []sdk.WorkListView{{List: "drafts", Columns: []sdk.Column{{Field: "id", Title: "编号", Form: "print"}},
 			Actions: []sdk.Action{{Name: "confirm", Label: "确认", Operation: "probe.do", Row: map[string]string{"draftId": "id"}, Operator: "by", Confirm: "确认?"}}}},
+		Documents: []sdk.DocumentView{{Name: "draft", Title: "草稿", List: "drafts", ItemField: "id", Get: "probe.do", IDField: "draftId",
+			Editable: &sdk.Condition{Field: "status", Equals: "open"}, Lines: "lines", LineKey: "lineNo", LineItems: &sdk.Column{Field: "codes"},
+			Adjust:  sdk.DocumentAdjust{Operation: "probe.do", Changes: "changes", Kind: "op"},
+			Edits:   []sdk.Edit{{Name: "setQty", PerLine: true, Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber}}}},
+			Confirm: &sdk.DocumentConfirm{Label: "确认", Operation: "probe.do"}}},
 	}, nil
 }
 

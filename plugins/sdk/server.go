@@ -89,6 +89,7 @@ type declarations struct {
 	Commands      []Command         `json:"commands,omitempty"`
 	Forms         []Form            `json:"forms,omitempty"`
 	WorkListViews []WorkListView    `json:"workListViews,omitempty"`
+	Documents     []DocumentView    `json:"documents,omitempty"`
 }
 
 func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -112,8 +113,9 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	for _, w := range d.WorkLists {
 		out.WorkLists = append(out.WorkLists, &pb.WorkList{Name: w.Name, Title: w.Title, ListOperation: w.ListOperation, Description: w.Description})
 	}
-	if s.version >= wire.V2 && len(d.Schemas)+len(d.Commands)+len(d.Forms)+len(d.WorkListViews) > 0 {
-		if out.Declarations, err = json.Marshal(declarations{Schemas: d.Schemas, Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews}); err != nil {
+	if s.version >= wire.V2 && len(d.Schemas)+len(d.Commands)+len(d.Forms)+len(d.WorkListViews)+len(d.Documents) > 0 {
+		decl := declarations{Schemas: d.Schemas, Commands: d.Commands, Forms: d.Forms, WorkListViews: d.WorkListViews, Documents: d.Documents}
+		if out.Declarations, err = json.Marshal(decl); err != nil {
 			return nil, status.Errorf(codes.Internal, "encode declarations: %v", err)
 		}
 	}

@@ -57,9 +57,10 @@ type Action struct {
 type Views struct {
 	Forms         []Form         `json:"forms,omitempty"`
 	WorkListViews []WorkListView `json:"workListViews,omitempty"`
+	Documents     []DocumentView `json:"documents,omitempty"`
 }
 
 // Views returns the console declarations of d.
 func (d *DescribeResponse) Views() Views {
-	return Views{Forms: d.Forms, WorkListViews: d.WorkListViews}
+	return Views{Forms: d.Forms, WorkListViews: d.WorkListViews, Documents: d.Documents}
 }

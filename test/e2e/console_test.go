@@ -222,29 +222,29 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("draft adjust confirm", func(t *testing.T) {
 		b.t = t
-		list := b.page("/console/tracecode/drafts")
-		link := html.UnescapeString(mustFind(t, `href="(/console/tracecode/draft\?[^"]+)"`, list, "a draft link")[1])
+		list := b.page("/console/worklists?plugin=tracecode&list=draft-receipts")
+		link := html.UnescapeString(mustFind(t, `href="(/console/document/tracecode/draft\?[^"]+)"`, list, "a draft link")[1])
 		u, _ := url.Parse(link)
 		site, id := u.Query().Get("site"), u.Query().Get("id")
 		draft := b.page(link)
 		version := mustFind(t, `name="version" value="(\d+)"`, draft, "the draft version")[1]
-		line := mustFind(t, `name="lineNo" value="(\d+)"`, draft, "a line number")[1]
-		page := b.submit("/console/tracecode/draft/adjust", url.Values{"site": {site}, "id": {id}, "version": {version}, "op": {"setQty"}, "lineNo": {line}, "qty": {"1"}, "reason": {"清点"}})
+		line := mustFind(t, `name="line" value="(\d+)"`, draft, "a line number")[1]
+		page := b.submit("/console/document/tracecode/draft/adjust", url.Values{"site": {site}, "id": {id}, "version": {version}, "edit": {"setQty"}, "line": {line}, "qty": {"1"}, "reason": {"清点"}})
 		if !strings.Contains(page, "saved") || !strings.Contains(page, "pharm01 王药师") || !strings.Contains(page, "清点") {
 			t.Fatalf("after adjust:\n%s", page)
 		}
 		// A stale form (the version before the adjustment) is refused by the plugin.
-		page = b.submit("/console/tracecode/draft/adjust", url.Values{"site": {site}, "id": {id}, "version": {version}, "op": {"setQty"}, "lineNo": {line}, "qty": {"2"}})
+		page = b.submit("/console/document/tracecode/draft/adjust", url.Values{"site": {site}, "id": {id}, "version": {version}, "edit": {"setQty"}, "line": {line}, "qty": {"2"}})
 		if !strings.Contains(page, "$.expectedVersion") {
 			t.Fatalf("stale adjust not refused:\n%s", page)
 		}
 		version = mustFind(t, `name="version" value="(\d+)"`, page, "the new version")[1]
-		page = b.submit("/console/tracecode/draft/confirm", url.Values{"site": {site}, "id": {id}, "version": {version}})
-		if !strings.Contains(page, "confirmed") || strings.Contains(page, "/console/tracecode/draft/adjust") {
+		page = b.submit("/console/document/tracecode/draft/confirm", url.Values{"site": {site}, "id": {id}, "version": {version}})
+		if !strings.Contains(page, "confirmed") || strings.Contains(page, "/console/document/tracecode/draft/adjust") {
 			t.Fatalf("after confirm:\n%s", page)
 		}
-		receipt := mustFind(t, `receipt\) ([A-Z0-9]+);`, page, "the receipt number")[1]
-		page = b.submit("/console/tracecode/draft/confirm", url.Values{"site": {site}, "id": {id}})
+		receipt := mustFind(t, `receipt\): ([A-Z0-9]+)`, page, "the receipt number")[1]
+		page = b.submit("/console/document/tracecode/draft/confirm", url.Values{"site": {site}, "id": {id}})
 		if !strings.Contains(page, "already confirmed by pharm01 王药师") || !strings.Contains(page, receipt) {
 			t.Fatalf("second confirm:\n%s", page)
 		}

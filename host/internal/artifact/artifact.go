@@ -51,13 +51,26 @@ type Store struct {
 // DefaultTTL is how long an artifact is kept.
 const DefaultTTL = 24 * time.Hour
 
-// New returns a store in dir, creating it (mode 0700).
+// New returns a store in dir, creating it with mode 0700; an existing
+// directory others may enter is tightened to 0700.
 func New(dir string, ttl time.Duration) (*Store, error) {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("artifact store: create %s: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("artifact store: %s is not a directory; point artifacts.dir at a directory", dir)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("artifact store: %s has mode %o and holds exported personal data: %w; run chmod 700 %s as its owner", dir, st.Mode().Perm(), err, dir)
+		}
 	}
 	return &Store{dir: dir, ttl: ttl, now: time.Now, MaxSize: 1 << 30}, nil
 }
@@ -68,9 +81,9 @@ var (
 	defaultErr   error
 )
 
-// Default returns the store of this machine: $MEDGATE_ARTIFACT_DIR, else
-// medgate-artifacts in the temporary directory. The daemon's plugins, its
-// console and the command line on the same machine share it.
+// Default returns a store for callers given none (tests and tools without
+// a configuration): $MEDGATE_ARTIFACT_DIR, else medgate-artifacts in the
+// temporary directory. medgate itself uses the configured artifacts.dir.
 func Default() (*Store, error) {
 	defaultOnce.Do(func() {
 		dir := os.Getenv("MEDGATE_ARTIFACT_DIR")

@@ -89,3 +89,37 @@ func TestPutTooLargeAndPrune(t *testing.T) {
 		t.Fatalf("after pruning %d files, want the new artifact and its metadata", len(entries))
 	}
 }
+
+// TestNewKeepsDirectoryPrivate: the directory is created 0700 and an
+// existing one others may enter is tightened; a file is refused.
+func TestNewKeepsDirectoryPrivate(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	fresh := filepath.Join(root, "data", "artifacts")
+	loose := filepath.Join(root, "loose")
+	if err := os.Mkdir(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{fresh, loose} {
+		if _, err := New(dir, 0); err != nil {
+			t.Fatalf("New(%s): %v", dir, err)
+		}
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %o, want 700", dir, st.Mode().Perm())
+		}
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(file, 0); err == nil {
+		t.Error("New accepted a file as its directory")
+	}
+}

@@ -227,9 +227,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  Sites:          %s\n", strings.Join(sites, ", "))
 		fmt.Fprintf(stdout, "Send a first message from another terminal:\n")
 		fmt.Fprintf(stdout, "  bin/medgate send -config %s -site %s -type ledger.record -payload '{\"seq\":1}'\n", *cfgPath, firstOr(sites, "demo"))
-		fmt.Fprintf(stdout, "  curl -s http://%s/v1/messages -d '{\"id\":\"m-1\",\"site\":\"%s\",\"type\":\"ledger.record\",\"payload\":{\"seq\":1}}'\n", d.HTTPAddr(), firstOr(sites, "demo"))
+		fmt.Fprintf(stdout, "  %s\n", curlHint(d.HTTPAddr(), firstOr(sites, "demo")))
 		fmt.Fprintf(stdout, "Stop with Ctrl-C. Reload the configuration with: kill -HUP %d\n", os.Getpid())
 	}})
+}
+
+// curlHint is the command line that posts a first message to the HTTP
+// ingress, which takes only JSON bodies sent as application/json.
+func curlHint(addr, site string) string {
+	body := fmt.Sprintf(`{"id":"m-1","site":%q,"type":"ledger.record","payload":{"seq":1}}`, site)
+	return fmt.Sprintf("curl -s http://%s/v1/messages -H 'Content-Type: application/json' -d '%s'", addr, body)
 }
 
 func firstOr(s []string, def string) string {

@@ -126,7 +126,7 @@ func text(v any) string {
 
 // copyResult copies the artifact a reply names to dst. The artifact store
 // checks the file against its SHA-256 before handing it out.
-func copyResult(f *sdk.FileResult, plugin string, payload []byte, dst string) (artifact.Meta, error) {
+func copyResult(f *sdk.FileResult, plugin, dir string, payload []byte, dst string) (artifact.Meta, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return artifact.Meta{}, fmt.Errorf("read the reply: %w", err)
@@ -135,13 +135,13 @@ func copyResult(f *sdk.FileResult, plugin string, payload []byte, dst string) (a
 	if id == "" {
 		return artifact.Meta{}, fmt.Errorf("the reply names no file (field %q is empty); -out cannot copy it", f.ArtifactField)
 	}
-	store, err := artifact.Default()
+	store, err := artifact.New(dir, 0)
 	if err != nil {
 		return artifact.Meta{}, err
 	}
 	m, in, err := store.Open(id)
 	if errors.Is(err, artifact.ErrNotFound) {
-		return artifact.Meta{}, fmt.Errorf("artifact %s is not in %s: -out works on the machine medgate runs on (with the same MEDGATE_ARTIFACT_DIR)", id, "medgate's artifact store")
+		return artifact.Meta{}, fmt.Errorf("artifact %s is not in %s (artifacts.dir): -out works on the machine medgate runs on, with its configuration", id, dir)
 	}
 	if err != nil {
 		return artifact.Meta{}, err

@@ -303,7 +303,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		return fmt.Errorf("%s %s at site %s: %s", plugin, c.Name, code, r.Status)
 	}
 	if out != nil && *out != "" {
-		m, err := copyResult(c.Result.File, plugin, r.Payload, *out)
+		m, err := copyResult(c.Result.File, plugin, cfg.Artifacts.Dir, r.Payload, *out)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Processing Processing `yaml:"processing"`
 	Retention  Retention  `yaml:"retention"`
+	Artifacts  Artifacts  `yaml:"artifacts"`
 	// Transforms is a directory of site mappings (<site>/<format>/<type>.yaml
 	// and <site>/tables/<name>.yaml) that add to or replace the built-in
 	// ones in transforms/mappings.
@@ -219,6 +220,15 @@ type Retention struct {
 	Messages  Duration `yaml:"messages"`
 	Exchanges Duration `yaml:"exchanges"`
 	Interval  Duration `yaml:"interval"`
+}
+
+// Artifacts configures where the files plugins hand over (exports,
+// labels) are kept.
+type Artifacts struct {
+	// Dir holds them, mode 0700; default data/artifacts beside the
+	// configuration. The console and `medgate <plugin> <command> -out`
+	// read them from there.
+	Dir string `yaml:"dir"`
 }
 
 // Plugin declares one plugin binary.
@@ -507,6 +517,8 @@ func (c *Config) applyDefaults() {
 	if c.Transforms != "" {
 		c.Transforms = c.rel(c.Transforms)
 	}
+	def(&c.Artifacts.Dir, "data/artifacts")
+	c.Artifacts.Dir = c.rel(c.Artifacts.Dir)
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
 	}

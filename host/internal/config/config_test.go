@@ -17,24 +17,26 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"group":    "medgate",
-		"requests": "medgate.requests",
-		"dlq":      "medgate.dlq",
-		"dataDir":  "/etc/medgate/data/kafka",
-		"sqlite":   "/etc/medgate/data/medgate.db",
-		"listen":   "127.0.0.1:8080",
-		"deadline": 30 * time.Minute,
-		"create":   true,
+		"group":     "medgate",
+		"requests":  "medgate.requests",
+		"dlq":       "medgate.dlq",
+		"dataDir":   "/etc/medgate/data/kafka",
+		"sqlite":    "/etc/medgate/data/medgate.db",
+		"listen":    "127.0.0.1:8080",
+		"deadline":  30 * time.Minute,
+		"create":    true,
+		"artifacts": "/etc/medgate/data/artifacts",
 	}
 	got := map[string]any{
-		"group":    c.Kafka.GroupID,
-		"requests": c.Kafka.Topics.Requests,
-		"dlq":      c.Kafka.Topics.DLQ,
-		"dataDir":  c.Kafka.Embedded.DataDir,
-		"sqlite":   c.Store.Path,
-		"listen":   c.HTTP.Listen,
-		"deadline": c.Processing.UploadDeadline.D(),
-		"create":   c.Kafka.CreateTopics,
+		"group":     c.Kafka.GroupID,
+		"requests":  c.Kafka.Topics.Requests,
+		"dlq":       c.Kafka.Topics.DLQ,
+		"dataDir":   c.Kafka.Embedded.DataDir,
+		"sqlite":    c.Store.Path,
+		"listen":    c.HTTP.Listen,
+		"deadline":  c.Processing.UploadDeadline.D(),
+		"create":    c.Kafka.CreateTopics,
+		"artifacts": c.Artifacts.Dir,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -212,4 +214,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestArtifactsDir: artifacts.dir is resolved against the configuration's
+// directory like every other path.
+func TestArtifactsDir(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		"artifacts: {dir: exports}\n":            "/etc/medgate/exports",
+		"artifacts: {dir: /var/lib/medgate/x}\n": "/var/lib/medgate/x",
+	} {
+		c, err := Parse("/etc/medgate/medgate.yaml", []byte("kafka:\n  embedded: {}\n"+src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if c.Artifacts.Dir != want {
+			t.Errorf("%q: artifacts.dir = %q, want %q", src, c.Artifacts.Dir, want)
+		}
+	}
 }

@@ -11,9 +11,10 @@
 //   - the forms plugins declare (sdk.Form): fields, one operation, the
 //     reply shown as a table, images with a printable label, or a file to
 //     download; the navigation bar lists the forms of enabled plugins;
-//   - the trace-code draft receipts: review, adjust and confirm, each action
-//     sent as tracecode.draft.adjust / tracecode.draft.confirm with the
-//     operator who signed in (the plugin records who and when).
+//   - the documents plugins declare (sdk.DocumentView), such as draft
+//     receipts: review the lines, adjust them one change at a time and
+//     confirm, each sent as the declared operation with the operator who
+//     signed in and the version the page showed;
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
@@ -197,7 +198,7 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"message", c.auth(c.message))
 	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
 
-	c.pageRoutes(m)
+	c.documentRoutes(m)
 
 	m.Handle("GET "+Prefix+"form/{plugin}/{form}", c.auth(c.formPage))
 	m.Handle("POST "+Prefix+"form/{plugin}/{form}", c.auth(c.formSubmit))
@@ -252,7 +253,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
 	if s := sessionFrom(r); s != nil {
-		p.Navs = append(c.pageNav(), c.navItems()...)
+		p.Navs = append(c.documentNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Flash = c.sessions.takeFlash(s)
 	}

@@ -210,6 +210,33 @@ var (
 		Fields: []sdk.Argument{{Name: "from", Type: sdk.SettingString, Required: true}, {Name: "to", Type: sdk.SettingString},
 			{Name: "sheets", Type: sdk.ArgumentList}, {Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}}},
 		Result: sdk.Display{Fields: []sdk.Column{{Field: "rows", Title: "行数 rows"}}, File: &sdk.FileResult{ArtifactField: "artifact"}}}
+	codesField = sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: true}
+	draftDoc   = sdk.DocumentView{Name: "draft", Title: "入库单审核 Drafts", List: "draft-receipts", ItemField: "id",
+		Get: "tracecode.draft.get", IDField: "draftId", Version: "version", VersionField: "expectedVersion", Operator: "by",
+		Editable: &sdk.Condition{Field: "status", Equals: "open"}, Status: "status",
+		Header: []sdk.Column{{Field: "supplierName", Title: "供货单位 supplier"}, {Field: "receiptNo", Title: "采购入库单号 receipt"}},
+		Lines:  "lines", LineKey: "lineNo", LineTitle: "itemName",
+		LineColumns: []sdk.Column{{Field: "itemCode", Title: "院内编码 itemCode"}, {Field: "qty", Title: "数量 qty"}},
+		LineItems:   &sdk.Column{Field: "codes", Title: "追溯码 codes"},
+		Adjust: sdk.DocumentAdjust{Operation: "tracecode.draft.adjust", Changes: "changes", Kind: "op",
+			Shared: []sdk.Argument{{Name: "reason", Type: sdk.SettingString}}},
+		Edits: []sdk.Edit{
+			{Name: "setQty", Label: "Quantity", PerLine: true, Prefill: true, Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Required: true}}},
+			{Name: "setField", Label: "Field", PerLine: true, Fields: []sdk.Argument{{Name: "field", Type: sdk.SettingString, Required: true, Enum: []string{"itemCode", "batchNo"}},
+				{Name: "value", Type: sdk.SettingString}}},
+			{Name: "addCodes", Label: "Add codes", PerLine: true, Fields: []sdk.Argument{codesField}},
+			{Name: "removeCodes", Label: "Remove codes", PerLine: true, Pick: "codes", Fields: []sdk.Argument{codesField}},
+			{Name: "removeLine", Label: "Remove line", PerLine: true, Danger: true, Confirm: "Remove this line?"},
+			{Name: "addLine", Label: "Add a line", Into: "line", Fields: []sdk.Argument{{Name: "itemCode", Type: sdk.SettingString, Required: true},
+				{Name: "itemName", Type: sdk.SettingString, Required: true}, {Name: "spec", Type: sdk.SettingString}, {Name: "batchNo", Type: sdk.SettingString, Required: true},
+				{Name: "expiryDate", Type: sdk.SettingString, Required: true}, {Name: "qty", Type: sdk.SettingString, Required: true},
+				{Name: "unit", Type: sdk.SettingString}, {Name: "codes", Type: sdk.ArgumentList}}},
+		},
+		Confirm: &sdk.DocumentConfirm{Label: "确认 Confirm", Operation: "tracecode.draft.confirm", Question: "Confirm?",
+			Result: sdk.Display{Fields: []sdk.Column{{Field: "receiptNo", Title: "采购入库单号 (receipt)"}}}},
+		History: &sdk.Display{Rows: "adjustments", Columns: []sdk.Column{{Field: "at", Title: "when"}, {Field: "by", Title: "who"}, {Field: "op", Title: "op"},
+			{Field: "reason", Title: "reason"}}},
+	}
 )
 
 func newFixture(t *testing.T, token string) *fixture {
@@ -223,7 +250,7 @@ func newFixture(t *testing.T, token string) *fixture {
 				Views:     sdk.Views{Forms: []sdk.Form{printForm}, WorkListViews: []sdk.WorkListView{recentCards}}},
 			{Name: "tracecode", Version: "0.9.0", Running: false, Restarts: 2, LastError: "exit status 2", Sites: []string{"s1", "s2"},
 				WorkLists: []sdk.WorkList{{Name: "draft-receipts", Title: "待审核入库单 (draft receipts)", ListOperation: "tracecode.drafts.list"}},
-				Views:     sdk.Views{Forms: []sdk.Form{exportForm}}},
+				Views:     sdk.Views{Forms: []sdk.Form{exportForm}, Documents: []sdk.DocumentView{draftDoc}}},
 		},
 		jobs: []scheduler.Status{{ID: "tracecode/s1/stockin-sync", Interval: "1h0m0s", NextRun: now.Add(time.Hour), Owner: true}},
 		st: &fakeStore{
@@ -244,7 +271,13 @@ func newFixture(t *testing.T, token string) *fixture {
 			},
 			"tracecode.draft.get": func(json.RawMessage) *pipeline.Reply { return okReply(draftJSON("open")) },
 			"tracecode.draft.adjust": func(p json.RawMessage) *pipeline.Reply {
-				var a adjustPayload
+				var a struct {
+					DraftID string `json:"draftId"`
+					Changes []struct {
+						Op    string   `json:"op"`
+						Codes []string `json:"codes"`
+					} `json:"changes"`
+				}
 				_ = json.Unmarshal(p, &a)
 				if len(a.Changes) == 1 && a.Changes[0].Op == "removeCodes" && a.Changes[0].Codes[0] == "81000099999999999999" {
 					return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.changes[0].codes[0]", Rule: "precondition", Message: "code 81000099999999999999 is not on line 1"}}}
@@ -522,14 +555,16 @@ func TestPagesRender(t *testing.T) {
 			[]string{"张三丰", "11010519491231002X", "13812345678"}},
 		{"/console/message?id=nope", []string{"no such message", "overview"}, nil},
 		{"/console/worklists", []string{"Recent e-card registrations", "卡号 cardNo", "880100000000013", "张*丰", "138****5678",
-			"/console/form/ecard/print?cardNo=880100000000013&amp;site=s1", `name="row.cardNo" value="&#34;880100000000013&#34;"`, `data-confirm="注销这张卡?"`, "待审核入库单", "SUP-001", "/console/tracecode/draft?id=SUP-001&amp;site=s2", "供货单位"}, nil},
-		{"/console/tracecode/drafts", []string{"SUP-001", "site <b>s1</b>", "site <b>s2</b>"}, []string{"Recent e-card"}},
-		{"/console/tracecode/draft?site=s1&id=SUP-001", []string{"阿莫西林胶囊", "81000010000000772345", "pharm01 王药师", "清点", `value="setQty"`, `value="removeLine"`,
-			`value="addCodes"`, `value="removeCodes"`, `value="addLine"`, "/console/tracecode/draft/confirm", `name="version" value="3"`}, nil},
-		{"/console/tracecode/draft?site=elsewhere&id=SUP-001", []string{"plugin not enabled", "s1, s2"}, nil},
+			"/console/form/ecard/print?cardNo=880100000000013&amp;site=s1", `name="row.cardNo" value="&#34;880100000000013&#34;"`, `data-confirm="注销这张卡?"`, "待审核入库单", "SUP-001", "/console/document/tracecode/draft?id=SUP-001&amp;site=s2", "供货单位"}, nil},
+		{"/console/worklists?plugin=tracecode&list=draft-receipts", []string{"SUP-001", "site <b>s1</b>", "site <b>s2</b>"}, []string{"Recent e-card"}},
+		{"/console/document/tracecode/draft?site=s1&id=SUP-001", []string{"阿莫西林胶囊", "81000010000000772345", "pharm01 王药师", "清点", `value="setQty"`, `value="removeLine"`,
+			`value="addCodes"`, `value="removeCodes"`, `value="addLine"`, "/console/document/tracecode/draft/confirm", `name="version" value="3"`,
+			`name="qty" value="2"`, `<option value="batchNo">`, `type="checkbox" name="codes" value="81000010000000771234"`, "厦门示例医药有限公司"}, nil},
+		{"/console/document/tracecode/draft?site=elsewhere&id=SUP-001", []string{"plugin not enabled", "s1, s2"}, nil},
+		{"/console/document/tracecode/nosuch?site=s1&id=SUP-001", []string{"no such document page"}, nil},
 		{"/console/form/tracecode/export", []string{`name="from"`, `name="to"`, `<option value="s2">`, `<option value="platform">`}, nil},
 		{"/console/form/ecard/print?site=s1&cardNo=880100000000013", []string{`value="880100000000013"`, `value="72h"`,
-			`href="/console/form/ecard/print" class="on"`, `href="/console/form/tracecode/export"`, `href="/console/tracecode/drafts"`}, nil},
+			`href="/console/form/ecard/print" class="on"`, `href="/console/form/tracecode/export"`, `href="/console/worklists?list=draft-receipts&amp;plugin=tracecode"`}, nil},
 		{"/console/form/ecard/nosuch", []string{"no such form"}, nil},
 		{"/console/static/console.css", []string{"@media print"}, nil},
 		{"/console/static/console.js", []string{"window.print()"}, nil},
@@ -563,7 +598,7 @@ func TestDraftActionsSendOperations(t *testing.T) {
 	c := f.client()
 	c.login("pharm01 王药师")
 	base := func(op string, kv ...string) url.Values {
-		v := url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "op": {op}, "lineNo": {"1"}, "reason": {"清点"}}
+		v := url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "edit": {op}, "line": {"1"}, "reason": {"清点"}}
 		for i := 0; i+1 < len(kv); i += 2 {
 			v.Add(kv[i], kv[i+1])
 		}
@@ -579,12 +614,12 @@ func TestDraftActionsSendOperations(t *testing.T) {
 		{"setField", base("setField", "field", "itemCode", "value", "YP0009"), `{"op":"setField","lineNo":1,"field":"itemCode","value":"YP0009"}`, "saved"},
 		{"addCodes", base("addCodes", "codes", "81000010000000779999\r\n81000010000000778888, 81000010000000777777"),
 			`{"op":"addCodes","lineNo":1,"codes":["81000010000000779999","81000010000000778888","81000010000000777777"]}`, "saved"},
-		{"removeCodes", base("removeCodes", "code", "81000010000000771234", "code", "81000010000000772345"),
+		{"removeCodes", base("removeCodes", "codes", "81000010000000771234", "codes", "81000010000000772345"),
 			`{"op":"removeCodes","lineNo":1,"codes":["81000010000000771234","81000010000000772345"]}`, "saved"},
 		{"removeLine", base("removeLine"), `{"op":"removeLine","lineNo":1}`, "saved"},
-		{"addLine", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "op": {"addLine"}, "itemCode": {"YP0002"}, "itemName": {"布洛芬"},
+		{"addLine", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "edit": {"addLine"}, "itemCode": {"YP0002"}, "itemName": {"布洛芬"},
 			"batchNo": {"B1"}, "expiryDate": {"2028-01-31"}, "qty": {"10"}, "unit": {"盒"}, "codes": {"81000020000000773456"}},
-			`{"op":"addLine","line":{"lineNo":0,"itemCode":"YP0002","itemName":"布洛芬","batchNo":"B1","expiryDate":"2028-01-31","qty":"10","unit":"盒","codes":["81000020000000773456"]}}`, "saved"},
+			`{"op":"addLine","line":{"itemCode":"YP0002","itemName":"布洛芬","batchNo":"B1","expiryDate":"2028-01-31","qty":"10","unit":"盒","codes":["81000020000000773456"]}}`, "saved"},
 		{"plugin refusal shown with its field", base("removeCodes", "codes", "81000099999999999999"),
 			`{"op":"removeCodes","lineNo":1,"codes":["81000099999999999999"]}`, "$.changes[0].codes[0]"},
 		{"bad quantity is not sent", base("setQty", "qty", "4x"), "", "is not a number"},
@@ -593,7 +628,7 @@ func TestDraftActionsSendOperations(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.b.count("tracecode.draft.adjust")
-			r := c.action("/console/tracecode/draft/adjust", tc.form)
+			r := c.action("/console/document/tracecode/draft/adjust", tc.form)
 			if !strings.Contains(r.body, tc.want) {
 				t.Fatalf("page lacks %q:\n%s", tc.want, r.body)
 			}
@@ -623,7 +658,7 @@ func TestDraftActionsSendOperations(t *testing.T) {
 		})
 	}
 	// Confirm: once ok, the second time the plugin's refusal is shown.
-	r := c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
+	r := c.action("/console/document/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
 	if !strings.Contains(r.body, "confirmed") || !strings.Contains(r.body, "CG20261126000001") {
 		t.Fatalf("confirm: %s", r.body)
 	}
@@ -631,13 +666,13 @@ func TestDraftActionsSendOperations(t *testing.T) {
 	if string(e.Payload) != `{"draftId":"SUP-001","by":"pharm01 王药师","expectedVersion":3}` {
 		t.Fatalf("confirm payload %s", e.Payload)
 	}
-	r = c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
+	r = c.action("/console/document/tracecode/draft/confirm", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}})
 	if !strings.Contains(r.body, "already confirmed by 李主管") || !strings.Contains(r.body, "state") {
 		t.Fatalf("second confirm: %s", r.body)
 	}
 	// A site where tracecode is not enabled is refused before anything is sent.
 	n := f.b.count("tracecode.draft.confirm")
-	if r := c.action("/console/tracecode/draft/confirm", url.Values{"site": {"s9"}, "id": {"SUP-001"}}); r.code != http.StatusNotFound || f.b.count("tracecode.draft.confirm") != n {
+	if r := c.action("/console/document/tracecode/draft/confirm", url.Values{"site": {"s9"}, "id": {"SUP-001"}}); r.code != http.StatusNotFound || f.b.count("tracecode.draft.confirm") != n {
 		t.Fatalf("unknown site: %d", r.code)
 	}
 }
@@ -652,8 +687,8 @@ func TestConfirmedDraftHasNoForms(t *testing.T) {
 	}
 	c := f.client()
 	c.login("a")
-	r := c.get("/console/tracecode/draft?site=s1&id=SUP-001")
-	if !strings.Contains(r.body, "CG20261126000001") || strings.Contains(r.body, "/console/tracecode/draft/adjust") || strings.Contains(r.body, "draft/confirm") {
+	r := c.get("/console/document/tracecode/draft?site=s1&id=SUP-001")
+	if !strings.Contains(r.body, "CG20261126000001") || strings.Contains(r.body, "/console/document/tracecode/draft/adjust") || strings.Contains(r.body, "draft/confirm") {
 		t.Fatalf("confirmed draft page:\n%s", r.body)
 	}
 }
@@ -899,7 +934,7 @@ func TestNavShowsOnlyEnabledPlugins(t *testing.T) {
 	if !strings.Contains(page, `href="/console/form/ecard/print"`) {
 		t.Errorf("nav lacks the enabled plugin's form:\n%s", page)
 	}
-	for _, gone := range []string{`href="/console/form/tracecode/export"`, `href="/console/tracecode/drafts"`} {
+	for _, gone := range []string{`href="/console/form/tracecode/export"`, `href="/console/worklists?list=draft-receipts&amp;plugin=tracecode"`} {
 		if strings.Contains(page, gone) {
 			t.Errorf("nav shows %s of a plugin enabled nowhere", gone)
 		}

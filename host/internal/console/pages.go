@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,13 +28,14 @@ const (
 )
 
 // pageNames are the templates besides the layout.
-var pageNames = []string{"login", "error", "overview", "message", "worklists", "draft", "form"}
+var pageNames = []string{"login", "error", "overview", "message", "worklists", "document", "form"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"when":  when,
-		"join":  strings.Join,
-		"bytes": humanBytes,
+		"when":    when,
+		"join":    strings.Join,
+		"bytes":   humanBytes,
+		"fieldOf": fieldOf,
 	}
 	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -48,6 +50,10 @@ func parsePages() (map[string]*template.Template, error) {
 		out[n] = t
 	}
 	return out, nil
+}
+
+func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d)
 }
 
 // when formats a time in the server's zone ("—" for none).
@@ -302,6 +308,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 }
 
 func (c *Console) fillList(r *http.Request, b *listBlock) {
+	p := c.pluginByName(b.Plugin)
 	res := c.send(r.Context(), c.o.Wait, prefixList, b.Site, b.List.ListOperation, "", map[string]any{})
 	b.MessageID = res.ID
 	if !res.ok() {
@@ -347,7 +354,7 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			if !ok {
 				continue
 			}
-			href := c.cellLink(b, f.Key, f.Value)
+			href := documentLink(p, b, f.Key, f.Value)
 			if form := forms[f.Key]; form != "" {
 				href = formLink(b.Plugin, form, b.Site, f.Key, f.Value)
 			}

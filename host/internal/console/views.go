@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -199,6 +200,9 @@ func formValue(r *http.Request, fl sdk.Argument) (any, error) {
 		}
 		return map[string]string{"name": path.Base(hdr.Filename), "content": base64.StdEncoding.EncodeToString(data)}, nil
 	}
+	if fl.Type == sdk.ArgumentList {
+		return listValue(r, fl)
+	}
 	v := strings.TrimSpace(r.PostFormValue(fl.Name))
 	if v == "" {
 		v = fl.Default
@@ -225,16 +229,36 @@ func formValue(r *http.Request, fl sdk.Argument) (any, error) {
 			return nil, fmt.Errorf("%s: %q is not true or false", label, v)
 		}
 		return b, nil
-	case sdk.ArgumentList:
-		var items []string
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				items = append(items, s)
-			}
+	case sdk.ArgumentNumber:
+		if !jsonNumber.MatchString(v) {
+			return nil, fmt.Errorf("%s: %q is not a number; enter digits, e.g. 48 or 2.5", label, v)
 		}
-		return items, nil
+		return json.Number(v), nil
 	}
 	return v, nil
+}
+
+// listValue reads a list field: every value given under its name (ticked
+// boxes, a text area), split on commas, semicolons, white space and line
+// breaks, so scanned or pasted codes need no editing.
+func listValue(r *http.Request, fl sdk.Argument) (any, error) {
+	var items []string
+	_ = r.PostFormValue(fl.Name) // parses the form
+	for _, v := range r.PostForm[fl.Name] {
+		items = append(items, strings.FieldsFunc(v, func(r rune) bool {
+			return r == ',' || r == ';' || r == '，' || r == '；' || unicode.IsSpace(r)
+		})...)
+	}
+	if len(items) == 0 && fl.Default != "" {
+		items = strings.Split(fl.Default, ",")
+	}
+	if len(items) == 0 {
+		if fl.Required {
+			return nil, fmt.Errorf("%s: required — %s", fl.Name, fl.Description)
+		}
+		return nil, nil
+	}
+	return items, nil
 }
 
 // showResult builds the view of a reply payload as d declares. Text is

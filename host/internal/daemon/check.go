@@ -72,18 +72,19 @@ func Check(ctx context.Context, cfgPath string) error {
 	if _, err := cfg.StoreKeys(); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
-	if _, err := loadMappings(cfg); err != nil {
-		if errors.As(err, &ps) {
-			problems = append(problems, ps...)
-		} else {
-			problems = append(problems, cfg.Problem("transforms", "%v", err))
-		}
-	}
 	if err := d.startPlugins(ctx, &sound); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
 	if _, _, err := d.applySites(ctx, cfg); errors.As(err, &ps) {
 		problems = append(problems, ps...)
+	}
+	// The mappings compile against what the launched plugins declare.
+	if _, err := d.compileMappings(cfg); err != nil {
+		if errors.As(err, &ps) {
+			problems = append(problems, ps...)
+		} else {
+			problems = append(problems, cfg.Problem("transforms", "%v", err))
+		}
 	}
 	if len(problems) > 0 {
 		return problems

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
@@ -45,6 +46,7 @@ type Daemon struct {
 	plugins map[string]*pluginhost.Instance
 
 	store    store.Store
+	arts     *artifact.Store // files plugins hand over (artifacts.dir)
 	maps     mappings
 	embedded *bus.Embedded
 	busCfg   bus.Config
@@ -120,12 +122,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, err
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
-
-	set, err := loadMappings(cfg)
-	if err != nil {
-		return nil, err
+	if d.arts, err = artifact.New(cfg.Artifacts.Dir, 0); err != nil {
+		return nil, cfg.Problems("artifacts.dir", "%v", err)
 	}
-	d.maps.set.Store(set)
 
 	// Plugins first: a wrong checksum or site setting is reported before
 	// anything connects to Kafka.
@@ -136,6 +135,12 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err != nil {
 		return nil, err
 	}
+	// Mappings after the plugins: they compile against what plugins declare.
+	set, err := d.compileMappings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.maps.set.Store(set)
 
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
@@ -269,6 +274,7 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
+			Artifacts:    d.arts,
 		})
 		if err != nil {
 			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
@@ -396,16 +402,16 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	set, err := loadMappings(cfg)
-	if err != nil {
-		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
-	}
 	if err := d.startPlugins(ctx, cfg); err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
 	routes, jobs, err := d.applySites(ctx, cfg)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	set, err := d.compileMappings(cfg)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err

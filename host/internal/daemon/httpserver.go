@@ -35,7 +35,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	// they may take the pipeline's whole retry budget plus a last call.
 	p := cfg.Processing
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log})
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts})
 	if err != nil {
 		_ = ln.Close()
 		return err

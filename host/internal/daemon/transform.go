@@ -8,6 +8,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/schemas"
 	"github.com/medgate/medgate/transforms"
 )
 
@@ -15,20 +16,19 @@ import (
 // payloads before they reach a plugin. A message is mapped when its site
 // has a mapping for its format and type; otherwise it passes unchanged.
 type mappings struct {
-	set atomic.Pointer[transforms.Set]
+	set atomic.Pointer[mappingSets]
 }
 
 // loadMappings returns the built-in mappings overlaid with the configured
-// directory, or every problem with file and line.
-func loadMappings(cfg *config.Config) (*transforms.Set, error) {
+// directory, compiled against sch, or every problem with file and line.
+func loadMappings(cfg *config.Config, sch *schemas.Set) (*transforms.Set, error) {
 	if err := transforms.CheckEmbedded(); err != nil {
 		return nil, fmt.Errorf("built-in transforms: %w", err)
 	}
-	set := transforms.Embedded()
-	if cfg.Transforms == "" {
-		return set, nil
+	over, err := transforms.Embedded().WithSchemas(sch)
+	if err == nil && cfg.Transforms != "" {
+		over, err = over.Overlay(cfg.Transforms)
 	}
-	over, err := set.Overlay(cfg.Transforms)
 	if err != nil {
 		var le *transforms.LoadError
 		if errors.As(err, &le) {
@@ -52,7 +52,7 @@ func loadMappings(cfg *config.Config) (*transforms.Set, error) {
 
 // Transform implements pipeline.Transformer.
 func (m *mappings) Transform(site, format, typ string, payload []byte) ([]byte, []pipeline.ReplyError, bool) {
-	set := m.set.Load()
+	set := m.set.Load().forSite(site)
 	if set == nil {
 		return payload, nil, false
 	}

@@ -78,6 +78,14 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 			}
 		}
 	}
+	docs := map[string]bool{}
+	for _, v := range d.Documents {
+		if docs[v.Name] {
+			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
+		}
+		docs[v.Name] = true
+		errs = append(errs, v.Check(d.Name, lists)...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}
@@ -96,7 +104,7 @@ type guard struct {
 // host's artifact store under the plugin's name and the site.
 func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.Reader) (sdk.ArtifactRef, error) {
 	if g.artifacts == nil {
-		return sdk.ArtifactRef{}, errors.New("this medgate has no artifact store; check MEDGATE_ARTIFACT_DIR")
+		return sdk.ArtifactRef{}, errors.New("this medgate has no artifact store; check artifacts.dir in the configuration and the medgate log")
 	}
 	m, err := g.artifacts.Put(g.plugin, site, a.Name, a.ContentType, r)
 	if err != nil {

@@ -97,6 +97,7 @@ type Instance struct {
 	desc     *sdk.DescribeResponse
 	version  int                          // negotiated protocol version
 	sites    map[string]map[string]string // applied settings, re-applied after relaunch
+	schemas  map[string]map[string][]byte // per site, the schema documents Configure returned
 	restarts int
 	lastErr  error
 	up       chan struct{} // closed while running; replaced when down
@@ -113,11 +114,12 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 	opts.defaults()
 	in := &Instance{
 		spec: spec, host: host, opts: opts,
-		sites: map[string]map[string]string{},
-		up:    make(chan struct{}),
-		kick:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		sites:   map[string]map[string]string{},
+		schemas: map[string]map[string][]byte{},
+		up:      make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if err := in.launch(ctx); err != nil {
 		return nil, err
@@ -155,10 +157,13 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
+	cmd := command(spec.Path)
+	cmd.Env = pluginEnv(os.Environ())
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdkhost.Handshake,
 		VersionedPlugins: sdkhost.PluginSets(host),
-		Cmd:              command(spec.Path),
+		Cmd:              cmd,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
@@ -396,15 +401,25 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	if !r.Diagnostics.HasError() {
 		in.mu.Lock()
 		in.sites[site] = settings
+		in.schemas[site] = r.Schemas
 		in.mu.Unlock()
 	}
 	return r.Diagnostics, nil
+}
+
+// SiteSchemas returns the schema documents the plugin returned from
+// Configure for site (its overlay, by path as in Describe), or nil.
+func (in *Instance) SiteSchemas(site string) map[string][]byte {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.schemas[site]
 }
 
 // Forget drops a site's settings (the plugin was disabled there).
 func (in *Instance) Forget(site string) {
 	in.mu.Lock()
 	delete(in.sites, site)
+	delete(in.schemas, site)
 	in.mu.Unlock()
 }
 

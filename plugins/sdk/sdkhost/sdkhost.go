@@ -156,11 +156,13 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 			Commands      []sdk.Command      `json:"commands"`
 			Forms         []sdk.Form         `json:"forms"`
 			WorkListViews []sdk.WorkListView `json:"workListViews"`
+			Documents     []sdk.DocumentView `json:"documents"`
 		}
 		if err := json.Unmarshal(r.Declarations, &d); err != nil {
 			return nil, fmt.Errorf("plugin %q: its declarations are not readable (%w); rebuild it with the current SDK", r.Name, err)
 		}
 		out.Schemas, out.Commands, out.Forms, out.WorkListViews = d.Schemas, d.Commands, d.Forms, d.WorkListViews
+		out.Documents = d.Documents
 	}
 	return out, nil
 }

@@ -133,6 +133,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Settings:    settings(),
 		Commands:    commands(),
 		Forms:       forms(),
+		Documents:   documents(),
 		Schemas:     schemas.Documents(Name),
 		WorkLists: []sdk.WorkList{{
 			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,

@@ -1,0 +1,407 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// This file renders the documents plugins declare (sdk.DocumentView): a
+// document with lines an operator reviews, adjusts one change at a time
+// and confirms. The host knows no plugin or document by name here.
+
+// documentRoutes adds the document pages.
+func (c *Console) documentRoutes(m *http.ServeMux) {
+	m.Handle("GET "+Prefix+"document/{plugin}/{view}", c.auth(c.documentPage))
+	m.Handle("POST "+Prefix+"document/{plugin}/{view}/adjust", c.auth(c.documentAdjust))
+	m.Handle("POST "+Prefix+"document/{plugin}/{view}/confirm", c.auth(c.documentConfirm))
+}
+
+func documentPath(plugin, view string) string {
+	return Prefix + "document/" + url.PathEscape(plugin) + "/" + url.PathEscape(view)
+}
+
+func documentURL(plugin, view, site, id string) string {
+	return documentPath(plugin, view) + "?" + url.Values{"site": {site}, "id": {id}}.Encode()
+}
+
+// documentNav lists the documents' work lists of the plugins enabled at
+// some site.
+func (c *Console) documentNav() []navItem {
+	var out []navItem
+	for _, p := range c.b.Plugins() {
+		if len(p.Sites) == 0 {
+			continue
+		}
+		for _, v := range p.Views.Documents {
+			out = append(out, navItem{Href: listPath(p.Name, v.List), Title: v.Title, Key: "document/" + p.Name + "/" + v.Name})
+		}
+	}
+	return out
+}
+
+// documentLink links a work-list cell holding a document's id to the
+// document's page, when the plugin declares one for the list.
+func documentLink(p *Plugin, b *listBlock, key string, v json.RawMessage) string {
+	var id string
+	if p == nil || json.Unmarshal(v, &id) != nil || id == "" {
+		return ""
+	}
+	for _, d := range p.Views.Documents {
+		if d.List == b.List.Name && d.ItemField == key {
+			return documentURL(p.Name, d.Name, b.Site, id)
+		}
+	}
+	return ""
+}
+
+// lookupDocument returns the plugin and document view of a request's path.
+func (c *Console) lookupDocument(w http.ResponseWriter, r *http.Request) (*Plugin, *sdk.DocumentView, bool) {
+	name, view := r.PathValue("plugin"), r.PathValue("view")
+	if p := c.pluginByName(name); p != nil {
+		for i := range p.Views.Documents {
+			if p.Views.Documents[i].Name == view {
+				return p, &p.Views.Documents[i], true
+			}
+		}
+	}
+	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such document page)", fmt.Sprintf("No running plugin %q declares a document page %q.", name, view), "Open the document from its work list.")
+	return nil, nil, false
+}
+
+// documentData is the document page's data.
+type documentData struct {
+	Plugin  string
+	View    sdk.DocumentView
+	Site    string
+	ID      string
+	Problem *flash
+	Doc     *documentShown
+}
+
+// documentShown is a document as its view declares it.
+type documentShown struct {
+	Status   string
+	Editable bool
+	Version  string
+	Header   []resultField
+	Lines    []documentLine
+	History  *resultTable
+	// Edits are the forms for the whole document.
+	Edits []editForm
+}
+
+// documentLine is one line with its edit forms.
+type documentLine struct {
+	// Key is the JSON of the line's key, sent back with its changes.
+	Key    string
+	Title  string
+	Fields []resultField
+	Items  []string
+	Edits  []editForm
+}
+
+// editForm is one edit offered on a line or the document.
+type editForm struct {
+	Edit   sdk.Edit
+	Values map[string]string
+}
+
+func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
+	p, v, ok := c.lookupDocument(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	d := documentData{Plugin: p.Name, View: *v, Site: q.Get("site"), ID: q.Get("id")}
+	if !c.checkSite(w, r, p.Name, d.Site) {
+		return
+	}
+	nav, title := "document/"+p.Name+"/"+v.Name, v.Title+" "+d.ID
+	res := c.send(r.Context(), c.o.Wait, prefixList, d.Site, v.Get, d.ID, jsonObject{{v.IDField, d.ID}})
+	if !res.ok() {
+		d.Problem = res.flash("")
+		c.render(w, r, http.StatusOK, "document", title, nav, d)
+		return
+	}
+	doc, err := showDocument(v, res.Reply.Payload)
+	if err != nil {
+		d.Problem = &flash{Title: "文档格式不对 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", v.Get, err)}}
+	}
+	d.Doc = doc
+	c.render(w, r, http.StatusOK, "document", title, nav, d)
+}
+
+// showDocument builds the page of a document reply as v declares it.
+func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
+	}
+	out := &documentShown{Editable: true, Version: plainText(lookup(obj, v.Version))}
+	if v.Status != "" {
+		out.Status = valueText(lookup(obj, v.Status))
+	}
+	if v.Editable != nil {
+		out.Editable = plainText(lookup(obj, v.Editable.Field)) == v.Editable.Equals
+	}
+	for _, h := range v.Header {
+		if t := valueText(lookup(obj, h.Field)); t != "" {
+			out.Header = append(out.Header, resultField{Title: h.Title, Value: t})
+		}
+	}
+	lines, ok := lookup(obj, v.Lines).([]any)
+	if !ok && lookup(obj, v.Lines) != nil {
+		return nil, fmt.Errorf("field %q is not an array of lines", v.Lines)
+	}
+	for _, l := range lines {
+		m, _ := l.(map[string]any)
+		key, _ := json.Marshal(m[v.LineKey])
+		dl := documentLine{Key: string(key), Title: valueText(m[v.LineKey])}
+		if v.LineTitle != "" {
+			dl.Title += " · " + valueText(m[v.LineTitle])
+		}
+		for _, col := range v.LineColumns {
+			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: valueText(m[col.Field])})
+		}
+		if v.LineItems != nil {
+			items, _ := m[v.LineItems.Field].([]any)
+			for _, it := range items {
+				dl.Items = append(dl.Items, plainText(it))
+			}
+		}
+		if out.Editable {
+			for _, e := range v.Edits {
+				if !e.PerLine {
+					continue
+				}
+				f := editForm{Edit: e, Values: map[string]string{}}
+				if e.Prefill {
+					for _, fl := range e.Fields {
+						f.Values[fl.Name] = plainText(m[fl.Name])
+					}
+				}
+				dl.Edits = append(dl.Edits, f)
+			}
+		}
+		out.Lines = append(out.Lines, dl)
+	}
+	if out.Editable {
+		for _, e := range v.Edits {
+			if !e.PerLine {
+				out.Edits = append(out.Edits, editForm{Edit: e, Values: map[string]string{}})
+			}
+		}
+	}
+	if h := v.History; h != nil && h.Rows != "" {
+		t := &resultTable{}
+		for _, col := range h.Columns {
+			t.Columns = append(t.Columns, col.Title)
+		}
+		rows, _ := lookup(obj, h.Rows).([]any)
+		for _, row := range rows {
+			m, _ := row.(map[string]any)
+			cells := make([]string, len(h.Columns))
+			for i, col := range h.Columns {
+				cells[i] = valueText(lookup(m, col.Field))
+			}
+			t.Rows = append(t.Rows, cells)
+		}
+		out.History = t
+	}
+	return out, nil
+}
+
+// fieldInput is one input of an edit form: the declared field, its value
+// and whether ticked items may fill it instead.
+type fieldInput struct {
+	Field  sdk.Argument
+	Value  string
+	Picked bool
+}
+
+// fieldOf is the template function that builds a fieldInput.
+func fieldOf(f sdk.Argument, values map[string]string, pick string) fieldInput {
+	return fieldInput{Field: f, Value: values[f.Name], Picked: f.Name == pick}
+}
+
+// plainText is a scalar JSON value as text, unmasked (a value sent back).
+func plainText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// jsonNumber is a JSON number literal.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// documentHead is the start of every payload of a document: its id, the
+// operator and the version the page showed.
+func documentHead(r *http.Request, v *sdk.DocumentView, id string) jsonObject {
+	head := jsonObject{{v.IDField, id}}
+	if v.Operator != "" {
+		head = append(head, member{v.Operator, sessionFrom(r).operator})
+	}
+	if ver := strings.TrimSpace(r.PostFormValue("version")); v.VersionField != "" && ver != "" {
+		if jsonNumber.MatchString(ver) {
+			head = append(head, member{v.VersionField, json.Number(ver)})
+		} else {
+			head = append(head, member{v.VersionField, ver})
+		}
+	}
+	return head
+}
+
+// documentAdjust sends one change of a document, by the signed-in
+// operator, against the version the page showed.
+func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
+	p, v, ok := c.lookupDocument(w, r)
+	if !ok {
+		return
+	}
+	s := sessionFrom(r)
+	site, id := r.PostFormValue("site"), r.PostFormValue("id")
+	if !c.checkSite(w, r, p.Name, site) {
+		return
+	}
+	back := documentURL(p.Name, v.Name, site, id)
+	name := r.PostFormValue("edit")
+	var e *sdk.Edit
+	for i := range v.Edits {
+		if v.Edits[i].Name == name {
+			e = &v.Edits[i]
+		}
+	}
+	if e == nil {
+		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: []string{fmt.Sprintf("The change %q is not known; use the forms on the document page.", name)}})
+		redirect(w, r, back)
+		return
+	}
+	change := jsonObject{{v.Adjust.Kind, e.Name}}
+	var problems []string
+	if e.PerLine {
+		var key any
+		dec := json.NewDecoder(strings.NewReader(r.PostFormValue("line")))
+		dec.UseNumber()
+		if err := dec.Decode(&key); err != nil || key == nil {
+			problems = append(problems, "The line is missing; use the forms on the document page.")
+		}
+		change = append(change, member{v.LineKey, key})
+	}
+	fields := jsonObject{}
+	for _, fl := range e.Fields {
+		val, err := formValue(r, fl)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if val != nil {
+			fields = append(fields, member{fl.Name, val})
+		}
+	}
+	if e.Into != "" {
+		change = append(change, member{e.Into, fields})
+	} else {
+		change = append(change, fields...)
+	}
+	payload := documentHead(r, v, id)
+	for _, fl := range v.Adjust.Shared {
+		val, err := formValue(r, fl)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if val != nil {
+			payload = append(payload, member{fl.Name, val})
+		}
+	}
+	if len(problems) > 0 {
+		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: problems})
+		redirect(w, r, back)
+		return
+	}
+	payload = append(payload, member{v.Adjust.Changes, []any{change}})
+	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Adjust.Operation, id, payload)
+	c.o.Logger.Info("console: document adjusted", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "edit", e.Name, "message", res.ID, "ok", res.ok())
+	c.sessions.setFlash(s, res.flash("已保存 (saved): "+e.Label))
+	redirect(w, r, back)
+}
+
+// documentConfirm sends the document's confirmation by the signed-in
+// operator and shows the reply's declared fields.
+func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
+	p, v, ok := c.lookupDocument(w, r)
+	if !ok {
+		return
+	}
+	s := sessionFrom(r)
+	site, id := r.PostFormValue("site"), r.PostFormValue("id")
+	if !c.checkSite(w, r, p.Name, site) {
+		return
+	}
+	if v.Confirm == nil {
+		c.fail(w, r, http.StatusNotFound, "不能确认 (nothing to confirm)", fmt.Sprintf("The %s plugin's document page %q declares no confirmation.", p.Name, v.Name), "Open the document from its work list.")
+		return
+	}
+	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Confirm.Operation, id, documentHead(r, v, id))
+	c.o.Logger.Info("console: document confirmed", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "message", res.ID, "ok", res.ok())
+	f := res.flash("已确认 (confirmed)")
+	if res.ok() {
+		if shown, err := c.showResult(p.Name, site, sdk.Display{Fields: v.Confirm.Result.Fields}, res.Reply.Payload); err == nil {
+			for _, fl := range shown.Fields {
+				f.Lines = append(f.Lines, fl.Title+": "+fl.Value)
+			}
+		}
+	}
+	c.sessions.setFlash(s, f)
+	redirect(w, r, documentURL(p.Name, v.Name, site, id))
+}
+
+// member is one member of an ordered JSON object.
+type member struct {
+	Key   string
+	Value any
+}
+
+// jsonObject is a JSON object whose members keep their order, so a
+// payload reads as declared.
+type jsonObject []member
+
+// MarshalJSON implements json.Marshaler.
+func (o jsonObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
