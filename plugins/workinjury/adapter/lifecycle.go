@@ -238,7 +238,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 	if status == "" {
 		status = filingApproved
 	}
-	it := "1"
+	var it string
 	if str(r, "filing_type") == "3" || fc.device {
 		it = "3"
 	} else if it, err = l.a.instType(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {

@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/big"
 	"strings"
 )
@@ -81,10 +80,3 @@ type sumOf struct{ r big.Rat }
 
 func (s *sumOf) add(x *big.Rat) { s.r.Add(&s.r, x) }
 func (s *sumOf) rat() *big.Rat  { return new(big.Rat).Set(&s.r) }
-
-func ratString(r *big.Rat) string {
-	if r == nil {
-		return "<nil>"
-	}
-	return fmt.Sprint(money(r))
-}

@@ -360,7 +360,7 @@ func (s *Server) ConfirmClearing(m string) ([]string, error) {
 
 func (s *Server) confirmClearing(m string, now time.Time) []string {
 	type acc struct {
-		insts, persons   map[string]bool
+		insts            map[string]bool
 		personCount      int
 		total, fund, ded Money
 		months           map[string]*monthly
