@@ -189,14 +189,14 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		}
 		d.metrics.JobRuns.WithLabelValues(j.ID(), result).Inc()
 		if err == nil {
-			d.metrics.JobLastSuccess.WithLabelValues(j.ID()).SetToCurrentTime()
+			d.metrics.JobSucceeded(j.ID(), time.Now())
 		}
 	}
 
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(declaredTypes(routes))
 	d.proc.SetTransformer(&d.maps)
-	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
+	d.setJobs(append(jobs, d.pruneJob(cfg)))
 
 	bc := d.busCfg
 	bc.GroupID = cfg.Kafka.GroupID
@@ -420,7 +420,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.maps.set.Store(set)
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(declaredTypes(routes))
-	d.sched.SetJobs(append(jobs, d.pruneJob(cfg)))
+	d.setJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
 		declared[p.Name] = true
@@ -631,4 +631,16 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// setJobs hands the jobs to the scheduler and gives each new job a
+// last-success time of now (start, or the reload that added it), so a job
+// that never succeeds is seen as stalled.
+func (d *Daemon) setJobs(jobs []scheduler.Job) {
+	d.sched.SetJobs(jobs)
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID()
+	}
+	d.metrics.WatchJobs(ids, time.Now())
 }

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ type Metrics struct {
 
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
+
+	jobsMu    sync.Mutex
+	jobsKnown map[string]bool // jobs whose last-success gauge exists (see WatchJobs)
 }
 
 // Labels used when a message's type or status is not one medgate knows:
@@ -128,4 +132,36 @@ func statusLabel(status string) string {
 		return status
 	}
 	return OtherStatus
+}
+
+// WatchJobs makes sure every job in ids has a last-success time, so the
+// "download stalled" alert also fires for a job that has never succeeded
+// since this instance started: a job with no success yet reports since
+// (the process start). A job that already succeeded keeps its time. The
+// alert rule takes the maximum over instances, so an instance that does
+// not hold a job's lease does not raise it while another one runs the job.
+func (m *Metrics) WatchJobs(ids []string, since time.Time) {
+	m.jobsMu.Lock()
+	defer m.jobsMu.Unlock()
+	if m.jobsKnown == nil {
+		m.jobsKnown = map[string]bool{}
+	}
+	for _, id := range ids {
+		if m.jobsKnown[id] {
+			continue
+		}
+		m.jobsKnown[id] = true
+		m.JobLastSuccess.WithLabelValues(id).Set(float64(since.UnixNano()) / 1e9)
+	}
+}
+
+// JobSucceeded records a successful run of job id at t.
+func (m *Metrics) JobSucceeded(id string, t time.Time) {
+	m.jobsMu.Lock()
+	if m.jobsKnown == nil {
+		m.jobsKnown = map[string]bool{}
+	}
+	m.jobsKnown[id] = true
+	m.jobsMu.Unlock()
+	m.JobLastSuccess.WithLabelValues(id).Set(float64(t.UnixNano()) / 1e9)
 }

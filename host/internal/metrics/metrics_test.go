@@ -90,3 +90,47 @@ func TestNothingDeclaredCollapsesEverything(t *testing.T) {
 		t.Errorf("before SetTypes: %v, want one undeclared series", got)
 	}
 }
+
+// TestJobNeverSucceededLooksStalled: a job that has not succeeded since
+// start reports the start time, so the stalled alert sees its age; a
+// success moves it; a later WatchJobs (a reload) keeps the success.
+func TestJobNeverSucceededLooksStalled(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	start := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	gauge := func(id string) float64 {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "medgate_job_last_success_timestamp_seconds" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				if s.GetLabel()[0].GetValue() == id {
+					return s.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatalf("no last-success series for job %s: the stalled alert could never fire for it", id)
+		return 0
+	}
+	m.WatchJobs([]string{"s1/workinjury/GYD101", "s1/workinjury/GYD102"}, start)
+	if got, want := gauge("s1/workinjury/GYD101"), float64(start.Unix()); got != want {
+		t.Fatalf("never-succeeded job reports %v, want the start time %v", got, want)
+	}
+	ok := start.Add(45 * time.Minute)
+	m.JobSucceeded("s1/workinjury/GYD102", ok)
+	m.WatchJobs([]string{"s1/workinjury/GYD101", "s1/workinjury/GYD102", "s1/workinjury/GYD103"}, start.Add(time.Hour))
+	for id, want := range map[string]time.Time{
+		"s1/workinjury/GYD101": start,
+		"s1/workinjury/GYD102": ok,
+		"s1/workinjury/GYD103": start.Add(time.Hour),
+	} {
+		if got := gauge(id); got != float64(want.Unix()) {
+			t.Errorf("job %s reports %v, want %v", id, got, float64(want.Unix()))
+		}
+	}
+}
