@@ -198,16 +198,6 @@ func expect(tb testing.TB, r harness.Reply, status string) map[string]any {
 	return out
 }
 
-// hasError reports whether the reply names field with rule.
-func hasError(r harness.Reply, field, rule string) bool {
-	for _, e := range r.Errors {
-		if e.Field == field && e.Rule == rule {
-			return true
-		}
-	}
-	return false
-}
-
 // ---- HL7 v2 messages of the demo HIS ----
 
 // segment builds an HL7 segment from its fields by number (MSH counts MSH-1

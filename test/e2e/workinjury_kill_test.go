@@ -109,6 +109,7 @@ func TestWorkInjuryKilledBetweenSendAndOutcome(t *testing.T) {
 	}
 
 	r = killDuring("GYU102", e.hl7(e.id("kill-fees"), "GYU102", chargesHL7(p, ykc700, time.Now(), lines)))
+	expect(t, r, "ok")
 	if d := e.sim.Details(ykc700); len(d) != len(lines) {
 		t.Fatalf("national fee lines after the kill: %d, want exactly %d", len(d), len(lines))
 	}
