@@ -54,7 +54,6 @@ type clusterOpts struct {
 	postgres   bool
 	processing map[string]any
 	plugins    []string       // default: workinjury
-	sites      map[string]any // extra plugins of site s1 (ledger)
 	extra      map[string]any // top-level configuration
 }
 
