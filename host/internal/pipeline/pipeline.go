@@ -353,9 +353,14 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			OccurredAt: env.occurredAt(), Format: env.Format, Payload: env.payloadBytes(),
 			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
 		})
+		timedOut := cctx.Err() != nil
 		cancel()
-		transientFailure := err != nil || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
-		p.brk.done(circuit, transientFailure && ctx.Err() == nil, p.now())
+		// The breaker counts what says the external system is in trouble:
+		// retryable failures the plugin reports, and calls that ran out of
+		// time. A plugin that crashed is the supervisor's business (it
+		// relaunches it); it must not pause every call to a healthy system.
+		externalTrouble := (err != nil && timedOut) || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
+		p.brk.done(circuit, externalTrouble && ctx.Err() == nil, p.now())
 		switch {
 		case ctx.Err() != nil:
 			return nil, ErrStopped
