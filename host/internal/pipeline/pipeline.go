@@ -138,7 +138,6 @@ type Processor struct {
 	brk    *breaker
 	tf     Transformer
 
-	isolation isolation       // lets a suspected poison message call its plugin alone
 	replyTo   map[string]bool // allowed replyTo topics
 	truncated atomic.Int64    // records published truncated or redirected
 	lost      atomic.Int64    // records Kafka refused even truncated
@@ -320,8 +319,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		return p.reply(env, StatusFailed, errs, nil, nil, n)
 	}
 	var lastErrs []ReplyError
-	round := 0   // calls in this delivery; attempts counts every call ever made
-	crashes := 0 // calls in this delivery that lost the plugin (no answer, no timeout)
+	round := 0 // calls in this delivery; attempts counts every call ever made
 	for {
 		if ctx.Err() != nil {
 			return nil, ErrStopped
@@ -349,10 +347,6 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		}
 		attempts = n
 		round++
-		// A message whose calls keep losing the plugin may be what kills
-		// it: its next call runs alone, so a crash then is its own.
-		alone := crashes >= suspectAfter
-		release := p.isolation.enter(t.Plugin, alone)
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
@@ -361,7 +355,6 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		})
 		timedOut := cctx.Err() != nil
 		cancel()
-		release()
 		// The breaker counts what says the external system is in trouble:
 		// retryable failures the plugin reports, and calls that ran out of
 		// time. A plugin that crashed is the supervisor's business (it
@@ -371,16 +364,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		switch {
 		case ctx.Err() != nil:
 			return nil, ErrStopped
-		case err != nil && !timedOut && alone:
-			// It ran alone and the plugin went down again: a poison
-			// message. Retrying would take the plugin down for every key.
-			p.log.Error("the plugin went down handling this message alone; failing it so other messages go on", "id", env.ID, "type", env.Type, "plugin", t.Plugin, "attempt", n, "err", err)
-			errs := []ReplyError{{Rule: "crash", Message: fmt.Sprintf("plugin %q stopped %d times while handling this message, the last time with no other message in flight (%v); the message is in the DLQ: report it to the plugin's vendor, then replay it with `medgate replay %s`", t.Plugin, crashes+1, err, env.ID)}}
-			return p.reply(env, StatusFailed, errs, nil, nil, n), nil
 		case err != nil:
-			if !timedOut {
-				crashes++
-			}
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "err", err)
 			lastErrs = []ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
 		case resp.Status == sdk.StatusFailed && resp.Retryable:
@@ -721,39 +705,6 @@ func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {
 		return nil, &ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("plugin %q has no operation %q; it offers: %s", name, typ, strings.Join(ops, ", "))}
 	}
 	return t, nil
-}
-
-// suspectAfter is how many calls of one message may lose the plugin (it
-// crashed or went away: no answer, no timeout) before the message's next
-// call runs with no other call to that plugin in flight. If the plugin is
-// lost again then, the message fails as poison, uploads included.
-const suspectAfter = 2
-
-// isolation is a read-write lock per plugin: ordinary calls share it, a
-// suspected poison message's call holds it alone.
-type isolation struct {
-	mu sync.Mutex
-	m  map[string]*sync.RWMutex
-}
-
-// enter takes the plugin's lock, shared or alone, and returns its release.
-func (is *isolation) enter(plugin string, alone bool) func() {
-	is.mu.Lock()
-	if is.m == nil {
-		is.m = map[string]*sync.RWMutex{}
-	}
-	l := is.m[plugin]
-	if l == nil {
-		l = &sync.RWMutex{}
-		is.m[plugin] = l
-	}
-	is.mu.Unlock()
-	if alone {
-		l.Lock()
-		return l.Unlock
-	}
-	l.RLock()
-	return l.RUnlock
 }
 
 // keyLocks serialises processing per business key inside one instance (the
