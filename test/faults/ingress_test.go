@@ -69,13 +69,6 @@ func TestHTTPMessagesAreCompletedByTheCluster(t *testing.T) {
 		t.Fatalf("message whose client gave up: %+v, want ok", r)
 	}
 
-	// A message larger than a Kafka record cannot be queued: the instance
-	// that took it processes it.
-	big := `{"id":"http-big","site":"s1","type":"ledger.record","payload":{"seq":3,"blob":"` + strings.Repeat("b", 1_100_000) + `"}}`
-	if code, err := post(c.nodes[0].HTTPAddr, big, time.Minute); err != nil || code != http.StatusOK {
-		t.Fatalf("1.1 MB message: HTTP %d, %v; want 200", code, err)
-	}
-
 	// The instance dies while the message is at the plugin; a second
 	// instance of the group completes it.
 	done := make(chan struct{})

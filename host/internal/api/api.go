@@ -236,7 +236,9 @@ func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range checks {
 		out[k] = v
 		if v != "ok" {
-			status = http.StatusServiceUnavailable
+			if len(v) < 9 || v[:9] != "degraded:" { // "degraded: …" is shown but still ready (e.g. a stalled partition)
+				status = http.StatusServiceUnavailable
+			}
 			if !details {
 				out[k] = "not ready"
 			}

@@ -353,9 +353,14 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			OccurredAt: env.occurredAt(), Format: env.Format, Payload: env.payloadBytes(),
 			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
 		})
+		timedOut := cctx.Err() != nil
 		cancel()
-		transientFailure := err != nil || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
-		p.brk.done(circuit, transientFailure && ctx.Err() == nil, p.now())
+		// The breaker counts what says the external system is in trouble:
+		// retryable failures the plugin reports, and calls that ran out of
+		// time. A plugin that crashed is the supervisor's business (it
+		// relaunches it); it must not pause every call to a healthy system.
+		externalTrouble := (err != nil && timedOut) || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
+		p.brk.done(circuit, externalTrouble && ctx.Err() == nil, p.now())
 		switch {
 		case ctx.Err() != nil:
 			return nil, ErrStopped
@@ -488,8 +493,11 @@ func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r
 	if key == "" && env != nil {
 		key = env.ID
 	}
+	if checkKey(key) != nil {
+		key = "" // an id that is no usable key (the envelope was malformed)
+	}
 	headers := map[string]string{
-		"medgate-trace-id": in.TraceID, "medgate-type": r.Type, "medgate-status": r.Status, "medgate-request-id": r.RequestID,
+		"medgate-trace-id": in.TraceID, "medgate-type": cut(r.Type, 256), "medgate-status": r.Status, "medgate-request-id": cut(r.RequestID, 256),
 	}
 	why := ""
 	if len(data)+len(key) > p.opts.MaxRecordBytes {
@@ -539,6 +547,8 @@ const maxKeptErrors = 20
 func shrink(r *Reply, why string) *Reply {
 	s := *r
 	s.Payload = nil
+	// Fields copied from a malformed envelope may be anything.
+	s.RequestID, s.Site, s.Type = cut(r.RequestID, 256), cut(r.Site, 256), cut(r.Type, 256)
 	n := min(len(r.Errors), maxKeptErrors)
 	s.Errors = make([]ReplyError, 0, n+1)
 	for _, e := range r.Errors[:n] {
@@ -554,7 +564,7 @@ func shrink(r *Reply, why string) *Reply {
 	if len(r.Errors) > n {
 		msg += fmt.Sprintf(" and %d of %d errors left out", len(r.Errors)-n, len(r.Errors))
 	}
-	msg += fmt.Sprintf(". The complete reply is stored: GET /admin/messages/%s", r.RequestID)
+	msg += fmt.Sprintf(". The complete reply is stored: GET /admin/messages/%s", s.RequestID)
 	s.Errors = append(s.Errors, ReplyError{Rule: "truncated", Message: msg})
 	return &s
 }
@@ -640,7 +650,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason s
 	// start of the request as text. The whole request is in the store.
 	dl.Reply = shrink(r, why)
 	dl.Request = nil
-	dl.RawText = strings.ToValidUTF8(cut(string(in.Value), 64<<10), "\uFFFD")
+	dl.RawText = strings.ToValidUTF8(cut(string(in.Value), min(64<<10, p.opts.MaxRecordBytes/4)), "\uFFFD")
 	dl.Truncated = true
 	if data, err = json.Marshal(dl); err != nil {
 		return fmt.Errorf("pipeline: encode truncated DLQ record: %w", err)

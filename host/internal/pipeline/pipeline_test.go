@@ -326,6 +326,21 @@ func FuzzParseEnvelope(f *testing.F) {
 
 // TestCircuitBreaker: after the threshold of transient failures the plugin
 // is not called again until the cooldown has passed.
+// TestPluginCrashDoesNotOpenTheCircuit: calls failing because the plugin
+// process is gone (the host relaunches it) are retried but do not open the
+// circuit, which would pause every call to a healthy external system.
+func TestPluginCrashDoesNotOpenTheCircuit(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){broken, broken, broken, broken, ok}}
+	p, _, _ := newProc(t, h, false)
+	p.opts.MaxAttempts = 5
+	p.brk = newBreaker(2, time.Hour)
+	r, err := p.Process(t.Context(), Input{Value: msg("crash-1", "x.do"), Key: "k"})
+	if err != nil || r.Status != "ok" || len(h.calls) != 5 {
+		t.Fatalf("reply %+v %v after %d calls; want ok after 5 (the circuit stays closed)", r, err, len(h.calls))
+	}
+}
+
 func TestCircuitBreaker(t *testing.T) {
 	t.Parallel()
 	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient}}

@@ -262,3 +262,33 @@ func TestNewNamesWhatIsMissing(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedHugeIDStillAnswered: an envelope too broken to have a usable
+// id, whose id field alone is larger than a record, still gets its invalid
+// reply published (truncated, keyed by nothing) and finishes.
+func TestMalformedHugeIDStillAnswered(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub := &refusingPub{limit: 4000}
+	p, err := New(Options{Store: st, Publisher: pub, Topics: Topics{Replies: "replies", DLQ: "dlq"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxPayloadBytes: 1 << 20, MaxRecordBytes: 4000, MaxAttempts: 1, CallTimeout: time.Second, RetryBudget: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := []byte(`{"id":"` + strings.Repeat("\u00e9", 5000) + `","site":"s1"}`)
+	r, err := p.Process(t.Context(), Input{Value: value})
+	if err != nil || r.Status != StatusInvalid {
+		t.Fatalf("Process = %+v, %v; want an invalid reply and no error", r, err)
+	}
+	got := pub.on("replies")
+	if len(got) != 1 || got[0].key != "" {
+		t.Fatalf("%d replies (key %q), want 1 without a key", len(got), got)
+	}
+	if _, lost := p.Unpublishable(); lost != 0 {
+		t.Errorf("%d records lost, want 0", lost)
+	}
+}
