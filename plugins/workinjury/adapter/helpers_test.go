@@ -55,6 +55,7 @@ type env struct {
 	settings map[string]string
 	keyDir   string
 	n        int
+	clock    func() time.Time // the adapter's clock (nil: real time)
 }
 
 type envOption func(*envConfig)
@@ -63,6 +64,7 @@ type envConfig struct {
 	settings  map[string]string
 	simMutate func(*wisim.Config)
 	seed      func(*wisim.Server)
+	clock     func() time.Time
 }
 
 // withSettings overrides adapter settings (the simulator follows them).
@@ -77,6 +79,9 @@ func withSettings(kv ...string) envOption {
 // withSim changes the simulator's configuration after it was derived from
 // the adapter's settings.
 func withSim(f func(*wisim.Config)) envOption { return func(c *envConfig) { c.simMutate = f } }
+
+// withClock gives the adapter a clock of the test's own.
+func withClock(now func() time.Time) envOption { return func(c *envConfig) { c.clock = now } }
 
 // withSeed adds data to the simulator.
 func withSeed(f func(*wisim.Server)) envOption { return func(c *envConfig) { c.seed = f } }
@@ -118,7 +123,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if _, ok := ec.settings[setURL]; !ok {
 		settingsMap[setURL] = srv.URL + "/gsyd"
 	}
-	e := &env{t: t, host: sdktest.NewMemoryHost(), sim: sim, srv: srv, settings: settingsMap, keyDir: keyDir}
+	e := &env{t: t, host: sdktest.NewMemoryHost(), sim: sim, srv: srv, settings: settingsMap, keyDir: keyDir, clock: ec.clock}
 	e.connect()
 	return e
 }
@@ -127,7 +132,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 // same host and configures the site.
 func (e *env) connect() {
 	e.t.Helper()
-	e.impl = New(WithLogger(discardLogger()))
+	opts := []Option{WithLogger(discardLogger())}
+	if e.clock != nil {
+		opts = append(opts, WithClock(e.clock))
+	}
+	e.impl = New(opts...)
 	e.p = sdktest.Connect(e.t, e.impl, e.host)
 	r, err := e.p.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: e.settings})
 	if err != nil {

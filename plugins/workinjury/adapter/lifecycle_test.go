@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -832,10 +833,14 @@ func TestFeedbackRetriedWithinTheRun(t *testing.T) {
 // alert) and still retried; nothing is given up.
 func TestFeedbackLate(t *testing.T) {
 	t.Parallel()
-	c := newChain(t, withSettings(setUploadDeadline, "1ms"))
+	// Every reading of the adapter's clock is a second later than the one
+	// before, so the feedback is always past its 1 ms deadline when it fails.
+	var ticks atomic.Int64
+	start := time.Now()
+	stepping := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	c := newChain(t, withSettings(setUploadDeadline, "1ms"), withClock(stepping))
 	c.stay("ZY1101")
 	c.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.Fault5xx, Times: 1})
-	time.Sleep(5 * time.Millisecond)
 	r := c.send("GYD101", map[string]any{})
 	if r.Status != sdk.StatusFailed || !r.Retryable {
 		t.Fatalf("first run: %s retryable=%v %s", r.Status, r.Retryable, r.Diagnostics)
