@@ -77,9 +77,19 @@ lint: deps $(GOLANGCI)
 	$(GOLANGCI) run ./...
 	$(GO) test -count=1 ./test/hygiene
 
-## bench: benchmarks, printed as a table
+## bench: the end-to-end benchmark (real Kafka, medgate, plugins, simulator with full crypto), one table in $(BENCH_OUT)
+BENCH_OUT  ?= $(BIN)/bench.txt
+BENCHTIME  ?= 3s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./... | tee $(BIN)/bench.txt
+	bash deploy/kafka/fetch.sh
+	@mkdir -p $(dir $(BENCH_OUT))
+	MEDGATE_REQUIRE_SERVICES=1 MEDGATE_BENCH_OUT=$(abspath $(BENCH_OUT)) $(GO) test -count=1 -run '^$$' \
+		-bench '^BenchmarkMedgate$$' -benchtime $(BENCHTIME) -timeout 20m ./test/bench
+
+## bench-micro: Go micro-benchmarks with allocation counts of the hot paths (envelope, validator, transform, store)
+.PHONY: bench-micro
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./plugins/smenvelope ./schemas ./transforms ./host/internal/store
 
 ## proto: regenerate the plugin protocol code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 proto:
