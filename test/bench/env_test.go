@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -54,7 +55,13 @@ type env struct {
 	filings []map[string]any
 	seq     atomic.Int64
 	run     string // prefix of every message id of this process
+	// storeName is the store engine, for the table.
+	storeName string
 }
+
+// StoreEnv selects the store: "postgres" runs medgate on a PostgreSQL
+// server started by test/testenv; anything else, SQLite.
+const StoreEnv = "MEDGATE_BENCH_STORE"
 
 func start(b *testing.B) *env {
 	b.Helper()
@@ -84,6 +91,15 @@ func start(b *testing.B) *env {
 	b.Cleanup(srv.Close)
 
 	cfg := harness.NewConfig(b, brokers)
+	e.storeName = "SQLite"
+	if os.Getenv(StoreEnv) == "postgres" {
+		dsnFile := filepath.Join(cfg.Dir, "dsn")
+		if err := os.WriteFile(dsnFile, []byte(testenv.Postgres(b)), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		cfg.Store = map[string]any{"driver": "postgres", "dsn": "file:" + dsnFile}
+		e.storeName = "PostgreSQL"
+	}
 	keyDir := filepath.Join(cfg.Dir, "keys")
 	if err := kp.WriteAdapterKeys(keyDir); err != nil {
 		b.Fatal(err)
@@ -456,4 +472,48 @@ func snapshotRSS(cfgPath string) map[string]float64 {
 		out[name] = rssMB(pid)
 	}
 	return out
+}
+
+// ProfileEnv names a directory: when set, the Kafka pass-through and the
+// GYU102 upload run under `perf record` (CPU samples with call graphs) of
+// medgate and every plugin process, written to <dir>/<name>.perf.data; read
+// them with `perf report -i <file> --no-children --sort comm,symbol`.
+const ProfileEnv = "MEDGATE_BENCH_PROFILE"
+
+// profile starts perf on the host and its plugins; the returned function
+// stops it and waits until the data file is written.
+func profile(tb testing.TB, e *env, name string) (stop func()) {
+	tb.Helper()
+	dir := os.Getenv(ProfileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	host, plugins := procs(e.cfgPath)
+	pids := []string{strconv.Itoa(host)}
+	for _, pid := range plugins {
+		pids = append(pids, strconv.Itoa(pid))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, name+".perf.data")
+	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-o", out, "-p", strings.Join(pids, ","))
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("%s is set but perf does not start: %v", ProfileEnv, err)
+	}
+	// perf prints nothing when it is attached; give it until the first
+	// sample file header exists before the load starts.
+	harness.Eventually(tb, 30*time.Second, "perf to attach", func() bool {
+		st, err := os.Stat(out)
+		return err == nil && st.Size() > 0
+	})
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			tb.Logf("perf record %s: %v\n%s", name, err, log.String())
+		}
+		tb.Logf("profile written to %s", out)
+	}
 }
