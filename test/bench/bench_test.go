@@ -76,7 +76,7 @@ func BenchmarkMedgate(b *testing.B) {
 	load := sampleRSS(e.cfgPath)
 
 	stop := profile(b, e, "passthrough")
-	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, res) })
+	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, e.p, e.replies, res, "pass") })
 	stop()
 	b.Run("PlainCopy", func(b *testing.B) { benchPlainCopy(b, e, res) })
 	b.Run("GYD051HTTP", func(b *testing.B) { benchGYD051(b, e, res) })
@@ -88,6 +88,16 @@ func BenchmarkMedgate(b *testing.B) {
 	b.Run("Latency20", func(b *testing.B) { benchLatency(b, e, res, "latency-low", lowRate) })
 
 	peak := load.finish()
+
+	// The same host with its embedded broker (kfake) instead of the real
+	// one: its memory, and the pass-through as `make run` has it.
+	emb := startEmbedded(b, e)
+	idle["medgate-embedded"] = snapshotRSS(emb.cfgPath)["medgate"]
+	embLoad := sampleRSS(emb.cfgPath)
+	b.Run("EmbeddedPassThrough", func(b *testing.B) { benchPassThrough(b, e, emb.p, emb.replies, res, "pass-embedded") })
+	peak["medgate-embedded"] = embLoad.finish()["medgate"]
+	emb.mg.Kill()
+
 	table := render(res, e.storeName, idle, peak)
 	fmt.Print(table)
 	out := os.Getenv(OutEnv)
@@ -107,7 +117,7 @@ func BenchmarkMedgate(b *testing.B) {
 // kafka-go (acks=all), until every reply has been read back. A reply is
 // produced only after the outcome is stored, and the offset committed after
 // that (DESIGN guarantee 1).
-func benchPassThrough(b *testing.B, e *env, res *results) {
+func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watcher, res *results, name string) {
 	ids := make([]string, b.N)
 	msgs := make([]kafka.Message, b.N)
 	occurred := time.Now().Format(time.RFC3339)
@@ -119,12 +129,12 @@ func benchPassThrough(b *testing.B, e *env, res *results) {
 		}
 		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "key-%d", i%passKeys), Value: v}
 	}
-	w := e.replies.expect(ids)
+	w := replies.expect(ids)
 	b.ResetTimer()
-	e.p.SendRaw(msgs...)
+	p.SendRaw(msgs...)
 	w.wait(b, 10*time.Minute)
 	b.StopTimer()
-	report(b, res, "pass", map[string]float64{"msgs/s": float64(b.N) / b.Elapsed().Seconds()})
+	report(b, res, name, map[string]float64{"msgs/s": float64(b.N) / b.Elapsed().Seconds()})
 }
 
 // benchPlainCopy: the same number of records of the same size and keys
@@ -462,18 +472,23 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 			fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", res.get(l.name, "host-p50-ms"), res.get(l.name, "host-p99-ms")),
 			fmt.Sprintf("total p50 %.2f ms, p99 %.2f ms", res.get(l.name, "total-p50-ms"), res.get(l.name, "total-p99-ms")), "-", target})
 	}
+	rows = append(rows, []string{"Kafka pass-through as above, embedded broker (kfake), ledger plugin",
+		fmt.Sprintf("%.0f msgs/s", res.get("pass-embedded", "msgs/s")), "-", "-", "-"})
 	names := make([]string, 0, len(idle))
 	for n := range idle {
-		if n != "medgate" {
+		if n != "medgate" && n != "medgate-embedded" {
 			names = append(names, n)
 		}
 	}
 	slices.Sort(names)
-	names = append([]string{"medgate"}, names...)
+	names = append([]string{"medgate", "medgate-embedded"}, names...)
 	for _, n := range names {
 		what, target := "RSS plugin "+n, "<= 30 MB idle"
-		if n == "medgate" {
+		switch n {
+		case "medgate":
 			what, target = "RSS host (real broker, not embedded)", "<= 60 MB idle"
+		case "medgate-embedded":
+			what, target = "RSS host with the embedded broker (ledger plugin only)", "<= 60 MB idle"
 		}
 		rows = append(rows, []string{what, fmt.Sprintf("idle %.1f MB", idle[n]), fmt.Sprintf("peak under load %.1f MB", peak[n]), "-", target})
 	}

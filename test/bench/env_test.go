@@ -120,6 +120,36 @@ func start(b *testing.B) *env {
 	return e
 }
 
+// embedded is a second medgate, ledger plugin only, with its embedded
+// broker instead of the real one.
+type embedded struct {
+	cfgPath string
+	mg      *harness.Medgate
+	p       *harness.Platform
+	replies *watcher
+}
+
+func startEmbedded(b *testing.B, e *env) *embedded {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := harness.NewConfig(b, []string{addr})
+	cfg.Embedded, cfg.Listen = true, addr
+	cfg.Store = e.cfg.Store
+	if e.storeName == "SQLite" {
+		cfg.Store = map[string]any{"driver": "sqlite", "path": filepath.Join(cfg.Dir, "medgate.db")}
+	}
+	m := &embedded{cfgPath: cfg.Write(b, e.bins)}
+	m.mg = harness.Start(b, e.bins, m.cfgPath)
+	m.p = harness.NewPlatform(b, cfg.Brokers, cfg.Topics())
+	m.replies = watch(b, cfg.Brokers, cfg.Topics().Replies)
+	return m
+}
+
 func (e *env) id(what string) string {
 	return fmt.Sprintf("%s-%s-%d", what, e.run, e.seq.Add(1))
 }
