@@ -34,6 +34,7 @@ const (
 	fixedRate   = 200 // requests/s of the latency measurement
 	lowRate     = 20  // requests/s of the same well below saturation on this machine
 	feeLines    = 500 // GYU102 lines per call
+	provSites   = 100 // sites of the provincial shape
 )
 
 // results holds the metrics of the last (largest) run of each
@@ -76,7 +77,7 @@ func BenchmarkMedgate(b *testing.B) {
 	load := sampleRSS(e.cfgPath)
 
 	stop := profile(b, e, "passthrough")
-	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, e.p, e.replies, res, "pass") })
+	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, e.p, e.replies, []string{ledgerSite}, res, "pass") })
 	stop()
 	b.Run("PlainCopy", func(b *testing.B) { benchPlainCopy(b, e, res) })
 	b.Run("GYD051HTTP", func(b *testing.B) { benchGYD051(b, e, res) })
@@ -94,9 +95,30 @@ func BenchmarkMedgate(b *testing.B) {
 	emb := startEmbedded(b, e)
 	idle["medgate-embedded"] = snapshotRSS(emb.cfgPath)["medgate"]
 	embLoad := sampleRSS(emb.cfgPath)
-	b.Run("EmbeddedPassThrough", func(b *testing.B) { benchPassThrough(b, e, emb.p, emb.replies, res, "pass-embedded") })
+	b.Run("EmbeddedPassThrough", func(b *testing.B) {
+		benchPassThrough(b, e, emb.p, emb.replies, []string{ledgerSite}, res, "pass-embedded")
+	})
 	peak["medgate-embedded"] = embLoad.finish()["medgate"]
 	emb.mg.Kill()
+
+	// The provincial shape: 100 ledger sites, each with its own settings,
+	// on the real broker, with the traffic spread over them, against the
+	// same host with one ledger site.
+	for _, n := range []int{1, provSites} {
+		name := fmt.Sprintf("sites%d", n)
+		inst := startSites(b, e, n)
+		for proc, mb := range snapshotRSS(inst.cfgPath) {
+			idle[name+"/"+proc] = mb
+		}
+		l := sampleRSS(inst.cfgPath)
+		b.Run(fmt.Sprintf("Sites%dPassThrough", n), func(b *testing.B) {
+			benchPassThrough(b, e, inst.p, inst.replies, inst.sites, res, "pass-"+name)
+		})
+		for proc, mb := range l.finish() {
+			peak[name+"/"+proc] = mb
+		}
+		inst.mg.Kill()
+	}
 
 	table := render(res, e.storeName, idle, peak)
 	fmt.Print(table)
@@ -117,13 +139,13 @@ func BenchmarkMedgate(b *testing.B) {
 // kafka-go (acks=all), until every reply has been read back. A reply is
 // produced only after the outcome is stored, and the offset committed after
 // that (DESIGN guarantee 1).
-func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watcher, res *results, name string) {
+func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watcher, sites []string, res *results, name string) {
 	ids := make([]string, b.N)
 	msgs := make([]kafka.Message, b.N)
 	occurred := time.Now().Format(time.RFC3339)
 	for i := range b.N {
 		ids[i] = e.id("pass")
-		v, err := json.Marshal(harness.Request{ID: ids[i], Site: ledgerSite, Type: "ledger.record", OccurredAt: occurred, Payload: map[string]any{"seq": i}})
+		v, err := json.Marshal(harness.Request{ID: ids[i], Site: sites[i%len(sites)], Type: "ledger.record", OccurredAt: occurred, Payload: map[string]any{"seq": i}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -474,9 +496,18 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 	}
 	rows = append(rows, []string{"Kafka pass-through as above, embedded broker (kfake), ledger plugin",
 		fmt.Sprintf("%.0f msgs/s", res.get("pass-embedded", "msgs/s")), "-", "-", "-"})
+	p1, p100 := res.get("pass-sites1", "msgs/s"), res.get(fmt.Sprintf("pass-sites%d", provSites), "msgs/s")
+	rows = append(rows, []string{fmt.Sprintf("Kafka pass-through as above, ledger only, %d sites, traffic spread over them", provSites),
+		fmt.Sprintf("%.0f msgs/s", p100), fmt.Sprintf("same host, one site %.0f msgs/s", p1), ratio(p100, p1), "ratio >= 0.8"})
+	for _, proc := range []string{"medgate", "ledger"} {
+		one, many := idle["sites1/"+proc], idle[fmt.Sprintf("sites%d/%s", provSites, proc)]
+		rows = append(rows, []string{fmt.Sprintf("RSS %s idle, %d ledger sites against 1 (peak under load)", proc, provSites),
+			fmt.Sprintf("%.1f MB (peak %.1f MB)", many, peak[fmt.Sprintf("sites%d/%s", provSites, proc)]),
+			fmt.Sprintf("one site %.1f MB (peak %.1f MB)", one, peak["sites1/"+proc]), fmt.Sprintf("%+.3f MB/site", (many-one)/(provSites-1)), "reported"})
+	}
 	names := make([]string, 0, len(idle))
 	for n := range idle {
-		if n != "medgate" && n != "medgate-embedded" {
+		if !strings.HasPrefix(n, "medgate") && !strings.HasPrefix(n, "sites") {
 			names = append(names, n)
 		}
 	}

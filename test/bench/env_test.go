@@ -150,6 +150,35 @@ func startEmbedded(b *testing.B, e *env) *embedded {
 	return m
 }
 
+// sites is a second medgate on the real broker with n ledger sites, each
+// with its own ledger directory.
+type sites struct {
+	embedded
+	sites []string
+}
+
+func startSites(b *testing.B, e *env, n int) *sites {
+	b.Helper()
+	cfg := harness.NewConfig(b, e.brokers)
+	if e.storeName != "SQLite" {
+		cfg.Store = e.cfg.Store
+	}
+	m := &sites{}
+	cfg.Sites = nil
+	for i := range n {
+		code := fmt.Sprintf("p%03d", i)
+		m.sites = append(m.sites, code)
+		cfg.Sites = append(cfg.Sites, map[string]any{"code": code, "plugins": map[string]any{
+			"ledger": map[string]any{"settings": map[string]any{"ledgerDir": filepath.Join(cfg.Dir, "ledger", code), "label": "site " + code}},
+		}})
+	}
+	m.cfgPath = cfg.Write(b, e.bins)
+	m.mg = harness.Start(b, e.bins, m.cfgPath)
+	m.p = harness.NewPlatform(b, e.brokers, cfg.Topics())
+	m.replies = watch(b, e.brokers, cfg.Topics().Replies)
+	return m
+}
+
 func (e *env) id(what string) string {
 	return fmt.Sprintf("%s-%s-%d", what, e.run, e.seq.Add(1))
 }
