@@ -272,7 +272,11 @@ func benchGYD051(b *testing.B, e *env, res *results) {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				r := e.post(b, e.gyd051(int(i)))
+				r, err := e.send(e.gyd051(int(i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				if r.Status != "ok" {
 					b.Errorf("GYD051: %s %+v %+v", r.Status, r.Errors, r.External)
 					return
@@ -419,8 +423,12 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 			defer wg.Done()
 			req := e.gyd051(i + 1)
 			t0 := time.Now()
-			r := e.post(b, req)
+			r, err := e.send(req)
 			t1 := time.Now()
+			if err != nil {
+				b.Error(err)
+				return
+			}
 			if r.Status != "ok" {
 				b.Errorf("GYD051: %s", r.Status)
 				return

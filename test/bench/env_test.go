@@ -195,21 +195,32 @@ func (e *env) request(site, code string, payload any) harness.Request {
 
 // post sends r through the HTTP ingress and returns the reply.
 func (e *env) post(tb testing.TB, r harness.Request) harness.Reply {
-	body, err := json.Marshal(r)
+	tb.Helper()
+	out, err := e.send(r)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return out
+}
+
+// send is post for goroutines other than the benchmark's own: it returns
+// the error instead of failing.
+func (e *env) send(r harness.Request) (harness.Reply, error) {
+	var out harness.Reply
+	body, err := json.Marshal(r)
+	if err != nil {
+		return out, err
 	}
 	resp, err := e.client.Post("http://"+e.mg.HTTPAddr+"/v1/messages", "application/json", bytes.NewReader(body))
 	if err != nil {
-		tb.Fatal(err)
+		return out, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out harness.Reply
 	if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != http.StatusOK {
-		tb.Fatalf("ingress answered %d: %s", resp.StatusCode, raw)
+		return out, fmt.Errorf("ingress answered %d: %s", resp.StatusCode, raw)
 	}
-	return out
+	return out, nil
 }
 
 func mustOK(tb testing.TB, r harness.Reply) {
