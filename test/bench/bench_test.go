@@ -1,0 +1,553 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/medgate/medgate/plugins/smenvelope"
+	"github.com/medgate/medgate/test/harness"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
+)
+
+func TestMain(m *testing.M) { harness.Main(m) }
+
+// OutEnv names the file the table is written to (default bin/bench.txt
+// under the repository root).
+const OutEnv = "MEDGATE_BENCH_OUT"
+
+// Fixed shapes of the workloads.
+const (
+	passKeys    = 50  // Kafka keys of the pass-through
+	httpClients = 16  // concurrent HTTP clients of GYD051
+	fixedRate   = 200 // requests/s of the latency measurement
+	lowRate     = 20  // requests/s of the same well below saturation on this machine
+	feeLines    = 500 // GYU102 lines per call
+	provSites   = 100 // sites of the provincial shape
+)
+
+// results holds the metrics of the last (largest) run of each
+// sub-benchmark.
+type results struct {
+	mu sync.Mutex
+	m  map[string]map[string]float64
+}
+
+func (r *results) set(bench string, kv map[string]float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[bench] = kv
+}
+
+func (r *results) get(bench, k string) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[bench][k]
+}
+
+// report records metrics for the table and reports them to go test.
+func report(b *testing.B, res *results, name string, kv map[string]float64) {
+	for k, v := range kv {
+		b.ReportMetric(v, k)
+	}
+	res.set(name, kv)
+}
+
+// BenchmarkMedgate starts one medgate (ledger and workinjury plugins) on
+// the real broker, runs every end-to-end measurement as a sub-benchmark
+// and prints the table:
+//
+//	make bench
+//	go test ./test/bench -run '^$' -bench BenchmarkMedgate -benchtime 3s
+func BenchmarkMedgate(b *testing.B) {
+	e := start(b)
+	res := &results{m: map[string]map[string]float64{}}
+	idle := snapshotRSS(e.cfgPath)
+	load := sampleRSS(e.cfgPath)
+
+	stop := profile(b, e, "passthrough")
+	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, e.p, e.replies, []string{ledgerSite}, res, "pass") })
+	stop()
+	b.Run("PlainCopy", func(b *testing.B) { benchPlainCopy(b, e, res) })
+	b.Run("GYD051HTTP", func(b *testing.B) { benchGYD051(b, e, res) })
+	b.Run("CryptoOnly", func(b *testing.B) { benchCrypto(b, e, res) })
+	stop = profile(b, e, "gyu102")
+	b.Run("GYU102Kafka", func(b *testing.B) { benchGYU102(b, e, res) })
+	stop()
+	b.Run("Latency200", func(b *testing.B) { benchLatency(b, e, res, "latency", fixedRate) })
+	b.Run("Latency20", func(b *testing.B) { benchLatency(b, e, res, "latency-low", lowRate) })
+
+	peak := load.finish()
+
+	// The same host with its embedded broker (kfake) instead of the real
+	// one: its memory, and the pass-through as `make run` has it.
+	emb := startEmbedded(b, e)
+	idle["medgate-embedded"] = snapshotRSS(emb.cfgPath)["medgate"]
+	embLoad := sampleRSS(emb.cfgPath)
+	b.Run("EmbeddedPassThrough", func(b *testing.B) {
+		benchPassThrough(b, e, emb.p, emb.replies, []string{ledgerSite}, res, "pass-embedded")
+	})
+	peak["medgate-embedded"] = embLoad.finish()["medgate"]
+	emb.mg.Kill()
+
+	// The provincial shape: 100 ledger sites, each with its own settings,
+	// on the real broker, with the traffic spread over them, against the
+	// same host with one ledger site.
+	for _, n := range []int{1, provSites} {
+		name := fmt.Sprintf("sites%d", n)
+		inst := startSites(b, e, n)
+		for proc, mb := range snapshotRSS(inst.cfgPath) {
+			idle[name+"/"+proc] = mb
+		}
+		l := sampleRSS(inst.cfgPath)
+		b.Run(fmt.Sprintf("Sites%dPassThrough", n), func(b *testing.B) {
+			benchPassThrough(b, e, inst.p, inst.replies, inst.sites, res, "pass-"+name)
+		})
+		for proc, mb := range l.finish() {
+			peak[name+"/"+proc] = mb
+		}
+		inst.mg.Kill()
+	}
+
+	table := render(res, e.storeName, idle, peak)
+	fmt.Print(table)
+	out := os.Getenv(OutEnv)
+	if out == "" {
+		out = filepath.Join(harness.RepoRoot(b), "bin", "bench.txt")
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("table written to %s\n", out)
+}
+
+// benchPassThrough: b.N ledger.record messages over 50 keys, produced by
+// kafka-go (acks=all), until every reply has been read back. A reply is
+// produced only after the outcome is stored, and the offset committed after
+// that (DESIGN guarantee 1).
+func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watcher, sites []string, res *results, name string) {
+	ids := make([]string, b.N)
+	msgs := make([]kafka.Message, b.N)
+	occurred := time.Now().Format(time.RFC3339)
+	for i := range b.N {
+		ids[i] = e.id("pass")
+		v, err := json.Marshal(harness.Request{ID: ids[i], Site: sites[i%len(sites)], Type: "ledger.record", OccurredAt: occurred, Payload: map[string]any{"seq": i}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "key-%d", i%passKeys), Value: v}
+	}
+	w := replies.expect(ids)
+	b.ResetTimer()
+	p.SendRaw(msgs...)
+	w.wait(b, 10*time.Minute)
+	b.StopTimer()
+	report(b, res, name, map[string]float64{"msgs/s": float64(b.N) / b.Elapsed().Seconds()})
+}
+
+// benchPlainCopy: the same number of records of the same size and keys
+// copied by a plain client through the same broker: produced to a topic
+// (acks=all), consumed, produced to a second topic (acks=all), and read
+// back. This is what a pass-through costs with no processing at all.
+func benchPlainCopy(b *testing.B, e *env, res *results) {
+	const parts = 3
+	src, dst := e.id("bench.copy.src"), e.id("bench.copy.dst")
+	createTopic(b, e.brokers, src, parts)
+	createTopic(b, e.brokers, dst, parts)
+	occurred := time.Now().Format(time.RFC3339)
+	msgs := make([]kafka.Message, b.N)
+	for i := range b.N {
+		v, _ := json.Marshal(harness.Request{ID: e.id("pass"), Site: ledgerSite, Type: "ledger.record", OccurredAt: occurred, Payload: map[string]any{"seq": i}})
+		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "key-%d", i%passKeys), Value: v}
+	}
+	writer := func(topic string) *kafka.Writer {
+		return &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: topic, Balancer: kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll,
+			BatchSize: 1000, BatchBytes: 16 << 20, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{MetadataTTL: time.Second}}
+	}
+	in, out := writer(src), writer(dst)
+	defer in.Close()
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var copied, read atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*parts)
+	b.ResetTimer()
+	for p := range parts {
+		// Copier: consume src, produce each fetched batch to dst.
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: src, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond})
+			defer r.Close()
+			batch := make([]kafka.Message, 0, 1000)
+			fetched := make(chan kafka.Message, 1000)
+			go func() {
+				for {
+					m, err := r.ReadMessage(ctx)
+					if err != nil {
+						close(fetched)
+						return
+					}
+					fetched <- m
+				}
+			}()
+			for m := range fetched {
+				batch = append(batch[:0], kafka.Message{Key: m.Key, Value: m.Value})
+			drain:
+				for len(batch) < cap(batch) {
+					select {
+					case m, ok := <-fetched:
+						if !ok {
+							break drain
+						}
+						batch = append(batch, kafka.Message{Key: m.Key, Value: m.Value})
+					default:
+						break drain
+					}
+				}
+				if err := out.WriteMessages(ctx, batch...); err != nil {
+					if ctx.Err() == nil {
+						errs <- err
+					}
+					return
+				}
+				copied.Add(int64(len(batch)))
+			}
+		}()
+		// Reader of dst: counts until every record arrived.
+		go func() {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: dst, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond})
+			defer r.Close()
+			for {
+				if _, err := r.ReadMessage(ctx); err != nil {
+					return
+				}
+				if read.Add(1) == int64(b.N) {
+					close(done)
+				}
+			}
+		}()
+	}
+	if err := in.WriteMessages(ctx, msgs...); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-done:
+	case err := <-errs:
+		b.Fatal(err)
+	case <-ctx.Done():
+		b.Fatalf("plain copy: %d of %d read back", read.Load(), b.N)
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	report(b, res, "copy", map[string]float64{"msgs/s": float64(b.N) / b.Elapsed().Seconds()})
+}
+
+// benchGYD051: filing verifications through the HTTP ingress from 16
+// concurrent clients, each answered with full SM2/SM4 on both sides.
+func benchGYD051(b *testing.B, e *env, res *results) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range httpClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				r, err := e.send(e.gyd051(int(i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if r.Status != "ok" {
+					b.Errorf("GYD051: %s %+v %+v", r.Status, r.Errors, r.External)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	report(b, res, "gyd051", map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
+}
+
+// benchCrypto: the crypto-only limit of one GYD051 exchange, with the
+// same keys, options and sizes and no Kafka, plugin hop or HTTP: the
+// adapter seals the request, the national system opens it, seals its
+// answer, and the adapter opens that (2 × Seal + 2 × Open, JSON included),
+// on 16 goroutines like the HTTP clients.
+func benchCrypto(b *testing.B, e *env, res *results) {
+	o := smenvelope.Defaults()
+	adapter, national := e.keys.AdapterKeys(), e.keys.SimulatorKeys()
+	f := e.filings[0]
+	request, _ := json.Marshal(map[string]any{"aac002": f["aac002"], "aac003": f["aac003"], "akb020": hospital, "visit_date": time.Now().Format("2006-01-02")})
+	answer, _ := json.Marshal(map[string]any{"filing_valid": "1", "filing_no": f["filing_no"], "aac002": f["aac002"], "aac003": f["aac003"],
+		"filing_type": "1", "aae030": f["aae030"], "aae031": f["aae031"], "akb020": hospital})
+	env := func(answer bool) map[string]string {
+		m := map[string]string{"infno": "GYD051", "msgid": "350200YY" + time.Now().Format("20060102150405") + "000001", "sender": "350200YY",
+			"receiver": "GYYD", "version": "V1.5.02", "timestamp": time.Now().Format("2006-01-02 15:04:05")}
+		if answer {
+			m["code"], m["message"] = "0", "success"
+		}
+		return m
+	}
+	exchange := func() error {
+		m, err := smenvelope.Seal(o, adapter, env(false), request)
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		if _, _, err := smenvelope.Open(o, national, body); err != nil {
+			return err
+		}
+		m, err = smenvelope.Seal(o, national, env(true), answer)
+		if err != nil {
+			return err
+		}
+		body, err = json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, _, err = smenvelope.Open(o, adapter, body)
+		return err
+	}
+	if err := exchange(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(max(1, httpClients/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := exchange(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	report(b, res, "crypto", map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
+}
+
+// benchGYU102: fee uploads of 500 lines per call through Kafka, spread
+// over four stays (four keys), one admission each, until every reply was
+// read. Each iteration is one call.
+func benchGYU102(b *testing.B, e *env, res *results) {
+	admitted := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	type stay struct{ akc190, ykc700 string }
+	var ss []stay
+	for i, f := range e.filings {
+		akc190 := e.id(fmt.Sprintf("ZY%d", i))
+		akc190 = strings.ReplaceAll(akc190, "-", "")
+		if len(akc190) > 20 {
+			akc190 = akc190[len(akc190)-20:]
+		}
+		r := e.post(b, e.request(wiSite, "GYU101", wisim.SampleAdmission(f, hospital, akc190, admitted)))
+		mustOK(b, r)
+		var out struct {
+			YKC700 string `json:"ykc700"`
+		}
+		if err := json.Unmarshal(r.Payload, &out); err != nil || out.YKC700 == "" {
+			b.Fatalf("GYU101 reply without ykc700: %s", r.Payload)
+		}
+		ss = append(ss, stay{akc190, out.YKC700})
+	}
+	ids := make([]string, b.N)
+	msgs := make([]kafka.Message, b.N)
+	n := 0
+	for i := range b.N {
+		s := ss[i%len(ss)]
+		fee := make([]any, feeLines)
+		for j := range fee {
+			n++
+			fee[j] = wisim.SampleFeeLine(fmt.Sprintf("D%s%07d", e.run, n), "10.00", "2", "5.00", admitted.Add(time.Hour))
+		}
+		r := e.request(wiSite, "GYU102", map[string]any{"ykc700": s.ykc700, "akc190": s.akc190, "fee": fee})
+		ids[i] = r.ID
+		v, err := json.Marshal(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: []byte(s.akc190), Value: v}
+	}
+	w := e.replies.expect(ids)
+	b.ResetTimer()
+	e.p.SendRaw(msgs...)
+	w.wait(b, 10*time.Minute)
+	b.StopTimer()
+	report(b, res, "gyu102", map[string]float64{
+		"lines/s": float64(b.N*feeLines) / b.Elapsed().Seconds(),
+		"calls/s": float64(b.N) / b.Elapsed().Seconds(),
+	})
+}
+
+// benchLatency: GYD051 through the HTTP ingress at a fixed rate (open
+// loop: at 200 requests/s a request starts every 5 ms whatever the earlier
+// ones do).
+// The host's share of each request is its total time minus the time the
+// simulator spent on that request (matched by the envelope's serial).
+func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
+	total := make([]time.Duration, b.N)
+	host := make([]time.Duration, b.N)
+	var unmatched atomic.Int64
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			<-tick.C
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := e.gyd051(i + 1)
+			t0 := time.Now()
+			r, err := e.send(req)
+			t1 := time.Now()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if r.Status != "ok" {
+				b.Errorf("GYD051: %s", r.Status)
+				return
+			}
+			var sim time.Duration
+			if r.External != nil {
+				d, ok := e.simTime.of(r.External.MsgID)
+				if !ok {
+					unmatched.Add(1)
+				}
+				sim = d
+			} else {
+				unmatched.Add(1)
+			}
+			total[i], host[i] = t1.Sub(t0), t1.Sub(t0)-sim
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	sortDurations(total)
+	sortDurations(host)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	report(b, res, name, map[string]float64{
+		"host-p50-ms": ms(percentile(host, 50)), "host-p99-ms": ms(percentile(host, 99)),
+		"total-p50-ms": ms(percentile(total, 50)), "total-p99-ms": ms(percentile(total, 99)),
+		"samples": float64(b.N), "unmatched": float64(unmatched.Load()), "achieved-req/s": float64(b.N) / b.Elapsed().Seconds(),
+	})
+}
+
+// render formats the table.
+func render(res *results, storeName string, idle, peak map[string]float64) string {
+	var sb strings.Builder
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&sb, "\nmedgate end-to-end benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&sb, "machine: %d CPUs (%s), %s, GOMAXPROCS %d; real Apache Kafka (KRaft, one broker), %s store;\n",
+		runtime.NumCPU(), cpu, runtime.Version(), runtime.GOMAXPROCS(0), storeName)
+	fmt.Fprintf(&sb, "the broker, medgate, its plugins, the simulator and the load generator share these CPUs.\n\n")
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.4f", a/b)
+	}
+	rows := [][]string{{"measurement", "medgate", "reference (same run)", "ratio", "target"}}
+	pass, cp := res.get("pass", "msgs/s"), res.get("copy", "msgs/s")
+	rows = append(rows, []string{"Kafka pass-through, ledger.record, 50 keys (outcome stored, reply read back)",
+		fmt.Sprintf("%.0f msgs/s", pass), fmt.Sprintf("plain kafka-go copy %.0f msgs/s", cp), ratio(pass, cp), "ratio >= 0.02"})
+	g, c := res.get("gyd051", "req/s"), res.get("crypto", "req/s")
+	rows = append(rows, []string{"GYD051 via HTTP ingress, 16 clients, full SM2/SM4",
+		fmt.Sprintf("%.0f req/s", g), fmt.Sprintf("crypto only (2 seal + 2 open) %.0f req/s", c), ratio(g, c), "ratio >= 0.5"})
+	rows = append(rows, []string{"GYU102, 500 lines per call via Kafka, 4 stays",
+		fmt.Sprintf("%.0f lines/s (%.1f calls/s)", res.get("gyu102", "lines/s"), res.get("gyu102", "calls/s")), "-", "-", ">= 25000 lines/s"})
+	for _, l := range []struct {
+		name string
+		rate int
+	}{{"latency", fixedRate}, {"latency-low", lowRate}} {
+		target := "-"
+		if l.rate == fixedRate {
+			target = "p99 <= 5 ms"
+		}
+		rows = append(rows, []string{fmt.Sprintf("host-added latency, GYD051 via HTTP offered at %d req/s (achieved %.0f req/s, %.0f samples)",
+			l.rate, res.get(l.name, "achieved-req/s"), res.get(l.name, "samples")),
+			fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", res.get(l.name, "host-p50-ms"), res.get(l.name, "host-p99-ms")),
+			fmt.Sprintf("total p50 %.2f ms, p99 %.2f ms", res.get(l.name, "total-p50-ms"), res.get(l.name, "total-p99-ms")), "-", target})
+	}
+	rows = append(rows, []string{"Kafka pass-through as above, embedded broker (kfake), ledger plugin",
+		fmt.Sprintf("%.0f msgs/s", res.get("pass-embedded", "msgs/s")), "-", "-", "-"})
+	p1, p100 := res.get("pass-sites1", "msgs/s"), res.get(fmt.Sprintf("pass-sites%d", provSites), "msgs/s")
+	rows = append(rows, []string{fmt.Sprintf("Kafka pass-through as above, ledger only, %d sites, traffic spread over them", provSites),
+		fmt.Sprintf("%.0f msgs/s", p100), fmt.Sprintf("same host, one site %.0f msgs/s", p1), ratio(p100, p1), "ratio >= 0.8"})
+	for _, proc := range []string{"medgate", "ledger"} {
+		one, many := idle["sites1/"+proc], idle[fmt.Sprintf("sites%d/%s", provSites, proc)]
+		rows = append(rows, []string{fmt.Sprintf("RSS %s idle, %d ledger sites against 1 (peak under load)", proc, provSites),
+			fmt.Sprintf("%.1f MB (peak %.1f MB)", many, peak[fmt.Sprintf("sites%d/%s", provSites, proc)]),
+			fmt.Sprintf("one site %.1f MB (peak %.1f MB)", one, peak["sites1/"+proc]), fmt.Sprintf("%+.3f MB/site", (many-one)/(provSites-1)), "reported"})
+	}
+	names := make([]string, 0, len(idle))
+	for n := range idle {
+		if !strings.HasPrefix(n, "medgate") && !strings.HasPrefix(n, "sites") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	names = append([]string{"medgate", "medgate-embedded"}, names...)
+	for _, n := range names {
+		what, target := "RSS plugin "+n, "<= 30 MB idle"
+		switch n {
+		case "medgate":
+			what, target = "RSS host (real broker, not embedded)", "<= 60 MB idle"
+		case "medgate-embedded":
+			what, target = "RSS host with the embedded broker (ledger plugin only)", "<= 60 MB idle"
+		}
+		rows = append(rows, []string{what, fmt.Sprintf("idle %.1f MB", idle[n]), fmt.Sprintf("peak under load %.1f MB", peak[n]), "-", target})
+	}
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], len([]rune(cell)))
+		}
+	}
+	for i, r := range rows {
+		for j, cell := range r {
+			fmt.Fprintf(&sb, "| %s%s ", cell, strings.Repeat(" ", width[j]-len([]rune(cell))))
+		}
+		sb.WriteString("|\n")
+		if i == 0 {
+			for j := range r {
+				fmt.Fprintf(&sb, "|%s", strings.Repeat("-", width[j]+2))
+			}
+			sb.WriteString("|\n")
+		}
+	}
+	return sb.String()
+}
