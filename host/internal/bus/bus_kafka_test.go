@@ -94,11 +94,19 @@ func TestInteropWithKafkaGo(t *testing.T) {
 			JoinGroupBackoff: 100 * time.Millisecond,
 		})
 		defer r.Close()
-		for range n {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("kafka-go ReadMessage of replies: %v", err)
+		for read := 0; read < n; {
+			// FetchMessage: the platform side only reads here. A fresh
+			// broker may answer the group's first requests with a
+			// temporary error (coordinator not yet available): ask again.
+			m, err := r.FetchMessage(ctx)
+			var kerr kafka.Error
+			if errors.As(err, &kerr) && kerr.Temporary() && ctx.Err() == nil {
+				continue
 			}
+			if err != nil {
+				t.Fatalf("kafka-go FetchMessage of replies: %v", err)
+			}
+			read++
 			key := string(m.Key)
 			if want := `{"requestId":"` + key + `","status":"ok"}`; string(m.Value) != want {
 				t.Errorf("reply for %s is %s, want %s", key, m.Value, want)
