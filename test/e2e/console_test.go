@@ -21,10 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/medgate/medgate/test/harness"
+	"github.com/medgate/medgate/test/qrscan"
 	"github.com/medgate/medgate/test/sim/tracecode"
 )
 
@@ -208,12 +206,11 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-		decoded, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+		decoded, err := qrscan.Decode(img)
 		if err != nil {
 			t.Fatalf("the printed QR code does not decode: %v", err)
 		}
-		code, scan := in.call("ecard.scan", map[string]any{"text": decoded.GetText()})
+		code, scan := in.call("ecard.scan", map[string]any{"text": decoded})
 		var s struct{ CardNo string }
 		_ = json.Unmarshal(scan.Payload, &s)
 		if code != 200 || s.CardNo != reg.CardNo {

@@ -1,11 +1,9 @@
 package adapter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"maps"
 	"sort"
 	"strings"
@@ -14,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
+	"github.com/medgate/medgate/test/qrscan"
 )
 
 // fakeClock is a settable clock shared by the adapters of one test.
@@ -204,22 +200,14 @@ func diagsOf(ds sdk.Diagnostics) []diag {
 	return out
 }
 
-// decodeQR reads the QR code in a PNG with gozxing.
+// decodeQR reads the QR code in a PNG as a scanner app does.
 func decodeQR(tb testing.TB, b []byte) string {
 	tb.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		tb.Fatalf("png.Decode: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		tb.Fatalf("NewBinaryBitmapFromImage: %v", err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	text, _, err := qrscan.DecodePNG(b)
 	if err != nil {
 		tb.Fatalf("decode QR: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 // scanResult sends a scan and returns the result, the diagnostic rule and

@@ -1,34 +1,23 @@
 package card
 
 import (
-	"bytes"
 	"image"
-	"image/png"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/medgate/medgate/test/qrscan"
 )
 
-// decodeQR reads the QR code in a PNG with gozxing.
+// decodeQR reads the QR code in a PNG as a scanner app does.
 func decodeQR(tb testing.TB, b []byte) (string, image.Image) {
 	tb.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		tb.Fatalf("png.Decode: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		tb.Fatalf("NewBinaryBitmapFromImage: %v", err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	text, img, err := qrscan.DecodePNG(b)
 	if err != nil {
 		tb.Fatalf("decode QR: %v", err)
 	}
-	return res.GetText(), img
+	return text, img
 }
 
 func TestQRPNGRoundTrip(t *testing.T) {
