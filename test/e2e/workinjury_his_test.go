@@ -7,14 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/test/harness"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 	"github.com/medgate/medgate/test/testenv"
@@ -71,15 +69,7 @@ func startHISBehind(tb testing.TB, wrap func(http.Handler) http.Handler) *hisEnv
 	tb.Helper()
 	brokers := testenv.Kafka(tb)
 	bins := harness.Binaries(tb)
-	kp, err := wisim.GenerateKeyPair()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sim, err := wisim.New(wisim.Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys(), Region: "350200"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sim.Seed(0, 0)
+	sim, kp := newNationalSim(tb, 0, 0)
 	var national http.Handler = sim
 	if wrap != nil {
 		national = wrap(sim)
@@ -87,10 +77,7 @@ func startHISBehind(tb testing.TB, wrap func(http.Handler) http.Handler) *hisEnv
 	srv := httptest.NewServer(national)
 	tb.Cleanup(srv.Close)
 	cfg := harness.NewConfig(tb, brokers)
-	keyDir := filepath.Join(cfg.Dir, "keys")
-	if err := kp.WriteAdapterKeys(keyDir); err != nil {
-		tb.Fatal(err)
-	}
+	keyDir := writeAdapterKeys(tb, kp, cfg)
 	cfg.Plugins = []string{"workinjury"}
 	site := func(code, sender string) map[string]any {
 		return map[string]any{"code": code, "plugins": map[string]any{"workinjury": map[string]any{"settings": map[string]any{

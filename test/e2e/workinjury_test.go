@@ -36,28 +36,44 @@ func startWorkInjury(t *testing.T) *wiEnv {
 	t.Helper()
 	brokers := testenv.Kafka(t)
 	bins := harness.Binaries(t)
-	kp, err := wisim.GenerateKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := wisim.New(wisim.Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys(), Region: "350200"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Seed(2, 2)
+	sim, kp := newNationalSim(t, 2, 2)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	cfg := harness.NewConfig(t, brokers)
-	keyDir := filepath.Join(cfg.Dir, "keys")
-	if err := kp.WriteAdapterKeys(keyDir); err != nil {
-		t.Fatal(err)
-	}
+	keyDir := writeAdapterKeys(t, kp, cfg)
 	cfg.Plugins = []string{"workinjury"}
 	cfg.Sites = []map[string]any{{"code": "s1", "plugins": map[string]any{"workinjury": map[string]any{"settings": map[string]any{
 		"url": srv.URL + "/gsyd", "regionCode": "350200", "keyDir": keyDir, "timeout": "3s",
 	}}}}}
 	mg := harness.Start(t, bins, cfg.Write(t, bins))
 	return &wiEnv{t: t, cfg: cfg, bins: bins, mg: mg, p: harness.NewPlatform(t, brokers, cfg.Topics()), sim: sim}
+}
+
+// newNationalSim starts the national system's simulator with the default
+// envelope and fresh keys, seeded with filings and institutions.
+func newNationalSim(tb testing.TB, filings, institutions int) (*wisim.Server, wisim.KeyPair) {
+	tb.Helper()
+	kp, err := wisim.GenerateKeyPair()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sim, err := wisim.New(wisim.Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys(), Region: "350200"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sim.Seed(filings, institutions)
+	return sim, kp
+}
+
+// writeAdapterKeys writes the adapter's half of kp beside cfg and returns
+// the directory (the site's keyDir).
+func writeAdapterKeys(tb testing.TB, kp wisim.KeyPair, cfg *harness.Config) string {
+	tb.Helper()
+	keyDir := filepath.Join(cfg.Dir, "keys")
+	if err := kp.WriteAdapterKeys(keyDir); err != nil {
+		tb.Fatal(err)
+	}
+	return keyDir
 }
 
 // msg builds a request for site s1.
