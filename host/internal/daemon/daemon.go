@@ -24,6 +24,7 @@ import (
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
@@ -251,7 +252,7 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 // message is finished (outcome stored, reply published); on an error the
 // offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
-	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID]})
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
@@ -564,7 +565,7 @@ func (d *Daemon) Replay(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	headers := map[string]string{"medgate-replay": "1", "medgate-trace-id": newID()}
+	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
 	if err := d.producer.Send(ctx, d.Config().Kafka.Topics.Requests, []byte(m.Key), m.Request, headers); err != nil {
 		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, d.Config().Kafka.Topics.Requests, err)
 	}

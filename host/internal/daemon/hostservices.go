@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -70,17 +71,6 @@ func (h *hostServices) NextSequence(ctx context.Context, site, name string) (int
 	return h.d.store.NextSequence(ctx, h.ns(site)+"/"+name)
 }
 
-// EventRecord is the value of a record on the events topic.
-type EventRecord struct {
-	ID          string          `json:"id"`
-	Site        string          `json:"site"`
-	Type        string          `json:"type"`
-	Key         string          `json:"key,omitempty"`
-	OccurredAt  time.Time       `json:"occurredAt,omitzero"`
-	PublishedAt time.Time       `json:"publishedAt"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-}
-
 func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if e.Type == "" {
 		return fmt.Errorf("publish: event type is required")
@@ -98,12 +88,12 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 		}
 		payload = e.Payload
 	}
-	rec := EventRecord{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
+	rec := message.Event{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	headers := map[string]string{"medgate-type": e.Type, "medgate-event-id": e.ID, "medgate-plugin": h.plugin}
+	headers := map[string]string{message.HeaderType: e.Type, message.HeaderEventID: e.ID, message.HeaderPlugin: h.plugin}
 	for k, v := range e.Headers {
 		headers[k] = v
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/store"
 )
@@ -30,8 +31,8 @@ import (
 // unusable key) cannot be deduplicated and changes nothing outside: the
 // pipeline answers it invalid at once. A request whose outcome is already
 // stored gets that outcome back without being queued again.
-func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
-	id, ok := pipeline.Admit(in.Value, in.Key, d.maxPayload)
+func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	id, ok := message.Admit(in.Value, in.Key, d.maxPayload)
 	if !ok {
 		return d.proc.Process(ctx, in)
 	}
@@ -44,9 +45,9 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Repl
 	if key == "" {
 		key = id
 	}
-	headers := map[string]string{"medgate-ingress": "http"}
+	headers := map[string]string{message.HeaderIngress: "http"}
 	if in.TraceID != "" {
-		headers["medgate-trace-id"] = in.TraceID
+		headers[message.HeaderTraceID] = in.TraceID
 	}
 	topic := d.requestsTopic
 	if err := d.producer.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
@@ -78,7 +79,7 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*pipeline.Repl
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
-func (d *Daemon) storedReply(ctx context.Context, id string) (*pipeline.Reply, error) {
+func (d *Daemon) storedReply(ctx context.Context, id string) (*message.Reply, error) {
 	m, err := d.store.GetMessage(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -88,7 +89,7 @@ func (d *Daemon) storedReply(ctx context.Context, id string) (*pipeline.Reply, e
 	case m.Status != store.StatusDone:
 		return nil, nil
 	}
-	var r pipeline.Reply
+	var r message.Reply
 	if err := json.Unmarshal(m.Reply, &r); err != nil {
 		return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
 	}
@@ -99,21 +100,21 @@ func (d *Daemon) storedReply(ctx context.Context, id string) (*pipeline.Reply, e
 // requests waiting for them.
 type waiters struct {
 	mu sync.Mutex
-	m  map[string][]chan *pipeline.Reply
+	m  map[string][]chan *message.Reply
 }
 
-func (ws *waiters) add(id string) chan *pipeline.Reply {
-	c := make(chan *pipeline.Reply, 1)
+func (ws *waiters) add(id string) chan *message.Reply {
+	c := make(chan *message.Reply, 1)
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if ws.m == nil {
-		ws.m = map[string][]chan *pipeline.Reply{}
+		ws.m = map[string][]chan *message.Reply{}
 	}
 	ws.m[id] = append(ws.m[id], c)
 	return c
 }
 
-func (ws *waiters) remove(id string, c chan *pipeline.Reply) {
+func (ws *waiters) remove(id string, c chan *message.Reply) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	cs := ws.m[id]
@@ -130,7 +131,7 @@ func (ws *waiters) remove(id string, c chan *pipeline.Reply) {
 	}
 }
 
-func (ws *waiters) done(r *pipeline.Reply) {
+func (ws *waiters) done(r *message.Reply) {
 	if r == nil {
 		return
 	}

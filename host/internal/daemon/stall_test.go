@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 func TestPartitionsCheck(t *testing.T) {
@@ -69,8 +69,8 @@ func TestWaiters(t *testing.T) {
 	t.Parallel()
 	var ws waiters
 	a1, a2, b := ws.add("a"), ws.add("a"), ws.add("b")
-	ws.done(&pipeline.Reply{ID: "r1", RequestID: "a"})
-	for i, c := range []chan *pipeline.Reply{a1, a2} {
+	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
+	for i, c := range []chan *message.Reply{a1, a2} {
 		select {
 		case r := <-c:
 			if r.ID != "r1" {

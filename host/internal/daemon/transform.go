@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/medgate/medgate/host/internal/config"
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/schemas"
 	"github.com/medgate/medgate/transforms"
 )
@@ -51,7 +51,7 @@ func loadMappings(cfg *config.Config, sch *schemas.Set) (*transforms.Set, error)
 }
 
 // Transform implements pipeline.Transformer.
-func (m *mappings) Transform(site, format, typ string, payload []byte) ([]byte, []pipeline.ReplyError, bool) {
+func (m *mappings) Transform(site, format, typ string, payload []byte) ([]byte, []message.ReplyError, bool) {
 	set := m.set.Load().forSite(site)
 	if set == nil {
 		return payload, nil, false
@@ -62,15 +62,15 @@ func (m *mappings) Transform(site, format, typ string, payload []byte) ([]byte, 
 	}
 	out, problems := mp.Apply(payload, set.Tables(site))
 	if len(problems) > 0 {
-		errs := make([]pipeline.ReplyError, len(problems))
+		errs := make([]message.ReplyError, len(problems))
 		for i, p := range problems {
-			errs[i] = pipeline.ReplyError{Field: p.Field, Rule: p.Rule, Message: p.Message}
+			errs[i] = message.ReplyError{Field: p.Field, Rule: p.Rule, Message: p.Message}
 		}
 		return nil, errs, true
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
-		return nil, []pipeline.ReplyError{{Field: "$", Rule: "mapping", Message: fmt.Sprintf("mapping %s produced a value that cannot be encoded: %v", mp.Name, err)}}, true
+		return nil, []message.ReplyError{{Field: "$", Rule: "mapping", Message: fmt.Sprintf("mapping %s produced a value that cannot be encoded: %v", mp.Name, err)}}, true
 	}
 	return data, nil, true
 }
