@@ -23,6 +23,7 @@ import (
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
@@ -59,10 +60,7 @@ type Daemon struct {
 	http     *http.Server
 	httpAddr string
 
-	// requestsTopic is where the HTTP ingress queues requests.
-	requestsTopic string
-	maxPayload    int
-	waiters       waiters
+	ingress *ingress.Ingress
 
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
@@ -173,7 +171,6 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	p := cfg.Processing
-	d.requestsTopic, d.maxPayload = cfg.Kafka.Topics.Requests, p.MaxPayloadBytes
 	if d.proc, err = pipeline.New(pipeline.Options{
 		Store: d.store, Publisher: d.producer, Topics: pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, Logger: log, Observer: d.metrics,
 		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
@@ -182,6 +179,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}); err != nil {
 		return nil, err
 	}
+	d.ingress = ingress.New(ingress.Options{Store: d.store, Publisher: d.producer, Processor: d.proc,
+		Topic: cfg.Kafka.Topics.Requests, MaxPayloadBytes: p.MaxPayloadBytes, Logger: log})
 	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
 	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {
 		result := "ok"
@@ -256,8 +255,14 @@ func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	d.waiters.done(r)
+	d.ingress.Done(r)
 	return nil
+}
+
+// Process implements api.Backend and console.Backend: the HTTP ingress
+// queues the request on the request topic and waits for its outcome.
+func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	return d.ingress.Process(ctx, in)
 }
 
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {

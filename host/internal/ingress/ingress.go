@@ -1,10 +1,15 @@
-package daemon
+// Package ingress is the HTTP ingress through Kafka: a request sent to
+// POST /v1/messages (or from the console) is written to the request topic
+// like any Kafka request and its caller waits for the outcome, handed over
+// by this instance's consumer or read from the shared store.
+package ingress
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -14,8 +19,50 @@ import (
 	"github.com/medgate/medgate/host/internal/store"
 )
 
-// Process implements api.Backend: it serves POST /v1/messages and the
-// console. A request with a usable id is not processed here but written to
+// Processor processes a message at once (a *pipeline.Processor).
+type Processor interface {
+	Process(ctx context.Context, in pipeline.Input) (*message.Reply, error)
+}
+
+// Options configure an Ingress.
+type Options struct {
+	// Store holds the outcomes other instances finished.
+	Store store.Store
+	// Publisher writes requests to Topic (a *bus.Producer).
+	Publisher pipeline.Publisher
+	// Processor answers at once what cannot be queued.
+	Processor Processor
+	// Topic is the request topic requests are queued on.
+	Topic string
+	// MaxPayloadBytes is processing.maxPayloadBytes: a larger request is
+	// answered invalid at once.
+	MaxPayloadBytes int
+	Logger          *slog.Logger
+}
+
+// Ingress queues HTTP requests on the request topic and waits for their
+// outcome.
+type Ingress struct {
+	store      store.Store
+	pub        pipeline.Publisher
+	proc       Processor
+	topic      string
+	maxPayload int
+	log        *slog.Logger
+	waiters    waiters
+}
+
+// New returns an Ingress.
+func New(o Options) *Ingress {
+	return &Ingress{store: o.Store, pub: o.Publisher, proc: o.Processor, topic: o.Topic, maxPayload: o.MaxPayloadBytes, log: o.Logger}
+}
+
+// Done hands a reply finished by this instance's consumer to the requests
+// waiting for it; nil is ignored.
+func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
+
+// Process serves POST /v1/messages and the console (through the daemon's
+// api.Backend and console.Backend). A request with a usable id is not processed here but written to
 // the request topic, keyed like any Kafka request (the given key, else the
 // id), and processed by whichever instance owns its partition. So it is
 // ordered with the other messages of its key across instances, and once
@@ -31,16 +78,16 @@ import (
 // unusable key) cannot be deduplicated and changes nothing outside: the
 // pipeline answers it invalid at once. A request whose outcome is already
 // stored gets that outcome back without being queued again.
-func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
-	id, ok := message.Admit(in.Value, in.Key, d.maxPayload)
+func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	id, ok := message.Admit(in.Value, in.Key, g.maxPayload)
 	if !ok {
-		return d.proc.Process(ctx, in)
+		return g.proc.Process(ctx, in)
 	}
-	if r, err := d.storedReply(ctx, id); r != nil || err != nil {
+	if r, err := g.storedReply(ctx, id); r != nil || err != nil {
 		return r, err
 	}
-	w := d.waiters.add(id)
-	defer d.waiters.remove(id, w)
+	w := g.waiters.add(id)
+	defer g.waiters.remove(id, w)
 	key := in.Key
 	if key == "" {
 		key = id
@@ -49,13 +96,13 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 	if in.TraceID != "" {
 		headers[message.HeaderTraceID] = in.TraceID
 	}
-	topic := d.requestsTopic
-	if err := d.producer.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
+	topic := g.topic
+	if err := g.pub.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
 		if errors.Is(err, bus.ErrRecordRefused) {
 			// Too large for a Kafka record: it cannot be queued, so this
 			// instance processes it while the client waits.
-			d.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
-			return d.proc.Process(ctx, in)
+			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
+			return g.proc.Process(ctx, in)
 		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
 	}
@@ -71,7 +118,7 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
 		case <-t.C:
 		}
-		if r, err := d.storedReply(ctx, id); r != nil || err != nil {
+		if r, err := g.storedReply(ctx, id); r != nil || err != nil {
 			return r, err
 		}
 		poll = min(2*poll, 500*time.Millisecond)
@@ -79,8 +126,8 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
-func (d *Daemon) storedReply(ctx context.Context, id string) (*message.Reply, error) {
-	m, err := d.store.GetMessage(ctx, id)
+func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, error) {
+	m, err := g.store.GetMessage(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
