@@ -11,6 +11,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
@@ -79,7 +80,7 @@ func Check(ctx context.Context, cfgPath string) error {
 		problems = append(problems, ps...)
 	}
 	// The mappings compile against what the launched plugins declare.
-	if _, err := d.compileMappings(cfg); err != nil {
+	if _, err := mapping.Compile(cfg, d.plugins); err != nil {
 		if errors.As(err, &ps) {
 			problems = append(problems, ps...)
 		} else {

@@ -25,6 +25,7 @@ import (
 	"github.com/medgate/medgate/host/internal/console"
 	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -49,7 +50,7 @@ type Daemon struct {
 
 	store    store.Store
 	arts     *artifact.Store // files plugins hand over (artifacts.dir)
-	maps     mappings
+	maps     mapping.Mappings
 	embedded *bus.Embedded
 	busCfg   bus.Config
 	producer *bus.Producer
@@ -135,11 +136,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, err
 	}
 	// Mappings after the plugins: they compile against what plugins declare.
-	set, err := d.compileMappings(cfg)
+	set, err := mapping.Compile(cfg, d.plugins)
 	if err != nil {
 		return nil, err
 	}
-	d.maps.set.Store(set)
+	d.maps.Set(set)
 
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
@@ -417,13 +418,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	set, err := d.compileMappings(cfg)
+	set, err := mapping.Compile(cfg, d.plugins)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
 	// Plugins no longer declared are stopped after traffic moved away.
-	d.maps.set.Store(set)
+	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(declaredTypes(routes))
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
