@@ -31,6 +31,7 @@ import (
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/stall"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -209,7 +210,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, d.handleKafka); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
-	if err := d.registerStallMetrics(); err != nil {
+	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
@@ -476,7 +477,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if d.consumer == nil || !d.consumer.Ready() {
 		out["kafka"] = "the consumer has not joined its group yet"
 	}
-	out["kafka.partitions"] = partitionsCheck(d.holds(), time.Now())
+	out["kafka.partitions"] = stall.Check(d.holds(), time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
@@ -638,6 +639,14 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// holds lists the consumer's held partitions, longest first.
+func (d *Daemon) holds() []bus.Hold {
+	if d.consumer == nil {
+		return nil
+	}
+	return d.consumer.Holds()
 }
 
 // setJobs hands the jobs to the scheduler and gives each new job a

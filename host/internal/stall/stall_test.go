@@ -1,4 +1,4 @@
-package daemon
+package stall
 
 import (
 	"strings"
@@ -19,15 +19,15 @@ func TestPartitionsCheck(t *testing.T) {
 		want  []string // substrings; "ok" alone means exactly ok
 	}{
 		"nothing held":       {want: []string{"ok"}},
-		"held briefly":       {holds: []bus.Hold{hold(0, StallAfter-time.Second)}, want: []string{"ok"}},
-		"held past the mark": {holds: []bus.Hold{hold(2, StallAfter+5*time.Second)}, want: []string{"degraded:", "1 partition(s) stalled", "partition 2", "offset 41", `key "visit-7"`, "2m5s"}},
+		"held briefly":       {holds: []bus.Hold{hold(0, After-time.Second)}, want: []string{"ok"}},
+		"held past the mark": {holds: []bus.Hold{hold(2, After+5*time.Second)}, want: []string{"degraded:", "1 partition(s) stalled", "partition 2", "offset 41", `key "visit-7"`, "2m5s"}},
 		"two stalled, oldest named": {holds: []bus.Hold{hold(1, 10*time.Minute), hold(0, 3*time.Minute), hold(2, time.Second)},
 			want: []string{"2 partition(s) stalled", "partition 1 has waited 10m0s"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := partitionsCheck(tc.holds, now)
+			got := Check(tc.holds, now)
 			if len(tc.want) == 1 && tc.want[0] == "ok" {
 				if got != "ok" {
 					t.Fatalf("got %q, want ok", got)
@@ -40,24 +40,5 @@ func TestPartitionsCheck(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestInstanceID(t *testing.T) {
-	t.Parallel()
-	cases := map[string]string{
-		"node-1":                 "medgate-node-1",
-		"his host:8080":          "medgate-his-host-8080",
-		"厦门一院":                   "medgate-------------",
-		"a.b_c-D":                "medgate-a.b_c-D",
-		strings.Repeat("n", 300): "medgate-" + strings.Repeat("n", 240),
-	}
-	for in, want := range cases {
-		if got := instanceID(in); got != want {
-			t.Errorf("instanceID(%q) = %q, want %q", in, got, want)
-		}
-		if len(instanceID(in)) > 249 {
-			t.Errorf("instanceID(%q) is longer than Kafka's 249", in)
-		}
 	}
 }
