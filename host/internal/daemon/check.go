@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/hostsvc"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/metrics"
@@ -41,7 +42,7 @@ func Check(ctx context.Context, cfgPath string) error {
 	}
 	defer st.Close()
 	log, _ := logging.New(io.Discard, "text", "error")
-	d := &Daemon{cfg: cfg, log: log, out: io.Discard, plugins: map[string]*pluginhost.Instance{}, store: st}
+	d := &Daemon{cfg: cfg, log: log, out: io.Discard, plugins: map[string]*pluginhost.Instance{}, store: st, services: hostsvc.New(st, cfg.Kafka.Topics.Events)}
 	d.metrics = metrics.New(st.OldestPending, time.Now)
 	defer func() {
 		for _, in := range d.plugins {

@@ -23,6 +23,7 @@ import (
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/hostsvc"
 	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/mapping"
@@ -62,7 +63,8 @@ type Daemon struct {
 	http     *http.Server
 	httpAddr string
 
-	ingress *ingress.Ingress
+	ingress  *ingress.Ingress
+	services *hostsvc.Services // what plugins call back into
 
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
@@ -123,6 +125,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, err
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
+	d.services = hostsvc.New(d.store, cfg.Kafka.Topics.Events)
 	if d.arts, err = artifact.New(cfg.Artifacts.Dir, 0); err != nil {
 		return nil, cfg.Problems("artifacts.dir", "%v", err)
 	}
@@ -171,6 +174,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.producer, err = bus.NewProducer(d.busCfg); err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
+	d.services.SetPublisher(d.producer)
 
 	p := cfg.Processing
 	if d.proc, err = pipeline.New(pipeline.Options{
@@ -278,7 +282,7 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
 			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
 			continue
 		}
-		in, err := pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, &hostServices{plugin: p.Name, d: d}, pluginhost.Options{
+		in, err := pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
