@@ -15,6 +15,7 @@ import (
 	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -77,7 +78,7 @@ func Check(ctx context.Context, cfgPath string) error {
 	if err := d.startPlugins(ctx, &sound); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
-	if _, _, err := d.applySites(ctx, cfg); errors.As(err, &ps) {
+	if _, _, err := sites.Apply(ctx, cfg, d.plugins, d.log); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
 	// The mappings compile against what the launched plugins declare.

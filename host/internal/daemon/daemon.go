@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/stall"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := d.startPlugins(ctx, cfg); err != nil {
 		return nil, err
 	}
-	routes, jobs, err := d.applySites(ctx, cfg)
+	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
 	if err != nil {
 		return nil, err
 	}
@@ -271,118 +271,16 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 	return d.ingress.Process(ctx, in)
 }
 
+// startPlugins launches the declared plugins not running yet.
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
-	var problems config.Problems
-	for i, p := range cfg.Plugins {
-		if _, ok := d.plugins[p.Name]; ok {
-			continue
-		}
-		sum, err := cfg.Checksum(p)
-		if err != nil {
-			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
-			continue
-		}
-		in, err := pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
+	return sites.StartPlugins(ctx, cfg, d.plugins, func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
+		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			Artifacts:    d.arts,
 		})
-		if err != nil {
-			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
-			continue
-		}
-		d.plugins[p.Name] = in
-	}
-	if len(problems) > 0 {
-		return problems
-	}
-	return nil
-}
-
-// applySites validates and applies every site's plugin settings and
-// returns the routing snapshot and the job list. Nothing is half-applied
-// in the returned snapshot: a site plugin with problems is reported and the
-// whole call fails.
-func (d *Daemon) applySites(ctx context.Context, cfg *config.Config) (*pipeline.Routes, []scheduler.Job, error) {
-	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
-	var jobs []scheduler.Job
-	var problems config.Problems
-	type applied struct {
-		in   *pluginhost.Instance
-		site string
-	}
-	var configured []applied
-	for i, s := range cfg.Sites {
-		routes.Sites[s.Code] = map[string]*pipeline.Target{}
-		routes.Disabled[s.Code] = map[string]bool{}
-		names := make([]string, 0, len(s.Plugins))
-		for n := range s.Plugins {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			sp := s.Plugins[name]
-			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
-			in := d.plugins[name]
-			if in == nil {
-				continue // reported by config.check
-			}
-			if !sp.IsEnabled() {
-				routes.Disabled[s.Code][name] = true
-				in.Forget(s.Code)
-				continue
-			}
-			desc := in.Description()
-			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
-			for _, p := range sps {
-				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
-			}
-			if len(sps) > 0 {
-				continue
-			}
-			diags, err := in.Configure(ctx, s.Code, settings)
-			if err != nil {
-				problems = append(problems, cfg.Problem(path, "%v", err))
-				continue
-			}
-			for _, dg := range diags {
-				if dg.Severity == sdk.SeverityError {
-					problems = append(problems, cfg.Problem(path+".settings."+dg.Field, "%s", dg.Message()))
-				}
-			}
-			if diags.HasError() {
-				continue
-			}
-			configured = append(configured, applied{in, s.Code})
-			t := &pipeline.Target{Plugin: name, Handler: in, Operations: map[string]sdk.Operation{}}
-			for _, op := range desc.Operations {
-				t.Operations[op.Type] = op
-			}
-			routes.Sites[s.Code][name] = t
-			for _, j := range desc.Jobs {
-				jobs = append(jobs, d.job(in, s.Code, j))
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, problems
-	}
-	return routes, jobs, nil
-}
-
-func (d *Daemon) job(in *pluginhost.Instance, site string, j sdk.Job) scheduler.Job {
-	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, Run: func(ctx context.Context, now time.Time) error {
-		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
-		if err != nil {
-			return err
-		}
-		if r.Diagnostics.HasError() {
-			return errors.New(r.Diagnostics.String())
-		}
-		d.log.Info("job result", "plugin", in.Name(), "site", site, "job", j.Name, "summary", r.Summary, "processed", r.Processed)
-		return nil
-	}}
+	})
 }
 
 // pruneJob deletes old finished messages and journal entries (see
@@ -418,7 +316,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	routes, jobs, err := d.applySites(ctx, cfg)
+	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
