@@ -37,7 +37,8 @@ type Options struct {
 	// MaxPayloadBytes is processing.maxPayloadBytes: a larger request is
 	// answered invalid at once.
 	MaxPayloadBytes int
-	Logger          *slog.Logger
+	// Logger notes requests processed here because Kafka refused them.
+	Logger *slog.Logger
 }
 
 // Ingress queues HTTP requests on the request topic and waits for their
@@ -62,9 +63,9 @@ func New(o Options) *Ingress {
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
 
 // Process serves POST /v1/messages and the console (through the daemon's
-// api.Backend and console.Backend). A request with a usable id is not processed here but written to
-// the request topic, keyed like any Kafka request (the given key, else the
-// id), and processed by whichever instance owns its partition. So it is
+// api.Backend and console.Backend). A request with a usable id is not
+// processed here but written to the request topic, keyed like any Kafka
+// request (the given key, else the id), and processed by whichever instance owns its partition. So it is
 // ordered with the other messages of its key across instances, and once
 // Process has written it the cluster completes it even if the client gives
 // up or this instance dies. Process then waits for the stored outcome: this
