@@ -6,8 +6,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -465,22 +463,9 @@ func (d *Daemon) pluginInfos() []PluginInfo {
 	return out
 }
 
-// Replay sends a failed message through again: its stored outcome is
-// reopened and its original request is put back on the request topic
-// (same id, same key), so the plugin is called with Recovering set and
-// reconciles with the external system before anything is resent.
-func (d *Daemon) Replay(ctx context.Context, id string) error {
-	m, err := d.store.ReopenMessage(ctx, id)
-	if err != nil {
-		return err
-	}
-	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
-	if err := d.producer.Send(ctx, d.Config().Kafka.Topics.Requests, []byte(m.Key), m.Request, headers); err != nil {
-		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, d.Config().Kafka.Topics.Requests, err)
-	}
-	d.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
-	return nil
-}
+// Replay implements api.Backend: the HTTP ingress puts the failed
+// message back on the request topic.
+func (d *Daemon) Replay(ctx context.Context, id string) error { return d.ingress.Replay(ctx, id) }
 
 // Jobs implements api.Backend.
 func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
@@ -535,12 +520,6 @@ func instanceID(node string) string {
 		b = b[:240] // with the prefix, within Kafka's 249
 	}
 	return "medgate-" + string(b)
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // holds lists the consumer's held partitions, longest first.

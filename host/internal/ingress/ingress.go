@@ -1,11 +1,15 @@
 // Package ingress is the HTTP ingress through Kafka: a request sent to
 // POST /v1/messages (or from the console) is written to the request topic
 // like any Kafka request and its caller waits for the outcome, handed over
-// by this instance's consumer or read from the shared store.
+// by this instance's consumer or read from the shared store. A failed
+// message replayed by an administrator goes back on the request topic the
+// same way.
 package ingress
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +45,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Ingress queues HTTP requests on the request topic and waits for their
-// outcome.
+// Ingress queues HTTP requests (and replayed messages) on the request
+// topic and waits for their outcome.
 type Ingress struct {
 	store      store.Store
 	pub        pipeline.Publisher
@@ -191,4 +195,27 @@ func (ws *waiters) done(r *message.Reply) {
 		default:
 		}
 	}
+}
+
+// Replay sends a failed message through again: its stored outcome is
+// reopened and its original request is put back on the request topic
+// (same id, same key), so the plugin is called with Recovering set and
+// reconciles with the external system before anything is resent.
+func (g *Ingress) Replay(ctx context.Context, id string) error {
+	m, err := g.store.ReopenMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
+	if err := g.pub.Send(ctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, g.topic, err)
+	}
+	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
