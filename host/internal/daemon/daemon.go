@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -32,7 +31,6 @@ import (
 	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/stall"
 	"github.com/medgate/medgate/host/internal/store"
-	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // Version is set at build time (-ldflags "-X .../daemon.Version=…").
@@ -198,7 +196,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	d.proc.SetRoutes(routes)
-	d.metrics.SetTypes(declaredTypes(routes))
+	d.metrics.SetTypes(sites.Types(routes))
 	d.proc.SetTransformer(&d.maps)
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 
@@ -327,7 +325,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	// Plugins no longer declared are stopped after traffic moved away.
 	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
-	d.metrics.SetTypes(declaredTypes(routes))
+	d.metrics.SetTypes(sites.Types(routes))
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
@@ -403,21 +401,6 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// PluginInfo is what /admin/plugins shows.
-type PluginInfo struct {
-	Name        string          `json:"name"`
-	Version     string          `json:"version"`
-	Description string          `json:"description"`
-	Running     bool            `json:"running"`
-	Restarts    int             `json:"restarts"`
-	LastError   string          `json:"lastError,omitempty"`
-	Operations  []sdk.Operation `json:"operations"`
-	Jobs        []string        `json:"jobs"`
-	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
-	Views       sdk.Views       `json:"views,omitzero"`
-	Sites       []string        `json:"sites"`
-}
-
 // Plugins implements api.Backend.
 func (d *Daemon) Plugins() any { return d.pluginInfos() }
 
@@ -438,29 +421,10 @@ func (b consoleBackend) Plugins() []console.Plugin {
 	return out
 }
 
-func (d *Daemon) pluginInfos() []PluginInfo {
+func (d *Daemon) pluginInfos() []sites.Info {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := []PluginInfo{}
-	for name, in := range d.plugins {
-		running, restarts, lastErr := in.Status()
-		desc := in.Description()
-		pi := PluginInfo{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
-		if lastErr != nil {
-			pi.LastError = lastErr.Error()
-		}
-		for _, j := range desc.Jobs {
-			pi.Jobs = append(pi.Jobs, j.Name+" every "+j.Interval.String())
-		}
-		for _, s := range d.cfg.Sites {
-			if sp, ok := s.Plugins[name]; ok && sp.IsEnabled() {
-				pi.Sites = append(pi.Sites, s.Code)
-			}
-		}
-		out = append(out, pi)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return sites.Infos(d.cfg, d.plugins)
 }
 
 // Replay implements api.Backend: the HTTP ingress puts the failed

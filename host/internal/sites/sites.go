@@ -1,7 +1,8 @@
 // Package sites applies the configuration's plugins and sites: it launches
 // the declared plugins, checks and applies each site's plugin settings, and
 // builds the routing snapshot the pipeline serves and the jobs the
-// scheduler runs. The daemon calls it on start and reload, check-config
+// scheduler runs, and describes the running plugins for the admin API and
+// the console. The daemon calls it on start and reload, check-config
 // without starting medgate.
 package sites
 
@@ -136,4 +137,63 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Types lists the operation types the routed plugins declare: the
+// only types that become metric labels.
+func Types(r *pipeline.Routes) []string {
+	seen := map[string]bool{}
+	for _, plugins := range r.Sites {
+		for _, t := range plugins {
+			for typ := range t.Operations {
+				seen[typ] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for typ := range seen {
+		out = append(out, typ)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Info is what /admin/plugins shows of a plugin.
+type Info struct {
+	Name        string          `json:"name"`
+	Version     string          `json:"version"`
+	Description string          `json:"description"`
+	Running     bool            `json:"running"`
+	Restarts    int             `json:"restarts"`
+	LastError   string          `json:"lastError,omitempty"`
+	Operations  []sdk.Operation `json:"operations"`
+	Jobs        []string        `json:"jobs"`
+	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
+	Views       sdk.Views       `json:"views,omitzero"`
+	Sites       []string        `json:"sites"`
+}
+
+// Infos describes the running plugins for /admin/plugins and the console,
+// by name, with the sites of cfg that enable each.
+func Infos(cfg *config.Config, plugins map[string]*pluginhost.Instance) []Info {
+	out := []Info{}
+	for name, in := range plugins {
+		running, restarts, lastErr := in.Status()
+		desc := in.Description()
+		pi := Info{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
+		if lastErr != nil {
+			pi.LastError = lastErr.Error()
+		}
+		for _, j := range desc.Jobs {
+			pi.Jobs = append(pi.Jobs, j.Name+" every "+j.Interval.String())
+		}
+		for _, s := range cfg.Sites {
+			if sp, ok := s.Plugins[name]; ok && sp.IsEnabled() {
+				pi.Sites = append(pi.Sites, s.Code)
+			}
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
