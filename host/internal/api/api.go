@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -51,7 +52,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Backend is what the server needs from the daemon.
 type Backend interface {
-	Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error)
+	Process(ctx context.Context, in pipeline.Input) (*message.Reply, error)
 	Store() store.Store
 	Ready(ctx context.Context) map[string]string // component → "ok" or the problem
 	Reload(ctx context.Context) error
@@ -175,10 +176,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // replyStatus maps a reply status to the HTTP status of the ingress.
 var replyStatus = map[string]int{
-	pipeline.StatusOK:       http.StatusOK,
-	pipeline.StatusInvalid:  http.StatusUnprocessableEntity,
-	pipeline.StatusRejected: http.StatusConflict,
-	pipeline.StatusFailed:   http.StatusBadGateway,
+	message.StatusOK:       http.StatusOK,
+	message.StatusInvalid:  http.StatusUnprocessableEntity,
+	message.StatusRejected: http.StatusConflict,
+	message.StatusFailed:   http.StatusBadGateway,
 }
 
 func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {

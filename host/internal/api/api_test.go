@@ -13,19 +13,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
 type fakeBackend struct {
-	reply *pipeline.Reply
+	reply *message.Reply
 	err   error
 	ready map[string]string
 	job   error
 }
 
-func (f *fakeBackend) Process(ctx context.Context, _ pipeline.Input) (*pipeline.Reply, error) {
+func (f *fakeBackend) Process(ctx context.Context, _ pipeline.Input) (*message.Reply, error) {
 	if f.err != nil {
 		<-ctx.Done()
 		return nil, f.err
@@ -58,10 +59,10 @@ func TestIngressStatusCodes(t *testing.T) {
 		code int
 		body string
 	}{
-		"ok":       {b: &fakeBackend{reply: &pipeline.Reply{Status: "ok"}}, code: 200},
-		"invalid":  {b: &fakeBackend{reply: &pipeline.Reply{Status: "invalid"}}, code: 422},
-		"rejected": {b: &fakeBackend{reply: &pipeline.Reply{Status: "rejected"}}, code: 409},
-		"failed":   {b: &fakeBackend{reply: &pipeline.Reply{Status: "failed"}}, code: 502},
+		"ok":       {b: &fakeBackend{reply: &message.Reply{Status: "ok"}}, code: 200},
+		"invalid":  {b: &fakeBackend{reply: &message.Reply{Status: "invalid"}}, code: 422},
+		"rejected": {b: &fakeBackend{reply: &message.Reply{Status: "rejected"}}, code: 409},
+		"failed":   {b: &fakeBackend{reply: &message.Reply{Status: "failed"}}, code: 502},
 		"timeout":  {b: &fakeBackend{err: pipeline.ErrStopped}, code: 504, body: "send the same message (same id) again"},
 	}
 	for name, tc := range cases {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -160,7 +160,7 @@ func (f *fixture) do(t *testing.T, r req) (int, http.Header, string) {
 }
 
 func okBackend() *fakeBackend {
-	return &fakeBackend{reply: &pipeline.Reply{Status: "ok"}, ready: map[string]string{"store": "ok", "plugin.ecard": "down after 3 restart(s): /opt/medgate/plugins/ecard has sha256 abc"}}
+	return &fakeBackend{reply: &message.Reply{Status: "ok"}, ready: map[string]string{"store": "ok", "plugin.ecard": "down after 3 restart(s): /opt/medgate/plugins/ecard has sha256 abc"}}
 }
 
 // TestBrowserAndHostChecks: a cross-site page cannot POST text/plain or a

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/checkconfig"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/daemon"
 )
@@ -252,7 +253,7 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := daemon.Check(ctx, *cfgPath); err != nil {
+	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK (plugins verified and launched, every site's settings accepted)\n", *cfgPath)

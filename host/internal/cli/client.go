@@ -15,7 +15,7 @@ import (
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/daemon"
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 // loadConfig loads the configuration file. Problems that still leave a
@@ -86,7 +86,7 @@ func newClient(cfg *config.Config, clientID, brokers string) (*client, error) {
 
 // call is one request and what to say around it.
 type call struct {
-	env pipeline.Envelope
+	env message.Envelope
 	// key is the Kafka key; empty means env.ID.
 	key string
 	// timeout bounds the whole call.
@@ -109,7 +109,7 @@ const progressGrace = 3 * time.Second
 
 // do sends rq.env and returns its reply, decoded and as the raw record
 // value.
-func (c *client) do(ctx context.Context, rq call) (*pipeline.Reply, []byte, error) {
+func (c *client) do(ctx context.Context, rq call) (*message.Reply, []byte, error) {
 	topics := c.cfg.Kafka.Topics
 	value, err := json.Marshal(rq.env)
 	if err != nil {
@@ -155,11 +155,11 @@ func (c *client) do(ctx context.Context, rq call) (*pipeline.Reply, []byte, erro
 			}
 			return nil, nil, err
 		}
-		var r pipeline.Reply
+		var r message.Reply
 		if json.Unmarshal(m.Value, &r) != nil || r.RequestID != rq.env.ID {
 			continue
 		}
-		if done != nil && r.Status == pipeline.StatusOK {
+		if done != nil && r.Status == message.StatusOK {
 			select {
 			case <-done:
 			case <-time.After(progressGrace):
@@ -185,7 +185,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // printRawJSON writes the JSON document raw re-indented, keeping fields
-// a decoded pipeline.Reply would drop.
+// a decoded message.Reply would drop.
 func printRawJSON(w io.Writer, raw []byte) error {
 	var pretty any
 	_ = json.Unmarshal(raw, &pretty)

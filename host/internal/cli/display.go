@@ -10,20 +10,20 @@ import (
 	"text/tabwriter"
 
 	"github.com/medgate/medgate/host/internal/artifact"
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // showReply shows the reply of a remote command as its Display says. A
 // reply that is not ok shows its errors and the external system's answer.
-func showReply(w io.Writer, d sdk.Display, r *pipeline.Reply, raw []byte, asJSON bool) error {
+func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON bool) error {
 	switch {
 	case d.JSON:
 		return printJSON(w, r)
 	case asJSON:
 		return printRawJSON(w, r.Payload)
 	}
-	if r.Status != pipeline.StatusOK {
+	if r.Status != message.StatusOK {
 		fmt.Fprintf(w, "%s: %s\n", r.Type, r.Status)
 		if r.External != nil && (r.External.Code != "" || r.External.Message != "") {
 			fmt.Fprintf(w, "  %s answered %s: %s\n", r.External.System, r.External.Code, r.External.Message)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -299,7 +299,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 	if err := showReply(stdout, c.Result, r, raw, *asJSON); err != nil {
 		return err
 	}
-	if r.Status != pipeline.StatusOK {
+	if r.Status != message.StatusOK {
 		return fmt.Errorf("%s %s at site %s: %s", plugin, c.Name, code, r.Status)
 	}
 	if out != nil && *out != "" {
@@ -396,12 +396,12 @@ func commandPayload(decl []sdk.Argument, vals map[string]string) ([]byte, error)
 
 // sendCommand sends the command's operation through the running medgate
 // and returns its reply, following the declared progress events.
-func sendCommand(ctx context.Context, cfg *config.Config, plugin, site string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, stderr io.Writer) (*pipeline.Reply, []byte, error) {
+func sendCommand(ctx context.Context, cfg *config.Config, plugin, site string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, stderr io.Writer) (*message.Reply, []byte, error) {
 	cl, err := newClient(cfg, "medgate-"+plugin, brokers)
 	if err != nil {
 		return nil, nil, err
 	}
-	env := pipeline.Envelope{ID: newID("cli-"), Site: site, Type: c.Operation, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
+	env := message.Envelope{ID: newID("cli-"), Site: site, Type: c.Operation, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
 	rq := call{env: env, timeout: timeout,
 		hint: fmt.Sprintf("is medgate running (medgate run) with the %s plugin enabled for site %s? A long run may need a longer -timeout", plugin, site),
 		sent: func(topic string) {

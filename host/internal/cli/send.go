@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 // send puts one message on the request topic and waits for its reply.
@@ -66,7 +66,7 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	if *occurred == "" {
 		*occurred = time.Now().Format(time.RFC3339)
 	}
-	env := pipeline.Envelope{ID: *id, Site: *tg.site, Type: *typ, OccurredAt: *occurred, Format: *format, Payload: raw}
+	env := message.Envelope{ID: *id, Site: *tg.site, Type: *typ, OccurredAt: *occurred, Format: *format, Payload: raw}
 	_, value, err := sendEnvelope(ctx, tg, env, *key)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 // sendEnvelope is the Kafka half of `medgate send` (and `medgate ping`):
 // it sends env with the Kafka key (default: env.ID) and returns the reply,
 // decoded and raw.
-func sendEnvelope(ctx context.Context, tg target, env pipeline.Envelope, key string) (*pipeline.Reply, []byte, error) {
+func sendEnvelope(ctx context.Context, tg target, env message.Envelope, key string) (*message.Reply, []byte, error) {
 	c, err := tg.client("medgate-send")
 	if err != nil {
 		return nil, nil, err

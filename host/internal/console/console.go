@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -55,7 +56,7 @@ import (
 // admin API's JSON form).
 type Backend interface {
 	// Process runs one message through the pipeline and returns its reply.
-	Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error)
+	Process(ctx context.Context, in pipeline.Input) (*message.Reply, error)
 	// Plugins lists the running plugins, sorted by name.
 	Plugins() []Plugin
 	// Jobs lists the scheduled jobs.
@@ -242,7 +243,7 @@ type flash struct {
 	OK        bool
 	Title     string
 	Lines     []string
-	Errors    []pipeline.ReplyError
+	Errors    []message.ReplyError
 	MessageID string
 }
 
@@ -286,14 +287,14 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 // result is the outcome of one message sent by the console.
 type result struct {
 	ID    string
-	Reply *pipeline.Reply
+	Reply *message.Reply
 	// Err is set when there is no reply (yet); it says what to do.
 	Err error
 }
 
 // ok reports whether the reply is ok.
 func (r result) ok() bool {
-	return r.Err == nil && r.Reply != nil && r.Reply.Status == pipeline.StatusOK
+	return r.Err == nil && r.Reply != nil && r.Reply.Status == message.StatusOK
 }
 
 // flash turns a result into a notice.
@@ -303,7 +304,7 @@ func (r result) flash(okTitle string) *flash {
 	case r.Err != nil:
 		f.Title = "操作未完成 (not done)"
 		f.Lines = []string{r.Err.Error()}
-	case r.Reply.Status == pipeline.StatusOK:
+	case r.Reply.Status == message.StatusOK:
 		f.OK, f.Title = true, okTitle
 	default:
 		f.Title = fmt.Sprintf("插件拒绝了操作 (%s)", r.Reply.Status)
@@ -330,7 +331,7 @@ func (c *Console) send(ctx context.Context, wait time.Duration, prefix, site, ty
 	if err != nil {
 		return result{ID: id, Err: fmt.Errorf("the console could not encode the request: %w", err)}
 	}
-	env := pipeline.Envelope{ID: id, Site: site, Type: typ, OccurredAt: c.o.Now().Format(time.RFC3339), Format: "json", Payload: raw}
+	env := message.Envelope{ID: id, Site: site, Type: typ, OccurredAt: c.o.Now().Format(time.RFC3339), Format: "json", Payload: raw}
 	value, err := json.Marshal(env)
 	if err != nil {
 		return result{ID: id, Err: fmt.Errorf("the console could not encode the request: %w", err)}

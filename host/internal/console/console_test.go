@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -71,16 +72,16 @@ type fakeBackend struct {
 	plugins   []Plugin
 	jobs      []scheduler.Status
 	triggered []string
-	sent      []pipeline.Envelope
+	sent      []message.Envelope
 	keys      []string
-	handlers  map[string]func(payload json.RawMessage) *pipeline.Reply
+	handlers  map[string]func(payload json.RawMessage) *message.Reply
 	block     chan struct{}
 	finished  int // messages that were processed to the end
 	st        *fakeStore
 }
 
-func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*pipeline.Reply, error) {
-	var env pipeline.Envelope
+func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	var env message.Envelope
 	if err := json.Unmarshal(in.Value, &env); err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*pipeline
 	f.finished++
 	f.mu.Unlock()
 	if h == nil {
-		return &pipeline.Reply{RequestID: env.ID, Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.type", Rule: "unknown", Message: "no handler"}}}, nil
+		return &message.Reply{RequestID: env.ID, Status: "invalid", Errors: []message.ReplyError{{Field: "$.type", Rule: "unknown", Message: "no handler"}}}, nil
 	}
 	r := h(env.Payload)
 	r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
@@ -122,7 +123,7 @@ func (f *fakeBackend) TriggerJob(_ context.Context, id string) error {
 }
 
 // last returns the last message of a type.
-func (f *fakeBackend) last(typ string) (pipeline.Envelope, bool) {
+func (f *fakeBackend) last(typ string) (message.Envelope, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.sent) - 1; i >= 0; i-- {
@@ -130,7 +131,7 @@ func (f *fakeBackend) last(typ string) (pipeline.Envelope, bool) {
 			return f.sent[i], true
 		}
 	}
-	return pipeline.Envelope{}, false
+	return message.Envelope{}, false
 }
 
 func (f *fakeBackend) count(typ string) int {
@@ -145,9 +146,9 @@ func (f *fakeBackend) count(typ string) int {
 	return n
 }
 
-func okReply(v any) *pipeline.Reply {
+func okReply(v any) *message.Reply {
 	b, _ := json.Marshal(v)
-	return &pipeline.Reply{Status: "ok", Payload: b}
+	return &message.Reply{Status: "ok", Payload: b}
 }
 
 // clock is a settable clock.
@@ -261,16 +262,16 @@ func newFixture(t *testing.T, token string) *fixture {
 			},
 			xs: []store.Exchange{{MessageID: "his-42", System: "ecard", Code: "register", Status: "ok", Request: []byte(`{"name":"张三丰"}`), Response: []byte("plain 11010519491231002X")}},
 		},
-		handlers: map[string]func(json.RawMessage) *pipeline.Reply{
-			"ecard.cards.list": func(json.RawMessage) *pipeline.Reply {
+		handlers: map[string]func(json.RawMessage) *message.Reply{
+			"ecard.cards.list": func(json.RawMessage) *message.Reply {
 				return okReply(map[string]any{"items": []any{map[string]any{"cardNo": "880100000000013", "name": "张*丰", "idNumber": "110***********002X",
 					"phone": "138****5678", "status": "active", "registeredAt": "2026-11-26T12:00:00Z"}}})
 			},
-			"tracecode.drafts.list": func(json.RawMessage) *pipeline.Reply {
+			"tracecode.drafts.list": func(json.RawMessage) *message.Reply {
 				return okReply(map[string]any{"items": []any{map[string]any{"id": "SUP-001", "status": "open", "version": 3, "supplierName": "厦门示例医药有限公司", "lines": 1, "codes": 2}}})
 			},
-			"tracecode.draft.get": func(json.RawMessage) *pipeline.Reply { return okReply(draftJSON("open")) },
-			"tracecode.draft.adjust": func(p json.RawMessage) *pipeline.Reply {
+			"tracecode.draft.get": func(json.RawMessage) *message.Reply { return okReply(draftJSON("open")) },
+			"tracecode.draft.adjust": func(p json.RawMessage) *message.Reply {
 				var a struct {
 					DraftID string `json:"draftId"`
 					Changes []struct {
@@ -280,15 +281,15 @@ func newFixture(t *testing.T, token string) *fixture {
 				}
 				_ = json.Unmarshal(p, &a)
 				if len(a.Changes) == 1 && a.Changes[0].Op == "removeCodes" && a.Changes[0].Codes[0] == "81000099999999999999" {
-					return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.changes[0].codes[0]", Rule: "precondition", Message: "code 81000099999999999999 is not on line 1"}}}
+					return &message.Reply{Status: "invalid", Errors: []message.ReplyError{{Field: "$.changes[0].codes[0]", Rule: "precondition", Message: "code 81000099999999999999 is not on line 1"}}}
 				}
 				return okReply(map[string]any{"draftId": a.DraftID, "version": 4, "applied": 1})
 			},
-			"ecard.qrcode": func(p json.RawMessage) *pipeline.Reply {
+			"ecard.qrcode": func(p json.RawMessage) *message.Reply {
 				var q struct{ CardNo string }
 				_ = json.Unmarshal(p, &q)
 				if q.CardNo != "880100000000013" {
-					return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
+					return &message.Reply{Status: "invalid", Errors: []message.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
 				}
 				return okReply(map[string]any{"cardNo": q.CardNo, "text": "MGE1SECRETTEXT", "expiresAt": "2026-11-29T12:00:00Z", "png": f.pngB, "labelPng": f.pngB,
 					"label": map[string]any{"cardNo": q.CardNo, "name": "张*丰", "expires": "2026-11-29 20:00", "validUntil": "有效期至 2026-11-29 20:00",
@@ -298,11 +299,11 @@ func newFixture(t *testing.T, token string) *fixture {
 	}
 	confirmed := false
 	var mu sync.Mutex
-	f.b.handlers["tracecode.draft.confirm"] = func(json.RawMessage) *pipeline.Reply {
+	f.b.handlers["tracecode.draft.confirm"] = func(json.RawMessage) *message.Reply {
 		mu.Lock()
 		defer mu.Unlock()
 		if confirmed {
-			return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.draftId", Rule: "state",
+			return &message.Reply{Status: "invalid", Errors: []message.ReplyError{{Field: "$.draftId", Rule: "state",
 				Message: "draft SUP-001 was already confirmed by 李主管 at 2026-11-26 10:00:00 as receipt CG20261126000001: a draft is confirmed once; nothing was published again"}}}
 		}
 		confirmed = true
@@ -680,7 +681,7 @@ func TestDraftActionsSendOperations(t *testing.T) {
 func TestConfirmedDraftHasNoForms(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
-	f.b.handlers["tracecode.draft.get"] = func(json.RawMessage) *pipeline.Reply {
+	f.b.handlers["tracecode.draft.get"] = func(json.RawMessage) *message.Reply {
 		d := draftJSON("confirmed")
 		d["receiptNo"], d["confirmedBy"], d["confirmedAt"] = "CG20261126000001", "李主管", "2026-11-26T02:00:00Z"
 		return okReply(d)
@@ -704,7 +705,7 @@ func TestExportDownload(t *testing.T) {
 	}
 	path := filepath.Join(f.dir, "artifacts", stored.ID)
 	sum := sha256.Sum256(content)
-	f.b.handlers["tracecode.export"] = func(p json.RawMessage) *pipeline.Reply {
+	f.b.handlers["tracecode.export"] = func(p json.RawMessage) *message.Reply {
 		return okReply(map[string]any{"artifact": stored.ID, "rows": map[string]int{"codes": 2}})
 	}
 	c := f.client()
@@ -759,14 +760,14 @@ func TestExportDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, ref := range map[string]string{"another plugin's file": other.ID, "a path": "/etc/passwd"} {
-		f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply { return okReply(map[string]any{"artifact": ref}) }
+		f.b.handlers["tracecode.export"] = func(json.RawMessage) *message.Reply { return okReply(map[string]any{"artifact": ref}) }
 		if r := c.post("/console/form/tracecode/export", form); strings.Contains(r.body, "/console/download/") || !strings.Contains(r.body, "unexpected reply") {
 			t.Errorf("%s: %s", name, r.body)
 		}
 	}
 	// A refused export shows the plugin's errors.
-	f.b.handlers["tracecode.export"] = func(json.RawMessage) *pipeline.Reply {
-		return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.from", Rule: "format", Message: `from "x" is not a date: write the first day as 2006-01-02`}}}
+	f.b.handlers["tracecode.export"] = func(json.RawMessage) *message.Reply {
+		return &message.Reply{Status: "invalid", Errors: []message.ReplyError{{Field: "$.from", Rule: "format", Message: `from "x" is not a date: write the first day as 2006-01-02`}}}
 	}
 	form.Set("from", "x")
 	r = c.post("/console/form/tracecode/export", form)
@@ -801,7 +802,7 @@ func TestPrintPage(t *testing.T) {
 		t.Fatalf("unknown card: %s", r.body)
 	}
 	// A reply whose image is not a PNG is not put in the page.
-	f.b.handlers["ecard.qrcode"] = func(json.RawMessage) *pipeline.Reply {
+	f.b.handlers["ecard.qrcode"] = func(json.RawMessage) *message.Reply {
 		return okReply(map[string]any{"cardNo": "880100000000013", "png": []byte("<svg onload=alert(1)>")})
 	}
 	r = c.post("/console/form/ecard/print", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "csrf": {c.csrf}})
@@ -848,7 +849,7 @@ func TestSlowReplyDoesNotAbandonTheMessage(t *testing.T) {
 func TestEscaping(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
-	f.b.handlers["ecard.cards.list"] = func(json.RawMessage) *pipeline.Reply {
+	f.b.handlers["ecard.cards.list"] = func(json.RawMessage) *message.Reply {
 		return okReply(map[string]any{"items": []any{map[string]any{"cardNo": `"><script>alert(1)</script>`, "name": "<b>x</b>"}}})
 	}
 	c := f.client()
@@ -883,11 +884,11 @@ func TestNew(t *testing.T) {
 func TestRowAction(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
-	f.b.handlers["ecard.revoke"] = func(p json.RawMessage) *pipeline.Reply {
+	f.b.handlers["ecard.revoke"] = func(p json.RawMessage) *message.Reply {
 		var q struct{ CardNo string }
 		_ = json.Unmarshal(p, &q)
 		if q.CardNo != "880100000000013" {
-			return &pipeline.Reply{Status: "invalid", Errors: []pipeline.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
+			return &message.Reply{Status: "invalid", Errors: []message.ReplyError{{Field: "$.cardNo", Rule: "unknown-card", Message: "card " + q.CardNo + " is unknown"}}}
 		}
 		return okReply(map[string]any{"cardNo": q.CardNo, "status": "revoked"})
 	}

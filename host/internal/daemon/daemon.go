@@ -6,16 +6,12 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -23,13 +19,18 @@ import (
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/hostsvc"
+	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/mapping"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/sites"
+	"github.com/medgate/medgate/host/internal/stall"
 	"github.com/medgate/medgate/host/internal/store"
-	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // Version is set at build time (-ldflags "-X .../daemon.Version=…").
@@ -47,7 +48,7 @@ type Daemon struct {
 
 	store    store.Store
 	arts     *artifact.Store // files plugins hand over (artifacts.dir)
-	maps     mappings
+	maps     mapping.Mappings
 	embedded *bus.Embedded
 	busCfg   bus.Config
 	producer *bus.Producer
@@ -58,10 +59,8 @@ type Daemon struct {
 	http     *http.Server
 	httpAddr string
 
-	// requestsTopic is where the HTTP ingress queues requests.
-	requestsTopic string
-	maxPayload    int
-	waiters       waiters
+	ingress  *ingress.Ingress
+	services *hostsvc.Services // what plugins call back into
 
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
@@ -122,6 +121,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, err
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
+	d.services = hostsvc.New(d.store, cfg.Kafka.Topics.Events)
 	if d.arts, err = artifact.New(cfg.Artifacts.Dir, 0); err != nil {
 		return nil, cfg.Problems("artifacts.dir", "%v", err)
 	}
@@ -131,16 +131,16 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := d.startPlugins(ctx, cfg); err != nil {
 		return nil, err
 	}
-	routes, jobs, err := d.applySites(ctx, cfg)
+	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
 	if err != nil {
 		return nil, err
 	}
 	// Mappings after the plugins: they compile against what plugins declare.
-	set, err := d.compileMappings(cfg)
+	set, err := mapping.Compile(cfg, d.plugins)
 	if err != nil {
 		return nil, err
 	}
-	d.maps.set.Store(set)
+	d.maps.Set(set)
 
 	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
 	brokers := cfg.Kafka.Brokers
@@ -170,9 +170,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.producer, err = bus.NewProducer(d.busCfg); err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
+	d.services.SetPublisher(d.producer)
 
 	p := cfg.Processing
-	d.requestsTopic, d.maxPayload = cfg.Kafka.Topics.Requests, p.MaxPayloadBytes
 	if d.proc, err = pipeline.New(pipeline.Options{
 		Store: d.store, Publisher: d.producer, Topics: pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, Logger: log, Observer: d.metrics,
 		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
@@ -181,6 +181,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}); err != nil {
 		return nil, err
 	}
+	d.ingress = ingress.New(ingress.Options{Store: d.store, Publisher: d.producer, Processor: d.proc,
+		Topic: cfg.Kafka.Topics.Requests, MaxPayloadBytes: p.MaxPayloadBytes, Logger: log})
 	d.sched = scheduler.New(d.store, cfg.Node, scheduler.RealClock, log)
 	d.sched.OnRun = func(j scheduler.Job, err error, _ time.Duration) {
 		result := "ok"
@@ -194,7 +196,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 
 	d.proc.SetRoutes(routes)
-	d.metrics.SetTypes(declaredTypes(routes))
+	d.metrics.SetTypes(sites.Types(routes))
 	d.proc.SetTransformer(&d.maps)
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 
@@ -208,7 +210,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, d.handleKafka); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
-	if err := d.registerStallMetrics(); err != nil {
+	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
@@ -251,126 +253,30 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 // message is finished (outcome stored, reply published); on an error the
 // offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
-	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers["medgate-trace-id"]})
+	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID]})
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	d.waiters.done(r)
+	d.ingress.Done(r)
 	return nil
 }
 
+// Process implements api.Backend and console.Backend: the HTTP ingress
+// queues the request on the request topic and waits for its outcome.
+func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	return d.ingress.Process(ctx, in)
+}
+
+// startPlugins launches the declared plugins not running yet.
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
-	var problems config.Problems
-	for i, p := range cfg.Plugins {
-		if _, ok := d.plugins[p.Name]; ok {
-			continue
-		}
-		sum, err := cfg.Checksum(p)
-		if err != nil {
-			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
-			continue
-		}
-		in, err := pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, &hostServices{plugin: p.Name, d: d}, pluginhost.Options{
+	return sites.StartPlugins(ctx, cfg, d.plugins, func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
+		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			Artifacts:    d.arts,
 		})
-		if err != nil {
-			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
-			continue
-		}
-		d.plugins[p.Name] = in
-	}
-	if len(problems) > 0 {
-		return problems
-	}
-	return nil
-}
-
-// applySites validates and applies every site's plugin settings and
-// returns the routing snapshot and the job list. Nothing is half-applied
-// in the returned snapshot: a site plugin with problems is reported and the
-// whole call fails.
-func (d *Daemon) applySites(ctx context.Context, cfg *config.Config) (*pipeline.Routes, []scheduler.Job, error) {
-	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
-	var jobs []scheduler.Job
-	var problems config.Problems
-	type applied struct {
-		in   *pluginhost.Instance
-		site string
-	}
-	var configured []applied
-	for i, s := range cfg.Sites {
-		routes.Sites[s.Code] = map[string]*pipeline.Target{}
-		routes.Disabled[s.Code] = map[string]bool{}
-		names := make([]string, 0, len(s.Plugins))
-		for n := range s.Plugins {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			sp := s.Plugins[name]
-			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
-			in := d.plugins[name]
-			if in == nil {
-				continue // reported by config.check
-			}
-			if !sp.IsEnabled() {
-				routes.Disabled[s.Code][name] = true
-				in.Forget(s.Code)
-				continue
-			}
-			desc := in.Description()
-			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
-			for _, p := range sps {
-				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
-			}
-			if len(sps) > 0 {
-				continue
-			}
-			diags, err := in.Configure(ctx, s.Code, settings)
-			if err != nil {
-				problems = append(problems, cfg.Problem(path, "%v", err))
-				continue
-			}
-			for _, dg := range diags {
-				if dg.Severity == sdk.SeverityError {
-					problems = append(problems, cfg.Problem(path+".settings."+dg.Field, "%s", dg.Message()))
-				}
-			}
-			if diags.HasError() {
-				continue
-			}
-			configured = append(configured, applied{in, s.Code})
-			t := &pipeline.Target{Plugin: name, Handler: in, Operations: map[string]sdk.Operation{}}
-			for _, op := range desc.Operations {
-				t.Operations[op.Type] = op
-			}
-			routes.Sites[s.Code][name] = t
-			for _, j := range desc.Jobs {
-				jobs = append(jobs, d.job(in, s.Code, j))
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, problems
-	}
-	return routes, jobs, nil
-}
-
-func (d *Daemon) job(in *pluginhost.Instance, site string, j sdk.Job) scheduler.Job {
-	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, Run: func(ctx context.Context, now time.Time) error {
-		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
-		if err != nil {
-			return err
-		}
-		if r.Diagnostics.HasError() {
-			return errors.New(r.Diagnostics.String())
-		}
-		d.log.Info("job result", "plugin", in.Name(), "site", site, "job", j.Name, "summary", r.Summary, "processed", r.Processed)
-		return nil
-	}}
+	})
 }
 
 // pruneJob deletes old finished messages and journal entries (see
@@ -406,20 +312,20 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	routes, jobs, err := d.applySites(ctx, cfg)
+	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	set, err := d.compileMappings(cfg)
+	set, err := mapping.Compile(cfg, d.plugins)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
 	// Plugins no longer declared are stopped after traffic moved away.
-	d.maps.set.Store(set)
+	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
-	d.metrics.SetTypes(declaredTypes(routes))
+	d.metrics.SetTypes(sites.Types(routes))
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
@@ -469,7 +375,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if d.consumer == nil || !d.consumer.Ready() {
 		out["kafka"] = "the consumer has not joined its group yet"
 	}
-	out["kafka.partitions"] = partitionsCheck(d.holds(), time.Now())
+	out["kafka.partitions"] = stall.Check(d.holds(), time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
@@ -495,21 +401,6 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// PluginInfo is what /admin/plugins shows.
-type PluginInfo struct {
-	Name        string          `json:"name"`
-	Version     string          `json:"version"`
-	Description string          `json:"description"`
-	Running     bool            `json:"running"`
-	Restarts    int             `json:"restarts"`
-	LastError   string          `json:"lastError,omitempty"`
-	Operations  []sdk.Operation `json:"operations"`
-	Jobs        []string        `json:"jobs"`
-	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
-	Views       sdk.Views       `json:"views,omitzero"`
-	Sites       []string        `json:"sites"`
-}
-
 // Plugins implements api.Backend.
 func (d *Daemon) Plugins() any { return d.pluginInfos() }
 
@@ -530,47 +421,15 @@ func (b consoleBackend) Plugins() []console.Plugin {
 	return out
 }
 
-func (d *Daemon) pluginInfos() []PluginInfo {
+func (d *Daemon) pluginInfos() []sites.Info {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := []PluginInfo{}
-	for name, in := range d.plugins {
-		running, restarts, lastErr := in.Status()
-		desc := in.Description()
-		pi := PluginInfo{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
-		if lastErr != nil {
-			pi.LastError = lastErr.Error()
-		}
-		for _, j := range desc.Jobs {
-			pi.Jobs = append(pi.Jobs, j.Name+" every "+j.Interval.String())
-		}
-		for _, s := range d.cfg.Sites {
-			if sp, ok := s.Plugins[name]; ok && sp.IsEnabled() {
-				pi.Sites = append(pi.Sites, s.Code)
-			}
-		}
-		out = append(out, pi)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return sites.Infos(d.cfg, d.plugins)
 }
 
-// Replay sends a failed message through again: its stored outcome is
-// reopened and its original request is put back on the request topic
-// (same id, same key), so the plugin is called with Recovering set and
-// reconciles with the external system before anything is resent.
-func (d *Daemon) Replay(ctx context.Context, id string) error {
-	m, err := d.store.ReopenMessage(ctx, id)
-	if err != nil {
-		return err
-	}
-	headers := map[string]string{"medgate-replay": "1", "medgate-trace-id": newID()}
-	if err := d.producer.Send(ctx, d.Config().Kafka.Topics.Requests, []byte(m.Key), m.Request, headers); err != nil {
-		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, d.Config().Kafka.Topics.Requests, err)
-	}
-	d.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
-	return nil
-}
+// Replay implements api.Backend: the HTTP ingress puts the failed
+// message back on the request topic.
+func (d *Daemon) Replay(ctx context.Context, id string) error { return d.ingress.Replay(ctx, id) }
 
 // Jobs implements api.Backend.
 func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
@@ -627,10 +486,12 @@ func instanceID(node string) string {
 	return "medgate-" + string(b)
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// holds lists the consumer's held partitions, longest first.
+func (d *Daemon) holds() []bus.Hold {
+	if d.consumer == nil {
+		return nil
+	}
+	return d.consumer.Holds()
 }
 
 // setJobs hands the jobs to the scheduler and gives each new job a

@@ -4,13 +4,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
-	"github.com/medgate/medgate/host/internal/pipeline"
 )
 
 // startHTTP serves the ingress, admin API, health, metrics and console
@@ -55,23 +53,4 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		}
 	}()
 	return nil
-}
-
-// declaredTypes lists the operation types the routed plugins declare: the
-// only types that become metric labels.
-func declaredTypes(r *pipeline.Routes) []string {
-	seen := map[string]bool{}
-	for _, plugins := range r.Sites {
-		for _, t := range plugins {
-			for typ := range t.Operations {
-				seen[typ] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for typ := range seen {
-		out = append(out, typ)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/schemas"
 )
 
@@ -38,11 +39,11 @@ func TestVendorOperationMappedAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	mapping := filepath.Join(dir, "maps", "default", "json", "acme.visit.yaml")
-	if err := os.MkdirAll(filepath.Dir(mapping), 0o700); err != nil {
+	mapFile := filepath.Join(dir, "maps", "default", "json", "acme.visit.yaml")
+	if err := os.MkdirAll(filepath.Dir(mapFile), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(mapping, []byte("fields:\n  patientId: {from: $.patient.id}\n  amount: {from: $.amount}\n"), 0o600); err != nil {
+	if err := os.WriteFile(mapFile, []byte("fields:\n  patientId: {from: $.patient.id}\n  amount: {from: $.amount}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +75,7 @@ sites:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadMappings(cfg, schemas.Embedded()); err == nil || !strings.Contains(err.Error(), "no schema for acme/visit") {
+	if _, err := mapping.Load(cfg, schemas.Embedded()); err == nil || !strings.Contains(err.Error(), "no schema for acme/visit") {
 		t.Fatalf("without the plugin's schema: err = %v, want no schema for acme/visit", err)
 	}
 

@@ -35,6 +35,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -67,7 +68,7 @@ type Routes struct {
 // the transaction input when the site has a mapping for the format and
 // type. mapped is false when the payload passes unchanged.
 type Transformer interface {
-	Transform(site, format, typ string, payload []byte) (out []byte, errs []ReplyError, mapped bool)
+	Transform(site, format, typ string, payload []byte) (out []byte, errs []message.ReplyError, mapped bool)
 }
 
 // Publisher sends records to Kafka (acks=all) and returns when acknowledged.
@@ -200,34 +201,34 @@ type Input struct {
 // Process handles one message and returns its reply once the reply is
 // stored and published. An error means the message was not finished (store
 // or Kafka unavailable, or shutdown) and must be delivered again.
-func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
+func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, error) {
 	start := p.now()
 	if in.TraceID == "" {
 		in.TraceID = newID()
 	}
 	if len(in.Value) > p.opts.MaxPayloadBytes {
-		env, _ := parseEnvelope(in.Value)
-		if checkKey(in.Key) != nil {
+		env, _ := message.Parse(in.Value)
+		if message.CheckKey(in.Key) != nil {
 			in.Key = ""
 		}
-		r := p.reply(env, StatusInvalid, []ReplyError{{Field: "$", Rule: "size",
+		r := p.reply(env, message.StatusInvalid, []message.ReplyError{{Field: "$", Rule: "size",
 			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
 	}
-	env, errs := parseEnvelope(in.Value)
-	if kerr := checkKey(in.Key); kerr != nil {
+	env, errs := message.Parse(in.Value)
+	if kerr := message.CheckKey(in.Key); kerr != nil {
 		// A key the store cannot hold would fail every delivery: answer it
 		// once, keyed by the message id, and store nothing.
-		r := p.reply(env, StatusInvalid, append(errs, *kerr), nil, nil, 0)
+		r := p.reply(env, message.StatusInvalid, append(errs, *kerr), nil, nil, 0)
 		in.Key = ""
 		return r, p.finishUnstored(ctx, env, in, r, "unusable key", start)
 	}
-	if env.ReplyTo != "" && !p.replyTo[env.ReplyTo] && idRE.MatchString(env.ReplyTo) {
-		errs = append(errs, ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("replyTo %q is not a reply topic of this medgate; leave replyTo out to get the reply on %s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
+	if env.ReplyTo != "" && !p.replyTo[env.ReplyTo] && message.ValidID(env.ReplyTo) {
+		errs = append(errs, message.ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("replyTo %q is not a reply topic of this medgate; leave replyTo out to get the reply on %s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
 	}
-	if len(errs) > 0 && (env.ID == "" || !idRE.MatchString(env.ID)) {
+	if len(errs) > 0 && (env.ID == "" || !message.ValidID(env.ID)) {
 		// No usable id: nothing to deduplicate on.
-		r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "malformed envelope", start)
 	}
 	key := in.Key
@@ -239,14 +240,14 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 
 	existing, created, err := p.store.BeginMessage(ctx, store.Message{
 		ID: env.ID, Site: storable(env.Site), Type: storable(env.Type), Key: key,
-		OccurredAt: env.occurredAt(), ReceivedAt: start, Request: in.Value,
+		OccurredAt: env.Occurred(), ReceivedAt: start, Request: in.Value,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
 	}
 	if !created && existing.Status == store.StatusDone {
 		// A redelivery: give back the stored reply, call nothing.
-		var r Reply
+		var r message.Reply
 		if err := json.Unmarshal(existing.Reply, &r); err != nil {
 			return nil, fmt.Errorf("pipeline: stored reply of %q is unreadable: %w", env.ID, err)
 		}
@@ -254,19 +255,19 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 		return &r, p.publish(ctx, env, in, &r, existing.Reply)
 	}
 	if len(errs) > 0 {
-		r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 		return r, p.finish(ctx, env, in, r, "invalid envelope", start)
 	}
 	routes := p.routes.Load()
 	target, rerr := routes.resolve(env.Site, env.Type)
 	if rerr != nil {
-		r := p.reply(env, StatusInvalid, []ReplyError{*rerr}, nil, nil, 0)
+		r := p.reply(env, message.StatusInvalid, []message.ReplyError{*rerr}, nil, nil, 0)
 		return r, p.finish(ctx, env, in, r, rerr.Message, start)
 	}
 	if p.tf != nil {
-		out, errs, mapped := p.tf.Transform(env.Site, env.Format, env.Type, env.payloadBytes())
+		out, errs, mapped := p.tf.Transform(env.Site, env.Format, env.Type, env.PayloadBytes())
 		if len(errs) > 0 {
-			r := p.reply(env, StatusInvalid, errs, nil, nil, 0)
+			r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 			return r, p.finish(ctx, env, in, r, "mapping failed", start)
 		}
 		if mapped {
@@ -283,7 +284,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 		return nil, err
 	}
 	reason := ""
-	if r.Status == StatusFailed {
+	if r.Status == message.StatusFailed {
 		reason = "failed after retries"
 	}
 	return r, p.finish(ctx, env, in, r, reason, start)
@@ -297,10 +298,10 @@ func (p *Processor) Process(ctx context.Context, in Input) (*Reply, error) {
 // and past it goes on being retried, late, with an error logged at every
 // attempt (the oldest-pending metric alerts meanwhile), until the external
 // system answers.
-func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*Reply, error) {
+func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*message.Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
-	if op.Upload && !env.occurredAt().IsZero() {
-		deadline = env.occurredAt().Add(p.opts.UploadDeadline)
+	if op.Upload && !env.Occurred().IsZero() {
+		deadline = env.Occurred().Add(p.opts.UploadDeadline)
 	}
 	// giveUp reports whether a message with n attempts, n in this
 	// delivery, stops retrying instead of waiting wait.
@@ -310,15 +311,15 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		}
 		return round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline)
 	}
-	failed := func(lastErrs []ReplyError, n int) *Reply {
+	failed := func(lastErrs []message.ReplyError, n int) *message.Reply {
 		why := fmt.Sprintf("gave up after %d attempt(s)", n)
 		if p.now().Add(p.backoff(n)).After(deadline) {
 			why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
 		}
-		errs := append(lastErrs, ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
-		return p.reply(env, StatusFailed, errs, nil, nil, n)
+		errs := append(lastErrs, message.ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
+		return p.reply(env, message.StatusFailed, errs, nil, nil, n)
 	}
-	var lastErrs []ReplyError
+	var lastErrs []message.ReplyError
 	round := 0 // calls in this delivery; attempts counts every call ever made
 	for {
 		if ctx.Err() != nil {
@@ -326,7 +327,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		}
 		circuit := t.Plugin + "/" + env.Site
 		if !p.brk.allow(circuit, p.now()) {
-			lastErrs = []ReplyError{{Rule: "circuit", Message: fmt.Sprintf("plugin %q at site %q failed repeatedly; calls pause for %s before the next try", t.Plugin, env.Site, p.opts.BreakerCooldown)}}
+			lastErrs = []message.ReplyError{{Rule: "circuit", Message: fmt.Sprintf("plugin %q at site %q failed repeatedly; calls pause for %s before the next try", t.Plugin, env.Site, p.opts.BreakerCooldown)}}
 			if attempts == 0 {
 				attempts = 1 // counted as a try for the deadline arithmetic below
 			}
@@ -350,7 +351,7 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
-			OccurredAt: env.occurredAt(), Format: env.Format, Payload: env.payloadBytes(),
+			OccurredAt: env.Occurred(), Format: env.Format, Payload: env.PayloadBytes(),
 			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
 		})
 		timedOut := cctx.Err() != nil
@@ -366,11 +367,11 @@ func (p *Processor) call(ctx context.Context, env *Envelope, in Input, key strin
 			return nil, ErrStopped
 		case err != nil:
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "err", err)
-			lastErrs = []ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
+			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
 		case resp.Status == sdk.StatusFailed && resp.Retryable:
 			lastErrs = diagsToErrors(resp.Diagnostics)
 			if len(lastErrs) == 0 {
-				lastErrs = []ReplyError{{Rule: "transient", Message: "the external system did not answer"}}
+				lastErrs = []message.ReplyError{{Rule: "transient", Message: "the external system did not answer"}}
 			}
 		default:
 			return p.replyFrom(env, resp, n), nil
@@ -401,16 +402,16 @@ func (p *Processor) backoff(attempt int) time.Duration {
 	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
 }
 
-func (p *Processor) replyFrom(env *Envelope, r *sdk.HandleResponse, attempts int) *Reply {
+func (p *Processor) replyFrom(env *message.Envelope, r *sdk.HandleResponse, attempts int) *message.Reply {
 	status := string(r.Status)
 	switch status {
-	case StatusOK, StatusInvalid, StatusRejected, StatusFailed:
+	case message.StatusOK, message.StatusInvalid, message.StatusRejected, message.StatusFailed:
 	default:
-		return p.reply(env, StatusFailed, []ReplyError{{Rule: "plugin", Message: fmt.Sprintf("the plugin returned an unknown status %q", status)}}, nil, nil, attempts)
+		return p.reply(env, message.StatusFailed, []message.ReplyError{{Rule: "plugin", Message: fmt.Sprintf("the plugin returned an unknown status %q", status)}}, nil, nil, attempts)
 	}
-	var ext *External
+	var ext *message.External
 	if r.External != nil {
-		ext = &External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgID: r.External.MsgID}
+		ext = &message.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgID: r.External.MsgID}
 	}
 	var payload json.RawMessage
 	if len(r.Payload) > 0 {
@@ -421,15 +422,15 @@ func (p *Processor) replyFrom(env *Envelope, r *sdk.HandleResponse, attempts int
 		}
 	}
 	errs := diagsToErrors(r.Diagnostics)
-	if status == StatusInvalid && len(errs) == 0 {
-		errs = []ReplyError{{Rule: "invalid", Message: "the plugin rejected the input without saying why"}}
+	if status == message.StatusInvalid && len(errs) == 0 {
+		errs = []message.ReplyError{{Rule: "invalid", Message: "the plugin rejected the input without saying why"}}
 	}
 	return p.reply(env, status, errs, ext, payload, attempts)
 }
 
-func (p *Processor) reply(env *Envelope, status string, errs []ReplyError, ext *External, payload json.RawMessage, attempts int) *Reply {
+func (p *Processor) reply(env *message.Envelope, status string, errs []message.ReplyError, ext *message.External, payload json.RawMessage, attempts int) *message.Reply {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
-	r := &Reply{ID: newID(), Status: status, Errors: errs, External: ext, Payload: payload, Attempts: attempts, CompletedAt: p.now().UTC()}
+	r := &message.Reply{ID: newID(), Status: status, Errors: errs, External: ext, Payload: payload, Attempts: attempts, CompletedAt: p.now().UTC()}
 	if env != nil {
 		r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
 	}
@@ -437,7 +438,7 @@ func (p *Processor) reply(env *Envelope, status string, errs []ReplyError, ext *
 }
 
 // finish stores the outcome, then publishes the reply (and DLQ record).
-func (p *Processor) finish(ctx context.Context, env *Envelope, in Input, r *Reply, dlqReason string, start time.Time) error {
+func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode reply: %w", err)
@@ -456,7 +457,7 @@ func (p *Processor) finish(ctx context.Context, env *Envelope, in Input, r *Repl
 }
 
 // finishUnstored publishes the reply of a message that has no usable id.
-func (p *Processor) finishUnstored(ctx context.Context, env *Envelope, in Input, r *Reply, reason string, start time.Time) error {
+func (p *Processor) finishUnstored(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, reason string, start time.Time) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode reply: %w", err)
@@ -470,11 +471,11 @@ func (p *Processor) finishUnstored(ctx context.Context, env *Envelope, in Input,
 	return p.deadLetter(ctx, in, r, reason)
 }
 
-func (p *Processor) publish(ctx context.Context, env *Envelope, in Input, r *Reply, data []byte) error {
+func (p *Processor) publish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
 	if err := p.publishReply(ctx, env, in, r, data); err != nil {
 		return err
 	}
-	if r.Status == StatusInvalid || r.Status == StatusFailed {
+	if r.Status == message.StatusInvalid || r.Status == message.StatusFailed {
 		reason := r.Status
 		if len(r.Errors) > 0 {
 			reason = r.Errors[0].Message
@@ -484,7 +485,7 @@ func (p *Processor) publish(ctx context.Context, env *Envelope, in Input, r *Rep
 	return nil
 }
 
-func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r *Reply, data []byte) error {
+func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
 	topic := p.topics.Replies
 	if env != nil && p.replyTo[env.ReplyTo] {
 		topic = env.ReplyTo
@@ -493,11 +494,11 @@ func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r
 	if key == "" && env != nil {
 		key = env.ID
 	}
-	if checkKey(key) != nil {
+	if message.CheckKey(key) != nil {
 		key = "" // an id that is no usable key (the envelope was malformed)
 	}
 	headers := map[string]string{
-		"medgate-trace-id": in.TraceID, "medgate-type": cut(r.Type, 256), "medgate-status": r.Status, "medgate-request-id": cut(r.RequestID, 256),
+		message.HeaderTraceID: in.TraceID, message.HeaderType: cut(r.Type, 256), message.HeaderStatus: r.Status, message.HeaderRequestID: cut(r.RequestID, 256),
 	}
 	why := ""
 	if len(data)+len(key) > p.opts.MaxRecordBytes {
@@ -525,7 +526,7 @@ func (p *Processor) publishReply(ctx context.Context, env *Envelope, in Input, r
 	}
 	p.truncated.Add(1)
 	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", topic, "why", why)
-	headers["medgate-truncated"] = "1"
+	headers[message.HeaderTruncated] = "1"
 	err = p.pub.Send(ctx, topic, []byte(key), sdata, headers)
 	switch {
 	case err == nil:
@@ -544,13 +545,13 @@ const maxKeptErrors = 20
 
 // shrink returns r without its payload, with at most maxKeptErrors errors
 // of bounded length and one more error saying what was dropped and why.
-func shrink(r *Reply, why string) *Reply {
+func shrink(r *message.Reply, why string) *message.Reply {
 	s := *r
 	s.Payload = nil
 	// Fields copied from a malformed envelope may be anything.
 	s.RequestID, s.Site, s.Type = cut(r.RequestID, 256), cut(r.Site, 256), cut(r.Type, 256)
 	n := min(len(r.Errors), maxKeptErrors)
-	s.Errors = make([]ReplyError, 0, n+1)
+	s.Errors = make([]message.ReplyError, 0, n+1)
 	for _, e := range r.Errors[:n] {
 		e.Field, e.Message = cut(e.Field, 256), cut(e.Message, 1024)
 		s.Errors = append(s.Errors, e)
@@ -565,7 +566,7 @@ func shrink(r *Reply, why string) *Reply {
 		msg += fmt.Sprintf(" and %d of %d errors left out", len(r.Errors)-n, len(r.Errors))
 	}
 	msg += fmt.Sprintf(". The complete reply is stored: GET /admin/messages/%s", s.RequestID)
-	s.Errors = append(s.Errors, ReplyError{Rule: "truncated", Message: msg})
+	s.Errors = append(s.Errors, message.ReplyError{Rule: "truncated", Message: msg})
 	return &s
 }
 
@@ -580,21 +581,6 @@ func cut(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// maxKeyBytes bounds a message key: the business key is a patient or visit
-// number, and the store indexes it.
-const maxKeyBytes = 512
-
-// checkKey reports a Kafka key the store cannot hold or index.
-func checkKey(key string) *ReplyError {
-	switch {
-	case len(key) > maxKeyBytes:
-		return &ReplyError{Rule: "key", Message: fmt.Sprintf("the message key is %d bytes; it must be the business key (a patient or visit number) of at most %d bytes", len(key), maxKeyBytes)}
-	case !utf8.ValidString(key) || strings.ContainsRune(key, 0):
-		return &ReplyError{Rule: "key", Message: "the message key is not UTF-8 text without NUL bytes; use the business key (a patient or visit number) as the key"}
-	}
-	return nil
-}
-
 // storable returns s if the store can keep it as an envelope field of an
 // invalid message (short text without control characters), or "".
 func storable(s string) string {
@@ -604,23 +590,8 @@ func storable(s string) string {
 	return s
 }
 
-// DeadLetter is a record on the DLQ topic.
-type DeadLetter struct {
-	Reason   string          `json:"reason"`
-	Reply    *Reply          `json:"reply"`
-	Request  json.RawMessage `json:"request,omitempty"`
-	RawText  string          `json:"requestText,omitempty"`
-	Key      string          `json:"key,omitempty"`
-	At       time.Time       `json:"at"`
-	TraceID  string          `json:"traceId"`
-	Replayed bool            `json:"replayed,omitempty"`
-	// Truncated is set when the record was too large for Kafka: Request
-	// is left out, RawText holds its start and Reply has no payload.
-	Truncated bool `json:"truncated,omitempty"`
-}
-
-func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason string) error {
-	dl := DeadLetter{Reason: cut(reason, 4096), Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
+func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, reason string) error {
+	dl := message.DeadLetter{Reason: cut(reason, 4096), Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
 	if json.Valid(in.Value) {
 		dl.Request = in.Value
 	} else {
@@ -630,7 +601,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason s
 	if err != nil {
 		return fmt.Errorf("pipeline: encode DLQ record: %w", err)
 	}
-	headers := map[string]string{"medgate-trace-id": in.TraceID, "medgate-reason": cut(reason, 256)}
+	headers := map[string]string{message.HeaderTraceID: in.TraceID, message.HeaderReason: cut(reason, 256)}
 	why := ""
 	if len(data)+len(in.Key) > p.opts.MaxRecordBytes {
 		why = fmt.Sprintf("the DLQ record is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
@@ -657,7 +628,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason s
 	}
 	p.truncated.Add(1)
 	p.log.Error("DLQ record published truncated; the full request and reply are in the store", "id", r.RequestID, "why", why)
-	headers["medgate-truncated"] = "1"
+	headers[message.HeaderTruncated] = "1"
 	err = p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, headers)
 	switch {
 	case err == nil:
@@ -672,13 +643,13 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *Reply, reason s
 	}
 }
 
-func (p *Processor) deadLettered(r *Reply) {
+func (p *Processor) deadLettered(r *message.Reply) {
 	if p.obs != nil {
 		p.obs.DeadLettered(r.Type, r.Status)
 	}
 }
 
-func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {
+func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 	plugins, ok := rt.Sites[site]
 	if !ok {
 		known := make([]string, 0, len(rt.Sites))
@@ -686,15 +657,15 @@ func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {
 			known = append(known, s)
 		}
 		sort.Strings(known)
-		return nil, &ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("site %q is not configured; known sites: %s", site, strings.Join(known, ", "))}
+		return nil, &message.ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("site %q is not configured; known sites: %s", site, strings.Join(known, ", "))}
 	}
-	name := plugin(typ)
+	name := message.Plugin(typ)
 	t, ok := plugins[name]
 	if !ok {
 		if rt.Disabled[site][name] {
-			return nil, &ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("plugin %q is disabled for site %q; an administrator enables it in the site configuration", name, site)}
+			return nil, &message.ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("plugin %q is disabled for site %q; an administrator enables it in the site configuration", name, site)}
 		}
-		return nil, &ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("no plugin %q is enabled for site %q; check the type or enable the plugin for the site", name, site)}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("no plugin %q is enabled for site %q; check the type or enable the plugin for the site", name, site)}
 	}
 	if _, ok := t.Operations[typ]; !ok {
 		ops := make([]string, 0, len(t.Operations))
@@ -702,7 +673,7 @@ func (rt *Routes) resolve(site, typ string) (*Target, *ReplyError) {
 			ops = append(ops, o)
 		}
 		sort.Strings(ops)
-		return nil, &ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("plugin %q has no operation %q; it offers: %s", name, typ, strings.Join(ops, ", "))}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("plugin %q has no operation %q; it offers: %s", name, typ, strings.Join(ops, ", "))}
 	}
 	return t, nil
 }

@@ -305,25 +305,6 @@ func TestUploadDeadline(t *testing.T) {
 	}
 }
 
-func FuzzParseEnvelope(f *testing.F) {
-	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","payload":{}}`))
-	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","format":"hl7v2","payload":"MSH|^~\\&|"}`))
-	f.Add([]byte(`{"id":`))
-	f.Add([]byte("\xff\xfe"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		env, errs := parseEnvelope(data)
-		if env == nil {
-			t.Fatal("nil envelope")
-		}
-		for _, e := range errs {
-			if e.Rule == "" || e.Message == "" {
-				t.Fatalf("error without rule or message: %+v", e)
-			}
-		}
-		_ = env.payloadBytes()
-	})
-}
-
 // TestCircuitBreaker: after the threshold of transient failures the plugin
 // is not called again until the cooldown has passed.
 // TestPluginCrashDoesNotOpenTheCircuit: calls failing because the plugin

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -48,7 +49,7 @@ func FuzzProcess(f *testing.F) {
 			t.Fatal(err)
 		}
 		p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
-		id, admitted := Admit(value, key, 4096)
+		id, admitted := message.Admit(value, key, 4096)
 		var before *store.Message
 		if admitted {
 			before, _ = st.GetMessage(t.Context(), id)
@@ -58,7 +59,7 @@ func FuzzProcess(f *testing.F) {
 			t.Fatalf("Process = %v; every message must finish", err)
 		}
 		switch r.Status {
-		case StatusOK, StatusInvalid, StatusRejected, StatusFailed:
+		case message.StatusOK, message.StatusInvalid, message.StatusRejected, message.StatusFailed:
 		default:
 			t.Fatalf("unknown status %q", r.Status)
 		}
@@ -67,7 +68,7 @@ func FuzzProcess(f *testing.F) {
 			switch rec.topic {
 			case "replies", "his.replies":
 				replies++
-				var got Reply
+				var got message.Reply
 				if err := json.Unmarshal(rec.value, &got); err != nil {
 					t.Fatalf("published reply is not JSON: %v", err)
 				}

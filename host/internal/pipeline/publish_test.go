@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -104,7 +105,7 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 			status: "ok", lost: 1},
 		"key with a NUL byte": {value: env("nul-key", ""), key: "visit\x00", answer: ok, limit: 1 << 20,
 			status: "invalid", replyTopic: "replies", dlq: 1, rule: "key"},
-		"key longer than a business key": {value: env("long-key", ""), key: strings.Repeat("k", maxKeyBytes+1), answer: ok, limit: 1 << 20,
+		"key longer than a business key": {value: env("long-key", ""), key: strings.Repeat("k", message.MaxKeyBytes+1), answer: ok, limit: 1 << 20,
 			status: "invalid", replyTopic: "replies", dlq: 1, rule: "key"},
 		"site with control characters": {value: []byte(`{"id":"ctl-site","site":"s1\u0000\n","type":"x.do","payload":{}}`), answer: ok, limit: 1 << 20,
 			status: "invalid", replyTopic: "replies", dlq: 1, rule: "unknown"},
@@ -165,7 +166,7 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 				if tc.truncated && (len(pr.Payload) != 0 || len(pr.Errors) > maxKeptErrors+1) {
 					t.Errorf("truncated reply keeps its payload (%d bytes) or %d errors", len(pr.Payload), len(pr.Errors))
 				}
-				if want := key; checkKey(key) != nil {
+				if want := key; message.CheckKey(key) != nil {
 					if got[0].key != r.RequestID {
 						t.Errorf("reply keyed %q, want the request id %q (the key %q is unusable)", got[0].key, r.RequestID, want)
 					}
@@ -176,7 +177,7 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 				t.Fatalf("%d DLQ records, want %d", len(dl), tc.dlq)
 			}
 			if tc.dlq > 0 {
-				var d DeadLetter
+				var d message.DeadLetter
 				if err := json.Unmarshal(dl[0].value, &d); err != nil {
 					t.Fatal(err)
 				}
@@ -188,21 +189,21 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 				t.Errorf("lost records %d, want %d", lost, tc.lost)
 			}
 			if m, err := st.GetMessage(t.Context(), r.RequestID); err == nil {
-				var stored Reply
+				var stored message.Reply
 				if err := json.Unmarshal(m.Reply, &stored); err != nil || stored.Status != r.Status || hasRule(stored.Errors, "truncated") {
 					t.Errorf("stored reply %s (%v): want the complete reply", m.Reply, err)
 				}
 				if strings.ContainsFunc(m.Site, func(r rune) bool { return r < 0x20 }) {
 					t.Errorf("stored site %q holds control characters", m.Site)
 				}
-			} else if checkKey(key) == nil {
+			} else if message.CheckKey(key) == nil {
 				t.Errorf("message not stored: %v", err)
 			}
 		})
 	}
 }
 
-func hasRule(errs []ReplyError, rule string) bool {
+func hasRule(errs []message.ReplyError, rule string) bool {
 	for _, e := range errs {
 		if e.Rule == rule {
 			return true
@@ -211,13 +212,13 @@ func hasRule(errs []ReplyError, rule string) bool {
 	return false
 }
 
-func lastReply(t *testing.T, pub *refusingPub, topic string) Reply {
+func lastReply(t *testing.T, pub *refusingPub, topic string) message.Reply {
 	t.Helper()
 	recs := pub.on(topic)
 	if len(recs) == 0 {
-		return Reply{}
+		return message.Reply{}
 	}
-	var r Reply
+	var r message.Reply
 	if err := json.Unmarshal(recs[len(recs)-1].value, &r); err != nil {
 		t.Fatalf("reply on %s is not JSON: %v", topic, err)
 	}
@@ -281,7 +282,7 @@ func TestMalformedHugeIDStillAnswered(t *testing.T) {
 	}
 	value := []byte(`{"id":"` + strings.Repeat("\u00e9", 5000) + `","site":"s1"}`)
 	r, err := p.Process(t.Context(), Input{Value: value})
-	if err != nil || r.Status != StatusInvalid {
+	if err != nil || r.Status != message.StatusInvalid {
 		t.Fatalf("Process = %+v, %v; want an invalid reply and no error", r, err)
 	}
 	got := pub.on("replies")

@@ -1,4 +1,7 @@
-package daemon
+// Package checkconfig validates a configuration file completely without
+// starting medgate (medgate check-config): the file, the plugin binaries,
+// every site's plugin settings, the secrets it refers to and the mappings.
+package checkconfig
 
 import (
 	"context"
@@ -10,9 +13,12 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/hostsvc"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/metrics"
 	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -40,10 +46,11 @@ func Check(ctx context.Context, cfgPath string) error {
 	}
 	defer st.Close()
 	log, _ := logging.New(io.Discard, "text", "error")
-	d := &Daemon{cfg: cfg, log: log, out: io.Discard, plugins: map[string]*pluginhost.Instance{}, store: st}
-	d.metrics = metrics.New(st.OldestPending, time.Now)
+	plugins := map[string]*pluginhost.Instance{}
+	services := hostsvc.New(st, cfg.Kafka.Topics.Events)
+	m := metrics.New(st.OldestPending, time.Now)
 	defer func() {
-		for _, in := range d.plugins {
+		for _, in := range plugins {
 			in.Close()
 		}
 	}()
@@ -72,14 +79,21 @@ func Check(ctx context.Context, cfgPath string) error {
 	if _, err := cfg.StoreKeys(); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
-	if err := d.startPlugins(ctx, &sound); errors.As(err, &ps) {
+	launch := func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
+		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, services.For(p.Name), pluginhost.Options{
+			Logger:       log,
+			PluginOutput: logging.Writer(io.Discard),
+			OnRestart:    func(name string) { m.PluginRestarts.WithLabelValues(name).Inc() },
+		})
+	}
+	if err := sites.StartPlugins(ctx, &sound, plugins, launch); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
-	if _, _, err := d.applySites(ctx, cfg); errors.As(err, &ps) {
+	if _, _, err := sites.Apply(ctx, cfg, plugins, log); errors.As(err, &ps) {
 		problems = append(problems, ps...)
 	}
 	// The mappings compile against what the launched plugins declare.
-	if _, err := d.compileMappings(cfg); err != nil {
+	if _, err := mapping.Compile(cfg, plugins); err != nil {
 		if errors.As(err, &ps) {
 			problems = append(problems, ps...)
 		} else {

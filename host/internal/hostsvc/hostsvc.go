@@ -1,23 +1,68 @@
-package daemon
+// Package hostsvc implements the host services a plugin calls back into
+// (sdkhost.HostServer): per-plugin, per-site state and sequences in the
+// store, events on the events topic and the exchange journal.
+package hostsvc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
-// hostServices implements sdkhost.HostServer for one plugin: state is
-// namespaced "<plugin>/<site>", events go to the events topic, journal
-// entries to the store.
+// Services are the host services shared by every plugin. Events can be
+// published once SetPublisher has connected Kafka.
+type Services struct {
+	store  store.Store
+	events string
+
+	mu  sync.Mutex
+	pub Publisher
+}
+
+// Publisher writes a record to Kafka (a *bus.Producer).
+type Publisher interface {
+	Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+}
+
+// New returns the services over st, publishing events to the events topic.
+func New(st store.Store, events string) *Services {
+	return &Services{store: st, events: events}
+}
+
+// SetPublisher connects the events to Kafka.
+func (s *Services) SetPublisher(p Publisher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pub = p
+}
+
+func (s *Services) publisher() Publisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pub
+}
+
+// For returns the services as plugin sees them: state is namespaced
+// "<plugin>/<site>", events go to the events topic, journal entries to the
+// store.
+func (s *Services) For(plugin string) sdkhost.HostServer {
+	return &hostServices{plugin: plugin, s: s}
+}
+
+// hostServices implements sdkhost.HostServer for one plugin.
 type hostServices struct {
 	plugin string
-	d      *Daemon
+	s      *Services
 }
 
 func (h *hostServices) ns(site string) string { return h.plugin + "/" + site }
@@ -33,7 +78,7 @@ func mapErr(err error) error {
 }
 
 func (h *hostServices) Get(ctx context.Context, site, key string) (sdk.Entry, error) {
-	e, err := h.d.store.StateGet(ctx, h.ns(site), key)
+	e, err := h.s.store.StateGet(ctx, h.ns(site), key)
 	if err != nil {
 		return sdk.Entry{}, mapErr(err)
 	}
@@ -41,17 +86,17 @@ func (h *hostServices) Get(ctx context.Context, site, key string) (sdk.Entry, er
 }
 
 func (h *hostServices) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
-	v, err := h.d.store.StatePut(ctx, h.ns(site), key, value)
+	v, err := h.s.store.StatePut(ctx, h.ns(site), key, value)
 	return v, mapErr(err)
 }
 
 func (h *hostServices) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
-	v, err := h.d.store.StateCAS(ctx, h.ns(site), key, expect, value)
+	v, err := h.s.store.StateCAS(ctx, h.ns(site), key, expect, value)
 	return v, mapErr(err)
 }
 
 func (h *hostServices) Scan(ctx context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
-	es, err := h.d.store.StateScan(ctx, h.ns(site), prefix, limit)
+	es, err := h.s.store.StateScan(ctx, h.ns(site), prefix, limit)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -63,29 +108,19 @@ func (h *hostServices) Scan(ctx context.Context, site, prefix string, limit int)
 }
 
 func (h *hostServices) Delete(ctx context.Context, site, key string) error {
-	return mapErr(h.d.store.StateDelete(ctx, h.ns(site), key))
+	return mapErr(h.s.store.StateDelete(ctx, h.ns(site), key))
 }
 
 func (h *hostServices) NextSequence(ctx context.Context, site, name string) (int64, error) {
-	return h.d.store.NextSequence(ctx, h.ns(site)+"/"+name)
-}
-
-// EventRecord is the value of a record on the events topic.
-type EventRecord struct {
-	ID          string          `json:"id"`
-	Site        string          `json:"site"`
-	Type        string          `json:"type"`
-	Key         string          `json:"key,omitempty"`
-	OccurredAt  time.Time       `json:"occurredAt,omitzero"`
-	PublishedAt time.Time       `json:"publishedAt"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
+	return h.s.store.NextSequence(ctx, h.ns(site)+"/"+name)
 }
 
 func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if e.Type == "" {
 		return fmt.Errorf("publish: event type is required")
 	}
-	if h.d.producer == nil {
+	pub := h.s.publisher()
+	if pub == nil {
 		return fmt.Errorf("publish %s: Kafka is not connected yet; publish from Handle or RunJob, not Configure", e.Type)
 	}
 	if e.ID == "" {
@@ -98,12 +133,12 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 		}
 		payload = e.Payload
 	}
-	rec := EventRecord{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
+	rec := message.Event{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	headers := map[string]string{"medgate-type": e.Type, "medgate-event-id": e.ID, "medgate-plugin": h.plugin}
+	headers := map[string]string{message.HeaderType: e.Type, message.HeaderEventID: e.ID, message.HeaderPlugin: h.plugin}
 	for k, v := range e.Headers {
 		headers[k] = v
 	}
@@ -111,11 +146,11 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 	if key == "" {
 		key = e.ID
 	}
-	return h.d.producer.Send(ctx, h.d.cfg.Kafka.Topics.Events, []byte(key), data, headers)
+	return pub.Send(ctx, h.s.events, []byte(key), data, headers)
 }
 
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
-	return h.d.store.AppendExchange(ctx, store.Exchange{
+	return h.s.store.AppendExchange(ctx, store.Exchange{
 		MessageID: x.MessageID, Plugin: h.plugin, Site: site, System: x.System, Code: x.Code, Serial: x.Serial,
 		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,
 		DurationMS: x.Duration.Milliseconds(), At: time.Now().UTC(),
@@ -123,3 +158,9 @@ func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange)
 }
 
 var _ sdkhost.HostServer = (*hostServices)(nil)
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,4 +1,10 @@
-package pipeline
+// Package message is the Kafka message contract of medgate: the request
+// envelope read from the requests topic (and from POST /v1/messages) with
+// its checks, the reply, event and DLQ record shapes written to the
+// replies, events and DLQ topics, the header names the host sets and the
+// limits on keys. It holds data and checks only; the pipeline, the HTTP
+// ingress, the API and the console share it.
+package message
 
 import (
 	"bytes"
@@ -8,8 +14,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // Envelope is a request message as it travels on the requests topic and
@@ -24,51 +28,16 @@ type Envelope struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
-// Reply is the outcome published to the replies topic (or replyTo).
-type Reply struct {
-	ID          string          `json:"id"`
-	RequestID   string          `json:"requestId"`
-	Site        string          `json:"site"`
-	Type        string          `json:"type"`
-	Status      string          `json:"status"`
-	Errors      []ReplyError    `json:"errors,omitempty"`
-	External    *External       `json:"external,omitempty"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-	Attempts    int             `json:"attempts"`
-	CompletedAt time.Time       `json:"completedAt"`
-}
-
-// ReplyError is one problem in a reply.
-type ReplyError struct {
-	Field   string `json:"field,omitempty"`
-	Rule    string `json:"rule"`
-	Message string `json:"message"`
-}
-
-// External is what the external system answered.
-type External struct {
-	System  string `json:"system,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	MsgID   string `json:"msgId,omitempty"`
-}
-
-// Outcomes.
-const (
-	StatusOK       = "ok"
-	StatusInvalid  = "invalid"
-	StatusRejected = "rejected"
-	StatusFailed   = "failed"
-)
-
 var (
-	typeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	idRE   = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+	typeRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	idRE      = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+	replyToRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 )
 
-// parseEnvelope decodes and checks the envelope. It returns every problem
-// at once; env may be partly filled (for the id) when there are problems.
-func parseEnvelope(data []byte) (*Envelope, []ReplyError) {
+// Parse decodes and checks the envelope. It returns every problem at once;
+// env may be partly filled (for the id) when there are problems, and is
+// never nil.
+func Parse(data []byte) (*Envelope, []ReplyError) {
 	var env Envelope
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -90,7 +59,7 @@ func parseEnvelope(data []byte) (*Envelope, []ReplyError) {
 	switch {
 	case env.ID == "":
 		add("$.id", "required", "id is required: a unique message id, used to deduplicate redeliveries")
-	case !idRE.MatchString(env.ID):
+	case !ValidID(env.ID):
 		add("$.id", "format", "id must be 1 to 128 printable ASCII characters without spaces")
 	}
 	if env.Site == "" {
@@ -107,7 +76,7 @@ func parseEnvelope(data []byte) (*Envelope, []ReplyError) {
 			add("$.occurredAt", "format", fmt.Sprintf("occurredAt %q is not an RFC 3339 time such as 2026-11-26T08:30:00+08:00", env.OccurredAt))
 		}
 	}
-	if env.ReplyTo != "" && !regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`).MatchString(env.ReplyTo) {
+	if env.ReplyTo != "" && !replyToRE.MatchString(env.ReplyTo) {
 		add("$.replyTo", "format", "replyTo is not a valid topic name")
 	}
 	switch env.Format {
@@ -127,8 +96,8 @@ func parseEnvelope(data []byte) (*Envelope, []ReplyError) {
 	return &env, errs
 }
 
-// payloadBytes returns what the plugin receives: JSON bytes, or the HL7 text.
-func (e *Envelope) payloadBytes() []byte {
+// PayloadBytes returns what the plugin receives: JSON bytes, or the HL7 text.
+func (e *Envelope) PayloadBytes() []byte {
 	if e.Format == "hl7v2" {
 		var s string
 		_ = json.Unmarshal(e.Payload, &s)
@@ -137,44 +106,51 @@ func (e *Envelope) payloadBytes() []byte {
 	return e.Payload
 }
 
-func (e *Envelope) occurredAt() time.Time {
+// Occurred returns OccurredAt as a time, or the zero time when it is empty
+// or not an RFC 3339 time.
+func (e *Envelope) Occurred() time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, e.OccurredAt)
 	return t
 }
 
-func plugin(typ string) string {
+// Plugin returns the plugin part of a "<plugin>.<operation>" type.
+func Plugin(typ string) string {
 	if i := strings.IndexByte(typ, '.'); i > 0 {
 		return typ[:i]
 	}
 	return typ
 }
 
-func diagsToErrors(ds sdk.Diagnostics) []ReplyError {
-	var out []ReplyError
-	for _, d := range ds {
-		if d.Severity != sdk.SeverityError {
-			continue
-		}
-		rule := d.Rule
-		if rule == "" {
-			rule = "error"
-		}
-		out = append(out, ReplyError{Field: d.Field, Rule: rule, Message: d.Message()})
+// MaxKeyBytes bounds a message key: the business key is a patient or visit
+// number, and the store indexes it.
+const MaxKeyBytes = 512
+
+// CheckKey reports a Kafka key the store cannot hold or index, or nil.
+func CheckKey(key string) *ReplyError {
+	switch {
+	case len(key) > MaxKeyBytes:
+		return &ReplyError{Rule: "key", Message: fmt.Sprintf("the message key is %d bytes; it must be the business key (a patient or visit number) of at most %d bytes", len(key), MaxKeyBytes)}
+	case !utf8.ValidString(key) || strings.ContainsRune(key, 0):
+		return &ReplyError{Rule: "key", Message: "the message key is not UTF-8 text without NUL bytes; use the business key (a patient or visit number) as the key"}
 	}
-	return out
+	return nil
 }
 
 // Admit reports whether a request is worth queueing for processing: it is
 // within maxPayloadBytes, its key is usable and its envelope has a usable
 // id. It returns that id. A request not admitted can be processed at once
-// (Process answers it invalid without storing or calling anything).
+// (the pipeline answers it invalid without storing or calling anything).
 func Admit(value []byte, key string, maxPayloadBytes int) (id string, ok bool) {
-	if len(value) > maxPayloadBytes || checkKey(key) != nil {
+	if len(value) > maxPayloadBytes || CheckKey(key) != nil {
 		return "", false
 	}
-	env, _ := parseEnvelope(value)
-	if env.ID == "" || !idRE.MatchString(env.ID) {
+	env, _ := Parse(value)
+	if env.ID == "" || !ValidID(env.ID) {
 		return "", false
 	}
 	return env.ID, true
 }
+
+// ValidID reports whether s can be a message id: 1 to 128 printable ASCII
+// characters without spaces.
+func ValidID(s string) bool { return idRE.MatchString(s) }

@@ -1,0 +1,221 @@
+// Package ingress is the HTTP ingress through Kafka: a request sent to
+// POST /v1/messages (or from the console) is written to the request topic
+// like any Kafka request and its caller waits for the outcome, handed over
+// by this instance's consumer or read from the shared store. A failed
+// message replayed by an administrator goes back on the request topic the
+// same way.
+package ingress
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// Processor processes a message at once (a *pipeline.Processor).
+type Processor interface {
+	Process(ctx context.Context, in pipeline.Input) (*message.Reply, error)
+}
+
+// Options configure an Ingress.
+type Options struct {
+	// Store holds the outcomes other instances finished.
+	Store store.Store
+	// Publisher writes requests to Topic (a *bus.Producer).
+	Publisher pipeline.Publisher
+	// Processor answers at once what cannot be queued.
+	Processor Processor
+	// Topic is the request topic requests are queued on.
+	Topic string
+	// MaxPayloadBytes is processing.maxPayloadBytes: a larger request is
+	// answered invalid at once.
+	MaxPayloadBytes int
+	// Logger notes requests processed here because Kafka refused them.
+	Logger *slog.Logger
+}
+
+// Ingress queues HTTP requests (and replayed messages) on the request
+// topic and waits for their outcome.
+type Ingress struct {
+	store      store.Store
+	pub        pipeline.Publisher
+	proc       Processor
+	topic      string
+	maxPayload int
+	log        *slog.Logger
+	waiters    waiters
+}
+
+// New returns an Ingress.
+func New(o Options) *Ingress {
+	return &Ingress{store: o.Store, pub: o.Publisher, proc: o.Processor, topic: o.Topic, maxPayload: o.MaxPayloadBytes, log: o.Logger}
+}
+
+// Done hands a reply finished by this instance's consumer to the requests
+// waiting for it; nil is ignored.
+func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
+
+// Process serves POST /v1/messages and the console (through the daemon's
+// api.Backend and console.Backend). A request with a usable id is not
+// processed here but written to the request topic, keyed like any Kafka
+// request (the given key, else the id), and processed by whichever instance owns its partition. So it is
+// ordered with the other messages of its key across instances, and once
+// Process has written it the cluster completes it even if the client gives
+// up or this instance dies. Process then waits for the stored outcome: this
+// instance's consumer hands it over at once, another instance's is read
+// from the shared store.
+//
+// A request too large for a Kafka record is processed by this instance
+// while its client waits, as before queueing existed.
+//
+// A request without a usable id (or over the size limit, or with an
+// unusable key) cannot be deduplicated and changes nothing outside: the
+// pipeline answers it invalid at once. A request whose outcome is already
+// stored gets that outcome back without being queued again.
+func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	id, ok := message.Admit(in.Value, in.Key, g.maxPayload)
+	if !ok {
+		return g.proc.Process(ctx, in)
+	}
+	if r, err := g.storedReply(ctx, id); r != nil || err != nil {
+		return r, err
+	}
+	w := g.waiters.add(id)
+	defer g.waiters.remove(id, w)
+	key := in.Key
+	if key == "" {
+		key = id
+	}
+	headers := map[string]string{message.HeaderIngress: "http"}
+	if in.TraceID != "" {
+		headers[message.HeaderTraceID] = in.TraceID
+	}
+	topic := g.topic
+	if err := g.pub.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
+		if errors.Is(err, bus.ErrRecordRefused) {
+			// Too large for a Kafka record: it cannot be queued, so this
+			// instance processes it while the client waits.
+			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
+			return g.proc.Process(ctx, in)
+		}
+		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
+	}
+	poll := 25 * time.Millisecond
+	for {
+		t := time.NewTimer(poll)
+		select {
+		case r := <-w:
+			t.Stop()
+			return r, nil
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
+		case <-t.C:
+		}
+		if r, err := g.storedReply(ctx, id); r != nil || err != nil {
+			return r, err
+		}
+		poll = min(2*poll, 500*time.Millisecond)
+	}
+}
+
+// storedReply returns the stored reply of a finished message, or nil.
+func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, error) {
+	m, err := g.store.GetMessage(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up message %q: %w", id, err)
+	case m.Status != store.StatusDone:
+		return nil, nil
+	}
+	var r message.Reply
+	if err := json.Unmarshal(m.Reply, &r); err != nil {
+		return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
+	}
+	return &r, nil
+}
+
+// waiters hands replies finished by this instance's consumer to the HTTP
+// requests waiting for them.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string][]chan *message.Reply
+}
+
+func (ws *waiters) add(id string) chan *message.Reply {
+	c := make(chan *message.Reply, 1)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.m == nil {
+		ws.m = map[string][]chan *message.Reply{}
+	}
+	ws.m[id] = append(ws.m[id], c)
+	return c
+}
+
+func (ws *waiters) remove(id string, c chan *message.Reply) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	cs := ws.m[id]
+	for i, x := range cs {
+		if x == c {
+			cs = append(cs[:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(ws.m, id)
+	} else {
+		ws.m[id] = cs
+	}
+}
+
+func (ws *waiters) done(r *message.Reply) {
+	if r == nil {
+		return
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for _, c := range ws.m[r.RequestID] {
+		select {
+		case c <- r:
+		default:
+		}
+	}
+}
+
+// Replay sends a failed message through again: its stored outcome is
+// reopened and its original request is put back on the request topic
+// (same id, same key), so the plugin is called with Recovering set and
+// reconciles with the external system before anything is resent.
+func (g *Ingress) Replay(ctx context.Context, id string) error {
+	m, err := g.store.ReopenMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
+	if err := g.pub.Send(ctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, g.topic, err)
+	}
+	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,93 @@
+package message
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","payload":{}}`))
+	f.Add([]byte(`{"id":"a","site":"s","type":"p.o","format":"hl7v2","payload":"MSH|^~\\&|"}`))
+	f.Add([]byte(`{"id":`))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, errs := Parse(data)
+		if env == nil {
+			t.Fatal("nil envelope")
+		}
+		for _, e := range errs {
+			if e.Rule == "" || e.Message == "" {
+				t.Fatalf("error without rule or message: %+v", e)
+			}
+		}
+		_ = env.PayloadBytes()
+	})
+}
+
+// TestParse: every problem of an envelope is reported at once, each with
+// its field and rule; a sound one comes back with its format filled in.
+func TestParse(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		in   string
+		want []string // "field rule"
+	}{
+		"sound json":    {in: `{"id":"a","site":"s","type":"p.o","payload":{}}`},
+		"sound hl7":     {in: `{"id":"a","site":"s","type":"p.o","format":"hl7v2","payload":"MSH|^~\\&|"}`},
+		"not json":      {in: `{"id":`, want: []string{"$ syntax"}},
+		"two objects":   {in: `{"id":"a","site":"s","type":"p.o","payload":{}} {}`, want: []string{"$ syntax"}},
+		"unknown field": {in: `{"id":"a","site":"s","type":"p.o","payload":{},"x":1}`, want: []string{"$ syntax"}},
+		"all missing":   {in: `{}`, want: []string{"$.id required", "$.site required", "$.type required", "$.payload required"}},
+		"all malformed": {in: `{"id":"a b","site":"s","type":"po","occurredAt":"yesterday","replyTo":"a/b","format":"xml","payload":{}}`,
+			want: []string{"$.id format", "$.type format", "$.occurredAt format", "$.replyTo format", "$.format enum"}},
+		"hl7 not a string": {in: `{"id":"a","site":"s","type":"p.o","format":"hl7v2","payload":{}}`, want: []string{"$.payload type"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env, errs := Parse([]byte(tc.in))
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Field+" "+e.Rule)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("errors %v, want %v", got, tc.want)
+			}
+			if len(errs) == 0 && env.Format == "" {
+				t.Error("a sound envelope has no format")
+			}
+		})
+	}
+	env, _ := Parse([]byte(`{"id":"a","site":"s","type":"p.o","format":"hl7v2","occurredAt":"2026-11-26T08:30:00+08:00","payload":"MSH|x"}`))
+	if string(env.PayloadBytes()) != "MSH|x" || env.Occurred().IsZero() || Plugin(env.Type) != "p" {
+		t.Errorf("payload %q, occurred %v, plugin %q", env.PayloadBytes(), env.Occurred(), Plugin(env.Type))
+	}
+}
+
+// TestAdmit: only a request within the size limit, with a usable key and
+// id, is queued.
+func TestAdmit(t *testing.T) {
+	t.Parallel()
+	ok := `{"id":"m-1","site":"s","type":"p.o","payload":{}}`
+	if id, admitted := Admit([]byte(ok), "visit-1", 1024); !admitted || id != "m-1" {
+		t.Errorf("Admit = %q, %v; want m-1, true", id, admitted)
+	}
+	for name, tc := range map[string]struct {
+		value, key string
+		limit      int
+	}{
+		"too large":  {ok, "k", 10},
+		"long key":   {ok, strings.Repeat("k", MaxKeyBytes+1), 1024},
+		"NUL in key": {ok, "k\x00", 1024},
+		"no id":      {`{"site":"s","type":"p.o","payload":{}}`, "k", 1024},
+		"bad id":     {`{"id":"a b","site":"s","type":"p.o","payload":{}}`, "k", 1024},
+	} {
+		if id, admitted := Admit([]byte(tc.value), tc.key, tc.limit); admitted {
+			t.Errorf("%s: admitted as %q", name, id)
+		}
+	}
+	if CheckKey(strings.Repeat("k", MaxKeyBytes)) != nil || CheckKey("\xff") == nil {
+		t.Error("CheckKey: a key of MaxKeyBytes must pass, one that is not UTF-8 must not")
+	}
+}

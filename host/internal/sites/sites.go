@@ -1,0 +1,199 @@
+// Package sites applies the configuration's plugins and sites: it launches
+// the declared plugins, checks and applies each site's plugin settings, and
+// builds the routing snapshot the pipeline serves and the jobs the
+// scheduler runs, and describes the running plugins for the admin API and
+// the console. The daemon calls it on start and reload, check-config
+// without starting medgate.
+package sites
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// Launch starts one declared plugin whose binary has the checksum sum.
+type Launch func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error)
+
+// StartPlugins launches every declared plugin not in running yet and adds
+// it there. It returns config.Problems listing every plugin that could not
+// be started.
+func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance, launch Launch) error {
+	var problems config.Problems
+	for i, p := range cfg.Plugins {
+		if _, ok := running[p.Name]; ok {
+			continue
+		}
+		sum, err := cfg.Checksum(p)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
+			continue
+		}
+		in, err := launch(ctx, p, sum)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
+			continue
+		}
+		running[p.Name] = in
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+// Apply validates and applies every site's plugin settings and
+// returns the routing snapshot and the job list. Nothing is half-applied
+// in the returned snapshot: a site plugin with problems is reported and the
+// whole call fails.
+func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger) (*pipeline.Routes, []scheduler.Job, error) {
+	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
+	var jobs []scheduler.Job
+	var problems config.Problems
+	for i, s := range cfg.Sites {
+		routes.Sites[s.Code] = map[string]*pipeline.Target{}
+		routes.Disabled[s.Code] = map[string]bool{}
+		names := make([]string, 0, len(s.Plugins))
+		for n := range s.Plugins {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			sp := s.Plugins[name]
+			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
+			in := plugins[name]
+			if in == nil {
+				continue // reported by config.check
+			}
+			if !sp.IsEnabled() {
+				routes.Disabled[s.Code][name] = true
+				in.Forget(s.Code)
+				continue
+			}
+			desc := in.Description()
+			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
+			for _, p := range sps {
+				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
+			}
+			if len(sps) > 0 {
+				continue
+			}
+			diags, err := in.Configure(ctx, s.Code, settings)
+			if err != nil {
+				problems = append(problems, cfg.Problem(path, "%v", err))
+				continue
+			}
+			for _, dg := range diags {
+				if dg.Severity == sdk.SeverityError {
+					problems = append(problems, cfg.Problem(path+".settings."+dg.Field, "%s", dg.Message()))
+				}
+			}
+			if diags.HasError() {
+				continue
+			}
+			t := &pipeline.Target{Plugin: name, Handler: in, Operations: map[string]sdk.Operation{}}
+			for _, op := range desc.Operations {
+				t.Operations[op.Type] = op
+			}
+			routes.Sites[s.Code][name] = t
+			for _, j := range desc.Jobs {
+				jobs = append(jobs, job(in, s.Code, j, log))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, problems
+	}
+	return routes, jobs, nil
+}
+
+func job(in *pluginhost.Instance, site string, j sdk.Job, log *slog.Logger) scheduler.Job {
+	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, Run: func(ctx context.Context, now time.Time) error {
+		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
+		if err != nil {
+			return err
+		}
+		if r.Diagnostics.HasError() {
+			return errors.New(r.Diagnostics.String())
+		}
+		log.Info("job result", "plugin", in.Name(), "site", site, "job", j.Name, "summary", r.Summary, "processed", r.Processed)
+		return nil
+	}}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Types lists the operation types the routed plugins declare: the
+// only types that become metric labels.
+func Types(r *pipeline.Routes) []string {
+	seen := map[string]bool{}
+	for _, plugins := range r.Sites {
+		for _, t := range plugins {
+			for typ := range t.Operations {
+				seen[typ] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for typ := range seen {
+		out = append(out, typ)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Info is what /admin/plugins shows of a plugin.
+type Info struct {
+	Name        string          `json:"name"`
+	Version     string          `json:"version"`
+	Description string          `json:"description"`
+	Running     bool            `json:"running"`
+	Restarts    int             `json:"restarts"`
+	LastError   string          `json:"lastError,omitempty"`
+	Operations  []sdk.Operation `json:"operations"`
+	Jobs        []string        `json:"jobs"`
+	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
+	Views       sdk.Views       `json:"views,omitzero"`
+	Sites       []string        `json:"sites"`
+}
+
+// Infos describes the running plugins for /admin/plugins and the console,
+// by name, with the sites of cfg that enable each.
+func Infos(cfg *config.Config, plugins map[string]*pluginhost.Instance) []Info {
+	out := []Info{}
+	for name, in := range plugins {
+		running, restarts, lastErr := in.Status()
+		desc := in.Description()
+		pi := Info{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
+		if lastErr != nil {
+			pi.LastError = lastErr.Error()
+		}
+		for _, j := range desc.Jobs {
+			pi.Jobs = append(pi.Jobs, j.Name+" every "+j.Interval.String())
+		}
+		for _, s := range cfg.Sites {
+			if sp, ok := s.Plugins[name]; ok && sp.IsEnabled() {
+				pi.Sites = append(pi.Sites, s.Code)
+			}
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
