@@ -54,7 +54,7 @@ func New() *Adapter { return &Adapter{sites: map[string]siteConfig{}} }
 func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	ops := []sdk.Operation{
 		{Type: "ledger.record", Summary: "record an effect", Upload: true},
-		{Type: "ledger.crash", Summary: "crash the plugin once, then record"},
+		{Type: "ledger.crash", Summary: "crash the plugin crashTimes times, then record", Upload: true},
 		{Type: "ledger.reject", Summary: "answer a business error"},
 		{Type: "ledger.fail", Summary: "fail retryably n times, then record"},
 		{Type: "ledger.slow", Summary: "wait, then record"},
