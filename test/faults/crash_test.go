@@ -18,10 +18,12 @@ import (
 // answered failed with rule plugin-crash and goes to the DLQ instead of
 // crash-looping the plugin for ever; the others, the message after it on
 // its own key and every message of the other keys are answered ok; the
-// committed offsets reach the end.
+// committed offsets reach the end. The limit is configured
+// (processing.pluginCrashLimit: 2).
 func TestMessageThatCrashesThePlugin(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, clusterOpts{})
+	// Two crashes alone in the plugin (after a first one) fail a message.
+	c := startCluster(t, clusterOpts{processing: map[string]any{"pluginCrashLimit": 2}})
 	msg := func(key, id, typ string, payload map[string]any) kafka.Message {
 		v, _ := json.Marshal(harness.Request{ID: id, Site: "s1", Type: typ, OccurredAt: time.Now().Format(time.RFC3339), Payload: payload})
 		return kafka.Message{Key: []byte(key), Value: v}
@@ -48,8 +50,9 @@ func TestMessageThatCrashesThePlugin(t *testing.T) {
 	replies := c.p.Replies(append([]string{"cr-poison"}, ok...), 2*time.Minute)
 	t.Logf("%d messages, one crashing the plugin on every attempt, answered in %s", len(ok)+1, time.Since(start).Round(time.Millisecond))
 	p := replies["cr-poison"]
-	if p.Status != "failed" || len(p.Errors) == 0 || p.Errors[0].Rule != "plugin-crash" || !strings.Contains(p.Errors[0].Message, "cannot be delivered") {
-		t.Errorf("the message crashing the plugin: status %q, errors %+v; want failed, rule plugin-crash, saying it cannot be delivered", p.Status, p.Errors)
+	if p.Status != "failed" || len(p.Errors) == 0 || p.Errors[0].Rule != "plugin-crash" || !strings.Contains(p.Errors[0].Message, "cannot be delivered") ||
+		!strings.Contains(p.Errors[0].Message, "died during 3 calls handling this message, 2 of them with no other message") {
+		t.Errorf("the message crashing the plugin: status %q, errors %+v; want failed, rule plugin-crash, after 3 crashes (2 alone: pluginCrashLimit), saying it cannot be delivered", p.Status, p.Errors)
 	} else {
 		t.Logf("its reply after %d attempts: %s", p.Attempts, p.Errors[0].Message)
 	}
