@@ -25,6 +25,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -398,6 +400,15 @@ func (in *Instance) failed(ctx context.Context, ref launchRef, err error) error 
 	}
 	if ref.dead {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled:
+		// The connection broke: the process may be dying.
+	default:
+		// The plugin answered with an error: it is alive.
+		if !ref.client.Exited() {
+			return err
+		}
 	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()

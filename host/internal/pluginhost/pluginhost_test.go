@@ -139,9 +139,15 @@ func TestCrashDuringCall(t *testing.T) {
 		_, err := in.Handle(ctx, &sdk.HandleRequest{Site: "s1", Type: typ, MessageID: "m", Key: "k", Payload: []byte(payload), Attempt: 1})
 		return err
 	}
+	// An error the plugin answers is no crash, and is not held back.
+	at := time.Now()
+	_, err = in.Handle(t.Context(), &sdk.HandleRequest{Site: "nosuch", Type: "ledger.record", MessageID: "m", Key: "k", Payload: []byte(`{"seq":1}`), Attempt: 1})
+	var ce *CrashError
+	if err == nil || errors.As(err, &ce) || time.Since(at) >= exitGrace {
+		t.Fatalf("a plugin error: err = %v after %s; want a plain error at once", err, time.Since(at))
+	}
 	for gen := uint64(1); gen <= 2; gen++ {
 		err := call(t.Context(), "ledger.crash", `{"seq":1,"crashTimes":-1}`)
-		var ce *CrashError
 		if !errors.As(err, &ce) || ce.Generation != gen || ce.Plugin != "ledger" || ce.Uptime <= 0 {
 			t.Fatalf("call %d: err = %v (%+v), want a CrashError of launch %d", gen, err, ce, gen)
 		}
