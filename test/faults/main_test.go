@@ -55,11 +55,15 @@ type clusterOpts struct {
 	processing map[string]any
 	plugins    []string       // default: workinjury
 	extra      map[string]any // top-level configuration
+	brokers    []string       // default: the broker every test shares
 }
 
 func startCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
-	brokers := testenv.Kafka(t)
+	brokers := o.brokers
+	if brokers == nil {
+		brokers = testenv.Kafka(t)
+	}
 	bins := harness.Binaries(t)
 	kp, err := wisim.GenerateKeyPair()
 	if err != nil {

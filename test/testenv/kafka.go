@@ -4,7 +4,9 @@
 // Kafka: Kafka returns the bootstrap address of one real Apache Kafka broker
 // (KRaft, broker and controller in one JVM) started from the jars that
 // deploy/kafka/fetch.sh downloads from Maven Central; StopKafka stops it, and
-// it dies with the test process in any case. When Java or the jars are
+// it dies with the test process in any case. NewKafkaBroker starts a broker
+// of one test alone that the test may stop and start again on the same ports
+// and data. When Java or the jars are
 // missing, tests that need the broker are skipped, or fail when
 // MEDGATE_REQUIRE_SERVICES=1 (as in CI).
 package testenv
@@ -155,42 +157,53 @@ func StopKafka() {
 	kafkaBroker.sasl = KafkaSASLListener{}
 }
 
-// kafkaStart fills the kafka variable; the caller holds kafkaBroker.mu.
-func kafkaStart() {
+// kafkaTools are what every broker of this process needs.
+type kafkaTools struct {
+	java, jars, deploy, version string
+	timeout                     time.Duration
+}
+
+// kafkaFind locates Java and the jars. skip says why the broker cannot run
+// here; err says the environment is wrong.
+func kafkaFind() (tl kafkaTools, skip string, err error) {
 	root, err := kafkaRepoRoot()
 	if err != nil {
-		kafkaBroker.err = err
-		return
+		return tl, "", err
 	}
-	jars := os.Getenv(KafkaJarsEnv)
-	if jars == "" {
-		jars = filepath.Join(root, ".cache", "kafka", "jars")
+	tl.jars = os.Getenv(KafkaJarsEnv)
+	if tl.jars == "" {
+		tl.jars = filepath.Join(root, ".cache", "kafka", "jars")
 	}
-	brokerJars, _ := filepath.Glob(filepath.Join(jars, "kafka_2.13-*.jar"))
+	brokerJars, _ := filepath.Glob(filepath.Join(tl.jars, "kafka_2.13-*.jar"))
 	if len(brokerJars) == 0 {
-		kafkaBroker.skip = "no kafka_2.13 jar in " + jars
-		return
+		return tl, "no kafka_2.13 jar in " + tl.jars, nil
 	}
-	kafkaBroker.version = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(brokerJars[0]), "kafka_2.13-"), ".jar")
-	java, err := kafkaJava()
-	if err != nil {
-		kafkaBroker.skip = err.Error()
-		return
+	tl.version = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(brokerJars[0]), "kafka_2.13-"), ".jar")
+	if tl.java, err = kafkaJava(); err != nil {
+		return tl, err.Error(), nil
 	}
-	timeout := 90 * time.Second
+	tl.timeout = 90 * time.Second
 	if s := os.Getenv(KafkaStartTimeoutEnv); s != "" {
-		if timeout, err = time.ParseDuration(s); err != nil {
-			kafkaBroker.err = fmt.Errorf("parse %s=%q: %w (use a Go duration such as 2m)", KafkaStartTimeoutEnv, s, err)
-			return
+		if tl.timeout, err = time.ParseDuration(s); err != nil {
+			return tl, "", fmt.Errorf("parse %s=%q: %w (use a Go duration such as 2m)", KafkaStartTimeoutEnv, s, err)
 		}
 	}
+	tl.deploy = filepath.Join(root, "deploy", "kafka")
+	return tl, "", nil
+}
 
-	deploy := filepath.Join(root, "deploy", "kafka")
+// kafkaStart fills the kafka variable; the caller holds kafkaBroker.mu.
+func kafkaStart() {
+	tl, skip, err := kafkaFind()
+	kafkaBroker.skip, kafkaBroker.err, kafkaBroker.version = skip, err, tl.version
+	if skip != "" || err != nil {
+		return
+	}
 	start := time.Now()
 	// Another process may take a free port between our probe and the
 	// broker's bind: retry with new ports in that case.
 	for attempt := 1; ; attempt++ {
-		p, l, err := kafkaLaunch(java, jars, deploy, timeout)
+		p, l, err := kafkaLaunch(tl)
 		if err == nil {
 			kafkaBroker.proc, kafkaBroker.addrs, kafkaBroker.sasl, kafkaBroker.startup = p, []string{l.plain}, l.sasl, time.Since(start)
 			return
@@ -212,25 +225,29 @@ type kafkaListeners struct {
 	sasl  KafkaSASLListener
 }
 
-// kafkaLaunch formats a fresh log directory and starts the broker, waiting
-// until it answers metadata requests. On error the returned process (if
-// any) still needs stop.
-func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, kafkaListeners, error) {
-	var l kafkaListeners
-	dir, err := os.MkdirTemp("", "medgate-kafka-")
-	if err != nil {
-		return nil, l, fmt.Errorf("create Kafka temp directory: %w", err)
-	}
-	p := &kafkaProc{dir: dir, log: filepath.Join(dir, "broker.log"), exited: make(chan struct{})}
+// kafkaNode is a formatted broker: its configuration and data in dir, its
+// log, and its listeners. It can run several times in a row on the same
+// ports and data.
+type kafkaNode struct {
+	tl        kafkaTools
+	dir       string
+	props     string
+	log       string
+	listeners kafkaListeners
+}
+
+// kafkaFormat writes the configuration of a broker with fresh ports into
+// dir and formats its log directory.
+func kafkaFormat(tl kafkaTools, dir string) (*kafkaNode, error) {
+	n := &kafkaNode{tl: tl, dir: dir, props: filepath.Join(dir, "server.properties"), log: filepath.Join(dir, "broker.log")}
 	brokerPort, err1 := kafkaFreePort()
 	controllerPort, err2 := kafkaFreePort()
 	saslPort, err3 := kafkaFreePort()
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return p, l, fmt.Errorf("find free ports for Kafka: %w", err)
+		return n, fmt.Errorf("find free ports for Kafka: %w", err)
 	}
 	password := kafkaRandom(12)
-	props := filepath.Join(dir, "server.properties")
-	if err := kafkaRenderConfig(filepath.Join(deploy, "server.properties.tmpl"), props, map[string]any{
+	if err := kafkaRenderConfig(filepath.Join(tl.deploy, "server.properties.tmpl"), n.props, map[string]any{
 		"Host":           kafkaHost,
 		"BrokerPort":     brokerPort,
 		"ControllerPort": controllerPort,
@@ -239,53 +256,77 @@ func kafkaLaunch(java, jars, deploy string, timeout time.Duration) (*kafkaProc, 
 		"SASLPassword":   password,
 		"LogDir":         filepath.Join(dir, "data"),
 	}); err != nil {
-		return p, l, err
+		return n, err
 	}
-	logFile, err := os.Create(p.log)
+	logFile, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return p, l, fmt.Errorf("create Kafka log file: %w", err)
+		return n, fmt.Errorf("create Kafka log file: %w", err)
 	}
 	defer logFile.Close()
-
-	classpath := filepath.Join(jars, "*")
-	log4j := "-Dlog4j2.configurationFile=" + filepath.Join(deploy, "log4j2.properties")
-	format := exec.Command(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", log4j,
-		"-cp", classpath, "kafka.tools.StorageTool",
-		"format", "--standalone", "--cluster-id="+kafkaClusterID(), "-c", props, // "=": an id may start with "-"
+	format := exec.Command(tl.java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", n.log4j(),
+		"-cp", filepath.Join(tl.jars, "*"), "kafka.tools.StorageTool",
+		"format", "--standalone", "--cluster-id="+kafkaClusterID(), "-c", n.props, // "=": an id may start with "-"
 		"--add-scram", "SCRAM-SHA-256=[name="+kafkaSASLUser+",password="+password+"]",
 		"--add-scram", "SCRAM-SHA-512=[name="+kafkaSASLUser+",password="+password+"]")
 	format.Stdout, format.Stderr = logFile, logFile
 	if err := format.Run(); err != nil {
-		return p, l, fmt.Errorf("format Kafka storage with kafka.tools.StorageTool: %w; log:\n%s", err, kafkaLogTail(p.log, 40))
+		return n, fmt.Errorf("format Kafka storage with kafka.tools.StorageTool: %w; log:\n%s", err, kafkaLogTail(n.log, 40))
 	}
+	n.listeners.plain = net.JoinHostPort(kafkaHost, strconv.Itoa(brokerPort))
+	n.listeners.sasl = KafkaSASLListener{
+		Addrs:    []string{net.JoinHostPort(kafkaHost, strconv.Itoa(saslPort))},
+		Username: kafkaSASLUser,
+		Password: password,
+	}
+	return n, nil
+}
 
-	p.cmd = exec.Command("/bin/sh", "-c", kafkaSupervise, "sh", dir,
-		java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Djava.awt.headless=true", log4j, "-Dkafka.logs.dir="+filepath.Join(dir, "logs"),
-		"-cp", classpath, "kafka.Kafka", props)
+func (n *kafkaNode) log4j() string {
+	return "-Dlog4j2.configurationFile=" + filepath.Join(n.tl.deploy, "log4j2.properties")
+}
+
+// run starts the broker under kafkaSupervise, which deletes scratch when
+// the broker is stopped, and waits until it answers metadata requests. On
+// error the returned process (if any) still needs stop.
+func (n *kafkaNode) run(scratch string) (*kafkaProc, error) {
+	p := &kafkaProc{dir: scratch, log: n.log, exited: make(chan struct{})}
+	logFile, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return p, fmt.Errorf("open Kafka log file: %w", err)
+	}
+	defer logFile.Close()
+	p.cmd = exec.Command("/bin/sh", "-c", kafkaSupervise, "sh", scratch,
+		n.tl.java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Djava.awt.headless=true", n.log4j(), "-Dkafka.logs.dir="+filepath.Join(scratch, "logs"),
+		"-cp", filepath.Join(n.tl.jars, "*"), "kafka.Kafka", n.props)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		return p, l, fmt.Errorf("start Kafka broker: %w", err)
+		return p, fmt.Errorf("start Kafka broker: %w", err)
 	}
 	if err := p.cmd.Start(); err != nil {
-		return p, l, fmt.Errorf("start Kafka broker with %s: %w", java, err)
+		return p, fmt.Errorf("start Kafka broker with %s: %w", n.tl.java, err)
 	}
 	go func() {
 		_ = p.cmd.Wait()
 		close(p.exited)
 	}()
+	return p, kafkaWaitReady(p, n.listeners.plain, n.tl.timeout)
+}
 
-	addr := net.JoinHostPort(kafkaHost, strconv.Itoa(brokerPort))
-	if err := kafkaWaitReady(p, addr, timeout); err != nil {
-		return p, l, err
+// kafkaLaunch formats a fresh broker in a new temporary directory and
+// starts it, waiting until it answers metadata requests. On error the
+// returned process (if any) still needs stop; stop deletes the directory.
+func kafkaLaunch(tl kafkaTools) (*kafkaProc, kafkaListeners, error) {
+	dir, err := os.MkdirTemp("", "medgate-kafka-")
+	if err != nil {
+		return nil, kafkaListeners{}, fmt.Errorf("create Kafka temp directory: %w", err)
 	}
-	l.plain = addr
-	l.sasl = KafkaSASLListener{
-		Addrs:    []string{net.JoinHostPort(kafkaHost, strconv.Itoa(saslPort))},
-		Username: kafkaSASLUser,
-		Password: password,
+	n, err := kafkaFormat(tl, dir)
+	if err != nil {
+		return &kafkaProc{dir: dir, log: n.log, exited: make(chan struct{})}, kafkaListeners{}, err
 	}
-	return p, l, nil
+	p, err := n.run(dir)
+	return p, n.listeners, err
 }
 
 // kafkaWaitReady polls the broker with metadata requests until it lists

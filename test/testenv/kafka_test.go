@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -50,5 +51,45 @@ func TestKafkaSASLListener(t *testing.T) {
 	l := KafkaSASL(t)
 	if len(l.Addrs) != 1 || l.Addrs[0] == Kafka(t)[0] || l.Username == "" || len(l.Password) < 16 {
 		t.Fatalf("KafkaSASL() = %+v, want its own address and credentials", l)
+	}
+}
+
+// TestKafkaBrokerRestart stops a broker of its own and starts it again: the
+// same address answers and the records written before the stop are there.
+func TestKafkaBrokerRestart(t *testing.T) {
+	b := NewKafkaBroker(t)
+	addr := b.Addrs()[0]
+	if addr == Kafka(t)[0] {
+		t.Fatalf("NewKafkaBroker returned the shared broker's address %s", addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(addr)}
+	if _, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "restart", NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "restart", RequiredAcks: kafka.RequireAll}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	b.Stop()
+	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+		_ = c.Close()
+		t.Fatalf("the stopped broker still accepts connections at %s", addr)
+	}
+	took := b.Start()
+	t.Logf("restarted in %s", took.Round(time.Millisecond))
+	if b.Addrs()[0] != addr {
+		t.Fatalf("address after restart %s, want %s", b.Addrs()[0], addr)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: "restart", Partition: 0})
+	defer r.Close()
+	m, err := r.ReadMessage(ctx)
+	if err != nil {
+		t.Fatalf("read after restart: %v", err)
+	}
+	if string(m.Value) != "before" {
+		t.Fatalf("record after restart %q, want %q", m.Value, "before")
 	}
 }

@@ -208,6 +208,10 @@ type Processing struct {
 	// a system that is down. 0 uses the default; -1 disables the breaker.
 	BreakerThreshold int      `yaml:"breakerThreshold"`
 	BreakerCooldown  Duration `yaml:"breakerCooldown"`
+	// PluginCrashLimit: a message during whose calls the plugin process
+	// died this many times (with no other message in the plugin) is
+	// answered failed, rule plugin-crash, and goes to the DLQ.
+	PluginCrashLimit int `yaml:"pluginCrashLimit"`
 }
 
 // Retention bounds the store's growth. Finished messages (ok, invalid,
@@ -499,6 +503,9 @@ func (c *Config) applyDefaults() {
 	if p.BreakerThreshold == 0 {
 		p.BreakerThreshold = 5
 	}
+	if p.PluginCrashLimit == 0 {
+		p.PluginCrashLimit = 3
+	}
 	if p.BreakerCooldown == 0 {
 		p.BreakerCooldown = Duration(30 * time.Second)
 	}
@@ -631,6 +638,9 @@ func (c *Config) check() Problems {
 	}
 	if p.MaxAttempts < 1 {
 		add("processing.maxAttempts", "must be at least 1")
+	}
+	if p.PluginCrashLimit < 1 {
+		add("processing.pluginCrashLimit", "must be at least 1, is %d", p.PluginCrashLimit)
 	}
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")

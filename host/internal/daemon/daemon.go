@@ -177,7 +177,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		Store: d.store, Publisher: d.producer, Topics: pipeline.Topics{Replies: cfg.Kafka.Topics.Replies, DLQ: cfg.Kafka.Topics.DLQ}, Logger: log, Observer: d.metrics,
 		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
-		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(),
+		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(), CrashLimit: p.PluginCrashLimit,
 	}); err != nil {
 		return nil, err
 	}

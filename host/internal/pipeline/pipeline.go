@@ -36,6 +36,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -117,7 +118,17 @@ type Options struct {
 	// site open its circuit for BreakerCooldown (0 disables the breaker).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
+	// CrashLimit: after the plugin process died during the call of a
+	// message this many times while that message was alone in the plugin,
+	// the message fails with rule plugin-crash and goes to the DLQ, upload
+	// or not (0: DefaultCrashLimit). After a first crash during its call,
+	// a message is retried alone, so that healthy messages in the plugin at
+	// the time of another's crash are not blamed.
+	CrashLimit int
 }
+
+// DefaultCrashLimit is Options.CrashLimit when unset.
+const DefaultCrashLimit = 3
 
 // Observer receives metrics events; nil methods are fine.
 type Observer interface {
@@ -137,6 +148,7 @@ type Processor struct {
 	routes atomic.Pointer[Routes]
 	keys   keyLocks
 	brk    *breaker
+	gates  gates
 	tf     Transformer
 
 	replyTo   map[string]bool // allowed replyTo topics
@@ -164,6 +176,9 @@ func New(o Options) (*Processor, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.CrashLimit <= 0 {
+		o.CrashLimit = DefaultCrashLimit
 	}
 	p := &Processor{store: o.Store, pub: o.Publisher, topics: o.Topics, opts: o, log: o.Logger, obs: o.Observer, now: time.Now,
 		brk: newBreaker(o.BreakerThreshold, o.BreakerCooldown), replyTo: map[string]bool{o.Topics.Replies: true}}
@@ -286,6 +301,9 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	reason := ""
 	if r.Status == message.StatusFailed {
 		reason = "failed after retries"
+		if len(r.Errors) > 0 && r.Errors[0].Rule == RulePluginCrash {
+			reason = "the plugin process died during every attempt"
+		}
 	}
 	return r, p.finish(ctx, env, in, r, reason, start)
 }
@@ -321,6 +339,9 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 	}
 	var lastErrs []message.ReplyError
 	round := 0 // calls in this delivery; attempts counts every call ever made
+	// Calls of this delivery during which the plugin process died, and
+	// those of them made alone in the plugin.
+	crashes, crashesAlone := 0, 0
 	for {
 		if ctx.Err() != nil {
 			return nil, ErrStopped
@@ -348,6 +369,11 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		}
 		attempts = n
 		round++
+		alone := crashes > 0
+		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
+		if err != nil {
+			return nil, ErrStopped
+		}
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
@@ -356,6 +382,7 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		})
 		timedOut := cctx.Err() != nil
 		cancel()
+		leave()
 		// The breaker counts what says the external system is in trouble:
 		// retryable failures the plugin reports, and calls that ran out of
 		// time. A plugin that crashed is the supervisor's business (it
@@ -366,8 +393,17 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		case ctx.Err() != nil:
 			return nil, ErrStopped
 		case err != nil:
-			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "err", err)
+			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", err)
 			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
+			if crash := (*pluginhost.CrashError)(nil); errors.As(err, &crash) {
+				crashes++
+				if alone {
+					crashesAlone++
+				}
+				if crashesAlone >= p.opts.CrashLimit {
+					return p.crashed(env, t, crashes, crashesAlone, n), nil
+				}
+			}
 		case resp.Status == sdk.StatusFailed && resp.Retryable:
 			lastErrs = diagsToErrors(resp.Diagnostics)
 			if len(lastErrs) == 0 {
@@ -391,6 +427,19 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		case <-time.After(wait):
 		}
 	}
+}
+
+// RulePluginCrash is the rule of a message during whose calls the plugin
+// process died Options.CrashLimit times while the message was alone in it.
+const RulePluginCrash = "plugin-crash"
+
+// crashed is the failed reply of a message that kills the plugin.
+func (p *Processor) crashed(env *message.Envelope, t *Target, crashes, alone, attempts int) *message.Reply {
+	p.log.Error("message crashes the plugin; given up and dead-lettered", "id", env.ID, "type", env.Type, "plugin", t.Plugin, "crashes", crashes, "alone", alone)
+	msg := fmt.Sprintf("the %s plugin process died during %d calls handling this message, %d of them with no other message in the plugin: "+
+		"the message crashes the adapter and cannot be delivered (an upload neither: it was not sent, or its outcome is unknown and is reconciled before any resend); "+
+		"the message is in the DLQ; fix the adapter or the message and replay it with `medgate replay %s`", t.Plugin, crashes, alone, env.ID)
+	return p.reply(env, message.StatusFailed, []message.ReplyError{{Rule: RulePluginCrash, Message: msg}}, nil, nil, attempts)
 }
 
 func (p *Processor) backoff(attempt int) time.Duration {

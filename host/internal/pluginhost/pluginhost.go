@@ -25,6 +25,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -33,6 +35,33 @@ import (
 
 // ErrUnavailable: the plugin process is not running (crashed, restarting).
 var ErrUnavailable = errors.New("plugin is not running")
+
+// CrashError is the error of a call during which the plugin process it
+// started on died (crashed, was killed, or was stopped by the supervisor
+// for not answering). A call that could not start because the plugin was
+// being relaunched fails with ErrUnavailable instead.
+type CrashError struct {
+	Plugin string
+	// Generation counts the launches of the plugin; the call started on
+	// this one, and this one died.
+	Generation uint64
+	// Uptime is how long that process had been running when the call
+	// started; Lasted how long the call ran until it failed.
+	Uptime, Lasted time.Duration
+	Err            error
+}
+
+func (e *CrashError) Error() string {
+	return fmt.Sprintf("the plugin process (launch %d, up %s) died during the call after %s: %v",
+		e.Generation, e.Uptime.Round(time.Millisecond), e.Lasted.Round(time.Millisecond), e.Err)
+}
+
+func (e *CrashError) Unwrap() error { return e.Err }
+
+// exitGrace is how long a failed call waits for the process it ran on to
+// be seen as exited: the connection breaks a moment before go-plugin reaps
+// the process.
+const exitGrace = time.Second
 
 // ErrChecksum: the plugin binary does not match its configured checksum.
 var ErrChecksum = errors.New("plugin checksum mismatch")
@@ -100,6 +129,8 @@ type Instance struct {
 	schemas  map[string]map[string][]byte // per site, the schema documents Configure returned
 	restarts int
 	lastErr  error
+	gen      uint64        // launches so far; the running process is launch gen
+	upSince  time.Time     // when launch gen started taking calls
 	up       chan struct{} // closed while running; replaced when down
 
 	kick   chan struct{}
@@ -226,6 +257,8 @@ func (in *Instance) launch(ctx context.Context) error {
 	}
 	in.mu.Lock()
 	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), nil
+	in.gen++
+	in.upSince = time.Now()
 	close(in.up)
 	in.mu.Unlock()
 	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
@@ -317,31 +350,80 @@ func (in *Instance) markDown(cause error) {
 	}
 }
 
+// launchRef is the process a call starts on.
+type launchRef struct {
+	impl    sdk.Plugin
+	client  *plugin.Client
+	gen     uint64
+	upSince time.Time
+	start   time.Time
+	dead    bool // the process had already exited when the call started
+}
+
 // current returns the running implementation. While the plugin is being
 // relaunched it waits for it, until ctx ends or wait has passed.
-func (in *Instance) current(ctx context.Context, wait time.Duration) (sdk.Plugin, error) {
-	in.mu.RLock()
-	impl, up := in.impl, in.up
-	in.mu.RUnlock()
-	if impl != nil {
-		return impl, nil
+func (in *Instance) current(ctx context.Context, wait time.Duration) (launchRef, error) {
+	ref, up := in.running()
+	if ref.impl != nil {
+		return ref, nil
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-up:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("plugin %q: %w: %w", in.spec.Name, ErrUnavailable, ctx.Err())
+		return ref, fmt.Errorf("plugin %q: %w: %w", in.spec.Name, ErrUnavailable, ctx.Err())
 	case <-t.C:
-		return nil, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
+		return ref, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
 	}
+	if ref, _ = in.running(); ref.impl == nil {
+		return ref, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
+	}
+	return ref, nil
+}
+
+func (in *Instance) running() (launchRef, chan struct{}) {
 	in.mu.RLock()
-	impl = in.impl
-	in.mu.RUnlock()
-	if impl == nil {
-		return nil, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrUnavailable)
+	defer in.mu.RUnlock()
+	ref := launchRef{impl: in.impl, client: in.client, gen: in.gen, upSince: in.upSince, start: time.Now()}
+	ref.dead = ref.client != nil && ref.client.Exited()
+	return ref, in.up
+}
+
+// failed classifies the error of a call made on ref: if ref's process has
+// died (or dies within exitGrace, while ctx lasts) it is a *CrashError;
+// if it was dead before the call started, the error is ErrUnavailable.
+func (in *Instance) failed(ctx context.Context, ref launchRef, err error) error {
+	lasted := time.Since(ref.start)
+	if ref.client == nil {
+		return err
 	}
-	return impl, nil
+	if ref.dead {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled:
+		// The connection broke: the process may be dying.
+	default:
+		// The plugin answered with an error: it is alive.
+		if !ref.client.Exited() {
+			return err
+		}
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.Now().Add(exitGrace)
+	for !ref.client.Exited() {
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-t.C:
+		}
+	}
+	return &CrashError{Plugin: in.spec.Name, Generation: ref.gen, Uptime: ref.start.Sub(ref.upSince), Lasted: lasted, Err: err}
 }
 
 // afterCall nudges the supervisor when a call failed in a way that suggests
@@ -389,11 +471,11 @@ func (in *Instance) Status() (running bool, restarts int, lastErr error) {
 // Configure applies settings for a site; they are kept and re-applied
 // after every relaunch. Settings must already be checked (CheckSettings).
 func (in *Instance) Configure(ctx context.Context, site string, settings map[string]string) (sdk.Diagnostics, error) {
-	impl, err := in.current(ctx, 30*time.Second)
+	ref, err := in.current(ctx, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+	r, err := ref.impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 	in.afterCall(err)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: configure site %q: %w", in.spec.Name, site, err)
@@ -425,25 +507,25 @@ func (in *Instance) Forget(site string) {
 
 // Handle calls the plugin. If the plugin is restarting it waits briefly.
 func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
-	impl, err := in.current(ctx, 10*time.Second)
+	ref, err := in.current(ctx, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := impl.Handle(ctx, req)
+	r, err := ref.impl.Handle(ctx, req)
 	in.afterCall(err)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, err)
+		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, in.failed(ctx, ref, err))
 	}
 	return r, nil
 }
 
 // RunJob calls the plugin's job.
 func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
-	impl, err := in.current(ctx, 10*time.Second)
+	ref, err := in.current(ctx, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := impl.RunJob(ctx, req)
+	r, err := ref.impl.RunJob(ctx, req)
 	in.afterCall(err)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: job %q: %w", in.spec.Name, req.Job, err)

@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -113,6 +114,54 @@ func TestCrashedPluginIsRelaunched(t *testing.T) {
 	}
 	if running, n, _ := in.Status(); !running || n < 1 || in.Pid() == pid {
 		t.Fatalf("running=%v restarts=%d pid %d→%d", running, n, pid, in.Pid())
+	}
+}
+
+// TestCrashDuringCall tells a call during which the plugin process died
+// (a *CrashError naming the launch it ran on) from a call made while the
+// plugin is down (ErrUnavailable, no CrashError).
+func TestCrashDuringCall(t *testing.T) {
+	t.Parallel()
+	path, sum := ledger(t)
+	restarted := make(chan struct{}, 10)
+	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
+		Logger: quiet, PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: 200 * time.Millisecond,
+		OnRestart: func(string) { restarted <- struct{}{} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if diags, err := in.Configure(t.Context(), "s1", map[string]string{"ledgerDir": t.TempDir()}); err != nil || diags.HasError() {
+		t.Fatalf("configure: %v %v", err, diags)
+	}
+	call := func(ctx context.Context, typ, payload string) error {
+		_, err := in.Handle(ctx, &sdk.HandleRequest{Site: "s1", Type: typ, MessageID: "m", Key: "k", Payload: []byte(payload), Attempt: 1})
+		return err
+	}
+	// An error the plugin answers is no crash, and is not held back.
+	at := time.Now()
+	_, err = in.Handle(t.Context(), &sdk.HandleRequest{Site: "nosuch", Type: "ledger.record", MessageID: "m", Key: "k", Payload: []byte(`{"seq":1}`), Attempt: 1})
+	var ce *CrashError
+	if err == nil || errors.As(err, &ce) || time.Since(at) >= exitGrace {
+		t.Fatalf("a plugin error: err = %v after %s; want a plain error at once", err, time.Since(at))
+	}
+	for gen := uint64(1); gen <= 2; gen++ {
+		err := call(t.Context(), "ledger.crash", `{"seq":1,"crashTimes":-1}`)
+		if !errors.As(err, &ce) || ce.Generation != gen || ce.Plugin != "ledger" || ce.Uptime <= 0 {
+			t.Fatalf("call %d: err = %v (%+v), want a CrashError of launch %d", gen, err, ce, gen)
+		}
+		// Down now: a call that cannot reach the plugin is not a crash.
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		err = call(ctx, "ledger.record", `{"seq":2}`)
+		cancel()
+		if !errors.Is(err, ErrUnavailable) || errors.As(err, &ce) {
+			t.Fatalf("call while down: err = %v, want ErrUnavailable and no CrashError", err)
+		}
+		<-restarted
+	}
+	if err := call(t.Context(), "ledger.record", `{"seq":3}`); err != nil {
+		t.Fatalf("after the relaunch: %v", err)
 	}
 }
 

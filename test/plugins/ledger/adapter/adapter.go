@@ -6,7 +6,8 @@
 // Operations (payload {"seq": n, ...}):
 //
 //	ledger.record  record an effect (reconciles from the ledger when Recovering)
-//	ledger.crash   kill the plugin process the first time a message is seen, then record
+//	ledger.crash   kill the plugin process the first payload.crashTimes times (default 1) a
+//	               message is seen, then record; crashTimes -1: on every attempt
 //	ledger.reject  answer a business error (status rejected)
 //	ledger.fail    fail retryably payload.failTimes times (counted in host state), then record
 //	ledger.slow    wait payload.ms milliseconds (or until the context ends), then record
@@ -53,7 +54,7 @@ func New() *Adapter { return &Adapter{sites: map[string]siteConfig{}} }
 func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	ops := []sdk.Operation{
 		{Type: "ledger.record", Summary: "record an effect", Upload: true},
-		{Type: "ledger.crash", Summary: "crash the plugin once, then record"},
+		{Type: "ledger.crash", Summary: "crash the plugin crashTimes times, then record", Upload: true},
 		{Type: "ledger.reject", Summary: "answer a business error"},
 		{Type: "ledger.fail", Summary: "fail retryably n times, then record"},
 		{Type: "ledger.slow", Summary: "wait, then record"},
@@ -90,7 +91,10 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 type payload struct {
 	Seq       *int64 `json:"seq"`
 	FailTimes int    `json:"failTimes"`
-	MS        int    `json:"ms"`
+	// CrashTimes is how often ledger.crash kills the process (0: once,
+	// -1: always).
+	CrashTimes int `json:"crashTimes"`
+	MS         int `json:"ms"`
 }
 
 // Handle implements sdk.Plugin.
@@ -114,12 +118,18 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	switch req.Type {
 	case "ledger.record":
 	case "ledger.crash":
-		marker := filepath.Join(site.dir, "crashed-"+safe(req.MessageID))
-		if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
-			if err := os.WriteFile(marker, nil, 0o640); err != nil {
-				return nil, err
+		times := max(p.CrashTimes, 1)
+		for k := 0; k < times || p.CrashTimes < 0; k++ {
+			marker := filepath.Join(site.dir, "crashed-"+safe(req.MessageID))
+			if k > 0 {
+				marker += "-" + strconv.Itoa(k)
 			}
-			os.Exit(3) // simulate a plugin crash mid-message
+			if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) || p.CrashTimes < 0 {
+				if err := os.WriteFile(marker, nil, 0o640); err != nil {
+					return nil, err
+				}
+				os.Exit(3) // simulate a plugin crash mid-message
+			}
 		}
 	case "ledger.reject":
 		return &sdk.HandleResponse{
