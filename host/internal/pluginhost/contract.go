@@ -8,12 +8,10 @@ import (
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
-
-// ReservedHeaderPrefix starts the Kafka header names only the host sets.
-const ReservedHeaderPrefix = "medgate-"
 
 // ErrContract: a plugin broke a rule of the plugin contract.
 var ErrContract = errors.New("plugin contract")
@@ -25,8 +23,8 @@ func CheckEvent(plugin string, e sdk.Event) error {
 		return fmt.Errorf("%w: event type %q must start with %q (the plugin's own name)", ErrContract, e.Type, plugin+".")
 	}
 	for k := range e.Headers {
-		if strings.HasPrefix(strings.ToLower(k), ReservedHeaderPrefix) {
-			return fmt.Errorf("%w: event %s: header %q: names starting with %q are set by the host; rename it", ErrContract, e.Type, k, ReservedHeaderPrefix)
+		if strings.HasPrefix(strings.ToLower(k), message.HeaderPrefix) {
+			return fmt.Errorf("%w: event %s: header %q: names starting with %q are set by the host; rename it", ErrContract, e.Type, k, message.HeaderPrefix)
 		}
 	}
 	return nil
