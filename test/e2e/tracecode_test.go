@@ -127,7 +127,7 @@ func tcLine(no int, item, name, qty string, codes ...string) map[string]any {
 // uploads (with a duplicate and an invalid one), stock-in by date, token
 // expiry mid-run, codes and smallest sub-codes, the draft → adjust →
 // confirm flow with the receipt event, the medical-insurance upload, the
-// Excel export checked cell by cell, and `medgate export tracecode`.
+// Excel export checked cell by cell, and `medgate tracecode export`.
 func TestTracecode(t *testing.T) {
 	t.Parallel()
 	f := newTracecodeFixture(t)

@@ -59,7 +59,7 @@ func (t target) client(clientID string) (*client, error) {
 // client talks to a running medgate the way the hospital systems do: it
 // puts a request envelope on the request topic and waits for the reply
 // with the same requestId on the replies topic. `medgate send`, `ping`,
-// `export tracecode` and `selfpay import-pending` use it.
+// `tracecode export` and `selfpay import-pending` use it.
 type client struct {
 	cfg *config.Config
 	bus bus.Config
