@@ -898,13 +898,15 @@ func TestRowAction(t *testing.T) {
 		return c.post("/console/action", url.Values{"plugin": {"ecard"}, "list": {"recent-cards"}, "action": {"revoke"}, "site": {"s1"},
 			"row.cardNo": {`"` + card + `"`}, "csrf": {c.csrf}})
 	}
-	cases := map[string]struct {
-		card, want string
+	// In this order: the last revoke message sent is the refused one's.
+	cases := []struct {
+		name, card, want string
 	}{
-		"done":    {"880100000000013", "注销 Revoke ✓"},
-		"refused": {"880100000000099", "card 880100000000099 is unknown"},
+		{"done", "880100000000013", "注销 Revoke ✓"},
+		{"refused", "880100000000099", "card 880100000000099 is unknown"},
 	}
-	for name, tc := range cases {
+	for _, tc := range cases {
+		name := tc.name
 		r := action(tc.card)
 		if r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/worklists?list=recent-cards&plugin=ecard" {
 			t.Fatalf("%s: %d %v", name, r.code, r.h)
