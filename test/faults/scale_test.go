@@ -127,3 +127,39 @@ func ledgerOrder(t *testing.T, dir string, ids []string) int {
 	}
 	return ok
 }
+
+// TestThreeInstancesKilledAtRandomPoints is the host-kill fault test on the
+// scale-out shape: three instances in one consumer group on one PostgreSQL
+// store, and a random instance SIGKILLed and restarted at random points of
+// the stream (3 times in the short form, 20 in the long one), each after
+// a new part of the stream was sent. Partitions
+// move on every kill and every return; every upload still gets exactly one
+// distinct reply and the simulator's ledger holds it exactly once, in order
+// per key.
+func TestThreeInstancesKilledAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	kills := scale(3, 20)
+	c := startCluster(t, clusterOpts{instances: 3, postgres: true})
+	const part = 40 // uploads sent before each kill, so every kill finds work
+	s := newStream("sk", kills*part, 6)
+	inFlight := 0
+	for k := range kills {
+		c.p.SendRaw(s.msgs[k*part : (k+1)*part]...)
+		target := min(c.done(s)+1+c.rng.IntN(4), s.n)
+		harness.Eventually(t, 2*time.Minute, fmt.Sprintf("kill %d: %d records in the ledger", k+1, target), func() bool { return c.done(s) >= target })
+		if c.done(s) < s.n {
+			inFlight++
+		}
+		i := c.rng.IntN(len(c.nodes))
+		at := time.Now()
+		c.nodes[i].Kill()
+		c.nodes[i].Restart()
+		t.Logf("kill %d: instance %d at %d of %d records; ready again after %s", k+1, i, c.done(s), s.n, time.Since(at).Round(time.Millisecond))
+	}
+	res := c.verify(s, 3*time.Minute)
+	c.committedAll(30 * time.Second)
+	t.Logf("three instances, a random one SIGKILLed %d times (%d with uploads still to do): %s", kills, inFlight, res)
+	if inFlight < (kills+1)/2 {
+		t.Errorf("only %d of %d kills hit a stream with work left; the test proves too little", inFlight, kills)
+	}
+}
