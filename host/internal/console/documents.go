@@ -202,20 +202,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		}
 	}
 	if h := v.History; h != nil && h.Rows != "" {
-		t := &resultTable{}
-		for _, col := range h.Columns {
-			t.Columns = append(t.Columns, col.Title)
-		}
-		rows, _ := lookup(obj, h.Rows).([]any)
-		for _, row := range rows {
-			m, _ := row.(map[string]any)
-			cells := make([]string, len(h.Columns))
-			for i, col := range h.Columns {
-				cells[i] = valueText(lookup(m, col.Field))
-			}
-			t.Rows = append(t.Rows, cells)
-		}
-		out.History = t
+		out.History = tableOf(obj, *h)
 	}
 	return out, nil
 }

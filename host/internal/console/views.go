@@ -263,6 +263,25 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 
 // showResult builds the view of a reply payload as d declares. Text is
 // masked like work-list cells.
+// tableOf is the table d declares: the rows at d.Rows in obj, one cell
+// per declared column.
+func tableOf(obj any, d sdk.Display) *resultTable {
+	t := &resultTable{}
+	for _, col := range d.Columns {
+		t.Columns = append(t.Columns, col.Title)
+	}
+	rows, _ := lookup(obj, d.Rows).([]any)
+	for _, row := range rows {
+		m, _ := row.(map[string]any)
+		cells := make([]string, len(d.Columns))
+		for i, col := range d.Columns {
+			cells[i] = valueText(lookup(m, col.Field))
+		}
+		t.Rows = append(t.Rows, cells)
+	}
+	return t
+}
+
 func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
@@ -289,20 +308,7 @@ func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte)
 		}
 	}
 	if d.Rows != "" {
-		t := &resultTable{}
-		for _, col := range d.Columns {
-			t.Columns = append(t.Columns, col.Title)
-		}
-		rows, _ := lookup(obj, d.Rows).([]any)
-		for _, row := range rows {
-			m, _ := row.(map[string]any)
-			cells := make([]string, len(d.Columns))
-			for i, col := range d.Columns {
-				cells[i] = valueText(lookup(m, col.Field))
-			}
-			t.Rows = append(t.Rows, cells)
-		}
-		out.Table = t
+		out.Table = tableOf(obj, d)
 	}
 	if d.File != nil {
 		id, _ := lookup(obj, d.File.ArtifactField).(string)
