@@ -431,15 +431,9 @@ func (c *Config) applyDefaults() {
 	def(&k.Topics.Replies, "medgate.replies")
 	def(&k.Topics.Events, "medgate.events")
 	def(&k.Topics.DLQ, "medgate.dlq")
-	if k.MaxInFlight == 0 {
-		k.MaxInFlight = 64
-	}
-	if k.Partitions == 0 {
-		k.Partitions = 6
-	}
-	if k.ReplicationFactor == 0 {
-		k.ReplicationFactor = 1
-	}
+	def(&k.MaxInFlight, 64)
+	def(&k.Partitions, 6)
+	def(&k.ReplicationFactor, 1)
 	if k.Embedded != nil {
 		def(&k.Embedded.Listen, "127.0.0.1:9092")
 		def(&k.Embedded.DataDir, "data/kafka")
@@ -458,66 +452,28 @@ func (c *Config) applyDefaults() {
 	}
 	h := &c.HTTP
 	def(&h.Listen, "127.0.0.1:8080")
-	if h.IngressTimeout == 0 {
-		h.IngressTimeout = Duration(30 * time.Second)
-	}
-	if h.ReadHeaderTimeout == 0 {
-		h.ReadHeaderTimeout = Duration(10 * time.Second)
-	}
-	if h.ReadTimeout == 0 {
-		h.ReadTimeout = Duration(30 * time.Second)
-	}
-	if h.WriteTimeout == 0 {
-		h.WriteTimeout = h.IngressTimeout + Duration(15*time.Second)
-	}
-	if h.IdleTimeout == 0 {
-		h.IdleTimeout = Duration(2 * time.Minute)
-	}
-	if h.MaxConnections == 0 {
-		h.MaxConnections = 1024
-	}
+	def(&h.IngressTimeout, Duration(30*time.Second))
+	def(&h.ReadHeaderTimeout, Duration(10*time.Second))
+	def(&h.ReadTimeout, Duration(30*time.Second))
+	def(&h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second))
+	def(&h.IdleTimeout, Duration(2*time.Minute))
+	def(&h.MaxConnections, 1024)
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing
-	if p.MaxPayloadBytes == 0 {
-		p.MaxPayloadBytes = MaxPayloadLimit
-	}
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 8
-	}
-	if p.InitialBackoff == 0 {
-		p.InitialBackoff = Duration(500 * time.Millisecond)
-	}
-	if p.MaxBackoff == 0 {
-		p.MaxBackoff = Duration(30 * time.Second)
-	}
-	if p.CallTimeout == 0 {
-		p.CallTimeout = Duration(60 * time.Second)
-	}
-	if p.UploadDeadline == 0 {
-		p.UploadDeadline = Duration(30 * time.Minute)
-	}
-	if p.RetryBudget == 0 {
-		p.RetryBudget = Duration(10 * time.Minute)
-	}
-	if p.BreakerThreshold == 0 {
-		p.BreakerThreshold = 5
-	}
-	if p.PluginCrashLimit == 0 {
-		p.PluginCrashLimit = 3
-	}
-	if p.BreakerCooldown == 0 {
-		p.BreakerCooldown = Duration(30 * time.Second)
-	}
-	if c.Retention.Messages == 0 {
-		c.Retention.Messages = Duration(90 * 24 * time.Hour)
-	}
-	if c.Retention.Exchanges == 0 {
-		c.Retention.Exchanges = Duration(180 * 24 * time.Hour)
-	}
-	if c.Retention.Interval == 0 {
-		c.Retention.Interval = Duration(time.Hour)
-	}
+	def(&p.MaxPayloadBytes, MaxPayloadLimit)
+	def(&p.MaxAttempts, 8)
+	def(&p.InitialBackoff, Duration(500*time.Millisecond))
+	def(&p.MaxBackoff, Duration(30*time.Second))
+	def(&p.CallTimeout, Duration(60*time.Second))
+	def(&p.UploadDeadline, Duration(30*time.Minute))
+	def(&p.RetryBudget, Duration(10*time.Minute))
+	def(&p.BreakerThreshold, 5)
+	def(&p.PluginCrashLimit, 3)
+	def(&p.BreakerCooldown, Duration(30*time.Second))
+	def(&c.Retention.Messages, Duration(90*24*time.Hour))
+	def(&c.Retention.Exchanges, Duration(180*24*time.Hour))
+	def(&c.Retention.Interval, Duration(time.Hour))
 	if c.PluginChecksums != "" {
 		c.PluginChecksums = c.rel(c.PluginChecksums)
 	}
@@ -531,9 +487,11 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func def(s *string, v string) {
-	if *s == "" {
-		*s = v
+// def sets *p to v when *p is the zero value (the setting was not given).
+func def[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
 	}
 }
 
