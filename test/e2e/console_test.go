@@ -52,6 +52,9 @@ func (b *browser) do(method, path string, form url.Values) (int, string, http.He
 	req, _ := http.NewRequest(method, b.base+path, body)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// What Chrome sends with a form posted from the console's own page.
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Origin", b.base)
 	}
 	resp, err := b.c.Do(req)
 	if err != nil {
@@ -152,10 +155,10 @@ func TestConsole(t *testing.T) {
 		if code, _, h := b.do("GET", "/console/", nil); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/console/login") {
 			t.Fatalf("console without a session: %d %v", code, h)
 		}
-		if code, body, _ := b.do("POST", "/console/login", url.Values{"operator": {"pharm01 王药师"}, "token": {"wrong"}}); code != 401 || !strings.Contains(body, "admin token is wrong") {
+		if code, body, _ := b.do("POST", "/console/login", url.Values{"user": {"pharm01 王药师"}, "password": {"wrong"}}); code != 401 || !strings.Contains(body, "wrong user name or password") {
 			t.Fatalf("wrong token: %d", code)
 		}
-		code, _, h := b.do("POST", "/console/login", url.Values{"operator": {"pharm01 王药师"}, "token": {token}})
+		code, _, h := b.do("POST", "/console/login", url.Values{"user": {"pharm01 王药师"}, "password": {token}})
 		ck := h.Get("Set-Cookie")
 		if code != http.StatusSeeOther || !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || strings.Contains(ck, token) {
 			t.Fatalf("sign in: %d cookie %q", code, ck)

@@ -31,7 +31,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -92,6 +94,18 @@ type Options struct {
 	// Origins judges where browser requests come from (default: this
 	// server's own origin only).
 	Origins *origin.Checker
+	// Users may call the admin API with HTTP Basic authentication, each
+	// within their role (nil: only the admin token).
+	Users *access.Users
+	// Lockout limits failed Basic sign-ins per user and client address
+	// (default: 5 failures, then 15 minutes).
+	Lockout *access.Lockout
+	// Proxy, when set, is a trusted reverse proxy whose X-Forwarded-For
+	// names the client.
+	Proxy *access.Proxy
+	// Audit records every change made through the admin API (nil: none
+	// is recorded and each attempt is logged as an error).
+	Audit *audit.Recorder
 	// Now is the clock of the failed-authentication limiter (default time.Now).
 	Now func() time.Time
 }
@@ -113,27 +127,24 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.Origins == nil {
 		o.Origins, _ = origin.New(nil)
 	}
+	if o.Lockout == nil {
+		o.Lockout = access.NewLockout(0, 0, o.Now)
+	}
 	clients := o.Clients
 	if o.IngressToken != "" {
 		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
 	}
 	s := &server{b: b, o: o, origins: o.Origins, limit: newLimiter(o.Now, o.Registry), ingressCreds: credentials(clients),
 		adminCreds: credentials([]Client{{Name: "admin", Token: o.AdminToken}})}
-	admin := func(h handlerFunc) http.Handler { return s.guard(s.auth("admin", s.adminCreds, s.h(h))) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.Handle("GET /readyz", s.h(s.ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /v1/messages", s.guard(s.auth("ingress", s.ingressCreds, s.h(s.ingress))))
-	mux.Handle("POST /admin/reload", admin(s.reload))
-	mux.Handle("GET /admin/plugins", admin(s.plugins))
-	mux.Handle("GET /admin/jobs", admin(s.jobs))
-	mux.Handle("POST /admin/jobs/{plugin}/{site}/{job}/run", admin(s.runJob))
-	mux.Handle("GET /admin/messages", admin(s.messages))
-	mux.Handle("GET /admin/messages/{id}", admin(s.message))
-	mux.Handle("GET /admin/exchanges", admin(s.exchanges))
-	mux.Handle("POST /admin/messages/{id}/replay", admin(s.replay))
-	mux.Handle("POST /admin/store/rekey", admin(s.rekey))
+	s.table = s.adminRoutes()
+	for _, rt := range s.table {
+		mux.Handle(rt.pattern, s.admin(rt.role, rt.h))
+	}
 	if o.Console != nil {
 		mux.Handle("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// Exports and "run job now" may wait longer than the server's
@@ -146,9 +157,11 @@ func Handler(b Backend, o Options) http.Handler {
 }
 
 type server struct {
-	b            Backend
-	o            Options
-	origins      *origin.Checker
+	b       Backend
+	o       Options
+	origins *origin.Checker
+	// table is every admin API route with the role it needs (routes.go).
+	table        []route
 	limit        *limiter
 	ingressCreds []credential
 	adminCreds   []credential

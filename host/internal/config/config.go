@@ -176,6 +176,39 @@ type Console struct {
 	// through a reverse proxy ("https://medgate.hospital.example"), accepted
 	// as the origin of form posts besides the server's own.
 	PublicOrigins []string `yaml:"publicOrigins"`
+	// HTTPS says browsers reach the console over HTTPS (a TLS proxy in
+	// front): session cookies are Secure and HSTS is sent with HSTSMaxAge.
+	HTTPS      bool     `yaml:"https"`
+	HSTSMaxAge Duration `yaml:"hstsMaxAge"`
+	// SessionIdle ends a session after this long without a request
+	// (default 30m); SessionMax ends it anyway (default 12h).
+	SessionIdle Duration `yaml:"sessionIdle"`
+	SessionMax  Duration `yaml:"sessionMax"`
+	// Lockout refuses a user's sign-ins from one client address after
+	// Failures failures within Duration (defaults 5 and 15m).
+	Lockout Lockout `yaml:"lockout"`
+	// Proxy trusts a reverse proxy: its forwarded client address and,
+	// when set, the user (and role) it names.
+	Proxy *ConsoleProxy `yaml:"proxy"`
+}
+
+// Lockout configures the sign-in lockout.
+type Lockout struct {
+	Failures int      `yaml:"failures"`
+	Duration Duration `yaml:"duration"`
+}
+
+// ConsoleProxy is a trusted reverse proxy in front of the console.
+type ConsoleProxy struct {
+	// Trusted lists the proxy's addresses or CIDRs; the headers below and
+	// X-Forwarded-For are believed only from them.
+	Trusted []string `yaml:"trusted"`
+	// UserHeader names the header carrying the signed-in user (e.g.
+	// X-Remote-User); empty: the proxy only forwards addresses.
+	UserHeader string `yaml:"userHeader"`
+	// RoleHeader names the header carrying the role (viewer, operator,
+	// admin); empty: the role of the medgate user of that name.
+	RoleHeader string `yaml:"roleHeader"`
 }
 
 // HTTPClient is one ingress client.
@@ -468,6 +501,12 @@ func (c *Config) applyDefaults() {
 	def(&h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second))
 	def(&h.IdleTimeout, Duration(2*time.Minute))
 	def(&h.MaxConnections, 1024)
+	cs := &c.Console
+	def(&cs.HSTSMaxAge, Duration(365*24*time.Hour))
+	def(&cs.SessionIdle, Duration(30*time.Minute))
+	def(&cs.SessionMax, Duration(12*time.Hour))
+	def(&cs.Lockout.Failures, 5)
+	def(&cs.Lockout.Duration, Duration(15*time.Minute))
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing

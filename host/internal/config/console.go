@@ -2,17 +2,61 @@ package config
 
 import (
 	"fmt"
+	"regexp"
+	"time"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
 )
+
+// headerRE is an HTTP header name.
+var headerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 
 // checkConsole checks the console section.
 func (c *Config) checkConsole() Problems {
 	var ps Problems
 	add := func(path, f string, a ...any) { ps = append(ps, c.Problem(path, f, a...)) }
-	for i, o := range c.Console.PublicOrigins {
+	cs := c.Console
+	for i, o := range cs.PublicOrigins {
 		if _, err := origin.Normalize(o); err != nil {
 			add(fmt.Sprintf("console.publicOrigins[%d]", i), "%v", err)
+		}
+	}
+	if cs.SessionIdle.D() < time.Minute {
+		add("console.sessionIdle", "must be at least 1m, is %s", cs.SessionIdle.D())
+	}
+	if cs.SessionMax < cs.SessionIdle {
+		add("console.sessionMax", "%s must not be shorter than console.sessionIdle (%s)", cs.SessionMax.D(), cs.SessionIdle.D())
+	}
+	if cs.HSTSMaxAge <= 0 {
+		add("console.hstsMaxAge", "must be positive, is %s", cs.HSTSMaxAge.D())
+	}
+	if cs.Lockout.Failures < 1 || cs.Lockout.Failures > 100 {
+		add("console.lockout.failures", "must be between 1 and 100, is %d", cs.Lockout.Failures)
+	}
+	if cs.Lockout.Duration.D() < time.Minute {
+		add("console.lockout.duration", "must be at least 1m, is %s", cs.Lockout.Duration.D())
+	}
+	if p := cs.Proxy; p != nil {
+		if len(p.Trusted) == 0 {
+			add("console.proxy.trusted", "list the reverse proxy's addresses (e.g. 10.0.0.5 or 10.0.0.0/24); headers are believed only from them")
+		}
+		for i, t := range p.Trusted {
+			pf, err := access.ParseCIDR(t)
+			switch {
+			case err != nil:
+				add(fmt.Sprintf("console.proxy.trusted[%d]", i), "%v", err)
+			case pf.Bits() == 0:
+				add(fmt.Sprintf("console.proxy.trusted[%d]", i), "%q trusts every address, so anyone could name any user; list only the proxy's own addresses", t)
+			}
+		}
+		for name, h := range map[string]string{"userHeader": p.UserHeader, "roleHeader": p.RoleHeader} {
+			if h != "" && !headerRE.MatchString(h) {
+				add("console.proxy."+name, "%q is not an HTTP header name (letters, digits, '-')", h)
+			}
+		}
+		if p.RoleHeader != "" && p.UserHeader == "" {
+			add("console.proxy.roleHeader", "a role header needs console.proxy.userHeader too")
 		}
 	}
 	return ps

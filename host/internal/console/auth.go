@@ -1,9 +1,11 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
-	"net"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +14,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/audit"
 )
 
 // cookieName is the session cookie. It holds a random session id only.
@@ -21,11 +25,13 @@ const cookieName = "medgate_console"
 // maxSessions bounds the session map; the oldest session is dropped first.
 const maxSessions = 1000
 
-// session is one signed-in operator.
+// session is one signed-in user.
 type session struct {
 	id       string
 	csrf     string
-	operator string
+	operator string      // the user's name, recorded with every change
+	role     access.Role // what the user may do
+	via      string      // how the user signed in: password, admin token, proxy, open console
 	created  time.Time
 	seen     time.Time
 	flash    *flash
@@ -47,8 +53,8 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.max
 }
 
-// create starts a session for an operator.
-func (ss *sessions) create(operator string) *session {
+// create starts a session for a user.
+func (ss *sessions) create(operator string, role access.Role, via string) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -65,7 +71,7 @@ func (ss *sessions) create(operator string) *session {
 	if len(ss.m) >= maxSessions && oldest != nil {
 		delete(ss.m, oldest.id)
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, created: now, seen: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, role: role, via: via, created: now, seen: now}
 	ss.m[s.id] = s
 	return s
 }
@@ -115,35 +121,133 @@ func sessionFrom(r *http.Request) *session {
 	return s
 }
 
-// auth lets a request through only with a live session; POSTs also need
-// the session's CSRF token and must come from the console's own pages.
-func (c *Console) auth(next http.HandlerFunc) http.Handler {
+// auth lets a request through only with a live session whose role allows
+// need; unsafe methods also need the session's CSRF token and must come
+// from the console's own pages. A request from a trusted reverse proxy
+// naming a user gets (or keeps) a session for that user. The handler
+// runs with the session and the audit actor in its context; a change no
+// handler recorded itself is recorded here, so none goes unaudited.
+func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var s *session
-		if ck, err := r.Cookie(cookieName); err == nil {
-			s = c.sessions.get(ck.Value)
+		s, ok := c.proxySession(w, r)
+		if !ok {
+			return
 		}
 		if s == nil {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if ck, err := r.Cookie(cookieName); err == nil {
+				s = c.sessions.get(ck.Value)
+			}
+		}
+		if s == nil {
+			if safeMethod(r.Method) {
 				redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()))
 				return
 			}
 			c.fail(w, r, http.StatusForbidden, "未登录 (not signed in)", "Your console session has ended or was never started.", "Sign in again at "+Prefix+"login, then repeat the action.")
 			return
 		}
-		if r.Method == http.MethodPost {
+		ctx := audit.With(context.WithValue(r.Context(), ctxKey{}, s), c.o.Audit,
+			audit.Actor{Name: s.operator, Role: s.role.String(), Remote: c.clientAddr(r)})
+		r = r.WithContext(ctx)
+		if !safeMethod(r.Method) {
 			if !c.fromOwnPage(w, r, "form") {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
-				c.fail(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)), http.StatusForbidden, "表单已失效 (form expired)",
+				c.fail(w, r, http.StatusForbidden, "表单已失效 (form expired)",
 					"The form's security token does not match your session (the page was opened before you signed in again, or in another browser).",
 					"Reload the page and submit the form again.")
 				return
 			}
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+		if !s.role.Allows(need) {
+			c.o.Logger.Warn("console: request refused: role too low", "user", s.operator, "role", s.role.String(), "need", need.String(), "route", r.Pattern)
+			if !safeMethod(r.Method) {
+				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
+					Detail: "needs role " + need.String() + ", has " + s.role.String()})
+			}
+			c.fail(w, r, http.StatusForbidden, "权限不足 (not allowed)",
+				"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.role.Label()+".",
+				"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
+			return
+		}
+		next(w, r)
+		if !safeMethod(r.Method) && !audit.Recorded(ctx) {
+			_ = audit.Record(ctx, audit.Entry{Action: "console.post", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern})
+		}
 	})
+}
+
+// safeMethod reports whether a method only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead
+}
+
+// clientAddr is the client's address, the one a trusted proxy forwards.
+func (c *Console) clientAddr(r *http.Request) string {
+	return c.o.Proxy.ClientAddr(r)
+}
+
+// proxySession returns the session of the user a trusted reverse proxy
+// names (creating one, with a cookie, when the browser has none for that
+// user), nil when the proxy names nobody. ok is false when it refused the
+// request (an unknown role or user) and wrote the page.
+func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session, bool) {
+	name, roleName, found := c.o.Proxy.Identity(r)
+	if !found {
+		return nil, true
+	}
+	if ck, err := r.Cookie(cookieName); err == nil {
+		if s := c.sessions.get(ck.Value); s != nil && s.via == viaProxy && s.operator == name {
+			return s, true
+		}
+	}
+	actor := audit.Actor{Name: name, Remote: c.clientAddr(r)}
+	var role access.Role
+	var err error
+	switch {
+	case c.o.Proxy.RoleHeader != "":
+		role, err = access.ParseRole(roleName)
+	case c.o.Users != nil:
+		var u access.User
+		u, err = c.o.Users.Lookup(r.Context(), name)
+		role = u.Role
+	default:
+		err = errors.New("no role header is configured and medgate has no users")
+	}
+	if err == nil {
+		err = access.CheckName(name)
+	}
+	if err != nil {
+		c.o.Logger.Warn("console: proxy identity refused", "user", name, "remote", actor.Remote, "err", err)
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "proxy identity: " + err.Error()})
+		c.fail(w, r, http.StatusForbidden, "身份无法识别 (identity not accepted)",
+			"The reverse proxy signed you in as "+name+", but medgate cannot give that identity a role: "+err.Error()+".",
+			"Ask the administrator to send a valid role (viewer, operator or admin) in "+c.o.Proxy.RoleHeader+", or to add the user (medgate user add).")
+		return nil, false
+	}
+	s := c.sessions.create(name, role, viaProxy)
+	c.setCookie(w, r, s.id, 0)
+	actor.Role = role.String()
+	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader})
+	return s, true
+}
+
+// How a session was signed in.
+const (
+	viaPassword = "password"
+	viaToken    = "admin token"
+	viaProxy    = "reverse proxy"
+	viaOpen     = "open console"
+)
+
+// secure reports whether the browser reaches the console over HTTPS.
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.o.HTTPS }
+
+// setCookie sets the session cookie (maxAge < 0 deletes it).
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true,
+		Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
 }
 
 // fromOwnPage refuses a POST unless the browser's headers show it was
@@ -156,7 +260,7 @@ func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what strin
 	if res.Verdict == origin.Same {
 		return true
 	}
-	c.o.Logger.Warn("console: request refused: not from the console's own pages", "path", r.URL.Path, "remote", clientIP(r), "reason", res.Reason)
+	c.o.Logger.Warn("console: request refused: not from the console's own pages", "path", r.URL.Path, "remote", c.clientAddr(r), "reason", res.Reason)
 	c.fail(w, r, http.StatusForbidden, "请求来源不符 (cross-site request refused)",
 		"The "+what+" was not sent from this console's own pages ("+res.Reason+").",
 		"Open "+Prefix+" directly in the browser and use its pages. Behind a reverse proxy, list the address staff type (e.g. https://medgate.hospital.example) in console.publicOrigins.")
@@ -165,68 +269,143 @@ func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what strin
 
 // loginData is the login page's data.
 type loginData struct {
-	Next     string
-	Operator string
-	Problem  string
+	Next    string
+	User    string
+	Problem string
+	// Open: no users and no admin token, a name is enough.
+	Open bool
+	// Token: the admin token may sign in (bootstrap).
+	Token bool
+}
+
+// openConsole reports whether the console needs no password: no admin
+// token is configured and medgate has no users (loopback only; the
+// configuration refuses another listen address without a token).
+func (c *Console) openConsole(ctx context.Context) (bool, error) {
+	if c.o.AdminToken != "" {
+		return false, nil
+	}
+	if c.o.Users == nil {
+		return true, nil
+	}
+	any, err := c.o.Users.Any(ctx)
+	return !any, err
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "login", "登录 (sign in)", "", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	open, err := c.openConsole(r.Context())
+	if err != nil {
+		c.o.Logger.Error("console: read users", "err", err)
+	}
+	c.render(w, r, http.StatusOK, "login", "登录 (sign in)", "", loginData{Next: safeNext(r.URL.Query().Get("next")), Open: open, Token: c.o.AdminToken != ""})
 }
 
-// maxOperator bounds the operator's name (it is recorded with every change).
-const maxOperator = 64
-
-// checkOperator returns the trimmed name or a problem.
-func checkOperator(s string) (string, string) {
+// checkOpenName returns the trimmed name typed in the open console, or a problem.
+func checkOpenName(s string) (string, string) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return "", "Enter your name or staff number: every adjustment and confirmation is recorded with it."
+		return "", "请输入用户名 (enter your name or staff number): every change is recorded with it."
 	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "", "The name contains control characters; type it as plain text."
-	case utf8.RuneCountInString(s) > maxOperator:
+	case utf8.RuneCountInString(s) > access.MaxNameLen:
 		return "", "The name is longer than 64 characters; shorten it."
 	}
 	return s, ""
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	d := loginData{Next: safeNext(r.PostFormValue("next")), Operator: r.PostFormValue("operator")}
+	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}
 	if !c.fromOwnPage(w, r, "sign-in form") {
 		return
 	}
-	ip := clientIP(r)
-	if c.o.AdminToken != "" && !c.limiter.allow(ip) {
-		d.Problem = "Too many failed sign-ins from this address; wait a minute and try again."
-		c.render(w, r, http.StatusTooManyRequests, "login", "登录 (sign in)", "", d)
+	addr := c.clientAddr(r)
+	actor := audit.Actor{Name: d.User, Remote: addr}
+	open, err := c.openConsole(r.Context())
+	if err != nil {
+		c.o.Logger.Error("console: read users", "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)", "medgate cannot read its users from the store: "+err.Error(), "Check /readyz (store) and try again.")
 		return
 	}
-	op, problem := checkOperator(d.Operator)
-	if problem != "" {
+	d.Open = open
+	show := func(status int, problem string) {
 		d.Problem = problem
-		c.render(w, r, http.StatusBadRequest, "login", "登录 (sign in)", "", d)
-		return
+		c.render(w, r, status, "login", "登录 (sign in)", "", d)
 	}
-	if c.o.AdminToken != "" && subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(c.o.AdminToken)) != 1 {
-		c.limiter.failed(ip)
-		c.o.Logger.Warn("console: sign-in refused: wrong admin token", "remote", ip)
-		d.Problem = "The admin token is wrong. Use the value of http.adminToken from the medgate configuration (ask the administrator)."
-		c.render(w, r, http.StatusUnauthorized, "login", "登录 (sign in)", "", d)
-		return
+	var role access.Role
+	var via string
+	switch {
+	case open:
+		name, problem := checkOpenName(d.User)
+		if problem != "" {
+			show(http.StatusBadRequest, problem)
+			return
+		}
+		d.User, actor.Name, role, via = name, name, access.Admin, viaOpen
+	default:
+		if d.User == "" {
+			show(http.StatusBadRequest, "请输入用户名 (enter your user name).")
+			return
+		}
+		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
+			mins := int((wait + time.Minute - 1) / time.Minute)
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out"})
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
+			return
+		}
+		role, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"))
+		if err != nil {
+			if !errors.Is(err, access.ErrBadCredentials) {
+				c.o.Logger.Error("console: sign-in check failed", "user", d.User, "err", err)
+				c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)", err.Error(), "Check /readyz (store) and the medgate log, then try again.")
+				return
+			}
+			locked := c.o.Lockout.Fail(d.User, addr)
+			c.o.Logger.Warn("console: sign-in refused", "user", d.User, "remote", addr, "lockedOut", locked)
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "wrong user name or password"})
+			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
+			return
+		}
+		c.o.Lockout.Succeed(d.User, addr)
 	}
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
-	s := c.sessions.create(op)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.id, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	c.o.Logger.Info("console: operator signed in", "operator", op, "remote", ip)
+	s := c.sessions.create(d.User, role, via)
+	c.setCookie(w, r, s.id, 0)
+	actor.Role = role.String()
+	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
+	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)
+}
+
+// checkPassword signs in a user of the store, or, for a name that is not
+// one, the admin token (bootstrap: the first admin signs in with it and
+// adds users). Wrong credentials give access.ErrBadCredentials.
+func (c *Console) checkPassword(ctx context.Context, name, password string) (access.Role, string, error) {
+	if c.o.Users != nil {
+		u, err := c.o.Users.Authenticate(ctx, name, password)
+		if err == nil {
+			return u.Role, viaPassword, nil
+		}
+		if !errors.Is(err, access.ErrBadCredentials) {
+			return access.Public, "", err
+		}
+		if exists, err := c.o.Users.Exists(ctx, name); err != nil || exists {
+			return access.Public, "", cmp.Or(err, access.ErrBadCredentials)
+		}
+	}
+	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" &&
+		subtle.ConstantTimeCompare([]byte(password), []byte(c.o.AdminToken)) == 1 {
+		return access.Admin, viaToken, nil
+	}
+	return access.Public, "", access.ErrBadCredentials
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	c.sessions.end(sessionFrom(r).id)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	_ = audit.Record(r.Context(), audit.Entry{Action: "logout", Outcome: audit.OK})
+	c.setCookie(w, r, "", -1)
 	redirect(w, r, Prefix+"login")
 }
 
@@ -236,56 +415,4 @@ func safeNext(s string) string {
 		return Prefix
 	}
 	return s
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// loginLimiter allows at most loginFailures failed sign-ins per address and minute.
-type loginLimiter struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string][]time.Time
-}
-
-const loginFailures = 5
-
-func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{now: now, m: map[string][]time.Time{}}
-}
-
-func (l *loginLimiter) recent(ip string) []time.Time {
-	cut := l.now().Add(-time.Minute)
-	var keep []time.Time
-	for _, t := range l.m[ip] {
-		if t.After(cut) {
-			keep = append(keep, t)
-		}
-	}
-	if keep == nil {
-		delete(l.m, ip)
-	} else {
-		l.m[ip] = keep
-	}
-	return keep
-}
-
-func (l *loginLimiter) allow(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(ip)) < loginFailures
-}
-
-func (l *loginLimiter) failed(ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) > 10000 {
-		l.m = map[string][]time.Time{}
-	}
-	l.m[ip] = append(l.recent(ip), l.now())
 }

@@ -36,15 +36,16 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -90,9 +91,27 @@ type Plugin struct {
 
 // Options configure the console.
 type Options struct {
-	// AdminToken, when set, is required to sign in (the same token as the
-	// admin API). Empty: the console is open and asks only for a name.
+	// AdminToken, when set, signs in as an admin under any name that is not
+	// a user's (bootstrap: the first admin adds users with it). With no
+	// token and no users the console is open and asks only for a name.
 	AdminToken string
+	// Users are the console's users (nil: none, only the admin token).
+	Users *access.Users
+	// Proxy, when set, is a trusted reverse proxy: its X-Forwarded-For
+	// names the client, and its user (and role) headers sign users in.
+	Proxy *access.Proxy
+	// Lockout limits failed sign-ins per user and client address
+	// (default: 5 failures, then 15 minutes).
+	Lockout *access.Lockout
+	// HTTPS: browsers reach the console over HTTPS (a TLS proxy in front);
+	// cookies are then Secure and HSTS is sent. Requests that arrive over
+	// TLS get both anyway.
+	HTTPS bool
+	// HSTSMaxAge is Strict-Transport-Security's max-age (default 1 year).
+	HSTSMaxAge time.Duration
+	// Audit records every change, sign-in and reveal (nil: nothing is
+	// recorded and each attempt is logged as an error).
+	Audit *audit.Recorder
 	// Wait is how long a page waits for a plugin's reply (default 30s).
 	// The message itself is never abandoned: it finishes in the background
 	// within the pipeline's own retry budget.
@@ -103,7 +122,7 @@ type Options struct {
 	// the pipeline's retry budget normally ends it sooner.
 	MaxCall time.Duration
 	// SessionIdle ends a session after this long without a request
-	// (default 2h); SessionMax ends it anyway (default 12h).
+	// (default 30m); SessionMax ends it anyway (default 12h).
 	SessionIdle, SessionMax time.Duration
 	// DownloadTTL is how long an export's download link works (default 1h).
 	DownloadTTL time.Duration
@@ -134,7 +153,8 @@ type Console struct {
 
 	sessions  *sessions
 	downloads *downloads
-	limiter   *loginLimiter
+	// table is every route with the role it needs (routes.go).
+	table []route
 }
 
 // New returns the console for b.
@@ -149,7 +169,10 @@ func New(b Backend, o Options) (*Console, error) {
 		o.MaxCall = 15 * time.Minute
 	}
 	if o.SessionIdle <= 0 {
-		o.SessionIdle = 2 * time.Hour
+		o.SessionIdle = 30 * time.Minute
+	}
+	if o.HSTSMaxAge <= 0 {
+		o.HSTSMaxAge = 365 * 24 * time.Hour
 	}
 	if o.SessionMax <= 0 {
 		o.SessionMax = 12 * time.Hour
@@ -162,6 +185,9 @@ func New(b Backend, o Options) (*Console, error) {
 	}
 	if o.Origins == nil {
 		o.Origins, _ = origin.New(nil)
+	}
+	if o.Lockout == nil {
+		o.Lockout = access.NewLockout(0, 0, o.Now)
 	}
 	if o.Artifacts == nil {
 		s, err := artifact.Default()
@@ -180,7 +206,6 @@ func New(b Backend, o Options) (*Console, error) {
 	c := &Console{b: b, o: o, pages: pages,
 		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
-		limiter:   newLoginLimiter(o.Now),
 	}
 	c.routes()
 	return c, nil
@@ -188,35 +213,6 @@ func New(b Backend, o Options) (*Console, error) {
 
 // Prefix is where the console is mounted.
 const Prefix = "/console/"
-
-func (c *Console) routes() {
-	m := http.NewServeMux()
-	static, _ := fs.Sub(staticFS, "static")
-	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
-	m.Handle("GET "+Prefix+"static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=300")
-		files.ServeHTTP(w, r)
-	}))
-	m.HandleFunc("GET "+Prefix+"login", c.loginPage)
-	m.HandleFunc("POST "+Prefix+"login", c.login)
-	m.Handle("POST "+Prefix+"logout", c.auth(c.logout))
-
-	m.Handle("GET "+Prefix+"{$}", c.auth(c.overview))
-	m.Handle("POST "+Prefix+"jobs/run", c.auth(c.runJob))
-	m.Handle("GET "+Prefix+"message", c.auth(c.message))
-	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
-
-	c.documentRoutes(m)
-
-	m.Handle("GET "+Prefix+"form/{plugin}/{form}", c.auth(c.formPage))
-	m.Handle("POST "+Prefix+"form/{plugin}/{form}", c.auth(c.formSubmit))
-	m.Handle("POST "+Prefix+"action", c.auth(c.action))
-	m.Handle("GET "+Prefix+"download/{token}", c.auth(c.download))
-	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
-	})
-	c.mux = m
-}
 
 // ServeHTTP implements http.Handler. Every response forbids framing,
 // caching and outside scripts.
@@ -230,6 +226,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// no-referrer it would send "Origin: null" on form posts.
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if c.secure(r) {
+		h.Set("Strict-Transport-Security", fmt.Sprintf("max-age=%d", int(c.o.HSTSMaxAge/time.Second)))
+	}
 	c.mux.ServeHTTP(w, r)
 }
 
@@ -241,7 +240,12 @@ type page struct {
 	Nav      string
 	Navs     []navItem
 	Operator string
-	CSRF     string
+	// Role is the signed-in user's role; CanAct (operator or admin) and
+	// IsAdmin let pages show only what the user may do.
+	Role    access.Role
+	CanAct  bool
+	IsAdmin bool
+	CSRF    string
 	// Secured is true when an admin token protects the console.
 	Secured bool
 	Flash   *flash
@@ -266,6 +270,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if s := sessionFrom(r); s != nil {
 		p.Navs = append(c.documentNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
+		p.Role, p.CanAct, p.IsAdmin = s.role, s.role.Allows(access.Operator), s.role.Allows(access.Admin)
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder

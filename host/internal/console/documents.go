@@ -16,13 +16,6 @@ import (
 // document with lines an operator reviews, adjusts one change at a time
 // and confirms. The host knows no plugin or document by name here.
 
-// documentRoutes adds the document pages.
-func (c *Console) documentRoutes(m *http.ServeMux) {
-	m.Handle("GET "+Prefix+"document/{plugin}/{view}", c.auth(c.documentPage))
-	m.Handle("POST "+Prefix+"document/{plugin}/{view}/adjust", c.auth(c.documentAdjust))
-	m.Handle("POST "+Prefix+"document/{plugin}/{view}/confirm", c.auth(c.documentConfirm))
-}
-
 func documentPath(plugin, view string) string {
 	return Prefix + "document/" + url.PathEscape(plugin) + "/" + url.PathEscape(view)
 }

@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -447,6 +448,7 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	defer fh.Close()
 	s := sessionFrom(r)
 	c.o.Logger.Info("console: file downloaded", "operator", s.operator, "plugin", m.Plugin, "site", m.Site, "file", m.Name)
+	_ = audit.Record(r.Context(), audit.Entry{Action: "file.download", Target: m.Plugin + "/" + m.Name, Site: m.Site, Outcome: audit.OK})
 	ctype := m.ContentType
 	if ctype == "" {
 		ctype = mime.TypeByExtension(path.Ext(m.Name))

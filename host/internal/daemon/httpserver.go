@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
 )
@@ -39,8 +41,22 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		_ = ln.Close()
 		return fmt.Errorf("console.publicOrigins: %w", err)
 	}
+	cs := cfg.Console
+	var proxy *access.Proxy
+	if cs.Proxy != nil {
+		if proxy, err = access.NewProxy(cs.Proxy.UserHeader, cs.Proxy.RoleHeader, cs.Proxy.Trusted); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("console.proxy: %w", err)
+		}
+	}
+	users := access.NewUsers(d.store, access.DefaultParams)
+	rec := audit.New(d.store, d.log)
+	// One lockout for the console and the admin API: failures add up.
+	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil)
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins})
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
+		Users: users, Proxy: proxy, Lockout: lockout, Audit: rec, HTTPS: cs.HTTPS, HSTSMaxAge: cs.HSTSMaxAge.D(),
+		SessionIdle: cs.SessionIdle.D(), SessionMax: cs.SessionMax.D()})
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -53,6 +69,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	d.http = api.NewServer(api.Handler(d, api.Options{
 		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
 		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con, Origins: origins,
+		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
 	go func() {
 		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

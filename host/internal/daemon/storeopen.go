@@ -29,3 +29,9 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 	return store.Open(ctx, cfg.Store.Driver, dsn, store.WithKeys(opts...))
 }
+
+// OpenStore opens the configured store (with its encryption keys) for a
+// command that works on it directly, such as `medgate user`.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	return openStore(ctx, cfg)
+}

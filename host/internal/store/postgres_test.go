@@ -116,3 +116,28 @@ func TestPostgresUnreachable(t *testing.T) {
 		t.Errorf("error = %q, want a store: postgres: error without the password", err)
 	}
 }
+
+// TestPostgresAuditAppendOnly: the database itself refuses to change,
+// delete or truncate the audit log.
+func TestPostgresAuditAppendOnly(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Postgres(t)
+	s := openPostgres(t, dsn)
+	if _, err := s.AppendAudit(t.Context(), store.AuditEntry{Actor: "amy", Action: "login", Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{"UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log", "TRUNCATE audit_log"} {
+		if _, err := conn.Exec(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only refusal", q, err)
+		}
+	}
+	got, err := s.ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil || len(got) != 1 || got[0].Actor != "amy" {
+		t.Fatalf("audit after the attempts = %+v, %v; want amy's entry unchanged", got, err)
+	}
+}

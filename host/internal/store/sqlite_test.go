@@ -183,3 +183,32 @@ func TestSQLiteModes(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteAuditAppendOnly: the database itself refuses to change or
+// delete an audit entry, whatever the statement.
+func TestSQLiteAuditAppendOnly(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "medgate.db")
+	s := openSQLite(t, path)
+	if _, err := s.AppendAudit(t.Context(), store.AuditEntry{Actor: "amy", Action: "login", Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"UPDATE audit_log SET actor = 'mallory'",
+		"DELETE FROM audit_log",
+		"INSERT OR REPLACE INTO audit_log (id, at, actor, action, outcome) SELECT id, at, 'mallory', action, outcome FROM audit_log",
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only refusal", q, err)
+		}
+	}
+	got, err := s.ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil || len(got) != 1 || got[0].Actor != "amy" {
+		t.Fatalf("audit after the attempts = %+v, %v; want amy's entry unchanged", got, err)
+	}
+}

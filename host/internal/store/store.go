@@ -163,6 +163,9 @@ type Store interface {
 	// (the first value is 1). Safe across several instances.
 	NextSequence(ctx context.Context, name string) (int64, error)
 
+	// Console users and the append-only audit log (access.go).
+	accessStore
+
 	// Ping checks the connection (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the engine.

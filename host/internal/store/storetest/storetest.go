@@ -78,6 +78,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NextSequence", testNextSequence},
 		{"NextSequenceConcurrent", testNextSequenceConcurrent},
 		{"Ping", testPing},
+		{"Users", testUsers},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

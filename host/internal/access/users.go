@@ -1,0 +1,182 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// UserStore is the part of the store that keeps users.
+type UserStore interface {
+	CreateUser(ctx context.Context, u store.User) error
+	UpdateUser(ctx context.Context, u store.User) error
+	GetUser(ctx context.Context, name string) (*store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Users manages console users in the store.
+type Users struct {
+	st     UserStore
+	params Params
+	// dummy is a hash verified for unknown users, so a sign-in takes as
+	// long whether the user exists or not.
+	dummy string
+}
+
+// NewUsers returns the user manager over st, hashing with p.
+func NewUsers(st UserStore, p Params) *Users {
+	dummy, _ := Hash("medgate-no-such-user", p)
+	return &Users{st: st, params: p, dummy: dummy}
+}
+
+// MaxNameLen bounds user names.
+const MaxNameLen = 64
+
+// CheckName says what is wrong with a user name, or nil. Names are
+// letters (any script), digits and . _ - @, at most 64.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the user name is empty")
+	case !utf8.ValidString(name):
+		return errors.New("the user name is not valid UTF-8 text")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return fmt.Errorf("the user name is longer than %d characters", MaxNameLen)
+	case strings.IndexFunc(name, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-@", r)
+	}) >= 0:
+		return fmt.Errorf("the user name %q may hold only letters, digits and . _ - @", name)
+	}
+	return nil
+}
+
+// ErrBadCredentials is a wrong user name or password, or a disabled user;
+// the caller says only that sign-in failed.
+var ErrBadCredentials = errors.New("wrong user name or password")
+
+// User is a signed-in identity.
+type User struct {
+	Name string
+	Role Role
+}
+
+// Add creates a user.
+func (u *Users) Add(ctx context.Context, name string, role Role, password string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	h, err := Hash(password, u.params)
+	if err != nil {
+		return err
+	}
+	if err := u.st.CreateUser(ctx, store.User{Name: name, Role: role.String(), PasswordHash: h}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user %q already exists; change it with medgate user passwd|role|disable|enable", name)
+		}
+		return err
+	}
+	return nil
+}
+
+// update reads a user, changes it with f and writes it back.
+func (u *Users) update(ctx context.Context, name string, f func(*store.User) error) error {
+	su, err := u.st.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("there is no user %q; list them with medgate user list, add one with medgate user add", name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f(su); err != nil {
+		return err
+	}
+	return u.st.UpdateUser(ctx, *su)
+}
+
+// SetPassword replaces a user's password.
+func (u *Users) SetPassword(ctx context.Context, name, password string) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	h, err := Hash(password, u.params)
+	if err != nil {
+		return err
+	}
+	return u.update(ctx, name, func(su *store.User) error { su.PasswordHash = h; return nil })
+}
+
+// SetRole changes a user's role.
+func (u *Users) SetRole(ctx context.Context, name string, role Role) error {
+	return u.update(ctx, name, func(su *store.User) error { su.Role = role.String(); return nil })
+}
+
+// SetDisabled disables or enables a user; a disabled user cannot sign in.
+func (u *Users) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	return u.update(ctx, name, func(su *store.User) error { su.Disabled = disabled; return nil })
+}
+
+// List returns every user.
+func (u *Users) List(ctx context.Context) ([]store.User, error) { return u.st.ListUsers(ctx) }
+
+// Any reports whether at least one user exists.
+func (u *Users) Any(ctx context.Context) (bool, error) {
+	n, err := u.st.CountUsers(ctx)
+	return n > 0, err
+}
+
+// Lookup returns an enabled user's identity without a password (for a
+// name a trusted proxy vouches for); ErrBadCredentials if there is none.
+func (u *Users) Lookup(ctx context.Context, name string) (User, error) {
+	su, err := u.st.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, err
+	}
+	role, err := ParseRole(su.Role)
+	if err != nil || su.Disabled {
+		return User{}, ErrBadCredentials
+	}
+	return User{Name: su.Name, Role: role}, nil
+}
+
+// Authenticate checks a user's password. Unknown, disabled and wrong all
+// give ErrBadCredentials, after the same work.
+func (u *Users) Authenticate(ctx context.Context, name, password string) (User, error) {
+	su, err := u.st.GetUser(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return User{}, err
+	}
+	if su == nil {
+		_, _ = Verify(password, u.dummy)
+		return User{}, ErrBadCredentials
+	}
+	ok, err := Verify(password, su.PasswordHash)
+	if err != nil {
+		return User{}, fmt.Errorf("user %q: %w", name, err)
+	}
+	role, rerr := ParseRole(su.Role)
+	if !ok || su.Disabled || rerr != nil {
+		return User{}, ErrBadCredentials
+	}
+	return User{Name: su.Name, Role: role}, nil
+}
+
+// Exists reports whether a user of that name exists (enabled or not).
+func (u *Users) Exists(ctx context.Context, name string) (bool, error) {
+	_, err := u.st.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

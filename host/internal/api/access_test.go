@@ -1,0 +1,198 @@
+package api
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// TestEveryAdminRouteHasARole fails when a route is registered on the
+// server's mux other than through the admin route table, unless it is
+// one of the few that are not admin routes.
+func TestEveryAdminRouteHasARole(t *testing.T) {
+	t.Parallel()
+	notAdmin := map[string]bool{`"GET /healthz"`: true, `"GET /readyz"`: true, `"GET /metrics"`: true, `"POST /v1/messages"`: true,
+		`"/console/"`: true, `rt.pattern`: true}
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Handle" || sel.Sel.Name == "HandleFunc") {
+				arg := string(src[fset.Position(call.Args[0].Pos()).Offset:fset.Position(call.Args[0].End()).Offset])
+				if !notAdmin[arg] {
+					t.Errorf("%s: route %s is registered outside the admin route table; add it to adminRoutes (routes.go) with the role it needs",
+						fset.Position(call.Pos()), arg)
+				}
+			}
+			return true
+		})
+	}
+	s := &server{}
+	for _, rt := range s.adminRoutes() {
+		if rt.role < access.Viewer || rt.role > access.Admin {
+			t.Errorf("admin route %q has no valid role", rt.pattern)
+		}
+	}
+}
+
+// accessFixture is an admin API with users of each role and an audit log.
+type accessFixture struct {
+	srv   *httptest.Server
+	st    *store.SQLite
+	users map[access.Role][2]string // name, password
+}
+
+func newAccessFixture(t *testing.T, b Backend, token string) *accessFixture {
+	t.Helper()
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "access.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+	f := &accessFixture{st: st, users: map[access.Role][2]string{}}
+	for _, role := range access.Roles {
+		name, pw := "u-"+role.String(), "pw-"+role.String()+"-0123456789"
+		if err := users.Add(t.Context(), name, role, pw); err != nil {
+			t.Fatal(err)
+		}
+		f.users[role] = [2]string{name, pw}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.srv = httptest.NewServer(Handler(b, Options{IngressTimeout: 50 * time.Millisecond, AdminToken: token, MaxBodyBytes: 1 << 10,
+		Registry: prometheus.NewRegistry(), Logger: log, Users: users, Audit: audit.New(st, log),
+		Lockout: access.NewLockout(3, time.Minute, nil)}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *accessFixture) call(t *testing.T, method, path, user, password string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var pathValueRE = regexp.MustCompile(`\{[^}]*\}`)
+
+// TestAdminRolesRefused calls every admin route as each role: a lower
+// role gets 403 forbidden (and nothing runs), the others get through; a
+// viewer cannot replay or run jobs, an operator cannot reload or rekey.
+func TestAdminRolesRefused(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t, &storeBackend{fakeBackend: *okBackend(), st: &memStore{}}, "tok-0123456789abcdef")
+	s := &server{}
+	for _, rt := range s.adminRoutes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		path = pathValueRE.ReplaceAllString(path, "m1")
+		for _, role := range access.Roles {
+			code, body := f.call(t, method, path, f.users[role][0], f.users[role][1])
+			refused := code == http.StatusForbidden && strings.Contains(body, `"forbidden"`)
+			if want := !role.Allows(rt.role); refused != want {
+				t.Errorf("%s as %s: %d %s; want refused=%v", rt.pattern, role, code, body, want)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		method, path string
+		role         access.Role
+	}{
+		{"POST", "/admin/messages/m1/replay", access.Viewer},
+		{"POST", "/admin/jobs/p/s/j/run", access.Viewer},
+		{"POST", "/admin/reload", access.Operator},
+		{"POST", "/admin/store/rekey", access.Operator},
+	} {
+		if code, _ := f.call(t, tc.method, tc.path, f.users[tc.role][0], f.users[tc.role][1]); code != http.StatusForbidden {
+			t.Errorf("%s %s as %s: %d, want 403", tc.method, tc.path, tc.role, code)
+		}
+	}
+	// The replay by the operator and the refusals are audited.
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-operator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range got {
+		seen = append(seen, e.Action+" "+e.Target+" "+e.Outcome)
+	}
+	for _, want := range []string{"api /admin/messages/m1/replay ok", "api.refused /admin/reload refused"} {
+		if !strings.Contains(strings.Join(seen, "\n"), want) {
+			t.Errorf("audit lacks %q:\n%s", want, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+func TestAdminBasicAuthAndLockout(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t, okBackend(), "tok-0123456789abcdef")
+	name, pw := f.users[access.Admin][0], f.users[access.Admin][1]
+	for i := range 3 {
+		if code, _ := f.call(t, "GET", "/admin/plugins", name, "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	if code, body := f.call(t, "GET", "/admin/plugins", name, pw); code != http.StatusTooManyRequests || !strings.Contains(body, "locked_out") {
+		t.Fatalf("right password while locked out: %d %s", code, body)
+	}
+	if code, _ := f.call(t, "GET", "/admin/plugins", f.users[access.Viewer][0], f.users[access.Viewer][1]); code != http.StatusOK {
+		t.Fatalf("another user while one is locked out: %d", code)
+	}
+	// The admin token still works (bootstrap), and no credentials get 401.
+	req, _ := http.NewRequest("POST", f.srv.URL+"/admin/messages/m1/replay", nil)
+	req.Header.Set("Authorization", "Bearer tok-0123456789abcdef")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("admin token: %d", resp.StatusCode)
+	}
+	if code, _ := f.call(t, "GET", "/admin/plugins", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %d", code)
+	}
+	// Without a token but with users, the API is not open.
+	g := newAccessFixture(t, okBackend(), "")
+	if code, body := g.call(t, "GET", "/admin/plugins", "", ""); code != http.StatusUnauthorized || !strings.Contains(body, "no longer open") {
+		t.Fatalf("no token, users exist, no credentials: %d %s", code, body)
+	}
+}

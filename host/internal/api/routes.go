@@ -1,0 +1,129 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
+)
+
+// route is one admin API route and the least role it needs.
+type route struct {
+	pattern string
+	role    access.Role
+	h       handlerFunc
+}
+
+// adminRoutes is every admin API route with the role it needs; Handler
+// registers exactly these, and TestEveryAdminRouteHasARole checks that
+// no /admin route is registered any other way.
+//
+// viewer: reads plugins, jobs, messages and the journal (masked);
+// operator: also runs jobs now and replays messages; admin: also reloads
+// the configuration, re-encrypts the store, reads the audit log and
+// manages sites and plugins.
+func (s *server) adminRoutes() []route {
+	return []route{
+		{"GET /admin/plugins", access.Viewer, s.plugins},
+		{"GET /admin/jobs", access.Viewer, s.jobs},
+		{"GET /admin/messages", access.Viewer, s.messages},
+		{"GET /admin/messages/{id}", access.Viewer, s.message},
+		{"GET /admin/exchanges", access.Viewer, s.exchanges},
+
+		{"POST /admin/jobs/{plugin}/{site}/{job}/run", access.Operator, s.runJob},
+		{"POST /admin/messages/{id}/replay", access.Operator, s.replay},
+
+		{"POST /admin/reload", access.Admin, s.reload},
+		{"POST /admin/store/rekey", access.Admin, s.rekey},
+	}
+}
+
+// admin guards an admin route: browser checks, then who calls (the admin
+// token, a user with HTTP Basic, or anyone while the API is open), then
+// the role. The handler runs with the audit actor in its context; a change
+// it did not record itself is recorded here with its outcome.
+func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
+	return s.guard(s.h(func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.identify(r)
+		if err != nil {
+			return err
+		}
+		addr := s.o.Proxy.ClientAddr(r)
+		ctx := audit.With(r.Context(), s.o.Audit, audit.Actor{Name: u.Name, Role: u.Role.String(), Remote: addr})
+		r = r.WithContext(ctx)
+		change := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if !u.Role.Allows(need) {
+			s.o.Logger.Warn("admin API: refused: role too low", "user", u.Name, "role", u.Role.String(), "need", need.String(), "route", r.Pattern)
+			if change {
+				_ = audit.Record(ctx, audit.Entry{Action: "api.refused", Target: r.URL.Path, Outcome: audit.Refused,
+					Detail: "needs role " + need.String() + ", has " + u.Role.String()})
+			}
+			return &Error{Status: http.StatusForbidden, Code: "forbidden",
+				Message: r.Pattern + " needs the role " + need.String() + "; " + u.Name + " has the role " + u.Role.String() + " (change it with: medgate user role " + u.Name + " " + need.String() + ")"}
+		}
+		err = h(w, r)
+		if change && !audit.Recorded(ctx) {
+			e := audit.Entry{Action: "api", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern}
+			if ae, ok := errors.AsType[*Error](err); ok {
+				e.Outcome, e.Detail = audit.Failed, e.Detail+": "+strconv.Itoa(ae.Status)+" "+ae.Code
+			} else if err != nil {
+				e.Outcome = audit.Failed
+			}
+			_ = audit.Record(ctx, e)
+		}
+		return err
+	}))
+}
+
+// identify returns who calls: the admin token (Bearer) as "admin-token",
+// a user (HTTP Basic) checked against the store with the lockout, or,
+// while no admin token and no user exist, anyone as an admin (loopback
+// only: the configuration refuses another listen address without a token).
+func (s *server) identify(r *http.Request) (access.User, error) {
+	name, password, basic := r.BasicAuth()
+	if basic && s.o.Users != nil {
+		addr := s.o.Proxy.ClientAddr(r)
+		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: locked out"})
+			return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
+				Message: "too many failed sign-ins for this user from this address; wait " + strconv.Itoa(secs) + "s"}
+		}
+		u, err := s.o.Users.Authenticate(r.Context(), name, password)
+		if err == nil {
+			s.o.Lockout.Succeed(name, addr)
+			return u, nil
+		}
+		if !errors.Is(err, access.ErrBadCredentials) {
+			return access.User{}, err
+		}
+		locked := s.o.Lockout.Fail(name, addr)
+		s.limit.failures.WithLabelValues("admin").Inc()
+		s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", name, "remote", addr, "lockedOut", locked)
+		_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: wrong user name or password"})
+		return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+			Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
+	}
+	if len(s.adminCreds) == 0 {
+		open := s.o.Users == nil
+		if !open {
+			any, err := s.o.Users.Any(r.Context())
+			if err != nil {
+				return access.User{}, err
+			}
+			open = !any
+		}
+		if open {
+			return access.User{Name: "anonymous", Role: access.Admin}, nil
+		}
+		return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+			Message: "send HTTP Basic credentials of a medgate user (curl -u name); medgate has users, so the admin API is no longer open"}
+	}
+	if _, err := s.authenticate("admin", s.adminCreds, r); err != nil {
+		return access.User{}, err
+	}
+	return access.User{Name: "admin-token", Role: access.Admin}, nil
+}

@@ -1,0 +1,144 @@
+// Package audit records who did what in medgate's console and admin API:
+// every change, replay, run-now, confirmation, print, sign-in and
+// sign-out (and failed ones), and every reveal of personal data. Entries
+// go to the store's audit_log table, which the database keeps
+// append-only; nothing in medgate can edit or delete them.
+//
+// Handlers call one function:
+//
+//	audit.Record(r.Context(), audit.Entry{Action: "ecard.print", Target: cardNo, Site: site, Outcome: audit.OK})
+//
+// The console and the admin API put the recorder and the signed-in actor
+// (name, role, client address) in every request's context, so the entry
+// says who and when by itself. Detail must never hold a secret or
+// personal data: it names what changed (a setting's name, not its value
+// when secret; a message id, not its payload).
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// Outcomes.
+const (
+	OK      = "ok"      // done
+	Refused = "refused" // not allowed, wrong password, locked out, invalid input
+	Failed  = "failed"  // allowed but did not succeed
+)
+
+// Entry is what a handler records; who, when and from where come from the
+// context.
+type Entry struct {
+	Action  string // dotted, e.g. "message.replay", "site.plugin.enable"
+	Target  string // what was acted on: a message id, "plugin/site", a user
+	Site    string
+	Outcome string // OK, Refused or Failed
+	Detail  string // what changed; never secrets or personal data
+}
+
+// Actor is who acts.
+type Actor struct {
+	Name   string
+	Role   string
+	Remote string
+}
+
+// Sink stores entries (the store).
+type Sink interface {
+	AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error)
+}
+
+// Recorder writes entries to a sink and logs the ones it cannot write.
+type Recorder struct {
+	sink Sink
+	log  *slog.Logger
+}
+
+// New returns a recorder writing to sink (the store).
+func New(sink Sink, log *slog.Logger) *Recorder {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Recorder{sink: sink, log: log}
+}
+
+// maxDetail bounds an entry's detail (runes).
+const maxDetail = 2000
+
+// Write records e as done by a; the error says what failed. A failure is
+// also logged, since an action that cannot be audited must be noticed.
+func (rc *Recorder) Write(ctx context.Context, a Actor, e Entry) error {
+	if rc == nil {
+		return ErrNoRecorder
+	}
+	if a.Name == "" {
+		a.Name = "unknown"
+	}
+	if e.Outcome == "" {
+		e.Outcome = OK
+	}
+	if utf8.RuneCountInString(e.Detail) > maxDetail {
+		e.Detail = string([]rune(e.Detail)[:maxDetail]) + "…"
+	}
+	_, err := rc.sink.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{Actor: a.Name, Role: a.Role, Remote: a.Remote,
+		Action: e.Action, Target: e.Target, Site: e.Site, Outcome: e.Outcome, Detail: e.Detail})
+	if err != nil {
+		rc.log.Error("audit: entry not recorded", "action", e.Action, "actor", a.Name, "target", e.Target, "err", err)
+		return fmt.Errorf("audit: record %s by %s: %w", e.Action, a.Name, err)
+	}
+	return nil
+}
+
+type ctxKey int
+
+const (
+	recorderKey ctxKey = iota
+	actorKey
+	markKey
+)
+
+// With returns ctx carrying the recorder and the actor, and a mark that
+// [Recorded] reads.
+func With(ctx context.Context, rc *Recorder, a Actor) context.Context {
+	ctx = context.WithValue(ctx, recorderKey, rc)
+	ctx = context.WithValue(ctx, actorKey, a)
+	return context.WithValue(ctx, markKey, new(atomic.Bool))
+}
+
+// ActorFrom returns the actor in ctx.
+func ActorFrom(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey).(Actor)
+	return a, ok
+}
+
+// ErrNoRecorder: the context carries no recorder (a handler outside the
+// console and admin API).
+var ErrNoRecorder = errors.New("audit: no recorder in the context; record from a console or admin API handler")
+
+// Record records e by the context's actor.
+func Record(ctx context.Context, e Entry) error {
+	rc, _ := ctx.Value(recorderKey).(*Recorder)
+	if rc == nil {
+		return ErrNoRecorder
+	}
+	if m, ok := ctx.Value(markKey).(*atomic.Bool); ok {
+		m.Store(true)
+	}
+	a, _ := ActorFrom(ctx)
+	return rc.Write(ctx, a, e)
+}
+
+// Recorded reports whether [Record] was called with ctx (or one derived
+// from it) since [With]; the console uses it to record a change no
+// handler recorded itself.
+func Recorded(ctx context.Context) bool {
+	m, ok := ctx.Value(markKey).(*atomic.Bool)
+	return ok && m.Load()
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/daemon"
+)
+
+// userUsage is the synopsis of `medgate user`.
+const userUsage = `usage:
+  medgate user add [-config FILE] NAME viewer|operator|admin   (password from the terminal, or stdin)
+  medgate user passwd [-config FILE] NAME                     (new password from the terminal, or stdin)
+  medgate user role [-config FILE] NAME viewer|operator|admin
+  medgate user disable|enable [-config FILE] NAME
+  medgate user list [-config FILE]`
+
+// stdin is the password source (a variable so tests can feed it).
+var stdin io.Reader = os.Stdin
+
+func init() {
+	commands = append(commands, command{"user", "add|passwd|role|disable|enable|list [-config FILE] …",
+		"manage console users and their roles (passwords are read from the terminal or stdin, never from arguments)", userCmd})
+}
+
+// userCmd runs `medgate user …` on the configured store directly, so it
+// works whether medgate is running or not. Every change is audited as
+// done by "cli:<login name>".
+func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(userUsage)
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	want := map[string]int{"add": 2, "passwd": 1, "role": 2, "disable": 1, "enable": 1, "list": 0}
+	n, ok := want[sub]
+	if !ok || len(rest) != n {
+		return errors.New(userUsage)
+	}
+	var role access.Role
+	if sub == "add" || sub == "role" {
+		var err error
+		if role, err = access.ParseRole(rest[1]); err != nil {
+			return err
+		}
+	}
+	if sub == "add" {
+		if err := access.CheckName(rest[0]); err != nil {
+			return err
+		}
+	}
+	var password string
+	if sub == "add" || sub == "passwd" {
+		var err error
+		if password, err = readPassword(stderr, rest[0]); err != nil {
+			return err
+		}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := daemon.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users := access.NewUsers(st, access.DefaultParams)
+	if sub == "list" {
+		list, err := users.List(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(stdout, "no users yet; add the first admin with: medgate user add NAME admin")
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCHANGED")
+		for _, u := range list {
+			state := "enabled"
+			if u.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	}
+	name := rest[0]
+	var detail string
+	switch sub {
+	case "add":
+		err, detail = users.Add(ctx, name, role, password), "role "+role.String()
+	case "passwd":
+		err, detail = users.SetPassword(ctx, name, password), "password changed"
+	case "role":
+		err, detail = users.SetRole(ctx, name, role), "role "+role.String()
+	case "disable":
+		err, detail = users.SetDisabled(ctx, name, true), "disabled"
+	case "enable":
+		err, detail = users.SetDisabled(ctx, name, false), "enabled"
+	}
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	actor := "cli"
+	if u := os.Getenv("USER"); u != "" {
+		actor = "cli:" + u
+	}
+	if aerr := audit.New(st, nil).Write(ctx, audit.Actor{Name: actor, Role: "admin", Remote: "local"},
+		audit.Entry{Action: "user." + sub, Target: name, Outcome: outcome, Detail: detail}); aerr != nil && err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s: %s\n", name, detail)
+	return nil
+}
+
+// readPassword reads a new password: twice without echo from a terminal,
+// else one line of stdin (for scripts: printf '%s\n' "$PW" | medgate user add …).
+func readPassword(stderr io.Writer, name string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "New password for %s: ", name)
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		fmt.Fprint(stderr, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the two passwords differ; run the command again")
+		}
+		return string(a), access.CheckPassword(string(a))
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password on stdin; type it at a terminal, or pipe it: printf '%s\\n' \"$PASSWORD\" | medgate user …")
+	}
+	return pw, access.CheckPassword(pw)
+}

@@ -1,0 +1,258 @@
+package console
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// TestEveryRouteHasARole fails when a console route is registered other
+// than through the route table (which gives each its role), or when a
+// route is public that should not be.
+func TestEveryRouteHasARole(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if ok && (sel.Sel.Name == "Handle" || sel.Sel.Name == "HandleFunc") && fd.Name.Name != "routes" {
+					t.Errorf("%s: %s registers a route with %s outside the route table; add it to routeTable (routes.go) with the role it needs",
+						fset.Position(call.Pos()), fd.Name.Name, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
+	public := map[string]bool{"GET /console/static/": true, "GET /console/login": true, "POST /console/login": true, "/console/": true}
+	f := newFixture(t, testToken)
+	seen := map[string]bool{}
+	for _, rt := range f.c.table {
+		if seen[rt.pattern] {
+			t.Errorf("route %q is in the table twice", rt.pattern)
+		}
+		seen[rt.pattern] = true
+		if rt.role == access.Public && !public[rt.pattern] {
+			t.Errorf("route %q needs no sign-in; give it a role (viewer, operator or admin)", rt.pattern)
+		}
+		if rt.role > access.Admin || rt.role < access.Public {
+			t.Errorf("route %q has no valid role (%v)", rt.pattern, rt.role)
+		}
+	}
+}
+
+// addUser adds a user with a password to the fixture's store.
+func (f *fixture) addUser(name string, role access.Role) string {
+	f.t.Helper()
+	pw := "pw-" + name + "-0123456789"
+	if err := f.users.Add(f.t.Context(), name, role, pw); err != nil {
+		f.t.Fatal(err)
+	}
+	return pw
+}
+
+// signIn signs in with a password and loads the overview (for the CSRF token).
+func (c *client) signIn(name, password string) {
+	c.t.Helper()
+	r := c.post("/console/login", url.Values{"user": {name}, "password": {password}})
+	if r.code != http.StatusSeeOther {
+		c.t.Fatalf("sign in as %s: %d %s", name, r.code, r.body)
+	}
+	if r := c.get("/console/"); r.code != 200 || c.csrf == "" {
+		c.t.Fatalf("overview after sign-in: %d", r.code)
+	}
+}
+
+var wildRE = regexp.MustCompile(`\{[^}]*\}`)
+
+// TestRoleRefusals calls every route of the table as each role: a role
+// below the route's gets 403 "not allowed" (and nothing runs), the others
+// get through.
+func TestRoleRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	clients := map[access.Role]*client{}
+	for _, role := range access.Roles {
+		name := "u-" + role.String()
+		pw := f.addUser(name, role)
+		c := f.client()
+		c.signIn(name, pw)
+		clients[role] = c
+	}
+	for _, rt := range f.c.table {
+		if rt.role == access.Public {
+			continue
+		}
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		path = strings.ReplaceAll(path, "{$}", "")
+		path = wildRE.ReplaceAllString(path, "x")
+		for _, role := range access.Roles {
+			c := clients[role]
+			var r resp
+			if method == http.MethodPost {
+				if strings.HasSuffix(path, "/logout") {
+					continue // would end the session the other routes need
+				}
+				r = c.post(path, url.Values{"csrf": {c.csrf}})
+			} else {
+				r = c.get(path)
+			}
+			refused := r.code == http.StatusForbidden && strings.Contains(r.body, "权限不足 (not allowed)")
+			if want := !role.Allows(rt.role); refused != want {
+				t.Errorf("%s as %s: %d refused=%v, want refused=%v", rt.pattern, role, r.code, refused, want)
+			}
+		}
+	}
+	// A refused change is audited.
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-viewer", Action: "console.refused"})
+	if err != nil || len(got) == 0 {
+		t.Fatalf("refused posts of the viewer not audited: %v %v", got, err)
+	}
+}
+
+func TestPasswordSignIn(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+	pw := f.addUser("pharm01", access.Operator)
+	from := func(addr string) []string { return []string{"X-Forwarded-For", addr} }
+	login := func(c *client, user, password, addr string) resp {
+		return c.post("/console/login", url.Values{"user": {user}, "password": {password}}, from(addr)...)
+	}
+	c := f.client()
+	if r := login(c, "pharm01", pw, "10.1.1.1"); r.code != http.StatusSeeOther {
+		t.Fatalf("right password: %d %s", r.code, r.body)
+	}
+	if r := c.get("/console/"); !strings.Contains(r.body, "pharm01") || !strings.Contains(r.body, "操作员 operator") {
+		t.Fatalf("overview does not show the user and role: %s", r.body)
+	}
+	// The admin token does not sign in under an existing user's name.
+	if r := login(f.client(), "pharm01", testToken, "10.1.1.1"); r.code != http.StatusUnauthorized {
+		t.Fatalf("token as an existing user: %d", r.code)
+	}
+	// Three failures (the fixture's limit) lock pharm01 out from 10.2.2.2 only.
+	for i := range 3 {
+		if r := login(f.client(), "pharm01", "wrong-password", "10.2.2.2"); r.code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, r.code)
+		}
+	}
+	if r := login(f.client(), "pharm01", pw, "10.2.2.2"); r.code != http.StatusTooManyRequests {
+		t.Fatalf("right password while locked out: %d", r.code)
+	}
+	if r := login(f.client(), "pharm01", pw, "10.3.3.3"); r.code != http.StatusSeeOther {
+		t.Fatalf("same user from another address behind the same proxy: %d", r.code)
+	}
+	if r := login(f.client(), "other", testToken, "10.2.2.2"); r.code != http.StatusSeeOther {
+		t.Fatalf("another user from the locked address: %d", r.code)
+	}
+	f.clock.add(10*time.Minute + time.Second)
+	if r := login(f.client(), "pharm01", pw, "10.2.2.2"); r.code != http.StatusSeeOther {
+		t.Fatalf("after the lockout: %d", r.code)
+	}
+	// A disabled user cannot sign in.
+	if err := f.users.SetDisabled(t.Context(), "pharm01", true); err != nil {
+		t.Fatal(err)
+	}
+	if r := login(f.client(), "pharm01", pw, "10.1.1.1"); r.code != http.StatusUnauthorized {
+		t.Fatalf("disabled user: %d", r.code)
+	}
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "login", Actor: "pharm01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, e := range got {
+		outcomes = append(outcomes, e.Outcome+"@"+e.Remote)
+	}
+	want := "refused@10.1.1.1 ok@10.2.2.2 ok@10.3.3.3 refused@10.2.2.2 refused@10.2.2.2 refused@10.2.2.2 refused@10.2.2.2 refused@10.1.1.1 ok@10.1.1.1"
+	if strings.Join(outcomes, " ") != want {
+		t.Fatalf("audited sign-ins (newest first):\n got %s\nwant %s", strings.Join(outcomes, " "), want)
+	}
+}
+
+func TestProxyIdentity(t *testing.T) {
+	t.Parallel()
+	trusted, err := access.NewProxy("X-Remote-User", "X-Remote-Role", []string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = trusted })
+	c := f.client()
+	hdr := func(user, role string) []string { return []string{"X-Remote-User", user, "X-Remote-Role", role} }
+	get := func(c *client, path string, h ...string) resp {
+		req, _ := http.NewRequest("GET", c.f.srv.URL+path, nil)
+		for i := 0; i+1 < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		return c.do(req)
+	}
+	if r := get(c, "/console/", hdr("李收费", "operator")...); r.code != 200 || !strings.Contains(r.body, "李收费") {
+		t.Fatalf("proxy identity: %d", r.code)
+	}
+	if r := get(f.client(), "/console/form/ecard/print", hdr("王查看", "viewer")...); r.code != http.StatusForbidden || !strings.Contains(r.body, "not allowed") {
+		t.Fatalf("viewer from the proxy on an operator page: %d", r.code)
+	}
+	if r := get(f.client(), "/console/", hdr("x", "root")...); r.code != http.StatusForbidden || !strings.Contains(r.body, "identity not accepted") {
+		t.Fatalf("unknown role: %d", r.code)
+	}
+
+	untrusted, err := access.NewProxy("X-Remote-User", "X-Remote-Role", []string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t, testToken, func(o *Options) { o.Proxy = untrusted })
+	if r := get(g.client(), "/console/", hdr("mallory", "admin")...); r.code != http.StatusSeeOther {
+		t.Fatalf("identity headers from an untrusted address were believed: %d", r.code)
+	}
+}
+
+func TestSecureCookieAndHSTS(t *testing.T) {
+	t.Parallel()
+	plain := newFixture(t, testToken).client()
+	r := plain.post("/console/login", url.Values{"user": {"a"}, "password": {testToken}})
+	if strings.Contains(r.h.Get("Set-Cookie"), "Secure") || r.h.Get("Strict-Transport-Security") != "" {
+		t.Fatalf("plain HTTP without console.https: cookie %q, HSTS %q", r.h.Get("Set-Cookie"), r.h.Get("Strict-Transport-Security"))
+	}
+	c := newFixture(t, testToken, func(o *Options) { o.HTTPS = true; o.HSTSMaxAge = 24 * time.Hour }).client()
+	r = c.post("/console/login", url.Values{"user": {"a"}, "password": {testToken}})
+	if !strings.Contains(r.h.Get("Set-Cookie"), "; Secure") || r.h.Get("Strict-Transport-Security") != "max-age=86400" {
+		t.Fatalf("behind TLS: cookie %q, HSTS %q", r.h.Get("Set-Cookie"), r.h.Get("Strict-Transport-Security"))
+	}
+}

@@ -1,0 +1,69 @@
+package console
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/medgate/medgate/host/internal/access"
+)
+
+// route is one console route and the least role it needs.
+type route struct {
+	pattern string
+	role    access.Role
+	h       http.HandlerFunc
+}
+
+// routeTable is every console route with the role it needs; routes()
+// registers exactly these, and TestEveryRouteHasARole checks that no
+// route is registered any other way. Public routes need no sign-in.
+//
+// viewer: reads the overview, messages (masked) and work lists;
+// operator: also runs jobs, sends plugin forms (the cashier desk,
+// exports), acts on work-list rows, reviews and confirms documents,
+// downloads files; admin: also sites, plugins and the audit log.
+func (c *Console) routeTable() []route {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	return []route{
+		{"GET " + Prefix + "static/", access.Public, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=300")
+			files.ServeHTTP(w, r)
+		}},
+		{"GET " + Prefix + "login", access.Public, c.loginPage},
+		{"POST " + Prefix + "login", access.Public, c.login},
+		{"POST " + Prefix + "logout", access.Viewer, c.logout},
+
+		{"GET " + Prefix + "{$}", access.Viewer, c.overview},
+		{"GET " + Prefix + "message", access.Viewer, c.message},
+		{"GET " + Prefix + "worklists", access.Viewer, c.workLists},
+
+		{"POST " + Prefix + "jobs/run", access.Operator, c.runJob},
+		{"GET " + Prefix + "document/{plugin}/{view}", access.Operator, c.documentPage},
+		{"POST " + Prefix + "document/{plugin}/{view}/adjust", access.Operator, c.documentAdjust},
+		{"POST " + Prefix + "document/{plugin}/{view}/confirm", access.Operator, c.documentConfirm},
+		{"GET " + Prefix + "form/{plugin}/{form}", access.Operator, c.formPage},
+		{"POST " + Prefix + "form/{plugin}/{form}", access.Operator, c.formSubmit},
+		{"POST " + Prefix + "action", access.Operator, c.action},
+		{"GET " + Prefix + "download/{token}", access.Operator, c.download},
+
+		{Prefix, access.Public, func(w http.ResponseWriter, r *http.Request) {
+			c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
+		}},
+	}
+}
+
+// routes builds the mux from the route table: public routes as they are,
+// the others behind sign-in and their role.
+func (c *Console) routes() {
+	m := http.NewServeMux()
+	c.table = c.routeTable()
+	for _, rt := range c.table {
+		if rt.role == access.Public {
+			m.Handle(rt.pattern, rt.h)
+		} else {
+			m.Handle(rt.pattern, c.auth(rt.role, rt.h))
+		}
+	}
+	c.mux = m
+}

@@ -1,0 +1,116 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if n, err := s.CountUsers(ctx); err != nil || n != 0 {
+		t.Fatalf("CountUsers on an empty store = %d, %v", n, err)
+	}
+	w := startWindow()
+	u := store.User{Name: "王药师", Role: "operator", PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, u); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateUser twice = %v, want ErrConflict", err)
+	}
+	if err := s.CreateUser(ctx, store.User{Name: "bad", Role: "root", PasswordHash: "x"}); err == nil {
+		t.Fatal("CreateUser with an unknown role succeeded")
+	}
+	got, err := s.GetUser(ctx, "王药师")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.check(t, "CreatedAt", got.CreatedAt)
+	if diff := cmp.Diff(u, *got, ignoreUserTimes); diff != "" {
+		t.Fatalf("GetUser (-want +got):\n%s", diff)
+	}
+	if _, err := s.GetUser(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetUser(nobody) = %v, want ErrNotFound", err)
+	}
+	u.Role, u.Disabled, u.PasswordHash = "admin", true, "$argon2id$new"
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateUser(ctx, store.User{Name: "nobody", Role: "viewer"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateUser(nobody) = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateUser(ctx, store.User{Name: "amy", Role: "viewer", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.User{{Name: "amy", Role: "viewer", PasswordHash: "h"}, u}
+	if diff := cmp.Diff(want, list, ignoreUserTimes); diff != "" {
+		t.Fatalf("ListUsers (-want +got):\n%s", diff)
+	}
+	if n, err := s.CountUsers(ctx); err != nil || n != 2 {
+		t.Fatalf("CountUsers = %d, %v; want 2", n, err)
+	}
+}
+
+var ignoreUserTimes = cmpopts.IgnoreFields(store.User{}, "CreatedAt", "UpdatedAt")
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.AppendAudit(ctx, store.AuditEntry{Actor: "x"}); err == nil {
+		t.Fatal("AppendAudit without action and outcome succeeded")
+	}
+	var all []store.AuditEntry
+	for i := range 7 {
+		e := store.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), Actor: []string{"amy", "王药师"}[i%2], Role: "operator",
+			Action: []string{"login", "message.replay", "message.replay.bulk"}[i%3], Target: fmt.Sprintf("m%d", i), Site: "s1",
+			Outcome: "ok", Detail: "d", Remote: "10.0.0.1"}
+		id, err := s.AppendAudit(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ID = id
+		all = append([]store.AuditEntry{e}, all...) // newest first
+	}
+	pick := func(ids ...int) []store.AuditEntry {
+		var out []store.AuditEntry
+		for _, e := range all {
+			for _, i := range ids {
+				if e.Target == fmt.Sprintf("m%d", i) {
+					out = append(out, e)
+				}
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.AuditFilter
+		want []store.AuditEntry
+	}{
+		{"all", store.AuditFilter{}, all},
+		{"actor", store.AuditFilter{Actor: "王药师"}, pick(1, 3, 5)},
+		{"action exact", store.AuditFilter{Action: "message.replay"}, pick(1, 4)},
+		{"action prefix", store.AuditFilter{Action: "message.*"}, pick(1, 2, 4, 5)},
+		{"time", store.AuditFilter{From: t0.Add(2 * time.Minute), To: t0.Add(4 * time.Minute)}, pick(2, 3)},
+		{"page", store.AuditFilter{Before: all[2].ID, Limit: 2}, all[3:5]},
+		{"limit", store.AuditFilter{Limit: 3}, all[:3]},
+	} {
+		got, err := s.ListAudit(ctx, tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: ListAudit (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
