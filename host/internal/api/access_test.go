@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -194,5 +196,73 @@ func TestAdminBasicAuthAndLockout(t *testing.T) {
 	g := newAccessFixture(t, okBackend(), "")
 	if code, body := g.call(t, "GET", "/admin/plugins", "", ""); code != http.StatusUnauthorized || !strings.Contains(body, "no longer open") {
 		t.Fatalf("no token, users exist, no credentials: %d %s", code, body)
+	}
+}
+
+// ListAudit lets the role test reach GET /admin/audit.
+func (m *memStore) ListAudit(context.Context, store.AuditFilter) ([]store.AuditEntry, error) {
+	return nil, nil
+}
+
+// auditBackend reads the audit log from a real store.
+type auditBackend struct {
+	fakeBackend
+	st store.Store
+}
+
+func (b *auditBackend) Store() store.Store { return b.st }
+
+func TestAdminAuditLog(t *testing.T) {
+	t.Parallel()
+	b := &auditBackend{fakeBackend: *okBackend()}
+	f := newAccessFixture(t, b, "tok-0123456789abcdef")
+	b.st = f.st
+	op, admin := f.users[access.Operator], f.users[access.Admin]
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if code, _ := f.call(t, "POST", "/admin/messages/"+id+"/replay", op[0], op[1]); code != http.StatusAccepted {
+			t.Fatalf("replay %s: %d", id, code)
+		}
+	}
+	f.call(t, "GET", "/admin/plugins", op[0], "wrong")
+	var page struct {
+		Entries []struct {
+			ID                                  int64
+			User, Role, Action, Target, Outcome string
+			From                                string
+		}
+		Next string
+	}
+	get := func(path string) int {
+		code, body := f.call(t, "GET", path, admin[0], admin[1])
+		page.Entries, page.Next = nil, ""
+		if code == http.StatusOK {
+			if err := json.Unmarshal([]byte(body), &page); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return code
+	}
+	if code := get("/admin/audit?user=u-operator&limit=2"); code != 200 || len(page.Entries) != 2 || page.Next == "" {
+		t.Fatalf("first page: %d %+v", code, page)
+	}
+	if e := page.Entries[0]; e.Action != "login" || e.Outcome != "refused" || e.From != "127.0.0.1" {
+		t.Fatalf("newest entry: %+v", e)
+	}
+	if e := page.Entries[1]; e.Action != "api" || e.Target != "/admin/messages/m3/replay" || e.Outcome != "ok" || e.Role != "operator" {
+		t.Fatalf("replay entry: %+v", e)
+	}
+	if code := get(page.Next); code != 200 || len(page.Entries) != 2 || page.Entries[0].Target != "/admin/messages/m2/replay" {
+		t.Fatalf("second page: %d %+v", code, page)
+	}
+	if code := get("/admin/audit?action=login&user=u-operator"); code != 200 || len(page.Entries) != 1 {
+		t.Fatalf("action filter: %d %+v", code, page)
+	}
+	if code, body := f.call(t, "GET", "/admin/audit?from=soon&limit=0", admin[0], admin[1]); code != 400 || !strings.Contains(body, "is not a time") || !strings.Contains(body, "limit") {
+		t.Fatalf("bad filter: %d %s", code, body)
+	}
+	for _, m := range []string{"DELETE", "PUT", "POST", "PATCH"} {
+		if code, _ := f.call(t, m, "/admin/audit", admin[0], admin[1]); code != http.StatusMethodNotAllowed {
+			t.Errorf("%s /admin/audit: %d, want 405 (the log cannot be changed)", m, code)
+		}
 	}
 }

@@ -38,6 +38,7 @@ func (s *server) adminRoutes() []route {
 
 		{"POST /admin/reload", access.Admin, s.reload},
 		{"POST /admin/store/rekey", access.Admin, s.rekey},
+		{"GET /admin/audit", access.Admin, s.auditLog},
 	}
 }
 

@@ -256,3 +256,48 @@ func TestSecureCookieAndHSTS(t *testing.T) {
 		t.Fatalf("behind TLS: cookie %q, HSTS %q", r.h.Get("Set-Cookie"), r.h.Get("Strict-Transport-Security"))
 	}
 }
+
+// TestAuditPage: the admin reads the audit log filtered and paged; the
+// page offers no way to change it.
+func TestAuditPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	pw := f.addUser("li.admin", access.Admin)
+	op := f.client()
+	op.signIn("pharm01", testToken) // the admin token under a name that is no user's
+	if r := op.action("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}}); r.code != 200 {
+		t.Fatalf("run job: %d", r.code)
+	}
+	c := f.client()
+	c.signIn("li.admin", pw)
+	body := c.get("/console/admin/audit?user=pharm01").body
+	for _, want := range []string{"审计日志 Audit log", "pharm01", "console.post", "/console/jobs/run", "login", "via admin token", "成功 ok"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("audit page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "li.admin</td>") {
+		t.Error("the user filter let another user's entries through")
+	}
+	first := c.get("/console/admin/audit?user=pharm01&limit=1")
+	older := regexp.MustCompile(`href="(/console/admin/audit\?[^"]*before=\d+[^"]*)"`).FindStringSubmatch(first.body)
+	if older == nil {
+		t.Fatalf("no Older link on a full page: %s", first.body)
+	}
+	second := c.get(strings.ReplaceAll(older[1], "&amp;", "&"))
+	idRE := regexp.MustCompile(`<tr>\s*<td>(\d+)</td>`)
+	a, b := idRE.FindStringSubmatch(first.body), idRE.FindStringSubmatch(second.body)
+	if a == nil || b == nil || a[1] == b[1] {
+		t.Fatalf("paging: first page %v, second page %v", a, b)
+	}
+	if r := c.get("/console/admin/audit?from=yesterday&limit=0"); r.code != http.StatusBadRequest ||
+		!strings.Contains(r.body, "is not a time") || !strings.Contains(r.body, "limit") {
+		t.Fatalf("bad filters: %d", r.code)
+	}
+	if _, content, _ := strings.Cut(body, "<main>"); strings.Contains(content, `method="post"`) {
+		t.Error("the audit page has a form that posts")
+	}
+	if r := c.post("/console/admin/audit", url.Values{"csrf": {c.csrf}}); r.code != http.StatusMethodNotAllowed && r.code != http.StatusNotFound {
+		t.Fatalf("POST to the audit log: %d", r.code)
+	}
+}

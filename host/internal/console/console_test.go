@@ -328,6 +328,7 @@ func newFixture(t *testing.T, token string, opts ...func(*Options)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
+	f.b.st.Store = f.st // what the fake does not answer itself (users, the audit log)
 	f.users = access.NewUsers(f.st, testParams)
 	f.lockout = access.NewLockout(3, 10*time.Minute, f.clock.now)
 	o := Options{AdminToken: token, Wait: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.now, Artifacts: art,

@@ -47,6 +47,8 @@ func (c *Console) routeTable() []route {
 		{"POST " + Prefix + "action", access.Operator, c.action},
 		{"GET " + Prefix + "download/{token}", access.Operator, c.download},
 
+		{"GET " + Prefix + "admin/audit", access.Admin, c.auditPage},
+
 		{Prefix, access.Public, func(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
 		}},

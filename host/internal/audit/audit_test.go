@@ -1,0 +1,79 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+type memSink struct {
+	got []store.AuditEntry
+	err error
+}
+
+func (m *memSink) AppendAudit(_ context.Context, e store.AuditEntry) (int64, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	m.got = append(m.got, e)
+	return int64(len(m.got)), nil
+}
+
+func TestRecord(t *testing.T) {
+	t.Parallel()
+	sink := &memSink{}
+	rc := New(sink, nil)
+	if err := Record(t.Context(), Entry{Action: "x"}); !errors.Is(err, ErrNoRecorder) {
+		t.Fatalf("Record without a recorder = %v", err)
+	}
+	ctx := With(t.Context(), rc, Actor{Name: "amy", Role: "operator", Remote: "10.0.0.1"})
+	if Recorded(ctx) {
+		t.Fatal("recorded before anything was")
+	}
+	if err := Record(ctx, Entry{Action: "message.replay", Target: "m1", Site: "s1", Detail: strings.Repeat("长", 3000)}); err != nil {
+		t.Fatal(err)
+	}
+	if !Recorded(ctx) {
+		t.Fatal("Recorded is false after Record")
+	}
+	e := sink.got[0]
+	if e.Actor != "amy" || e.Role != "operator" || e.Remote != "10.0.0.1" || e.Outcome != OK || e.Action != "message.replay" ||
+		len([]rune(e.Detail)) != maxDetail+1 {
+		t.Fatalf("entry %+v", e)
+	}
+	sink.err = errors.New("disk full")
+	if err := Record(ctx, Entry{Action: "y"}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("a failed write is not reported: %v", err)
+	}
+	var none *Recorder
+	if err := none.Write(t.Context(), Actor{}, Entry{}); !errors.Is(err, ErrNoRecorder) {
+		t.Fatalf("nil recorder: %v", err)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	t.Parallel()
+	loc := time.FixedZone("CST", 8*3600)
+	f, problems := ParseFilter(url.Values{"user": {" amy "}, "action": {"message.*"}, "from": {"2026-12-03T08:30"}, "to": {"2026-12-04"},
+		"before": {"42"}, "limit": {"20"}}, loc, 50)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	want := store.AuditFilter{Actor: "amy", Action: "message.*", From: time.Date(2026, 12, 3, 8, 30, 0, 0, loc), To: time.Date(2026, 12, 4, 0, 0, 0, 0, loc), Before: 42, Limit: 20}
+	if !f.From.Equal(want.From) || !f.To.Equal(want.To) || f.Actor != want.Actor || f.Action != want.Action || f.Before != 42 || f.Limit != 20 {
+		t.Fatalf("filter %+v, want %+v", f, want)
+	}
+	_, problems = ParseFilter(url.Values{"from": {"yesterday"}, "to": {"2026-01-01"}, "before": {"-1"}, "limit": {"9999"}}, loc, 50)
+	if len(problems) != 3 {
+		t.Fatalf("want 3 problems at once (from, before, limit), got %q", problems)
+	}
+	_, problems = ParseFilter(url.Values{"from": {"2026-01-02"}, "to": {"2026-01-01"}}, loc, 50)
+	if len(problems) != 1 || !strings.Contains(problems[0], "after") {
+		t.Fatalf("to before from: %q", problems)
+	}
+}
