@@ -38,6 +38,7 @@ import (
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -106,6 +107,8 @@ type Options struct {
 	// Audit records every change made through the admin API (nil: none
 	// is recorded and each attempt is logged as an error).
 	Audit *audit.Recorder
+	// Sites lists and changes sites' plugins (nil: 501 on those routes).
+	Sites *siteadmin.Service
 	// Now is the clock of the failed-authentication limiter (default time.Now).
 	Now func() time.Time
 }

@@ -39,6 +39,10 @@ func (s *server) adminRoutes() []route {
 		{"POST /admin/reload", access.Admin, s.reload},
 		{"POST /admin/store/rekey", access.Admin, s.rekey},
 		{"GET /admin/audit", access.Admin, s.auditLog},
+		{"GET /admin/sites", access.Admin, s.sites},
+		{"GET /admin/sites/{site}/plugins/{plugin}", access.Admin, s.sitePlugin},
+		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
+		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 	}
 }
 

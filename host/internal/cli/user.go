@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -124,6 +125,8 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	actor := "cli"
 	if u := os.Getenv("USER"); u != "" {
 		actor = "cli:" + u
+	} else if u, err := user.Current(); err == nil && u.Username != "" {
+		actor = "cli:" + u.Username
 	}
 	if aerr := audit.New(st, nil).Write(ctx, audit.Actor{Name: actor, Role: "admin", Remote: "local"},
 		audit.Entry{Action: "user." + sub, Target: name, Outcome: outcome, Detail: detail}); aerr != nil && err == nil {

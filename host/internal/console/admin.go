@@ -1,18 +1,24 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // The admin pages' templates (admin role): the audit log, sites and plugins.
 func init() {
-	pageNames = append(pageNames, "audit")
+	pageNames = append(pageNames, "audit", "sites", "siteplugin", "plugins")
 }
 
 // auditPageSize is how many entries one page of the audit log shows.
@@ -59,4 +65,186 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 	}
 	c.render(w, r, status, "audit", "审计日志 (audit log)", "admin-audit", d)
+}
+
+// noSites answers when the running medgate offers no site administration.
+func (c *Console) noSites(w http.ResponseWriter, r *http.Request) bool {
+	if c.o.Sites != nil {
+		return false
+	}
+	c.fail(w, r, http.StatusNotImplemented, "站点管理不可用 (site administration unavailable)",
+		"This console was started without access to the configuration.", "Edit the configuration file and run medgate reload.")
+	return true
+}
+
+// sitesData is the sites page's data.
+type sitesData struct {
+	Sites []siteadmin.Site
+}
+
+// sitesPage lists every site with every declared plugin, enabled or not.
+func (c *Console) sitesPage(w http.ResponseWriter, r *http.Request) {
+	if c.noSites(w, r) {
+		return
+	}
+	c.render(w, r, http.StatusOK, "sites", "站点与插件 (sites and plugins)", "admin-sites", sitesData{Sites: c.o.Sites.Sites()})
+}
+
+// pluginsPage shows each plugin's version, checksum, health, restarts and
+// last error.
+func (c *Console) pluginsPage(w http.ResponseWriter, r *http.Request) {
+	if c.noSites(w, r) {
+		return
+	}
+	c.render(w, r, http.StatusOK, "plugins", "插件状态 (plugin status)", "admin-sites", c.o.Sites.Plugins())
+}
+
+// settingField is one generated form field.
+type settingField struct {
+	sdk.Setting
+	Value string
+	// Kind is the input: select (enum, bool), or text.
+	Kind    string
+	Options []string
+	Secret  bool
+}
+
+// sitePluginData is the settings form's data.
+type sitePluginData struct {
+	SP       siteadmin.SitePlugin
+	Fields   []settingField
+	Enabled  bool
+	Problems []string
+}
+
+func fieldsOf(sp siteadmin.SitePlugin, values map[string]string) []settingField {
+	var out []settingField
+	for _, st := range sp.Settings {
+		f := settingField{Setting: st.Setting, Value: st.Value, Kind: "text", Secret: st.Type == sdk.SettingSecret}
+		if values != nil {
+			f.Value = values[st.Name]
+		}
+		switch {
+		case len(st.Enum) > 0:
+			f.Kind, f.Options = "select", st.Enum
+		case st.Type == sdk.SettingBool:
+			f.Kind, f.Options = "select", []string{"true", "false"}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// sitePluginPath is the settings form of a plugin at a site.
+func sitePluginPath(site, plugin string) string {
+	return Prefix + "admin/sites/" + url.PathEscape(site) + "/" + url.PathEscape(plugin)
+}
+
+func (c *Console) sitePlugin(w http.ResponseWriter, r *http.Request) (siteadmin.SitePlugin, bool) {
+	if c.noSites(w, r) {
+		return siteadmin.SitePlugin{}, false
+	}
+	sp, err := c.o.Sites.SitePlugin(r.PathValue("site"), r.PathValue("plugin"))
+	if err != nil {
+		c.fail(w, r, http.StatusNotFound, "站点或插件不存在 (no such site or plugin)", err.Error(), "Pick one from "+Prefix+"admin/sites.")
+		return sp, false
+	}
+	return sp, true
+}
+
+// sitePluginPage is the form generated from the plugin's declared settings.
+func (c *Console) sitePluginPage(w http.ResponseWriter, r *http.Request) {
+	sp, ok := c.sitePlugin(w, r)
+	if !ok {
+		return
+	}
+	c.render(w, r, http.StatusOK, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
+		sitePluginData{SP: sp, Fields: fieldsOf(sp, nil), Enabled: sp.Enabled})
+}
+
+// sitePluginSave applies the form: enabled and every declared setting.
+// It is checked like the configuration file; problems are listed on the
+// form, all at once, and nothing changes.
+func (c *Console) sitePluginSave(w http.ResponseWriter, r *http.Request) {
+	sp, ok := c.sitePlugin(w, r)
+	if !ok {
+		return
+	}
+	enabled := r.PostFormValue("enabled") == "on"
+	values := map[string]string{}
+	var order []string
+	for _, st := range sp.Settings {
+		values[st.Name] = strings.TrimSpace(r.PostFormValue("s." + st.Name))
+		order = append(order, st.Name)
+	}
+	// Settings the plugin does not declare stay as they are (and stay a
+	// problem the form lists).
+	for k, v := range sp.Undeclared {
+		values[k] = v
+	}
+	var changed []string
+	for _, st := range sp.Settings {
+		if values[st.Name] != st.Value {
+			changed = append(changed, st.Name)
+		}
+	}
+	detail := "enabled " + strconv.FormatBool(enabled)
+	if len(changed) > 0 {
+		detail += "; settings changed: " + strings.Join(changed, ", ")
+	}
+	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, siteadmin.Change{Enabled: &enabled, Settings: values, Order: order})
+	c.afterSiteChange(w, r, sp, err, detail, func(problems []string) {
+		c.render(w, r, http.StatusUnprocessableEntity, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
+			sitePluginData{SP: sp, Fields: fieldsOf(sp, values), Enabled: enabled, Problems: problems})
+	})
+}
+
+// sitePluginEnabled enables or disables a plugin at a site (the buttons of
+// the sites page).
+func (c *Console) sitePluginEnabled(w http.ResponseWriter, r *http.Request) {
+	sp, ok := c.sitePlugin(w, r)
+	if !ok {
+		return
+	}
+	enabled := r.PostFormValue("enabled") == "true"
+	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, siteadmin.Change{Enabled: &enabled})
+	c.afterSiteChange(w, r, sp, err, "enabled "+strconv.FormatBool(enabled), func(problems []string) {
+		c.render(w, r, http.StatusUnprocessableEntity, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
+			sitePluginData{SP: sp, Fields: fieldsOf(sp, nil), Enabled: enabled, Problems: problems})
+	})
+}
+
+// afterSiteChange audits a change and answers: back to the form with a
+// notice when it is in force, the problems when it was refused.
+func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string)) {
+	e := audit.Entry{Action: "site.plugin.update", Target: sp.Plugin + "/" + sp.Site, Site: sp.Site, Outcome: audit.OK, Detail: detail}
+	if err != nil {
+		e.Outcome, e.Detail = audit.Refused, detail+"; refused: "+firstLine(err.Error())
+	}
+	_ = audit.Record(r.Context(), e)
+	if err != nil {
+		var ps config.Problems
+		problems := []string{err.Error()}
+		if errors.As(err, &ps) {
+			problems = problems[:0]
+			for _, p := range ps {
+				problems = append(problems, p.String())
+			}
+			if !strings.Contains(err.Error(), "configuration problem") {
+				problems = slices.Insert(problems, 0, firstLine(err.Error()))
+			}
+		}
+		c.o.Logger.Warn("console: site change refused", "site", sp.Site, "plugin", sp.Plugin, "err", err)
+		refused(problems)
+		return
+	}
+	c.o.Logger.Info("console: site changed", "user", sessionFrom(r).operator, "site", sp.Site, "plugin", sp.Plugin, "detail", detail)
+	c.sessions.setFlash(sessionFrom(r), &flash{OK: true, Title: "已保存并生效 (saved and in force)",
+		Lines: []string{sp.Plugin + " @ " + sp.Site + ": " + detail + ". The configuration file was rewritten (the previous one is kept as .bak) and reloaded."}})
+	redirect(w, r, sitePluginPath(sp.Site, sp.Plugin))
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }

@@ -49,6 +49,7 @@ import (
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -112,6 +113,9 @@ type Options struct {
 	// Audit records every change, sign-in and reveal (nil: nothing is
 	// recorded and each attempt is logged as an error).
 	Audit *audit.Recorder
+	// Sites lists and changes sites' plugins for the admin pages (nil:
+	// the pages say the running medgate does not offer it).
+	Sites *siteadmin.Service
 	// Wait is how long a page waits for a plugin's reply (default 30s).
 	// The message itself is never abandoned: it finishes in the background
 	// within the pipeline's own retry budget.

@@ -48,6 +48,11 @@ func (c *Console) routeTable() []route {
 		{"GET " + Prefix + "download/{token}", access.Operator, c.download},
 
 		{"GET " + Prefix + "admin/audit", access.Admin, c.auditPage},
+		{"GET " + Prefix + "admin/sites", access.Admin, c.sitesPage},
+		{"GET " + Prefix + "admin/plugins", access.Admin, c.pluginsPage},
+		{"GET " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginPage},
+		{"POST " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginSave},
+		{"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled", access.Admin, c.sitePluginEnabled},
 
 		{Prefix, access.Public, func(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")

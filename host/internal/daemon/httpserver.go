@@ -13,6 +13,7 @@ import (
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/siteadmin"
 )
 
 // startHTTP serves the ingress, admin API, health, metrics and console
@@ -53,10 +54,11 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	rec := audit.New(d.store, d.log)
 	// One lockout for the console and the admin API: failures add up.
 	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil)
+	siteAdmin := siteadmin.New(siteHost{d})
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
 		Users: users, Proxy: proxy, Lockout: lockout, Audit: rec, HTTPS: cs.HTTPS, HSTSMaxAge: cs.HSTSMaxAge.D(),
-		SessionIdle: cs.SessionIdle.D(), SessionMax: cs.SessionMax.D()})
+		SessionIdle: cs.SessionIdle.D(), SessionMax: cs.SessionMax.D(), Sites: siteAdmin})
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -69,7 +71,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	d.http = api.NewServer(api.Handler(d, api.Options{
 		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
 		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con, Origins: origins,
-		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec,
+		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec, Sites: siteAdmin,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
 	go func() {
 		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

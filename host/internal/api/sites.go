@@ -1,0 +1,114 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/siteadmin"
+)
+
+// noSites is the error when the server was started without site
+// administration.
+var noSites = &Error{Status: http.StatusNotImplemented, Code: "no_site_admin",
+	Message: "this medgate does not offer site administration; edit the configuration file and POST /admin/reload"}
+
+// sites lists every site with every declared plugin and its settings
+// (secrets as their references).
+func (s *server) sites(w http.ResponseWriter, _ *http.Request) error {
+	if s.o.Sites == nil {
+		return noSites
+	}
+	writeJSON(w, http.StatusOK, s.o.Sites.Sites())
+	return nil
+}
+
+// pluginStatus lists every declared plugin: version, sha256, health,
+// restarts, last error.
+func (s *server) pluginStatus(w http.ResponseWriter, _ *http.Request) error {
+	if s.o.Sites == nil {
+		return noSites
+	}
+	writeJSON(w, http.StatusOK, s.o.Sites.Plugins())
+	return nil
+}
+
+func (s *server) sitePlugin(w http.ResponseWriter, r *http.Request) error {
+	if s.o.Sites == nil {
+		return noSites
+	}
+	sp, err := s.o.Sites.SitePlugin(r.PathValue("site"), r.PathValue("plugin"))
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, sp)
+	return nil
+}
+
+// sitePluginChange is the body of PUT /admin/sites/{site}/plugins/{plugin}.
+type sitePluginChange struct {
+	// Enabled, when present, enables or disables the plugin at the site.
+	Enabled *bool `json:"enabled"`
+	// Settings, when present, replaces the site's settings of the plugin
+	// (a name left out or empty takes its default).
+	Settings map[string]string `json:"settings"`
+}
+
+// updateSitePlugin changes a plugin at a site: checked like the
+// configuration file (422 with every problem), written back (comments
+// kept, .bak, atomic) and reloaded at once.
+func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error {
+	if s.o.Sites == nil {
+		return noSites
+	}
+	site, plugin := r.PathValue("site"), r.PathValue("plugin")
+	var ch sitePluginChange
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ch); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body",
+			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both): ` + err.Error()}
+	}
+	if ch.Enabled == nil && ch.Settings == nil {
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: `nothing to change: send "enabled", "settings" or both`}
+	}
+	var detail []string
+	if ch.Enabled != nil {
+		detail = append(detail, "enabled "+strconv.FormatBool(*ch.Enabled))
+	}
+	if ch.Settings != nil {
+		names := make([]string, 0, len(ch.Settings))
+		for n := range ch.Settings {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		detail = append(detail, "settings set: "+strings.Join(names, ", "))
+	}
+	err := s.o.Sites.Update(r.Context(), site, plugin, siteadmin.Change{Enabled: ch.Enabled, Settings: ch.Settings})
+	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK, Detail: strings.Join(detail, "; ")}
+	if err != nil {
+		e.Outcome = audit.Refused
+	}
+	_ = audit.Record(r.Context(), e)
+	var ps config.Problems
+	switch {
+	case errors.Is(err, siteadmin.ErrUnknown):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.As(err, &ps):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", Message: "the change was not applied; the configuration in force stays: " + err.Error()}
+	case err != nil:
+		return err
+	}
+	sp, err := s.o.Sites.SitePlugin(site, plugin)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sp)
+	return nil
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+type siteHost struct{ cfg *config.Config }
+
+func (h *siteHost) Config() *config.Config { return h.cfg }
+func (h *siteHost) Plugins() []siteadmin.Plugin {
+	return []siteadmin.Plugin{{Name: "ecard", Version: "1.2.0", Running: true, Restarts: 1, LastError: "killed", Settings: []sdk.Setting{
+		{Name: "url", Type: sdk.SettingURL, Required: true}, {Name: "retries", Type: sdk.SettingInt}}}}
+}
+func (h *siteHost) Reload(context.Context) error {
+	cfg, err := config.Load(h.cfg.File)
+	if err == nil {
+		h.cfg = cfg
+	}
+	return err
+}
+
+func TestAdminSites(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	path := filepath.Join(dir, "medgate.yaml")
+	src := "# keep me\nkafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
+		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/ # the simulator\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+	for _, r := range access.Roles {
+		if err := users.Add(t.Context(), "u-"+r.String(), r, "pw-0123456789"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
+		Logger: log, Users: users, Audit: audit.New(st, log), Sites: siteadmin.New(&siteHost{cfg: cfg})}))
+	defer srv.Close()
+	call := func(method, p, user, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.SetBasicAuth(user, "pw-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	cases := []struct {
+		name, method, path, user, body string
+		code                           int
+		want                           string
+	}{
+		{"viewer cannot list sites", "GET", "/admin/sites", "u-viewer", "", 403, "forbidden"},
+		{"operator cannot edit sites", "PUT", "/admin/sites/s1/plugins/ecard", "u-operator", `{"enabled":false}`, 403, "needs the role admin"},
+		{"operator cannot read plugin status", "GET", "/admin/plugins/status", "u-operator", "", 403, "forbidden"},
+		{"admin lists sites", "GET", "/admin/sites", "u-admin", "", 200, `"url","Type":"url","Required":true`},
+		{"admin reads one", "GET", "/admin/sites/s1/plugins/ecard", "u-admin", "", 200, `"value":"http://a/"`},
+		{"unknown site", "GET", "/admin/sites/s9/plugins/ecard", "u-admin", "", 404, "not_found"},
+		{"every problem at once", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"settings":{"url":"","retries":"x","colour":"red"}}`, 422, "settings.url: is required"},
+		{"unknown field", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"enable":true}`, 400, "bad_body"},
+		{"change settings", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"settings":{"url":"https://b/","retries":"2"}}`, 200, `"value":"https://b/"`},
+		{"disable", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"enabled":false}`, 200, `"enabled":false`},
+		{"status", "GET", "/admin/plugins/status", "u-admin", "", 200, `"sha256":"` + hex.EncodeToString(sum[:])},
+	}
+	for _, tc := range cases {
+		code, body := call(tc.method, tc.path, tc.user, tc.body)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s\nwant %d with %q", tc.name, code, body, tc.code, tc.want)
+		}
+		if tc.name == "every problem at once" && (!strings.Contains(body, "settings.retries") || !strings.Contains(body, "settings.colour")) {
+			t.Errorf("not every problem listed: %s", body)
+		}
+	}
+	data, _ := os.ReadFile(path)
+	for _, want := range []string{"# keep me", "url: https://b/ # the simulator", `retries: "2"`, "enabled: false"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("file lacks %q:\n%s", want, data)
+		}
+	}
+	entries, _ := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update"})
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Actor+" "+e.Outcome+" "+e.Detail)
+	}
+	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|u-admin refused settings set: colour, retries, url"
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+	var sp siteadmin.SitePlugin
+	_, body := call("GET", "/admin/sites/s1/plugins/ecard", "u-admin", "")
+	if err := json.Unmarshal([]byte(body), &sp); err != nil || sp.Enabled || !sp.Listed {
+		t.Fatalf("after disable: %+v %v", sp, err)
+	}
+}

@@ -1,0 +1,182 @@
+package console
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// siteHost is a running medgate for the site pages: it reloads by
+// reading the file.
+type siteHost struct {
+	cfg *config.Config
+}
+
+func (h *siteHost) Config() *config.Config { return h.cfg }
+
+func (h *siteHost) Plugins() []siteadmin.Plugin {
+	return []siteadmin.Plugin{
+		{Name: "ecard", Version: "1.2.0", Running: true, Settings: []sdk.Setting{
+			{Name: "url", Type: sdk.SettingURL, Required: true, Description: "平台地址 the platform's address"},
+			{Name: "mode", Type: sdk.SettingString, Enum: []string{"test", "live"}, Default: "test"},
+			{Name: "retries", Type: sdk.SettingInt},
+			{Name: "token", Type: sdk.SettingSecret},
+		}},
+		{Name: "tracecode", Version: "0.9.0", Running: false, Restarts: 2, LastError: "exit status 2", Settings: []sdk.Setting{}},
+	}
+}
+
+func (h *siteHost) Reload(context.Context) error {
+	cfg, err := config.Load(h.cfg.File)
+	if err != nil {
+		return err
+	}
+	h.cfg = cfg
+	return nil
+}
+
+const sitesYAML = `# test configuration
+kafka:
+  embedded: {}
+plugins:
+  - name: ecard
+    path: ./plugin
+    sha256: SUM
+  - name: tracecode
+    path: ./plugin
+    sha256: SUM
+sites:
+  - code: s1
+    name: 思明院区
+    plugins:
+      # the e-card platform
+      ecard:
+        settings:
+          url: http://127.0.0.1:1/
+`
+
+func newSiteAdmin(t *testing.T) (*siteadmin.Service, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	path := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(sitesYAML, "SUM", hex.EncodeToString(sum[:]))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return siteadmin.New(&siteHost{cfg: cfg}), path
+}
+
+func TestSitesAndPlugins(t *testing.T) {
+	t.Parallel()
+	sites, path := newSiteAdmin(t)
+	f := newFixture(t, testToken, func(o *Options) { o.Sites = sites })
+	pw := f.addUser("li.admin", access.Admin)
+	c := f.client()
+	c.signIn("li.admin", pw)
+
+	body := c.get("/console/admin/sites").body
+	for _, want := range []string{"站点与插件 Sites and plugins", "思明院区", "ecard", "已启用 enabled", "tracecode", "未配置 not listed", "/console/admin/sites/s1/ecard"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sites page lacks %q", want)
+		}
+	}
+	form := c.get("/console/admin/sites/s1/ecard").body
+	for _, want := range []string{`name="s.url" value="http://127.0.0.1:1/"`, `<select name="s.mode">`, `<option value="live"`, "默认 default: test",
+		`name="s.token"`, "env:NAME 或 file:/path", `name="enabled" checked`, "平台地址"} {
+		if !strings.Contains(form, want) {
+			t.Errorf("settings form lacks %q", want)
+		}
+	}
+	before, _ := os.ReadFile(path)
+
+	// Every problem at once; the file untouched.
+	r := c.post("/console/admin/sites/s1/ecard", url.Values{"csrf": {c.csrf}, "enabled": {"on"}, "s.url": {""}, "s.mode": {"prod"},
+		"s.retries": {"three"}, "s.token": {"plain-secret"}})
+	if r.code != http.StatusUnprocessableEntity {
+		t.Fatalf("bad settings: %d", r.code)
+	}
+	for _, want := range []string{"not saved", "settings.url: is required", "settings.mode", "settings.retries", "settings.token", `value="three"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("refusal lacks %q", want)
+		}
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("a refused change rewrote the file")
+	}
+
+	// A good change is saved, reloaded, and the comments stay.
+	r = c.action("/console/admin/sites/s1/ecard", url.Values{"enabled": {"on"}, "s.url": {"https://ecard.example/"}, "s.mode": {"live"}, "s.retries": {"3"}})
+	if r.code != 200 || !strings.Contains(r.body, "已保存并生效") || !strings.Contains(r.body, `value="https://ecard.example/"`) {
+		t.Fatalf("save: %d %s", r.code, r.body)
+	}
+	after, _ := os.ReadFile(path)
+	for _, want := range []string{"# the e-card platform", "url: https://ecard.example/", "mode: live", `retries: "3"`} {
+		if !strings.Contains(string(after), want) {
+			t.Errorf("file lacks %q:\n%s", want, after)
+		}
+	}
+
+	// Disable from the sites page, then enable tracecode (no settings).
+	if r := c.action("/console/admin/sites/s1/ecard/enabled", url.Values{"enabled": {"false"}}); r.code != 200 {
+		t.Fatalf("disable: %d", r.code)
+	}
+	if r := c.action("/console/admin/sites/s1/tracecode/enabled", url.Values{"enabled": {"true"}}); r.code != 200 {
+		t.Fatalf("enable: %d", r.code)
+	}
+	body = c.get("/console/admin/sites").body
+	if !strings.Contains(body, "已停用 disabled") {
+		t.Error("ecard does not show as disabled")
+	}
+	if sp, _ := sites.SitePlugin("s1", "tracecode"); !sp.Enabled {
+		t.Error("tracecode not enabled")
+	}
+
+	status := c.get("/console/admin/plugins").body
+	for _, want := range []string{"插件状态 Plugin status", "1.2.0", "0.9.0", "exit status 2", "停止 down", "运行中 up", hexSum()} {
+		if !strings.Contains(status, want) {
+			t.Errorf("plugin status lacks %q", want)
+		}
+	}
+	if r := c.get("/console/admin/sites/s9/ecard"); r.code != http.StatusNotFound {
+		t.Errorf("unknown site: %d", r.code)
+	}
+
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range got {
+		lines = append(lines, e.Target+" "+e.Outcome+" "+e.Detail)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"tracecode/s1 ok enabled true", "ecard/s1 ok enabled false", "ecard/s1 ok enabled true; settings changed: url, mode, retries", "ecard/s1 refused"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit lacks %q:\n%s", want, joined)
+		}
+	}
+}
+
+func hexSum() string {
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	return hex.EncodeToString(sum[:])
+}

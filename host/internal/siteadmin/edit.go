@@ -1,0 +1,273 @@
+// Package siteadmin changes which plugins a site enables and their
+// settings, for the console's admin pages and the admin API, and writes
+// the change back to the configuration file.
+//
+// A change is checked exactly as the file is (config.Parse, then each
+// plugin's declared settings, every problem listed at once) before the
+// file is touched. Then the file is edited as a YAML node tree, so its
+// comments and key order stay; the previous file is kept as <file>.bak;
+// the new one is written to a temporary file and renamed over the old
+// (atomic); and the configuration is reloaded. When the reload fails, the
+// previous file is put back and reloaded, and the change is refused with
+// the reload's problems.
+package siteadmin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Change is what an admin changes of one plugin at one site.
+type Change struct {
+	// Enabled, when set, enables or disables the plugin at the site (a
+	// plugin not yet listed under the site is added).
+	Enabled *bool
+	// Settings, when not nil, replaces the site's settings of the plugin:
+	// names with an empty value are removed (their default applies).
+	// Order lists the names in the order new keys are added (the plugin's
+	// declaration order).
+	Settings map[string]string
+	Order    []string
+}
+
+// Edit returns the configuration data with the change applied to the
+// plugin at the site, comments and the order of existing keys kept.
+func Edit(data []byte, site, plugin string, ch Change) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("the configuration is not valid YAML: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("the configuration is not a YAML mapping")
+	}
+	sites := get(doc.Content[0], "sites")
+	if sites == nil || sites.Kind != yaml.SequenceNode {
+		return nil, errors.New("the configuration has no sites: list")
+	}
+	var siteNode *yaml.Node
+	for _, s := range sites.Content {
+		if c := get(s, "code"); s.Kind == yaml.MappingNode && c != nil && c.Value == site {
+			siteNode = s
+		}
+	}
+	if siteNode == nil {
+		return nil, fmt.Errorf("the configuration has no site %q", site)
+	}
+	plugins := ensure(siteNode, "plugins", yaml.MappingNode)
+	if plugins.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("sites[%s].plugins is not a mapping", site)
+	}
+	pn := get(plugins, plugin)
+	if pn == nil || (pn.Kind == yaml.ScalarNode && (pn.Tag == "!!null" || pn.Value == "")) {
+		if pn == nil {
+			plugins.Content = append(plugins.Content, scalar(plugin), &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+		} else {
+			*pn = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: pn.HeadComment, LineComment: pn.LineComment}
+		}
+		pn = get(plugins, plugin)
+	}
+	if pn.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("sites[%s].plugins.%s is not a mapping", site, plugin)
+	}
+	if ch.Enabled != nil {
+		v := "false"
+		if *ch.Enabled {
+			v = "true"
+		}
+		en := ensure(pn, "enabled", yaml.ScalarNode)
+		en.Kind, en.Tag, en.Value, en.Style = yaml.ScalarNode, "!!bool", v, 0
+	}
+	if ch.Settings != nil {
+		setSettings(pn, ch.Settings, ch.Order)
+	}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(indentOf(data))
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("write the configuration: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("write the configuration: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// setSettings makes the settings mapping of pn hold exactly want.
+func setSettings(pn *yaml.Node, want map[string]string, order []string) {
+	has := false
+	for _, v := range want {
+		if v != "" {
+			has = true
+		}
+	}
+	if !has {
+		remove(pn, "settings")
+		return
+	}
+	sn := ensure(pn, "settings", yaml.MappingNode)
+	if sn.Kind != yaml.MappingNode {
+		*sn = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	sn.Style = 0 // block style, one setting a line
+	kept := sn.Content[:0]
+	done := map[string]bool{}
+	for i := 0; i+1 < len(sn.Content); i += 2 {
+		k, v := sn.Content[i], sn.Content[i+1]
+		nv, ok := want[k.Value]
+		if !ok || nv == "" {
+			continue
+		}
+		setString(v, nv)
+		kept = append(kept, k, v)
+		done[k.Value] = true
+	}
+	sn.Content = kept
+	names := slices.Clone(order)
+	for n := range want {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.SortStableFunc(names[len(order):], func(a, b string) int { return cmpString(a, b) })
+	for _, n := range names {
+		if v := want[n]; v != "" && !done[n] {
+			v2 := &yaml.Node{}
+			setString(v2, v)
+			sn.Content = append(sn.Content, scalar(n), v2)
+			done[n] = true
+		}
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// setString makes n the string v; the encoder quotes it when it would
+// otherwise read as another type ("350200", "true").
+func setString(n *yaml.Node, v string) {
+	n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!str", v
+	if n.Style != yaml.DoubleQuotedStyle && n.Style != yaml.SingleQuotedStyle {
+		n.Style = 0
+	}
+}
+
+func scalar(v string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+}
+
+// get returns the value of key in mapping m, or nil.
+func get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// ensure returns the value of key in m, adding it (of kind) when missing.
+func ensure(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
+	if v := get(m, key); v != nil {
+		if kind == yaml.MappingNode && v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "") {
+			*v = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: v.HeadComment, LineComment: v.LineComment}
+		}
+		return v
+	}
+	v := &yaml.Node{Kind: kind}
+	if kind == yaml.MappingNode {
+		v.Tag = "!!map"
+	}
+	m.Content = append(m.Content, scalar(key), v)
+	return v
+}
+
+// remove deletes key from mapping m.
+func remove(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// indentOf guesses the file's indentation: the first indented line's
+// leading spaces (2 when none).
+func indentOf(data []byte) int {
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		t := bytes.TrimLeft(line, " ")
+		if n := len(line) - len(t); n > 0 && len(t) > 0 && t[0] != '#' && t[0] != '-' {
+			if n >= 2 && n <= 8 {
+				return n
+			}
+			break
+		}
+	}
+	return 2
+}
+
+// WriteFile replaces the file at path with data: the previous content
+// (old) goes to path+".bak" first, then data is written to a temporary
+// file in the same directory, synced and renamed over path, keeping the
+// file's mode. A reader never sees a half-written file.
+func WriteFile(path string, old, data []byte) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := atomicWrite(path+".bak", old, mode); err != nil {
+		return fmt.Errorf("keep the previous configuration as %s.bak: %w", path, err)
+	}
+	if err := atomicWrite(path, data, mode); err != nil {
+		return fmt.Errorf("write the configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+func atomicWrite(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package siteadmin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+const sample = `# medgate test configuration
+kafka:
+  embedded: {}
+plugins:
+  - name: ecard
+    path: ./ecard
+    sha256: SUM
+  - name: ledger
+    path: ./ecard
+    sha256: SUM
+sites:
+  - code: s1
+    name: 思明院区
+    plugins:
+      # the e-card platform
+      ecard:
+        settings:
+          url: http://127.0.0.1:1/   # the simulator
+          regionCode: "350200"
+          mode: test
+  - code: s2
+    plugins:
+      ledger: {}
+`
+
+func bool_(b bool) *bool { return &b }
+
+func TestEdit(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name         string
+		site, plugin string
+		ch           Change
+		want, not    []string
+	}{
+		{"disable keeps comments and settings", "s1", "ecard", Change{Enabled: bool_(false)},
+			[]string{"# medgate test configuration", "# the e-card platform", "# the simulator", "enabled: false", `regionCode: "350200"`}, nil},
+		{"change, add and remove settings in place", "s1", "ecard",
+			Change{Settings: map[string]string{"url": "https://ecard.example/", "regionCode": "350203", "retries": "3", "mode": ""}, Order: []string{"url", "regionCode", "retries", "mode"}},
+			[]string{"url: https://ecard.example/ # the simulator", `regionCode: "350203"`, `retries: "3"`}, []string{"mode:"}},
+		{"enable a plugin the site did not list", "s2", "ecard", Change{Enabled: bool_(true), Settings: map[string]string{"url": "http://x/"}},
+			[]string{"ledger: {}", "ecard:\n        enabled: true\n        settings:\n          url: http://x/"}, nil},
+		{"clear every setting", "s1", "ecard", Change{Settings: map[string]string{}}, []string{"# the e-card platform"}, []string{"settings:", "url:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Edit([]byte(sample), tc.site, tc.plugin, tc.ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(string(out), n) {
+					t.Errorf("output still has %q:\n%s", n, out)
+				}
+			}
+		})
+	}
+	if _, err := Edit([]byte(sample), "nowhere", "ecard", Change{}); err == nil || !strings.Contains(err.Error(), `no site "nowhere"`) {
+		t.Errorf("unknown site: %v", err)
+	}
+	if _, err := Edit([]byte("kafka: [\n"), "s1", "ecard", Change{}); err == nil {
+		t.Error("broken YAML accepted")
+	}
+}
+
+// fakeHost is a running medgate: it reloads by parsing the file.
+type fakeHost struct {
+	cfg      *config.Config
+	reloads  int
+	failNext error
+}
+
+func (h *fakeHost) Config() *config.Config { return h.cfg }
+
+var ecardSettings = []sdk.Setting{
+	{Name: "url", Type: sdk.SettingURL, Required: true, Description: "the platform's address"},
+	{Name: "regionCode", Type: sdk.SettingString},
+	{Name: "mode", Type: sdk.SettingString, Enum: []string{"test", "live"}, Default: "test"},
+	{Name: "retries", Type: sdk.SettingInt},
+	{Name: "token", Type: sdk.SettingSecret},
+}
+
+func (h *fakeHost) Plugins() []Plugin {
+	return []Plugin{{Name: "ecard", Version: "1.2.0", Running: true, Settings: ecardSettings}, {Name: "ledger", Running: true, Settings: []sdk.Setting{}}}
+}
+
+func (h *fakeHost) Reload(context.Context) error {
+	h.reloads++
+	if err := h.failNext; err != nil {
+		h.failNext = nil
+		return err
+	}
+	cfg, err := config.Load(h.cfg.File)
+	if err != nil {
+		return err
+	}
+	h.cfg = cfg
+	return nil
+}
+
+func newHost(t *testing.T) (*fakeHost, string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ecard")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	path := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(sample, "SUM", hex.EncodeToString(sum[:]))), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeHost{cfg: cfg}, path
+}
+
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	h, path := newHost(t)
+	s := New(h)
+	before, _ := os.ReadFile(path)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "ecard-token"), []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every problem at once, the file untouched, nothing reloaded.
+	err := s.Update(t.Context(), "s1", "ecard", Change{Settings: map[string]string{"url": "", "mode": "prod", "retries": "three", "token": "plain-secret", "colour": "red"}})
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("bad settings: %v, want config.Problems", err)
+	}
+	for _, want := range []string{"settings.url: is required", "settings.mode", "settings.retries", "settings.token", "settings.colour: unknown setting"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) || h.reloads != 0 {
+		t.Fatalf("a refused change touched the file or reloaded (%d)", h.reloads)
+	}
+
+	// A good change is written back (comments kept, .bak), reloaded and in force.
+	err = s.Update(t.Context(), "s1", "ecard", Change{Settings: map[string]string{"url": "https://ecard.example/", "regionCode": "350200", "mode": "live", "token": "file:ecard-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(path)
+	for _, want := range []string{"# the e-card platform", "url: https://ecard.example/ # the simulator", "mode: live", "token: file:ecard-token"} {
+		if !strings.Contains(string(after), want) {
+			t.Errorf("file lacks %q:\n%s", want, after)
+		}
+	}
+	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != string(before) {
+		t.Error("the .bak is not the previous file")
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %o, want the file's 0640", st.Mode().Perm())
+	}
+	sp, err := s.SitePlugin("s1", "ecard")
+	if err != nil || h.reloads != 1 || sp.Settings[2].Value != "live" {
+		t.Fatalf("after the change: %+v %v reloads %d", sp, err, h.reloads)
+	}
+
+	// Disable and enable.
+	if err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: bool_(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := s.SitePlugin("s1", "ecard"); sp.Enabled || !sp.Listed {
+		t.Fatalf("disabled: %+v", sp)
+	}
+
+	// A failed reload puts the previous file back and reloads it.
+	good, _ := os.ReadFile(path)
+	h.failNext = errors.New("plugin ecard refused: url unreachable")
+	err = s.Update(t.Context(), "s1", "ecard", Change{Enabled: bool_(true)})
+	if err == nil || !strings.Contains(err.Error(), "previous configuration is back in force") || !strings.Contains(err.Error(), "url unreachable") {
+		t.Fatalf("failed reload: %v", err)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(good) {
+		t.Fatalf("the previous file was not restored:\n%s", now)
+	}
+	if sp, _ := s.SitePlugin("s1", "ecard"); sp.Enabled {
+		t.Fatal("the refused enable is in force")
+	}
+
+	for _, tc := range [][2]string{{"s9", "ecard"}, {"s1", "nope"}} {
+		if err := s.Update(t.Context(), tc[0], tc[1], Change{}); !errors.Is(err, ErrUnknown) {
+			t.Errorf("%v: %v, want ErrUnknown", tc, err)
+		}
+	}
+	// Status: checksum and sites.
+	ps2 := s.Plugins()
+	if len(ps2) != 2 || len(ps2[0].SHA256) != 64 || ps2[0].Version != "1.2.0" || ps2[1].Sites[0] != "s2" {
+		t.Fatalf("plugins: %+v", ps2)
+	}
+}
+
+// TestEditKeepsTheDemoConfiguration: editing one plugin of the shipped
+// demo configuration keeps every comment and every other value.
+func TestEditKeepsTheDemoConfiguration(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../../../deploy/demo/medgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Edit(src, "demo", "ledger", Change{Enabled: bool_(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comments := func(b []byte) []string {
+		var out []string
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if _, c, ok := strings.Cut(line, "# "); ok {
+				out = append(out, strings.TrimSpace(c))
+			}
+		}
+		return out
+	}
+	if a, b := comments(src), comments(out); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("comments changed: %d before, %d after", len(a), len(b))
+	}
+	before, err1 := config.Parse("demo.yaml", src)
+	after, err2 := config.Parse("demo.yaml", out)
+	if before == nil || after == nil {
+		t.Fatalf("parse: %v / %v", err1, err2)
+	}
+	if after.Sites[0].Plugins["ledger"].IsEnabled() {
+		t.Fatal("ledger still enabled")
+	}
+	for name, sp := range before.Sites[0].Plugins {
+		if name == "ledger" {
+			continue
+		}
+		if got := after.Sites[0].Plugins[name]; strings.Join(mapPairs(got.Settings), ",") != strings.Join(mapPairs(sp.Settings), ",") {
+			t.Errorf("%s settings changed: %v → %v", name, sp.Settings, got.Settings)
+		}
+	}
+}
+
+func mapPairs(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
