@@ -16,7 +16,7 @@ import (
 )
 
 // Role is a user's role; a higher role may do everything a lower one may.
-type Role int
+type Role int32
 
 // The roles, lowest first. Public marks routes that need no sign-in (the
 // sign-in page, static files); it is never a user's role.

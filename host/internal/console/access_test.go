@@ -301,3 +301,28 @@ func TestAuditPage(t *testing.T) {
 		t.Fatalf("POST to the audit log: %d", r.code)
 	}
 }
+
+// TestRoleChangesApplyAtOnce: a signed-in user whose role changes gets
+// the new role at the next request; a disabled one is signed out.
+func TestRoleChangesApplyAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	pw := f.addUser("pharm01", access.Operator)
+	c := f.client()
+	c.signIn("pharm01", pw)
+	if r := c.get("/console/form/ecard/print"); r.code != http.StatusOK {
+		t.Fatalf("operator page as operator: %d", r.code)
+	}
+	if err := f.users.SetRole(t.Context(), "pharm01", access.Viewer); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/console/form/ecard/print"); r.code != http.StatusForbidden {
+		t.Fatalf("operator page after the role became viewer: %d", r.code)
+	}
+	if err := f.users.SetDisabled(t.Context(), "pharm01", true); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/console/"); r.code != http.StatusSeeOther {
+		t.Fatalf("disabled user still signed in: %d", r.code)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,9 +30,9 @@ const maxSessions = 1000
 type session struct {
 	id       string
 	csrf     string
-	operator string      // the user's name, recorded with every change
-	role     access.Role // what the user may do
-	via      string      // how the user signed in: password, admin token, proxy, open console
+	operator string       // the user's name, recorded with every change
+	role     atomic.Int32 // what the user may do (an access.Role; the store may change it)
+	via      string       // how the user signed in: password, admin token, proxy, open console
 	created  time.Time
 	seen     time.Time
 	flash    *flash
@@ -71,7 +72,8 @@ func (ss *sessions) create(operator string, role access.Role, via string) *sessi
 	if len(ss.m) >= maxSessions && oldest != nil {
 		delete(ss.m, oldest.id)
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, role: role, via: via, created: now, seen: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, created: now, seen: now}
+	s.role.Store(int32(role))
 	ss.m[s.id] = s
 	return s
 }
@@ -98,6 +100,9 @@ func (ss *sessions) end(id string) {
 	defer ss.mu.Unlock()
 	delete(ss.m, id)
 }
+
+// Role is what the session's user may do now.
+func (s *session) Role() access.Role { return access.Role(s.role.Load()) }
 
 func (ss *sessions) setFlash(s *session, f *flash) {
 	ss.mu.Lock()
@@ -137,6 +142,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if ck, err := r.Cookie(cookieName); err == nil {
 				s = c.sessions.get(ck.Value)
 			}
+			s = c.current(r.Context(), s)
 		}
 		if s == nil {
 			if safeMethod(r.Method) {
@@ -147,7 +153,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			return
 		}
 		ctx := audit.With(context.WithValue(r.Context(), ctxKey{}, s), c.o.Audit,
-			audit.Actor{Name: s.operator, Role: s.role.String(), Remote: c.clientAddr(r)})
+			audit.Actor{Name: s.operator, Role: s.Role().String(), Remote: c.clientAddr(r)})
 		r = r.WithContext(ctx)
 		if !safeMethod(r.Method) {
 			if !c.fromOwnPage(w, r, "form") {
@@ -160,14 +166,14 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		if !s.role.Allows(need) {
-			c.o.Logger.Warn("console: request refused: role too low", "user", s.operator, "role", s.role.String(), "need", need.String(), "route", r.Pattern)
+		if !s.Role().Allows(need) {
+			c.o.Logger.Warn("console: request refused: role too low", "user", s.operator, "role", s.Role().String(), "need", need.String(), "route", r.Pattern)
 			if !safeMethod(r.Method) {
 				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "needs role " + need.String() + ", has " + s.role.String()})
+					Detail: "needs role " + need.String() + ", has " + s.Role().String()})
 			}
 			c.fail(w, r, http.StatusForbidden, "权限不足 (not allowed)",
-				"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.role.Label()+".",
+				"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.Role().Label()+".",
 				"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
 			return
 		}
@@ -176,6 +182,27 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			_ = audit.Record(ctx, audit.Entry{Action: "console.post", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern})
 		}
 	})
+}
+
+// current keeps a password session in step with the store: a user who
+// was disabled or removed is signed out at the next request, and a
+// changed role applies at once. Other sessions pass unchanged.
+func (c *Console) current(ctx context.Context, s *session) *session {
+	if s == nil || s.via != viaPassword || c.o.Users == nil {
+		return s
+	}
+	u, err := c.o.Users.Lookup(ctx, s.operator)
+	switch {
+	case errors.Is(err, access.ErrBadCredentials):
+		c.o.Logger.Info("console: session ended: the user is disabled or gone", "user", s.operator)
+		c.sessions.end(s.id)
+		return nil
+	case err != nil:
+		c.o.Logger.Error("console: cannot check the session's user; keeping the session", "user", s.operator, "err", err)
+		return s
+	}
+	s.role.Store(int32(u.Role))
+	return s
 }
 
 // safeMethod reports whether a method only reads.
@@ -198,7 +225,8 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		return nil, true
 	}
 	if ck, err := r.Cookie(cookieName); err == nil {
-		if s := c.sessions.get(ck.Value); s != nil && s.via == viaProxy && s.operator == name {
+		if s := c.sessions.get(ck.Value); s != nil && s.via == viaProxy && s.operator == name &&
+			(c.o.Proxy.RoleHeader == "" || strings.EqualFold(s.Role().String(), roleName)) {
 			return s, true
 		}
 	}

@@ -274,7 +274,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if s := sessionFrom(r); s != nil {
 		p.Navs = append(c.documentNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
-		p.Role, p.CanAct, p.IsAdmin = s.role, s.role.Allows(access.Operator), s.role.Allows(access.Admin)
+		p.Role = s.Role()
+		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder
