@@ -178,6 +178,9 @@ func TestAdminBasicAuthAndLockout(t *testing.T) {
 	if code, _ := f.call(t, "GET", "/admin/plugins", f.users[access.Viewer][0], f.users[access.Viewer][1]); code != http.StatusOK {
 		t.Fatalf("another user while one is locked out: %d", code)
 	}
+	if code, body := f.call(t, "GET", "/admin/users", f.users[access.Operator][0], f.users[access.Operator][1]); code != http.StatusForbidden {
+		t.Fatalf("operator lists users: %d %s", code, body)
+	}
 	// The admin token still works (bootstrap), and no credentials get 401.
 	req, _ := http.NewRequest("POST", f.srv.URL+"/admin/messages/m1/replay", nil)
 	req.Header.Set("Authorization", "Bearer tok-0123456789abcdef")
@@ -264,5 +267,14 @@ func TestAdminAuditLog(t *testing.T) {
 		if code, _ := f.call(t, m, "/admin/audit", admin[0], admin[1]); code != http.StatusMethodNotAllowed {
 			t.Errorf("%s /admin/audit: %d, want 405 (the log cannot be changed)", m, code)
 		}
+	}
+}
+
+func TestAdminUsers(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t, okBackend(), "tok-0123456789abcdef")
+	code, body := f.call(t, "GET", "/admin/users", f.users[access.Admin][0], f.users[access.Admin][1])
+	if code != 200 || !strings.Contains(body, `"name":"u-viewer","role":"viewer","disabled":false`) || strings.Contains(body, "argon2") {
+		t.Fatalf("users: %d %s", code, body)
 	}
 }

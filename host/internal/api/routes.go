@@ -43,6 +43,7 @@ func (s *server) adminRoutes() []route {
 		{"GET /admin/sites/{site}/plugins/{plugin}", access.Admin, s.sitePlugin},
 		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
+		{"GET /admin/users", access.Admin, s.users},
 	}
 }
 

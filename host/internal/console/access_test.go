@@ -326,3 +326,24 @@ func TestRoleChangesApplyAtOnce(t *testing.T) {
 		t.Fatalf("disabled user still signed in: %d", r.code)
 	}
 }
+
+func TestUsersPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	pw := f.addUser("li.admin", access.Admin)
+	f.addUser("王药师", access.Operator)
+	if err := f.users.SetDisabled(t.Context(), "王药师", true); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	c.signIn("li.admin", pw)
+	body := c.get("/console/admin/users").body
+	for _, want := range []string{"用户 Users", "li.admin", "admin", "王药师", "operator", "已停用 disabled", "medgate user add"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("users page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "argon2id") {
+		t.Error("the users page shows password hashes")
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // The admin pages' templates (admin role): the audit log, sites and plugins.
 func init() {
-	pageNames = append(pageNames, "audit", "sites", "siteplugin", "plugins")
+	pageNames = append(pageNames, "audit", "sites", "siteplugin", "plugins", "users")
 }
 
 // auditPageSize is how many entries one page of the audit log shows.
@@ -247,4 +247,18 @@ func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp sit
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// usersPage lists the console's users and roles (read only: users are
+// managed with medgate user, which reads passwords from a terminal).
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) {
+	var list []store.User
+	if c.o.Users != nil {
+		var err error
+		if list, err = c.o.Users.List(r.Context()); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "无法读取用户 (users unavailable)", err.Error(), "Check /readyz (store) and try again.")
+			return
+		}
+	}
+	c.render(w, r, http.StatusOK, "users", "用户 (users)", "admin-users", list)
 }

@@ -17,6 +17,8 @@ type route struct {
 // routeTable is every console route with the role it needs; routes()
 // registers exactly these, and TestEveryRouteHasARole checks that no
 // route is registered any other way. Public routes need no sign-in.
+// To add a page, add one line here with the least role that may use it;
+// routes() puts it behind sign-in, CSRF and the role check.
 //
 // viewer: reads the overview, messages (masked) and work lists;
 // operator: also runs jobs, sends plugin forms (the cashier desk,
@@ -50,6 +52,7 @@ func (c *Console) routeTable() []route {
 		{"GET " + Prefix + "admin/audit", access.Admin, c.auditPage},
 		{"GET " + Prefix + "admin/sites", access.Admin, c.sitesPage},
 		{"GET " + Prefix + "admin/plugins", access.Admin, c.pluginsPage},
+		{"GET " + Prefix + "admin/users", access.Admin, c.usersPage},
 		{"GET " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginPage},
 		{"POST " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginSave},
 		{"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled", access.Admin, c.sitePluginEnabled},
