@@ -137,10 +137,23 @@ func TestRoleRefusals(t *testing.T) {
 			}
 		}
 	}
-	// A refused change is audited.
+	// A refused change is audited, and so is a post that failed.
 	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-viewer", Action: "console.refused"})
 	if err != nil || len(got) == 0 {
 		t.Fatalf("refused posts of the viewer not audited: %v %v", got, err)
+	}
+	got, err = f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-operator", Action: "console.post"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	for _, e := range got {
+		if e.Target == "/console/action" && e.Outcome == "failed" && strings.Contains(e.Detail, "HTTP 4") {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Fatalf("an empty row action is not audited as failed: %+v", got)
 	}
 }
 

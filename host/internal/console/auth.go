@@ -177,9 +177,18 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 				"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
 			return
 		}
-		next(w, r)
-		if !safeMethod(r.Method) && !audit.Recorded(ctx) {
-			_ = audit.Record(ctx, audit.Entry{Action: "console.post", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern})
+		if safeMethod(r.Method) {
+			next(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next(sw, r)
+		if !audit.Recorded(ctx) {
+			e := audit.Entry{Action: "console.post", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern}
+			if sw.status >= 400 {
+				e.Outcome, e.Detail = audit.Failed, fmt.Sprintf("%s: HTTP %d", e.Detail, sw.status)
+			}
+			_ = audit.Record(ctx, e)
 		}
 	})
 }
@@ -204,6 +213,20 @@ func (c *Console) current(ctx context.Context, s *session) *session {
 	s.role.Store(int32(u.Role))
 	return s
 }
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // safeMethod reports whether a method only reads.
 func safeMethod(m string) bool {
