@@ -59,13 +59,18 @@ func Hash(pw string, p Params) (string, error) {
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// maxMemory bounds the memory parameter a stored hash may ask for (1 GiB),
-// so a tampered row cannot exhaust the server.
-const maxMemory = 1 << 20
+// maxMemory and maxTime bound the cost a stored hash may ask for (1 GiB,
+// 100 passes), so a tampered row cannot exhaust the server.
+const (
+	maxMemory = 1 << 20
+	maxTime   = 100
+)
 
 // Verify reports whether pw matches the PHC string hash, in constant time
 // for the comparison. A malformed hash is an error (never a match).
-func Verify(pw, hash string) (bool, error) {
+func Verify(pw, hash string) (bool, error) { return verify(pw, hash, maxMemory, maxTime) }
+
+func verify(pw, hash string, maxMem, maxT uint32) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false, errors.New("access: the stored password hash is not an argon2id PHC string; set the password again (medgate user passwd)")
@@ -76,7 +81,7 @@ func Verify(pw, hash string) (bool, error) {
 	var p Params
 	var threads uint32
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &threads); err != nil ||
-		p.Memory < 8 || p.Memory > maxMemory || p.Time < 1 || p.Time > 100 || threads < 1 || threads > 255 {
+		p.Memory < 8 || p.Memory > maxMem || p.Time < 1 || p.Time > maxT || threads < 1 || threads > 255 {
 		return false, fmt.Errorf("access: the stored password hash has bad parameters %q; set the password again", parts[3])
 	}
 	p.Threads = uint8(threads)

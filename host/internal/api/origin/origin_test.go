@@ -102,3 +102,28 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheck: any header values give a verdict with a reason, never a panic,
+// and a POST is never judged same-origin from a foreign Origin alone.
+func FuzzCheck(f *testing.F) {
+	f.Add("POST", "127.0.0.1:8080", "", "http://127.0.0.1:8080", "")
+	f.Add("GET", "h", "none", "null", "http://x/")
+	f.Add("POST", "[::1]:80", "cross-site", "http://[::1]", "%zz")
+	c, _ := New([]string{"https://medgate.example"})
+	f.Fuzz(func(t *testing.T, method, host, site, origin, referer string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Method, r.Host = method, host
+		for k, v := range map[string]string{"Sec-Fetch-Site": site, "Origin": origin, "Referer": referer} {
+			if v != "" {
+				r.Header.Set(k, v)
+			}
+		}
+		res := c.Check(r)
+		if res.Reason == "" {
+			t.Fatal("no reason")
+		}
+		if site == "" && origin == "https://evil.example" && res.Verdict == Same {
+			t.Fatalf("a foreign origin passed: %+v", res)
+		}
+	})
+}
