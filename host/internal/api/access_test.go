@@ -278,3 +278,19 @@ func TestAdminUsers(t *testing.T) {
 		t.Fatalf("users: %d %s", code, body)
 	}
 }
+
+// TestReadyzDetailsForAdminUsers: /readyz shows what is wrong to admin
+// users (HTTP Basic), not to other roles.
+func TestReadyzDetailsForAdminUsers(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t, okBackend(), "tok-0123456789abcdef")
+	if code, body := f.call(t, "GET", "/readyz", f.users[access.Admin][0], f.users[access.Admin][1]); code != 503 || !strings.Contains(body, "sha256 abc") {
+		t.Fatalf("admin: %d %s", code, body)
+	}
+	if code, body := f.call(t, "GET", "/readyz", f.users[access.Operator][0], f.users[access.Operator][1]); code != 503 || strings.Contains(body, "sha256") {
+		t.Fatalf("operator: %d %s", code, body)
+	}
+	if code, _ := f.call(t, "GET", "/readyz", f.users[access.Admin][0], "wrong"); code != 401 {
+		t.Fatalf("wrong password: %d", code)
+	}
+}

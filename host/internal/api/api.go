@@ -244,7 +244,15 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 // the admin token, or from loopback when no admin token is configured.
 func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 	details := false
+	_, _, basic := r.BasicAuth()
 	switch _, sent := bearer(r); {
+	case basic && s.o.Users != nil:
+		// A medgate user: details for admins (the lockout applies).
+		u, err := s.identify(r)
+		if err != nil {
+			return err
+		}
+		details = u.Role.Allows(access.Admin)
 	case len(s.adminCreds) == 0:
 		details = isLoopback(remoteIP(r))
 	case sent:
