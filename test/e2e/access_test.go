@@ -189,6 +189,20 @@ func TestConsoleAccess(t *testing.T) {
 	if code, _ := api("POST", "/admin/reload", "pharm01", "pw-pharm01-0123456789"); code != http.StatusForbidden {
 		t.Fatalf("operator reloads: %d", code)
 	}
+	// The CLI's admin shortcuts as a user ($MEDGATE_USER, password on stdin).
+	cli := func(user string, args ...string) string {
+		cmd := exec.Command(bins.Medgate, args...)
+		cmd.Env = append(os.Environ(), "MEDGATE_USER="+user)
+		cmd.Stdin = strings.NewReader("pw-" + user + "-0123456789\n")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := cli("pharm01", "reload", "-config", cfgPath, "-addr", mg.HTTPAddr); !strings.Contains(out, "403") || !strings.Contains(out, "needs the role admin") {
+		t.Fatalf("medgate reload as an operator:\n%s", out)
+	}
+	if out := cli("li.admin", "reload", "-config", cfgPath, "-addr", mg.HTTPAddr); !strings.Contains(out, "reloaded") {
+		t.Fatalf("medgate reload as an admin:\n%s", out)
+	}
 	code, body = api("GET", "/admin/audit?limit=100", "li.admin", "pw-li.admin-0123456789")
 	var audit struct {
 		Entries []struct{ User, Action, Target, Outcome string }
@@ -202,7 +216,7 @@ func TestConsoleAccess(t *testing.T) {
 	}
 	all := strings.Join(seen, "\n")
 	for _, want := range []string{"li.admin site.plugin.update ecard/s1 ok", "li.admin site.plugin.update ecard/s1 refused", "zhao.view console.refused /console/jobs/run refused",
-		"pharm01 api.refused /admin/reload refused", "li.admin login  ok", "user.add pharm01 ok"} {
+		"pharm01 api.refused /admin/reload refused", "li.admin api /admin/reload ok", "li.admin login  ok", "user.add pharm01 ok"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit lacks %q:\n%s", want, all)
 		}

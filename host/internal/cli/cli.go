@@ -304,8 +304,8 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 	if err != nil {
 		return err
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if err := adminAuth(req, token); err != nil {
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

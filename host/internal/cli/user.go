@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/user"
 	"strings"
@@ -169,4 +170,41 @@ func readPassword(stderr io.Writer, name string) (string, error) {
 		return "", errors.New("no password on stdin; type it at a terminal, or pipe it: printf '%s\\n' \"$PASSWORD\" | medgate user …")
 	}
 	return pw, access.CheckPassword(pw)
+}
+
+// adminAuth signs an admin API request: as the medgate user named in
+// $MEDGATE_USER (HTTP Basic, the password read from the terminal or one
+// line of stdin), else with the admin token of the configuration.
+func adminAuth(req *http.Request, token string) error {
+	if name := os.Getenv("MEDGATE_USER"); name != "" {
+		pw, err := readLogin(os.Stderr, name)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(name, pw)
+		return nil
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return nil
+}
+
+// readLogin reads a user's password once: without echo from a terminal,
+// else one line of stdin.
+func readLogin(stderr io.Writer, name string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Password for %s: ", name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
