@@ -216,7 +216,7 @@ func TestConsoleAccess(t *testing.T) {
 	}
 	all := strings.Join(seen, "\n")
 	for _, want := range []string{"li.admin site.plugin.update ecard/s1 ok", "li.admin site.plugin.update ecard/s1 refused", "zhao.view console.refused /console/jobs/run refused",
-		"pharm01 api.refused /admin/reload refused", "li.admin api /admin/reload ok", "li.admin login  ok", "user.add pharm01 ok"} {
+		"pharm01 api.refused /admin/reload refused", "li.admin config.reload /admin/reload ok", "li.admin login  ok", "user.add pharm01 ok"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit lacks %q:\n%s", want, all)
 		}

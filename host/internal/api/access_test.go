@@ -156,7 +156,7 @@ func TestAdminRolesRefused(t *testing.T) {
 	for _, e := range got {
 		seen = append(seen, e.Action+" "+e.Target+" "+e.Outcome)
 	}
-	for _, want := range []string{"api /admin/messages/m1/replay ok", "api.refused /admin/reload refused"} {
+	for _, want := range []string{"message.replay /admin/messages/m1/replay ok", "api.refused /admin/reload refused"} {
 		if !strings.Contains(strings.Join(seen, "\n"), want) {
 			t.Errorf("audit lacks %q:\n%s", want, strings.Join(seen, "\n"))
 		}
@@ -251,7 +251,7 @@ func TestAdminAuditLog(t *testing.T) {
 	if e := page.Entries[0]; e.Action != "login" || e.Outcome != "refused" || e.From != "127.0.0.1" {
 		t.Fatalf("newest entry: %+v", e)
 	}
-	if e := page.Entries[1]; e.Action != "api" || e.Target != "/admin/messages/m3/replay" || e.Outcome != "ok" || e.Role != "operator" {
+	if e := page.Entries[1]; e.Action != "message.replay" || e.Target != "/admin/messages/m3/replay" || e.Outcome != "ok" || e.Role != "operator" {
 		t.Fatalf("replay entry: %+v", e)
 	}
 	if code := get(page.Next); code != 200 || len(page.Entries) != 2 || page.Entries[0].Target != "/admin/messages/m2/replay" {

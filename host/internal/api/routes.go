@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -47,6 +48,15 @@ func (s *server) adminRoutes() []route {
 	}
 }
 
+// auditActions name what the admin API's changes do in the audit log; a
+// change not listed is recorded as "api" with its route.
+var auditActions = map[string]string{
+	"POST /admin/jobs/{plugin}/{site}/{job}/run": "job.run",
+	"POST /admin/messages/{id}/replay":           "message.replay",
+	"POST /admin/reload":                         "config.reload",
+	"POST /admin/store/rekey":                    "store.rekey",
+}
+
 // admin guards an admin route: browser checks, then who calls (the admin
 // token, a user with HTTP Basic, or anyone while the API is open), then
 // the role. The handler runs with the audit actor in its context; a change
@@ -72,7 +82,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		}
 		err = h(w, r)
 		if change && !audit.Recorded(ctx) {
-			e := audit.Entry{Action: "api", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern}
+			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: r.PathValue("site"), Outcome: audit.OK, Detail: "admin API " + r.Pattern}
 			if ae, ok := errors.AsType[*Error](err); ok {
 				e.Outcome, e.Detail = audit.Failed, e.Detail+": "+strconv.Itoa(ae.Status)+" "+ae.Code
 			} else if err != nil {

@@ -142,7 +142,7 @@ func TestRoleRefusals(t *testing.T) {
 	if err != nil || len(got) == 0 {
 		t.Fatalf("refused posts of the viewer not audited: %v %v", got, err)
 	}
-	got, err = f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-operator", Action: "console.post"})
+	got, err = f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "u-operator", Action: "worklist.action"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestAuditPage(t *testing.T) {
 	c := f.client()
 	c.signIn("li.admin", pw)
 	body := c.get("/console/admin/audit?user=pharm01").body
-	for _, want := range []string{"审计日志 Audit log", "pharm01", "console.post", "/console/jobs/run", "login", "via admin token", "成功 ok"} {
+	for _, want := range []string{"审计日志 Audit log", "pharm01", "job.run", "/console/jobs/run", "job tracecode/s1/stockin-sync", "login", "via admin token", "成功 ok"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("audit page lacks %q", want)
 		}

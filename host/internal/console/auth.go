@@ -184,7 +184,13 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		if !audit.Recorded(ctx) {
-			e := audit.Entry{Action: "console.post", Target: r.URL.Path, Outcome: audit.OK, Detail: "route " + r.Pattern}
+			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
+				Outcome: audit.OK, Detail: "route " + r.Pattern}
+			for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
+				if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
+					e.Detail += "; " + k + " " + v
+				}
+			}
 			if sw.status >= 400 {
 				e.Outcome, e.Detail = audit.Failed, fmt.Sprintf("%s: HTTP %d", e.Detail, sw.status)
 			}

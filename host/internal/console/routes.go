@@ -63,6 +63,19 @@ func (c *Console) routeTable() []route {
 	}
 }
 
+// auditActions name what the console's posts do in the audit log; a post
+// not listed here is recorded as "console.post" with its route.
+var auditActions = map[string]string{
+	"POST " + Prefix + "logout":                              "logout",
+	"POST " + Prefix + "jobs/run":                            "job.run",
+	"POST " + Prefix + "document/{plugin}/{view}/adjust":     "document.adjust",
+	"POST " + Prefix + "document/{plugin}/{view}/confirm":    "document.confirm",
+	"POST " + Prefix + "form/{plugin}/{form}":                "form.send",
+	"POST " + Prefix + "action":                              "worklist.action",
+	"POST " + Prefix + "admin/sites/{site}/{plugin}":         "site.plugin.update",
+	"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled": "site.plugin.update",
+}
+
 // routes builds the mux from the route table: public routes as they are,
 // the others behind sign-in and their role.
 func (c *Console) routes() {
