@@ -294,3 +294,37 @@ func TestReadyzDetailsForAdminUsers(t *testing.T) {
 		t.Fatalf("wrong password: %d", code)
 	}
 }
+
+// TestTokenLimitBehindTrustedProxy: behind a trusted proxy the token
+// limiter counts the forwarded client, so one guesser does not make
+// everyone behind the proxy wait.
+func TestTokenLimitBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, AdminToken: "tok-0123456789abcdef", MaxBodyBytes: 1 << 10,
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+	defer srv.Close()
+	get := func(from, token string) int {
+		req, _ := http.NewRequest("GET", srv.URL+"/admin/plugins", nil)
+		req.Header.Set("X-Forwarded-For", from)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 6 {
+		get("10.9.9.9", "wrong")
+	}
+	if code := get("10.9.9.9", "tok-0123456789abcdef"); code != http.StatusTooManyRequests {
+		t.Fatalf("the guesser: %d, want 429", code)
+	}
+	if code := get("10.1.1.1", "tok-0123456789abcdef"); code != http.StatusOK {
+		t.Fatalf("another client behind the same proxy: %d, want 200", code)
+	}
+}

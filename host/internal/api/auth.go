@@ -206,7 +206,7 @@ func (s *server) auth(endpoint string, creds []credential, next http.Handler) ht
 // matching credential's name, or an *Error (401, or 429 while the
 // address must wait).
 func (s *server) authenticate(endpoint string, creds []credential, r *http.Request) (string, error) {
-	ip := remoteIP(r)
+	ip := s.o.Proxy.ClientAddr(r) // the forwarded client behind a trusted proxy
 	if wait := s.limit.wait(ip); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return "", &Error{Status: http.StatusTooManyRequests, Code: "too_many_failures", retryAfter: secs,
