@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -88,6 +89,9 @@ type Options struct {
 	// ConsoleWriteTimeout is the write deadline of console requests, which
 	// may wait for long exports (default 11m).
 	ConsoleWriteTimeout time.Duration
+	// Origins judges where browser requests come from (default: this
+	// server's own origin only).
+	Origins *origin.Checker
 	// Now is the clock of the failed-authentication limiter (default time.Now).
 	Now func() time.Time
 }
@@ -106,11 +110,14 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.ConsoleWriteTimeout <= 0 {
 		o.ConsoleWriteTimeout = 11 * time.Minute
 	}
+	if o.Origins == nil {
+		o.Origins, _ = origin.New(nil)
+	}
 	clients := o.Clients
 	if o.IngressToken != "" {
 		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
 	}
-	s := &server{b: b, o: o, limit: newLimiter(o.Now, o.Registry), ingressCreds: credentials(clients),
+	s := &server{b: b, o: o, origins: o.Origins, limit: newLimiter(o.Now, o.Registry), ingressCreds: credentials(clients),
 		adminCreds: credentials([]Client{{Name: "admin", Token: o.AdminToken}})}
 	admin := func(h handlerFunc) http.Handler { return s.guard(s.auth("admin", s.adminCreds, s.h(h))) }
 	mux := http.NewServeMux()
@@ -141,6 +148,7 @@ func Handler(b Backend, o Options) http.Handler {
 type server struct {
 	b            Backend
 	o            Options
+	origins      *origin.Checker
 	limit        *limiter
 	ingressCreds []credential
 	adminCreds   []credential

@@ -4,8 +4,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/medgate/medgate/host/internal/api/origin"
 )
 
 // hostAllowed reports whether a request's Host names this server: an IP
@@ -48,12 +49,12 @@ func (s *server) checkHost(next http.Handler) http.Handler {
 
 // guard protects the ingress and admin API from browsers: a request from
 // another site (a foreign Origin, or Sec-Fetch-Site: cross-site) is
-// refused, no CORS header is ever sent, and a body must be JSON, so a
+// refused (package origin), no CORS header is ever sent, and a body must be JSON, so a
 // cross-site page cannot POST a form or text/plain. A POST with no body
 // and no Content-Type (curl -X POST, the CLI) is accepted.
 func (s *server) guard(next http.Handler) http.Handler {
 	return s.h(func(w http.ResponseWriter, r *http.Request) error {
-		if err := sameOrigin(r); err != nil {
+		if err := s.sameOrigin(r); err != nil {
 			return err
 		}
 		ct := r.Header.Get("Content-Type")
@@ -69,20 +70,14 @@ func (s *server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// sameOrigin refuses a request a browser sent on behalf of another site.
-func sameOrigin(r *http.Request) error {
-	refuse := &Error{Status: http.StatusForbidden, Code: "cross_origin",
-		Message: "requests from web pages of other sites are refused; call medgate from a server or the medgate console"}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return refuse
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return nil
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
-		return refuse
+// sameOrigin refuses a request a browser sent on behalf of another site
+// (package origin decides). A request with no browser headers at all (the
+// CLI, curl, a HIS server) is not a browser's and passes: it still needs
+// its token.
+func (s *server) sameOrigin(r *http.Request) error {
+	if res := s.origins.Check(r); res.Verdict == origin.Cross {
+		return &Error{Status: http.StatusForbidden, Code: "cross_origin",
+			Message: "requests from web pages of other sites are refused (" + res.Reason + "); call medgate from a server or the medgate console, or list the address the console is reached at in console.publicOrigins"}
 	}
 	return nil
 }

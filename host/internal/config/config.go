@@ -33,6 +33,7 @@ type Config struct {
 	Kafka      Kafka      `yaml:"kafka"`
 	Store      Store      `yaml:"store"`
 	HTTP       HTTP       `yaml:"http"`
+	Console    Console    `yaml:"console"`
 	Log        Log        `yaml:"log"`
 	Processing Processing `yaml:"processing"`
 	Retention  Retention  `yaml:"retention"`
@@ -166,6 +167,15 @@ type HTTP struct {
 	IdleTimeout       Duration `yaml:"idleTimeout"`
 	// MaxConnections caps the connections served at once.
 	MaxConnections int `yaml:"maxConnections"`
+}
+
+// Console configures the staff web console's access (README: "Console
+// access").
+type Console struct {
+	// PublicOrigins are the addresses staff type to reach the console
+	// through a reverse proxy ("https://medgate.hospital.example"), accepted
+	// as the origin of form posts besides the server's own.
+	PublicOrigins []string `yaml:"publicOrigins"`
 }
 
 // HTTPClient is one ingress client.
@@ -579,6 +589,7 @@ func (c *Config) check() Problems {
 	}
 	ps = append(ps, c.checkHTTP()...)
 	ps = append(ps, c.checkEncryption()...)
+	ps = append(ps, c.checkConsole()...)
 	switch c.Log.Format {
 	case "json", "text":
 	default:

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/host/internal/api/origin"
 )
 
 // cookieName is the session cookie. It holds a random session id only.
@@ -114,7 +116,7 @@ func sessionFrom(r *http.Request) *session {
 }
 
 // auth lets a request through only with a live session; POSTs also need
-// the session's CSRF token and a same-origin Origin (when sent).
+// the session's CSRF token and must come from the console's own pages.
 func (c *Console) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var s *session
@@ -130,8 +132,7 @@ func (c *Console) auth(next http.HandlerFunc) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if !sameOrigin(r) {
-				c.fail(w, r, http.StatusForbidden, "请求来源不符 (cross-site request refused)", "The form was sent from another site.", "Use the console's own pages.")
+			if !c.fromOwnPage(w, r, "form") {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
@@ -145,21 +146,21 @@ func (c *Console) auth(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// sameOrigin refuses POSTs whose Origin names another host. Browsers
-// that send no Origin rely on SameSite=Strict and the CSRF token.
-func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
-	o := r.Header.Get("Origin")
-	switch o {
-	case "":
+// fromOwnPage refuses a POST unless the browser's headers show it was
+// sent by the console's own pages (package origin); a POST with none of
+// Sec-Fetch-Site, Origin or Referer is refused too, since every browser
+// the console supports sends at least one. It writes the refusal page and
+// logs the reason.
+func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what string) bool {
+	res := c.o.Origins.Check(r)
+	if res.Verdict == origin.Same {
 		return true
-	case "null":
-		return false
 	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	c.o.Logger.Warn("console: request refused: not from the console's own pages", "path", r.URL.Path, "remote", clientIP(r), "reason", res.Reason)
+	c.fail(w, r, http.StatusForbidden, "请求来源不符 (cross-site request refused)",
+		"The "+what+" was not sent from this console's own pages ("+res.Reason+").",
+		"Open "+Prefix+" directly in the browser and use its pages. Behind a reverse proxy, list the address staff type (e.g. https://medgate.hospital.example) in console.publicOrigins.")
+	return false
 }
 
 // loginData is the login page's data.
@@ -192,8 +193,7 @@ func checkOperator(s string) (string, string) {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Next: safeNext(r.PostFormValue("next")), Operator: r.PostFormValue("operator")}
-	if !sameOrigin(r) {
-		c.fail(w, r, http.StatusForbidden, "请求来源不符 (cross-site request refused)", "The sign-in form was sent from another site.", "Open "+Prefix+"login directly.")
+	if !c.fromOwnPage(w, r, "sign-in form") {
 		return
 	}
 	ip := clientIP(r)

@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -109,6 +110,9 @@ type Options struct {
 	// Artifacts holds the files plugins hand over (default: the machine's
 	// artifact.Default store); the console serves only those.
 	Artifacts *artifact.Store
+	// Origins judges where form posts come from (default: the server's
+	// own origin only; add the reverse proxy's public origins).
+	Origins *origin.Checker
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -155,6 +159,9 @@ func New(b Backend, o Options) (*Console, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Origins == nil {
+		o.Origins, _ = origin.New(nil)
 	}
 	if o.Artifacts == nil {
 		s, err := artifact.Default()
@@ -218,7 +225,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin: the browser names the page in the console's own requests
+	// (the origin check's last resort) and never to other sites; with
+	// no-referrer it would send "Origin: null" on form posts.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	c.mux.ServeHTTP(w, r)
 }

@@ -365,12 +365,24 @@ func (c *client) get(path string) resp {
 	return c.do(req)
 }
 
+// post sends a form as Chrome does from the console's own page
+// (Sec-Fetch-Site, Origin, Referer under Referrer-Policy: same-origin);
+// header pairs replace those headers, an empty value removes one.
 func (c *client) post(path string, form url.Values, header ...string) resp {
 	c.t.Helper()
 	req, _ := http.NewRequest("POST", c.f.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	req.Header.Set("Origin", c.f.srv.URL)
+	req.Header.Set("Referer", c.f.srv.URL+path)
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	return c.do(req)
 }
@@ -448,6 +460,34 @@ func TestLoginSessionCSRF(t *testing.T) {
 				t.Fatalf("overview: %d", r.code)
 			}
 		}},
+		{"sign-in origin check with real browser header sets", func(t *testing.T, c *client) {
+			form := url.Values{"operator": {"王药师"}, "token": {testToken}}
+			for _, tc := range []struct {
+				name    string
+				headers []string
+				want    int
+			}{
+				{"chrome cross-site", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example", "Referer", ""}, http.StatusForbidden},
+				{"chrome same-site", []string{"Sec-Fetch-Site", "same-site", "Origin", "https://a.example", "Referer", ""}, http.StatusForbidden},
+				{"no headers at all", []string{"Sec-Fetch-Site", "", "Origin", "", "Referer", ""}, http.StatusForbidden},
+				{"Origin null only", []string{"Sec-Fetch-Site", "", "Origin", "null", "Referer", ""}, http.StatusForbidden},
+				{"foreign Origin only", []string{"Sec-Fetch-Site", "", "Referer", "", "Origin", "http://10.9.9.9:1"}, http.StatusForbidden},
+				{"foreign Referer only", []string{"Sec-Fetch-Site", "", "Origin", "", "Referer", "https://evil.example/x"}, http.StatusForbidden},
+				{"old browser: Origin only", []string{"Sec-Fetch-Site", "", "Referer", ""}, http.StatusSeeOther},
+				{"old browser: Referer only", []string{"Sec-Fetch-Site", "", "Origin", ""}, http.StatusSeeOther},
+				{"chrome same-origin, Origin null (no-referrer page)", []string{"Origin", "null", "Referer", ""}, http.StatusSeeOther},
+				{"chrome same-origin", nil, http.StatusSeeOther},
+			} {
+				if r := c.post("/console/login", form, tc.headers...); r.code != tc.want {
+					t.Errorf("%s: %d, want %d: %s", tc.name, r.code, tc.want, r.body)
+				} else if tc.want == http.StatusForbidden && !strings.Contains(r.body, "cross-site request refused") {
+					t.Errorf("%s: refusal does not say why: %s", tc.name, r.body)
+				}
+			}
+			if r := c.get("/console/login"); r.h.Get("Referrer-Policy") != "same-origin" {
+				t.Fatalf("Referrer-Policy %q, want same-origin (so browsers send Referer and a real Origin)", r.h.Get("Referrer-Policy"))
+			}
+		}},
 		{"open redirect refused", func(t *testing.T, c *client) {
 			r := c.post("/console/login", url.Values{"operator": {"x"}, "token": {testToken}, "next": {"//evil.example/"}})
 			if r.h.Get("Location") != "/console/" {
@@ -462,7 +502,8 @@ func TestLoginSessionCSRF(t *testing.T) {
 			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {strings.Repeat("0", 64)}}); r.code != http.StatusForbidden {
 				t.Fatalf("wrong csrf: %d", r.code)
 			}
-			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {c.csrf}}, "Origin", "https://evil.example"); r.code != http.StatusForbidden {
+			if r := c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {c.csrf}},
+				"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example", "Referer", ""); r.code != http.StatusForbidden {
 				t.Fatalf("cross-origin: %d", r.code)
 			}
 			r := c.action("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}})

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/api"
+	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/console"
 )
@@ -32,8 +34,13 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	// Console messages are never cut short (a cut one would stay pending):
 	// they may take the pipeline's whole retry budget plus a last call.
 	p := cfg.Processing
+	origins, err := origin.New(cfg.Console.PublicOrigins)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("console.publicOrigins: %w", err)
+	}
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts})
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins})
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -45,7 +52,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	}
 	d.http = api.NewServer(api.Handler(d, api.Options{
 		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
-		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con,
+		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con, Origins: origins,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
 	go func() {
 		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
