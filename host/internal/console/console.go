@@ -66,6 +66,9 @@ type Backend interface {
 	TriggerJob(ctx context.Context, id string) error
 	// Store gives the messages and the exchange journal.
 	Store() store.Store
+	// Replay sends a failed message through again (the plugin reconciles
+	// first); any other message is refused with store.ErrConflict.
+	Replay(ctx context.Context, id string) error
 }
 
 // Plugin is one running plugin as the console shows it.
@@ -115,6 +118,9 @@ type Options struct {
 	Origins *origin.Checker
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
+	// Deadline is the board's upload deadline (default 30m): messages
+	// older than two thirds of it are near, older than it past.
+	Deadline time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -135,6 +141,7 @@ type Console struct {
 	sessions  *sessions
 	downloads *downloads
 	limiter   *loginLimiter
+	bulks     bulks
 }
 
 // New returns the console for b.
@@ -169,6 +176,9 @@ func New(b Backend, o Options) (*Console, error) {
 			return nil, fmt.Errorf("console: %w", err)
 		}
 		o.Artifacts = s
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = 30 * time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -207,6 +217,7 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"worklists", c.auth(c.workLists))
 
 	c.documentRoutes(m)
+	c.traceRoutes(m)
 
 	m.Handle("GET "+Prefix+"form/{plugin}/{form}", c.auth(c.formPage))
 	m.Handle("POST "+Prefix+"form/{plugin}/{form}", c.auth(c.formSubmit))

@@ -72,6 +72,7 @@ type fakeBackend struct {
 	plugins   []Plugin
 	jobs      []scheduler.Status
 	triggered []string
+	replayed  []string
 	sent      []message.Envelope
 	keys      []string
 	handlers  map[string]func(payload json.RawMessage) *message.Reply
@@ -107,6 +108,13 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 	r := h(env.Payload)
 	r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
 	return r, nil
+}
+
+func (f *fakeBackend) Replay(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replayed = append(f.replayed, id)
+	return nil
 }
 
 func (f *fakeBackend) Plugins() []Plugin        { return f.plugins }
