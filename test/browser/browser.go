@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -43,6 +44,9 @@ type Browser struct {
 	base string
 	dir  string
 	step int
+
+	downloadDir string
+	downloads   chan string // GUIDs of finished downloads
 }
 
 // Binary returns the Chromium to run, or why there is none.
@@ -85,8 +89,22 @@ func Start(t testing.TB, base string) *Browser {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() { cancelC(); cancelA() })
-	b := &Browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), dir: ScreenshotDir(t)}
-	if err := chromedp.Run(ctx); err != nil { // starts the browser
+	b := &Browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), dir: ScreenshotDir(t), downloads: make(chan string, 8)}
+	// Confirmation prompts (data-confirm) are answered "OK", as the
+	// operator would; finished downloads are reported to Download.
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *page.EventJavascriptDialogOpening:
+			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true)) }()
+		case *cdpbrowser.EventDownloadProgress:
+			if e.State == cdpbrowser.DownloadProgressStateCompleted {
+				b.downloads <- e.GUID
+			}
+		}
+	})
+	b.downloadDir = filepath.Join(t.TempDir(), "downloads")
+	if err := chromedp.Run(ctx, cdpbrowser.SetDownloadBehavior(cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName).
+		WithDownloadPath(b.downloadDir).WithEventsEnabled(true)); err != nil { // starts the browser
 		t.Fatalf("start Chromium %s: %v", bin, err)
 	}
 	return b
@@ -344,4 +362,32 @@ func (b *Browser) Nodes(sel string) int {
 func jsString(s string) string {
 	q, _ := json.Marshal(s)
 	return string(q)
+}
+
+// Download clicks sel (a link to a file) and returns the file's content
+// once the browser has finished downloading it.
+func (b *Browser) Download(sel string) []byte {
+	b.t.Helper()
+	for len(b.downloads) > 0 { // forget earlier downloads
+		<-b.downloads
+	}
+	b.Click(sel)
+	select {
+	case guid := <-b.downloads:
+		data, err := os.ReadFile(filepath.Join(b.downloadDir, guid))
+		if err != nil {
+			b.t.Fatalf("browser: read the download of %s: %v", sel, err)
+		}
+		return data
+	case <-time.After(StepTimeout):
+		b.Shot("failed-download")
+		b.t.Fatalf("browser: the download of %s did not finish within %s", sel, StepTimeout)
+	}
+	return nil
+}
+
+// ScreenshotDirOf is the screenshot directory of t (made by Start).
+func ScreenshotDirOf(t testing.TB) string {
+	name := regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(t.Name(), "_")
+	return filepath.Join(moduleRoot(), "bin", "test-artifacts", "screenshots", name)
 }

@@ -118,7 +118,8 @@ type Options struct {
 	Origins *origin.Checker
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
-	// Deadline is the board's upload deadline (default 30m): messages
+	// Deadline is the board's upload deadline (processing.uploadDeadline,
+	// default 30m): messages
 	// older than two thirds of it are near, older than it past.
 	Deadline time.Duration
 	// Now is the clock (default time.Now).

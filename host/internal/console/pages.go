@@ -192,6 +192,9 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: maskedJSON(x.Request), ResponseText: maskedJSON(x.Response)})
 	}
 	d.Timeline = timeline(m, xs)
+	if m.Status == store.StatusPending {
+		w.Header().Set("Refresh", "2") // follows the outcome without a script
+	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
 }
 

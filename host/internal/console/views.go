@@ -174,8 +174,10 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
-	if f.Scanner {
-		d.Values = map[string]string{} // the field is ready for the next scan
+	if f.Scanner || declaresPersonal(f.Result) {
+		// The field is ready for the next scan or patient, and personal
+		// data typed in do not stay on the screen beside the masked reply.
+		d.Values = map[string]string{}
 	}
 	result, err := c.showResult(p.Name, d.Site, f.Result, res.Reply.Payload)
 	if err != nil {
@@ -491,4 +493,16 @@ func personal(v string) string {
 		return v
 	}
 	return logging.MaskValue(v)
+}
+
+// declaresPersonal reports whether a reply shows personal data.
+func declaresPersonal(d sdk.Display) bool {
+	for _, cols := range [][]sdk.Column{d.Fields, d.Columns} {
+		for _, c := range cols {
+			if c.Personal {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -40,7 +40,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		return fmt.Errorf("console.publicOrigins: %w", err)
 	}
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
-		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins})
+		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins, Deadline: p.UploadDeadline.D()})
 	if err != nil {
 		_ = ln.Close()
 		return err
