@@ -316,9 +316,9 @@ func (b *Browser) Shot(step string) string {
 	b.step++
 	name := fmt.Sprintf("%02d-%s.png", b.step, regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(step, "_"))
 	var png []byte
-	ctx, cancel := context.WithTimeout(b.ctx, StepTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.WaitReady("body", chromedp.ByQuery), chromedp.FullScreenshot(&png, 100)); err != nil {
 		b.t.Logf("browser: screenshot %s: %v", name, err)
 		return ""
 	}

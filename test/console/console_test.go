@@ -199,8 +199,13 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Error("after a scan the scanner field is not empty and focused")
 	}
 	b.Type(`form[data-scanner] input[name=text]`, "9123456789\r") // a temporary card (prefix 9)
-	b.WaitText("main", "temporary")
+	b.WaitText(".notice.bad", "9123456789 is a temporary-card number (prefix 9)")
 	b.Shot("scan-temporary-card")
+	b.Type(`form[data-scanner] input[name=text]`, "11010519491231002X\r") // an ID card's number
+	b.WaitText(".notice.bad", "居民身份证号")
+	b.Type(`form[data-scanner] input[name=text]`, "81234567890123456789\r") // a drug trace code
+	b.WaitText(".notice.bad", "追溯码")
+	b.Shot("scan-trace-code")
 
 	// Run the export and download the workbook.
 	today := time.Now().In(cst).Format("2006-01-02")
