@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -110,7 +111,15 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 	return r, nil
 }
 
-func (f *fakeBackend) Replay(_ context.Context, id string) error {
+// Replay refuses every message but a failed one, as the store does.
+func (f *fakeBackend) Replay(ctx context.Context, id string) error {
+	m, err := f.st.GetMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Outcome != "failed" {
+		return fmt.Errorf("reopen message %q: %w: only failed messages can be replayed", id, store.ErrConflict)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replayed = append(f.replayed, id)
