@@ -1,13 +1,13 @@
 package console
 
 import (
-	"fmt"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html"
 	"image"
 	"image/color"
