@@ -38,6 +38,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"bytes":   humanBytes,
 		"fieldOf": fieldOf,
 		"age":     age,
+		"took":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	}
 	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
