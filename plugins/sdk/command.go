@@ -91,6 +91,9 @@ type Display struct {
 	Lines string `json:"lines,omitempty"`
 	// Printable offers the console's print button for the result.
 	Printable bool `json:"printable,omitempty"`
+	// LabelTitle is printed at the top of a printable label (Images and
+	// Lines), e.g. the hospital's card name.
+	LabelTitle string `json:"labelTitle,omitempty"`
 }
 
 // Column is a payload field with its title. In a work list, Form names a
@@ -100,6 +103,10 @@ type Column struct {
 	Field string `json:"field"`
 	Title string `json:"title"`
 	Form  string `json:"form,omitempty"`
+	// Personal marks personal data (a name, an ID or phone number): the
+	// console masks it unless the signed-in role may see personal data,
+	// whatever the plugin sent.
+	Personal bool `json:"personal,omitempty"`
 }
 
 // FileResult names the payload field of a reply that holds the ID of an

@@ -27,6 +27,11 @@ type Form struct {
 	Key string `json:"key,omitempty"`
 	// Result says how the reply is shown.
 	Result Display `json:"result"`
+	// Scanner makes the page a scanning counter: the first field takes a
+	// USB scanner's keyboard input (the characters, then Enter), Enter
+	// sends the form, and the reply shows above the form with the field
+	// empty and focused again for the next scan.
+	Scanner bool `json:"scanner,omitempty"`
 }
 
 // WorkListView adds columns and row actions to a declared [WorkList] of

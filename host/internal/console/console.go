@@ -68,6 +68,9 @@ type Backend interface {
 	TriggerJob(ctx context.Context, id string) error
 	// Store gives the messages and the exchange journal.
 	Store() store.Store
+	// Replay sends a failed message through again (the plugin reconciles
+	// first); any other message is refused with store.ErrConflict.
+	Replay(ctx context.Context, id string) error
 }
 
 // Plugin is one running plugin as the console shows it.
@@ -138,6 +141,10 @@ type Options struct {
 	Origins *origin.Checker
 	// Logger receives the console's log records (default slog.Default()).
 	Logger *slog.Logger
+	// Deadline is the board's upload deadline (processing.uploadDeadline,
+	// default 30m): messages
+	// older than two thirds of it are near, older than it past.
+	Deadline time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -159,6 +166,7 @@ type Console struct {
 	downloads *downloads
 	// table is every route with the role it needs (routes.go).
 	table []route
+	bulks bulks
 }
 
 // New returns the console for b.
@@ -199,6 +207,9 @@ func New(b Backend, o Options) (*Console, error) {
 			return nil, fmt.Errorf("console: %w", err)
 		}
 		o.Artifacts = s
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = 30 * time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

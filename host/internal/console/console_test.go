@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html"
 	"image"
 	"image/color"
@@ -74,6 +75,7 @@ type fakeBackend struct {
 	plugins   []Plugin
 	jobs      []scheduler.Status
 	triggered []string
+	replayed  []string
 	sent      []message.Envelope
 	keys      []string
 	handlers  map[string]func(payload json.RawMessage) *message.Reply
@@ -109,6 +111,21 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 	r := h(env.Payload)
 	r.RequestID, r.Site, r.Type = env.ID, env.Site, env.Type
 	return r, nil
+}
+
+// Replay refuses every message but a failed one, as the store does.
+func (f *fakeBackend) Replay(ctx context.Context, id string) error {
+	m, err := f.st.GetMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Outcome != "failed" {
+		return fmt.Errorf("reopen message %q: %w: only failed messages can be replayed", id, store.ErrConflict)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replayed = append(f.replayed, id)
+	return nil
 }
 
 func (f *fakeBackend) Plugins() []Plugin        { return f.plugins }

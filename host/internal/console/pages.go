@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -28,7 +29,7 @@ const (
 )
 
 // pageNames are the templates besides the layout.
-var pageNames = []string{"login", "error", "overview", "message", "worklists", "document", "form"}
+var pageNames = []string{"login", "error", "overview", "message", "worklists", "document", "form", "messages", "replay", "jobs", "board"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -36,6 +37,8 @@ func parsePages() (map[string]*template.Template, error) {
 		"join":    strings.Join,
 		"bytes":   humanBytes,
 		"fieldOf": fieldOf,
+		"age":     age,
+		"took":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	}
 	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -146,13 +149,20 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 	}
 	c.o.Logger.Info("console: job run requested", "operator", s.operator, "job", id, "ok", err == nil)
 	c.sessions.setFlash(s, f)
-	redirect(w, r, Prefix)
+	back := Prefix
+	if b := r.PostFormValue("back"); b != "" {
+		back = safeNext(b)
+	}
+	redirect(w, r, back)
 }
 
 // messageData is the message page's data.
 type messageData struct {
 	Message      *store.Message
+	Request      string
 	Reply        string
+	Timeline     []step
+	Replayable   bool
 	Exchanges    []exchangeRow
 	ExchangesErr string
 }
@@ -173,13 +183,18 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The store could not be read: "+err.Error(), "Check /readyz and the store settings, then reload.")
 		return
 	}
-	d := messageData{Message: m, Reply: maskedJSON(m.Reply)}
+	d := messageData{Message: m, Request: maskedJSON(m.Request), Reply: maskedJSON(m.Reply),
+		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed}
 	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
 	if err != nil {
 		d.ExchangesErr = "The journal could not be read: " + err.Error()
 	}
 	for _, x := range xs {
 		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: maskedJSON(x.Request), ResponseText: maskedJSON(x.Response)})
+	}
+	d.Timeline = timeline(m, xs)
+	if m.Status == store.StatusPending {
+		w.Header().Set("Refresh", "2") // follows the outcome without a script
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
 }
@@ -325,7 +340,9 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 	}
 	index := map[string]int{}
 	forms := map[string]string{} // field → form its cells open
+	personalCols := map[string]bool{}
 	for _, col := range b.View.Columns {
+		personalCols[col.Field] = col.Personal
 		index[col.Field] = len(b.Columns)
 		b.Columns = append(b.Columns, column{Key: col.Field, Label: col.Title})
 		forms[col.Field] = col.Form
@@ -358,7 +375,11 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			if form := forms[f.Key]; form != "" {
 				href = formLink(b.Plugin, form, b.Site, f.Key, f.Value)
 			}
-			row[i] = cell{Text: cellText(f.Value), Href: href}
+			text := cellText(f.Value)
+			if personalCols[f.Key] {
+				text = personal(text)
+			}
+			row[i] = cell{Text: text, Href: href}
 		}
 		b.Rows = append(b.Rows, row)
 		b.Items = append(b.Items, values)

@@ -39,8 +39,14 @@ func (c *Console) routeTable() []route {
 		{"GET " + Prefix + "{$}", access.Viewer, c.overview},
 		{"GET " + Prefix + "message", access.Viewer, c.message},
 		{"GET " + Prefix + "worklists", access.Viewer, c.workLists},
+		{"GET " + Prefix + "messages", access.Viewer, c.searchMessages},
+		{"GET " + Prefix + "replays/{id}", access.Viewer, c.replayProgress},
+		{"GET " + Prefix + "jobs", access.Viewer, c.jobsPage},
+		{"GET " + Prefix + "board", access.Viewer, c.board},
 
 		{"POST " + Prefix + "jobs/run", access.Operator, c.runJob},
+		{"POST " + Prefix + "messages/replay", access.Operator, c.replayOne},
+		{"POST " + Prefix + "messages/replay-all", access.Operator, c.replayAll},
 		{"GET " + Prefix + "document/{plugin}/{view}", access.Operator, c.documentPage},
 		{"POST " + Prefix + "document/{plugin}/{view}/adjust", access.Operator, c.documentAdjust},
 		{"POST " + Prefix + "document/{plugin}/{view}/confirm", access.Operator, c.documentConfirm},
@@ -68,6 +74,8 @@ func (c *Console) routeTable() []route {
 var auditActions = map[string]string{
 	"POST " + Prefix + "logout":                              "logout",
 	"POST " + Prefix + "jobs/run":                            "job.run",
+	"POST " + Prefix + "messages/replay":                     "message.replay",
+	"POST " + Prefix + "messages/replay-all":                 "message.replay.bulk",
 	"POST " + Prefix + "document/{plugin}/{view}/adjust":     "document.adjust",
 	"POST " + Prefix + "document/{plugin}/{view}/confirm":    "document.confirm",
 	"POST " + Prefix + "form/{plugin}/{form}":                "form.send",

@@ -66,14 +66,15 @@ type formData struct {
 
 // formResult is a reply shown as the form declares.
 type formResult struct {
-	MessageID string
-	Printable bool
-	Fields    []resultField
-	Images    []resultImage
-	Lines     []string
-	Table     *resultTable
-	File      *resultFile
-	JSON      string
+	MessageID  string
+	Printable  bool
+	LabelTitle string
+	Fields     []resultField
+	Images     []resultImage
+	Lines      []string
+	Table      *resultTable
+	File       *resultFile
+	JSON       string
 }
 
 type resultField struct{ Title, Value string }
@@ -168,8 +169,16 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
 	if !res.ok() {
 		d.Problem = res.flash("")
+		if f.Scanner {
+			d.Values = map[string]string{}
+		}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
+	}
+	if f.Scanner || declaresPersonal(f.Result) {
+		// The field is ready for the next scan or patient, and personal
+		// data typed in do not stay on the screen beside the masked reply.
+		d.Values = map[string]string{}
 	}
 	result, err := c.showResult(p.Name, d.Site, f.Result, res.Reply.Payload)
 	if err != nil {
@@ -277,6 +286,9 @@ func tableOf(obj any, d sdk.Display) *resultTable {
 		cells := make([]string, len(d.Columns))
 		for i, col := range d.Columns {
 			cells[i] = valueText(lookup(m, col.Field))
+			if col.Personal {
+				cells[i] = personal(cells[i])
+			}
 		}
 		t.Rows = append(t.Rows, cells)
 	}
@@ -288,9 +300,12 @@ func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte)
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
 	}
-	out := &formResult{Printable: d.Printable}
+	out := &formResult{Printable: d.Printable, LabelTitle: d.LabelTitle}
 	for _, f := range d.Fields {
 		if v := valueText(lookup(obj, f.Field)); v != "" {
+			if f.Personal {
+				v = personal(v)
+			}
 			out.Fields = append(out.Fields, resultField{Title: f.Title, Value: v})
 		}
 	}
@@ -471,4 +486,25 @@ func pngURL(b []byte) template.URL {
 	}
 	// #nosec: base64 of bytes checked to be a PNG, in a data: URL of type image/png.
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+}
+
+// personal masks a value a plugin declared personal (sdk.Column.Personal),
+// unless the plugin masked it already.
+func personal(v string) string {
+	if strings.Contains(v, "*") {
+		return v
+	}
+	return logging.MaskValue(v)
+}
+
+// declaresPersonal reports whether a reply shows personal data.
+func declaresPersonal(d sdk.Display) bool {
+	for _, cols := range [][]sdk.Column{d.Fields, d.Columns} {
+		for _, c := range cols {
+			if c.Personal {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -65,6 +65,29 @@ type Status struct {
 	NextRun  time.Time `json:"nextRun"`
 	Owner    bool      `json:"owner"`
 	Runs     int       `json:"runs"`
+	// Took is how long the last run took.
+	Took time.Duration `json:"took,omitempty"`
+	// Summary and Processed are what the last run reported (Report):
+	// one line for people and the records it downloaded or sent.
+	Summary   string `json:"summary,omitempty"`
+	Processed int64  `json:"processed"`
+}
+
+// report is what a run says of itself through Report.
+type report struct {
+	summary   string
+	processed int64
+}
+
+type reportKey struct{}
+
+// Report lets a job's Run say what it did: a one-line summary and the
+// number of records it processed, shown with the job's status. It does
+// nothing outside a run.
+func Report(ctx context.Context, summary string, processed int64) {
+	if r, ok := ctx.Value(reportKey{}).(*report); ok {
+		r.summary, r.processed = summary, processed
+	}
 }
 
 // Scheduler runs jobs.
@@ -186,11 +209,14 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	}
 	defer e.running.Unlock()
 	start := s.clock.Now()
-	err = e.job.Run(ctx, now)
+	rep := &report{}
+	err = e.job.Run(context.WithValue(ctx, reportKey{}, rep), now)
 	d := s.clock.Now().Sub(start)
 	s.mu.Lock()
 	e.status.LastRun = start
 	e.status.Runs++
+	e.status.Took = d
+	e.status.Summary, e.status.Processed = rep.summary, rep.processed
 	e.status.LastErr = ""
 	if err != nil {
 		e.status.LastErr = err.Error()

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -169,5 +170,37 @@ func TestOnlyLeaseHolderRuns(t *testing.T) {
 	}
 	if err := a.Trigger(ctx, "nope"); err == nil {
 		t.Fatal("unknown job accepted")
+	}
+}
+
+// TestRunReports: what a run reports (Report) is in the job's status
+// until the next run, which starts afresh; Report outside a run is a no-op.
+func TestRunReports(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	n := 0
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+		n++
+		if n == 1 {
+			Report(ctx, "12 filings downloaded", 12)
+			return nil
+		}
+		return errors.New("platform down")
+	}}})
+	Report(t.Context(), "outside", 1)
+	if err := s.Trigger(t.Context(), "p/s/j"); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Jobs()[0]
+	if st.Summary != "12 filings downloaded" || st.Processed != 12 || st.LastErr != "" || st.Runs != 1 {
+		t.Fatalf("after the first run: %+v", st)
+	}
+	if err := s.Trigger(t.Context(), "p/s/j"); err == nil {
+		t.Fatal("the failing run reported no error")
+	}
+	st = s.Jobs()[0]
+	if st.Summary != "" || st.Processed != 0 || st.LastErr != "platform down" || st.Runs != 2 {
+		t.Fatalf("after the failed run: %+v", st)
 	}
 }

@@ -128,6 +128,7 @@ func job(in *pluginhost.Instance, site string, j sdk.Job, log *slog.Logger) sche
 		if r.Diagnostics.HasError() {
 			return errors.New(r.Diagnostics.String())
 		}
+		scheduler.Report(ctx, r.Summary, r.Processed)
 		log.Info("job result", "plugin", in.Name(), "site", site, "job", j.Name, "summary", r.Summary, "processed", r.Processed)
 		return nil
 	}}

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"errors"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -66,4 +69,23 @@ func prefixEnd(prefix string) (end string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// cursor is a search page's position: the received time in unix
+// microseconds and the id of its last message.
+func cursor(at time.Time, id string) string {
+	return strconv.FormatInt(at.UnixMicro(), 10) + "." + id
+}
+
+// errCursor says a search cursor was not one the store returned.
+var errCursor = errors.New("the page cursor is not one medgate returned; start the search again from the first page")
+
+// parseCursor reads a cursor.
+func parseCursor(c string) (time.Time, string, error) {
+	micros, id, ok := strings.Cut(c, ".")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", errCursor
+	}
+	return time.UnixMicro(n).UTC(), id, nil
 }

@@ -290,6 +290,66 @@ func (s *sqlStore) ListMessages(ctx context.Context, site, typePrefix, outcome s
 	return out, nil
 }
 
+// SearchMessages implements [Store.SearchMessages]. Pages are keyset
+// pages: the cursor is the (received time, id) of the page's last
+// message, so a page is as fast as the first whatever its depth.
+func (s *sqlStore) SearchMessages(ctx context.Context, q MessageQuery) ([]Message, string, error) {
+	var f filter
+	if q.IDPrefix != "" {
+		f.add("id >= ?", q.IDPrefix)
+		if end, ok := prefixEnd(q.IDPrefix); ok {
+			f.add("id < ?", end)
+		}
+	}
+	if q.Key != "" {
+		f.add("business_key = ?", q.Key)
+	}
+	if q.TypePrefix != "" {
+		f.add("type >= ?", q.TypePrefix)
+		if end, ok := prefixEnd(q.TypePrefix); ok {
+			f.add("type < ?", end)
+		}
+	}
+	if q.Site != "" {
+		f.add("site = ?", q.Site)
+	}
+	switch q.Status {
+	case "":
+	case StatusPending:
+		f.add("status = ?", StatusPending)
+	default:
+		f.add("status = ?", StatusDone)
+		f.add("outcome = ?", q.Status)
+	}
+	if !q.From.IsZero() {
+		f.add("received_at >= ?", s.d.encodeTime(normTime(q.From)))
+	}
+	if !q.To.IsZero() {
+		f.add("received_at < ?", s.d.encodeTime(normTime(q.To)))
+	}
+	if q.After != "" {
+		at, id, err := parseCursor(q.After)
+		if err != nil {
+			return nil, "", s.errorf("search messages: %w", err)
+		}
+		f.conds = append(f.conds, "(received_at < ? OR (received_at = ? AND id < ?))")
+		f.args = append(f.args, s.d.encodeTime(at), s.d.encodeTime(at), id)
+	}
+	limit := listLimit(q.Limit)
+	out, err := readAll(ctx, s, s.scanMessage,
+		`SELECT `+messageCols+` FROM messages`+f.where()+` ORDER BY received_at DESC, id DESC LIMIT ?`,
+		append(f.args, limit+1)...)
+	if err != nil {
+		return nil, "", s.errorf("search messages: %w", err)
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, cursor(last.ReceivedAt, last.ID), nil
+}
+
 // CountMessages implements [Store.CountMessages].
 func (s *sqlStore) CountMessages(ctx context.Context) (map[string]int, error) {
 	type count struct {

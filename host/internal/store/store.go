@@ -75,6 +75,25 @@ type ExchangeFilter struct {
 	Limit                                 int       // 0 means 100
 }
 
+// MessageQuery selects messages for a search. Zero fields do not filter.
+type MessageQuery struct {
+	// IDPrefix selects ids starting with it (a whole id selects that message).
+	IDPrefix string
+	// Key is the business key, exactly.
+	Key string
+	// TypePrefix selects types starting with it ("ecard." or "ecard.scan").
+	TypePrefix string
+	Site       string
+	// Status is "pending" or an outcome (ok, invalid, rejected, failed).
+	Status string
+	// From (inclusive) and To (exclusive) bound the received time.
+	From, To time.Time
+	// After is the cursor a previous page returned.
+	After string
+	// Limit is the page size; 0 means 100.
+	Limit int
+}
+
 // StateEntry is one plugin state value with its version (starting at 1).
 type StateEntry struct {
 	Key     string
@@ -126,6 +145,10 @@ type Store interface {
 	// ListMessages returns the newest messages first, optionally filtered by
 	// site, type prefix and outcome; limit 0 means 100.
 	ListMessages(ctx context.Context, site, typePrefix, outcome string, limit int) ([]Message, error)
+	// SearchMessages returns one page of the messages q selects, newest
+	// first (received time, then id), and the cursor of the next page
+	// ("" when this is the last).
+	SearchMessages(ctx context.Context, q MessageQuery) (msgs []Message, next string, err error)
 	// CountMessages returns the number of stored messages by outcome ("" for pending).
 	CountMessages(ctx context.Context) (map[string]int, error)
 

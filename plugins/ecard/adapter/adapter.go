@@ -72,6 +72,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Type: OpLink, Summary: "link a temporary card to an e-card so its history follows the patient"},
 			{Type: OpGet, Summary: "read a card by e-card or temporary-card number, with its linked temporary cards"},
 			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console"},
+			{Type: OpDesk, Summary: "the cashier's desk in one step: register a person or find their card, and issue the QR code with its printable label"},
 		},
 		Settings: settings(),
 		WorkLists: []sdk.WorkList{{
@@ -131,9 +132,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		resp, err = h.get(ctx)
 	case OpCardsList:
 		resp, err = h.list(ctx)
+	case OpDesk:
+		resp, err = h.desk(ctx)
 	default:
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
-			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list"}), nil
+			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk"}), nil
 	}
 	if errors.Is(err, errBusy) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,

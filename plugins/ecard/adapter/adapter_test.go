@@ -28,7 +28,7 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("operation %s: upload %v, summary %q; want false and a summary", o.Type, o.Upload, o.Summary)
 		}
 	}
-	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList}
+	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations (-want +got):\n%s", diff)
 	}

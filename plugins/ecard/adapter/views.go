@@ -5,9 +5,65 @@ import "github.com/medgate/medgate/plugins/sdk"
 // FormPrint is the console's e-card print page.
 const FormPrint = "print"
 
+// FormDesk is the cashier's e-card desk; FormScan the scanning counter.
+const (
+	FormDesk = "desk"
+	FormScan = "scan"
+)
+
+// labelTitle is printed at the top of every e-card label.
+const labelTitle = "电子就诊卡 E-card"
+
 // forms declares the plugin's console pages.
 func forms() []sdk.Form {
 	return []sdk.Form{{
+		Name:        FormDesk,
+		Title:       "收费处电子卡 Cashier e-card desk",
+		Description: "登记患者并打印二维码标签，一步完成。Register the patient, or find their existing card (one person, one card), and print the QR label in one step. Check the name and document with the patient.",
+		Operation:   OpDesk,
+		Key:         "idNumber",
+		Fields: []sdk.Argument{
+			{Name: "name", Type: sdk.SettingString, Required: true, Description: "姓名 name as on the document"},
+			{Name: "idType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
+				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
+			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
+			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number"},
+			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
+		},
+		Result: sdk.Display{
+			Fields: []sdk.Column{
+				{Field: "outcome", Title: "结果 outcome"},
+				{Field: "cardNo", Title: "卡号 card number"},
+				{Field: "label.name", Title: "姓名 name", Personal: true},
+				{Field: "idTypeName", Title: "证件类型 document type"},
+				{Field: "label.validUntil", Title: "有效期 valid until"},
+			},
+			Images:     []sdk.Column{{Field: "png", Title: "电子就诊卡二维码 e-card QR code"}, {Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"}},
+			Lines:      "label.lines",
+			Printable:  true,
+			LabelTitle: labelTitle,
+		},
+	}, {
+		Name:        FormScan,
+		Title:       "扫码 Scan",
+		Description: "用扫码枪扫描电子卡二维码、临时卡号、身份证号或追溯码。Scan an e-card QR code, a temporary-card number, an ID number or a trace code with the USB scanner (or type it and press Enter).",
+		Operation:   OpScan,
+		Scanner:     true,
+		Fields:      []sdk.Argument{{Name: "text", Type: sdk.SettingString, Required: true, Description: "扫描内容 what the scanner reads"}},
+		Result: sdk.Display{
+			Fields: []sdk.Column{
+				{Field: "result", Title: "结果 result"},
+				{Field: "cardNo", Title: "卡号 card number"},
+				{Field: "tempCardNo", Title: "临时卡号 temporary card"},
+				{Field: "status", Title: "卡状态 card status"},
+				{Field: "name", Title: "姓名 name", Personal: true},
+				{Field: "idNumber", Title: "证件号 document number", Personal: true},
+				{Field: "phone", Title: "手机号 phone", Personal: true},
+				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
+				{Field: "registeredAt", Title: "登记时间 registered"},
+			},
+		},
+	}, {
 		Name:        FormPrint,
 		Title:       "电子卡打印 E-card print",
 		Description: "A sealed, time-limited QR code of a card with its label, ready to print. Check the card number and name with the patient, then print.",
@@ -23,8 +79,9 @@ func forms() []sdk.Form {
 				{Field: "png", Title: "电子就诊卡二维码 e-card QR code"},
 				{Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"},
 			},
-			Lines:     "label.lines",
-			Printable: true,
+			Lines:      "label.lines",
+			Printable:  true,
+			LabelTitle: labelTitle,
 		},
 	}}
 }
@@ -35,7 +92,7 @@ func workListViews() []sdk.WorkListView {
 	return []sdk.WorkListView{{
 		List: WorkListRecent,
 		Columns: []sdk.Column{
-			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name"},
+			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name", Personal: true},
 			{Field: "idType", Title: "证件类型 idType"}, {Field: "idNumber", Title: "证件号 idNumber"},
 			{Field: "phone", Title: "手机号 phone"}, {Field: "status", Title: "状态 status"},
 			{Field: "registeredAt", Title: "登记时间 registeredAt"}, {Field: "revokedAt", Title: "注销时间 revokedAt"},

@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OldestPending", testOldestPending},
 		{"ListMessages", testListMessages},
 		{"ListMessagesDefaultLimit", testListMessagesDefaultLimit},
+		{"SearchMessages", testSearchMessages},
+		{"SearchMessagesPages", testSearchMessagesPages},
 		{"CountMessages", testCountMessages},
 		{"AppendExchange", testAppendExchange},
 		{"ListExchanges", testListExchanges},
@@ -367,6 +369,93 @@ func testListMessages(t *testing.T, s store.Store) {
 		Reply: []byte("{}"), Attempts: 1, ReceivedAt: t0.Add(2 * time.Minute)}
 	if diff := cmp.Diff(want, got[0], ignoreUpdated); diff != "" {
 		t.Errorf("ListMessages record (-want +got):\n%s", diff)
+	}
+}
+
+func testSearchMessages(t *testing.T, s store.Store) {
+	for i, m := range []struct {
+		id, site, typ, key, outcome string
+	}{
+		{"console-1", "s1", "ecard.register", "P001", "ok"},
+		{"console-2", "s1", "ecard.scan", "P002", ""},
+		{"his-3", "s2", "tracecode.stockin", "P001", "failed"},
+		{"his-4", "s1", "ecard.register", "P_01", "rejected"}, // '_' is literal
+		{"his-5", "s2", "ecard.qrcode", "P001", "failed"},
+		{"x%6", "s1", "ledger.record", "", "ok"}, // '%' is literal in id prefixes
+	} {
+		begin(t, s, store.Message{ID: m.id, Site: m.site, Type: m.typ, Key: m.key, ReceivedAt: t0.Add(time.Duration(i) * time.Minute)})
+		if m.outcome != "" {
+			finish(t, s, m.id, m.outcome, []byte("{}"), 1)
+		}
+	}
+	tests := map[string]struct {
+		q    store.MessageQuery
+		want []string
+	}{
+		"all, newest first":    {want: []string{"x%6", "his-5", "his-4", "his-3", "console-2", "console-1"}},
+		"whole id":             {q: store.MessageQuery{IDPrefix: "his-4"}, want: []string{"his-4"}},
+		"id prefix":            {q: store.MessageQuery{IDPrefix: "console-"}, want: []string{"console-2", "console-1"}},
+		"percent literal":      {q: store.MessageQuery{IDPrefix: "x%"}, want: []string{"x%6"}},
+		"business key":         {q: store.MessageQuery{Key: "P001"}, want: []string{"his-5", "his-3", "console-1"}},
+		"key is exact":         {q: store.MessageQuery{Key: "P_0"}, want: nil},
+		"type prefix":          {q: store.MessageQuery{TypePrefix: "ecard."}, want: []string{"his-5", "his-4", "console-2", "console-1"}},
+		"site":                 {q: store.MessageQuery{Site: "s2"}, want: []string{"his-5", "his-3"}},
+		"pending":              {q: store.MessageQuery{Status: store.StatusPending}, want: []string{"console-2"}},
+		"failed":               {q: store.MessageQuery{Status: "failed"}, want: []string{"his-5", "his-3"}},
+		"from inclusive":       {q: store.MessageQuery{From: t0.Add(4 * time.Minute)}, want: []string{"x%6", "his-5"}},
+		"to exclusive":         {q: store.MessageQuery{To: t0.Add(time.Minute)}, want: []string{"console-1"}},
+		"every filter at once": {q: store.MessageQuery{IDPrefix: "his-", Key: "P001", TypePrefix: "ecard", Site: "s2", Status: "failed", From: t0, To: t0.Add(time.Hour)}, want: []string{"his-5"}},
+		"no match":             {q: store.MessageQuery{Site: "s3"}, want: nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, next, err := s.SearchMessages(t.Context(), tc.q)
+			if err != nil {
+				t.Fatalf("SearchMessages: %v", err)
+			}
+			if next != "" {
+				t.Errorf("SearchMessages(%+v): next page %q on the only page", tc.q, next)
+			}
+			if diff := cmp.Diff(tc.want, messageIDs(got), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("SearchMessages(%+v) ids (-want +got):\n%s", tc.q, diff)
+			}
+		})
+	}
+	if _, _, err := s.SearchMessages(t.Context(), store.MessageQuery{After: "not-a-cursor"}); err == nil {
+		t.Error("SearchMessages accepted a forged cursor")
+	}
+}
+
+// testSearchMessagesPages pages through messages of which several share
+// one received time: every message comes exactly once, in order.
+func testSearchMessagesPages(t *testing.T, s store.Store) {
+	var want []string
+	for i := range 23 {
+		id := fmt.Sprintf("m%02d", i)
+		begin(t, s, store.Message{ID: id, Site: "s1", Type: "ledger.record", ReceivedAt: t0.Add(time.Duration(i/4) * time.Second)})
+		want = append([]string{id}, want...)
+	}
+	var got []string
+	q := store.MessageQuery{Site: "s1", Limit: 5}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("SearchMessages never ends")
+		}
+		ms, next, err := s.SearchMessages(t.Context(), q)
+		if err != nil {
+			t.Fatalf("SearchMessages page %d: %v", pages, err)
+		}
+		if len(ms) > 5 {
+			t.Fatalf("page of %d messages, limit 5", len(ms))
+		}
+		got = append(got, messageIDs(ms)...)
+		if next == "" {
+			break
+		}
+		q.After = next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged ids (-want +got):\n%s", diff)
 	}
 }
 

@@ -1,0 +1,432 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// The operator's pages: message search (trace), replay of one failed
+// message or of a filtered set, the jobs and the 30-minute board.
+
+// searchPage is the number of messages on one page of the search.
+const searchPage = 50
+
+// maxBulkReplay bounds one bulk replay; a larger set is replayed in parts.
+const maxBulkReplay = 1000
+
+// searchForm is the search as the operator typed it (kept in the form and
+// the paging links).
+type searchForm struct {
+	ID, Key, Type, Site, Status, From, To string
+}
+
+// statuses are the values of the status filter.
+var statuses = []string{"", "pending", "ok", "invalid", "rejected", "failed"}
+
+// timeInput is the layout of <input type="datetime-local"> (server zone).
+const timeInput = "2006-01-02T15:04"
+
+// query turns the form into a store query and lists every problem.
+func (f searchForm) query() (store.MessageQuery, []string) {
+	q := store.MessageQuery{IDPrefix: f.ID, Key: f.Key, TypePrefix: f.Type, Site: f.Site, Status: f.Status, Limit: searchPage}
+	var problems []string
+	if !contains(statuses, f.Status) {
+		problems = append(problems, fmt.Sprintf("状态 status %q is not one of pending, ok, invalid, rejected, failed.", f.Status))
+	}
+	parse := func(what, s string, into *time.Time) {
+		if s == "" {
+			return
+		}
+		t, err := time.ParseInLocation(timeInput, s, time.Local)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q is not a time like 2026-11-26T08:30.", what, s))
+			return
+		}
+		*into = t
+	}
+	parse("开始 from", f.From, &q.From)
+	parse("结束 to", f.To, &q.To)
+	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
+		problems = append(problems, "结束 to must be after 开始 from.")
+	}
+	return q, problems
+}
+
+func (f searchForm) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"id": f.ID, "key": f.Key, "type": f.Type, "site": f.Site, "status": f.Status, "from": f.From, "to": f.To} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+func formOf(get func(string) string) searchForm {
+	t := func(k string) string { return strings.TrimSpace(get(k)) }
+	return searchForm{ID: t("id"), Key: t("key"), Type: t("type"), Site: t("site"), Status: t("status"), From: t("from"), To: t("to")}
+}
+
+// searchData is the search page's data.
+type searchData struct {
+	Form     searchForm
+	Statuses []string
+	Sites    []string
+	Problems []string
+	Messages []store.Message
+	// Next is the link of the next page; First of the first.
+	Next, First string
+	Paged       bool
+	Err         string
+}
+
+func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	d := searchData{Form: formOf(qs.Get), Statuses: statuses, Sites: c.allSites()}
+	q, problems := d.Form.query()
+	d.Problems = problems
+	d.First = Prefix + "messages?" + d.Form.values().Encode()
+	q.After = qs.Get("after")
+	d.Paged = q.After != ""
+	if len(problems) == 0 {
+		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
+		if err != nil {
+			d.Err = "The messages could not be searched: " + err.Error() + ". Check /readyz and the store settings, or start again from the first page."
+		}
+		d.Messages = ms
+		if next != "" {
+			v := d.Form.values()
+			v.Set("after", next)
+			d.Next = Prefix + "messages?" + v.Encode()
+		}
+	}
+	status := http.StatusOK
+	if len(problems) > 0 {
+		status = http.StatusBadRequest
+	}
+	c.render(w, r, status, "messages", "消息查询 (message search)", "messages", d)
+}
+
+// allSites lists the sites where any plugin is enabled.
+func (c *Console) allSites() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range c.b.Plugins() {
+		for _, s := range p.Sites {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// replayOne sends one failed message through again.
+func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r)
+	id := r.PostFormValue("id")
+	err := c.b.Replay(r.Context(), id)
+	f := &flash{OK: err == nil, Title: "已重发 (replayed): " + id, MessageID: id}
+	if err == nil {
+		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
+	} else {
+		f.Title = "未重发 (not replayed): " + id
+		f.Lines = []string{replayProblem(err)}
+	}
+	c.o.Logger.Info("console: replay", "operator", s.operator, "id", id, "ok", err == nil)
+	c.sessions.setFlash(s, f)
+	redirect(w, r, Prefix+"message?id="+url.QueryEscape(id))
+}
+
+// replayProblem says why a replay was refused and what to do.
+func replayProblem(err error) string {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "No message with this id is stored; search again."
+	case errors.Is(err, store.ErrConflict):
+		return "Only a failed message can be replayed (a message that succeeded, or was refused as invalid or rejected, keeps its reply: its id is its idempotency key): " + err.Error()
+	}
+	return err.Error() + "; check /readyz (store, Kafka) and try again."
+}
+
+// bulk is one bulk replay and its progress.
+type bulk struct {
+	ID       string
+	Operator string
+	Filter   searchForm
+	Started  time.Time
+
+	mu       sync.Mutex
+	total    int
+	done     int
+	replayed int
+	problems []string
+	finished time.Time
+}
+
+// bulkView is a snapshot of a bulk replay for the page.
+type bulkView struct {
+	ID, Operator             string
+	Filter                   searchForm
+	Started, Finished        time.Time
+	Total, Done, Replayed    int
+	Percent                  int
+	Problems                 []string
+	Running                  bool
+	SearchLink, FailedSearch string
+}
+
+func (b *bulk) view() bulkView {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := bulkView{ID: b.ID, Operator: b.Operator, Filter: b.Filter, Started: b.Started, Finished: b.finished,
+		Total: b.total, Done: b.done, Replayed: b.replayed, Problems: append([]string(nil), b.problems...), Running: b.finished.IsZero()}
+	if b.total > 0 {
+		v.Percent = b.done * 100 / b.total
+	} else if !v.Running {
+		v.Percent = 100
+	}
+	v.SearchLink = Prefix + "messages?" + b.Filter.values().Encode()
+	return v
+}
+
+// bulks keeps the bulk replays of this process (the latest 50).
+type bulks struct {
+	mu sync.Mutex
+	m  map[string]*bulk
+}
+
+func (bs *bulks) add(b *bulk) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if bs.m == nil {
+		bs.m = map[string]*bulk{}
+	}
+	for len(bs.m) >= 50 {
+		var oldest *bulk
+		for _, x := range bs.m {
+			if oldest == nil || x.Started.Before(oldest.Started) {
+				oldest = x
+			}
+		}
+		delete(bs.m, oldest.ID)
+	}
+	bs.m[b.ID] = b
+}
+
+func (bs *bulks) get(id string) *bulk {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	return bs.m[id]
+}
+
+// replayAll replays every failed message the filter selects (at most
+// maxBulkReplay), in the background; the progress page follows it.
+func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r)
+	f := formOf(r.PostFormValue)
+	f.Status = "failed" // only failed messages can be replayed
+	q, problems := f.query()
+	if len(problems) > 0 {
+		c.fail(w, r, http.StatusBadRequest, "筛选条件有误 (the filter is wrong)", strings.Join(problems, " "), "Correct the search and replay again.")
+		return
+	}
+	var ids []string
+	q.Limit = 200
+	for len(ids) < maxBulkReplay {
+		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The failed messages could not be listed: "+err.Error(), "Check /readyz and the store settings, then try again.")
+			return
+		}
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		if next == "" {
+			break
+		}
+		q.After = next
+	}
+	if len(ids) > maxBulkReplay {
+		ids = ids[:maxBulkReplay]
+	}
+	b := &bulk{ID: randomHex(12), Operator: s.operator, Filter: f, Started: c.o.Now(), total: len(ids)}
+	c.bulks.add(b)
+	c.o.Logger.Info("console: bulk replay started", "operator", s.operator, "replay", b.ID, "messages", len(ids))
+	go c.runBulk(context.WithoutCancel(r.Context()), b, ids)
+	redirect(w, r, Prefix+"replays/"+b.ID)
+}
+
+func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.MaxCall)
+	defer cancel()
+	for _, id := range ids {
+		err := c.b.Replay(ctx, id)
+		b.mu.Lock()
+		b.done++
+		if err == nil {
+			b.replayed++
+		} else if len(b.problems) < 20 {
+			b.problems = append(b.problems, id+": "+replayProblem(err))
+		}
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	b.finished = c.o.Now()
+	b.mu.Unlock()
+	c.o.Logger.Info("console: bulk replay finished", "operator", b.Operator, "replay", b.ID, "messages", len(ids), "replayed", b.view().Replayed)
+}
+
+func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
+	b := c.bulks.get(r.PathValue("id"))
+	if b == nil {
+		c.fail(w, r, http.StatusNotFound, "没有这次重发 (no such replay)", "This bulk replay is not known to this medgate process (it restarted, or the link is old).", "Search the failed messages again and replay them.")
+		return
+	}
+	v := b.view()
+	if v.Running {
+		w.Header().Set("Refresh", "1") // follows the progress without a script
+	}
+	c.render(w, r, http.StatusOK, "replay", "批量重发 (bulk replay)", "messages", v)
+}
+
+// jobsPage lists the scheduled jobs with their last outcome.
+func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", c.b.Jobs())
+}
+
+// boardRow is one message on the board.
+type boardRow struct {
+	store.Message
+	// Since is the business time (received time when the message has none).
+	Since time.Time
+	Age   time.Duration
+	// Level is "past", "near" or "ok" against the deadline.
+	Level string
+	Left  time.Duration
+}
+
+// boardData is the board's data.
+type boardData struct {
+	Deadline, Near time.Duration
+	Rows           []boardRow
+	Past, NearN    int
+	Refresh        int
+	Now            time.Time
+	Err            string
+}
+
+// boardWindow is how far back the board looks for open messages.
+const boardWindow = 24 * time.Hour
+
+// board shows every message of the last day that is not done well yet —
+// pending, or failed and waiting for a replay — oldest first, against the
+// 30-minute upload deadline (Options.Deadline).
+func (c *Console) board(w http.ResponseWriter, r *http.Request) {
+	now := c.o.Now()
+	d := boardData{Deadline: c.o.Deadline, Near: c.o.Deadline * 2 / 3, Refresh: 30, Now: now}
+	for _, status := range []string{store.StatusPending, message.StatusFailed} {
+		q := store.MessageQuery{Status: status, From: now.Add(-boardWindow), Limit: 500}
+		ms, _, err := c.b.Store().SearchMessages(r.Context(), q)
+		if err != nil {
+			d.Err = "The messages could not be read: " + err.Error() + ". Check /readyz and the store settings."
+			break
+		}
+		for _, m := range ms {
+			if strings.HasPrefix(m.ID, prefixAction) {
+				continue // the console's own reads and forms are not uploads
+			}
+			row := boardRow{Message: m, Since: m.OccurredAt}
+			if row.Since.IsZero() {
+				row.Since = m.ReceivedAt
+			}
+			row.Age = now.Sub(row.Since).Truncate(time.Second)
+			row.Left = (d.Deadline - row.Age).Truncate(time.Second)
+			switch {
+			case row.Age >= d.Deadline:
+				row.Level = "past"
+				d.Past++
+			case row.Age >= d.Near:
+				row.Level = "near"
+				d.NearN++
+			default:
+				row.Level = "ok"
+			}
+			d.Rows = append(d.Rows, row)
+		}
+	}
+	sort.SliceStable(d.Rows, func(i, j int) bool { return d.Rows[i].Since.Before(d.Rows[j].Since) })
+	w.Header().Set("Refresh", fmt.Sprint(d.Refresh)) // refreshes itself, with or without the script
+	c.render(w, r, http.StatusOK, "board", "30分钟看板 (30-minute board)", "board", d)
+}
+
+// age shows a duration as the board does: "12分3秒 (12m3s)"; negative is "—".
+func age(d time.Duration) string {
+	if d < 0 {
+		return "—"
+	}
+	d = d.Truncate(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d时%d分 (%s)", h, m, d)
+	}
+	return fmt.Sprintf("%d分%d秒 (%s)", m, s, d)
+}
+
+// step is one line of a message's timeline.
+type step struct {
+	At     time.Time
+	Offset string // since the message was received
+	What   string
+	Took   string
+	Status string
+}
+
+// timeline puts a message's life in order: received, every external call
+// with its duration and outcome, and the stored outcome.
+func timeline(m *store.Message, xs []store.Exchange) []step {
+	since := func(t time.Time) string {
+		if t.IsZero() || m.ReceivedAt.IsZero() {
+			return ""
+		}
+		return "+" + t.Sub(m.ReceivedAt).Round(time.Millisecond).String()
+	}
+	out := []step{{At: m.ReceivedAt, Offset: "+0s", What: "收到 received"}}
+	sorted := append([]store.Exchange(nil), xs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	for _, x := range sorted {
+		what := fmt.Sprintf("外部调用 external call %s %s", x.System, x.Code)
+		if x.Error != "" {
+			what += ": " + x.Error
+		}
+		out = append(out, step{At: x.At, Offset: since(x.At), What: what, Took: fmt.Sprintf("%d ms", x.DurationMS), Status: x.Status})
+	}
+	if m.Status == store.StatusDone {
+		out = append(out, step{At: m.UpdatedAt, Offset: since(m.UpdatedAt),
+			What: fmt.Sprintf("结果已保存 outcome stored after %d attempt(s)", m.Attempts), Status: m.Outcome})
+	} else {
+		out = append(out, step{What: fmt.Sprintf("等待结果 waiting for the outcome (%d attempt(s) so far)", m.Attempts), Status: "pending"})
+	}
+	return out
+}

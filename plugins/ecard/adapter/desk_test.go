@@ -1,0 +1,50 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestDeskRegistersOnceAndLabels: the cashier's desk registers a new
+// person and labels the card; the same person again gets the same card
+// and a new label; a bad validity registers nobody.
+func TestDeskRegistersOnceAndLabels(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	in := map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002X", "phone": "13812345678", "validity": "72h"}
+	var first deskReply
+	e.ok(OpDesk, in, &first)
+	if !first.Created || first.CardNo == "" || !strings.HasPrefix(first.Outcome, "新登记") || first.IDTypeName != "居民身份证" {
+		t.Fatalf("first desk reply = %+v", first)
+	}
+	wantLines := []string{first.CardNo, "张*丰", "有效期至 " + first.Label.Expires}
+	if strings.Join(first.Label.Lines, "|") != strings.Join(wantLines, "|") || len(first.LabelPNG) == 0 {
+		t.Errorf("label lines %q (label PNG %d bytes), want %q", first.Label.Lines, len(first.LabelPNG), wantLines)
+	}
+	if got := decodeQR(t, first.PNG); got != first.Text {
+		t.Errorf("the QR code reads %q, want the sealed text %q", got, first.Text)
+	}
+	if st, _, out := e.scan(first.Text); st != sdk.StatusOK || out["cardNo"] != first.CardNo {
+		t.Errorf("scan of the desk's code: %s %v", st, out)
+	}
+
+	var again deskReply
+	e.ok(OpDesk, in, &again)
+	if again.Created || again.CardNo != first.CardNo || !strings.HasPrefix(again.Outcome, "已有电子卡") {
+		t.Errorf("second desk reply = created %v card %s outcome %q; want the same card %s", again.Created, again.CardNo, again.Outcome, first.CardNo)
+	}
+
+	bad := map[string]any{"name": "李四", "idType": "01", "idNumber": "110105194912310038", "phone": "13912345678", "validity": "forever"}
+	r := e.call(OpDesk, bad)
+	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.validity" {
+		t.Fatalf("bad validity: %s %+v", r.Status, r.Diagnostics)
+	}
+	if keys := e.keysWithPrefix("person/"); len(keys) != 1 {
+		t.Errorf("person keys after a refused desk call: %v, want only the first person's", keys)
+	}
+	if r := e.call(OpDesk, map[string]any{"name": "王五"}); r.Status != sdk.StatusInvalid {
+		t.Errorf("incomplete identity: %s, want invalid", r.Status)
+	}
+}

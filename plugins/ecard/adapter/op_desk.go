@@ -1,0 +1,80 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// OpDesk is the cashier's one step: register the person (or find their
+// card: one person, one card) and issue the QR code with its label.
+const OpDesk = "ecard.desk"
+
+// deskPayload is the input of ecard.desk: the identity as for
+// ecard.register and the QR code's validity as for ecard.qrcode.
+type deskPayload struct {
+	card.Identity
+	Validity string `json:"validity"`
+}
+
+// deskReply is the payload of a successful ecard.desk: the QR code as
+// ecard.qrcode replies it, with what the registration found.
+type deskReply struct {
+	qrReply
+	// Created is false when the person already had this card.
+	Created      bool      `json:"created"`
+	Outcome      string    `json:"outcome"`
+	Status       string    `json:"status"`
+	RegisteredAt time.Time `json:"registeredAt"`
+	IDTypeName   string    `json:"idTypeName"`
+}
+
+// desk serves ecard.desk. The validity is checked before anything is
+// registered; the registration and the QR code are the same operations
+// as ecard.register and ecard.qrcode, so a redelivered message finds the
+// card it registered and seals a new code for it.
+func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p deskPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
+		return sdk.Invalid(ds...), nil
+	}
+	if v := strings.TrimSpace(p.Validity); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > card.MaxValidity {
+			return invalid("$.validity", "range", fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
+				`write it in Go syntax, e.g. "72h" or "30m"`, nil)
+		}
+	}
+	sub := func(payload any) handler {
+		raw, _ := json.Marshal(payload)
+		req := *h.req
+		req.Payload = raw
+		return handler{a: h.a, cfg: h.cfg, req: &req}
+	}
+	reg, err := sub(p.Identity).register(ctx)
+	if err != nil || reg.Status != sdk.StatusOK {
+		return reg, err
+	}
+	var r registerReply
+	if err := json.Unmarshal(reg.Payload, &r); err != nil {
+		return nil, fmt.Errorf("read the registration of the desk: %w", err)
+	}
+	qr, err := sub(qrPayload{CardNo: r.CardNo, Validity: p.Validity, PrintLabel: true}).qrcode(ctx)
+	if err != nil || qr.Status != sdk.StatusOK {
+		return qr, err
+	}
+	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(p.IDType)}
+	if err := json.Unmarshal(qr.Payload, &out.qrReply); err != nil {
+		return nil, fmt.Errorf("read the QR code of the desk: %w", err)
+	}
+	out.Outcome = "已有电子卡，补打标签 existing card: one person, one card — label reprinted"
+	if r.Created {
+		out.Outcome = "新登记 new card registered"
+	}
+	return ok(out, append(reg.Diagnostics, qr.Diagnostics...)...)
+}
