@@ -46,6 +46,9 @@ func Examples(fsys fs.FS) ([]Example, error) {
 			if p != "." && (d.Name() == "fuzz" || strings.HasPrefix(d.Name(), ".")) {
 				return fs.SkipDir
 			}
+			if strings.Count(p, "/") == 1 && d.Name() == OutDir {
+				return fs.SkipDir // outbound examples: see OutboundExamples
+			}
 			return nil
 		}
 		base := path.Base(p)
