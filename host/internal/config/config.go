@@ -247,6 +247,9 @@ type Site struct {
 	Code    string                `yaml:"code"`
 	Name    string                `yaml:"name"`
 	Plugins map[string]SitePlugin `yaml:"plugins"`
+	// Outbound maps the site's replies and events into its platform's own
+	// format (see outbound.go); nil keeps medgate's JSON.
+	Outbound *Outbound `yaml:"outbound"`
 }
 
 // SitePlugin enables a plugin for a site with its settings.
@@ -578,6 +581,7 @@ func (c *Config) check() Problems {
 		add("store.driver", "%q is not a store engine; use sqlite or postgres", c.Store.Driver)
 	}
 	ps = append(ps, c.checkHTTP()...)
+	ps = append(ps, c.checkOutbound()...)
 	ps = append(ps, c.checkEncryption()...)
 	switch c.Log.Format {
 	case "json", "text":

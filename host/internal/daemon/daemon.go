@@ -198,6 +198,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(sites.Types(routes))
 	d.proc.SetTransformer(&d.maps)
+	d.services.SetOutbound(&d.maps)
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 
 	bc := d.busCfg
@@ -211,6 +212,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
 	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
+		return nil, err
+	}
+	if err := d.maps.Register(d.metrics.Registry); err != nil {
 		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
