@@ -48,6 +48,9 @@ type Config struct {
 	PluginChecksums string   `yaml:"pluginChecksums"`
 	Plugins         []Plugin `yaml:"plugins"`
 	Sites           []Site   `yaml:"sites"`
+	// MLLP takes HL7 v2 over MLLP from platforms that do not speak Kafka
+	// (see mllp.go).
+	MLLP MLLP `yaml:"mllp"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -488,6 +491,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
 	}
+	c.defaultMLLP()
 }
 
 // def sets *p to v when *p is the zero value (the setting was not given).
@@ -582,6 +586,7 @@ func (c *Config) check() Problems {
 	}
 	ps = append(ps, c.checkHTTP()...)
 	ps = append(ps, c.checkOutbound()...)
+	ps = append(ps, c.checkMLLP()...)
 	ps = append(ps, c.checkEncryption()...)
 	switch c.Log.Format {
 	case "json", "text":

@@ -25,6 +25,7 @@ import (
 	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
+	"github.com/medgate/medgate/host/internal/mllp"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -57,6 +58,7 @@ type Daemon struct {
 	sched    *scheduler.Scheduler
 	metrics  *metrics.Metrics
 	http     *http.Server
+	mllp     []*mllp.Server
 	httpAddr string
 
 	ingress  *ingress.Ingress
@@ -218,6 +220,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		return nil, err
 	}
 	if err := d.startHTTP(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.startMLLP(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -447,6 +452,7 @@ func (d *Daemon) Close() error {
 	if d.stopRun != nil {
 		d.stopRun()
 	}
+	d.stopMLLP()
 	d.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
