@@ -307,7 +307,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		if err != nil {
 			if errors.Is(err, hl7.ErrTooLarge) {
 				// The rest of the stream cannot be trusted: refuse and hang up.
-				s.write(c, w, nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -364,18 +364,18 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	msg, err := hl7.Parse(raw)
 	if err != nil {
-		return nak("", "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
+		return s.nak("", "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()
 	if control == "" {
-		return nak("", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
+		return s.nak("", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
 	}
 	msgType := msg.Type()
 	typ, ok := s.cfg.MessageTypes[msgType]
 	if !ok {
 		if typ, err = s.maps.HL7Type(s.cfg.Site, msgType); err != nil {
-			return nak(control, msg.Charset, err.Error()), "AR"
+			return s.nak(control, msg.Charset, err.Error()), "AR"
 		}
 	}
 	id := "hl7:" + msh.Value(3, 1, 1, 1) + ":" + msh.Value(4, 1, 1, 1) + ":" + control
@@ -386,7 +386,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	}
 	env, err := json.Marshal(map[string]any{"id": id, "site": s.cfg.Site, "type": typ, "format": "hl7v2", "occurredAt": occurred, "payload": utf8Text(msg)})
 	if err != nil {
-		return nak(control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
+		return s.nak(control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout.D())
 	defer cancel()
@@ -532,8 +532,8 @@ func plainAck(r *message.Reply, control, code string) []byte {
 }
 
 // nak is an AR for a message that was not processed.
-func nak(control, charset, why string) []byte {
-	r := &message.Reply{ID: newID(), Errors: []message.ReplyError{{Rule: "format", Message: why}}}
+func (s *Server) nak(control, charset, why string) []byte {
+	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
 	return encodeAs(plainAck(r, control, "AR"), charset)
 }
 
