@@ -16,4 +16,10 @@ const (
 	HeaderMappingError = "medgate-mapping-error"
 	// FormatMedgate is HeaderFormat on a value left in medgate's JSON.
 	FormatMedgate = "medgate-json"
+	// HeaderReplyFormat on a request set to FormatMedgateRequest asks for
+	// the reply in medgate's JSON whatever the site's outbound mappings
+	// (medgate's CLI reads its replies from the topic).
+	HeaderReplyFormat = "medgate-reply-format"
+	// FormatMedgateRequest is the value of HeaderReplyFormat.
+	FormatMedgateRequest = "medgate"
 )

@@ -11,10 +11,11 @@ type Outbounder interface {
 }
 
 // mapOut maps a reply before it is published when the Transformer is an
-// Outbounder and the reply's site maps replies of its type.
-func (p *Processor) mapOut(r *message.Reply, data []byte, headers map[string]string) []byte {
+// Outbounder and the reply's site maps replies of its type, unless the
+// request asked for medgate's JSON (Input.ReplyFormat).
+func (p *Processor) mapOut(in Input, r *message.Reply, data []byte, headers map[string]string) []byte {
 	o, ok := p.tf.(Outbounder)
-	if !ok || r.Site == "" {
+	if !ok || r.Site == "" || in.ReplyFormat == message.FormatMedgateRequest {
 		return data
 	}
 	return o.Outbound("reply", r.Site, r.Type, data, headers)

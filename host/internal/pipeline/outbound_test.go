@@ -38,8 +38,9 @@ func TestRepliesMapped(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
 		n         int
+		cli       bool // the request asks for medgate's JSON
 		truncated bool
-	}{"fits": {10, false}, "too large": {5000, true}} {
+	}{"fits": {n: 10}, "too large": {n: 5000, truncated: true}, "asked for medgate's JSON": {n: 10, cli: true}} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "s.db"))
@@ -57,7 +58,11 @@ func TestRepliesMapped(t *testing.T) {
 			h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
 			p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
 			p.SetTransformer(padder{n: tc.n})
-			if _, err := p.Process(t.Context(), Input{Value: []byte(`{"id":"m1","site":"s1","type":"x.do","payload":{}}`), Key: "k"}); err != nil {
+			in := Input{Value: []byte(`{"id":"m1","site":"s1","type":"x.do","payload":{}}`), Key: "k"}
+			if tc.cli {
+				in.ReplyFormat = message.FormatMedgateRequest
+			}
+			if _, err := p.Process(t.Context(), in); err != nil {
 				t.Fatal(err)
 			}
 			got := pub.on("replies")
@@ -65,6 +70,13 @@ func TestRepliesMapped(t *testing.T) {
 				t.Fatalf("%d replies, want 1", len(got))
 			}
 			hd := pub.headers[0]
+			if tc.cli {
+				var r message.Reply
+				if err := json.Unmarshal(got[0].value, &r); err != nil || r.Status != "ok" || hd[message.HeaderFormat] != "" {
+					t.Errorf("reply %q headers %v, want medgate's JSON unmapped", got[0].value, hd)
+				}
+				return
+			}
 			if !tc.truncated {
 				if string(got[0].value) != "MSH|"+strings.Repeat("x", tc.n) || hd[message.HeaderFormat] != "hl7v2" || hd[message.HeaderMapping] != "s1/out/hl7v2/reply" {
 					t.Errorf("reply %q headers %v, want the mapped text", got[0].value, hd)
