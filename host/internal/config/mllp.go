@@ -124,7 +124,7 @@ func (c *Config) checkMLLP() Problems {
 				add(path+".messageTypes", "%q is not an HL7 message type; write MSH-9 as type^trigger, e.g. \"DFT^P03\"", hl7)
 			}
 			if !mllpTypeRE.MatchString(typ) {
-				add(path+".messageTypes."+hl7, "%q is not a message type; write <plugin>.<operation>, e.g. workinjury.GYU102", typ)
+				add(path+".messageTypes."+hl7, "%q is not a message type; write <plugin>.<operation> as the plugin declares it", typ)
 			}
 		}
 		if t := l.TLS; t != nil {

@@ -40,7 +40,7 @@ func (c *Config) checkOutbound() Problems {
 			ps = append(ps, c.Problem(path+".format", "%q is not an outbound format; use hl7v2 or json", o.Format))
 		}
 		if len(o.Replies) == 0 && len(o.Events) == 0 {
-			ps = append(ps, c.Problem(path, "lists neither replies nor events; list the types to map (e.g. replies: [\"*\"], events: [ecard.registered]) or remove outbound:"))
+			ps = append(ps, c.Problem(path, "lists neither replies nor events; list the types to map (e.g. replies: [\"*\"], events: [<plugin>.<event>]) or remove outbound:"))
 		}
 		for _, l := range []struct {
 			name string
@@ -52,7 +52,7 @@ func (c *Config) checkOutbound() Problems {
 				at := fmt.Sprintf("%s.%s[%d]", path, name, j)
 				switch {
 				case !OutboundPatternRE.MatchString(t):
-					ps = append(ps, c.Problem(at, "%q is not a type; write a type such as ecard.registered, every type of a plugin as ecard.*, or * for all", t))
+					ps = append(ps, c.Problem(at, "%q is not a type; write a type as the plugin declares it (<plugin>.<name>), every type of a plugin as <plugin>.*, or * for all", t))
 				case seen[t]:
 					ps = append(ps, c.Problem(at, "%q is listed twice; keep one", t))
 				}
