@@ -30,10 +30,10 @@ func TestOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Set(sets)
-	reply := []byte(`{"id":"r1","requestId":"q1","site":"demo","type":"ecard.register","status":"ok","completedAt":"2026-12-03T02:00:00Z"}`)
+	reply := []byte(`{"id":"r1","requestId":"q1","site":"demo","type":"ecard.revoke","status":"ok","completedAt":"2026-12-03T02:00:00Z"}`)
 
 	h := map[string]string{}
-	out := m.Outbound("reply", "demo", "ecard.register", reply, h)
+	out := m.Outbound("reply", "demo", "ecard.revoke", reply, h)
 	if !strings.HasPrefix(string(out), "MSH|^~\\&|MEDGATE|demo|") || !strings.Contains(string(out), "\rMSA|AA|q1\r") {
 		t.Errorf("reply = %q, want an ACK with MSA|AA|q1", out)
 	}
@@ -43,7 +43,7 @@ func TestOutbound(t *testing.T) {
 
 	h = map[string]string{}
 	bad := []byte(strings.Replace(string(reply), `"ok"`, `"pending"`, 1))
-	if out := m.Outbound("reply", "demo", "ecard.register", bad, h); string(out) != string(bad) {
+	if out := m.Outbound("reply", "demo", "ecard.revoke", bad, h); string(out) != string(bad) {
 		t.Errorf("a failed mapping must leave medgate's JSON, got %q", out)
 	}
 	if h[message.HeaderFormat] != message.FormatMedgate || !strings.Contains(h[message.HeaderMappingError], `$.MSA.MSA-1: unmapped: code "pending" is not in code table "ackCodes"`) {
@@ -113,4 +113,29 @@ func failures(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return n
+}
+
+// TestHL7Type: an MSH-9 read by one hl7v2 mapping of the site gives its
+// type; read by several or none, an error says what to configure.
+func TestHL7Type(t *testing.T) {
+	t.Parallel()
+	sets, err := Compile(&config.Config{Sites: []config.Site{{Code: "demo"}}}, map[string]source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Mappings
+	m.Set(sets)
+	if typ, err := m.HL7Type("demo", "ADT^A28"); err != nil || typ != "ecard.register" {
+		t.Errorf("ADT^A28 = %q, %v; want ecard.register", typ, err)
+	}
+	if _, err := m.HL7Type("demo", "DFT^P03"); err == nil || !strings.Contains(err.Error(), "read by the mappings of several types (selfpay.4201A, workinjury.GYU102)") {
+		t.Errorf("DFT^P03: err = %v, want several types named", err)
+	}
+	if _, err := m.HL7Type("xm01", "ADT^A28"); err == nil || !strings.Contains(err.Error(), "no hl7v2 mapping of site xm01 reads ADT^A28") {
+		t.Errorf("another site: err = %v", err)
+	}
+	ack, name, ok := m.ReplyHL7("demo", "ecard.register", []byte(`{"id":"r1","requestId":"hl7:HIS:XM:A:1","site":"demo","status":"invalid","errors":[{"rule":"required","message":"m"}],"completedAt":"2026-12-03T02:00:00Z"}`))
+	if !ok || name != "demo/out/hl7v2/reply.ecard.register" || !strings.Contains(string(ack), "\rMSA|AR|A:1|m\r") {
+		t.Errorf("ReplyHL7 = %q %s %v", ack, name, ok)
+	}
 }
