@@ -178,6 +178,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if ln == nil {
 		return errors.New("mllp: Serve before Listen")
 	}
+	var pause time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -186,12 +187,21 @@ func (s *Server) Serve(ctx context.Context) error {
 				return nil
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("mllp listener %s: accept: %w", s.cfg.Address, err)
 			}
-			return fmt.Errorf("mllp listener %s: accept: %w", s.cfg.Address, err)
+			// Out of file descriptors and the like: wait and try again, as
+			// net/http does.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Warn("MLLP accept failed; retrying", "err", err, "in", pause)
+			select {
+			case <-time.After(pause):
+			case <-s.done:
+				return nil
+			}
+			continue
 		}
+		pause = 0
 		if !s.allowed(c.RemoteAddr()) {
 			s.count("refused")
 			s.log.Warn("MLLP connection refused: address not in allowFrom", "from", c.RemoteAddr().String())

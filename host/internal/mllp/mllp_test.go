@@ -3,10 +3,21 @@ package mllp
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -320,3 +331,94 @@ func (c *bufConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: ne
 func (c *bufConn) SetDeadline(time.Time) error      { return nil }
 func (c *bufConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *bufConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TestTLS: with tls and clientCAFile the listener speaks MLLP over TLS and
+// serves only senders whose certificate the CA signed.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca, caKey := selfSigned(t, "test CA", nil, nil, true)
+	server, serverKey := selfSigned(t, "127.0.0.1", ca, caKey, false)
+	client, clientKey := selfSigned(t, "platform", ca, caKey, false)
+	write := func(name string, der []byte, typ string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyDER := func(k *ecdsa.PrivateKey) []byte {
+		b, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cfg := listenerConfig()
+	cfg.TLS = &config.MLLPTLS{CertFile: write("server.crt", server.Raw, "CERTIFICATE"), KeyFile: write("server.key", keyDER(serverKey), "EC PRIVATE KEY"),
+		ClientCAFile: write("ca.crt", ca.Raw, "CERTIFICATE")}
+	s, err := New(cfg, &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(context.Background()) }()
+	defer s.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	send := func(certs []tls.Certificate) error {
+		c, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: roots, Certificates: certs, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(frame(strings.Replace(a28, "%s", "1", 1))); err != nil {
+			return err
+		}
+		raw, err := hl7.NewReader(c).ReadMessage()
+		if err != nil {
+			return err
+		}
+		if m, err := hl7.Parse(raw); err != nil || m.Get(hl7.Location{Segment: "MSA", Field: 1}) != "AA" {
+			return fmt.Errorf("ACK %q", raw)
+		}
+		return nil
+	}
+	if err := send([]tls.Certificate{{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey}}); err != nil {
+		t.Errorf("a sender with a certificate from the CA: %v", err)
+	}
+	if err := send(nil); err == nil {
+		t.Error("a sender without a certificate was served")
+	}
+}
+
+// selfSigned makes a certificate for name, signed by parent (self-signed
+// when nil).
+func selfSigned(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: isCA, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
