@@ -408,8 +408,11 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	code := ackCode(reply.Status)
 	doc, err := json.Marshal(reply)
 	if err == nil {
-		if ack, _, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			return encodeAs(ack, msg.Charset), code
+		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
+			if fixed, ok := withMSA(ack, control, code); ok {
+				return encodeAs(fixed, msg.Charset), code
+			}
+			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
 		}
 	}
 	return encodeAs(plainAck(reply, control, code), msg.Charset), code
@@ -494,6 +497,27 @@ func utf8Text(m *hl7.Message) string {
 	}
 	b.WriteByte('\r')
 	return b.String()
+}
+
+// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-1
+// the code of the outcome and MSA-2 the sender's MSH-10, whatever the
+// mapping wrote there (the original acknowledgment mode requires it). ok is
+// false when the mapping wrote no MSA.
+func withMSA(ack []byte, control, code string) ([]byte, bool) {
+	segs := strings.Split(string(ack), "\r")
+	for i, seg := range segs {
+		if !strings.HasPrefix(seg, "MSA|") {
+			continue
+		}
+		f := strings.Split(seg, "|")
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		f[1], f[2] = code, hl7.Escape(control, hl7.DefaultDelimiters)
+		segs[i] = strings.Join(f, "|")
+		return []byte(strings.Join(segs, "\r")), true
+	}
+	return nil, false
 }
 
 // encodeAs writes a UTF-8 ACK in the character set the sender used,

@@ -180,10 +180,16 @@ func TestACKAfterOutcome(t *testing.T) {
 // sender gets.
 func TestMappedACK(t *testing.T) {
 	t.Parallel()
-	mapped := []byte("MSH|^~\\&|MEDGATE|demo|PLATFORM||20261203101500||ACK|r1|P|2.5\rMSA|AA|MSG1\rZEC|E1|Y|active\r")
+	// The mapping wrote the request id into MSA-2; the sender gets its own MSH-10.
+	mapped := []byte("MSH|^~\\&|MEDGATE|demo|PLATFORM||20261203101500||ACK|r1|P|2.5\rMSA|AA|hl7:HIS:XMFY:MSG1\rZEC|E1|Y|active\r")
 	s, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{ack: mapped}, quiet, nil)
 	acks := exchange(t, s, frame(strings.Replace(a28, "%s", "1", 1)))
-	if len(acks) != 1 || acks[0].Get(hl7.Location{Segment: "ZEC", Field: 1}) != "E1" {
+	noMSA := []byte("MSH|^~\\&|MEDGATE|demo|||20261203101500||ACK|r1|P|2.5\rZEC|E1\r")
+	s2, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{ack: noMSA}, quiet, nil)
+	if plain := exchange(t, s2, frame(strings.Replace(a28, "%s", "1", 1))); len(plain) != 1 || plain[0].Get(hl7.Location{Segment: "MSA", Field: 1}) != "AA" {
+		t.Errorf("a mapped ACK without MSA must give way to a plain ACK: %v", plain)
+	}
+	if len(acks) != 1 || acks[0].Get(hl7.Location{Segment: "ZEC", Field: 1}) != "E1" || acks[0].Get(hl7.Location{Segment: "MSA", Field: 2}) != "MSG1" {
 		t.Fatalf("ACK %v, want the mapped one", acks)
 	}
 }
