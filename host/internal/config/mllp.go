@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -131,12 +132,19 @@ func (c *Config) checkMLLP() Problems {
 			if t.CertFile == "" || t.KeyFile == "" {
 				add(path+".tls", "certFile and keyFile are both required")
 			}
-			for name, f := range map[string]string{"certFile": t.CertFile, "keyFile": t.KeyFile, "clientCAFile": t.ClientCAFile} {
-				if f == "" {
+			readable := true
+			for _, f := range []struct{ name, file string }{{"certFile", t.CertFile}, {"keyFile", t.KeyFile}, {"clientCAFile", t.ClientCAFile}} {
+				if f.file == "" {
 					continue
 				}
-				if _, err := os.Stat(f); err != nil {
-					add(path+".tls."+name, "cannot read %s: %v", f, err)
+				if _, err := os.Stat(f.file); err != nil {
+					add(path+".tls."+f.name, "cannot read %s: %v", f.file, err)
+					readable = false
+				}
+			}
+			if readable && t.CertFile != "" && t.KeyFile != "" {
+				if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+					add(path+".tls", "the certificate and key do not load: %v; give a PEM certificate and its PEM private key", err)
 				}
 			}
 		}
