@@ -3,9 +3,11 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -115,12 +117,16 @@ func (c *Config) checkMLLP() Problems {
 		if l.MaxConnections < 1 || l.MaxConnections > 10000 {
 			add(path+".maxConnections", "must be between 1 and 10000, is %d", l.MaxConnections)
 		}
-		for name, d := range map[string]Duration{"idleTimeout": l.IdleTimeout, "readTimeout": l.ReadTimeout, "writeTimeout": l.WriteTimeout, "processTimeout": l.ProcessTimeout} {
-			if d.D() < 100*time.Millisecond {
-				add(path+"."+name, "must be at least 100ms, is %s", d.D())
+		for _, d := range []struct {
+			name string
+			d    Duration
+		}{{"idleTimeout", l.IdleTimeout}, {"readTimeout", l.ReadTimeout}, {"writeTimeout", l.WriteTimeout}, {"processTimeout", l.ProcessTimeout}} {
+			if d.d.D() < 100*time.Millisecond {
+				add(path+"."+d.name, "must be at least 100ms, is %s", d.d.D())
 			}
 		}
-		for hl7, typ := range l.MessageTypes {
+		for _, hl7 := range slices.Sorted(maps.Keys(l.MessageTypes)) {
+			typ := l.MessageTypes[hl7]
 			if !hl7TypeRE.MatchString(hl7) {
 				add(path+".messageTypes", "%q is not an HL7 message type; write MSH-9 as type^trigger, e.g. \"DFT^P03\"", hl7)
 			}
