@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/medgate/medgate/test/harness"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // hl7Segments splits an HL7 v2 message the way any receiver would, without
@@ -170,5 +173,53 @@ func TestOutboundHL7(t *testing.T) {
 	zqr := hl7Segments(t, byType["ecard.qrcode.issued"])
 	if field(zqr, "MSH", 9, 0) != "ADT^A31^ADT_A05" || field(zqr, "ZQR", 1, 0) != cardNo || len(field(zqr, "ZQR", 3, 0)) != 14 {
 		t.Fatalf("ecard.qrcode.issued = %q", byType["ecard.qrcode.issued"])
+	}
+}
+
+// TestOutboundWorkInjuryFilings: at a site whose platform reads HL7 v2,
+// the filings the scheduled GYD006 download fetches from the national
+// system's simulator reach the platform as ADT^A31 with the filing in IN1
+// and the insured person in PID, parsed with an independent splitter.
+func TestOutboundWorkInjuryFilings(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.Kafka(t)
+	bins := harness.Binaries(t)
+	sim, kp := newNationalSim(t, 0, 2)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	cfg := harness.NewConfig(t, brokers)
+	keyDir := writeAdapterKeys(t, kp, cfg)
+	cfg.Plugins = []string{"workinjury"}
+	cfg.Sites = []map[string]any{{"code": "demo",
+		"plugins":  map[string]any{"workinjury": map[string]any{"settings": map[string]any{"url": srv.URL + "/gsyd", "regionCode": "350200", "keyDir": keyDir, "timeout": "3s"}}},
+		"outbound": map[string]any{"format": "hl7v2", "events": []string{"workinjury.filing.downloaded", "workinjury.admission.downloaded"}},
+	}}
+	mg := harness.Start(t, bins, cfg.Write(t, bins))
+	resp, err := http.Post("http://"+mg.HTTPAddr+"/admin/jobs/workinjury/demo/GYD006/run", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GYD006 job: %s", resp.Status)
+	}
+	events := records(t, cfg, cfg.Topics().Events, 2)
+	n := 0
+	for _, m := range events {
+		if header(m, "medgate-type") != "workinjury.filing.downloaded" {
+			continue
+		}
+		n++
+		if header(m, "medgate-format") != "hl7v2" {
+			t.Fatalf("filing event not mapped: headers %v, value %s", m.Headers, m.Value)
+		}
+		segs := hl7Segments(t, m.Value)
+		if field(segs, "MSH", 9, 0) != "ADT^A31^ADT_A05" || field(segs, "PID", 3, 5) != "SS" || field(segs, "PID", 3, 1) == "" ||
+			field(segs, "IN1", 2, 1) != "WI" || !strings.HasPrefix(field(segs, "IN1", 36, 0), "BA") || field(segs, "IN1", 36, 0) != field(segs, "ZWI", 1, 0) {
+			t.Errorf("filing event = %q", m.Value)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d filing events, want 2", n)
 	}
 }
