@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -293,6 +294,11 @@ func (m *Mapping) Render(doc []byte, tables Tables) ([]byte, []Problem) {
 	out := r.build()
 	if len(r.problems) > 0 {
 		slices.SortStableFunc(r.problems, func(a, b Problem) int { return comparePath(a.Field, b.Field) })
+		if m.Output == FormatHL7v2 {
+			for i := range r.problems {
+				r.problems[i].Field = hl7Target(r.problems[i].Field)
+			}
+		}
 		return nil, r.problems
 	}
 	if m.Output == FormatHL7v2 {
@@ -306,6 +312,46 @@ func (m *Mapping) Render(doc []byte, tables Tables) ([]byte, []Problem) {
 			Message: fmt.Sprintf("the output of mapping %s cannot be encoded as JSON: %v; fix the mapping", m.Name, err)}}
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// hl7Target writes the target path of a problem of an hl7v2 mapping as
+// the HL7 location it names: $.PID["PID-3.1"] → PID-3.1, $.ERR[1]["ERR-8"]
+// → ERR[2]-8 (the second ERR segment); the segment ("$.ZEC") stays as
+// its ID.
+func hl7Target(path string) string {
+	rest, ok := strings.CutPrefix(path, "$.")
+	if !ok || len(rest) < 3 {
+		return path
+	}
+	seg, rest := rest[:3], rest[3:]
+	occ := ""
+	if len(rest) > 1 && rest[0] == '[' && rest[1] >= '0' && rest[1] <= '9' {
+		end := strings.IndexByte(rest, ']')
+		n, err := strconv.Atoi(rest[1:max(end, 1)])
+		if end < 0 || err != nil {
+			return path
+		}
+		occ, rest = "["+strconv.Itoa(n+1)+"]", rest[end+1:]
+	}
+	var key string
+	switch {
+	case rest == "":
+		return seg + occ
+	case strings.HasPrefix(rest, "."):
+		key = rest[1:]
+	case strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]"):
+		k, err := strconv.Unquote(rest[1 : len(rest)-1])
+		if err != nil {
+			return path
+		}
+		key = k
+	default:
+		return path
+	}
+	if !strings.HasPrefix(key, seg+"-") {
+		return path
+	}
+	return seg + occ + key[3:]
 }
 
 // FindOutbound returns the outbound mapping for a site, output format,

@@ -237,3 +237,20 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+func TestHL7Target(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`$.PID["PID-3.1"]`:  "PID-3.1",
+		`$.MSA.MSA-1`:       "MSA-1",
+		`$.ERR[1]["ERR-8"]`: "ERR[2]-8",
+		`$.ERR[0].ERR-8`:    "ERR[1]-8",
+		`$.ZEC`:             "ZEC",
+		`$`:                 "$",
+		`$.PID.XYZ-1`:       `$.PID.XYZ-1`,
+	} {
+		if got := hl7Target(in); got != want {
+			t.Errorf("hl7Target(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

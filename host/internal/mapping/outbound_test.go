@@ -46,7 +46,7 @@ func TestOutbound(t *testing.T) {
 	if out := m.Outbound("reply", "demo", "ecard.revoke", bad, h); string(out) != string(bad) {
 		t.Errorf("a failed mapping must leave medgate's JSON, got %q", out)
 	}
-	if h[message.HeaderFormat] != message.FormatMedgate || !strings.Contains(h[message.HeaderMappingError], `$.MSA.MSA-1: unmapped: code "pending" is not in code table "ackCodes"`) {
+	if h[message.HeaderFormat] != message.FormatMedgate || !strings.Contains(h[message.HeaderMappingError], `MSA-1: unmapped: code "pending" is not in code table "ackCodes"`) {
 		t.Errorf("headers = %v", h)
 	}
 	if n := failures(t, reg); n != 1 {
