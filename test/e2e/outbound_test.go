@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,6 +174,14 @@ func TestOutboundHL7(t *testing.T) {
 	zqr := hl7Segments(t, byType["ecard.qrcode.issued"])
 	if field(zqr, "MSH", 9, 0) != "ADT^A31^ADT_A05" || field(zqr, "ZQR", 1, 0) != cardNo || len(field(zqr, "ZQR", 3, 0)) != 14 {
 		t.Fatalf("ecard.qrcode.issued = %q", byType["ecard.qrcode.issued"])
+	}
+
+	// medgate's own CLI still reads its reply: it asks for medgate's JSON.
+	bins := harness.Binaries(t)
+	out, err := exec.Command(bins.Medgate, "send", "-config", cfg.Write(t, bins), "-site", "demo", "-type", "ecard.get", "-payload", `{"cardNo":"`+cardNo+`"}`, "-timeout", "60s").Output()
+	var got harness.Reply
+	if err != nil || json.Unmarshal(out, &got) != nil || got.Type != "ecard.get" || got.Status == "" {
+		t.Fatalf("medgate send at a site mapping its replies: %v\n%s", err, out)
 	}
 }
 
