@@ -82,6 +82,7 @@ func (r *run) build() map[string]any {
 		List:     r.list,
 		Lookup:   r.lookupFunc,
 		LookupOr: r.lookupOrFunc,
+		Reverse:  r.reverseFunc,
 	}
 	if r.msg != nil {
 		r.env.MsgType = r.msg.Type()
@@ -320,6 +321,14 @@ func (r *run) scalar(ru *rule, sc *scope, target tpath) (any, bool) {
 		}
 		v = out
 	}
+	if ru.reverse != "" && !empty(v) {
+		out, err := r.reverseCode(ru.reverse, v)
+		if err != nil {
+			r.exprProblem(ru, target, source, "reverseLookup", err)
+			return nil, false
+		}
+		v = out
+	}
 	if empty(v) && ru.hasDefault {
 		v = ru.def
 	}
@@ -372,6 +381,11 @@ func (r *run) exprProblem(ru *rule, target tpath, source, what string, err error
 		name = "vars." + ru.name
 	}
 	where := r.where(source, name)
+	if re, ok := inner.(*reverseError); ok {
+		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", re.Error(), where),
+			fmt.Sprintf("give the value exactly one code in %s/tables/%s.yaml or in the site's table", r.m.Site, re.table))
+		return
+	}
 	switch rule {
 	case RuleUnmapped:
 		ue := inner.(*unmappedError)

@@ -27,6 +27,10 @@ func (e *coerceError) Error() string { return e.msg }
 // more digits than it allows), bool for booleans.
 func coerce(f *schemas.Field, v any) (any, error) {
 	switch f.Type.Kind {
+	case kindAny:
+		return keep(v), nil
+	case kindHL7:
+		return hl7Text(v)
 	case schemas.KindString, schemas.KindEnum:
 		s, ok := toText(v)
 		if !ok {
@@ -88,4 +92,36 @@ func fixed(d decimal.Decimal, scale int) string {
 		return d.StringFixed(int32(scale))
 	}
 	return d.String()
+}
+
+// keep returns a value computed by an outbound JSON mapping as it is,
+// with times as RFC 3339 text and decimals as exact JSON numbers.
+func keep(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format(time.RFC3339)
+	case decimal.Decimal:
+		return json.Number(x.String())
+	}
+	return v
+}
+
+// hl7Text returns the text an HL7 field holds for v: text and numbers as
+// written, times as HL7 DTM (YYYYMMDDHHMMSS in their own zone), booleans
+// as Y or N.
+func hl7Text(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format("20060102150405"), nil
+	case bool:
+		if x {
+			return "Y", nil
+		}
+		return "N", nil
+	}
+	if s, ok := toText(v); ok {
+		return s, nil
+	}
+	return nil, &coerceError{rule: RuleType, msg: fmt.Sprintf("%s cannot go into an HL7 field", describe(v)),
+		fix: "give one value per field, component or repetition (PID-3(2).1), or join a list with join(…, \" \")"}
 }

@@ -46,6 +46,17 @@ type Mapping struct {
 	// File is where the mapping was loaded from.
 	File string
 
+	// Output is the format an outbound mapping writes (FormatJSON or
+	// FormatHL7v2); empty for a mapping of platform messages.
+	Output string
+	// Kind is KindReply or KindEvent for an outbound mapping (Type is then
+	// the request or event type it serves, empty for every type); empty
+	// for a mapping of platform messages.
+	Kind string
+	// MessageType is MSH-9 of an hl7v2 outbound mapping, such as
+	// "ADT^A28^ADT_A05"; Version is MSH-12.
+	MessageType, Version string
+
 	loc      *time.Location
 	lets     []*rule
 	fields   []*rule
@@ -67,6 +78,7 @@ type rule struct {
 	expr       *vm.Program
 	when       *vm.Program
 	lookup     string
+	reverse    string // reverseLookup: table
 	def        any
 	hasDefault bool
 
@@ -91,6 +103,7 @@ type env struct {
 	List     func(any) []any    `expr:"list"`
 	Lookup   func(any, any) any `expr:"lookup"`
 	LookupOr func(...any) any   `expr:"lookupOr"`
+	Reverse  func(any, any) any `expr:"reverseLookup"`
 }
 
 // envNames are the variables every expression sees.
@@ -116,6 +129,12 @@ type compiler struct {
 	tables map[string]bool // names the mapping may look up
 	lets   map[string]bool
 	opts   []expr.Option
+	// outbound: the mapping writes a reply or event in the platform's
+	// format; its entries may say required: and type:.
+	outbound bool
+	// reverse are the tables reverse-looked-up, with where, to check that
+	// their entries are unique.
+	reverse map[string]*yaml.Node
 }
 
 // compileMapping checks one mapping file. name is "<site>/<format>/<type>".
@@ -214,6 +233,7 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 		return nil
 	}
 	m.fields = c.compileFields(n, sc.Input, "", false)
+	c.checkReversed()
 	if len(l.Problems) > before {
 		return nil
 	}
@@ -310,7 +330,7 @@ func joinField(parent, key string) string {
 	return parent + "." + key
 }
 
-var reserved = append(slices.Clone(envNames), "src", "list", "lookup", "lookupOr")
+var reserved = append(slices.Clone(envNames), "src", "list", "lookup", "lookupOr", "reverseLookup")
 
 func (c *compiler) compileLets(n *yaml.Node) {
 	for _, kv := range c.pairs(n, "let") {
@@ -379,7 +399,7 @@ func (c *compiler) compileFields(n *yaml.Node, targets []schemas.Field, prefix s
 }
 
 var (
-	scalarKeys = []string{"from", "value", "expr", "when", "lookup", "default", "note"}
+	scalarKeys = []string{"from", "value", "expr", "when", "lookup", "reverseLookup", "default", "note"}
 	objectKeys = []string{"fields", "when", "note"}
 	arrayKeys  = []string{"each", "filter", "fields", "when", "note"}
 )
@@ -452,7 +472,11 @@ func (c *compiler) scalar(r *rule, n *yaml.Node, at string, inEach bool) {
 		c.fromPath(r, n, s, at, inEach)
 		return
 	}
-	keys := c.mapping(n, at, scalarKeys)
+	allowed := scalarKeys
+	if c.outbound && r.field != nil {
+		allowed = append(slices.Clone(scalarKeys), outboundKeys...)
+	}
+	keys := c.mapping(n, at, allowed)
 	if keys == nil {
 		return
 	}
@@ -461,7 +485,7 @@ func (c *compiler) scalar(r *rule, n *yaml.Node, at string, inEach bool) {
 		c.fromPath(r, fn, c.str(fn, at+".from"), at+".from", inEach)
 	}
 	if vn := keys["value"]; vn != nil {
-		if keys["from"] != nil || keys["expr"] != nil || keys["default"] != nil || keys["lookup"] != nil {
+		if keys["from"] != nil || keys["expr"] != nil || keys["default"] != nil || keys["lookup"] != nil || keys["reverseLookup"] != nil {
 			c.add(vn, at+".value", "value: is a constant and cannot be combined with from:, expr:, lookup: or default:", "keep value: alone, or use from:/expr: with default:")
 		}
 		r.literal, r.hasLiteral = c.constant(r, vn, at+".value")
@@ -473,6 +497,12 @@ func (c *compiler) scalar(r *rule, n *yaml.Node, at string, inEach bool) {
 		t := c.str(ln, at+".lookup")
 		c.checkTable(ln, at+".lookup", t)
 		r.lookup = t
+	}
+	if ln := keys["reverseLookup"]; ln != nil {
+		t := c.str(ln, at+".reverseLookup")
+		c.checkTable(ln, at+".reverseLookup", t)
+		c.reversed(ln, t)
+		r.reverse = t
 	}
 	if dn := keys["default"]; dn != nil {
 		r.def, r.hasDefault = c.constant(r, dn, at+".default")
@@ -614,6 +644,9 @@ func (c *compiler) checkCalls(n *yaml.Node, at string, root ast.Node) {
 				}
 			case "lookup", "lookupOr":
 				c.checkTable(n, at, lit.Value)
+			case "reverseLookup":
+				c.checkTable(n, at, lit.Value)
+				c.reversed(n, lit.Value)
 			}
 		case *ast.MemberNode:
 			id, ok := x.Node.(*ast.IdentifierNode)

@@ -46,6 +46,9 @@ func Examples(fsys fs.FS) ([]Example, error) {
 			if p != "." && (d.Name() == "fuzz" || strings.HasPrefix(d.Name(), ".")) {
 				return fs.SkipDir
 			}
+			if strings.Count(p, "/") == 1 && d.Name() == OutDir {
+				return fs.SkipDir // outbound examples: see OutboundExamples
+			}
 			return nil
 		}
 		base := path.Base(p)
@@ -107,7 +110,11 @@ func (r Result) Passed() bool { return r.Err == nil && len(r.Diffs) == 0 }
 
 // Run applies an example's mapping to its input with the mapping's own
 // tables plus tables, and compares the result with the expected output.
+// An example of an outbound mapping is run with [Set.RunOutbound].
 func (s *Set) Run(ex Example, tables Tables) Result {
+	if _, ok := s.out[ex.Mapping]; ok {
+		return s.RunOutbound(ex, tables)
+	}
 	res := Result{Example: ex}
 	m, ok := s.Mapping(ex.Mapping)
 	if !ok {

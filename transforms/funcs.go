@@ -220,6 +220,22 @@ func layoutOf(s string) string {
 	return s
 }
 
+// parseAnyTime reads a time written as RFC 3339 (medgate's own times), a
+// date and time ("2006-01-02 15:04:05"), a date, or an HL7 date/time;
+// times without an offset are in loc.
+func parseAnyTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, time.DateTime, time.DateOnly} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	if t, err := parseHL7Time(s, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, valueErrorf("%q is not a time (RFC 3339, 2006-01-02 15:04:05, 2006-01-02 or an HL7 date/time)", s)
+}
+
 func toTime(v any) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {
 		return t, nil
@@ -259,7 +275,7 @@ var funcNames = []string{
 	"hl7time", "time", "formatTime", "days",
 	"pad", "substr", "str", "coalesce",
 	"idBirth", "idGender", "fail",
-	"src", "list", "lookup", "lookupOr",
+	"src", "list", "lookup", "lookupOr", "reverseLookup", "hl7ts",
 }
 
 // disabledBuiltins are expr builtins that compute with binary floating
@@ -360,6 +376,20 @@ func funcOptions(loc *time.Location) []expr.Option {
 				return nil, valueErrorf("%s is not an HL7 date/time", describe(p[0]))
 			}
 			return parseHL7Time(s, loc)
+		}, new(func(any) any)),
+		expr.Function("hl7ts", func(p ...any) (any, error) {
+			if empty(p[0]) {
+				return nil, nil
+			}
+			t, ok := p[0].(time.Time)
+			if !ok {
+				s, _ := toText(p[0])
+				var err error
+				if t, err = parseAnyTime(s, loc); err != nil {
+					return nil, err
+				}
+			}
+			return t.In(loc).Format("20060102150405"), nil
 		}, new(func(any) any)),
 		expr.Function("time", func(p ...any) (any, error) {
 			if empty(p[0]) {
@@ -476,7 +506,12 @@ func errRule(err error) string {
 	var te *tableError
 	var fe *failError
 	var ve *valueError
+	var re *reverseError
 	switch {
+	case errors.As(err, &re) && len(re.codes) > 0:
+		return RuleTable
+	case errors.As(err, &re):
+		return RuleUnmapped
 	case errors.As(err, &ue):
 		return RuleUnmapped
 	case errors.As(err, &te):

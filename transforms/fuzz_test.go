@@ -85,6 +85,8 @@ func FuzzLoad(f *testing.F) {
 			"demo/hl7v2/workinjury.GYU102.yaml": {Data: []byte(text)},
 			"demo/json/ecard.register.yaml":     {Data: []byte(text)},
 			"demo/tables/x.yaml":                {Data: []byte(text)},
+			"demo/out/hl7v2/reply.yaml":         {Data: []byte(text)},
+			"demo/out/json/event.x.y.yaml":      {Data: []byte(text)},
 		}
 		set, err := Load(fsys)
 		if err != nil {
@@ -101,6 +103,9 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, m := range set.List() {
 			_, _ = m.Apply([]byte(text), nil)
+		}
+		for _, m := range set.OutboundList() {
+			_, _ = m.Render([]byte(text), nil)
 		}
 	})
 }

@@ -26,7 +26,8 @@ type Set struct {
 	files    map[string]fileData // mapping name → file
 	tabFiles map[string]fileData // "<site>/<table>" → file
 	mappings map[string]*Mapping
-	tables   map[string]Tables // site → tables
+	out      map[string]*Mapping // outbound: "<site>/out/<format>/<kind>[.<type>]"
+	tables   map[string]Tables   // site → tables
 }
 
 type fileData struct {
@@ -70,7 +71,7 @@ var loadEmbedded = sync.OnceValues(func() (*Set, error) {
 func Embedded() *Set {
 	s, err := loadEmbedded()
 	if err != nil {
-		return &Set{schemas: schemas.Embedded(), files: map[string]fileData{}, tabFiles: map[string]fileData{}, mappings: map[string]*Mapping{}, tables: map[string]Tables{}}
+		return &Set{schemas: schemas.Embedded(), files: map[string]fileData{}, tabFiles: map[string]fileData{}, mappings: map[string]*Mapping{}, out: map[string]*Mapping{}, tables: map[string]Tables{}}
 	}
 	return s
 }
@@ -188,10 +189,13 @@ func (s *Set) overlay(fsys fs.FS, prefix string) (*Set, error) {
 		switch {
 		case len(parts) == 3 && parts[1] == "tables":
 			out.tabFiles[parts[0]+"/"+parts[2]] = fileData{path: l.Path(p), data: data}
-		case len(parts) == 3:
+		case len(parts) == 3 && parts[1] != OutDir:
+			out.files[strings.Join(parts, "/")] = fileData{path: l.Path(p), data: data}
+		case len(parts) == 4 && parts[1] == OutDir:
 			out.files[strings.Join(parts, "/")] = fileData{path: l.Path(p), data: data}
 		default:
-			l.Add(l.Path(p), 0, "", "file is not where mapping files go", "move it to <site>/<json|hl7v2>/<type>.yaml (a mapping) or <site>/tables/<name>.yaml (a code table)")
+			l.Add(l.Path(p), 0, "", "file is not where mapping files go",
+				"move it to <site>/<json|hl7v2>/<type>.yaml (a mapping of platform messages), <site>/out/<json|hl7v2>/<reply|event>[.<type>].yaml (an outbound mapping) or <site>/tables/<name>.yaml (a code table)")
 		}
 	})
 	return out.build(l)
@@ -211,9 +215,16 @@ func (s *Set) build(l *loader) (*Set, error) {
 		}
 	}
 	s.mappings = map[string]*Mapping{}
+	s.out = map[string]*Mapping{}
 	resolve := s.resolver()
 	for _, name := range slices.Sorted(maps.Keys(s.files)) {
 		f := s.files[name]
+		if strings.Count(name, "/") == 3 {
+			if m := l.compileOutbound(f.path, name, f.data, s.tables[strings.SplitN(name, "/", 2)[0]]); m != nil {
+				s.out[name] = m
+			}
+			continue
+		}
 		if m := l.compileMapping(f.path, name, f.data, resolve, s.tables[strings.SplitN(name, "/", 2)[0]]); m != nil {
 			s.mappings[name] = m
 		}

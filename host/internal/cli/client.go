@@ -141,7 +141,9 @@ func (c *client) do(ctx context.Context, rq call) (*message.Reply, []byte, error
 		return nil, nil, err
 	}
 	defer p.Close()
-	if err := p.Send(ctx, topics.Requests, []byte(key), value, nil); err != nil {
+	// The reply must come back in medgate's JSON, whatever the site's
+	// outbound mappings, for the CLI to read it.
+	if err := p.Send(ctx, topics.Requests, []byte(key), value, map[string]string{message.HeaderReplyFormat: message.FormatMedgateRequest}); err != nil {
 		return nil, nil, fmt.Errorf("send to %s: %w", topics.Requests, err)
 	}
 	if rq.sent != nil {

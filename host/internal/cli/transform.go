@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,7 +18,9 @@ const transformUsage = `usage: medgate transform test [-dir DIR] [-v] [MAPPINGâ€
 
 Loads the mappings (the built-in ones, overlaid by DIR when given) and runs
 their examples: every <site>/<format>/<type>/<case>.in.json or .in.hl7 must
-give <case>.out.json, or the problems in <case>.problems.json. The examples
+give <case>.out.json, or the problems in <case>.problems.json; every outbound
+example <site>/out/<format>/<reply|event>[.<type>]/<case>.in.json must give
+<case>.out.hl7 or <case>.out.json, or the problems. The examples
 of DIR are in DIR/testdata; the built-in examples run for every built-in
 mapping DIR does not replace. MAPPING selects mappings by name
 (SITE/FORMAT/TYPE, e.g. demo/hl7v2/PLUGIN.OPERATION), by prefix (demo/hl7v2)
@@ -44,14 +47,14 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 		if set, err = set.Overlay(*dir); err != nil {
 			return err
 		}
-		for _, m := range set.List() {
+		for _, m := range append(set.List(), set.OutboundList()...) {
 			if inDir(m.File, *dir) {
 				overridden[m.Name] = true
 			}
 		}
 		testdata := filepath.Join(*dir, "testdata")
 		if st, err := os.Stat(testdata); err == nil && st.IsDir() {
-			exs, err := transforms.Examples(os.DirFS(testdata))
+			exs, err := allExamples(os.DirFS(testdata))
 			if err != nil {
 				return err
 			}
@@ -62,7 +65,7 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 			examples = append(examples, exs...)
 		}
 	}
-	builtin, err := transforms.Examples(transforms.EmbeddedExamples())
+	builtin, err := allExamples(transforms.EmbeddedExamples())
 	if err != nil {
 		return err
 	}
@@ -121,6 +124,11 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "?    %s: no examples (add testdata/%s/<case>.in.json or .in.hl7)\n", m.Name, m.Name)
 		}
 	}
+	for _, m := range set.OutboundList() {
+		if selected(m.Name) && !have[m.Name] {
+			fmt.Fprintf(stdout, "?    %s: no examples (add testdata/%s/<case>.in.json, a reply or event as medgate publishes it)\n", m.Name, m.Name)
+		}
+	}
 	if passed+failed == 0 {
 		return fmt.Errorf("no examples match %s", strings.Join(fset.Args(), " "))
 	}
@@ -129,6 +137,20 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%d of %d examples failed", failed, passed+failed)
 	}
 	return nil
+}
+
+// allExamples lists the examples of mappings of platform messages and of
+// outbound mappings in fsys.
+func allExamples(fsys fs.FS) ([]transforms.Example, error) {
+	in, err := transforms.Examples(fsys)
+	if err != nil {
+		return nil, err
+	}
+	out, err := transforms.OutboundExamples(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return append(in, out...), nil
 }
 
 // inDir reports whether file, as an overlay of dir names it, is in dir.

@@ -49,6 +49,9 @@ type Config struct {
 	PluginChecksums string   `yaml:"pluginChecksums"`
 	Plugins         []Plugin `yaml:"plugins"`
 	Sites           []Site   `yaml:"sites"`
+	// MLLP takes HL7 v2 over MLLP from platforms that do not speak Kafka
+	// (see mllp.go).
+	MLLP MLLP `yaml:"mllp"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -290,6 +293,9 @@ type Site struct {
 	Code    string                `yaml:"code"`
 	Name    string                `yaml:"name"`
 	Plugins map[string]SitePlugin `yaml:"plugins"`
+	// Outbound maps the site's replies and events into its platform's own
+	// format (see outbound.go); nil keeps medgate's JSON.
+	Outbound *Outbound `yaml:"outbound"`
 }
 
 // SitePlugin enables a plugin for a site with its settings.
@@ -534,6 +540,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
 	}
+	c.defaultMLLP()
 }
 
 // def sets *p to v when *p is the zero value (the setting was not given).
@@ -627,6 +634,8 @@ func (c *Config) check() Problems {
 		add("store.driver", "%q is not a store engine; use sqlite or postgres", c.Store.Driver)
 	}
 	ps = append(ps, c.checkHTTP()...)
+	ps = append(ps, c.checkOutbound()...)
+	ps = append(ps, c.checkMLLP()...)
 	ps = append(ps, c.checkEncryption()...)
 	ps = append(ps, c.checkConsole()...)
 	switch c.Log.Format {

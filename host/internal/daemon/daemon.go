@@ -25,6 +25,7 @@ import (
 	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/metrics"
+	"github.com/medgate/medgate/host/internal/mllp"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -57,6 +58,7 @@ type Daemon struct {
 	sched    *scheduler.Scheduler
 	metrics  *metrics.Metrics
 	http     *http.Server
+	mllp     []*mllp.Server
 	httpAddr string
 
 	ingress  *ingress.Ingress
@@ -198,6 +200,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(sites.Types(routes))
 	d.proc.SetTransformer(&d.maps)
+	d.services.SetOutbound(&d.maps)
 	d.setJobs(append(jobs, d.pruneJob(cfg)))
 
 	bc := d.busCfg
@@ -213,7 +216,13 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
 	}
+	if err := d.maps.Register(d.metrics.Registry); err != nil {
+		return nil, err
+	}
 	if err := d.startHTTP(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.startMLLP(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -253,7 +262,7 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 // message is finished (outcome stored, reply published); on an error the
 // offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
-	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID]})
+	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID], ReplyFormat: m.Headers[message.HeaderReplyFormat]})
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
@@ -443,6 +452,7 @@ func (d *Daemon) Close() error {
 	if d.stopRun != nil {
 		d.stopRun()
 	}
+	d.stopMLLP()
 	d.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

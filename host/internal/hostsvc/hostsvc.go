@@ -27,6 +27,21 @@ type Services struct {
 
 	mu  sync.Mutex
 	pub Publisher
+	out Outbounder
+}
+
+// Outbounder maps an event into the site's platform format (a
+// *mapping.Mappings): it returns the value to publish and sets headers to
+// say which format and mapping it is in, or returns doc unchanged.
+type Outbounder interface {
+	Outbound(kind, site, typ string, doc []byte, headers map[string]string) []byte
+}
+
+// SetOutbound maps events through o before they are published.
+func (s *Services) SetOutbound(o Outbounder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.out = o
 }
 
 // Publisher writes a record to Kafka (a *bus.Producer).
@@ -141,6 +156,12 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 	headers := map[string]string{message.HeaderType: e.Type, message.HeaderEventID: e.ID, message.HeaderPlugin: h.plugin}
 	for k, v := range e.Headers {
 		headers[k] = v
+	}
+	h.s.mu.Lock()
+	out := h.s.out
+	h.s.mu.Unlock()
+	if out != nil {
+		data = out.Outbound("event", site, e.Type, data, headers)
 	}
 	key := e.Key
 	if key == "" {

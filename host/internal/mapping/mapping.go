@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing/fstest"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -33,8 +35,9 @@ type Source interface {
 // whose plugins returned schema documents of their own from Configure (a
 // site's schema overlay).
 type Sets struct {
-	all   *transforms.Set
-	sites map[string]*transforms.Set
+	all      *transforms.Set
+	sites    map[string]*transforms.Set
+	outbound map[string]*siteOut // by site code
 }
 
 // forSite returns the mappings that serve site, or nil.
@@ -93,6 +96,9 @@ func Compile[S Source](cfg *config.Config, plugins map[string]S) (*Sets, error) 
 		}
 		out.sites[s.Code] = set
 	}
+	if out.outbound, err = outboundSites(cfg, out.forSite); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -147,7 +153,8 @@ func Load(cfg *config.Config, sch *schemas.Set) (*transforms.Set, error) {
 // mapping for its format and type; otherwise it passes unchanged. The zero
 // value maps nothing; Set swaps in compiled mappings (start and reload).
 type Mappings struct {
-	set atomic.Pointer[Sets]
+	set      atomic.Pointer[Sets]
+	failures atomic.Pointer[prometheus.CounterVec]
 }
 
 // Set puts the compiled mappings in force.

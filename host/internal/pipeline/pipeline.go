@@ -211,6 +211,10 @@ type Input struct {
 	Value   []byte
 	Key     string // Kafka key (business key)
 	TraceID string
+	// ReplyFormat "medgate" (header medgate-reply-format) keeps the reply
+	// in medgate's JSON whatever the site's outbound mappings: for medgate's
+	// own CLI, which reads the replies topic.
+	ReplyFormat string
 }
 
 // Process handles one message and returns its reply once the reply is
@@ -549,6 +553,7 @@ func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in 
 	headers := map[string]string{
 		message.HeaderTraceID: in.TraceID, message.HeaderType: cut(r.Type, 256), message.HeaderStatus: r.Status, message.HeaderRequestID: cut(r.RequestID, 256),
 	}
+	data = p.mapOut(in, r, data, headers)
 	why := ""
 	if len(data)+len(key) > p.opts.MaxRecordBytes {
 		why = fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
@@ -576,6 +581,7 @@ func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in 
 	p.truncated.Add(1)
 	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", topic, "why", why)
 	headers[message.HeaderTruncated] = "1"
+	unmapOut(headers)
 	err = p.pub.Send(ctx, topic, []byte(key), sdata, headers)
 	switch {
 	case err == nil:

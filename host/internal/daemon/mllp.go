@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/mllp"
+)
+
+// startMLLP opens the configured MLLP listeners (mllp.listeners); their
+// messages go through the ingress like HTTP ones. Listeners are fixed at
+// start: a reload does not open or close them.
+func (d *Daemon) startMLLP(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if len(cfg.MLLP.Listeners) == 0 {
+		return nil
+	}
+	met, err := mllp.NewMetrics(d.metrics.Registry)
+	if err != nil {
+		return err
+	}
+	for i, l := range cfg.MLLP.Listeners {
+		s, err := mllp.New(l, d, &d.maps, log, met)
+		if err == nil {
+			err = s.Listen()
+		}
+		if err != nil {
+			d.stopMLLP()
+			return fmt.Errorf("mllp.listeners[%d]: %w", i, err)
+		}
+		d.mllp = append(d.mllp, s)
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := s.Serve(context.WithoutCancel(ctx)); err != nil {
+				log.Error("MLLP listener stopped", "address", l.Address, "err", err)
+			}
+		}()
+		log.Info("MLLP listening", "address", s.Addr().String(), "site", l.Site, "tls", l.TLS != nil)
+	}
+	return nil
+}
+
+// stopMLLP closes the listeners and their connections.
+func (d *Daemon) stopMLLP() {
+	for _, s := range d.mllp {
+		_ = s.Close()
+	}
+	d.mllp = nil
+}

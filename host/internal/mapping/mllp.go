@@ -1,0 +1,68 @@
+package mapping
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/medgate/medgate/transforms"
+)
+
+// HL7Type returns the message type ("ecard.register") that an HL7 v2
+// message of MSH-9 msgType ("ADT^A28") is for at site: the type of the one
+// hl7v2 mapping of the site (or, for types it has none of, of the default
+// site) whose messageTypes list msgType. It is an error when none or
+// several do, naming them, so the MLLP listener can say what to configure.
+func (m *Mappings) HL7Type(site, msgType string) (string, error) {
+	set := m.set.Load().forSite(site)
+	if set == nil {
+		return "", fmt.Errorf("no mappings are loaded yet")
+	}
+	var types []string
+	for _, mp := range set.List() {
+		if mp.Format != transforms.FormatHL7v2 || (mp.Site != site && mp.Site != transforms.DefaultSite) || !slices.Contains(mp.MessageTypes, msgType) {
+			continue
+		}
+		if own, ok := set.Find(site, transforms.FormatHL7v2, mp.Type); ok && own != mp {
+			continue // the site's own mapping of this type replaces the default one
+		}
+		if !slices.Contains(types, mp.Type) {
+			types = append(types, mp.Type)
+		}
+	}
+	switch len(types) {
+	case 1:
+		return types[0], nil
+	case 0:
+		return "", fmt.Errorf("no hl7v2 mapping of site %s reads %s messages; add one with messageTypes: [%s] to the site's mappings, or map %s to a message type in the listener's messageTypes", site, msgType, msgType, msgType)
+	}
+	slices.Sort(types)
+	return "", fmt.Errorf("%s messages of site %s are read by the mappings of several types (%s); say which one in the listener's messageTypes, e.g. %q: %s", msgType, site, strings.Join(types, ", "), msgType, types[0])
+}
+
+// ReplyHL7 renders a reply (medgate's JSON) as the HL7 acknowledgment an
+// MLLP sender gets, with the site's hl7v2 reply mapping for the request
+// type (<site>/out/hl7v2/reply[.<type>].yaml), whether or not the site
+// maps its Kafka replies. ok is false when the site has no such mapping or
+// it failed (the failure is counted and logged); the caller then builds a
+// plain ACK itself.
+func (m *Mappings) ReplyHL7(site, typ string, doc []byte) (ack []byte, mapping string, ok bool) {
+	set := m.set.Load().forSite(site)
+	if set == nil {
+		return nil, "", false
+	}
+	mp, found := set.FindOutbound(site, transforms.FormatHL7v2, transforms.KindReply, typ)
+	if !found {
+		return nil, "", false
+	}
+	out, problems := mp.Render(doc, set.Tables(site))
+	if len(problems) > 0 {
+		if c := m.failures.Load(); c != nil {
+			c.WithLabelValues(site, transforms.KindReply, mp.Name).Inc()
+		}
+		slog.Warn("the ACK mapping failed; the MLLP sender gets a plain ACK", "site", site, "type", typ, "mapping", mp.Name, "first", problems[0].Field+": "+problems[0].Rule)
+		return nil, mp.Name, false
+	}
+	return out, mp.Name, true
+}

@@ -1,0 +1,578 @@
+// Package mllp takes HL7 v2 messages over MLLP (the Minimal Lower Layer
+// Protocol: each message framed by 0x0B … 0x1C 0x0D on a TCP or TLS
+// connection) from platforms that do not speak Kafka, and answers each with
+// an HL7 acknowledgment.
+//
+// A message is processed exactly like an HL7 v2 message from the request
+// topic: it becomes a request envelope (format hl7v2, the site of the
+// listener, the type its MSH-9 maps to) with the idempotency id
+// hl7:<MSH-3>:<MSH-4>:<MSH-10>, goes through the same queue, mapping and
+// plugin, and its outcome is stored and its reply published on the replies
+// topic. Only then is the ACK written (original acknowledgment mode): AA
+// for ok, AE for rejected or failed, AR for invalid (or a message that
+// cannot be read). No commit acknowledgment (CA) is sent before: an ACK
+// always means the outcome is stored. When the outcome cannot be stored in
+// time the connection is closed without an ACK; the sender resends the
+// message, and the resend — the same MSH-10 — gets the stored outcome
+// without a second external call.
+package mllp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/transforms/hl7"
+)
+
+// Processor completes a request and returns its stored reply (the
+// daemon's ingress: queued on the request topic, processed in key order,
+// outcome stored). An error means the outcome is not stored (yet).
+type Processor interface {
+	Process(ctx context.Context, in pipeline.Input) (*message.Reply, error)
+}
+
+// Mappings are the site mappings as the listener uses them (a
+// *mapping.Mappings).
+type Mappings interface {
+	// HL7Type returns the message type an MSH-9 is for at a site.
+	HL7Type(site, msgType string) (string, error)
+	// ReplyHL7 renders a reply with the site's hl7v2 reply mapping; ok is
+	// false when there is none or it failed.
+	ReplyHL7(site, typ string, doc []byte) (ack []byte, mapping string, ok bool)
+}
+
+// Metrics are the listeners' Prometheus collectors.
+type Metrics struct {
+	messages    *prometheus.CounterVec
+	connections *prometheus.CounterVec
+	open        *prometheus.GaugeVec
+}
+
+// NewMetrics registers the MLLP metrics in reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_messages_total",
+			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR, or none when the outcome was not stored in time).",
+		}, []string{"listener", "ack"}),
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_connections_total",
+			Help: "MLLP connections, by listener and result (accepted; refused: address not in allowFrom, or too many connections; tls: handshake failed).",
+		}, []string{"listener", "result"}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "medgate_mllp_open_connections", Help: "MLLP connections open now, by listener.",
+		}, []string{"listener"}),
+	}
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register MLLP metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Server is one MLLP listener.
+type Server struct {
+	cfg   config.MLLPListener
+	proc  Processor
+	maps  Mappings
+	log   *slog.Logger
+	met   *Metrics
+	allow []*net.IPNet
+	tls   *tls.Config
+	sem   chan struct{}
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // stops the messages being processed (Close)
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	done   chan struct{}
+}
+
+// New returns a server for one configured listener; call Listen, then
+// Serve. met may be nil.
+func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logger, met *Metrics) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
+		sem: make(chan struct{}, max(cfg.MaxConnections, 1)), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	for _, a := range cfg.AllowFrom {
+		n, err := config.ParseAllow(a)
+		if err != nil {
+			return nil, fmt.Errorf("mllp listener %s: %w", cfg.Address, err)
+		}
+		s.allow = append(s.allow, n)
+	}
+	if t := cfg.TLS; t != nil {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mllp listener %s: load TLS certificate %s: %w", cfg.Address, t.CertFile, err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if t.ClientCAFile != "" {
+			pem, err := os.ReadFile(t.ClientCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("mllp listener %s: read client CA: %w", cfg.Address, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("mllp listener %s: %s holds no PEM certificate", cfg.Address, t.ClientCAFile)
+			}
+			s.tls.ClientCAs, s.tls.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		}
+	}
+	return s, nil
+}
+
+// Listen opens the listening socket.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("mllp listener for site %s: listen on %s: %w; free the port or change mllp.listeners[].address", s.cfg.Site, s.cfg.Address, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr is the address listened on (after Listen).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve accepts connections until Close.
+func (s *Server) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	ln := s.ln
+	s.cancel = cancel
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("mllp: Serve before Listen")
+	}
+	var pause time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("mllp listener %s: accept: %w", s.cfg.Address, err)
+			}
+			// Out of file descriptors and the like: wait and try again, as
+			// net/http does.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Warn("MLLP accept failed; retrying", "err", err, "in", pause)
+			select {
+			case <-time.After(pause):
+			case <-s.done:
+				return nil
+			}
+			continue
+		}
+		pause = 0
+		if !s.allowed(c.RemoteAddr()) {
+			s.count("refused")
+			s.log.Warn("MLLP connection refused: address not in allowFrom", "from", c.RemoteAddr().String())
+			_ = c.Close()
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			s.count("refused")
+			s.log.Warn("MLLP connection refused: maxConnections reached", "from", c.RemoteAddr().String(), "max", cap(s.sem))
+			_ = c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.ServeConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Server) count(result string) {
+	if s.met != nil {
+		s.met.connections.WithLabelValues(s.cfg.Address, result).Inc()
+	}
+}
+
+// allowed reports whether a peer may connect: in allowFrom, or loopback
+// when allowFrom is empty.
+func (s *Server) allowed(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	if len(s.allow) == 0 {
+		return ta.IP.IsLoopback()
+	}
+	for _, n := range s.allow {
+		if n.Contains(ta.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops accepting, closes every connection (a message being
+// processed is completed by the pipeline; its sender resends and gets the
+// stored outcome) and waits for the handlers.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// ServeConn reads messages from one connection and answers each, until
+// the peer closes it, it idles past idleTimeout, a frame is broken or the
+// server closes.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	if s.tls != nil {
+		tc := tls.Server(c, s.tls)
+		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout.D()))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.count("tls")
+			s.log.Warn("MLLP TLS handshake failed", "from", c.RemoteAddr().String(), "err", err)
+			return
+		}
+		c = tc
+	}
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	s.count("accepted")
+	if s.met != nil {
+		g := s.met.open.WithLabelValues(s.cfg.Address)
+		g.Inc()
+		defer g.Dec()
+	}
+	rd := hl7.NewReader(&deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D()})
+	rd.MaxSize = s.cfg.MaxMessageBytes
+	w := hl7.NewWriter(c)
+	for {
+		raw, err := rd.ReadMessage()
+		if err != nil {
+			if errors.Is(err, hl7.ErrTooLarge) {
+				// The rest of the stream cannot be trusted: refuse and hang up.
+				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		ack, code := s.handle(ctx, raw)
+		if ack == nil {
+			if s.met != nil {
+				s.met.messages.WithLabelValues(s.cfg.Address, "none").Inc()
+			}
+			return // no ACK: the sender resends; the resend gets the stored outcome
+		}
+		if !s.write(c, w, ack, code) {
+			return
+		}
+	}
+}
+
+func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool {
+	if s.met != nil {
+		s.met.messages.WithLabelValues(s.cfg.Address, code).Inc()
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout.D()))
+	if err := w.WriteMessage(ack); err != nil {
+		s.log.Warn("MLLP ACK not written", "from", c.RemoteAddr().String(), "err", err)
+		return false
+	}
+	return true
+}
+
+// deadlineReader gives the connection idle time before a message starts
+// and read time once bytes arrive.
+type deadlineReader struct {
+	c          net.Conn
+	idle, read time.Duration
+	started    bool
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	t := d.idle
+	if d.started {
+		t = d.read
+	}
+	_ = d.c.SetReadDeadline(time.Now().Add(t))
+	n, err := d.c.Read(p)
+	// A buffered read may hold the end of one message and the start of the
+	// next; the idle timeout applies again after a frame ends.
+	d.started = n > 0 && bytes.IndexByte(p[:n], hl7.EndBlock) < 0
+	return n, err
+}
+
+// handle processes one message and returns its ACK and MSA-1, or nil when
+// the outcome is not stored.
+func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
+	msg, err := hl7.Parse(raw)
+	if err != nil {
+		return s.nak("", "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
+	}
+	msh := &msg.Segments[0]
+	control := msg.ControlID()
+	if control == "" {
+		return s.nak("", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
+	}
+	msgType := msg.Type()
+	typ, ok := s.cfg.MessageTypes[msgType]
+	if !ok {
+		if typ, err = s.maps.HL7Type(s.cfg.Site, msgType); err != nil {
+			return s.nak(control, msg.Charset, err.Error()), "AR"
+		}
+	}
+	id := "hl7:" + msh.Value(3, 1, 1, 1) + ":" + msh.Value(4, 1, 1, 1) + ":" + control
+	key := firstNonEmpty(msg.Get(loc("PV1-19")), msg.Get(loc("PID-3")), id)
+	occurred := time.Now().UTC().Format(time.RFC3339)
+	if t, ok := hl7Time(msh.Value(7, 1, 1, 1)); ok {
+		occurred = t.UTC().Format(time.RFC3339)
+	}
+	env, err := json.Marshal(map[string]any{"id": id, "site": s.cfg.Site, "type": typ, "format": "hl7v2", "occurredAt": occurred, "payload": utf8Text(msg)})
+	if err != nil {
+		return s.nak(control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout.D())
+	defer cancel()
+	reply, err := s.proc.Process(pctx, pipeline.Input{Value: env, Key: key, TraceID: newID()})
+	if err != nil || reply == nil {
+		s.log.Warn("MLLP message not acknowledged: its outcome is not stored yet; the sender will resend it", "id", id, "err", err)
+		return nil, ""
+	}
+	code := ackCode(reply.Status)
+	doc, err := json.Marshal(reply)
+	if err == nil {
+		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
+			if fixed, ok := withMSA(ack, control, code); ok {
+				return encodeAs(fixed, msg.Charset), code
+			}
+			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
+		}
+	}
+	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+}
+
+func loc(s string) hl7.Location {
+	l, _ := hl7.ParseLocation(s)
+	return l
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ackCode is MSA-1 for a reply status.
+func ackCode(status string) string {
+	switch status {
+	case message.StatusOK:
+		return "AA"
+	case message.StatusInvalid:
+		return "AR"
+	}
+	return "AE"
+}
+
+// hl7Time reads an HL7 DTM of at least minute precision; local times are
+// in +08:00, as the mappings' default.
+func hl7Time(s string) (time.Time, bool) {
+	zone := time.FixedZone("+08:00", 8*3600)
+	body, off := s, ""
+	if i := strings.LastIndexAny(s, "+-"); i >= 12 {
+		body, off = s[:i], s[i:]
+	}
+	body, _, _ = strings.Cut(body, ".")
+	layouts := map[int]string{12: "200601021504", 14: "20060102150405"}
+	layout, ok := layouts[len(body)]
+	if !ok {
+		return time.Time{}, false
+	}
+	if off != "" {
+		layout += "-0700"
+		body += off
+	}
+	t, err := time.ParseInLocation(layout, body, zone)
+	return t, err == nil
+}
+
+// utf8Text returns the message as UTF-8 text with MSH-18 saying so, so it
+// can travel in a JSON envelope whatever character set it came in.
+func utf8Text(m *hl7.Message) string {
+	var b strings.Builder
+	sep := string(m.Delimiters.Field)
+	for i, seg := range m.Segments {
+		if i > 0 {
+			b.WriteByte('\r')
+		}
+		b.WriteString(seg.Name)
+		fields := seg.Fields
+		if seg.Name == "MSH" && i == 0 {
+			b.WriteString(fields[0])
+			fields = fields[1:]
+			if m.Charset != "UTF-8" {
+				f := append([]string(nil), fields...)
+				for len(f) < 17 {
+					f = append(f, "")
+				}
+				f[16] = "UNICODE UTF-8" // MSH-18
+				fields = f
+			}
+			b.WriteString(strings.Join(fields, sep))
+			continue
+		}
+		for _, f := range fields {
+			b.WriteString(sep)
+			b.WriteString(f)
+		}
+	}
+	b.WriteByte('\r')
+	return b.String()
+}
+
+// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-1
+// the code of the outcome and MSA-2 the sender's MSH-10, whatever the
+// mapping wrote there (the original acknowledgment mode requires it). ok is
+// false when the mapping wrote no MSA.
+func withMSA(ack []byte, control, code string) ([]byte, bool) {
+	segs := strings.Split(string(ack), "\r")
+	for i, seg := range segs {
+		if !strings.HasPrefix(seg, "MSA|") {
+			continue
+		}
+		f := strings.Split(seg, "|")
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		f[1], f[2] = code, hl7.Escape(control, hl7.DefaultDelimiters)
+		segs[i] = strings.Join(f, "|")
+		return []byte(strings.Join(segs, "\r")), true
+	}
+	return nil, false
+}
+
+// encodeAs writes a UTF-8 ACK in the character set the sender used,
+// declaring it in MSH-18.
+func encodeAs(ack []byte, charset string) []byte {
+	if charset == "" || charset == "UTF-8" {
+		return ack
+	}
+	msh18 := map[string]string{"GB18030": "GB 18030-2000", "ISO-8859-1": "8859/1"}[charset]
+	if msh18 == "" {
+		return ack
+	}
+	text := string(ack)
+	first, rest, _ := strings.Cut(text, "\r")
+	fields := strings.Split(first, "|")
+	for len(fields) < 18 {
+		fields = append(fields, "")
+	}
+	fields[17] = msh18
+	out, err := hl7.Encode(strings.Join(fields, "|")+"\r"+rest, msh18)
+	if err != nil {
+		return ack
+	}
+	return out
+}
+
+// plainAck is the ACK sent when the site has no ACK mapping (or it
+// failed): MSA with the code and the sender's MSH-10, one ERR per error.
+func plainAck(r *message.Reply, control, code string) []byte {
+	d := hl7.DefaultDelimiters
+	esc := func(s string) string { return hl7.Escape(s, d) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "MSH|^~\\&|MEDGATE|%s|||%s||ACK|%s|P|2.5\r", esc(r.Site), time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), esc(r.ID))
+	text := ""
+	if len(r.Errors) > 0 {
+		text = r.Errors[0].Message
+	}
+	fmt.Fprintf(&b, "MSA|%s|%s|%s\r", code, esc(control), esc(text))
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "ERR|||%s^%s^MEDGATE|E||||%s\r", esc(e.Rule), esc(e.Field), esc(e.Message))
+	}
+	if x := r.External; x != nil {
+		fmt.Fprintf(&b, "ZEX|%s|%s|%s|%s\r", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
+	}
+	return []byte(b.String())
+}
+
+// nak is an AR for a message that was not processed.
+func (s *Server) nak(control, charset, why string) []byte {
+	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
+	return encodeAs(plainAck(r, control, "AR"), charset)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

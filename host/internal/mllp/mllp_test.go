@@ -1,0 +1,430 @@
+package mllp
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/transforms/hl7"
+)
+
+// fakeProc answers every request with the reply its answer func gives,
+// recording the envelopes.
+type fakeProc struct {
+	mu     sync.Mutex
+	envs   []map[string]any
+	keys   []string
+	answer func(env map[string]any) (*message.Reply, error)
+}
+
+func (p *fakeProc) Process(_ context.Context, in pipeline.Input) (*message.Reply, error) {
+	var env map[string]any
+	if err := json.Unmarshal(in.Value, &env); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.envs = append(p.envs, env)
+	p.keys = append(p.keys, in.Key)
+	p.mu.Unlock()
+	return p.answer(env)
+}
+
+// fakeMaps maps ADT^A28 to ecard.register and renders no ACK of its own
+// unless ack is set.
+type fakeMaps struct{ ack []byte }
+
+func (fakeMaps) HL7Type(site, msgType string) (string, error) {
+	if msgType == "ADT^A28" {
+		return "ecard.register", nil
+	}
+	return "", errors.New("no hl7v2 mapping of site " + site + " reads " + msgType + " messages")
+}
+
+func (m fakeMaps) ReplyHL7(string, string, []byte) ([]byte, string, bool) {
+	return m.ack, "x", m.ack != nil
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func listenerConfig() config.MLLPListener {
+	return config.MLLPListener{Address: "127.0.0.1:0", Site: "demo", MaxMessageBytes: 4096, MaxConnections: 2,
+		IdleTimeout: config.Duration(5 * time.Second), ReadTimeout: config.Duration(5 * time.Second),
+		WriteTimeout: config.Duration(5 * time.Second), ProcessTimeout: config.Duration(5 * time.Second)}
+}
+
+func status(s string) func(map[string]any) (*message.Reply, error) {
+	return func(env map[string]any) (*message.Reply, error) {
+		r := &message.Reply{ID: "r-" + env["id"].(string), RequestID: env["id"].(string), Site: "demo", Type: "ecard.register", Status: s}
+		switch s {
+		case message.StatusInvalid:
+			r.Errors = []message.ReplyError{{Field: "$.idNumber", Rule: "required", Message: "PID-3.1 is empty | fill it"}}
+		case message.StatusRejected:
+			r.Errors = []message.ReplyError{{Rule: "external", Message: "拒绝"}}
+			r.External = &message.External{System: "ecard", Code: "E9", Message: "拒绝"}
+		}
+		return r, nil
+	}
+}
+
+// exchange serves one connection over a pipe, writes the frames and
+// returns every ACK read back until the server closes the connection.
+func exchange(t *testing.T, s *Server, frames ...[]byte) []*hl7.Message {
+	t.Helper()
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(t.Context(), server)
+	}()
+	var acks []*hl7.Message
+	rd := hl7.NewReader(client)
+	w := hl7.NewWriter(client)
+	for _, f := range frames {
+		_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := client.Write(f); err != nil {
+			break
+		}
+		raw, err := rd.ReadMessage()
+		if err != nil {
+			break
+		}
+		m, err := hl7.Parse(raw)
+		if err != nil {
+			t.Fatalf("ACK %q does not parse: %v", raw, err)
+		}
+		acks = append(acks, m)
+	}
+	_ = w
+	client.Close()
+	<-done
+	return acks
+}
+
+func frame(msg string) []byte {
+	return append(append([]byte{hl7.StartBlock}, msg...), hl7.EndBlock, '\r')
+}
+
+const a28 = "MSH|^~\\&|HIS|XMFY|MEDGATE|XMFY|20261203101500||ADT^A28^ADT_A05|MSG%s|P|2.5\rEVN|A28|20261203101500\rPID|1||11010519491231002X^^^CHN^NN||王小梅||19491231|F\r"
+
+func TestACKAfterOutcome(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		status, ack string
+	}{
+		"ok":       {message.StatusOK, "AA"},
+		"invalid":  {message.StatusInvalid, "AR"},
+		"rejected": {message.StatusRejected, "AE"},
+		"failed":   {message.StatusFailed, "AE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proc := &fakeProc{answer: status(tc.status)}
+			s, err := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := exchange(t, s, frame(strings.Replace(a28, "%s", "1", 1)), frame(strings.Replace(a28, "%s", "2", 1)))
+			if len(acks) != 2 {
+				t.Fatalf("%d ACKs, want 2 (one per message on one connection)", len(acks))
+			}
+			for i, ack := range acks {
+				msa := ack.Segment(hl7.Location{Segment: "MSA"}, 0, -1)
+				if ack.Type() != "ACK" || msa == nil || msa.Value(1, 1, 1, 1) != tc.ack || msa.Value(2, 1, 1, 1) != "MSG"+string(rune('1'+i)) {
+					t.Errorf("ACK %d: type %s MSA %v", i, ack.Type(), msa)
+				}
+			}
+			env := proc.envs[0]
+			if env["id"] != "hl7:HIS:XMFY:MSG1" || env["site"] != "demo" || env["type"] != "ecard.register" || env["format"] != "hl7v2" ||
+				!strings.HasPrefix(env["payload"].(string), "MSH|^~\\&|HIS|") || env["occurredAt"] != "2026-12-03T02:15:00Z" {
+				t.Errorf("envelope %v", env)
+			}
+			if proc.keys[0] != "11010519491231002X" {
+				t.Errorf("key %q, want PID-3.1", proc.keys[0])
+			}
+			if tc.status == message.StatusRejected {
+				if zex := acks[0].Segment(hl7.Location{Segment: "ZEX"}, 0, -1); zex == nil || zex.Value(2, 1, 1, 1) != "E9" {
+					t.Errorf("rejected ACK without the external code: %v", acks[0].Segments)
+				}
+			}
+			if tc.status == message.StatusInvalid {
+				if e := acks[0].Segment(hl7.Location{Segment: "ERR"}, 0, -1); e == nil || e.Value(8, 1, 1, 1) != "PID-3.1 is empty | fill it" || e.Value(3, 1, 1, 1) != "required" {
+					t.Errorf("invalid ACK without the error: %v", acks[0].Segments)
+				}
+			}
+		})
+	}
+}
+
+// TestMappedACK: the site's ACK mapping, when it renders, is what the
+// sender gets.
+func TestMappedACK(t *testing.T) {
+	t.Parallel()
+	// The mapping wrote the request id into MSA-2; the sender gets its own MSH-10.
+	mapped := []byte("MSH|^~\\&|MEDGATE|demo|PLATFORM||20261203101500||ACK|r1|P|2.5\rMSA|AA|hl7:HIS:XMFY:MSG1\rZEC|E1|Y|active\r")
+	s, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{ack: mapped}, quiet, nil)
+	acks := exchange(t, s, frame(strings.Replace(a28, "%s", "1", 1)))
+	noMSA := []byte("MSH|^~\\&|MEDGATE|demo|||20261203101500||ACK|r1|P|2.5\rZEC|E1\r")
+	s2, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{ack: noMSA}, quiet, nil)
+	if plain := exchange(t, s2, frame(strings.Replace(a28, "%s", "1", 1))); len(plain) != 1 || plain[0].Get(hl7.Location{Segment: "MSA", Field: 1}) != "AA" {
+		t.Errorf("a mapped ACK without MSA must give way to a plain ACK: %v", plain)
+	}
+	if len(acks) != 1 || acks[0].Get(hl7.Location{Segment: "ZEC", Field: 1}) != "E1" || acks[0].Get(hl7.Location{Segment: "MSA", Field: 2}) != "MSG1" {
+		t.Fatalf("ACK %v, want the mapped one", acks)
+	}
+}
+
+// TestRefusals: what cannot be processed is refused with AR at once (and
+// the connection goes on), except a message too large, after which the
+// stream cannot be trusted; an outcome not stored gets no ACK.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	proc := &fakeProc{answer: status("ok")}
+	s, _ := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+	acks := exchange(t, s,
+		frame("PID|1||x\r"),
+		frame("MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28||P|2.5\r"),
+		frame("MSH|^~\\&|HIS|XMFY|||20261203||ORU^R01|M3|P|2.5\r"),
+		frame(strings.Replace(a28, "%s", "4", 1)),
+		frame("MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28|M5|P|2.5\rNTE|"+strings.Repeat("x", 5000)+"\r"),
+		frame(strings.Replace(a28, "%s", "6", 1)),
+	)
+	want := []struct{ code, control, text string }{
+		{"AR", "", "must start with an MSH segment"},
+		{"AR", "", "MSH-10 (message control ID) is empty"},
+		{"AR", "M3", "no hl7v2 mapping of site demo reads ORU^R01 messages"},
+		{"AA", "MSG4", ""},
+		{"AR", "", "larger than the 4096 bytes"},
+	}
+	if len(acks) != len(want) {
+		t.Fatalf("%d ACKs, want %d (none after the message too large)", len(acks), len(want))
+	}
+	for i, w := range want {
+		msa := acks[i].Segment(hl7.Location{Segment: "MSA"}, 0, -1)
+		if msa.Value(1, 1, 1, 1) != w.code || msa.Value(2, 1, 1, 1) != w.control || !strings.Contains(msa.Value(3, 1, 1, 1), w.text) {
+			t.Errorf("ACK %d: MSA %q, want %s %s %q", i, msa.Fields, w.code, w.control, w.text)
+		}
+	}
+	if len(proc.envs) != 1 {
+		t.Errorf("%d messages processed, want only the good one", len(proc.envs))
+	}
+
+	down := &fakeProc{answer: func(map[string]any) (*message.Reply, error) { return nil, errors.New("store unavailable") }}
+	s, _ = New(listenerConfig(), down, fakeMaps{}, quiet, nil)
+	if acks := exchange(t, s, frame(strings.Replace(a28, "%s", "7", 1))); len(acks) != 0 {
+		t.Errorf("an outcome not stored must get no ACK, got %v", acks[0].Segments)
+	}
+}
+
+// TestGB18030: a message in GB 18030 reaches the pipeline as UTF-8 text
+// declaring UTF-8, and its ACK comes back in GB 18030.
+func TestGB18030(t *testing.T) {
+	t.Parallel()
+	text := "MSH|^~\\&|HIS|XMFY|||20261203101500||ADT^A28|G1|P|2.5|||||CHN|GB 18030-2000\rPID|1||X1||王小梅\r"
+	gb, err := hl7.Encode(text, "GB 18030-2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := &fakeProc{answer: status(message.StatusInvalid)}
+	s, _ := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+	acks := exchange(t, s, frame(string(gb)))
+	payload := proc.envs[0]["payload"].(string)
+	if !strings.Contains(payload, "王小梅") || !strings.Contains(payload, "|CHN|UNICODE UTF-8\r") {
+		t.Errorf("payload %q, want UTF-8 text declaring UTF-8", payload)
+	}
+	if len(acks) != 1 || acks[0].Charset != "GB18030" || !strings.Contains(acks[0].Get(hl7.Location{Segment: "ERR", Field: 8}), "fill it") {
+		t.Errorf("ACK %+v, want GB 18030", acks)
+	}
+}
+
+// TestAllowFrom: a peer outside allowFrom is hung up on before anything is
+// read; inside, it is served.
+func TestAllowFrom(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		allow  []string
+		served bool
+	}{
+		"outside":        {[]string{"10.0.0.0/8"}, false},
+		"inside":         {[]string{"10.0.0.0/8", "127.0.0.1"}, true},
+		"loopback only?": {nil, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := listenerConfig()
+			cfg.AllowFrom = tc.allow
+			s, err := New(cfg, &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { _ = s.Serve(context.Background()) }()
+			defer s.Close()
+			c, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Write(frame(strings.Replace(a28, "%s", "1", 1)))
+			raw, err := hl7.NewReader(c).ReadMessage()
+			if tc.served != (err == nil) {
+				t.Fatalf("served = %v (%q, %v), want %v", err == nil, raw, err, tc.served)
+			}
+		})
+	}
+}
+
+// FuzzServe feeds arbitrary bytes to a connection: the server never
+// panics or hangs, and everything it writes back is a readable ACK.
+func FuzzServe(f *testing.F) {
+	f.Add(frame(strings.Replace(a28, "%s", "1", 1)))
+	f.Add([]byte("\x0bMSH|^~\\&|A|B|||x||ADT^A28|1|P\x1c\r\x0b\x1c\r"))
+	f.Add([]byte("\x0b\x0b\x1cMSH|"))
+	f.Add([]byte("MSH|^~\\&|A|B|||x||ADT^A28|2|P\rPID|1||X\r"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
+		c := &bufConn{in: bytes.NewReader(in)}
+		s.ServeConn(context.Background(), c)
+		rd := hl7.NewReader(&c.out)
+		for {
+			raw, err := rd.ReadMessage()
+			if err != nil {
+				break
+			}
+			m, err := hl7.Parse(raw)
+			if err != nil || m.Type() != "ACK" {
+				t.Fatalf("the server wrote %q, not an ACK: %v", raw, err)
+			}
+		}
+	})
+}
+
+// bufConn is a connection that reads its input, then EOF, and keeps what
+// is written.
+type bufConn struct {
+	in  *bytes.Reader
+	out bytes.Buffer
+}
+
+func (c *bufConn) Read(p []byte) (int, error)       { return c.in.Read(p) }
+func (c *bufConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
+func (c *bufConn) Close() error                     { return nil }
+func (c *bufConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2575} }
+func (c *bufConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
+func (c *bufConn) SetDeadline(time.Time) error      { return nil }
+func (c *bufConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *bufConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TestTLS: with tls and clientCAFile the listener speaks MLLP over TLS and
+// serves only senders whose certificate the CA signed.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca, caKey := selfSigned(t, "test CA", nil, nil, true)
+	server, serverKey := selfSigned(t, "127.0.0.1", ca, caKey, false)
+	client, clientKey := selfSigned(t, "platform", ca, caKey, false)
+	write := func(name string, der []byte, typ string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyDER := func(k *ecdsa.PrivateKey) []byte {
+		b, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cfg := listenerConfig()
+	cfg.TLS = &config.MLLPTLS{CertFile: write("server.crt", server.Raw, "CERTIFICATE"), KeyFile: write("server.key", keyDER(serverKey), "EC PRIVATE KEY"),
+		ClientCAFile: write("ca.crt", ca.Raw, "CERTIFICATE")}
+	s, err := New(cfg, &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(context.Background()) }()
+	defer s.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	send := func(certs []tls.Certificate) error {
+		c, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: roots, Certificates: certs, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(frame(strings.Replace(a28, "%s", "1", 1))); err != nil {
+			return err
+		}
+		raw, err := hl7.NewReader(c).ReadMessage()
+		if err != nil {
+			return err
+		}
+		if m, err := hl7.Parse(raw); err != nil || m.Get(hl7.Location{Segment: "MSA", Field: 1}) != "AA" {
+			return fmt.Errorf("ACK %q", raw)
+		}
+		return nil
+	}
+	if err := send([]tls.Certificate{{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey}}); err != nil {
+		t.Errorf("a sender with a certificate from the CA: %v", err)
+	}
+	if err := send(nil); err == nil {
+		t.Error("a sender without a certificate was served")
+	}
+}
+
+// selfSigned makes a certificate for name, signed by parent (self-signed
+// when nil).
+func selfSigned(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: isCA, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
