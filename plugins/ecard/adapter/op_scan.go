@@ -94,8 +94,9 @@ type scanRefusal struct {
 	// "malformed".
 	Reason string `json:"reason,omitempty"`
 	// LooksLike says what a "not-ecard" text is instead:
-	// "national-health-card", "resident-id", "trace-code", "ecard-number"
-	// (a card number without its QR code) or "unknown".
+	// "national-health-card", "resident-id", "resident-id-bad-check" (the
+	// shape of an ID number with a wrong check character), "trace-code",
+	// "ecard-number" (a card number without its QR code) or "unknown".
 	LooksLike string     `json:"looksLike,omitempty"`
 	CardNo    string     `json:"cardNo,omitempty"`
 	IssuedAt  *time.Time `json:"issuedAt,omitempty"`
@@ -118,8 +119,19 @@ func kindName(k card.Kind) string {
 	return "unknown"
 }
 
-// scan serves ecard.scan with one state read.
+// scan serves ecard.scan with one state read: every reply, accepted or
+// refused, says what the text is ("kind") and, in Chinese, what to do
+// ("message").
 func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
+	r, err := h.scanText(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return explain(r)
+}
+
+// scanText answers a scan.
+func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	var p scanPayload
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
@@ -137,6 +149,11 @@ func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	if r, done, err := h.scanNumber(ctx, strings.TrimSpace(p.Text), p.Reveal); done || err != nil {
 		return r, err
+	}
+	if card.ResidentIDCheckFails(p.Text) {
+		return invalid("$.text", ResultNotECard, "the text looks like a resident ID number with a wrong check character",
+			"its GB 11643 (ISO 7064 MOD 11-2) check character does not match: it was misread or mistyped; scan or type it again",
+			scanRefusal{Result: ResultNotECard, LooksLike: KindResidentIDBadCheck})
 	}
 	claims, err := h.cfg.sealer.Open(p.Text)
 	if err != nil {

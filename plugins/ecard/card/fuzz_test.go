@@ -71,6 +71,11 @@ func FuzzClassify(f *testing.F) {
 			t.Errorf("Classify returned %d", k)
 		}
 		_ = k.String()
+		if ResidentIDCheckFails(text) {
+			if k == KindResidentID || len(trimmed) != 18 || !isDigits(trimmed[:17]) {
+				t.Errorf("ResidentIDCheckFails(%q) is true, Classify says %v", text, k)
+			}
+		}
 	})
 }
 
