@@ -468,7 +468,13 @@ func (w *Workbook) Save(path string) (Result, error) {
 	if w.first {
 		return Result{}, errors.New("export: the workbook has no sheet")
 	}
-	w.f.SetActiveSheet(0)
+	// No SetActiveSheet: the first sheet is the active tab by default, and
+	// excelize's SetActiveSheet decodes every worksheet to flip its
+	// tabSelected: a streamed sheet still in its in-memory buffer (under
+	// 16 MB of XML, tens of thousands of rows) is parsed into cell structs
+	// ten times its size, and the change is never written (streamed sheets
+	// are written from their buffer or file). That cost over 100 MB at the
+	// end of an export with such a sheet (TestExportMemoryBounded).
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return Result{}, fmt.Errorf("export: create the file next to %s: %w; check that the export directory exists and is writable", path, err)

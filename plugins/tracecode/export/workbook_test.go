@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -231,6 +232,24 @@ func TestFileDetails(t *testing.T) {
 		secs := serial * 86400
 		if d := secs - float64(int64(secs+0.5)); d > 1e-4 || d < -1e-4 {
 			t.Errorf("%s: serial %s is %v s off a whole second", name, raw, d)
+		}
+	}
+	if got := f.GetActiveSheetIndex(); got != 0 {
+		t.Errorf("active sheet %d, want the first", got)
+	}
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/sheet") {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 2048)
+		n, _ := io.ReadFull(rc, head)
+		rc.Close()
+		if strings.Contains(string(head[:n]), `tabSelected="1"`) && zf.Name != "xl/worksheets/sheet1.xml" {
+			t.Errorf("%s is selected; only the first sheet may be", zf.Name)
 		}
 	}
 	note, _ := f.GetCellValue("令牌操作日志", "C3")
