@@ -449,6 +449,9 @@ func (s *Sheet) finish() error {
 	if err := s.sw.Flush(); err != nil {
 		return fmt.Errorf("export: sheet %q: %w", s.spec.Name, err)
 	}
+	if _, err := spillBuffer(s.sw, s.w.opts.TmpDir); err != nil {
+		return fmt.Errorf("export: sheet %q: %w; check that the temporary directory is writable", s.spec.Name, err)
+	}
 	releaseBuffer(s.sw)
 	return nil
 }
