@@ -38,6 +38,7 @@ type scanFacts struct {
 	CardNo       string     `json:"cardNo"`
 	Name         string     `json:"name"`
 	Status       string     `json:"status"`
+	CardStatus   string     `json:"cardStatus"`
 	ExpiresAt    *time.Time `json:"expiresAt"`
 	RevokedAt    *time.Time `json:"revokedAt"`
 	TempCardNo   string     `json:"tempCardNo"`
@@ -135,7 +136,13 @@ func notECardMessage(f scanFacts) (string, string) {
 	case KindECardNumber:
 		return KindECardNumber, fmt.Sprintf("这是电子卡号 %s，不是二维码：卡号不能证明患者在场，请出示电子卡二维码。", f.CardNo)
 	case KindResidentID:
-		return KindResidentID, "这是居民身份证号（校验位正确），不是电子卡：请按身份证号在 HIS 查找病人。"
+		switch f.CardStatus {
+		case "":
+			return KindResidentID, "这是居民身份证号（校验位正确），不是电子卡：此人未注册电子卡，请按身份证号在 HIS 查找病人。"
+		case statusDead:
+			return KindResidentID, fmt.Sprintf("这是居民身份证号（校验位正确），不是电子卡：此人的电子卡 %s（%s）已注销，请重新注册。", f.CardNo, orUnknown(f.Name))
+		}
+		return KindResidentID, fmt.Sprintf("这是居民身份证号（校验位正确），不是电子卡：此人已注册电子卡 %s（%s），请出示电子卡二维码，或按身份证号在 HIS 查找病人。", f.CardNo, orUnknown(f.Name))
 	case KindResidentIDBadCheck:
 		return KindResidentIDBadCheck, "像居民身份证号，但校验位不对（GB 11643）：可能读错或输错，请重新扫描或核对证件。"
 	case KindNationalHealthCard:

@@ -37,8 +37,10 @@ func TestScanMessages(t *testing.T) {
 			message: "电子卡二维码校验失败：可能被改动、误读或伪造，请重新扫描；仍失败请核实患者身份。"},
 		"e-card number": {text: cardNo, kind: "ecard-number",
 			message: "这是电子卡号 " + cardNo + "，不是二维码：卡号不能证明患者在场，请出示电子卡二维码。"},
-		"resident ID": {text: testResidentID, kind: "resident-id",
-			message: "这是居民身份证号（校验位正确），不是电子卡：请按身份证号在 HIS 查找病人。"},
+		"resident ID of a card holder": {text: testResidentID, kind: "resident-id",
+			message: "这是居民身份证号（校验位正确），不是电子卡：此人已注册电子卡 " + cardNo + "（张*丰），请出示电子卡二维码，或按身份证号在 HIS 查找病人。"},
+		"resident ID of nobody here": {text: "440524188001010014", kind: "resident-id",
+			message: "这是居民身份证号（校验位正确），不是电子卡：此人未注册电子卡，请按身份证号在 HIS 查找病人。"},
 		"resident ID, wrong check": {text: "110105194912310021", kind: "resident-id-bad-check",
 			message: "像居民身份证号，但校验位不对（GB 11643）：可能读错或输错，请重新扫描或核对证件。"},
 		"trace code": {text: "81234567890123456789", kind: "trace-code",
@@ -64,6 +66,24 @@ func TestScanMessages(t *testing.T) {
 				t.Errorf("looksLike %q differs from kind %q", got.LooksLike, got.Kind)
 			}
 		})
+	}
+}
+
+// TestScanResidentIDOfRevokedCard: the ID number of a person whose card
+// was revoked says so.
+func TestScanResidentIDOfRevokedCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	e.ok(OpRevoke, map[string]string{"cardNo": cardNo, "reason": "lost"}, nil)
+	r := e.call(OpScan, map[string]string{"text": testResidentID})
+	var got struct{ Kind, Message, CardNo, CardStatus string }
+	if err := json.Unmarshal(r.Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := "这是居民身份证号（校验位正确），不是电子卡：此人的电子卡 " + cardNo + "（张*丰）已注销，请重新注册。"
+	if got.Kind != "resident-id" || got.CardNo != cardNo || got.CardStatus != "revoked" || got.Message != want {
+		t.Errorf("scan of a revoked card holder's ID: %s", r.Payload)
 	}
 }
 
