@@ -97,15 +97,15 @@ type scanRefusal struct {
 	// "national-health-card", "resident-id", "resident-id-bad-check" (the
 	// shape of an ID number with a wrong check character), "trace-code",
 	// "ecard-number" (a card number without its QR code) or "unknown".
-	LooksLike string     `json:"looksLike,omitempty"`
-	CardNo    string     `json:"cardNo,omitempty"`
+	LooksLike string `json:"looksLike,omitempty"`
+	CardNo    string `json:"cardNo,omitempty"`
 	// CardStatus and Name (masked) are those of the e-card registered
 	// for a scanned resident ID number, when there is one.
-	CardStatus string `json:"cardStatus,omitempty"`
-	Name       string `json:"name,omitempty"`
-	IssuedAt  *time.Time `json:"issuedAt,omitempty"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	CardStatus string     `json:"cardStatus,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	IssuedAt   *time.Time `json:"issuedAt,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
 // kindName is the stable name of a card.Kind in replies.
