@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // TestScanMessages: every scan reply, accepted or refused, says what the
@@ -114,6 +116,40 @@ func TestScanMessageTempLookups(t *testing.T) {
 			kind, msg := scanMessage(tc.facts, "")
 			if kind != KindTemporaryCard || msg != tc.want {
 				t.Errorf("scanMessage = %q %q, want temporary-card %q", kind, msg, tc.want)
+			}
+		})
+	}
+}
+
+// TestExplainPayloads: kind and message are appended to any JSON object,
+// an empty payload becomes one, and anything else is an error.
+func TestExplainPayloads(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		payload string
+		want    string
+		err     bool
+	}{
+		"none":        {payload: "", want: `{"kind":"","message":"没有扫到内容，请重新扫描。"}`},
+		"empty":       {payload: " {} ", want: `{"kind":"","message":"没有扫到内容，请重新扫描。"}`},
+		"with fields": {payload: `{"result":"not-ecard","looksLike":"trace-code"}`, want: `{"result":"not-ecard","looksLike":"trace-code","kind":"trace-code","message":"这是药品追溯码（20 位），不是就诊卡：请在药品出入库或发药时扫描。"}`},
+		"a list":      {payload: `[1]`, err: true},
+		"null":        {payload: `null`, err: true},
+		"not JSON":    {payload: `{"result":`, err: true},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := &sdk.HandleResponse{Status: sdk.StatusInvalid, Payload: []byte(tc.payload), Diagnostics: sdk.Diagnostics{{Rule: "required"}}}
+			got, err := explain(r)
+			if tc.err {
+				if err == nil {
+					t.Errorf("explain(%s) = %s, want an error", tc.payload, got.Payload)
+				}
+				return
+			}
+			if err != nil || string(got.Payload) != tc.want || !json.Valid(got.Payload) {
+				t.Errorf("explain(%s) = %s, %v; want %s", tc.payload, got.Payload, err, tc.want)
 			}
 		})
 	}
