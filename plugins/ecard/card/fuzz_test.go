@@ -43,7 +43,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 func FuzzClassify(f *testing.F) {
-	for _, seed := range []string{"", "MGE1" + strings.Repeat("A", 72), ehcID, ehcStatic, ehcDynamic, ehcDynamic + ":4400A0062FWHB0187", "11010519491231002X", "81234567890123456789", ":::", "MGE2"} {
+	for _, seed := range []string{"", "MGE1" + strings.Repeat("A", 72), ehcID, ehcStatic, ehcDynamic, ehcDynamic + ":4400A0062FWHB0187", "11010519491231002X", "110105194912310021", "81234567890123456789", ":::", "MGE2"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
