@@ -97,8 +97,11 @@ type scanRefusal struct {
 	// "national-health-card", "resident-id", "resident-id-bad-check" (the
 	// shape of an ID number with a wrong check character), "trace-code",
 	// "ecard-number" (a card number without its QR code) or "unknown".
-	LooksLike string `json:"looksLike,omitempty"`
-	CardNo    string `json:"cardNo,omitempty"`
+	// (A revoked card scanned by a linked temporary card's number has
+	// looksLike "temporary-card" and its tempCardNo.)
+	LooksLike  string `json:"looksLike,omitempty"`
+	TempCardNo string `json:"tempCardNo,omitempty"`
+	CardNo     string `json:"cardNo,omitempty"`
 	// CardStatus and Name (masked) are those of the e-card registered
 	// for a scanned resident ID number, when there is one.
 	CardStatus string     `json:"cardStatus,omitempty"`

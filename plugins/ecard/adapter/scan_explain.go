@@ -121,6 +121,9 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		}
 		return KindECard, "电子卡二维码不完整或格式错误，请重新扫描。"
 	case ResultRevoked:
+		if f.LooksLike == KindTemporaryCard {
+			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 已于 %s 注销，请为患者重新注册电子卡。", f.TempCardNo, f.CardNo, cstTime(f.RevokedAt))
+		}
 		return KindECard, fmt.Sprintf("电子卡 %s 已于 %s 注销，请为患者重新注册电子卡。", f.CardNo, cstTime(f.RevokedAt))
 	case ResultUnknownCard:
 		return KindECard, fmt.Sprintf("二维码真实有效，但电子卡 %s 未在本院注册。", f.CardNo)

@@ -72,11 +72,12 @@ func TestScanMessages(t *testing.T) {
 }
 
 // TestScanResidentIDOfRevokedCard: the ID number of a person whose card
-// was revoked says so.
+// was revoked says so, and so does a temporary card linked to it.
 func TestScanResidentIDOfRevokedCard(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testSettings())
 	cardNo := e.register(zhang()).CardNo
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
 	e.ok(OpRevoke, map[string]string{"cardNo": cardNo, "reason": "lost"}, nil)
 	r := e.call(OpScan, map[string]string{"text": testResidentID})
 	var got struct{ Kind, Message, CardNo, CardStatus string }
@@ -86,6 +87,12 @@ func TestScanResidentIDOfRevokedCard(t *testing.T) {
 	want := "这是居民身份证号（校验位正确），不是电子卡：此人的电子卡 " + cardNo + "（张*丰）已注销，请重新注册。"
 	if got.Kind != "resident-id" || got.CardNo != cardNo || got.CardStatus != "revoked" || got.Message != want {
 		t.Errorf("scan of a revoked card holder's ID: %s", r.Payload)
+	}
+	r = e.call(OpScan, map[string]string{"text": "99000123"})
+	var temp struct{ Kind, Message string }
+	_ = json.Unmarshal(r.Payload, &temp)
+	if want := "临时卡 99000123 关联的电子卡 " + cardNo + " 已于 2026-11-26 20:00 注销，请为患者重新注册电子卡。"; temp.Kind != "temporary-card" || temp.Message != want {
+		t.Errorf("scan of a temporary card linked to a revoked card: %s", r.Payload)
 	}
 }
 

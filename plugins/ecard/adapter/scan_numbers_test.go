@@ -46,7 +46,7 @@ func TestScanNumbers(t *testing.T) {
 		"site does not look up": {settings: map[string]string{setTempCardLookup: "none"}, payload: map[string]any{"text": "99000123"}, status: sdk.StatusInvalid, rule: "temporary-card",
 			want: map[string]any{"result": "temporary-card", "looksLike": "temporary-card", "tempCardNo": "99000123", "prefix": "99", "lookup": "none"}},
 		"linked to a revoked card": {revoke: true, payload: map[string]any{"text": "99000123"}, status: sdk.StatusInvalid, rule: "revoked",
-			want: map[string]any{"result": "revoked", "revokedAt": linkedAt}},
+			want: map[string]any{"result": "revoked", "revokedAt": linkedAt, "looksLike": "temporary-card", "tempCardNo": "99000123"}},
 		"e-card number without its QR code": {payload: map[string]any{"text": "<card>"}, status: sdk.StatusInvalid, rule: "not-ecard",
 			want: map[string]any{"result": "not-ecard", "looksLike": "ecard-number"}},
 		"health card starting with 99": {payload: map[string]any{"text": "99" + strings.Repeat("B5A28173", 8)[2:] + ":1"}, status: sdk.StatusInvalid, rule: "not-ecard",
