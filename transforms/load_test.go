@@ -18,7 +18,7 @@ func TestEmbeddedLoads(t *testing.T) {
 		names = append(names, m.Name)
 	}
 	want := []string{
-		"demo/hl7v2/ecard.register", "demo/hl7v2/selfpay.4201A", "demo/hl7v2/selfpay.4202",
+		"demo/hl7v2/ecard.register", "demo/hl7v2/ecard.scan", "demo/hl7v2/selfpay.4201A", "demo/hl7v2/selfpay.4202",
 		"demo/hl7v2/workinjury.GYU101", "demo/hl7v2/workinjury.GYU102", "demo/hl7v2/workinjury.GYU103",
 		"demo/json/ecard.register", "demo/json/selfpay.4201A", "demo/json/selfpay.4202",
 		"demo/json/workinjury.GYU101", "demo/json/workinjury.GYU102", "demo/json/workinjury.GYU103",

@@ -15,8 +15,9 @@ import (
 // scanned temporary-card number says so and, once linked, names the
 // patient masked; ecard.get is masked and refuses to reveal; card numbers
 // of consecutive registrations are not consecutive; and the platform, a
-// kafka-go consumer of the events topic, receives the registration, new-QR
-// and revocation events without personal data or the QR text.
+// kafka-go consumer of the events topic, receives the registration,
+// temporary-card link, new-QR and revocation events without personal data
+// or the QR text.
 func TestECardScanNumbersAndEvents(t *testing.T) {
 	t.Parallel()
 	cfg, mg, _ := start(t, func(c *harness.Config) { ecardConfig(t, c) })
@@ -91,7 +92,7 @@ func TestECardScanNumbersAndEvents(t *testing.T) {
 		t.Fatalf("revoke: %d %+v", code, r)
 	}
 	got := map[string]map[string]any{}
-	harness.Eventually(t, 30*time.Second, "the registration, new-QR and revocation events", func() bool {
+	harness.Eventually(t, 30*time.Second, "the registration, link, new-QR and revocation events", func() bool {
 		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Events, 0, 5*time.Second)
 		for _, msg := range msgs {
 			var ev struct {
@@ -108,8 +109,17 @@ func TestECardScanNumbersAndEvents(t *testing.T) {
 				}
 			}
 		}
-		return got["ecard.registered"] != nil && got["ecard.qrcode.issued"] != nil && got["ecard.revoked"] != nil
+		return got["ecard.registered"] != nil && got["ecard.qrcode.issued"] != nil && got["ecard.revoked"] != nil && got["ecard.linked"] != nil
 	})
+	if l := got["ecard.linked"]; l["cardNo"] != reg.CardNo || l["tempCardNo"] != "9100001" || l["linkedAt"] == nil {
+		t.Errorf("ecard.linked payload %v", l)
+	}
+	if r := got["ecard.revoked"]; r["cardNo"] != reg.CardNo || r["status"] != "revoked" || r["reason"] != "lost" {
+		t.Errorf("ecard.revoked payload %v", r)
+	}
+	if r := got["ecard.registered"]; r["cardNo"] != reg.CardNo || r["status"] != "active" || r["name"] != "张*丰" {
+		t.Errorf("ecard.registered payload %v", r)
+	}
 	if iss := got["ecard.qrcode.issued"]; iss["cardNo"] != reg.CardNo || iss["expiresAt"] == nil || iss["issuedAt"] == nil {
 		t.Errorf("ecard.qrcode.issued payload %v", iss)
 	}

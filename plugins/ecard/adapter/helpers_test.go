@@ -225,7 +225,26 @@ func (e *env) scan(text string) (sdk.Status, string, map[string]any) {
 			e.tb.Fatalf("decode scan reply: %v", err)
 		}
 	}
-	return r.Status, rule, m
+	return r.Status, rule, unexplained(e.tb, m)
+}
+
+// unexplained checks that a scan reply's payload has its Chinese message
+// and returns it without "kind" and "message" (TestScanMessages checks
+// those); a payload left with nothing else is nil.
+func unexplained(tb testing.TB, m map[string]any) map[string]any {
+	tb.Helper()
+	if msg, _ := m["message"].(string); msg == "" {
+		tb.Errorf("scan reply %v has no message", m)
+	}
+	if _, ok := m["kind"].(string); !ok {
+		tb.Errorf("scan reply %v has no kind", m)
+	}
+	delete(m, "kind")
+	delete(m, "message")
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // containsAny reports whether s contains any of the needles.

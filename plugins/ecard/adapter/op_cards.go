@@ -124,14 +124,26 @@ func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
 	if len(ds) == 0 && h.cfg.rule.IsTemporary(p.CardNo) {
 		ds.Error("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
 	}
-	tds := checkNumber("$.tempCardNo", "tempCardNo", p.TempCardNo)
-	if len(tds) == 0 && !h.cfg.rule.IsTemporary(p.TempCardNo) {
-		tds.Error("$.tempCardNo", "format", fmt.Sprintf("%s is not a temporary-card number", p.TempCardNo),
-			fmt.Sprintf("temporary-card numbers start with %s (setting tempCardPrefixes)", strings.Join(h.cfg.rule.TempPrefixes, ", ")))
-	}
-	if ds = append(ds, tds...); ds.HasError() {
+	if ds = append(ds, h.checkTempCardNo(p.TempCardNo)...); ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
+	return h.linkCards(ctx, p.CardNo, p.TempCardNo)
+}
+
+// checkTempCardNo checks a temporary-card number given as $.tempCardNo.
+func (h handler) checkTempCardNo(tempNo string) sdk.Diagnostics {
+	ds := checkNumber("$.tempCardNo", "tempCardNo", tempNo)
+	if len(ds) == 0 && !h.cfg.rule.IsTemporary(tempNo) {
+		ds.Error("$.tempCardNo", "format", fmt.Sprintf("%s is not a temporary-card number", tempNo),
+			fmt.Sprintf("temporary-card numbers start with %s (setting tempCardPrefixes)", strings.Join(h.cfg.rule.TempPrefixes, ", ")))
+	}
+	return ds
+}
+
+// linkCards links temporary card tempNo to e-card cardNo (both checked)
+// and publishes ecard.linked.
+func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.HandleResponse, error) {
+	p := linkPayload{CardNo: cardNo, TempCardNo: tempNo}
 	host := h.host()
 	rec, _, err := getCard(ctx, host, p.CardNo)
 	if errors.Is(err, sdk.ErrNotFound) {

@@ -21,6 +21,24 @@ type registerReply struct {
 	RegisteredAt time.Time `json:"registeredAt"`
 	// PreviousCardNo is the person's revoked card this one replaces.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
+	// TempCardNo is the temporary card the registration linked to the
+	// e-card (tempCardNo in the request).
+	TempCardNo string `json:"tempCardNo,omitempty"`
+}
+
+// registerPayload is the input of ecard.register: the identity and,
+// optionally, the temporary card the patient holds, linked to the e-card
+// in the same call (as ecard.link does).
+// Its identity fields are card.Identity's, listed here (not embedded) so
+// that decoding errors name "$.name", not "$.Identity.name".
+type registerPayload struct {
+	Name       string `json:"name"`
+	IDType     string `json:"idType"`
+	IDNumber   string `json:"idNumber"`
+	Phone      string `json:"phone"`
+	Gender     string `json:"gender"`
+	BirthDate  string `json:"birthDate"`
+	TempCardNo string `json:"tempCardNo"`
 }
 
 // registeredEvent is the payload of the "ecard.registered" event. It holds
@@ -37,18 +55,59 @@ type registeredEvent struct {
 // register serves ecard.register: one person, one card.
 func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	start := h.a.now()
-	var id card.Identity
-	if ds := decode(h.req.Payload, &id); ds != nil {
+	var p registerPayload
+	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	if fes := card.ValidateIdentity(id); len(fes) > 0 {
-		ds := make(sdk.Diagnostics, 0, len(fes))
-		for _, fe := range fes {
-			s, d := splitMessage(fe.Message)
-			ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: s, Detail: d})
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
+	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
+	fes := card.ValidateIdentity(id)
+	var ds sdk.Diagnostics
+	for _, fe := range fes {
+		s, d := splitMessage(fe.Message)
+		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: s, Detail: d})
+	}
+	if p.TempCardNo != "" {
+		ds = append(ds, h.checkTempCardNo(p.TempCardNo)...)
+	}
+	if ds.HasError() {
+		return sdk.Invalid(ds...), nil
+	}
+	r, err := h.registerIdentity(ctx, id, start)
+	if err != nil || p.TempCardNo == "" || r.Status != sdk.StatusOK {
+		return r, err
+	}
+	return h.linkRegistered(ctx, r, p.TempCardNo)
+}
+
+// linkRegistered links the temporary card given with a registration to
+// the card in the registration's reply r. A link the temporary card
+// cannot take (it is linked to another e-card) leaves the registration as
+// it is, with a warning.
+func (h handler) linkRegistered(ctx context.Context, r *sdk.HandleResponse, tempNo string) (*sdk.HandleResponse, error) {
+	var reply registerReply
+	if err := json.Unmarshal(r.Payload, &reply); err != nil {
+		return nil, fmt.Errorf("read the registration's reply: %w", err)
+	}
+	lr, err := h.linkCards(ctx, reply.CardNo, tempNo)
+	if err != nil {
+		return nil, err
+	}
+	if lr.Status != sdk.StatusOK {
+		for _, d := range lr.Diagnostics {
+			d.Severity = sdk.SeverityWarning
+			d.Detail = "the e-card is registered, the temporary card was not linked: " + d.Detail
+			r.Diagnostics = append(r.Diagnostics, d)
 		}
-		return sdk.Invalid(ds...), nil
+		return r, nil
 	}
+	reply.TempCardNo = tempNo
+	out, err := ok(reply, r.Diagnostics...)
+	return out, err
+}
+
+// registerIdentity registers a checked identity.
+func (h handler) registerIdentity(ctx context.Context, id card.Identity, start time.Time) (*sdk.HandleResponse, error) {
 	id.Name = strings.TrimSpace(id.Name)
 	id.IDNumber = card.NormalizeIDNumber(id.IDNumber)
 	id.Phone = strings.TrimSpace(id.Phone)

@@ -94,13 +94,21 @@ type scanRefusal struct {
 	// "malformed".
 	Reason string `json:"reason,omitempty"`
 	// LooksLike says what a "not-ecard" text is instead:
-	// "national-health-card", "resident-id", "trace-code", "ecard-number"
-	// (a card number without its QR code) or "unknown".
-	LooksLike string     `json:"looksLike,omitempty"`
-	CardNo    string     `json:"cardNo,omitempty"`
-	IssuedAt  *time.Time `json:"issuedAt,omitempty"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	// "national-health-card", "resident-id", "resident-id-bad-check" (the
+	// shape of an ID number with a wrong check character), "trace-code",
+	// "ecard-number" (a card number without its QR code) or "unknown".
+	// (A revoked card scanned by a linked temporary card's number has
+	// looksLike "temporary-card" and its tempCardNo.)
+	LooksLike  string `json:"looksLike,omitempty"`
+	TempCardNo string `json:"tempCardNo,omitempty"`
+	CardNo     string `json:"cardNo,omitempty"`
+	// CardStatus and Name (masked) are those of the e-card registered
+	// for a scanned resident ID number, when there is one.
+	CardStatus string     `json:"cardStatus,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	IssuedAt   *time.Time `json:"issuedAt,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
 // kindName is the stable name of a card.Kind in replies.
@@ -118,8 +126,19 @@ func kindName(k card.Kind) string {
 	return "unknown"
 }
 
-// scan serves ecard.scan with one state read.
+// scan serves ecard.scan with one state read: every reply, accepted or
+// refused, says what the text is ("kind") and, in Chinese, what to do
+// ("message").
 func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
+	r, err := h.scanText(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return explain(r)
+}
+
+// scanText answers a scan.
+func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	var p scanPayload
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
@@ -138,6 +157,14 @@ func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
 	if r, done, err := h.scanNumber(ctx, strings.TrimSpace(p.Text), p.Reveal); done || err != nil {
 		return r, err
 	}
+	if card.ResidentIDCheckFails(p.Text) {
+		return invalid("$.text", ResultNotECard, "the text looks like a resident ID number with a wrong check character",
+			"its GB 11643 (ISO 7064 MOD 11-2) check character does not match: it was misread or mistyped; scan or type it again",
+			scanRefusal{Result: ResultNotECard, LooksLike: KindResidentIDBadCheck})
+	}
+	if h.cfg.sealer.Classify(p.Text) == card.KindResidentID {
+		return h.scanResidentID(ctx, strings.TrimSpace(p.Text))
+	}
 	claims, err := h.cfg.sealer.Open(p.Text)
 	if err != nil {
 		return refuse(claims, err)
@@ -155,6 +182,37 @@ func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
 			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
 	}
 	return ok(scanReply{Result: ResultOK, cardView: rec.view(), IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
+}
+
+// scanResidentID answers a scan of a resident ID number (valid check
+// character): not an e-card code, but when the person has an e-card here,
+// its number, status and the masked name, so the counter can ask for its
+// QR code. Two state reads.
+func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResponse, error) {
+	refusal := scanRefusal{Result: ResultNotECard, LooksLike: KindResidentID}
+	detail := "look the patient up by ID number instead"
+	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: card.IDTypeResidentCard, IDNumber: id})
+	if err != nil {
+		return nil, fmt.Errorf("derive the identity key of a scanned ID number: %w", err)
+	}
+	var person personRecord
+	_, err = getJSON(ctx, h.host(), keyPerson+ik, &person)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		rec, _, err := getCard(ctx, h.host(), person.CardNo)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			refusal.CardNo, refusal.CardStatus, refusal.Name = rec.CardNo, rec.Status, card.MaskName(rec.Name)
+			detail = fmt.Sprintf("the person has e-card %s (%s): ask for its QR code, or look the patient up by ID number", rec.CardNo, rec.Status)
+		}
+	}
+	return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code: it is a resident ID number (居民身份证号)", detail, refusal)
 }
 
 // refuse turns an error of Sealer.Open into an invalid reply with a distinct

@@ -109,7 +109,7 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 	}
 	if rec.Status == statusDead {
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), revokedDetail(rec),
-			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
+			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
 	}
 	view := rec.maskedView()
 	if reveal {

@@ -216,7 +216,8 @@ func TestScanRefusals(t *testing.T) {
 		rule string
 		want map[string]any
 	}{
-		"resident ID":           {text: testResidentID, rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "resident-id"}},
+		"resident ID":           {text: testResidentID, rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "resident-id", "cardNo": "<card>", "cardStatus": "active", "name": "张*丰"}},
+		"unregistered ID":       {text: "440524188001010014", rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "resident-id"}},
 		"national health card":  {text: nhc + ":1", rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "national-health-card"}},
 		"dynamic health card":   {text: nhc + ":0:" + strings.Repeat("07ED", 8), rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "national-health-card"}},
 		"trace code":            {text: "81234567890123456789", rule: "not-ecard", want: map[string]any{"result": "not-ecard", "looksLike": "trace-code"}},
@@ -235,6 +236,9 @@ func TestScanRefusals(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			st, rule, m := e.scan(tc.text)
+			if tc.want["cardNo"] == "<card>" {
+				tc.want["cardNo"] = cardNo
+			}
 			if st != sdk.StatusInvalid || rule != tc.rule {
 				t.Errorf("status %s rule %q, want invalid %q", st, rule, tc.rule)
 			}

@@ -143,3 +143,24 @@ func isResidentIDShape(s string) bool {
 	}
 	return got == want
 }
+
+// ResidentIDCheckFails reports whether text (surrounding whitespace
+// ignored) has the shape of an 18-character resident ID number — 17
+// digits and a check character 0–9 or X — whose GB 11643 (ISO 7064
+// MOD 11-2) check character is wrong: a misread or mistyped ID number,
+// which [Classify] reports as [KindUnknown].
+func ResidentIDCheckFails(text string) bool {
+	s := strings.TrimSpace(text)
+	if len(s) != 18 {
+		return false
+	}
+	want, ok := mod11_2(s[:17])
+	if !ok {
+		return false
+	}
+	got := s[17]
+	if got == 'x' {
+		got = 'X'
+	}
+	return (got == 'X' || got >= '0' && got <= '9') && got != want
+}

@@ -70,6 +70,40 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestResidentIDCheckFails: an ID-number shape with a wrong GB 11643 check
+// character is told apart from a valid ID number and from other text.
+func TestResidentIDCheckFails(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		text string
+		want bool
+	}{
+		"valid, check X":            {text: "11010519491231002X", want: false},
+		"valid, lower x":            {text: "11010519491231002x", want: false},
+		"valid, check digit":        {text: "440524188001010014", want: false},
+		"wrong check digit":         {text: "110105194912310021", want: true},
+		"wrong check X":             {text: "44052418800101001X", want: true},
+		"wrong check, scanner CRLF": {text: "110105194912310021\r\n", want: true},
+		"17 characters":             {text: "11010519491231002", want: false},
+		"19 characters":             {text: "11010519491231002XX", want: false},
+		"letter inside":             {text: "1101051949123100AX", want: false},
+		"check is a letter not X":   {text: "11010519491231002Y", want: false},
+		"empty":                     {text: "", want: false},
+		"trace code":                {text: "81234567890123456789", want: false},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := ResidentIDCheckFails(tc.text); got != tc.want {
+				t.Errorf("ResidentIDCheckFails(%q) = %v, want %v", tc.text, got, tc.want)
+			}
+			if tc.want && Classify(tc.text) != KindUnknown {
+				t.Errorf("Classify(%q) = %v, want unknown for a failed check", tc.text, Classify(tc.text))
+			}
+		})
+	}
+}
+
 func TestKindString(t *testing.T) {
 	t.Parallel()
 	testCases := map[string]struct {

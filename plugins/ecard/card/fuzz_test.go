@@ -43,7 +43,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 func FuzzClassify(f *testing.F) {
-	for _, seed := range []string{"", "MGE1" + strings.Repeat("A", 72), ehcID, ehcStatic, ehcDynamic, ehcDynamic + ":4400A0062FWHB0187", "11010519491231002X", "81234567890123456789", ":::", "MGE2"} {
+	for _, seed := range []string{"", "MGE1" + strings.Repeat("A", 72), ehcID, ehcStatic, ehcDynamic, ehcDynamic + ":4400A0062FWHB0187", "11010519491231002X", "110105194912310021", "81234567890123456789", ":::", "MGE2"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -71,6 +71,11 @@ func FuzzClassify(f *testing.F) {
 			t.Errorf("Classify returned %d", k)
 		}
 		_ = k.String()
+		if ResidentIDCheckFails(text) {
+			if k == KindResidentID || len(trimmed) != 18 || !isDigits(trimmed[:17]) {
+				t.Errorf("ResidentIDCheckFails(%q) is true, Classify says %v", text, k)
+			}
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -233,6 +234,24 @@ func TestFileDetails(t *testing.T) {
 			t.Errorf("%s: serial %s is %v s off a whole second", name, raw, d)
 		}
 	}
+	if got := f.GetActiveSheetIndex(); got != 0 {
+		t.Errorf("active sheet %d, want the first", got)
+	}
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/sheet") {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 2048)
+		n, _ := io.ReadFull(rc, head)
+		rc.Close()
+		if strings.Contains(string(head[:n]), `tabSelected="1"`) && zf.Name != "xl/worksheets/sheet1.xml" {
+			t.Errorf("%s is selected; only the first sheet may be", zf.Name)
+		}
+	}
 	note, _ := f.GetCellValue("令牌操作日志", "C3")
 	if utf16Len(note) > MaxCellText || !strings.HasSuffix(note, clipMark) || !strings.HasPrefix(note, "码码码") {
 		t.Errorf("a text over the cell limit was not cut and marked: %d characters, ends %q", utf16Len(note), note[len(note)-12:])
@@ -339,5 +358,84 @@ func TestReleaseBuffer(t *testing.T) {
 	}
 	if count != n+1 {
 		t.Errorf("big has %d rows, want %d", count, n+1)
+	}
+}
+
+// TestSpillBuffer checks that a finished sheet whose rows never reached
+// excelize's 16 MB spill size is moved to a temporary file (so finished
+// sheets hold no memory until Save), that a tiny sheet stays in memory,
+// that every row is in the saved workbook, and that Close removes the
+// files.
+func TestSpillBuffer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := New(Options{TmpDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("y", 200)
+	const rows = 10_000 // ~2.5 MB of XML each: over spillMin, under 16 MB
+	names := []string{"one", "two", "three"}
+	for _, name := range names {
+		s, err := w.Sheet(SheetSpec{Name: name, Columns: []Column{{Header: "n", Kind: Integer}, {Header: "text"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			if err := s.Row(i, name+pad); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tiny, err := w.Sheet(SheetSpec{Name: "tiny", Columns: []Column{{Header: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tiny.Row("kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiny.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spilled, _ := filepath.Glob(filepath.Join(dir, "excelize-*"))
+	if len(spilled) != len(names) {
+		t.Fatalf("%d temporary files after three finished 2.5 MB sheets and a tiny one, want 3: excelize's StreamWriter internals changed; update spillBuffer", len(spilled))
+	}
+	path := filepath.Join(dir, "spill.xlsx")
+	if _, err := w.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "excelize-*")); len(left) != 0 {
+		t.Errorf("Close left %v", left)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, name := range names {
+		r, err := f.Rows(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		var last []string
+		for r.Next() {
+			n++
+			last, _ = r.Columns()
+		}
+		r.Close()
+		if n != rows+1 || len(last) != 2 || last[0] != strconv.Itoa(rows-1) || last[1] != name+pad {
+			t.Errorf("%s: %d rows, last %.20q, want %d rows ending %d", name, n, last, rows+1, rows-1)
+		}
+	}
+	if v, _ := f.GetCellValue("tiny", "A2"); v != "kept" {
+		t.Errorf("tiny!A2 = %q", v)
 	}
 }
