@@ -95,6 +95,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.group = newCommitter(s.w)
 	return s, nil
 }

@@ -25,6 +25,35 @@ type sqlStore struct {
 	// group commits the hot writes of many callers together (SQLite);
 	// nil runs each write on w at once (PostgreSQL).
 	group *committer
+	// stmts are groupStmts prepared on w, by query (SQLite: its driver
+	// parses an unprepared statement on every call; pgx caches them itself).
+	stmts map[string]*sql.Stmt
+}
+
+// prepare prepares groupStmts on w. It must run before the committer
+// starts: w has a single connection, which a group transaction holds.
+func (s *sqlStore) prepare(ctx context.Context) error {
+	s.stmts = make(map[string]*sql.Stmt, len(groupStmts))
+	for _, q := range groupStmts {
+		st, err := s.w.PrepareContext(ctx, s.d.rebind(q))
+		if err != nil {
+			return s.errorf("prepare %.40q…: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// stmtOn returns the prepared statement for query on q, or nil.
+func (s *sqlStore) stmtOn(ctx context.Context, q querier, query string) *sql.Stmt {
+	st := s.stmts[query]
+	if st == nil {
+		return nil
+	}
+	if tx, ok := q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
 }
 
 // write runs fn, the statements of one write: in a group commit when the
@@ -38,11 +67,17 @@ func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q que
 
 // execOn runs a write statement on q.
 func (s *sqlStore) execOn(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	if st := s.stmtOn(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
 // rowOn runs a statement that returns at most one row on q.
 func (s *sqlStore) rowOn(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if st := s.stmtOn(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
 }
 
@@ -127,6 +162,41 @@ func (s *sqlStore) scanMessage(row rowScanner) (Message, error) {
 	return m, nil
 }
 
+// The statements of the writes that go through write, prepared once per
+// engine (see sqlStore.prepare).
+const (
+	sqlGetMessage    = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+	sqlInsertMessage = `INSERT INTO messages
+		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
+		VALUES (?, ?, ?, ?, 'pending', '', NULL, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`
+	sqlAddAttempt = `UPDATE messages SET attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND status = 'pending' RETURNING attempts`
+	sqlMessageStatus = `SELECT status FROM messages WHERE id = ?`
+	sqlFinishMessage = `UPDATE messages
+		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
+		WHERE id = ?`
+	sqlInsertExchange = `INSERT INTO exchanges
+		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlStatePut = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+		VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+			version = plugin_state.version + 1, updated_at = excluded.updated_at
+		RETURNING version`
+	sqlStateCreate = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`
+	sqlStateCAS = `UPDATE plugin_state SET value = ?, version = version + 1, updated_at = ?
+			WHERE ns = ? AND key = ? AND version = ? RETURNING version`
+	sqlStateDelete  = `DELETE FROM plugin_state WHERE ns = ? AND key = ?`
+	sqlNextSequence = `INSERT INTO sequences (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`
+)
+
+// groupStmts are the statements prepared for write.
+var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
+	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence}
+
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
 	if m.ID == "" {
@@ -146,10 +216,7 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		existing *Message
 	)
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, `INSERT INTO messages
-		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
-		VALUES (?, ?, ?, ?, 'pending', '', NULL, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
+		res, err := s.execOn(ctx, q, sqlInsertMessage,
 			m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
 		if err != nil {
 			return err
@@ -165,7 +232,7 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		// The conflicting row is committed or in this transaction
 		// (SQLite: written by the single writer; PostgreSQL: ON CONFLICT
 		// DO NOTHING waited for it to commit), so a read on q sees it.
-		e, err := s.scanMessage(s.rowOn(ctx, q, `SELECT `+messageCols+` FROM messages WHERE id = ?`, m.ID))
+		e, err := s.scanMessage(s.rowOn(ctx, q, sqlGetMessage, m.ID))
 		if err != nil {
 			return fmt.Errorf("existing: %w", err)
 		}
@@ -199,12 +266,11 @@ func (s *sqlStore) AddAttempt(ctx context.Context, id string) (int, error) {
 	)
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		n, status = 0, ""
-		err := s.rowOn(ctx, q, `UPDATE messages SET attempts = attempts + 1, updated_at = ?
-		WHERE id = ? AND status = 'pending' RETURNING attempts`, s.d.encodeTime(now()), id).Scan(&n)
+		err := s.rowOn(ctx, q, sqlAddAttempt, s.d.encodeTime(now()), id).Scan(&n)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		err = s.rowOn(ctx, q, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status)
+		err = s.rowOn(ctx, q, sqlMessageStatus, id).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -234,9 +300,7 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 	}
 	var n int64
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, `UPDATE messages
-		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
-		WHERE id = ?`, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
+		res, err := s.execOn(ctx, q, sqlFinishMessage, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
 		if err != nil {
 			return err
 		}
@@ -373,9 +437,7 @@ func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error
 	}
 	var id int64
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		return s.rowOn(ctx, q, `INSERT INTO exchanges
-		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		return s.rowOn(ctx, q, sqlInsertExchange,
 			e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(request), nullBytes(response),
 			e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
 	})
@@ -450,11 +512,7 @@ func (s *sqlStore) StatePut(ctx context.Context, ns, key string, value []byte) (
 	}
 	var v int64
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		return s.rowOn(ctx, q, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
-		VALUES (?, ?, ?, 1, ?)
-		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
-			version = plugin_state.version + 1, updated_at = excluded.updated_at
-		RETURNING version`, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+		return s.rowOn(ctx, q, sqlStatePut, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
 	})
 	if err != nil {
 		return 0, s.errorf("state %q put %q: %w", ns, key, err)
@@ -476,14 +534,12 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		var err error
 		if expect == 0 {
-			err = s.rowOn(ctx, q, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
-			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`,
+			err = s.rowOn(ctx, q, sqlStateCreate,
 				ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
 		} else {
 			// On PostgreSQL (READ COMMITTED) a concurrent writer of the same row
 			// makes this wait, then re-check version against the committed row.
-			err = s.rowOn(ctx, q, `UPDATE plugin_state SET value = ?, version = version + 1, updated_at = ?
-			WHERE ns = ? AND key = ? AND version = ? RETURNING version`,
+			err = s.rowOn(ctx, q, sqlStateCAS,
 				nullBytes(value), s.d.encodeTime(now()), ns, key, expect).Scan(&v)
 		}
 		if conflict = errors.Is(err, sql.ErrNoRows); conflict {
@@ -533,7 +589,7 @@ func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) 
 // StateDelete implements [Store.StateDelete].
 func (s *sqlStore) StateDelete(ctx context.Context, ns, key string) error {
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
-		_, err := s.execOn(ctx, q, `DELETE FROM plugin_state WHERE ns = ? AND key = ?`, ns, key)
+		_, err := s.execOn(ctx, q, sqlStateDelete, ns, key)
 		return err
 	})
 	if err != nil {
@@ -619,8 +675,7 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error 
 func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error) {
 	var v int64
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
-		return s.rowOn(ctx, q, `INSERT INTO sequences (name, value) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
+		return s.rowOn(ctx, q, sqlNextSequence, name).Scan(&v)
 	})
 	if err != nil {
 		return 0, s.errorf("next sequence %q: %w", name, err)
@@ -657,6 +712,9 @@ func (s *sqlStore) Close() error {
 		s.group.close()
 	}
 	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
 	}
