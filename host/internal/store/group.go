@@ -142,7 +142,9 @@ func (c *committer) drain() {
 
 // commit runs group in one transaction. Writes whose caller has gone are
 // left out. If a write fails, the transaction is rolled back and each
-// write runs again in a transaction of its own.
+// write runs again in a transaction of its own; if the transaction itself
+// cannot begin or commit, every write of the group gets that error (one
+// by one they would only fail the same way, each after the busy timeout).
 func (c *committer) commit(group []*writeReq) {
 	live := make([]*writeReq, 0, len(group))
 	for _, r := range group {
@@ -155,37 +157,38 @@ func (c *committer) commit(group []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	if len(live) > 1 {
-		if err := c.run(live); err == nil {
-			for _, r := range live {
-				r.err <- nil
-			}
-			return
+	byWrite, err := c.run(live)
+	if err == nil || len(live) == 1 || !byWrite {
+		for _, r := range live {
+			r.err <- err
 		}
+		return
 	}
 	for _, r := range live {
-		r.err <- c.run([]*writeReq{r})
+		_, err := c.run([]*writeReq{r})
+		r.err <- err
 	}
 }
 
 // run executes the writes of group in one transaction and commits it.
+// byWrite says that a write failed (rather than the transaction).
 // The statements run under a context of their own: a caller giving up
 // must not interrupt a transaction that holds the writes of others.
-func (c *committer) run(group []*writeReq) error {
+func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	ctx := context.Background()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	for _, r := range group {
 		if err := r.fn(ctx, tx); err != nil {
 			_ = tx.Rollback()
-			return err
+			return true, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return false, fmt.Errorf("commit: %w", err)
 	}
 	c.groups.Add(1)
-	return nil
+	return false, nil
 }

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -134,5 +136,30 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	}
 	if _, err := s.NextSequence(t.Context(), "x"); !errors.Is(err, errStoreClosed) {
 		t.Errorf("NextSequence after Close: %v, want %v", err, errStoreClosed)
+	}
+}
+
+// TestGroupCommitTransactionFails: when the transaction itself cannot
+// begin, every write of the group gets the error and none runs.
+func TestGroupCommitTransactionFails(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	c := &committer{db: db}
+	ran := 0
+	group := make([]*writeReq, 3)
+	for i := range group {
+		group[i] = &writeReq{ctx: t.Context(), err: make(chan error, 1), fn: func(context.Context, querier) error { ran++; return nil }}
+	}
+	c.commit(group)
+	for i, r := range group {
+		if err := <-r.err; err == nil || !strings.Contains(err.Error(), "begin transaction") {
+			t.Errorf("write %d: error %v, want the failed begin", i, err)
+		}
+	}
+	if ran != 0 {
+		t.Errorf("%d writes ran without a transaction", ran)
 	}
 }
