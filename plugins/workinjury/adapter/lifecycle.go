@@ -352,6 +352,33 @@ func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
 	return dm, nil
 }
 
+// detailNumbers returns the detail numbers of a visit's fee lines: the
+// keys of its maps, decoded without their values.
+func (l *lifecycle) detailNumbers(ykc700 string) (map[string]struct{}, error) {
+	base := detailsKey(ykc700)
+	es, err := l.h.Scan(l.ctx, base, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", base, err)
+	}
+	nos := map[string]struct{}{}
+	for _, e := range es {
+		if e.Key != base && !strings.HasPrefix(e.Key, base+"/") {
+			continue
+		}
+		var m map[string]struct{}
+		if err := json.Unmarshal(e.Value, &m); err != nil {
+			return nil, fmt.Errorf("state %s is not readable JSON: %w", e.Key, err)
+		}
+		if len(es) == 1 {
+			return m, nil
+		}
+		for no := range m {
+			nos[no] = struct{}{}
+		}
+	}
+	return nos, nil
+}
+
 // detailsKey is where a visit's fee lines are kept. Each accepted GYU102
 // keeps its own lines under detailsKey/<message id>, so that a call
 // writes its lines only rather than reading, extending and writing back
@@ -485,7 +512,7 @@ func (l *lifecycle) feeDetails() error {
 		l.linesOnly()
 		return err
 	}
-	dm, err := l.details(ykc700)
+	dm, err := l.detailNumbers(ykc700)
 	if err != nil {
 		return err
 	}
