@@ -68,9 +68,9 @@ func (s *Schema) validate(side string, fields []Field, v any, opts []ValidateOpt
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		vd.add(nil, RuleType, fmt.Sprintf("the %s of %s must be a JSON object, got %s; send {\"field\": value, …}", side, s.Code, describe(v)))
+		vd.add(RuleType, fmt.Sprintf("the %s of %s must be a JSON object, got %s; send {\"field\": value, …}", side, s.Code, describe(v)))
 	} else {
-		vd.object(fields, m, nil)
+		vd.object(fields, m)
 	}
 	slices.SortStableFunc(vd.errs, func(a, b located) int {
 		if c := comparePath(a.path, b.path); c != 0 {
@@ -109,26 +109,44 @@ type validator struct {
 	opts   ValidateOptions
 	batch  *Field
 	errs   []located
+	// path is where the validator is: one step is pushed on the way down
+	// and popped on the way back, so a path is copied (and allocates) only
+	// when an error is reported at it.
+	path []seg
 }
 
-func (vd *validator) add(path []seg, rule, msg string) {
-	vd.errs = append(vd.errs, located{path: slices.Clone(path), FieldError: FieldError{Path: formatPath(path), Rule: rule, Message: msg}})
+// push descends one step; pop returns to where push was called.
+func (vd *validator) push(s seg) { vd.path = append(vd.path, s) }
+func (vd *validator) pop()       { vd.path = vd.path[:len(vd.path)-1] }
+
+// add reports an error at the current path.
+func (vd *validator) add(rule, msg string) {
+	vd.errs = append(vd.errs, located{path: slices.Clone(vd.path), FieldError: FieldError{Path: formatPath(vd.path), Rule: rule, Message: msg}})
 }
 
-func (vd *validator) object(fields []Field, m map[string]any, path []seg) {
+func (vd *validator) object(fields []Field, m map[string]any) {
+	declared := 0 // keys of m that fields declare
 	for i := range fields {
 		f := &fields[i]
-		p := append(path[:len(path):len(path)], seg{key: f.Name})
 		val, present := m[f.Name]
+		if present {
+			declared++
+		}
 		if !present || val == nil || val == "" {
 			if f.Required {
-				vd.add(p, RuleRequired, fmt.Sprintf("%s is required and is missing, null or empty; send %s", title(f), expect(f)))
+				vd.push(seg{key: f.Name})
+				vd.add(RuleRequired, fmt.Sprintf("%s is required and is missing, null or empty; send %s", title(f), expect(f)))
+				vd.pop()
 			}
 			continue
 		}
-		vd.field(f, val, p)
+		vd.push(seg{key: f.Name})
+		vd.field(f, val)
+		vd.pop()
 	}
-	if vd.opts.AllowUnknown {
+	// Field names are unique (the loader refuses duplicates), so when
+	// every key counted is declared there is nothing unknown to look for.
+	if vd.opts.AllowUnknown || declared == len(m) {
 		return
 	}
 	var unknown []string
@@ -139,52 +157,54 @@ func (vd *validator) object(fields []Field, m map[string]any, path []seg) {
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		p := append(path[:len(path):len(path)], seg{key: k})
 		msg := fmt.Sprintf("%s %s does not declare this field; remove it", vd.schema.Code, vd.side)
 		if near := Nearest(k, fieldNames(fields)); near != "" {
 			msg += fmt.Sprintf(" or rename it to %q", near)
 		}
-		vd.add(p, RuleUnknown, msg)
+		vd.push(seg{key: k})
+		vd.add(RuleUnknown, msg)
+		vd.pop()
 	}
 }
 
-func (vd *validator) field(f *Field, val any, p []seg) {
+// field checks val at the current path against f.
+func (vd *validator) field(f *Field, val any) {
 	switch f.Type.Kind {
 	case KindObject:
 		m, ok := val.(map[string]any)
 		if !ok {
-			vd.add(p, RuleType, fmt.Sprintf("%s must be a JSON object, got %s", title(f), describe(val)))
+			vd.add(RuleType, fmt.Sprintf("%s must be a JSON object, got %s", title(f), describe(val)))
 			return
 		}
-		vd.object(f.Fields, m, p)
+		vd.object(f.Fields, m)
 	case KindArray:
 		items, ok := asArray(val)
 		if !ok {
-			vd.add(p, RuleType, fmt.Sprintf("%s must be a JSON array of objects, got %s; wrap a single item in [ ]", title(f), describe(val)))
+			vd.add(RuleType, fmt.Sprintf("%s must be a JSON array of objects, got %s; wrap a single item in [ ]", title(f), describe(val)))
 			return
 		}
 		n := len(items)
 		if f.MinItems > 0 && n < f.MinItems {
-			vd.add(p, RuleLength, fmt.Sprintf("%s has %d item(s), at least %d needed; add items", title(f), n, f.MinItems))
+			vd.add(RuleLength, fmt.Sprintf("%s has %d item(s), at least %d needed; add items", title(f), n, f.MinItems))
 		}
 		if f.MaxItems > 0 && n > f.MaxItems {
-			vd.add(p, RuleLength, fmt.Sprintf("%s has %d items, at most %d allowed; send fewer", title(f), n, f.MaxItems))
+			vd.add(RuleLength, fmt.Sprintf("%s has %d items, at most %d allowed; send fewer", title(f), n, f.MaxItems))
 		}
 		if f == vd.batch && n > vd.schema.BatchLimit {
-			vd.add(p, RuleBatch, fmt.Sprintf("%s has %d items, more than the batch limit of %d per %s call; split them into several calls of at most %d", title(f), n, vd.schema.BatchLimit, vd.schema.Code, vd.schema.BatchLimit))
+			vd.add(RuleBatch, fmt.Sprintf("%s has %d items, more than the batch limit of %d per %s call; split them into several calls of at most %d", title(f), n, vd.schema.BatchLimit, vd.schema.Code, vd.schema.BatchLimit))
 		}
 		for i, item := range items {
-			ip := append(p[:len(p):len(p)], seg{index: i, isIdx: true})
-			m, ok := item.(map[string]any)
-			if !ok {
-				vd.add(ip, RuleType, fmt.Sprintf("each item of %s must be a JSON object, got %s", title(f), describe(item)))
-				continue
+			vd.push(seg{index: i, isIdx: true})
+			if m, ok := item.(map[string]any); ok {
+				vd.object(f.Fields, m)
+			} else {
+				vd.add(RuleType, fmt.Sprintf("each item of %s must be a JSON object, got %s", title(f), describe(item)))
 			}
-			vd.object(f.Fields, m, ip)
+			vd.pop()
 		}
 	default:
 		for _, e := range checkScalar(f, val) {
-			vd.add(p, e.rule, e.msg)
+			vd.add(e.rule, e.msg)
 		}
 	}
 }
@@ -357,13 +377,17 @@ func parseDecimal(s string) (decimal, bool) {
 	if !AllDigits(ip) || (dot && !AllDigits(fp)) {
 		return decimal{}, false
 	}
-	exp := 0
-	if hasExp {
-		e, err := strconv.Atoi(expText)
-		if err != nil || e > maxNumberText || e < -maxNumberText {
-			return decimal{}, false
+	if !hasExp {
+		// No exponent: the digits stay where they are (no concatenation).
+		if d.int = strings.TrimLeft(ip, "0"); d.int == "" {
+			d.int = "0"
 		}
-		exp = e
+		d.frac = strings.TrimRight(fp, "0")
+		return d, true
+	}
+	exp, err := strconv.Atoi(expText)
+	if err != nil || exp > maxNumberText || exp < -maxNumberText {
+		return decimal{}, false
 	}
 	digits := ip + fp
 	point := len(ip) + exp // position of the decimal point within digits

@@ -257,9 +257,14 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	unlock := p.keys.lock(key)
 	defer unlock()
 
+	// A new message is recorded with its first attempt counted, as the
+	// plugin is about to be called: one store write less than an
+	// AddAttempt of its own. If it ends without a call (invalid, unrouted),
+	// its reply stores the attempts made; if the instance dies first, the
+	// redelivery reconciles before calling, which is safe.
 	existing, created, err := p.store.BeginMessage(ctx, store.Message{
 		ID: env.ID, Site: storable(env.Site), Type: storable(env.Type), Key: key,
-		OccurredAt: env.Occurred(), ReceivedAt: start, Request: in.Value,
+		OccurredAt: env.Occurred(), ReceivedAt: start, Request: in.Value, Attempts: 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
@@ -298,7 +303,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if existing != nil {
 		attempts = existing.Attempts
 	}
-	r, err := p.call(ctx, env, in, key, target, op, attempts, start)
+	r, err := p.call(ctx, env, in, key, target, op, attempts, created, start)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +325,10 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 // and past it goes on being retried, late, with an error logged at every
 // attempt (the oldest-pending metric alerts meanwhile), until the external
 // system answers.
-func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, start time.Time) (*message.Reply, error) {
+//
+// counted says that the first call's attempt is already recorded (by
+// BeginMessage of a new message).
+func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, counted bool, start time.Time) (*message.Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
 	if op.Upload && !env.Occurred().IsZero() {
 		deadline = env.Occurred().Add(p.opts.UploadDeadline)
@@ -367,10 +375,14 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 			}
 			continue
 		}
-		n, err := p.store.AddAttempt(ctx, env.ID)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
+		n := 1
+		if !counted {
+			var err error
+			if n, err = p.store.AddAttempt(ctx, env.ID); err != nil {
+				return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
+			}
 		}
+		counted = false
 		attempts = n
 		round++
 		alone := crashes > 0

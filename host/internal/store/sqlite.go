@@ -39,6 +39,9 @@ var sqliteDialect = &dialect{
 // transactions start with BEGIN IMMEDIATE. Reads use a separate pool of
 // read-only connections that WAL lets run beside the writer. busy_timeout
 // covers the rare contention left (checkpoints, another process).
+//
+// The writes of the message path (messages, journal, plugin state,
+// sequences) are committed in groups: see committer.
 type SQLite struct {
 	sqlStore
 }
@@ -92,6 +95,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.group = newCommitter(s.w)
 	return s, nil
 }
 

@@ -22,6 +22,63 @@ type sqlStore struct {
 	db string
 	// seal encrypts personal data at rest (nil: stored plain).
 	seal *sealer
+	// group commits the hot writes of many callers together (SQLite);
+	// nil runs each write on w at once (PostgreSQL).
+	group *committer
+	// stmts are groupStmts prepared on w, by query (SQLite: its driver
+	// parses an unprepared statement on every call; pgx caches them itself).
+	stmts map[string]*sql.Stmt
+}
+
+// prepare prepares groupStmts on w. It must run before the committer
+// starts: w has a single connection, which a group transaction holds.
+func (s *sqlStore) prepare(ctx context.Context) error {
+	s.stmts = make(map[string]*sql.Stmt, len(groupStmts))
+	for _, q := range groupStmts {
+		st, err := s.w.PrepareContext(ctx, s.d.rebind(q))
+		if err != nil {
+			return s.errorf("prepare %.40q…: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// stmtOn returns the prepared statement for query on q, or nil.
+func (s *sqlStore) stmtOn(ctx context.Context, q querier, query string) *sql.Stmt {
+	st := s.stmts[query]
+	if st == nil {
+		return nil
+	}
+	if tx, ok := q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
+// write runs fn, the statements of one write: in a group commit when the
+// engine has one, else at once on w. It returns after they are committed.
+func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.group == nil {
+		return fn(ctx, s.w)
+	}
+	return s.group.write(ctx, fn)
+}
+
+// execOn runs a write statement on q.
+func (s *sqlStore) execOn(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	if st := s.stmtOn(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.ExecContext(ctx, s.d.rebind(query), args...)
+}
+
+// rowOn runs a statement that returns at most one row on q.
+func (s *sqlStore) rowOn(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if st := s.stmtOn(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
 }
 
 // errorf returns the error "store: <engine>: <format>", wrapping what
@@ -105,6 +162,41 @@ func (s *sqlStore) scanMessage(row rowScanner) (Message, error) {
 	return m, nil
 }
 
+// The statements of the writes that go through write, prepared once per
+// engine (see sqlStore.prepare).
+const (
+	sqlGetMessage    = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+	sqlInsertMessage = `INSERT INTO messages
+		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
+		VALUES (?, ?, ?, ?, 'pending', '', NULL, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`
+	sqlAddAttempt = `UPDATE messages SET attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND status = 'pending' RETURNING attempts`
+	sqlMessageStatus = `SELECT status FROM messages WHERE id = ?`
+	sqlFinishMessage = `UPDATE messages
+		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
+		WHERE id = ?`
+	sqlInsertExchange = `INSERT INTO exchanges
+		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlStatePut = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+		VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+			version = plugin_state.version + 1, updated_at = excluded.updated_at
+		RETURNING version`
+	sqlStateCreate = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
+			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`
+	sqlStateCAS = `UPDATE plugin_state SET value = ?, version = version + 1, updated_at = ?
+			WHERE ns = ? AND key = ? AND version = ? RETURNING version`
+	sqlStateDelete  = `DELETE FROM plugin_state WHERE ns = ? AND key = ?`
+	sqlNextSequence = `INSERT INTO sequences (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`
+)
+
+// groupStmts are the statements prepared for write.
+var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
+	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence}
+
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
 	if m.ID == "" {
@@ -119,27 +211,38 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	res, err := s.exec(ctx, `INSERT INTO messages
-		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
-		VALUES (?, ?, ?, ?, 'pending', '', NULL, 0, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		m.ID, m.Site, m.Type, m.Key, s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
+	var (
+		created  bool
+		existing *Message
+	)
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlInsertMessage,
+			m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if created = n == 1; created {
+			existing = nil
+			return nil
+		}
+		// The conflicting row is committed or in this transaction
+		// (SQLite: written by the single writer; PostgreSQL: ON CONFLICT
+		// DO NOTHING waited for it to commit), so a read on q sees it.
+		e, err := s.scanMessage(s.rowOn(ctx, q, sqlGetMessage, m.ID))
+		if err != nil {
+			return fmt.Errorf("existing: %w", err)
+		}
+		existing = &e
+		return nil
+	})
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
-	} else if n == 1 {
-		return nil, true, nil
-	}
-	// The conflicting row is committed (SQLite: it was written by the single
-	// writer; PostgreSQL: ON CONFLICT DO NOTHING waited for it to commit), so
-	// a fresh read sees it.
-	existing, err := s.GetMessage(ctx, m.ID)
-	if err != nil {
-		return nil, false, s.errorf("begin message %q: existing: %w", m.ID, err)
-	}
-	return existing, false, nil
+	return existing, created, nil
 }
 
 // GetMessage implements [Store.GetMessage].
@@ -157,29 +260,32 @@ func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) 
 // AddAttempt implements [Store.AddAttempt]. It returns ErrNotFound for an
 // unknown id and ErrConflict if the message is already done.
 func (s *sqlStore) AddAttempt(ctx context.Context, id string) (int, error) {
-	var n int
-	err := s.writeRow(ctx, `UPDATE messages SET attempts = attempts + 1, updated_at = ?
-		WHERE id = ? AND status = 'pending' RETURNING attempts`, s.d.encodeTime(now()), id).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, s.notPending(ctx, id, "add attempt")
-	}
-	if err != nil {
+	var (
+		n      int
+		status string // of a message that is not pending ("" if there is none)
+	)
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		n, status = 0, ""
+		err := s.rowOn(ctx, q, sqlAddAttempt, s.d.encodeTime(now()), id).Scan(&n)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		err = s.rowOn(ctx, q, sqlMessageStatus, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
 		return 0, s.errorf("add attempt %q: %w", id, err)
+	case n > 0:
+		return n, nil
+	case status == "":
+		return 0, s.errorf("add attempt %q: %w", id, ErrNotFound)
+	default:
+		return 0, s.errorf("add attempt %q: message is %s: %w", id, status, ErrConflict)
 	}
-	return n, nil
-}
-
-// notPending explains why a pending message could not be updated.
-func (s *sqlStore) notPending(ctx context.Context, id, op string) error {
-	var status string
-	err := s.readRow(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s.errorf("%s %q: %w", op, id, ErrNotFound)
-	}
-	if err != nil {
-		return s.errorf("%s %q: %w", op, id, err)
-	}
-	return s.errorf("%s %q: message is %s: %w", op, id, status, ErrConflict)
 }
 
 // FinishMessage implements [Store.FinishMessage]. Finishing a done message
@@ -192,15 +298,19 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	res, err := s.exec(ctx, `UPDATE messages
-		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
-		WHERE id = ?`, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
+	var n int64
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlFinishMessage, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.errorf("finish message %q: %w", id, err)
-	} else if n == 0 {
+	if n == 0 {
 		return s.errorf("finish message %q: %w", id, ErrNotFound)
 	}
 	return nil
@@ -386,11 +496,11 @@ func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error
 		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
 	}
 	var id int64
-	err = s.writeRow(ctx, `INSERT INTO exchanges
-		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(request), nullBytes(response),
-		e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		return s.rowOn(ctx, q, sqlInsertExchange,
+			e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(request), nullBytes(response),
+			e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
+	})
 	if err != nil {
 		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
 	}
@@ -461,11 +571,9 @@ func (s *sqlStore) StatePut(ctx context.Context, ns, key string, value []byte) (
 		return 0, s.errorf("state %q put %q: %w", ns, key, err)
 	}
 	var v int64
-	err = s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
-		VALUES (?, ?, ?, 1, ?)
-		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
-			version = plugin_state.version + 1, updated_at = excluded.updated_at
-		RETURNING version`, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		return s.rowOn(ctx, q, sqlStatePut, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+	})
 	if err != nil {
 		return 0, s.errorf("state %q put %q: %w", ns, key, err)
 	}
@@ -482,22 +590,28 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 		return 0, s.errorf("state %q cas %q: %w", ns, key, err)
 	}
 	var v int64
-	if expect == 0 {
-		err = s.writeRow(ctx, `INSERT INTO plugin_state (ns, key, value, version, updated_at)
-			VALUES (?, ?, ?, 1, ?) ON CONFLICT (ns, key) DO NOTHING RETURNING version`,
-			ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
-	} else {
-		// On PostgreSQL (READ COMMITTED) a concurrent writer of the same row
-		// makes this wait, then re-check version against the committed row.
-		err = s.writeRow(ctx, `UPDATE plugin_state SET value = ?, version = version + 1, updated_at = ?
-			WHERE ns = ? AND key = ? AND version = ? RETURNING version`,
-			nullBytes(value), s.d.encodeTime(now()), ns, key, expect).Scan(&v)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, s.errorf("state %q cas %q: expected version %d: %w", ns, key, expect, ErrConflict)
-	}
+	conflict := false
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		var err error
+		if expect == 0 {
+			err = s.rowOn(ctx, q, sqlStateCreate,
+				ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
+		} else {
+			// On PostgreSQL (READ COMMITTED) a concurrent writer of the same row
+			// makes this wait, then re-check version against the committed row.
+			err = s.rowOn(ctx, q, sqlStateCAS,
+				nullBytes(value), s.d.encodeTime(now()), ns, key, expect).Scan(&v)
+		}
+		if conflict = errors.Is(err, sql.ErrNoRows); conflict {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return 0, s.errorf("state %q cas %q: %w", ns, key, err)
+	}
+	if conflict {
+		return 0, s.errorf("state %q cas %q: expected version %d: %w", ns, key, expect, ErrConflict)
 	}
 	return v, nil
 }
@@ -534,7 +648,11 @@ func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) 
 
 // StateDelete implements [Store.StateDelete].
 func (s *sqlStore) StateDelete(ctx context.Context, ns, key string) error {
-	if _, err := s.exec(ctx, `DELETE FROM plugin_state WHERE ns = ? AND key = ?`, ns, key); err != nil {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		_, err := s.execOn(ctx, q, sqlStateDelete, ns, key)
+		return err
+	})
+	if err != nil {
 		return s.errorf("state %q delete %q: %w", ns, key, err)
 	}
 	return nil
@@ -616,8 +734,9 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error 
 // NextSequence implements [Store.NextSequence].
 func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error) {
 	var v int64
-	err := s.writeRow(ctx, `INSERT INTO sequences (name, value) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(&v)
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		return s.rowOn(ctx, q, sqlNextSequence, name).Scan(&v)
+	})
 	if err != nil {
 		return 0, s.errorf("next sequence %q: %w", name, err)
 	}
@@ -649,7 +768,13 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 // Close implements [Store.Close]. It waits for the queries that have
 // started to finish.
 func (s *sqlStore) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
 	}

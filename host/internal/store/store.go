@@ -118,7 +118,10 @@ type Store interface {
 	// BeginMessage records m as pending if its id is new and returns
 	// (nil, true). If the id exists it returns the stored record and false,
 	// whatever its status; the caller decides (replay the reply if done,
-	// reconcile if pending). It increments nothing. A zero ReceivedAt means now.
+	// reconcile if pending). It increments nothing. A new message starts
+	// with m.Attempts attempts (not below 0): a caller about to make the
+	// first call records it here rather than with AddAttempt, one write
+	// less. A zero ReceivedAt means now.
 	BeginMessage(ctx context.Context, m Message) (existing *Message, created bool, err error)
 	// GetMessage returns a message by id or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (*Message, error)

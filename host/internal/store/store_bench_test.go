@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 // adds the journal entry of one external call (AppendExchange, 2 KiB each
 // way). Personal data is encrypted at rest as the daemon configures it
 // (WithKeys). PostgreSQL runs when the test harness can start it.
+// "parallel16" runs 16 messages side by side, as the consumer does with
+// many keys in flight (SQLite groups their writes into shared commits).
 //
 //	go test ./host/internal/store -run '^$' -bench MessageWrites -benchmem
 func BenchmarkMessageWrites(b *testing.B) {
@@ -45,6 +48,30 @@ func BenchmarkMessageWrites(b *testing.B) {
 	reply := []byte(`{"id":"r","requestId":"m","site":"s1","type":"ledger.record","status":"ok","payload":{"seq":1},"attempts":1,"completedAt":"2026-12-02T10:00:00+08:00"}`)
 	body := bytes.Repeat([]byte("x"), 2<<10)
 	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine+"/message-parallel16", func(b *testing.B) {
+			s := engines[engine](b)
+			run := time.Now().UnixNano()
+			var seq atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 CPUs
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					id := fmt.Sprintf("bench-p-%d-%d", run, seq.Add(1))
+					now := time.Now()
+					if _, created, err := s.BeginMessage(ctx, store.Message{ID: id, Site: "s1", Type: "ledger.record", Key: id,
+						OccurredAt: now, Request: request, ReceivedAt: now, Attempts: 1}); err != nil || !created {
+						b.Errorf("BeginMessage: created %v, %v", created, err)
+						return
+					}
+					if err := s.FinishMessage(ctx, id, "ok", reply, 1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
 		for _, exchange := range []bool{false, true} {
 			name := engine + "/message"
 			if exchange {

@@ -334,11 +334,109 @@ func (l *lifecycle) visit(ykc700 string) (visitState, bool, error) {
 }
 
 func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
-	dm := visitDetails{}
-	if _, err := getJSON(l.ctx, l.h, "visit/"+ykc700+"/details", &dm); err != nil {
+	keys, maps, err := detailChunks(l.ctx, l.h, ykc700)
+	if err != nil {
 		return nil, err
 	}
+	if len(keys) == 1 {
+		return maps[0], nil
+	}
+	dm := visitDetails{}
+	for _, m := range maps {
+		for no, d := range m {
+			if _, seen := dm[no]; !seen {
+				dm[no] = d
+			}
+		}
+	}
 	return dm, nil
+}
+
+// detailNumbers returns the detail numbers of a visit's fee lines: the
+// keys of its maps, decoded without their values.
+func (l *lifecycle) detailNumbers(ykc700 string) (map[string]struct{}, error) {
+	base := detailsKey(ykc700)
+	es, err := l.h.Scan(l.ctx, base, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", base, err)
+	}
+	nos := map[string]struct{}{}
+	for _, e := range es {
+		if e.Key != base && !strings.HasPrefix(e.Key, base+"/") {
+			continue
+		}
+		var m map[string]struct{}
+		if err := json.Unmarshal(e.Value, &m); err != nil {
+			return nil, fmt.Errorf("state %s is not readable JSON: %w", e.Key, err)
+		}
+		if len(es) == 1 {
+			return m, nil
+		}
+		for no := range m {
+			nos[no] = struct{}{}
+		}
+	}
+	return nos, nil
+}
+
+// detailsKey is where a visit's fee lines are kept. Each accepted GYU102
+// keeps its own lines under detailsKey/<message id>, so that a call
+// writes its lines only rather than reading, extending and writing back
+// every line of the stay. A single map at detailsKey itself is the layout
+// of state written before, and is read too.
+func detailsKey(ykc700 string) string { return "visit/" + ykc700 + "/details" }
+
+// detailChunks returns the keys and maps of a visit's fee lines, in key
+// order (the map of the older layout first).
+func detailChunks(ctx context.Context, h sdk.Host, ykc700 string) ([]string, []visitDetails, error) {
+	base := detailsKey(ykc700)
+	es, err := h.Scan(ctx, base, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read state %s: %w", base, err)
+	}
+	var keys []string
+	var maps []visitDetails
+	for _, e := range es {
+		if e.Key != base && !strings.HasPrefix(e.Key, base+"/") {
+			continue // another visit whose number starts with this one
+		}
+		var dm visitDetails
+		if err := json.Unmarshal(e.Value, &dm); err != nil {
+			return nil, nil, fmt.Errorf("state %s is not readable JSON: %w", e.Key, err)
+		}
+		keys, maps = append(keys, e.Key), append(maps, dm)
+	}
+	return keys, maps, nil
+}
+
+// revokeDetails marks the lines of a visit revoked: those in only, or all
+// when only is empty.
+func revokeDetails(ctx context.Context, h sdk.Host, ykc700 string, only map[string]bool) error {
+	keys, maps, err := detailChunks(ctx, h, ykc700)
+	if err != nil {
+		return err
+	}
+	for i, key := range keys {
+		hit := len(only) == 0
+		for no := range maps[i] {
+			hit = hit || only[no]
+		}
+		if !hit {
+			continue
+		}
+		if err := update(ctx, h, key, func(dm *visitDetails, _ bool) error {
+			for no, d := range *dm {
+				if len(only) == 0 || only[no] {
+					d.Revoked = true
+					(*dm)[no] = d
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openVisit checks that a visit can take details or a settlement.
@@ -414,7 +512,7 @@ func (l *lifecycle) feeDetails() error {
 		l.linesOnly()
 		return err
 	}
-	dm, err := l.details(ykc700)
+	dm, err := l.detailNumbers(ykc700)
 	if err != nil {
 		return err
 	}
@@ -1122,7 +1220,9 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 	case "GYU102":
 		ykc700 := str(doc, "ykc700")
 		fee, _ := doc["fee"].([]any)
-		if err := update(ctx, h, "visit/"+ykc700+"/details", func(dm *visitDetails, _ bool) error {
+		// The rule unique-detail-no kept lines of other calls out of this
+		// one; applied again (reconciled), it keeps what is recorded.
+		if err := update(ctx, h, detailsKey(ykc700)+"/"+msgID, func(dm *visitDetails, _ bool) error {
 			if *dm == nil {
 				*dm = visitDetails{}
 			}
@@ -1182,15 +1282,7 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			r, _ := x.(map[string]any)
 			only[str(r, "detail_no")] = true
 		}
-		return update(ctx, h, "visit/"+ykc700+"/details", func(dm *visitDetails, _ bool) error {
-			for no, d := range *dm {
-				if len(only) == 0 || only[no] {
-					d.Revoked = true
-					(*dm)[no] = d
-				}
-			}
-			return nil
-		})
+		return revokeDetails(ctx, h, ykc700, only)
 	case "GYR002":
 		return a.revokeVisit(ctx, h, str(doc, "ykc700"))
 	case "GYR003":
@@ -1209,13 +1301,7 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			return err
 		}
 		if s.Visit != "" {
-			if err := update(ctx, h, "visit/"+s.Visit+"/details", func(dm *visitDetails, _ bool) error {
-				for k, d := range *dm {
-					d.Revoked = true
-					(*dm)[k] = d
-				}
-				return nil
-			}); err != nil {
+			if err := revokeDetails(ctx, h, s.Visit, nil); err != nil {
 				return err
 			}
 			if err := a.revokeVisit(ctx, h, s.Visit); err != nil {

@@ -34,14 +34,14 @@ type chain struct {
 	filing, device map[string]any
 }
 
-func newChain(t *testing.T, opts ...envOption) *chain {
+func newChain(t testing.TB, opts ...envOption) *chain {
 	t.Helper()
 	return newChainWith(t, nil, opts...)
 }
 
 // newChainWith is newChain with a hook that runs on the env before the
 // first call.
-func newChainWith(t *testing.T, before func(*env), opts ...envOption) *chain {
+func newChainWith(t testing.TB, before func(*env), opts ...envOption) *chain {
 	t.Helper()
 	filing := wisim.SampleFiling("LC", 1, "350200")
 	device := wisim.SampleFiling("DV", 2, "350200")

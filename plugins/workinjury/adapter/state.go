@@ -25,7 +25,9 @@ import (
 //	dl/<code>                   dlState: the download workflow of GYD001/GYD006/GYD009
 //	dl/<code>/progress          dlProgress: records published of the current batch
 //	visit/<ykc700>              visitState: an admission uploaded with GYU101
-//	visit/<ykc700>/details      visitDetails: its fee details (GYU102, GYR001)
+//	visit/<ykc700>/details/<id> visitDetails: the fee details of GYU102 message id
+//	                            (GYU102, revoked by GYR001/GYR003); state written
+//	                            before keeps them all in visit/<ykc700>/details
 //	adm/<akb020>/<akc190>       claimState: the inpatient/outpatient number's use
 //	settle/<settle_no>          settleState: a settlement (GYU103, GYU303)
 //	deduct/<deduct_no>          deductState: an audit deduction (GYU004)

@@ -256,6 +256,16 @@ func testAddAttempt(t *testing.T, s store.Store) {
 	if got, _ := s.GetMessage(ctx, "m1"); got == nil || got.Attempts != 3 {
 		t.Errorf("AddAttempt on a done message changed it: %+v", got)
 	}
+
+	// A message begun with its first attempt counted goes on from there;
+	// a duplicate BeginMessage changes nothing.
+	begin(t, s, store.Message{ID: "m2", Site: "s1", Type: "t", ReceivedAt: t0, Attempts: 1})
+	if _, _, err := s.BeginMessage(ctx, store.Message{ID: "m2", Site: "s1", Type: "t", Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.AddAttempt(ctx, "m2"); err != nil || n != 2 {
+		t.Errorf("AddAttempt after BeginMessage with Attempts 1 = %d, %v; want 2, nil", n, err)
+	}
 }
 
 func testFinishMessage(t *testing.T, s store.Store) {

@@ -12,6 +12,8 @@
 //	ledger.fail    fail retryably payload.failTimes times (counted in host state), then record
 //	ledger.slow    wait payload.ms milliseconds (or until the context ends), then record
 //	ledger.state   exercise the host services: CAS counter, sequence, event, journal
+//	ledger.noop    answer ok at once, with no call logged and no effect: a
+//	               plugin that costs nothing, to measure the host alone
 //
 // Job "tick" publishes a ledger.tick event and counts runs in host state.
 package adapter
@@ -59,6 +61,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		{Type: "ledger.fail", Summary: "fail retryably n times, then record"},
 		{Type: "ledger.slow", Summary: "wait, then record"},
 		{Type: "ledger.state", Summary: "exercise host services"},
+		{Type: "ledger.noop", Summary: "answer ok at once, no effect (benchmarks of the host)"},
 	}
 	return &sdk.DescribeResponse{
 		Name:        "ledger",
@@ -104,6 +107,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	a.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("ledger: site %q is not configured", req.Site)
+	}
+	if req.Type == "ledger.noop" {
+		return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"noop":true}`)}, nil
 	}
 	if err := a.appendLine(site, "calls.log", req.MessageID, req.Key); err != nil {
 		return nil, err

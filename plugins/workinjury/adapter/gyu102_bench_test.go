@@ -1,0 +1,36 @@
+package adapter
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkGYU102Stay uploads fee details as a long stay does: calls of
+// 500 lines (the batch limit), 10 calls per stay, through the adapter
+// (rules, lifecycle state, envelope) and the simulator (full SM2/SM4 on
+// both sides) over HTTP, with the state in an in-memory host. It reports
+// lines per second.
+//
+//	go test ./plugins/workinjury/adapter -run '^$' -bench GYU102Stay -benchmem
+func BenchmarkGYU102Stay(b *testing.B) {
+	const lines, callsPerStay = 500, 10
+	c := newChain(b)
+	var visit, akc190 string
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%callsPerStay == 0 {
+			b.StopTimer()
+			akc190 = fmt.Sprintf("ZY%06d", i/callsPerStay)
+			visit = c.admit(akc190)
+			b.StartTimer()
+		}
+		ls := make([]map[string]any, lines)
+		for j := range ls {
+			ls[j] = line(fmt.Sprintf("D%04d%04d", i%callsPerStay, j), "10.00", "2", "5.00")
+		}
+		c.mustOK(c.send("GYU102", fees(visit, akc190, ls...)))
+		i++
+	}
+	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+}
