@@ -409,8 +409,8 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	doc, err := json.Marshal(reply)
 	if err == nil {
 		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			if fixed, ok := withMSA(ack, control, code); ok {
-				return encodeAs(fixed, msg.Charset), code
+			if fixed, msa1, ok := withMSA(ack, control, code); ok {
+				return encodeAs(fixed, msg.Charset), msa1
 			}
 			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
 		}
@@ -499,11 +499,12 @@ func utf8Text(m *hl7.Message) string {
 	return b.String()
 }
 
-// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-1
-// the code of the outcome and MSA-2 the sender's MSH-10, whatever the
-// mapping wrote there (the original acknowledgment mode requires it). ok is
-// false when the mapping wrote no MSA.
-func withMSA(ack []byte, control, code string) ([]byte, bool) {
+// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-2
+// is the sender's MSH-10 whatever the mapping wrote there (the original
+// acknowledgment mode requires it), and MSA-1 the outcome's code unless
+// the mapping chose one (a query answered "not found" may say AA). It
+// returns the ACK and its MSA-1; ok is false when the mapping wrote no MSA.
+func withMSA(ack []byte, control, code string) ([]byte, string, bool) {
 	segs := strings.Split(string(ack), "\r")
 	for i, seg := range segs {
 		if !strings.HasPrefix(seg, "MSA|") {
@@ -513,11 +514,14 @@ func withMSA(ack []byte, control, code string) ([]byte, bool) {
 		for len(f) < 3 {
 			f = append(f, "")
 		}
-		f[1], f[2] = code, hl7.Escape(control, hl7.DefaultDelimiters)
+		if f[1] == "" {
+			f[1] = code
+		}
+		f[2] = hl7.Escape(control, hl7.DefaultDelimiters)
 		segs[i] = strings.Join(f, "|")
-		return []byte(strings.Join(segs, "\r")), true
+		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
-	return nil, false
+	return nil, "", false
 }
 
 // encodeAs writes a UTF-8 ACK in the character set the sender used,
