@@ -72,7 +72,7 @@ func TestConsoleInChromium(t *testing.T) {
 	b.Go("/console/")
 	b.Wait(`form[action="/console/login"]`)
 	b.Shot("sign-in-page")
-	b.SignIn(map[string]string{"operator": operator, "token": adminToken})
+	b.SignIn(map[string]string{"user": operator, "password": adminToken})
 	b.WaitText("form.who", operator)
 	b.Shot("signed-in")
 
