@@ -176,18 +176,6 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 	if keys == nil {
 		return nil
 	}
-	if n := keys["description"]; n != nil {
-		m.Description = c.str(n, "description")
-	}
-	if n := keys["timezone"]; n != nil {
-		tz := c.str(n, "timezone")
-		loc, err := parseZone(tz)
-		if err != nil {
-			c.add(n, "timezone", err.Error(), `write an offset such as "+08:00", or "UTC"`)
-		} else {
-			m.loc = loc
-		}
-	}
 	if n := keys["messageTypes"]; n != nil {
 		if format != FormatHL7v2 {
 			c.add(n, "messageTypes", "messageTypes is only for hl7v2 mappings", "remove it")
@@ -212,18 +200,7 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 			m.Charset = name
 		}
 	}
-	if n := keys["tables"]; n != nil {
-		for i, item := range c.list(n, "tables") {
-			t := c.str(item, fmt.Sprintf("tables[%d]", i))
-			if !tableName.MatchString(t) {
-				c.add(item, fmt.Sprintf("tables[%d]", i), fmt.Sprintf("%q is not a table name", t), "use letters, digits, '.', '-' and '_'")
-				continue
-			}
-			m.declared = append(m.declared, t)
-			c.tables[t] = true
-		}
-	}
-	c.opts = append(funcOptions(m.loc), expr.Env(env{}))
+	c.header(keys)
 	if n := keys["let"]; n != nil {
 		c.compileLets(n)
 	}
