@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -165,6 +167,9 @@ type messageData struct {
 	Replayable   bool
 	Exchanges    []exchangeRow
 	ExchangesErr string
+	// CanReveal: the user's role may see personal data unmasked (admin);
+	// Revealed: this page shows it unmasked (and the reveal is audited).
+	CanReveal, Revealed bool
 }
 
 type exchangeRow struct {
@@ -173,7 +178,26 @@ type exchangeRow struct {
 }
 
 func (c *Console) message(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
+	c.showMessage(w, r, r.URL.Query().Get("id"), false)
+}
+
+// messageReveal shows a message with personal data unmasked (admin only,
+// by the route table). It is a POST, so it carries the CSRF token, and
+// every reveal is recorded in the audit log before anything is shown.
+func (c *Console) messageReveal(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("id")
+	if err := audit.Record(r.Context(), audit.Entry{Action: "personal.reveal", Target: id, Outcome: audit.OK,
+		Detail: "message request, reply and exchanges shown unmasked"}); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "无法记录审计 (audit unavailable)",
+			"Personal data are shown only once the reveal is in the audit log, and it could not be written: "+err.Error(),
+			"Check /readyz and the store, then try again.")
+		return
+	}
+	c.showMessage(w, r, id, true)
+}
+
+// showMessage renders one message: masked, or unmasked when reveal is set.
+func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string, reveal bool) {
 	m, err := c.b.Store().GetMessage(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		c.fail(w, r, http.StatusNotFound, "没有这条消息 (no such message)", fmt.Sprintf("No message with id %q has been received.", id), "Pick a message from the overview's list.")
@@ -183,20 +207,36 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The store could not be read: "+err.Error(), "Check /readyz and the store settings, then reload.")
 		return
 	}
-	d := messageData{Message: m, Request: maskedJSON(m.Request), Reply: maskedJSON(m.Reply),
-		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed}
+	show := maskedJSON
+	if reveal {
+		show = plainJSON
+	}
+	d := messageData{Message: m, Request: show(m.Request), Reply: show(m.Reply),
+		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal}
+	if s := sessionFrom(r); s != nil {
+		d.CanReveal = s.Role().Allows(access.Admin)
+	}
 	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
 	if err != nil {
 		d.ExchangesErr = "The journal could not be read: " + err.Error()
 	}
 	for _, x := range xs {
-		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: maskedJSON(x.Request), ResponseText: maskedJSON(x.Response)})
+		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: show(x.Request), ResponseText: show(x.Response)})
 	}
 	d.Timeline = timeline(m, xs)
-	if m.Status == store.StatusPending {
+	if m.Status == store.StatusPending && !reveal {
 		w.Header().Set("Refresh", "2") // follows the outcome without a script
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
+}
+
+// plainJSON pretty-prints a body as it is, unmasked (the admin's reveal).
+func plainJSON(b []byte) string {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return out.String()
 }
 
 // maskedJSON pretty-prints a body with personal data masked: values of

@@ -55,6 +55,7 @@ func (c *Console) routeTable() []route {
 		{"POST " + Prefix + "action", access.Operator, c.action},
 		{"GET " + Prefix + "download/{token}", access.Operator, c.download},
 
+		{"POST " + Prefix + "message/reveal", access.Admin, c.messageReveal},
 		{"GET " + Prefix + "admin/audit", access.Admin, c.auditPage},
 		{"GET " + Prefix + "admin/sites", access.Admin, c.sitesPage},
 		{"GET " + Prefix + "admin/plugins", access.Admin, c.pluginsPage},
@@ -75,6 +76,7 @@ var auditActions = map[string]string{
 	"POST " + Prefix + "logout":                              "logout",
 	"POST " + Prefix + "jobs/run":                            "job.run",
 	"POST " + Prefix + "messages/replay":                     "message.replay",
+	"POST " + Prefix + "message/reveal":                      "personal.reveal",
 	"POST " + Prefix + "messages/replay-all":                 "message.replay.bulk",
 	"POST " + Prefix + "document/{plugin}/{view}/adjust":     "document.adjust",
 	"POST " + Prefix + "document/{plugin}/{view}/confirm":    "document.confirm",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -300,4 +301,42 @@ func mustFind(t *testing.T, re, s string) string {
 		t.Fatalf("%s not found in:\n%s", re, s)
 	}
 	return m[1]
+}
+
+// TestMessageReveal: an admin may see a message's personal data unmasked,
+// by a post that is audited first; an operator is offered no reveal and
+// is refused one.
+func TestMessageReveal(t *testing.T) {
+	t.Parallel()
+	f, admin := traceFixture(t) // signed in with the admin token: an admin
+	if r := admin.get("/console/message?id=his-fail-1"); !strings.Contains(r.body, `id="reveal"`) {
+		t.Fatalf("an admin is offered no reveal:\n%s", r.body)
+	}
+	r := admin.action("/console/message/reveal", url.Values{"id": {"his-fail-1"}})
+	for _, w := range []string{"张三丰", "11010519491231002X", `id="revealed"`} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the revealed trace lacks %q", w)
+		}
+	}
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "personal.reveal"})
+	if err != nil || len(got) != 1 || got[0].Target != "his-fail-1" || got[0].Outcome != "ok" {
+		t.Fatalf("the reveal is not audited once for his-fail-1: %+v %v", got, err)
+	}
+	if strings.Contains(got[0].Detail, "张三丰") {
+		t.Fatalf("the audit entry holds personal data: %q", got[0].Detail)
+	}
+
+	pw := f.addUser("op02", access.Operator)
+	op := f.client()
+	op.signIn("op02", pw)
+	if r := op.get("/console/message?id=his-fail-1"); strings.Contains(r.body, `id="reveal"`) || strings.Contains(r.body, "张三丰") {
+		t.Fatalf("an operator is offered a reveal or sees the name:\n%s", r.body)
+	}
+	r = op.action("/console/message/reveal", url.Values{"id": {"his-fail-1"}})
+	if r.code != http.StatusForbidden || strings.Contains(r.body, "张三丰") {
+		t.Fatalf("an operator's reveal: %d\n%s", r.code, r.body)
+	}
+	if got, _ := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "personal.reveal"}); len(got) != 1 {
+		t.Fatalf("a refused reveal was recorded as a reveal: %+v", got)
+	}
 }
