@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ type Browser struct {
 
 	downloadDir string
 	downloads   chan string // GUIDs of finished downloads
+
+	mu      sync.Mutex
+	dialogs []string // messages of the prompts answered, in order
 }
 
 // Binary returns the Chromium to run, or why there is none.
@@ -95,6 +99,9 @@ func Start(t testing.TB, base string) *Browser {
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch e := ev.(type) {
 		case *page.EventJavascriptDialogOpening:
+			b.mu.Lock()
+			b.dialogs = append(b.dialogs, e.Message)
+			b.mu.Unlock()
 			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true)) }()
 		case *cdpbrowser.EventDownloadProgress:
 			if e.State == cdpbrowser.DownloadProgressStateCompleted {
@@ -308,6 +315,14 @@ func (b *Browser) SignIn(fields map[string]string) {
 	b.Fill(sel)
 	b.Click(`form[action="/console/login"] button[type=submit]`)
 	b.Wait(`form.who`)
+}
+
+// Dialogs returns the messages of the prompts (confirm, alert) the page
+// showed so far, each answered "OK".
+func (b *Browser) Dialogs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.dialogs...)
 }
 
 // Shot writes a full-page screenshot as <dir>/<NN>-<step>.png and returns its path.

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,9 @@ const (
 // adjust and confirm a draft receipt; register a patient at the e-card
 // desk and print the label (PDF text and the QR code checked); scan the
 // card on the scan page with typed scanner input; run the export and
-// download the workbook.
+// download the workbook; then, as the administrator, disable and enable a
+// plugin for a site, change its settings, see the plugins' status and the
+// audit log (adminPages).
 func TestConsoleInChromium(t *testing.T) {
 	start := time.Now()
 	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
@@ -217,10 +220,104 @@ func TestConsoleInChromium(t *testing.T) {
 	xlsx := b.Download(`a[href^="/console/download/"]`)
 	checkXLSX(t, xlsx)
 
+	adminPages(t, b, in)
+
 	if logs := mg.Logs(); strings.Contains(logs, adminToken) || strings.Contains(logs, "11010519491231002X") {
 		t.Error("medgate's log contains the admin token or an unmasked ID number")
 	}
 	t.Logf("the console walk-through took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// adminPages goes through the administrator's pages: on the sites page
+// disable ecard for s1 (after the confirmation prompt) and see its
+// messages refused with rule disabled, then enable it again; on its
+// settings form see invalid values refused with every problem listed,
+// then save a valid change; see each plugin's version, checksum and
+// health; and find the changes in the audit log. Each change rewrites the
+// configuration file the harness wrote and reloads medgate.
+func adminPages(t *testing.T, b *browser.Browser, in ingress) {
+	t.Helper()
+	start := time.Now()
+	const (
+		toggle = `form[action="/console/admin/sites/s1/ecard/enabled"]`
+		row    = `tr:has(` + toggle + `)`
+		form   = `form[action="/console/admin/sites/s1/ecard"]`
+	)
+	register := func() (int, harness.Reply) {
+		return in.call("ecard.register", map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002X", "phone": "13812345678"})
+	}
+
+	// The sites page: disable ecard for s1 with its button.
+	b.Go("/console/admin/sites")
+	b.WaitText(row, "已启用 enabled")
+	b.Shot("admin-sites")
+	before := len(b.Dialogs())
+	b.Click(toggle + ` button[type=submit]`)
+	b.WaitText(".notice.ok", "已保存并生效")
+	if d := b.Dialogs(); len(d) != before+1 || !strings.Contains(d[len(d)-1], "停用 ecard @ s1") {
+		t.Errorf("disabling asked %q, want one prompt 停用 ecard @ s1", d[before:])
+	}
+	b.Go("/console/admin/sites")
+	b.WaitText(row, "已停用 disabled")
+	b.WaitText(toggle+` button[type=submit]`, "启用 Enable")
+	b.Shot("admin-ecard-disabled")
+	if code, r := register(); code == http.StatusOK || !slices.Contains(errorRules(r), "disabled") {
+		t.Errorf("ecard.register while ecard is disabled for s1: HTTP %d, status %s, rules %v; want refused with rule disabled", code, r.Status, errorRules(r))
+	}
+
+	// Enable it again: its messages are served.
+	b.Click(toggle + ` button[type=submit]`)
+	b.WaitText(".notice.ok", "已保存并生效")
+	b.Go("/console/admin/sites")
+	b.WaitText(row, "已启用 enabled")
+	b.Shot("admin-ecard-enabled")
+	if code, r := register(); code != http.StatusOK {
+		t.Errorf("ecard.register after enabling ecard again: HTTP %d, status %s, errors %+v", code, r.Status, r.Errors)
+	}
+
+	// The settings form: invalid values are refused with every problem
+	// listed, and nothing changes; a valid change is saved.
+	b.Click(row + ` a[href="/console/admin/sites/s1/ecard"]`)
+	b.Wait(form + ` input[name="s.qrImageSize"]`)
+	b.Shot("admin-ecard-settings")
+	b.Fill(map[string]string{form + ` input[name="s.identitySecret"]`: "plain-text-secret", form + ` input[name="s.qrImageSize"]`: "abc"})
+	b.Click(form + ` button[type=submit]`)
+	b.WaitText(".notice.bad", "未保存")
+	for _, want := range []string{"identitySecret", "qrImageSize"} {
+		b.WaitText(".notice.bad li", want)
+	}
+	b.Shot("admin-ecard-settings-refused")
+	b.Go("/console/admin/sites/s1/ecard")
+	b.Fill(map[string]string{form + ` input[name="s.qrImageSize"]`: "384"})
+	b.Click(form + ` button[type=submit]`)
+	b.WaitText(".notice.ok", "qrImageSize")
+	if v := b.Attr(form+` input[name="s.qrImageSize"]`, "value"); v != "384" {
+		t.Errorf("after saving, the form shows qrImageSize %q, want 384", v)
+	}
+	b.Shot("admin-ecard-settings-saved")
+
+	// The plugins' status: version, checksum and health.
+	b.Go("/console/admin/plugins")
+	b.WaitText("main table", "ecard")
+	var cells []string
+	b.Eval(`Array.from(document.querySelectorAll("main table tbody tr")).map(r => Array.from(r.cells).map(c => c.innerText.trim())).find(c => c[0] === "ecard") || []`, &cells)
+	sum := harness.Binaries(t).SHA256["ecard"]
+	if len(cells) < 6 || cells[1] == "" || cells[1] == "—" || !strings.Contains(cells[2], "运行中 up") || !strings.Contains(cells[5], sum) {
+		t.Errorf("the plugin status row of ecard is %q, want a version, 运行中 up and sha256 %s", cells, sum)
+	}
+	b.Shot("admin-plugins")
+
+	// The audit log has every change, the refused one too.
+	b.Go("/console/admin/audit?action=site.plugin.update")
+	b.WaitText("table.audit", "ecard/s1")
+	audit := b.Text("table.audit tbody")
+	for _, want := range []string{"enabled false", "enabled true", "refused", "settings changed: qrImageSize"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, audit)
+		}
+	}
+	b.Shot("admin-audit")
+	t.Logf("the admin pages took %s", time.Since(start).Round(time.Millisecond))
 }
 
 // printLabel prints the label in a layout (the print button's
@@ -357,6 +454,32 @@ type ingress struct {
 	t    *testing.T
 	addr string
 	mg   *harness.Medgate
+}
+
+// call posts one message of the site s1 and returns the HTTP status and
+// the reply.
+func (in ingress) call(typ string, payload any) (int, harness.Reply) {
+	in.t.Helper()
+	body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("call-%d", time.Now().UnixNano()), "site": "s1", "type": typ, "payload": payload})
+	resp, err := http.Post("http://"+in.addr+"/v1/messages", "application/json", bytes.NewReader(body))
+	if err != nil {
+		in.t.Fatalf("send %s: %v", typ, err)
+	}
+	defer resp.Body.Close()
+	var r harness.Reply
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		in.t.Fatalf("send %s: HTTP %d, reply: %v", typ, resp.StatusCode, err)
+	}
+	return resp.StatusCode, r
+}
+
+// errorRules lists the rules of a reply's errors.
+func errorRules(r harness.Reply) []string {
+	var out []string
+	for _, e := range r.Errors {
+		out = append(out, e.Rule)
+	}
+	return out
 }
 
 // send posts one message and waits for its reply.
