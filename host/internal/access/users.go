@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,14 +26,18 @@ type Users struct {
 	st     UserStore
 	params Params
 	// dummy is a hash verified for unknown users, so a sign-in takes as
-	// long whether the user exists or not.
-	dummy string
+	// long whether the user exists or not. It is made at the first such
+	// sign-in, not at start: one argon2id hash takes Params.Memory (19 MiB)
+	// that an idle host would otherwise keep resident.
+	dummy func() string
 }
 
 // NewUsers returns the user manager over st, hashing with p.
 func NewUsers(st UserStore, p Params) *Users {
-	dummy, _ := Hash("medgate-no-such-user", p)
-	return &Users{st: st, params: p, dummy: dummy}
+	return &Users{st: st, params: p, dummy: sync.OnceValue(func() string {
+		h, _ := Hash("medgate-no-such-user", p)
+		return h
+	})}
 }
 
 // MaxNameLen bounds user names.
@@ -158,7 +163,7 @@ func (u *Users) Authenticate(ctx context.Context, name, password string) (User, 
 		return User{}, err
 	}
 	if su == nil {
-		_, _ = Verify(password, u.dummy)
+		_, _ = Verify(password, u.dummy())
 		return User{}, ErrBadCredentials
 	}
 	ok, err := Verify(password, su.PasswordHash)
