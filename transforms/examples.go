@@ -69,25 +69,37 @@ func Examples(fsys fs.FS) ([]Example, error) {
 		if err != nil {
 			return err
 		}
-		ex := Example{Mapping: dir, Case: name, Input: in, InputFile: p, WantFile: path.Join(dir, name+".out.json")}
-		if want, err := fs.ReadFile(fsys, path.Join(dir, name+".problems.json")); err == nil {
-			ex.Want, ex.WantFile = want, path.Join(dir, name+".problems.json")
-		} else if want, err := fs.ReadFile(fsys, ex.WantFile); err == nil {
-			ex.Want = want
-		}
-		out = append(out, ex)
+		out = append(out, newExample(fsys, dir, name, p, in, ".out.json"))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading examples: %w", err)
 	}
+	sortExamples(out)
+	return out, nil
+}
+
+// newExample is the case name of mapping dir read from file p: its
+// input, and what it should give — the problems file when there is one,
+// else the output file with extension outExt (which need not exist yet).
+func newExample(fsys fs.FS, dir, name, p string, in []byte, outExt string) Example {
+	ex := Example{Mapping: dir, Case: name, Input: in, InputFile: p, WantFile: path.Join(dir, name+outExt)}
+	if want, err := fs.ReadFile(fsys, path.Join(dir, name+".problems.json")); err == nil {
+		ex.Want, ex.WantFile = want, path.Join(dir, name+".problems.json")
+	} else if want, err := fs.ReadFile(fsys, ex.WantFile); err == nil {
+		ex.Want = want
+	}
+	return ex
+}
+
+// sortExamples orders examples by mapping, then case.
+func sortExamples(out []Example) {
 	slices.SortFunc(out, func(a, b Example) int {
 		if c := strings.Compare(a.Mapping, b.Mapping); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Case, b.Case)
 	})
-	return out, nil
 }
 
 // Result is the outcome of running one example.

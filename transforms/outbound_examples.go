@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -45,25 +44,14 @@ func OutboundExamples(fsys fs.FS) ([]Example, error) {
 			if strings.Split(dir, "/")[2] == FormatHL7v2 {
 				ext = ".out.hl7"
 			}
-			ex := Example{Mapping: dir, Case: name, Input: in, InputFile: p, WantFile: path.Join(dir, name+ext)}
-			if want, err := fs.ReadFile(fsys, path.Join(dir, name+".problems.json")); err == nil {
-				ex.Want, ex.WantFile = want, path.Join(dir, name+".problems.json")
-			} else if want, err := fs.ReadFile(fsys, ex.WantFile); err == nil {
-				ex.Want = want
-			}
-			out = append(out, ex)
+			out = append(out, newExample(fsys, dir, name, p, in, ext))
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("reading outbound examples: %w", err)
 		}
 	}
-	slices.SortFunc(out, func(a, b Example) int {
-		if c := strings.Compare(a.Mapping, b.Mapping); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Case, b.Case)
-	})
+	sortExamples(out)
 	return out, nil
 }
 

@@ -4,80 +4,35 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/medgate/medgate/test/harness"
 )
 
-// staff is a browser session against the console, sending the headers
-// Chrome sends with a form posted from the console's own page.
-type staff struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-	csrf string
-}
-
-var staffCSRF = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
-
-func newStaff(t *testing.T, addr string) *staff {
-	jar, _ := cookiejar.New(nil)
-	return &staff{t: t, base: "http://" + addr, c: &http.Client{Jar: jar, Timeout: time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (s *staff) do(method, path string, form url.Values) (int, string, http.Header) {
-	s.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, s.base+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		req.Header.Set("Origin", s.base)
-		req.Header.Set("Referer", s.base+path)
-	}
-	resp, err := s.c.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if m := staffCSRF.FindSubmatch(b); m != nil {
-		s.csrf = string(m[1])
-	}
-	return resp.StatusCode, string(b), resp.Header
-}
-
 // post sends a form with the session's CSRF token and follows a redirect.
-func (s *staff) post(path string, form url.Values) (int, string) {
-	s.t.Helper()
-	form.Set("csrf", s.csrf)
-	code, body, h := s.do("POST", path, form)
+func (b *browser) post(path string, form url.Values) (int, string) {
+	b.t.Helper()
+	form.Set("csrf", b.csrf)
+	code, body, h := b.do("POST", path, form)
 	if code == http.StatusSeeOther {
-		code, body, _ = s.do("GET", h.Get("Location"), nil)
+		code, body, _ = b.do("GET", h.Get("Location"), nil)
 	}
 	return code, body
 }
 
-func (s *staff) signIn(user, password string) {
-	s.t.Helper()
-	code, body, _ := s.do("POST", "/console/login", url.Values{"user": {user}, "password": {password}})
+func (b *browser) signIn(user, password string) {
+	b.t.Helper()
+	code, body, _ := b.do("POST", "/console/login", url.Values{"user": {user}, "password": {password}})
 	if code != http.StatusSeeOther {
-		s.t.Fatalf("sign in as %s: %d\n%s", user, code, body)
+		b.t.Fatalf("sign in as %s: %d\n%s", user, code, body)
 	}
-	if code, _, _ := s.do("GET", "/console/", nil); code != 200 || s.csrf == "" {
-		s.t.Fatalf("overview after sign-in: %d", code)
+	if code, _, _ := b.do("GET", "/console/", nil); code != 200 || b.csrf == "" {
+		b.t.Fatalf("overview after sign-in: %d", code)
 	}
 }
 
@@ -124,18 +79,18 @@ func TestConsoleAccess(t *testing.T) {
 		t.Fatalf("register before any change: %d %+v", code, r)
 	}
 
-	viewer := newStaff(t, mg.HTTPAddr)
+	viewer := newBrowser(t, mg.HTTPAddr)
 	viewer.signIn("zhao.view", "pw-zhao.view-0123456789")
 	if code, body := viewer.post("/console/jobs/run", url.Values{"job": {"x/s1/y"}}); code != http.StatusForbidden || !strings.Contains(body, "权限不足") {
 		t.Fatalf("viewer runs a job: %d", code)
 	}
-	op := newStaff(t, mg.HTTPAddr)
+	op := newBrowser(t, mg.HTTPAddr)
 	op.signIn("pharm01", "pw-pharm01-0123456789")
 	if code, _, _ := op.do("GET", "/console/admin/sites", nil); code != http.StatusForbidden {
 		t.Fatalf("operator opens the sites page: %d", code)
 	}
 
-	admin := newStaff(t, mg.HTTPAddr)
+	admin := newBrowser(t, mg.HTTPAddr)
 	admin.signIn("li.admin", "pw-li.admin-0123456789")
 	if _, body, _ := admin.do("GET", "/console/admin/sites", nil); !strings.Contains(body, "/console/admin/sites/s1/ecard") || !strings.Contains(body, "已启用 enabled") {
 		t.Fatalf("sites page:\n%s", body)

@@ -51,11 +51,11 @@ func (b *browser) do(method, path string, form url.Values) (int, string, http.He
 	}
 	req, _ := http.NewRequest(method, b.base+path, body)
 	if form != nil {
-		// As Chrome sends a form from the console's own page.
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		// What Chrome sends with a form posted from the console's own page.
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		req.Header.Set("Origin", b.base)
+		req.Header.Set("Referer", b.base+path)
 	}
 	resp, err := b.c.Do(req)
 	if err != nil {
