@@ -365,7 +365,13 @@ type Host interface {
 	// Publish writes an event to the events topic and returns once the
 	// broker has acknowledged it.
 	Publish(ctx context.Context, e Event) error
-	// Journal records an external call and returns its journal id.
+	// Journal records an external call and returns its journal id. The
+	// host stores an entry no later than the outcome of the message it
+	// names: an entry for the message being handled (x.MessageID is the
+	// request's MessageID, during Handle) may be held and stored in the
+	// same transaction as that message's outcome, and its id is then 0.
+	// Do not use the journal as a write-ahead record of what was sent:
+	// keep that in state (Put) before the request leaves.
 	Journal(ctx context.Context, x Exchange) (int64, error)
 }
 

@@ -129,8 +129,10 @@ type Store interface {
 	// It returns ErrNotFound for an unknown id and ErrConflict for a done message.
 	AddAttempt(ctx context.Context, id string) (int, error)
 	// FinishMessage stores the outcome (not empty) and reply and marks the message done;
-	// ErrNotFound for an unknown id.
-	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error
+	// ErrNotFound for an unknown id. The journal entries given are stored in
+	// the same transaction: they are durable exactly when the outcome is
+	// (on ErrNotFound neither is stored).
+	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int, journal ...Exchange) error
 	// ReopenMessage makes a message whose outcome is failed pending again
 	// and returns it (with its stored request), so it can be replayed: the
 	// next delivery calls the plugin with Recovering set. Any other message
