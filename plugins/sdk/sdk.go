@@ -360,7 +360,9 @@ type Host interface {
 	// Delete removes a key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// NextSequence returns the next value (from 1) of a named counter shared
-	// by every instance of the host.
+	// by every instance of the host: no value is skipped or given twice.
+	// Each call is a store write; for values that only need to be unique,
+	// [NextSequenceGaps] is cheaper.
 	NextSequence(ctx context.Context, name string) (int64, error)
 	// Publish writes an event to the events topic and returns once the
 	// broker has acknowledged it.
@@ -373,6 +375,37 @@ type Host interface {
 	// Do not use the journal as a write-ahead record of what was sent:
 	// keep that in state (Put) before the request leaves.
 	Journal(ctx context.Context, x Exchange) (int64, error)
+}
+
+// GapSequenceHost is a Host that answers [NextSequenceGaps] from blocks of
+// values. Call it through NextSequenceGaps.
+type GapSequenceHost interface {
+	NextSequenceGaps(ctx context.Context, name string) (int64, error)
+}
+
+// NextSequenceGaps returns a value of the named counter that no other call
+// of any instance of the host gets, like Host.NextSequence, without its
+// promise of consecutive values: the host may reserve a block of values
+// (one store write) and hand them out one by one from memory. So values:
+//
+//   - are unique across every instance of the host sharing the store;
+//   - increase within one host instance, but not across instances (two
+//     instances draw from different blocks at the same time);
+//   - have gaps: what is left of a block when the host stops is never
+//     handed out (at most the block size, 100 in medgate, per name, site
+//     and restart).
+//
+// Use it for message serials and ids that only have to be unique (it saves
+// a store write with its fsync per value). Keep Host.NextSequence for
+// numbers that must have no gaps or must grow across instances (card
+// numbers, receipt numbers). Names are shared with NextSequence: mixing
+// both on one name keeps values unique. A host that has no blocks (older
+// hosts, test hosts) answers with NextSequence.
+func NextSequenceGaps(ctx context.Context, h Host, name string) (int64, error) {
+	if gh, ok := h.(GapSequenceHost); ok {
+		return gh.NextSequenceGaps(ctx, name)
+	}
+	return h.NextSequence(ctx, name)
 }
 
 // ArtifactHost is the Host of protocol 2, which also keeps files. Call it

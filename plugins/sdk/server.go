@@ -254,6 +254,15 @@ func (h *hostClient) NextSequence(ctx context.Context, name string) (int64, erro
 	return r.Value, nil
 }
 
+// NextSequenceGaps implements the host side of [NextSequenceGaps].
+func (h *hostClient) NextSequenceGaps(ctx context.Context, name string) (int64, error) {
+	r, err := h.c.NextSequence(ctx, &pb.SequenceRequest{Site: h.site, Name: name, Gaps: true})
+	if err != nil {
+		return 0, fromStatus("next sequence", err)
+	}
+	return r.Value, nil
+}
+
 func (h *hostClient) Publish(ctx context.Context, e Event) error {
 	_, err := h.c.Publish(ctx, &pb.PublishRequest{
 		Site: h.site, Id: e.ID, Type: e.Type, Key: e.Key, Payload: e.Payload,

@@ -113,6 +113,15 @@ func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.
 
 var _ sdkhost.ArtifactServer = guard{}
 
+// NextSequenceGaps implements sdkhost.GapSequenceServer: from the host
+// services' blocks when they have them, else NextSequence.
+func (g guard) NextSequenceGaps(ctx context.Context, site, name string) (int64, error) {
+	if gs, ok := g.HostServer.(sdkhost.GapSequenceServer); ok {
+		return gs.NextSequenceGaps(ctx, site, name)
+	}
+	return g.HostServer.NextSequence(ctx, site, name)
+}
+
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if err := CheckEvent(g.plugin, e); err != nil {
 		return err

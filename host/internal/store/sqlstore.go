@@ -212,11 +212,13 @@ const (
 	sqlStateDelete  = `DELETE FROM plugin_state WHERE ns = ? AND key = ?`
 	sqlNextSequence = `INSERT INTO sequences (name, value) VALUES (?, 1)
 		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`
+	sqlReserveSequence = `INSERT INTO sequences (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + excluded.value RETURNING value`
 )
 
 // groupStmts are the statements prepared for write.
 var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
-	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence}
+	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence, sqlReserveSequence}
 
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
@@ -809,6 +811,21 @@ func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error)
 	})
 	if err != nil {
 		return 0, s.errorf("next sequence %q: %w", name, err)
+	}
+	return v, nil
+}
+
+// ReserveSequence implements [Store.ReserveSequence].
+func (s *sqlStore) ReserveSequence(ctx context.Context, name string, n int64) (int64, error) {
+	if n < 1 {
+		return 0, s.errorf("reserve %d values of sequence %q: reserve at least 1", n, name)
+	}
+	var v int64
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		return s.rowOn(ctx, q, sqlReserveSequence, name, n).Scan(&v)
+	})
+	if err != nil {
+		return 0, s.errorf("reserve %d values of sequence %q: %w", n, name, err)
 	}
 	return v, nil
 }

@@ -190,6 +190,10 @@ type Store interface {
 	// NextSequence atomically increments and returns the named counter
 	// (the first value is 1). Safe across several instances.
 	NextSequence(ctx context.Context, name string) (int64, error)
+	// ReserveSequence adds n (at least 1) to the named counter at once and
+	// returns its new value, last: the values last-n+1 … last are the
+	// caller's alone, whichever instance draws next.
+	ReserveSequence(ctx context.Context, name string, n int64) (last int64, err error)
 
 	// Console users and the append-only audit log (access.go).
 	accessStore

@@ -53,6 +53,13 @@ type HostServer interface {
 	Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error)
 }
 
+// GapSequenceServer is implemented by a HostServer that answers
+// sdk.NextSequenceGaps from blocks it reserves. Without it such a call is
+// answered by NextSequence.
+type GapSequenceServer interface {
+	NextSequenceGaps(ctx context.Context, site, name string) (int64, error)
+}
+
 // ArtifactServer is implemented by a HostServer that keeps artifacts
 // (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
 type ArtifactServer interface {
@@ -265,7 +272,11 @@ func (s *hostServer) StateDelete(ctx context.Context, r *pb.StateKey) (*pb.Empty
 }
 
 func (s *hostServer) NextSequence(ctx context.Context, r *pb.SequenceRequest) (*pb.SequenceResponse, error) {
-	v, err := s.impl.NextSequence(ctx, r.Site, r.Name)
+	next := s.impl.NextSequence
+	if gs, ok := s.impl.(GapSequenceServer); ok && r.Gaps {
+		next = gs.NextSequenceGaps
+	}
+	v, err := next(ctx, r.Site, r.Name)
 	if err != nil {
 		return nil, toStatus(err)
 	}

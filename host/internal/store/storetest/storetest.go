@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"NextSequence", testNextSequence},
 		{"NextSequenceConcurrent", testNextSequenceConcurrent},
+		{"ReserveSequence", testReserveSequence},
 		{"Ping", testPing},
 		{"Users", testUsers},
 		{"Audit", testAudit},
@@ -1025,6 +1026,56 @@ func testNextSequence(t *testing.T, s store.Store) {
 		if err != nil || got != st.want {
 			t.Errorf("NextSequence(%q) = %d, %v; want %d, nil", st.name, got, err, st.want)
 		}
+	}
+}
+
+// testReserveSequence: a reservation moves the counter by n, so the
+// values it covers are given to nobody else, whether drawn one by one or
+// reserved concurrently.
+func testReserveSequence(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, st := range []struct {
+		op   string
+		n    int64
+		want int64
+	}{{"reserve", 10, 10}, {"next", 0, 11}, {"reserve", 1, 12}, {"reserve", 100, 112}, {"next", 0, 113}} {
+		var got int64
+		var err error
+		if st.op == "next" {
+			got, err = s.NextSequence(ctx, "blocks")
+		} else {
+			got, err = s.ReserveSequence(ctx, "blocks", st.n)
+		}
+		if err != nil || got != st.want {
+			t.Errorf("%s %d on blocks = %d, %v; want %d, nil", st.op, st.n, got, err, st.want)
+		}
+	}
+	if _, err := s.ReserveSequence(ctx, "blocks", 0); err == nil {
+		t.Error("ReserveSequence(0) succeeded; want an error")
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	seen := map[int64]bool{}
+	for i := range concurrency {
+		wg.Go(func() {
+			last, err := s.ReserveSequence(t.Context(), "shared", 5)
+			if err != nil {
+				t.Errorf("worker %d: ReserveSequence: %v", i, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for v := last - 4; v <= last; v++ {
+				if seen[v] {
+					t.Errorf("value %d reserved twice", v)
+				}
+				seen[v] = true
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 5*concurrency {
+		t.Errorf("%d distinct values reserved; want %d", len(seen), 5*concurrency)
 	}
 }
 

@@ -1632,9 +1632,14 @@ func (x *StateScanResponse) GetEntries() []*StateEntry {
 }
 
 type SequenceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Site          string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Site  string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// gaps: the plugin accepts values with gaps, increasing only within one
+	// host instance (sdk.NextSequenceGaps). The host may answer from a block
+	// of values it reserved for itself. A host that does not know the field
+	// ignores it and answers as without it, which is also correct.
+	Gaps          bool `protobuf:"varint,3,opt,name=gaps,proto3" json:"gaps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1681,6 +1686,13 @@ func (x *SequenceRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *SequenceRequest) GetGaps() bool {
+	if x != nil {
+		return x.Gaps
+	}
+	return false
 }
 
 type SequenceResponse struct {
@@ -2252,10 +2264,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"L\n" +
 	"\x11StateScanResponse\x127\n" +
-	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\"9\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\"M\n" +
 	"\x0fSequenceRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"(\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04gaps\x18\x03 \x01(\bR\x04gaps\"(\n" +
 	"\x10SequenceResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\"\xa9\x02\n" +
 	"\x0ePublishRequest\x12\x12\n" +
