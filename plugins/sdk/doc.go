@@ -47,8 +47,8 @@
 // delete), named sequences, event publishing (event types start with
 // "<plugin>."; headers named "medgate-…" are the host's) and the exchange
 // journal. A sequence value costs a store write; [NextSequenceGaps] draws
-// values that are unique but may have gaps (after a restart of the host)
-// from a block the host reserved, for serials that need no more. A journal
+// values that are unique but may have gaps (after a restart) from a block
+// the host reserved for the plugin, for serials that need no more. A journal
 // entry made while handling a message is stored with the message's
 // outcome, in its transaction. Files the operator should get (an export, a label) are handed
 // over with [PutArtifact]; the console and the command line serve them by

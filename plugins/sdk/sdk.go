@@ -385,18 +385,19 @@ type GapSequenceHost interface {
 
 // NextSequenceGaps returns a value of the named counter that no other call
 // of any instance of the host gets, like Host.NextSequence, without its
-// promise of consecutive values: the host may reserve a block of values
-// (one store write) and hand them out one by one from memory. So values:
+// promise of consecutive values: the host reserves a block of values for
+// this plugin process (one store write) and the SDK hands them out one by
+// one from memory, with no call to the host. So values:
 //
 //   - are unique across every instance of the host sharing the store;
-//   - increase within one host instance, but not across instances (two
+//   - increase within one plugin process, but not across instances (two
 //     instances draw from different blocks at the same time);
-//   - have gaps: what is left of a block when the host stops is never
-//     handed out (at most the block size, 100 in medgate, per name, site
-//     and restart).
+//   - have gaps: what is left of a block when the plugin process stops
+//     (relaunch, host restart) is never handed out: at most the block
+//     size, 100 in medgate, per name, site and restart.
 //
 // Use it for message serials and ids that only have to be unique (it saves
-// a store write with its fsync per value). Keep Host.NextSequence for
+// a call to the host and a store write with its fsync per value). Keep Host.NextSequence for
 // numbers that must have no gaps or must grow across instances (card
 // numbers, receipt numbers). Names are shared with NextSequence: mixing
 // both on one name keeps values unique. A host that has no blocks (older

@@ -9,7 +9,7 @@ import (
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
-// drawer draws two values with sdk.NextSequenceGaps and one with
+// drawer draws three values with sdk.NextSequenceGaps and one with
 // NextSequence on every call.
 type drawer struct {
 	probe
@@ -17,7 +17,7 @@ type drawer struct {
 }
 
 func (d *drawer) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
-	for range 2 {
+	for range 3 {
 		v, err := sdk.NextSequenceGaps(ctx, req.Host, "serial")
 		if err != nil {
 			return nil, err
@@ -39,16 +39,19 @@ type blockHost struct {
 	names []string
 }
 
-func (h *blockHost) NextSequenceGaps(_ context.Context, site, name string) (int64, error) {
+// NextSequenceGaps gives blocks of 2 values from 1001.
+func (h *blockHost) NextSequenceGaps(_ context.Context, site, name string) (first, last int64, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.names = append(h.names, site+"/"+name)
-	return 1000 + int64(len(h.names)), nil
+	first = 1001 + 2*int64(len(h.names)-1)
+	return first, first + 1, nil
 }
 
-// TestNextSequenceGaps: over the real protocol, NextSequenceGaps reaches a
-// host that has blocks as such, and NextSequence does not; a host without
-// blocks answers both with NextSequence.
+// TestNextSequenceGaps: over the real protocol, NextSequenceGaps asks a
+// host that gives blocks for one, hands out its values and asks again when
+// it is used up, while NextSequence asks every time; a host without blocks
+// answers both with NextSequence.
 func TestNextSequenceGaps(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -56,8 +59,8 @@ func TestNextSequenceGaps(t *testing.T) {
 		blocks bool
 		want   []int64
 	}{
-		{"host with blocks", true, []int64{1001, 1002, 1}},
-		{"host without", false, []int64{1, 2, 1}},
+		{"host with blocks", true, []int64{1001, 1002, 1003, 1}},
+		{"host without", false, []int64{1, 2, 3, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -81,7 +84,7 @@ func TestNextSequenceGaps(t *testing.T) {
 				}
 			}
 			if tc.blocks && (len(bh.names) != 2 || bh.names[0] != "s1/serial") {
-				t.Errorf("NextSequenceGaps calls on the host = %v; want two for s1/serial", bh.names)
+				t.Errorf("blocks asked of the host = %v; want two for s1/serial (3 values from blocks of 2)", bh.names)
 			}
 		})
 	}

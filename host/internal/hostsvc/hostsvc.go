@@ -31,49 +31,12 @@ type Services struct {
 
 	jmu      sync.Mutex
 	deferred map[deferKey]*[]store.Exchange // journal entries held for a message's outcome
-
-	bmu    sync.Mutex
-	blocks map[string]*seqBlock // by counter name: values reserved by NextSequenceGaps
 }
 
-// SequenceBlock is how many values NextSequenceGaps reserves at a time:
-// one store write per this many values, and at most this many values
-// skipped per counter when the host stops.
+// SequenceBlock is how many values NextSequenceGaps reserves for a plugin
+// at a time: one store write per this many values, and at most this many
+// values skipped per counter when the plugin process stops.
 const SequenceBlock = 100
-
-// seqBlock is a range of a counter reserved for this instance: next …
-// last are still to be handed out.
-type seqBlock struct {
-	mu         sync.Mutex
-	next, last int64
-}
-
-// nextFromBlock returns the next value of the block of counter name,
-// reserving a new block from the store when it is used up.
-func (s *Services) nextFromBlock(ctx context.Context, name string) (int64, error) {
-	s.bmu.Lock()
-	if s.blocks == nil {
-		s.blocks = map[string]*seqBlock{}
-	}
-	b := s.blocks[name]
-	if b == nil {
-		b = &seqBlock{}
-		s.blocks[name] = b
-	}
-	s.bmu.Unlock()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.next == 0 || b.next > b.last {
-		last, err := s.store.ReserveSequence(ctx, name, SequenceBlock)
-		if err != nil {
-			return 0, err
-		}
-		b.next, b.last = last-SequenceBlock+1, last
-	}
-	v := b.next
-	b.next++
-	return v, nil
-}
 
 // deferKey names a message being handled by one plugin.
 type deferKey struct{ plugin, message string }
@@ -226,11 +189,16 @@ func (h *hostServices) NextSequence(ctx context.Context, site, name string) (int
 	return h.s.store.NextSequence(ctx, h.ns(site)+"/"+name)
 }
 
-// NextSequenceGaps implements sdkhost.GapSequenceServer: values come from a
-// block of SequenceBlock values reserved in the store for this instance, so
-// most draws write nothing. See sdk.NextSequenceGaps for what callers get.
-func (h *hostServices) NextSequenceGaps(ctx context.Context, site, name string) (int64, error) {
-	return h.s.nextFromBlock(ctx, h.ns(site)+"/"+name)
+// NextSequenceGaps implements sdkhost.GapSequenceServer: it reserves a
+// block of SequenceBlock values of the counter in the store (one write),
+// which the plugin hands out itself. See sdk.NextSequenceGaps for what
+// callers get.
+func (h *hostServices) NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error) {
+	last, err = h.s.store.ReserveSequence(ctx, h.ns(site)+"/"+name, SequenceBlock)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	return last - SequenceBlock + 1, last, nil
 }
 
 func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) error {

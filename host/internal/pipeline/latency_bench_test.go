@@ -20,21 +20,26 @@ import (
 
 // query is a plugin shaped like a work-injury query (GYD051) as the host
 // sees it: it draws a message serial and journals one exchange through the
-// host services, then answers. gaps chooses how it draws the serial.
+// host services, then answers. gaps draws the serial from blocks, as
+// sdk.NextSequenceGaps does in a plugin.
 type query struct {
-	host sdkhost.HostServer
-	gaps bool
+	host       sdkhost.HostServer
+	gaps       bool
+	next, last int64 // the block being handed out
 }
 
-func (q query) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+func (q *query) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	var n int64
 	var err error
 	if gs, ok := q.host.(sdkhost.GapSequenceServer); ok && q.gaps {
-		n, err = gs.NextSequenceGaps(ctx, req.Site, "serial")
-	} else {
-		n, err = q.host.NextSequence(ctx, req.Site, "serial")
-	}
-	if err != nil {
+		if q.next == 0 || q.next > q.last {
+			if q.next, q.last, err = gs.NextSequenceGaps(ctx, req.Site, "serial"); err != nil {
+				return nil, err
+			}
+		}
+		n = q.next
+		q.next++
+	} else if n, err = q.host.NextSequence(ctx, req.Site, "serial"); err != nil {
 		return nil, err
 	}
 	serial := fmt.Sprintf("H0001%06d", n)
@@ -81,7 +86,7 @@ func BenchmarkQueryLatency(b *testing.B) {
 				b.Fatal(err)
 			}
 			p.SetRoutes(&pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{"s1": {"workinjury": {Plugin: "workinjury",
-				Handler: query{host: svc.For("workinjury"), gaps: held}, Operations: map[string]sdk.Operation{"workinjury.GYD051": {Type: "workinjury.GYD051"}}}}}})
+				Handler: &query{host: svc.For("workinjury"), gaps: held}, Operations: map[string]sdk.Operation{"workinjury.GYD051": {Type: "workinjury.GYD051"}}}}}})
 			run := time.Now().UnixNano()
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()

@@ -113,13 +113,14 @@ func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.
 
 var _ sdkhost.ArtifactServer = guard{}
 
-// NextSequenceGaps implements sdkhost.GapSequenceServer: from the host
-// services' blocks when they have them, else NextSequence.
-func (g guard) NextSequenceGaps(ctx context.Context, site, name string) (int64, error) {
+// NextSequenceGaps implements sdkhost.GapSequenceServer: a block from the
+// host services when they give blocks, else one value of NextSequence.
+func (g guard) NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error) {
 	if gs, ok := g.HostServer.(sdkhost.GapSequenceServer); ok {
 		return gs.NextSequenceGaps(ctx, site, name)
 	}
-	return g.HostServer.NextSequence(ctx, site, name)
+	v, err := g.HostServer.NextSequence(ctx, site, name)
+	return v, v, err
 }
 
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {

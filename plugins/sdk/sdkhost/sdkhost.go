@@ -54,10 +54,11 @@ type HostServer interface {
 }
 
 // GapSequenceServer is implemented by a HostServer that answers
-// sdk.NextSequenceGaps from blocks it reserves. Without it such a call is
-// answered by NextSequence.
+// sdk.NextSequenceGaps with blocks of values: it reserves first … last for
+// the plugin, which hands them out itself. Without it such a call is
+// answered by NextSequence, one value at a time.
 type GapSequenceServer interface {
-	NextSequenceGaps(ctx context.Context, site, name string) (int64, error)
+	NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error)
 }
 
 // ArtifactServer is implemented by a HostServer that keeps artifacts
@@ -272,11 +273,14 @@ func (s *hostServer) StateDelete(ctx context.Context, r *pb.StateKey) (*pb.Empty
 }
 
 func (s *hostServer) NextSequence(ctx context.Context, r *pb.SequenceRequest) (*pb.SequenceResponse, error) {
-	next := s.impl.NextSequence
 	if gs, ok := s.impl.(GapSequenceServer); ok && r.Gaps {
-		next = gs.NextSequenceGaps
+		first, last, err := gs.NextSequenceGaps(ctx, r.Site, r.Name)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &pb.SequenceResponse{Value: first, Last: last}, nil
 	}
-	v, err := next(ctx, r.Site, r.Name)
+	v, err := s.impl.NextSequence(ctx, r.Site, r.Name)
 	if err != nil {
 		return nil, toStatus(err)
 	}

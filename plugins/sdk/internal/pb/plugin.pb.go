@@ -1636,9 +1636,9 @@ type SequenceRequest struct {
 	Site  string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// gaps: the plugin accepts values with gaps, increasing only within one
-	// host instance (sdk.NextSequenceGaps). The host may answer from a block
-	// of values it reserved for itself. A host that does not know the field
-	// ignores it and answers as without it, which is also correct.
+	// plugin process (sdk.NextSequenceGaps). The host may answer with a
+	// block of values (SequenceResponse.last). A host that does not know the
+	// field ignores it and answers one value, which is also correct.
 	Gaps          bool `protobuf:"varint,3,opt,name=gaps,proto3" json:"gaps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1696,8 +1696,12 @@ func (x *SequenceRequest) GetGaps() bool {
 }
 
 type SequenceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Value int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	// last, answering a request with gaps: the values value … last are all
+	// the plugin's (a block the host reserved for it); the SDK hands them out
+	// one by one without asking again. 0: value alone.
+	Last          int64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1735,6 +1739,13 @@ func (*SequenceResponse) Descriptor() ([]byte, []int) {
 func (x *SequenceResponse) GetValue() int64 {
 	if x != nil {
 		return x.Value
+	}
+	return 0
+}
+
+func (x *SequenceResponse) GetLast() int64 {
+	if x != nil {
+		return x.Last
 	}
 	return 0
 }
@@ -2268,9 +2279,10 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0fSequenceRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
-	"\x04gaps\x18\x03 \x01(\bR\x04gaps\"(\n" +
+	"\x04gaps\x18\x03 \x01(\bR\x04gaps\"<\n" +
 	"\x10SequenceResponse\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\x03R\x05value\"\xa9\x02\n" +
+	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x03R\x04last\"\xa9\x02\n" +
 	"\x0ePublishRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
