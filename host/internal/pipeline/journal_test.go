@@ -108,23 +108,29 @@ func TestJournalStoredWithOutcome(t *testing.T) {
 }
 
 // TestJournalOfRetriedCallStoredBeforeNextTry: the entries of a call that
-// gave no outcome are stored before the message is tried again.
+// gave no outcome (a retryable failure, or a call that failed as when the
+// plugin process dies) are stored before the message is tried again.
 func TestJournalOfRetriedCallStoredBeforeNextTry(t *testing.T) {
 	t.Parallel()
-	j := &journaling{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient, ok}}
-	p, _, st, _ := journalProc(t, j)
-	j.during = func(call int, req *sdk.HandleRequest) {
-		if call == 1 {
-			if es := journalOf(t, st, req.MessageID); len(es) != 1 || es[0].Serial != "S0" {
-				t.Errorf("journal at the second call = %+v; want the first call's entry stored", es)
+	for name, first := range map[string]func(*sdk.HandleRequest) (*sdk.HandleResponse, error){"retryable": transient, "call failed": broken} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			j := &journaling{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){first, ok}}
+			p, _, st, _ := journalProc(t, j)
+			j.during = func(call int, req *sdk.HandleRequest) {
+				if call == 1 {
+					if es := journalOf(t, st, req.MessageID); len(es) != 1 || es[0].Serial != "S0" {
+						t.Errorf("journal at the second call = %+v; want the first call's entry stored", es)
+					}
+				}
 			}
-		}
-	}
-	if r, err := p.Process(t.Context(), Input{Value: msg("j2", "x.do"), Key: "k2"}); err != nil || r.Status != message.StatusOK {
-		t.Fatalf("Process = %+v, %v; want ok", r, err)
-	}
-	if es := journalOf(t, st, "j2"); len(es) != 2 {
-		t.Errorf("journal of j2 = %d entries; want 2 (one per call)", len(es))
+			if r, err := p.Process(t.Context(), Input{Value: msg("j2", "x.do"), Key: "k2"}); err != nil || r.Status != message.StatusOK {
+				t.Fatalf("Process = %+v, %v; want ok", r, err)
+			}
+			if es := journalOf(t, st, "j2"); len(es) != 2 {
+				t.Errorf("journal of j2 = %d entries; want 2 (one per call)", len(es))
+			}
+		})
 	}
 }
 
