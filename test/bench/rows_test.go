@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/medgate/medgate/test/harness"
+	"github.com/medgate/medgate/test/qrscan"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
@@ -47,8 +49,8 @@ func patient(i int) map[string]any {
 }
 
 // scanCodes registers scanPatients patients through the HTTP ingress and
-// returns the text of an e-card QR code of each (what a scanner reads)
-// with the card it must give back.
+// returns the text of an e-card QR code of each, decoded from the printed
+// PNG as a scanner reads it, with the card it must give back.
 func (e *env) scanCodes(b *testing.B) (texts, cards []string) {
 	b.Helper()
 	for i := range scanPatients {
@@ -60,11 +62,23 @@ func (e *env) scanCodes(b *testing.B) (texts, cards []string) {
 		}
 		q := e.post(b, e.request(ecSite, "ecard.qrcode", map[string]any{"cardNo": reg.CardNo, "validity": "72h"}))
 		mustOK(b, q)
-		var qr struct{ Text string }
+		var qr struct {
+			Text string
+			PNG  string `json:"png"`
+		}
 		if err := json.Unmarshal(q.Payload, &qr); err != nil || qr.Text == "" {
 			b.Fatalf("ecard.qrcode: no text in %s", q.Payload)
 		}
-		texts, cards = append(texts, qr.Text), append(cards, reg.CardNo)
+		// What a scanner reads: the printed image, decoded.
+		raw, err := base64.StdEncoding.DecodeString(qr.PNG)
+		if err != nil {
+			b.Fatalf("ecard.qrcode: png: %v", err)
+		}
+		text, _, err := qrscan.DecodePNG(raw)
+		if err != nil || text != qr.Text {
+			b.Fatalf("ecard.qrcode: the image decodes to %q (%v), the reply's text is %q", text, err, qr.Text)
+		}
+		texts, cards = append(texts, text), append(cards, reg.CardNo)
 	}
 	return texts, cards
 }
