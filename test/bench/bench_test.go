@@ -124,7 +124,11 @@ func BenchmarkMedgate(b *testing.B) {
 		if seeded == 0 {
 			phase("seed", func() { seeded = seedTraceCodes(b, e) })
 		}
-		phase("export", func() { benchTraceExport(b, e, seeded, res) })
+		phase("export", func() {
+			stop := profile(b, e, "export")
+			defer stop()
+			benchTraceExport(b, e, seeded, res)
+		})
 	})
 
 	// The same host with its embedded broker (kfake) instead of the real

@@ -663,8 +663,8 @@ func snapshotRSS(cfgPath string) map[string]float64 {
 	return out
 }
 
-// ProfileEnv names a directory: when set, the Kafka pass-through and the
-// GYU102 upload run under `perf record` (CPU samples with call graphs) of
+// ProfileEnv names a directory: when set, the Kafka pass-through, the
+// GYU102 upload and the trace-code export run under `perf record` (CPU samples with call graphs) of
 // medgate and every plugin process, written to <dir>/<name>.perf.data; read
 // them with `perf report -i <file> --no-children --sort comm,symbol`.
 const ProfileEnv = "MEDGATE_BENCH_PROFILE"
