@@ -515,14 +515,26 @@ func (w *watcher) expect(ids []string) *waitSet {
 // wait blocks until every reply was read, and fails on any that is not ok.
 func (s *waitSet) wait(tb testing.TB, timeout time.Duration) {
 	tb.Helper()
+	if !s.waitErr(tb, timeout) {
+		tb.FailNow()
+	}
+}
+
+// waitErr is wait for goroutines other than the benchmark's own: it
+// reports the failure and returns false instead of stopping.
+func (s *waitSet) waitErr(tb testing.TB, timeout time.Duration) bool {
+	tb.Helper()
 	select {
 	case <-s.done:
 	case <-time.After(timeout):
-		tb.Fatalf("%d replies missing after %s", s.left, timeout)
+		tb.Errorf("replies missing after %s", timeout)
+		return false
 	}
 	if len(s.bad) > 0 {
-		tb.Fatalf("%d replies not ok, first %s", len(s.bad), s.bad[0])
+		tb.Errorf("%d replies not ok, first %s", len(s.bad), s.bad[0])
+		return false
 	}
+	return true
 }
 
 // createTopic creates a topic of n partitions through the controller.
