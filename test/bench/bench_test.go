@@ -585,7 +585,7 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 	rows = append(rows, []string{fmt.Sprintf("e-card scan of real QR codes (%d patients) via HTTP ingress offered at %d req/s (achieved %.0f req/s, %.0f samples)",
 		scanPatients, scanRate, res.get("scan", "achieved-req/s"), res.get("scan", "samples")),
 		fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", res.get("scan", "p50-ms"), res.get("scan", "p99-ms")), "-", "-", "reported"})
-	rows = append(rows, []string{fmt.Sprintf("self-pay upload, %d fee lines per visit via Kafka (4201A + 4202, x-tif signed)", spFeeLines),
+	rows = append(rows, []string{fmt.Sprintf("self-pay upload, %d fee lines per visit via Kafka (4204, 4201A, 4202, 4203; x-tif signed)", spFeeLines),
 		fmt.Sprintf("%.1f visits/s", res.get("selfpay", "visits/s")), "-", "-", "-"})
 	rows = append(rows, []string{fmt.Sprintf("trace-code export via Kafka, %.0f trace-code rows (%.0f rows in all), every sheet; plugin process",
 		res.get("export", "codes"), res.get("export", "rows")),

@@ -152,7 +152,8 @@ func spUpload(mdtrt string, n int) map[string]any {
 
 // benchSelfpay: b.N self-pay visits of 20 fee lines each through Kafka,
 // one key per visit, until every reply was read. Each visit is uploaded
-// by the plugin to the self-pay simulator (x-tif signed 4201A and 4202).
+// by the plugin to the self-pay simulator (x-tif signed 4204, 4201A, 4202
+// and 4203).
 func benchSelfpay(b *testing.B, e *env, res *results) {
 	ids := make([]string, b.N)
 	msgs := make([]kafka.Message, b.N)
