@@ -1,0 +1,96 @@
+package adapter
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// FuzzObjectKeys checks the one-pass key scan against encoding/json: what
+// objectKeys accepts is a JSON object encoding/json reads into a
+// visitDetails-shaped map, with the same names.
+//
+//	go test -run '^$' -fuzz FuzzObjectKeys -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzObjectKeys(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ` {} `, `{"D1":{"a":"1.00","f":"1.00","s":"0.00"},"D2":{"a":"2.00","f":"1.00","s":"1.00","r":true}}`,
+		`{"D1":{}}`, `{"D1":{"x":-1.5e3,"y":null,"z":false}}`, `{"D\u00e9":{}}`, `{"D1":{"a":{"b":1}}}`, `{"D1":[]}`,
+		`{"D1":{},}`, `{"D1":{}} x`, `[]`, `null`, `{"D1":{"a":01}}`, `{"D1":"x"}`, "{\"D1\":{\"a\":\"\xff\"}}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []string
+		if !objectKeys(b, func(k []byte) { got = append(got, string(k)) }) {
+			return
+		}
+		var m map[string]map[string]any
+		if err := json.Unmarshal(b, &m); err != nil || m == nil {
+			t.Fatalf("objectKeys accepted %q, encoding/json does not: %v", b, err)
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		var want []string
+		for k := range m {
+			want = append(want, k)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("objectKeys(%q) = %q, encoding/json gives %q", b, got, want)
+		}
+	})
+}
+
+// TestUploadedAmong: numbers are found in both layouts and in maps that
+// only encoding/json reads (escaped names), not in another visit whose
+// number starts with this one; an unreadable map is an error.
+func TestUploadedAmong(t *testing.T) {
+	ctx := t.Context()
+	h := hostFor(sdktest.NewMemoryHost(), testSite)
+	put := func(key, v string) {
+		t.Helper()
+		if _, err := h.Put(ctx, key, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("visit/V1/details", `{"0001":{"a":"1.00","f":"1.00","s":"0.00"}}`)
+	put("visit/V1/details/m2", `{"0002":{"a":"2.00","f":"1.00","s":"1.00","r":true},"0003":{"a":"3.00","f":"3.00","s":"0.00"}}`)
+	put("visit/V1/details/m3", `{"A\u003c1":{"a":"3.00","f":"3.00","s":"0.00"}}`)
+	put("visit/V10/details/m4", `{"0004":{"a":"4.00","f":"4.00","s":"0.00"}}`)
+	l := &lifecycle{ctx: ctx, h: h}
+	nos := map[string]struct{}{"0001": {}, "0002": {}, "0004": {}, "0005": {}, "A<1": {}}
+	got, err := l.uploadedAmong("V1", nos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"0001": true, "0002": true, "A<1": true}
+	if len(got) != len(want) {
+		t.Fatalf("uploadedAmong = %v, want %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("uploadedAmong = %v, want %v", got, want)
+		}
+	}
+	put("visit/V1/details/m5", `{"0006":`)
+	if _, err := l.uploadedAmong("V1", nos); err == nil {
+		t.Error("uploadedAmong read a map that is not JSON without an error")
+	}
+}
+
+// FuzzMoneyOf: moneyOf gives what money(decOr0(…)) gives, for strings and
+// JSON numbers.
+func FuzzMoneyOf(f *testing.F) {
+	for _, s := range []string{"0.00", "10.00", "01.00", "-1.00", "-0.00", "1.0", "1.000", " 2.50 ", "1e2", "", "x.00", "123456789012345678901234567890.99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, doc := range []map[string]any{{"v": s}, {"v": json.Number(s)}} {
+			if got, want := moneyOf(doc, "v"), money(decOr0(doc, "v")); got != want {
+				t.Fatalf("moneyOf(%#v) = %q, money(decOr0) = %q", doc["v"], got, want)
+			}
+		}
+	})
+}
