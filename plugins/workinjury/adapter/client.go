@@ -309,6 +309,9 @@ func scrubURLError(err error) error {
 // marshal encodes v as compact JSON without HTML escaping, so that Chinese
 // text and symbols travel as written.
 func marshal(v any) ([]byte, error) {
+	if b, ok := appendJSON(make([]byte, 0, 4096), v); ok {
+		return b, nil
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

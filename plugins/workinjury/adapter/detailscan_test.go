@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -93,4 +94,61 @@ func FuzzMoneyOf(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzAppendJSON: for any decoded payload, appendJSON writes what
+// encoding/json (no HTML escaping) writes, or declines.
+//
+//	go test -run '^$' -fuzz FuzzAppendJSON -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzAppendJSON(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"b":1,"a":"x","c":[1,"2",null,true,false,{"z":{}}]}`, `{"n":"张三 <a&b>","t":"\t\n\r\b\f\u0001\u2028\u2029\"\\"}`,
+		`{"x":-1.50e+10,"y":0}`, "{\"bad\":\"\xff\xfe\"}", `{"":[]}`, `[1,2]`, `"s"`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		dec := json.NewDecoder(bytes.NewReader(in))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return
+		}
+		want, err := encodeStd(v)
+		if err != nil {
+			t.Skip()
+		}
+		got, ok := appendJSON(nil, v)
+		if !ok {
+			t.Fatalf("appendJSON declined %q", in)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON(%q) = %s, encoding/json gives %s", in, got, want)
+		}
+	})
+}
+
+// encodeStd is marshal's encoding/json path.
+func encodeStd(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// TestAppendJSONNumbers: json.Number values encoding/json refuses or
+// rewrites are left to it.
+func TestAppendJSONNumbers(t *testing.T) {
+	for _, n := range []json.Number{"", "01", "1.", "abc", "1e", "--1"} {
+		if _, ok := appendJSON(nil, map[string]any{"n": n}); ok {
+			t.Errorf("appendJSON accepted json.Number %q", n)
+		}
+	}
+	got, err := marshal(map[string]any{"n": json.Number("")})
+	if want, _ := encodeStd(map[string]any{"n": json.Number("")}); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("marshal of an empty json.Number = %s, %v; want %s", got, err, want)
+	}
 }
