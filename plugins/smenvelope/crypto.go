@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 
 	gmcipher "github.com/emmansun/gmsm/cipher"
 	"github.com/emmansun/gmsm/padding"
@@ -28,30 +29,50 @@ var pkcs7 = padding.NewPKCS7Padding(sm4.BlockSize)
 // sm4Encrypt encrypts pt with PKCS#7 padding. For CBC with a nil fixedIV a
 // random IV is generated and prepended to the result.
 func sm4Encrypt(mode SM4Mode, key, fixedIV, pt []byte) ([]byte, error) {
+	return sm4EncryptTo(nil, mode, key, fixedIV, pt)
+}
+
+// sm4EncryptTo is sm4Encrypt writing into buf's memory when it is large
+// enough (buf's contents are ignored).
+func sm4EncryptTo(buf []byte, mode SM4Mode, key, fixedIV, pt []byte) ([]byte, error) {
 	block, err := sm4.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("create SM4 cipher: %w", err)
 	}
-	// One buffer with room for the padding: Pad appends in place.
-	padded := pkcs7.Pad(append(make([]byte, 0, len(pt)+sm4.BlockSize), pt...))
+	ivLen := 0
+	if mode == CBC && fixedIV == nil {
+		ivLen = sm4.BlockSize
+	}
+	// One buffer with room for the IV and the padding: Pad appends in place.
+	if need := ivLen + len(pt) + sm4.BlockSize; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	out := pkcs7.Pad(append(buf[:ivLen], pt...))
+	padded := out[ivLen:]
 	switch mode {
 	case ECB:
 		gmcipher.NewECBEncrypter(block).CryptBlocks(padded, padded)
-		return padded, nil
+		return out, nil
 	case CBC:
-		if fixedIV != nil {
-			cipher.NewCBCEncrypter(block, fixedIV).CryptBlocks(padded, padded)
-			return padded, nil
+		iv := fixedIV
+		if iv == nil {
+			if _, err := io.ReadFull(randReader, out[:sm4.BlockSize]); err != nil {
+				return nil, fmt.Errorf("generate SM4 IV: %w", err)
+			}
+			iv = out[:sm4.BlockSize]
 		}
-		out := make([]byte, sm4.BlockSize+len(padded))
-		if _, err := io.ReadFull(randReader, out[:sm4.BlockSize]); err != nil {
-			return nil, fmt.Errorf("generate SM4 IV: %w", err)
-		}
-		cipher.NewCBCEncrypter(block, out[:sm4.BlockSize]).CryptBlocks(out[sm4.BlockSize:], padded)
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(padded, padded)
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported SM4 mode %q", mode)
 }
+
+// ctPool keeps ciphertext buffers between seals: the ciphertext is only
+// encoded into the envelope and then dropped. Buffers above maxPooled
+// (large attachments) are left to the garbage collector.
+var ctPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooled = 1 << 20
 
 // errSM4Decrypt is deliberately vague: it does not say whether length or padding failed.
 var errSM4Decrypt = errors.New("SM4 decryption failed (wrong key, wrong sm4Mode/sm4IV, or corrupted data)")

@@ -83,7 +83,8 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // keys.Private over opts.SignTarget. The result marshals to the JSON body with
 // encoding/json; business is signed byte for byte, so send it unmodified.
 func Seal(opts Options, keys Keys, env map[string]string, business []byte) (map[string]any, error) {
-	m, _, err := seal(opts, keys, env, business, true)
+	m, _, release, err := seal(opts, keys, env, business, true)
+	release()
 	return m, err
 }
 
@@ -92,7 +93,8 @@ func Seal(opts Options, keys Keys, env map[string]string, business []byte) (map[
 // without encoding/json's pass over the encrypted data, which is most of
 // the body. Use it when the envelope goes out as it is.
 func SealJSON(opts Options, keys Keys, env map[string]string, business []byte) ([]byte, error) {
-	m, ct, err := seal(opts, keys, env, business, false)
+	m, ct, release, err := seal(opts, keys, env, business, false)
+	defer release()
 	if err != nil {
 		return nil, err
 	}
@@ -158,18 +160,24 @@ func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) 
 // seal is Seal. With dataText false and a signature over the plaintext,
 // the data member is left out of the map and the ciphertext returned
 // instead, for marshalEnvelope to encode.
-func seal(opts Options, keys Keys, env map[string]string, business []byte, dataText bool) (map[string]any, []byte, error) {
+func seal(opts Options, keys Keys, env map[string]string, business []byte, dataText bool) (_ map[string]any, _ []byte, release func(), err error) {
+	bp := ctPool.Get().(*[]byte)
+	release = func() {
+		if cap(*bp) <= maxPooled {
+			ctPool.Put(bp)
+		}
+	}
 	if err := opts.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	if err := keys.check(true, true); err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	f := opts.Fields
 	out := make(map[string]any, len(env)+5)
 	for k, v := range env {
 		if k == f.Key || k == f.Data || k == f.Sign {
-			return nil, nil, fmt.Errorf("smenvelope: seal: env sets %q, which Seal computes (key, data and sign fields): remove it from env", k)
+			return nil, nil, release, fmt.Errorf("smenvelope: seal: env sets %q, which Seal computes (key, data and sign fields): remove it from env", k)
 		}
 		out[k] = v
 	}
@@ -186,17 +194,18 @@ func seal(opts Options, keys Keys, env map[string]string, business []byte, dataT
 
 	material, sk, err := newSessionKey(opts.KeyForm)
 	if err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	defer clear(material)
 	defer clear(sk)
-	ct, err := sm4Encrypt(opts.SM4Mode, sk, opts.fixedIV(), business)
+	ct, err := sm4EncryptTo(*bp, opts.SM4Mode, sk, opts.fixedIV(), business)
+	*bp = ct[:0]
 	if err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: encrypt business data: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: encrypt business data: %w", err)
 	}
 	ek, err := sm2Encrypt(keys.PeerPublic, material, opts.CipherOrder, opts.PointPrefix)
 	if err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: SM2-encrypt the SM4 key for the peer: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: SM2-encrypt the SM4 key for the peer: %w", err)
 	}
 	out[f.Key] = encodeBytes(opts.Encoding, ek)
 	if dataText || opts.SignTarget != SignPlaintext {
@@ -206,14 +215,14 @@ func seal(opts Options, keys Keys, env map[string]string, business []byte, dataT
 
 	msg, err := signedMessage(opts, out, business)
 	if err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	sig, err := sm2Sign(keys.Private, msg, opts.UID, opts.SigFormat)
 	if err != nil {
-		return nil, nil, fmt.Errorf("smenvelope: seal: SM2-sign: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: SM2-sign: %w", err)
 	}
 	out[f.Sign] = encodeBytes(opts.Encoding, sig)
-	return out, ct, nil
+	return out, ct, release, nil
 }
 
 func formatTimestamp(layout string, t time.Time) string {
