@@ -3,9 +3,11 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
 	"slices"
 	"testing"
 
+	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
@@ -150,5 +152,63 @@ func TestAppendJSONNumbers(t *testing.T) {
 	got, err := marshal(map[string]any{"n": json.Number("")})
 	if want, _ := encodeStd(map[string]any{"n": json.Number("")}); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("marshal of an empty json.Number = %s, %v; want %s", got, err, want)
+	}
+}
+
+// FuzzLineFits: a line lineFits passes is one lineCheck (big.Rat) passes
+// without a diagnostic.
+//
+//	go test -run '^$' -fuzz FuzzLineFits -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzLineFits(f *testing.F) {
+	f.Add("2", "10.00", "20.00", "15.00", "5.00", "0.005", false)
+	f.Add("3", "3.333333", "10.00", "10.00", "0.00", "0.01", true)
+	f.Add("1", "9223372036854775807", "9223372036854775807", "9223372036854775807", "0", "0", false)
+	f.Add("0.5", "-1", "0.50", "0.25", "0.25", "0.005", true)
+	f.Add("1", "1", "1.00", "0.5", "0.5", "0.0000001", false)
+	f.Fuzz(func(t *testing.T, qty, price, amount, fund, self, tolText string, numbers bool) {
+		tol, ok := new(big.Rat).SetString(tolText)
+		if !ok || tol.Sign() < 0 {
+			return
+		}
+		ft, ok := fixedOfRat(tol)
+		if !ok {
+			return
+		}
+		line := map[string]any{}
+		for k, v := range map[string]string{"qty": qty, "price": price, "amount": amount, "fund_pay": fund, "self_pay": self} {
+			if numbers {
+				line[k] = json.Number(v)
+			} else {
+				line[k] = v
+			}
+		}
+		if !lineFits(line, ft) {
+			return
+		}
+		var ds sdk.Diagnostics
+		l := &lifecycle{c: &siteConfig{tolerance: tol}, ds: &ds}
+		if _, good := l.lineCheck("$.fee[0]", line, true); !good || len(ds) > 0 {
+			t.Fatalf("lineFits passed %v (tolerance %s), lineCheck says %v", line, tolText, ds)
+		}
+	})
+}
+
+// TestLineFitsCommonLines: the usual lines take the int64 path.
+func TestLineFitsCommonLines(t *testing.T) {
+	tol, ok := fixedOfRat(big.NewRat(5, 1000))
+	if !ok {
+		t.Fatal("the default tolerance 0.005 is not a fixed")
+	}
+	for _, line := range []map[string]any{
+		{"qty": json.Number("2"), "price": json.Number("10.00"), "amount": json.Number("20.00"), "fund_pay": json.Number("15.00"), "self_pay": json.Number("5.00")},
+		{"qty": "3", "price": "3.333", "amount": "10.00", "fund_pay": "10.00", "self_pay": "0.00"},
+	} {
+		if !lineFits(line, tol) {
+			t.Errorf("lineFits(%v) = false, want true", line)
+		}
+	}
+	bad := map[string]any{"qty": "2", "price": "10.00", "amount": "20.01", "fund_pay": "15.00", "self_pay": "5.00"}
+	if lineFits(bad, tol) {
+		t.Errorf("lineFits(%v) = true: amount is off by 0.01", bad)
 	}
 }
