@@ -22,8 +22,8 @@ type sqlStore struct {
 	db string
 	// seal encrypts personal data at rest (nil: stored plain).
 	seal *sealer
-	// group commits the hot writes of many callers together (SQLite);
-	// nil runs each write on w at once (PostgreSQL).
+	// group commits the hot writes of many callers together; nil runs
+	// each write on w at once.
 	group *committer
 	// stmts are groupStmts prepared on w, by query (SQLite: its driver
 	// parses an unprepared statement on every call; pgx caches them itself).
@@ -59,10 +59,17 @@ func (s *sqlStore) stmtOn(ctx context.Context, q querier, query string) *sql.Stm
 // write runs fn, the statements of one write: in a group commit when the
 // engine has one, else at once on w. It returns after they are committed.
 func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	return s.writeAs(ctx, nil, fn)
+}
+
+// writeAs is write for a write that a group commit may merge with others
+// of its kind (row: *beginRow, *finishRow; see mergeWrites); fn does the
+// same write alone.
+func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
 	if s.group == nil {
 		return fn(ctx, s.w)
 	}
-	return s.group.write(ctx, fn)
+	return s.group.write(ctx, row, fn)
 }
 
 // execOn runs a write statement on q.
@@ -211,13 +218,9 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	var (
-		created  bool
-		existing *Message
-	)
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlInsertMessage,
-			m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
+	row := &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}
+	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlInsertMessage, row.args...)
 		if err != nil {
 			return err
 		}
@@ -225,8 +228,8 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		if err != nil {
 			return err
 		}
-		if created = n == 1; created {
-			existing = nil
+		if row.created = n == 1; row.created {
+			row.existing = nil
 			return nil
 		}
 		// The conflicting row is committed or in this transaction
@@ -236,13 +239,13 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		if err != nil {
 			return fmt.Errorf("existing: %w", err)
 		}
-		existing = &e
+		row.existing = &e
 		return nil
 	})
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	return existing, created, nil
+	return row.existing, row.created, nil
 }
 
 // GetMessage implements [Store.GetMessage].
@@ -298,19 +301,19 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	var n int64
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlFinishMessage, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
+	row := &finishRow{args: []any{outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id}}
+	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		row.n, err = res.RowsAffected()
 		return err
 	})
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	if n == 0 {
+	if row.n == 0 {
 		return s.errorf("finish message %q: %w", id, ErrNotFound)
 	}
 	return nil
