@@ -208,7 +208,7 @@ func (p *partition) advance() {
 // client CPU taken from the messages. A crash redelivers at most the
 // messages finished during the last interval, which get their stored
 // replies; no message is committed before it is finished.
-const commitInterval = 100 * time.Millisecond
+var commitInterval = 100 * time.Millisecond // a variable for tests
 
 // commitLoop commits marked offsets as they advance: at once after a quiet
 // spell, then at most once per commitInterval while marks keep coming.
@@ -222,6 +222,7 @@ func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case <-p.commitCh:
 			p.sess.Commit()
+			p.h.c.commits.Add(1)
 		}
 		pace.Reset(commitInterval)
 		select {
