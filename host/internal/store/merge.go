@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -54,6 +55,11 @@ func (s *sqlStore) mergeWrites(ctx context.Context, tx *sql.Tx, group []*writeRe
 		}
 		rest = append(rest, r)
 	}
+	// In id order, so that two instances merging the same ids (a
+	// partition moving between them) lock the rows in the same order
+	// rather than deadlock.
+	slices.SortFunc(begins, func(a, b *beginRow) int { return strings.Compare(a.args[0].(string), b.args[0].(string)) })
+	slices.SortFunc(finishes, func(a, b *finishRow) int { return strings.Compare(a.args[4].(string), b.args[4].(string)) })
 	if len(begins) > 1 {
 		if err := s.insertMessages(ctx, tx, begins); err != nil {
 			return nil, fmt.Errorf("%d merged BeginMessage writes: %w", len(begins), err)
