@@ -22,8 +22,8 @@ type sqlStore struct {
 	db string
 	// seal encrypts personal data at rest (nil: stored plain).
 	seal *sealer
-	// group commits the hot writes of many callers together (SQLite);
-	// nil runs each write on w at once (PostgreSQL).
+	// group commits the hot writes of many callers together; nil runs
+	// each write on w at once.
 	group *committer
 	// stmts are groupStmts prepared on w, by query (SQLite: its driver
 	// parses an unprepared statement on every call; pgx caches them itself).
@@ -59,10 +59,17 @@ func (s *sqlStore) stmtOn(ctx context.Context, q querier, query string) *sql.Stm
 // write runs fn, the statements of one write: in a group commit when the
 // engine has one, else at once on w. It returns after they are committed.
 func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	return s.writeAs(ctx, nil, fn)
+}
+
+// writeAs is write for a write that a group commit may merge with others
+// of its kind (row: *beginRow, *finishRow; see mergeWrites); fn does the
+// same write alone.
+func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
 	if s.group == nil {
 		return fn(ctx, s.w)
 	}
-	return s.group.write(ctx, fn)
+	return s.group.write(ctx, row, fn)
 }
 
 // writeTx is write for statements that must commit together: the group
@@ -70,7 +77,7 @@ func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q que
 // their own on w.
 func (s *sqlStore) writeTx(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
 	if s.group != nil {
-		return s.group.write(ctx, fn)
+		return s.group.write(ctx, nil, fn)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -234,13 +241,9 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	var (
-		created  bool
-		existing *Message
-	)
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlInsertMessage,
-			m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request))
+	row := &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}
+	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlInsertMessage, row.args...)
 		if err != nil {
 			return err
 		}
@@ -248,8 +251,8 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		if err != nil {
 			return err
 		}
-		if created = n == 1; created {
-			existing = nil
+		if row.created = n == 1; row.created {
+			row.existing = nil
 			return nil
 		}
 		// The conflicting row is committed or in this transaction
@@ -259,13 +262,13 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 		if err != nil {
 			return fmt.Errorf("existing: %w", err)
 		}
-		existing = &e
+		row.existing = &e
 		return nil
 	})
 	if err != nil {
 		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	return existing, created, nil
+	return row.existing, row.created, nil
 }
 
 // GetMessage implements [Store.GetMessage].
@@ -328,36 +331,43 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 			return s.errorf("finish message %q: %w", id, err)
 		}
 	}
-	var n int64
-	write := s.write
-	if len(rows) > 0 {
-		write = s.writeTx
-	}
-	err = write(ctx, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlFinishMessage, outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id)
-		if err != nil {
+	row := &finishRow{args: []any{outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id}}
+	if len(rows) == 0 {
+		// Alone, the outcome is a write the group commit may merge with
+		// the outcomes of other messages.
+		err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+			res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
+			if err != nil {
+				return err
+			}
+			row.n, err = res.RowsAffected()
 			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		if n == 0 {
-			if len(rows) > 0 {
+		})
+	} else {
+		// With journal entries, outcome and entries commit together.
+		err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
+			res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
+			if err != nil {
+				return err
+			}
+			if row.n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+			if row.n == 0 {
 				return ErrNotFound // roll the journal entries back too
 			}
-			return nil
-		}
-		for _, r := range rows {
-			if _, err := s.insertExchange(ctx, q, r); err != nil {
-				return fmt.Errorf("journal entry (code %q, serial %q): %w", r.e.Code, r.e.Serial, err)
+			for _, r := range rows {
+				if _, err := s.insertExchange(ctx, q, r); err != nil {
+					return fmt.Errorf("journal entry (code %q, serial %q): %w", r.e.Code, r.e.Serial, err)
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	if n == 0 {
+	if row.n == 0 {
 		return s.errorf("finish message %q: %w", id, ErrNotFound)
 	}
 	return nil
