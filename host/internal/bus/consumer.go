@@ -60,6 +60,7 @@ type Consumer struct {
 
 	ready   atomic.Bool
 	running atomic.Bool
+	commits atomic.Int64 // offset commits made while consuming (for tests)
 
 	partsMu sync.Mutex
 	parts   map[*partition]struct{} // claimed partitions being consumed

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,4 +91,48 @@ func TestAdmit(t *testing.T) {
 	if CheckKey(strings.Repeat("k", MaxKeyBytes)) != nil || CheckKey("\xff") == nil {
 		t.Error("CheckKey: a key of MaxKeyBytes must pass, one that is not UTF-8 must not")
 	}
+}
+
+// The patterns the hand-written checks of message.go implement.
+var (
+	typeRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	idRE      = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+	replyToRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+)
+
+// TestPatterns: validType, ValidID and validTopic accept exactly what
+// their regexps match.
+func TestPatterns(t *testing.T) {
+	t.Parallel()
+	for _, s := range patternSeeds() {
+		checkPatterns(t, s)
+	}
+}
+
+// FuzzPatterns: the same on any input.
+func FuzzPatterns(f *testing.F) {
+	for _, s := range patternSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(checkPatterns)
+}
+
+func checkPatterns(t *testing.T, s string) {
+	if got, want := validType(s), typeRE.MatchString(s); got != want {
+		t.Errorf("validType(%q) = %v, the pattern says %v", s, got, want)
+	}
+	if got, want := ValidID(s), idRE.MatchString(s); got != want {
+		t.Errorf("ValidID(%q) = %v, the pattern says %v", s, got, want)
+	}
+	if got, want := validTopic(s), replyToRE.MatchString(s); got != want {
+		t.Errorf("validTopic(%q) = %v, the pattern says %v", s, got, want)
+	}
+}
+
+func patternSeeds() []string {
+	return []string{"", ".", "a.", ".b", "a.b", "ledger.noop", "workinjury.GYD051", "a_b-c.D.e_f-9", "A.b", "1a.b", "a..b", "a.b.",
+		"a.-b", "a-.b", "a b.c", "a.b c", "a\n.b", "a.b\n", "é.b", "a.é", "a.b\x00",
+		strings.Repeat("a", 32) + ".b", strings.Repeat("a", 33) + ".b", "a." + strings.Repeat("b", 64), "a." + strings.Repeat("b", 65),
+		"m-1", "a b", "\x7f", "!~", strings.Repeat("x", 128), strings.Repeat("x", 129), "replies", "replies.v2", "a/b",
+		strings.Repeat("r", 249), strings.Repeat("r", 250), "\xff"}
 }

@@ -21,25 +21,34 @@ const maxGroup = 256
 // errStoreClosed is returned by writes after Close.
 var errStoreClosed = errors.New("the store is closed")
 
-// committer is SQLite's group commit. Every write of the hot path
-// (messages, journal, plugin state, sequences) is handed to one goroutine,
-// which runs the writes waiting at that moment in one transaction and
-// commits them with one fsync. While a commit is on disk the next writes
-// queue, so under load a group grows by itself and with one writer it is
-// a transaction per write as before: nothing waits for a timer.
+// committer is the group commit of both engines. Every write of the hot
+// path (messages, journal, plugin state, sequences) is handed to one
+// goroutine, which runs the writes waiting at that moment in one
+// transaction and commits them with one fsync (SQLite) or one WAL flush
+// (PostgreSQL). While a commit is on disk the next writes queue, so under
+// load a group grows by itself and with one writer it is a transaction
+// per write as before: nothing waits for a timer. There is one goroutine,
+// not one per connection: two groups of one instance are never open at
+// once, so they cannot wait for each other's row locks.
 //
 // Each caller returns only after the transaction holding its write is
-// committed (durable: synchronous=FULL), so what a caller is told is on
-// disk is on disk, as with a transaction of its own. A write that fails
-// with an error makes the group roll back; its writes then run again one
-// transaction each, so one bad write does not fail the others.
+// committed (durable: SQLite's synchronous=FULL, PostgreSQL's
+// synchronous_commit), so what a caller is told is on disk is on disk, as
+// with a transaction of its own. A write that fails with an error makes
+// the group roll back; its writes then run again one transaction each, so
+// one bad write does not fail the others.
 type committer struct {
-	db   *sql.DB
-	reqs chan *writeReq
-	stop chan struct{} // closed by close: no more writes are taken
-	done chan struct{} // closed when the loop has returned
+	db *sql.DB
+	// merge, when set, runs the writes of a group that it can run
+	// together, several in one statement, and returns the others (see
+	// mergeWrites). An error rolls the group back as a failed write does.
+	merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) (rest []*writeReq, err error)
+	reqs  chan *writeReq
+	stop  chan struct{} // closed by close: no more writes are taken
+	done  chan struct{} // closed when the loop has returned
 
 	groups atomic.Int64 // transactions committed (for tests)
+	merged atomic.Int64 // writes run by merge in committed groups (for tests)
 }
 
 // writeReq is one write: fn runs its statements on q and keeps its results
@@ -49,11 +58,15 @@ type committer struct {
 type writeReq struct {
 	ctx context.Context
 	fn  func(ctx context.Context, q querier) error
+	// row is the same write as data, for a merge of several writes of
+	// its kind in one statement (nil: fn only).
+	row any
 	err chan error // capacity 1
 }
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
+// newCommitter starts the group commit of db; merge may be nil.
+func newCommitter(db *sql.DB, merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) ([]*writeReq, error)) *committer {
+	c := &committer{db: db, merge: merge, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -61,13 +74,13 @@ func newCommitter(db *sql.DB) *committer {
 // write runs fn in a group commit and returns once it is committed (or
 // failed). If ctx ends first write returns its error; fn then runs only if
 // it had started, and its outcome is unknown.
-func (c *committer) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+func (c *committer) write(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
 	select {
 	case <-c.stop:
 		return errStoreClosed
 	default:
 	}
-	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: fn, row: row, err: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
 	case <-c.stop:
@@ -170,7 +183,8 @@ func (c *committer) commit(group []*writeReq) {
 	}
 }
 
-// run executes the writes of group in one transaction and commits it.
+// run executes the writes of group in one transaction and commits it; a
+// write alone runs its fn, never a merged statement.
 // byWrite says that a write failed (rather than the transaction).
 // The statements run under a context of their own: a caller giving up
 // must not interrupt a transaction that holds the writes of others.
@@ -180,7 +194,14 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
-	for _, r := range group {
+	rest := group
+	if c.merge != nil && len(group) > 1 {
+		if rest, err = c.merge(ctx, tx, group); err != nil {
+			_ = tx.Rollback()
+			return true, err
+		}
+	}
+	for _, r := range rest {
 		if err := r.fn(ctx, tx); err != nil {
 			_ = tx.Rollback()
 			return true, err
@@ -190,5 +211,6 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 		return false, fmt.Errorf("commit: %w", err)
 	}
 	c.groups.Add(1)
+	c.merged.Add(int64(len(group) - len(rest)))
 	return false, nil
 }

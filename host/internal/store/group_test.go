@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // openGroupTest opens a SQLite store in a temporary directory.
@@ -23,7 +26,7 @@ func openGroupTest(t *testing.T) *SQLite {
 }
 
 // nextReq is a write that increments the sequence name and keeps the value.
-func nextReq(ctx context.Context, s *SQLite, name string, v *int64) *writeReq {
+func nextReq(ctx context.Context, s *sqlStore, name string, v *int64) *writeReq {
 	return &writeReq{ctx: ctx, err: make(chan error, 1), fn: func(ctx context.Context, q querier) error {
 		return s.rowOn(ctx, q, `INSERT INTO sequences (name, value) VALUES (?, 1)
 			ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`, name).Scan(v)
@@ -34,7 +37,22 @@ func nextReq(ctx context.Context, s *SQLite, name string, v *int64) *writeReq {
 // back, and the other writes of the group are committed one by one, each
 // exactly once; a write whose caller has gone is left out.
 func TestGroupCommitIsolatesAFailedWrite(t *testing.T) {
-	s := openGroupTest(t)
+	testGroupCommitIsolatesAFailedWrite(t, &openGroupTest(t).sqlStore)
+}
+
+// TestGroupCommitIsolatesAFailedWritePostgres: the same on PostgreSQL,
+// where the failed statement aborts the whole transaction.
+func TestGroupCommitIsolatesAFailedWritePostgres(t *testing.T) {
+	t.Parallel()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	testGroupCommitIsolatesAFailedWrite(t, &s.sqlStore)
+}
+
+func testGroupCommitIsolatesAFailedWrite(t *testing.T, s *sqlStore) {
 	ctx := t.Context()
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
@@ -45,6 +63,12 @@ func TestGroupCommitIsolatesAFailedWrite(t *testing.T) {
 		{ctx: ctx, err: make(chan error, 1), fn: func(ctx context.Context, q querier) error {
 			if err := nextReq(ctx, s, "b", &b).fn(ctx, q); err != nil {
 				return err
+			}
+			// A statement that fails in the database, as a bad write
+			// would: PostgreSQL then refuses every later statement of
+			// the transaction.
+			if _, err := q.ExecContext(ctx, `UPDATE no_such_table SET x = 1`); err == nil {
+				return errors.New("the statement on a missing table did not fail")
 			}
 			return boom
 		}},
@@ -75,7 +99,21 @@ func TestGroupCommitIsolatesAFailedWrite(t *testing.T) {
 // TestGroupCommitConcurrent: many writers at once each get their own
 // committed result, and the writes share transactions.
 func TestGroupCommitConcurrent(t *testing.T) {
-	s := openGroupTest(t)
+	testGroupCommitConcurrent(t, &openGroupTest(t).sqlStore)
+}
+
+// TestGroupCommitConcurrentPostgres: the same on PostgreSQL.
+func TestGroupCommitConcurrentPostgres(t *testing.T) {
+	t.Parallel()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	testGroupCommitConcurrent(t, &s.sqlStore)
+}
+
+func testGroupCommitConcurrent(t *testing.T, s *sqlStore) {
 	const writers, each = 32, 20
 	var wg sync.WaitGroup
 	got := make([][]int64, writers)
@@ -161,5 +199,121 @@ func TestGroupCommitTransactionFails(t *testing.T) {
 	}
 	if ran != 0 {
 		t.Errorf("%d writes ran without a transaction", ran)
+	}
+}
+
+// TestGroupCommitMergesPostgres: on PostgreSQL the BeginMessage and
+// FinishMessage writes of one group run as one statement per kind, and
+// each caller gets what it would get alone: a new message is created
+// once, a known one comes back as it is stored, a repeated id in the
+// group sees the first, an unknown id is not found.
+func TestGroupCommitMergesPostgres(t *testing.T) {
+	t.Parallel()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	for _, id := range []string{"done", "p1", "p2"} {
+		if _, _, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.FinishMessage(ctx, "done", "ok", []byte(`{"was":"done"}`), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the committer in a write until every write below is queued,
+	// so that they form one group.
+	release, started := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- s.write(ctx, func(context.Context, querier) error { close(started); <-release; return nil })
+	}()
+	<-started
+	type begun struct {
+		id       string
+		existing *Message
+		created  bool
+		err      error
+	}
+	begins := []string{"a", "b", "done", "a"}
+	finishes := map[string]string{"p1": "ok", "p2": "rejected", "missing": "ok"}
+	var wg sync.WaitGroup
+	bres := make([]begun, len(begins))
+	fres := make(map[string]error)
+	var mu sync.Mutex
+	for i, id := range begins {
+		wg.Go(func() {
+			m, created, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Key: "k-" + id, Request: []byte(`{"id":"` + id + `"}`), Attempts: 1})
+			bres[i] = begun{id, m, created, err}
+		})
+	}
+	for id, outcome := range finishes {
+		wg.Go(func() {
+			err := s.FinishMessage(ctx, id, outcome, []byte(`{"id":"`+id+`"}`), 2)
+			mu.Lock()
+			fres[id] = err
+			mu.Unlock()
+		})
+	}
+	for len(s.group.reqs) < len(begins)+len(finishes) {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+
+	createdA := 0
+	for _, b := range bres {
+		if b.err != nil {
+			t.Fatalf("BeginMessage(%q): %v", b.id, b.err)
+		}
+		switch b.id {
+		case "a":
+			if b.created {
+				createdA++
+			} else if b.existing == nil || b.existing.Status != StatusPending || b.existing.Key != "k-a" {
+				t.Errorf("BeginMessage(a) again in the same group: existing %+v, want the pending a", b.existing)
+			}
+		case "b":
+			if !b.created || b.existing != nil {
+				t.Errorf("BeginMessage(b) = %+v, %v, want created", b.existing, b.created)
+			}
+		case "done":
+			if b.created || b.existing == nil || b.existing.Status != StatusDone || string(b.existing.Reply) != `{"was":"done"}` {
+				t.Errorf("BeginMessage(done) = %+v, %v, want the stored done message", b.existing, b.created)
+			}
+		}
+	}
+	if createdA != 1 {
+		t.Errorf("message a created %d times in one group, want once", createdA)
+	}
+	for id, err := range fres {
+		if id == "missing" {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("FinishMessage(missing): %v, want ErrNotFound", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("FinishMessage(%q): %v", id, err)
+			continue
+		}
+		m, err := s.GetMessage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status != StatusDone || m.Outcome != finishes[id] || m.Attempts != 2 || string(m.Reply) != `{"id":"`+id+`"}` {
+			t.Errorf("message %s after FinishMessage: %+v", id, m)
+		}
+	}
+	// a, b and done: one INSERT; p1, p2 and missing: one UPDATE; the
+	// second a runs alone.
+	if n := s.group.merged.Load(); n != 6 {
+		t.Errorf("%d writes merged, want 6", n)
 	}
 }

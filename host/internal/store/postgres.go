@@ -33,6 +33,15 @@ var postgresDialect = &dialect{
 // instances (NextSequence, StateCAS, AcquireLease, BeginMessage) is a
 // single INSERT … ON CONFLICT or UPDATE … RETURNING statement.
 //
+// The writes of the message path are committed in groups, as on SQLite
+// (see committer): one transaction, one WAL flush and one round trip to
+// begin and commit for all the writes waiting at that moment, instead of
+// one each. Rows a group writes stay locked until it commits, so a write
+// of another instance to the same row (a sequence, a plugin state key)
+// waits for that commit; if two instances' groups wait for each other,
+// PostgreSQL aborts one of them (deadlock detected) and its writes run
+// again one transaction each.
+//
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver).
 type Postgres struct {
@@ -67,6 +76,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		p.Close()
 		return nil, err
 	}
+	p.group = newCommitter(db, p.mergeWrites)
 	return p, nil
 }
 

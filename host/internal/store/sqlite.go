@@ -99,7 +99,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.Close()
 		return nil, err
 	}
-	s.group = newCommitter(s.w)
+	s.group = newCommitter(s.w, nil)
 	return s, nil
 }
 

@@ -54,6 +54,7 @@ func BenchmarkMessageWrites(b *testing.B) {
 			var seq atomic.Int64
 			b.SetParallelism(8) // 16 goroutines on 2 CPUs
 			b.ReportAllocs()
+			b.ResetTimer() // not the start of the database
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				for pb.Next() {
