@@ -39,7 +39,8 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		return p.str(i)
+		s, j, ok := p.str(i)
+		return s, j, ok
 	case c == '{':
 		m := map[string]any{}
 		i = skipWS(b, i+1)
@@ -58,7 +59,7 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 			if !ok {
 				return nil, 0, false
 			}
-			m[k.(string)] = v
+			m[k] = v
 			if i = skipWS(b, j); i >= len(b) {
 				return nil, 0, false
 			}
@@ -113,10 +114,10 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 
 // str reads a string without escapes or control characters that is valid
 // UTF-8 (encoding/json would replace invalid bytes).
-func (p *payloadParser) str(i int) (any, int, bool) {
+func (p *payloadParser) str(i int) (string, int, bool) {
 	b := p.b
 	if i >= len(b) || b[i] != '"' {
-		return nil, 0, false
+		return "", 0, false
 	}
 	ascii := true
 	for j := i + 1; j < len(b); j++ {
@@ -124,14 +125,14 @@ func (p *payloadParser) str(i int) (any, int, bool) {
 		case c == '"':
 			s := b[i+1 : j]
 			if !ascii && !utf8.Valid(s) {
-				return nil, 0, false
+				return "", 0, false
 			}
 			return string(s), j + 1, true
 		case c < 0x20 || c == '\\':
-			return nil, 0, false
+			return "", 0, false
 		case c >= 0x80:
 			ascii = false
 		}
 	}
-	return nil, 0, false
+	return "", 0, false
 }
