@@ -6,7 +6,9 @@
 // Sealing (Seal): a fresh random SM4 key per message; the business JSON
 // encrypted with SM4 and PKCS#7 padding; the SM4 key encrypted with the peer's
 // SM2 public key; an SM2-with-SM3 signature with our private key and the SM2
-// user id (default "1234567812345678"). Opening (Open): the signature is
+// user id (default "1234567812345678"). SealJSON is Seal returning the JSON
+// body itself (the bytes json.Marshal would write), without encoding/json's
+// passes over the encrypted data. Opening (Open): the signature is
 // checked before anything is trusted (a missing or bad signature is a
 // *SignatureError, errors.Is ErrBadSignature), then the key and the data are
 // decrypted. A non-success response without data is a *BusinessError.

@@ -354,6 +354,9 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 // json.Number so that lengths and decimals are checked as written.
 func decodeObject(payload []byte) (map[string]any, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
+	if doc, ok := parsePayload(payload); ok {
+		return doc, ds
+	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var doc map[string]any

@@ -3,7 +3,10 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math/big"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -211,4 +214,36 @@ func TestLineFitsCommonLines(t *testing.T) {
 	if lineFits(bad, tol) {
 		t.Errorf("lineFits(%v) = true: amount is off by 0.01", bad)
 	}
+}
+
+// FuzzParsePayload checks the one-pass payload parser against
+// encoding/json (UseNumber): what parsePayload accepts, encoding/json
+// decodes to the same object.
+//
+//	go test -run '^$' -fuzz FuzzParsePayload -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzParsePayload(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ` {"a":[1,-2.5e3,"x",null,true,false,{"b":[]}],"a":"dup"} `, `{"n":"张三","m":{"k":{}}}`, `[]`, `null`,
+		`{"a":"\n"}`, "{\"a\":\"\xff\"}", `{"a":01}`, `{"a":[1,]}`, `{"a":1}x`, `{"a":[[[[[[[[[[1]]]]]]]]]]}`, `{"a":tru}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, ok := parsePayload(in)
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(in))
+		dec.UseNumber()
+		var want map[string]any
+		if err := dec.Decode(&want); err != nil || want == nil {
+			t.Fatalf("parsePayload accepted %q, encoding/json does not: %v", in, err)
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			t.Fatalf("parsePayload accepted %q with trailing data", in)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parsePayload(%q) = %#v, encoding/json gives %#v", in, got, want)
+		}
+	})
 }
