@@ -78,7 +78,7 @@ lint: deps $(GOLANGCI)
 	$(GOLANGCI) run ./...
 	$(GO) test -count=1 ./test/hygiene
 
-## bench: the end-to-end benchmark (real Kafka, medgate, plugins, simulator with full crypto), one table in $(BENCH_OUT);
+## bench: the end-to-end benchmark (real Kafka, medgate, every plugin, the simulators with full crypto), one table in $(BENCH_OUT);
 ##        BENCH_STORE=postgres runs it on PostgreSQL, BENCH_PROFILE=<dir> records perf profiles of the host and plugins
 BENCH_OUT     ?= $(BIN)/bench.txt
 BENCHTIME     ?= 3s

@@ -46,7 +46,11 @@
 // namespaced by plugin and site (get, put, compare-and-set, prefix scan,
 // delete), named sequences, event publishing (event types start with
 // "<plugin>."; headers named "medgate-…" are the host's) and the exchange
-// journal. Files the operator should get (an export, a label) are handed
+// journal. A sequence value costs a store write; [NextSequenceGaps] draws
+// values that are unique but may have gaps (after a restart) from a block
+// the host reserved for the plugin, for serials that need no more. A journal
+// entry made while handling a message is stored with the message's
+// outcome, in its transaction. Files the operator should get (an export, a label) are handed
 // over with [PutArtifact]; the console and the command line serve them by
 // reference only. Plugins keep no database of their own.
 //

@@ -360,13 +360,53 @@ type Host interface {
 	// Delete removes a key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// NextSequence returns the next value (from 1) of a named counter shared
-	// by every instance of the host.
+	// by every instance of the host: no value is skipped or given twice.
+	// Each call is a store write; for values that only need to be unique,
+	// [NextSequenceGaps] is cheaper.
 	NextSequence(ctx context.Context, name string) (int64, error)
 	// Publish writes an event to the events topic and returns once the
 	// broker has acknowledged it.
 	Publish(ctx context.Context, e Event) error
-	// Journal records an external call and returns its journal id.
+	// Journal records an external call and returns its journal id. The
+	// host stores an entry no later than the outcome of the message it
+	// names: an entry for the message being handled (x.MessageID is the
+	// request's MessageID, during Handle) may be held and stored in the
+	// same transaction as that message's outcome, and its id is then 0.
+	// Do not use the journal as a write-ahead record of what was sent:
+	// keep that in state (Put) before the request leaves.
 	Journal(ctx context.Context, x Exchange) (int64, error)
+}
+
+// GapSequenceHost is a Host that answers [NextSequenceGaps] from blocks of
+// values. Call it through NextSequenceGaps.
+type GapSequenceHost interface {
+	NextSequenceGaps(ctx context.Context, name string) (int64, error)
+}
+
+// NextSequenceGaps returns a value of the named counter that no other call
+// of any instance of the host gets, like Host.NextSequence, without its
+// promise of consecutive values: the host reserves a block of values for
+// this plugin process (one store write) and the SDK hands them out one by
+// one from memory, with no call to the host. So values:
+//
+//   - are unique across every instance of the host sharing the store;
+//   - increase within one plugin process, but not across instances (two
+//     instances draw from different blocks at the same time);
+//   - have gaps: what is left of a block when the plugin process stops
+//     (relaunch, host restart) is never handed out: at most the block
+//     size, 100 in medgate, per name, site and restart.
+//
+// Use it for message serials and ids that only have to be unique (it saves
+// a call to the host and a store write with its fsync per value). Keep Host.NextSequence for
+// numbers that must have no gaps or must grow across instances (card
+// numbers, receipt numbers). Names are shared with NextSequence: mixing
+// both on one name keeps values unique. A host that has no blocks (older
+// hosts, test hosts) answers with NextSequence.
+func NextSequenceGaps(ctx context.Context, h Host, name string) (int64, error) {
+	if gh, ok := h.(GapSequenceHost); ok {
+		return gh.NextSequenceGaps(ctx, name)
+	}
+	return h.NextSequence(ctx, name)
 }
 
 // ArtifactHost is the Host of protocol 2, which also keeps files. Call it

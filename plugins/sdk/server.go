@@ -61,6 +61,36 @@ type adapterServer struct {
 
 	mu   sync.Mutex
 	host pb.HostClient
+
+	seqs seqBlocks // blocks of NextSequenceGaps, by site and name
+}
+
+// seqBlocks holds the blocks of sequence values the host gave this plugin
+// process for NextSequenceGaps.
+type seqBlocks struct {
+	mu sync.Mutex
+	m  map[string]*seqBlock
+}
+
+// seqBlock is the rest of a block: next … last are still to hand out.
+type seqBlock struct {
+	mu         sync.Mutex
+	next, last int64
+}
+
+func (b *seqBlocks) get(site, name string) *seqBlock {
+	k := site + "\x00" + name
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]*seqBlock{}
+	}
+	sb := b.m[k]
+	if sb == nil {
+		sb = &seqBlock{}
+		b.m[k] = sb
+	}
+	return sb
 }
 
 func (s *adapterServer) Init(_ context.Context, req *pb.InitRequest) (*pb.InitResponse, error) {
@@ -80,7 +110,7 @@ func (s *adapterServer) hostFor(site string) Host {
 	if s.host == nil {
 		return unavailableHost{}
 	}
-	return &hostClient{c: s.host, site: site}
+	return &hostClient{c: s.host, site: site, seqs: &s.seqs}
 }
 
 // declarations is the JSON of DescribeResponse.declarations.
@@ -203,6 +233,7 @@ func (s *adapterServer) RunCommand(ctx context.Context, req *pb.RunCommandReques
 type hostClient struct {
 	c    pb.HostClient
 	site string
+	seqs *seqBlocks
 }
 
 func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {
@@ -252,6 +283,26 @@ func (h *hostClient) NextSequence(ctx context.Context, name string) (int64, erro
 		return 0, fromStatus("next sequence", err)
 	}
 	return r.Value, nil
+}
+
+// NextSequenceGaps implements [GapSequenceHost]: values come from the
+// block the host last gave this plugin process for the site and name; a
+// new block is asked for when it is used up (one call to the host per
+// block). A host that gives no blocks answers each call with one value.
+func (h *hostClient) NextSequenceGaps(ctx context.Context, name string) (int64, error) {
+	b := h.seqs.get(h.site, name)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next == 0 || b.next > b.last {
+		r, err := h.c.NextSequence(ctx, &pb.SequenceRequest{Site: h.site, Name: name, Gaps: true})
+		if err != nil {
+			return 0, fromStatus("next sequence", err)
+		}
+		b.next, b.last = r.Value, max(r.Last, r.Value)
+	}
+	v := b.next
+	b.next++
+	return v, nil
 }
 
 func (h *hostClient) Publish(ctx context.Context, e Event) error {

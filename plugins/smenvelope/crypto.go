@@ -1,6 +1,7 @@
 package smenvelope
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 
 	gmcipher "github.com/emmansun/gmsm/cipher"
 	"github.com/emmansun/gmsm/padding"
@@ -27,35 +29,64 @@ var pkcs7 = padding.NewPKCS7Padding(sm4.BlockSize)
 // sm4Encrypt encrypts pt with PKCS#7 padding. For CBC with a nil fixedIV a
 // random IV is generated and prepended to the result.
 func sm4Encrypt(mode SM4Mode, key, fixedIV, pt []byte) ([]byte, error) {
+	return sm4EncryptTo(nil, mode, key, fixedIV, pt)
+}
+
+// sm4EncryptTo is sm4Encrypt writing into buf's memory when it is large
+// enough (buf's contents are ignored).
+func sm4EncryptTo(buf []byte, mode SM4Mode, key, fixedIV, pt []byte) ([]byte, error) {
 	block, err := sm4.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("create SM4 cipher: %w", err)
 	}
-	padded := pkcs7.Pad(append([]byte(nil), pt...))
+	ivLen := 0
+	if mode == CBC && fixedIV == nil {
+		ivLen = sm4.BlockSize
+	}
+	// One buffer with room for the IV and the padding: Pad appends in place.
+	if need := ivLen + len(pt) + sm4.BlockSize; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	out := pkcs7.Pad(append(buf[:ivLen], pt...))
+	padded := out[ivLen:]
 	switch mode {
 	case ECB:
 		gmcipher.NewECBEncrypter(block).CryptBlocks(padded, padded)
-		return padded, nil
+		return out, nil
 	case CBC:
-		if fixedIV != nil {
-			cipher.NewCBCEncrypter(block, fixedIV).CryptBlocks(padded, padded)
-			return padded, nil
+		iv := fixedIV
+		if iv == nil {
+			if _, err := io.ReadFull(randReader, out[:sm4.BlockSize]); err != nil {
+				return nil, fmt.Errorf("generate SM4 IV: %w", err)
+			}
+			iv = out[:sm4.BlockSize]
 		}
-		out := make([]byte, sm4.BlockSize+len(padded))
-		if _, err := io.ReadFull(randReader, out[:sm4.BlockSize]); err != nil {
-			return nil, fmt.Errorf("generate SM4 IV: %w", err)
-		}
-		cipher.NewCBCEncrypter(block, out[:sm4.BlockSize]).CryptBlocks(out[sm4.BlockSize:], padded)
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(padded, padded)
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported SM4 mode %q", mode)
 }
 
+// ctPool keeps ciphertext buffers between seals: the ciphertext is only
+// encoded into the envelope and then dropped. Buffers above maxPooled
+// (large attachments) are left to the garbage collector.
+var ctPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooled = 1 << 20
+
 // errSM4Decrypt is deliberately vague: it does not say whether length or padding failed.
 var errSM4Decrypt = errors.New("SM4 decryption failed (wrong key, wrong sm4Mode/sm4IV, or corrupted data)")
 
-// sm4Decrypt reverses sm4Encrypt. It never panics on malformed input.
+// sm4Decrypt reverses sm4Encrypt. It never panics on malformed input and
+// leaves ct unchanged.
 func sm4Decrypt(mode SM4Mode, key, fixedIV, ct []byte) ([]byte, error) {
+	return sm4DecryptInPlace(mode, key, fixedIV, bytes.Clone(ct))
+}
+
+// sm4DecryptInPlace is sm4Decrypt writing the plaintext over ct, which the
+// caller owns (a freshly decoded field): the result shares its memory.
+// A failed padding check wipes ct.
+func sm4DecryptInPlace(mode SM4Mode, key, fixedIV, ct []byte) ([]byte, error) {
 	block, err := sm4.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("create SM4 cipher: %w", err)
@@ -66,7 +97,7 @@ func sm4Decrypt(mode SM4Mode, key, fixedIV, ct []byte) ([]byte, error) {
 		if len(ct) == 0 || len(ct)%sm4.BlockSize != 0 {
 			return nil, fmt.Errorf("encrypted data is %d bytes, not a positive multiple of 16: %w", len(ct), errSM4Decrypt)
 		}
-		out = make([]byte, len(ct))
+		out = ct
 		gmcipher.NewECBDecrypter(block).CryptBlocks(out, ct)
 	case CBC:
 		iv := fixedIV
@@ -79,7 +110,7 @@ func sm4Decrypt(mode SM4Mode, key, fixedIV, ct []byte) ([]byte, error) {
 		if len(ct) == 0 || len(ct)%sm4.BlockSize != 0 {
 			return nil, fmt.Errorf("encrypted data is %d bytes, not a positive multiple of 16: %w", len(ct), errSM4Decrypt)
 		}
-		out = make([]byte, len(ct))
+		out = ct
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(out, ct)
 	default:
 		return nil, fmt.Errorf("unsupported SM4 mode %q", mode)
@@ -310,13 +341,60 @@ func encodeBytes(e Encoding, b []byte) string {
 	case HexUpper:
 		return strings.ToUpper(hex.EncodeToString(b))
 	}
-	return base64.StdEncoding.EncodeToString(b)
+	// One allocation (EncodeToString makes a buffer, then copies it into
+	// the string): this is the whole ciphertext.
+	var sb strings.Builder
+	sb.Grow(base64.StdEncoding.EncodedLen(len(b)))
+	w := base64.NewEncoder(base64.StdEncoding, &sb)
+	_, _ = w.Write(b) // a strings.Builder never fails
+	_ = w.Close()
+	return sb.String()
+}
+
+// encodedLen is the length of the text encodeBytes makes of n bytes.
+func encodedLen(e Encoding, n int) int {
+	if e == HexLower || e == HexUpper {
+		return hex.EncodedLen(n)
+	}
+	return base64.StdEncoding.EncodedLen(n)
+}
+
+// appendEncoded appends encodeBytes(e, b) to dst.
+func appendEncoded(e Encoding, dst, b []byte) []byte {
+	switch e {
+	case HexLower:
+		return hex.AppendEncode(dst, b)
+	case HexUpper:
+		n := len(dst)
+		dst = hex.AppendEncode(dst, b)
+		for i := n; i < len(dst); i++ {
+			if c := dst[i]; c >= 'a' && c <= 'f' {
+				dst[i] = c - 'a' + 'A'
+			}
+		}
+		return dst
+	}
+	return base64.StdEncoding.AppendEncode(dst, b)
 }
 
 // decodeText decodes an envelope field. Whitespace (as inserted by MIME
 // encoders) is ignored; base64 may be padded or not, standard or URL-safe; hex
 // may be in either case.
 func decodeText(e Encoding, s string) ([]byte, error) {
+	if e == HexLower || e == HexUpper {
+		if b, err := hex.DecodeString(s); err == nil && len(b) > 0 {
+			return b, nil
+		}
+	} else {
+		// The common case in one pass: padded standard base64, which
+		// ignores CR and LF itself. Anything else (spaces, tabs, no
+		// padding, URL-safe) fails here and takes the general path, which
+		// gives the same bytes for what this one accepts.
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+		if n, err := base64.StdEncoding.Decode(b, []byte(s)); err == nil && n > 0 {
+			return b[:n], nil
+		}
+	}
 	if strings.ContainsAny(s, " \t\r\n") {
 		s = strings.Map(func(r rune) rune {
 			switch r {

@@ -2,6 +2,7 @@ package smenvelope
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrBadSignature matches (errors.Is) every *SignatureError: the signature is
@@ -81,17 +83,101 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // keys.Private over opts.SignTarget. The result marshals to the JSON body with
 // encoding/json; business is signed byte for byte, so send it unmodified.
 func Seal(opts Options, keys Keys, env map[string]string, business []byte) (map[string]any, error) {
+	m, _, release, err := seal(opts, keys, env, business, true)
+	release()
+	return m, err
+}
+
+// SealJSON is Seal returning the JSON body itself: the bytes of
+// json.Marshal(Seal(…)) (members in key order, the same escaping), written
+// without encoding/json's pass over the encrypted data, which is most of
+// the body. Use it when the envelope goes out as it is.
+func SealJSON(opts Options, keys Keys, env map[string]string, business []byte) ([]byte, error) {
+	m, ct, release, err := seal(opts, keys, env, business, false)
+	defer release()
+	if err != nil {
+		return nil, err
+	}
+	return marshalEnvelope(opts, m, ct)
+}
+
+// marshalEnvelope writes the members of a sealed envelope (all strings) as
+// a JSON object in key order. The key, data and sign members are base64 or
+// hex text, which JSON carries unescaped; the others go through
+// encoding/json. When ct is not nil, the data member is ct, encoded here
+// straight into the body.
+func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) {
+	f := opts.Fields
+	keys := make([]string, 0, len(m)+1)
+	size := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		s, _ := v.(string)
+		size += len(k) + len(s) + 6
+	}
+	if ct != nil {
+		keys = append(keys, f.Data)
+		size += len(f.Data) + encodedLen(opts.Encoding, len(ct)) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size+64)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kj, err := json.Marshal(k)
+		if err != nil {
+			return nil, fmt.Errorf("smenvelope: seal: encode field name: %w", err)
+		}
+		b = append(b, kj...)
+		b = append(b, ':')
+		if ct != nil && k == f.Data {
+			b = append(b, '"')
+			b = appendEncoded(opts.Encoding, b, ct)
+			b = append(b, '"')
+			continue
+		}
+		s, ok := m[k].(string)
+		if !ok {
+			return nil, fmt.Errorf("smenvelope: seal: field %q is not text", k)
+		}
+		if k == f.Key || k == f.Data || k == f.Sign {
+			b = append(b, '"')
+			b = append(b, s...)
+			b = append(b, '"')
+			continue
+		}
+		vj, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("smenvelope: seal: encode field %q: %w", k, err)
+		}
+		b = append(b, vj...)
+	}
+	return append(b, '}'), nil
+}
+
+// seal is Seal. With dataText false and a signature over the plaintext,
+// the data member is left out of the map and the ciphertext returned
+// instead, for marshalEnvelope to encode.
+func seal(opts Options, keys Keys, env map[string]string, business []byte, dataText bool) (_ map[string]any, _ []byte, release func(), err error) {
+	bp := ctPool.Get().(*[]byte)
+	release = func() {
+		if cap(*bp) <= maxPooled {
+			ctPool.Put(bp)
+		}
+	}
 	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	if err := keys.check(true, true); err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	f := opts.Fields
 	out := make(map[string]any, len(env)+5)
 	for k, v := range env {
 		if k == f.Key || k == f.Data || k == f.Sign {
-			return nil, fmt.Errorf("smenvelope: seal: env sets %q, which Seal computes (key, data and sign fields): remove it from env", k)
+			return nil, nil, release, fmt.Errorf("smenvelope: seal: env sets %q, which Seal computes (key, data and sign fields): remove it from env", k)
 		}
 		out[k] = v
 	}
@@ -108,31 +194,35 @@ func Seal(opts Options, keys Keys, env map[string]string, business []byte) (map[
 
 	material, sk, err := newSessionKey(opts.KeyForm)
 	if err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	defer clear(material)
 	defer clear(sk)
-	ct, err := sm4Encrypt(opts.SM4Mode, sk, opts.fixedIV(), business)
+	ct, err := sm4EncryptTo(*bp, opts.SM4Mode, sk, opts.fixedIV(), business)
+	*bp = ct[:0]
 	if err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: encrypt business data: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: encrypt business data: %w", err)
 	}
 	ek, err := sm2Encrypt(keys.PeerPublic, material, opts.CipherOrder, opts.PointPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: SM2-encrypt the SM4 key for the peer: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: SM2-encrypt the SM4 key for the peer: %w", err)
 	}
 	out[f.Key] = encodeBytes(opts.Encoding, ek)
-	out[f.Data] = encodeBytes(opts.Encoding, ct)
+	if dataText || opts.SignTarget != SignPlaintext {
+		out[f.Data] = encodeBytes(opts.Encoding, ct)
+		ct = nil
+	}
 
 	msg, err := signedMessage(opts, out, business)
 	if err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: %w", err)
 	}
 	sig, err := sm2Sign(keys.Private, msg, opts.UID, opts.SigFormat)
 	if err != nil {
-		return nil, fmt.Errorf("smenvelope: seal: SM2-sign: %w", err)
+		return nil, nil, release, fmt.Errorf("smenvelope: seal: SM2-sign: %w", err)
 	}
 	out[f.Sign] = encodeBytes(opts.Encoding, sig)
-	return out, nil
+	return out, ct, release, nil
 }
 
 func formatTimestamp(layout string, t time.Time) string {
@@ -287,6 +377,9 @@ func Open(opts Options, keys Keys, envelope []byte) (business []byte, env map[st
 }
 
 func parseEnvelope(b []byte) (map[string]any, error) {
+	if env, ok := parseFlatObject(b); ok {
+		return env, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var env map[string]any
@@ -300,6 +393,162 @@ func parseEnvelope(b []byte) (map[string]any, error) {
 		return nil, malformed("envelope has trailing data after the JSON object")
 	}
 	return env, nil
+}
+
+// parseFlatObject is the common case of parseEnvelope in one pass: an
+// object whose members are strings without escapes, numbers, true, false
+// or null. What it accepts, it decodes exactly as encoding/json does
+// (UseNumber, the last of duplicate names wins); for anything else
+// (escapes, invalid UTF-8, nested values, any syntax error) it returns
+// false and encoding/json decides. encoding/json would scan the data member
+// (most of the body) twice and unquote it into a third copy.
+func parseFlatObject(b []byte) (map[string]any, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	env := make(map[string]any, 12)
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return env, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		k, j, ok := plainString(b, i)
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(b, i+1)
+		if i >= len(b) {
+			return nil, false
+		}
+		var v any
+		switch c := b[i]; {
+		case c == '"':
+			s, j, ok := plainString(b, i)
+			if !ok {
+				return nil, false
+			}
+			v, i = s, j
+		case c == '-' || (c >= '0' && c <= '9'):
+			j, ok := jsonNumber(b, i)
+			if !ok {
+				return nil, false
+			}
+			v, i = json.Number(b[i:j]), j
+		case bytes.HasPrefix(b[i:], []byte("true")):
+			v, i = true, i+4
+		case bytes.HasPrefix(b[i:], []byte("false")):
+			v, i = false, i+5
+		case bytes.HasPrefix(b[i:], []byte("null")):
+			v, i = nil, i+4
+		default:
+			return nil, false
+		}
+		env[k] = v
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return env, skipSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads the JSON string at b[i] when it has no escapes and no
+// control characters and is valid UTF-8, and returns it and the index after
+// its closing quote.
+func plainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	start := i + 1
+	n := bytes.IndexByte(b[start:], '"')
+	if n < 0 {
+		return "", 0, false
+	}
+	s := b[start : start+n]
+	ascii := true
+	i = 0
+	// Eight bytes at a time: is any byte below 0x20, a backslash or
+	// above 0x7f? (The data member is most of the body.)
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		bs := x ^ ('\\' * ones)
+		if ((x-0x20*ones)|(bs-ones)|x)&highs != 0 {
+			break
+		}
+	}
+	for _, c := range s[i:] {
+		if c < 0x20 || c == '\\' {
+			return "", 0, false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(s) {
+		return "", 0, false // encoding/json replaces invalid bytes with U+FFFD
+	}
+	return string(s), start + n + 1, true
+}
+
+// jsonNumber returns the index after the JSON number at b[i], which must
+// follow the JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 // jsonErrorWithoutContent keeps the position of a JSON error but drops quoted input.
@@ -412,7 +661,7 @@ func decryptData(opts Options, keys Keys, env map[string]any, dataText string) (
 		return nil, malformed("field %q: %v", f.Key, err)
 	}
 	defer clear(sk)
-	plain, err := sm4Decrypt(opts.SM4Mode, sk, opts.fixedIV(), ct)
+	plain, err := sm4DecryptInPlace(opts.SM4Mode, sk, opts.fixedIV(), ct)
 	if err != nil {
 		return nil, malformed("field %q: %v", f.Data, err)
 	}

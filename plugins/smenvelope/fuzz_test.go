@@ -1,7 +1,11 @@
 package smenvelope
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"testing"
 )
 
@@ -48,6 +52,39 @@ func FuzzOpen(f *testing.F) {
 		// Anything accepted carries a signature that verifies for the same options.
 		if _, ok := env[o.Fields.Sign].(string); !ok {
 			t.Fatal("accepted an envelope without a signature")
+		}
+	})
+}
+
+// FuzzParseEnvelope checks the one-pass parser against encoding/json: for
+// every input it accepts, the result must be what encoding/json (UseNumber)
+// gives, and encoding/json must accept it too.
+//
+//	go test -run '^$' -fuzz FuzzParseEnvelope -fuzztime 60s ./plugins/smenvelope
+func FuzzParseEnvelope(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, ` { } `, `null`, `[]`, `{"a":"b"}`, `{"a":"b","a":"c"}`, `{"a":1.5e+3,"b":-0,"c":true,"d":false,"e":null}`,
+		`{"a":"\u00e9"}`, `{"a":"é"}`, "{\"a\":\"\xff\"}", `{"a":01}`, `{"a":1.}`, `{"a":{"b":1}}`, `{"a":[1]}`,
+		`{"a":"b"} x`, `{"a":"b"}{}`, `{"a" : "b" ,"c":"d"}`, "{\"a\":\"b\tc\"}", `{"a":tru}`, `{"a":1e}`, `{,}`, `{"a":"b",}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := parseFlatObject(body)
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var want map[string]any
+		if err := dec.Decode(&want); err != nil || want == nil {
+			t.Fatalf("parseFlatObject accepted %q, encoding/json does not: %v", body, err)
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			t.Fatalf("parseFlatObject accepted %q with trailing data", body)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseFlatObject(%q) = %#v, encoding/json gives %#v", body, got, want)
 		}
 	})
 }

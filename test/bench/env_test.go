@@ -24,15 +24,22 @@ import (
 
 	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/test/harness"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
+	tcsim "github.com/medgate/medgate/test/sim/tracecode"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 	"github.com/medgate/medgate/test/testenv"
 )
 
 // Sites of the benchmark: the ledger test plugin (a no-op external system
-// that appends to a file) and the work-injury adapter.
+// that appends to a file), the work-injury adapter, and one site for each
+// other plugin (self-pay, trace codes, e-card), so every plugin process
+// runs and is measured.
 const (
 	ledgerSite = "s1"
 	wiSite     = "wi"
+	spSite     = "sp"
+	tcSite     = "tc"
+	ecSite     = "ec"
 	hospital   = "H35020300123"
 	stays      = 4 // GYU102 stays uploaded side by side (one Kafka key each)
 )
@@ -53,8 +60,18 @@ type env struct {
 	replies *watcher
 	client  *http.Client
 	filings []map[string]any
-	seq     atomic.Int64
-	run     string // prefix of every message id of this process
+	spSim   *selfpaysim.Sim
+	tcSim   *tcsim.Sim
+	// exportDir is where the tracecode plugin writes its workbooks.
+	exportDir string
+	simURL    string // the work-injury simulator
+	// provOnce registers the institutions and filings of the provincial
+	// shape with the simulator; provInputs are their GYD051 inputs.
+	provOnce    sync.Once
+	provInputs  []map[string]any
+	provPersons []map[string]any
+	seq         atomic.Int64
+	run         string // prefix of every message id of this process
 	// storeName is the store engine, for the table.
 	storeName string
 }
@@ -89,6 +106,7 @@ func start(b *testing.B) *env {
 	}
 	srv := httptest.NewServer(e.simTime.wrap(sim))
 	b.Cleanup(srv.Close)
+	e.simURL = srv.URL
 
 	cfg := harness.NewConfig(b, brokers)
 	e.storeName = "SQLite"
@@ -104,10 +122,14 @@ func start(b *testing.B) *env {
 	if err := kp.WriteAdapterKeys(keyDir); err != nil {
 		b.Fatal(err)
 	}
-	cfg.Plugins = []string{"ledger", "workinjury"}
+	cfg.Plugins = []string{"ledger", "workinjury", "selfpay", "tracecode", "ecard"}
 	cfg.Sites = append(cfg.Sites, map[string]any{"code": wiSite, "plugins": map[string]any{"workinjury": map[string]any{"settings": map[string]any{
 		"url": srv.URL + "/gsyd", "regionCode": "350200", "senderCode": "350200YY", "keyDir": keyDir, "timeout": "10s",
 	}}}})
+	e.otherPlugins(b, cfg)
+	// The export of a million rows takes longer than the default 60 s
+	// call timeout on a loaded machine (plugins/tracecode/README.md).
+	cfg.Extra["processing"] = map[string]any{"initialBackoff": "50ms", "maxBackoff": "500ms", "callTimeout": "10m"}
 	e.cfg = cfg
 	e.cfgPath = cfg.Write(b, bins)
 	e.mg = harness.Start(b, bins, e.cfgPath)
@@ -117,7 +139,63 @@ func start(b *testing.B) *env {
 	r := e.post(b, e.request(wiSite, "GYU009", map[string]any{"akb020": hospital, "akb021": "厦门市第一示例医院",
 		"institution_type": "1", "institution_level": "3", "aab299": "350200", "aae030": "2024-01-01", "valid_flag": "1"}))
 	mustOK(b, r)
+	// A first transaction of every other plugin, so that "idle" is after
+	// one, as for the work-injury adapter.
+	mustOK(b, e.post(b, e.request(tcSite, "tracecode.token", map[string]any{})))
+	mustOK(b, e.post(b, e.request(spSite, "selfpay.upload", spUpload(e.id("SP"), 1))))
+	mustOK(b, e.post(b, e.request(ecSite, "ecard.register", patient(0))))
 	return e
+}
+
+// Credentials of the self-pay and trace-code simulators (test values).
+const (
+	spPaas, spToken     = "bench-paas", "bench-paas-token-0123456789"
+	spCode              = "H35020300999"
+	tcApp, tcSecret     = "bench-app", "bench-app-secret-0123456789"
+	tcOrg               = "H35020300001"
+	ecIdentity, ecQRKey = "bench-identity-secret-0123456789abcdef", "A:00112233445566778899aabbccddeeff"
+)
+
+// otherPlugins starts the self-pay and trace-code simulators and adds a
+// site for each of selfpay, tracecode and ecard, with secrets in files as
+// in production.
+func (e *env) otherPlugins(b *testing.B, cfg *harness.Config) {
+	b.Helper()
+	dir := filepath.Join(cfg.Dir, "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	secret := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return "file:" + p
+	}
+	sp, err := selfpaysim.New(selfpaysim.Options{PaasID: spPaas, Token: spToken})
+	if err != nil {
+		b.Fatal(err)
+	}
+	spSrv := httptest.NewServer(sp)
+	b.Cleanup(spSrv.Close)
+	tc := tcsim.New(tcsim.Options{AppID: tcApp, AppSecret: tcSecret, OrgCode: tcOrg, Seed: 7})
+	tcSrv := httptest.NewServer(tc)
+	b.Cleanup(tcSrv.Close)
+	e.spSim, e.tcSim, e.exportDir = sp, tc, filepath.Join(cfg.Dir, "exports")
+	cfg.Sites = append(cfg.Sites,
+		map[string]any{"code": spSite, "plugins": map[string]any{"selfpay": map[string]any{"settings": map[string]any{
+			"baseURL": spSrv.URL + "/fsi/api/rsfComIfsService/callService", "fixmedinsCode": spCode, "fixmedinsName": "厦门市示例医院",
+			"mdtrtareaAdmvs": "350200", "recerSysCode": "CSTEST", "opter": "OP001", "opterName": "医保接口",
+			"paasid": spPaas, "token": secret("paas-token", spToken), "timeout": "10s",
+		}}}},
+		map[string]any{"code": tcSite, "plugins": map[string]any{"tracecode": map[string]any{"settings": map[string]any{
+			"baseUrl": tcSrv.URL, "appId": tcApp, "appSecret": secret("app-secret", tcSecret), "orgCode": tcOrg, "orgName": "示例医院",
+			"exportDir": e.exportDir, "exportProgressEvery": "100000", "syncEnabled": "false", "miEnabled": "false",
+		}}}},
+		map[string]any{"code": ecSite, "plugins": map[string]any{"ecard": map[string]any{"settings": map[string]any{
+			"identitySecret": secret("identity", ecIdentity), "qrKeys": secret("qrkeys", ecQRKey), "tempCardPrefixes": "9",
+		}}}},
+	)
 }
 
 // embedded is a second medgate, ledger plugin only, with its embedded
@@ -203,15 +281,30 @@ func (e *env) post(tb testing.TB, r harness.Request) harness.Reply {
 	return out
 }
 
+// postTo is post to the ingress of another medgate (at addr).
+func (e *env) postTo(tb testing.TB, addr string, r harness.Request) harness.Reply {
+	tb.Helper()
+	out, err := e.sendTo(addr, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
 // send is post for goroutines other than the benchmark's own: it returns
 // the error instead of failing.
 func (e *env) send(r harness.Request) (harness.Reply, error) {
+	return e.sendTo(e.mg.HTTPAddr, r)
+}
+
+// sendTo is send to the ingress of another medgate (at addr).
+func (e *env) sendTo(addr string, r harness.Request) (harness.Reply, error) {
 	var out harness.Reply
 	body, err := json.Marshal(r)
 	if err != nil {
 		return out, err
 	}
-	resp, err := e.client.Post("http://"+e.mg.HTTPAddr+"/v1/messages", "application/json", bytes.NewReader(body))
+	resp, err := e.client.Post("http://"+addr+"/v1/messages", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return out, err
 	}
@@ -283,6 +376,8 @@ func (st *simTimes) of(serial string) (time.Duration, bool) {
 type watcher struct {
 	mu      sync.Mutex
 	status  map[string]string // request id → status of the latest reply
+	keep    map[string]bool   // ids whose reply payload is kept
+	payload map[string][]byte
 	waiting []*waitSet
 }
 
@@ -296,7 +391,7 @@ type waitSet struct {
 func watch(tb testing.TB, brokers []string, topic string) *watcher {
 	tb.Helper()
 	parts := partitions(tb, brokers, topic)
-	w := &watcher{status: map[string]string{}}
+	w := &watcher{status: map[string]string{}, keep: map[string]bool{}, payload: map[string][]byte{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	tb.Cleanup(func() { cancel(); wg.Wait() })
@@ -311,9 +406,12 @@ func watch(tb testing.TB, brokers []string, topic string) *watcher {
 				if err != nil {
 					return
 				}
-				var rep struct{ RequestID, Status string }
+				var rep struct {
+					RequestID, Status string
+					Payload           json.RawMessage
+				}
 				if json.Unmarshal(m.Value, &rep) == nil {
-					w.add(rep.RequestID, rep.Status)
+					w.add(rep.RequestID, rep.Status, rep.Payload)
 				}
 			}
 		}()
@@ -348,9 +446,12 @@ func partitions(tb testing.TB, brokers []string, topic string) []int {
 	return ids
 }
 
-func (w *watcher) add(id, status string) {
+func (w *watcher) add(id, status string, payload []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.keep[id] {
+		w.payload[id] = payload
+	}
 	if _, seen := w.status[id]; seen {
 		w.status[id] = status
 		return
@@ -372,6 +473,20 @@ func (w *watcher) add(id, status string) {
 		kept = append(kept, s)
 	}
 	w.waiting = kept
+}
+
+// keepPayload makes the watcher keep the reply payload of id (register it
+// before sending); replyPayload returns it.
+func (w *watcher) keepPayload(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keep[id] = true
+}
+
+func (w *watcher) replyPayload(id string) []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.payload[id]
 }
 
 // expect registers ids before they are sent.
@@ -400,14 +515,26 @@ func (w *watcher) expect(ids []string) *waitSet {
 // wait blocks until every reply was read, and fails on any that is not ok.
 func (s *waitSet) wait(tb testing.TB, timeout time.Duration) {
 	tb.Helper()
+	if !s.waitErr(tb, timeout) {
+		tb.FailNow()
+	}
+}
+
+// waitErr is wait for goroutines other than the benchmark's own: it
+// reports the failure and returns false instead of stopping.
+func (s *waitSet) waitErr(tb testing.TB, timeout time.Duration) bool {
+	tb.Helper()
 	select {
 	case <-s.done:
 	case <-time.After(timeout):
-		tb.Fatalf("%d replies missing after %s", s.left, timeout)
+		tb.Errorf("replies missing after %s", timeout)
+		return false
 	}
 	if len(s.bad) > 0 {
-		tb.Fatalf("%d replies not ok, first %s", len(s.bad), s.bad[0])
+		tb.Errorf("%d replies not ok, first %s", len(s.bad), s.bad[0])
+		return false
 	}
+	return true
 }
 
 // createTopic creates a topic of n partitions through the controller.
@@ -478,13 +605,17 @@ func procs(cfgPath string) (host int, plugins map[string]int) {
 }
 
 // rssMB returns VmRSS of pid in MB (10^6 bytes), 0 when it is gone.
-func rssMB(pid int) float64 {
+func rssMB(pid int) float64 { return statusMB(pid, "VmRSS:") }
+
+// statusMB returns a memory field of /proc/PID/status in MB (10^6 bytes),
+// 0 when the process is gone.
+func statusMB(pid int, field string) float64 {
 	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				kb, _ := strconv.ParseFloat(f[0], 64)
@@ -544,8 +675,8 @@ func snapshotRSS(cfgPath string) map[string]float64 {
 	return out
 }
 
-// ProfileEnv names a directory: when set, the Kafka pass-through and the
-// GYU102 upload run under `perf record` (CPU samples with call graphs) of
+// ProfileEnv names a directory: when set, the Kafka pass-through, the
+// GYU102 upload and the trace-code export run under `perf record` (CPU samples with call graphs) of
 // medgate and every plugin process, written to <dir>/<name>.perf.data; read
 // them with `perf report -i <file> --no-children --sort comm,symbol`.
 const ProfileEnv = "MEDGATE_BENCH_PROFILE"

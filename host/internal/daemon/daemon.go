@@ -180,6 +180,12 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		MaxPayloadBytes: p.MaxPayloadBytes, ReplyTopics: cfg.Kafka.Topics.ReplyTo, MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(), MaxBackoff: p.MaxBackoff.D(),
 		CallTimeout: p.CallTimeout.D(), UploadDeadline: p.UploadDeadline.D(), RetryBudget: p.RetryBudget.D(),
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(), CrashLimit: p.PluginCrashLimit,
+		// A waiting HTTP request has its reply once the outcome is stored,
+		// without waiting for the reply's own trip to Kafka.
+		Stored: func(r *message.Reply) { d.ingress.Done(r) },
+		// Journal entries made while a plugin handles a message are stored
+		// with its outcome, not one fsync each during the call.
+		Journal: d.services,
 	}); err != nil {
 		return nil, err
 	}

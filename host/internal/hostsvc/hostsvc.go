@@ -28,6 +28,65 @@ type Services struct {
 	mu  sync.Mutex
 	pub Publisher
 	out Outbounder
+
+	jmu      sync.Mutex
+	deferred map[deferKey]*[]store.Exchange // journal entries held for a message's outcome
+}
+
+// SequenceBlock is how many values NextSequenceGaps reserves for a plugin
+// at a time: one store write per this many values, and at most this many
+// values skipped per counter when the plugin process stops.
+const SequenceBlock = 100
+
+// deferKey names a message being handled by one plugin.
+type deferKey struct{ plugin, message string }
+
+// Defer holds the journal entries plugin makes for message id from now
+// until take is called, instead of storing each as it comes: take returns
+// them, and the caller stores them no later than the message's outcome
+// (store.FinishMessage takes them into the outcome's transaction). So a
+// journal entry costs the plugin no store write and no fsync while it
+// handles the message. Entries made after take (a plugin still working
+// after its call timed out) are stored at once, as are entries of any
+// other message.
+//
+// The pipeline calls Defer around each plugin call; one message is handled
+// at a time per key in an instance, so a message has one Defer at a time.
+func (s *Services) Defer(plugin, id string) (take func() []store.Exchange) {
+	k := deferKey{plugin, id}
+	held := new([]store.Exchange)
+	s.jmu.Lock()
+	if s.deferred == nil {
+		s.deferred = map[deferKey]*[]store.Exchange{}
+	}
+	s.deferred[k] = held
+	s.jmu.Unlock()
+	return func() []store.Exchange {
+		s.jmu.Lock()
+		defer s.jmu.Unlock()
+		if s.deferred[k] == held {
+			delete(s.deferred, k)
+		}
+		out := *held
+		*held = nil
+		return out
+	}
+}
+
+// hold keeps e for its message's outcome if Defer holds that message, and
+// reports whether it did.
+func (s *Services) hold(e store.Exchange) bool {
+	if e.MessageID == "" {
+		return false
+	}
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	held := s.deferred[deferKey{e.Plugin, e.MessageID}]
+	if held == nil {
+		return false
+	}
+	*held = append(*held, e)
+	return true
 }
 
 // Outbounder maps an event into the site's platform format (a
@@ -130,6 +189,18 @@ func (h *hostServices) NextSequence(ctx context.Context, site, name string) (int
 	return h.s.store.NextSequence(ctx, h.ns(site)+"/"+name)
 }
 
+// NextSequenceGaps implements sdkhost.GapSequenceServer: it reserves a
+// block of SequenceBlock values of the counter in the store (one write),
+// which the plugin hands out itself. See sdk.NextSequenceGaps for what
+// callers get.
+func (h *hostServices) NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error) {
+	last, err = h.s.store.ReserveSequence(ctx, h.ns(site)+"/"+name, SequenceBlock)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	return last - SequenceBlock + 1, last, nil
+}
+
 func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if e.Type == "" {
 		return fmt.Errorf("publish: event type is required")
@@ -170,15 +241,25 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 	return pub.Send(ctx, h.s.events, []byte(key), data, headers)
 }
 
+// Journal stores x, or holds it for the outcome of the message being
+// handled (see Services.Defer): then it returns id 0 at once, and the entry
+// is stored in the transaction of the message's outcome.
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
-	return h.s.store.AppendExchange(ctx, store.Exchange{
+	e := store.Exchange{
 		MessageID: x.MessageID, Plugin: h.plugin, Site: site, System: x.System, Code: x.Code, Serial: x.Serial,
 		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,
 		DurationMS: x.Duration.Milliseconds(), At: time.Now().UTC(),
-	})
+	}
+	if h.s.hold(e) {
+		return 0, nil
+	}
+	return h.s.store.AppendExchange(ctx, e)
 }
 
-var _ sdkhost.HostServer = (*hostServices)(nil)
+var (
+	_ sdkhost.HostServer        = (*hostServices)(nil)
+	_ sdkhost.GapSequenceServer = (*hostServices)(nil)
+)
 
 func newID() string {
 	var b [16]byte

@@ -118,6 +118,18 @@ type Options struct {
 	// site open its circuit for BreakerCooldown (0 disables the breaker).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
+	// Stored, when set, receives every reply whose outcome is stored, at
+	// once and before the reply is published: the HTTP ingress hands it to
+	// the request waiting for it (ingress.Done). The outcome is durable
+	// then, so the waiting client may have it; the reply on Kafka and the
+	// offset commit follow, and a crash before them makes the redelivery
+	// publish the same stored reply. It must not block.
+	Stored func(*message.Reply)
+	// Journal, when set, holds the journal entries a plugin makes while it
+	// handles a message (a *hostsvc.Services): they are stored with the
+	// message's outcome, in its transaction, instead of one store write
+	// each during the call. Without it every entry is stored as it comes.
+	Journal Journal
 	// CrashLimit: after the plugin process died during the call of a
 	// message this many times while that message was alone in the plugin,
 	// the message fails with rule plugin-crash and goes to the DLQ, upload
@@ -125,6 +137,13 @@ type Options struct {
 	// a message is retried alone, so that healthy messages in the plugin at
 	// the time of another's crash are not blamed.
 	CrashLimit int
+}
+
+// Journal holds journal entries for a message's outcome.
+type Journal interface {
+	// Defer holds the entries plugin journals for message id until take
+	// is called, and take returns them.
+	Defer(plugin, id string) (take func() []store.Exchange)
 }
 
 // DefaultCrashLimit is Options.CrashLimit when unset.
@@ -303,7 +322,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if existing != nil {
 		attempts = existing.Attempts
 	}
-	r, err := p.call(ctx, env, in, key, target, op, attempts, created, start)
+	r, journal, err := p.call(ctx, env, in, key, target, op, attempts, created, start)
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +333,16 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 			reason = "the plugin process died during every attempt"
 		}
 	}
-	return r, p.finish(ctx, env, in, r, reason, start)
+	return r, p.finish(ctx, env, in, r, reason, start, journal...)
 }
 
 // call invokes the plugin with retries. It returns ErrStopped if ctx ends.
+//
+// The journal entries the plugin made during the call that gave the
+// outcome are returned with it, to be stored with the outcome (see
+// Options.Journal); those of earlier calls of a retried message are stored
+// before the next try, and those of a call cut short by shutdown before
+// call returns.
 //
 // A transient failure of an ordinary message is retried within the retry
 // budget and MaxAttempts, then the message fails. An upload is never given
@@ -328,7 +353,34 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 //
 // counted says that the first call's attempt is already recorded (by
 // BeginMessage of a new message).
-func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, counted bool, start time.Time) (*message.Reply, error) {
+func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, counted bool, start time.Time) (r *message.Reply, journal []store.Exchange, err error) {
+	r, err = p.tryCalls(ctx, env, in, key, t, op, attempts, counted, start, &journal)
+	if err != nil && len(journal) > 0 {
+		// Not finished (shutdown, the store failing): keep what the
+		// plugin journaled anyway, as it would have been without Defer.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if jerr := p.storeJournal(sctx, journal); jerr != nil {
+			p.log.Warn("cannot store the journal of an unfinished message", "id", env.ID, "err", jerr)
+		}
+		journal = nil
+	}
+	return r, journal, err
+}
+
+// storeJournal stores journal entries held during a call that did not
+// give the message's outcome.
+func (p *Processor) storeJournal(ctx context.Context, journal []store.Exchange) error {
+	for _, e := range journal {
+		if _, err := p.store.AppendExchange(ctx, e); err != nil {
+			return fmt.Errorf("pipeline: store the journal entry of message %q (code %s, serial %s): %w", e.MessageID, e.Code, e.Serial, err)
+		}
+	}
+	return nil
+}
+
+// tryCalls is call's loop; *journal holds the entries of the last call.
+func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, counted bool, start time.Time, journal *[]store.Exchange) (*message.Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
 	if op.Upload && !env.Occurred().IsZero() {
 		deadline = env.Occurred().Add(p.opts.UploadDeadline)
@@ -376,6 +428,13 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 			continue
 		}
 		n := 1
+		if len(*journal) > 0 {
+			// The last call gave no outcome: its entries are stored now.
+			if err := p.storeJournal(ctx, *journal); err != nil {
+				return nil, err
+			}
+			*journal = nil
+		}
 		if !counted {
 			var err error
 			if n, err = p.store.AddAttempt(ctx, env.ID); err != nil {
@@ -390,6 +449,10 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		if err != nil {
 			return nil, ErrStopped
 		}
+		take := func() []store.Exchange { return nil }
+		if p.opts.Journal != nil {
+			take = p.opts.Journal.Defer(t.Plugin, env.ID)
+		}
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
@@ -399,6 +462,7 @@ func (p *Processor) call(ctx context.Context, env *message.Envelope, in Input, k
 		timedOut := cctx.Err() != nil
 		cancel()
 		leave()
+		*journal = take()
 		// The breaker counts what says the external system is in trouble:
 		// retryable failures the plugin reports, and calls that ran out of
 		// time. A plugin that crashed is the supervisor's business (it
@@ -502,8 +566,9 @@ func (p *Processor) reply(env *message.Envelope, status string, errs []message.R
 	return r
 }
 
-// finish stores the outcome, then publishes the reply (and DLQ record).
-func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time) error {
+// finish stores the outcome, with the journal entries the plugin made
+// during the call that gave it, then publishes the reply (and DLQ record).
+func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time, journal ...store.Exchange) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode reply: %w", err)
@@ -512,8 +577,18 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 	// already acted, and losing the outcome would force a reconciliation.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := p.store.FinishMessage(sctx, env.ID, r.Status, data, r.Attempts); err != nil {
+	if err := p.store.FinishMessage(sctx, env.ID, r.Status, data, r.Attempts, journal...); err != nil {
+		if len(journal) > 0 {
+			// The message stays pending and is redelivered; its journal
+			// entries are kept if the store takes them on their own.
+			if jerr := p.storeJournal(sctx, journal); jerr != nil {
+				p.log.Warn("cannot store the journal of an unfinished message", "id", env.ID, "err", jerr)
+			}
+		}
 		return fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
+	}
+	if p.opts.Stored != nil {
+		p.opts.Stored(r)
 	}
 	if p.obs != nil {
 		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))

@@ -113,6 +113,16 @@ func (g guard) PutArtifact(_ context.Context, site string, a sdk.Artifact, r io.
 
 var _ sdkhost.ArtifactServer = guard{}
 
+// NextSequenceGaps implements sdkhost.GapSequenceServer: a block from the
+// host services when they give blocks, else one value of NextSequence.
+func (g guard) NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error) {
+	if gs, ok := g.HostServer.(sdkhost.GapSequenceServer); ok {
+		return gs.NextSequenceGaps(ctx, site, name)
+	}
+	v, err := g.HostServer.NextSequence(ctx, site, name)
+	return v, v, err
+}
+
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if err := CheckEvent(g.plugin, e); err != nil {
 		return err

@@ -72,6 +72,27 @@ func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Con
 	return s.group.write(ctx, row, fn)
 }
 
+// writeTx is write for statements that must commit together: the group
+// commit's transaction when the engine has one, else a transaction of
+// their own on w.
+func (s *sqlStore) writeTx(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.group != nil {
+		return s.group.write(ctx, nil, fn)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
 // execOn runs a write statement on q.
 func (s *sqlStore) execOn(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
 	if st := s.stmtOn(ctx, q, query); st != nil {
@@ -198,11 +219,13 @@ const (
 	sqlStateDelete  = `DELETE FROM plugin_state WHERE ns = ? AND key = ?`
 	sqlNextSequence = `INSERT INTO sequences (name, value) VALUES (?, 1)
 		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`
+	sqlReserveSequence = `INSERT INTO sequences (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + excluded.value RETURNING value`
 )
 
 // groupStmts are the statements prepared for write.
 var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
-	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence}
+	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence, sqlReserveSequence}
 
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
@@ -292,8 +315,9 @@ func (s *sqlStore) AddAttempt(ctx context.Context, id string) (int, error) {
 }
 
 // FinishMessage implements [Store.FinishMessage]. Finishing a done message
-// again overwrites its outcome.
-func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error {
+// again overwrites its outcome. The journal entries are inserted in the
+// transaction of the outcome (SQLite: the same group commit).
+func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int, journal ...Exchange) error {
 	if outcome == "" {
 		return s.errorf("finish message %q: empty outcome", id)
 	}
@@ -301,15 +325,45 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
-	row := &finishRow{args: []any{outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id}}
-	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
-		if err != nil {
-			return err
+	rows := make([]exchangeRow, len(journal))
+	for i, e := range journal {
+		if rows[i], err = s.exchangeRow(e); err != nil {
+			return s.errorf("finish message %q: %w", id, err)
 		}
-		row.n, err = res.RowsAffected()
-		return err
-	})
+	}
+	row := &finishRow{args: []any{outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id}}
+	if len(rows) == 0 {
+		// Alone, the outcome is a write the group commit may merge with
+		// the outcomes of other messages.
+		err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+			res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
+			if err != nil {
+				return err
+			}
+			row.n, err = res.RowsAffected()
+			return err
+		})
+	} else {
+		// With journal entries, outcome and entries commit together.
+		err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
+			res, err := s.execOn(ctx, q, sqlFinishMessage, row.args...)
+			if err != nil {
+				return err
+			}
+			if row.n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+			if row.n == 0 {
+				return ErrNotFound // roll the journal entries back too
+			}
+			for _, r := range rows {
+				if _, err := s.insertExchange(ctx, q, r); err != nil {
+					return fmt.Errorf("journal entry (code %q, serial %q): %w", r.e.Code, r.e.Serial, err)
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return s.errorf("finish message %q: %w", id, err)
 	}
@@ -486,28 +540,53 @@ func (s *sqlStore) CountMessages(ctx context.Context) (map[string]int, error) {
 
 // AppendExchange implements [Store.AppendExchange]. A zero At is set to now.
 func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error) {
-	at := now()
-	if !e.At.IsZero() {
-		at = normTime(e.At)
-	}
-	request, err := s.seal.seal(exchangeAAD("request", e), e.Request)
-	if err != nil {
-		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
-	}
-	response, err := s.seal.seal(exchangeAAD("response", e), e.Response)
+	r, err := s.exchangeRow(e)
 	if err != nil {
 		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
 	}
 	var id int64
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		return s.rowOn(ctx, q, sqlInsertExchange,
-			e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(request), nullBytes(response),
-			e.Status, e.Error, e.DurationMS, s.d.encodeTime(at)).Scan(&id)
+	err = s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		id, err = s.insertExchange(ctx, q, r)
+		return err
 	})
 	if err != nil {
 		return 0, s.errorf("append exchange (message %q, code %q): %w", e.MessageID, e.Code, err)
 	}
 	return id, nil
+}
+
+// exchangeRow is a journal entry ready to insert: its bodies sealed, its
+// time set.
+type exchangeRow struct {
+	e                 Exchange
+	request, response []byte
+	at                time.Time
+}
+
+// exchangeRow seals e's bodies and sets its time (a zero At is now).
+func (s *sqlStore) exchangeRow(e Exchange) (exchangeRow, error) {
+	r := exchangeRow{e: e, at: now()}
+	if !e.At.IsZero() {
+		r.at = normTime(e.At)
+	}
+	var err error
+	if r.request, err = s.seal.seal(exchangeAAD("request", e), e.Request); err != nil {
+		return r, err
+	}
+	if r.response, err = s.seal.seal(exchangeAAD("response", e), e.Response); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// insertExchange inserts r on q and returns its id.
+func (s *sqlStore) insertExchange(ctx context.Context, q querier, r exchangeRow) (int64, error) {
+	var id int64
+	e := r.e
+	err := s.rowOn(ctx, q, sqlInsertExchange,
+		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(r.request), nullBytes(r.response),
+		e.Status, e.Error, e.DurationMS, s.d.encodeTime(r.at)).Scan(&id)
+	return id, err
 }
 
 // ListExchanges implements [Store.ListExchanges]. From is inclusive and To
@@ -742,6 +821,21 @@ func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error)
 	})
 	if err != nil {
 		return 0, s.errorf("next sequence %q: %w", name, err)
+	}
+	return v, nil
+}
+
+// ReserveSequence implements [Store.ReserveSequence].
+func (s *sqlStore) ReserveSequence(ctx context.Context, name string, n int64) (int64, error) {
+	if n < 1 {
+		return 0, s.errorf("reserve %d values of sequence %q: reserve at least 1", n, name)
+	}
+	var v int64
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		return s.rowOn(ctx, q, sqlReserveSequence, name, n).Scan(&v)
+	})
+	if err != nil {
+		return 0, s.errorf("reserve %d values of sequence %q: %w", n, name, err)
 	}
 	return v, nil
 }

@@ -129,8 +129,10 @@ type Store interface {
 	// It returns ErrNotFound for an unknown id and ErrConflict for a done message.
 	AddAttempt(ctx context.Context, id string) (int, error)
 	// FinishMessage stores the outcome (not empty) and reply and marks the message done;
-	// ErrNotFound for an unknown id.
-	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int) error
+	// ErrNotFound for an unknown id. The journal entries given are stored in
+	// the same transaction: they are durable exactly when the outcome is
+	// (on ErrNotFound neither is stored).
+	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int, journal ...Exchange) error
 	// ReopenMessage makes a message whose outcome is failed pending again
 	// and returns it (with its stored request), so it can be replayed: the
 	// next delivery calls the plugin with Recovering set. Any other message
@@ -188,6 +190,10 @@ type Store interface {
 	// NextSequence atomically increments and returns the named counter
 	// (the first value is 1). Safe across several instances.
 	NextSequence(ctx context.Context, name string) (int64, error)
+	// ReserveSequence adds n (at least 1) to the named counter at once and
+	// returns its new value, last: the values last-n+1 … last are the
+	// caller's alone, whichever instance draws next.
+	ReserveSequence(ctx context.Context, name string, n int64) (last int64, err error)
 
 	// Console users and the append-only audit log (access.go).
 	accessStore

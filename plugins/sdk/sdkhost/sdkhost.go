@@ -53,6 +53,14 @@ type HostServer interface {
 	Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error)
 }
 
+// GapSequenceServer is implemented by a HostServer that answers
+// sdk.NextSequenceGaps with blocks of values: it reserves first … last for
+// the plugin, which hands them out itself. Without it such a call is
+// answered by NextSequence, one value at a time.
+type GapSequenceServer interface {
+	NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error)
+}
+
 // ArtifactServer is implemented by a HostServer that keeps artifacts
 // (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
 type ArtifactServer interface {
@@ -265,6 +273,13 @@ func (s *hostServer) StateDelete(ctx context.Context, r *pb.StateKey) (*pb.Empty
 }
 
 func (s *hostServer) NextSequence(ctx context.Context, r *pb.SequenceRequest) (*pb.SequenceResponse, error) {
+	if gs, ok := s.impl.(GapSequenceServer); ok && r.Gaps {
+		first, last, err := gs.NextSequenceGaps(ctx, r.Site, r.Name)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &pb.SequenceResponse{Value: first, Last: last}, nil
+	}
 	v, err := s.impl.NextSequence(ctx, r.Site, r.Name)
 	if err != nil {
 		return nil, toStatus(err)

@@ -244,13 +244,14 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
 	sent := false
+	var rec sentRecord
+	var recVer int64
 	if kindOf(sc) == opUpload {
-		var rec sentRecord
 		ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec)
 		if err != nil {
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
 		}
-		sent = ver > 0
+		sent, recVer = ver > 0, ver
 	}
 	if !sent {
 		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)
@@ -287,7 +288,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		}
 		return a.respond(code, out), nil
 	default:
-		return a.late(ctx, req, c, code, a.upload(ctx, req, c, code, doc)), nil
+		// rec is what was sent for this message, read above; the rules and
+		// the claim do not change it.
+		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, rec, recVer)), nil
 	}
 }
 

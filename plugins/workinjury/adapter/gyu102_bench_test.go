@@ -12,8 +12,14 @@ import (
 // lines per second.
 //
 //	go test ./plugins/workinjury/adapter -run '^$' -bench GYU102Stay -benchmem
-func BenchmarkGYU102Stay(b *testing.B) {
-	const lines, callsPerStay = 500, 10
+func BenchmarkGYU102Stay(b *testing.B) { benchStay(b, 10) }
+
+// BenchmarkGYU102LongStay is BenchmarkGYU102Stay with 40 calls (20,000
+// lines) per stay: the cost of a call should not grow with the stay.
+func BenchmarkGYU102LongStay(b *testing.B) { benchStay(b, 40) }
+
+func benchStay(b *testing.B, callsPerStay int) {
+	const lines = 500
 	c := newChain(b)
 	var visit, akc190 string
 	b.ReportAllocs()

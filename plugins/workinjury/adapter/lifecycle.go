@@ -352,33 +352,6 @@ func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
 	return dm, nil
 }
 
-// detailNumbers returns the detail numbers of a visit's fee lines: the
-// keys of its maps, decoded without their values.
-func (l *lifecycle) detailNumbers(ykc700 string) (map[string]struct{}, error) {
-	base := detailsKey(ykc700)
-	es, err := l.h.Scan(l.ctx, base, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", base, err)
-	}
-	nos := map[string]struct{}{}
-	for _, e := range es {
-		if e.Key != base && !strings.HasPrefix(e.Key, base+"/") {
-			continue
-		}
-		var m map[string]struct{}
-		if err := json.Unmarshal(e.Value, &m); err != nil {
-			return nil, fmt.Errorf("state %s is not readable JSON: %w", e.Key, err)
-		}
-		if len(es) == 1 {
-			return m, nil
-		}
-		for no := range m {
-			nos[no] = struct{}{}
-		}
-	}
-	return nos, nil
-}
-
 // detailsKey is where a visit's fee lines are kept. Each accepted GYU102
 // keeps its own lines under detailsKey/<message id>, so that a call
 // writes its lines only rather than reading, extending and writing back
@@ -512,13 +485,20 @@ func (l *lifecycle) feeDetails() error {
 		l.linesOnly()
 		return err
 	}
-	dm, err := l.detailNumbers(ykc700)
+	l.linesOnly()
+	fee, _ := l.doc["fee"].([]any)
+	nos := make(map[string]struct{}, len(fee))
+	for _, x := range fee {
+		line, _ := x.(map[string]any)
+		if no := str(line, "detail_no"); no != "" {
+			nos[no] = struct{}{}
+		}
+	}
+	old, err := l.uploadedAmong(ykc700, nos)
 	if err != nil {
 		return err
 	}
-	l.linesOnly()
 	seen := map[string]int{}
-	fee, _ := l.doc["fee"].([]any)
 	for i, x := range fee {
 		line, _ := x.(map[string]any)
 		no := str(line, "detail_no")
@@ -528,7 +508,7 @@ func (l *lifecycle) feeDetails() error {
 		at := fmt.Sprintf("$.fee[%d].detail_no", i)
 		if j, dup := seen[no]; dup {
 			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
-		} else if _, old := dm[no]; old {
+		} else if old[no] {
 			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
 		}
 		seen[no] = i
@@ -537,10 +517,16 @@ func (l *lifecycle) feeDetails() error {
 }
 
 // linesOnly checks the arithmetic of GYU102 lines.
+// Lines that pass with int64 arithmetic (lineFits) need no big.Rat;
+// the others are checked, and their problems reported, by lineCheck.
 func (l *lifecycle) linesOnly() {
+	tol, fast := fixedOfRat(l.c.tolerance)
 	fee, _ := l.doc["fee"].([]any)
 	for i, x := range fee {
 		line, _ := x.(map[string]any)
+		if fast && lineFits(line, tol) {
+			continue
+		}
 		l.lineCheck(fmt.Sprintf("$.fee[%d]", i), line, true)
 	}
 }
@@ -1222,20 +1208,32 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 		fee, _ := doc["fee"].([]any)
 		// The rule unique-detail-no kept lines of other calls out of this
 		// one; applied again (reconciled), it keeps what is recorded.
-		if err := update(ctx, h, detailsKey(ykc700)+"/"+msgID, func(dm *visitDetails, _ bool) error {
-			if *dm == nil {
-				*dm = visitDetails{}
-			}
+		add := func(dm visitDetails) {
 			for _, x := range fee {
 				line, _ := x.(map[string]any)
 				no := str(line, "detail_no")
-				if _, ok := (*dm)[no]; ok {
+				if _, ok := dm[no]; ok {
 					continue
 				}
-				(*dm)[no] = detailState{Amount: money(decOr0(line, "amount")), Fund: money(decOr0(line, "fund_pay")), Self: money(decOr0(line, "self_pay"))}
+				dm[no] = detailState{Amount: moneyOf(line, "amount"), Fund: moneyOf(line, "fund_pay"), Self: moneyOf(line, "self_pay")}
 			}
-			return nil
-		}); err != nil {
+		}
+		key := detailsKey(ykc700) + "/" + msgID
+		// The key is new unless this is applied again: create it without
+		// reading it first, and merge into what is there otherwise.
+		dm := make(visitDetails, len(fee))
+		add(dm)
+		if _, err := casJSON(ctx, h, key, 0, dm); errors.Is(err, sdk.ErrConflict) {
+			if err := update(ctx, h, key, func(dm *visitDetails, _ bool) error {
+				if *dm == nil {
+					*dm = visitDetails{}
+				}
+				add(*dm)
+				return nil
+			}); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 		return a.inFlight(ctx, h, ykc700, msgID, false)

@@ -44,6 +44,37 @@ func decOr0(doc map[string]any, k string) *big.Rat {
 	return new(big.Rat)
 }
 
+// moneyOf is money(decOr0(doc, k)) without the big.Rat when the field is
+// already written as money writes it: digits (no leading zero) and
+// exactly two decimals, not negative.
+func moneyOf(doc map[string]any, k string) string {
+	var s string
+	switch v := doc[k].(type) {
+	case json.Number:
+		s = v.String()
+	case string:
+		s = strings.TrimSpace(v)
+	}
+	if isMoneyText(s) {
+		return s
+	}
+	return money(decOr0(doc, k))
+}
+
+// isMoneyText reports whether s matches (0|[1-9][0-9]*)\.[0-9]{2}.
+func isMoneyText(s string) bool {
+	n := len(s)
+	if n < 4 || s[n-3] != '.' || (s[0] == '0' && n != 4) {
+		return false
+	}
+	for i := range n {
+		if i != n-3 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func ratAdd(a, b *big.Rat) *big.Rat { return new(big.Rat).Add(a, b) }
 func ratSub(a, b *big.Rat) *big.Rat { return new(big.Rat).Sub(a, b) }
 func ratMul(a, b *big.Rat) *big.Rat { return new(big.Rat).Mul(a, b) }

@@ -20,13 +20,19 @@ import (
 //  3. Otherwise a new serial is recorded in state before the request leaves,
 //     so that a crash at any later point is reconciled by step 2.
 func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
-	h := req.Host
-	key := "msg/" + req.MessageID
 	var rec sentRecord
-	ver, err := getJSON(ctx, h, key, &rec)
+	ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec)
 	if err != nil {
 		return failed(true, "state", "cannot read what was sent for this message", err.Error())
 	}
+	return a.uploadKnown(ctx, req, c, code, doc, rec, ver)
+}
+
+// uploadKnown is upload with the message's sentRecord already read: rec
+// at version ver (0: nothing was sent yet).
+func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any, rec sentRecord, ver int64) *sdk.HandleResponse {
+	h := req.Host
+	key := "msg/" + req.MessageID
 	if ver > 0 && rec.Done {
 		return recordResponse(code, rec)
 	}

@@ -3,7 +3,10 @@
 //
 // A *Server is an http.Handler that speaks the same configurable SM4+SM2
 // envelope as the adapter (package smenvelope, with the keys swapped): it
-// verifies our signature before anything else, decrypts, validates the
+// verifies our signature before anything else (with the public key
+// registered for the sender code the envelope names, Config.Senders and
+// AddSender, one per institution as the national system keeps them, or
+// the single hospital key of Config.Keys), decrypts, validates the
 // business input against the schemas (the same files the adapter uses),
 // enforces the business rules of all 39 transactions itself, answers sealed
 // and signed, and remembers every transaction by its serial for the general

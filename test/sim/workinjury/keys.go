@@ -33,6 +33,18 @@ func GenerateKeyPair() (KeyPair, error) {
 	return KeyPair{National: n, Hospital: h}, nil
 }
 
+// NewHospital returns a key pair with the same national key and a freshly
+// generated hospital key: one more institution of the same national
+// system, with a key of its own (register its public key with
+// Server.AddSender or Config.Senders under the institution's sender code).
+func (k KeyPair) NewHospital() (KeyPair, error) {
+	h, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generate a hospital SM2 key: %w", err)
+	}
+	return KeyPair{National: k.National, Hospital: h}, nil
+}
+
 // SimulatorKeys are the keys the simulator uses.
 func (k KeyPair) SimulatorKeys() smenvelope.Keys {
 	return smenvelope.Keys{Private: k.National, PeerPublic: &k.Hospital.PublicKey}

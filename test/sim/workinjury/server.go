@@ -3,6 +3,7 @@ package workinjury
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,8 +33,18 @@ type Config struct {
 	// Options is the envelope, exactly as the adapter is configured.
 	Options smenvelope.Options
 	// Keys holds the national system's private key and the hospital's
-	// (the adapter's) public key.
+	// (the adapter's) public key. The public key is the one of every
+	// sender not in Senders; it may be nil when Senders names every
+	// institution that may call.
 	Keys smenvelope.Keys
+	// Senders maps the envelope's sender code (an institution's
+	// senderCode) to that institution's SM2 public key, as the national
+	// system keeps one registered key per institution. A request is
+	// verified with the key of the sender it names, and the answer is
+	// encrypted to that key; a request signed with another institution's
+	// key fails the signature check (E0001). More can be added with
+	// AddSender.
+	Senders map[string]*ecdsa.PublicKey
 	// Layout is LayoutSingle (default: every request to any path, the code
 	// in the envelope) or LayoutPerTransaction (the code in the path).
 	Layout string
@@ -65,6 +76,11 @@ type Config struct {
 type Server struct {
 	cfg Config
 
+	// kmu guards senders, apart from mu so that key look-ups never wait
+	// for the business state.
+	kmu     sync.RWMutex
+	senders map[string]*ecdsa.PublicKey
+
 	mu          sync.Mutex
 	seq         int
 	apps        map[string]*application
@@ -87,8 +103,15 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Options.Validate(); err != nil {
 		return nil, fmt.Errorf("workinjury simulator: envelope options: %w", err)
 	}
-	if cfg.Keys.Private == nil || cfg.Keys.PeerPublic == nil {
-		return nil, errors.New("workinjury simulator: Keys needs the national private key and the hospital's public key (see EnsureKeys)")
+	if cfg.Keys.Private == nil || cfg.Keys.PeerPublic == nil && len(cfg.Senders) == 0 {
+		return nil, errors.New("workinjury simulator: Keys needs the national private key, and Keys.PeerPublic or Senders the hospitals' public keys (see EnsureKeys)")
+	}
+	senders := make(map[string]*ecdsa.PublicKey, len(cfg.Senders))
+	for code, pub := range cfg.Senders {
+		if code == "" || pub == nil {
+			return nil, fmt.Errorf("workinjury simulator: Senders[%q] needs a sender code and a public key", code)
+		}
+		senders[code] = pub
 	}
 	if cfg.Layout == "" {
 		cfg.Layout = LayoutSingle
@@ -116,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:         cfg,
+		senders:     senders,
 		apps:        map[string]*application{},
 		attachments: map[string]*attachment{},
 		filings:     map[string]*filing{},
@@ -192,22 +216,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o.Fields.MsgID != "" {
 		serial, _ = raw[o.Fields.MsgID].(string)
 	}
+	sender := ""
+	if o.Fields.Sender != "" {
+		sender, _ = raw[o.Fields.Sender].(string)
+	}
+	keys, registered := s.keysOf(sender)
+	if !registered {
+		// No key to verify with: the sender is not authenticated.
+		s.logf("unknown sender", code, serial, "E0001")
+		s.answerUnsigned(w, code, serial, "E0001", "发送方未登记公钥")
+		return
+	}
 	if s.cfg.Layout == LayoutPerTransaction {
 		pre, suf, _ := strings.Cut(s.cfg.PathTemplate, "{code}")
 		p := r.URL.Path
 		if !strings.HasPrefix(p, pre) || !strings.HasSuffix(p, suf) || len(p) < len(pre)+len(suf) {
-			s.answer(w, code, serial, nil, bizErr("E0004", "路径 %s 不是交易地址", p))
+			s.answer(w, keys, code, serial, nil, bizErr("E0004", "路径 %s 不是交易地址", p))
 			return
 		}
 		pathCode := p[len(pre) : len(p)-len(suf)]
 		if code != "" && code != pathCode {
-			s.answer(w, pathCode, serial, nil, bizErr("E0004", "报文交易编号 %s 与地址 %s 不符", code, pathCode))
+			s.answer(w, keys, pathCode, serial, nil, bizErr("E0004", "报文交易编号 %s 与地址 %s 不符", code, pathCode))
 			return
 		}
 		code = pathCode
 	}
 	sc, known := s.cfg.Schemas.Get("workinjury", code)
-	plain, _, err := smenvelope.Open(o, s.cfg.Keys, body)
+	plain, _, err := smenvelope.Open(o, keys, body)
 	switch {
 	case errors.Is(err, smenvelope.ErrBadSignature):
 		// The sender is not authenticated: answer without encrypting to or
@@ -217,14 +252,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.logf("malformed envelope", code, serial, "E0003")
-		s.answer(w, code, serial, nil, bizErr("E0003", "报文格式错误"))
+		s.answer(w, keys, code, serial, nil, bizErr("E0003", "报文格式错误"))
 		return
 	}
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.UseNumber()
 	var input map[string]any
 	if err := dec.Decode(&input); err != nil || input == nil {
-		s.answer(w, code, serial, nil, bizErr("E0003", "业务数据不是 JSON 对象"))
+		s.answer(w, keys, code, serial, nil, bizErr("E0003", "业务数据不是 JSON 对象"))
 		return
 	}
 	now := s.cfg.Now()
@@ -232,7 +267,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.received = append(s.received, Request{Code: code, Serial: serial, Input: input, At: now})
 	s.mu.Unlock()
 	if !known {
-		s.answer(w, code, serial, nil, bizErr("E0004", "未知交易 %q", code))
+		s.answer(w, keys, code, serial, nil, bizErr("E0004", "未知交易 %q", code))
 		return
 	}
 
@@ -263,7 +298,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
 			}
 			s.mu.Unlock()
-			s.answer(w, code, serial, nil, be)
+			s.answer(w, keys, code, serial, nil, be)
 			return
 		case FaultHold:
 			if !f.wait(r.Context()) {
@@ -287,7 +322,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case FaultBadSignature:
 			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
-			s.answerTampered(w, code, serial, out, be)
+			s.answerTampered(w, keys, code, serial, out, be)
 			return
 		case FaultHold:
 			if !f.wait(r.Context()) {
@@ -295,7 +330,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.answer(w, code, serial, out, be)
+	s.answer(w, keys, code, serial, out, be)
 }
 
 // process runs a transaction and records it for GYD053 and the ledger.
@@ -356,8 +391,8 @@ func (s *Server) process(sc *schemas.Schema, code, serial string, input map[stri
 }
 
 // answer seals and writes the response.
-func (s *Server) answer(w http.ResponseWriter, code, serial string, out map[string]any, be *bizError) {
-	sealed, err := s.seal(code, serial, out, be)
+func (s *Server) answer(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) {
+	sealed, err := s.seal(keys, code, serial, out, be)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -365,7 +400,9 @@ func (s *Server) answer(w http.ResponseWriter, code, serial string, out map[stri
 	writeJSON(w, sealed)
 }
 
-func (s *Server) seal(code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
+// seal seals an answer with keys: the national private key and the
+// public key of the institution that sent the request.
+func (s *Server) seal(keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
 	f := s.cfg.Options.Fields
 	env := map[string]string{}
 	put := func(k, v string) {
@@ -390,7 +427,7 @@ func (s *Server) seal(code, serial string, out map[string]any, be *bizError) (ma
 	if err != nil {
 		return nil, err
 	}
-	return smenvelope.Seal(s.cfg.Options, s.cfg.Keys, env, data)
+	return smenvelope.Seal(s.cfg.Options, keys, env, data)
 }
 
 // answerUnsigned writes an error answer without data and signature.
@@ -406,18 +443,41 @@ func (s *Server) answerUnsigned(w http.ResponseWriter, code, serial, errCode, ms
 }
 
 // answerTampered writes a response whose signature does not verify.
-func (s *Server) answerTampered(w http.ResponseWriter, code, serial string, out map[string]any, be *bizError) {
-	sealed, err := s.seal(code, serial, out, be)
+func (s *Server) answerTampered(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) {
+	sealed, err := s.seal(keys, code, serial, out, be)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	other, err := s.seal(code, serial, map[string]any{"tampered": true}, nil)
+	other, err := s.seal(keys, code, serial, map[string]any{"tampered": true}, nil)
 	if err == nil {
 		sig := s.cfg.Options.Fields.Sign
 		sealed[sig] = other[sig]
 	}
 	writeJSON(w, sealed)
+}
+
+// AddSender registers (or replaces) the public key of the institution
+// whose envelopes name sender as their sender code.
+func (s *Server) AddSender(sender string, pub *ecdsa.PublicKey) {
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
+	s.senders[sender] = pub
+}
+
+// keysOf returns the keys for a request from sender: the national private
+// key with the sender's registered public key, or with Config.Keys's
+// public key for a sender not registered. ok is false when there is no
+// key to verify the sender with.
+func (s *Server) keysOf(sender string) (keys smenvelope.Keys, ok bool) {
+	keys = s.cfg.Keys
+	s.kmu.RLock()
+	pub, found := s.senders[sender]
+	s.kmu.RUnlock()
+	if found {
+		keys.PeerPublic = pub
+	}
+	return keys, keys.PeerPublic != nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

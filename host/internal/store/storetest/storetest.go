@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GetMessageNotFound", testGetMessageNotFound},
 		{"AddAttempt", testAddAttempt},
 		{"FinishMessage", testFinishMessage},
+		{"FinishMessageWithJournal", testFinishMessageWithJournal},
 		{"ReopenMessage", testReopenMessage},
 		{"Prune", testPrune},
 		{"OldestPending", testOldestPending},
@@ -79,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"NextSequence", testNextSequence},
 		{"NextSequenceConcurrent", testNextSequenceConcurrent},
+		{"ReserveSequence", testReserveSequence},
 		{"Ping", testPing},
 		{"Users", testUsers},
 		{"Audit", testAudit},
@@ -553,6 +555,44 @@ func testAppendExchange(t *testing.T, s store.Store) {
 	}
 }
 
+// testFinishMessageWithJournal: the journal entries given to FinishMessage
+// are stored with the outcome, and neither is when the message is unknown.
+func testFinishMessageWithJournal(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	begin(t, s, store.Message{ID: "m1", Site: "s1", Type: "workinjury.GYD051", Key: "k", ReceivedAt: t0})
+	journal := []store.Exchange{
+		{MessageID: "m1", Plugin: "workinjury", Site: "s1", System: "workinjury", Code: "GYD051", Serial: "S1",
+			Request: []byte(`{"enc":"a"}`), Response: []byte(`{"code":"0"}`), Status: "ok", DurationMS: 3, At: t0.Add(time.Second)},
+		{MessageID: "m1", Plugin: "workinjury", Site: "s1", System: "workinjury", Code: "GYD053", Serial: "S2",
+			Request: []byte(`{}`), Status: "unknown", Error: "timeout", DurationMS: 30000, At: t0.Add(2 * time.Second)},
+	}
+	if err := s.FinishMessage(ctx, "m1", "ok", []byte(`{"status":"ok"}`), 1, journal...); err != nil {
+		t.Fatalf("FinishMessage with journal: %v", err)
+	}
+	got, err := s.ListExchanges(ctx, store.ExchangeFilter{MessageID: "m1"})
+	if err != nil {
+		t.Fatalf("ListExchanges(m1): %v", err)
+	}
+	want := []store.Exchange{journal[1], journal[0]} // newest first
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(store.Exchange{}, "ID")); diff != "" {
+		t.Errorf("journal stored with the outcome (-want +got):\n%s", diff)
+	}
+	if len(got) == 2 && (got[0].ID <= 0 || got[1].ID <= 0 || got[0].ID == got[1].ID) {
+		t.Errorf("journal ids = %d, %d; want positive and distinct", got[0].ID, got[1].ID)
+	}
+	if m, err := s.GetMessage(ctx, "m1"); err != nil || m.Status != store.StatusDone {
+		t.Errorf("GetMessage(m1) = %+v, %v; want done", m, err)
+	}
+
+	lost := store.Exchange{MessageID: "missing", Plugin: "workinjury", Site: "s1", System: "workinjury", Code: "GYD051", Serial: "S3", Request: []byte(`{}`), Status: "ok"}
+	if err := s.FinishMessage(ctx, "missing", "ok", []byte(`{}`), 1, lost); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishMessage(missing) with journal error = %v, want ErrNotFound", err)
+	}
+	if got, err := s.ListExchanges(ctx, store.ExchangeFilter{MessageID: "missing"}); err != nil || len(got) != 0 {
+		t.Errorf("ListExchanges(missing) = %v, %v; want none: the journal is stored only with an outcome", got, err)
+	}
+}
+
 func testListExchanges(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	ids := map[string]int64{}
@@ -986,6 +1026,56 @@ func testNextSequence(t *testing.T, s store.Store) {
 		if err != nil || got != st.want {
 			t.Errorf("NextSequence(%q) = %d, %v; want %d, nil", st.name, got, err, st.want)
 		}
+	}
+}
+
+// testReserveSequence: a reservation moves the counter by n, so the
+// values it covers are given to nobody else, whether drawn one by one or
+// reserved concurrently.
+func testReserveSequence(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, st := range []struct {
+		op   string
+		n    int64
+		want int64
+	}{{"reserve", 10, 10}, {"next", 0, 11}, {"reserve", 1, 12}, {"reserve", 100, 112}, {"next", 0, 113}} {
+		var got int64
+		var err error
+		if st.op == "next" {
+			got, err = s.NextSequence(ctx, "blocks")
+		} else {
+			got, err = s.ReserveSequence(ctx, "blocks", st.n)
+		}
+		if err != nil || got != st.want {
+			t.Errorf("%s %d on blocks = %d, %v; want %d, nil", st.op, st.n, got, err, st.want)
+		}
+	}
+	if _, err := s.ReserveSequence(ctx, "blocks", 0); err == nil {
+		t.Error("ReserveSequence(0) succeeded; want an error")
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	seen := map[int64]bool{}
+	for i := range concurrency {
+		wg.Go(func() {
+			last, err := s.ReserveSequence(t.Context(), "shared", 5)
+			if err != nil {
+				t.Errorf("worker %d: ReserveSequence: %v", i, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for v := last - 4; v <= last; v++ {
+				if seen[v] {
+					t.Errorf("value %d reserved twice", v)
+				}
+				seen[v] = true
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 5*concurrency {
+		t.Errorf("%d distinct values reserved; want %d", len(seen), 5*concurrency)
 	}
 }
 

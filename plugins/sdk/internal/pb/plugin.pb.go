@@ -1632,9 +1632,14 @@ func (x *StateScanResponse) GetEntries() []*StateEntry {
 }
 
 type SequenceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Site          string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Site  string                 `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// gaps: the plugin accepts values with gaps, increasing only within one
+	// plugin process (sdk.NextSequenceGaps). The host may answer with a
+	// block of values (SequenceResponse.last). A host that does not know the
+	// field ignores it and answers one value, which is also correct.
+	Gaps          bool `protobuf:"varint,3,opt,name=gaps,proto3" json:"gaps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1683,9 +1688,20 @@ func (x *SequenceRequest) GetName() string {
 	return ""
 }
 
+func (x *SequenceRequest) GetGaps() bool {
+	if x != nil {
+		return x.Gaps
+	}
+	return false
+}
+
 type SequenceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Value int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	// last, answering a request with gaps: the values value … last are all
+	// the plugin's (a block the host reserved for it); the SDK hands them out
+	// one by one without asking again. 0: value alone.
+	Last          int64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1723,6 +1739,13 @@ func (*SequenceResponse) Descriptor() ([]byte, []int) {
 func (x *SequenceResponse) GetValue() int64 {
 	if x != nil {
 		return x.Value
+	}
+	return 0
+}
+
+func (x *SequenceResponse) GetLast() int64 {
+	if x != nil {
+		return x.Last
 	}
 	return 0
 }
@@ -2252,12 +2275,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"L\n" +
 	"\x11StateScanResponse\x127\n" +
-	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\"9\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\"M\n" +
 	"\x0fSequenceRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"(\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04gaps\x18\x03 \x01(\bR\x04gaps\"<\n" +
 	"\x10SequenceResponse\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\x03R\x05value\"\xa9\x02\n" +
+	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x03R\x04last\"\xa9\x02\n" +
 	"\x0ePublishRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +

@@ -1,0 +1,214 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/big"
+	"slices"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// FuzzObjectKeys checks the one-pass key scan against encoding/json: what
+// objectKeys accepts is a JSON object encoding/json reads into a
+// visitDetails-shaped map, with the same names.
+//
+//	go test -run '^$' -fuzz FuzzObjectKeys -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzObjectKeys(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ` {} `, `{"D1":{"a":"1.00","f":"1.00","s":"0.00"},"D2":{"a":"2.00","f":"1.00","s":"1.00","r":true}}`,
+		`{"D1":{}}`, `{"D1":{"x":-1.5e3,"y":null,"z":false}}`, `{"D\u00e9":{}}`, `{"D1":{"a":{"b":1}}}`, `{"D1":[]}`,
+		`{"D1":{},}`, `{"D1":{}} x`, `[]`, `null`, `{"D1":{"a":01}}`, `{"D1":"x"}`, "{\"D1\":{\"a\":\"\xff\"}}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []string
+		if !objectKeys(b, func(k []byte) { got = append(got, string(k)) }) {
+			return
+		}
+		var m map[string]map[string]any
+		if err := json.Unmarshal(b, &m); err != nil || m == nil {
+			t.Fatalf("objectKeys accepted %q, encoding/json does not: %v", b, err)
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		var want []string
+		for k := range m {
+			want = append(want, k)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("objectKeys(%q) = %q, encoding/json gives %q", b, got, want)
+		}
+	})
+}
+
+// TestUploadedAmong: numbers are found in both layouts and in maps that
+// only encoding/json reads (escaped names), not in another visit whose
+// number starts with this one; an unreadable map is an error.
+func TestUploadedAmong(t *testing.T) {
+	ctx := t.Context()
+	h := hostFor(sdktest.NewMemoryHost(), testSite)
+	put := func(key, v string) {
+		t.Helper()
+		if _, err := h.Put(ctx, key, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("visit/V1/details", `{"0001":{"a":"1.00","f":"1.00","s":"0.00"}}`)
+	put("visit/V1/details/m2", `{"0002":{"a":"2.00","f":"1.00","s":"1.00","r":true},"0003":{"a":"3.00","f":"3.00","s":"0.00"}}`)
+	put("visit/V1/details/m3", `{"A\u003c1":{"a":"3.00","f":"3.00","s":"0.00"}}`)
+	put("visit/V10/details/m4", `{"0004":{"a":"4.00","f":"4.00","s":"0.00"}}`)
+	l := &lifecycle{ctx: ctx, h: h}
+	nos := map[string]struct{}{"0001": {}, "0002": {}, "0004": {}, "0005": {}, "A<1": {}}
+	got, err := l.uploadedAmong("V1", nos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"0001": true, "0002": true, "A<1": true}
+	if len(got) != len(want) {
+		t.Fatalf("uploadedAmong = %v, want %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("uploadedAmong = %v, want %v", got, want)
+		}
+	}
+	put("visit/V1/details/m5", `{"0006":`)
+	if _, err := l.uploadedAmong("V1", nos); err == nil {
+		t.Error("uploadedAmong read a map that is not JSON without an error")
+	}
+}
+
+// FuzzMoneyOf: moneyOf gives what money(decOr0(…)) gives, for strings and
+// JSON numbers.
+func FuzzMoneyOf(f *testing.F) {
+	for _, s := range []string{"0.00", "10.00", "01.00", "-1.00", "-0.00", "1.0", "1.000", " 2.50 ", "1e2", "", "x.00", "123456789012345678901234567890.99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, doc := range []map[string]any{{"v": s}, {"v": json.Number(s)}} {
+			if got, want := moneyOf(doc, "v"), money(decOr0(doc, "v")); got != want {
+				t.Fatalf("moneyOf(%#v) = %q, money(decOr0) = %q", doc["v"], got, want)
+			}
+		}
+	})
+}
+
+// FuzzAppendJSON: for any decoded payload, appendJSON writes what
+// encoding/json (no HTML escaping) writes, or declines.
+//
+//	go test -run '^$' -fuzz FuzzAppendJSON -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzAppendJSON(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"b":1,"a":"x","c":[1,"2",null,true,false,{"z":{}}]}`, `{"n":"张三 <a&b>","t":"\t\n\r\b\f\u0001\u2028\u2029\"\\"}`,
+		`{"x":-1.50e+10,"y":0}`, "{\"bad\":\"\xff\xfe\"}", `{"":[]}`, `[1,2]`, `"s"`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		dec := json.NewDecoder(bytes.NewReader(in))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return
+		}
+		want, err := encodeStd(v)
+		if err != nil {
+			t.Skip()
+		}
+		got, ok := appendJSON(nil, v)
+		if !ok {
+			t.Fatalf("appendJSON declined %q", in)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON(%q) = %s, encoding/json gives %s", in, got, want)
+		}
+	})
+}
+
+// encodeStd is marshal's encoding/json path.
+func encodeStd(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// TestAppendJSONNumbers: json.Number values encoding/json refuses or
+// rewrites are left to it.
+func TestAppendJSONNumbers(t *testing.T) {
+	for _, n := range []json.Number{"", "01", "1.", "abc", "1e", "--1"} {
+		if _, ok := appendJSON(nil, map[string]any{"n": n}); ok {
+			t.Errorf("appendJSON accepted json.Number %q", n)
+		}
+	}
+	got, err := marshal(map[string]any{"n": json.Number("")})
+	if want, _ := encodeStd(map[string]any{"n": json.Number("")}); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("marshal of an empty json.Number = %s, %v; want %s", got, err, want)
+	}
+}
+
+// FuzzLineFits: a line lineFits passes is one lineCheck (big.Rat) passes
+// without a diagnostic.
+//
+//	go test -run '^$' -fuzz FuzzLineFits -fuzztime 60s ./plugins/workinjury/adapter
+func FuzzLineFits(f *testing.F) {
+	f.Add("2", "10.00", "20.00", "15.00", "5.00", "0.005", false)
+	f.Add("3", "3.333333", "10.00", "10.00", "0.00", "0.01", true)
+	f.Add("1", "9223372036854775807", "9223372036854775807", "9223372036854775807", "0", "0", false)
+	f.Add("0.5", "-1", "0.50", "0.25", "0.25", "0.005", true)
+	f.Add("1", "1", "1.00", "0.5", "0.5", "0.0000001", false)
+	f.Fuzz(func(t *testing.T, qty, price, amount, fund, self, tolText string, numbers bool) {
+		tol, ok := new(big.Rat).SetString(tolText)
+		if !ok || tol.Sign() < 0 {
+			return
+		}
+		ft, ok := fixedOfRat(tol)
+		if !ok {
+			return
+		}
+		line := map[string]any{}
+		for k, v := range map[string]string{"qty": qty, "price": price, "amount": amount, "fund_pay": fund, "self_pay": self} {
+			if numbers {
+				line[k] = json.Number(v)
+			} else {
+				line[k] = v
+			}
+		}
+		if !lineFits(line, ft) {
+			return
+		}
+		var ds sdk.Diagnostics
+		l := &lifecycle{c: &siteConfig{tolerance: tol}, ds: &ds}
+		if _, good := l.lineCheck("$.fee[0]", line, true); !good || len(ds) > 0 {
+			t.Fatalf("lineFits passed %v (tolerance %s), lineCheck says %v", line, tolText, ds)
+		}
+	})
+}
+
+// TestLineFitsCommonLines: the usual lines take the int64 path.
+func TestLineFitsCommonLines(t *testing.T) {
+	tol, ok := fixedOfRat(big.NewRat(5, 1000))
+	if !ok {
+		t.Fatal("the default tolerance 0.005 is not a fixed")
+	}
+	for _, line := range []map[string]any{
+		{"qty": json.Number("2"), "price": json.Number("10.00"), "amount": json.Number("20.00"), "fund_pay": json.Number("15.00"), "self_pay": json.Number("5.00")},
+		{"qty": "3", "price": "3.333", "amount": "10.00", "fund_pay": "10.00", "self_pay": "0.00"},
+	} {
+		if !lineFits(line, tol) {
+			t.Errorf("lineFits(%v) = false, want true", line)
+		}
+	}
+	bad := map[string]any{"qty": "2", "price": "10.00", "amount": "20.01", "fund_pay": "15.00", "self_pay": "5.00"}
+	if lineFits(bad, tol) {
+		t.Errorf("lineFits(%v) = true: amount is off by 0.01", bad)
+	}
+}
