@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/internal/jsonscan"
 )
 
 // ErrBadSignature matches (errors.Is) every *SignatureError: the signature is
@@ -434,7 +436,7 @@ func parseFlatObject(b []byte) (map[string]any, bool) {
 			}
 			v, i = s, j
 		case c == '-' || (c >= '0' && c <= '9'):
-			j, ok := jsonNumber(b, i)
+			j, ok := jsonscan.NumberEnd(b, i)
 			if !ok {
 				return nil, false
 			}
@@ -508,47 +510,6 @@ func plainString(b []byte, i int) (string, int, bool) {
 		return "", 0, false // encoding/json replaces invalid bytes with U+FFFD
 	}
 	return string(s), start + n + 1, true
-}
-
-// jsonNumber returns the index after the JSON number at b[i], which must
-// follow the JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func jsonNumber(b []byte, i int) (int, bool) {
-	digits := func(i int) int {
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
-	default:
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return 0, false
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return 0, false
-		}
-		i = j
-	}
-	return i, true
 }
 
 // jsonErrorWithoutContent keeps the position of a JSON error but drops quoted input.

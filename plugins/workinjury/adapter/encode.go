@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/internal/jsonscan"
 )
 
 // appendJSON appends the JSON text of v to b as marshal writes it
@@ -76,7 +78,7 @@ func validNumber(s string) bool {
 	if s == "" {
 		return false
 	}
-	end, ok := numberEnd([]byte(s), 0)
+	end, ok := jsonscan.NumberEnd([]byte(s), 0)
 	return ok && end == len(s)
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/internal/jsonscan"
 )
 
 // maxFastDepth bounds the nesting parsePayload follows itself; deeper
@@ -97,7 +99,7 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 			}
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		j, ok := numberEnd(b, i)
+		j, ok := jsonscan.NumberEnd(b, i)
 		if !ok {
 			return nil, 0, false
 		}
