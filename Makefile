@@ -92,10 +92,10 @@ bench:
 		MEDGATE_BENCH_PROFILE=$(if $(BENCH_PROFILE),$(abspath $(BENCH_PROFILE))) $(GO) test -count=1 -run '^$$' \
 		-bench '^BenchmarkMedgate$$' -benchtime $(BENCHTIME) -timeout 20m ./test/bench
 
-## bench-micro: Go micro-benchmarks with allocation counts of the hot paths (envelope, validator, transform, store, pipeline, GYU102 in the adapter)
+## bench-micro: Go micro-benchmarks with allocation counts of the hot paths (SM envelope, platform envelope JSON, validator, transform, store, pipeline, GYU102 in the adapter)
 .PHONY: bench-micro
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./plugins/smenvelope ./schemas ./transforms ./host/internal/store ./host/internal/pipeline ./plugins/workinjury/adapter
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./plugins/smenvelope ./host/internal/message ./schemas ./transforms ./host/internal/store ./host/internal/pipeline ./plugins/workinjury/adapter
 
 ## proto: regenerate the plugin protocol code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 proto:

@@ -1,6 +1,10 @@
 package message
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
 
 // BenchmarkParse: the envelope of a pass-through request, parsed and
 // checked as the pipeline does for every message.
@@ -12,6 +16,21 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, errs := Parse(v); len(errs) > 0 {
 			b.Fatal(errs)
+		}
+	}
+}
+
+// BenchmarkReplyJSON: a reply encoded as the pipeline stores and publishes
+// it (once per message).
+func BenchmarkReplyJSON(b *testing.B) {
+	r := &Reply{ID: "0f3c9a7e5b2d4c1a8e6f0b9d7c5a3e1f", RequestID: "bench-1764748800000000000-12345", Site: "s1", Type: "workinjury.GYD051",
+		Status: StatusOK, External: &External{System: "workinjury", Code: "0", Message: "成功", MsgID: "H35020000120261203073000000123"},
+		Payload: []byte(`{"filing_no":"BA350200202612030001","filing_status":"1","aac002":"350203********1234"}`), Attempts: 1,
+		CompletedAt: time.Date(2026, 12, 3, 7, 30, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(r); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
