@@ -22,6 +22,9 @@ const DefaultVersion = "3.6.0"
 // when Config.MaxInFlight is zero.
 const DefaultMaxInFlight = 64
 
+// DefaultMaxBufferedBytes is Config.MaxBufferedBytes when it is zero.
+const DefaultMaxBufferedBytes = 64 << 20
+
 // Config says how to reach Kafka. Only Brokers is required; a consumer also
 // needs GroupID.
 type Config struct {
@@ -51,6 +54,12 @@ type Config struct {
 	// at the same time, over all keys and partitions. Zero means
 	// DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxBufferedBytes bounds the keys and values of the messages a
+	// Consumer has read and not yet finished, over all partitions, so a
+	// burst of large messages cannot take the host's memory: reading
+	// pauses until enough of them finish. A single message larger than the
+	// bound is still read, alone. Zero means DefaultMaxBufferedBytes.
+	MaxBufferedBytes int64
 	// Logger receives warnings about retried errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -123,6 +132,13 @@ func (c Config) maxInFlight() int {
 	return DefaultMaxInFlight
 }
 
+func (c Config) maxBufferedBytes() int64 {
+	if c.MaxBufferedBytes > 0 {
+		return c.MaxBufferedBytes
+	}
+	return DefaultMaxBufferedBytes
+}
+
 // saramaConfig returns the settings shared by producers, consumers and
 // admin clients.
 func (c Config) saramaConfig() (*sarama.Config, error) {
@@ -136,6 +152,9 @@ func (c Config) saramaConfig() (*sarama.Config, error) {
 	}
 	if c.MaxInFlight < 0 {
 		return nil, fmt.Errorf("invalid MaxInFlight %d: use a positive number, or 0 for %d", c.MaxInFlight, DefaultMaxInFlight)
+	}
+	if c.MaxBufferedBytes < 0 {
+		return nil, fmt.Errorf("invalid MaxBufferedBytes %d: use a positive number, or 0 for %d", c.MaxBufferedBytes, DefaultMaxBufferedBytes)
 	}
 
 	sc := sarama.NewConfig()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"golang.org/x/sync/semaphore"
 )
 
 // Message is one Kafka record as handed to a Handler.
@@ -57,6 +58,11 @@ type Consumer struct {
 
 	inFlight chan struct{} // one token per running handler
 	buffered chan struct{} // one token per message read and not yet finished
+	// bufBytes holds the key and value bytes of the messages read and not
+	// yet finished (each message's weight, at most bufLimit).
+	bufBytes *semaphore.Weighted
+	bufLimit int64
+	bufWaits atomic.Int64 // times reading paused on bufBytes (for tests)
 
 	ready   atomic.Bool
 	running atomic.Bool
@@ -142,6 +148,8 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 		log:      cfg.logger(),
 		inFlight: make(chan struct{}, n),
 		buffered: make(chan struct{}, max(1024, 16*n)),
+		bufBytes: semaphore.NewWeighted(cfg.maxBufferedBytes()),
+		bufLimit: cfg.maxBufferedBytes(),
 	}, nil
 }
 

@@ -16,20 +16,22 @@ type partition struct {
 	topic string
 	id    int32
 
-	mu        sync.Mutex
-	pending   []*entry             // read, not yet committed, in offset order
-	headSince time.Time            // when pending[0] became the oldest unfinished message
-	keys      map[string]*keyQueue // keys with queued or running messages
-	abandoned int                  // queued messages dropped on stop
-	workers   sync.WaitGroup
-	stopCh    chan struct{} // closed when no more handlers may start
+	mu             sync.Mutex
+	pending        []*entry             // read, not yet committed, in offset order
+	headSince      time.Time            // when pending[0] became the oldest unfinished message
+	keys           map[string]*keyQueue // keys with queued or running messages
+	abandoned      int                  // queued messages dropped on stop
+	abandonedBytes int64                // their weight in Consumer.bufBytes
+	workers        sync.WaitGroup
+	stopCh         chan struct{} // closed when no more handlers may start
 
 	commitCh chan struct{} // capacity 1: "a new offset was marked"
 }
 
 type entry struct {
-	msg  *Message
-	done bool
+	msg    *Message
+	done   bool
+	weight int64 // held in Consumer.bufBytes until the message finishes
 }
 
 type keyQueue struct {
@@ -60,7 +62,17 @@ read:
 			case <-sessDone:
 				break read // cm was never queued; it is after the commit point
 			}
-			p.enqueue(toMessage(cm))
+			// And bound their bytes: a burst of large messages waits in
+			// Kafka, not in memory.
+			w := min(int64(len(cm.Key)+len(cm.Value)), p.h.c.bufLimit)
+			if !p.h.c.bufBytes.TryAcquire(w) {
+				p.h.c.bufWaits.Add(1)
+				if err := p.h.c.bufBytes.Acquire(p.sess.Context(), w); err != nil {
+					<-p.h.c.buffered
+					break read // the session ended; cm was never queued
+				}
+			}
+			p.enqueue(toMessage(cm), w)
 		}
 	}
 
@@ -70,19 +82,20 @@ read:
 	// Messages whose handler never started stay uncommitted and give back
 	// their buffer tokens.
 	p.mu.Lock()
-	abandoned := p.abandoned
+	abandoned, abandonedBytes := p.abandoned, p.abandonedBytes
 	p.mu.Unlock()
 	for range abandoned {
 		<-p.h.c.buffered
 	}
+	p.h.c.bufBytes.Release(abandonedBytes)
 
 	close(stopCommits)
 	<-committerDone
 	p.sess.Commit()
 }
 
-func (p *partition) enqueue(m *Message) {
-	e := &entry{msg: m}
+func (p *partition) enqueue(m *Message, weight int64) {
+	e := &entry{msg: m, weight: weight}
 	p.mu.Lock()
 	if len(p.pending) == 0 {
 		p.headSince = time.Now()
@@ -125,6 +138,9 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 		if p.isStopping() {
 			// Leave the rest for the partition's next owner.
 			p.abandoned += len(q.items)
+			for _, e := range q.items {
+				p.abandonedBytes += e.weight
+			}
 			if keyed {
 				delete(p.keys, key)
 			}
@@ -146,6 +162,7 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 		finished := p.call(e.msg)
 		<-p.h.c.inFlight
 		<-p.h.c.buffered
+		p.h.c.bufBytes.Release(e.weight)
 
 		p.mu.Lock()
 		q.items[0] = nil

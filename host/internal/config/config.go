@@ -73,6 +73,9 @@ type Kafka struct {
 	SASL     *SASL     `yaml:"sasl"`
 	// MaxInFlight bounds messages processed at once across keys.
 	MaxInFlight int `yaml:"maxInFlight"`
+	// MaxBufferedMB bounds the size of the messages read from Kafka and
+	// not yet finished; reading pauses past it.
+	MaxBufferedMB int `yaml:"maxBufferedMB"`
 	// CreateTopics creates missing topics at start with Partitions and
 	// ReplicationFactor.
 	CreateTopics      bool  `yaml:"createTopics"`
@@ -481,6 +484,7 @@ func (c *Config) applyDefaults() {
 	def(&k.Topics.Events, "medgate.events")
 	def(&k.Topics.DLQ, "medgate.dlq")
 	def(&k.MaxInFlight, 64)
+	def(&k.MaxBufferedMB, 64)
 	def(&k.Partitions, 6)
 	def(&k.ReplicationFactor, 1)
 	if k.Embedded != nil {
@@ -598,6 +602,9 @@ func (c *Config) check() Problems {
 	}
 	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {
 		add("kafka.maxInFlight", "must be between 1 and 10000, is %d", k.MaxInFlight)
+	}
+	if k.MaxBufferedMB < 1 || k.MaxBufferedMB > 65536 {
+		add("kafka.maxBufferedMB", "must be between 1 and 65536 (MiB), is %d", k.MaxBufferedMB)
 	}
 	if k.SASL != nil {
 		switch k.SASL.Mechanism {
