@@ -470,44 +470,31 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 	total := make([]time.Duration, b.N)
 	host := make([]time.Duration, b.N)
 	var unmatched atomic.Int64
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for i := range b.N {
-		if i > 0 {
-			<-tick.C
+	openLoop(b, rate, func(i int) {
+		req := e.gyd051(i + 1)
+		t0 := time.Now()
+		r, err := e.send(req)
+		t1 := time.Now()
+		if err != nil {
+			b.Error(err)
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := e.gyd051(i + 1)
-			t0 := time.Now()
-			r, err := e.send(req)
-			t1 := time.Now()
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if r.Status != "ok" {
-				b.Errorf("GYD051: %s", r.Status)
-				return
-			}
-			var sim time.Duration
-			if r.External != nil {
-				d, ok := e.simTime.of(r.External.MsgID)
-				if !ok {
-					unmatched.Add(1)
-				}
-				sim = d
-			} else {
+		if r.Status != "ok" {
+			b.Errorf("GYD051: %s", r.Status)
+			return
+		}
+		var sim time.Duration
+		if r.External != nil {
+			d, ok := e.simTime.of(r.External.MsgID)
+			if !ok {
 				unmatched.Add(1)
 			}
-			total[i], host[i] = t1.Sub(t0), t1.Sub(t0)-sim
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
+			sim = d
+		} else {
+			unmatched.Add(1)
+		}
+		total[i], host[i] = t1.Sub(t0), t1.Sub(t0)-sim
+	})
 	sortDurations(total)
 	sortDurations(host)
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -718,3 +718,22 @@ func profile(tb testing.TB, e *env, name string) (stop func()) {
 		tb.Logf("profile written to %s", out)
 	}
 }
+
+// openLoop calls do(i) for i in [0, b.N) at a fixed rate per second, open
+// loop: a call starts every 1/rate whatever the earlier ones do, each in
+// its own goroutine. It times the calls (b.ResetTimer before the first,
+// b.StopTimer once all have returned).
+func openLoop(b *testing.B, rate int, do func(i int)) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			<-tick.C
+		}
+		wg.Go(func() { do(i) })
+	}
+	wg.Wait()
+	b.StopTimer()
+}

@@ -91,33 +91,20 @@ func (e *env) scanCodes(b *testing.B) (texts, cards []string) {
 // sends.
 func benchECardScan(b *testing.B, e *env, texts, cards []string, res *results) {
 	lat := make([]time.Duration, b.N)
-	tick := time.NewTicker(time.Second / scanRate)
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for i := range b.N {
-		if i > 0 {
-			<-tick.C
+	openLoop(b, scanRate, func(i int) {
+		k := i % len(texts)
+		t0 := time.Now()
+		r, err := e.send(e.request(ecSite, "ecard.scan", map[string]any{"text": texts[k]}))
+		lat[i] = time.Since(t0)
+		if err != nil {
+			b.Error(err)
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k := i % len(texts)
-			t0 := time.Now()
-			r, err := e.send(e.request(ecSite, "ecard.scan", map[string]any{"text": texts[k]}))
-			lat[i] = time.Since(t0)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			var s struct{ CardNo string }
-			if r.Status != "ok" || json.Unmarshal(r.Payload, &s) != nil || s.CardNo != cards[k] {
-				b.Errorf("scan: %s %s, want card %s", r.Status, r.Payload, cards[k])
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
+		var s struct{ CardNo string }
+		if r.Status != "ok" || json.Unmarshal(r.Payload, &s) != nil || s.CardNo != cards[k] {
+			b.Errorf("scan: %s %s, want card %s", r.Status, r.Payload, cards[k])
+		}
+	})
 	sortDurations(lat)
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	report(b, res, "scan", map[string]float64{"p50-ms": ms(percentile(lat, 50)), "p99-ms": ms(percentile(lat, 99)),
