@@ -324,28 +324,16 @@ func benchPlainCopy(b *testing.B, e *env, res *results) {
 // benchGYD051: filing verifications through the HTTP ingress from 16
 // concurrent clients, each answered with full SM2/SM4 on both sides.
 func benchGYD051(b *testing.B, e *env, res *results) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range httpClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				r, err := e.send(e.gyd051(int(i)))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if r.Status != "ok" {
-					b.Errorf("GYD051: %s %+v %+v", r.Status, r.Errors, r.External)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
+	closedLoop(b, httpClients, func(i int) error {
+		r, err := e.send(e.gyd051(i))
+		if err != nil {
+			return err
+		}
+		if r.Status != "ok" {
+			return fmt.Errorf("GYD051: %s %+v %+v", r.Status, r.Errors, r.External)
+		}
+		return nil
+	})
 	report(b, res, "gyd051", map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
 }
 
@@ -554,21 +542,11 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 	p1, p100 := res.get("pass-sites1", "msgs/s"), res.get(fmt.Sprintf("pass-sites%d", provSites), "msgs/s")
 	rows = append(rows, []string{fmt.Sprintf("Kafka pass-through as above, ledger only, %d sites, traffic spread over them", provSites),
 		fmt.Sprintf("%.0f msgs/s", p100), fmt.Sprintf("same host, one site %.0f msgs/s", p1), ratio(p100, p1), "ratio >= 0.8"})
-	for _, proc := range []string{"medgate", "ledger"} {
-		one, many := idle["sites1/"+proc], idle[fmt.Sprintf("sites%d/%s", provSites, proc)]
-		rows = append(rows, []string{fmt.Sprintf("RSS %s idle, %d ledger sites against 1 (peak under load)", proc, provSites),
-			fmt.Sprintf("%.1f MB (peak %.1f MB)", many, peak[fmt.Sprintf("sites%d/%s", provSites, proc)]),
-			fmt.Sprintf("one site %.1f MB (peak %.1f MB)", one, peak["sites1/"+proc]), fmt.Sprintf("%+.3f MB/site", (many-one)/(provSites-1)), "reported"})
-	}
+	rows = append(rows, perSiteRSS(idle, peak, "sites", "ledger", provSites, "medgate", "ledger")...)
 	w1, wn := res.get("gyd051-wisites1", "req/s"), res.get(fmt.Sprintf("gyd051-wisites%d", wiSites), "req/s")
 	rows = append(rows, []string{fmt.Sprintf("GYD051 via HTTP, 16 clients, work-injury only, %d sites each with its own SM2 keys, spread over them", wiSites),
 		fmt.Sprintf("%.0f req/s", wn), fmt.Sprintf("same host, one site %.0f req/s", w1), ratio(wn, w1), "ratio >= 0.8"})
-	for _, proc := range []string{"medgate", "workinjury"} {
-		one, many := idle["wisites1/"+proc], idle[fmt.Sprintf("wisites%d/%s", wiSites, proc)]
-		rows = append(rows, []string{fmt.Sprintf("RSS %s idle, %d work-injury sites against 1 (peak under load)", proc, wiSites),
-			fmt.Sprintf("%.1f MB (peak %.1f MB)", many, peak[fmt.Sprintf("wisites%d/%s", wiSites, proc)]),
-			fmt.Sprintf("one site %.1f MB (peak %.1f MB)", one, peak["wisites1/"+proc]), fmt.Sprintf("%+.3f MB/site", (many-one)/(wiSites-1)), "reported"})
-	}
+	rows = append(rows, perSiteRSS(idle, peak, "wisites", "work-injury", wiSites, "medgate", "workinjury")...)
 	rows = append(rows, []string{fmt.Sprintf("e-card scan of real QR codes (%d patients) via HTTP ingress offered at %d req/s (achieved %.0f req/s, %.0f samples)",
 		scanPatients, scanRate, res.get("scan", "achieved-req/s"), res.get("scan", "samples")),
 		fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", res.get("scan", "p50-ms"), res.get("scan", "p99-ms")), "-", "-", "reported"})
@@ -621,4 +599,19 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 		}
 	}
 	return sb.String()
+}
+
+// perSiteRSS is one table row per process: its idle RSS (and peak under
+// load) with n sites against one site, as measured under the prefix
+// ("sites1/<proc>", "sites<n>/<proc>"), and the difference per site.
+func perSiteRSS(idle, peak map[string]float64, prefix, what string, n int, procs ...string) [][]string {
+	var rows [][]string
+	for _, proc := range procs {
+		oneKey, manyKey := prefix+"1/"+proc, fmt.Sprintf("%s%d/%s", prefix, n, proc)
+		one, many := idle[oneKey], idle[manyKey]
+		rows = append(rows, []string{fmt.Sprintf("RSS %s idle, %d %s sites against 1 (peak under load)", proc, n, what),
+			fmt.Sprintf("%.1f MB (peak %.1f MB)", many, peak[manyKey]),
+			fmt.Sprintf("one site %.1f MB (peak %.1f MB)", one, peak[oneKey]), fmt.Sprintf("%+.3f MB/site", (many-one)/float64(n-1)), "reported"})
+	}
+	return rows
 }

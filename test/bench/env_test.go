@@ -737,3 +737,25 @@ func openLoop(b *testing.B, rate int, do func(i int)) {
 	wg.Wait()
 	b.StopTimer()
 }
+
+// closedLoop runs do(i) for i in [1, b.N] from n concurrent clients, each
+// taking the next i when its previous call returned; a client that gets an
+// error reports it and stops. It times the calls (b.ResetTimer before,
+// b.StopTimer once every client has stopped).
+func closedLoop(b *testing.B, n int, do func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range n {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := do(int(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+}

@@ -405,31 +405,19 @@ func (m *wiInstance) gyd051(i int) (site string, input map[string]any) {
 // site i mod n, each signed with its site's key and answered valid by the
 // simulator.
 func benchGYD051Sites(b *testing.B, e *env, m *wiInstance, res *results, name string) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range httpClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				site, in := m.gyd051(int(i))
-				r, err := e.sendTo(m.mg.HTTPAddr, e.request(site, "GYD051", in))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				var out struct {
-					FilingValid string `json:"filing_valid"`
-				}
-				if r.Status != "ok" || json.Unmarshal(r.Payload, &out) != nil || out.FilingValid != "1" {
-					b.Errorf("GYD051 of site %s: %s %s %+v", site, r.Status, r.Payload, r.Errors)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
+	closedLoop(b, httpClients, func(i int) error {
+		site, in := m.gyd051(i)
+		r, err := e.sendTo(m.mg.HTTPAddr, e.request(site, "GYD051", in))
+		if err != nil {
+			return err
+		}
+		var out struct {
+			FilingValid string `json:"filing_valid"`
+		}
+		if r.Status != "ok" || json.Unmarshal(r.Payload, &out) != nil || out.FilingValid != "1" {
+			return fmt.Errorf("GYD051 of site %s: %s %s %+v", site, r.Status, r.Payload, r.Errors)
+		}
+		return nil
+	})
 	report(b, res, name, map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
 }
