@@ -71,12 +71,23 @@ func WithHTTPClient(c *http.Client) Option { return func(a *Adapter) { a.http = 
 // WithLogger replaces the logger.
 func WithLogger(l *slog.Logger) Option { return func(a *Adapter) { a.log = l } }
 
+// maxIdlePerHost is how many idle connections to the national system are
+// kept for reuse: the host's default kafka.maxInFlight.
+const maxIdlePerHost = 64
+
 // New returns the adapter.
 func New(opts ...Option) *Adapter {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Calls to the national system run side by side, up to the host's
+	// kafka.maxInFlight (64 by default); with net/http's default of 2 idle
+	// connections per host every call beyond the second dialled (and, over
+	// HTTPS, shook hands) anew. Keep as many as may be in flight.
+	tr.MaxIdleConnsPerHost = maxIdlePerHost
+	tr.MaxIdleConns = max(tr.MaxIdleConns, maxIdlePerHost)
 	a := &Adapter{
 		now:   time.Now,
 		log:   sdk.Logger(Name),
-		http:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		http:  &http.Client{Transport: tr},
 		sites: map[string]*site{},
 		dlRun: map[string]chan struct{}{},
 	}
