@@ -1,9 +1,20 @@
 package ingress
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // TestWaiters: a reply finished by this instance reaches every HTTP
@@ -34,5 +45,195 @@ func TestWaiters(t *testing.T) {
 	ws.done(nil)
 	if len(ws.m) != 0 {
 		t.Errorf("waiters left behind: %v", ws.m)
+	}
+}
+
+// countingStore counts the reads of outcomes.
+type countingStore struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (s *countingStore) GetMessage(ctx context.Context, id string) (*store.Message, error) {
+	s.reads.Add(1)
+	return s.Store.GetMessage(ctx, id)
+}
+
+// publisher is the request topic. With consume set it plays this
+// instance's consumer as the pipeline does: a message whose outcome is
+// stored gets the stored reply back, anything else is finished with a new
+// one (calls counts those); both are handed to the waiting request.
+type publisher struct {
+	t       *testing.T
+	st      store.Store
+	g       *Ingress
+	err     error
+	consume bool
+	sent    atomic.Int64
+	calls   atomic.Int64
+	// readsBefore is how often the store was read before the first Send.
+	readsBefore atomic.Int64
+	reads       *atomic.Int64
+}
+
+func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.sent.Add(1) == 1 {
+		p.readsBefore.Store(p.reads.Load())
+	}
+	if topic != "requests" || headers[message.HeaderIngress] != "http" {
+		p.t.Errorf("queued on %s with headers %v", topic, headers)
+	}
+	if !p.consume {
+		return nil
+	}
+	env, _ := message.Parse(value)
+	go func() {
+		existing, created, err := p.st.BeginMessage(context.Background(), store.Message{ID: env.ID, Site: env.Site, Type: env.Type, Key: string(key), Request: value, ReceivedAt: time.Now(), Attempts: 1})
+		if err != nil {
+			p.t.Error(err)
+			return
+		}
+		if !created && existing.Status == store.StatusDone {
+			var r message.Reply
+			if err := json.Unmarshal(existing.Reply, &r); err != nil {
+				p.t.Error(err)
+			}
+			p.g.Done(&r)
+			return
+		}
+		p.calls.Add(1)
+		r := &message.Reply{ID: "reply-" + env.ID, RequestID: env.ID, Site: env.Site, Type: env.Type, Status: message.StatusOK, CompletedAt: time.Now().UTC()}
+		if err := finish(p.st, r); err != nil {
+			p.t.Error(err)
+		}
+		p.g.Done(r)
+	}()
+	return nil
+}
+
+// finish stores r as the outcome of its message.
+func finish(st store.Store, r *message.Reply) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return st.FinishMessage(context.Background(), r.RequestID, r.Status, data, 1)
+}
+
+// refusingProcessor fails the test if the ingress processes a queueable
+// request itself.
+type refusingProcessor struct{ t *testing.T }
+
+func (p refusingProcessor) Process(context.Context, pipeline.Input) (*message.Reply, error) {
+	p.t.Error("a queueable request was processed by the ingress itself")
+	return nil, errors.New("not here")
+}
+
+func newIngress(t *testing.T, pub *publisher) (*Ingress, *countingStore) {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cs := &countingStore{Store: st}
+	pub.t, pub.st, pub.reads = t, st, &cs.reads
+	g := New(Options{Store: cs, Publisher: pub, Processor: refusingProcessor{t}, Topic: "requests", MaxPayloadBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+	pub.g = g
+	return g, cs
+}
+
+func request(id string) pipeline.Input {
+	return pipeline.Input{Value: []byte(`{"id":"` + id + `","site":"s1","type":"ledger.noop","payload":{}}`)}
+}
+
+// TestQueuedWithoutReadingTheStore: a request is queued at once, without
+// reading the store first (that read cost 13 % of the host's CPU per
+// GYD051), and its reply is handed over by this instance's consumer.
+func TestQueuedWithoutReadingTheStore(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{consume: true}
+	g, _ := newIngress(t, pub)
+	r, err := g.Process(t.Context(), request("m1"))
+	if err != nil || r.Status != message.StatusOK || r.RequestID != "m1" {
+		t.Fatalf("got %+v, %v", r, err)
+	}
+	if n := pub.readsBefore.Load(); n != 0 {
+		t.Errorf("the store was read %d times before the request was queued; want 0", n)
+	}
+	if pub.sent.Load() != 1 || pub.calls.Load() != 1 {
+		t.Errorf("queued %d times, processed %d; want 1 and 1", pub.sent.Load(), pub.calls.Load())
+	}
+}
+
+// TestFinishedMessageAskedAgain: a client asking again for a finished
+// message gets the stored reply, through the request topic (ordered with
+// its key), and nothing is processed again.
+func TestFinishedMessageAskedAgain(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{consume: true}
+	g, _ := newIngress(t, pub)
+	first, err := g.Process(t.Context(), request("m2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := g.Process(t.Context(), request("m2"))
+	if err != nil || again.ID != first.ID || again.Status != first.Status {
+		t.Fatalf("asked again: %+v, %v; want the stored reply %+v", again, err, first)
+	}
+	if pub.calls.Load() != 1 {
+		t.Errorf("processed %d times, want 1", pub.calls.Load())
+	}
+}
+
+// TestKafkaDown: when Kafka does not take the request, a finished message
+// is answered from the store, and any other fails with an error that
+// names the message (the client sends it again later).
+func TestKafkaDown(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	stored := &message.Reply{ID: "r3", RequestID: "m3", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}
+	if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m3", Site: "s1", Type: "ledger.noop", Key: "m3", Request: request("m3").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(cs, stored); err != nil {
+		t.Fatal(err)
+	}
+	pub.err = errors.New("kafka: no brokers")
+	r, err := g.Process(t.Context(), request("m3"))
+	if err != nil || r.ID != "r3" {
+		t.Fatalf("finished message with Kafka down: %+v, %v; want the stored reply r3", r, err)
+	}
+	if _, err := g.Process(t.Context(), request("m4")); err == nil || !strings.Contains(err.Error(), `"m4"`) {
+		t.Fatalf("unfinished message with Kafka down: %v; want an error naming m4", err)
+	}
+}
+
+// TestAnsweredByAnotherInstance: a request another instance finishes is
+// read from the shared store.
+func TestAnsweredByAnotherInstance(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	go func() {
+		for pub.sent.Load() == 0 {
+			runtime.Gosched()
+		}
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m5", Site: "s1", Type: "ledger.noop", Key: "m5", Request: request("m5").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		if err := finish(cs, &message.Reply{ID: "r5", RequestID: "m5", Status: message.StatusOK}); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m5"))
+	if err != nil || r.ID != "r5" {
+		t.Fatalf("got %+v, %v; want r5 from the store", r, err)
 	}
 }
