@@ -269,6 +269,11 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 // message is finished (outcome stored, reply published); on an error the
 // offset is not committed and the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
+	if id := m.Headers[message.HeaderRequestID]; id != "" {
+		// An HTTP request of this instance may be waiting: its reply
+		// comes from here, no need to poll the store for it.
+		d.ingress.Taken(id)
+	}
 	r, err := d.proc.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID], ReplyFormat: m.Headers[message.HeaderReplyFormat]})
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)

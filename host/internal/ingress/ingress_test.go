@@ -24,9 +24,9 @@ func TestWaiters(t *testing.T) {
 	var ws waiters
 	a1, a2, b := ws.add("a"), ws.add("a"), ws.add("b")
 	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
-	for i, c := range []chan *message.Reply{a1, a2} {
+	for i, w := range []*waiter{a1, a2} {
 		select {
-		case r := <-c:
+		case r := <-w.c:
 			if r.ID != "r1" {
 				t.Errorf("waiter %d got %+v", i, r)
 			}
@@ -35,9 +35,13 @@ func TestWaiters(t *testing.T) {
 		}
 	}
 	select {
-	case r := <-b:
+	case r := <-b.c:
 		t.Errorf("waiter for b got %+v", r)
 	default:
+	}
+	ws.taken("b")
+	if a1.here.Load() || a2.here.Load() || !b.here.Load() {
+		t.Errorf("taken(b) marked a: %v %v, b: %v", a1.here.Load(), a2.here.Load(), b.here.Load())
 	}
 	ws.remove("a", a1)
 	ws.remove("a", a2)
@@ -69,8 +73,10 @@ type publisher struct {
 	g       *Ingress
 	err     error
 	consume bool
-	sent    atomic.Int64
-	calls   atomic.Int64
+	// delay is how long the consumer takes after Taken.
+	delay time.Duration
+	sent  atomic.Int64
+	calls atomic.Int64
 	// readsBefore is how often the store was read before the first Send.
 	readsBefore atomic.Int64
 	reads       *atomic.Int64
@@ -90,7 +96,12 @@ func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, h
 		return nil
 	}
 	env, _ := message.Parse(value)
+	if headers[message.HeaderRequestID] != env.ID {
+		p.t.Errorf("queued %s with %s %q", env.ID, message.HeaderRequestID, headers[message.HeaderRequestID])
+	}
 	go func() {
+		p.g.Taken(headers[message.HeaderRequestID])
+		time.Sleep(p.delay) // the plugin's work
 		existing, created, err := p.st.BeginMessage(context.Background(), store.Message{ID: env.ID, Site: env.Site, Type: env.Type, Key: string(key), Request: value, ReceivedAt: time.Now(), Attempts: 1})
 		if err != nil {
 			p.t.Error(err)
@@ -235,5 +246,48 @@ func TestAnsweredByAnotherInstance(t *testing.T) {
 	r, err := g.Process(ctx, request("m5"))
 	if err != nil || r.ID != "r5" {
 		t.Fatalf("got %+v, %v; want r5 from the store", r, err)
+	}
+}
+
+// TestTakenHereNoPolling: while this instance's consumer processes the
+// message (a slow one here), the waiting request does not read the store
+// every few milliseconds: the reply comes from the consumer.
+func TestTakenHereNoPolling(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{consume: true, delay: 300 * time.Millisecond}
+	g, cs := newIngress(t, pub)
+	r, err := g.Process(t.Context(), request("m6"))
+	if err != nil || r.RequestID != "m6" {
+		t.Fatalf("got %+v, %v", r, err)
+	}
+	if n := cs.reads.Load(); n != 0 {
+		t.Errorf("the store was read %d times while this instance processed the message; want 0", n)
+	}
+}
+
+// TestTakenHereFinishedElsewhere: a message this instance's consumer took
+// but another instance finished (the partition moved meanwhile) is still
+// read from the store.
+func TestTakenHereFinishedElsewhere(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	go func() {
+		for pub.sent.Load() == 0 {
+			runtime.Gosched()
+		}
+		g.Taken("m7")
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m7", Site: "s1", Type: "ledger.noop", Key: "m7", Request: request("m7").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		if err := finish(cs, &message.Reply{ID: "r7", RequestID: "m7", Status: message.StatusOK}); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m7"))
+	if err != nil || r.ID != "r7" {
+		t.Fatalf("got %+v, %v; want r7 from the store", r, err)
 	}
 }

@@ -12,7 +12,9 @@ const (
 	HeaderType = "medgate-type"
 	// HeaderStatus is the status of a reply.
 	HeaderStatus = "medgate-status"
-	// HeaderRequestID is the id of the request a reply answers.
+	// HeaderRequestID is the id of the request a reply answers; on a
+	// request queued by the HTTP ingress, that request's own id (a hint:
+	// the envelope's id is what counts).
 	HeaderRequestID = "medgate-request-id"
 	// HeaderTruncated is "1" on a reply or DLQ record published without
 	// its payload because it was too large.
