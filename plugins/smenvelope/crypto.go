@@ -341,13 +341,20 @@ func encodeBytes(e Encoding, b []byte) string {
 	case HexUpper:
 		return strings.ToUpper(hex.EncodeToString(b))
 	}
-	// One allocation (EncodeToString makes a buffer, then copies it into
-	// the string): this is the whole ciphertext.
+	// One allocation, the string itself (EncodeToString makes a buffer,
+	// then copies it into the string; base64.NewEncoder allocates 1 KB
+	// of its own, which for a key or a signature is ten times the text):
+	// the text is made in chunks on the stack.
 	var sb strings.Builder
 	sb.Grow(base64.StdEncoding.EncodedLen(len(b)))
-	w := base64.NewEncoder(base64.StdEncoding, &sb)
-	_, _ = w.Write(b) // a strings.Builder never fails
-	_ = w.Close()
+	var chunk [1024]byte
+	const in = len(chunk) / 4 * 3 // a multiple of 3: only the last chunk is padded
+	for len(b) > 0 {
+		n := min(len(b), in)
+		base64.StdEncoding.Encode(chunk[:], b[:n])
+		sb.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
+		b = b[n:]
+	}
 	return sb.String()
 }
 

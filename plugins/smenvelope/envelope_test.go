@@ -2,6 +2,7 @@ package smenvelope
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -534,5 +535,20 @@ func TestSM4DecryptNeverPanics(t *testing.T) {
 	}
 	if _, err := sm4Decrypt(ECB, make([]byte, 5), nil, make([]byte, 16)); err == nil {
 		t.Error("5-byte SM4 key accepted")
+	}
+}
+
+// TestEncodeBytesBase64: the chunked base64 of encodeBytes is the standard
+// encoding for every length, across the chunk boundaries (768 bytes in).
+func TestEncodeBytesBase64(t *testing.T) {
+	t.Parallel()
+	b := make([]byte, 3*768+5)
+	for i := range b {
+		b[i] = byte(i*7 + i/256)
+	}
+	for n := range len(b) + 1 {
+		if got, want := encodeBytes(Base64, b[:n]), base64.StdEncoding.EncodeToString(b[:n]); got != want {
+			t.Fatalf("%d bytes: %q, want %q", n, got, want)
+		}
 	}
 }
