@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/bus"
+)
+
+// maxPrepared bounds the messages recorded ahead of their turn (see
+// preparer); past it, messages are recorded in their turn as before.
+const maxPrepared = 4096
+
+// preparedTTL: a record prepared this long ago and not yet used is
+// forgotten when room is needed (its delivery was dropped by a rebalance,
+// or it waits behind a message that keeps failing). Forgetting is safe:
+// the message is then recorded in its turn, and finds its row pending.
+const preparedTTL = time.Minute
+
+// preparer keeps the messages whose store record (BeginMessage) was
+// written ahead of their turn, in the transaction of the outcome of the
+// previous message of their key (store.FinishAndBegin).
+//
+// Such a record is used only by the delivery it was written for, and only
+// if no other Process call handled the same message id from the moment
+// the record was reserved: a record that said "new" would otherwise be
+// stale (the message may have been finished since by another delivery of
+// it). So every Process call enters its id here before it reads or writes
+// the store: entering drops a record prepared for another delivery, and a
+// record is not reserved for an id that a Process call holds. A record is
+// kept only when the write created the message; otherwise the delivery
+// reads the stored message in its turn as before.
+type preparer struct {
+	mu     sync.Mutex
+	active map[string]int       // message ids in Process calls
+	m      map[string]*prepared // by message id
+	used   atomic.Int64         // records used by their delivery (for tests)
+}
+
+type prepared struct {
+	owner *bus.Message // the delivery the record is for
+	at    time.Time
+	ready bool // the record is committed and created the message
+}
+
+// enter registers a Process call for message id, delivered as cur (nil
+// outside the Kafka consumer). It reports whether the message's record
+// was prepared for that very delivery (then the message is new and
+// recorded with its first attempt, as BeginMessage would have made it).
+// leave must be called when the Process call returns.
+func (pr *preparer) enter(id string, cur *bus.Message) (ok bool, leave func()) {
+	pr.mu.Lock()
+	if pr.active == nil {
+		pr.active = map[string]int{}
+	}
+	pr.active[id]++
+	if e := pr.m[id]; e != nil {
+		delete(pr.m, id)
+		ok = e.ready && cur != nil && e.owner == cur
+	}
+	pr.mu.Unlock()
+	if ok {
+		pr.used.Add(1)
+	}
+	return ok, func() {
+		pr.mu.Lock()
+		if pr.active[id]--; pr.active[id] <= 0 {
+			delete(pr.active, id)
+		}
+		pr.mu.Unlock()
+	}
+}
+
+// reserve makes room for the record of message id for delivery owner,
+// before it is written. It returns nil when the id is in a Process call or
+// already reserved, or when there is no room.
+func (pr *preparer) reserve(id string, owner *bus.Message, now time.Time) *prepared {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.active[id] > 0 || pr.m[id] != nil {
+		return nil
+	}
+	if pr.m == nil {
+		pr.m = map[string]*prepared{}
+	}
+	if len(pr.m) >= maxPrepared {
+		for k, e := range pr.m {
+			if now.Sub(e.at) > preparedTTL {
+				delete(pr.m, k)
+			}
+		}
+		if len(pr.m) >= maxPrepared {
+			return nil
+		}
+	}
+	e := &prepared{owner: owner, at: now}
+	pr.m[id] = e
+	return e
+}
+
+// complete ends the write of e: kept (ready) if the write created the
+// message and no Process call of the id came meanwhile, dropped otherwise.
+func (pr *preparer) complete(id string, e *prepared, created bool) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.m[id] != e {
+		return // a Process call of the id dropped it
+	}
+	if created {
+		e.ready = true
+	} else {
+		delete(pr.m, id)
+	}
+}
+
+// size returns the number of records prepared or being written (for tests).
+func (pr *preparer) size() int {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return len(pr.m)
+}
