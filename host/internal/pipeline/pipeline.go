@@ -254,7 +254,13 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
 	}
-	env, errs := message.Parse(in.Value)
+	// The envelope of a message recorded ahead of its turn was parsed
+	// then (see finishAndBegin); Parse gave no errors.
+	env := p.prep.envelope(bus.Current(ctx), in.Value)
+	var errs []message.ReplyError
+	if env == nil {
+		env, errs = message.Parse(in.Value)
+	}
 	if kerr := message.CheckKey(in.Key); kerr != nil {
 		// A key the store cannot hold would fail every delivery: answer it
 		// once, keyed by the message id, and store nothing.
@@ -356,24 +362,24 @@ func record(env *message.Envelope, key string, value []byte, received time.Time)
 
 // next returns the record of the message the Kafka consumer hands to
 // Process next for the key of the message being finished under ctx (id),
-// with its delivery, when that message is already read and Process would
+// with its delivery and envelope, when that message is already read and Process would
 // record it as it is: a well-formed envelope with an id other than id,
 // within the size limit, with a usable key.
-func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.Message) {
+func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.Message, *message.Envelope) {
 	m := bus.Next(ctx)
 	if m == nil || len(m.Value) > p.opts.MaxPayloadBytes {
-		return nil, nil
+		return nil, nil, nil
 	}
 	key := string(m.Key)
 	if message.CheckKey(key) != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	env, errs := message.Parse(m.Value)
 	if len(errs) > 0 || env.ID == id || !message.ValidID(env.ID) || (env.ReplyTo != "" && !p.replyTo[env.ReplyTo]) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rec := record(env, key, m.Value, p.now())
-	return &rec, m
+	return &rec, m, env
 }
 
 // call invokes the plugin with retries. It returns ErrStopped if ctx ends.
@@ -659,11 +665,11 @@ func (p *Processor) finishAndBegin(sctx, ctx context.Context, id string, r *mess
 	if len(journal) > 0 {
 		return false
 	}
-	rec, owner := p.next(ctx, id)
+	rec, owner, env := p.next(ctx, id)
 	if rec == nil {
 		return false
 	}
-	e := p.prep.reserve(rec.ID, owner, p.now())
+	e := p.prep.reserve(rec.ID, owner, env, p.now())
 	if e == nil {
 		return false
 	}

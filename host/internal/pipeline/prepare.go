@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 // maxPrepared bounds the messages recorded ahead of their turn (see
@@ -35,13 +36,41 @@ type preparer struct {
 	mu     sync.Mutex
 	active map[string]int       // message ids in Process calls
 	m      map[string]*prepared // by message id
-	used   atomic.Int64         // records used by their delivery (for tests)
+	owners map[*bus.Message]*prepared
+	used   atomic.Int64 // records used by their delivery (for tests)
 }
 
 type prepared struct {
+	id    string
 	owner *bus.Message // the delivery the record is for
+	env   *message.Envelope
 	at    time.Time
 	ready bool // the record is committed and created the message
+}
+
+// drop forgets e. The caller holds mu.
+func (pr *preparer) drop(e *prepared) {
+	if pr.m[e.id] == e {
+		delete(pr.m, e.id)
+	}
+	if pr.owners[e.owner] == e {
+		delete(pr.owners, e.owner)
+	}
+}
+
+// envelope returns the envelope parsed when the record of delivery cur was
+// prepared, so that its Process call need not parse value again (value
+// must be cur's own value), or nil.
+func (pr *preparer) envelope(cur *bus.Message, value []byte) *message.Envelope {
+	if cur == nil || len(value) == 0 || len(cur.Value) != len(value) || &cur.Value[0] != &value[0] {
+		return nil
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if e := pr.owners[cur]; e != nil && e.ready {
+		return e.env
+	}
+	return nil
 }
 
 // enter registers a Process call for message id, delivered as cur (nil
@@ -56,7 +85,7 @@ func (pr *preparer) enter(id string, cur *bus.Message) (ok bool, leave func()) {
 	}
 	pr.active[id]++
 	if e := pr.m[id]; e != nil {
-		delete(pr.m, id)
+		pr.drop(e)
 		ok = e.ready && cur != nil && e.owner == cur
 	}
 	pr.mu.Unlock()
@@ -73,29 +102,32 @@ func (pr *preparer) enter(id string, cur *bus.Message) (ok bool, leave func()) {
 }
 
 // reserve makes room for the record of message id for delivery owner,
-// before it is written. It returns nil when the id is in a Process call or
-// already reserved, or when there is no room.
-func (pr *preparer) reserve(id string, owner *bus.Message, now time.Time) *prepared {
+// whose envelope is env, before it is written. It returns nil when the id
+// is in a Process call or already reserved, or when there is no room.
+func (pr *preparer) reserve(id string, owner *bus.Message, env *message.Envelope, now time.Time) *prepared {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if pr.active[id] > 0 || pr.m[id] != nil {
 		return nil
 	}
 	if pr.m == nil {
-		pr.m = map[string]*prepared{}
+		pr.m, pr.owners = map[string]*prepared{}, map[*bus.Message]*prepared{}
 	}
 	if len(pr.m) >= maxPrepared {
-		for k, e := range pr.m {
+		for _, e := range pr.m {
 			if now.Sub(e.at) > preparedTTL {
-				delete(pr.m, k)
+				pr.drop(e)
 			}
 		}
 		if len(pr.m) >= maxPrepared {
 			return nil
 		}
 	}
-	e := &prepared{owner: owner, at: now}
-	pr.m[id] = e
+	if pr.owners[owner] != nil {
+		return nil
+	}
+	e := &prepared{id: id, owner: owner, env: env, at: now}
+	pr.m[id], pr.owners[owner] = e, e
 	return e
 }
 
@@ -110,7 +142,7 @@ func (pr *preparer) complete(id string, e *prepared, created bool) {
 	if created {
 		e.ready = true
 	} else {
-		delete(pr.m, id)
+		pr.drop(e)
 	}
 }
 
@@ -118,5 +150,8 @@ func (pr *preparer) complete(id string, e *prepared, created bool) {
 func (pr *preparer) size() int {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if len(pr.owners) != len(pr.m) {
+		return -1
+	}
 	return len(pr.m)
 }

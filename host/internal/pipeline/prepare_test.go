@@ -28,14 +28,23 @@ func TestPreparer(t *testing.T) {
 		want bool
 	}{
 		"used by its delivery": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			env := &message.Envelope{ID: "x"}
+			value := []byte("v")
+			a := &bus.Message{Value: value}
+			e := pr.reserve("x", a, env, now)
 			pr.complete("x", e, true)
+			if pr.envelope(a, value) != env || pr.envelope(a, []byte("v")) != nil || pr.envelope(b, value) != nil {
+				t.Error("envelope: not the one parsed for the delivery, or given for another value or delivery")
+			}
 			ok, leave := pr.enter("x", a)
 			leave()
+			if pr.envelope(a, value) != nil {
+				t.Error("envelope still given after the record was used")
+			}
 			return ok
 		}, true},
 		"only once": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			pr.complete("x", e, true)
 			_, leave := pr.enter("x", a)
 			leave()
@@ -44,7 +53,7 @@ func TestPreparer(t *testing.T) {
 			return ok
 		}, false},
 		"not by another delivery, which drops it": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			pr.complete("x", e, true)
 			if ok, leave := pr.enter("x", b); ok {
 				t.Error("another delivery used the record")
@@ -56,14 +65,14 @@ func TestPreparer(t *testing.T) {
 			return ok
 		}, false},
 		"not outside the consumer": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			pr.complete("x", e, true)
 			ok, leave := pr.enter("x", nil)
 			leave()
 			return ok
 		}, false},
 		"dropped by a Process call during the write": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			_, leave := pr.enter("x", b)
 			leave()
 			pr.complete("x", e, true)
@@ -73,7 +82,7 @@ func TestPreparer(t *testing.T) {
 		}, false},
 		"not reserved while its id is in a Process call": {func(pr *preparer) bool {
 			_, leave := pr.enter("x", b)
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			leave()
 			if e != nil {
 				pr.complete("x", e, true)
@@ -83,7 +92,7 @@ func TestPreparer(t *testing.T) {
 			return ok
 		}, false},
 		"not kept when the write found the message": {func(pr *preparer) bool {
-			e := pr.reserve("x", a, now)
+			e := pr.reserve("x", a, nil, now)
 			pr.complete("x", e, false)
 			ok, leave := pr.enter("x", a)
 			leave()
@@ -105,12 +114,12 @@ func TestPreparer(t *testing.T) {
 	// Full: stale records make room; fresh ones do not.
 	pr := &preparer{}
 	for i := range maxPrepared {
-		pr.reserve(fmt.Sprint(i), a, now)
+		pr.reserve(fmt.Sprint(i), &bus.Message{}, nil, now)
 	}
-	if pr.reserve("more", a, now) != nil {
+	if pr.reserve("more", a, nil, now) != nil {
 		t.Error("reserved past maxPrepared")
 	}
-	if pr.reserve("more", a, now.Add(2*preparedTTL)) == nil || pr.size() != 1 {
+	if pr.reserve("more", a, nil, now.Add(2*preparedTTL)) == nil || pr.size() != 1 {
 		t.Errorf("stale records did not make room: %d records", pr.size())
 	}
 }
