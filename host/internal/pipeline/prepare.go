@@ -14,9 +14,11 @@ import (
 const maxPrepared = 4096
 
 // preparedTTL: a record prepared this long ago and not yet used is
-// forgotten when room is needed (its delivery was dropped by a rebalance,
-// or it waits behind a message that keeps failing). Forgetting is safe:
-// the message is then recorded in its turn, and finds its row pending.
+// forgotten (its delivery was dropped by a rebalance, or it waits behind a
+// message that keeps failing), at the latest when the next record is
+// reserved after another preparedTTL, so that it does not keep its
+// message's value in memory. Forgetting is safe: the message is then
+// recorded in its turn, and finds its row pending.
 const preparedTTL = time.Minute
 
 // preparer keeps the messages whose store record (BeginMessage) was
@@ -37,6 +39,7 @@ type preparer struct {
 	active map[string]int       // message ids in Process calls
 	m      map[string]*prepared // by message id
 	owners map[*bus.Message]*prepared
+	swept  time.Time    // when stale records were last forgotten
 	used   atomic.Int64 // records used by their delivery (for tests)
 }
 
@@ -113,7 +116,8 @@ func (pr *preparer) reserve(id string, owner *bus.Message, env *message.Envelope
 	if pr.m == nil {
 		pr.m, pr.owners = map[string]*prepared{}, map[*bus.Message]*prepared{}
 	}
-	if len(pr.m) >= maxPrepared {
+	if len(pr.m) >= maxPrepared || now.Sub(pr.swept) > preparedTTL {
+		pr.swept = now
 		for _, e := range pr.m {
 			if now.Sub(e.at) > preparedTTL {
 				pr.drop(e)

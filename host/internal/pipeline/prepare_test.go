@@ -122,6 +122,19 @@ func TestPreparer(t *testing.T) {
 	if pr.reserve("more", a, nil, now.Add(2*preparedTTL)) == nil || pr.size() != 1 {
 		t.Errorf("stale records did not make room: %d records", pr.size())
 	}
+
+	// Not full: stale records go anyway, at the latest one preparedTTL
+	// after the last sweep.
+	pr = &preparer{}
+	pr.reserve("old", a, nil, now)
+	pr.reserve("fresh", b, nil, now.Add(preparedTTL))
+	if pr.size() != 2 {
+		t.Fatalf("%d records, want 2 (no sweep yet)", pr.size())
+	}
+	pr.reserve("new", &bus.Message{}, nil, now.Add(preparedTTL+time.Second))
+	if pr.size() != 2 || pr.m["old"] != nil {
+		t.Errorf("stale record kept: %d records", pr.size())
+	}
 }
 
 // ctxHandler is a plugin whose answer may depend on the call's context.
