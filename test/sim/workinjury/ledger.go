@@ -30,6 +30,11 @@ type visit struct {
 	at       time.Time // ykc701
 	state    string
 	details  []*detail // upload order, revoked ones included
+	// serials holds the detail_no of every line in details: a serial
+	// names one line of the visit for good, revoked or not. It is kept
+	// with details so that a GYU102 checks its lines against it without
+	// rebuilding it from every earlier call of the stay.
+	serials map[string]struct{}
 	settle   *settlement
 	// downloaded: handed out by GYD101 (GYD102 of its details needs it).
 	downloaded bool
