@@ -35,7 +35,7 @@ type visit struct {
 	// with details so that a GYU102 checks its lines against it without
 	// rebuilding it from every earlier call of the stay.
 	serials map[string]struct{}
-	settle   *settlement
+	settle  *settlement
 	// downloaded: handed out by GYD101 (GYD102 of its details needs it).
 	downloaded bool
 }

@@ -259,14 +259,17 @@ func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now
 	here := make(map[string]struct{}, len(fee))
 	lines := make([]line, len(fee))
 	for i, r := range fee {
-		where := fmt.Sprintf("第 %d 条明细（%s）", i+1, str(r, "detail_no"))
-		l, be := checkLine(where, r, true, s.cfg.AmountTolerance)
-		if be != nil {
-			return nil, be
+		where := func() string { return fmt.Sprintf("第 %d 条明细（%s）", i+1, str(r, "detail_no")) }
+		l, ok := fastLine(r, true, s.cfg.AmountTolerance)
+		if !ok {
+			var be *bizError
+			if l, be = checkLine(where(), r, true, s.cfg.AmountTolerance); be != nil {
+				return nil, be
+			}
 		}
 		_, old := v.serials[l.serial]
 		if _, dup := here[l.serial]; old || dup {
-			return nil, bizErr("E6106", "%s：明细流水号在就诊登记 %s 中重复", where, v.no)
+			return nil, bizErr("E6106", "%s：明细流水号在就诊登记 %s 中重复", where(), v.no)
 		}
 		here[l.serial] = struct{}{}
 		lines[i] = l
