@@ -279,10 +279,8 @@ func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now
 	}
 	results := make([]any, len(lines))
 	for i, l := range lines {
-		rec := make(map[string]any, len(fee[i])+4)
-		maps.Copy(rec, fee[i])
-		rec["ykc700"], rec["akc190"], rec["akb020"], rec["aab301"] = v.no, v.akc190, v.akb020, v.aab301
-		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: rec, amount: l.amount, fund: l.fund, self: l.self}
+		// The line is kept as received; the visit's fields are added when it is downloaded.
+		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: fee[i], amount: l.amount, fund: l.fund, self: l.self}
 		v.details = append(v.details, d)
 		v.serials[d.serial] = struct{}{}
 		s.l.details[d.id] = d
