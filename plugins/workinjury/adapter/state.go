@@ -59,7 +59,7 @@ func getJSON(ctx context.Context, h sdk.Host, key string, v any) (int64, error) 
 
 // putJSON writes v at key.
 func putJSON(ctx context.Context, h sdk.Host, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeState(v)
 	if err != nil {
 		return fmt.Errorf("encode state %s: %w", key, err)
 	}
@@ -72,7 +72,7 @@ func putJSON(ctx context.Context, h sdk.Host, key string, v any) error {
 // casJSON writes v at key if its version is still expect and returns the
 // new version; a lost race is sdk.ErrConflict.
 func casJSON(ctx context.Context, h sdk.Host, key string, expect int64, v any) (int64, error) {
-	b, err := json.Marshal(v)
+	b, err := encodeState(v)
 	if err != nil {
 		return 0, fmt.Errorf("encode state %s: %w", key, err)
 	}
