@@ -439,14 +439,27 @@ func benchGYU102(b *testing.B, e *env, res *results) {
 		msgs[i] = kafka.Message{Key: []byte(s.akc190), Value: v}
 	}
 	w := e.replies.expect(ids)
+	host, plugins := procs(e.cfgPath)
+	pids := map[string]int{"host": host, "plugin": plugins["workinjury"], "bench": os.Getpid()}
+	cpu0 := map[string]float64{}
+	for k, pid := range pids {
+		cpu0[k] = cpuSeconds(pid)
+	}
 	b.ResetTimer()
 	e.p.SendRaw(msgs...)
 	w.wait(b, 10*time.Minute)
 	b.StopTimer()
-	report(b, res, "gyu102", map[string]float64{
+	kv := map[string]float64{
 		"lines/s": float64(b.N*feeLines) / b.Elapsed().Seconds(),
 		"calls/s": float64(b.N) / b.Elapsed().Seconds(),
-	})
+	}
+	// CPU per call of each process (user + sys from /proc): the host, the
+	// work-injury plugin, and the benchmark process, which holds the
+	// simulator and the Kafka client playing the integration platform.
+	for k, pid := range pids {
+		kv[k+"-cpu-ms/call"] = (cpuSeconds(pid) - cpu0[k]) * 1000 / float64(b.N)
+	}
+	report(b, res, "gyu102", kv)
 }
 
 // benchLatency: GYD051 through the HTTP ingress at a fixed rate (open

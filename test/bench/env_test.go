@@ -640,8 +640,21 @@ func sampleRSS(cfgPath string) *rssSampler {
 		defer close(s.done)
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
+		// Finding the processes reads every /proc entry: do it once a
+		// second (or when one is gone), not at every sample, so that the
+		// sampler does not take CPU from what it measures.
+		var pids map[string]int
+		var found time.Time
 		for {
-			for name, mb := range snapshotRSS(cfgPath) {
+			if time.Since(found) > time.Second {
+				pids, found = rssPIDs(cfgPath), time.Now()
+			}
+			for name, pid := range pids {
+				mb := rssMB(pid)
+				if mb == 0 {
+					found = time.Time{} // gone (restarted?): look again
+					continue
+				}
 				s.mu.Lock()
 				s.peak[name] = max(s.peak[name], mb)
 				s.mu.Unlock()
@@ -664,13 +677,22 @@ func (s *rssSampler) finish() map[string]float64 {
 
 // snapshotRSS maps "medgate" and each plugin name to its RSS in MB.
 func snapshotRSS(cfgPath string) map[string]float64 {
-	host, plugins := procs(cfgPath)
 	out := map[string]float64{}
+	for name, pid := range rssPIDs(cfgPath) {
+		out[name] = rssMB(pid)
+	}
+	return out
+}
+
+// rssPIDs maps "medgate" and each plugin name to its process id.
+func rssPIDs(cfgPath string) map[string]int {
+	host, plugins := procs(cfgPath)
+	out := map[string]int{}
 	if host != 0 {
-		out["medgate"] = rssMB(host)
+		out["medgate"] = host
 	}
 	for name, pid := range plugins {
-		out[name] = rssMB(pid)
+		out[name] = pid
 	}
 	return out
 }

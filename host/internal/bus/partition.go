@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -159,7 +160,7 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 			<-p.h.c.inFlight
 			continue
 		}
-		finished := p.call(e.msg)
+		finished := p.call(e.msg, q)
 		<-p.h.c.inFlight
 		<-p.h.c.buffered
 		p.h.c.bufBytes.Release(e.weight)
@@ -254,10 +255,11 @@ func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
 // call runs the handler until it returns nil and reports whether the
 // message finished: false when the partition stopped or the consumer's
 // context ended before the handler succeeded.
-func (p *partition) call(m *Message) bool {
+func (p *partition) call(m *Message, q *keyQueue) bool {
 	h := p.h
+	ctx := context.WithValue(h.runCtx, deliveryKey{}, &delivery{p: p, m: m, q: q})
 	for attempt := 0; ; attempt++ {
-		err := h.c.handler(h.runCtx, m)
+		err := h.c.handler(ctx, m)
 		if err == nil {
 			return true
 		}
@@ -301,4 +303,43 @@ func toMessage(cm *sarama.ConsumerMessage) *Message {
 		}
 	}
 	return m
+}
+
+// deliveryKey is the context key of the *delivery a handler runs for.
+type deliveryKey struct{}
+
+// delivery is the message a handler call is for, with its key's queue.
+type delivery struct {
+	p *partition
+	m *Message
+	q *keyQueue
+}
+
+// Current returns the message the consumer's handler was called for with
+// ctx, or nil when ctx does not come from a Consumer. Each delivery of a
+// record is a Message of its own: a record delivered again (after a
+// rebalance or a restart) is another *Message.
+func Current(ctx context.Context) *Message {
+	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
+		return d.m
+	}
+	return nil
+}
+
+// Next returns the message of the same key and partition queued right
+// behind the one the handler was called for with ctx: the message the
+// consumer hands to the handler next for that key, unless the partition is
+// released first. It returns nil when none is queued yet, for messages
+// without a key, and when ctx does not come from a Consumer.
+func Next(ctx context.Context) *Message {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok || len(d.m.Key) == 0 {
+		return nil
+	}
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	if len(d.q.items) < 2 || d.q.items[0].msg != d.m {
+		return nil
+	}
+	return d.q.items[1].msg
 }

@@ -170,6 +170,7 @@ type Processor struct {
 	gates  gates
 	tf     Transformer
 
+	prep      preparer
 	replyTo   map[string]bool // allowed replyTo topics
 	truncated atomic.Int64    // records published truncated or redirected
 	lost      atomic.Int64    // records Kafka refused even truncated
@@ -253,7 +254,13 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
 	}
-	env, errs := message.Parse(in.Value)
+	// The envelope of a message recorded ahead of its turn was parsed
+	// then (see finishAndBegin); Parse gave no errors.
+	env := p.prep.envelope(bus.Current(ctx), in.Value)
+	var errs []message.ReplyError
+	if env == nil {
+		env, errs = message.Parse(in.Value)
+	}
 	if kerr := message.CheckKey(in.Key); kerr != nil {
 		// A key the store cannot hold would fail every delivery: answer it
 		// once, keyed by the message id, and store nothing.
@@ -281,10 +288,19 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	// AddAttempt of its own. If it ends without a call (invalid, unrouted),
 	// its reply stores the attempts made; if the instance dies first, the
 	// redelivery reconciles before calling, which is safe.
-	existing, created, err := p.store.BeginMessage(ctx, store.Message{
-		ID: env.ID, Site: storable(env.Site), Type: storable(env.Type), Key: key,
-		OccurredAt: env.Occurred(), ReceivedAt: start, Request: in.Value, Attempts: 1,
-	})
+	//
+	// The consumer's previous message of this key may have recorded this
+	// one already, in the transaction of its own outcome (see finish).
+	prepared, leave := p.prep.enter(env.ID, bus.Current(ctx))
+	defer leave()
+	var (
+		existing *store.Message
+		created  = prepared
+		err      error
+	)
+	if !prepared {
+		existing, created, err = p.store.BeginMessage(ctx, record(env, key, in.Value, start))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
 	}
@@ -334,6 +350,36 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		}
 	}
 	return r, p.finish(ctx, env, in, r, reason, start, journal...)
+}
+
+// record is the store's record of a new message, about to be handled.
+func record(env *message.Envelope, key string, value []byte, received time.Time) store.Message {
+	return store.Message{
+		ID: env.ID, Site: storable(env.Site), Type: storable(env.Type), Key: key,
+		OccurredAt: env.Occurred(), ReceivedAt: received, Request: value, Attempts: 1,
+	}
+}
+
+// next returns the record of the message the Kafka consumer hands to
+// Process next for the key of the message being finished under ctx (id),
+// with its delivery and envelope, when that message is already read and Process would
+// record it as it is: a well-formed envelope with an id other than id,
+// within the size limit, with a usable key.
+func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.Message, *message.Envelope) {
+	m := bus.Next(ctx)
+	if m == nil || len(m.Value) > p.opts.MaxPayloadBytes {
+		return nil, nil, nil
+	}
+	key := string(m.Key)
+	if message.CheckKey(key) != nil {
+		return nil, nil, nil
+	}
+	env, errs := message.Parse(m.Value)
+	if len(errs) > 0 || env.ID == id || !message.ValidID(env.ID) || (env.ReplyTo != "" && !p.replyTo[env.ReplyTo]) {
+		return nil, nil, nil
+	}
+	rec := record(env, key, m.Value, p.now())
+	return &rec, m, env
 }
 
 // call invokes the plugin with retries. It returns ErrStopped if ctx ends.
@@ -577,6 +623,9 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 	// already acted, and losing the outcome would force a reconciliation.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if p.finishAndBegin(sctx, ctx, env.ID, r, data, journal) {
+		return p.stored(ctx, env, in, r, data, start)
+	}
 	if err := p.store.FinishMessage(sctx, env.ID, r.Status, data, r.Attempts, journal...); err != nil {
 		if len(journal) > 0 {
 			// The message stays pending and is redelivered; its journal
@@ -587,6 +636,12 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 		}
 		return fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
 	}
+	return p.stored(ctx, env, in, r, data, start)
+}
+
+// stored tells the ingress and the metrics of a stored outcome and
+// publishes its reply.
+func (p *Processor) stored(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte, start time.Time) error {
 	if p.opts.Stored != nil {
 		p.opts.Stored(r)
 	}
@@ -594,6 +649,38 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
 	}
 	return p.publish(ctx, env, in, r, data)
+}
+
+// finishAndBegin stores the outcome of message id and, in the same
+// transaction, records the message the Kafka consumer hands to Process
+// next for the same key, so that the two share one commit (one fsync on
+// SQLite). It reports whether the outcome is stored; if not (no next
+// message, journal entries to store, the write failed), the caller
+// stores the outcome alone. The next message is processed only after
+// this one's handler returned nil, that is after its reply is published:
+// a failed write or publication of this one holds it back as before. It
+// runs under its record only if nothing else touched its id meanwhile
+// (see preparer).
+func (p *Processor) finishAndBegin(sctx, ctx context.Context, id string, r *message.Reply, data []byte, journal []store.Exchange) bool {
+	if len(journal) > 0 {
+		return false
+	}
+	rec, owner, env := p.next(ctx, id)
+	if rec == nil {
+		return false
+	}
+	e := p.prep.reserve(rec.ID, owner, env, p.now())
+	if e == nil {
+		return false
+	}
+	_, created, err := p.store.FinishAndBegin(sctx, id, r.Status, data, r.Attempts, *rec)
+	if err != nil {
+		p.prep.complete(rec.ID, e, false)
+		p.log.Debug("outcome and next message not stored together; storing the outcome alone", "id", id, "next", rec.ID, "err", err)
+		return false
+	}
+	p.prep.complete(rec.ID, e, created)
+	return true
 }
 
 // finishUnstored publishes the reply of a message that has no usable id.

@@ -317,3 +317,77 @@ func TestGroupCommitMergesPostgres(t *testing.T) {
 		t.Errorf("%d writes merged, want 6", n)
 	}
 }
+
+// TestGroupCommitMergesFinishAndBeginPostgres: FinishAndBegin writes are
+// merged with the other writes of their group, the finish first; the next
+// message of a finish that found no message is left out.
+func TestGroupCommitMergesFinishAndBeginPostgres(t *testing.T) {
+	t.Parallel()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	for _, id := range []string{"p1", "p2", "p3"} {
+		if _, _, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release, started := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- s.write(ctx, func(context.Context, querier) error { close(started); <-release; return nil })
+	}()
+	<-started
+	type result struct {
+		created bool
+		err     error
+	}
+	pairs := map[string]string{"p1": "n1", "p2": "n2", "missing": "n3"}
+	res := make(map[string]result)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, next := range pairs {
+		wg.Go(func() {
+			_, created, err := s.FinishAndBegin(ctx, id, "ok", []byte(`{"id":"`+id+`"}`), 1, Message{ID: next, Site: "s", Type: "p.op", Key: "k", Attempts: 1})
+			mu.Lock()
+			res[id] = result{created, err}
+			mu.Unlock()
+		})
+	}
+	var plainErr error
+	wg.Go(func() { plainErr = s.FinishMessage(ctx, "p3", "ok", []byte(`{}`), 1) })
+	for len(s.group.reqs) < len(pairs)+1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if plainErr != nil {
+		t.Errorf("FinishMessage(p3): %v", plainErr)
+	}
+	for _, id := range []string{"p1", "p2"} {
+		if r := res[id]; r.err != nil || !r.created {
+			t.Errorf("FinishAndBegin(%s) = created %v, %v; want created", id, r.created, r.err)
+		}
+		if m, err := s.GetMessage(ctx, id); err != nil || m.Status != StatusDone {
+			t.Errorf("%s after FinishAndBegin: %+v, %v; want done", id, m, err)
+		}
+		if m, err := s.GetMessage(ctx, pairs[id]); err != nil || m.Status != StatusPending || m.Attempts != 1 {
+			t.Errorf("%s after FinishAndBegin: %+v, %v; want pending", pairs[id], m, err)
+		}
+	}
+	if r := res["missing"]; !errors.Is(r.err, ErrNotFound) {
+		t.Errorf("FinishAndBegin(missing): %v, want ErrNotFound", r.err)
+	}
+	if _, err := s.GetMessage(ctx, "n3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("n3, the next message of a missing one: %v, want ErrNotFound (left out)", err)
+	}
+	// Four finishes in one UPDATE, two begins in one INSERT.
+	if n := s.group.merged.Load(); n != 4 {
+		t.Errorf("%d writes merged, want 4", n)
+	}
+}

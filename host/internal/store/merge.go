@@ -24,6 +24,14 @@ type finishRow struct {
 	n    int64
 }
 
+// finishBeginRow is a FinishAndBegin write as data: the finish, then the
+// begin of the next message, which a merge leaves out when the finish
+// changed no row.
+type finishBeginRow struct {
+	f *finishRow
+	b *beginRow
+}
+
 // mergeWrites is PostgreSQL's merge for the group commit: the
 // BeginMessage writes of a group become one multi-row INSERT and its
 // FinishMessage writes one UPDATE … FROM (VALUES …), instead of a
@@ -34,6 +42,7 @@ func (s *sqlStore) mergeWrites(ctx context.Context, tx *sql.Tx, group []*writeRe
 	var (
 		begins   []*beginRow
 		finishes []*finishRow
+		pairs    []*finishBeginRow
 		rest     []*writeReq
 	)
 	seenBegin := make(map[string]bool)
@@ -52,27 +61,42 @@ func (s *sqlStore) mergeWrites(ctx context.Context, tx *sql.Tx, group []*writeRe
 				finishes = append(finishes, row)
 				continue
 			}
+		case *finishBeginRow:
+			if fid, bid := row.f.args[4].(string), row.b.args[0].(string); !seenFinish[fid] && !seenBegin[bid] {
+				seenFinish[fid], seenBegin[bid] = true, true
+				pairs = append(pairs, row)
+				finishes = append(finishes, row.f)
+				continue
+			}
 		}
 		rest = append(rest, r)
 	}
-	// In id order, so that two instances merging the same ids (a
-	// partition moving between them) lock the rows in the same order
-	// rather than deadlock.
-	slices.SortFunc(begins, func(a, b *beginRow) int { return strings.Compare(a.args[0].(string), b.args[0].(string)) })
+	// The finishes first: a pair's begin follows its finish, and only if
+	// the finish changed a row. In id order, so that two instances merging
+	// the same ids (a partition moving between them) lock the rows in the
+	// same order rather than deadlock.
 	slices.SortFunc(finishes, func(a, b *finishRow) int { return strings.Compare(a.args[4].(string), b.args[4].(string)) })
-	if len(begins) > 1 {
-		if err := s.insertMessages(ctx, tx, begins); err != nil {
-			return nil, fmt.Errorf("%d merged BeginMessage writes: %w", len(begins), err)
-		}
-	} else {
-		rest = appendRows(rest, group, begins)
-	}
-	if len(finishes) > 1 {
+	if len(finishes) > 1 || len(pairs) > 0 {
 		if err := s.finishMessages(ctx, tx, finishes); err != nil {
 			return nil, fmt.Errorf("%d merged FinishMessage writes: %w", len(finishes), err)
 		}
 	} else {
 		rest = appendRows(rest, group, finishes)
+	}
+	for _, row := range pairs {
+		if row.f.n == 1 {
+			begins = append(begins, row.b)
+		}
+	}
+	slices.SortFunc(begins, func(a, b *beginRow) int { return strings.Compare(a.args[0].(string), b.args[0].(string)) })
+	if len(begins) > 1 || len(pairs) > 0 {
+		if len(begins) > 0 {
+			if err := s.insertMessages(ctx, tx, begins); err != nil {
+				return nil, fmt.Errorf("%d merged BeginMessage writes: %w", len(begins), err)
+			}
+		}
+	} else {
+		rest = appendRows(rest, group, begins)
 	}
 	return rest, nil
 }

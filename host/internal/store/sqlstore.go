@@ -229,8 +229,21 @@ var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMes
 
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
+	row, err := s.beginRow(m)
+	if err != nil {
+		return nil, false, err
+	}
+	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error { return s.begin(ctx, q, row) })
+	if err != nil {
+		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+	}
+	return row.existing, row.created, nil
+}
+
+// beginRow prepares the write of BeginMessage(m).
+func (s *sqlStore) beginRow(m Message) (*beginRow, error) {
 	if m.ID == "" {
-		return nil, false, s.errorf("begin message: empty id")
+		return nil, s.errorf("begin message: empty id")
 	}
 	t := now()
 	received := t
@@ -239,36 +252,73 @@ func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool,
 	}
 	request, err := s.seal.seal(aad("messages.request", m.ID), m.Request)
 	if err != nil {
-		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+		return nil, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	row := &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}
-	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
-		res, err := s.execOn(ctx, q, sqlInsertMessage, row.args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if row.created = n == 1; row.created {
-			row.existing = nil
-			return nil
-		}
-		// The conflicting row is committed or in this transaction
-		// (SQLite: written by the single writer; PostgreSQL: ON CONFLICT
-		// DO NOTHING waited for it to commit), so a read on q sees it.
-		e, err := s.scanMessage(s.rowOn(ctx, q, sqlGetMessage, m.ID))
-		if err != nil {
-			return fmt.Errorf("existing: %w", err)
-		}
-		row.existing = &e
-		return nil
-	})
+	return &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}, nil
+}
+
+// begin runs the write of row on q and sets its results.
+func (s *sqlStore) begin(ctx context.Context, q querier, row *beginRow) error {
+	res, err := s.execOn(ctx, q, sqlInsertMessage, row.args...)
 	if err != nil {
-		return nil, false, s.errorf("begin message %q: %w", m.ID, err)
+		return err
 	}
-	return row.existing, row.created, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if row.created = n == 1; row.created {
+		row.existing = nil
+		return nil
+	}
+	// The conflicting row is committed or in this transaction
+	// (SQLite: written by the single writer; PostgreSQL: ON CONFLICT
+	// DO NOTHING waited for it to commit), so a read on q sees it.
+	e, err := s.scanMessage(s.rowOn(ctx, q, sqlGetMessage, row.args[0]))
+	if err != nil {
+		return fmt.Errorf("existing: %w", err)
+	}
+	row.existing = &e
+	return nil
+}
+
+// FinishAndBegin implements [Store.FinishAndBegin].
+func (s *sqlStore) FinishAndBegin(ctx context.Context, id, outcome string, reply []byte, attempts int, next Message) (*Message, bool, error) {
+	if outcome == "" {
+		return nil, false, s.errorf("finish message %q: empty outcome", id)
+	}
+	if next.ID == id {
+		return nil, false, s.errorf("finish message %q and begin the next: the next message has the same id; finish it, then begin it", id)
+	}
+	reply, err := s.seal.seal(aad("messages.reply", id), reply)
+	if err != nil {
+		return nil, false, s.errorf("finish message %q: %w", id, err)
+	}
+	b, err := s.beginRow(next)
+	if err != nil {
+		return nil, false, err
+	}
+	row := &finishBeginRow{f: &finishRow{args: []any{outcome, nullBytes(reply), attempts, s.d.encodeTime(now()), id}}, b: b}
+	err = s.writeAs(ctx, row, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlFinishMessage, row.f.args...)
+		if err != nil {
+			return err
+		}
+		if row.f.n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if row.f.n == 0 {
+			return ErrNotFound // and leave the next message out
+		}
+		return s.begin(ctx, q, row.b)
+	})
+	if err == nil && row.f.n == 0 {
+		err = ErrNotFound // merged: the next message was left out too
+	}
+	if err != nil {
+		return nil, false, s.errorf("finish message %q and begin %q: %w", id, next.ID, err)
+	}
+	return row.b.existing, row.b.created, nil
 }
 
 // GetMessage implements [Store.GetMessage].

@@ -133,6 +133,12 @@ type Store interface {
 	// the same transaction: they are durable exactly when the outcome is
 	// (on ErrNotFound neither is stored).
 	FinishMessage(ctx context.Context, id, outcome string, reply []byte, attempts int, journal ...Exchange) error
+	// FinishAndBegin is FinishMessage of id (without journal entries)
+	// followed by BeginMessage of next, in one transaction: one commit
+	// (one fsync on SQLite) instead of two. The pipeline uses it for the
+	// next message of the same key. Both are stored or neither: on any
+	// error, next is not recorded either. next.ID must differ from id.
+	FinishAndBegin(ctx context.Context, id, outcome string, reply []byte, attempts int, next Message) (existing *Message, created bool, err error)
 	// ReopenMessage makes a message whose outcome is failed pending again
 	// and returns it (with its stored request), so it can be replayed: the
 	// next delivery calls the plugin with Recovering set. Any other message

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"reflect"
@@ -246,4 +247,51 @@ func FuzzParsePayload(f *testing.F) {
 			t.Fatalf("parsePayload(%q) = %#v, encoding/json gives %#v", in, got, want)
 		}
 	})
+}
+
+// FuzzEncodeDetails: encodeState writes a visit's fee details byte for
+// byte as json.Marshal does, and objectKeys reads their names in one pass.
+//
+//	go test ./plugins/workinjury/adapter -run '^$' -fuzz FuzzEncodeDetails -fuzztime 30s
+func FuzzEncodeDetails(f *testing.F) {
+	f.Add("D00000001", "20.00", "15.00", "5.00", false, "D00000002", true)
+	f.Add("D<1>", "1&2", "", "\"", true, "", false)
+	f.Add("明细1", "20.00", "15.00", "5.00", false, "\x7f", true)
+	f.Fuzz(func(t *testing.T, k1, a, fund, self string, r bool, k2 string, r2 bool) {
+		d := visitDetails{k1: {Amount: a, Fund: fund, Self: self, Revoked: r}, k2: {Amount: self, Fund: a, Self: fund, Revoked: r2}}
+		got, err := encodeState(d)
+		want, werr := json.Marshal(d)
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("encodeState %s (%v), json.Marshal %s (%v)", got, err, want, werr)
+		}
+	})
+}
+
+// TestEncodeDetailsOnePass: 500 lines of plain details take the path
+// without reflection and come out as json.Marshal writes them.
+func TestEncodeDetailsOnePass(t *testing.T) {
+	t.Parallel()
+	d := visitDetails{}
+	for i := range 500 {
+		d[fmt.Sprintf("D%08d", i)] = detailState{Amount: "20.00", Fund: "15.00", Self: "5.00", Revoked: i%7 == 0}
+	}
+	if _, ok := appendDetails(nil, d); !ok {
+		t.Fatal("plain details did not take the path without reflection")
+	}
+	got, _ := encodeState(d)
+	want, _ := json.Marshal(d)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encodeState differs from json.Marshal:\n%s\n%s", got, want)
+	}
+	n := 0
+	if !objectKeys(got, func([]byte) { n++ }) || n != 500 {
+		t.Fatalf("objectKeys read %d names", n)
+	}
+	for _, v := range []any{visitDetails(nil), visitDetails{}, sentRecord{Code: "GYU102"}} {
+		got, _ := encodeState(v)
+		want, _ := json.Marshal(v)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encodeState(%#v) = %s, json.Marshal %s", v, got, want)
+		}
+	}
 }

@@ -137,3 +137,65 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// encodeState is json.Marshal(v) for the state the adapter writes. The fee
+// details of a visit (visitDetails, 500 lines per GYU102) are written
+// without reflection when every name and amount is printable ASCII that
+// json.Marshal writes unchanged (no quote, backslash, <, > or &); the
+// bytes are the same (FuzzEncodeDetails), so objectKeys reads them in one
+// pass as before. Anything else goes to encoding/json.
+func encodeState(v any) ([]byte, error) {
+	if d, ok := v.(visitDetails); ok && d != nil {
+		if b, ok := appendDetails(make([]byte, 0, 2+len(d)*56), d); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(v)
+}
+
+// appendDetails appends d as json.Marshal writes it, or reports false.
+func appendDetails(b []byte, d visitDetails) ([]byte, bool) {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		if !plainASCII(k) {
+			return b, false
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		x := d[k]
+		if !plainASCII(x.Amount) || !plainASCII(x.Fund) || !plainASCII(x.Self) {
+			return b, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, `":{"a":"`...)
+		b = append(b, x.Amount...)
+		b = append(b, `","f":"`...)
+		b = append(b, x.Fund...)
+		b = append(b, `","s":"`...)
+		b = append(b, x.Self...)
+		b = append(b, '"')
+		if x.Revoked {
+			b = append(b, `,"r":true`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), true
+}
+
+// plainASCII reports whether json.Marshal writes s as it is between quotes.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}

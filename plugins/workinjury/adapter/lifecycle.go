@@ -1394,22 +1394,12 @@ func (a *Adapter) revokeVisit(ctx context.Context, h sdk.Host, ykc700 string) er
 }
 
 // inFlight adds (add) or removes a GYU102 message of a visit whose outcome
-// is unknown.
+// is unknown. With a visitMemo in ctx (see withVisitMemo) it writes on
+// the version this message last read or wrote, and reads the visit again
+// only when that compare-and-set fails.
 func (a *Adapter) inFlight(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool) error {
 	if ykc700 == "" {
 		return nil
 	}
-	return update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
-		if !exists {
-			return errSkip
-		}
-		has := slices.Contains(v.InFlight, msgID)
-		switch {
-		case add && !has:
-			v.InFlight = append(v.InFlight, msgID)
-		case !add && has:
-			v.InFlight = slices.DeleteFunc(v.InFlight, func(s string) bool { return s == msgID })
-		}
-		return nil
-	})
+	return markInFlight(ctx, h, "visit/"+ykc700, msgID, add)
 }

@@ -32,7 +32,37 @@ func parsePayload(b []byte) (map[string]any, bool) {
 	return m, m != nil
 }
 
-type payloadParser struct{ b []byte }
+// payloadParser reads one payload. The 500 lines of a GYU102 have the same
+// member names: each distinct name becomes one string (names), and an
+// object in an array is made with room for as many members as the one
+// before it (hint), so that it does not grow as it is filled.
+type payloadParser struct {
+	b     []byte
+	names map[string]string
+	hint  int
+}
+
+// maxNames bounds the member names kept for reuse in one payload.
+const maxNames = 1024
+
+// name reads a member name like str, reusing the string of a name seen before.
+func (p *payloadParser) name(i int) (string, int, bool) {
+	raw, j, ok := p.rawStr(i)
+	if !ok {
+		return "", 0, false
+	}
+	if s, seen := p.names[string(raw)]; seen {
+		return s, j, true
+	}
+	s := string(raw)
+	if p.names == nil {
+		p.names = make(map[string]string, 32)
+	}
+	if len(p.names) < maxNames {
+		p.names[s] = s
+	}
+	return s, j, true
+}
 
 func (p *payloadParser) value(i, depth int) (any, int, bool) {
 	b := p.b
@@ -44,13 +74,14 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 		s, j, ok := p.str(i)
 		return s, j, ok
 	case c == '{':
-		m := map[string]any{}
+		m := make(map[string]any, p.hint)
+		p.hint = 0
 		i = skipWS(b, i+1)
 		if i < len(b) && b[i] == '}' {
 			return m, i + 1, true
 		}
 		for {
-			k, j, ok := p.str(i)
+			k, j, ok := p.name(i)
 			if !ok {
 				return nil, 0, false
 			}
@@ -80,10 +111,15 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 		if i < len(b) && b[i] == ']' {
 			return a, i + 1, true
 		}
+		hint := 0
 		for {
+			p.hint = hint
 			v, j, ok := p.value(i, depth+1)
 			if !ok {
 				return nil, 0, false
+			}
+			if m, isMap := v.(map[string]any); isMap {
+				hint = len(m)
 			}
 			a = append(a, v)
 			if i = skipWS(b, j); i >= len(b) {
@@ -117,9 +153,18 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 // str reads a string without escapes or control characters that is valid
 // UTF-8 (encoding/json would replace invalid bytes).
 func (p *payloadParser) str(i int) (string, int, bool) {
+	raw, j, ok := p.rawStr(i)
+	if !ok {
+		return "", 0, false
+	}
+	return string(raw), j, true
+}
+
+// rawStr is str without the copy: the bytes between the quotes.
+func (p *payloadParser) rawStr(i int) ([]byte, int, bool) {
 	b := p.b
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	ascii := true
 	for j := i + 1; j < len(b); j++ {
@@ -127,14 +172,14 @@ func (p *payloadParser) str(i int) (string, int, bool) {
 		case c == '"':
 			s := b[i+1 : j]
 			if !ascii && !utf8.Valid(s) {
-				return "", 0, false
+				return nil, 0, false
 			}
-			return string(s), j + 1, true
+			return s, j + 1, true
 		case c < 0x20 || c == '\\':
-			return "", 0, false
+			return nil, 0, false
 		case c >= 0x80:
 			ascii = false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }

@@ -240,11 +240,15 @@ func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filing
 // that the rules above know them. It is idempotent: a reconciled outcome
 // applies it again.
 func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any, output json.RawMessage) error {
-	var out map[string]any
-	dec := json.NewDecoder(bytes.NewReader(output))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		out = map[string]any{}
+	out := map[string]any{}
+	if code != "GYU102" {
+		// The effects of a GYU102 read nothing of its output (a result per
+		// line, the largest output there is): it is not decoded.
+		dec := json.NewDecoder(bytes.NewReader(output))
+		dec.UseNumber()
+		if err := dec.Decode(&out); err != nil || out == nil {
+			out = map[string]any{}
+		}
 	}
 	now := a.now().UTC()
 	if err := a.applyLifecycle(ctx, h, msgID, code, doc, out); err != nil {

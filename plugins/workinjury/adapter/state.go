@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -59,7 +60,7 @@ func getJSON(ctx context.Context, h sdk.Host, key string, v any) (int64, error) 
 
 // putJSON writes v at key.
 func putJSON(ctx context.Context, h sdk.Host, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeState(v)
 	if err != nil {
 		return fmt.Errorf("encode state %s: %w", key, err)
 	}
@@ -72,7 +73,7 @@ func putJSON(ctx context.Context, h sdk.Host, key string, v any) error {
 // casJSON writes v at key if its version is still expect and returns the
 // new version; a lost race is sdk.ErrConflict.
 func casJSON(ctx context.Context, h sdk.Host, key string, expect int64, v any) (int64, error) {
-	b, err := json.Marshal(v)
+	b, err := encodeState(v)
 	if err != nil {
 		return 0, fmt.Errorf("encode state %s: %w", key, err)
 	}
@@ -319,4 +320,83 @@ func str(doc map[string]any, k string) string {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// visitMemo is the visit a GYU102 message last read or wrote (key at
+// version ver holds v). The message marks itself in flight before it is
+// sent and clears the mark once its outcome is known; with the memo the
+// second write is a compare-and-set on the version the first one returned,
+// without reading the visit again. If anything else changed the visit in
+// between, the compare-and-set fails and the visit is read as before.
+type visitMemo struct {
+	key string
+	ver int64
+	v   visitState
+}
+
+type visitMemoKey struct{}
+
+// withVisitMemo returns ctx carrying an empty visitMemo.
+func withVisitMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, visitMemoKey{}, &visitMemo{})
+}
+
+// editInFlight adds or removes msgID in v's in-flight list and reports
+// whether that changed it.
+func editInFlight(v *visitState, msgID string, add bool) bool {
+	has := slices.Contains(v.InFlight, msgID)
+	switch {
+	case add && !has:
+		v.InFlight = append(v.InFlight, msgID)
+	case !add && has:
+		v.InFlight = slices.DeleteFunc(v.InFlight, func(s string) bool { return s == msgID })
+	default:
+		return false
+	}
+	return true
+}
+
+// markInFlight adds (add) or removes msgID in the in-flight list of the
+// visit at key; a visit that does not exist is left alone.
+func markInFlight(ctx context.Context, h sdk.Host, key, msgID string, add bool) error {
+	m, _ := ctx.Value(visitMemoKey{}).(*visitMemo)
+	if m != nil && m.key == key && m.ver > 0 {
+		v := m.v
+		v.InFlight = slices.Clone(v.InFlight)
+		if editInFlight(&v, msgID, add) {
+			nv, err := casJSON(ctx, h, key, m.ver, v)
+			if err == nil {
+				m.ver, m.v = nv, v
+				return nil
+			}
+			if !errors.Is(err, sdk.ErrConflict) {
+				return err
+			}
+		}
+		// Changed by someone else, or nothing to change as far as the
+		// memo knows: read the visit.
+	}
+	for range 8 {
+		var v visitState
+		ver, err := getJSON(ctx, h, key, &v)
+		if err != nil {
+			return err
+		}
+		if ver == 0 {
+			return nil
+		}
+		editInFlight(&v, msgID, add)
+		nv, err := casJSON(ctx, h, key, ver, v)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			m.key, m.ver, m.v = key, nv, v
+		}
+		return nil
+	}
+	return fmt.Errorf("state %s changes too often; try again", key)
 }

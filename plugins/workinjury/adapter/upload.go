@@ -62,7 +62,9 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
 	if code == "GYU102" {
-		// A settlement of the visit waits until this outcome is known.
+		// A settlement of the visit waits until this outcome is known. The
+		// mark is cleared on the version this write returns (visitMemo).
+		ctx = withVisitMemo(ctx)
 		if err := a.inFlight(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
 			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
 		}

@@ -246,6 +246,7 @@ func TestFeeRules(t *testing.T) {
 		"serial of an earlier upload":  {lines: lines("D", 2, 1), prep: upload(lines("D", 1, 2)), want: "E6106"},
 		"serial of a revoked line":     {lines: lines("D", 1, 1), prep: revokeAll(lines("D", 1, 1)), want: "E6106"},
 		"new serial after a revoke":    {lines: lines("D", 2, 1), prep: revokeAll(lines("D", 1, 1)), want: "0"},
+		"serial of a refused upload":   {lines: lines("D", 1, 2), prep: refused(append(lines("D", 1, 2), line("10.00", "2", "20.01", "15.01", "5.00"))), want: "0"},
 		"unknown visit":                {lines: lines("D", 1, 1), visit: "JZNOSUCH", want: "E6101"},
 		"revoked admission":            {lines: lines("D", 1, 1), prep: revokeAdmission, want: "E6102"},
 		"settled visit":                {lines: lines("D", 9, 1), prep: settle(lines("D", 1, 1)), want: "E6103"},
@@ -285,6 +286,15 @@ func TestFeeRules(t *testing.T) {
 				t.Fatalf("ledger has %d lines after %d + %d; answer %v", len(after), len(before), len(tc.lines), out["accepted_count"])
 			}
 		})
+	}
+}
+
+// refused sends a GYU102 of ls that must be refused: its serials stay free.
+func refused(ls []map[string]any) func(c *chain, v string) {
+	return func(c *chain, v string) {
+		if got, _ := c.call("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls)}); got == "0" {
+			c.t.Fatalf("the GYU102 to be refused was accepted")
+		}
 	}
 }
 

@@ -30,7 +30,12 @@ type visit struct {
 	at       time.Time // ykc701
 	state    string
 	details  []*detail // upload order, revoked ones included
-	settle   *settlement
+	// serials holds the detail_no of every line in details: a serial
+	// names one line of the visit for good, revoked or not. It is kept
+	// with details so that a GYU102 checks its lines against it without
+	// rebuilding it from every earlier call of the stay.
+	serials map[string]struct{}
+	settle  *settlement
 	// downloaded: handed out by GYD101 (GYD102 of its details needs it).
 	downloaded bool
 }
@@ -48,14 +53,28 @@ func (v *visit) live() []*detail {
 
 // detail is one fee line (GYU102).
 type detail struct {
-	id      string // record id of GYD102: ykc700 + "-" + sequence
-	visit   *visit
-	serial  string // detail_no
+	id     string // record id of GYD102: ykc700 + "-" + sequence
+	visit  *visit
+	serial string // detail_no
+	// rec is the line as the GYU102 input carried it. It is shared with
+	// that request's Input in Received and never changed: record adds the
+	// visit's fields to a copy.
 	rec     map[string]any
 	amount  Money
 	fund    Money
 	self    Money
 	revoked bool
+}
+
+// record is the GYD102 record of the detail: the line as uploaded, with
+// its visit and whether it is revoked.
+func (d *detail) record() map[string]any {
+	rec := make(map[string]any, len(d.rec)+5)
+	maps.Copy(rec, d.rec)
+	v := d.visit
+	rec["ykc700"], rec["akc190"], rec["akb020"], rec["aab301"] = v.no, v.akc190, v.akb020, v.aab301
+	rec["revoked"] = yes(d.revoked)
+	return rec
 }
 
 // settlement is a discharge settlement (GYU103) or an assistive-device

@@ -29,6 +29,15 @@ func (m Money) Number() json.Number { return json.Number(m.String()) }
 // "12.3", "-0.05"); it refuses anything else, including float noise such
 // as "0.1000000001".
 func ParseMoney(s string) (Money, error) {
+	if m, ok := parseMoneyFast(s); ok {
+		return m, nil
+	}
+	return parseMoneyRat(s)
+}
+
+// parseMoneyRat is ParseMoney in big.Rat: it takes every form and words
+// every error.
+func parseMoneyRat(s string) (Money, error) {
 	r, err := parseRat(s)
 	if err != nil {
 		return 0, err

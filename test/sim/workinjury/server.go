@@ -206,20 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := s.cfg.Options
-	var raw map[string]any
-	_ = json.Unmarshal(body, &raw)
-	code := ""
-	if o.Fields.TxCode != "" {
-		code, _ = raw[o.Fields.TxCode].(string)
-	}
-	serial := ""
-	if o.Fields.MsgID != "" {
-		serial, _ = raw[o.Fields.MsgID].(string)
-	}
-	sender := ""
-	if o.Fields.Sender != "" {
-		sender, _ = raw[o.Fields.Sender].(string)
-	}
+	code, serial, sender := envelopeHead(o.Fields, body)
 	keys, registered := s.keysOf(sender)
 	if !registered {
 		// No key to verify with: the sender is not authenticated.
@@ -255,12 +242,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, keys, code, serial, nil, bizErr("E0003", "报文格式错误"))
 		return
 	}
-	dec := json.NewDecoder(bytes.NewReader(plain))
-	dec.UseNumber()
-	var input map[string]any
-	if err := dec.Decode(&input); err != nil || input == nil {
-		s.answer(w, keys, code, serial, nil, bizErr("E0003", "业务数据不是 JSON 对象"))
-		return
+	input, ok := decodeObject(plain)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(plain))
+		dec.UseNumber()
+		if err := dec.Decode(&input); err != nil || input == nil {
+			s.answer(w, keys, code, serial, nil, bizErr("E0003", "业务数据不是 JSON 对象"))
+			return
+		}
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()
@@ -307,7 +296,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out, be := s.process(sc, code, serial, input, now)
+	out, outJSON, be := s.processJSON(sc, code, serial, input, now)
 
 	// Faults that strike after the request is processed.
 	if f := s.fault(code, input, true); f != nil {
@@ -330,19 +319,58 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if be == nil && outJSON != nil {
+		// The output as recorded for GYD053: encoded once.
+		s.answerJSON(w, keys, code, serial, outJSON)
+		return
+	}
 	s.answer(w, keys, code, serial, out, be)
+}
+
+// envelopeHead returns the transaction code, the serial and the sender
+// named in a request envelope ("" for each that is missing or not a
+// string).
+func envelopeHead(f smenvelope.FieldNames, body []byte) (code, serial, sender string) {
+	names := []string{f.TxCode, f.MsgID, f.Sender}
+	vals, ok := envelopeStrings(body, names...)
+	if !ok {
+		var raw map[string]any
+		_ = json.Unmarshal(body, &raw)
+		vals = make([]string, len(names))
+		for i, n := range names {
+			vals[i], _ = raw[n].(string)
+		}
+	}
+	for i, n := range names {
+		if n == "" {
+			vals[i] = ""
+		}
+	}
+	return vals[0], vals[1], vals[2]
 }
 
 // process runs a transaction and records it for GYD053 and the ledger.
 func (s *Server) process(sc *schemas.Schema, code, serial string, input map[string]any, now time.Time) (map[string]any, *bizError) {
+	out, _, be := s.processJSON(sc, code, serial, input, now)
+	return out, be
+}
+
+// processJSON is process that also returns the output's JSON (as recorded
+// for GYD053) when the transaction succeeded.
+func (s *Server) processJSON(sc *schemas.Schema, code, serial string, input map[string]any, now time.Time) (map[string]any, []byte, *bizError) {
+	out, be, data := s.run(sc, code, serial, input, now)
+	return out, data, be
+}
+
+func (s *Server) run(sc *schemas.Schema, code, serial string, input map[string]any, now time.Time) (out map[string]any, be *bizError, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if serial == "" {
-		return nil, bizErr("E0003", "缺少报文流水号")
+		return nil, bizErr("E0003", "缺少报文流水号"), nil
 	}
 	if _, dup := s.txlog[serial]; dup {
 		s.logfLocked("duplicate serial", code, serial, "E0002")
-		return nil, bizErr("E0002", "报文流水号 %s 重复", serial)
+		return nil, bizErr("E0002", "报文流水号 %s 重复", serial), nil
 	}
 	if errs := sc.ValidateInput(input); len(errs) > 0 {
 		var b strings.Builder
@@ -358,10 +386,8 @@ func (s *Server) process(sc *schemas.Schema, code, serial string, input map[stri
 		}
 		be := bizErr("E1001", "参数校验失败：%s", b.String())
 		s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
-		return nil, be
+		return nil, be, nil
 	}
-	var out map[string]any
-	var be *bizError
 	if h := handlers[code]; h != nil {
 		out, be = h(s, sc, serial, input, now)
 	} else {
@@ -387,7 +413,7 @@ func (s *Server) process(sc *schemas.Schema, code, serial string, input map[stri
 		outcome = be.code
 	}
 	s.logfLocked("processed", code, serial, outcome)
-	return out, be
+	return out, be, rec.output
 }
 
 // answer seals and writes the response.
@@ -403,6 +429,18 @@ func (s *Server) answer(w http.ResponseWriter, keys smenvelope.Keys, code, seria
 // seal seals an answer with keys: the national private key and the
 // public key of the institution that sent the request.
 func (s *Server) seal(keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
+	if be != nil || out == nil {
+		out = map[string]any{}
+	}
+	data, err := marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealData(keys, code, serial, data, be)
+}
+
+// sealData seals an answer whose business data is data.
+func (s *Server) sealData(keys smenvelope.Keys, code, serial string, data []byte, be *bizError) (map[string]any, error) {
 	f := s.cfg.Options.Fields
 	env := map[string]string{}
 	put := func(k, v string) {
@@ -415,19 +453,21 @@ func (s *Server) seal(keys smenvelope.Keys, code, serial string, out map[string]
 	if be != nil {
 		put(f.Code, be.code)
 		put(f.Message, be.msg)
-		out = map[string]any{}
 	} else {
 		put(f.Code, s.cfg.Options.SuccessCodes[0])
 		put(f.Message, "成功")
 	}
-	if out == nil {
-		out = map[string]any{}
-	}
-	data, err := marshal(out)
-	if err != nil {
-		return nil, err
-	}
 	return smenvelope.Seal(s.cfg.Options, keys, env, data)
+}
+
+// answerJSON seals and writes a success answer whose output is data.
+func (s *Server) answerJSON(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, data []byte) {
+	sealed, err := s.sealData(keys, code, serial, data, nil)
+	if err != nil {
+		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, sealed)
 }
 
 // answerUnsigned writes an error answer without data and signature.

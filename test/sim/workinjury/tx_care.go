@@ -254,29 +254,35 @@ func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now
 	if len(fee) == 0 || len(fee) > maxLines {
 		return nil, bizErr("E6107", "一次上传 %d 条费用明细，须为 1 至 %d 条", len(fee), maxLines)
 	}
-	used := map[string]bool{} // revoked serials too: a serial names one line for good
-	for _, d := range v.details {
-		used[d.serial] = true
-	}
+	// A serial names one line of the visit for good (revoked ones too):
+	// it may be neither in v.serials nor twice in this call.
+	here := make(map[string]struct{}, len(fee))
 	lines := make([]line, len(fee))
 	for i, r := range fee {
-		where := fmt.Sprintf("第 %d 条明细（%s）", i+1, str(r, "detail_no"))
-		l, be := checkLine(where, r, true, s.cfg.AmountTolerance)
-		if be != nil {
-			return nil, be
+		where := func() string { return fmt.Sprintf("第 %d 条明细（%s）", i+1, str(r, "detail_no")) }
+		l, ok := fastLine(r, true, s.cfg.AmountTolerance)
+		if !ok {
+			var be *bizError
+			if l, be = checkLine(where(), r, true, s.cfg.AmountTolerance); be != nil {
+				return nil, be
+			}
 		}
-		if used[l.serial] {
-			return nil, bizErr("E6106", "%s：明细流水号在就诊登记 %s 中重复", where, v.no)
+		_, old := v.serials[l.serial]
+		if _, dup := here[l.serial]; old || dup {
+			return nil, bizErr("E6106", "%s：明细流水号在就诊登记 %s 中重复", where(), v.no)
 		}
-		used[l.serial] = true
+		here[l.serial] = struct{}{}
 		lines[i] = l
+	}
+	if v.serials == nil {
+		v.serials = make(map[string]struct{}, len(lines))
 	}
 	results := make([]any, len(lines))
 	for i, l := range lines {
-		rec := maps.Clone(fee[i])
-		rec["ykc700"], rec["akc190"], rec["akb020"], rec["aab301"] = v.no, v.akc190, v.akb020, v.aab301
-		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: rec, amount: l.amount, fund: l.fund, self: l.self}
+		// The line is kept as received; the visit's fields are added when it is downloaded.
+		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: fee[i], amount: l.amount, fund: l.fund, self: l.self}
 		v.details = append(v.details, d)
+		v.serials[d.serial] = struct{}{}
 		s.l.details[d.id] = d
 		s.queues["GYD102"].touch(d.id)
 		results[i] = map[string]any{"detail_no": l.serial, "result_flag": "1"}

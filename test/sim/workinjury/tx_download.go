@@ -130,9 +130,7 @@ func (s *Server) gyd102(sc *schemas.Schema, _ string, in map[string]any, now tim
 		if d == nil || !match(d.visit) || (full && d.revoked) {
 			return nil
 		}
-		rec := maps.Clone(d.rec)
-		rec["revoked"] = yes(d.revoked)
-		return rec
+		return d.record()
 	})
 }
 

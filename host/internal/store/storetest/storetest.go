@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AddAttempt", testAddAttempt},
 		{"FinishMessage", testFinishMessage},
 		{"FinishMessageWithJournal", testFinishMessageWithJournal},
+		{"FinishAndBegin", testFinishAndBegin},
 		{"ReopenMessage", testReopenMessage},
 		{"Prune", testPrune},
 		{"OldestPending", testOldestPending},
@@ -298,6 +299,59 @@ func testFinishMessage(t *testing.T, s store.Store) {
 	begin(t, s, store.Message{ID: "m2", Site: "s1", Type: "t", ReceivedAt: t0})
 	if err := s.FinishMessage(ctx, "m2", "", reply, 1); err == nil {
 		t.Error("FinishMessage with an empty outcome succeeded, want an error")
+	}
+}
+
+// testFinishAndBegin: the outcome of one message and the record of the
+// next commit together, or neither does.
+func testFinishAndBegin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	begin(t, s, store.Message{ID: "m1", Site: "s1", Type: "t.op", Key: "K", ReceivedAt: t0, Attempts: 1})
+	reply := []byte(`{"requestId":"m1","status":"ok"}`)
+	next := store.Message{ID: "m2", Site: "s1", Type: "t.op", Key: "K", OccurredAt: t0, ReceivedAt: t0.Add(time.Second), Request: []byte(`{"id":"m2"}`), Attempts: 1}
+	existing, created, err := s.FinishAndBegin(ctx, "m1", "ok", reply, 1, next)
+	if err != nil || !created || existing != nil {
+		t.Fatalf("FinishAndBegin(m1, next m2) = %v, %v, %v; want nil, true, nil", existing, created, err)
+	}
+	m1, err := s.GetMessage(ctx, "m1")
+	if err != nil || m1.Status != store.StatusDone || m1.Outcome != "ok" || string(m1.Reply) != string(reply) || m1.Attempts != 1 {
+		t.Errorf("m1 after FinishAndBegin = %+v, %v; want done, ok, its reply", m1, err)
+	}
+	m2, err := s.GetMessage(ctx, "m2")
+	if err != nil {
+		t.Fatalf("m2 after FinishAndBegin: %v", err)
+	}
+	want := next
+	want.Status = store.StatusPending
+	if diff := cmp.Diff(&want, m2, ignoreUpdated); diff != "" {
+		t.Errorf("m2 after FinishAndBegin (-want +got):\n%s", diff)
+	}
+
+	// A next message that exists comes back as stored, not created.
+	existing, created, err = s.FinishAndBegin(ctx, "m2", "rejected", []byte(`{}`), 1, store.Message{ID: "m1", Site: "s1", Type: "t.op", Key: "K", Attempts: 1})
+	if err != nil || created || existing == nil || existing.Status != store.StatusDone || existing.Outcome != "ok" {
+		t.Errorf("FinishAndBegin(m2, next m1 done) = %+v, %v, %v; want the stored m1, false, nil", existing, created, err)
+	}
+
+	// Neither is stored when the finish fails.
+	if _, _, err := s.FinishAndBegin(ctx, "missing", "ok", reply, 1, store.Message{ID: "m3", Site: "s1", Type: "t.op", Key: "K", Attempts: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishAndBegin(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetMessage(ctx, "m3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("m3 after a failed FinishAndBegin: %v, want ErrNotFound (not recorded)", err)
+	}
+	begin(t, s, store.Message{ID: "m4", Site: "s1", Type: "t.op", Key: "K"})
+	if _, _, err := s.FinishAndBegin(ctx, "m4", "", reply, 1, store.Message{ID: "m5", Site: "s1", Type: "t.op", Key: "K"}); err == nil {
+		t.Error("FinishAndBegin with an empty outcome succeeded, want an error")
+	}
+	if _, _, err := s.FinishAndBegin(ctx, "m4", "ok", reply, 1, store.Message{ID: "m4", Site: "s1", Type: "t.op", Key: "K"}); err == nil {
+		t.Error("FinishAndBegin with the same id twice succeeded, want an error")
+	}
+	if _, err := s.GetMessage(ctx, "m5"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("m5 after a refused FinishAndBegin: %v, want ErrNotFound", err)
+	}
+	if m4, err := s.GetMessage(ctx, "m4"); err != nil || m4.Status != store.StatusPending {
+		t.Errorf("m4 after refused FinishAndBegin calls = %+v, %v; want pending", m4, err)
 	}
 }
 
