@@ -79,16 +79,18 @@ lint: deps $(GOLANGCI)
 	$(GO) test -count=1 ./test/hygiene
 
 ## bench: the end-to-end benchmark (real Kafka, medgate, every plugin, the simulators with full crypto), one table in $(BENCH_OUT);
-##        BENCH_STORE=postgres runs it on PostgreSQL, BENCH_PROFILE=<dir> records perf profiles of the host and plugins
+##        BENCH_STORE=postgres runs it on PostgreSQL, BENCH_PROFILE=<dir> records perf profiles of the host and plugins,
+##        BENCH_KAFKA_JVM=test runs the broker with the tests' fast-start JVM flags instead of Kafka's own (server)
 BENCH_OUT     ?= $(BIN)/bench.txt
 BENCHTIME     ?= 3s
 BENCH_STORE   ?= sqlite
 BENCH_PROFILE ?=
+BENCH_KAFKA_JVM ?= server
 bench:
 	bash deploy/kafka/fetch.sh
 	@if [ "$(BENCH_STORE)" = postgres ]; then bash deploy/testenv/postgres.sh; fi
 	@mkdir -p $(dir $(BENCH_OUT))
-	MEDGATE_REQUIRE_SERVICES=1 MEDGATE_BENCH_OUT=$(abspath $(BENCH_OUT)) MEDGATE_BENCH_STORE=$(BENCH_STORE) \
+	MEDGATE_REQUIRE_SERVICES=1 MEDGATE_BENCH_OUT=$(abspath $(BENCH_OUT)) MEDGATE_BENCH_STORE=$(BENCH_STORE) MEDGATE_KAFKA_JVM=$(BENCH_KAFKA_JVM) \
 		MEDGATE_BENCH_PROFILE=$(if $(BENCH_PROFILE),$(abspath $(BENCH_PROFILE))) $(GO) test -count=1 -run '^$$' \
 		-bench '^BenchmarkMedgate$$' -benchtime $(BENCHTIME) -timeout 20m ./test/bench
 

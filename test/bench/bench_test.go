@@ -19,6 +19,7 @@ import (
 	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/test/harness"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 func TestMain(m *testing.M) { harness.Main(m) }
@@ -507,6 +508,14 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 }
 
 // render formats the table.
+// kafkaJVM names the broker's JVM settings (testenv.KafkaJVMEnv).
+func kafkaJVM() string {
+	if v := os.Getenv(testenv.KafkaJVMEnv); v != "" {
+		return v
+	}
+	return "test"
+}
+
 func render(res *results, storeName string, idle, peak map[string]float64) string {
 	var sb strings.Builder
 	cpu := "unknown CPU"
@@ -519,8 +528,8 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 		}
 	}
 	fmt.Fprintf(&sb, "\nmedgate end-to-end benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&sb, "machine: %d CPUs (%s), %s, GOMAXPROCS %d; real Apache Kafka (KRaft, one broker), %s store;\n",
-		runtime.NumCPU(), cpu, runtime.Version(), runtime.GOMAXPROCS(0), storeName)
+	fmt.Fprintf(&sb, "machine: %d CPUs (%s), %s, GOMAXPROCS %d; real Apache Kafka (KRaft, one broker, %s JVM settings), %s store;\n",
+		runtime.NumCPU(), cpu, runtime.Version(), runtime.GOMAXPROCS(0), kafkaJVM(), storeName)
 	fmt.Fprintf(&sb, "the broker, medgate, its plugins, the simulator and the load generator share these CPUs.\n\n")
 	ratio := func(a, b float64) string {
 		if b == 0 {

@@ -46,7 +46,29 @@ const (
 	// RequireServicesEnv, set to 1, turns a missing service into a test
 	// failure instead of a skip.
 	RequireServicesEnv = "MEDGATE_REQUIRE_SERVICES"
+	// KafkaJVMEnv selects the broker's JVM settings: "test" (the default)
+	// starts fast, with the client compiler only and the serial collector,
+	// which suits tests that send little; "server" runs the broker with
+	// the settings of Kafka's own kafka-server-start.sh (1 GiB heap, G1,
+	// both JIT compilers), as a production broker runs, for benchmarks.
+	KafkaJVMEnv = "MEDGATE_KAFKA_JVM"
 )
+
+// kafkaJVMFlags returns the broker's JVM flags for the setting of
+// KafkaJVMEnv, or an error naming the accepted values.
+func kafkaJVMFlags() ([]string, error) {
+	switch v := os.Getenv(KafkaJVMEnv); v {
+	case "", "test":
+		return []string{"-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}, nil
+	case "server":
+		// KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS of Kafka's
+		// kafka-server-start.sh and kafka-run-class.sh.
+		return []string{"-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+			"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent"}, nil
+	default:
+		return nil, fmt.Errorf("%s=%q: use test (fast start, the default) or server (Kafka's own production JVM settings)", KafkaJVMEnv, v)
+	}
+}
 
 // kafkaHost is the only interface the test broker listens on.
 const kafkaHost = "127.0.0.1"
@@ -295,10 +317,14 @@ func (n *kafkaNode) run(scratch string) (*kafkaProc, error) {
 		return p, fmt.Errorf("open Kafka log file: %w", err)
 	}
 	defer logFile.Close()
-	p.cmd = exec.Command("/bin/sh", "-c", kafkaSupervise, "sh", scratch,
-		n.tl.java, "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Djava.awt.headless=true", n.log4j(), "-Dkafka.logs.dir="+filepath.Join(scratch, "logs"),
+	jvm, err := kafkaJVMFlags()
+	if err != nil {
+		return p, err
+	}
+	args := append([]string{"-c", kafkaSupervise, "sh", scratch, n.tl.java}, jvm...)
+	args = append(args, "-Djava.awt.headless=true", n.log4j(), "-Dkafka.logs.dir="+filepath.Join(scratch, "logs"),
 		"-cp", filepath.Join(n.tl.jars, "*"), "kafka.Kafka", n.props)
+	p.cmd = exec.Command("/bin/sh", args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		return p, fmt.Errorf("start Kafka broker: %w", err)

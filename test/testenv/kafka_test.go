@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +93,34 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	}
 	if string(m.Value) != "before" {
 		t.Fatalf("record after restart %q, want %q", m.Value, "before")
+	}
+}
+
+// TestKafkaJVMFlags: the JVM settings of the broker follow KafkaJVMEnv, and
+// an unknown value is an error naming the accepted ones.
+func TestKafkaJVMFlags(t *testing.T) {
+	for _, tc := range []struct {
+		value, want, err string
+	}{
+		{"", "-XX:TieredStopAtLevel=1", ""},
+		{"test", "-XX:+UseSerialGC", ""},
+		{"server", "-XX:+UseG1GC", ""},
+		{"fast", "", "use test (fast start, the default) or server"},
+	} {
+		t.Setenv(KafkaJVMEnv, tc.value)
+		flags, err := kafkaJVMFlags()
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one containing %q", tc.value, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.value, err)
+		case !slices.Contains(flags, tc.want):
+			t.Errorf("%q: flags %v lack %s", tc.value, flags, tc.want)
+		}
+		if tc.value == "server" && slices.Contains(flags, "-XX:TieredStopAtLevel=1") {
+			t.Errorf("server flags %v stop the JIT at the client compiler", flags)
+		}
 	}
 }
