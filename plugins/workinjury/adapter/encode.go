@@ -35,41 +35,76 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 		if x == nil {
 			return append(b, "null"...), true
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			var ok bool
-			if b, ok = appendJSON(b, x[k]); !ok {
-				return b, false
-			}
-		}
-		return append(b, '}'), true
+		return appendObject(b, x, sortedKeys(x))
 	case []any:
 		if x == nil {
 			return append(b, "null"...), true
 		}
 		b = append(b, '[')
+		// The objects of an array (the lines of a call) usually have the
+		// same names: their sorted order is reused while it fits.
+		var keys []string
 		for i, e := range x {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			var ok bool
-			if b, ok = appendJSON(b, e); !ok {
+			if m, isMap := e.(map[string]any); isMap && m != nil {
+				if !sameNames(m, keys) {
+					keys = sortedKeys(m)
+				}
+				b, ok = appendObject(b, m, keys)
+			} else {
+				b, ok = appendJSON(b, e)
+			}
+			if !ok {
 				return b, false
 			}
 		}
 		return append(b, ']'), true
 	}
 	return b, false
+}
+
+// appendObject appends m with its members in the order of keys, which
+// are exactly m's names, sorted.
+func appendObject(b []byte, m map[string]any, keys []string) ([]byte, bool) {
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendJSON(b, m[k]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// sortedKeys returns the names of m in order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sameNames reports whether keys (distinct names) are exactly m's names.
+func sameNames(m map[string]any, keys []string) bool {
+	if keys == nil || len(m) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // validNumber reports whether s is a JSON number (encoding/json writes an
