@@ -18,6 +18,11 @@ var ErrClosed = errors.New("kafka producer is closed")
 // max.request.size, below the broker's default message.max.bytes).
 const MaxRecordBytes = 1000000
 
+// lingerBytes sends a lingering batch early once it holds this many bytes
+// (the Java client's batch.size is 16 KiB per partition; this is per
+// broker).
+const lingerBytes = 64 << 10
+
 // Producer writes messages to Kafka with an idempotent producer: each Send
 // returns only once all in-sync replicas have the message, and broker-side
 // de-duplication keeps retries from writing it twice or out of order.
@@ -50,6 +55,13 @@ func NewProducer(cfg Config) (*Producer, error) {
 	sc.Producer.Return.Errors = true
 	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
 	sc.Producer.MaxMessageBytes = MaxRecordBytes
+	if cfg.Linger > 0 {
+		// A batch goes out when it is Linger old or holds lingerBytes,
+		// whichever comes first (sarama flushes at once when neither is
+		// set).
+		sc.Producer.Flush.Frequency = cfg.Linger
+		sc.Producer.Flush.Bytes = lingerBytes
+	}
 	if err := cfg.finish(sc); err != nil {
 		return nil, err
 	}

@@ -76,6 +76,11 @@ type Kafka struct {
 	// MaxBufferedMB bounds the size of the messages read from Kafka and
 	// not yet finished; reading pauses past it.
 	MaxBufferedMB int `yaml:"maxBufferedMB"`
+	// ReplyLinger is how long a reply (or DLQ record) may wait to go to
+	// Kafka in one request with others (linger.ms; nil: 5ms, the Java
+	// client's default; 0s sends at once). Requests the HTTP ingress
+	// queues and plugin events are sent at once.
+	ReplyLinger *Duration `yaml:"replyLinger"`
 	// CreateTopics creates missing topics at start with Partitions and
 	// ReplicationFactor.
 	CreateTopics      bool  `yaml:"createTopics"`
@@ -310,6 +315,10 @@ type SitePlugin struct {
 // IsEnabled reports whether the plugin is enabled (default true when listed).
 func (p SitePlugin) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
 
+// DefaultReplyLinger is kafka.replyLinger when it is not set: the Java
+// producer's default linger.ms since Kafka 4.0.
+const DefaultReplyLinger = 5 * time.Millisecond
+
 // Duration is a time.Duration written as "30s", "5m".
 type Duration time.Duration
 
@@ -485,6 +494,10 @@ func (c *Config) applyDefaults() {
 	def(&k.Topics.DLQ, "medgate.dlq")
 	def(&k.MaxInFlight, 64)
 	def(&k.MaxBufferedMB, 64)
+	if k.ReplyLinger == nil {
+		d := Duration(DefaultReplyLinger)
+		k.ReplyLinger = &d
+	}
 	def(&k.Partitions, 6)
 	def(&k.ReplicationFactor, 1)
 	if k.Embedded != nil {
@@ -605,6 +618,9 @@ func (c *Config) check() Problems {
 	}
 	if k.MaxBufferedMB < 1 || k.MaxBufferedMB > 65536 {
 		add("kafka.maxBufferedMB", "must be between 1 and 65536 (MiB), is %d", k.MaxBufferedMB)
+	}
+	if k.ReplyLinger != nil && (k.ReplyLinger.D() < 0 || k.ReplyLinger.D() > time.Second) {
+		add("kafka.replyLinger", "must be between 0s (send at once) and 1s, is %s", k.ReplyLinger.D())
 	}
 	if k.SASL != nil {
 		switch k.SASL.Mechanism {

@@ -26,6 +26,7 @@ func TestParseDefaults(t *testing.T) {
 		"deadline":  30 * time.Minute,
 		"create":    true,
 		"artifacts": "/etc/medgate/data/artifacts",
+		"linger":    5 * time.Millisecond,
 	}
 	got := map[string]any{
 		"group":     c.Kafka.GroupID,
@@ -37,6 +38,7 @@ func TestParseDefaults(t *testing.T) {
 		"deadline":  c.Processing.UploadDeadline.D(),
 		"create":    c.Kafka.CreateTopics,
 		"artifacts": c.Artifacts.Dir,
+		"linger":    c.Kafka.ReplyLinger.D(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -230,6 +232,35 @@ func TestArtifactsDir(t *testing.T) {
 		}
 		if c.Artifacts.Dir != want {
 			t.Errorf("%q: artifacts.dir = %q, want %q", src, c.Artifacts.Dir, want)
+		}
+	}
+}
+
+// TestReplyLinger: kafka.replyLinger defaults to 5ms, 0s turns it off, and
+// values outside 0s–1s are problems naming the key.
+func TestReplyLinger(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		yaml    string
+		want    time.Duration
+		problem string
+	}{
+		{"", 5 * time.Millisecond, ""},
+		{"  replyLinger: 0s\n", 0, ""},
+		{"  replyLinger: 20ms\n", 20 * time.Millisecond, ""},
+		{"  replyLinger: 2s\n", 0, "kafka.replyLinger: must be between 0s (send at once) and 1s, is 2s"},
+		{"  replyLinger: -1ms\n", 0, "kafka.replyLinger: must be between 0s (send at once) and 1s, is -1ms"},
+	} {
+		c, err := Parse("m.yaml", []byte("kafka:\n  embedded: {}\n"+tc.yaml))
+		switch {
+		case tc.problem != "":
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.problem)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case c.Kafka.ReplyLinger.D() != tc.want:
+			t.Errorf("%q: replyLinger %s, want %s", tc.yaml, c.Kafka.ReplyLinger.D(), tc.want)
 		}
 	}
 }
