@@ -16,7 +16,7 @@ func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: pluginSets(p),
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer:       wire.NewServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     os.Stderr,
 			Level:      hclog.Info,

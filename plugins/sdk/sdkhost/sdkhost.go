@@ -115,7 +115,7 @@ func (p *hostSide) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c 
 	}
 	id := broker.NextId()
 	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(opts...)
+		s := wire.NewServer(opts)
 		pb.RegisterHostServer(s, &hostServer{impl: host})
 		return s
 	})

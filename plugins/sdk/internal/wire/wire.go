@@ -6,9 +6,11 @@
 package wire
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 // Protocol versions. Version 2 adds local commands (RunCommand), schema
@@ -43,6 +45,18 @@ type Server interface {
 // sdk.Plugin. Package sdk sets it in its init function; importing package
 // sdk (as every user of this package does) guarantees it is set.
 var PluginServer func(impl any, version int) Server
+
+// NewServer is the gRPC server of both ends (the plugin's adapter service
+// and the host's services on the go-plugin broker): go-plugin's options
+// plus a pool of stream workers, one per processor. Without the pool, gRPC
+// starts a goroutine for every call, and each call's handler grows a
+// fresh stack again (3 % of the host's and 5–6 % of a plugin's CPU per
+// message in the 2026-12-03 profiles); a pooled worker keeps its grown
+// stack. A call that finds every worker busy still gets a goroutine of
+// its own, so the pool never queues calls.
+func NewServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts, grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))...)
+}
 
 // ToMS converts a time to Unix milliseconds, zero for the zero time.
 func ToMS(t time.Time) int64 {
