@@ -230,23 +230,7 @@ func TestAnsweredByAnotherInstance(t *testing.T) {
 	t.Parallel()
 	pub := &publisher{}
 	g, cs := newIngress(t, pub)
-	go func() {
-		for pub.sent.Load() == 0 {
-			runtime.Gosched()
-		}
-		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m5", Site: "s1", Type: "ledger.noop", Key: "m5", Request: request("m5").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
-			t.Error(err)
-		}
-		if err := finish(cs, &message.Reply{ID: "r5", RequestID: "m5", Status: message.StatusOK}); err != nil {
-			t.Error(err)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	r, err := g.Process(ctx, request("m5"))
-	if err != nil || r.ID != "r5" {
-		t.Fatalf("got %+v, %v; want r5 from the store", r, err)
-	}
+	finishedElsewhere(t, g, pub, cs, "5", false)
 }
 
 // TestTakenHereNoPolling: while this instance's consumer processes the
@@ -272,22 +256,34 @@ func TestTakenHereFinishedElsewhere(t *testing.T) {
 	t.Parallel()
 	pub := &publisher{}
 	g, cs := newIngress(t, pub)
+	finishedElsewhere(t, g, pub, cs, "7", true)
+}
+
+// finishedElsewhere has another instance finish message m<n> with reply
+// r<n> once the ingress has queued it (after this instance's consumer took
+// it, when taken), and checks that Process returns that reply from the
+// shared store.
+func finishedElsewhere(t *testing.T, g *Ingress, pub *publisher, cs *countingStore, n string, taken bool) {
+	t.Helper()
+	id := "m" + n
 	go func() {
 		for pub.sent.Load() == 0 {
 			runtime.Gosched()
 		}
-		g.Taken("m7")
-		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m7", Site: "s1", Type: "ledger.noop", Key: "m7", Request: request("m7").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+		if taken {
+			g.Taken(id)
+		}
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: id, Site: "s1", Type: "ledger.noop", Key: id, Request: request(id).Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
 			t.Error(err)
 		}
-		if err := finish(cs, &message.Reply{ID: "r7", RequestID: "m7", Status: message.StatusOK}); err != nil {
+		if err := finish(cs, &message.Reply{ID: "r" + n, RequestID: id, Status: message.StatusOK}); err != nil {
 			t.Error(err)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	r, err := g.Process(ctx, request("m7"))
-	if err != nil || r.ID != "r7" {
-		t.Fatalf("got %+v, %v; want r7 from the store", r, err)
+	r, err := g.Process(ctx, request(id))
+	if err != nil || r.ID != "r"+n {
+		t.Fatalf("got %+v, %v; want r%s from the store", r, err, n)
 	}
 }

@@ -209,17 +209,8 @@ func TestGroupCommitTransactionFails(t *testing.T) {
 // group sees the first, an unknown id is not found.
 func TestGroupCommitMergesPostgres(t *testing.T) {
 	t.Parallel()
-	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := postgresWith(t, "done", "p1", "p2")
 	ctx := t.Context()
-	for _, id := range []string{"done", "p1", "p2"} {
-		if _, _, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Attempts: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := s.FinishMessage(ctx, "done", "ok", []byte(`{"was":"done"}`), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -323,17 +314,8 @@ func TestGroupCommitMergesPostgres(t *testing.T) {
 // message of a finish that found no message is left out.
 func TestGroupCommitMergesFinishAndBeginPostgres(t *testing.T) {
 	t.Parallel()
-	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := postgresWith(t, "p1", "p2", "p3")
 	ctx := t.Context()
-	for _, id := range []string{"p1", "p2", "p3"} {
-		if _, _, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Attempts: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	release, started := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
 	go func() {
@@ -390,4 +372,21 @@ func TestGroupCommitMergesFinishAndBeginPostgres(t *testing.T) {
 	if n := s.group.merged.Load(); n != 4 {
 		t.Errorf("%d writes merged, want 4", n)
 	}
+}
+
+// postgresWith opens a store on a fresh PostgreSQL database, closed when
+// the test ends, holding new pending messages with the given ids.
+func postgresWith(t *testing.T, ids ...string) *Postgres {
+	t.Helper()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for _, id := range ids {
+		if _, _, err := s.BeginMessage(t.Context(), Message{ID: id, Site: "s", Type: "p.op", Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }

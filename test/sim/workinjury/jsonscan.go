@@ -32,6 +32,18 @@ func (s *jsonScanner) ws() {
 	}
 }
 
+// colon consumes the ':' after an object member's name, with the
+// whitespace around it, and reports whether it was there.
+func (s *jsonScanner) colon() bool {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return false
+	}
+	s.i++
+	s.ws()
+	return true
+}
+
 // rawString scans a string without escapes at s.i (the opening quote) and
 // returns its bytes.
 func (s *jsonScanner) rawString() ([]byte, bool) {
@@ -175,12 +187,9 @@ func (s *jsonScanner) object(depth, hint int) (map[string]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
+		if !s.colon() {
 			return nil, false
 		}
-		s.i++
-		s.ws()
 		v, ok := s.value(depth, 0)
 		if !ok {
 			return nil, false
@@ -284,12 +293,9 @@ func envelopeStrings(b []byte, names ...string) (values []string, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
+		if !s.colon() {
 			return nil, false
 		}
-		s.i++
-		s.ws()
 		if s.i >= len(s.b) {
 			return nil, false
 		}
