@@ -44,6 +44,25 @@ func (s *jsonScanner) colon() bool {
 	return true
 }
 
+// separator consumes what follows a member or element: a ',' (more
+// follows) or the closing byte end of its object or array (none follows).
+// ok is false for anything else.
+func (s *jsonScanner) separator(end byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case end:
+		s.i++
+		return false, true
+	}
+	return false, false
+}
+
 // rawString scans a string without escapes at s.i (the opening quote) and
 // returns its bytes.
 func (s *jsonScanner) rawString() ([]byte, bool) {
@@ -195,18 +214,12 @@ func (s *jsonScanner) object(depth, hint int) (map[string]any, bool) {
 			return nil, false
 		}
 		m[k] = v
-		s.ws()
-		if s.i >= len(s.b) {
+		more, ok := s.separator('}')
+		if !ok {
 			return nil, false
 		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
+		if !more {
 			return m, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -232,18 +245,12 @@ func (s *jsonScanner) array(depth int) ([]any, bool) {
 			hint = len(m)
 		}
 		out = append(out, v)
-		s.ws()
-		if s.i >= len(s.b) {
+		more, ok := s.separator(']')
+		if !ok {
 			return nil, false
 		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
+		if !more {
 			return out, true
-		default:
-			return nil, false
 		}
 	}
 }
