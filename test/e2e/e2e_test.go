@@ -50,6 +50,25 @@ type effect struct {
 	seq     int
 }
 
+// repliesOf reads the replies topic until it holds n replies to request id
+// (for 30s) and returns them in topic order.
+func repliesOf(t *testing.T, cfg *harness.Config, id string, n int) []harness.Reply {
+	t.Helper()
+	var replies []harness.Reply
+	harness.Eventually(t, 30*time.Second, fmt.Sprintf("%d replies to %s on the replies topic", n, id), func() bool {
+		replies = nil
+		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Replies, 0, 5*time.Second)
+		for _, m := range msgs {
+			var r harness.Reply
+			if json.Unmarshal(m.Value, &r) == nil && r.RequestID == id {
+				replies = append(replies, r)
+			}
+		}
+		return len(replies) == n
+	})
+	return replies
+}
+
 func readLedger(t *testing.T, dir, name string) []effect {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, name))
@@ -191,19 +210,7 @@ func TestRedeliveredIDGetsStoredReply(t *testing.T) {
 	p.Send("k", record("dup-1", 1))
 	first := p.Replies([]string{"dup-1"}, 30*time.Second)["dup-1"]
 	p.Send("k", record("dup-1", 1))
-	var replies []harness.Reply
-	harness.Eventually(t, 30*time.Second, "second reply", func() bool {
-		replies = nil
-		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Replies, 0, 5*time.Second)
-		for _, m := range msgs {
-			var r harness.Reply
-			_ = json.Unmarshal(m.Value, &r)
-			if r.RequestID == "dup-1" {
-				replies = append(replies, r)
-			}
-		}
-		return len(replies) == 2
-	})
+	replies := repliesOf(t, cfg, "dup-1", 2)
 	if replies[1].ID != first.ID || replies[1].Status != "ok" {
 		t.Fatalf("replayed reply %+v differs from the stored %+v", replies[1], first)
 	}

@@ -47,19 +47,7 @@ func TestHTTPAskedAgainGetsStoredReply(t *testing.T) {
 	if calls := readLedger(t, cfg.LedgerDir(), "calls.log"); len(calls) != 1 {
 		t.Fatalf("plugin called %d times, want 1", len(calls))
 	}
-	var replies []harness.Reply
-	harness.Eventually(t, 30*time.Second, "the reply twice on the replies topic", func() bool {
-		replies = nil
-		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Replies, 0, 5*time.Second)
-		for _, m := range msgs {
-			var r harness.Reply
-			_ = json.Unmarshal(m.Value, &r)
-			if r.RequestID == "http-again-1" {
-				replies = append(replies, r)
-			}
-		}
-		return len(replies) == 2
-	})
+	replies := repliesOf(t, cfg, "http-again-1", 2)
 	if replies[1].ID != first.ID {
 		t.Errorf("replies on Kafka %+v and %+v differ", replies[0], replies[1])
 	}
