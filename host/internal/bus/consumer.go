@@ -28,7 +28,9 @@ type Message struct {
 }
 
 // Handler processes one message. The message counts as finished, and its
-// offset may be committed, only when the handler returns nil. On an error
+// offset may be committed, only when the handler returns nil (or, if the
+// handler deferred the message with Defer, when its Later is done without
+// error: the key's next message may then start before). On an error
 // the consumer calls the handler again for the same message, after a
 // backoff of 250ms doubling up to 10s, until it returns nil or the
 // partition is released or the consumer stops; the message is then left
@@ -43,12 +45,12 @@ type Handler func(ctx context.Context, m *Message) error
 // Consumer reads topics as a member of a consumer group and hands each
 // message to a Handler.
 //
-// The committed offset of a partition moves past a message only after the
-// handler returned nil for that message and for every earlier message of
-// the partition, so a crash at any point leads to redelivery, never to loss.
-// When a partition is revoked or the consumer stops, messages whose handler
-// has not started are dropped (the next owner gets them again), running
-// handlers are waited for, and the finished prefix is committed.
+// The committed offset of a partition moves past a message only after that
+// message and every earlier message of the partition finished, so a crash
+// at any point leads to redelivery, never to loss. When a partition is
+// revoked or the consumer stops, messages whose handler has not started are
+// dropped (the next owner gets them again), running handlers and deferred
+// messages (Defer) are waited for, and the finished prefix is committed.
 type Consumer struct {
 	cfg     Config
 	sc      *sarama.Config

@@ -9,7 +9,8 @@
 //
 // Delivery is at least once, and the commit rule is in the types: a
 // Handler returns an error, and a message counts as finished only when its
-// handler returned nil. A message whose handler did not (the process
+// handler returned nil, or, when the handler deferred it (Defer), when its
+// Later is done without error. A message that did not finish (the process
 // crashed, the partition was revoked, the consumer stopped, or the handler
 // kept failing) is delivered again, so handlers must be idempotent (the
 // store maps message ids to outcomes).

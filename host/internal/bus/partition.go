@@ -24,7 +24,8 @@ type partition struct {
 	abandoned      int                  // queued messages dropped on stop
 	abandonedBytes int64                // their weight in Consumer.bufBytes
 	workers        sync.WaitGroup
-	stopCh         chan struct{} // closed when no more handlers may start
+	laters         sync.WaitGroup // deferred messages (see Defer) not done yet
+	stopCh         chan struct{}  // closed when no more handlers may start
 
 	commitCh chan struct{} // capacity 1: "a new offset was marked"
 }
@@ -79,6 +80,9 @@ read:
 
 	close(p.stopCh)
 	p.workers.Wait()
+	// Deferred messages end too: what is acknowledged by now is finished,
+	// the rest gives up (Later.Stopping) and is delivered again.
+	p.laters.Wait()
 
 	// Messages whose handler never started stay uncommitted and give back
 	// their buffer tokens.
@@ -160,20 +164,28 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 			<-p.h.c.inFlight
 			continue
 		}
-		finished := p.call(e.msg, q)
+		finished, later := p.call(e, q)
 		<-p.h.c.inFlight
-		<-p.h.c.buffered
-		p.h.c.bufBytes.Release(e.weight)
+		if later == nil {
+			p.release(e)
+		}
 
 		p.mu.Lock()
 		q.items[0] = nil
 		q.items = q.items[1:]
-		if finished {
+		if finished && later == nil {
 			e.done = true
 			p.advance()
 		}
 		p.mu.Unlock()
 	}
+}
+
+// release gives back the buffer tokens of a message that ended, finished
+// or not.
+func (p *partition) release(e *entry) {
+	<-p.h.c.buffered
+	p.h.c.bufBytes.Release(e.weight)
 }
 
 // hold describes the partition's oldest unfinished message, if any.
@@ -254,17 +266,32 @@ func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
 
 // call runs the handler until it returns nil and reports whether the
 // message finished: false when the partition stopped or the consumer's
-// context ended before the handler succeeded.
-func (p *partition) call(m *Message, q *keyQueue) bool {
+// context ended before the handler succeeded. When the handler deferred the
+// message (Defer), later is its Later, which finishes it (or not) instead.
+func (p *partition) call(e *entry, q *keyQueue) (finished bool, later *Later) {
 	h := p.h
-	ctx := context.WithValue(h.runCtx, deliveryKey{}, &delivery{p: p, m: m, q: q})
+	m := e.msg
 	for attempt := 0; ; attempt++ {
+		d := &delivery{p: p, m: m, e: e, q: q}
+		ctx := context.WithValue(h.runCtx, deliveryKey{}, d)
 		err := h.c.handler(ctx, m)
+		p.mu.Lock()
+		later = d.later
+		d.ended = true
+		p.mu.Unlock()
+		if later != nil {
+			if err != nil {
+				// Defer promised a nil return: the Later decides.
+				h.c.log.Error("message handler deferred the message, then failed; the deferred work decides whether it finishes",
+					"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			}
+			return true, later
+		}
 		if err == nil {
-			return true
+			return true, nil
 		}
 		if h.runCtx.Err() != nil || p.isStopping() {
-			return false
+			return false, nil
 		}
 		wait := backoff(attempt)
 		h.c.log.Warn("message not finished; calling its handler again (its key and the partition's commit point wait)",
@@ -274,13 +301,13 @@ func (p *partition) call(m *Message, q *keyQueue) bool {
 		case <-t.C:
 		case <-h.runCtx.Done():
 			t.Stop()
-			return false
+			return false, nil
 		case <-p.stopCh:
 			t.Stop()
-			return false
+			return false, nil
 		case <-p.sess.Context().Done():
 			t.Stop()
-			return false
+			return false, nil
 		}
 	}
 }
@@ -312,7 +339,12 @@ type deliveryKey struct{}
 type delivery struct {
 	p *partition
 	m *Message
+	e *entry
 	q *keyQueue
+	// later and ended are guarded by p.mu: the Later the handler took,
+	// and whether the handler returned.
+	later *Later
+	ended bool
 }
 
 // Current returns the message the consumer's handler was called for with
@@ -342,4 +374,90 @@ func Next(ctx context.Context) *Message {
 		return nil
 	}
 	return d.q.items[1].msg
+}
+
+// Later is a message whose handler returned while the message is not
+// finished yet: the rest of its work (in medgate, the acknowledgement of
+// its reply) goes on in the background. See Defer.
+type Later struct {
+	p    *partition
+	e    *entry
+	once sync.Once
+}
+
+// Defer, called by a handler with the context it was called with, tells
+// the consumer that the message is finished only when the returned Later's
+// Done is called with nil, not when the handler returns. The handler must
+// then return nil; the consumer hands the key's next message to the
+// handler at once, while the partition's commit point stays before this
+// message until Done(nil). So a handler may overlap the slow end of a
+// message (waiting for an acknowledgement) with its key's next message;
+// keeping the key's order in that end is the handler's business.
+//
+// The deferred work must end, by calling Done exactly once: with nil when
+// the message is finished, or with an error when it gives up, which it
+// must do only once Stopping is closed (the message is then delivered
+// again to the partition's next owner, like one whose handler failed).
+// When the partition is released or the consumer stops, the consumer waits
+// for every Later of the partition before its last commit.
+//
+// Defer returns nil when ctx does not come from a Consumer or when the
+// handler already returned. Calling it twice in a handler call returns the
+// same Later.
+func Defer(ctx context.Context) *Later {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok {
+		return nil
+	}
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	if d.ended {
+		return nil
+	}
+	if d.later == nil {
+		d.later = &Later{p: d.p, e: d.e}
+		d.p.laters.Add(1)
+	}
+	return d.later
+}
+
+// Stopping is closed when the deferred work must give up rather than
+// retry: the partition is being released or the consumer is stopping.
+// Work already under way (an acknowledgement on its way) may still end
+// with Done(nil).
+func (l *Later) Stopping() <-chan struct{} { return l.p.stopCh }
+
+// Done ends the deferred message: finished when err is nil (its offset may
+// then be committed once every earlier message of the partition is
+// finished), left for redelivery otherwise. Calls after the first do
+// nothing.
+func (l *Later) Done(err error) {
+	l.once.Do(func() {
+		p := l.p
+		p.release(l.e)
+		p.mu.Lock()
+		if err == nil {
+			l.e.done = true
+			p.advance()
+		}
+		p.mu.Unlock()
+		if err != nil {
+			m := l.e.msg
+			p.h.c.log.Warn("deferred message not finished; it is delivered again to the partition's next owner",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+		p.laters.Done()
+	})
+}
+
+// Released returns a channel closed when the partition of the message the
+// handler was called for with ctx is being released or the consumer is
+// stopping: a handler waiting for something else (another message's work)
+// should then give up. It returns nil (never closed) when ctx does not come
+// from a Consumer.
+func Released(ctx context.Context) <-chan struct{} {
+	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
+		return d.p.stopCh
+	}
+	return nil
 }

@@ -278,9 +278,11 @@ func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Conf
 	return bc, nil
 }
 
-// handleKafka is the consumer's handler. It returns nil only when the
-// message is finished (outcome stored, reply published); on an error the
-// offset is not committed and the consumer calls it again with backoff.
+// handleKafka is the consumer's handler. It returns nil once the outcome
+// is stored and the reply handed to the producer; the pipeline defers the
+// message (bus.Defer), so its offset is committed only once the reply (and
+// DLQ record) is acknowledged. On an error the offset is not committed and
+// the consumer calls it again with backoff.
 func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
 	if id := m.Headers[message.HeaderRequestID]; id != "" {
 		// An HTTP request of this instance may be waiting: its reply

@@ -7,8 +7,18 @@
 //
 //  1. the message id is recorded as pending before the plugin is called;
 //  2. the outcome and reply are stored before the reply is published;
-//  3. the caller (the Kafka consumer) commits the offset only after Process
-//     returned without error.
+//  3. the caller (the Kafka consumer) commits the offset only after the
+//     reply (and DLQ record) is acknowledged: after Process returned without
+//     error and, for a consumer's delivery, after the deferred publication
+//     (bus.Defer) ended without error.
+//
+// For a Kafka delivery, Process returns once the outcome is stored and the
+// reply handed to the producer, and the consumer starts the key's next
+// message while the acknowledgement is on its way. The replies of a key
+// still go out in order: a key's reply is handed to the producer only once
+// the previous reply of the key is acknowledged (see chains), so at most one
+// reply per key is unacknowledged, and a reply that cannot be published
+// holds back the later replies of its key until the redelivery.
 //
 // A crash between 1 and 2 leaves the message pending: when it is redelivered
 // the plugin is called with Recovering set and reconciles with the external
@@ -171,6 +181,7 @@ type Processor struct {
 	tf     Transformer
 
 	prep      preparer
+	chains    chains          // each key's last reply handed to the producer
 	replyTo   map[string]bool // allowed replyTo topics
 	truncated atomic.Int64    // records published truncated or redirected
 	lost      atomic.Int64    // records Kafka refused even truncated
@@ -235,13 +246,22 @@ type Input struct {
 	// in medgate's JSON whatever the site's outbound mappings: for medgate's
 	// own CLI, which reads the replies topic.
 	ReplyFormat string
+
+	chain string // the key as given, for the order of replies (see chains)
 }
 
 // Process handles one message and returns its reply once the reply is
 // stored and published. An error means the message was not finished (store
 // or Kafka unavailable, or shutdown) and must be delivered again.
+//
+// Called by the Kafka consumer's handler (ctx from bus.Consumer), Process
+// returns once the reply is stored and handed to the producer: the message
+// is deferred (bus.Defer) and finishes, its offset committable, when the
+// reply and DLQ record are acknowledged; the publication is retried with
+// backoff until then, or until the partition is released.
 func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, error) {
 	start := p.now()
+	in.chain = in.Key
 	if in.TraceID == "" {
 		in.TraceID = newID()
 	}
@@ -657,8 +677,9 @@ func (p *Processor) stored(ctx context.Context, env *message.Envelope, in Input,
 // SQLite). It reports whether the outcome is stored; if not (no next
 // message, journal entries to store, the write failed), the caller
 // stores the outcome alone. The next message is processed only after
-// this one's handler returned nil, that is after its reply is published:
-// a failed write or publication of this one holds it back as before. It
+// this one's handler returned nil, that is after its outcome is stored and
+// its reply handed to the producer: a failed write holds it back as
+// before, and a failed publication holds back its reply (see hand). It
 // runs under its record only if nothing else touched its id meanwhile
 // (see preparer).
 func (p *Processor) finishAndBegin(sctx, ctx context.Context, id string, r *message.Reply, data []byte, journal []store.Exchange) bool {
@@ -692,24 +713,174 @@ func (p *Processor) finishUnstored(ctx context.Context, env *message.Envelope, i
 	if p.obs != nil {
 		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
 	}
-	if err := p.publishReply(ctx, env, in, r, data); err != nil {
-		return err
-	}
-	return p.deadLetter(ctx, in, r, reason)
+	return p.hand(ctx, chainKey(env, in),
+		func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) },
+		func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) })
 }
 
+// publish sends the reply of a stored outcome and, for an invalid or
+// failed message, its DLQ record (see hand).
 func (p *Processor) publish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
-	if err := p.publishReply(ctx, env, in, r, data); err != nil {
-		return err
-	}
+	steps := []func(context.Context) error{func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) }}
 	if r.Status == message.StatusInvalid || r.Status == message.StatusFailed {
 		reason := r.Status
 		if len(r.Errors) > 0 {
 			reason = r.Errors[0].Message
 		}
-		return p.deadLetter(ctx, in, r, reason)
+		steps = append(steps, func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) })
+	}
+	return p.hand(ctx, chainKey(env, in), steps...)
+}
+
+// chainKey is the key whose replies go out in order: the key given with
+// the message, or its id when it has none; "" when neither is usable
+// (such a message has no order to keep).
+func chainKey(env *message.Envelope, in Input) string {
+	if in.chain != "" {
+		return in.chain
+	}
+	if env != nil && message.ValidID(env.ID) {
+		return env.ID
+	}
+	return ""
+}
+
+// publishRetry is the first wait before a deferred publication is tried
+// again; it doubles up to maxPublishRetry (a variable for tests).
+var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
+
+// hand publishes a message's records, steps in order, in the order of its
+// key (key "": no order), once the key's previous records are
+// acknowledged.
+//
+// Outside the Kafka consumer it publishes them before it returns, and an
+// error means that they are not all acknowledged. For a consumer's
+// delivery it returns once the first step is handed over: the message is
+// deferred (bus.Defer), the steps go on in the background, each retried
+// with backoff until acknowledged, and the consumer finishes the message
+// (its offset may be committed) when the last one is; if the partition is
+// released first, the message is left for redelivery. Meanwhile the
+// consumer starts the key's next message, whose own hand waits here for
+// these records: a key has at most one message whose records are handed
+// over and not acknowledged, and if they never are, none of the key's
+// later records go out before the redelivery publishes them again, in
+// order.
+func (p *Processor) hand(ctx context.Context, key string, steps ...func(context.Context) error) error {
+	prev, self := p.chains.join(key)
+	if prev != nil {
+		select {
+		case <-prev.done:
+		case <-ctx.Done():
+			p.chains.end(key, self, ErrStopped)
+			return ErrStopped
+		case <-bus.Released(ctx):
+			p.chains.end(key, self, ErrStopped)
+			return ErrStopped
+		}
+		if prev.err != nil {
+			err := fmt.Errorf("pipeline: the previous reply of key %q was not published, so this reply waits for the redelivery of both: %w", cut(key, 64), prev.err)
+			p.chains.end(key, self, err)
+			return err
+		}
+	}
+	later := bus.Defer(ctx)
+	if later == nil {
+		var err error
+		for _, step := range steps {
+			if err = step(ctx); err != nil {
+				break
+			}
+		}
+		p.chains.end(key, self, err)
+		return err
+	}
+	go func() {
+		err := p.sendRetrying(ctx, later.Stopping(), steps)
+		p.chains.end(key, self, err)
+		later.Done(err)
+	}()
+	return nil
+}
+
+// sendRetrying runs steps in order, each until it succeeds; it gives up
+// with the last error once ctx ends or stopping is closed.
+func (p *Processor) sendRetrying(ctx context.Context, stopping <-chan struct{}, steps []func(context.Context) error) error {
+	for _, step := range steps {
+		wait := publishRetry
+		for attempt := 1; ; attempt++ {
+			err := step(ctx)
+			if err == nil {
+				break
+			}
+			select {
+			case <-stopping:
+				return err
+			default:
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			p.log.Warn("reply or DLQ record not published; trying again (the key's next replies and the partition's commit point wait)", "attempt", attempt, "err", err, "retryIn", wait.String())
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-stopping:
+				t.Stop()
+				return err
+			}
+			wait = min(2*wait, maxPublishRetry)
+		}
 	}
 	return nil
+}
+
+// chains keeps, for each key, the last message whose records were handed
+// to the producer: the next message of the key hands its own over only
+// once they are acknowledged, so that a key's replies never overtake each
+// other, even when one fails and is published again.
+type chains struct {
+	mu sync.Mutex
+	m  map[string]*link
+}
+
+// link is one message's publication in its key's chain.
+type link struct {
+	done chan struct{} // closed when it ended
+	err  error         // nil: acknowledged
+}
+
+// join appends a publication to the chain of key and returns the one it
+// waits for (nil: none). Every join must be followed by end.
+func (c *chains) join(key string) (prev, self *link) {
+	if key == "" {
+		return nil, nil
+	}
+	self = &link{done: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*link{}
+	}
+	prev = c.m[key]
+	c.m[key] = self
+	return prev, self
+}
+
+// end records the outcome of l and lets the next publication of key go.
+func (c *chains) end(key string, l *link, err error) {
+	if l == nil {
+		return
+	}
+	l.err = err
+	close(l.done)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[key] == l {
+		delete(c.m, key)
+	}
 }
 
 func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {

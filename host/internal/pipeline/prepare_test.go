@@ -194,8 +194,8 @@ func (f *failingCombined) FinishAndBegin(ctx context.Context, id, outcome string
 // are stored in one transaction, and nothing the guarantees say changes:
 // each message reaches the plugin once, a repeated id gets the stored
 // reply without a call, replies keep the key's order, and a reply that
-// fails to publish holds back the next message, which then still uses its
-// record; when the combined write fails (before or after committing), the
+// fails to publish once is published again before the next message's reply
+// (which still uses its record); when the combined write fails (before or after committing), the
 // outcome is stored alone and the next message recorded in its turn.
 func TestNextMessageRecordedWithTheOutcome(t *testing.T) {
 	t.Parallel()
