@@ -75,7 +75,8 @@ type Consumer struct {
 }
 
 // Hold is a partition's oldest unfinished message: the commit point of the
-// partition cannot move past it until its handler returns.
+// partition cannot move past it until it finishes (its handler returned
+// nil, or its Later is done: see Defer).
 type Hold struct {
 	Topic     string
 	Partition int32
