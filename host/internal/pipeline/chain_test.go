@@ -312,3 +312,40 @@ func TestUnacknowledgedRepliesRedeliveredInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestChains: each publication of a key waits for the one before it and
+// sees its outcome; keys do not wait for each other; a message without a
+// usable key joins no chain; nothing is kept once every publication ended.
+func TestChains(t *testing.T) {
+	t.Parallel()
+	var c chains
+	if prev, self := c.join(""); prev != nil || self != nil {
+		t.Fatal(`join("") joined a chain`)
+	}
+	p1, a1 := c.join("a")
+	p2, a2 := c.join("a")
+	p3, b1 := c.join("b")
+	if p1 != nil || p3 != nil {
+		t.Fatal("the first publication of a key waits for something")
+	}
+	if p2 != a1 {
+		t.Fatal("the second publication of key a does not wait for the first")
+	}
+	select {
+	case <-p2.done:
+		t.Fatal("the first publication counts as ended before end")
+	default:
+	}
+	failed := errors.New("not acknowledged")
+	c.end("a", a1, failed)
+	<-p2.done
+	if !errors.Is(p2.err, failed) {
+		t.Fatalf("the next publication sees %v, want the failure", p2.err)
+	}
+	c.end("b", b1, nil)
+	c.end("a", a2, nil)
+	c.end("a", nil, nil) // no chain: nothing to do
+	if n := len(c.m); n != 0 {
+		t.Fatalf("%d chains kept after every publication ended", n)
+	}
+}
