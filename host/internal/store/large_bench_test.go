@@ -3,6 +3,8 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,9 +19,8 @@ import (
 
 // BenchmarkLargeMessage measures the store writes of one 500-line fee
 // upload (GYU102) as the pipeline makes them: BeginMessage with its
-// 250 KiB request, FinishMessage with a 22 KiB reply and the call's journal
-// entry (a 214 KiB sealed request, a 30 KiB answer), encrypted at rest as
-// the daemon configures it. written-KiB/op is what the process wrote to
+// request, FinishMessage with its reply and the call's journal entry (see
+// gyu102Values), encrypted at rest as the daemon configures it. written-KiB/op is what the process wrote to
 // the database files (/proc/self/io wchar: the WAL and the checkpoints
 // into the database), the work that grows with the size of each write;
 // cpu-ms/op is the process's CPU time (user and system: the copies and
@@ -34,9 +35,7 @@ func BenchmarkLargeMessage(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	request := []byte(`{"fee":"` + strings.Repeat("x", 250<<10) + `"}`)
-	reply := []byte(`{"status":"ok","payload":"` + strings.Repeat("y", 22<<10) + `"}`)
-	sent, answer := bytes.Repeat([]byte("s"), 214<<10), bytes.Repeat([]byte("a"), 30<<10)
+	request, reply, sent, answer := gyu102Values()
 	ctx := context.Background()
 	run := time.Now().UnixNano()
 	b.ReportAllocs()
@@ -64,6 +63,31 @@ func cpu(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// gyu102Values returns what the store keeps of a 500-line GYU102 as the
+// benchmark of test/bench sends it: the request (about 250 KiB of JSON),
+// the reply (about 22 KiB), and the journal entry's request and answer
+// (SM4 ciphertext in base64, which does not compress: 214 and 30 KiB).
+func gyu102Values() (request, reply, sent, answer []byte) {
+	request = []byte(`{"id":"bench-1","site":"wi","type":"workinjury.GYU102","payload":{"akc190":"ZY0001","ykc700":"V0001","fee":[`)
+	reply = []byte(`{"id":"r","requestId":"bench-1","status":"ok","payload":{"fee":[`)
+	for i := range 500 {
+		if i > 0 {
+			request, reply = append(request, ','), append(reply, ',')
+		}
+		request = fmt.Appendf(request, `{"akf001":"0301","amount":20,"ake001":"YP0001","ake005":"H0001","ake006":"头孢呋辛钠注射剂","ake022":"陈医生",`+
+			`"catalog_type":"1","detail_no":"D%s%07d","fee_category":"01","fee_time":"2026-12-02 10:%02d:00","fund_pay":15,"price":10.00,"qty":2,"self_pay":5.00}`,
+			strconv.FormatInt(time.Now().UnixNano()%1e6, 36), i, i%60)
+		reply = fmt.Appendf(reply, `{"detail_no":"D%07d","result":"1","fund_pay":15.00,"self_pay":5.00}`, i)
+	}
+	request, reply = append(request, "]}}"...), append(reply, "]}}"...)
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return []byte(`{"data":"` + base64.StdEncoding.EncodeToString(b) + `"}`)
+	}
+	return request, reply, random(160 << 10), random(22 << 10)
 }
 
 // written returns the bytes this process has written so far.

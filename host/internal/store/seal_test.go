@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +30,15 @@ const (
 var personal = []byte(`{"name":"` + patient + `","idNumber":"` + idNumber + `","phone":"` + phone + `"}`)
 
 // largePersonal is a request large enough for SQLite to keep it apart from
-// its message's row (message_requests), with the personal data at its end.
-var largePersonal = append(bytes.Repeat([]byte(" "), 16<<10), personal...)
+// its message's row (message_requests) even compressed, with the personal
+// data at its end.
+var largePersonal = func() []byte {
+	b := []byte(`{"lines":"`)
+	for i := range uint32(2 << 10) {
+		b = fmt.Appendf(b, "%08x", i*2654435761)
+	}
+	return append(append(b, `","person":`...), append(personal, '}')...)
+}()
 
 // opener reopens one database with the given keys.
 type opener func(t *testing.T, keys ...store.Key) store.Store

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// TestSealCompresses: a large value that compresses is compressed before
+// it is encrypted (and opens back whole); a small one, or one that does not
+// compress (ciphertext in base64, random bytes), is encrypted as it is;
+// a value whose magic is switched to the other format does not open.
+func TestSealCompresses(t *testing.T) {
+	t.Parallel()
+	s, err := newSealer([]Key{{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := make([]byte, 64<<10)
+	if _, err := rand.Read(random); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		plain []byte
+		magic string
+	}{
+		"500 fee lines":       {bytes.Repeat([]byte(`{"detail_no":"D0000001","item_name":"床位费","amount":"20.00"},`), 500), sealMagicS2},
+		"small":               {bytes.Repeat([]byte("a"), sealCompressMin-1), sealMagic},
+		"random":              {random, sealMagic},
+		"at the minimum size": {bytes.Repeat([]byte("a"), sealCompressMin), sealMagicS2},
+	}
+	for name, c := range cases {
+		a := aad("messages.request", "m1")
+		sealed, err := s.seal(a, c.plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(sealed, []byte(c.magic)) {
+			t.Errorf("%s: sealed as %q, want %q", name, sealed[:len(c.magic)], c.magic)
+		}
+		if c.magic == sealMagicS2 && len(sealed) > len(c.plain)/2 {
+			t.Errorf("%s: %d bytes sealed from %d", name, len(sealed), len(c.plain))
+		}
+		if bytes.Contains(sealed, c.plain[:32]) {
+			t.Errorf("%s: the sealed value holds the plain text", name)
+		}
+		back, err := s.open(a, sealed)
+		if err != nil || !bytes.Equal(back, c.plain) {
+			t.Fatalf("%s: open = %d bytes, %v; want the %d bytes sealed", name, len(back), err, len(c.plain))
+		}
+		if _, err := s.open(aad("messages.request", "m2"), sealed); !errors.Is(err, ErrKey) {
+			t.Errorf("%s: opened under another row's additional data: %v", name, err)
+		}
+		other := sealMagicS2
+		if c.magic == sealMagicS2 {
+			other = sealMagic
+		}
+		switched := append([]byte(other), sealed[len(c.magic):]...)
+		if got, err := s.open(a, switched); !errors.Is(err, ErrKey) {
+			t.Errorf("%s: with its magic switched to %q it opened (%d bytes, %v), want ErrKey", name, other, len(got), err)
+		}
+		if s.stale(sealed) {
+			t.Errorf("%s: a value sealed with the current key is stale", name)
+		}
+	}
+}
+
+// TestCompressSampleBuffer: compresses encodes its sample in its own
+// buffer (no allocation).
+func TestCompressSampleBuffer(t *testing.T) {
+	if n := s2.MaxEncodedLen(sealCompressMin); n > 2*sealCompressMin {
+		t.Fatalf("s2.MaxEncodedLen(%d) = %d: make compresses' buffer larger", sealCompressMin, n)
+	}
+	sample := bytes.Repeat([]byte("abcd"), sealCompressMin/4)
+	if n := testing.AllocsPerRun(10, func() { compresses(sample) }); n != 0 {
+		t.Errorf("compresses allocates %v times", n)
+	}
+}
