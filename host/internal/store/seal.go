@@ -86,6 +86,13 @@ func sealedPrefix(b []byte) bool {
 type sealer struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	// compress lets seal compress large values (sealMagicS2). Only the
+	// SQLite store sets it: an older medgate refuses its database once
+	// the schema is at version 5, so no older binary ever reads such a
+	// value. PostgreSQL instances of two versions may run side by side
+	// during an upgrade, and there an older one would take the value for
+	// plain text; every version opens both formats.
+	compress bool
 }
 
 // newSealer builds a sealer from keys (nil without keys).
@@ -126,7 +133,7 @@ func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	}
 	aead := s.aeads[s.current]
 	magic := sealMagic
-	if len(plain) >= sealCompressMin && compresses(plain[:sealCompressMin]) {
+	if s.compress && len(plain) >= sealCompressMin && compresses(plain[:sealCompressMin]) {
 		zp := s2Buffers.Get().(*[]byte)
 		defer s2Buffers.Put(zp)
 		if n := s2.MaxEncodedLen(len(plain)); cap(*zp) < n {

@@ -14,6 +14,7 @@ func FuzzSealOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	s.compress = true
 	sealed, err := s.seal(aad("messages.reply", "m1"), []byte(`{"name":"张三"}`))
 	if err != nil {
 		f.Fatal(err)

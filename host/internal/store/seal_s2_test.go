@@ -19,6 +19,7 @@ func TestSealCompresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.compress = true
 	random := make([]byte, 64<<10)
 	if _, err := rand.Read(random); err != nil {
 		t.Fatal(err)
@@ -77,5 +78,35 @@ func TestCompressSampleBuffer(t *testing.T) {
 	sample := bytes.Repeat([]byte("abcd"), sealCompressMin/4)
 	if n := testing.AllocsPerRun(10, func() { compresses(sample) }); n != 0 {
 		t.Errorf("compresses allocates %v times", n)
+	}
+}
+
+// TestSealCompressesOnlyWhenAsked: without compress (PostgreSQL, see
+// sealer.compress) a large value is encrypted as it is, and a compressed
+// value still opens.
+func TestSealCompressesOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	keys := []Key{{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}}
+	plain, err := newSealer(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := newSealer(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.compress = true
+	value := bytes.Repeat([]byte(`{"detail_no":"D0000001","amount":"20.00"},`), 500)
+	a := aad("state.value", "workinjury/wi", "visit/V1/details/m1")
+	sealed, err := plain.seal(a, value)
+	if err != nil || !bytes.HasPrefix(sealed, []byte(sealMagic)) {
+		t.Fatalf("without compress: sealed as %q, %v; want %q", sealed[:len(sealMagic)], err, sealMagic)
+	}
+	compressed, err := z.seal(a, value)
+	if err != nil || !bytes.HasPrefix(compressed, []byte(sealMagicS2)) {
+		t.Fatalf("with compress: sealed as %q, %v; want %q", compressed[:len(sealMagicS2)], err, sealMagicS2)
+	}
+	if back, err := plain.open(a, compressed); err != nil || !bytes.Equal(back, value) {
+		t.Fatalf("a compressed value opened without compress: %d bytes, %v", len(back), err)
 	}
 }
