@@ -21,7 +21,7 @@ const rekeyBatch = 200
 
 // Rekey implements [Rekeyer].
 func (s *sqlStore) Rekey(ctx context.Context) (int64, error) {
-	if s.seal == nil {
+	if s.seal == nil || s.seal.current == "" {
 		return 0, s.errorf("rekey: no encryption key is configured (store.encryption)")
 	}
 	var total int64

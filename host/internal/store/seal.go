@@ -48,9 +48,15 @@ var ErrKey = errors.New("cannot decrypt stored data")
 // of the bytes, which SQLite writes twice (WAL, then checkpoint). The
 // format is bound into the additional data, so a value's magic cannot be
 // switched to the other one.
+//
+// zipMagic starts a value compressed the same way but not encrypted: the
+// SQLite store compresses large values whether or not it has keys. A
+// plain value never starts with a NUL byte, so the three cannot be
+// confused.
 const (
 	sealMagic   = "\x00MGS1"
 	sealMagicS2 = "\x00MGS2"
+	zipMagic    = "\x00MGZ1"
 )
 
 // sealCompressMin is the smallest value seal tries to compress; a value
@@ -84,7 +90,7 @@ func sealedPrefix(b []byte) bool {
 // sealer encrypts and decrypts column values. A nil *sealer writes plain
 // values and refuses encrypted ones.
 type sealer struct {
-	current string
+	current string // "" without keys: the sealer only compresses
 	aeads   map[string]cipher.AEAD
 	// compress lets seal compress large values (sealMagicS2). Only the
 	// SQLite store sets it: an older medgate refuses its database once
@@ -126,22 +132,25 @@ func newSealer(keys []Key) (*sealer, error) {
 
 // seal encrypts plain under the current key, bound to aad (the table,
 // column and the row's identifying columns, so a value cannot be moved to
-// another row). nil stays nil; without a sealer the value stays plain.
+// another row), compressing it first when compress is set and it is large
+// and compresses. nil stays nil; without a sealer the value stays plain;
+// without a key (current "") it is only compressed (zipMagic) or left plain.
 func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	if s == nil || plain == nil {
 		return plain, nil
 	}
+	z, release := s.compressed(plain)
+	defer release()
+	if s.current == "" {
+		if z == nil {
+			return plain, nil
+		}
+		return append([]byte(zipMagic), z...), nil
+	}
 	aead := s.aeads[s.current]
 	magic := sealMagic
-	if s.compress && len(plain) >= sealCompressMin && compresses(plain[:sealCompressMin]) {
-		zp := s2Buffers.Get().(*[]byte)
-		defer s2Buffers.Put(zp)
-		if n := s2.MaxEncodedLen(len(plain)); cap(*zp) < n {
-			*zp = make([]byte, n)
-		}
-		if z := s2.Encode((*zp)[:cap(*zp)], plain); len(z) <= len(plain)-len(plain)/8 {
-			magic, plain, aad = sealMagicS2, z, s2AAD+aad
-		}
+	if z != nil {
+		magic, plain, aad = sealMagicS2, z, s2AAD+aad
 	}
 	out := make([]byte, 0, len(magic)+1+len(s.current)+aead.NonceSize()+len(plain)+aead.Overhead())
 	out = append(out, magic...)
@@ -153,6 +162,28 @@ func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	}
 	out = append(out, nonce...)
 	return aead.Seal(out, nonce, plain, []byte(aad)), nil
+}
+
+// compressed returns plain compressed with S2 when compress is set and it
+// is worth it (see sealCompressMin), else nil. z lives in a pooled buffer
+// until release is called.
+func (s *sealer) compressed(plain []byte) (z []byte, release func()) {
+	if !s.compress || len(plain) < sealCompressMin || !compresses(plain[:sealCompressMin]) {
+		return nil, func() {}
+	}
+	zp := s2Buffers.Get().(*[]byte)
+	if n := s2.MaxEncodedLen(len(plain)); cap(*zp) < n {
+		*zp = make([]byte, n)
+	}
+	release = func() {
+		if cap(*zp) <= 1<<20 { // a rare large value's buffer is not kept
+			s2Buffers.Put(zp)
+		}
+	}
+	if z = s2.Encode((*zp)[:cap(*zp)], plain); len(z) > len(plain)-len(plain)/8 {
+		return nil, release
+	}
+	return z, release
 }
 
 // keyID returns the id of the key a stored value was encrypted with, and
@@ -176,9 +207,16 @@ func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 		if sealedPrefix(b) {
 			return nil, fmt.Errorf("%w: the value is truncated", ErrKey)
 		}
+		if z, ok := bytes.CutPrefix(b, []byte(zipMagic)); ok {
+			plain, err := s2.Decode(nil, z)
+			if err != nil {
+				return nil, fmt.Errorf("a stored compressed value is corrupt: %v", err)
+			}
+			return plain, nil
+		}
 		return b, nil
 	}
-	if s == nil {
+	if s == nil || len(s.aeads) == 0 {
 		return nil, fmt.Errorf("%w: it was encrypted with key %q and no store.encryption key is configured; configure that key", ErrKey, id)
 	}
 	aead, ok := s.aeads[id]
@@ -213,7 +251,7 @@ func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 // stale reports whether a stored value must be re-encrypted by Rekey: it
 // is plain while a key is configured, or encrypted with another key.
 func (s *sealer) stale(b []byte) bool {
-	if s == nil || b == nil {
+	if s == nil || s.current == "" || b == nil {
 		return false
 	}
 	id, sealed := keyID(b)

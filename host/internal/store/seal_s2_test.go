@@ -110,3 +110,35 @@ func TestSealCompressesOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("a compressed value opened without compress: %d bytes, %v", len(back), err)
 	}
 }
+
+// TestCompressWithoutKeys: the SQLite store without keys compresses a
+// large value (zipMagic) and leaves small ones plain; any sealer, or none,
+// opens it; once keys are configured it is stale, so Rekey encrypts it.
+func TestCompressWithoutKeys(t *testing.T) {
+	t.Parallel()
+	keyless := &sealer{compress: true}
+	keyed, err := newSealer([]Key{{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := bytes.Repeat([]byte(`{"detail_no":"D0000001","amount":"20.00"},`), 500)
+	a := aad("plugin_state", "workinjury/wi", "visit/V1/details/m1")
+	zipped, err := keyless.seal(a, value)
+	if err != nil || !bytes.HasPrefix(zipped, []byte(zipMagic)) || len(zipped) > len(value)/2 {
+		t.Fatalf("keyless seal: %d bytes starting %q, %v; want it compressed", len(zipped), zipped[:5], err)
+	}
+	for name, s := range map[string]*sealer{"none": nil, "keyless": keyless, "keyed": keyed} {
+		if back, err := s.open(a, zipped); err != nil || !bytes.Equal(back, value) {
+			t.Errorf("open with %s: %d bytes, %v", name, len(back), err)
+		}
+	}
+	if small, err := keyless.seal(a, []byte(`{"a":1}`)); err != nil || string(small) != `{"a":1}` {
+		t.Errorf("a small value: %q, %v; want it plain", small, err)
+	}
+	if keyless.stale(zipped) || !keyed.stale(zipped) {
+		t.Errorf("stale: keyless %v, keyed %v; want false, true", keyless.stale(zipped), keyed.stale(zipped))
+	}
+	if _, err := keyless.open(a, zipped[:len(zipped)-3]); err == nil {
+		t.Error("a truncated compressed value opened")
+	}
+}

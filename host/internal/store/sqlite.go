@@ -73,9 +73,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	uri := (&url.URL{Scheme: "file", Path: abs}).String()
 	busy := fmt.Sprint(sqliteBusyTimeout.Milliseconds())
 
-	if seal != nil {
-		seal.compress = true // see sealer.compress
+	if seal == nil {
+		seal = &sealer{} // no key: it only compresses
 	}
+	seal.compress = true // see sealer.compress
 	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal}}
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")
