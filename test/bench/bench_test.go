@@ -445,10 +445,12 @@ func benchGYU102(b *testing.B, e *env, res *results) {
 	for k, pid := range pids {
 		cpu0[k] = cpuSeconds(pid)
 	}
+	written0 := writtenKiB(host)
 	b.ResetTimer()
 	e.p.SendRaw(msgs...)
 	w.wait(b, 10*time.Minute)
 	b.StopTimer()
+	written := writtenKiB(host) - written0
 	kv := map[string]float64{
 		"lines/s": float64(b.N*feeLines) / b.Elapsed().Seconds(),
 		"calls/s": float64(b.N) / b.Elapsed().Seconds(),
@@ -459,6 +461,9 @@ func benchGYU102(b *testing.B, e *env, res *results) {
 	for k, pid := range pids {
 		kv[k+"-cpu-ms/call"] = (cpuSeconds(pid) - cpu0[k]) * 1000 / float64(b.N)
 	}
+	// What the host wrote per call (mostly the store's WAL and
+	// checkpoints): unlike time, load does not change it.
+	kv["host-written-KiB/call"] = written / float64(b.N)
 	report(b, res, "gyu102", kv)
 }
 

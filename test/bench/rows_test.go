@@ -317,6 +317,24 @@ func cpuSeconds(pid int) float64 {
 	return (ut + stime) / 100 // USER_HZ is 100 on Linux
 }
 
+// writtenKiB returns the KiB process pid has written so far (wchar of
+// /proc/PID/io: every write and pwrite, to files and sockets), 0 if it
+// cannot be read. For the host it is mostly the store: the WAL and its
+// checkpoints.
+func writtenKiB(pid int) float64 {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "io"))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return n / 1024
+		}
+	}
+	return 0
+}
+
 // wiInstance is another medgate on the real broker with n work-injury
 // sites only, each with its own SM2 key pair, sender code, institution,
 // key directory and filing.

@@ -34,3 +34,16 @@ func BenchmarkReplyJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseGYU102: the envelope of a 500-line work-injury fee upload
+// (about 140 KB), which the pipeline parses once per message.
+func BenchmarkParseGYU102(b *testing.B) {
+	v := largeEnvelope(500)
+	b.SetBytes(int64(len(v)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, errs := Parse(v); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}

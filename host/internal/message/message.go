@@ -79,23 +79,10 @@ func isAlnum(c byte) bool { return isLower(c) || isDigit(c) || ('A' <= c && c <=
 // env may be partly filled (for the id) when there are problems, and is
 // never nil.
 func Parse(data []byte) (*Envelope, []ReplyError) {
-	var env Envelope
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		// Try again leniently to recover the id for the reply.
-		var loose Envelope
-		_ = json.Unmarshal(data, &loose)
-		msg := err.Error()
-		if !utf8.Valid(data) {
-			msg = "the message is not UTF-8 text"
-		}
-		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "the message is not a valid request envelope: " + msg + "; send a JSON object {id, site, type, occurredAt, format, payload}"}}
+	env, errs := decode(data)
+	if errs != nil {
+		return env, errs
 	}
-	if dec.More() {
-		return &env, []ReplyError{{Field: "$", Rule: "syntax", Message: "extra data after the JSON object; send exactly one envelope per message"}}
-	}
-	var errs []ReplyError
 	add := func(field, rule, msg string) { errs = append(errs, ReplyError{Field: field, Rule: rule, Message: msg}) }
 	switch {
 	case env.ID == "":
@@ -134,7 +121,34 @@ func Parse(data []byte) (*Envelope, []ReplyError) {
 	default:
 		add("$.format", "enum", fmt.Sprintf("format %q is not supported; use json or hl7v2", env.Format))
 	}
-	return &env, errs
+	return env, errs
+}
+
+// decode decodes data into an envelope (decodeFast, or encoding/json for
+// what it leaves) and reports a syntax problem. The envelope is never nil;
+// with a problem it holds what a lenient decode recovered (for the id).
+func decode(data []byte) (*Envelope, []ReplyError) {
+	var env Envelope
+	if decodeFast(data, &env) {
+		return &env, nil
+	}
+	env = Envelope{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil {
+		// Try again leniently to recover the id for the reply.
+		var loose Envelope
+		_ = json.Unmarshal(data, &loose)
+		msg := err.Error()
+		if !utf8.Valid(data) {
+			msg = "the message is not UTF-8 text"
+		}
+		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "the message is not a valid request envelope: " + msg + "; send a JSON object {id, site, type, occurredAt, format, payload}"}}
+	}
+	if dec.More() {
+		return &env, []ReplyError{{Field: "$", Rule: "syntax", Message: "extra data after the JSON object; send exactly one envelope per message"}}
+	}
+	return &env, nil
 }
 
 // PayloadBytes returns what the plugin receives: JSON bytes, or the HL7 text.

@@ -30,6 +30,13 @@ type dialect struct {
 	// and, when stampMigrations is set, applied_at (else the column's default).
 	recordMigration string
 	stampMigrations bool
+
+	// requestApart: a request whose stored (sealed) value is longer than
+	// this many bytes is kept in message_requests instead of its message's
+	// row; 0 keeps every request in the row. SQLite writes a whole row
+	// again when an UPDATE changes its size (as storing the outcome does),
+	// PostgreSQL does not rewrite a TOASTed value.
+	requestApart int
 }
 
 // rebind returns q, written with ? placeholders, in the dialect's syntax.

@@ -11,7 +11,8 @@ import (
 // beginRow is a BeginMessage write as data: the arguments of
 // sqlInsertMessage and its results.
 type beginRow struct {
-	args     []any // id first
+	args     []any  // id first
+	apart    []byte // the sealed request, when it goes to message_requests (see dialect.requestApart)
 	created  bool
 	existing *Message
 }
@@ -141,6 +142,10 @@ func (s *sqlStore) insertMessages(ctx context.Context, tx *sql.Tx, rows []*begin
 		row.created, row.existing = created[id], nil
 		if !row.created {
 			existing = append(existing, id)
+		} else if row.apart != nil {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(sqlInsertRequest), id, row.apart); err != nil {
+				return fmt.Errorf("request: %w", err)
+			}
 		}
 	}
 	if len(existing) == 0 {

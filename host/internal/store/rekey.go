@@ -21,11 +21,11 @@ const rekeyBatch = 200
 
 // Rekey implements [Rekeyer].
 func (s *sqlStore) Rekey(ctx context.Context) (int64, error) {
-	if s.seal == nil {
+	if s.seal == nil || s.seal.current == "" {
 		return 0, s.errorf("rekey: no encryption key is configured (store.encryption)")
 	}
 	var total int64
-	for _, step := range []func(context.Context) (int64, error){s.rekeyMessages, s.rekeyExchanges, s.rekeyState, s.rekeyBatches} {
+	for _, step := range []func(context.Context) (int64, error){s.rekeyMessages, s.rekeyRequests, s.rekeyExchanges, s.rekeyState, s.rekeyBatches} {
 		n, err := step(ctx)
 		total += n
 		if err != nil {
@@ -81,6 +81,46 @@ func (s *sqlStore) rekeyMessages(ctx context.Context) (int64, error) {
 				nullBytes(reply), nullBytes(request), x.id, x.status, x.outcome, x.attempts, s.d.encodeTime(normTime(x.updated)))
 			if err != nil {
 				return n, s.errorf("rekey message %q: %w", x.id, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if len(rows) < rekeyBatch {
+			return n, nil
+		}
+	}
+}
+
+// rekeyRequests re-encrypts the requests kept apart from their message's
+// row (message_requests). A request is never changed once written.
+func (s *sqlStore) rekeyRequests(ctx context.Context) (int64, error) {
+	type row struct {
+		id      string
+		request []byte
+	}
+	var n int64
+	after := ""
+	for {
+		rows, err := readAll(ctx, s, func(r rowScanner) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.request)
+			return x, err
+		}, `SELECT id, request FROM message_requests WHERE id > ? ORDER BY id LIMIT ?`, after, rekeyBatch)
+		if err != nil {
+			return n, s.errorf("rekey message requests: %w", err)
+		}
+		for _, x := range rows {
+			after = x.id
+			if !s.seal.stale(x.request) {
+				continue
+			}
+			request, err := s.reseal(aad("messages.request", x.id), x.request)
+			if err != nil {
+				return n, s.errorf("rekey message %q: request: %w", x.id, err)
+			}
+			res, err := s.exec(ctx, `UPDATE message_requests SET request = ? WHERE id = ?`, request, x.id)
+			if err != nil {
+				return n, s.errorf("rekey message %q: request: %w", x.id, err)
 			}
 			k, _ := res.RowsAffected()
 			n += k

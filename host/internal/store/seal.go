@@ -7,6 +7,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Key is a data key for encryption at rest: an id, stored with every value
@@ -38,14 +41,64 @@ func WithKeys(keys ...Key) Option {
 var ErrKey = errors.New("cannot decrypt stored data")
 
 // sealMagic starts every encrypted value. Plain values are JSON, HL7 or
-// other text that never starts with a NUL byte.
-const sealMagic = "\x00MGS1"
+// other text that never starts with a NUL byte. sealMagicS2 starts a value
+// that was compressed with S2 (klauspost/compress/s2, block format) before
+// it was encrypted: a large value that compresses well (the 250 KB request
+// of a 500-line fee upload, replies, plugin state) is written in a fraction
+// of the bytes, which SQLite writes twice (WAL, then checkpoint). The
+// format is bound into the additional data, so a value's magic cannot be
+// switched to the other one.
+//
+// zipMagic starts a value compressed the same way but not encrypted: the
+// SQLite store compresses large values whether or not it has keys. A
+// plain value never starts with a NUL byte, so the three cannot be
+// confused.
+const (
+	sealMagic   = "\x00MGS1"
+	sealMagicS2 = "\x00MGS2"
+	zipMagic    = "\x00MGZ1"
+)
+
+// sealCompressMin is the smallest value seal tries to compress; a value
+// is kept compressed only when that saves at least an eighth of it
+// (ciphertext in base64, as the work-injury journal holds, does not
+// compress, and is written as it is).
+const sealCompressMin = 4 << 10
+
+// compresses reports whether sample, the start of a value, saves an
+// eighth compressed: a value that starts with text that does not (base64
+// of ciphertext) is not tried whole.
+func compresses(sample []byte) bool {
+	var buf [2 * sealCompressMin]byte // more than s2.MaxEncodedLen(sealCompressMin)
+	return len(s2.Encode(buf[:], sample)) <= len(sample)-len(sample)/8
+}
+
+// s2Buffers holds the buffers values are compressed into before they are
+// encrypted (a compressed value lives only until it is sealed).
+var s2Buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// s2AAD starts the additional data of a compressed value (that of a value
+// not compressed starts with its table and column name).
+const s2AAD = "s2\x00"
+
+// sealedPrefix reports whether b starts like an encrypted value (both
+// magics have the same length).
+func sealedPrefix(b []byte) bool {
+	return bytes.HasPrefix(b, []byte(sealMagic)) || bytes.HasPrefix(b, []byte(sealMagicS2))
+}
 
 // sealer encrypts and decrypts column values. A nil *sealer writes plain
 // values and refuses encrypted ones.
 type sealer struct {
-	current string
+	current string // "" without keys: the sealer only compresses
 	aeads   map[string]cipher.AEAD
+	// compress lets seal compress large values (sealMagicS2). Only the
+	// SQLite store sets it: an older medgate refuses its database once
+	// the schema is at version 5, so no older binary ever reads such a
+	// value. PostgreSQL instances of two versions may run side by side
+	// during an upgrade, and there an older one would take the value for
+	// plain text; every version opens both formats.
+	compress bool
 }
 
 // newSealer builds a sealer from keys (nil without keys).
@@ -79,14 +132,28 @@ func newSealer(keys []Key) (*sealer, error) {
 
 // seal encrypts plain under the current key, bound to aad (the table,
 // column and the row's identifying columns, so a value cannot be moved to
-// another row). nil stays nil; without a sealer the value stays plain.
+// another row), compressing it first when compress is set and it is large
+// and compresses. nil stays nil; without a sealer the value stays plain;
+// without a key (current "") it is only compressed (zipMagic) or left plain.
 func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	if s == nil || plain == nil {
 		return plain, nil
 	}
+	z, release := s.compressed(plain)
+	defer release()
+	if s.current == "" {
+		if z == nil {
+			return plain, nil
+		}
+		return append([]byte(zipMagic), z...), nil
+	}
 	aead := s.aeads[s.current]
-	out := make([]byte, 0, len(sealMagic)+1+len(s.current)+aead.NonceSize()+len(plain)+aead.Overhead())
-	out = append(out, sealMagic...)
+	magic := sealMagic
+	if z != nil {
+		magic, plain, aad = sealMagicS2, z, s2AAD+aad
+	}
+	out := make([]byte, 0, len(magic)+1+len(s.current)+aead.NonceSize()+len(plain)+aead.Overhead())
+	out = append(out, magic...)
 	out = append(out, byte(len(s.current)))
 	out = append(out, s.current...)
 	nonce := make([]byte, aead.NonceSize())
@@ -97,10 +164,32 @@ func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	return aead.Seal(out, nonce, plain, []byte(aad)), nil
 }
 
+// compressed returns plain compressed with S2 when compress is set and it
+// is worth it (see sealCompressMin), else nil. z lives in a pooled buffer
+// until release is called.
+func (s *sealer) compressed(plain []byte) (z []byte, release func()) {
+	if !s.compress || len(plain) < sealCompressMin || !compresses(plain[:sealCompressMin]) {
+		return nil, func() {}
+	}
+	zp := s2Buffers.Get().(*[]byte)
+	if n := s2.MaxEncodedLen(len(plain)); cap(*zp) < n {
+		*zp = make([]byte, n)
+	}
+	release = func() {
+		if cap(*zp) <= 1<<20 { // a rare large value's buffer is not kept
+			s2Buffers.Put(zp)
+		}
+	}
+	if z = s2.Encode((*zp)[:cap(*zp)], plain); len(z) > len(plain)-len(plain)/8 {
+		return nil, release
+	}
+	return z, release
+}
+
 // keyID returns the id of the key a stored value was encrypted with, and
 // false for a plain value.
 func keyID(b []byte) (string, bool) {
-	if !bytes.HasPrefix(b, []byte(sealMagic)) || len(b) < len(sealMagic)+1 {
+	if !sealedPrefix(b) || len(b) < len(sealMagic)+1 {
 		return "", false
 	}
 	n := int(b[len(sealMagic)])
@@ -115,12 +204,19 @@ func keyID(b []byte) (string, bool) {
 func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 	id, sealed := keyID(b)
 	if !sealed {
-		if bytes.HasPrefix(b, []byte(sealMagic)) {
+		if sealedPrefix(b) {
 			return nil, fmt.Errorf("%w: the value is truncated", ErrKey)
+		}
+		if z, ok := bytes.CutPrefix(b, []byte(zipMagic)); ok {
+			plain, err := s2.Decode(nil, z)
+			if err != nil {
+				return nil, fmt.Errorf("a stored compressed value is corrupt: %v", err)
+			}
+			return plain, nil
 		}
 		return b, nil
 	}
-	if s == nil {
+	if s == nil || len(s.aeads) == 0 {
 		return nil, fmt.Errorf("%w: it was encrypted with key %q and no store.encryption key is configured; configure that key", ErrKey, id)
 	}
 	aead, ok := s.aeads[id]
@@ -131,9 +227,20 @@ func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 	if len(rest) < aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("%w: the value encrypted with key %q is truncated", ErrKey, id)
 	}
+	compressed := bytes.HasPrefix(b, []byte(sealMagicS2))
+	if compressed {
+		aad = s2AAD + aad
+	}
 	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], []byte(aad))
 	if err != nil {
 		return nil, fmt.Errorf("%w: key %q does not authenticate it (a different key under the same id, or the data was altered)", ErrKey, id)
+	}
+	if compressed {
+		z := plain
+		if plain, err = s2.Decode(nil, z); err != nil {
+			// Authenticated, so written by medgate: not expected.
+			return nil, fmt.Errorf("%w: the value encrypted with key %q does not decompress: %v", ErrKey, id, err)
+		}
 	}
 	if plain == nil {
 		plain = []byte{}
@@ -144,7 +251,7 @@ func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 // stale reports whether a stored value must be re-encrypted by Rekey: it
 // is plain while a key is configured, or encrypted with another key.
 func (s *sealer) stale(b []byte) bool {
-	if s == nil || b == nil {
+	if s == nil || s.current == "" || b == nil {
 		return false
 	}
 	id, sealed := keyID(b)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // FuzzSealOpen: whatever bytes a column holds (corruption, an attacker
@@ -14,11 +16,24 @@ func FuzzSealOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	s.compress = true
 	sealed, err := s.seal(aad("messages.reply", "m1"), []byte(`{"name":"张三"}`))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(sealed, "m1")
+	large, err := s.seal(aad("messages.reply", "m1"), bytes.Repeat([]byte(`{"name":"张三","amount":"10.00"},`), 200))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(large, "m1")
+	f.Add(append([]byte(sealMagic), large[len(sealMagicS2):]...), "m1")
+	zipped, err := (&sealer{compress: true}).seal("", bytes.Repeat([]byte(`{"name":"张三"},`), 400))
+	if err != nil || !bytes.HasPrefix(zipped, []byte(zipMagic)) {
+		f.Fatalf("compress only: %q, %v", zipped[:5], err)
+	}
+	f.Add(zipped, "m1")
+	f.Add(zipped[:len(zipped)-3], "m1")
 	f.Add(sealed[:len(sealed)-1], "m1")
 	f.Add([]byte(sealMagic), "m1")
 	f.Add([]byte(sealMagic+"\x02k1"), "m1")
@@ -28,7 +43,15 @@ func FuzzSealOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stored []byte, id string) {
 		a := aad("messages.reply", id)
 		plain, err := s.open(a, stored)
-		if _, isSealed := keyID(stored); isSealed || bytes.HasPrefix(stored, []byte(sealMagic)) {
+		if z, ok := bytes.CutPrefix(stored, []byte(zipMagic)); ok {
+			// Compressed, not encrypted: opens as S2 decodes it, or fails.
+			want, derr := s2.Decode(nil, z)
+			if (err == nil) != (derr == nil) || (err == nil && !bytes.Equal(plain, want)) {
+				t.Fatalf("compressed value: open = %q, %v; s2.Decode = %q, %v", plain, err, want, derr)
+			}
+			return
+		}
+		if _, isSealed := keyID(stored); isSealed || sealedPrefix(stored) {
 			if err == nil {
 				// Only a value sealed under k1 for exactly this row opens.
 				again, serr := s.seal(a, plain)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,17 @@ const (
 
 var personal = []byte(`{"name":"` + patient + `","idNumber":"` + idNumber + `","phone":"` + phone + `"}`)
 
+// largePersonal is a request large enough for SQLite to keep it apart from
+// its message's row (message_requests) even compressed, with the personal
+// data at its end.
+var largePersonal = func() []byte {
+	b := []byte(`{"lines":"`)
+	for i := range uint32(2 << 10) {
+		b = fmt.Appendf(b, "%08x", i*2654435761)
+	}
+	return append(append(b, `","person":`...), append(personal, '}')...)
+}()
+
 // opener reopens one database with the given keys.
 type opener func(t *testing.T, keys ...store.Key) store.Store
 
@@ -39,6 +51,12 @@ func writePersonal(t *testing.T, s store.Store, id string) {
 		t.Fatal(err)
 	}
 	if err := s.FinishMessage(ctx, id, "ok", personal, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.BeginMessage(ctx, store.Message{ID: id + "-large", Site: "s1", Type: "ecard.register", Key: "p1", Request: largePersonal}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishMessage(ctx, id+"-large", "ok", personal, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AppendExchange(ctx, store.Exchange{MessageID: id, Plugin: "ecard", Site: "s1", Code: "register", Request: personal, Response: personal, Status: "ok"}); err != nil {
@@ -59,6 +77,13 @@ func readPersonal(t *testing.T, s store.Store, id string) error {
 	m, err := s.GetMessage(ctx, id)
 	if err != nil {
 		return err
+	}
+	large, err := s.GetMessage(ctx, id+"-large")
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(large.Request, largePersonal) || !bytes.Equal(large.Reply, personal) {
+		t.Errorf("the large request's message read back as %d bytes of request and reply %q", len(large.Request), large.Reply)
 	}
 	xs, err := s.ListExchanges(ctx, store.ExchangeFilter{MessageID: id})
 	if err != nil {
@@ -97,7 +122,12 @@ func readPersonal(t *testing.T, s store.Store, id string) error {
 // testRotation: a key is rotated by putting a new one first; Rekey moves
 // every value to it; a value whose key is missing is refused with the key
 // named.
-func testRotation(t *testing.T, open opener) {
+//
+// rows is how many rows Rekey rewrites for one writePersonal: 6 on SQLite
+// (the message, the large message, its request kept apart, the journal
+// entry, the state, the batch), 5 on PostgreSQL (the large request is in
+// its message's row).
+func testRotation(t *testing.T, open opener, rows int64) {
 	s := open(t, key1)
 	writePersonal(t, s, "m1")
 	s.Close()
@@ -124,8 +154,8 @@ func testRotation(t *testing.T, open opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 { // message, exchange, state, batch of m1
-		t.Errorf("Rekey rewrote %d rows, want 4", n)
+	if n != rows {
+		t.Errorf("Rekey rewrote %d rows, want %d", n, rows)
 	}
 	if n, err := s.(store.Rekeyer).Rekey(t.Context()); err != nil || n != 0 {
 		t.Errorf("second Rekey: %d, %v; want 0, nil", n, err)
@@ -148,7 +178,7 @@ func testRotation(t *testing.T, open opener) {
 
 // testPlainThenEncrypted: rows written before encryption was turned on stay
 // readable, and Rekey encrypts them.
-func testPlainThenEncrypted(t *testing.T, open opener) {
+func testPlainThenEncrypted(t *testing.T, open opener, rows int64) {
 	s := open(t)
 	writePersonal(t, s, "old")
 	s.Close()
@@ -157,8 +187,8 @@ func testPlainThenEncrypted(t *testing.T, open opener) {
 	if err := readPersonal(t, s, "old"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.(store.Rekeyer).Rekey(t.Context()); err != nil || n != 4 {
-		t.Fatalf("Rekey of plain rows: %d, %v; want 4, nil", n, err)
+	if n, err := s.(store.Rekeyer).Rekey(t.Context()); err != nil || n != rows {
+		t.Fatalf("Rekey of plain rows: %d, %v; want %d, nil", n, err, rows)
 	}
 	if err := readPersonal(t, s, "old"); err != nil {
 		t.Fatal(err)
@@ -183,11 +213,11 @@ func TestSQLiteEncrypted(t *testing.T) {
 	})
 	t.Run("Rotation", func(t *testing.T) {
 		t.Parallel()
-		testRotation(t, sqliteOpener(filepath.Join(t.TempDir(), "medgate.db")))
+		testRotation(t, sqliteOpener(filepath.Join(t.TempDir(), "medgate.db")), 6)
 	})
 	t.Run("PlainThenEncrypted", func(t *testing.T) {
 		t.Parallel()
-		testPlainThenEncrypted(t, sqliteOpener(filepath.Join(t.TempDir(), "medgate.db")))
+		testPlainThenEncrypted(t, sqliteOpener(filepath.Join(t.TempDir(), "medgate.db")), 6)
 	})
 }
 
@@ -266,11 +296,11 @@ func TestPostgresEncrypted(t *testing.T) {
 	}
 	t.Run("Rotation", func(t *testing.T) {
 		t.Parallel()
-		testRotation(t, pgOpener(testenv.Postgres(t)))
+		testRotation(t, pgOpener(testenv.Postgres(t)), 5)
 	})
 	t.Run("PlainThenEncrypted", func(t *testing.T) {
 		t.Parallel()
-		testPlainThenEncrypted(t, pgOpener(testenv.Postgres(t)))
+		testPlainThenEncrypted(t, pgOpener(testenv.Postgres(t)), 5)
 	})
 }
 

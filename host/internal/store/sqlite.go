@@ -30,6 +30,10 @@ var sqliteDialect = &dialect{
 	) STRICT`,
 	recordMigration: `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 	stampMigrations: true,
+	// A row of up to about 4 KB fits in its page (4 KiB pages); a larger
+	// one spills into overflow pages, all written again by the outcome's
+	// UPDATE unless the request is apart.
+	requestApart: 1 << 10,
 }
 
 // SQLite is the embedded engine: one database file in WAL mode.
@@ -69,6 +73,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	uri := (&url.URL{Scheme: "file", Path: abs}).String()
 	busy := fmt.Sprint(sqliteBusyTimeout.Milliseconds())
 
+	if seal == nil {
+		seal = &sealer{} // no key: it only compresses
+	}
+	seal.compress = true // see sealer.compress
 	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal}}
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")

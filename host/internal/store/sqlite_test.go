@@ -3,6 +3,7 @@ package store_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +211,48 @@ func TestSQLiteAuditAppendOnly(t *testing.T) {
 	got, err := s.ListAudit(t.Context(), store.AuditFilter{})
 	if err != nil || len(got) != 1 || got[0].Actor != "amy" {
 		t.Fatalf("audit after the attempts = %+v, %v; want amy's entry unchanged", got, err)
+	}
+}
+
+// TestSQLiteOutcomeKeepsLargeRequest: storing the outcome of a message with
+// a large request (a 500-line fee upload) does not write the request
+// again. SQLite writes a whole row again when an UPDATE changes its size;
+// the request is kept apart from the row, so the WAL grows by the outcome,
+// not by the request once more.
+func TestSQLiteOutcomeKeepsLargeRequest(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "medgate.db")
+	s := openSQLite(t, path, store.WithKeys(key1))
+	ctx := t.Context()
+	// Hex of a pseudo-random sequence: it does not compress (see seal), so
+	// the request is 300 KiB at rest too.
+	request := []byte(`{"fee":"`)
+	for i := range uint32(300 << 10 / 8) {
+		request = fmt.Appendf(request, "%08x", i*2654435761)
+	}
+	request = append(request, `"}`...)
+	walSize := func() int64 {
+		t.Helper()
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if _, _, err := s.BeginMessage(ctx, store.Message{ID: id, Site: "s1", Type: "workinjury.GYU102", Key: "k", Request: request}); err != nil {
+			t.Fatal(err)
+		}
+		before := walSize()
+		if err := s.FinishMessage(ctx, id, "ok", []byte(`{"status":"ok"}`), 1); err != nil {
+			t.Fatal(err)
+		}
+		if grown := walSize() - before; grown > 64<<10 {
+			t.Errorf("%s: storing the outcome grew the WAL by %d KiB, the request is %d KiB: it was written again", id, grown>>10, len(request)>>10)
+		}
+		m, err := s.GetMessage(ctx, id)
+		if err != nil || string(m.Request) != string(request) {
+			t.Fatalf("%s: request read back as %d bytes, %v", id, len(m.Request), err)
+		}
 	}
 }

@@ -171,7 +171,11 @@ func (f *filter) where() string {
 	return " WHERE " + strings.Join(f.conds, " AND ")
 }
 
-const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request`
+// messageCols are the columns of a message read from messages (not
+// aliased): the request is in its row or, when large, in message_requests
+// (see dialect.requestApart).
+const messageCols = `id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at,
+	COALESCE(request, (SELECT r.request FROM message_requests r WHERE r.id = messages.id))`
 
 // scanMessage reads one row of messageCols, decrypting reply and request.
 func (s *sqlStore) scanMessage(row rowScanner) (Message, error) {
@@ -224,7 +228,7 @@ const (
 )
 
 // groupStmts are the statements prepared for write.
-var groupStmts = []string{sqlInsertMessage, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
+var groupStmts = []string{sqlInsertMessage, sqlInsertRequest, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
 	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence, sqlReserveSequence}
 
 // BeginMessage implements [Store.BeginMessage].
@@ -254,8 +258,15 @@ func (s *sqlStore) beginRow(m Message) (*beginRow, error) {
 	if err != nil {
 		return nil, s.errorf("begin message %q: %w", m.ID, err)
 	}
-	return &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}, nil
+	row := &beginRow{args: []any{m.ID, m.Site, m.Type, m.Key, max(m.Attempts, 0), s.d.nullTime(m.OccurredAt), s.d.encodeTime(received), s.d.encodeTime(t), nullBytes(request)}}
+	if s.d.requestApart > 0 && len(request) > s.d.requestApart {
+		row.args[len(row.args)-1], row.apart = nil, request
+	}
+	return row, nil
 }
+
+// sqlInsertRequest keeps a large request apart from its message's row.
+const sqlInsertRequest = `INSERT INTO message_requests (id, request) VALUES (?, ?)`
 
 // begin runs the write of row on q and sets its results.
 func (s *sqlStore) begin(ctx context.Context, q querier, row *beginRow) error {
@@ -269,6 +280,11 @@ func (s *sqlStore) begin(ctx context.Context, q querier, row *beginRow) error {
 	}
 	if row.created = n == 1; row.created {
 		row.existing = nil
+		if row.apart != nil {
+			if _, err := s.execOn(ctx, q, sqlInsertRequest, row.args[0], row.apart); err != nil {
+				return fmt.Errorf("request: %w", err)
+			}
+		}
 		return nil
 	}
 	// The conflicting row is committed or in this transaction
@@ -426,7 +442,8 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 // ReopenMessage implements [Store.ReopenMessage].
 func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, error) {
 	res, err := s.exec(ctx, `UPDATE messages SET status = 'pending', outcome = '', updated_at = ?
-		WHERE id = ? AND status = 'done' AND outcome = 'failed' AND request IS NOT NULL`, s.d.encodeTime(now()), id)
+		WHERE id = ? AND status = 'done' AND outcome = 'failed'
+		AND (request IS NOT NULL OR EXISTS (SELECT 1 FROM message_requests r WHERE r.id = messages.id))`, s.d.encodeTime(now()), id)
 	if err != nil {
 		return nil, s.errorf("reopen message %q: %w", id, err)
 	}

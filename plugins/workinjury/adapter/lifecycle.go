@@ -498,18 +498,18 @@ func (l *lifecycle) feeDetails() error {
 	if err != nil {
 		return err
 	}
-	seen := map[string]int{}
+	seen := make(map[string]int, len(fee))
 	for i, x := range fee {
 		line, _ := x.(map[string]any)
 		no := str(line, "detail_no")
 		if no == "" {
 			continue
 		}
-		at := fmt.Sprintf("$.fee[%d].detail_no", i)
+		at := func() string { return fmt.Sprintf("$.fee[%d].detail_no", i) } // only for a line that fails
 		if j, dup := seen[no]; dup {
-			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
+			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
 		} else if old[no] {
-			l.fail(at, "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
+			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
 		}
 		seen[no] = i
 	}

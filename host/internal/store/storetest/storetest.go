@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FinishMessageWithJournal", testFinishMessageWithJournal},
 		{"FinishAndBegin", testFinishAndBegin},
 		{"ReopenMessage", testReopenMessage},
+		{"LargeRequest", testLargeRequest},
 		{"Prune", testPrune},
 		{"OldestPending", testOldestPending},
 		{"ListMessages", testListMessages},
@@ -1210,6 +1211,71 @@ func testReopenMessage(t *testing.T, s store.Store) {
 			t.Errorf("ReopenMessage(%q) = %v, want %v", id, err, want)
 		}
 	}
+}
+
+// testLargeRequest: a request of hundreds of KB (a 500-line fee upload;
+// SQLite keeps it apart from its message's row) comes back whole from
+// every read, through the outcome, FinishAndBegin, a replay of a failed
+// message and ListMessages, and pruning its message takes it too (the id
+// can then be begun again).
+func testLargeRequest(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	large := func(id string) []byte {
+		b := make([]byte, 0, 300<<10)
+		b = fmt.Appendf(b, `{"id":%q,"fee":[`, id)
+		for i := 0; len(b) < 300<<10; i++ {
+			b = fmt.Appendf(b, `{"detail_no":"D%07d","amount":"10.00"},`, i)
+		}
+		return append(b[:len(b)-1], "]}"...)
+	}
+	check := func(what string, m *store.Message, err error, want []byte) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !slices.Equal(m.Request, want) {
+			t.Fatalf("%s: request of %d bytes, want the %d bytes begun", what, len(m.Request), len(want))
+		}
+	}
+	r1, r2, r3 := large("L1"), large("L2"), large("L3")
+	begin(t, s, store.Message{ID: "L1", Site: "s1", Type: "t.op", Key: "K", Request: r1})
+	existing, created, err := s.BeginMessage(ctx, store.Message{ID: "L1", Site: "s1", Type: "t.op", Key: "K", Request: []byte(`{}`)})
+	if created {
+		t.Fatal("L1 begun twice")
+	}
+	check("BeginMessage of a pending L1", existing, err, r1)
+	must(t, s.FinishMessage(ctx, "L1", "failed", []byte(`{"status":"failed"}`), 1))
+	m, err := s.GetMessage(ctx, "L1")
+	check("GetMessage of a finished L1", m, err, r1)
+	m, err = s.ReopenMessage(ctx, "L1")
+	check("ReopenMessage of L1", m, err, r1)
+	if _, _, err := s.FinishAndBegin(ctx, "L1", "ok", []byte(`{"status":"ok"}`), 2, store.Message{ID: "L2", Site: "s1", Type: "t.op", Key: "K", Request: r2}); err != nil {
+		t.Fatal(err)
+	}
+	m, err = s.GetMessage(ctx, "L2")
+	check("GetMessage of L2 begun by FinishAndBegin", m, err, r2)
+	m, err = s.GetMessage(ctx, "L1")
+	check("GetMessage of L1 after FinishAndBegin", m, err, r1)
+	if m.Status != store.StatusDone || m.Outcome != "ok" || string(m.Reply) != `{"status":"ok"}` {
+		t.Fatalf("L1 = %s %s %s, want done ok with its reply", m.Status, m.Outcome, m.Reply)
+	}
+	ms, err := s.ListMessages(ctx, "s1", "t.", "", 10)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("ListMessages: %d messages, %v; want L1 and L2", len(ms), err)
+	}
+	for _, m := range ms {
+		want := map[string][]byte{"L1": r1, "L2": r2}[m.ID]
+		check("ListMessages, "+m.ID, &m, nil, want)
+	}
+	if nm, _, err := s.Prune(ctx, time.Now().Add(time.Minute), time.Time{}); err != nil || nm != 1 {
+		t.Fatalf("Prune = %d, %v; want L1 pruned", nm, err)
+	}
+	if _, err := s.GetMessage(ctx, "L1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("L1 after Prune: %v, want ErrNotFound", err)
+	}
+	begin(t, s, store.Message{ID: "L1", Site: "s1", Type: "t.op", Key: "K", Request: r3})
+	m, err = s.GetMessage(ctx, "L1")
+	check("GetMessage of L1 begun again after Prune", m, err, r3)
 }
 
 func must(t *testing.T, err error) {
