@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/peer"
@@ -47,7 +48,9 @@ type journaler struct {
 	serials []string
 	other   string
 	fail    bool
-	ids     []int64
+	// wait: return only once the host gave up on the call.
+	wait bool
+	ids  []int64
 }
 
 func (j *journaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
@@ -67,6 +70,9 @@ func (j *journaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	if j.fail {
 		return nil, errors.New("the external answer could not be used")
 	}
+	if j.wait {
+		<-ctx.Done()
+	}
 	return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
 }
 
@@ -77,22 +83,39 @@ func (j *journaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 // message, or of a Handle that fails, goes by a Journal call.
 func TestJournalWithResponse(t *testing.T) {
 	for name, tc := range map[string]struct {
-		j    journaler
-		want []string
+		j       journaler
+		timeout time.Duration // of the host's call
+		want    []string
 	}{
-		"one exchange":     {j: journaler{serials: []string{"S1"}}, want: []string{"response:S1"}},
-		"three exchanges":  {j: journaler{serials: []string{"S1", "S2", "S3"}}, want: []string{"rpc:S1", "rpc:S2", "response:S3"}},
-		"another message":  {j: journaler{serials: []string{"S1"}, other: "m-other"}, want: []string{"rpc:S1"}},
-		"failed handle":    {j: journaler{serials: []string{"S1"}, fail: true}, want: []string{"rpc:S1"}},
-		"failed after two": {j: journaler{serials: []string{"S1", "S2"}, fail: true}, want: []string{"rpc:S1", "rpc:S2"}},
-		"no external call": {j: journaler{}, want: nil},
+		// The response might reach the host after it gave up on the call.
+		"deadline near":       {j: journaler{serials: []string{"S1"}}, timeout: 500 * time.Millisecond, want: []string{"rpc:S1"}},
+		"host gave up":        {j: journaler{serials: []string{"S1"}, wait: true}, timeout: 1500 * time.Millisecond, want: []string{"rpc:S1"}},
+		"deadline far enough": {j: journaler{serials: []string{"S1"}}, timeout: time.Minute, want: []string{"response:S1"}},
+		"one exchange":        {j: journaler{serials: []string{"S1"}}, want: []string{"response:S1"}},
+		"three exchanges":     {j: journaler{serials: []string{"S1", "S2", "S3"}}, want: []string{"rpc:S1", "rpc:S2", "response:S3"}},
+		"another message":     {j: journaler{serials: []string{"S1"}, other: "m-other"}, want: []string{"rpc:S1"}},
+		"failed handle":       {j: journaler{serials: []string{"S1"}, fail: true}, want: []string{"rpc:S1"}},
+		"failed after two":    {j: journaler{serials: []string{"S1", "S2"}, fail: true}, want: []string{"rpc:S1", "rpc:S2"}},
+		"no external call":    {j: journaler{}, want: nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			host := &wireHost{MemoryHost: sdktest.NewMemoryHost()}
 			c := sdktest.Connect(t, &tc.j, host)
-			_, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1", Payload: []byte(`{}`)})
-			if tc.j.fail != (err != nil) {
+			ctx := t.Context()
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+				defer cancel()
+			}
+			_, err := c.Handle(ctx, &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1", Payload: []byte(`{}`)})
+			if (tc.j.fail || tc.j.wait) != (err != nil) {
 				t.Fatalf("Handle: %v", err)
+			}
+			if tc.j.wait {
+				// The plugin sends the entry once it notices; poll for it.
+				for end := time.Now().Add(10 * time.Second); len(host.ways()) == 0 && time.Now().Before(end); {
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
 			if diff := cmp.Diff(tc.want, host.ways()); diff != "" {
 				t.Errorf("how the entries came (-want +got):\n%s", diff)

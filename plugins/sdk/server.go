@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -202,7 +203,7 @@ func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.
 		Retryable:   r.Retryable,
 		Diagnostics: diagsToPB(r.Diagnostics),
 		Payload:     r.Payload,
-		Journal:     held.take(),
+		Journal:     held.forResponse(ctx),
 	}
 	if r.External != nil {
 		out.External = &pb.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgId: r.External.MsgID}
@@ -260,10 +261,11 @@ type hostClient struct {
 // when the next comes, so a plugin process that dies during a Handle loses
 // at most the entry of its last external call, made just before it
 // returns (a Journal call made at that point would have been lost just
-// the same a moment earlier). A Handle that returns an error or panics
-// sends the held entry by Journal before it ends, and an entry made after
-// the Handle returned (a plugin still working after its timeout) goes by
-// Journal at once.
+// the same a moment earlier). A Handle that returns an error or panics,
+// or whose call was cancelled or has less than journalMargin left before
+// its deadline, sends the held entry by Journal before it returns, and an
+// entry made after that goes by Journal at once: the host then stores it
+// on its own, as it did every entry that came after the call returned.
 type heldJournal struct {
 	id   string // the handled message
 	mu   sync.Mutex
@@ -288,7 +290,26 @@ func (j *heldJournal) hold(x *pb.JournalRequest) *pb.JournalRequest {
 	return prev
 }
 
-// take ends holding and returns the held entry for the response.
+// journalMargin: a held entry goes with the response only while the call
+// has at least this much time left before its deadline.
+const journalMargin = time.Second
+
+// forResponse returns the held entry for the Handle response, or nil when
+// the host may no longer take that response: the call was cancelled or
+// its deadline is near, so the response could arrive after the host gave
+// up on it. The entry is then left for release, which sends it by Journal
+// (stored at once when the host is no longer waiting for the call).
+func (j *heldJournal) forResponse(ctx context.Context) []*pb.JournalRequest {
+	if j == nil || ctx.Err() != nil {
+		return nil
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < journalMargin {
+		return nil
+	}
+	return j.take()
+}
+
+// take ends holding and returns the held entry.
 func (j *heldJournal) take() []*pb.JournalRequest {
 	if j == nil {
 		return nil
@@ -305,7 +326,8 @@ func (j *heldJournal) take() []*pb.JournalRequest {
 }
 
 // release ends holding and sends an entry not taken for a response by
-// Journal: the Handle failed or panicked.
+// Journal: the Handle failed or panicked, or its response might come too
+// late for the host (see forResponse).
 func (j *heldJournal) release(ctx context.Context, h *hostClient) {
 	x := j.take()
 	for _, e := range x {
