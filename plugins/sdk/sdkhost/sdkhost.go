@@ -204,12 +204,13 @@ func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 	if err != nil {
 		return nil, err
 	}
+	if a.host == nil {
+		r.Journal = nil // not asked for; a plugin does not send them unasked
+	}
 	for _, j := range r.Journal {
-		if a.host == nil {
-			break // not asked for; a plugin does not send them unasked
-		}
-		// The entry is of the request's site, whatever the plugin says.
-		if _, err := a.host.Journal(ctx, req.Site, exchangeFromPB(j)); err != nil {
+		// The entry is of the request's site, whatever the plugin says,
+		// and is kept even if ctx ended meanwhile: the call was made.
+		if _, err := a.host.Journal(context.WithoutCancel(ctx), req.Site, exchangeFromPB(j)); err != nil {
 			return nil, fmt.Errorf("journal the %s %s exchange (serial %s) of message %s: %w", j.System, j.Code, j.Serial, req.MessageID, err)
 		}
 	}
