@@ -50,7 +50,9 @@
 // values that are unique but may have gaps (after a restart) from a block
 // the host reserved for the plugin, for serials that need no more. A journal
 // entry made while handling a message is stored with the message's
-// outcome, in its transaction. Files the operator should get (an export, a label) are handed
+// outcome, in its transaction; the last one made during a Handle travels
+// back with the Handle response rather than by a call into the host of
+// its own (no change to plugin code). Files the operator should get (an export, a label) are handed
 // over with [PutArtifact]; the console and the command line serve them by
 // reference only. Plugins keep no database of their own.
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -168,6 +169,15 @@ func (s *adapterServer) Configure(ctx context.Context, req *pb.ConfigureRequest)
 }
 
 func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.HandleResponse, error) {
+	host := s.hostFor(req.Site)
+	var held *heldJournal
+	if hc, ok := host.(*hostClient); ok && req.JournalInResponse && req.MessageId != "" {
+		held = &heldJournal{id: req.MessageId}
+		hc.held = held
+		// A Handle that fails or panics sends what it holds as before:
+		// the host still stores it before the message is tried again.
+		defer held.release(context.WithoutCancel(ctx), hc)
+	}
 	r, err := s.impl.Handle(ctx, &HandleRequest{
 		Site:       req.Site,
 		Type:       req.Type,
@@ -180,7 +190,7 @@ func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.
 		Recovering: req.Recovering,
 		Deadline:   wire.FromMS(req.DeadlineUnixMs),
 		TraceID:    req.TraceId,
-		Host:       s.hostFor(req.Site),
+		Host:       host,
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -193,6 +203,7 @@ func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.
 		Retryable:   r.Retryable,
 		Diagnostics: diagsToPB(r.Diagnostics),
 		Payload:     r.Payload,
+		Journal:     held.forResponse(ctx),
 	}
 	if r.External != nil {
 		out.External = &pb.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgId: r.External.MsgID}
@@ -234,6 +245,96 @@ type hostClient struct {
 	c    pb.HostClient
 	site string
 	seqs *seqBlocks
+	// held, when set, keeps the journal entry of the handled message for
+	// the Handle response (HandleRequest.journal_in_response).
+	held *heldJournal
+}
+
+// heldJournal is the journal entry of the message a Handle call is
+// handling, kept for its response instead of a Host.Journal call of its
+// own: one gRPC round trip into the host less per external call on the
+// path of the message (0.4–0.6 ms at p50 for a GYD051 on the shared
+// 2-CPU machine). The host stores an entry that comes with the response as
+// one that came by Journal during the call: with the message's outcome.
+//
+// At most one entry is held, the last: an earlier one is sent by Journal
+// when the next comes, so a plugin process that dies during a Handle loses
+// at most the entry of its last external call, made just before it
+// returns (a Journal call made at that point would have been lost just
+// the same a moment earlier). A Handle that returns an error or panics,
+// or whose call was cancelled or has less than journalMargin left before
+// its deadline, sends the held entry by Journal before it returns, and an
+// entry made after that goes by Journal at once: the host then stores it
+// on its own, as it did every entry that came after the call returned.
+type heldJournal struct {
+	id   string // the handled message
+	mu   sync.Mutex
+	x    *pb.JournalRequest
+	done bool // the response was built: nothing more is held
+}
+
+// hold keeps x if it is the handled message's and the call is still on,
+// and returns the entry the caller must send by Journal now: an earlier
+// held one, or x itself.
+func (j *heldJournal) hold(x *pb.JournalRequest) *pb.JournalRequest {
+	if j == nil || x.MessageId != j.id {
+		return x
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.done {
+		return x
+	}
+	prev := j.x
+	j.x = x
+	return prev
+}
+
+// journalMargin: a held entry goes with the response only while the call
+// has at least this much time left before its deadline.
+const journalMargin = time.Second
+
+// forResponse returns the held entry for the Handle response, or nil when
+// the host may no longer take that response: the call was cancelled or
+// its deadline is near, so the response could arrive after the host gave
+// up on it. The entry is then left for release, which sends it by Journal
+// (stored at once when the host is no longer waiting for the call).
+func (j *heldJournal) forResponse(ctx context.Context) []*pb.JournalRequest {
+	if j == nil || ctx.Err() != nil {
+		return nil
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < journalMargin {
+		return nil
+	}
+	return j.take()
+}
+
+// take ends holding and returns the held entry.
+func (j *heldJournal) take() []*pb.JournalRequest {
+	if j == nil {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.done = true
+	x := j.x
+	j.x = nil
+	if x == nil {
+		return nil
+	}
+	return []*pb.JournalRequest{x}
+}
+
+// release ends holding and sends an entry not taken for a response by
+// Journal: the Handle failed or panicked, or its response might come too
+// late for the host (see forResponse).
+func (j *heldJournal) release(ctx context.Context, h *hostClient) {
+	x := j.take()
+	for _, e := range x {
+		if _, err := h.c.Journal(ctx, e); err != nil {
+			Logger("sdk").Warn("cannot journal an exchange of a failed call", "message", e.MessageId, "system", e.System, "code", e.Code, "serial", e.Serial, "err", err)
+		}
+	}
 }
 
 func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {
@@ -314,13 +415,23 @@ func (h *hostClient) Publish(ctx context.Context, e Event) error {
 }
 
 func (h *hostClient) Journal(ctx context.Context, x Exchange) (int64, error) {
-	r, err := h.c.Journal(ctx, &pb.JournalRequest{
+	req := &pb.JournalRequest{
 		Site: h.site, MessageId: x.MessageID, System: x.System, Code: x.Code, Serial: x.Serial,
 		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,
 		DurationMs: x.Duration.Milliseconds(),
-	})
-	if err != nil {
+	}
+	e := h.held.hold(req)
+	if e == nil {
+		return 0, nil // held for the Handle response; stored with the outcome
+	}
+	r, err := h.c.Journal(ctx, e)
+	switch {
+	case err != nil && e != req:
+		return 0, fromStatus("journal the previous exchange of this message", err)
+	case err != nil:
 		return 0, fromStatus("journal", err)
+	case e != req:
+		return 0, nil // the previous entry went; this one is held
 	}
 	return r.Id, nil
 }

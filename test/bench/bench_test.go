@@ -324,6 +324,7 @@ func benchPlainCopy(b *testing.B, e *env, res *results) {
 // benchGYD051: filing verifications through the HTTP ingress from 16
 // concurrent clients, each answered with full SM2/SM4 on both sides.
 func benchGYD051(b *testing.B, e *env, res *results) {
+	cpu := startCPU(e.cfgPath)
 	closedLoop(b, httpClients, func(i int) error {
 		r, err := e.send(e.gyd051(i))
 		if err != nil {
@@ -334,7 +335,9 @@ func benchGYD051(b *testing.B, e *env, res *results) {
 		}
 		return nil
 	})
-	report(b, res, "gyd051", map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
+	kv := map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()}
+	cpu.perRequest(kv, b.N)
+	report(b, res, "gyd051", kv)
 }
 
 // benchCrypto: the crypto-only limit of one GYD051 exchange, with the
@@ -476,6 +479,7 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 	total := make([]time.Duration, b.N)
 	host := make([]time.Duration, b.N)
 	var unmatched atomic.Int64
+	cpu := startCPU(e.cfgPath)
 	openLoop(b, rate, func(i int) {
 		req := e.gyd051(i + 1)
 		t0 := time.Now()
@@ -504,11 +508,42 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 	sortDurations(total)
 	sortDurations(host)
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-	report(b, res, name, map[string]float64{
+	kv := map[string]float64{
 		"host-p50-ms": ms(percentile(host, 50)), "host-p99-ms": ms(percentile(host, 99)),
 		"total-p50-ms": ms(percentile(total, 50)), "total-p99-ms": ms(percentile(total, 99)),
 		"samples": float64(b.N), "unmatched": float64(unmatched.Load()), "achieved-req/s": float64(b.N) / b.Elapsed().Seconds(),
-	})
+	}
+	cpu.perRequest(kv, b.N)
+	report(b, res, name, kv)
+}
+
+// cpuMeter reads the CPU time (user + system, from /proc) that the host,
+// its work-injury plugin and the benchmark process (the simulator and the
+// HTTP clients) use during a GYD051 row. The broker's is not in it.
+type cpuMeter struct {
+	pids map[string]int
+	t0   map[string]float64
+}
+
+func startCPU(cfgPath string) *cpuMeter {
+	host, plugins := procs(cfgPath)
+	m := &cpuMeter{pids: map[string]int{"host": host, "plugin": plugins["workinjury"], "bench": os.Getpid()}, t0: map[string]float64{}}
+	for k, pid := range m.pids {
+		m.t0[k] = cpuSeconds(pid)
+	}
+	return m
+}
+
+// perRequest adds host-cpu-ms/req, plugin-cpu-ms/req and bench-cpu-ms/req
+// to kv: the CPU time each process used since startCPU, over n requests.
+// /proc counts in 10 ms ticks, so a row needs some hundred requests.
+func (m *cpuMeter) perRequest(kv map[string]float64, n int) {
+	if n == 0 {
+		return
+	}
+	for k, pid := range m.pids {
+		kv[k+"-cpu-ms/req"] = (cpuSeconds(pid) - m.t0[k]) * 1000 / float64(n)
+	}
 }
 
 // render formats the table.

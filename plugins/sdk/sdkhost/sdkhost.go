@@ -125,7 +125,7 @@ func (p *hostSide) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c 
 	if _, err := client.Init(ictx, &pb.InitRequest{HostBrokerId: id}); err != nil {
 		return nil, fmt.Errorf("sdkhost: init plugin: %w", err)
 	}
-	return &Client{c: client, version: p.version}, nil
+	return &Client{c: client, version: p.version, host: p.host}, nil
 }
 
 // Client is the host's view of one plugin process. It implements
@@ -133,6 +133,9 @@ func (p *hostSide) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c 
 type Client struct {
 	c       pb.AdapterClient
 	version int
+	// host takes the journal entries a plugin returns with its Handle
+	// response (nil: the plugin sends them by Host.Journal).
+	host HostServer
 }
 
 // Version returns the negotiated protocol version.
@@ -184,16 +187,32 @@ func (a *Client) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 	return &sdk.ConfigureResponse{Diagnostics: diagsFromPB(r.Diagnostics), Schemas: r.Schemas}, nil
 }
 
-// Handle calls the plugin's Handle.
+// Handle calls the plugin's Handle. The plugin returns the journal entry
+// of the handled message with its response instead of calling
+// Host.Journal for it (a gRPC round trip back into the host less per
+// external call); Handle hands it to the host's Journal here, in this
+// process, before it returns, so the host keeps it exactly as one that
+// came by a Journal call during the Handle. A plugin built with an older
+// SDK ignores the request and calls Journal as before.
 func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	r, err := a.c.Handle(ctx, &pb.HandleRequest{
 		Site: req.Site, Type: req.Type, MessageId: req.MessageID, Key: req.Key,
 		OccurredAtUnixMs: wire.ToMS(req.OccurredAt), Format: req.Format, Payload: req.Payload,
 		Attempt: int32(req.Attempt), Recovering: req.Recovering, DeadlineUnixMs: wire.ToMS(req.Deadline),
-		TraceId: req.TraceID,
+		TraceId: req.TraceID, JournalInResponse: a.host != nil,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if a.host == nil {
+		r.Journal = nil // not asked for; a plugin does not send them unasked
+	}
+	for _, j := range r.Journal {
+		// The entry is of the request's site, whatever the plugin says,
+		// and is kept even if ctx ended meanwhile: the call was made.
+		if _, err := a.host.Journal(context.WithoutCancel(ctx), req.Site, exchangeFromPB(j)); err != nil {
+			return nil, fmt.Errorf("journal the %s %s exchange (serial %s) of message %s: %w", j.System, j.Code, j.Serial, req.MessageID, err)
+		}
 	}
 	out := &sdk.HandleResponse{Status: sdk.Status(r.Status), Retryable: r.Retryable, Diagnostics: diagsFromPB(r.Diagnostics), Payload: r.Payload}
 	if r.External != nil {
@@ -296,15 +315,21 @@ func (s *hostServer) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Emp
 }
 
 func (s *hostServer) Journal(ctx context.Context, r *pb.JournalRequest) (*pb.JournalResponse, error) {
-	id, err := s.impl.Journal(ctx, r.Site, sdk.Exchange{
-		MessageID: r.MessageId, System: r.System, Code: r.Code, Serial: r.Serial,
-		Request: r.Request, Response: r.Response, Status: r.Status, Error: r.Error,
-		Duration: time.Duration(r.DurationMs) * time.Millisecond,
-	})
+	id, err := s.impl.Journal(ctx, r.Site, exchangeFromPB(r))
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.JournalResponse{Id: id}, nil
+}
+
+// exchangeFromPB is the journal entry of a Journal call or of a Handle
+// response.
+func exchangeFromPB(r *pb.JournalRequest) sdk.Exchange {
+	return sdk.Exchange{
+		MessageID: r.MessageId, System: r.System, Code: r.Code, Serial: r.Serial,
+		Request: r.Request, Response: r.Response, Status: r.Status, Error: r.Error,
+		Duration: time.Duration(r.DurationMs) * time.Millisecond,
+	}
 }
 
 func (s *hostServer) PutArtifact(stream pb.Host_PutArtifactServer) error {
