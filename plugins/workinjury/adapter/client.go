@@ -149,7 +149,7 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		out.err = fmt.Errorf("the SM2 keys of site %s are not loaded: run `medgate import-keys -site %s` (files in %s)", c.code, c.code, c.keyCfg.Dir)
 		return out
 	}
-	plain, err := marshal(input)
+	plain, owned, err := requestJSON(input)
 	if err != nil {
 		out.kind, out.err = kindLocal, fmt.Errorf("encode the %s input: %w", code, err)
 		return out
@@ -168,7 +168,9 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	put(f.Version, c.version)
 	keys := ks.Current()
 	body, err := smenvelope.SealJSON(c.opts, keys, env, plain)
-	clear(plain)
+	if owned {
+		clear(plain)
+	}
 	if err != nil {
 		out.kind, out.err = kindLocal, fmt.Errorf("seal the %s request: %w", code, err)
 		return out
@@ -304,6 +306,30 @@ func scrubURLError(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
+}
+
+// encodedInput is a request input whose JSON is already known: the
+// payload as received, when it is byte for byte what marshal writes for
+// the decoded object (decodePayload).
+type encodedInput []byte
+
+// requestInput is the input of a call for doc: its JSON raw when that is
+// known, doc itself otherwise.
+func requestInput(doc map[string]any, raw []byte) any {
+	if raw != nil {
+		return encodedInput(raw)
+	}
+	return doc
+}
+
+// requestJSON returns the JSON of a call's input, and whether the bytes
+// belong to the caller (to wipe once sealed) rather than to the message.
+func requestJSON(input any) ([]byte, bool, error) {
+	if e, ok := input.(encodedInput); ok {
+		return e, false, nil
+	}
+	b, err := marshal(input)
+	return b, true, err
 }
 
 // marshal encodes v as compact JSON without HTML escaping, so that Chinese
