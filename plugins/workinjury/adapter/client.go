@@ -212,7 +212,7 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return out
 	}
 	defer resp.Body.Close()
-	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	respBody, err = readResponse(resp)
 	if err != nil {
 		out.kind, out.err = kindUnknown, fmt.Errorf("read the %s response: %w (outcome unknown)", code, err)
 		return out
@@ -296,6 +296,18 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	out.kind, out.output = kindOK, json.RawMessage(trimmed)
 	status = "ok"
 	return out
+}
+
+// readResponse reads a response body, at most maxResponseBytes + 1 bytes
+// (one more tells it is too large), into a buffer of the announced length
+// when there is one.
+func readResponse(resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
+	return buf.Bytes(), err
 }
 
 // scrubURLError drops the URL from a transport error (it may carry query

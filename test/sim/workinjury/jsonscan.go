@@ -19,6 +19,17 @@ type jsonScanner struct {
 	b    []byte
 	i    int
 	keys map[string]string // member names met so far: one string each
+	// text is b as a string when set: strings and numbers are then its
+	// substrings (one copy of the data, not one allocation per value).
+	text string
+}
+
+// sub returns b[start:end] as a string.
+func (s *jsonScanner) sub(start, end int) string {
+	if s.text != "" {
+		return s.text[start:end]
+	}
+	return string(s.b[start:end])
 }
 
 func (s *jsonScanner) ws() {
@@ -146,7 +157,7 @@ func (s *jsonScanner) number() (string, bool) {
 		}
 	}
 	s.i = i
-	return string(b[start:i]), true
+	return s.sub(start, i), true
 }
 
 // literal scans true, false or null.
@@ -176,8 +187,11 @@ func (s *jsonScanner) value(depth, hint int) (any, bool) {
 		}
 		return s.array(depth + 1)
 	case c == '"':
-		t, ok := s.rawString()
-		return string(t), ok
+		start := s.i + 1
+		if _, ok := s.rawString(); !ok {
+			return nil, false
+		}
+		return s.sub(start, s.i-1), true
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := s.number()
 		return json.Number(n), ok
@@ -259,7 +273,7 @@ func (s *jsonScanner) array(depth int) ([]any, bool) {
 // around it, as a json.Decoder with UseNumber does. ok is false when b is
 // anything else or not plain JSON; encoding/json decides then.
 func decodeObject(b []byte) (m map[string]any, ok bool) {
-	s := &jsonScanner{b: b}
+	s := &jsonScanner{b: b, text: string(b)}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return nil, false
