@@ -57,6 +57,41 @@ type payloadParser struct {
 	s     string
 	hint  int
 	canon bool // b is what marshal writes for it, so far
+	// strs and nums hold short values already boxed into an interface:
+	// the lines of a call repeat most of their codes, amounts, dates
+	// and names, and an interface holding a string costs an allocation.
+	strs, nums map[string]any
+}
+
+// Bounds of the boxed values kept for reuse in one payload.
+const (
+	maxBoxedLen = 32
+	maxBoxed    = 2048
+)
+
+// box returns s in an interface, the one made for an equal value before
+// when there is one (values are immutable, so sharing it changes nothing).
+func box(cache *map[string]any, s string, number bool) any {
+	if len(s) > maxBoxedLen {
+		if number {
+			return json.Number(s)
+		}
+		return s
+	}
+	if v, ok := (*cache)[s]; ok {
+		return v
+	}
+	var v any = s
+	if number {
+		v = json.Number(s)
+	}
+	if *cache == nil {
+		*cache = make(map[string]any, 64)
+	}
+	if len(*cache) < maxBoxed {
+		(*cache)[s] = v
+	}
+	return v
 }
 
 // ws skips white space from b[i]; a payload with any is not canonical.
@@ -81,7 +116,10 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 	switch c := b[i]; {
 	case c == '"':
 		s, j, ok := p.str(i)
-		return s, j, ok
+		if !ok {
+			return nil, 0, false
+		}
+		return box(&p.strs, s, false), j, true
 	case c == '{':
 		m := make(map[string]any, p.hint)
 		p.hint = 0
@@ -153,7 +191,7 @@ func (p *payloadParser) value(i, depth int) (any, int, bool) {
 		if !ok {
 			return nil, 0, false
 		}
-		return json.Number(p.s[i:j]), j, true
+		return box(&p.nums, p.s[i:j], true), j, true
 	case bytes.HasPrefix(b[i:], []byte("true")):
 		return true, i + 4, true
 	case bytes.HasPrefix(b[i:], []byte("false")):

@@ -85,6 +85,7 @@ func FuzzCanonicalPayload(f *testing.F) {
 	}
 	f.Add([]byte(`{"a":{"b":[1,2,{"c":"d"}]},"e":false}`))
 	f.Add([]byte(`{"a":"\u00e9"}`))
+	f.Add([]byte(`{"a":"1","b":1,"c":["1",1,"1",1.0]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		doc, canonical, ok := parsePayloadCanonical(in)
 		if !ok {
@@ -110,4 +111,19 @@ func FuzzCanonicalPayload(f *testing.F) {
 			t.Fatalf("%q was taken as canonical, marshal writes %q", in, got)
 		}
 	})
+}
+
+// TestRepeatedValuesKeepTheirType checks that values shared between lines
+// (box) keep apart a string and a number of the same text.
+func TestRepeatedValuesKeepTheirType(t *testing.T) {
+	in := `{"fee":[{"a":"1","b":1},{"a":"1","b":1}],"x":"1","y":1}`
+	got, ok := parsePayload([]byte(in))
+	if !ok {
+		t.Fatal("refused")
+	}
+	want := map[string]any{"fee": []any{map[string]any{"a": "1", "b": json.Number("1")}, map[string]any{"a": "1", "b": json.Number("1")}},
+		"x": "1", "y": json.Number("1")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parsePayload(%s) = %#v", in, got)
+	}
 }
