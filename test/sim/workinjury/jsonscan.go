@@ -22,6 +22,40 @@ type jsonScanner struct {
 	// text is b as a string when set: strings and numbers are then its
 	// substrings (one copy of the data, not one allocation per value).
 	text string
+	// shared holds short values already in an interface (a string or a
+	// json.Number), keyed by kind and text: fee lines repeat most of them.
+	shared map[sharedKey]any
+}
+
+type sharedKey struct {
+	text   string
+	number bool
+}
+
+// share returns v (t as a string or json.Number) in an interface, the
+// same one for equal short values of one request.
+func (s *jsonScanner) share(t string, number bool) any {
+	if len(t) > 32 || s.text == "" {
+		if number {
+			return json.Number(t)
+		}
+		return t
+	}
+	k := sharedKey{t, number}
+	if v, ok := s.shared[k]; ok {
+		return v
+	}
+	var v any = t
+	if number {
+		v = json.Number(t)
+	}
+	if s.shared == nil {
+		s.shared = make(map[sharedKey]any, 64)
+	}
+	if len(s.shared) < 4096 {
+		s.shared[k] = v
+	}
+	return v
 }
 
 // sub returns b[start:end] as a string.
@@ -191,10 +225,13 @@ func (s *jsonScanner) value(depth, hint int) (any, bool) {
 		if _, ok := s.rawString(); !ok {
 			return nil, false
 		}
-		return s.sub(start, s.i-1), true
+		return s.share(s.sub(start, s.i-1), false), true
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := s.number()
-		return json.Number(n), ok
+		if !ok {
+			return nil, false
+		}
+		return s.share(n, true), true
 	case c == 't':
 		return s.literal("true", true)
 	case c == 'f':
