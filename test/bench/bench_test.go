@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,8 +523,9 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 // during a row. The broker is found only when this process started it
 // (testenv); otherwise its column is left out.
 type cpuMeter struct {
-	pids map[string]int
-	t0   map[string]float64
+	pids        map[string]int
+	t0          map[string]float64
+	busy0, all0 float64
 }
 
 func startCPU(cfgPath, plugin string) *cpuMeter {
@@ -535,12 +537,14 @@ func startCPU(cfgPath, plugin string) *cpuMeter {
 	for k, pid := range m.pids {
 		m.t0[k] = cpuSeconds(pid)
 	}
+	m.busy0, m.all0 = machineTicks()
 	return m
 }
 
 // per adds <process>-cpu-ms/<unit> to kv for each process: the CPU time it
-// used since startCPU, over n units. /proc counts in 10 ms ticks, so a
-// row needs some hundred units.
+// used since startCPU, over n units (/proc counts in 10 ms ticks, so a
+// row needs some hundred units), and machine-busy-%: how busy all CPUs
+// were meanwhile, whoever used them.
 func (m *cpuMeter) per(kv map[string]float64, unit string, n int) {
 	if n == 0 {
 		return
@@ -548,6 +552,31 @@ func (m *cpuMeter) per(kv map[string]float64, unit string, n int) {
 	for k, pid := range m.pids {
 		kv[k+"-cpu-ms/"+unit] = (cpuSeconds(pid) - m.t0[k]) * 1000 / float64(n)
 	}
+	if busy, all := machineTicks(); all > m.all0 {
+		kv["machine-busy-%"] = 100 * (busy - m.busy0) / (all - m.all0)
+	}
+}
+
+// machineTicks returns the busy and total jiffies of all CPUs (/proc/stat;
+// idle and iowait count as not busy).
+func machineTicks() (busy, all float64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		return 0, 0
+	}
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseFloat(s, 64)
+		all += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, all
 }
 
 // render formats the table.
@@ -584,7 +613,7 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 	cpuRow := func(name, unit, what string) {
 		rows = append(rows, []string{"CPU per " + unit + " of the " + what + " row, by process (/proc)",
 			fmt.Sprintf("host %.2f ms, plugin %.2f ms", res.get(name, "host-cpu-ms/"+unit), res.get(name, "plugin-cpu-ms/"+unit)),
-			fmt.Sprintf("bench process %.2f ms, broker %.2f ms", res.get(name, "bench-cpu-ms/"+unit), res.get(name, "broker-cpu-ms/"+unit)), "-", "reported"})
+			fmt.Sprintf("bench process %.2f ms, broker %.2f ms; machine %.0f %% busy", res.get(name, "bench-cpu-ms/"+unit), res.get(name, "broker-cpu-ms/"+unit), res.get(name, "machine-busy-%")), "-", "reported"})
 	}
 	cpuRow("pass", "msg", "pass-through")
 	cpuRow("gyd051", "req", "GYD051")
