@@ -61,6 +61,15 @@ type GapSequenceServer interface {
 	NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error)
 }
 
+// KnownScanServer is implemented by a HostServer that answers
+// sdk.ScanKnown without reading the values the plugin already holds:
+// entries whose version is known[key] come back with key and version
+// only. Without it such a scan is answered by Scan, and those values are
+// left out of the answer here (read by the host, not sent).
+type KnownScanServer interface {
+	ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error)
+}
+
 // ArtifactServer is implemented by a HostServer that keeps artifacts
 // (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
 type ArtifactServer interface {
@@ -273,13 +282,23 @@ func (s *hostServer) StateCompareAndSet(ctx context.Context, r *pb.StateCASReque
 }
 
 func (s *hostServer) StateScan(ctx context.Context, r *pb.StateScanRequest) (*pb.StateScanResponse, error) {
-	es, err := s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
+	var es []sdk.Entry
+	var err error
+	if ks, ok := s.impl.(KnownScanServer); ok && len(r.Known) > 0 {
+		es, err = ks.ScanKnown(ctx, r.Site, r.Prefix, int(r.Limit), r.Known)
+	} else {
+		es, err = s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &pb.StateScanResponse{Entries: make([]*pb.StateEntry, len(es))}
 	for i, e := range es {
-		out.Entries[i] = &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
+		pe := &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
+		if v, ok := r.Known[e.Key]; ok && v == e.Version {
+			pe.Value = nil // the plugin holds it (sdk.ScanKnown)
+		}
+		out.Entries[i] = pe
 	}
 	return out, nil
 }
