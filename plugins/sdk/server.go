@@ -95,7 +95,7 @@ func (b *seqBlocks) get(site, name string) *seqBlock {
 }
 
 func (s *adapterServer) Init(_ context.Context, req *pb.InitRequest) (*pb.InitResponse, error) {
-	conn, err := s.broker.Dial(req.HostBrokerId)
+	conn, err := s.broker.DialWithOptions(req.HostBrokerId, wire.DialOptions()...)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "dial host services: %v", err)
 	}

@@ -30,6 +30,10 @@ var Handshake = wire.Handshake
 // PluginName is the name under which the adapter is dispensed.
 const PluginName = wire.PluginName
 
+// DialOptions are the gRPC settings of the host's connection to a plugin,
+// for go-plugin's ClientConfig.GRPCDialOptions.
+func DialOptions() []grpc.DialOption { return wire.DialOptions() }
+
 // Protocol versions the host speaks.
 const (
 	ProtocolV1     = wire.V1
