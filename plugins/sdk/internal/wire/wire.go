@@ -66,9 +66,13 @@ func NewServer(opts []grpc.ServerOption) *grpc.Server {
 // its sealed journal entry) then crossed in several round trips of
 // WINDOW_UPDATE frames. With 1 MiB such a message is sent at once
 // (BenchmarkHandleHop, 250 KB: −11 % time per call, 104 → 89 allocations
-// per call in the host). A window is a limit, not a buffer: nothing is
-// allocated for it, and a receiver holds at most this much unread per
-// stream, which medgate's handlers read at once.
+// per call in the host). A fixed window also turns off gRPC's BDP
+// estimator, which otherwise sends a PING (answered by the peer) with the
+// first data of a message whenever it is not already measuring: a frame
+// and a wake-up per call on each side, small messages included. A window
+// is a limit, not a buffer: nothing is allocated for it, and a receiver
+// holds at most this much unread per stream, which medgate's handlers
+// read at once.
 const window = 1 << 20
 
 func serverOptions() []grpc.ServerOption {
