@@ -63,10 +63,11 @@ func NewServer(opts []grpc.ServerOption) *grpc.Server {
 // window is the initial flow-control window of every stream and
 // connection between host and plugin, both directions. gRPC's default is
 // 64 KiB, grown by its BDP estimator: a 250 KB message (a 500-line GYU102,
-// its sealed journal entry) then crossed in several round trips of
-// WINDOW_UPDATE frames. With 1 MiB such a message is sent at once
-// (BenchmarkHandleHop, 250 KB: −11 % time per call, 104 → 89 allocations
-// per call in the host). A fixed window also turns off gRPC's BDP
+// its sealed journal entry) then waited for WINDOW_UPDATE frames on its
+// way. With 1 MiB such a message is sent at once
+// (BenchmarkHandleHop, 250 KB: 104 → 89 allocations per call in the host;
+// the time per call fell by 11 % in one set of runs and did not change
+// measurably in two others). A fixed window also turns off gRPC's BDP
 // estimator, which otherwise sends a PING (answered by the peer) with the
 // first data of a message whenever it is not already measuring: a frame
 // and a wake-up per call on each side, small messages included. A window
