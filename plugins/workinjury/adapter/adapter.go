@@ -48,6 +48,8 @@ type Adapter struct {
 	dlMu  sync.Mutex
 	dlRun map[string]chan struct{} // site/code → one workflow at a time
 
+	seen seenDetails // detail numbers of the stays' detail maps read (unique-detail-no)
+
 	// hook, when set by tests, is called at named points of the download
 	// workflow; an error aborts the run there, as a crash would.
 	hook func(point string) error
