@@ -147,7 +147,7 @@ func syncWAL(path string) func() error {
 		if err != nil {
 			return err
 		}
-		err = datasync(f)
+		err = f.Sync()
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
