@@ -245,7 +245,8 @@ func checkScalar(f *Field, val any) []scalarError {
 		return []scalarError{{RuleType, msg}}
 	}
 	var errs []scalarError
-	if f.MaxLength > 0 {
+	// A string of at most MaxLength bytes has at most as many characters.
+	if f.MaxLength > 0 && len(s) > f.MaxLength {
 		n := utf8.RuneCountInString(s)
 		if f.Unit() == UnitBytes {
 			n = len(s)

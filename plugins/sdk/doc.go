@@ -48,7 +48,10 @@
 // "<plugin>."; headers named "medgate-…" are the host's) and the exchange
 // journal. A sequence value costs a store write; [NextSequenceGaps] draws
 // values that are unique but may have gaps (after a restart) from a block
-// the host reserved for the plugin, for serials that need no more. A journal
+// the host reserved for the plugin, for serials that need no more. A plugin
+// that checks each new record against the earlier ones of a case keeps
+// what it derived from them and scans with [ScanKnown]: the host then
+// sends only the values the plugin does not hold at their version. A journal
 // entry made while handling a message is stored with the message's
 // outcome, in its transaction; the last one made during a Handle travels
 // back with the Handle response rather than by a call into the host of

@@ -1,7 +1,9 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,28 +27,55 @@ func (c *caller) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 // BenchmarkHostCall is the cost of a plugin's call back into the host over
 // the real protocol (gRPC on a local connection), on top of the Handle call
 // that carries it, with an in-memory host: "handle" makes no host call,
-// "sequence" one NextSequence, "journal" one Journal of a 1.4 KB exchange.
+// "sequence" one NextSequence, "journal" one Journal of a 1.4 KB exchange,
+// "scan-stay" one Scan of 19 values of 24.5 KB (the detail maps of the
+// 20th GYU102 of a stay) and "scan-known-stay" the same ScanKnown when
+// the plugin holds 18 of them (the last is new).
 //
 //	go test ./plugins/sdk -run '^$' -bench HostCall -benchmem
 func BenchmarkHostCall(b *testing.B) {
 	body := make([]byte, 700)
+	stay := sdktest.NewMemoryHost()
+	known := map[string]int64{}
+	for i := range 19 {
+		k := fmt.Sprintf("visit/V1/details/m%02d", i)
+		if _, err := stay.Put(b.Context(), "s1", k, bytes.Repeat([]byte("x"), 24500)); err != nil {
+			b.Fatal(err)
+		}
+		if i < 18 {
+			known[k] = 1
+		}
+	}
 	for _, bc := range []struct {
 		name  string
 		calls func(ctx context.Context, req *sdk.HandleRequest) error
+		host  *sdktest.MemoryHost
 	}{
-		{"handle", func(context.Context, *sdk.HandleRequest) error { return nil }},
+		{"handle", func(context.Context, *sdk.HandleRequest) error { return nil }, nil},
 		{"sequence", func(ctx context.Context, req *sdk.HandleRequest) error {
 			_, err := req.Host.NextSequence(ctx, "serial")
 			return err
-		}},
+		}, nil},
 		{"journal", func(ctx context.Context, req *sdk.HandleRequest) error {
 			_, err := req.Host.Journal(ctx, sdk.Exchange{MessageID: req.MessageID, System: "x", Code: "C1", Serial: "S1",
 				Request: body, Response: body, Status: "ok", Duration: time.Millisecond})
 			return err
-		}},
+		}, nil},
+		{"scan-stay", func(ctx context.Context, req *sdk.HandleRequest) error {
+			_, err := req.Host.Scan(ctx, "visit/V1/details", 0)
+			return err
+		}, stay},
+		{"scan-known-stay", func(ctx context.Context, req *sdk.HandleRequest) error {
+			_, err := sdk.ScanKnown(ctx, req.Host, "visit/V1/details", 0, known)
+			return err
+		}, stay},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c := sdktest.Connect(b, &caller{calls: bc.calls}, sdktest.NewMemoryHost())
+			host := bc.host
+			if host == nil {
+				host = sdktest.NewMemoryHost()
+			}
+			c := sdktest.Connect(b, &caller{calls: bc.calls}, host)
 			req := &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1", Payload: []byte(`{"a":1}`)}
 			b.ReportAllocs()
 			b.ResetTimer()

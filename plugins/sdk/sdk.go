@@ -409,6 +409,37 @@ func NextSequenceGaps(ctx context.Context, h Host, name string) (int64, error) {
 	return h.NextSequence(ctx, name)
 }
 
+// KnownScanHost is a Host that can leave out of a scan the values the
+// caller already holds. Call it through [ScanKnown].
+type KnownScanHost interface {
+	ScanKnown(ctx context.Context, prefix string, limit int, known map[string]int64) ([]Entry, error)
+}
+
+// ScanKnown is Host.Scan for a caller that keeps what it has read, or what
+// it derived from it: known gives, by key, the version of each entry the
+// caller holds. Every entry under prefix comes back with its key and
+// version, in key order; an entry whose version is known[Key] may come
+// without its Value, every other entry comes whole. So a value crosses
+// from the host's store to the plugin once, not on every scan: a plugin
+// that checks a new record against all the earlier ones of a case (a
+// visit's fee lines) reads each earlier record once instead of once per
+// record.
+//
+// Tell the entries apart by version (e.Version == known[e.Key]: you have
+// it), not by an empty Value: a host that does not know the call (an older
+// host, a test host) sends every value, which is also correct.
+//
+// A version names one value of a key only while the key exists: a key
+// that is deleted and created again starts again at version 1. Keep what
+// you derive by key and version only for keys that are never created
+// again with another value, or forget a key when you delete it.
+func ScanKnown(ctx context.Context, h Host, prefix string, limit int, known map[string]int64) ([]Entry, error) {
+	if kh, ok := h.(KnownScanHost); ok && len(known) > 0 {
+		return kh.ScanKnown(ctx, prefix, limit, known)
+	}
+	return h.Scan(ctx, prefix, limit)
+}
+
 // ArtifactHost is the Host of protocol 2, which also keeps files. Call it
 // through [PutArtifact].
 type ArtifactHost interface {

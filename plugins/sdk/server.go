@@ -95,7 +95,7 @@ func (b *seqBlocks) get(site, name string) *seqBlock {
 }
 
 func (s *adapterServer) Init(_ context.Context, req *pb.InitRequest) (*pb.InitResponse, error) {
-	conn, err := s.broker.Dial(req.HostBrokerId)
+	conn, err := s.broker.DialWithOptions(req.HostBrokerId, wire.DialOptions()...)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "dial host services: %v", err)
 	}
@@ -372,6 +372,24 @@ func (h *hostClient) Scan(ctx context.Context, prefix string, limit int) ([]Entr
 	}
 	return out, nil
 }
+
+// ScanKnown implements [KnownScanHost]: the versions the caller holds go
+// with the scan request (StateScanRequest.known), and the host leaves
+// those values out of its answer. An older host ignores them and sends
+// every value.
+func (h *hostClient) ScanKnown(ctx context.Context, prefix string, limit int, known map[string]int64) ([]Entry, error) {
+	r, err := h.c.StateScan(ctx, &pb.StateScanRequest{Site: h.site, Prefix: prefix, Limit: int32(limit), Known: known})
+	if err != nil {
+		return nil, fromStatus("state scan", err)
+	}
+	out := make([]Entry, len(r.Entries))
+	for i, e := range r.Entries {
+		out[i] = Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+	}
+	return out, nil
+}
+
+var _ KnownScanHost = (*hostClient)(nil)
 
 func (h *hostClient) Delete(ctx context.Context, key string) error {
 	_, err := h.c.StateDelete(ctx, &pb.StateKey{Site: h.site, Key: key})

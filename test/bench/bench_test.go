@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,9 @@ func BenchmarkMedgate(b *testing.B) {
 	load := sampleRSS(e.cfgPath)
 
 	stop := profile(b, e, "passthrough")
-	b.Run("KafkaPassThrough", func(b *testing.B) { benchPassThrough(b, e, e.p, e.replies, []string{ledgerSite}, res, "pass") })
+	b.Run("KafkaPassThrough", func(b *testing.B) {
+		benchPassThrough(b, e, e.cfgPath, e.p, e.replies, []string{ledgerSite}, res, "pass")
+	})
 	stop()
 	b.Run("PlainCopy", func(b *testing.B) { benchPlainCopy(b, e, res) })
 	b.Run("GYD051HTTP", func(b *testing.B) { benchGYD051(b, e, res) })
@@ -137,7 +140,7 @@ func BenchmarkMedgate(b *testing.B) {
 	idle["medgate-embedded"] = snapshotRSS(emb.cfgPath)["medgate"]
 	embLoad := sampleRSS(emb.cfgPath)
 	b.Run("EmbeddedPassThrough", func(b *testing.B) {
-		benchPassThrough(b, e, emb.p, emb.replies, []string{ledgerSite}, res, "pass-embedded")
+		benchPassThrough(b, e, emb.cfgPath, emb.p, emb.replies, []string{ledgerSite}, res, "pass-embedded")
 	})
 	peak["medgate-embedded"] = embLoad.finish()["medgate"]
 	emb.mg.Kill()
@@ -153,7 +156,7 @@ func BenchmarkMedgate(b *testing.B) {
 		}
 		l := sampleRSS(inst.cfgPath)
 		b.Run(fmt.Sprintf("Sites%dPassThrough", n), func(b *testing.B) {
-			benchPassThrough(b, e, inst.p, inst.replies, inst.sites, res, "pass-"+name)
+			benchPassThrough(b, e, inst.cfgPath, inst.p, inst.replies, inst.sites, res, "pass-"+name)
 		})
 		for proc, mb := range l.finish() {
 			peak[name+"/"+proc] = mb
@@ -199,7 +202,7 @@ func BenchmarkMedgate(b *testing.B) {
 // that (DESIGN guarantee 1). ledger.noop answers at once with no effect:
 // ledger.record appends and fsyncs two files under one lock per message,
 // which caps it near 1/(2 fsyncs) whatever the host does.
-func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watcher, sites []string, res *results, name string) {
+func benchPassThrough(b *testing.B, e *env, cfgPath string, p *harness.Platform, replies *watcher, sites []string, res *results, name string) {
 	ids := make([]string, b.N)
 	msgs := make([]kafka.Message, b.N)
 	occurred := time.Now().Format(time.RFC3339)
@@ -212,18 +215,13 @@ func benchPassThrough(b *testing.B, e *env, p *harness.Platform, replies *watche
 		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "key-%d", i%passKeys), Value: v}
 	}
 	w := replies.expect(ids)
-	var cpu *passMeter
-	if name == "pass" { // the other pass-through rows run other hosts
-		cpu = startPassCPU(e.cfgPath)
-	}
+	cpu := startCPU(cfgPath, "ledger")
 	b.ResetTimer()
 	p.SendRaw(msgs...)
 	w.wait(b, 10*time.Minute)
 	b.StopTimer()
 	kv := map[string]float64{"msgs/s": float64(b.N) / b.Elapsed().Seconds()}
-	if cpu != nil {
-		cpu.perMessage(kv, b.N)
-	}
+	cpu.per(kv, "msg", b.N)
 	report(b, res, name, kv)
 }
 
@@ -332,7 +330,7 @@ func benchPlainCopy(b *testing.B, e *env, res *results) {
 // benchGYD051: filing verifications through the HTTP ingress from 16
 // concurrent clients, each answered with full SM2/SM4 on both sides.
 func benchGYD051(b *testing.B, e *env, res *results) {
-	cpu := startCPU(e.cfgPath)
+	cpu := startCPU(e.cfgPath, "workinjury")
 	closedLoop(b, httpClients, func(i int) error {
 		r, err := e.send(e.gyd051(i))
 		if err != nil {
@@ -344,7 +342,7 @@ func benchGYD051(b *testing.B, e *env, res *results) {
 		return nil
 	})
 	kv := map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()}
-	cpu.perRequest(kv, b.N)
+	cpu.per(kv, "req", b.N)
 	report(b, res, "gyd051", kv)
 }
 
@@ -450,12 +448,8 @@ func benchGYU102(b *testing.B, e *env, res *results) {
 		msgs[i] = kafka.Message{Key: []byte(s.akc190), Value: v}
 	}
 	w := e.replies.expect(ids)
-	host, plugins := procs(e.cfgPath)
-	pids := map[string]int{"host": host, "plugin": plugins["workinjury"], "bench": os.Getpid()}
-	cpu0 := map[string]float64{}
-	for k, pid := range pids {
-		cpu0[k] = cpuSeconds(pid)
-	}
+	host, _ := procs(e.cfgPath)
+	cpu := startCPU(e.cfgPath, "workinjury")
 	written0 := writtenKiB(host)
 	b.ResetTimer()
 	e.p.SendRaw(msgs...)
@@ -466,12 +460,10 @@ func benchGYU102(b *testing.B, e *env, res *results) {
 		"lines/s": float64(b.N*feeLines) / b.Elapsed().Seconds(),
 		"calls/s": float64(b.N) / b.Elapsed().Seconds(),
 	}
-	// CPU per call of each process (user + sys from /proc): the host, the
-	// work-injury plugin, and the benchmark process, which holds the
-	// simulator and the Kafka client playing the integration platform.
-	for k, pid := range pids {
-		kv[k+"-cpu-ms/call"] = (cpuSeconds(pid) - cpu0[k]) * 1000 / float64(b.N)
-	}
+	// CPU per call of each process: the host, the work-injury plugin, the
+	// benchmark process (the simulator and the Kafka client playing the
+	// integration platform) and the broker.
+	cpu.per(kv, "call", b.N)
 	// What the host wrote per call (mostly the store's WAL and
 	// checkpoints): unlike time, load does not change it.
 	kv["host-written-KiB/call"] = written / float64(b.N)
@@ -487,7 +479,7 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 	total := make([]time.Duration, b.N)
 	host := make([]time.Duration, b.N)
 	var unmatched atomic.Int64
-	cpu := startCPU(e.cfgPath)
+	cpu := startCPU(e.cfgPath, "workinjury")
 	openLoop(b, rate, func(i int) {
 		req := e.gyd051(i + 1)
 		t0 := time.Now()
@@ -521,37 +513,70 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 		"total-p50-ms": ms(percentile(total, 50)), "total-p99-ms": ms(percentile(total, 99)),
 		"samples": float64(b.N), "unmatched": float64(unmatched.Load()), "achieved-req/s": float64(b.N) / b.Elapsed().Seconds(),
 	}
-	cpu.perRequest(kv, b.N)
+	cpu.per(kv, "req", b.N)
 	report(b, res, name, kv)
 }
 
 // cpuMeter reads the CPU time (user + system, from /proc) that the host,
-// its work-injury plugin and the benchmark process (the simulator and the
-// HTTP clients) use during a GYD051 row. The broker's is not in it.
+// one of its plugins, the benchmark process (the simulators, the HTTP
+// clients and the Kafka client playing the platform) and the broker use
+// during a row. The broker is found only when this process started it
+// (testenv); otherwise its column is left out.
 type cpuMeter struct {
-	pids map[string]int
-	t0   map[string]float64
+	pids        map[string]int
+	t0          map[string]float64
+	busy0, all0 float64
 }
 
-func startCPU(cfgPath string) *cpuMeter {
+func startCPU(cfgPath, plugin string) *cpuMeter {
 	host, plugins := procs(cfgPath)
-	m := &cpuMeter{pids: map[string]int{"host": host, "plugin": plugins["workinjury"], "bench": os.Getpid()}, t0: map[string]float64{}}
+	m := &cpuMeter{pids: map[string]int{"host": host, "plugin": plugins[plugin], "bench": os.Getpid()}, t0: map[string]float64{}}
+	if pid := brokerPID(); pid != 0 {
+		m.pids["broker"] = pid
+	}
 	for k, pid := range m.pids {
 		m.t0[k] = cpuSeconds(pid)
 	}
+	m.busy0, m.all0 = machineTicks()
 	return m
 }
 
-// perRequest adds host-cpu-ms/req, plugin-cpu-ms/req and bench-cpu-ms/req
-// to kv: the CPU time each process used since startCPU, over n requests.
-// /proc counts in 10 ms ticks, so a row needs some hundred requests.
-func (m *cpuMeter) perRequest(kv map[string]float64, n int) {
+// per adds <process>-cpu-ms/<unit> to kv for each process: the CPU time it
+// used since startCPU, over n units (/proc counts in 10 ms ticks, so a
+// row needs some hundred units), and machine-busy-%: how busy all CPUs
+// were meanwhile, whoever used them.
+func (m *cpuMeter) per(kv map[string]float64, unit string, n int) {
 	if n == 0 {
 		return
 	}
 	for k, pid := range m.pids {
-		kv[k+"-cpu-ms/req"] = (cpuSeconds(pid) - m.t0[k]) * 1000 / float64(n)
+		kv[k+"-cpu-ms/"+unit] = (cpuSeconds(pid) - m.t0[k]) * 1000 / float64(n)
 	}
+	if busy, all := machineTicks(); all > m.all0 {
+		kv["machine-busy-%"] = 100 * (busy - m.busy0) / (all - m.all0)
+	}
+}
+
+// machineTicks returns the busy and total jiffies of all CPUs (/proc/stat;
+// idle and iowait count as not busy).
+func machineTicks() (busy, all float64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		return 0, 0
+	}
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseFloat(s, 64)
+		all += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, all
 }
 
 // render formats the table.
@@ -585,6 +610,14 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 		fmt.Sprintf("%.0f req/s", g), fmt.Sprintf("crypto only (2 seal + 2 open) %.0f req/s", c), ratio(g, c), "ratio >= 0.5"})
 	rows = append(rows, []string{"GYU102, 500 lines per call via Kafka, 4 stays",
 		fmt.Sprintf("%.0f lines/s (%.1f calls/s)", res.get("gyu102", "lines/s"), res.get("gyu102", "calls/s")), "-", "-", ">= 25000 lines/s"})
+	cpuRow := func(name, unit, what string) {
+		rows = append(rows, []string{"CPU per " + unit + " of the " + what + " row, by process (/proc)",
+			fmt.Sprintf("host %.2f ms, plugin %.2f ms", res.get(name, "host-cpu-ms/"+unit), res.get(name, "plugin-cpu-ms/"+unit)),
+			fmt.Sprintf("bench process %.2f ms, broker %.2f ms; machine %.0f %% busy", res.get(name, "bench-cpu-ms/"+unit), res.get(name, "broker-cpu-ms/"+unit), res.get(name, "machine-busy-%")), "-", "reported"})
+	}
+	cpuRow("pass", "msg", "pass-through")
+	cpuRow("gyd051", "req", "GYD051")
+	cpuRow("gyu102", "call", "GYU102")
 	for _, l := range []struct {
 		name string
 		rate int

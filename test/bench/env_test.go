@@ -620,6 +620,41 @@ func procs(cfgPath string) (host int, plugins map[string]int) {
 	return host, plugins
 }
 
+// brokerPID returns the pid of the Kafka broker (the JVM running
+// kafka.Kafka, not the shell that supervises it) that this process
+// started, or 0 when there is none.
+func brokerPID() int {
+	ents, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	var brokers []int
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat")); err == nil {
+			if i := bytes.LastIndexByte(st, ')'); i > 0 {
+				if f := strings.Fields(string(st[i+1:])); len(f) > 1 {
+					parent[pid], _ = strconv.Atoi(f[1])
+				}
+			}
+		}
+		if cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline")); err == nil && bytes.Contains(cmd, []byte("\x00kafka.Kafka\x00")) &&
+			strings.HasSuffix(string(cmd[:max(0, bytes.IndexByte(cmd, 0))]), "java") {
+			brokers = append(brokers, pid)
+		}
+	}
+	self := os.Getpid()
+	for _, pid := range brokers {
+		for p, n := parent[pid], 0; p > 1 && n < 16; p, n = parent[p], n+1 {
+			if p == self {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
 // rssMB returns VmRSS of pid in MB (10^6 bytes), 0 when it is gone.
 func rssMB(pid int) float64 { return statusMB(pid, "VmRSS:") }
 

@@ -181,6 +181,48 @@ func (h *hostServices) Scan(ctx context.Context, site, prefix string, limit int)
 	return out, nil
 }
 
+// stateKeyLister is a store that reads keys and versions without values
+// (store.SQLite and store.Postgres).
+type stateKeyLister interface {
+	StateKeys(ctx context.Context, ns, prefix string, limit int) ([]store.StateEntry, error)
+}
+
+// ScanKnown implements sdkhost.KnownScanServer (sdk.ScanKnown): it lists
+// the keys and versions under prefix and reads only the values the plugin
+// does not hold at that version, one StateGet each. An entry deleted
+// between the two reads is left out, as a scan a moment later would;
+// one written in between comes at its new version. Each entry is as
+// consistent as a Get (a scan's entries were never one snapshot to the
+// plugin either: it reads them while others may write). A store that
+// cannot list keys is scanned whole.
+func (h *hostServices) ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
+	kl, ok := h.s.store.(stateKeyLister)
+	if !ok {
+		return h.Scan(ctx, site, prefix, limit)
+	}
+	ns := h.ns(site)
+	ks, err := kl.StateKeys(ctx, ns, prefix, limit)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]sdk.Entry, 0, len(ks))
+	for _, k := range ks {
+		if v, ok := known[k.Key]; ok && v == k.Version {
+			out = append(out, sdk.Entry{Key: k.Key, Version: k.Version})
+			continue
+		}
+		e, err := h.s.store.StateGet(ctx, ns, k.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since it was listed
+		}
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, sdk.Entry{Key: e.Key, Value: e.Value, Version: e.Version})
+	}
+	return out, nil
+}
+
 func (h *hostServices) Delete(ctx context.Context, site, key string) error {
 	return mapErr(h.s.store.StateDelete(ctx, h.ns(site), key))
 }
@@ -259,6 +301,9 @@ func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange)
 var (
 	_ sdkhost.HostServer        = (*hostServices)(nil)
 	_ sdkhost.GapSequenceServer = (*hostServices)(nil)
+	_ sdkhost.KnownScanServer   = (*hostServices)(nil)
+	_ stateKeyLister            = (*store.SQLite)(nil)
+	_ stateKeyLister            = (*store.Postgres)(nil)
 )
 
 func newID() string {

@@ -123,6 +123,18 @@ func (g guard) NextSequenceGaps(ctx context.Context, site, name string) (first, 
 	return v, v, err
 }
 
+// ScanKnown implements sdkhost.KnownScanServer: the host services' own
+// when they have it (reading only the values the plugin lacks), else a
+// Scan, whose known values sdkhost leaves out of the answer.
+func (g guard) ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
+	if ks, ok := g.HostServer.(sdkhost.KnownScanServer); ok {
+		return ks.ScanKnown(ctx, site, prefix, limit, known)
+	}
+	return g.HostServer.Scan(ctx, site, prefix, limit)
+}
+
+var _ sdkhost.KnownScanServer = guard{}
+
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if err := CheckEvent(g.plugin, e); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -149,5 +150,36 @@ func TestCheckDescription(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// knownScanner notes whether its ScanKnown was called.
+type knownScanner struct {
+	*sdktest.MemoryHost
+	called bool
+}
+
+func (k *knownScanner) ScanKnown(ctx context.Context, site, prefix string, limit int, _ map[string]int64) ([]sdk.Entry, error) {
+	k.called = true
+	return k.Scan(ctx, site, prefix, limit)
+}
+
+// TestGuardPassesScanKnownOn: the host services' ScanKnown (which reads
+// only the values a plugin lacks) is reached through the guard; host
+// services without it are scanned.
+func TestGuardPassesScanKnownOn(t *testing.T) {
+	t.Parallel()
+	ks := &knownScanner{MemoryHost: sdktest.NewMemoryHost()}
+	if _, err := ks.Put(t.Context(), "s1", "k/1", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	var g sdkhost.HostServer = guard{HostServer: ks, plugin: "ledger"}
+	es, err := g.(sdkhost.KnownScanServer).ScanKnown(t.Context(), "s1", "k/", 0, map[string]int64{"k/1": 1})
+	if err != nil || len(es) != 1 || !ks.called {
+		t.Errorf("ScanKnown through the guard = %+v, %v, host's ScanKnown called: %v; want k/1 from the host's ScanKnown", es, err, ks.called)
+	}
+	g = guard{HostServer: ks.MemoryHost, plugin: "ledger"}
+	if es, err := g.(sdkhost.KnownScanServer).ScanKnown(t.Context(), "s1", "k/", 0, map[string]int64{"k/1": 1}); err != nil || len(es) != 1 || es[0].Key != "k/1" {
+		t.Errorf("ScanKnown through the guard of a host without it = %+v, %v; want k/1", es, err)
 	}
 }

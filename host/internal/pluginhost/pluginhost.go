@@ -197,6 +197,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  sdkhost.DialOptions(),
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{

@@ -27,7 +27,7 @@ var (
 )
 
 // buildPlugin builds a plugin package once per test binary.
-func buildPlugin(t *testing.T, pkg string) (path, sum string) {
+func buildPlugin(t testing.TB, pkg string) (path, sum string) {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -51,7 +51,7 @@ func buildPlugin(t *testing.T, pkg string) (path, sum string) {
 }
 
 // ledger builds the test plugin once.
-func ledger(t *testing.T) (path, sum string) {
+func ledger(t testing.TB) (path, sum string) {
 	t.Helper()
 	return buildPlugin(t, "github.com/medgate/medgate/test/plugins/ledger")
 }

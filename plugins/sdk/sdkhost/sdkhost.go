@@ -30,6 +30,10 @@ var Handshake = wire.Handshake
 // PluginName is the name under which the adapter is dispensed.
 const PluginName = wire.PluginName
 
+// DialOptions are the gRPC settings of the host's connection to a plugin,
+// for go-plugin's ClientConfig.GRPCDialOptions.
+func DialOptions() []grpc.DialOption { return wire.DialOptions() }
+
 // Protocol versions the host speaks.
 const (
 	ProtocolV1     = wire.V1
@@ -59,6 +63,15 @@ type HostServer interface {
 // answered by NextSequence, one value at a time.
 type GapSequenceServer interface {
 	NextSequenceGaps(ctx context.Context, site, name string) (first, last int64, err error)
+}
+
+// KnownScanServer is implemented by a HostServer that answers
+// sdk.ScanKnown without reading the values the plugin already holds:
+// entries whose version is known[key] come back with key and version
+// only. Without it such a scan is answered by Scan, and those values are
+// left out of the answer here (read by the host, not sent).
+type KnownScanServer interface {
+	ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error)
 }
 
 // ArtifactServer is implemented by a HostServer that keeps artifacts
@@ -273,13 +286,23 @@ func (s *hostServer) StateCompareAndSet(ctx context.Context, r *pb.StateCASReque
 }
 
 func (s *hostServer) StateScan(ctx context.Context, r *pb.StateScanRequest) (*pb.StateScanResponse, error) {
-	es, err := s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
+	var es []sdk.Entry
+	var err error
+	if ks, ok := s.impl.(KnownScanServer); ok && len(r.Known) > 0 {
+		es, err = ks.ScanKnown(ctx, r.Site, r.Prefix, int(r.Limit), r.Known)
+	} else {
+		es, err = s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &pb.StateScanResponse{Entries: make([]*pb.StateEntry, len(es))}
 	for i, e := range es {
-		out.Entries[i] = &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
+		pe := &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
+		if v, ok := r.Known[e.Key]; ok && v == e.Version {
+			pe.Value = nil // the plugin holds it (sdk.ScanKnown)
+		}
+		out.Entries[i] = pe
 	}
 	return out, nil
 }

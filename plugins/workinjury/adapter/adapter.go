@@ -48,6 +48,8 @@ type Adapter struct {
 	dlMu  sync.Mutex
 	dlRun map[string]chan struct{} // site/code → one workflow at a time
 
+	seen seenDetails // detail numbers of the stays' detail maps read (unique-detail-no)
+
 	// hook, when set by tests, is called at named points of the download
 	// workflow; an error aborts the run there, as a crash would.
 	hook func(point string) error
@@ -227,7 +229,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.format", Rule: "enum", Summary: "work-injury transactions take JSON payloads",
 			Detail: "map HL7 v2 messages to the transaction input with a transform first"}), nil
 	}
-	doc, ds := decodeObject(req.Payload)
+	doc, raw, ds := decodePayload(req.Payload)
 	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
@@ -240,13 +242,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		}
 		if v, ok := doc["audit_status"]; ok {
 			delete(doc, "audit_status")
+			raw = nil
 			if s := str(map[string]any{"v": v}, "v"); s != "1" {
 				return sdk.Invalid(sdk.Diagnostic{Field: "$.audit_status", Rule: "state", Summary: "rule approved-institution: audit_status is " + strconv.Quote(s) + ", not 1 (approved)",
 					Detail: "GYU009 uploads only approved institutions; send the institution once it is approved"}), nil
 			}
 		}
 	}
-	a.defaults(c, code, doc)
+	if a.defaults(c, code, doc) {
+		raw = nil
+	}
 	for _, fe := range sc.ValidateInput(doc) {
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
 	}
@@ -293,7 +298,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		if err != nil {
 			return failed(true, "state", "cannot draw a message serial", err.Error()), nil
 		}
-		out := a.call(ctx, req.Host, c, req.MessageID, code, serial, doc)
+		out := a.call(ctx, req.Host, c, req.MessageID, code, serial, requestInput(doc, raw))
 		if out.kind == kindOK && code == "GYD052" {
 			a.cardAuthenticated(ctx, req.Host, doc, out.output)
 		}
@@ -301,7 +306,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	default:
 		// rec is what was sent for this message, read above; the rules and
 		// the claim do not change it.
-		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, rec, recVer)), nil
+		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)), nil
 	}
 }
 
@@ -364,30 +369,45 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 // decodeObject parses a payload that must be one JSON object; numbers stay
 // json.Number so that lengths and decimals are checked as written.
 func decodeObject(payload []byte) (map[string]any, sdk.Diagnostics) {
+	doc, _, ds := decodePayload(payload)
+	return doc, ds
+}
+
+// decodePayload is decodeObject that also returns the payload itself when
+// it is, byte for byte, what marshal writes for the decoded object (see
+// parsePayloadCanonical), and nil otherwise. Whoever changes the object
+// must drop it.
+func decodePayload(payload []byte) (map[string]any, []byte, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
-	if doc, ok := parsePayload(payload); ok {
-		return doc, ds
+	if doc, canonical, ok := parsePayloadCanonical(payload); ok {
+		if canonical {
+			return doc, payload, ds
+		}
+		return doc, nil, ds
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil || doc == nil {
 		ds.Error("$", "type", "the payload is not a JSON object", "send the transaction input as an object, e.g. {\"aac002\": \"…\"}")
-		return nil, ds
+		return nil, nil, ds
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		ds.Error("$", "type", "the payload has data after the JSON object", "send exactly one object")
-		return nil, ds
+		return nil, nil, ds
 	}
-	return doc, ds
+	return doc, nil, ds
 }
 
 // defaults fills inputs that medgate knows better than the sender: the
 // province region and the send time of GYU000, the region of downloads.
-func (a *Adapter) defaults(c *siteConfig, code string, doc map[string]any) {
+// It reports whether it changed doc.
+func (a *Adapter) defaults(c *siteConfig, code string, doc map[string]any) bool {
+	changed := false
 	setIfEmpty := func(k string, v any) {
 		if cur, ok := doc[k]; !ok || cur == nil || cur == "" {
 			doc[k] = v
+			changed = true
 		}
 	}
 	switch code {
@@ -397,6 +417,7 @@ func (a *Adapter) defaults(c *siteConfig, code string, doc map[string]any) {
 	case "GYD001", "GYD006":
 		setIfEmpty("aab299", c.region)
 	}
+	return changed
 }
 
 // respond turns the outcome of a read-only call into a response.

@@ -149,7 +149,7 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		out.err = fmt.Errorf("the SM2 keys of site %s are not loaded: run `medgate import-keys -site %s` (files in %s)", c.code, c.code, c.keyCfg.Dir)
 		return out
 	}
-	plain, err := marshal(input)
+	plain, owned, err := requestJSON(input)
 	if err != nil {
 		out.kind, out.err = kindLocal, fmt.Errorf("encode the %s input: %w", code, err)
 		return out
@@ -168,7 +168,9 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	put(f.Version, c.version)
 	keys := ks.Current()
 	body, err := smenvelope.SealJSON(c.opts, keys, env, plain)
-	clear(plain)
+	if owned {
+		clear(plain)
+	}
 	if err != nil {
 		out.kind, out.err = kindLocal, fmt.Errorf("seal the %s request: %w", code, err)
 		return out
@@ -210,7 +212,7 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return out
 	}
 	defer resp.Body.Close()
-	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	respBody, err = readResponse(resp)
 	if err != nil {
 		out.kind, out.err = kindUnknown, fmt.Errorf("read the %s response: %w (outcome unknown)", code, err)
 		return out
@@ -296,6 +298,18 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	return out
 }
 
+// readResponse reads a response body, at most maxResponseBytes + 1 bytes
+// (one more tells it is too large), into a buffer of the announced length
+// when there is one.
+func readResponse(resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
+	return buf.Bytes(), err
+}
+
 // scrubURLError drops the URL from a transport error (it may carry query
 // parameters) and keeps the operation and the cause.
 func scrubURLError(err error) error {
@@ -304,6 +318,30 @@ func scrubURLError(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
+}
+
+// encodedInput is a request input whose JSON is already known: the
+// payload as received, when it is byte for byte what marshal writes for
+// the decoded object (decodePayload).
+type encodedInput []byte
+
+// requestInput is the input of a call for doc: its JSON raw when that is
+// known, doc itself otherwise.
+func requestInput(doc map[string]any, raw []byte) any {
+	if raw != nil {
+		return encodedInput(raw)
+	}
+	return doc
+}
+
+// requestJSON returns the JSON of a call's input, and whether the bytes
+// belong to the caller (to wipe once sealed) rather than to the message.
+func requestJSON(input any) ([]byte, bool, error) {
+	if e, ok := input.(encodedInput); ok {
+		return e, false, nil
+	}
+	b, err := marshal(input)
+	return b, true, err
 }
 
 // marshal encodes v as compact JSON without HTML escaping, so that Chinese

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ func TestUploadedAmong(t *testing.T) {
 	put("visit/V1/details/m2", `{"0002":{"a":"2.00","f":"1.00","s":"1.00","r":true},"0003":{"a":"3.00","f":"3.00","s":"0.00"}}`)
 	put("visit/V1/details/m3", `{"A\u003c1":{"a":"3.00","f":"3.00","s":"0.00"}}`)
 	put("visit/V10/details/m4", `{"0004":{"a":"4.00","f":"4.00","s":"0.00"}}`)
-	l := &lifecycle{ctx: ctx, h: h}
+	l := &lifecycle{a: &Adapter{}, c: &siteConfig{code: testSite}, ctx: ctx, h: h}
 	nos := map[string]struct{}{"0001": {}, "0002": {}, "0004": {}, "0005": {}, "A<1": {}}
 	got, err := l.uploadedAmong("V1", nos)
 	if err != nil {
@@ -84,6 +85,118 @@ func TestUploadedAmong(t *testing.T) {
 	put("visit/V1/details/m5", `{"0006":`)
 	if _, err := l.uploadedAmong("V1", nos); err == nil {
 		t.Error("uploadedAmong read a map that is not JSON without an error")
+	}
+}
+
+// sendingHost is the host side of sdk.ScanKnown as medgate answers it: the
+// values of the maps the plugin holds at their version are left out. It
+// notes the keys whose values it sent (by Scan or ScanKnown).
+type sendingHost struct {
+	sdk.Host
+	sent []string
+}
+
+func (h *sendingHost) Scan(ctx context.Context, prefix string, limit int) ([]sdk.Entry, error) {
+	es, err := h.Host.Scan(ctx, prefix, limit)
+	for _, e := range es {
+		h.sent = append(h.sent, e.Key)
+	}
+	return es, err
+}
+
+func (h *sendingHost) ScanKnown(ctx context.Context, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
+	es, err := h.Host.Scan(ctx, prefix, limit)
+	for i, e := range es {
+		if v, ok := known[e.Key]; ok && v == e.Version {
+			es[i].Value = nil
+		} else {
+			h.sent = append(h.sent, e.Key)
+		}
+	}
+	return es, err
+}
+
+// TestUploadedAmongReadsEachMapOnce: the rule keeps the numbers of the
+// maps it read, so the host sends each map once per plugin process, not
+// once per call of the stay; a map whose version changed (the older
+// layout, extended) is read again, numbers are kept per site, and the
+// answers are what a full scan gives.
+func TestUploadedAmongReadsEachMapOnce(t *testing.T) {
+	ctx := t.Context()
+	mem := sdktest.NewMemoryHost()
+	h := &sendingHost{Host: hostFor(mem, testSite)}
+	put := func(h sdk.Host, key, v string) {
+		t.Helper()
+		if _, err := h.Put(ctx, key, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &Adapter{}
+	check := func(h sdk.Host, site string, nos []string, want []string, wantSent []string) {
+		t.Helper()
+		s, _ := h.(*sendingHost)
+		if s != nil {
+			s.sent = nil
+		}
+		set := map[string]struct{}{}
+		for _, no := range nos {
+			set[no] = struct{}{}
+		}
+		l := &lifecycle{a: a, c: &siteConfig{code: site}, ctx: ctx, h: h}
+		got, err := l.uploadedAmong("V1", set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotNos []string
+		for no := range got {
+			gotNos = append(gotNos, no)
+		}
+		slices.Sort(gotNos)
+		if !slices.Equal(gotNos, want) {
+			t.Errorf("uploadedAmong(%v) = %v, want %v", nos, gotNos, want)
+		}
+		if s != nil && !slices.Equal(s.sent, wantSent) {
+			t.Errorf("the host sent the values of %v, want %v", s.sent, wantSent)
+		}
+	}
+	put(h, "visit/V1/details", `{"0001":{"a":"1.00","f":"1.00","s":"0.00"}}`)
+	put(h, "visit/V1/details/m2", `{"0002":{"a":"2.00","f":"1.00","s":"1.00"},"A\u003c1":{}}`)
+	check(h, testSite, []string{"0001", "0002", "0003", "A<1"}, []string{"0001", "0002", "A<1"}, []string{"visit/V1/details", "visit/V1/details/m2"})
+	put(h, "visit/V1/details/m3", `{"0003":{"a":"3.00","f":"3.00","s":"0.00"}}`)
+	check(h, testSite, []string{"0001", "0002", "0003", "0004", "A<1"}, []string{"0001", "0002", "0003", "A<1"}, []string{"visit/V1/details/m3"})
+	check(h, testSite, []string{"0003", "0005"}, []string{"0003"}, nil)
+	put(h, "visit/V1/details", `{"0001":{"a":"1.00","f":"1.00","s":"0.00","r":true},"0005":{}}`) // version 2
+	check(h, testSite, []string{"0003", "0005"}, []string{"0003", "0005"}, []string{"visit/V1/details"})
+
+	// Another site has the same keys at the same versions, other numbers.
+	other := &sendingHost{Host: hostFor(mem, "other")}
+	put(other, "visit/V1/details", `{"0009":{}}`)
+	put(other, "visit/V1/details/m2", `{"0008":{}}`)
+	check(other, "other", []string{"0001", "0002", "0008", "0009"}, []string{"0008", "0009"}, []string{"visit/V1/details", "visit/V1/details/m2"})
+
+	// A host without ScanKnown sends every value; the numbers held are
+	// used where the versions match.
+	check(hostFor(mem, testSite), testSite, []string{"0001", "0003", "0006"}, []string{"0001", "0003"}, nil)
+}
+
+// TestSeenDetailsBound: the numbers held stay under seenDetailsBytes, the
+// least recently used map going first.
+func TestSeenDetailsBound(t *testing.T) {
+	var s seenDetails
+	nos := bytes.Repeat([]byte("D0000000000000001\x00"), 500)
+	n := 2*seenDetailsBytes/len(nos) + 1
+	for i := range n {
+		s.put("s", fmt.Sprintf("visit/V%d/details/m", i), 1, nos)
+		if i == 0 {
+			continue
+		}
+		s.held("s", "visit/V0/") // keeps V0 in use
+	}
+	if s.bytes > seenDetailsBytes || s.lru.Len() != len(s.m) {
+		t.Errorf("%d bytes held in %d maps (%d listed), want at most %d", s.bytes, len(s.m), s.lru.Len(), seenDetailsBytes)
+	}
+	if s.held("s", "visit/V0/") == nil || s.held("s", "visit/V1/") != nil {
+		t.Error("the map used last was dropped, or the one least recently used was kept")
 	}
 }
 

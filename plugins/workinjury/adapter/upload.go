@@ -25,12 +25,13 @@ func (a *Adapter) upload(ctx context.Context, req *sdk.HandleRequest, c *siteCon
 	if err != nil {
 		return failed(true, "state", "cannot read what was sent for this message", err.Error())
 	}
-	return a.uploadKnown(ctx, req, c, code, doc, rec, ver)
+	return a.uploadKnown(ctx, req, c, code, doc, nil, rec, ver)
 }
 
 // uploadKnown is upload with the message's sentRecord already read: rec
-// at version ver (0: nothing was sent yet).
-func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any, rec sentRecord, ver int64) *sdk.HandleResponse {
+// at version ver (0: nothing was sent yet). raw is the request JSON of doc
+// when it is already known (decodePayload), nil to encode doc.
+func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any, raw []byte, rec sentRecord, ver int64) *sdk.HandleResponse {
 	h := req.Host
 	key := "msg/" + req.MessageID
 	if ver > 0 && rec.Done {
@@ -69,7 +70,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
 		}
 	}
-	out := a.call(ctx, h, c, req.MessageID, code, serial, doc)
+	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
 	case kindOK, kindRejected:
 		return a.finish(ctx, h, c, key, rec, code, doc, out, false)

@@ -140,3 +140,11 @@ func TestParseDecimal(t *testing.T) {
 		}
 	}
 }
+
+func TestDetailID(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 123456} {
+		if got, want := detailID("ZY01", n), fmt.Sprintf("%s-%04d", "ZY01", n); got != want {
+			t.Errorf("detailID(ZY01, %d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -19,6 +19,51 @@ type jsonScanner struct {
 	b    []byte
 	i    int
 	keys map[string]string // member names met so far: one string each
+	// text is b as a string when set: strings and numbers are then its
+	// substrings (one copy of the data, not one allocation per value).
+	text string
+	// shared holds short values already in an interface (a string or a
+	// json.Number), keyed by kind and text: fee lines repeat most of them.
+	shared map[sharedKey]any
+}
+
+type sharedKey struct {
+	text   string
+	number bool
+}
+
+// share returns v (t as a string or json.Number) in an interface, the
+// same one for equal short values of one request.
+func (s *jsonScanner) share(t string, number bool) any {
+	if len(t) > 32 || s.text == "" {
+		if number {
+			return json.Number(t)
+		}
+		return t
+	}
+	k := sharedKey{t, number}
+	if v, ok := s.shared[k]; ok {
+		return v
+	}
+	var v any = t
+	if number {
+		v = json.Number(t)
+	}
+	if s.shared == nil {
+		s.shared = make(map[sharedKey]any, 64)
+	}
+	if len(s.shared) < 4096 {
+		s.shared[k] = v
+	}
+	return v
+}
+
+// sub returns b[start:end] as a string.
+func (s *jsonScanner) sub(start, end int) string {
+	if s.text != "" {
+		return s.text[start:end]
+	}
+	return string(s.b[start:end])
 }
 
 func (s *jsonScanner) ws() {
@@ -146,7 +191,7 @@ func (s *jsonScanner) number() (string, bool) {
 		}
 	}
 	s.i = i
-	return string(b[start:i]), true
+	return s.sub(start, i), true
 }
 
 // literal scans true, false or null.
@@ -176,11 +221,17 @@ func (s *jsonScanner) value(depth, hint int) (any, bool) {
 		}
 		return s.array(depth + 1)
 	case c == '"':
-		t, ok := s.rawString()
-		return string(t), ok
+		start := s.i + 1
+		if _, ok := s.rawString(); !ok {
+			return nil, false
+		}
+		return s.share(s.sub(start, s.i-1), false), true
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := s.number()
-		return json.Number(n), ok
+		if !ok {
+			return nil, false
+		}
+		return s.share(n, true), true
 	case c == 't':
 		return s.literal("true", true)
 	case c == 'f':
@@ -259,7 +310,7 @@ func (s *jsonScanner) array(depth int) ([]any, bool) {
 // around it, as a json.Decoder with UseNumber does. ok is false when b is
 // anything else or not plain JSON; encoding/json decides then.
 func decodeObject(b []byte) (m map[string]any, ok bool) {
-	s := &jsonScanner{b: b}
+	s := &jsonScanner{b: b, text: string(b)}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return nil, false

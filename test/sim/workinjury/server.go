@@ -200,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST a work-injury envelope", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	body, err := readBody(r)
 	if err != nil {
 		http.Error(w, "cannot read the request", http.StatusBadRequest)
 		return
@@ -325,6 +325,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, keys, code, serial, out, be)
+}
+
+// maxBody bounds what is read of a request.
+const maxBody = 64 << 20
+
+// readBody reads a request body (at most maxBody bytes), into a buffer of
+// its announced length when it has one.
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody))
+	return buf.Bytes(), err
 }
 
 // envelopeHead returns the transaction code, the serial and the sender

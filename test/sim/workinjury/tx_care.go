@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/medgate/medgate/schemas"
@@ -280,7 +281,7 @@ func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now
 	results := make([]any, len(lines))
 	for i, l := range lines {
 		// The line is kept as received; the visit's fields are added when it is downloaded.
-		d := &detail{id: fmt.Sprintf("%s-%04d", v.no, len(v.details)+1), visit: v, serial: l.serial, rec: fee[i], amount: l.amount, fund: l.fund, self: l.self}
+		d := &detail{id: detailID(v.no, len(v.details)+1), visit: v, serial: l.serial, rec: fee[i], amount: l.amount, fund: l.fund, self: l.self}
 		v.details = append(v.details, d)
 		v.serials[d.serial] = struct{}{}
 		s.l.details[d.id] = d
@@ -289,6 +290,18 @@ func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now
 	}
 	s.record("GYU102", serial, v.no, now)
 	return map[string]any{"accepted_count": len(lines), "results": results}, nil
+}
+
+// detailID is the id of a visit's n-th fee detail: the visit number, a
+// dash and n in at least four digits.
+func detailID(visit string, n int) string {
+	b := make([]byte, 0, len(visit)+8)
+	b = append(b, visit...)
+	b = append(b, '-')
+	for d := 1000; d > 1 && n < d; d /= 10 {
+		b = append(b, '0')
+	}
+	return string(strconv.AppendInt(b, int64(n), 10))
 }
 
 func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {

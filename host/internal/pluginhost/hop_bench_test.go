@@ -1,0 +1,76 @@
+package pluginhost
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// BenchmarkHandleHop is the host–plugin hop as medgate makes it: a Handle
+// of the ledger test plugin's no-op operation in a real plugin process
+// (gRPC over a Unix socket with go-plugin's AutoMTLS), with payloads of a
+// pass-through message (100 B), a GYD051 (2 KB) and a 500-line GYU102
+// (250 KB). host-cpu-ms/op is this process's CPU (user + system) per call,
+// plugin-cpu-ms/op the plugin process's.
+//
+//	go test ./host/internal/pluginhost -run '^$' -bench HandleHop -benchmem
+func BenchmarkHandleHop(b *testing.B) {
+	path, sum := ledger(b)
+	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	if diags, err := in.Configure(b.Context(), "s1", map[string]string{"ledgerDir": b.TempDir()}); err != nil || diags.HasError() {
+		b.Fatalf("configure: %v %v", err, diags)
+	}
+	for _, size := range []int{100, 2 << 10, 250 << 10} {
+		payload := append(append([]byte(`{"seq":1,"pad":"`), bytes.Repeat([]byte("x"), size)...), `"}`...)
+		b.Run(fmt.Sprintf("payload=%dB", size), func(b *testing.B) {
+			req := &sdk.HandleRequest{Site: "s1", Type: "ledger.noop", MessageID: "m1", Key: "k", Payload: payload, Attempt: 1}
+			pid := in.Pid()
+			host0, plugin0 := selfCPU(b), procCPU(b, pid)
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if r, err := in.Handle(b.Context(), req); err != nil || r.Status != sdk.StatusOK {
+					b.Fatalf("handle: %v %+v", err, r)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(selfCPU(b)-host0)/1e6/float64(b.N), "host-cpu-ms/op")
+			b.ReportMetric(float64(procCPU(b, pid)-plugin0)/1e6/float64(b.N), "plugin-cpu-ms/op")
+		})
+	}
+}
+
+// selfCPU is this process's user + system CPU time in ns.
+func selfCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// procCPU is process pid's user + system CPU time in ns, from
+// /proc/pid/stat (clock ticks of 10 ms).
+func procCPU(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return (ut + st) * 1e7
+}
