@@ -47,6 +47,13 @@ type committer struct {
 	stop  chan struct{} // closed by close: no more writes are taken
 	done  chan struct{} // closed when the loop has returned
 
+	// sync, when set, makes durable what a committed transaction wrote:
+	// db commits without waiting for the disk (SQLite: synchronous=NORMAL)
+	// and sync runs after each commit, before its writes are answered
+	// (SQLite: fdatasync of the WAL, see syncWAL).
+	sync  func() error
+	syncs atomic.Int64 // syncs made (for tests)
+
 	groups atomic.Int64 // transactions committed (for tests)
 	merged atomic.Int64 // writes run by merge in committed groups (for tests)
 }
@@ -64,9 +71,10 @@ type writeReq struct {
 	err chan error // capacity 1
 }
 
-// newCommitter starts the group commit of db; merge may be nil.
-func newCommitter(db *sql.DB, merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) ([]*writeReq, error)) *committer {
-	c := &committer{db: db, merge: merge, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
+// newCommitter starts the group commit of db; merge and sync may be nil
+// (sync nil: db's commits are durable when they return).
+func newCommitter(db *sql.DB, merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) ([]*writeReq, error), sync func() error) *committer {
+	c := &committer{db: db, merge: merge, sync: sync, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -209,6 +217,16 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
+	}
+	if c.sync != nil {
+		err := c.sync()
+		c.syncs.Add(1)
+		if err != nil {
+			// Committed, maybe not on disk: its callers must not act on
+			// it (a message is then processed again; its writes are
+			// idempotent).
+			return false, fmt.Errorf("commit: sync to disk: %w", err)
+		}
 	}
 	c.groups.Add(1)
 	c.merged.Add(int64(len(group) - len(rest)))

@@ -76,7 +76,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		p.Close()
 		return nil, err
 	}
-	p.group = newCommitter(db, p.mergeWrites)
+	p.group = newCommitter(db, p.mergeWrites, nil)
 	return p, nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -38,14 +40,20 @@ var sqliteDialect = &dialect{
 
 // SQLite is the embedded engine: one database file in WAL mode.
 //
-// Writes go through a pool of exactly one connection, so writers in this
-// process queue in Go instead of contending for SQLite's lock, and its
-// transactions start with BEGIN IMMEDIATE. Reads use a separate pool of
-// read-only connections that WAL lets run beside the writer. busy_timeout
-// covers the rare contention left (checkpoints, another process).
-//
 // The writes of the message path (messages, journal, plugin state,
-// sequences) are committed in groups: see committer.
+// sequences) are committed in groups (see committer) on a connection of
+// their own, so writers in this process queue in Go instead of contending
+// for SQLite's lock. That connection commits with synchronous=NORMAL, and
+// the committer then syncs the WAL itself with fdatasync (syncWAL) before
+// it answers the writes of the group: what a caller is told is stored is on
+// disk, as with synchronous=FULL, but SQLite (as built by modernc) syncs
+// with fsync, which on ext4 also commits the file's new modification time
+// to the journal at every commit of a WAL that is overwritten in place.
+// The other writes (users, audit, leases, batches, maintenance), rare, use
+// a second connection with synchronous=FULL. Transactions start with BEGIN
+// IMMEDIATE. Reads use a separate pool of read-only connections that WAL
+// lets run beside the writers. busy_timeout covers the rare contention
+// left (the two writers, checkpoints, another process).
 type SQLite struct {
 	sqlStore
 }
@@ -103,12 +111,48 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
 	}
+	s.g, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
+		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1")
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: sqlite: open %q for the group commit: %w", path, err)
+	}
+	s.g.SetMaxOpenConns(1)
+	if err := s.g.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: sqlite: open %q for the group commit: %w", path, err)
+	}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.group = newCommitter(s.w, nil)
+	s.group = newCommitter(s.g, nil, syncWAL(abs))
 	return s, nil
+}
+
+// syncWAL returns the sync of the group commit (see committer.sync): an
+// fdatasync of the database's WAL file, which holds every committed
+// transaction not yet checkpointed. With synchronous=NORMAL SQLite syncs
+// the WAL before each checkpoint and the database file after it, so a
+// transaction already checkpointed is on disk. The file is opened for each
+// sync: should SQLite delete the WAL (when the last connection closes, after
+// checkpointing it into the database file) and create another, the sync is
+// of the current one. Without a WAL file the database file is synced.
+func syncWAL(path string) func() error {
+	return func() error {
+		f, err := os.Open(path + "-wal")
+		if errors.Is(err, fs.ErrNotExist) {
+			f, err = os.Open(path)
+		}
+		if err != nil {
+			return err
+		}
+		err = datasync(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 }
 
 var _ Store = (*SQLite)(nil)

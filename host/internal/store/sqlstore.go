@@ -16,6 +16,10 @@ type sqlStore struct {
 	d *dialect
 	w *sql.DB // every write (SQLite: a single connection)
 	r *sql.DB // every read (SQLite: query_only connections; PostgreSQL: w)
+	// g runs the group commit's transactions when they need a connection
+	// of their own (SQLite: one that commits without waiting for the disk,
+	// see committer.sync); nil: w.
+	g *sql.DB
 	// db names the database in messages about it as a whole (migrate,
 	// ping, close): the SQLite file, quoted; "" for PostgreSQL, whose DSN
 	// may hold a password.
@@ -30,12 +34,17 @@ type sqlStore struct {
 	stmts map[string]*sql.Stmt
 }
 
-// prepare prepares groupStmts on w. It must run before the committer
-// starts: w has a single connection, which a group transaction holds.
+// prepare prepares groupStmts on the group commit's connection (g, else
+// w). It must run before the committer starts: that pool has a single
+// connection, which a group transaction holds.
 func (s *sqlStore) prepare(ctx context.Context) error {
+	db := s.w
+	if s.g != nil {
+		db = s.g
+	}
 	s.stmts = make(map[string]*sql.Stmt, len(groupStmts))
 	for _, q := range groupStmts {
-		st, err := s.w.PrepareContext(ctx, s.d.rebind(q))
+		st, err := db.PrepareContext(ctx, s.d.rebind(q))
 		if err != nil {
 			return s.errorf("prepare %.40q…: %w", q, err)
 		}
@@ -941,6 +950,9 @@ func (s *sqlStore) Close() error {
 	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
+	}
+	if s.g != nil {
+		errs = append(errs, s.g.Close())
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
