@@ -783,6 +783,15 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...func(context.
 			return err
 		}
 	}
+	// A delivery whose partition is released publishes nothing: an earlier
+	// reply of its key may have given up unacknowledged and left the
+	// chain, and the redelivery publishes both again, in order.
+	select {
+	case <-bus.Released(ctx):
+		p.chains.end(key, self, ErrStopped)
+		return ErrStopped
+	default:
+	}
 	later := bus.Defer(ctx)
 	if later == nil {
 		var err error

@@ -45,18 +45,14 @@ type committer struct {
 	merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) (rest []*writeReq, err error)
 	reqs  chan *writeReq
 	stop  chan struct{} // closed by close: no more writes are taken
-	done  chan struct{} // closed when the loop (and the syncer) have returned
+	done  chan struct{} // closed when the loop has returned
 
-	// sync, when set, makes durable what the committed transactions
-	// wrote: their connection commits without waiting for the disk
-	// (SQLite: synchronous=NORMAL) and the writes of a committed group are
-	// answered only after a sync that began after their commit (see
-	// syncLoop). The next group runs while the disk syncs, and one sync
-	// covers every group committed before it.
-	sync     func() error
-	toSync   chan []*writeReq // committed writes waiting for a sync
-	syncDone chan struct{}    // closed when syncLoop has returned
-	syncs    atomic.Int64     // syncs made (for tests)
+	// sync, when set, makes durable what a committed transaction wrote:
+	// db commits without waiting for the disk (SQLite: synchronous=NORMAL)
+	// and sync runs after each commit, before its writes are answered
+	// (SQLite: fdatasync of the WAL, see syncWAL).
+	sync  func() error
+	syncs atomic.Int64 // syncs made (for tests)
 
 	groups atomic.Int64 // transactions committed (for tests)
 	merged atomic.Int64 // writes run by merge in committed groups (for tests)
@@ -79,13 +75,6 @@ type writeReq struct {
 // (sync nil: db's commits are durable when they return).
 func newCommitter(db *sql.DB, merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) ([]*writeReq, error), sync func() error) *committer {
 	c := &committer{db: db, merge: merge, sync: sync, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
-	if sync != nil {
-		// Unbuffered: a committed group waits until the sync before it
-		// has ended, so the next group gathers the writes that come
-		// meanwhile (one commit overlaps one sync, groups stay large).
-		c.toSync, c.syncDone = make(chan []*writeReq), make(chan struct{})
-		go c.syncLoop()
-	}
 	go c.loop()
 	return c
 }
@@ -136,14 +125,6 @@ func (c *committer) close() {
 
 func (c *committer) loop() {
 	defer close(c.done)
-	if c.sync != nil {
-		// Committed writes still get their sync (and their answer)
-		// before close returns.
-		defer func() {
-			close(c.toSync)
-			<-c.syncDone
-		}()
-	}
 	group := make([]*writeReq, 0, maxGroup)
 	for {
 		var first *writeReq
@@ -198,74 +179,15 @@ func (c *committer) commit(group []*writeReq) {
 		return
 	}
 	byWrite, err := c.run(live)
-	if err == nil {
-		c.committed(live)
-		return
-	}
-	if len(live) == 1 || !byWrite {
+	if err == nil || len(live) == 1 || !byWrite {
 		for _, r := range live {
 			r.err <- err
 		}
 		return
 	}
 	for _, r := range live {
-		if _, err := c.run([]*writeReq{r}); err != nil {
-			r.err <- err
-		} else {
-			c.committed([]*writeReq{r})
-		}
-	}
-}
-
-// committed answers writes whose transaction has committed: at once when
-// a commit is durable by itself, else after the next sync.
-func (c *committer) committed(reqs []*writeReq) {
-	if c.sync == nil {
-		for _, r := range reqs {
-			r.err <- nil
-		}
-		return
-	}
-	c.toSync <- reqs
-}
-
-// syncLoop makes committed writes durable and answers them. Each sync
-// covers every transaction committed before it began, so the writes
-// committed while one sync is on disk share the next one; the committer
-// commits the next group meanwhile. A failed sync fails the writes it was
-// for: their transactions are committed but maybe not on disk, so their
-// callers must not act on them (a message is then processed again; its
-// writes are idempotent).
-func (c *committer) syncLoop() {
-	defer close(c.syncDone)
-	var batch []*writeReq
-	for {
-		reqs, ok := <-c.toSync
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], reqs...)
-	more:
-		for {
-			select {
-			case reqs, ok := <-c.toSync:
-				if !ok {
-					break more // answer these, then see the closed channel again
-				}
-				batch = append(batch, reqs...)
-			default:
-				break more
-			}
-		}
-		err := c.sync()
-		c.syncs.Add(1)
-		if err != nil {
-			err = fmt.Errorf("commit: sync to disk: %w", err)
-		}
-		for _, r := range batch {
-			r.err <- err
-		}
-		clear(batch)
+		_, err := c.run([]*writeReq{r})
+		r.err <- err
 	}
 }
 
@@ -295,6 +217,16 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
+	}
+	if c.sync != nil {
+		err := c.sync()
+		c.syncs.Add(1)
+		if err != nil {
+			// Committed, maybe not on disk: its callers must not act on
+			// it (a message is then processed again; its writes are
+			// idempotent).
+			return false, fmt.Errorf("commit: sync to disk: %w", err)
+		}
 	}
 	c.groups.Add(1)
 	c.merged.Add(int64(len(group) - len(rest)))

@@ -43,17 +43,17 @@ var sqliteDialect = &dialect{
 // The writes of the message path (messages, journal, plugin state,
 // sequences) are committed in groups (see committer) on a connection of
 // their own, so writers in this process queue in Go instead of contending
-// for SQLite's lock. That connection commits with synchronous=NORMAL: a
-// commit writes its WAL frames and returns, and a separate goroutine
-// fsyncs the WAL (syncWAL) before the writes of the group are answered, so
-// the next group's statements and frames overlap the disk's sync, and the
-// groups committed during one sync share the next. What a caller is told
-// is stored is on disk, as with synchronous=FULL. The other writes (users,
-// audit, leases, batches, maintenance), rare, use a second connection with
-// synchronous=FULL. Transactions start with BEGIN IMMEDIATE. Reads use a
-// separate pool of read-only connections that WAL lets run beside the
-// writers. busy_timeout covers the rare contention left (the two writers,
-// checkpoints, another process).
+// for SQLite's lock. That connection commits with synchronous=NORMAL, and
+// the committer then syncs the WAL itself with fdatasync (syncWAL) before
+// it answers the writes of the group: what a caller is told is stored is on
+// disk, as with synchronous=FULL, but SQLite (as built by modernc) syncs
+// with fsync, which on ext4 also commits the file's new modification time
+// to the journal at every commit of a WAL that is overwritten in place.
+// The other writes (users, audit, leases, batches, maintenance), rare, use
+// a second connection with synchronous=FULL. Transactions start with BEGIN
+// IMMEDIATE. Reads use a separate pool of read-only connections that WAL
+// lets run beside the writers. busy_timeout covers the rare contention
+// left (the two writers, checkpoints, another process).
 type SQLite struct {
 	sqlStore
 }
@@ -131,7 +131,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 }
 
 // syncWAL returns the sync of the group commit (see committer.sync): an
-// fsync of the database's WAL file, which holds every committed
+// fdatasync of the database's WAL file, which holds every committed
 // transaction not yet checkpointed. With synchronous=NORMAL SQLite syncs
 // the WAL before each checkpoint and the database file after it, so a
 // transaction already checkpointed is on disk. The file is opened for each
