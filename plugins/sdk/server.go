@@ -362,15 +362,7 @@ func (h *hostClient) CompareAndSet(ctx context.Context, key string, expect int64
 }
 
 func (h *hostClient) Scan(ctx context.Context, prefix string, limit int) ([]Entry, error) {
-	r, err := h.c.StateScan(ctx, &pb.StateScanRequest{Site: h.site, Prefix: prefix, Limit: int32(limit)})
-	if err != nil {
-		return nil, fromStatus("state scan", err)
-	}
-	out := make([]Entry, len(r.Entries))
-	for i, e := range r.Entries {
-		out[i] = Entry{Key: e.Key, Value: e.Value, Version: e.Version}
-	}
-	return out, nil
+	return h.ScanKnown(ctx, prefix, limit, nil)
 }
 
 // ScanKnown implements [KnownScanHost]: the versions the caller holds go

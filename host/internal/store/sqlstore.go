@@ -774,9 +774,10 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 	return v, nil
 }
 
-// StateScan implements [Store.StateScan]. prefix is literal.
-func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
-	q := `SELECT key, value, version FROM plugin_state WHERE ns = ? AND key >= ?`
+// stateScanQuery selects cols of the state entries of ns whose key starts
+// with prefix (literal), in key order, at most limit (0: all).
+func stateScanQuery(cols, ns, prefix string, limit int) (string, []any) {
+	q := `SELECT ` + cols + ` FROM plugin_state WHERE ns = ? AND key >= ?`
 	args := []any{ns, prefix}
 	if end, ok := prefixEnd(prefix); ok {
 		q += ` AND key < ?`
@@ -787,6 +788,12 @@ func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) 
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
+	return q, args
+}
+
+// StateScan implements [Store.StateScan]. prefix is literal.
+func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
+	q, args := stateScanQuery("key, value, version", ns, prefix, limit)
 	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
 		var e StateEntry
 		if err := row.Scan(&e.Key, &e.Value, &e.Version); err != nil {

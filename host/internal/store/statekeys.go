@@ -10,17 +10,7 @@ import "context"
 // opens and decompresses only those (StateGet). It is not part of Store:
 // hostsvc asks for it by interface and scans without it.
 func (s *sqlStore) StateKeys(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
-	q := `SELECT key, version FROM plugin_state WHERE ns = ? AND key >= ?`
-	args := []any{ns, prefix}
-	if end, ok := prefixEnd(prefix); ok {
-		q += ` AND key < ?`
-		args = append(args, end)
-	}
-	q += ` ORDER BY key`
-	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
-	}
+	q, args := stateScanQuery("key, version", ns, prefix, limit)
 	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
 		var e StateEntry
 		err := row.Scan(&e.Key, &e.Version)
