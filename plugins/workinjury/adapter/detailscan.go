@@ -72,7 +72,7 @@ func (l *lifecycle) uploadedAmong(ykc700 string, nos map[string]struct{}) (map[s
 				continue // not kept: 0 separates the numbers held
 			}
 		}
-		l.a.seen.put(site, e.Key, e.Version, list)
+		l.a.seen.put(site, base, e.Key, e.Version, list)
 	}
 	return hits, nil
 }
@@ -87,36 +87,45 @@ const seenDetailsBytes = 4 << 20
 // uploadedAmong has read, by site, state key and version, so that the
 // next call of the stay asks the host only for the maps written since.
 // A detail map's key names the GYU102 that wrote it and is never deleted,
-// so a key at a version has one set of numbers (sdk.ScanKnown).
+// so a key at a version has one set of numbers (sdk.ScanKnown). The maps
+// are grouped by the prefix they were read under (a stay), so a call
+// looks at its stay's maps only, however many stays are held.
 type seenDetails struct {
-	mu    sync.Mutex
-	m     map[seenKey]*list.Element // of *seenMap
-	lru   list.List                 // most recently used first
-	bytes int
+	mu     sync.Mutex
+	groups map[seenKey]map[string]*list.Element // (site, prefix) → key → *seenMap
+	lru    list.List                            // most recently used first
+	bytes  int                                  // numbers held, plus seenEntryBytes per map
 }
+
+// seenEntryBytes is what a held map costs besides its numbers (list
+// element, seenMap, map entries), counted against seenDetailsBytes so that
+// many small maps stay bounded too.
+const seenEntryBytes = 160
 
 type seenKey struct{ site, key string }
 
 type seenMap struct {
-	k       seenKey
+	group   seenKey // site and the prefix it was read under
+	key     string
 	version int64
 	nos     []byte // the detail numbers, each followed by a 0 byte
 }
 
-// held returns the maps of site under prefix that are held, by key, and
-// marks them used. A seenMap is never changed once kept.
+func (sm *seenMap) size() int { return len(sm.nos) + seenEntryBytes }
+
+// held returns the maps of site read under prefix that are held, by key,
+// and marks them used. A seenMap is never changed once kept.
 func (s *seenDetails) held(site, prefix string) map[string]*seenMap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out map[string]*seenMap
-	for k, el := range s.m {
-		if k.site == site && strings.HasPrefix(k.key, prefix) {
-			if out == nil {
-				out = map[string]*seenMap{}
-			}
-			out[k.key] = el.Value.(*seenMap)
-			s.lru.MoveToFront(el)
-		}
+	g := s.groups[seenKey{site, prefix}]
+	if len(g) == 0 {
+		return nil
+	}
+	out := make(map[string]*seenMap, len(g))
+	for k, el := range g {
+		out[k] = el.Value.(*seenMap)
+		s.lru.MoveToFront(el)
 	}
 	return out
 }
@@ -130,30 +139,52 @@ func (sm *seenMap) each(fn func(no []byte)) {
 	}
 }
 
-// put keeps the numbers of the map key of site at version.
-func (s *seenDetails) put(site, key string, version int64, nos []byte) {
+// put keeps the numbers of the map key of site, read under prefix, at
+// version.
+func (s *seenDetails) put(site, prefix, key string, version int64, nos []byte) {
 	if len(nos) > seenDetailsBytes/8 {
 		return
 	}
-	k := seenKey{site, key}
+	gk := seenKey{site, prefix}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[seenKey]*list.Element{}
+	if s.groups == nil {
+		s.groups = map[seenKey]map[string]*list.Element{}
 	}
-	if el := s.m[k]; el != nil {
-		s.bytes -= len(el.Value.(*seenMap).nos)
+	g := s.groups[gk]
+	if g == nil {
+		g = map[string]*list.Element{}
+		s.groups[gk] = g
+	}
+	if el := g[key]; el != nil {
+		s.bytes -= el.Value.(*seenMap).size()
 		s.lru.Remove(el)
 	}
-	s.m[k] = s.lru.PushFront(&seenMap{k: k, version: version, nos: nos})
-	s.bytes += len(nos)
+	sm := &seenMap{group: gk, key: key, version: version, nos: nos}
+	g[key] = s.lru.PushFront(sm)
+	s.bytes += sm.size()
 	for s.bytes > seenDetailsBytes {
 		el := s.lru.Back()
-		sm := el.Value.(*seenMap)
+		old := el.Value.(*seenMap)
 		s.lru.Remove(el)
-		delete(s.m, sm.k)
-		s.bytes -= len(sm.nos)
+		og := s.groups[old.group]
+		delete(og, old.key)
+		if len(og) == 0 {
+			delete(s.groups, old.group)
+		}
+		s.bytes -= old.size()
 	}
+}
+
+// len returns how many maps are held.
+func (s *seenDetails) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, g := range s.groups {
+		n += len(g)
+	}
+	return n
 }
 
 // objectKeys calls fn with each member name of b, a JSON object whose

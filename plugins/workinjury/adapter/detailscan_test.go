@@ -186,14 +186,14 @@ func TestSeenDetailsBound(t *testing.T) {
 	nos := bytes.Repeat([]byte("D0000000000000001\x00"), 500)
 	n := 2*seenDetailsBytes/len(nos) + 1
 	for i := range n {
-		s.put("s", fmt.Sprintf("visit/V%d/details/m", i), 1, nos)
+		s.put("s", fmt.Sprintf("visit/V%d/", i), fmt.Sprintf("visit/V%d/details/m", i), 1, nos)
 		if i == 0 {
 			continue
 		}
 		s.held("s", "visit/V0/") // keeps V0 in use
 	}
-	if s.bytes > seenDetailsBytes || s.lru.Len() != len(s.m) {
-		t.Errorf("%d bytes held in %d maps (%d listed), want at most %d", s.bytes, len(s.m), s.lru.Len(), seenDetailsBytes)
+	if s.bytes > seenDetailsBytes || s.lru.Len() != s.len() {
+		t.Errorf("%d bytes held in %d maps (%d listed), want at most %d", s.bytes, s.len(), s.lru.Len(), seenDetailsBytes)
 	}
 	if s.held("s", "visit/V0/") == nil || s.held("s", "visit/V1/") != nil {
 		t.Error("the map used last was dropped, or the one least recently used was kept")
