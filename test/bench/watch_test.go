@@ -11,8 +11,9 @@ import (
 	"github.com/medgate/medgate/test/testenv"
 )
 
-// TestWatcherIdle: the replies watcher keeps one connection per partition
-// and asks an idle partition about once per watchWait, not a hundred
+// TestWatcherIdle: the replies watcher (and every reader of newReader)
+// keeps one connection per partition
+// and asks an idle partition about once per readerWait, not a hundred
 // times a second with reconnections (the benchmark process's CPU and the
 // broker's are in the rows), and still reads a reply as soon as it is
 // written.
@@ -34,13 +35,13 @@ func TestWatcherIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	set.wait(t, 30*time.Second)
-	if took := time.Since(t0); took > watchWait/2 {
+	if took := time.Since(t0); took > readerWait/2 {
 		t.Errorf("the reply was read %s after it was written; want it at once", took)
 	}
 	for i, r := range w.readers {
 		st := r.Stats()
 		if st.Dials > 1 || st.Errors > 0 || st.Fetches > 8 {
-			t.Errorf("partition %d: %d dials, %d errors, %d fetches in about 2 s; want 1 connection, no errors and a fetch about every %s", i, st.Dials, st.Errors, st.Fetches, watchWait)
+			t.Errorf("partition %d: %d dials, %d errors, %d fetches in about 2 s; want 1 connection, no errors and a fetch about every %s", i, st.Dials, st.Errors, st.Fetches, readerWait)
 		}
 	}
 }
