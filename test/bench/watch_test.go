@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,18 +23,32 @@ func TestWatcherIdle(t *testing.T) {
 	topic := "watch-idle-" + time.Now().Format("150405.000000")
 	createTopic(t, brokers, topic, 3)
 	w := watch(t, brokers, topic)
+	reply := func(id string, partition int) {
+		t.Helper()
+		conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, partition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		v, _ := json.Marshal(map[string]any{"requestId": id, "status": "ok", "payload": map[string]any{"n": 1}})
+		if _, err := conn.WriteMessages(kafka.Message{Value: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every reader connects and reads once; what it did until then (a
+	// topic just created may have no leader yet) is not counted.
+	warm := w.expect([]string{"w0", "w1", "w2"})
+	for p := range 3 {
+		reply(fmt.Sprintf("w%d", p), p)
+	}
+	warm.wait(t, 30*time.Second)
+	for _, r := range w.readers {
+		r.Stats() // counters restart from here
+	}
 	time.Sleep(2 * time.Second) // the idle period whose fetches are counted, not synchronisation
 	set := w.expect([]string{"r1"})
-	conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	v, _ := json.Marshal(map[string]any{"requestId": "r1", "status": "ok", "payload": map[string]any{"n": 1}})
 	t0 := time.Now()
-	if _, err := conn.WriteMessages(kafka.Message{Value: v}); err != nil {
-		t.Fatal(err)
-	}
+	reply("r1", 1)
 	set.wait(t, 30*time.Second)
 	if took := time.Since(t0); took > readerWait/2 {
 		t.Errorf("the reply was read %s after it was written; want it at once", took)
