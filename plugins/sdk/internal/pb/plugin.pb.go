@@ -18,6 +18,10 @@
 //      response instead of a Host.Journal call each.
 //   StateScanRequest.known: the host may leave out the values the plugin
 //      says it has (sdk.ScanKnown).
+//   Operation.query: the plugin declares an operation a pure query
+//      (sdk.Operation.Query). A plugin built before it never sets it, and
+//      a host built before it ignores it: both then do what every message
+//      had before, a pending record before the call, which is always safe.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
@@ -199,11 +203,15 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type Operation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Schema        string                 `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
-	Summary       string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
-	Upload        bool                   `protobuf:"varint,4,opt,name=upload,proto3" json:"upload,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Type    string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Schema  string                 `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	Summary string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	Upload  bool                   `protobuf:"varint,4,opt,name=upload,proto3" json:"upload,omitempty"`
+	// query: the operation has no external effect and keeps nothing for a
+	// reconciliation, so the host stores no pending record before the call
+	// (sdk.Operation.Query).
+	Query         bool `protobuf:"varint,6,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +270,13 @@ func (x *Operation) GetSummary() string {
 func (x *Operation) GetUpload() bool {
 	if x != nil {
 		return x.Upload
+	}
+	return false
+}
+
+func (x *Operation) GetQuery() bool {
+	if x != nil {
+		return x.Query
 	}
 	return false
 }
@@ -2380,12 +2395,13 @@ const file_plugin_proto_rawDesc = "" +
 	"\vInitRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"\x0e\n" +
 	"\fInitResponse\"\x11\n" +
-	"\x0fDescribeRequest\"o\n" +
+	"\x0fDescribeRequest\"\x85\x01\n" +
 	"\tOperation\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
-	"\x06upload\x18\x04 \x01(\bR\x06uploadJ\x04\b\x05\x10\x06\"T\n" +
+	"\x06upload\x18\x04 \x01(\bR\x06upload\x12\x14\n" +
+	"\x05query\x18\x06 \x01(\bR\x05queryJ\x04\b\x05\x10\x06\"T\n" +
 	"\x03Job\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vinterval_ms\x18\x02 \x01(\x03R\n" +

@@ -18,6 +18,10 @@
 //      response instead of a Host.Journal call each.
 //   StateScanRequest.known: the host may leave out the values the plugin
 //      says it has (sdk.ScanKnown).
+//   Operation.query: the plugin declares an operation a pure query
+//      (sdk.Operation.Query). A plugin built before it never sets it, and
+//      a host built before it ignores it: both then do what every message
+//      had before, a pending record before the call, which is always safe.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
