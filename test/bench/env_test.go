@@ -423,15 +423,17 @@ type watcher struct {
 // watcher, the plain copy's) wait on the broker for a partition with
 // nothing new. A fetch returns as soon as a record is there (MinBytes 1),
 // so it adds no latency; it only sets how often an idle partition is
-// asked. kafka-go also sets the connection's read deadline to it and asks
-// the broker to wait a quarter less: with 10 ms (until the sixth round) an
-// idle partition cost 100 fetches a second, and on the loaded 2-CPU
-// machine the broker's empty answers often came after the 2.5 ms margin:
-// kafka-go took that as a broken connection and dialled again after a
-// 100 ms back-off (about 80 times per partition in a GYU102 run of 80
-// calls), which the benchmark process and the broker paid for in every
-// row's CPU, and the plain copy in its time.
-const readerWait = time.Second
+// asked. kafka-go sets the connection's read deadline to it and asks the
+// broker to wait less by a margin for the answer to come back: a quarter
+// of it below 1 s, 1 s above. With 10 ms (until the sixth round) an idle
+// partition cost 100 fetches a second, and on the loaded 2-CPU machine
+// the broker's empty answers often came after the 2.5 ms margin: kafka-go
+// took that as a broken connection and dialled again after a 100 ms
+// back-off (about 80 times per partition in a GYU102 run of 80 calls),
+// which the benchmark process and the broker paid for in every row's CPU,
+// and the plain copy in its time. With 2 s the broker waits 1 s and the
+// answer has 1 s to come back.
+const readerWait = 2 * time.Second
 
 // newReader is the benchmark's reader of one partition of topic.
 func newReader(brokers []string, topic string, partition int) *kafka.Reader {
