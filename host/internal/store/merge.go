@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // beginRow is a BeginMessage write as data: the arguments of
@@ -116,23 +120,62 @@ func appendRows[T any](rest, group []*writeReq, rows []*T) []*writeReq {
 	return rest
 }
 
+// The merged statements take one array per column and have one text
+// whatever the size of the group. They run as pgx's unnamed statements
+// (QueryExecModeCacheDescribe), which PostgreSQL plans for the arguments
+// of each execution. A named prepared statement would soon run a generic
+// plan, made once for an array of unknown length and the table's size at
+// that time: made while the table was small (a new database, the first
+// groups), it joined by a sequential scan of messages, and kept doing so
+// as the table grew (TestMergedWritesPlannedPerExecution).
+const (
+	sqlMergedInsert = `INSERT INTO messages
+		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
+		SELECT v.id, v.site, v.type, v.business_key, 'pending', '', NULL, v.attempts, v.occurred_at, v.received_at, v.updated_at, v.request
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::bytea[])
+			AS v (id, site, type, business_key, attempts, occurred_at, received_at, updated_at, request)
+		ON CONFLICT (id) DO NOTHING RETURNING id`
+	sqlMergedFinish = `UPDATE messages AS m SET status = 'done', outcome = v.outcome, reply = v.reply,
+		attempts = v.attempts, updated_at = v.updated_at
+		FROM unnest($1::text[], $2::bytea[], $3::integer[], $4::timestamptz[], $5::text[])
+			AS v (outcome, reply, attempts, updated_at, id)
+		WHERE m.id = v.id RETURNING m.id`
+	sqlMergedExisting = `SELECT ` + messageCols + ` FROM messages WHERE id = ANY($1::text[])`
+)
+
+// mergedExecMode is how the merged statements run (see sqlMergedInsert).
+const mergedExecMode = pgx.QueryExecModeCacheDescribe
+
+// columns turns the argument lists of rows (one per write, the same
+// length each) into one slice per column: cols[j][i] is rows[i][j].
+func columns(rows [][]any) [][]any {
+	if len(rows) == 0 {
+		return nil
+	}
+	cols := make([][]any, len(rows[0]))
+	for j := range cols {
+		cols[j] = make([]any, len(rows))
+		for i, r := range rows {
+			cols[j][i] = r[j]
+		}
+	}
+	return cols
+}
+
 // insertMessages runs the inserts of rows (distinct ids) as one statement
 // and reads back the rows that already existed.
 func (s *sqlStore) insertMessages(ctx context.Context, tx *sql.Tx, rows []*beginRow) error {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO messages
-		(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request) VALUES `)
-	args := make([]any, 0, len(rows)*9)
+	args := make([][]any, len(rows))
 	for i, row := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, 'pending', '', NULL, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, row.args...)
+		args[i] = row.args
 	}
-	b.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
-	created, err := queryIDs(ctx, tx, b.String(), args...)
+	c := columns(args)
+	// The arguments of sqlInsertMessage: id, site, type, business_key,
+	// attempts, occurred_at (may be NULL), received_at, updated_at,
+	// request (may be NULL).
+	created, err := queryIDs(ctx, tx, sqlMergedInsert, mergedExecMode,
+		textArray(c[0]), textArray(c[1]), textArray(c[2]), textArray(c[3]), intArray(c[4]),
+		timeArray(c[5]), timeArray(c[6]), timeArray(c[7]), bytesArray(c[8]))
 	if err != nil {
 		return err
 	}
@@ -154,7 +197,7 @@ func (s *sqlStore) insertMessages(ctx context.Context, tx *sql.Tx, rows []*begin
 	// As alone: ON CONFLICT DO NOTHING waited for the conflicting rows
 	// to commit, so this statement sees them.
 	found := make(map[string]*Message, len(existing))
-	rs, err := tx.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, existing)
+	rs, err := tx.QueryContext(ctx, sqlMergedExisting, mergedExecMode, existing)
 	if err != nil {
 		return fmt.Errorf("existing: %w", err)
 	}
@@ -183,20 +226,15 @@ func (s *sqlStore) insertMessages(ctx context.Context, tx *sql.Tx, rows []*begin
 
 // finishMessages runs the updates of rows (distinct ids) as one statement.
 func (s *sqlStore) finishMessages(ctx context.Context, tx *sql.Tx, rows []*finishRow) error {
-	var b strings.Builder
-	b.WriteString(`UPDATE messages AS m SET status = 'done', outcome = v.outcome, reply = v.reply,
-		attempts = v.attempts, updated_at = v.updated_at FROM (VALUES `)
-	args := make([]any, 0, len(rows)*5)
+	args := make([][]any, len(rows))
 	for i, row := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "($%d::text, $%d::bytea, $%d::integer, $%d::timestamptz, $%d::text)", n+1, n+2, n+3, n+4, n+5)
-		args = append(args, row.args...)
+		args[i] = row.args
 	}
-	b.WriteString(`) AS v (outcome, reply, attempts, updated_at, id) WHERE m.id = v.id RETURNING m.id`)
-	done, err := queryIDs(ctx, tx, b.String(), args...)
+	// The arguments of sqlFinishMessage: outcome, reply (may be NULL),
+	// attempts, updated_at, id.
+	c := columns(args)
+	done, err := queryIDs(ctx, tx, sqlMergedFinish, mergedExecMode,
+		textArray(c[0]), bytesArray(c[1]), intArray(c[2]), timeArray(c[3]), textArray(c[4]))
 	if err != nil {
 		return err
 	}
@@ -207,6 +245,46 @@ func (s *sqlStore) finishMessages(ctx context.Context, tx *sql.Tx, rows []*finis
 		}
 	}
 	return nil
+}
+
+// textArray, intArray, timeArray and bytesArray turn a column of
+// arguments into the array PostgreSQL receives: text[] of strings,
+// integer[] of ints, timestamptz[] of times and bytea[] of byte slices,
+// with a nil argument as NULL.
+func textArray(col []any) []string {
+	a := make([]string, len(col))
+	for i, v := range col {
+		a[i] = v.(string)
+	}
+	return a
+}
+
+func intArray(col []any) []int64 { // pgx refuses a value out of integer's range
+	a := make([]int64, len(col))
+	for i, v := range col {
+		a[i] = int64(v.(int))
+	}
+	return a
+}
+
+func timeArray(col []any) []pgtype.Timestamptz {
+	a := make([]pgtype.Timestamptz, len(col))
+	for i, v := range col {
+		if v != nil {
+			a[i] = pgtype.Timestamptz{Time: v.(time.Time), Valid: true}
+		}
+	}
+	return a
+}
+
+func bytesArray(col []any) [][]byte {
+	a := make([][]byte, len(col))
+	for i, v := range col {
+		if v != nil {
+			a[i] = v.([]byte)
+		}
+	}
+	return a
 }
 
 // queryIDs runs a statement that returns ids and collects them.
