@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -303,4 +305,208 @@ func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[s
 		ids[id] = true
 	}
 	return ids, rs.Err()
+}
+
+// sqlWholeGroup is a group of FinishMessage, BeginMessage and
+// FinishAndBegin writes in one statement: the finishes (as
+// sqlMergedFinish), then the begins (as sqlMergedInsert), a pair's begin
+// only if its finish changed a row ($15: the id of the pair's finish, ”
+// for a BeginMessage). It returns the ids finished ('f') and created
+// ('b').
+const sqlWholeGroup = `WITH f AS (
+		UPDATE messages AS m SET status = 'done', outcome = v.outcome, reply = v.reply,
+			attempts = v.attempts, updated_at = v.updated_at
+		FROM unnest($1::text[], $2::bytea[], $3::integer[], $4::timestamptz[], $5::text[])
+			AS v (outcome, reply, attempts, updated_at, id)
+		WHERE m.id = v.id RETURNING m.id
+	), b AS (
+		INSERT INTO messages
+			(id, site, type, business_key, status, outcome, reply, attempts, occurred_at, received_at, updated_at, request)
+		SELECT v.id, v.site, v.type, v.business_key, 'pending', '', NULL, v.attempts, v.occurred_at, v.received_at, v.updated_at, v.request
+		FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::bytea[], $15::text[])
+			AS v (id, site, type, business_key, attempts, occurred_at, received_at, updated_at, request, after)
+		WHERE v.after = '' OR v.after IN (SELECT id FROM f)
+		ON CONFLICT (id) DO NOTHING RETURNING id
+	)
+	SELECT 'f', id FROM f UNION ALL SELECT 'b', id FROM b`
+
+// wholeGroup is PostgreSQL's whole-group write for the group commit (see
+// committer.whole): a group made only of FinishMessage, BeginMessage and
+// FinishAndBegin writes runs as one statement, which commits by itself,
+// instead of BEGIN, a merged UPDATE, a merged INSERT and COMMIT: one
+// round trip instead of four. It is the pass-through's every group.
+// Each write gets what mergeWrites would give it. Any other group (a
+// write of another kind, a message id twice in one kind or in a finish
+// and a begin, a request kept apart) is left to the transaction (ran
+// false). If the statement fails, nothing is committed.
+//
+// A begin whose id already existed reads that message back after the
+// statement, as mergeWrites does within its transaction: ON CONFLICT DO
+// NOTHING waited for the row to be committed, so the read sees it (or a
+// later version of it, as a BeginMessage a moment later would). If it has
+// been deleted meanwhile (pruned), that begin runs again alone.
+func (p *Postgres) wholeGroup(ctx context.Context, group []*writeReq) (ran bool, err error) {
+	s := &p.sqlStore
+	var (
+		finishes [][]any
+		begins   []*beginRow
+		after    []any // per begin: the id of its pair's finish, or ""
+	)
+	finished := make(map[string]bool)
+	begun := make(map[string]bool)
+	addBegin := func(b *beginRow, f string) bool {
+		id := b.args[0].(string)
+		if begun[id] || b.apart != nil {
+			return false
+		}
+		begun[id] = true
+		begins, after = append(begins, b), append(after, f)
+		return true
+	}
+	addFinish := func(f *finishRow) bool {
+		id := f.args[4].(string)
+		if finished[id] {
+			return false
+		}
+		finished[id] = true
+		finishes = append(finishes, f.args)
+		return true
+	}
+	for _, r := range group {
+		ok := false
+		switch row := r.row.(type) {
+		case *beginRow:
+			ok = addBegin(row, "")
+		case *finishRow:
+			ok = addFinish(row)
+		case *finishBeginRow:
+			ok = addFinish(row.f) && addBegin(row.b, row.f.args[4].(string))
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	for id := range begun {
+		if finished[id] {
+			return false, nil
+		}
+	}
+	// Sorted by id, so that two instances lock the rows in the same order
+	// (as mergeWrites).
+	slices.SortFunc(finishes, func(a, b []any) int { return strings.Compare(a[4].(string), b[4].(string)) })
+	order := make([]int, len(begins))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return strings.Compare(begins[a].args[0].(string), begins[b].args[0].(string))
+	})
+	bargs := make([][]any, len(begins))
+	bafter := make([]any, len(begins))
+	for i, k := range order {
+		bargs[i], bafter[i] = begins[k].args, after[k]
+	}
+	f, b := columns(finishes), columns(bargs)
+	if f == nil {
+		f = make([][]any, 5)
+	}
+	if b == nil {
+		b = make([][]any, 9)
+	}
+	failed := func(err error) (bool, error) {
+		err = fmt.Errorf("%d writes in one statement: %w", len(group), err)
+		// A statement PostgreSQL refused committed nothing: its writes
+		// run again alone. Any other error (the connection lost) leaves
+		// the outcome unknown, as a failed COMMIT does: every write gets
+		// it.
+		var pgErr *pgconn.PgError
+		return !errors.As(err, &pgErr), err
+	}
+	rs, err := s.w.QueryContext(ctx, sqlWholeGroup, mergedExecMode,
+		textArray(f[0]), bytesArray(f[1]), intArray(f[2]), timeArray(f[3]), textArray(f[4]),
+		textArray(b[0]), textArray(b[1]), textArray(b[2]), textArray(b[3]), intArray(b[4]),
+		timeArray(b[5]), timeArray(b[6]), timeArray(b[7]), bytesArray(b[8]), textArray(bafter))
+	if err != nil {
+		return failed(err)
+	}
+	done, created := make(map[string]bool), make(map[string]bool)
+	for rs.Next() {
+		var kind, id string
+		if err := rs.Scan(&kind, &id); err != nil {
+			rs.Close()
+			return failed(err)
+		}
+		if kind == "f" {
+			done[id] = true
+		} else {
+			created[id] = true
+		}
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return failed(err)
+	}
+	p.wholes.Add(1)
+	var existing []*beginRow
+	for _, r := range group {
+		switch row := r.row.(type) {
+		case *finishRow:
+			row.n = 0
+			if done[row.args[4].(string)] {
+				row.n = 1
+			}
+		case *finishBeginRow:
+			row.f.n = 0
+			if done[row.f.args[4].(string)] {
+				row.f.n = 1
+			}
+		}
+	}
+	for i, row := range begins {
+		if after[i] != "" && !done[after[i].(string)] {
+			continue // the pair's finish found no message: left out
+		}
+		row.created, row.existing = created[row.args[0].(string)], nil
+		if !row.created {
+			existing = append(existing, row)
+		}
+	}
+	if len(existing) == 0 {
+		return true, nil
+	}
+	return true, s.readExisting(ctx, existing)
+}
+
+// readExisting sets the message each of rows (begins that found their id
+// taken) found, read after their statement committed; a begin whose
+// message is gone by then runs again alone.
+func (s *sqlStore) readExisting(ctx context.Context, rows []*beginRow) error {
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.args[0].(string)
+	}
+	found := make(map[string]*Message, len(ids))
+	rs, err := s.w.QueryContext(ctx, sqlMergedExisting, mergedExecMode, ids)
+	if err != nil {
+		return fmt.Errorf("existing: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		m, err := s.scanMessage(rs)
+		if err != nil {
+			return fmt.Errorf("existing: %w", err)
+		}
+		found[m.ID] = &m
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("existing: %w", err)
+	}
+	for _, row := range rows {
+		if row.existing = found[row.args[0].(string)]; row.existing == nil {
+			if err := s.begin(ctx, s.w, row); err != nil {
+				return fmt.Errorf("begin message %q again: %w", row.args[0], err)
+			}
+		}
+	}
+	return nil
 }

@@ -2,8 +2,12 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -151,3 +155,155 @@ func TestMergedWritesKeepNulls(t *testing.T) {
 }
 
 func show(v any) string { return fmt.Sprintf("%+v", v) }
+
+// holdCommitter holds s's committer in a write until n more writes are
+// queued, so that they form one group; release lets it go.
+func holdCommitter(t *testing.T, s *Postgres) (queued func(n int), release func()) {
+	t.Helper()
+	rel, started := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- s.write(t.Context(), func(context.Context, querier) error { close(started); <-rel; return nil })
+	}()
+	<-started
+	return func(n int) {
+			for len(s.group.reqs) < n {
+				runtime.Gosched()
+			}
+		}, func() {
+			close(rel)
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+		}
+}
+
+// TestWholeGroupPostgres: a group of outcomes and new messages (the
+// pass-through's) is written by one statement that commits by itself,
+// and each write gets what it would get alone: a new message created, a
+// known one read back, an unknown outcome ErrNotFound, the next message
+// of an unknown one left out.
+func TestWholeGroupPostgres(t *testing.T) {
+	t.Parallel()
+	s := postgresWith(t, "p1", "p2", "p3", "known")
+	ctx := t.Context()
+	if err := s.FinishMessage(ctx, "known", "ok", []byte(`{"was":"known"}`), 3); err != nil {
+		t.Fatal(err)
+	}
+	queued, release := holdCommitter(t, s)
+	type result struct {
+		existing *Message
+		created  bool
+		err      error
+	}
+	var mu sync.Mutex
+	res := map[string]result{}
+	set := func(k string, r result) { mu.Lock(); res[k] = r; mu.Unlock() }
+	var wg sync.WaitGroup
+	for id, next := range map[string]string{"p1": "n1", "missing": "n2"} {
+		wg.Go(func() {
+			m, created, err := s.FinishAndBegin(ctx, id, "ok", []byte(`{}`), 1, Message{ID: next, Site: "s", Type: "p.op", Key: "k", Attempts: 1})
+			set(id, result{m, created, err})
+		})
+	}
+	for _, id := range []string{"p2", "gone"} {
+		wg.Go(func() { set(id, result{err: s.FinishMessage(ctx, id, "rejected", nil, 2)}) })
+	}
+	for _, id := range []string{"new", "known"} {
+		wg.Go(func() {
+			m, created, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Key: "k-" + id, Request: []byte(`{"id":"` + id + `"}`), Attempts: 1})
+			set("begin "+id, result{m, created, err})
+		})
+	}
+	queued(6)
+	release()
+	wg.Wait()
+	if n := s.wholes.Load(); n != 1 {
+		t.Fatalf("%d groups written as one statement, want 1", n)
+	}
+	if r := res["p1"]; r.err != nil || !r.created {
+		t.Errorf("FinishAndBegin(p1) = created %v, %v; want created", r.created, r.err)
+	}
+	if r := res["missing"]; !errors.Is(r.err, ErrNotFound) {
+		t.Errorf("FinishAndBegin(missing): %v, want ErrNotFound", r.err)
+	}
+	if r := res["p2"]; r.err != nil {
+		t.Errorf("FinishMessage(p2): %v", r.err)
+	}
+	if r := res["gone"]; !errors.Is(r.err, ErrNotFound) {
+		t.Errorf("FinishMessage(gone): %v, want ErrNotFound", r.err)
+	}
+	if r := res["begin new"]; r.err != nil || !r.created {
+		t.Errorf("BeginMessage(new) = created %v, %v; want created", r.created, r.err)
+	}
+	if r := res["begin known"]; r.err != nil || r.created || r.existing == nil || r.existing.Status != StatusDone || r.existing.Attempts != 3 {
+		t.Errorf("BeginMessage(known) = %+v, created %v, %v; want the stored message, done", r.existing, r.created, r.err)
+	}
+	for id, want := range map[string]string{"p1": StatusDone, "p2": StatusDone, "n1": StatusPending, "new": StatusPending, "p3": StatusPending} {
+		if m, err := s.GetMessage(ctx, id); err != nil || m.Status != want {
+			t.Errorf("%s: %+v, %v; want %s", id, m, err, want)
+		}
+	}
+	if _, err := s.GetMessage(ctx, "n2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("n2, the next message of a missing one: %v, want ErrNotFound (left out)", err)
+	}
+}
+
+// TestWholeGroupFallsBackPostgres: a group the single statement cannot
+// write (an id twice, another kind of write) runs in a transaction, and a
+// group whose statement PostgreSQL refuses runs again write by write, so
+// that only the bad write fails.
+func TestWholeGroupFallsBackPostgres(t *testing.T) {
+	t.Parallel()
+	s := postgresWith(t, "a", "b")
+	ctx := t.Context()
+	run := func(writes ...func() error) []error {
+		queued, release := holdCommitter(t, s)
+		errs := make([]error, len(writes))
+		var wg sync.WaitGroup
+		for i, w := range writes {
+			wg.Go(func() { errs[i] = w() })
+		}
+		queued(len(writes))
+		release()
+		wg.Wait()
+		return errs
+	}
+	begin := func(id string) func() error {
+		return func() error {
+			_, _, err := s.BeginMessage(ctx, Message{ID: id, Site: "s", Type: "p.op", Attempts: 1})
+			return err
+		}
+	}
+	var seq int64
+	for _, errs := range [][]error{
+		run(begin("c"), begin("c")),
+		run(begin("d"), func() error { var err error; seq, err = s.NextSequence(ctx, "x"); return err }),
+	} {
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := s.wholes.Load(); n != 0 {
+		t.Errorf("%d groups written as one statement, want 0", n)
+	}
+	if seq != 1 {
+		t.Errorf("NextSequence = %d, want 1", seq)
+	}
+	// A NUL byte is not valid text in PostgreSQL: that outcome fails.
+	errs := run(
+		func() error { return s.FinishMessage(ctx, "a", "ok", nil, 1) },
+		func() error { return s.FinishMessage(ctx, "b", "o\x00k", nil, 1) },
+		begin("e"),
+	)
+	if errs[0] != nil || errs[2] != nil || errs[1] == nil {
+		t.Fatalf("errors %v, want only the second write (a NUL in its outcome) to fail", errs)
+	}
+	for id, want := range map[string]string{"a": StatusDone, "b": StatusPending, "c": StatusPending, "d": StatusPending, "e": StatusPending} {
+		if m, err := s.GetMessage(ctx, id); err != nil || m.Status != want {
+			t.Errorf("%s: %+v, %v; want %s", id, m, err, want)
+		}
+	}
+}
