@@ -17,7 +17,7 @@ import (
 )
 
 // BenchmarkKeyChains has the store writes of the Kafka pass-through:
-// 50 keys side by side, and on each key every message's outcome stored
+// 50 keys side by side (8 in "keys8": smaller groups), and on each key every message's outcome stored
 // with the key's next message recorded (FinishAndBegin), as the pipeline
 // does when the next message is already read. Requests and replies have
 // the sizes of the bench's ledger.noop messages and are sealed at rest.
@@ -39,53 +39,59 @@ func BenchmarkKeyChains(b *testing.B) {
 			return store.OpenPostgres(b.Context(), testenv.Postgres(b), store.WithKeys(key))
 		},
 	}
-	const keys = 50
 	for _, engine := range []string{"sqlite", "postgres"} {
-		b.Run(engine+"/keys50", func(b *testing.B) {
-			s, err := open[engine](b)
-			if err != nil {
+		for _, keys := range []int{50, 8} {
+			benchKeyChains(b, engine, keys, open[engine], request, reply)
+		}
+	}
+}
+
+// benchKeyChains runs BenchmarkKeyChains on one engine with keys keys.
+func benchKeyChains(b *testing.B, engine string, keys int, open func(b *testing.B) (store.Store, error), request, reply []byte) {
+	b.Run(fmt.Sprintf("%s/keys%d", engine, keys), func(b *testing.B) {
+		s, err := open(b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		ctx := context.Background()
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		msg := func(k, i int) store.Message {
+			now := time.Now()
+			return store.Message{ID: fmt.Sprintf("%s-%d-%d", run, k, i), Site: "s1", Type: "ledger.noop",
+				Key: fmt.Sprintf("key-%d", k), OccurredAt: now, ReceivedAt: now, Request: request, Attempts: 1}
+		}
+		for k := range keys {
+			if _, _, err := s.BeginMessage(ctx, msg(k, 0)); err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { _ = s.Close() })
-			ctx := context.Background()
-			run := strconv.FormatInt(time.Now().UnixNano(), 36)
-			msg := func(k, i int) store.Message {
-				now := time.Now()
-				return store.Message{ID: fmt.Sprintf("%s-%d-%d", run, k, i), Site: "s1", Type: "ledger.noop",
-					Key: fmt.Sprintf("key-%d", k), OccurredAt: now, ReceivedAt: now, Request: request, Attempts: 1}
+		}
+		pg0, _ := pgServerSeconds()
+		self0 := cpuSecondsOf(os.Getpid())
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for k := range keys {
+			n := b.N / keys
+			if k < b.N%keys {
+				n++
 			}
-			for k := range keys {
-				if _, _, err := s.BeginMessage(ctx, msg(k, 0)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			pg0, _ := pgServerSeconds()
-			self0 := cpuSecondsOf(os.Getpid())
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for k := range keys {
-				n := b.N / keys
-				if k < b.N%keys {
-					n++
-				}
-				wg.Go(func() {
-					for i := range n {
-						if _, created, err := s.FinishAndBegin(ctx, msg(k, i).ID, "ok", reply, 1, msg(k, i+1)); err != nil || !created {
-							b.Errorf("FinishAndBegin: created %v, %v", created, err)
-							return
-						}
+			wg.Go(func() {
+				for i := range n {
+					if _, created, err := s.FinishAndBegin(ctx, msg(k, i).ID, "ok", reply, 1, msg(k, i+1)); err != nil || !created {
+						b.Errorf("FinishAndBegin: created %v, %v", created, err)
+						return
 					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			b.ReportMetric((cpuSecondsOf(os.Getpid())-self0)*1e6/float64(b.N), "cpu-us/msg")
-			if pg1, ok := pgServerSeconds(); ok && engine == "postgres" {
-				b.ReportMetric((pg1-pg0)*1e6/float64(b.N), "pg-cpu-us/msg")
-			}
-		})
-	}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		b.ReportMetric((cpuSecondsOf(os.Getpid())-self0)*1e6/float64(b.N), "cpu-us/msg")
+		if pg1, ok := pgServerSeconds(); ok && engine == "postgres" {
+			b.ReportMetric((pg1-pg0)*1e6/float64(b.N), "pg-cpu-us/msg")
+		}
+	})
 }
 
 // cpuSecondsOf returns the user and system CPU time of pid (/proc), 0 if
