@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -519,12 +520,15 @@ func benchLatency(b *testing.B, e *env, res *results, name string, rate int) {
 
 // cpuMeter reads the CPU time (user + system, from /proc) that the host,
 // one of its plugins, the benchmark process (the simulators, the HTTP
-// clients and the Kafka client playing the platform) and the broker use
-// during a row. The broker is found only when this process started it
-// (testenv); otherwise its column is left out.
+// clients and the Kafka client playing the platform), the broker and the
+// PostgreSQL server use during a row. The broker and the server are found
+// only when this process started them (testenv); otherwise their columns
+// are left out.
 type cpuMeter struct {
 	pids        map[string]int
 	t0          map[string]float64
+	pg0         float64 // pgServerSeconds at the start; pg says there is a server
+	pg          bool
 	busy0, all0 float64
 }
 
@@ -537,6 +541,7 @@ func startCPU(cfgPath, plugin string) *cpuMeter {
 	for k, pid := range m.pids {
 		m.t0[k] = cpuSeconds(pid)
 	}
+	m.pg0, m.pg = pgServerSeconds()
 	m.busy0, m.all0 = machineTicks()
 	return m
 }
@@ -552,9 +557,90 @@ func (m *cpuMeter) per(kv map[string]float64, unit string, n int) {
 	for k, pid := range m.pids {
 		kv[k+"-cpu-ms/"+unit] = (cpuSeconds(pid) - m.t0[k]) * 1000 / float64(n)
 	}
+	if m.pg {
+		if s, ok := pgServerSeconds(); ok {
+			kv["pg-cpu-ms/"+unit] = (s - m.pg0) * 1000 / float64(n)
+		}
+	}
 	if busy, all := machineTicks(); all > m.all0 {
 		kv["machine-busy-%"] = 100 * (busy - m.busy0) / (all - m.all0)
 	}
+}
+
+// pgCell is ", PostgreSQL server N ms" for a CPU row when the row measured
+// the server (pgServerSeconds), else "".
+func pgCell(res *results, name, unit string) string {
+	res.mu.Lock()
+	v, ok := res.m[name]["pg-cpu-ms/"+unit]
+	res.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(", PostgreSQL server %.2f ms", v)
+}
+
+// pgServerSeconds returns the CPU time used so far by the PostgreSQL
+// server that this process started (testenv): every process named
+// "postgres" below this one (the postmaster, its backends and auxiliary
+// processes), plus what the postmaster's children that have exited used
+// (its cutime and cstime), so that a backend ending during a row still
+// counts. ok is false when there is no such server.
+func pgServerSeconds() (secs float64, ok bool) {
+	ents, _ := os.ReadDir("/proc")
+	type proc struct {
+		parent int
+		pg     bool
+		f      []string // the fields after comm
+	}
+	all := map[int]proc{}
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		i, j := bytes.IndexByte(st, '('), bytes.LastIndexByte(st, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(string(st[j+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		all[pid] = proc{parent: ppid, pg: string(st[i+1:j]) == "postgres", f: f}
+	}
+	self := os.Getpid()
+	for _, p := range all {
+		if !p.pg {
+			continue
+		}
+		below := false
+		for q, n := p.parent, 0; q > 1 && n < 16; q, n = all[q].parent, n+1 {
+			if q == self {
+				below = true
+				break
+			}
+		}
+		if !below {
+			continue
+		}
+		ok = true
+		for _, k := range []int{11, 12} { // utime, stime
+			v, _ := strconv.ParseFloat(p.f[k], 64)
+			secs += v / 100 // USER_HZ is 100 on Linux
+		}
+		if !all[p.parent].pg { // the postmaster: its exited children too
+			for _, k := range []int{13, 14} { // cutime, cstime
+				v, _ := strconv.ParseFloat(p.f[k], 64)
+				secs += v / 100
+			}
+		}
+	}
+	return secs, ok
 }
 
 // machineTicks returns the busy and total jiffies of all CPUs (/proc/stat;
@@ -613,7 +699,7 @@ func render(res *results, storeName string, idle, peak map[string]float64) strin
 	cpuRow := func(name, unit, what string) {
 		rows = append(rows, []string{"CPU per " + unit + " of the " + what + " row, by process (/proc)",
 			fmt.Sprintf("host %.2f ms, plugin %.2f ms", res.get(name, "host-cpu-ms/"+unit), res.get(name, "plugin-cpu-ms/"+unit)),
-			fmt.Sprintf("bench process %.2f ms, broker %.2f ms; machine %.0f %% busy", res.get(name, "bench-cpu-ms/"+unit), res.get(name, "broker-cpu-ms/"+unit), res.get(name, "machine-busy-%")), "-", "reported"})
+			fmt.Sprintf("bench process %.2f ms, broker %.2f ms%s; machine %.0f %% busy", res.get(name, "bench-cpu-ms/"+unit), res.get(name, "broker-cpu-ms/"+unit), pgCell(res, name, unit), res.get(name, "machine-busy-%")), "-", "reported"})
 	}
 	cpuRow("pass", "msg", "pass-through")
 	cpuRow("gyd051", "req", "GYD051")

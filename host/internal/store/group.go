@@ -43,6 +43,14 @@ type committer struct {
 	// together, several in one statement, and returns the others (see
 	// mergeWrites). An error rolls the group back as a failed write does.
 	merge func(ctx context.Context, tx *sql.Tx, group []*writeReq) (rest []*writeReq, err error)
+	// whole, when set, runs a group of several writes as one statement
+	// that commits by itself (PostgreSQL: no BEGIN and COMMIT, one round
+	// trip for the group; see wholeGroup), or reports that it cannot
+	// (ran false), and the group runs in a transaction. An error with ran
+	// false means nothing was committed: the writes run again alone, as
+	// after a failed write. With ran true, every write gets the error.
+	// Set before the first write.
+	whole func(ctx context.Context, group []*writeReq) (ran bool, err error)
 	reqs  chan *writeReq
 	stop  chan struct{} // closed by close: no more writes are taken
 	done  chan struct{} // closed when the loop has returned
@@ -198,6 +206,16 @@ func (c *committer) commit(group []*writeReq) {
 // must not interrupt a transaction that holds the writes of others.
 func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	ctx := context.Background()
+	if c.whole != nil && len(group) > 1 {
+		ran, err := c.whole(ctx, group)
+		if ran && err == nil {
+			c.groups.Add(1)
+			c.merged.Add(int64(len(group)))
+		}
+		if ran || err != nil {
+			return !ran, err
+		}
+	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +37,8 @@ var postgresDialect = &dialect{
 // The writes of the message path are committed in groups, as on SQLite
 // (see committer): one transaction, one WAL flush and one round trip to
 // begin and commit for all the writes waiting at that moment, instead of
-// one each. Rows a group writes stay locked until it commits, so a write
+// one each. A group of outcomes and new messages only, as the
+// pass-through makes, is one statement and one round trip (wholeGroup). Rows a group writes stay locked until it commits, so a write
 // of another instance to the same row (a sequence, a plugin state key)
 // waits for that commit; if two instances' groups wait for each other,
 // PostgreSQL aborts one of them (deadlock detected) and its writes run
@@ -46,7 +48,8 @@ var postgresDialect = &dialect{
 // apply), used through database/sql (pgx's stdlib driver).
 type Postgres struct {
 	sqlStore
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	wholes atomic.Int64 // groups written as one statement (for tests)
 }
 
 // OpenPostgres connects to the database named by dsn (a libpq URL or
@@ -77,6 +80,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		return nil, err
 	}
 	p.group = newCommitter(db, p.mergeWrites, nil)
+	p.group.whole = p.wholeGroup // before any write: none can be queued yet
 	return p, nil
 }
 
