@@ -32,7 +32,11 @@
 //     the result so a reload never changes a running call's configuration).
 //  3. Handle, per message ([Mux] routes by type and keeps Describe's list
 //     in step; [OK], [Invalid], [Rejected], [Failed] and [Retry] build the
-//     outcome), and RunJob, per scheduled job and site.
+//     outcome), and RunJob, per scheduled job and site. The host records a
+//     message as pending before Handle, so that after a crash the plugin
+//     is called again with Recovering set and reconciles before any
+//     resend; an operation declared a pure query ([Operation].Query) skips
+//     that record and is simply called again.
 //
 // Local commands (key import: key material that must not travel through
 // Kafka) run in the plugin binary on the operator's machine through the

@@ -89,6 +89,30 @@ type Operation struct {
 	// Upload marks operations subject to the 30-minute upload rule: the host
 	// tracks the age of pending uploads from the message's occurredAt.
 	Upload bool `json:"upload"`
+	// Query declares the operation a pure query: handling a message of it
+	// has no effect outside the plugin (it changes nothing in the external
+	// system, publishes nothing) and writes nothing the plugin would need
+	// to reconcile a call whose outcome is unknown (no serial kept in the
+	// state store, no sequence drawn that must not be reused), so handling
+	// the same message twice is harmless.
+	//
+	// For such an operation the host stores no pending record before the
+	// call: a new message costs one store write, its outcome, instead of
+	// two. If the host stops between the call and the outcome, the
+	// redelivered message is handled again as a new one (Attempt 1,
+	// Recovering false), not reconciled. A message that has a pending
+	// record anyway (stored while the operation was not declared a query,
+	// or replayed after it failed) is handled as any other: Recovering is
+	// set and the plugin reconciles. A redelivered message whose outcome is
+	// stored gets the stored reply, the plugin is not called.
+	//
+	// Declare it only when it is true: an operation that sends anything the
+	// external system keeps (an upload, a download that must be
+	// acknowledged, a feedback) or draws a serial it looks up when
+	// Recovering is not a query. Query and Upload are exclusive; a plugin
+	// declaring both is refused at launch. Hosts older than the field
+	// ignore it (every message then has a pending record, as before).
+	Query bool `json:"query,omitempty"`
 }
 
 // Job is a scheduled job.

@@ -22,7 +22,7 @@ type probe struct {
 func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	return &sdk.DescribeResponse{
 		Name: "probe", Version: "1.2.3", Description: "test",
-		Operations: []sdk.Operation{{Type: "probe.do", Schema: "x/Y", Summary: "do", Upload: true}},
+		Operations: []sdk.Operation{{Type: "probe.do", Schema: "x/Y", Summary: "do", Upload: true}, {Type: "probe.check", Summary: "check", Query: true}},
 		Jobs:       []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "t"}},
 		Settings:   []sdk.Setting{{Name: "url", Type: sdk.SettingURL, Required: true, Default: "", Description: "d", Example: "https://x", Enum: []string{"a"}}},
 		WorkLists:  []sdk.WorkList{{Name: "drafts", Title: "草稿", ListOperation: "probe.list", Description: "d"}},
@@ -179,7 +179,7 @@ func TestProtocolVersions(t *testing.T) {
 			t.Parallel()
 			c := sdktest.ConnectVersion(t, &probe{}, sdktest.NewMemoryHost(), tc.version)
 			d, err := c.Describe(t.Context(), &sdk.DescribeRequest{})
-			if err != nil || len(d.Commands) != tc.wantCommands || len(d.Operations) != 1 {
+			if err != nil || len(d.Commands) != tc.wantCommands || len(d.Operations) != 2 || !d.Operations[1].Query {
 				t.Fatalf("Describe: %v, %d commands, want %d", err, len(d.Commands), tc.wantCommands)
 			}
 			r, err := c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local", Arguments: map[string]string{"key": "/k"}, Settings: map[string]string{"url": "https://x"}})

@@ -133,7 +133,7 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	}
 	out := &pb.DescribeResponse{Name: d.Name, Version: d.Version, Description: d.Description}
 	for _, o := range d.Operations {
-		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
+		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range d.Jobs {
 		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary})

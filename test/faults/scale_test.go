@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/medgate/medgate/test/harness"
 )
 
@@ -135,16 +137,29 @@ func ledgerOrder(t *testing.T, dir string, ids []string) int {
 // a new part of the stream was sent. Partitions
 // move on every kill and every return; every upload still gets exactly one
 // distinct reply and the simulator's ledger holds it exactly once, in order
-// per key.
+// per key. Filing verifications (GYD051, pure queries without a pending
+// record) between the uploads on the same keys each get exactly one
+// outcome too, though two instances may run one at once while its
+// partition moves, and none is reconciled.
 func TestThreeInstancesKilledAtRandomPoints(t *testing.T) {
 	t.Parallel()
 	kills := scale(3, 20)
 	c := startCluster(t, clusterOpts{instances: 3, postgres: true})
 	const part = 40 // uploads sent before each kill, so every kill finds work
 	s := newStream("sk", kills*part, 6)
+	var qids []string
 	inFlight := 0
 	for k := range kills {
-		c.p.SendRaw(s.msgs[k*part : (k+1)*part]...)
+		var msgs []kafka.Message
+		for i := k * part; i < (k+1)*part; i++ {
+			msgs = append(msgs, s.msgs[i])
+			if i%2 == 1 {
+				q, id := verification("sk", i, s.keys)
+				msgs = append(msgs, q)
+				qids = append(qids, id)
+			}
+		}
+		c.p.SendRaw(msgs...)
 		target := min(c.done(s)+1+c.rng.IntN(4), s.n)
 		harness.Eventually(t, 2*time.Minute, fmt.Sprintf("kill %d: %d records in the ledger", k+1, target), func() bool { return c.done(s) >= target })
 		if c.done(s) < s.n {
@@ -157,8 +172,9 @@ func TestThreeInstancesKilledAtRandomPoints(t *testing.T) {
 		t.Logf("kill %d: instance %d at %d of %d records; ready again after %s", k+1, i, c.done(s), s.n, time.Since(at).Round(time.Millisecond))
 	}
 	res := c.verify(s, 3*time.Minute)
+	asked := c.verifyQueries(qids, 3*time.Minute)
 	c.committedAll(30 * time.Second)
-	t.Logf("three instances, a random one SIGKILLed %d times (%d with uploads still to do): %s", kills, inFlight, res)
+	t.Logf("three instances, a random one SIGKILLed %d times (%d with uploads still to do): %s; %d queries, %d asked again", kills, inFlight, res, len(qids), asked)
 	if inFlight < (kills+1)/2 {
 		t.Errorf("only %d of %d kills hit a stream with work left; the test proves too little", inFlight, kills)
 	}

@@ -5,7 +5,11 @@
 //
 // The order of durable steps is what makes the guarantees hold:
 //
-//  1. the message id is recorded as pending before the plugin is called;
+//  1. the message id is recorded as pending before the plugin is called —
+//     unless the plugin declares the operation a pure query
+//     (sdk.Operation.Query) and the id has no record yet: then nothing is
+//     stored before the call, and step 2 records the message and its
+//     outcome at once (store.RecordFinished);
 //  2. the outcome and reply are stored before the reply is published;
 //  3. the caller (the Kafka consumer) commits the offset only after the
 //     reply (and DLQ record) is acknowledged: after Process returned without
@@ -22,8 +26,14 @@
 //
 // A crash between 1 and 2 leaves the message pending: when it is redelivered
 // the plugin is called with Recovering set and reconciles with the external
-// system before any resend. A crash between 2 and 3 makes the redelivery
-// publish the stored reply again; the plugin is not called.
+// system before any resend. A query left no record, so its redelivery runs
+// it again as a new message: it had no external effect and nothing to
+// reconcile, which is what the plugin declared. A crash between 2 and 3
+// makes the redelivery publish the stored reply again; the plugin is not
+// called. A message whose id has a record is handled as that record says,
+// query or not: a done one gets its stored reply, a pending one (begun
+// before its operation was declared a query, or reopened for a replay)
+// goes through step 1's reconciliation.
 package pipeline
 
 import (
@@ -248,6 +258,9 @@ type Input struct {
 	ReplyFormat string
 
 	chain string // the key as given, for the order of replies (see chains)
+	// unrecorded: the message is a pure query whose id has no record in
+	// the store; its outcome is recorded with the message (finishQuery).
+	unrecorded bool
 }
 
 // Process handles one message and returns its reply once the reply is
@@ -318,36 +331,42 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		created  = prepared
 		err      error
 	)
-	if !prepared {
+	routes := p.routes.Load()
+	switch {
+	case prepared:
+	case len(errs) == 0 && routes.query(env.Site, env.Type):
+		// A pure query (sdk.Operation.Query) stores no pending record
+		// before the call: its outcome is recorded with the message, one
+		// write (finishQuery). A record of its id, done or pending, is
+		// read first and decides as for any message.
+		existing, err = p.store.GetMessage(ctx, env.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			existing, err, in.unrecorded = nil, nil, true
+		}
+	default:
 		existing, created, err = p.store.BeginMessage(ctx, record(env, key, in.Value, start))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
 	}
-	if !created && existing.Status == store.StatusDone {
+	if existing != nil && existing.Status == store.StatusDone {
 		// A redelivery: give back the stored reply, call nothing.
-		var r message.Reply
-		if err := json.Unmarshal(existing.Reply, &r); err != nil {
-			return nil, fmt.Errorf("pipeline: stored reply of %q is unreadable: %w", env.ID, err)
-		}
-		p.log.Info("duplicate message; replaying the stored reply", "id", env.ID, "status", r.Status)
-		return &r, p.publish(ctx, env, in, &r, existing.Reply)
+		return p.replay(ctx, env, in, existing)
 	}
 	if len(errs) > 0 {
 		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
-		return r, p.finish(ctx, env, in, r, "invalid envelope", start)
+		return p.finish(ctx, env, in, r, "invalid envelope", start)
 	}
-	routes := p.routes.Load()
 	target, rerr := routes.resolve(env.Site, env.Type)
 	if rerr != nil {
 		r := p.reply(env, message.StatusInvalid, []message.ReplyError{*rerr}, nil, nil, 0)
-		return r, p.finish(ctx, env, in, r, rerr.Message, start)
+		return p.finish(ctx, env, in, r, rerr.Message, start)
 	}
 	if p.tf != nil {
 		out, errs, mapped := p.tf.Transform(env.Site, env.Format, env.Type, env.PayloadBytes())
 		if len(errs) > 0 {
 			r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
-			return r, p.finish(ctx, env, in, r, "mapping failed", start)
+			return p.finish(ctx, env, in, r, "mapping failed", start)
 		}
 		if mapped {
 			env.Payload, env.Format = out, "json"
@@ -369,7 +388,18 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 			reason = "the plugin process died during every attempt"
 		}
 	}
-	return r, p.finish(ctx, env, in, r, reason, start, journal...)
+	return p.finish(ctx, env, in, r, reason, start, journal...)
+}
+
+// replay publishes the stored reply of a message already done, without
+// calling anything, and returns it.
+func (p *Processor) replay(ctx context.Context, env *message.Envelope, in Input, done *store.Message) (*message.Reply, error) {
+	var r message.Reply
+	if err := json.Unmarshal(done.Reply, &r); err != nil {
+		return nil, fmt.Errorf("pipeline: stored reply of %q is unreadable: %w", env.ID, err)
+	}
+	p.log.Info("duplicate message; replaying the stored reply", "id", env.ID, "status", r.Status)
+	return &r, p.publish(ctx, env, in, &r, done.Reply)
 }
 
 // record is the store's record of a new message, about to be handled.
@@ -396,6 +426,10 @@ func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.M
 	}
 	env, errs := message.Parse(m.Value)
 	if len(errs) > 0 || env.ID == id || !message.ValidID(env.ID) || (env.ReplyTo != "" && !p.replyTo[env.ReplyTo]) {
+		return nil, nil, nil
+	}
+	if p.routes.Load().query(env.Site, env.Type) {
+		// A pure query gets no pending record (see Process).
 		return nil, nil, nil
 	}
 	rec := record(env, key, m.Value, p.now())
@@ -501,7 +535,13 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			}
 			*journal = nil
 		}
-		if !counted {
+		switch {
+		case counted:
+		case in.unrecorded:
+			// A query without record counts its calls here; the
+			// count is stored with the outcome.
+			n = attempts + 1
+		default:
 			var err error
 			if n, err = p.store.AddAttempt(ctx, env.ID); err != nil {
 				return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
@@ -634,17 +674,22 @@ func (p *Processor) reply(env *message.Envelope, status string, errs []message.R
 
 // finish stores the outcome, with the journal entries the plugin made
 // during the call that gave it, then publishes the reply (and DLQ record).
-func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time, journal ...store.Exchange) error {
+// It returns the reply published: r, or for a query whose outcome another
+// delivery stored meanwhile, that stored reply (see finishQuery).
+func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time, journal ...store.Exchange) (*message.Reply, error) {
 	data, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("pipeline: encode reply: %w", err)
+		return r, fmt.Errorf("pipeline: encode reply: %w", err)
 	}
 	// Store with a context that survives shutdown for a moment: the plugin
 	// already acted, and losing the outcome would force a reconciliation.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if in.unrecorded {
+		return p.finishQuery(ctx, sctx, env, in, r, data, start, journal)
+	}
 	if p.finishAndBegin(sctx, ctx, env.ID, r, data, journal) {
-		return p.stored(ctx, env, in, r, data, start)
+		return r, p.stored(ctx, env, in, r, data, start)
 	}
 	if err := p.store.FinishMessage(sctx, env.ID, r.Status, data, r.Attempts, journal...); err != nil {
 		if len(journal) > 0 {
@@ -654,9 +699,47 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 				p.log.Warn("cannot store the journal of an unfinished message", "id", env.ID, "err", jerr)
 			}
 		}
-		return fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
+		return r, fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
 	}
-	return p.stored(ctx, env, in, r, data, start)
+	return r, p.stored(ctx, env, in, r, data, start)
+}
+
+// finishQuery stores the outcome of a query that has no record (see
+// Process) together with the message, in one write with its journal
+// entries (store.RecordFinished), then publishes the reply as finish does.
+//
+// If a record of the id appeared meanwhile, it is left as it is: another
+// delivery of the message (another instance taking over its partition)
+// got there first. A done one's stored reply is published instead of r,
+// as for any redelivery. A pending one belongs to a delivery that handles
+// the message as no query (its instance runs a plugin that does not
+// declare it one): this delivery ends with an error, to be delivered
+// again and handled then as the record says.
+func (p *Processor) finishQuery(ctx, sctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte, start time.Time, journal []store.Exchange) (*message.Reply, error) {
+	key := in.Key
+	if key == "" {
+		key = env.ID
+	}
+	m := record(env, key, in.Value, start)
+	m.Outcome, m.Reply, m.Attempts = r.Status, data, r.Attempts
+	existing, err := p.store.RecordFinished(sctx, m, journal...)
+	switch {
+	case err != nil:
+		if len(journal) > 0 {
+			// Nothing is stored and the query runs again on redelivery;
+			// the entries of this run are kept if the store takes them.
+			if jerr := p.storeJournal(sctx, journal); jerr != nil {
+				p.log.Warn("cannot store the journal of an unfinished message", "id", env.ID, "err", jerr)
+			}
+		}
+		return r, fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
+	case existing == nil:
+		return r, p.stored(ctx, env, in, r, data, start)
+	case existing.Status == store.StatusDone:
+		return p.replay(ctx, env, in, existing)
+	default:
+		return r, fmt.Errorf("pipeline: message %q was recorded pending by another delivery while this one ran it as a query; its outcome is left to that delivery, and this one is to be delivered again", env.ID)
+	}
 }
 
 // stored tells the ingress and the metrics of a stored outcome and
@@ -1056,6 +1139,13 @@ func (p *Processor) deadLettered(r *message.Reply) {
 	if p.obs != nil {
 		p.obs.DeadLettered(r.Type, r.Status)
 	}
+}
+
+// query reports whether typ at site reaches an operation its plugin
+// declares a pure query (sdk.Operation.Query).
+func (rt *Routes) query(site, typ string) bool {
+	t := rt.Sites[site][message.Plugin(typ)]
+	return t != nil && t.Operations[typ].Query
 }
 
 func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {

@@ -31,12 +31,16 @@ func CheckEvent(plugin string, e sdk.Event) error {
 }
 
 // CheckDescription reports what is wrong with a plugin's declarations:
-// operations outside its name, and commands that cannot run.
+// operations outside its name or declared both query and upload, and
+// commands that cannot run.
 func CheckDescription(d *sdk.DescribeResponse) error {
 	var errs []error
 	for _, op := range d.Operations {
 		if !strings.HasPrefix(op.Type, d.Name+".") {
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		}
+		if op.Query && op.Upload {
+			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
 		}
 	}
 	seen := map[string]bool{}

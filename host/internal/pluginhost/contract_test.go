@@ -103,6 +103,8 @@ func TestCheckDescription(t *testing.T) {
 		"valid": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.ping"}}, Commands: []sdk.Command{remote, local}}, nil},
 		"foreign operation": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "q.ping"}}},
 			[]string{`operation "q.ping" must start with "p."`}},
+		"a query that is also an upload": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.check", Query: true}, {Type: "p.send", Query: true, Upload: true}}},
+			[]string{`operation "p.send" is declared both Query and Upload`}},
 		"command sends a foreign operation": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Operation: "q.x"}}},
 			[]string{`operation "q.x" must be one of the plugin's own`}},
 		"local command with an operation": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Operation: "p.x"}}},

@@ -139,6 +139,17 @@ type Store interface {
 	// next message of the same key. Both are stored or neither: on any
 	// error, next is not recorded either. next.ID must differ from id.
 	FinishAndBegin(ctx context.Context, id, outcome string, reply []byte, attempts int, next Message) (existing *Message, created bool, err error)
+	// RecordFinished records m, a message that was never begun, together
+	// with its outcome (m.Outcome, not empty), reply and attempts, as done:
+	// one write where BeginMessage and FinishMessage make two. The pipeline
+	// uses it for operations a plugin declares pure queries, which need no
+	// pending record before the call. If m.ID is new it returns nil. If the
+	// id exists, whatever its status, the stored record is left as it is
+	// and returned: the caller replays the reply of a done one, and leaves
+	// a pending one to the delivery that began it. The journal entries
+	// given are stored in the same transaction in either case (the calls
+	// they record were made). A zero ReceivedAt means now.
+	RecordFinished(ctx context.Context, m Message, journal ...Exchange) (existing *Message, err error)
 	// ReopenMessage makes a message whose outcome is failed pending again
 	// and returns it (with its stored request), so it can be replayed: the
 	// next delivery calls the plugin with Recovering set. Any other message

@@ -64,14 +64,17 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Name:        "ecard",
 		Version:     Version,
 		Description: "The hospital's own electronic card: registration, card numbers, sealed time-limited QR codes, scanning, revocation and temporary-card links.",
+		// scan, get and cards.list only read the plugin's state (and a
+		// scan of a temporary card may ask the HIS lookup, a read): pure
+		// queries, no pending record before the call (sdk.Operation.Query).
 		Operations: []sdk.Operation{
 			{Type: OpRegister, Summary: "register a person (name, ID type and number, phone) and return their e-card number; one person, one card"},
 			{Type: OpQRCode, Summary: "issue a sealed, time-limited QR code for a card: text, PNG and printable label"},
-			{Type: OpScan, Summary: "decode a scanned QR text into the card and patient, or say why it is refused"},
+			{Type: OpScan, Summary: "decode a scanned QR text into the card and patient, or say why it is refused", Query: true},
 			{Type: OpRevoke, Summary: "revoke a card so its QR codes no longer scan"},
 			{Type: OpLink, Summary: "link a temporary card to an e-card so its history follows the patient"},
-			{Type: OpGet, Summary: "read a card by e-card or temporary-card number, with its linked temporary cards"},
-			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console"},
+			{Type: OpGet, Summary: "read a card by e-card or temporary-card number, with its linked temporary cards", Query: true},
+			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console", Query: true},
 			{Type: OpDesk, Summary: "the cashier's desk in one step: register a person or find their card, and issue the QR code with its printable label"},
 		},
 		Settings: settings(),

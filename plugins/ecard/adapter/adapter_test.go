@@ -21,16 +21,24 @@ func TestDescribe(t *testing.T) {
 	if d.Name != "ecard" || d.Version != "1.0.0" {
 		t.Errorf("name %q version %q, want ecard 1.0.0", d.Name, d.Version)
 	}
-	var ops []string
+	var ops, queries []string
 	for _, o := range d.Operations {
 		ops = append(ops, o.Type)
 		if o.Upload || o.Summary == "" {
 			t.Errorf("operation %s: upload %v, summary %q; want false and a summary", o.Type, o.Upload, o.Summary)
 		}
+		if o.Query {
+			queries = append(queries, o.Type)
+		}
 	}
 	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations (-want +got):\n%s", diff)
+	}
+	// Only the reads are pure queries: register, qrcode, revoke, link and
+	// desk write state or publish events.
+	if diff := cmp.Diff([]string{OpScan, OpGet, OpCardsList}, queries); diff != "" {
+		t.Errorf("operations declared Query (-want +got):\n%s", diff)
 	}
 	secrets := map[string]bool{}
 	for _, s := range d.Settings {

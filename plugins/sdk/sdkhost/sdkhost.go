@@ -163,7 +163,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	}
 	out := &sdk.DescribeResponse{Name: r.Name, Version: r.Version, Description: r.Description}
 	for _, o := range r.Operations {
-		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload})
+		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range r.Jobs {
 		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: time.Duration(j.IntervalMs) * time.Millisecond, Summary: j.Summary})

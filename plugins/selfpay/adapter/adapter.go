@@ -27,17 +27,21 @@ const (
 )
 
 // transactions are the single transactions, addressable as selfpay.<infno>.
+//
+// query marks the pure queries (sdk.Operation.Query): they draw a fresh
+// msgid for every call, keep nothing per message and change nothing on
+// the platform, so the host stores no pending record before the call.
 var transactions = []struct {
 	infno, summary string
-	upload         bool
+	upload, query  bool
 }{
-	{"4201A", "4201A upload fee details of one patient (fsiOwnpayPatnFeeListDDTO)", true},
-	{"4202", "4202 upload the visit and diagnoses of one patient (ownPayPatnMdtrtD, ownPayPatnDiagListD)", true},
-	{"4203", "4203 mark one patient's upload complete (cplt_flag 1) or incomplete (0)", true},
-	{"4204", "4204 delete fee details of one patient: all, or those listed in feedetl", true},
-	{"4207", "4207 query the fee details uploaded for a visit (paged)", false},
-	{"4208", "4208 query uploaded visits by person, time, amount or bill (paged)", false},
-	{"4209", "4209 query the diagnoses uploaded for a visit (paged)", false},
+	{"4201A", "4201A upload fee details of one patient (fsiOwnpayPatnFeeListDDTO)", true, false},
+	{"4202", "4202 upload the visit and diagnoses of one patient (ownPayPatnMdtrtD, ownPayPatnDiagListD)", true, false},
+	{"4203", "4203 mark one patient's upload complete (cplt_flag 1) or incomplete (0)", true, false},
+	{"4204", "4204 delete fee details of one patient: all, or those listed in feedetl", true, false},
+	{"4207", "4207 query the fee details uploaded for a visit (paged)", false, true},
+	{"4208", "4208 query uploaded visits by person, time, amount or bill (paged)", false, true},
+	{"4209", "4209 query the diagnoses uploaded for a visit (paged)", false, true},
 }
 
 // Adapter implements sdk.Plugin for the self-pay upload. Create it with New.
@@ -107,7 +111,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		{Type: OpImportPending, Summary: "read a pending self-pay list (XLSX or CSV, base64) and report per patient: pending, uploaded, failed and why"},
 	}
 	for _, t := range transactions {
-		ops = append(ops, sdk.Operation{Type: "selfpay." + t.infno, Schema: "selfpay/" + t.infno, Summary: t.summary, Upload: t.upload})
+		ops = append(ops, sdk.Operation{Type: "selfpay." + t.infno, Schema: "selfpay/" + t.infno, Summary: t.summary, Upload: t.upload, Query: t.query})
 	}
 	return &sdk.DescribeResponse{
 		Name:        "selfpay",

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -175,8 +176,16 @@ func TestDescribeAndConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := map[string]bool{}
+	var queries []string
 	for _, op := range d.Operations {
 		types[op.Type] = true
+		if op.Query {
+			queries = append(queries, op.Type)
+		}
+	}
+	// Only the three read transactions are pure queries.
+	if fmt.Sprint(queries) != "[selfpay.4207 selfpay.4208 selfpay.4209]" {
+		t.Errorf("operations declared Query: %v, want 4207, 4208, 4209", queries)
 	}
 	for _, want := range []string{OpUpload, OpCancel, OpImportPending, "selfpay.4201A", "selfpay.4202", "selfpay.4203", "selfpay.4204", "selfpay.4207", "selfpay.4208", "selfpay.4209"} {
 		if !types[want] {

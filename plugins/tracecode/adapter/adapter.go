@@ -104,19 +104,25 @@ func New(opts ...Option) *Adapter {
 }
 
 // operations lists the message types with their schemas.
+//
+// The draft reads and the code queries are pure queries
+// (sdk.Operation.Query): they read the plugin's state or ask the platform
+// and keep nothing per message, so the host stores no pending record
+// before the call. A code query may renew the access token on the way,
+// as any call does; a second run only uses or renews it again.
 func operations() []sdk.Operation {
 	return []sdk.Operation{
 		{Type: OpToken, Schema: "tracecode/token", Summary: "obtain (or with force, renew) the platform access token; replies with its expiry, never the token"},
 		{Type: OpStockInUpload, Schema: "tracecode/upload", Summary: "upload a stock-in document (bill types 1xx) with its trace codes; the document number is the idempotency key", Upload: true},
 		{Type: OpStockOutUpload, Schema: "tracecode/upload", Summary: "upload a stock-out document (bill types 2xx) with its trace codes; the document number is the idempotency key", Upload: true},
 		{Type: OpStockInFetch, Schema: "tracecode/stockin", Summary: "fetch the stock-in documents of a date range with the suppliers' trace codes, store them and create draft receipts"},
-		{Type: OpDraftsList, Summary: "list the draft receipts awaiting review (the console's draft-receipts work list)"},
-		{Type: OpDraftGet, Summary: "read one draft receipt with its lines, codes and adjustments"},
+		{Type: OpDraftsList, Summary: "list the draft receipts awaiting review (the console's draft-receipts work list)", Query: true},
+		{Type: OpDraftGet, Summary: "read one draft receipt with its lines, codes and adjustments", Query: true},
 		{Type: OpDraftAdjust, Summary: "adjust a draft receipt (quantities, codes, lines, fields); every change is recorded with who and when"},
 		{Type: OpDraftConfirm, Summary: "confirm a draft receipt once and publish the formal purchase receipt event for HIS"},
-		{Type: OpCodesByBill, Schema: "tracecode/billcodes", Summary: "trace codes of a document by its number, without hierarchy"},
-		{Type: OpCodesSmallest, Schema: "tracecode/billsmallest", Summary: "trace codes of a document resolved to their smallest sub-codes, with pack-ratio checks"},
-		{Type: OpCodeSmallest, Schema: "tracecode/smallest", Summary: "smallest sub-codes of one trace code, with a pack-ratio check"},
+		{Type: OpCodesByBill, Schema: "tracecode/billcodes", Summary: "trace codes of a document by its number, without hierarchy", Query: true},
+		{Type: OpCodesSmallest, Schema: "tracecode/billsmallest", Summary: "trace codes of a document resolved to their smallest sub-codes, with pack-ratio checks", Query: true},
+		{Type: OpCodeSmallest, Schema: "tracecode/smallest", Summary: "smallest sub-codes of one trace code, with a pack-ratio check", Query: true},
 		{Type: OpMIUpload, Schema: "tracecode/3502", Summary: "upload a stored stock-in document with its trace codes to medical insurance (national 3502 with drugtracinfo), one record per document", Upload: true},
 		{Type: OpExport, Summary: "write the one-click Excel export (token log, stock in/out data, trace-code details, medical-insurance uploads) for a date range and reply with its path, size and SHA-256"},
 	}

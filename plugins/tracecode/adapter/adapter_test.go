@@ -3,6 +3,7 @@ package adapter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +24,13 @@ func TestDescribe(t *testing.T) {
 	if d.Name != "tracecode" || len(d.Operations) != 13 || len(d.Jobs) != 1 {
 		t.Fatalf("describe = %s with %d operations, %d jobs", d.Name, len(d.Operations), len(d.Jobs))
 	}
+	var queries []string
 	for _, op := range d.Operations {
 		if !strings.HasPrefix(op.Type, "tracecode.") || op.Summary == "" {
 			t.Errorf("operation %+v", op)
+		}
+		if op.Query {
+			queries = append(queries, op.Type)
 		}
 		if op.Schema != "" {
 			sys, code, _ := strings.Cut(op.Schema, "/")
@@ -33,6 +38,13 @@ func TestDescribe(t *testing.T) {
 				t.Errorf("%s names schema %s, which is not embedded", op.Type, op.Schema)
 			}
 		}
+	}
+	// Only the reads are pure queries: uploads, the token, the stock-in
+	// fetch (it stores documents and creates drafts), draft changes and
+	// the export (it writes a file) are not.
+	wantQueries := []string{adapter.OpDraftsList, adapter.OpDraftGet, adapter.OpCodesByBill, adapter.OpCodesSmallest, adapter.OpCodeSmallest}
+	if fmt.Sprint(queries) != fmt.Sprint(wantQueries) {
+		t.Errorf("operations declared Query: %v, want %v", queries, wantQueries)
 	}
 	seen := map[string]bool{}
 	for _, s := range d.Settings {

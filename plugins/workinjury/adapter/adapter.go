@@ -122,6 +122,19 @@ func kindOf(sc *schemas.Schema) opKind {
 	return opUpload
 }
 
+// pureQuery reports whether the operation of sc is a pure query
+// (sdk.Operation.Query), for which the host stores no pending record
+// before the call. The queries (opQuery) draw a fresh serial for every
+// call, keep nothing per message (no msg/<id> record: only uploads do,
+// for GYD053) and change nothing in the national system, so a call made
+// twice only asks twice. GYD052 is left out: a successful card
+// authentication is remembered in the adapter's state for the
+// GYD052@admission precondition, so it writes what a later upload relies
+// on.
+func pureQuery(sc *schemas.Schema) bool {
+	return kindOf(sc) == opQuery && sc.Code != "GYD052"
+}
+
 // Describe implements sdk.Plugin.
 func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	var ops []sdk.Operation
@@ -139,6 +152,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			Schema:  Name + "/" + sc.Code,
 			Summary: summary,
 			Upload:  k == opUpload && sc.Direction == schemas.DirectionUpload,
+			Query:   pureQuery(sc),
 		})
 	}
 	return &sdk.DescribeResponse{

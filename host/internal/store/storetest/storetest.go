@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FinishMessage", testFinishMessage},
 		{"FinishMessageWithJournal", testFinishMessageWithJournal},
 		{"FinishAndBegin", testFinishAndBegin},
+		{"RecordFinished", testRecordFinished},
+		{"RecordFinishedConcurrent", testRecordFinishedConcurrent},
 		{"ReopenMessage", testReopenMessage},
 		{"LargeRequest", testLargeRequest},
 		{"Prune", testPrune},
