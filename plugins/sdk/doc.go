@@ -55,7 +55,10 @@
 // the host reserved for the plugin, for serials that need no more. A plugin
 // that checks each new record against the earlier ones of a case keeps
 // what it derived from them and scans with [ScanKnown]: the host then
-// sends only the values the plugin does not hold at their version. A journal
+// sends only the values the plugin does not hold at their version. Writes
+// that go one after another (a record of what is about to be sent and a
+// mark on its case) go in one call with [WriteState], in one transaction
+// when the host can. A journal
 // entry made while handling a message is stored with the message's
 // outcome, in its transaction; the last one made during a Handle travels
 // back with the Handle response rather than by a call into the host of

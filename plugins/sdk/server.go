@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -64,6 +65,9 @@ type adapterServer struct {
 	host pb.HostClient
 
 	seqs seqBlocks // blocks of NextSequenceGaps, by site and name
+	// noWrites is set once the host answered Host.StateWrite as
+	// unimplemented (an older host): WriteState then writes one by one.
+	noWrites atomic.Bool
 }
 
 // seqBlocks holds the blocks of sequence values the host gave this plugin
@@ -111,7 +115,7 @@ func (s *adapterServer) hostFor(site string) Host {
 	if s.host == nil {
 		return unavailableHost{}
 	}
-	return &hostClient{c: s.host, site: site, seqs: &s.seqs}
+	return &hostClient{c: s.host, site: site, seqs: &s.seqs, noWrites: &s.noWrites}
 }
 
 // declarations is the JSON of DescribeResponse.declarations.
@@ -245,6 +249,9 @@ type hostClient struct {
 	c    pb.HostClient
 	site string
 	seqs *seqBlocks
+	// noWrites: the host does not serve Host.StateWrite (shared by the
+	// plugin process's clients; nil: not known).
+	noWrites *atomic.Bool
 	// held, when set, keeps the journal entry of the handled message for
 	// the Handle response (HandleRequest.journal_in_response).
 	held *heldJournal
@@ -382,6 +389,42 @@ func (h *hostClient) ScanKnown(ctx context.Context, prefix string, limit int, kn
 }
 
 var _ KnownScanHost = (*hostClient)(nil)
+
+// WriteState implements [StateWriteHost]: the writes go in one
+// Host.StateWrite call. A host that does not serve it (older than the
+// call) answers Unimplemented once; from then on the writes of this plugin
+// process are made one by one.
+func (h *hostClient) WriteState(ctx context.Context, writes []StateWrite) ([]int64, error) {
+	if (h.noWrites != nil && h.noWrites.Load()) || len(writes) > maxStateWrites {
+		return writeOneByOne(ctx, h, writes)
+	}
+	req := &pb.StateWriteRequest{Site: h.site, Writes: make([]*pb.StateWriteOp, len(writes))}
+	for i, w := range writes {
+		req.Writes[i] = &pb.StateWriteOp{Key: w.Key, Value: w.Value, Expect: w.Expect, Put: w.Put}
+	}
+	r, err := h.c.StateWrite(ctx, req)
+	if status.Code(err) == codes.Unimplemented {
+		if h.noWrites != nil {
+			h.noWrites.Store(true)
+		}
+		return writeOneByOne(ctx, h, writes)
+	}
+	if err != nil {
+		return nil, &WriteError{Index: -1, Applied: -1, Err: fromStatus("state write", err)}
+	}
+	if c := int(r.Conflict); c > 0 {
+		if c > len(writes) || int(r.Applied) >= c {
+			return nil, &WriteError{Index: -1, Applied: -1, Err: fmt.Errorf("sdk: host state write: conflict at write %d, %d made, of %d writes", c, r.Applied, len(writes))}
+		}
+		return nil, &WriteError{Index: c - 1, Applied: int(r.Applied), Err: ErrConflict}
+	}
+	if len(r.Versions) != len(writes) {
+		return nil, &WriteError{Index: -1, Applied: -1, Err: fmt.Errorf("sdk: host state write: %d versions for %d writes", len(r.Versions), len(writes))}
+	}
+	return r.Versions, nil
+}
+
+var _ StateWriteHost = (*hostClient)(nil)
 
 func (h *hostClient) Delete(ctx context.Context, key string) error {
 	_, err := h.c.StateDelete(ctx, &pb.StateKey{Site: h.site, Key: key})

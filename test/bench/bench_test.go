@@ -260,7 +260,7 @@ func benchPlainCopy(b *testing.B, e *env, res *results) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: src, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond})
+			r := newReader(e.brokers, src, p)
 			defer r.Close()
 			batch := make([]kafka.Message, 0, 1000)
 			fetched := make(chan kafka.Message, 1000)
@@ -300,7 +300,7 @@ func benchPlainCopy(b *testing.B, e *env, res *results) {
 		// Reader of dst: counts until every record arrived.
 		go func() {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: dst, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond})
+			r := newReader(e.brokers, dst, p)
 			defer r.Close()
 			for {
 				if _, err := r.ReadMessage(ctx); err != nil {

@@ -395,6 +395,26 @@ type watcher struct {
 	keep    map[string]bool   // ids whose reply payload is kept
 	payload map[string][]byte
 	waiting []*waitSet
+	readers []*kafka.Reader // one per partition
+}
+
+// readerWait is how long the benchmark's kafka-go readers (the replies
+// watcher, the plain copy's) wait on the broker for a partition with
+// nothing new. A fetch returns as soon as a record is there (MinBytes 1),
+// so it adds no latency; it only sets how often an idle partition is
+// asked. kafka-go also sets the connection's read deadline to it and asks
+// the broker to wait a quarter less: with 10 ms (until the sixth round) an
+// idle partition cost 100 fetches a second, and on the loaded 2-CPU
+// machine the broker's empty answers often came after the 2.5 ms margin:
+// kafka-go took that as a broken connection and dialled again after a
+// 100 ms back-off (about 80 times per partition in a GYU102 run of 80
+// calls), which the benchmark process and the broker paid for in every
+// row's CPU, and the plain copy in its time.
+const readerWait = time.Second
+
+// newReader is the benchmark's reader of one partition of topic.
+func newReader(brokers []string, topic string, partition int) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: readerWait})
 }
 
 type waitSet struct {
@@ -412,10 +432,11 @@ func watch(tb testing.TB, brokers []string, topic string) *watcher {
 	var wg sync.WaitGroup
 	tb.Cleanup(func() { cancel(); wg.Wait() })
 	for _, p := range parts {
+		r := newReader(brokers, topic, p)
+		w.readers = append(w.readers, r)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond})
 			defer r.Close()
 			for {
 				m, err := r.ReadMessage(ctx)

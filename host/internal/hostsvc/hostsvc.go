@@ -223,6 +223,49 @@ func (h *hostServices) ScanKnown(ctx context.Context, site, prefix string, limit
 	return out, nil
 }
 
+// stateWriter is a store that makes several state writes in one
+// transaction (store.SQLite and store.Postgres).
+type stateWriter interface {
+	StateWrites(ctx context.Context, ns string, writes []store.StateWrite) ([]int64, error)
+}
+
+// WriteState implements sdkhost.StateWriteServer (sdk.WriteState): the
+// writes are made in one transaction of the store, every one or none; a
+// write whose expected version does not hold is an *sdk.WriteError with
+// its index and nothing made. A store without StateWrites gets them one by
+// one.
+func (h *hostServices) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
+	sw, ok := h.s.store.(stateWriter)
+	if !ok {
+		out := make([]int64, len(writes))
+		for i, w := range writes {
+			var err error
+			if w.Put {
+				out[i], err = h.Put(ctx, site, w.Key, w.Value)
+			} else {
+				out[i], err = h.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
+			}
+			if err != nil {
+				return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
+			}
+		}
+		return out, nil
+	}
+	ws := make([]store.StateWrite, len(writes))
+	for i, w := range writes {
+		ws[i] = store.StateWrite{Key: w.Key, Value: w.Value, Expect: w.Expect, Put: w.Put}
+	}
+	vs, err := sw.StateWrites(ctx, h.ns(site), ws)
+	var c *store.StateWriteConflict
+	if errors.As(err, &c) {
+		return nil, &sdk.WriteError{Index: c.Index, Applied: 0, Err: sdk.ErrConflict}
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return vs, nil
+}
+
 func (h *hostServices) Delete(ctx context.Context, site, key string) error {
 	return mapErr(h.s.store.StateDelete(ctx, h.ns(site), key))
 }
@@ -302,6 +345,9 @@ var (
 	_ sdkhost.HostServer        = (*hostServices)(nil)
 	_ sdkhost.GapSequenceServer = (*hostServices)(nil)
 	_ sdkhost.KnownScanServer   = (*hostServices)(nil)
+	_ sdkhost.StateWriteServer  = (*hostServices)(nil)
+	_ stateWriter               = (*store.SQLite)(nil)
+	_ stateWriter               = (*store.Postgres)(nil)
 	_ stateKeyLister            = (*store.SQLite)(nil)
 	_ stateKeyLister            = (*store.Postgres)(nil)
 )

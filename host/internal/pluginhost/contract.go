@@ -139,6 +139,30 @@ func (g guard) ScanKnown(ctx context.Context, site, prefix string, limit int, kn
 
 var _ sdkhost.KnownScanServer = guard{}
 
+// WriteState implements sdkhost.StateWriteServer: the host services' own
+// when they have it (one transaction), else the writes one by one through
+// the guard, in order, stopping at the first that fails.
+func (g guard) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
+	if ws, ok := g.HostServer.(sdkhost.StateWriteServer); ok {
+		return ws.WriteState(ctx, site, writes)
+	}
+	out := make([]int64, len(writes))
+	for i, w := range writes {
+		var err error
+		if w.Put {
+			out[i], err = g.Put(ctx, site, w.Key, w.Value)
+		} else {
+			out[i], err = g.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
+		}
+		if err != nil {
+			return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
+		}
+	}
+	return out, nil
+}
+
+var _ sdkhost.StateWriteServer = guard{}
+
 func (g guard) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if err := CheckEvent(g.plugin, e); err != nil {
 		return err

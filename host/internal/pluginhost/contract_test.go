@@ -185,3 +185,39 @@ func TestGuardPassesScanKnownOn(t *testing.T) {
 		t.Errorf("ScanKnown through the guard of a host without it = %+v, %v; want k/1", es, err)
 	}
 }
+
+// stateWriter notes whether its WriteState was called.
+type stateWriter struct {
+	*sdktest.MemoryHost
+	called bool
+}
+
+func (w *stateWriter) WriteState(ctx context.Context, site string, ws []sdk.StateWrite) ([]int64, error) {
+	w.called = true
+	return w.MemoryHost.WriteState(ctx, site, ws)
+}
+
+// onlyHostServer hides every optional interface of a HostServer.
+type onlyHostServer struct{ sdkhost.HostServer }
+
+// TestGuardPassesWriteStateOn: the host services' WriteState (one store
+// transaction) is reached through the guard; host services without it get
+// the writes one by one, stopping at the first that fails.
+func TestGuardPassesWriteStateOn(t *testing.T) {
+	t.Parallel()
+	sw := &stateWriter{MemoryHost: sdktest.NewMemoryHost()}
+	var g sdkhost.HostServer = guard{HostServer: sw, plugin: "ledger"}
+	vs, err := g.(sdkhost.StateWriteServer).WriteState(t.Context(), "s1", []sdk.StateWrite{{Key: "a", Value: []byte("1")}, {Key: "a", Value: []byte("2"), Expect: 1}})
+	if err != nil || len(vs) != 2 || vs[1] != 2 || !sw.called {
+		t.Errorf("WriteState through the guard = %v, %v, host's WriteState called: %v; want [1 2] from the host's WriteState", vs, err, sw.called)
+	}
+	g = guard{HostServer: onlyHostServer{sw.MemoryHost}, plugin: "ledger"}
+	_, err = g.(sdkhost.StateWriteServer).WriteState(t.Context(), "s1", []sdk.StateWrite{{Key: "b", Value: []byte("1"), Put: true}, {Key: "a", Value: []byte("3"), Expect: 1}})
+	var we *sdk.WriteError
+	if !errors.As(err, &we) || we.Index != 1 || we.Applied != 1 || !errors.Is(err, sdk.ErrConflict) {
+		t.Errorf("WriteState through the guard of a host without it: %v (%+v); want a conflict at write 2 after 1 made", err, we)
+	}
+	if e, err := sw.Get(t.Context(), "s1", "b"); err != nil || string(e.Value) != "1" {
+		t.Errorf("b = %q (%v), want 1", e.Value, err)
+	}
+}

@@ -74,6 +74,19 @@ type KnownScanServer interface {
 	ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error)
 }
 
+// StateWriteServer is implemented by a HostServer that makes the writes
+// of sdk.WriteState in one transaction: every write or none. A write
+// whose expectation does not hold is reported as an *sdk.WriteError with
+// its Index, Applied 0 and sdk.ErrConflict. Without it the writes are
+// made here one by one through Put and CompareAndSet, in order, stopping
+// at the first that fails.
+type StateWriteServer interface {
+	WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error)
+}
+
+// MaxStateWrites bounds the writes of one sdk.WriteState call.
+const MaxStateWrites = 64
+
 // ArtifactServer is implemented by a HostServer that keeps artifacts
 // (protocol 2). Without it a plugin's PutArtifact fails as unimplemented.
 type ArtifactServer interface {
@@ -303,6 +316,54 @@ func (s *hostServer) StateScan(ctx context.Context, r *pb.StateScanRequest) (*pb
 			pe.Value = nil // the plugin holds it (sdk.ScanKnown)
 		}
 		out.Entries[i] = pe
+	}
+	return out, nil
+}
+
+// StateWrite serves sdk.WriteState: in one transaction when the host
+// services can (StateWriteServer), else one by one.
+func (s *hostServer) StateWrite(ctx context.Context, r *pb.StateWriteRequest) (*pb.StateWriteResponse, error) {
+	if len(r.Writes) > MaxStateWrites {
+		return nil, status.Errorf(codes.InvalidArgument, "state write: %d writes in one call, at most %d", len(r.Writes), MaxStateWrites)
+	}
+	ws := make([]sdk.StateWrite, len(r.Writes))
+	for i, w := range r.Writes {
+		ws[i] = sdk.StateWrite{Key: w.Key, Value: w.Value, Expect: w.Expect, Put: w.Put}
+	}
+	var vs []int64
+	var err error
+	if wsrv, ok := s.impl.(StateWriteServer); ok {
+		vs, err = wsrv.WriteState(ctx, r.Site, ws)
+	} else {
+		vs, err = writeOneByOne(ctx, s.impl, r.Site, ws)
+	}
+	var we *sdk.WriteError
+	if errors.As(err, &we) && we.Index >= 0 && we.Index < len(ws) && we.Applied >= 0 && we.Applied <= we.Index && errors.Is(we.Err, sdk.ErrConflict) {
+		return &pb.StateWriteResponse{Conflict: int32(we.Index + 1), Applied: int32(we.Applied)}, nil
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(vs) != len(ws) {
+		return nil, status.Errorf(codes.Internal, "state write: %d versions for %d writes", len(vs), len(ws))
+	}
+	return &pb.StateWriteResponse{Versions: vs}, nil
+}
+
+// writeOneByOne makes writes through Put and CompareAndSet, in order,
+// stopping at the first that fails.
+func writeOneByOne(ctx context.Context, h HostServer, site string, writes []sdk.StateWrite) ([]int64, error) {
+	out := make([]int64, len(writes))
+	for i, w := range writes {
+		var err error
+		if w.Put {
+			out[i], err = h.Put(ctx, site, w.Key, w.Value)
+		} else {
+			out[i], err = h.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
+		}
+		if err != nil {
+			return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
+		}
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -131,6 +132,32 @@ func (h *MemoryHost) CompareAndSet(_ context.Context, site, key string, expect i
 	return e.Version, nil
 }
 
+// WriteState implements sdkhost.StateWriteServer as medgate does: every
+// write or none. A test host that wraps MemoryHost to change Put or
+// CompareAndSet must override WriteState too, or the plugin's
+// sdk.WriteState calls pass it by.
+func (h *MemoryHost) WriteState(_ context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.ns(site)
+	next := map[string]sdk.Entry{}
+	out := make([]int64, len(writes))
+	for i, w := range writes {
+		e, ok := next[w.Key]
+		if !ok {
+			e = m[w.Key]
+		}
+		if !w.Put && e.Version != w.Expect {
+			return nil, &sdk.WriteError{Index: i, Applied: 0, Err: sdk.ErrConflict}
+		}
+		e.Key, e.Value, e.Version = w.Key, append([]byte(nil), w.Value...), e.Version+1
+		next[w.Key] = e
+		out[i] = e.Version
+	}
+	maps.Copy(m, next)
+	return out, nil
+}
+
 // Scan implements sdkhost.HostServer.
 func (h *MemoryHost) Scan(_ context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
 	h.mu.Lock()
@@ -216,3 +243,4 @@ func (h *MemoryHost) Artifacts() []Stored {
 }
 
 var _ sdkhost.ArtifactServer = (*MemoryHost)(nil)
+var _ sdkhost.StateWriteServer = (*MemoryHost)(nil)

@@ -273,6 +273,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// already went out has changed itself (a retry of an accepted GYU006
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
+	if code == "GYU102" {
+		// The rules' read of the visit is remembered for the in-flight
+		// mark (visitMemo).
+		ctx = withVisitMemo(ctx)
+	}
 	sent := false
 	var rec sentRecord
 	var recVer int64

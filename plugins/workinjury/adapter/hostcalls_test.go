@@ -2,7 +2,10 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +50,15 @@ func (h *countingHost) CompareAndSet(ctx context.Context, site, key string, expe
 	return h.MemoryHost.CompareAndSet(ctx, site, key, expect, v)
 }
 
+func (h *countingHost) WriteState(ctx context.Context, site string, ws []sdk.StateWrite) ([]int64, error) {
+	keys := make([]string, len(ws))
+	for i, w := range ws {
+		keys[i] = w.Key
+	}
+	h.note("write", strings.Join(keys, " "))
+	return h.MemoryHost.WriteState(ctx, site, ws)
+}
+
 func (h *countingHost) Scan(ctx context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
 	h.note("scan", prefix)
 	return h.MemoryHost.Scan(ctx, site, prefix, limit)
@@ -67,9 +79,11 @@ func (h *countingHost) Journal(ctx context.Context, site string, x sdk.Exchange)
 	return h.MemoryHost.Journal(ctx, site, x)
 }
 
-// TestGYU102HostCalls: an accepted GYU102 makes 13 host calls, and reads
-// its visit twice (the rules, the in-flight mark); clearing the mark
-// writes on the version the mark's write returned.
+// TestGYU102HostCalls: an accepted GYU102 makes 9 host calls and reads
+// its visit once (the rules); the in-flight mark is written with the
+// serial's record in one WriteState on the version the rules read, and
+// cleared with the fee lines and the outcome in one more, on the version
+// the mark returned.
 func TestGYU102HostCalls(t *testing.T) {
 	t.Parallel()
 	c := newChain(t)
@@ -87,14 +101,22 @@ func TestGYU102HostCalls(t *testing.T) {
 		ch.take()
 		c.mustOK(c.send("GYU102", fees(visit, "ZY000001", ls...)))
 		calls := ch.take()
-		visitReads := 0
+		var visitReads int
+		var writes []string
 		for _, x := range calls {
-			if x == "get visit/"+visit {
+			switch {
+			case x == "get visit/"+visit:
 				visitReads++
+			case strings.HasPrefix(x, "write "):
+				writes = append(writes, x)
+			case strings.HasPrefix(x, "put ") || strings.HasPrefix(x, "cas "):
+				t.Errorf("call %d: a write of its own: %s", i, x)
 			}
 		}
-		if len(calls) != 13 || visitReads != 2 {
-			t.Fatalf("call %d: %d host calls, %d reads of the visit; want 13 and 2:\n%s", i, len(calls), visitReads, strings.Join(calls, "\n"))
+		msg := "msg/m-GYU102-" + strconv.Itoa(i+3)
+		want := []string{"write " + msg + " visit/" + visit, "write visit/" + visit + "/details/m-GYU102-" + strconv.Itoa(i+3) + " visit/" + visit + " " + msg}
+		if len(calls) != 9 || visitReads != 1 || !slices.Equal(writes, want) {
+			t.Fatalf("call %d: %d host calls, %d reads of the visit, writes %q; want 9, 1 and %q:\n%s", i, len(calls), visitReads, writes, want, strings.Join(calls, "\n"))
 		}
 	}
 	var v visitState
@@ -142,5 +164,82 @@ func TestInFlightMemoStale(t *testing.T) {
 	}
 	if _, err := m.Get(ctx, testSite, "visit/NONE"); err == nil {
 		t.Fatal("markInFlight created a visit")
+	}
+}
+
+// racingHost changes the visit (another message marks itself in flight)
+// just before the first WriteState that writes it, and makes the writes
+// of a WriteState in one go (atomic) or one by one.
+type racingHost struct {
+	*sdktest.MemoryHost
+	atomic bool
+	visit  string
+	raced  bool
+}
+
+func (h *racingHost) WriteState(ctx context.Context, site string, ws []sdk.StateWrite) ([]int64, error) {
+	if !h.raced && slices.ContainsFunc(ws, func(w sdk.StateWrite) bool { return w.Key == h.visit }) {
+		h.raced = true
+		if err := markInFlight(ctx, hostFor(h.MemoryHost, site), h.visit, "m-other", true); err != nil {
+			return nil, err
+		}
+	}
+	if h.atomic {
+		return h.MemoryHost.WriteState(ctx, site, ws)
+	}
+	out := make([]int64, len(ws))
+	for i, w := range ws {
+		var err error
+		if w.Put {
+			out[i], err = h.Put(ctx, site, w.Key, w.Value)
+		} else {
+			out[i], err = h.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
+		}
+		if err != nil {
+			return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
+		}
+	}
+	return out, nil
+}
+
+// TestGYU102VisitChangedMeanwhile: when the visit changed after the rules
+// read it, the serial's record and the in-flight mark are written one by
+// one with the visit read again, whether the host made part of the
+// WriteState or none of it; the upload is accepted, its lines and outcome
+// are stored and the other message's mark is kept.
+func TestGYU102VisitChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	for _, atomic := range []bool{true, false} {
+		t.Run(fmt.Sprintf("atomic=%v", atomic), func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t)
+			rh := &racingHost{MemoryHost: c.host, atomic: atomic}
+			c.p = sdktest.Connect(t, c.impl, rh)
+			if r, err := c.p.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: c.settings}); err != nil || r.Diagnostics.HasError() {
+				t.Fatalf("configure: %v %v", err, r)
+			}
+			visit := c.admit("ZY000001")
+			rh.visit = "visit/" + visit
+			c.mustOK(c.send("GYU102", fees(visit, "ZY000001", line("D1", "10.00", "2", "5.00"), line("D2", "10.00", "2", "5.00"))))
+			if !rh.raced {
+				t.Fatal("no WriteState wrote the visit")
+			}
+			h := hostFor(c.host, testSite)
+			var v visitState
+			if _, err := getJSON(t.Context(), h, rh.visit, &v); err != nil || strings.Join(v.InFlight, ",") != "m-other" {
+				t.Fatalf("in flight %v (%v), want [m-other]", v.InFlight, err)
+			}
+			es, err := c.host.Scan(t.Context(), testSite, detailsKey(visit)+"/", 0)
+			if err != nil || len(es) != 1 || !strings.Contains(string(es[0].Value), `"D2"`) {
+				t.Fatalf("fee lines %+v (%v)", es, err)
+			}
+			var rec sentRecord
+			msgs, _ := c.host.Scan(t.Context(), testSite, "msg/", 0)
+			for _, e := range msgs {
+				if json.Unmarshal(e.Value, &rec) == nil && rec.Code == "GYU102" && !rec.Done {
+					t.Fatalf("%s is not done: %+v", e.Key, rec)
+				}
+			}
+		})
 	}
 }

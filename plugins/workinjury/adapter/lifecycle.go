@@ -325,6 +325,11 @@ func (l *lifecycle) visit(ykc700 string) (visitState, bool, error) {
 	if err != nil {
 		return v, false, err
 	}
+	if m, _ := l.ctx.Value(visitMemoKey{}).(*visitMemo); m != nil && ver > 0 {
+		// A GYU102 marks itself in flight on this version (markInFlight)
+		// instead of reading the visit again.
+		m.key, m.ver, m.v = "visit/"+ykc700, ver, v
+	}
 	if ver == 0 {
 		l.fail("$.ykc700", "precondition", "rule admission-uploaded: visit "+ykc700+" was not admitted through this site (GYU101)",
 			"upload the admission with GYU101 first and use the ykc700 it returns")
@@ -1205,30 +1210,12 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 		return putJSON(ctx, h, "adm/"+akb020+"/"+akc190, claimState{MessageID: msgID, Done: true, Ref: ykc700, At: now})
 	case "GYU102":
 		ykc700 := str(doc, "ykc700")
-		fee, _ := doc["fee"].([]any)
-		// The rule unique-detail-no kept lines of other calls out of this
-		// one; applied again (reconciled), it keeps what is recorded.
-		add := func(dm visitDetails) {
-			for _, x := range fee {
-				line, _ := x.(map[string]any)
-				no := str(line, "detail_no")
-				if _, ok := dm[no]; ok {
-					continue
-				}
-				dm[no] = detailState{Amount: moneyOf(line, "amount"), Fund: moneyOf(line, "fund_pay"), Self: moneyOf(line, "self_pay")}
-			}
-		}
 		key := detailsKey(ykc700) + "/" + msgID
 		// The key is new unless this is applied again: create it without
 		// reading it first, and merge into what is there otherwise.
-		dm := make(visitDetails, len(fee))
-		add(dm)
-		if _, err := casJSON(ctx, h, key, 0, dm); errors.Is(err, sdk.ErrConflict) {
+		if _, err := casJSON(ctx, h, key, 0, feeLines(doc, nil)); errors.Is(err, sdk.ErrConflict) {
 			if err := update(ctx, h, key, func(dm *visitDetails, _ bool) error {
-				if *dm == nil {
-					*dm = visitDetails{}
-				}
-				add(*dm)
+				*dm = feeLines(doc, *dm)
 				return nil
 			}); err != nil {
 				return err
@@ -1391,6 +1378,26 @@ func (a *Adapter) revokeVisit(ctx context.Context, h sdk.Host, ykc700 string) er
 		cl.Revoked = true
 		return nil
 	})
+}
+
+// feeLines adds the fee lines of a GYU102 doc to dm (nil: a new map) and
+// returns it. The rule unique-detail-no kept lines of other calls out of
+// this one; applied again (reconciled), it keeps what is recorded: a
+// detail number dm has is left as it is.
+func feeLines(doc map[string]any, dm visitDetails) visitDetails {
+	fee, _ := doc["fee"].([]any)
+	if dm == nil {
+		dm = make(visitDetails, len(fee))
+	}
+	for _, x := range fee {
+		line, _ := x.(map[string]any)
+		no := str(line, "detail_no")
+		if _, ok := dm[no]; ok {
+			continue
+		}
+		dm[no] = detailState{Amount: moneyOf(line, "amount"), Fund: moneyOf(line, "fund_pay"), Self: moneyOf(line, "self_pay")}
+	}
+	return dm
 }
 
 // inFlight adds (add) or removes a GYU102 message of a visit whose outcome

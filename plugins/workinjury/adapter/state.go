@@ -336,6 +336,12 @@ type visitMemo struct {
 
 type visitMemoKey struct{}
 
+// memoOf returns the visitMemo of ctx, or nil.
+func memoOf(ctx context.Context) *visitMemo {
+	m, _ := ctx.Value(visitMemoKey{}).(*visitMemo)
+	return m
+}
+
 // withVisitMemo returns ctx carrying an empty visitMemo.
 func withVisitMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, visitMemoKey{}, &visitMemo{})

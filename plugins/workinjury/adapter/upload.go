@@ -3,7 +3,9 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -59,16 +61,17 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot draw a message serial", err.Error())
 	}
 	rec = sentRecord{Code: code, Serial: serial, Date: a.now().In(cst).Format("2006-01-02"), SentAt: a.now().UTC(), Sends: rec.Sends + 1}
-	if err := putJSON(ctx, h, key, rec); err != nil {
-		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
-	}
 	if code == "GYU102" {
 		// A settlement of the visit waits until this outcome is known. The
 		// mark is cleared on the version this write returns (visitMemo).
-		ctx = withVisitMemo(ctx)
-		if err := a.inFlight(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
-			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+		if memoOf(ctx) == nil {
+			ctx = withVisitMemo(ctx)
 		}
+		if r := a.recordAndMark(ctx, h, key, rec, str(doc, "ykc700"), req.MessageID); r != nil {
+			return r
+		}
+	} else if err := putJSON(ctx, h, key, rec); err != nil {
+		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
@@ -90,6 +93,17 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 // finish applies the effects of a known outcome to the adapter state,
 // stores the outcome and returns the response.
 func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, code string, doc map[string]any, out outcome, reconciled bool) *sdk.HandleResponse {
+	if out.kind == kindOK && code == "GYU102" {
+		done := rec
+		done.Status, done.Output = string(sdk.StatusOK), out.output
+		done.Done, done.ExtCode, done.ExtMsg, done.Reconciled = true, out.code, out.message, reconciled
+		if a.finishFees(ctx, h, key, done, doc) {
+			if reconciled {
+				a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", done.Status)
+			}
+			return recordResponse(code, done)
+		}
+	}
 	if out.kind == kindOK {
 		if err := a.apply(ctx, h, c, msgIDOf(key), code, doc, out.output); err != nil {
 			// The national system accepted it; the next attempt finds the
@@ -109,6 +123,98 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
 	}
 	return recordResponse(code, rec)
+}
+
+// recordAndMark records rec (the serial about to be sent) at key and
+// marks message msgID in flight on its visit, before a GYU102 is sent.
+// When the visit's version is known (visitMemo, from the rules' read),
+// both go in one sdk.WriteState: one call into the host and, in medgate,
+// one transaction. If the visit changed since (the compare-and-set
+// fails), or the version is not known, they are written one by one, the
+// visit read again. It returns the response to give when nothing may be
+// sent, nil to send.
+func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, key string, rec sentRecord, ykc700, msgID string) *sdk.HandleResponse {
+	m := memoOf(ctx)
+	vkey := "visit/" + ykc700
+	if ykc700 != "" && m != nil && m.key == vkey && m.ver > 0 {
+		v := m.v
+		v.InFlight = slices.Clone(v.InFlight)
+		if editInFlight(&v, msgID, true) {
+			rb, err := encodeState(rec)
+			if err != nil {
+				return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
+			}
+			vb, err := encodeState(v)
+			if err != nil {
+				return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+			}
+			vs, err := sdk.WriteState(ctx, h, []sdk.StateWrite{{Key: key, Value: rb, Put: true}, {Key: vkey, Value: vb, Expect: m.ver}})
+			if err == nil {
+				m.ver, m.v = vs[1], v
+				return nil
+			}
+			var we *sdk.WriteError
+			if !errors.As(err, &we) || we.Index != 1 || !errors.Is(err, sdk.ErrConflict) {
+				return failed(true, "state", "cannot record the serial and mark the fee details as in flight (nothing was sent)", err.Error())
+			}
+			// The visit changed since the rules read it: read it again
+			// below (the record is written again, the same value).
+			m.ver = 0
+		}
+	}
+	if err := putJSON(ctx, h, key, rec); err != nil {
+		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
+	}
+	if err := a.inFlight(ctx, h, ykc700, msgID, true); err != nil {
+		return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+	}
+	return nil
+}
+
+// finishFees stores what an accepted GYU102 changes in one sdk.WriteState:
+// its fee lines (a new key), its visit without the message in flight (on
+// the version of the in-flight mark, visitMemo) and done, the sent record
+// with the outcome; apply and finish write them one by one otherwise. It
+// reports false when it cannot (the visit's version is not known, or the
+// visit changed): then it wrote nothing, or, with a host that writes one
+// by one, a part that the one-by-one path completes (each of its writes
+// can be made again).
+func (a *Adapter) finishFees(ctx context.Context, h sdk.Host, key string, done sentRecord, doc map[string]any) bool {
+	m := memoOf(ctx)
+	ykc700 := str(doc, "ykc700")
+	vkey := "visit/" + ykc700
+	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
+		return false
+	}
+	msgID := msgIDOf(key)
+	v := m.v
+	v.InFlight = slices.Clone(v.InFlight)
+	if !editInFlight(&v, msgID, false) {
+		return false
+	}
+	db, err := encodeState(feeLines(doc, nil))
+	if err != nil {
+		return false
+	}
+	vb, err := encodeState(v)
+	if err != nil {
+		return false
+	}
+	rb, err := encodeState(done)
+	if err != nil {
+		return false
+	}
+	vs, err := sdk.WriteState(ctx, h, []sdk.StateWrite{
+		{Key: detailsKey(ykc700) + "/" + msgID, Value: db},
+		{Key: vkey, Value: vb, Expect: m.ver},
+		{Key: key, Value: rb, Put: true},
+	})
+	if err != nil {
+		a.log.Debug("fee details, visit and outcome not written together; writing them one by one", "err", err)
+		return false
+	}
+	m.ver, m.v = vs[1], v
+	return true
 }
 
 // forget undoes what a message reserved before it was sent, once it is
