@@ -1,7 +1,11 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -34,5 +38,56 @@ func TestEnvelopeMember(t *testing.T) {
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s: envelopeMember(%s) = %q, %v; want %q, %v", c.name, c.body, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestReadBody: a body of announced length is read into one buffer of
+// that length (not grown from 512 bytes), whole; a short body is an
+// error; a body of unknown length is read whole.
+func TestReadBody(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 330_000)
+	req := func(n int64, b []byte) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/gsyd", bytes.NewReader(b))
+		r.ContentLength = n
+		return r
+	}
+	got, err := readBody(req(int64(len(body)), body))
+	if err != nil || !bytes.Equal(got, body) || cap(got) != len(body) {
+		t.Fatalf("read %d bytes into a buffer of %d (%v), want %d in %d", len(got), cap(got), err, len(body), len(body))
+	}
+	if _, err := readBody(req(int64(len(body))+1, body)); err == nil {
+		t.Error("a body shorter than its Content-Length was read without an error")
+	}
+	if got, err := readBody(req(-1, body)); err != nil || !bytes.Equal(got, body) {
+		t.Errorf("a body of unknown length: %d bytes, %v", len(got), err)
+	}
+}
+
+// BenchmarkReadBody: the timing wrapper's read of a GYU102 request body
+// (330 KB) at its announced length, against io.ReadAll.
+//
+//	go test ./test/bench -run '^$' -bench ReadBody -benchmem
+func BenchmarkReadBody(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 330_000)
+	for _, c := range []struct {
+		name string
+		read func(*http.Request) ([]byte, error)
+	}{
+		{"announced", readBody},
+		{"ReadAll", func(r *http.Request) ([]byte, error) { return io.ReadAll(r.Body) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			r := httptest.NewRequest(http.MethodPost, "/gsyd", nil)
+			r.ContentLength = int64(len(body))
+			br := bytes.NewReader(body)
+			for b.Loop() {
+				br.Reset(body)
+				r.Body = io.NopCloser(br)
+				if got, err := c.read(r); err != nil || len(got) != len(body) {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
 	}
 }
