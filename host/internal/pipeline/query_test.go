@@ -124,10 +124,21 @@ func TestQueryStoresOneWrite(t *testing.T) {
 	st := openStore(t)
 	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
 	p, pub, wl := queryProc(t, st, h)
+	// The HTTP ingress is handed the reply once the outcome is stored,
+	// before it is published.
+	var early []*message.Reply
+	p.opts.Stored = func(r *message.Reply) {
+		if len(pub.on("replies")) == 0 {
+			early = append(early, r)
+		}
+	}
 	value := msg("q1", "x.check")
 	first, err := p.Process(t.Context(), Input{Value: value, Key: "k"})
 	if err != nil || first.Status != message.StatusOK || first.Attempts != 1 {
 		t.Fatalf("query: %+v, %v; want ok after 1 attempt", first, err)
+	}
+	if len(early) != 1 || early[0] != first {
+		t.Errorf("the ingress was handed %d replies before publication, want the query's one", len(early))
 	}
 	if diff := cmp.Diff([]string{"record q1"}, wl.log()); diff != "" {
 		t.Fatalf("store writes of a query (-want +got):\n%s", diff)

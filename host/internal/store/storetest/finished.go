@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -148,5 +149,38 @@ func testRecordFinishedConcurrent(t *testing.T, s store.Store) {
 	stored := fmt.Sprintf(`{"by":%d}`, winners[0])
 	if len(seen) != 1 || seen[stored] != concurrency-1 {
 		t.Errorf("the others got %v; want the winner's reply %s each", seen, stored)
+	}
+
+	// Queries recorded beside the begins, outcomes and merged pairs of
+	// other messages, as under load (one group commit may take them all,
+	// and an engine may merge the others into one statement): each gets
+	// its own result.
+	for i := range concurrency {
+		wg.Go(func() {
+			u, q := fmt.Sprintf("u%d", i), fmt.Sprintf("q%d", i)
+			if _, _, err := s.BeginMessage(ctx, store.Message{ID: u, Site: "s1", Type: "t.send", Key: "K", Attempts: 1}); err != nil {
+				t.Errorf("BeginMessage(%s): %v", u, err)
+				return
+			}
+			if existing, err := s.RecordFinished(ctx, store.Message{ID: q, Site: "s1", Type: "t.check", Key: "K", Outcome: "ok", Reply: []byte(`{}`), Attempts: 1}); err != nil || existing != nil {
+				t.Errorf("RecordFinished(%s) = %v, %v; want nil, nil", q, existing, err)
+			}
+			next := store.Message{ID: u + "-next", Site: "s1", Type: "t.send", Key: "K", Attempts: 1}
+			if _, created, err := s.FinishAndBegin(ctx, u, "ok", []byte(`{}`), 1, next); err != nil || !created {
+				t.Errorf("FinishAndBegin(%s) = %v, %v; want created", u, created, err)
+			}
+			// The query again, as a redelivery: the stored outcome back.
+			if existing, err := s.RecordFinished(ctx, store.Message{ID: q, Site: "s1", Type: "t.check", Key: "K", Outcome: "failed", Reply: []byte(`{"x":1}`), Attempts: 2}); err != nil || existing == nil || existing.Outcome != "ok" {
+				t.Errorf("RecordFinished(%s) again = %+v, %v; want the stored ok", q, existing, err)
+			}
+		})
+	}
+	wg.Wait()
+	counts, err := s.CountMessages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"ok": 1 + 2*concurrency, "": concurrency}; !maps.Equal(counts, want) {
+		t.Errorf("messages by outcome %v, want %v (the race, the queries and the uploads done; the next messages pending)", counts, want)
 	}
 }
