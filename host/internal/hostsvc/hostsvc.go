@@ -237,19 +237,7 @@ type stateWriter interface {
 func (h *hostServices) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
 	sw, ok := h.s.store.(stateWriter)
 	if !ok {
-		out := make([]int64, len(writes))
-		for i, w := range writes {
-			var err error
-			if w.Put {
-				out[i], err = h.Put(ctx, site, w.Key, w.Value)
-			} else {
-				out[i], err = h.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
-			}
-			if err != nil {
-				return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
-			}
-		}
-		return out, nil
+		return sdkhost.WriteOneByOne(ctx, h, site, writes)
 	}
 	ws := make([]store.StateWrite, len(writes))
 	for i, w := range writes {

@@ -198,20 +198,8 @@ func (s *sqlStore) insertMessages(ctx context.Context, tx *sql.Tx, rows []*begin
 	}
 	// As alone: ON CONFLICT DO NOTHING waited for the conflicting rows
 	// to commit, so this statement sees them.
-	found := make(map[string]*Message, len(existing))
-	rs, err := tx.QueryContext(ctx, sqlMergedExisting, mergedExecMode, existing)
+	found, err := s.messagesByID(ctx, tx, existing)
 	if err != nil {
-		return fmt.Errorf("existing: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		m, err := s.scanMessage(rs)
-		if err != nil {
-			return fmt.Errorf("existing: %w", err)
-		}
-		found[m.ID] = &m
-	}
-	if err := rs.Err(); err != nil {
 		return fmt.Errorf("existing: %w", err)
 	}
 	for _, row := range rows {
@@ -477,6 +465,27 @@ func (p *Postgres) wholeGroup(ctx context.Context, group []*writeReq) (ran bool,
 	return true, s.readExisting(ctx, existing)
 }
 
+// messagesByID reads the messages of ids (PostgreSQL's merged writes),
+// by id; an id without a message is not in the map.
+func (s *sqlStore) messagesByID(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, ids []string) (map[string]*Message, error) {
+	found := make(map[string]*Message, len(ids))
+	rs, err := q.QueryContext(ctx, sqlMergedExisting, mergedExecMode, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		m, err := s.scanMessage(rs)
+		if err != nil {
+			return nil, err
+		}
+		found[m.ID] = &m
+	}
+	return found, rs.Err()
+}
+
 // readExisting sets the message each of rows (begins that found their id
 // taken) found, read after their statement committed; a begin whose
 // message is gone by then runs again alone.
@@ -485,20 +494,8 @@ func (s *sqlStore) readExisting(ctx context.Context, rows []*beginRow) error {
 	for i, row := range rows {
 		ids[i] = row.args[0].(string)
 	}
-	found := make(map[string]*Message, len(ids))
-	rs, err := s.w.QueryContext(ctx, sqlMergedExisting, mergedExecMode, ids)
+	found, err := s.messagesByID(ctx, s.w, ids)
 	if err != nil {
-		return fmt.Errorf("existing: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		m, err := s.scanMessage(rs)
-		if err != nil {
-			return fmt.Errorf("existing: %w", err)
-		}
-		found[m.ID] = &m
-	}
-	if err := rs.Err(); err != nil {
 		return fmt.Errorf("existing: %w", err)
 	}
 	for _, row := range rows {

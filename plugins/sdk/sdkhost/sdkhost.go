@@ -335,7 +335,7 @@ func (s *hostServer) StateWrite(ctx context.Context, r *pb.StateWriteRequest) (*
 	if wsrv, ok := s.impl.(StateWriteServer); ok {
 		vs, err = wsrv.WriteState(ctx, r.Site, ws)
 	} else {
-		vs, err = writeOneByOne(ctx, s.impl, r.Site, ws)
+		vs, err = WriteOneByOne(ctx, s.impl, r.Site, ws)
 	}
 	var we *sdk.WriteError
 	if errors.As(err, &we) && we.Index >= 0 && we.Index < len(ws) && we.Applied >= 0 && we.Applied <= we.Index && errors.Is(we.Err, sdk.ErrConflict) {
@@ -350,9 +350,11 @@ func (s *hostServer) StateWrite(ctx context.Context, r *pb.StateWriteRequest) (*
 	return &pb.StateWriteResponse{Versions: vs}, nil
 }
 
-// writeOneByOne makes writes through Put and CompareAndSet, in order,
-// stopping at the first that fails.
-func writeOneByOne(ctx context.Context, h HostServer, site string, writes []sdk.StateWrite) ([]int64, error) {
+// WriteOneByOne makes writes through h's Put and CompareAndSet, in order,
+// stopping at the first that fails (a *sdk.WriteError says which): the
+// state writes of sdk.WriteState for a host whose store cannot make them
+// in one transaction.
+func WriteOneByOne(ctx context.Context, h HostServer, site string, writes []sdk.StateWrite) ([]int64, error) {
 	out := make([]int64, len(writes))
 	for i, w := range writes {
 		var err error

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
@@ -187,19 +188,7 @@ func (h *racingHost) WriteState(ctx context.Context, site string, ws []sdk.State
 	if h.atomic {
 		return h.MemoryHost.WriteState(ctx, site, ws)
 	}
-	out := make([]int64, len(ws))
-	for i, w := range ws {
-		var err error
-		if w.Put {
-			out[i], err = h.Put(ctx, site, w.Key, w.Value)
-		} else {
-			out[i], err = h.CompareAndSet(ctx, site, w.Key, w.Expect, w.Value)
-		}
-		if err != nil {
-			return nil, &sdk.WriteError{Index: i, Applied: i, Err: err}
-		}
-	}
-	return out, nil
+	return sdkhost.WriteOneByOne(ctx, h, site, ws)
 }
 
 // TestGYU102VisitChangedMeanwhile: when the visit changed after the rules
