@@ -226,50 +226,12 @@ func TestNextMessageRecordedWithTheOutcome(t *testing.T) {
 	p.pub = pub
 	p.store = &failingCombined{Store: st, lost: map[string]bool{"m4": true}, unknown: map[string]bool{"m5": true}}
 
-	cfg := bus.Config{Brokers: brokers, ClientID: "pipeline-test", GroupID: "g-" + newID()}
-	topic := "requests-" + newID()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := bus.EnsureTopics(ctx, cfg, []string{topic}, 1, 1); err != nil {
-		t.Fatal(err)
-	}
-	prod, err := bus.NewProducer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
 	ids := []string{"m1", "m2", "m2", "m3", "m4", "m5", "m6", "m7"}
-	for _, id := range ids {
-		if err := prod.Send(ctx, topic, []byte("K"), msg(id, "x.do"), nil); err != nil {
-			t.Fatal(err)
-		}
+	types := make([]string, len(ids))
+	for i := range types {
+		types[i] = "x.do"
 	}
-	c, err := bus.NewConsumer(cfg, []string{topic}, func(ctx context.Context, m *bus.Message) error {
-		_, err := p.Process(ctx, Input{Value: m.Value, Key: string(m.Key)})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
-	defer func() { stop(); <-done }()
-	deadline := time.Now().Add(90 * time.Second)
-	for len(pub.on("replies")) < len(ids) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	var got []string
-	for _, s := range pub.on("replies") {
-		var r message.Reply
-		if err := json.Unmarshal(s.value, &r); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r.RequestID)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(ids) {
-		t.Fatalf("replies %v, want %v (the key's order)", got, ids)
-	}
+	keyOrder(t, brokers, p, pub.on, ids, types)
 	mu.Lock()
 	for _, id := range []string{"m1", "m2", "m3", "m4", "m5", "m6", "m7"} {
 		if calls[id] != 1 {
@@ -292,5 +254,56 @@ func TestNextMessageRecordedWithTheOutcome(t *testing.T) {
 	}
 	if n := p.prep.size(); n != 0 {
 		t.Errorf("%d prepared records left", n)
+	}
+}
+
+// keyOrder sends the messages ids (of types) under one key to a new
+// topic of the real broker, in order, consumes it through p until on
+// gives one reply per message (at most 90 s), and fails unless the
+// replies were published in the order sent.
+func keyOrder(t *testing.T, brokers []string, p *Processor, on func(topic string) []sent, ids, types []string) {
+	t.Helper()
+	cfg := bus.Config{Brokers: brokers, ClientID: "pipeline-test", GroupID: "g-" + newID()}
+	topic := "requests-" + newID()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := bus.EnsureTopics(ctx, cfg, []string{topic}, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := bus.NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	for i, id := range ids {
+		if err := prod.Send(ctx, topic, []byte("K"), msg(id, types[i]), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := bus.NewConsumer(cfg, []string{topic}, func(ctx context.Context, m *bus.Message) error {
+		_, err := p.Process(ctx, Input{Value: m.Value, Key: string(m.Key)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(90 * time.Second)
+	for len(on("replies")) < len(ids) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for _, s := range on("replies") {
+		var r message.Reply
+		if err := json.Unmarshal(s.value, &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.RequestID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Fatalf("replies %v, want %v (the key's order)", got, ids)
 	}
 }

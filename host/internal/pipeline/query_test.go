@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -376,51 +375,9 @@ func TestQueriesAndTheNextRecord(t *testing.T) {
 	st := openStore(t)
 	p, pub, wl := queryProc(t, st, h)
 
-	cfg := bus.Config{Brokers: brokers, ClientID: "pipeline-test", GroupID: "g-" + newID()}
-	topic := "requests-" + newID()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := bus.EnsureTopics(ctx, cfg, []string{topic}, 1, 1); err != nil {
-		t.Fatal(err)
-	}
-	prod, err := bus.NewProducer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
 	ids := []string{"u1", "q1", "q2", "u2", "u3"}
-	types := map[string]string{"u1": "x.do", "q1": "x.check", "q2": "x.check", "u2": "x.do", "u3": "x.do"}
-	for _, id := range ids {
-		if err := prod.Send(ctx, topic, []byte("K"), msg(id, types[id]), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := bus.NewConsumer(cfg, []string{topic}, func(ctx context.Context, m *bus.Message) error {
-		_, err := p.Process(ctx, Input{Value: m.Value, Key: string(m.Key)})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
-	defer func() { stop(); <-done }()
-	deadline := time.Now().Add(90 * time.Second)
-	for len(pub.on("replies")) < len(ids) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	var got []string
-	for _, s := range pub.on("replies") {
-		var r message.Reply
-		if err := json.Unmarshal(s.value, &r); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r.RequestID)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(ids) {
-		t.Fatalf("replies %v, want %v (the key's order)", got, ids)
-	}
+	types := []string{"x.do", "x.check", "x.check", "x.do", "x.do"}
+	keyOrder(t, brokers, p, pub.on, ids, types)
 	mu.Lock()
 	for _, id := range ids {
 		if calls[id] != 1 {
