@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/testenv"
 )
 
@@ -23,17 +24,24 @@ func TestWatcherIdle(t *testing.T) {
 	topic := "watch-idle-" + time.Now().Format("150405.000000")
 	createTopic(t, brokers, topic, 3)
 	w := watch(t, brokers, topic)
+	// reply writes a reply to partition. A partition of a topic just
+	// created may have its leader in the metadata before that broker
+	// takes writes for it ("Not Leader For Partition"): the first write
+	// is tried again until the partition takes it.
 	reply := func(id string, partition int) {
 		t.Helper()
-		conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, partition)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
 		v, _ := json.Marshal(map[string]any{"requestId": id, "status": "ok", "payload": map[string]any{"n": 1}})
-		if _, err := conn.WriteMessages(kafka.Message{Value: v}); err != nil {
-			t.Fatal(err)
-		}
+		harness.Eventually(t, 30*time.Second, fmt.Sprintf("reply %s written to partition %d", id, partition), func() bool {
+			conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, partition)
+			if err == nil {
+				defer conn.Close()
+				_, err = conn.WriteMessages(kafka.Message{Value: v})
+			}
+			if err != nil {
+				t.Logf("partition %d does not take the reply yet: %v", partition, err)
+			}
+			return err == nil
+		})
 	}
 	// Every reader connects and reads once; what it did until then (a
 	// topic just created may have no leader yet) is not counted.
