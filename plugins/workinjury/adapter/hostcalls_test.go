@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -230,5 +232,55 @@ func TestGYU102VisitChangedMeanwhile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGYU102JournalBeforeConfirmation: the journal entry of an accepted
+// GYU102 (sealed request and answer, about 200 KB at 500 lines) is in the
+// host by the time the GYD053 confirmation reaches the national system
+// (sdk.SendJournal): it is sent while GYD053 is asked, not after it.
+func TestGYU102JournalBeforeConfirmation(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	visit := c.admit("ZY000001")
+	ls := make([]map[string]any, 500)
+	for j := range ls {
+		ls[j] = line(fmt.Sprintf("D%08d", j), "10.00", "2", "5.00")
+	}
+	before := len(c.host.Exchanges())
+	var mu sync.Mutex
+	var posts int
+	var journaled []string // at each post: the codes of the entries in the host
+	sim := c.srv.Config.Handler
+	c.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		n := posts
+		mu.Unlock()
+		var codes []string
+		// The entry is on its way while GYD053 is posted: wait for it.
+		for end := time.Now().Add(10 * time.Second); n == 2 && len(codes) <= before && time.Now().Before(end); time.Sleep(time.Millisecond) {
+			codes = codes[:0]
+			for _, x := range c.host.Exchanges() {
+				codes = append(codes, x.Exchange.Code)
+			}
+		}
+		mu.Lock()
+		journaled = append(journaled, strings.Join(codes, " "))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	})
+	c.mustOK(c.send("GYU102", fees(visit, "ZY000001", ls...)))
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 2 {
+		t.Fatalf("%d posts to the national system, want GYU102 and its GYD053 confirmation", posts)
+	}
+	codes := strings.Fields(journaled[1])
+	if len(codes) != before+1 || codes[before] != "GYU102" {
+		t.Fatalf("entries in the host when GYD053 was posted: %q, want the GYU102's last", codes)
+	}
+	if xs := c.host.Exchanges(); len(xs) != before+2 || xs[before+1].Exchange.Code != "GYD053" {
+		t.Fatalf("%d entries after the call, want the GYD053's after the GYU102's", len(xs))
 	}
 }
