@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,5 +283,51 @@ func TestGYU102JournalBeforeConfirmation(t *testing.T) {
 	}
 	if xs := c.host.Exchanges(); len(xs) != before+2 || xs[before+1].Exchange.Code != "GYD053" {
 		t.Fatalf("%d entries after the call, want the GYD053's after the GYU102's", len(xs))
+	}
+}
+
+// overlapHost notes whether the read of a GYU102's record (msg/<id>) was
+// still being answered when the read of its visit came: it answers the
+// record only once the visit was asked for, or after 10 s.
+type overlapHost struct {
+	*sdktest.MemoryHost
+	visitAsked chan struct{}
+	once       sync.Once
+	overlapped atomic.Bool
+}
+
+func (h *overlapHost) Get(ctx context.Context, site, key string) (sdk.Entry, error) {
+	switch {
+	case strings.HasPrefix(key, "visit/"):
+		h.once.Do(func() { close(h.visitAsked) })
+	case strings.HasPrefix(key, "msg/m-GYU102-"):
+		select {
+		case <-h.visitAsked:
+			h.overlapped.Store(true)
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return h.MemoryHost.Get(ctx, site, key)
+}
+
+// TestGYU102ReadsVisitWithRecord: a GYU102 reads its visit (for the
+// rules) while its record is read, not after: one round trip into the
+// host less on its path. The upload is accepted and its lines stored.
+func TestGYU102ReadsVisitWithRecord(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	visit := c.admit("ZY000001")
+	oh := &overlapHost{MemoryHost: c.host, visitAsked: make(chan struct{})}
+	c.p = sdktest.Connect(t, c.impl, oh)
+	if r, err := c.p.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: c.settings}); err != nil || r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v %v", err, r)
+	}
+	c.mustOK(c.send("GYU102", fees(visit, "ZY000001", line("D00000001", "10.00", "2", "5.00"))))
+	if !oh.overlapped.Load() {
+		t.Error("the visit was read after the message's record")
+	}
+	keys, _, err := detailChunks(t.Context(), hostFor(c.host, testSite), visit)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("detail maps %q (%v), want 1", keys, err)
 	}
 }
