@@ -83,3 +83,25 @@ func TestMarshalGYU102AnswerAllocs(t *testing.T) {
 		t.Errorf("%.0f allocations to encode 500 results, want at most 100", n)
 	}
 }
+
+// BenchmarkMarshalGYU102Answer: the output of a 500-line GYU102, by
+// marshal and by encoding/json as marshal used before appendJSON.
+func BenchmarkMarshalGYU102Answer(b *testing.B) {
+	results := make([]any, 500)
+	for i := range results {
+		results[i] = map[string]any{"detail_no": detailID("JZ350200", i), "result_flag": "1"}
+	}
+	out := map[string]any{"accepted_count": len(results), "results": results}
+	b.Run("marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = marshal(out)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = encodingJSON(b, out)
+		}
+	})
+}
