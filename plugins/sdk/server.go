@@ -292,9 +292,9 @@ type heldJournal struct {
 // send starts sending the held entry by Journal in the background, when
 // one is held: the caller makes another external call for the message
 // next, so the entry would be sent when that call's entry comes (hold).
-// Every later hold, forResponse and release waits for it first
-// (waitSent), and so returns only once the host has the entry, as when
-// hold sent it: at each point of the Handle where the entry was in the
+// The next hostClient.Journal call, forResponse and release wait for it
+// first (waitSent), and so go on only once the host has answered for the
+// entry, as when hostClient.Journal sent it: at each point of the Handle where the entry was in the
 // host before, it is in the host now; it only gets there sooner.
 func (j *heldJournal) send(ctx context.Context, h *hostClient) {
 	if j == nil {
