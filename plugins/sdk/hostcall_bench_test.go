@@ -30,11 +30,16 @@ func (c *caller) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 // "sequence" one NextSequence, "journal" one Journal of a 1.4 KB exchange,
 // "scan-stay" one Scan of 19 values of 24.5 KB (the detail maps of the
 // 20th GYU102 of a stay) and "scan-known-stay" the same ScanKnown when
-// the plugin holds 18 of them (the last is new).
+// the plugin holds 18 of them (the last is new). "confirm" is the
+// exchanges of a GYU102 confirmed with GYD053: its 214 KB entry, a 2 ms
+// wait for the GYD053 answer, the GYD053's small entry (held for the
+// response); "confirm-ahead" sends the first ahead (sdk.SendJournal)
+// before the wait, as the work-injury adapter does.
 //
 //	go test ./plugins/sdk -run '^$' -bench HostCall -benchmem
 func BenchmarkHostCall(b *testing.B) {
 	body := make([]byte, 700)
+	entry := bytes.Repeat([]byte("x"), 107<<10) // request and response: a GYU102's 214 KB
 	stay := sdktest.NewMemoryHost()
 	known := map[string]int64{}
 	for i := range 19 {
@@ -69,6 +74,12 @@ func BenchmarkHostCall(b *testing.B) {
 			_, err := sdk.ScanKnown(ctx, req.Host, "visit/V1/details", 0, known)
 			return err
 		}, stay},
+		{"confirm", func(ctx context.Context, req *sdk.HandleRequest) error {
+			return confirm(ctx, req, entry, false)
+		}, nil},
+		{"confirm-ahead", func(ctx context.Context, req *sdk.HandleRequest) error {
+			return confirm(ctx, req, entry, true)
+		}, nil},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			host := bc.host
@@ -86,4 +97,21 @@ func BenchmarkHostCall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// confirm journals a GYU102-sized exchange, waits 2 ms as for the GYD053
+// answer (after sending the entry ahead if ahead), and journals a small
+// one.
+func confirm(ctx context.Context, req *sdk.HandleRequest, entry []byte, ahead bool) error {
+	if _, err := req.Host.Journal(ctx, sdk.Exchange{MessageID: req.MessageID, System: "x", Code: "GYU102", Serial: "S1",
+		Request: entry[:len(entry)/2], Response: entry[len(entry)/2:], Status: "ok", Duration: time.Millisecond}); err != nil {
+		return err
+	}
+	if ahead {
+		sdk.SendJournal(ctx, req.Host)
+	}
+	time.Sleep(2 * time.Millisecond)
+	_, err := req.Host.Journal(ctx, sdk.Exchange{MessageID: req.MessageID, System: "x", Code: "GYD053", Serial: "S2",
+		Request: entry[:700], Response: entry[:700], Status: "ok", Duration: time.Millisecond})
+	return err
 }

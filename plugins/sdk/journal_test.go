@@ -147,3 +147,88 @@ func TestJournalWithResponse(t *testing.T) {
 		})
 	}
 }
+
+// aheadJournaler journals S1, sends it ahead (sdk.SendJournal) and then,
+// as if making its next external call, waits until the host has S1; then
+// it journals the serials of then, and fails if fail is set.
+type aheadJournaler struct {
+	probe
+	host *wireHost
+	then []string
+	fail bool
+	// seen: S1 reached the host before the next exchange was journaled.
+	seen bool
+}
+
+func (j *aheadJournaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	journal := func(s string) error {
+		_, err := req.Host.Journal(ctx, sdk.Exchange{MessageID: req.MessageID, System: "x", Code: "C1", Serial: s,
+			Request: []byte("req " + s), Response: []byte("resp " + s), Status: "ok"})
+		return err
+	}
+	if err := journal("S1"); err != nil {
+		return nil, err
+	}
+	sdk.SendJournal(ctx, req.Host)
+	sdk.SendJournal(ctx, req.Host) // nothing more is held: no second send
+	// The next external call: S1 is on its way meanwhile.
+	j.seen = false
+	for end := time.Now().Add(10 * time.Second); !j.seen && time.Now().Before(end); {
+		j.seen = len(j.host.ways()) > 0
+		if !j.seen {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, s := range j.then {
+		if err := journal(s); err != nil {
+			return nil, err
+		}
+	}
+	if j.fail {
+		return nil, errors.New("the confirmation could not be used")
+	}
+	return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+}
+
+// TestSendJournal: an entry sent ahead reaches the host while the plugin
+// makes its next external call, by a Journal call, once; the entries
+// that follow come as before (the last with the response), in order; and
+// every entry is in the host when Handle returns, whether it succeeded or
+// failed.
+func TestSendJournal(t *testing.T) {
+	for name, tc := range map[string]struct {
+		then []string
+		fail bool
+		want []string
+	}{
+		"confirmation":         {then: []string{"S2"}, want: []string{"rpc:S1", "response:S2"}},
+		"two more":             {then: []string{"S2", "S3"}, want: []string{"rpc:S1", "rpc:S2", "response:S3"}},
+		"nothing more":         {want: []string{"rpc:S1"}},
+		"failed after":         {then: []string{"S2"}, fail: true, want: []string{"rpc:S1", "rpc:S2"}},
+		"failed, nothing more": {fail: true, want: []string{"rpc:S1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			host := &wireHost{MemoryHost: sdktest.NewMemoryHost()}
+			j := &aheadJournaler{host: host, then: tc.then, fail: tc.fail}
+			c := sdktest.Connect(t, j, host)
+			_, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1", Payload: []byte(`{}`)})
+			if tc.fail != (err != nil) {
+				t.Fatalf("Handle: %v", err)
+			}
+			if !j.seen {
+				t.Error("S1 did not reach the host during the next external call")
+			}
+			// No polling here: what Handle sent is in the host when it returns.
+			if diff := cmp.Diff(tc.want, host.ways()); diff != "" {
+				t.Errorf("how the entries came (-want +got):\n%s", diff)
+			}
+			var got []string
+			for _, x := range host.Exchanges() {
+				got = append(got, x.Exchange.Serial)
+			}
+			if want := append([]string{"S1"}, tc.then...); !cmp.Equal(want, got) {
+				t.Errorf("entries in the host %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -273,11 +273,67 @@ type hostClient struct {
 // its deadline, sends the held entry by Journal before it returns, and an
 // entry made after that goes by Journal at once: the host then stores it
 // on its own, as it did every entry that came after the call returned.
+//
+// SendJournal starts sending the held entry ahead, while the plugin makes
+// its next external call; it then reaches the host no later than it would
+// have otherwise (see send).
 type heldJournal struct {
 	id   string // the handled message
 	mu   sync.Mutex
 	x    *pb.JournalRequest
 	done bool // the response was built: nothing more is held
+	// sent is the entry send took, nil when none is being sent; its
+	// Journal call has returned once sentDone is closed, with sentErr.
+	sent     *pb.JournalRequest
+	sentDone chan struct{}
+	sentErr  error
+}
+
+// send starts sending the held entry by Journal in the background, when
+// one is held: the caller makes another external call for the message
+// next, so the entry would be sent when that call's entry comes (hold).
+// The next hostClient.Journal call, forResponse and release wait for it
+// first (waitSent), and so go on only once the host has answered for the
+// entry, as when hostClient.Journal sent it: at each point of the Handle where the entry was in the
+// host before, it is in the host now; it only gets there sooner.
+func (j *heldJournal) send(ctx context.Context, h *hostClient) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.done || j.x == nil || j.sentDone != nil {
+		return
+	}
+	x, done := j.x, make(chan struct{})
+	j.x, j.sent, j.sentDone = nil, x, done
+	go func() {
+		_, err := h.c.Journal(ctx, x)
+		j.mu.Lock()
+		j.sentErr = err
+		j.mu.Unlock()
+		close(done)
+	}()
+}
+
+// waitSent waits until an entry send started has been answered and
+// returns it with the error of its Journal call (nil, nil: none).
+func (j *heldJournal) waitSent() (*pb.JournalRequest, error) {
+	if j == nil {
+		return nil, nil
+	}
+	j.mu.Lock()
+	done := j.sentDone
+	j.mu.Unlock()
+	if done == nil {
+		return nil, nil
+	}
+	<-done
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	x, err := j.sent, j.sentErr
+	j.sent, j.sentDone, j.sentErr = nil, nil, nil
+	return x, err
 }
 
 // hold keeps x if it is the handled message's and the call is still on,
@@ -307,7 +363,13 @@ const journalMargin = time.Second
 // up on it. The entry is then left for release, which sends it by Journal
 // (stored at once when the host is no longer waiting for the call).
 func (j *heldJournal) forResponse(ctx context.Context) []*pb.JournalRequest {
-	if j == nil || ctx.Err() != nil {
+	if j == nil {
+		return nil
+	}
+	if x, err := j.waitSent(); err != nil {
+		Logger("sdk").Warn("cannot journal an exchange", "message", x.MessageId, "system", x.System, "code", x.Code, "serial", x.Serial, "err", err)
+	}
+	if ctx.Err() != nil {
 		return nil
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < journalMargin {
@@ -336,6 +398,9 @@ func (j *heldJournal) take() []*pb.JournalRequest {
 // Journal: the Handle failed or panicked, or its response might come too
 // late for the host (see forResponse).
 func (j *heldJournal) release(ctx context.Context, h *hostClient) {
+	if x, err := j.waitSent(); err != nil {
+		Logger("sdk").Warn("cannot journal an exchange of a failed call", "message", x.MessageId, "system", x.System, "code", x.Code, "serial", x.Serial, "err", err)
+	}
 	x := j.take()
 	for _, e := range x {
 		if _, err := h.c.Journal(ctx, e); err != nil {
@@ -473,11 +538,20 @@ func (h *hostClient) Journal(ctx context.Context, x Exchange) (int64, error) {
 		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,
 		DurationMs: x.Duration.Milliseconds(),
 	}
+	// An entry sent ahead (SendJournal) is answered before the next one
+	// is taken, as when hold sends it below; its error is this call's.
+	_, prevErr := h.held.waitSent()
 	e := h.held.hold(req)
 	if e == nil {
+		if prevErr != nil {
+			return 0, fromStatus("journal the previous exchange of this message", prevErr)
+		}
 		return 0, nil // held for the Handle response; stored with the outcome
 	}
 	r, err := h.c.Journal(ctx, e)
+	if err == nil && prevErr != nil {
+		return 0, fromStatus("journal the previous exchange of this message", prevErr)
+	}
 	switch {
 	case err != nil && e != req:
 		return 0, fromStatus("journal the previous exchange of this message", err)

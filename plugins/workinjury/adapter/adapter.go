@@ -282,6 +282,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	var rec sentRecord
 	var recVer int64
 	if kindOf(sc) == opUpload {
+		if ykc700 := str(doc, "ykc700"); code == "GYU102" && ykc700 != "" && !ds.HasError() {
+			// The rules read the visit next (unless this is a retry):
+			// that read is made while the message's record is read.
+			ctx = withPrefetch(ctx, req.Host, "visit/"+ykc700)
+		}
 		ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec)
 		if err != nil {
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil

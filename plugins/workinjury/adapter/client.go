@@ -97,6 +97,9 @@ func (a *Adapter) call(ctx context.Context, h sdk.Host, c *siteConfig, messageID
 	if !out.unsigned && !confirm {
 		return out
 	}
+	// GYD053 follows: the entry of this exchange (a GYU102's is about
+	// 200 KB) goes to the host while it is asked, not after.
+	sdk.SendJournal(ctx, h)
 	r, err := a.reconcile(ctx, h, c, messageID, code, serial, a.now().In(cst).Format("2006-01-02"))
 	if err != nil {
 		if out.kind == kindOK {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -230,5 +233,101 @@ func TestGYU102VisitChangedMeanwhile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGYU102JournalBeforeConfirmation: the journal entry of an accepted
+// GYU102 (sealed request and answer, about 200 KB at 500 lines) is in the
+// host by the time the GYD053 confirmation reaches the national system
+// (sdk.SendJournal): it is sent while GYD053 is asked, not after it.
+func TestGYU102JournalBeforeConfirmation(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	visit := c.admit("ZY000001")
+	ls := make([]map[string]any, 500)
+	for j := range ls {
+		ls[j] = line(fmt.Sprintf("D%08d", j), "10.00", "2", "5.00")
+	}
+	before := len(c.host.Exchanges())
+	var mu sync.Mutex
+	var posts int
+	var journaled []string // at each post: the codes of the entries in the host
+	sim := c.srv.Config.Handler
+	c.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		n := posts
+		mu.Unlock()
+		var codes []string
+		// The entry is on its way while GYD053 is posted: wait for it.
+		for end := time.Now().Add(10 * time.Second); n == 2 && len(codes) <= before && time.Now().Before(end); time.Sleep(time.Millisecond) {
+			codes = codes[:0]
+			for _, x := range c.host.Exchanges() {
+				codes = append(codes, x.Exchange.Code)
+			}
+		}
+		mu.Lock()
+		journaled = append(journaled, strings.Join(codes, " "))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	})
+	c.mustOK(c.send("GYU102", fees(visit, "ZY000001", ls...)))
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 2 {
+		t.Fatalf("%d posts to the national system, want GYU102 and its GYD053 confirmation", posts)
+	}
+	codes := strings.Fields(journaled[1])
+	if len(codes) != before+1 || codes[before] != "GYU102" {
+		t.Fatalf("entries in the host when GYD053 was posted: %q, want the GYU102's last", codes)
+	}
+	if xs := c.host.Exchanges(); len(xs) != before+2 || xs[before+1].Exchange.Code != "GYD053" {
+		t.Fatalf("%d entries after the call, want the GYD053's after the GYU102's", len(xs))
+	}
+}
+
+// overlapHost notes whether the read of a GYU102's record (msg/<id>) was
+// still being answered when the read of its visit came: it answers the
+// record only once the visit was asked for, or after 10 s.
+type overlapHost struct {
+	*sdktest.MemoryHost
+	visitAsked chan struct{}
+	once       sync.Once
+	overlapped atomic.Bool
+}
+
+func (h *overlapHost) Get(ctx context.Context, site, key string) (sdk.Entry, error) {
+	switch {
+	case strings.HasPrefix(key, "visit/"):
+		h.once.Do(func() { close(h.visitAsked) })
+	case strings.HasPrefix(key, "msg/m-GYU102-"):
+		select {
+		case <-h.visitAsked:
+			h.overlapped.Store(true)
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return h.MemoryHost.Get(ctx, site, key)
+}
+
+// TestGYU102ReadsVisitWithRecord: a GYU102 reads its visit (for the
+// rules) while its record is read, not after: one round trip into the
+// host less on its path. The upload is accepted and its lines stored.
+func TestGYU102ReadsVisitWithRecord(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	visit := c.admit("ZY000001")
+	oh := &overlapHost{MemoryHost: c.host, visitAsked: make(chan struct{})}
+	c.p = sdktest.Connect(t, c.impl, oh)
+	if r, err := c.p.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: c.settings}); err != nil || r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v %v", err, r)
+	}
+	c.mustOK(c.send("GYU102", fees(visit, "ZY000001", line("D00000001", "10.00", "2", "5.00"))))
+	if !oh.overlapped.Load() {
+		t.Error("the visit was read after the message's record")
+	}
+	keys, _, err := detailChunks(t.Context(), hostFor(c.host, testSite), visit)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("detail maps %q (%v), want 1", keys, err)
 	}
 }

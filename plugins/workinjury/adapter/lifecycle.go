@@ -321,7 +321,7 @@ func (l *lifecycle) visit(ykc700 string) (visitState, bool, error) {
 	if ykc700 == "" {
 		return v, false, nil
 	}
-	ver, err := getJSON(l.ctx, l.h, "visit/"+ykc700, &v)
+	ver, err := getJSONAhead(l.ctx, l.h, "visit/"+ykc700, &v)
 	if err != nil {
 		return v, false, err
 	}

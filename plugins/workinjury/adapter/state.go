@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -46,6 +47,11 @@ import (
 // getJSON reads key into v and returns its version (0 when absent).
 func getJSON(ctx context.Context, h sdk.Host, key string, v any) (int64, error) {
 	e, err := h.Get(ctx, key)
+	return decodeEntry(key, e, err, v)
+}
+
+// decodeEntry is the rest of getJSON once the host answered with e or err.
+func decodeEntry(key string, e sdk.Entry, err error, v any) (int64, error) {
 	if errors.Is(err, sdk.ErrNotFound) {
 		return 0, nil
 	}
@@ -405,4 +411,42 @@ func markInFlight(ctx context.Context, h sdk.Host, key, msgID string, add bool) 
 		return nil
 	}
 	return fmt.Errorf("state %s changes too often; try again", key)
+}
+
+// prefetch is a state read started ahead, in the background, while the
+// Handle makes the read before it (a GYU102 reads its message's record,
+// then, for the rules, its visit: the two round trips into the host now
+// overlap). The first read of key in the Handle takes its result
+// (getJSONAhead); it is what that read would have returned had it been
+// made when the prefetch started, before any write of the Handle.
+type prefetch struct {
+	key   string
+	taken atomic.Bool
+	done  chan struct{}
+	e     sdk.Entry
+	err   error
+}
+
+type prefetchKey struct{}
+
+// withPrefetch starts reading key from h and returns ctx carrying the
+// read for getJSONAhead.
+func withPrefetch(ctx context.Context, h sdk.Host, key string) context.Context {
+	p := &prefetch{key: key, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.e, p.err = h.Get(ctx, key)
+	}()
+	return context.WithValue(ctx, prefetchKey{}, p)
+}
+
+// getJSONAhead is getJSON that takes the result of a prefetch of key in
+// ctx, the first time only; later reads ask the host.
+func getJSONAhead(ctx context.Context, h sdk.Host, key string, v any) (int64, error) {
+	p, _ := ctx.Value(prefetchKey{}).(*prefetch)
+	if p == nil || p.key != key || p.taken.Swap(true) {
+		return getJSON(ctx, h, key, v)
+	}
+	<-p.done
+	return decodeEntry(key, p.e, p.err, v)
 }

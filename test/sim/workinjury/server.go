@@ -545,6 +545,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func marshal(v any) ([]byte, error) {
+	if b, ok := appendJSON(nil, v); ok {
+		return b, nil
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
