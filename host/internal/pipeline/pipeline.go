@@ -879,8 +879,9 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 // Outside the Kafka consumer it publishes them before it returns, and an
 // error means that they are not all acknowledged. For a consumer's
 // delivery it returns once the first step is handed over: the message is
-// deferred (bus.Defer), the steps go on in the background, each retried
-// with backoff until acknowledged, and the consumer finishes the message
+// deferred (bus.Defer), the steps go on in the background (a lone reply
+// through an AsyncPublisher without a goroutine of its own: handAsync),
+// each retried with backoff until acknowledged, and the consumer finishes the message
 // (its offset may be committed) when the last one is; if the partition is
 // released first, the message is left for redelivery. Meanwhile the
 // consumer starts the key's next message, whose own hand waits here for
