@@ -74,13 +74,13 @@ func NewProducer(cfg Config) (*Producer, error) {
 	go func() {
 		defer p.drained.Done()
 		for m := range ap.Successes() {
-			m.Metadata.(chan error) <- nil
+			m.Metadata.(func(error))(nil)
 		}
 	}()
 	go func() {
 		defer p.drained.Done()
 		for e := range ap.Errors() {
-			e.Msg.Metadata.(chan error) <- e.Err
+			e.Msg.Metadata.(func(error))(e.Err)
 		}
 	}()
 	return p, nil
@@ -97,14 +97,44 @@ func NewProducer(cfg Config) (*Producer, error) {
 // context's error while the write may still succeed later: the outcome is
 // unknown and the caller must treat the message as possibly written.
 func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
-	if topic == "" {
-		return fmt.Errorf("send to Kafka: empty topic name: %w", ErrTopicUnusable)
-	}
 	done := make(chan error, 1)
+	p.SendAsync(ctx, topic, key, value, headers, func(err error) { done <- err })
+	select {
+	case err := <-done: // not handed over, or already acknowledged
+		return err
+	default:
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("send to topic %s: outcome unknown, the message may still be written: %w", topic, ctx.Err())
+	}
+}
+
+// SendAsync is Send without the wait: it hands the message to the client
+// and returns, and done is called exactly once with what Send would have
+// returned once the brokers acknowledged the message or it failed: from
+// the producer's own goroutine, so done must not block (it delays every
+// later acknowledgement), or at once, from the caller's goroutine, when
+// the message is not handed over (ctx ended first, the producer is closed,
+// the topic is empty). ctx bounds only the handing over: once the message
+// is handed over, done waits for its outcome whatever ctx does, as Close
+// does.
+func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error)) {
+	if topic == "" {
+		done(fmt.Errorf("send to Kafka: empty topic name: %w", ErrTopicUnusable))
+		return
+	}
 	msg := &sarama.ProducerMessage{
-		Topic:    topic,
-		Value:    sarama.ByteEncoder(value),
-		Metadata: done,
+		Topic: topic,
+		Value: sarama.ByteEncoder(value),
+		Metadata: func(err error) {
+			if err != nil {
+				err = fmt.Errorf("send to topic %s: %w", topic, classify(err))
+			}
+			done(err)
+		},
 	}
 	if key != nil {
 		msg.Key = sarama.ByteEncoder(key)
@@ -119,27 +149,18 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, he
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return fmt.Errorf("send to topic %s: %w", topic, ErrClosed)
+		done(fmt.Errorf("send to topic %s: %w", topic, ErrClosed))
+		return
 	}
 	select {
 	case p.ap.Input() <- msg:
 		p.mu.RUnlock()
 	case <-ctx.Done():
 		p.mu.RUnlock()
-		return fmt.Errorf("send to topic %s: not sent: %w", topic, ctx.Err())
+		done(fmt.Errorf("send to topic %s: not sent: %w", topic, ctx.Err()))
 	case <-p.closing:
 		p.mu.RUnlock()
-		return fmt.Errorf("send to topic %s: %w", topic, ErrClosed)
-	}
-
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("send to topic %s: %w", topic, classify(err))
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("send to topic %s: outcome unknown, the message may still be written: %w", topic, ctx.Err())
+		done(fmt.Errorf("send to topic %s: %w", topic, ErrClosed))
 	}
 }
 

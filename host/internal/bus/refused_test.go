@@ -76,3 +76,49 @@ func TestHoldsShowTheHeldMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestSendAsync: SendAsync hands a record over and returns; done is
+// called once with what Send would return: nil once the record is
+// acknowledged (it is then on the topic), an error wrapping
+// ErrRecordRefused or ErrTopicUnusable for a record that can never be
+// sent, and ErrClosed, at once, after Close.
+func TestSendAsync(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, brokers []string) {
+		topic := newTopic(t, brokers, 1)
+		p := newProducer(t, brokers)
+		var calls atomic.Int32
+		outcome := func(topic string, value []byte) error {
+			t.Helper()
+			ch := make(chan error, 2)
+			p.SendAsync(t.Context(), topic, []byte("k"), value, map[string]string{"h": "v"}, func(err error) {
+				calls.Add(1)
+				ch <- err
+			})
+			select {
+			case err := <-ch:
+				return err
+			case <-time.After(30 * time.Second):
+				t.Fatal("done not called within 30s")
+				return nil
+			}
+		}
+		if err := outcome(topic, []byte(`{"n":1}`)); err != nil {
+			t.Fatalf("SendAsync of a valid record: done(%v), want nil", err)
+		}
+		if err := outcome(topic, []byte(strings.Repeat("v", MaxRecordBytes+1))); !errors.Is(err, ErrRecordRefused) {
+			t.Fatalf("SendAsync of an oversized record: done(%v), want ErrRecordRefused", err)
+		}
+		if err := outcome("", []byte("{}")); !errors.Is(err, ErrTopicUnusable) {
+			t.Fatalf("SendAsync to no topic: done(%v), want ErrTopicUnusable", err)
+		}
+		_ = p.Close() // waits for every outcome of what was handed over
+		if n := calls.Load(); n != 3 {
+			t.Fatalf("done called %d times for 3 records, want once each", n)
+		}
+		var got error
+		p.SendAsync(t.Context(), topic, nil, []byte("{}"), nil, func(err error) { got = err })
+		if !errors.Is(got, ErrClosed) {
+			t.Fatalf("SendAsync after Close: done(%v) before returning, want ErrClosed", got)
+		}
+	})
+}

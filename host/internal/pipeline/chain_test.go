@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,46 @@ func (p *gatedPub) Send(ctx context.Context, topic string, key, value []byte, h 
 		}
 	}
 	return p.memPub.Send(ctx, topic, key, value, h)
+}
+
+// asyncGatedPub is gatedPub as an AsyncPublisher, as bus.Producer is:
+// SendAsync sends in the background and calls done with the outcome, and
+// ignores ctx once the record is handed over (so the pipeline must end a
+// publication whose delivery's ctx ended by itself). It counts the
+// records handed over through SendAsync.
+type asyncGatedPub struct {
+	*gatedPub
+	async atomic.Int64
+}
+
+func (p *asyncGatedPub) SendAsync(ctx context.Context, topic string, key, value []byte, h map[string]string, done func(error)) {
+	p.async.Add(1)
+	go func() { done(p.gatedPub.Send(context.WithoutCancel(ctx), topic, key, value, h)) }()
+}
+
+// pubModes are the two kinds of publisher the chain tests run with: one
+// whose Send waits for the acknowledgement, and one that also calls back
+// (AsyncPublisher, as the daemon's bus.Producer).
+var pubModes = []string{"send", "callback"}
+
+// callbacks switches the rig to an AsyncPublisher over the same gates
+// when mode is "callback"; it returns nil otherwise.
+func (r *chainRig) callbacks(mode string) *asyncGatedPub {
+	if mode != "callback" {
+		return nil
+	}
+	a := &asyncGatedPub{gatedPub: r.pub}
+	r.p.pub = a
+	return a
+}
+
+// checkCallbacks fails the test when the rig has an AsyncPublisher and
+// fewer than n records went through its SendAsync.
+func checkCallbacks(t *testing.T, a *asyncGatedPub, n int64) {
+	t.Helper()
+	if a != nil && a.async.Load() < n {
+		t.Errorf("%d records handed over through SendAsync, want at least %d: the replies of consumer deliveries should not wait in a goroutine each", a.async.Load(), n)
+	}
 }
 
 func (p *gatedPub) triedIDs() []string {
@@ -231,48 +272,58 @@ func TestNextMessageOverlapsTheReplyAcknowledgement(t *testing.T) {
 		t.Skip("needs Kafka brokers")
 	}
 	for name, brokers := range chainBackends {
-		t.Run(name, func(t *testing.T) {
-			r := newChainRig(t, brokers(t), "m1")
-			r.send("m1", "m2", "m3", "n1@L")
-			r.consume()
-			waitFor(t, "m2 stored and n1 (another key) replied while m1's reply is held", func() bool {
-				return r.done("m2") && slices.Contains(repliedIDs(t, &r.pub.memPub), "n1")
+		for _, mode := range pubModes {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				testNextMessageOverlaps(t, brokers, mode)
 			})
-			// A commit follows the mark of a finished offset at once: a
-			// second is ample for a wrong one to show.
-			deadline := time.Now().Add(time.Second)
-			for time.Now().Before(deadline) {
-				if at := r.committed(); at > 0 {
-					t.Fatalf("offset %d committed while the reply of offset 0 (m1) is not acknowledged", at)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			if tried := r.pub.triedIDs(); slices.Contains(tried, "m2") || slices.Contains(tried, "m3") {
-				t.Fatalf("replies tried %v: m2 or m3 handed to Kafka before m1's reply was acknowledged", tried)
-			}
-			if n := r.callsOf("m3"); n != 0 {
-				t.Fatalf("m3 reached the plugin while m1's reply was unacknowledged and m2's waited (%d calls): more than one reply in flight per key", n)
-			}
-			// m1's reply fails once, then goes through when tried again.
-			r.pub.hold["m1"] <- errors.New("kafka: broker not available")
-			close(r.pub.hold["m1"])
-			waitFor(t, "the four replies", func() bool { return len(repliedIDs(t, &r.pub.memPub)) == 4 })
-			got := slices.DeleteFunc(repliedIDs(t, &r.pub.memPub), func(id string) bool { return id == "n1" })
-			if !slices.Equal(got, []string{"m1", "m2", "m3"}) {
-				t.Fatalf("key K replied %v, want m1 m2 m3", got)
-			}
-			tried := slices.DeleteFunc(r.pub.triedIDs(), func(id string) bool { return id == "n1" })
-			if !slices.Equal(tried, []string{"m1", "m1", "m2", "m3"}) {
-				t.Errorf("key K's replies tried in the order %v, want m1 (failed), m1, m2, m3", tried)
-			}
-			for _, id := range []string{"m1", "m2", "m3", "n1"} {
-				if n := r.callsOf(id); n != 1 {
-					t.Errorf("%s reached the plugin %d times, want once", id, n)
-				}
-			}
-			waitFor(t, "offset 4 committed", func() bool { return r.committed() == 4 })
-		})
+		}
 	}
+}
+
+// testNextMessageOverlaps is TestNextMessageOverlapsTheReplyAcknowledgement
+// with one broker and one kind of publisher (pubModes).
+func testNextMessageOverlaps(t *testing.T, brokers func(t *testing.T) []string, mode string) {
+	r := newChainRig(t, brokers(t), "m1")
+	async := r.callbacks(mode)
+	r.send("m1", "m2", "m3", "n1@L")
+	r.consume()
+	waitFor(t, "m2 stored and n1 (another key) replied while m1's reply is held", func() bool {
+		return r.done("m2") && slices.Contains(repliedIDs(t, &r.pub.memPub), "n1")
+	})
+	// A commit follows the mark of a finished offset at once: a
+	// second is ample for a wrong one to show.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if at := r.committed(); at > 0 {
+			t.Fatalf("offset %d committed while the reply of offset 0 (m1) is not acknowledged", at)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if tried := r.pub.triedIDs(); slices.Contains(tried, "m2") || slices.Contains(tried, "m3") {
+		t.Fatalf("replies tried %v: m2 or m3 handed to Kafka before m1's reply was acknowledged", tried)
+	}
+	if n := r.callsOf("m3"); n != 0 {
+		t.Fatalf("m3 reached the plugin while m1's reply was unacknowledged and m2's waited (%d calls): more than one reply in flight per key", n)
+	}
+	// m1's reply fails once, then goes through when tried again.
+	r.pub.hold["m1"] <- errors.New("kafka: broker not available")
+	close(r.pub.hold["m1"])
+	waitFor(t, "the four replies", func() bool { return len(repliedIDs(t, &r.pub.memPub)) == 4 })
+	got := slices.DeleteFunc(repliedIDs(t, &r.pub.memPub), func(id string) bool { return id == "n1" })
+	if !slices.Equal(got, []string{"m1", "m2", "m3"}) {
+		t.Fatalf("key K replied %v, want m1 m2 m3", got)
+	}
+	tried := slices.DeleteFunc(r.pub.triedIDs(), func(id string) bool { return id == "n1" })
+	if !slices.Equal(tried, []string{"m1", "m1", "m2", "m3"}) {
+		t.Errorf("key K's replies tried in the order %v, want m1 (failed), m1, m2, m3", tried)
+	}
+	for _, id := range []string{"m1", "m2", "m3", "n1"} {
+		if n := r.callsOf(id); n != 1 {
+			t.Errorf("%s reached the plugin %d times, want once", id, n)
+		}
+	}
+	waitFor(t, "offset 4 committed", func() bool { return r.committed() == 4 })
+	checkCallbacks(t, async, 4)
 }
 
 // TestUnacknowledgedRepliesRedeliveredInOrder: the consumer stops while a
@@ -286,31 +337,50 @@ func TestUnacknowledgedRepliesRedeliveredInOrder(t *testing.T) {
 		t.Skip("needs Kafka brokers")
 	}
 	for name, brokers := range chainBackends {
-		t.Run(name, func(t *testing.T) {
-			r := newChainRig(t, brokers(t), "m1")
-			r.send("m1", "m2", "m3")
-			stop := r.consume()
-			waitFor(t, "m2 stored while m1's reply is held", func() bool { return r.done("m2") })
-			stop()
-			if at := r.committed(); at > 0 {
-				t.Fatalf("offset %d committed, but m1's reply was never acknowledged", at)
-			}
-			if got := repliedIDs(t, &r.pub.memPub); len(got) != 0 {
-				t.Fatalf("replies %v published before m1's was acknowledged", got)
-			}
-			close(r.pub.hold["m1"])
-			r.consume()
-			waitFor(t, "offset 3 committed", func() bool { return r.committed() == 3 })
-			if got := repliedIDs(t, &r.pub.memPub); !slices.Equal(got, []string{"m1", "m2", "m3"}) {
-				t.Fatalf("replies %v, want m1 m2 m3", got)
-			}
-			for _, id := range []string{"m1", "m2", "m3"} {
-				if n := r.callsOf(id); n != 1 {
-					t.Errorf("%s reached the plugin %d times, want once (m1 and m2 replay their stored replies)", id, n)
-				}
-			}
-		})
+		for _, mode := range pubModes {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				testUnacknowledgedReplies(t, brokers, mode)
+			})
+		}
 	}
+}
+
+// testUnacknowledgedReplies is TestUnacknowledgedRepliesRedeliveredInOrder
+// with one broker and one kind of publisher (pubModes).
+func testUnacknowledgedReplies(t *testing.T, brokers func(t *testing.T) []string, mode string) {
+	r := newChainRig(t, brokers(t), "m1")
+	async := r.callbacks(mode)
+	r.send("m1", "m2", "m3")
+	stop := r.consume()
+	waitFor(t, "m2 stored while m1's reply is held", func() bool { return r.done("m2") })
+	stop()
+	if at := r.committed(); at > 0 {
+		t.Fatalf("offset %d committed, but m1's reply was never acknowledged", at)
+	}
+	if got := repliedIDs(t, &r.pub.memPub); len(got) != 0 {
+		t.Fatalf("replies %v published before m1's was acknowledged", got)
+	}
+	close(r.pub.hold["m1"])
+	if async != nil {
+		// The record handed over before the stop is written late,
+		// as a producer's may be: once, before the redelivery's.
+		waitFor(t, "m1's late reply", func() bool { return len(repliedIDs(t, &r.pub.memPub)) == 1 })
+	}
+	r.consume()
+	waitFor(t, "offset 3 committed", func() bool { return r.committed() == 3 })
+	got := repliedIDs(t, &r.pub.memPub)
+	if async != nil {
+		got = slices.Compact(got)
+	}
+	if !slices.Equal(got, []string{"m1", "m2", "m3"}) {
+		t.Fatalf("replies %v, want m1 m2 m3", got)
+	}
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if n := r.callsOf(id); n != 1 {
+			t.Errorf("%s reached the plugin %d times, want once (m1 and m2 replay their stored replies)", id, n)
+		}
+	}
+	checkCallbacks(t, async, 3)
 }
 
 // TestChains: each publication of a key waits for the one before it and

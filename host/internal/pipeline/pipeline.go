@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"sort"
@@ -796,23 +797,62 @@ func (p *Processor) finishUnstored(ctx context.Context, env *message.Envelope, i
 	if p.obs != nil {
 		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
 	}
-	return p.hand(ctx, chainKey(env, in),
-		func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) },
-		func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) })
+	return p.hand(ctx, chainKey(env, in), p.replyStep(env, in, r, data),
+		step{run: func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) }})
 }
 
 // publish sends the reply of a stored outcome and, for an invalid or
 // failed message, its DLQ record (see hand).
 func (p *Processor) publish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
-	steps := []func(context.Context) error{func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) }}
+	steps := []step{p.replyStep(env, in, r, data)}
 	if r.Status == message.StatusInvalid || r.Status == message.StatusFailed {
 		reason := r.Status
 		if len(r.Errors) > 0 {
 			reason = r.Errors[0].Message
 		}
-		steps = append(steps, func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) })
+		steps = append(steps, step{run: func(ctx context.Context) error { return p.deadLetter(ctx, in, r, reason) }})
 	}
 	return p.hand(ctx, chainKey(env, in), steps...)
+}
+
+// step is one record of a message's publication (the reply, the DLQ
+// record): run publishes it and returns once it is acknowledged, or with
+// an error when it is to be published again.
+//
+// first, when set, is the record run sends first, and after(ctx, err) is
+// what run does once that send ended with err: a publisher that can hand a
+// record over without waiting (AsyncPublisher) sends first and calls after
+// only when the send failed (see handAsync).
+type step struct {
+	run   func(ctx context.Context) error
+	first *outRecord
+	after func(ctx context.Context, err error) error
+}
+
+// once runs s a first time: its first record sent through pub and after,
+// or run when it has none.
+func (s step) once(ctx context.Context, pub Publisher) error {
+	if s.first == nil {
+		return s.run(ctx)
+	}
+	return s.after(ctx, pub.Send(ctx, s.first.topic, s.first.key, s.first.value, s.first.headers))
+}
+
+// replyStep is the step that publishes r's reply (publishReply).
+func (p *Processor) replyStep(env *message.Envelope, in Input, r *message.Reply, data []byte) step {
+	s := step{run: func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) }}
+	if rec, why := p.replyRecord(env, in, r, data); why == "" {
+		s.first = &rec
+		s.after = func(ctx context.Context, err error) error { return p.replySent(ctx, r, rec, err) }
+	}
+	return s
+}
+
+// AsyncPublisher is a Publisher that can also hand a record over without
+// waiting for its acknowledgement (a *bus.Producer): done is called once,
+// without blocking, with what Send would have returned.
+type AsyncPublisher interface {
+	SendAsync(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error))
 }
 
 // chainKey is the key whose replies go out in order: the key given with
@@ -839,8 +879,9 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 // Outside the Kafka consumer it publishes them before it returns, and an
 // error means that they are not all acknowledged. For a consumer's
 // delivery it returns once the first step is handed over: the message is
-// deferred (bus.Defer), the steps go on in the background, each retried
-// with backoff until acknowledged, and the consumer finishes the message
+// deferred (bus.Defer), the steps go on in the background (a lone reply
+// through an AsyncPublisher without a goroutine of its own: handAsync),
+// each retried with backoff until acknowledged, and the consumer finishes the message
 // (its offset may be committed) when the last one is; if the partition is
 // released first, the message is left for redelivery. Meanwhile the
 // consumer starts the key's next message, whose own hand waits here for
@@ -848,7 +889,7 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 // over and not acknowledged, and if they never are, none of the key's
 // later records go out before the redelivery publishes them again, in
 // order.
-func (p *Processor) hand(ctx context.Context, key string, steps ...func(context.Context) error) error {
+func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 	prev, self := p.chains.join(key)
 	if prev != nil {
 		select {
@@ -878,13 +919,17 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...func(context.
 	later := bus.Defer(ctx)
 	if later == nil {
 		var err error
-		for _, step := range steps {
-			if err = step(ctx); err != nil {
+		for _, s := range steps {
+			if err = s.once(ctx, p.pub); err != nil {
 				break
 			}
 		}
 		p.chains.end(key, self, err)
 		return err
+	}
+	if ap, ok := p.pub.(AsyncPublisher); ok && len(steps) == 1 && steps[0].first != nil {
+		p.handAsync(ctx, ap, key, self, later, steps[0])
+		return nil
 	}
 	go func() {
 		err := p.sendRetrying(ctx, later.Stopping(), steps)
@@ -894,13 +939,59 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...func(context.
 	return nil
 }
 
+// handAsync is hand's background publication of a single step s for a
+// consumer's delivery, through a publisher that calls back: s's record is
+// handed over at once, and the acknowledgement ends the message (chain
+// and Later) from the publisher's callback, without a goroutine waiting
+// for it. A send that fails goes on in a goroutine as hand's would have:
+// s.after with the error (a refused reply is published truncated), then
+// s.run retried with backoff. If ctx ends before the outcome is known, the
+// publication ends with that error as Send's would (the message is
+// delivered again), and a later outcome is ignored.
+func (p *Processor) handAsync(ctx context.Context, ap AsyncPublisher, key string, self *link, later *bus.Later, s step) {
+	var ended atomic.Bool
+	finish := func(err error) {
+		if !ended.CompareAndSwap(false, true) {
+			return
+		}
+		if err == nil {
+			p.chains.end(key, self, nil)
+			later.Done(nil)
+			return
+		}
+		go func() {
+			first := true
+			err := p.sendRetrying(ctx, later.Stopping(), []step{{run: func(ctx context.Context) error {
+				if first {
+					first = false
+					return s.after(ctx, err)
+				}
+				return s.run(ctx)
+			}}})
+			p.chains.end(key, self, err)
+			later.Done(err)
+		}()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		finish(fmt.Errorf("send to topic %s: outcome unknown, the message may still be written: %w", s.first.topic, ctx.Err()))
+	})
+	ap.SendAsync(ctx, s.first.topic, s.first.key, s.first.value, s.first.headers, func(err error) {
+		stop()
+		finish(err)
+	})
+}
+
 // sendRetrying runs steps in order, each until it succeeds; it gives up
 // with the last error once ctx ends or stopping is closed.
-func (p *Processor) sendRetrying(ctx context.Context, stopping <-chan struct{}, steps []func(context.Context) error) error {
-	for _, step := range steps {
+func (p *Processor) sendRetrying(ctx context.Context, stopping <-chan struct{}, steps []step) error {
+	for _, s := range steps {
 		wait := publishRetry
 		for attempt := 1; ; attempt++ {
-			err := step(ctx)
+			run := s.run
+			if attempt == 1 {
+				run = func(ctx context.Context) error { return s.once(ctx, p.pub) }
+			}
+			err := run(ctx)
 			if err == nil {
 				break
 			}
@@ -975,10 +1066,19 @@ func (c *chains) end(key string, l *link, err error) {
 	}
 }
 
-func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
-	topic := p.topics.Replies
+// outRecord is one Kafka record to publish.
+type outRecord struct {
+	topic      string
+	key, value []byte
+	headers    map[string]string
+}
+
+// replyRecord returns the record publishReply sends first for r, or why
+// it cannot be sent as it is (too large: it is published truncated).
+func (p *Processor) replyRecord(env *message.Envelope, in Input, r *message.Reply, data []byte) (rec outRecord, why string) {
+	rec.topic = p.topics.Replies
 	if env != nil && p.replyTo[env.ReplyTo] {
-		topic = env.ReplyTo
+		rec.topic = env.ReplyTo
 	}
 	key := in.Key
 	if key == "" && env != nil {
@@ -987,48 +1087,69 @@ func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in 
 	if message.CheckKey(key) != nil {
 		key = "" // an id that is no usable key (the envelope was malformed)
 	}
-	headers := map[string]string{
+	rec.key = []byte(key)
+	rec.headers = map[string]string{
 		message.HeaderTraceID: in.TraceID, message.HeaderType: cut(r.Type, 256), message.HeaderStatus: r.Status, message.HeaderRequestID: cut(r.RequestID, 256),
 	}
-	data = p.mapOut(in, r, data, headers)
-	why := ""
-	if len(data)+len(key) > p.opts.MaxRecordBytes {
-		why = fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
-	} else {
-		err := p.pub.Send(ctx, topic, []byte(key), data, headers)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, bus.ErrRecordRefused):
-			why = "Kafka refused the reply: " + err.Error()
-		case errors.Is(err, bus.ErrTopicUnusable) && topic != p.topics.Replies:
-			why = fmt.Sprintf("the replyTo topic %s cannot take it: %v", topic, err)
-			topic = p.topics.Replies
-		default:
-			return fmt.Errorf("pipeline: publish reply to %s: %w", topic, err)
-		}
+	rec.value = p.mapOut(in, r, data, rec.headers)
+	if len(rec.value)+len(rec.key) > p.opts.MaxRecordBytes {
+		why = fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(rec.value), p.opts.MaxRecordBytes)
 	}
-	// Retrying the same record cannot help: publish it without its payload,
-	// so the message finishes and its partition moves on.
+	return rec, why
+}
+
+func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
+	rec, why := p.replyRecord(env, in, r, data)
+	if why != "" {
+		return p.publishTruncated(ctx, r, rec, why)
+	}
+	return p.replySent(ctx, r, rec, p.pub.Send(ctx, rec.topic, rec.key, rec.value, rec.headers))
+}
+
+// replySent is the rest of publishReply once rec, r's record, was sent
+// with outcome err: nil, a transient error (returned: the reply is to be
+// published again), or a refusal that sending the same record again cannot
+// cure (the reply is published truncated).
+func (p *Processor) replySent(ctx context.Context, r *message.Reply, rec outRecord, err error) error {
+	var why string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bus.ErrRecordRefused):
+		why = "Kafka refused the reply: " + err.Error()
+	case errors.Is(err, bus.ErrTopicUnusable) && rec.topic != p.topics.Replies:
+		why = fmt.Sprintf("the replyTo topic %s cannot take it: %v", rec.topic, err)
+		rec.topic = p.topics.Replies
+	default:
+		return fmt.Errorf("pipeline: publish reply to %s: %w", rec.topic, err)
+	}
+	return p.publishTruncated(ctx, r, rec, why)
+}
+
+// publishTruncated publishes r without its payload, with the error why,
+// to rec's topic: retrying the same record cannot help, and so the message
+// finishes and its partition moves on.
+func (p *Processor) publishTruncated(ctx context.Context, r *message.Reply, rec outRecord, why string) error {
 	small := shrink(r, why)
 	sdata, err := json.Marshal(small)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode truncated reply: %w", err)
 	}
 	p.truncated.Add(1)
-	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", topic, "why", why)
+	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", rec.topic, "why", why)
+	headers := maps.Clone(rec.headers)
 	headers[message.HeaderTruncated] = "1"
 	unmapOut(headers)
-	err = p.pub.Send(ctx, topic, []byte(key), sdata, headers)
+	err = p.pub.Send(ctx, rec.topic, rec.key, sdata, headers)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bus.ErrRecordRefused), errors.Is(err, bus.ErrTopicUnusable):
 		p.lost.Add(1)
-		p.log.Error("reply not published even truncated; the outcome is only in the store (GET /admin/messages/{id})", "id", r.RequestID, "topic", topic, "err", err)
+		p.log.Error("reply not published even truncated; the outcome is only in the store (GET /admin/messages/{id})", "id", r.RequestID, "topic", rec.topic, "err", err)
 		return nil
 	default:
-		return fmt.Errorf("pipeline: publish truncated reply to %s: %w", topic, err)
+		return fmt.Errorf("pipeline: publish truncated reply to %s: %w", rec.topic, err)
 	}
 }
 
