@@ -185,9 +185,10 @@ func BenchmarkMedgate(b *testing.B) {
 // against the same host with n sites. Both hosts are started first (start
 // returns a host's configuration path, its row as a function of the
 // result's name, and how to stop it) and stay up, the idle one waiting on
-// its own empty topics, and their rows run alternately: 1, n, n, 1. Each host's figure (res under prefix+"1" and prefix+"<n>",
-// key unit) is the mean of its two runs, which stay in the results as
-// prefix+"<k>#1" and "#2". One run each in a fixed order, as before the
+// its own empty topics, and their rows run alternately: 1, n, n, 1. Each
+// host's figure (res under prefix+"1" and prefix+"<n>", key unit) is the
+// mean of its two runs, which stay in the results as prefix+"<k>#1" and
+// "#2". One run each in a fixed order, as before the
 // seventh round, put any drift of the machine's speed during the run (the
 // broker's log, the page cache, other processes) into the ratio: hosts
 // that differ only in their number of sites gave 0.77 to 1.06. The RSS
