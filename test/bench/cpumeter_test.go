@@ -71,3 +71,25 @@ func TestPGServerSeconds(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMachineTicks: /proc/stat's first line gives a total that counts
+// every busy and stolen jiffy, and busy time grows while this test burns
+// CPU (it spins until the counter moves: jiffies are 10 ms).
+func TestMachineTicks(t *testing.T) {
+	busy0, all0, steal0 := machineTicks()
+	if all0 == 0 || busy0 > all0 || steal0 > busy0 || steal0 < 0 {
+		t.Fatalf("machineTicks() = busy %v, all %v, steal %v; want 0 <= steal <= busy <= all, all > 0", busy0, all0, steal0)
+	}
+	for end := time.Now().Add(10 * time.Second); ; {
+		busy, all, steal := machineTicks()
+		if busy > busy0 {
+			if all < all0+(busy-busy0) || steal < steal0 {
+				t.Fatalf("after busy %v → %v: all %v → %v, steal %v → %v; want all to grow by at least busy's growth, steal not to fall", busy0, busy, all0, all, steal0, steal)
+			}
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatal("busy jiffies did not grow in 10 s of spinning")
+		}
+	}
+}
