@@ -59,45 +59,11 @@ func appendJSON(b []byte, v any) (_ []byte, ok bool) {
 		}
 		return appendJSON(b, m)
 	case []any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendJSON(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
+		return appendArray(b, x, appendJSON)
 	case []map[string]any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendJSON(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
+		return appendArray(b, x, func(b []byte, m map[string]any) ([]byte, bool) { return appendJSON(b, m) })
 	case []string:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, e)
-		}
-		return append(b, ']'), true
+		return appendArray(b, x, func(b []byte, s string) ([]byte, bool) { return appendJSONString(b, s), true })
 	}
 	return b, false
 }
@@ -131,4 +97,23 @@ func appendJSONString(b []byte, s string) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
+}
+
+// appendArray appends xs as a JSON array (null when nil), each element
+// by each; false when an element cannot be written here.
+func appendArray[E any](b []byte, xs []E, each func([]byte, E) ([]byte, bool)) ([]byte, bool) {
+	if xs == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '[')
+	for i, e := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = each(b, e); !ok {
+			return b, false
+		}
+	}
+	return append(b, ']'), true
 }
