@@ -74,6 +74,16 @@ func (p *asyncGatedPub) SendAsync(ctx context.Context, topic string, key, value 
 // (AsyncPublisher, as the daemon's bus.Producer).
 var pubModes = []string{"send", "callback"}
 
+// eachChainCase runs test as a subtest for every broker of chainBackends
+// with every kind of publisher of pubModes.
+func eachChainCase(t *testing.T, test func(t *testing.T, brokers func(t *testing.T) []string, mode string)) {
+	for name, brokers := range chainBackends {
+		for _, mode := range pubModes {
+			t.Run(name+"/"+mode, func(t *testing.T) { test(t, brokers, mode) })
+		}
+	}
+}
+
 // callbacks switches the rig to an AsyncPublisher over the same gates
 // when mode is "callback"; it returns nil otherwise.
 func (r *chainRig) callbacks(mode string) *asyncGatedPub {
@@ -271,13 +281,7 @@ func TestNextMessageOverlapsTheReplyAcknowledgement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Kafka brokers")
 	}
-	for name, brokers := range chainBackends {
-		for _, mode := range pubModes {
-			t.Run(name+"/"+mode, func(t *testing.T) {
-				testNextMessageOverlaps(t, brokers, mode)
-			})
-		}
-	}
+	eachChainCase(t, testNextMessageOverlaps)
 }
 
 // testNextMessageOverlaps is TestNextMessageOverlapsTheReplyAcknowledgement
@@ -336,13 +340,7 @@ func TestUnacknowledgedRepliesRedeliveredInOrder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Kafka brokers")
 	}
-	for name, brokers := range chainBackends {
-		for _, mode := range pubModes {
-			t.Run(name+"/"+mode, func(t *testing.T) {
-				testUnacknowledgedReplies(t, brokers, mode)
-			})
-		}
-	}
+	eachChainCase(t, testUnacknowledgedReplies)
 }
 
 // testUnacknowledgedReplies is TestUnacknowledgedRepliesRedeliveredInOrder
