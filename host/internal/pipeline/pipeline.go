@@ -10,7 +10,9 @@
 //     (sdk.Operation.Query) and the id has no record yet: then nothing is
 //     stored before the call, and step 2 records the message and its
 //     outcome at once (store.RecordFinished);
-//  2. the outcome and reply are stored before the reply is published;
+//  2. the outcome and reply are stored before the reply is published (an
+//     HTTP client waiting for a query of step 1's exception is handed its
+//     reply before this write: Options.Stored);
 //  3. the caller (the Kafka consumer) commits the offset only after the
 //     reply (and DLQ record) is acknowledged: after Process returned without
 //     error and, for a consumer's delivery, after the deferred publication
@@ -145,6 +147,15 @@ type Options struct {
 	// then, so the waiting client may have it; the reply on Kafka and the
 	// offset commit follow, and a crash before them makes the redelivery
 	// publish the same stored reply. It must not block.
+	//
+	// The one exception is a pure query without a record (sdk.Operation.Query,
+	// see finishQuery): its reply is given to Stored before the outcome is
+	// written. The query changed nothing outside, so the waiting client need
+	// not wait for the write's fsync; the reply on Kafka still waits for it,
+	// and so does the offset commit. If the write does not happen (a crash,
+	// the store down), the message is delivered again and the query runs
+	// again, as for any query without a record: the reply on Kafka is then
+	// that run's answer.
 	Stored func(*message.Reply)
 	// Journal, when set, holds the journal entries a plugin makes while it
 	// handles a message (a *hostsvc.Services): they are stored with the
@@ -708,6 +719,11 @@ func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input,
 // finishQuery stores the outcome of a query that has no record (see
 // Process) together with the message, in one write with its journal
 // entries (store.RecordFinished), then publishes the reply as finish does.
+// The waiting HTTP client (Options.Stored) has the reply before the write:
+// a query has no effect to make durable before its caller learns of it,
+// and the write's commit (an fsync on SQLite, the largest step of a
+// query's path and of its latency's tail) is left out of what the cashier
+// waits for.
 //
 // If a record of the id appeared meanwhile, it is left as it is: another
 // delivery of the message (another instance taking over its partition)
@@ -723,6 +739,9 @@ func (p *Processor) finishQuery(ctx, sctx context.Context, env *message.Envelope
 	}
 	m := record(env, key, in.Value, start)
 	m.Outcome, m.Reply, m.Attempts = r.Status, data, r.Attempts
+	if p.opts.Stored != nil {
+		p.opts.Stored(r)
+	}
 	existing, err := p.store.RecordFinished(sctx, m, journal...)
 	switch {
 	case err != nil:
@@ -735,7 +754,7 @@ func (p *Processor) finishQuery(ctx, sctx context.Context, env *message.Envelope
 		}
 		return r, fmt.Errorf("pipeline: store outcome of %q: %w", env.ID, err)
 	case existing == nil:
-		return r, p.stored(ctx, env, in, r, data, start)
+		return r, p.published(ctx, env, in, r, data, start)
 	case existing.Status == store.StatusDone:
 		return p.replay(ctx, env, in, existing)
 	default:
@@ -749,6 +768,12 @@ func (p *Processor) stored(ctx context.Context, env *message.Envelope, in Input,
 	if p.opts.Stored != nil {
 		p.opts.Stored(r)
 	}
+	return p.published(ctx, env, in, r, data, start)
+}
+
+// published tells the metrics of a stored outcome and publishes its
+// reply: stored without handing the reply to Options.Stored.
+func (p *Processor) published(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte, start time.Time) error {
 	if p.obs != nil {
 		p.obs.Finished(r.Type, r.Status, p.now().Sub(start))
 	}

@@ -169,6 +169,70 @@ func TestQueryStoresOneWrite(t *testing.T) {
 	}
 }
 
+// TestQueryAnsweredBeforeItsWrite: the waiting HTTP client (Stored) has a
+// query's reply before the query's outcome is written, while the reply on
+// Kafka still waits for the write; an upload's reply reaches the client
+// only once its outcome is stored. When the write does not happen (the
+// host dies before it), nothing is published, the delivery ends with an
+// error, and the redelivery runs the query again and publishes that run's
+// reply.
+func TestQueryAnsweredBeforeItsWrite(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+	p, pub, wl := queryProc(t, st, h)
+	type handed struct {
+		id        string
+		writes    []string
+		published int
+	}
+	var got []handed
+	p.opts.Stored = func(r *message.Reply) {
+		got = append(got, handed{r.RequestID, wl.log(), len(pub.on("replies"))})
+	}
+	if _, err := p.Process(t.Context(), Input{Value: msg("q1", "x.check"), Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(t.Context(), Input{Value: msg("u1", "x.do"), Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []handed{
+		{"q1", nil, 0},
+		{"u1", []string{"record q1", "begin u1", "finish u1"}, 1},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(handed{})); diff != "" {
+		t.Fatalf("what the store and Kafka had when the client was handed each reply (-want +got):\n%s", diff)
+	}
+
+	// The host dies before the query's write: the client has its answer,
+	// Kafka none; the redelivery runs the query again.
+	wl.mu.Lock()
+	wl.lose["q2"] = true
+	wl.mu.Unlock()
+	if _, err := p.Process(t.Context(), Input{Value: msg("q2", "x.check"), Key: "k"}); err == nil {
+		t.Fatal("Process succeeded although the query's outcome was not stored")
+	}
+	if len(got) != 3 || got[2].id != "q2" {
+		t.Fatalf("the client was handed %+v; want q2's reply third", got)
+	}
+	if n := len(pub.on("replies")); n != 2 {
+		t.Fatalf("%d replies published; want 2 (q1, u1): q2's outcome is not stored", n)
+	}
+	wl.mu.Lock()
+	delete(wl.lose, "q2")
+	wl.mu.Unlock()
+	r, err := p.Process(t.Context(), Input{Value: msg("q2", "x.check"), Key: "k"})
+	if err != nil || r.Status != message.StatusOK {
+		t.Fatalf("redelivered q2: %+v, %v; want ok", r, err)
+	}
+	if c := h.calls[len(h.calls)-1]; len(h.calls) != 4 || c.Attempt != 1 || c.Recovering {
+		t.Errorf("%d calls, the last attempt %d recovering %v; want q2 run again as new (4 calls, attempt 1)", len(h.calls), c.Attempt, c.Recovering)
+	}
+	if rs := pub.on("replies"); len(rs) != 3 {
+		t.Errorf("%d replies published; want 3", len(rs))
+	}
+}
+
 // TestQueryRetriedWithoutRecord: the calls of a query without record are
 // counted in memory and the count stored with its outcome; its failure is
 // stored and dead-lettered as any message's.
