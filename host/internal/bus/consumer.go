@@ -266,24 +266,33 @@ func transient(err error) bool {
 type groupHandler struct {
 	c      *Consumer
 	runCtx context.Context
+	// commits is the commit loop of the current session: set by Setup,
+	// before sarama starts the session's ConsumeClaim calls, and stopped
+	// by Cleanup, after they all returned.
+	commits *committer
 }
 
-func (h *groupHandler) Setup(sarama.ConsumerGroupSession) error {
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.commits = startCommitter(h.c, sess)
 	h.c.ready.Store(true)
 	return nil
 }
 
-func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error {
+	if h.commits != nil {
+		h.commits.close()
+	}
+	return nil
+}
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	p := &partition{
-		h:        h,
-		sess:     sess,
-		topic:    claim.Topic(),
-		id:       claim.Partition(),
-		keys:     make(map[string]*keyQueue),
-		stopCh:   make(chan struct{}),
-		commitCh: make(chan struct{}, 1),
+		h:      h,
+		sess:   sess,
+		topic:  claim.Topic(),
+		id:     claim.Partition(),
+		keys:   make(map[string]*keyQueue),
+		stopCh: make(chan struct{}),
 	}
 	c := h.c
 	c.partsMu.Lock()

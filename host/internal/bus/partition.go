@@ -26,8 +26,6 @@ type partition struct {
 	workers        sync.WaitGroup
 	laters         sync.WaitGroup // deferred messages (see Defer) not done yet
 	stopCh         chan struct{}  // closed when no more handlers may start
-
-	commitCh chan struct{} // capacity 1: "a new offset was marked"
 }
 
 type entry struct {
@@ -43,10 +41,6 @@ type keyQueue struct {
 // consume reads the claim until it is revoked or the session ends, then
 // waits for running handlers and commits the finished prefix.
 func (p *partition) consume(msgs <-chan *sarama.ConsumerMessage) {
-	stopCommits := make(chan struct{})
-	committerDone := make(chan struct{})
-	go p.commitLoop(stopCommits, committerDone)
-
 	sessDone := p.sess.Context().Done()
 read:
 	for {
@@ -94,8 +88,6 @@ read:
 	}
 	p.h.c.bufBytes.Release(abandonedBytes)
 
-	close(stopCommits)
-	<-committerDone
 	p.sess.Commit()
 }
 
@@ -225,38 +217,73 @@ func (p *partition) advance() {
 	p.pending = p.pending[n:]
 	p.headSince = time.Now()
 	p.sess.MarkOffset(p.topic, p.id, next, "")
+	p.h.commits.marked()
+}
+
+// commitInterval is the shortest time between two offset commits of a
+// group session. Marks made meanwhile, on any of its partitions, go into
+// the next commit. Without it a busy consumer commits after every few
+// messages, each commit a request the broker appends to its offsets log
+// and that holds the coordinator's connection, on which the next fetch
+// waits: under load that is broker and client CPU taken from the messages,
+// and a delay for the records that arrive meanwhile. A crash redelivers at
+// most the messages finished during the last interval, which get their
+// stored replies; no message is committed before it is finished.
+var commitInterval = 100 * time.Millisecond // a variable for tests
+
+// committer commits a group session's marked offsets as they advance: at
+// once after a quiet spell, then at most once per commitInterval while
+// marks keep coming. One per session, not one per partition: a commit
+// (sarama's ConsumerGroupSession.Commit) takes every partition's marks, so
+// partitions committing on their own clocks sent up to one request per
+// partition per interval, each with little in it. A partition that stops
+// (revoked, the session ending) still commits its last marks itself,
+// before it returns.
+type committer struct {
+	c    *Consumer
+	sess sarama.ConsumerGroupSession
+	ch   chan struct{} // capacity 1: "a new offset was marked"
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startCommitter starts the commit loop of sess.
+func startCommitter(c *Consumer, sess sarama.ConsumerGroupSession) *committer {
+	m := &committer{c: c, sess: sess, ch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go m.loop()
+	return m
+}
+
+// marked says an offset was marked; it never blocks.
+func (m *committer) marked() {
 	select {
-	case p.commitCh <- struct{}{}:
+	case m.ch <- struct{}{}:
 	default: // a commit is already due; it will include this mark
 	}
 }
 
-// commitInterval is the shortest time between two offset commits of a
-// partition. Marks made meanwhile go into the next commit. Without it a
-// busy partition commits after every few messages, each commit a request
-// the broker appends to its offsets log: under load that is broker and
-// client CPU taken from the messages. A crash redelivers at most the
-// messages finished during the last interval, which get their stored
-// replies; no message is committed before it is finished.
-var commitInterval = 100 * time.Millisecond // a variable for tests
+// close stops the loop and waits for it; marks left are committed by the
+// partitions as they stop.
+func (m *committer) close() {
+	close(m.stop)
+	<-m.done
+}
 
-// commitLoop commits marked offsets as they advance: at once after a quiet
-// spell, then at most once per commitInterval while marks keep coming.
-func (p *partition) commitLoop(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+func (m *committer) loop() {
+	defer close(m.done)
 	pace := time.NewTimer(commitInterval)
 	pace.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-m.stop:
 			return
-		case <-p.commitCh:
-			p.sess.Commit()
-			p.h.c.commits.Add(1)
+		case <-m.ch:
+			m.sess.Commit()
+			m.c.commits.Add(1)
 		}
 		pace.Reset(commitInterval)
 		select {
-		case <-stop:
+		case <-m.stop:
 			pace.Stop()
 			return
 		case <-pace.C:
