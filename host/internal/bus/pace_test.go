@@ -20,10 +20,9 @@ import (
 // partitions, the consumer commits at most once per commitInterval (one
 // commit carries every partition's marks), not after every few messages
 // nor once per partition, and every message is still committed in the
-// end. With -v
-// it also logs the CPU the broker and this process spent per 1,000
-// messages (producing them included), paced and unpaced (commitInterval
-// 0, as before pacing).
+// end. With -v it also logs the CPU the broker and this process spent per
+// 1,000 messages (producing them included), paced and unpaced
+// (commitInterval 0, as before pacing).
 func TestCommitsArePaced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("consumes thousands of messages from a real broker")
