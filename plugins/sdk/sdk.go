@@ -104,7 +104,10 @@ type Operation struct {
 	// record anyway (stored while the operation was not declared a query,
 	// or replayed after it failed) is handled as any other: Recovering is
 	// set and the plugin reconciles. A redelivered message whose outcome is
-	// stored gets the stored reply, the plugin is not called.
+	// stored gets the stored reply, the plugin is not called. A client
+	// waiting on the host's HTTP ingress has the answer as soon as Handle
+	// returned, before the outcome is stored (the reply on Kafka waits for
+	// it); if it is never stored, the redelivery asks again.
 	//
 	// Declare it only when it is true: an operation that sends anything the
 	// external system keeps (an upload, a download that must be
