@@ -37,6 +37,10 @@ type dialect struct {
 	// again when an UPDATE changes its size (as storing the outcome does),
 	// PostgreSQL does not rewrite a TOASTed value.
 	requestApart int
+
+	// detachReads: readRow does not hand the caller's context to the
+	// driver once the context is checked (see readRow).
+	detachReads bool
 }
 
 // rebind returns q, written with ? placeholders, in the dialect's syntax.

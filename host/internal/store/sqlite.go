@@ -36,6 +36,7 @@ var sqliteDialect = &dialect{
 	// one spills into overflow pages, all written again by the outcome's
 	// UPDATE unless the request is apart.
 	requestApart: 1 << 10,
+	detachReads:  true,
 }
 
 // SQLite is the embedded engine: one database file in WAL mode.
@@ -106,7 +107,13 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.w.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
 	}
-	s.r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	// database/sql keeps 2 idle connections unless told: with more, a
+	// burst of reads ending together closed the surplus and the next
+	// burst opened new ones (file, pragmas, WAL index), a cost every pure
+	// query paid on its GetMessage (TestSQLiteReadsKeepTheirConnections).
+	readers := max(4, runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
 	if err := s.r.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
