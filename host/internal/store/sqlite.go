@@ -118,6 +118,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for reading: %w", path, err)
 	}
+	if err := s.prepareReads(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.g, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1")
 	if err != nil {

@@ -32,6 +32,29 @@ type sqlStore struct {
 	// stmts are groupStmts prepared on w, by query (SQLite: its driver
 	// parses an unprepared statement on every call; pgx caches them itself).
 	stmts map[string]*sql.Stmt
+	// rstmts are readStmts prepared on r, by query, on SQLite (see
+	// prepareReads).
+	rstmts map[string]*sql.Stmt
+}
+
+// readStmts are the point reads of the message path: a pure query's
+// GetMessage and a plugin's StateGet.
+var readStmts = []string{sqlReadMessage, sqlStateGet}
+
+// prepareReads prepares readStmts on the read pool: database/sql then
+// prepares each once per connection and keeps it. Unprepared, modernc's
+// driver parsed GetMessage's SELECT on every call: 6 % of the host's CPU
+// per GYD051 (perf, ninth round).
+func (s *sqlStore) prepareReads(ctx context.Context) error {
+	s.rstmts = make(map[string]*sql.Stmt, len(readStmts))
+	for _, q := range readStmts {
+		st, err := s.r.PrepareContext(ctx, s.d.rebind(q))
+		if err != nil {
+			return s.errorf("prepare %.40q… for reading: %w", q, err)
+		}
+		s.rstmts[q] = st
+	}
+	return nil
 }
 
 // prepare prepares groupStmts on the group commit's connection (g, else
@@ -147,6 +170,9 @@ func (s *sqlStore) writeRow(ctx context.Context, q string, args ...any) *sql.Row
 func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if s.d.detachReads && ctx.Err() == nil {
 		ctx = context.WithoutCancel(ctx)
+	}
+	if st := s.rstmts[q]; st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
@@ -358,9 +384,11 @@ func (s *sqlStore) FinishAndBegin(ctx context.Context, id, outcome string, reply
 	return row.b.existing, row.b.created, nil
 }
 
+const sqlReadMessage = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+
 // GetMessage implements [Store.GetMessage].
 func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) {
-	m, err := s.scanMessage(s.readRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	m, err := s.scanMessage(s.readRow(ctx, sqlReadMessage, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.errorf("message %q: %w", id, ErrNotFound)
 	}
@@ -717,11 +745,12 @@ func (s *sqlStore) ListExchanges(ctx context.Context, ef ExchangeFilter) ([]Exch
 	return out, nil
 }
 
+const sqlStateGet = `SELECT value, version FROM plugin_state WHERE ns = ? AND key = ?`
+
 // StateGet implements [Store.StateGet].
 func (s *sqlStore) StateGet(ctx context.Context, ns, key string) (StateEntry, error) {
 	e := StateEntry{Key: key}
-	err := s.readRow(ctx, `SELECT value, version FROM plugin_state WHERE ns = ? AND key = ?`,
-		ns, key).Scan(&e.Value, &e.Version)
+	err := s.readRow(ctx, sqlStateGet, ns, key).Scan(&e.Value, &e.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StateEntry{}, s.errorf("state %q key %q: %w", ns, key, ErrNotFound)
 	}
@@ -965,6 +994,9 @@ func (s *sqlStore) Close() error {
 	}
 	var errs []error
 	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	for _, st := range s.rstmts {
 		errs = append(errs, st.Close())
 	}
 	if s.r != nil && s.r != s.w {
