@@ -932,11 +932,15 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 			return err
 		}
 	}
-	// A delivery whose partition is released publishes nothing: an earlier
-	// reply of its key may have given up unacknowledged and left the
-	// chain, and the redelivery publishes both again, in order.
+	// A delivery whose partition is released, or whose context ended,
+	// publishes nothing: an earlier reply of its key may have given up
+	// unacknowledged and left the chain (its publication ended with the
+	// same stop), and the redelivery publishes both again, in order.
 	select {
 	case <-bus.Released(ctx):
+		p.chains.end(key, self, ErrStopped)
+		return ErrStopped
+	case <-ctx.Done():
 		p.chains.end(key, self, ErrStopped)
 		return ErrStopped
 	default:
