@@ -10,6 +10,18 @@ import (
 	"testing"
 )
 
+// openReads opens a SQLite store in a temporary directory, closed when
+// tb ends.
+func openReads(tb testing.TB) *SQLite {
+	tb.Helper()
+	s, err := OpenSQLite(tb.Context(), filepath.Join(tb.TempDir(), "medgate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // TestSQLiteReadsKeepTheirConnections: concurrent reads reuse the read
 // pool's connections, up to its size, instead of closing and reopening
 // them. database/sql keeps two idle connections unless told otherwise, so
@@ -20,11 +32,7 @@ import (
 // #15, ninth round).
 func TestSQLiteReadsKeepTheirConnections(t *testing.T) {
 	t.Parallel()
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "medgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openReads(t)
 	readers := s.r.Stats().MaxOpenConnections
 	var wg sync.WaitGroup
 	errs := make(chan error, 4*readers)
@@ -55,11 +63,7 @@ func TestSQLiteReadsKeepTheirConnections(t *testing.T) {
 // goroutine to watch the context, see readRow), and a context that has
 // ended still fails it.
 func TestSQLitePointReadsDetached(t *testing.T) {
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "medgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openReads(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	read := func(ctx context.Context) func() {
@@ -89,11 +93,7 @@ func TestSQLitePointReadsDetached(t *testing.T) {
 //
 //	go test ./host/internal/store -run '^$' -bench PointRead -benchmem
 func BenchmarkPointRead(b *testing.B) {
-	s, err := OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "medgate.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openReads(b)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	var n atomic.Int64
