@@ -14,14 +14,15 @@ import (
 	"github.com/medgate/medgate/test/testenv"
 )
 
-// openGroupTest opens a SQLite store in a temporary directory.
-func openGroupTest(t *testing.T) *SQLite {
-	t.Helper()
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "medgate.db"))
+// openGroupTest opens a SQLite store in a temporary directory, closed
+// when tb ends.
+func openGroupTest(tb testing.TB) *SQLite {
+	tb.Helper()
+	s, err := OpenSQLite(tb.Context(), filepath.Join(tb.TempDir(), "medgate.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	tb.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

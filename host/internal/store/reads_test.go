@@ -4,23 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
-
-// openReads opens a SQLite store in a temporary directory, closed when
-// tb ends.
-func openReads(tb testing.TB) *SQLite {
-	tb.Helper()
-	s, err := OpenSQLite(tb.Context(), filepath.Join(tb.TempDir(), "medgate.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // TestSQLiteReadsKeepTheirConnections: concurrent reads reuse the read
 // pool's connections, up to its size, instead of closing and reopening
@@ -32,7 +19,7 @@ func openReads(tb testing.TB) *SQLite {
 // #15, ninth round).
 func TestSQLiteReadsKeepTheirConnections(t *testing.T) {
 	t.Parallel()
-	s := openReads(t)
+	s := openGroupTest(t)
 	readers := s.r.Stats().MaxOpenConnections
 	var wg sync.WaitGroup
 	errs := make(chan error, 4*readers)
@@ -63,7 +50,7 @@ func TestSQLiteReadsKeepTheirConnections(t *testing.T) {
 // goroutine to watch the context, see readRow), and a context that has
 // ended still fails it.
 func TestSQLitePointReadsDetached(t *testing.T) {
-	s := openReads(t)
+	s := openGroupTest(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	read := func(ctx context.Context) func() {
@@ -93,7 +80,7 @@ func TestSQLitePointReadsDetached(t *testing.T) {
 //
 //	go test ./host/internal/store -run '^$' -bench PointRead -benchmem
 func BenchmarkPointRead(b *testing.B) {
-	s := openReads(b)
+	s := openGroupTest(b)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	var n atomic.Int64
