@@ -11,6 +11,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/sm4"
+	tsm2 "github.com/tjfoc/gmsm/sm2"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -101,6 +102,40 @@ func TestSM2KnownAnswers(t *testing.T) {
 	pt, err := sm2Decrypt(priv, ct, C1C3C2, true, true)
 	if err != nil || string(pt) != "encryption standard" {
 		t.Errorf("GM/T 0003.5 encryption example: %q, %v", pt, err)
+	}
+}
+
+// TestSM2ArithmeticOnThisCPU checks the SM2 library against a vector that
+// its amd64 BMI2/ADX field arithmetic got wrong before gmsm v0.44.1 (a lost
+// carry in the multiplication's reduction): a valid signature over a zero
+// digest that did not verify. On CPUs with ADX and BMI2, such as this
+// project's AMD EPYC machines, a few inputs in many millions computed a
+// wrong point, so an envelope's signature could fail to verify or its key
+// fail to decrypt although nothing was wrong with it. tjfoc/gmsm, an
+// independent implementation in plain Go, confirms the vector. On a CPU
+// without ADX or BMI2 the library takes its other path and the test passes
+// with either version.
+func TestSM2ArithmeticOnThisCPU(t *testing.T) {
+	pubBytes := unhex(t, "04ef4de57af00ae424c00c4caadff7193f804a19dd73a7e2954db9d0d15ab4cbba"+
+		"67728c3f4572878b7a674735da9fde1682fe2d9e0799c4a5cde57e3d473039a2")
+	der := unhex(t, "3046022100be0ea64e1ec06f0d247093f3ccbbadcfb6260224272f86ddb78326e7cd6c7560"+
+		"022100e9f6ab2fcc48a2cef94838e66b5c7e21fd8e4de25990dd98ca5243f4966f2853")
+	digest := make([]byte, 32)
+	pub, err := sm2.NewPublicKey(pubBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := derToRS(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, s := new(big.Int).SetBytes(rs[:32]), new(big.Int).SetBytes(rs[32:])
+	tpub := &tsm2.PublicKey{Curve: tsm2.P256Sm2(), X: pub.X, Y: pub.Y}
+	if !tsm2.Verify(tpub, digest, r, s) {
+		t.Fatal("tjfoc/gmsm does not verify the vector: the vector is wrong, not the library under test")
+	}
+	if !sm2.VerifyASN1(pub, digest, der) {
+		t.Fatal("emmansun/gmsm does not verify a valid signature: its SM2 arithmetic is wrong on this CPU (gmsm before v0.44.1 on amd64 with ADX and BMI2); upgrade github.com/emmansun/gmsm")
 	}
 }
 
