@@ -77,8 +77,12 @@ type KeyStore struct {
 }
 
 // NewKeyStore loads the key files named by cfg and returns the store, or an
-// error saying which file is wrong and how to fix it.
+// error saying which file is wrong and how to fix it. It refuses to give
+// keys to a crypto implementation that fails SelfTest on this machine.
 func NewKeyStore(cfg KeyStoreConfig) (*KeyStore, error) {
+	if err := SelfTest(); err != nil {
+		return nil, err
+	}
 	s := &KeyStore{cfg: cfg}
 	if err := s.Reload(); err != nil {
 		return nil, err

@@ -285,3 +285,25 @@ func TestKeyStoreWatch(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A crypto implementation that fails its self-test on this machine gets no
+// keys: the store refuses with the self-test's error.
+func TestNewKeyStoreRefusesFailedSelfTest(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys(t, dir)
+	if _, err := NewKeyStore(KeyStoreConfig{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	saved := selfTest
+	t.Cleanup(func() { selfTest = saved })
+	selfTest = func() error {
+		return runKnownAnswers([]knownAnswer{{"SM2 decryption", func() error { return errors.New("wrong point") }}})
+	}
+	ks, err := NewKeyStore(KeyStoreConfig{Dir: dir})
+	if err == nil || ks != nil {
+		t.Fatalf("NewKeyStore = %v, %v; want the self-test's error", ks, err)
+	}
+	if !strings.Contains(err.Error(), "SM2 decryption: wrong point") {
+		t.Errorf("error %q does not name the failed check", err)
+	}
+}

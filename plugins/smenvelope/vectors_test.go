@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"math/big"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -105,23 +107,16 @@ func TestSM2KnownAnswers(t *testing.T) {
 	}
 }
 
-// TestSM2ArithmeticOnThisCPU checks the SM2 library against a vector that
-// its amd64 BMI2/ADX field arithmetic got wrong before gmsm v0.44.1 (a lost
-// carry in the multiplication's reduction): a valid signature over a zero
-// digest that did not verify. On CPUs with ADX and BMI2, such as this
-// project's AMD EPYC machines, a few inputs in many millions computed a
-// wrong point, so an envelope's signature could fail to verify or its key
-// fail to decrypt although nothing was wrong with it. tjfoc/gmsm, an
-// independent implementation in plain Go, confirms the vector. On a CPU
-// without ADX or BMI2 the library takes its other path and the test passes
-// with either version.
+// TestSM2ArithmeticOnThisCPU checks the SM2 library against the vector that
+// its amd64 BMI2/ADX field arithmetic got wrong before gmsm v0.44.1, which
+// SelfTest also runs. It fails with v0.44.0 on this project's AMD EPYC
+// machines (they have ADX and BMI2); on a CPU without them the library takes
+// its other path and it passes with either version. tjfoc/gmsm, an
+// independent implementation in plain Go, confirms that the vector is valid.
 func TestSM2ArithmeticOnThisCPU(t *testing.T) {
-	pubBytes := unhex(t, "04ef4de57af00ae424c00c4caadff7193f804a19dd73a7e2954db9d0d15ab4cbba"+
-		"67728c3f4572878b7a674735da9fde1682fe2d9e0799c4a5cde57e3d473039a2")
-	der := unhex(t, "3046022100be0ea64e1ec06f0d247093f3ccbbadcfb6260224272f86ddb78326e7cd6c7560"+
-		"022100e9f6ab2fcc48a2cef94838e66b5c7e21fd8e4de25990dd98ca5243f4966f2853")
+	der := unhex(t, katZeroDigestSignature)
 	digest := make([]byte, 32)
-	pub, err := sm2.NewPublicKey(pubBytes)
+	pub, err := sm2.NewPublicKey(unhex(t, katZeroDigestPublic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +131,37 @@ func TestSM2ArithmeticOnThisCPU(t *testing.T) {
 	}
 	if !sm2.VerifyASN1(pub, digest, der) {
 		t.Fatal("emmansun/gmsm does not verify a valid signature: its SM2 arithmetic is wrong on this CPU (gmsm before v0.44.1 on amd64 with ADX and BMI2); upgrade github.com/emmansun/gmsm")
+	}
+}
+
+func TestSelfTest(t *testing.T) {
+	if err := SelfTest(); err != nil {
+		t.Fatal(err)
+	}
+	// Every check passes on its own, so none is skipped by an earlier one.
+	for _, c := range knownAnswers {
+		if err := c.run(); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+func TestSelfTestReportsEveryFailure(t *testing.T) {
+	err := runKnownAnswers([]knownAnswer{
+		{"first", func() error { return errors.New("wrong point") }},
+		{"passing", func() error { return nil }},
+		{"third", func() error { return errors.New("wrong digest") }},
+	})
+	if !errors.Is(err, ErrSelfTest) {
+		t.Fatalf("error %v does not wrap ErrSelfTest", err)
+	}
+	for _, want := range []string{"first: wrong point", "third: wrong digest", "update github.com/emmansun/gmsm", runtime.GOARCH} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "passing") {
+		t.Errorf("error %q names a check that passed", err)
 	}
 }
 

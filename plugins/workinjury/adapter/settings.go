@@ -445,6 +445,8 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 		switch {
 		case err == nil:
 			c.keys.Store(ks)
+		case errors.Is(err, smenvelope.ErrSelfTest):
+			bad(setKeyDir, "the SM2/SM4 implementation fails its self-test on this machine", err.Error())
 		case keysMissing(c.keyCfg):
 			ds.Warn(setKeyDir, "precondition", "the SM2 key files are not there yet",
 				"every work-injury call fails until they are imported: run `medgate import-keys -site "+site+" -private FILE -peer-public FILE`; they are picked up without a restart")
