@@ -67,6 +67,14 @@
 // redact themselves in String, GoString and slog output, and no error carries
 // key material or plaintext.
 //
+// # Self-test
+//
+// SelfTest checks the SM2, SM3 and SM4 implementation against known answers
+// once per process (the GM/T examples, and a vector that gmsm before v0.44.1
+// computed wrongly on amd64 CPUs with ADX and BMI2), and NewKeyStore refuses
+// keys when it fails (ErrSelfTest), so a library that is wrong on its machine
+// is found at start rather than in one envelope in millions.
+//
 // Note from the emmansun/gmsm documentation: on CPUs with AES-NI, single-block
 // SM4 uses table lookups unless FORCE_SM4BLOCK_AESNI=1 is set in the
 // environment; bulk ECB and CBC decryption use SIMD either way.
