@@ -73,7 +73,7 @@
 // once per process (the GM/T examples, and a vector that gmsm before v0.44.1
 // computed wrongly on amd64 CPUs with ADX and BMI2), and NewKeyStore refuses
 // keys when it fails (ErrSelfTest), so a library that is wrong on its machine
-// is found at start rather than in one envelope in millions.
+// is found at start rather than in a rare envelope that fails.
 //
 // Note from the emmansun/gmsm documentation: on CPUs with AES-NI, single-block
 // SM4 uses table lookups unless FORCE_SM4BLOCK_AESNI=1 is set in the
