@@ -18,10 +18,10 @@ import (
 // standards, and a vector that github.com/emmansun/gmsm computed wrongly on
 // amd64 CPUs with ADX and BMI2 before v0.44.1 (a carry lost in its field
 // arithmetic: for rare inputs a wrong point, so a valid signature that did
-// not verify or a key that did not decrypt). It runs once per process
-// (0.4 ms on this project's machines) and returns the same answer afterwards. NewKeyStore
-// calls it, so a plugin whose library is wrong on its machine refuses its
-// keys with this error instead of failing a rare envelope.
+// not verify or a key that did not decrypt). It runs once per process (0.4
+// ms on this project's machines) and returns the same answer afterwards.
+// NewKeyStore calls it, so a plugin whose library is wrong on its machine
+// refuses its keys with this error instead of failing a rare envelope.
 func SelfTest() error { return selfTest() }
 
 // ErrSelfTest is wrapped by SelfTest's error (and so by NewKeyStore's when
