@@ -168,10 +168,7 @@ func BenchmarkMedgate(b *testing.B) {
 
 	table := render(res, e.storeName, idle, peak)
 	fmt.Print(table)
-	out := os.Getenv(OutEnv)
-	if out == "" {
-		out = filepath.Join(harness.RepoRoot(b), "bin", "bench.txt")
-	}
+	out := outPath(b)
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -405,7 +402,7 @@ func benchCrypto(b *testing.B, e *env, res *results) {
 			return err
 		}
 		if _, _, err := smenvelope.Open(o, national, body); err != nil {
-			return err
+			return cryptoFailure(b, "the national side opens the request", body, national, err)
 		}
 		m, err = smenvelope.Seal(o, national, env(true), answer)
 		if err != nil {
@@ -415,8 +412,10 @@ func benchCrypto(b *testing.B, e *env, res *results) {
 		if err != nil {
 			return err
 		}
-		_, _, err = smenvelope.Open(o, adapter, body)
-		return err
+		if _, _, err = smenvelope.Open(o, adapter, body); err != nil {
+			return cryptoFailure(b, "the adapter opens the answer", body, adapter, err)
+		}
+		return nil
 	}
 	if err := exchange(); err != nil {
 		b.Fatal(err)
@@ -433,6 +432,35 @@ func benchCrypto(b *testing.B, e *env, res *results) {
 	})
 	b.StopTimer()
 	report(b, res, "crypto", map[string]float64{"req/s": float64(b.N) / b.Elapsed().Seconds()})
+}
+
+// outPath is the table file: $MEDGATE_BENCH_OUT, else bin/bench.txt.
+func outPath(b *testing.B) string {
+	if out := os.Getenv(OutEnv); out != "" {
+		return out
+	}
+	return filepath.Join(harness.RepoRoot(b), "bin", "bench.txt")
+}
+
+// cryptoFailure keeps what a failed Open of the crypto-only row needs to be
+// examined with other tools (OpenSSL, tjfoc/gmsm): the envelope and the
+// opener's keys, which this run generated for itself and nothing else
+// uses. They go beside the table file, and the error names that file.
+func cryptoFailure(b *testing.B, step string, body []byte, opener smenvelope.Keys, err error) error {
+	b.Helper()
+	priv, perr := smenvelope.MarshalPrivateKeyPEM(opener.Private)
+	pub, uerr := smenvelope.MarshalPublicKeyPEM(opener.PeerPublic)
+	if perr != nil || uerr != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	f, ferr := os.CreateTemp(filepath.Dir(outPath(b)), "crypto-failure-*.txt")
+	if ferr != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s: %v\n\nenvelope:\n%s\n\nopener's private key (generated for this run only):\n%s\nsealer's public key:\n%s",
+		step, err, body, priv, pub)
+	return fmt.Errorf("%s: %w (envelope and keys in %s)", step, err, f.Name())
 }
 
 // benchGYU102: fee uploads of 500 lines per call through Kafka, spread
