@@ -26,7 +26,7 @@ func TestParseDefaults(t *testing.T) {
 		"deadline":  30 * time.Minute,
 		"create":    true,
 		"artifacts": "/etc/medgate/data/artifacts",
-		"linger":    5 * time.Millisecond,
+		"linger":    2 * time.Millisecond,
 	}
 	got := map[string]any{
 		"group":     c.Kafka.GroupID,
@@ -236,7 +236,7 @@ func TestArtifactsDir(t *testing.T) {
 	}
 }
 
-// TestReplyLinger: kafka.replyLinger defaults to 5ms, 0s turns it off, and
+// TestReplyLinger: kafka.replyLinger defaults to 2ms, 0s turns it off, and
 // values outside 0s–1s are problems naming the key.
 func TestReplyLinger(t *testing.T) {
 	t.Parallel()
@@ -245,7 +245,8 @@ func TestReplyLinger(t *testing.T) {
 		want    time.Duration
 		problem string
 	}{
-		{"", 5 * time.Millisecond, ""},
+		{"", 2 * time.Millisecond, ""},
+		{"  replyLinger: 5ms\n", 5 * time.Millisecond, ""},
 		{"  replyLinger: 0s\n", 0, ""},
 		{"  replyLinger: 20ms\n", 20 * time.Millisecond, ""},
 		{"  replyLinger: 2s\n", 0, "kafka.replyLinger: must be between 0s (send at once) and 1s, is 2s"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -72,7 +73,7 @@ func BenchmarkConsumed(b *testing.B) {
 		b.Fatal(err)
 	}
 	rc := cfg
-	rc.Linger = 5 * time.Millisecond
+	rc.Linger = config.DefaultReplyLinger // as the daemon's replies producer
 	replies, err := bus.NewProducer(rc)
 	if err != nil {
 		b.Fatal(err)
