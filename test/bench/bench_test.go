@@ -453,7 +453,11 @@ func cryptoFailure(b *testing.B, step string, body []byte, opener smenvelope.Key
 	if perr != nil || uerr != nil {
 		return fmt.Errorf("%s: %w", step, err)
 	}
-	f, ferr := os.CreateTemp(filepath.Dir(outPath(b)), "crypto-failure-*.txt")
+	dir := filepath.Dir(outPath(b))
+	if merr := os.MkdirAll(dir, 0o755); merr != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	f, ferr := os.CreateTemp(dir, "crypto-failure-*.txt")
 	if ferr != nil {
 		return fmt.Errorf("%s: %w", step, err)
 	}
