@@ -153,6 +153,13 @@ func parsePrivate(data, password []byte) (*sm2.PrivateKey, error) {
 	if len(data) == 32 && !bytes.HasPrefix(data, []byte("-----")) {
 		return rawPrivate(data)
 	}
+	// DER first, as given: its last bytes are key material, which may be
+	// a whitespace byte that trimming would cut off.
+	if len(data) > 0 && data[0] == 0x30 {
+		if k, err := parsePrivateDER(data); err == nil {
+			return k, nil
+		}
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("input is empty; %s", privateForms)
@@ -160,7 +167,7 @@ func parsePrivate(data, password []byte) (*sm2.PrivateKey, error) {
 	if bytes.Contains(trimmed, []byte("-----BEGIN")) {
 		return parsePrivatePEM(trimmed, password)
 	}
-	if trimmed[0] == 0x30 {
+	if trimmed[0] == 0x30 && len(trimmed) != len(data) {
 		if k, err := parsePrivateDER(trimmed); err == nil {
 			return k, nil
 		}
@@ -270,6 +277,13 @@ func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) {
 }
 
 func parsePublic(data []byte, allowText bool) (*ecdsa.PublicKey, error) {
+	// DER first, as given: it ends with key material or a signature,
+	// whose last byte may be one that trimming would cut off.
+	if len(data) > 0 && data[0] == 0x30 {
+		if k, err := parsePublicDER(data); err == nil {
+			return k, nil
+		}
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("input is empty; %s", publicForms)
@@ -283,7 +297,7 @@ func parsePublic(data []byte, allowText bool) (*ecdsa.PublicKey, error) {
 	case len(data) == 64:
 		return pointPublic(append([]byte{4}, data...))
 	}
-	if trimmed[0] == 0x30 {
+	if trimmed[0] == 0x30 && len(trimmed) != len(data) {
 		if k, err := parsePublicDER(trimmed); err == nil {
 			return k, nil
 		}

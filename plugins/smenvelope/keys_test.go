@@ -236,3 +236,56 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("MarshalText = %s", b)
 	}
 }
+
+// TestParseDERKeysEndingInWhitespaceBytes: a DER key or certificate ends
+// with key material or a signature, so its last byte is whitespace (tab,
+// newline, carriage return, space…) about once in 40. Such files were
+// refused as "unrecognised format" when the input was trimmed before the
+// DER was parsed.
+func TestParseDERKeysEndingInWhitespaceBytes(t *testing.T) {
+	endsInSpace := func(b []byte) bool { return len(b) > 0 && bytes.ContainsAny(b[len(b)-1:], "\t\n\v\f\r ") }
+	forms := map[string]func(*sm2.PrivateKey) []byte{
+		"PKIX public key": func(k *sm2.PrivateKey) []byte { b, _ := smx509.MarshalPKIXPublicKey(&k.PublicKey); return b },
+		"certificate": func(k *sm2.PrivateKey) []byte {
+			tmpl := &smx509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "peer"},
+				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+			b, _ := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+			return b
+		},
+		"PKCS#8 private key": func(k *sm2.PrivateKey) []byte { b, _ := smx509.MarshalPKCS8PrivateKey(k); return b },
+		"SEC1 private key":   func(k *sm2.PrivateKey) []byte { b, _ := smx509.MarshalSM2PrivateKey(k); return b },
+	}
+	for name, marshal := range forms {
+		t.Run(name, func(t *testing.T) {
+			for range 20000 {
+				k, err := sm2.GenerateKey(rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				der := marshal(k)
+				if !endsInSpace(der) {
+					continue
+				}
+				if strings.HasSuffix(name, "private key") {
+					got, err := ParsePrivateKey(der)
+					if err != nil {
+						t.Fatalf("DER ending in %#x: %v", der[len(der)-1], err)
+					}
+					if !got.Equal(k) {
+						t.Fatal("different key")
+					}
+					return
+				}
+				got, err := ParsePublicKey(der)
+				if err != nil {
+					t.Fatalf("DER ending in %#x: %v", der[len(der)-1], err)
+				}
+				if !got.Equal(&k.PublicKey) {
+					t.Fatal("different key")
+				}
+				return
+			}
+			t.Fatal("no DER ending in a whitespace byte in 20,000 keys")
+		})
+	}
+}
