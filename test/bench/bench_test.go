@@ -178,6 +178,14 @@ func BenchmarkMedgate(b *testing.B) {
 	fmt.Printf("table written to %s\n", out)
 }
 
+// altOrder is the order of the two hosts' runs in alternate (0: one site,
+// 1: n sites), round by round: 1, n, n, 1, n, 1, 1, n. Each host's runs
+// have the same mean position and the same mean squared position, so a
+// drift of the machine's speed that is linear or quadratic in time falls
+// on both alike. With only 1, n, n, 1 (before the eleventh round) a
+// slowdown inside the row gave one run of fifteen a ratio of 0.77.
+var altOrder = [][]int{{0, 1}, {1, 0}, {1, 0}, {0, 1}}
+
 // alternate measures a row of the provincial shape: a host with one site
 // against the same host with n sites. Both hosts are started first (start
 // returns a host's configuration path, its row as a function of the
@@ -191,14 +199,6 @@ func BenchmarkMedgate(b *testing.B) {
 // number of sites gave 0.77 to 1.06. The RSS of each host is read under
 // rssPrefix+"1/<proc>" and rssPrefix+"<n>/<proc>": idle once both are up,
 // its peak over all the runs.
-// altOrder is the order of the two hosts' runs in alternate (0: one site,
-// 1: n sites), round by round: 1, n, n, 1, n, 1, 1, n. Each host's runs
-// have the same mean position and the same mean squared position, so a
-// drift of the machine's speed that is linear or quadratic in time falls
-// on both alike. With only 1, n, n, 1 (before the eleventh round) a
-// slowdown inside the row gave one run of fifteen a ratio of 0.77.
-var altOrder = [][]int{{0, 1}, {1, 0}, {1, 0}, {0, 1}}
-
 func alternate(b *testing.B, res *results, idle, peak map[string]float64, rssPrefix string, n int, prefix, unit string,
 	start func(n int) (cfgPath string, run func(b *testing.B, name string), stop func()), benchName string) {
 	counts := []int{1, n}
