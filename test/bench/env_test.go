@@ -209,12 +209,7 @@ type embedded struct {
 
 func startEmbedded(b *testing.B, e *env) *embedded {
 	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.FreeAddr(b)
 	cfg := harness.NewConfig(b, []string{addr})
 	cfg.Embedded, cfg.Listen = true, addr
 	cfg.Store = e.cfg.Store

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -408,7 +407,7 @@ func startMedgate(t *testing.T) *harness.Medgate {
 	cfg := harness.NewConfig(t, brokers)
 	if len(brokers) == 0 {
 		cfg.Embedded = true
-		cfg.Listen = freeAddr(t)
+		cfg.Listen = testenv.FreeAddr(t)
 		cfg.Brokers = []string{cfg.Listen}
 	}
 	dir := filepath.Join(cfg.Dir, "secrets")
@@ -437,16 +436,6 @@ func startMedgate(t *testing.T) *harness.Medgate {
 		"exportDir":      filepath.Join(cfg.Dir, "exports"),
 	}}
 	return harness.Start(t, bins, cfg.Write(t, bins))
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // ingress sends messages as the HIS does, through POST /v1/messages.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/test/harness"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // post sends a form with the session's CSRF token and follows a redirect.
@@ -47,7 +48,7 @@ func TestConsoleAccess(t *testing.T) {
 	bins := harness.Binaries(t)
 	cfg := harness.NewConfig(t, nil)
 	cfg.Embedded = true
-	cfg.Listen = freeAddrTB(t)
+	cfg.Listen = testenv.FreeAddr(t)
 	cfg.Brokers = []string{cfg.Listen}
 	ecardConfig(t, cfg)
 	tokenFile := filepath.Join(cfg.Dir, "secrets", "admin-token")

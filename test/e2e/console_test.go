@@ -24,6 +24,7 @@ import (
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/qrscan"
 	"github.com/medgate/medgate/test/sim/tracecode"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // browser is a console user: a cookie jar, redirects not followed.
@@ -119,7 +120,7 @@ func TestConsole(t *testing.T) {
 	bins := harness.Binaries(t)
 	cfg := harness.NewConfig(t, nil)
 	cfg.Embedded = true
-	cfg.Listen = freeAddrTB(t)
+	cfg.Listen = testenv.FreeAddr(t)
 	cfg.Brokers = []string{cfg.Listen}
 	ecardConfig(t, cfg)
 	dir := filepath.Join(cfg.Dir, "secrets")

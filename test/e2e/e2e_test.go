@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -500,7 +499,7 @@ func TestEmbeddedBrokerSurvivesRestart(t *testing.T) {
 	bins := harness.Binaries(t)
 	cfg := harness.NewConfig(t, nil)
 	cfg.Embedded = true
-	cfg.Listen = freeAddr(t)
+	cfg.Listen = testenv.FreeAddr(t)
 	cfg.Brokers = []string{cfg.Listen}
 	mg := harness.Start(t, bins, cfg.Write(t, bins))
 	p := harness.NewPlatform(t, cfg.Brokers, cfg.Topics())
@@ -527,10 +526,6 @@ func TestEmbeddedBrokerSurvivesRestart(t *testing.T) {
 		t.Fatalf("medgate send: %v\n%s", err, out)
 	}
 }
-
-func freeAddr(t *testing.T) string { return freeAddrTB(t) }
-
-func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // TestPostgresStore runs the crash test's core on PostgreSQL.
 func TestPostgresStore(t *testing.T) {

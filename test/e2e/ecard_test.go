@@ -16,6 +16,7 @@ import (
 
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/qrscan"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // ecardConfig enables the ecard plugin for site s1 with secrets in files.
@@ -129,7 +130,7 @@ func BenchmarkECardScanIngress(b *testing.B) {
 	bins := harness.Binaries(b)
 	cfg := harness.NewConfig(b, nil)
 	cfg.Embedded = true
-	cfg.Listen = freeAddrTB(b)
+	cfg.Listen = testenv.FreeAddr(b)
 	cfg.Brokers = []string{cfg.Listen}
 	ecardConfig(b, cfg)
 	mg := harness.Start(b, bins, cfg.Write(b, bins))
@@ -157,16 +158,6 @@ func BenchmarkECardScanIngress(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-}
-
-func freeAddrTB(t testing.TB) string {
-	t.Helper()
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // TestTransformsMapPlatformMessages: at the demo site the platform sends

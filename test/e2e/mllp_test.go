@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/test/harness"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // mllpExchange sends one MLLP frame and reads one frame back, with its own
@@ -39,7 +40,7 @@ func mllpExchange(t *testing.T, c net.Conn, rd *bufio.Reader, msg string) []byte
 // message no mapping reads gets AR naming what to configure.
 func TestMLLPRegistersECard(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg, _, _ := start(t, func(c *harness.Config) {
 		ecardConfig(t, c)
 		c.Sites[0]["code"] = "demo"

@@ -240,12 +240,11 @@ type kafkaNode struct {
 // dir and formats its log directory.
 func kafkaFormat(tl kafkaTools, dir string) (*kafkaNode, error) {
 	n := &kafkaNode{tl: tl, dir: dir, props: filepath.Join(dir, "server.properties"), log: filepath.Join(dir, "broker.log")}
-	brokerPort, err1 := kafkaFreePort()
-	controllerPort, err2 := kafkaFreePort()
-	saslPort, err3 := kafkaFreePort()
-	if err := errors.Join(err1, err2, err3); err != nil {
+	ports, err := freePorts(kafkaHost, 3)
+	if err != nil {
 		return n, fmt.Errorf("find free ports for Kafka: %w", err)
 	}
+	brokerPort, controllerPort, saslPort := ports[0], ports[1], ports[2]
 	password := kafkaRandom(12)
 	if err := kafkaRenderConfig(filepath.Join(tl.deploy, "server.properties.tmpl"), n.props, map[string]any{
 		"Host":           kafkaHost,
@@ -456,15 +455,6 @@ func kafkaRandom(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func kafkaFreePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(kafkaHost, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // kafkaLogTail returns the last n lines of the file at path.

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -316,10 +315,11 @@ func startPostgres(bin string) (srv *pgServer, err error) {
 		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, out)
 	}
 
-	port, err := pgFreePort()
+	ports, err := freePorts("127.0.0.1", 1)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	argv, err = pgAsUser("/bin/sh", "-c", pgSupervise, "sh", bin, dir, strconv.Itoa(port))
 	if err != nil {
 		return nil, err
@@ -401,14 +401,4 @@ func (s *pgServer) stop() error {
 		err = rmErr
 	}
 	return err
-}
-
-// pgFreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func pgFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

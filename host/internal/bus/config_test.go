@@ -7,12 +7,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/medgate/medgate/test/testenv"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -106,15 +109,14 @@ func TestTransient(t *testing.T) {
 // TestRunWaitsForBroker starts a consumer before its broker exists: Run
 // must retry, not fail, and consume once the broker is up.
 func TestRunWaitsForBroker(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// Below the ephemeral range: the consumer's own connection attempts
+	// cannot take the port (or connect to themselves) while it waits.
+	addr := testenv.FreeAddr(t)
+	_, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
 
 	var logs syncBuffer
-	cfg := testConfig([]string{l.Addr().String()}, "g")
+	cfg := testConfig([]string{addr}, "g")
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	got := make(chan string, 1)
 	r := startConsumer(t, cfg, []string{"t"}, func(_ context.Context, m *Message) error {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/mapping"
 	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestVendorOperationMappedAtRunTime runs medgate with a vendor's plugin
@@ -46,12 +46,7 @@ func TestVendorOperationMappedAtRunTime(t *testing.T) {
 	if err := os.WriteFile(mapFile, []byte("fields:\n  patientId: {from: $.patient.id}\n  amount: {from: $.amount}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkaAddr := l.Addr().String()
-	l.Close()
+	kafkaAddr := testenv.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "medgate.yaml")
 	cfgText := fmt.Sprintf(`kafka:
   embedded: {listen: %q, dataDir: kafka}
