@@ -74,6 +74,10 @@ type KeyStore struct {
 	cfg    KeyStoreConfig
 	reload sync.Mutex
 	cur    atomic.Pointer[Keys]
+	// loaded is the files' stamp taken just before the current keys were
+	// read (guarded by reload): Watch compares against it, so a change
+	// made after the keys were read and before Watch started is seen.
+	loaded string
 }
 
 // NewKeyStore loads the key files named by cfg and returns the store, or an
@@ -105,6 +109,7 @@ func (s *KeyStore) Reload() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
 	privPath, pubPath := s.cfg.paths()
+	stamp := s.stamp() // before reading: a change while reading shows at the next look
 	var errs []error
 	priv, err := LoadPrivateKeyFile(privPath, s.cfg.Password)
 	if err != nil {
@@ -122,7 +127,31 @@ func (s *KeyStore) Reload() error {
 		return fmt.Errorf("load SM2 keys: %w", err)
 	}
 	s.cur.Store(&Keys{Private: priv, PeerPublic: pub})
+	s.loaded = stamp
 	return nil
+}
+
+// stamp describes the key files as os.Stat sees them (size, modification
+// time, mode, owner, file id): a rotation changes it.
+func (s *KeyStore) stamp() string {
+	privPath, pubPath := s.cfg.paths()
+	var out string
+	for _, p := range []string{privPath, pubPath} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			out += p + ":missing;"
+			continue
+		}
+		out += fmt.Sprintf("%s:%d:%d:%v:%s;", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode(), fileIdentity(fi))
+	}
+	return out
+}
+
+// loadedStamp returns the stamp of the files the current keys came from.
+func (s *KeyStore) loadedStamp() string {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	return s.loaded
 }
 
 // Watch polls the key files every interval (default 10s when <= 0) and calls
@@ -134,20 +163,7 @@ func (s *KeyStore) Watch(ctx context.Context, interval time.Duration, report fun
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}
-	privPath, pubPath := s.cfg.paths()
-	stamp := func() string {
-		var out string
-		for _, p := range []string{privPath, pubPath} {
-			fi, err := os.Stat(p)
-			if err != nil {
-				out += p + ":missing;"
-				continue
-			}
-			out += fmt.Sprintf("%s:%d:%d:%v:%s;", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode(), fileOwner(fi))
-		}
-		return out
-	}
-	last := stamp()
+	last := s.loadedStamp() // not a new stamp: a change since the load counts
 	failing, lastErr := false, ""
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -157,7 +173,7 @@ func (s *KeyStore) Watch(ctx context.Context, interval time.Duration, report fun
 			return
 		case <-t.C:
 		}
-		now := stamp()
+		now := s.stamp()
 		if now == last && !failing {
 			continue
 		}

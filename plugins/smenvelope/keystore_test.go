@@ -250,8 +250,7 @@ func TestKeyStoreWatch(t *testing.T) {
 		return nil
 	}
 
-	time.Sleep(30 * time.Millisecond) // let Watch take its first stamp
-	ours2, peer2 := writeKeys(t, dir)
+	ours2, peer2 := writeKeys(t, dir) // whether before or after Watch's first look: it compares with the load
 	// The two files change one after the other, so there may be one or two reloads.
 	deadline := time.Now().Add(5 * time.Second)
 	for !ks.Current().Private.Equal(ours2) || !ks.Current().PeerPublic.Equal(&peer2.PublicKey) {
@@ -284,6 +283,47 @@ func TestKeyStoreWatch(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestKeyStoreWatchSeesRotationBeforeItStarts: keys rotated between the
+// load and the start of Watch are picked up, even when the new files have
+// the old ones' sizes and modification times (ImportKey renames a new file
+// into place: only the inode tells).
+func TestKeyStoreWatchSeesRotationBeforeItStarts(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys(t, dir)
+	ks, err := NewKeyStore(KeyStoreConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mtimes []time.Time
+	for _, f := range []string{DefaultPrivateKeyFile, DefaultPeerPublicKeyFile} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mtimes = append(mtimes, fi.ModTime())
+	}
+	ours2, peer2 := writeKeys(t, dir)
+	for i, f := range []string{DefaultPrivateKeyFile, DefaultPeerPublicKeyFile} {
+		if err := os.Chtimes(filepath.Join(dir, f), mtimes[i], mtimes[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		ks.Watch(ctx, 5*time.Millisecond, nil)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ks.Current().Private.Equal(ours2) || !ks.Current().PeerPublic.Equal(&peer2.PublicKey) {
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not pick up keys rotated before it started")
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
 }
 
 // A crypto implementation that fails its self-test on this machine gets no

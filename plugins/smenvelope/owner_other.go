@@ -7,5 +7,5 @@ import "os"
 // checkOwner is a no-op where file ownership is not a uid (e.g. Windows ACLs).
 func checkOwner(string, os.FileInfo) error { return nil }
 
-// fileOwner returns "" where ownership is not a uid.
-func fileOwner(os.FileInfo) string { return "" }
+// fileIdentity returns "" where ownership is not a uid.
+func fileIdentity(os.FileInfo) string { return "" }

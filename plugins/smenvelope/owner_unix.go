@@ -22,10 +22,12 @@ func checkOwner(path string, fi os.FileInfo) error {
 	return nil
 }
 
-// fileOwner returns the owner uid for change detection.
-func fileOwner(fi os.FileInfo) string {
+// fileIdentity returns the owner uid, device and inode for change
+// detection: a file replaced by rename (as ImportKey does) has a new inode
+// even when its size and modification time are those of the old one.
+func fileIdentity(fi os.FileInfo) string {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return strconv.FormatUint(uint64(st.Uid), 10)
+		return strconv.FormatUint(uint64(st.Uid), 10) + ":" + strconv.FormatUint(uint64(st.Dev), 10) + ":" + strconv.FormatUint(st.Ino, 10)
 	}
 	return ""
 }
