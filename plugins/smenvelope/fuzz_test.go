@@ -2,11 +2,20 @@ package smenvelope
 
 import (
 	"bytes"
+	"crypto/elliptic"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 )
 
 // FuzzOpen feeds arbitrary envelopes to Open under every option combination.
@@ -85,6 +94,81 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("parseFlatObject(%q) = %#v, encoding/json gives %#v", body, got, want)
+		}
+	})
+}
+
+// FuzzKeyForms derives an SM2 key pair from the fuzzer's 32 bytes and
+// writes it in every form ParsePrivateKey and ParsePublicKey document —
+// DER as a file holds it, text forms between the fuzzer's whitespace —
+// and checks that each one parses back to the same key. It finds keys
+// whose encodings fall between the parsers' cases (a DER ending in a
+// whitespace byte was refused once).
+//
+//	go test -run '^$' -fuzz FuzzKeyForms -fuzztime 60s ./plugins/smenvelope
+func FuzzKeyForms(f *testing.F) {
+	for _, s := range []string{ourDHex, peerDHex} {
+		d, _ := hex.DecodeString(s)
+		f.Add(d, []byte("\n"), []byte(" \r\n"))
+	}
+	f.Add(bytes.Repeat([]byte{0x20}, 32), []byte{}, []byte("\t"))
+	f.Add(bytes.Repeat([]byte{0x30}, 32), []byte("  "), []byte{})
+	space := func(b []byte) []byte { // only whitespace bytes, at most 8
+		var out []byte
+		for _, c := range b {
+			if len(out) < 8 && strings.IndexByte(" \t\r\n", c) >= 0 {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, d, lead, trail []byte) {
+		if len(d) != 32 {
+			return
+		}
+		k, err := sm2.NewPrivateKey(d)
+		if err != nil {
+			return // zero or not below the order: not a key
+		}
+		lead, trail = space(lead), space(trail)
+		text := func(s []byte) []byte { return slices.Concat(lead, s, trail) }
+		pkcs8, err1 := smx509.MarshalPKCS8PrivateKey(k)
+		sec1, err2 := smx509.MarshalSM2PrivateKey(k)
+		privPEM, err3 := MarshalPrivateKeyPEM(k)
+		pkix, err4 := smx509.MarshalPKIXPublicKey(&k.PublicKey)
+		pubPEM, err5 := MarshalPublicKeyPEM(&k.PublicKey)
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+			t.Fatal(err)
+		}
+		b64 := func(b []byte) []byte { return text([]byte(base64.StdEncoding.EncodeToString(b))) }
+		hx := func(b []byte) []byte { return text([]byte(hex.EncodeToString(b))) }
+		sec1PEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+		for name, in := range map[string][]byte{
+			"PKCS#8 DER": pkcs8, "SEC1 DER": sec1, "PKCS#8 PEM": text(privPEM), "SEC1 PEM": text(sec1PEM),
+			"hex of D": hx(d), "0x hex of D": text([]byte("0x" + hex.EncodeToString(d))),
+			"base64 of D": b64(d), "raw D": d,
+		} {
+			got, err := ParsePrivateKey(in)
+			if err != nil {
+				t.Fatalf("private key as %s (%x): %v", name, in, err)
+			}
+			if !got.Equal(k) {
+				t.Fatalf("private key as %s parsed to another key", name)
+			}
+		}
+		point := elliptic.Marshal(k.Curve, k.X, k.Y) //nolint:staticcheck // the uncompressed point is the documented form
+		for name, in := range map[string][]byte{
+			"PKIX DER": pkix, "PKIX PEM": text(pubPEM), "base64 of PKIX DER": b64(pkix),
+			"hex of 04XY": hx(point), "hex of XY": hx(point[1:]), "base64 of 04XY": b64(point),
+			"raw 04XY": point, "raw XY": point[1:],
+		} {
+			got, err := ParsePublicKey(in)
+			if err != nil {
+				t.Fatalf("public key as %s (%x): %v", name, in, err)
+			}
+			if !got.Equal(&k.PublicKey) {
+				t.Fatalf("public key as %s parsed to another key", name)
+			}
 		}
 	})
 }
