@@ -46,16 +46,10 @@ test-unit:
 test-faults: test-services
 	MEDGATE_REQUIRE_SERVICES=1 $(GO) test -count=1 -v -timeout 60m ./test/faults -args -faults.long
 
-## fuzz: every native fuzz target for FUZZTIME each (their corpora in testdata/fuzz run in `make test`)
+## fuzz: every native fuzz target for FUZZTIME each (deploy/testenv/fuzz.sh; their corpora in testdata/fuzz run in `make test`)
 FUZZTIME ?= 60s
 fuzz:
-	@failed=""; for d in $$(grep -rl --include='*_test.go' '^func Fuzz' host plugins schemas transforms test | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "== fuzz ./$$d $$f for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$d || failed="$$failed ./$$d:$$f"; \
-	  done; \
-	done; \
-	if [ -n "$$failed" ]; then echo "fuzz targets that failed (their crashers are in testdata/fuzz):$$failed"; exit 1; fi
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash deploy/testenv/fuzz.sh
 
 test-services:
 	bash deploy/testenv/postgres.sh
