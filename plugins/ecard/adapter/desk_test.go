@@ -48,3 +48,14 @@ func TestDeskRegistersOnceAndLabels(t *testing.T) {
 		t.Errorf("incomplete identity: %s, want invalid", r.Status)
 	}
 }
+
+// TestDeskDecodeErrorPath: a desk payload field of the wrong type is
+// reported at its JSON path ($.name), not at a Go-internal one.
+func TestDeskDecodeErrorPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	r := e.call(OpDesk, map[string]any{"name": 5})
+	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.name" || r.Diagnostics[0].Rule != "type" {
+		t.Fatalf("desk with a number as name: %s %+v, want invalid at $.name rule type", r.Status, r.Diagnostics)
+	}
+}

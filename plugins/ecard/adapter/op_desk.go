@@ -16,10 +16,17 @@ import (
 const OpDesk = "ecard.desk"
 
 // deskPayload is the input of ecard.desk: the identity as for
-// ecard.register and the QR code's validity as for ecard.qrcode.
+// ecard.register and the QR code's validity as for ecard.qrcode. The
+// identity fields are listed, not card.Identity embedded, so that decoding
+// errors name "$.name", not "$.Identity.name".
 type deskPayload struct {
-	card.Identity
-	Validity string `json:"validity"`
+	Name      string `json:"name"`
+	IDType    string `json:"idType"`
+	IDNumber  string `json:"idNumber"`
+	Phone     string `json:"phone"`
+	Gender    string `json:"gender,omitempty"`
+	BirthDate string `json:"birthDate,omitempty"`
+	Validity  string `json:"validity"`
 }
 
 // deskReply is the payload of a successful ecard.desk: the QR code as
@@ -56,7 +63,8 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		req.Payload = raw
 		return handler{a: h.a, cfg: h.cfg, req: &req}
 	}
-	reg, err := sub(p.Identity).register(ctx)
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
+	reg, err := sub(id).register(ctx)
 	if err != nil || reg.Status != sdk.StatusOK {
 		return reg, err
 	}
