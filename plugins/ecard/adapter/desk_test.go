@@ -1,8 +1,10 @@
 package adapter
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -57,5 +59,26 @@ func TestDeskDecodeErrorPath(t *testing.T) {
 	r := e.call(OpDesk, map[string]any{"name": 5})
 	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.name" || r.Diagnostics[0].Rule != "type" {
 		t.Fatalf("desk with a number as name: %s %+v, want invalid at $.name rule type", r.Status, r.Diagnostics)
+	}
+}
+
+// TestDeskBlankValidity: a blank validity is the site's default, as the
+// desk's own check treats it; it must not register the person and then be
+// refused by the QR step.
+func TestDeskBlankValidity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	in := map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002X", "phone": "13812345678", "validity": " "}
+	r := e.call(OpDesk, in)
+	if r.Status != sdk.StatusOK {
+		t.Fatalf("desk with a blank validity: %s %+v (person keys %v), want ok with the default validity",
+			r.Status, r.Diagnostics, e.keysWithPrefix("person/"))
+	}
+	var out deskReply
+	if err := json.Unmarshal(r.Payload, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := testT0.Add(72 * time.Hour); !out.ExpiresAt.Equal(want) {
+		t.Errorf("expiresAt %s, want the default validity's %s", out.ExpiresAt, want)
 	}
 }

@@ -50,7 +50,10 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	if v := strings.TrimSpace(p.Validity); v != "" {
+	// The QR step gets the trimmed validity, so that a blank one means the
+	// site's default there too instead of failing after the registration.
+	p.Validity = strings.TrimSpace(p.Validity)
+	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > card.MaxValidity {
 			return invalid("$.validity", "range", fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
