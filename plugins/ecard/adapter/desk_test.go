@@ -82,3 +82,22 @@ func TestDeskBlankValidity(t *testing.T) {
 		t.Errorf("expiresAt %s, want the default validity's %s", out.ExpiresAt, want)
 	}
 }
+
+// TestDeskListsEveryProblem: a desk call with a bad validity and a bad
+// identity is refused with every problem at once, not only the validity's.
+func TestDeskListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	in := map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002Y", "phone": "1381234567", "validity": "forever"}
+	r := e.call(OpDesk, in)
+	fields := map[string]bool{}
+	for _, d := range r.Diagnostics {
+		fields[d.Field] = true
+	}
+	if r.Status != sdk.StatusInvalid || !fields["$.validity"] || !fields["$.idNumber"] || !fields["$.phone"] {
+		t.Fatalf("desk with bad validity, ID number and phone: %s %+v; want invalid naming all three", r.Status, r.Diagnostics)
+	}
+	if keys := e.keysWithPrefix("person/"); len(keys) != 0 {
+		t.Errorf("person keys after a refused desk call: %v", keys)
+	}
+}

@@ -53,11 +53,18 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	// The QR step gets the trimmed validity, so that a blank one means the
 	// site's default there too instead of failing after the registration.
 	p.Validity = strings.TrimSpace(p.Validity)
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
 	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > card.MaxValidity {
-			return invalid("$.validity", "range", fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
-				`write it in Go syntax, e.g. "72h" or "30m"`, nil)
+			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
+				Detail: `write it in Go syntax, e.g. "72h" or "30m"`}}
+			// Report the identity's problems too: every problem at once.
+			for _, fe := range card.ValidateIdentity(id) {
+				sum, det := splitMessage(fe.Message)
+				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: sum, Detail: det})
+			}
+			return sdk.Invalid(ds...), nil
 		}
 	}
 	sub := func(payload any) handler {
@@ -66,7 +73,6 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		req.Payload = raw
 		return handler{a: h.a, cfg: h.cfg, req: &req}
 	}
-	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
 	reg, err := sub(id).register(ctx)
 	if err != nil || reg.Status != sdk.StatusOK {
 		return reg, err
