@@ -278,3 +278,23 @@ func TestScanTemporaryCardHISLookup(t *testing.T) {
 		}
 	})
 }
+
+// TestScanPermitNumberFindsItsCard: the 18-character numbers of a 港澳台居民
+// 居住证 (idType 09, 81/82/83…) and a 2023 外国人永久居留身份证 (idType 08,
+// 9…) carry a valid MOD 11-2 check character, so a scan classifies them as
+// resident IDs; the scan must still find the card registered under them
+// instead of saying the person has none.
+func TestScanPermitNumberFindsItsCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	for _, id := range []map[string]string{
+		{"name": "陈大文", "idType": "09", "idNumber": "810000199408230021", "phone": "13812345679"},
+		{"name": "约翰", "idType": "08", "idNumber": "911156198001010016", "phone": "13812345670"},
+	} {
+		cardNo := e.register(id).CardNo
+		st, rule, out := e.scan(id["idNumber"])
+		if st != sdk.StatusInvalid || rule != "not-ecard" || out["cardNo"] != cardNo || out["cardStatus"] != "active" {
+			t.Errorf("scan of idType %s number %s: %s %s %v, want not-ecard naming card %s", id["idType"], id["idNumber"], st, rule, out, cardNo)
+		}
+	}
+}
