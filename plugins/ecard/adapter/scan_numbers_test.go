@@ -298,3 +298,30 @@ func TestScanPermitNumberFindsItsCard(t *testing.T) {
 		}
 	}
 }
+
+// TestQRIssuedEventWithFractionalValidity: the code's validity is whole
+// seconds, so a validity such as "1h0.5s" seals a code issued at the
+// current second; the ecard.qrcode.issued event must carry that issue
+// time, the one a scan of the code reports, not expiry − the raw validity.
+func TestQRIssuedEventWithFractionalValidity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	var qr qrReply
+	e.ok(OpQRCode, map[string]any{"cardNo": cardNo, "validity": "1h0.5s"}, &qr)
+	st, _, out := e.scan(qr.Text)
+	if st != sdk.StatusOK || out["issuedAt"] != testT0.Format(time.RFC3339) {
+		t.Fatalf("scan: %s issuedAt %v, want ok issued at %s", st, out["issuedAt"], testT0.Format(time.RFC3339))
+	}
+	evs := e.eventsOfType(EventQRIssued)
+	if len(evs) != 1 {
+		t.Fatalf("%d %s events, want 1", len(evs), EventQRIssued)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(evs[0].Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["issuedAt"] != out["issuedAt"] || !evs[0].OccurredAt.Equal(testT0) {
+		t.Errorf("event issuedAt %v (occurredAt %s), want the code's issue time %v", got["issuedAt"], evs[0].OccurredAt, out["issuedAt"])
+	}
+}
