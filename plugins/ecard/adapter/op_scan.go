@@ -144,7 +144,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return sdk.Invalid(ds...), nil
 	}
 	switch {
-	case p.Text == "":
+	case strings.TrimSpace(p.Text) == "": // a scanner's bare CR/LF is an empty scan
 		return invalid("$.text", "required", "text is required", `send the scanned text as {"text": "..."}`, nil)
 	case len(p.Text) > maxScanText:
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
