@@ -124,6 +124,13 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		switch {
 		case errors.Is(err, sdk.ErrNotFound):
 			personVer = 0
+			// The same number may be registered under another ID type
+			// (a residence permit as 01 or as 09): same person, same card.
+			if rec, found, err := h.aliasCard(ctx, id); err != nil {
+				return nil, err
+			} else if found {
+				return h.registered(ctx, rec, id, false, start)
+			}
 		case err != nil:
 			return nil, err
 		default:
@@ -197,6 +204,51 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		return h.registered(ctx, rec, id, true, start)
 	}
 	return nil, errBusy
+}
+
+// aliasIDType returns the other ID type under which number num of type
+// idType may have been registered, or "". A 港澳台居民居住证 number (18
+// characters starting with 81, 82 or 83) is valid both as idType 09 and,
+// being in the GB 11643 number space, as 01 or 02, which IdentityKey keys
+// apart.
+func aliasIDType(idType, num string) string {
+	if len(num) != 18 || !(strings.HasPrefix(num, "81") || strings.HasPrefix(num, "82") || strings.HasPrefix(num, "83")) {
+		return ""
+	}
+	switch idType {
+	case card.IDTypeResidentCard, card.IDTypeHouseholdRegister:
+		return card.IDTypeHMTResidencePermit
+	case card.IDTypeHMTResidencePermit:
+		return card.IDTypeResidentCard
+	}
+	return ""
+}
+
+// aliasCard returns the live card of the person registered with id's number
+// under its alias ID type (see aliasIDType), if there is one.
+func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, bool, error) {
+	alt := aliasIDType(id.IDType, id.IDNumber)
+	if alt == "" {
+		return cardRecord{}, false, nil
+	}
+	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: alt, IDNumber: id.IDNumber})
+	if err != nil {
+		return cardRecord{}, false, fmt.Errorf("derive the identity key: %w", err)
+	}
+	var person personRecord
+	if _, err := getJSON(ctx, h.host(), keyPerson+ik, &person); errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	} else if err != nil {
+		return cardRecord{}, false, err
+	}
+	rec, _, err := getCard(ctx, h.host(), person.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	}
+	if err != nil {
+		return cardRecord{}, false, err
+	}
+	return rec, rec.Status != statusDead, nil
 }
 
 // registered finishes a registration that returns rec: it announces a card

@@ -312,3 +312,22 @@ func TestRegisterSequenceExhausted(t *testing.T) {
 		t.Errorf("10th registration with width 1 = %s retryable %v %s; want failed, not retryable, rule sequence", r.Status, r.Retryable, r.Diagnostics)
 	}
 }
+
+// TestRegisterResidencePermitUnderEitherType: a 港澳台居民居住证 number
+// (81/82/83…) is accepted under idType 09 and, as the same GB 11643 number
+// space, under 01 and 02; it is one person whichever type the counter
+// picks, so the second registration gets the first card back.
+func TestRegisterResidencePermitUnderEitherType(t *testing.T) {
+	t.Parallel()
+	for _, order := range [][2]string{{"09", "01"}, {"01", "09"}, {"02", "09"}} {
+		e := newEnv(t, testSettings())
+		id := map[string]string{"name": "陈大文", "idType": order[0], "idNumber": "810000199408230021", "phone": "13812345679"}
+		first := e.register(id)
+		id["idType"] = order[1]
+		second := e.register(id)
+		if second.CardNo != first.CardNo || second.Created {
+			t.Errorf("registered as %s, then as %s: cards %s and %s (created %v); want the first card back",
+				order[0], order[1], first.CardNo, second.CardNo, second.Created)
+		}
+	}
+}
