@@ -136,6 +136,13 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		default:
 			rec, _, err := getCard(ctx, host, person.CardNo)
 			switch {
+			case err == nil && rec.Status != statusDead && rec.RegisteredBy != "" && rec.RegisteredBy == h.req.MessageID:
+				// This message created the card and is redelivered: finish
+				// and answer as the first handling did.
+				if err := h.markReplaced(ctx, rec.PreviousCardNo, rec.CardNo); err != nil {
+					return nil, err
+				}
+				return h.registered(ctx, rec, id, true, start)
 			case err == nil && rec.Status != statusDead:
 				return h.registered(ctx, rec, id, false, start)
 			case err == nil:
@@ -171,6 +178,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			CardNo: cardNo, Seq: seq, IdentityKey: ik,
 			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
 			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
+			RegisteredBy: h.req.MessageID,
 		}
 		// The card record goes first, so whoever wins the person below
 		// always finds its card.
@@ -189,21 +197,31 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		} else if err != nil {
 			return nil, err
 		}
-		if previous != "" {
-			_, err := updateCard(ctx, host, previous, func(r *cardRecord) bool {
-				if r.ReplacedBy == cardNo {
-					return false
-				}
-				r.ReplacedBy = cardNo
-				return true
-			})
-			if err != nil && !errors.Is(err, sdk.ErrNotFound) {
-				return nil, fmt.Errorf("mark card %s as replaced: %w", previous, err)
-			}
+		if err := h.markReplaced(ctx, previous, cardNo); err != nil {
+			return nil, err
 		}
 		return h.registered(ctx, rec, id, true, start)
 	}
 	return nil, errBusy
+}
+
+// markReplaced records on the revoked card previous (if any) that cardNo
+// replaced it.
+func (h handler) markReplaced(ctx context.Context, previous, cardNo string) error {
+	if previous == "" {
+		return nil
+	}
+	_, err := updateCard(ctx, h.host(), previous, func(r *cardRecord) bool {
+		if r.ReplacedBy == cardNo {
+			return false
+		}
+		r.ReplacedBy = cardNo
+		return true
+	})
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("mark card %s as replaced: %w", previous, err)
+	}
+	return nil
 }
 
 // aliasIDType returns the other ID type under which number num of type

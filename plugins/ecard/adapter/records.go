@@ -52,6 +52,9 @@ type cardRecord struct {
 	// card that replaced this revoked one.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
+	// RegisteredBy is the id of the message that created the card, so that
+	// the message, redelivered, gets the reply of a creation again.
+	RegisteredBy string `json:"registeredBy,omitempty"`
 	// Announced and RevocationAnnounced record that the events were
 	// published, so a crash before publishing is repaired on the next call.
 	Announced           bool `json:"announced,omitempty"`

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"strings"
 	"sync"
@@ -329,5 +330,60 @@ func TestRegisterResidencePermitUnderEitherType(t *testing.T) {
 			t.Errorf("registered as %s, then as %s: cards %s and %s (created %v); want the first card back",
 				order[0], order[1], first.CardNo, second.CardNo, second.Created)
 		}
+	}
+}
+
+// TestRegisterRedeliveredReply: a registration message redelivered after
+// the card was created (the instance died before the outcome was stored)
+// gets the reply of the first handling, created: true, not the reply of a
+// person registering again, and the revoked card it replaces is marked.
+func TestRegisterRedeliveredReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	old := e.register(zhang()).CardNo
+	e.ok(OpRevoke, map[string]string{"cardNo": old, "reason": "lost"}, nil)
+	payload, _ := json.Marshal(zhang())
+	ctx := context.Background()
+	handle := func(attempt int) registerReply {
+		t.Helper()
+		r, err := e.p.Handle(ctx, &sdk.HandleRequest{Site: testSite, Type: OpRegister, MessageID: "reg-1", Format: "json", Payload: payload, Attempt: attempt})
+		if err != nil || r.Status != sdk.StatusOK {
+			t.Fatalf("attempt %d: %v %v", attempt, err, r)
+		}
+		var out registerReply
+		if err := json.Unmarshal(r.Payload, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := handle(1)
+	// The instance died after the person was claimed, before the old card
+	// was marked as replaced.
+	entry, err := e.host.Get(ctx, testSite, keyCard+old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec cardRecord
+	if err := json.Unmarshal(entry.Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.ReplacedBy = ""
+	b, _ := json.Marshal(rec)
+	if _, err := e.host.Put(ctx, testSite, keyCard+old, b); err != nil {
+		t.Fatal(err)
+	}
+
+	again := handle(2)
+	if diff := cmp.Diff(first, again); diff != "" || !again.Created {
+		t.Errorf("redelivered registration reply (-first +again):\n%s", diff)
+	}
+	var view cardView
+	e.ok(OpGet, map[string]string{"cardNo": old}, &view)
+	if view.ReplacedBy != first.CardNo {
+		t.Errorf("old card %s replacedBy %q after the redelivery, want %s", old, view.ReplacedBy, first.CardNo)
+	}
+	// Another message of the same person is a re-registration.
+	if r := e.register(zhang()); r.Created || r.CardNo != first.CardNo {
+		t.Errorf("a new message of the same person: %+v, want the card with created false", r)
 	}
 }
