@@ -46,6 +46,8 @@ type cardRecord struct {
 	RegisteredAt time.Time  `json:"registeredAt"`
 	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
 	RevokeReason string     `json:"revokeReason,omitempty"`
+	// RevokedBy is the id of the message that revoked the card.
+	RevokedBy string `json:"revokedBy,omitempty"`
 	// TempCards are the linked temporary-card numbers, in link order.
 	TempCards []string `json:"tempCards,omitempty"`
 	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the
@@ -70,6 +72,8 @@ type personRecord struct {
 type tempRecord struct {
 	CardNo   string    `json:"cardNo"`
 	LinkedAt time.Time `json:"linkedAt"`
+	// LinkedBy is the id of the message that made the link.
+	LinkedBy string `json:"linkedBy,omitempty"`
 }
 
 // recentItem is one row of the recent-cards work list, stored at
