@@ -101,3 +101,17 @@ func TestDeskListsEveryProblem(t *testing.T) {
 		t.Errorf("person keys after a refused desk call: %v", keys)
 	}
 }
+
+// TestFormKeysAreNotPersonal: a form's key becomes the message's business
+// key, which the host keeps unencrypted (store, Kafka key, console lists)
+// while it seals requests and replies; no form may key its messages by a
+// name, ID number or phone.
+func TestFormKeysAreNotPersonal(t *testing.T) {
+	t.Parallel()
+	for _, f := range forms() {
+		switch f.Key {
+		case "name", "idNumber", "phone":
+			t.Errorf("form %s keys its messages by the personal field %q", f.Name, f.Key)
+		}
+	}
+}
