@@ -302,3 +302,40 @@ func TestGetMasksUnlessRevealed(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeAndLinkRedeliveredReply: a revoke or link message redelivered
+// after its write (the instance died before the outcome was stored) gets
+// the reply of the first handling, not "already" as another message would.
+func TestRevokeAndLinkRedeliveredReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	ctx := context.Background()
+	handle := func(typ, id string, attempt int, payload map[string]string, out any) {
+		t.Helper()
+		b, _ := json.Marshal(payload)
+		r, err := e.p.Handle(ctx, &sdk.HandleRequest{Site: testSite, Type: typ, MessageID: id, Format: "json", Payload: b, Attempt: attempt})
+		if err != nil || r.Status != sdk.StatusOK {
+			t.Fatalf("%s attempt %d: %v %v", typ, attempt, err, r)
+		}
+		if err := json.Unmarshal(r.Payload, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}
+	var l1, l2, l3 linkReply
+	handle(OpLink, "link-1", 1, link, &l1)
+	handle(OpLink, "link-1", 2, link, &l2)
+	handle(OpLink, "link-2", 1, link, &l3)
+	if l1.AlreadyLinked || l2.AlreadyLinked || !l3.AlreadyLinked {
+		t.Errorf("alreadyLinked: first %v, redelivered %v, another message %v; want false, false, true", l1.AlreadyLinked, l2.AlreadyLinked, l3.AlreadyLinked)
+	}
+	revoke := map[string]string{"cardNo": cardNo, "reason": "lost"}
+	var r1, r2, r3 revokeReply
+	handle(OpRevoke, "rev-1", 1, revoke, &r1)
+	handle(OpRevoke, "rev-1", 2, revoke, &r2)
+	handle(OpRevoke, "rev-2", 1, revoke, &r3)
+	if r1.AlreadyRevoked || r2.AlreadyRevoked || !r3.AlreadyRevoked {
+		t.Errorf("alreadyRevoked: first %v, redelivered %v, another message %v; want false, false, true", r1.AlreadyRevoked, r2.AlreadyRevoked, r3.AlreadyRevoked)
+	}
+}

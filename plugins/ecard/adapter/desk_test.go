@@ -1,8 +1,10 @@
 package adapter
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -46,5 +48,70 @@ func TestDeskRegistersOnceAndLabels(t *testing.T) {
 	}
 	if r := e.call(OpDesk, map[string]any{"name": "王五"}); r.Status != sdk.StatusInvalid {
 		t.Errorf("incomplete identity: %s, want invalid", r.Status)
+	}
+}
+
+// TestDeskDecodeErrorPath: a desk payload field of the wrong type is
+// reported at its JSON path ($.name), not at a Go-internal one.
+func TestDeskDecodeErrorPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	r := e.call(OpDesk, map[string]any{"name": 5})
+	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.name" || r.Diagnostics[0].Rule != "type" {
+		t.Fatalf("desk with a number as name: %s %+v, want invalid at $.name rule type", r.Status, r.Diagnostics)
+	}
+}
+
+// TestDeskBlankValidity: a blank validity is the site's default, as the
+// desk's own check treats it; it must not register the person and then be
+// refused by the QR step.
+func TestDeskBlankValidity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	in := map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002X", "phone": "13812345678", "validity": " "}
+	r := e.call(OpDesk, in)
+	if r.Status != sdk.StatusOK {
+		t.Fatalf("desk with a blank validity: %s %+v (person keys %v), want ok with the default validity",
+			r.Status, r.Diagnostics, e.keysWithPrefix("person/"))
+	}
+	var out deskReply
+	if err := json.Unmarshal(r.Payload, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := testT0.Add(72 * time.Hour); !out.ExpiresAt.Equal(want) {
+		t.Errorf("expiresAt %s, want the default validity's %s", out.ExpiresAt, want)
+	}
+}
+
+// TestDeskListsEveryProblem: a desk call with a bad validity and a bad
+// identity is refused with every problem at once, not only the validity's.
+func TestDeskListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	in := map[string]any{"name": "张三丰", "idType": "01", "idNumber": "11010519491231002Y", "phone": "1381234567", "validity": "forever"}
+	r := e.call(OpDesk, in)
+	fields := map[string]bool{}
+	for _, d := range r.Diagnostics {
+		fields[d.Field] = true
+	}
+	if r.Status != sdk.StatusInvalid || !fields["$.validity"] || !fields["$.idNumber"] || !fields["$.phone"] {
+		t.Fatalf("desk with bad validity, ID number and phone: %s %+v; want invalid naming all three", r.Status, r.Diagnostics)
+	}
+	if keys := e.keysWithPrefix("person/"); len(keys) != 0 {
+		t.Errorf("person keys after a refused desk call: %v", keys)
+	}
+}
+
+// TestFormKeysAreNotPersonal: a form's key becomes the message's business
+// key, which the host keeps unencrypted (store, Kafka key, console lists)
+// while it seals requests and replies; no form may key its messages by a
+// name, ID number or phone.
+func TestFormKeysAreNotPersonal(t *testing.T) {
+	t.Parallel()
+	for _, f := range forms() {
+		switch f.Key {
+		case "name", "idNumber", "phone":
+			t.Errorf("form %s keys its messages by the personal field %q", f.Name, f.Key)
+		}
 	}
 }

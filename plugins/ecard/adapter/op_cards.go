@@ -55,11 +55,12 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	already := false
 	rec, err := updateCard(ctx, host, p.CardNo, func(r *cardRecord) bool {
 		if r.Status == statusDead {
-			already = true
+			// A redelivery of the message that revoked it is not "already".
+			already = r.RevokedBy == "" || r.RevokedBy != h.req.MessageID
 			return false
 		}
 		already = false
-		r.Status, r.RevokedAt, r.RevokeReason = statusDead, &now, p.Reason
+		r.Status, r.RevokedAt, r.RevokeReason, r.RevokedBy = statusDead, &now, p.Reason, h.req.MessageID
 		return true
 	})
 	if errors.Is(err, sdk.ErrNotFound) {
@@ -158,7 +159,7 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 	now := h.a.now().UTC().Truncate(time.Second)
 	already := false
 	linkedAt := now
-	if _, err := casJSON(ctx, host, keyTemp+p.TempCardNo, 0, tempRecord{CardNo: p.CardNo, LinkedAt: now}); errors.Is(err, sdk.ErrConflict) {
+	if _, err := casJSON(ctx, host, keyTemp+p.TempCardNo, 0, tempRecord{CardNo: p.CardNo, LinkedAt: now, LinkedBy: h.req.MessageID}); errors.Is(err, sdk.ErrConflict) {
 		var tr tempRecord
 		if _, err := getJSON(ctx, host, keyTemp+p.TempCardNo, &tr); err != nil {
 			return nil, err
@@ -167,7 +168,8 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
 				"a temporary card links to one e-card only; check the numbers", map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
 		}
-		already, linkedAt = true, tr.LinkedAt
+		// A redelivery of the message that made the link is not "already".
+		already, linkedAt = tr.LinkedBy == "" || tr.LinkedBy != h.req.MessageID, tr.LinkedAt
 	} else if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,17 @@ import (
 const OpDesk = "ecard.desk"
 
 // deskPayload is the input of ecard.desk: the identity as for
-// ecard.register and the QR code's validity as for ecard.qrcode.
+// ecard.register and the QR code's validity as for ecard.qrcode. The
+// identity fields are listed, not card.Identity embedded, so that decoding
+// errors name "$.name", not "$.Identity.name".
 type deskPayload struct {
-	card.Identity
-	Validity string `json:"validity"`
+	Name      string `json:"name"`
+	IDType    string `json:"idType"`
+	IDNumber  string `json:"idNumber"`
+	Phone     string `json:"phone"`
+	Gender    string `json:"gender,omitempty"`
+	BirthDate string `json:"birthDate,omitempty"`
+	Validity  string `json:"validity"`
 }
 
 // deskReply is the payload of a successful ecard.desk: the QR code as
@@ -43,11 +50,21 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	if v := strings.TrimSpace(p.Validity); v != "" {
+	// The QR step gets the trimmed validity, so that a blank one means the
+	// site's default there too instead of failing after the registration.
+	p.Validity = strings.TrimSpace(p.Validity)
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
+	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > card.MaxValidity {
-			return invalid("$.validity", "range", fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
-				`write it in Go syntax, e.g. "72h" or "30m"`, nil)
+			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
+				Detail: `write it in Go syntax, e.g. "72h" or "30m"`}}
+			// Report the identity's problems too: every problem at once.
+			for _, fe := range card.ValidateIdentity(id) {
+				sum, det := splitMessage(fe.Message)
+				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: sum, Detail: det})
+			}
+			return sdk.Invalid(ds...), nil
 		}
 	}
 	sub := func(payload any) handler {
@@ -56,7 +73,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		req.Payload = raw
 		return handler{a: h.a, cfg: h.cfg, req: &req}
 	}
-	reg, err := sub(p.Identity).register(ctx)
+	reg, err := sub(id).register(ctx)
 	if err != nil || reg.Status != sdk.StatusOK {
 		return reg, err
 	}

@@ -103,7 +103,8 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, fmt.Errorf("render the label of card %s: %w", rec.CardNo, err)
 		}
 	}
-	if err := h.publishIssued(ctx, rec.CardNo, expires.Add(-validity), expires); err != nil {
+	// The sealer keeps whole seconds of the validity.
+	if err := h.publishIssued(ctx, rec.CardNo, expires.Add(-validity.Truncate(time.Second)), expires); err != nil {
 		return nil, err
 	}
 	return ok(reply)

@@ -124,11 +124,25 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		switch {
 		case errors.Is(err, sdk.ErrNotFound):
 			personVer = 0
+			// The same number may be registered under another ID type
+			// (a residence permit as 01 or as 09): same person, same card.
+			if rec, found, err := h.aliasCard(ctx, id); err != nil {
+				return nil, err
+			} else if found {
+				return h.registered(ctx, rec, id, false, start)
+			}
 		case err != nil:
 			return nil, err
 		default:
 			rec, _, err := getCard(ctx, host, person.CardNo)
 			switch {
+			case err == nil && rec.Status != statusDead && rec.RegisteredBy != "" && rec.RegisteredBy == h.req.MessageID:
+				// This message created the card and is redelivered: finish
+				// and answer as the first handling did.
+				if err := h.markReplaced(ctx, rec.PreviousCardNo, rec.CardNo); err != nil {
+					return nil, err
+				}
+				return h.registered(ctx, rec, id, true, start)
 			case err == nil && rec.Status != statusDead:
 				return h.registered(ctx, rec, id, false, start)
 			case err == nil:
@@ -164,6 +178,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			CardNo: cardNo, Seq: seq, IdentityKey: ik,
 			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
 			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
+			RegisteredBy: h.req.MessageID,
 		}
 		// The card record goes first, so whoever wins the person below
 		// always finds its card.
@@ -182,21 +197,76 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		} else if err != nil {
 			return nil, err
 		}
-		if previous != "" {
-			_, err := updateCard(ctx, host, previous, func(r *cardRecord) bool {
-				if r.ReplacedBy == cardNo {
-					return false
-				}
-				r.ReplacedBy = cardNo
-				return true
-			})
-			if err != nil && !errors.Is(err, sdk.ErrNotFound) {
-				return nil, fmt.Errorf("mark card %s as replaced: %w", previous, err)
-			}
+		if err := h.markReplaced(ctx, previous, cardNo); err != nil {
+			return nil, err
 		}
 		return h.registered(ctx, rec, id, true, start)
 	}
 	return nil, errBusy
+}
+
+// markReplaced records on the revoked card previous (if any) that cardNo
+// replaced it.
+func (h handler) markReplaced(ctx context.Context, previous, cardNo string) error {
+	if previous == "" {
+		return nil
+	}
+	_, err := updateCard(ctx, h.host(), previous, func(r *cardRecord) bool {
+		if r.ReplacedBy == cardNo {
+			return false
+		}
+		r.ReplacedBy = cardNo
+		return true
+	})
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("mark card %s as replaced: %w", previous, err)
+	}
+	return nil
+}
+
+// aliasIDType returns the other ID type under which number num of type
+// idType may have been registered, or "". A 港澳台居民居住证 number (18
+// characters starting with 81, 82 or 83) is valid both as idType 09 and,
+// being in the GB 11643 number space, as 01 or 02, which IdentityKey keys
+// apart.
+func aliasIDType(idType, num string) string {
+	if len(num) != 18 || !(strings.HasPrefix(num, "81") || strings.HasPrefix(num, "82") || strings.HasPrefix(num, "83")) {
+		return ""
+	}
+	switch idType {
+	case card.IDTypeResidentCard, card.IDTypeHouseholdRegister:
+		return card.IDTypeHMTResidencePermit
+	case card.IDTypeHMTResidencePermit:
+		return card.IDTypeResidentCard
+	}
+	return ""
+}
+
+// aliasCard returns the live card of the person registered with id's number
+// under its alias ID type (see aliasIDType), if there is one.
+func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, bool, error) {
+	alt := aliasIDType(id.IDType, id.IDNumber)
+	if alt == "" {
+		return cardRecord{}, false, nil
+	}
+	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: alt, IDNumber: id.IDNumber})
+	if err != nil {
+		return cardRecord{}, false, fmt.Errorf("derive the identity key: %w", err)
+	}
+	var person personRecord
+	if _, err := getJSON(ctx, h.host(), keyPerson+ik, &person); errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	} else if err != nil {
+		return cardRecord{}, false, err
+	}
+	rec, _, err := getCard(ctx, h.host(), person.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	}
+	if err != nil {
+		return cardRecord{}, false, err
+	}
+	return rec, rec.Status != statusDead, nil
 }
 
 // registered finishes a registration that returns rec: it announces a card

@@ -144,7 +144,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return sdk.Invalid(ds...), nil
 	}
 	switch {
-	case p.Text == "":
+	case strings.TrimSpace(p.Text) == "": // a scanner's bare CR/LF is an empty scan
 		return invalid("$.text", "required", "text is required", `send the scanned text as {"text": "..."}`, nil)
 	case len(p.Text) > maxScanText:
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
@@ -187,16 +187,32 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 // scanResidentID answers a scan of a resident ID number (valid check
 // character): not an e-card code, but when the person has an e-card here,
 // its number, status and the masked name, so the counter can ask for its
-// QR code. Two state reads.
+// QR code. Two state reads (three for an unregistered residence-permit number).
 func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResponse, error) {
 	refusal := scanRefusal{Result: ResultNotECard, LooksLike: KindResidentID}
 	detail := "look the patient up by ID number instead"
-	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: card.IDTypeResidentCard, IDNumber: id})
-	if err != nil {
-		return nil, fmt.Errorf("derive the identity key of a scanned ID number: %w", err)
+	// The 18-character numbers of residence permits (idType 09: 81, 82,
+	// 83…) and 2023 permanent residence cards (idType 08: 9…) have the same
+	// shape and check character; a person registered with one is found
+	// under that type.
+	types := []string{card.IDTypeResidentCard}
+	switch n := card.NormalizeIDNumber(id); {
+	case strings.HasPrefix(n, "81") || strings.HasPrefix(n, "82") || strings.HasPrefix(n, "83"):
+		types = append(types, card.IDTypeHMTResidencePermit)
+	case strings.HasPrefix(n, "9"):
+		types = []string{card.IDTypeForeignPermanentResident}
 	}
 	var person personRecord
-	_, err = getJSON(ctx, h.host(), keyPerson+ik, &person)
+	var err error
+	for _, typ := range types {
+		ik, kerr := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: typ, IDNumber: id})
+		if kerr != nil {
+			return nil, fmt.Errorf("derive the identity key of a scanned ID number: %w", kerr)
+		}
+		if _, err = getJSON(ctx, h.host(), keyPerson+ik, &person); !errors.Is(err, sdk.ErrNotFound) {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 	case err != nil:

@@ -46,12 +46,17 @@ type cardRecord struct {
 	RegisteredAt time.Time  `json:"registeredAt"`
 	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
 	RevokeReason string     `json:"revokeReason,omitempty"`
+	// RevokedBy is the id of the message that revoked the card.
+	RevokedBy string `json:"revokedBy,omitempty"`
 	// TempCards are the linked temporary-card numbers, in link order.
 	TempCards []string `json:"tempCards,omitempty"`
 	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the
 	// card that replaced this revoked one.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
+	// RegisteredBy is the id of the message that created the card, so that
+	// the message, redelivered, gets the reply of a creation again.
+	RegisteredBy string `json:"registeredBy,omitempty"`
 	// Announced and RevocationAnnounced record that the events were
 	// published, so a crash before publishing is repaired on the next call.
 	Announced           bool `json:"announced,omitempty"`
@@ -67,6 +72,8 @@ type personRecord struct {
 type tempRecord struct {
 	CardNo   string    `json:"cardNo"`
 	LinkedAt time.Time `json:"linkedAt"`
+	// LinkedBy is the id of the message that made the link.
+	LinkedBy string `json:"linkedBy,omitempty"`
 }
 
 // recentItem is one row of the recent-cards work list, stored at

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"strings"
 	"sync"
@@ -310,5 +311,79 @@ func TestRegisterSequenceExhausted(t *testing.T) {
 	r := e.call(OpRegister, person(9))
 	if r.Status != sdk.StatusFailed || r.Retryable || len(r.Diagnostics) != 1 || r.Diagnostics[0].Rule != "sequence" {
 		t.Errorf("10th registration with width 1 = %s retryable %v %s; want failed, not retryable, rule sequence", r.Status, r.Retryable, r.Diagnostics)
+	}
+}
+
+// TestRegisterResidencePermitUnderEitherType: a 港澳台居民居住证 number
+// (81/82/83…) is accepted under idType 09 and, as the same GB 11643 number
+// space, under 01 and 02; it is one person whichever type the counter
+// picks, so the second registration gets the first card back.
+func TestRegisterResidencePermitUnderEitherType(t *testing.T) {
+	t.Parallel()
+	for _, order := range [][2]string{{"09", "01"}, {"01", "09"}, {"02", "09"}} {
+		e := newEnv(t, testSettings())
+		id := map[string]string{"name": "陈大文", "idType": order[0], "idNumber": "810000199408230021", "phone": "13812345679"}
+		first := e.register(id)
+		id["idType"] = order[1]
+		second := e.register(id)
+		if second.CardNo != first.CardNo || second.Created {
+			t.Errorf("registered as %s, then as %s: cards %s and %s (created %v); want the first card back",
+				order[0], order[1], first.CardNo, second.CardNo, second.Created)
+		}
+	}
+}
+
+// TestRegisterRedeliveredReply: a registration message redelivered after
+// the card was created (the instance died before the outcome was stored)
+// gets the reply of the first handling, created: true, not the reply of a
+// person registering again, and the revoked card it replaces is marked.
+func TestRegisterRedeliveredReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	old := e.register(zhang()).CardNo
+	e.ok(OpRevoke, map[string]string{"cardNo": old, "reason": "lost"}, nil)
+	payload, _ := json.Marshal(zhang())
+	ctx := context.Background()
+	handle := func(attempt int) registerReply {
+		t.Helper()
+		r, err := e.p.Handle(ctx, &sdk.HandleRequest{Site: testSite, Type: OpRegister, MessageID: "reg-1", Format: "json", Payload: payload, Attempt: attempt})
+		if err != nil || r.Status != sdk.StatusOK {
+			t.Fatalf("attempt %d: %v %v", attempt, err, r)
+		}
+		var out registerReply
+		if err := json.Unmarshal(r.Payload, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := handle(1)
+	// The instance died after the person was claimed, before the old card
+	// was marked as replaced.
+	entry, err := e.host.Get(ctx, testSite, keyCard+old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec cardRecord
+	if err := json.Unmarshal(entry.Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.ReplacedBy = ""
+	b, _ := json.Marshal(rec)
+	if _, err := e.host.Put(ctx, testSite, keyCard+old, b); err != nil {
+		t.Fatal(err)
+	}
+
+	again := handle(2)
+	if diff := cmp.Diff(first, again); diff != "" || !again.Created {
+		t.Errorf("redelivered registration reply (-first +again):\n%s", diff)
+	}
+	var view cardView
+	e.ok(OpGet, map[string]string{"cardNo": old}, &view)
+	if view.ReplacedBy != first.CardNo {
+		t.Errorf("old card %s replacedBy %q after the redelivery, want %s", old, view.ReplacedBy, first.CardNo)
+	}
+	// Another message of the same person is a re-registration.
+	if r := e.register(zhang()); r.Created || r.CardNo != first.CardNo {
+		t.Errorf("a new message of the same person: %+v, want the card with created false", r)
 	}
 }

@@ -278,3 +278,50 @@ func TestScanTemporaryCardHISLookup(t *testing.T) {
 		}
 	})
 }
+
+// TestScanPermitNumberFindsItsCard: the 18-character numbers of a 港澳台居民
+// 居住证 (idType 09, 81/82/83…) and a 2023 外国人永久居留身份证 (idType 08,
+// 9…) carry a valid MOD 11-2 check character, so a scan classifies them as
+// resident IDs; the scan must still find the card registered under them
+// instead of saying the person has none.
+func TestScanPermitNumberFindsItsCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	for _, id := range []map[string]string{
+		{"name": "陈大文", "idType": "09", "idNumber": "810000199408230021", "phone": "13812345679"},
+		{"name": "约翰", "idType": "08", "idNumber": "911156198001010016", "phone": "13812345670"},
+	} {
+		cardNo := e.register(id).CardNo
+		st, rule, out := e.scan(id["idNumber"])
+		if st != sdk.StatusInvalid || rule != "not-ecard" || out["cardNo"] != cardNo || out["cardStatus"] != "active" {
+			t.Errorf("scan of idType %s number %s: %s %s %v, want not-ecard naming card %s", id["idType"], id["idNumber"], st, rule, out, cardNo)
+		}
+	}
+}
+
+// TestQRIssuedEventWithFractionalValidity: the code's validity is whole
+// seconds, so a validity such as "1h0.5s" seals a code issued at the
+// current second; the ecard.qrcode.issued event must carry that issue
+// time, the one a scan of the code reports, not expiry − the raw validity.
+func TestQRIssuedEventWithFractionalValidity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	var qr qrReply
+	e.ok(OpQRCode, map[string]any{"cardNo": cardNo, "validity": "1h0.5s"}, &qr)
+	st, _, out := e.scan(qr.Text)
+	if st != sdk.StatusOK || out["issuedAt"] != testT0.Format(time.RFC3339) {
+		t.Fatalf("scan: %s issuedAt %v, want ok issued at %s", st, out["issuedAt"], testT0.Format(time.RFC3339))
+	}
+	evs := e.eventsOfType(EventQRIssued)
+	if len(evs) != 1 {
+		t.Fatalf("%d %s events, want 1", len(evs), EventQRIssued)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(evs[0].Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["issuedAt"] != out["issuedAt"] || !evs[0].OccurredAt.Equal(testT0) {
+		t.Errorf("event issuedAt %v (occurredAt %s), want the code's issue time %v", got["issuedAt"], evs[0].OccurredAt, out["issuedAt"])
+	}
+}

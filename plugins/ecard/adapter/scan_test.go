@@ -230,6 +230,7 @@ func TestScanRefusals(t *testing.T) {
 		"issued an hour ahead": {text: early, rule: "not-yet-valid", want: map[string]any{"result": "not-yet-valid", "cardNo": cardNo,
 			"issuedAt": testT0.Add(time.Hour).Format(time.RFC3339), "expiresAt": testT0.Add(2 * time.Hour).Format(time.RFC3339)}},
 		"empty":         {text: "", rule: "required"},
+		"only CR/LF":    {text: " \r\n", rule: "required"},
 		"absurdly long": {text: strings.Repeat("A", 5000), rule: "length"},
 	}
 	for name, tc := range testCases {

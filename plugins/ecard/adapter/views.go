@@ -21,7 +21,8 @@ func forms() []sdk.Form {
 		Title:       "收费处电子卡 Cashier e-card desk",
 		Description: "登记患者并打印二维码标签，一步完成。Register the patient, or find their existing card (one person, one card), and print the QR label in one step. Check the name and document with the patient.",
 		Operation:   OpDesk,
-		Key:         "idNumber",
+		// No Key: the message key is kept unencrypted, and the only
+		// identifying field is the ID number (the message id is used).
 		Fields: []sdk.Argument{
 			{Name: "name", Type: sdk.SettingString, Required: true, Description: "姓名 name as on the document"},
 			{Name: "idType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
