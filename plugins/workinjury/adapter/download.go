@@ -873,6 +873,14 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return a.batchDone(ctx, h, key, st, ver, pr, sum)
 	case kindRejected, kindLocal:
 		st.FeedbackSent = false
+		if out.kind == kindRejected {
+			// The refused serial is spent: the next try needs a new one.
+			serial, err := a.newSerial(ctx, h, c)
+			if err != nil {
+				return err
+			}
+			st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
+		}
 		if err := a.save(ctx, h, key, st, ver); err != nil {
 			return err
 		}
