@@ -890,3 +890,18 @@ func TestEveryChainDownloadIsAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestGYU004ShortInstitutionRegion: an institution whose region
+// (aab299, schema maxLength 6 and no minimum) came in one character long
+// gets a clear precondition error on a deduction, not a panic that kills
+// the plugin on every redelivery.
+func TestGYU004ShortInstitutionRegion(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0502")
+	inst := wisim.SampleInstitution(hospital, "厦门市第一示例医院", "1", "3")
+	delete(inst, "update_time")
+	c.mustOK(c.send("GYU009", inst))
+	before := len(c.sim.Received("GYU004"))
+	c.wantInvalid(t, c.send("GYU004", deductions(deduction("KK0504", s, "1.00"))), "GYU004", before, "$.deductions[0].akb020", "rule institution-in-province")
+}
