@@ -1,8 +1,11 @@
 package adapter
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -333,5 +336,34 @@ func TestFeedbackRefusedIsResentUnderNewSerial(t *testing.T) {
 	b := nonEmpty(e.sim.Batches("GYD001"))
 	if len(b) != 1 || b[0].Feedbacks != 1 || e.sim.Pending("GYD001") != 0 {
 		t.Fatalf("batches %+v, pending %d; want the batch acknowledged", b, e.sim.Pending("GYD001"))
+	}
+}
+
+// TestInstitutionJobUploadsAChangeBack: an institution of institutionsFile
+// that changes and then changes back (an agreement suspended, then
+// restored) is uploaded each time; the change back is not answered with
+// the stored outcome of the first upload of the same content.
+func TestInstitutionJobUploadsAChangeBack(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "institutions.json")
+	write := func(valid string) {
+		b, err := json.Marshal([]any{with(institution("H35020300777"), "valid_flag", valid)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t, withSettings(setInstitutionsFile, file))
+	for i, valid := range []string{"1", "0", "1"} {
+		write(valid)
+		if r := e.runJob(JobInstitutions); r.Diagnostics.HasError() || r.Processed != 1 {
+			t.Fatalf("run %d (valid_flag %s): %s, processed %d: %s", i+1, valid, r.Summary, r.Processed, r.Diagnostics)
+		}
+	}
+	got := e.sim.Received("GYU009")
+	if len(got) != 3 || got[2].Input["valid_flag"] != "1" {
+		t.Fatalf("GYU009 received %d times, want 3 with the last valid_flag 1", len(got))
 	}
 }
