@@ -27,6 +27,7 @@ import (
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason
 //	GYR005  a batch number or a date range
+//	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
 //	dates   an end date is not before its start date
 //
@@ -149,6 +150,13 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 	case "GYR005":
 		if str(doc, "batch_no") == "" && (str(doc, "aae030") == "" || str(doc, "aae031") == "") {
 			ds.Error("$.batch_no", "required", "give the batch to download again (batch_no) or a date range (aae030 and aae031)", "")
+		}
+	case "GYD053":
+		if oc := str(doc, "orig_code"); oc != "" {
+			if _, ok := c.schemas.Get(Name, oc); !ok {
+				ds.Error("$.orig_code", "enum", "orig_code "+strconv.Quote(oc)+" is not a work-injury transaction code",
+					"give the code of the earlier transaction, one of the 39 codes (GYU000 … GYR005)")
+			}
 		}
 	}
 	return ds, nil
