@@ -225,10 +225,13 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			_ = h.Delete(ctx, e.Key)
 			continue
 		}
-		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, maxBatches)
+		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
 		sum.FollowUps = append(sum.FollowUps, fs)
 		if err != nil {
 			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
+		}
+		if n := len(fs.Batches); n > 0 && fs.Batches[n-1].HasMore {
+			continue // not complete within maxBatchesPerRun: it stays queued
 		}
 		if err := h.Delete(ctx, e.Key); err != nil {
 			return sum, err
@@ -293,7 +296,10 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 			for k, v := range input {
 				in[k] = v
 			}
-			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && str(in, "full_flag") != "1" {
+			// A complete re-download (full_flag 1) starts from the first
+			// record; its later batches of this run go on after the
+			// previous one.
+			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && (str(in, "full_flag") != "1" || fetched > 1) {
 				in["last_batch_no"] = st.LastBatchNo
 			}
 			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {

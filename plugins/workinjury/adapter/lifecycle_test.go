@@ -905,3 +905,35 @@ func TestGYU004ShortInstitutionRegion(t *testing.T) {
 	before := len(c.sim.Received("GYU004"))
 	c.wantInvalid(t, c.send("GYU004", deductions(deduction("KK0504", s, "1.00"))), "GYU004", before, "$.deductions[0].akb020", "rule institution-in-province")
 }
+
+// TestCompleteRedownloadPastOneBatch: after a fee-detail revocation
+// (GYD401) the visit's valid details are downloaded again completely, even
+// when they take more than one batch; the queued re-download is dropped
+// only once the national system has nothing more.
+func TestCompleteRedownloadPastOneBatch(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, withSim(func(cfg *wisim.Config) { cfg.BatchSize = 1 }))
+	v, _ := c.stay("ZY0911", line("0001", "10.00", "1", "0"), line("0002", "20.00", "1", "0"), line("0003", "30.00", "1", "0"))
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	for range 3 {
+		c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0911"}))
+	}
+	if n := len(c.events("workinjury.fee_detail.downloaded")); n != 3 {
+		t.Fatalf("%d fee-detail events before the revocation, want 3", n)
+	}
+	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	c.mustOK(c.send("GYD401", map[string]any{}))
+	again := map[string]bool{}
+	for _, ev := range c.events("workinjury.fee_detail.downloaded") {
+		if strings.Count(ev.ID, "@") > 0 {
+			again[ev.Key] = true
+		}
+	}
+	if len(again) != 2 || !again["0002"] || !again["0003"] {
+		t.Fatalf("complete re-download delivered %v, want 0002 and 0003", again)
+	}
+	if entries, _ := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10); len(entries) != 0 {
+		t.Fatalf("re-download still queued: %d entries", len(entries))
+	}
+}
