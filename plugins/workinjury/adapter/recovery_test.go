@@ -367,3 +367,38 @@ func TestInstitutionJobUploadsAChangeBack(t *testing.T) {
 		t.Fatalf("GYU009 received %d times, want 3 with the last valid_flag 1", len(got))
 	}
 }
+
+// TestManualFeedbackOfAHeldBatch: a hand-made GYU008 for the batch the
+// download workflow holds is refused before it is sent: the workflow
+// feeds that batch back itself, and a second feedback would leave its own
+// refused for good, blocking every later download of the code.
+func TestManualFeedbackOfAHeldBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("MF", 1, "350200"))
+	}))
+	crashed := false
+	e.impl.hook = func(p string) error {
+		if p == "stored" && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	}
+	e.runJob(JobFilingApplications)
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+	r := e.send("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}})
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.batch_no", "state") {
+		t.Fatalf("manual GYU008 of the held batch: %s %v", r.Status, fields(r))
+	}
+	if rr := e.runJob(JobFilingApplications); rr.Diagnostics.HasError() {
+		t.Fatalf("resumed run: %s", rr.Diagnostics)
+	}
+	if b := nonEmpty(e.sim.Batches("GYD001")); len(b) != 1 || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+}

@@ -25,7 +25,8 @@ import (
 //	        person per institution type; attachments uploaded first (GYU002)
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
-//	GYU008  record_count equals the records given; a failure has a reason
+//	GYU008  record_count equals the records given; a failure has a reason;
+//	        not a batch the download workflow holds (it feeds it back)
 //	GYR005  a batch number or a date range
 //	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
@@ -145,6 +146,16 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			r, _ := x.(map[string]any)
 			if str(r, "result_flag") == "0" && str(r, "fail_reason") == "" {
 				ds.Error(fmt.Sprintf("$.records[%d].fail_reason", i), "required", "a failed record needs fail_reason", "say why the record could not be stored")
+			}
+		}
+		if code, no := str(doc, "download_code"), str(doc, "batch_no"); code != "" && no != "" {
+			var st dlState
+			if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
+				return nil, err
+			}
+			if st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback) {
+				ds.Error("$.batch_no", "state", "batch "+no+" of "+code+" is held by the download workflow, which feeds it back itself",
+					"let the workflow finish (run the job or send the download again); a second feedback of the batch would be refused and block its own")
 			}
 		}
 	case "GYR005":
