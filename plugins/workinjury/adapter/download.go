@@ -757,6 +757,13 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		if c.attachmentDir != "" {
 			dir := filepath.Join(c.attachmentDir, unsafeName.ReplaceAllString(c.code, "_"), st.Code)
 			name := unsafeName.ReplaceAllString(aid, "_")
+			if name != aid || strings.Trim(name, ".") == "" {
+				// Ids that differ only in characters a file name cannot
+				// keep ("附件1", "文档1"), and "." or "..", which name a
+				// directory: the id's hash keeps the file its own.
+				idSum := sha256.Sum256([]byte(aid))
+				name += "-" + hex.EncodeToString(idSum[:6])
+			}
 			if ext := unsafeName.ReplaceAllString(str(f, "file_format"), "_"); ext != "" {
 				name += "." + ext
 			}

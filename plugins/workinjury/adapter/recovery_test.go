@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -400,5 +402,53 @@ func TestManualFeedbackOfAHeldBatch(t *testing.T) {
 	}
 	if b := nonEmpty(e.sim.Batches("GYD001")); len(b) != 1 || b[0].Feedbacks != 1 {
 		t.Fatalf("batches %+v", b)
+	}
+}
+
+// TestAttachmentFilesDoNotCollide: attachments whose ids differ only in
+// characters a file name cannot keep are written to distinct files, each
+// holding its own content (the event's sha256), and an id such as ".."
+// does not name a directory.
+func TestAttachmentFilesDoNotCollide(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t, withSettings(setAttachmentDir, dir), withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("AC", 1, "350200"), wisim.SampleAttachment("附件1"), wisim.SampleAttachment("文档1"))
+		dots := wisim.SampleAttachment("..")
+		dots.Format = ""
+		s.AddApplication(wisim.SampleApplication("AC", 2, "350200"), dots)
+	}))
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("job: %s", r.Diagnostics)
+	}
+	evs := e.events("workinjury.filing_application.downloaded")
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2", len(evs))
+	}
+	paths := map[string]bool{}
+	for _, ev := range evs {
+		var p struct {
+			Attachments []struct {
+				ID     string `json:"attachment_id"`
+				Path   string `json:"path"`
+				SHA256 string `json:"sha256"`
+			} `json:"attachments"`
+		}
+		if err := json.Unmarshal(ev.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range p.Attachments {
+			b, err := os.ReadFile(a.Path)
+			if err != nil {
+				t.Fatalf("attachment %s: %v", a.ID, err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != a.SHA256 {
+				t.Fatalf("attachment %s: file %s does not hold its content", a.ID, a.Path)
+			}
+			paths[a.Path] = true
+		}
+	}
+	if len(paths) != 3 {
+		t.Fatalf("%d distinct files for 3 attachments", len(paths))
 	}
 }
