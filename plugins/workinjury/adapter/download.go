@@ -782,11 +782,16 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		atts = append(atts, entry)
 	}
 	evID := Name + "/" + c.code + "/" + st.Code + "/" + eventKey(st.Code, rec, id)
-	if v := str(rec, "update_time"); v != "" {
+	v := str(rec, "update_time")
+	if v != "" {
 		evID += "@" + v
 	}
-	if str(st.Input, "full_flag") == "1" {
-		// A complete re-download delivers the records again, on purpose.
+	if v == "" || str(st.Input, "full_flag") == "1" {
+		// A record without update_time is handed out again when it
+		// changed (a settlement revoked, a deduction revoked), and a
+		// complete re-download delivers the records again on purpose:
+		// the batch tells these deliveries apart, and stays the same
+		// when the batch is published again.
 		evID += "@" + st.BatchNo
 	}
 	payload, err := marshal(map[string]any{

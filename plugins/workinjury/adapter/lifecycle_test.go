@@ -924,16 +924,37 @@ func TestCompleteRedownloadPastOneBatch(t *testing.T) {
 	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
 		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
 	c.mustOK(c.send("GYD401", map[string]any{}))
-	again := map[string]bool{}
+	delivered := map[string]int{}
 	for _, ev := range c.events("workinjury.fee_detail.downloaded") {
-		if strings.Count(ev.ID, "@") > 0 {
-			again[ev.Key] = true
-		}
+		delivered[ev.Key]++
 	}
-	if len(again) != 2 || !again["0002"] || !again["0003"] {
-		t.Fatalf("complete re-download delivered %v, want 0002 and 0003", again)
+	if delivered["0001"] != 1 || delivered["0002"] != 2 || delivered["0003"] != 2 {
+		t.Fatalf("deliveries per detail %v, want 0001 once and 0002, 0003 again by the complete re-download", delivered)
 	}
 	if entries, _ := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10); len(entries) != 0 {
 		t.Fatalf("re-download still queued: %d entries", len(entries))
+	}
+}
+
+// TestChangedRecordGetsANewEventID: a record the national system hands out
+// again because it changed (a settlement revoked after its download) is
+// published under a new event id, so downstream deduplication by id does
+// not drop the change; a re-publish of the same batch keeps its id
+// (TestDownloadResumesAfterCrash).
+func TestChangedRecordGetsANewEventID(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, s := c.settle("ZY0921")
+	c.mustOK(c.send("GYD103", map[string]any{}))
+	c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "x", "revoke_time": revokeT(100), "aae011": "王五"}))
+	c.mustOK(c.send("GYD103", map[string]any{}))
+	ids := map[string]bool{}
+	for _, ev := range c.events("workinjury.settlement.downloaded") {
+		if ev.Key == s {
+			ids[ev.ID] = true
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("settlement %s published under %d distinct event id(s), want 2 (before and after its revocation)", s, len(ids))
 	}
 }
