@@ -225,10 +225,13 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			_ = h.Delete(ctx, e.Key)
 			continue
 		}
-		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, maxBatches)
+		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
 		sum.FollowUps = append(sum.FollowUps, fs)
 		if err != nil {
 			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
+		}
+		if n := len(fs.Batches); n > 0 && fs.Batches[n-1].HasMore {
+			continue // not complete within maxBatchesPerRun: it stays queued
 		}
 		if err := h.Delete(ctx, e.Key); err != nil {
 			return sum, err
@@ -293,7 +296,10 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 			for k, v := range input {
 				in[k] = v
 			}
-			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && str(in, "full_flag") != "1" {
+			// A complete re-download (full_flag 1) starts from the first
+			// record; its later batches of this run go on after the
+			// previous one.
+			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && (str(in, "full_flag") != "1" || fetched > 1) {
 				in["last_batch_no"] = st.LastBatchNo
 			}
 			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
@@ -751,6 +757,13 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		if c.attachmentDir != "" {
 			dir := filepath.Join(c.attachmentDir, unsafeName.ReplaceAllString(c.code, "_"), st.Code)
 			name := unsafeName.ReplaceAllString(aid, "_")
+			if name != aid || strings.Trim(name, ".") == "" {
+				// Ids that differ only in characters a file name cannot
+				// keep ("附件1", "文档1"), and "." or "..", which name a
+				// directory: the id's hash keeps the file its own.
+				idSum := sha256.Sum256([]byte(aid))
+				name += "-" + hex.EncodeToString(idSum[:6])
+			}
 			if ext := unsafeName.ReplaceAllString(str(f, "file_format"), "_"); ext != "" {
 				name += "." + ext
 			}
@@ -769,11 +782,16 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		atts = append(atts, entry)
 	}
 	evID := Name + "/" + c.code + "/" + st.Code + "/" + eventKey(st.Code, rec, id)
-	if v := str(rec, "update_time"); v != "" {
+	v := str(rec, "update_time")
+	if v != "" {
 		evID += "@" + v
 	}
-	if str(st.Input, "full_flag") == "1" {
-		// A complete re-download delivers the records again, on purpose.
+	if v == "" || str(st.Input, "full_flag") == "1" {
+		// A record without update_time is handed out again when it
+		// changed (a settlement revoked, a deduction revoked), and a
+		// complete re-download delivers the records again on purpose:
+		// the batch tells these deliveries apart, and stays the same
+		// when the batch is published again.
 		evID += "@" + st.BatchNo
 	}
 	payload, err := marshal(map[string]any{
@@ -873,6 +891,14 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return a.batchDone(ctx, h, key, st, ver, pr, sum)
 	case kindRejected, kindLocal:
 		st.FeedbackSent = false
+		if out.kind == kindRejected {
+			// The refused serial is spent: the next try needs a new one.
+			serial, err := a.newSerial(ctx, h, c)
+			if err != nil {
+				return err
+			}
+			st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
+		}
 		if err := a.save(ctx, h, key, st, ver); err != nil {
 			return err
 		}

@@ -100,6 +100,10 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		akb020 := str(inst, "akb020")
 		var up struct {
 			Hash string `json:"hash"`
+			// Seq counts the accepted uploads of the institution: a
+			// content uploaded before (changed, then changed back) is a
+			// new message, not the stored outcome of the old one.
+			Seq int64 `json:"seq,omitempty"`
 		}
 		if _, err := getJSON(ctx, h, "instup/"+akb020, &up); err != nil {
 			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
@@ -109,10 +113,15 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 			unchanged++
 			continue
 		}
-		r := a.upload(ctx, &sdk.HandleRequest{Site: c.code, MessageID: "job/GYU009/" + akb020 + "/" + hash[:16], Host: h}, c, "GYU009", inst)
+		msgID := "job/GYU009/" + akb020 + "/" + hash[:16]
+		if up.Seq > 0 {
+			msgID = fmt.Sprintf("job/GYU009/%s/%d/%s", akb020, up.Seq, hash[:16])
+		}
+		r := a.upload(ctx, &sdk.HandleRequest{Site: c.code, MessageID: msgID, Host: h}, c, "GYU009", inst)
 		switch r.Status {
 		case sdk.StatusOK:
 			up.Hash = hash
+			up.Seq++
 			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
 				resp.Diagnostics.Error(where, "state", "cannot record the upload", err.Error())
 				return resp

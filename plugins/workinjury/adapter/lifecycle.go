@@ -895,7 +895,7 @@ func (l *lifecycle) deductions() error {
 		switch {
 		case ver == 0 || inst.AAB299 == "":
 			l.fail(at, "precondition", "rule institution-in-province: institution "+a.s.AKB020+" is not known to be of this province", "upload it with GYU009 or download it with GYD009 first")
-		case inst.AAB299[:2] != l.c.region[:2]:
+		case len(inst.AAB299) < 2 || inst.AAB299[:2] != l.c.region[:2]:
 			l.fail(at, "precondition", fmt.Sprintf("rule institution-in-province: institution %s is in region %s, not in this province (%s…)", a.s.AKB020, inst.AAB299, l.c.region[:2]), "only this province's agency deducts from its institutions")
 		}
 	}

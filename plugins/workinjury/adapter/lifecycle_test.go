@@ -890,3 +890,71 @@ func TestEveryChainDownloadIsAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestGYU004ShortInstitutionRegion: an institution whose region
+// (aab299, schema maxLength 6 and no minimum) came in one character long
+// gets a clear precondition error on a deduction, not a panic that kills
+// the plugin on every redelivery.
+func TestGYU004ShortInstitutionRegion(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0502")
+	inst := wisim.SampleInstitution(hospital, "厦门市第一示例医院", "1", "3")
+	delete(inst, "update_time")
+	c.mustOK(c.send("GYU009", inst))
+	before := len(c.sim.Received("GYU004"))
+	c.wantInvalid(t, c.send("GYU004", deductions(deduction("KK0504", s, "1.00"))), "GYU004", before, "$.deductions[0].akb020", "rule institution-in-province")
+}
+
+// TestCompleteRedownloadPastOneBatch: after a fee-detail revocation
+// (GYD401) the visit's valid details are downloaded again completely, even
+// when they take more than one batch; the queued re-download is dropped
+// only once the national system has nothing more.
+func TestCompleteRedownloadPastOneBatch(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, withSim(func(cfg *wisim.Config) { cfg.BatchSize = 1 }))
+	v, _ := c.stay("ZY0911", line("0001", "10.00", "1", "0"), line("0002", "20.00", "1", "0"), line("0003", "30.00", "1", "0"))
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	for range 3 {
+		c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0911"}))
+	}
+	if n := len(c.events("workinjury.fee_detail.downloaded")); n != 3 {
+		t.Fatalf("%d fee-detail events before the revocation, want 3", n)
+	}
+	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	c.mustOK(c.send("GYD401", map[string]any{}))
+	delivered := map[string]int{}
+	for _, ev := range c.events("workinjury.fee_detail.downloaded") {
+		delivered[ev.Key]++
+	}
+	if delivered["0001"] != 1 || delivered["0002"] != 2 || delivered["0003"] != 2 {
+		t.Fatalf("deliveries per detail %v, want 0001 once and 0002, 0003 again by the complete re-download", delivered)
+	}
+	if entries, _ := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10); len(entries) != 0 {
+		t.Fatalf("re-download still queued: %d entries", len(entries))
+	}
+}
+
+// TestChangedRecordGetsANewEventID: a record the national system hands out
+// again because it changed (a settlement revoked after its download) is
+// published under a new event id, so downstream deduplication by id does
+// not drop the change; a re-publish of the same batch keeps its id
+// (TestDownloadResumesAfterCrash).
+func TestChangedRecordGetsANewEventID(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, s := c.settle("ZY0921")
+	c.mustOK(c.send("GYD103", map[string]any{}))
+	c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "x", "revoke_time": revokeT(100), "aae011": "王五"}))
+	c.mustOK(c.send("GYD103", map[string]any{}))
+	ids := map[string]bool{}
+	for _, ev := range c.events("workinjury.settlement.downloaded") {
+		if ev.Key == s {
+			ids[ev.ID] = true
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("settlement %s published under %d distinct event id(s), want 2 (before and after its revocation)", s, len(ids))
+	}
+}

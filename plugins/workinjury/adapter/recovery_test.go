@@ -1,8 +1,13 @@
 package adapter
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -307,4 +312,143 @@ func nonEmpty(bs []wisim.BatchInfo) []wisim.BatchInfo {
 		}
 	}
 	return out
+}
+
+// TestFeedbackRefusedIsResentUnderNewSerial: a GYU008 that the national
+// system refused is sent again by the next run under a new serial; a
+// serial is never reused (the national system refuses a repeated one).
+func TestFeedbackRefusedIsResentUnderNewSerial(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		for i := 1; i <= 2; i++ {
+			s.AddApplication(wisim.SampleApplication("FR", i, "350200"))
+		}
+	}))
+	e.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.FaultBusiness, ErrCode: "E9001", ErrMessage: "系统繁忙"})
+	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+		t.Fatalf("the refused feedback reported no error: %s", r.Summary)
+	}
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("second run: %s", r.Diagnostics)
+	}
+	fb := e.sim.Received("GYU008")
+	if len(fb) != 2 || fb[0].Serial == fb[1].Serial {
+		t.Fatalf("GYU008 sent %d times (serials %v), want 2 under distinct serials", len(fb), fb)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || b[0].Feedbacks != 1 || e.sim.Pending("GYD001") != 0 {
+		t.Fatalf("batches %+v, pending %d; want the batch acknowledged", b, e.sim.Pending("GYD001"))
+	}
+}
+
+// TestInstitutionJobUploadsAChangeBack: an institution of institutionsFile
+// that changes and then changes back (an agreement suspended, then
+// restored) is uploaded each time; the change back is not answered with
+// the stored outcome of the first upload of the same content.
+func TestInstitutionJobUploadsAChangeBack(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "institutions.json")
+	write := func(valid string) {
+		b, err := json.Marshal([]any{with(institution("H35020300777"), "valid_flag", valid)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t, withSettings(setInstitutionsFile, file))
+	for i, valid := range []string{"1", "0", "1"} {
+		write(valid)
+		if r := e.runJob(JobInstitutions); r.Diagnostics.HasError() || r.Processed != 1 {
+			t.Fatalf("run %d (valid_flag %s): %s, processed %d: %s", i+1, valid, r.Summary, r.Processed, r.Diagnostics)
+		}
+	}
+	got := e.sim.Received("GYU009")
+	if len(got) != 3 || got[2].Input["valid_flag"] != "1" {
+		t.Fatalf("GYU009 received %d times, want 3 with the last valid_flag 1", len(got))
+	}
+}
+
+// TestManualFeedbackOfAHeldBatch: a hand-made GYU008 for the batch the
+// download workflow holds is refused before it is sent: the workflow
+// feeds that batch back itself, and a second feedback would leave its own
+// refused for good, blocking every later download of the code.
+func TestManualFeedbackOfAHeldBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("MF", 1, "350200"))
+	}))
+	crashed := false
+	e.impl.hook = func(p string) error {
+		if p == "stored" && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	}
+	e.runJob(JobFilingApplications)
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+	r := e.send("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}})
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.batch_no", "state") {
+		t.Fatalf("manual GYU008 of the held batch: %s %v", r.Status, fields(r))
+	}
+	if rr := e.runJob(JobFilingApplications); rr.Diagnostics.HasError() {
+		t.Fatalf("resumed run: %s", rr.Diagnostics)
+	}
+	if b := nonEmpty(e.sim.Batches("GYD001")); len(b) != 1 || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+}
+
+// TestAttachmentFilesDoNotCollide: attachments whose ids differ only in
+// characters a file name cannot keep are written to distinct files, each
+// holding its own content (the event's sha256), and an id such as ".."
+// does not name a directory.
+func TestAttachmentFilesDoNotCollide(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t, withSettings(setAttachmentDir, dir), withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("AC", 1, "350200"), wisim.SampleAttachment("附件1"), wisim.SampleAttachment("文档1"))
+		dots := wisim.SampleAttachment("..")
+		dots.Format = ""
+		s.AddApplication(wisim.SampleApplication("AC", 2, "350200"), dots)
+	}))
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("job: %s", r.Diagnostics)
+	}
+	evs := e.events("workinjury.filing_application.downloaded")
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2", len(evs))
+	}
+	paths := map[string]bool{}
+	for _, ev := range evs {
+		var p struct {
+			Attachments []struct {
+				ID     string `json:"attachment_id"`
+				Path   string `json:"path"`
+				SHA256 string `json:"sha256"`
+			} `json:"attachments"`
+		}
+		if err := json.Unmarshal(ev.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range p.Attachments {
+			b, err := os.ReadFile(a.Path)
+			if err != nil {
+				t.Fatalf("attachment %s: %v", a.ID, err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != a.SHA256 {
+				t.Fatalf("attachment %s: file %s does not hold its content", a.ID, a.Path)
+			}
+			paths[a.Path] = true
+		}
+	}
+	if len(paths) != 3 {
+		t.Fatalf("%d distinct files for 3 attachments", len(paths))
+	}
 }

@@ -25,8 +25,10 @@ import (
 //	        person per institution type; attachments uploaded first (GYU002)
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
-//	GYU008  record_count equals the records given; a failure has a reason
+//	GYU008  record_count equals the records given; a failure has a reason;
+//	        not a batch the download workflow holds (it feeds it back)
 //	GYR005  a batch number or a date range
+//	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
 //	dates   an end date is not before its start date
 //
@@ -146,9 +148,26 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				ds.Error(fmt.Sprintf("$.records[%d].fail_reason", i), "required", "a failed record needs fail_reason", "say why the record could not be stored")
 			}
 		}
+		if code, no := str(doc, "download_code"), str(doc, "batch_no"); code != "" && no != "" {
+			var st dlState
+			if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
+				return nil, err
+			}
+			if st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback) {
+				ds.Error("$.batch_no", "state", "batch "+no+" of "+code+" is held by the download workflow, which feeds it back itself",
+					"let the workflow finish (run the job or send the download again); a second feedback of the batch would be refused and block its own")
+			}
+		}
 	case "GYR005":
 		if str(doc, "batch_no") == "" && (str(doc, "aae030") == "" || str(doc, "aae031") == "") {
 			ds.Error("$.batch_no", "required", "give the batch to download again (batch_no) or a date range (aae030 and aae031)", "")
+		}
+	case "GYD053":
+		if oc := str(doc, "orig_code"); oc != "" {
+			if _, ok := c.schemas.Get(Name, oc); !ok {
+				ds.Error("$.orig_code", "enum", "orig_code "+strconv.Quote(oc)+" is not a work-injury transaction code",
+					"give the code of the earlier transaction, one of the 39 codes (GYU000 … GYR005)")
+			}
 		}
 	}
 	return ds, nil

@@ -39,6 +39,7 @@ func TestInvalidNeverSent(t *testing.T) {
 		"GYU007 change place without one":       {"GYU007", map[string]any{"filing_no": "BA1", "change_type": "3", "change_reason": "迁居", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}, []string{"$.aab299:required"}},
 		"GYU008 counts":                         {"GYU008", map[string]any{"download_code": "GYD001", "batch_no": "B1", "record_count": 2, "records": []any{map[string]any{"record_id": "r1", "result_flag": "0"}}}, []string{"$.record_count:consistency", "$.records[0].fail_reason:required"}},
 		"GYR005 nothing to re-download":         {"GYR005", map[string]any{"download_code": "GYD001", "reason": "丢失"}, []string{"$.batch_no:required"}},
+		"GYD053 unknown transaction code":       {"GYD053", map[string]any{"orig_code": "GYX999", "orig_msg_id": "35020020250401093000000001"}, []string{"$.orig_code:enum"}},
 		"enum and type":                         {"GYD051", map[string]any{"aac002": 123, "aac003": "张三", "aac043": "77", "akb020": "H1", "visit_date": "2025/04/01"}, []string{"$.aac002:type", "$.aac043:enum", "$.visit_date:format"}},
 		"unknown field":                         {"GYU000", map[string]any{"echo_txt": "x"}, []string{"$.echo_txt:unknown"}},
 		"not an object":                         {"GYU000", []any{1, 2}, []string{"$:type"}},

@@ -32,6 +32,10 @@ type batch struct {
 	deliveries int
 	acked      bool
 	feedbacks  int
+	// pass is, for a batch of a complete re-download (full_flag), the
+	// items handed out in that pass up to and including this batch: a
+	// full download naming it as last_batch_no goes on after them.
+	pass map[string]bool
 }
 
 func newQueue(code string) *queue {
@@ -100,9 +104,10 @@ var downloadCodes = sortedKeys(recordID)
 
 // download hands out the next batch; s.mu is held. snapshot returns the
 // record of an item, or nil when the item does not match the filters.
-// With all, items already acknowledged are handed out again (a full
-// re-download of what matches, e.g. GYD102 full_flag).
-func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[string]any, all ...bool) (*batch, bool, *bizError) {
+// With full, items already acknowledged are handed out again (a full
+// re-download of what matches, e.g. GYD102 full_flag), except those in
+// prior (the pass of the full batch the client named as last_batch_no).
+func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[string]any, full bool, prior map[string]bool) (*batch, bool, *bizError) {
 	if q.outstanding != nil {
 		if !q.redeliver {
 			return nil, false, bizErr("E2001", "上一批次 %s 尚未反馈：请先用 GYU008 反馈，或用 GYR005 申请重新下载", q.outstanding.no)
@@ -111,14 +116,13 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 		q.outstanding.deliveries++
 		return q.outstanding, s.hasMore(q, snapshot, q.outstanding), nil
 	}
-	full := len(all) > 0 && all[0]
 	b := &batch{no: s.batchNo(now), code: q.code, at: now, deliveries: 1}
 	inBatch := map[string]bool{}
 	for _, id := range q.order {
 		if len(b.ids) == s.cfg.BatchSize {
 			break
 		}
-		if !full && q.version[id] <= q.acked[id] {
+		if (!full && q.version[id] <= q.acked[id]) || prior[id] {
 			continue
 		}
 		rec := snapshot(id)
@@ -134,6 +138,15 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 		b.rids = append(b.rids, rid)
 		b.versions = append(b.versions, q.version[id])
 		b.records = append(b.records, rec)
+	}
+	if full {
+		b.pass = make(map[string]bool, len(prior)+len(b.ids))
+		for id := range prior {
+			b.pass[id] = true
+		}
+		for _, id := range b.ids {
+			b.pass[id] = true
+		}
 	}
 	q.history = append(q.history, b)
 	q.batches[b.no] = b

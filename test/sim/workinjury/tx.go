@@ -83,7 +83,7 @@ func (s *Server) gyd001(_ *schemas.Schema, _ string, in map[string]any, now time
 			return nil
 		}
 		return maps.Clone(a.rec)
-	})
+	}, false, nil)
 	if be != nil {
 		return nil, be
 	}
@@ -101,7 +101,7 @@ func (s *Server) gyd006(_ *schemas.Schema, _ string, in map[string]any, now time
 			return nil
 		}
 		return maps.Clone(f.rec)
-	})
+	}, false, nil)
 	if be != nil {
 		return nil, be
 	}
@@ -116,7 +116,7 @@ func (s *Server) gyd009(_ *schemas.Schema, _ string, in map[string]any, now time
 			return nil
 		}
 		return maps.Clone(r)
-	})
+	}, false, nil)
 	if be != nil {
 		return nil, be
 	}

@@ -55,16 +55,23 @@ func project(fields []schemas.Field, rec map[string]any) map[string]any {
 
 // ledgerDownload hands out the next batch of code's queue: snapshot gives
 // an item's full record (nil: not offered), which is filtered by the
-// input's aab301 (the person's 参保地) and projected onto the schema.
+// input's aab301 (the person's 参保地) and projected onto the schema. A
+// full download (all) that names a batch of its pass as last_batch_no
+// goes on after the items that pass handed out.
 func (s *Server) ledgerDownload(sc *schemas.Schema, in map[string]any, now time.Time, all bool, snapshot func(id string) map[string]any) (map[string]any, *bizError) {
 	fields, region := recordFields(sc), str(in, "aab301")
-	b, more, be := s.download(s.queues[sc.Code], now, func(id string) map[string]any {
+	q := s.queues[sc.Code]
+	var prior map[string]bool
+	if last := q.batches[str(in, "last_batch_no")]; all && last != nil {
+		prior = last.pass
+	}
+	b, more, be := s.download(q, now, func(id string) map[string]any {
 		rec := snapshot(id)
 		if rec == nil || (region != "" && str(rec, "aab301") != region) {
 			return nil
 		}
 		return project(fields, rec)
-	}, all)
+	}, all, prior)
 	if be != nil {
 		return nil, be
 	}
