@@ -97,7 +97,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err := kp.WriteAdapterKeys(keyDir); err != nil {
 		t.Fatal(err)
 	}
-	over := map[string]string{setURL: "http://placeholder.invalid", setRegionCode: "350200", setKeyDir: keyDir, setTimeout: "2s", setKeyReload: "50ms"}
+	// The timeout is long: no test waits for it to expire unless it sets
+	// its own, and a loaded machine (make test runs packages in parallel)
+	// must not turn a slow answer into a failed call.
+	over := map[string]string{setURL: "http://placeholder.invalid", setRegionCode: "350200", setKeyDir: keyDir, setTimeout: "10s", setKeyReload: "50ms"}
 	for k, v := range ec.settings {
 		over[k] = v
 	}

@@ -38,7 +38,13 @@ func TestUploadReconciledBeforeResend(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, withSettings(setTimeout, "300ms"))
+			// Only the timeout cases wait for the client to give up; 2s
+			// leaves the retry's GYD053 and resend room on a loaded machine.
+			timeout := "10s"
+			if tc.fault.Kind == wisim.FaultTimeout {
+				timeout = "2s"
+			}
+			e := newEnv(t, withSettings(setTimeout, timeout))
 			tc.fault.Code = "GYU009"
 			e.sim.Inject(tc.fault)
 			akb := "H350200" + fmt.Sprint(len(name))
