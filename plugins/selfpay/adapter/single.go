@@ -142,8 +142,25 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 			return false, nil, err
 		}
 		return rec != nil && sameVisit(rec, md), nil, nil
+	case "4204":
+		// Sent again after it was applied, 4204 is refused (nothing left
+		// to delete): done when 4207 shows none of its lines.
+		present, err := r.uploadedSNs(ctx, st.MdtrtID)
+		if err != nil {
+			return false, nil, err
+		}
+		list, _ := m["feedetl"].([]any)
+		if len(list) == 0 {
+			return len(present) == 0, nil, nil
+		}
+		for _, it := range list {
+			if it, ok := it.(map[string]any); ok && present[str(it["bkkp_sn"])] {
+				return false, nil, nil
+			}
+		}
+		return true, nil, nil
 	}
-	// 4203 and 4204 set a state; sending them again is harmless.
+	// 4203 sets a state; sending it again is harmless.
 	return false, nil, nil
 }
 
