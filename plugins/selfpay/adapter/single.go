@@ -137,11 +137,9 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 		return len(rest) == 0, rest, nil
 	case "4202":
 		md, _ := m[nodeMdtrt].(map[string]any)
-		rec, err := r.findVisit(ctx, md)
-		if err != nil {
-			return false, nil, err
-		}
-		return rec != nil && sameVisit(rec, md), nil, nil
+		diags, _ := m[nodeDiags].([]any)
+		applied, err := r.visitApplied(ctx, md, diags)
+		return applied, nil, err
 	case "4204":
 		// Sent again after it was applied, 4204 is refused (nothing left
 		// to delete): done when 4207 shows none of its lines.

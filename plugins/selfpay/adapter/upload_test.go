@@ -334,3 +334,26 @@ func TestPauseBeforeDeadline(t *testing.T) {
 		t.Fatalf("platform has %+v", v)
 	}
 }
+
+// TestReuploadCorrectionNotLost: a re-upload that corrects the diagnoses
+// (same total, end time and name) whose 4202 never reached the platform is
+// not taken for done because the platform still shows the first upload's
+// visit: the correction is sent.
+func TestReuploadCorrectionNotLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "rc-1", upload("ZYV", 2), 1), sdk.StatusOK)
+	m := upload("ZYV", 2)
+	m["reupload"] = true
+	m[nodeDiags] = []any{map[string]any{"inout_diag_type": "2", "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": "J15.900", "diag_name": "细菌性肺炎"}}
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultDrop})
+	wantStatus(t, e.must(OpUpload, "rc-2", m, 1), sdk.StatusFailed)
+	wantStatus(t, e.must(OpUpload, "rc-2", m, 2), sdk.StatusOK)
+	if n := e.sim.Count("4202", "ZYV"); n != 2 {
+		t.Errorf("4202 applied %d times, want 2 (the first upload and the correction)", n)
+	}
+	r := e.must("selfpay.4209", "rc-q", map[string]any{"fixmedins_mdtrt_id": "ZYV", "page_num": 1, "page_size": 10}, 1)
+	if recs := payloadOf(t, r)["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["diagCode"] != "J15.900" {
+		t.Errorf("the platform has the diagnoses %v", recs)
+	}
+}
