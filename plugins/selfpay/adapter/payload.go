@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -203,11 +204,25 @@ func (r *run) feeRules(fees []any, mdtrtID, at string) sdk.Diagnostics {
 	return ds
 }
 
+// maxNumberChars and maxNumberExp bound what rat reads: far beyond any
+// decimal(16,x), yet small enough that a hostile 1e999999 is not expanded
+// into a million-digit number (seconds of CPU per value).
+const (
+	maxNumberChars = 64
+	maxNumberExp   = 64
+)
+
 // rat reads a decimal number or numeric string exactly.
 func rat(v any) (*big.Rat, bool) {
 	s := str(v)
-	if s == "" {
+	if s == "" || len(s) > maxNumberChars {
 		return nil, false
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil || exp > maxNumberExp || exp < -maxNumberExp {
+			return nil, false
+		}
 	}
 	return new(big.Rat).SetString(s)
 }

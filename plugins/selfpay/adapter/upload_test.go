@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -355,5 +356,27 @@ func TestReuploadCorrectionNotLost(t *testing.T) {
 	r := e.must("selfpay.4209", "rc-q", map[string]any{"fixmedins_mdtrt_id": "ZYV", "page_num": 1, "page_size": 10}, 1)
 	if recs := payloadOf(t, r)["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["diagCode"] != "J15.900" {
 		t.Errorf("the platform has the diagnoses %v", recs)
+	}
+}
+
+// TestUploadHugeNumbersAnsweredAtOnce: numbers far outside decimal(16,x)
+// written with huge exponents are invalid, and the answer comes at once:
+// the amount checks do not expand them into million-digit numbers.
+func TestUploadHugeNumbersAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	m := upload("ZYH", 20)
+	for _, f := range m[nodeFees].([]any) {
+		f.(map[string]any)["cnt"] = json.Number("1e999999")
+		f.(map[string]any)["pric"] = json.Number("-1e999999")
+	}
+	start := time.Now()
+	r := e.must(OpUpload, "huge", m, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("an invalid upload took %v to answer", d)
+	}
+	if len(e.sim.Calls()) != 0 {
+		t.Error("calls reached the platform")
 	}
 }
