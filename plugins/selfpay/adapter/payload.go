@@ -195,7 +195,9 @@ func (r *run) feeRules(fees []any, mdtrtID, at string) sdk.Diagnostics {
 		if ok1 && ok2 && ok3 {
 			want := new(big.Rat).Mul(cnt, pric)
 			diff := new(big.Rat).Sub(want, amt)
-			if diff.Abs(diff).Cmp(big.NewRat(1, 100)) > 0 {
+			// To the cent: off by at most half a cent, so either
+			// rounding (half up, half to even) passes, a wrong cent not.
+			if diff.Abs(diff).Cmp(big.NewRat(1, 200)) > 0 {
 				ds.Error(p+".det_item_fee_sumamt", "amount", "the line amount is not quantity × price",
 					fmt.Sprintf("cnt %s × pric %s = %s, but det_item_fee_sumamt is %s; correct one of them", cnt.FloatString(4), pric.FloatString(6), want.FloatString(2), amt.FloatString(2)))
 			}

@@ -102,6 +102,10 @@ func TestUploadInvalid(t *testing.T) {
 			m[nodeFees].([]any)[0].(map[string]any)["det_item_fee_sumamt"] = "12.00"
 			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "34.00"
 		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[0].det_item_fee_sumamt amount"}},
+		"line amount a cent off": {edit: func(m map[string]any) {
+			m[nodeFees].([]any)[1].(map[string]any)["det_item_fee_sumamt"] = "11.01"
+			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "33.01"
+		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[1].det_item_fee_sumamt amount"}},
 		"total": {edit: func(m map[string]any) {
 			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "30.00"
 		}, want: []string{"$.ownPayPatnMdtrtD.medfee_sumamt amount"}},
@@ -379,4 +383,18 @@ func TestUploadHugeNumbersAnsweredAtOnce(t *testing.T) {
 	if len(e.sim.Calls()) != 0 {
 		t.Error("calls reached the platform")
 	}
+}
+
+// TestLineAmountRounding: cnt × pric rounded to the cent either way (half
+// up or half to even) is accepted.
+func TestLineAmountRounding(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	m := upload("ZYRD", 2)
+	for i, amt := range []string{"0.13", "0.12"} {
+		f := m[nodeFees].([]any)[i].(map[string]any)
+		f["cnt"], f["pric"], f["det_item_fee_sumamt"], f["fulamt_ownpay_amt"] = "1", "0.125", amt, amt
+	}
+	m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "0.25"
+	wantStatus(t, e.must(OpUpload, "round", m, 1), sdk.StatusOK)
 }
