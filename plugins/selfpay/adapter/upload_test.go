@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -397,4 +398,40 @@ func TestLineAmountRounding(t *testing.T) {
 	}
 	m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "0.25"
 	wantStatus(t, e.must(OpUpload, "round", m, 1), sdk.StatusOK)
+}
+
+// TestSignInRefusedIsNotATolerated4204: the 4204 that clears a visit's old
+// fee details before an upload may be refused (nothing to delete), but a
+// refused 9001 sign-in before it is no such refusal: 4204 was never sent,
+// the old details are still there, and the upload stops there.
+func TestSignInRefusedIsNotATolerated4204(t *testing.T) {
+	t.Parallel()
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true}, func(s map[string]string) {
+		s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+	})
+	// A first upload leaves its fee details on the platform.
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在"})
+	wantStatus(t, e.must(OpUpload, "si-1", upload("ZYT", 3), 1), sdk.StatusRejected)
+	// A new day's sign-in, refused once.
+	if err := e.host.Delete(context.Background(), testSite, "hsa/signin/OP001"); err != nil {
+		t.Fatal(err)
+	}
+	e.restart(e.host)
+	e.sim.Fail(selfpaysim.Fault{Infno: "9001", Mode: selfpaysim.FaultBusiness, Message: "签到失败"})
+	before := len(e.sim.Calls())
+	r := e.must(OpUpload, "si-2", upload("ZYT", 3), 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	if r.External == nil || r.External.Message != "签到失败" {
+		t.Errorf("external %+v, want the 9001 refusal", r.External)
+	}
+	for _, c := range e.sim.Calls()[before:] {
+		if c.Infno == "4201A" {
+			t.Fatalf("4201A sent although the old details were not deleted: %+v", c)
+		}
+	}
+	for _, s := range payloadOf(t, r)["steps"].([]any) {
+		if s := s.(map[string]any); s["outcome"] == outcomeTolerated {
+			t.Errorf("step %v tolerated", s)
+		}
+	}
 }

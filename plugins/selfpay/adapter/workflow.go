@@ -99,14 +99,14 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
-			if !tolerable(err) {
+			if !tolerable(err, "4203") {
 				return r.stop(ctx, st, in, err)
 			}
 			st.log(stepResult(stepReopen, "4203", 0, 0, res, err))
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
-			if !tolerable(err) {
+			if !tolerable(err, "4204") {
 				return r.stop(ctx, st, in, err)
 			}
 			st.log(stepResult(stepDelete, "4204", 0, 0, res, err))
@@ -149,10 +149,11 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 }
 
 // tolerable: 4204 before an upload (and 4203 cplt_flag=0 of a re-upload)
-// may be refused, for instance when there is nothing to delete.
-func tolerable(err error) bool {
+// may be refused, for instance when there is nothing to delete. Only a
+// refusal of that infno is: a refused 9001 sign-in means it was never sent.
+func tolerable(err error, infno string) bool {
 	var be *hsa.BusinessError
-	return err == nil || errors.As(err, &be)
+	return err == nil || errors.As(err, &be) && be.Infno == infno
 }
 
 func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error) stepLog {
