@@ -391,18 +391,30 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 		return nil
 	}
 	var match map[string]any
+	var visits []map[string]any // of this person, when the row names no visit
 	for _, raw := range recs {
 		var rec map[string]any
 		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
+		if rep.MdtrtID == "" && f["begntime"] == "" {
+			visits = append(visits, rec)
+			continue
+		}
 		if rep.MdtrtID != "" && id == rep.MdtrtID || rep.MdtrtID == "" && datePart(str(rec["begntime"])) == datePart(f["begntime"]) {
 			match = rec
 			break
 		}
 	}
+	// Neither a visit id nor an admission date: the person's only visit
+	// is the one; with several, which one cannot be told.
+	if len(visits) == 1 {
+		match = visits[0]
+	}
 	switch {
+	case len(visits) > 1:
+		rep.Platform = fmt.Sprintf("%d visits of this person; add the visit id or admission date column to check one", len(visits))
 	case match == nil:
 		rep.Platform = "absent"
 		if rep.Status == statusUploaded {

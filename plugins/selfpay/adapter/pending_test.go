@@ -256,3 +256,25 @@ func xlsxRows(t *testing.T, n int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestImportPendingVerifyByIDNumberOnly: a row with only the ID number (no
+// visit id, no admission date) of a person the platform has exactly one
+// visit of, uploaded outside medgate, is reported as the platform has it,
+// not as absent.
+func TestImportPendingVerifyByIDNumberOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const id, cert = "ZYO", "350203197001012222"
+	v := visit(id, 1)
+	v["certno"], v["psn_name"] = cert, "王五"
+	wantStatus(t, e.must("selfpay.4201A", "o-1", map[string]any{nodeFees: []any{fee(id, 1)}}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4202", "o-2", map[string]any{nodeMdtrt: v, nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4203", "o-3", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+	list := "身份证号,姓名\n" + cert + ",王五\n"
+	r := e.must(OpImportPending, "o-imp", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+	if got["platform"] != "complete" || got["status"] != "uploaded" || got["fixmedinsMdtrtId"] != id {
+		t.Errorf("row %v, want the platform's complete visit %s", got, id)
+	}
+}
