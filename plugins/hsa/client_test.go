@@ -341,6 +341,30 @@ func TestQueryAll(t *testing.T) {
 	}
 }
 
+// TestQueryAllPageSizeCapped: a platform that serves fewer records per page
+// than asked (its own maximum page size) but reports the record and page
+// counts is read to the end, not stopped after the first short page.
+func TestQueryAllPageSizeCapped(t *testing.T) {
+	t.Parallel()
+	const total, limit = 7, 3
+	p := &platform{}
+	p.fn = func(w http.ResponseWriter, env map[string]any) {
+		in := env["input"].(map[string]any)
+		num := int(in["page_num"].(float64))
+		var data []any
+		for i := (num - 1) * limit; i < min(num*limit, total); i++ {
+			data = append(data, map[string]any{"bkkpSn": fmt.Sprint(i)})
+		}
+		ok(w, map[string]any{"recordCounts": total, "pages": (total + limit - 1) / limit, "data": data})
+	}
+	srv := serve(t, p)
+	c := newClient(t, testConfig(srv.URL))
+	recs, err := c.QueryAll(context.Background(), newMemHost(), "m", "4207", map[string]any{"fixmedins_mdtrt_id": "ZY1"}, 100, 0)
+	if err != nil || len(recs) != total || len(p.envs) != 3 {
+		t.Fatalf("%d records in %d calls, want %d in 3: %v", len(recs), len(p.envs), total, err)
+	}
+}
+
 func TestSecretsNeverShow(t *testing.T) {
 	t.Parallel()
 	const token, key = "TOKEN-SECRET-123", "KEY-SECRET-45678"

@@ -35,8 +35,11 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 			return all, fmt.Errorf("%s page %d (msgid %s): %w", infno, page, res.MsgID, err)
 		}
 		all = append(all, pg.Records...)
+		// A short page ends the query only when the platform reports no
+		// counts: it may serve fewer records per page than asked.
+		counted := pg.Pages >= 0 || pg.Total >= 0
 		switch {
-		case len(pg.Records) == 0, len(pg.Records) < pageSize:
+		case len(pg.Records) == 0, !counted && len(pg.Records) < pageSize:
 			return all, nil
 		case pg.Pages >= 0 && page >= pg.Pages:
 			return all, nil

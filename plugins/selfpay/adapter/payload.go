@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -194,7 +195,9 @@ func (r *run) feeRules(fees []any, mdtrtID, at string) sdk.Diagnostics {
 		if ok1 && ok2 && ok3 {
 			want := new(big.Rat).Mul(cnt, pric)
 			diff := new(big.Rat).Sub(want, amt)
-			if diff.Abs(diff).Cmp(big.NewRat(1, 100)) > 0 {
+			// To the cent: off by at most half a cent, so either
+			// rounding (half up, half to even) passes, a wrong cent not.
+			if diff.Abs(diff).Cmp(big.NewRat(1, 200)) > 0 {
 				ds.Error(p+".det_item_fee_sumamt", "amount", "the line amount is not quantity × price",
 					fmt.Sprintf("cnt %s × pric %s = %s, but det_item_fee_sumamt is %s; correct one of them", cnt.FloatString(4), pric.FloatString(6), want.FloatString(2), amt.FloatString(2)))
 			}
@@ -203,11 +206,25 @@ func (r *run) feeRules(fees []any, mdtrtID, at string) sdk.Diagnostics {
 	return ds
 }
 
+// maxNumberChars and maxNumberExp bound what rat reads: far beyond any
+// decimal(16,x), yet small enough that a hostile 1e999999 is not expanded
+// into a million-digit number (seconds of CPU per value).
+const (
+	maxNumberChars = 64
+	maxNumberExp   = 64
+)
+
 // rat reads a decimal number or numeric string exactly.
 func rat(v any) (*big.Rat, bool) {
 	s := str(v)
-	if s == "" {
+	if s == "" || len(s) > maxNumberChars {
 		return nil, false
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil || exp > maxNumberExp || exp < -maxNumberExp {
+			return nil, false
+		}
 	}
 	return new(big.Rat).SetString(s)
 }

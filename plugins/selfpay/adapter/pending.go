@@ -24,8 +24,10 @@ import (
 // Limits of a pending list.
 const (
 	maxPendingBytes = 8 << 20
-	maxPendingRows  = 20000
-	headerScanRows  = 10
+	// maxPendingUnzipped bounds what an XLSX list may unpack to.
+	maxPendingUnzipped = 64 << 20
+	maxPendingRows     = 20000
+	headerScanRows     = 10
 )
 
 // pendingRequest is the selfpay.import-pending payload.
@@ -171,9 +173,12 @@ func pendingFormat(format, name string, data []byte) string {
 // writes it; comma or tab separated).
 func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	if format == "xlsx" {
-		f, err := excelize.OpenReader(bytes.NewReader(data))
+		// A few compressed megabytes can unpack to millions of rows: the
+		// unpacked size is bounded and the rows are read one by one, up to
+		// the same limit as a CSV file's.
+		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxPendingUnzipped})
 		if err != nil {
-			return nil, fmt.Errorf("not an XLSX workbook (%v); save the list as .xlsx or .csv", err)
+			return nil, fmt.Errorf("not an XLSX workbook, or one that unpacks to more than %d MB (%v); save the list as .xlsx or .csv, or split it", maxPendingUnzipped>>20, err)
 		}
 		defer f.Close()
 		sheets := f.GetSheetList()
@@ -183,9 +188,24 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 			}
 			sheet = sheets[0]
 		}
-		rows, err := f.GetRows(sheet)
+		it, err := f.Rows(sheet)
 		if err != nil {
 			return nil, fmt.Errorf("sheet %q: %v; the workbook has %s", sheet, err, strings.Join(sheets, ", "))
+		}
+		defer it.Close()
+		var rows [][]string
+		for it.Next() {
+			row, err := it.Columns()
+			if err != nil {
+				return nil, fmt.Errorf("sheet %q: %v", sheet, err)
+			}
+			rows = append(rows, row)
+			if len(rows) > maxPendingRows+headerScanRows {
+				return nil, fmt.Errorf("more than %d rows; split the list", maxPendingRows)
+			}
+		}
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("sheet %q: %v", sheet, err)
 		}
 		return rows, nil
 	}
@@ -371,18 +391,30 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 		return nil
 	}
 	var match map[string]any
+	var visits []map[string]any // of this person, when the row names no visit
 	for _, raw := range recs {
 		var rec map[string]any
 		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
+		if rep.MdtrtID == "" && f["begntime"] == "" {
+			visits = append(visits, rec)
+			continue
+		}
 		if rep.MdtrtID != "" && id == rep.MdtrtID || rep.MdtrtID == "" && datePart(str(rec["begntime"])) == datePart(f["begntime"]) {
 			match = rec
 			break
 		}
 	}
+	// Neither a visit id nor an admission date: the person's only visit
+	// is the one; with several, which one cannot be told.
+	if len(visits) == 1 {
+		match = visits[0]
+	}
 	switch {
+	case len(visits) > 1:
+		rep.Platform = fmt.Sprintf("%d visits of this person; add the visit id or admission date column to check one", len(visits))
 	case match == nil:
 		rep.Platform = "absent"
 		if rep.Status == statusUploaded {

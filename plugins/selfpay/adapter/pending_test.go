@@ -1,10 +1,13 @@
 package adapter
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -187,5 +190,91 @@ func TestDatePart(t *testing.T) {
 		if got := datePart(in); got != want {
 			t.Errorf("datePart(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestReadTableXLSXRowBomb: a small XLSX (a few hundred kilobytes) holding
+// hundreds of thousands or millions of rows is refused at once, like a CSV
+// file past the row limit; the sheet is not read into memory first.
+func TestReadTableXLSXRowBomb(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		rows int
+		want string
+	}{
+		"past the row limit":      {300_000, fmt.Sprintf("more than %d rows", maxPendingRows)},
+		"past the unpacked limit": {2_000_000, "unpacks to more than"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			data := xlsxRows(t, tc.rows)
+			if len(data) > maxPendingBytes {
+				t.Fatalf("the test file has %d bytes, more than a pending list may", len(data))
+			}
+			start := time.Now()
+			_, err := readTable("xlsx", data, "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("refusing a %d-byte list of %d rows took %v", len(data), tc.rows, d)
+			}
+		})
+	}
+}
+
+// xlsxRows is a minimal workbook: a header row, then n rows of two numbers.
+func xlsxRows(t *testing.T, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	part := func(name, body string) {
+		w, err := z.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(body))
+	}
+	part("[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`)
+	part("_rels/.rels", `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`)
+	part("xl/workbook.xml", `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`)
+	part("xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`)
+	w, err := z.Create("xl/worksheets/sheet1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row><c t="inlineStr"><is><t>医药机构就诊ID</t></is></c><c t="inlineStr"><is><t>姓名</t></is></c></row>`))
+	chunk := bytes.Repeat([]byte(`<row><c><v>1</v></c><c><v>2</v></c></row>`), 10000)
+	for range n / 10000 {
+		_, _ = w.Write(chunk)
+	}
+	_, _ = w.Write([]byte(`</sheetData></worksheet>`))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestImportPendingVerifyByIDNumberOnly: a row with only the ID number (no
+// visit id, no admission date) of a person the platform has exactly one
+// visit of, uploaded outside medgate, is reported as the platform has it,
+// not as absent.
+func TestImportPendingVerifyByIDNumberOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const id, cert = "ZYO", "350203197001012222"
+	v := visit(id, 1)
+	v["certno"], v["psn_name"] = cert, "王五"
+	wantStatus(t, e.must("selfpay.4201A", "o-1", map[string]any{nodeFees: []any{fee(id, 1)}}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4202", "o-2", map[string]any{nodeMdtrt: v, nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4203", "o-3", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+	list := "身份证号,姓名\n" + cert + ",王五\n"
+	r := e.must(OpImportPending, "o-imp", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+	if got["platform"] != "complete" || got["status"] != "uploaded" || got["fixmedinsMdtrtId"] != id {
+		t.Errorf("row %v, want the platform's complete visit %s", got, id)
 	}
 }

@@ -137,13 +137,28 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 		return len(rest) == 0, rest, nil
 	case "4202":
 		md, _ := m[nodeMdtrt].(map[string]any)
-		rec, err := r.findVisit(ctx, md)
+		diags, _ := m[nodeDiags].([]any)
+		applied, err := r.visitApplied(ctx, md, diags)
+		return applied, nil, err
+	case "4204":
+		// Sent again after it was applied, 4204 is refused (nothing left
+		// to delete): done when 4207 shows none of its lines.
+		present, err := r.uploadedSNs(ctx, st.MdtrtID)
 		if err != nil {
 			return false, nil, err
 		}
-		return rec != nil && sameVisit(rec, md), nil, nil
+		list, _ := m["feedetl"].([]any)
+		if len(list) == 0 {
+			return len(present) == 0, nil, nil
+		}
+		for _, it := range list {
+			if it, ok := it.(map[string]any); ok && present[str(it["bkkp_sn"])] {
+				return false, nil, nil
+			}
+		}
+		return true, nil, nil
 	}
-	// 4203 and 4204 set a state; sending them again is harmless.
+	// 4203 sets a state; sending it again is harmless.
 	return false, nil, nil
 }
 

@@ -216,3 +216,38 @@ func TestDescribeAndConfigure(t *testing.T) {
 		t.Error("an unconfigured site was served")
 	}
 }
+
+// TestSingle4204LostReply: a 4204 the platform applied but whose answer was
+// lost is reconciled with 4207 (the listed lines, or every line, are gone)
+// instead of being sent again, which the platform would refuse (nothing
+// left to delete) although the deletion took place.
+func TestSingle4204LostReply(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		input map[string]any
+		left  []string
+	}{
+		"listed": {map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "ZYD"}, "feedetl": []any{map[string]any{"bkkp_sn": "ZYD-0002"}}}, []string{"ZYD-0001", "ZYD-0003"}},
+		"all":    {map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "ZYD"}}, nil},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must("selfpay.4201A", "d-0", map[string]any{nodeFees: []any{fee("ZYD", 1), fee("ZYD", 2), fee("ZYD", 3)}}, 1), sdk.StatusOK)
+			e.sim.Fail(selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must("selfpay.4204", "d-1", tc.input, 1), sdk.StatusFailed)
+			r := e.must("selfpay.4204", "d-1", tc.input, 2)
+			wantStatus(t, r, sdk.StatusOK)
+			if payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("reply %s", r.Payload)
+			}
+			if got := e.sim.Visit(testCode, "ZYD").Fees; fmt.Sprint(got) != fmt.Sprint(tc.left) {
+				t.Errorf("fees left %v, want %v", got, tc.left)
+			}
+			if n := e.sim.Count("4204", "ZYD"); n != 1 {
+				t.Errorf("4204 applied %d times", n)
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -101,6 +103,10 @@ func TestUploadInvalid(t *testing.T) {
 			m[nodeFees].([]any)[0].(map[string]any)["det_item_fee_sumamt"] = "12.00"
 			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "34.00"
 		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[0].det_item_fee_sumamt amount"}},
+		"line amount a cent off": {edit: func(m map[string]any) {
+			m[nodeFees].([]any)[1].(map[string]any)["det_item_fee_sumamt"] = "11.01"
+			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "33.01"
+		}, want: []string{"$.fsiOwnpayPatnFeeListDDTO[1].det_item_fee_sumamt amount"}},
 		"total": {edit: func(m map[string]any) {
 			m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "30.00"
 		}, want: []string{"$.ownPayPatnMdtrtD.medfee_sumamt amount"}},
@@ -332,5 +338,100 @@ func TestPauseBeforeDeadline(t *testing.T) {
 	wantStatus(t, e.must(OpUpload, "pause", upload("ZYW", 3), 2), sdk.StatusOK)
 	if v := e.sim.Visit(testCode, "ZYW"); len(v.Fees) != 3 || !v.Complete {
 		t.Fatalf("platform has %+v", v)
+	}
+}
+
+// TestReuploadCorrectionNotLost: a re-upload that corrects the diagnoses
+// (same total, end time and name) whose 4202 never reached the platform is
+// not taken for done because the platform still shows the first upload's
+// visit: the correction is sent.
+func TestReuploadCorrectionNotLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "rc-1", upload("ZYV", 2), 1), sdk.StatusOK)
+	m := upload("ZYV", 2)
+	m["reupload"] = true
+	m[nodeDiags] = []any{map[string]any{"inout_diag_type": "2", "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": "J15.900", "diag_name": "细菌性肺炎"}}
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultDrop})
+	wantStatus(t, e.must(OpUpload, "rc-2", m, 1), sdk.StatusFailed)
+	wantStatus(t, e.must(OpUpload, "rc-2", m, 2), sdk.StatusOK)
+	if n := e.sim.Count("4202", "ZYV"); n != 2 {
+		t.Errorf("4202 applied %d times, want 2 (the first upload and the correction)", n)
+	}
+	r := e.must("selfpay.4209", "rc-q", map[string]any{"fixmedins_mdtrt_id": "ZYV", "page_num": 1, "page_size": 10}, 1)
+	if recs := payloadOf(t, r)["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["diagCode"] != "J15.900" {
+		t.Errorf("the platform has the diagnoses %v", recs)
+	}
+}
+
+// TestUploadHugeNumbersAnsweredAtOnce: numbers far outside decimal(16,x)
+// written with huge exponents are invalid, and the answer comes at once:
+// the amount checks do not expand them into million-digit numbers.
+func TestUploadHugeNumbersAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	m := upload("ZYH", 20)
+	for _, f := range m[nodeFees].([]any) {
+		f.(map[string]any)["cnt"] = json.Number("1e999999")
+		f.(map[string]any)["pric"] = json.Number("-1e999999")
+	}
+	start := time.Now()
+	r := e.must(OpUpload, "huge", m, 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("an invalid upload took %v to answer", d)
+	}
+	if len(e.sim.Calls()) != 0 {
+		t.Error("calls reached the platform")
+	}
+}
+
+// TestLineAmountRounding: cnt × pric rounded to the cent either way (half
+// up or half to even) is accepted.
+func TestLineAmountRounding(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	m := upload("ZYRD", 2)
+	for i, amt := range []string{"0.13", "0.12"} {
+		f := m[nodeFees].([]any)[i].(map[string]any)
+		f["cnt"], f["pric"], f["det_item_fee_sumamt"], f["fulamt_ownpay_amt"] = "1", "0.125", amt, amt
+	}
+	m[nodeMdtrt].(map[string]any)["medfee_sumamt"] = "0.25"
+	wantStatus(t, e.must(OpUpload, "round", m, 1), sdk.StatusOK)
+}
+
+// TestSignInRefusedIsNotATolerated4204: the 4204 that clears a visit's old
+// fee details before an upload may be refused (nothing to delete), but a
+// refused 9001 sign-in before it is no such refusal: 4204 was never sent,
+// the old details are still there, and the upload stops there.
+func TestSignInRefusedIsNotATolerated4204(t *testing.T) {
+	t.Parallel()
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true}, func(s map[string]string) {
+		s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+	})
+	// A first upload leaves its fee details on the platform.
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在"})
+	wantStatus(t, e.must(OpUpload, "si-1", upload("ZYT", 3), 1), sdk.StatusRejected)
+	// A new day's sign-in, refused once.
+	if err := e.host.Delete(context.Background(), testSite, "hsa/signin/OP001"); err != nil {
+		t.Fatal(err)
+	}
+	e.restart(e.host)
+	e.sim.Fail(selfpaysim.Fault{Infno: "9001", Mode: selfpaysim.FaultBusiness, Message: "签到失败"})
+	before := len(e.sim.Calls())
+	r := e.must(OpUpload, "si-2", upload("ZYT", 3), 1)
+	wantStatus(t, r, sdk.StatusRejected)
+	if r.External == nil || r.External.Message != "签到失败" {
+		t.Errorf("external %+v, want the 9001 refusal", r.External)
+	}
+	for _, c := range e.sim.Calls()[before:] {
+		if c.Infno == "4201A" {
+			t.Fatalf("4201A sent although the old details were not deleted: %+v", c)
+		}
+	}
+	for _, s := range payloadOf(t, r)["steps"].([]any) {
+		if s := s.(map[string]any); s["outcome"] == outcomeTolerated {
+			t.Errorf("step %v tolerated", s)
+		}
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/hsa"
@@ -96,14 +99,14 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
-			if !tolerable(err) {
+			if !tolerable(err, "4203") {
 				return r.stop(ctx, st, in, err)
 			}
 			st.log(stepResult(stepReopen, "4203", 0, 0, res, err))
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
-			if !tolerable(err) {
+			if !tolerable(err, "4204") {
 				return r.stop(ctx, st, in, err)
 			}
 			st.log(stepResult(stepDelete, "4204", 0, 0, res, err))
@@ -146,10 +149,11 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 }
 
 // tolerable: 4204 before an upload (and 4203 cplt_flag=0 of a re-upload)
-// may be refused, for instance when there is nothing to delete.
-func tolerable(err error) bool {
+// may be refused, for instance when there is nothing to delete. Only a
+// refusal of that infno is: a refused 9001 sign-in means it was never sent.
+func tolerable(err error, infno string) bool {
 	var be *hsa.BusinessError
-	return err == nil || errors.As(err, &be)
+	return err == nil || errors.As(err, &be) && be.Infno == infno
 }
 
 func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error) stepLog {
@@ -219,11 +223,11 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 		}
 		st.Step = stepFees
 	case "4202":
-		rec, err := r.findVisit(ctx, in.mdtrt)
+		applied, err := r.visitApplied(ctx, in.mdtrt, in.diags)
 		if err != nil {
 			return err
 		}
-		if rec != nil && sameVisit(rec, in.mdtrt) {
+		if applied {
 			st.log(stepLog{Step: stepVisit, Infno: "4202", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit on the platform"})
 			st.Step = stepComplete
 		}
@@ -317,15 +321,108 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string)
 	return nil, nil
 }
 
-// sameVisit compares a 4208 record with the visit being uploaded on the
-// fields a correction would change.
+// visitApplied tells whether the platform holds this 4202: the visit
+// (4208) and its diagnoses (4209) as sent. An earlier upload of the same
+// visit (a re-upload, or an upload after a cancel) is still there when the
+// 4202 that corrects it never arrived, so the platform merely having the
+// visit does not settle it.
+func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []any) (bool, error) {
+	rec, err := r.findVisit(ctx, mdtrt)
+	if err != nil || rec == nil || !sameVisit(rec, mdtrt) {
+		return false, err
+	}
+	return r.sameDiagnoses(ctx, str(mdtrt["fixmedins_mdtrt_id"]), diags)
+}
+
+// sameVisit compares a 4208 record with the visit being uploaded: the
+// total, end time and name, and every other field sent that the record
+// carries (camelCase), numbers by value. The institution's code and name
+// are the platform's own, and the person's certificate was the 4208 search
+// (a platform may answer it masked): those are not compared.
 func sameVisit(rec, mdtrt map[string]any) bool {
 	a, ok1 := rat(rec["medfeeSumamt"])
 	b, ok2 := rat(mdtrt["medfee_sumamt"])
 	if ok1 && ok2 && a.Cmp(b) != 0 {
 		return false
 	}
-	return str(rec["endtime"]) == str(mdtrt["endtime"]) && str(rec["psnName"]) == str(mdtrt["psn_name"])
+	if str(rec["endtime"]) != str(mdtrt["endtime"]) || str(rec["psnName"]) != str(mdtrt["psn_name"]) {
+		return false
+	}
+	for k, v := range mdtrt {
+		switch k {
+		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
+			continue
+		}
+		if got, ok := field(rec, k); ok && !sameValue(got, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameDiagnoses asks 4209 for the visit's diagnoses and compares them with
+// those sent, by code, type, in/out type and main flag.
+func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (bool, error) {
+	if err := r.beforeCall(ctx); err != nil {
+		return false, err
+	}
+	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4209",
+		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	if err != nil {
+		return false, err
+	}
+	key := func(m map[string]any) string {
+		var parts []string
+		for _, k := range []string{"diag_code", "diag_type", "inout_diag_type", "maindiag_flag"} {
+			v, _ := field(m, k)
+			parts = append(parts, strings.TrimSpace(str(v)))
+		}
+		return strings.Join(parts, "|")
+	}
+	var have, want []string
+	for _, raw := range recs {
+		var rec map[string]any
+		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+			continue
+		}
+		have = append(have, key(rec))
+	}
+	for _, d := range diags {
+		if m, ok := d.(map[string]any); ok {
+			want = append(want, key(m))
+		}
+	}
+	sort.Strings(have)
+	sort.Strings(want)
+	return slices.Equal(have, want), nil
+}
+
+// field returns a record's value of a snake_case field, under its
+// camelCase name as the queries answer, or under the name itself.
+func field(rec map[string]any, snake string) (any, bool) {
+	parts := strings.Split(snake, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	if v, ok := rec[strings.Join(parts, "")]; ok {
+		return v, true
+	}
+	v, ok := rec[snake]
+	return v, ok
+}
+
+// sameValue compares two values as text, as numbers when both are, and a
+// date with the same date at midnight (a platform may answer either).
+func sameValue(a, b any) bool {
+	sa, sb := strings.TrimSpace(str(a)), strings.TrimSpace(str(b))
+	if sa == sb || sa+" 00:00:00" == sb || sb+" 00:00:00" == sa {
+		return true
+	}
+	ra, ok1 := rat(sa)
+	rb, ok2 := rat(sb)
+	return ok1 && ok2 && ra.Cmp(rb) == 0
 }
 
 // stop ends this attempt with err: a refusal finishes the workflow (the
