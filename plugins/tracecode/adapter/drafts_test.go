@@ -295,3 +295,24 @@ func TestDraftConfirmedOnceUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d confirmations succeeded and %d receipts published, want 1 and 1", oks, len(e.events(adapter.EventReceipt)))
 	}
 }
+
+// TestDraftAddLineQtyNotANumber: a new line's quantity must be a finite
+// positive number. "NaN" and "Inf" parse as floats and are not <= 0; once
+// stored they made the work list and the receipt unencodable (JSON has no
+// NaN), so the draft could be neither listed nor published.
+func TestDraftAddLineQtyNotANumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	for i, qty := range []string{"NaN", "Inf", "+Inf", "-Inf", "infinity"} {
+		r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+			map[string]any{"op": "addLine", "line": map[string]any{"itemCode": "YP9999", "itemName": "赠品", "batchNo": "Z1", "expiryDate": "2028-01-31",
+				"qty": qty, "codes": []string{drugCode("8100009", i+1)}}},
+		}})
+		if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].line.qty", "amount") {
+			t.Errorf("addLine with qty %q: %s %s", qty, r.Status, r.Diagnostics)
+		}
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "x"}), sdk.StatusOK)
+}

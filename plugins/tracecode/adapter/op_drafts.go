@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -432,7 +433,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
 				}
 			}
-			if q, err := strconv.ParseFloat(nl.Qty, 64); err != nil || q <= 0 {
+			if !positiveQty(nl.Qty) {
 				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
 			}
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
@@ -472,6 +473,14 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		}
 	}
 	return ds
+}
+
+// positiveQty reports whether s is a finite number greater than 0.
+// strconv.ParseFloat also accepts "NaN" and "Inf", which JSON cannot
+// carry: a draft holding one could be neither listed nor published.
+func positiveQty(s string) bool {
+	q, err := strconv.ParseFloat(s, 64)
+	return err == nil && q > 0 && !math.IsInf(q, 0)
 }
 
 // checkField checks a value for a settable field and returns the problem.
@@ -610,7 +619,7 @@ func confirmable(d *draft) sdk.Diagnostics {
 		if l.BatchNo == "" || l.ExpiryDate == "" {
 			ds.Error(at, "precondition", fmt.Sprintf("line %d has no batch number or expiry date", l.LineNo), "set batchNo and expiryDate")
 		}
-		if q, err := strconv.ParseFloat(l.Qty, 64); err != nil || q <= 0 {
+		if !positiveQty(l.Qty) {
 			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
 		}
 	}
