@@ -316,3 +316,31 @@ func TestDraftAddLineQtyNotANumber(t *testing.T) {
 	must[map[string]any](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
 	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "x"}), sdk.StatusOK)
 }
+
+// TestDraftAddCodesTwiceInOneChange: a code repeated within one addCodes
+// (or one addLine) is refused like a code already on the draft; it was
+// added twice, so the receipt listed one package as two.
+func TestDraftAddCodesTwiceInOneChange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	d := getDraft(t, e, id)
+	c := drugCode("8100009", 7)
+	r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+		map[string]any{"op": "addCodes", "lineNo": d.Lines[0].LineNo, "codes": []string{c, " " + c}},
+	}})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].codes[1]", "precondition") {
+		t.Errorf("addCodes with a repeated code: %s %s", r.Status, r.Diagnostics)
+	}
+	c2 := drugCode("8100009", 8)
+	r = e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+		map[string]any{"op": "addLine", "line": map[string]any{"itemCode": "YP9999", "itemName": "赠品", "batchNo": "Z1", "expiryDate": "2028-01-31",
+			"qty": "2", "codes": []string{c2, c2}}},
+	}})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].line.codes[1]", "precondition") {
+		t.Errorf("addLine with a repeated code: %s %s", r.Status, r.Diagnostics)
+	}
+	if d2 := getDraft(t, e, id); d2.Version != d.Version {
+		t.Errorf("a refused adjustment changed the draft")
+	}
+}

@@ -395,6 +395,10 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			for j, cd := range codes {
 				if n, dup := own[cd]; dup {
 					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd, n), "each package is received once; remove it first to move it")
+					continue
+				}
+				if l != nil {
+					own[cd] = l.LineNo
 				}
 			}
 			if l != nil && len(codes) > 0 {
@@ -452,6 +456,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				if n, dup := own[cd.Value]; dup {
 					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd.Value, n), "each package is received once")
 				}
+				own[cd.Value] = nl.LineNo
 				codes = append(codes, cd.Value)
 			}
 			nl.Codes = codes
