@@ -1,15 +1,23 @@
 package adapter_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
+	"github.com/medgate/medgate/test/sim/tracecode"
 )
 
 type fetchReply struct {
@@ -342,5 +350,105 @@ func TestDraftAddCodesTwiceInOneChange(t *testing.T) {
 	}
 	if d2 := getDraft(t, e, id); d2.Version != d.Version {
 		t.Errorf("a refused adjustment changed the draft")
+	}
+}
+
+// faultHost is a memory host whose calls can be made to fail.
+type faultHost struct {
+	*sdktest.MemoryHost
+	mu      sync.Mutex
+	casFail func(key string) bool
+	pubFail func(e sdk.Event) bool
+}
+
+func (h *faultHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	h.mu.Lock()
+	f := h.casFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return 0, errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
+}
+
+func (h *faultHost) Publish(ctx context.Context, site string, e sdk.Event) error {
+	h.mu.Lock()
+	f := h.pubFail
+	h.mu.Unlock()
+	if f != nil && f(e) {
+		return errors.New("injected: events topic unavailable")
+	}
+	return h.MemoryHost.Publish(ctx, site, e)
+}
+
+// TestFetchRetryCompletesDraftsAndEvents: a fetch that fails after a
+// document was stored but before its draft was created or its stock-in
+// event published is retried (the host redelivers the message, the job
+// runs again). The retry must create the draft and publish the event; the
+// document was stored unchanged, so it used to be skipped for good.
+func TestFetchRetryCompletesDraftsAndEvents(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []string{"draft", "event"} {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+			sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+			a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+			s := baseSettings(srv.URL, e.dir)
+			s["fetchSmallest"] = "false"
+			if ds := e.configure(s); ds.HasError() {
+				t.Fatal(ds)
+			}
+			want := sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))
+			first := want[len(want)-1].BillNo
+			var once sync.Once
+			failed := false
+			fail := func() bool {
+				hit := false
+				once.Do(func() { hit, failed = true, true })
+				return hit
+			}
+			host.mu.Lock()
+			switch fault {
+			case "draft":
+				host.casFail = func(key string) bool { return strings.HasPrefix(key, "draft/"+first) && fail() }
+			case "event":
+				host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventStockIn && ev.Key == first && fail() }
+			}
+			host.mu.Unlock()
+			payload := []byte(`{"beginDate":"2026-11-26","endDate":"2026-11-26"}`)
+			r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-1", Format: "json", Payload: payload, Attempt: 1})
+			if !failed {
+				t.Fatal("the fault was not hit")
+			}
+			if err == nil && r.Status == sdk.StatusOK {
+				t.Fatalf("the fetch succeeded despite the fault: %s", r.Payload)
+			}
+			// Redelivery of the same message.
+			r, err = e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-1", Format: "json", Payload: payload, Attempt: 2})
+			if err != nil || r.Status != sdk.StatusOK {
+				t.Fatalf("retry: %v %v", err, r)
+			}
+			if _, err := host.Get(t.Context(), site, "draft/"+first); err != nil {
+				t.Errorf("the draft of %s was never created: %v", first, err)
+			}
+			list := must[struct{ Items []struct{ ID string } }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+			if len(list.Items) != len(want) {
+				t.Errorf("work list has %d drafts, want %d", len(list.Items), len(want))
+			}
+			got := map[string]int{}
+			for _, ev := range e.events(adapter.EventStockIn) {
+				got[ev.Key]++
+			}
+			for _, b := range want {
+				if got[b.BillNo] != 1 {
+					t.Errorf("%d stock-in events for %s, want 1", got[b.BillNo], b.BillNo)
+				}
+			}
+		})
 	}
 }

@@ -96,6 +96,17 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	}
 	_, err = h.req.Host.CompareAndSet(ctx, draftKey(d.ID), 0, b)
 	if errors.Is(err, sdk.ErrConflict) {
+		// It exists: keep it on the work list while it is open, in case
+		// the fetch that created it stopped before listing it.
+		cur, _, err := loadDraft(ctx, h.req.Host, d.ID)
+		if err != nil {
+			return false, err
+		}
+		if cur.Status == draftOpen {
+			if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
+				return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
+			}
+		}
 		return false, nil
 	}
 	if err != nil {

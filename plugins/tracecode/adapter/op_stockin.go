@@ -211,6 +211,17 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		return err
 	case prev.Hash == hash:
 		sum.Unchanged++
+		if prev.Pending {
+			// An earlier fetch stored the document but stopped before its
+			// draft and event: finish them now.
+			var rows []codeRow
+			if err := readCodes(ctx, host, prev, func(r codeRow) error { rows = append(rows, r); return nil }); err != nil {
+				return err
+			}
+			if err := h.announce(ctx, prev, key, rows, day, sum); err != nil {
+				return err
+			}
+		}
 		if h.cfg.fetchSmallest && !prev.SmallestFetched {
 			return h.fetchSmallestOf(ctx, prev.DocNo, key, sum)
 		}
@@ -241,13 +252,16 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
+	// Pending until the draft is created and the event published, so that
+	// a fetch that stops in between is finished by the next one.
+	rec.Pending = prev == nil || prev.Pending
 	// rec.SmallestFetched starts false: a changed document's codes changed,
 	// so their sub-codes are fetched again below.
 	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
 	if err != nil {
 		return err
 	}
-	if prev != nil {
+	if prev != nil && !prev.Pending {
 		sum.Changed++
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
 		if h.cfg.fetchSmallest {
@@ -255,7 +269,25 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		}
 		return nil
 	}
-	sum.New++
+	if prev == nil {
+		sum.New++
+	} else {
+		sum.Changed++
+	}
+	if err := h.announce(ctx, rec, newKey, rows, day, sum); err != nil {
+		return err
+	}
+	if h.cfg.fetchSmallest {
+		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
+	}
+	return nil
+}
+
+// announce creates the draft receipt of a stored fetched document (unless
+// it exists) and publishes its stock-in event (the event id is fixed by
+// the document number), then marks the document (at key) as announced.
+func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows []codeRow, day time.Time, sum *fetchSummary) error {
+	host := h.req.Host
 	created, err := h.createDraft(ctx, rec, rows)
 	if err != nil {
 		return err
@@ -275,8 +307,5 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
 		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
 	}
-	if h.cfg.fetchSmallest {
-		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
-	}
-	return nil
+	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending = false })
 }
