@@ -359,6 +359,17 @@ type faultHost struct {
 	mu      sync.Mutex
 	casFail func(key string) bool
 	pubFail func(e sdk.Event) bool
+	delFail func(key string) bool
+}
+
+func (h *faultHost) Delete(ctx context.Context, site, key string) error {
+	h.mu.Lock()
+	f := h.delFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.Delete(ctx, site, key)
 }
 
 func (h *faultHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
@@ -379,6 +390,59 @@ func (h *faultHost) Publish(ctx context.Context, site string, e sdk.Event) error
 		return errors.New("injected: events topic unavailable")
 	}
 	return h.MemoryHost.Publish(ctx, site, e)
+}
+
+// newFaultEnv is newEnv on a faultHost.
+func newFaultEnv(t *testing.T) (*env, *faultHost) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	return e, host
+}
+
+// TestDraftConfirmRetryLeavesWorkList: a confirmation that stored the
+// confirmed draft but failed to take it off the work list is redelivered;
+// the retry must take it off (it published the receipt and left the
+// confirmed draft on the work list for good).
+func TestDraftConfirmRetryLeavesWorkList(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	var once sync.Once
+	host.mu.Lock()
+	host.delFail = func(key string) bool {
+		hit := false
+		if strings.HasPrefix(key, "draftopen/") {
+			once.Do(func() { hit = true })
+		}
+		return hit
+	}
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: 1})
+	if err == nil && r.Status == sdk.StatusOK {
+		t.Fatal("the confirmation succeeded despite the fault")
+	}
+	must[map[string]any](t, e.sendID("c-1", adapter.OpDraftConfirm, payload, true), sdk.StatusOK)
+	list := must[struct{ Items []struct{ ID, Status string } }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if it.ID == id {
+			t.Errorf("confirmed draft %s (%s) still on the work list", id, it.Status)
+		}
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 1 {
+		t.Errorf("%d receipt events, want 1", n)
+	}
 }
 
 // TestFetchRetryCompletesDraftsAndEvents: a fetch that fails after a

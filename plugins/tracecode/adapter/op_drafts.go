@@ -581,6 +581,10 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		}
 		if d.Status == draftConfirmed {
 			if d.ConfirmMessageID == h.req.MessageID {
+				// The retry of this confirmation: finish what it began.
+				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+					return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+				}
 				return h.publishReceipt(ctx, d, ver)
 			}
 			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
