@@ -360,6 +360,17 @@ type faultHost struct {
 	casFail func(key string) bool
 	pubFail func(e sdk.Event) bool
 	delFail func(key string) bool
+	putFail func(key string) bool
+}
+
+func (h *faultHost) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
+	h.mu.Lock()
+	f := h.putFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return 0, errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.Put(ctx, site, key, value)
 }
 
 func (h *faultHost) Delete(ctx context.Context, site, key string) error {
