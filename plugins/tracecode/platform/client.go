@@ -111,6 +111,10 @@ type Client struct {
 	mu        sync.Mutex // held while a token is obtained: one request at a time
 	token     string
 	expiresAt time.Time
+	// refreshAt is when the token is renewed: RefreshBefore before its
+	// expiry, but not before half its life, so that a token that lives no
+	// longer than RefreshBefore is still used.
+	refreshAt time.Time
 	issued    bool // a token was obtained at least once
 }
 
@@ -140,12 +144,12 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
-	fresh := c.token != "" && now.Before(c.expiresAt.Add(-c.cfg.RefreshBefore))
+	fresh := c.token != "" && now.Before(c.refreshAt)
 	action, reason := ActionRefresh, forceReason
 	switch {
 	case stale != "" && stale == c.token:
 		obs.Token(ctx, TokenEvent{At: now, Action: ActionInvalidate, Reason: ReasonAuthError, OK: true, ExpiresAt: c.expiresAt})
-		c.token, c.expiresAt = "", time.Time{}
+		c.token, c.expiresAt, c.refreshAt = "", time.Time{}, time.Time{}
 		reason = ReasonAuthError
 	case stale != "" && fresh:
 		// Another call replaced the refused token meanwhile.
@@ -175,6 +179,7 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 		return "", TokenInfo{}, err
 	}
 	c.token, c.expiresAt, c.issued = tok, exp, true
+	c.refreshAt = exp.Add(-min(c.cfg.RefreshBefore, exp.Sub(c.cfg.Now())/2))
 	ev.OK, ev.ExpiresAt = true, exp
 	obs.Token(ctx, ev)
 	return tok, TokenInfo{ExpiresAt: exp, Refreshed: true}, nil
