@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -525,5 +526,49 @@ func TestFetchRetryCompletesDraftsAndEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFetchStopsAtAnEmptyPage: a listing whose total is larger than what
+// it lists (a total of lines or codes, not documents) returned empty pages
+// after the last document, and the fetch asked for every page up to the
+// total (up to 10,000 calls for one fetch). An empty page ends it.
+func TestFetchStopsAtAnEmptyPage(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/bill/stockin/list") {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		var ans map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+			t.Error(err)
+		}
+		if data, ok := ans["data"].(map[string]any); ok {
+			data["total"] = 100000
+		}
+		b, _ := json.Marshal(ans)
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	if want := len(sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))); out.Bills != want {
+		t.Errorf("fetched %d documents, want %d", out.Bills, want)
+	}
+	if n := sim.Stats().Calls["stockin"]; n > 2 {
+		t.Errorf("%d listing calls (%d pages), want at most 2", n, out.Pages)
 	}
 }

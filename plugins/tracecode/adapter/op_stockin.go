@@ -131,7 +131,7 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 		if _, err := h.cfg.client.Call(ctx, obs, platform.OpStockIn, in, &raw); err != nil {
 			return sum, ds, err
 		}
-		bills, total, err := h.checkPage(sc, raw, page, &sum)
+		bills, total, listed, err := h.checkPage(sc, raw, page, &sum)
 		if err != nil {
 			return sum, ds, err
 		}
@@ -141,7 +141,9 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 				return sum, ds, err
 			}
 		}
-		if len(bills) == 0 && total == 0 || page*h.cfg.pageSize >= total {
+		// An empty page ends the listing whatever its total says (a total
+		// of lines or codes would otherwise have every page up to it asked).
+		if listed == 0 || page*h.cfg.pageSize >= total {
 			break
 		}
 	}
@@ -152,14 +154,15 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 }
 
 // checkPage validates one page of the listing against the output schema
-// and decodes its documents. Documents that fail are skipped with a
+// and decodes its documents; it returns them, the listing's total and how
+// many documents the page listed. Documents that fail are skipped with a
 // warning; a page that is not a listing at all is an error.
-func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, sum *fetchSummary) ([]platformBill, int, error) {
+func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, sum *fetchSummary) ([]platformBill, int, int, error) {
 	var generic map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&generic); err != nil {
-		return nil, 0, fmt.Errorf("%w: stock-in page %d is not a JSON object: %v", platform.ErrProtocol, page, err)
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d is not a JSON object: %v", platform.ErrProtocol, page, err)
 	}
 	bad := map[int][]string{}
 	for _, fe := range sc.ValidateOutput(generic, schemas.ValidateOptions{AllowUnknown: true}) {
@@ -168,11 +171,11 @@ func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, s
 			bad[i] = append(bad[i], fe.Error())
 			continue
 		}
-		return nil, 0, fmt.Errorf("%w: stock-in page %d: %s; check the fieldNames setting against the platform's document", platform.ErrProtocol, page, fe.Error())
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d: %s; check the fieldNames setting against the platform's document", platform.ErrProtocol, page, fe.Error())
 	}
 	var p stockInPage
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, 0, fmt.Errorf("%w: stock-in page %d: %v", platform.ErrProtocol, page, err)
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d: %v", platform.ErrProtocol, page, err)
 	}
 	var out []platformBill
 	for i, rb := range p.Bills {
@@ -187,7 +190,7 @@ func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, s
 		}
 		out = append(out, b)
 	}
-	return out, p.Total, nil
+	return out, p.Total, len(p.Bills), nil
 }
 
 // storeFetched stores one fetched document and, when it is new, creates
