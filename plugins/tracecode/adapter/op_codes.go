@@ -156,10 +156,16 @@ func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, 
 		}
 		ds.Warn(fmt.Sprintf("$.mismatches[%d]", i), "amount", "code "+m.Code+": the count does not match the package", m.Problem)
 	}
+	bad := 0
 	for i, n := range nodes {
 		if _, err := code.Parse(n.Code, h.cfg.policy); err != nil {
-			ds.Warn(fmt.Sprintf("$.codes[%d]", i), "format", "the platform returned a code this site does not accept", err.Error())
+			if bad++; bad <= 20 {
+				ds.Warn(fmt.Sprintf("$.codes[%d]", i), "format", "the platform returned a code this site does not accept", err.Error())
+			}
 		}
+	}
+	if bad > 20 {
+		ds.Warn("$.codes", "format", fmt.Sprintf("%d more codes this site does not accept", bad-20), "see the first ones above")
 	}
 	return r, ex, ds
 }
