@@ -572,3 +572,55 @@ func TestFetchStopsAtAnEmptyPage(t *testing.T) {
 		t.Errorf("%d listing calls (%d pages), want at most 2", n, out.Pages)
 	}
 }
+
+// TestFetchWarningsBounded: every code of a fetched document that the site
+// does not accept was a warning of its own, in the reply's warnings and
+// again in its diagnostics: a day of deliveries with thousands of such
+// codes made a reply far over what a Kafka record holds. One warning per
+// document says how many.
+func TestFetchWarningsBounded(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/bill/stockin/list") {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		// Codes of another code system: 20 digits, not starting with 8.
+		body := strings.ReplaceAll(rec.Body.String(), `"code":"8`, `"code":"6`)
+		w.WriteHeader(rec.Code)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	r := e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"})
+	out := must[struct {
+		Bills    int
+		Warnings []string
+	}](t, r, sdk.StatusOK)
+	codes := 0
+	for _, b := range sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst)) {
+		for _, l := range b.Lines {
+			codes += len(l.Codes)
+		}
+	}
+	if codes <= 3*out.Bills {
+		t.Fatalf("the day has %d codes in %d documents; the test needs more", codes, out.Bills)
+	}
+	if len(out.Warnings) > out.Bills || len(r.Diagnostics) > out.Bills {
+		t.Errorf("%d warnings and %d diagnostics for %d documents with %d refused codes, want one per document", len(out.Warnings), len(r.Diagnostics), out.Bills, codes)
+	}
+	if len(out.Warnings) == 0 || !strings.Contains(out.Warnings[0], "more") {
+		t.Errorf("warnings %q do not say how many codes were refused", out.Warnings)
+	}
+}

@@ -234,12 +234,15 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		FromOrgCode: b.FromOrgCode, FromOrgName: b.FromOrgName, ToOrgCode: b.ToOrgCode, ToOrgName: b.ToOrgName,
 		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID}
 	var rows []codeRow
+	refused, firstRefused := 0, ""
 	for _, l := range b.Lines {
 		n := 0
 		for _, c := range l.Codes {
 			pc, err := code.Parse(c.Code, h.cfg.policy)
 			if err != nil {
-				sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err))
+				if refused++; refused == 1 {
+					firstRefused = fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err)
+				}
 				continue
 			}
 			rows = append(rows, codeRow{Line: l.LineNo, Code: pc.Value, Kind: string(pc.Kind), Level: c.CodeLevel, Parent: c.ParentCode})
@@ -248,6 +251,13 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		rec.Lines = append(rec.Lines, docLine{LineNo: l.LineNo, ItemCode: h.cfg.itemMap[l.ProductCode], MedListCode: l.MedListCode, ItemName: l.ItemName,
 			Spec: l.Spec, Manufacturer: l.Manufacturer, ApprovalNo: l.ApprovalNo, ProductCode: l.ProductCode, BatchNo: l.BatchNo,
 			ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate, Qty: l.Qty.String(), Unit: l.Unit, PackRatio: l.PackRatio, CodeCount: n})
+	}
+	if refused > 0 {
+		// One warning per document, however many of its codes are refused.
+		if refused > 1 {
+			firstRefused += fmt.Sprintf(" (and %d more codes of this document not accepted)", refused-1)
+		}
+		sum.Warnings = append(sum.Warnings, firstRefused)
 	}
 	sum.Codes += len(rows)
 	prevChunks := 0
