@@ -180,3 +180,25 @@ func TestSmallestQueryWarningsBounded(t *testing.T) {
 		t.Errorf("%d diagnostics for one answer, want them capped", len(r.Diagnostics))
 	}
 }
+
+// TestSmallestReplyBounded: maxCodesInReply bounds the codes one reply
+// lists. The smallest sub-codes were cut to it, but the top codes (one
+// entry per case, pack or box of the document, with its count) and the
+// mismatches were not: a document of tens of thousands of boxes made a
+// reply of megabytes.
+func TestSmallestReplyBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["maxCodesInReply"] = "10" })
+	var codes []string
+	for i := range 30 {
+		codes = append(codes, drugCode("8100001", 700+i))
+	}
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("BOXES", "102", line(1, "30", codes...))), sdk.StatusOK)
+	out := must[expansion](t, e.send(adapter.OpCodesSmallest, map[string]string{"billNo": "BOXES"}), sdk.StatusOK)
+	if out.SmallestCount != 30 || !out.Truncated {
+		t.Fatalf("smallestCount %d truncated %v, want 30 and true", out.SmallestCount, out.Truncated)
+	}
+	if len(out.Tops) > 10 || len(out.Mismatches) > 10 || len(out.Smallest) > 10 {
+		t.Errorf("reply lists %d tops, %d mismatches, %d smallest codes; maxCodesInReply is 10", len(out.Tops), len(out.Mismatches), len(out.Smallest))
+	}
+}

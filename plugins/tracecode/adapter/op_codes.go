@@ -146,6 +146,12 @@ func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, 
 	if len(r.Smallest) > h.cfg.maxCodes {
 		r.Smallest, r.Truncated = r.Smallest[:h.cfg.maxCodes], true
 	}
+	if len(r.Tops) > h.cfg.maxCodes {
+		r.Tops, r.Truncated = r.Tops[:h.cfg.maxCodes], true
+	}
+	if len(r.Mismatches) > h.cfg.maxCodes {
+		r.Mismatches, r.Truncated = r.Mismatches[:h.cfg.maxCodes], true
+	}
 	if r.Smallest == nil {
 		r.Smallest = []string{}
 	}
