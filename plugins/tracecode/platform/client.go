@@ -490,7 +490,8 @@ func (c *Client) redact(body []byte) []byte {
 	}
 	hit := false
 	for _, n := range names {
-		if bytes.Contains(body, []byte(`"`+n+`"`)) {
+		// Also escaped: a JSON document carried in a string value.
+		if bytes.Contains(body, []byte(`"`+n+`"`)) || bytes.Contains(body, []byte(`\"`+n+`\"`)) {
 			hit = true
 		}
 	}
@@ -519,13 +520,47 @@ func scrub(v any, names []string) {
 				t[k] = redacted
 				continue
 			}
+			if str, ok := e.(string); ok {
+				t[k] = scrubString(str, names)
+				continue
+			}
 			scrub(e, names)
 		}
 	case []any:
-		for _, e := range t {
+		for i, e := range t {
+			if str, ok := e.(string); ok {
+				t[i] = scrubString(str, names)
+				continue
+			}
 			scrub(e, names)
 		}
 	}
+}
+
+// scrubString redacts a string value that is itself a JSON document
+// holding a token field; such a string that is not JSON is withheld.
+func scrubString(s string, names []string) string {
+	found := false
+	for _, n := range names {
+		if strings.Contains(s, `"`+n+`"`) {
+			found = true
+		}
+	}
+	if !found {
+		return s
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return redacted
+	}
+	scrub(v, names)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return redacted
+	}
+	return string(out)
 }
 
 // rename returns v with every object key renamed through m.

@@ -476,3 +476,33 @@ func TestShortLivedTokenIsReused(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenInStringDataRedacted: a platform that wraps its data in a JSON
+// string (data: "{\"accessToken\":…}") is not understood, but the answer
+// is journaled: the token in it, escaped, was not found by the redaction
+// (which looked for the key "accessToken" with plain quotes) and went into
+// the journal as issued.
+func TestTokenInStringDataRedacted(t *testing.T) {
+	t.Parallel()
+	const tok = "tok-9f8e7d6c5b4a39281706"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner, _ := json.Marshal(map[string]any{"accessToken": tok, "expiresIn": 7200})
+		b, _ := json.Marshal(map[string]any{"code": "0", "message": "ok", "data": string(inner)})
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := platform.New(platform.Config{BaseURL: srv.URL, AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H1", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	if _, err := c.Token(context.Background(), rec, false); err == nil {
+		t.Fatal("a token in string-wrapped data was accepted")
+	}
+	if len(rec.exchanges) != 1 {
+		t.Fatalf("%d exchanges observed, want 1", len(rec.exchanges))
+	}
+	if bytes.Contains(rec.text(), []byte(tok)) {
+		t.Errorf("the token leaked to the journal: %s", rec.exchanges[0].Response)
+	}
+}
