@@ -93,6 +93,12 @@ func (s *synthHost) Get(_ context.Context, _, key string) (sdk.Entry, error) {
 				return sdk.Entry{Key: key, Value: []byte(strconv.Itoa(s.queriesPerDay)), Version: 1}, nil
 			}
 		}
+	case strings.HasPrefix(key, "docidx/up/RK") && len(key) == len("docidx/up/RK")+8+5:
+		// docidx/up/RK<day><n>: the document the log record at log/doc/<day>/<n> holds.
+		no := key[len("docidx/up/RK"):]
+		n, _ := strconv.Atoi(no[8:])
+		b, _ := json.Marshal(map[string]string{"key": fmt.Sprintf("log/doc/%s/%08d", no[:8], n)})
+		return sdk.Entry{Key: key, Value: b, Version: 1}, nil
 	case strings.HasPrefix(key, "codes/up/"):
 		return sdk.Entry{Key: key, Value: s.chunk, Version: 1}, nil
 	case strings.HasPrefix(key, "qnodes/"):

@@ -1,6 +1,7 @@
 package adapter_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -150,4 +151,54 @@ func TestCodeQueries(t *testing.T) {
 			t.Errorf("truncation: %d listed of %d, truncated %v", len(out.Smallest), out.SmallestCount, out.Truncated)
 		}
 	})
+}
+
+// TestSmallestQueryWarningsBounded: every code of a hierarchy answer that
+// the site does not accept was a warning of its own, so an answer of
+// thousands of such codes made a reply of thousands of diagnostics (over
+// the reply size a Kafka record takes). They are capped like the other
+// answer warnings.
+func TestSmallestQueryWarningsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil) // consumableCodes: gs1
+	var codes []string
+	for i := range 200 {
+		codes = append(codes, fmt.Sprintf("(01)06901234567892(21)%04d", i))
+	}
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("GS1-DOC", "102", line(1, "200", codes...))), sdk.StatusOK)
+	s := baseSettings(e.url, e.dir)
+	s["consumableCodes"] = "none" // the site now takes drug codes only
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	r := e.send(adapter.OpCodesSmallest, map[string]string{"billNo": "GS1-DOC"})
+	out := must[expansion](t, r, sdk.StatusOK)
+	if out.SmallestCount != 200 {
+		t.Fatalf("%d smallest codes, want 200", out.SmallestCount)
+	}
+	if len(r.Diagnostics) > 25 {
+		t.Errorf("%d diagnostics for one answer, want them capped", len(r.Diagnostics))
+	}
+}
+
+// TestSmallestReplyBounded: maxCodesInReply bounds the codes one reply
+// lists. The smallest sub-codes were cut to it, but the top codes (one
+// entry per case, pack or box of the document, with its count) and the
+// mismatches were not: a document of tens of thousands of boxes made a
+// reply of megabytes.
+func TestSmallestReplyBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["maxCodesInReply"] = "10" })
+	var codes []string
+	for i := range 30 {
+		codes = append(codes, drugCode("8100001", 700+i))
+	}
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("BOXES", "102", line(1, "30", codes...))), sdk.StatusOK)
+	out := must[expansion](t, e.send(adapter.OpCodesSmallest, map[string]string{"billNo": "BOXES"}), sdk.StatusOK)
+	if out.SmallestCount != 30 || !out.Truncated {
+		t.Fatalf("smallestCount %d truncated %v, want 30 and true", out.SmallestCount, out.Truncated)
+	}
+	if len(out.Tops) > 10 || len(out.Mismatches) > 10 || len(out.Smallest) > 10 {
+		t.Errorf("reply lists %d tops, %d mismatches, %d smallest codes; maxCodesInReply is 10", len(out.Tops), len(out.Mismatches), len(out.Smallest))
+	}
 }

@@ -1,15 +1,24 @@
 package adapter_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
+	"github.com/medgate/medgate/test/sim/tracecode"
 )
 
 type fetchReply struct {
@@ -293,5 +302,325 @@ func TestDraftConfirmedOnceUnderConcurrency(t *testing.T) {
 	}
 	if oks != 1 || len(e.events(adapter.EventReceipt)) != 1 {
 		t.Fatalf("%d confirmations succeeded and %d receipts published, want 1 and 1", oks, len(e.events(adapter.EventReceipt)))
+	}
+}
+
+// TestDraftAddLineQtyNotANumber: a new line's quantity must be a finite
+// positive number. "NaN" and "Inf" parse as floats and are not <= 0; once
+// stored they made the work list and the receipt unencodable (JSON has no
+// NaN), so the draft could be neither listed nor published.
+func TestDraftAddLineQtyNotANumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	for i, qty := range []string{"NaN", "Inf", "+Inf", "-Inf", "infinity"} {
+		r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+			map[string]any{"op": "addLine", "line": map[string]any{"itemCode": "YP9999", "itemName": "赠品", "batchNo": "Z1", "expiryDate": "2028-01-31",
+				"qty": qty, "codes": []string{drugCode("8100009", i+1)}}},
+		}})
+		if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].line.qty", "amount") {
+			t.Errorf("addLine with qty %q: %s %s", qty, r.Status, r.Diagnostics)
+		}
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "x"}), sdk.StatusOK)
+}
+
+// TestDraftAddCodesTwiceInOneChange: a code repeated within one addCodes
+// (or one addLine) is refused like a code already on the draft; it was
+// added twice, so the receipt listed one package as two.
+func TestDraftAddCodesTwiceInOneChange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := fetchOne(t, e)
+	d := getDraft(t, e, id)
+	c := drugCode("8100009", 7)
+	r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+		map[string]any{"op": "addCodes", "lineNo": d.Lines[0].LineNo, "codes": []string{c, " " + c}},
+	}})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].codes[1]", "precondition") {
+		t.Errorf("addCodes with a repeated code: %s %s", r.Status, r.Diagnostics)
+	}
+	c2 := drugCode("8100009", 8)
+	r = e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{
+		map[string]any{"op": "addLine", "line": map[string]any{"itemCode": "YP9999", "itemName": "赠品", "batchNo": "Z1", "expiryDate": "2028-01-31",
+			"qty": "2", "codes": []string{c2, c2}}},
+	}})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.changes[0].line.codes[1]", "precondition") {
+		t.Errorf("addLine with a repeated code: %s %s", r.Status, r.Diagnostics)
+	}
+	if d2 := getDraft(t, e, id); d2.Version != d.Version {
+		t.Errorf("a refused adjustment changed the draft")
+	}
+}
+
+// faultHost is a memory host whose calls can be made to fail.
+type faultHost struct {
+	*sdktest.MemoryHost
+	mu      sync.Mutex
+	casFail func(key string) bool
+	pubFail func(e sdk.Event) bool
+	delFail func(key string) bool
+	putFail func(key string) bool
+}
+
+func (h *faultHost) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
+	h.mu.Lock()
+	f := h.putFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return 0, errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.Put(ctx, site, key, value)
+}
+
+func (h *faultHost) Delete(ctx context.Context, site, key string) error {
+	h.mu.Lock()
+	f := h.delFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.Delete(ctx, site, key)
+}
+
+func (h *faultHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	h.mu.Lock()
+	f := h.casFail
+	h.mu.Unlock()
+	if f != nil && f(key) {
+		return 0, errors.New("injected: state store unavailable")
+	}
+	return h.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
+}
+
+func (h *faultHost) Publish(ctx context.Context, site string, e sdk.Event) error {
+	h.mu.Lock()
+	f := h.pubFail
+	h.mu.Unlock()
+	if f != nil && f(e) {
+		return errors.New("injected: events topic unavailable")
+	}
+	return h.MemoryHost.Publish(ctx, site, e)
+}
+
+// newFaultEnv is newEnv on a faultHost.
+func newFaultEnv(t *testing.T) (*env, *faultHost) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	return e, host
+}
+
+// TestDraftConfirmRetryLeavesWorkList: a confirmation that stored the
+// confirmed draft but failed to take it off the work list is redelivered;
+// the retry must take it off (it published the receipt and left the
+// confirmed draft on the work list for good).
+func TestDraftConfirmRetryLeavesWorkList(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	var once sync.Once
+	host.mu.Lock()
+	host.delFail = func(key string) bool {
+		hit := false
+		if strings.HasPrefix(key, "draftopen/") {
+			once.Do(func() { hit = true })
+		}
+		return hit
+	}
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: 1})
+	if err == nil && r.Status == sdk.StatusOK {
+		t.Fatal("the confirmation succeeded despite the fault")
+	}
+	must[map[string]any](t, e.sendID("c-1", adapter.OpDraftConfirm, payload, true), sdk.StatusOK)
+	list := must[struct{ Items []struct{ ID, Status string } }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if it.ID == id {
+			t.Errorf("confirmed draft %s (%s) still on the work list", id, it.Status)
+		}
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 1 {
+		t.Errorf("%d receipt events, want 1", n)
+	}
+}
+
+// TestFetchRetryCompletesDraftsAndEvents: a fetch that fails after a
+// document was stored but before its draft was created or its stock-in
+// event published is retried (the host redelivers the message, the job
+// runs again). The retry must create the draft and publish the event; the
+// document was stored unchanged, so it used to be skipped for good.
+func TestFetchRetryCompletesDraftsAndEvents(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []string{"draft", "event"} {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+			sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+			a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+			s := baseSettings(srv.URL, e.dir)
+			s["fetchSmallest"] = "false"
+			if ds := e.configure(s); ds.HasError() {
+				t.Fatal(ds)
+			}
+			want := sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))
+			first := want[len(want)-1].BillNo
+			var once sync.Once
+			failed := false
+			fail := func() bool {
+				hit := false
+				once.Do(func() { hit, failed = true, true })
+				return hit
+			}
+			host.mu.Lock()
+			switch fault {
+			case "draft":
+				host.casFail = func(key string) bool { return strings.HasPrefix(key, "draft/"+first) && fail() }
+			case "event":
+				host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventStockIn && ev.Key == first && fail() }
+			}
+			host.mu.Unlock()
+			payload := []byte(`{"beginDate":"2026-11-26","endDate":"2026-11-26"}`)
+			r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-1", Format: "json", Payload: payload, Attempt: 1})
+			if !failed {
+				t.Fatal("the fault was not hit")
+			}
+			if err == nil && r.Status == sdk.StatusOK {
+				t.Fatalf("the fetch succeeded despite the fault: %s", r.Payload)
+			}
+			// Redelivery of the same message.
+			r, err = e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-1", Format: "json", Payload: payload, Attempt: 2})
+			if err != nil || r.Status != sdk.StatusOK {
+				t.Fatalf("retry: %v %v", err, r)
+			}
+			if _, err := host.Get(t.Context(), site, "draft/"+first); err != nil {
+				t.Errorf("the draft of %s was never created: %v", first, err)
+			}
+			list := must[struct{ Items []struct{ ID string } }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+			if len(list.Items) != len(want) {
+				t.Errorf("work list has %d drafts, want %d", len(list.Items), len(want))
+			}
+			got := map[string]int{}
+			for _, ev := range e.events(adapter.EventStockIn) {
+				got[ev.Key]++
+			}
+			for _, b := range want {
+				if got[b.BillNo] != 1 {
+					t.Errorf("%d stock-in events for %s, want 1", got[b.BillNo], b.BillNo)
+				}
+			}
+		})
+	}
+}
+
+// TestFetchStopsAtAnEmptyPage: a listing whose total is larger than what
+// it lists (a total of lines or codes, not documents) returned empty pages
+// after the last document, and the fetch asked for every page up to the
+// total (up to 10,000 calls for one fetch). An empty page ends it.
+func TestFetchStopsAtAnEmptyPage(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/bill/stockin/list") {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		var ans map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+			t.Error(err)
+		}
+		if data, ok := ans["data"].(map[string]any); ok {
+			data["total"] = 100000
+		}
+		b, _ := json.Marshal(ans)
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	if want := len(sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))); out.Bills != want {
+		t.Errorf("fetched %d documents, want %d", out.Bills, want)
+	}
+	if n := sim.Stats().Calls["stockin"]; n > 2 {
+		t.Errorf("%d listing calls (%d pages), want at most 2", n, out.Pages)
+	}
+}
+
+// TestFetchWarningsBounded: every code of a fetched document that the site
+// does not accept was a warning of its own, in the reply's warnings and
+// again in its diagnostics: a day of deliveries with thousands of such
+// codes made a reply far over what a Kafka record holds. One warning per
+// document says how many.
+func TestFetchWarningsBounded(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/bill/stockin/list") {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		// Codes of another code system: 20 digits, not starting with 8.
+		body := strings.ReplaceAll(rec.Body.String(), `"code":"8`, `"code":"6`)
+		w.WriteHeader(rec.Code)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	r := e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"})
+	out := must[struct {
+		Bills    int
+		Warnings []string
+	}](t, r, sdk.StatusOK)
+	codes := 0
+	for _, b := range sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst)) {
+		for _, l := range b.Lines {
+			codes += len(l.Codes)
+		}
+	}
+	if codes <= 3*out.Bills {
+		t.Fatalf("the day has %d codes in %d documents; the test needs more", codes, out.Bills)
+	}
+	if len(out.Warnings) > out.Bills || len(r.Diagnostics) > out.Bills {
+		t.Errorf("%d warnings and %d diagnostics for %d documents with %d refused codes, want one per document", len(out.Warnings), len(r.Diagnostics), out.Bills, codes)
+	}
+	if len(out.Warnings) == 0 || !strings.Contains(out.Warnings[0], "more") {
+		t.Errorf("warnings %q do not say how many codes were refused", out.Warnings)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,5 +355,35 @@ func TestExportFiltersAndErrors(t *testing.T) {
 		if r := e.send(adapter.OpExport, tc.payload); r.Status != sdk.StatusInvalid || r.Diagnostics[0].Field != tc.field {
 			t.Errorf("%s: %s %s", name, r.Status, r.Diagnostics)
 		}
+	}
+}
+
+// TestExportSkipsRecordsOfFailedWrites: storing a document appends its
+// record to the daily log, then indexes it. When the index write failed,
+// the retry appended a second record of the same document, and the
+// export listed its lines and every code twice.
+func TestExportSkipsRecordsOfFailedWrites(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	var once sync.Once
+	host.mu.Lock()
+	host.putFail = func(key string) bool {
+		hit := false
+		if strings.HasPrefix(key, "docidx/up/") {
+			once.Do(func() { hit = true })
+		}
+		return hit
+	}
+	host.mu.Unlock()
+	doc := bill("RK-X", "102", line(1, "2", drugCode("8100001", 1), drugCode("8100001", 2)))
+	payload, _ := json.Marshal(doc)
+	r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInUpload, MessageID: "u-1", Format: "json", Payload: payload, Attempt: 1})
+	if err == nil && r.Status == sdk.StatusOK {
+		t.Fatal("the upload succeeded despite the fault")
+	}
+	must[uploadReply](t, e.sendID("u-1", adapter.OpStockInUpload, payload, true), sdk.StatusOK)
+	rep := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "sheets": []string{"bills", "codes"}}), sdk.StatusOK)
+	if rep.Rows["bills"] != 1 || rep.Rows["codes"] != 2 {
+		t.Errorf("export rows %v, want 1 document line and 2 codes", rep.Rows)
 	}
 }

@@ -129,3 +129,33 @@ func TestMIUploadDisabled(t *testing.T) {
 		t.Errorf("%s %s", r.Status, r.Diagnostics)
 	}
 }
+
+// TestMIUploadNothingSentIsNotUnknown: a line that medgate's own checks
+// stop before it is sent (here: its input is longer than the envelope
+// allows) was left marked "sending" in the upload state, so every later
+// upload of the document called it unknown and refused to send it
+// without resend: true, although nothing had been sent.
+func TestMIUploadNothingSentIsNotUnknown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["miMaxInputChars"] = "400" })
+	var codes []string
+	for i := range 10 {
+		codes = append(codes, drugCode("8100001", 500+i))
+	}
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("MIV", "102", line(1, "10", codes...))), sdk.StatusOK)
+	if r := e.send(adapter.OpMIUpload, map[string]string{"billNo": "MIV"}); r.Status != sdk.StatusInvalid {
+		t.Fatalf("input over the limit: %s %s", r.Status, r.Diagnostics)
+	}
+	if n := e.sim.Stats().Calls["hsa"]; n != 0 {
+		t.Fatalf("%d national calls, want none", n)
+	}
+	s := baseSettings(e.url, e.dir)
+	s["miMaxInputChars"] = "0"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	out := must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "MIV"}), sdk.StatusOK)
+	if out.Status != "ok" || e.sim.Stats().Calls["hsa"] != 1 {
+		t.Errorf("after the limit was raised: %+v, %d national calls", out, e.sim.Stats().Calls["hsa"])
+	}
+}

@@ -146,6 +146,12 @@ func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, 
 	if len(r.Smallest) > h.cfg.maxCodes {
 		r.Smallest, r.Truncated = r.Smallest[:h.cfg.maxCodes], true
 	}
+	if len(r.Tops) > h.cfg.maxCodes {
+		r.Tops, r.Truncated = r.Tops[:h.cfg.maxCodes], true
+	}
+	if len(r.Mismatches) > h.cfg.maxCodes {
+		r.Mismatches, r.Truncated = r.Mismatches[:h.cfg.maxCodes], true
+	}
 	if r.Smallest == nil {
 		r.Smallest = []string{}
 	}
@@ -156,10 +162,16 @@ func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, 
 		}
 		ds.Warn(fmt.Sprintf("$.mismatches[%d]", i), "amount", "code "+m.Code+": the count does not match the package", m.Problem)
 	}
+	bad := 0
 	for i, n := range nodes {
 		if _, err := code.Parse(n.Code, h.cfg.policy); err != nil {
-			ds.Warn(fmt.Sprintf("$.codes[%d]", i), "format", "the platform returned a code this site does not accept", err.Error())
+			if bad++; bad <= 20 {
+				ds.Warn(fmt.Sprintf("$.codes[%d]", i), "format", "the platform returned a code this site does not accept", err.Error())
+			}
 		}
+	}
+	if bad > 20 {
+		ds.Warn("$.codes", "format", fmt.Sprintf("%d more codes this site does not accept", bad-20), "see the first ones above")
 	}
 	return r, ex, ds
 }

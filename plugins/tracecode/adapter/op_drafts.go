@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +96,17 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	}
 	_, err = h.req.Host.CompareAndSet(ctx, draftKey(d.ID), 0, b)
 	if errors.Is(err, sdk.ErrConflict) {
+		// It exists: keep it on the work list while it is open, in case
+		// the fetch that created it stopped before listing it.
+		cur, _, err := loadDraft(ctx, h.req.Host, d.ID)
+		if err != nil {
+			return false, err
+		}
+		if cur.Status == draftOpen {
+			if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
+				return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
+			}
+		}
 		return false, nil
 	}
 	if err != nil {
@@ -394,6 +406,10 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			for j, cd := range codes {
 				if n, dup := own[cd]; dup {
 					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd, n), "each package is received once; remove it first to move it")
+					continue
+				}
+				if l != nil {
+					own[cd] = l.LineNo
 				}
 			}
 			if l != nil && len(codes) > 0 {
@@ -432,7 +448,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
 				}
 			}
-			if q, err := strconv.ParseFloat(nl.Qty, 64); err != nil || q <= 0 {
+			if !positiveQty(nl.Qty) {
 				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
 			}
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
@@ -451,6 +467,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				if n, dup := own[cd.Value]; dup {
 					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd.Value, n), "each package is received once")
 				}
+				own[cd.Value] = nl.LineNo
 				codes = append(codes, cd.Value)
 			}
 			nl.Codes = codes
@@ -472,6 +489,14 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		}
 	}
 	return ds
+}
+
+// positiveQty reports whether s is a finite number greater than 0.
+// strconv.ParseFloat also accepts "NaN" and "Inf", which JSON cannot
+// carry: a draft holding one could be neither listed nor published.
+func positiveQty(s string) bool {
+	q, err := strconv.ParseFloat(s, 64)
+	return err == nil && q > 0 && !math.IsInf(q, 0)
 }
 
 // checkField checks a value for a settable field and returns the problem.
@@ -556,6 +581,10 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		}
 		if d.Status == draftConfirmed {
 			if d.ConfirmMessageID == h.req.MessageID {
+				// The retry of this confirmation: finish what it began.
+				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+					return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+				}
 				return h.publishReceipt(ctx, d, ver)
 			}
 			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
@@ -610,7 +639,7 @@ func confirmable(d *draft) sdk.Diagnostics {
 		if l.BatchNo == "" || l.ExpiryDate == "" {
 			ds.Error(at, "precondition", fmt.Sprintf("line %d has no batch number or expiry date", l.LineNo), "set batchNo and expiryDate")
 		}
-		if q, err := strconv.ParseFloat(l.Qty, 64); err != nil || q <= 0 {
+		if !positiveQty(l.Qty) {
 			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
 		}
 	}

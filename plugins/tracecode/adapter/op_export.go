@@ -345,6 +345,24 @@ func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error)
 		if f.source != "" && rec.Source != f.source || !f.doc(rec.DocNo) {
 			return nil
 		}
+		// Only the record the index names is the document: a store that
+		// failed between appending a record and indexing it, or between
+		// moving a record and removing the old one, left another one that
+		// the retry did not reuse.
+		e, err := h.req.Host.Get(ctx, "docidx/"+rec.Source+"/"+esc(rec.DocNo))
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the index of %s: %w", rec.DocNo, err)
+		}
+		var ref docRef
+		if err := json.Unmarshal(e.Value, &ref); err != nil {
+			return fmt.Errorf("decode the index of %s: %w", rec.DocNo, err)
+		}
+		if ref.Key != key {
+			return nil
+		}
 		return fn(&rec)
 	})
 }

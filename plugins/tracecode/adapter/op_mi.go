@@ -205,10 +205,17 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 				firstReject = &hsa.BusinessError{Infno: mi.infno, MsgID: msgid, Infcode: -1, Message: err.Error()}
 			}
 		case errors.As(err, &ve):
+			// Nothing was sent: forget the line's "sending" mark.
 			delete(st.Lines, ln)
+			if _, serr := saveMIState(ctx, host, stKey, st, stVer); serr != nil {
+				return nil, serr
+			}
 			return invalid(sdk.Diagnostics{{Field: "$", Rule: "precondition", Summary: "the medical-insurance message is not valid; nothing was sent", Detail: err.Error()}})
-		default:
+		default: // the message could not be built: nothing was sent
 			delete(st.Lines, ln)
+			if _, serr := saveMIState(ctx, host, stKey, st, stVer); serr != nil {
+				return nil, serr
+			}
 			return nil, err
 		}
 		r.Status, r.Infcode, r.Message = line.Status, line.Infcode, line.Message

@@ -131,7 +131,7 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 		if _, err := h.cfg.client.Call(ctx, obs, platform.OpStockIn, in, &raw); err != nil {
 			return sum, ds, err
 		}
-		bills, total, err := h.checkPage(sc, raw, page, &sum)
+		bills, total, listed, err := h.checkPage(sc, raw, page, &sum)
 		if err != nil {
 			return sum, ds, err
 		}
@@ -141,7 +141,9 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 				return sum, ds, err
 			}
 		}
-		if len(bills) == 0 && total == 0 || page*h.cfg.pageSize >= total {
+		// An empty page ends the listing whatever its total says (a total
+		// of lines or codes would otherwise have every page up to it asked).
+		if listed == 0 || page*h.cfg.pageSize >= total {
 			break
 		}
 	}
@@ -152,14 +154,15 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 }
 
 // checkPage validates one page of the listing against the output schema
-// and decodes its documents. Documents that fail are skipped with a
+// and decodes its documents; it returns them, the listing's total and how
+// many documents the page listed. Documents that fail are skipped with a
 // warning; a page that is not a listing at all is an error.
-func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, sum *fetchSummary) ([]platformBill, int, error) {
+func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, sum *fetchSummary) ([]platformBill, int, int, error) {
 	var generic map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&generic); err != nil {
-		return nil, 0, fmt.Errorf("%w: stock-in page %d is not a JSON object: %v", platform.ErrProtocol, page, err)
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d is not a JSON object: %v", platform.ErrProtocol, page, err)
 	}
 	bad := map[int][]string{}
 	for _, fe := range sc.ValidateOutput(generic, schemas.ValidateOptions{AllowUnknown: true}) {
@@ -168,11 +171,11 @@ func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, s
 			bad[i] = append(bad[i], fe.Error())
 			continue
 		}
-		return nil, 0, fmt.Errorf("%w: stock-in page %d: %s; check the fieldNames setting against the platform's document", platform.ErrProtocol, page, fe.Error())
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d: %s; check the fieldNames setting against the platform's document", platform.ErrProtocol, page, fe.Error())
 	}
 	var p stockInPage
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, 0, fmt.Errorf("%w: stock-in page %d: %v", platform.ErrProtocol, page, err)
+		return nil, 0, 0, fmt.Errorf("%w: stock-in page %d: %v", platform.ErrProtocol, page, err)
 	}
 	var out []platformBill
 	for i, rb := range p.Bills {
@@ -187,7 +190,7 @@ func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, s
 		}
 		out = append(out, b)
 	}
-	return out, p.Total, nil
+	return out, p.Total, len(p.Bills), nil
 }
 
 // storeFetched stores one fetched document and, when it is new, creates
@@ -211,6 +214,17 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		return err
 	case prev.Hash == hash:
 		sum.Unchanged++
+		if prev.Pending {
+			// An earlier fetch stored the document but stopped before its
+			// draft and event: finish them now.
+			var rows []codeRow
+			if err := readCodes(ctx, host, prev, func(r codeRow) error { rows = append(rows, r); return nil }); err != nil {
+				return err
+			}
+			if err := h.announce(ctx, prev, key, rows, day, sum); err != nil {
+				return err
+			}
+		}
 		if h.cfg.fetchSmallest && !prev.SmallestFetched {
 			return h.fetchSmallestOf(ctx, prev.DocNo, key, sum)
 		}
@@ -220,12 +234,15 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		FromOrgCode: b.FromOrgCode, FromOrgName: b.FromOrgName, ToOrgCode: b.ToOrgCode, ToOrgName: b.ToOrgName,
 		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID}
 	var rows []codeRow
+	refused, firstRefused := 0, ""
 	for _, l := range b.Lines {
 		n := 0
 		for _, c := range l.Codes {
 			pc, err := code.Parse(c.Code, h.cfg.policy)
 			if err != nil {
-				sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err))
+				if refused++; refused == 1 {
+					firstRefused = fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err)
+				}
 				continue
 			}
 			rows = append(rows, codeRow{Line: l.LineNo, Code: pc.Value, Kind: string(pc.Kind), Level: c.CodeLevel, Parent: c.ParentCode})
@@ -235,19 +252,29 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 			Spec: l.Spec, Manufacturer: l.Manufacturer, ApprovalNo: l.ApprovalNo, ProductCode: l.ProductCode, BatchNo: l.BatchNo,
 			ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate, Qty: l.Qty.String(), Unit: l.Unit, PackRatio: l.PackRatio, CodeCount: n})
 	}
+	if refused > 0 {
+		// One warning per document, however many of its codes are refused.
+		if refused > 1 {
+			firstRefused += fmt.Sprintf(" (and %d more codes of this document not accepted)", refused-1)
+		}
+		sum.Warnings = append(sum.Warnings, firstRefused)
+	}
 	sum.Codes += len(rows)
 	prevChunks := 0
 	if prev != nil {
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
+	// Pending until the draft is created and the event published, so that
+	// a fetch that stops in between is finished by the next one.
+	rec.Pending = prev == nil || prev.Pending
 	// rec.SmallestFetched starts false: a changed document's codes changed,
 	// so their sub-codes are fetched again below.
 	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
 	if err != nil {
 		return err
 	}
-	if prev != nil {
+	if prev != nil && !prev.Pending {
 		sum.Changed++
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
 		if h.cfg.fetchSmallest {
@@ -255,7 +282,25 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		}
 		return nil
 	}
-	sum.New++
+	if prev == nil {
+		sum.New++
+	} else {
+		sum.Changed++
+	}
+	if err := h.announce(ctx, rec, newKey, rows, day, sum); err != nil {
+		return err
+	}
+	if h.cfg.fetchSmallest {
+		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
+	}
+	return nil
+}
+
+// announce creates the draft receipt of a stored fetched document (unless
+// it exists) and publishes its stock-in event (the event id is fixed by
+// the document number), then marks the document (at key) as announced.
+func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows []codeRow, day time.Time, sum *fetchSummary) error {
+	host := h.req.Host
 	created, err := h.createDraft(ctx, rec, rows)
 	if err != nil {
 		return err
@@ -275,8 +320,5 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
 		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
 	}
-	if h.cfg.fetchSmallest {
-		return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
-	}
-	return nil
+	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending = false })
 }

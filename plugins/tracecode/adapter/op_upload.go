@@ -236,7 +236,9 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		switch {
 		case errors.As(err, &be):
 			return h.markRejected(ctx, key, be.Code, be.Message)
-		case errors.Is(err, platform.ErrUnknownOutcome):
+		case errors.Is(err, platform.ErrUnknownOutcome), errors.Is(err, platform.ErrProtocol):
+			// An answer that was not understood (or none) does not show
+			// that the document was not processed: reconcile first.
 			status = statusUnknown
 		}
 		if uerr := updateDoc(context.WithoutCancel(ctx), host, key, func(r *docRecord) {

@@ -195,6 +195,9 @@ type docRecord struct {
 	// SmallestFetched is true once the smallest sub-codes of a fetched
 	// document were fetched and kept (setting fetchSmallest).
 	SmallestFetched bool `json:"smallestFetched,omitempty"`
+	// Pending is true while a fetched document's draft receipt and
+	// stock-in event are not both done; the next fetch finishes them.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // codeRow is one stored trace code.

@@ -2,9 +2,17 @@ package adapter_test
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/test/sim/tracecode"
 )
@@ -206,5 +214,56 @@ func TestStockOutUpload(t *testing.T) {
 	u, ok := e.sim.Uploaded("CK1")
 	if !ok || u.BillType != "202" || len(u.Codes) != 1 {
 		t.Errorf("platform has %+v", u)
+	}
+}
+
+// TestUploadGarbledAnswerIsReconciled: the platform processes an upload
+// but its answer (HTTP 200) cannot be read, e.g. a proxy's page. The
+// outcome is unknown, so the next upload of that number must be
+// reconciled by document number first. It was stored as "pending" (not
+// sent), so a corrected document under the same number was sent and the
+// platform's "duplicate" answer recorded it as uploaded, although the
+// platform kept the first content.
+func TestUploadGarbledAnswerIsReconciled(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	var garble atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/bill/upload") && garble.Add(-1) >= 0 {
+			sim.ServeHTTP(httptest.NewRecorder(), r) // processed, answer replaced
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "<html>gateway</html>")
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	garble.Store(1)
+	first := bill("GA1", "102", line(1, "1", drugCode("8100003", 1)))
+	if r := e.sendID("msg-ga1", adapter.OpStockInUpload, first, false); r.Status != sdk.StatusFailed {
+		t.Fatalf("garbled answer: %s %s", r.Status, r.Diagnostics)
+	}
+	// The same document again: found on the platform, not sent again.
+	out := must[uploadReply](t, e.sendID("msg-ga1", adapter.OpStockInUpload, first, true), sdk.StatusOK)
+	if !out.Reconciled {
+		t.Errorf("retry %+v, want reconciled", out)
+	}
+	if st := sim.Stats(); st.Calls["upload"] != 1 || st.Calls["billstatus"] != 1 {
+		t.Errorf("stats %+v: want one upload and one status query", st)
+	}
+	// A corrected document under a number whose first upload's outcome was
+	// unknown, and which the platform has: refused, not recorded as uploaded.
+	garble.Store(1)
+	e.send(adapter.OpStockInUpload, bill("GA2", "102", line(1, "1", drugCode("8100003", 2))))
+	r := e.send(adapter.OpStockInUpload, bill("GA2", "102", line(1, "2", drugCode("8100003", 2), drugCode("8100003", 3))))
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.billNo", "state") {
+		t.Errorf("corrected document under the same number: %s %s %s", r.Status, r.Diagnostics, r.Payload)
 	}
 }

@@ -196,6 +196,22 @@ func TestExpand(t *testing.T) {
 			wantSmallest: []string{"S"},
 			wantTops:     []Count{{Code: "S", Level: 2, PackRatio: "1:10", Expected: 1, Smallest: 1}},
 		},
+		// A package whose own level says it is not the smallest, listed
+		// without its contents, is not a smallest unit: the expansion is
+		// short, and the case's count says so.
+		"pack without its units": {
+			nodes: full[:6], mode: RatioCumulative,
+			wantSmallest: []string{"S1", "S2", "S3"},
+			wantMismatch: 1, problemSubstr: "found 3 smallest unit(s)",
+		},
+		"case without its contents": {
+			nodes: []Node{{Code: "C", DisplayLevel: 1, PackLevel: 3, Ratio: "1:5:50"}},
+			mode:  RatioCumulative, wantMismatch: 1, problemSubstr: "found 0 smallest unit(s)",
+		},
+		"case without contents or ratio": {
+			nodes: []Node{{Code: "C", DisplayLevel: 1, PackLevel: 3}},
+			mode:  RatioCumulative, wantMismatch: 1, problemSubstr: "no smallest unit",
+		},
 		"cycle": {
 			nodes: []Node{{Code: "A", Parent: "B"}, {Code: "B", Parent: "A"}},
 			mode:  RatioCumulative, wantMismatch: 1, problemSubstr: "loop",

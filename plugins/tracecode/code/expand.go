@@ -66,8 +66,9 @@ func BoxStatusName(s string) string {
 // Expand resolves a flat list of hierarchy nodes to the smallest codes
 // under each top code and checks each top's count against its package
 // ratio, read in mode. A node counts as smallest when it says so, when its
-// pack level is 1, or when it has no children. Cycles and codes listed
-// twice are reported as problems, never followed twice.
+// pack level is 1, or when it has no children and its level does not say
+// it is a larger package. Cycles and codes listed twice are reported as
+// problems, never followed twice.
 func Expand(nodes []Node, mode RatioMode) Expansion {
 	byCode := make(map[string]*Node, len(nodes))
 	children := map[string][]string{}
@@ -113,7 +114,7 @@ func Expand(nodes []Node, mode RatioMode) Expansion {
 			reached[code] = true
 			node := byCode[code]
 			kids := children[code]
-			if node.Smallest || node.PackLevel == 1 || len(kids) == 0 {
+			if node.Smallest || node.PackLevel == 1 || len(kids) == 0 && leafIsSmallest(node, n.Ratio, mode) {
 				cnt.Smallest++
 				if !seenSmallest[code] {
 					seenSmallest[code] = true
@@ -126,6 +127,9 @@ func Expand(nodes []Node, mode RatioMode) Expansion {
 			}
 		}
 		checkCount(&cnt, n, mode)
+		if cnt.Smallest == 0 && cnt.Problem == "" {
+			cnt.Problem = "the platform listed no smallest unit under this code"
+		}
 		if cycle {
 			cnt.Problem = joinProblem(cnt.Problem, "the hierarchy under this code loops back on itself; the platform data is inconsistent")
 		}
@@ -148,6 +152,27 @@ func Expand(nodes []Node, mode RatioMode) Expansion {
 		ex.Mismatches = append(ex.Mismatches, Count{Code: dupes[0], Problem: fmt.Sprintf("%d code(s) are listed more than once (first: %s); each was counted once", len(dupes), dupes[0])})
 	}
 	return ex
+}
+
+// leafIsSmallest reports whether a node listed without children is a
+// smallest unit: unless its own level says it is a larger package (pack
+// level above 1, or a display level above the smallest of its ratio, or
+// of its top code's ratio topRatio), whose contents the answer then
+// lacks.
+func leafIsSmallest(n *Node, topRatio string, mode RatioMode) bool {
+	if n.PackLevel > 1 {
+		return false
+	}
+	ratio := n.Ratio
+	if ratio == "" {
+		ratio = topRatio
+	}
+	if n.PackLevel == 0 && n.DisplayLevel > 0 && ratio != "" {
+		if r, err := ParseRatio(ratio, mode); err == nil && n.DisplayLevel < r.Levels() {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCount fills Expected and Problem of one top code.

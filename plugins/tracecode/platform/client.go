@@ -111,6 +111,10 @@ type Client struct {
 	mu        sync.Mutex // held while a token is obtained: one request at a time
 	token     string
 	expiresAt time.Time
+	// refreshAt is when the token is renewed: RefreshBefore before its
+	// expiry, but not before half its life, so that a token that lives no
+	// longer than RefreshBefore is still used.
+	refreshAt time.Time
 	issued    bool // a token was obtained at least once
 }
 
@@ -140,12 +144,12 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
-	fresh := c.token != "" && now.Before(c.expiresAt.Add(-c.cfg.RefreshBefore))
+	fresh := c.token != "" && now.Before(c.refreshAt)
 	action, reason := ActionRefresh, forceReason
 	switch {
 	case stale != "" && stale == c.token:
 		obs.Token(ctx, TokenEvent{At: now, Action: ActionInvalidate, Reason: ReasonAuthError, OK: true, ExpiresAt: c.expiresAt})
-		c.token, c.expiresAt = "", time.Time{}
+		c.token, c.expiresAt, c.refreshAt = "", time.Time{}, time.Time{}
 		reason = ReasonAuthError
 	case stale != "" && fresh:
 		// Another call replaced the refused token meanwhile.
@@ -175,6 +179,7 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 		return "", TokenInfo{}, err
 	}
 	c.token, c.expiresAt, c.issued = tok, exp, true
+	c.refreshAt = exp.Add(-min(c.cfg.RefreshBefore, exp.Sub(c.cfg.Now())/2))
 	ev.OK, ev.ExpiresAt = true, exp
 	obs.Token(ctx, ev)
 	return tok, TokenInfo{ExpiresAt: exp, Refreshed: true}, nil
@@ -485,7 +490,8 @@ func (c *Client) redact(body []byte) []byte {
 	}
 	hit := false
 	for _, n := range names {
-		if bytes.Contains(body, []byte(`"`+n+`"`)) {
+		// Also escaped: a JSON document carried in a string value.
+		if bytes.Contains(body, []byte(`"`+n+`"`)) || bytes.Contains(body, []byte(`\"`+n+`\"`)) {
 			hit = true
 		}
 	}
@@ -514,13 +520,47 @@ func scrub(v any, names []string) {
 				t[k] = redacted
 				continue
 			}
+			if str, ok := e.(string); ok {
+				t[k] = scrubString(str, names)
+				continue
+			}
 			scrub(e, names)
 		}
 	case []any:
-		for _, e := range t {
+		for i, e := range t {
+			if str, ok := e.(string); ok {
+				t[i] = scrubString(str, names)
+				continue
+			}
 			scrub(e, names)
 		}
 	}
+}
+
+// scrubString redacts a string value that is itself a JSON document
+// holding a token field; such a string that is not JSON is withheld.
+func scrubString(s string, names []string) string {
+	found := false
+	for _, n := range names {
+		if strings.Contains(s, `"`+n+`"`) {
+			found = true
+		}
+	}
+	if !found {
+		return s
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return redacted
+	}
+	scrub(v, names)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return redacted
+	}
+	return string(out)
 }
 
 // rename returns v with every object key renamed through m.

@@ -442,3 +442,67 @@ func TestConfigCheck(t *testing.T) {
 		t.Error("unknown operation accepted")
 	}
 }
+
+// TestShortLivedTokenIsReused: a platform whose tokens live no longer than
+// the refresh margin (5 minutes by default). Such a token was never
+// "fresh", so every call obtained a new one; it is now renewed at the
+// latest halfway through its life, and used until then.
+func TestShortLivedTokenIsReused(t *testing.T) {
+	t.Parallel()
+	for _, ttl := range []time.Duration{5 * time.Minute, 2 * time.Minute} {
+		clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+		sim := tracecode.New(tracecode.Options{AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H35020300001", TokenTTL: ttl, Seed: 7, Now: clk.Now})
+		srv := httptest.NewServer(sim)
+		t.Cleanup(srv.Close)
+		c, err := platform.New(platform.Config{BaseURL: srv.URL, AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H35020300001", Now: clk.Now, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fixture{sim: sim, srv: srv, clock: clk, client: c, rec: &recorder{}}
+		for i := range 3 {
+			if _, err := f.upload(t, "S"+string(rune('1'+i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := sim.Stats().TokensIssued; n != 1 {
+			t.Errorf("ttl %s: %d tokens issued for 3 calls in a row, want 1", ttl, n)
+		}
+		clk.Add(ttl/2 + time.Second) // past half its life: renewed before it expires
+		if _, err := f.upload(t, "S9"); err != nil {
+			t.Fatal(err)
+		}
+		if st := sim.Stats(); st.TokensIssued != 2 || st.Refused != 0 {
+			t.Errorf("ttl %s: stats %+v, want a second token and no refused call", ttl, st)
+		}
+	}
+}
+
+// TestTokenInStringDataRedacted: a platform that wraps its data in a JSON
+// string (data: "{\"accessToken\":…}") is not understood, but the answer
+// is journaled: the token in it, escaped, was not found by the redaction
+// (which looked for the key "accessToken" with plain quotes) and went into
+// the journal as issued.
+func TestTokenInStringDataRedacted(t *testing.T) {
+	t.Parallel()
+	const tok = "tok-9f8e7d6c5b4a39281706"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner, _ := json.Marshal(map[string]any{"accessToken": tok, "expiresIn": 7200})
+		b, _ := json.Marshal(map[string]any{"code": "0", "message": "ok", "data": string(inner)})
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := platform.New(platform.Config{BaseURL: srv.URL, AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H1", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	if _, err := c.Token(context.Background(), rec, false); err == nil {
+		t.Fatal("a token in string-wrapped data was accepted")
+	}
+	if len(rec.exchanges) != 1 {
+		t.Fatalf("%d exchanges observed, want 1", len(rec.exchanges))
+	}
+	if bytes.Contains(rec.text(), []byte(tok)) {
+		t.Errorf("the token leaked to the journal: %s", rec.exchanges[0].Response)
+	}
+}

@@ -1,7 +1,9 @@
 package tracecode
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/schemas"
 )
 
@@ -59,11 +60,14 @@ func (s *Sim) HSARecords() map[string]HSARecord {
 func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
 	if s.opts.HSAToken != "" {
-		ts := r.Header.Get(hsa.HeaderTimestamp)
+		// The gateway's rule, computed here and not by the plugin's code:
+		// lower-case hex SHA-256 of timestamp + token + nonce + timestamp.
+		ts := r.Header.Get("x-tif-timestamp")
 		sec, err := strconv.ParseInt(ts, 10, 64)
-		want := hsa.XTifSignature(ts, hsa.Secret(s.opts.HSAToken), r.Header.Get(hsa.HeaderNonce), false)
-		if r.Header.Get(hsa.HeaderPaasID) != s.opts.HSAPaasID || err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
-			subtle.ConstantTimeCompare([]byte(want), []byte(r.Header.Get(hsa.HeaderSignature))) != 1 {
+		sum := sha256.Sum256([]byte(ts + s.opts.HSAToken + r.Header.Get("x-tif-nonce") + ts))
+		want := hex.EncodeToString(sum[:])
+		if r.Header.Get("x-tif-paasid") != s.opts.HSAPaasID || err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
+			subtle.ConstantTimeCompare([]byte(want), []byte(r.Header.Get("x-tif-signature"))) != 1 {
 			http.Error(w, `{"code":401,"message":"x-tif signature check failed (simulated gateway)"}`, http.StatusUnauthorized)
 			return
 		}

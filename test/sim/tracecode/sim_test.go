@@ -1,7 +1,11 @@
 package tracecode
 
 import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +69,30 @@ func TestGeneratedHierarchy(t *testing.T) {
 	again := New(Options{Seed: 1, BillsPerDay: 12}).StockIn(day)
 	if !reflect.DeepEqual(bills, again) {
 		t.Error("the same seed generated different deliveries")
+	}
+}
+
+// TestIndependentOfPluginCode: the simulator checks what the plugin sends,
+// so it must not share the plugin's code (a signature computed by the
+// plugin's own function always matches, right or wrong).
+func TestIndependentOfPluginCode(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "github.com/medgate/medgate/plugins/") {
+				t.Errorf("%s imports plugin code %s", name, p)
+			}
+		}
 	}
 }
