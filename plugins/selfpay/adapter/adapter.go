@@ -238,10 +238,16 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ge *hsa.GatewayError
 	var te *hsa.TransportError
 	var ve *hsa.ValidationError
+	var ue *unsettledError
 	switch {
 	case errors.Is(err, errPause):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Rule: "transient",
 			Summary: what + " paused", Detail: "too little time was left before the deadline; the next attempt resumes from the step it reached"}}}, nil
+	case errors.As(err, &ue):
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: what + ": the outcome of " + ue.f.Infno + " is still unknown",
+				Detail: hsa.MaskText(ue.err.Error()) + "; the query that reconciles it was refused, so nothing is resent: the next attempt reconciles again"}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},

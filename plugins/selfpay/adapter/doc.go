@@ -28,7 +28,8 @@
 // anything is resent: a 4201A batch with 4207 (which of its bkkp_sn are on
 // the platform; only the missing lines are sent again), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
-// its cpltFlag). 4204 and 4203 cplt_flag=0 set a state and are sent again
+// its cpltFlag). A refused reconciliation query leaves the outcome unknown:
+// the attempt fails, retryable, and the next one reconciles again. 4204 and 4203 cplt_flag=0 set a state and are sent again
 // as they are (a single selfpay.4204 whose lines 4207 no longer shows is
 // not). Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for

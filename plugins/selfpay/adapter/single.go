@@ -71,7 +71,7 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	if st.Inflight != nil {
 		done, rest, err := r.reconcileSingle(ctx, st, m)
 		if err != nil {
-			return r.stop(ctx, st, nil, err)
+			return r.stop(ctx, st, nil, unsettled(st.Inflight, err))
 		}
 		if done {
 			st.log(stepLog{Step: stepSingle, Infno: infno, MsgID: st.Inflight.MsgID, Outcome: outcomeReconciled, Message: "the platform already has it"})

@@ -435,3 +435,49 @@ func TestSignInRefusedIsNotATolerated4204(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcileQueryRefused: when the query that reconciles a call whose
+// answer was lost is itself refused (a business error on 4207/4208/4209),
+// the call's outcome is still unknown: the attempt fails, retryable, and
+// the next attempt reconciles again instead of the message being rejected.
+func TestReconcileQueryRefused(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		lost, query string
+		typ         string
+		payload     func() map[string]any
+	}{
+		"upload 4201A, 4207 refused": {"4201A", "4207", OpUpload, func() map[string]any { return upload("ZYQ", 3) }},
+		"upload 4202, 4208 refused":  {"4202", "4208", OpUpload, func() map[string]any { return upload("ZYQ", 3) }},
+		"upload 4202, 4209 refused":  {"4202", "4209", OpUpload, func() map[string]any { return upload("ZYQ", 3) }},
+		"upload 4203, 4208 refused":  {"4203", "4208", OpUpload, func() map[string]any { return upload("ZYQ", 3) }},
+		"single 4201A, 4207 refused": {"4201A", "4207", "selfpay.4201A", func() map[string]any {
+			return map[string]any{nodeFees: []any{fee("ZYQ", 1), fee("ZYQ", 2)}}
+		}},
+		"single 4202, 4208 refused": {"4202", "4208", "selfpay.4202", func() map[string]any {
+			return map[string]any{nodeMdtrt: visit("ZYQ", 0), nodeDiags: diagnoses()}
+		}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			e.sim.Fail(selfpaysim.Fault{Infno: tc.lost, Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must(tc.typ, "q", tc.payload(), 1), sdk.StatusFailed)
+			e.sim.Fail(selfpaysim.Fault{Infno: tc.query, Mode: selfpaysim.FaultBusiness, Message: "查询服务暂不可用"})
+			r := e.must(tc.typ, "q", tc.payload(), 2)
+			wantStatus(t, r, sdk.StatusFailed)
+			if !r.Retryable || r.Diagnostics[0].Rule != "transient" {
+				t.Fatalf("response %+v", r)
+			}
+			r = e.must(tc.typ, "q", tc.payload(), 3)
+			wantStatus(t, r, sdk.StatusOK)
+			if payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("reply does not say it reconciled: %s", r.Payload)
+			}
+			if n := e.sim.Count(tc.lost, "ZYQ"); tc.lost != "4201A" && n != 1 {
+				t.Errorf("%s applied %d times", tc.lost, n)
+			}
+		})
+	}
+}

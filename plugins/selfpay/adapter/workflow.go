@@ -91,7 +91,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	if st.Inflight != nil {
 		if err := r.reconcileUpload(ctx, st, in); err != nil {
-			return r.stop(ctx, st, in, err)
+			return r.stop(ctx, st, in, unsettled(st.Inflight, err))
 		}
 	}
 	code := r.s.cfg.FixmedinsCode
@@ -248,6 +248,32 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 	}
 	st.Inflight = nil
 	return r.save(ctx, st)
+}
+
+// unsettledError is a reconciliation query the platform or its gateway
+// refused: it answered the query, not the call in flight, whose outcome
+// stays unknown. The attempt fails, retryable, and the next one reconciles
+// again; it never finalises the message as rejected.
+type unsettledError struct {
+	f   *inflight
+	err error
+}
+
+func (e *unsettledError) Error() string {
+	return fmt.Sprintf("the outcome of %s (msgid %s) is still unknown: its reconciliation query was refused: %v", e.f.Infno, e.f.MsgID, e.err)
+}
+
+func (e *unsettledError) Unwrap() error { return e.err }
+
+// unsettled marks a refusal of a query that reconciles f; other errors
+// (transport, pause, state) are returned as they are.
+func unsettled(f *inflight, err error) error {
+	var be *hsa.BusinessError
+	var ge *hsa.GatewayError
+	if f != nil && (errors.As(err, &be) || errors.As(err, &ge)) {
+		return &unsettledError{f: f, err: err}
+	}
+	return err
 }
 
 // uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform.
