@@ -15,8 +15,10 @@
 // (status invalid with every error and its path), plus the business rules
 // the schemas cannot express: one patient per call, the fixmedins_mdtrt_id
 // join between fee lines and the visit, the institution code, bkkp_sn
-// unique within the visit, and the amounts (cnt × pric, and the visit's
-// total against its lines).
+// unique within the visit, the amounts (cnt × pric, and the visit's
+// total against its lines), and that every call fits in maxInputChars.
+// A check failing after calls went out (settings changed between
+// attempts) ends the workflow as failed, not invalid.
 //
 // # Crash safety
 //

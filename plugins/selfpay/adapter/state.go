@@ -47,6 +47,10 @@ type wfState struct {
 	Steps    []stepLog  `json:"steps"`
 	Started  time.Time  `json:"started"`
 	Final    *finalized `json:"final,omitempty"`
+	// Sent is set once a call of the workflow may have left (written as
+	// in flight and not stopped by medgate's own checks or before it was
+	// sent): from then on a failed check is no longer an invalid message.
+	Sent bool `json:"sent,omitempty"`
 
 	version int64
 }
@@ -141,17 +145,22 @@ func (r *run) send(ctx context.Context, st *wfState, step string, batch int, inf
 	if err != nil {
 		return nil, err
 	}
+	sent := st.Sent
 	st.Inflight = &inflight{Step: step, Infno: infno, MsgID: msgid, Batch: batch, Lines: lines}
+	st.Sent = true
 	if err := r.save(ctx, st); err != nil {
 		return nil, err
 	}
 	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: input, MessageID: r.req.MessageID, MsgID: msgid})
+	if ve := (*hsa.ValidationError)(nil); errors.As(err, &ve) {
+		st.Sent = sent // medgate's own checks stopped it: it never left
+	}
 	var te *hsa.TransportError
 	if errors.As(err, &te) {
 		if te.Sent {
 			return nil, err
 		}
-		st.Inflight = nil
+		st.Inflight, st.Sent = nil, sent
 		if serr := r.save(ctx, st); serr != nil {
 			return nil, serr
 		}

@@ -481,3 +481,65 @@ func TestReconcileQueryRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadTooLongForOneCall: a fee line or a visit too long for one call
+// (maxInputChars) is found before anything is sent, so the reply can say
+// invalid; when the limit only bites after calls went out (the settings
+// changed between attempts), the reply is not invalid, which would claim
+// nothing was sent.
+func TestUploadTooLongForOneCall(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("长", 500)
+	testCases := map[string]struct {
+		edit func(m map[string]any)
+		want string
+	}{
+		"fee line": {func(m map[string]any) {
+			f := m[nodeFees].([]any)[2].(map[string]any)
+			f["memo"], f["prodname"] = long, long[:200*3]
+		}, "$.fsiOwnpayPatnFeeListDDTO[2] length"},
+		"visit": {func(m map[string]any) {
+			m[nodeMdtrt].(map[string]any)["exp_content"] = strings.Repeat("长", 1200)
+		}, "$.ownPayPatnMdtrtD length"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["maxInputChars"] = "1100"; s["batchSize"] = "1" })
+			m := upload("ZYLONG", 3)
+			tc.edit(m)
+			r := e.must(OpUpload, "long", m, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			var got []string
+			for _, d := range r.Diagnostics {
+				got = append(got, d.Field+" "+d.Rule)
+			}
+			if !strings.Contains(strings.Join(got, "\n"), tc.want) {
+				t.Errorf("missing %q in %v", tc.want, got)
+			}
+			if n := len(e.sim.Calls()); n != 0 {
+				t.Errorf("%d calls reached the platform before the invalid reply", n)
+			}
+		})
+	}
+	t.Run("settings changed after calls went out", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(s map[string]string) { s["batchSize"] = "2" })
+		e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+		wantStatus(t, e.must(OpUpload, "shrunk", upload("ZYSH", 5), 1), sdk.StatusFailed)
+		e.settings["maxInputChars"] = "800" // one line fits, the next batch of two does not
+		e.restart(e.host)
+		r := e.must(OpUpload, "shrunk", upload("ZYSH", 5), 2)
+		if r.Status == sdk.StatusInvalid {
+			t.Fatalf("status invalid after calls went out: %v", r.Diagnostics)
+		}
+		wantStatus(t, r, sdk.StatusFailed)
+		if n := len(payloadOf(t, r)["steps"].([]any)); n < 2 {
+			t.Errorf("the reply lists %d steps; it should show what was sent: %s", n, r.Payload)
+		}
+		again := e.must(OpUpload, "shrunk", upload("ZYSH", 5), 3)
+		if again.Status != r.Status {
+			t.Errorf("redelivery answered %s, first %s", again.Status, r.Status)
+		}
+	})
+}

@@ -465,8 +465,18 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	if resp == nil {
 		return nil, herr
 	}
+	// A check failing after calls of the workflow went out (the settings
+	// changed between attempts) must not answer invalid, which says
+	// nothing was sent: it ends the workflow as failed, the reply listing
+	// the steps that were made.
+	partial := resp.Status == sdk.StatusInvalid && (st.Sent || st.Inflight != nil || len(st.Steps) > 0)
+	if partial {
+		resp.Status = sdk.StatusFailed
+		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Rule: "state", Summary: what + " stopped part-way",
+			Detail: "calls of this workflow already reached the platform (the steps in the reply); nothing more was sent. Correct the settings or the data and send a new message (selfpay.upload with \"reupload\": true, or selfpay.cancel)"})
+	}
 	reason := resp.Diagnostics.String()
-	if resp.Status == sdk.StatusFailed {
+	if resp.Status == sdk.StatusFailed && !partial {
 		if in != nil {
 			if perr := r.notePatient(ctx, in, statusFailed, reason+" (medgate retries)", st.Step); perr != nil {
 				return nil, perr
@@ -636,7 +646,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 
 func (r *run) stopCancel(ctx context.Context, st *wfState, err error) (*sdk.HandleResponse, error) {
 	resp, herr := r.stop(ctx, st, nil, err)
-	if resp != nil && resp.Status != sdk.StatusFailed {
+	if resp != nil && (resp.Status != sdk.StatusFailed || !resp.Retryable) {
 		if perr := r.setPatientStatus(ctx, st.MdtrtID, statusFailed, "cancel: "+resp.Diagnostics.String()); perr != nil {
 			return nil, perr
 		}
