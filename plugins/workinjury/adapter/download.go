@@ -384,6 +384,17 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	if err := dec.Decode(&o); err != nil {
 		return &dlError{err: fmt.Errorf("the %s answer (serial %s) is not readable: %w", st.Code, out.serial, err)}
 	}
+	if limit := batchLimit(c, st.Code); len(o.Records) > limit {
+		// The national system broke its own limit: the feedback of such a
+		// batch (GYU008, at most 500 records, one per batch) would be
+		// refused on every run. Nothing of it is stored or published;
+		// the step stays fetching, so the next run finds the batch with
+		// GYD008 and asks for it again with GYR005.
+		a.log.Error("ALERT: the national system handed out a download batch above the batch limit; not stored", "site", c.code,
+			"code", st.Code, "batch", o.BatchNo, "records", len(o.Records), "limit", limit, "serial", out.serial)
+		return &dlError{err: fmt.Errorf("the %s answer (serial %s) hands out batch %s of %d records, more than %d a download may carry (a protocol error of the national system); nothing of it was stored, published or fed back; the next run asks for it again with GYD008 and GYR005",
+			st.Code, out.serial, o.BatchNo, len(o.Records), limit)}
+	}
 	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
 	if len(o.Records) == 0 {
 		st.Step = stepDone
@@ -396,6 +407,19 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	}
 	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
 	return a.at("stored")
+}
+
+// maxBatch is the most records of a download batch and of its GYU008
+// feedback (requirements 2.2.1: 单次最多500条).
+const maxBatch = 500
+
+// batchLimit is the most records a batch of code may carry: the schema's
+// limit of its records, at most maxBatch.
+func batchLimit(c *siteConfig, code string) int {
+	if sc, ok := c.schemas.Get(Name, code); ok && sc.BatchLimit > 0 && sc.BatchLimit < maxBatch {
+		return sc.BatchLimit
+	}
+	return maxBatch
 }
 
 // outstanding returns an unacknowledged batch of code (GYD008), or "".

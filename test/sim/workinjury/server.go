@@ -309,6 +309,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logf("fault: processed, no answer", code, serial, string(f.f.Kind))
 			waitGone(r.Context(), f.release)
 			return
+		case FaultOversize:
+			if be == nil && out != nil {
+				s.logf("fault: oversized batch", code, serial, string(f.f.Kind))
+				out, outJSON = oversize(code, out), nil
+			}
 		case FaultBadSignature:
 			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
 			s.answerTampered(w, keys, code, serial, out, be)
