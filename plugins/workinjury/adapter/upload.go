@@ -104,6 +104,21 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 			return recordResponse(code, done)
 		}
 	}
+	if out.kind == kindOK && replyRead[code] {
+		if bad := replyErrors(c, code, out.output); len(bad) > 0 {
+			// The call happened and was accepted, but its signed answer
+			// lacks what later transactions need: nothing is applied and
+			// the outcome is not marked done, so a replay asks GYD053
+			// again (nothing is resent blindly) and completes then.
+			rec.ExtCode, rec.ExtMsg, rec.Output, rec.Reconciled = out.code, out.message, out.output, reconciled
+			if err := putJSON(ctx, h, key, rec); err != nil {
+				a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+			}
+			a.log.Error("ALERT: the national system accepted an upload but its answer lacks required fields", "site", c.code, "code", code, "serial", out.serial, "fields", strings.Join(bad, "; "))
+			return failed(false, "reply", "the national system accepted serial "+out.serial+" but its signed answer lacks what later transactions need",
+				fmt.Sprintf("%s answer: %s; nothing was applied locally and nothing is resent: replay the message to reconcile it with GYD053", code, strings.Join(bad, "; ")))
+		}
+	}
 	if out.kind == kindOK {
 		if err := a.apply(ctx, h, c, msgIDOf(key), code, doc, out.output); err != nil {
 			// The national system accepted it; the next attempt finds the
@@ -123,6 +138,30 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
 	}
 	return recordResponse(code, rec)
+}
+
+// replyRead are the uploads whose effects read the national system's
+// answer (the visit, settlement, monthly settlement or filing number it
+// assigned).
+var replyRead = map[string]bool{"GYU001": true, "GYU006": true, "GYU101": true, "GYU103": true, "GYU303": true, "GYU003": true}
+
+// replyErrors validates the answer of an accepted upload against the
+// schema's output fields, as downloaded records are (unknown members
+// allowed), and returns "path rule" of each error.
+func replyErrors(c *siteConfig, code string, output json.RawMessage) []string {
+	sc, ok := c.schemas.Get(Name, code)
+	if !ok {
+		return nil
+	}
+	var out map[string]any
+	if err := decodeJSON(output, &out); err != nil || out == nil {
+		return []string{"$ is not a JSON object"}
+	}
+	var bad []string
+	for _, fe := range sc.ValidateOutput(out, validateLenient) {
+		bad = append(bad, fe.Path+" "+fe.Rule)
+	}
+	return bad
 }
 
 // recordAndMark records rec (the serial about to be sent) at key and

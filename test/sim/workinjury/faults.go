@@ -35,6 +35,9 @@ const (
 	// record ids), which the requirements never allow: a national system
 	// breaking its own batch limit.
 	FaultOversize FaultKind = "oversize"
+	// FaultOmit: processed; the signed answer lacks the output fields
+	// named in Omit (GYD053 still reports the complete output).
+	FaultOmit FaultKind = "omit"
 	// FaultHold: the request blocks (before processing, or after it with
 	// After) until Release or until the client goes away.
 	FaultHold FaultKind = "hold"
@@ -55,6 +58,8 @@ type Fault struct {
 	// ErrCode and ErrMessage are the answer of FaultBusiness and
 	// FaultUnsigned.
 	ErrCode, ErrMessage string
+	// Omit names the output fields FaultOmit leaves out of the answer.
+	Omit []string
 }
 
 // Injected is an active fault.
@@ -126,7 +131,7 @@ func (s *Server) fault(code string, input map[string]any, after bool) *Injected 
 		if f.Code != "" && f.Code != code {
 			continue
 		}
-		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature || f.Kind == FaultOversize ||
+		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature || f.Kind == FaultOversize || f.Kind == FaultOmit ||
 			((f.Kind == FaultTimeout || f.Kind == FaultHold) && f.After)
 		if phaseAfter != after {
 			continue

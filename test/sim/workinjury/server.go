@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -313,6 +314,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if be == nil && out != nil {
 				s.logf("fault: oversized batch", code, serial, string(f.f.Kind))
 				out, outJSON = oversize(code, out), nil
+			}
+		case FaultOmit:
+			if be == nil && out != nil {
+				s.logf("fault: answer lacks fields", code, serial, string(f.f.Kind))
+				out, outJSON = maps.Clone(out), nil
+				for _, k := range f.f.Omit {
+					delete(out, k)
+				}
 			}
 		case FaultBadSignature:
 			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
