@@ -34,10 +34,11 @@ import (
 // at the stored step: a lost download reply is found with GYD008 and asked
 // for again with GYR005 (the national system refuses a new download while a
 // batch is unacknowledged); a feedback whose outcome is unknown is
-// reconciled with GYD053 before any resend; records already published are
-// not published again. A record that cannot be delivered (invalid, or its
-// attachment cannot be fetched) is fed back as failed, so that the national
-// system offers it again in a later batch.
+// reconciled with GYD053 before any resend; a refused feedback of a batch
+// GYD008 no longer lists (acknowledged some other way) closes the batch;
+// records already published are not published again. A record that cannot
+// be delivered (invalid, or its attachment cannot be fetched) is fed back
+// as failed, so that the national system offers it again in a later batch.
 
 // Workflow steps.
 const (
@@ -928,6 +929,14 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		if out.kind == kindLocal {
 			return &dlError{err: out.err}
+		}
+		// A batch acknowledged some other way is refused on every try:
+		// GYD008 tells whether it is still outstanding; if not, it is
+		// closed instead of sending the feedback again and again.
+		if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != st.BatchNo {
+			a.log.Warn("the feedback was refused and GYD008 no longer lists the batch (acknowledged some other way); closing it",
+				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", out.message, "failedRecords", len(pr.Failed))
+			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		}
 		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
 	default:

@@ -498,3 +498,47 @@ func TestOversizedBatchIsNotStored(t *testing.T) {
 		t.Fatalf("GYR005 sent %d times, want 1", n)
 	}
 }
+
+// TestFeedbackOfABatchAcknowledgedElsewhere: when the batch was
+// acknowledged some other way (here out of band, straight at the national
+// system), the workflow's own GYU008 is refused; GYD008 then shows the
+// batch is no longer outstanding and the workflow closes it instead of
+// sending a refused feedback on every run.
+func TestFeedbackOfABatchAcknowledgedElsewhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("AE", 1, "350200"))
+	}))
+	crashed := false
+	e.impl.hook = func(p string) error {
+		if p == "stored" && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	}
+	e.runJob(JobFilingApplications)
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+	if _, err := e.sim.Apply("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for run := 2; run <= 3; run++ {
+		if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+			t.Fatalf("run %d: %s", run, r.Diagnostics)
+		}
+	}
+	if n := len(e.sim.Received("GYU008")); n != 1 {
+		t.Fatalf("GYU008 sent %d times; want 1 (refused, then the batch closed after GYD008)", n)
+	}
+	var st dlState
+	if _, err := getJSON(t.Context(), hostFor(e.host, testSite), "dl/GYD001", &st); err != nil || st.Step != stepDone || st.LastBatchNo != b[0].No {
+		t.Fatalf("workflow %+v (%v); want done with cursor %s", st, err, b[0].No)
+	}
+	if n := len(e.events("workinjury.filing_application.downloaded")); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+}
