@@ -993,3 +993,33 @@ func TestReplyLackingVisitIsNotUsable(t *testing.T) {
 		t.Fatalf("GYU101 sent %d times, want 1", n)
 	}
 }
+
+// TestReplyErrorsOnlyTheAssignedNumber: an accepted upload's answer must
+// carry the number its effects key on, and nothing else of the
+// reconstructed output schema is required of it — a refused application
+// (GYU001) has no filing number, and a settlement answer without, say, its
+// settle_time is still a settlement.
+func TestReplyErrorsOnlyTheAssignedNumber(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code, output string
+		bad          bool
+	}{
+		{"GYU101", `{"ykc700":"JZ1"}`, false},
+		{"GYU101", `{}`, true},
+		{"GYU101", `{"ykc700":""}`, true},
+		{"GYU101", `[1]`, true},
+		{"GYU103", `{"settle_no":"JS1"}`, false},
+		{"GYU103", `{"fund_pay":"1.00","self_pay":"0.00"}`, true},
+		{"GYU303", `{}`, true},
+		{"GYU003", `{"month_settle_no":"YJ1"}`, false},
+		{"GYU003", `{}`, true},
+		{"GYU006", `{}`, true},
+		{"GYU001", `{}`, false},
+		{"GYU102", `{}`, false},
+	} {
+		if got := replyErrors(tc.code, json.RawMessage(tc.output)); (len(got) > 0) != tc.bad {
+			t.Errorf("replyErrors(%s, %s) = %v; want an error: %v", tc.code, tc.output, got, tc.bad)
+		}
+	}
+}
