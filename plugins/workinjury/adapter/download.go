@@ -34,10 +34,11 @@ import (
 // at the stored step: a lost download reply is found with GYD008 and asked
 // for again with GYR005 (the national system refuses a new download while a
 // batch is unacknowledged); a feedback whose outcome is unknown is
-// reconciled with GYD053 before any resend; records already published are
-// not published again. A record that cannot be delivered (invalid, or its
-// attachment cannot be fetched) is fed back as failed, so that the national
-// system offers it again in a later batch.
+// reconciled with GYD053 before any resend; a refused feedback of a batch
+// GYD008 no longer lists (acknowledged some other way) closes the batch;
+// records already published are not published again. A record that cannot
+// be delivered (invalid, or its attachment cannot be fetched) is fed back
+// as failed, so that the national system offers it again in a later batch.
 
 // Workflow steps.
 const (
@@ -384,6 +385,17 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	if err := dec.Decode(&o); err != nil {
 		return &dlError{err: fmt.Errorf("the %s answer (serial %s) is not readable: %w", st.Code, out.serial, err)}
 	}
+	if limit := batchLimit(c, st.Code); len(o.Records) > limit {
+		// The national system broke its own limit: the feedback of such a
+		// batch (GYU008, at most 500 records, one per batch) would be
+		// refused on every run. Nothing of it is stored or published;
+		// the step stays fetching, so the next run finds the batch with
+		// GYD008 and asks for it again with GYR005.
+		a.log.Error("ALERT: the national system handed out a download batch above the batch limit; not stored", "site", c.code,
+			"code", st.Code, "batch", o.BatchNo, "records", len(o.Records), "limit", limit, "serial", out.serial)
+		return &dlError{err: fmt.Errorf("the %s answer (serial %s) hands out batch %s of %d records, more than %d a download may carry (a protocol error of the national system); nothing of it was stored, published or fed back; the next run asks for it again with GYD008 and GYR005",
+			st.Code, out.serial, o.BatchNo, len(o.Records), limit)}
+	}
 	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
 	if len(o.Records) == 0 {
 		st.Step = stepDone
@@ -396,6 +408,19 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	}
 	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
 	return a.at("stored")
+}
+
+// maxBatch is the most records of a download batch and of its GYU008
+// feedback (requirements 2.2.1: 单次最多500条).
+const maxBatch = 500
+
+// batchLimit is the most records a batch of code may carry: the schema's
+// limit of its records, at most maxBatch.
+func batchLimit(c *siteConfig, code string) int {
+	if sc, ok := c.schemas.Get(Name, code); ok && sc.BatchLimit > 0 && sc.BatchLimit < maxBatch {
+		return sc.BatchLimit
+	}
+	return maxBatch
 }
 
 // outstanding returns an unacknowledged batch of code (GYD008), or "".
@@ -904,6 +929,14 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		if out.kind == kindLocal {
 			return &dlError{err: out.err}
+		}
+		// A batch acknowledged some other way is refused on every try:
+		// GYD008 tells whether it is still outstanding; if not, it is
+		// closed instead of sending the feedback again and again.
+		if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != st.BatchNo {
+			a.log.Warn("the feedback was refused and GYD008 no longer lists the batch (acknowledged some other way); closing it",
+				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", out.message, "failedRecords", len(pr.Failed))
+			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		}
 		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
 	default:

@@ -958,3 +958,68 @@ func TestChangedRecordGetsANewEventID(t *testing.T) {
 		t.Fatalf("settlement %s published under %d distinct event id(s), want 2 (before and after its revocation)", s, len(ids))
 	}
 }
+
+// TestReplyLackingVisitIsNotUsable: a GYU101 success whose signed answer
+// lacks ykc700 (the visit the national system assigned) is not stored as
+// a usable outcome: the message fails, naming the field, the inpatient
+// number stays claimed by it (the national system holds the admission),
+// nothing is resent, and a replay reconciles with GYD053 and completes.
+func TestReplyLackingVisitIsNotUsable(t *testing.T) {
+	t.Parallel()
+	// The success code is signed (canonical target): the answer stands
+	// without a GYD053 confirmation, which would bring the complete output.
+	c := newChain(t, withSettings(setSignTarget, "canonical"))
+	c.sim.Inject(wisim.Fault{Code: "GYU101", Kind: wisim.FaultOmit, Omit: []string{"ykc700"}})
+	r := c.handle("adm-1", "GYU101", c.admission("ZY-OMIT-1"), false)
+	if r.Status != sdk.StatusFailed || r.Retryable || !strings.Contains(r.Diagnostics.String(), "ykc700") {
+		t.Fatalf("reply without ykc700: %s retryable=%v %s; want failed, not retryable, naming ykc700", r.Status, r.Retryable, r.Diagnostics)
+	}
+	h := hostFor(c.host, testSite)
+	var cl claimState
+	if ver, _ := getJSON(t.Context(), h, "adm/"+hospital+"/ZY-OMIT-1", &cl); ver == 0 || cl.Done || cl.MessageID != "adm-1" {
+		t.Fatalf("claim %+v (version %d); want it held by adm-1, not done", cl, ver)
+	}
+	var rec sentRecord
+	if ver, _ := getJSON(t.Context(), h, "msg/adm-1", &rec); ver == 0 || rec.Done || rec.Serial == "" {
+		t.Fatalf("sent record %+v; want the call recorded, not done", rec)
+	}
+	out := c.mustOK(c.handle("adm-1", "GYU101", c.admission("ZY-OMIT-1"), true))
+	v, _ := out["ykc700"].(string)
+	var vs visitState
+	if ver, _ := getJSON(t.Context(), h, "visit/"+v, &vs); v == "" || ver == 0 {
+		t.Fatalf("replay: visit %q not recorded", v)
+	}
+	if n := len(c.sim.Received("GYU101")); n != 1 {
+		t.Fatalf("GYU101 sent %d times, want 1", n)
+	}
+}
+
+// TestReplyErrorsOnlyTheAssignedNumber: an accepted upload's answer must
+// carry the number its effects key on, and nothing else of the
+// reconstructed output schema is required of it — a refused application
+// (GYU001) has no filing number, and a settlement answer without, say, its
+// settle_time is still a settlement.
+func TestReplyErrorsOnlyTheAssignedNumber(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code, output string
+		bad          bool
+	}{
+		{"GYU101", `{"ykc700":"JZ1"}`, false},
+		{"GYU101", `{}`, true},
+		{"GYU101", `{"ykc700":""}`, true},
+		{"GYU101", `[1]`, true},
+		{"GYU103", `{"settle_no":"JS1"}`, false},
+		{"GYU103", `{"fund_pay":"1.00","self_pay":"0.00"}`, true},
+		{"GYU303", `{}`, true},
+		{"GYU003", `{"month_settle_no":"YJ1"}`, false},
+		{"GYU003", `{}`, true},
+		{"GYU006", `{}`, true},
+		{"GYU001", `{}`, false},
+		{"GYU102", `{}`, false},
+	} {
+		if got := replyErrors(tc.code, json.RawMessage(tc.output)); (len(got) > 0) != tc.bad {
+			t.Errorf("replyErrors(%s, %s) = %v; want an error: %v", tc.code, tc.output, got, tc.bad)
+		}
+	}
+}

@@ -105,6 +105,21 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		}
 	}
 	if out.kind == kindOK {
+		if bad := replyErrors(code, out.output); len(bad) > 0 {
+			// The call happened and was accepted, but its signed answer
+			// lacks what later transactions need: nothing is applied and
+			// the outcome is not marked done, so a replay asks GYD053
+			// again (nothing is resent blindly) and completes then.
+			rec.ExtCode, rec.ExtMsg, rec.Output, rec.Reconciled = out.code, out.message, out.output, reconciled
+			if err := putJSON(ctx, h, key, rec); err != nil {
+				a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+			}
+			a.log.Error("ALERT: the national system accepted an upload but its answer lacks required fields", "site", c.code, "code", code, "serial", out.serial, "fields", strings.Join(bad, "; "))
+			return failed(false, "reply", "the national system accepted serial "+out.serial+" but its signed answer lacks what later transactions need",
+				fmt.Sprintf("%s answer: %s; nothing was applied locally and nothing is resent: replay the message to reconcile it with GYD053", code, strings.Join(bad, "; ")))
+		}
+	}
+	if out.kind == kindOK {
 		if err := a.apply(ctx, h, c, msgIDOf(key), code, doc, out.output); err != nil {
 			// The national system accepted it; the next attempt finds the
 			// serial with GYD053 and applies the effects again.
@@ -123,6 +138,32 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
 	}
 	return recordResponse(code, rec)
+}
+
+// replyRef is, for each upload whose effects key on a number the national
+// system assigns, that field of its answer: without it the effect cannot
+// be applied (a visit without ykc700 would hold its inpatient number for
+// good). Only these fields are required here: the rest of the output
+// schemas is reconstructed, not the official list (docs in schemas/), and
+// must not turn an accepted upload into a failure. GYU001 is not listed:
+// a refused application has no filing number.
+var replyRef = map[string]string{"GYU006": "filing_no", "GYU101": "ykc700", "GYU103": "settle_no", "GYU303": "settle_no", "GYU003": "month_settle_no"}
+
+// replyErrors checks the answer of an accepted upload for the number its
+// effects key on (replyRef) and returns "path problem" of each error.
+func replyErrors(code string, output json.RawMessage) []string {
+	field, ok := replyRef[code]
+	if !ok {
+		return nil
+	}
+	var out map[string]any
+	if err := decodeJSON(output, &out); err != nil || out == nil {
+		return []string{"$ is not a JSON object"}
+	}
+	if str(out, field) == "" {
+		return []string{"$." + field + " required"}
+	}
+	return nil
 }
 
 // recordAndMark records rec (the serial about to be sent) at key and

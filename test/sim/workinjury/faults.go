@@ -2,6 +2,8 @@ package workinjury
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"sync"
 )
 
@@ -28,6 +30,14 @@ const (
 	FaultBadSignature FaultKind = "badSignature"
 	// FaultLostReply: processed ("success but lost reply"); HTTP 502.
 	FaultLostReply FaultKind = "lostReply"
+	// FaultOversize: processed; the signed answer of a download carries
+	// more than MaxBatch records (copies of its first record under new
+	// record ids), which the requirements never allow: a national system
+	// breaking its own batch limit.
+	FaultOversize FaultKind = "oversize"
+	// FaultOmit: processed; the signed answer lacks the output fields
+	// named in Omit (GYD053 still reports the complete output).
+	FaultOmit FaultKind = "omit"
 	// FaultHold: the request blocks (before processing, or after it with
 	// After) until Release or until the client goes away.
 	FaultHold FaultKind = "hold"
@@ -48,6 +58,8 @@ type Fault struct {
 	// ErrCode and ErrMessage are the answer of FaultBusiness and
 	// FaultUnsigned.
 	ErrCode, ErrMessage string
+	// Omit names the output fields FaultOmit leaves out of the answer.
+	Omit []string
 }
 
 // Injected is an active fault.
@@ -119,7 +131,7 @@ func (s *Server) fault(code string, input map[string]any, after bool) *Injected 
 		if f.Code != "" && f.Code != code {
 			continue
 		}
-		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature ||
+		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature || f.Kind == FaultOversize || f.Kind == FaultOmit ||
 			((f.Kind == FaultTimeout || f.Kind == FaultHold) && f.After)
 		if phaseAfter != after {
 			continue
@@ -141,4 +153,23 @@ func (s *Server) fault(code string, input map[string]any, after bool) *Injected 
 		return in
 	}
 	return nil
+}
+
+// oversize pads the records of a download answer to MaxBatch+1 with copies
+// of its first record under new record ids.
+func oversize(code string, out map[string]any) map[string]any {
+	recs, _ := out["records"].([]any)
+	if len(recs) == 0 {
+		return out
+	}
+	tmpl, _ := recs[0].(map[string]any)
+	padded := append([]any(nil), recs...)
+	for i := 1; len(padded) <= MaxBatch; i++ {
+		c := maps.Clone(tmpl)
+		c[recordID[code]] = fmt.Sprintf("%.24sX%05d", str(tmpl, recordID[code]), i)
+		padded = append(padded, c)
+	}
+	res := maps.Clone(out)
+	res["records"], res["record_count"] = padded, len(padded)
+	return res
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -309,6 +310,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logf("fault: processed, no answer", code, serial, string(f.f.Kind))
 			waitGone(r.Context(), f.release)
 			return
+		case FaultOversize:
+			if be == nil && out != nil {
+				s.logf("fault: oversized batch", code, serial, string(f.f.Kind))
+				out, outJSON = oversize(code, out), nil
+			}
+		case FaultOmit:
+			if be == nil && out != nil {
+				s.logf("fault: answer lacks fields", code, serial, string(f.f.Kind))
+				out, outJSON = maps.Clone(out), nil
+				for _, k := range f.f.Omit {
+					delete(out, k)
+				}
+			}
 		case FaultBadSignature:
 			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
 			s.answerTampered(w, keys, code, serial, out, be)
