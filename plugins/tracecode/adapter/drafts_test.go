@@ -1,6 +1,7 @@
 package adapter_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -467,19 +468,8 @@ func TestFetchRetryCompletesDraftsAndEvents(t *testing.T) {
 	for _, fault := range []string{"draft", "event"} {
 		t.Run(fault, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
-			sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
-			srv := httptest.NewServer(sim)
-			t.Cleanup(srv.Close)
-			host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
-			a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-			e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
-			s := baseSettings(srv.URL, e.dir)
-			s["fetchSmallest"] = "false"
-			if ds := e.configure(s); ds.HasError() {
-				t.Fatal(ds)
-			}
-			want := sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))
+			e, host := newFaultEnv(t)
+			want := e.sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))
 			first := want[len(want)-1].BillNo
 			var once sync.Once
 			failed := false
@@ -529,12 +519,10 @@ func TestFetchRetryCompletesDraftsAndEvents(t *testing.T) {
 	}
 }
 
-// TestFetchStopsAtAnEmptyPage: a listing whose total is larger than what
-// it lists (a total of lines or codes, not documents) returned empty pages
-// after the last document, and the fetch asked for every page up to the
-// total (up to 10,000 calls for one fetch). An empty page ends it.
-func TestFetchStopsAtAnEmptyPage(t *testing.T) {
-	t.Parallel()
+// newListingEnv is newEnv (without fetching smallest sub-codes) on a
+// platform whose stock-in listing answers pass through rewrite.
+func newListingEnv(t *testing.T, rewrite func(body []byte) []byte) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
 	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -544,16 +532,8 @@ func TestFetchStopsAtAnEmptyPage(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, r)
-		var ans map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-			t.Error(err)
-		}
-		if data, ok := ans["data"].(map[string]any); ok {
-			data["total"] = 100000
-		}
-		b, _ := json.Marshal(ans)
 		w.WriteHeader(rec.Code)
-		_, _ = w.Write(b)
+		_, _ = w.Write(rewrite(rec.Body.Bytes()))
 	}))
 	t.Cleanup(srv.Close)
 	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -564,6 +544,27 @@ func TestFetchStopsAtAnEmptyPage(t *testing.T) {
 	if ds := e.configure(s); ds.HasError() {
 		t.Fatal(ds)
 	}
+	return e
+}
+
+// TestFetchStopsAtAnEmptyPage: a listing whose total is larger than what
+// it lists (a total of lines or codes, not documents) returned empty pages
+// after the last document, and the fetch asked for every page up to the
+// total (up to 10,000 calls for one fetch). An empty page ends it.
+func TestFetchStopsAtAnEmptyPage(t *testing.T) {
+	t.Parallel()
+	e := newListingEnv(t, func(body []byte) []byte {
+		var ans map[string]any
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Error(err)
+		}
+		if data, ok := ans["data"].(map[string]any); ok {
+			data["total"] = 100000
+		}
+		b, _ := json.Marshal(ans)
+		return b
+	})
+	sim := e.sim
 	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
 	if want := len(sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))); out.Bills != want {
 		t.Errorf("fetched %d documents, want %d", out.Bills, want)
@@ -580,29 +581,11 @@ func TestFetchStopsAtAnEmptyPage(t *testing.T) {
 // document says how many.
 func TestFetchWarningsBounded(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
-	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/bill/stockin/list") {
-			sim.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		sim.ServeHTTP(rec, r)
+	e := newListingEnv(t, func(body []byte) []byte {
 		// Codes of another code system: 20 digits, not starting with 8.
-		body := strings.ReplaceAll(rec.Body.String(), `"code":"8`, `"code":"6`)
-		w.WriteHeader(rec.Code)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	host := sdktest.NewMemoryHost()
-	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
-	s := baseSettings(srv.URL, e.dir)
-	s["fetchSmallest"] = "false"
-	if ds := e.configure(s); ds.HasError() {
-		t.Fatal(ds)
-	}
+		return bytes.ReplaceAll(body, []byte(`"code":"8`), []byte(`"code":"6`))
+	})
+	sim := e.sim
 	r := e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"})
 	out := must[struct {
 		Bills    int

@@ -498,18 +498,25 @@ func (c *Client) redact(body []byte) []byte {
 	if !hit {
 		return body
 	}
+	out, ok := scrubJSON(body, names)
+	if !ok {
+		return []byte(`"[answer not JSON; withheld because it may hold a token]"`)
+	}
+	return out
+}
+
+// scrubJSON returns the JSON document doc with its token fields redacted
+// (scrub), or false when doc is not one JSON document.
+func scrubJSON(doc []byte, names []string) ([]byte, bool) {
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	if dec.Decode(&v) != nil {
-		return []byte(`"[answer not JSON; withheld because it may hold a token]"`)
+		return nil, false
 	}
 	scrub(v, names)
 	out, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return out
+	return out, err == nil
 }
 
 func scrub(v any, names []string) {
@@ -549,15 +556,8 @@ func scrubString(s string, names []string) string {
 	if !found {
 		return s
 	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return redacted
-	}
-	scrub(v, names)
-	out, err := json.Marshal(v)
-	if err != nil {
+	out, ok := scrubJSON([]byte(s), names)
+	if !ok {
 		return redacted
 	}
 	return string(out)

@@ -377,14 +377,13 @@ func TestInstitutionJobUploadsAChangeBack(t *testing.T) {
 	}
 }
 
-// TestManualFeedbackOfAHeldBatch: a hand-made GYU008 for the batch the
-// download workflow holds is refused before it is sent: the workflow
-// feeds that batch back itself, and a second feedback would leave its own
-// refused for good, blocking every later download of the code.
-func TestManualFeedbackOfAHeldBatch(t *testing.T) {
-	t.Parallel()
+// heldBatch runs the GYD001 download of one application (person name)
+// with the plugin dying once the batch is stored: the workflow holds the
+// batch, not yet fed back. It returns the env and the batch.
+func heldBatch(t *testing.T, name string) (*env, []wisim.BatchInfo) {
+	t.Helper()
 	e := newEnv(t, withSeed(func(s *wisim.Server) {
-		s.AddApplication(wisim.SampleApplication("MF", 1, "350200"))
+		s.AddApplication(wisim.SampleApplication(name, 1, "350200"))
 	}))
 	crashed := false
 	e.impl.hook = func(p string) error {
@@ -399,6 +398,16 @@ func TestManualFeedbackOfAHeldBatch(t *testing.T) {
 	if len(b) != 1 {
 		t.Fatalf("batches %+v", b)
 	}
+	return e, b
+}
+
+// TestManualFeedbackOfAHeldBatch: a hand-made GYU008 for the batch the
+// download workflow holds is refused before it is sent: the workflow
+// feeds that batch back itself, and a second feedback would leave its own
+// refused for good, blocking every later download of the code.
+func TestManualFeedbackOfAHeldBatch(t *testing.T) {
+	t.Parallel()
+	e, b := heldBatch(t, "MF")
 	r := e.send("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
 		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}})
 	if r.Status != sdk.StatusInvalid || !hasField(r, "$.batch_no", "state") {
@@ -506,22 +515,7 @@ func TestOversizedBatchIsNotStored(t *testing.T) {
 // sending a refused feedback on every run.
 func TestFeedbackOfABatchAcknowledgedElsewhere(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withSeed(func(s *wisim.Server) {
-		s.AddApplication(wisim.SampleApplication("AE", 1, "350200"))
-	}))
-	crashed := false
-	e.impl.hook = func(p string) error {
-		if p == "stored" && !crashed {
-			crashed = true
-			return errCrash
-		}
-		return nil
-	}
-	e.runJob(JobFilingApplications)
-	b := nonEmpty(e.sim.Batches("GYD001"))
-	if len(b) != 1 {
-		t.Fatalf("batches %+v", b)
-	}
+	e, b := heldBatch(t, "AE")
 	if _, err := e.sim.Apply("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
 		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}}); err != nil {
 		t.Fatal(err)
