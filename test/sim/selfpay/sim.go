@@ -17,6 +17,11 @@
 //     500, a dropped connection before or after applying the call, a hold
 //     that applies the call and then keeps the connection until released.
 //
+// Its SM4 encryption and its msgid rule are its own (sm4.go), checked
+// against the standard SM4 vector and against medgate's client; from
+// plugins/hsa it takes only the schema files (data, as medgate's are) and
+// the masking of its log lines.
+//
 // Its rules are medgate's reading of public third-party code, not the
 // platform's documented behaviour (see /work/shared/specs/selfpay-hsa.md).
 package selfpay
@@ -368,7 +373,7 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 			s.reply(w, &call, env, answer{infcode: -1, errMsg: "enc_type为SM4时input须为密文字符串"}, encType)
 			return
 		}
-		pt, err := hsa.SM4Decrypt(hsa.Secret(s.opts.SM4Key), s.opts.SM4Hex, ct)
+		pt, err := sm4Open(s.opts.SM4Key, s.opts.SM4Hex, ct)
 		if err != nil {
 			s.reply(w, &call, env, answer{infcode: -1, errMsg: "解密失败: " + err.Error()}, encType)
 			return
@@ -516,7 +521,7 @@ func (s *Sim) reply(w http.ResponseWriter, call *Call, env map[string]any, a ans
 	}
 	if strings.EqualFold(encType, "SM4") && a.infcode == 0 {
 		b, _ := json.Marshal(out["output"])
-		ct, err := hsa.SM4Encrypt(hsa.Secret(s.opts.SM4Key), s.opts.SM4Hex, b)
+		ct, err := sm4Seal(s.opts.SM4Key, s.opts.SM4Hex, b)
 		if err == nil {
 			out["output"] = ct
 			out["enc_type"] = "SM4"
@@ -529,7 +534,7 @@ func (s *Sim) reply(w http.ResponseWriter, call *Call, env map[string]any, a ans
 }
 
 func checkMsgID(id, code string) string {
-	c, _, _, err := hsa.ParseMsgID(id)
+	c, err := parseMsgID(id)
 	if err != nil {
 		return "发送方报文ID格式错误: " + err.Error()
 	}
@@ -587,7 +592,7 @@ func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answ
 		n, _ := rand.Int(rand.Reader, big.NewInt(1e12))
 		no := fmt.Sprintf("%s%s%012d", s.opts.Admvs[:6], now.Format("20060102"), n.Int64())
 		s.signNos[no] = true
-		a.output = map[string]any{"signinoutb": map[string]any{"sign_time": now.Format(hsa.TimeLayout), "sign_no": no}}
+		a.output = map[string]any{"signinoutb": map[string]any{"sign_time": now.Format(timeLayout), "sign_no": no}}
 	case "4201A":
 		a = s.upload4201A(code, in, now)
 	case "4202":
@@ -775,7 +780,7 @@ func (s *Sim) query4207(code string, in map[string]any) answer {
 		for _, f := range v.fees {
 			r := camel(f.row)
 			r["valiFlag"], r["rid"] = "1", f.rid
-			r["crteTime"], r["updtTime"] = f.created.Format(hsa.TimeLayout), f.created.Format(hsa.TimeLayout)
+			r["crteTime"], r["updtTime"] = f.created.Format(timeLayout), f.created.Format(timeLayout)
 			r["poolareaNo"] = s.opts.Admvs
 			recs = append(recs, r)
 		}
@@ -799,7 +804,7 @@ func (s *Sim) query4208(code string, in map[string]any) answer {
 			r["cpltFlag"] = "1"
 		}
 		r["rid"], r["poolareaNo"] = "V"+v.mdtrtID, s.opts.Admvs
-		r["crteTime"], r["updtTime"] = v.created.Format(hsa.TimeLayout), v.updated.Format(hsa.TimeLayout)
+		r["crteTime"], r["updtTime"] = v.created.Format(timeLayout), v.updated.Format(timeLayout)
 		recs = append(recs, r)
 	}
 	return page(in, recs)
