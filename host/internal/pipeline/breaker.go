@@ -69,6 +69,19 @@ func (b *breaker) done(key string, transientFailure bool, now time.Time) {
 	}
 }
 
+// abandon records that a call allow let through did not go out after
+// all: a half-open circuit lets the next call probe instead.
+func (b *breaker) abandon(key string) {
+	if b == nil || b.threshold <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.state[key]; c != nil {
+		c.probing = false
+	}
+}
+
 // open reports whether the circuit of key is open (for readiness and logs).
 func (b *breaker) open(key string, now time.Time) bool {
 	if b == nil {

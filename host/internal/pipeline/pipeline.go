@@ -543,6 +543,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		if len(*journal) > 0 {
 			// The last call gave no outcome: its entries are stored now.
 			if err := p.storeJournal(ctx, *journal); err != nil {
+				p.brk.abandon(circuit)
 				return nil, err
 			}
 			*journal = nil
@@ -556,6 +557,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		default:
 			var err error
 			if n, err = p.store.AddAttempt(ctx, env.ID); err != nil {
+				p.brk.abandon(circuit)
 				return nil, fmt.Errorf("pipeline: count attempt of %q: %w", env.ID, err)
 			}
 		}
@@ -565,6 +567,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		alone := crashes > 0
 		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
 		if err != nil {
+			p.brk.abandon(circuit)
 			return nil, ErrStopped
 		}
 		take := func() []store.Exchange { return nil }

@@ -365,3 +365,38 @@ func TestBreakerHalfOpen(t *testing.T) {
 		t.Fatal("a successful probe closes the circuit")
 	}
 }
+
+// TestCircuitProbeStoppedBeforeTheCall: the one call let through a
+// half-open circuit may never go out (the delivery stops while it waits to
+// enter the plugin); the circuit must then let another probe through, not
+// stay open for good.
+func TestCircuitProbeStoppedBeforeTheCall(t *testing.T) {
+	t.Parallel()
+	h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient, ok}}
+	p, _, _ := newProc(t, h, false)
+	p.opts.MaxAttempts = 1
+	p.opts.RetryBudget = 200 * time.Millisecond
+	p.brk = newBreaker(1, 10*time.Millisecond)
+	if r, err := p.Process(t.Context(), Input{Value: msg("probe-1", "x.do"), Key: "k1"}); err != nil || r.Status != "failed" {
+		t.Fatalf("first message: %+v %v", r, err)
+	}
+	time.Sleep(20 * time.Millisecond) // the cooldown passes
+
+	// Another message is alone in the plugin: the probe waits at the gate
+	// and its delivery ends there.
+	g := p.gates.get("x")
+	g.mu.Lock()
+	g.alone = true
+	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Process(ctx, Input{Value: msg("probe-2", "x.do"), Key: "k2"}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped delivery: %v, want ErrStopped", err)
+	}
+	g.leave(func() { g.alone = false })
+
+	r, err := p.Process(t.Context(), Input{Value: msg("probe-3", "x.do"), Key: "k3"})
+	if err != nil || r.Status != "ok" {
+		t.Fatalf("after the stopped probe: %+v %v; want ok (a new probe goes out)", r, err)
+	}
+}
