@@ -129,7 +129,13 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 		if j.Interval <= 0 {
 			continue
 		}
-		if e, ok := s.jobs[j.ID()]; ok && e.job.Interval == j.Interval {
+		if e, ok := s.jobs[j.ID()]; ok {
+			// The same entry, with its running lock: a run in progress
+			// keeps the next one of the job from starting beside it.
+			if e.job.Interval != j.Interval {
+				e.next = now.Add(j.Interval)
+				e.status.Interval = j.Interval.String()
+			}
 			e.job = j
 			next[j.ID()] = e
 			continue
@@ -160,15 +166,16 @@ func (s *Scheduler) Run(ctx context.Context) {
 				wait = d
 			}
 		}
-		s.mu.Unlock()
 		sort.Slice(due, func(i, j int) bool { return due[i].job.ID() < due[j].job.ID() })
 		for _, e := range due {
+			id := e.job.ID()
 			go func() {
 				if err := s.run(ctx, e, false); err != nil && !errors.Is(err, ErrNotOwner) {
-					s.log.Error("scheduled job failed", "job", e.job.ID(), "err", err)
+					s.log.Error("scheduled job failed", "job", id, "err", err)
 				}
 			}()
 		}
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -190,27 +197,30 @@ func (s *Scheduler) Trigger(ctx context.Context, id string) error {
 }
 
 func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
+	s.mu.Lock()
+	job := e.job // SetJobs may replace it meanwhile
+	s.mu.Unlock()
 	now := s.clock.Now()
-	ok, err := s.leases.AcquireLease(ctx, "job/"+e.job.ID(), s.holder, e.job.Interval+s.Grace, now)
+	ok, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, job.Interval+s.Grace, now)
 	if err != nil {
-		return fmt.Errorf("job %s: take lease: %w", e.job.ID(), err)
+		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
 	s.mu.Lock()
 	e.status.Owner = ok
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("job %s: %w", e.job.ID(), ErrNotOwner)
+		return fmt.Errorf("job %s: %w", job.ID(), ErrNotOwner)
 	}
 	if !e.running.TryLock() {
 		if manual {
-			return fmt.Errorf("job %s is running now; wait for it to finish", e.job.ID())
+			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
 		}
 		return nil
 	}
 	defer e.running.Unlock()
 	start := s.clock.Now()
 	rep := &report{}
-	err = e.job.Run(context.WithValue(ctx, reportKey{}, rep), now)
+	err = job.Run(context.WithValue(ctx, reportKey{}, rep), now)
 	d := s.clock.Now().Sub(start)
 	s.mu.Lock()
 	e.status.LastRun = start
@@ -223,10 +233,10 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	}
 	s.mu.Unlock()
 	if s.OnRun != nil {
-		s.OnRun(e.job, err, d)
+		s.OnRun(job, err, d)
 	}
 	if err == nil {
-		s.log.Info("job ran", "job", e.job.ID(), "took", d.String(), "manual", manual)
+		s.log.Info("job ran", "job", job.ID(), "took", d.String(), "manual", manual)
 	}
 	return err
 }

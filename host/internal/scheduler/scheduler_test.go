@@ -204,3 +204,50 @@ func TestRunReports(t *testing.T) {
 		t.Fatalf("after the failed run: %+v", st)
 	}
 }
+
+// TestReloadDuringRunDoesNotRunTwice: a reload that changes a job's
+// interval while the job runs must not let a second run of the same job
+// start beside the first one.
+func TestReloadDuringRunDoesNotRunTwice(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	var running, most atomic.Int32
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	run := func(context.Context, time.Time) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		started <- struct{}{}
+		<-release
+		return nil
+	}
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: run}})
+	first := make(chan error, 1)
+	go func() { first <- s.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 10 * time.Minute, Run: run}})
+	second := make(chan error, 1)
+	go func() { second <- s.Trigger(t.Context(), "p/s/j") }()
+	select {
+	case err := <-second:
+		if err == nil {
+			t.Fatal("a second run of the job ran while the first was running")
+		}
+	case <-started:
+		close(release)
+		<-first
+		<-second
+		t.Fatalf("a second run of the job started while the first was running (%d at once)", most.Load())
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Jobs()[0]; st.Interval != "10m0s" || !st.NextRun.Equal(clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("after the reload: %+v, want the new interval from now", st)
+	}
+}
