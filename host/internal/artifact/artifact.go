@@ -169,7 +169,8 @@ func (s *Store) Open(id string) (Meta, *os.File, error) {
 	return m, f, nil
 }
 
-// prune removes expired artifacts.
+// prune removes expired artifacts, and the temporary files of Puts cut
+// short (a crash) once they are as old.
 func (s *Store) prune() {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -177,6 +178,12 @@ func (s *Store) prune() {
 	}
 	cutoff := s.now().Add(-s.ttl)
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".put-") {
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+				os.Remove(filepath.Join(s.dir, e.Name()))
+			}
+			continue
+		}
 		id, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || !idRE.MatchString(id) {
 			continue

@@ -123,3 +123,35 @@ func TestNewKeepsDirectoryPrivate(t *testing.T) {
 		t.Error("New accepted a file as its directory")
 	}
 }
+
+// TestPruneRemovesAbandonedUploads: a Put cut short by a crash leaves its
+// temporary file (part of an export, personal data); once older than the
+// TTL it is removed like an expired artifact, while a recent one (a Put
+// going on) is left alone.
+func TestPruneRemovesAbandonedUploads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := New(dir, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(dir, ".put-1234"), filepath.Join(dir, ".put-5678")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("half an export"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(stale, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put("p", "s", "new", "", bytes.NewReader([]byte("2"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the abandoned upload is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("a recent upload was removed: %v", err)
+	}
+}
