@@ -329,7 +329,25 @@ func (in *Instance) healthy() bool {
 	if err != nil {
 		return false
 	}
-	return rpc.Ping() == nil
+	// Ping has no deadline of its own: a process that is alive but answers
+	// nothing (stopped, hung) would hold the supervisor for ever.
+	answer := make(chan error, 1)
+	go func() { answer <- rpc.Ping() }()
+	t := time.NewTimer(max(10*in.opts.HealthInterval, 2*time.Second))
+	defer t.Stop()
+	select {
+	case err := <-answer:
+		return err == nil
+	case <-t.C:
+		// Kill it at once: markDown's graceful Kill asks the process to
+		// shut down and would wait for it just the same.
+		if pid := pidOf(c); pid > 0 && !c.Exited() {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+		}
+		return false
+	}
 }
 
 func (in *Instance) markDown(cause error) {
