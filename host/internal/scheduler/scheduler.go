@@ -256,15 +256,22 @@ func (s *Scheduler) Jobs() []Status {
 }
 
 // Release frees every lease this instance holds (graceful shutdown), so
-// another instance can take the jobs over at once.
+// another instance can take the jobs over at once. The lease of a job
+// still running is kept: it expires as usual, and no other instance
+// starts the job beside that run meanwhile.
 func (s *Scheduler) Release(ctx context.Context) {
 	s.mu.Lock()
-	ids := make([]string, 0, len(s.jobs))
-	for id := range s.jobs {
-		ids = append(ids, id)
+	es := make(map[string]*entry, len(s.jobs))
+	for id, e := range s.jobs {
+		es[id] = e
 	}
 	s.mu.Unlock()
-	for _, id := range ids {
+	for id, e := range es {
+		if !e.running.TryLock() {
+			s.log.Warn("job still running at shutdown; its lease is left to expire", "job", id)
+			continue
+		}
 		_ = s.leases.ReleaseLease(ctx, "job/"+id, s.holder)
+		e.running.Unlock()
 	}
 }

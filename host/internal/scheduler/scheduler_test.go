@@ -251,3 +251,41 @@ func TestReloadDuringRunDoesNotRunTwice(t *testing.T) {
 		t.Fatalf("after the reload: %+v, want the new interval from now", st)
 	}
 }
+
+// TestReleaseKeepsLeaseOfRunningJob: on shutdown, the lease of a job whose
+// run has not ended yet is kept (it expires as usual), so another instance
+// does not start the job beside that run.
+func TestReleaseKeepsLeaseOfRunningJob(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &memLeases{}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		close(started)
+		<-release
+		return nil
+	}}, {Plugin: "p", Site: "s", Name: "idle", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error { return nil }}})
+	var runsB atomic.Int32
+	b := New(leases, "b", clock, quiet)
+	count := func(context.Context, time.Time) error { runsB.Add(1); return nil }
+	b.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: count}, {Plugin: "p", Site: "s", Name: "idle", Interval: 30 * time.Minute, Run: count}})
+
+	if err := a.Trigger(t.Context(), "p/s/idle"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	a.Release(t.Context())
+	if err := b.Trigger(t.Context(), "p/s/j"); !errors.Is(err, ErrNotOwner) {
+		t.Errorf("another instance's trigger during the released run: %v, want ErrNotOwner", err)
+	}
+	if err := b.Trigger(t.Context(), "p/s/idle"); err != nil {
+		t.Errorf("the idle job's lease was not released: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
