@@ -51,13 +51,22 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 	if secretKeys[k] {
 		return slog.String(a.Key, "[redacted]")
 	}
-	if a.Value.Kind() != slog.KindString {
+	if a.Value.Kind() == slog.KindGroup {
 		return a
 	}
+	// Errors, numbers and other values are printed as text too: an error
+	// can quote a patient's ID number, a phone can be an integer.
+	s := a.Value.String()
 	if personalKeys[k] {
-		return slog.String(a.Key, MaskValue(a.Value.String()))
+		return slog.String(a.Key, MaskValue(s))
 	}
-	return slog.String(a.Key, Mask(a.Value.String()))
+	if a.Value.Kind() != slog.KindString {
+		if m := Mask(s); m != s {
+			return slog.String(a.Key, m)
+		}
+		return a
+	}
+	return slog.String(a.Key, Mask(s))
 }
 
 var (

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,33 @@ func TestMaskJSON(t *testing.T) {
 	}
 	if MaskJSON(nil) != nil {
 		t.Error("MaskJSON(nil) is not nil")
+	}
+}
+
+func TestLoggerMasksValuesThatAreNotStrings(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			l, err := New(&buf, format, "info")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Info("call failed",
+				"err", errors.New("patient 11010519491231002X: phone 13912345678 refused"),
+				"phone", 13812345678,
+				"mobile", uint64(13712345678),
+				"attempts", 3)
+			out := buf.String()
+			for _, leak := range []string{"11010519491231002X", "13912345678", "13812345678", "13712345678"} {
+				if strings.Contains(out, leak) {
+					t.Errorf("log line leaks %q: %s", leak, out)
+				}
+			}
+			if !strings.Contains(out, "attempts") || !strings.Contains(out, "3") {
+				t.Errorf("log line lost an ordinary number: %s", out)
+			}
+		})
 	}
 }
