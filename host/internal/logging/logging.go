@@ -131,7 +131,8 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 // MaskJSON returns the JSON document b with personal data masked: values
 // of personal keys (name, idNumber, phone, …) keep only their edges
 // (MaskValue) and any ID or mobile number inside any other string is
-// masked (Mask). Numbers keep their exact text. A body that is not JSON is
+// masked (Mask). Numbers keep their exact text unless they are personal
+// data (then they become masked strings). A body that is not JSON is
 // masked as text and returned as a JSON string, so the result is always
 // valid JSON; nil stays nil.
 func MaskJSON(b []byte) []byte {
@@ -171,6 +172,15 @@ func maskAny(key string, v any) any {
 			return MaskValue(x)
 		}
 		return Mask(x)
+	case json.Number:
+		// A phone or ID number may be written as a JSON number; masked, it
+		// becomes a string.
+		if personalKeys[strings.ToLower(key)] {
+			return MaskValue(x.String())
+		}
+		if m := Mask(x.String()); m != x.String() {
+			return m
+		}
 	}
 	return v
 }

@@ -108,3 +108,20 @@ func TestLoggerMasksValuesThatAreNotStrings(t *testing.T) {
 		})
 	}
 }
+
+func TestMaskJSONNumbers(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ in, want string }{
+		"phone as a number":          {`{"phone":13812345678}`, `{"phone":"138****5678"}`},
+		"mobile inside other number": {`{"contact":13812345678,"qty":3}`, `{"contact":"138****5678","qty":3}`},
+		"plain numbers kept":         {`{"amount":12.50,"count":20261203101500}`, `{"amount":12.50,"count":20261203101500}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := string(MaskJSON([]byte(tc.in))); got != tc.want {
+				t.Errorf("MaskJSON(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
