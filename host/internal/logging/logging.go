@@ -119,13 +119,25 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := Mask(string(m.buf[:i+1]))
+		line := maskLine(m.buf[:i+1])
 		m.buf = m.buf[i+1:]
 		if _, err := io.WriteString(m.w, line); err != nil {
 			return len(p), err
 		}
 	}
 	return len(p), nil
+}
+
+// maskLine masks one line of plugin output. Plugins log JSON objects
+// (hclog, sdk.Logger): those are masked like MaskJSON, personal keys
+// included; other lines by pattern (Mask).
+func maskLine(line []byte) string {
+	if t := bytes.TrimSpace(line); len(t) > 0 && t[0] == '{' {
+		if out := MaskJSON(t); len(out) > 0 && out[0] == '{' {
+			return string(out) + "\n"
+		}
+	}
+	return Mask(string(line))
 }
 
 // MaskJSON returns the JSON document b with personal data masked: values

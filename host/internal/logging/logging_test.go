@@ -125,3 +125,21 @@ func TestMaskJSONNumbers(t *testing.T) {
 		})
 	}
 }
+
+func TestWriterMasksPersonalKeysOfJSONLines(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := Writer(&buf)
+	_, _ = w.Write([]byte(`{"@level":"info","@message":"registered","@module":"plugin.ecard","name":"王小梅","idNumber":"11010519491231002X","phone":13812345678}` + "\n"))
+	_, _ = w.Write([]byte("plain 13812345678 text\n"))
+	out := buf.String()
+	for _, leak := range []string{"王小梅", "11010519491231002X", "13812345678"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("plugin output leaks %q: %s", leak, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"name":"王**"`) || lines[1] != "plain 138****5678 text" {
+		t.Errorf("got %q", out)
+	}
+}
