@@ -687,6 +687,15 @@ func (c *Config) check() Problems {
 	if p.PluginCrashLimit < 1 {
 		add("processing.pluginCrashLimit", "must be at least 1, is %d", p.PluginCrashLimit)
 	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"initialBackoff", p.InitialBackoff}, {"maxBackoff", p.MaxBackoff}, {"callTimeout", p.CallTimeout},
+		{"uploadDeadline", p.UploadDeadline}, {"retryBudget", p.RetryBudget}, {"breakerCooldown", p.BreakerCooldown}} {
+		if d.d <= 0 {
+			add("processing."+d.name, "must be positive, is %s", d.d.D())
+		}
+	}
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")
 	}

@@ -265,3 +265,33 @@ func TestReplyLinger(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessingDurationsPositive: a negative duration under processing
+// is reported (a negative initialBackoff retries without pause, a negative
+// callTimeout fails every call at once).
+func TestProcessingDurationsPositive(t *testing.T) {
+	t.Parallel()
+	src := `kafka:
+  embedded: {}
+processing:
+  initialBackoff: -1s
+  callTimeout: -5s
+  uploadDeadline: -1m
+  retryBudget: -1m
+  breakerCooldown: -1s
+`
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(src))
+	ps, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	got := map[string]bool{}
+	for _, p := range ps {
+		got[p.Path] = true
+	}
+	for _, want := range []string{"processing.initialBackoff", "processing.callTimeout", "processing.uploadDeadline", "processing.retryBudget", "processing.breakerCooldown"} {
+		if !got[want] {
+			t.Errorf("no problem at %s; got:\n%v", want, err)
+		}
+	}
+}
