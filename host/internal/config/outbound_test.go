@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,30 @@ mllp:
 	l := c.MLLP.Listeners[0]
 	if l.MaxMessageBytes != min(512<<10, MaxPayloadLimit/2) || l.MaxConnections != 32 || l.IdleTimeout.D().Minutes() != 5 || l.ProcessTimeout.D().Seconds() != 90 {
 		t.Errorf("defaults %+v", l)
+	}
+}
+
+// TestMLLPClientCAWithoutCertificate: a client CA file holding no PEM
+// certificate is a configuration problem, not a start-up failure of the
+// listener.
+func TestMLLPClientCAWithoutCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "platform-ca.crt")
+	if err := os.WriteFile(ca, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(filepath.Join(dir, "medgate.yaml"), []byte(`kafka:
+  embedded: {}
+sites:
+  - code: demo
+mllp:
+  listeners:
+    - address: "127.0.0.1:2575"
+      site: demo
+      tls: {certFile: /nonexistent/cert.pem, keyFile: /nonexistent/key.pem, clientCAFile: platform-ca.crt}
+`))
+	if err == nil || !strings.Contains(err.Error(), "mllp.listeners[0].tls.clientCAFile: ") {
+		t.Errorf("problems lack mllp.listeners[0].tls.clientCAFile:\n%v", err)
 	}
 }
