@@ -6,7 +6,8 @@
 // A message is processed exactly like an HL7 v2 message from the request
 // topic: it becomes a request envelope (format hl7v2, the site of the
 // listener, the type its MSH-9 maps to) with the idempotency id
-// hl7:<MSH-3>:<MSH-4>:<MSH-10>, goes through the same queue, mapping and
+// hl7:<MSH-3>:<MSH-4>:<MSH-10> (a digest of them when that is not a usable
+// id), goes through the same queue, mapping and
 // plugin, and its outcome is stored and its reply published on the replies
 // topic. Only then is the ACK written (original acknowledgment mode): AA
 // for ok, AE for rejected or failed, AR for invalid (or a message that
@@ -21,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -388,7 +390,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 			return s.nak(control, msg.Charset, err.Error()), "AR"
 		}
 	}
-	id := "hl7:" + msh.Value(3, 1, 1, 1) + ":" + msh.Value(4, 1, 1, 1) + ":" + control
+	id := messageID(msh.Value(3, 1, 1, 1), msh.Value(4, 1, 1, 1), control)
 	key := firstNonEmpty(msg.Get(loc("PV1-19")), msg.Get(loc("PID-3")), id)
 	occurred := time.Now().UTC().Format(time.RFC3339)
 	if t, ok := hl7Time(msh.Value(7, 1, 1, 1)); ok {
@@ -416,6 +418,24 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		}
 	}
 	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+}
+
+// messageID is the idempotency id hl7:<MSH-3>:<MSH-4>:<MSH-10>. When that
+// is not a usable message id (spaces or Chinese in a sending application
+// or facility name, or longer than 128 characters), the three values are
+// replaced by a digest of them, followed by MSH-10 when it fits: the same
+// message always gets the same id, and another message another one.
+func messageID(app, facility, control string) string {
+	id := "hl7:" + app + ":" + facility + ":" + control
+	if message.ValidID(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(app + "\x00" + facility + "\x00" + control))
+	id = "hl7:" + hex.EncodeToString(sum[:16])
+	if withControl := id + ":" + control; message.ValidID(withControl) {
+		return withControl
+	}
+	return id
 }
 
 func loc(s string) hl7.Location {

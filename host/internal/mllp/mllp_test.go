@@ -428,3 +428,36 @@ func selfSigned(t *testing.T, name string, parent *x509.Certificate, parentKey *
 	}
 	return cert, key
 }
+
+// TestIDFromAnySender: MSH-3 and MSH-4 with spaces or Chinese (a
+// facility's name) still give a usable envelope id, the same one for a
+// resend and another one for another MSH-10.
+func TestIDFromAnySender(t *testing.T) {
+	t.Parallel()
+	proc := &fakeProc{answer: status(message.StatusOK)}
+	s, err := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(app, facility, control string) []byte {
+		m := strings.Replace(a28, "|HIS|XMFY|", "|"+app+"|"+facility+"|", 1)
+		return frame(strings.Replace(m, "%s", control, 1))
+	}
+	long := strings.Repeat("A", 120)
+	acks := exchange(t, s, msg("HIS SYSTEM", "厦门市妇幼保健院", "1"), msg("HIS SYSTEM", "厦门市妇幼保健院", "1"),
+		msg("HIS SYSTEM", "厦门市妇幼保健院", "2"), msg(long, "XMFY", "1"), msg("HIS", "XMFY", "1"))
+	if len(acks) != 5 {
+		t.Fatalf("%d ACKs, want 5", len(acks))
+	}
+	var ids []string
+	for _, env := range proc.envs {
+		id := env["id"].(string)
+		if !message.ValidID(id) || !strings.HasPrefix(id, "hl7:") {
+			t.Errorf("envelope id %q is not a usable message id", id)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] != ids[1] || ids[0] == ids[2] || ids[3] == ids[4] || ids[4] != "hl7:HIS:XMFY:MSG1" {
+		t.Errorf("ids %q: a resend must keep its id, other messages must not share it", ids)
+	}
+}
