@@ -65,7 +65,8 @@ type MLLPTLS struct {
 }
 
 var (
-	mllpTypeRE = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$`)
+	// mllpTypeRE is the type pattern of a request envelope (package message).
+	mllpTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	hl7TypeRE  = regexp.MustCompile(`^[A-Z0-9]{3}\^[A-Z0-9]{3}$`)
 )
 

@@ -118,3 +118,26 @@ mllp:
 		t.Errorf("problems lack mllp.listeners[0].tls.clientCAFile:\n%v", err)
 	}
 }
+
+// TestMLLPMessageTypesAsEnvelopes: listener messageTypes accept the types
+// a request envelope accepts, and only those.
+func TestMLLPMessageTypesAsEnvelopes(t *testing.T) {
+	t.Parallel()
+	long := "ecard." + strings.Repeat("x", 65)
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(`kafka:
+  embedded: {}
+sites:
+  - code: demo
+mllp:
+  listeners:
+    - address: "127.0.0.1:2575"
+      site: demo
+      messageTypes: {"ADT^A01": self_pay.4201A, "ADT^A03": `+long+`}
+`))
+	if err == nil || !strings.Contains(err.Error(), "messageTypes.ADT^A03:") {
+		t.Errorf("a type longer than an envelope takes is not reported:\n%v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "messageTypes.ADT^A01:") {
+		t.Errorf("the type of a plugin named self_pay is refused:\n%v", err)
+	}
+}
