@@ -351,23 +351,29 @@ func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool 
 }
 
 // deadlineReader gives the connection idle time before a message starts
-// and read time once bytes arrive.
+// and read time, from its first bytes, for the whole message: a sender
+// trickling a message in byte by byte cannot hold the connection longer.
 type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
-	started    bool
+	until      time.Time // when the message being read must be in; zero between messages
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	t := d.idle
-	if d.started {
-		t = d.read
+	t := d.until
+	if t.IsZero() {
+		t = time.Now().Add(d.idle)
 	}
-	_ = d.c.SetReadDeadline(time.Now().Add(t))
+	_ = d.c.SetReadDeadline(t)
 	n, err := d.c.Read(p)
 	// A buffered read may hold the end of one message and the start of the
 	// next; the idle timeout applies again after a frame ends.
-	d.started = n > 0 && bytes.IndexByte(p[:n], hl7.EndBlock) < 0
+	switch got := p[:n]; {
+	case bytes.IndexByte(got, hl7.EndBlock) >= 0:
+		d.until = time.Time{}
+	case d.until.IsZero() && len(bytes.Trim(got, "\r\n \t")) > 0:
+		d.until = time.Now().Add(d.read)
+	}
 	return n, err
 }
 

@@ -461,3 +461,39 @@ func TestIDFromAnySender(t *testing.T) {
 		t.Errorf("ids %q: a resend must keep its id, other messages must not share it", ids)
 	}
 }
+
+// TestReadTimeoutBoundsAMessage: readTimeout bounds reading one message
+// once it started, however slowly its bytes trickle in; the idle timeout
+// is for the time between messages.
+func TestReadTimeoutBoundsAMessage(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.ReadTimeout = config.Duration(300 * time.Millisecond)
+	s, err := New(cfg, &fakeProc{answer: status(message.StatusOK)}, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(t.Context(), server)
+	}()
+	defer func() { client.Close(); <-done }()
+	start := time.Now()
+	msg := frame(strings.Replace(a28, "%s", "1", 1))
+	for i := 0; i < len(msg)-2; i++ {
+		_ = client.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := client.Write(msg[i : i+1]); err != nil {
+			if took := time.Since(start); took > 1500*time.Millisecond {
+				t.Fatalf("connection closed after %s, want about the 300ms read timeout", took)
+			}
+			return
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("a message trickling in a byte every 100ms was read for 3s with a 300ms readTimeout")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the whole message was read")
+}
