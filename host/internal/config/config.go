@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/IBM/sarama"
 	"gopkg.in/yaml.v3"
 
 	"github.com/medgate/medgate/host/internal/bus"
@@ -616,6 +617,13 @@ func (c *Config) check() Problems {
 	for i, t := range k.Topics.ReplyTo {
 		if !topicRE.MatchString(t) {
 			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		}
+	}
+	if k.Version != "" {
+		// bus uses it as sarama's protocol version; the idempotent producer
+		// needs 0.11 or later.
+		if v, err := sarama.ParseKafkaVersion(k.Version); err != nil || !v.IsAtLeast(sarama.V0_11_0_0) {
+			add("kafka.version", "%q is not a Kafka version medgate can speak; write the brokers' version as x.y.z, at least 0.11.0 (e.g. %q), or leave it out", k.Version, bus.DefaultVersion)
 		}
 	}
 	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {

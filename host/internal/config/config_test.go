@@ -295,3 +295,15 @@ processing:
 		}
 	}
 }
+
+// TestKafkaVersion: a kafka.version sarama cannot speak is a configuration
+// problem, not a start-up failure.
+func TestKafkaVersion(t *testing.T) {
+	t.Parallel()
+	for v, ok := range map[string]bool{"3.6.0": true, "2.8.1": true, "latest": false, "3.6": false, "0.10.2.0": false} {
+		_, err := Parse("/etc/medgate/medgate.yaml", []byte("kafka:\n  embedded: {}\n  version: \""+v+"\"\n"))
+		if got := err == nil || !strings.Contains(err.Error(), "kafka.version:"); got != ok {
+			t.Errorf("version %q: err = %v", v, err)
+		}
+	}
+}
