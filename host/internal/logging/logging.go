@@ -71,7 +71,7 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 
 var (
 	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
-	phoneRE = regexp.MustCompile(`\b(1[3-9]\d)\d{4}(\d{4})\b`)
+	phoneRE = regexp.MustCompile(`\b((?:86)?1[3-9]\d)\d{4}(\d{4})\b`) // with or without the country code 86
 )
 
 // Mask masks resident ID numbers and mobile numbers found in s.

@@ -143,3 +143,20 @@ func TestWriterMasksPersonalKeysOfJSONLines(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 }
+
+func TestMaskMobileWithCountryCode(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ in, want string }{
+		"+86":          {"phone +8613812345678 set", "phone +86138****5678 set"},
+		"86 in json":   {`{"tel2":"8613812345678"}`, `{"tel2":"86138****5678"}`},
+		"other number": {"order 8612345678901", "order 8612345678901"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := Mask(tc.in); got != tc.want {
+				t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
