@@ -614,9 +614,22 @@ func (c *Config) check() Problems {
 			add("kafka.topics."+name, "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
 		}
 	}
+	// Each topic is its own: what medgate writes to the requests topic it
+	// reads back as requests (a reply answered invalid, for ever).
+	topicOf := map[string]string{}
+	for _, t := range []struct{ name, topic string }{{"requests", k.Topics.Requests}, {"replies", k.Topics.Replies}, {"events", k.Topics.Events}, {"dlq", k.Topics.DLQ}} {
+		if other, dup := topicOf[t.topic]; dup {
+			add("kafka.topics."+t.name, "%q is also kafka.topics.%s; give each of requests, replies, events and dlq its own topic", t.topic, other)
+			continue
+		}
+		topicOf[t.topic] = t.name
+	}
 	for i, t := range k.Topics.ReplyTo {
-		if !topicRE.MatchString(t) {
+		switch {
+		case !topicRE.MatchString(t):
 			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		case t == k.Topics.Requests:
+			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is kafka.topics.requests: replies sent there would be read back as requests; list only topics that HIS clients read replies from", t)
 		}
 	}
 	if k.Version != "" {

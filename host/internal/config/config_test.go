@@ -307,3 +307,30 @@ func TestKafkaVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicsDistinct: a reply published to the topic medgate reads its
+// requests from would be read back as a request, answered invalid, and
+// that answer read back again, for ever.
+func TestTopicsDistinct(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(`kafka:
+  embedded: {}
+  topics:
+    requests: platform.medgate
+    replies: platform.medgate
+    events: medgate.events
+    dlq: medgate.events
+    replyTo: [his.replies, platform.medgate]
+`))
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{"kafka.topics.replies:", "kafka.topics.dlq:", "kafka.topics.replyTo[1]:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "replyTo[0]") {
+		t.Errorf("his.replies is a good replyTo topic:\n%v", err)
+	}
+}
