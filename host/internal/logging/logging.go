@@ -36,8 +36,8 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // personalKeys are attribute keys (lowercased) whose values are personal data.
 var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "aac003": true,
-	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "psn_cert_no": true, "certificate": true,
+	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "psnname": true, "aac003": true, "conername": true, "coner_name": true,
+	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "aac044": true, "psn_cert_no": true, "certificate": true,
 	"phone": true, "mobile": true, "tel": true, "aae005": true,
 }
 

@@ -160,3 +160,15 @@ func TestMaskMobileWithCountryCode(t *testing.T) {
 		})
 	}
 }
+
+// TestMaskJSONSchemaPersonalFields: the personal fields the transaction
+// schemas declare (人员姓名 psnName, 联系人姓名 conerName / coner_name, 证件号码
+// aac044) are masked whole, like name and certno.
+func TestMaskJSONSchemaPersonalFields(t *testing.T) {
+	t.Parallel()
+	in := `{"output":{"psnName":"王小梅","conerName":"李大明","coner_name":"张三丰","aac044":"E12345678"}}`
+	want := `{"output":{"aac044":"E*******8","conerName":"李**","coner_name":"张**","psnName":"王**"}}`
+	if got := string(MaskJSON([]byte(in))); got != want {
+		t.Errorf("MaskJSON(%s) = %s, want %s", in, got, want)
+	}
+}
