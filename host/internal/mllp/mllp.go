@@ -19,7 +19,6 @@
 package mllp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -320,6 +319,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 			if errors.Is(err, hl7.ErrTooLarge) {
 				// The rest of the stream cannot be trusted: refuse and hang up.
 				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+			} else if errors.Is(err, errUnframed) {
+				// Without framing the message has no end to wait for: refuse and hang up.
+				s.write(c, w, s.nak("", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -350,16 +352,27 @@ func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool 
 	return true
 }
 
+// errUnframed is a message that does not start with the MLLP start block.
+var errUnframed = errors.New("the message is not in an MLLP frame")
+
 // deadlineReader gives the connection idle time before a message starts
 // and read time, from its first bytes, for the whole message: a sender
 // trickling a message in byte by byte cannot hold the connection longer.
+// Between frames it takes only blank bytes and a start block: a message
+// without MLLP framing has no end the listener could wait for, and ends
+// the stream with errUnframed (after the frames before it).
 type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
 	until      time.Time // when the message being read must be in; zero between messages
+	inFrame    bool
+	err        error // errUnframed, returned by the next Read
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
 	t := d.until
 	if t.IsZero() {
 		t = time.Now().Add(d.idle)
@@ -368,11 +381,19 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	n, err := d.c.Read(p)
 	// A buffered read may hold the end of one message and the start of the
 	// next; the idle timeout applies again after a frame ends.
-	switch got := p[:n]; {
-	case bytes.IndexByte(got, hl7.EndBlock) >= 0:
-		d.until = time.Time{}
-	case d.until.IsZero() && len(bytes.Trim(got, "\r\n \t")) > 0:
-		d.until = time.Now().Add(d.read)
+	for i, c := range p[:n] {
+		switch {
+		case d.inFrame:
+			if c == hl7.EndBlock {
+				d.inFrame, d.until = false, time.Time{}
+			}
+		case c == hl7.StartBlock:
+			d.inFrame, d.until = true, time.Now().Add(d.read)
+		case c == '\r' || c == '\n' || c == ' ' || c == '\t':
+		default:
+			d.err = errUnframed
+			return i, nil
+		}
 	}
 	return n, err
 }

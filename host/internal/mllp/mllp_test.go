@@ -497,3 +497,28 @@ func TestReadTimeoutBoundsAMessage(t *testing.T) {
 	}
 	t.Fatal("the whole message was read")
 }
+
+// TestUnframedRefusedAtOnce: a sender that writes HL7 without MLLP framing
+// is told so with AR at once, rather than left waiting for an ACK until the
+// read timeout closes the connection.
+func TestUnframedRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.ReadTimeout = config.Duration(3 * time.Second)
+	proc := &fakeProc{answer: status(message.StatusOK)}
+	s, _ := New(cfg, proc, fakeMaps{}, quiet, nil)
+	start := time.Now()
+	acks := exchange(t, s, []byte(strings.Replace(a28, "%s", "1", 1)))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %s, want at once", took)
+	}
+	if len(acks) != 1 {
+		t.Fatalf("%d ACKs, want an AR", len(acks))
+	}
+	if msa := acks[0].Segment(hl7.Location{Segment: "MSA"}, 0, -1); msa == nil || msa.Value(1, 1, 1, 1) != "AR" || !strings.Contains(msa.Value(3, 1, 1, 1), "MLLP") {
+		t.Errorf("ACK %v, want AR saying the message needs MLLP framing", acks[0].Segments)
+	}
+	if len(proc.envs) != 0 {
+		t.Errorf("an unframed message was processed")
+	}
+}
