@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/IBM/sarama"
 	"gopkg.in/yaml.v3"
 
 	"github.com/medgate/medgate/host/internal/bus"
@@ -613,9 +614,29 @@ func (c *Config) check() Problems {
 			add("kafka.topics."+name, "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
 		}
 	}
+	// Each topic is its own: what medgate writes to the requests topic it
+	// reads back as requests (a reply answered invalid, for ever).
+	topicOf := map[string]string{}
+	for _, t := range []struct{ name, topic string }{{"requests", k.Topics.Requests}, {"replies", k.Topics.Replies}, {"events", k.Topics.Events}, {"dlq", k.Topics.DLQ}} {
+		if other, dup := topicOf[t.topic]; dup {
+			add("kafka.topics."+t.name, "%q is also kafka.topics.%s; give each of requests, replies, events and dlq its own topic", t.topic, other)
+			continue
+		}
+		topicOf[t.topic] = t.name
+	}
 	for i, t := range k.Topics.ReplyTo {
-		if !topicRE.MatchString(t) {
+		switch {
+		case !topicRE.MatchString(t):
 			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is not a valid topic name (letters, digits, '.', '_', '-')", t)
+		case t == k.Topics.Requests:
+			add(fmt.Sprintf("kafka.topics.replyTo[%d]", i), "%q is kafka.topics.requests: replies sent there would be read back as requests; list only topics that HIS clients read replies from", t)
+		}
+	}
+	if k.Version != "" {
+		// bus uses it as sarama's protocol version; the idempotent producer
+		// needs 0.11 or later.
+		if v, err := sarama.ParseKafkaVersion(k.Version); err != nil || !v.IsAtLeast(sarama.V0_11_0_0) {
+			add("kafka.version", "%q is not a Kafka version medgate can speak; write the brokers' version as x.y.z, at least 0.11.0 (e.g. %q), or leave it out", k.Version, bus.DefaultVersion)
 		}
 	}
 	if k.MaxInFlight < 1 || k.MaxInFlight > 10000 {
@@ -686,6 +707,15 @@ func (c *Config) check() Problems {
 	}
 	if p.PluginCrashLimit < 1 {
 		add("processing.pluginCrashLimit", "must be at least 1, is %d", p.PluginCrashLimit)
+	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"initialBackoff", p.InitialBackoff}, {"maxBackoff", p.MaxBackoff}, {"callTimeout", p.CallTimeout},
+		{"uploadDeadline", p.UploadDeadline}, {"retryBudget", p.RetryBudget}, {"breakerCooldown", p.BreakerCooldown}} {
+		if d.d <= 0 {
+			add("processing."+d.name, "must be positive, is %s", d.d.D())
+		}
 	}
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")

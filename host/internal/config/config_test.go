@@ -265,3 +265,72 @@ func TestReplyLinger(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessingDurationsPositive: a negative duration under processing
+// is reported (a negative initialBackoff retries without pause, a negative
+// callTimeout fails every call at once).
+func TestProcessingDurationsPositive(t *testing.T) {
+	t.Parallel()
+	src := `kafka:
+  embedded: {}
+processing:
+  initialBackoff: -1s
+  callTimeout: -5s
+  uploadDeadline: -1m
+  retryBudget: -1m
+  breakerCooldown: -1s
+`
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(src))
+	ps, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	got := map[string]bool{}
+	for _, p := range ps {
+		got[p.Path] = true
+	}
+	for _, want := range []string{"processing.initialBackoff", "processing.callTimeout", "processing.uploadDeadline", "processing.retryBudget", "processing.breakerCooldown"} {
+		if !got[want] {
+			t.Errorf("no problem at %s; got:\n%v", want, err)
+		}
+	}
+}
+
+// TestKafkaVersion: a kafka.version sarama cannot speak is a configuration
+// problem, not a start-up failure.
+func TestKafkaVersion(t *testing.T) {
+	t.Parallel()
+	for v, ok := range map[string]bool{"3.6.0": true, "2.8.1": true, "latest": false, "3.6": false, "0.10.2.0": false} {
+		_, err := Parse("/etc/medgate/medgate.yaml", []byte("kafka:\n  embedded: {}\n  version: \""+v+"\"\n"))
+		if got := err == nil || !strings.Contains(err.Error(), "kafka.version:"); got != ok {
+			t.Errorf("version %q: err = %v", v, err)
+		}
+	}
+}
+
+// TestTopicsDistinct: a reply published to the topic medgate reads its
+// requests from would be read back as a request, answered invalid, and
+// that answer read back again, for ever.
+func TestTopicsDistinct(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(`kafka:
+  embedded: {}
+  topics:
+    requests: platform.medgate
+    replies: platform.medgate
+    events: medgate.events
+    dlq: medgate.events
+    replyTo: [his.replies, platform.medgate]
+`))
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{"kafka.topics.replies:", "kafka.topics.dlq:", "kafka.topics.replyTo[1]:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "replyTo[0]") {
+		t.Errorf("his.replies is a good replyTo topic:\n%v", err)
+	}
+}

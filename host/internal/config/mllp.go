@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"net"
@@ -64,7 +65,8 @@ type MLLPTLS struct {
 }
 
 var (
-	mllpTypeRE = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$`)
+	// mllpTypeRE is the type pattern of a request envelope (package message).
+	mllpTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	hl7TypeRE  = regexp.MustCompile(`^[A-Z0-9]{3}\^[A-Z0-9]{3}$`)
 )
 
@@ -146,6 +148,12 @@ func (c *Config) checkMLLP() Problems {
 				if _, err := os.Stat(f.file); err != nil {
 					add(path+".tls."+f.name, "cannot read %s: %v", f.file, err)
 					readable = false
+				}
+			}
+			if t.ClientCAFile != "" {
+				// The listener refuses to start on a CA file without a certificate.
+				if pem, err := os.ReadFile(t.ClientCAFile); err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+					add(path+".tls.clientCAFile", "%s holds no PEM certificate; give the PEM certificate of the CA that signs the senders' certificates", t.ClientCAFile)
 				}
 			}
 			if readable && t.CertFile != "" && t.KeyFile != "" {

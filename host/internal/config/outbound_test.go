@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,53 @@ mllp:
 	l := c.MLLP.Listeners[0]
 	if l.MaxMessageBytes != min(512<<10, MaxPayloadLimit/2) || l.MaxConnections != 32 || l.IdleTimeout.D().Minutes() != 5 || l.ProcessTimeout.D().Seconds() != 90 {
 		t.Errorf("defaults %+v", l)
+	}
+}
+
+// TestMLLPClientCAWithoutCertificate: a client CA file holding no PEM
+// certificate is a configuration problem, not a start-up failure of the
+// listener.
+func TestMLLPClientCAWithoutCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "platform-ca.crt")
+	if err := os.WriteFile(ca, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(filepath.Join(dir, "medgate.yaml"), []byte(`kafka:
+  embedded: {}
+sites:
+  - code: demo
+mllp:
+  listeners:
+    - address: "127.0.0.1:2575"
+      site: demo
+      tls: {certFile: /nonexistent/cert.pem, keyFile: /nonexistent/key.pem, clientCAFile: platform-ca.crt}
+`))
+	if err == nil || !strings.Contains(err.Error(), "mllp.listeners[0].tls.clientCAFile: ") {
+		t.Errorf("problems lack mllp.listeners[0].tls.clientCAFile:\n%v", err)
+	}
+}
+
+// TestMLLPMessageTypesAsEnvelopes: listener messageTypes accept the types
+// a request envelope accepts, and only those.
+func TestMLLPMessageTypesAsEnvelopes(t *testing.T) {
+	t.Parallel()
+	long := "ecard." + strings.Repeat("x", 65)
+	_, err := Parse("/etc/medgate/medgate.yaml", []byte(`kafka:
+  embedded: {}
+sites:
+  - code: demo
+mllp:
+  listeners:
+    - address: "127.0.0.1:2575"
+      site: demo
+      messageTypes: {"ADT^A01": self_pay.4201A, "ADT^A03": `+long+`}
+`))
+	if err == nil || !strings.Contains(err.Error(), "messageTypes.ADT^A03:") {
+		t.Errorf("a type longer than an envelope takes is not reported:\n%v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "messageTypes.ADT^A01:") {
+		t.Errorf("the type of a plugin named self_pay is refused:\n%v", err)
 	}
 }

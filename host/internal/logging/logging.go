@@ -36,8 +36,8 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // personalKeys are attribute keys (lowercased) whose values are personal data.
 var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "aac003": true,
-	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "psn_cert_no": true, "certificate": true,
+	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "psnname": true, "aac003": true, "conername": true, "coner_name": true,
+	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "aac044": true, "psn_cert_no": true, "certificate": true,
 	"phone": true, "mobile": true, "tel": true, "aae005": true,
 }
 
@@ -51,18 +51,27 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 	if secretKeys[k] {
 		return slog.String(a.Key, "[redacted]")
 	}
-	if a.Value.Kind() != slog.KindString {
+	if a.Value.Kind() == slog.KindGroup {
 		return a
 	}
+	// Errors, numbers and other values are printed as text too: an error
+	// can quote a patient's ID number, a phone can be an integer.
+	s := a.Value.String()
 	if personalKeys[k] {
-		return slog.String(a.Key, MaskValue(a.Value.String()))
+		return slog.String(a.Key, MaskValue(s))
 	}
-	return slog.String(a.Key, Mask(a.Value.String()))
+	if a.Value.Kind() != slog.KindString {
+		if m := Mask(s); m != s {
+			return slog.String(a.Key, m)
+		}
+		return a
+	}
+	return slog.String(a.Key, Mask(s))
 }
 
 var (
 	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
-	phoneRE = regexp.MustCompile(`\b(1[3-9]\d)\d{4}(\d{4})\b`)
+	phoneRE = regexp.MustCompile(`\b((?:86)?1[3-9]\d)\d{4}(\d{4})\b`) // with or without the country code 86
 )
 
 // Mask masks resident ID numbers and mobile numbers found in s.
@@ -110,7 +119,7 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := Mask(string(m.buf[:i+1]))
+		line := maskLine(m.buf[:i+1])
 		m.buf = m.buf[i+1:]
 		if _, err := io.WriteString(m.w, line); err != nil {
 			return len(p), err
@@ -119,10 +128,23 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// maskLine masks one line of plugin output. Plugins log JSON objects
+// (hclog, sdk.Logger): those are masked like MaskJSON, personal keys
+// included; other lines by pattern (Mask).
+func maskLine(line []byte) string {
+	if t := bytes.TrimSpace(line); len(t) > 0 && t[0] == '{' {
+		if out := MaskJSON(t); len(out) > 0 && out[0] == '{' {
+			return string(out) + "\n"
+		}
+	}
+	return Mask(string(line))
+}
+
 // MaskJSON returns the JSON document b with personal data masked: values
 // of personal keys (name, idNumber, phone, …) keep only their edges
 // (MaskValue) and any ID or mobile number inside any other string is
-// masked (Mask). Numbers keep their exact text. A body that is not JSON is
+// masked (Mask). Numbers keep their exact text unless they are personal
+// data (then they become masked strings). A body that is not JSON is
 // masked as text and returned as a JSON string, so the result is always
 // valid JSON; nil stays nil.
 func MaskJSON(b []byte) []byte {
@@ -162,6 +184,15 @@ func maskAny(key string, v any) any {
 			return MaskValue(x)
 		}
 		return Mask(x)
+	case json.Number:
+		// A phone or ID number may be written as a JSON number; masked, it
+		// becomes a string.
+		if personalKeys[strings.ToLower(key)] {
+			return MaskValue(x.String())
+		}
+		if m := Mask(x.String()); m != x.String() {
+			return m
+		}
 	}
 	return v
 }

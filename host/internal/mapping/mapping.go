@@ -74,6 +74,7 @@ func Compile[S Source](cfg *config.Config, plugins map[string]S) (*Sets, error) 
 		return nil, err
 	}
 	out := &Sets{all: all, sites: map[string]*transforms.Set{}}
+	var ps config.Problems
 	for i, s := range cfg.Sites {
 		var own []map[string][]byte
 		for _, name := range slices.Sorted(maps.Keys(s.Plugins)) {
@@ -88,17 +89,29 @@ func Compile[S Source](cfg *config.Config, plugins map[string]S) (*Sets, error) 
 		}
 		siteSch, err := overlaySchemas(sch, own)
 		if err != nil {
-			return nil, cfg.Problems(fmt.Sprintf("sites[%d].plugins", i), "the site's schema documents (returned by its plugins' Configure) do not load: %v; correct the site's schema directory", err)
+			ps = append(ps, cfg.Problem(fmt.Sprintf("sites[%d].plugins", i), "the site's schema documents (returned by its plugins' Configure) do not load: %v; correct the site's schema directory", err))
+			continue
 		}
 		set, err := all.ForSite(s.Code, siteSch)
 		if err != nil {
-			return nil, cfg.Problems(fmt.Sprintf("sites[%d]", i), "the mappings do not compile against the site's own schemas: %v; correct the mapping or the site's schema directory", err)
+			ps = append(ps, cfg.Problem(fmt.Sprintf("sites[%d]", i), "the mappings do not compile against the site's own schemas: %v; correct the mapping or the site's schema directory", err))
+			continue
 		}
 		out.sites[s.Code] = set
 	}
-	if out.outbound, err = outboundSites(cfg, out.forSite); err != nil {
-		return nil, err
+	// Every site's problems at once, with those of the outbound mappings.
+	outbound, err := outboundSites(cfg, out.forSite)
+	if err != nil {
+		var ops config.Problems
+		if !errors.As(err, &ops) {
+			return nil, err
+		}
+		ps = append(ps, ops...)
 	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	out.outbound = outbound
 	return out, nil
 }
 

@@ -81,3 +81,22 @@ func TestCompile(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileListsEverySite: the schema problems of every site are listed
+// at once, not only the first site's.
+func TestCompileListsEverySite(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Sites: []config.Site{
+		{Code: "h1", Plugins: map[string]config.SitePlugin{"acme": {}}},
+		{Code: "h2", Plugins: map[string]config.SitePlugin{"acme": {}}},
+	}}
+	_, err := Compile(cfg, map[string]source{"acme": {scale: map[string]string{"h1": "x", "h2": "y"}}})
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{"sites[0]", "sites[1]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %s:\n%v", want, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -135,7 +136,12 @@ func (m *Mappings) Outbound(kind, site, typ string, doc []byte, headers map[stri
 	}
 	text := strings.Join(why, "; ")
 	if len(text) > 1024 {
-		text = text[:1021] + "..."
+		// Cut at a character boundary: the header stays UTF-8 text.
+		cut := 1021
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "..."
 	}
 	headers[message.HeaderFormat] = message.FormatMedgate
 	headers[message.HeaderMapping] = mp.Name

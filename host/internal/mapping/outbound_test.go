@@ -3,6 +3,7 @@ package mapping
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -137,5 +138,25 @@ func TestHL7Type(t *testing.T) {
 	ack, name, ok := m.ReplyHL7("demo", "ecard.register", []byte(`{"id":"r1","requestId":"hl7:HIS:XM:A:1","site":"demo","status":"invalid","errors":[{"rule":"required","message":"m"}],"completedAt":"2026-12-03T02:00:00Z"}`))
 	if !ok || name != "demo/out/hl7v2/reply.ecard.register" || !strings.Contains(string(ack), "\rMSA|AR|A:1|m\r") {
 		t.Errorf("ReplyHL7 = %q %s %v", ack, name, ok)
+	}
+}
+
+// TestOutboundErrorHeaderUTF8: the mapping error header is cut to its
+// limit at a character boundary: a Kafka header of text stays UTF-8.
+func TestOutboundErrorHeaderUTF8(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Sites: []config.Site{{Code: "demo", Outbound: &config.Outbound{Format: "hl7v2", Replies: []string{"*"}}}}}
+	sets, err := Compile(cfg, map[string]source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Mappings
+	m.Set(sets)
+	bad := []byte(`{"id":"r1","requestId":"q1","site":"demo","type":"ecard.revoke","status":"` + strings.Repeat("中", 400) + `","completedAt":"2026-12-03T02:00:00Z"}`)
+	h := map[string]string{}
+	m.Outbound("reply", "demo", "ecard.revoke", bad, h)
+	text := h[message.HeaderMappingError]
+	if text == "" || len(text) > 1024 || !utf8.ValidString(text) {
+		t.Errorf("medgate-mapping-error is %d bytes, valid UTF-8 %v: %q", len(text), utf8.ValidString(text), text)
 	}
 }

@@ -6,7 +6,8 @@
 // A message is processed exactly like an HL7 v2 message from the request
 // topic: it becomes a request envelope (format hl7v2, the site of the
 // listener, the type its MSH-9 maps to) with the idempotency id
-// hl7:<MSH-3>:<MSH-4>:<MSH-10>, goes through the same queue, mapping and
+// hl7:<MSH-3>:<MSH-4>:<MSH-10> (a digest of them when that is not a usable
+// id), goes through the same queue, mapping and
 // plugin, and its outcome is stored and its reply published on the replies
 // topic. Only then is the ACK written (original acknowledgment mode): AA
 // for ok, AE for rejected or failed, AR for invalid (or a message that
@@ -18,9 +19,9 @@
 package mllp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -318,6 +319,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 			if errors.Is(err, hl7.ErrTooLarge) {
 				// The rest of the stream cannot be trusted: refuse and hang up.
 				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+			} else if errors.Is(err, errUnframed) {
+				// Without framing the message has no end to wait for: refuse and hang up.
+				s.write(c, w, s.nak("", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -348,24 +352,49 @@ func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool 
 	return true
 }
 
+// errUnframed is a message that does not start with the MLLP start block.
+var errUnframed = errors.New("the message is not in an MLLP frame")
+
 // deadlineReader gives the connection idle time before a message starts
-// and read time once bytes arrive.
+// and read time, from its first bytes, for the whole message: a sender
+// trickling a message in byte by byte cannot hold the connection longer.
+// Between frames it takes only blank bytes and a start block: a message
+// without MLLP framing has no end the listener could wait for, and ends
+// the stream with errUnframed (after the frames before it).
 type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
-	started    bool
+	until      time.Time // when the message being read must be in; zero between messages
+	inFrame    bool
+	err        error // errUnframed, returned by the next Read
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	t := d.idle
-	if d.started {
-		t = d.read
+	if d.err != nil {
+		return 0, d.err
 	}
-	_ = d.c.SetReadDeadline(time.Now().Add(t))
+	t := d.until
+	if t.IsZero() {
+		t = time.Now().Add(d.idle)
+	}
+	_ = d.c.SetReadDeadline(t)
 	n, err := d.c.Read(p)
 	// A buffered read may hold the end of one message and the start of the
 	// next; the idle timeout applies again after a frame ends.
-	d.started = n > 0 && bytes.IndexByte(p[:n], hl7.EndBlock) < 0
+	for i, c := range p[:n] {
+		switch {
+		case d.inFrame:
+			if c == hl7.EndBlock {
+				d.inFrame, d.until = false, time.Time{}
+			}
+		case c == hl7.StartBlock:
+			d.inFrame, d.until = true, time.Now().Add(d.read)
+		case c == '\r' || c == '\n' || c == ' ' || c == '\t':
+		default:
+			d.err = errUnframed
+			return i, nil
+		}
+	}
 	return n, err
 }
 
@@ -388,7 +417,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 			return s.nak(control, msg.Charset, err.Error()), "AR"
 		}
 	}
-	id := "hl7:" + msh.Value(3, 1, 1, 1) + ":" + msh.Value(4, 1, 1, 1) + ":" + control
+	id := messageID(msh.Value(3, 1, 1, 1), msh.Value(4, 1, 1, 1), control)
 	key := firstNonEmpty(msg.Get(loc("PV1-19")), msg.Get(loc("PID-3")), id)
 	occurred := time.Now().UTC().Format(time.RFC3339)
 	if t, ok := hl7Time(msh.Value(7, 1, 1, 1)); ok {
@@ -416,6 +445,24 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		}
 	}
 	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+}
+
+// messageID is the idempotency id hl7:<MSH-3>:<MSH-4>:<MSH-10>. When that
+// is not a usable message id (spaces or Chinese in a sending application
+// or facility name, or longer than 128 characters), the three values are
+// replaced by a digest of them, followed by MSH-10 when it fits: the same
+// message always gets the same id, and another message another one.
+func messageID(app, facility, control string) string {
+	id := "hl7:" + app + ":" + facility + ":" + control
+	if message.ValidID(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(app + "\x00" + facility + "\x00" + control))
+	id = "hl7:" + hex.EncodeToString(sum[:16])
+	if withControl := id + ":" + control; message.ValidID(withControl) {
+		return withControl
+	}
+	return id
 }
 
 func loc(s string) hl7.Location {

@@ -428,3 +428,97 @@ func selfSigned(t *testing.T, name string, parent *x509.Certificate, parentKey *
 	}
 	return cert, key
 }
+
+// TestIDFromAnySender: MSH-3 and MSH-4 with spaces or Chinese (a
+// facility's name) still give a usable envelope id, the same one for a
+// resend and another one for another MSH-10.
+func TestIDFromAnySender(t *testing.T) {
+	t.Parallel()
+	proc := &fakeProc{answer: status(message.StatusOK)}
+	s, err := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(app, facility, control string) []byte {
+		m := strings.Replace(a28, "|HIS|XMFY|", "|"+app+"|"+facility+"|", 1)
+		return frame(strings.Replace(m, "%s", control, 1))
+	}
+	long := strings.Repeat("A", 120)
+	acks := exchange(t, s, msg("HIS SYSTEM", "厦门市妇幼保健院", "1"), msg("HIS SYSTEM", "厦门市妇幼保健院", "1"),
+		msg("HIS SYSTEM", "厦门市妇幼保健院", "2"), msg(long, "XMFY", "1"), msg("HIS", "XMFY", "1"))
+	if len(acks) != 5 {
+		t.Fatalf("%d ACKs, want 5", len(acks))
+	}
+	var ids []string
+	for _, env := range proc.envs {
+		id := env["id"].(string)
+		if !message.ValidID(id) || !strings.HasPrefix(id, "hl7:") {
+			t.Errorf("envelope id %q is not a usable message id", id)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] != ids[1] || ids[0] == ids[2] || ids[3] == ids[4] || ids[4] != "hl7:HIS:XMFY:MSG1" {
+		t.Errorf("ids %q: a resend must keep its id, other messages must not share it", ids)
+	}
+}
+
+// TestReadTimeoutBoundsAMessage: readTimeout bounds reading one message
+// once it started, however slowly its bytes trickle in; the idle timeout
+// is for the time between messages.
+func TestReadTimeoutBoundsAMessage(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.ReadTimeout = config.Duration(300 * time.Millisecond)
+	s, err := New(cfg, &fakeProc{answer: status(message.StatusOK)}, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(t.Context(), server)
+	}()
+	defer func() { client.Close(); <-done }()
+	start := time.Now()
+	msg := frame(strings.Replace(a28, "%s", "1", 1))
+	for i := 0; i < len(msg)-2; i++ {
+		_ = client.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := client.Write(msg[i : i+1]); err != nil {
+			if took := time.Since(start); took > 1500*time.Millisecond {
+				t.Fatalf("connection closed after %s, want about the 300ms read timeout", took)
+			}
+			return
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("a message trickling in a byte every 100ms was read for 3s with a 300ms readTimeout")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the whole message was read")
+}
+
+// TestUnframedRefusedAtOnce: a sender that writes HL7 without MLLP framing
+// is told so with AR at once, rather than left waiting for an ACK until the
+// read timeout closes the connection.
+func TestUnframedRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.ReadTimeout = config.Duration(3 * time.Second)
+	proc := &fakeProc{answer: status(message.StatusOK)}
+	s, _ := New(cfg, proc, fakeMaps{}, quiet, nil)
+	start := time.Now()
+	acks := exchange(t, s, []byte(strings.Replace(a28, "%s", "1", 1)))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %s, want at once", took)
+	}
+	if len(acks) != 1 {
+		t.Fatalf("%d ACKs, want an AR", len(acks))
+	}
+	if msa := acks[0].Segment(hl7.Location{Segment: "MSA"}, 0, -1); msa == nil || msa.Value(1, 1, 1, 1) != "AR" || !strings.Contains(msa.Value(3, 1, 1, 1), "MLLP") {
+		t.Errorf("ACK %v, want AR saying the message needs MLLP framing", acks[0].Segments)
+	}
+	if len(proc.envs) != 0 {
+		t.Errorf("an unframed message was processed")
+	}
+}
