@@ -127,7 +127,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			// Too large for a Kafka record: it cannot be queued, so this
 			// instance processes it while the client waits.
 			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
-			return g.proc.Process(ctx, in)
+			return g.processHere(ctx, id, in)
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
@@ -160,6 +160,32 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			return r, err
 		}
 		poll = min(2*poll, maxPoll)
+	}
+}
+
+// processHere processes a request Kafka refused on this instance. The
+// processing does not end with ctx: a client that gives up gets an error
+// at once, and the message is still finished (not left pending half-way
+// with nothing on Kafka to redeliver it); the pipeline's retry budget
+// bounds it.
+func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input) (*message.Reply, error) {
+	type result struct {
+		r   *message.Reply
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := g.proc.Process(context.WithoutCancel(ctx), in)
+		if err != nil && ctx.Err() != nil {
+			g.log.Error("HTTP message processed by this instance not finished", "id", id, "err", err)
+		}
+		done <- result{r, err}
+	}()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("message %q is being processed by this instance and will be completed; its outcome was not ready in time: %w", id, ctx.Err())
 	}
 }
 
