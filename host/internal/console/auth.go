@@ -184,19 +184,35 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		if !audit.Recorded(ctx) {
-			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
-				Outcome: audit.OK, Detail: "route " + r.Pattern}
-			for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
-				if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
-					e.Detail += "; " + k + " " + v
-				}
-			}
+			e := changeEntry(r, audit.OK)
 			if sw.status >= 400 {
 				e.Outcome, e.Detail = audit.Failed, fmt.Sprintf("%s: HTTP %d", e.Detail, sw.status)
 			}
 			_ = audit.Record(ctx, e)
 		}
 	})
+}
+
+// changeEntry is the audit entry of a post no handler recorded itself:
+// the route's action, its path, and names and ids from the form.
+func changeEntry(r *http.Request, outcome string) audit.Entry {
+	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
+		Outcome: outcome, Detail: "route " + r.Pattern}
+	for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
+		if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
+			e.Detail += "; " + k + " " + v
+		}
+	}
+	return e
+}
+
+// recordUndone records a post whose handler answers with a notice (a
+// redirect) although the change was refused or failed, so the audit log
+// does not say ok; why names the kind of failure, never the error's text.
+func recordUndone(r *http.Request, outcome, why string) {
+	e := changeEntry(r, outcome)
+	e.Detail += ": " + why
+	_ = audit.Record(r.Context(), e)
 }
 
 // current keeps a password session in step with the store: a user who

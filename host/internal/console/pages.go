@@ -143,10 +143,13 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")
+			recordUndone(r, audit.Refused, "unknown job")
 		case errors.Is(err, scheduler.ErrNotOwner):
 			f.Lines = append(f.Lines, "Another medgate instance holds this job's lease; run it from that instance's console.")
+			recordUndone(r, audit.Refused, "another instance holds the job's lease")
 		default:
 			f.Lines = append(f.Lines, "See the plugin's message in the medgate log and the journal of external calls.")
+			recordUndone(r, audit.Failed, "the job failed")
 		}
 	}
 	c.o.Logger.Info("console: job run requested", "operator", s.operator, "job", id, "ok", err == nil)
