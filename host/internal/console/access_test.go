@@ -360,3 +360,21 @@ func TestUsersPage(t *testing.T) {
 		t.Error("the users page shows password hashes")
 	}
 }
+
+// TestSignInUnusableName: a user name no user and no bootstrap sign-in can
+// have (over 64 characters) is refused at once: not kept by the lockout,
+// not written to the log at length, not echoed back.
+func TestSignInUnusableName(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	long := strings.Repeat("x", 1<<20)
+	for range 3 { // the fixture's lockout limit
+		r := f.client().post("/console/login", url.Values{"user": {long}, "password": {"wrong-password"}})
+		if r.code != http.StatusBadRequest || len(r.body) > 64<<10 {
+			t.Fatalf("a 1 MB user name: HTTP %d, %d bytes back; want 400 without the name", r.code, len(r.body))
+		}
+	}
+	if w := f.lockout.Locked(long, "127.0.0.1"); w != 0 {
+		t.Fatalf("the lockout keeps the long name: locked for %v", w)
+	}
+}

@@ -420,6 +420,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusBadRequest, "请输入用户名 (enter your user name).")
 			return
 		}
+		if _, problem := checkOpenName(d.User); problem != "" {
+			// No user and no bootstrap sign-in has such a name: refused
+			// before the lockout keeps it, the log writes it or the page
+			// echoes it (it may be megabytes long).
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "unusable user name"})
+			d.User = ""
+			show(http.StatusBadRequest, problem)
+			return
+		}
 		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
 			mins := int((wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out"})
