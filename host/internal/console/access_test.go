@@ -1,9 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -376,5 +378,30 @@ func TestSignInUnusableName(t *testing.T) {
 	}
 	if w := f.lockout.Locked(long, "127.0.0.1"); w != 0 {
 		t.Fatalf("the lockout keeps the long name: locked for %v", w)
+	}
+}
+
+// TestSignInBodyBounded: the sign-in form is public, so its body is
+// bounded: a multipart post with a megabyte part is refused with 413
+// before anything is read into memory beyond the bound.
+func TestSignInBodyBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("user", "op01")
+	_ = mw.WriteField("password", testToken)
+	fw, _ := mw.CreateFormFile("filler", "filler.bin")
+	_, _ = fw.Write(bytes.Repeat([]byte("x"), 1<<20))
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/console/login", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	r := f.client().do(req)
+	if r.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 1 MB sign-in post: HTTP %d; want 413", r.code)
+	}
+	if ok := f.client().post("/console/login", url.Values{"user": {"op01"}, "password": {testToken}}); ok.code != http.StatusSeeOther {
+		t.Fatalf("an ordinary sign-in: HTTP %d", ok.code)
 	}
 }

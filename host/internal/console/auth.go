@@ -387,7 +387,22 @@ func checkOpenName(s string) (string, string) {
 	return s, ""
 }
 
+// maxLoginBody bounds the body of the public sign-in form (a name, a
+// password and the page to return to).
+const maxLoginBody = 64 << 10
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	// Anyone may post here: read at most maxLoginBody, not the 32 MB of
+	// memory (and files on disk) a multipart form may otherwise take.
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseMultipartForm(maxLoginBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.fail(w, r, status, "无法登录 (sign-in form not readable)", "The sign-in form could not be read: "+err.Error()+".", "Open "+Prefix+"login and sign in from that page.")
+		return
+	}
 	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}
 	if !c.fromOwnPage(w, r, "sign-in form") {
 		return
