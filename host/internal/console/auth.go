@@ -18,6 +18,7 @@ import (
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 // cookieName is the session cookie. It holds a random session id only.
@@ -213,6 +214,22 @@ func recordUndone(r *http.Request, outcome, why string) {
 	e := changeEntry(r, outcome)
 	e.Detail += ": " + why
 	_ = audit.Record(r.Context(), e)
+}
+
+// recordResult records a post whose message was not answered ok (the
+// handler shows the reply on its page or after a redirect): refused when
+// the plugin refused it (invalid, rejected), failed when it failed or
+// had no reply in time.
+func recordResult(r *http.Request, res result) {
+	switch {
+	case res.ok():
+	case res.Err != nil:
+		recordUndone(r, audit.Failed, "message "+res.ID+": no reply")
+	case res.Reply.Status == message.StatusFailed:
+		recordUndone(r, audit.Failed, "message "+res.ID+": "+res.Reply.Status)
+	default:
+		recordUndone(r, audit.Refused, "message "+res.ID+": "+res.Reply.Status)
+	}
 }
 
 // current keeps a password session in step with the store: a user who

@@ -160,12 +160,14 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(problems) > 0 {
+		recordUndone(r, audit.Refused, "fields not valid, not sent")
 		d.Problem = &flash{Title: "请检查输入 (check the fields)", Lines: problems}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
 	key, _ := payload[f.Key].(string)
 	res := c.send(r.Context(), c.o.LongWait, prefixAction, d.Site, f.Operation, key, payload)
+	recordResult(r, res)
 	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
 	if !res.ok() {
 		d.Problem = res.flash("")
@@ -407,6 +409,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	for _, fl := range act.Fields {
 		v, err := formValue(r, fl)
 		if err != nil {
+			recordUndone(r, audit.Refused, "fields not valid, not sent")
 			c.sessions.setFlash(s, &flash{Title: "请检查输入 (check the fields)", Lines: []string{err.Error()}})
 			redirect(w, r, listPath(plugin, list))
 			return
@@ -416,6 +419,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res := c.send(r.Context(), c.o.Wait, prefixAction, site, act.Operation, "", payload)
+	recordResult(r, res)
 	c.o.Logger.Info("console: action sent", "operator", s.operator, "plugin", plugin, "list", list, "action", name, "site", site, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash(act.Label+" ✓"))
 	redirect(w, r, listPath(plugin, list))
