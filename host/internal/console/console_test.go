@@ -807,6 +807,12 @@ func TestExportDownload(t *testing.T) {
 		t.Fatal("no download link")
 	}
 	link := m[0]
+	// The link works only in the session that got the reply.
+	elsewhere := f.client()
+	elsewhere.login("b")
+	if r := elsewhere.get(link); r.code != http.StatusNotFound || strings.Contains(r.body, string(content)) {
+		t.Fatalf("another session's download: %d %s", r.code, r.body)
+	}
 	cases := []struct {
 		name   string
 		path   string
