@@ -194,6 +194,7 @@ func TestBrowserAndHostChecks(t *testing.T) {
 		"ip v6 literal":           {r: req{"GET", "/healthz", "", map[string]string{"Host": "[::1]:8080"}}, code: 200},
 		"no cors on preflight":    {r: req{"OPTIONS", "/v1/messages", "", map[string]string{"Origin": "https://evil.example"}}, code: 405},
 		"key too long":            {r: req{"POST", "/v1/messages", `{}`, map[string]string{"Content-Type": "application/json", "X-Medgate-Key": strings.Repeat("k", 300)}}, code: 400, body: "X-Medgate-Key"},
+		"trace id too long":       {r: req{"POST", "/v1/messages", `{}`, map[string]string{"Content-Type": "application/json", "X-Medgate-Trace-Id": strings.Repeat("t", 20<<10)}}, code: 400, body: "X-Medgate-Trace-Id"},
 		"body over the limit":     {r: req{"POST", "/v1/messages", strings.Repeat("x", 1<<10+1), json}, code: 413, body: "split the payload"},
 		"body at the limit":       {r: req{"POST", "/v1/messages", strings.Repeat(" ", 1<<10-2) + "{}", json}, code: 200},
 		"admin limit too large":   {r: req{"GET", "/admin/messages?limit=100000", "", nil}, code: 400, body: "from 1 to 500"},
