@@ -405,3 +405,22 @@ func TestSignInBodyBounded(t *testing.T) {
 		t.Fatalf("an ordinary sign-in: HTTP %d", ok.code)
 	}
 }
+
+// TestOpenConsoleClosesOnFirstUser: a session of the open console (no
+// users, no token: anyone is an admin) ends once the first user exists;
+// from then on the console needs credentials.
+func TestOpenConsoleClosesOnFirstUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	c := f.client()
+	if r := c.post("/console/login", url.Values{"user": {"anyone"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("open sign-in: %d %s", r.code, r.body)
+	}
+	if r := c.get("/console/admin/users"); r.code != http.StatusOK {
+		t.Fatalf("open console admin page: %d", r.code)
+	}
+	f.addUser("li.admin", access.Admin)
+	if r := c.get("/console/admin/users"); r.code != http.StatusSeeOther {
+		t.Fatalf("the open console's session after the first user was added: %d, want a redirect to sign in", r.code)
+	}
+}

@@ -234,8 +234,19 @@ func recordResult(r *http.Request, res result) {
 
 // current keeps a password session in step with the store: a user who
 // was disabled or removed is signed out at the next request, and a
-// changed role applies at once. Other sessions pass unchanged.
+// changed role applies at once. A session of the open console ends once
+// a user exists. Other sessions pass unchanged.
 func (c *Console) current(ctx context.Context, s *session) *session {
+	if s != nil && s.via == viaOpen {
+		// The open console ends with the first user: from then on
+		// everyone needs credentials.
+		if open, err := c.openConsole(ctx); err == nil && !open {
+			c.o.Logger.Info("console: session ended: the console is no longer open (a user exists)", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil
+		}
+		return s
+	}
 	if s == nil || s.via != viaPassword || c.o.Users == nil {
 		return s
 	}
