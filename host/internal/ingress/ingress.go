@@ -281,8 +281,17 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 		return err
 	}
 	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
-	if err := g.pub.Send(ctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
-		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, g.topic, err)
+	// The caller leaving does not make the outcome of the write unknown:
+	// the producer says whether the request is on the topic.
+	bctx := context.WithoutCancel(ctx)
+	if err := g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+		// Nothing on the request topic would ever finish the reopened
+		// message, and a pending message cannot be replayed again: put its
+		// failed outcome back.
+		if rerr := g.store.FinishMessage(bctx, id, message.StatusFailed, m.Reply, m.Attempts); rerr != nil {
+			return fmt.Errorf("replay %q: put the request back on %s: %w; restoring its failed outcome failed too (%v): the message stays pending and is listed by /admin/messages", id, g.topic, err, rerr)
+		}
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
 	}
 	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
 	return nil

@@ -339,3 +339,33 @@ func TestRefusedByKafkaClientGivesUp(t *testing.T) {
 		t.Fatal("the message was abandoned half-way when its client gave up")
 	}
 }
+
+// TestReplayKafkaDown: a replay Kafka does not take leaves the message
+// failed, so it can be replayed again once Kafka is back, not pending
+// for ever with nothing on the request topic to finish it.
+func TestReplayKafkaDown(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m9", Site: "s1", Type: "ledger.noop", Key: "m9", Request: request("m9").Value, ReceivedAt: time.Now(), Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	failed := &message.Reply{ID: "r9", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed}
+	if err := finish(cs, failed); err != nil {
+		t.Fatal(err)
+	}
+	pub.err = errors.New("kafka: no brokers")
+	if err := g.Replay(t.Context(), "m9"); err == nil {
+		t.Fatal("a replay Kafka did not take reported no error")
+	}
+	m, err := cs.GetMessage(t.Context(), "m9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != store.StatusDone || m.Outcome != message.StatusFailed || !strings.Contains(string(m.Reply), `"r9"`) {
+		t.Fatalf("after a replay Kafka did not take, the message is %s/%q; want done/failed, replayable again", m.Status, m.Outcome)
+	}
+	if _, err := cs.ReopenMessage(t.Context(), "m9"); err != nil {
+		t.Fatalf("the message cannot be replayed again: %v", err)
+	}
+}
