@@ -445,7 +445,7 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	out := make([]exchangeView, len(xs))
 	for i, x := range xs {
 		out[i] = exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
-			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: x.Error, DurationMS: x.DurationMS, At: x.At}
+			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

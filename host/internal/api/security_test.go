@@ -47,7 +47,8 @@ func (m *memStore) GetMessage(_ context.Context, id string) (*store.Message, err
 
 func (m *memStore) ListExchanges(_ context.Context, f store.ExchangeFilter) ([]store.Exchange, error) {
 	m.limits = append(m.limits, f.Limit)
-	return []store.Exchange{{ID: 1, Request: []byte(`{"aac003":"李四","aac002":"11010519491231002X"}`), Response: []byte("tel 13812345678")}}, nil
+	return []store.Exchange{{ID: 1, Request: []byte(`{"aac003":"李四","aac002":"11010519491231002X"}`), Response: []byte("tel 13812345678"),
+		Error: "GYU101: 证件号 11010519491231002X 不存在 (13812345678)"}}, nil
 }
 
 // logBuffer collects log output safely across handler goroutines.
