@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -222,6 +223,12 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
 	if err != nil {
 		d.ExchangesErr = "The journal could not be read: " + err.Error()
+	}
+	if !reveal {
+		xs = slices.Clone(xs)
+		for i := range xs { // an external system's error may name a patient
+			xs[i].Error = logging.Mask(xs[i].Error)
+		}
 	}
 	for _, x := range xs {
 		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: show(x.Request), ResponseText: show(x.Response)})

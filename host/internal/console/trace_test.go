@@ -370,3 +370,21 @@ func TestRefusedReplayAndJobAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceMasksJournalErrors: an external call's error text is masked on
+// the message page like its bodies (an admin's reveal shows it whole).
+func TestTraceMasksJournalErrors(t *testing.T) {
+	t.Parallel()
+	f, c := traceFixture(t)
+	f.b.st.xs = append(f.b.st.xs, store.Exchange{MessageID: "his-fail-2", System: "workinjury", Code: "GYU101", Status: "error",
+		Error: "证件号 11010519491231002X 不存在 (13812345678)", At: f.clock.now()})
+	r := c.get("/console/message?id=his-fail-2")
+	if !strings.Contains(r.body, "110***********002X") {
+		t.Fatalf("the trace lacks the masked error:\n%s", r.body)
+	}
+	for _, leak := range []string{"11010519491231002X", "13812345678"} {
+		if strings.Contains(r.body, leak) {
+			t.Errorf("the trace shows %q unmasked", leak)
+		}
+	}
+}
