@@ -328,3 +328,16 @@ func TestTokenLimitBehindTrustedProxy(t *testing.T) {
 		t.Fatalf("another client behind the same proxy: %d, want 200", code)
 	}
 }
+
+// TestBasicAuthUnusableName: a Basic user name no user can have (here
+// 32 KiB) is refused without being kept by the lockout.
+func TestBasicAuthUnusableName(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t, okBackend(), "tok-0123456789abcdef")
+	long := strings.Repeat("x", 32<<10)
+	for i := range 4 { // one more than the fixture's lockout limit
+		if code, body := f.call(t, "GET", "/admin/plugins", long, "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d with a 32 KiB user name: %d %.200s; want 401, the name not kept by the lockout", i, code, body)
+		}
+	}
+}

@@ -116,6 +116,9 @@ type Options struct {
 // maxListLimit bounds the admin API's limit parameter.
 const maxListLimit = 500
 
+// maxTraceBytes bounds the X-Medgate-Trace-Id header of the ingress.
+const maxTraceBytes = 256
+
 // Handler returns the HTTP handler.
 func Handler(b Backend, o Options) http.Handler {
 	if o.Now == nil {
@@ -224,9 +227,16 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Code: "key_too_long", Message: fmt.Sprintf(
 			"the X-Medgate-Key header is %d bytes; a business key (patient or visit number) has at most %d", len(key), s.o.MaxKeyBytes)}
 	}
+	trace := r.Header.Get("X-Medgate-Trace-Id")
+	if len(trace) > maxTraceBytes {
+		// It travels as a header of the request and reply records, in the
+		// 16 KiB processing.maxPayloadBytes leaves below Kafka's limit.
+		return &Error{Status: http.StatusBadRequest, Code: "trace_too_long", Message: fmt.Sprintf(
+			"the X-Medgate-Trace-Id header is %d bytes; a trace id has at most %d", len(trace), maxTraceBytes)}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.IngressTimeout)
 	defer cancel()
-	reply, err := s.b.Process(ctx, pipeline.Input{Value: body, Key: key, TraceID: r.Header.Get("X-Medgate-Trace-Id")})
+	reply, err := s.b.Process(ctx, pipeline.Input{Value: body, Key: key, TraceID: trace})
 	if err != nil {
 		if ctx.Err() != nil {
 			return &Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: fmt.Sprintf("no outcome within %s; send the same message (same id) again later: medgate returns the stored outcome and never repeats the external call", s.o.IngressTimeout)}
@@ -435,7 +445,7 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	out := make([]exchangeView, len(xs))
 	for i, x := range xs {
 		out[i] = exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
-			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: x.Error, DurationMS: x.DurationMS, At: x.At}
+			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -102,6 +102,15 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 	name, password, basic := r.BasicAuth()
 	if basic && s.o.Users != nil {
 		addr := s.o.Proxy.ClientAddr(r)
+		if access.CheckName(name) != nil {
+			// No user has such a name: refused before the lockout keeps
+			// it or the log writes it (it may be 64 KiB long).
+			s.limit.failures.WithLabelValues("admin").Inc()
+			s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", "(not a user name)", "remote", addr)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(not a user name)", Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: not a user name"})
+			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
+		}
 		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: locked out"})

@@ -47,7 +47,8 @@ func (m *memStore) GetMessage(_ context.Context, id string) (*store.Message, err
 
 func (m *memStore) ListExchanges(_ context.Context, f store.ExchangeFilter) ([]store.Exchange, error) {
 	m.limits = append(m.limits, f.Limit)
-	return []store.Exchange{{ID: 1, Request: []byte(`{"aac003":"李四","aac002":"11010519491231002X"}`), Response: []byte("tel 13812345678")}}, nil
+	return []store.Exchange{{ID: 1, Request: []byte(`{"aac003":"李四","aac002":"11010519491231002X"}`), Response: []byte("tel 13812345678"),
+		Error: "GYU101: 证件号 11010519491231002X 不存在 (13812345678)"}}, nil
 }
 
 // logBuffer collects log output safely across handler goroutines.
@@ -194,6 +195,7 @@ func TestBrowserAndHostChecks(t *testing.T) {
 		"ip v6 literal":           {r: req{"GET", "/healthz", "", map[string]string{"Host": "[::1]:8080"}}, code: 200},
 		"no cors on preflight":    {r: req{"OPTIONS", "/v1/messages", "", map[string]string{"Origin": "https://evil.example"}}, code: 405},
 		"key too long":            {r: req{"POST", "/v1/messages", `{}`, map[string]string{"Content-Type": "application/json", "X-Medgate-Key": strings.Repeat("k", 300)}}, code: 400, body: "X-Medgate-Key"},
+		"trace id too long":       {r: req{"POST", "/v1/messages", `{}`, map[string]string{"Content-Type": "application/json", "X-Medgate-Trace-Id": strings.Repeat("t", 20<<10)}}, code: 400, body: "X-Medgate-Trace-Id"},
 		"body over the limit":     {r: req{"POST", "/v1/messages", strings.Repeat("x", 1<<10+1), json}, code: 413, body: "split the payload"},
 		"body at the limit":       {r: req{"POST", "/v1/messages", strings.Repeat(" ", 1<<10-2) + "{}", json}, code: 200},
 		"admin limit too large":   {r: req{"GET", "/admin/messages?limit=100000", "", nil}, code: 400, body: "from 1 to 500"},

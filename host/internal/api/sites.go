@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -51,6 +50,9 @@ func (s *server) sitePlugin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxSiteChangeBytes bounds the body of PUT /admin/sites/{site}/plugins/{plugin}.
+const maxSiteChangeBytes = 1 << 20
+
 // sitePluginChange is the body of PUT /admin/sites/{site}/plugins/{plugin}.
 type sitePluginChange struct {
 	// Enabled, when present, enables or disables the plugin at the site.
@@ -69,9 +71,13 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	}
 	site, plugin := r.PathValue("site"), r.PathValue("plugin")
 	var ch sitePluginChange
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSiteChangeBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ch); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+				Message: "the body is larger than 1 MiB; a plugin's settings at a site are names and short values"}
+		}
 		return &Error{Status: http.StatusBadRequest, Code: "bad_body",
 			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both): ` + err.Error()}
 	}

@@ -98,6 +98,7 @@ func TestAdminSites(t *testing.T) {
 		{"admin reads one", "GET", "/admin/sites/s1/plugins/ecard", "u-admin", "", 200, `"value":"http://a/"`},
 		{"unknown site", "GET", "/admin/sites/s9/plugins/ecard", "u-admin", "", 404, "not_found"},
 		{"every problem at once", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"settings":{"url":"","retries":"x","colour":"red"}}`, 422, "settings.url: is required"},
+		{"body over 1 MiB", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"settings":{"url":"` + strings.Repeat("x", 1<<20) + `"}}`, 413, "too_large"},
 		{"unknown field", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"enable":true}`, 400, "bad_body"},
 		{"change settings", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"settings":{"url":"https://b/","retries":"2"}}`, 200, `"value":"https://b/"`},
 		{"disable", "PUT", "/admin/sites/s1/plugins/ecard", "u-admin", `{"enabled":false}`, 200, `"enabled":false`},

@@ -69,7 +69,7 @@ func New(sink Sink, log *slog.Logger) *Recorder {
 	return &Recorder{sink: sink, log: log}
 }
 
-// maxDetail bounds an entry's detail (runes).
+// maxDetail bounds an entry's detail, target, site and actor name (runes).
 const maxDetail = 2000
 
 // Write records e as done by a; the error says what failed. A failure is
@@ -84,9 +84,10 @@ func (rc *Recorder) Write(ctx context.Context, a Actor, e Entry) error {
 	if e.Outcome == "" {
 		e.Outcome = OK
 	}
-	if utf8.RuneCountInString(e.Detail) > maxDetail {
-		e.Detail = string([]rune(e.Detail)[:maxDetail]) + "…"
-	}
+	// The actor's name, target and site may come from outside (a sign-in
+	// form, a URL path): bounded like the detail, so nobody can fill the
+	// append-only table with one request.
+	a.Name, e.Target, e.Site, e.Detail = clip(a.Name), clip(e.Target), clip(e.Site), clip(e.Detail)
 	_, err := rc.sink.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{Actor: a.Name, Role: a.Role, Remote: a.Remote,
 		Action: e.Action, Target: e.Target, Site: e.Site, Outcome: e.Outcome, Detail: e.Detail})
 	if err != nil {
@@ -94,6 +95,14 @@ func (rc *Recorder) Write(ctx context.Context, a Actor, e Entry) error {
 		return fmt.Errorf("audit: record %s by %s: %w", e.Action, a.Name, err)
 	}
 	return nil
+}
+
+// clip bounds s to maxDetail runes.
+func clip(s string) string {
+	if len(s) <= maxDetail || utf8.RuneCountInString(s) <= maxDetail {
+		return s
+	}
+	return string([]rune(s)[:maxDetail]) + "…"
 }
 
 type ctxKey int

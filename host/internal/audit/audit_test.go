@@ -77,3 +77,22 @@ func TestParseFilter(t *testing.T) {
 		t.Fatalf("to before from: %q", problems)
 	}
 }
+
+// TestWriteBoundsWhatCallersPass: an actor name or target from outside
+// (a sign-in form's user name, a URL path) cannot put megabytes into the
+// append-only table.
+func TestWriteBoundsWhatCallersPass(t *testing.T) {
+	t.Parallel()
+	sink := &memSink{}
+	rc := New(sink, nil)
+	long := strings.Repeat("名", 1<<20)
+	if err := rc.Write(t.Context(), Actor{Name: long, Remote: "10.0.0.1"}, Entry{Action: "login", Outcome: Refused, Target: long, Site: long}); err != nil {
+		t.Fatal(err)
+	}
+	e := sink.got[0]
+	for what, v := range map[string]string{"actor": e.Actor, "target": e.Target, "site": e.Site} {
+		if n := len([]rune(v)); n > maxDetail+1 {
+			t.Errorf("the %s is stored with %d characters", what, n)
+		}
+	}
+}

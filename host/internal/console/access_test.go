@@ -1,9 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -358,5 +360,67 @@ func TestUsersPage(t *testing.T) {
 	}
 	if strings.Contains(body, "argon2id") {
 		t.Error("the users page shows password hashes")
+	}
+}
+
+// TestSignInUnusableName: a user name no user and no bootstrap sign-in can
+// have (over 64 characters) is refused at once: not kept by the lockout,
+// not written to the log at length, not echoed back.
+func TestSignInUnusableName(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	long := strings.Repeat("x", 1<<20)
+	for range 3 { // the fixture's lockout limit
+		r := f.client().post("/console/login", url.Values{"user": {long}, "password": {"wrong-password"}})
+		if r.code != http.StatusBadRequest || len(r.body) > 64<<10 {
+			t.Fatalf("a 1 MB user name: HTTP %d, %d bytes back; want 400 without the name", r.code, len(r.body))
+		}
+	}
+	if w := f.lockout.Locked(long, "127.0.0.1"); w != 0 {
+		t.Fatalf("the lockout keeps the long name: locked for %v", w)
+	}
+}
+
+// TestSignInBodyBounded: the sign-in form is public, so its body is
+// bounded: a multipart post with a megabyte part is refused with 413
+// before anything is read into memory beyond the bound.
+func TestSignInBodyBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("user", "op01")
+	_ = mw.WriteField("password", testToken)
+	fw, _ := mw.CreateFormFile("filler", "filler.bin")
+	_, _ = fw.Write(bytes.Repeat([]byte("x"), 1<<20))
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/console/login", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	r := f.client().do(req)
+	if r.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 1 MB sign-in post: HTTP %d; want 413", r.code)
+	}
+	if ok := f.client().post("/console/login", url.Values{"user": {"op01"}, "password": {testToken}}); ok.code != http.StatusSeeOther {
+		t.Fatalf("an ordinary sign-in: HTTP %d", ok.code)
+	}
+}
+
+// TestOpenConsoleClosesOnFirstUser: a session of the open console (no
+// users, no token: anyone is an admin) ends once the first user exists;
+// from then on the console needs credentials.
+func TestOpenConsoleClosesOnFirstUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	c := f.client()
+	if r := c.post("/console/login", url.Values{"user": {"anyone"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("open sign-in: %d %s", r.code, r.body)
+	}
+	if r := c.get("/console/admin/users"); r.code != http.StatusOK {
+		t.Fatalf("open console admin page: %d", r.code)
+	}
+	f.addUser("li.admin", access.Admin)
+	if r := c.get("/console/admin/users"); r.code != http.StatusSeeOther {
+		t.Fatalf("the open console's session after the first user was added: %d, want a redirect to sign in", r.code)
 	}
 }

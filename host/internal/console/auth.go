@@ -18,6 +18,7 @@ import (
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/message"
 )
 
 // cookieName is the session cookie. It holds a random session id only.
@@ -184,13 +185,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		if !audit.Recorded(ctx) {
-			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
-				Outcome: audit.OK, Detail: "route " + r.Pattern}
-			for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
-				if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
-					e.Detail += "; " + k + " " + v
-				}
-			}
+			e := changeEntry(r, audit.OK)
 			if sw.status >= 400 {
 				e.Outcome, e.Detail = audit.Failed, fmt.Sprintf("%s: HTTP %d", e.Detail, sw.status)
 			}
@@ -199,10 +194,59 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 	})
 }
 
+// changeEntry is the audit entry of a post no handler recorded itself:
+// the route's action, its path, and names and ids from the form.
+func changeEntry(r *http.Request, outcome string) audit.Entry {
+	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
+		Outcome: outcome, Detail: "route " + r.Pattern}
+	for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
+		if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
+			e.Detail += "; " + k + " " + v
+		}
+	}
+	return e
+}
+
+// recordUndone records a post whose handler answers with a notice (a
+// redirect) although the change was refused or failed, so the audit log
+// does not say ok; why names the kind of failure, never the error's text.
+func recordUndone(r *http.Request, outcome, why string) {
+	e := changeEntry(r, outcome)
+	e.Detail += ": " + why
+	_ = audit.Record(r.Context(), e)
+}
+
+// recordResult records a post whose message was not answered ok (the
+// handler shows the reply on its page or after a redirect): refused when
+// the plugin refused it (invalid, rejected), failed when it failed or
+// had no reply in time.
+func recordResult(r *http.Request, res result) {
+	switch {
+	case res.ok():
+	case res.Err != nil:
+		recordUndone(r, audit.Failed, "message "+res.ID+": no reply")
+	case res.Reply.Status == message.StatusFailed:
+		recordUndone(r, audit.Failed, "message "+res.ID+": "+res.Reply.Status)
+	default:
+		recordUndone(r, audit.Refused, "message "+res.ID+": "+res.Reply.Status)
+	}
+}
+
 // current keeps a password session in step with the store: a user who
 // was disabled or removed is signed out at the next request, and a
-// changed role applies at once. Other sessions pass unchanged.
+// changed role applies at once. A session of the open console ends once
+// a user exists. Other sessions pass unchanged.
 func (c *Console) current(ctx context.Context, s *session) *session {
+	if s != nil && s.via == viaOpen {
+		// The open console ends with the first user: from then on
+		// everyone needs credentials.
+		if open, err := c.openConsole(ctx); err == nil && !open {
+			c.o.Logger.Info("console: session ended: the console is no longer open (a user exists)", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil
+		}
+		return s
+	}
 	if s == nil || s.via != viaPassword || c.o.Users == nil {
 		return s
 	}
@@ -371,7 +415,22 @@ func checkOpenName(s string) (string, string) {
 	return s, ""
 }
 
+// maxLoginBody bounds the body of the public sign-in form (a name, a
+// password and the page to return to).
+const maxLoginBody = 64 << 10
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	// Anyone may post here: read at most maxLoginBody, not the 32 MB of
+	// memory (and files on disk) a multipart form may otherwise take.
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseMultipartForm(maxLoginBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.fail(w, r, status, "无法登录 (sign-in form not readable)", "The sign-in form could not be read: "+err.Error()+".", "Open "+Prefix+"login and sign in from that page.")
+		return
+	}
 	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}
 	if !c.fromOwnPage(w, r, "sign-in form") {
 		return
@@ -402,6 +461,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	default:
 		if d.User == "" {
 			show(http.StatusBadRequest, "请输入用户名 (enter your user name).")
+			return
+		}
+		if _, problem := checkOpenName(d.User); problem != "" {
+			// No user and no bootstrap sign-in has such a name: refused
+			// before the lockout keeps it, the log writes it or the page
+			// echoes it (it may be megabytes long).
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "unusable user name"})
+			d.User = ""
+			show(http.StatusBadRequest, problem)
 			return
 		}
 		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {

@@ -432,7 +432,9 @@ type downloads struct {
 // download is one artifact a reply named.
 type download struct {
 	ArtifactID string
-	Expires    time.Time
+	// Session is the id of the session that got the reply.
+	Session string
+	Expires time.Time
 }
 
 func newDownloads(now func() time.Time, ttl time.Duration) *downloads {

@@ -807,6 +807,12 @@ func TestExportDownload(t *testing.T) {
 		t.Fatal("no download link")
 	}
 	link := m[0]
+	// The link works only in the session that got the reply.
+	elsewhere := f.client()
+	elsewhere.login("b")
+	if r := elsewhere.get(link); r.code != http.StatusNotFound || strings.Contains(r.body, string(content)) {
+		t.Fatalf("another session's download: %d %s", r.code, r.body)
+	}
 	cases := []struct {
 		name   string
 		path   string
@@ -1024,5 +1030,31 @@ func TestNavShowsOnlyEnabledPlugins(t *testing.T) {
 		if strings.Contains(page, gone) {
 			t.Errorf("nav shows %s of a plugin enabled nowhere", gone)
 		}
+	}
+}
+
+// TestRefusedDocumentChangesAudited: a confirmation or change the plugin
+// refused, or that was not sent, is in the audit log as refused, not ok.
+func TestRefusedDocumentChangesAudited(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("pharm01")
+	confirm := url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}}
+	c.action("/console/document/tracecode/draft/confirm", confirm)
+	c.action("/console/document/tracecode/draft/confirm", confirm) // already confirmed: the plugin refuses
+	c.action("/console/document/tracecode/draft/adjust", url.Values{"site": {"s1"}, "id": {"SUP-001"}, "version": {"3"}, "edit": {"explode"}})
+	var got []string
+	for _, action := range []string{"document.confirm", "document.adjust"} {
+		es, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(es) - 1; i >= 0; i-- { // oldest first
+			got = append(got, action+" "+es[i].Outcome)
+		}
+	}
+	if want := "document.confirm ok, document.confirm refused, document.adjust refused"; strings.Join(got, ", ") != want {
+		t.Fatalf("audited %q, want %q", strings.Join(got, ", "), want)
 	}
 }

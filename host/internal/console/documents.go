@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -268,6 +269,7 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if e == nil {
+		recordUndone(r, audit.Refused, "unknown change, not sent")
 		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: []string{fmt.Sprintf("The change %q is not known; use the forms on the document page.", name)}})
 		redirect(w, r, back)
 		return
@@ -311,12 +313,14 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(problems) > 0 {
+		recordUndone(r, audit.Refused, "fields not valid, not sent")
 		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: problems})
 		redirect(w, r, back)
 		return
 	}
 	payload = append(payload, member{v.Adjust.Changes, []any{change}})
 	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Adjust.Operation, id, payload)
+	recordResult(r, res)
 	c.o.Logger.Info("console: document adjusted", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "edit", e.Name, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash("已保存 (saved): "+e.Label))
 	redirect(w, r, back)
@@ -339,10 +343,11 @@ func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Confirm.Operation, id, documentHead(r, v, id))
+	recordResult(r, res)
 	c.o.Logger.Info("console: document confirmed", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "message", res.ID, "ok", res.ok())
 	f := res.flash("已确认 (confirmed)")
 	if res.ok() {
-		if shown, err := c.showResult(p.Name, site, sdk.Display{Fields: v.Confirm.Result.Fields}, res.Reply.Payload); err == nil {
+		if shown, err := c.showResult(s.id, p.Name, site, sdk.Display{Fields: v.Confirm.Result.Fields}, res.Reply.Payload); err == nil {
 			for _, fl := range shown.Fields {
 				f.Lines = append(f.Lines, fl.Title+": "+fl.Value)
 			}

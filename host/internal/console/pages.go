@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -143,10 +144,13 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")
+			recordUndone(r, audit.Refused, "unknown job")
 		case errors.Is(err, scheduler.ErrNotOwner):
 			f.Lines = append(f.Lines, "Another medgate instance holds this job's lease; run it from that instance's console.")
+			recordUndone(r, audit.Refused, "another instance holds the job's lease")
 		default:
 			f.Lines = append(f.Lines, "See the plugin's message in the medgate log and the journal of external calls.")
+			recordUndone(r, audit.Failed, "the job failed")
 		}
 	}
 	c.o.Logger.Info("console: job run requested", "operator", s.operator, "job", id, "ok", err == nil)
@@ -219,6 +223,12 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
 	if err != nil {
 		d.ExchangesErr = "The journal could not be read: " + err.Error()
+	}
+	if !reveal {
+		xs = slices.Clone(xs)
+		for i := range xs { // an external system's error may name a patient
+			xs[i].Error = logging.Mask(xs[i].Error)
+		}
 	}
 	for _, x := range xs {
 		d.Exchanges = append(d.Exchanges, exchangeRow{Exchange: x, RequestText: show(x.Request), ResponseText: show(x.Response)})

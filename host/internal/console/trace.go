@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 )
@@ -153,6 +154,14 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 	} else {
 		f.Title = "未重发 (not replayed): " + id
 		f.Lines = []string{replayProblem(err)}
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			recordUndone(r, audit.Refused, "no such message")
+		case errors.Is(err, store.ErrConflict):
+			recordUndone(r, audit.Refused, "not a failed message")
+		default:
+			recordUndone(r, audit.Failed, "not replayed")
+		}
 	}
 	c.o.Logger.Info("console: replay", "operator", s.operator, "id", id, "ok", err == nil)
 	c.sessions.setFlash(s, f)

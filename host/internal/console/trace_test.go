@@ -340,3 +340,51 @@ func TestMessageReveal(t *testing.T) {
 		t.Fatalf("a refused reveal was recorded as a reveal: %+v", got)
 	}
 }
+
+// TestRefusedReplayAndJobAudited: a replay or run-now that did not happen
+// is in the audit log as not done, not as ok.
+func TestRefusedReplayAndJobAudited(t *testing.T) {
+	t.Parallel()
+	f, c := traceFixture(t)
+	c.action("/console/messages/replay", url.Values{"id": {"his-fail-1"}})
+	c.action("/console/messages/replay", url.Values{"id": {"his-pending-3"}})
+	c.action("/console/messages/replay", url.Values{"id": {"nope"}})
+	c.action("/console/jobs/run", url.Values{"job": {"nope/s1/none"}})
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]string{}
+	for _, e := range got {
+		for _, id := range []string{"his-fail-1", "his-pending-3", "nope", "nope/s1/none"} {
+			if strings.HasSuffix(e.Detail, " "+id) || strings.Contains(e.Detail, " "+id+":") {
+				outcomes[e.Action+" "+id] = e.Outcome
+			}
+		}
+	}
+	want := map[string]string{"message.replay his-fail-1": "ok", "message.replay his-pending-3": "refused",
+		"message.replay nope": "refused", "job.run nope/s1/none": "refused"}
+	for k, w := range want {
+		if outcomes[k] != w {
+			t.Errorf("%s audited as %q, want %q (all: %v)", k, outcomes[k], w, outcomes)
+		}
+	}
+}
+
+// TestTraceMasksJournalErrors: an external call's error text is masked on
+// the message page like its bodies (an admin's reveal shows it whole).
+func TestTraceMasksJournalErrors(t *testing.T) {
+	t.Parallel()
+	f, c := traceFixture(t)
+	f.b.st.xs = append(f.b.st.xs, store.Exchange{MessageID: "his-fail-2", System: "workinjury", Code: "GYU101", Status: "error",
+		Error: "证件号 11010519491231002X 不存在 (13812345678)", At: f.clock.now()})
+	r := c.get("/console/message?id=his-fail-2")
+	if !strings.Contains(r.body, "110***********002X") {
+		t.Fatalf("the trace lacks the masked error:\n%s", r.body)
+	}
+	for _, leak := range []string{"11010519491231002X", "13812345678"} {
+		if strings.Contains(r.body, leak) {
+			t.Errorf("the trace shows %q unmasked", leak)
+		}
+	}
+}

@@ -160,12 +160,14 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(problems) > 0 {
+		recordUndone(r, audit.Refused, "fields not valid, not sent")
 		d.Problem = &flash{Title: "请检查输入 (check the fields)", Lines: problems}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
 	key, _ := payload[f.Key].(string)
 	res := c.send(r.Context(), c.o.LongWait, prefixAction, d.Site, f.Operation, key, payload)
+	recordResult(r, res)
 	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
 	if !res.ok() {
 		d.Problem = res.flash("")
@@ -180,7 +182,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		// data typed in do not stay on the screen beside the masked reply.
 		d.Values = map[string]string{}
 	}
-	result, err := c.showResult(p.Name, d.Site, f.Result, res.Reply.Payload)
+	result, err := c.showResult(s.id, p.Name, d.Site, f.Result, res.Reply.Payload)
 	if err != nil {
 		d.Problem = &flash{Title: "回复不完整 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", f.Operation, err)}}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
@@ -271,8 +273,8 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 	return items, nil
 }
 
-// showResult builds the view of a reply payload as d declares. Text is
-// masked like work-list cells.
+// showResult builds the view of a reply payload as d declares (a file's
+// download link for session only). Text is masked like work-list cells.
 // tableOf is the table d declares: the rows at d.Rows in obj, one cell
 // per declared column.
 func tableOf(obj any, d sdk.Display) *resultTable {
@@ -295,7 +297,7 @@ func tableOf(obj any, d sdk.Display) *resultTable {
 	return t
 }
 
-func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
+func (c *Console) showResult(session, plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
@@ -337,7 +339,7 @@ func (c *Console) showResult(plugin, site string, d sdk.Display, payload []byte)
 			return nil, fmt.Errorf("field %q names a file of %s at site %s, not of this plugin and site", d.File.ArtifactField, m.Plugin, m.Site)
 		}
 		out.File = &resultFile{Name: m.Name, SHA256: m.SHA256, Size: m.Size,
-			Token: c.downloads.add(download{ArtifactID: m.ID})}
+			Token: c.downloads.add(download{ArtifactID: m.ID, Session: session})}
 	}
 	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
 		pretty, _ := json.MarshalIndent(obj, "", "  ")
@@ -407,6 +409,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	for _, fl := range act.Fields {
 		v, err := formValue(r, fl)
 		if err != nil {
+			recordUndone(r, audit.Refused, "fields not valid, not sent")
 			c.sessions.setFlash(s, &flash{Title: "请检查输入 (check the fields)", Lines: []string{err.Error()}})
 			redirect(w, r, listPath(plugin, list))
 			return
@@ -416,6 +419,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res := c.send(r.Context(), c.o.Wait, prefixAction, site, act.Operation, "", payload)
+	recordResult(r, res)
 	c.o.Logger.Info("console: action sent", "operator", s.operator, "plugin", plugin, "list", list, "action", name, "site", site, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash(act.Label+" ✓"))
 	redirect(w, r, listPath(plugin, list))
@@ -444,7 +448,7 @@ func (c *Console) checkSite(w http.ResponseWriter, r *http.Request, plugin, site
 // reply reported.
 func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	f, ok := c.downloads.get(r.PathValue("token"))
-	if !ok {
+	if !ok || f.Session != sessionFrom(r).id {
 		c.fail(w, r, http.StatusNotFound, "下载链接无效 (download link unknown or expired)",
 			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
 		return

@@ -127,7 +127,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			// Too large for a Kafka record: it cannot be queued, so this
 			// instance processes it while the client waits.
 			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
-			return g.proc.Process(ctx, in)
+			return g.processHere(ctx, id, in)
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
@@ -160,6 +160,32 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			return r, err
 		}
 		poll = min(2*poll, maxPoll)
+	}
+}
+
+// processHere processes a request Kafka refused on this instance. The
+// processing does not end with ctx: a client that gives up gets an error
+// at once, and the message is still finished (not left pending half-way
+// with nothing on Kafka to redeliver it); the pipeline's retry budget
+// bounds it.
+func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input) (*message.Reply, error) {
+	type result struct {
+		r   *message.Reply
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := g.proc.Process(context.WithoutCancel(ctx), in)
+		if err != nil && ctx.Err() != nil {
+			g.log.Error("HTTP message processed by this instance not finished", "id", id, "err", err)
+		}
+		done <- result{r, err}
+	}()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("message %q is being processed by this instance and will be completed; its outcome was not ready in time: %w", id, ctx.Err())
 	}
 }
 
@@ -255,8 +281,17 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 		return err
 	}
 	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
-	if err := g.pub.Send(ctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
-		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays pending and is listed by /admin/messages", id, g.topic, err)
+	// The caller leaving does not make the outcome of the write unknown:
+	// the producer says whether the request is on the topic.
+	bctx := context.WithoutCancel(ctx)
+	if err := g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+		// Nothing on the request topic would ever finish the reopened
+		// message, and a pending message cannot be replayed again: put its
+		// failed outcome back.
+		if rerr := g.store.FinishMessage(bctx, id, message.StatusFailed, m.Reply, m.Attempts); rerr != nil {
+			return fmt.Errorf("replay %q: put the request back on %s: %w; restoring its failed outcome failed too (%v): the message stays pending and is listed by /admin/messages", id, g.topic, err, rerr)
+		}
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
 	}
 	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
 	return nil

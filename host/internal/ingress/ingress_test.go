@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/store"
@@ -285,5 +287,85 @@ func finishedElsewhere(t *testing.T, g *Ingress, pub *publisher, cs *countingSto
 	r, err := g.Process(ctx, request(id))
 	if err != nil || r.ID != "r"+n {
 		t.Fatalf("got %+v, %v; want r%s from the store", r, err, n)
+	}
+}
+
+// slowProcessor processes a message until release is closed, unless its
+// context ends first; it reports whether the message was finished.
+type slowProcessor struct {
+	release  chan struct{}
+	finished chan bool
+}
+
+func (p slowProcessor) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	select {
+	case <-p.release:
+		p.finished <- true
+		return &message.Reply{ID: "r8", RequestID: "m8", Status: message.StatusOK}, nil
+	case <-ctx.Done():
+		p.finished <- false
+		return nil, pipeline.ErrStopped
+	}
+}
+
+// TestRefusedByKafkaClientGivesUp: a request Kafka refuses is processed
+// by this instance; when its client gives up meanwhile, the client gets
+// an error at once and the message is still finished (guarantee 1), not
+// left pending half-way.
+func TestRefusedByKafkaClientGivesUp(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{err: fmt.Errorf("%w: message too large", bus.ErrRecordRefused)}
+	g, _ := newIngress(t, pub)
+	proc := slowProcessor{release: make(chan struct{}), finished: make(chan bool, 1)}
+	g.proc = proc
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := g.Process(ctx, request("m8"))
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel() // the client gives up
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("a client that gave up got no error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the ingress still waits for a client that gave up")
+	}
+	close(proc.release)
+	if !<-proc.finished {
+		t.Fatal("the message was abandoned half-way when its client gave up")
+	}
+}
+
+// TestReplayKafkaDown: a replay Kafka does not take leaves the message
+// failed, so it can be replayed again once Kafka is back, not pending
+// for ever with nothing on the request topic to finish it.
+func TestReplayKafkaDown(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m9", Site: "s1", Type: "ledger.noop", Key: "m9", Request: request("m9").Value, ReceivedAt: time.Now(), Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	failed := &message.Reply{ID: "r9", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed}
+	if err := finish(cs, failed); err != nil {
+		t.Fatal(err)
+	}
+	pub.err = errors.New("kafka: no brokers")
+	if err := g.Replay(t.Context(), "m9"); err == nil {
+		t.Fatal("a replay Kafka did not take reported no error")
+	}
+	m, err := cs.GetMessage(t.Context(), "m9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != store.StatusDone || m.Outcome != message.StatusFailed || !strings.Contains(string(m.Reply), `"r9"`) {
+		t.Fatalf("after a replay Kafka did not take, the message is %s/%q; want done/failed, replayable again", m.Status, m.Outcome)
+	}
+	if _, err := cs.ReopenMessage(t.Context(), "m9"); err != nil {
+		t.Fatalf("the message cannot be replayed again: %v", err)
 	}
 }

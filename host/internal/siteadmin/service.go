@@ -231,11 +231,22 @@ func checkSettings(cfg *config.Config, site, plugin string, running []Plugin) co
 	var ps config.Problems
 	for i, st := range cfg.Sites {
 		sp, ok := st.Plugins[plugin]
-		if st.Code != site || !ok || !sp.IsEnabled() {
+		if st.Code != site || !ok {
 			continue
 		}
 		for _, p := range running {
 			if p.Name != plugin || p.Settings == nil {
+				continue
+			}
+			if !sp.IsEnabled() {
+				// Checked as a whole once enabled; but a secret is never
+				// written in the file, where the admin pages and API show it.
+				for _, d := range p.Settings {
+					if v := sp.Settings[d.Name]; d.Type == sdk.SettingSecret && v != "" && !config.IsSecretRef(v) {
+						ps = append(ps, cfg.Problem(fmt.Sprintf("sites[%d].plugins.%s.settings.%s", i, plugin, d.Name), "%s",
+							`secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`))
+					}
+				}
 				continue
 			}
 			_, sps := pluginhost.CheckSettings(p.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)

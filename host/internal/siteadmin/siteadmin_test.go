@@ -269,3 +269,20 @@ func mapPairs(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestUpdateDisabledKeepsSecretsOut: a secret written as such is refused
+// for a plugin disabled at the site too, so it never reaches the file
+// (nor, from there, the admin pages and API that show settings).
+func TestUpdateDisabledKeepsSecretsOut(t *testing.T) {
+	t.Parallel()
+	h, path := newHost(t)
+	s := New(h)
+	before, _ := os.ReadFile(path)
+	err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: bool_(false), Settings: map[string]string{"url": "https://ecard.example/", "token": "plain-secret"}})
+	if err == nil || !strings.Contains(err.Error(), "settings.token") {
+		t.Fatalf("a literal secret for a disabled plugin: %v, want a problem naming settings.token", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) || strings.Contains(string(after), "plain-secret") {
+		t.Fatalf("the refused change reached the file:\n%s", after)
+	}
+}
