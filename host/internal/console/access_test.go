@@ -424,3 +424,20 @@ func TestOpenConsoleClosesOnFirstUser(t *testing.T) {
 		t.Fatalf("the open console's session after the first user was added: %d, want a redirect to sign in", r.code)
 	}
 }
+
+func TestSameSecret(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+		same      bool
+	}{
+		{"s3cret-token", "s3cret-token", true},
+		{"s3cret-tokeN", "s3cret-token", false},
+		{"s3cret", "s3cret-token", false},
+		{"", "s3cret-token", false},
+		{"s3cret-token-and-more", "s3cret-token", false},
+	} {
+		if got := sameSecret(tc.got, tc.want); got != tc.same {
+			t.Errorf("sameSecret(%q, %q) = %v", tc.got, tc.want, got)
+		}
+	}
+}
