@@ -441,3 +441,21 @@ func TestSameSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskedJSONAsLogs: the console's message views mask as the logs do
+// (logging.MaskJSON): personal keys the schemas declare and phones written
+// as JSON numbers included.
+func TestMaskedJSONAsLogs(t *testing.T) {
+	out := maskedJSON([]byte(`{"psnName":"王小梅","phone":13812345678,"n":[{"aac044":"350203199001011234","amount":12.5}]}`))
+	for _, leak := range []string{"王小梅", "13812345678", "350203199001011234"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("%s shown in:\n%s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "12.5") || !strings.Contains(out, "\n  ") {
+		t.Errorf("amount lost or not pretty-printed:\n%s", out)
+	}
+	if got := maskedJSON([]byte("not json 13812345678")); strings.Contains(got, "13812345678") || !strings.HasPrefix(got, "not json") {
+		t.Errorf("text body: %q", got)
+	}
+}

@@ -249,53 +249,22 @@ func plainJSON(b []byte) string {
 	return out.String()
 }
 
-// maskedJSON pretty-prints a body with personal data masked: values of
-// personal keys (name, idNumber, phone, …) and any ID or mobile number in
-// any string. Bodies that are not JSON are masked as text.
+// maskedJSON pretty-prints a body with personal data masked as
+// logging.MaskJSON masks it: values of personal keys (name, idNumber,
+// phone, …) and any ID or mobile number in any string or number. Bodies
+// that are not one JSON document are masked as text.
 func maskedJSON(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	if !json.Valid(b) {
 		return logging.Mask(strings.ToValidUTF8(string(b), "\uFFFD"))
 	}
-	v = maskValue("", v)
-	out, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	if err := json.Indent(&out, logging.MaskJSON(b), "", "  "); err != nil {
 		return logging.Mask(string(b))
 	}
-	return string(out)
-}
-
-// personalKeys are JSON keys whose values are personal data.
-var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "aac003": true,
-	"idnumber": true, "id_number": true, "idno": true, "certno": true, "aac002": true, "psn_cert_no": true,
-	"phone": true, "mobile": true, "tel": true, "aae005": true,
-}
-
-func maskValue(key string, v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = maskValue(k, e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = maskValue(key, e)
-		}
-		return x
-	case string:
-		if personalKeys[strings.ToLower(key)] && !strings.Contains(x, "*") {
-			return logging.MaskValue(x)
-		}
-		return logging.Mask(x)
-	}
-	return v
+	return out.String()
 }
 
 // listBlock is one work list at one site.
