@@ -93,7 +93,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 // Configure implements sdk.Plugin. It checks every setting and reports all
 // problems at once; on any error the site keeps its previous configuration.
 func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-	cfg, ds := parseSettings(req.Settings, a.now)
+	cfg, ds := parseSettings(req.Site, req.Settings, a.now)
 	if cfg != nil {
 		a.mu.Lock()
 		a.sites[req.Site] = cfg

@@ -11,7 +11,7 @@ import (
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
-// maxScanText bounds the scanned text; e-card codes are at most 80
+// maxScanText bounds the scanned text; e-card codes are at most 85
 // characters and the other codes a scanner reads are shorter than this.
 const maxScanText = 1024
 
@@ -24,6 +24,9 @@ const (
 	ResultRevoked     = "revoked"
 	ResultNotECard    = "not-ecard"
 	ResultUnknownCard = "unknown-card"
+	// ResultOtherSite refuses an authentic code printed at another site
+	// (card.ErrOtherSite).
+	ResultOtherSite = "other-site"
 )
 
 // scanPayload is the input of ecard.scan.
@@ -249,6 +252,11 @@ func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
 	case errors.Is(err, card.ErrTampered):
 		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+"; treat it as possible fraud",
 			scanRefusal{Result: ResultTampered, Reason: "authentication"})
+	case errors.Is(err, card.ErrOtherSite):
+		// No card number in the reply: at this site it may be another
+		// patient's.
+		return invalid("$.text", ResultOtherSite, "the e-card code was printed at another site", detail(err, card.ErrOtherSite),
+			scanRefusal{Result: ResultOtherSite})
 	case errors.As(err, &expired):
 		return invalid("$.text", ResultExpired, fmt.Sprintf("the e-card code of card %s has expired", c.CardNo), err.Error(),
 			scanRefusal{Result: ResultExpired, CardNo: c.CardNo, IssuedAt: &c.IssuedAt, ExpiresAt: &expired.ExpiresAt})

@@ -164,7 +164,7 @@ func TestNewSettings(t *testing.T) {
 			t.Parallel()
 			s := testSettings()
 			maps.Copy(s, tc.settings)
-			_, ds := parseSettings(s, func() time.Time { return testT0 })
+			_, ds := parseSettings(testSite, s, func() time.Time { return testT0 })
 			if tc.field == "" {
 				if ds.HasError() {
 					t.Fatalf("refused: %s", ds)

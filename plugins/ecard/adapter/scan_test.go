@@ -30,8 +30,8 @@ func TestQRCodeScanRoundTrip(t *testing.T) {
 	e := newEnv(t, testSettings())
 	cardNo, q := e.issue(map[string]any{"printLabel": true})
 
-	if q.CardNo != cardNo || !q.ExpiresAt.Equal(testT0.Add(72*time.Hour)) || !strings.HasPrefix(q.Text, "MGE1") {
-		t.Errorf("qrcode = %s %s %s; want card %s, expiry 72h after %s, text MGE1…", q.CardNo, q.ExpiresAt, q.Text, cardNo, testT0)
+	if q.CardNo != cardNo || !q.ExpiresAt.Equal(testT0.Add(72*time.Hour)) || !strings.HasPrefix(q.Text, "MGE2") {
+		t.Errorf("qrcode = %s %s %s; want card %s, expiry 72h after %s, text MGE2…", q.CardNo, q.ExpiresAt, q.Text, cardNo, testT0)
 	}
 	wantLabel := labelReply{
 		LabelText: card.LabelText{CardNo: cardNo, Name: "张*丰", Expires: "2026-11-29 20:00", ValidUntil: "有效期至 2026-11-29 20:00", ValidUntilASCII: "VALID UNTIL 2026-11-29 20:00"},
@@ -191,11 +191,11 @@ func TestScanRefusals(t *testing.T) {
 	if _, err := hex.Decode(key.Secret[:], []byte(testKeyAHex)); err != nil {
 		t.Fatal(err)
 	}
-	ahead, err := card.NewSealer([]card.Key{key}, "A", func() time.Time { return testT0.Add(time.Hour) })
+	ahead, err := card.NewSealer([]card.Key{key}, "A", func() time.Time { return testT0.Add(time.Hour) }, card.WithSite(testSite))
 	if err != nil {
 		t.Fatal(err)
 	}
-	current, err := card.NewSealer([]card.Key{key}, "A", func() time.Time { return testT0 })
+	current, err := card.NewSealer([]card.Key{key}, "A", func() time.Time { return testT0 }, card.WithSite(testSite))
 	if err != nil {
 		t.Fatal(err)
 	}

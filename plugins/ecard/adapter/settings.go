@@ -128,7 +128,7 @@ var dummyKey = card.Key{ID: "0", Secret: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 // parseSettings checks every setting and returns the site's configuration,
 // or diagnostics listing every problem. Secret values never appear in a
 // diagnostic.
-func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, sdk.Diagnostics) {
+func parseSettings(site string, given map[string]string, now func() time.Time) (*siteConfig, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
 	cfg := &siteConfig{}
 
@@ -247,7 +247,9 @@ func parseSettings(given map[string]string, now func() time.Time) (*siteConfig, 
 	if ds.HasError() {
 		return nil, ds
 	}
-	s, err := card.NewSealer(keys, active, now, card.WithPrefix(prefix), card.WithSkew(skew))
+	// The site's codes carry its site code, so another site that holds the
+	// same keys refuses them (card.ErrOtherSite).
+	s, err := card.NewSealer(keys, active, now, card.WithPrefix(prefix), card.WithSkew(skew), card.WithSite(site))
 	if err != nil {
 		// Every part was checked above; this is a safety net.
 		ds.Error(setQRKeys, "format", "the QR settings are unusable", err.Error())

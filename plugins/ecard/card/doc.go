@@ -24,37 +24,50 @@
 // number, whatever their lengths. The caller takes sequences from an atomic
 // counter in its store and never reuses them.
 //
-// # Sealed QR text, format version 1
+// # Sealed QR text, format version 2
 //
 // A [Sealer] produces and opens the text carried by the QR code:
 //
 //	text    = PREFIX VERSION BASE32(body)
 //	PREFIX  = 2–4 letters A–Z, not all in A–F (default "MGE"; see WithPrefix)
-//	VERSION = "1"
+//	VERSION = "2"
 //	BASE32  = RFC 4648 alphabet A–Z 2–7, no padding, canonical (unused
 //	          trailing bits are zero)
 //	body    = KID(1) || NONCE(12) || SM4-GCM(key[KID], NONCE, payload, AAD) || TAG(16)
 //	AAD     = PREFIX || VERSION || KID           (ASCII bytes)
 //	KID     = the key ID, one ASCII character 0–9 or A–Z
-//	payload = PV(1) || ISSUED(4) || VALIDITY(1–4) || CARDNO(1–8)
-//	PV       = 0x01, the payload version
+//	payload = PV(1) || ISSUED(4) || VALIDITY(1–4) || SITE(4) || CARDNO(1–8)
+//	PV       = 0x02, the payload version, equal to VERSION
 //	ISSUED   = issue time, Unix seconds, uint32 big-endian
 //	VALIDITY = seconds from ISSUED to expiry, unsigned LEB128 varint,
 //	           1 s to MaxValidity; expiry = ISSUED + VALIDITY
+//	SITE     = the site tag: the first 4 bytes of
+//	           SM3("medgate-ecard-site" || 0x00 || site code) (see SiteTag)
 //	CARDNO   = the card number as packed BCD, two characters per byte with the
 //	           high nibble first; '0'–'9' are 0x0–0x9 and a final 'X' is 0xA; an
 //	           odd length ends with a 0xF nibble
 //
 // The code is valid from ISSUED − skew (skew defaults to 60 s) up to, but not
-// including, the expiry second. The whole text uses the QR alphanumeric
-// character set, so the QR stays small. A 16-character card number with the
-// longest validity gives 79 characters (QR version 4 at error-correction level
-// M). The 12-byte nonce is random for every code and is returned in [Claims].
+// including, the expiry second, and only at the site whose tag it carries
+// ([WithSite]; another site gets [ErrOtherSite], even when it holds the same
+// key). The whole text uses the QR alphanumeric character set, so the QR
+// stays small. A 16-character card number with the longest validity and a
+// 4-letter prefix gives 85 characters, 83 with the default prefix and a
+// 15-character number (QR version 4 at error-correction level M holds 90).
+// The 12-byte nonce is random for every code and is returned in [Claims].
 // A double-spend cache may use it.
+//
+// Format version 1, printed before the site was sealed in, is version 2
+// without SITE: VERSION "1", PV 0x01, AAD PREFIX || "1" || KID. [Sealer.Open]
+// still reads it, at every site that holds its key, so codes already in
+// patients' hands keep working until they expire (at most MaxValidity after
+// they were printed); Seal no longer produces it. A site that must refuse
+// them at once removes the key that sealed them (they then fail as
+// [ErrUnknownKey]).
 //
 // Keys are rotated by adding a key with a new KID and making it active. Codes
 // sealed under older keys still open as long as their key stays configured.
-// Open reports [ErrNotECard], [ErrUnknownKey], [ErrTampered],
+// Open reports [ErrNotECard], [ErrUnknownKey], [ErrTampered], [ErrOtherSite],
 // [ErrNotYetValid] or [ErrExpired] (as an *[ExpiredError]). [ErrRevoked] is
 // for the caller's store lookup after a successful Open.
 //

@@ -28,6 +28,11 @@ var (
 	// usually because the key was retired. Ask the patient to refresh the code,
 	// or configure the key again.
 	ErrUnknownKey = errors.New("e-card code sealed with an unknown key")
+	// ErrOtherSite means the code is authentic but was sealed for another
+	// site (format version 2 names the site): a site that shares keys with
+	// another must not accept its codes, whose card numbers name other
+	// patients there. Ask the patient for a code printed at this site.
+	ErrOtherSite = errors.New("e-card code issued for another site")
 	// ErrRevoked is for callers whose store reports the card (or this code's
 	// nonce) as revoked after a successful Open. This package never returns it.
 	ErrRevoked = errors.New("e-card revoked")

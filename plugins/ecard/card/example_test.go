@@ -27,7 +27,7 @@ func Example() {
 		panic(err)
 	}
 	claims, err := s.Open(text)
-	fmt.Println(cardNo, claims.CardNo, err, len(text) <= 80)
+	fmt.Println(cardNo, claims.CardNo, err, len(text) <= 85)
 
 	label := card.Label(cardNo, "欧阳娜娜", expires, nil)
 	fmt.Println(label.Name, label.ValidUntil)

@@ -9,7 +9,7 @@ import (
 
 // MaxCardNoLen is the longest card number (prefix, sequence and check
 // character) that a rule may produce and a [Sealer] may seal. It keeps the QR
-// text at 80 characters or fewer, and card numbers can never be mistaken for
+// text at 85 characters or fewer, and card numbers can never be mistaken for
 // 18-character resident ID numbers or 20-digit drug trace codes.
 const MaxCardNoLen = 16
 

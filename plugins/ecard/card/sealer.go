@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/sm4"
 )
 
@@ -20,8 +21,14 @@ const (
 	// DefaultPrefix is the e-card text prefix used unless WithPrefix says
 	// otherwise.
 	DefaultPrefix = "MGE"
-	// FormatVersion is the version digit written after the prefix.
-	FormatVersion = 1
+	// FormatVersion is the version digit written after the prefix of every
+	// code Seal produces. Version 2 seals the site into the code. Open also
+	// reads version 1 (no site), the version printed before sites were
+	// sealed in; see the package documentation.
+	FormatVersion = 2
+	// LegacyFormatVersion is the older version that Open still reads: its
+	// codes name no site and open at every site that holds their key.
+	LegacyFormatVersion = 1
 	// DefaultValidity is the validity used when Seal is given 0.
 	DefaultValidity = 72 * time.Hour
 	// MaxValidity is the longest validity Seal accepts.
@@ -34,12 +41,12 @@ const (
 )
 
 const (
-	payloadVersion = 0x01
-	nonceLen       = 12
-	tagLen         = 16
-	// body = kid + nonce + payload(pv, issued, validity 1–4, card 1–8) + tag
+	nonceLen   = 12
+	tagLen     = 16
+	siteTagLen = 4
+	// body = kid + nonce + payload(pv, issued, validity 1–4, [site 4,] card 1–8) + tag
 	minBodyLen   = 1 + nonceLen + 1 + 4 + 1 + 1 + tagLen
-	maxBodyLen   = 1 + nonceLen + 1 + 4 + 4 + MaxCardNoLen/2 + tagLen
+	maxBodyLen   = 1 + nonceLen + 1 + 4 + 4 + siteTagLen + MaxCardNoLen/2 + tagLen
 	minBodyChars = (minBodyLen*8 + 4) / 5
 	maxBodyChars = (maxBodyLen*8 + 4) / 5
 )
@@ -49,7 +56,7 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Key is one site key for sealing e-card codes.
 type Key struct {
 	// ID names the key inside every code. It is one character, 0–9 or A–Z.
-	// A single character keeps the QR text at 80 characters or fewer. IDs may
+	// A single character keeps the QR text at 85 characters or fewer. IDs may
 	// be reused once every code sealed under the old key has expired (at most
 	// MaxValidity later).
 	ID string
@@ -60,7 +67,8 @@ type Key struct {
 
 // Claims are the authenticated contents of an e-card code.
 type Claims struct {
-	// Version is the format version (FormatVersion).
+	// Version is the format version: FormatVersion, or LegacyFormatVersion
+	// for a code sealed before sites were sealed in (it names no site).
 	Version int
 	// KeyID is the ID of the key that sealed the code.
 	KeyID string
@@ -87,6 +95,25 @@ func WithPrefix(prefix string) Option { return func(s *Sealer) { s.prefix = pref
 // The default is DefaultSkew.
 func WithSkew(d time.Duration) Option { return func(s *Sealer) { s.skew = d } }
 
+// WithSite binds the Sealer to a site: the codes it seals carry the site's
+// tag (see [SiteTag]), and Open refuses with [ErrOtherSite] a code whose tag
+// is another site's, even when that site seals with the same keys. The
+// default is the empty site "", which is a site like any other.
+func WithSite(site string) Option { return func(s *Sealer) { s.site = site } }
+
+// SiteTag returns the 4-byte tag that format version 2 seals into a code
+// to name site: the first 4 bytes of SM3("medgate-ecard-site" || 0x00 ||
+// site). Two sites whose tags are equal (a chance of 1 in 2^32 per pair)
+// accept each other's codes when they also share a key.
+func SiteTag(site string) [siteTagLen]byte {
+	h := sm3.New()
+	h.Write([]byte("medgate-ecard-site\x00"))
+	h.Write([]byte(site))
+	var t [siteTagLen]byte
+	copy(t[:], h.Sum(nil))
+	return t
+}
+
 // WithRand sets the source of nonces. The default is crypto/rand.Reader.
 // Tests may pass a fixed reader. Production must not, because a repeated
 // nonce breaks GCM.
@@ -95,13 +122,17 @@ func WithRand(r io.Reader) Option { return func(s *Sealer) { s.rand = r } }
 type sealKey struct {
 	id   byte
 	aead cipher.AEAD
-	aad  []byte
+	// aad is the AAD per format version: aad[0] for LegacyFormatVersion,
+	// aad[1] for FormatVersion.
+	aad [2][]byte
 }
 
 // Sealer seals card numbers into QR text and opens them again. It is safe for
 // concurrent use.
 type Sealer struct {
 	prefix string
+	site   string
+	tag    [siteTagLen]byte
 	skew   time.Duration
 	rand   io.Reader
 	now    func() time.Time
@@ -166,8 +197,12 @@ func NewSealer(keys []Key, active string, now func() time.Time, opts ...Option) 
 			bad("keys[%d] (id %q): %v", i, k.ID, err)
 			continue
 		}
-		s.keys[id] = &sealKey{id: id, aead: aead, aad: []byte(s.prefix + string(rune('0'+FormatVersion)) + k.ID)}
+		s.keys[id] = &sealKey{id: id, aead: aead, aad: [2][]byte{
+			[]byte(s.prefix + string(rune('0'+LegacyFormatVersion)) + k.ID),
+			[]byte(s.prefix + string(rune('0'+FormatVersion)) + k.ID),
+		}}
 	}
+	s.tag = SiteTag(s.site)
 	if len(active) == 1 {
 		s.active = s.keys[active[0]]
 	}
@@ -201,6 +236,9 @@ func checkPrefix(p string) string {
 
 // Prefix returns the text prefix, without the version digit.
 func (s *Sealer) Prefix() string { return s.prefix }
+
+// Site returns the site the Sealer is bound to (see [WithSite]).
+func (s *Sealer) Site() string { return s.site }
 
 // Classify is like [Classify] but uses this Sealer's prefix.
 func (s *Sealer) Classify(text string) Kind { return classify(text, s.prefix) }
@@ -236,11 +274,12 @@ func (s *Sealer) Seal(cardNo string, validity time.Duration) (string, time.Time,
 		return "", time.Time{}, fmt.Errorf("read nonce: %w", err)
 	}
 	var pt [maxBodyLen]byte
-	p := append(pt[:0], payloadVersion)
+	p := append(pt[:0], FormatVersion)
 	p = binary.BigEndian.AppendUint32(p, uint32(issued))
 	p = binary.AppendUvarint(p, secs)
+	p = append(p, s.tag[:]...)
 	p = append(p, card[:n]...)
-	body = s.active.aead.Seal(body, body[1:1+nonceLen], p, s.active.aad)
+	body = s.active.aead.Seal(body, body[1:1+nonceLen], p, s.active.aad[1])
 
 	var sb strings.Builder
 	sb.Grow(len(s.prefix) + 1 + b32.EncodedLen(len(body)))
@@ -251,11 +290,13 @@ func (s *Sealer) Seal(cardNo string, validity time.Duration) (string, time.Time,
 }
 
 // Open authenticates text and returns its claims. Surrounding whitespace is
-// ignored. Errors match, in order of checking: [ErrNotECard] (as a
-// *[NotECardError]), [ErrUnknownKey], [ErrTampered], [ErrNotYetValid] and
-// [ErrExpired] (as an *[ExpiredError]). For the last two, the returned Claims
-// are authentic and filled in, so the caller can say which card's code is
-// stale. For all other errors the Claims are zero.
+// ignored. It reads format versions 2 and 1; a version-2 code must carry
+// this Sealer's site tag. Errors match, in order of checking: [ErrNotECard]
+// (as a *[NotECardError]), [ErrUnknownKey], [ErrTampered], [ErrOtherSite],
+// [ErrNotYetValid] and [ErrExpired] (as an *[ExpiredError]). For the last
+// two, the returned Claims are authentic and filled in, so the caller can
+// say which card's code is stale. For all other errors the Claims are zero:
+// the card number of another site's code means nothing here.
 func (s *Sealer) Open(text string) (Claims, error) {
 	text = strings.TrimSpace(text)
 	if !strings.HasPrefix(text, s.prefix) {
@@ -264,9 +305,11 @@ func (s *Sealer) Open(text string) (Claims, error) {
 	if len(text) == len(s.prefix) || text[len(s.prefix)] < '0' || text[len(s.prefix)] > '9' {
 		return Claims{}, &NotECardError{Reason: fmt.Sprintf("no version digit after %q", s.prefix)}
 	}
-	if v := text[len(s.prefix)]; v != '0'+FormatVersion {
+	version := int(text[len(s.prefix)] - '0')
+	if version != FormatVersion && version != LegacyFormatVersion {
 		return Claims{}, &NotECardError{Kind: KindECard,
-			Reason: fmt.Sprintf("format version %c is not supported (this build reads version %d); upgrade the gateway", v, FormatVersion)}
+			Reason: fmt.Sprintf("format version %d is not supported (this build reads versions %d and %d); upgrade the gateway",
+				version, LegacyFormatVersion, FormatVersion)}
 	}
 	enc := text[len(s.prefix)+1:]
 	if len(enc) < minBodyChars || len(enc) > maxBodyChars {
@@ -295,13 +338,17 @@ func (s *Sealer) Open(text string) (Claims, error) {
 			ErrUnknownKey, body[0])
 	}
 	var pt [maxBodyLen]byte
-	p, err := k.aead.Open(pt[:0], body[1:1+nonceLen], body[1+nonceLen:], k.aad)
+	p, err := k.aead.Open(pt[:0], body[1:1+nonceLen], body[1+nonceLen:], k.aad[version-LegacyFormatVersion])
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: the code was altered, misread or forged (key id %q)", ErrTampered, k.id)
 	}
-	c, err := parsePayload(p)
+	c, tag, err := parsePayload(p, version)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: authentic but malformed payload under key id %q: %w", ErrTampered, k.id, err)
+	}
+	if version == FormatVersion && tag != s.tag {
+		return Claims{}, fmt.Errorf("%w: the code is authentic but was issued for another site than %q (key id %q); "+
+			"scan it at the site that printed it, or print a code for the patient at this site", ErrOtherSite, s.site, k.id)
 	}
 	c.KeyID = string(k.id)
 	copy(c.Nonce[:], body[1:1+nonceLen])
@@ -317,25 +364,37 @@ func (s *Sealer) Open(text string) (Claims, error) {
 	return c, nil
 }
 
-func parsePayload(p []byte) (Claims, error) {
-	if len(p) < 1+4+1+1 || p[0] != payloadVersion {
-		return Claims{}, errors.New("unknown payload version or short payload")
+// parsePayload reads the payload of a code of the given format version,
+// whose payload version byte must equal it, and returns the claims and the
+// site tag (zero for version 1).
+func parsePayload(p []byte, version int) (Claims, [siteTagLen]byte, error) {
+	var tag [siteTagLen]byte
+	if len(p) < 1+4+1+1 || int(p[0]) != version {
+		return Claims{}, tag, errors.New("unknown payload version or short payload")
 	}
 	issued := int64(binary.BigEndian.Uint32(p[1:5]))
 	secs, n := binary.Uvarint(p[5:])
 	if n <= 0 || secs < 1 || secs > uint64(MaxValidity/time.Second) {
-		return Claims{}, errors.New("bad validity")
+		return Claims{}, tag, errors.New("bad validity")
 	}
-	cardNo, err := unpackCardNo(p[5+n:])
+	rest := p[5+n:]
+	if version == FormatVersion {
+		if len(rest) < siteTagLen {
+			return Claims{}, tag, errors.New("short site tag")
+		}
+		copy(tag[:], rest)
+		rest = rest[siteTagLen:]
+	}
+	cardNo, err := unpackCardNo(rest)
 	if err != nil {
-		return Claims{}, err
+		return Claims{}, tag, err
 	}
 	return Claims{
-		Version:   FormatVersion,
+		Version:   version,
 		CardNo:    cardNo,
 		IssuedAt:  time.Unix(issued, 0).UTC(),
 		ExpiresAt: time.Unix(issued+int64(secs), 0).UTC(),
-	}, nil
+	}, tag, nil
 }
 
 // packCardNo writes cardNo as packed BCD into dst and returns the bytes used.

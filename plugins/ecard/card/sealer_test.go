@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/sm4"
 	"github.com/google/go-cmp/cmp"
 	qrcode "github.com/skip2/go-qrcode"
@@ -45,7 +46,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open(%q): %v", text, err)
 			}
-			want := Claims{Version: 1, KeyID: "A", CardNo: tc.cardNo, IssuedAt: testT0, ExpiresAt: exp, Nonce: got.Nonce}
+			want := Claims{Version: FormatVersion, KeyID: "A", CardNo: tc.cardNo, IssuedAt: testT0, ExpiresAt: exp, Nonce: got.Nonce}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("claims mismatch (-want +got):\n%s", diff)
 			}
@@ -76,11 +77,11 @@ func TestSealTextShape(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Seal: %v", err)
 			}
-			if len(text) > 80 {
-				t.Errorf("len(%q) = %d, want ≤ 80", text, len(text))
+			if len(text) > 85 {
+				t.Errorf("len(%q) = %d, want ≤ 85", text, len(text))
 			}
-			if !strings.HasPrefix(text, tc.prefix+"1") {
-				t.Errorf("%q does not start with %q", text, tc.prefix+"1")
+			if !strings.HasPrefix(text, tc.prefix+"2") {
+				t.Errorf("%q does not start with %q", text, tc.prefix+"2")
 			}
 			for i := 0; i < len(text); i++ {
 				if !strings.ContainsRune(qrAlnum, rune(text[i])) {
@@ -113,19 +114,19 @@ func TestLayout(t *testing.T) {
 	t.Parallel()
 	key := testKey("K", 0x10)
 	clock := newFakeClock(testT0)
-	s := newTestSealer(t, clock, []Key{key}, "K", WithRand(&seqReader{}))
+	s := newTestSealer(t, clock, []Key{key}, "K", WithRand(&seqReader{}), WithSite("xm-first"))
 	text, _, err := s.Seal("88010000000003X", 72*time.Hour)
 	if err != nil {
 		t.Fatalf("Seal: %v", err)
 	}
-	// Known-answer vector: fixed key, clock and nonce. A change here breaks
-	// every printed code; bump FormatVersion instead.
-	const want = "MGE1JMAACAQDAQCQMBYIBEFAWP3AH4VPMOPHW6P6VWZ75ZLVVAJ7U4HC32G66SYHACCZJXZZAE76"
+	// Known-answer vector: fixed key, clock, nonce and site. A change here
+	// breaks every printed code; bump FormatVersion instead.
+	const want = "MGE2JMAACAQDAQCQMBYIBEFAWPDAH4VPMOPHW6TZHWGOMZLFSLUOZGVG2JCYFNICVW76QRG7T6SS6J2U2EA"
 	if text != want {
 		t.Errorf("known-answer text changed:\n got %s\nwant %s", text, want)
 	}
 
-	body, err := b32.DecodeString(strings.TrimPrefix(text, "MGE1"))
+	body, err := b32.DecodeString(strings.TrimPrefix(text, "MGE2"))
 	if err != nil {
 		t.Fatalf("decode body: %v", err)
 	}
@@ -144,16 +145,114 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, err := gcm.Open(nil, nonce, ct, []byte("MGE1K"))
+	pt, err := gcm.Open(nil, nonce, ct, []byte("MGE2K"))
 	if err != nil {
-		t.Fatalf("GCM open with AAD \"MGE1K\": %v", err)
+		t.Fatalf("GCM open with AAD \"MGE2K\": %v", err)
 	}
-	wantPT := []byte{0x01}
+	site := sm3.Sum([]byte("medgate-ecard-site\x00xm-first"))
+	wantPT := []byte{0x02}
 	wantPT = binary.BigEndian.AppendUint32(wantPT, uint32(testT0.Unix()))
 	wantPT = binary.AppendUvarint(wantPT, 72*3600)
+	wantPT = append(wantPT, site[:4]...)
 	wantPT = append(wantPT, 0x88, 0x01, 0x00, 0x00, 0x00, 0x00, 0x03, 0xAF) // "88010000000003X" + pad nibble
 	if diff := cmp.Diff(wantPT, pt); diff != "" {
 		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+}
+
+// legacyText is a format-version-1 code, printed before sites were sealed
+// in: key testKey("K", 0x10), issued at testT0 for 72 hours, nonce 0…11,
+// card 88010000000003X. It was the known answer of TestLayout then.
+const legacyText = "MGE1JMAACAQDAQCQMBYIBEFAWP3AH4VPMOPHW6P6VWZ75ZLVVAJ7U4HC32G66SYHACCZJXZZAE76"
+
+// TestOpenSites checks that a version-2 code opens only at the site that
+// sealed it, whatever keys the sites share, and that version-1 codes,
+// which name no site, still open until they expire.
+func TestOpenSites(t *testing.T) {
+	t.Parallel()
+	key := testKey("K", 0x10)
+	sealer := newTestSealer(t, newFakeClock(testT0), []Key{key}, "K", WithSite("xm-first"))
+	v2, _, err := sealer.Seal("88010000000003X", time.Hour)
+	if err != nil {
+		t.Fatalf("Seal: %v", err)
+	}
+	testCases := map[string]struct {
+		text        string
+		site        string
+		opts        []Option
+		wantErr     error
+		wantVersion int
+	}{
+		"same site":                {text: v2, site: "xm-first", wantVersion: FormatVersion},
+		"other site, same key":     {text: v2, site: "xm-second", wantErr: ErrOtherSite},
+		"site with no name":        {text: v2, site: "", wantErr: ErrOtherSite},
+		"site code differing case": {text: v2, site: "XM-FIRST", wantErr: ErrOtherSite},
+		"legacy code, its site":    {text: legacyText, site: "xm-first", wantVersion: LegacyFormatVersion},
+		"legacy code, other site":  {text: legacyText, site: "xm-second", wantVersion: LegacyFormatVersion},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSealer(t, newFakeClock(testT0.Add(time.Minute)), []Key{key}, "K", WithSite(tc.site))
+			c, err := s.Open(tc.text)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || c != (Claims{}) {
+					t.Fatalf("Open = %+v, %v; want zero claims and %v", c, err, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), "another site") || !strings.Contains(err.Error(), "print a code") {
+					t.Errorf("error %q does not say the code is another site's and what to do", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if c.Version != tc.wantVersion || c.CardNo != "88010000000003X" || c.KeyID != "K" {
+				t.Errorf("claims = %+v, want version %d of card 88010000000003X under key K", c, tc.wantVersion)
+			}
+		})
+	}
+}
+
+// TestOpenVersionPayloadMismatch seals, with the key directly, a payload of
+// one format version behind the text version digit of the other: Open must
+// refuse it as tampered rather than read a version-2 code as an unbound
+// version-1 one.
+func TestOpenVersionPayloadMismatch(t *testing.T) {
+	t.Parallel()
+	key := testKey("A", 1)
+	s := newTestSealer(t, newFakeClock(testT0), []Key{key}, "A", WithSite("xm-first"))
+	block, err := sm4.NewCipher(key.Secret[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := binary.BigEndian.AppendUint32(nil, uint32(testT0.Unix()))
+	tag := SiteTag("xm-first")
+	testCases := map[string]struct {
+		version byte
+		payload []byte
+	}{
+		"version-2 payload as version 1":   {version: '1', payload: append(append(append([]byte{2}, issued...), 60), append(tag[:], 0x12, 0x3F)...)},
+		"version-1 payload as version 2":   {version: '2', payload: append(append([]byte{1}, issued...), 60, 0x12, 0x3F)},
+		"version 2 without its site tag":   {version: '2', payload: append(append([]byte{2}, issued...), 60, 0x12)},
+		"version 2 with a short site tag":  {version: '2', payload: append(append([]byte{2}, issued...), 60, tag[0], tag[1])},
+		"version 2, tag but no card digit": {version: '2', payload: append(append(append([]byte{2}, issued...), 60), tag[:]...)},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			nonce := make([]byte, nonceLen)
+			body := append([]byte("A"), nonce...)
+			body = gcm.Seal(body, nonce, tc.payload, []byte{'M', 'G', 'E', tc.version, 'A'})
+			c, err := s.Open("MGE" + string(tc.version) + b32.EncodeToString(body))
+			if !errors.Is(err, ErrTampered) || c != (Claims{}) {
+				t.Fatalf("Open = %+v, %v; want ErrTampered", c, err)
+			}
+		})
 	}
 }
 
@@ -369,7 +468,7 @@ func TestOpenNotECard(t *testing.T) {
 		"trace code":             {text: "81234567890123456789", wantKind: KindTraceCode, wantMsg: "trace code"},
 		"prefix only":            {text: "MGE", wantKind: KindUnknown, wantMsg: "no version digit"},
 		"no version digit":       {text: "MGEX" + valid[4:], wantKind: KindUnknown, wantMsg: "no version digit"},
-		"future version":         {text: "MGE2" + valid[4:], wantKind: KindECard, wantMsg: "upgrade"},
+		"future version":         {text: "MGE3" + valid[4:], wantKind: KindECard, wantMsg: "upgrade"},
 		"lower case":             {text: strings.ToLower(valid), wantKind: KindUnknown},
 		"cut off":                {text: valid[:30], wantKind: KindECard, wantMsg: "cut off"},
 		"non-base32 body":        {text: valid[:10] + "0" + valid[11:], wantKind: KindECard, wantMsg: "not base32"},
