@@ -16,16 +16,26 @@
 // The plugin keeps everything in the host's state store, namespaced by site:
 //
 //	card/<cardNo>          the card record: identity, status, temporary cards
-//	person/<identityKey>   the card number of a person (card.IdentityKey)
+//	person/<identityKey>   the card number of a person (card.IdentityKey) and
+//	                       the claim that issued it (no personal data)
 //	temp/<tempCardNo>      the e-card a temporary card is linked to
 //	recent/<inverted seq>  a masked summary for the work list, newest first
 //
 // Card numbers come from the host's sequence "ecard.cardNo", which is atomic
-// across instances. A registration first writes the card record under its
-// new number, then claims the person with compare-and-set (expect version 0,
-// or the version that pointed at a revoked card). The loser of a race deletes
-// its unused record and returns the winner's card, so a number is never
-// issued twice and never reused; a failed registration only skips a number.
+// across instances. A registration claims the person for its new number
+// with compare-and-set (expect version 0, or the version that pointed at a
+// revoked card) and writes the card record (expect 0), both in one
+// sdk.WriteState: one transaction on medgate's stores. The loser of a race
+// writes nothing and returns the winner's card, so a number is never issued
+// twice and never reused; a failed registration only skips a number.
+//
+// A host that makes the two writes one by one writes the claim first. If
+// the instance dies in between, the person points at a number without a
+// card record, and the claim (sequence, message id, previous card, time)
+// says how to write it: the redelivered message writes the card under that
+// number and answers as its creation; another registration of the same
+// person does so once the claim is older than two minutes (before that it
+// is retried). No card record is ever left that no person points at.
 //
 // A scan opens the code with the site's [card.Sealer] and then reads the card
 // record: one state read per scan.

@@ -136,6 +136,11 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		default:
 			rec, _, err := getCard(ctx, host, person.CardNo)
 			switch {
+			case err == nil && person.RegisteredBy != "" && rec.IdentityKey != ik:
+				// The claim's number turned out to be another person's card
+				// (issued under an earlier rule), and the host wrote the
+				// claim before refusing the card record: claim anew.
+				previous = person.PreviousCardNo
 			case err == nil && rec.Status != statusDead && rec.RegisteredBy != "" && rec.RegisteredBy == h.req.MessageID:
 				// This message created the card and is redelivered: finish
 				// and answer as the first handling did.
@@ -147,9 +152,18 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				return h.registered(ctx, rec, id, false, start)
 			case err == nil:
 				previous = rec.CardNo // revoked: issue a replacement
+			case errors.Is(err, sdk.ErrNotFound) && person.RegisteredBy != "":
+				// Claimed, but the card record was never written: the
+				// instance died between the two writes, or the claiming
+				// registration is still running.
+				r, err := h.completeClaim(ctx, ik, id, person, start)
+				if errors.Is(err, sdk.ErrConflict) {
+					continue // the card record was written meanwhile: read it
+				}
+				return r, err
 			case errors.Is(err, sdk.ErrNotFound):
-				// The person points at a card record that was removed by
-				// hand: issue a new card.
+				// A person record of before claims were kept that points
+				// at a card record removed by hand: issue a new card.
 			default:
 				return nil, err
 			}
@@ -174,28 +188,31 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		if err != nil {
 			return nil, fmt.Errorf("format card number %d: %w", seq, err)
 		}
+		// A number that exists was issued under an earlier rule: skip it.
+		if _, _, err := getCard(ctx, host, cardNo); err == nil {
+			continue
+		} else if !errors.Is(err, sdk.ErrNotFound) {
+			return nil, err
+		}
 		rec := cardRecord{
 			CardNo: cardNo, Seq: seq, IdentityKey: ik,
 			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
 			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
 			RegisteredBy: h.req.MessageID,
 		}
-		// The card record goes first, so whoever wins the person below
-		// always finds its card.
-		if _, err := casJSON(ctx, host, keyCard+cardNo, 0, &rec); errors.Is(err, sdk.ErrConflict) {
-			continue // the number exists (issued under an earlier rule): skip it
-		} else if err != nil {
+		claim := personRecord{CardNo: cardNo, Seq: seq, RegisteredBy: h.req.MessageID, PreviousCardNo: previous, ClaimedAt: rec.RegisteredAt}
+		// The claim on the person and the card record go in one
+		// WriteState: one transaction on medgate's stores. A host that
+		// makes them one by one writes the claim first, so an instance
+		// that dies in between leaves a claim that completeClaim turns
+		// into the card with the same number, never a card record that
+		// no person points at. The claim's compare-and-set decides a race
+		// between registrations of the same person; the loser's number is
+		// skipped, never reused.
+		if conflict, err := h.claimAndWrite(ctx, ik, personVer, claim, &rec); err != nil {
 			return nil, err
-		}
-		if _, err := casJSON(ctx, host, keyPerson+ik, personVer, personRecord{CardNo: cardNo}); errors.Is(err, sdk.ErrConflict) {
-			// A concurrent registration of the same person won. Drop the
-			// unused record; its number is skipped, never reused.
-			if err := host.Delete(ctx, keyCard+cardNo); err != nil {
-				return nil, fmt.Errorf("delete unused card record %s: %w", cardNo, err)
-			}
+		} else if conflict {
 			continue
-		} else if err != nil {
-			return nil, err
 		}
 		if err := h.markReplaced(ctx, previous, cardNo); err != nil {
 			return nil, err
@@ -203,6 +220,65 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		return h.registered(ctx, rec, id, true, start)
 	}
 	return nil, errBusy
+}
+
+// claimAndWrite writes the claim on the person (at version personVer) and
+// the new card record rec (which must not exist) in one sdk.WriteState. It
+// reports conflict when either expectation did not hold: a concurrent
+// registration of the same person won, or the number was taken. On a host
+// that writes one by one the claim may then be written without the card
+// record; the next round of registerIdentity sees it (a claim pointing at
+// another person's card) and claims anew.
+func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, claim personRecord, rec *cardRecord) (conflict bool, err error) {
+	pb, err := json.Marshal(claim)
+	if err != nil {
+		return false, fmt.Errorf("ecard: encode state %s: %w", keyPerson+ik, err)
+	}
+	cb, err := json.Marshal(rec)
+	if err != nil {
+		return false, fmt.Errorf("ecard: encode state %s: %w", keyCard+rec.CardNo, err)
+	}
+	_, err = sdk.WriteState(ctx, h.host(), []sdk.StateWrite{
+		{Key: keyPerson + ik, Value: pb, Expect: personVer},
+		{Key: keyCard + rec.CardNo, Value: cb, Expect: 0},
+	})
+	if errors.Is(err, sdk.ErrConflict) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ecard: write state %s and %s for card %s: %w", keyPerson+ik, keyCard+rec.CardNo, rec.CardNo, err)
+	}
+	return false, nil
+}
+
+// completeClaim finishes a registration whose claim on the person (see
+// personRecord) was written without its card record: it writes the card
+// record under the claimed number, sequence, previous card and time, with
+// the identity id (the same person: same identity key). The claiming
+// message, redelivered after its instance died, completes it at once and
+// answers as the creation it is. Another registration of the same person
+// completes it only once the claim is older than announceGrace, so it
+// does not race the claiming registration while that one still runs; until
+// then it answers errBusy and the host retries it. The error matches
+// sdk.ErrConflict when the card record was written meanwhile.
+func (h handler) completeClaim(ctx context.Context, ik string, id card.Identity, claim personRecord, start time.Time) (*sdk.HandleResponse, error) {
+	own := claim.RegisteredBy == h.req.MessageID
+	if !own && h.a.now().Sub(claim.ClaimedAt) <= announceGrace {
+		return nil, errBusy
+	}
+	rec := cardRecord{
+		CardNo: claim.CardNo, Seq: claim.Seq, IdentityKey: ik,
+		Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+		Status: statusLive, RegisteredAt: claim.ClaimedAt, PreviousCardNo: claim.PreviousCardNo,
+		RegisteredBy: claim.RegisteredBy,
+	}
+	if _, err := casJSON(ctx, h.host(), keyCard+rec.CardNo, 0, &rec); err != nil {
+		return nil, err
+	}
+	if err := h.markReplaced(ctx, rec.PreviousCardNo, rec.CardNo); err != nil {
+		return nil, err
+	}
+	return h.registered(ctx, rec, id, own, start)
 }
 
 // markReplaced records on the revoked card previous (if any) that cardNo

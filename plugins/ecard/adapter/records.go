@@ -63,9 +63,26 @@ type cardRecord struct {
 	RevocationAnnounced bool `json:"revocationAnnounced,omitempty"`
 }
 
-// personRecord is stored at person/<identityKey>.
+// personRecord is stored at person/<identityKey>. It holds no personal
+// data.
+//
+// A registration that issues a card writes it with the card record, in one
+// sdk.WriteState, person first: the claim (Seq, RegisteredBy,
+// PreviousCardNo, ClaimedAt) is what is needed to write the card record
+// again with the same number if the instance dies between the two writes
+// on a host that makes them one by one (see completeClaim). Records
+// written before claims were kept have only CardNo.
 type personRecord struct {
 	CardNo string `json:"cardNo"`
+	// Seq is the sequence value CardNo was formatted from.
+	Seq int64 `json:"seq,omitempty"`
+	// RegisteredBy is the id of the message that claimed the person for
+	// CardNo.
+	RegisteredBy string `json:"registeredBy,omitempty"`
+	// PreviousCardNo is the person's revoked card that CardNo replaces.
+	PreviousCardNo string `json:"previousCardNo,omitempty"`
+	// ClaimedAt is when the claim was made: the card's registration time.
+	ClaimedAt time.Time `json:"claimedAt,omitzero"`
 }
 
 // tempRecord is stored at temp/<tempCardNo>.
