@@ -32,14 +32,16 @@ const (
 // scanPayload is the input of ecard.scan.
 type scanPayload struct {
 	Text string `json:"text"`
-	// Reveal asks for the unmasked identity of a temporary card's patient;
-	// only sites that set revealIdentity allow it. (A sealed QR code is
-	// presented by the patient and always scans to the identity.)
+	// Reveal asks for the unmasked identity of the patient of a QR code or
+	// a temporary card; only sites that set revealIdentity allow it.
+	// Without it the identity is masked: a card number is printed on paper
+	// and is all ecard.qrcode needs, so a scan must not turn it into the
+	// holder's identity (the HIS finds the patient by the card number).
 	Reveal bool `json:"reveal"`
 }
 
-// cardView is a card as returned to the HIS: the real identity, which the
-// HIS needs to find the patient record (the host masks its logs).
+// cardView is a card as returned to the HIS: masked (maskedView) unless the
+// request asked for the identity where the site allows it (view).
 type cardView struct {
 	CardNo         string     `json:"cardNo"`
 	Status         string     `json:"status"`
@@ -184,7 +186,11 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
 			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
 	}
-	return ok(scanReply{Result: ResultOK, cardView: rec.view(), IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
+	view := rec.maskedView()
+	if p.Reveal { // allowed: checked above
+		view = rec.view()
+	}
+	return ok(scanReply{Result: ResultOK, cardView: view, IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
 }
 
 // scanResidentID answers a scan of a resident ID number (valid check

@@ -50,8 +50,8 @@ func TestQRCodeScanRoundTrip(t *testing.T) {
 	e.ok(OpScan, map[string]string{"text": decodeQR(t, q.PNG) + "\r\n"}, &s)
 	want := scanReply{
 		Result: "ok",
-		cardView: cardView{CardNo: cardNo, Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID, Phone: "13812345678",
-			RegisteredAt: testT0, TempCards: []string{}},
+		cardView: cardView{CardNo: cardNo, Status: "active", Name: "张*丰", IDType: "01", IDNumber: "110***********002X", Phone: "138****5678",
+			RegisteredAt: testT0, TempCards: []string{}, Masked: true},
 		IssuedAt: testT0, ExpiresAt: testT0.Add(72 * time.Hour),
 	}
 	if diff := cmp.Diff(want, s, cmp.AllowUnexported(scanReply{})); diff != "" {

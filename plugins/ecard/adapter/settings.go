@@ -82,7 +82,7 @@ func settings() []sdk.Setting {
 			Description: "shuffled: the sequence digits of a card number are a keyed permutation of the registration sequence (derived from identitySecret), so numbers keep the prefix, width and check character but the next or any other card number cannot be guessed; sequential: the sequence itself (guessable; only for a HIS that requires it)",
 			Example:     numbersSequential},
 		{Name: setRevealIdentity, Type: sdk.SettingBool, Default: "false",
-			Description: `allow ecard.get and temporary-card scans to return the unmasked name, ID number and phone when the request asks with "reveal": true; leave false unless only trusted systems (the integration platform, authenticated HIS clients) can send messages`,
+			Description: `allow ecard.get and ecard.scan (QR codes and temporary cards) to return the unmasked name, ID number and phone when the request asks with "reveal": true; leave false unless only trusted systems (the integration platform, authenticated HIS clients) can send messages`,
 			Example:     "true"},
 		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks,
 			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient), none (only say that it is a temporary card), or the http(s) URL of a HIS service asked when there is no link (POST {\"tempCardNo\"} → {\"found\", \"patientId\", \"name\", \"idType\", \"idNumber\", \"phone\"}; see the README)",

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -58,5 +60,64 @@ func TestScanOtherSite(t *testing.T) {
 	// The site that printed it still accepts it.
 	if st, rule, _ := e.scan(q.Text); st != sdk.StatusOK {
 		t.Errorf("scan at %s = %s %s, want ok", testSite, st, rule)
+	}
+}
+
+// TestScanMasksIdentity scans a valid QR code: a card number is all that
+// ecard.qrcode needs, so the scan must not turn it into the holder's
+// identity. The reply has the card and the masked identity, as ecard.get;
+// the real one only with "reveal": true at a site that sets revealIdentity.
+func TestScanMasksIdentity(t *testing.T) {
+	t.Parallel()
+	full := cardView{CardNo: "", Status: "active", Name: "张三丰", IDType: "01", IDNumber: testResidentID, Phone: "13812345678",
+		RegisteredAt: testT0, TempCards: []string{}}
+	masked := full
+	masked.Name, masked.IDNumber, masked.Phone, masked.Masked = "张*丰", "110***********002X", "138****5678", true
+	testCases := map[string]struct {
+		siteAllows string
+		reveal     bool
+		want       *cardView
+		rule       string
+	}{
+		"masked by default":                   {want: &masked},
+		"masked at a site that allows reveal": {siteAllows: "true", want: &masked},
+		"revealed when asked and allowed":     {siteAllows: "true", reveal: true, want: &full},
+		"reveal refused where not allowed":    {reveal: true, rule: "not-allowed"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			if tc.siteAllows != "" {
+				s[setRevealIdentity] = tc.siteAllows
+			}
+			e := newEnv(t, s)
+			cardNo, q := e.issue(nil)
+			r := e.call(OpScan, map[string]any{"text": q.Text, "reveal": tc.reveal})
+			if tc.want == nil {
+				if r.Status != sdk.StatusInvalid || len(r.Diagnostics) == 0 || r.Diagnostics[0].Rule != tc.rule {
+					t.Fatalf("scan = %s %s, want invalid, rule %s", r.Status, r.Diagnostics, tc.rule)
+				}
+				if containsAny(string(r.Payload), "张三丰", testResidentID, "13812345678") != "" {
+					t.Errorf("refused scan reveals the identity: %s", r.Payload)
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("scan = %s %s, want ok", r.Status, r.Diagnostics)
+			}
+			var got scanReply
+			if err := json.Unmarshal(r.Payload, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := *tc.want
+			want.CardNo = cardNo
+			if diff := cmp.Diff(want, got.cardView); diff != "" {
+				t.Errorf("scanned card (-want +got):\n%s", diff)
+			}
+			if tc.want.Masked && containsAny(string(r.Payload), "张三丰", testResidentID, "13812345678") != "" {
+				t.Errorf("masked scan reply has raw personal data: %s", r.Payload)
+			}
+		})
 	}
 }
