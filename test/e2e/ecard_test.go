@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,7 +112,9 @@ func TestECardRegisterPrintScan(t *testing.T) {
 	code, scan := in.call("ecard.scan", map[string]any{"text": decoded})
 	var s struct{ CardNo, Name, IDNumber string }
 	_ = json.Unmarshal(scan.Payload, &s)
-	if code != 200 || s.CardNo != reg.CardNo || s.Name != "张三丰" {
+	// A QR scan names the card; the holder's identity comes back masked
+	// (plugins/ecard README, Security): the card number alone reveals no one.
+	if code != 200 || s.CardNo != reg.CardNo || s.Name != "张*丰" || strings.Contains(s.IDNumber, "19491231") {
 		t.Fatalf("scan: %d %+v", code, scan)
 	}
 	code, nat := in.call("ecard.scan", map[string]any{"text": "11010519491231002X"})
