@@ -544,7 +544,7 @@ const sqlRestoreFailed = `UPDATE messages SET status = 'done', outcome = 'failed
 // RestoreFailed implements [Store.RestoreFailed].
 func (s *sqlStore) RestoreFailed(ctx context.Context, reopened *Message) (bool, error) {
 	if reopened == nil || reopened.ID == "" || reopened.UpdatedAt.IsZero() {
-		return false, s.errorf("restore the failed outcome: no message as ReopenMessage returned it")
+		return false, s.errorf("restore the failed outcome: the message given has no id or update time; pass the message ReopenMessage returned, whose state is what the restore compares with")
 	}
 	res, err := s.exec(ctx, sqlRestoreFailed, s.d.encodeTime(now()), reopened.ID, reopened.Attempts, s.d.encodeTime(normTime(reopened.UpdatedAt)))
 	if err != nil {
