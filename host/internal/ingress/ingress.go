@@ -274,7 +274,10 @@ func (ws *waiters) done(r *message.Reply) {
 // Replay sends a failed message through again: its stored outcome is
 // reopened and its original request is put back on the request topic
 // (same id, same key), so the plugin is called with Recovering set and
-// reconciles with the external system before anything is resent.
+// reconciles with the external system before anything is resent. If the
+// request cannot be put back, the failed outcome is restored, unless the
+// message moved on since the reopen (store.Store.RestoreFailed): a write
+// reported failed may still have reached the topic and been processed.
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
@@ -285,11 +288,19 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 	// the producer says whether the request is on the topic.
 	bctx := context.WithoutCancel(ctx)
 	if err := g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
-		// Nothing on the request topic would ever finish the reopened
+		// Nothing on the request topic may ever finish the reopened
 		// message, and a pending message cannot be replayed again: put its
-		// failed outcome back.
-		if rerr := g.store.FinishMessage(bctx, id, message.StatusFailed, m.Reply, m.Attempts); rerr != nil {
+		// failed outcome back. Yet the request may have reached the topic
+		// all the same (an error after the broker stored it) and been
+		// taken up meanwhile: then its new outcome, or the reconciliation
+		// under way, is kept (the store restores only a message still as
+		// the reopen left it).
+		restored, rerr := g.store.RestoreFailed(bctx, m)
+		switch {
+		case rerr != nil:
 			return fmt.Errorf("replay %q: put the request back on %s: %w; restoring its failed outcome failed too (%v): the message stays pending and is listed by /admin/messages", id, g.topic, err, rerr)
+		case !restored:
+			return fmt.Errorf("replay %q: put the request back on %s: %w; yet the message moved on since the reopen (the request may have reached the topic after all and been taken up, or another replay reopened it), so it is left as it is: see /admin/messages/%s", id, g.topic, err, id)
 		}
 		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
 	}

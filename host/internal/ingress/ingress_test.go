@@ -369,3 +369,79 @@ func TestReplayKafkaDown(t *testing.T) {
 		t.Fatalf("the message cannot be replayed again: %v", err)
 	}
 }
+
+// replayPub is the request topic of a replay whose write is reported
+// failed: meanwhile runs first, as what happened to the message while the
+// write was under way.
+type replayPub struct {
+	meanwhile func(ctx context.Context) error
+}
+
+func (p *replayPub) Send(ctx context.Context, _ string, _, _ []byte, _ map[string]string) error {
+	if err := p.meanwhile(ctx); err != nil {
+		return err
+	}
+	return errors.New("kafka: request timed out")
+}
+
+// TestReplayWriteReportedFailed: when the write of a replayed request is
+// reported failed, the message's failed outcome is put back only if the
+// message is still as the reopen left it. A write reported failed may have
+// reached the topic all the same and the message been processed (or be in
+// its reconciliation) meanwhile: that outcome is kept, not overwritten by
+// the old failed one.
+func TestReplayWriteReportedFailed(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		meanwhile func(ctx context.Context, st store.Store, id string) error
+		// want is the message afterwards: status, outcome, attempts.
+		want [3]any
+		// errHas is in Replay's error.
+		errHas string
+	}{
+		"nothing reached the topic": {func(context.Context, store.Store, string) error { return nil },
+			[3]any{store.StatusDone, message.StatusFailed, 3}, "stays failed"},
+		"processed meanwhile": {func(ctx context.Context, st store.Store, id string) error {
+			if _, err := st.AddAttempt(ctx, id); err != nil {
+				return err
+			}
+			return finish(st, &message.Reply{ID: "r-new", RequestID: id, Status: message.StatusOK})
+		}, [3]any{store.StatusDone, message.StatusOK, 1}, "moved on"},
+		"being reconciled": {func(ctx context.Context, st store.Store, id string) error {
+			_, err := st.AddAttempt(ctx, id)
+			return err
+		}, [3]any{store.StatusPending, "", 4}, "moved on"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "s.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			ctx := t.Context()
+			const id = "m10"
+			if _, _, err := st.BeginMessage(ctx, store.Message{ID: id, Site: "s1", Type: "ledger.noop", Key: id, Request: request(id).Value, ReceivedAt: time.Now(), Attempts: 3}); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := json.Marshal(&message.Reply{ID: "r-old", RequestID: id, Status: message.StatusFailed})
+			if err := st.FinishMessage(ctx, id, message.StatusFailed, data, 3); err != nil {
+				t.Fatal(err)
+			}
+			pub := &replayPub{meanwhile: func(ctx context.Context) error { return tc.meanwhile(ctx, st, id) }}
+			g := New(Options{Store: st, Publisher: pub, Processor: refusingProcessor{t}, Topic: "requests", MaxPayloadBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+			err = g.Replay(ctx, id)
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("Replay: %v; want an error saying %q", err, tc.errHas)
+			}
+			m, err := st.GetMessage(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := [3]any{m.Status, m.Outcome, m.Attempts}; got != tc.want {
+				t.Errorf("message afterwards %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -36,6 +36,16 @@
 // query or not: a done one gets its stored reply, a pending one (begun
 // before its operation was declared a query, or reopened for a replay)
 // goes through step 1's reconciliation.
+//
+// A pending record is its key's: it is reconciled only by a delivery
+// under the key it was begun with (Kafka redelivers a message under its
+// own key, and a replay sends it under the stored one). A message whose id
+// is pending under another key — the same id sent under two keys, which
+// two instances may process at once, each under its own key lock — is
+// answered invalid (rule RuleIDInUse) without calling the plugin or
+// storing anything, so the id has one external effect and one outcome,
+// those of the delivery whose insert of the record won in the store. A
+// done record answers any key with its stored reply.
 package pipeline
 
 import (
@@ -365,6 +375,13 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		// A redelivery: give back the stored reply, call nothing.
 		return p.replay(ctx, env, in, existing)
 	}
+	if existing != nil && existing.Key != key {
+		// The id is pending under another key: the delivery that began
+		// it holds it (under a key lock other than this one's, maybe at
+		// another instance), or reconciles it when its key's message
+		// comes again. This one calls and stores nothing.
+		return p.pendingElsewhere(ctx, env, in, errs, start)
+	}
 	if len(errs) > 0 {
 		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 		return p.finish(ctx, env, in, r, "invalid envelope", start)
@@ -412,6 +429,30 @@ func (p *Processor) replay(ctx context.Context, env *message.Envelope, in Input,
 	}
 	p.log.Info("duplicate message; replaying the stored reply", "id", env.ID, "status", r.Status)
 	return &r, p.publish(ctx, env, in, &r, done.Reply)
+}
+
+// RuleIDInUse is the rule of the invalid reply to a message whose id is
+// pending under another key (see pendingElsewhere).
+const RuleIDInUse = "id-in-use"
+
+// pendingElsewhere answers a message whose id the store holds pending
+// under a key other than this delivery's: the record belongs to the
+// delivery that began it (the store's insert of the id is the claim, across
+// instances), which is calling the plugin or will reconcile when its key's
+// message is delivered again. Calling the plugin here too could make a
+// second external effect for the id, and finishing here would overwrite
+// the other delivery's outcome. So this delivery gets an invalid reply
+// (with the envelope's own errors, if any) and its DLQ record, and nothing
+// is stored: the record and its outcome stay the other delivery's. The
+// reply is not handed to Options.Stored, which would give it to HTTP
+// clients waiting for the other delivery's outcome of the same id; they
+// get that outcome.
+func (p *Processor) pendingElsewhere(ctx context.Context, env *message.Envelope, in Input, errs []message.ReplyError, start time.Time) (*message.Reply, error) {
+	p.log.Warn("message id pending under another key; this delivery is answered invalid and the plugin is not called", "id", env.ID, "type", env.Type)
+	errs = append(errs, message.ReplyError{Field: "$.id", Rule: RuleIDInUse, Message: fmt.Sprintf("message id %q is in use: a message with this id under another key is being processed, so this one was neither processed nor stored. "+
+		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%s); if it is another message, send it with an id of its own", env.ID, env.ID)})
+	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
+	return r, p.finishUnstored(ctx, env, in, r, "message id pending under another key", start)
 }
 
 // record is the store's record of a new message, about to be handled.
@@ -816,7 +857,9 @@ func (p *Processor) finishAndBegin(sctx, ctx context.Context, id string, r *mess
 	return true
 }
 
-// finishUnstored publishes the reply of a message that has no usable id.
+// finishUnstored publishes the reply (and DLQ record) of a message whose
+// outcome is not stored: it has no usable id or key, or its id is pending
+// under another key (pendingElsewhere).
 func (p *Processor) finishUnstored(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, reason string, start time.Time) error {
 	data, err := json.Marshal(r)
 	if err != nil {

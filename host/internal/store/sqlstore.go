@@ -488,21 +488,42 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 	return nil
 }
 
-// ReopenMessage implements [Store.ReopenMessage].
-func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, error) {
-	res, err := s.exec(ctx, `UPDATE messages SET status = 'pending', outcome = '', updated_at = ?
+// sqlReopenMessage makes a failed message with a stored request pending
+// again; its reply is kept (see RestoreFailed).
+const sqlReopenMessage = `UPDATE messages SET status = 'pending', outcome = '', updated_at = ?
 		WHERE id = ? AND status = 'done' AND outcome = 'failed'
-		AND (request IS NOT NULL OR EXISTS (SELECT 1 FROM message_requests r WHERE r.id = messages.id))`, s.d.encodeTime(now()), id)
-	if err != nil {
+		AND (request IS NOT NULL OR EXISTS (SELECT 1 FROM message_requests r WHERE r.id = messages.id))`
+
+// ReopenMessage implements [Store.ReopenMessage]. The message returned is
+// read in the transaction of the reopen: it is the message exactly as the
+// reopen left it, which RestoreFailed compares with.
+func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, error) {
+	var (
+		m      Message
+		n      int64
+		exists bool
+	)
+	at := s.d.encodeTime(now())
+	err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
+		res, err := s.execOn(ctx, q, sqlReopenMessage, at, id)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		m, err = s.scanMessage(s.rowOn(ctx, q, sqlGetMessage, id))
+		if exists = err == nil; errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
 		return nil, s.errorf("reopen message %q: %w", id, err)
-	}
-	m, gerr := s.GetMessage(ctx, id)
-	if gerr != nil {
-		return nil, gerr
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, s.errorf("reopen message %q: %w", id, err)
-	} else if n == 0 {
+	case !exists:
+		return nil, s.errorf("reopen message %q: %w", id, ErrNotFound)
+	case n == 0:
 		why := "its outcome is " + m.Outcome
 		switch {
 		case m.Status != StatusDone:
@@ -512,7 +533,28 @@ func (s *sqlStore) ReopenMessage(ctx context.Context, id string) (*Message, erro
 		}
 		return nil, s.errorf("reopen message %q: %w: only failed messages can be replayed, and %s", id, ErrConflict, why)
 	}
-	return m, nil
+	return &m, nil
+}
+
+// sqlRestoreFailed puts back the failed outcome of a reopened message
+// that is still as the reopen left it; its reply was kept by the reopen.
+const sqlRestoreFailed = `UPDATE messages SET status = 'done', outcome = 'failed', updated_at = ?
+		WHERE id = ? AND status = 'pending' AND outcome = '' AND attempts = ? AND updated_at = ?`
+
+// RestoreFailed implements [Store.RestoreFailed].
+func (s *sqlStore) RestoreFailed(ctx context.Context, reopened *Message) (bool, error) {
+	if reopened == nil || reopened.ID == "" || reopened.UpdatedAt.IsZero() {
+		return false, s.errorf("restore the failed outcome: the message given has no id or update time; pass the message ReopenMessage returned, whose state is what the restore compares with")
+	}
+	res, err := s.exec(ctx, sqlRestoreFailed, s.d.encodeTime(now()), reopened.ID, reopened.Attempts, s.d.encodeTime(normTime(reopened.UpdatedAt)))
+	if err != nil {
+		return false, s.errorf("restore the failed outcome of message %q: %w", reopened.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.errorf("restore the failed outcome of message %q: %w", reopened.ID, err)
+	}
+	return n == 1, nil
 }
 
 // Prune implements [Store.Prune].

@@ -155,6 +155,15 @@ type Store interface {
 	// next delivery calls the plugin with Recovering set. Any other message
 	// gives ErrConflict, an unknown id ErrNotFound.
 	ReopenMessage(ctx context.Context, id string) (*Message, error)
+	// RestoreFailed undoes a reopen whose replay did not go out: it makes
+	// reopened, a message as ReopenMessage returned it, done again with
+	// its failed outcome and reply (which the reopen kept), but only if
+	// the message is still exactly as the reopen left it: pending, with
+	// the same attempts and not updated since. It reports whether it did.
+	// false means the message moved on and is left as it is: a delivery
+	// took it up (an attempt counted) or finished it, or it was finished
+	// and reopened again; the caller must not overwrite such an outcome.
+	RestoreFailed(ctx context.Context, reopened *Message) (restored bool, err error)
 	// Prune deletes finished messages whose outcome is ok, invalid or
 	// rejected and that were last updated before messagesBefore, and journal
 	// entries older than exchangesBefore. Pending and failed messages are

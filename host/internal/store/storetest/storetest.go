@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecordFinished", testRecordFinished},
 		{"RecordFinishedConcurrent", testRecordFinishedConcurrent},
 		{"ReopenMessage", testReopenMessage},
+		{"RestoreFailed", testRestoreFailed},
 		{"LargeRequest", testLargeRequest},
 		{"Prune", testPrune},
 		{"OldestPending", testOldestPending},
@@ -1212,6 +1214,62 @@ func testReopenMessage(t *testing.T, s store.Store) {
 		if _, err := s.ReopenMessage(ctx, id); !errors.Is(err, want) {
 			t.Errorf("ReopenMessage(%q) = %v, want %v", id, err, want)
 		}
+	}
+}
+
+// testRestoreFailed: the failed outcome of a reopened message is put back
+// only while the message is as the reopen left it; a message taken up
+// (an attempt counted), finished, or finished and reopened again since
+// keeps what it has.
+func testRestoreFailed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	failedReply := []byte(`{"status":"failed"}`)
+	cases := map[string]struct {
+		meanwhile func(t *testing.T, id string)
+		restored  bool
+		// want is the message afterwards: status, outcome, attempts, reply.
+		want [4]any
+	}{
+		"nothing happened": {func(*testing.T, string) {}, true,
+			[4]any{store.StatusDone, "failed", 2, string(failedReply)}},
+		"an attempt counted": {func(t *testing.T, id string) {
+			if _, err := s.AddAttempt(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}, false, [4]any{store.StatusPending, "", 3, string(failedReply)}},
+		"finished": {func(t *testing.T, id string) {
+			must(t, s.FinishMessage(ctx, id, "ok", []byte(`{"status":"ok"}`), 3))
+		}, false, [4]any{store.StatusDone, "ok", 3, `{"status":"ok"}`}},
+		"finished and reopened again": {func(t *testing.T, id string) {
+			must(t, s.FinishMessage(ctx, id, "failed", []byte(`{"status":"failed","again":true}`), 2))
+			if _, err := s.ReopenMessage(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}, false, [4]any{store.StatusPending, "", 2, `{"status":"failed","again":true}`}},
+	}
+	for name, tc := range cases {
+		id := "rf-" + strings.ReplaceAll(name, " ", "-")
+		begin(t, s, store.Message{ID: id, Site: "s", Type: "p.op", Key: "k", Request: []byte(`{}`), Attempts: 2})
+		must(t, s.FinishMessage(ctx, id, "failed", failedReply, 2))
+		reopened, err := s.ReopenMessage(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: reopen: %v", name, err)
+		}
+		tc.meanwhile(t, id)
+		restored, err := s.RestoreFailed(ctx, reopened)
+		if err != nil || restored != tc.restored {
+			t.Errorf("%s: RestoreFailed = %v, %v; want %v", name, restored, err, tc.restored)
+		}
+		m, err := s.GetMessage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [4]any{m.Status, m.Outcome, m.Attempts, string(m.Reply)}; got != tc.want {
+			t.Errorf("%s: message afterwards %v, want %v", name, got, tc.want)
+		}
+	}
+	if _, err := s.RestoreFailed(ctx, nil); err == nil {
+		t.Error("RestoreFailed(nil) gave no error")
 	}
 }
 
