@@ -121,6 +121,12 @@ const maxTraceBytes = 256
 
 // Handler returns the HTTP handler.
 func Handler(b Backend, o Options) http.Handler {
+	return handler(b, o, (*server).adminRoutes)
+}
+
+// handler returns the HTTP handler with the admin routes of table, each
+// behind s.admin (the tests check what every admin route runs with).
+func handler(b Backend, o Options, table func(*server) []route) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -136,6 +142,10 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.Lockout == nil {
 		o.Lockout = access.NewLockout(0, 0, o.Now)
 	}
+	if o.Audit == nil {
+		// Records nothing, but logs every entry as an error.
+		o.Audit = audit.New(nil, o.Logger)
+	}
 	clients := o.Clients
 	if o.IngressToken != "" {
 		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
@@ -147,7 +157,7 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.Handle("GET /readyz", s.h(s.ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /v1/messages", s.guard(s.auth("ingress", s.ingressCreds, s.h(s.ingress))))
-	s.table = s.adminRoutes()
+	s.table = table(s)
 	for _, rt := range s.table {
 		mux.Handle(rt.pattern, s.admin(rt.role, rt.h))
 	}

@@ -195,6 +195,10 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Audit == nil {
+		// Records nothing, but logs every entry as an error.
+		o.Audit = audit.New(nil, o.Logger)
+	}
 	if o.Origins == nil {
 		o.Origins, _ = origin.New(nil)
 	}
@@ -222,7 +226,8 @@ func New(b Backend, o Options) (*Console, error) {
 		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
-	c.routes()
+	c.table = c.routeTable()
+	c.mux = c.routes(c.table)
 	return c, nil
 }
 
