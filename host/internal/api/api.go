@@ -34,6 +34,7 @@ import (
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -50,6 +51,10 @@ type Error struct {
 	Message string `json:"message"`
 	// retryAfter, when positive, is sent as Retry-After (seconds).
 	retryAfter int
+	// refused: the caller's request was wrong or does not apply (an
+	// unknown job, a message that is not failed), so a change answered
+	// with it is audited refused; otherwise failed (medgate could not do it).
+	refused bool
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -121,6 +126,12 @@ const maxTraceBytes = 256
 
 // Handler returns the HTTP handler.
 func Handler(b Backend, o Options) http.Handler {
+	return handler(b, o, (*server).adminRoutes)
+}
+
+// handler returns the HTTP handler with the admin routes of table, each
+// behind s.admin (the tests check what every admin route runs with).
+func handler(b Backend, o Options, table func(*server) []route) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -136,6 +147,10 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.Lockout == nil {
 		o.Lockout = access.NewLockout(0, 0, o.Now)
 	}
+	if o.Audit == nil {
+		// Records nothing, but logs every entry as an error.
+		o.Audit = audit.New(nil, o.Logger)
+	}
 	clients := o.Clients
 	if o.IngressToken != "" {
 		clients = append([]Client{{Name: "default", Token: o.IngressToken}}, clients...)
@@ -147,7 +162,7 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.Handle("GET /readyz", s.h(s.ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /v1/messages", s.guard(s.auth("ingress", s.ingressCreds, s.h(s.ingress))))
-	s.table = s.adminRoutes()
+	s.table = table(s)
 	for _, rt := range s.table {
 		mux.Handle(rt.pattern, s.admin(rt.role, rt.h))
 	}
@@ -314,7 +329,11 @@ func listLimit(q url.Values) (int, error) {
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
 	if err := s.b.Reload(r.Context()); err != nil {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", Message: "the new configuration was not applied; the previous one stays in force: " + err.Error()}
+		// Problems are the configuration's (refused); anything else is
+		// medgate's own failure to apply it (a plugin that cannot start).
+		var ps config.Problems
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", refused: errors.As(err, &ps),
+			Message: "the new configuration was not applied; the previous one stays in force: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	return nil
@@ -335,9 +354,9 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.b.TriggerJob(r.Context(), id); err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
-			return &Error{Status: http.StatusNotFound, Code: "unknown_job", Message: err.Error()}
+			return &Error{Status: http.StatusNotFound, Code: "unknown_job", Message: err.Error(), refused: true}
 		case errors.Is(err, scheduler.ErrNotOwner):
-			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease"}
+			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
 		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: err.Error()}
 	}
@@ -380,9 +399,9 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	err := s.b.Replay(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received"}
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received", refused: true}
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error()}
+		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
 		return err
 	}
@@ -395,12 +414,12 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 func (s *server) rekey(w http.ResponseWriter, r *http.Request) error {
 	rk, ok := s.b.Store().(store.Rekeyer)
 	if !ok {
-		return &Error{Status: http.StatusConflict, Code: "no_encryption", Message: "this store engine does not encrypt at rest"}
+		return &Error{Status: http.StatusConflict, Code: "no_encryption", Message: "this store engine does not encrypt at rest", refused: true}
 	}
 	n, err := rk.Rekey(r.Context())
 	if err != nil {
 		if errors.Is(err, store.ErrKey) {
-			return &Error{Status: http.StatusConflict, Code: "key_missing", Message: err.Error()}
+			return &Error{Status: http.StatusConflict, Code: "key_missing", Message: err.Error(), refused: true}
 		}
 		return &Error{Status: http.StatusConflict, Code: "rekey_failed", Message: "re-encryption stopped; the rows done so far stay done, run it again once fixed: " + err.Error()}
 	}

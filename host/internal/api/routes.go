@@ -60,7 +60,9 @@ var auditActions = map[string]string{
 // admin guards an admin route: browser checks, then who calls (the admin
 // token, a user with HTTP Basic, or anyone while the API is open), then
 // the role. The handler runs with the audit actor in its context; a change
-// it did not record itself is recorded here with its outcome.
+// it did not record itself is recorded here with its outcome: ok, refused
+// for an [Error] marked refused (the caller's request was wrong), else
+// failed.
 func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 	return s.guard(s.h(func(w http.ResponseWriter, r *http.Request) error {
 		u, err := s.identify(r)
@@ -85,6 +87,9 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: r.PathValue("site"), Outcome: audit.OK, Detail: "admin API " + r.Pattern}
 			if ae, ok := errors.AsType[*Error](err); ok {
 				e.Outcome, e.Detail = audit.Failed, e.Detail+": "+strconv.Itoa(ae.Status)+" "+ae.Code
+				if ae.refused {
+					e.Outcome = audit.Refused
+				}
 			} else if err != nil {
 				e.Outcome = audit.Failed
 			}

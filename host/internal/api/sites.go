@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -97,19 +98,26 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 		detail = append(detail, "settings set: "+strings.Join(names, ", "))
 	}
 	err := s.o.Sites.Update(r.Context(), site, plugin, siteadmin.Change{Enabled: ch.Enabled, Settings: ch.Settings})
+	// The outcome follows the answer: refused when the caller's input
+	// was wrong (404, 422), failed when medgate could not do it (500:
+	// the file could not be written, the reload failed).
 	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK, Detail: strings.Join(detail, "; ")}
-	if err != nil {
-		e.Outcome = audit.Refused
-	}
-	_ = audit.Record(r.Context(), e)
 	var ps config.Problems
+	var answer error
 	switch {
 	case errors.Is(err, siteadmin.ErrUnknown):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+		e.Outcome = audit.Refused
+		answer = &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.As(err, &ps):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", Message: "the change was not applied; the configuration in force stays: " + err.Error()}
+		e.Outcome = audit.Refused
+		answer = &Error{Status: http.StatusUnprocessableEntity, Code: "config", Message: "the change was not applied; the configuration in force stays: " + err.Error()}
 	case err != nil:
-		return err
+		e.Outcome = audit.Failed
+		answer = fmt.Errorf("site %s plugin %s: %w", site, plugin, err)
+	}
+	_ = audit.Record(r.Context(), e)
+	if answer != nil {
+		return answer
 	}
 	sp, err := s.o.Sites.SitePlugin(site, plugin)
 	if err != nil {

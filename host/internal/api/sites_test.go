@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,5 +134,89 @@ func TestAdminSites(t *testing.T) {
 	_, body := call("GET", "/admin/sites/s1/plugins/ecard", "u-admin", "")
 	if err := json.Unmarshal([]byte(body), &sp); err != nil || sp.Enabled || !sp.Listed {
 		t.Fatalf("after disable: %+v %v", sp, err)
+	}
+}
+
+// flakyHost is a siteHost whose next reloads fail as medgate's own
+// failures do (a plugin that cannot start), not as a configuration
+// problem.
+type flakyHost struct {
+	siteHost
+	fails atomic.Int32
+}
+
+func (h *flakyHost) Reload(ctx context.Context) error {
+	if h.fails.Add(-1) >= 0 {
+		return errors.New("start plugin ecard: fork/exec ./plugin: resource temporarily unavailable")
+	}
+	h.fails.Store(0)
+	return h.siteHost.Reload(ctx)
+}
+
+// TestSiteChangeOutcomeAudited: a site change is audited ok when done,
+// refused when the operator's input was wrong (an unknown site, settings
+// with problems), and failed when medgate could not do it (the reload
+// failed), never refused for medgate's own failure.
+func TestSiteChangeOutcomeAudited(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	path := filepath.Join(dir, "medgate.yaml")
+	src := "kafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
+		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	host := &flakyHost{siteHost: siteHost{cfg: cfg}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
+		Logger: log, Audit: audit.New(st, log), Sites: siteadmin.New(host)}))
+	defer srv.Close()
+
+	cases := []struct {
+		name, path, body string
+		reloadFails      int32
+		code             int
+		outcome          string
+	}{
+		{"done", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"https://b/"}}`, 0, 200, audit.OK},
+		{"settings with problems", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"","retries":"x"}}`, 0, 422, audit.Refused},
+		{"unknown site", "/admin/sites/s9/plugins/ecard", `{"enabled":true}`, 0, 404, audit.Refused},
+		{"unknown plugin", "/admin/sites/s1/plugins/nope", `{"enabled":true}`, 0, 404, audit.Refused},
+		{"reload fails, the previous configuration is back", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 1, 500, audit.Failed},
+		{"reload fails, and so does reloading the previous one", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 2, 500, audit.Failed},
+	}
+	for _, tc := range cases {
+		host.fails.Store(tc.reloadFails)
+		req, _ := http.NewRequest("PUT", srv.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s: HTTP %d %s; want %d", tc.name, resp.StatusCode, b, tc.code)
+		}
+		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: audit log: %v %v", tc.name, got, err)
+		}
+		if got[0].Outcome != tc.outcome {
+			t.Errorf("%s: audited %q (%s); want %q", tc.name, got[0].Outcome, got[0].Detail, tc.outcome)
+		}
 	}
 }

@@ -10,7 +10,10 @@
 //
 // The console and the admin API put the recorder and the signed-in actor
 // (name, role, client address) in every request's context, so the entry
-// says who and when by itself. Detail must never hold a secret or
+// says who and when by itself. An entry that cannot be recorded (the
+// store fails, no store, no recorder in the context) is logged as an
+// error naming its action and actor, so no loss goes unnoticed even
+// where a caller ignores the error. Detail must never hold a secret or
 // personal data: it names what changed (a setting's name, not its value
 // when secret; a message id, not its payload).
 package audit
@@ -23,6 +26,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -61,7 +65,9 @@ type Recorder struct {
 	log  *slog.Logger
 }
 
-// New returns a recorder writing to sink (the store).
+// New returns a recorder writing to sink (the store). With a nil sink it
+// records nothing and logs every entry as an error (a console or admin
+// API started without the store), so no action goes unnoticed.
 func New(sink Sink, log *slog.Logger) *Recorder {
 	if log == nil {
 		log = slog.Default()
@@ -73,11 +79,9 @@ func New(sink Sink, log *slog.Logger) *Recorder {
 const maxDetail = 2000
 
 // Write records e as done by a; the error says what failed. A failure is
-// also logged, since an action that cannot be audited must be noticed.
+// also logged, since an action that cannot be audited must be noticed: by
+// the recorder's logger, or by [slog.Default] on a nil recorder.
 func (rc *Recorder) Write(ctx context.Context, a Actor, e Entry) error {
-	if rc == nil {
-		return ErrNoRecorder
-	}
 	if a.Name == "" {
 		a.Name = "unknown"
 	}
@@ -88,10 +92,18 @@ func (rc *Recorder) Write(ctx context.Context, a Actor, e Entry) error {
 	// form, a URL path): bounded like the detail, so nobody can fill the
 	// append-only table with one request.
 	a.Name, e.Target, e.Site, e.Detail = clip(a.Name), clip(e.Target), clip(e.Site), clip(e.Detail)
+	if rc == nil {
+		slog.Default().Error("audit: entry not recorded: no recorder", "action", e.Action, "actor", a.Name, "target", logging.Mask(e.Target), "site", e.Site, "outcome", e.Outcome)
+		return fmt.Errorf("audit: record %s by %s: %w", e.Action, a.Name, ErrNoRecorder)
+	}
+	if rc.sink == nil {
+		rc.log.Error("audit: entry not recorded: no audit store", "action", e.Action, "actor", a.Name, "target", logging.Mask(e.Target), "site", e.Site, "outcome", e.Outcome)
+		return fmt.Errorf("audit: record %s by %s: %w", e.Action, a.Name, ErrNoSink)
+	}
 	_, err := rc.sink.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{Actor: a.Name, Role: a.Role, Remote: a.Remote,
 		Action: e.Action, Target: e.Target, Site: e.Site, Outcome: e.Outcome, Detail: e.Detail})
 	if err != nil {
-		rc.log.Error("audit: entry not recorded", "action", e.Action, "actor", a.Name, "target", e.Target, "err", err)
+		rc.log.Error("audit: entry not recorded", "action", e.Action, "actor", a.Name, "target", logging.Mask(e.Target), "err", err)
 		return fmt.Errorf("audit: record %s by %s: %w", e.Action, a.Name, err)
 	}
 	return nil
@@ -131,16 +143,19 @@ func ActorFrom(ctx context.Context) (Actor, bool) {
 // console and admin API).
 var ErrNoRecorder = errors.New("audit: no recorder in the context; record from a console or admin API handler")
 
-// Record records e by the context's actor.
+// ErrNoSink: the recorder has no store to write to (see [New]).
+var ErrNoSink = errors.New("audit: no audit store; start the console and admin API with a recorder writing to the store")
+
+// Record records e by the context's actor. Every entry that cannot be
+// recorded is logged as an error with its action (by the recorder, or by
+// [slog.Default] when the context carries none), so a caller may ignore
+// the error without the loss going unnoticed.
 func Record(ctx context.Context, e Entry) error {
-	rc, _ := ctx.Value(recorderKey).(*Recorder)
-	if rc == nil {
-		return ErrNoRecorder
-	}
 	if m, ok := ctx.Value(markKey).(*atomic.Bool); ok {
 		m.Store(true)
 	}
 	a, _ := ActorFrom(ctx)
+	rc, _ := ctx.Value(recorderKey).(*Recorder)
 	return rc.Write(ctx, a, e)
 }
 

@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -50,9 +52,47 @@ func TestRecord(t *testing.T) {
 	if err := Record(ctx, Entry{Action: "y"}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("a failed write is not reported: %v", err)
 	}
-	var none *Recorder
-	if err := none.Write(t.Context(), Actor{}, Entry{}); !errors.Is(err, ErrNoRecorder) {
-		t.Fatalf("nil recorder: %v", err)
+}
+
+// TestUnrecordedEntriesAreLogged: an entry that cannot be recorded (no
+// recorder in the context, a nil recorder, a recorder without a store) is
+// logged as an error naming its action, never lost silently. Not
+// parallel: it replaces slog's default logger while it runs.
+func TestUnrecordedEntriesAreLogged(t *testing.T) {
+	var deflt bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&deflt, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	var own bytes.Buffer
+	noStore := New(nil, slog.New(slog.NewTextHandler(&own, nil)))
+	amy := Actor{Name: "amy", Role: "operator"}
+	e := Entry{Action: "ecard.print", Target: "11010519491231002X", Site: "s1", Outcome: OK}
+	cases := []struct {
+		name   string
+		record func() error
+		want   error
+		log    *bytes.Buffer
+	}{
+		{"no recorder in the context", func() error { return Record(t.Context(), e) }, ErrNoRecorder, &deflt},
+		{"a nil recorder in the context", func() error { return Record(With(t.Context(), nil, amy), e) }, ErrNoRecorder, &deflt},
+		{"a nil recorder", func() error { var none *Recorder; return none.Write(t.Context(), amy, e) }, ErrNoRecorder, &deflt},
+		{"a recorder without a store", func() error { return Record(With(t.Context(), noStore, amy), e) }, ErrNoSink, &own},
+	}
+	for _, tc := range cases {
+		deflt.Reset()
+		own.Reset()
+		if err := tc.record(); !errors.Is(err, tc.want) || !strings.Contains(err.Error(), "ecard.print") {
+			t.Errorf("%s: error %v; want %v naming the action", tc.name, err, tc.want)
+		}
+		got := tc.log.String()
+		for _, want := range []string{"level=ERROR", "entry not recorded", "action=ecard.print", "outcome=ok", "110***********002X"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: the log lacks %q: %q", tc.name, want, got)
+			}
+		}
+		if strings.Contains(got, "11010519491231002X") {
+			t.Errorf("%s: the log holds an unmasked ID number: %q", tc.name, got)
+		}
 	}
 }
 

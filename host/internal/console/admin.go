@@ -215,15 +215,30 @@ func (c *Console) sitePluginEnabled(w http.ResponseWriter, r *http.Request) {
 }
 
 // afterSiteChange audits a change and answers: back to the form with a
-// notice when it is in force, the problems when it was refused.
+// notice when it is in force, the problems when it was refused (the
+// configuration has problems, or the site or plugin is gone: the
+// operator's input), an error page when it failed (medgate could not
+// write the file or reload it).
 func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string)) {
 	e := audit.Entry{Action: "site.plugin.update", Target: sp.Plugin + "/" + sp.Site, Site: sp.Site, Outcome: audit.OK, Detail: detail}
-	if err != nil {
+	var ps config.Problems
+	isRefused := errors.Is(err, siteadmin.ErrUnknown) || errors.As(err, &ps)
+	switch {
+	case err == nil:
+	case isRefused:
 		e.Outcome, e.Detail = audit.Refused, detail+"; refused: "+firstLine(err.Error())
+	default:
+		e.Outcome, e.Detail = audit.Failed, detail+"; failed: "+firstLine(err.Error())
 	}
 	_ = audit.Record(r.Context(), e)
+	if err != nil && !isRefused {
+		c.o.Logger.Error("console: site change failed", "site", sp.Site, "plugin", sp.Plugin, "err", err)
+		c.fail(w, r, http.StatusInternalServerError, "未保存：更改失败 (not saved: the change failed)",
+			sp.Plugin+" @ "+sp.Site+": "+err.Error()+".",
+			"The error says which configuration is in force now. Check the medgate log (plugin start, the configuration file's permissions) and "+Prefix+"admin/plugins, then try again.")
+		return
+	}
 	if err != nil {
-		var ps config.Problems
 		problems := []string{err.Error()}
 		if errors.As(err, &ps) {
 			problems = problems[:0]

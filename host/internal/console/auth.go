@@ -161,6 +161,10 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if !c.fromOwnPage(w, r, "form") {
 				return
 			}
+			if !c.readForm(w, r, c.bodyLimit(r), "form", "Send less at once: split a long list of codes over several changes, choose files of at most "+
+				sizeText(maxUpload)+", or reload the page and send the form again.") {
+				return
+			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				c.fail(w, r, http.StatusForbidden, "表单已失效 (form expired)",
 					"The form's security token does not match your session (the page was opened before you signed in again, or in another browser).",
@@ -423,13 +427,7 @@ const maxLoginBody = 64 << 10
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// Anyone may post here: read at most maxLoginBody, not the 32 MB of
 	// memory (and files on disk) a multipart form may otherwise take.
-	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
-	if err := r.ParseMultipartForm(maxLoginBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		status := http.StatusBadRequest
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			status = http.StatusRequestEntityTooLarge
-		}
-		c.fail(w, r, status, "无法登录 (sign-in form not readable)", "The sign-in form could not be read: "+err.Error()+".", "Open "+Prefix+"login and sign in from that page.")
+	if !c.readForm(w, r, maxLoginBody, "sign-in form", "Open "+Prefix+"login and sign in from that page.") {
 		return
 	}
 	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}

@@ -25,6 +25,11 @@
 // http.listen to loopback) and still asks for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// Every POST body is bounded before it is read (body.go): 64 KiB for the
+// sign-in and the console's own buttons, 1 MiB for forms with text and
+// lists (a document change, a plugin's settings, a plugin's form, plus
+// 16 MiB for each file the form declares); a larger one gets 413 and
+// nothing is done.
 package console
 
 import (
@@ -195,6 +200,10 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Audit == nil {
+		// Records nothing, but logs every entry as an error.
+		o.Audit = audit.New(nil, o.Logger)
+	}
 	if o.Origins == nil {
 		o.Origins, _ = origin.New(nil)
 	}
@@ -222,7 +231,8 @@ func New(b Backend, o Options) (*Console, error) {
 		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
-	c.routes()
+	c.table = c.routeTable()
+	c.mux = c.routes(c.table)
 	return c, nil
 }
 

@@ -14,11 +14,11 @@ type route struct {
 	h       http.HandlerFunc
 }
 
-// routeTable is every console route with the role it needs; routes()
+// routeTable is every console route with the role it needs; routes
 // registers exactly these, and TestEveryRouteHasARole checks that no
 // route is registered any other way. Public routes need no sign-in.
 // To add a page, add one line here with the least role that may use it;
-// routes() puts it behind sign-in, CSRF and the role check.
+// routes puts it behind sign-in, CSRF and the role check.
 //
 // viewer: reads the overview, messages (masked) and work lists;
 // operator: also runs jobs, sends plugin forms (the cashier desk,
@@ -86,17 +86,17 @@ var auditActions = map[string]string{
 	"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled": "site.plugin.update",
 }
 
-// routes builds the mux from the route table: public routes as they are,
-// the others behind sign-in and their role.
-func (c *Console) routes() {
+// routes builds the mux from a route table (routeTable's): public routes
+// as they are, the others behind sign-in and their role, which also puts
+// the audit recorder and actor in their requests' context.
+func (c *Console) routes(table []route) *http.ServeMux {
 	m := http.NewServeMux()
-	c.table = c.routeTable()
-	for _, rt := range c.table {
+	for _, rt := range table {
 		if rt.role == access.Public {
 			m.Handle(rt.pattern, rt.h)
 		} else {
 			m.Handle(rt.pattern, c.auth(rt.role, rt.h))
 		}
 	}
-	c.mux = m
+	return m
 }

@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
@@ -69,6 +72,13 @@ sites:
 
 func newSiteAdmin(t *testing.T) (*siteadmin.Service, string) {
 	t.Helper()
+	cfg, path := loadSitesConfig(t)
+	return siteadmin.New(&siteHost{cfg: cfg}), path
+}
+
+// loadSitesConfig writes sitesYAML to a temporary file and loads it.
+func loadSitesConfig(t *testing.T) (*config.Config, string) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -82,7 +92,7 @@ func newSiteAdmin(t *testing.T) (*siteadmin.Service, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return siteadmin.New(&siteHost{cfg: cfg}), path
+	return cfg, path
 }
 
 func TestSitesAndPlugins(t *testing.T) {
@@ -179,4 +189,69 @@ func TestSitesAndPlugins(t *testing.T) {
 func hexSum() string {
 	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
 	return hex.EncodeToString(sum[:])
+}
+
+// flakyHost is a siteHost whose next reloads fail as medgate's own
+// failures do (a plugin that cannot start), not as a configuration
+// problem.
+type flakyHost struct {
+	siteHost
+	fails atomic.Int32
+}
+
+func (h *flakyHost) Reload(ctx context.Context) error {
+	if h.fails.Add(-1) >= 0 {
+		return errors.New("start plugin ecard: fork/exec ./plugin: resource temporarily unavailable")
+	}
+	h.fails.Store(0)
+	return h.siteHost.Reload(ctx)
+}
+
+// TestSiteChangeOutcomeAudited: a site change from the console is
+// audited ok when done, refused when the operator's input was wrong
+// (settings with problems, shown on the form with 422), and failed when
+// medgate could not do it (the reload failed: an error page with 500,
+// which does not claim the file is untouched).
+func TestSiteChangeOutcomeAudited(t *testing.T) {
+	t.Parallel()
+	cfg, _ := loadSitesConfig(t)
+	host := &flakyHost{siteHost: siteHost{cfg: cfg}}
+	f := newFixture(t, testToken, func(o *Options) { o.Sites = siteadmin.New(host) })
+	pw := f.addUser("li.admin", access.Admin)
+	c := f.client()
+	c.signIn("li.admin", pw)
+
+	cases := []struct {
+		name, path  string
+		form        url.Values
+		reloadFails int32
+		code        int
+		outcome     string
+		page        string
+	}{
+		{"saved", "/console/admin/sites/s1/ecard", url.Values{"enabled": {"on"}, "s.url": {"https://ecard.example/"}}, 0, http.StatusSeeOther, audit.OK, ""},
+		{"settings with problems", "/console/admin/sites/s1/ecard", url.Values{"enabled": {"on"}, "s.url": {""}}, 0, http.StatusUnprocessableEntity, audit.Refused, "settings.url: is required"},
+		{"reload fails on save", "/console/admin/sites/s1/ecard", url.Values{"enabled": {"on"}, "s.url": {"https://other.example/"}}, 1, http.StatusInternalServerError, audit.Failed, "previous configuration is back in force"},
+		{"reload fails on disable", "/console/admin/sites/s1/ecard/enabled", url.Values{"enabled": {"false"}}, 1, http.StatusInternalServerError, audit.Failed, "previous configuration is back in force"},
+		{"reload of the previous one fails too", "/console/admin/sites/s1/ecard/enabled", url.Values{"enabled": {"false"}}, 2, http.StatusInternalServerError, audit.Failed, "reloading it failed too"},
+		{"disabled", "/console/admin/sites/s1/ecard/enabled", url.Values{"enabled": {"false"}}, 0, http.StatusSeeOther, audit.OK, ""},
+	}
+	for _, tc := range cases {
+		host.fails.Store(tc.reloadFails)
+		tc.form.Set("csrf", c.csrf)
+		r := c.post(tc.path, tc.form)
+		if r.code != tc.code || !strings.Contains(r.body, tc.page) {
+			t.Errorf("%s: HTTP %d; want %d with %q:\n%s", tc.name, r.code, tc.code, tc.page, r.body)
+		}
+		if tc.outcome == audit.Failed && strings.Contains(r.body, "The file was not changed") {
+			t.Errorf("%s: a failed change is shown as a refused one", tc.name)
+		}
+		got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: audit log: %v %v", tc.name, got, err)
+		}
+		if got[0].Outcome != tc.outcome {
+			t.Errorf("%s: audited %q (%s); want %q", tc.name, got[0].Outcome, got[0].Detail, tc.outcome)
+		}
+	}
 }

@@ -26,7 +26,8 @@ import (
 // This file renders what plugins declare for the console (sdk.Form,
 // sdk.WorkListView): the host knows no plugin by name here.
 
-// maxUpload bounds a form's uploaded files.
+// maxUpload bounds each file uploaded with a plugin's form (and adds to
+// the form's body bound, see bodyLimit).
 const maxUpload = 16 << 20
 
 // navItem is one entry of the navigation bar.
@@ -97,13 +98,8 @@ type resultFile struct {
 // lookupForm returns the plugin and form of a request's path.
 func (c *Console) lookupForm(w http.ResponseWriter, r *http.Request) (*Plugin, *sdk.Form, bool) {
 	name, form := r.PathValue("plugin"), r.PathValue("form")
-	p := c.pluginByName(name)
-	if p != nil {
-		for i := range p.Views.Forms {
-			if p.Views.Forms[i].Name == form {
-				return p, &p.Views.Forms[i], true
-			}
-		}
+	if p, f := c.findForm(name, form); f != nil {
+		return p, f, true
 	}
 	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such form)", fmt.Sprintf("No running plugin %q declares a form %q.", name, form), "Choose a page from the navigation bar.")
 	return nil, nil, false
