@@ -129,6 +129,9 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	} else {
 		rec.Status = string(sdk.StatusRejected)
 		a.forget(ctx, h, msgIDOf(key), code, doc)
+		if code == "GYU001" {
+			a.auditRefused(ctx, h, c, str(doc, "apply_no"))
+		}
 	}
 	rec.Done, rec.ExtCode, rec.ExtMsg, rec.Reconciled = true, out.code, out.message, reconciled
 	if err := putJSON(ctx, h, key, rec); err != nil {
@@ -376,4 +379,23 @@ func aboutQueried(c *siteConfig, serialSigned bool, code, serial, gotCode, gotSe
 			"the national system must echo orig_msg_id in GYD053's answer, or sign the envelope (signTarget canonical with field.msgId)", c.opts.SignTarget, serial)
 	}
 	return nil
+}
+
+// auditRefused marks application no as one whose audit result the
+// national system refused (pendingAuditCheck local: it no longer holds
+// GYD001 back). A failure is logged: the application then keeps holding
+// GYD001 back, which the held run reports.
+func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, no string) {
+	if no == "" {
+		return
+	}
+	var st applyState
+	ver, err := getJSON(ctx, h, "apply/"+no, &st)
+	if err == nil && ver > 0 && st.Status == applyDownloaded && !st.AuditRefused {
+		st.AuditRefused = true
+		err = putJSON(ctx, h, "apply/"+no, st)
+	}
+	if err != nil {
+		a.log.Warn("cannot mark an application whose audit was refused", "site", c.code, "apply_no", no, "err", err)
+	}
 }
