@@ -243,6 +243,13 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	case errors.Is(err, errPause):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Rule: "transient",
 			Summary: what + " paused", Detail: "too little time was left before the deadline; the next attempt resumes from the step it reached"}}}, nil
+	case errors.Is(err, errCompletionUnknown):
+		// Not retryable: another attempt cannot learn more, and a blind
+		// resend could complete a visit someone reopened meanwhile.
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: false,
+			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: what + ": the outcome of 4203 cplt_flag=1 is unknown",
+				Detail: hsa.MaskText(err.Error()) + "; nothing was resent. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
+					"if it is 1 the completion took effect and nothing more is needed; if it is 0, send selfpay.4203 cplt_flag=1 again under a new message id"}}}, nil
 	case errors.As(err, &ue):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},

@@ -31,9 +31,17 @@
 // the platform; only the missing lines are sent again), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
 // its cpltFlag). A refused reconciliation query leaves the outcome unknown:
-// the attempt fails, retryable, and the next one reconciles again. 4204 and 4203 cplt_flag=0 set a state and are sent again
-// as they are (a single selfpay.4204 whose lines 4207 no longer shows is
-// not). Patient records
+// the attempt fails, retryable, and the next one reconciles again.
+//
+// A single selfpay.4203 cplt_flag=1 carries no person to search 4208 by:
+// it is reconciled with 4208 searched by the begntime and medfee_sumamt
+// medgate stored when it uploaded the visit (patient/<id>); when medgate
+// holds no such record, or 4208 does not list the visit, it fails, not
+// retryable, telling staff what to check, and is never resent blindly.
+// 4204 and 4203 cplt_flag=0 set a state and are sent again as they are
+// (a single selfpay.4204 whose lines 4207 no longer shows is not).
+//
+// Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for
 // import-pending.
 package adapter

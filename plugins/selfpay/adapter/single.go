@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/medgate/medgate/plugins/hsa"
@@ -157,9 +158,53 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 			}
 		}
 		return true, nil, nil
+	case "4203":
+		if str(m["cplt_flag"]) == "1" {
+			applied, err := r.completionApplied(ctx, st.MdtrtID)
+			return applied, nil, err
+		}
 	}
-	// 4203 sets a state; sending it again is harmless.
+	// 4203 cplt_flag=0 withdraws the completion: sending it again sets
+	// the same state.
 	return false, nil, nil
+}
+
+// errCompletionUnknown says a single 4203 cplt_flag=1 whose outcome is
+// unknown cannot be reconciled: 4208 finds visits by the person or the
+// visit's dates and total, which the 4203 input does not carry.
+var errCompletionUnknown = errors.New("the outcome of 4203 cplt_flag=1 is unknown and cannot be reconciled")
+
+// completionApplied tells whether the platform shows visit mdtrtID
+// complete (4208 cpltFlag 1). 4208 has no search by fixmedins_mdtrt_id,
+// so it searches by what medgate stored of the visit when it uploaded it
+// (patient/<id>: begntime and medfee_sumamt, kept in clear; the name and
+// ID number are kept masked and cannot be searched by) and picks the
+// record of the visit. Without a stored visit, or when 4208 does not list
+// the visit, the outcome stays unknown and nothing is resent: the error
+// says what staff must check.
+func (r *run) completionApplied(ctx context.Context, mdtrtID string) (bool, error) {
+	p, err := r.patient(ctx, mdtrtID)
+	if err != nil {
+		return false, err
+	}
+	if p == nil || p.Begntime == "" {
+		return false, fmt.Errorf("%w: medgate holds no record of visit %s (it was not uploaded with selfpay.upload), so 4208 cannot find it", errCompletionUnknown, mdtrtID)
+	}
+	if err := r.beforeCall(ctx); err != nil {
+		return false, err
+	}
+	q := map[string]any{"begntime": p.Begntime, "endtime": p.Begntime}
+	if p.MedfeeSumamt != "" {
+		q["medfee_sumamt"] = p.MedfeeSumamt
+	}
+	rec, err := r.visitRecord(ctx, q, mdtrtID)
+	if err != nil {
+		return false, err
+	}
+	if rec == nil {
+		return false, fmt.Errorf("%w: 4208 by the visit's begntime %s and medfee_sumamt %s does not list visit %s", errCompletionUnknown, p.Begntime, p.MedfeeSumamt, mdtrtID)
+	}
+	return str(rec["cpltFlag"]) == "1", nil
 }
 
 func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*sdk.HandleResponse, error) {

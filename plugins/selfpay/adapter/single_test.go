@@ -251,3 +251,69 @@ func TestSingle4204LostReply(t *testing.T) {
 		})
 	}
 }
+
+// TestSingle4203CompletionUnknown: a single 4203 cplt_flag=1 whose answer
+// never came is settled with 4208, searched by what medgate stored of the
+// visit, before anything is resent; a visit medgate cannot find is failed
+// for staff to check, never completed blindly.
+func TestSingle4203CompletionUnknown(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		uploaded   bool   // the visit went up with selfpay.upload (medgate stored it)
+		fault      string // how the first 4203 is lost
+		wantStatus sdk.Status
+		wantResent bool // a second 4203 reaches the platform
+		reconciled bool
+	}{
+		"applied, answer lost: 4208 shows it complete":  {uploaded: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
+		"never applied: 4208 shows it open, sent again": {uploaded: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
+		"visit unknown to medgate: failed, not resent":  {uploaded: false, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			const id = "ZYK"
+			if tc.uploaded {
+				wantStatus(t, e.must(OpUpload, "k-up", upload(id, 2), 1), sdk.StatusOK)
+			} else {
+				wantStatus(t, e.must("selfpay.4201A", "k-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4202", "k-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+			}
+			wantStatus(t, e.must("selfpay.4203", "k-open", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "0"}, 1), sdk.StatusOK)
+			sent := func() int {
+				n := 0
+				for _, c := range e.sim.Calls() {
+					if c.Infno == "4203" && c.MdtrtID == id {
+						n++
+					}
+				}
+				return n
+			}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: tc.fault})
+			done := map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}
+			wantStatus(t, e.must("selfpay.4203", "k-done", done, 1), sdk.StatusFailed)
+			before := sent()
+			r := e.must("selfpay.4203", "k-done", done, 2)
+			wantStatus(t, r, tc.wantStatus)
+			if resent := sent() > before; resent != tc.wantResent {
+				t.Errorf("4203 sent again: %v, want %v", resent, tc.wantResent)
+			}
+			if tc.wantStatus == sdk.StatusOK {
+				if !e.sim.Visit(testCode, id).Complete {
+					t.Error("the visit is not complete")
+				}
+				if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+					t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+				}
+				return
+			}
+			if r.Retryable {
+				t.Error("an unknown completion that cannot be reconciled is retryable")
+			}
+			if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
+				t.Errorf("the reply does not tell staff what to check: %s", d)
+			}
+		})
+	}
+}

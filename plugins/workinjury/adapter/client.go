@@ -52,6 +52,17 @@ type outcome struct {
 	unsigned bool
 	// decidedBy is the GYD053 serial that decided an unsigned answer.
 	decidedBy string
+	// serialSigned: the answer's envelope names the request's serial and
+	// the signature covers it (signTarget canonical, field.msgId not
+	// excluded), so the answer is provably about this request.
+	serialSigned bool
+}
+
+// msgIDSigned reports whether the configured signature covers the
+// envelope's message serial: only the canonical target does, unless the
+// serial is excluded from the canonical string.
+func msgIDSigned(o smenvelope.Options) bool {
+	return o.SignTarget == smenvelope.SignCanonical && o.Fields.MsgID != "" && !slices.Contains(o.CanonicalExclude, o.Fields.MsgID)
 }
 
 // codeSigned reports whether the configured signature covers the
@@ -264,13 +275,15 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return out
 	}
 	if f.MsgID != "" {
-		if got, ok := renv[f.MsgID].(string); ok && got != "" && got != serial {
+		got, ok := renv[f.MsgID].(string)
+		if ok && got != "" && got != serial {
 			clear(business)
 			out.kind = kindUnknown
 			out.err = fmt.Errorf("the %s response is for message %s, not %s: not trusted", code, got, serial)
 			status = "error"
 			return out
 		}
+		out.serialSigned = ok && got == serial && msgIDSigned(c.opts)
 	}
 	if f.Code != "" {
 		out.code = textOf(renv[f.Code])

@@ -88,6 +88,10 @@ type dlSummary struct {
 	// FollowUps are the complete re-downloads a revocation download ran
 	// (GYD401 → GYD102, GYD404 → GYD004).
 	FollowUps []dlSummary `json:"follow_ups,omitempty"`
+	// Held says why no (further) batch was fetched although one could
+	// have been: GYD001 applications awaiting their audit
+	// (pendingAuditCheck local).
+	Held string `json:"held,omitempty"`
 }
 
 type batchSummary struct {
@@ -291,6 +295,17 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 		default:
 			if fetched >= maxBatches || (fetched > 0 && !st.HasMore) {
 				return sum, nil
+			}
+			if code == "GYD001" && c.auditGate {
+				held, err := a.applicationsAwaitingAudit(ctx, h)
+				if err != nil {
+					return sum, err
+				}
+				if len(held) > 0 {
+					sum.Held = heldMessage(held)
+					a.log.Info("GYD001 held: applications downloaded here await their audit (pendingAuditCheck local)", "site", c.code, "count", len(held))
+					return sum, nil
+				}
 			}
 			fetched++
 			in := map[string]any{}
@@ -986,4 +1001,39 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 		return failed(false, "internal", "cannot encode the download summary", err.Error())
 	}
 	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+}
+
+// applicationsAwaitingAudit returns the numbers of the GYD001 applications
+// downloaded here whose audit result (GYU001) has not been accepted, in
+// key order, leaving out those whose GYU001 the national system refused
+// (it may have audited them itself; GYU001 may only audit applications it
+// has not): they are reported to staff by that refusal and must not hold
+// every later application back.
+func (a *Adapter) applicationsAwaitingAudit(ctx context.Context, h sdk.Host) ([]string, error) {
+	es, err := h.Scan(ctx, "apply/", 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the downloaded applications (pendingAuditCheck local): %w", err)
+	}
+	var out []string
+	for _, e := range es {
+		var st applyState
+		if err := decodeJSON(e.Value, &st); err != nil {
+			return nil, fmt.Errorf("read state %s: %w", e.Key, err)
+		}
+		if st.Status == applyDownloaded && !st.AuditRefused {
+			out = append(out, strings.TrimPrefix(e.Key, "apply/"))
+		}
+	}
+	return out, nil
+}
+
+// heldMessage says why GYD001 fetched nothing new and what staff do.
+func heldMessage(nos []string) string {
+	const show = 10
+	list := strings.Join(nos[:min(len(nos), show)], ", ")
+	if len(nos) > show {
+		list += fmt.Sprintf(" and %d more", len(nos)-show)
+	}
+	return fmt.Sprintf("no new GYD001 batch: %d application(s) downloaded here await their audit result (%s); "+
+		"upload each with workinjury.GYU001 and the next run downloads again (pendingAuditCheck local)", len(nos), list)
 }

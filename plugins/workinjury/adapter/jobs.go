@@ -31,6 +31,9 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 		if err != nil {
 			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())
 		}
+		if sum.Held != "" {
+			resp.Diagnostics.Warn(setPendingAudit, "precondition", req.Job+" held: applications await their audit", sum.Held)
+		}
 		return resp, nil
 	case JobInstitutions:
 		return a.uploadInstitutions(ctx, req.Host, c), nil

@@ -536,3 +536,69 @@ func TestFeedbackOfABatchAcknowledgedElsewhere(t *testing.T) {
 		t.Fatalf("%d events, want 1", n)
 	}
 }
+
+// TestPendingAuditCheck: GYD001's pre-check 校验是否存在待审核备案申请
+// read as the national system's precondition (the default) downloads
+// whatever it hands out; read locally, no new batch is fetched while an
+// application downloaded here awaits its audit, until GYU001 uploads it
+// or the national system refuses to take its audit.
+func TestPendingAuditCheck(t *testing.T) {
+	t.Parallel()
+	audit := func(no string) map[string]any {
+		return map[string]any{"apply_no": no, "aac002": "440301198507150011", "aac003": "测试申请人1", "audit_result": "1",
+			"auditor": "李四", "audit_time": "2025-04-01 09:30:00", "aae030": "2025-04-01", "aae031": "2026-12-31"}
+	}
+	cases := map[string]struct {
+		setting string
+		settle  func(e *env, no string) // what happens to the first application (nil: nothing)
+		held    bool                    // the second run fetches nothing
+	}{
+		"national (default): downloads while one awaits audit": {setting: "", held: false},
+		"local: held while one awaits audit":                   {setting: pendingAuditLocal, held: true},
+		"local: audited, downloads again": {setting: pendingAuditLocal, settle: func(e *env, no string) {
+			e.mustOK(e.send("GYU001", audit(no)))
+		}},
+		"local: audit refused by the national system, downloads again": {setting: pendingAuditLocal, settle: func(e *env, no string) {
+			e.sim.Inject(wisim.Fault{Code: "GYU001", Kind: wisim.FaultBusiness, ErrCode: "E3007", ErrMessage: "备案申请已审核"})
+			if r := e.send("GYU001", audit(no)); r.Status != sdk.StatusRejected {
+				e.t.Fatalf("GYU001: %s %s; want rejected", r.Status, r.Diagnostics)
+			}
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var opts []envOption
+			if tc.setting != "" {
+				opts = append(opts, withSettings(setPendingAudit, tc.setting))
+			}
+			first := wisim.SampleApplication("PA", 1, "350200")
+			opts = append(opts, withSeed(func(s *wisim.Server) { s.AddApplication(first) }))
+			e := newEnv(t, opts...)
+			if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() || r.Processed != 1 {
+				t.Fatalf("first run: %d published, %s", r.Processed, r.Diagnostics)
+			}
+			if tc.settle != nil {
+				tc.settle(e, first["apply_no"].(string))
+			}
+			e.sim.AddApplication(wisim.SampleApplication("PA", 2, "350200"))
+			fetches := len(e.sim.Received("GYD001"))
+			r := e.runJob(JobFilingApplications)
+			if r.Diagnostics.HasError() {
+				t.Fatalf("second run: %s", r.Diagnostics)
+			}
+			if tc.held {
+				if n := len(e.sim.Received("GYD001")); n != fetches || r.Processed != 0 || e.sim.Pending("GYD001") != 1 {
+					t.Fatalf("held run: GYD001 sent %d times (before %d), %d published; want no fetch", n, fetches, r.Processed)
+				}
+				if d := r.Diagnostics.String(); !strings.Contains(d, first["apply_no"].(string)) || !strings.Contains(d, "GYU001") {
+					t.Errorf("the held run does not name the application and what to do: %s", d)
+				}
+				return
+			}
+			if r.Processed != 1 {
+				t.Fatalf("second run published %d records, want the second application (%s)", r.Processed, r.Diagnostics)
+			}
+		})
+	}
+}

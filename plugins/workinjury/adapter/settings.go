@@ -46,6 +46,7 @@ const (
 	setCardAuthMaxAge    = "cardAuthMaxAge"
 	setUploadDeadline    = "uploadDeadline"
 	setFeedbackBackoff   = "feedbackMaxBackoff"
+	setPendingAudit      = "pendingAuditCheck"
 
 	setSuccessCodes       = "successCodes"
 	setCipherOrder        = "cipherOrder"
@@ -159,6 +160,9 @@ func settings() []sdk.Setting {
 			Description: "time after the business event (occurredAt) by which an upload, and after a download by which its GYU008 feedback, must have reached the national system; later ones still go, flagged late, with an event and an error log"},
 		{Name: setFeedbackBackoff, Type: sdk.SettingDuration, Default: "30s",
 			Description: "longest pause between retries of a GYU008 feedback inside one download run"},
+		{Name: setPendingAudit, Type: sdk.SettingString, Default: pendingAuditNational, Enum: []string{pendingAuditNational, pendingAuditLocal},
+			Description: "how GYD001's pre-check 校验是否存在待审核备案申请 is read: national (the national system's precondition: it hands out the applications awaiting audit, and an empty answer is normal), or local (no new GYD001 batch while an application downloaded here awaits its GYU001 audit result; one the national system refused to take an audit for no longer holds it back)",
+			Example:     pendingAuditLocal},
 		{Name: setAttachmentDir, Type: sdk.SettingPath,
 			Description: "directory for downloaded attachments (GYD054); when empty, attachment content travels inside the download event up to maxInlineAttachmentBytes",
 			Example:     "/var/lib/medgate/workinjury-attachments"},
@@ -238,7 +242,17 @@ type siteConfig struct {
 	cardAuthMaxAge time.Duration
 	deadline       time.Duration
 	fbBackoff      time.Duration
+	// auditGate: no new GYD001 batch while an application downloaded here
+	// awaits its audit (pendingAuditCheck local).
+	auditGate bool
 }
+
+// Readings of GYD001's pending-application pre-check (setting
+// pendingAuditCheck); see the README.
+const (
+	pendingAuditNational = "national"
+	pendingAuditLocal    = "local"
+)
 
 // Preconditions (setting preconditions).
 const (
@@ -335,6 +349,13 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 	c.cardAuthMaxAge = durationOr(in[setCardAuthMaxAge], 12*time.Hour, setCardAuthMaxAge, &ds)
 	c.deadline = durationOr(in[setUploadDeadline], 30*time.Minute, setUploadDeadline, &ds)
 	c.fbBackoff = durationOr(in[setFeedbackBackoff], 30*time.Second, setFeedbackBackoff, &ds)
+	switch in[setPendingAudit] {
+	case "", pendingAuditNational:
+	case pendingAuditLocal:
+		c.auditGate = true
+	default:
+		bad(setPendingAudit, "unknown pendingAuditCheck "+strconv.Quote(in[setPendingAudit]), "use national (the default) or local")
+	}
 
 	// Envelope options: start from the defaults, apply every setting.
 	o := smenvelope.Defaults()

@@ -117,6 +117,10 @@ type applyState struct {
 	FilingType string    `json:"filingType,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
 	At         time.Time `json:"at"`
+	// AuditRefused: the national system refused a GYU001 of the
+	// application (verified); it no longer holds GYD001 back
+	// (pendingAuditCheck local) and may still be audited again.
+	AuditRefused bool `json:"auditRefused,omitempty"`
 }
 
 // Application states.

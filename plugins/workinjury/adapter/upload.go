@@ -129,6 +129,9 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	} else {
 		rec.Status = string(sdk.StatusRejected)
 		a.forget(ctx, h, msgIDOf(key), code, doc)
+		if code == "GYU001" {
+			a.auditRefused(ctx, h, c, str(doc, "apply_no"))
+		}
 	}
 	rec.Done, rec.ExtCode, rec.ExtMsg, rec.Reconciled = true, out.code, out.message, reconciled
 	if err := putJSON(ctx, h, key, rec); err != nil {
@@ -321,6 +324,8 @@ func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, mess
 		return reconciliation{}, out.err
 	}
 	var r struct {
+		OrigCode    string      `json:"orig_code"`
+		OrigMsgID   string      `json:"orig_msg_id"`
 		TransStatus json.Number `json:"trans_status"`
 		ResultCode  string      `json:"orig_result_code"`
 		ResultMsg   string      `json:"orig_result_message"`
@@ -328,6 +333,9 @@ func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, mess
 	}
 	if err := json.Unmarshal(out.output, &r); err != nil {
 		return reconciliation{}, fmt.Errorf("GYD053 answer is not readable: %w", err)
+	}
+	if err := aboutQueried(c, out.serialSigned, code, serial, r.OrigCode, r.OrigMsgID); err != nil {
+		return reconciliation{}, err
 	}
 	rc := reconciliation{status: r.TransStatus.String(), code: r.ResultCode, message: r.ResultMsg}
 	switch rc.status {
@@ -344,4 +352,50 @@ func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, mess
 		return reconciliation{}, fmt.Errorf("GYD053 trans_status %q is not one of 0, 1, 2, 9", rc.status)
 	}
 	return rc, nil
+}
+
+// aboutQueried checks that a GYD053 answer is provably about the
+// transaction it was asked about (DESIGN.md guarantee 8: only signed data
+// decides). With the default signTarget (plaintext) the signature covers
+// the business data only, not the envelope's serial: an answer about
+// another serial, replayed or misrouted, would verify just as well. So the
+// answer's signed data must name the queried serial (orig_msg_id) and,
+// when it names the code (orig_code), the queried code; an answer naming
+// another serial or code is never trusted. Without orig_msg_id the answer
+// is trusted only when its envelope's serial is signed and is the GYD053
+// request's own (serialSigned: signTarget canonical). Anything else
+// leaves the outcome unknown: nothing is resent and the next attempt asks
+// again. orig_code and orig_msg_id in the answer are medgate's
+// reconstruction of GYD053 (see the README).
+func aboutQueried(c *siteConfig, serialSigned bool, code, serial, gotCode, gotSerial string) error {
+	if gotSerial != "" && gotSerial != serial {
+		return fmt.Errorf("the GYD053 answer is about serial %s, not the queried %s: not trusted (outcome unknown)", gotSerial, serial)
+	}
+	if gotCode != "" && gotCode != code {
+		return fmt.Errorf("the GYD053 answer about serial %s is about transaction %s, not the queried %s: not trusted (outcome unknown)", serial, gotCode, code)
+	}
+	if gotSerial == "" && !serialSigned {
+		return fmt.Errorf("the GYD053 answer's signed data does not name the serial it is about (orig_msg_id), and with signTarget %s nothing else signed ties it to serial %s: not trusted (outcome unknown); "+
+			"the national system must echo orig_msg_id in GYD053's answer, or sign the envelope (signTarget canonical with field.msgId)", c.opts.SignTarget, serial)
+	}
+	return nil
+}
+
+// auditRefused marks application no as one whose audit result the
+// national system refused (pendingAuditCheck local: it no longer holds
+// GYD001 back). A failure is logged: the application then keeps holding
+// GYD001 back, which the held run reports.
+func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, no string) {
+	if no == "" {
+		return
+	}
+	var st applyState
+	ver, err := getJSON(ctx, h, "apply/"+no, &st)
+	if err == nil && ver > 0 && st.Status == applyDownloaded && !st.AuditRefused {
+		st.AuditRefused = true
+		err = putJSON(ctx, h, "apply/"+no, st)
+	}
+	if err != nil {
+		a.log.Warn("cannot mark an application whose audit was refused", "site", c.code, "apply_no", no, "err", err)
+	}
 }
