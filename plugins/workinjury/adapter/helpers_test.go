@@ -70,22 +70,26 @@ type envConfig struct {
 	seed      func(*wisim.Server)
 	clock     func() time.Time
 	// gyd053 rewrites the signed data of the simulator's GYD053 answers
-	// (echoGYD053); nil leaves them as the simulator writes them.
+	// (withGYD053); nil leaves them as the simulator writes them.
 	gyd053   func(query, answer map[string]any)
 	gyd053On bool
 }
 
 // echoQueried names the queried transaction in a GYD053 answer, as the
-// adapter requires (aboutQueried). The simulator does not do it yet
-// (test/sim/workinjury belongs to another change): until it does, every
-// env adds it here, on the simulator's signed answer, re-signed with the
-// simulator's key.
+// adapter requires (aboutQueried) and the simulator does.
 func echoQueried(query, answer map[string]any) {
 	answer["orig_code"], answer["orig_msg_id"] = query["orig_code"], query["orig_msg_id"]
 }
 
-// withGYD053 replaces how the simulator's GYD053 answers are rewritten
-// (nil: as the simulator writes them, without echoQueried).
+// echoNothing removes the queried transaction from a GYD053 answer: a
+// national system whose GYD053 does not echo it.
+func echoNothing(_, answer map[string]any) {
+	delete(answer, "orig_code")
+	delete(answer, "orig_msg_id")
+}
+
+// withGYD053 rewrites the simulator's GYD053 answers with f (nil: as
+// the simulator writes them, with the queried transaction echoed).
 func withGYD053(f func(query, answer map[string]any)) envOption {
 	return func(c *envConfig) { c.gyd053, c.gyd053On = f, true }
 }
@@ -144,7 +148,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if ec.seed != nil {
 		ec.seed(sim)
 	}
-	rewrite := echoQueried
+	var rewrite func(query, answer map[string]any)
 	if ec.gyd053On {
 		rewrite = ec.gyd053
 	}

@@ -23,8 +23,13 @@ func TestGYD053AnswerMustNameTheQueriedSerial(t *testing.T) {
 		wantOK   bool
 		wantErr  string
 	}{
-		"echoes serial and code": {answer: echoQueried, wantOK: true},
-		"names nothing":          {answer: nil, wantErr: "does not name the serial"},
+		"echoes serial and code":             {answer: echoQueried, wantOK: true},
+		"names nothing":                      {answer: echoNothing, wantErr: "does not name the serial"},
+		"names nothing, gyd053Echo optional": {answer: echoNothing, settings: []string{"gyd053Echo", "optional"}, wantOK: true},
+		"names another serial, gyd053Echo optional": {answer: func(q, a map[string]any) {
+			echoQueried(q, a)
+			a["orig_msg_id"] = "35020020250101000000999997"
+		}, settings: []string{"gyd053Echo", "optional"}, wantErr: "not the queried"},
 		"names another serial": {answer: func(q, a map[string]any) {
 			echoQueried(q, a)
 			a["orig_msg_id"] = "35020020250101000000999999"
@@ -40,7 +45,7 @@ func TestGYD053AnswerMustNameTheQueriedSerial(t *testing.T) {
 			echoQueried(q, a)
 			a["orig_code"] = "GYU101"
 		}, wantErr: "not the queried GYU009"},
-		"names nothing, envelope serial signed (canonical)": {answer: nil, settings: []string{"signTarget", "canonical"}, wantOK: true},
+		"names nothing, envelope serial signed (canonical)": {answer: echoNothing, settings: []string{"signTarget", "canonical"}, wantOK: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -47,6 +47,7 @@ const (
 	setUploadDeadline    = "uploadDeadline"
 	setFeedbackBackoff   = "feedbackMaxBackoff"
 	setPendingAudit      = "pendingAuditCheck"
+	setGYD053Echo        = "gyd053Echo"
 
 	setSuccessCodes       = "successCodes"
 	setCipherOrder        = "cipherOrder"
@@ -163,6 +164,9 @@ func settings() []sdk.Setting {
 		{Name: setPendingAudit, Type: sdk.SettingString, Default: pendingAuditNational, Enum: []string{pendingAuditNational, pendingAuditLocal},
 			Description: "how GYD001's pre-check 校验是否存在待审核备案申请 is read: national (the national system's precondition: it hands out the applications awaiting audit, and an empty answer is normal), or local (no new GYD001 batch while an application downloaded here awaits its GYU001 audit result; one the national system refused to take an audit for no longer holds it back)",
 			Example:     pendingAuditLocal},
+		{Name: setGYD053Echo, Type: sdk.SettingString, Default: gyd053EchoRequired, Enum: []string{gyd053EchoRequired, gyd053EchoOptional},
+			Description: "whether a GYD053 answer must name the queried serial (orig_msg_id) in its signed data before it decides an unknown outcome: required (the default; without it, under signTarget plaintext or ciphertext, nothing signed ties the answer to the serial asked about), or optional (trust an answer that names no serial, as long as it names no other one: only if the national system's GYD053 does not echo it, accepting that a replayed answer about another serial would be believed)",
+			Example:     gyd053EchoOptional},
 		{Name: setAttachmentDir, Type: sdk.SettingPath,
 			Description: "directory for downloaded attachments (GYD054); when empty, attachment content travels inside the download event up to maxInlineAttachmentBytes",
 			Example:     "/var/lib/medgate/workinjury-attachments"},
@@ -245,7 +249,16 @@ type siteConfig struct {
 	// auditGate: no new GYD001 batch while an application downloaded here
 	// awaits its audit (pendingAuditCheck local).
 	auditGate bool
+	// echoOptional: a GYD053 answer that names no serial may decide
+	// (gyd053Echo optional).
+	echoOptional bool
 }
+
+// Values of gyd053Echo.
+const (
+	gyd053EchoRequired = "required"
+	gyd053EchoOptional = "optional"
+)
 
 // Readings of GYD001's pending-application pre-check (setting
 // pendingAuditCheck); see the README.
@@ -355,6 +368,13 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 		c.auditGate = true
 	default:
 		bad(setPendingAudit, "unknown pendingAuditCheck "+strconv.Quote(in[setPendingAudit]), "use national (the default) or local")
+	}
+	switch in[setGYD053Echo] {
+	case "", gyd053EchoRequired:
+	case gyd053EchoOptional:
+		c.echoOptional = true
+	default:
+		bad(setGYD053Echo, "unknown gyd053Echo "+strconv.Quote(in[setGYD053Echo]), "use required (the default) or optional")
 	}
 
 	// Envelope options: start from the defaults, apply every setting.

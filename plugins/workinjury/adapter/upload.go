@@ -365,8 +365,9 @@ func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, mess
 // is trusted only when its envelope's serial is signed and is the GYD053
 // request's own (serialSigned: signTarget canonical). Anything else
 // leaves the outcome unknown: nothing is resent and the next attempt asks
-// again. orig_code and orig_msg_id in the answer are medgate's
-// reconstruction of GYD053 (see the README).
+// again, unless the site set gyd053Echo optional (an answer naming no
+// serial then decides). orig_code and orig_msg_id in the answer are
+// medgate's reconstruction of GYD053 (see the README).
 func aboutQueried(c *siteConfig, serialSigned bool, code, serial, gotCode, gotSerial string) error {
 	if gotSerial != "" && gotSerial != serial {
 		return fmt.Errorf("the GYD053 answer is about serial %s, not the queried %s: not trusted (outcome unknown)", gotSerial, serial)
@@ -374,9 +375,9 @@ func aboutQueried(c *siteConfig, serialSigned bool, code, serial, gotCode, gotSe
 	if gotCode != "" && gotCode != code {
 		return fmt.Errorf("the GYD053 answer about serial %s is about transaction %s, not the queried %s: not trusted (outcome unknown)", serial, gotCode, code)
 	}
-	if gotSerial == "" && !serialSigned {
+	if gotSerial == "" && !serialSigned && !c.echoOptional {
 		return fmt.Errorf("the GYD053 answer's signed data does not name the serial it is about (orig_msg_id), and with signTarget %s nothing else signed ties it to serial %s: not trusted (outcome unknown); "+
-			"the national system must echo orig_msg_id in GYD053's answer, or sign the envelope (signTarget canonical with field.msgId)", c.opts.SignTarget, serial)
+			"the national system must echo orig_msg_id in GYD053's answer, or sign the envelope (signTarget canonical with field.msgId); if its GYD053 does neither, set gyd053Echo optional (see the README)", c.opts.SignTarget, serial)
 	}
 	return nil
 }

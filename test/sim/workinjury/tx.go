@@ -220,14 +220,21 @@ func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now
 }
 
 func (s *Server) gyd053(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
-	t := s.txlog[str(in, "orig_msg_id")]
-	if t == nil || t.code != str(in, "orig_code") {
-		return map[string]any{"trans_status": "9", "orig_result_message": "无此交易"}, nil
+	// Every answer names the transaction it is about, inside the signed
+	// data (medgate's reconstruction: schemas/workinjury/GYD053.yaml).
+	code, serial := str(in, "orig_code"), str(in, "orig_msg_id")
+	about := func(m map[string]any) map[string]any {
+		m["orig_code"], m["orig_msg_id"] = code, serial
+		return m
+	}
+	t := s.txlog[serial]
+	if t == nil || t.code != code {
+		return about(map[string]any{"trans_status": "9", "orig_result_message": "无此交易"}), nil
 	}
 	if !t.ok {
-		return map[string]any{"trans_status": "0", "orig_result_code": t.errCode, "orig_result_message": t.errMsg}, nil
+		return about(map[string]any{"trans_status": "0", "orig_result_code": t.errCode, "orig_result_message": t.errMsg}), nil
 	}
-	out := map[string]any{"trans_status": "1", "orig_result_code": s.cfg.Options.SuccessCodes[0], "orig_result_message": "成功"}
+	out := about(map[string]any{"trans_status": "1", "orig_result_code": s.cfg.Options.SuccessCodes[0], "orig_result_message": "成功"})
 	if len(t.output) <= 40000 {
 		out["orig_output"] = string(t.output)
 	}
