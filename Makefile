@@ -54,6 +54,7 @@ fuzz:
 test-services:
 	bash deploy/testenv/postgres.sh
 	bash deploy/testenv/chromium.sh
+	bash deploy/testenv/checkers.sh
 	bash deploy/kafka/fetch.sh
 
 ## lint: gofmt, go vet, go mod tidy -diff, golangci-lint (pinned, installed into .cache/bin) and the hygiene tests

@@ -15,18 +15,17 @@ import (
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // libreOfficeSheets opens the workbook at path with LibreOffice Calc, a
 // reader independent of the library that wrote it, and returns every
 // sheet as LibreOffice shows it (cell texts as formatted). It skips the
-// test, saying why, when LibreOffice is not installed.
+// test, saying why, when LibreOffice is not installed (and fails then
+// under make test: testenv.Tool).
 func libreOfficeSheets(t *testing.T, path string, sheets []string) map[string][][]string {
 	t.Helper()
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Skip("LibreOffice is not installed (no soffice on PATH); apt-get install libreoffice-calc-nogui to open the export with an independent reader")
-	}
+	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

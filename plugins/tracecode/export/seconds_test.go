@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestEverySecondShowsAsItself writes every second of a day as a
-// date-time and checks that excelize and, when it is installed,
-// LibreOffice Calc (which truncates to the second) show each one as
+// date-time and checks that excelize and LibreOffice Calc (which truncates to the second) show each one as
 // itself, not a second early.
 func TestEverySecondShowsAsItself(t *testing.T) {
 	t.Parallel()
@@ -66,11 +67,7 @@ func TestEverySecondShowsAsItself(t *testing.T) {
 	}
 	check("excelize", rows)
 
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Log("LibreOffice is not installed (no soffice on PATH): only excelize read the file; apt-get install libreoffice-calc-nogui to check it too")
-		return
-	}
+	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
 	out, err := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
 		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", dir, path).CombinedOutput()
 	if err != nil {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install the independent tools the tests check medgate's output with, the
+# same tools that check it from outside: zbarimg (zbar-tools) reads the
+# printed e-card QR codes, LibreOffice Calc (libreoffice-calc-nogui) opens
+# the trace-code Excel exports, and kcat plays the integration platform on
+# Kafka. None of them shares code with medgate.
+#
+# Idempotent: when zbarimg, soffice and kcat are present, nothing is done.
+# Otherwise the missing Debian/Ubuntu packages are installed with apt-get
+# (as root, or through sudo).
+#
+# Usage: deploy/testenv/checkers.sh
+set -euo pipefail
+
+log() { printf 'testenv-checkers: %s\n' "$*" >&2; }
+
+missing=()
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+
+if [ ${#missing[@]} -eq 0 ]; then
+	log "zbarimg, soffice and kcat are installed; nothing to do"
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	log "no apt-get here: install ${missing[*]} with your package manager"
+	exit 1
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		log "installing packages needs root: run this script as root or install sudo"
+		exit 1
+	fi
+	sudo=(sudo)
+fi
+
+log "installing the Debian packages ${missing[*]} with apt-get"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+log "installed ${missing[*]}"
