@@ -607,3 +607,69 @@ func TestFetchWarningsBounded(t *testing.T) {
 		t.Errorf("warnings %q do not say how many codes were refused", out.Warnings)
 	}
 }
+
+// TestDraftReceiptPublishedAfterHostGaveUp: the receipt event of a
+// confirmed draft failed to publish and the host gave up on the confirming
+// message (its deadline passed, it went to the dead-letter queue). The
+// draft was confirmed and already off the work list, so the receipt was
+// never published and nobody could see it. The draft must stay on the work
+// list marked as not published, and the stock-in sync publishes it from
+// the stored draft, once.
+func TestDraftReceiptPublishedAfterHostGaveUp(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	host.mu.Lock()
+	host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventReceipt }
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	for attempt := 1; attempt <= 3; attempt++ {
+		r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: attempt, Recovering: attempt > 1})
+		if err == nil && r.Status == sdk.StatusOK {
+			t.Fatal("the confirmation succeeded although its receipt was not published")
+		}
+	}
+	// The host gives up on c-1; the events topic is back.
+	host.mu.Lock()
+	host.pubFail = nil
+	host.mu.Unlock()
+	type item struct {
+		ID, Status, ReceiptNo string
+		ReceiptPending        bool
+	}
+	list := must[struct{ Items []item }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	var found *item
+	for i := range list.Items {
+		if list.Items[i].ID == id {
+			found = &list.Items[i]
+		}
+	}
+	if found == nil || found.Status != "confirmed" || !found.ReceiptPending || found.ReceiptNo == "" {
+		t.Fatalf("the confirmed draft whose receipt is unpublished is not on the work list as such: %+v", list.Items)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipt events before the sync", n)
+	}
+	for run := 1; run <= 2; run++ {
+		if _, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: fmt.Sprintf("run-%d", run)}); err != nil {
+			t.Fatal(err)
+		}
+		evs := e.events(adapter.EventReceipt)
+		if len(evs) != 1 {
+			t.Fatalf("run %d: %d receipt events, want 1", run, len(evs))
+		}
+		var rc struct{ ReceiptNo, DraftID, ConfirmedBy string }
+		if err := json.Unmarshal(evs[0].Payload, &rc); err != nil {
+			t.Fatal(err)
+		}
+		if rc.ReceiptNo != found.ReceiptNo || rc.DraftID != id || rc.ConfirmedBy != "pharm02" {
+			t.Errorf("run %d: republished receipt %s", run, evs[0].Payload)
+		}
+	}
+	list = must[struct{ Items []item }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if it.ID == id {
+			t.Errorf("draft %s still on the work list after its receipt was published: %+v", id, it)
+		}
+	}
+}

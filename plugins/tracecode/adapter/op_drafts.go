@@ -103,7 +103,8 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 			return false, err
 		}
 		if cur.Status == draftOpen {
-			if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
+			// Only if absent: an entry there may carry a mark.
+			if _, err := h.req.Host.CompareAndSet(ctx, draftOpenKey(d.ID), 0, []byte("{}")); err != nil && !errors.Is(err, sdk.ErrConflict) {
 				return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
 			}
 		}
@@ -153,11 +154,17 @@ type draftItem struct {
 	Codes            int       `json:"codes"`
 	MissingItemCodes int       `json:"missingItemCodes"`
 	Adjustments      int       `json:"adjustments"`
+	// ReceiptNo and ReceiptPending: a confirmed draft stays on the work
+	// list while its receipt is not published (the confirming message
+	// failed to publish it); the stock-in sync publishes it.
+	ReceiptNo      string `json:"receiptNo,omitempty"`
+	ReceiptPending bool   `json:"receiptPending,omitempty"`
 }
 
 func itemOf(d *draft, version int64) draftItem {
 	it := draftItem{ID: d.ID, Status: d.Status, Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
-		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments)}
+		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments),
+		ReceiptNo: d.ReceiptNo, ReceiptPending: d.Status == draftConfirmed && !d.Published}
 	for _, l := range d.Lines {
 		q, _ := strconv.ParseFloat(l.Qty, 64)
 		it.Qty += q
@@ -174,8 +181,8 @@ type listPayload struct {
 	Limit int `json:"limit"`
 }
 
-// listDrafts serves the draft-receipts work list: open drafts, oldest
-// document number first.
+// listDrafts serves the draft-receipts work list: open drafts, and
+// confirmed ones whose receipt is not published yet, by draft id.
 func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
 	var p listPayload
 	if len(h.req.Payload) > 0 {
@@ -198,6 +205,9 @@ func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if d.Status == draftConfirmed && d.Published {
+			continue // published: about to leave the list
 		}
 		items = append(items, itemOf(d, ver))
 	}
@@ -582,13 +592,20 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if d.Status == draftConfirmed {
 			if d.ConfirmMessageID == h.req.MessageID {
 				// The retry of this confirmation: finish what it began.
-				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+				return h.publishReceipt(ctx, d)
+			}
+			detail := "a draft is confirmed once; nothing was published again"
+			if d.Published {
+				// A refused confirmation may have marked it on the work
+				// list after the winner took it off.
+				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil {
 					return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
 				}
-				return h.publishReceipt(ctx, d, ver)
+			} else {
+				detail = "a draft is confirmed once; its receipt is not published yet: the retry of the confirming message or the next stock-in sync (job " + JobStockInSync + ") publishes it"
 			}
 			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
-				"a draft is confirmed once; nothing was published again")
+				detail)
 		}
 		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
 			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the confirmation was made against version %d", ver, p.ExpectedVersion),
@@ -604,22 +621,29 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
 		}
+		// Marked on the work list before the draft changes, so that a
+		// confirmed draft is always found by the stock-in sync until its
+		// receipt is published.
+		mark, _ := json.Marshal(draftMark{Confirming: true})
+		if _, err := host.Put(ctx, draftOpenKey(d.ID), mark); err != nil {
+			return nil, fmt.Errorf("mark draft %s as being confirmed on the work list: %w", d.ID, err)
+		}
 		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo
 		b, err := json.Marshal(d)
 		if err != nil {
 			return nil, err
 		}
-		nv, err := host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
+		_, err = host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
 		if errors.Is(err, sdk.ErrConflict) {
 			continue // re-read: a concurrent confirmation shows up as confirmed
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
 		}
-		if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil {
-			return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
-		}
-		return h.publishReceipt(ctx, d, nv)
+		// The draft stays on the work list (draftopen) until its receipt
+		// is published: if the host gives up on this message, the
+		// stock-in sync finds it there and publishes it.
+		return h.publishReceipt(ctx, d)
 	}
 	return nil, errBusy
 }
@@ -647,41 +671,125 @@ func confirmable(d *draft) sdk.Diagnostics {
 }
 
 // publishReceipt publishes the formal purchase receipt of a confirmed
-// draft (once: the event id is fixed by the receipt number) and marks it
-// published.
-func (h *handler) publishReceipt(ctx context.Context, d *draft, ver int64) (*sdk.HandleResponse, error) {
-	eventID := "tracecode-receipt-" + h.req.Site + "-" + d.ReceiptNo
+// draft (the event id is fixed by the receipt number), marks it published
+// and only then takes it off the work list, so a receipt whose publication
+// failed stays findable: by the retry of the confirming message and by the
+// stock-in sync (publishPendingReceipts), whichever comes first.
+func (h *handler) publishReceipt(ctx context.Context, d *draft) (*sdk.HandleResponse, error) {
+	eventID := receiptEventID(h.req.Site, d)
 	reply := map[string]any{"draftId": d.ID, "receiptNo": d.ReceiptNo, "eventId": eventID, "eventType": EventReceipt,
 		"confirmedBy": d.ConfirmedBy, "confirmedAt": d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339)}
-	if d.Published {
-		return ok(reply)
-	}
-	r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
-		Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
-		Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},
-		BillTime: d.BillTime, ConfirmedAt: d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339), ConfirmedBy: d.ConfirmedBy,
-		Lines: d.Lines, Adjustments: len(d.Adjustments)}
-	qty, codes := 0.0, 0
-	for _, l := range d.Lines {
-		q, _ := strconv.ParseFloat(l.Qty, 64)
-		qty += q
-		codes += len(l.Codes)
-	}
-	r.Totals = map[string]any{"lines": len(d.Lines), "qty": qty, "codes": codes}
-	payload, err := json.Marshal(r)
-	if err != nil {
+	if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
 		return nil, err
-	}
-	if err := h.req.Host.Publish(ctx, sdk.Event{ID: eventID, Type: EventReceipt, Key: d.SupplierBillNo, Payload: payload, OccurredAt: d.ConfirmedAt}); err != nil {
-		return nil, fmt.Errorf("publish receipt %s (the draft stays confirmed; the retry publishes it): %w", d.ReceiptNo, err)
-	}
-	d.Published = true
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.req.Host.CompareAndSet(ctx, draftKey(d.ID), ver, b); err != nil && !errors.Is(err, sdk.ErrConflict) {
-		return nil, fmt.Errorf("mark receipt %s published: %w", d.ReceiptNo, err)
 	}
 	return ok(reply)
+}
+
+// receiptEventID is the id of a receipt's event, fixed by its number.
+func receiptEventID(site string, d *draft) string {
+	return "tracecode-receipt-" + site + "-" + d.ReceiptNo
+}
+
+// publishConfirmed publishes the receipt of a confirmed draft unless it is
+// marked published, marks it, and takes the draft off the work list.
+func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) error {
+	host := h.req.Host
+	if !d.Published {
+		r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
+			Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
+			Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},
+			BillTime: d.BillTime, ConfirmedAt: d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339), ConfirmedBy: d.ConfirmedBy,
+			Lines: d.Lines, Adjustments: len(d.Adjustments)}
+		qty, codes := 0.0, 0
+		for _, l := range d.Lines {
+			q, _ := strconv.ParseFloat(l.Qty, 64)
+			qty += q
+			codes += len(l.Codes)
+		}
+		r.Totals = map[string]any{"lines": len(d.Lines), "qty": qty, "codes": codes}
+		payload, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := host.Publish(ctx, sdk.Event{ID: receiptEventID(site, d), Type: EventReceipt, Key: d.SupplierBillNo, Payload: payload, OccurredAt: d.ConfirmedAt}); err != nil {
+			return fmt.Errorf("publish receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync publishes it): %w", d.ReceiptNo, d.ID, err)
+		}
+		if err := markPublished(ctx, host, d.ID); err != nil {
+			return fmt.Errorf("mark receipt %s published (it was published; a second publication has the same event id): %w", d.ReceiptNo, err)
+		}
+	}
+	if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+	}
+	return nil
+}
+
+// markPublished sets Published on a confirmed draft.
+func markPublished(ctx context.Context, host sdk.Host, id string) error {
+	for range 10 {
+		d, ver, err := loadDraft(ctx, host, id)
+		if err != nil {
+			return err
+		}
+		if d.Published {
+			return nil
+		}
+		d.Published = true
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = host.CompareAndSet(ctx, draftKey(id), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return errBusy
+}
+
+// draftMark is the value of a work-list entry (draftopen/<id>).
+// Confirming is set just before a confirmation stores the draft, so the
+// stock-in sync reads only the drafts someone tried to confirm.
+type draftMark struct {
+	Confirming bool `json:"confirming,omitempty"`
+}
+
+// publishPendingReceipts publishes the receipts of confirmed drafts that
+// are still on the work list unpublished: their confirming message failed
+// to publish and the host gave up on it (or the plugin stopped between
+// confirming and publishing). The stock-in sync calls it on every run. It
+// returns how many it published.
+func (h *handler) publishPendingReceipts(ctx context.Context) (int, error) {
+	host := h.req.Host
+	es, err := host.Scan(ctx, "draftopen/", 0)
+	if err != nil {
+		return 0, fmt.Errorf("list the work list's drafts: %w", err)
+	}
+	n := 0
+	for _, e := range es {
+		var m draftMark
+		if json.Unmarshal(e.Value, &m) != nil || !m.Confirming {
+			continue
+		}
+		id := unesc(strings.TrimPrefix(e.Key, "draftopen/"))
+		d, _, err := loadDraft(ctx, host, id)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if d.Status != draftConfirmed {
+			continue // a confirmation that was refused or is under way
+		}
+		published := d.Published
+		if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
+			return n, err
+		}
+		if !published {
+			n++
+		}
+	}
+	return n, nil
 }
