@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -672,4 +673,86 @@ func TestDraftReceiptPublishedAfterHostGaveUp(t *testing.T) {
 			t.Errorf("draft %s still on the work list after its receipt was published: %+v", id, it)
 		}
 	}
+}
+
+// TestDraftFlaggedWhenDocumentChanges: a document whose draft waits for
+// review changes on the platform (a code taken off a line). The refetch
+// only warned; the draft kept the old lines and could be confirmed as it
+// was, so HIS got a receipt of what the supplier no longer declares. The
+// draft must be flagged (draft, work list), confirmation refused until
+// staff acknowledge the change, and an unchanged refetch must not flag it
+// again.
+func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
+	t.Parallel()
+	var changed atomic.Bool
+	e := newListingEnv(t, func(body []byte) []byte {
+		if !changed.Load() {
+			return body
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Error(err)
+			return body
+		}
+		bills := ans["data"].(map[string]any)["bills"].([]any)
+		l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+		codes := l0["codes"].([]any)
+		l0["codes"] = codes[:len(codes)-1]
+		b, _ := json.Marshal(ans)
+		return b
+	})
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	first := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	id := first.Drafts[0]
+	changed.Store(true)
+	out := must[struct {
+		Changed  int
+		Warnings []string
+	}](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	if out.Changed != 1 {
+		t.Fatalf("refetch %+v, want one changed document", out)
+	}
+	type flagged struct {
+		ID              string
+		PlatformChanged string
+		Version         int64
+	}
+	d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if !strings.Contains(d.PlatformChanged, "line 1") {
+		t.Errorf("draft %s not flagged with what changed: %+v", id, d)
+	}
+	list := must[struct{ Items []flagged }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if (it.ID == id) != (it.PlatformChanged != "") {
+			t.Errorf("work list item %+v: only %s changed", it, id)
+		}
+	}
+	r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.draftId", "state") || !strings.Contains(r.Diagnostics.String(), "ackPlatformChange") {
+		t.Fatalf("confirming a draft of a changed document: %s %s", r.Status, r.Diagnostics)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipts published for a stale draft", n)
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "changes": []any{
+		map[string]any{"op": "ackPlatformChange"}}}), sdk.StatusOK)
+	dv := getDraft(t, e, id)
+	if a := dv.Adjustments[len(dv.Adjustments)-1]; a.Op != "ackPlatformChange" || a.By != "pharm01" {
+		t.Errorf("acknowledgement recorded as %+v", a)
+	}
+	if d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK); d.PlatformChanged != "" {
+		t.Errorf("still flagged after the acknowledgement: %+v", d)
+	}
+	// The same version again changes nothing; nothing to acknowledge.
+	again := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	if again.Changed != 0 {
+		t.Errorf("third fetch %+v", again)
+	}
+	if d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK); d.PlatformChanged != "" {
+		t.Errorf("flagged again by an unchanged fetch: %+v", d)
+	}
+	if r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{map[string]any{"op": "ackPlatformChange"}}}); !hasDiag(r.Diagnostics, "$.changes[0].op", "precondition") {
+		t.Errorf("acknowledging without a change: %s %s", r.Status, r.Diagnostics)
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
 }

@@ -68,6 +68,17 @@ type draft struct {
 	ConfirmMessageID string       `json:"confirmMessageId,omitempty"`
 	ReceiptNo        string       `json:"receiptNo,omitempty"`
 	Published        bool         `json:"published,omitempty"`
+	// SourceHash is the hash of the fetched document's version the draft
+	// was made from or last reviewed against (empty in drafts made before
+	// it was kept).
+	SourceHash string `json:"sourceHash,omitempty"`
+	// PlatformChanged says what changed in the document on the platform
+	// since then (empty: nothing), PlatformChangedAt when a fetch saw it
+	// and PlatformHash the changed version's hash. A draft so flagged is
+	// not confirmed until staff acknowledge the change (ackPlatformChange).
+	PlatformChanged   string    `json:"platformChanged,omitempty"`
+	PlatformChangedAt time.Time `json:"platformChangedAt,omitzero"`
+	PlatformHash      string    `json:"platformHash,omitempty"`
 }
 
 // kindDraft is the daily log (by document date) of the drafts created,
@@ -80,7 +91,7 @@ func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
 // createDraft creates the draft of a fetched document unless one exists.
 func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRow) (bool, error) {
 	d := draft{ID: rec.DocNo, Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
-		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}}
+		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}, SourceHash: rec.Hash}
 	byLine := map[int][]string{}
 	for _, r := range rows {
 		byLine[r.Line] = append(byLine[r.Line], r.Code)
@@ -140,6 +151,51 @@ func loadDraft(ctx context.Context, h sdk.Host, id string) (*draft, int64, error
 	return &d, e.Version, nil
 }
 
+// maxChangeText bounds the description of platform changes kept on a
+// draft.
+const maxChangeText = 2000
+
+// flagDraft records on the draft id that its document changed on the
+// platform to the version hash (what changed: summary), unless the draft
+// already reflects that version. It returns the draft (nil when there is
+// none yet) so the caller can word its warning; a confirmed draft is not
+// changed.
+func (h *handler) flagDraft(ctx context.Context, id, hash, summary string) (*draft, error) {
+	host := h.req.Host
+	for range 10 {
+		d, ver, err := loadDraft(ctx, host, id)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.Status != draftOpen || d.SourceHash == hash || d.PlatformHash == hash {
+			return d, nil
+		}
+		if d.PlatformChanged != "" {
+			summary = d.PlatformChanged + "; then " + summary
+		}
+		if r := []rune(summary); len(r) > maxChangeText {
+			summary = string(r[:maxChangeText]) + "…"
+		}
+		d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = summary, h.a.now(), hash
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		_, err = host.CompareAndSet(ctx, draftKey(id), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("flag draft %s as changed on the platform: %w", id, err)
+		}
+		return d, nil
+	}
+	return nil, errBusy
+}
+
 // draftItem is one entry of the draft-receipts work list.
 type draftItem struct {
 	ID               string    `json:"id"`
@@ -159,12 +215,15 @@ type draftItem struct {
 	// failed to publish it); the stock-in sync publishes it.
 	ReceiptNo      string `json:"receiptNo,omitempty"`
 	ReceiptPending bool   `json:"receiptPending,omitempty"`
+	// PlatformChanged says what changed on the platform since the draft
+	// was made or last reviewed; it must be acknowledged before confirming.
+	PlatformChanged string `json:"platformChanged,omitempty"`
 }
 
 func itemOf(d *draft, version int64) draftItem {
 	it := draftItem{ID: d.ID, Status: d.Status, Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
 		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments),
-		ReceiptNo: d.ReceiptNo, ReceiptPending: d.Status == draftConfirmed && !d.Published}
+		ReceiptNo: d.ReceiptNo, ReceiptPending: d.Status == draftConfirmed && !d.Published, PlatformChanged: d.PlatformChanged}
 	for _, l := range d.Lines {
 		q, _ := strconv.ParseFloat(l.Qty, 64)
 		it.Qty += q
@@ -245,7 +304,9 @@ func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
 
 // change is one adjustment asked for.
 type change struct {
-	// Op is setQty, setField, addCodes, removeCodes, addLine or removeLine.
+	// Op is setQty, setField, addCodes, removeCodes, addLine, removeLine
+	// or ackPlatformChange (staff reviewed the draft against the
+	// document's version changed on the platform).
 	Op     string      `json:"op"`
 	LineNo int         `json:"lineNo"`
 	Qty    json.Number `json:"qty"`
@@ -494,8 +555,15 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			rec(adjustment{Op: c.Op, LineNo: l.LineNo, From: fmt.Sprintf("%s %s batch %s qty %s, %d code(s)", l.ItemCode, l.ItemName, l.BatchNo, l.Qty, len(l.Codes))})
 			no := l.LineNo
 			d.Lines = slices.DeleteFunc(d.Lines, func(x draftLine) bool { return x.LineNo == no })
+		case "ackPlatformChange":
+			if d.PlatformChanged == "" {
+				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
+				continue
+			}
+			rec(adjustment{Op: c.Op, Field: "platform", To: d.PlatformChanged})
+			d.SourceHash, d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = d.PlatformHash, "", time.Time{}, ""
 		default:
-			ds.Error(at+".op", "enum", fmt.Sprintf("op %q is not known", c.Op), "use setQty, setField, addCodes, removeCodes, addLine or removeLine")
+			ds.Error(at+".op", "enum", fmt.Sprintf("op %q is not known", c.Op), "use setQty, setField, addCodes, removeCodes, addLine, removeLine or ackPlatformChange")
 		}
 	}
 	return ds
@@ -610,6 +678,11 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
 			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the confirmation was made against version %d", ver, p.ExpectedVersion),
 				"someone changed the draft meanwhile: review it again (tracecode.draft.get) before confirming")
+		}
+		if d.PlatformChanged != "" {
+			return stateError("$.draftId", fmt.Sprintf("document %s of %s changed on the platform at %s, after this draft was made: %s", d.SupplierBillNo, orgText(d.SupplierCode, d.SupplierName),
+				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), d.PlatformChanged),
+				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and confirm again`)
 		}
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -260,10 +261,17 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		sum.Warnings = append(sum.Warnings, firstRefused)
 	}
 	sum.Codes += len(rows)
-	prevChunks := 0
+	prevChunks, change := 0, ""
 	if prev != nil {
 		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
+		// What changed, for the draft made from the earlier version; read
+		// before the new version's codes replace the old ones.
+		var old []codeRow
+		if err := readCodes(ctx, host, prev, func(r codeRow) error { old = append(old, r); return nil }); err != nil {
+			return err
+		}
+		change = docChange(prev, old, rec, rows)
 	}
 	// Pending until the draft is created and the event published, so that
 	// a fetch that stops in between is finished by the next one.
@@ -274,9 +282,23 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if err != nil {
 		return err
 	}
+	if prev != nil {
+		// A draft made from an earlier version is flagged: it is not
+		// confirmed until staff reviewed it against this one.
+		d, err := h.flagDraft(ctx, rec.DocNo, hash, change)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d == nil:
+		case d.Status == draftConfirmed:
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform (%s) after its draft was confirmed as receipt %s; correct the receipt in HIS", b.BillNo, change, d.ReceiptNo))
+		default:
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform (%s); its draft receipt is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, change))
+		}
+	}
 	if prev != nil && !prev.Pending {
 		sum.Changed++
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
 		if h.cfg.fetchSmallest {
 			return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
 		}
@@ -321,4 +343,84 @@ func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows
 		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
 	}
 	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending = false })
+}
+
+// docChange describes what changed between two versions of a fetched
+// document, line by line ("line 1: qty 50 → 49, 1 code removed; line 3
+// added"), for the draft made from the earlier one.
+func docChange(old *docRecord, oldRows []codeRow, cur *docRecord, rows []codeRow) string {
+	var parts []string
+	header := func(name, a, b string) {
+		if a != b {
+			parts = append(parts, fmt.Sprintf("%s %s → %s", name, a, b))
+		}
+	}
+	header("billType", old.BillType, cur.BillType)
+	header("billTime", old.BillTime, cur.BillTime)
+	header("supplier", old.FromOrgCode, cur.FromOrgCode)
+	header("receiver", old.ToOrgCode, cur.ToOrgCode)
+	codesOf := func(rs []codeRow) map[int]map[string]bool {
+		m := map[int]map[string]bool{}
+		for _, r := range rs {
+			if m[r.Line] == nil {
+				m[r.Line] = map[string]bool{}
+			}
+			m[r.Line][r.Code] = true
+		}
+		return m
+	}
+	oldCodes, curCodes := codesOf(oldRows), codesOf(rows)
+	oldLines := map[int]docLine{}
+	for _, l := range old.Lines {
+		oldLines[l.LineNo] = l
+	}
+	seen := map[int]bool{}
+	for _, l := range cur.Lines {
+		seen[l.LineNo] = true
+		o, had := oldLines[l.LineNo]
+		if !had {
+			parts = append(parts, fmt.Sprintf("line %d added (%s, qty %s, %d code(s))", l.LineNo, l.ItemName, l.Qty, len(curCodes[l.LineNo])))
+			continue
+		}
+		var what []string
+		for _, f := range []struct{ name, a, b string }{
+			{"productCode", o.ProductCode, l.ProductCode}, {"itemName", o.ItemName, l.ItemName}, {"medListCode", o.MedListCode, l.MedListCode},
+			{"spec", o.Spec, l.Spec}, {"manufacturer", o.Manufacturer, l.Manufacturer}, {"batchNo", o.BatchNo, l.BatchNo},
+			{"produceDate", o.ProduceDate, l.ProduceDate}, {"expiryDate", o.ExpiryDate, l.ExpiryDate}, {"qty", o.Qty, l.Qty},
+			{"unit", o.Unit, l.Unit}, {"packRatio", o.PackRatio, l.PackRatio},
+		} {
+			if f.a != f.b {
+				what = append(what, fmt.Sprintf("%s %s → %s", f.name, f.a, f.b))
+			}
+		}
+		added, removed := 0, 0
+		for c := range curCodes[l.LineNo] {
+			if !oldCodes[l.LineNo][c] {
+				added++
+			}
+		}
+		for c := range oldCodes[l.LineNo] {
+			if !curCodes[l.LineNo][c] {
+				removed++
+			}
+		}
+		if added > 0 {
+			what = append(what, fmt.Sprintf("%d code(s) added", added))
+		}
+		if removed > 0 {
+			what = append(what, fmt.Sprintf("%d code(s) removed", removed))
+		}
+		if len(what) > 0 {
+			parts = append(parts, fmt.Sprintf("line %d: %s", l.LineNo, strings.Join(what, ", ")))
+		}
+	}
+	for _, l := range old.Lines {
+		if !seen[l.LineNo] {
+			parts = append(parts, fmt.Sprintf("line %d removed (%s, qty %s)", l.LineNo, l.ItemName, l.Qty))
+		}
+	}
+	if len(parts) == 0 {
+		return "the document changed (no line, quantity or code differs)"
+	}
+	return strings.Join(parts, "; ")
 }
