@@ -228,10 +228,10 @@ func TestDraftAdjustAndConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rc.ReceiptNo != conf["receiptNo"] || rc.ConfirmedBy != "pharm02 李主管" || rc.Lines[0].Qty != newQty || rc.Lines[0].BatchNo != "B-CORRECTED" ||
-		len(rc.Lines) != len(d2.Lines) || rc.Adjustments != 4 || rc.Receiver["orgCode"] != "H35020300001" || rc.SupplierBillNo != id {
+		len(rc.Lines) != len(d2.Lines) || rc.Adjustments != 4 || rc.Receiver["orgCode"] != "H35020300001" || rc.SupplierBillNo != billOf(id) || rc.DraftID != id {
 		t.Errorf("receipt event %s", evs[0].Payload)
 	}
-	if evs[0].ID != conf["eventId"] || evs[0].Key != id {
+	if evs[0].ID != conf["eventId"] || evs[0].Key != billOf(id) {
 		t.Errorf("event id %s key %s, reply %v", evs[0].ID, evs[0].Key, conf)
 	}
 	// A second confirmation fails and publishes nothing.

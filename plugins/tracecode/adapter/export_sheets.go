@@ -204,15 +204,15 @@ func (h *handler) drafts(ctx context.Context, f filter, fn func(d *draft, day ti
 		if err := json.Unmarshal(v, &ref); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
-		if !f.doc(ref.DraftID) {
-			return nil
-		}
 		d, _, err := loadDraft(ctx, h.req.Host, ref.DraftID)
 		if errors.Is(err, sdk.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if !f.doc(d.SupplierBillNo) {
+			return nil
 		}
 		day, _ := dayOf(d.BillTime, h.cfg.zone)
 		return fn(d, day)

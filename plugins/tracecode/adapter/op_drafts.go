@@ -88,9 +88,36 @@ const kindDraft = "draft"
 func draftKey(id string) string     { return "draft/" + esc(id) }
 func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
 
-// createDraft creates the draft of a fetched document unless one exists.
+// draftIDFor returns the id of the draft of a fetched document: the one
+// recorded on it, else (a document stored before the id was kept, or whose
+// draft is not created yet) its number when that draft is free or this
+// document's, else "<number>@<supplier>": a document number is the
+// supplier's own, and the draft under the bare number may be another
+// supplier's. Documents stored before documents were scoped by supplier
+// keep their number.
+func (h *handler) draftIDFor(ctx context.Context, rec *docRecord) (string, error) {
+	if rec.DraftID != "" {
+		return rec.DraftID, nil
+	}
+	if !rec.Scoped {
+		return rec.DocNo, nil
+	}
+	d, _, err := loadDraft(ctx, h.req.Host, rec.DocNo)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return rec.DocNo, nil
+	case err != nil:
+		return "", err
+	case d.SupplierBillNo == rec.DocNo && d.SupplierCode == rec.FromOrgCode:
+		return rec.DocNo, nil
+	}
+	return rec.qualifiedDraftID(), nil
+}
+
+// createDraft creates the draft of a fetched document unless one exists,
+// and sets rec.DraftID.
 func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRow) (bool, error) {
-	d := draft{ID: rec.DocNo, Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
+	d := draft{Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
 		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}, SourceHash: rec.Hash}
 	byLine := map[int][]string{}
 	for _, r := range rows {
@@ -101,28 +128,45 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 			ProductCode: l.ProductCode, MedListCode: l.MedListCode, BatchNo: l.BatchNo, ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate,
 			Qty: l.Qty, Unit: l.Unit, PackRatio: l.PackRatio, Codes: append([]string{}, byLine[l.LineNo]...)})
 	}
-	b, err := json.Marshal(&d)
-	if err != nil {
-		return false, err
-	}
-	_, err = h.req.Host.CompareAndSet(ctx, draftKey(d.ID), 0, b)
-	if errors.Is(err, sdk.ErrConflict) {
-		// It exists: keep it on the work list while it is open, in case
-		// the fetch that created it stopped before listing it.
-		cur, _, err := loadDraft(ctx, h.req.Host, d.ID)
+	created := false
+	for attempt := 0; ; attempt++ {
+		if attempt == 3 {
+			return false, errBusy
+		}
+		id, err := h.draftIDFor(ctx, rec)
 		if err != nil {
 			return false, err
 		}
-		if cur.Status == draftOpen {
-			// Only if absent: an entry there may carry a mark.
-			if _, err := h.req.Host.CompareAndSet(ctx, draftOpenKey(d.ID), 0, []byte("{}")); err != nil && !errors.Is(err, sdk.ErrConflict) {
-				return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
-			}
+		d.ID = id
+		b, err := json.Marshal(&d)
+		if err != nil {
+			return false, err
 		}
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("store the draft of %s: %w", d.ID, err)
+		_, err = h.req.Host.CompareAndSet(ctx, draftKey(id), 0, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			cur, _, err := loadDraft(ctx, h.req.Host, id)
+			if err != nil {
+				return false, err
+			}
+			if rec.Scoped && (cur.SupplierBillNo != rec.DocNo || cur.SupplierCode != rec.FromOrgCode) {
+				continue // another supplier's document of that number took the id meanwhile
+			}
+			// It exists: keep it on the work list while it is open, in
+			// case the fetch that created it stopped before listing it.
+			rec.DraftID = id
+			if cur.Status == draftOpen {
+				// Only if absent: an entry there may carry a mark.
+				if _, err := h.req.Host.CompareAndSet(ctx, draftOpenKey(id), 0, []byte("{}")); err != nil && !errors.Is(err, sdk.ErrConflict) {
+					return false, fmt.Errorf("list the draft of %s: %w", id, err)
+				}
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("store the draft of %s: %w", id, err)
+		}
+		rec.DraftID, created = id, true
+		break
 	}
 	if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
 		return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
@@ -135,7 +179,7 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	if _, err := appendLog(ctx, h.req.Host, kindDraft, day, json.RawMessage(ref)); err != nil {
 		return false, fmt.Errorf("index the draft of %s by its document date for the export: %w", d.ID, err)
 	}
-	return true, nil
+	return created, nil
 }
 
 // loadDraft reads a draft and its version.

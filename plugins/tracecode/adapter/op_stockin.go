@@ -207,7 +207,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s skipped: billTime %v", b.BillNo, err))
 		return nil
 	}
-	prev, key, _, err := loadDoc(ctx, host, sourcePlatform, b.BillNo)
+	prev, key, _, err := loadFetched(ctx, host, b.BillNo, b.FromOrgCode)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 		prev = nil
@@ -233,7 +233,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	}
 	rec := &docRecord{DocNo: b.BillNo, Source: sourcePlatform, Direction: "in", BillType: b.BillType, BillTime: b.BillTime,
 		FromOrgCode: b.FromOrgCode, FromOrgName: b.FromOrgName, ToOrgCode: b.ToOrgCode, ToOrgName: b.ToOrgName,
-		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID}
+		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID, Scoped: prev == nil || prev.Scoped}
 	var rows []codeRow
 	refused, firstRefused := 0, ""
 	for _, l := range b.Lines {
@@ -264,7 +264,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	prevChunks, change := 0, ""
 	if prev != nil {
 		prevChunks = prev.Chunks
-		rec.MIStatus = prev.MIStatus
+		rec.MIStatus, rec.DraftID = prev.MIStatus, prev.DraftID
 		// What changed, for the draft made from the earlier version; read
 		// before the new version's codes replace the old ones.
 		var old []codeRow
@@ -285,7 +285,11 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if prev != nil {
 		// A draft made from an earlier version is flagged: it is not
 		// confirmed until staff reviewed it against this one.
-		d, err := h.flagDraft(ctx, rec.DocNo, hash, change)
+		id, err := h.draftIDFor(ctx, prev)
+		if err != nil {
+			return err
+		}
+		d, err := h.flagDraft(ctx, id, hash, change)
 		if err != nil {
 			return err
 		}
@@ -328,7 +332,7 @@ func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows
 		return err
 	}
 	if created {
-		sum.Drafts = append(sum.Drafts, rec.DocNo)
+		sum.Drafts = append(sum.Drafts, rec.DraftID)
 	}
 	qty := 0.0
 	for _, l := range rec.Lines {
@@ -338,11 +342,13 @@ func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows
 		}
 	}
 	ev, _ := json.Marshal(map[string]any{"billNo": rec.DocNo, "billTime": rec.BillTime, "supplierCode": rec.FromOrgCode, "supplierName": rec.FromOrgName,
-		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})
-	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
-		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
+		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DraftID})
+	// The event id is fixed by the draft id: the document number, or
+	// number@supplier when another supplier's document has that number.
+	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DraftID, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
+		return fmt.Errorf("publish the stock-in event of %s from %s: %w", rec.DocNo, rec.FromOrgCode, err)
 	}
-	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending = false })
+	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending, d.DraftID = false, rec.DraftID })
 }
 
 // docChange describes what changed between two versions of a fetched
