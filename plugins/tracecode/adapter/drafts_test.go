@@ -673,6 +673,9 @@ func TestDraftReceiptPublishedAfterHostGaveUp(t *testing.T) {
 			t.Errorf("draft %s still on the work list after its receipt was published: %+v", id, it)
 		}
 	}
+	if left := e.state("receiptpending/"); len(left) != 0 {
+		t.Errorf("confirmation marks left after publishing: %v", left)
+	}
 }
 
 // TestDraftFlaggedWhenDocumentChanges: a document whose draft waits for

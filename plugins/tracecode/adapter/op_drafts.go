@@ -88,6 +88,10 @@ const kindDraft = "draft"
 func draftKey(id string) string     { return "draft/" + esc(id) }
 func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
 
+// receiptPendingKey marks a draft whose confirmation began and whose
+// receipt may not be published yet (see publishPendingReceipts).
+func receiptPendingKey(id string) string { return "receiptpending/" + esc(id) }
+
 // draftIDFor returns the id of the draft of a fetched document: the one
 // recorded on it, else (a document stored before the id was kept, or whose
 // draft is not created yet) its number when that draft is free or this
@@ -155,8 +159,7 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 			// case the fetch that created it stopped before listing it.
 			rec.DraftID = id
 			if cur.Status == draftOpen {
-				// Only if absent: an entry there may carry a mark.
-				if _, err := h.req.Host.CompareAndSet(ctx, draftOpenKey(id), 0, []byte("{}")); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				if _, err := h.req.Host.Put(ctx, draftOpenKey(id), []byte("{}")); err != nil {
 					return false, fmt.Errorf("list the draft of %s: %w", id, err)
 				}
 			}
@@ -708,10 +711,10 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			detail := "a draft is confirmed once; nothing was published again"
 			if d.Published {
-				// A refused confirmation may have marked it on the work
-				// list after the winner took it off.
-				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil {
-					return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+				// This refused confirmation may have marked it after the
+				// winner removed the mark.
+				if err := host.Delete(ctx, receiptPendingKey(d.ID)); err != nil {
+					return nil, fmt.Errorf("remove the confirmation mark of draft %s: %w", d.ID, err)
 				}
 			} else {
 				detail = "a draft is confirmed once; its receipt is not published yet: the retry of the confirming message or the next stock-in sync (job " + JobStockInSync + ") publishes it"
@@ -738,12 +741,11 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
 		}
-		// Marked on the work list before the draft changes, so that a
-		// confirmed draft is always found by the stock-in sync until its
-		// receipt is published.
-		mark, _ := json.Marshal(draftMark{Confirming: true})
-		if _, err := host.Put(ctx, draftOpenKey(d.ID), mark); err != nil {
-			return nil, fmt.Errorf("mark draft %s as being confirmed on the work list: %w", d.ID, err)
+		// Marked before the draft changes, so that a confirmed draft is
+		// always found by the stock-in sync until its receipt is
+		// published.
+		if _, err := host.Put(ctx, receiptPendingKey(d.ID), []byte("{}")); err != nil {
+			return nil, fmt.Errorf("mark draft %s as being confirmed: %w", d.ID, err)
 		}
 		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo
 		b, err := json.Marshal(d)
@@ -838,6 +840,9 @@ func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) e
 	if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
 	}
+	if err := host.Delete(ctx, receiptPendingKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("remove the confirmation mark of draft %s: %w", d.ID, err)
+	}
 	return nil
 }
 
@@ -865,40 +870,34 @@ func markPublished(ctx context.Context, host sdk.Host, id string) error {
 	return errBusy
 }
 
-// draftMark is the value of a work-list entry (draftopen/<id>).
-// Confirming is set just before a confirmation stores the draft, so the
-// stock-in sync reads only the drafts someone tried to confirm.
-type draftMark struct {
-	Confirming bool `json:"confirming,omitempty"`
-}
-
-// publishPendingReceipts publishes the receipts of confirmed drafts that
-// are still on the work list unpublished: their confirming message failed
-// to publish and the host gave up on it (or the plugin stopped between
-// confirming and publishing). The stock-in sync calls it on every run. It
+// publishPendingReceipts publishes the receipts of confirmed drafts not
+// published yet: their confirming message failed to publish and the host
+// gave up on it (or the plugin stopped between confirming and publishing).
+// A confirmation marks the draft (receiptpending/<id>) before it stores
+// it as confirmed, and the mark goes once the receipt is published, so
+// the scan reads only those. The stock-in sync calls it on every run. It
 // returns how many it published.
 func (h *handler) publishPendingReceipts(ctx context.Context) (int, error) {
 	host := h.req.Host
-	es, err := host.Scan(ctx, "draftopen/", 0)
+	es, err := host.Scan(ctx, "receiptpending/", 0)
 	if err != nil {
-		return 0, fmt.Errorf("list the work list's drafts: %w", err)
+		return 0, fmt.Errorf("list the drafts being confirmed: %w", err)
 	}
 	n := 0
 	for _, e := range es {
-		var m draftMark
-		if json.Unmarshal(e.Value, &m) != nil || !m.Confirming {
-			continue
-		}
-		id := unesc(strings.TrimPrefix(e.Key, "draftopen/"))
+		id := unesc(strings.TrimPrefix(e.Key, "receiptpending/"))
 		d, _, err := loadDraft(ctx, host, id)
 		if errors.Is(err, sdk.ErrNotFound) {
+			if err := host.Delete(ctx, e.Key); err != nil {
+				return n, fmt.Errorf("remove the mark of the missing draft %s: %w", id, err)
+			}
 			continue
 		}
 		if err != nil {
 			return n, err
 		}
 		if d.Status != draftConfirmed {
-			continue // a confirmation that was refused or is under way
+			continue // a confirmation under way, or one that was refused
 		}
 		published := d.Published
 		if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
