@@ -223,9 +223,7 @@ func (h *handler) flagDraft(ctx context.Context, id, hash, summary string) (*dra
 		if d.PlatformChanged != "" {
 			summary = d.PlatformChanged + "; then " + summary
 		}
-		if r := []rune(summary); len(r) > maxChangeText {
-			summary = string(r[:maxChangeText]) + "…"
-		}
+		summary = clip(summary, maxChangeText)
 		d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = summary, h.a.now(), hash
 		b, err := json.Marshal(d)
 		if err != nil {
@@ -728,7 +726,7 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		}
 		if d.PlatformChanged != "" {
 			return stateError("$.draftId", fmt.Sprintf("document %s of %s changed on the platform at %s, after this draft was made: %s", d.SupplierBillNo, orgText(d.SupplierCode, d.SupplierName),
-				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), d.PlatformChanged),
+				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), clip(d.PlatformChanged, 500)),
 				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and confirm again`)
 		}
 		if ds := confirmable(d); ds.HasError() {

@@ -293,12 +293,13 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		if err != nil {
 			return err
 		}
+		short := clip(change, 300)
 		switch {
 		case d == nil:
 		case d.Status == draftConfirmed:
-			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform (%s) after its draft was confirmed as receipt %s; correct the receipt in HIS", b.BillNo, change, d.ReceiptNo))
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s) after its draft was confirmed as receipt %s; correct the receipt in HIS", b.BillNo, b.FromOrgCode, short, d.ReceiptNo))
 		default:
-			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform (%s); its draft receipt is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, change))
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s); its draft receipt %s is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, b.FromOrgCode, short, d.ID))
 		}
 	}
 	if prev != nil && !prev.Pending {
@@ -429,4 +430,12 @@ func docChange(old *docRecord, oldRows []codeRow, cur *docRecord, rows []codeRow
 		return "the document changed (no line, quantity or code differs)"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// clip shortens s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
