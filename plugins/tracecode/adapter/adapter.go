@@ -247,8 +247,19 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if cfg == nil {
 		return nil, fmt.Errorf("tracecode: site %q is not configured", req.Site)
 	}
+	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
+	// Receipts whose confirming message could not publish them are
+	// published first, whatever the platform's state and the sync setting.
+	receipts, err := h.publishPendingReceipts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tracecode: %s: publish the receipts of confirmed drafts: %w", JobStockInSync, err)
+	}
+	published := ""
+	if receipts > 0 {
+		published = fmt.Sprintf("; %d confirmed receipt(s) published that their confirmation had not", receipts)
+	}
 	if !cfg.syncEnabled {
-		return &sdk.RunJobResponse{Summary: "stock-in sync is disabled for this site (syncEnabled: false)"}, nil
+		return &sdk.RunJobResponse{Summary: "stock-in sync is disabled for this site (syncEnabled: false)" + published}, nil
 	}
 	now := req.Now
 	if now.IsZero() {
@@ -256,13 +267,12 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	}
 	end := now.In(cfg.zone)
 	begin := end.AddDate(0, 0, -cfg.syncDays)
-	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
 	sum, ds, err := h.fetchRange(ctx, begin.Format(dateLayout), end.Format(dateLayout))
 	if err != nil {
 		return nil, fmt.Errorf("tracecode: %s: %w", JobStockInSync, err)
 	}
 	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(sum.Bills),
-		Summary: fmt.Sprintf("%s to %s: %d document(s), %d new, %d draft(s) created", sum.BeginDate, sum.EndDate, sum.Bills, sum.New, len(sum.Drafts))}, nil
+		Summary: fmt.Sprintf("%s to %s: %d document(s), %d new, %d draft(s) created", sum.BeginDate, sum.EndDate, sum.Bills, sum.New, len(sum.Drafts)) + published}, nil
 }
 
 var _ sdk.Plugin = (*Adapter)(nil)

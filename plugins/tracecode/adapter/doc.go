@@ -5,9 +5,12 @@
 // stockout.upload (documents with trace codes, the document number being
 // the idempotency key); stockin.fetch and the hourly stockin-sync job
 // (stock-in data by date with the suppliers' codes, stored for
-// reconciliation, each new document becoming a draft receipt); drafts.list
-// (the console's draft-receipts work list), draft.get, draft.adjust and
-// draft.confirm (the formal purchase receipt event for HIS); codes.bybill,
+// reconciliation by supplier and document number, each new document
+// becoming a draft receipt, a draft whose document later changes on the
+// platform flagged until staff acknowledge the change); drafts.list (the
+// console's draft-receipts work list), draft.get, draft.adjust and
+// draft.confirm (the formal purchase receipt event for HIS, published by
+// the stockin-sync job when the confirming message could not); codes.bybill,
 // codes.bybill.smallest and codes.smallest (codes and smallest sub-codes,
 // checked against package ratios); mi.upload (national 3502 with
 // drugtracinfo through plugins/hsa); and export (the one-click Excel

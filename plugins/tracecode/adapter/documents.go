@@ -30,6 +30,7 @@ func documents() []sdk.DocumentView {
 			{Field: "createdAt", Title: "生成时间 created"}, {Field: "version", Title: "版本 version"},
 			{Field: "confirmedBy", Title: "确认人 confirmed by"}, {Field: "confirmedAt", Title: "确认时间 confirmed at"},
 			{Field: "receiptNo", Title: "采购入库单号 receipt"},
+			{Field: "platformChanged", Title: "平台单据已变更 changed on the platform"},
 		},
 		Lines: "lines", LineKey: "lineNo", LineTitle: "itemName",
 		LineColumns: []sdk.Column{
@@ -51,6 +52,8 @@ func documents() []sdk.DocumentView {
 			{Name: "addCodes", Label: "加追溯码 Add codes", PerLine: true, Fields: []sdk.Argument{codes(true)}},
 			{Name: "removeCodes", Label: "移除追溯码 Remove codes", PerLine: true, Pick: "codes", Fields: []sdk.Argument{codes(true)}},
 			{Name: "removeLine", Label: "删除此行 Remove line", PerLine: true, Danger: true, Confirm: "删除此行？ Remove this line?"},
+			{Name: "ackPlatformChange", Label: "已核对平台变更 Acknowledge the platform's change",
+				Confirm: "已按平台变更核对并调整此草稿？ Reviewed the draft against the changed document?"},
 			{Name: "addLine", Label: "加一行 Add a line", Into: "line", Fields: []sdk.Argument{
 				{Name: "itemCode", Type: sdk.SettingString, Required: true, Description: "院内编码 item code"},
 				{Name: "itemName", Type: sdk.SettingString, Required: true, Description: "药品名称 item name"},

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,10 +228,10 @@ func TestDraftAdjustAndConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rc.ReceiptNo != conf["receiptNo"] || rc.ConfirmedBy != "pharm02 李主管" || rc.Lines[0].Qty != newQty || rc.Lines[0].BatchNo != "B-CORRECTED" ||
-		len(rc.Lines) != len(d2.Lines) || rc.Adjustments != 4 || rc.Receiver["orgCode"] != "H35020300001" || rc.SupplierBillNo != id {
+		len(rc.Lines) != len(d2.Lines) || rc.Adjustments != 4 || rc.Receiver["orgCode"] != "H35020300001" || rc.SupplierBillNo != billOf(id) || rc.DraftID != id {
 		t.Errorf("receipt event %s", evs[0].Payload)
 	}
-	if evs[0].ID != conf["eventId"] || evs[0].Key != id {
+	if evs[0].ID != conf["eventId"] || evs[0].Key != billOf(id) {
 		t.Errorf("event id %s key %s, reply %v", evs[0].ID, evs[0].Key, conf)
 	}
 	// A second confirmation fails and publishes nothing.
@@ -606,4 +607,155 @@ func TestFetchWarningsBounded(t *testing.T) {
 	if len(out.Warnings) == 0 || !strings.Contains(out.Warnings[0], "more") {
 		t.Errorf("warnings %q do not say how many codes were refused", out.Warnings)
 	}
+}
+
+// TestDraftReceiptPublishedAfterHostGaveUp: the receipt event of a
+// confirmed draft failed to publish and the host gave up on the confirming
+// message (its deadline passed, it went to the dead-letter queue). The
+// draft was confirmed and already off the work list, so the receipt was
+// never published and nobody could see it. The draft must stay on the work
+// list marked as not published, and the stock-in sync publishes it from
+// the stored draft, once.
+func TestDraftReceiptPublishedAfterHostGaveUp(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	host.mu.Lock()
+	host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventReceipt }
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	for attempt := 1; attempt <= 3; attempt++ {
+		r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: attempt, Recovering: attempt > 1})
+		if err == nil && r.Status == sdk.StatusOK {
+			t.Fatal("the confirmation succeeded although its receipt was not published")
+		}
+	}
+	// The host gives up on c-1; the events topic is back.
+	host.mu.Lock()
+	host.pubFail = nil
+	host.mu.Unlock()
+	type item struct {
+		ID, Status, ReceiptNo string
+		ReceiptPending        bool
+	}
+	list := must[struct{ Items []item }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	var found *item
+	for i := range list.Items {
+		if list.Items[i].ID == id {
+			found = &list.Items[i]
+		}
+	}
+	if found == nil || found.Status != "confirmed" || !found.ReceiptPending || found.ReceiptNo == "" {
+		t.Fatalf("the confirmed draft whose receipt is unpublished is not on the work list as such: %+v", list.Items)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipt events before the sync", n)
+	}
+	for run := 1; run <= 2; run++ {
+		if _, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: fmt.Sprintf("run-%d", run)}); err != nil {
+			t.Fatal(err)
+		}
+		evs := e.events(adapter.EventReceipt)
+		if len(evs) != 1 {
+			t.Fatalf("run %d: %d receipt events, want 1", run, len(evs))
+		}
+		var rc struct{ ReceiptNo, DraftID, ConfirmedBy string }
+		if err := json.Unmarshal(evs[0].Payload, &rc); err != nil {
+			t.Fatal(err)
+		}
+		if rc.ReceiptNo != found.ReceiptNo || rc.DraftID != id || rc.ConfirmedBy != "pharm02" {
+			t.Errorf("run %d: republished receipt %s", run, evs[0].Payload)
+		}
+	}
+	list = must[struct{ Items []item }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if it.ID == id {
+			t.Errorf("draft %s still on the work list after its receipt was published: %+v", id, it)
+		}
+	}
+	if left := e.state("receiptpending/"); len(left) != 0 {
+		t.Errorf("confirmation marks left after publishing: %v", left)
+	}
+}
+
+// TestDraftFlaggedWhenDocumentChanges: a document whose draft waits for
+// review changes on the platform (a code taken off a line). The refetch
+// only warned; the draft kept the old lines and could be confirmed as it
+// was, so HIS got a receipt of what the supplier no longer declares. The
+// draft must be flagged (draft, work list), confirmation refused until
+// staff acknowledge the change, and an unchanged refetch must not flag it
+// again.
+func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
+	t.Parallel()
+	var changed atomic.Bool
+	e := newListingEnv(t, func(body []byte) []byte {
+		if !changed.Load() {
+			return body
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Error(err)
+			return body
+		}
+		bills := ans["data"].(map[string]any)["bills"].([]any)
+		l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+		codes := l0["codes"].([]any)
+		l0["codes"] = codes[:len(codes)-1]
+		b, _ := json.Marshal(ans)
+		return b
+	})
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	first := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	id := first.Drafts[0]
+	changed.Store(true)
+	out := must[struct {
+		Changed  int
+		Warnings []string
+	}](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	if out.Changed != 1 {
+		t.Fatalf("refetch %+v, want one changed document", out)
+	}
+	type flagged struct {
+		ID              string
+		PlatformChanged string
+		Version         int64
+	}
+	d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if !strings.Contains(d.PlatformChanged, "line 1") {
+		t.Errorf("draft %s not flagged with what changed: %+v", id, d)
+	}
+	list := must[struct{ Items []flagged }](t, e.send(adapter.OpDraftsList, nil), sdk.StatusOK)
+	for _, it := range list.Items {
+		if (it.ID == id) != (it.PlatformChanged != "") {
+			t.Errorf("work list item %+v: only %s changed", it, id)
+		}
+	}
+	r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"})
+	if r.Status != sdk.StatusInvalid || !hasDiag(r.Diagnostics, "$.draftId", "state") || !strings.Contains(r.Diagnostics.String(), "ackPlatformChange") {
+		t.Fatalf("confirming a draft of a changed document: %s %s", r.Status, r.Diagnostics)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipts published for a stale draft", n)
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "changes": []any{
+		map[string]any{"op": "ackPlatformChange"}}}), sdk.StatusOK)
+	dv := getDraft(t, e, id)
+	if a := dv.Adjustments[len(dv.Adjustments)-1]; a.Op != "ackPlatformChange" || a.By != "pharm01" {
+		t.Errorf("acknowledgement recorded as %+v", a)
+	}
+	if d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK); d.PlatformChanged != "" {
+		t.Errorf("still flagged after the acknowledgement: %+v", d)
+	}
+	// The same version again changes nothing; nothing to acknowledge.
+	again := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	if again.Changed != 0 {
+		t.Errorf("third fetch %+v", again)
+	}
+	if d := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK); d.PlatformChanged != "" {
+		t.Errorf("flagged again by an unchanged fetch: %+v", d)
+	}
+	if r := e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "x", "changes": []any{map[string]any{"op": "ackPlatformChange"}}}); !hasDiag(r.Diagnostics, "$.changes[0].op", "precondition") {
+		t.Errorf("acknowledging without a change: %s %s", r.Status, r.Diagnostics)
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
 }

@@ -29,10 +29,10 @@ var (
 	triggers    = map[string]string{OpStockInFetch: "获取入库数据", OpCodesSmallest: "按单据查询", OpCodeSmallest: "单码查询"}
 	draftStates = map[string]string{draftOpen: "待审核", draftConfirmed: "已确认"}
 	adjustOps   = map[string]string{"setQty": "修改数量", "setField": "修改字段", "addCodes": "增加追溯码", "removeCodes": "移除追溯码",
-		"addLine": "增加行", "removeLine": "删除行", "create": "生成草稿", "confirm": "确认入库"}
+		"addLine": "增加行", "removeLine": "删除行", "create": "生成草稿", "confirm": "确认入库", "ackPlatformChange": "确认平台变更"}
 	draftFields = map[string]string{"qty": "数量", "codes": "追溯码", "itemCode": "院内编码", "itemName": "药品名称", "spec": "规格", "manufacturer": "生产企业",
 		"medListCode": "医保目录编码", "batchNo": "批号", "produceDate": "生产日期", "expiryDate": "有效期至", "unit": "单位", "packRatio": "包装比例",
-		"receiptNo": "入库单号"}
+		"receiptNo": "入库单号", "platform": "平台单据"}
 	yesNo = map[bool]string{true: "是", false: "否"}
 )
 
@@ -204,15 +204,15 @@ func (h *handler) drafts(ctx context.Context, f filter, fn func(d *draft, day ti
 		if err := json.Unmarshal(v, &ref); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
-		if !f.doc(ref.DraftID) {
-			return nil
-		}
 		d, _, err := loadDraft(ctx, h.req.Host, ref.DraftID)
 		if errors.Is(err, sdk.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if !f.doc(d.SupplierBillNo) {
+			return nil
 		}
 		day, _ := dayOf(d.BillTime, h.cfg.zone)
 		return fn(d, day)

@@ -174,7 +174,7 @@ func TestExportNewSheetsHoldWhatHappened(t *testing.T) {
 	}
 	// Every smallest sub-code the platform holds for the second draft's
 	// document is on the 最小子码 sheet under that document.
-	second := sd.second
+	second := billOf(sd.second)
 	smallest, _ := f.GetRows("最小子码")
 	got := map[string]bool{}
 	for _, r := range smallest[1:] {

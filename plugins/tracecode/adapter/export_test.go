@@ -82,7 +82,7 @@ func seed(t *testing.T, e *env) seeded {
 		"changes": []map[string]any{{"op": "setField", "lineNo": 1, "field": "batchNo", "value": "B-NEW"}}}), sdk.StatusOK)
 	// Hierarchy queries: one by document (the fetch already made one per
 	// new document) and one of a single code.
-	must[map[string]any](t, e.send(adapter.OpCodesSmallest, map[string]string{"billNo": second}), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpCodesSmallest, map[string]string{"billNo": billOf(second)}), sdk.StatusOK)
 	must[map[string]any](t, e.send(adapter.OpCodeSmallest, map[string]string{"code": d.Lines[0].Codes[0]}), sdk.StatusOK)
 	return seeded{first: first, second: second, before: d}
 }
@@ -114,7 +114,7 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 	for _, s := range append(e.state("log/doc/20261125/"), e.state("log/doc/20261126/")...) {
 		var d struct {
 			DocNo, Source, Direction, BillType, BillTime, FromOrgCode, FromOrgName, ToOrgCode, ToOrgName, Operator, Status, StatusText, MIStatus string
-			Duplicate                                                                                                                            bool
+			Duplicate, Scoped                                                                                                                    bool
 			Chunks                                                                                                                               int
 			Lines                                                                                                                                []struct {
 				LineNo                                                                                                      int
@@ -146,7 +146,11 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 				l.ItemName, l.Spec, l.Manufacturer, l.BatchNo, l.ProduceDate, l.ExpiryDate, l.Qty, l.Unit, l.PackRatio, strconv.Itoa(l.CodeCount), status, d.StatusText, mi}))
 		}
 		for c := 0; c < d.Chunks; c++ {
-			for _, ch := range e.state(fmt.Sprintf("codes/%s/%s/%05d", d.Source, d.DocNo, c)) {
+			scope := ""
+			if d.Scoped {
+				scope = "/" + d.FromOrgCode
+			}
+			for _, ch := range e.state(fmt.Sprintf("codes/%s/%s%s/%05d", d.Source, d.DocNo, scope, c)) {
 				var rows []struct {
 					L int    `json:"l"`
 					C string `json:"c"`

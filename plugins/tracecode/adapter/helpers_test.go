@@ -221,6 +221,13 @@ func line(no int, qty string, codes ...string) map[string]any {
 		"spec": "0.25g*24粒", "batchNo": "B2609", "produceDate": "2026-09-15", "expiryDate": "2028-09-14", "qty": qty, "unit": "盒", "traceCodes": tc}
 }
 
+// billOf returns the document number of a draft id: drafts of fetched
+// documents are "<number>@<supplier>".
+func billOf(draftID string) string {
+	no, _, _ := strings.Cut(draftID, "@")
+	return no
+}
+
 // drugCode returns a well-formed 20-digit drug trace code.
 func drugCode(product string, serial int) string {
 	return fmt.Sprintf("%s%09d%04d", product, serial, serial%10000)

@@ -68,6 +68,17 @@ type draft struct {
 	ConfirmMessageID string       `json:"confirmMessageId,omitempty"`
 	ReceiptNo        string       `json:"receiptNo,omitempty"`
 	Published        bool         `json:"published,omitempty"`
+	// SourceHash is the hash of the fetched document's version the draft
+	// was made from or last reviewed against (empty in drafts made before
+	// it was kept).
+	SourceHash string `json:"sourceHash,omitempty"`
+	// PlatformChanged says what changed in the document on the platform
+	// since then (empty: nothing), PlatformChangedAt when a fetch saw it
+	// and PlatformHash the changed version's hash. A draft so flagged is
+	// not confirmed until staff acknowledge the change (ackPlatformChange).
+	PlatformChanged   string    `json:"platformChanged,omitempty"`
+	PlatformChangedAt time.Time `json:"platformChangedAt,omitzero"`
+	PlatformHash      string    `json:"platformHash,omitempty"`
 }
 
 // kindDraft is the daily log (by document date) of the drafts created,
@@ -77,10 +88,41 @@ const kindDraft = "draft"
 func draftKey(id string) string     { return "draft/" + esc(id) }
 func draftOpenKey(id string) string { return "draftopen/" + esc(id) }
 
-// createDraft creates the draft of a fetched document unless one exists.
+// receiptPendingKey marks a draft whose confirmation began and whose
+// receipt may not be published yet (see publishPendingReceipts).
+func receiptPendingKey(id string) string { return "receiptpending/" + esc(id) }
+
+// draftIDFor returns the id of the draft of a fetched document: the one
+// recorded on it, else (a document stored before the id was kept, or whose
+// draft is not created yet) its number when that draft is free or this
+// document's, else "<number>@<supplier>": a document number is the
+// supplier's own, and the draft under the bare number may be another
+// supplier's. Documents stored before documents were scoped by supplier
+// keep their number.
+func (h *handler) draftIDFor(ctx context.Context, rec *docRecord) (string, error) {
+	if rec.DraftID != "" {
+		return rec.DraftID, nil
+	}
+	if !rec.Scoped {
+		return rec.DocNo, nil
+	}
+	d, _, err := loadDraft(ctx, h.req.Host, rec.DocNo)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return rec.DocNo, nil
+	case err != nil:
+		return "", err
+	case d.SupplierBillNo == rec.DocNo && d.SupplierCode == rec.FromOrgCode:
+		return rec.DocNo, nil
+	}
+	return rec.qualifiedDraftID(), nil
+}
+
+// createDraft creates the draft of a fetched document unless one exists,
+// and sets rec.DraftID.
 func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRow) (bool, error) {
-	d := draft{ID: rec.DocNo, Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
-		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}}
+	d := draft{Status: draftOpen, SupplierBillNo: rec.DocNo, SupplierCode: rec.FromOrgCode, SupplierName: rec.FromOrgName,
+		BillTime: rec.BillTime, CreatedAt: h.a.now(), Adjustments: []adjustment{}, SourceHash: rec.Hash}
 	byLine := map[int][]string{}
 	for _, r := range rows {
 		byLine[r.Line] = append(byLine[r.Line], r.Code)
@@ -90,27 +132,44 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 			ProductCode: l.ProductCode, MedListCode: l.MedListCode, BatchNo: l.BatchNo, ProduceDate: l.ProduceDate, ExpiryDate: l.ExpiryDate,
 			Qty: l.Qty, Unit: l.Unit, PackRatio: l.PackRatio, Codes: append([]string{}, byLine[l.LineNo]...)})
 	}
-	b, err := json.Marshal(&d)
-	if err != nil {
-		return false, err
-	}
-	_, err = h.req.Host.CompareAndSet(ctx, draftKey(d.ID), 0, b)
-	if errors.Is(err, sdk.ErrConflict) {
-		// It exists: keep it on the work list while it is open, in case
-		// the fetch that created it stopped before listing it.
-		cur, _, err := loadDraft(ctx, h.req.Host, d.ID)
+	created := false
+	for attempt := 0; ; attempt++ {
+		if attempt == 3 {
+			return false, errBusy
+		}
+		id, err := h.draftIDFor(ctx, rec)
 		if err != nil {
 			return false, err
 		}
-		if cur.Status == draftOpen {
-			if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
-				return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
-			}
+		d.ID = id
+		b, err := json.Marshal(&d)
+		if err != nil {
+			return false, err
 		}
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("store the draft of %s: %w", d.ID, err)
+		_, err = h.req.Host.CompareAndSet(ctx, draftKey(id), 0, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			cur, _, err := loadDraft(ctx, h.req.Host, id)
+			if err != nil {
+				return false, err
+			}
+			if rec.Scoped && (cur.SupplierBillNo != rec.DocNo || cur.SupplierCode != rec.FromOrgCode) {
+				continue // another supplier's document of that number took the id meanwhile
+			}
+			// It exists: keep it on the work list while it is open, in
+			// case the fetch that created it stopped before listing it.
+			rec.DraftID = id
+			if cur.Status == draftOpen {
+				if _, err := h.req.Host.Put(ctx, draftOpenKey(id), []byte("{}")); err != nil {
+					return false, fmt.Errorf("list the draft of %s: %w", id, err)
+				}
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("store the draft of %s: %w", id, err)
+		}
+		rec.DraftID, created = id, true
+		break
 	}
 	if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
 		return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
@@ -123,7 +182,7 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	if _, err := appendLog(ctx, h.req.Host, kindDraft, day, json.RawMessage(ref)); err != nil {
 		return false, fmt.Errorf("index the draft of %s by its document date for the export: %w", d.ID, err)
 	}
-	return true, nil
+	return created, nil
 }
 
 // loadDraft reads a draft and its version.
@@ -137,6 +196,49 @@ func loadDraft(ctx context.Context, h sdk.Host, id string) (*draft, int64, error
 		return nil, 0, fmt.Errorf("decode draft %s: %w", id, err)
 	}
 	return &d, e.Version, nil
+}
+
+// maxChangeText bounds the description of platform changes kept on a
+// draft.
+const maxChangeText = 2000
+
+// flagDraft records on the draft id that its document changed on the
+// platform to the version hash (what changed: summary), unless the draft
+// already reflects that version. It returns the draft (nil when there is
+// none yet) so the caller can word its warning; a confirmed draft is not
+// changed.
+func (h *handler) flagDraft(ctx context.Context, id, hash, summary string) (*draft, error) {
+	host := h.req.Host
+	for range 10 {
+		d, ver, err := loadDraft(ctx, host, id)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.Status != draftOpen || d.SourceHash == hash || d.PlatformHash == hash {
+			return d, nil
+		}
+		if d.PlatformChanged != "" {
+			summary = d.PlatformChanged + "; then " + summary
+		}
+		summary = clip(summary, maxChangeText)
+		d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = summary, h.a.now(), hash
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		_, err = host.CompareAndSet(ctx, draftKey(id), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("flag draft %s as changed on the platform: %w", id, err)
+		}
+		return d, nil
+	}
+	return nil, errBusy
 }
 
 // draftItem is one entry of the draft-receipts work list.
@@ -153,11 +255,20 @@ type draftItem struct {
 	Codes            int       `json:"codes"`
 	MissingItemCodes int       `json:"missingItemCodes"`
 	Adjustments      int       `json:"adjustments"`
+	// ReceiptNo and ReceiptPending: a confirmed draft stays on the work
+	// list while its receipt is not published (the confirming message
+	// failed to publish it); the stock-in sync publishes it.
+	ReceiptNo      string `json:"receiptNo,omitempty"`
+	ReceiptPending bool   `json:"receiptPending,omitempty"`
+	// PlatformChanged says what changed on the platform since the draft
+	// was made or last reviewed; it must be acknowledged before confirming.
+	PlatformChanged string `json:"platformChanged,omitempty"`
 }
 
 func itemOf(d *draft, version int64) draftItem {
 	it := draftItem{ID: d.ID, Status: d.Status, Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
-		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments)}
+		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments),
+		ReceiptNo: d.ReceiptNo, ReceiptPending: d.Status == draftConfirmed && !d.Published, PlatformChanged: d.PlatformChanged}
 	for _, l := range d.Lines {
 		q, _ := strconv.ParseFloat(l.Qty, 64)
 		it.Qty += q
@@ -174,8 +285,8 @@ type listPayload struct {
 	Limit int `json:"limit"`
 }
 
-// listDrafts serves the draft-receipts work list: open drafts, oldest
-// document number first.
+// listDrafts serves the draft-receipts work list: open drafts, and
+// confirmed ones whose receipt is not published yet, by draft id.
 func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
 	var p listPayload
 	if len(h.req.Payload) > 0 {
@@ -198,6 +309,9 @@ func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if d.Status == draftConfirmed && d.Published {
+			continue // published: about to leave the list
 		}
 		items = append(items, itemOf(d, ver))
 	}
@@ -235,7 +349,9 @@ func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
 
 // change is one adjustment asked for.
 type change struct {
-	// Op is setQty, setField, addCodes, removeCodes, addLine or removeLine.
+	// Op is setQty, setField, addCodes, removeCodes, addLine, removeLine
+	// or ackPlatformChange (staff reviewed the draft against the
+	// document's version changed on the platform).
 	Op     string      `json:"op"`
 	LineNo int         `json:"lineNo"`
 	Qty    json.Number `json:"qty"`
@@ -484,8 +600,15 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			rec(adjustment{Op: c.Op, LineNo: l.LineNo, From: fmt.Sprintf("%s %s batch %s qty %s, %d code(s)", l.ItemCode, l.ItemName, l.BatchNo, l.Qty, len(l.Codes))})
 			no := l.LineNo
 			d.Lines = slices.DeleteFunc(d.Lines, func(x draftLine) bool { return x.LineNo == no })
+		case "ackPlatformChange":
+			if d.PlatformChanged == "" {
+				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
+				continue
+			}
+			rec(adjustment{Op: c.Op, Field: "platform", To: d.PlatformChanged})
+			d.SourceHash, d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = d.PlatformHash, "", time.Time{}, ""
 		default:
-			ds.Error(at+".op", "enum", fmt.Sprintf("op %q is not known", c.Op), "use setQty, setField, addCodes, removeCodes, addLine or removeLine")
+			ds.Error(at+".op", "enum", fmt.Sprintf("op %q is not known", c.Op), "use setQty, setField, addCodes, removeCodes, addLine, removeLine or ackPlatformChange")
 		}
 	}
 	return ds
@@ -582,17 +705,29 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if d.Status == draftConfirmed {
 			if d.ConfirmMessageID == h.req.MessageID {
 				// The retry of this confirmation: finish what it began.
-				if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
-					return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+				return h.publishReceipt(ctx, d)
+			}
+			detail := "a draft is confirmed once; nothing was published again"
+			if d.Published {
+				// This refused confirmation may have marked it after the
+				// winner removed the mark.
+				if err := host.Delete(ctx, receiptPendingKey(d.ID)); err != nil {
+					return nil, fmt.Errorf("remove the confirmation mark of draft %s: %w", d.ID, err)
 				}
-				return h.publishReceipt(ctx, d, ver)
+			} else {
+				detail = "a draft is confirmed once; its receipt is not published yet: the retry of the confirming message or the next stock-in sync (job " + JobStockInSync + ") publishes it"
 			}
 			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
-				"a draft is confirmed once; nothing was published again")
+				detail)
 		}
 		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
 			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the confirmation was made against version %d", ver, p.ExpectedVersion),
 				"someone changed the draft meanwhile: review it again (tracecode.draft.get) before confirming")
+		}
+		if d.PlatformChanged != "" {
+			return stateError("$.draftId", fmt.Sprintf("document %s of %s changed on the platform at %s, after this draft was made: %s", d.SupplierBillNo, orgText(d.SupplierCode, d.SupplierName),
+				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), clip(d.PlatformChanged, 500)),
+				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and confirm again`)
 		}
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)
@@ -604,22 +739,28 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
 		}
+		// Marked before the draft changes, so that a confirmed draft is
+		// always found by the stock-in sync until its receipt is
+		// published.
+		if _, err := host.Put(ctx, receiptPendingKey(d.ID), []byte("{}")); err != nil {
+			return nil, fmt.Errorf("mark draft %s as being confirmed: %w", d.ID, err)
+		}
 		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo
 		b, err := json.Marshal(d)
 		if err != nil {
 			return nil, err
 		}
-		nv, err := host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
+		_, err = host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
 		if errors.Is(err, sdk.ErrConflict) {
 			continue // re-read: a concurrent confirmation shows up as confirmed
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
 		}
-		if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil {
-			return nil, fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
-		}
-		return h.publishReceipt(ctx, d, nv)
+		// The draft stays on the work list (draftopen) until its receipt
+		// is published: if the host gives up on this message, the
+		// stock-in sync finds it there and publishes it.
+		return h.publishReceipt(ctx, d)
 	}
 	return nil, errBusy
 }
@@ -647,41 +788,122 @@ func confirmable(d *draft) sdk.Diagnostics {
 }
 
 // publishReceipt publishes the formal purchase receipt of a confirmed
-// draft (once: the event id is fixed by the receipt number) and marks it
-// published.
-func (h *handler) publishReceipt(ctx context.Context, d *draft, ver int64) (*sdk.HandleResponse, error) {
-	eventID := "tracecode-receipt-" + h.req.Site + "-" + d.ReceiptNo
+// draft (the event id is fixed by the receipt number), marks it published
+// and only then takes it off the work list, so a receipt whose publication
+// failed stays findable: by the retry of the confirming message and by the
+// stock-in sync (publishPendingReceipts), whichever comes first.
+func (h *handler) publishReceipt(ctx context.Context, d *draft) (*sdk.HandleResponse, error) {
+	eventID := receiptEventID(h.req.Site, d)
 	reply := map[string]any{"draftId": d.ID, "receiptNo": d.ReceiptNo, "eventId": eventID, "eventType": EventReceipt,
 		"confirmedBy": d.ConfirmedBy, "confirmedAt": d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339)}
-	if d.Published {
-		return ok(reply)
-	}
-	r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
-		Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
-		Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},
-		BillTime: d.BillTime, ConfirmedAt: d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339), ConfirmedBy: d.ConfirmedBy,
-		Lines: d.Lines, Adjustments: len(d.Adjustments)}
-	qty, codes := 0.0, 0
-	for _, l := range d.Lines {
-		q, _ := strconv.ParseFloat(l.Qty, 64)
-		qty += q
-		codes += len(l.Codes)
-	}
-	r.Totals = map[string]any{"lines": len(d.Lines), "qty": qty, "codes": codes}
-	payload, err := json.Marshal(r)
-	if err != nil {
+	if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
 		return nil, err
-	}
-	if err := h.req.Host.Publish(ctx, sdk.Event{ID: eventID, Type: EventReceipt, Key: d.SupplierBillNo, Payload: payload, OccurredAt: d.ConfirmedAt}); err != nil {
-		return nil, fmt.Errorf("publish receipt %s (the draft stays confirmed; the retry publishes it): %w", d.ReceiptNo, err)
-	}
-	d.Published = true
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.req.Host.CompareAndSet(ctx, draftKey(d.ID), ver, b); err != nil && !errors.Is(err, sdk.ErrConflict) {
-		return nil, fmt.Errorf("mark receipt %s published: %w", d.ReceiptNo, err)
 	}
 	return ok(reply)
+}
+
+// receiptEventID is the id of a receipt's event, fixed by its number.
+func receiptEventID(site string, d *draft) string {
+	return "tracecode-receipt-" + site + "-" + d.ReceiptNo
+}
+
+// publishConfirmed publishes the receipt of a confirmed draft unless it is
+// marked published, marks it, and takes the draft off the work list.
+func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) error {
+	host := h.req.Host
+	if !d.Published {
+		r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
+			Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
+			Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},
+			BillTime: d.BillTime, ConfirmedAt: d.ConfirmedAt.In(h.cfg.zone).Format(time.RFC3339), ConfirmedBy: d.ConfirmedBy,
+			Lines: d.Lines, Adjustments: len(d.Adjustments)}
+		qty, codes := 0.0, 0
+		for _, l := range d.Lines {
+			q, _ := strconv.ParseFloat(l.Qty, 64)
+			qty += q
+			codes += len(l.Codes)
+		}
+		r.Totals = map[string]any{"lines": len(d.Lines), "qty": qty, "codes": codes}
+		payload, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := host.Publish(ctx, sdk.Event{ID: receiptEventID(site, d), Type: EventReceipt, Key: d.SupplierBillNo, Payload: payload, OccurredAt: d.ConfirmedAt}); err != nil {
+			return fmt.Errorf("publish receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync publishes it): %w", d.ReceiptNo, d.ID, err)
+		}
+		if err := markPublished(ctx, host, d.ID); err != nil {
+			return fmt.Errorf("mark receipt %s published (it was published; a second publication has the same event id): %w", d.ReceiptNo, err)
+		}
+	}
+	if err := host.Delete(ctx, draftOpenKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("take draft %s off the work list: %w", d.ID, err)
+	}
+	if err := host.Delete(ctx, receiptPendingKey(d.ID)); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("remove the confirmation mark of draft %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// markPublished sets Published on a confirmed draft.
+func markPublished(ctx context.Context, host sdk.Host, id string) error {
+	for range 10 {
+		d, ver, err := loadDraft(ctx, host, id)
+		if err != nil {
+			return err
+		}
+		if d.Published {
+			return nil
+		}
+		d.Published = true
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = host.CompareAndSet(ctx, draftKey(id), ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return errBusy
+}
+
+// publishPendingReceipts publishes the receipts of confirmed drafts not
+// published yet: their confirming message failed to publish and the host
+// gave up on it (or the plugin stopped between confirming and publishing).
+// A confirmation marks the draft (receiptpending/<id>) before it stores
+// it as confirmed, and the mark goes once the receipt is published, so
+// the scan reads only those. The stock-in sync calls it on every run. It
+// returns how many it published.
+func (h *handler) publishPendingReceipts(ctx context.Context) (int, error) {
+	host := h.req.Host
+	es, err := host.Scan(ctx, "receiptpending/", 0)
+	if err != nil {
+		return 0, fmt.Errorf("list the drafts being confirmed: %w", err)
+	}
+	n := 0
+	for _, e := range es {
+		id := unesc(strings.TrimPrefix(e.Key, "receiptpending/"))
+		d, _, err := loadDraft(ctx, host, id)
+		if errors.Is(err, sdk.ErrNotFound) {
+			if err := host.Delete(ctx, e.Key); err != nil {
+				return n, fmt.Errorf("remove the mark of the missing draft %s: %w", id, err)
+			}
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if d.Status != draftConfirmed {
+			continue // a confirmation under way, or one that was refused
+		}
+		published := d.Published
+		if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
+			return n, err
+		}
+		if !published {
+			n++
+		}
+	}
+	return n, nil
 }

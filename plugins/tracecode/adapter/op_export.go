@@ -349,7 +349,7 @@ func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error)
 		// failed between appending a record and indexing it, or between
 		// moving a record and removing the old one, left another one that
 		// the retry did not reuse.
-		e, err := h.req.Host.Get(ctx, "docidx/"+rec.Source+"/"+esc(rec.DocNo))
+		e, err := h.req.Host.Get(ctx, rec.indexKey())
 		if errors.Is(err, sdk.ErrNotFound) {
 			return nil
 		}

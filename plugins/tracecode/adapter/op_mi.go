@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/hsa"
@@ -45,7 +46,7 @@ type miLine struct {
 	Message string `json:"message,omitempty"`
 }
 
-// miState is the upload state of a document (miidx/<docNo>): one line per
+// miState is the upload state of a document (docRecord.miKey): one line per
 // national record, so a retry sends only what is not done.
 type miState struct {
 	Lines map[string]*miLine `json:"lines"`
@@ -57,6 +58,10 @@ type miPayload struct {
 	// Source is "upload" (a document the hospital uploaded) or "platform"
 	// (a fetched stock-in document); default: upload, else platform.
 	Source string `json:"source"`
+	// SupplierCode picks, among fetched documents, the one of that
+	// supplier (fromOrgCode): needed when several suppliers' documents
+	// share the number.
+	SupplierCode string `json:"supplierCode"`
 	// Resend sends lines whose earlier outcome is unknown again, after
 	// staff checked on the medical-insurance side that they did not arrive.
 	Resend bool `json:"resend"`
@@ -104,11 +109,27 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	default:
 		return invalid(sdk.Diagnostics{{Field: "$.source", Rule: "enum", Summary: fmt.Sprintf("source %q is not known", p.Source), Detail: "use upload or platform"}})
 	}
+	if p.SupplierCode != "" {
+		if p.Source == "upload" {
+			return invalid(sdk.Diagnostics{{Field: "$.supplierCode", Rule: "precondition", Summary: "supplierCode picks among fetched documents, not uploaded ones",
+				Detail: "leave supplierCode out for a document the hospital uploaded (its number is the hospital's own), or send source platform"}})
+		}
+		srcs = []string{sourcePlatform} // only fetched documents are numbered by their supplier
+	}
 	for _, s := range srcs {
-		rec, key, _, err = loadDoc(ctx, host, s, p.BillNo)
+		if s == sourcePlatform {
+			rec, key, err = h.fetchedForMI(ctx, p)
+		} else {
+			rec, key, _, err = loadDoc(ctx, host, s, p.BillNo)
+		}
 		if err == nil || !errors.Is(err, sdk.ErrNotFound) {
 			break
 		}
+	}
+	var amb *ambiguousError
+	if errors.As(err, &amb) {
+		return invalid(sdk.Diagnostics{{Field: "$.supplierCode", Rule: "required", Summary: fmt.Sprintf("document %s was fetched from %d suppliers: %s", p.BillNo, len(amb.suppliers), strings.Join(amb.suppliers, ", ")),
+			Detail: "a document number is the supplier's own; send supplierCode (the document's fromOrgCode) to say which one to upload"}})
 	}
 	if errors.Is(err, sdk.ErrNotFound) {
 		return stateError("$.billNo", fmt.Sprintf("document %s is not stored", p.BillNo), "upload it (tracecode.stockin.upload) or fetch it (tracecode.stockin.fetch) first")
@@ -141,7 +162,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid(ds)
 	}
 
-	stKey := "miidx/" + esc(rec.Source+"/"+rec.DocNo)
+	stKey := rec.miKey()
 	st, stVer, err := loadMIState(ctx, host, stKey)
 	if err != nil {
 		return nil, err
@@ -350,4 +371,35 @@ func saveMIState(ctx context.Context, h sdk.Host, key string, st *miState, ver i
 		return 0, fmt.Errorf("write %s: %w", key, err)
 	}
 	return nv, nil
+}
+
+// ambiguousError: several suppliers' fetched documents have the number.
+type ambiguousError struct{ suppliers []string }
+
+func (e *ambiguousError) Error() string {
+	return "several suppliers' documents have this number: " + strings.Join(e.suppliers, ", ")
+}
+
+// fetchedForMI finds the fetched document a medical-insurance upload
+// means: the supplier's when supplierCode is given, else the only one of
+// that number (*ambiguousError when there are several).
+func (h *handler) fetchedForMI(ctx context.Context, p miPayload) (*docRecord, string, error) {
+	if p.SupplierCode != "" {
+		rec, key, _, err := loadFetched(ctx, h.req.Host, p.BillNo, p.SupplierCode)
+		return rec, key, err
+	}
+	recs, keys, err := findFetched(ctx, h.req.Host, p.BillNo)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case len(recs) == 0:
+		return nil, "", sdk.ErrNotFound
+	case len(recs) > 1:
+		amb := &ambiguousError{}
+		for _, r := range recs {
+			amb.suppliers = append(amb.suppliers, orgText(r.FromOrgCode, r.FromOrgName))
+		}
+		return nil, "", amb
+	}
+	return recs[0], keys[0], nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -206,7 +207,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s skipped: billTime %v", b.BillNo, err))
 		return nil
 	}
-	prev, key, _, err := loadDoc(ctx, host, sourcePlatform, b.BillNo)
+	prev, key, _, err := loadFetched(ctx, host, b.BillNo, b.FromOrgCode)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 		prev = nil
@@ -232,7 +233,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	}
 	rec := &docRecord{DocNo: b.BillNo, Source: sourcePlatform, Direction: "in", BillType: b.BillType, BillTime: b.BillTime,
 		FromOrgCode: b.FromOrgCode, FromOrgName: b.FromOrgName, ToOrgCode: b.ToOrgCode, ToOrgName: b.ToOrgName,
-		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID}
+		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID, Scoped: prev == nil || prev.Scoped}
 	var rows []codeRow
 	refused, firstRefused := 0, ""
 	for _, l := range b.Lines {
@@ -260,10 +261,17 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		sum.Warnings = append(sum.Warnings, firstRefused)
 	}
 	sum.Codes += len(rows)
-	prevChunks := 0
+	prevChunks, change := 0, ""
 	if prev != nil {
 		prevChunks = prev.Chunks
-		rec.MIStatus = prev.MIStatus
+		rec.MIStatus, rec.DraftID = prev.MIStatus, prev.DraftID
+		// What changed, for the draft made from the earlier version; read
+		// before the new version's codes replace the old ones.
+		var old []codeRow
+		if err := readCodes(ctx, host, prev, func(r codeRow) error { old = append(old, r); return nil }); err != nil {
+			return err
+		}
+		change = docChange(prev, old, rec, rows)
 	}
 	// Pending until the draft is created and the event published, so that
 	// a fetch that stops in between is finished by the next one.
@@ -274,9 +282,28 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if err != nil {
 		return err
 	}
+	if prev != nil {
+		// A draft made from an earlier version is flagged: it is not
+		// confirmed until staff reviewed it against this one.
+		id, err := h.draftIDFor(ctx, prev)
+		if err != nil {
+			return err
+		}
+		d, err := h.flagDraft(ctx, id, hash, change)
+		if err != nil {
+			return err
+		}
+		short := clip(change, 300)
+		switch {
+		case d == nil:
+		case d.Status == draftConfirmed:
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s) after its draft was confirmed as receipt %s; correct the receipt in HIS", b.BillNo, b.FromOrgCode, short, d.ReceiptNo))
+		default:
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s); its draft receipt %s is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, b.FromOrgCode, short, d.ID))
+		}
+	}
 	if prev != nil && !prev.Pending {
 		sum.Changed++
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s changed on the platform since it was first fetched; its draft receipt was not changed, review it", b.BillNo))
 		if h.cfg.fetchSmallest {
 			return h.fetchSmallestOf(ctx, rec.DocNo, newKey, sum)
 		}
@@ -306,7 +333,7 @@ func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows
 		return err
 	}
 	if created {
-		sum.Drafts = append(sum.Drafts, rec.DocNo)
+		sum.Drafts = append(sum.Drafts, rec.DraftID)
 	}
 	qty := 0.0
 	for _, l := range rec.Lines {
@@ -316,9 +343,99 @@ func (h *handler) announce(ctx context.Context, rec *docRecord, key string, rows
 		}
 	}
 	ev, _ := json.Marshal(map[string]any{"billNo": rec.DocNo, "billTime": rec.BillTime, "supplierCode": rec.FromOrgCode, "supplierName": rec.FromOrgName,
-		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DocNo})
-	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DocNo, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
-		return fmt.Errorf("publish the stock-in event of %s: %w", rec.DocNo, err)
+		"lines": len(rec.Lines), "qty": qty, "codes": len(rows), "draftId": rec.DraftID})
+	// The event id is fixed by the draft id: the document number, or
+	// number@supplier when another supplier's document has that number.
+	if err := host.Publish(ctx, sdk.Event{ID: "tracecode-stockin-" + h.req.Site + "-" + rec.DraftID, Type: EventStockIn, Key: rec.DocNo, Payload: ev, OccurredAt: day}); err != nil {
+		return fmt.Errorf("publish the stock-in event of %s from %s: %w", rec.DocNo, rec.FromOrgCode, err)
 	}
-	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending = false })
+	return updateDoc(ctx, host, key, func(d *docRecord) { d.Pending, d.DraftID = false, rec.DraftID })
+}
+
+// docChange describes what changed between two versions of a fetched
+// document, line by line ("line 1: qty 50 → 49, 1 code removed; line 3
+// added"), for the draft made from the earlier one.
+func docChange(old *docRecord, oldRows []codeRow, cur *docRecord, rows []codeRow) string {
+	var parts []string
+	header := func(name, a, b string) {
+		if a != b {
+			parts = append(parts, fmt.Sprintf("%s %s → %s", name, a, b))
+		}
+	}
+	header("billType", old.BillType, cur.BillType)
+	header("billTime", old.BillTime, cur.BillTime)
+	header("supplier", old.FromOrgCode, cur.FromOrgCode)
+	header("receiver", old.ToOrgCode, cur.ToOrgCode)
+	codesOf := func(rs []codeRow) map[int]map[string]bool {
+		m := map[int]map[string]bool{}
+		for _, r := range rs {
+			if m[r.Line] == nil {
+				m[r.Line] = map[string]bool{}
+			}
+			m[r.Line][r.Code] = true
+		}
+		return m
+	}
+	oldCodes, curCodes := codesOf(oldRows), codesOf(rows)
+	oldLines := map[int]docLine{}
+	for _, l := range old.Lines {
+		oldLines[l.LineNo] = l
+	}
+	seen := map[int]bool{}
+	for _, l := range cur.Lines {
+		seen[l.LineNo] = true
+		o, had := oldLines[l.LineNo]
+		if !had {
+			parts = append(parts, fmt.Sprintf("line %d added (%s, qty %s, %d code(s))", l.LineNo, l.ItemName, l.Qty, len(curCodes[l.LineNo])))
+			continue
+		}
+		var what []string
+		for _, f := range []struct{ name, a, b string }{
+			{"productCode", o.ProductCode, l.ProductCode}, {"itemName", o.ItemName, l.ItemName}, {"medListCode", o.MedListCode, l.MedListCode},
+			{"spec", o.Spec, l.Spec}, {"manufacturer", o.Manufacturer, l.Manufacturer}, {"batchNo", o.BatchNo, l.BatchNo},
+			{"produceDate", o.ProduceDate, l.ProduceDate}, {"expiryDate", o.ExpiryDate, l.ExpiryDate}, {"qty", o.Qty, l.Qty},
+			{"unit", o.Unit, l.Unit}, {"packRatio", o.PackRatio, l.PackRatio},
+		} {
+			if f.a != f.b {
+				what = append(what, fmt.Sprintf("%s %s → %s", f.name, f.a, f.b))
+			}
+		}
+		added, removed := 0, 0
+		for c := range curCodes[l.LineNo] {
+			if !oldCodes[l.LineNo][c] {
+				added++
+			}
+		}
+		for c := range oldCodes[l.LineNo] {
+			if !curCodes[l.LineNo][c] {
+				removed++
+			}
+		}
+		if added > 0 {
+			what = append(what, fmt.Sprintf("%d code(s) added", added))
+		}
+		if removed > 0 {
+			what = append(what, fmt.Sprintf("%d code(s) removed", removed))
+		}
+		if len(what) > 0 {
+			parts = append(parts, fmt.Sprintf("line %d: %s", l.LineNo, strings.Join(what, ", ")))
+		}
+	}
+	for _, l := range old.Lines {
+		if !seen[l.LineNo] {
+			parts = append(parts, fmt.Sprintf("line %d removed (%s, qty %s)", l.LineNo, l.ItemName, l.Qty))
+		}
+	}
+	if len(parts) == 0 {
+		return "the document changed (no line, quantity or code differs)"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clip shortens s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -16,11 +17,17 @@ import (
 //
 //	count/<kind>/<yyyymmdd>              last index of a daily log
 //	log/<kind>/<yyyymmdd>/<%08d index>   one record; kind token | doc | mi
-//	docidx/<source>/<docNo>              {"key": <log key of the document>}
-//	codes/<source>/<docNo>/<%05d chunk>  up to chunkSize code rows
+//	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
+//	codes/<source>/<docNo>[/<supplier>]/<%05d chunk>  up to chunkSize code rows
 //	draft/<id>                           a draft receipt (compare-and-set)
 //	draftopen/<id>                       present while the draft is open
-//	miidx/<docNo>                        the medical-insurance upload state
+//	                                     or its receipt unpublished
+//	miidx/<source/docNo>[/<supplier>]    the medical-insurance upload state
+//
+// Fetched documents are the suppliers' and scoped by supplier (the
+// "/<supplier>" part, docRecord.Scoped); uploaded ones are the hospital's
+// own and keyed by number. Fetched documents stored before the scoping
+// stay under their number and are read there by loadFetched.
 //
 // Daily logs are read by scanning groups of logGroup records, so no scan
 // returns more than logGroup entries whatever the volume, and an export
@@ -198,6 +205,47 @@ type docRecord struct {
 	// Pending is true while a fetched document's draft receipt and
 	// stock-in event are not both done; the next fetch finishes them.
 	Pending bool `json:"pending,omitempty"`
+	// Scoped is true for a fetched document stored under its supplier and
+	// number (docidx/in/<docNo>/<supplier>, …). A document number is the
+	// supplier's own: two suppliers' documents may share one. Documents
+	// fetched before (Scoped false) stay under their number alone and are
+	// read there (loadFetched).
+	Scoped bool `json:"scoped,omitempty"`
+	// DraftID is the id of the fetched document's draft receipt once it
+	// was created (empty before, and in records stored before it was
+	// kept: see draftIDFor).
+	DraftID string `json:"draftId,omitempty"`
+}
+
+// scope is the part of a scoped document's keys after its number.
+func (rec *docRecord) scope() string {
+	if !rec.Scoped {
+		return ""
+	}
+	return "/" + esc(rec.FromOrgCode)
+}
+
+// indexKey is the key of the document's index entry.
+func (rec *docRecord) indexKey() string {
+	return "docidx/" + rec.Source + "/" + esc(rec.DocNo) + rec.scope()
+}
+
+// codesBase is the key prefix of the document's code chunks.
+func (rec *docRecord) codesBase() string {
+	return "codes/" + rec.Source + "/" + esc(rec.DocNo) + rec.scope() + "/"
+}
+
+// miKey is the key of the document's medical-insurance upload state.
+func (rec *docRecord) miKey() string {
+	return "miidx/" + esc(rec.Source+"/"+rec.DocNo) + rec.scope()
+}
+
+// qualifiedDraftID is the draft id of a fetched document whose number
+// is taken by another supplier's draft: "<number>@<supplier>" ('%' and '@'
+// inside either escaped).
+func (rec *docRecord) qualifiedDraftID() string {
+	at := strings.NewReplacer("%", "%25", "@", "%40")
+	return at.Replace(rec.DocNo) + "@" + at.Replace(rec.FromOrgCode)
 }
 
 // codeRow is one stored trace code.
@@ -214,16 +262,70 @@ type docRef struct {
 	Key string `json:"key"`
 }
 
-// loadDoc returns a stored document, its log key and version, or
-// sdk.ErrNotFound.
+// loadDoc returns a stored document by its number alone (uploaded
+// documents, and fetched ones stored before documents were scoped by
+// supplier), its log key and version, or sdk.ErrNotFound.
 func loadDoc(ctx context.Context, h sdk.Host, source, docNo string) (*docRecord, string, int64, error) {
-	e, err := h.Get(ctx, "docidx/"+source+"/"+esc(docNo))
+	return loadIndexed(ctx, h, "docidx/"+source+"/"+esc(docNo), docNo)
+}
+
+// loadFetched returns the stored fetched document of a supplier and
+// number: under its scoped key, or else a document stored before
+// documents were scoped, under the number alone, if it is that supplier's.
+func loadFetched(ctx context.Context, h sdk.Host, docNo, supplier string) (*docRecord, string, int64, error) {
+	probe := docRecord{Source: sourcePlatform, DocNo: docNo, FromOrgCode: supplier, Scoped: true}
+	rec, key, ver, err := loadIndexed(ctx, h, probe.indexKey(), docNo)
+	if !errors.Is(err, sdk.ErrNotFound) {
+		return rec, key, ver, err
+	}
+	rec, key, ver, err = loadDoc(ctx, h, sourcePlatform, docNo)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if rec.Scoped || rec.FromOrgCode != supplier {
+		return nil, "", 0, sdk.ErrNotFound // another supplier's document of that number
+	}
+	return rec, key, ver, nil
+}
+
+// findFetched returns every stored fetched document of a number, one per
+// supplier.
+func findFetched(ctx context.Context, h sdk.Host, docNo string) ([]*docRecord, []string, error) {
+	var recs []*docRecord
+	var keys []string
+	rec, key, _, err := loadDoc(ctx, h, sourcePlatform, docNo)
+	switch {
+	case err == nil:
+		recs, keys = append(recs, rec), append(keys, key)
+	case !errors.Is(err, sdk.ErrNotFound):
+		return nil, nil, err
+	}
+	es, err := h.Scan(ctx, "docidx/"+sourcePlatform+"/"+esc(docNo)+"/", 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up the documents numbered %s: %w", docNo, err)
+	}
+	for _, e := range es {
+		rec, key, _, err := loadIndexed(ctx, h, e.Key, docNo)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		recs, keys = append(recs, rec), append(keys, key)
+	}
+	return recs, keys, nil
+}
+
+// loadIndexed reads the document an index entry names.
+func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docRecord, string, int64, error) {
+	e, err := h.Get(ctx, indexKey)
 	if err != nil {
 		return nil, "", 0, err
 	}
 	var ref docRef
 	if err := json.Unmarshal(e.Value, &ref); err != nil {
-		return nil, "", 0, fmt.Errorf("decode the index of %s: %w", docNo, err)
+		return nil, "", 0, fmt.Errorf("decode the index of %s (%s): %w", docNo, indexKey, err)
 	}
 	d, err := h.Get(ctx, ref.Key)
 	if err != nil {
@@ -243,7 +345,7 @@ func loadDoc(ctx context.Context, h sdk.Host, source, docNo string) (*docRecord,
 func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, prevChunks int) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
-	base := "codes/" + rec.Source + "/" + esc(rec.DocNo) + "/"
+	base := rec.codesBase()
 	for i := 0; i < rec.Chunks; i++ {
 		end := min((i+1)*chunkSize, len(rows))
 		b, err := json.Marshal(rows[i*chunkSize : end])
@@ -275,7 +377,7 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 		return "", err
 	}
 	ref, _ := json.Marshal(docRef{Key: newKey})
-	if _, err := h.Put(ctx, "docidx/"+rec.Source+"/"+esc(rec.DocNo), ref); err != nil {
+	if _, err := h.Put(ctx, rec.indexKey(), ref); err != nil {
 		return "", fmt.Errorf("index %s: %w", rec.DocNo, err)
 	}
 	if key != "" {
@@ -329,7 +431,7 @@ func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow)
 // readChunks calls fn with each chunk of a document's code rows, in order.
 // Each call gets a slice of its own, which fn may keep.
 func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeRow) error) error {
-	base := "codes/" + rec.Source + "/" + esc(rec.DocNo) + "/"
+	base := rec.codesBase()
 	for i := 0; i < rec.Chunks; i++ {
 		e, err := h.Get(ctx, fmt.Sprintf("%s%05d", base, i))
 		if errors.Is(err, sdk.ErrNotFound) {
