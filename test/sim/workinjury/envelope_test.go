@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	tsm2 "github.com/tjfoc/gmsm/sm2"
 
 	"github.com/medgate/medgate/plugins/smenvelope"
 )
@@ -329,4 +332,49 @@ func TestNewRefusesWhatItCannotSimulate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEnvelopeOpen: whatever the key, data and signature members hold, in
+// any SM2 layout, open returns an error or the plaintext and never panics
+// (tjfoc/gmsm panics on short SM2 ciphertext; open must not let it see
+// one).
+func FuzzEnvelopeOpen(f *testing.F) {
+	kp := keysOnce()
+	s, err := New(Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys, _ := s.keysOf("")
+	layouts := []smenvelope.CipherOrder{smenvelope.C1C3C2, smenvelope.C1C2C3, smenvelope.ASN1}
+	envs := make([]*envelope, 0, 2*len(layouts))
+	for _, order := range layouts {
+		for _, prefix := range []bool{true, false} {
+			o := smenvelope.Defaults()
+			o.CipherOrder, o.PointPrefix = order, prefix
+			e, err := newEnvelope(o)
+			if err != nil {
+				f.Fatal(err)
+			}
+			envs = append(envs, e)
+		}
+	}
+	for i, e := range envs {
+		sealed, err := e.seal(keys.priv, keys.priv.Public().(*tsm2.PublicKey), map[string]string{"infno": "GYU000"}, gyu000, time.Now())
+		if err != nil {
+			f.Fatal(err)
+		}
+		k, _ := e.decode(sealed["key"].(string))
+		d, _ := e.decode(sealed["data"].(string))
+		sg, _ := e.decode(sealed["sign"].(string))
+		f.Add(uint8(i), k, d, sg)
+		f.Add(uint8(i), k[:len(k)/2], d, sg)
+	}
+	f.Add(uint8(0), []byte{4}, []byte{}, []byte{0x30, 0})
+	f.Fuzz(func(t *testing.T, which uint8, key, data, sig []byte) {
+		e := envs[int(which)%len(envs)]
+		body, _ := json.Marshal(map[string]string{"infno": "GYU000", "key": e.encode(key), "data": e.encode(data), "sign": e.encode(sig)})
+		if plain, err := e.open(keys.priv, keys.peer, body); err == nil && plain == nil {
+			t.Fatal("open succeeded without business data")
+		}
+	})
 }
