@@ -554,7 +554,9 @@ func (s *Server) answerTampered(w http.ResponseWriter, keys peerKeys, code, seri
 }
 
 // AddSender registers (or replaces) the public key of the institution
-// whose envelopes name sender as their sender code.
+// whose envelopes name sender as their sender code. A key that is not a
+// point of the SM2 curve verifies nothing: that sender's requests are
+// answered E0001 as if it had no key.
 func (s *Server) AddSender(sender string, pub *ecdsa.PublicKey) {
 	s.kmu.Lock()
 	defer s.kmu.Unlock()
