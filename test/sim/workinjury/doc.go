@@ -1,19 +1,32 @@
 // Package workinjury simulates the national work-injury insurance
 // remote-medical system (工伤保险异地就医系统) for tests and `make run`.
 //
-// A *Server is an http.Handler that speaks the same configurable SM4+SM2
-// envelope as the adapter (package smenvelope, with the keys swapped): it
-// verifies our signature before anything else (with the public key
-// registered for the sender code the envelope names, Config.Senders and
-// AddSender, one per institution as the national system keeps them, or
-// the single hospital key of Config.Keys), decrypts, validates the
-// business input against the schemas (the same files the adapter uses),
-// enforces the business rules of all 39 transactions itself, answers sealed
-// and signed, and remembers every transaction by its serial for the general
-// transaction query GYD053. It shares no code with the adapter
-// (plugins/workinjury): its rules are written from the requirements
-// (/work/shared/specs/requirements-zh.txt §2.2.1), so an adapter bug that
-// lets a wrong upload out is refused here.
+// A *Server is an http.Handler that speaks the configurable SM4+SM2
+// envelope the adapter is configured with (Config.Options, the settings of
+// package smenvelope, with the keys swapped): it verifies our signature
+// before anything else (with the public key registered for the sender code
+// the envelope names, Config.Senders and AddSender, one per institution as
+// the national system keeps them, or the single hospital key of
+// Config.Keys), decrypts, validates the business input against the schemas
+// (the same files the adapter uses), enforces the business rules of all 39
+// transactions itself, answers sealed and signed, and remembers every
+// transaction by its serial for the general transaction query GYD053. It
+// shares no code with the adapter (plugins/workinjury): its rules are
+// written from the requirements (/work/shared/specs/requirements-zh.txt
+// §2.2.1), so an adapter bug that lets a wrong upload out is refused here.
+//
+// Nor does it share the envelope code: envelope.go opens and seals with an
+// implementation of its own, written from the documentation of the
+// settings and built on github.com/tjfoc/gmsm, not on the adapter's
+// smenvelope and github.com/emmansun/gmsm, so a defect of the adapter's
+// envelope library is refused here instead of being mirrored. (smenvelope
+// provides only the settings and key types, and the key-file helpers of
+// keys.go that write the adapter's key directory.) The simulator accepts
+// only the configured form of each setting, where the adapter's Open also
+// tries the others unless StrictOpen is set: a request in another SM2
+// layout, point prefix, signature format, key form or hex case than
+// configured is refused (E0003, or E0001 for the signature). New refuses
+// a setting value it does not implement, and keys that are not SM2 keys.
 //
 // It keeps the national system's records: filing applications, filings,
 // institutions, attachments, cards, and the settlement chain (ledger.go):

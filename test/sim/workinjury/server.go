@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	tsm2 "github.com/tjfoc/gmsm/sm2"
+
 	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/schemas"
 )
@@ -31,7 +33,10 @@ const MaxBatch = 500
 
 // Config configures a Server.
 type Config struct {
-	// Options is the envelope, exactly as the adapter is configured.
+	// Options is the envelope, exactly as the adapter is configured. The
+	// simulator implements it itself (envelope.go, on tjfoc/gmsm) and
+	// accepts only the configured form of every setting; New refuses a
+	// value it does not implement.
 	Options smenvelope.Options
 	// Keys holds the national system's private key and the hospital's
 	// (the adapter's) public key. The public key is the one of every
@@ -76,6 +81,11 @@ type Config struct {
 // Server is the simulated national system. It is safe for concurrent use.
 type Server struct {
 	cfg Config
+	env *envelope
+	// national is the national private key, for tjfoc/gmsm; hospital is
+	// Config.Keys.PeerPublic (nil when not given).
+	national *tsm2.PrivateKey
+	hospital *tsm2.PublicKey
 
 	// kmu guards senders, apart from mu so that key look-ups never wait
 	// for the business state.
@@ -101,16 +111,31 @@ type Server struct {
 
 // New returns a simulator with no data; add some with the Add* methods or Seed.
 func New(cfg Config) (*Server, error) {
-	if err := cfg.Options.Validate(); err != nil {
+	env, err := newEnvelope(cfg.Options)
+	if err != nil {
 		return nil, fmt.Errorf("workinjury simulator: envelope options: %w", err)
 	}
 	if cfg.Keys.Private == nil || cfg.Keys.PeerPublic == nil && len(cfg.Senders) == 0 {
 		return nil, errors.New("workinjury simulator: Keys needs the national private key, and Keys.PeerPublic or Senders the hospitals' public keys (see EnsureKeys)")
 	}
+	national, err := sm2Private(&cfg.Keys.Private.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("workinjury simulator: Keys.Private: %w", err)
+	}
+	var hospital *tsm2.PublicKey
+	if cfg.Keys.PeerPublic != nil {
+		var ok bool
+		if hospital, ok = sm2Public(cfg.Keys.PeerPublic); !ok {
+			return nil, errors.New("workinjury simulator: Keys.PeerPublic is not a point of the SM2 curve: give the hospital's SM2 public key")
+		}
+	}
 	senders := make(map[string]*ecdsa.PublicKey, len(cfg.Senders))
 	for code, pub := range cfg.Senders {
 		if code == "" || pub == nil {
 			return nil, fmt.Errorf("workinjury simulator: Senders[%q] needs a sender code and a public key", code)
+		}
+		if _, ok := sm2Public(pub); !ok {
+			return nil, fmt.Errorf("workinjury simulator: Senders[%q] is not a point of the SM2 curve: give the institution's SM2 public key", code)
 		}
 		senders[code] = pub
 	}
@@ -140,6 +165,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:         cfg,
+		env:         env,
+		national:    national,
+		hospital:    hospital,
 		senders:     senders,
 		apps:        map[string]*application{},
 		attachments: map[string]*attachment{},
@@ -230,9 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = pathCode
 	}
 	sc, known := s.cfg.Schemas.Get("workinjury", code)
-	plain, _, err := smenvelope.Open(o, keys, body)
+	plain, err := s.env.open(keys.priv, keys.peer, body)
 	switch {
-	case errors.Is(err, smenvelope.ErrBadSignature):
+	case errors.Is(err, errEnvelopeSignature):
 		// The sender is not authenticated: answer without encrypting to or
 		// signing for it, as an unsigned error.
 		s.logf("signature check failed", code, serial, "E0001")
@@ -445,7 +473,7 @@ func (s *Server) run(sc *schemas.Schema, code, serial string, input map[string]a
 }
 
 // answer seals and writes the response.
-func (s *Server) answer(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) {
+func (s *Server) answer(w http.ResponseWriter, keys peerKeys, code, serial string, out map[string]any, be *bizError) {
 	sealed, err := s.seal(keys, code, serial, out, be)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
@@ -456,7 +484,7 @@ func (s *Server) answer(w http.ResponseWriter, keys smenvelope.Keys, code, seria
 
 // seal seals an answer with keys: the national private key and the
 // public key of the institution that sent the request.
-func (s *Server) seal(keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
+func (s *Server) seal(keys peerKeys, code, serial string, out map[string]any, be *bizError) (map[string]any, error) {
 	if be != nil || out == nil {
 		out = map[string]any{}
 	}
@@ -468,7 +496,7 @@ func (s *Server) seal(keys smenvelope.Keys, code, serial string, out map[string]
 }
 
 // sealData seals an answer whose business data is data.
-func (s *Server) sealData(keys smenvelope.Keys, code, serial string, data []byte, be *bizError) (map[string]any, error) {
+func (s *Server) sealData(keys peerKeys, code, serial string, data []byte, be *bizError) (map[string]any, error) {
 	f := s.cfg.Options.Fields
 	env := map[string]string{}
 	put := func(k, v string) {
@@ -485,11 +513,11 @@ func (s *Server) sealData(keys smenvelope.Keys, code, serial string, data []byte
 		put(f.Code, s.cfg.Options.SuccessCodes[0])
 		put(f.Message, "成功")
 	}
-	return smenvelope.Seal(s.cfg.Options, keys, env, data)
+	return s.env.seal(keys.priv, keys.peer, env, data, s.cfg.Now())
 }
 
 // answerJSON seals and writes a success answer whose output is data.
-func (s *Server) answerJSON(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, data []byte) {
+func (s *Server) answerJSON(w http.ResponseWriter, keys peerKeys, code, serial string, data []byte) {
 	sealed, err := s.sealData(keys, code, serial, data, nil)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
@@ -511,7 +539,7 @@ func (s *Server) answerUnsigned(w http.ResponseWriter, code, serial, errCode, ms
 }
 
 // answerTampered writes a response whose signature does not verify.
-func (s *Server) answerTampered(w http.ResponseWriter, keys smenvelope.Keys, code, serial string, out map[string]any, be *bizError) {
+func (s *Server) answerTampered(w http.ResponseWriter, keys peerKeys, code, serial string, out map[string]any, be *bizError) {
 	sealed, err := s.seal(keys, code, serial, out, be)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusInternalServerError)
@@ -526,7 +554,9 @@ func (s *Server) answerTampered(w http.ResponseWriter, keys smenvelope.Keys, cod
 }
 
 // AddSender registers (or replaces) the public key of the institution
-// whose envelopes name sender as their sender code.
+// whose envelopes name sender as their sender code. A key that is not a
+// point of the SM2 curve verifies nothing: that sender's requests are
+// answered E0001 as if it had no key.
 func (s *Server) AddSender(sender string, pub *ecdsa.PublicKey) {
 	s.kmu.Lock()
 	defer s.kmu.Unlock()
@@ -537,15 +567,24 @@ func (s *Server) AddSender(sender string, pub *ecdsa.PublicKey) {
 // key with the sender's registered public key, or with Config.Keys's
 // public key for a sender not registered. ok is false when there is no
 // key to verify the sender with.
-func (s *Server) keysOf(sender string) (keys smenvelope.Keys, ok bool) {
-	keys = s.cfg.Keys
+func (s *Server) keysOf(sender string) (keys peerKeys, ok bool) {
+	keys = peerKeys{priv: s.national, peer: s.hospital}
 	s.kmu.RLock()
 	pub, found := s.senders[sender]
 	s.kmu.RUnlock()
 	if found {
-		keys.PeerPublic = pub
+		// A key registered by AddSender that is not on the curve verifies
+		// nothing: the sender counts as unregistered.
+		keys.peer, _ = sm2Public(pub)
 	}
-	return keys, keys.PeerPublic != nil
+	return keys, keys.peer != nil
+}
+
+// peerKeys are the keys of one exchange: the national private key and the
+// public key of the institution that sent the request.
+type peerKeys struct {
+	priv *tsm2.PrivateKey
+	peer *tsm2.PublicKey
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
