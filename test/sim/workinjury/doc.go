@@ -17,9 +17,11 @@
 //
 // Nor does it share the envelope code: envelope.go opens and seals with an
 // implementation of its own, written from the documentation of the
-// settings and built on github.com/tjfoc/gmsm, not on the adapter's
-// smenvelope and github.com/emmansun/gmsm, so a defect of the adapter's
-// envelope library is refused here instead of being mirrored. (smenvelope
+// settings, not with the adapter's smenvelope, so a defect of the adapter's
+// envelope library is refused here instead of being mirrored. Its SM2 and
+// SM4 primitives are github.com/emmansun/gmsm's, as the adapter's, checked
+// against the published GM/T examples (TestEnvelopeKnownAnswers; an
+// independent pure-Go SM2 cost twenty times the CPU, see envelope.go). (smenvelope
 // provides only the settings and key types, and the key-file helpers of
 // keys.go that write the adapter's key directory.) The simulator accepts
 // only the configured form of each setting, where the adapter's Open also

@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	tsm2 "github.com/tjfoc/gmsm/sm2"
-	tsm4 "github.com/tjfoc/gmsm/sm4"
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm4"
 
 	"github.com/medgate/medgate/plugins/smenvelope"
 )
@@ -27,25 +27,28 @@ import (
 // This file is the simulator's own implementation of the work-injury
 // envelope, written from the documentation of the envelope settings
 // (smenvelope.Options: what each value means), not from the adapter's
-// code, and built on another SM2/SM3/SM4 implementation
-// (github.com/tjfoc/gmsm; the adapter uses github.com/emmansun/gmsm), so
-// that a defect of the adapter's envelope library is not mirrored here
-// but refused. Only the Options and Keys types come from smenvelope: they
-// are how a site is configured. Nothing here calls it.
+// code, so that a defect of the adapter's envelope library (the layouts,
+// prefixes, encodings, key forms, what is signed, how the answer is
+// parsed) is not mirrored here but refused. Only the Options and Keys
+// types come from smenvelope: they are how a site is configured. Nothing
+// here calls it.
+//
+// The primitives (SM2 encryption and signature, the SM4 block cipher) are
+// github.com/emmansun/gmsm's, as the adapter's: an independent SM2 in
+// pure Go (tjfoc/gmsm, tried first) costs about twenty times the CPU per
+// exchange, which on the benchmark's shared CPUs would have measured the
+// simulator instead of medgate. The primitives are checked independently
+// instead: TestEnvelopeKnownAnswers against the published GM/T examples,
+// and plugins/smenvelope's tests against OpenSSL 3 and tjfoc/gmsm. The
+// SM4 modes and the PKCS#7 padding are done here.
 //
 // The simulator plays the national system, which has one envelope: it
 // accepts only the configured form of every setting (layout, point
 // prefix, signature format, text encoding and its case, key form), so a
 // request that deviates from its configuration is refused. The
 // StrictOpen and UnsignedErrors settings concern the adapter's opening
-// of answers and are ignored here.
-//
-// tjfoc/gmsm's defects (see specs/libraries.md) are kept out of the way:
-// SM4 is used only as a block cipher (tjfoc's CBC keeps its IV in a
-// package global), the modes and the PKCS#7 padding are done here, and
-// every SM2 ciphertext is checked for length and for a point on the
-// curve before tjfoc sees it (it panics on short input and does not
-// check the point).
+// of answers and are ignored here. Every SM2 ciphertext is checked for
+// length and for a point on the curve before it is decrypted.
 
 // errEnvelopeSignature matches a request whose signature is missing,
 // malformed or does not verify: its sender is not authenticated.
@@ -198,7 +201,7 @@ func newEnvelope(o smenvelope.Options) (*envelope, error) {
 		e.cbc = true
 		if o.SM4IV != "" {
 			iv, err := hex.DecodeString(o.SM4IV)
-			if err != nil || len(iv) != tsm4.BlockSize {
+			if err != nil || len(iv) != sm4.BlockSize {
 				add("sm4IV %q is not 32 hex characters: give the fixed IV as 16 bytes in hex, or leave it empty for a random IV sent with the data", o.SM4IV)
 			}
 			e.fixedIV = iv
@@ -231,31 +234,33 @@ func newEnvelope(o smenvelope.Options) (*envelope, error) {
 	return e, nil
 }
 
-// sm2Private converts the national private key for tjfoc/gmsm, deriving
-// its public point anew and checking it against the one given.
-func sm2Private(k *ecdsa.PrivateKey) (*tsm2.PrivateKey, error) {
-	c := tsm2.P256Sm2()
-	if k == nil || k.D == nil || k.D.Sign() <= 0 || k.D.Cmp(c.Params().N) >= 0 {
+// sm2Private converts the national private key for the SM2 primitives,
+// deriving its public point anew and checking it against the one given.
+func sm2Private(k *ecdsa.PrivateKey) (*sm2.PrivateKey, error) {
+	if k == nil || k.D == nil || k.D.Sign() <= 0 || k.D.Cmp(sm2.P256().Params().N) >= 0 {
 		return nil, errors.New("the national private key is missing or not an SM2 private key")
 	}
-	x, y := c.ScalarBaseMult(k.D.Bytes())
-	if k.X != nil && k.Y != nil && (x.Cmp(k.X) != 0 || y.Cmp(k.Y) != 0) {
+	p, err := sm2.NewPrivateKeyFromInt(k.D)
+	if err != nil {
+		return nil, errors.New("the national private key is not an SM2 private key")
+	}
+	if k.X != nil && k.Y != nil && (p.X.Cmp(k.X) != 0 || p.Y.Cmp(k.Y) != 0) {
 		return nil, errors.New("the national private key does not match its public point: it is not a key on the SM2 curve")
 	}
-	return &tsm2.PrivateKey{PublicKey: tsm2.PublicKey{Curve: c, X: x, Y: y}, D: new(big.Int).Set(k.D)}, nil
+	return p, nil
 }
 
-// sm2Public converts a hospital's public key for tjfoc/gmsm; ok is false
-// when it is not a point of the SM2 curve.
-func sm2Public(k *ecdsa.PublicKey) (*tsm2.PublicKey, bool) {
+// sm2Public returns a hospital's public key on the SM2 curve; ok is false
+// when it is not a point of that curve.
+func sm2Public(k *ecdsa.PublicKey) (*ecdsa.PublicKey, bool) {
 	if k == nil || !onCurve(k.X, k.Y) {
 		return nil, false
 	}
-	return &tsm2.PublicKey{Curve: tsm2.P256Sm2(), X: k.X, Y: k.Y}, true
+	return &ecdsa.PublicKey{Curve: sm2.P256(), X: k.X, Y: k.Y}, true
 }
 
 func onCurve(x, y *big.Int) bool {
-	c := tsm2.P256Sm2()
+	c := sm2.P256()
 	p := c.Params().P
 	return x != nil && y != nil && x.Sign() >= 0 && y.Sign() >= 0 && x.Cmp(p) < 0 && y.Cmp(p) < 0 && c.IsOnCurve(x, y)
 }
@@ -265,7 +270,7 @@ func onCurve(x, y *big.Int) bool {
 // then the business data. Nothing from the request is returned unless
 // the signature verifies. Errors match errEnvelopeSignature or
 // errEnvelopeMalformed and carry no key or business content.
-func (e *envelope) open(priv *tsm2.PrivateKey, peer *tsm2.PublicKey, body []byte) ([]byte, error) {
+func (e *envelope) open(priv *sm2.PrivateKey, peer *ecdsa.PublicKey, body []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var env map[string]any
@@ -341,7 +346,7 @@ func (e *envelope) open(priv *tsm2.PrivateKey, peer *tsm2.PublicKey, body []byte
 // timestamp (in UTC+8) and sign type when configured and not in env, a
 // fresh SM4 key SM2-encrypted for peer, data SM4-encrypted with it, and
 // the SM2 signature with priv over the configured target.
-func (e *envelope) seal(priv *tsm2.PrivateKey, peer *tsm2.PublicKey, env map[string]string, data []byte, now time.Time) (map[string]any, error) {
+func (e *envelope) seal(priv *sm2.PrivateKey, peer *ecdsa.PublicKey, env map[string]string, data []byte, now time.Time) (map[string]any, error) {
 	f := e.fields
 	out := make(map[string]any, len(env)+5)
 	for k, v := range env {
@@ -381,10 +386,15 @@ func (e *envelope) seal(priv *tsm2.PrivateKey, peer *tsm2.PublicKey, env map[str
 			return nil, fmt.Errorf("seal: %w", err)
 		}
 	}
-	r, s, err := tsm2.Sm2Sign(priv, msg, e.uid, rand.Reader)
+	der, err := sm2.SignASN1(rand.Reader, priv, msg, sm2.NewSM2SignerOption(true, e.uid))
 	if err != nil {
 		return nil, fmt.Errorf("seal: SM2-sign: %w", err)
 	}
+	var rs rsSignature
+	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) > 0 {
+		return nil, fmt.Errorf("seal: SM2-sign gave no DER SEQUENCE{r, s}: %v", err)
+	}
+	r, s := rs.R, rs.S
 	sig, err := e.formatSignature(r, s)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -499,8 +509,12 @@ func (e *envelope) decode(s string) ([]byte, error) {
 
 // verify checks an SM2-with-SM3 signature (r, s) over msg with the
 // configured user id.
-func (e *envelope) verify(peer *tsm2.PublicKey, msg []byte, r, s *big.Int) bool {
-	return tsm2.Sm2Verify(peer, msg, e.uid, r, s)
+func (e *envelope) verify(peer *ecdsa.PublicKey, msg []byte, r, s *big.Int) bool {
+	if r == nil || s == nil || r.Sign() <= 0 || s.Sign() <= 0 {
+		return false
+	}
+	der, err := asn1.Marshal(rsSignature{r, s})
+	return err == nil && sm2.VerifyASN1WithSM2(peer, e.uid, msg, der)
 }
 
 type rsSignature struct{ R, S *big.Int }
@@ -544,12 +558,12 @@ type sm2Cipher struct {
 }
 
 // sm2Encrypt encrypts msg for peer and lays the ciphertext out as configured.
-func (e *envelope) sm2Encrypt(peer *tsm2.PublicKey, msg []byte) ([]byte, error) {
-	ct, err := tsm2.Encrypt(peer, msg, rand.Reader, tsm2.C1C3C2)
+func (e *envelope) sm2Encrypt(peer *ecdsa.PublicKey, msg []byte) ([]byte, error) {
+	ct, err := sm2.Encrypt(rand.Reader, peer, msg, sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2))
 	if err != nil {
 		return nil, err
 	}
-	// tjfoc writes 04 ‖ x ‖ y ‖ C3 ‖ C2.
+	// The primitive writes 04 ‖ x ‖ y ‖ C3 ‖ C2.
 	if len(ct) != 1+64+32+len(msg) || ct[0] != 0x04 {
 		return nil, fmt.Errorf("SM2 ciphertext of %d bytes for a %d-byte message, want %d", len(ct), len(msg), 1+64+32+len(msg))
 	}
@@ -571,7 +585,7 @@ func (e *envelope) sm2Encrypt(peer *tsm2.PublicKey, msg []byte) ([]byte, error) 
 
 // sm2Decrypt reads the ciphertext in exactly the configured layout and
 // decrypts it with priv.
-func (e *envelope) sm2Decrypt(priv *tsm2.PrivateKey, ct []byte) ([]byte, error) {
+func (e *envelope) sm2Decrypt(priv *sm2.PrivateKey, ct []byte) ([]byte, error) {
 	const c1Len, c3Len = 64, 32
 	var x, y *big.Int
 	var c3, c2 []byte
@@ -604,13 +618,13 @@ func (e *envelope) sm2Decrypt(priv *tsm2.PrivateKey, ct []byte) ([]byte, error) 
 	if !onCurve(x, y) {
 		return nil, errors.New("SM2 ciphertext: C1 is not a point of the curve (wrong cipherOrder or pointPrefix?)")
 	}
-	// tjfoc reads 04 ‖ x ‖ y ‖ C3 ‖ C2, and nothing else.
+	// The primitive is given 04 ‖ x ‖ y ‖ C3 ‖ C2, whatever the layout.
 	in := make([]byte, 1+c1Len, 1+c1Len+c3Len+len(c2))
 	in[0] = 0x04
 	x.FillBytes(in[1:33])
 	y.FillBytes(in[33:65])
 	in = append(append(in, c3...), c2...)
-	pt, err := tsm2.Decrypt(priv, in, tsm2.C1C3C2)
+	pt, err := sm2.Decrypt(priv, in)
 	if err != nil {
 		return nil, errors.New("SM2 decryption failed: its hash does not match (wrong national key, cipherOrder or pointPrefix, or a corrupted key member)")
 	}
@@ -622,7 +636,7 @@ const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // newSM4Key returns a fresh SM4 key and the bytes that stand for it in
 // the envelope (the key form).
 func (e *envelope) newSM4Key() (material, key []byte, err error) {
-	key = make([]byte, tsm4.BlockSize)
+	key = make([]byte, sm4.BlockSize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, nil, fmt.Errorf("generate an SM4 key: %w", err)
 	}
@@ -671,11 +685,11 @@ func (e *envelope) sm4Key(m []byte) ([]byte, error) {
 // sm4Encrypt pads data (PKCS#7) and encrypts it in the configured mode;
 // a random CBC IV is sent in front of the ciphertext.
 func (e *envelope) sm4Encrypt(key, data []byte) ([]byte, error) {
-	block, err := tsm4.NewCipher(key)
+	block, err := sm4.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("SM4 key: %w", err)
 	}
-	bs := tsm4.BlockSize
+	bs := sm4.BlockSize
 	n := bs - len(data)%bs
 	padded := append(append(make([]byte, 0, len(data)+n), data...), bytes.Repeat([]byte{byte(n)}, n)...)
 	if !e.cbc {
@@ -701,11 +715,11 @@ var errSM4 = errors.New("SM4 decryption failed (wrong key, sm4Mode or sm4IV, or 
 
 // sm4Decrypt decrypts in the configured mode and removes the PKCS#7 padding.
 func (e *envelope) sm4Decrypt(key, ct []byte) ([]byte, error) {
-	block, err := tsm4.NewCipher(key)
+	block, err := sm4.NewCipher(key)
 	if err != nil {
 		return nil, errSM4
 	}
-	bs := tsm4.BlockSize
+	bs := sm4.BlockSize
 	iv := e.fixedIV
 	if e.cbc && iv == nil {
 		if len(ct) < bs {

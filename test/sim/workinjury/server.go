@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	tsm2 "github.com/tjfoc/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/schemas"
@@ -34,7 +34,7 @@ const MaxBatch = 500
 // Config configures a Server.
 type Config struct {
 	// Options is the envelope, exactly as the adapter is configured. The
-	// simulator implements it itself (envelope.go, on tjfoc/gmsm) and
+	// simulator implements it itself (envelope.go) and
 	// accepts only the configured form of every setting; New refuses a
 	// value it does not implement.
 	Options smenvelope.Options
@@ -82,10 +82,10 @@ type Config struct {
 type Server struct {
 	cfg Config
 	env *envelope
-	// national is the national private key, for tjfoc/gmsm; hospital is
+	// national is the national private key, for the SM2 primitives; hospital is
 	// Config.Keys.PeerPublic (nil when not given).
-	national *tsm2.PrivateKey
-	hospital *tsm2.PublicKey
+	national *sm2.PrivateKey
+	hospital *ecdsa.PublicKey
 
 	// kmu guards senders, apart from mu so that key look-ups never wait
 	// for the business state.
@@ -122,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workinjury simulator: Keys.Private: %w", err)
 	}
-	var hospital *tsm2.PublicKey
+	var hospital *ecdsa.PublicKey
 	if cfg.Keys.PeerPublic != nil {
 		var ok bool
 		if hospital, ok = sm2Public(cfg.Keys.PeerPublic); !ok {
@@ -583,8 +583,8 @@ func (s *Server) keysOf(sender string) (keys peerKeys, ok bool) {
 // peerKeys are the keys of one exchange: the national private key and the
 // public key of the institution that sent the request.
 type peerKeys struct {
-	priv *tsm2.PrivateKey
-	peer *tsm2.PublicKey
+	priv *sm2.PrivateKey
+	peer *ecdsa.PublicKey
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
