@@ -13,6 +13,8 @@
 set -euo pipefail
 
 log() { printf 'testenv-checkers: %s\n' "$*" >&2; }
+# shellcheck source=deploy/testenv/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 missing=()
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
@@ -24,22 +26,4 @@ if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-	log "no apt-get here: install ${missing[*]} with your package manager"
-	exit 1
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		log "installing packages needs root: run this script as root or install sudo"
-		exit 1
-	fi
-	sudo=(sudo)
-fi
-
-log "installing the Debian packages ${missing[*]} with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-log "installed ${missing[*]}"
+apt_install "" "${missing[@]}"

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 log() { printf 'testenv-chromium: %s\n' "$*" >&2; }
+# shellcheck source=deploy/testenv/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 missing=()
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
@@ -26,23 +28,4 @@ if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-	log "no apt-get here: install ${missing[*]} with your package manager,"
-	log "or point the browser tests at a Chromium with MEDGATE_CHROMIUM=/path/to/chromium"
-	exit 1
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		log "installing packages needs root: run this script as root or install sudo"
-		exit 1
-	fi
-	sudo=(sudo)
-fi
-
-log "installing the Debian packages ${missing[*]} with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-log "installed ${missing[*]}"
+apt_install "or point the browser tests at a Chromium with MEDGATE_CHROMIUM=/path/to/chromium" "${missing[@]}"

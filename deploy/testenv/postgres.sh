@@ -15,6 +15,8 @@
 set -euo pipefail
 
 log() { printf 'testenv-postgres: %s\n' "$*" >&2; }
+# shellcheck source=deploy/testenv/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 # server_bin prints the newest bin directory holding initdb and postgres.
 server_bin() {
@@ -37,38 +39,19 @@ if bin="$(server_bin)"; then
 	exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-	log "no apt-get here: install the PostgreSQL server (initdb and postgres) with your package manager,"
-	log "or point the tests at a server with MEDGATE_TEST_PG_DSN=postgres://user@host:port/postgres"
-	exit 1
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		log "installing packages needs root: run this script as root or install sudo"
-		exit 1
-	fi
-	sudo=(sudo)
-fi
-
 before="$(online_clusters)"
-
-log "installing the Debian package postgresql with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends postgresql
+apt_install "or point the tests at a server with MEDGATE_TEST_PG_DSN=postgres://user@host:port/postgres" postgresql
 
 # Stop the clusters the install started; leave alone any that ran before.
 for cluster in $(online_clusters); do
 	if ! grep -qxF "$cluster" <<<"$before"; then
 		log "stopping cluster $cluster started by the install (tests run their own server)"
-		"${sudo[@]}" pg_ctlcluster "${cluster%%/*}" "${cluster#*/}" stop
+		"${SUDO[@]}" pg_ctlcluster "${cluster%%/*}" "${cluster#*/}" stop
 	fi
 done
 # Under systemd, keep the freshly installed service from starting at boot.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-	"${sudo[@]}" systemctl disable --now postgresql >/dev/null 2>&1 || true
+	"${SUDO[@]}" systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 if ! bin="$(server_bin)"; then
