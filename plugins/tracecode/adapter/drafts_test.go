@@ -759,3 +759,51 @@ func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
 	}
 	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
 }
+
+// TestStockInSyncNotBlockedByAnUnpublishableReceipt: a confirmed draft
+// whose receipt cannot be published (the events topic refuses it, e.g. a
+// record above the broker's size limit) made every stock-in sync run fail
+// before it fetched anything: no new document became a draft for as long
+// as that one receipt failed. The sync must report the receipt (an error
+// naming it and what to do) and fetch anyway, and publish it once it can.
+func TestStockInSyncNotBlockedByAnUnpublishableReceipt(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	host.mu.Lock()
+	host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventReceipt }
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	for attempt := 1; attempt <= 3; attempt++ {
+		r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: attempt, Recovering: attempt > 1})
+		if err == nil && r.Status == sdk.StatusOK {
+			t.Fatal("the confirmation succeeded although its receipt was not published")
+		}
+	}
+	before := len(e.events(adapter.EventStockIn))
+	// The receipt still cannot be published: the sync reports it and
+	// fetches all the same (yesterday's three deliveries are new).
+	r, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "run-1"})
+	if err != nil {
+		t.Fatalf("one unpublishable receipt failed the whole stock-in sync: %v", err)
+	}
+	if r.Processed != 6 || len(e.events(adapter.EventStockIn)) != before+3 {
+		t.Errorf("sync with an unpublishable receipt: %+v, %d stock-in events, want 6 documents and %d events", r, len(e.events(adapter.EventStockIn)), before+3)
+	}
+	if !r.Diagnostics.HasError() || !strings.Contains(r.Diagnostics.String(), id) || !strings.Contains(r.Diagnostics.String(), "message.max.bytes") {
+		t.Errorf("the unpublished receipt of draft %s is not reported with what to do: %s", id, r.Diagnostics)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipt events although publishing fails", n)
+	}
+	host.mu.Lock()
+	host.pubFail = nil
+	host.mu.Unlock()
+	r, err = e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "run-2"})
+	if err != nil || r.Diagnostics.HasError() {
+		t.Fatalf("sync once the topic is back: %v %+v", err, r)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 1 {
+		t.Errorf("%d receipt events once the topic is back, want 1", n)
+	}
+}
