@@ -737,7 +737,7 @@ func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
 	if n := len(e.events(adapter.EventReceipt)); n != 0 {
 		t.Fatalf("%d receipts published for a stale draft", n)
 	}
-	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "changes": []any{
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "expectedVersion": d.Version, "changes": []any{
 		map[string]any{"op": "ackPlatformChange"}}}), sdk.StatusOK)
 	dv := getDraft(t, e, id)
 	if a := dv.Adjustments[len(dv.Adjustments)-1]; a.Op != "ackPlatformChange" || a.By != "pharm01" {
@@ -806,4 +806,76 @@ func TestStockInSyncNotBlockedByAnUnpublishableReceipt(t *testing.T) {
 	if n := len(e.events(adapter.EventReceipt)); n != 1 {
 		t.Errorf("%d receipt events once the topic is back, want 1", n)
 	}
+}
+
+// TestDraftAckNamesTheReviewedVersion: staff review a flagged draft while
+// a later fetch sees the document change again. An acknowledgement sent
+// without the version it was made against cleared that later change too,
+// which nobody had reviewed, and the draft could be confirmed stale. An
+// acknowledgement must name the reviewed version (expectedVersion), and
+// one made against an older version is refused.
+func TestDraftAckNamesTheReviewedVersion(t *testing.T) {
+	t.Parallel()
+	var drop atomic.Int32 // codes taken off line 1 on the platform
+	e := newListingEnv(t, func(body []byte) []byte {
+		n := int(drop.Load())
+		if n == 0 {
+			return body
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Error(err)
+			return body
+		}
+		bills := ans["data"].(map[string]any)["bills"].([]any)
+		l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+		codes := l0["codes"].([]any)
+		l0["codes"] = codes[:len(codes)-n]
+		b, _ := json.Marshal(ans)
+		return b
+	})
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	id := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK).Drafts[0]
+	type flagged struct {
+		PlatformChanged string
+		Version         int64
+	}
+	drop.Store(1)
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	reviewed := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if reviewed.PlatformChanged == "" {
+		t.Fatalf("draft %s not flagged by the first change", id)
+	}
+	// While staff review that version, the document changes again.
+	drop.Store(2)
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	cur := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if cur.Version == reviewed.Version {
+		t.Fatalf("the second change did not change the draft: %+v", cur)
+	}
+	ack := func(version int64) *sdk.HandleResponse {
+		p := map[string]any{"draftId": id, "by": "pharm01", "changes": []any{map[string]any{"op": "ackPlatformChange"}}}
+		if version != 0 {
+			p["expectedVersion"] = version
+		}
+		return e.send(adapter.OpDraftAdjust, p)
+	}
+	cases := map[string]struct {
+		version     int64
+		field, rule string
+	}{
+		"without a version":       {0, "$.expectedVersion", "required"},
+		"of the reviewed version": {reviewed.Version, "$.expectedVersion", "state"},
+	}
+	for name, c := range cases {
+		r := ack(c.version)
+		if r.Status == sdk.StatusOK || !hasDiag(r.Diagnostics, c.field, c.rule) {
+			t.Errorf("acknowledgement %s: %s %s, want refused at %s (%s)", name, r.Status, r.Diagnostics, c.field, c.rule)
+		}
+	}
+	if r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}); r.Status == sdk.StatusOK {
+		t.Fatalf("draft %s confirmed with an unreviewed change on the platform", id)
+	}
+	must[map[string]any](t, ack(cur.Version), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
 }

@@ -605,6 +605,13 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
 				continue
 			}
+			if p.ExpectedVersion == 0 {
+				// Without it, a change a later fetch recorded while staff
+				// reviewed would be acknowledged unseen.
+				ds.Error("$.expectedVersion", "required", "acknowledging a change on the platform needs the version of the draft that was reviewed",
+					"send expectedVersion (the draft's version from tracecode.draft.get or the work list) with ackPlatformChange; if the document changed again since, the acknowledgement is refused and the new change must be reviewed")
+				continue
+			}
 			rec(adjustment{Op: c.Op, Field: "platform", To: d.PlatformChanged})
 			d.SourceHash, d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = d.PlatformHash, "", time.Time{}, ""
 		default:
@@ -727,7 +734,7 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if d.PlatformChanged != "" {
 			return stateError("$.draftId", fmt.Sprintf("document %s of %s changed on the platform at %s, after this draft was made: %s", d.SupplierBillNo, orgText(d.SupplierCode, d.SupplierName),
 				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), clip(d.PlatformChanged, 500)),
-				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and confirm again`)
+				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and the reviewed draft's expectedVersion, and confirm again`)
 		}
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)
