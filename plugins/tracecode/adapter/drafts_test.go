@@ -879,3 +879,70 @@ func TestDraftAckNamesTheReviewedVersion(t *testing.T) {
 	must[map[string]any](t, ack(cur.Version), sdk.StatusOK)
 	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
 }
+
+// TestDraftFlaggedAfterAFetchStoppedMidway: a fetch stored the changed
+// document and stopped before it flagged the draft (the host failed
+// there). The next fetch found the stored document equal to the platform's,
+// "unchanged", and the draft made from the earlier version was never
+// flagged: it could be confirmed stale. The draft must be flagged whatever
+// step the first fetch stopped at.
+func TestDraftFlaggedAfterAFetchStoppedMidway(t *testing.T) {
+	t.Parallel()
+	var changed atomic.Bool
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/bill/stockin/list") && changed.Load() {
+			var ans map[string]any
+			if err := json.Unmarshal(body, &ans); err != nil {
+				t.Error(err)
+			} else {
+				bills := ans["data"].(map[string]any)["bills"].([]any)
+				l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+				codes := l0["codes"].([]any)
+				l0["codes"] = codes[:len(codes)-1]
+				body, _ = json.Marshal(ans)
+			}
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	id := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK).Drafts[0]
+
+	// The document changes; the fetch that sees it fails at its first
+	// write of a draft (the flag), as a host that dies there.
+	changed.Store(true)
+	host.mu.Lock()
+	host.casFail = func(key string) bool { return strings.HasPrefix(key, "draft/") }
+	host.mu.Unlock()
+	body, _ := json.Marshal(day)
+	r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-2", Format: "json", Payload: body, Attempt: 1})
+	if err == nil && r.Status == sdk.StatusOK {
+		t.Fatal("the fetch succeeded although the draft could not be flagged")
+	}
+	host.mu.Lock()
+	host.casFail = nil
+	host.mu.Unlock()
+
+	must[fetchReply](t, e.sendID("f-2", adapter.OpStockInFetch, day, true), sdk.StatusOK)
+	d := must[struct{ PlatformChanged string }](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if !strings.Contains(d.PlatformChanged, "line 1") {
+		t.Errorf("draft %s not flagged after the fetch that saw the change stopped midway: %+v", id, d)
+	}
+	if r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}); r.Status == sdk.StatusOK {
+		t.Errorf("draft %s confirmed although its document changed on the platform", id)
+	}
+}
