@@ -156,8 +156,10 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
 	}
 	if p.Reveal && !h.cfg.revealAllowed {
-		return invalid("$.reveal", "not-allowed", "this site does not reveal identities of temporary cards",
-			"the reply masks name, ID number and phone; a site whose callers are all trusted may set revealIdentity: true", nil)
+		// Refused before the text is looked at: the same for QR codes and
+		// temporary cards.
+		return invalid("$.reveal", "not-allowed", "this site does not reveal identities through ecard.scan",
+			"scan again without reveal: the reply then has the card number and the masked name, ID number and phone; a site whose callers are all trusted may set revealIdentity: true", nil)
 	}
 	if r, done, err := h.scanNumber(ctx, strings.TrimSpace(p.Text), p.Reveal); done || err != nil {
 		return r, err

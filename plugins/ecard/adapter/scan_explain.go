@@ -138,7 +138,7 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 	case "length":
 		return KindNone, "扫到的内容过长，不是本院认识的码，请检查扫码枪设置。"
 	case "not-allowed":
-		return KindNone, "本院未允许显示临时卡病人的完整身份信息。"
+		return KindNone, "本院区未允许扫码显示患者的完整身份信息，请不要求显示完整身份（不带 reveal）重新扫码。"
 	}
 	return KindNone, "扫码请求无效，请查看错误说明。"
 }

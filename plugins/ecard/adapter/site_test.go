@@ -121,3 +121,34 @@ func TestScanMasksIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestScanRevealRefusalSaysWhatToDo: since QR scans are masked too, a
+// scan with "reveal" at a site that does not allow it is refused for a QR
+// code as for a temporary card. The refusal said "identities of temporary
+// cards" (and the counter's message 临时卡), which is wrong for the QR code
+// the counter scanned, and did not say to scan again without reveal.
+func TestScanRevealRefusalSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	_, q := e.issue(nil)
+	testCases := map[string]string{"QR code": q.Text, "temporary card": "99000123"}
+	for name, text := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.call(OpScan, map[string]any{"text": text, "reveal": true})
+			if r.Status != sdk.StatusInvalid || len(r.Diagnostics) == 0 || r.Diagnostics[0].Rule != "not-allowed" {
+				t.Fatalf("scan = %s %s, want invalid, rule not-allowed", r.Status, r.Diagnostics)
+			}
+			var got struct{ Message string }
+			if err := json.Unmarshal(r.Payload, &got); err != nil {
+				t.Fatal(err)
+			}
+			d := r.Diagnostics[0]
+			if containsAny(d.Summary+got.Message, "temporary card", "临时卡") != "" {
+				t.Errorf("refusal of a %s scan speaks of temporary cards only: %q / %q", name, d.Summary, got.Message)
+			}
+			if containsAny(d.Detail, "without reveal") == "" || containsAny(got.Message, "重新扫") == "" {
+				t.Errorf("refusal does not say to scan again without reveal: %q / %q", d.Detail, got.Message)
+			}
+		})
+	}
+}

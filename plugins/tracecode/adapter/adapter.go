@@ -250,7 +250,8 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
-	receipts, err := h.publishPendingReceipts(ctx)
+	// One that cannot be published is reported and does not stop the fetch.
+	receipts, rds, err := h.publishPendingReceipts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tracecode: %s: publish the receipts of confirmed drafts: %w", JobStockInSync, err)
 	}
@@ -259,7 +260,7 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 		published = fmt.Sprintf("; %d confirmed receipt(s) published that their confirmation had not", receipts)
 	}
 	if !cfg.syncEnabled {
-		return &sdk.RunJobResponse{Summary: "stock-in sync is disabled for this site (syncEnabled: false)" + published}, nil
+		return &sdk.RunJobResponse{Diagnostics: rds, Summary: "stock-in sync is disabled for this site (syncEnabled: false)" + published}, nil
 	}
 	now := req.Now
 	if now.IsZero() {
@@ -268,10 +269,13 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	end := now.In(cfg.zone)
 	begin := end.AddDate(0, 0, -cfg.syncDays)
 	sum, ds, err := h.fetchRange(ctx, begin.Format(dateLayout), end.Format(dateLayout))
+	if err != nil && rds.HasError() {
+		return nil, fmt.Errorf("tracecode: %s: %w (and %s)", JobStockInSync, err, rds)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tracecode: %s: %w", JobStockInSync, err)
 	}
-	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(sum.Bills),
+	return &sdk.RunJobResponse{Diagnostics: append(rds, ds...), Processed: int64(sum.Bills),
 		Summary: fmt.Sprintf("%s to %s: %d document(s), %d new, %d draft(s) created", sum.BeginDate, sum.EndDate, sum.Bills, sum.New, len(sum.Drafts)) + published}, nil
 }
 

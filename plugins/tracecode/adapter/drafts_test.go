@@ -737,7 +737,7 @@ func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
 	if n := len(e.events(adapter.EventReceipt)); n != 0 {
 		t.Fatalf("%d receipts published for a stale draft", n)
 	}
-	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "changes": []any{
+	must[map[string]any](t, e.send(adapter.OpDraftAdjust, map[string]any{"draftId": id, "by": "pharm01", "reason": "与平台核对", "expectedVersion": d.Version, "changes": []any{
 		map[string]any{"op": "ackPlatformChange"}}}), sdk.StatusOK)
 	dv := getDraft(t, e, id)
 	if a := dv.Adjustments[len(dv.Adjustments)-1]; a.Op != "ackPlatformChange" || a.By != "pharm01" {
@@ -758,4 +758,191 @@ func TestDraftFlaggedWhenDocumentChanges(t *testing.T) {
 		t.Errorf("acknowledging without a change: %s %s", r.Status, r.Diagnostics)
 	}
 	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
+}
+
+// TestStockInSyncNotBlockedByAnUnpublishableReceipt: a confirmed draft
+// whose receipt cannot be published (the events topic refuses it, e.g. a
+// record above the broker's size limit) made every stock-in sync run fail
+// before it fetched anything: no new document became a draft for as long
+// as that one receipt failed. The sync must report the receipt (an error
+// naming it and what to do) and fetch anyway, and publish it once it can.
+func TestStockInSyncNotBlockedByAnUnpublishableReceipt(t *testing.T) {
+	t.Parallel()
+	e, host := newFaultEnv(t)
+	id := fetchOne(t, e)
+	host.mu.Lock()
+	host.pubFail = func(ev sdk.Event) bool { return ev.Type == adapter.EventReceipt }
+	host.mu.Unlock()
+	payload := []byte(`{"draftId":"` + id + `","by":"pharm02"}`)
+	for attempt := 1; attempt <= 3; attempt++ {
+		r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpDraftConfirm, MessageID: "c-1", Format: "json", Payload: payload, Attempt: attempt, Recovering: attempt > 1})
+		if err == nil && r.Status == sdk.StatusOK {
+			t.Fatal("the confirmation succeeded although its receipt was not published")
+		}
+	}
+	before := len(e.events(adapter.EventStockIn))
+	// The receipt still cannot be published: the sync reports it and
+	// fetches all the same (yesterday's three deliveries are new).
+	r, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "run-1"})
+	if err != nil {
+		t.Fatalf("one unpublishable receipt failed the whole stock-in sync: %v", err)
+	}
+	if r.Processed != 6 || len(e.events(adapter.EventStockIn)) != before+3 {
+		t.Errorf("sync with an unpublishable receipt: %+v, %d stock-in events, want 6 documents and %d events", r, len(e.events(adapter.EventStockIn)), before+3)
+	}
+	if !r.Diagnostics.HasError() || !strings.Contains(r.Diagnostics.String(), id) || !strings.Contains(r.Diagnostics.String(), "message.max.bytes") {
+		t.Errorf("the unpublished receipt of draft %s is not reported with what to do: %s", id, r.Diagnostics)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 0 {
+		t.Fatalf("%d receipt events although publishing fails", n)
+	}
+	host.mu.Lock()
+	host.pubFail = nil
+	host.mu.Unlock()
+	r, err = e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "run-2"})
+	if err != nil || r.Diagnostics.HasError() {
+		t.Fatalf("sync once the topic is back: %v %+v", err, r)
+	}
+	if n := len(e.events(adapter.EventReceipt)); n != 1 {
+		t.Errorf("%d receipt events once the topic is back, want 1", n)
+	}
+}
+
+// TestDraftAckNamesTheReviewedVersion: staff review a flagged draft while
+// a later fetch sees the document change again. An acknowledgement sent
+// without the version it was made against cleared that later change too,
+// which nobody had reviewed, and the draft could be confirmed stale. An
+// acknowledgement must name the reviewed version (expectedVersion), and
+// one made against an older version is refused.
+func TestDraftAckNamesTheReviewedVersion(t *testing.T) {
+	t.Parallel()
+	var drop atomic.Int32 // codes taken off line 1 on the platform
+	e := newListingEnv(t, func(body []byte) []byte {
+		n := int(drop.Load())
+		if n == 0 {
+			return body
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Error(err)
+			return body
+		}
+		bills := ans["data"].(map[string]any)["bills"].([]any)
+		l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+		codes := l0["codes"].([]any)
+		l0["codes"] = codes[:len(codes)-n]
+		b, _ := json.Marshal(ans)
+		return b
+	})
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	id := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK).Drafts[0]
+	type flagged struct {
+		PlatformChanged string
+		Version         int64
+	}
+	drop.Store(1)
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	reviewed := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if reviewed.PlatformChanged == "" {
+		t.Fatalf("draft %s not flagged by the first change", id)
+	}
+	// While staff review that version, the document changes again.
+	drop.Store(2)
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK)
+	cur := must[flagged](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if cur.Version == reviewed.Version {
+		t.Fatalf("the second change did not change the draft: %+v", cur)
+	}
+	ack := func(version int64) *sdk.HandleResponse {
+		p := map[string]any{"draftId": id, "by": "pharm01", "changes": []any{map[string]any{"op": "ackPlatformChange"}}}
+		if version != 0 {
+			p["expectedVersion"] = version
+		}
+		return e.send(adapter.OpDraftAdjust, p)
+	}
+	cases := map[string]struct {
+		version     int64
+		field, rule string
+	}{
+		"without a version":       {0, "$.expectedVersion", "required"},
+		"of the reviewed version": {reviewed.Version, "$.expectedVersion", "state"},
+	}
+	for name, c := range cases {
+		r := ack(c.version)
+		if r.Status == sdk.StatusOK || !hasDiag(r.Diagnostics, c.field, c.rule) {
+			t.Errorf("acknowledgement %s: %s %s, want refused at %s (%s)", name, r.Status, r.Diagnostics, c.field, c.rule)
+		}
+	}
+	if r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}); r.Status == sdk.StatusOK {
+		t.Fatalf("draft %s confirmed with an unreviewed change on the platform", id)
+	}
+	must[map[string]any](t, ack(cur.Version), sdk.StatusOK)
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}), sdk.StatusOK)
+}
+
+// TestDraftFlaggedAfterAFetchStoppedMidway: a fetch stored the changed
+// document and stopped before it flagged the draft (the host failed
+// there). The next fetch found the stored document equal to the platform's,
+// "unchanged", and the draft made from the earlier version was never
+// flagged: it could be confirmed stale. The draft must be flagged whatever
+// step the first fetch stopped at.
+func TestDraftFlaggedAfterAFetchStoppedMidway(t *testing.T) {
+	t.Parallel()
+	var changed atomic.Bool
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/bill/stockin/list") && changed.Load() {
+			var ans map[string]any
+			if err := json.Unmarshal(body, &ans); err != nil {
+				t.Error(err)
+			} else {
+				bills := ans["data"].(map[string]any)["bills"].([]any)
+				l0 := bills[0].(map[string]any)["lines"].([]any)[0].(map[string]any)
+				codes := l0["codes"].([]any)
+				l0["codes"] = codes[:len(codes)-1]
+				body, _ = json.Marshal(ans)
+			}
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	host := &faultHost{MemoryHost: sdktest.NewMemoryHost()}
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	s := baseSettings(srv.URL, e.dir)
+	s["fetchSmallest"] = "false"
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	day := map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}
+	id := must[fetchReply](t, e.send(adapter.OpStockInFetch, day), sdk.StatusOK).Drafts[0]
+
+	// The document changes; the fetch that sees it fails at its first
+	// write of a draft (the flag), as a host that dies there.
+	changed.Store(true)
+	host.mu.Lock()
+	host.casFail = func(key string) bool { return strings.HasPrefix(key, "draft/") }
+	host.mu.Unlock()
+	body, _ := json.Marshal(day)
+	r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInFetch, MessageID: "f-2", Format: "json", Payload: body, Attempt: 1})
+	if err == nil && r.Status == sdk.StatusOK {
+		t.Fatal("the fetch succeeded although the draft could not be flagged")
+	}
+	host.mu.Lock()
+	host.casFail = nil
+	host.mu.Unlock()
+
+	must[fetchReply](t, e.sendID("f-2", adapter.OpStockInFetch, day, true), sdk.StatusOK)
+	d := must[struct{ PlatformChanged string }](t, e.send(adapter.OpDraftGet, map[string]string{"draftId": id}), sdk.StatusOK)
+	if !strings.Contains(d.PlatformChanged, "line 1") {
+		t.Errorf("draft %s not flagged after the fetch that saw the change stopped midway: %+v", id, d)
+	}
+	if r := e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02"}); r.Status == sdk.StatusOK {
+		t.Errorf("draft %s confirmed although its document changed on the platform", id)
+	}
 }

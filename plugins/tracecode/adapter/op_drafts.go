@@ -605,6 +605,13 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
 				continue
 			}
+			if p.ExpectedVersion == 0 {
+				// Without it, a change a later fetch recorded while staff
+				// reviewed would be acknowledged unseen.
+				ds.Error("$.expectedVersion", "required", "acknowledging a change on the platform needs the version of the draft that was reviewed",
+					"send expectedVersion (the draft's version from tracecode.draft.get or the work list) with ackPlatformChange; if the document changed again since, the acknowledgement is refused and the new change must be reviewed")
+				continue
+			}
 			rec(adjustment{Op: c.Op, Field: "platform", To: d.PlatformChanged})
 			d.SourceHash, d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = d.PlatformHash, "", time.Time{}, ""
 		default:
@@ -727,7 +734,7 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if d.PlatformChanged != "" {
 			return stateError("$.draftId", fmt.Sprintf("document %s of %s changed on the platform at %s, after this draft was made: %s", d.SupplierBillNo, orgText(d.SupplierCode, d.SupplierName),
 				d.PlatformChangedAt.In(h.cfg.zone).Format(dateTimeLayout), clip(d.PlatformChanged, 500)),
-				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and confirm again`)
+				`compare the draft with the platform's document (tracecode.codes.bybill), adjust it, then acknowledge the change with tracecode.draft.adjust {"op":"ackPlatformChange"} and the reviewed draft's expectedVersion, and confirm again`)
 		}
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)
@@ -874,36 +881,66 @@ func markPublished(ctx context.Context, host sdk.Host, id string) error {
 // A confirmation marks the draft (receiptpending/<id>) before it stores
 // it as confirmed, and the mark goes once the receipt is published, so
 // the scan reads only those. The stock-in sync calls it on every run. It
-// returns how many it published.
-func (h *handler) publishPendingReceipts(ctx context.Context) (int, error) {
+// returns how many it published and, as error diagnostics, the drafts it
+// could not finish: one receipt that cannot be published (the events
+// topic down, a record too large for the broker) must not keep the others
+// unpublished nor stop the sync's fetch. err is for the list itself.
+func (h *handler) publishPendingReceipts(ctx context.Context) (int, sdk.Diagnostics, error) {
 	host := h.req.Host
 	es, err := host.Scan(ctx, "receiptpending/", 0)
 	if err != nil {
-		return 0, fmt.Errorf("list the drafts being confirmed: %w", err)
+		return 0, nil, fmt.Errorf("list the drafts being confirmed: %w", err)
 	}
-	n := 0
+	n, failed := 0, 0
+	var ds sdk.Diagnostics
 	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return n, ds, err
+		}
 		id := unesc(strings.TrimPrefix(e.Key, "receiptpending/"))
-		d, _, err := loadDraft(ctx, host, id)
-		if errors.Is(err, sdk.ErrNotFound) {
-			if err := host.Delete(ctx, e.Key); err != nil {
-				return n, fmt.Errorf("remove the mark of the missing draft %s: %w", id, err)
+		published, err := h.publishPending(ctx, e.Key, id)
+		if err != nil {
+			if failed++; failed > maxReceiptDiags {
+				continue
 			}
+			ds.Error("", "external", fmt.Sprintf("the receipt of confirmed draft %s is not published", id),
+				fmt.Sprintf("%v; the next run of %s tries again; if the events topic refused the record as too large, raise the broker's message.max.bytes (and the topic's max.message.bytes)", err, JobStockInSync))
 			continue
 		}
-		if err != nil {
-			return n, err
-		}
-		if d.Status != draftConfirmed {
-			continue // a confirmation under way, or one that was refused
-		}
-		published := d.Published
-		if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
-			return n, err
-		}
-		if !published {
+		if published {
 			n++
 		}
 	}
-	return n, nil
+	if failed > maxReceiptDiags {
+		ds.Error("", "external", fmt.Sprintf("%d more receipts of confirmed drafts are not published", failed-maxReceiptDiags),
+			"the drafts stay confirmed and on the work list (receiptPending); the next run of "+JobStockInSync+" tries again")
+	}
+	return n, ds, nil
+}
+
+// maxReceiptDiags bounds the diagnostics of one stock-in sync about
+// receipts it could not publish.
+const maxReceiptDiags = 10
+
+// publishPending finishes the draft id marked by markKey (see
+// publishPendingReceipts) and reports whether it published its receipt.
+func (h *handler) publishPending(ctx context.Context, markKey, id string) (bool, error) {
+	host := h.req.Host
+	d, _, err := loadDraft(ctx, host, id)
+	if errors.Is(err, sdk.ErrNotFound) {
+		if err := host.Delete(ctx, markKey); err != nil {
+			return false, fmt.Errorf("remove the mark of the missing draft %s: %w", id, err)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if d.Status != draftConfirmed {
+		return false, nil // a confirmation under way, or one that was refused
+	}
+	if err := h.publishConfirmed(ctx, h.req.Site, d); err != nil {
+		return false, err
+	}
+	return !d.Published, nil
 }

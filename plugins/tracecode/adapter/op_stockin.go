@@ -278,13 +278,13 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	rec.Pending = prev == nil || prev.Pending
 	// rec.SmallestFetched starts false: a changed document's codes changed,
 	// so their sub-codes are fetched again below.
-	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
-	if err != nil {
-		return err
-	}
 	if prev != nil {
 		// A draft made from an earlier version is flagged: it is not
-		// confirmed until staff reviewed it against this one.
+		// confirmed until staff reviewed it against this one. Flagged
+		// before the new version is stored: a fetch that stops in between
+		// leaves the earlier version stored, so the next one sees the
+		// change again (flagging twice is a no-op), whereas the other way
+		// round it would find the document unchanged and never flag.
 		id, err := h.draftIDFor(ctx, prev)
 		if err != nil {
 			return err
@@ -301,6 +301,10 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		default:
 			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s); its draft receipt %s is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, b.FromOrgCode, short, d.ID))
 		}
+	}
+	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
+	if err != nil {
+		return err
 	}
 	if prev != nil && !prev.Pending {
 		sum.Changed++
