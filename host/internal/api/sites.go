@@ -76,14 +76,14 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ch); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", refused: true,
 				Message: "the body is larger than 1 MiB; a plugin's settings at a site are names and short values"}
 		}
-		return &Error{Status: http.StatusBadRequest, Code: "bad_body",
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true,
 			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both): ` + err.Error()}
 	}
 	if ch.Enabled == nil && ch.Settings == nil {
-		return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: `nothing to change: send "enabled", "settings" or both`}
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true, Message: `nothing to change: send "enabled", "settings" or both`}
 	}
 	var detail []string
 	if ch.Enabled != nil {

@@ -126,7 +126,10 @@ func TestAdminSites(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Actor+" "+e.Outcome+" "+e.Detail)
 	}
-	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|u-admin refused settings set: colour, retries, url"
+	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|" +
+		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body|" +
+		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large|" +
+		"u-admin refused settings set: colour, retries, url"
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}
@@ -155,7 +158,7 @@ func (h *flakyHost) Reload(ctx context.Context) error {
 
 // TestSiteChangeOutcomeAudited: a site change is audited ok when done,
 // refused when the operator's input was wrong (an unknown site, settings
-// with problems), and failed when medgate could not do it (the reload
+// with problems, a body that is not a change), and failed when medgate could not do it (the reload
 // failed), never refused for medgate's own failure.
 func TestSiteChangeOutcomeAudited(t *testing.T) {
 	t.Parallel()
@@ -195,9 +198,14 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 		{"settings with problems", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"","retries":"x"}}`, 0, 422, audit.Refused},
 		{"unknown site", "/admin/sites/s9/plugins/ecard", `{"enabled":true}`, 0, 404, audit.Refused},
 		{"unknown plugin", "/admin/sites/s1/plugins/nope", `{"enabled":true}`, 0, 404, audit.Refused},
+		{"body not readable", "/admin/sites/s1/plugins/ecard", `{"enabled":`, 0, 400, audit.Refused},
+		{"unknown field", "/admin/sites/s1/plugins/ecard", `{"enable":true}`, 0, 400, audit.Refused},
+		{"nothing to change", "/admin/sites/s1/plugins/ecard", `{}`, 0, 400, audit.Refused},
+		{"body too large", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"` + strings.Repeat("x", maxSiteChangeBytes) + `"}}`, 0, 413, audit.Refused},
 		{"reload fails, the previous configuration is back", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 1, 500, audit.Failed},
 		{"reload fails, and so does reloading the previous one", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 2, 500, audit.Failed},
 	}
+	recorded := 0
 	for _, tc := range cases {
 		host.fails.Store(tc.reloadFails)
 		req, _ := http.NewRequest("PUT", srv.URL+tc.path, strings.NewReader(tc.body))
@@ -211,10 +219,11 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 		if resp.StatusCode != tc.code {
 			t.Errorf("%s: HTTP %d %s; want %d", tc.name, resp.StatusCode, b, tc.code)
 		}
-		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
-		if err != nil || len(got) != 1 {
-			t.Fatalf("%s: audit log: %v %v", tc.name, got, err)
+		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 100})
+		if err != nil || len(got) != recorded+1 {
+			t.Fatalf("%s: audit log: %d entries (%v), want %d", tc.name, len(got), err, recorded+1)
 		}
+		recorded++
 		if got[0].Outcome != tc.outcome {
 			t.Errorf("%s: audited %q (%s); want %q", tc.name, got[0].Outcome, got[0].Detail, tc.outcome)
 		}
