@@ -55,6 +55,9 @@ var auditActions = map[string]string{
 	"POST /admin/messages/{id}/replay":           "message.replay",
 	"POST /admin/reload":                         "config.reload",
 	"POST /admin/store/rekey":                    "store.rekey",
+	// A change refused before it reaches the site administration (a body
+	// that is not a change) is recorded under the action it asked for.
+	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",
 }
 
 // admin guards an admin route: browser checks, then who calls (the admin

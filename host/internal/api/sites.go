@@ -76,14 +76,14 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ch); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", refused: true,
 				Message: "the body is larger than 1 MiB; a plugin's settings at a site are names and short values"}
 		}
-		return &Error{Status: http.StatusBadRequest, Code: "bad_body",
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true,
 			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both): ` + err.Error()}
 	}
 	if ch.Enabled == nil && ch.Settings == nil {
-		return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: `nothing to change: send "enabled", "settings" or both`}
+		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true, Message: `nothing to change: send "enabled", "settings" or both`}
 	}
 	var detail []string
 	if ch.Enabled != nil {
@@ -99,21 +99,25 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	}
 	err := s.o.Sites.Update(r.Context(), site, plugin, siteadmin.Change{Enabled: ch.Enabled, Settings: ch.Settings})
 	// The outcome follows the answer: refused when the caller's input
-	// was wrong (404, 422), failed when medgate could not do it (500:
-	// the file could not be written, the reload failed).
+	// was wrong (404, 422: found before the file was written), failed
+	// when medgate could not do it (500: the file could not be written,
+	// the reload failed, even over configuration problems, and the
+	// previous file may not be back: the message says).
 	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK, Detail: strings.Join(detail, "; ")}
-	var ps config.Problems
+	_, checked := err.(config.Problems) // the check's own answer, not a reload's wrapped one
 	var answer error
 	switch {
 	case errors.Is(err, siteadmin.ErrUnknown):
 		e.Outcome = audit.Refused
 		answer = &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.As(err, &ps):
+	case checked:
 		e.Outcome = audit.Refused
 		answer = &Error{Status: http.StatusUnprocessableEntity, Code: "config", Message: "the change was not applied; the configuration in force stays: " + err.Error()}
 	case err != nil:
 		e.Outcome = audit.Failed
-		answer = fmt.Errorf("site %s plugin %s: %w", site, plugin, err)
+		s.o.Logger.Error("admin API: site change failed", "site", site, "plugin", plugin, "err", err)
+		answer = &Error{Status: http.StatusInternalServerError, Code: "not_applied", Message: fmt.Sprintf("site %s plugin %s: %v; "+
+			"the message says which configuration is in force and where the file is: check the medgate log (plugin start, the configuration file's permissions) and GET /admin/sites/%s/plugins/%s, then try again", site, plugin, err, site, plugin)}
 	}
 	_ = audit.Record(r.Context(), e)
 	if answer != nil {

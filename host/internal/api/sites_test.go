@@ -126,7 +126,10 @@ func TestAdminSites(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Actor+" "+e.Outcome+" "+e.Detail)
 	}
-	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|u-admin refused settings set: colour, retries, url"
+	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|" +
+		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body|" +
+		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large|" +
+		"u-admin refused settings set: colour, retries, url"
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}
@@ -155,7 +158,7 @@ func (h *flakyHost) Reload(ctx context.Context) error {
 
 // TestSiteChangeOutcomeAudited: a site change is audited ok when done,
 // refused when the operator's input was wrong (an unknown site, settings
-// with problems), and failed when medgate could not do it (the reload
+// with problems, a body that is not a change), and failed when medgate could not do it (the reload
 // failed), never refused for medgate's own failure.
 func TestSiteChangeOutcomeAudited(t *testing.T) {
 	t.Parallel()
@@ -195,9 +198,14 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 		{"settings with problems", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"","retries":"x"}}`, 0, 422, audit.Refused},
 		{"unknown site", "/admin/sites/s9/plugins/ecard", `{"enabled":true}`, 0, 404, audit.Refused},
 		{"unknown plugin", "/admin/sites/s1/plugins/nope", `{"enabled":true}`, 0, 404, audit.Refused},
+		{"body not readable", "/admin/sites/s1/plugins/ecard", `{"enabled":`, 0, 400, audit.Refused},
+		{"unknown field", "/admin/sites/s1/plugins/ecard", `{"enable":true}`, 0, 400, audit.Refused},
+		{"nothing to change", "/admin/sites/s1/plugins/ecard", `{}`, 0, 400, audit.Refused},
+		{"body too large", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"` + strings.Repeat("x", maxSiteChangeBytes) + `"}}`, 0, 413, audit.Refused},
 		{"reload fails, the previous configuration is back", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 1, 500, audit.Failed},
 		{"reload fails, and so does reloading the previous one", "/admin/sites/s1/plugins/ecard", `{"enabled":false}`, 2, 500, audit.Failed},
 	}
+	recorded := 0
 	for _, tc := range cases {
 		host.fails.Store(tc.reloadFails)
 		req, _ := http.NewRequest("PUT", srv.URL+tc.path, strings.NewReader(tc.body))
@@ -211,12 +219,90 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 		if resp.StatusCode != tc.code {
 			t.Errorf("%s: HTTP %d %s; want %d", tc.name, resp.StatusCode, b, tc.code)
 		}
-		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
-		if err != nil || len(got) != 1 {
-			t.Fatalf("%s: audit log: %v %v", tc.name, got, err)
+		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 100})
+		if err != nil || len(got) != recorded+1 {
+			t.Fatalf("%s: audit log: %d entries (%v), want %d", tc.name, len(got), err, recorded+1)
 		}
+		recorded++
 		if got[0].Outcome != tc.outcome {
 			t.Errorf("%s: audited %q (%s); want %q", tc.name, got[0].Outcome, got[0].Detail, tc.outcome)
 		}
+	}
+}
+
+// brokenPutBackHost is a siteHost whose next reload finds configuration
+// problems (a plugin refused the settings) and leaves the configuration
+// file's place unwritable, so the previous file cannot be put back.
+type brokenPutBackHost struct {
+	siteHost
+	armed atomic.Bool
+}
+
+func (h *brokenPutBackHost) Reload(ctx context.Context) error {
+	if !h.armed.CompareAndSwap(true, false) {
+		return h.siteHost.Reload(ctx)
+	}
+	path := h.cfg.File
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	// A directory with something in it: nothing can be renamed over it.
+	if err := os.MkdirAll(filepath.Join(path, "in-the-way"), 0o700); err != nil {
+		return err
+	}
+	return config.Problems{{File: path, Path: "sites[0].plugins.ecard", Message: "plugin ecard refused its settings: url is not reachable"}}
+}
+
+// TestSiteChangeNotPutBack: a change whose reload found configuration
+// problems after the file was written, and whose previous file could not
+// be put back, is a failure of medgate's (500, audited failed), not a
+// refusal of the input (422 "the configuration in force stays"): the file
+// is not as it was.
+func TestSiteChangeNotPutBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	path := filepath.Join(dir, "medgate.yaml")
+	src := "kafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
+		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	host := &brokenPutBackHost{siteHost: siteHost{cfg: cfg}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
+		Logger: log, Audit: audit.New(st, log), Sites: siteadmin.New(host)}))
+	defer srv.Close()
+
+	host.armed.Store(true)
+	req, _ := http.NewRequest("PUT", srv.URL+"/admin/sites/s1/plugins/ecard", strings.NewReader(`{"settings":{"url":"https://b/"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(b), "stays") {
+		t.Errorf("HTTP %d %s; want 500, not an answer saying the configuration in force stays", resp.StatusCode, b)
+	}
+	got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("audit log: %v %v", got, err)
+	}
+	if got[0].Outcome != audit.Failed {
+		t.Errorf("audited %q (%s); want %q", got[0].Outcome, got[0].Detail, audit.Failed)
 	}
 }

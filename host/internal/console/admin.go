@@ -217,12 +217,12 @@ func (c *Console) sitePluginEnabled(w http.ResponseWriter, r *http.Request) {
 // afterSiteChange audits a change and answers: back to the form with a
 // notice when it is in force, the problems when it was refused (the
 // configuration has problems, or the site or plugin is gone: the
-// operator's input), an error page when it failed (medgate could not
-// write the file or reload it).
+// operator's input, found before the file was written), an error page
+// when it failed (medgate could not write the file or reload it).
 func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string)) {
 	e := audit.Entry{Action: "site.plugin.update", Target: sp.Plugin + "/" + sp.Site, Site: sp.Site, Outcome: audit.OK, Detail: detail}
 	var ps config.Problems
-	isRefused := errors.Is(err, siteadmin.ErrUnknown) || errors.As(err, &ps)
+	isRefused := siteChangeRefused(err)
 	switch {
 	case err == nil:
 	case isRefused:
@@ -257,6 +257,21 @@ func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp sit
 	c.sessions.setFlash(sessionFrom(r), &flash{OK: true, Title: "已保存并生效 (saved and in force)",
 		Lines: []string{sp.Plugin + " @ " + sp.Site + ": " + detail + ". The configuration file was rewritten (the previous one is kept as .bak) and reloaded."}})
 	redirect(w, r, sitePluginPath(sp.Site, sp.Plugin))
+}
+
+// siteChangeRefused reports whether err, from siteadmin.Service.Update,
+// refused the change before the configuration file was written: an
+// unknown site or plugin, or the problems the check of the edited
+// configuration found (returned as they are). Problems wrapped in another
+// error came from the reload after the file was written (the previous file
+// may be back, or may not be: the error says): that is a failure to apply
+// the change, not a refusal of the input.
+func siteChangeRefused(err error) bool {
+	if errors.Is(err, siteadmin.ErrUnknown) {
+		return true
+	}
+	_, checked := err.(config.Problems) // the check's own answer, not a reload's wrapped one
+	return checked
 }
 
 func firstLine(s string) string {

@@ -161,8 +161,11 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if !c.fromOwnPage(w, r, "form") {
 				return
 			}
-			if !c.readForm(w, r, c.bodyLimit(r), "form", "Send less at once: split a long list of codes over several changes, choose files of at most "+
-				sizeText(maxUpload)+", or reload the page and send the form again.") {
+			if why := c.readForm(w, r, c.bodyLimit(r), "form", "Send less at once: split a long list of codes over several changes, choose files of at most "+
+				sizeText(maxUpload)+", or reload the page and send the form again."); why != "" {
+				// A refused post, audited like one refused for the role.
+				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
+					Detail: "route " + r.Pattern + ": " + why})
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
@@ -427,7 +430,7 @@ const maxLoginBody = 64 << 10
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// Anyone may post here: read at most maxLoginBody, not the 32 MB of
 	// memory (and files on disk) a multipart form may otherwise take.
-	if !c.readForm(w, r, maxLoginBody, "sign-in form", "Open "+Prefix+"login and sign in from that page.") {
+	if c.readForm(w, r, maxLoginBody, "sign-in form", "Open "+Prefix+"login and sign in from that page.") != "" {
 		return
 	}
 	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}

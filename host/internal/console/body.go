@@ -56,10 +56,11 @@ func (c *Console) bodyLimit(r *http.Request) int64 {
 }
 
 // readForm reads r's form (URL-encoded or multipart) with at most limit
-// bytes of body. A larger body is answered 413, an unreadable one 400,
-// each with an error page naming what (the form) and how to fix it; it
-// then returns false and the caller stops.
-func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64, what, fix string) bool {
+// bytes of body and returns "". A larger body is answered 413, an
+// unreadable one 400, each with an error page naming what (the form) and
+// how to fix it; it then returns why it refused the body (for the audit
+// log, no form value in it) and the caller stops.
+func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64, what, fix string) (refused string) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	// ParseMultipartForm would drop ParseForm's error on a URL-encoded
 	// body (it reports only that the body is not multipart): parse that
@@ -71,17 +72,17 @@ func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64, 
 		}
 	}
 	if err == nil {
-		return true
+		return ""
 	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		c.o.Logger.Warn("console: form too large", "route", r.Pattern, "remote", c.clientAddr(r), "limit", limit)
 		c.fail(w, r, http.StatusRequestEntityTooLarge, "表单过大 (form too large)",
 			fmt.Sprintf("The %s sent is larger than the %s this page accepts; nothing was done.", what, sizeText(limit)), fix)
-		return false
+		return "HTTP 413: body over " + sizeText(limit)
 	}
 	c.o.Logger.Warn("console: form not readable", "route", r.Pattern, "remote", c.clientAddr(r), "err", err)
 	c.fail(w, r, http.StatusBadRequest, "表单无法读取 (form not readable)", "The "+what+" could not be read: "+err.Error()+"; nothing was done.", fix)
-	return false
+	return "HTTP 400: form not readable"
 }
 
 // sizeText writes a bound in KiB or MiB.

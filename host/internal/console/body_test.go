@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -83,5 +85,37 @@ func TestFormBodiesBounded(t *testing.T) {
 	defer f.b.mu.Unlock()
 	if len(f.b.triggered) != 1 {
 		t.Errorf("jobs run: %q; want only the one with an ordinary body", f.b.triggered)
+	}
+}
+
+// TestFormTooLargeAudited: a signed-in user's post refused for its size is
+// a refused action and is audited as one (who, which page, the bound),
+// like a post refused for the user's role; nothing else is recorded for it.
+func TestFormTooLargeAudited(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("op01")
+	fields := url.Values{"job": {"tracecode/s1/stockin-sync"}, "csrf": {c.csrf}, "pad": {strings.Repeat("x", 100<<10)}}
+	req, _ := http.NewRequest("POST", f.srv.URL+"/console/jobs/run", strings.NewReader(fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", f.srv.URL)
+	if r := c.do(req); r.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %d; want 413", r.code)
+	}
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused []store.AuditEntry
+	for _, e := range got {
+		if e.Action != "login" {
+			refused = append(refused, e)
+		}
+	}
+	if len(refused) != 1 || refused[0].Outcome != audit.Refused || refused[0].Actor != "op01" || refused[0].Target != "/console/jobs/run" ||
+		!strings.Contains(refused[0].Detail, sizeText(maxFormBody)) {
+		t.Errorf("audit entries besides the sign-in: %+v; want one refused entry by op01 for /console/jobs/run naming the bound %s", refused, sizeText(maxFormBody))
 	}
 }

@@ -28,8 +28,8 @@
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
-// 16 MiB for each file the form declares); a larger one gets 413 and
-// nothing is done.
+// 16 MiB for each file the form declares); a larger one gets 413, nothing
+// is done, and a signed-in user's is audited refused (console.refused).
 package console
 
 import (

@@ -255,3 +255,55 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 		}
 	}
 }
+
+// brokenPutBackHost is a siteHost whose next reload finds configuration
+// problems (a plugin refused the settings) and leaves the configuration
+// file's place unwritable, so the previous file cannot be put back.
+type brokenPutBackHost struct {
+	siteHost
+	armed atomic.Bool
+}
+
+func (h *brokenPutBackHost) Reload(ctx context.Context) error {
+	if !h.armed.CompareAndSwap(true, false) {
+		return h.siteHost.Reload(ctx)
+	}
+	path := h.cfg.File
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	// A directory with something in it: nothing can be renamed over it.
+	if err := os.MkdirAll(filepath.Join(path, "in-the-way"), 0o700); err != nil {
+		return err
+	}
+	return config.Problems{{File: path, Path: "sites[0].plugins.ecard", Message: "plugin ecard refused its settings: url is not reachable"}}
+}
+
+// TestSiteChangeNotPutBack: a change whose reload found configuration
+// problems after the file was written, and whose previous file could not
+// be put back, is a failure of medgate's, not a refusal of the input: the
+// file is not as it was. It is audited failed and answered with the error
+// page naming the kept copy (.bak), never with the form saying the file was
+// not changed.
+func TestSiteChangeNotPutBack(t *testing.T) {
+	t.Parallel()
+	cfg, path := loadSitesConfig(t)
+	host := &brokenPutBackHost{siteHost: siteHost{cfg: cfg}}
+	f := newFixture(t, testToken, func(o *Options) { o.Sites = siteadmin.New(host) })
+	pw := f.addUser("li.admin", access.Admin)
+	c := f.client()
+	c.signIn("li.admin", pw)
+
+	host.armed.Store(true)
+	r := c.post("/console/admin/sites/s1/ecard", url.Values{"enabled": {"on"}, "s.url": {"https://other.example/"}, "csrf": {c.csrf}})
+	if r.code != http.StatusInternalServerError || !strings.Contains(r.body, path+".bak") || strings.Contains(r.body, "The file was not changed") {
+		t.Errorf("HTTP %d; want 500 naming %s.bak, not the form saying the file was not changed:\n%s", r.code, path, r.body)
+	}
+	got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 1})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("audit log: %v %v", got, err)
+	}
+	if got[0].Outcome != audit.Failed {
+		t.Errorf("audited %q (%s); want %q", got[0].Outcome, got[0].Detail, audit.Failed)
+	}
+}

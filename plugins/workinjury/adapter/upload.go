@@ -384,8 +384,11 @@ func aboutQueried(c *siteConfig, serialSigned bool, code, serial, gotCode, gotSe
 
 // auditRefused marks application no as one whose audit result the
 // national system refused (pendingAuditCheck local: it no longer holds
-// GYD001 back). A failure is logged: the application then keeps holding
-// GYD001 back, which the held run reports.
+// GYD001 back). The mark is compare-and-set on the state read: a state
+// written since (an accepted GYU001 of the application, or a new download
+// of it, which awaits an audit again) is newer than the refusal and stays
+// as it is. A failure is logged: the application then keeps holding GYD001
+// back, which the held run reports.
 func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, no string) {
 	if no == "" {
 		return
@@ -394,9 +397,12 @@ func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, n
 	ver, err := getJSON(ctx, h, "apply/"+no, &st)
 	if err == nil && ver > 0 && st.Status == applyDownloaded && !st.AuditRefused {
 		st.AuditRefused = true
-		err = putJSON(ctx, h, "apply/"+no, st)
+		_, err = casJSON(ctx, h, "apply/"+no, ver, st)
 	}
-	if err != nil {
-		a.log.Warn("cannot mark an application whose audit was refused", "site", c.code, "apply_no", no, "err", err)
+	switch {
+	case errors.Is(err, sdk.ErrConflict):
+		a.log.Info("application changed while its refused audit was being noted; the newer state stays", "site", c.code, "apply_no", no)
+	case err != nil:
+		a.log.Warn("cannot mark an application whose audit was refused; it keeps holding GYD001 back (pendingAuditCheck local) until audited", "site", c.code, "apply_no", no, "err", err)
 	}
 }
