@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	gmcipher "github.com/emmansun/gmsm/cipher"
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm4"
 
@@ -40,7 +41,8 @@ import (
 // simulator instead of medgate. The primitives are checked independently
 // instead: TestEnvelopeKnownAnswers against the published GM/T examples,
 // and plugins/smenvelope's tests against OpenSSL 3 and tjfoc/gmsm. The
-// SM4 modes and the PKCS#7 padding are done here.
+// PKCS#7 padding and the IV handling are done here, the modes (ECB, CBC)
+// are the libraries' multi-block ones.
 //
 // The simulator plays the national system, which has one envelope: it
 // accepts only the configured form of every setting (layout, point
@@ -693,9 +695,7 @@ func (e *envelope) sm4Encrypt(key, data []byte) ([]byte, error) {
 	n := bs - len(data)%bs
 	padded := append(append(make([]byte, 0, len(data)+n), data...), bytes.Repeat([]byte{byte(n)}, n)...)
 	if !e.cbc {
-		for i := 0; i < len(padded); i += bs {
-			block.Encrypt(padded[i:i+bs], padded[i:i+bs])
-		}
+		gmcipher.NewECBEncrypter(block).CryptBlocks(padded, padded)
 		return padded, nil
 	}
 	iv := e.fixedIV
@@ -734,9 +734,7 @@ func (e *envelope) sm4Decrypt(key, ct []byte) ([]byte, error) {
 	if e.cbc {
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(out, ct)
 	} else {
-		for i := 0; i < len(ct); i += bs {
-			block.Decrypt(out[i:i+bs], ct[i:i+bs])
-		}
+		gmcipher.NewECBDecrypter(block).CryptBlocks(out, ct)
 	}
 	n := int(out[len(out)-1])
 	bad := n == 0 || n > bs
