@@ -172,13 +172,15 @@ func (r *run) parse(input []byte) bool {
 		return true
 	}
 	data := bytes.TrimSpace(input)
+	opts := hl7.Options{DefaultCharset: m.Charset}
 	if len(data) > 0 && data[0] == '"' {
 		var s string
 		if err := json.Unmarshal(data, &s); err == nil {
-			data = []byte(s)
+			// A JSON string holds Unicode text, whatever MSH-18 says.
+			data, opts.Text = []byte(s), true
 		}
 	}
-	msg, err := hl7.ParseWith(data, hl7.Options{DefaultCharset: m.Charset})
+	msg, err := hl7.ParseWith(data, opts)
 	if err != nil {
 		r.fail(tpath{base: "$"}, RuleFormat, "", fmt.Sprintf("the payload is not a readable HL7 v2 message (mapping %s): %v", m.Name, err), "send one HL7 v2 message starting with MSH")
 		return false

@@ -215,6 +215,18 @@ func TestApplyHL7(t *testing.T) {
 			input:   mustGB(t, msg),
 			want:    map[string]any{"id": "A1", "name": "张&三"},
 		},
+		// Over Kafka an HL7 payload is a JSON string: Unicode text that may
+		// still declare (or default to) GB 18030.
+		"GB 18030 in MSH-18, in a JSON string": {
+			mapping: "fields:\n  id: PID-3\n  name: PID-5.1\n",
+			input:   mustJSON(t, strings.Replace(msg, "|2.5\r", "|2.5|||||CHN|GB 18030-2000\r", 1)),
+			want:    map[string]any{"id": "A1", "name": "张&三"},
+		},
+		"GB 18030 default, in a JSON string": {
+			mapping: "charset: GB18030\nfields:\n  id: PID-3\n  name: PID-5.1\n",
+			input:   mustJSON(t, msg),
+			want:    map[string]any{"id": "A1", "name": "张&三"},
+		},
 		"wrong message type": {
 			mapping: "messageTypes: [ADT^A01]\nfields:\n  id: PID-3\n",
 			input:   []byte(msg),
@@ -248,6 +260,15 @@ func TestApplyHL7(t *testing.T) {
 	if len(problems) != 2 || problems[1].Source != "FT1[2]-99" || !strings.Contains(problems[1].Message, "FT1[2]-99") {
 		t.Errorf("problems = %+v, want the second to name FT1[2]-99", problems)
 	}
+}
+
+func mustJSON(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func mustGB(t testing.TB, s string) []byte {

@@ -40,8 +40,10 @@ var DefaultDelimiters = Delimiters{Field: '|', Component: '^', Repetition: '~', 
 type Message struct {
 	// Delimiters are the separators declared in MSH-1 and MSH-2.
 	Delimiters Delimiters
-	// Charset is the character set the message was decoded from: "UTF-8",
-	// "GB18030" or "ISO-8859-1".
+	// Charset is the character set the message declares in MSH-18 (or
+	// the default when MSH-18 is empty): "UTF-8", "GB18030" or
+	// "ISO-8859-1". The bytes were decoded from it, unless they were parsed
+	// as text ([Options].Text); \X escapes are decoded in it either way.
 	Charset string
 	// Segments are the segments in message order.
 	Segments []Segment
@@ -70,6 +72,11 @@ type Options struct {
 	// empty, for senders that send GB 18030 without declaring it. Empty
 	// means UTF-8.
 	DefaultCharset string
+	// Text means the data is already Unicode text in UTF-8, as a message
+	// that travelled in a JSON string is, whatever MSH-18 still says: the
+	// bytes are read as UTF-8 and the declared character set is used only
+	// for the bytes of \X hexadecimal escapes.
+	Text bool
 }
 
 // Parse reads one HL7 v2 message. MLLP framing bytes, a UTF-8 byte order
@@ -101,7 +108,11 @@ func ParseWith(data []byte, opts Options) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	text, err := cs.decode(data)
+	read := cs
+	if opts.Text {
+		read = csUTF8
+	}
+	text, err := read.decode(data)
 	if err != nil {
 		return nil, err
 	}

@@ -170,9 +170,11 @@ func TestCharsets(t *testing.T) {
 	t.Parallel()
 	// 億, 區, 乗 and 儈 end in the bytes of |, ^, \ and ~ in GB 18030.
 	const name = "億區乗儈张三"
+	text := func(declared string) string {
+		return "MSH|^~\\&|HIS|XM|MG|XM|20250401||ADT^A01|1|P|2.5|||||CHN|" + declared + "\rPID|1||X||" + name + "^^^^^^L|\rZZZ|\\X" + "D5C5" + "\\\r"
+	}
 	gb := func(declared string) []byte {
-		msg := "MSH|^~\\&|HIS|XM|MG|XM|20250401||ADT^A01|1|P|2.5|||||CHN|" + declared + "\rPID|1||X||" + name + "^^^^^^L|\rZZZ|\\X" + "D5C5" + "\\\r"
-		b, err := Encode(msg, "GB18030")
+		b, err := Encode(text(declared), "GB18030")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +192,11 @@ func TestCharsets(t *testing.T) {
 		"undeclared":    {data: gb(""), err: ErrEncoding},
 		"unknown":       {data: []byte("MSH|^~\\&|||||||ADT^A01|1|P|2.5|||||CHN|ISO IR87\r"), err: ErrCharset},
 		"utf8":          {data: []byte("MSH|^~\\&|||||||ADT^A01|1|P|2.5|||||CHN|UNICODE UTF-8\rPID|1||X||" + name + "^^^^^^L|\rZZZ|\\XE5BCA0\\\r"), charset: "UTF-8"},
-		"bad GB18030":   {data: []byte("MSH|^~\\&|||||||ADT^A01|1|P|2.5|||||CHN|GB18030\rPID|1||\x81\x20\r"), err: ErrEncoding},
+		// A message taken out of a JSON string is already Unicode; only its
+		// hex escapes are bytes in the declared character set.
+		"text declaring GB 18030": {data: []byte(text("GB 18030-2000")), opts: Options{Text: true}, charset: "GB18030"},
+		"text, GB 18030 default":  {data: []byte(text("")), opts: Options{Text: true, DefaultCharset: "GB18030"}, charset: "GB18030"},
+		"bad GB18030":             {data: []byte("MSH|^~\\&|||||||ADT^A01|1|P|2.5|||||CHN|GB18030\rPID|1||\x81\x20\r"), err: ErrEncoding},
 	}
 	for name2, tc := range tests {
 		t.Run(name2, func(t *testing.T) {
