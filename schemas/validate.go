@@ -262,11 +262,28 @@ func checkScalar(f *Field, val any) []scalarError {
 		}
 	case KindDate, KindDateTime:
 		layout := f.Layout()
-		if _, err := time.Parse(layout, s); err != nil {
+		if !MatchesLayout(layout, s) {
 			errs = append(errs, scalarError{RuleFormat, fmt.Sprintf("%s: %s does not match the layout %q; write it like %q", title(f), quoteShort(s), layout, sampleTime.Format(layout))})
 		}
 	}
 	return errs
+}
+
+// MatchesLayout reports whether s is a time written exactly in the Go time
+// layout: it parses, and writing the time back in the layout gives s.
+// time.Parse alone also takes fractional seconds (".123", ",5") that the
+// layout does not have, which the receiving systems refuse. A numeric zone
+// of zero may be written +00:00 where the layout says Z07:00.
+func MatchesLayout(layout, s string) bool {
+	t, err := time.Parse(layout, s)
+	if err != nil {
+		return false
+	}
+	if t.Format(layout) == s {
+		return true
+	}
+	numeric := strings.NewReplacer("Z07:00:00", "-07:00:00", "Z07:00", "-07:00", "Z0700", "-0700", "Z07", "-07").Replace(layout)
+	return numeric != layout && t.Format(numeric) == s
 }
 
 var sampleTime = time.Date(2025, 4, 1, 8, 30, 0, 0, time.UTC)

@@ -167,6 +167,16 @@ func TestValidateInput(t *testing.T) {
 			doc:  `{"name": "张三", "at": "2025-04-01T08:30:00Z", "fee": [{"qty": 1}]}`,
 			want: []pathRule{{"$.at", RuleFormat}},
 		},
+		// time.Parse takes fractional seconds the layout does not have; the
+		// receiving system does not.
+		"format: datetime with fractional seconds": {
+			doc:  `{"name": "张三", "at": "2025-04-01 08:30:00.123", "fee": [{"qty": 1}]}`,
+			want: []pathRule{{"$.at", RuleFormat}},
+		},
+		"format: datetime with a comma fraction": {
+			doc:  `{"name": "张三", "at": "2025-04-01 08:30:00,5", "fee": [{"qty": 1}]}`,
+			want: []pathRule{{"$.at", RuleFormat}},
+		},
 		"nested array paths sort numerically": {
 			doc: `{"name": "张三", "fee": [{"qty": 1}, {"qty": 1}, {"qty": 1}, {"qty": "x"}, {"qty": 1}, {"qty": 1},
 				{"qty": 1}, {"qty": 1}, {"qty": 1}, {"qty": 1}, {"qty": 1, "item": "01234567890"}, {}]}`,
@@ -363,6 +373,34 @@ func TestParseType(t *testing.T) {
 			}
 			if got.String() != strings.ReplaceAll(tc.in, " ", "") {
 				t.Errorf("String() = %q, want %q", got.String(), tc.in)
+			}
+		})
+	}
+}
+
+func TestMatchesLayout(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		layout, s string
+		want      bool
+	}{
+		"datetime":               {DefaultDateTimeFormat, "2025-04-01 08:30:00", true},
+		"fractional seconds":     {DefaultDateTimeFormat, "2025-04-01 08:30:00.123", false},
+		"comma fraction":         {DefaultDateTimeFormat, "2025-04-01 08:30:00,5", false},
+		"zero fraction":          {"20060102150405", "20250401083000.000", false},
+		"unpadded month":         {DefaultDateFormat, "2025-4-01", false},
+		"declared fraction":      {"2006-01-02 15:04:05.000", "2025-04-01 08:30:00.120", true},
+		"RFC 3339 with Z":        {"2006-01-02T15:04:05Z07:00", "2025-04-01T08:30:00Z", true},
+		"RFC 3339 with +00:00":   {"2006-01-02T15:04:05Z07:00", "2025-04-01T08:30:00+00:00", true},
+		"RFC 3339 with +08:00":   {"2006-01-02T15:04:05Z07:00", "2025-04-01T08:30:00+08:00", true},
+		"RFC 3339 with fraction": {"2006-01-02T15:04:05Z07:00", "2025-04-01T08:30:00.5+08:00", false},
+		"impossible date":        {DefaultDateFormat, "2025-02-30", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := MatchesLayout(tc.layout, tc.s); got != tc.want {
+				t.Errorf("MatchesLayout(%q, %q) = %v, want %v", tc.layout, tc.s, got, tc.want)
 			}
 		})
 	}

@@ -34,6 +34,11 @@ func TestApplyJSON(t *testing.T) {
 			input:   `{"a":[1, "2", 0.5, null, ""]}`,
 			want:    map[string]any{"id": "yes", "amount": "1.17", "qty": "9"},
 		},
+		"a time with fractional seconds its layout does not have": {
+			mapping: "fields:\n  id: $.id\n  at: $.at\n  day: $.day\n",
+			input:   `{"id":"1","at":"2025-04-01 08:30:00.5","day":"20250401.000"}`,
+			rules:   []string{"$.at:format", "$.day:format"},
+		},
 		"numbers are written with the target's scale": {
 			mapping: "fields:\n  id: $.id\n  amount: $.a\n  qty: $.q\n",
 			input:   `{"id":"1","a":25,"q":"12"}`,

@@ -59,7 +59,7 @@ func coerce(f *schemas.Field, v any) (any, error) {
 		case time.Time:
 			return x.Format(layout), nil
 		case string:
-			if _, err := time.Parse(layout, x); err == nil {
+			if schemas.MatchesLayout(layout, x) {
 				return x, nil
 			}
 			return nil, &coerceError{rule: RuleFormat, msg: fmt.Sprintf("%q is not a %s in the layout %q", x, f.Type, layout),
