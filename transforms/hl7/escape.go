@@ -190,3 +190,50 @@ func Escape(s string, d Delimiters) string {
 	}
 	return b.String()
 }
+
+// RecodeEscapes returns raw, escaped text of this message (a field as in
+// [Segment].Fields), with the bytes of every \Xhh…\ escape converted from
+// the message's character set to UTF-8, so that the text can be written
+// out in a message that declares UNICODE UTF-8. Other escape sequences,
+// and hex escapes that are not valid in the character set, are kept as
+// written.
+func (m *Message) RecodeEscapes(raw string) string {
+	e := m.Delimiters.Escape
+	if e == 0 || m.cs == nil || m.cs == csUTF8 || strings.IndexByte(raw, e) < 0 {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	s := raw
+	for {
+		i := strings.IndexByte(s, e)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		j := strings.IndexByte(s[i+1:], e)
+		if j < 0 {
+			b.WriteString(s[i:])
+			return b.String()
+		}
+		seq := s[i+1 : i+1+j]
+		out, ok := m.sequence(seq)
+		if !ok {
+			// As unescape does: the closing character may open the next
+			// sequence.
+			b.WriteByte(e)
+			s = s[i+1:]
+			continue
+		}
+		b.WriteByte(e)
+		if seq[0] == 'X' {
+			b.WriteByte('X')
+			b.WriteString(strings.ToUpper(hex.EncodeToString([]byte(out))))
+		} else {
+			b.WriteString(seq)
+		}
+		b.WriteByte(e)
+		s = s[i+j+2:]
+	}
+}

@@ -301,3 +301,34 @@ func TestParseLocation(t *testing.T) {
 		})
 	}
 }
+
+// TestRecodeEscapes: hex escapes of a GB 18030 or Latin-1 message are
+// rewritten as UTF-8 bytes, and read back the same from a UTF-8 message.
+func TestRecodeEscapes(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		charset, raw, want string
+	}{
+		"GB 18030":           {"GB 18030-2000", `a\XD5C5\b`, `a\XE5BCA0\b`},
+		"Latin-1":            {"8859/1", `\XE9\`, `\XC3A9\`},
+		"UTF-8 unchanged":    {"UNICODE UTF-8", `\XE5BCA0\`, `\XE5BCA0\`},
+		"other sequences":    {"GB 18030-2000", `\F\\.br\\X41\`, `\F\\.br\\X41\`},
+		"invalid kept":       {"GB 18030-2000", `\X\\XZZ\\X81\`, `\X\\XZZ\\X81\`},
+		"unknown then valid": {"GB 18030-2000", `\Q\XD5C5\`, `\Q\XE5BCA0\`},
+		"unterminated":       {"GB 18030-2000", `x\XD5C5`, `x\XD5C5`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := mustParse(t, "MSH|^~\\&|A|||||||||||||||"+tc.charset+"\rZZZ|"+tc.raw+"\r")
+			got := m.RecodeEscapes(m.Segments[1].Field(1))
+			if got != tc.want {
+				t.Fatalf("RecodeEscapes(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+			utf := mustParse(t, "MSH|^~\\&|A\rZZZ|"+got+"\r")
+			if a, b := utf.Segments[1].Value(1, 1, 1, 1), m.Segments[1].Value(1, 1, 1, 1); a != b {
+				t.Errorf("read back from UTF-8 as %q, from %s as %q", a, tc.charset, b)
+			}
+		})
+	}
+}

@@ -513,7 +513,8 @@ func hl7Time(s string) (time.Time, bool) {
 }
 
 // utf8Text returns the message as UTF-8 text with MSH-18 saying so, so it
-// can travel in a JSON envelope whatever character set it came in.
+// can travel in a JSON envelope whatever character set it came in. The
+// bytes of its hex escapes (\Xhh…\) are rewritten in UTF-8 too.
 func utf8Text(m *hl7.Message) string {
 	var b strings.Builder
 	sep := string(m.Delimiters.Field)
@@ -531,6 +532,9 @@ func utf8Text(m *hl7.Message) string {
 				for len(f) < 17 {
 					f = append(f, "")
 				}
+				for k := 1; k < len(f); k++ { // f[0] is MSH-2, the encoding characters
+					f[k] = m.RecodeEscapes(f[k])
+				}
 				f[16] = "UNICODE UTF-8" // MSH-18
 				fields = f
 			}
@@ -539,7 +543,7 @@ func utf8Text(m *hl7.Message) string {
 		}
 		for _, f := range fields {
 			b.WriteString(sep)
-			b.WriteString(f)
+			b.WriteString(m.RecodeEscapes(f))
 		}
 	}
 	b.WriteByte('\r')

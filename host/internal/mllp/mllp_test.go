@@ -237,10 +237,12 @@ func TestRefusals(t *testing.T) {
 }
 
 // TestGB18030: a message in GB 18030 reaches the pipeline as UTF-8 text
-// declaring UTF-8, and its ACK comes back in GB 18030.
+// declaring UTF-8 (its hex escapes, bytes in GB 18030, rewritten as UTF-8
+// bytes), and its ACK comes back in GB 18030.
 func TestGB18030(t *testing.T) {
 	t.Parallel()
-	text := "MSH|^~\\&|HIS|XMFY|||20261203101500||ADT^A28|G1|P|2.5|||||CHN|GB 18030-2000\rPID|1||X1||王小梅\r"
+	// \XD5C5\ is 张 in GB 18030; \X41\ is A in both.
+	text := "MSH|^~\\&|HIS|XMFY|||20261203101500||ADT^A28|G1|P|2.5|||||CHN|GB 18030-2000\rPID|1||X1||王小梅\rZZZ|\\XD5C5\\^\\X41\\\\F\\\\X\\\r"
 	gb, err := hl7.Encode(text, "GB 18030-2000")
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +253,16 @@ func TestGB18030(t *testing.T) {
 	payload := proc.envs[0]["payload"].(string)
 	if !strings.Contains(payload, "王小梅") || !strings.Contains(payload, "|CHN|UNICODE UTF-8\r") {
 		t.Errorf("payload %q, want UTF-8 text declaring UTF-8", payload)
+	}
+	m, err := hl7.Parse([]byte(payload))
+	if err != nil {
+		t.Fatalf("payload %q: %v", payload, err)
+	}
+	for loc, want := range map[string]string{"ZZZ-1.1": "张", "ZZZ-1.2": "A|\\X\\"} {
+		l, _ := hl7.ParseLocation(loc)
+		if got := m.Get(l); got != want {
+			t.Errorf("payload %s = %q, want %q (payload %q)", loc, got, want, payload)
+		}
 	}
 	if len(acks) != 1 || acks[0].Charset != "GB18030" || !strings.Contains(acks[0].Get(hl7.Location{Segment: "ERR", Field: 8}), "fill it") {
 		t.Errorf("ACK %+v, want GB 18030", acks)
