@@ -22,7 +22,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		_ = m.Type()
-		_ = m.ControlID()
+		if first, _, _ := bytes.Cut(data, []byte{'\r'}); isASCII(first) && !bytes.ContainsRune(first, '\n') {
+			if id := m.ControlID(); isPrintable(id) && PeekControlID(data) != id {
+				t.Fatalf("PeekControlID = %q, ControlID = %q", PeekControlID(data), id)
+			}
+		}
 		for i := range m.Segments {
 			s := &m.Segments[i]
 			for f := 1; f <= len(s.Fields)+1; f++ {
@@ -44,6 +48,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func isPrintable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func encodingChars(d Delimiters) string {

@@ -470,3 +470,40 @@ func nth(s string, sep byte, n int) string {
 	}
 	return s
 }
+
+// PeekControlID returns MSH-10, the message control ID, read from the
+// bytes of a message that may not parse (a bad character set or segment
+// further on), so that a refusal can still name the message it answers.
+// It returns "" when the data does not start with an MSH segment whose
+// delimiters can be read, or when MSH-10 is not printable ASCII.
+func PeekControlID(data []byte) string {
+	data = trimFrame(data)
+	if !bytes.HasPrefix(data, []byte("MSH")) || len(data) < 5 {
+		return ""
+	}
+	d, err := delimiters(data)
+	if err != nil {
+		return ""
+	}
+	line := data
+	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	// parts[0] is "MSH", parts[1] MSH-2, parts[k] MSH-(k+1).
+	parts := bytes.SplitN(line, []byte{d.Field}, 11)
+	if len(parts) < 10 {
+		return ""
+	}
+	raw := parts[9]
+	for _, c := range raw {
+		if c < ' ' || c >= 0x7f {
+			return ""
+		}
+	}
+	m := &Message{Delimiters: d, cs: csUTF8}
+	v := nth(nth(nth(string(raw), d.Repetition, 1), d.Component, 1), d.Subcomponent, 1)
+	if v == `""` {
+		return ""
+	}
+	return m.unescape(v)
+}

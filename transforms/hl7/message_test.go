@@ -332,3 +332,27 @@ func TestRecodeEscapes(t *testing.T) {
 		})
 	}
 }
+
+func TestPeekControlID(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct{ data, want string }{
+		"plain":             {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01|M1|P|2.5\rPID|1\r", "M1"},
+		"framed, escaped":   {"\vMSH|^~\\&|A|B|C|D|20250401||ADT^A01|M\\F\\1^x|P\r\x1c\r", "M|1"},
+		"bad segment after": {"MSH*^~\\&*A*B*C*D*20250401**ADT^A01*M2*P\rpid*1\r", "M2"},
+		"invalid UTF-8":     {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01|M3|P\rPID|\xcd\xf5\r", "M3"},
+		"short MSH":         {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01\r", ""},
+		"empty":             {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01||P\r", ""},
+		"null":              {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01|\"\"|P\r", ""},
+		"not ASCII":         {"MSH|^~\\&|A|B|C|D|20250401||ADT^A01|\xcd\xf5|P\r", ""},
+		"not HL7":           {"PID|1\r", ""},
+		"bad delimiters":    {"MSHA^~\\&|A\r", ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := PeekControlID([]byte(tc.data)); got != tc.want {
+				t.Errorf("PeekControlID(%q) = %q, want %q", tc.data, got, tc.want)
+			}
+		})
+	}
+}

@@ -403,7 +403,9 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	msg, err := hl7.Parse(raw)
 	if err != nil {
-		return s.nak("", "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
+		// MSH-10 may still be readable: the sender can tell which message
+		// was refused.
+		return s.nak(hl7.PeekControlID(raw), "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()

@@ -205,6 +205,9 @@ func TestRefusals(t *testing.T) {
 		frame("PID|1||x\r"),
 		frame("MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28||P|2.5\r"),
 		frame("MSH|^~\\&|HIS|XMFY|||20261203||ORU^R01|M3|P|2.5\r"),
+		// Unreadable further on, but MSH-10 can be read: the AR names it.
+		frame("MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28|M3b^x|P|2.5\rPID|1||x||\xcd\xf5\r"),
+		frame("MSH*^~\\&*HIS*XMFY***20261203**ADT^A28*M3\\F\\c*P*2.5\rpid*1\r"),
 		frame(strings.Replace(a28, "%s", "4", 1)),
 		frame("MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28|M5|P|2.5\rNTE|"+strings.Repeat("x", 5000)+"\r"),
 		frame(strings.Replace(a28, "%s", "6", 1)),
@@ -213,6 +216,8 @@ func TestRefusals(t *testing.T) {
 		{"AR", "", "must start with an MSH segment"},
 		{"AR", "", "MSH-10 (message control ID) is empty"},
 		{"AR", "M3", "no hl7v2 mapping of site demo reads ORU^R01 messages"},
+		{"AR", "M3b", "not valid UTF-8"},
+		{"AR", "M3*c", "bad segment"},
 		{"AA", "MSG4", ""},
 		{"AR", "", "larger than the 4096 bytes"},
 	}
