@@ -56,6 +56,9 @@ func checkApply(t *testing.T, format string, data []byte) {
 func FuzzApplyHL7(f *testing.F) {
 	addExampleInputs(f, ".in.hl7")
 	f.Add(dftBatch(3))
+	// Over Kafka the message is a JSON string; it may still declare GB 18030.
+	quoted, _ := json.Marshal(strings.Replace(string(dftBatch(2)), "|2.5\r", "|2.5|||||CHN|GB 18030-2000\r", 1))
+	f.Add(quoted)
 	f.Fuzz(func(t *testing.T, data []byte) { checkApply(t, FormatHL7v2, data) })
 }
 

@@ -16,6 +16,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(adt))
 	f.Add([]byte("MSH|^~\\&#|A|||||||||||||||GB18030\rZZZ|\\X4142\\|\\.br\\|a\\F\\b\r"))
 	f.Add([]byte("\vMSH*:!%@*A\rPID*1**x:y!z\x1c\r"))
+	// LF and CR LF terminators, repetitions, components, nulls.
+	f.Add([]byte("MSH|^~\\&|A|B|||20250401||ADT^A01|M1|P|2.5\nPID|1||a^^^H~b^^^SS||\"\"|x&y\r\nPV1|1|I\r\n"))
+	// GB 18030 bytes whose trailing byte is a delimiter (億區乗儈), declared
+	// and escaped; and 8859/1.
+	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A01|M2|P|2.5|||||CHN|GB 18030-2000\rPID|1||\x83\x7c\x85\x5e\x81\x5c\x83\x7e\xd5\xc5||\\XD5C5\\\r"))
+	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A01|M3|P|2.5|||||CHN|8859/1\rPID|1||\xe9\\XE9\\\r"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseWith(data, Options{DefaultCharset: "GB18030"})
 		if err != nil {
