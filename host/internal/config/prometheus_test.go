@@ -2,6 +2,7 @@ package config
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,5 +110,27 @@ func TestPrometheusRulesMatchMetrics(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no alert rules read")
+	}
+}
+
+// TestREADMEListsMetrics: every metric medgate registers is listed in
+// README.md's "Operating medgate" section.
+func TestREADMEListsMetrics(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, op, ok := strings.Cut(string(data), "\n## Operating medgate\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Operating medgate" section`)
+	}
+	if i := strings.Index(op, "\n## "); i >= 0 {
+		op = op[:i]
+	}
+	for _, name := range slices.Sorted(maps.Keys(definedMetrics(t))) {
+		if !strings.Contains(op, "`"+name) {
+			t.Errorf("metric %s is not listed in README.md's Operating medgate section", name)
+		}
 	}
 }
