@@ -116,6 +116,8 @@ func TestDeployExamplesPassCheckConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The systemd unit's EnvironmentFile sets it.
+		t.Setenv("MEDGATE_KAFKA_PASSWORD", "kafka-password-from-the-environment-file")
 		root := t.TempDir()
 		path := filepath.Join(root, "medgate.yaml")
 		if err := os.WriteFile(path, []byte(installed(t, root, plugins, string(src))), 0o600); err != nil {
