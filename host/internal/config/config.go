@@ -822,8 +822,16 @@ func (c *Config) check() Problems {
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")
 	}
-	if c.Retention.Messages < 0 || c.Retention.Exchanges < 0 || c.Retention.Interval.D() < time.Minute {
-		add("retention", "messages and exchanges must not be negative, and interval at least 1m")
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"messages", c.Retention.Messages}, {"exchanges", c.Retention.Exchanges}} {
+		if d.d < 0 {
+			add("retention."+d.name, "must not be negative, is %s; to keep rows for good, give a very long duration (e.g. \"87600h\")", d.d.D())
+		}
+	}
+	if c.Retention.Interval.D() < time.Minute {
+		add("retention.interval", "must be at least 1m, is %s", c.Retention.Interval.D())
 	}
 	seen := map[string]int{}
 	for i, pl := range c.Plugins {

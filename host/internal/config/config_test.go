@@ -373,3 +373,42 @@ func TestTopicsDistinct(t *testing.T) {
 		t.Errorf("his.replies is a good replyTo topic:\n%v", err)
 	}
 }
+
+// TestRetentionProblemsAtTheirKeys: each wrong retention setting is
+// reported at its own key, all at once.
+func TestRetentionProblemsAtTheirKeys(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want []string
+	}{
+		"negative messages": {
+			src:  "retention:\n  messages: -1h\n",
+			want: []string{"m.yaml:3: retention.messages: must not be negative, is -1h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")"},
+		},
+		"all three": {
+			src: "retention:\n  messages: -1h\n  exchanges: -2h\n  interval: 30s\n",
+			want: []string{
+				"m.yaml:3: retention.messages: must not be negative, is -1h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")",
+				"m.yaml:4: retention.exchanges: must not be negative, is -2h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")",
+				"m.yaml:5: retention.interval: must be at least 1m, is 30s",
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte("kafka: {embedded: {}}\n"+tc.src))
+			if err == nil {
+				t.Fatal("no problem reported")
+			}
+			var got []string
+			for _, p := range err.(Problems) {
+				got = append(got, p.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
