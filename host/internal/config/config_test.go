@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -402,8 +403,12 @@ func TestRetentionProblemsAtTheirKeys(t *testing.T) {
 			if err == nil {
 				t.Fatal("no problem reported")
 			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("not Problems: %v", err)
+			}
 			var got []string
-			for _, p := range err.(Problems) {
+			for _, p := range ps {
 				got = append(got, p.String())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
