@@ -28,6 +28,15 @@ var (
 	pluginsErr  error
 )
 
+// TestMain removes the plugins built for the tests (some 130 MB).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginsDir != "" {
+		_ = os.RemoveAll(pluginsDir)
+	}
+	os.Exit(code)
+}
+
 // builtPlugins builds the plugins the examples under deploy/ name and
 // returns the directory that holds them.
 func builtPlugins(t *testing.T) string {
