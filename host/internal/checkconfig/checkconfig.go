@@ -25,7 +25,8 @@ import (
 // Check validates a configuration file completely without starting
 // medgate: the file itself, then every plugin binary (checksum, launch,
 // Describe), every site's plugin settings against the plugin's declared
-// fields, and the HTTP tokens and store keys the file refers to. It returns
+// fields, and the secrets the file refers to (HTTP tokens, store keys, the
+// Kafka SASL password and the PostgreSQL DSN). It returns
 // config.Problems listing every problem found.
 func Check(ctx context.Context, cfgPath string) error {
 	cfg, err := config.Load(cfgPath)
@@ -71,14 +72,28 @@ func Check(ctx context.Context, cfgPath string) error {
 		}
 	}
 	var ps config.Problems
-	// Secrets are read now, so an unreadable token or store key is found
-	// before start (systemd runs check-config first).
-	if _, err := cfg.HTTPCredentials(); errors.As(err, &ps) {
-		problems = append(problems, ps...)
+	// Secrets are read now, so an unreadable token, store key, Kafka
+	// password or DSN is found before start (systemd runs check-config
+	// first). A key already reported (a secret written in the file) is not
+	// reported again.
+	reported := map[string]bool{}
+	for _, p := range problems {
+		reported[p.Path] = true
 	}
-	if _, err := cfg.StoreKeys(); errors.As(err, &ps) {
-		problems = append(problems, ps...)
+	addNew := func(err error) {
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				if !reported[p.Path] {
+					problems = append(problems, p)
+				}
+			}
+		}
 	}
+	_, err = cfg.HTTPCredentials()
+	addNew(err)
+	_, err = cfg.StoreKeys()
+	addNew(err)
+	addNew(cfg.CheckConnectionSecrets())
 	launch := func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, services.For(p.Name), pluginhost.Options{
 			Logger:       log,

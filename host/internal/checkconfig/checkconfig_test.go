@@ -47,3 +47,49 @@ store:
 		t.Error("Check shows a token")
 	}
 }
+
+// TestCheckReadsConnectionSecrets: check-config reads the Kafka SASL
+// password and the PostgreSQL DSN as medgate does at start, reporting each
+// unreadable one at its key; a secret written in the file is reported once
+// and never shown.
+func TestCheckReadsConnectionSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty-dsn"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `kafka:
+  brokers: ["127.0.0.1:1"]
+  sasl:
+    mechanism: SCRAM-SHA-512
+    username: medgate
+    password: env:MEDGATE_TEST_CHECK_UNSET_SASL
+store:
+  driver: postgres
+  dsn: file:empty-dsn
+http:
+  adminToken: "hunter2-literal-admin-token"
+`
+	path := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(t.Context(), path)
+	if err == nil {
+		t.Fatal("Check accepted unreadable connection secrets")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"medgate.yaml:6: kafka.sasl.password: environment variable MEDGATE_TEST_CHECK_UNSET_SASL is not set",
+		"medgate.yaml:9: store.dsn: the secret file:empty-dsn is empty",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Check error lacks %q:\n%s", want, msg)
+		}
+	}
+	if n := strings.Count(msg, "http.adminToken:"); n != 1 {
+		t.Errorf("the literal admin token is reported %d times, want once:\n%s", n, msg)
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("Check shows a secret:\n%s", msg)
+	}
+}

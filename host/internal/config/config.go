@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -401,10 +402,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
-				ps = append(ps, yamlProblem(path, errors.New(e)))
+				ps = append(ps, c.placeProblem(yamlProblem(path, errors.New(e))))
 			}
 		} else {
-			ps = append(ps, yamlProblem(path, err))
+			ps = append(ps, c.placeProblem(yamlProblem(path, err)))
 		}
 	}
 	c.applyDefaults()
@@ -422,11 +423,112 @@ func yamlProblem(path string, err error) Problem {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Message = m[2]
-		if strings.Contains(p.Message, "not found in type") {
-			p.Message = strings.Replace(p.Message, "not found in type", "is not a known key of", 1) + "; check the spelling against the configuration reference in README.md"
-		}
 	}
 	return p
+}
+
+var unknownKeyRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+
+// placeProblem gives a decoding problem the path of its key: an unknown
+// key is named with the keys its section takes (not a Go type), and a
+// value of the wrong type with its key when one key alone sits deepest on
+// its line.
+func (c *Config) placeProblem(p Problem) Problem {
+	if p.Line == 0 {
+		return p
+	}
+	var onLine []string
+	for path, l := range c.lines {
+		if l == p.Line {
+			onLine = append(onLine, path)
+		}
+	}
+	sort.Strings(onLine)
+	if m := unknownKeyRE.FindStringSubmatch(p.Message); m != nil {
+		for _, path := range onLine {
+			parent, key := "", path
+			if i := strings.LastIndex(path, "."); i >= 0 {
+				parent, key = path[:i], path[i+1:]
+			}
+			if key != m[1] {
+				continue
+			}
+			section := parent
+			if section == "" {
+				section = "the top level"
+			}
+			p.Path = path
+			p.Message = fmt.Sprintf("unknown key; %s takes: %s; check the spelling against the configuration reference in README.md", section, strings.Join(keysAt(parent), ", "))
+			return p
+		}
+		p.Message = fmt.Sprintf("unknown key %q; check the spelling against the configuration reference in README.md", m[1])
+		return p
+	}
+	deepest, n := "", 0
+	for _, path := range onLine {
+		switch d := strings.Count(path, ".") + strings.Count(path, "["); {
+		case d > n || deepest == "":
+			deepest, n = path, d
+		case d == n:
+			return p // two keys on the line: do not guess
+		}
+	}
+	p.Path = deepest
+	return p
+}
+
+// keysAt lists the keys the section at a dotted path takes (sorted).
+func keysAt(path string) []string {
+	t := reflect.TypeFor[Config]()
+	if path != "" {
+		for _, seg := range strings.Split(path, ".") {
+			name, _, _ := strings.Cut(seg, "[")
+			for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+				t = t.Elem()
+			}
+			switch t.Kind() {
+			case reflect.Map:
+				t = t.Elem()
+			case reflect.Struct:
+				f, ok := fieldByTag(t, name)
+				if !ok {
+					return nil
+				}
+				t = f.Type
+			default:
+				return nil
+			}
+			if strings.Contains(seg, "[") {
+				for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+					t = t.Elem()
+				}
+			}
+		}
+	}
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var keys []string
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// fieldByTag finds the field of struct t whose yaml tag is name.
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // index records the line of every mapping key and sequence item.
@@ -720,8 +822,16 @@ func (c *Config) check() Problems {
 	if p.MaxBackoff < p.InitialBackoff {
 		add("processing.maxBackoff", "must not be shorter than processing.initialBackoff")
 	}
-	if c.Retention.Messages < 0 || c.Retention.Exchanges < 0 || c.Retention.Interval.D() < time.Minute {
-		add("retention", "messages and exchanges must not be negative, and interval at least 1m")
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"messages", c.Retention.Messages}, {"exchanges", c.Retention.Exchanges}} {
+		if d.d < 0 {
+			add("retention."+d.name, "must not be negative, is %s; to keep rows for good, give a very long duration (e.g. \"87600h\")", d.d.D())
+		}
+	}
+	if c.Retention.Interval.D() < time.Minute {
+		add("retention.interval", "must be at least 1m, is %s", c.Retention.Interval.D())
 	}
 	seen := map[string]int{}
 	for i, pl := range c.Plugins {

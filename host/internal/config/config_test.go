@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,14 +127,53 @@ sites:
 	}
 }
 
+// TestUnknownKeyAndBadDuration: an unknown key or a value of the wrong
+// type is reported at the key's path, with the keys its section takes,
+// rather than with the name of a Go type.
 func TestUnknownKeyAndBadDuration(t *testing.T) {
 	t.Parallel()
-	_, err := Parse("m.yaml", []byte("kafka:\n  embedded: {}\n  brokerz: [a:1]\nprocessing:\n  callTimeout: soon\n"))
-	msg := err.Error()
-	for _, want := range []string{"m.yaml:3: field brokerz is not a known key", "m.yaml:5:", `"soon" is not a duration`} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error lacks %q:\n%s", want, msg)
-		}
+	cases := map[string]struct {
+		src  string
+		want []string
+	}{
+		"nested key": {
+			src:  "kafka:\n  embedded: {}\n  brokerz: [a:1]\n",
+			want: []string{"m.yaml:3: kafka.brokerz: unknown key; kafka takes: brokers, clientId, createTopics, embedded,", "check the spelling"},
+		},
+		"top level": {
+			src:  "kafak:\n  embedded: {}\n",
+			want: []string{"m.yaml:1: kafak: unknown key; the top level takes: artifacts, console, http, kafka,"},
+		},
+		"in a list and a map": {
+			src:  "kafka: {embedded: {}}\nsites:\n  - code: a\n    plugins:\n      x: {enable: true}\n",
+			want: []string{"m.yaml:5: sites[0].plugins.x.enable: unknown key; sites[0].plugins.x takes: enabled, settings"},
+		},
+		"bad duration": {
+			src:  "kafka:\n  embedded: {}\nprocessing:\n  callTimeout: soon\n",
+			want: []string{`m.yaml:4: processing.callTimeout: "soon" is not a duration`},
+		},
+		"wrong type": {
+			src:  "kafka:\n  embedded: {}\n  maxInFlight: many\n",
+			want: []string{"m.yaml:3: kafka.maxInFlight: cannot unmarshal"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte(tc.src))
+			if err == nil {
+				t.Fatal("no problem reported")
+			}
+			msg := err.Error()
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error lacks %q:\n%s", want, msg)
+				}
+			}
+			if strings.Contains(msg, "config.") {
+				t.Errorf("error names a Go type:\n%s", msg)
+			}
+		})
 	}
 }
 
@@ -332,5 +372,48 @@ func TestTopicsDistinct(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "replyTo[0]") {
 		t.Errorf("his.replies is a good replyTo topic:\n%v", err)
+	}
+}
+
+// TestRetentionProblemsAtTheirKeys: each wrong retention setting is
+// reported at its own key, all at once.
+func TestRetentionProblemsAtTheirKeys(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want []string
+	}{
+		"negative messages": {
+			src:  "retention:\n  messages: -1h\n",
+			want: []string{"m.yaml:3: retention.messages: must not be negative, is -1h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")"},
+		},
+		"all three": {
+			src: "retention:\n  messages: -1h\n  exchanges: -2h\n  interval: 30s\n",
+			want: []string{
+				"m.yaml:3: retention.messages: must not be negative, is -1h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")",
+				"m.yaml:4: retention.exchanges: must not be negative, is -2h0m0s; to keep rows for good, give a very long duration (e.g. \"87600h\")",
+				"m.yaml:5: retention.interval: must be at least 1m, is 30s",
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte("kafka: {embedded: {}}\n"+tc.src))
+			if err == nil {
+				t.Fatal("no problem reported")
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("not Problems: %v", err)
+			}
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

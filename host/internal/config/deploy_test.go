@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -157,5 +160,176 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if pdb := objs["PodDisruptionBudget/medgate"]; pdb.Spec.MinAvailable < 1 || pdb.Spec.MinAvailable >= ss.Spec.Replicas {
 		t.Errorf("PodDisruptionBudget minAvailable %d, want between 1 and %d", pdb.Spec.MinAvailable, ss.Spec.Replicas-1)
+	}
+}
+
+// writtenPaths are the paths medgate creates and writes to under c.
+func writtenPaths(c *Config) map[string]string {
+	out := map[string]string{"artifacts.dir": c.Artifacts.Dir}
+	if c.Store.Driver == "sqlite" {
+		out["store.path"] = filepath.Dir(c.Store.Path)
+	}
+	if c.Kafka.Embedded != nil {
+		out["kafka.embedded.dataDir"] = c.Kafka.Embedded.DataDir
+	}
+	return out
+}
+
+// under reports whether path is dir or inside it.
+func under(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// TestSystemdUnitCoherent: the unit checks and runs the same binary and
+// configuration, and every path the production example makes medgate write
+// is writable under the unit's sandbox (ProtectSystem=strict leaves only
+// ReadWritePaths and the StateDirectory writable).
+func TestSystemdUnitCoherent(t *testing.T) {
+	t.Parallel()
+	unit, err := os.ReadFile(filepath.Join(deployDir, "systemd", "medgate.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string][]string{}
+	for _, line := range strings.Split(string(unit), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			set[k] = append(set[k], v)
+		}
+	}
+	configRE := regexp.MustCompile(`^(\S+) (check-config|run) -config (\S+)$`)
+	pre, start := configRE.FindStringSubmatch(strings.Join(set["ExecStartPre"], "")), configRE.FindStringSubmatch(strings.Join(set["ExecStart"], ""))
+	if pre == nil || start == nil || pre[2] != "check-config" || start[2] != "run" || pre[1] != start[1] || pre[3] != start[3] {
+		t.Fatalf("ExecStartPre %q and ExecStart %q should be the same medgate's check-config and run on the same -config", set["ExecStartPre"], set["ExecStart"])
+	}
+	if got := strings.Join(set["ProtectSystem"], ""); got != "strict" {
+		t.Fatalf("ProtectSystem=%s; this test assumes strict", got)
+	}
+	var writable []string
+	for _, v := range set["ReadWritePaths"] {
+		writable = append(writable, strings.Fields(v)...)
+	}
+	for _, v := range set["StateDirectory"] {
+		for _, d := range strings.Fields(v) {
+			writable = append(writable, filepath.Join("/var/lib", d))
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(deployDir, "config", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := parseShipped(t, start[3], data)
+	for key, p := range writtenPaths(c) {
+		if !slices.ContainsFunc(writable, func(dir string) bool { return under(p, dir) }) {
+			t.Errorf("deploy/config/medgate.yaml installed as %s: %s is %s, which the systemd unit leaves read-only (writable: %v); medgate would not start", start[3], key, p, writable)
+		}
+	}
+}
+
+// TestKubernetesPathsAndPorts: the container runs the ConfigMap's
+// configuration, serves HTTP on the port its probes, Service and scrape
+// annotation use, and every path the configuration makes medgate write is
+// on a writable volume (the root filesystem is read-only).
+func TestKubernetesPathsAndPorts(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type container struct {
+		Name  string   `yaml:"name"`
+		Args  []string `yaml:"args"`
+		Ports []struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		} `yaml:"ports"`
+		SecurityContext struct {
+			ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+		} `yaml:"securityContext"`
+		VolumeMounts []struct {
+			Name      string `yaml:"name"`
+			MountPath string `yaml:"mountPath"`
+			ReadOnly  bool   `yaml:"readOnly"`
+		} `yaml:"volumeMounts"`
+	}
+	type object struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct {
+			Name string `yaml:"name"`
+		} `yaml:"metadata"`
+		Data map[string]string `yaml:"data"`
+		Spec struct {
+			Ports []struct {
+				TargetPort string `yaml:"targetPort"`
+			} `yaml:"ports"`
+			Template struct {
+				Metadata struct {
+					Annotations map[string]string `yaml:"annotations"`
+				} `yaml:"metadata"`
+				Spec struct {
+					Containers []container `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	objs := map[string]object{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		objs[o.Kind+"/"+o.Metadata.Name] = o
+	}
+	ss := objs["StatefulSet/medgate"]
+	if len(ss.Spec.Template.Spec.Containers) == 0 {
+		t.Fatal("no StatefulSet medgate with a container")
+	}
+	mg := ss.Spec.Template.Spec.Containers[0]
+	if len(mg.Args) != 3 || mg.Args[0] != "run" || mg.Args[1] != "-config" {
+		t.Fatalf("container args %q, want run -config FILE", mg.Args)
+	}
+	cfgPath := mg.Args[2]
+	c, _ := parseShipped(t, cfgPath, []byte(objs["ConfigMap/medgate-config"].Data["medgate.yaml"]))
+
+	_, port, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var httpPort string
+	for _, p := range mg.Ports {
+		if p.Name == "http" {
+			httpPort = strconv.Itoa(p.ContainerPort)
+		}
+	}
+	if httpPort != port {
+		t.Errorf("the container's http port is %q, http.listen is %s", httpPort, c.HTTP.Listen)
+	}
+	if got := ss.Spec.Template.Metadata.Annotations["prometheus.io/port"]; got != port {
+		t.Errorf("prometheus.io/port is %q, http.listen is %s", got, c.HTTP.Listen)
+	}
+	for _, name := range []string{"Service/medgate", "Service/medgate-headless"} {
+		for _, p := range objs[name].Spec.Ports {
+			if p.TargetPort != "http" {
+				t.Errorf("%s targets port %q, want the container's http port", name, p.TargetPort)
+			}
+		}
+	}
+
+	if !mg.SecurityContext.ReadOnlyRootFilesystem {
+		t.Fatal("the medgate container should have a read-only root filesystem; this test assumes it")
+	}
+	var writable []string
+	for _, m := range mg.VolumeMounts {
+		if !m.ReadOnly {
+			writable = append(writable, m.MountPath)
+		}
+	}
+	for key, p := range writtenPaths(c) {
+		if !slices.ContainsFunc(writable, func(dir string) bool { return under(p, dir) }) {
+			t.Errorf("the ConfigMap's configuration at %s: %s is %s, which is on the container's read-only root filesystem (writable volumes: %v); medgate would not start", cfgPath, key, p, writable)
+		}
 	}
 }

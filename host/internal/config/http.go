@@ -168,6 +168,37 @@ func (c *Config) HTTPCredentials() (Credentials, error) {
 	return out, nil
 }
 
+// CheckConnectionSecrets reads the secrets medgate needs to connect at
+// start, kafka.sasl.password and (with PostgreSQL) store.dsn, and reports
+// every one that cannot be read or is empty. A reference that is missing
+// or malformed is left to Load, which reports it already. Errors never
+// hold a secret.
+func (c *Config) CheckConnectionSecrets() error {
+	var ps Problems
+	read := func(path, ref string) {
+		if !IsSecretRef(ref) {
+			return
+		}
+		v, err := c.Secret(ref)
+		switch {
+		case err != nil:
+			ps = append(ps, c.Problem(path, "%v", err))
+		case v == "":
+			ps = append(ps, c.Problem(path, "the secret %s is empty; write the value into it", ref))
+		}
+	}
+	if s := c.Kafka.SASL; s != nil {
+		read("kafka.sasl.password", s.Password)
+	}
+	if c.Store.Driver == "postgres" {
+		read("store.dsn", c.Store.DSN)
+	}
+	if len(ps) > 0 {
+		return ps
+	}
+	return nil
+}
+
 // DataKey is a resolved store key.
 type DataKey struct {
 	ID  string

@@ -33,9 +33,11 @@ type MLLPListener struct {
 	// AllowFrom lists the networks (CIDR, e.g. 10.1.2.0/24, or single
 	// addresses) that may connect; empty allows loopback only.
 	AllowFrom []string `yaml:"allowFrom"`
-	// MaxMessageBytes bounds one message (default 512 KiB, at most
-	// processing.maxPayloadBytes: the message travels in a request
-	// envelope); a larger one is refused with AR.
+	// MaxMessageBytes bounds one message (default half of
+	// processing.maxPayloadBytes, at most 512 KiB: 491808 bytes with the
+	// default payload limit; at most processing.maxPayloadBytes, as the
+	// message travels in a request envelope); a larger one is refused with
+	// AR.
 	MaxMessageBytes int `yaml:"maxMessageBytes"`
 	// MaxConnections caps the connections served at once (default 32).
 	MaxConnections int `yaml:"maxConnections"`
