@@ -60,13 +60,7 @@ var commands = []command{
 	{"job run", "[-config FILE] PLUGIN/SITE/JOB", "run a job now",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
 	{"replay", "[-config FILE] ID", "send a failed message through again (the plugin reconciles first)",
-		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
-			if len(args) == 0 {
-				return errors.New("usage: medgate replay [-config FILE] MESSAGE-ID (a message whose outcome is failed)")
-			}
-			id := args[len(args)-1]
-			return admin(ctx, args[:len(args)-1], "POST", "/admin/messages/"+url.PathEscape(id)+"/replay", stdout)
-		}},
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
 	{"transform test", "[-dir DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return transformTest(ctx, args, stdout)
@@ -282,6 +276,21 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)")
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
+}
+
+// replay asks the running medgate to replay one failed message. Its flags
+// come before the id, as for job run, so that -h prints its usage.
+func replay(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || fs.Arg(0) == "" {
+		return errors.New("usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)")
+	}
+	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/messages/"+url.PathEscape(fs.Arg(0))+"/replay", stdout)
 }
 
 func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout io.Writer) error {

@@ -214,3 +214,23 @@ func TestShowPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryCommandHasHelp: `medgate COMMAND -h` exits 0 for every
+// built-in command (its flag set prints the usage), without reading a
+// configuration (an operator asks for help before there is one).
+func TestEveryCommandHasHelp(t *testing.T) {
+	t.Chdir(t.TempDir()) // no medgate.yaml here
+	for _, c := range commands {
+		if c.name == "help" || c.name == "version" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(append(strings.Fields(c.name), "-h"), &out, &errOut)
+			all := out.String() + errOut.String()
+			if code != 0 || strings.Contains(all, "configuration") && strings.Contains(all, "cannot read") {
+				t.Fatalf("medgate %s -h: exit %d\n%s", c.name, code, all)
+			}
+		})
+	}
+}

@@ -43,6 +43,10 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 {
 		return errors.New(userUsage)
 	}
+	if h := args[0]; h == "-h" || h == "-help" || h == "--help" {
+		fmt.Fprintln(stderr, strings.TrimPrefix(userUsage, "usage:\n"))
+		return flag.ErrHelp
+	}
 	sub := args[0]
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
