@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -68,7 +69,9 @@ var ErrChecksum = errors.New("plugin checksum mismatch")
 
 // Spec says how to launch one plugin.
 type Spec struct {
-	Name   string
+	Name string
+	// Path is the plugin binary; a relative path is taken from the
+	// working directory (never looked up in $PATH).
 	Path   string
 	SHA256 string // lowercase hex
 }
@@ -181,6 +184,14 @@ func VerifyChecksum(path, want string) error {
 // checks its Describe answer. host serves the plugin's calls back; nil
 // answers them with errors.
 func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+	// The checksum is taken of the file at Path and that file is run: a
+	// relative path without a directory part ("acme") would otherwise be
+	// looked up in $PATH by exec.
+	abs, err := filepath.Abs(spec.Path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("plugin %q: path %s: %w", spec.Name, spec.Path, err)
+	}
+	spec.Path = abs
 	if err := VerifyChecksum(spec.Path, spec.SHA256); err != nil {
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}

@@ -224,3 +224,23 @@ func TestCheckSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestRelativePluginPath: a plugin path relative to the working directory
+// runs that file, even when it has no directory part ("acme", as a
+// configuration file given as "medgate.yaml" makes of "./acme"), instead
+// of a program of that name looked up in $PATH.
+func TestRelativePluginPath(t *testing.T) {
+	path, sum := ledger(t)
+	t.Chdir(filepath.Dir(path))
+	t.Setenv("PATH", t.TempDir())
+	for _, rel := range []string{filepath.Base(path), "./" + filepath.Base(path)} {
+		p, err := Launch(t.Context(), Spec{Name: "ledger", Path: rel, SHA256: sum}, io.Discard)
+		if err != nil {
+			t.Fatalf("Launch(%q) = %v, want the file %s started", rel, err, path)
+		}
+		if d := p.Description(); d.Name != "ledger" {
+			t.Errorf("Launch(%q) described %+v", rel, d)
+		}
+		p.Close()
+	}
+}
