@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -242,5 +243,22 @@ func TestRelativePluginPath(t *testing.T) {
 			t.Errorf("Launch(%q) described %+v", rel, d)
 		}
 		p.Close()
+	}
+}
+
+// TestCheckSettingsKeepsSecretsOut: a secret written into the
+// configuration instead of a reference is refused without being repeated
+// in the problem, whatever else the declaration restricts.
+func TestCheckSettingsKeepsSecretsOut(t *testing.T) {
+	t.Parallel()
+	decl := []sdk.Setting{{Name: "key", Type: sdk.SettingSecret, Enum: []string{"env:KEY_A", "env:KEY_B"}}}
+	isRef := func(v string) bool { return strings.HasPrefix(v, "env:") }
+	resolve := func(string) (string, error) { return "resolved", nil }
+	_, ps := CheckSettings(decl, map[string]string{"key": "s3cret-inline"}, "/etc/medgate", isRef, resolve)
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "never written in the configuration") {
+		t.Fatalf("problems = %+v, want one saying secrets are references", ps)
+	}
+	if strings.Contains(fmt.Sprint(ps), "s3cret-inline") {
+		t.Fatalf("problems = %+v repeat the secret", ps)
 	}
 }

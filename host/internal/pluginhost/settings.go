@@ -88,6 +88,11 @@ func CheckSettings(decl []sdk.Setting, given map[string]string, baseDir string, 
 }
 
 func checkValue(d sdk.Setting, v string, isRef func(string) bool) string {
+	// A secret is checked for a reference first: a value that is none may
+	// be the secret itself, and no other message may repeat it.
+	if d.Type == sdk.SettingSecret && !isRef(v) {
+		return `secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`
+	}
 	if len(d.Enum) > 0 && !slices.Contains(d.Enum, v) {
 		return fmt.Sprintf("%q is not allowed; use one of: %s", v, strings.Join(d.Enum, ", "))
 	}
@@ -108,10 +113,6 @@ func checkValue(d sdk.Setting, v string, isRef func(string) bool) string {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Sprintf("%q is not an http(s) URL", v)
-		}
-	case sdk.SettingSecret:
-		if !isRef(v) {
-			return `secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`
 		}
 	}
 	return ""
