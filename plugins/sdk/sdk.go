@@ -141,8 +141,11 @@ const (
 
 // Setting declares one per-site configuration field.
 type Setting struct {
-	Name        string
-	Type        string // one of the Setting* constants
+	Name string
+	// Type is one of the Setting* constants (empty: a string). The host
+	// refuses to launch a plugin declaring another type, or a setting name
+	// twice.
+	Type        string
 	Required    bool
 	Default     string
 	Description string

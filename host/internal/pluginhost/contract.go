@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/artifact"
@@ -30,17 +31,46 @@ func CheckEvent(plugin string, e sdk.Event) error {
 	return nil
 }
 
+// settingTypes are the setting types the host checks.
+var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, sdk.SettingDuration, sdk.SettingURL, sdk.SettingSecret, sdk.SettingPath}
+
 // CheckDescription reports what is wrong with a plugin's declarations:
-// operations outside its name or declared both query and upload, and
-// commands that cannot run.
+// operations outside its name or declared both query and upload, names
+// declared twice, settings of a type the host does not know (an empty type
+// is a string), work lists served by no declared operation, and commands
+// and views that cannot work.
 func CheckDescription(d *sdk.DescribeResponse) error {
 	var errs []error
+	ops := map[string]bool{}
 	for _, op := range d.Operations {
+		if ops[op.Type] {
+			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
+		}
+		ops[op.Type] = true
 		if !strings.HasPrefix(op.Type, d.Name+".") {
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
 		}
 		if op.Query && op.Upload {
 			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
+		}
+	}
+	jobs := map[string]bool{}
+	for _, j := range d.Jobs {
+		if jobs[j.Name] {
+			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
+		}
+		jobs[j.Name] = true
+	}
+	settings := map[string]bool{}
+	for _, st := range d.Settings {
+		if settings[st.Name] {
+			errs = append(errs, fmt.Errorf("setting %q is declared twice", st.Name))
+		}
+		settings[st.Name] = true
+		// A type the host does not know is checked as nothing: a
+		// misspelled secret would be taken in clear and never resolved.
+		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
+			errs = append(errs, fmt.Errorf("setting %q: type %q is not one of %s; use an sdk.Setting* constant", st.Name, st.Type, strings.Join(settingTypes, ", ")))
 		}
 	}
 	seen := map[string]bool{}
@@ -63,7 +93,13 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 	}
 	lists := map[string]bool{}
 	for _, wl := range d.WorkLists {
+		if lists[wl.Name] {
+			errs = append(errs, fmt.Errorf("work list %q is declared twice", wl.Name))
+		}
 		lists[wl.Name] = true
+		if wl.ListOperation != "" && !ops[wl.ListOperation] {
+			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
+		}
 	}
 	for _, v := range d.WorkListViews {
 		if !lists[v.List] {
