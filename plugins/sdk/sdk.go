@@ -120,7 +120,10 @@ type Operation struct {
 
 // Job is a scheduled job.
 type Job struct {
-	Name     string
+	Name string
+	// Interval is how often the job runs for each enabled site, at least
+	// a millisecond; the host refuses to launch a plugin declaring a job
+	// without one.
 	Interval time.Duration
 	Summary  string
 }

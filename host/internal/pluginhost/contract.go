@@ -37,7 +37,7 @@ var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, 
 // CheckDescription reports what is wrong with a plugin's declarations:
 // operations outside its name or declared both query and upload, names
 // declared twice, settings of a type the host does not know (an empty type
-// is a string), work lists served by no declared operation, and commands
+// is a string), jobs without an interval, work lists served by no declared operation, and commands
 // and views that cannot work.
 func CheckDescription(d *sdk.DescribeResponse) error {
 	var errs []error
@@ -60,6 +60,11 @@ func CheckDescription(d *sdk.DescribeResponse) error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
 		}
 		jobs[j.Name] = true
+		if j.Interval <= 0 {
+			// The scheduler leaves such a job out: it would never run,
+			// not even by `medgate job run`.
+			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
+		}
 	}
 	settings := map[string]bool{}
 	for _, st := range d.Settings {

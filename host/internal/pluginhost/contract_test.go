@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -137,6 +138,8 @@ func TestCheckDescription(t *testing.T) {
 			Operations: []sdk.Operation{{Type: "p.a"}, {Type: "p.a"}}, Jobs: []sdk.Job{{Name: "j", Interval: 1}, {Name: "j", Interval: 1}},
 			WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.list"}}},
 			[]string{`operation "p.a" is declared twice`, `job "j" is declared twice`, `work list "l": its ListOperation "p.list" is not among the operations`}},
+		"a job without an interval": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "poll"}, {Name: "ok", Interval: time.Minute}}},
+			[]string{`job "poll" has no Interval`}},
 		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
 			[]string{"reads files itself"}},
 	}
