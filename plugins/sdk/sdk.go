@@ -31,7 +31,10 @@ type Plugin interface {
 	// Configure applies one site's settings, already validated by the host
 	// against the declared Settings. It is called before the first message of
 	// that site and again on every configuration reload; a plugin must
-	// replace the site's previous configuration atomically.
+	// replace the site's previous configuration atomically. The host's
+	// start and reloads wait on it, so the host gives up on a Configure
+	// (and a Describe) that has not answered within a minute: bound
+	// whatever it waits on.
 	Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error)
 	// Handle processes one message.
 	Handle(ctx context.Context, req *HandleRequest) (*HandleResponse, error)

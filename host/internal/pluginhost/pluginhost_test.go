@@ -262,3 +262,27 @@ func TestCheckSettingsKeepsSecretsOut(t *testing.T) {
 		t.Fatalf("problems = %+v repeat the secret", ps)
 	}
 }
+
+// TestConfigureThatDoesNotAnswer: a plugin whose Configure never answers
+// does not hold the host (its start, a reload) for as long as the caller's
+// context lasts: the call ends after CallTimeout with an error that says
+// so, and the plugin still takes other calls.
+func TestConfigureThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/hang")
+	in, err := Start(t.Context(), Spec{Name: "hang", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = in.Configure(ctx, "s1", map[string]string{"hang": "yes"})
+	if took := time.Since(start); err == nil || took > 10*time.Second || !strings.Contains(err.Error(), "did not answer within 200ms") {
+		t.Fatalf("Configure of a plugin that does not answer = %v after %s, want an error after CallTimeout that says so", err, took)
+	}
+	if diags, err := in.Configure(ctx, "s2", map[string]string{"hang": "no"}); err != nil || diags.HasError() {
+		t.Fatalf("the next Configure: %v %v", err, diags)
+	}
+}
