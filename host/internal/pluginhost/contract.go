@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/artifact"
@@ -31,105 +30,10 @@ func CheckEvent(plugin string, e sdk.Event) error {
 	return nil
 }
 
-// settingTypes are the setting types the host checks.
-var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, sdk.SettingDuration, sdk.SettingURL, sdk.SettingSecret, sdk.SettingPath}
-
-// CheckDescription reports what is wrong with a plugin's declarations:
-// operations outside its name or declared both query and upload, names
-// declared twice, settings of a type the host does not know (an empty type
-// is a string), jobs without an interval, work lists served by no declared operation, and commands
-// and views that cannot work.
+// CheckDescription reports what is wrong with a plugin's declarations
+// (sdkhost.CheckDescription: every problem at once), as an ErrContract.
 func CheckDescription(d *sdk.DescribeResponse) error {
-	var errs []error
-	ops := map[string]bool{}
-	for _, op := range d.Operations {
-		if ops[op.Type] {
-			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
-		}
-		ops[op.Type] = true
-		if !strings.HasPrefix(op.Type, d.Name+".") {
-			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
-		}
-		if op.Query && op.Upload {
-			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
-		}
-	}
-	jobs := map[string]bool{}
-	for _, j := range d.Jobs {
-		if jobs[j.Name] {
-			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
-		}
-		jobs[j.Name] = true
-		if j.Interval <= 0 {
-			// The scheduler leaves such a job out: it would never run,
-			// not even by `medgate job run`.
-			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
-		}
-	}
-	settings := map[string]bool{}
-	for _, st := range d.Settings {
-		if settings[st.Name] {
-			errs = append(errs, fmt.Errorf("setting %q is declared twice", st.Name))
-		}
-		settings[st.Name] = true
-		// A type the host does not know is checked as nothing: a
-		// misspelled secret would be taken in clear and never resolved.
-		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
-			errs = append(errs, fmt.Errorf("setting %q: type %q is not one of %s; use an sdk.Setting* constant", st.Name, st.Type, strings.Join(settingTypes, ", ")))
-		}
-	}
-	seen := map[string]bool{}
-	for _, c := range d.Commands {
-		if seen[c.Name] {
-			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
-		}
-		seen[c.Name] = true
-		errs = append(errs, c.Check(d.Name)...)
-	}
-	forms := map[string]bool{}
-	for _, f := range d.Forms {
-		if forms[f.Name] {
-			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
-		}
-		forms[f.Name] = true
-		if !strings.HasPrefix(f.Operation, d.Name+".") {
-			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
-		}
-	}
-	lists := map[string]bool{}
-	for _, wl := range d.WorkLists {
-		if lists[wl.Name] {
-			errs = append(errs, fmt.Errorf("work list %q is declared twice", wl.Name))
-		}
-		lists[wl.Name] = true
-		if wl.ListOperation != "" && !ops[wl.ListOperation] {
-			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
-		}
-	}
-	for _, v := range d.WorkListViews {
-		if !lists[v.List] {
-			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
-		}
-		for _, c := range v.Columns {
-			if c.Form != "" && !forms[c.Form] {
-				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
-			}
-		}
-		for _, a := range v.Actions {
-			if !strings.HasPrefix(a.Operation, d.Name+".") {
-				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
-			}
-		}
-	}
-	docs := map[string]bool{}
-	for _, v := range d.Documents {
-		if docs[v.Name] {
-			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
-		}
-		docs[v.Name] = true
-		errs = append(errs, v.Check(d.Name, lists)...)
-	}
-	if len(errs) > 0 {
+	if errs := sdkhost.CheckDescription(d); len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}
 	return nil
