@@ -178,3 +178,24 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after Set, Now = %v", c.Now())
 	}
 }
+
+// TestSettingsKeepValuesOut: a setting read as a type it does not have is
+// reported without its value, which may be a resolved secret.
+func TestSettingsKeepValuesOut(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret-key/with:chars"
+	s := sdk.NewSettings(map[string]string{"apiKey": secret, "pin": "12ab", "token": "%zz"})
+	s.Int("apiKey")
+	s.Bool("pin")
+	s.Duration("apiKey")
+	s.URL("token")
+	ds := s.Diagnostics()
+	if len(ds) != 4 {
+		t.Fatalf("diagnostics = %v, want one per wrongly typed read", ds)
+	}
+	for _, v := range []string{secret, "12ab", "%zz"} {
+		if strings.Contains(ds.String(), v) {
+			t.Errorf("diagnostics repeat the value %q:\n%s", v, ds)
+		}
+	}
+}

@@ -31,7 +31,10 @@ type Plugin interface {
 	// Configure applies one site's settings, already validated by the host
 	// against the declared Settings. It is called before the first message of
 	// that site and again on every configuration reload; a plugin must
-	// replace the site's previous configuration atomically.
+	// replace the site's previous configuration atomically. The host's
+	// start and reloads wait on it, so the host gives up on a Configure
+	// (and a Describe) that has not answered within a minute: bound
+	// whatever it waits on.
 	Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error)
 	// Handle processes one message.
 	Handle(ctx context.Context, req *HandleRequest) (*HandleResponse, error)
@@ -120,7 +123,10 @@ type Operation struct {
 
 // Job is a scheduled job.
 type Job struct {
-	Name     string
+	Name string
+	// Interval is how often the job runs for each enabled site, at least
+	// a millisecond; the host refuses to launch a plugin declaring a job
+	// without one.
 	Interval time.Duration
 	Summary  string
 }
@@ -141,8 +147,11 @@ const (
 
 // Setting declares one per-site configuration field.
 type Setting struct {
-	Name        string
-	Type        string // one of the Setting* constants
+	Name string
+	// Type is one of the Setting* constants (empty: a string). The host
+	// refuses to launch a plugin declaring another type, or a setting name
+	// twice.
+	Type        string
 	Required    bool
 	Default     string
 	Description string

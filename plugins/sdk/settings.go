@@ -35,7 +35,7 @@ func (s *Settings) Int(name string) int64 {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		s.wrongType(name, SettingInt, v)
+		s.wrongType(name, SettingInt)
 	}
 	return n
 }
@@ -48,7 +48,7 @@ func (s *Settings) Bool(name string) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		s.wrongType(name, SettingBool, v)
+		s.wrongType(name, SettingBool)
 	}
 	return b
 }
@@ -61,7 +61,7 @@ func (s *Settings) Duration(name string) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		s.wrongType(name, SettingDuration, v)
+		s.wrongType(name, SettingDuration)
 	}
 	return d
 }
@@ -74,16 +74,19 @@ func (s *Settings) URL(name string) *url.URL {
 	}
 	u, err := url.Parse(v)
 	if err != nil {
-		s.wrongType(name, SettingURL, v)
+		s.wrongType(name, SettingURL)
 		return nil
 	}
 	return u
 }
 
-// Diagnostics returns one error per value read as a type it does not have.
+// Diagnostics returns one error per value read as a type it does not have,
+// naming the setting but not its value.
 func (s *Settings) Diagnostics() Diagnostics { return s.ds }
 
-func (s *Settings) wrongType(name, typ, v string) {
-	s.ds = append(s.ds, Problem(name, "type", fmt.Sprintf("setting %q is read as %s but holds %q", name, typ, v),
+// wrongType reports a read as another type than the value has. The value
+// is not repeated: it may be a secret the host resolved.
+func (s *Settings) wrongType(name, typ string) {
+	s.ds = append(s.ds, Problem(name, "type", fmt.Sprintf("setting %q is read as %s but its value is not one", name, typ),
 		fmt.Sprintf("declare it with Type %q in Describe so the host checks it, or read it as a string", typ)))
 }

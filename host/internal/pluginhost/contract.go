@@ -30,65 +30,10 @@ func CheckEvent(plugin string, e sdk.Event) error {
 	return nil
 }
 
-// CheckDescription reports what is wrong with a plugin's declarations:
-// operations outside its name or declared both query and upload, and
-// commands that cannot run.
+// CheckDescription reports what is wrong with a plugin's declarations
+// (sdkhost.CheckDescription: every problem at once), as an ErrContract.
 func CheckDescription(d *sdk.DescribeResponse) error {
-	var errs []error
-	for _, op := range d.Operations {
-		if !strings.HasPrefix(op.Type, d.Name+".") {
-			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
-		}
-		if op.Query && op.Upload {
-			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
-		}
-	}
-	seen := map[string]bool{}
-	for _, c := range d.Commands {
-		if seen[c.Name] {
-			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
-		}
-		seen[c.Name] = true
-		errs = append(errs, c.Check(d.Name)...)
-	}
-	forms := map[string]bool{}
-	for _, f := range d.Forms {
-		if forms[f.Name] {
-			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
-		}
-		forms[f.Name] = true
-		if !strings.HasPrefix(f.Operation, d.Name+".") {
-			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
-		}
-	}
-	lists := map[string]bool{}
-	for _, wl := range d.WorkLists {
-		lists[wl.Name] = true
-	}
-	for _, v := range d.WorkListViews {
-		if !lists[v.List] {
-			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
-		}
-		for _, c := range v.Columns {
-			if c.Form != "" && !forms[c.Form] {
-				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
-			}
-		}
-		for _, a := range v.Actions {
-			if !strings.HasPrefix(a.Operation, d.Name+".") {
-				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
-			}
-		}
-	}
-	docs := map[string]bool{}
-	for _, v := range d.Documents {
-		if docs[v.Name] {
-			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
-		}
-		docs[v.Name] = true
-		errs = append(errs, v.Check(d.Name, lists)...)
-	}
-	if len(errs) > 0 {
+	if errs := sdkhost.CheckDescription(d); len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}
 	return nil

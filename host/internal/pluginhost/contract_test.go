@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -130,6 +131,15 @@ func TestCheckDescription(t *testing.T) {
 				Confirm: &sdk.DocumentConfirm{Operation: "q.confirm"}}, {Name: "doc"}}},
 			[]string{`work list "nope" is not declared`, `Get operation "q.get"`, `Adjust operation "q.adjust"`, `Confirm operation "q.confirm"`,
 				"Adjust needs Changes and Kind", `edit "e" is unnamed or declared twice`, "LineItems is not declared", `document view "doc" is declared twice`, "LineKey is empty"}},
+		"settings of an unknown type, declared twice; a type left empty is a string": {sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{
+			{Name: "apiKey", Type: "secert"}, {Name: "url", Type: sdk.SettingURL}, {Name: "url", Type: sdk.SettingURL}, {Name: "label"}}},
+			[]string{`setting "apiKey": type "secert" is not one of`, `setting "url" is declared twice`}},
+		"operations and jobs declared twice, a work list served by no operation": {sdk.DescribeResponse{Name: "p",
+			Operations: []sdk.Operation{{Type: "p.a"}, {Type: "p.a"}}, Jobs: []sdk.Job{{Name: "j", Interval: 1}, {Name: "j", Interval: 1}},
+			WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.list"}}},
+			[]string{`operation "p.a" is declared twice`, `job "j" is declared twice`, `work list "l": its ListOperation "p.list" is not among the operations`}},
+		"a job without an interval": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "poll"}, {Name: "ok", Interval: time.Minute}}},
+			[]string{`job "poll" has no Interval`}},
 		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
 			[]string{"reads files itself"}},
 	}

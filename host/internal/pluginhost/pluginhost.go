@@ -8,6 +8,8 @@
 // health checks it is relaunched with exponential backoff, described again
 // and every site's configuration is applied again. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
+// Describe and Configure, which the host's start and reloads wait on, are
+// bounded by Options.CallTimeout.
 package pluginhost
 
 import (
@@ -20,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -68,7 +71,9 @@ var ErrChecksum = errors.New("plugin checksum mismatch")
 
 // Spec says how to launch one plugin.
 type Spec struct {
-	Name   string
+	Name string
+	// Path is the plugin binary; a relative path is taken from the
+	// working directory (never looked up in $PATH).
 	Path   string
 	SHA256 string // lowercase hex
 }
@@ -87,7 +92,14 @@ type Options struct {
 	// Artifacts keeps the files plugins hand over (default: the machine's
 	// artifact.Default store).
 	Artifacts *artifact.Store
+	// CallTimeout bounds a plugin's Describe and each Configure (default
+	// DefaultCallTimeout): the host's start and reloads wait on them.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout bounds Describe and Configure calls when
+// Options.CallTimeout is zero, and in Launch.
+const DefaultCallTimeout = time.Minute
 
 func (o *Options) defaults() {
 	if o.Logger == nil {
@@ -104,6 +116,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
 	}
 	if o.Artifacts == nil {
 		if s, err := artifact.Default(); err == nil {
@@ -180,7 +195,15 @@ func VerifyChecksum(path, want string) error {
 // open verifies the binary of spec, starts it, negotiates the protocol and
 // checks its Describe answer. host serves the plugin's calls back; nil
 // answers them with errors.
-func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+	// The checksum is taken of the file at Path and that file is run: a
+	// relative path without a directory part ("acme") would otherwise be
+	// looked up in $PATH by exec.
+	abs, err := filepath.Abs(spec.Path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("plugin %q: path %s: %w", spec.Name, spec.Path, err)
+	}
+	spec.Path = abs
 	if err := VerifyChecksum(spec.Path, spec.SHA256); err != nil {
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
@@ -218,10 +241,12 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 		return nil, nil, nil, fmt.Errorf("plugin %q: dispense: %w", spec.Name, err)
 	}
 	impl := raw.(*sdkhost.Client)
-	desc, err := impl.Describe(ctx, &sdk.DescribeRequest{})
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	desc, err := impl.Describe(dctx, &sdk.DescribeRequest{})
+	cancel()
 	if err != nil {
 		client.Kill()
-		return nil, nil, nil, fmt.Errorf("plugin %q: describe: %w", spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("plugin %q: describe: %w", spec.Name, unanswered(ctx, dctx, timeout, "Describe", err))
 	}
 	if desc.Name != spec.Name {
 		client.Kill()
@@ -235,7 +260,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.Artifacts, in.opts.PluginOutput)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -247,10 +272,12 @@ func (in *Instance) launch(ctx context.Context) error {
 	in.mu.Unlock()
 	// Re-apply every site's configuration before taking traffic.
 	for site, settings := range sites {
-		r, err := impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+		cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
+		r, err := impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+		cancel()
 		if err != nil {
 			client.Kill()
-			return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+			return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
 		}
 		if r.Diagnostics.HasError() {
 			in.opts.Logger.Error("plugin refused a site configuration after relaunch", "plugin", in.spec.Name, "site", site, "problems", r.Diagnostics.String())
@@ -264,6 +291,15 @@ func (in *Instance) launch(ctx context.Context) error {
 	in.mu.Unlock()
 	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
 	return nil
+}
+
+// unanswered says so when err is the end of call's own time bound (not of
+// the caller's ctx): the plugin's method did not answer within timeout.
+func unanswered(ctx, call context.Context, timeout time.Duration, method string, err error) error {
+	if ctx.Err() == nil && errors.Is(call.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("its %s did not answer within %s; it must not wait on anything without a bound (see the plugin's log): %w", method, timeout, err)
+	}
+	return err
 }
 
 func pidOf(c *plugin.Client) int {
@@ -494,10 +530,12 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	if err != nil {
 		return nil, err
 	}
-	r, err := ref.impl.Configure(ctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
+	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
+	cancel()
 	in.afterCall(err)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q: configure site %q: %w", in.spec.Name, site, err)
+		return nil, fmt.Errorf("plugin %q: configure site %q: %w", in.spec.Name, site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
 	}
 	if !r.Diagnostics.HasError() {
 		in.mu.Lock()
@@ -609,7 +647,7 @@ type Process struct {
 // Launch verifies the binary of spec, starts it and describes it. Its log
 // lines go to output. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, output)
+	client, impl, desc, err := open(ctx, spec, nil, nil, output, DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -222,5 +223,66 @@ func TestCheckSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRelativePluginPath: a plugin path relative to the working directory
+// runs that file, even when it has no directory part ("acme", as a
+// configuration file given as "medgate.yaml" makes of "./acme"), instead
+// of a program of that name looked up in $PATH.
+func TestRelativePluginPath(t *testing.T) {
+	path, sum := ledger(t)
+	t.Chdir(filepath.Dir(path))
+	t.Setenv("PATH", t.TempDir())
+	for _, rel := range []string{filepath.Base(path), "./" + filepath.Base(path)} {
+		p, err := Launch(t.Context(), Spec{Name: "ledger", Path: rel, SHA256: sum}, io.Discard)
+		if err != nil {
+			t.Fatalf("Launch(%q) = %v, want the file %s started", rel, err, path)
+		}
+		if d := p.Description(); d.Name != "ledger" {
+			t.Errorf("Launch(%q) described %+v", rel, d)
+		}
+		p.Close()
+	}
+}
+
+// TestCheckSettingsKeepsSecretsOut: a secret written into the
+// configuration instead of a reference is refused without being repeated
+// in the problem, whatever else the declaration restricts.
+func TestCheckSettingsKeepsSecretsOut(t *testing.T) {
+	t.Parallel()
+	decl := []sdk.Setting{{Name: "key", Type: sdk.SettingSecret, Enum: []string{"env:KEY_A", "env:KEY_B"}}}
+	isRef := func(v string) bool { return strings.HasPrefix(v, "env:") }
+	resolve := func(string) (string, error) { return "resolved", nil }
+	_, ps := CheckSettings(decl, map[string]string{"key": "s3cret-inline"}, "/etc/medgate", isRef, resolve)
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "never written in the configuration") {
+		t.Fatalf("problems = %+v, want one saying secrets are references", ps)
+	}
+	if strings.Contains(fmt.Sprint(ps), "s3cret-inline") {
+		t.Fatalf("problems = %+v repeat the secret", ps)
+	}
+}
+
+// TestConfigureThatDoesNotAnswer: a plugin whose Configure never answers
+// does not hold the host (its start, a reload) for as long as the caller's
+// context lasts: the call ends after CallTimeout with an error that says
+// so, and the plugin still takes other calls.
+func TestConfigureThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/hang")
+	in, err := Start(t.Context(), Spec{Name: "hang", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = in.Configure(ctx, "s1", map[string]string{"hang": "yes"})
+	if took := time.Since(start); err == nil || took > 10*time.Second || !strings.Contains(err.Error(), "did not answer within 200ms") {
+		t.Fatalf("Configure of a plugin that does not answer = %v after %s, want an error after CallTimeout that says so", err, took)
+	}
+	if diags, err := in.Configure(ctx, "s2", map[string]string{"hang": "no"}); err != nil || diags.HasError() {
+		t.Fatalf("the next Configure: %v %v", err, diags)
 	}
 }

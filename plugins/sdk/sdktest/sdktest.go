@@ -1,6 +1,8 @@
 // Package sdktest helps vendors test a plugin without the medgate host: it
 // connects a plugin implementation over the real gRPC protocol in memory
-// and provides an in-memory implementation of the host's services.
+// ([Connect]), configures a site as the host does, by the host's rules for
+// declarations and settings ([Configure]), and provides an in-memory
+// implementation of the host's services ([MemoryHost]).
 package sdktest
 
 import (

@@ -1,0 +1,106 @@
+package sdk_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// declared is a plugin that declares the given settings and keeps what
+// Configure received.
+type declared struct {
+	settings []sdk.Setting
+	got      map[string]string
+}
+
+func (p *declared) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{Name: "acme", Settings: p.settings}, nil
+}
+
+func (p *declared) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	p.got = req.Settings
+	return &sdk.ConfigureResponse{}, nil
+}
+
+func (p *declared) Handle(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return sdk.OK(nil)
+}
+
+func (p *declared) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	return &sdk.RunJobResponse{}, nil
+}
+
+// fatalTB records the first Fatalf and ends the goroutine, as testing does.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestConfigureAsTheHost: sdktest.Configure gives the plugin its settings
+// as medgate does (every declared setting, defaults filled in) and fails
+// the test where medgate would refuse the plugin or the site.
+func TestConfigureAsTheHost(t *testing.T) {
+	t.Parallel()
+	good := []sdk.Setting{
+		{Name: "endpoint", Type: sdk.SettingURL, Required: true},
+		{Name: "apiKey", Type: sdk.SettingSecret, Required: true},
+		{Name: "batch", Type: sdk.SettingInt, Default: "500"},
+		{Name: "label"},
+	}
+	cases := map[string]struct {
+		settings []sdk.Setting
+		given    map[string]string
+		want     map[string]string // what Configure receives
+		fatal    string            // part of the failure; "": none
+	}{
+		"defaults filled in, secret as its value": {good, map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1"},
+			map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1", "batch": "500", "label": ""}, ""},
+		"a setting medgate refuses": {good, map[string]string{"endpoint": "ftp://acme.example", "apiKey": "k-1", "batch": "many"},
+			nil, `medgate would refuse the settings of site "s1": endpoint: "ftp://acme.example" is not an http(s) URL; batch: "many" is not a whole number`},
+		"a declaration medgate refuses": {[]sdk.Setting{{Name: "apiKey", Type: "secert"}}, nil,
+			nil, `medgate would refuse to launch plugin "acme": setting "apiKey": type "secert"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := &declared{settings: tc.settings}
+			c := sdktest.Connect(t, p, sdktest.NewMemoryHost())
+			ftb := &fatalTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				sdktest.Configure(ftb, c, "s1", tc.given)
+			}()
+			<-done
+			if tc.fatal == "" {
+				if ftb.msg != "" {
+					t.Fatalf("Configure failed the test: %s", ftb.msg)
+				}
+				if diff := cmp.Diff(tc.want, p.got); diff != "" {
+					t.Errorf("settings the plugin received (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if !strings.Contains(ftb.msg, tc.fatal) {
+				t.Errorf("failure %q lacks %q", ftb.msg, tc.fatal)
+			}
+			if p.got != nil {
+				t.Errorf("Configure was called with %v after a refusal", p.got)
+			}
+		})
+	}
+}

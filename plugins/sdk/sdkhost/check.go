@@ -1,0 +1,224 @@
+package sdkhost
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// The host's checks of what a plugin declares and of a site's settings,
+// here so that sdktest applies the same rules in a vendor's tests.
+
+// settingTypes are the setting types the host checks.
+var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, sdk.SettingDuration, sdk.SettingURL, sdk.SettingSecret, sdk.SettingPath}
+
+// CheckDescription returns what is wrong with a plugin's declarations,
+// every problem (none: the host launches it): operations outside its name
+// or declared both query and upload, names declared twice, settings of a
+// type the host does not know (an empty type is a string), jobs without an
+// interval, work lists served by no declared operation, and commands and
+// views that cannot work.
+func CheckDescription(d *sdk.DescribeResponse) []error {
+	var errs []error
+	ops := map[string]bool{}
+	for _, op := range d.Operations {
+		if ops[op.Type] {
+			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
+		}
+		ops[op.Type] = true
+		if !strings.HasPrefix(op.Type, d.Name+".") {
+			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		}
+		if op.Query && op.Upload {
+			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
+		}
+	}
+	jobs := map[string]bool{}
+	for _, j := range d.Jobs {
+		if jobs[j.Name] {
+			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
+		}
+		jobs[j.Name] = true
+		if j.Interval <= 0 {
+			// The scheduler leaves such a job out: it would never run,
+			// not even by `medgate job run`.
+			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
+		}
+	}
+	settings := map[string]bool{}
+	for _, st := range d.Settings {
+		if settings[st.Name] {
+			errs = append(errs, fmt.Errorf("setting %q is declared twice", st.Name))
+		}
+		settings[st.Name] = true
+		// A type the host does not know is checked as nothing: a
+		// misspelled secret would be taken in clear and never resolved.
+		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
+			errs = append(errs, fmt.Errorf("setting %q: type %q is not one of %s; use an sdk.Setting* constant", st.Name, st.Type, strings.Join(settingTypes, ", ")))
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range d.Commands {
+		if seen[c.Name] {
+			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
+		}
+		seen[c.Name] = true
+		errs = append(errs, c.Check(d.Name)...)
+	}
+	forms := map[string]bool{}
+	for _, f := range d.Forms {
+		if forms[f.Name] {
+			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
+		}
+		forms[f.Name] = true
+		if !strings.HasPrefix(f.Operation, d.Name+".") {
+			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
+		}
+	}
+	lists := map[string]bool{}
+	for _, wl := range d.WorkLists {
+		if lists[wl.Name] {
+			errs = append(errs, fmt.Errorf("work list %q is declared twice", wl.Name))
+		}
+		lists[wl.Name] = true
+		if wl.ListOperation != "" && !ops[wl.ListOperation] {
+			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
+		}
+	}
+	for _, v := range d.WorkListViews {
+		if !lists[v.List] {
+			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
+		}
+		for _, c := range v.Columns {
+			if c.Form != "" && !forms[c.Form] {
+				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
+			}
+		}
+		for _, a := range v.Actions {
+			if !strings.HasPrefix(a.Operation, d.Name+".") {
+				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
+			}
+		}
+	}
+	docs := map[string]bool{}
+	for _, v := range d.Documents {
+		if docs[v.Name] {
+			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
+		}
+		docs[v.Name] = true
+		errs = append(errs, v.Check(d.Name, lists)...)
+	}
+	return errs
+}
+
+// SettingProblem is one problem with a site's plugin settings.
+type SettingProblem struct {
+	Setting string
+	Message string
+}
+
+// Resolver reads a secret reference ("env:NAME" / "file:PATH").
+type Resolver func(ref string) (string, error)
+
+// CheckSettings validates a site's settings against the plugin's declared
+// fields: unknown names, missing required values, types, enums, and secret
+// references (which are resolved). It returns the settings with defaults
+// applied and secrets resolved, and every problem at once.
+//
+// Relative values of path settings are resolved against baseDir (the
+// directory of the configuration file).
+func CheckSettings(decl []sdk.Setting, given map[string]string, baseDir string, isRef func(string) bool, resolve Resolver) (map[string]string, []SettingProblem) {
+	var ps []SettingProblem
+	known := map[string]sdk.Setting{}
+	for _, d := range decl {
+		known[d.Name] = d
+	}
+	names := make([]string, 0, len(given))
+	for n := range given {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, ok := known[n]; !ok {
+			valid := make([]string, 0, len(decl))
+			for _, d := range decl {
+				valid = append(valid, d.Name)
+			}
+			ps = append(ps, SettingProblem{n, fmt.Sprintf("unknown setting; this plugin accepts: %s", strings.Join(valid, ", "))})
+		}
+	}
+	out := map[string]string{}
+	for _, d := range decl {
+		v, ok := given[d.Name]
+		if !ok || v == "" {
+			if d.Required && d.Default == "" {
+				ex := ""
+				if d.Example != "" {
+					ex = fmt.Sprintf(" (for example %q)", d.Example)
+				}
+				ps = append(ps, SettingProblem{d.Name, fmt.Sprintf("is required: %s%s", d.Description, ex)})
+				continue
+			}
+			v = d.Default
+		}
+		if v == "" {
+			out[d.Name] = ""
+			continue
+		}
+		if msg := checkValue(d, v, isRef); msg != "" {
+			ps = append(ps, SettingProblem{d.Name, msg})
+			continue
+		}
+		if d.Type == sdk.SettingPath && !filepath.IsAbs(v) {
+			v = filepath.Join(baseDir, v)
+		}
+		if d.Type == sdk.SettingSecret {
+			s, err := resolve(v)
+			if err != nil {
+				ps = append(ps, SettingProblem{d.Name, "cannot read the secret: " + err.Error()})
+				continue
+			}
+			v = s
+		}
+		out[d.Name] = v
+	}
+	return out, ps
+}
+
+func checkValue(d sdk.Setting, v string, isRef func(string) bool) string {
+	// A secret is checked for a reference first: a value that is none may
+	// be the secret itself, and no other message may repeat it.
+	if d.Type == sdk.SettingSecret && !isRef(v) {
+		return `secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`
+	}
+	if len(d.Enum) > 0 && !slices.Contains(d.Enum, v) {
+		return fmt.Sprintf("%q is not allowed; use one of: %s", v, strings.Join(d.Enum, ", "))
+	}
+	switch d.Type {
+	case sdk.SettingInt:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Sprintf("%q is not a whole number", v)
+		}
+	case sdk.SettingBool:
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Sprintf("%q is not true or false", v)
+		}
+	case sdk.SettingDuration:
+		if _, err := time.ParseDuration(v); err != nil {
+			return fmt.Sprintf("%q is not a duration; write e.g. \"30m\"", v)
+		}
+	case sdk.SettingURL:
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Sprintf("%q is not an http(s) URL", v)
+		}
+	}
+	return ""
+}

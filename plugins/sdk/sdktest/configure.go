@@ -1,0 +1,46 @@
+package sdktest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+)
+
+// Configure configures site on c as medgate does: it checks the plugin's
+// Describe answer with the rules medgate launches a plugin by, checks given
+// against the declared settings, fills in the defaults and calls Configure
+// with every declared setting. A secret setting is given as its value (in
+// medgate the site names an env: or file: reference, which the host
+// resolves). What medgate would refuse, the plugin or the site's settings,
+// fails the test; the plugin's own diagnostics are in the response.
+//
+// Calling the client's Configure directly skips those checks: the plugin
+// then gets exactly the map it is given, without defaults.
+func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]string) *sdk.ConfigureResponse {
+	t.Helper()
+	d, err := c.Describe(t.Context(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatalf("sdktest: describe: %v", err)
+	}
+	if errs := sdkhost.CheckDescription(d); len(errs) > 0 {
+		t.Fatalf("sdktest: medgate would refuse to launch plugin %q: %v", d.Name, errors.Join(errs...))
+	}
+	secretAsValue := func(string) bool { return true }
+	resolve := func(v string) (string, error) { return v, nil }
+	settings, ps := sdkhost.CheckSettings(d.Settings, given, "", secretAsValue, resolve)
+	if len(ps) > 0 {
+		msgs := make([]string, len(ps))
+		for i, p := range ps {
+			msgs[i] = p.Setting + ": " + p.Message
+		}
+		t.Fatalf("sdktest: medgate would refuse the settings of site %q: %s", site, strings.Join(msgs, "; "))
+	}
+	r, err := c.Configure(t.Context(), &sdk.ConfigureRequest{Site: site, Settings: settings})
+	if err != nil {
+		t.Fatalf("sdktest: configure site %q: %v", site, err)
+	}
+	return r
+}
