@@ -494,16 +494,17 @@ func PeekControlID(data []byte) string {
 	if len(parts) < 10 {
 		return ""
 	}
-	raw := parts[9]
-	for _, c := range raw {
+	m := &Message{Delimiters: d, cs: csUTF8}
+	v := nth(nth(nth(string(parts[9]), d.Repetition, 1), d.Component, 1), d.Subcomponent, 1)
+	if v == `""` {
+		return ""
+	}
+	// Only the value read is checked for bytes an ACK cannot carry: what
+	// follows it (another repetition or component) is not read.
+	for _, c := range []byte(v) {
 		if c < ' ' || c >= 0x7f {
 			return ""
 		}
-	}
-	m := &Message{Delimiters: d, cs: csUTF8}
-	v := nth(nth(nth(string(raw), d.Repetition, 1), d.Component, 1), d.Subcomponent, 1)
-	if v == `""` {
-		return ""
 	}
 	return m.unescape(v)
 }
