@@ -21,6 +21,14 @@ import (
 // Anything else (\Zxx\ local escapes, an unterminated sequence) is kept as
 // written.
 func (m *Message) unescape(s string) string {
+	return m.escapes(s, m.sequence)
+}
+
+// escapes copies s, replacing every escape sequence that known accepts by
+// what it returns. A sequence it does not accept (and an unterminated one)
+// is kept as written, and the scan goes on after its escape character, so
+// that the closing one can open the next sequence.
+func (m *Message) escapes(s string, known func(seq string) (string, bool)) string {
 	e := m.Delimiters.Escape
 	if e == 0 || strings.IndexByte(s, e) < 0 {
 		return s
@@ -39,14 +47,11 @@ func (m *Message) unescape(s string) string {
 			b.WriteString(s[i:])
 			return b.String()
 		}
-		seq := s[i+1 : i+1+j]
-		if out, ok := m.sequence(seq); ok {
+		if out, ok := known(s[i+1 : i+1+j]); ok {
 			b.WriteString(out)
 			s = s[i+j+2:]
 			continue
 		}
-		// Not a known sequence: keep the escape character and go on after
-		// it, so that the closing one can open the next sequence.
 		b.WriteByte(e)
 		s = s[i+1:]
 	}
@@ -198,42 +203,18 @@ func Escape(s string, d Delimiters) string {
 // and hex escapes that are not valid in the character set, are kept as
 // written.
 func (m *Message) RecodeEscapes(raw string) string {
-	e := m.Delimiters.Escape
-	if e == 0 || m.cs == nil || m.cs == csUTF8 || strings.IndexByte(raw, e) < 0 {
+	if m.cs == nil || m.cs == csUTF8 {
 		return raw
 	}
-	var b strings.Builder
-	b.Grow(len(raw))
-	s := raw
-	for {
-		i := strings.IndexByte(s, e)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		j := strings.IndexByte(s[i+1:], e)
-		if j < 0 {
-			b.WriteString(s[i:])
-			return b.String()
-		}
-		seq := s[i+1 : i+1+j]
+	e := string(m.Delimiters.Escape)
+	return m.escapes(raw, func(seq string) (string, bool) {
 		out, ok := m.sequence(seq)
 		if !ok {
-			// As unescape does: the closing character may open the next
-			// sequence.
-			b.WriteByte(e)
-			s = s[i+1:]
-			continue
+			return "", false
 		}
-		b.WriteByte(e)
 		if seq[0] == 'X' {
-			b.WriteByte('X')
-			b.WriteString(strings.ToUpper(hex.EncodeToString([]byte(out))))
-		} else {
-			b.WriteString(seq)
+			return e + "X" + strings.ToUpper(hex.EncodeToString([]byte(out))) + e, true
 		}
-		b.WriteByte(e)
-		s = s[i+j+2:]
-	}
+		return e + seq + e, true
+	})
 }
