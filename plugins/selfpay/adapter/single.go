@@ -42,7 +42,7 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		r.checkCode(&ds, "$", m)
 	}
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	if sc.Direction == schemas.DirectionQuery {
 		return r.query(ctx, infno, sc, m)

@@ -543,3 +543,65 @@ func TestUploadTooLongForOneCall(t *testing.T) {
 		}
 	})
 }
+
+// TestRecheckFailsAfterCallsWentOut: a message whose calls already
+// reached the platform is handled again after the site's settings changed
+// so that its input no longer passes medgate's checks (here the site's
+// institution code). Answering invalid would say nothing was sent; the
+// reply is failed, final, with the steps made, and nothing more is sent.
+func TestRecheckFailsAfterCallsWentOut(t *testing.T) {
+	t.Parallel()
+	const id = "ZYRC"
+	withCode := func(m map[string]any) map[string]any { m["fixmedins_code"] = testCode; return m }
+	testCases := map[string]struct {
+		typ     string
+		fault   selfpaysim.Fault
+		payload func() map[string]any
+	}{
+		"upload": {OpUpload, selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply, After: 1}, func() map[string]any {
+			m := upload(id, 3)
+			withCode(m[nodeMdtrt].(map[string]any))
+			return m
+		}},
+		"single 4201A": {"selfpay.4201A", selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply}, func() map[string]any {
+			return map[string]any{nodeFees: []any{withCode(fee(id, 1))}}
+		}},
+		"cancel": {OpCancel, selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, func() map[string]any {
+			return withCode(map[string]any{"fixmedins_mdtrt_id": id})
+		}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["batchSize"] = "1" })
+			e.sim.Fail(tc.fault)
+			wantStatus(t, e.must(tc.typ, "rc", tc.payload(), 1), sdk.StatusFailed)
+			sent := len(e.sim.Calls())
+			if sent == 0 {
+				t.Fatal("no call reached the platform on the first attempt")
+			}
+			e.settings["fixmedinsCode"] = "H35020399999"
+			e.restart(e.host)
+			for attempt := 2; attempt <= 3; attempt++ {
+				r := e.must(tc.typ, "rc", tc.payload(), attempt)
+				if r.Status == sdk.StatusInvalid {
+					t.Fatalf("attempt %d: status invalid after calls went out: %v", attempt, r.Diagnostics)
+				}
+				wantStatus(t, r, sdk.StatusFailed)
+				if r.Retryable {
+					t.Errorf("attempt %d: retryable; the input cannot pass before it changes", attempt)
+				}
+				var rules []string
+				for _, d := range r.Diagnostics {
+					rules = append(rules, d.Field+" "+d.Rule)
+				}
+				if all := strings.Join(rules, "\n"); !strings.Contains(all, "fixmedins_code precondition") || !strings.Contains(all, " state") {
+					t.Errorf("attempt %d: diagnostics %q lack the failed check or the part-way state", attempt, all)
+				}
+			}
+			if n := len(e.sim.Calls()); n != sent {
+				t.Errorf("%d more calls reached the platform after the settings changed", n-sent)
+			}
+		})
+	}
+}

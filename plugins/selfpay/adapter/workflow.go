@@ -54,7 +54,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	in, ds := r.validateUpload(m)
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	st, err := r.load(ctx)
 	if err != nil {
@@ -509,6 +509,41 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	return resp, nil
 }
 
+// checkError is input that failed medgate's own checks (the schemas and
+// the business rules), for stop.
+type checkError struct{ ds sdk.Diagnostics }
+
+func (e *checkError) Error() string { return e.ds.String() }
+
+// refuse answers a message whose input fails medgate's checks. Invalid
+// says nothing was sent, which holds only while the message's workflow
+// has made no call: handled again after its calls went out (the site's
+// settings or schemas changed between attempts), a finished message gets
+// its stored reply and an unfinished one ends failed, not retryable, its
+// reply listing the steps made, and nothing more is sent.
+func (r *run) refuse(ctx context.Context, ds sdk.Diagnostics) (*sdk.HandleResponse, error) {
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st == nil || st.Final == nil && !st.Sent && st.Inflight == nil && len(st.Steps) == 0:
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	case st.Final != nil:
+		return st.Final.response(), nil
+	}
+	resp, err := r.stop(ctx, st, nil, &checkError{ds: ds})
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if st.Op == "upload" || st.Op == "cancel" {
+		if err := r.setPatientStatus(ctx, st.MdtrtID, statusFailed, st.Op+": "+resp.Diagnostics.String()); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
 // summary is the reply payload of a workflow.
 func (r *run) summary(st *wfState, in *uploadInput, done bool) map[string]any {
 	out := map[string]any{"fixmedinsMdtrtId": st.MdtrtID, "operation": "selfpay." + st.Op, "steps": st.Steps}
@@ -575,7 +610,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	r.checkCode(&ds, "$", m)
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	id, code := str(m["fixmedins_mdtrt_id"]), r.s.cfg.FixmedinsCode
 	st, err := r.load(ctx)
