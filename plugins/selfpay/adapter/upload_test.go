@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
@@ -604,4 +606,47 @@ func TestRecheckFailsAfterCallsWentOut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUploadBatchesByEncryptedSize: with encType SM4 the envelope carries
+// the input's ciphertext, longer than the JSON, and maxInputChars bounds
+// that. Batches cut by the JSON's length went over the limit part-way
+// through the upload; they are cut by the length sent, and a line whose
+// ciphertext alone is too long is refused before anything is sent.
+func TestUploadBatchesByEncryptedSize(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdeffedcba9876543210"
+	sm4 := func(limit string) func(s map[string]string) {
+		return func(s map[string]string) { s["encType"], s["sm4Key"], s["maxInputChars"] = "SM4", key, limit }
+	}
+	simOpts := selfpaysim.Options{PaasID: testPaas, Token: testToken, SM4Key: key}
+	line, _ := json.Marshal(map[string]any{nodeFees: []any{fillCode(fee("ZYENC", 1))}})
+	clear := utf8.RuneCount(line)
+
+	t.Run("batches", func(t *testing.T) {
+		t.Parallel()
+		// Two lines fit in clear, not encrypted; one fits encrypted.
+		e := newEnvSim(t, simOpts, sm4(strconv.Itoa(2*clear)))
+		r := e.must(OpUpload, "enc", upload("ZYENC", 5), 1)
+		wantStatus(t, r, sdk.StatusOK)
+		if v := e.sim.Visit(testCode, "ZYENC"); len(v.Fees) != 5 || !v.Complete {
+			t.Errorf("platform has %+v", v)
+		}
+	})
+	t.Run("one line too long", func(t *testing.T) {
+		t.Parallel()
+		// The line fits in clear, not encrypted.
+		e := newEnvSim(t, simOpts, sm4(strconv.Itoa(clear+20)))
+		r := e.must(OpUpload, "enc-long", upload("ZYENC", 2), 1)
+		wantStatus(t, r, sdk.StatusInvalid)
+		if n := len(e.sim.Calls()); n != 0 {
+			t.Errorf("%d calls reached the platform before the invalid reply", n)
+		}
+	})
+}
+
+// fillCode adds the institution's code and name, as the plugin does.
+func fillCode(m map[string]any) map[string]any {
+	m["fixmedins_code"], m["fixmedins_name"] = testCode, "厦门市示例医院"
+	return m
 }

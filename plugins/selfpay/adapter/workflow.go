@@ -16,22 +16,24 @@ import (
 )
 
 // batches splits fee lines into 4201A calls of at most batchSize lines
-// and, with maxInputChars set, at most that many characters of input.
+// and, with maxInputChars set, at most that many characters of input as
+// sent (its ciphertext when the envelope encrypts it).
 // It returns the exclusive end index of each batch.
 func (r *run) batches(fees []any) []int {
 	limit := r.s.cfg.MaxInputChars
 	const overhead = len(`{"fsiOwnpayPatnFeeListDDTO":[]}`)
 	var bounds []int
-	n, size := 0, overhead
+	n, chars, size := 0, overhead, overhead
 	for i, f := range fees {
 		b, _ := json.Marshal(f)
-		l := utf8.RuneCount(b) + 1
-		if n > 0 && (n == r.s.opts.batchSize || (limit > 0 && size+l > limit)) {
+		lc, lb := utf8.RuneCount(b)+1, len(b)+1
+		if n > 0 && (n == r.s.opts.batchSize || (limit > 0 && r.s.cfg.InputChars(chars+lc, size+lb) > limit)) {
 			bounds = append(bounds, i)
-			n, size = 0, overhead
+			n, chars, size = 0, overhead, overhead
 		}
 		n++
-		size += l
+		chars += lc
+		size += lb
 	}
 	if n > 0 {
 		bounds = append(bounds, len(fees))
