@@ -36,6 +36,16 @@ func decode(payload []byte) (map[string]any, *sdk.HandleResponse) {
 	return m, nil
 }
 
+// decodeRecord reads a query record keeping numbers exact: a platform may
+// answer a text field (bkkpSn, fixmedinsMdtrtId) or an amount as a JSON
+// number, which as a float64 would read back as "2.0250401000001e+13" or
+// rounded, and match nothing medgate sent.
+func decodeRecord(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
 // fieldDiags converts schema errors to diagnostics; skip drops rules.
 func fieldDiags(errs []schemas.FieldError, summary string, skip ...string) sdk.Diagnostics {
 	var ds sdk.Diagnostics

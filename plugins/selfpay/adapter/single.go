@@ -240,7 +240,7 @@ func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map
 	}
 	for i, raw := range pg.Records {
 		var rec any
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		for _, fe := range sc.ValidateOutput(rec, schemas.ValidateOptions{AllowUnknown: true}) {

@@ -296,7 +296,7 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 			MdtrtID   any `json:"fixmedinsMdtrtId"`
 			BkkpSnAlt any `json:"bkkp_sn"`
 		}
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		if v := str(rec.ValiFlag); v == "0" {
@@ -335,7 +335,7 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string)
 	}
 	for _, raw := range recs {
 		var rec map[string]any
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
@@ -410,7 +410,7 @@ func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (b
 	var have, want []string
 	for _, raw := range recs {
 		var rec map[string]any
-		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		have = append(have, key(rec))
