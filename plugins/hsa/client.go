@@ -247,9 +247,13 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 	if err != nil {
 		return nil, &ValidationError{Infno: call.Infno, Side: "input", Errors: []schemas.FieldError{{Path: "$", Rule: "type", Message: err.Error()}}}
 	}
-	if n := utf8.RuneCount(input); c.cfg.MaxInputChars > 0 && n > c.cfg.MaxInputChars {
+	if n := c.cfg.InputChars(utf8.RuneCount(input), len(input)); c.cfg.MaxInputChars > 0 && n > c.cfg.MaxInputChars {
+		what := "the input is"
+		if c.cfg.Enc == EncSM4 {
+			what = "the encrypted input is"
+		}
 		return nil, &ValidationError{Infno: call.Infno, Side: "input", Errors: []schemas.FieldError{{Path: "$", Rule: "length",
-			Message: fmt.Sprintf("the input is %d characters, the envelope allows %d (maxInputChars); send fewer records per call", n, c.cfg.MaxInputChars)}}}
+			Message: fmt.Sprintf("%s %d characters, the envelope allows %d (maxInputChars); send fewer records per call", what, n, c.cfg.MaxInputChars)}}}
 	}
 	now := c.now()
 	req := c.envelope(call, msgid, signNo, now)

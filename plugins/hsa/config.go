@@ -143,8 +143,9 @@ type Config struct {
 	MsgIDSeqBase int
 	MsgIDSeqSpan int
 
-	// MaxInputChars bounds the serialized input (the envelope's input is
-	// 字符型 40000); 0 means no limit.
+	// MaxInputChars bounds the envelope's input as sent (字符型 40000):
+	// the serialized input, or its ciphertext with Enc SM4 (see
+	// InputChars); 0 means no limit.
 	MaxInputChars int
 
 	// Paging names the wrapper fields of query outputs.
@@ -255,7 +256,7 @@ func Settings() []sdk.Setting {
 		{Name: SetCAFile, Type: sdk.SettingPath, Description: "PEM file of the CAs that sign the platform's TLS certificate, if not a public CA"},
 		{Name: SetMsgIDSeqBase, Type: sdk.SettingInt, Default: "0", Description: "first value of the msgid's 4-digit sequence"},
 		{Name: SetMsgIDSeqSpan, Type: sdk.SettingInt, Default: "10000", Description: "how many sequence values this plugin uses from msgidSeqBase; plugins sharing an institution code need disjoint ranges"},
-		{Name: SetMaxInputChars, Type: sdk.SettingInt, Default: "40000", Description: "longest serialized input (the envelope's input is 字符型 40000); 0: no limit"},
+		{Name: SetMaxInputChars, Type: sdk.SettingInt, Default: "40000", Description: "longest input as sent, its ciphertext with encType SM4 (the envelope's input is 字符型 40000); 0: no limit"},
 		{Name: SetPagingFields, Type: sdk.SettingString, Default: "recordCounts,pages,data", Description: "names of the record count, page count and record list of query outputs"},
 	}
 }

@@ -83,3 +83,18 @@ func SM4Decrypt(key Secret, hexIn bool, text string) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// InputChars is the length in characters of the envelope's input as sent
+// for a serialized input of runes characters and size bytes: the input
+// itself, or with Enc SM4 its ciphertext (the UTF-8 bytes PKCS#7-padded to
+// whole 16-byte blocks, in base64 or hex), which MaxInputChars bounds.
+func (c Config) InputChars(runes, size int) int {
+	if c.Enc != EncSM4 {
+		return runes
+	}
+	padded := (size/sm4.BlockSize + 1) * sm4.BlockSize
+	if c.SM4Hex {
+		return 2 * padded
+	}
+	return base64.StdEncoding.EncodedLen(padded)
+}

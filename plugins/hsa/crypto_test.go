@@ -1,11 +1,14 @@
 package hsa
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const stdKey = "0123456789abcdeffedcba9876543210"
@@ -69,5 +72,53 @@ func TestSM4DecryptRejectsGarbage(t *testing.T) {
 		if _, err := SM4Decrypt(stdKey, false, in); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%q: err = %v, want ErrDecrypt", in, err)
 		}
+	}
+}
+
+// TestInputLimitCountsWhatIsSent: maxInputChars bounds the envelope's
+// input as sent. With encType SM4 that is the ciphertext, longer than the
+// JSON (base64 of UTF-8 bytes: 4 characters per Chinese character), so an
+// input that fits in clear may not fit encrypted: it is refused before
+// sending, and InputChars predicts the length sent.
+func TestInputLimitCountsWhatIsSent(t *testing.T) {
+	t.Parallel()
+	input := map[string]any{"memo": strings.Repeat("长", 20)} // JSON of 31 characters, 71 bytes
+	testCases := map[string]struct {
+		enc, encoding string
+		wantSent      int // characters of the input as sent
+	}{
+		"clear":      {EncNone, "", 31},
+		"SM4 base64": {EncSM4, "base64", 108},
+		"SM4 hex":    {EncSM4, "hex", 160},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig("")
+			cfg.Enc, cfg.SM4Key, cfg.SM4Hex = tc.enc, stdKey, tc.encoding == "hex"
+			b, _ := json.Marshal(input)
+			if got := cfg.InputChars(utf8.RuneCount(b), len(b)); got != tc.wantSent {
+				t.Errorf("InputChars = %d, want %d", got, tc.wantSent)
+			}
+			for _, limit := range []int{tc.wantSent - 1, tc.wantSent} {
+				p := &platform{}
+				srv := serve(t, p)
+				cfg.BaseURL, cfg.MaxInputChars = srv.URL, limit
+				c := newClient(t, cfg, WithClock(fixedClock()))
+				_, err := c.Do(context.Background(), newMemHost(), Call{Infno: "4201A", Input: input})
+				var ve *ValidationError
+				switch {
+				case limit < tc.wantSent && (!errors.As(err, &ve) || ve.Errors[0].Rule != "length" || len(p.envs) != 0):
+					t.Errorf("limit %d: err %v, %d calls sent; want a length error and nothing sent", limit, err, len(p.envs))
+				case limit >= tc.wantSent && (err != nil || len(p.envs) != 1):
+					t.Errorf("limit %d: err %v, %d calls sent; want it sent", limit, err, len(p.envs))
+				case limit >= tc.wantSent:
+					sent := p.envs[0]["input"]
+					if s, isText := sent.(string); isText && utf8.RuneCountInString(s) != tc.wantSent {
+						t.Errorf("sent %d characters, want %d", utf8.RuneCountInString(s), tc.wantSent)
+					}
+				}
+			}
+		})
 	}
 }

@@ -19,7 +19,9 @@
 //  2. signs in with 9001 first when the site requires a sign_no, once per
 //     day per operator (cached in memory and in host state);
 //  3. builds the envelope and checks it against the envelope schema
-//     (schema/envelope/request.yaml) and the input against the size limit;
+//     (schema/envelope/request.yaml) and the input against the size limit
+//     (maxInputChars bounds the input as sent: its ciphertext when
+//     encrypted, [Config.InputChars]);
 //  4. encrypts the input with SM4 when enc_type is SM4;
 //  5. posts it to the endpoint of that infno, signed with the gateway
 //     headers (x-tif by default);

@@ -239,7 +239,10 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var te *hsa.TransportError
 	var ve *hsa.ValidationError
 	var ue *unsettledError
+	var ce *checkError
 	switch {
+	case errors.As(err, &ce):
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ce.ds}, nil
 	case errors.Is(err, errPause):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Rule: "transient",
 			Summary: what + " paused", Detail: "too little time was left before the deadline; the next attempt resumes from the step it reached"}}}, nil

@@ -17,8 +17,10 @@
 // join between fee lines and the visit, the institution code, bkkp_sn
 // unique within the visit, the amounts (cnt × pric, and the visit's
 // total against its lines), and that every call fits in maxInputChars.
-// A check failing after calls went out (settings changed between
-// attempts) ends the workflow as failed, not invalid.
+// A check failing after calls of the message went out (settings or
+// schemas changed between attempts, whether the check runs before the
+// first call or in the envelope library) ends the workflow as failed, not
+// invalid, and sends nothing more.
 //
 // # Crash safety
 //

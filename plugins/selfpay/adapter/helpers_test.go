@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -61,11 +62,22 @@ func newEnv(t testing.TB, edit func(map[string]string)) *env {
 // newEnvSim is newEnv with simulator options.
 func newEnvSim(t testing.TB, opts selfpaysim.Options, edit func(map[string]string)) *env {
 	t.Helper()
+	return newEnvWrapped(t, opts, nil, edit)
+}
+
+// newEnvWrapped is newEnvSim with the simulator behind wrap (which may
+// change its answers); nil serves it as it is.
+func newEnvWrapped(t testing.TB, opts selfpaysim.Options, wrap func(http.Handler) http.Handler, edit func(map[string]string)) *env {
+	t.Helper()
 	sim, err := selfpaysim.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, sim: sim, url: srv.URL, host: sdktest.NewMemoryHost(), settings: baseSettings(srv.URL)}
 	if edit != nil {

@@ -36,6 +36,16 @@ func decode(payload []byte) (map[string]any, *sdk.HandleResponse) {
 	return m, nil
 }
 
+// decodeRecord reads a query record keeping numbers exact: a platform may
+// answer a text field (bkkpSn, fixmedinsMdtrtId) or an amount as a JSON
+// number, which as a float64 would read back as "2.0250401000001e+13" or
+// rounded, and match nothing medgate sent.
+func decodeRecord(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
 // fieldDiags converts schema errors to diagnostics; skip drops rules.
 func fieldDiags(errs []schemas.FieldError, summary string, skip ...string) sdk.Diagnostics {
 	var ds sdk.Diagnostics
@@ -169,9 +179,10 @@ func (r *run) validateUpload(m map[string]any) (*uploadInput, sdk.Diagnostics) {
 }
 
 // checkCallSizes reports a 4201A batch or a 4202 input longer than
-// maxInputChars before anything is sent (the envelope library would refuse
-// it part-way through the upload). Only a batch of one line can be too
-// long: batches are cut to fit.
+// maxInputChars as sent (encrypted, with encType SM4) before anything is
+// sent (the envelope library would refuse it part-way through the
+// upload). Only a batch of one line can be too long: batches are cut to
+// fit.
 func (r *run) checkCallSizes(ds *sdk.Diagnostics, in *uploadInput) {
 	limit := r.s.cfg.MaxInputChars
 	if limit <= 0 {
@@ -179,28 +190,29 @@ func (r *run) checkCallSizes(ds *sdk.Diagnostics, in *uploadInput) {
 	}
 	lo := 0
 	for _, hi := range r.batches(in.fees) {
-		if n := inputChars(map[string]any{nodeFees: in.fees[lo:hi]}); n > limit {
+		if n := r.inputChars(map[string]any{nodeFees: in.fees[lo:hi]}); n > limit {
 			ds.Error(fmt.Sprintf("$.%s[%d]", nodeFees, lo), "length", "a fee line does not fit in one 4201A call",
-				fmt.Sprintf("its 4201A input is %d characters, the envelope allows %d (maxInputChars); shorten its texts", n, limit))
+				fmt.Sprintf("its 4201A input is %d characters as sent, the envelope allows %d (maxInputChars); shorten its texts", n, limit))
 		}
 		lo = hi
 	}
-	if n := inputChars(map[string]any{nodeMdtrt: in.mdtrt, nodeDiags: in.diags}); n > limit {
+	if n := r.inputChars(map[string]any{nodeMdtrt: in.mdtrt, nodeDiags: in.diags}); n > limit {
 		ds.Error("$."+nodeMdtrt, "length", "the visit and its diagnoses do not fit in one 4202 call",
-			fmt.Sprintf("the 4202 input is %d characters, the envelope allows %d (maxInputChars); shorten its texts", n, limit))
+			fmt.Sprintf("the 4202 input is %d characters as sent, the envelope allows %d (maxInputChars); shorten its texts", n, limit))
 	}
 }
 
 // inputChars is the length in characters of an input as the envelope
-// library serializes it.
-func inputChars(v any) int {
+// library sends it: serialized, and encrypted with encType SM4.
+func (r *run) inputChars(v any) int {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if enc.Encode(v) != nil {
 		return 0
 	}
-	return utf8.RuneCount(bytes.TrimRight(b.Bytes(), "\n"))
+	j := bytes.TrimRight(b.Bytes(), "\n")
+	return r.s.cfg.InputChars(utf8.RuneCount(j), len(j))
 }
 
 // feeRules checks fee lines: one patient, the site's institution code,

@@ -394,7 +394,7 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	var visits []map[string]any // of this person, when the row names no visit
 	for _, raw := range recs {
 		var rec map[string]any
-		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])

@@ -42,7 +42,7 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		r.checkCode(&ds, "$", m)
 	}
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	if sc.Direction == schemas.DirectionQuery {
 		return r.query(ctx, infno, sc, m)
@@ -240,7 +240,7 @@ func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map
 	}
 	for i, raw := range pg.Records {
 		var rec any
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		for _, fe := range sc.ValidateOutput(rec, schemas.ValidateOptions{AllowUnknown: true}) {

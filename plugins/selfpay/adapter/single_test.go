@@ -2,7 +2,10 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -313,6 +316,74 @@ func TestSingle4203CompletionUnknown(t *testing.T) {
 			}
 			if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
 				t.Errorf("the reply does not tell staff what to check: %s", d)
+			}
+		})
+	}
+}
+
+// numericQueryAnswers serves the simulator but writes the query records'
+// digit-only text fields as JSON numbers, as a platform may.
+func numericQueryAnswers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		d := json.NewDecoder(rec.Body)
+		d.UseNumber()
+		var env map[string]any
+		if d.Decode(&env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				for _, it := range asList(out["data"]) {
+					for k, v := range it.(map[string]any) {
+						if s, ok := v.(string); ok && s != "" && strings.Trim(s, "0123456789") == "" && s[0] != '0' {
+							it.(map[string]any)[k] = json.Number(s)
+						}
+					}
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+// TestReconcileNumericAnswers: a platform answering bkkpSn and
+// fixmedinsMdtrtId as JSON numbers. Read as float64 they came back as
+// "2.0250401000001e+13", so reconciliation found nothing of what was sent
+// and sent it again.
+func TestReconcileNumericAnswers(t *testing.T) {
+	t.Parallel()
+	const id = "20250401000001"
+	numericFee := func(i int) map[string]any {
+		f := fee(id, i)
+		f["bkkp_sn"] = fmt.Sprint(20250401000100 + i)
+		return f
+	}
+	testCases := map[string]struct {
+		typ     string
+		infno   string
+		payload map[string]any
+	}{
+		"single 4201A": {"selfpay.4201A", "4201A", map[string]any{nodeFees: []any{numericFee(1), numericFee(2)}}},
+		"upload 4202":  {OpUpload, "4202", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses(), nodeFees: []any{numericFee(1), numericFee(2)}}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, numericQueryAnswers, nil)
+			e.sim.Fail(selfpaysim.Fault{Infno: tc.infno, Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must(tc.typ, "num", tc.payload, 1), sdk.StatusFailed)
+			r := e.must(tc.typ, "num", tc.payload, 2)
+			wantStatus(t, r, sdk.StatusOK)
+			if payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("not reconciled: %s", r.Payload)
+			}
+			if n := e.sim.Count(tc.infno, id); n != 1 {
+				t.Errorf("%s applied %d times", tc.infno, n)
 			}
 		})
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
@@ -542,4 +544,109 @@ func TestUploadTooLongForOneCall(t *testing.T) {
 			t.Errorf("redelivery answered %s, first %s", again.Status, r.Status)
 		}
 	})
+}
+
+// TestRecheckFailsAfterCallsWentOut: a message whose calls already
+// reached the platform is handled again after the site's settings changed
+// so that its input no longer passes medgate's checks (here the site's
+// institution code). Answering invalid would say nothing was sent; the
+// reply is failed, final, with the steps made, and nothing more is sent.
+func TestRecheckFailsAfterCallsWentOut(t *testing.T) {
+	t.Parallel()
+	const id = "ZYRC"
+	withCode := func(m map[string]any) map[string]any { m["fixmedins_code"] = testCode; return m }
+	testCases := map[string]struct {
+		typ     string
+		fault   selfpaysim.Fault
+		payload func() map[string]any
+	}{
+		"upload": {OpUpload, selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply, After: 1}, func() map[string]any {
+			m := upload(id, 3)
+			withCode(m[nodeMdtrt].(map[string]any))
+			return m
+		}},
+		"single 4201A": {"selfpay.4201A", selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply}, func() map[string]any {
+			return map[string]any{nodeFees: []any{withCode(fee(id, 1))}}
+		}},
+		"cancel": {OpCancel, selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, func() map[string]any {
+			return withCode(map[string]any{"fixmedins_mdtrt_id": id})
+		}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["batchSize"] = "1" })
+			e.sim.Fail(tc.fault)
+			wantStatus(t, e.must(tc.typ, "rc", tc.payload(), 1), sdk.StatusFailed)
+			sent := len(e.sim.Calls())
+			if sent == 0 {
+				t.Fatal("no call reached the platform on the first attempt")
+			}
+			e.settings["fixmedinsCode"] = "H35020399999"
+			e.restart(e.host)
+			for attempt := 2; attempt <= 3; attempt++ {
+				r := e.must(tc.typ, "rc", tc.payload(), attempt)
+				if r.Status == sdk.StatusInvalid {
+					t.Fatalf("attempt %d: status invalid after calls went out: %v", attempt, r.Diagnostics)
+				}
+				wantStatus(t, r, sdk.StatusFailed)
+				if r.Retryable {
+					t.Errorf("attempt %d: retryable; the input cannot pass before it changes", attempt)
+				}
+				var rules []string
+				for _, d := range r.Diagnostics {
+					rules = append(rules, d.Field+" "+d.Rule)
+				}
+				if all := strings.Join(rules, "\n"); !strings.Contains(all, "fixmedins_code precondition") || !strings.Contains(all, " state") {
+					t.Errorf("attempt %d: diagnostics %q lack the failed check or the part-way state", attempt, all)
+				}
+			}
+			if n := len(e.sim.Calls()); n != sent {
+				t.Errorf("%d more calls reached the platform after the settings changed", n-sent)
+			}
+		})
+	}
+}
+
+// TestUploadBatchesByEncryptedSize: with encType SM4 the envelope carries
+// the input's ciphertext, longer than the JSON, and maxInputChars bounds
+// that. Batches cut by the JSON's length went over the limit part-way
+// through the upload; they are cut by the length sent, and a line whose
+// ciphertext alone is too long is refused before anything is sent.
+func TestUploadBatchesByEncryptedSize(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdeffedcba9876543210"
+	sm4 := func(limit string) func(s map[string]string) {
+		return func(s map[string]string) { s["encType"], s["sm4Key"], s["maxInputChars"] = "SM4", key, limit }
+	}
+	simOpts := selfpaysim.Options{PaasID: testPaas, Token: testToken, SM4Key: key}
+	line, _ := json.Marshal(map[string]any{nodeFees: []any{fillCode(fee("ZYENC", 1))}})
+	clear := utf8.RuneCount(line)
+
+	t.Run("batches", func(t *testing.T) {
+		t.Parallel()
+		// Two lines fit in clear, not encrypted; one fits encrypted.
+		e := newEnvSim(t, simOpts, sm4(strconv.Itoa(2*clear)))
+		r := e.must(OpUpload, "enc", upload("ZYENC", 5), 1)
+		wantStatus(t, r, sdk.StatusOK)
+		if v := e.sim.Visit(testCode, "ZYENC"); len(v.Fees) != 5 || !v.Complete {
+			t.Errorf("platform has %+v", v)
+		}
+	})
+	t.Run("one line too long", func(t *testing.T) {
+		t.Parallel()
+		// The line fits in clear, not encrypted.
+		e := newEnvSim(t, simOpts, sm4(strconv.Itoa(clear+20)))
+		r := e.must(OpUpload, "enc-long", upload("ZYENC", 2), 1)
+		wantStatus(t, r, sdk.StatusInvalid)
+		if n := len(e.sim.Calls()); n != 0 {
+			t.Errorf("%d calls reached the platform before the invalid reply", n)
+		}
+	})
+}
+
+// fillCode adds the institution's code and name, as the plugin does.
+func fillCode(m map[string]any) map[string]any {
+	m["fixmedins_code"], m["fixmedins_name"] = testCode, "厦门市示例医院"
+	return m
 }

@@ -16,22 +16,24 @@ import (
 )
 
 // batches splits fee lines into 4201A calls of at most batchSize lines
-// and, with maxInputChars set, at most that many characters of input.
+// and, with maxInputChars set, at most that many characters of input as
+// sent (its ciphertext when the envelope encrypts it).
 // It returns the exclusive end index of each batch.
 func (r *run) batches(fees []any) []int {
 	limit := r.s.cfg.MaxInputChars
 	const overhead = len(`{"fsiOwnpayPatnFeeListDDTO":[]}`)
 	var bounds []int
-	n, size := 0, overhead
+	n, chars, size := 0, overhead, overhead
 	for i, f := range fees {
 		b, _ := json.Marshal(f)
-		l := utf8.RuneCount(b) + 1
-		if n > 0 && (n == r.s.opts.batchSize || (limit > 0 && size+l > limit)) {
+		lc, lb := utf8.RuneCount(b)+1, len(b)+1
+		if n > 0 && (n == r.s.opts.batchSize || (limit > 0 && r.s.cfg.InputChars(chars+lc, size+lb) > limit)) {
 			bounds = append(bounds, i)
-			n, size = 0, overhead
+			n, chars, size = 0, overhead, overhead
 		}
 		n++
-		size += l
+		chars += lc
+		size += lb
 	}
 	if n > 0 {
 		bounds = append(bounds, len(fees))
@@ -54,7 +56,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	in, ds := r.validateUpload(m)
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	st, err := r.load(ctx)
 	if err != nil {
@@ -294,7 +296,7 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 			MdtrtID   any `json:"fixmedinsMdtrtId"`
 			BkkpSnAlt any `json:"bkkp_sn"`
 		}
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		if v := str(rec.ValiFlag); v == "0" {
@@ -333,7 +335,7 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string)
 	}
 	for _, raw := range recs {
 		var rec map[string]any
-		if json.Unmarshal(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
@@ -408,7 +410,7 @@ func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (b
 	var have, want []string
 	for _, raw := range recs {
 		var rec map[string]any
-		if json.Unmarshal(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		have = append(have, key(rec))
@@ -509,6 +511,41 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	return resp, nil
 }
 
+// checkError is input that failed medgate's own checks (the schemas and
+// the business rules), for stop.
+type checkError struct{ ds sdk.Diagnostics }
+
+func (e *checkError) Error() string { return e.ds.String() }
+
+// refuse answers a message whose input fails medgate's checks. Invalid
+// says nothing was sent, which holds only while the message's workflow
+// has made no call: handled again after its calls went out (the site's
+// settings or schemas changed between attempts), a finished message gets
+// its stored reply and an unfinished one ends failed, not retryable, its
+// reply listing the steps made, and nothing more is sent.
+func (r *run) refuse(ctx context.Context, ds sdk.Diagnostics) (*sdk.HandleResponse, error) {
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st == nil || st.Final == nil && !st.Sent && st.Inflight == nil && len(st.Steps) == 0:
+		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+	case st.Final != nil:
+		return st.Final.response(), nil
+	}
+	resp, err := r.stop(ctx, st, nil, &checkError{ds: ds})
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if st.Op == "upload" || st.Op == "cancel" {
+		if err := r.setPatientStatus(ctx, st.MdtrtID, statusFailed, st.Op+": "+resp.Diagnostics.String()); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
 // summary is the reply payload of a workflow.
 func (r *run) summary(st *wfState, in *uploadInput, done bool) map[string]any {
 	out := map[string]any{"fixmedinsMdtrtId": st.MdtrtID, "operation": "selfpay." + st.Op, "steps": st.Steps}
@@ -575,7 +612,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	r.checkCode(&ds, "$", m)
 	if ds.HasError() {
-		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+		return r.refuse(ctx, ds)
 	}
 	id, code := str(m["fixmedins_mdtrt_id"]), r.s.cfg.FixmedinsCode
 	st, err := r.load(ctx)
