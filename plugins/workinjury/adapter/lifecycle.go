@@ -37,7 +37,8 @@ import (
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
-//	GYR001  stay not settled; the details exist and are not revoked
+//	GYR001  stay not settled; the details exist and are not revoked; revoking
+//	        all (none listed) waits for every GYU102 of the stay to have an outcome
 //	GYR002  admission uploaded, not revoked, not settled; no valid details
 //	GYR003  settlement uploaded and not revoked, of that visit/institution
 //	GYR004  deductions uploaded and not revoked
@@ -684,6 +685,15 @@ func (l *lifecycle) revokeDetails() error {
 		return err
 	}
 	list, _ := l.doc["details"].([]any)
+	if len(list) == 0 && len(v.InFlight) > 0 {
+		// Revoking every detail while a GYU102 of the visit has no known
+		// outcome: whether the national system revokes its lines depends
+		// on the order it processed both, which nobody here knows, so the
+		// local details would no longer match the national ones.
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule details-known: %d fee-detail upload(s) of visit %s are still without an outcome (messages %s)", len(v.InFlight), ykc700, strings.Join(v.InFlight, ", ")),
+			"wait until every GYU102 of the stay has been answered, or list the details to revoke (details[].detail_no)")
+		return nil
+	}
 	if len(list) == 0 {
 		for _, x := range dm {
 			if !x.Revoked {

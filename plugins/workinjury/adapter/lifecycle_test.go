@@ -526,6 +526,20 @@ func TestRulesRevocations(t *testing.T) {
 			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
 			return gyr001(v, "0001")
 		}, field: "$.details[0].detail_no", rule: "rule details-exist"},
+		"GYR001 all details, an upload in flight": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			if err := c.impl.inFlight(t.Context(), hostFor(c.host, testSite), v, "m-lost-gyu102", true); err != nil {
+				t.Fatal(err)
+			}
+			return gyr001(v)
+		}, field: "$.ykc700", rule: "rule details-known"},
+		"GYR001 listed details, an upload in flight": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			if err := c.impl.inFlight(t.Context(), hostFor(c.host, testSite), v, "m-lost-gyu102", true); err != nil {
+				t.Fatal(err)
+			}
+			return gyr001(v, "0001", "0002")
+		}, ok: true},
 		"GYR001 settled":      {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.settle("ZY0401"); return gyr001(v) }, field: "$.ykc700", rule: "rule not-settled"},
 		"GYR002 no details":   {code: "GYR002", prepare: func(c *chain) map[string]any { return gyr002(c.admit("ZY0402")) }, ok: true},
 		"GYR002 with details": {code: "GYR002", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0402"); return gyr002(v) }, field: "$.ykc700", rule: "rule no-valid-details"},
