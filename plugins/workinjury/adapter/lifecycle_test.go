@@ -275,6 +275,12 @@ func TestRulesGYU101(t *testing.T) {
 				c.mustOK(c.send("GYD006", map[string]any{}))
 				return c.admission("ZY0101")
 			}, ok: true},
+		"filing unknown here, only changed here (GYU007), GYD051 off": {code: "GYU101", opts: []envOption{withSettings(setPreconditions, "-")},
+			prepare: func(c *chain) map[string]any {
+				c.mustOK(c.send("GYU007", map[string]any{"filing_no": c.filing["filing_no"], "change_type": "4", "aae005": "13911112222",
+					"change_reason": "电话变更", "aae011": "王五", "aae036": stampT(admitDay)}))
+				return with(c.admission("ZY0101"), "ykc701", "2027-01-01 00:00:00")
+			}, field: "$.filing_no", rule: "rule approved-filing"},
 		"filing unknown here and nationally": {code: "GYU101", prepare: adm("filing_no", "BANOSUCH0001"), field: "$.filing_no", rule: "rule approved-filing"},
 		"institution unknown":                {code: "GYU101", prepare: adm("akb020", "H35029999999"), field: "$.akb020", rule: "rule institution-agreement"},
 		"assistive-device institution":       {code: "GYU101", prepare: adm("akb020", deviceInst), field: "$.akb020", rule: "rule institution-kind"},

@@ -334,8 +334,17 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 	case "GYU007":
 		no := str(doc, "filing_no")
 		var f filingState
-		if _, err := getJSON(ctx, h, "filing/"+no, &f); err != nil {
+		ver, err := getJSON(ctx, h, "filing/"+no, &f)
+		if err != nil {
 			return err
+		}
+		if ver == 0 && str(doc, "change_type") != "5" {
+			// A change tells neither the filing's status, person nor
+			// validity: recording it would make a filing this site has
+			// not seen look approved, and a later upload would skip the
+			// GYD051 verification an unknown filing gets. A termination
+			// is recorded: the filing is invalid for good.
+			return nil
 		}
 		switch str(doc, "change_type") {
 		case "1":
