@@ -22,7 +22,8 @@ import (
 //	        audited can be audited
 //	GYU002  file_size equals the size of the decoded file_content
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
-//	        person per institution type; attachments uploaded first (GYU002)
+//	        person per institution type; attachments uploaded first (GYU002),
+//	        each of the type it was uploaded as
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason;
@@ -101,6 +102,12 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if ver == 0 {
 				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "precondition", "attachment "+id+" was not uploaded through this site",
 					"upload the files first with workinjury.GYU002 (at most 10 per call) and use the attachment_id it returns")
+				continue
+			}
+			if t := str(att, "attachment_type"); t != "" && st.Type != "" && t != st.Type {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_type", i), "consistency",
+					fmt.Sprintf("attachment %s was uploaded as type %s, not %s", id, st.Type, t),
+					"give the type the file was uploaded as with GYU002, or upload it again with the right type")
 			}
 		}
 		if person := str(doc, "aac002"); person != "" {

@@ -249,3 +249,42 @@ func TestQueriesAndCards(t *testing.T) {
 		t.Fatalf("%d institution events, want 1", n)
 	}
 }
+
+// TestLocalFilingAttachmentType: GYU006 refers to its attachments by the
+// id GYU002 gave them and says what each is; a type other than the one
+// the file was uploaded as is refused before anything is sent.
+func TestLocalFilingAttachmentType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution("H44030000001", "深圳市示例医院", "1", "440300"))
+	}))
+	ids := e.uploadAttachments(2) // both uploaded as 01 (工伤认定决定书)
+	for _, tc := range []struct {
+		name   string
+		person int // a person of their own: one valid filing per person
+		types  []string
+		ok     bool
+	}{
+		{"types as uploaded", 3, []string{"01", "01"}, true},
+		{"second declared as another type", 4, []string{"01", "07"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := localFiling(tc.person, ids...)
+			for i, x := range f["attachments"].([]any) {
+				x.(map[string]any)["attachment_type"] = tc.types[i]
+			}
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if tc.ok {
+				e.mustOK(r)
+				return
+			}
+			if r.Status != sdk.StatusInvalid || !hasField(r, "$.attachments[1].attachment_type", "consistency") {
+				t.Fatalf("status %s %v, want invalid at $.attachments[1].attachment_type", r.Status, fields(r))
+			}
+			if n := len(e.sim.Received("GYU006")); n != before {
+				t.Fatalf("GYU006 reached the simulator although invalid")
+			}
+		})
+	}
+}
