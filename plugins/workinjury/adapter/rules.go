@@ -318,9 +318,24 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 				continue
 			}
 			st := attachmentState{BizType: str(doc, "biz_type"), BizNo: str(doc, "biz_no"), FileName: str(r, "file_name"), At: now}
-			if i < len(in) {
-				if src, ok := in[i].(map[string]any); ok {
-					st.Type = str(src, "attachment_type")
+			// The input the answer's entry is about: the one of its file
+			// name when the name is the input's alone, else the same place.
+			src := -1
+			for j, x := range in {
+				if m, ok := x.(map[string]any); ok && st.FileName != "" && str(m, "file_name") == st.FileName {
+					if src >= 0 {
+						src = -1
+						break
+					}
+					src = j
+				}
+			}
+			if src < 0 && i < len(in) {
+				src = i
+			}
+			if src >= 0 {
+				if m, ok := in[src].(map[string]any); ok {
+					st.Type = str(m, "attachment_type")
 				}
 			}
 			if err := putJSON(ctx, h, "att/"+id, st); err != nil {

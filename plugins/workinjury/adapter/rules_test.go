@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -286,5 +287,33 @@ func TestLocalFilingAttachmentType(t *testing.T) {
 				t.Fatalf("GYU006 reached the simulator although invalid")
 			}
 		})
+	}
+}
+
+// TestAttachmentTypeByFileName: the type GYU002 remembers for an
+// attachment is that of the input the answer's entry names by file name,
+// whatever order the answer lists them in (GYU006 checks it).
+func TestAttachmentTypeByFileName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, err := e.impl.site(testSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hostFor(e.host, testSite)
+	doc := map[string]any{"biz_type": "1", "biz_no": "LOCAL0001", "attachments": []any{
+		map[string]any{"attachment_type": "01", "file_name": "认定书.pdf"},
+		map[string]any{"attachment_type": "07", "file_name": "方案.pdf"},
+	}}
+	// The answer lists the files the other way round.
+	out := json.RawMessage(`{"attachments":[{"file_name":"方案.pdf","attachment_id":"FJ2"},{"file_name":"认定书.pdf","attachment_id":"FJ1"}]}`)
+	if err := e.impl.apply(t.Context(), h, c, "m-gyu002", "GYU002", doc, out); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"FJ1": "01", "FJ2": "07"} {
+		var st attachmentState
+		if _, err := getJSON(t.Context(), h, "att/"+id, &st); err != nil || st.Type != want {
+			t.Errorf("attachment %s remembered as type %q (%v), want %s", id, st.Type, err, want)
+		}
 	}
 }
