@@ -435,6 +435,20 @@ func TestRulesGYU103(t *testing.T) {
 			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
 			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])
 		}, ok: true},
+		"rehabilitation plan revoked with its settlement (GYR003)": {code: "GYU103", prepare: func(c *chain) map[string]any {
+			ids := c.uploadAttachments(1)
+			lines := []map[string]any{line("0001", "100", "1", "0")}
+			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
+			s := c.mustOK(c.send("GYU103", with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])))["settle_no"].(string)
+			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
+				"revoke_time": stampT(admitDay.Add(100 * time.Hour)), "aae011": "王五"}))
+			// The stay again, under a new inpatient number, with the plan
+			// the revocation took away.
+			v = c.mustOK(c.send("GYU101", with(c.admission("ZY0302"), "aka130", "2")))["ykc700"].(string)
+			c.mustOK(c.send("GYU102", fees(v, "ZY0302", lines...)))
+			return with(c.settlementOf(v, "ZY0302", lines), "rehab_plan_id", ids[0])
+		}, field: "$.rehab_plan_id", rule: "rule rehab-plan"},
 		"rehabilitation plan not uploaded": {code: "GYU103", prepare: func(c *chain) map[string]any {
 			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
 			lines := []map[string]any{line("0001", "100", "1", "0")}

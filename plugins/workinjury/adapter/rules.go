@@ -104,6 +104,10 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 					"upload the files first with workinjury.GYU002 (at most 10 per call) and use the attachment_id it returns")
 				continue
 			}
+			if st.Revoked {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "state", "attachment "+id+" was revoked with the settlement it was attached to (GYR003)",
+					"upload the file again with workinjury.GYU002 and use the new attachment_id")
+			}
 			if t := str(att, "attachment_type"); t != "" && st.Type != "" && t != st.Type {
 				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_type", i), "consistency",
 					fmt.Sprintf("attachment %s was uploaded as type %s, not %s", id, st.Type, t),
