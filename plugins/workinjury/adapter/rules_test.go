@@ -317,3 +317,24 @@ func TestAttachmentTypeByFileName(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalFilingRevokedAttachment: an attachment revoked with its
+// settlement (GYR003) cannot back a local filing.
+func TestLocalFilingRevokedAttachment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution("H44030000001", "深圳市示例医院", "1", "440300"))
+	}))
+	ids := e.uploadAttachments(1)
+	h := hostFor(e.host, testSite)
+	if err := update(t.Context(), h, "att/"+ids[0], func(a *attachmentState, _ bool) error { a.Revoked = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r := e.send("GYU006", localFiling(5, ids...))
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.attachments[0].attachment_id", "state") {
+		t.Fatalf("status %s %v, want invalid at $.attachments[0].attachment_id", r.Status, fields(r))
+	}
+	if n := len(e.sim.Received("GYU006")); n != 0 {
+		t.Fatalf("GYU006 reached the simulator although invalid")
+	}
+}
