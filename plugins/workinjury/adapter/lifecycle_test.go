@@ -889,6 +889,34 @@ func TestFeedbackLate(t *testing.T) {
 	}
 }
 
+// TestFeedbackLateBeforeFeedback: a batch held up before its feedback
+// (an attachment that cannot be fetched yet) past the deadline is flagged
+// late as well, not only a feedback that fails.
+func TestFeedbackLateBeforeFeedback(t *testing.T) {
+	t.Parallel()
+	var ticks atomic.Int64
+	start := time.Now()
+	stepping := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	e := newEnv(t, withSeed(func(s *wisim.Server) { s.Seed(1, 0) }), withSettings(setUploadDeadline, "1ms"), withClock(stepping))
+	e.sim.Inject(wisim.Fault{Code: "GYD054", Kind: wisim.Fault5xx, Times: 1})
+	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+		t.Fatalf("first run: %s, want it stopped at the attachment", r.Summary)
+	}
+	if n := len(e.events("workinjury.feedback.late")); n != 1 {
+		t.Fatalf("%d late-feedback events after a run held up past the deadline, want 1", n)
+	}
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("second run: %s %s", r.Summary, r.Diagnostics)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || !b[0].Acked {
+		t.Fatalf("batches %+v", b)
+	}
+	if n := len(e.events("workinjury.feedback.late")); n != 1 {
+		t.Fatalf("%d late-feedback events, want 1 (once per batch)", n)
+	}
+}
+
 // TestEveryChainDownloadIsAcknowledged: each incremental download of the
 // chain publishes its records and acknowledges the batch with GYU008.
 func TestEveryChainDownloadIsAcknowledged(t *testing.T) {
