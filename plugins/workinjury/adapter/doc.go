@@ -12,7 +12,8 @@
 //   - uploads record their serial in host state before the request leaves;
 //     an attempt whose outcome is unknown is reconciled with the general
 //     transaction query GYD053 before anything is resent (upload.go);
-//   - downloads (GYD001, GYD006, GYD009) run the resumable workflow of
+//   - the incremental downloads (GYD001, GYD006, GYD009, GYD101–GYD103,
+//     GYD003–GYD005, GYD401–GYD404) run the resumable workflow of
 //     download.go: fetch ≤500, store, publish each record as an event,
 //     acknowledge with GYU008; GYD008 and GYR005 recover a lost batch.
 //

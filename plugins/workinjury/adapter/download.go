@@ -279,6 +279,11 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 			}
 		case stepStored:
 			if err := a.publish(ctx, h, c, messageID, key, &st, &ver); err != nil {
+				// The feedback waits for every record: held up here past
+				// its deadline, it is late as much as a failing one.
+				if now := a.now(); !st.StoredAt.IsZero() && now.After(st.StoredAt.Add(c.deadline)) {
+					a.feedbackLate(ctx, h, c, &st, now, err)
+				}
 				return sum, err
 			}
 		case stepFeedback:

@@ -37,9 +37,11 @@ import (
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
-//	GYR001  stay not settled; the details exist and are not revoked
+//	GYR001  stay not settled; the details exist and are not revoked; revoking
+//	        all (none listed) waits for every GYU102 of the stay to have an outcome
 //	GYR002  admission uploaded, not revoked, not settled; no valid details
-//	GYR003  settlement uploaded and not revoked, of that visit/institution
+//	GYR003  settlement uploaded and not revoked, of that visit/institution;
+//	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay; the
@@ -597,8 +599,11 @@ func (l *lifecycle) settlement() error {
 		if err != nil {
 			return err
 		}
-		if ver == 0 {
+		switch {
+		case ver == 0:
 			l.fail("$.rehab_plan_id", "precondition", "rule rehab-plan: attachment "+id+" was not uploaded through this site", "upload the plan with GYU002 (attachment_type 07) first")
+		case att.Revoked:
+			l.fail("$.rehab_plan_id", "state", "rule rehab-plan: attachment "+id+" was revoked with the settlement it was attached to (GYR003)", "upload the plan again with GYU002 (attachment_type 07) and use the new attachment_id")
 		}
 	}
 	if l.ds.HasError() || !l.c.pre[preFilingDischarge] {
@@ -684,6 +689,15 @@ func (l *lifecycle) revokeDetails() error {
 		return err
 	}
 	list, _ := l.doc["details"].([]any)
+	if len(list) == 0 && len(v.InFlight) > 0 {
+		// Revoking every detail while a GYU102 of the visit has no known
+		// outcome: whether the national system revokes its lines depends
+		// on the order it processed both, which nobody here knows, so the
+		// local details would no longer match the national ones.
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule details-known: %d fee-detail upload(s) of visit %s are still without an outcome (messages %s)", len(v.InFlight), ykc700, strings.Join(v.InFlight, ", ")),
+			"wait until every GYU102 of the stay has been answered, or list the details to revoke (details[].detail_no)")
+		return nil
+	}
 	if len(list) == 0 {
 		for _, x := range dm {
 			if !x.Revoked {
@@ -1238,6 +1252,7 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 				return err
 			}
 			s.Visit, s.AKB020, s.InstType, s.Person, s.Total = ykc700, v.AKB020, v.InstType, v.Person, money(decOr0(doc, "akc264"))
+			s.RehabPlan = str(doc, "rehab_plan_id")
 			if err := update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
 				if !exists {
 					return errSkip
@@ -1284,6 +1299,18 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			return nil
 		}); err != nil {
 			return err
+		}
+		if s.RehabPlan != "" {
+			// GYR003 revokes the settlement's attachments too.
+			if err := update(ctx, h, "att/"+s.RehabPlan, func(att *attachmentState, exists bool) error {
+				if !exists || att.Revoked {
+					return errSkip
+				}
+				att.Revoked = true
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		if s.Visit != "" {
 			if err := revokeDetails(ctx, h, s.Visit, nil); err != nil {

@@ -275,6 +275,12 @@ func TestRulesGYU101(t *testing.T) {
 				c.mustOK(c.send("GYD006", map[string]any{}))
 				return c.admission("ZY0101")
 			}, ok: true},
+		"filing unknown here, only changed here (GYU007), GYD051 off": {code: "GYU101", opts: []envOption{withSettings(setPreconditions, "-")},
+			prepare: func(c *chain) map[string]any {
+				c.mustOK(c.send("GYU007", map[string]any{"filing_no": c.filing["filing_no"], "change_type": "4", "aae005": "13911112222",
+					"change_reason": "电话变更", "aae011": "王五", "aae036": stampT(admitDay)}))
+				return with(c.admission("ZY0101"), "ykc701", "2027-01-01 00:00:00")
+			}, field: "$.filing_no", rule: "rule approved-filing"},
 		"filing unknown here and nationally": {code: "GYU101", prepare: adm("filing_no", "BANOSUCH0001"), field: "$.filing_no", rule: "rule approved-filing"},
 		"institution unknown":                {code: "GYU101", prepare: adm("akb020", "H35029999999"), field: "$.akb020", rule: "rule institution-agreement"},
 		"assistive-device institution":       {code: "GYU101", prepare: adm("akb020", deviceInst), field: "$.akb020", rule: "rule institution-kind"},
@@ -429,6 +435,20 @@ func TestRulesGYU103(t *testing.T) {
 			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
 			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])
 		}, ok: true},
+		"rehabilitation plan revoked with its settlement (GYR003)": {code: "GYU103", prepare: func(c *chain) map[string]any {
+			ids := c.uploadAttachments(1)
+			lines := []map[string]any{line("0001", "100", "1", "0")}
+			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
+			s := c.mustOK(c.send("GYU103", with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])))["settle_no"].(string)
+			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
+				"revoke_time": stampT(admitDay.Add(100 * time.Hour)), "aae011": "王五"}))
+			// The stay again, under a new inpatient number, with the plan
+			// the revocation took away.
+			v = c.mustOK(c.send("GYU101", with(c.admission("ZY0302"), "aka130", "2")))["ykc700"].(string)
+			c.mustOK(c.send("GYU102", fees(v, "ZY0302", lines...)))
+			return with(c.settlementOf(v, "ZY0302", lines), "rehab_plan_id", ids[0])
+		}, field: "$.rehab_plan_id", rule: "rule rehab-plan"},
 		"rehabilitation plan not uploaded": {code: "GYU103", prepare: func(c *chain) map[string]any {
 			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
 			lines := []map[string]any{line("0001", "100", "1", "0")}
@@ -526,6 +546,20 @@ func TestRulesRevocations(t *testing.T) {
 			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
 			return gyr001(v, "0001")
 		}, field: "$.details[0].detail_no", rule: "rule details-exist"},
+		"GYR001 all details, an upload in flight": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			if err := c.impl.inFlight(t.Context(), hostFor(c.host, testSite), v, "m-lost-gyu102", true); err != nil {
+				t.Fatal(err)
+			}
+			return gyr001(v)
+		}, field: "$.ykc700", rule: "rule details-known"},
+		"GYR001 listed details, an upload in flight": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			if err := c.impl.inFlight(t.Context(), hostFor(c.host, testSite), v, "m-lost-gyu102", true); err != nil {
+				t.Fatal(err)
+			}
+			return gyr001(v, "0001", "0002")
+		}, ok: true},
 		"GYR001 settled":      {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.settle("ZY0401"); return gyr001(v) }, field: "$.ykc700", rule: "rule not-settled"},
 		"GYR002 no details":   {code: "GYR002", prepare: func(c *chain) map[string]any { return gyr002(c.admit("ZY0402")) }, ok: true},
 		"GYR002 with details": {code: "GYR002", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0402"); return gyr002(v) }, field: "$.ykc700", rule: "rule no-valid-details"},
@@ -852,6 +886,34 @@ func TestFeedbackLate(t *testing.T) {
 	b := nonEmpty(c.sim.Batches("GYD101"))
 	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
 		t.Fatalf("batches %+v", b)
+	}
+}
+
+// TestFeedbackLateBeforeFeedback: a batch held up before its feedback
+// (an attachment that cannot be fetched yet) past the deadline is flagged
+// late as well, not only a feedback that fails.
+func TestFeedbackLateBeforeFeedback(t *testing.T) {
+	t.Parallel()
+	var ticks atomic.Int64
+	start := time.Now()
+	stepping := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	e := newEnv(t, withSeed(func(s *wisim.Server) { s.Seed(1, 0) }), withSettings(setUploadDeadline, "1ms"), withClock(stepping))
+	e.sim.Inject(wisim.Fault{Code: "GYD054", Kind: wisim.Fault5xx, Times: 1})
+	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+		t.Fatalf("first run: %s, want it stopped at the attachment", r.Summary)
+	}
+	if n := len(e.events("workinjury.feedback.late")); n != 1 {
+		t.Fatalf("%d late-feedback events after a run held up past the deadline, want 1", n)
+	}
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("second run: %s %s", r.Summary, r.Diagnostics)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || !b[0].Acked {
+		t.Fatalf("batches %+v", b)
+	}
+	if n := len(e.events("workinjury.feedback.late")); n != 1 {
+		t.Fatalf("%d late-feedback events, want 1 (once per batch)", n)
 	}
 }
 

@@ -22,7 +22,8 @@ import (
 //	        audited can be audited
 //	GYU002  file_size equals the size of the decoded file_content
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
-//	        person per institution type; attachments uploaded first (GYU002)
+//	        person per institution type; attachments uploaded first (GYU002),
+//	        each of the type it was uploaded as
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason;
@@ -101,6 +102,16 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if ver == 0 {
 				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "precondition", "attachment "+id+" was not uploaded through this site",
 					"upload the files first with workinjury.GYU002 (at most 10 per call) and use the attachment_id it returns")
+				continue
+			}
+			if st.Revoked {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "state", "attachment "+id+" was revoked with the settlement it was attached to (GYR003)",
+					"upload the file again with workinjury.GYU002 and use the new attachment_id")
+			}
+			if t := str(att, "attachment_type"); t != "" && st.Type != "" && t != st.Type {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_type", i), "consistency",
+					fmt.Sprintf("attachment %s was uploaded as type %s, not %s", id, st.Type, t),
+					"give the type the file was uploaded as with GYU002, or upload it again with the right type")
 			}
 		}
 		if person := str(doc, "aac002"); person != "" {
@@ -311,9 +322,24 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 				continue
 			}
 			st := attachmentState{BizType: str(doc, "biz_type"), BizNo: str(doc, "biz_no"), FileName: str(r, "file_name"), At: now}
-			if i < len(in) {
-				if src, ok := in[i].(map[string]any); ok {
-					st.Type = str(src, "attachment_type")
+			// The input the answer's entry is about: the one of its file
+			// name when the name is the input's alone, else the same place.
+			src := -1
+			for j, x := range in {
+				if m, ok := x.(map[string]any); ok && st.FileName != "" && str(m, "file_name") == st.FileName {
+					if src >= 0 {
+						src = -1
+						break
+					}
+					src = j
+				}
+			}
+			if src < 0 && i < len(in) {
+				src = i
+			}
+			if src >= 0 {
+				if m, ok := in[src].(map[string]any); ok {
+					st.Type = str(m, "attachment_type")
 				}
 			}
 			if err := putJSON(ctx, h, "att/"+id, st); err != nil {
@@ -334,8 +360,17 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 	case "GYU007":
 		no := str(doc, "filing_no")
 		var f filingState
-		if _, err := getJSON(ctx, h, "filing/"+no, &f); err != nil {
+		ver, err := getJSON(ctx, h, "filing/"+no, &f)
+		if err != nil {
 			return err
+		}
+		if ver == 0 && str(doc, "change_type") != "5" {
+			// A change tells neither the filing's status, person nor
+			// validity: recording it would make a filing this site has
+			// not seen look approved, and a later upload would skip the
+			// GYD051 verification an unknown filing gets. A termination
+			// is recorded: the filing is invalid for good.
+			return nil
 		}
 		switch str(doc, "change_type") {
 		case "1":

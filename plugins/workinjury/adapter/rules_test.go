@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -247,5 +248,93 @@ func TestQueriesAndCards(t *testing.T) {
 	}
 	if n := len(e.events("workinjury.institution.downloaded")); n != 1 {
 		t.Fatalf("%d institution events, want 1", n)
+	}
+}
+
+// TestLocalFilingAttachmentType: GYU006 refers to its attachments by the
+// id GYU002 gave them and says what each is; a type other than the one
+// the file was uploaded as is refused before anything is sent.
+func TestLocalFilingAttachmentType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution("H44030000001", "深圳市示例医院", "1", "440300"))
+	}))
+	ids := e.uploadAttachments(2) // both uploaded as 01 (工伤认定决定书)
+	for _, tc := range []struct {
+		name   string
+		person int // a person of their own: one valid filing per person
+		types  []string
+		ok     bool
+	}{
+		{"types as uploaded", 3, []string{"01", "01"}, true},
+		{"second declared as another type", 4, []string{"01", "07"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := localFiling(tc.person, ids...)
+			for i, x := range f["attachments"].([]any) {
+				x.(map[string]any)["attachment_type"] = tc.types[i]
+			}
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if tc.ok {
+				e.mustOK(r)
+				return
+			}
+			if r.Status != sdk.StatusInvalid || !hasField(r, "$.attachments[1].attachment_type", "consistency") {
+				t.Fatalf("status %s %v, want invalid at $.attachments[1].attachment_type", r.Status, fields(r))
+			}
+			if n := len(e.sim.Received("GYU006")); n != before {
+				t.Fatalf("GYU006 reached the simulator although invalid")
+			}
+		})
+	}
+}
+
+// TestAttachmentTypeByFileName: the type GYU002 remembers for an
+// attachment is that of the input the answer's entry names by file name,
+// whatever order the answer lists them in (GYU006 checks it).
+func TestAttachmentTypeByFileName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, err := e.impl.site(testSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hostFor(e.host, testSite)
+	doc := map[string]any{"biz_type": "1", "biz_no": "LOCAL0001", "attachments": []any{
+		map[string]any{"attachment_type": "01", "file_name": "认定书.pdf"},
+		map[string]any{"attachment_type": "07", "file_name": "方案.pdf"},
+	}}
+	// The answer lists the files the other way round.
+	out := json.RawMessage(`{"attachments":[{"file_name":"方案.pdf","attachment_id":"FJ2"},{"file_name":"认定书.pdf","attachment_id":"FJ1"}]}`)
+	if err := e.impl.apply(t.Context(), h, c, "m-gyu002", "GYU002", doc, out); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"FJ1": "01", "FJ2": "07"} {
+		var st attachmentState
+		if _, err := getJSON(t.Context(), h, "att/"+id, &st); err != nil || st.Type != want {
+			t.Errorf("attachment %s remembered as type %q (%v), want %s", id, st.Type, err, want)
+		}
+	}
+}
+
+// TestLocalFilingRevokedAttachment: an attachment revoked with its
+// settlement (GYR003) cannot back a local filing.
+func TestLocalFilingRevokedAttachment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution("H44030000001", "深圳市示例医院", "1", "440300"))
+	}))
+	ids := e.uploadAttachments(1)
+	h := hostFor(e.host, testSite)
+	if err := update(t.Context(), h, "att/"+ids[0], func(a *attachmentState, _ bool) error { a.Revoked = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r := e.send("GYU006", localFiling(5, ids...))
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.attachments[0].attachment_id", "state") {
+		t.Fatalf("status %s %v, want invalid at $.attachments[0].attachment_id", r.Status, fields(r))
+	}
+	if n := len(e.sim.Received("GYU006")); n != 0 {
+		t.Fatalf("GYU006 reached the simulator although invalid")
 	}
 }

@@ -172,6 +172,9 @@ type attachmentState struct {
 	Type     string    `json:"type"`
 	FileName string    `json:"fileName"`
 	At       time.Time `json:"at"`
+	// Revoked: the attachment went with a settlement revoked by GYR003
+	// (a rehabilitation plan); it can no longer be referred to.
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 // instState is an institution from GYD009 or GYU009.
@@ -250,18 +253,21 @@ type claimState struct {
 
 // settleState is a settlement uploaded with GYU103 or GYU303.
 type settleState struct {
-	Visit      string    `json:"visit,omitempty"` // ykc700; empty for assistive devices
-	AKB020     string    `json:"akb020"`
-	InstType   string    `json:"instType"`
-	Person     string    `json:"person"`
-	Total      string    `json:"total"`
-	Fund       string    `json:"fund"`
-	Self       string    `json:"self"`
-	SettleTime string    `json:"settleTime"`
-	Revoked    bool      `json:"revoked,omitempty"`
-	RevokeTime string    `json:"revokeTime,omitempty"`
-	Deducts    []string  `json:"deducts,omitempty"`
-	At         time.Time `json:"at"`
+	Visit      string   `json:"visit,omitempty"` // ykc700; empty for assistive devices
+	AKB020     string   `json:"akb020"`
+	InstType   string   `json:"instType"`
+	Person     string   `json:"person"`
+	Total      string   `json:"total"`
+	Fund       string   `json:"fund"`
+	Self       string   `json:"self"`
+	SettleTime string   `json:"settleTime"`
+	Revoked    bool     `json:"revoked,omitempty"`
+	RevokeTime string   `json:"revokeTime,omitempty"`
+	Deducts    []string `json:"deducts,omitempty"`
+	// RehabPlan is the rehabilitation plan attached (rehab_plan_id),
+	// revoked with the settlement.
+	RehabPlan string    `json:"rehabPlan,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // deductState is an audit deduction uploaded with GYU004.
