@@ -470,7 +470,17 @@ func TestRehabilitationPlan(t *testing.T) {
 	if code, _ := c.call("GYU103", with(in, "rehab_plan_id", "FJNOSUCH")); code != "E6204" {
 		t.Fatalf("GYU103 with an unknown plan answered %s, want E6204", code)
 	}
-	c.must("GYU103", with(in, "rehab_plan_id", id))
+	st := c.must("GYU103", with(in, "rehab_plan_id", id))["settle_no"].(string)
+
+	// GYR003 revokes the settlement's attachments with it (requirement
+	// 18): the plan cannot serve the next settlement of a new stay.
+	c.must("GYR003", with(revokeTime(day0.AddDate(0, 0, 21)), "settle_no", st, "akb020", rehab))
+	v2 := c.must("GYU101", with(SampleAdmission(c.filing, rehab, "KF2", day0.AddDate(0, 0, 22)), "aka130", "2"))["ykc700"].(string)
+	ls2 := lines("R2", 1, 2)
+	c.must("GYU102", map[string]any{"ykc700": v2, "akc190": "KF2", "fee": anys(ls2)})
+	if code, _ := c.call("GYU103", with(SampleSettlement(v2, "KF2", ls2, day0.AddDate(0, 0, 30)), "rehab_plan_id", id)); code != "E6204" {
+		t.Fatalf("GYU103 with the plan revoked by GYR003 answered %s, want E6204", code)
+	}
 }
 
 // TestFilingVerification: GYD051 answers from the filing ledger.

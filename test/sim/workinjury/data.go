@@ -26,6 +26,9 @@ type Attachment struct {
 	Content []byte
 	bizType string
 	bizNo   string
+	// revokedBy is the revocation (GYR003 of the settlement it served)
+	// that revoked it; a revoked attachment cannot serve again.
+	revokedBy string
 }
 
 type attachment = Attachment

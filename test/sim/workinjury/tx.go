@@ -335,8 +335,12 @@ func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now
 	atts, _ := in["attachments"].([]any)
 	for _, x := range atts {
 		r, _ := x.(map[string]any)
-		if s.attachments[str(r, "attachment_id")] == nil {
+		a := s.attachments[str(r, "attachment_id")]
+		if a == nil {
 			return nil, bizErr("E3002", "附件 %s 不存在，请先用 GYU002 上传", str(r, "attachment_id"))
+		}
+		if a.revokedBy != "" {
+			return nil, bizErr("E3002", "附件 %s 已撤销（%s），请重新用 GYU002 上传", a.ID, a.revokedBy)
 		}
 	}
 	it := s.instType(str(in, "akb020"), str(in, "filing_type"))

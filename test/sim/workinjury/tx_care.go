@@ -317,8 +317,12 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 		if t := str(v.rec, "aka130"); t != "2" {
 			return nil, bizErr("E6204", "就诊登记 %s 的医疗类别是 %s，只有住院康复（2）可附康复方案", v.no, t)
 		}
-		if s.attachments[id] == nil {
+		a := s.attachments[id]
+		if a == nil {
 			return nil, bizErr("E6204", "康复方案附件 %s 不存在：先用 GYU002 上传", id)
+		}
+		if a.revokedBy != "" {
+			return nil, bizErr("E6204", "康复方案附件 %s 已随结算撤销（%s）撤销：重新用 GYU002 上传", id, a.revokedBy)
 		}
 	}
 	if dis, ok := parseTime(str(in, "akc194")); ok && dis.Before(v.at) {

@@ -115,6 +115,11 @@ func (s *Server) gyr003(_ *schemas.Schema, serial string, in map[string]any, now
 	}
 	rno := s.nextNo("CX", now)
 	st.revoking = s.addRevocation("GYR003", rno, rno, rec, eventTime(in, now, "revoke_time", "aae036"), in)
+	// The requirement (18): the settlement's attachments are revoked with
+	// it; here, the rehabilitation plan it was settled with.
+	if a := s.attachments[str(st.rec, "rehab_plan_id")]; a != nil {
+		a.revokedBy = rno
+	}
 	s.queues["GYD103"].touch(st.no)
 	s.record("GYR003", serial, st.no, now)
 	return map[string]any{"revoke_no": rno, "admission_revoked": admission}, nil
