@@ -44,6 +44,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/schemas"
@@ -65,6 +66,10 @@ type Options struct {
 	SM4Hex bool
 	// RequireSignIn refuses transactions without a sign_no from 9001.
 	RequireSignIn bool
+	// MaxInputChars bounds the envelope's input as sent, in characters:
+	// the ciphertext with enc_type SM4, else the input's JSON text (the
+	// envelope's input is 字符型 40000). 0 means 40000; negative, no limit.
+	MaxInputChars int
 	// Schemas are the schemas to enforce; nil uses hsa.Schemas("").
 	Schemas *schemas.Set
 	// Admvs is the receiver's area code used in inf_refmsgid.
@@ -157,6 +162,9 @@ type Sim struct {
 func New(opts Options) (*Sim, error) {
 	if opts.MaxSkew == 0 {
 		opts.MaxSkew = 5 * time.Minute
+	}
+	if opts.MaxInputChars == 0 {
+		opts.MaxInputChars = 40000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -324,6 +332,22 @@ func (s *Sim) verify(r *http.Request) string {
 	return ""
 }
 
+// inputChars is the length of the envelope's input as sent: the
+// characters of a string input (a ciphertext), else of the input's JSON
+// text in the body.
+func inputChars(body []byte, input any) int {
+	if ct, ok := input.(string); ok {
+		return utf8.RuneCountInString(ct)
+	}
+	var raw struct {
+		Input json.RawMessage `json:"input"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return 0
+	}
+	return utf8.RuneCount(raw.Input)
+}
+
 // answer is one envelope answer.
 type answer struct {
 	infcode int
@@ -355,6 +379,10 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	if !hasInput {
 		s.reply(w, &call, env, answer{infcode: -1, errMsg: "缺少input节点: input is missing"}, encType)
+		return
+	}
+	if n := inputChars(body, input); s.opts.MaxInputChars > 0 && n > s.opts.MaxInputChars {
+		s.reply(w, &call, env, answer{infcode: -1, errMsg: fmt.Sprintf("input超长: %d 个字符，最多 %d", n, s.opts.MaxInputChars)}, encType)
 		return
 	}
 	code := str(env["fixmedins_code"])

@@ -350,3 +350,45 @@ func TestSignInAndSM4(t *testing.T) {
 		t.Errorf("decrypted output %s", res.Output)
 	}
 }
+
+// TestInputLengthAsSent: the envelope's input is 字符型 40000, counted as
+// sent: the JSON text of a plain input, the ciphertext with SM4 (the
+// client's own check is turned off, so the simulator's is the one seen).
+func TestInputLengthAsSent(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdeffedcba9876543210"
+	for name, sm4 := range map[string]bool{"plain": false, "SM4": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := Options{MaxInputChars: 1300}
+			if sm4 {
+				opts.SM4Key = key
+			}
+			f := newFixture(t, opts, func(c *hsa.Config) {
+				c.MaxInputChars = 0
+				if sm4 {
+					c.Enc, c.SM4Key = hsa.EncSM4, key
+				}
+			})
+			in := func(n int) map[string]any {
+				return map[string]any{"fixmedins_mdtrt_id": strings.Repeat("S", n), "fixmedins_code": code, "page_num": 1, "page_size": 10}
+			}
+			if _, err := f.do("4207", in(10)); err != nil {
+				t.Fatalf("a short input: %v", err)
+			}
+			// About 1,080 characters of JSON: under the limit in clear, over
+			// it once SM4 and base64 have grown it (about 1,450).
+			_, err := f.do("4207", in(1000))
+			if sm4 {
+				refused(t, err, "input超长")
+			} else if err != nil {
+				var be *hsa.BusinessError
+				if errors.As(err, &be) && strings.Contains(be.Message, "input超长") {
+					t.Fatalf("a 1,100-character input in clear was refused as too long: %v", err)
+				}
+			}
+			_, err = f.do("4207", in(3000))
+			refused(t, err, "input超长")
+		})
+	}
+}
