@@ -231,9 +231,20 @@ func (p *partition) advance() {
 // stored replies; no message is committed before it is finished.
 var commitInterval = 100 * time.Millisecond // a variable for tests
 
+// recommitInterval is how often a group session commits again while
+// nothing new is marked. sarama keeps a mark whose commit failed (the
+// coordinator moving, a broker restarting, offsets still loading) for the
+// next commit, and without a next mark there would be none: the committed
+// offset of a partition gone quiet would stay behind its finished
+// messages, and a restart would deliver them again, long after the fact
+// (sarama's own auto-commit, off here, retries on its interval too). A
+// commit with nothing left to send makes no request.
+var recommitInterval = time.Second // a variable for tests
+
 // committer commits a group session's marked offsets as they advance: at
 // once after a quiet spell, then at most once per commitInterval while
-// marks keep coming. One per session, not one per partition: a commit
+// marks keep coming; and once per recommitInterval whatever happens, so
+// that marks whose commit failed are sent again. One per session, not one per partition: a commit
 // (sarama's ConsumerGroupSession.Commit) takes every partition's marks, so
 // partitions committing on their own clocks sent up to one request per
 // partition per interval, each with little in it. A partition that stops
@@ -273,10 +284,17 @@ func (m *committer) loop() {
 	defer close(m.done)
 	pace := time.NewTimer(commitInterval)
 	pace.Stop()
+	retry := time.NewTicker(recommitInterval)
+	defer retry.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
+		case <-retry.C:
+			// Marks a failed commit left behind, if any; nothing is
+			// sent otherwise (not counted in commits).
+			m.sess.Commit()
+			continue
 		case <-m.ch:
 			m.sess.Commit()
 			m.c.commits.Add(1)
