@@ -12,10 +12,14 @@ import (
 // a queue per key feeding handlers, and the list of messages read but not
 // yet committed, in offset order, from which the commit point advances.
 type partition struct {
-	h     *groupHandler
-	sess  sarama.ConsumerGroupSession
-	topic string
-	id    int32
+	h    *groupHandler
+	sess sarama.ConsumerGroupSession
+	// ctx is the handlers' context: the consumer's, cancelled
+	// Consumer.releaseGrace after the partition stops (see consume).
+	ctx    context.Context
+	cancel context.CancelFunc
+	topic  string
+	id     int32
 
 	mu             sync.Mutex
 	pending        []*entry             // read, not yet committed, in offset order
@@ -73,10 +77,16 @@ read:
 	}
 
 	close(p.stopCh)
+	// Running handlers may finish, but not past the group's rebalance
+	// timeout: a member that has not rejoined by then is dropped, and the
+	// partition's next owner would deliver their messages again while
+	// they still run. Half of it leaves time for the last commit.
+	giveUp := time.AfterFunc(p.h.c.releaseGrace, p.cancel)
 	p.workers.Wait()
 	// Deferred messages end too: what is acknowledged by now is finished,
 	// the rest gives up (Later.Stopping) and is delivered again.
 	p.laters.Wait()
+	giveUp.Stop()
 
 	// Messages whose handler never started stay uncommitted and give back
 	// their buffer tokens.
@@ -318,7 +328,7 @@ func (p *partition) call(e *entry, q *keyQueue) (finished bool, later *Later) {
 	m := e.msg
 	for attempt := 0; ; attempt++ {
 		d := &delivery{p: p, m: m, e: e, q: q}
-		ctx := context.WithValue(h.runCtx, deliveryKey{}, d)
+		ctx := context.WithValue(p.ctx, deliveryKey{}, d)
 		err := h.c.handler(ctx, m)
 		p.mu.Lock()
 		later = d.later
