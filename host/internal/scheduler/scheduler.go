@@ -206,6 +206,16 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
 	s.mu.Unlock()
+	// The run's lock first, then the lease: Release, which frees only the
+	// leases of jobs not running, then cannot free this one between the
+	// two. A run in progress keeps its lease itself (keepLease).
+	if !e.running.TryLock() {
+		if manual {
+			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
+		}
+		return nil
+	}
+	defer e.running.Unlock()
 	now := s.clock.Now()
 	ttl := job.Interval + s.Grace
 	ok, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
@@ -218,13 +228,6 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	if !ok {
 		return fmt.Errorf("job %s: %w", job.ID(), ErrNotOwner)
 	}
-	if !e.running.TryLock() {
-		if manual {
-			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
-		}
-		return nil
-	}
-	defer e.running.Unlock()
 	start := s.clock.Now()
 	rep := &report{}
 	runCtx, stop := context.WithCancelCause(ctx)

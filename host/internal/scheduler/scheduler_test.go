@@ -420,3 +420,73 @@ func TestRunStopsWhenLeaseLost(t *testing.T) {
 		})
 	}
 }
+
+// gatedLeases holds an AcquireLease of holder, once it took the lease,
+// until gate is closed, after saying so on taken.
+type gatedLeases struct {
+	memLeases
+	holder      string
+	taken, gate chan struct{}
+	once        sync.Once
+}
+
+func (l *gatedLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	ok, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+	if holder == l.holder {
+		l.once.Do(func() {
+			close(l.taken)
+			<-l.gate
+		})
+	}
+	return ok, err
+}
+
+// TestReleaseDuringLeaseTakeKeepsIt: a shutdown (Release) that comes
+// while a run has just taken its job's lease and not started yet must not
+// free the lease under that run, or another instance starts the job
+// beside it.
+func TestReleaseDuringLeaseTakeKeepsIt(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &gatedLeases{holder: "a", taken: make(chan struct{}), gate: make(chan struct{})}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		close(started)
+		<-release
+		return nil
+	}}})
+	var runsB atomic.Int32
+	b := New(leases, "b", clock, quiet)
+	b.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		runsB.Add(1)
+		return nil
+	}}})
+
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-leases.taken
+	a.Release(t.Context())
+	close(leases.gate)
+	ranA := false
+	select {
+	case <-started:
+		ranA = true
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the run neither started nor failed")
+		}
+	}
+	if err := b.Trigger(t.Context(), "p/s/j"); ranA && !errors.Is(err, ErrNotOwner) {
+		t.Errorf("another instance's trigger while the run goes on: %v, want ErrNotOwner", err)
+	}
+	close(release)
+	if ranA {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ranA && runsB.Load() != 0 {
+		t.Fatalf("the other instance ran the job beside the run")
+	}
+}
