@@ -296,10 +296,17 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error {
+// Cleanup runs once every ConsumeClaim of the session returned, each
+// after its partition's last commit. It commits once more: with
+// auto-commit off, sarama does not flush marks when it closes the
+// session, so the marks of a last commit that failed (the coordinator
+// moving, a broker restarting) would be lost and their messages delivered
+// again. With nothing left to send, the commit makes no request.
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	if h.commits != nil {
 		h.commits.close()
 	}
+	sess.Commit()
 	return nil
 }
 

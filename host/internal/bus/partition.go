@@ -259,7 +259,7 @@ var recommitInterval = time.Second // a variable for tests
 // partitions committing on their own clocks sent up to one request per
 // partition per interval, each with little in it. A partition that stops
 // (revoked, the session ending) still commits its last marks itself,
-// before it returns.
+// before it returns, and the session's Cleanup commits once more.
 type committer struct {
 	c    *Consumer
 	sess sarama.ConsumerGroupSession

@@ -76,3 +76,33 @@ func TestFailedCommitIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestLastCommitIsRetriedAtCleanup: when the last commit of a partition
+// that stops (revoked, the session ending) fails, the session's cleanup
+// sends it again: sarama, with auto-commit off, does not flush marks when
+// it closes the session, so they would be lost and their messages
+// delivered again to the next owner.
+func TestLastCommitIsRetriedAtCleanup(t *testing.T) {
+	saved := recommitInterval
+	recommitInterval = time.Hour // no periodic commit during the test
+	t.Cleanup(func() { recommitInterval = saved })
+
+	sess := &offsetSession{marked: map[int32]int64{}, committed: map[int32]int64{}}
+	h := &groupHandler{c: &Consumer{}}
+	if err := h.Setup(sess); err != nil {
+		t.Fatal(err)
+	}
+	// A partition stops: its last message finished, it commits, and the
+	// commit fails (the coordinator is moving).
+	sess.MarkOffset("t", 0, 7, "")
+	sess.mu.Lock()
+	sess.failures = 1
+	sess.mu.Unlock()
+	sess.Commit()
+	if err := h.Cleanup(sess); err != nil {
+		t.Fatal(err)
+	}
+	if got := sess.committedOffset(0); got != 7 {
+		t.Fatalf("committed offset after cleanup = %d, want 7", got)
+	}
+}
