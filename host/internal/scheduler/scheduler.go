@@ -4,11 +4,14 @@
 // With several medgate instances only one runs a given job: the instance
 // that holds the job's lease in the store. The lease lasts one interval
 // plus a grace period and is renewed by each run, and every third of that
-// while a run lasts, so the owner keeps the job while it lives and another
-// instance takes over within one interval after it dies. A run whose lease
-// is lost (taken by another instance after this one stalled, or expired
-// because the store could not be reached) is cancelled with ErrLeaseLost. A job can be triggered at once (CLI or admin API); the
-// trigger takes the same lease, so it never runs beside the owner's run.
+// while a run lasts, so the owner keeps the job while it lives. Another
+// instance tries once per interval on its own schedule, so it takes over at
+// its first try after the lease expired: within two intervals plus the
+// grace period after the dead owner's last run. A run whose lease is lost
+// (taken by another instance after this one stalled, or expired because
+// the store could not be reached) is cancelled with ErrLeaseLost. A job
+// can be triggered at once (CLI or admin API); the trigger takes the same
+// lease, so it never runs beside the owner's run.
 package scheduler
 
 import (
