@@ -40,6 +40,13 @@ type Message struct {
 // order, for each key of a partition: a message that keeps failing holds
 // only its own key (and the partition's commit point). Messages without a
 // key are not ordered. A panic in a handler is not recovered.
+//
+// When the message's partition is revoked (a rebalance), a running handler
+// may finish, but only for half the group's rebalance timeout (sarama's
+// Consumer.Group.Rebalance.Timeout, 60s by default): its context is then
+// cancelled, and it must return. A handler that kept its partition longer
+// would have the member dropped from the group, and the partition's next
+// owner would deliver the message again while the handler still runs.
 type Handler func(ctx context.Context, m *Message) error
 
 // Consumer reads topics as a member of a consumer group and hands each
@@ -50,7 +57,9 @@ type Handler func(ctx context.Context, m *Message) error
 // at any point leads to redelivery, never to loss. When a partition is
 // revoked or the consumer stops, messages whose handler has not started are
 // dropped (the next owner gets them again), running handlers and deferred
-// messages (Defer) are waited for, and the finished prefix is committed.
+// messages (Defer) are waited for (handlers of a revoked partition for half
+// the rebalance timeout, then cancelled: see Handler), and the finished
+// prefix is committed.
 type Consumer struct {
 	cfg     Config
 	sc      *sarama.Config
@@ -65,6 +74,11 @@ type Consumer struct {
 	bufBytes *semaphore.Weighted
 	bufLimit int64
 	bufWaits atomic.Int64 // times reading paused on bufBytes (for tests)
+
+	// releaseGrace is how long the handlers of a revoked partition may
+	// run on before their context is cancelled: half the group's
+	// rebalance timeout, so the member rejoins within it.
+	releaseGrace time.Duration
 
 	ready   atomic.Bool
 	running atomic.Bool
@@ -153,6 +167,8 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 		buffered: make(chan struct{}, max(1024, 16*n)),
 		bufBytes: semaphore.NewWeighted(cfg.maxBufferedBytes()),
 		bufLimit: cfg.maxBufferedBytes(),
+		// sarama validated the rebalance timeout as at least 1ms.
+		releaseGrace: sc.Consumer.Group.Rebalance.Timeout / 2,
 	}, nil
 }
 
@@ -167,8 +183,9 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // it returns nil once ctx is done, or the first error that retrying cannot
 // fix (bad credentials, missing authorisation, invalid configuration).
 //
-// Handlers run under ctx: a rebalance lets running handlers finish, while
-// cancelling ctx asks them to stop. Run may be called again after it
+// Handlers run under ctx: a rebalance lets running handlers finish, for
+// half the rebalance timeout at most, while cancelling ctx asks them to
+// stop. Run may be called again after it
 // returned, but not concurrently.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
@@ -261,8 +278,9 @@ func transient(err error) bool {
 }
 
 // groupHandler serves one Run call. runCtx is Run's context: handlers run
-// under it so that a rebalance (which ends the session context) lets them
-// finish, while stopping the consumer cancels them.
+// under it, not under the session's, so that a rebalance (which ends the
+// session context) lets them finish, for Consumer.releaseGrace, while
+// stopping the consumer cancels them.
 type groupHandler struct {
 	c      *Consumer
 	runCtx context.Context
@@ -278,16 +296,27 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error {
+// Cleanup runs once every ConsumeClaim of the session returned, each
+// after its partition's last commit. It commits once more: with
+// auto-commit off, sarama does not flush marks when it closes the
+// session, so the marks of a last commit that failed (the coordinator
+// moving, a broker restarting) would be lost and their messages delivered
+// again. With nothing left to send, the commit makes no request.
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	if h.commits != nil {
 		h.commits.close()
 	}
+	sess.Commit()
 	return nil
 }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx, cancel := context.WithCancel(h.runCtx)
+	defer cancel()
 	p := &partition{
 		h:      h,
+		ctx:    ctx,
+		cancel: cancel,
 		sess:   sess,
 		topic:  claim.Topic(),
 		id:     claim.Partition(),

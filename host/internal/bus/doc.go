@@ -13,5 +13,8 @@
 // Later is done without error. A message that did not finish (the process
 // crashed, the partition was revoked, the consumer stopped, or the handler
 // kept failing) is delivered again, so handlers must be idempotent (the
-// store maps message ids to outcomes).
+// store maps message ids to outcomes). When a partition is revoked, its
+// running handlers may finish, but their context is cancelled half the
+// group's rebalance timeout later, so that the partition's next owner
+// never delivers a message whose handler still runs here.
 package bus

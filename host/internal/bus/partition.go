@@ -12,10 +12,14 @@ import (
 // a queue per key feeding handlers, and the list of messages read but not
 // yet committed, in offset order, from which the commit point advances.
 type partition struct {
-	h     *groupHandler
-	sess  sarama.ConsumerGroupSession
-	topic string
-	id    int32
+	h    *groupHandler
+	sess sarama.ConsumerGroupSession
+	// ctx is the handlers' context: the consumer's, cancelled
+	// Consumer.releaseGrace after the partition stops (see consume).
+	ctx    context.Context
+	cancel context.CancelFunc
+	topic  string
+	id     int32
 
 	mu             sync.Mutex
 	pending        []*entry             // read, not yet committed, in offset order
@@ -73,10 +77,16 @@ read:
 	}
 
 	close(p.stopCh)
+	// Running handlers may finish, but not past the group's rebalance
+	// timeout: a member that has not rejoined by then is dropped, and the
+	// partition's next owner would deliver their messages again while
+	// they still run. Half of it leaves time for the last commit.
+	giveUp := time.AfterFunc(p.h.c.releaseGrace, p.cancel)
 	p.workers.Wait()
 	// Deferred messages end too: what is acknowledged by now is finished,
 	// the rest gives up (Later.Stopping) and is delivered again.
 	p.laters.Wait()
+	giveUp.Stop()
 
 	// Messages whose handler never started stay uncommitted and give back
 	// their buffer tokens.
@@ -231,14 +241,25 @@ func (p *partition) advance() {
 // stored replies; no message is committed before it is finished.
 var commitInterval = 100 * time.Millisecond // a variable for tests
 
+// recommitInterval is how often a group session commits again while
+// nothing new is marked. sarama keeps a mark whose commit failed (the
+// coordinator moving, a broker restarting, offsets still loading) for the
+// next commit, and without a next mark there would be none: the committed
+// offset of a partition gone quiet would stay behind its finished
+// messages, and a restart would deliver them again, long after the fact
+// (sarama's own auto-commit, off here, retries on its interval too). A
+// commit with nothing left to send makes no request.
+var recommitInterval = time.Second // a variable for tests
+
 // committer commits a group session's marked offsets as they advance: at
 // once after a quiet spell, then at most once per commitInterval while
-// marks keep coming. One per session, not one per partition: a commit
+// marks keep coming; and once per recommitInterval whatever happens, so
+// that marks whose commit failed are sent again. One per session, not one per partition: a commit
 // (sarama's ConsumerGroupSession.Commit) takes every partition's marks, so
 // partitions committing on their own clocks sent up to one request per
 // partition per interval, each with little in it. A partition that stops
 // (revoked, the session ending) still commits its last marks itself,
-// before it returns.
+// before it returns, and the session's Cleanup commits once more.
 type committer struct {
 	c    *Consumer
 	sess sarama.ConsumerGroupSession
@@ -273,10 +294,17 @@ func (m *committer) loop() {
 	defer close(m.done)
 	pace := time.NewTimer(commitInterval)
 	pace.Stop()
+	retry := time.NewTicker(recommitInterval)
+	defer retry.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
+		case <-retry.C:
+			// Marks a failed commit left behind, if any; nothing is
+			// sent otherwise (not counted in commits).
+			m.sess.Commit()
+			continue
 		case <-m.ch:
 			m.sess.Commit()
 			m.c.commits.Add(1)
@@ -300,7 +328,7 @@ func (p *partition) call(e *entry, q *keyQueue) (finished bool, later *Later) {
 	m := e.msg
 	for attempt := 0; ; attempt++ {
 		d := &delivery{p: p, m: m, e: e, q: q}
-		ctx := context.WithValue(h.runCtx, deliveryKey{}, d)
+		ctx := context.WithValue(p.ctx, deliveryKey{}, d)
 		err := h.c.handler(ctx, m)
 		p.mu.Lock()
 		later = d.later

@@ -3,10 +3,15 @@
 //
 // With several medgate instances only one runs a given job: the instance
 // that holds the job's lease in the store. The lease lasts one interval
-// plus a grace period and is renewed by each run, so the owner keeps the
-// job while it lives and another instance takes over within one interval
-// after it dies. A job can be triggered at once (CLI or admin API); the
-// trigger takes the same lease, so it never runs beside the owner's run.
+// plus a grace period and is renewed by each run, and every third of that
+// while a run lasts, so the owner keeps the job while it lives. Another
+// instance tries once per interval on its own schedule, so it takes over at
+// its first try after the lease expired: within two intervals plus the
+// grace period after the dead owner's last run. A run whose lease is lost
+// (taken by another instance after this one stalled, or expired because
+// the store could not be reached) is cancelled with ErrLeaseLost. A job
+// can be triggered at once (CLI or admin API); the trigger takes the same
+// lease, so it never runs beside the owner's run.
 package scheduler
 
 import (
@@ -52,6 +57,10 @@ func (j Job) ID() string { return j.Plugin + "/" + j.Site + "/" + j.Name }
 
 // ErrNotOwner: another instance holds the job's lease.
 var ErrNotOwner = errors.New("another instance holds this job's lease")
+
+// ErrLeaseLost: a running job's lease was taken by another instance, or
+// could not be renewed before it expired, so the run was stopped.
+var ErrLeaseLost = errors.New("job lease lost during the run")
 
 // ErrUnknownJob: no such job is scheduled.
 var ErrUnknownJob = errors.New("no such job")
@@ -200,8 +209,19 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
 	s.mu.Unlock()
+	// The run's lock first, then the lease: Release, which frees only the
+	// leases of jobs not running, then cannot free this one between the
+	// two. A run in progress keeps its lease itself (keepLease).
+	if !e.running.TryLock() {
+		if manual {
+			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
+		}
+		return nil
+	}
+	defer e.running.Unlock()
 	now := s.clock.Now()
-	ok, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, job.Interval+s.Grace, now)
+	ttl := job.Interval + s.Grace
+	ok, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
 	if err != nil {
 		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
@@ -211,16 +231,20 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	if !ok {
 		return fmt.Errorf("job %s: %w", job.ID(), ErrNotOwner)
 	}
-	if !e.running.TryLock() {
-		if manual {
-			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
-		}
-		return nil
-	}
-	defer e.running.Unlock()
 	start := s.clock.Now()
 	rep := &report{}
-	err = job.Run(context.WithValue(ctx, reportKey{}, rep), now)
+	runCtx, stop := context.WithCancelCause(ctx)
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl))
+	}()
+	err = job.Run(context.WithValue(runCtx, reportKey{}, rep), now)
+	if cause := context.Cause(runCtx); err != nil && errors.Is(cause, ErrLeaseLost) {
+		err = fmt.Errorf("%w: %w", cause, err)
+	}
+	stop(nil)
+	<-kept
 	d := s.clock.Now().Sub(start)
 	s.mu.Lock()
 	e.status.LastRun = start
@@ -239,6 +263,46 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		s.log.Info("job ran", "job", job.ID(), "took", d.String(), "manual", manual)
 	}
 	return err
+}
+
+// keepLease renews the lease of a running job every third of its time to
+// live, until ctx (the run's) ends, so that a run longer than the lease
+// keeps it. When another instance holds the lease, or the lease expires
+// (until) before a renewal succeeds (the store unreachable, this instance
+// stalled), it cancels the run with ErrLeaseLost: from then on another
+// instance may start the job, and this run must not go on beside it.
+func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) {
+	every := max(ttl/3, time.Millisecond)
+	wait := every
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.clock.After(wait):
+		}
+		now := s.clock.Now()
+		ok, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil && ok:
+			until = now.Add(ttl)
+			wait = every
+		case err == nil:
+			s.log.Error("job lease taken by another instance during the run; stopping the run", "job", id, "holder", s.holder)
+			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
+			return
+		case !now.Before(until):
+			s.log.Error("job lease expired during the run and could not be renewed; stopping the run", "job", id, "err", err)
+			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), err, ErrLeaseLost))
+			return
+		default:
+			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
+			// Try again, at the latest when the lease expires: the run
+			// must stop then if the store still cannot be reached.
+			wait = max(min(every, until.Sub(now)), time.Millisecond)
+		}
+	}
 }
 
 // Jobs lists the scheduled jobs.

@@ -289,3 +289,204 @@ func TestReleaseKeepsLeaseOfRunningJob(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// awaitTimer waits, up to two seconds, until something waits on clock
+// (here, a run waiting to renew its lease), so that advancing the clock
+// wakes it. It does not fail: a run that never waits on the clock is
+// caught by the assertions that follow.
+func awaitTimer(clock *fakeClock) {
+	deadline := time.Now().Add(2 * time.Second)
+	for clock.pending() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLongRunKeepsLease: a run that lasts longer than the lease's time to
+// live (interval plus grace) renews the lease while it runs, so another
+// instance cannot take the job and start it beside the run.
+func TestLongRunKeepsLease(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &memLeases{}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}})
+	var runsB atomic.Int32
+	b := New(leases, "b", clock, quiet)
+	b.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		runsB.Add(1)
+		return nil
+	}}})
+
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	// Two hours of a run that does not end, well past the 31 minutes the
+	// lease was taken for, in steps shorter than the lease.
+	for range 12 {
+		awaitTimer(clock)
+		clock.Advance(10 * time.Minute)
+		if err := b.Trigger(t.Context(), "p/s/j"); !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("another instance's trigger %s into a run: %v, want ErrNotOwner", clock.Now().Sub(newFakeClock().now), err)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := runsB.Load(); n != 0 {
+		t.Fatalf("the other instance ran the job %d times during the run", n)
+	}
+}
+
+// downLeases is a lease table whose store becomes unreachable once down
+// is set.
+type downLeases struct {
+	memLeases
+	down atomic.Bool
+}
+
+func (l *downLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	if l.down.Load() {
+		return false, errors.New("store unreachable")
+	}
+	return l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+}
+
+// TestRunStopsWhenLeaseLost: when the lease of a running job is taken by
+// another instance (this one stalled past its expiry), or cannot be
+// renewed before it expires (the store unreachable), the run's context is
+// cancelled with ErrLeaseLost, so the run stops instead of going on beside
+// another instance's.
+func TestRunStopsWhenLeaseLost(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		lose    func(t *testing.T, l *downLeases, now time.Time)
+		advance []time.Duration // each waits for the run's renewal timer first
+	}{
+		"taken by another instance": {
+			lose: func(t *testing.T, l *downLeases, now time.Time) {
+				if ok, err := l.memLeases.AcquireLease(t.Context(), "job/p/s/j", "b", time.Hour, now.Add(40*time.Minute)); err != nil || !ok {
+					t.Fatalf("b takes the lease: %v %v", ok, err)
+				}
+			},
+			advance: []time.Duration{11 * time.Minute},
+		},
+		"store unreachable until the lease expires": {
+			lose:    func(_ *testing.T, l *downLeases, _ time.Time) { l.down.Store(true) },
+			advance: []time.Duration{11 * time.Minute, 11 * time.Minute, 11 * time.Minute},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			leases := &downLeases{}
+			started := make(chan struct{})
+			a := New(leases, "a", clock, quiet)
+			a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+				close(started)
+				<-ctx.Done()
+				return ctx.Err()
+			}}})
+			done := make(chan error, 1)
+			go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+			<-started
+			tc.lose(t, leases, clock.Now())
+			for _, d := range tc.advance {
+				awaitTimer(clock)
+				clock.Advance(d)
+			}
+			var err error
+			checkFor(t, "the run to stop", func() bool {
+				select {
+				case err = <-done:
+					return true
+				default:
+					return false
+				}
+			})
+			if !errors.Is(err, ErrLeaseLost) {
+				t.Fatalf("run ended with %v, want ErrLeaseLost", err)
+			}
+		})
+	}
+}
+
+// gatedLeases holds an AcquireLease of holder, once it took the lease,
+// until gate is closed, after saying so on taken.
+type gatedLeases struct {
+	memLeases
+	holder      string
+	taken, gate chan struct{}
+	once        sync.Once
+}
+
+func (l *gatedLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	ok, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+	if holder == l.holder {
+		l.once.Do(func() {
+			close(l.taken)
+			<-l.gate
+		})
+	}
+	return ok, err
+}
+
+// TestReleaseDuringLeaseTakeKeepsIt: a shutdown (Release) that comes
+// while a run has just taken its job's lease and not started yet must not
+// free the lease under that run, or another instance starts the job
+// beside it.
+func TestReleaseDuringLeaseTakeKeepsIt(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &gatedLeases{holder: "a", taken: make(chan struct{}), gate: make(chan struct{})}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		close(started)
+		<-release
+		return nil
+	}}})
+	var runsB atomic.Int32
+	b := New(leases, "b", clock, quiet)
+	b.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+		runsB.Add(1)
+		return nil
+	}}})
+
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-leases.taken
+	a.Release(t.Context())
+	close(leases.gate)
+	ranA := false
+	select {
+	case <-started:
+		ranA = true
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the run neither started nor failed")
+		}
+	}
+	if err := b.Trigger(t.Context(), "p/s/j"); ranA && !errors.Is(err, ErrNotOwner) {
+		t.Errorf("another instance's trigger while the run goes on: %v, want ErrNotOwner", err)
+	}
+	close(release)
+	if ranA {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ranA && runsB.Load() != 0 {
+		t.Fatalf("the other instance ran the job beside the run")
+	}
+}
