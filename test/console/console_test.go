@@ -221,6 +221,9 @@ func TestConsoleInChromium(t *testing.T) {
 
 	adminPages(t, b, in)
 
+	for _, p := range b.Problems() {
+		t.Errorf("a console page went wrong in Chromium: %s", p)
+	}
 	if logs := mg.Logs(); strings.Contains(logs, adminToken) || strings.Contains(logs, "11010519491231002X") {
 		t.Error("medgate's log contains the admin token or an unmasked ID number")
 	}

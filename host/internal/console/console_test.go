@@ -1058,3 +1058,35 @@ func TestRefusedDocumentChangesAudited(t *testing.T) {
 		t.Fatalf("audited %q, want %q", strings.Join(got, ", "), want)
 	}
 }
+
+// TestEveryPageNamesItsIcon: a browser asks for /favicon.ico unless the
+// page names an icon, and medgate serves nothing there (a 404 in the
+// console log of every page); every page names the console's own icon,
+// served from the console, not from elsewhere.
+func TestEveryPageNamesItsIcon(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	iconRE := regexp.MustCompile(`<link rel="icon"[^>]* href="([^"]+)"`)
+	check := func(path string, r resp) {
+		t.Helper()
+		m := iconRE.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Errorf("%s (HTTP %d) names no icon; the browser asks for /favicon.ico, which medgate does not serve", path, r.code)
+			return
+		}
+		if !strings.HasPrefix(m[1], Prefix) {
+			t.Errorf("%s: the icon %s is not served by the console", path, m[1])
+			return
+		}
+		icon := c.get(m[1])
+		if icon.code != http.StatusOK || icon.h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(icon.body, "<svg") {
+			t.Errorf("%s: the icon %s answers HTTP %d %s", path, m[1], icon.code, icon.h.Get("Content-Type"))
+		}
+	}
+	check("/console/login", c.get("/console/login"))
+	c.login("王药师")
+	for _, p := range []string{"/console/", "/console/messages", "/console/form/ecard/print", "/console/nowhere"} {
+		check(p, c.get(p))
+	}
+}
