@@ -1090,3 +1090,36 @@ func TestEveryPageNamesItsIcon(t *testing.T) {
 		check(p, c.get(p))
 	}
 }
+
+// TestFieldErrorsInBothLanguages: a field the console refuses says what is
+// wrong in Chinese and in English, like every other notice of the console,
+// so the cashier and the pharmacist read it whichever they read.
+func TestFieldErrorsInBothLanguages(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		field  sdk.Argument
+		value  string
+		zh, en string
+	}{
+		"required":      {sdk.Argument{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号 card"}, "", "必填", "required"},
+		"required list": {sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: true}, "", "必填", "required"},
+		"enum":          {sdk.Argument{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}}, "x", "不是可选值", "is not one of upload, platform"},
+		"whole number":  {sdk.Argument{Name: "limit", Type: sdk.SettingInt}, "4x", "不是整数", "is not a whole number"},
+		"yes or no":     {sdk.Argument{Name: "dry", Type: sdk.SettingBool}, "maybe", "不是“是”或“否”", "is not true or false"},
+		"number":        {sdk.Argument{Name: "qty", Type: sdk.ArgumentNumber}, "4x", "不是数字", "is not a number"},
+		"file":          {sdk.Argument{Name: "doc", Type: sdk.ArgumentFile, Required: true}, "", "请选择文件", "choose a file"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{tc.field.Name: {tc.value}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			_, err := formValue(r, tc.field)
+			if err == nil {
+				t.Fatalf("%s=%q was accepted", tc.field.Name, tc.value)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.zh) || !strings.Contains(msg, tc.en) || !strings.HasPrefix(msg, tc.field.Name) {
+				t.Errorf("%s=%q: %q, want the field's name, %q and %q", tc.field.Name, tc.value, msg, tc.zh, tc.en)
+			}
+		})
+	}
+}
