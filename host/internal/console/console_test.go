@@ -1123,3 +1123,29 @@ func TestFieldErrorsInBothLanguages(t *testing.T) {
 		})
 	}
 }
+
+// TestPluginFormSubmitsOnce: a plugin's form (the cashier's desk, the
+// export, which waits up to LongWait) disables its button once sent, so a
+// second click or Enter while the reply is awaited does not send the
+// operation again (a second registration answering "existing card", a
+// second export); console.js does it for forms marked data-busy.
+func TestPluginFormSubmitsOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("收费员 01")
+	formRE := regexp.MustCompile(`<form method="post" action="/console/form/[^"]+"[^>]*>`)
+	for _, p := range []string{"/console/form/tracecode/export", "/console/form/ecard/print?site=s1"} {
+		r := c.get(p)
+		tag := formRE.FindString(r.body)
+		if tag == "" {
+			t.Fatalf("%s: no form (HTTP %d)", p, r.code)
+		}
+		if !strings.Contains(tag, `data-busy="`) {
+			t.Errorf("%s: the form %s can be sent twice while its reply is awaited; want data-busy", p, tag)
+		}
+	}
+	if js := c.get("/console/static/console.js").body; !strings.Contains(js, `form[data-busy]`) || !strings.Contains(js, "b.disabled = true") {
+		t.Error("console.js no longer disables the button of a form marked data-busy")
+	}
+}
