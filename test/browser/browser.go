@@ -99,7 +99,11 @@ func Start(t testing.TB, base string) *Browser {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancelC(); cancelA() })
+	// Close the browser and wait for it to exit before the test's temporary
+	// directories (its profile, its downloads) are removed: a browser
+	// killed without waiting still writes its profile, and the removal
+	// fails with "directory not empty".
+	t.Cleanup(func() { _ = chromedp.Cancel(ctx); cancelC(); cancelA() })
 	b := &Browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), dir: ScreenshotDir(t), downloads: make(chan string, 8), refusals: map[network.RequestID]bool{}}
 	// Confirmation prompts (data-confirm) are answered "OK", as the
 	// operator would; finished downloads are reported to Download.
