@@ -206,6 +206,9 @@ func TestConsoleInChromium(t *testing.T) {
 	b.Shot("scan-temporary-card")
 	b.Type(`form[data-scanner] input[name=text]`, "11010519491231002X\r") // an ID card's number
 	b.WaitText(".notice.bad", "居民身份证号")
+	if strings.Contains(b.Text("main"), "11010519491231002X") {
+		t.Error("the scan page shows the scanned ID number unmasked")
+	}
 	b.Type(`form[data-scanner] input[name=text]`, "81234567890123456789\r") // a drug trace code
 	b.WaitText(".notice.bad", "追溯码")
 	b.Shot("scan-trace-code")
