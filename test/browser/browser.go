@@ -30,7 +30,10 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -49,8 +52,12 @@ type Browser struct {
 	downloadDir string
 	downloads   chan string // GUIDs of finished downloads
 
-	mu      sync.Mutex
-	dialogs []string // messages of the prompts answered, in order
+	mu       sync.Mutex
+	dialogs  []string // messages of the prompts answered, in order
+	problems []string // console errors, uncaught exceptions, failed requests
+	// refusals are the requests of pages answered with a 4xx status (a
+	// form re-shown with its errors): the test judges those pages itself.
+	refusals map[network.RequestID]bool
 }
 
 // Binary returns the Chromium to run, or why there is none.
@@ -92,8 +99,12 @@ func Start(t testing.TB, base string) *Browser {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancelC(); cancelA() })
-	b := &Browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), dir: ScreenshotDir(t), downloads: make(chan string, 8)}
+	// Close the browser and wait for it to exit before the test's temporary
+	// directories (its profile, its downloads) are removed: a browser
+	// killed without waiting still writes its profile, and the removal
+	// fails with "directory not empty".
+	t.Cleanup(func() { _ = chromedp.Cancel(ctx); cancelC(); cancelA() })
+	b := &Browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), dir: ScreenshotDir(t), downloads: make(chan string, 8), refusals: map[network.RequestID]bool{}}
 	// Confirmation prompts (data-confirm) are answered "OK", as the
 	// operator would; finished downloads are reported to Download.
 	chromedp.ListenTarget(ctx, func(ev any) {
@@ -106,6 +117,42 @@ func Start(t testing.TB, base string) *Browser {
 		case *cdpbrowser.EventDownloadProgress:
 			if e.State == cdpbrowser.DownloadProgressStateCompleted {
 				b.downloads <- e.GUID
+			}
+		case *network.EventResponseReceived:
+			if e.Type == network.ResourceTypeDocument && e.Response.Status >= 400 && e.Response.Status < 500 {
+				b.mu.Lock()
+				b.refusals[e.RequestID] = true
+				b.mu.Unlock()
+			}
+		case *cdplog.EventEntryAdded:
+			// Resource loads refused (4xx, 5xx), CSP and mixed-content
+			// violations, deprecations the browser reports as errors.
+			b.mu.Lock()
+			page4xx := e.Entry.NetworkRequestID != "" && b.refusals[e.Entry.NetworkRequestID]
+			b.mu.Unlock()
+			if e.Entry.Level == cdplog.LevelError && !page4xx {
+				b.problem(fmt.Sprintf("browser log (%s): %s %s", e.Entry.Source, e.Entry.Text, e.Entry.URL))
+			}
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.APITypeError || e.Type == cdpruntime.APITypeAssert {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				b.problem("console." + string(e.Type) + ": " + strings.Join(args, " "))
+			}
+		case *cdpruntime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			text := d.Text
+			if d.Exception != nil {
+				text += " " + d.Exception.Description
+			}
+			b.problem(fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber, text))
+		case *network.EventLoadingFailed:
+			// A download leaves the page as an aborted load; anything
+			// else failing is a page that does not work.
+			if !e.Canceled && e.ErrorText != "net::ERR_ABORTED" {
+				b.problem(fmt.Sprintf("request %s failed: %s %s", e.RequestID, e.ErrorText, e.BlockedReason))
 			}
 		}
 	})
@@ -323,6 +370,25 @@ func (b *Browser) Dialogs() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.dialogs...)
+}
+
+// problem records something the page did wrong.
+func (b *Browser) problem(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.problems = append(b.problems, s)
+}
+
+// Problems returns what went wrong in the pages so far and forgets it:
+// errors in the browser's log (a resource refused with 4xx or 5xx, a
+// Content-Security-Policy or mixed-content violation), console.error
+// calls, uncaught exceptions and failed requests. A console page has none.
+func (b *Browser) Problems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.problems
+	b.problems = nil
+	return p
 }
 
 // Shot writes a full-page screenshot as <dir>/<NN>-<step>.png and returns its path.

@@ -7,7 +7,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestBrowserDrivesAForm drives a small page of its own: typed input and
@@ -55,5 +58,52 @@ func TestBrowserDrivesAForm(t *testing.T) {
 	}
 	if n := b.Nodes("#got"); n != 1 {
 		t.Fatalf("nodes: %d", n)
+	}
+}
+
+// TestBrowserReportsPageProblems: a missing image, an uncaught exception
+// and console.error are reported by Problems; a page answered 422 (a form
+// shown again with its errors) is not, nor is a page without problems.
+func TestBrowserReportsPageProblems(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>`)
+	})
+	mux.HandleFunc("GET /bad", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><img src="/missing.png" alt="x"><script>console.error("boom-logged"); throw new Error("boom-thrown")</script><p id="x">x</p>`)
+	})
+	mux.HandleFunc("GET /refused", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><p id="x">请检查输入 check the fields</p>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b := Start(t, srv.URL)
+	b.Go("/refused")
+	b.Wait("#x")
+	if p := b.Problems(); len(p) != 0 {
+		t.Errorf("a page answered 422 reported %q, want nothing", p)
+	}
+	b.Go("/bad")
+	b.Wait("#x")
+	want := []string{"missing.png", "boom-logged", "boom-thrown"}
+	var got []string
+	b.WaitTrue(StepTimeout, "the problems reported", `document.readyState === "complete"`)
+	deadline := time.Now().Add(StepTimeout)
+	for {
+		got = append(got, b.Problems()...)
+		all := strings.Join(got, "\n")
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return strings.Contains(all, w) })
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Problems reported %q, lacking %q", got, missing)
+		}
+		b.WaitTrue(StepTimeout, "the next frame", `new Promise(r => requestAnimationFrame(() => r(true)))`)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/medgate/medgate/test/browser"
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/qrscan"
@@ -205,6 +206,9 @@ func TestConsoleInChromium(t *testing.T) {
 	b.Shot("scan-temporary-card")
 	b.Type(`form[data-scanner] input[name=text]`, "11010519491231002X\r") // an ID card's number
 	b.WaitText(".notice.bad", "居民身份证号")
+	if strings.Contains(b.Text("main"), "11010519491231002X") {
+		t.Error("the scan page shows the scanned ID number unmasked")
+	}
 	b.Type(`form[data-scanner] input[name=text]`, "81234567890123456789\r") // a drug trace code
 	b.WaitText(".notice.bad", "追溯码")
 	b.Shot("scan-trace-code")
@@ -220,7 +224,11 @@ func TestConsoleInChromium(t *testing.T) {
 	checkXLSX(t, xlsx)
 
 	adminPages(t, b, in)
+	pagesFit(t, b)
 
+	for _, p := range b.Problems() {
+		t.Errorf("a console page went wrong in Chromium: %s", p)
+	}
 	if logs := mg.Logs(); strings.Contains(logs, adminToken) || strings.Contains(logs, "11010519491231002X") {
 		t.Error("medgate's log contains the admin token or an unmasked ID number")
 	}
@@ -317,6 +325,40 @@ func adminPages(t *testing.T, b *browser.Browser, in ingress) {
 	}
 	b.Shot("admin-audit")
 	t.Logf("the admin pages took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// pagesFit opens every page at the counter's 1366×768 screen and in a
+// narrow window (a phone, a half screen): none is wider than the window,
+// so nothing needs sideways scrolling of the whole page; in the narrow
+// window wide tables scroll inside their own box, at 1366 px none needs to.
+func pagesFit(t *testing.T, b *browser.Browser) {
+	t.Helper()
+	pages := []string{"/console/", "/console/?all=1", "/console/messages?key=P-20261203-01", "/console/message?id=trace-fail-1", "/console/board",
+		"/console/jobs", "/console/worklists", "/console/form/ecard/desk", "/console/form/ecard/scan", "/console/form/tracecode/export",
+		"/console/admin/sites", "/console/admin/sites/s1/ecard", "/console/admin/plugins", "/console/admin/users", "/console/admin/audit", "/console/nowhere"}
+	for _, size := range [][2]int64{{1366, 768}, {390, 844}} {
+		b.Run(fmt.Sprintf("window %d×%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
+		for _, p := range pages {
+			b.Go(p)
+			b.WaitTrue(browser.StepTimeout, "the page loaded with its styles", `document.readyState === "complete"`)
+			var over []string
+			b.Eval(fmt.Sprintf(`(() => {
+  const w = document.documentElement.clientWidth, inBoxes = %t;
+  const name = e => e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + " " + JSON.stringify(e.innerText.slice(0, 30));
+  const right = e => Math.round(e.getBoundingClientRect().right);
+  const boxes = Array.from(document.querySelectorAll(".scroll")).filter(e => inBoxes && e.scrollWidth > e.clientWidth + 1)
+    .map(e => "a table scrolls sideways, hiding " + Array.from(e.querySelectorAll("th")).filter(c => right(c) > right(e) + 1).map(name).join(", "));
+  if (document.documentElement.scrollWidth <= w) return boxes;
+  return boxes.concat(Array.from(document.querySelectorAll("main *, header *")).filter(e => right(e) > w + 1 && !e.closest(".scroll"))
+    .slice(0, 5).map(e => name(e) + " ends at " + right(e) + " > " + w));
+})()`, size[0] >= 1366), &over)
+			if len(over) > 0 {
+				b.Shot(fmt.Sprintf("too-wide-%d-%s", size[0], p))
+				t.Errorf("%s at %d×%d is wider than the window: %q", p, size[0], size[1], over)
+			}
+		}
+	}
+	b.Run("window back to 1280×900", chromedp.EmulateViewport(1280, 900))
 }
 
 // printLabel prints the label in a layout (the print button's

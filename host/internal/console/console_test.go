@@ -1058,3 +1058,94 @@ func TestRefusedDocumentChangesAudited(t *testing.T) {
 		t.Fatalf("audited %q, want %q", strings.Join(got, ", "), want)
 	}
 }
+
+// TestEveryPageNamesItsIcon: a browser asks for /favicon.ico unless the
+// page names an icon, and medgate serves nothing there (a 404 in the
+// console log of every page); every page names the console's own icon,
+// served from the console, not from elsewhere.
+func TestEveryPageNamesItsIcon(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	iconRE := regexp.MustCompile(`<link rel="icon"[^>]* href="([^"]+)"`)
+	check := func(path string, r resp) {
+		t.Helper()
+		m := iconRE.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Errorf("%s (HTTP %d) names no icon; the browser asks for /favicon.ico, which medgate does not serve", path, r.code)
+			return
+		}
+		if !strings.HasPrefix(m[1], Prefix) {
+			t.Errorf("%s: the icon %s is not served by the console", path, m[1])
+			return
+		}
+		icon := c.get(m[1])
+		if icon.code != http.StatusOK || icon.h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(icon.body, "<svg") {
+			t.Errorf("%s: the icon %s answers HTTP %d %s", path, m[1], icon.code, icon.h.Get("Content-Type"))
+		}
+	}
+	check("/console/login", c.get("/console/login"))
+	c.login("王药师")
+	for _, p := range []string{"/console/", "/console/messages", "/console/form/ecard/print", "/console/nowhere"} {
+		check(p, c.get(p))
+	}
+}
+
+// TestFieldErrorsInBothLanguages: a field the console refuses says what is
+// wrong in Chinese and in English, like every other notice of the console,
+// so the cashier and the pharmacist read it whichever they read.
+func TestFieldErrorsInBothLanguages(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		field  sdk.Argument
+		value  string
+		zh, en string
+	}{
+		"required":      {sdk.Argument{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号 card"}, "", "必填", "required"},
+		"required list": {sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: true}, "", "必填", "required"},
+		"enum":          {sdk.Argument{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}}, "x", "不是可选值", "is not one of upload, platform"},
+		"whole number":  {sdk.Argument{Name: "limit", Type: sdk.SettingInt}, "4x", "不是整数", "is not a whole number"},
+		"yes or no":     {sdk.Argument{Name: "dry", Type: sdk.SettingBool}, "maybe", "不是“是”或“否”", "is not true or false"},
+		"number":        {sdk.Argument{Name: "qty", Type: sdk.ArgumentNumber}, "4x", "不是数字", "is not a number"},
+		"file":          {sdk.Argument{Name: "doc", Type: sdk.ArgumentFile, Required: true}, "", "请选择文件", "choose a file"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{tc.field.Name: {tc.value}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			_, err := formValue(r, tc.field)
+			if err == nil {
+				t.Fatalf("%s=%q was accepted", tc.field.Name, tc.value)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.zh) || !strings.Contains(msg, tc.en) || !strings.HasPrefix(msg, tc.field.Name) {
+				t.Errorf("%s=%q: %q, want the field's name, %q and %q", tc.field.Name, tc.value, msg, tc.zh, tc.en)
+			}
+		})
+	}
+}
+
+// TestPluginFormSubmitsOnce: a plugin's form (the cashier's desk, the
+// export, which waits up to LongWait) disables its button once sent, so a
+// second click or Enter while the reply is awaited does not send the
+// operation again (a second registration answering "existing card", a
+// second export); console.js does it for forms marked data-busy.
+func TestPluginFormSubmitsOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	c := f.client()
+	c.login("收费员 01")
+	formRE := regexp.MustCompile(`<form method="post" action="/console/form/[^"]+"[^>]*>`)
+	for _, p := range []string{"/console/form/tracecode/export", "/console/form/ecard/print?site=s1"} {
+		r := c.get(p)
+		tag := formRE.FindString(r.body)
+		if tag == "" {
+			t.Fatalf("%s: no form (HTTP %d)", p, r.code)
+		}
+		if !strings.Contains(tag, `data-busy="`) {
+			t.Errorf("%s: the form %s can be sent twice while its reply is awaited; want data-busy", p, tag)
+		}
+	}
+	if js := c.get("/console/static/console.js").body; !strings.Contains(js, `form[data-busy]`) || !strings.Contains(js, "b.disabled = true") {
+		t.Error("console.js no longer disables the button of a form marked data-busy")
+	}
+}

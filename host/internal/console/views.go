@@ -197,14 +197,14 @@ func formValue(r *http.Request, fl sdk.Argument) (any, error) {
 		file, hdr, err := r.FormFile(fl.Name)
 		if err != nil {
 			if fl.Required {
-				return nil, fmt.Errorf("%s: choose a file", label)
+				return nil, fmt.Errorf("%s：请选择文件 (choose a file)", label)
 			}
 			return nil, nil
 		}
 		defer file.Close()
 		data, err := io.ReadAll(io.LimitReader(file, maxUpload+1))
 		if err != nil || len(data) > maxUpload {
-			return nil, fmt.Errorf("%s: the file cannot be read or is over %d MiB", label, maxUpload>>20)
+			return nil, fmt.Errorf("%s：文件无法读取或大于 %d MiB (the file cannot be read or is over %d MiB)", label, maxUpload>>20, maxUpload>>20)
 		}
 		return map[string]string{"name": path.Base(hdr.Filename), "content": base64.StdEncoding.EncodeToString(data)}, nil
 	}
@@ -217,29 +217,29 @@ func formValue(r *http.Request, fl sdk.Argument) (any, error) {
 	}
 	if v == "" {
 		if fl.Required {
-			return nil, fmt.Errorf("%s: required — %s", label, fl.Description)
+			return nil, fmt.Errorf("%s：必填 (required) — %s", label, fl.Description)
 		}
 		return nil, nil
 	}
 	if len(fl.Enum) > 0 && !slices.Contains(fl.Enum, v) {
-		return nil, fmt.Errorf("%s: %q is not one of %s", label, v, strings.Join(fl.Enum, ", "))
+		return nil, fmt.Errorf("%s：%q 不是可选值 (%q is not one of %s)", label, v, v, strings.Join(fl.Enum, ", "))
 	}
 	switch fl.Type {
 	case sdk.SettingInt:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a whole number", label, v)
+			return nil, fmt.Errorf("%s：%q 不是整数 (%q is not a whole number)", label, v, v)
 		}
 		return n, nil
 	case sdk.SettingBool:
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not true or false", label, v)
+			return nil, fmt.Errorf("%s：%q 不是“是”或“否” (%q is not true or false)", label, v, v)
 		}
 		return b, nil
 	case sdk.ArgumentNumber:
 		if !jsonNumber.MatchString(v) {
-			return nil, fmt.Errorf("%s: %q is not a number; enter digits, e.g. 48 or 2.5", label, v)
+			return nil, fmt.Errorf("%s：%q 不是数字，请输入如 48 或 2.5 (%q is not a number; enter digits, e.g. 48 or 2.5)", label, v, v)
 		}
 		return json.Number(v), nil
 	}
@@ -262,7 +262,7 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 	}
 	if len(items) == 0 {
 		if fl.Required {
-			return nil, fmt.Errorf("%s: required — %s", fl.Name, fl.Description)
+			return nil, fmt.Errorf("%s：必填 (required) — %s", fl.Name, fl.Description)
 		}
 		return nil, nil
 	}
