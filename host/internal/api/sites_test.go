@@ -42,16 +42,23 @@ func (h *siteHost) Reload(context.Context) error {
 	return err
 }
 
-func TestAdminSites(t *testing.T) {
-	t.Parallel()
+// siteFixture writes a configuration with one plugin (a checksummed
+// script) enabled on site s1 with one setting, url: http://a/ followed by
+// comment (a YAML comment the edits must keep, or ""), loads it, and opens
+// a store in the same directory, closed when t ends.
+func siteFixture(t *testing.T, comment string) (*config.Config, *store.SQLite) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
 	path := filepath.Join(dir, "medgate.yaml")
-	src := "# keep me\nkafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
-		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/ # the simulator\n"
+	src := "kafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
+		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/" + comment + "\n"
+	if comment != "" {
+		src = "# keep me\n" + src
+	}
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +70,15 @@ func TestAdminSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return cfg, st
+}
+
+func TestAdminSites(t *testing.T) {
+	t.Parallel()
+	cfg, st := siteFixture(t, " # the simulator")
+	path := cfg.File
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
 	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
 	for _, r := range access.Roles {
 		if err := users.Add(t.Context(), "u-"+r.String(), r, "pw-0123456789"); err != nil {
@@ -162,26 +177,7 @@ func (h *flakyHost) Reload(ctx context.Context) error {
 // failed), never refused for medgate's own failure.
 func TestSiteChangeOutcomeAudited(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
-	path := filepath.Join(dir, "medgate.yaml")
-	src := "kafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
-		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	cfg, st := siteFixture(t, "")
 	host := &flakyHost{siteHost: siteHost{cfg: cfg}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
@@ -260,26 +256,7 @@ func (h *brokenPutBackHost) Reload(ctx context.Context) error {
 // is not as it was.
 func TestSiteChangeNotPutBack(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
-	path := filepath.Join(dir, "medgate.yaml")
-	src := "kafka:\n  embedded: {}\nplugins:\n  - name: ecard\n    path: ./plugin\n    sha256: " + hex.EncodeToString(sum[:]) +
-		"\nsites:\n  - code: s1\n    plugins:\n      ecard:\n        settings:\n          url: http://a/\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	cfg, st := siteFixture(t, "")
 	host := &brokenPutBackHost{siteHost: siteHost{cfg: cfg}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
