@@ -74,6 +74,17 @@ func siteFixture(t *testing.T, comment string) (*config.Config, *store.SQLite) {
 	return cfg, st
 }
 
+// auditedSiteServer serves the admin API over host's sites, auditing
+// into st, until t ends.
+func auditedSiteServer(t *testing.T, st *store.SQLite, host siteadmin.Host) *httptest.Server {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
+		Logger: log, Audit: audit.New(st, log), Sites: siteadmin.New(host)}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestAdminSites(t *testing.T) {
 	t.Parallel()
 	cfg, st := siteFixture(t, " # the simulator")
@@ -179,10 +190,7 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 	t.Parallel()
 	cfg, st := siteFixture(t, "")
 	host := &flakyHost{siteHost: siteHost{cfg: cfg}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
-		Logger: log, Audit: audit.New(st, log), Sites: siteadmin.New(host)}))
-	defer srv.Close()
+	srv := auditedSiteServer(t, st, host)
 
 	cases := []struct {
 		name, path, body string
@@ -258,10 +266,7 @@ func TestSiteChangeNotPutBack(t *testing.T) {
 	t.Parallel()
 	cfg, st := siteFixture(t, "")
 	host := &brokenPutBackHost{siteHost: siteHost{cfg: cfg}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
-		Logger: log, Audit: audit.New(st, log), Sites: siteadmin.New(host)}))
-	defer srv.Close()
+	srv := auditedSiteServer(t, st, host)
 
 	host.armed.Store(true)
 	req, _ := http.NewRequest("PUT", srv.URL+"/admin/sites/s1/plugins/ecard", strings.NewReader(`{"settings":{"url":"https://b/"}}`))
