@@ -295,8 +295,21 @@ func (in *Instance) launch(ctx context.Context) error {
 
 // unanswered says so when err is the end of call's own time bound (not of
 // the caller's ctx): the plugin's method did not answer within timeout.
+//
+// gRPC sends the bound to the plugin, whose end may close the stream with
+// DeadlineExceeded a moment before call's own timer fires, so an error with
+// that code counts too, unless the caller's deadline came first.
 func unanswered(ctx, call context.Context, timeout time.Duration, method string, err error) error {
-	if ctx.Err() == nil && errors.Is(call.Err(), context.DeadlineExceeded) {
+	if ctx.Err() != nil {
+		return err
+	}
+	ours := errors.Is(call.Err(), context.DeadlineExceeded)
+	if !ours && status.Code(err) == codes.DeadlineExceeded {
+		callEnd, _ := call.Deadline()
+		callerEnd, bounded := ctx.Deadline()
+		ours = !bounded || !callerEnd.Before(callEnd)
+	}
+	if ours {
 		return fmt.Errorf("its %s did not answer within %s; it must not wait on anything without a bound (see the plugin's log): %w", method, timeout, err)
 	}
 	return err

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
@@ -260,6 +262,44 @@ func TestCheckSettingsKeepsSecretsOut(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(ps), "s3cret-inline") {
 		t.Fatalf("problems = %+v repeat the secret", ps)
+	}
+}
+
+// TestUnansweredBeforeTheTimerFires: the plugin's end of a call can close
+// the stream with DeadlineExceeded a moment before the call's own timer
+// fires (CI saw "stream terminated by RST_STREAM ... CANCEL"); that is still
+// the plugin not answering in time, unless the caller's deadline was first.
+func TestUnansweredBeforeTheTimerFires(t *testing.T) {
+	t.Parallel()
+	rst := status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
+	later, cancelLater := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLater()
+	sooner, cancelSooner := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSooner()
+	for _, tc := range []struct {
+		name   string
+		caller context.Context
+		err    error
+		want   bool
+	}{
+		{"caller without deadline", context.Background(), rst, true},
+		{"caller's deadline after the call's", later, rst, true},
+		{"caller's deadline before the call's", sooner, rst, false},
+		{"another error", context.Background(), errors.New("connection refused"), false},
+		{"another code", context.Background(), status.Error(codes.Unavailable, "x"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The call's own bound, not yet fired.
+			call, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			defer cancel()
+			got := unanswered(tc.caller, call, 200*time.Millisecond, "Configure", tc.err)
+			if said := strings.Contains(got.Error(), "did not answer within 200ms"); said != tc.want {
+				t.Fatalf("unanswered(%v) = %v, want the timeout named: %v", tc.err, got, tc.want)
+			}
+			if !errors.Is(got, tc.err) {
+				t.Fatalf("unanswered lost the cause: %v", got)
+			}
+		})
 	}
 }
 
