@@ -220,25 +220,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			sites = append(sites, s.Code)
 		}
 		fmt.Fprintf(stdout, "  Sites:          %s\n", strings.Join(sites, ", "))
-		fmt.Fprintf(stdout, "Send a first message from another terminal:\n")
-		fmt.Fprintf(stdout, "  bin/medgate send -config %s -site %s -type ledger.record -payload '{\"seq\":1}'\n", *cfgPath, firstOr(sites, "demo"))
-		fmt.Fprintf(stdout, "  %s\n", curlHint(d.HTTPAddr(), firstOr(sites, "demo")))
+		site, typ := firstOperation(cfg, func(name string) []string {
+			var types []string
+			if in := d.Plugin(name); in != nil && in.Description() != nil {
+				for _, op := range in.Description().Operations {
+					types = append(types, op.Type)
+				}
+			}
+			return types
+		})
+		if typ == "" {
+			fmt.Fprintf(stdout, "No site enables a plugin with operations yet: enable one under sites[].plugins, then reload.\n")
+		} else {
+			fmt.Fprintf(stdout, "Send a first message from another terminal (an invalid reply lists every field the payload lacks; bin/medgate plugins lists every operation):\n")
+			fmt.Fprintf(stdout, "  bin/medgate send -config %s -site %s -type %s -payload '{}'\n", *cfgPath, site, typ)
+			fmt.Fprintf(stdout, "  %s\n", curlHint(d.HTTPAddr(), site, typ))
+		}
 		fmt.Fprintf(stdout, "Stop with Ctrl-C. Reload the configuration with: kill -HUP %d\n", os.Getpid())
 	}})
 }
 
 // curlHint is the command line that posts a first message to the HTTP
 // ingress, which takes only JSON bodies sent as application/json.
-func curlHint(addr, site string) string {
-	body := fmt.Sprintf(`{"id":"m-1","site":%q,"type":"ledger.record","payload":{"seq":1}}`, site)
+func curlHint(addr, site, typ string) string {
+	body := fmt.Sprintf(`{"id":"m-1","site":%q,"type":%q,"payload":{}}`, site, typ)
 	return fmt.Sprintf("curl -s http://%s/v1/messages -H 'Content-Type: application/json' -d '%s'", addr, body)
 }
 
-func firstOr(s []string, def string) string {
-	if len(s) > 0 {
-		return s[0]
+// firstOperation picks the message type of the first-message hint: the
+// first operation of the first enabled plugin (by name) of the first site
+// that enables one. The host knows no plugin by name, so the hint comes
+// from what the running plugins declare (operations of a plugin by name).
+func firstOperation(cfg *config.Config, operations func(plugin string) []string) (site, typ string) {
+	for _, s := range cfg.Sites {
+		names := make([]string, 0, len(s.Plugins))
+		for name, p := range s.Plugins {
+			if p.IsEnabled() {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if types := operations(name); len(types) > 0 {
+				return s.Code, types[0]
+			}
+		}
 	}
-	return def
+	return "", ""
 }
 
 func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {

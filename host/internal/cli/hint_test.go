@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/medgate/medgate/host/internal/config"
 )
 
 // TestCurlHintSendsJSON checks the first-message hint of medgate run: the
@@ -11,7 +13,7 @@ import (
 // the hint must send it, with a JSON body for the site.
 func TestCurlHintSendsJSON(t *testing.T) {
 	t.Parallel()
-	hint := curlHint("127.0.0.1:8080", "demo")
+	hint := curlHint("127.0.0.1:8080", "demo", "ecard.register")
 	// The hint quotes its arguments with single quotes: every odd part is one.
 	parts := strings.Split(hint, "'")
 	if len(parts) != 5 {
@@ -24,10 +26,38 @@ func TestCurlHintSendsJSON(t *testing.T) {
 		t.Errorf("hint %q: the body does not follow -d", hint)
 	}
 	var msg struct{ ID, Site, Type string }
-	if err := json.Unmarshal([]byte(parts[3]), &msg); err != nil || msg.Site != "demo" || msg.ID == "" || msg.Type == "" {
+	if err := json.Unmarshal([]byte(parts[3]), &msg); err != nil || msg.Site != "demo" || msg.ID == "" || msg.Type != "ecard.register" {
 		t.Errorf("hint body %q is not a message for site demo: %v", parts[3], err)
 	}
 	if !strings.HasPrefix(hint, "curl -s http://127.0.0.1:8080/v1/messages ") {
 		t.Errorf("hint %q does not post to the ingress", hint)
+	}
+}
+
+// TestFirstOperation: the first-message hint of medgate run names an
+// operation a site of the configuration can take, from what the plugins
+// declare, never a type the host assumes.
+func TestFirstOperation(t *testing.T) {
+	t.Parallel()
+	off := false
+	ops := map[string][]string{"alpha": {"alpha.query", "alpha.upload"}, "beta": {"beta.record"}, "empty": nil}
+	lookup := func(name string) []string { return ops[name] }
+	for _, tc := range []struct {
+		name           string
+		sites          []config.Site
+		wantSite, want string
+	}{
+		{"first plugin by name", []config.Site{{Code: "s1", Plugins: map[string]config.SitePlugin{"beta": {}, "alpha": {}}}}, "s1", "alpha.query"},
+		{"disabled plugin skipped", []config.Site{{Code: "s1", Plugins: map[string]config.SitePlugin{"beta": {}, "alpha": {Enabled: &off}}}}, "s1", "beta.record"},
+		{"plugin without operations skipped", []config.Site{{Code: "s1", Plugins: map[string]config.SitePlugin{"empty": {}}}, {Code: "s2", Plugins: map[string]config.SitePlugin{"beta": {}}}}, "s2", "beta.record"},
+		{"unknown plugin", []config.Site{{Code: "s1", Plugins: map[string]config.SitePlugin{"gamma": {}}}}, "", ""},
+		{"no sites", nil, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site, typ := firstOperation(&config.Config{Sites: tc.sites}, lookup)
+			if site != tc.wantSite || typ != tc.want {
+				t.Fatalf("firstOperation = %q %q, want %q %q", site, typ, tc.wantSite, tc.want)
+			}
+		})
 	}
 }
