@@ -324,6 +324,81 @@ func TestCancelLostReply(t *testing.T) {
 	}
 }
 
+// TestCancelOutcomeUnknown: a selfpay.cancel call whose outcome is unknown
+// (answer lost, or connection dropped after sending) is reconciled before
+// anything is resent: the 4203 cplt_flag=0 with 4208 (cpltFlag), the 4204
+// with 4207 (details left). The 4203 was resent blindly; a visit 4208
+// cannot find (medgate holds no record of it) is failed for staff, not
+// resent and not deleted.
+func TestCancelOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		uploaded   bool // the visit went up with selfpay.upload (medgate stored it)
+		fault      selfpaysim.Fault
+		wantStatus sdk.Status
+		second     [2]int // the 4203 and 4204 calls of the second attempt
+		reconciled bool
+	}{
+		"4203 applied, answer lost: 4208 shows it open, not resent": {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}, reconciled: true},
+		"4203 never applied: 4208 shows it complete, sent again":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
+		"4203 of a visit unknown to medgate: failed, not resent":    {uploaded: false, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed, second: [2]int{0, 0}},
+		"4204 applied, answer lost: 4207 shows none, not resent":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 0}, reconciled: true},
+		"4204 never applied: 4207 shows details, sent again":        {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			const id = "ZYCU"
+			if tc.uploaded {
+				wantStatus(t, e.must(OpUpload, "cu-up", upload(id, 2), 1), sdk.StatusOK)
+			} else {
+				wantStatus(t, e.must("selfpay.4201A", "cu-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4202", "cu-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4203", "cu-done", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+			}
+			sent := func() map[string]int {
+				n := map[string]int{}
+				for _, c := range e.sim.Calls() {
+					if c.MdtrtID == id {
+						n[c.Infno]++
+					}
+				}
+				return n
+			}
+			e.sim.Fail(tc.fault)
+			cancel := map[string]any{"fixmedins_mdtrt_id": id}
+			wantStatus(t, e.must(OpCancel, "cu", cancel, 1), sdk.StatusFailed)
+			before := sent()
+			r := e.must(OpCancel, "cu", cancel, 2)
+			wantStatus(t, r, tc.wantStatus)
+			after := sent()
+			if got := [2]int{after["4203"] - before["4203"], after["4204"] - before["4204"]}; got != tc.second {
+				t.Errorf("second attempt sent 4203, 4204: %v, want %v", got, tc.second)
+			}
+			v := e.sim.Visit(testCode, id)
+			if tc.wantStatus == sdk.StatusFailed {
+				if r.Retryable {
+					t.Error("a withdrawal that cannot be reconciled is retryable")
+				}
+				if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
+					t.Errorf("the reply does not tell staff what to check: %s", d)
+				}
+				if len(v.Fees) != 2 {
+					t.Errorf("details deleted after an unreconciled withdrawal: %+v", v)
+				}
+				return
+			}
+			if v.Complete || len(v.Fees) != 0 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+				t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+			}
+		})
+	}
+}
+
 func TestPauseBeforeDeadline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(s map[string]string) { s["batchSize"] = "1" })
