@@ -725,3 +725,64 @@ func fillCode(m map[string]any) map[string]any {
 	m["fixmedins_code"], m["fixmedins_name"] = testCode, "厦门市示例医院"
 	return m
 }
+
+// TestSignInExpired: the platform expires a sign_no before the day ends
+// (the simulator's ExpireSignIns) and refuses calls carrying it. The
+// sign-in was cached for the day, so every later call failed until the
+// next day. A refusal with an infcode listed in signInExpiredCodes now
+// drops it, signs in again and sends the refused call once more; other
+// codes (and the default, none listed) are refusals as before.
+func TestSignInExpired(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		codes      string // signInExpiredCodes
+		wantStatus sdk.Status
+		signIns    int
+	}{
+		"code listed: signs in again":     {codes: "-2", wantStatus: sdk.StatusOK, signIns: 2},
+		"another code listed: rejected":   {codes: "-3, 1001", wantStatus: sdk.StatusRejected, signIns: 1},
+		"none listed (default): rejected": {codes: "", wantStatus: sdk.StatusRejected, signIns: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInInfcode: -2}, func(s map[string]string) {
+				s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+				s["signInExpiredCodes"] = tc.codes
+			})
+			wantStatus(t, e.must(OpUpload, "se-1", upload("ZYS1", 2), 1), sdk.StatusOK)
+			e.sim.ExpireSignIns()
+			r := e.must(OpUpload, "se-2", upload("ZYS2", 2), 1)
+			wantStatus(t, r, tc.wantStatus)
+			signIns, refused := 0, 0
+			for _, c := range e.sim.Calls() {
+				switch {
+				case c.Infno == "9001" && c.Applied:
+					signIns++
+				case c.Infcode == -2:
+					refused++
+				}
+			}
+			if signIns != tc.signIns {
+				t.Errorf("%d sign-ins, want %d", signIns, tc.signIns)
+			}
+			if tc.wantStatus != sdk.StatusOK {
+				if r.External == nil || r.External.Code != "-2" {
+					t.Errorf("external %+v, want the platform's refusal -2", r.External)
+				}
+				return
+			}
+			if refused != 1 {
+				t.Errorf("%d calls refused for the expired sign-in, want 1 (then sent again once)", refused)
+			}
+			if v := e.sim.Visit(testCode, "ZYS2"); !v.Complete || len(v.Fees) != 2 {
+				t.Errorf("platform has %+v", v)
+			}
+			// The new sign-in is kept: another message needs no 9001.
+			wantStatus(t, e.must(OpUpload, "se-3", upload("ZYS3", 1), 1), sdk.StatusOK)
+			if n := e.sim.Count("9001", ""); n != tc.signIns {
+				t.Errorf("%d sign-ins after a third upload, want %d", n, tc.signIns)
+			}
+		})
+	}
+}
