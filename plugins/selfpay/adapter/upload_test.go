@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -324,6 +326,28 @@ func TestCancelLostReply(t *testing.T) {
 	}
 }
 
+// withoutCpltFlag serves the simulator but drops cpltFlag from the query
+// records, as a platform answering a shorter 4208 record would.
+func withoutCpltFlag(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var env map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				for _, it := range asList(out["data"]) {
+					delete(it.(map[string]any), "cpltFlag")
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
 // TestCancelOutcomeUnknown: a selfpay.cancel call whose outcome is unknown
 // (answer lost, or connection dropped after sending) is reconciled before
 // anything is resent: the 4203 cplt_flag=0 with 4208 (cpltFlag), the 4204
@@ -337,18 +361,24 @@ func TestCancelOutcomeUnknown(t *testing.T) {
 		fault      selfpaysim.Fault
 		wantStatus sdk.Status
 		second     [2]int // the 4203 and 4204 calls of the second attempt
+		noFlag     bool   // 4208 answers without cpltFlag
 		reconciled bool
 	}{
 		"4203 applied, answer lost: 4208 shows it open, not resent": {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}, reconciled: true},
 		"4203 never applied: 4208 shows it complete, sent again":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
 		"4203 of a visit unknown to medgate: failed, not resent":    {uploaded: false, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed, second: [2]int{0, 0}},
+		"4203 applied, 4208 shows no cpltFlag: failed, not resent":  {uploaded: true, noFlag: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed, second: [2]int{0, 0}},
 		"4204 applied, answer lost: 4207 shows none, not resent":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 0}, reconciled: true},
 		"4204 never applied: 4207 shows details, sent again":        {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, nil)
+			var wrap func(http.Handler) http.Handler
+			if tc.noFlag {
+				wrap = withoutCpltFlag
+			}
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
 			const id = "ZYCU"
 			if tc.uploaded {
 				wantStatus(t, e.must(OpUpload, "cu-up", upload(id, 2), 1), sdk.StatusOK)

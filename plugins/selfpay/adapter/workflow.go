@@ -686,8 +686,9 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 //   - 4203 cplt_flag=0: 4208 (searched as completionFlag does) shows the
 //     visit's cpltFlag; 0 means the withdrawal holds and the workflow goes
 //     on to 4204 without resending it; 1 means it did not take effect and
-//     it is sent again. When 4208 cannot find the visit the outcome stays
-//     unknown: errWithdrawalUnknown, failed for staff, nothing resent.
+//     it is sent again. When 4208 cannot find the visit (or shows another
+//     cpltFlag) the outcome stays unknown: errWithdrawalUnknown, failed
+//     for staff, nothing resent.
 //   - 4204 (every detail): 4207 shows the visit's details; none left means
 //     the deletion holds (the platform refuses a 4204 with nothing to
 //     delete, so resending it would only earn a refusal); details still
@@ -701,9 +702,13 @@ func (r *run) reconcileCancel(ctx context.Context, st *wfState) error {
 		if err != nil {
 			return err
 		}
-		if flag != "1" {
+		switch flag {
+		case "0":
 			st.log(stepLog{Step: stepReopen, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit not complete"})
 			st.Step = stepDelete
+		case "1":
+		default:
+			return fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errWithdrawalUnknown, st.MdtrtID, flag)
 		}
 	case stepDelete:
 		left, err := r.uploadedSNs(ctx, st.MdtrtID)
