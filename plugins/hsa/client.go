@@ -180,7 +180,8 @@ type Call struct {
 	MessageID string
 	// MsgID is the msgid to use; empty allocates a new one. Callers that
 	// record the msgid before sending (to reconcile later) allocate it
-	// with NewMsgID.
+	// with NewMsgID. A call sent again after a new sign-in (see Do) goes
+	// out with a new msgid, which the Result or the error carries.
 	MsgID string
 	// InsuplcAdmdvs overrides the configured 参保地医保区划.
 	InsuplcAdmdvs string
@@ -220,7 +221,42 @@ const (
 // *BusinessError, *GatewayError, *TransportError or *ValidationError (or a
 // plain error when the host could not allocate a msgid). Every call that
 // went out is journaled with its msgid.
+//
+// With a sign-in, a call the platform refuses with one of
+// Config.SignInExpiredCodes is sent once more: the refusal says the
+// transaction was not run, so the cached sign_no is dropped, 9001 signs in
+// again and the call goes out again with a new msgid (the platform refuses
+// a msgid used before), which the Result or the error carries. Only a
+// refusal does this: a call without an answer is never resent here.
 func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
+	var signNo string
+	res, err := c.do(ctx, h, call, &signNo)
+	var be *BusinessError
+	if err == nil || signNo == "" || !errors.As(err, &be) || be.Infno != call.Infno || !c.signInExpired(be.Infcode) {
+		return res, err
+	}
+	c.log.Info("the platform says the sign-in expired; signing in again and sending the call once more", "infno", call.Infno, "msgid", be.MsgID, "infcode", be.Infcode)
+	if ferr := c.forgetSignNo(ctx, h, signNo); ferr != nil {
+		return nil, &TransportError{Infno: call.Infno, MsgID: be.MsgID, Sent: false,
+			Err: fmt.Errorf("the platform refused the sign-in (infcode %d: %s) and it cannot be dropped: %w", be.Infcode, MaskText(be.Message), ferr)}
+	}
+	again := call
+	again.MsgID = ""
+	return c.do(ctx, h, again, &signNo)
+}
+
+// signInExpired reports whether infcode is listed as an expired sign-in.
+func (c *Client) signInExpired(infcode int) bool {
+	for _, n := range c.cfg.SignInExpiredCodes {
+		if n == infcode {
+			return true
+		}
+	}
+	return false
+}
+
+// do is Do without the new sign-in; it sets *signNo to the sign_no sent.
+func (c *Client) do(ctx context.Context, h Host, call Call, signNo *string) (*Result, error) {
 	if call.Infno == "" {
 		return nil, errors.New("hsa: call without infno; set Call.Infno to the transaction code")
 	}
@@ -231,10 +267,10 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 			return nil, err
 		}
 	}
-	signNo := ""
+	*signNo = ""
 	if c.cfg.SignIn && call.Infno != "9001" {
 		var err error
-		if signNo, err = c.SignNo(ctx, h, call.MessageID); err != nil {
+		if *signNo, err = c.SignNo(ctx, h, call.MessageID); err != nil {
 			var be *BusinessError
 			var ge *GatewayError
 			if errors.As(err, &be) || errors.As(err, &ge) {
@@ -256,7 +292,7 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 			Message: fmt.Sprintf("%s %d characters, the envelope allows %d (maxInputChars); send fewer records per call", what, n, c.cfg.MaxInputChars)}}}
 	}
 	now := c.now()
-	req := c.envelope(call, msgid, signNo, now)
+	req := c.envelope(call, msgid, *signNo, now)
 	if errs := c.reqSchema.ValidateInput(req.fields()); errs != nil {
 		return nil, &ValidationError{Infno: call.Infno, Side: "envelope", Errors: errs}
 	}

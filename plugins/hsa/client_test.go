@@ -299,6 +299,75 @@ func TestSignInCachedForTheDay(t *testing.T) {
 	}
 }
 
+// TestSignInExpiredSignsInAgain: a call refused with an infcode listed in
+// SignInExpiredCodes drops the cached sign-in, signs in again and is sent
+// once more with a new msgid and the new sign_no; never twice, never for
+// another code, never for a call without an answer (its outcome is
+// unknown: the caller reconciles it).
+func TestSignInExpiredSignsInAgain(t *testing.T) {
+	t.Parallel()
+	refuse := func(w http.ResponseWriter, code int) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"infcode": code, "inf_refmsgid": "350200202504010930000000000001", "err_msg": "签到已失效"})
+	}
+	isBusiness := func(code int) func(error) bool {
+		return func(err error) bool { var be *BusinessError; return errors.As(err, &be) && be.Infcode == code }
+	}
+	cases := map[string]struct {
+		answer  func(w http.ResponseWriter, n int32) // n: the 4207 call, from 1
+		wantErr func(error) bool                     // nil: success
+		signIns int32
+		calls   int32
+	}{
+		"listed code: signs in again and sends once more": {answer: func(w http.ResponseWriter, n int32) {
+			if n == 1 {
+				refuse(w, -2)
+				return
+			}
+			ok(w, nil)
+		}, signIns: 2, calls: 2},
+		"listed code again: sent once more only": {answer: func(w http.ResponseWriter, _ int32) { refuse(w, -2) }, wantErr: isBusiness(-2), signIns: 2, calls: 2},
+		"another code: a refusal as it is":       {answer: func(w http.ResponseWriter, _ int32) { refuse(w, -1) }, wantErr: isBusiness(-1), signIns: 1, calls: 1},
+		"no answer: not sent again": {answer: func(w http.ResponseWriter, _ int32) { w.WriteHeader(http.StatusInternalServerError) }, wantErr: func(err error) bool {
+			var te *TransportError
+			return errors.As(err, &te) && te.Sent
+		}, signIns: 1, calls: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var signIns, calls atomic.Int32
+			p := &platform{}
+			p.fn = func(w http.ResponseWriter, env map[string]any) {
+				if env["infno"] == "9001" {
+					ok(w, map[string]any{"signinoutb": map[string]any{"sign_time": "2025-04-01 08:00:00", "sign_no": fmt.Sprintf("SN%d", signIns.Add(1))}})
+					return
+				}
+				tc.answer(w, calls.Add(1))
+			}
+			srv := serve(t, p)
+			cfg := testConfig(srv.URL)
+			cfg.SignIn, cfg.SignInMAC, cfg.SignInIP, cfg.SignInExpiredCodes = true, "m", "i", []int{-2, 1001}
+			c := newClient(t, cfg)
+			_, err := c.Do(context.Background(), newMemHost(), Call{Infno: "4207"})
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !tc.wantErr(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if signIns.Load() != tc.signIns || calls.Load() != tc.calls {
+				t.Fatalf("%d sign-ins and %d calls, want %d and %d", signIns.Load(), calls.Load(), tc.signIns, tc.calls)
+			}
+			var sent []map[string]any
+			for _, env := range p.envs {
+				if env["infno"] == "4207" {
+					sent = append(sent, env)
+				}
+			}
+			if len(sent) == 2 && (sent[0]["msgid"] == sent[1]["msgid"] || sent[0]["sign_no"] != "SN1" || sent[1]["sign_no"] != "SN2") {
+				t.Errorf("sent again with msgid %v → %v, sign_no %v → %v; want a new msgid and SN1 → SN2", sent[0]["msgid"], sent[1]["msgid"], sent[0]["sign_no"], sent[1]["sign_no"])
+			}
+		})
+	}
+}
+
 func TestNothingSentWhenInvalid(t *testing.T) {
 	t.Parallel()
 	p := &platform{}
@@ -412,17 +481,21 @@ func TestFromSettings(t *testing.T) {
 		edit map[string]string
 		want []string // settings with problems
 	}{
-		"valid":              {},
-		"short code":         {edit: map[string]string{SetFixmedinsCode: "H3502"}, want: []string{SetFixmedinsCode}},
-		"no token":           {edit: map[string]string{SetToken: "", SetPaasID: ""}, want: []string{SetPaasID, SetToken}},
-		"auth none":          {edit: map[string]string{SetToken: "", SetPaasID: "", SetAuth: AuthNone}},
-		"sm4 without key":    {edit: map[string]string{SetEncType: EncSM4}, want: []string{SetSM4Key}},
-		"sign-in incomplete": {edit: map[string]string{SetSignIn: "true"}, want: []string{SetSignIn}},
-		"bad area":           {edit: map[string]string{SetMdtrtareaAdmvs: "35A"}, want: []string{SetMdtrtareaAdmvs}},
-		"seq range":          {edit: map[string]string{SetMsgIDSeqBase: "5000", SetMsgIDSeqSpan: "6000"}, want: []string{SetMsgIDSeqSpan}},
-		"overrides":          {edit: map[string]string{SetEndpoints: "42*=ftp://x"}, want: []string{SetEndpoints}},
-		"paging":             {edit: map[string]string{SetPagingFields: "a,b"}, want: []string{SetPagingFields}},
-		"everything wrong":   {edit: map[string]string{SetBaseURL: "x", SetOpter: "", SetTimeout: "soon"}, want: []string{SetBaseURL, SetOpter, SetTimeout}},
+		"valid":                     {},
+		"short code":                {edit: map[string]string{SetFixmedinsCode: "H3502"}, want: []string{SetFixmedinsCode}},
+		"no token":                  {edit: map[string]string{SetToken: "", SetPaasID: ""}, want: []string{SetPaasID, SetToken}},
+		"auth none":                 {edit: map[string]string{SetToken: "", SetPaasID: "", SetAuth: AuthNone}},
+		"sm4 without key":           {edit: map[string]string{SetEncType: EncSM4}, want: []string{SetSM4Key}},
+		"sign-in incomplete":        {edit: map[string]string{SetSignIn: "true"}, want: []string{SetSignIn}},
+		"bad area":                  {edit: map[string]string{SetMdtrtareaAdmvs: "35A"}, want: []string{SetMdtrtareaAdmvs}},
+		"seq range":                 {edit: map[string]string{SetMsgIDSeqBase: "5000", SetMsgIDSeqSpan: "6000"}, want: []string{SetMsgIDSeqSpan}},
+		"overrides":                 {edit: map[string]string{SetEndpoints: "42*=ftp://x"}, want: []string{SetEndpoints}},
+		"paging":                    {edit: map[string]string{SetPagingFields: "a,b"}, want: []string{SetPagingFields}},
+		"expired sign-in codes":     {edit: map[string]string{SetSignIn: "true", SetSignInMAC: "m", SetSignInIP: "i", SetSignInExpired: "-2, 1001"}},
+		"expired code not a number": {edit: map[string]string{SetSignIn: "true", SetSignInMAC: "m", SetSignInIP: "i", SetSignInExpired: "-2,expired"}, want: []string{SetSignInExpired}},
+		"expired code 0":            {edit: map[string]string{SetSignIn: "true", SetSignInMAC: "m", SetSignInIP: "i", SetSignInExpired: "0"}, want: []string{SetSignInExpired}},
+		"expired codes, no sign-in": {edit: map[string]string{SetSignInExpired: "-2"}, want: []string{SetSignInExpired}},
+		"everything wrong":          {edit: map[string]string{SetBaseURL: "x", SetOpter: "", SetTimeout: "soon"}, want: []string{SetBaseURL, SetOpter, SetTimeout}},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {

@@ -127,6 +127,12 @@ type Config struct {
 	SignIn    bool
 	SignInMAC string
 	SignInIP  string
+	// SignInExpiredCodes are the infcodes with which the platform says a
+	// sign_no is no longer valid (expired before the day ended). A call
+	// refused with one of them drops the cached sign-in and is sent once
+	// more, with a new msgid, after a fresh 9001. Empty by default: the
+	// platform's code is not public.
+	SignInExpiredCodes []int
 
 	// Timeout bounds one call; ConnectTimeout bounds the TCP and TLS
 	// handshakes. MaxResponseBytes bounds the answer read.
@@ -203,6 +209,7 @@ const (
 	SetSignIn         = "signIn"
 	SetSignInMAC      = "signInMac"
 	SetSignInIP       = "signInIp"
+	SetSignInExpired  = "signInExpiredCodes"
 	SetTimeout        = "timeout"
 	SetConnectTimeout = "connectTimeout"
 	SetCAFile         = "caFile"
@@ -251,6 +258,9 @@ func Settings() []sdk.Setting {
 		{Name: SetSignIn, Type: sdk.SettingBool, Default: "false", Description: "sign in with 9001 once a day and send its sign_no in every envelope"},
 		{Name: SetSignInMAC, Type: sdk.SettingString, Description: "MAC address for the 9001 sign-in", Example: "00:16:3e:00:00:01"},
 		{Name: SetSignInIP, Type: sdk.SettingString, Description: "IP address for the 9001 sign-in", Example: "10.0.0.8"},
+		{Name: SetSignInExpired, Type: sdk.SettingString,
+			Description: "comma-separated infcodes with which the platform says the sign_no expired: a call refused with one signs in again (9001) and is sent once more; empty: none (the code is not public, take it from the province's access document; not -1 if the platform answers every refusal with -1)",
+			Example:     "-2"},
 		{Name: SetTimeout, Type: sdk.SettingDuration, Default: "30s", Description: "time allowed for one call, answer included"},
 		{Name: SetConnectTimeout, Type: sdk.SettingDuration, Default: "10s", Description: "time allowed to connect (TCP and TLS)"},
 		{Name: SetCAFile, Type: sdk.SettingPath, Description: "PEM file of the CAs that sign the platform's TLS certificate, if not a public CA"},
@@ -341,6 +351,17 @@ func FromSettings(s map[string]string) (Config, sdk.Diagnostics) {
 	boolean(SetSignIn, &c.SignIn)
 	c.SignInMAC = get(SetSignInMAC)
 	c.SignInIP = get(SetSignInIP)
+	for _, part := range strings.Split(get(SetSignInExpired), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			ds.Error(SetSignInExpired, "type", fmt.Sprintf("%q is not a whole number", part), "write the infcodes separated by commas, e.g. -2,1001")
+			continue
+		}
+		c.SignInExpiredCodes = append(c.SignInExpiredCodes, n)
+	}
 	duration(SetTimeout, &c.Timeout)
 	duration(SetConnectTimeout, &c.ConnectTimeout)
 	c.CAFile = get(SetCAFile)
@@ -439,6 +460,14 @@ func (c *Config) Validate() sdk.Diagnostics {
 	}
 	if c.SignIn && (c.SignInMAC == "" || c.SignInIP == "") {
 		ds.Error(SetSignIn, "required", "the 9001 sign-in needs signInMac and signInIp", "set both, or set signIn to false")
+	}
+	for _, n := range c.SignInExpiredCodes {
+		if n == 0 {
+			ds.Error(SetSignInExpired, "range", "infcode 0 is success, not an expired sign-in", "remove 0 from signInExpiredCodes")
+		}
+	}
+	if len(c.SignInExpiredCodes) > 0 && !c.SignIn {
+		ds.Warn(SetSignInExpired, "precondition", "signInExpiredCodes has no effect without signIn", "set signIn to true, or leave signInExpiredCodes empty")
 	}
 	if c.Timeout <= 0 || c.ConnectTimeout <= 0 {
 		ds.Error(SetTimeout, "range", "timeouts must be positive", `write e.g. timeout: "30s", connectTimeout: "10s"`)

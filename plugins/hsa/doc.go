@@ -17,7 +17,16 @@
 //     one (see [Config.MsgIDSeqBase] when two plugins share an institution
 //     code);
 //  2. signs in with 9001 first when the site requires a sign_no, once per
-//     day per operator (cached in memory and in host state);
+//     day per operator (cached in memory and in host state); a call the
+//     platform refuses with an infcode listed in [Config.SignInExpiredCodes]
+//     (setting signInExpiredCodes; empty by default, as the platform's code
+//     for an expired sign-in is not public) drops that sign_no, signs in
+//     again and is sent once more with a new msgid. A refusal says the
+//     transaction was not run, so this resends nothing that took effect; a
+//     call without an answer is never sent again here (the caller
+//     reconciles it), and a second refusal is returned as it is. Without
+//     a listed code an expired sign_no keeps failing calls until the next
+//     day (or [Client.ForgetSignIn]);
 //  3. builds the envelope and checks it against the envelope schema
 //     (schema/envelope/request.yaml) and the input against the size limit
 //     (maxInputChars bounds the input as sent: its ciphertext when
@@ -54,6 +63,7 @@
 //     form (16 bytes as 32 hex characters or 16 characters) and the text
 //     encoding (base64 or hex) are inferred, not documented;
 //   - Fujian's app_id and enc_type envelope fields (sent by default);
-//   - recer_sys_code, infver and the 9001 field list;
+//   - recer_sys_code, infver, the 9001 field list and the infcode with
+//     which the platform refuses an expired sign_no (signInExpiredCodes);
 //   - the paging wrapper {recordCounts, pages, data} of query outputs.
 package hsa

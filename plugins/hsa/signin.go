@@ -83,3 +83,30 @@ func (c *Client) ForgetSignIn(ctx context.Context, h Host) error {
 	}
 	return nil
 }
+
+// forgetSignNo drops the cached sign-in if it is still signNo (the one the
+// platform refused), from memory and host state; a newer one that another
+// call or instance already got is kept.
+func (c *Client) forgetSignNo(ctx context.Context, h Host, signNo string) error {
+	key := signInKey(c.cfg.Opter)
+	c.mu.Lock()
+	if st, ok := c.signin[key]; ok && st.SignNo == signNo {
+		delete(c.signin, key)
+	}
+	c.mu.Unlock()
+	e, err := h.Get(ctx, key)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the 9001 sign-in state: %w", err)
+	}
+	var st signInState
+	if json.Unmarshal(e.Value, &st) == nil && st.SignNo != signNo {
+		return nil
+	}
+	if _, err := h.Put(ctx, key, []byte(`{}`)); err != nil {
+		return fmt.Errorf("forget the 9001 sign-in: %w", err)
+	}
+	return nil
+}

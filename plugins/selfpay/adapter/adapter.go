@@ -253,6 +253,13 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: what + ": the outcome of 4203 cplt_flag=1 is unknown",
 				Detail: hsa.MaskText(err.Error()) + "; nothing was resent. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
 					"if it is 1 the completion took effect and nothing more is needed; if it is 0, send selfpay.4203 cplt_flag=1 again under a new message id"}}}, nil
+	case errors.Is(err, errWithdrawalUnknown):
+		// Not retryable, as above: a blind resend could reopen a visit
+		// someone completed again meanwhile.
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: false,
+			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: what + ": the outcome of 4203 cplt_flag=0 is unknown",
+				Detail: hsa.MaskText(err.Error()) + "; nothing was resent and the details were not deleted. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag; selfpay.4207: its fee details): " +
+					"if it is still to be withdrawn, send selfpay.cancel again under a new message id"}}}, nil
 	case errors.As(err, &ue):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},

@@ -40,8 +40,15 @@
 // medgate stored when it uploaded the visit (patient/<id>); when medgate
 // holds no such record, or 4208 does not list the visit, it fails, not
 // retryable, telling staff what to check, and is never resent blindly.
-// 4204 and 4203 cplt_flag=0 set a state and are sent again as they are
-// (a single selfpay.4204 whose lines 4207 no longer shows is not).
+// The two calls of selfpay.cancel are reconciled the same way: its 4203
+// cplt_flag=0 with 4208 searched by the stored visit (cpltFlag 0: the
+// withdrawal holds, go on to 4204; 1: send it again; visit not found:
+// failed, not retryable, nothing resent or deleted), its 4204 with 4207
+// (no details left: done, as resending would only be refused for having
+// nothing to delete; details left: send it again). A single selfpay.4204
+// whose lines 4207 no longer shows is not sent again; the 4204 and 4203
+// cplt_flag=0 of selfpay.upload (reupload) and a single selfpay.4203
+// cplt_flag=0 are still sent again as they are.
 //
 // Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for

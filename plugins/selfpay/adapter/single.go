@@ -174,24 +174,35 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 // visit's dates and total, which the 4203 input does not carry.
 var errCompletionUnknown = errors.New("the outcome of 4203 cplt_flag=1 is unknown and cannot be reconciled")
 
+// errWithdrawalUnknown says the 4203 cplt_flag=0 of a selfpay.cancel whose
+// outcome is unknown cannot be reconciled, for the same reason.
+var errWithdrawalUnknown = errors.New("the outcome of 4203 cplt_flag=0 is unknown and cannot be reconciled")
+
 // completionApplied tells whether the platform shows visit mdtrtID
-// complete (4208 cpltFlag 1). 4208 has no search by fixmedins_mdtrt_id,
-// so it searches by what medgate stored of the visit when it uploaded it
-// (patient/<id>: begntime and medfee_sumamt, kept in clear; the name and
-// ID number are kept masked and cannot be searched by) and picks the
-// record of the visit. Without a stored visit, or when 4208 does not list
-// the visit, the outcome stays unknown and nothing is resent: the error
-// says what staff must check.
+// complete (4208 cpltFlag 1); see completionFlag.
 func (r *run) completionApplied(ctx context.Context, mdtrtID string) (bool, error) {
+	flag, err := r.completionFlag(ctx, mdtrtID, errCompletionUnknown)
+	return flag == "1", err
+}
+
+// completionFlag returns the cpltFlag the platform shows for visit
+// mdtrtID. 4208 has no search by fixmedins_mdtrt_id, so it searches by
+// what medgate stored of the visit when it uploaded it (patient/<id>:
+// begntime and medfee_sumamt, kept in clear; the name and ID number are
+// kept masked and cannot be searched by) and picks the record of the
+// visit. Without a stored visit, or when 4208 does not list the visit,
+// the outcome stays unknown: the error wraps unknown and says what is
+// missing, and the caller resends nothing.
+func (r *run) completionFlag(ctx context.Context, mdtrtID string, unknown error) (string, error) {
 	p, err := r.patient(ctx, mdtrtID)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if p == nil || p.Begntime == "" {
-		return false, fmt.Errorf("%w: medgate holds no record of visit %s (it was not uploaded with selfpay.upload), so 4208 cannot find it", errCompletionUnknown, mdtrtID)
+		return "", fmt.Errorf("%w: medgate holds no record of visit %s (it was not uploaded with selfpay.upload), so 4208 cannot find it", unknown, mdtrtID)
 	}
 	if err := r.beforeCall(ctx); err != nil {
-		return false, err
+		return "", err
 	}
 	q := map[string]any{"begntime": p.Begntime, "endtime": p.Begntime}
 	if p.MedfeeSumamt != "" {
@@ -199,12 +210,12 @@ func (r *run) completionApplied(ctx context.Context, mdtrtID string) (bool, erro
 	}
 	rec, err := r.visitRecord(ctx, q, mdtrtID)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if rec == nil {
-		return false, fmt.Errorf("%w: 4208 by the visit's begntime %s and medfee_sumamt %s does not list visit %s", errCompletionUnknown, p.Begntime, p.MedfeeSumamt, mdtrtID)
+		return "", fmt.Errorf("%w: 4208 by the visit's begntime %s and medfee_sumamt %s does not list visit %s", unknown, p.Begntime, p.MedfeeSumamt, mdtrtID)
 	}
-	return str(rec["cpltFlag"]) == "1", nil
+	return str(rec["cpltFlag"]), nil
 }
 
 func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*sdk.HandleResponse, error) {

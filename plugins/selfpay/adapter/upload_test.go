@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -321,6 +323,109 @@ func TestCancelLostReply(t *testing.T) {
 	wantStatus(t, e.must(OpCancel, "cl", map[string]any{"fixmedins_mdtrt_id": "ZYQ"}, 2), sdk.StatusOK)
 	if v := e.sim.Visit(testCode, "ZYQ"); v.Complete || len(v.Fees) != 0 {
 		t.Fatalf("platform has %+v", v)
+	}
+}
+
+// withoutCpltFlag serves the simulator but drops cpltFlag from the query
+// records, as a platform answering a shorter 4208 record would.
+func withoutCpltFlag(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var env map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				for _, it := range asList(out["data"]) {
+					delete(it.(map[string]any), "cpltFlag")
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
+// TestCancelOutcomeUnknown: a selfpay.cancel call whose outcome is unknown
+// (answer lost, or connection dropped after sending) is reconciled before
+// anything is resent: the 4203 cplt_flag=0 with 4208 (cpltFlag), the 4204
+// with 4207 (details left). The 4203 was resent blindly; a visit 4208
+// cannot find (medgate holds no record of it) is failed for staff, not
+// resent and not deleted.
+func TestCancelOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		uploaded   bool // the visit went up with selfpay.upload (medgate stored it)
+		fault      selfpaysim.Fault
+		wantStatus sdk.Status
+		second     [2]int // the 4203 and 4204 calls of the second attempt
+		noFlag     bool   // 4208 answers without cpltFlag
+		reconciled bool
+	}{
+		"4203 applied, answer lost: 4208 shows it open, not resent": {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}, reconciled: true},
+		"4203 never applied: 4208 shows it complete, sent again":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
+		"4203 of a visit unknown to medgate: failed, not resent":    {uploaded: false, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed, second: [2]int{0, 0}},
+		"4203 applied, 4208 shows no cpltFlag: failed, not resent":  {uploaded: true, noFlag: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed, second: [2]int{0, 0}},
+		"4204 applied, answer lost: 4207 shows none, not resent":    {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{0, 0}, reconciled: true},
+		"4204 never applied: 4207 shows details, sent again":        {uploaded: true, fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{0, 1}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var wrap func(http.Handler) http.Handler
+			if tc.noFlag {
+				wrap = withoutCpltFlag
+			}
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
+			const id = "ZYCU"
+			if tc.uploaded {
+				wantStatus(t, e.must(OpUpload, "cu-up", upload(id, 2), 1), sdk.StatusOK)
+			} else {
+				wantStatus(t, e.must("selfpay.4201A", "cu-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4202", "cu-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4203", "cu-done", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+			}
+			sent := func() map[string]int {
+				n := map[string]int{}
+				for _, c := range e.sim.Calls() {
+					if c.MdtrtID == id {
+						n[c.Infno]++
+					}
+				}
+				return n
+			}
+			e.sim.Fail(tc.fault)
+			cancel := map[string]any{"fixmedins_mdtrt_id": id}
+			wantStatus(t, e.must(OpCancel, "cu", cancel, 1), sdk.StatusFailed)
+			before := sent()
+			r := e.must(OpCancel, "cu", cancel, 2)
+			wantStatus(t, r, tc.wantStatus)
+			after := sent()
+			if got := [2]int{after["4203"] - before["4203"], after["4204"] - before["4204"]}; got != tc.second {
+				t.Errorf("second attempt sent 4203, 4204: %v, want %v", got, tc.second)
+			}
+			v := e.sim.Visit(testCode, id)
+			if tc.wantStatus == sdk.StatusFailed {
+				if r.Retryable {
+					t.Error("a withdrawal that cannot be reconciled is retryable")
+				}
+				if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
+					t.Errorf("the reply does not tell staff what to check: %s", d)
+				}
+				if len(v.Fees) != 2 {
+					t.Errorf("details deleted after an unreconciled withdrawal: %+v", v)
+				}
+				return
+			}
+			if v.Complete || len(v.Fees) != 0 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+				t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+			}
+		})
 	}
 }
 
@@ -649,4 +754,65 @@ func TestUploadBatchesByEncryptedSize(t *testing.T) {
 func fillCode(m map[string]any) map[string]any {
 	m["fixmedins_code"], m["fixmedins_name"] = testCode, "厦门市示例医院"
 	return m
+}
+
+// TestSignInExpired: the platform expires a sign_no before the day ends
+// (the simulator's ExpireSignIns) and refuses calls carrying it. The
+// sign-in was cached for the day, so every later call failed until the
+// next day. A refusal with an infcode listed in signInExpiredCodes now
+// drops it, signs in again and sends the refused call once more; other
+// codes (and the default, none listed) are refusals as before.
+func TestSignInExpired(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		codes      string // signInExpiredCodes
+		wantStatus sdk.Status
+		signIns    int
+	}{
+		"code listed: signs in again":     {codes: "-2", wantStatus: sdk.StatusOK, signIns: 2},
+		"another code listed: rejected":   {codes: "-3, 1001", wantStatus: sdk.StatusRejected, signIns: 1},
+		"none listed (default): rejected": {codes: "", wantStatus: sdk.StatusRejected, signIns: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInInfcode: -2}, func(s map[string]string) {
+				s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+				s["signInExpiredCodes"] = tc.codes
+			})
+			wantStatus(t, e.must(OpUpload, "se-1", upload("ZYS1", 2), 1), sdk.StatusOK)
+			e.sim.ExpireSignIns()
+			r := e.must(OpUpload, "se-2", upload("ZYS2", 2), 1)
+			wantStatus(t, r, tc.wantStatus)
+			signIns, refused := 0, 0
+			for _, c := range e.sim.Calls() {
+				switch {
+				case c.Infno == "9001" && c.Applied:
+					signIns++
+				case c.Infcode == -2:
+					refused++
+				}
+			}
+			if signIns != tc.signIns {
+				t.Errorf("%d sign-ins, want %d", signIns, tc.signIns)
+			}
+			if tc.wantStatus != sdk.StatusOK {
+				if r.External == nil || r.External.Code != "-2" {
+					t.Errorf("external %+v, want the platform's refusal -2", r.External)
+				}
+				return
+			}
+			if refused != 1 {
+				t.Errorf("%d calls refused for the expired sign-in, want 1 (then sent again once)", refused)
+			}
+			if v := e.sim.Visit(testCode, "ZYS2"); !v.Complete || len(v.Fees) != 2 {
+				t.Errorf("platform has %+v", v)
+			}
+			// The new sign-in is kept: another message needs no 9001.
+			wantStatus(t, e.must(OpUpload, "se-3", upload("ZYS3", 1), 1), sdk.StatusOK)
+			if n := e.sim.Count("9001", ""); n != tc.signIns {
+				t.Errorf("%d sign-ins after a third upload, want %d", n, tc.signIns)
+			}
+		})
+	}
 }

@@ -636,10 +636,9 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 	}
 	if st.Inflight != nil {
-		// 4203 cplt_flag=0 and 4204 set a state: sending them again is
-		// harmless, so the call in flight is simply repeated.
-		r.a.log.Info("repeating a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", st.Inflight.Infno, "msgid", st.Inflight.MsgID)
-		st.Inflight = nil
+		if err := r.reconcileCancel(ctx, st); err != nil {
+			return r.stopCancel(ctx, st, unsettled(st.Inflight, err))
+		}
 	}
 	for st.Step != stepDone {
 		switch st.Step {
@@ -679,6 +678,50 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 	}
 	return r.finish(ctx, st, nil, statusCancelled)
+}
+
+// reconcileCancel settles the call of a selfpay.cancel whose outcome is
+// unknown before anything is resent:
+//
+//   - 4203 cplt_flag=0: 4208 (searched as completionFlag does) shows the
+//     visit's cpltFlag; 0 means the withdrawal holds and the workflow goes
+//     on to 4204 without resending it; 1 means it did not take effect and
+//     it is sent again. When 4208 cannot find the visit (or shows another
+//     cpltFlag) the outcome stays unknown: errWithdrawalUnknown, failed
+//     for staff, nothing resent.
+//   - 4204 (every detail): 4207 shows the visit's details; none left means
+//     the deletion holds (the platform refuses a 4204 with nothing to
+//     delete, so resending it would only earn a refusal); details still
+//     there mean it did not take effect, and it is sent again.
+func (r *run) reconcileCancel(ctx context.Context, st *wfState) error {
+	f := st.Inflight
+	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID, "step", f.Step)
+	switch f.Step {
+	case stepReopen:
+		flag, err := r.completionFlag(ctx, st.MdtrtID, errWithdrawalUnknown)
+		if err != nil {
+			return err
+		}
+		switch flag {
+		case "0":
+			st.log(stepLog{Step: stepReopen, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit not complete"})
+			st.Step = stepDelete
+		case "1":
+		default:
+			return fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errWithdrawalUnknown, st.MdtrtID, flag)
+		}
+	case stepDelete:
+		left, err := r.uploadedSNs(ctx, st.MdtrtID)
+		if err != nil {
+			return err
+		}
+		if len(left) == 0 {
+			st.log(stepLog{Step: stepDelete, Infno: "4204", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4207 shows no fee details left"})
+			st.Step = stepDone
+		}
+	}
+	st.Inflight = nil
+	return r.save(ctx, st)
 }
 
 func (r *run) stopCancel(ctx context.Context, st *wfState, err error) (*sdk.HandleResponse, error) {

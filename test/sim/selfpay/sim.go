@@ -13,6 +13,9 @@
 //     visit cannot be changed until 4203 cplt_flag=0) and deletion;
 //   - answers 4207/4208/4209 from what was uploaded, paged as
 //     {recordCounts, pages, data} with camelCase records;
+//   - refuses calls whose sign_no it never issued or that expired
+//     (RequireSignIn, SignInTTL, ExpireSignIns) with its own infcode
+//     (SignInInfcode);
 //   - fails on command (Fail, or POST /sim/fail): a business error, HTTP
 //     500, a dropped connection before or after applying the call, a hold
 //     that applies the call and then keeps the connection until released.
@@ -64,8 +67,18 @@ type Options struct {
 	// outputs); SM4Hex says the ciphertext is hex instead of base64.
 	SM4Key string
 	SM4Hex bool
-	// RequireSignIn refuses transactions without a sign_no from 9001.
+	// RequireSignIn refuses transactions without a valid sign_no from
+	// 9001: one it never issued, or one that expired (SignInTTL,
+	// ExpireSignIns). The refusal's infcode is SignInInfcode.
 	RequireSignIn bool
+	// SignInTTL, when positive, expires a sign_no that long after the 9001
+	// that issued it, on the simulator's clock (its own rule: the
+	// platform's is not public).
+	SignInTTL time.Duration
+	// SignInInfcode is the infcode of a refusal for a missing or expired
+	// sign-in; 0 means -1, the generic failure (the platform's own code
+	// for it is not public).
+	SignInInfcode int
 	// MaxInputChars bounds the envelope's input as sent, in characters:
 	// the ciphertext with enc_type SM4, else the input's JSON text (the
 	// envelope's input is 字符型 40000). 0 means 40000; negative, no limit.
@@ -150,7 +163,7 @@ type Sim struct {
 	visits  map[string]*visit // code + "/" + mdtrtID
 	msgids  map[string]bool
 	nonces  map[string]time.Time
-	signNos map[string]bool
+	signNos map[string]time.Time // sign_no → issued; expired ones are deleted
 	faults  []*Fault
 	calls   []Call
 	seq     int64
@@ -195,7 +208,7 @@ func New(opts Options) (*Sim, error) {
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.visits, s.msgids, s.nonces, s.signNos = map[string]*visit{}, map[string]bool{}, map[string]time.Time{}, map[string]bool{}
+	s.visits, s.msgids, s.nonces, s.signNos = map[string]*visit{}, map[string]bool{}, map[string]time.Time{}, map[string]time.Time{}
 	s.faults, s.calls = nil, nil
 }
 
@@ -206,6 +219,14 @@ func (s *Sim) Fail(f Fault) {
 	}
 	s.mu.Lock()
 	s.faults = append(s.faults, &f)
+	s.mu.Unlock()
+}
+
+// ExpireSignIns expires every sign_no issued so far, as the platform may
+// before the day ends: calls carrying one are refused until a new 9001.
+func (s *Sim) ExpireSignIns() {
+	s.mu.Lock()
+	clear(s.signNos)
 	s.mu.Unlock()
 }
 
@@ -416,14 +437,22 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.mu.Lock()
 	dup := s.msgids[call.MsgID]
 	s.msgids[call.MsgID] = true
-	signed := s.signNos[str(env["sign_no"])]
+	issued, signed := s.signNos[str(env["sign_no"])]
+	if signed && s.opts.SignInTTL > 0 && call.At.Sub(issued) >= s.opts.SignInTTL {
+		signed = false
+		delete(s.signNos, str(env["sign_no"]))
+	}
 	s.mu.Unlock()
 	if dup {
 		s.reply(w, &call, env, answer{infcode: -1, errMsg: "发送方报文ID重复: msgid " + call.MsgID + " was used before"}, encType)
 		return
 	}
 	if s.opts.RequireSignIn && call.Infno != "9001" && !signed {
-		s.reply(w, &call, env, answer{infcode: -1, errMsg: "签到信息无效，请先签到(9001)"}, encType)
+		code := s.opts.SignInInfcode
+		if code == 0 {
+			code = -1
+		}
+		s.reply(w, &call, env, answer{infcode: code, errMsg: "签到信息无效或已过期，请先签到(9001)"}, encType)
 		return
 	}
 	in, _ := input.(map[string]any)
@@ -619,7 +648,7 @@ func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answ
 	case "9001":
 		n, _ := rand.Int(rand.Reader, big.NewInt(1e12))
 		no := fmt.Sprintf("%s%s%012d", s.opts.Admvs[:6], now.Format("20060102"), n.Int64())
-		s.signNos[no] = true
+		s.signNos[no] = now
 		a.output = map[string]any{"signinoutb": map[string]any{"sign_time": now.Format(timeLayout), "sign_no": no}}
 	case "4201A":
 		a = s.upload4201A(code, in, now)
@@ -924,6 +953,7 @@ func str(v any) string {
 // control serves the simulator's own API:
 //
 //	POST /sim/fail    {"infno":"4202","mode":"business","times":1,"message":"…"}
+//	POST /sim/expire-signins expire every sign_no issued so far
 //	POST /sim/release release held calls
 //	POST /sim/reset   forget everything
 //	GET  /sim/calls   the calls received
@@ -943,6 +973,9 @@ func (s *Sim) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.Fail(f)
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	case r.Method == http.MethodPost && r.URL.Path == "/sim/expire-signins":
+		s.ExpireSignIns()
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	case r.Method == http.MethodPost && r.URL.Path == "/sim/release":
 		s.Release()

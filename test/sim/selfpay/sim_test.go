@@ -392,3 +392,53 @@ func TestInputLengthAsSent(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInExpires: a sign_no stops working when it expires, by the
+// simulator's own rule (SignInTTL on its clock) or on command
+// (ExpireSignIns); the refusal carries SignInInfcode, and a new 9001
+// works again.
+func TestSignInExpires(t *testing.T) {
+	t.Parallel()
+	for name, ttl := range map[string]bool{"ttl": true, "on command": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			now := time.Now()
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			f := newFixture(t, Options{RequireSignIn: true, SignInTTL: time.Minute, SignInInfcode: -2, Now: clock}, func(c *hsa.Config) {
+				c.SignIn, c.SignInMAC, c.SignInIP = true, "00:00:00:00:00:01", "10.0.0.1"
+			})
+			in := map[string]any{"fixmedins_mdtrt_id": "S", "fixmedins_code": code, "page_num": 1, "page_size": 10}
+			if _, err := f.do("4207", in); err != nil {
+				t.Fatal(err)
+			}
+			if ttl {
+				mu.Lock()
+				now = now.Add(2 * time.Minute) // within the x-tif skew
+				mu.Unlock()
+			} else {
+				f.sim.ExpireSignIns()
+			}
+			_, err := f.do("4207", in)
+			refused(t, err, "请先签到")
+			if be := (*hsa.BusinessError)(nil); errors.As(err, &be) && be.Infcode != -2 {
+				t.Errorf("infcode %d, want -2 (SignInInfcode)", be.Infcode)
+			}
+			if err := f.client.ForgetSignIn(context.Background(), f.h); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.do("4207", in); err != nil {
+				t.Fatalf("after a new 9001: %v", err)
+			}
+			n := 0
+			for _, c := range f.sim.Calls() {
+				if c.Infno == "9001" && c.Applied {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d sign-ins, want 2", n)
+			}
+		})
+	}
+}
