@@ -89,7 +89,7 @@ func (cs *charset) decode(data []byte) (string, error) {
 		return "", fmt.Errorf("%w: %s: %w", ErrEncoding, cs.name, err)
 	}
 	if cs == csGB18030 && bytes.ContainsRune(out, utf8.RuneError) && !bytes.Contains(data, gbReplacement) {
-		return "", fmt.Errorf("%w: the message declares GB 18030 but holds byte sequences that are not valid GB 18030", ErrEncoding)
+		return "", fmt.Errorf("%w: the message is read as GB 18030 (declared in MSH-18, or the default character set for messages without MSH-18) but holds byte sequences that are not valid GB 18030", ErrEncoding)
 	}
 	return string(out), nil
 }

@@ -22,10 +22,25 @@ func FuzzParse(f *testing.F) {
 	// and escaped; and 8859/1.
 	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A01|M2|P|2.5|||||CHN|GB 18030-2000\rPID|1||\x83\x7c\x85\x5e\x81\x5c\x83\x7e\xd5\xc5||\\XD5C5\\\r"))
 	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A01|M3|P|2.5|||||CHN|8859/1\rPID|1||\xe9\\XE9\\\r"))
+	// GB 18030 without MSH-18, read with the default (王小梅; 郑伟, whose
+	// bytes are valid UTF-8 too; and bytes that are not GB 18030).
+	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A28|M4|P|2.5\rPID|1||X||\xcd\xf5\xd0\xa1\xc3\xb7\r"))
+	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A28|M5|P|2.5\rPID|1||X||\xd6\xa3\xce\xb0\r"))
+	f.Add([]byte("MSH|^~\\&|A|B|||||ADT^A28|M6|P|2.5||||||\rPID|1||\x81\x20\r"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		declared := PeekCharset(data)
 		m, err := ParseWith(data, Options{DefaultCharset: "GB18030"})
 		if err != nil {
 			return
+		}
+		// The listener answers a refusal in the set PeekCharset reads; for
+		// a message that parses it must be the set it was read in.
+		want := "GB18030"
+		if declared != "" {
+			want, _ = CharsetName(declared)
+		}
+		if m.Charset != want {
+			t.Fatalf("read in %s, but PeekCharset says MSH-18 is %q (%s)", m.Charset, declared, want)
 		}
 		_ = m.Type()
 		if first, _, _ := bytes.Cut(data, []byte{'\r'}); isASCII(first) && !bytes.ContainsRune(first, '\n') {

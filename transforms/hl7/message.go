@@ -508,3 +508,19 @@ func PeekControlID(data []byte) string {
 	}
 	return m.unescape(v)
 }
+
+// PeekCharset returns MSH-18 as written (its first repetition and
+// component), read from the bytes of a message that may not parse, so
+// that a refusal can be written in the character set the sender uses. It
+// returns "" when MSH-18 is empty or the delimiters cannot be read.
+func PeekCharset(data []byte) string {
+	data = trimFrame(data)
+	if !bytes.HasPrefix(data, []byte("MSH")) || len(data) < 5 {
+		return ""
+	}
+	d, err := delimiters(data)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(msh18(data, d))
+}

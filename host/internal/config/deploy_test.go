@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -331,5 +332,123 @@ func TestKubernetesPathsAndPorts(t *testing.T) {
 		if !slices.ContainsFunc(writable, func(dir string) bool { return under(p, dir) }) {
 			t.Errorf("the ConfigMap's configuration at %s: %s is %s, which is on the container's read-only root filesystem (writable volumes: %v); medgate would not start", cfgPath, key, p, writable)
 		}
+	}
+}
+
+// TestKubernetesArtifactsShared: with several replicas, a file a plugin
+// hands over is written by the replica that processes the message (the
+// owner of its Kafka partition) and served by the one the console or the
+// CLI talks to, so artifacts.dir must be on one ReadWriteMany volume every
+// replica mounts — not an emptyDir, hostPath or volumeClaimTemplate, which
+// give each replica its own. The console's sessions and download links
+// live in one replica's memory, so a Service with client-IP affinity must
+// keep a browser on one replica for at least console.sessionIdle.
+func TestKubernetesArtifactsShared(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type volume struct {
+		Name                  string `yaml:"name"`
+		PersistentVolumeClaim *struct {
+			ClaimName string `yaml:"claimName"`
+		} `yaml:"persistentVolumeClaim"`
+	}
+	type object struct {
+		Kind     string                `yaml:"kind"`
+		Metadata struct{ Name string } `yaml:"metadata"`
+		Data     map[string]string     `yaml:"data"`
+		Spec     struct {
+			Replicas        int            `yaml:"replicas"`
+			AccessModes     []string       `yaml:"accessModes"`
+			Selector        map[string]any `yaml:"selector"`
+			SessionAffinity string         `yaml:"sessionAffinity"`
+			AffinityConfig  struct {
+				ClientIP struct {
+					TimeoutSeconds int `yaml:"timeoutSeconds"`
+				} `yaml:"clientIP"`
+			} `yaml:"sessionAffinityConfig"`
+			VolumeClaimTemplates []struct {
+				Metadata struct{ Name string } `yaml:"metadata"`
+			} `yaml:"volumeClaimTemplates"`
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args         []string `yaml:"args"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+					Volumes []volume `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	objs := map[string]object{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		objs[o.Kind+"/"+o.Metadata.Name] = o
+	}
+	ss, ok := objs["StatefulSet/medgate"]
+	if !ok || len(ss.Spec.Template.Spec.Containers) == 0 || len(ss.Spec.Template.Spec.Containers[0].Args) != 3 {
+		t.Fatal("no StatefulSet medgate with a container running run -config FILE")
+	}
+	if ss.Spec.Replicas < 2 {
+		t.Fatalf("%d replicas; this test is about several", ss.Spec.Replicas)
+	}
+	mg := ss.Spec.Template.Spec.Containers[0]
+	c, _ := parseShipped(t, mg.Args[2], []byte(objs["ConfigMap/medgate-config"].Data["medgate.yaml"]))
+
+	// The mount holding artifacts.dir is the deepest one above it.
+	mount, depth := "", -1
+	for _, m := range mg.VolumeMounts {
+		if under(c.Artifacts.Dir, m.MountPath) && len(m.MountPath) > depth {
+			mount, depth = m.Name, len(m.MountPath)
+		}
+	}
+	if mount == "" {
+		t.Fatalf("artifacts.dir %s is on no volume", c.Artifacts.Dir)
+	}
+	for _, tmpl := range ss.Spec.VolumeClaimTemplates {
+		if tmpl.Metadata.Name == mount {
+			t.Fatalf("artifacts.dir %s is on volume %q, a volumeClaimTemplate: each replica gets its own, and a download link made by one replica misses the file another wrote; mount one ReadWriteMany PersistentVolumeClaim", c.Artifacts.Dir, mount)
+		}
+	}
+	i := slices.IndexFunc(ss.Spec.Template.Spec.Volumes, func(v volume) bool { return v.Name == mount })
+	if i < 0 || ss.Spec.Template.Spec.Volumes[i].PersistentVolumeClaim == nil {
+		t.Fatalf("artifacts.dir %s is on volume %q, which is not a PersistentVolumeClaim (an emptyDir or hostPath is per replica, so a download link made by one replica misses the file another wrote)", c.Artifacts.Dir, mount)
+	}
+	claim := ss.Spec.Template.Spec.Volumes[i].PersistentVolumeClaim.ClaimName
+	pvc, ok := objs["PersistentVolumeClaim/"+claim]
+	if !ok {
+		t.Fatalf("artifacts.dir is on the claim %q, which the manifests do not declare", claim)
+	}
+	if !slices.Contains(pvc.Spec.AccessModes, "ReadWriteMany") {
+		t.Errorf("the claim %q holding artifacts.dir has access modes %v; the %d replicas, on different nodes, all need it: ReadWriteMany", claim, pvc.Spec.AccessModes, ss.Spec.Replicas)
+	}
+
+	var sticky []string
+	for name, o := range objs {
+		if o.Kind == "Service" && o.Spec.SessionAffinity == "ClientIP" && o.Spec.Selector["app"] == "medgate" {
+			timeout := o.Spec.AffinityConfig.ClientIP.TimeoutSeconds
+			if timeout == 0 {
+				timeout = 10800 // Kubernetes' default
+			}
+			if got, want := time.Duration(timeout)*time.Second, c.Console.SessionIdle.D(); got < want {
+				t.Errorf("%s keeps a client on one replica for %s, shorter than console.sessionIdle (%s): a console session would move to a replica that does not know it", name, got, want)
+			}
+			sticky = append(sticky, name)
+		}
+	}
+	if len(sticky) == 0 {
+		t.Error("no Service selecting the medgate pods has sessionAffinity: ClientIP; console sessions and download links live in one replica's memory, so staff need a Service that keeps them on one replica")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/medgate/medgate/transforms/hl7"
 )
 
 // MLLP configures HL7 v2 over MLLP (the Minimal Lower Layer Protocol), an
@@ -56,6 +58,14 @@ type MLLPListener struct {
 	// medgate message type (e.g. "workinjury.GYU102"). Without an entry,
 	// the type is the one hl7v2 mapping of the site that reads that MSH-9.
 	MessageTypes map[string]string `yaml:"messageTypes"`
+	// DefaultCharset is the character set of the messages whose MSH-18 is
+	// empty (default UTF-8): GB18030 for a HIS that writes GBK or
+	// GB 18030 without declaring it (GBK and GB 2312 are read as
+	// GB 18030). It applies to every such message of the listener, whether
+	// or not its bytes would also be valid UTF-8 (a GB 18030 name such as
+	// 郑伟 is); a message that declares MSH-18 is read as it declares. The
+	// ACK is written in the character set the message was read in.
+	DefaultCharset string `yaml:"defaultCharset"`
 }
 
 // MLLPTLS is the server certificate and, optionally, the CA that signs the
@@ -81,6 +91,10 @@ func (c *Config) defaultMLLP() {
 		def(&l.ReadTimeout, Duration(30*time.Second))
 		def(&l.WriteTimeout, Duration(10*time.Second))
 		def(&l.ProcessTimeout, c.Processing.CallTimeout+Duration(30*time.Second))
+		def(&l.DefaultCharset, "UTF-8")
+		if name, err := hl7.CharsetName(l.DefaultCharset); err == nil {
+			l.DefaultCharset = name // checkMLLP reports a name that is not known
+		}
 		if t := l.TLS; t != nil {
 			t.CertFile, t.KeyFile = c.rel(t.CertFile), c.rel(t.KeyFile)
 			if t.ClientCAFile != "" {
@@ -129,14 +143,17 @@ func (c *Config) checkMLLP() Problems {
 				add(path+"."+d.name, "must be at least 100ms, is %s", d.d.D())
 			}
 		}
-		for _, hl7 := range slices.Sorted(maps.Keys(l.MessageTypes)) {
-			typ := l.MessageTypes[hl7]
-			if !hl7TypeRE.MatchString(hl7) {
-				add(path+".messageTypes", "%q is not an HL7 message type; write MSH-9 as type^trigger, e.g. \"DFT^P03\"", hl7)
+		for _, msh9 := range slices.Sorted(maps.Keys(l.MessageTypes)) {
+			typ := l.MessageTypes[msh9]
+			if !hl7TypeRE.MatchString(msh9) {
+				add(path+".messageTypes", "%q is not an HL7 message type; write MSH-9 as type^trigger, e.g. \"DFT^P03\"", msh9)
 			}
 			if !mllpTypeRE.MatchString(typ) {
-				add(path+".messageTypes."+hl7, "%q is not a message type; write <plugin>.<operation> as the plugin declares it", typ)
+				add(path+".messageTypes."+msh9, "%q is not a message type; write <plugin>.<operation> as the plugin declares it", typ)
 			}
+		}
+		if _, err := hl7.CharsetName(l.DefaultCharset); err != nil {
+			add(path+".defaultCharset", "character set %q is not one medgate reads; write GB18030 (for GBK, GB 2312 and GB 18030) or UTF-8", l.DefaultCharset)
 		}
 		if t := l.TLS; t != nil {
 			if t.CertFile == "" || t.KeyFile == "" {

@@ -66,6 +66,7 @@ mllp:
       maxMessageBytes: 99999999
       messageTypes: {"DFT-P03": workinjury.GYU102, "ADT^A01": GYU101}
       tls: {certFile: /nonexistent/cert.pem}
+      defaultCharset: BIG5
 `))
 	if err == nil {
 		t.Fatal("want problems")
@@ -79,6 +80,7 @@ mllp:
 		`mllp.listeners[0].messageTypes.ADT^A01: "GYU101" is not a message type`,
 		`mllp.listeners[0].tls: certFile and keyFile are both required`,
 		`mllp.listeners[0].tls.certFile: cannot read /nonexistent/cert.pem`,
+		`mllp.listeners[0].defaultCharset: character set "BIG5" is not one medgate reads; write GB18030`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems lack %q:\n%v", want, err)

@@ -16,6 +16,11 @@
 // time the connection is closed without an ACK; the sender resends the
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
+//
+// A message is read in the character set its MSH-18 declares, or, when it
+// declares none, in the listener's defaultCharset (UTF-8 unless set;
+// GB18030 for a HIS that writes GBK without declaring it). Its ACK is
+// written in the character set it was read in.
 package mllp
 
 import (
@@ -401,11 +406,22 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // handle processes one message and returns its ACK and MSA-1, or nil when
 // the outcome is not stored.
 func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
-	msg, err := hl7.Parse(raw)
+	msg, err := hl7.ParseWith(raw, hl7.Options{DefaultCharset: s.cfg.DefaultCharset})
 	if err != nil {
 		// MSH-10 may still be readable: the sender can tell which message
 		// was refused.
-		return s.nak(hl7.PeekControlID(raw), "", fmt.Sprintf("the message cannot be read: %v", err)), "AR"
+		control, declared := hl7.PeekControlID(raw), hl7.PeekCharset(raw)
+		why := fmt.Sprintf("the message cannot be read: %v", err)
+		if errors.Is(err, hl7.ErrEncoding) && declared == "" && s.readsUTF8() {
+			why += fmt.Sprintf(": set defaultCharset: GB18030 on the MLLP listener %s (mllp.listeners[].defaultCharset) when its sender writes GBK or GB 18030 without MSH-18", s.cfg.Address)
+			s.log.Warn("MLLP message refused: it has no MSH-18 and is not valid UTF-8; if the sender writes GBK or GB 18030, set defaultCharset: GB18030 on this listener", "control", control)
+		}
+		cs := declared
+		if cs == "" {
+			cs = s.cfg.DefaultCharset
+		}
+		charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
+		return s.nak(control, charset, why), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()
@@ -447,6 +463,13 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		}
 	}
 	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+}
+
+// readsUTF8 reports whether the listener reads messages without MSH-18 as
+// UTF-8 (defaultCharset unset or UTF-8).
+func (s *Server) readsUTF8() bool {
+	name, err := hl7.CharsetName(s.cfg.DefaultCharset)
+	return err == nil && name == "UTF-8"
 }
 
 // messageID is the idempotency id hl7:<MSH-3>:<MSH-4>:<MSH-10>. When that

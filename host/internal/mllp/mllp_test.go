@@ -274,6 +274,82 @@ func TestGB18030(t *testing.T) {
 	}
 }
 
+// TestDefaultCharset: a message without MSH-18 is read in the listener's
+// defaultCharset — always, even when its GB 18030 bytes are valid UTF-8 too
+// (郑伟 is D6A3 CEB0, which is also UTF-8 for "֣ΰ") — and its ACK goes back
+// in that set; a declared MSH-18 wins; without the setting, GB 18030 bytes
+// are refused with an AR that names the setting.
+func TestDefaultCharset(t *testing.T) {
+	t.Parallel()
+	const noMSH18 = "MSH|^~\\&|HIS|XMFY|||20261203101500||ADT^A28|C1|P|2.5\rPID|1||X1||%s\r"
+	gb := func(s string) string {
+		b, err := hl7.Encode(s, "GB18030")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for name, tc := range map[string]struct {
+		setting     string // mllp.listeners[].defaultCharset as config gives it
+		msg         string // the bytes sent
+		wantName    string // PID-5 as it reaches the pipeline; "" for a refusal
+		wantACK     string // the ACK's character set
+		wantRefusal string // in the AR's MSA-3
+	}{
+		"GBK without MSH-18, default GB18030":   {"GB18030", gb(fmt.Sprintf(noMSH18, "王小梅")), "王小梅", "GB18030", ""},
+		"GBK valid as UTF-8, default GB18030":   {"GB18030", gb(fmt.Sprintf(noMSH18, "郑伟")), "郑伟", "GB18030", ""},
+		"ASCII without MSH-18, default GB18030": {"GB18030", fmt.Sprintf(noMSH18, "ZHENG^WEI"), "ZHENG", "GB18030", ""},
+		"declared UTF-8, default GB18030":       {"GB18030", strings.Replace(fmt.Sprintf(noMSH18, "王小梅"), "|2.5\r", "|2.5|||||CHN|UNICODE UTF-8\r", 1), "王小梅", "UTF-8", ""},
+		"UTF-8 without MSH-18, default UTF-8":   {"UTF-8", fmt.Sprintf(noMSH18, "王小梅"), "王小梅", "UTF-8", ""},
+		"GBK without MSH-18, default UTF-8":     {"UTF-8", gb(fmt.Sprintf(noMSH18, "王小梅")), "", "UTF-8", "mllp.listeners[].defaultCharset"},
+		"GBK without MSH-18, no setting":        {"", gb(fmt.Sprintf(noMSH18, "王小梅")), "", "UTF-8", "set defaultCharset: GB18030 on the MLLP listener"},
+		"bad GB 18030, default GB18030":         {"GB18030", fmt.Sprintf(noMSH18, "\x81\x20"), "", "GB18030", "not valid GB 18030"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := listenerConfig()
+			cfg.DefaultCharset = tc.setting
+			proc := &fakeProc{answer: status(message.StatusRejected)}
+			s, err := New(cfg, proc, fakeMaps{}, quiet, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := exchange(t, s, frame(tc.msg))
+			if len(acks) != 1 {
+				t.Fatalf("%d ACKs, want 1", len(acks))
+			}
+			ack := acks[0]
+			if ack.Charset != tc.wantACK {
+				t.Errorf("ACK in %s, want %s", ack.Charset, tc.wantACK)
+			}
+			msa := func(f int) string { return ack.Get(hl7.Location{Segment: "MSA", Field: f}) }
+			if msa(2) != "C1" {
+				t.Errorf("MSA-2 = %q, want C1", msa(2))
+			}
+			if tc.wantName == "" {
+				if len(proc.envs) != 0 || msa(1) != "AR" || !strings.Contains(msa(3), tc.wantRefusal) {
+					t.Errorf("processed %d, MSA-1 %q, MSA-3 %q; want AR saying %q", len(proc.envs), msa(1), msa(3), tc.wantRefusal)
+				}
+				return
+			}
+			if len(proc.envs) != 1 {
+				t.Fatalf("processed %d messages, want 1 (ACK %v)", len(proc.envs), ack.Segments)
+			}
+			m, err := hl7.Parse([]byte(proc.envs[0]["payload"].(string)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Get(hl7.Location{Segment: "PID", Field: 5}); got != tc.wantName {
+				t.Errorf("PID-5 reached the pipeline as %q, want %q", got, tc.wantName)
+			}
+			// The rejection's Chinese text survives the ACK's encoding.
+			if msa(1) != "AE" || msa(3) != "拒绝" {
+				t.Errorf("MSA-1 %q, MSA-3 %q; want AE 拒绝", msa(1), msa(3))
+			}
+		})
+	}
+}
+
 // TestAllowFrom: a peer outside allowFrom is hung up on before anything is
 // read; inside, it is served.
 func TestAllowFrom(t *testing.T) {
@@ -321,19 +397,30 @@ func FuzzServe(f *testing.F) {
 	f.Add([]byte("\x0bMSH|^~\\&|A|B|||x||ADT^A28|1|P\x1c\r\x0b\x1c\r"))
 	f.Add([]byte("\x0b\x0b\x1cMSH|"))
 	f.Add([]byte("MSH|^~\\&|A|B|||x||ADT^A28|2|P\rPID|1||X\r"))
+	// GB 18030 without MSH-18 (王小梅; 郑伟, valid UTF-8 too), and bytes
+	// that are not GB 18030: the defaultCharset path.
+	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|3|P|2.5\rPID|1||X||\xcd\xf5\xd0\xa1\xc3\xb7\r"))
+	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|4|P|2.5\rPID|1||X||\xd6\xa3\xce\xb0\r"))
+	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|5|P|2.5\rPID|1||X||\x81\x20\xff\r"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		s, _ := New(listenerConfig(), &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
-		c := &bufConn{in: bytes.NewReader(in)}
-		s.ServeConn(context.Background(), c)
-		rd := hl7.NewReader(&c.out)
-		for {
-			raw, err := rd.ReadMessage()
-			if err != nil {
-				break
-			}
-			m, err := hl7.Parse(raw)
-			if err != nil || m.Type() != "ACK" {
-				t.Fatalf("the server wrote %q, not an ACK: %v", raw, err)
+		// Each input goes to a listener without defaultCharset and to one
+		// reading messages without MSH-18 as GB 18030.
+		for _, charset := range []string{"", "GB18030"} {
+			cfg := listenerConfig()
+			cfg.DefaultCharset = charset
+			s, _ := New(cfg, &fakeProc{answer: status("ok")}, fakeMaps{}, quiet, nil)
+			c := &bufConn{in: bytes.NewReader(in)}
+			s.ServeConn(context.Background(), c)
+			rd := hl7.NewReader(&c.out)
+			for {
+				raw, err := rd.ReadMessage()
+				if err != nil {
+					break
+				}
+				m, err := hl7.Parse(raw)
+				if err != nil || m.Type() != "ACK" {
+					t.Fatalf("defaultCharset %q: the server wrote %q, not an ACK: %v", charset, raw, err)
+				}
 			}
 		}
 	})

@@ -27,6 +27,9 @@ const (
 	// ResultOtherSite refuses an authentic code printed at another site
 	// (card.ErrOtherSite).
 	ResultOtherSite = "other-site"
+	// ResultOldFormat refuses an authentic code of format version 1 at a
+	// site whose acceptV1Codes is false (card.ErrLegacyCode).
+	ResultOldFormat = "old-format"
 )
 
 // scanPayload is the input of ecard.scan.
@@ -260,6 +263,11 @@ func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
 	case errors.Is(err, card.ErrTampered):
 		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+"; treat it as possible fraud",
 			scanRefusal{Result: ResultTampered, Reason: "authentication"})
+	case errors.Is(err, card.ErrLegacyCode):
+		// No card number either: a version-1 code may be another site's.
+		return invalid("$.text", ResultOldFormat, "the e-card code is of the old format (version 1), which this site no longer accepts",
+			detail(err, card.ErrLegacyCode)+" (this site sets acceptV1Codes: false)",
+			scanRefusal{Result: ResultOldFormat})
 	case errors.Is(err, card.ErrOtherSite):
 		// No card number in the reply: at this site it may be another
 		// patient's.

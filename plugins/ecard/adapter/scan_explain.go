@@ -129,6 +129,8 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		return KindECard, fmt.Sprintf("二维码真实有效，但电子卡 %s 未在本院注册。", f.CardNo)
 	case ResultOtherSite:
 		return KindECard, "这是其他院区打印的电子卡二维码，本院区不能识别，请为患者在本院区打印二维码。"
+	case ResultOldFormat:
+		return KindECard, "这是旧版电子卡二维码（不含院区信息），本院区已停止识别，请为患者重新打印二维码。"
 	case ResultNotECard:
 		return notECardMessage(f)
 	}

@@ -28,6 +28,7 @@ const (
 	setRevealIdentity   = "revealIdentity"
 	setTempCardLookup   = "tempCardLookup"
 	setLookupTimeout    = "tempCardLookupTimeout"
+	setAcceptV1Codes    = "acceptV1Codes"
 )
 
 // Values of cardNumbers and tempCardLookup.
@@ -90,6 +91,9 @@ func settings() []sdk.Setting {
 		{Name: setLookupTimeout, Type: sdk.SettingDuration, Default: "3s",
 			Description: "time allowed for the HIS temporary-card lookup (a scan waits for it); 100ms to 30s",
 			Example:     "2s"},
+		{Name: setAcceptV1Codes, Type: sdk.SettingBool, Default: "true",
+			Description: "accept QR codes of format version 1 (MGE1…, printed before codes named their site), which scan at every site holding their key; set false once the longest validity printed before the upgrade to version 2 has passed (qrValidity, at most 2160h), or at once at a site that shares qrKeys with another site: a scan of such a code is then refused (old-format) and the patient gets a new code",
+			Example:     "false"},
 	}
 }
 
@@ -99,6 +103,7 @@ type siteConfig struct {
 	// perm shuffles card numbers; nil when cardNumbers is sequential.
 	perm           *card.Permutation
 	revealAllowed  bool
+	acceptV1       bool
 	tempLookup     string
 	his            *hisLookup
 	sealer         *card.Sealer
@@ -229,6 +234,12 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 	} else {
 		cfg.revealAllowed = b
 	}
+	acceptV1 := settingValue(given, setAcceptV1Codes)
+	if b, err := strconv.ParseBool(acceptV1); err != nil {
+		ds.Error(setAcceptV1Codes, "type", fmt.Sprintf("acceptV1Codes %q is not true or false", acceptV1), "write true or false")
+	} else {
+		cfg.acceptV1 = b
+	}
 	timeout, err := time.ParseDuration(settingValue(given, setLookupTimeout))
 	if err != nil || timeout < 100*time.Millisecond || timeout > 30*time.Second {
 		ds.Error(setLookupTimeout, "range", "tempCardLookupTimeout is not a duration from 100ms to 30s", `write it in Go syntax, e.g. "3s"`)
@@ -248,8 +259,10 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 		return nil, ds
 	}
 	// The site's codes carry its site code, so another site that holds the
-	// same keys refuses them (card.ErrOtherSite).
-	s, err := card.NewSealer(keys, active, now, card.WithPrefix(prefix), card.WithSkew(skew), card.WithSite(site))
+	// same keys refuses them (card.ErrOtherSite); version-1 codes name no
+	// site and are refused only when acceptV1Codes is false.
+	s, err := card.NewSealer(keys, active, now, card.WithPrefix(prefix), card.WithSkew(skew), card.WithSite(site),
+		card.WithLegacyCodes(cfg.acceptV1))
 	if err != nil {
 		// Every part was checked above; this is a safety net.
 		ds.Error(setQRKeys, "format", "the QR settings are unusable", err.Error())

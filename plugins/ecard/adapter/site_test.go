@@ -2,10 +2,17 @@ package adapter
 
 import (
 	"context"
+	"crypto/cipher"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/emmansun/gmsm/sm4"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -151,4 +158,108 @@ func TestScanRevealRefusalSaysWhatToDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sealV1 seals cardNo as a code of format version 1, as the plugin printed
+// before codes named their site: key A of testSettings, prefix MGE, issued
+// at testT0 for 72 hours (layout: package card's documentation).
+func sealV1(t *testing.T, cardNo string) string {
+	t.Helper()
+	secret, err := hex.DecodeString(testKeyAHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := sm4.NewCipher(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := binary.BigEndian.AppendUint32([]byte{1}, uint32(testT0.Unix()))
+	p = binary.AppendUvarint(p, 72*3600)
+	for i := 0; i < len(cardNo); i += 2 { // packed BCD, X as 0xA, odd length padded with 0xF
+		nib := func(j int) byte {
+			switch {
+			case j >= len(cardNo):
+				return 0xF
+			case cardNo[j] == 'X':
+				return 0xA
+			}
+			return cardNo[j] - '0'
+		}
+		p = append(p, nib(i)<<4|nib(i+1))
+	}
+	nonce := []byte("v1-nonce-012")
+	body := gcm.Seal(append([]byte("A"), nonce...), nonce, p, []byte("MGE1A"))
+	return "MGE1" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(body)
+}
+
+// TestScanV1Codes: a code of format version 1 (no site sealed in) scans
+// while acceptV1Codes is true, the default, and is refused as old-format,
+// without its card number, when it is false; version-2 codes scan either
+// way, and a value that is not a boolean is a configuration error.
+func TestScanV1Codes(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		setting string // acceptV1Codes; "" leaves it unset
+		wantV1  string // the result of scanning a version-1 code
+	}{
+		"default": {"", ResultOK},
+		"true":    {"true", ResultOK},
+		"false":   {"false", ResultOldFormat},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			settings := testSettings()
+			if tc.setting != "" {
+				settings[setAcceptV1Codes] = tc.setting
+			}
+			e := newEnv(t, settings)
+			cardNo, v2 := e.issue(nil)
+			e.clock.Set(testT0.Add(time.Hour))
+			st, rule, got := e.scan(sealV1(t, cardNo))
+			if got["result"] != tc.wantV1 {
+				t.Fatalf("scan of a version-1 code = %s %s %v, want result %s", st, rule, got, tc.wantV1)
+			}
+			if tc.wantV1 == ResultOK {
+				if st != sdk.StatusOK || got["cardNo"] != cardNo {
+					t.Errorf("scan of a version-1 code = %s %v, want ok for card %s", st, got, cardNo)
+				}
+			} else {
+				if st != sdk.StatusInvalid || rule != ResultOldFormat {
+					t.Errorf("scan of a version-1 code = %s rule %q, want invalid, rule %s", st, rule, ResultOldFormat)
+				}
+				if _, ok := got["cardNo"]; ok {
+					t.Errorf("refused scan reply names the card: %v", got)
+				}
+				r := e.call(OpScan, map[string]string{"text": sealV1(t, cardNo)})
+				if d := r.Diagnostics[0]; !strings.Contains(d.Summary+d.Detail, "acceptV1Codes") || !strings.Contains(d.Detail, "print a new code") {
+					t.Errorf("diagnostic %+v does not name acceptV1Codes and what to do", d)
+				}
+				var explained map[string]any
+				if err := json.Unmarshal(r.Payload, &explained); err != nil {
+					t.Fatal(err)
+				}
+				if msg, _ := explained["message"].(string); explained["kind"] != "ecard" || !strings.Contains(msg, "旧版") {
+					t.Errorf("refused scan reply kind/message = %v / %v, want ecard and the old-format message", explained["kind"], explained["message"])
+				}
+			}
+			if st, rule, _ := e.scan(v2.Text); st != sdk.StatusOK {
+				t.Errorf("scan of a version-2 code = %s %s, want ok", st, rule)
+			}
+		})
+	}
+	t.Run("not a boolean", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, testSettings())
+		settings := testSettings()
+		settings[setAcceptV1Codes] = "sometimes"
+		ds := e.configure(settings)
+		if !ds.HasError() || !strings.Contains(ds.String(), setAcceptV1Codes) {
+			t.Errorf("Configure with acceptV1Codes %q = %s, want an error naming the setting", "sometimes", ds)
+		}
+	})
 }

@@ -61,13 +61,17 @@
 // without SITE: VERSION "1", PV 0x01, AAD PREFIX || "1" || KID. [Sealer.Open]
 // still reads it, at every site that holds its key, so codes already in
 // patients' hands keep working until they expire (at most MaxValidity after
-// they were printed); Seal no longer produces it. A site that must refuse
-// them at once removes the key that sealed them (they then fail as
-// [ErrUnknownKey]).
+// they were printed); Seal no longer produces it. [WithLegacyCodes](false)
+// refuses them with [ErrLegacyCode]: use it once every version-1 code has
+// expired (MaxValidity, or the longest validity the site printed with,
+// after the upgrade), or at once at a site that shares its key with
+// another and must not read the other site's codes. Removing the key that
+// sealed them refuses them too, as [ErrUnknownKey], but also every
+// version-2 code sealed with it.
 //
 // Keys are rotated by adding a key with a new KID and making it active. Codes
 // sealed under older keys still open as long as their key stays configured.
-// Open reports [ErrNotECard], [ErrUnknownKey], [ErrTampered], [ErrOtherSite],
+// Open reports [ErrNotECard], [ErrUnknownKey], [ErrTampered], [ErrLegacyCode], [ErrOtherSite],
 // [ErrNotYetValid] or [ErrExpired] (as an *[ExpiredError]). [ErrRevoked] is
 // for the caller's store lookup after a successful Open.
 //

@@ -33,6 +33,12 @@ var (
 	// another must not accept its codes, whose card numbers name other
 	// patients there. Ask the patient for a code printed at this site.
 	ErrOtherSite = errors.New("e-card code issued for another site")
+	// ErrLegacyCode means the code is authentic but of format version 1,
+	// which names no site, and the Sealer was built to refuse such codes
+	// ([WithLegacyCodes](false)): at a site that shares its key with
+	// another, a version-1 code may be the other site's, and its card
+	// number another patient's here. Print a new code for the patient.
+	ErrLegacyCode = errors.New("e-card code of format version 1 refused")
 	// ErrRevoked is for callers whose store reports the card (or this code's
 	// nonce) as revoked after a successful Open. This package never returns it.
 	ErrRevoked = errors.New("e-card revoked")

@@ -114,6 +114,15 @@ func SiteTag(site string) [siteTagLen]byte {
 	return t
 }
 
+// WithLegacyCodes sets whether Open accepts codes of format version 1
+// (LegacyFormatVersion), which name no site and so open at every site that
+// holds their key. The default is true, so codes printed before the upgrade
+// to version 2 keep working until they expire; with false, Open refuses an
+// authentic version-1 code with [ErrLegacyCode]. Turn it off once every
+// version-1 code has expired (at most MaxValidity after the upgrade), or
+// at once where sites share keys and cannot tolerate another site's codes.
+func WithLegacyCodes(accept bool) Option { return func(s *Sealer) { s.legacy = accept } }
+
 // WithRand sets the source of nonces. The default is crypto/rand.Reader.
 // Tests may pass a fixed reader. Production must not, because a repeated
 // nonce breaks GCM.
@@ -134,6 +143,7 @@ type Sealer struct {
 	site   string
 	tag    [siteTagLen]byte
 	skew   time.Duration
+	legacy bool // Open accepts format version 1 (WithLegacyCodes)
 	rand   io.Reader
 	now    func() time.Time
 	keys   map[byte]*sealKey
@@ -147,6 +157,7 @@ func NewSealer(keys []Key, active string, now func() time.Time, opts ...Option) 
 	s := &Sealer{
 		prefix: DefaultPrefix,
 		skew:   DefaultSkew,
+		legacy: true,
 		rand:   rand.Reader,
 		now:    now,
 		keys:   make(map[byte]*sealKey, len(keys)),
@@ -290,9 +301,11 @@ func (s *Sealer) Seal(cardNo string, validity time.Duration) (string, time.Time,
 }
 
 // Open authenticates text and returns its claims. Surrounding whitespace is
-// ignored. It reads format versions 2 and 1; a version-2 code must carry
-// this Sealer's site tag. Errors match, in order of checking: [ErrNotECard]
-// (as a *[NotECardError]), [ErrUnknownKey], [ErrTampered], [ErrOtherSite],
+// ignored. It reads format versions 2 and 1 (version 1 unless
+// [WithLegacyCodes](false)); a version-2 code must carry this Sealer's site
+// tag. Errors match, in order of checking: [ErrNotECard] (as a
+// *[NotECardError]), [ErrUnknownKey], [ErrTampered], [ErrLegacyCode],
+// [ErrOtherSite],
 // [ErrNotYetValid] and [ErrExpired] (as an *[ExpiredError]). For the last
 // two, the returned Claims are authentic and filled in, so the caller can
 // say which card's code is stale. For all other errors the Claims are zero:
@@ -345,6 +358,10 @@ func (s *Sealer) Open(text string) (Claims, error) {
 	c, tag, err := parsePayload(p, version)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: authentic but malformed payload under key id %q: %w", ErrTampered, k.id, err)
+	}
+	if version == LegacyFormatVersion && !s.legacy {
+		return Claims{}, fmt.Errorf("%w: the code is authentic but of format version 1, printed before codes named their site, "+
+			"and site %q no longer accepts such codes (key id %q); print a new code for the patient", ErrLegacyCode, s.site, k.id)
 	}
 	if version == FormatVersion && tag != s.tag {
 		return Claims{}, fmt.Errorf("%w: the code is authentic but was issued for another site than %q (key id %q); "+

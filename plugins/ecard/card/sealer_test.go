@@ -167,7 +167,8 @@ const legacyText = "MGE1JMAACAQDAQCQMBYIBEFAWP3AH4VPMOPHW6P6VWZ75ZLVVAJ7U4HC32G6
 
 // TestOpenSites checks that a version-2 code opens only at the site that
 // sealed it, whatever keys the sites share, and that version-1 codes,
-// which name no site, still open until they expire.
+// which name no site, still open until they expire — unless the site
+// refuses them (WithLegacyCodes(false)), which leaves version 2 alone.
 func TestOpenSites(t *testing.T) {
 	t.Parallel()
 	key := testKey("K", 0x10)
@@ -181,26 +182,33 @@ func TestOpenSites(t *testing.T) {
 		site        string
 		opts        []Option
 		wantErr     error
+		wantMsg     []string // in the error
 		wantVersion int
 	}{
-		"same site":                {text: v2, site: "xm-first", wantVersion: FormatVersion},
-		"other site, same key":     {text: v2, site: "xm-second", wantErr: ErrOtherSite},
-		"site with no name":        {text: v2, site: "", wantErr: ErrOtherSite},
-		"site code differing case": {text: v2, site: "XM-FIRST", wantErr: ErrOtherSite},
-		"legacy code, its site":    {text: legacyText, site: "xm-first", wantVersion: LegacyFormatVersion},
-		"legacy code, other site":  {text: legacyText, site: "xm-second", wantVersion: LegacyFormatVersion},
+		"same site":                     {text: v2, site: "xm-first", wantVersion: FormatVersion},
+		"other site, same key":          {text: v2, site: "xm-second", wantErr: ErrOtherSite, wantMsg: otherSiteMsg},
+		"site with no name":             {text: v2, site: "", wantErr: ErrOtherSite, wantMsg: otherSiteMsg},
+		"site code differing case":      {text: v2, site: "XM-FIRST", wantErr: ErrOtherSite, wantMsg: otherSiteMsg},
+		"legacy code, its site":         {text: legacyText, site: "xm-first", wantVersion: LegacyFormatVersion},
+		"legacy code, other site":       {text: legacyText, site: "xm-second", wantVersion: LegacyFormatVersion},
+		"legacy code, accepted":         {text: legacyText, site: "xm-second", opts: []Option{WithLegacyCodes(true)}, wantVersion: LegacyFormatVersion},
+		"legacy code, refused":          {text: legacyText, site: "xm-first", opts: []Option{WithLegacyCodes(false)}, wantErr: ErrLegacyCode, wantMsg: []string{"format version 1", `site "xm-first" no longer accepts`, "print a new code"}},
+		"legacy refused, v2 opens":      {text: v2, site: "xm-first", opts: []Option{WithLegacyCodes(false)}, wantVersion: FormatVersion},
+		"legacy refused, v2 other site": {text: v2, site: "xm-second", opts: []Option{WithLegacyCodes(false)}, wantErr: ErrOtherSite, wantMsg: otherSiteMsg},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := newTestSealer(t, newFakeClock(testT0.Add(time.Minute)), []Key{key}, "K", WithSite(tc.site))
+			s := newTestSealer(t, newFakeClock(testT0.Add(time.Minute)), []Key{key}, "K", append([]Option{WithSite(tc.site)}, tc.opts...)...)
 			c, err := s.Open(tc.text)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || c != (Claims{}) {
 					t.Fatalf("Open = %+v, %v; want zero claims and %v", c, err, tc.wantErr)
 				}
-				if !strings.Contains(err.Error(), "another site") || !strings.Contains(err.Error(), "print a code") {
-					t.Errorf("error %q does not say the code is another site's and what to do", err)
+				for _, m := range tc.wantMsg {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not say %q", err, m)
+					}
 				}
 				return
 			}
@@ -213,6 +221,9 @@ func TestOpenSites(t *testing.T) {
 		})
 	}
 }
+
+// otherSiteMsg is what an ErrOtherSite says: whose code it is and what to do.
+var otherSiteMsg = []string{"another site", "print a code"}
 
 // TestOpenVersionPayloadMismatch seals, with the key directly, a payload of
 // one format version behind the text version digit of the other: Open must
