@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // TestScanMessages: every scan reply, accepted or refused, says what the
@@ -159,5 +160,31 @@ func TestExplainPayloads(t *testing.T) {
 				t.Errorf("explain(%s) = %s, %v; want %s", tc.payload, got.Payload, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestScanResultsInSchema: every result a scan can answer is a code of the
+// result field of the declared schema (schemas/ecard/scan.yaml), with its
+// Chinese label, so the console and the platform can show each one.
+func TestScanResultsInSchema(t *testing.T) {
+	t.Parallel()
+	set, err := schemas.FromDocuments(schemas.Documents("ecard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := set.Lookup("ecard", "scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes map[string]string
+	for _, f := range s.Output {
+		if f.Name == "result" {
+			codes = f.Codes
+		}
+	}
+	for _, r := range []string{ResultOK, ResultExpired, ResultNotYetValid, ResultTampered, ResultRevoked, ResultNotECard, ResultUnknownCard, ResultOtherSite, ResultOldFormat} {
+		if codes[r] == "" {
+			t.Errorf("scan result %q is not a code of the result field of schemas/ecard/scan.yaml", r)
+		}
 	}
 }
