@@ -163,9 +163,11 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 			applied, err := r.completionApplied(ctx, st.MdtrtID)
 			return applied, nil, err
 		}
+		// cplt_flag=0, settled as a selfpay.cancel's: 4208 searched by
+		// what medgate stored of the visit, as the input names no one.
+		applied, err := r.withdrawalApplied(ctx, st.MdtrtID, nil)
+		return applied, nil, err
 	}
-	// 4203 cplt_flag=0 withdraws the completion: sending it again sets
-	// the same state.
 	return false, nil, nil
 }
 
