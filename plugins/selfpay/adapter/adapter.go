@@ -256,10 +256,19 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	case errors.Is(err, errWithdrawalUnknown):
 		// Not retryable, as above: a blind resend could reopen a visit
 		// someone completed again meanwhile.
+		advice := "nothing was resent and the details were not deleted. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag; selfpay.4207: its fee details): " +
+			"if it is still to be withdrawn, send selfpay.cancel again under a new message id"
+		switch r.req.Type {
+		case OpUpload:
+			advice = "nothing was resent, and no fee detail was deleted or uploaded. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag; selfpay.4207: its fee details), " +
+				"then send selfpay.upload with \"reupload\": true again under a new message id if it is still to be uploaded again"
+		case "selfpay.4203":
+			advice = "nothing was resent. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
+				"if it is 0 the withdrawal took effect and nothing more is needed; if it is 1, send selfpay.4203 cplt_flag=0 again under a new message id"
+		}
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: false,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: what + ": the outcome of 4203 cplt_flag=0 is unknown",
-				Detail: hsa.MaskText(err.Error()) + "; nothing was resent and the details were not deleted. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag; selfpay.4207: its fee details): " +
-					"if it is still to be withdrawn, send selfpay.cancel again under a new message id"}}}, nil
+				Detail: hsa.MaskText(err.Error()) + "; " + advice}}}, nil
 	case errors.As(err, &ue):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},

@@ -45,10 +45,13 @@
 // withdrawal holds, go on to 4204; 1: send it again; visit not found:
 // failed, not retryable, nothing resent or deleted), its 4204 with 4207
 // (no details left: done, as resending would only be refused for having
-// nothing to delete; details left: send it again). A single selfpay.4204
-// whose lines 4207 no longer shows is not sent again; the 4204 and 4203
-// cplt_flag=0 of selfpay.upload (reupload) and a single selfpay.4203
-// cplt_flag=0 are still sent again as they are.
+// nothing to delete; details left: send it again). The 4203 cplt_flag=0
+// of a selfpay.upload with reupload and its 4204 are settled by the same
+// code (reconcileWithdrawal), 4208 searched by the patient the message
+// carries. A single selfpay.4203 cplt_flag=0 is settled by it too
+// (withdrawalApplied, 4208 searched by the stored visit: cpltFlag 0, done;
+// 1, sent again; otherwise failed, not retryable, nothing resent). A single
+// selfpay.4204 whose lines 4207 no longer shows is not sent again.
 //
 // Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for

@@ -163,9 +163,11 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 			applied, err := r.completionApplied(ctx, st.MdtrtID)
 			return applied, nil, err
 		}
+		// cplt_flag=0, settled as a selfpay.cancel's: 4208 searched by
+		// what medgate stored of the visit, as the input names no one.
+		applied, err := r.withdrawalApplied(ctx, st.MdtrtID, nil)
+		return applied, nil, err
 	}
-	// 4203 cplt_flag=0 withdraws the completion: sending it again sets
-	// the same state.
 	return false, nil, nil
 }
 
@@ -174,9 +176,55 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 // visit's dates and total, which the 4203 input does not carry.
 var errCompletionUnknown = errors.New("the outcome of 4203 cplt_flag=1 is unknown and cannot be reconciled")
 
-// errWithdrawalUnknown says the 4203 cplt_flag=0 of a selfpay.cancel whose
-// outcome is unknown cannot be reconciled, for the same reason.
+// errWithdrawalUnknown says a 4203 cplt_flag=0 whose outcome is unknown
+// cannot be reconciled: 4208 does not list the visit, or lists it without
+// a cpltFlag of 0 or 1 (see withdrawalApplied).
 var errWithdrawalUnknown = errors.New("the outcome of 4203 cplt_flag=0 is unknown and cannot be reconciled")
+
+// withdrawalApplied tells whether a 4203 cplt_flag=0 of visit mdtrtID
+// whose outcome is unknown took effect: 4208 shows the visit's cpltFlag 0
+// (true: not to be resent) or 1 (false: it did not, send it again). 4208
+// is searched by the patient of mdtrt (the visit of a selfpay.upload, which
+// carries the certificate and name) or, with mdtrt nil, by what medgate
+// stored of the visit (completionFlag). When 4208 does not list the visit,
+// or lists it with any other cpltFlag, the outcome stays unknown: the
+// error wraps errWithdrawalUnknown and the caller resends nothing, since a
+// blind resend could reopen a visit someone completed again meanwhile.
+func (r *run) withdrawalApplied(ctx context.Context, mdtrtID string, mdtrt map[string]any) (bool, error) {
+	var flag string
+	if mdtrt == nil {
+		f, err := r.completionFlag(ctx, mdtrtID, errWithdrawalUnknown)
+		if err != nil {
+			return false, err
+		}
+		flag = f
+	} else {
+		rec, err := r.findVisit(ctx, mdtrt)
+		if err != nil {
+			return false, err
+		}
+		if rec == nil {
+			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", errWithdrawalUnknown, mdtrtID)
+		}
+		flag = str(rec["cpltFlag"])
+	}
+	switch flag {
+	case "0":
+		return true, nil
+	case "1":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errWithdrawalUnknown, mdtrtID, flag)
+}
+
+// detailsDeleted tells whether a 4204 of every detail of visit mdtrtID
+// whose outcome is unknown took effect: 4207 shows no detail left. Sent
+// again after it was applied, it would only be refused for having nothing
+// to delete; details left mean it did not take effect.
+func (r *run) detailsDeleted(ctx context.Context, mdtrtID string) (bool, error) {
+	left, err := r.uploadedSNs(ctx, mdtrtID)
+	return len(left) == 0, err
+}
 
 // completionApplied tells whether the platform shows visit mdtrtID
 // complete (4208 cpltFlag 1); see completionFlag.

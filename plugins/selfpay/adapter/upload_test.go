@@ -429,6 +429,106 @@ func TestCancelOutcomeUnknown(t *testing.T) {
 	}
 }
 
+// TestReuploadOutcomeUnknown: the 4203 cplt_flag=0 and 4204 of a
+// selfpay.upload with "reupload": true whose outcome is unknown (answer
+// lost, or connection dropped after sending) are reconciled before
+// anything is resent, as a cancel's are: the 4203 with 4208 (cpltFlag of
+// the visit, searched by the upload's patient), the 4204 with 4207
+// (details left). Both were resent blindly. A visit 4208 does not list, or
+// lists without a cpltFlag of 0 or 1, is failed for staff: nothing is
+// resent and no detail deleted.
+func TestReuploadOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		singles    bool // the visit went up by single 4201A/4202/4203 (medgate stored nothing)
+		rename     bool // the re-upload corrects the patient's name: 4208 by it does not list the visit
+		noFlag     bool // 4208 answers without cpltFlag
+		fault      selfpaysim.Fault
+		wantStatus sdk.Status
+		second     [2]int // the 4203 (withdrawal and completion) and 4204 calls of the second attempt
+		reconciled bool
+	}{
+		"4203 applied, answer lost: 4208 shows it open, not resent":    {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
+		"4203 never applied: 4208 shows it complete, sent again":       {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{2, 1}},
+		"4203 of a visit medgate never stored: 4208 by the patient":    {singles: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
+		"4203 applied, 4208 does not list the visit: failed, not sent": {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4203 applied, 4208 shows no cpltFlag: failed, not resent":     {noFlag: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4204 applied, answer lost: 4207 shows none, not resent":       {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 0}, reconciled: true},
+		"4204 never applied: 4207 shows details, sent again":           {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var wrap func(http.Handler) http.Handler
+			if tc.noFlag {
+				wrap = withoutCpltFlag
+			}
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
+			const id = "ZYRU"
+			if tc.singles {
+				wantStatus(t, e.must("selfpay.4201A", "ru-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4202", "ru-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+				wantStatus(t, e.must("selfpay.4203", "ru-done", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+			} else {
+				wantStatus(t, e.must(OpUpload, "ru-1", upload(id, 2), 1), sdk.StatusOK)
+			}
+			sent := func() map[string]int {
+				n := map[string]int{}
+				for _, c := range e.sim.Calls() {
+					if c.MdtrtID == id {
+						n[c.Infno]++
+					}
+				}
+				return n
+			}
+			m := upload(id, 3)
+			m["reupload"] = true
+			if tc.rename {
+				m[nodeMdtrt].(map[string]any)["psn_name"] = "张珊"
+			}
+			e.sim.Fail(tc.fault)
+			wantStatus(t, e.must(OpUpload, "ru-2", m, 1), sdk.StatusFailed)
+			before := sent()
+			r := e.must(OpUpload, "ru-2", m, 2)
+			wantStatus(t, r, tc.wantStatus)
+			after := sent()
+			if got := [2]int{after["4203"] - before["4203"], after["4204"] - before["4204"]}; got != tc.second {
+				t.Errorf("second attempt sent 4203, 4204: %v, want %v", got, tc.second)
+			}
+			v := e.sim.Visit(testCode, id)
+			if tc.wantStatus == sdk.StatusFailed {
+				if r.Retryable {
+					t.Error("a withdrawal that cannot be reconciled is retryable")
+				}
+				if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "reupload") || !strings.Contains(d, "new message id") {
+					t.Errorf("the reply does not tell staff what to check: %s", d)
+				}
+				if len(v.Fees) != 2 {
+					t.Errorf("details deleted or uploaded after an unreconciled withdrawal: %+v", v)
+				}
+				pe, err := e.host.Get(context.Background(), testSite, patientKey(id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p patientRecord
+				if err := json.Unmarshal(pe.Value, &p); err != nil {
+					t.Fatal(err)
+				}
+				if p.Status != statusFailed || strings.Contains(p.Reason, "medgate retries") {
+					t.Errorf("the visit's record says %s: %s, for a failure medgate does not retry", p.Status, p.Reason)
+				}
+				return
+			}
+			if !v.Complete || len(v.Fees) != 3 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+				t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+			}
+		})
+	}
+}
+
 func TestPauseBeforeDeadline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(s map[string]string) { s["batchSize"] = "1" })

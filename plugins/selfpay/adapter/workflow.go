@@ -234,19 +234,26 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 			st.Step = stepComplete
 		}
 	case "4203":
-		if f.Step == stepComplete {
-			rec, err := r.findVisit(ctx, in.mdtrt)
-			if err != nil {
+		if f.Step != stepComplete {
+			// cplt_flag=0 of a re-upload, settled as a cancel's.
+			if err := r.reconcileWithdrawal(ctx, st, in.mdtrt, stepFees); err != nil {
 				return err
 			}
-			if rec != nil && str(rec["cpltFlag"]) == "1" {
-				st.log(stepLog{Step: stepComplete, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit complete"})
-				st.Step = stepDone
-			}
+			break
 		}
-		// 4203 cplt_flag=0 sets a state: sending it again is harmless.
+		rec, err := r.findVisit(ctx, in.mdtrt)
+		if err != nil {
+			return err
+		}
+		if rec != nil && str(rec["cpltFlag"]) == "1" {
+			st.log(stepLog{Step: stepComplete, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit complete"})
+			st.Step = stepDone
+		}
 	case "4204":
-		// Deleting every detail again is harmless.
+		// Every detail, cleared before the upload: settled as a cancel's.
+		if err := r.reconcileWithdrawal(ctx, st, in.mdtrt, stepFees); err != nil {
+			return err
+		}
 	}
 	st.Inflight = nil
 	return r.save(ctx, st)
@@ -480,7 +487,10 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	reason := resp.Diagnostics.String()
 	if resp.Status == sdk.StatusFailed && !partial {
 		if in != nil {
-			if perr := r.notePatient(ctx, in, statusFailed, reason+" (medgate retries)", st.Step); perr != nil {
+			if resp.Retryable {
+				reason += " (medgate retries)"
+			}
+			if perr := r.notePatient(ctx, in, statusFailed, reason, st.Step); perr != nil {
 				return nil, perr
 			}
 		}
@@ -681,47 +691,55 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 }
 
 // reconcileCancel settles the call of a selfpay.cancel whose outcome is
-// unknown before anything is resent:
-//
-//   - 4203 cplt_flag=0: 4208 (searched as completionFlag does) shows the
-//     visit's cpltFlag; 0 means the withdrawal holds and the workflow goes
-//     on to 4204 without resending it; 1 means it did not take effect and
-//     it is sent again. When 4208 cannot find the visit (or shows another
-//     cpltFlag) the outcome stays unknown: errWithdrawalUnknown, failed
-//     for staff, nothing resent.
-//   - 4204 (every detail): 4207 shows the visit's details; none left means
-//     the deletion holds (the platform refuses a 4204 with nothing to
-//     delete, so resending it would only earn a refusal); details still
-//     there mean it did not take effect, and it is sent again.
+// unknown before anything is resent (see reconcileWithdrawal).
 func (r *run) reconcileCancel(ctx context.Context, st *wfState) error {
 	f := st.Inflight
 	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID, "step", f.Step)
-	switch f.Step {
-	case stepReopen:
-		flag, err := r.completionFlag(ctx, st.MdtrtID, errWithdrawalUnknown)
-		if err != nil {
-			return err
-		}
-		switch flag {
-		case "0":
-			st.log(stepLog{Step: stepReopen, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit not complete"})
-			st.Step = stepDelete
-		case "1":
-		default:
-			return fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errWithdrawalUnknown, st.MdtrtID, flag)
-		}
-	case stepDelete:
-		left, err := r.uploadedSNs(ctx, st.MdtrtID)
-		if err != nil {
-			return err
-		}
-		if len(left) == 0 {
-			st.log(stepLog{Step: stepDelete, Infno: "4204", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4207 shows no fee details left"})
-			st.Step = stepDone
-		}
+	if err := r.reconcileWithdrawal(ctx, st, nil, stepDone); err != nil {
+		return err
 	}
 	st.Inflight = nil
 	return r.save(ctx, st)
+}
+
+// reconcileWithdrawal settles the 4203 cplt_flag=0 (step reopen) or the
+// 4204 of every detail (step delete) in flight of a selfpay.cancel or a
+// selfpay.upload, before anything is resent; it leaves any other call
+// alone:
+//
+//   - 4203 cplt_flag=0: withdrawalApplied (4208 searched by the patient of
+//     mdtrt, or with mdtrt nil by what medgate stored of the visit);
+//     cpltFlag 0 means the withdrawal holds and the workflow goes on to
+//     4204 without resending it; 1 means it did not take effect and it is
+//     sent again. When 4208 cannot find the visit (or shows another
+//     cpltFlag) the outcome stays unknown: errWithdrawalUnknown, failed
+//     for staff, nothing resent.
+//   - 4204 (every detail): detailsDeleted (4207); none left means the
+//     deletion holds and the workflow goes on to afterDelete; details
+//     still there mean it did not take effect, and it is sent again.
+func (r *run) reconcileWithdrawal(ctx context.Context, st *wfState, mdtrt map[string]any, afterDelete string) error {
+	f := st.Inflight
+	switch f.Step {
+	case stepReopen:
+		applied, err := r.withdrawalApplied(ctx, st.MdtrtID, mdtrt)
+		if err != nil {
+			return err
+		}
+		if applied {
+			st.log(stepLog{Step: stepReopen, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit not complete"})
+			st.Step = stepDelete
+		}
+	case stepDelete:
+		deleted, err := r.detailsDeleted(ctx, st.MdtrtID)
+		if err != nil {
+			return err
+		}
+		if deleted {
+			st.log(stepLog{Step: stepDelete, Infno: "4204", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4207 shows no fee details left"})
+			st.Step = afterDelete
+		}
+	}
+	return nil
 }
 
 func (r *run) stopCancel(ctx context.Context, st *wfState, err error) (*sdk.HandleResponse, error) {
