@@ -953,7 +953,7 @@ func str(v any) string {
 // control serves the simulator's own API:
 //
 //	POST /sim/fail    {"infno":"4202","mode":"business","times":1,"message":"…"}
-//	POST /sim/expire-signins expire every sign_no issued so far
+//	POST /sim/expire-sign-ins expire every sign_no issued so far
 //	POST /sim/release release held calls
 //	POST /sim/reset   forget everything
 //	GET  /sim/calls   the calls received
@@ -974,7 +974,7 @@ func (s *Sim) control(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Fail(f)
 		_, _ = w.Write([]byte(`{"ok":true}`))
-	case r.Method == http.MethodPost && r.URL.Path == "/sim/expire-signins":
+	case r.Method == http.MethodPost && r.URL.Path == "/sim/expire-sign-ins":
 		s.ExpireSignIns()
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	case r.Method == http.MethodPost && r.URL.Path == "/sim/release":
