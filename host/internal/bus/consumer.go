@@ -57,9 +57,10 @@ type Handler func(ctx context.Context, m *Message) error
 // at any point leads to redelivery, never to loss. When a partition is
 // revoked or the consumer stops, messages whose handler has not started are
 // dropped (the next owner gets them again), running handlers and deferred
-// messages (Defer) are waited for (handlers of a revoked partition for half
-// the rebalance timeout, then cancelled: see Handler), and the finished
-// prefix is committed.
+// messages (Defer) are waited for, for half the rebalance timeout at most
+// (handlers are then cancelled: see Handler; deferred messages not done by
+// then stay unfinished, even if acknowledged later: see Defer), and the
+// finished prefix is committed.
 type Consumer struct {
 	cfg     Config
 	sc      *sarama.Config

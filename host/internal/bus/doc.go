@@ -14,7 +14,10 @@
 // crashed, the partition was revoked, the consumer stopped, or the handler
 // kept failing) is delivered again, so handlers must be idempotent (the
 // store maps message ids to outcomes). When a partition is revoked, its
-// running handlers may finish, but their context is cancelled half the
-// group's rebalance timeout later, so that the partition's next owner
-// never delivers a message whose handler still runs here.
+// running handlers and deferred messages may finish, but only for half the
+// group's rebalance timeout: the handlers' context is then cancelled, so
+// that the partition's next owner never delivers a message whose handler
+// still runs here, and a deferred message not done by then (its reply's
+// acknowledgement late) is not committed, so the next owner delivers it
+// again; the member rejoins within the rebalance timeout either way.
 package bus

@@ -28,8 +28,16 @@ type partition struct {
 	abandoned      int                  // queued messages dropped on stop
 	abandonedBytes int64                // their weight in Consumer.bufBytes
 	workers        sync.WaitGroup
-	laters         sync.WaitGroup // deferred messages (see Defer) not done yet
-	stopCh         chan struct{}  // closed when no more handlers may start
+	stopCh         chan struct{} // closed when no more handlers may start
+	// laters counts the deferred messages (see Defer) not done yet.
+	laters int
+	// latersIdle, set by consume once no handler runs (so laters only
+	// falls), is closed when laters reaches zero.
+	latersIdle chan struct{}
+	// cut is set when the partition's release grace has passed: a
+	// deferred message done after it (Done(nil)) is no longer finished,
+	// since the partition's last commit no longer waits for it.
+	cut bool
 }
 
 type entry struct {
@@ -77,15 +85,45 @@ read:
 	}
 
 	close(p.stopCh)
-	// Running handlers may finish, but not past the group's rebalance
-	// timeout: a member that has not rejoined by then is dropped, and the
-	// partition's next owner would deliver their messages again while
-	// they still run. Half of it leaves time for the last commit.
-	giveUp := time.AfterFunc(p.h.c.releaseGrace, p.cancel)
+	// Running handlers and deferred messages may finish, but not past the
+	// group's rebalance timeout: a member that has not rejoined by then
+	// is dropped, and the partition's next owner would deliver their
+	// messages again while they still run. Half of it leaves time for the
+	// last commit. A deferred message still waiting then (a broker slow
+	// to acknowledge its reply) stays unfinished even if it is
+	// acknowledged later (Later.Done after the cut): its offset is not
+	// committed here, and the next owner delivers it again and gets its
+	// stored outcome.
+	graceOver := make(chan struct{})
+	giveUp := time.AfterFunc(p.h.c.releaseGrace, func() {
+		p.mu.Lock()
+		p.cut = true
+		p.mu.Unlock()
+		close(graceOver)
+		p.cancel()
+	})
 	p.workers.Wait()
-	// Deferred messages end too: what is acknowledged by now is finished,
-	// the rest gives up (Later.Stopping) and is delivered again.
-	p.laters.Wait()
+	// No handler runs now, so no message is deferred any more: laters
+	// only falls.
+	idle := make(chan struct{})
+	p.mu.Lock()
+	if p.laters == 0 {
+		close(idle)
+	}
+	p.latersIdle = idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		// What is acknowledged by now is finished, the rest gave up
+		// (Later.Stopping) and is delivered again.
+	case <-graceOver:
+		p.mu.Lock()
+		if left := p.laters; left > 0 {
+			p.h.c.log.Warn("partition released while replies still wait for their acknowledgement; their messages are delivered again to its next owner",
+				"topic", p.topic, "partition", p.id, "waiting", left, "grace", p.h.c.releaseGrace.String())
+		}
+		p.mu.Unlock()
+	}
 	giveUp.Stop()
 
 	// Messages whose handler never started stay uncommitted and give back
@@ -454,7 +492,11 @@ type Later struct {
 // must do only once Stopping is closed (the message is then delivered
 // again to the partition's next owner, like one whose handler failed).
 // When the partition is released or the consumer stops, the consumer waits
-// for every Later of the partition before its last commit.
+// for every Later of the partition before its last commit, but only for
+// half the group's rebalance timeout (as for running handlers, see
+// Handler): a Later done after that is not finished even with Done(nil),
+// its offset is not committed, and the partition's next owner delivers
+// the message again.
 //
 // Defer returns nil when ctx does not come from a Consumer or when the
 // handler already returned. Calling it twice in a handler call returns the
@@ -471,7 +513,7 @@ func Defer(ctx context.Context) *Later {
 	}
 	if d.later == nil {
 		d.later = &Later{p: d.p, e: d.e}
-		d.p.laters.Add(1)
+		d.p.laters++
 	}
 	return d.later
 }
@@ -479,7 +521,8 @@ func Defer(ctx context.Context) *Later {
 // Stopping is closed when the deferred work must give up rather than
 // retry: the partition is being released or the consumer is stopping.
 // Work already under way (an acknowledgement on its way) may still end
-// with Done(nil).
+// with Done(nil), and so finish the message, within half the group's
+// rebalance timeout of the release (see Defer).
 func (l *Later) Stopping() <-chan struct{} { return l.p.stopCh }
 
 // Done ends the deferred message: finished when err is nil (its offset may
@@ -491,17 +534,25 @@ func (l *Later) Done(err error) {
 		p := l.p
 		p.release(l.e)
 		p.mu.Lock()
-		if err == nil {
+		cut := p.cut
+		if err == nil && !cut {
 			l.e.done = true
 			p.advance()
 		}
+		p.laters--
+		if p.laters == 0 && p.latersIdle != nil {
+			close(p.latersIdle)
+		}
 		p.mu.Unlock()
-		if err != nil {
-			m := l.e.msg
+		m := l.e.msg
+		switch {
+		case err != nil:
 			p.h.c.log.Warn("deferred message not finished; it is delivered again to the partition's next owner",
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		case cut:
+			p.h.c.log.Warn("deferred message done after its partition was released (the release grace, half the rebalance timeout, had passed); not committed, it is delivered again to the partition's next owner",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
 		}
-		p.laters.Done()
 	})
 }
 

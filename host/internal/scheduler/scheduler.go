@@ -2,12 +2,23 @@
 // downloads every 30 minutes) for every site where the plugin is enabled.
 //
 // With several medgate instances only one runs a given job: the instance
-// that holds the job's lease in the store. The lease lasts one interval
-// plus a grace period and is renewed by each run, and every third of that
-// while a run lasts, so the owner keeps the job while it lives. Another
-// instance tries once per interval on its own schedule, so it takes over at
-// its first try after the lease expired: within two intervals plus the
-// grace period after the dead owner's last run. A run whose lease is lost
+// that holds the job's lease in the store. A run takes the lease for one
+// interval plus a grace period (Grace) from its start, so the owner keeps
+// the job while it lives; a run longer than a third of that renews the
+// lease every third while it lasts and, when it ends, sets it back to
+// expire one interval plus grace after its start, if that is still ahead.
+//
+// An instance that fails to take the lease learns when it expires and
+// tries again at that moment, not an interval later on its own schedule.
+// While the owner lives, its next run, one interval after the last, has
+// renewed the lease by then. If the owner died, another instance takes
+// over as the lease expires: the job runs again one interval plus grace
+// after the dead owner's last run started — never sooner, and later only
+// after a run longer than the interval plus grace (then one lease after
+// its last renewal, made at most a third of a lease before the run ended),
+// or when the other instance started, or got the job, less than an
+// interval before the owner died and has not tried yet (it first tries
+// one interval after that). A run whose lease is lost
 // (taken by another instance after this one stalled, or expired because
 // the store could not be reached) is cancelled with ErrLeaseLost. A job
 // can be triggered at once (CLI or admin API); the trigger takes the same
@@ -41,7 +52,12 @@ var RealClock Clock = realClock{}
 
 // Leases is the part of the store the scheduler needs.
 type Leases interface {
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// AcquireLease takes or renews the named lease for holder until
+	// now+ttl, if it is free, expired (expiry <= now) or held by holder
+	// already. expires is the lease's expiry: now+ttl when held, else the
+	// current holder's (zero if it released the lease meanwhile).
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (held bool, expires time.Time, err error)
+	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
@@ -221,30 +237,47 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	defer e.running.Unlock()
 	now := s.clock.Now()
 	ttl := job.Interval + s.Grace
-	ok, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+	ok, expires, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
 	if err != nil {
 		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
 	s.mu.Lock()
 	e.status.Owner = ok
+	if !ok && expires.After(now) {
+		// Try again the moment the holder's lease expires, not an
+		// interval from now: while the holder lives, its next run renews
+		// the lease before that, and if it died this instance takes over
+		// one interval plus grace after its last renewal (see the package
+		// doc).
+		e.next = expires
+	}
 	s.mu.Unlock()
 	if !ok {
+		select {
+		case s.changed <- struct{}{}: // Run waits for the new e.next
+		default:
+		}
 		return fmt.Errorf("job %s: %w", job.ID(), ErrNotOwner)
 	}
 	start := s.clock.Now()
 	rep := &report{}
 	runCtx, stop := context.WithCancelCause(ctx)
 	kept := make(chan struct{})
+	var renewed time.Time // the lease's expiry after the run's last renewal
 	go func() {
 		defer close(kept)
-		s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl))
+		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl))
 	}()
 	err = job.Run(context.WithValue(runCtx, reportKey{}, rep), now)
-	if cause := context.Cause(runCtx); err != nil && errors.Is(cause, ErrLeaseLost) {
+	cause := context.Cause(runCtx)
+	if err != nil && errors.Is(cause, ErrLeaseLost) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)
 	<-kept
+	if !errors.Is(cause, ErrLeaseLost) {
+		s.settleLease(ctx, job.ID(), now.Add(ttl), renewed)
+	}
 	d := s.clock.Now().Sub(start)
 	s.mu.Lock()
 	e.status.LastRun = start
@@ -271,37 +304,61 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // (until) before a renewal succeeds (the store unreachable, this instance
 // stalled), it cancels the run with ErrLeaseLost: from then on another
 // instance may start the job, and this run must not go on beside it.
-func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) {
+//
+// It returns the lease's expiry as its last renewal set it (until, if
+// none did).
+func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) time.Time {
 	every := max(ttl/3, time.Millisecond)
 	wait := every
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return until
 		case <-s.clock.After(wait):
 		}
 		now := s.clock.Now()
-		ok, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+		ok, _, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
 		switch {
 		case ctx.Err() != nil:
-			return
+			if err == nil && ok {
+				until = now.Add(ttl)
+			}
+			return until
 		case err == nil && ok:
 			until = now.Add(ttl)
 			wait = every
 		case err == nil:
 			s.log.Error("job lease taken by another instance during the run; stopping the run", "job", id, "holder", s.holder)
 			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
-			return
+			return until
 		case !now.Before(until):
 			s.log.Error("job lease expired during the run and could not be renewed; stopping the run", "job", id, "err", err)
 			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), err, ErrLeaseLost))
-			return
+			return until
 		default:
 			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
 			// Try again, at the latest when the lease expires: the run
 			// must stop then if the store still cannot be reached.
 			wait = max(min(every, until.Sub(now)), time.Millisecond)
 		}
+	}
+}
+
+// settleLease brings the lease of a run that renewed it (renewed, later
+// than due, the expiry its start set) back to expire at due, one interval
+// plus grace after the run started, if that is still ahead: so that, if
+// this instance dies, another takes over one interval plus grace after the
+// run's start, as after a short run, rather than after its last renewal.
+// This instance's next run, one interval after the start, renews it
+// before then. A lease another instance holds now is left alone (the
+// store refuses), and a failure only leaves the later expiry.
+func (s *Scheduler) settleLease(ctx context.Context, id string, due, renewed time.Time) {
+	now := s.clock.Now()
+	if !renewed.After(due) || !due.After(now) || ctx.Err() != nil {
+		return
+	}
+	if _, _, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, due.Sub(now), now); err != nil {
+		s.log.Warn("could not set the job lease back to one interval plus grace after the run's start; it expires later, delaying a takeover if this instance dies", "job", id, "expires", renewed, "err", err)
 	}
 }
 

@@ -56,6 +56,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// waitsUntil reports whether something waits on the clock for at.
+func (c *fakeClock) waitsUntil(at time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if w.at.Equal(at) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *fakeClock) pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -71,7 +83,7 @@ type memLeases struct {
 	}
 }
 
-func (l *memLeases) AcquireLease(_ context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+func (l *memLeases) AcquireLease(_ context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
@@ -82,13 +94,21 @@ func (l *memLeases) AcquireLease(_ context.Context, name, holder string, ttl tim
 	}
 	cur, ok := l.m[name]
 	if ok && cur.holder != holder && now.Before(cur.until) {
-		return false, nil
+		return false, cur.until, nil
 	}
 	l.m[name] = struct {
 		holder string
 		until  time.Time
 	}{holder, now.Add(ttl)}
-	return true, nil
+	return true, now.Add(ttl), nil
+}
+
+// expiry returns the named lease's holder and expiry.
+func (l *memLeases) expiry(name string) (string, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.m[name]
+	return cur.holder, cur.until
 }
 
 func (l *memLeases) ReleaseLease(_ context.Context, name, holder string) error {
@@ -354,9 +374,9 @@ type downLeases struct {
 	down atomic.Bool
 }
 
-func (l *downLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+func (l *downLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
 	if l.down.Load() {
-		return false, errors.New("store unreachable")
+		return false, time.Time{}, errors.New("store unreachable")
 	}
 	return l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
 }
@@ -374,7 +394,7 @@ func TestRunStopsWhenLeaseLost(t *testing.T) {
 	}{
 		"taken by another instance": {
 			lose: func(t *testing.T, l *downLeases, now time.Time) {
-				if ok, err := l.memLeases.AcquireLease(t.Context(), "job/p/s/j", "b", time.Hour, now.Add(40*time.Minute)); err != nil || !ok {
+				if ok, _, err := l.memLeases.AcquireLease(t.Context(), "job/p/s/j", "b", time.Hour, now.Add(40*time.Minute)); err != nil || !ok {
 					t.Fatalf("b takes the lease: %v %v", ok, err)
 				}
 			},
@@ -430,15 +450,15 @@ type gatedLeases struct {
 	once        sync.Once
 }
 
-func (l *gatedLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
-	ok, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+func (l *gatedLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	ok, until, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
 	if holder == l.holder {
 		l.once.Do(func() {
 			close(l.taken)
 			<-l.gate
 		})
 	}
-	return ok, err
+	return ok, until, err
 }
 
 // TestReleaseDuringLeaseTakeKeepsIt: a shutdown (Release) that comes
@@ -488,5 +508,147 @@ func TestReleaseDuringLeaseTakeKeepsIt(t *testing.T) {
 	}
 	if ranA && runsB.Load() != 0 {
 		t.Fatalf("the other instance ran the job beside the run")
+	}
+}
+
+// TestHandoverKeepsTheInterval: a job (the work-injury downloads, every
+// 30 minutes) must keep its spacing when its owner dies. An instance that
+// fails to take the lease tries again when it expires, not an interval
+// later: if the owner died, it runs the job one interval plus grace after
+// the owner's last run started (not nine minutes later on its own
+// schedule); if the owner lives, the owner's next run has renewed the
+// lease by then, and the other instance only looks again.
+func TestHandoverKeepsTheInterval(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	for _, ownerDies := range []bool{true, false} {
+		name := map[bool]string{true: "owner dies", false: "owner lives"}[ownerDies]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			t0 := clock.Now()
+			leases := &memLeases{}
+			var mu sync.Mutex
+			var runsA, runsB []time.Time
+			job := func(runs *[]time.Time) []Job {
+				return []Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(_ context.Context, now time.Time) error {
+					mu.Lock()
+					defer mu.Unlock()
+					*runs = append(*runs, now)
+					return nil
+				}}}
+			}
+			count := func(runs *[]time.Time) func() int {
+				return func() int {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(*runs)
+				}
+			}
+			nA, nB := count(&runsA), count(&runsB)
+			waits := func(at time.Time) {
+				t.Helper()
+				checkFor(t, "a scheduler to wait until "+at.Sub(t0).String(), func() bool { return clock.waitsUntil(at) })
+			}
+
+			a := New(leases, "a", clock, quiet)
+			a.Grace = grace
+			a.SetJobs(job(&runsA))
+			ctxA, stopA := context.WithCancel(t.Context())
+			doneA := make(chan struct{})
+			go func() { defer close(doneA); a.Run(ctxA) }()
+			defer func() { stopA(); <-doneA }()
+			waits(t0.Add(interval))
+
+			// b starts ten minutes later: its own schedule is at :40, :10…
+			clock.Advance(10 * time.Minute)
+			b := New(leases, "b", clock, quiet)
+			b.Grace = grace
+			b.SetJobs(job(&runsB))
+			go b.Run(t.Context())
+			waits(t0.Add(10*time.Minute + interval))
+
+			clock.Advance(20 * time.Minute) // :30, a runs and takes the lease
+			checkFor(t, "a's run", func() bool { return nA() == 1 })
+			waits(t0.Add(2 * interval))
+			lastA := t0.Add(interval)
+
+			clock.Advance(10 * time.Minute) // :40, b fails to take it
+			expiry := lastA.Add(interval + grace)
+			checkFor(t, "b to schedule its next try at the expiry of a's lease", func() bool {
+				st := b.Jobs()[0]
+				return st.Runs == 0 && !st.Owner && st.NextRun.Equal(expiry)
+			})
+			waits(expiry)
+
+			if ownerDies {
+				stopA()
+				<-doneA
+				clock.Advance(expiry.Sub(clock.Now()))
+				checkFor(t, "b to take the job over", func() bool { return nB() == 1 })
+				mu.Lock()
+				defer mu.Unlock()
+				if got := runsB[0].Sub(lastA); got != interval+grace {
+					t.Fatalf("b ran %s after a's last run, want %s (one interval plus grace)", got, interval+grace)
+				}
+				return
+			}
+			clock.Advance(2*interval - clock.Now().Sub(t0)) // 1:00, a runs again
+			checkFor(t, "a's second run", func() bool { return nA() == 2 })
+			clock.Advance(expiry.Sub(clock.Now()))
+			next := t0.Add(2 * interval).Add(interval + grace)
+			checkFor(t, "b to schedule its next try at the expiry of a's renewed lease", func() bool {
+				return b.Jobs()[0].NextRun.Equal(next)
+			})
+			if n := nB(); n != 0 {
+				t.Fatalf("b ran %d times while a held the lease", n)
+			}
+		})
+	}
+}
+
+// TestLongRunSetsLeaseBack: a run that renewed its lease while it ran sets
+// it back, when it ends, to expire one interval plus grace after its
+// start, so that if its instance then dies another takes over at that
+// spacing, not one lease after the last renewal.
+func TestLongRunSetsLeaseBack(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	clock := newFakeClock()
+	leases := &memLeases{}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}})
+	start := clock.Now()
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	// 25 minutes: renewals at a third of the 31-minute lease, twice.
+	every := (interval + grace) / 3
+	for range 2 {
+		awaitTimer(clock)
+		clock.Advance(every)
+	}
+	checkFor(t, "the second renewal", func() bool {
+		_, until := leases.expiry("job/p/s/j")
+		return until.Equal(start.Add(2 * every).Add(interval + grace))
+	})
+	clock.Advance(25*time.Minute - 2*every)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	holder, until := leases.expiry("job/p/s/j")
+	if want := start.Add(interval + grace); holder != "a" || !until.Equal(want) {
+		t.Fatalf("after the run the lease is %q's until %s after the start, want a's until %s", holder, until.Sub(start), want.Sub(start))
 	}
 }

@@ -951,24 +951,34 @@ func (s *sqlStore) OpenBatches(ctx context.Context, plugin, site, job string) ([
 }
 
 // AcquireLease implements [Store.AcquireLease]. A lease whose expiry is at
-// or before now is free.
-func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+// or before now is free. When another holder has it, its expiry is read
+// after the failed write: a renewal or release in between shows.
+func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
 	if holder == "" || ttl <= 0 {
-		return false, s.errorf("acquire lease %q: need a holder and a positive ttl (holder %q, ttl %v)", name, holder, ttl)
+		return false, time.Time{}, s.errorf("acquire lease %q: need a holder and a positive ttl (holder %q, ttl %v)", name, holder, ttl)
 	}
 	t := normTime(now)
 	var got string
+	until := normTime(t.Add(ttl))
 	err := s.writeRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
-		RETURNING holder`, name, holder, s.d.encodeTime(t.Add(ttl)), s.d.encodeTime(t)).Scan(&got)
+		RETURNING holder`, name, holder, s.d.encodeTime(until), s.d.encodeTime(t)).Scan(&got)
+	if err == nil {
+		return true, until, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, time.Time{}, s.errorf("acquire lease %q for %q: %w", name, holder, err)
+	}
+	var expires time.Time
+	err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return false, time.Time{}, nil // released since
 	}
 	if err != nil {
-		return false, s.errorf("acquire lease %q for %q: %w", name, holder, err)
+		return false, time.Time{}, s.errorf("acquire lease %q for %q: read the current holder's expiry: %w", name, holder, err)
 	}
-	return true, nil
+	return false, expires, nil
 }
 
 // ReleaseLease implements [Store.ReleaseLease].

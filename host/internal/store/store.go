@@ -209,7 +209,10 @@ type Store interface {
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl.
 	// It succeeds if the lease is free, expired (expiry <= now) or already held by holder.
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// expires is when the lease expires: now+ttl when held is true, else the
+	// current holder's expiry (the first moment it may be taken), or the
+	// zero time if that holder released it meanwhile.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (held bool, expires time.Time, err error)
 	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 

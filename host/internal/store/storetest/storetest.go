@@ -1019,26 +1019,29 @@ func testLeases(t *testing.T, s store.Store) {
 		holder  string
 		now     time.Time
 		wantGot bool
+		// wantExpires is the expiry AcquireLease reports: the new one
+		// when it took the lease, the current holder's when it did not.
+		wantExpires time.Time
 	}{
-		{"free lease", "acquire", "job", "A", at(0), true},
-		{"held by another", "acquire", "job", "B", at(5), false},
-		{"renew by holder", "acquire", "job", "A", at(5), true}, // now expires at 15
-		{"held until the renewed expiry", "acquire", "job", "B", at(14), false},
-		{"other lease names are independent", "acquire", "other", "B", at(14), true},
-		{"steal after expiry (expiry == now)", "acquire", "job", "B", at(15), true},
-		{"old holder lost it", "acquire", "job", "A", at(16), false},
-		{"release by a non-holder does nothing", "release", "job", "A", at(16), false},
-		{"still held", "acquire", "job", "A", at(17), false},
-		{"release by the holder", "release", "job", "B", at(17), false},
-		{"free again before expiry", "acquire", "job", "A", at(18), true},
-		{"release of a missing lease", "release", "missing", "A", at(18), false},
+		{"free lease", "acquire", "job", "A", at(0), true, at(10)},
+		{"held by another", "acquire", "job", "B", at(5), false, at(10)},
+		{"renew by holder", "acquire", "job", "A", at(5), true, at(15)},
+		{"held until the renewed expiry", "acquire", "job", "B", at(14), false, at(15)},
+		{"other lease names are independent", "acquire", "other", "B", at(14), true, at(24)},
+		{"steal after expiry (expiry == now)", "acquire", "job", "B", at(15), true, at(25)},
+		{"old holder lost it", "acquire", "job", "A", at(16), false, at(25)},
+		{"release by a non-holder does nothing", "release", "job", "A", at(16), false, time.Time{}},
+		{"still held", "acquire", "job", "A", at(17), false, at(25)},
+		{"release by the holder", "release", "job", "B", at(17), false, time.Time{}},
+		{"free again before expiry", "acquire", "job", "A", at(18), true, at(28)},
+		{"release of a missing lease", "release", "missing", "A", at(18), false, time.Time{}},
 	}
 	for _, st := range steps {
 		switch st.op {
 		case "acquire":
-			got, err := s.AcquireLease(ctx, st.lease, st.holder, ttl, st.now)
-			if err != nil || got != st.wantGot {
-				t.Errorf("%s: AcquireLease(%q, %q, %v) = %v, %v; want %v, nil", st.name, st.lease, st.holder, st.now, got, err, st.wantGot)
+			got, expires, err := s.AcquireLease(ctx, st.lease, st.holder, ttl, st.now)
+			if err != nil || got != st.wantGot || !expires.Equal(st.wantExpires) {
+				t.Errorf("%s: AcquireLease(%q, %q, %v) = %v, %v, %v; want %v, %v, nil", st.name, st.lease, st.holder, st.now, got, expires, err, st.wantGot, st.wantExpires)
 			}
 		case "release":
 			if err := s.ReleaseLease(ctx, st.lease, st.holder); err != nil {
@@ -1046,7 +1049,7 @@ func testLeases(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if _, err := s.AcquireLease(ctx, "job", "A", 0, at(20)); err == nil {
+	if _, _, err := s.AcquireLease(ctx, "job", "A", 0, at(20)); err == nil {
 		t.Error("AcquireLease with ttl 0 succeeded, want an error")
 	}
 }
@@ -1058,9 +1061,12 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 	for i := range concurrency {
 		wg.Go(func() {
 			holder := fmt.Sprint("instance-", i)
-			ok, err := s.AcquireLease(t.Context(), "scheduler/GYD001", holder, time.Minute, t0)
+			ok, expires, err := s.AcquireLease(t.Context(), "scheduler/GYD001", holder, time.Minute, t0)
 			if err != nil {
 				t.Errorf("AcquireLease(%s): %v", holder, err)
+			}
+			if want := t0.Add(time.Minute); err == nil && !expires.Equal(want) {
+				t.Errorf("AcquireLease(%s) reports the expiry %v, want %v (the winner's)", holder, expires, want)
 			}
 			if ok {
 				mu.Lock()
