@@ -298,7 +298,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var ue *unavailableError
 		switch {
 		case errors.As(err, &ue):
-			return a.late(ctx, req, c, code, failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())), nil
+			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
+			if kindOf(sc) == opUpload {
+				// Only uploads are held to the 30-minute rule; the card
+				// checks (GYD052, GYD055) have national preconditions too.
+				resp = a.late(ctx, req, c, code, resp)
+			}
+			return resp, nil
 		case err != nil:
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
 		}
@@ -344,6 +350,12 @@ func (a *Adapter) cardAuthenticated(ctx context.Context, h sdk.Host, doc map[str
 	key := "card/" + personKey(str(doc, "aac002")) + "/" + str(doc, "akb020")
 	if err := putJSON(ctx, h, key, a.now().UTC()); err != nil {
 		a.log.Warn("cannot record a card authentication", "err", err)
+	}
+	// The holder, for the pre-check of a later GYD055 of the card, which
+	// names no person.
+	holder := cardHolder{AAC002: str(doc, "aac002"), AAC003: str(doc, "aac003"), At: a.now().UTC()}
+	if err := putJSON(ctx, h, holderKey(str(doc, "aaz500")), holder); err != nil {
+		a.log.Warn("cannot record a card's holder", "err", err)
 	}
 }
 
