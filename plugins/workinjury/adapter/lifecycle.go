@@ -49,7 +49,8 @@ import (
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
-//	        their sums; person_count = settle_count − revoke_count > 0
+//	        their sums; person_count = settle_count − revoke_count > 0; no
+//	        upload of the month still without an outcome (monthwait.go)
 //	GYD052  the person has an approved filing (local, else GYD051);
 //	GYD055  the same for the card's holder (cardcheck.go)
 //
@@ -1058,6 +1059,10 @@ func (l *lifecycle) monthly() error {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		l.fail("$.items", "consistency", fmt.Sprintf("rule month-items: %d record(s) of institution %s in %s are missing: %s", len(missing), akb020, m, strings.Join(missing, ", ")), "")
+	}
+	// Uploads of the month whose outcome is not known yet.
+	if err := l.monthUnsettled(akb020, m); err != nil {
+		return err
 	}
 	// Once per institution and month.
 	var cl claimState
