@@ -196,6 +196,10 @@ type HandleRequest struct {
 	Key       string // business key (patient or visit number)
 	// OccurredAt is the time of the business event; zero if not given.
 	OccurredAt time.Time
+	// ReceivedAt is when the host first received the message (its stored
+	// received time): the same on every call and redelivery of the
+	// message. Zero from a host that does not send it.
+	ReceivedAt time.Time
 	// Format is "json" or "hl7v2"; Payload is the raw payload (JSON bytes,
 	// or the HL7 v2 text).
 	Format  string

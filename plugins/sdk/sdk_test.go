@@ -129,7 +129,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	occurred := time.UnixMilli(time.Now().UnixMilli())
-	req := &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m-1", Key: "visit-9", OccurredAt: occurred,
+	req := &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m-1", Key: "visit-9", OccurredAt: occurred, ReceivedAt: occurred.Add(90 * time.Second),
 		Format: "hl7v2", Payload: []byte("MSH|^~\\&|"), Attempt: 2, Recovering: true, Deadline: occurred.Add(30 * time.Minute), TraceID: "tr"}
 	resp, err := c.Handle(ctx, req)
 	if err != nil {

@@ -188,6 +188,7 @@ func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.
 		MessageID:  req.MessageId,
 		Key:        req.Key,
 		OccurredAt: wire.FromMS(req.OccurredAtUnixMs),
+		ReceivedAt: wire.FromMS(req.ReceivedAtUnixMs),
 		Format:     req.Format,
 		Payload:    req.Payload,
 		Attempt:    int(req.Attempt),

@@ -283,6 +283,9 @@ type Input struct {
 	// unrecorded: the message is a pure query whose id has no record in
 	// the store; its outcome is recorded with the message (finishQuery).
 	unrecorded bool
+	// received is when the message was first received: its stored
+	// received_at, the same on every redelivery (sdk.HandleRequest.ReceivedAt).
+	received time.Time
 }
 
 // Process handles one message and returns its reply once the reply is
@@ -370,6 +373,10 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: record message %q: %w", env.ID, err)
+	}
+	in.received = start
+	if existing != nil && !existing.ReceivedAt.IsZero() {
+		in.received = existing.ReceivedAt
 	}
 	if existing != nil && existing.Status == store.StatusDone {
 		// A redelivery: give back the stored reply, call nothing.
@@ -618,7 +625,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		resp, err := t.Handler.Handle(cctx, &sdk.HandleRequest{
 			Site: env.Site, Type: env.Type, MessageID: env.ID, Key: key,
-			OccurredAt: env.Occurred(), Format: env.Format, Payload: env.PayloadBytes(),
+			OccurredAt: env.Occurred(), ReceivedAt: in.received, Format: env.Format, Payload: env.PayloadBytes(),
 			Attempt: n, Recovering: n > 1, Deadline: deadline, TraceID: in.TraceID,
 		})
 		timedOut := cctx.Err() != nil

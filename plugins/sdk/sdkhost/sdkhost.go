@@ -223,7 +223,7 @@ func (a *Client) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	r, err := a.c.Handle(ctx, &pb.HandleRequest{
 		Site: req.Site, Type: req.Type, MessageId: req.MessageID, Key: req.Key,
-		OccurredAtUnixMs: wire.ToMS(req.OccurredAt), Format: req.Format, Payload: req.Payload,
+		OccurredAtUnixMs: wire.ToMS(req.OccurredAt), ReceivedAtUnixMs: wire.ToMS(req.ReceivedAt), Format: req.Format, Payload: req.Payload,
 		Attempt: int32(req.Attempt), Recovering: req.Recovering, DeadlineUnixMs: wire.ToMS(req.Deadline),
 		TraceId: req.TraceID, JournalInResponse: a.host != nil,
 	})

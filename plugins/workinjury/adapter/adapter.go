@@ -298,7 +298,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var ue *unavailableError
 		switch {
 		case errors.As(err, &ue):
-			return a.late(ctx, req, c, code, failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())), nil
+			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
+			if kindOf(sc) == opUpload {
+				// Only uploads are held to the 30-minute rule; the card
+				// checks (GYD052, GYD055) have national preconditions too.
+				resp = a.late(ctx, req, c, code, resp)
+			}
+			return resp, nil
 		case err != nil:
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
 		}
@@ -345,25 +351,47 @@ func (a *Adapter) cardAuthenticated(ctx context.Context, h sdk.Host, doc map[str
 	if err := putJSON(ctx, h, key, a.now().UTC()); err != nil {
 		a.log.Warn("cannot record a card authentication", "err", err)
 	}
+	// The holder, for the pre-check of a later GYD055 of the card, which
+	// names no person.
+	holder := cardHolder{AAC002: str(doc, "aac002"), AAC003: str(doc, "aac003"), At: a.now().UTC()}
+	if err := putJSON(ctx, h, holderKey(str(doc, "aaz500")), holder); err != nil {
+		a.log.Warn("cannot record a card's holder", "err", err)
+	}
 }
 
 // late flags an upload past its deadline (occurredAt + uploadDeadline):
 // the response carries a warning, and the first time an event
 // (workinjury.upload.late) is published and an error logged for alerting.
 // A late upload is never given up by the adapter: its failures stay
-// retryable.
+// retryable. An upload without occurredAt is timed from when medgate first
+// received the message (req.ReceivedAt, the same on every redelivery), and
+// the warning, event and log line say so.
 func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, resp *sdk.HandleResponse) *sdk.HandleResponse {
-	if req.OccurredAt.IsZero() || resp == nil || resp.Status == sdk.StatusInvalid {
+	if resp == nil || resp.Status == sdk.StatusInvalid {
 		return resp
 	}
-	deadline := req.OccurredAt.Add(c.deadline)
+	from, basis := req.OccurredAt, timedFromOccurred
+	if from.IsZero() {
+		from, basis = req.ReceivedAt, timedFromReceived
+	}
+	if from.IsZero() {
+		// Neither time is known (a host older than ReceivedAt and a
+		// message without occurredAt): there is nothing to time.
+		return resp
+	}
+	deadline := from.Add(c.deadline)
 	now := a.now()
 	if !now.After(deadline) {
 		return resp
 	}
 	over := now.Sub(deadline).Round(time.Second)
+	at := from.In(cst).Format("2006-01-02 15:04:05")
+	summary := fmt.Sprintf("%s is late: the business event was at %s and the upload deadline (%s) passed %s ago", code, at, c.deadline, over)
+	if basis == timedFromReceived {
+		summary = fmt.Sprintf("%s is late: the message has no occurredAt, medgate received it at %s, and the upload deadline (%s) counted from then passed %s ago", code, at, c.deadline, over)
+	}
 	resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.SeverityWarning, Rule: "late",
-		Summary: fmt.Sprintf("%s is late: the business event was at %s and the upload deadline (%s) passed %s ago", code, req.OccurredAt.In(cst).Format("2006-01-02 15:04:05"), c.deadline, over),
+		Summary: summary,
 		Detail:  "it is still sent; the national system may ask why"})
 	if resp.Status == sdk.StatusFailed {
 		resp.Retryable = true
@@ -375,12 +403,12 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 		return resp
 	}
 	a.log.Error("ALERT: upload past its 30-minute deadline; still retrying", "site", c.code, "code", code, "message", req.MessageID,
-		"occurredAt", req.OccurredAt, "overdue", over.String(), "attempt", req.Attempt, "status", string(resp.Status))
-	payload, _ := marshal(map[string]any{"site": c.code, "code": code, "messageId": req.MessageID, "occurredAt": req.OccurredAt,
-		"deadline": deadline, "overdueSeconds": int64(over / time.Second), "attempt": req.Attempt, "status": string(resp.Status)})
-	ev := sdk.Event{ID: Name + "/" + c.code + "/late/" + req.MessageID, Type: "workinjury.upload.late", Key: req.MessageID,
-		Payload: payload, OccurredAt: now, Headers: map[string]string{"workinjury-code": code}}
-	if err := h.Publish(ctx, ev); err != nil {
+		"timedFrom", basis, basis, from, "overdue", over.String(), "attempt", req.Attempt, "status", string(resp.Status))
+	ev := map[string]any{"site": c.code, "code": code, "messageId": req.MessageID, "timedFrom": basis, basis: from,
+		"deadline": deadline, "overdueSeconds": int64(over / time.Second), "attempt": req.Attempt, "status": string(resp.Status)}
+	payload, _ := marshal(ev)
+	if err := h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/late/" + req.MessageID, Type: "workinjury.upload.late", Key: req.MessageID,
+		Payload: payload, OccurredAt: now, Headers: map[string]string{"workinjury-code": code}}); err != nil {
 		a.log.Warn("cannot publish the late-upload event; it is tried again on the next attempt", "message", req.MessageID, "err", err)
 		return resp
 	}
@@ -389,6 +417,13 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 	}
 	return resp
 }
+
+// What the 30-minute rule timed an upload from (late): the business
+// event's time, or, without one, when medgate received the message.
+const (
+	timedFromOccurred = "occurredAt"
+	timedFromReceived = "receivedAt"
+)
 
 // decodeObject parses a payload that must be one JSON object; numbers stay
 // json.Number so that lengths and decimals are checked as written.

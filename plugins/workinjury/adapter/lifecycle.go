@@ -49,7 +49,10 @@ import (
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
-//	        their sums; person_count = settle_count − revoke_count > 0
+//	        their sums; person_count = settle_count − revoke_count > 0; no
+//	        upload of the month still without an outcome (monthwait.go)
+//	GYD052  the person has an approved filing (local, else GYD051);
+//	GYD055  the same for the card's holder (cardcheck.go)
 //
 // Money is exact decimal arithmetic (money.go).
 
@@ -117,6 +120,8 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 		return l.monthly()
 	case "GYD102":
 		return l.detailDownload()
+	case "GYD052", "GYD055":
+		return l.cardFiling(code)
 	}
 	return nil
 }
@@ -189,6 +194,14 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 	if fc.aac003 == "" {
 		in["aac003"] = "-"
 	}
+	if fc.filingNo == "" {
+		// The card checks name no filing: GYD051 looks for the person's.
+		delete(in, "filing_no")
+	}
+	subject := "filing " + fc.filingNo
+	if fc.filingNo == "" {
+		subject = "the person's filing"
+	}
 	serial, err := l.a.newSerial(l.ctx, l.h, l.c)
 	if err != nil {
 		return err
@@ -197,7 +210,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 	switch out.kind {
 	case kindOK:
 	case kindRejected:
-		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: the national filing verification (GYD051, serial %s) refused filing %s: %s %s", serial, fc.filingNo, out.code, out.message),
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: the national filing verification (GYD051, serial %s) refused %s: %s %s", serial, subject, out.code, out.message),
 			"the person needs an approved filing for this institution and date")
 		return nil
 	default:
@@ -209,14 +222,14 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 	}
 	where := "GYD051 serial " + serial
 	if unknown {
-		where = "filing " + fc.filingNo + " is not known at this site; " + where
+		where = subject + " is not known at this site; " + where
 	}
 	if str(r, "filing_valid") != "1" {
 		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s says there is no valid filing: %s", where, str(r, "check_message")),
 			"the person needs an approved filing covering this institution and date")
 		return nil
 	}
-	if no := str(r, "filing_no"); no != "" && no != fc.filingNo {
+	if no := str(r, "filing_no"); no != "" && fc.filingNo != "" && no != fc.filingNo {
 		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s names filing %s, not %s", where, no, fc.filingNo), "send the person's valid filing number")
 		return nil
 	}
@@ -246,7 +259,13 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 	} else if it, err = l.a.instType(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
 		return err
 	}
-	return l.a.putFiling(l.ctx, l.h, fc.filingNo, filingState{Status: status, Person: personKey(fc.aac002), InstType: it,
+	no := fc.filingNo
+	if no == "" {
+		if no = str(r, "filing_no"); no == "" {
+			return nil // nothing to remember it by
+		}
+	}
+	return l.a.putFiling(l.ctx, l.h, no, filingState{Status: status, Person: personKey(fc.aac002), InstType: it,
 		AKB020: str(r, "akb020"), AAB299: str(r, "aab299"), AAE030: from, AAE031: to})
 }
 
@@ -1040,6 +1059,10 @@ func (l *lifecycle) monthly() error {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		l.fail("$.items", "consistency", fmt.Sprintf("rule month-items: %d record(s) of institution %s in %s are missing: %s", len(missing), akb020, m, strings.Join(missing, ", ")), "")
+	}
+	// Uploads of the month whose outcome is not known yet.
+	if err := l.monthUnsettled(akb020, m); err != nil {
+		return err
 	}
 	// Once per institution and month.
 	var cl claimState

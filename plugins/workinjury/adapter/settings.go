@@ -153,7 +153,7 @@ func settings() []sdk.Setting {
 			Description: "largest allowed difference between unit price × quantity and the amount of a fee or device line (decimal, yuan); 0.005 means the amount is the product rounded to the cent",
 			Example:     "0"},
 		{Name: setPreconditions, Type: sdk.SettingString, Default: "GYD051@admission,GYD051@discharge,GYD051@device",
-			Description: "national checks made before an upload, comma-separated: GYD051@admission (GYU101), GYD051@discharge (GYU103), GYD051@device (GYU303) call the filing verification; GYD052@admission requires a successful card authentication (a workinjury.GYD052 message) of the person at the institution within cardAuthMaxAge; \"-\" for none. A filing this site has not seen is verified with GYD051 whatever this says",
+			Description: "national checks made before an upload, comma-separated: GYD051@admission (GYU101), GYD051@discharge (GYU103), GYD051@device (GYU303) and GYD051@card (the card checks GYD052 and GYD055) call the filing verification even when the filing is known here; GYD052@admission requires a successful card authentication (a workinjury.GYD052 message) of the person at the institution within cardAuthMaxAge; \"-\" for none. A filing this site has not seen is verified with GYD051 whatever this says",
 			Example:     "GYD051@admission,GYD052@admission"},
 		{Name: setCardAuthMaxAge, Type: sdk.SettingDuration, Default: "12h",
 			Description: "how long a successful GYD052 card authentication counts for GYD052@admission"},
@@ -273,6 +273,7 @@ const (
 	preFilingDischarge = "GYD051@discharge"
 	preFilingDevice    = "GYD051@device"
 	preCardAdmission   = "GYD052@admission"
+	preFilingCard      = "GYD051@card"
 )
 
 var (
@@ -353,10 +354,10 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 	for _, s := range splitList(pre) {
 		switch s {
 		case fieldDisabled:
-		case preFilingAdmission, preFilingDischarge, preFilingDevice, preCardAdmission:
+		case preFilingAdmission, preFilingDischarge, preFilingDevice, preCardAdmission, preFilingCard:
 			c.pre[s] = true
 		default:
-			bad(setPreconditions, "unknown precondition "+strconv.Quote(s), "use GYD051@admission, GYD051@discharge, GYD051@device, GYD052@admission, or - for none")
+			bad(setPreconditions, "unknown precondition "+strconv.Quote(s), "use GYD051@admission, GYD051@discharge, GYD051@device, GYD051@card, GYD052@admission, or - for none")
 		}
 	}
 	c.cardAuthMaxAge = durationOr(in[setCardAuthMaxAge], 12*time.Hour, setCardAuthMaxAge, &ds)

@@ -35,7 +35,12 @@ import (
 //	deduct/<deduct_no>          deductState: an audit deduction (GYU004)
 //	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
 //	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003
+//	monthwait/<akb020>/<yyyyMM>/<message id>
+//	                            an upload adding to the month, marked before it is
+//	                            sent: GYU003 waits while its outcome is unknown
 //	card/<hash>/<akb020>        time of the person's last successful GYD052
+//	holder/<hash>               cardHolder: the holder of a card (by a hash of its
+//	                            number) a successful GYD052 named, for GYD055
 //	late/<message id>           an upload already reported as late
 //	dladm/<akb020>/<akc190>     dlAdmission: an admission downloaded (GYD101)
 //	dldet/<ykc700>              map detail_no → revoked: details downloaded (GYD102, GYD401)

@@ -61,6 +61,11 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot draw a message serial", err.Error())
 	}
 	rec = sentRecord{Code: code, Serial: serial, Date: a.now().In(cst).Format("2006-01-02"), SentAt: a.now().UTC(), Sends: rec.Sends + 1}
+	// A monthly settlement of the months this upload adds to waits until
+	// its outcome is known (monthwait.go).
+	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
+		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent)", err.Error())
+	}
 	if code == "GYU102" {
 		// A settlement of the visit waits until this outcome is known. The
 		// mark is cleared on the version this write returns (visitMemo).
@@ -82,6 +87,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
 		} else {
 			a.forget(ctx, h, req.MessageID, code, doc)
+			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
 		}
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
@@ -136,6 +142,9 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	rec.Done, rec.ExtCode, rec.ExtMsg, rec.Reconciled = true, out.code, out.message, reconciled
 	if err := putJSON(ctx, h, key, rec); err != nil {
 		a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+	} else {
+		// Stored after the outcome, so a mark never goes before it.
+		a.unmarkMonths(ctx, h, msgIDOf(key), code, doc)
 	}
 	if reconciled {
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)

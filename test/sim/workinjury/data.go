@@ -222,10 +222,14 @@ func (s *Server) Seed(apps, filings int) {
 	s.AddQRCode("QR-DEMO-0001", DemoCard().AAZ500, "ESSC350200DEMO0001", s.cfg.Now().AddDate(1, 0, 0))
 }
 
-// DemoCard is the card Seed adds.
+// DemoCard is the card Seed adds. Its holder is the person of
+// SampleFiling number 1 (Seed's first filing), so that its card checks
+// (GYD052, GYD055) pass their pre-check, an approved filing of the holder,
+// whenever Seed adds filings.
 func DemoCard() Card {
-	return Card{AAZ500: "A35020000001", CardID: "350200D15600000500A1B2C3D4", AAB301: "350200", AAC002: "350203199001010014",
-		AAC003: "王示例", AAC004: "1", AAC006: "1990-01-01", Status: "1", Secret: []byte("demo-card-secret")}
+	f := SampleFiling("DEMO", 1, "350200")
+	return Card{AAZ500: "A35020000001", CardID: "350200D15600000500A1B2C3D4", AAB301: "350200", AAC002: str(f, "aac002"),
+		AAC003: str(f, "aac003"), AAC004: str(f, "aac004"), AAC006: str(f, "aac006"), Status: "1", Secret: []byte("demo-card-secret")}
 }
 
 func str(m map[string]any, k string) string {

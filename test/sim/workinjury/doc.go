@@ -83,6 +83,11 @@
 //	        deduct_time, 4 deduction revocations, by revoke_time — and the
 //	        header sums and counts equal the ledger's (E8006); person_count
 //	        = settlements − revocations > 0 (E8007)
+//	GYD052  the person (aac002) has an approved filing (status 1 or 3) valid
+//	        on the authentication day aae036 (E6001), then the card is checked
+//	GYD055  the card's holder has an approved filing (status 1 or 3; GYD055
+//	        carries no date, so its validity is not checked) (E6001), once
+//	        the card is known, then its internal authentication is checked
 //	GYD102  the admission of akb020/akc190 was handed out by GYD101 (E2005)
 //	GYD103  month_settle_no, when given, exists (E2006)
 //	GYD104  the person's name, when given, matches (E2007)

@@ -129,34 +129,61 @@ func TestFilingRules(t *testing.T) {
 	}
 }
 
-// TestCardChecks: GYD052 authenticates a card and says whether its holder
-// has a valid filing; GYD055 checks the card's internal authentication.
+// TestCardChecks: GYD052 authenticates a card and GYD055 checks its internal
+// authentication, both only for a person with an approved filing (the
+// pre-check 「人员存在已审核通过备案」, E6001); GYD052 needs it valid on its
+// authentication day.
 func TestCardChecks(t *testing.T) {
 	t.Parallel()
-	c := newChain(t, nil)
 	card := DemoCard()
-	c.srv.AddCard(card)
+	card.AAC002, card.AAC003 = "350203199001010099", "卡测试人"
+	filing := func(kv ...any) map[string]any {
+		return with(SampleFiling("CARD", 9, "350200"), append([]any{"aac002", card.AAC002, "aac003", card.AAC003}, kv...)...)
+	}
 	auth := map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301, "aac002": card.AAC002, "aac003": card.AAC003,
 		"akb020": hospital, "aae036": "2025-04-01 09:00:00"}
-	if out := c.must("GYD052", auth); out["auth_result"] != "1" || out["filing_valid"] != "0" {
-		t.Fatalf("GYD052 without a filing = %v", out)
-	}
-	f := with(SampleFiling("CARD", 1, "350200"), "aac002", card.AAC002, "aac003", card.AAC003)
-	c.srv.AddFiling(f)
-	if out := c.must("GYD052", auth); out["auth_result"] != "1" || out["filing_valid"] != "1" {
-		t.Fatalf("GYD052 with a filing = %v", out)
-	}
-	if out := c.must("GYD052", with(auth, "aac003", "别人")); out["auth_result"] != "0" {
-		t.Fatalf("GYD052 of another holder = %v", out)
-	}
 	random := "0011223344556677"
-	in := map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301, "random_hex": random,
+	internal := map[string]any{"aaz500": card.AAZ500, "card_id": card.CardID, "aab301": card.AAB301, "random_hex": random,
 		"internal_auth_data": InternalAuthData(card.Secret, random), "akb020": hospital}
-	if out := c.must("GYD055", in); out["auth_result"] != "1" || out["external_auth_data"] != ExternalAuthData(card.Secret, random) {
-		t.Fatalf("GYD055 = %v", out)
+	cases := map[string]struct {
+		filing  map[string]any // the holder's filing, if any
+		code    string
+		in      map[string]any
+		want    string            // the answer code
+		wantOut map[string]string // members of a success's output
+	}{
+		"GYD052 without a filing":         {code: "GYD052", in: auth, want: "E6001"},
+		"GYD052 with a refused filing":    {filing: filing("filing_status", "2"), code: "GYD052", in: auth, want: "E6001"},
+		"GYD052 with a terminated filing": {filing: filing("filing_status", "4"), code: "GYD052", in: auth, want: "E6001"},
+		"GYD052 after the filing ended":   {filing: filing("aae031", "2025-03-31"), code: "GYD052", in: auth, want: "E6001"},
+		"GYD052 before the filing began":  {filing: filing("aae030", "2025-04-02"), code: "GYD052", in: auth, want: "E6001"},
+		"GYD052 with an approved filing":  {filing: filing(), code: "GYD052", in: auth, want: "0", wantOut: map[string]string{"auth_result": "1", "filing_valid": "1"}},
+		"GYD052 with a changed filing":    {filing: filing("filing_status", "3"), code: "GYD052", in: auth, want: "0", wantOut: map[string]string{"auth_result": "1"}},
+		"GYD052 of another holder":        {filing: filing(), code: "GYD052", in: with(auth, "aac003", "别人"), want: "0", wantOut: map[string]string{"auth_result": "0"}},
+		"GYD055 without a filing":         {code: "GYD055", in: internal, want: "E6001"},
+		"GYD055 with a refused filing":    {filing: filing("filing_status", "2"), code: "GYD055", in: internal, want: "E6001"},
+		"GYD055 with an approved filing":  {filing: filing(), code: "GYD055", in: internal, want: "0", wantOut: map[string]string{"auth_result": "1", "external_auth_data": ExternalAuthData(card.Secret, random)}},
+		"GYD055 with a forged card":       {filing: filing(), code: "GYD055", in: with(internal, "internal_auth_data", InternalAuthData([]byte("forged"), random)), want: "0", wantOut: map[string]string{"auth_result": "0"}},
+		"GYD055 of an unknown card":       {filing: filing(), code: "GYD055", in: with(internal, "aaz500", "A00000000000"), want: "0", wantOut: map[string]string{"auth_result": "0"}},
 	}
-	if out := c.must("GYD055", with(in, "internal_auth_data", InternalAuthData([]byte("forged"), random))); out["auth_result"] != "0" {
-		t.Fatalf("GYD055 with a forged card = %v", out)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			c.srv.AddCard(card)
+			if tc.filing != nil {
+				c.srv.AddFiling(tc.filing)
+			}
+			got, out := c.call(tc.code, tc.in)
+			if got != tc.want {
+				t.Fatalf("%s answered %s, want %s (output %v)", tc.code, got, tc.want, out)
+			}
+			for k, v := range tc.wantOut {
+				if out[k] != v {
+					t.Errorf("%s: %s = %v, want %s (output %v)", tc.code, k, out[k], v, out)
+				}
+			}
+		})
 	}
 }
 

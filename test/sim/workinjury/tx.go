@@ -60,6 +60,14 @@ var handlers = map[string]handler{
 
 func day(now time.Time) string { return now.In(cst).Format("2006-01-02") }
 
+// dateOf is the YYYY-MM-DD of a datetime text.
+func dateOf(t string) string {
+	if len(t) > 10 {
+		return t[:10]
+	}
+	return t
+}
+
 func stamp(now time.Time) string { return now.In(cst).Format("2006-01-02 15:04:05") }
 
 func (s *Server) nextNo(prefix string, now time.Time) string {
@@ -471,7 +479,29 @@ func (s *Server) hasValidFiling(aac002, today string) string {
 	return "0"
 }
 
+// approvedHolder is the pre-check of the card transactions (GYD052,
+// GYD055; requirements items 31 and 38): 「人员存在已审核通过备案」, the person
+// has an approved filing (status 1, or 3 changed after approval). GYD052
+// also needs it valid on its authentication day; GYD055 carries no date,
+// so only the approval is checked.
+func (s *Server) approvedHolder(aac002, day string) *bizError {
+	for _, k := range sortedKeys(s.filings) {
+		f := s.filings[k]
+		// valid("") checks the status only.
+		if f.get("aac002") == aac002 && f.valid(day) && (day == "" || f.get("aae030") <= day) {
+			return nil
+		}
+	}
+	if day == "" {
+		return bizErr("E6001", "人员 %s 不存在已审核通过备案", aac002)
+	}
+	return bizErr("E6001", "人员 %s 在 %s 不存在已审核通过的有效备案", aac002, day)
+}
+
 func (s *Server) gyd052(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+	if err := s.approvedHolder(str(in, "aac002"), dateOf(str(in, "aae036"))); err != nil {
+		return nil, err
+	}
 	c := s.cards[str(in, "aaz500")]
 	switch {
 	case c == nil || c.CardID != str(in, "card_id") || c.AAB301 != str(in, "aab301"):
@@ -489,6 +519,9 @@ func (s *Server) gyd055(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 	c := s.cards[str(in, "aaz500")]
 	if c == nil || c.CardID != str(in, "card_id") || c.AAB301 != str(in, "aab301") {
 		return map[string]any{"auth_result": "0", "auth_message": "卡号或卡识别码不符"}, nil
+	}
+	if err := s.approvedHolder(c.AAC002, ""); err != nil {
+		return nil, err
 	}
 	random := str(in, "random_hex")
 	if !strings.EqualFold(InternalAuthData(c.Secret, random), str(in, "internal_auth_data")) {

@@ -22,6 +22,10 @@
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
 //      had before, a pending record before the call, which is always safe.
+//   HandleRequest.received_at_unix_ms: when the host first received the
+//      message (its stored received_at, the same on every redelivery). A
+//      host built before it leaves it 0 (sdk.HandleRequest.ReceivedAt
+//      zero), and the plugin then has only occurred_at, as before.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
@@ -934,8 +938,11 @@ type HandleRequest struct {
 	// during the call in HandleResponse.journal, and stores them with the
 	// message's outcome as it does those of Host.Journal calls.
 	JournalInResponse bool `protobuf:"varint,12,opt,name=journal_in_response,json=journalInResponse,proto3" json:"journal_in_response,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// When the host first received the message: its stored received_at,
+	// stable across redeliveries; 0 if unknown.
+	ReceivedAtUnixMs int64 `protobuf:"varint,13,opt,name=received_at_unix_ms,json=receivedAtUnixMs,proto3" json:"received_at_unix_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HandleRequest) Reset() {
@@ -1050,6 +1057,13 @@ func (x *HandleRequest) GetJournalInResponse() bool {
 		return x.JournalInResponse
 	}
 	return false
+}
+
+func (x *HandleRequest) GetReceivedAtUnixMs() int64 {
+	if x != nil {
+		return x.ReceivedAtUnixMs
+	}
+	return 0
 }
 
 type External struct {
@@ -2465,7 +2479,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x12RunCommandResponse\x12?\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.DiagnosticR\vdiagnostics\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\tR\x06output\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\"\xf8\x02\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\"\xa7\x03\n" +
 	"\rHandleRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -2482,7 +2496,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\x10deadline_unix_ms\x18\n" +
 	" \x01(\x03R\x0edeadlineUnixMs\x12\x19\n" +
 	"\btrace_id\x18\v \x01(\tR\atraceId\x12.\n" +
-	"\x13journal_in_response\x18\f \x01(\bR\x11journalInResponse\"g\n" +
+	"\x13journal_in_response\x18\f \x01(\bR\x11journalInResponse\x12-\n" +
+	"\x13received_at_unix_ms\x18\r \x01(\x03R\x10receivedAtUnixMs\"g\n" +
 	"\bExternal\x12\x16\n" +
 	"\x06system\x18\x01 \x01(\tR\x06system\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +

@@ -1,0 +1,88 @@
+package adapter
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// The pre-check of the card transactions, GYD052 (social-security-card
+// authentication) and GYD055 (card internal authentication): 「人员存在已审核
+// 通过备案」, the person has an approved filing (requirements items 31 and
+// 38, the same pre-check as GYD051's). It is made the way every filing
+// precondition of the uploads is: from what this site knows (an approved
+// filing of the person, valid on the day, for the institution's type and
+// not of another institution), else with GYD051, never skipped. A GYD051
+// that finds no valid filing makes the message invalid, and one without a
+// trustworthy answer makes it fail retryably; nothing is sent either way.
+// The precondition GYD051@card asks GYD051 even when the filing is known
+// here, as GYD051@admission does for GYU101.
+//
+// GYD055 names no person, only the card: its holder is the one a
+// successful GYD052 of the card at this site named (holder/<hash>). Within
+// cardAuthMaxAge of that GYD052 the holder's filing was checked then; after
+// it the holder's filing is checked again as above, on the current day. A
+// card whose holder this site has not seen cannot be checked here (there is
+// no person to ask GYD051 about): the GYD055 goes out and the national
+// system's own pre-check decides.
+
+// cardHolder is the holder of a card, as a successful GYD052 named it.
+type cardHolder struct {
+	AAC002 string    `json:"aac002"`
+	AAC003 string    `json:"aac003"`
+	At     time.Time `json:"at"`
+}
+
+// holderKey is the state key of a card's holder; card numbers never
+// appear in keys.
+func holderKey(aaz500 string) string {
+	sum := sha256.Sum256([]byte("medgate-workinjury-card:" + aaz500))
+	return "holder/" + hex.EncodeToString(sum[:12])
+}
+
+// cardFiling checks the approved-filing pre-check of GYD052 and GYD055.
+func (l *lifecycle) cardFiling(code string) error {
+	d := l.doc
+	akb020 := str(d, "akb020")
+	fc := filingCheck{akb020: akb020, scene: "1"}
+	switch code {
+	case "GYD052":
+		fc.path, fc.aac002, fc.aac003, fc.day = "$.aac002", str(d, "aac002"), str(d, "aac003"), dayOf(str(d, "aae036"))
+	case "GYD055":
+		aaz500 := str(d, "aaz500")
+		if aaz500 == "" || akb020 == "" {
+			return nil // the schema reports them
+		}
+		var h cardHolder
+		ver, err := getJSON(l.ctx, l.h, holderKey(aaz500), &h)
+		if err != nil {
+			return err
+		}
+		if ver == 0 {
+			return nil // not seen here: the national pre-check decides
+		}
+		if !l.c.pre[preFilingCard] && l.a.now().Sub(h.At) <= l.c.cardAuthMaxAge {
+			return nil // checked at that GYD052
+		}
+		fc.path, fc.aac002, fc.aac003, fc.day = "$.aaz500", h.AAC002, h.AAC003, l.a.now().In(cst).Format("2006-01-02")
+	}
+	if fc.aac002 == "" || akb020 == "" || fc.day == "" {
+		return nil // the schema reports them
+	}
+	it, err := l.a.instType(l.ctx, l.h, akb020, "")
+	if err != nil {
+		return err
+	}
+	if it == "3" {
+		fc.scene, fc.device = "3", true
+	}
+	no, f, err := l.a.validFiling(l.ctx, l.h, fc.aac002, it)
+	if err != nil {
+		return err
+	}
+	known := no != "" && (f.AAE030 == "" || f.AAE030 <= fc.day) && (f.AAE031 == "" || fc.day <= f.AAE031) && (f.AKB020 == "" || f.AKB020 == akb020)
+	if known && !l.c.pre[preFilingCard] {
+		return nil
+	}
+	return l.remoteFiling(fc, !known)
+}

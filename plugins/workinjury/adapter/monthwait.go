@@ -1,0 +1,123 @@
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// The monthly settlement (GYU003) must list exactly an institution's
+// records of the month, and the adapter checks it against the month index
+// (month/<akb020>/<yyyyMM>), which an upload joins only once its outcome is
+// known to be a success. An upload whose outcome is not known yet – in
+// flight, or sent with its answer lost until GYD053 reconciles it – may
+// well be a record of the month at the national system. So each upload that
+// adds to a month (GYU103, GYU303, GYR003, GYU004, GYR004) leaves a mark,
+// monthwait/<akb020>/<yyyyMM>/<message id>, before it is first sent, and a
+// GYU003 of that institution and month does not go out while a marked
+// message's record (msg/<id>) has no outcome. The mark is removed once the
+// outcome is known; one left behind (a crash in between, or a message that
+// never went out) is recognised by its message's record, which is done or
+// absent, and does not hold GYU003 back.
+
+// monthWaitKeys returns the marks of an upload that adds to institutions'
+// months, computed from its input (and, for GYU103 and GYR004, from the
+// visit and deductions it refers to).
+func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) ([]string, error) {
+	var keys []string
+	add := func(akb020, t string) {
+		if m := monthOf(t); akb020 != "" && m != "" {
+			if k := "monthwait/" + akb020 + "/" + m + "/" + msgID; !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	switch code {
+	case "GYU103":
+		var v visitState
+		if _, err := getJSON(ctx, h, "visit/"+str(doc, "ykc700"), &v); err != nil {
+			return nil, err
+		}
+		add(v.AKB020, str(doc, "settle_time"))
+	case "GYU303":
+		add(str(doc, "akb020"), str(doc, "settle_time"))
+	case "GYR003":
+		add(str(doc, "akb020"), str(doc, "revoke_time"))
+	case "GYU004":
+		list, _ := doc["deductions"].([]any)
+		for _, x := range list {
+			r, _ := x.(map[string]any)
+			add(str(r, "akb020"), str(r, "deduct_time"))
+		}
+	case "GYR004":
+		list, _ := doc["deductions"].([]any)
+		for _, x := range list {
+			r, _ := x.(map[string]any)
+			var st deductState
+			if _, err := getJSON(ctx, h, "deduct/"+str(r, "deduct_no"), &st); err != nil {
+				return nil, err
+			}
+			add(st.AKB020, str(doc, "revoke_time"))
+		}
+	}
+	return keys, nil
+}
+
+// markMonths marks an upload's months before it is first sent.
+func (a *Adapter) markMonths(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) error {
+	keys, err := monthWaitKeys(ctx, h, msgID, code, doc)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := putJSON(ctx, h, k, code); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarkMonths removes an upload's marks once its outcome is known. A mark
+// it cannot remove is harmless: the message's record is done.
+func (a *Adapter) unmarkMonths(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	keys, err := monthWaitKeys(ctx, h, msgID, code, doc)
+	if err != nil {
+		a.log.Warn("cannot find an upload's month marks; they are ignored from now on", "code", code, "err", err)
+		return
+	}
+	for _, k := range keys {
+		if err := h.Delete(ctx, k); err != nil {
+			a.log.Warn("cannot remove an upload's month mark; it is ignored from now on", "code", code, "err", err)
+		}
+	}
+}
+
+// monthUnsettled reports the uploads of an institution's month whose
+// outcome is not known yet (GYU003 waits for them).
+func (l *lifecycle) monthUnsettled(akb020, m string) error {
+	es, err := l.h.Scan(l.ctx, "monthwait/"+akb020+"/"+m+"/", 0)
+	if err != nil {
+		return fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
+	}
+	var open []string
+	for _, e := range es {
+		id := e.Key[strings.LastIndexByte(e.Key, '/')+1:]
+		var rec sentRecord
+		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
+		if err != nil {
+			return err
+		}
+		if ver > 0 && !rec.Done {
+			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
+		}
+	}
+	if len(open) > 0 {
+		l.fail("$.settle_month", "state",
+			fmt.Sprintf("rule month-outcomes-known: %d upload(s) of institution %s in %s have no known outcome yet: %s", len(open), akb020, m, strings.Join(open, ", ")),
+			"they may be records of the month at the national system; let each finish – an upload whose answer was lost is reconciled with GYD053 on its next attempt (or replay it) – then send this monthly settlement again")
+	}
+	return nil
+}
