@@ -248,16 +248,28 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 		return nil, fmt.Errorf("tracecode: site %q is not configured", req.Site)
 	}
 	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
+	// Drafts confirmed before confirmations were marked, whose receipt
+	// was never published, are marked once (receipt_recovery.go); a
+	// failure is reported and the next run continues.
+	recovery, rds, err := h.recoverLostReceipts(ctx)
+	if err != nil {
+		rds.Error("", "state", "the one-time recovery of receipts confirmed before the confirmation mark stopped",
+			fmt.Sprintf("%v; the next run of %s continues from the last stored draft", err, JobStockInSync))
+	}
+	published := ""
+	if recovery != nil {
+		published = "; " + recovery.summary()
+	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.
-	receipts, rds, err := h.publishPendingReceipts(ctx)
+	receipts, pds, err := h.publishPendingReceipts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tracecode: %s: publish the receipts of confirmed drafts: %w", JobStockInSync, err)
 	}
-	published := ""
+	rds = append(rds, pds...)
 	if receipts > 0 {
-		published = fmt.Sprintf("; %d confirmed receipt(s) published that their confirmation had not", receipts)
+		published += fmt.Sprintf("; %d confirmed receipt(s) published that their confirmation had not", receipts)
 	}
 	if !cfg.syncEnabled {
 		return &sdk.RunJobResponse{Diagnostics: rds, Summary: "stock-in sync is disabled for this site (syncEnabled: false)" + published}, nil

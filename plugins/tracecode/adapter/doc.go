@@ -10,7 +10,9 @@
 // platform flagged until staff acknowledge the change); drafts.list (the
 // console's draft-receipts work list), draft.get, draft.adjust and
 // draft.confirm (the formal purchase receipt event for HIS, published by
-// the stockin-sync job when the confirming message could not); codes.bybill,
+// the stockin-sync job when the confirming message could not, and once per
+// site for drafts confirmed before confirmations were marked: see
+// receipt_recovery.go); codes.bybill,
 // codes.bybill.smallest and codes.smallest (codes and smallest sub-codes,
 // checked against package ratios); mi.upload (national 3502 with
 // drugtracinfo through plugins/hsa); and export (the one-click Excel

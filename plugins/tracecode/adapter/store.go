@@ -22,6 +22,10 @@ import (
 //	draft/<id>                           a draft receipt (compare-and-set)
 //	draftopen/<id>                       present while the draft is open
 //	                                     or its receipt unpublished
+//	receiptpending/<id>                  a confirmation began, its receipt
+//	                                     is not published yet
+//	recovery/receipts                    the one-time receipt recovery's
+//	                                     progress (receipt_recovery.go)
 //	miidx/<source/docNo>[/<supplier>]    the medical-insurance upload state
 //
 // Fetched documents are the suppliers' and scoped by supplier (the
