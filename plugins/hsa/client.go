@@ -187,6 +187,13 @@ type Call struct {
 	// with NewMsgID. A call sent again after a new sign-in (see Do) goes
 	// out with a new msgid, which the Result or the error carries.
 	MsgID string
+	// Resending, when set, is called with the new msgid before the call
+	// is sent again after a new sign-in (see Do), so a caller that records
+	// the msgid of a call before sending it (to reconcile it later)
+	// records the resend's too. An error stops the resend: Do returns a
+	// *TransportError, not sent, wrapping it (the refused call was not
+	// run).
+	Resending func(ctx context.Context, msgid string) error
 	// InsuplcAdmdvs overrides the configured 参保地医保区划.
 	InsuplcAdmdvs string
 }
@@ -245,6 +252,17 @@ func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
 	c.log.Info("the platform says the sign-in expired; signing in again and sending the call once more", "infno", call.Infno, "msgid", be.MsgID, "infcode", be.Infcode)
 	again := call
 	again.MsgID = ""
+	if call.Resending != nil {
+		id, err := c.NewMsgID(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		if err := call.Resending(ctx, id); err != nil {
+			return nil, &TransportError{Infno: call.Infno, MsgID: be.MsgID, Sent: false,
+				Err: fmt.Errorf("record msgid %s before sending the call again after a new sign-in: %w", id, err)}
+		}
+		again.MsgID = id
+	}
 	return c.do(ctx, h, again, &signNo)
 }
 

@@ -622,3 +622,52 @@ func TestSignInExpiredConcurrentCalls(t *testing.T) {
 		t.Errorf("resent with sign_no %v, want SN2 twice", signNos)
 	}
 }
+
+// TestSignInExpiredResending: Call.Resending learns the resend's msgid
+// before it goes out, and an error from it stops the resend (not sent).
+func TestSignInExpiredResending(t *testing.T) {
+	t.Parallel()
+	for name, hookErr := range map[string]error{"recorded": nil, "cannot record": errors.New("state store down")} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var signIns, calls atomic.Int32
+			p := &platform{}
+			p.fn = func(w http.ResponseWriter, env map[string]any) {
+				if env["infno"] == "9001" {
+					ok(w, map[string]any{"signinoutb": map[string]any{"sign_time": "2025-04-01 08:00:00", "sign_no": fmt.Sprintf("SN%d", signIns.Add(1))}})
+					return
+				}
+				if calls.Add(1) == 1 {
+					_ = json.NewEncoder(w).Encode(map[string]any{"infcode": -2, "inf_refmsgid": "350200202504010930000000000001", "err_msg": "签到已失效"})
+					return
+				}
+				ok(w, nil)
+			}
+			srv := serve(t, p)
+			cfg := testConfig(srv.URL)
+			cfg.SignIn, cfg.SignInMAC, cfg.SignInIP, cfg.SignInExpiredCodes = true, "m", "i", []int{-2}
+			c := newClient(t, cfg)
+			var recorded []string
+			res, err := c.Do(context.Background(), newMemHost(), Call{Infno: "4207", Resending: func(_ context.Context, id string) error {
+				recorded = append(recorded, id)
+				return hookErr
+			}})
+			var sent []any
+			for _, env := range p.envs {
+				if env["infno"] == "4207" {
+					sent = append(sent, env["msgid"])
+				}
+			}
+			if hookErr != nil {
+				var te *TransportError
+				if !errors.As(err, &te) || te.Sent || !errors.Is(err, hookErr) || len(sent) != 1 {
+					t.Fatalf("err = %v after %d calls; want a TransportError, not sent, wrapping the hook's error, and no resend", err, len(sent))
+				}
+				return
+			}
+			if err != nil || len(sent) != 2 || len(recorded) != 1 || sent[1] != recorded[0] || res.MsgID != recorded[0] {
+				t.Fatalf("err %v; sent %v, recorded %v: want the resend's msgid recorded before it went out", err, sent, recorded)
+			}
+		})
+	}
+}
