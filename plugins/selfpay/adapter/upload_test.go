@@ -975,3 +975,61 @@ func TestSignInExpiredResendLost(t *testing.T) {
 		t.Errorf("4204 sent %d times, want 3 (ZYL1's; ZYL2's refused, then its lost resend, reconciled, not sent again)", n)
 	}
 }
+
+// renamedBkkpSn answers 4207 records with their bkkp_sn under a name
+// medgate does not read (the 4207 field list is not public).
+func renamedBkkpSn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var env map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				for _, it := range asList(out["data"]) {
+					if m := it.(map[string]any); m["bkkpSn"] != nil {
+						m["bkkpSnNo"] = m["bkkpSn"]
+						delete(m, "bkkpSn")
+					}
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
+// TestDetailsLeftUnreadable: 4207 lists the visit's details, but under a
+// field name medgate does not read as bkkp_sn. Such records were skipped,
+// so a 4204 whose outcome was unknown (or that was refused) counted as
+// having deleted everything: the cancel ended ok with the details still on
+// the platform. A valid record counts as a detail left whatever its fields.
+func TestDetailsLeftUnreadable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		fault selfpaysim.Fault
+		want  sdk.Status
+	}{
+		"4204 outcome unknown: sent again": {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop, Times: 1}, want: sdk.StatusOK},
+		"4204 refused: details left":       {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultBusiness, Times: 1}, want: sdk.StatusRejected},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, renamedBkkpSn, nil)
+			const id = "ZYDL"
+			wantStatus(t, e.must(OpUpload, "dl-up", upload(id, 2), 1), sdk.StatusOK)
+			e.sim.Fail(tc.fault)
+			r := e.must(OpCancel, "dl-cancel", map[string]any{"fixmedins_mdtrt_id": id}, 1)
+			if r.Status == sdk.StatusFailed && r.Retryable {
+				r = e.must(OpCancel, "dl-cancel", map[string]any{"fixmedins_mdtrt_id": id}, 2)
+			}
+			if v := e.sim.Visit(testCode, id); r.Status == sdk.StatusOK && len(v.Fees) > 0 {
+				t.Fatalf("cancel answered ok with details %v still on the platform", v.Fees)
+			}
+			wantStatus(t, r, tc.want)
+		})
+	}
+}
