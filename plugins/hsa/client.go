@@ -46,6 +46,10 @@ type Client struct {
 
 	mu     sync.Mutex
 	signin map[string]signInState // by opter
+	// signing is held (a token in a one-slot channel, so a waiter can
+	// give up with its context) while one call signs in, so calls refused
+	// for the same sign_no sign in again once between them.
+	signing chan struct{}
 }
 
 // Option changes a Client built by New.
@@ -112,7 +116,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the envelope schemas: %w", err)
 	}
-	c := &Client{cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler), signin: map[string]signInState{}}
+	c := &Client{cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler), signin: map[string]signInState{}, signing: make(chan struct{}, 1)}
 	c.reqSchema, _ = set.Get("envelope", "request")
 	c.respSchema, _ = set.Get("envelope", "response")
 	switch cfg.Auth {
@@ -183,6 +187,13 @@ type Call struct {
 	// with NewMsgID. A call sent again after a new sign-in (see Do) goes
 	// out with a new msgid, which the Result or the error carries.
 	MsgID string
+	// Resending, when set, is called with the new msgid before the call
+	// is sent again after a new sign-in (see Do), so a caller that records
+	// the msgid of a call before sending it (to reconcile it later)
+	// records the resend's too. An error stops the resend: Do returns a
+	// *TransportError, not sent, wrapping it (the refused call was not
+	// run).
+	Resending func(ctx context.Context, msgid string) error
 	// InsuplcAdmdvs overrides the configured 参保地医保区划.
 	InsuplcAdmdvs string
 }
@@ -224,24 +235,34 @@ const (
 //
 // With a sign-in, a call the platform refuses with one of
 // Config.SignInExpiredCodes is sent once more: the refusal says the
-// transaction was not run, so the cached sign_no is dropped, 9001 signs in
-// again and the call goes out again with a new msgid (the platform refuses
-// a msgid used before), which the Result or the error carries. Only a
-// refusal does this: a call without an answer is never resent here.
+// transaction was not run, so the refused sign_no is replaced and the call
+// goes out again with a new msgid (the platform refuses a msgid used
+// before), which the Result or the error carries. The replacement is a
+// sign_no another call or instance already got, or else one new 9001:
+// calls of this client refused for the same sign_no at the same time wait
+// for one sign-in and share it. Only a refusal does this: a call without
+// an answer is never resent here.
 func (c *Client) Do(ctx context.Context, h Host, call Call) (*Result, error) {
-	var signNo string
+	signNo := ""
 	res, err := c.do(ctx, h, call, &signNo)
 	var be *BusinessError
 	if err == nil || signNo == "" || !errors.As(err, &be) || be.Infno != call.Infno || !c.signInExpired(be.Infcode) {
 		return res, err
 	}
 	c.log.Info("the platform says the sign-in expired; signing in again and sending the call once more", "infno", call.Infno, "msgid", be.MsgID, "infcode", be.Infcode)
-	if ferr := c.forgetSignNo(ctx, h, signNo); ferr != nil {
-		return nil, &TransportError{Infno: call.Infno, MsgID: be.MsgID, Sent: false,
-			Err: fmt.Errorf("the platform refused the sign-in (infcode %d: %s) and it cannot be dropped: %w", be.Infcode, MaskText(be.Message), ferr)}
-	}
 	again := call
 	again.MsgID = ""
+	if call.Resending != nil {
+		id, err := c.NewMsgID(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		if err := call.Resending(ctx, id); err != nil {
+			return nil, &TransportError{Infno: call.Infno, MsgID: be.MsgID, Sent: false,
+				Err: fmt.Errorf("record msgid %s before sending the call again after a new sign-in: %w", id, err)}
+		}
+		again.MsgID = id
+	}
 	return c.do(ctx, h, again, &signNo)
 }
 
@@ -255,7 +276,9 @@ func (c *Client) signInExpired(infcode int) bool {
 	return false
 }
 
-// do is Do without the new sign-in; it sets *signNo to the sign_no sent.
+// do is Do without the new sign-in. It sends the sign_no of today's
+// sign-in, signing in first when there is none or when it is *signNo (the
+// one the platform refused), and sets *signNo to the sign_no sent.
 func (c *Client) do(ctx context.Context, h Host, call Call, signNo *string) (*Result, error) {
 	if call.Infno == "" {
 		return nil, errors.New("hsa: call without infno; set Call.Infno to the transaction code")
@@ -267,10 +290,11 @@ func (c *Client) do(ctx context.Context, h Host, call Call, signNo *string) (*Re
 			return nil, err
 		}
 	}
+	refused := *signNo
 	*signNo = ""
 	if c.cfg.SignIn && call.Infno != "9001" {
 		var err error
-		if *signNo, err = c.SignNo(ctx, h, call.MessageID); err != nil {
+		if *signNo, err = c.signNo(ctx, h, call.MessageID, refused); err != nil {
 			var be *BusinessError
 			var ge *GatewayError
 			if errors.As(err, &be) || errors.As(err, &ge) {

@@ -541,3 +541,133 @@ func TestMask(t *testing.T) {
 		t.Errorf("MaskText = %q", got)
 	}
 }
+
+// TestSignInExpiredConcurrentCalls: two calls of one operator refused for
+// the same expired sign_no sign in again once between them: the second
+// waits for the first's 9001 and uses its sign_no. Each signed in on its
+// own before, and on a platform that keeps only the newest sign-in, the
+// first's resend was refused again. The 9001 of the first is held until a
+// second 9001 arrives or half a second passes, so a second 9001 is seen.
+func TestSignInExpiredConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	var signIns, refused atomic.Int32
+	both, renewing, third := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	p := &platform{}
+	p.fn = func(w http.ResponseWriter, env map[string]any) {
+		if env["infno"] == "9001" {
+			n := signIns.Add(1)
+			switch n {
+			case 2:
+				close(renewing)
+				select {
+				case <-third:
+				case <-time.After(500 * time.Millisecond):
+				}
+			case 3:
+				close(third)
+			}
+			ok(w, map[string]any{"signinoutb": map[string]any{"sign_time": "2025-04-01 08:00:00", "sign_no": fmt.Sprintf("SN%d", n)}})
+			return
+		}
+		if env["sign_no"] != "SN1" {
+			ok(w, nil)
+			return
+		}
+		// Both calls carry SN1: the first is refused once both arrived,
+		// the second once the first is signing in again.
+		if refused.Add(1) == 1 {
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+			}
+		} else {
+			close(both)
+			select {
+			case <-renewing:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"infcode": -2, "inf_refmsgid": "350200202504010930000000000001", "err_msg": "签到已失效"})
+	}
+	srv := serve(t, p)
+	cfg := testConfig(srv.URL)
+	cfg.SignIn, cfg.SignInMAC, cfg.SignInIP, cfg.SignInExpiredCodes = true, "m", "i", []int{-2}
+	c := newClient(t, cfg)
+	h := newMemHost()
+	if _, err := c.SignNo(context.Background(), h, "m0"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := c.Do(context.Background(), h, Call{Infno: "4207"})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("call: %v", err)
+		}
+	}
+	if n := signIns.Load(); n != 2 {
+		t.Errorf("%d sign-ins, want 2: the first and one new sign-in shared by both refused calls", n)
+	}
+	var signNos []any
+	for _, env := range p.envs {
+		if env["infno"] == "4207" && env["sign_no"] != "SN1" {
+			signNos = append(signNos, env["sign_no"])
+		}
+	}
+	if len(signNos) != 2 || signNos[0] != "SN2" || signNos[1] != "SN2" {
+		t.Errorf("resent with sign_no %v, want SN2 twice", signNos)
+	}
+}
+
+// TestSignInExpiredResending: Call.Resending learns the resend's msgid
+// before it goes out, and an error from it stops the resend (not sent).
+func TestSignInExpiredResending(t *testing.T) {
+	t.Parallel()
+	for name, hookErr := range map[string]error{"recorded": nil, "cannot record": errors.New("state store down")} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var signIns, calls atomic.Int32
+			p := &platform{}
+			p.fn = func(w http.ResponseWriter, env map[string]any) {
+				if env["infno"] == "9001" {
+					ok(w, map[string]any{"signinoutb": map[string]any{"sign_time": "2025-04-01 08:00:00", "sign_no": fmt.Sprintf("SN%d", signIns.Add(1))}})
+					return
+				}
+				if calls.Add(1) == 1 {
+					_ = json.NewEncoder(w).Encode(map[string]any{"infcode": -2, "inf_refmsgid": "350200202504010930000000000001", "err_msg": "签到已失效"})
+					return
+				}
+				ok(w, nil)
+			}
+			srv := serve(t, p)
+			cfg := testConfig(srv.URL)
+			cfg.SignIn, cfg.SignInMAC, cfg.SignInIP, cfg.SignInExpiredCodes = true, "m", "i", []int{-2}
+			c := newClient(t, cfg)
+			var recorded []string
+			res, err := c.Do(context.Background(), newMemHost(), Call{Infno: "4207", Resending: func(_ context.Context, id string) error {
+				recorded = append(recorded, id)
+				return hookErr
+			}})
+			var sent []any
+			for _, env := range p.envs {
+				if env["infno"] == "4207" {
+					sent = append(sent, env["msgid"])
+				}
+			}
+			if hookErr != nil {
+				var te *TransportError
+				if !errors.As(err, &te) || te.Sent || !errors.Is(err, hookErr) || len(sent) != 1 {
+					t.Fatalf("err = %v after %d calls; want a TransportError, not sent, wrapping the hook's error, and no resend", err, len(sent))
+				}
+				return
+			}
+			if err != nil || len(sent) != 2 || len(recorded) != 1 || sent[1] != recorded[0] || res.MsgID != recorded[0] {
+				t.Fatalf("err %v; sent %v, recorded %v: want the resend's msgid recorded before it went out", err, sent, recorded)
+			}
+		})
+	}
+}

@@ -20,8 +20,10 @@
 //     day per operator (cached in memory and in host state); a call the
 //     platform refuses with an infcode listed in [Config.SignInExpiredCodes]
 //     (setting signInExpiredCodes; empty by default, as the platform's code
-//     for an expired sign-in is not public) drops that sign_no, signs in
-//     again and is sent once more with a new msgid. A refusal says the
+//     for an expired sign-in is not public) replaces that sign_no (by one
+//     another call already got, or one new 9001 that calls refused at the
+//     same time wait for and share) and is sent once more with a new msgid
+//     ([Call.Resending] lets a caller record it before it goes out). A refusal says the
 //     transaction was not run, so this resends nothing that took effect; a
 //     call without an answer is never sent again here (the caller
 //     reconciles it), and a second refusal is returned as it is. Without

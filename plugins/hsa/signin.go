@@ -23,21 +23,47 @@ func signInKey(opter string) string { return "hsa/signin/" + opter }
 // with 9001 when there is none yet today. It is cached in memory and in
 // host state, so every instance shares one sign-in per day.
 func (c *Client) SignNo(ctx context.Context, h Host, messageID string) (string, error) {
+	return c.signNo(ctx, h, messageID, "")
+}
+
+// signNo is SignNo that never returns refused, the sign_no the platform
+// refused as expired ("" for none): a cached one that is still refused is
+// replaced by a new 9001, one another call or instance already got is
+// used as it is. One call of this client signs in at a time; the others
+// wait for it and use its sign_no, so calls of this client refused for
+// the same sign_no sign in again once between them.
+func (c *Client) signNo(ctx context.Context, h Host, messageID, refused string) (string, error) {
 	day := c.now().In(cst).Format("2006-01-02")
 	key := signInKey(c.cfg.Opter)
-	c.mu.Lock()
-	st, ok := c.signin[key]
-	c.mu.Unlock()
-	if ok && st.Day == day && st.SignNo != "" {
-		return st.SignNo, nil
+	cached := func() (string, bool) {
+		c.mu.Lock()
+		st, ok := c.signin[key]
+		c.mu.Unlock()
+		if ok && st.Day == day && st.SignNo != "" && st.SignNo != refused {
+			return st.SignNo, true
+		}
+		return "", false
 	}
+	if no, ok := cached(); ok {
+		return no, nil
+	}
+	select {
+	case c.signing <- struct{}{}:
+		defer func() { <-c.signing }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("wait for the 9001 sign-in of another call: %w", ctx.Err())
+	}
+	if no, ok := cached(); ok {
+		return no, nil
+	}
+	var st signInState
 	e, err := h.Get(ctx, key)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 	case err != nil:
 		return "", fmt.Errorf("read the 9001 sign-in state: %w", err)
 	default:
-		if json.Unmarshal(e.Value, &st) == nil && st.Day == day && st.SignNo != "" {
+		if json.Unmarshal(e.Value, &st) == nil && st.Day == day && st.SignNo != "" && st.SignNo != refused {
 			c.remember(key, st)
 			return st.SignNo, nil
 		}
@@ -78,33 +104,6 @@ func (c *Client) ForgetSignIn(ctx context.Context, h Host) error {
 	c.mu.Lock()
 	delete(c.signin, key)
 	c.mu.Unlock()
-	if _, err := h.Put(ctx, key, []byte(`{}`)); err != nil {
-		return fmt.Errorf("forget the 9001 sign-in: %w", err)
-	}
-	return nil
-}
-
-// forgetSignNo drops the cached sign-in if it is still signNo (the one the
-// platform refused), from memory and host state; a newer one that another
-// call or instance already got is kept.
-func (c *Client) forgetSignNo(ctx context.Context, h Host, signNo string) error {
-	key := signInKey(c.cfg.Opter)
-	c.mu.Lock()
-	if st, ok := c.signin[key]; ok && st.SignNo == signNo {
-		delete(c.signin, key)
-	}
-	c.mu.Unlock()
-	e, err := h.Get(ctx, key)
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("read the 9001 sign-in state: %w", err)
-	}
-	var st signInState
-	if json.Unmarshal(e.Value, &st) == nil && st.SignNo != signNo {
-		return nil
-	}
 	if _, err := h.Put(ctx, key, []byte(`{}`)); err != nil {
 		return fmt.Errorf("forget the 9001 sign-in: %w", err)
 	}

@@ -150,7 +150,8 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 		}
 		list, _ := m["feedetl"].([]any)
 		if len(list) == 0 {
-			return len(present) == 0, nil, nil
+			deleted, err := r.detailsDeleted(ctx, st.MdtrtID)
+			return deleted, nil, err
 		}
 		for _, it := range list {
 			if it, ok := it.(map[string]any); ok && present[str(it["bkkp_sn"])] {
@@ -218,12 +219,13 @@ func (r *run) withdrawalApplied(ctx context.Context, mdtrtID string, mdtrt map[s
 }
 
 // detailsDeleted tells whether a 4204 of every detail of visit mdtrtID
-// whose outcome is unknown took effect: 4207 shows no detail left. Sent
+// whose outcome is unknown took effect: 4207 shows no detail left
+// (detailsLeft, which counts records it cannot read as left). Sent
 // again after it was applied, it would only be refused for having nothing
 // to delete; details left mean it did not take effect.
 func (r *run) detailsDeleted(ctx context.Context, mdtrtID string) (bool, error) {
-	left, err := r.uploadedSNs(ctx, mdtrtID)
-	return len(left) == 0, err
+	left, err := r.detailsLeft(ctx, mdtrtID)
+	return left == 0, err
 }
 
 // completionApplied tells whether the platform shows visit mdtrtID

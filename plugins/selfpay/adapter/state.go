@@ -151,7 +151,13 @@ func (r *run) send(ctx context.Context, st *wfState, step string, batch int, inf
 	if err := r.save(ctx, st); err != nil {
 		return nil, err
 	}
-	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: input, MessageID: r.req.MessageID, MsgID: msgid})
+	// A call refused for an expired sign-in goes out again with a new
+	// msgid: the call in flight is then that one.
+	resending := func(ctx context.Context, id string) error {
+		st.Inflight.MsgID = id
+		return r.save(ctx, st)
+	}
+	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: input, MessageID: r.req.MessageID, MsgID: msgid, Resending: resending})
 	if ve := (*hsa.ValidationError)(nil); errors.As(err, &ve) {
 		st.Sent = sent // medgate's own checks stopped it: it never left
 	}

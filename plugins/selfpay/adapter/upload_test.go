@@ -916,3 +916,120 @@ func TestSignInExpired(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInExpiredResendLost: a call refused for an expired sign-in goes
+// out again with a new msgid; when that resend's answer is lost, the call
+// in flight is the resend. The workflow recorded only the refused msgid,
+// so its reconciliation (and the reply naming the call whose outcome is
+// unknown) pointed staff at the refused exchange of the journal instead of
+// the one that may have taken effect.
+func TestSignInExpiredResendLost(t *testing.T) {
+	t.Parallel()
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInInfcode: -2}, func(s map[string]string) {
+		s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+		s["signInExpiredCodes"] = "-2"
+	})
+	wantStatus(t, e.must(OpUpload, "sl-1", upload("ZYL1", 2), 1), sdk.StatusOK)
+	e.sim.ExpireSignIns()
+	e.sim.Fail(selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply, Times: 1}) // the resend: the refusal comes before faults
+	r := e.must(OpUpload, "sl-2", upload("ZYL2", 2), 1)
+	wantStatus(t, r, sdk.StatusFailed)
+	var refusedID, lostID string
+	for _, c := range e.sim.Calls() {
+		switch {
+		case c.Infno == "4204" && c.Infcode == -2:
+			refusedID = c.MsgID
+		case c.Infno == "4204" && c.Fault == selfpaysim.FaultLostReply:
+			lostID = c.MsgID
+		}
+	}
+	if refusedID == "" || lostID == "" || refusedID == lostID {
+		t.Fatalf("4204 refused as %q, lost as %q: want two msgids", refusedID, lostID)
+	}
+	if r.External == nil || r.External.MsgID != lostID {
+		t.Errorf("first attempt names msgid %+v, want the lost resend %s", r.External, lostID)
+	}
+	r = e.must(OpUpload, "sl-2", upload("ZYL2", 2), 2)
+	wantStatus(t, r, sdk.StatusOK)
+	steps, _ := payloadOf(t, r)["steps"].([]any)
+	found := false
+	for _, s := range steps {
+		m, _ := s.(map[string]any)
+		if m["infno"] == "4204" && m["outcome"] == outcomeReconciled {
+			found = true
+			if m["msgid"] != lostID {
+				t.Errorf("reconciled 4204 names msgid %v, want the resend %s (the refused one was %s)", m["msgid"], lostID, refusedID)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no reconciled 4204 in %v", steps)
+	}
+	n := 0
+	for _, c := range e.sim.Calls() {
+		if c.Infno == "4204" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("4204 sent %d times, want 3 (ZYL1's; ZYL2's refused, then its lost resend, reconciled, not sent again)", n)
+	}
+}
+
+// renamedBkkpSn answers 4207 records with their bkkp_sn under a name
+// medgate does not read (the 4207 field list is not public).
+func renamedBkkpSn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var env map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				for _, it := range asList(out["data"]) {
+					if m := it.(map[string]any); m["bkkpSn"] != nil {
+						m["bkkpSnNo"] = m["bkkpSn"]
+						delete(m, "bkkpSn")
+					}
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
+// TestDetailsLeftUnreadable: 4207 lists the visit's details, but under a
+// field name medgate does not read as bkkp_sn. Such records were skipped,
+// so a 4204 whose outcome was unknown (or that was refused) counted as
+// having deleted everything: the cancel ended ok with the details still on
+// the platform. A valid record counts as a detail left whatever its fields.
+func TestDetailsLeftUnreadable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		fault selfpaysim.Fault
+		want  sdk.Status
+	}{
+		"4204 outcome unknown: sent again": {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop, Times: 1}, want: sdk.StatusOK},
+		"4204 refused: details left":       {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultBusiness, Times: 1}, want: sdk.StatusRejected},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, renamedBkkpSn, nil)
+			const id = "ZYDL"
+			wantStatus(t, e.must(OpUpload, "dl-up", upload(id, 2), 1), sdk.StatusOK)
+			e.sim.Fail(tc.fault)
+			r := e.must(OpCancel, "dl-cancel", map[string]any{"fixmedins_mdtrt_id": id}, 1)
+			if r.Status == sdk.StatusFailed && r.Retryable {
+				r = e.must(OpCancel, "dl-cancel", map[string]any{"fixmedins_mdtrt_id": id}, 2)
+			}
+			if v := e.sim.Visit(testCode, id); r.Status == sdk.StatusOK && len(v.Fees) > 0 {
+				t.Fatalf("cancel answered ok with details %v still on the platform", v.Fees)
+			}
+			wantStatus(t, r, tc.want)
+		})
+	}
+}

@@ -320,6 +320,32 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 	return out, nil
 }
 
+// detailsLeft asks 4207 how many fee details of a visit the platform
+// still holds: every record not invalidated (valiFlag 0) counts, whether
+// or not its bkkp_sn can be read, so that a record medgate cannot read is
+// never taken for a deleted one.
+func (r *run) detailsLeft(ctx context.Context, mdtrtID string) (int, error) {
+	if err := r.beforeCall(ctx); err != nil {
+		return 0, err
+	}
+	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
+		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, raw := range recs {
+		var rec struct {
+			ValiFlag any `json:"valiFlag"`
+		}
+		if decodeRecord(raw, &rec) == nil && str(rec.ValiFlag) == "0" {
+			continue // invalidated (deleted) records
+		}
+		n++
+	}
+	return n, nil
+}
+
 // findVisit asks 4208 for the visits of the patient and returns the one
 // with this fixmedins_mdtrt_id, or nil.
 func (r *run) findVisit(ctx context.Context, mdtrt map[string]any) (map[string]any, error) {
@@ -664,11 +690,11 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 			var be *hsa.BusinessError
 			if errors.As(err, &be) {
 				// Refused: fine if nothing is left to delete.
-				left, qerr := r.uploadedSNs(ctx, id)
+				left, qerr := r.detailsLeft(ctx, id)
 				if qerr != nil {
 					return r.stopCancel(ctx, st, qerr)
 				}
-				if len(left) > 0 {
+				if left > 0 {
 					return r.stopCancel(ctx, st, err)
 				}
 				st.log(stepResult(stepDelete, "4204", 0, 0, nil, err))
