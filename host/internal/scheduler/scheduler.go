@@ -20,7 +20,8 @@
 // interval before the owner died and has not tried yet (it first tries
 // one interval after that). A run whose lease is lost
 // (taken by another instance after this one stalled, or expired because
-// the store could not be reached) is cancelled with ErrLeaseLost. A job
+// the store could not be reached or did not answer the renewal before the
+// expiry) is cancelled with ErrLeaseLost, at the expiry at the latest. A job
 // can be triggered at once (CLI or admin API); the trigger takes the same
 // lease, so it never runs beside the owner's run.
 package scheduler
@@ -301,15 +302,18 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // keepLease renews the lease of a running job every third of its time to
 // live, until ctx (the run's) ends, so that a run longer than the lease
 // keeps it. When another instance holds the lease, or the lease expires
-// (until) before a renewal succeeds (the store unreachable, this instance
-// stalled), it cancels the run with ErrLeaseLost: from then on another
-// instance may start the job, and this run must not go on beside it.
+// (until) before a renewal succeeds (the store unreachable, or not
+// answering: a renewal is waited for only until the lease expires, this
+// instance stalled), it cancels the run with ErrLeaseLost: from then on
+// another instance may start the job, and this run must not go on beside
+// it.
 //
 // It returns the lease's expiry as its last renewal set it (until, if
 // none did).
 func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) time.Time {
 	every := max(ttl/3, time.Millisecond)
 	wait := every
+	var lastErr error
 	for {
 		select {
 		case <-ctx.Done():
@@ -317,8 +321,17 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 		case <-s.clock.After(wait):
 		}
 		now := s.clock.Now()
-		ok, _, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+		if !now.Before(until) {
+			s.log.Error("job lease expired during the run and could not be renewed; stopping the run", "job", id, "err", lastErr)
+			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), lastErr, ErrLeaseLost))
+			return until
+		}
+		ok, answered, err := s.renew(ctx, id, ttl, now, until)
 		switch {
+		case !answered:
+			s.log.Error("job lease expired during the run while the store did not answer its renewal; stopping the run", "job", id)
+			stop(fmt.Errorf("job %s: lease expired at %s while its renewal, sent at %s, waited for the store's answer; check the store's connection: %w", id, until.Format(time.RFC3339), now.Format(time.RFC3339), ErrLeaseLost))
+			return until
 		case ctx.Err() != nil:
 			if err == nil && ok {
 				until = now.Add(ttl)
@@ -331,17 +344,68 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			s.log.Error("job lease taken by another instance during the run; stopping the run", "job", id, "holder", s.holder)
 			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
 			return until
-		case !now.Before(until):
-			s.log.Error("job lease expired during the run and could not be renewed; stopping the run", "job", id, "err", err)
-			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), err, ErrLeaseLost))
-			return until
 		default:
+			lastErr = err
 			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
 			// Try again, at the latest when the lease expires: the run
 			// must stop then if the store still cannot be reached.
 			wait = max(min(every, until.Sub(now)), time.Millisecond)
 		}
 	}
+}
+
+// renew renews the lease of a running job, taken until until, at now
+// (before until). It waits for the store's answer only until the lease
+// expires: another instance may take the lease and start the job from
+// then on, so a store that does not answer (a stalled connection) must
+// not keep the run going past it. answered is false when the lease
+// expired first; the store call is then cancelled.
+func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
+	expired, stopTimer := s.timer(until.Sub(now))
+	defer stopTimer()
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		ok  bool
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		ok, _, err := s.leases.AcquireLease(callCtx, "job/"+id, s.holder, ttl, now)
+		ch <- answer{ok, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.ok, true, a.err
+	case <-expired:
+		select {
+		case a := <-ch: // answered at the same moment
+			return a.ok, true, a.err
+		default:
+			return false, false, nil
+		}
+	}
+}
+
+// timerClock is a Clock whose timers can be stopped before they fire.
+type timerClock interface {
+	// timer returns a channel that receives once d has passed, and a
+	// function that stops it.
+	timer(d time.Duration) (<-chan time.Time, func())
+}
+
+func (realClock) timer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
+
+// timer is s.clock's timer for d, stopped by the returned function if the
+// clock can stop timers (else it simply fires later, unread).
+func (s *Scheduler) timer(d time.Duration) (<-chan time.Time, func()) {
+	if tc, ok := s.clock.(timerClock); ok {
+		return tc.timer(d)
+	}
+	return s.clock.After(d), func() {}
 }
 
 // settleLease brings the lease of a run that renewed it (renewed, later

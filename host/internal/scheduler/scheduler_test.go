@@ -56,6 +56,22 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// timer is After with a stop function (see timerClock): a stopped timer
+// is no longer a waiter.
+func (c *fakeClock) timer(d time.Duration) (<-chan time.Time, func()) {
+	ch := c.After(d)
+	return ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, w := range c.waiters {
+			if w.ch == ch {
+				c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
 // waitsUntil reports whether something waits on the clock for at.
 func (c *fakeClock) waitsUntil(at time.Time) bool {
 	c.mu.Lock()
@@ -650,5 +666,74 @@ func TestLongRunSetsLeaseBack(t *testing.T) {
 	holder, until := leases.expiry("job/p/s/j")
 	if want := start.Add(interval + grace); holder != "a" || !until.Equal(want) {
 		t.Fatalf("after the run the lease is %q's until %s after the start, want a's until %s", holder, until.Sub(start), want.Sub(start))
+	}
+}
+
+// hungLeases is a lease table whose store, once hung is set, takes every
+// AcquireLease call and never answers it (a stalled connection) until the
+// call's context ends; entered receives each hung call.
+type hungLeases struct {
+	memLeases
+	hung    atomic.Bool
+	entered chan struct{}
+}
+
+func (l *hungLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	if l.hung.Load() && holder == "a" {
+		l.entered <- struct{}{}
+		<-ctx.Done()
+		return false, time.Time{}, ctx.Err()
+	}
+	return l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+}
+
+// TestRunStopsWhenRenewalHangs: a renewal the store never answers (a
+// stalled connection, not a quick error) must not keep the run going past
+// the lease's expiry: another instance takes the lease the moment it
+// expires (it retries right then) and starts the job, so the run must be
+// cancelled with ErrLeaseLost by then, not whenever the store call ends.
+func TestRunStopsWhenRenewalHangs(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	clock := newFakeClock()
+	leases := &hungLeases{entered: make(chan struct{}, 1)}
+	started := make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	start := clock.Now()
+	until := start.Add(interval + grace)
+	every := (interval + grace) / 3
+	leases.hung.Store(true)
+	checkFor(t, "the first renewal's timer", func() bool { return clock.waitsUntil(start.Add(every)) })
+	clock.Advance(every)
+	select {
+	case <-leases.entered: // the renewal waits for a store that does not answer
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not try to renew its lease")
+	}
+	clock.Advance(until.Sub(clock.Now()))
+	// Another instance takes the expired lease at once, as it may.
+	if ok, _, err := leases.memLeases.AcquireLease(t.Context(), "job/p/s/j", "b", interval+grace, clock.Now()); err != nil || !ok {
+		t.Fatalf("b takes the expired lease: %v %v", ok, err)
+	}
+	var err error
+	checkFor(t, "the run to stop at its lease's expiry", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("run ended with %v, want ErrLeaseLost", err)
 	}
 }
