@@ -1033,3 +1033,56 @@ func TestDetailsLeftUnreadable(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileOnCappedPagesWithoutCounts: a platform that serves fewer
+// records per page than asked (pageSize 100, it serves 2) and sends no
+// record or page counts. A call whose answer was lost is reconciled from
+// every page, not from the first short one: the 4201A lines 4207 lists
+// past it, and the visit 4208 lists past it, are on the platform and are
+// not sent again.
+func TestReconcileOnCappedPagesWithoutCounts(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		earlier []string // visits of the same patient uploaded before (4208 lists them first)
+		infno   string
+	}{
+		"4201A lost: lines on later 4207 pages": {infno: "4201A"},
+		"4202 lost: visit on a later 4208 page": {earlier: []string{"ZYA1", "ZYA2"}, infno: "4202"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, MaxPageSize: 2, NoPageCounts: true}, nil)
+			for _, id := range tc.earlier {
+				wantStatus(t, e.must(OpUpload, "up-"+id, upload(id, 1), 1), sdk.StatusOK)
+			}
+			const id = "ZYB"
+			e.sim.Fail(selfpaysim.Fault{Infno: tc.infno, Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must(OpUpload, "capped", upload(id, 5), 1), sdk.StatusFailed)
+			sent := func() int {
+				n := 0
+				for _, c := range e.sim.Calls() {
+					if c.Infno == tc.infno && c.MdtrtID == id {
+						n++
+					}
+				}
+				return n
+			}
+			before := sent()
+			r := e.must(OpUpload, "capped", upload(id, 5), 2)
+			wantStatus(t, r, sdk.StatusOK)
+			if n := sent() - before; n != 0 {
+				t.Errorf("%s sent %d more times after its answer was lost", tc.infno, n)
+			}
+			if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 5 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if n := e.sim.Count("4202", id); n != 1 {
+				t.Errorf("4202 applied %d times", n)
+			}
+			if payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("reply does not say it reconciled: %s", r.Payload)
+			}
+		})
+	}
+}
