@@ -671,3 +671,64 @@ func TestSignInExpiredResending(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryAllPageSizeCappedWithoutCounts: a platform that serves fewer
+// records per page than asked and sends no record or page counts is read
+// until an empty page: its short first page is not the last. A query that
+// never reaches an empty page ends in an error, not in the records read.
+func TestQueryAllPageSizeCappedWithoutCounts(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		total, limit int
+		array        bool // the output is the bare list of records
+		endless      bool // every page has a record: no end
+		wantCalls    int
+	}{
+		"capped, object without counts":       {total: 7, limit: 3, wantCalls: 4},
+		"capped, bare array":                  {total: 7, limit: 3, array: true, wantCalls: 4},
+		"capped, total a multiple of the cap": {total: 6, limit: 3, wantCalls: 3},
+		"no records":                          {total: 0, limit: 3, wantCalls: 1},
+		"never an empty page":                 {limit: 1, endless: true, wantCalls: maxQueryPages},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := &platform{}
+			p.fn = func(w http.ResponseWriter, env map[string]any) {
+				num := int(env["input"].(map[string]any)["page_num"].(float64))
+				data := []any{}
+				for i := (num - 1) * tc.limit; i < num*tc.limit && (tc.endless || i < tc.total); i++ {
+					data = append(data, map[string]any{"bkkpSn": fmt.Sprint(i)})
+				}
+				if tc.array {
+					ok(w, data)
+					return
+				}
+				ok(w, map[string]any{"data": data})
+			}
+			srv := serve(t, p)
+			c := newClient(t, testConfig(srv.URL))
+			recs, err := c.QueryAll(context.Background(), newMemHost(), "m", "4207", map[string]any{"fixmedins_mdtrt_id": "ZY1"}, 100, 0)
+			p.mu.Lock()
+			calls := len(p.envs)
+			p.mu.Unlock()
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if tc.endless {
+				if err == nil || !strings.Contains(err.Error(), "narrow the query") {
+					t.Fatalf("a query without end returned %d records and error %v, want an error", len(recs), err)
+				}
+				return
+			}
+			if err != nil || len(recs) != tc.total {
+				t.Fatalf("%d records, want %d: %v", len(recs), tc.total, err)
+			}
+			for i, r := range recs {
+				if want := fmt.Sprintf(`{"bkkpSn":"%d"}`, i); string(r) != want {
+					t.Errorf("record %d is %s, want %s", i, r, want)
+				}
+			}
+		})
+	}
+}

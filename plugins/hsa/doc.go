@@ -45,6 +45,16 @@
 //     caller must reconcile before resending) or a [*ValidationError]
 //     (nothing was sent).
 //
+// # Paged queries
+//
+// [Client.QueryAll] reads a paged query (4207, 4208, 4209) to its end: an
+// empty page, the last page the answer counts, or its record count. A
+// short page is not the end (a platform may cap the page size below the
+// one asked), so an answer without counts costs one more call, for the
+// empty page; a query not ended within 1000 pages is an error. Callers
+// reconcile calls whose outcome is unknown with these records, so a
+// record missed must never read as "not there".
+//
 // # What must be confirmed against the province's access document
 //
 // No official NHSA or Fujian text was reachable (see

@@ -8,13 +8,23 @@ import (
 )
 
 // maxQueryPages bounds QueryAll so a platform that always reports more
-// pages cannot keep it looping.
+// pages, or never answers an empty page, cannot keep it looping.
 const maxQueryPages = 1000
 
 // QueryAll runs a paged query (4207, 4208, 4209 …) from page 1 until the
 // records run out, and returns every record. input is the query's input
 // without page_num and page_size, which QueryAll sets. maxRecords > 0
 // stops early once that many were read.
+//
+// The records run out at an empty page, at the last page the answer
+// counts (pages), or once the answer's record count (recordCounts) was
+// read. A short page is never taken for the last one: a platform may serve
+// fewer records per page than asked (its own maximum page size), so
+// without counts QueryAll reads on until an empty page, one call more.
+// Callers reconcile calls whose outcome is unknown with these records, and
+// a record missed would be resent as "not there". For the same reason a
+// query that does not end within maxQueryPages pages is an error, never a
+// partial answer.
 func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, input map[string]any, pageSize, maxRecords int) ([]json.RawMessage, error) {
 	if pageSize < 1 {
 		pageSize = 100
@@ -35,11 +45,8 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 			return all, fmt.Errorf("%s page %d (msgid %s): %w", infno, page, res.MsgID, err)
 		}
 		all = append(all, pg.Records...)
-		// A short page ends the query only when the platform reports no
-		// counts: it may serve fewer records per page than asked.
-		counted := pg.Pages >= 0 || pg.Total >= 0
 		switch {
-		case len(pg.Records) == 0, !counted && len(pg.Records) < pageSize:
+		case len(pg.Records) == 0:
 			return all, nil
 		case pg.Pages >= 0 && page >= pg.Pages:
 			return all, nil
@@ -49,5 +56,5 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 			return all, nil
 		}
 	}
-	return all, fmt.Errorf("%s: more than %d pages; narrow the query", infno, maxQueryPages)
+	return all, fmt.Errorf("%s: still not at the end after %d pages of %d records (no empty page, and the answers' %q/%q counts did not end it); narrow the query, or check the pagingFields setting", infno, maxQueryPages, pageSize, c.cfg.Paging.Pages, c.cfg.Paging.Count)
 }

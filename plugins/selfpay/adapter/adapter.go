@@ -249,10 +249,15 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	case errors.Is(err, errCompletionUnknown):
 		// Not retryable: another attempt cannot learn more, and a blind
 		// resend could complete a visit someone reopened meanwhile.
+		advice := "nothing was resent. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
+			"if it is 1 the completion took effect and nothing more is needed; if it is 0, send selfpay.4203 cplt_flag=1 again under a new message id"
+		if r.req.Type == OpUpload {
+			advice = "nothing was resent; the fee details and the visit were uploaded. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
+				"if it is 1 the upload is complete and nothing more is needed; if it is 0, send selfpay.4203 cplt_flag=1 again under a new message id"
+		}
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: false,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: what + ": the outcome of 4203 cplt_flag=1 is unknown",
-				Detail: hsa.MaskText(err.Error()) + "; nothing was resent. Check the visit on the platform (selfpay.4208 by the patient's certificate: cpltFlag): " +
-					"if it is 1 the completion took effect and nothing more is needed; if it is 0, send selfpay.4203 cplt_flag=1 again under a new message id"}}}, nil
+				Detail: hsa.MaskText(err.Error()) + "; " + advice}}}, nil
 	case errors.Is(err, errWithdrawalUnknown):
 		// Not retryable, as above: a blind resend could reopen a visit
 		// someone completed again meanwhile.

@@ -32,14 +32,18 @@
 // anything is resent: a 4201A batch with 4207 (which of its bkkp_sn are on
 // the platform; only the missing lines are sent again), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
-// its cpltFlag). A refused reconciliation query leaves the outcome unknown:
-// the attempt fails, retryable, and the next one reconciles again.
+// its cpltFlag: 1, done; 0, send it again; visit not listed or any other
+// flag: failed, not retryable, nothing resent, as for a withdrawal). A
+// refused reconciliation query leaves the outcome unknown: the attempt
+// fails, retryable, and the next one reconciles again. Paged queries are
+// read to the end (hsa.Client.QueryAll), so a record on a later page is
+// never taken for one the platform lacks.
 //
 // A single selfpay.4203 cplt_flag=1 carries no person to search 4208 by:
 // it is reconciled with 4208 searched by the begntime and medfee_sumamt
 // medgate stored when it uploaded the visit (patient/<id>); when medgate
-// holds no such record, or 4208 does not list the visit, it fails, not
-// retryable, telling staff what to check, and is never resent blindly.
+// holds no such record, or 4208 does not list the visit or shows neither
+// cpltFlag 0 nor 1, it fails, not retryable, telling staff what to check, and is never resent blindly.
 // The two calls of selfpay.cancel are reconciled the same way: its 4203
 // cplt_flag=0 with 4208 searched by the stored visit (cpltFlag 0: the
 // withdrawal holds, go on to 4204; 1: send it again; visit not found:

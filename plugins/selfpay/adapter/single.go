@@ -161,7 +161,7 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 		return true, nil, nil
 	case "4203":
 		if str(m["cplt_flag"]) == "1" {
-			applied, err := r.completionApplied(ctx, st.MdtrtID)
+			applied, err := r.completionApplied(ctx, st.MdtrtID, nil)
 			return applied, nil, err
 		}
 		// cplt_flag=0, settled as a selfpay.cancel's: 4208 searched by
@@ -172,9 +172,9 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 	return false, nil, nil
 }
 
-// errCompletionUnknown says a single 4203 cplt_flag=1 whose outcome is
-// unknown cannot be reconciled: 4208 finds visits by the person or the
-// visit's dates and total, which the 4203 input does not carry.
+// errCompletionUnknown says a 4203 cplt_flag=1 whose outcome is unknown
+// cannot be reconciled: 4208 does not list the visit, or lists it without
+// a cpltFlag of 0 or 1 (see completionApplied).
 var errCompletionUnknown = errors.New("the outcome of 4203 cplt_flag=1 is unknown and cannot be reconciled")
 
 // errWithdrawalUnknown says a 4203 cplt_flag=0 whose outcome is unknown
@@ -228,11 +228,42 @@ func (r *run) detailsDeleted(ctx context.Context, mdtrtID string) (bool, error) 
 	return left == 0, err
 }
 
-// completionApplied tells whether the platform shows visit mdtrtID
-// complete (4208 cpltFlag 1); see completionFlag.
-func (r *run) completionApplied(ctx context.Context, mdtrtID string) (bool, error) {
-	flag, err := r.completionFlag(ctx, mdtrtID, errCompletionUnknown)
-	return flag == "1", err
+// completionApplied tells whether a 4203 cplt_flag=1 of visit mdtrtID
+// whose outcome is unknown took effect, as withdrawalApplied does for
+// cplt_flag=0: 4208 shows the visit's cpltFlag 1 (true: not to be resent)
+// or 0 (false: it did not, send it again). 4208 is searched by the patient
+// of mdtrt (the visit of a selfpay.upload) or, with mdtrt nil, by what
+// medgate stored of the visit (completionFlag). When 4208 does not list
+// the visit, or lists it with any other cpltFlag, the outcome stays
+// unknown: the error wraps errCompletionUnknown and the caller resends
+// nothing. A miss proves nothing about the 4203, which only sets the flag
+// of a visit already on the platform: the search may have used fields the
+// platform holds otherwise, or the visit may be on a page not read.
+func (r *run) completionApplied(ctx context.Context, mdtrtID string, mdtrt map[string]any) (bool, error) {
+	var flag string
+	if mdtrt == nil {
+		f, err := r.completionFlag(ctx, mdtrtID, errCompletionUnknown)
+		if err != nil {
+			return false, err
+		}
+		flag = f
+	} else {
+		rec, err := r.findVisit(ctx, mdtrt)
+		if err != nil {
+			return false, err
+		}
+		if rec == nil {
+			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", errCompletionUnknown, mdtrtID)
+		}
+		flag = str(rec["cpltFlag"])
+	}
+	switch flag {
+	case "1":
+		return true, nil
+	case "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errCompletionUnknown, mdtrtID, flag)
 }
 
 // completionFlag returns the cpltFlag the platform shows for visit

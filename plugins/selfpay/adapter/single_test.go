@@ -257,12 +257,14 @@ func TestSingle4204LostReply(t *testing.T) {
 
 // TestSingle4203CompletionUnknown: a single 4203 cplt_flag=1 whose answer
 // never came is settled with 4208, searched by what medgate stored of the
-// visit, before anything is resent; a visit medgate cannot find is failed
-// for staff to check, never completed blindly.
+// visit, before anything is resent; a visit medgate cannot find, or one
+// 4208 lists without a cpltFlag of 0 or 1 (which was completed again
+// blindly), is failed for staff to check, never completed blindly.
 func TestSingle4203CompletionUnknown(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		uploaded   bool   // the visit went up with selfpay.upload (medgate stored it)
+		noFlag     bool   // 4208 answers without cpltFlag
 		fault      string // how the first 4203 is lost
 		wantStatus sdk.Status
 		wantResent bool // a second 4203 reaches the platform
@@ -271,11 +273,17 @@ func TestSingle4203CompletionUnknown(t *testing.T) {
 		"applied, answer lost: 4208 shows it complete":  {uploaded: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
 		"never applied: 4208 shows it open, sent again": {uploaded: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
 		"visit unknown to medgate: failed, not resent":  {uploaded: false, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+		"applied, 4208 shows no cpltFlag: failed":       {uploaded: true, noFlag: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+		"never applied, 4208 shows no cpltFlag: failed": {uploaded: true, noFlag: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusFailed},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, nil)
+			var wrap func(http.Handler) http.Handler
+			if tc.noFlag {
+				wrap = withoutCpltFlag
+			}
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
 			const id = "ZYK"
 			if tc.uploaded {
 				wantStatus(t, e.must(OpUpload, "k-up", upload(id, 2), 1), sdk.StatusOK)

@@ -1,9 +1,11 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -1030,6 +1032,162 @@ func TestDetailsLeftUnreadable(t *testing.T) {
 				t.Fatalf("cancel answered ok with details %v still on the platform", v.Fees)
 			}
 			wantStatus(t, r, tc.want)
+		})
+	}
+}
+
+// TestReconcileOnCappedPagesWithoutCounts: a platform that serves fewer
+// records per page than asked (pageSize 100, it serves 2) and sends no
+// record or page counts. A call whose answer was lost is reconciled from
+// every page, not from the first short one: the 4201A lines 4207 lists
+// past it, and the visit 4208 lists past it, are on the platform and are
+// not sent again.
+func TestReconcileOnCappedPagesWithoutCounts(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		earlier []string // visits of the same patient uploaded before (4208 lists them first)
+		infno   string
+	}{
+		"4201A lost: lines on later 4207 pages": {infno: "4201A"},
+		"4202 lost: visit on a later 4208 page": {earlier: []string{"ZYA1", "ZYA2"}, infno: "4202"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, MaxPageSize: 2, NoPageCounts: true}, nil)
+			for _, id := range tc.earlier {
+				wantStatus(t, e.must(OpUpload, "up-"+id, upload(id, 1), 1), sdk.StatusOK)
+			}
+			const id = "ZYB"
+			e.sim.Fail(selfpaysim.Fault{Infno: tc.infno, Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must(OpUpload, "capped", upload(id, 5), 1), sdk.StatusFailed)
+			sent := func() int {
+				n := 0
+				for _, c := range e.sim.Calls() {
+					if c.Infno == tc.infno && c.MdtrtID == id {
+						n++
+					}
+				}
+				return n
+			}
+			before := sent()
+			r := e.must(OpUpload, "capped", upload(id, 5), 2)
+			wantStatus(t, r, sdk.StatusOK)
+			if n := sent() - before; n != 0 {
+				t.Errorf("%s sent %d more times after its answer was lost", tc.infno, n)
+			}
+			if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 5 {
+				t.Fatalf("platform has %+v", v)
+			}
+			if n := e.sim.Count("4202", id); n != 1 {
+				t.Errorf("4202 applied %d times", n)
+			}
+			if payloadOf(t, r)["reconciled"] != true {
+				t.Errorf("reply does not say it reconciled: %s", r.Payload)
+			}
+		})
+	}
+}
+
+// without4208Records serves the simulator but answers 4208 with no
+// records, as a platform whose 4208 misses the visit (searched by fields
+// it holds otherwise, or listed on a page not read) would.
+func without4208Records(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req struct {
+			Infno string `json:"infno"`
+		}
+		if json.Unmarshal(body, &req) != nil || req.Infno != "4208" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var env map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+			if out, ok := env["output"].(map[string]any); ok {
+				out["data"], out["recordCounts"], out["pages"] = []any{}, 0, 0
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(env)
+	})
+}
+
+// TestUploadCompletionOutcomeUnknown: the completion (4203 cplt_flag=1) of
+// a selfpay.upload whose outcome is unknown is settled with 4208 as a
+// cancel's withdrawal is: cpltFlag 1, done; 0, sent again. A visit 4208
+// does not list, or lists without a cpltFlag of 0 or 1, was completed
+// again blindly; it is now failed for staff, not retryable, and nothing
+// is resent.
+func TestUploadCompletionOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		wrap       func(http.Handler) http.Handler
+		fault      string
+		wantStatus sdk.Status
+		wantResent bool
+		reconciled bool
+	}{
+		"applied, answer lost: 4208 shows it complete, not resent": {fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
+		"never applied: 4208 shows it open, sent again":            {fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
+		"applied, 4208 does not list the visit: failed, not sent":  {wrap: without4208Records, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+		"never applied, 4208 does not list it: failed, not sent":   {wrap: without4208Records, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusFailed},
+		"applied, 4208 shows no cpltFlag: failed, not resent":      {wrap: withoutCpltFlag, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, tc.wrap, nil)
+			const id = "ZYCO"
+			sent := func() int {
+				n := 0
+				for _, c := range e.sim.Calls() {
+					if c.Infno == "4203" && c.MdtrtID == id {
+						n++
+					}
+				}
+				return n
+			}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: tc.fault})
+			wantStatus(t, e.must(OpUpload, "co", upload(id, 2), 1), sdk.StatusFailed)
+			before := sent()
+			r := e.must(OpUpload, "co", upload(id, 2), 2)
+			wantStatus(t, r, tc.wantStatus)
+			if resent := sent() > before; resent != tc.wantResent {
+				t.Errorf("4203 sent again: %v, want %v", resent, tc.wantResent)
+			}
+			if tc.wantStatus == sdk.StatusOK {
+				if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 2 {
+					t.Fatalf("platform has %+v", v)
+				}
+				if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+					t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+				}
+				return
+			}
+			if r.Retryable {
+				t.Error("a completion that cannot be reconciled is retryable")
+			}
+			if d := r.Diagnostics.String(); !strings.Contains(d, "cplt_flag=1") || !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
+				t.Errorf("the reply does not tell staff what to check: %s", d)
+			}
+			pe, err := e.host.Get(context.Background(), testSite, patientKey(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p patientRecord
+			if err := json.Unmarshal(pe.Value, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != statusFailed || strings.Contains(p.Reason, "medgate retries") {
+				t.Errorf("the visit's record says %s: %s, for a failure medgate does not retry", p.Status, p.Reason)
+			}
 		})
 	}
 }

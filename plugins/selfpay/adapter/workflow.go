@@ -241,11 +241,14 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 			}
 			break
 		}
-		rec, err := r.findVisit(ctx, in.mdtrt)
+		// cplt_flag=1: 4208 shows the visit complete (done) or open (sent
+		// again); a visit it does not list, or without either flag, is
+		// failed for staff with nothing resent (completionApplied).
+		applied, err := r.completionApplied(ctx, in.mdtrtID, in.mdtrt)
 		if err != nil {
 			return err
 		}
-		if rec != nil && str(rec["cpltFlag"]) == "1" {
+		if applied {
 			st.log(stepLog{Step: stepComplete, Infno: "4203", MsgID: f.MsgID, Outcome: outcomeReconciled, Message: "4208 shows the visit complete"})
 			st.Step = stepDone
 		}

@@ -12,7 +12,9 @@
 //     fixmedins_mdtrt_id at completion, completion semantics (a completed
 //     visit cannot be changed until 4203 cplt_flag=0) and deletion;
 //   - answers 4207/4208/4209 from what was uploaded, paged as
-//     {recordCounts, pages, data} with camelCase records;
+//     {recordCounts, pages, data} with camelCase records (MaxPageSize caps
+//     a page below the page_size asked; NoPageCounts leaves the counts
+//     out);
 //   - refuses calls whose sign_no it never issued or that expired
 //     (RequireSignIn, SignInTTL, ExpireSignIns) with its own infcode
 //     (SignInInfcode);
@@ -83,6 +85,14 @@ type Options struct {
 	// the ciphertext with enc_type SM4, else the input's JSON text (the
 	// envelope's input is 字符型 40000). 0 means 40000; negative, no limit.
 	MaxInputChars int
+	// MaxPageSize, when positive, caps the records of one 4207/4208/4209
+	// page: a page_size above it is served as MaxPageSize records per page
+	// (its own rule: whether and where the platform caps it is not public).
+	MaxPageSize int
+	// NoPageCounts leaves recordCounts and pages out of 4207/4208/4209
+	// answers, which then carry only data: with MaxPageSize, a short page
+	// is not the last one, and only an empty page ends the query.
+	NoPageCounts bool
 	// Schemas are the schemas to enforce; nil uses hsa.Schemas("").
 	Schemas *schemas.Set
 	// Admvs is the receiver's area code used in inf_refmsgid.
@@ -814,11 +824,16 @@ func (s *Sim) delete4204(code string, in map[string]any, now time.Time) answer {
 	return answer{}
 }
 
-func page(in map[string]any, records []map[string]any) answer {
+// page serves one page of records, page_size at a time (at most
+// MaxPageSize), with the record and page counts unless NoPageCounts.
+func (s *Sim) page(in map[string]any, records []map[string]any) answer {
 	num, _ := strconv.Atoi(str(in["page_num"]))
 	size, _ := strconv.Atoi(str(in["page_size"]))
 	if num < 1 || size < 1 {
 		return answer{infcode: -1, errMsg: "page_num和page_size须为正整数"}
+	}
+	if s.opts.MaxPageSize > 0 {
+		size = min(size, s.opts.MaxPageSize)
 	}
 	total := len(records)
 	pages := (total + size - 1) / size
@@ -827,6 +842,9 @@ func page(in map[string]any, records []map[string]any) answer {
 	data := make([]any, 0, to-from)
 	for _, r := range records[from:to] {
 		data = append(data, r)
+	}
+	if s.opts.NoPageCounts {
+		return answer{output: map[string]any{"data": data}}
 	}
 	return answer{output: map[string]any{"recordCounts": total, "pages": pages, "data": data}}
 }
@@ -842,7 +860,7 @@ func (s *Sim) query4207(code string, in map[string]any) answer {
 			recs = append(recs, r)
 		}
 	}
-	return page(in, recs)
+	return s.page(in, recs)
 }
 
 func (s *Sim) query4208(code string, in map[string]any) answer {
@@ -864,7 +882,7 @@ func (s *Sim) query4208(code string, in map[string]any) answer {
 		r["crteTime"], r["updtTime"] = v.created.Format(timeLayout), v.updated.Format(timeLayout)
 		recs = append(recs, r)
 	}
-	return page(in, recs)
+	return s.page(in, recs)
 }
 
 // matches applies 4208's criteria: equality for the codes, names and
@@ -907,7 +925,7 @@ func (s *Sim) query4209(code string, in map[string]any) answer {
 			recs = append(recs, r)
 		}
 	}
-	return page(in, recs)
+	return s.page(in, recs)
 }
 
 // camel copies a snake_case record with camelCase keys, as the queries

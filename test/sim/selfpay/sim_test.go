@@ -442,3 +442,54 @@ func TestSignInExpires(t *testing.T) {
 		})
 	}
 }
+
+// TestPageSizeCapAndNoCounts: MaxPageSize serves at most that many records
+// per page whatever page_size asks, and NoPageCounts answers data only.
+func TestPageSizeCapAndNoCounts(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		opts              Options
+		num, size         int
+		wantSNs           []string
+		wantTotal, wantPg int // -1: not in the answer
+	}{
+		"no cap, counts":       {opts: Options{}, num: 1, size: 10, wantSNs: []string{"P-1", "P-2", "P-3", "P-4", "P-5"}, wantTotal: 5, wantPg: 1},
+		"capped, counts":       {opts: Options{MaxPageSize: 2}, num: 2, size: 10, wantSNs: []string{"P-3", "P-4"}, wantTotal: 5, wantPg: 3},
+		"capped, no counts":    {opts: Options{MaxPageSize: 2, NoPageCounts: true}, num: 1, size: 10, wantSNs: []string{"P-1", "P-2"}, wantTotal: -1, wantPg: -1},
+		"capped, past the end": {opts: Options{MaxPageSize: 2, NoPageCounts: true}, num: 4, size: 10, wantTotal: -1, wantPg: -1},
+		"asked below the cap":  {opts: Options{MaxPageSize: 4, NoPageCounts: true}, num: 2, size: 3, wantSNs: []string{"P-4", "P-5"}, wantTotal: -1, wantPg: -1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, tc.opts, nil)
+			var rows []any
+			for i := 1; i <= 5; i++ {
+				rows = append(rows, feeRow("P", i, "2"))
+			}
+			if _, err := f.do("4201A", fees(rows...)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.do("4207", map[string]any{"fixmedins_mdtrt_id": "P", "fixmedins_code": code, "page_num": tc.num, "page_size": tc.size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pg, err := hsa.ParsePage(res.Output, hsa.Defaults().Paging)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sns []string
+			for _, r := range pg.Records {
+				var rec struct{ BkkpSn string }
+				if err := json.Unmarshal(r, &rec); err != nil {
+					t.Fatal(err)
+				}
+				sns = append(sns, rec.BkkpSn)
+			}
+			if fmt.Sprint(sns) != fmt.Sprint(tc.wantSNs) || pg.Total != tc.wantTotal || pg.Pages != tc.wantPg {
+				t.Errorf("page %d of %d: records %v, recordCounts %d, pages %d; want %v, %d, %d (output %s)",
+					tc.num, tc.size, sns, pg.Total, pg.Pages, tc.wantSNs, tc.wantTotal, tc.wantPg, res.Output)
+			}
+		})
+	}
+}
