@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -450,5 +451,72 @@ func TestKubernetesArtifactsShared(t *testing.T) {
 	}
 	if len(sticky) == 0 {
 		t.Error("no Service selecting the medgate pods has sessionAffinity: ClientIP; console sessions and download links live in one replica's memory, so staff need a Service that keeps them on one replica")
+	}
+}
+
+// TestKubernetesServiceNamesAllowed: the server refuses (421) a request
+// whose Host is not an IP address, localhost or a name of
+// http.allowedHosts (DNS rebinding), so every name the manifests tell
+// clients and staff to call — each Service selecting the medgate pods, by
+// its short name as other pods of the namespace use it, and each
+// http://name:port/ address in the comments — must be allowed by the
+// ConfigMap's configuration, or that address answers host_not_allowed.
+func TestKubernetesServiceNamesAllowed(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type object struct {
+		Kind     string                `yaml:"kind"`
+		Metadata struct{ Name string } `yaml:"metadata"`
+		Data     map[string]string     `yaml:"data"`
+		Spec     struct {
+			ClusterIP string         `yaml:"clusterIP"`
+			Selector  map[string]any `yaml:"selector"`
+		} `yaml:"spec"`
+	}
+	var services []string
+	var conf string
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case o.Kind == "ConfigMap" && o.Metadata.Name == "medgate-config":
+			conf = o.Data["medgate.yaml"]
+		case o.Kind == "Service" && o.Spec.ClusterIP != "None" && o.Spec.Selector["app"] == "medgate":
+			services = append(services, o.Metadata.Name)
+		}
+	}
+	if conf == "" || len(services) == 0 {
+		t.Fatalf("no ConfigMap medgate-config or no Service of the medgate pods (services %v)", services)
+	}
+	c, _ := parseShipped(t, "configmap:medgate.yaml", []byte(conf))
+	// As api.hostAllowed matches a name: exactly, or under a ".suffix".
+	allowed := func(h string) bool {
+		for _, a := range c.HTTP.AllowedHosts {
+			a = strings.ToLower(a)
+			if h == a || strings.HasPrefix(a, ".") && strings.HasSuffix(h, a) {
+				return true
+			}
+		}
+		return false
+	}
+	names := map[string]string{}
+	for _, s := range services {
+		names[s] = "Service " + s
+	}
+	for _, m := range regexp.MustCompile(`http://([a-z][a-z0-9.-]*):[0-9]+/`).FindAllStringSubmatch(string(data), -1) {
+		names[m[1]] = "the address " + m[0] + " in the comments"
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if !allowed(name) {
+			t.Errorf("%s: Host %q is not in http.allowedHosts %v, so medgate answers 421 host_not_allowed; add it to allowedHosts", names[name], name, c.HTTP.AllowedHosts)
+		}
 	}
 }

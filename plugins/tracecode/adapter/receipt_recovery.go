@@ -36,9 +36,12 @@ import (
 // receiptRecoveryKey after every page with compare-and-set, so an
 // interrupted run resumes where it stopped, two runs never both advance it,
 // and marking a draft twice changes nothing. Each run makes at most
-// recoveryScanBudget scans of at most recoveryPage+1 drafts each (proving
-// a prefix empty is a scan too: about 2 to 7 scans per draft); a larger
-// store takes several runs.
+// recoveryScanBudget scans of at most recoveryPage+1 drafts each. Proving
+// a prefix empty is a scan too, and most scans do: about 7 scans per draft
+// in a large store, and several hundred for even a dozen drafts (every
+// byte a key can hold after each narrowed prefix is tried), so one run
+// reads some 1,400 drafts and a larger store takes several runs (the job
+// runs hourly).
 const receiptRecoveryKey = "recovery/receipts"
 
 // recoveryPage is the number of drafts one scan of the recovery reads as
