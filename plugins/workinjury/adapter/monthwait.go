@@ -98,13 +98,15 @@ func (a *Adapter) unmarkMonths(ctx context.Context, h sdk.Host, msgID, code stri
 // monthUnsettled reports the uploads of an institution's month whose
 // outcome is not known yet (GYU003 waits for them).
 func (l *lifecycle) monthUnsettled(akb020, m string) error {
-	es, err := l.h.Scan(l.ctx, "monthwait/"+akb020+"/"+m+"/", 0)
+	prefix := "monthwait/" + akb020 + "/" + m + "/"
+	es, err := l.h.Scan(l.ctx, prefix, 0)
 	if err != nil {
 		return fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
 	}
 	var open []string
 	for _, e := range es {
-		id := e.Key[strings.LastIndexByte(e.Key, '/')+1:]
+		// The rest of the key is the message id, which may hold slashes.
+		id := strings.TrimPrefix(e.Key, prefix)
 		var rec sentRecord
 		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
 		if err != nil {

@@ -37,6 +37,11 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			sendLost(c, "ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
 		}, field: "$.settle_month", rule: rule},
+		"a deduction whose message id has slashes, without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0601")
+			sendLost(c, "his/2025/ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
+			return c.monthly(hospital, "202505")
+		}, field: "$.settle_month", rule: rule},
 		"the deduction reconciled": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			in := deductions(deduction("KK0601", s, "2.50"))
