@@ -506,7 +506,8 @@ func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.M
 //
 // A transient failure of an ordinary message is retried within the retry
 // budget and MaxAttempts, then the message fails. An upload is never given
-// up on: it is retried within its deadline (occurredAt + UploadDeadline),
+// up on: it is retried within its deadline (occurredAt + UploadDeadline;
+// without occurredAt, the first receipt + UploadDeadline),
 // and past it goes on being retried, late, with an error logged at every
 // attempt (the oldest-pending metric alerts meanwhile), until the external
 // system answers.
@@ -542,8 +543,17 @@ func (p *Processor) storeJournal(ctx context.Context, journal []store.Exchange) 
 // tryCalls is call's loop; *journal holds the entries of the last call.
 func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Input, key string, t *Target, op sdk.Operation, attempts int, counted bool, start time.Time, journal *[]store.Exchange) (*message.Reply, error) {
 	deadline := start.Add(p.opts.RetryBudget)
-	if op.Upload && !env.Occurred().IsZero() {
-		deadline = env.Occurred().Add(p.opts.UploadDeadline)
+	if op.Upload {
+		// The 30-minute rule counts from the business event, or, for an
+		// upload without occurredAt, from when medgate first received the
+		// message (the plugin's ReceivedAt), the same on every delivery.
+		from := env.Occurred()
+		if from.IsZero() {
+			from = in.received
+		}
+		if !from.IsZero() {
+			deadline = from.Add(p.opts.UploadDeadline)
+		}
 	}
 	// giveUp reports whether a message with n attempts, n in this
 	// delivery, stops retrying instead of waiting wait.

@@ -24,8 +24,9 @@ import (
 // absent, and does not hold GYU003 back.
 
 // monthWaitKeys returns the marks of an upload that adds to institutions'
-// months, computed from its input (and, for GYU103 and GYR004, from the
-// visit and deductions it refers to).
+// months, computed from its input and, as the month index has them, from
+// the visit (GYU103), settlements (GYR003, GYU004) and deductions (GYR004)
+// it refers to.
 func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) ([]string, error) {
 	var keys []string
 	add := func(akb020, t string) {
@@ -45,12 +46,20 @@ func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[
 	case "GYU303":
 		add(str(doc, "akb020"), str(doc, "settle_time"))
 	case "GYR003":
-		add(str(doc, "akb020"), str(doc, "revoke_time"))
+		s, err := settlementInst(ctx, h, str(doc, "settle_no"), str(doc, "akb020"))
+		if err != nil {
+			return nil, err
+		}
+		add(s, str(doc, "revoke_time"))
 	case "GYU004":
 		list, _ := doc["deductions"].([]any)
 		for _, x := range list {
 			r, _ := x.(map[string]any)
-			add(str(r, "akb020"), str(r, "deduct_time"))
+			s, err := settlementInst(ctx, h, str(r, "settle_no"), str(r, "akb020"))
+			if err != nil {
+				return nil, err
+			}
+			add(s, str(r, "deduct_time"))
 		}
 	case "GYR004":
 		list, _ := doc["deductions"].([]any)
@@ -64,6 +73,21 @@ func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[
 		}
 	}
 	return keys, nil
+}
+
+// settlementInst is the institution of settlement no, as the month index
+// records a revocation or deduction of it (the settlement's, not the akb020
+// a message may carry or leave out); given when the settlement is not
+// known here.
+func settlementInst(ctx context.Context, h sdk.Host, no, given string) (string, error) {
+	var s settleState
+	if _, err := getJSON(ctx, h, "settle/"+no, &s); err != nil {
+		return "", err
+	}
+	if s.AKB020 != "" {
+		return s.AKB020, nil
+	}
+	return given, nil
 }
 
 // markMonths marks an upload's months before it is first sent.
@@ -98,13 +122,15 @@ func (a *Adapter) unmarkMonths(ctx context.Context, h sdk.Host, msgID, code stri
 // monthUnsettled reports the uploads of an institution's month whose
 // outcome is not known yet (GYU003 waits for them).
 func (l *lifecycle) monthUnsettled(akb020, m string) error {
-	es, err := l.h.Scan(l.ctx, "monthwait/"+akb020+"/"+m+"/", 0)
+	prefix := "monthwait/" + akb020 + "/" + m + "/"
+	es, err := l.h.Scan(l.ctx, prefix, 0)
 	if err != nil {
 		return fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
 	}
 	var open []string
 	for _, e := range es {
-		id := e.Key[strings.LastIndexByte(e.Key, '/')+1:]
+		// The rest of the key is the message id, which may hold slashes.
+		id := strings.TrimPrefix(e.Key, prefix)
 		var rec sentRecord
 		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
 		if err != nil {

@@ -1,10 +1,15 @@
 package adapter
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
@@ -35,6 +40,11 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 		"a deduction without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			sendLost(c, "ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
+			return c.monthly(hospital, "202505")
+		}, field: "$.settle_month", rule: rule},
+		"a deduction whose message id has slashes, without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0601")
+			sendLost(c, "his/2025/ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
 		}, field: "$.settle_month", rule: rule},
 		"the deduction reconciled": {code: "GYU003", prepare: func(c *chain) map[string]any {
@@ -75,6 +85,65 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			c.mustOK(c.send("GYU004", deductions(deduction("KK0601", s, "2.50"))))
 			sendLost(c, "drev-1", "GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KK0601"}},
 				"revoke_time": stampT(admitDay.Add(11 * 24 * time.Hour)), "aae011": "王五"})
+			return c.monthly(hospital, "202505")
+		}, field: "$.settle_month", rule: rule},
+	})
+}
+
+// akb020Optional returns a schema overlay (schemaDir) in which akb020 is
+// optional in GYU004's deductions and in GYR003, as an official field list
+// replacing medgate's reconstructed schemas may have it.
+func akb020Optional(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "workinjury"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(- name: akb020\n(?:[ \t]+(?:label|type|maxLength): .*\n)*)([ \t]+required: true\n)`)
+	for _, code := range []string{"GYU004", "GYR003"} {
+		b, err := fs.ReadFile(schemas.EmbeddedFS(), "workinjury/"+code+".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := re.ReplaceAll(b, []byte("$1"))
+		if string(out) == string(b) {
+			t.Fatalf("%s: akb020 is not required in the embedded schema; update this test", code)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "workinjury", code+".yaml"), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestMonthWaitsWithoutTheInstitution: the institution whose month a
+// deduction (GYU004) or settlement revocation (GYR003) adds to is the
+// settlement's, as the month's index has it, not the akb020 the message
+// may carry: an upload without one (a schema overlay where it is optional)
+// whose outcome is unknown still holds the month's GYU003 back.
+func TestMonthWaitsWithoutTheInstitution(t *testing.T) {
+	t.Parallel()
+	const rule = "rule month-outcomes-known"
+	opts := func() []envOption { return []envOption{withSettings(setSchemaDir, akb020Optional(t))} }
+	lost := func(c *chain, id, code string, in map[string]any) {
+		c.sim.Inject(wisim.Fault{Code: code, Kind: wisim.FaultLostReply})
+		if r := c.handle(id, code, in, false); r.Status != sdk.StatusFailed || !r.Retryable {
+			c.t.Fatalf("%s with its answer lost: %s %s, want failed and retryable", code, r.Status, r.Diagnostics)
+		}
+	}
+	runRuleCases(t, map[string]ruleCase{
+		"a deduction without akb020": {code: "GYU003", opts: opts(), prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0601")
+			d := deduction("KK0601", s, "2.50")
+			delete(d, "akb020")
+			lost(c, "ded-1", "GYU004", deductions(d))
+			return c.monthly(hospital, "202505")
+		}, field: "$.settle_month", rule: rule},
+		"a settlement revocation without akb020": {code: "GYU003", opts: opts(), prepare: func(c *chain) map[string]any {
+			c.settle("ZY0601")
+			v, s := c.settle("ZY0602")
+			lost(c, "rev-2", "GYR003", map[string]any{"settle_no": s, "ykc700": v, "revoke_reason": "结算有误",
+				"revoke_time": revokeT(100), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
 		}, field: "$.settle_month", rule: rule},
 	})

@@ -421,6 +421,42 @@ func TestManualFeedbackOfAHeldBatch(t *testing.T) {
 	}
 }
 
+// TestManualFeedbackOfALostBatch: while the download workflow recovers a
+// batch whose download answer was lost (step fetching: nothing of it is
+// stored yet, GYD008 and GYR005 ask for it again on the next run), a
+// hand-made GYU008 of the code is refused before it is sent too: it would
+// acknowledge records nobody stored or published (lost for good), or, sent
+// while the workflow feeds the batch back, acknowledge the batch twice with
+// flags of its own.
+func TestManualFeedbackOfALostBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddApplication(wisim.SampleApplication("LB", 1, "350200"))
+	}))
+	e.sim.Inject(wisim.Fault{Code: "GYD001", Kind: wisim.FaultLostReply})
+	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+		t.Fatalf("run with the download answer lost: %s, want an error", r.Diagnostics)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 {
+		t.Fatalf("batches %+v", b)
+	}
+	r := e.send("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}})
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.batch_no", "state") {
+		t.Fatalf("manual GYU008 of the batch being recovered: %s %v", r.Status, fields(r))
+	}
+	if rr := e.runJob(JobFilingApplications); rr.Diagnostics.HasError() {
+		t.Fatalf("resumed run: %s", rr.Diagnostics)
+	}
+	if n := len(e.events("workinjury.filing_application.downloaded")); n != 1 {
+		t.Fatalf("%d events, want the record published once", n)
+	}
+	if b := nonEmpty(e.sim.Batches("GYD001")); len(b) != 1 || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v, want one acknowledged once", b)
+	}
+}
+
 // TestAttachmentFilesDoNotCollide: attachments whose ids differ only in
 // characters a file name cannot keep are written to distinct files, each
 // holding its own content (the event's sha256), and an id such as ".."

@@ -27,7 +27,8 @@ import (
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason;
-//	        not a batch the download workflow holds (it feeds it back)
+//	        not a batch the download workflow holds (it feeds it back), nor
+//	        any batch of a code whose workflow awaits its download's answer
 //	GYR005  a batch number or a date range
 //	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
@@ -164,9 +165,18 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
 				return nil, err
 			}
-			if st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback) {
+			switch {
+			case st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback):
 				ds.Error("$.batch_no", "state", "batch "+no+" of "+code+" is held by the download workflow, which feeds it back itself",
 					"let the workflow finish (run the job or send the download again); a second feedback of the batch would be refused and block its own")
+			case st.Step == stepFetching:
+				// The answer of the workflow's download is not known (lost,
+				// or in flight): the batch the national system holds out for
+				// the code is the one the workflow asks for again (GYD008,
+				// GYR005), stores, publishes and feeds back. Acknowledged by
+				// hand, its records would be stored and published nowhere.
+				ds.Error("$.batch_no", "state", "the download workflow of "+code+" is recovering a batch whose download answer it has not got (serial "+st.FetchSerial+"); batch "+no+" is the one it will ask for again and feed back itself",
+					"let the workflow finish (run the job or send the download again); acknowledged by hand, the batch's records would never be stored or published")
 			}
 		}
 	case "GYR005":
