@@ -183,39 +183,12 @@ var errCompletionUnknown = errors.New("the outcome of 4203 cplt_flag=1 is unknow
 var errWithdrawalUnknown = errors.New("the outcome of 4203 cplt_flag=0 is unknown and cannot be reconciled")
 
 // withdrawalApplied tells whether a 4203 cplt_flag=0 of visit mdtrtID
-// whose outcome is unknown took effect: 4208 shows the visit's cpltFlag 0
-// (true: not to be resent) or 1 (false: it did not, send it again). 4208
-// is searched by the patient of mdtrt (the visit of a selfpay.upload, which
-// carries the certificate and name) or, with mdtrt nil, by what medgate
-// stored of the visit (completionFlag). When 4208 does not list the visit,
-// or lists it with any other cpltFlag, the outcome stays unknown: the
-// error wraps errWithdrawalUnknown and the caller resends nothing, since a
-// blind resend could reopen a visit someone completed again meanwhile.
+// whose outcome is unknown took effect (see flagApplied); when it cannot
+// be told the error wraps errWithdrawalUnknown and the caller resends
+// nothing, since a blind resend could reopen a visit someone completed
+// again meanwhile.
 func (r *run) withdrawalApplied(ctx context.Context, mdtrtID string, mdtrt map[string]any) (bool, error) {
-	var flag string
-	if mdtrt == nil {
-		f, err := r.completionFlag(ctx, mdtrtID, errWithdrawalUnknown)
-		if err != nil {
-			return false, err
-		}
-		flag = f
-	} else {
-		rec, err := r.findVisit(ctx, mdtrt)
-		if err != nil {
-			return false, err
-		}
-		if rec == nil {
-			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", errWithdrawalUnknown, mdtrtID)
-		}
-		flag = str(rec["cpltFlag"])
-	}
-	switch flag {
-	case "0":
-		return true, nil
-	case "1":
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errWithdrawalUnknown, mdtrtID, flag)
+	return r.flagApplied(ctx, "0", mdtrtID, mdtrt, errWithdrawalUnknown)
 }
 
 // detailsDeleted tells whether a 4204 of every detail of visit mdtrtID
@@ -229,20 +202,27 @@ func (r *run) detailsDeleted(ctx context.Context, mdtrtID string) (bool, error) 
 }
 
 // completionApplied tells whether a 4203 cplt_flag=1 of visit mdtrtID
-// whose outcome is unknown took effect, as withdrawalApplied does for
-// cplt_flag=0: 4208 shows the visit's cpltFlag 1 (true: not to be resent)
-// or 0 (false: it did not, send it again). 4208 is searched by the patient
-// of mdtrt (the visit of a selfpay.upload) or, with mdtrt nil, by what
-// medgate stored of the visit (completionFlag). When 4208 does not list
-// the visit, or lists it with any other cpltFlag, the outcome stays
-// unknown: the error wraps errCompletionUnknown and the caller resends
+// whose outcome is unknown took effect (see flagApplied); when it cannot
+// be told the error wraps errCompletionUnknown and the caller resends
 // nothing. A miss proves nothing about the 4203, which only sets the flag
 // of a visit already on the platform: the search may have used fields the
 // platform holds otherwise, or the visit may be on a page not read.
 func (r *run) completionApplied(ctx context.Context, mdtrtID string, mdtrt map[string]any) (bool, error) {
+	return r.flagApplied(ctx, "1", mdtrtID, mdtrt, errCompletionUnknown)
+}
+
+// flagApplied tells whether a 4203 that set visit mdtrtID's cplt_flag to
+// sent, whose outcome is unknown, took effect: 4208 shows the visit's
+// cpltFlag as sent (true: not to be resent) or as the other value (false:
+// it did not, send it again). 4208 is searched by the patient of mdtrt
+// (the visit of a selfpay.upload, which carries the certificate and name)
+// or, with mdtrt nil, by what medgate stored of the visit
+// (completionFlag). When 4208 does not list the visit, or lists it with
+// any other cpltFlag, the outcome stays unknown: the error wraps unknown.
+func (r *run) flagApplied(ctx context.Context, sent, mdtrtID string, mdtrt map[string]any, unknown error) (bool, error) {
 	var flag string
 	if mdtrt == nil {
-		f, err := r.completionFlag(ctx, mdtrtID, errCompletionUnknown)
+		f, err := r.completionFlag(ctx, mdtrtID, unknown)
 		if err != nil {
 			return false, err
 		}
@@ -253,17 +233,17 @@ func (r *run) completionApplied(ctx context.Context, mdtrtID string, mdtrt map[s
 			return false, err
 		}
 		if rec == nil {
-			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", errCompletionUnknown, mdtrtID)
+			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", unknown, mdtrtID)
 		}
 		flag = str(rec["cpltFlag"])
 	}
 	switch flag {
-	case "1":
+	case sent:
 		return true, nil
-	case "0":
+	case "0", "1":
 		return false, nil
 	}
-	return false, fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", errCompletionUnknown, mdtrtID, flag)
+	return false, fmt.Errorf("%w: 4208 lists visit %s with cpltFlag %q, neither 0 nor 1", unknown, mdtrtID, flag)
 }
 
 // completionFlag returns the cpltFlag the platform shows for visit
