@@ -477,12 +477,8 @@ func nth(s string, sep byte, n int) string {
 // It returns "" when the data does not start with an MSH segment whose
 // delimiters can be read, or when MSH-10 is not printable ASCII.
 func PeekControlID(data []byte) string {
-	data = trimFrame(data)
-	if !bytes.HasPrefix(data, []byte("MSH")) || len(data) < 5 {
-		return ""
-	}
-	d, err := delimiters(data)
-	if err != nil {
+	data, d, ok := peekMSH(data)
+	if !ok {
 		return ""
 	}
 	line := data
@@ -514,13 +510,23 @@ func PeekControlID(data []byte) string {
 // that a refusal can be written in the character set the sender uses. It
 // returns "" when MSH-18 is empty or the delimiters cannot be read.
 func PeekCharset(data []byte) string {
-	data = trimFrame(data)
-	if !bytes.HasPrefix(data, []byte("MSH")) || len(data) < 5 {
-		return ""
-	}
-	d, err := delimiters(data)
-	if err != nil {
+	data, d, ok := peekMSH(data)
+	if !ok {
 		return ""
 	}
 	return strings.TrimSpace(msh18(data, d))
+}
+
+// peekMSH returns the unframed data and its delimiters when it starts
+// with an MSH segment whose delimiters can be read.
+func peekMSH(data []byte) ([]byte, Delimiters, bool) {
+	data = trimFrame(data)
+	if !bytes.HasPrefix(data, []byte("MSH")) || len(data) < 5 {
+		return nil, Delimiters{}, false
+	}
+	d, err := delimiters(data)
+	if err != nil {
+		return nil, Delimiters{}, false
+	}
+	return data, d, true
 }
