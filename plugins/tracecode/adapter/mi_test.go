@@ -3,6 +3,8 @@ package adapter_test
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -157,5 +159,145 @@ func TestMIUploadNothingSentIsNotUnknown(t *testing.T) {
 	out := must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "MIV"}), sdk.StatusOK)
 	if out.Status != "ok" || e.sim.Stats().Calls["hsa"] != 1 {
 		t.Errorf("after the limit was raised: %+v, %d national calls", out, e.sim.Stats().Calls["hsa"])
+	}
+}
+
+// TestMIUploadSignInResendRecordsNewMsgID: a line refused because the
+// 9001 sign-in expired is sent once more by plugins/hsa after a new
+// sign-in, under a new msgid. The upload state, the reply and the upload
+// record kept the refused msgid, so when the resend's answer was lost staff
+// were told to look up, on the medical-insurance side, a msgid that was
+// never run instead of the one that may have arrived.
+func TestMIUploadSignInResendRecordsNewMsgID(t *testing.T) {
+	t.Parallel()
+	const expired = 1001
+	e := newEnv(t, func(s map[string]string) {
+		s["miSignIn"], s["miSignInMac"], s["miSignInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+		s["miSignInExpiredCodes"] = strconv.Itoa(expired)
+	})
+	e.sim.RequireHSASignIn(expired)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("SI1", "102", line(1, "1", drugCode("8100001", 601)))), sdk.StatusOK)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("SI2", "102", line(1, "1", drugCode("8100002", 602)))), sdk.StatusOK)
+	if out := must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "SI1"}), sdk.StatusOK); out.Status != "ok" || e.sim.HSASignIns() != 1 {
+		t.Fatalf("first upload: %+v after %d sign-ins, want ok after 1", out, e.sim.HSASignIns())
+	}
+
+	// The sign-in expires; the line is refused for it, sent again after a
+	// new sign-in, accepted, and that answer is lost.
+	e.sim.ExpireHSASignIns()
+	e.sim.FailHSA("lost-reply", 1)
+	r := e.send(adapter.OpMIUpload, map[string]string{"billNo": "SI2"})
+	if r.Status != sdk.StatusFailed || r.Retryable || !hasDiag(r.Diagnostics, "", "state") {
+		t.Fatalf("lost answer of the resend: %s retryable=%v %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	if n := e.sim.HSASignIns(); n != 2 {
+		t.Fatalf("%d sign-ins, want 2 (the call was not refused for its sign-in and signed in again?)", n)
+	}
+	arrived := e.sim.HSARecords()["SI2-1"].MsgID
+	if arrived == "" {
+		t.Fatal("the resend did not reach the simulated platform")
+	}
+	var out miReply
+	if err := json.Unmarshal(r.Payload, &out); err != nil {
+		t.Fatalf("reply %s: %v", r.Payload, err)
+	}
+	if out.Status != "unknown" || len(out.Lines) != 1 || out.Lines[0].Status != "unknown" || out.Lines[0].MsgID != arrived {
+		t.Errorf("reply %+v; want line 1 unknown with msgid %s (the one that arrived)", out, arrived)
+	}
+	var st struct {
+		Lines map[string]struct {
+			MsgID  string `json:"msgid"`
+			Status string `json:"status"`
+		} `json:"lines"`
+	}
+	found := false
+	for _, en := range e.state("miidx/") {
+		if strings.Contains(en.Key, "SI2") {
+			found = true
+			if err := json.Unmarshal(en.Value, &st); err != nil {
+				t.Fatalf("state %s: %v", en.Value, err)
+			}
+		}
+	}
+	if l := st.Lines["1"]; !found || l.MsgID != arrived || l.Status != "unknown" {
+		t.Errorf("upload state of line 1: %+v (found %v); want unknown with msgid %s", l, found, arrived)
+	}
+	var recs []struct {
+		DocNo  string   `json:"docNo"`
+		MsgIDs []string `json:"msgids"`
+	}
+	for _, en := range e.state("log/mi/") {
+		var rec struct {
+			DocNo  string   `json:"docNo"`
+			MsgIDs []string `json:"msgids"`
+		}
+		_ = json.Unmarshal(en.Value, &rec)
+		if rec.DocNo == "SI2" {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 1 || !slices.Equal(recs[0].MsgIDs, []string{arrived}) {
+		t.Errorf("upload records of SI2: %+v; want one naming %s", recs, arrived)
+	}
+
+	// The next upload reports the msgid that arrived, and sends nothing.
+	calls := e.sim.Stats().Calls["hsa"]
+	again := e.send(adapter.OpMIUpload, map[string]string{"billNo": "SI2"})
+	var next miReply
+	_ = json.Unmarshal(again.Payload, &next)
+	if again.Status != sdk.StatusFailed || len(next.Lines) != 1 || next.Lines[0].MsgID != arrived || e.sim.Stats().Calls["hsa"] != calls {
+		t.Errorf("upload again: %s %+v, %d calls; want unknown naming %s and no call", again.Status, next, e.sim.Stats().Calls["hsa"]-calls, arrived)
+	}
+}
+
+// TestMIUploadSignInResendNotRecordedNotSent: when the new msgid of a
+// call sent again after a new sign-in cannot be recorded, the call is not
+// sent again (a resend nobody recorded could not be reconciled); the line
+// is left to a later upload, which sends it and records the msgid that
+// arrived.
+func TestMIUploadSignInResendNotRecordedNotSent(t *testing.T) {
+	t.Parallel()
+	const expired = -2
+	e, host := newFaultEnv(t)
+	s := baseSettings(e.url, e.dir)
+	s["fetchSmallest"] = "false"
+	s["miSignIn"], s["miSignInMac"], s["miSignInIp"], s["miSignInExpiredCodes"] = "true", "00:16:3e:00:00:01", "10.0.0.8", strconv.Itoa(expired)
+	if ds := e.configure(s); ds.HasError() {
+		t.Fatal(ds)
+	}
+	e.sim.RequireHSASignIn(expired)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("SN1", "102", line(1, "1", drugCode("8100001", 611)))), sdk.StatusOK)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("SN2", "102", line(1, "1", drugCode("8100002", 612)))), sdk.StatusOK)
+	must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "SN1"}), sdk.StatusOK)
+	e.sim.ExpireHSASignIns()
+
+	// The first write of SN2's state (the line's msgid before the first
+	// send) passes; the second (the resend's msgid) fails.
+	writes := 0
+	host.mu.Lock()
+	host.casFail = func(key string) bool {
+		if !strings.HasPrefix(key, "miidx/") || !strings.Contains(key, "SN2") {
+			return false
+		}
+		writes++
+		return writes == 2
+	}
+	host.mu.Unlock()
+	calls := e.sim.Stats().Calls["hsa"]
+	r := e.send(adapter.OpMIUpload, map[string]string{"billNo": "SN2"})
+	if r.Status != sdk.StatusFailed || !r.Retryable || len(r.Diagnostics) == 0 || !strings.Contains(r.Diagnostics[0].Detail, "after a new sign-in") {
+		t.Fatalf("resend msgid not recorded: %s retryable=%v %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	if _, ok := e.sim.HSARecords()["SN2-1"]; ok || e.sim.Stats().Calls["hsa"] != calls {
+		t.Fatalf("the call was sent again although its msgid was not recorded (%d calls)", e.sim.Stats().Calls["hsa"]-calls)
+	}
+	host.mu.Lock()
+	host.casFail = nil
+	host.mu.Unlock()
+
+	out := must[miReply](t, e.send(adapter.OpMIUpload, map[string]string{"billNo": "SN2"}), sdk.StatusOK)
+	arrived := e.sim.HSARecords()["SN2-1"].MsgID
+	if out.Status != "ok" || len(out.Lines) != 1 || arrived == "" || out.Lines[0].MsgID != arrived {
+		t.Errorf("later upload: %+v; want ok naming %q (the msgid that arrived)", out, arrived)
 	}
 }

@@ -195,7 +195,21 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
 			return nil, err
 		}
-		res, err := mi.client.Do(ctx, host, hsa.Call{Infno: mi.infno, Input: inputs[l.LineNo], MessageID: h.req.MessageID, MsgID: msgid})
+		// A call refused because the sign-in expired goes out again after a
+		// new sign-in under a new msgid: record it before, as the first,
+		// so an unknown outcome names the msgid that may have arrived.
+		resending := func(ctx context.Context, id string) error {
+			prev := st.Lines[ln]
+			st.Lines[ln] = &miLine{MsgID: id, Status: miSending}
+			v, err := saveMIState(ctx, host, stKey, st, stVer)
+			if err != nil {
+				st.Lines[ln] = prev
+				return err
+			}
+			stVer, msgid = v, id
+			return nil
+		}
+		res, err := mi.client.Do(ctx, host, hsa.Call{Infno: mi.infno, Input: inputs[l.LineNo], MessageID: h.req.MessageID, MsgID: msgid, Resending: resending})
 		line := st.Lines[ln]
 		r.MsgID = msgid
 		record.MsgIDs = append(record.MsgIDs, msgid)

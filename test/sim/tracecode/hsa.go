@@ -53,10 +53,40 @@ func (s *Sim) HSARecords() map[string]HSARecord {
 	return out
 }
 
+// RequireHSASignIn turns the 9001 sign-in on: from now on every call but
+// 9001 must carry in its envelope's sign_no a sign_no that 9001 issued and
+// that has not expired (ExpireHSASignIns); any other call is refused with
+// infcode expiredInfcode (the province's "sign-in expired" answer, which a
+// site lists in signInExpiredCodes) and not run. 9001 issues a new sign_no
+// (output signinoutb {sign_time, sign_no}) whether or not this is on.
+func (s *Sim) RequireHSASignIn(expiredInfcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hsaSignInRequired, s.hsaSignInExpired = true, expiredInfcode
+}
+
+// ExpireHSASignIns makes every sign_no issued so far expire: calls that
+// carry one are refused (see RequireHSASignIn) until the caller signs in
+// again.
+func (s *Sim) ExpireHSASignIns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.hsaSignNos)
+}
+
+// HSASignIns returns the number of 9001 sign-ins answered.
+func (s *Sim) HSASignIns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hsaSignInCount
+}
+
 // hsaCall serves POST /hsa/api: the national interface's 3502 (商品库存变更)
-// with drugtracinfo, behind the x-tif gateway. It is the small part of the
-// national platform the trace-code plugin needs; the self-pay simulator
-// (test/sim/selfpay) plays the rest.
+// with drugtracinfo and 9001 (签到), behind the x-tif gateway. It is the
+// small part of the national platform the trace-code plugin needs; the
+// self-pay simulator (test/sim/selfpay) plays the rest. Failures armed with
+// FailHSA apply to the 3502 calls past the sign-in check only, so a test
+// can make the call sent again after a new sign-in fail.
 func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
 	if s.opts.HSAToken != "" {
@@ -77,11 +107,27 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var env struct {
-		Infno string          `json:"infno"`
-		MsgID string          `json:"msgid"`
-		Input json.RawMessage `json:"input"`
+		Infno  string          `json:"infno"`
+		MsgID  string          `json:"msgid"`
+		SignNo string          `json:"sign_no"`
+		Input  json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		s.hsaAnswer(w, now, -1, "报文格式错误: "+err.Error())
+		return
+	}
+	if env.Infno == "9001" {
+		s.hsaSignIn(w, now, env.Input)
+		return
 	}
 	s.mu.Lock()
+	if s.hsaSignInRequired && (env.SignNo == "" || !s.hsaSignNos[env.SignNo]) {
+		code := s.hsaSignInExpired
+		s.stats.Calls["hsa-refused-signin"]++
+		s.mu.Unlock()
+		s.hsaAnswer(w, now, code, "签到已失效，请重新签到 (simulated): sign_no "+strconv.Quote(env.SignNo))
+		return
+	}
 	s.stats.Calls["hsa"]++
 	kind := s.takeFailure("hsa")
 	s.mu.Unlock()
@@ -91,10 +137,6 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 		return
 	case "business":
 		s.hsaAnswer(w, now, -1, "业务处理失败 (simulated)")
-		return
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		s.hsaAnswer(w, now, -1, "报文格式错误: "+err.Error())
 		return
 	}
 	if env.Infno != "3502" {
@@ -158,12 +200,40 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 	s.hsaAnswer(w, now, 0, "")
 }
 
+// hsaSignIn answers 9001: the input must hold signIn {opter_no, mac, ip}
+// (schema hsa/9001); the answer's signinoutb.sign_no is a new sign_no,
+// valid until ExpireHSASignIns.
+func (s *Sim) hsaSignIn(w http.ResponseWriter, now time.Time, raw json.RawMessage) {
+	var in map[string]any
+	if err := json.Unmarshal(raw, &in); err != nil {
+		s.hsaAnswer(w, now, -1, "input不是JSON对象")
+		return
+	}
+	sc, _ := schemas.Embedded().Get("hsa", "9001")
+	if errs := sc.ValidateInput(in); errs != nil {
+		s.hsaAnswer(w, now, -1, "入参校验失败: "+errs[0].Error())
+		return
+	}
+	t := now.In(s.opts.Zone)
+	s.mu.Lock()
+	s.stats.Calls["hsa9001"]++
+	s.hsaSignInCount++
+	signNo := fmt.Sprintf("350200%s%010d", t.Format("20060102150405"), s.hsaSignInCount)
+	s.hsaSignNos[signNo] = true
+	s.mu.Unlock()
+	s.hsaOutput(w, now, 0, "", map[string]any{"signinoutb": map[string]any{"sign_time": t.Format("2006-01-02 15:04:05"), "sign_no": signNo}})
+}
+
 func (s *Sim) hsaAnswer(w http.ResponseWriter, now time.Time, infcode int, msg string) {
+	s.hsaOutput(w, now, infcode, msg, map[string]any{})
+}
+
+func (s *Sim) hsaOutput(w http.ResponseWriter, now time.Time, infcode int, msg string, output any) {
 	s.mu.Lock()
 	s.hsaSeq++
 	seq := s.hsaSeq
 	s.mu.Unlock()
 	t := now.In(s.opts.Zone)
 	writeJSON(w, 200, hsaAnswer{Infcode: infcode, InfRefmsgid: fmt.Sprintf("350200%s%010d", t.Format("20060102150405"), seq),
-		RefmsgTime: t.Format("20060102150405000"), RespondTime: t.Format("20060102150405000"), ErrMsg: msg, Output: map[string]any{}})
+		RefmsgTime: t.Format("20060102150405000"), RespondTime: t.Format("20060102150405000"), ErrMsg: msg, Output: output})
 }

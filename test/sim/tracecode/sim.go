@@ -20,7 +20,9 @@
 //   - failures on command (Fail, or POST /_sim/fail);
 //   - the national medical-insurance 3502 transaction with drugtracinfo
 //     behind the x-tif gateway (POST /hsa/api), for the medical-insurance
-//     upload.
+//     upload, and its 9001 sign-in (sign_no issue, calls refused with a
+//     configurable infcode once sign-ins expire: RequireHSASignIn,
+//     ExpireHSASignIns).
 //
 // Control endpoints for manual use: POST /_sim/expire-tokens,
 // POST /_sim/fail {"op","kind","times"}, GET /_sim/stats,
@@ -134,6 +136,12 @@ type Sim struct {
 	hsaMsgIDs  map[string]bool
 	hsaRecords map[string]HSARecord
 	hsaSeq     int64
+	// The 9001 sign-in: issued sign_nos still valid, whether calls need
+	// one, the infcode refusing a call without a valid one.
+	hsaSignNos        map[string]bool
+	hsaSignInCount    int
+	hsaSignInRequired bool
+	hsaSignInExpired  int
 }
 
 // New returns a simulator.
@@ -164,6 +172,7 @@ func New(o Options) *Sim {
 		tokens: map[string]time.Time{}, bills: map[string]*Bill{}, days: map[string][]string{},
 		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, fails: map[string][]failure{},
 		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
+		hsaSignNos: map[string]bool{},
 	}
 	s.mux.HandleFunc("POST /hsa/api", s.hsaCall)
 	s.mux.HandleFunc("POST /api/v1/auth/token", s.token)
