@@ -337,10 +337,10 @@ func (r *run) scalar(ru *rule, sc *scope, target tpath) (any, bool) {
 	if empty(v) {
 		if ru.field != nil && ru.field.Required {
 			what := "the expression gave no value"
-			fix := "make the expression return a value, or give the mapping a default:"
+			fix := "make the expression return a value, or give this target a default value in the mapping (its rule's default key)"
 			if ru.from != nil {
 				what = "the source is empty"
-				fix = fmt.Sprintf("fill %s in the message, or give the mapping a default:", source)
+				fix = fmt.Sprintf("fill %s in the message, or give this target a default value in the mapping (its rule's default key)", source)
 			}
 			r.fail(target, RuleRequired, source, fmt.Sprintf("%s but the target is required (%s)", what, r.where(source, label(ru.field))), fix)
 		}
