@@ -7,6 +7,10 @@
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
 // expire one interval plus grace after its start, if that is still ahead.
+// The lease runs from the moment it was asked for: a store that has not
+// granted it within two thirds of it (so that the first renewal still
+// comes before the expiry) is not waited for, the lease is given up and
+// the run does not start.
 //
 // An instance that fails to take the lease learns when it expires and
 // tries again at that moment, not an interval later on its own schedule.
@@ -238,7 +242,26 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	defer e.running.Unlock()
 	now := s.clock.Now()
 	ttl := job.Interval + s.Grace
-	ok, expires, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+	// The lease runs from now, not from the store's answer: a run may
+	// start only while its first renewal, a third of the lease after the
+	// start, still comes before the expiry. A store that answers later (a
+	// stalled connection) is not waited for, and a lease it granted too
+	// late is given up, or the run would go on past the lease's expiry,
+	// when another instance may start the job beside it.
+	latest := now.Add(ttl - renewEvery(ttl))
+	var (
+		ok      bool
+		expires time.Time
+		err     error
+	)
+	answered := s.within(ctx, latest.Sub(now), func(ctx context.Context) {
+		ok, expires, err = s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+	})
+	if late := s.clock.Now(); !answered || err == nil && ok && !late.Before(latest) {
+		s.giveUp(ctx, job.ID(), now.Add(ttl))
+		return fmt.Errorf("job %s: the store did not grant the job's lease within %s (two thirds of the lease, taken at %s); the run was not started, as it could not renew the lease before it expires; check the store's latency and connection (the job is tried again at its next run)",
+			job.ID(), latest.Sub(now), now.Format(time.RFC3339))
+	}
 	if err != nil {
 		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
@@ -311,7 +334,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // It returns the lease's expiry as its last renewal set it (until, if
 // none did).
 func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) time.Time {
-	every := max(ttl/3, time.Millisecond)
+	every := renewEvery(ttl)
 	wait := every
 	var lastErr error
 	for {
@@ -361,29 +384,55 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 // not keep the run going past it. answered is false when the lease
 // expired first; the store call is then cancelled.
 func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
-	expired, stopTimer := s.timer(until.Sub(now))
+	answered = s.within(ctx, until.Sub(now), func(ctx context.Context) {
+		ok, _, err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+	})
+	if !answered {
+		return false, false, nil
+	}
+	return ok, true, err
+}
+
+// renewEvery is how often a run renews a lease of time to live ttl.
+func renewEvery(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }
+
+// within runs call (a store call) with a context that ends once d has
+// passed on the scheduler's clock, and waits for it that long at most.
+// answered is false if call had not returned by then: call may still run
+// and must then not be relied on (its results are not to be read).
+func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context)) (answered bool) {
+	expired, stopTimer := s.timer(d)
 	defer stopTimer()
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type answer struct {
-		ok  bool
-		err error
-	}
-	ch := make(chan answer, 1)
+	done := make(chan struct{})
 	go func() {
-		ok, _, err := s.leases.AcquireLease(callCtx, "job/"+id, s.holder, ttl, now)
-		ch <- answer{ok, err}
+		defer close(done)
+		call(callCtx)
 	}()
 	select {
-	case a := <-ch:
-		return a.ok, true, a.err
+	case <-done:
+		return true
 	case <-expired:
 		select {
-		case a := <-ch: // answered at the same moment
-			return a.ok, true, a.err
+		case <-done: // answered at the same moment
+			return true
 		default:
-			return false, false, nil
+			return false
 		}
+	}
+}
+
+// giveUp releases the lease of a job whose run did not start, so that
+// another instance need not wait for its expiry (until). The store is
+// waited for until then at most: past it the lease is free anyway.
+func (s *Scheduler) giveUp(ctx context.Context, id string, until time.Time) {
+	var err error
+	if d := until.Sub(s.clock.Now()); d <= 0 || !s.within(ctx, d, func(ctx context.Context) { err = s.leases.ReleaseLease(ctx, "job/"+id, s.holder) }) {
+		return
+	}
+	if err != nil {
+		s.log.Warn("could not release the lease of a job whose run did not start; another instance can take it when it expires", "job", id, "expires", until, "err", err)
 	}
 }
 

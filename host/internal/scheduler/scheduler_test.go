@@ -737,3 +737,109 @@ func TestRunStopsWhenRenewalHangs(t *testing.T) {
 		t.Fatalf("run ended with %v, want ErrLeaseLost", err)
 	}
 }
+
+// slowTakeLeases is a lease table whose store takes the first
+// AcquireLease of holder "a" (the lease is recorded at once), says so on
+// entered, and answers it only once answer is closed, or, if hang is
+// set, never (a stalled connection) until the call's context ends.
+type slowTakeLeases struct {
+	memLeases
+	hang            bool
+	entered, answer chan struct{}
+	once            sync.Once
+}
+
+func (l *slowTakeLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	ok, until, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+	if holder != "a" {
+		return ok, until, err
+	}
+	first := false
+	l.once.Do(func() { first = true })
+	if !first {
+		return ok, until, err
+	}
+	close(l.entered)
+	if l.hang {
+		<-ctx.Done()
+		return false, time.Time{}, ctx.Err()
+	}
+	<-l.answer
+	return ok, until, err
+}
+
+// TestRunStartsOnlyWithinTheLease: the lease a run takes runs from the
+// moment it was asked for, so a store that grants it late (or never
+// answers) must not start the run once its first renewal, a third of the
+// lease after the start, would come after the expiry: the run would go on
+// past the expiry, when another instance may start the job beside it.
+// The lease is given up then; a lease granted in time starts the run.
+func TestRunStartsOnlyWithinTheLease(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	cases := []struct {
+		name    string
+		hang    bool
+		advance time.Duration // before the store answers
+		starts  bool
+	}{
+		{name: "granted in time", advance: ttl*2/3 - time.Second, starts: true},
+		{name: "granted after two thirds of the lease", advance: ttl*2/3 + time.Second},
+		{name: "granted just before the expiry", advance: ttl - time.Second},
+		{name: "store never answers", hang: true, advance: ttl * 2 / 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			leases := &slowTakeLeases{hang: tc.hang, entered: make(chan struct{}), answer: make(chan struct{})}
+			started := make(chan struct{})
+			a := New(leases, "a", clock, quiet)
+			a.Grace = grace
+			a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(context.Context, time.Time) error {
+				close(started)
+				return nil
+			}}})
+			taken := clock.Now()
+			done := make(chan error, 1)
+			go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+			<-leases.entered
+			// Whatever waits on the clock for the answer has set its timer
+			// once the call is made; give it the chance to.
+			awaitTimer(clock)
+			clock.Advance(tc.advance)
+			close(leases.answer)
+			var err error
+			checkFor(t, "the trigger to return", func() bool {
+				select {
+				case err = <-done:
+					return true
+				default:
+					return false
+				}
+			})
+			ran := false
+			select {
+			case <-started:
+				ran = true
+			default:
+			}
+			if ran != tc.starts {
+				t.Fatalf("run started %v at %s after the lease was asked for (expiry %s after), want %v; trigger: %v", ran, tc.advance, ttl, tc.starts, err)
+			}
+			if tc.starts {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("the trigger reported no error for a run it did not start")
+			}
+			if h, until := leases.expiry("job/p/s/j"); h == "a" && until.After(clock.Now()) {
+				t.Errorf("the lease taken too late is still held by a until %s (asked for at %s); want it given up", until, taken)
+			}
+		})
+	}
+}
