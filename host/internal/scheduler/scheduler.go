@@ -249,14 +249,11 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	// late is given up, or the run would go on past the lease's expiry,
 	// when another instance may start the job beside it.
 	latest := now.Add(ttl - renewEvery(ttl))
-	var (
-		ok      bool
-		expires time.Time
-		err     error
-	)
-	answered := s.within(ctx, latest.Sub(now), func(ctx context.Context) {
-		ok, expires, err = s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+	a, answered := s.within(ctx, latest.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+		return a
 	})
+	ok, expires, err := a.ok, a.expires, a.err
 	if late := s.clock.Now(); !answered || err == nil && ok && !late.Before(latest) {
 		s.giveUp(ctx, job.ID(), now.Add(ttl))
 		return fmt.Errorf("job %s: the store did not grant the job's lease within %s (two thirds of the lease, taken at %s); the run was not started, as it could not renew the lease before it expires; check the store's latency and connection (the job is tried again at its next run)",
@@ -384,41 +381,43 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 // not keep the run going past it. answered is false when the lease
 // expired first; the store call is then cancelled.
 func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
-	answered = s.within(ctx, until.Sub(now), func(ctx context.Context) {
-		ok, _, err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+	a, answered := s.within(ctx, until.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+		return a
 	})
-	if !answered {
-		return false, false, nil
-	}
-	return ok, true, err
+	return a.ok, answered, a.err
 }
 
 // renewEvery is how often a run renews a lease of time to live ttl.
 func renewEvery(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }
 
+// leaseAnswer is the store's answer to a lease call.
+type leaseAnswer struct {
+	ok      bool
+	expires time.Time
+	err     error
+}
+
 // within runs call (a store call) with a context that ends once d has
-// passed on the scheduler's clock, and waits for it that long at most.
-// answered is false if call had not returned by then: call may still run
-// and must then not be relied on (its results are not to be read).
-func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context)) (answered bool) {
+// passed on the scheduler's clock, and waits for its answer that long at
+// most. answered is false (and the answer zero) if it had not come by
+// then; the call is then cancelled.
+func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
 	expired, stopTimer := s.timer(d)
 	defer stopTimer()
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		call(callCtx)
-	}()
+	ch := make(chan leaseAnswer, 1)
+	go func() { ch <- call(callCtx) }()
 	select {
-	case <-done:
-		return true
+	case a := <-ch:
+		return a, true
 	case <-expired:
 		select {
-		case <-done: // answered at the same moment
-			return true
+		case a := <-ch: // answered at the same moment
+			return a, true
 		default:
-			return false
+			return leaseAnswer{}, false
 		}
 	}
 }
@@ -427,12 +426,15 @@ func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx c
 // another instance need not wait for its expiry (until). The store is
 // waited for until then at most: past it the lease is free anyway.
 func (s *Scheduler) giveUp(ctx context.Context, id string, until time.Time) {
-	var err error
-	if d := until.Sub(s.clock.Now()); d <= 0 || !s.within(ctx, d, func(ctx context.Context) { err = s.leases.ReleaseLease(ctx, "job/"+id, s.holder) }) {
+	d := until.Sub(s.clock.Now())
+	if d <= 0 {
 		return
 	}
-	if err != nil {
-		s.log.Warn("could not release the lease of a job whose run did not start; another instance can take it when it expires", "job", id, "expires", until, "err", err)
+	a, answered := s.within(ctx, d, func(ctx context.Context) leaseAnswer {
+		return leaseAnswer{err: s.leases.ReleaseLease(ctx, "job/"+id, s.holder)}
+	})
+	if !answered || a.err != nil {
+		s.log.Warn("could not release the lease of a job whose run did not start; another instance can take it when it expires", "job", id, "expires", until, "answered", answered, "err", a.err)
 	}
 }
 
