@@ -28,6 +28,12 @@
 // expiry) is cancelled with ErrLeaseLost, at the expiry at the latest. A job
 // can be triggered at once (CLI or admin API); the trigger takes the same
 // lease, so it never runs beside the owner's run.
+//
+// On shutdown Stop starts no run any more (scheduled or triggered) and
+// cancels the runs in progress, so that each stops at its next step (a
+// download resumes from its stored step at its next run); Wait waits for
+// them to return, so the store and the plugins they use are closed only
+// after that; Release then frees the leases of the jobs that ended.
 package scheduler
 
 import (
@@ -83,6 +89,10 @@ var ErrNotOwner = errors.New("another instance holds this job's lease")
 // could not be renewed before it expired, so the run was stopped.
 var ErrLeaseLost = errors.New("job lease lost during the run")
 
+// ErrStopped: the scheduler was stopped (medgate shuts down), so the run
+// did not start or was cancelled.
+var ErrStopped = errors.New("the scheduler is stopping: medgate shuts down")
+
 // ErrUnknownJob: no such job is scheduled.
 var ErrUnknownJob = errors.New("no such job")
 
@@ -134,6 +144,14 @@ type Scheduler struct {
 	mu      sync.Mutex
 	jobs    map[string]*entry
 	changed chan struct{}
+	// stopped is set by Stop: no run starts any more. running counts the
+	// runs in progress by job id, runs waits for them (Wait), and
+	// stopping ends when Stop is called, cancelling them.
+	stopped  bool
+	running  map[string]int
+	runs     sync.WaitGroup
+	stopping context.Context
+	stop     context.CancelCauseFunc
 }
 
 type entry struct {
@@ -145,7 +163,9 @@ type entry struct {
 
 // New returns a scheduler whose leases are held in the name of holder.
 func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler {
-	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1)}
+	stopping, stop := context.WithCancelCause(context.Background())
+	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1),
+		running: map[string]int{}, stopping: stopping, stop: stop}
 }
 
 // SetJobs replaces the job list (on start and on reload). Jobs that keep
@@ -200,7 +220,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 		for _, e := range due {
 			id := e.job.ID()
 			go func() {
-				if err := s.run(ctx, e, false); err != nil && !errors.Is(err, ErrNotOwner) {
+				switch err := s.run(ctx, e, false); {
+				case err == nil || errors.Is(err, ErrNotOwner):
+				case errors.Is(err, ErrStopped):
+					s.log.Warn("scheduled job stopped by the shutdown; it resumes at its next run", "job", id, "err", err)
+				default:
 					s.log.Error("scheduled job failed", "job", id, "err", err)
 				}
 			}()
@@ -229,7 +253,32 @@ func (s *Scheduler) Trigger(ctx context.Context, id string) error {
 func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
+	if s.stopped {
+		s.mu.Unlock()
+		if manual {
+			return fmt.Errorf("job %s: %w; trigger it again once medgate runs", job.ID(), ErrStopped)
+		}
+		return nil
+	}
+	// Counted before the lease is taken: Wait, after Stop, waits for
+	// every run that got past this point.
+	s.runs.Add(1)
+	s.running[job.ID()]++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.running[job.ID()]--; s.running[job.ID()] == 0 {
+			delete(s.running, job.ID())
+		}
+		s.mu.Unlock()
+		s.runs.Done()
+	}()
+	// Stop cancels the run, from the lease's take on.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(s.stopping, func() {
+		cancel(fmt.Errorf("job %s: cancelled at shutdown (it resumes at its next run): %w", job.ID(), ErrStopped))
+	})()
 	// The run's lock first, then the lease: Release, which frees only the
 	// leases of jobs not running, then cannot free this one between the
 	// two. A run in progress keeps its lease itself (keepLease).
@@ -260,6 +309,9 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 			job.ID(), latest.Sub(now), now.Format(time.RFC3339))
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrStopped) {
+			return fmt.Errorf("job %s: take lease: %w: %w", job.ID(), cause, err)
+		}
 		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
 	s.mu.Lock()
@@ -291,7 +343,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	}()
 	err = job.Run(context.WithValue(runCtx, reportKey{}, rep), now)
 	cause := context.Cause(runCtx)
-	if err != nil && errors.Is(cause, ErrLeaseLost) {
+	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped)) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)
@@ -489,6 +541,48 @@ func (s *Scheduler) Jobs() []Status {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Stop starts no run any more, scheduled or triggered (Trigger returns
+// ErrStopped), and cancels the context of every run in progress (its
+// cause is ErrStopped), so that each stops at its next step. Call Wait
+// next, then Release.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.stop(ErrStopped)
+}
+
+// Wait waits, after Stop, until every run in progress has returned, or
+// ctx ends: the error then names the jobs still running (their leases are
+// left to expire by Release).
+func (s *Scheduler) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if !stopped {
+		// Runs may still start: there is nothing to wait for yet.
+		return errors.New("scheduler: Wait called before Stop; call Stop first, so that no run starts while Wait waits")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.runs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	sort.Strings(ids)
+	return fmt.Errorf("scheduler: jobs %v did not return from their cancelled runs before the shutdown deadline (%w); they may fail on the closed store, and resume from their stored step at the next start", ids, context.Cause(ctx))
 }
 
 // Release frees every lease this instance holds (graceful shutdown), so

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -841,5 +842,85 @@ func TestRunStartsOnlyWithinTheLease(t *testing.T) {
 				t.Errorf("the lease taken too late is still held by a until %s (asked for at %s); want it given up", until, taken)
 			}
 		})
+	}
+}
+
+// TestStopCancelsRunsAndWaits: at shutdown Stop cancels the runs in
+// progress (cause ErrStopped), scheduled or triggered, and starts no
+// new one; Wait returns once they have returned, or names the jobs
+// still running when its context ends first; Release then frees the
+// leases of the jobs that ended, and keeps the one still running.
+func TestStopCancelsRunsAndWaits(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &memLeases{}
+	a := New(leases, "a", clock, quiet)
+	if err := a.Wait(t.Context()); err == nil {
+		t.Fatal("Wait before Stop did not report it")
+	}
+	startedJ, startedK, releaseK := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var cause error
+	var ranIdle atomic.Int32
+	a.SetJobs([]Job{
+		{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+			close(startedJ)
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return ctx.Err()
+		}},
+		// k does not heed the cancellation until released.
+		{Plugin: "p", Site: "s", Name: "k", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+			close(startedK)
+			<-releaseK
+			return nil
+		}},
+		{Plugin: "p", Site: "s", Name: "idle", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+			ranIdle.Add(1)
+			return nil
+		}},
+	})
+	doneJ, doneK := make(chan error, 1), make(chan error, 1)
+	go func() { doneJ <- a.Trigger(context.Background(), "p/s/j") }()
+	go func() { doneK <- a.Trigger(context.Background(), "p/s/k") }()
+	<-startedJ
+	<-startedK
+
+	a.Stop()
+	if err := a.Trigger(t.Context(), "p/s/idle"); !errors.Is(err, ErrStopped) || ranIdle.Load() != 0 {
+		t.Errorf("a trigger after Stop: %v (ran %d times), want ErrStopped and no run", err, ranIdle.Load())
+	}
+	var err error
+	checkFor(t, "the cancelled run of j to return", func() bool {
+		select {
+		case err = <-doneJ:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, ErrStopped) || !errors.Is(cause, ErrStopped) {
+		t.Errorf("j's run ended with %v (its context's cause %v), want ErrStopped", err, cause)
+	}
+	// k still runs: Wait gives up when its context ends, naming k.
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := a.Wait(ended); err == nil || !strings.Contains(err.Error(), "p/s/k") || strings.Contains(err.Error(), "p/s/j") {
+		t.Errorf("Wait past its deadline with k running: %v, want an error naming p/s/k only", err)
+	}
+	a.Release(t.Context())
+	if h, _ := leases.expiry("job/p/s/k"); h != "a" {
+		t.Errorf("the lease of k, still running, was released (holder %q)", h)
+	}
+	if h, _ := leases.expiry("job/p/s/j"); h != "" {
+		t.Errorf("the lease of j, whose run ended, is still held by %q", h)
+	}
+	close(releaseK)
+	waitCtx, stop := context.WithTimeout(t.Context(), 5*time.Second)
+	defer stop()
+	if err := a.Wait(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-doneK; err != nil {
+		t.Fatalf("k's run, which finished its work, ended with %v", err)
 	}
 }
