@@ -367,9 +367,17 @@ func TestLongRunKeepsLease(t *testing.T) {
 	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
 	<-started
 	// Two hours of a run that does not end, well past the 31 minutes the
-	// lease was taken for, in steps shorter than the lease.
+	// lease was taken for, in steps shorter than the lease. Each step
+	// waits for the next renewal's timer, a third of the lease after the
+	// last renewal: any timer would do as well the deadline of a renewal
+	// in flight, and a step then would take the store ten minutes to
+	// answer, past the lease's expiry.
+	const ttl = 30*time.Minute + time.Minute
 	for range 12 {
-		awaitTimer(clock)
+		checkFor(t, "the next renewal's timer", func() bool {
+			_, until := leases.expiry("job/p/s/j")
+			return clock.waitsUntil(until.Add(-ttl).Add(ttl / 3))
+		})
 		clock.Advance(10 * time.Minute)
 		if err := b.Trigger(t.Context(), "p/s/j"); !errors.Is(err, ErrNotOwner) {
 			t.Fatalf("another instance's trigger %s into a run: %v, want ErrNotOwner", clock.Now().Sub(newFakeClock().now), err)
