@@ -247,19 +247,25 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopRun = cancel
-	d.wg.Add(2)
+	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		if err := d.consumer.Run(runCtx); err != nil && runCtx.Err() == nil {
 			log.Error("kafka consumer stopped", "err", err)
 		}
 	}()
-	go func() {
-		defer d.wg.Done()
-		d.sched.Run(runCtx)
-	}()
+	d.runJobs(runCtx)
 	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
 	return d, nil
+}
+
+// runJobs runs the scheduler until ctx ends (Close ends it).
+func (d *Daemon) runJobs(ctx context.Context) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.sched.Run(ctx)
+	}()
 }
 
 // BusConfig turns the configuration into the Kafka client settings.
@@ -473,16 +479,33 @@ func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
 // TriggerJob implements api.Backend.
 func (d *Daemon) TriggerJob(ctx context.Context, id string) error { return d.sched.Trigger(ctx, id) }
 
+// shutdownGrace bounds the shutdown's waits once the consumer has
+// stopped: for the scheduled jobs' cancelled runs to return, and for the
+// HTTP server's requests to end.
+const shutdownGrace = 10 * time.Second
+
 // Close shuts down in reverse order: stop taking messages and let in-flight
-// ones finish, then HTTP, scheduler leases, plugins, Kafka, store.
+// ones finish; stop starting jobs and cancel the runs in progress (a
+// download stops at its next step and resumes from its stored step at the
+// next start), then wait for them to return (shutdownGrace at most); then
+// HTTP, the leases of the jobs that ended, plugins, Kafka, store. So no
+// run goes on with a closed store or plugin.
 func (d *Daemon) Close() error {
+	if d.sched != nil {
+		d.sched.Stop()
+	}
 	if d.stopRun != nil {
 		d.stopRun()
 	}
 	d.stopMLLP()
 	d.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if d.sched != nil {
+		if err := d.sched.Wait(ctx); err != nil {
+			d.log.Error("scheduled jobs still running at shutdown; closing the store and plugins under them", "err", err)
+		}
+	}
 	if d.http != nil {
 		_ = d.http.Shutdown(ctx)
 	}

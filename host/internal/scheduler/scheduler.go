@@ -7,6 +7,10 @@
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
 // expire one interval plus grace after its start, if that is still ahead.
+// The lease runs from the moment it was asked for: a store that has not
+// granted it within two thirds of it (so that the first renewal still
+// comes before the expiry) is not waited for, the lease is given up and
+// the run does not start.
 //
 // An instance that fails to take the lease learns when it expires and
 // tries again at that moment, not an interval later on its own schedule.
@@ -24,6 +28,12 @@
 // expiry) is cancelled with ErrLeaseLost, at the expiry at the latest. A job
 // can be triggered at once (CLI or admin API); the trigger takes the same
 // lease, so it never runs beside the owner's run.
+//
+// On shutdown Stop starts no run any more (scheduled or triggered) and
+// cancels the runs in progress, so that each stops at its next step (a
+// download resumes from its stored step at its next run); Wait waits for
+// them to return, so the store and the plugins they use are closed only
+// after that; Release then frees the leases of the jobs that ended.
 package scheduler
 
 import (
@@ -79,6 +89,10 @@ var ErrNotOwner = errors.New("another instance holds this job's lease")
 // could not be renewed before it expired, so the run was stopped.
 var ErrLeaseLost = errors.New("job lease lost during the run")
 
+// ErrStopped: the scheduler was stopped (medgate shuts down), so the run
+// did not start or was cancelled.
+var ErrStopped = errors.New("the scheduler is stopping: medgate shuts down")
+
 // ErrUnknownJob: no such job is scheduled.
 var ErrUnknownJob = errors.New("no such job")
 
@@ -130,6 +144,14 @@ type Scheduler struct {
 	mu      sync.Mutex
 	jobs    map[string]*entry
 	changed chan struct{}
+	// stopped is set by Stop: no run starts any more. running counts the
+	// runs in progress by job id, runs waits for them (Wait), and
+	// stopping ends when Stop is called, cancelling them.
+	stopped  bool
+	running  map[string]int
+	runs     sync.WaitGroup
+	stopping context.Context
+	stop     context.CancelCauseFunc
 }
 
 type entry struct {
@@ -141,7 +163,9 @@ type entry struct {
 
 // New returns a scheduler whose leases are held in the name of holder.
 func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler {
-	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1)}
+	stopping, stop := context.WithCancelCause(context.Background())
+	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1),
+		running: map[string]int{}, stopping: stopping, stop: stop}
 }
 
 // SetJobs replaces the job list (on start and on reload). Jobs that keep
@@ -196,7 +220,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 		for _, e := range due {
 			id := e.job.ID()
 			go func() {
-				if err := s.run(ctx, e, false); err != nil && !errors.Is(err, ErrNotOwner) {
+				switch err := s.run(ctx, e, false); {
+				case err == nil || errors.Is(err, ErrNotOwner):
+				case errors.Is(err, ErrStopped):
+					s.log.Warn("scheduled job stopped by the shutdown; it resumes at its next run", "job", id, "err", err)
+				default:
 					s.log.Error("scheduled job failed", "job", id, "err", err)
 				}
 			}()
@@ -225,7 +253,32 @@ func (s *Scheduler) Trigger(ctx context.Context, id string) error {
 func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
+	if s.stopped {
+		s.mu.Unlock()
+		if manual {
+			return fmt.Errorf("job %s: %w; trigger it again once medgate runs", job.ID(), ErrStopped)
+		}
+		return nil
+	}
+	// Counted before the lease is taken: Wait, after Stop, waits for
+	// every run that got past this point.
+	s.runs.Add(1)
+	s.running[job.ID()]++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.running[job.ID()]--; s.running[job.ID()] == 0 {
+			delete(s.running, job.ID())
+		}
+		s.mu.Unlock()
+		s.runs.Done()
+	}()
+	// Stop cancels the run, from the lease's take on.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(s.stopping, func() {
+		cancel(fmt.Errorf("job %s: cancelled at shutdown (it resumes at its next run): %w", job.ID(), ErrStopped))
+	})()
 	// The run's lock first, then the lease: Release, which frees only the
 	// leases of jobs not running, then cannot free this one between the
 	// two. A run in progress keeps its lease itself (keepLease).
@@ -238,8 +291,27 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	defer e.running.Unlock()
 	now := s.clock.Now()
 	ttl := job.Interval + s.Grace
-	ok, expires, err := s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+	// The lease runs from now, not from the store's answer: a run may
+	// start only while its first renewal, a third of the lease after the
+	// start, still comes before the expiry. A store that answers later (a
+	// stalled connection) is not waited for, and a lease it granted too
+	// late is given up, or the run would go on past the lease's expiry,
+	// when another instance may start the job beside it.
+	latest := now.Add(ttl - renewEvery(ttl))
+	a, answered := s.within(ctx, latest.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+job.ID(), s.holder, ttl, now)
+		return a
+	})
+	ok, expires, err := a.ok, a.expires, a.err
+	if late := s.clock.Now(); !answered || err == nil && ok && !late.Before(latest) {
+		s.giveUp(ctx, job.ID(), now.Add(ttl))
+		return fmt.Errorf("job %s: the store did not grant the job's lease within %s (two thirds of the lease, taken at %s); the run was not started, as it could not renew the lease before it expires; check the store's latency and connection (the job is tried again at its next run)",
+			job.ID(), latest.Sub(now), now.Format(time.RFC3339))
+	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrStopped) {
+			return fmt.Errorf("job %s: take lease: %w: %w", job.ID(), cause, err)
+		}
 		return fmt.Errorf("job %s: take lease: %w", job.ID(), err)
 	}
 	s.mu.Lock()
@@ -271,7 +343,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	}()
 	err = job.Run(context.WithValue(runCtx, reportKey{}, rep), now)
 	cause := context.Cause(runCtx)
-	if err != nil && errors.Is(cause, ErrLeaseLost) {
+	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped)) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)
@@ -311,7 +383,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // It returns the lease's expiry as its last renewal set it (until, if
 // none did).
 func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) time.Time {
-	every := max(ttl/3, time.Millisecond)
+	every := renewEvery(ttl)
 	wait := every
 	var lastErr error
 	for {
@@ -361,29 +433,60 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 // not keep the run going past it. answered is false when the lease
 // expired first; the store call is then cancelled.
 func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
-	expired, stopTimer := s.timer(until.Sub(now))
+	a, answered := s.within(ctx, until.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
+		return a
+	})
+	return a.ok, answered, a.err
+}
+
+// renewEvery is how often a run renews a lease of time to live ttl.
+func renewEvery(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }
+
+// leaseAnswer is the store's answer to a lease call.
+type leaseAnswer struct {
+	ok      bool
+	expires time.Time
+	err     error
+}
+
+// within runs call (a store call) with a context that ends once d has
+// passed on the scheduler's clock, and waits for its answer that long at
+// most. answered is false (and the answer zero) if it had not come by
+// then; the call is then cancelled.
+func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
+	expired, stopTimer := s.timer(d)
 	defer stopTimer()
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type answer struct {
-		ok  bool
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		ok, _, err := s.leases.AcquireLease(callCtx, "job/"+id, s.holder, ttl, now)
-		ch <- answer{ok, err}
-	}()
+	ch := make(chan leaseAnswer, 1)
+	go func() { ch <- call(callCtx) }()
 	select {
 	case a := <-ch:
-		return a.ok, true, a.err
+		return a, true
 	case <-expired:
 		select {
 		case a := <-ch: // answered at the same moment
-			return a.ok, true, a.err
+			return a, true
 		default:
-			return false, false, nil
+			return leaseAnswer{}, false
 		}
+	}
+}
+
+// giveUp releases the lease of a job whose run did not start, so that
+// another instance need not wait for its expiry (until). The store is
+// waited for until then at most: past it the lease is free anyway.
+func (s *Scheduler) giveUp(ctx context.Context, id string, until time.Time) {
+	d := until.Sub(s.clock.Now())
+	if d <= 0 {
+		return
+	}
+	a, answered := s.within(ctx, d, func(ctx context.Context) leaseAnswer {
+		return leaseAnswer{err: s.leases.ReleaseLease(ctx, "job/"+id, s.holder)}
+	})
+	if !answered || a.err != nil {
+		s.log.Warn("could not release the lease of a job whose run did not start; another instance can take it when it expires", "job", id, "expires", until, "answered", answered, "err", a.err)
 	}
 }
 
@@ -438,6 +541,48 @@ func (s *Scheduler) Jobs() []Status {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Stop starts no run any more, scheduled or triggered (Trigger returns
+// ErrStopped), and cancels the context of every run in progress (its
+// cause is ErrStopped), so that each stops at its next step. Call Wait
+// next, then Release.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.stop(ErrStopped)
+}
+
+// Wait waits, after Stop, until every run in progress has returned, or
+// ctx ends: the error then names the jobs still running (their leases are
+// left to expire by Release).
+func (s *Scheduler) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if !stopped {
+		// Runs may still start: there is nothing to wait for yet.
+		return errors.New("scheduler: Wait called before Stop; call Stop first, so that no run starts while Wait waits")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.runs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	sort.Strings(ids)
+	return fmt.Errorf("scheduler: jobs %v did not return from their cancelled runs before the shutdown deadline (%w); they may fail on the closed store, and resume from their stored step at the next start", ids, context.Cause(ctx))
 }
 
 // Release frees every lease this instance holds (graceful shutdown), so

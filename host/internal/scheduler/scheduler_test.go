@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -366,9 +367,17 @@ func TestLongRunKeepsLease(t *testing.T) {
 	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
 	<-started
 	// Two hours of a run that does not end, well past the 31 minutes the
-	// lease was taken for, in steps shorter than the lease.
+	// lease was taken for, in steps shorter than the lease. Each step
+	// waits for the next renewal's timer, a third of the lease after the
+	// last renewal: any timer would do as well the deadline of a renewal
+	// in flight, and a step then would take the store ten minutes to
+	// answer, past the lease's expiry.
+	const ttl = 30*time.Minute + time.Minute
 	for range 12 {
-		awaitTimer(clock)
+		checkFor(t, "the next renewal's timer", func() bool {
+			_, until := leases.expiry("job/p/s/j")
+			return clock.waitsUntil(until.Add(-ttl).Add(ttl / 3))
+		})
 		clock.Advance(10 * time.Minute)
 		if err := b.Trigger(t.Context(), "p/s/j"); !errors.Is(err, ErrNotOwner) {
 			t.Fatalf("another instance's trigger %s into a run: %v, want ErrNotOwner", clock.Now().Sub(newFakeClock().now), err)
@@ -735,5 +744,191 @@ func TestRunStopsWhenRenewalHangs(t *testing.T) {
 	})
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("run ended with %v, want ErrLeaseLost", err)
+	}
+}
+
+// slowTakeLeases is a lease table whose store takes the first
+// AcquireLease of holder "a" (the lease is recorded at once), says so on
+// entered, and answers it only once answer is closed, or, if hang is
+// set, never (a stalled connection) until the call's context ends.
+type slowTakeLeases struct {
+	memLeases
+	hang            bool
+	entered, answer chan struct{}
+	once            sync.Once
+}
+
+func (l *slowTakeLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	ok, until, err := l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+	if holder != "a" {
+		return ok, until, err
+	}
+	first := false
+	l.once.Do(func() { first = true })
+	if !first {
+		return ok, until, err
+	}
+	close(l.entered)
+	if l.hang {
+		<-ctx.Done()
+		return false, time.Time{}, ctx.Err()
+	}
+	<-l.answer
+	return ok, until, err
+}
+
+// TestRunStartsOnlyWithinTheLease: the lease a run takes runs from the
+// moment it was asked for, so a store that grants it late (or never
+// answers) must not start the run once its first renewal, a third of the
+// lease after the start, would come after the expiry: the run would go on
+// past the expiry, when another instance may start the job beside it.
+// The lease is given up then; a lease granted in time starts the run.
+func TestRunStartsOnlyWithinTheLease(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	cases := []struct {
+		name    string
+		hang    bool
+		advance time.Duration // before the store answers
+		starts  bool
+	}{
+		{name: "granted in time", advance: ttl*2/3 - time.Second, starts: true},
+		{name: "granted after two thirds of the lease", advance: ttl*2/3 + time.Second},
+		{name: "granted just before the expiry", advance: ttl - time.Second},
+		{name: "store never answers", hang: true, advance: ttl * 2 / 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			leases := &slowTakeLeases{hang: tc.hang, entered: make(chan struct{}), answer: make(chan struct{})}
+			started := make(chan struct{})
+			a := New(leases, "a", clock, quiet)
+			a.Grace = grace
+			a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(context.Context, time.Time) error {
+				close(started)
+				return nil
+			}}})
+			taken := clock.Now()
+			done := make(chan error, 1)
+			go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+			<-leases.entered
+			// Whatever waits on the clock for the answer has set its timer
+			// once the call is made; give it the chance to.
+			awaitTimer(clock)
+			clock.Advance(tc.advance)
+			close(leases.answer)
+			var err error
+			checkFor(t, "the trigger to return", func() bool {
+				select {
+				case err = <-done:
+					return true
+				default:
+					return false
+				}
+			})
+			ran := false
+			select {
+			case <-started:
+				ran = true
+			default:
+			}
+			if ran != tc.starts {
+				t.Fatalf("run started %v at %s after the lease was asked for (expiry %s after), want %v; trigger: %v", ran, tc.advance, ttl, tc.starts, err)
+			}
+			if tc.starts {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("the trigger reported no error for a run it did not start")
+			}
+			if h, until := leases.expiry("job/p/s/j"); h == "a" && until.After(clock.Now()) {
+				t.Errorf("the lease taken too late is still held by a until %s (asked for at %s); want it given up", until, taken)
+			}
+		})
+	}
+}
+
+// TestStopCancelsRunsAndWaits: at shutdown Stop cancels the runs in
+// progress (cause ErrStopped), scheduled or triggered, and starts no
+// new one; Wait returns once they have returned, or names the jobs
+// still running when its context ends first; Release then frees the
+// leases of the jobs that ended, and keeps the one still running.
+func TestStopCancelsRunsAndWaits(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	leases := &memLeases{}
+	a := New(leases, "a", clock, quiet)
+	if err := a.Wait(t.Context()); err == nil {
+		t.Fatal("Wait before Stop did not report it")
+	}
+	startedJ, startedK, releaseK := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var cause error
+	var ranIdle atomic.Int32
+	a.SetJobs([]Job{
+		{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+			close(startedJ)
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return ctx.Err()
+		}},
+		// k does not heed the cancellation until released.
+		{Plugin: "p", Site: "s", Name: "k", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+			close(startedK)
+			<-releaseK
+			return nil
+		}},
+		{Plugin: "p", Site: "s", Name: "idle", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error {
+			ranIdle.Add(1)
+			return nil
+		}},
+	})
+	doneJ, doneK := make(chan error, 1), make(chan error, 1)
+	go func() { doneJ <- a.Trigger(context.Background(), "p/s/j") }()
+	go func() { doneK <- a.Trigger(context.Background(), "p/s/k") }()
+	<-startedJ
+	<-startedK
+
+	a.Stop()
+	if err := a.Trigger(t.Context(), "p/s/idle"); !errors.Is(err, ErrStopped) || ranIdle.Load() != 0 {
+		t.Errorf("a trigger after Stop: %v (ran %d times), want ErrStopped and no run", err, ranIdle.Load())
+	}
+	var err error
+	checkFor(t, "the cancelled run of j to return", func() bool {
+		select {
+		case err = <-doneJ:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, ErrStopped) || !errors.Is(cause, ErrStopped) {
+		t.Errorf("j's run ended with %v (its context's cause %v), want ErrStopped", err, cause)
+	}
+	// k still runs: Wait gives up when its context ends, naming k.
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := a.Wait(ended); err == nil || !strings.Contains(err.Error(), "p/s/k") || strings.Contains(err.Error(), "p/s/j") {
+		t.Errorf("Wait past its deadline with k running: %v, want an error naming p/s/k only", err)
+	}
+	a.Release(t.Context())
+	if h, _ := leases.expiry("job/p/s/k"); h != "a" {
+		t.Errorf("the lease of k, still running, was released (holder %q)", h)
+	}
+	if h, _ := leases.expiry("job/p/s/j"); h != "" {
+		t.Errorf("the lease of j, whose run ended, is still held by %q", h)
+	}
+	close(releaseK)
+	waitCtx, stop := context.WithTimeout(t.Context(), 5*time.Second)
+	defer stop()
+	if err := a.Wait(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-doneK; err != nil {
+		t.Fatalf("k's run, which finished its work, ended with %v", err)
 	}
 }
