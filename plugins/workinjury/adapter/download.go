@@ -745,7 +745,7 @@ func (a *Adapter) feedbackLate(ctx context.Context, h sdk.Host, c *siteConfig, s
 		return
 	}
 	due := st.StoredAt.Add(c.deadline)
-	a.log.Error("ALERT: download feedback (GYU008) past its 30-minute deadline; still retrying", "site", c.code, "code", st.Code,
+	a.log.Error("ALERT: download feedback (GYU008) past its 30-minute deadline; it is still sent until accepted", "site", c.code, "code", st.Code,
 		"batch", st.BatchNo, "storedAt", st.StoredAt, "overdue", now.Sub(due).Round(time.Second).String(), "err", cause)
 	payload, _ := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "storedAt": st.StoredAt,
 		"deadline": due, "overdueSeconds": int64(now.Sub(due) / time.Second), "error": cause.Error()})
@@ -923,6 +923,13 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		records = append(records, r)
 	}
 	in := map[string]any{"download_code": st.Code, "batch_no": st.BatchNo, "record_count": len(records), "records": records}
+	if now := a.now(); !st.StoredAt.IsZero() && now.After(st.StoredAt.Add(c.deadline)) {
+		// Sent past its deadline (the run that stored the batch stopped
+		// before its feedback, and nothing failed since): late all the
+		// same, and flagged before it goes.
+		a.feedbackLate(ctx, h, c, st, now, fmt.Errorf("the feedback of batch %s is sent %s after the batch was stored, past the %s deadline",
+			st.BatchNo, now.Sub(st.StoredAt).Round(time.Second), c.deadline))
+	}
 	st.FeedbackSent = true
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
