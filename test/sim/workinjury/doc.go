@@ -97,7 +97,9 @@
 // out at most BatchSize (≤500) records not yet acknowledged; a new download
 // of the same code is refused (E2001) while the previous batch is not
 // acknowledged with GYU008 (record_id as in recordID); GYD008 lists
-// unacknowledged batches and GYR005 asks for one again. A record fed back
+// unacknowledged batches and GYR005 asks for one again (by batch_no), or
+// for the records of the acknowledged batches of a date range; with nothing
+// to download again it is not accepted (accept_flag 0). A record fed back
 // as failed is offered again in a later batch; a changed record (a
 // settlement revoked or put in a monthly settlement) is offered again.
 // full_flag "1" of GYD102/GYD004 hands out every valid record again.

@@ -252,3 +252,40 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+// TestRedownloadNeedsData: GYR005 is accepted only when there is something
+// to download again (requirement 39: 前置校验（存在需要重复下载的数据）): a
+// date range without an acknowledged batch of the code is refused; one
+// with a batch hands its records out again.
+func TestRedownloadNeedsData(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	c.srv.AddApplication(SampleApplication("RD", 1, "350200"))
+	today := time.Now().In(cst).Format("2006-01-02")
+	redownload := func(from, to string) string {
+		t.Helper()
+		code, out := c.call("GYR005", map[string]any{"download_code": "GYD001", "aae030": from, "aae031": to, "reason": "本地数据丢失"})
+		if code != "0" {
+			t.Fatalf("GYR005 %s~%s: %s %v", from, to, code, out)
+		}
+		return str(out, "accept_flag")
+	}
+	if got := redownload("2000-01-01", "2000-01-31"); got != "0" {
+		t.Fatalf("GYR005 for a range without any download: accept_flag %s, want 0", got)
+	}
+	_, out := c.call("GYD001", map[string]any{"aab299": "350200"})
+	batch := str(out, "batch_no")
+	if got := redownload(today, today); got != "0" {
+		t.Fatalf("GYR005 for a range whose only batch is not acknowledged (recovered by batch_no instead): accept_flag %s, want 0", got)
+	}
+	if code, _ := c.call("GYU008", map[string]any{"download_code": "GYD001", "batch_no": batch, "record_count": 1,
+		"records": []any{map[string]any{"record_id": "SQRD00000001", "result_flag": "1"}}}); code != "0" {
+		t.Fatalf("GYU008: %s", code)
+	}
+	if got := redownload(today, today); got != "1" {
+		t.Fatalf("GYR005 for today's acknowledged batch: accept_flag %s, want 1", got)
+	}
+	if _, out = c.call("GYD001", map[string]any{"aab299": "350200"}); out["record_count"] != json.Number("1") {
+		t.Fatalf("download after GYR005 = %v, want the record again", out)
+	}
+}

@@ -214,13 +214,23 @@ func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now
 	if from == "" || to == "" {
 		return map[string]any{"accept_flag": "0", "message": "须提供批次号或起止日期"}, nil
 	}
-	n := 0
+	// The precondition (requirement 39): there is something to download
+	// again, i.e. an acknowledged batch of the code handed out in the
+	// range. A batch still unacknowledged is asked for by its batch_no.
+	var again []*batch
 	for _, b := range q.history {
-		if d := day(b.at); b.acked && d >= from && d <= to {
-			for _, id := range b.ids {
-				q.acked[id] = 0
-				n++
-			}
+		if d := day(b.at); b.acked && len(b.ids) > 0 && d >= from && d <= to {
+			again = append(again, b)
+		}
+	}
+	if len(again) == 0 {
+		return map[string]any{"accept_flag": "0", "message": fmt.Sprintf("%s 至 %s 没有已确认的 %s 下载批次，无需重复下载", from, to, q.code)}, nil
+	}
+	n := 0
+	for _, b := range again {
+		for _, id := range b.ids {
+			q.acked[id] = 0
+			n++
 		}
 	}
 	s.record("GYR005", serial, from+"~"+to, now)
