@@ -839,6 +839,17 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		// when the batch is published again.
 		evID += "@" + st.BatchNo
 	}
+	// The id names the record's content as well: a record changed
+	// without a new update_time (update_time has second resolution, so
+	// two changes within a second share it) must not reuse the id of its
+	// earlier version, which deduplication by id downstream would drop.
+	// The same content, published again, keeps its id.
+	canon, err := json.Marshal(rec) // map keys sorted, numbers as written
+	if err != nil {
+		return sdk.Event{}, "", err
+	}
+	contentSum := sha256.Sum256(canon)
+	evID += "#" + hex.EncodeToString(contentSum[:6])
 	payload, err := marshal(map[string]any{
 		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
 	})
