@@ -678,10 +678,12 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 			d, _ := x.(map[string]any)
 			only[str(d, "detail_no")] = true
 		}
+		hadDetails := false
 		if err := update(ctx, h, "dldet/"+str(rec, "ykc700"), func(m *map[string]bool, exists bool) error {
 			if !exists {
 				return errSkip
 			}
+			hadDetails = true
 			for k := range *m {
 				if len(only) == 0 || only[k] {
 					(*m)[k] = true
@@ -690,6 +692,20 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 			return nil
 		}); err != nil {
 			return err
+		}
+		// GYD102 may only be asked for an admission downloaded here
+		// (GYD101; requirement 11): a revocation of a stay this site
+		// never downloaded has nothing here to replace, and a complete
+		// re-download of it would be refused on every run.
+		var adm dlAdmission
+		ver, err := getJSON(ctx, h, "dladm/"+str(rec, "akb020")+"/"+str(rec, "akc190"), &adm)
+		if err != nil {
+			return err
+		}
+		if !hadDetails && (ver == 0 || adm.YKC700 != str(rec, "ykc700")) {
+			a.log.Info("fee-detail revocation of an admission not downloaded here; no complete re-download", "code", code,
+				"batch", batchNo, "revoke_no", str(rec, "revoke_no"))
+			return nil
 		}
 		return putJSON(ctx, h, "redl/GYD102/"+str(rec, "akb020")+"/"+str(rec, "akc190"),
 			map[string]any{"akb020": str(rec, "akb020"), "akc190": str(rec, "akc190"), "ykc700": str(rec, "ykc700"), "full_flag": "1"})
