@@ -64,8 +64,25 @@ func New(o Options) *Ingress {
 }
 
 // Done hands a reply finished by this instance's consumer to the requests
-// waiting for it; nil is ignored.
+// waiting for it; nil is ignored, and so is a refusal that is not the
+// message's outcome (see outcome).
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
+
+// outcome reports whether r may be the outcome of its message id. A
+// delivery refused because the id is pending under another key
+// (pipeline.RuleIDInUse) is not: nothing of it is stored, and the
+// message is completed by the delivery that owns the id. The requests
+// waiting for the id wait for that outcome instead, including the one
+// whose own delivery was refused (the message sent again under another
+// key: its outcome is the owner's).
+func outcome(r *message.Reply) bool {
+	for _, e := range r.Errors {
+		if e.Rule == pipeline.RuleIDInUse {
+			return false
+		}
+	}
+	return true
+}
 
 // Taken tells the requests waiting for id that this instance's consumer
 // has their message (the daemon calls it with a request's
@@ -258,7 +275,7 @@ func (ws *waiters) taken(id string) {
 }
 
 func (ws *waiters) done(r *message.Reply) {
-	if r == nil {
+	if r == nil || !outcome(r) {
 		return
 	}
 	ws.mu.Lock()

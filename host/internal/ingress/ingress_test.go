@@ -82,6 +82,9 @@ type publisher struct {
 	// readsBefore is how often the store was read before the first Send.
 	readsBefore atomic.Int64
 	reads       *atomic.Int64
+	// hook, when set, runs in Send once the request is queued (after the
+	// waiter is registered), in place of consume.
+	hook func(key, value []byte)
 }
 
 func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
@@ -93,6 +96,10 @@ func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, h
 	}
 	if topic != "requests" || headers[message.HeaderIngress] != "http" {
 		p.t.Errorf("queued on %s with headers %v", topic, headers)
+	}
+	if p.hook != nil {
+		p.hook(key, value)
+		return nil
 	}
 	if !p.consume {
 		return nil
@@ -443,5 +450,37 @@ func TestReplayWriteReportedFailed(t *testing.T) {
 				t.Errorf("message afterwards %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRefusedDeliveryIsNotTheOutcome: a delivery of the id refused because
+// the id is pending under another key (rule id-in-use) gets an invalid
+// reply that is not the message's outcome; the client waiting for the
+// message must get the outcome of the delivery that owns it, not that
+// refusal (it would be told its message failed while it completes).
+func TestRefusedDeliveryIsNotTheOutcome(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	pub.hook = func(key, value []byte) {
+		// This instance's consumer refuses a second delivery of m9 sent
+		// under another key, and hands its reply over as for any message.
+		g.Done(&message.Reply{ID: "refused", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDInUse, Message: "in use"}}})
+		// Then the delivery that owns m9 finishes it.
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m9", Site: "s1", Type: "ledger.noop", Key: "m9", Request: value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		r := &message.Reply{ID: "r9", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}
+		if err := finish(cs, r); err != nil {
+			t.Error(err)
+		}
+		g.Done(r)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m9"))
+	if err != nil || r.ID != "r9" {
+		t.Fatalf("got %+v, %v; want the outcome r9, not another delivery's refusal", r, err)
 	}
 }
