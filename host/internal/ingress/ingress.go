@@ -148,7 +148,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
-		if r, serr := g.storedReply(ctx, id); r != nil && serr == nil {
+		if r, serr := g.storedReply(ctx, id, in.Value); r != nil && serr == nil {
 			return r, nil
 		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
@@ -173,7 +173,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			poll = maxPoll
 			continue
 		}
-		if r, err := g.storedReply(ctx, id); r != nil || err != nil {
+		if r, err := g.storedReply(ctx, id, in.Value); r != nil || err != nil {
 			return r, err
 		}
 		poll = min(2*poll, maxPoll)
@@ -207,7 +207,11 @@ func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input)
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
-func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, error) {
+// When the message recorded under id is another one than value
+// (message.SameRequest), its reply is not value's outcome: value was
+// refused (by the pipeline of whichever instance took it, which stores
+// nothing) and the client gets that refusal, rule pipeline.RuleIDReused.
+func (g *Ingress) storedReply(ctx context.Context, id string, value []byte) (*message.Reply, error) {
 	m, err := g.store.GetMessage(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -216,12 +220,22 @@ func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, e
 		return nil, fmt.Errorf("look up message %q: %w", id, err)
 	case m.Status != store.StatusDone:
 		return nil, nil
+	case !message.SameRequest(m.Request, value):
+		return idReused(id, value, m), nil
 	}
 	var r message.Reply
 	if err := json.Unmarshal(m.Reply, &r); err != nil {
 		return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
 	}
 	return &r, nil
+}
+
+// idReused is the reply to value, a request whose id the store holds for
+// another message m: the one the pipeline gives such a request.
+func idReused(id string, value []byte, m *store.Message) *message.Reply {
+	env, _ := message.Parse(value)
+	return &message.Reply{ID: newID(), RequestID: id, Site: env.Site, Type: env.Type, Status: message.StatusInvalid,
+		Errors: []message.ReplyError{pipeline.IDReusedError(id, m)}, CompletedAt: time.Now().UTC()}
 }
 
 // waiters hands replies finished by this instance's consumer to the HTTP

@@ -484,3 +484,38 @@ func TestRefusedDeliveryIsNotTheOutcome(t *testing.T) {
 		t.Fatalf("got %+v, %v; want the outcome r9, not another delivery's refusal", r, err)
 	}
 }
+
+// TestIDReusedForAnotherMessage: a request whose id the store holds for
+// another message (another payload here) is not answered with that
+// message's stored reply, neither when Kafka is down nor when another
+// instance took the request (and answered it invalid without storing
+// anything): the client is told the id is in use by another message.
+func TestIDReusedForAnotherMessage(t *testing.T) {
+	t.Parallel()
+	for _, kafkaDown := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kafka down %v", kafkaDown), func(t *testing.T) {
+			t.Parallel()
+			pub := &publisher{}
+			g, cs := newIngress(t, pub)
+			if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m10", Site: "s1", Type: "ledger.noop", Key: "m10", Request: request("m10").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := finish(cs, &message.Reply{ID: "r10", RequestID: "m10", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}); err != nil {
+				t.Fatal(err)
+			}
+			if kafkaDown {
+				pub.err = errors.New("kafka: no brokers")
+			}
+			other := pipeline.Input{Value: []byte(`{"id":"m10","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`)}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ID == "r10" || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused || r.RequestID != "m10" {
+				t.Fatalf("got %+v; want an invalid reply with rule %s, not the other message's r10", r, pipeline.RuleIDReused)
+			}
+		})
+	}
+}
