@@ -107,7 +107,8 @@ const (
 // Process has written it the cluster completes it even if the client gives
 // up or this instance dies. Process then waits for the stored outcome: this
 // instance's consumer hands it over at once, another instance's is read
-// from the shared store.
+// from the shared store (again and again if a read fails, until ctx ends:
+// the error then says the message is queued and will be completed).
 //
 // A request too large for a Kafka record is processed by this instance
 // while its client waits, as before queueing existed.
@@ -155,7 +156,13 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	}
 	// This instance's consumer hands the reply over when it processes
 	// the message; another instance's outcome is read from the store.
+	//
+	// The message is accepted now: a store read failing meanwhile does not
+	// end the wait (the client would be told its message could not be
+	// finished, while the cluster completes it); the ingress reads again
+	// until the outcome comes or the client's time is up.
 	poll := firstPoll
+	var readErr error
 	for {
 		t := time.NewTimer(poll)
 		select {
@@ -164,6 +171,9 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			return r, nil
 		case <-ctx.Done():
 			t.Stop()
+			if readErr != nil {
+				return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time (and the last read of the store failed: %v): %w", id, topic, readErr, ctx.Err())
+			}
 			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
 		case <-t.C:
 		}
@@ -173,8 +183,15 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			poll = maxPoll
 			continue
 		}
-		if r, err := g.storedReply(ctx, id, in.Value); r != nil || err != nil {
-			return r, err
+		r, err := g.storedReply(ctx, id, in.Value)
+		if r != nil {
+			return r, nil
+		}
+		if err != nil && ctx.Err() == nil {
+			if readErr == nil {
+				g.log.Warn("cannot read the outcome of a queued HTTP message; reading again", "id", id, "err", err)
+			}
+			readErr = err
 		}
 		poll = min(2*poll, maxPoll)
 	}

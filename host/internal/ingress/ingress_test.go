@@ -519,3 +519,46 @@ func TestIDReusedForAnotherMessage(t *testing.T) {
 		})
 	}
 }
+
+// flakyStore fails its first reads of outcomes, as a store does for a
+// moment (a PostgreSQL failover, a locked SQLite file).
+type flakyStore struct {
+	store.Store
+	fails atomic.Int64
+}
+
+func (s *flakyStore) GetMessage(ctx context.Context, id string) (*store.Message, error) {
+	if s.fails.Add(-1) >= 0 {
+		return nil, errors.New("store: connection reset")
+	}
+	return s.Store.GetMessage(ctx, id)
+}
+
+// TestStoreBlipWhileWaiting: a queued request is accepted (Kafka has it
+// and the cluster completes it); a store read failing while its client
+// waits for the outcome does not end the wait with an error telling the
+// client its message could not be finished: the ingress reads again and
+// hands over the outcome.
+func TestStoreBlipWhileWaiting(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	fs := &flakyStore{Store: cs}
+	fs.fails.Store(2)
+	g.store = fs
+	pub.hook = func(key, value []byte) {
+		// Another instance finishes the message.
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m11", Site: "s1", Type: "ledger.noop", Key: "m11", Request: value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		if err := finish(cs, &message.Reply{ID: "r11", RequestID: "m11", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m11"))
+	if err != nil || r.ID != "r11" {
+		t.Fatalf("got %+v, %v; want the outcome r11 once the store answers again", r, err)
+	}
+}
