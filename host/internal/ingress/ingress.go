@@ -65,7 +65,8 @@ func New(o Options) *Ingress {
 
 // Done hands a reply finished by this instance's consumer to the requests
 // waiting for it; nil is ignored, and so is a refusal that is not the
-// message's outcome (see outcome).
+// message's outcome (see outcome). Requests of one id that are different
+// messages are handed nothing: they read the store (see mixed).
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
 
 // outcome reports whether r may be the outcome of its message id. A
@@ -129,7 +130,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	if !ok {
 		return g.proc.Process(ctx, in)
 	}
-	w := g.waiters.add(id)
+	w := g.waiters.add(id, in.Value)
 	defer g.waiters.remove(id, w)
 	key := in.Key
 	if key == "" {
@@ -267,10 +268,12 @@ type waiter struct {
 	c chan *message.Reply
 	// here: this instance's consumer has the message (Taken).
 	here atomic.Bool
+	// value is the request.
+	value []byte
 }
 
-func (ws *waiters) add(id string) *waiter {
-	w := &waiter{c: make(chan *message.Reply, 1)}
+func (ws *waiters) add(id string, value []byte) *waiter {
+	w := &waiter{c: make(chan *message.Reply, 1), value: value}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if ws.m == nil {
@@ -297,9 +300,31 @@ func (ws *waiters) remove(id string, w *waiter) {
 	}
 }
 
+// mixed reports whether the requests waiting for one id are not all the
+// same message (message.SameRequest). A reply handed over for that id
+// cannot tell whose it is: the outcome of the message recorded under the
+// id, or the refusal of another one (pipeline.RuleIDReused). Such
+// requests are not handed replies: each reads the store, which holds the
+// request recorded, and gets the outcome if it is that request, else the
+// refusal (storedReply). Usually one request waits for an id, and then
+// nothing is compared.
+func mixed(cs []*waiter) bool {
+	for _, w := range cs[min(1, len(cs)):] {
+		if !message.SameRequest(cs[0].value, w.value) {
+			return true
+		}
+	}
+	return false
+}
+
 func (ws *waiters) taken(id string) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if mixed(ws.m[id]) {
+		// They read the store at the pace of a message processed
+		// elsewhere.
+		return
+	}
 	for _, w := range ws.m[id] {
 		w.here.Store(true)
 	}
@@ -311,6 +336,9 @@ func (ws *waiters) done(r *message.Reply) {
 	}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if mixed(ws.m[r.RequestID]) {
+		return
+	}
 	for _, w := range ws.m[r.RequestID] {
 		select {
 		case w.c <- r:

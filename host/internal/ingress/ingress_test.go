@@ -24,7 +24,7 @@ import (
 func TestWaiters(t *testing.T) {
 	t.Parallel()
 	var ws waiters
-	a1, a2, b := ws.add("a"), ws.add("a"), ws.add("b")
+	a1, a2, b := ws.add("a", nil), ws.add("a", nil), ws.add("b", nil)
 	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
 	for i, w := range []*waiter{a1, a2} {
 		select {
@@ -560,5 +560,58 @@ func TestStoreBlipWhileWaiting(t *testing.T) {
 	r, err := g.Process(ctx, request("m11"))
 	if err != nil || r.ID != "r11" {
 		t.Fatalf("got %+v, %v; want the outcome r11 once the store answers again", r, err)
+	}
+}
+
+// TestTwoMessagesOneIDWaiting: two requests with one id but different
+// payloads wait at once on this instance; the first is recorded and
+// finished, the second refused (rule id-reused, nothing stored). Each
+// client gets its own answer: the outcome goes to the client of the
+// message recorded, not to both.
+func TestTwoMessagesOneIDWaiting(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	a := request("m12")
+	b := pipeline.Input{Value: []byte(`{"id":"m12","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`)}
+	var sends atomic.Int64
+	pub.hook = func(key, value []byte) {
+		if sends.Add(1) != 2 {
+			return
+		}
+		// Both are queued (and waiting): the consumer takes a, then b.
+		g.Taken("m12")
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m12", Site: "s1", Type: "ledger.noop", Key: "m12", Request: a.Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		ra := &message.Reply{ID: "r12", RequestID: "m12", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}
+		if err := finish(cs, ra); err != nil {
+			t.Error(err)
+		}
+		g.Done(ra)
+		g.Done(&message.Reply{ID: "refused", RequestID: "m12", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		r   *message.Reply
+		err error
+	}
+	ac := make(chan result, 1)
+	go func() {
+		r, err := g.Process(ctx, a)
+		ac <- result{r, err}
+	}()
+	for sends.Load() == 0 {
+		runtime.Gosched()
+	}
+	rb, err := g.Process(ctx, b)
+	if err != nil || rb.Status != message.StatusInvalid || len(rb.Errors) != 1 || rb.Errors[0].Rule != pipeline.RuleIDReused {
+		t.Errorf("the second message got %+v, %v; want an invalid reply with rule %s", rb, err, pipeline.RuleIDReused)
+	}
+	ra := <-ac
+	if ra.err != nil || ra.r.ID != "r12" {
+		t.Errorf("the message recorded got %+v, %v; want its outcome r12", ra.r, ra.err)
 	}
 }
