@@ -24,7 +24,8 @@ func (p *fuzzPub) Send(_ context.Context, _ string, key, value []byte, headers m
 	p.queued++
 	p.key, p.value, p.hdr = string(key), value, headers
 	p.g.Taken(headers[message.HeaderRequestID])
-	p.g.Done(&message.Reply{ID: "queued", RequestID: headers[message.HeaderRequestID], Status: message.StatusOK})
+	env, _ := message.Parse(value)
+	p.g.Done(&message.Reply{ID: "queued", RequestID: headers[message.HeaderRequestID], Site: env.Site, Type: env.Type, Status: message.StatusOK})
 	return nil
 }
 

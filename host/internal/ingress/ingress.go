@@ -126,11 +126,12 @@ const (
 // stored reply back, as for a Kafka redelivery. When Kafka does not take
 // the request, a finished message is still answered from the store.
 func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
-	id, ok := message.Admit(in.Value, in.Key, g.maxPayload)
+	env, ok := message.AdmitEnvelope(in.Value, in.Key, g.maxPayload)
 	if !ok {
 		return g.proc.Process(ctx, in)
 	}
-	w := g.waiters.add(id, in.Value)
+	id := env.ID
+	w := g.waiters.add(id, in.Value, env.Site, env.Type)
 	defer g.waiters.remove(id, w)
 	key := in.Key
 	if key == "" {
@@ -268,12 +269,13 @@ type waiter struct {
 	c chan *message.Reply
 	// here: this instance's consumer has the message (Taken).
 	here atomic.Bool
-	// value is the request.
-	value []byte
+	// value is the request, of site and type.
+	value     []byte
+	site, typ string
 }
 
-func (ws *waiters) add(id string, value []byte) *waiter {
-	w := &waiter{c: make(chan *message.Reply, 1), value: value}
+func (ws *waiters) add(id string, value []byte, site, typ string) *waiter {
+	w := &waiter{c: make(chan *message.Reply, 1), value: value, site: site, typ: typ}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if ws.m == nil {
@@ -340,6 +342,12 @@ func (ws *waiters) done(r *message.Reply) {
 		return
 	}
 	for _, w := range ws.m[r.RequestID] {
+		if r.Site != w.site || r.Type != w.typ {
+			// The outcome of another message under the id (one from
+			// Kafka, say): this request reads the store, which tells
+			// it so (storedReply), or gets its own refusal.
+			continue
+		}
 		select {
 		case w.c <- r:
 		default:

@@ -24,7 +24,7 @@ import (
 func TestWaiters(t *testing.T) {
 	t.Parallel()
 	var ws waiters
-	a1, a2, b := ws.add("a", nil), ws.add("a", nil), ws.add("b", nil)
+	a1, a2, b := ws.add("a", nil, "", ""), ws.add("a", nil, "", ""), ws.add("b", nil, "", "")
 	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
 	for i, w := range []*waiter{a1, a2} {
 		select {
@@ -613,5 +613,35 @@ func TestTwoMessagesOneIDWaiting(t *testing.T) {
 	ra := <-ac
 	if ra.err != nil || ra.r.ID != "r12" {
 		t.Errorf("the message recorded got %+v, %v; want its outcome r12", ra.r, ra.err)
+	}
+}
+
+// TestOutcomeOfAnotherType: a request waits alone on this instance while
+// a message of another type under the same id, from Kafka, is finished
+// first; that outcome is not handed to it (its client would be told its
+// message is done): it gets the refusal of its own delivery.
+func TestOutcomeOfAnotherType(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	kafka := []byte(`{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`)
+	pub.hook = func(key, value []byte) {
+		g.Taken("m13")
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: "s1", Type: "ledger.other", Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		rk := &message.Reply{ID: "r13", RequestID: "m13", Site: "s1", Type: "ledger.other", Status: message.StatusOK}
+		if err := finish(cs, rk); err != nil {
+			t.Error(err)
+		}
+		g.Done(rk)
+		g.Done(&message.Reply{ID: "refused", RequestID: "m13", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m13"))
+	if err != nil || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused {
+		t.Fatalf("got %+v, %v; want the refusal with rule %s, not the outcome of the ledger.other message", r, err, pipeline.RuleIDReused)
 	}
 }

@@ -197,14 +197,24 @@ func CheckKey(key string) *ReplyError {
 // id. It returns that id. A request not admitted can be processed at once
 // (the pipeline answers it invalid without storing or calling anything).
 func Admit(value []byte, key string, maxPayloadBytes int) (id string, ok bool) {
-	if len(value) > maxPayloadBytes || CheckKey(key) != nil {
-		return "", false
-	}
-	env, _ := Parse(value)
-	if env.ID == "" || !ValidID(env.ID) {
+	env, ok := AdmitEnvelope(value, key, maxPayloadBytes)
+	if !ok {
 		return "", false
 	}
 	return env.ID, true
+}
+
+// AdmitEnvelope is Admit returning the envelope (as Parse reads it, maybe
+// with problems besides its id) instead of the id alone.
+func AdmitEnvelope(value []byte, key string, maxPayloadBytes int) (*Envelope, bool) {
+	if len(value) > maxPayloadBytes || CheckKey(key) != nil {
+		return nil, false
+	}
+	env, _ := Parse(value)
+	if env.ID == "" || !ValidID(env.ID) {
+		return nil, false
+	}
+	return env, true
 }
 
 // SameRequest reports whether the request values a and b are the same
