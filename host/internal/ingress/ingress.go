@@ -111,6 +111,12 @@ const (
 // from the shared store (again and again if a read fails, until ctx ends:
 // the error then says the message is queued and will be completed).
 //
+// A request whose id the store holds for another message (another site,
+// type, format or payload: message.SameRequest) is never answered with
+// that message's outcome: it gets the refusal of rule
+// pipeline.RuleIDReused, whether its reply comes from this instance's
+// consumer or from the store.
+//
 // A request too large for a Kafka record is processed by this instance
 // while its client waits, as before queueing existed.
 //
