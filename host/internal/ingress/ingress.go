@@ -64,8 +64,26 @@ func New(o Options) *Ingress {
 }
 
 // Done hands a reply finished by this instance's consumer to the requests
-// waiting for it; nil is ignored.
+// waiting for it; nil is ignored, and so is a refusal that is not the
+// message's outcome (see outcome). Requests of one id that are different
+// messages are handed nothing: they read the store (see mixed).
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
+
+// outcome reports whether r may be the outcome of its message id. A
+// delivery refused because the id is pending under another key
+// (pipeline.RuleIDInUse) is not: nothing of it is stored, and the
+// message is completed by the delivery that owns the id. The requests
+// waiting for the id wait for that outcome instead, including the one
+// whose own delivery was refused (the message sent again under another
+// key: its outcome is the owner's).
+func outcome(r *message.Reply) bool {
+	for _, e := range r.Errors {
+		if e.Rule == pipeline.RuleIDInUse {
+			return false
+		}
+	}
+	return true
+}
 
 // Taken tells the requests waiting for id that this instance's consumer
 // has their message (the daemon calls it with a request's
@@ -90,7 +108,14 @@ const (
 // Process has written it the cluster completes it even if the client gives
 // up or this instance dies. Process then waits for the stored outcome: this
 // instance's consumer hands it over at once, another instance's is read
-// from the shared store.
+// from the shared store (again and again if a read fails, until ctx ends:
+// the error then says the message is queued and will be completed).
+//
+// A request whose id the store holds for another message (another site,
+// type, format or payload: message.SameRequest) is never answered with
+// that message's outcome: it gets the refusal of rule
+// pipeline.RuleIDReused, whether its reply comes from this instance's
+// consumer or from the store.
 //
 // A request too large for a Kafka record is processed by this instance
 // while its client waits, as before queueing existed.
@@ -107,11 +132,12 @@ const (
 // stored reply back, as for a Kafka redelivery. When Kafka does not take
 // the request, a finished message is still answered from the store.
 func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
-	id, ok := message.Admit(in.Value, in.Key, g.maxPayload)
+	env, ok := message.AdmitEnvelope(in.Value, in.Key, g.maxPayload)
 	if !ok {
 		return g.proc.Process(ctx, in)
 	}
-	w := g.waiters.add(id)
+	id := env.ID
+	w := g.waiters.add(id, in.Value, env.Site, env.Type)
 	defer g.waiters.remove(id, w)
 	key := in.Key
 	if key == "" {
@@ -131,14 +157,20 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
-		if r, serr := g.storedReply(ctx, id); r != nil && serr == nil {
+		if r, serr := g.storedReply(ctx, id, in.Value); r != nil && serr == nil {
 			return r, nil
 		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
 	}
 	// This instance's consumer hands the reply over when it processes
 	// the message; another instance's outcome is read from the store.
+	//
+	// The message is accepted now: a store read failing meanwhile does not
+	// end the wait (the client would be told its message could not be
+	// finished, while the cluster completes it); the ingress reads again
+	// until the outcome comes or the client's time is up.
 	poll := firstPoll
+	var readErr error
 	for {
 		t := time.NewTimer(poll)
 		select {
@@ -147,6 +179,9 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			return r, nil
 		case <-ctx.Done():
 			t.Stop()
+			if readErr != nil {
+				return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time (and the last read of the store failed: %v): %w", id, topic, readErr, ctx.Err())
+			}
 			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
 		case <-t.C:
 		}
@@ -156,8 +191,15 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			poll = maxPoll
 			continue
 		}
-		if r, err := g.storedReply(ctx, id); r != nil || err != nil {
-			return r, err
+		r, err := g.storedReply(ctx, id, in.Value)
+		if r != nil {
+			return r, nil
+		}
+		if err != nil && ctx.Err() == nil {
+			if readErr == nil {
+				g.log.Warn("cannot read the outcome of a queued HTTP message; reading again", "id", id, "err", err)
+			}
+			readErr = err
 		}
 		poll = min(2*poll, maxPoll)
 	}
@@ -190,7 +232,11 @@ func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input)
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
-func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, error) {
+// When the message recorded under id is another one than value
+// (message.SameRequest), its reply is not value's outcome: value was
+// refused (by the pipeline of whichever instance took it, which stores
+// nothing) and the client gets that refusal, rule pipeline.RuleIDReused.
+func (g *Ingress) storedReply(ctx context.Context, id string, value []byte) (*message.Reply, error) {
 	m, err := g.store.GetMessage(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -199,12 +245,22 @@ func (g *Ingress) storedReply(ctx context.Context, id string) (*message.Reply, e
 		return nil, fmt.Errorf("look up message %q: %w", id, err)
 	case m.Status != store.StatusDone:
 		return nil, nil
+	case !message.SameRequest(m.Request, value):
+		return idReused(id, value, m), nil
 	}
 	var r message.Reply
 	if err := json.Unmarshal(m.Reply, &r); err != nil {
 		return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
 	}
 	return &r, nil
+}
+
+// idReused is the reply to value, a request whose id the store holds for
+// another message m: the one the pipeline gives such a request.
+func idReused(id string, value []byte, m *store.Message) *message.Reply {
+	env, _ := message.Parse(value)
+	return &message.Reply{ID: newID(), RequestID: id, Site: env.Site, Type: env.Type, Status: message.StatusInvalid,
+		Errors: []message.ReplyError{pipeline.IDReusedError(id, m)}, CompletedAt: time.Now().UTC()}
 }
 
 // waiters hands replies finished by this instance's consumer to the HTTP
@@ -219,10 +275,13 @@ type waiter struct {
 	c chan *message.Reply
 	// here: this instance's consumer has the message (Taken).
 	here atomic.Bool
+	// value is the request, of site and type.
+	value     []byte
+	site, typ string
 }
 
-func (ws *waiters) add(id string) *waiter {
-	w := &waiter{c: make(chan *message.Reply, 1)}
+func (ws *waiters) add(id string, value []byte, site, typ string) *waiter {
+	w := &waiter{c: make(chan *message.Reply, 1), value: value, site: site, typ: typ}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if ws.m == nil {
@@ -249,21 +308,52 @@ func (ws *waiters) remove(id string, w *waiter) {
 	}
 }
 
+// mixed reports whether the requests waiting for one id are not all the
+// same message (message.SameRequest). A reply handed over for that id
+// cannot tell whose it is: the outcome of the message recorded under the
+// id, or the refusal of another one (pipeline.RuleIDReused). Such
+// requests are not handed replies: each reads the store, which holds the
+// request recorded, and gets the outcome if it is that request, else the
+// refusal (storedReply). Usually one request waits for an id, and then
+// nothing is compared.
+func mixed(cs []*waiter) bool {
+	for _, w := range cs[min(1, len(cs)):] {
+		if !message.SameRequest(cs[0].value, w.value) {
+			return true
+		}
+	}
+	return false
+}
+
 func (ws *waiters) taken(id string) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if mixed(ws.m[id]) {
+		// They read the store at the pace of a message processed
+		// elsewhere.
+		return
+	}
 	for _, w := range ws.m[id] {
 		w.here.Store(true)
 	}
 }
 
 func (ws *waiters) done(r *message.Reply) {
-	if r == nil {
+	if r == nil || !outcome(r) {
 		return
 	}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if mixed(ws.m[r.RequestID]) {
+		return
+	}
 	for _, w := range ws.m[r.RequestID] {
+		if r.Site != w.site || r.Type != w.typ {
+			// The outcome of another message under the id (one from
+			// Kafka, say): this request reads the store, which tells
+			// it so (storedReply), or gets its own refusal.
+			continue
+		}
 		select {
 		case w.c <- r:
 		default:

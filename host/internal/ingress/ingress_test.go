@@ -24,7 +24,7 @@ import (
 func TestWaiters(t *testing.T) {
 	t.Parallel()
 	var ws waiters
-	a1, a2, b := ws.add("a"), ws.add("a"), ws.add("b")
+	a1, a2, b := ws.add("a", nil, "", ""), ws.add("a", nil, "", ""), ws.add("b", nil, "", "")
 	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
 	for i, w := range []*waiter{a1, a2} {
 		select {
@@ -82,6 +82,9 @@ type publisher struct {
 	// readsBefore is how often the store was read before the first Send.
 	readsBefore atomic.Int64
 	reads       *atomic.Int64
+	// hook, when set, runs in Send once the request is queued (after the
+	// waiter is registered), in place of consume.
+	hook func(key, value []byte)
 }
 
 func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
@@ -93,6 +96,10 @@ func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, h
 	}
 	if topic != "requests" || headers[message.HeaderIngress] != "http" {
 		p.t.Errorf("queued on %s with headers %v", topic, headers)
+	}
+	if p.hook != nil {
+		p.hook(key, value)
+		return nil
 	}
 	if !p.consume {
 		return nil
@@ -443,5 +450,198 @@ func TestReplayWriteReportedFailed(t *testing.T) {
 				t.Errorf("message afterwards %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRefusedDeliveryIsNotTheOutcome: a delivery of the id refused because
+// the id is pending under another key (rule id-in-use) gets an invalid
+// reply that is not the message's outcome; the client waiting for the
+// message must get the outcome of the delivery that owns it, not that
+// refusal (it would be told its message failed while it completes).
+func TestRefusedDeliveryIsNotTheOutcome(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	pub.hook = func(key, value []byte) {
+		// This instance's consumer refuses a second delivery of m9 sent
+		// under another key, and hands its reply over as for any message.
+		g.Done(&message.Reply{ID: "refused", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDInUse, Message: "in use"}}})
+		// Then the delivery that owns m9 finishes it.
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m9", Site: "s1", Type: "ledger.noop", Key: "m9", Request: value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		r := &message.Reply{ID: "r9", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}
+		if err := finish(cs, r); err != nil {
+			t.Error(err)
+		}
+		g.Done(r)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m9"))
+	if err != nil || r.ID != "r9" {
+		t.Fatalf("got %+v, %v; want the outcome r9, not another delivery's refusal", r, err)
+	}
+}
+
+// TestIDReusedForAnotherMessage: a request whose id the store holds for
+// another message (another payload here) is not answered with that
+// message's stored reply, neither when Kafka is down nor when another
+// instance took the request (and answered it invalid without storing
+// anything): the client is told the id is in use by another message.
+func TestIDReusedForAnotherMessage(t *testing.T) {
+	t.Parallel()
+	for _, kafkaDown := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kafka down %v", kafkaDown), func(t *testing.T) {
+			t.Parallel()
+			pub := &publisher{}
+			g, cs := newIngress(t, pub)
+			if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m10", Site: "s1", Type: "ledger.noop", Key: "m10", Request: request("m10").Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := finish(cs, &message.Reply{ID: "r10", RequestID: "m10", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}); err != nil {
+				t.Fatal(err)
+			}
+			if kafkaDown {
+				pub.err = errors.New("kafka: no brokers")
+			}
+			other := pipeline.Input{Value: []byte(`{"id":"m10","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`)}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ID == "r10" || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused || r.RequestID != "m10" {
+				t.Fatalf("got %+v; want an invalid reply with rule %s, not the other message's r10", r, pipeline.RuleIDReused)
+			}
+		})
+	}
+}
+
+// flakyStore fails its first reads of outcomes, as a store does for a
+// moment (a PostgreSQL failover, a locked SQLite file).
+type flakyStore struct {
+	store.Store
+	fails atomic.Int64
+}
+
+func (s *flakyStore) GetMessage(ctx context.Context, id string) (*store.Message, error) {
+	if s.fails.Add(-1) >= 0 {
+		return nil, errors.New("store: connection reset")
+	}
+	return s.Store.GetMessage(ctx, id)
+}
+
+// TestStoreBlipWhileWaiting: a queued request is accepted (Kafka has it
+// and the cluster completes it); a store read failing while its client
+// waits for the outcome does not end the wait with an error telling the
+// client its message could not be finished: the ingress reads again and
+// hands over the outcome.
+func TestStoreBlipWhileWaiting(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	fs := &flakyStore{Store: cs}
+	fs.fails.Store(2)
+	g.store = fs
+	pub.hook = func(key, value []byte) {
+		// Another instance finishes the message.
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m11", Site: "s1", Type: "ledger.noop", Key: "m11", Request: value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		if err := finish(cs, &message.Reply{ID: "r11", RequestID: "m11", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m11"))
+	if err != nil || r.ID != "r11" {
+		t.Fatalf("got %+v, %v; want the outcome r11 once the store answers again", r, err)
+	}
+}
+
+// TestTwoMessagesOneIDWaiting: two requests with one id but different
+// payloads wait at once on this instance; the first is recorded and
+// finished, the second refused (rule id-reused, nothing stored). Each
+// client gets its own answer: the outcome goes to the client of the
+// message recorded, not to both.
+func TestTwoMessagesOneIDWaiting(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	a := request("m12")
+	b := pipeline.Input{Value: []byte(`{"id":"m12","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`)}
+	var sends atomic.Int64
+	pub.hook = func(key, value []byte) {
+		if sends.Add(1) != 2 {
+			return
+		}
+		// Both are queued (and waiting): the consumer takes a, then b.
+		g.Taken("m12")
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m12", Site: "s1", Type: "ledger.noop", Key: "m12", Request: a.Value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		ra := &message.Reply{ID: "r12", RequestID: "m12", Site: "s1", Type: "ledger.noop", Status: message.StatusOK}
+		if err := finish(cs, ra); err != nil {
+			t.Error(err)
+		}
+		g.Done(ra)
+		g.Done(&message.Reply{ID: "refused", RequestID: "m12", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		r   *message.Reply
+		err error
+	}
+	ac := make(chan result, 1)
+	go func() {
+		r, err := g.Process(ctx, a)
+		ac <- result{r, err}
+	}()
+	for sends.Load() == 0 {
+		runtime.Gosched()
+	}
+	rb, err := g.Process(ctx, b)
+	if err != nil || rb.Status != message.StatusInvalid || len(rb.Errors) != 1 || rb.Errors[0].Rule != pipeline.RuleIDReused {
+		t.Errorf("the second message got %+v, %v; want an invalid reply with rule %s", rb, err, pipeline.RuleIDReused)
+	}
+	ra := <-ac
+	if ra.err != nil || ra.r.ID != "r12" {
+		t.Errorf("the message recorded got %+v, %v; want its outcome r12", ra.r, ra.err)
+	}
+}
+
+// TestOutcomeOfAnotherType: a request waits alone on this instance while
+// a message of another type under the same id, from Kafka, is finished
+// first; that outcome is not handed to it (its client would be told its
+// message is done): it gets the refusal of its own delivery.
+func TestOutcomeOfAnotherType(t *testing.T) {
+	t.Parallel()
+	pub := &publisher{}
+	g, cs := newIngress(t, pub)
+	kafka := []byte(`{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`)
+	pub.hook = func(key, value []byte) {
+		g.Taken("m13")
+		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: "s1", Type: "ledger.other", Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+			t.Error(err)
+		}
+		rk := &message.Reply{ID: "r13", RequestID: "m13", Site: "s1", Type: "ledger.other", Status: message.StatusOK}
+		if err := finish(cs, rk); err != nil {
+			t.Error(err)
+		}
+		g.Done(rk)
+		g.Done(&message.Reply{ID: "refused", RequestID: "m13", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := g.Process(ctx, request("m13"))
+	if err != nil || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused {
+		t.Fatalf("got %+v, %v; want the refusal with rule %s, not the outcome of the ledger.other message", r, err, pipeline.RuleIDReused)
 	}
 }

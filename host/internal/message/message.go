@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -196,14 +197,124 @@ func CheckKey(key string) *ReplyError {
 // id. It returns that id. A request not admitted can be processed at once
 // (the pipeline answers it invalid without storing or calling anything).
 func Admit(value []byte, key string, maxPayloadBytes int) (id string, ok bool) {
-	if len(value) > maxPayloadBytes || CheckKey(key) != nil {
-		return "", false
-	}
-	env, _ := Parse(value)
-	if env.ID == "" || !ValidID(env.ID) {
+	env, ok := AdmitEnvelope(value, key, maxPayloadBytes)
+	if !ok {
 		return "", false
 	}
 	return env.ID, true
+}
+
+// AdmitEnvelope is Admit returning the envelope (as Parse reads it, maybe
+// with problems besides its id) instead of the id alone.
+func AdmitEnvelope(value []byte, key string, maxPayloadBytes int) (*Envelope, bool) {
+	if len(value) > maxPayloadBytes || CheckKey(key) != nil {
+		return nil, false
+	}
+	env, _ := Parse(value)
+	if env.ID == "" || !ValidID(env.ID) {
+		return nil, false
+	}
+	return env, true
+}
+
+// SameRequest reports whether the request values a and b are the same
+// message, so that one may be answered with the other's outcome: equal
+// bytes, or envelopes with the same site, type, format and payload (the
+// same JSON value, however spaced, ordered or numbered). The id is
+// assumed equal (the caller found b's record by a's id); occurredAt and
+// replyTo may differ (a client sending a message again may stamp it
+// anew). An empty recorded value (a record without its request) is taken
+// as the same message. Values that cannot be decoded are the same only
+// when their bytes are.
+func SameRequest(recorded, value []byte) bool {
+	if len(recorded) == 0 || bytes.Equal(recorded, value) {
+		return true
+	}
+	a, aerrs := decode(recorded)
+	b, berrs := decode(value)
+	if aerrs != nil || berrs != nil {
+		return false
+	}
+	if a.Site != b.Site || a.Type != b.Type || formatOf(a) != formatOf(b) {
+		return false
+	}
+	return sameJSON(a.Payload, b.Payload)
+}
+
+// formatOf is the envelope's format as Parse reads it ("" is json).
+func formatOf(e *Envelope) string {
+	if e.Format == "" {
+		return "json"
+	}
+	return e.Format
+}
+
+// sameJSON reports whether a and b are the same JSON value (numbers
+// compared as decimal numbers, objects whatever their member order).
+func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b)) {
+		return true
+	}
+	va, oka := decodeValue(a)
+	vb, okb := decodeValue(b)
+	return oka && okb && equalValues(va, vb)
+}
+
+// decodeValue decodes one JSON value, numbers as json.Number.
+func decodeValue(data []byte) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// equalValues compares decoded JSON values; numbers by value (1 and 1.0
+// are equal, as they are to a JSON reader).
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || !equalValues(va, vb) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !equalValues(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		if a == b {
+			return true
+		}
+		// Not big.Rat: "1e999999999" would make it build a number of a
+		// billion digits. Two amounts a float64 cannot tell apart are
+		// taken as the same (as before this check existed).
+		x, errx := strconv.ParseFloat(string(a), 64)
+		y, erry := strconv.ParseFloat(string(b), 64)
+		return errx == nil && erry == nil && x == y
+	default:
+		return a == b
+	}
 }
 
 // ValidID reports whether s can be a message id: 1 to 128 printable ASCII

@@ -136,3 +136,34 @@ func patternSeeds() []string {
 		"m-1", "a b", "\x7f", "!~", strings.Repeat("x", 128), strings.Repeat("x", 129), "replies", "replies.v2", "a/b",
 		strings.Repeat("r", 249), strings.Repeat("r", 250), "\xff"}
 }
+
+// TestSameRequest: a message sent again, however written, is the same
+// request; one with another site, type, format or payload is not, and a
+// huge exponent costs nothing.
+func TestSameRequest(t *testing.T) {
+	t.Parallel()
+	const a = `{"id":"x","site":"s1","type":"x.do","occurredAt":"2026-12-04T08:00:00+08:00","payload":{"n":1,"l":[1,"b"],"o":{"k":null}}}`
+	cases := []struct {
+		name           string
+		recorded, sent string
+		same           bool
+	}{
+		{"equal bytes", a, a, true},
+		{"no recorded request", "", a, true},
+		{"respaced, reordered, 1.0, other occurredAt and replyTo", a, ` { "payload" : {"o":{"k":null},"l":[1.0,"b"],"n":1e0}, "replyTo":"r", "type":"x.do","site":"s1","id":"x","format":"json"}`, true},
+		{"another payload value", a, `{"id":"x","site":"s1","type":"x.do","payload":{"n":2,"l":[1,"b"],"o":{"k":null}}}`, false},
+		{"a member more", a, `{"id":"x","site":"s1","type":"x.do","payload":{"n":1,"l":[1,"b"],"o":{"k":null},"m":0}}`, false},
+		{"array order", a, `{"id":"x","site":"s1","type":"x.do","payload":{"n":1,"l":["b",1],"o":{"k":null}}}`, false},
+		{"a string for a number", a, `{"id":"x","site":"s1","type":"x.do","payload":{"n":"1","l":[1,"b"],"o":{"k":null}}}`, false},
+		{"another site", a, `{"id":"x","site":"s2","type":"x.do","payload":{"n":1,"l":[1,"b"],"o":{"k":null}}}`, false},
+		{"another type", a, `{"id":"x","site":"s1","type":"x.undo","payload":{"n":1,"l":[1,"b"],"o":{"k":null}}}`, false},
+		{"another format", a, `{"id":"x","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|"}`, false},
+		{"not JSON", a, `{"id":"x",`, false},
+		{"huge exponents", `{"id":"x","site":"s1","type":"x.do","payload":1e999999999}`, `{"id":"x","site":"s1","type":"x.do","payload":2e999999999}`, false},
+	}
+	for _, tc := range cases {
+		if got := SameRequest([]byte(tc.recorded), []byte(tc.sent)); got != tc.same {
+			t.Errorf("%s: SameRequest = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}

@@ -166,3 +166,90 @@ func TestIDUnderTwoKeysAtTwoInstances(t *testing.T) {
 		t.Errorf("replies: first instance %+v, second %+v; want one each under its key", a, b)
 	}
 }
+
+// TestIDReusedForAnotherMessage: a message whose id has a record of
+// another message (another site, type, format or payload) is not that
+// message's redelivery: it gets an invalid reply (rule RuleIDReused)
+// under its own key, with no plugin call and a DLQ record, and the record
+// is left as it was; the stored reply of the other message is not handed
+// back as if it were this one's outcome. The same message sent again,
+// even written differently (spacing, member order, another occurredAt or
+// key), still gets the stored reply.
+func TestIDReusedForAnotherMessage(t *testing.T) {
+	t.Parallel()
+	const stored = `{"id":"x","site":"s1","type":"x.do","occurredAt":"2026-12-04T08:00:00+08:00","payload":{"a":1,"b":[1,2]}}`
+	type errKey struct{ Field, Rule string }
+	reused := []errKey{{"$.id", RuleIDReused}}
+	cases := map[string]struct {
+		pending bool // the record of x is pending (a crashed delivery), not done
+		key     string
+		value   string
+		status  string
+		errs    []errKey
+		calls   int
+		dlq     int
+		want    [2]string // status and outcome of the record afterwards
+	}{
+		"the same message": {key: "K1", value: stored, status: message.StatusOK, want: [2]string{store.StatusDone, message.StatusOK}},
+		"the same message written differently": {key: "K2",
+			value:  `{ "payload": {"b":[1, 2], "a":1.0}, "type":"x.do","site":"s1","id":"x","format":"json","occurredAt":"2026-12-04T09:00:00+08:00"}`,
+			status: message.StatusOK, want: [2]string{store.StatusDone, message.StatusOK}},
+		"another payload": {key: "K1", value: `{"id":"x","site":"s1","type":"x.do","payload":{"a":2,"b":[1,2]}}`,
+			status: message.StatusInvalid, errs: reused, dlq: 1, want: [2]string{store.StatusDone, message.StatusOK}},
+		"another type": {key: "K1", value: `{"id":"x","site":"s1","type":"x.check","payload":{"a":1,"b":[1,2]}}`,
+			status: message.StatusInvalid, errs: reused, dlq: 1, want: [2]string{store.StatusDone, message.StatusOK}},
+		"another site": {key: "K1", value: `{"id":"x","site":"s2","type":"x.do","payload":{"a":1,"b":[1,2]}}`,
+			status: message.StatusInvalid, errs: reused, dlq: 1, want: [2]string{store.StatusDone, message.StatusOK}},
+		"another format": {key: "K1", value: `{"id":"x","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|A"}`,
+			status: message.StatusInvalid, errs: reused, dlq: 1, want: [2]string{store.StatusDone, message.StatusOK}},
+		"pending, another payload": {pending: true, key: "K1", value: `{"id":"x","site":"s1","type":"x.do","payload":{"a":2}}`,
+			status: message.StatusInvalid, errs: reused, dlq: 1, want: [2]string{store.StatusPending, ""}},
+		"pending, the same message is reconciled": {pending: true, key: "K1", value: stored, status: message.StatusOK, calls: 1,
+			want: [2]string{store.StatusDone, message.StatusOK}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+			p, pub, _ := queryProc(t, st, h)
+			ctx := t.Context()
+			if _, _, err := st.BeginMessage(ctx, store.Message{ID: "x", Site: "s1", Type: "x.do", Key: "K1", Request: []byte(stored), Attempts: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.pending {
+				data, _ := json.Marshal(&message.Reply{ID: "r1", RequestID: "x", Site: "s1", Type: "x.do", Status: message.StatusOK, Attempts: 1})
+				if err := st.FinishMessage(ctx, "x", message.StatusOK, data, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := p.Process(ctx, Input{Value: []byte(tc.value), Key: tc.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []errKey
+			for _, e := range r.Errors {
+				got = append(got, errKey{e.Field, e.Rule})
+			}
+			if r.Status != tc.status || !cmp.Equal(got, tc.errs) {
+				t.Errorf("reply %s %v, want %s %v", r.Status, got, tc.status, tc.errs)
+			}
+			if len(h.calls) != tc.calls {
+				t.Errorf("%d plugin calls, want %d", len(h.calls), tc.calls)
+			}
+			if rs := pub.on("replies"); len(rs) != 1 || rs[0].key != tc.key {
+				t.Errorf("replies %+v, want one under the delivery's key %s", rs, tc.key)
+			}
+			if n := len(pub.on("dlq")); n != tc.dlq {
+				t.Errorf("%d DLQ records, want %d", n, tc.dlq)
+			}
+			m, err := st.GetMessage(ctx, "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := [2]string{m.Status, m.Outcome}; got != tc.want || string(m.Request) != stored {
+				t.Errorf("stored record %v with request %s, want %v with the first request", got, m.Request, tc.want)
+			}
+		})
+	}
+}

@@ -46,6 +46,13 @@
 // storing anything, so the id has one external effect and one outcome,
 // those of the delivery whose insert of the record won in the store. A
 // done record answers any key with its stored reply.
+//
+// A record answers only its own message: a delivery whose site, type,
+// format or payload differ from the recorded request's
+// (message.SameRequest) is another message under a used id, answered
+// invalid (rule RuleIDReused) without calling the plugin or storing
+// anything; it neither gets the other message's stored reply nor
+// reconciles the other message's pending record.
 package pipeline
 
 import (
@@ -378,16 +385,23 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if existing != nil && !existing.ReceivedAt.IsZero() {
 		in.received = existing.ReceivedAt
 	}
-	if existing != nil && existing.Status == store.StatusDone {
-		// A redelivery: give back the stored reply, call nothing.
-		return p.replay(ctx, env, in, existing)
-	}
-	if existing != nil && existing.Key != key {
+	if existing != nil && existing.Status != store.StatusDone && existing.Key != key {
 		// The id is pending under another key: the delivery that began
 		// it holds it (under a key lock other than this one's, maybe at
 		// another instance), or reconciles it when its key's message
 		// comes again. This one calls and stores nothing.
 		return p.pendingElsewhere(ctx, env, in, errs, start)
+	}
+	if existing != nil && !message.SameRequest(existing.Request, in.Value) {
+		// Another message under an id already used: neither its
+		// redelivery (the stored reply is another message's outcome) nor
+		// the reconciliation of a pending one (that concerns the
+		// message recorded, not this one).
+		return p.idReused(ctx, env, in, errs, existing, start)
+	}
+	if existing != nil && existing.Status == store.StatusDone {
+		// A redelivery: give back the stored reply, call nothing.
+		return p.replay(ctx, env, in, existing)
 	}
 	if len(errs) > 0 {
 		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
@@ -460,6 +474,33 @@ func (p *Processor) pendingElsewhere(ctx context.Context, env *message.Envelope,
 		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%s); if it is another message, send it with an id of its own", env.ID, env.ID)})
 	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 	return r, p.finishUnstored(ctx, env, in, r, "message id pending under another key", start)
+}
+
+// RuleIDReused is the rule of the invalid reply to a message whose id the
+// store holds for another message (see idReused).
+const RuleIDReused = "id-reused"
+
+// idReused answers a message whose id has a record of another message:
+// another site, type, format or payload (message.SameRequest). Handing
+// back the stored reply would tell its sender that this message was
+// processed when it was not (a client that reuses ids after a restart
+// would lose its upload), and reconciling a pending record with it would
+// call the plugin with a message other than the one recorded. So it gets
+// an invalid reply (with the envelope's own errors, if any) and its DLQ
+// record, and nothing is called or stored: the record and its outcome
+// stay the other message's.
+func (p *Processor) idReused(ctx context.Context, env *message.Envelope, in Input, errs []message.ReplyError, existing *store.Message, start time.Time) (*message.Reply, error) {
+	p.log.Warn("message id already used for another message; this one is answered invalid and the plugin is not called", "id", env.ID, "type", env.Type, "recordedType", existing.Type)
+	errs = append(errs, IDReusedError(env.ID, existing))
+	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
+	return r, p.finishUnstored(ctx, env, in, r, "message id already used for another message", start)
+}
+
+// IDReusedError is the error (rule RuleIDReused) of a message whose id
+// the store holds for another message, other.
+func IDReusedError(id string, other *store.Message) message.ReplyError {
+	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("message id %q was already used for another message (site %q, type %q) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
+		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, other.Site, other.Type, id)}
 }
 
 // record is the store's record of a new message, about to be handled.
