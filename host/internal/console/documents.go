@@ -148,7 +148,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		out.Editable = plainText(lookup(obj, v.Editable.Field)) == v.Editable.Equals
 	}
 	for _, h := range v.Header {
-		if t := valueText(lookup(obj, h.Field)); t != "" {
+		if t := columnText(h, lookup(obj, h.Field)); t != "" {
 			out.Header = append(out.Header, resultField{Title: h.Title, Value: t})
 		}
 	}
@@ -164,7 +164,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 			dl.Title += " · " + valueText(m[v.LineTitle])
 		}
 		for _, col := range v.LineColumns {
-			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: valueText(m[col.Field])})
+			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: columnText(col, m[col.Field])})
 		}
 		if v.LineItems != nil {
 			items, _ := m[v.LineItems.Field].([]any)
@@ -199,6 +199,17 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		out.History = tableOf(obj, *h)
 	}
 	return out, nil
+}
+
+// columnText shows a value of a declared column, masked, and masked as
+// personal data when the column says so (sdk.Column.Personal), whatever
+// the plugin sent.
+func columnText(col sdk.Column, v any) string {
+	t := valueText(v)
+	if col.Personal && t != "" {
+		t = personal(t)
+	}
+	return t
 }
 
 // fieldInput is one input of an edit form: the declared field, its value
