@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -459,5 +460,37 @@ func TestMaskedJSONAsLogs(t *testing.T) {
 	}
 	if got := maskedJSON([]byte("not json 13812345678")); strings.Contains(got, "13812345678") || !strings.HasPrefix(got, "not json") {
 		t.Errorf("text body: %q", got)
+	}
+}
+
+// TestAdminTokenGuessesLimited: the admin token signs in under any name
+// that is not a user's, so the lockout of one name cannot stop guesses of
+// the token; failed token sign-ins from one address are limited whatever
+// names they use, and only at that address.
+func TestAdminTokenGuessesLimited(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+	login := func(user, password, addr string) int {
+		return f.client().post("/console/login", url.Values{"user": {user}, "password": {password}}, "X-Forwarded-For", addr).code
+	}
+	// Three failures (the fixture's limit), each under a fresh name.
+	for i := range 3 {
+		if code := login(fmt.Sprintf("guess%d", i), fmt.Sprintf("wrong-token-%d", i), "10.4.4.4"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if code := login("guess3", testToken, "10.4.4.4"); code != http.StatusTooManyRequests {
+		t.Fatalf("the right token under a fresh name from the guessing address: %d, want %d", code, http.StatusTooManyRequests)
+	}
+	if code := login("admin", testToken, "10.5.5.5"); code != http.StatusSeeOther {
+		t.Fatalf("the right token from another address: %d", code)
+	}
+	f.clock.add(10*time.Minute + time.Second)
+	if code := login("guess4", testToken, "10.4.4.4"); code != http.StatusSeeOther {
+		t.Fatalf("the right token after the lockout: %d", code)
 	}
 }

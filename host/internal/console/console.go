@@ -25,6 +25,9 @@
 // http.listen to loopback) and still asks for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// Failed sign-ins lock a user out from the client's address (Options.Lockout);
+// failed sign-ins with the admin token count together per address, whatever
+// names they use.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
