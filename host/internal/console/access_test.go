@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // TestEveryRouteHasARole fails when a console route is registered other
@@ -492,5 +494,58 @@ func TestAdminTokenGuessesLimited(t *testing.T) {
 	f.clock.add(10*time.Minute + time.Second)
 	if code := login("guess4", testToken, "10.4.4.4"); code != http.StatusSeeOther {
 		t.Fatalf("the right token after the lockout: %d", code)
+	}
+}
+
+// TestForeignOperationsNotSent: the console sends, as the signed-in user,
+// only a plugin's own operations ("<plugin>.<operation>"); a form, work
+// list, row action or document that a plugin declares with another
+// plugin's operation sends nothing and says why.
+func TestForeignOperationsNotSent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	tc := &f.b.plugins[1] // tracecode, enabled at s1 and s2
+	tc.Views.Forms = append(slices.Clone(tc.Views.Forms), sdk.Form{Name: "foreign", Title: "Foreign", Operation: "ecard.qrcode",
+		Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString}}})
+	tc.WorkLists = append(slices.Clone(tc.WorkLists), sdk.WorkList{Name: "foreign", Title: "Foreign list", ListOperation: "ecard.cards.list"})
+	tc.Views.WorkListViews = []sdk.WorkListView{{List: "draft-receipts",
+		Actions: []sdk.Action{{Name: "foreign", Label: "Foreign", Operation: "ecard.revoke", Row: map[string]string{"id": "id"}}}}}
+	doc := draftDoc
+	doc.Get, doc.Confirm = "ecard.qrcode", &sdk.DocumentConfirm{Label: "Confirm", Operation: "ecard.revoke"}
+	tc.Views.Documents = []sdk.DocumentView{doc}
+	c := f.client()
+	c.login("pharm01")
+	steps := []struct {
+		name string
+		do   func() resp
+	}{
+		{"form", func() resp {
+			return c.post("/console/form/tracecode/foreign", url.Values{"csrf": {c.csrf}, "site": {"s1"}, "cardNo": {"880100000000013"}})
+		}},
+		{"work list", func() resp { return c.get("/console/worklists?plugin=tracecode&list=foreign") }},
+		{"row action", func() resp {
+			c.post("/console/action", url.Values{"csrf": {c.csrf}, "plugin": {"tracecode"}, "list": {"draft-receipts"}, "action": {"foreign"},
+				"site": {"s1"}, "row.id": {`"SUP-001"`}})
+			return c.get("/console/")
+		}},
+		{"document", func() resp { return c.get("/console/document/tracecode/draft?site=s1&id=SUP-001") }},
+		{"document confirm", func() resp {
+			c.post("/console/document/tracecode/draft/confirm", url.Values{"csrf": {c.csrf}, "site": {"s1"}, "id": {"SUP-001"}})
+			return c.get("/console/")
+		}},
+	}
+	for _, st := range steps {
+		r := st.do()
+		if !strings.Contains(r.body, "not one of its own operations") {
+			t.Errorf("%s: the page does not say why nothing was sent:\n%s", st.name, r.body)
+		}
+	}
+	for _, typ := range []string{"ecard.qrcode", "ecard.revoke"} {
+		if n := f.b.count(typ); n != 0 {
+			t.Errorf("%d %s message(s) sent for tracecode's pages", n, typ)
+		}
+	}
+	if n := f.b.count("ecard.cards.list"); n != 0 {
+		t.Errorf("%d ecard.cards.list message(s) sent for tracecode's work list", n)
 	}
 }

@@ -231,6 +231,8 @@ func recordUndone(r *http.Request, outcome, why string) {
 func recordResult(r *http.Request, res result) {
 	switch {
 	case res.ok():
+	case errors.Is(res.Err, errForeignOperation):
+		recordUndone(r, audit.Refused, "operation of another plugin, not sent")
 	case res.Err != nil:
 		recordUndone(r, audit.Failed, "message "+res.ID+": no reply")
 	case res.Reply.Status == message.StatusFailed:

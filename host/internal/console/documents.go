@@ -118,7 +118,7 @@ func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nav, title := "document/"+p.Name+"/"+v.Name, v.Title+" "+d.ID
-	res := c.send(r.Context(), c.o.Wait, prefixList, d.Site, v.Get, d.ID, jsonObject{{v.IDField, d.ID}})
+	res := c.send(r.Context(), c.o.Wait, prefixList, p.Name, d.Site, v.Get, d.ID, jsonObject{{v.IDField, d.ID}})
 	if !res.ok() {
 		d.Problem = res.flash("")
 		c.render(w, r, http.StatusOK, "document", title, nav, d)
@@ -330,7 +330,7 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	payload = append(payload, member{v.Adjust.Changes, []any{change}})
-	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Adjust.Operation, id, payload)
+	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Adjust.Operation, id, payload)
 	recordResult(r, res)
 	c.o.Logger.Info("console: document adjusted", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "edit", e.Name, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash("已保存 (saved): "+e.Label))
@@ -353,7 +353,7 @@ func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "不能确认 (nothing to confirm)", fmt.Sprintf("The %s plugin's document page %q declares no confirmation.", p.Name, v.Name), "Open the document from its work list.")
 		return
 	}
-	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Confirm.Operation, id, documentHead(r, v, id))
+	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Confirm.Operation, id, documentHead(r, v, id))
 	recordResult(r, res)
 	c.o.Logger.Info("console: document confirmed", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "message", res.ID, "ok", res.ok())
 	f := res.flash("已确认 (confirmed)")
