@@ -266,7 +266,8 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 // ready answers /readyz: 200 when every component is ok, else 503. Each
 // component shows "ok" or "not ready"; what is wrong (which may name
 // files, addresses or checksums) is shown only to admins: a request with
-// the admin token, or from loopback when no admin token is configured.
+// the admin token, or from loopback when no admin token is configured (the
+// client's address: behind a trusted reverse proxy, the one it forwards).
 func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 	details := false
 	_, _, basic := r.BasicAuth()
@@ -279,7 +280,9 @@ func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 		}
 		details = u.Role.Allows(access.Admin)
 	case len(s.adminCreds) == 0:
-		details = isLoopback(remoteIP(r))
+		// The client, not a trusted reverse proxy on loopback that
+		// forwards it.
+		details = isLoopback(s.o.Proxy.ClientAddr(r))
 	case sent:
 		if _, err := s.authenticate("admin", s.adminCreds, r); err != nil {
 			return err
