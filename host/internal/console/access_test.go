@@ -549,3 +549,26 @@ func TestForeignOperationsNotSent(t *testing.T) {
 		t.Errorf("%d ecard.cards.list message(s) sent for tracecode's work list", n)
 	}
 }
+
+// TestOpenConsoleOnlyOnThisMachine: with no admin token and no users the
+// console is open to this machine only; a client a trusted reverse proxy
+// on loopback forwards is not this machine and cannot sign in.
+func TestOpenConsoleOnlyOnThisMachine(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "", func(o *Options) { o.Proxy = proxy })
+	far := f.client()
+	r := far.post("/console/login", url.Values{"user": {"anyone"}}, "X-Forwarded-For", "10.9.9.9")
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, "medgate user add") {
+		t.Fatalf("open sign-in forwarded by the proxy: %d, want %d saying how to fix it\n%s", r.code, http.StatusForbidden, r.body)
+	}
+	if r := far.get("/console/admin/users"); r.code != http.StatusSeeOther {
+		t.Fatalf("a forwarded client after the refused sign-in: %d, want a redirect to sign in", r.code)
+	}
+	if r := f.client().post("/console/login", url.Values{"user": {"anyone"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("open sign-in on this machine: %d %s", r.code, r.body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -378,6 +379,14 @@ func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what strin
 	return false
 }
 
+// onThisMachine reports whether a client address (Console.clientAddr)
+// is loopback: the open console is for this machine only, not for the
+// clients a trusted reverse proxy on it forwards.
+func onThisMachine(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 // loginData is the login page's data.
 type loginData struct {
 	Next    string
@@ -391,7 +400,8 @@ type loginData struct {
 
 // openConsole reports whether the console needs no password: no admin
 // token is configured and medgate has no users (loopback only; the
-// configuration refuses another listen address without a token).
+// configuration refuses another listen address without a token, and
+// login refuses a client a trusted reverse proxy forwards).
 func (c *Console) openConsole(ctx context.Context) (bool, error) {
 	if c.o.AdminToken != "" {
 		return false, nil
@@ -455,6 +465,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	var role access.Role
 	var via string
 	switch {
+	case open && !onThisMachine(addr):
+		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "open console: not this machine"})
+		c.fail(w, r, http.StatusForbidden, "无法登录 (sign-in refused)",
+			"Without an admin token or users the console is open only on the machine medgate runs on, and "+addr+" (forwarded by the reverse proxy) is not that machine.",
+			"Set http.adminToken and sign in with it, or add a user (medgate user add) on the medgate machine.")
+		return
 	case open:
 		name, problem := checkOpenName(d.User)
 		if problem != "" {

@@ -23,8 +23,10 @@
 // another plugin is not sent, and the page says so.
 //
 // Access: with an admin token configured (http.adminToken) staff sign in
-// with the token and their name; without one the console is open (bind
-// http.listen to loopback) and still asks for a name for the audit trail.
+// with the token and their name; without one (and without users) the
+// console is open to this machine only (bind http.listen to loopback; a
+// client a trusted reverse proxy forwards cannot sign in) and still asks
+// for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
