@@ -12,7 +12,9 @@
 // sites' pages (Origin, Sec-Fetch-Site), take only JSON bodies and send no
 // CORS headers; tokens are compared in constant time and failed attempts
 // are limited per remote address and logged; /readyz details and stored
-// personal data are shown only to admins, masked.
+// personal data are shown only to admins, masked. With no admin token and
+// no users the admin API is open to this machine only: a client a trusted
+// reverse proxy forwards is judged by its own address.
 package api
 
 import (
