@@ -210,8 +210,12 @@ func (s *server) h(f handlerFunc) http.Handler {
 	})
 }
 
+// writeJSON answers with v as JSON. No answer is kept in a cache: replies
+// and stored messages hold personal data (masked or not), and a browser
+// with HTTP Basic credentials would otherwise keep them on disk.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
