@@ -572,3 +572,30 @@ func TestOpenConsoleOnlyOnThisMachine(t *testing.T) {
 		t.Fatalf("open sign-in on this machine: %d %s", r.code, r.body)
 	}
 }
+
+// TestViewerGetsNoRowActions: a viewer reads the work lists but is offered
+// no row action (the route refuses it anyway), so the page carries none of
+// the rows' raw values the actions would send back.
+func TestViewerGetsNoRowActions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	for _, tc := range []struct {
+		role    access.Role
+		actions bool
+	}{
+		{access.Viewer, false},
+		{access.Operator, true},
+	} {
+		name := "u-" + tc.role.String()
+		pw := f.addUser(name, tc.role)
+		c := f.client()
+		c.signIn(name, pw)
+		r := c.get("/console/worklists?plugin=ecard&list=recent-cards")
+		if r.code != http.StatusOK || !strings.Contains(r.body, "880100000000013") {
+			t.Fatalf("%s: work list: %d\n%s", name, r.code, r.body)
+		}
+		if got := strings.Contains(r.body, `action="/console/action"`); got != tc.actions {
+			t.Errorf("%s: row actions offered %v, want %v", name, got, tc.actions)
+		}
+	}
+}
