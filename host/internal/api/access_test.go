@@ -341,3 +341,73 @@ func TestBasicAuthUnusableName(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzDetailsNotForProxiedClients: without an admin token /readyz
+// shows what is wrong to loopback only; a client a trusted reverse proxy
+// on loopback forwards is not loopback and gets no details.
+func TestReadyzDetailsNotForProxiedClients(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10,
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, from string
+		details    bool
+	}{
+		{"loopback itself", "", true},
+		{"forwarded by the proxy", "10.9.9.9", false},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/readyz", nil)
+		if tc.from != "" {
+			req.Header.Set("X-Forwarded-For", tc.from)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.Contains(string(b), "sha256"); got != tc.details {
+			t.Errorf("%s: details shown %v, want %v: %s", tc.name, got, tc.details, b)
+		}
+	}
+}
+
+// TestOpenAdminAPIOnlyOnThisMachine: with no admin token and no users
+// the admin API is open, to this machine only; a client a trusted
+// reverse proxy on loopback forwards is not this machine.
+func TestOpenAdminAPIOnlyOnThisMachine(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10,
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, from string
+		code       int
+	}{
+		{"loopback itself", "", http.StatusOK},
+		{"forwarded by the proxy", "10.9.9.9", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/admin/plugins", nil)
+		if tc.from != "" {
+			req.Header.Set("X-Forwarded-For", tc.from)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s: HTTP %d %s, want %d", tc.name, resp.StatusCode, b, tc.code)
+		}
+	}
+}

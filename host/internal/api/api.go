@@ -12,7 +12,9 @@
 // sites' pages (Origin, Sec-Fetch-Site), take only JSON bodies and send no
 // CORS headers; tokens are compared in constant time and failed attempts
 // are limited per remote address and logged; /readyz details and stored
-// personal data are shown only to admins, masked.
+// personal data are shown only to admins, masked. With no admin token and
+// no users the admin API is open to this machine only: a client a trusted
+// reverse proxy forwards is judged by its own address.
 package api
 
 import (
@@ -208,8 +210,12 @@ func (s *server) h(f handlerFunc) http.Handler {
 	})
 }
 
+// writeJSON answers with v as JSON. No answer is kept in a cache: replies
+// and stored messages hold personal data (masked or not), and a browser
+// with HTTP Basic credentials would otherwise keep them on disk.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -266,7 +272,8 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 // ready answers /readyz: 200 when every component is ok, else 503. Each
 // component shows "ok" or "not ready"; what is wrong (which may name
 // files, addresses or checksums) is shown only to admins: a request with
-// the admin token, or from loopback when no admin token is configured.
+// the admin token, or from loopback when no admin token is configured (the
+// client's address: behind a trusted reverse proxy, the one it forwards).
 func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 	details := false
 	_, _, basic := r.BasicAuth()
@@ -279,7 +286,9 @@ func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 		}
 		details = u.Role.Allows(access.Admin)
 	case len(s.adminCreds) == 0:
-		details = isLoopback(remoteIP(r))
+		// The client, not a trusted reverse proxy on loopback that
+		// forwards it.
+		details = isLoopback(s.o.Proxy.ClientAddr(r))
 	case sent:
 		if _, err := s.authenticate("admin", s.adminCreds, r); err != nil {
 			return err

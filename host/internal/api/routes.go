@@ -104,8 +104,10 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 
 // identify returns who calls: the admin token (Bearer) as "admin-token",
 // a user (HTTP Basic) checked against the store with the lockout, or,
-// while no admin token and no user exist, anyone as an admin (loopback
-// only: the configuration refuses another listen address without a token).
+// while no admin token and no user exist, anyone on this machine as an
+// admin (loopback only: the configuration refuses another listen address
+// without a token, and a client a trusted reverse proxy forwards is
+// judged by its own address).
 func (s *server) identify(r *http.Request) (access.User, error) {
 	name, password, basic := r.BasicAuth()
 	if basic && s.o.Users != nil {
@@ -150,6 +152,14 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			open = !any
 		}
 		if open {
+			// Open to this machine only (the configuration keeps
+			// http.listen on loopback): not to the clients a trusted
+			// reverse proxy on loopback forwards.
+			if addr := s.o.Proxy.ClientAddr(r); !isLoopback(addr) {
+				s.o.Logger.Warn("admin API: refused: open to this machine only", "remote", addr)
+				return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+					Message: "without an admin token or users the admin API is open only to this machine, and " + addr + " (forwarded by the reverse proxy) is not; set http.adminToken or add a user (medgate user add)"}
+			}
 			return access.User{Name: "anonymous", Role: access.Admin}, nil
 		}
 		return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",

@@ -348,9 +348,13 @@ func TestAdminMasksPersonalData(t *testing.T) {
 	b := &storeBackend{fakeBackend: *okBackend(), st: &memStore{}}
 	f := newFixture(t, b, Options{})
 	for _, path := range []string{"/admin/messages", "/admin/messages/m1", "/admin/exchanges"} {
-		code, _, body := f.do(t, req{"GET", path, "", nil})
+		code, h, body := f.do(t, req{"GET", path, "", nil})
 		if code != 200 {
 			t.Fatalf("%s: HTTP %d %s", path, code, body)
+		}
+		// A browser with Basic credentials keeps nothing on disk.
+		if cc := h.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", path, cc)
 		}
 		if !json.Valid([]byte(body)) {
 			t.Fatalf("%s: not JSON: %s", path, body)

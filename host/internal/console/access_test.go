@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // TestEveryRouteHasARole fails when a console route is registered other
@@ -459,5 +462,140 @@ func TestMaskedJSONAsLogs(t *testing.T) {
 	}
 	if got := maskedJSON([]byte("not json 13812345678")); strings.Contains(got, "13812345678") || !strings.HasPrefix(got, "not json") {
 		t.Errorf("text body: %q", got)
+	}
+}
+
+// TestAdminTokenGuessesLimited: the admin token signs in under any name
+// that is not a user's, so the lockout of one name cannot stop guesses of
+// the token; failed token sign-ins from one address are limited whatever
+// names they use, and only at that address.
+func TestAdminTokenGuessesLimited(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+	login := func(user, password, addr string) int {
+		return f.client().post("/console/login", url.Values{"user": {user}, "password": {password}}, "X-Forwarded-For", addr).code
+	}
+	// Three failures (the fixture's limit), each under a fresh name.
+	for i := range 3 {
+		if code := login(fmt.Sprintf("guess%d", i), fmt.Sprintf("wrong-token-%d", i), "10.4.4.4"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if code := login("guess3", testToken, "10.4.4.4"); code != http.StatusTooManyRequests {
+		t.Fatalf("the right token under a fresh name from the guessing address: %d, want %d", code, http.StatusTooManyRequests)
+	}
+	if code := login("admin", testToken, "10.5.5.5"); code != http.StatusSeeOther {
+		t.Fatalf("the right token from another address: %d", code)
+	}
+	f.clock.add(10*time.Minute + time.Second)
+	if code := login("guess4", testToken, "10.4.4.4"); code != http.StatusSeeOther {
+		t.Fatalf("the right token after the lockout: %d", code)
+	}
+}
+
+// TestForeignOperationsNotSent: the console sends, as the signed-in user,
+// only a plugin's own operations ("<plugin>.<operation>"); a form, work
+// list, row action or document that a plugin declares with another
+// plugin's operation sends nothing and says why.
+func TestForeignOperationsNotSent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	tc := &f.b.plugins[1] // tracecode, enabled at s1 and s2
+	tc.Views.Forms = append(slices.Clone(tc.Views.Forms), sdk.Form{Name: "foreign", Title: "Foreign", Operation: "ecard.qrcode",
+		Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString}}})
+	tc.WorkLists = append(slices.Clone(tc.WorkLists), sdk.WorkList{Name: "foreign", Title: "Foreign list", ListOperation: "ecard.cards.list"})
+	tc.Views.WorkListViews = []sdk.WorkListView{{List: "draft-receipts",
+		Actions: []sdk.Action{{Name: "foreign", Label: "Foreign", Operation: "ecard.revoke", Row: map[string]string{"id": "id"}}}}}
+	doc := draftDoc
+	doc.Get, doc.Confirm = "ecard.qrcode", &sdk.DocumentConfirm{Label: "Confirm", Operation: "ecard.revoke"}
+	tc.Views.Documents = []sdk.DocumentView{doc}
+	c := f.client()
+	c.login("pharm01")
+	steps := []struct {
+		name string
+		do   func() resp
+	}{
+		{"form", func() resp {
+			return c.post("/console/form/tracecode/foreign", url.Values{"csrf": {c.csrf}, "site": {"s1"}, "cardNo": {"880100000000013"}})
+		}},
+		{"work list", func() resp { return c.get("/console/worklists?plugin=tracecode&list=foreign") }},
+		{"row action", func() resp {
+			c.post("/console/action", url.Values{"csrf": {c.csrf}, "plugin": {"tracecode"}, "list": {"draft-receipts"}, "action": {"foreign"},
+				"site": {"s1"}, "row.id": {`"SUP-001"`}})
+			return c.get("/console/")
+		}},
+		{"document", func() resp { return c.get("/console/document/tracecode/draft?site=s1&id=SUP-001") }},
+		{"document confirm", func() resp {
+			c.post("/console/document/tracecode/draft/confirm", url.Values{"csrf": {c.csrf}, "site": {"s1"}, "id": {"SUP-001"}})
+			return c.get("/console/")
+		}},
+	}
+	for _, st := range steps {
+		r := st.do()
+		if !strings.Contains(r.body, "not one of its own operations") {
+			t.Errorf("%s: the page does not say why nothing was sent:\n%s", st.name, r.body)
+		}
+	}
+	for _, typ := range []string{"ecard.qrcode", "ecard.revoke"} {
+		if n := f.b.count(typ); n != 0 {
+			t.Errorf("%d %s message(s) sent for tracecode's pages", n, typ)
+		}
+	}
+	if n := f.b.count("ecard.cards.list"); n != 0 {
+		t.Errorf("%d ecard.cards.list message(s) sent for tracecode's work list", n)
+	}
+}
+
+// TestOpenConsoleOnlyOnThisMachine: with no admin token and no users the
+// console is open to this machine only; a client a trusted reverse proxy
+// on loopback forwards is not this machine and cannot sign in.
+func TestOpenConsoleOnlyOnThisMachine(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "", func(o *Options) { o.Proxy = proxy })
+	far := f.client()
+	r := far.post("/console/login", url.Values{"user": {"anyone"}}, "X-Forwarded-For", "10.9.9.9")
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, "medgate user add") {
+		t.Fatalf("open sign-in forwarded by the proxy: %d, want %d saying how to fix it\n%s", r.code, http.StatusForbidden, r.body)
+	}
+	if r := far.get("/console/admin/users"); r.code != http.StatusSeeOther {
+		t.Fatalf("a forwarded client after the refused sign-in: %d, want a redirect to sign in", r.code)
+	}
+	if r := f.client().post("/console/login", url.Values{"user": {"anyone"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("open sign-in on this machine: %d %s", r.code, r.body)
+	}
+}
+
+// TestViewerGetsNoRowActions: a viewer reads the work lists but is offered
+// no row action (the route refuses it anyway), so the page carries none of
+// the rows' raw values the actions would send back.
+func TestViewerGetsNoRowActions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	for _, tc := range []struct {
+		role    access.Role
+		actions bool
+	}{
+		{access.Viewer, false},
+		{access.Operator, true},
+	} {
+		name := "u-" + tc.role.String()
+		pw := f.addUser(name, tc.role)
+		c := f.client()
+		c.signIn(name, pw)
+		r := c.get("/console/worklists?plugin=ecard&list=recent-cards")
+		if r.code != http.StatusOK || !strings.Contains(r.body, "880100000000013") {
+			t.Fatalf("%s: work list: %d\n%s", name, r.code, r.body)
+		}
+		if got := strings.Contains(r.body, `action="/console/action"`); got != tc.actions {
+			t.Errorf("%s: row actions offered %v, want %v", name, got, tc.actions)
+		}
 	}
 }

@@ -117,12 +117,20 @@ type sitePluginData struct {
 	Problems []string
 }
 
+// fieldsOf builds the settings form of sp: with the values in force, or
+// with values (those the admin sent, shown back with the problems),
+// except a secret typed in place of its reference.
 func fieldsOf(sp siteadmin.SitePlugin, values map[string]string) []settingField {
 	var out []settingField
 	for _, st := range sp.Settings {
 		f := settingField{Setting: st.Setting, Value: st.Value, Kind: "text", Secret: st.Type == sdk.SettingSecret}
 		if values != nil {
 			f.Value = values[st.Name]
+			if f.Secret && !config.IsSecretRef(f.Value) {
+				// The secret itself typed in place of its reference (the
+				// change was refused for it): never shown back.
+				f.Value = ""
+			}
 		}
 		switch {
 		case len(st.Enum) > 0:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -231,6 +232,8 @@ func recordUndone(r *http.Request, outcome, why string) {
 func recordResult(r *http.Request, res result) {
 	switch {
 	case res.ok():
+	case errors.Is(res.Err, errForeignOperation):
+		recordUndone(r, audit.Refused, "operation of another plugin, not sent")
 	case res.Err != nil:
 		recordUndone(r, audit.Failed, "message "+res.ID+": no reply")
 	case res.Reply.Status == message.StatusFailed:
@@ -376,6 +379,14 @@ func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what strin
 	return false
 }
 
+// onThisMachine reports whether a client address (Console.clientAddr)
+// is loopback: the open console is for this machine only, not for the
+// clients a trusted reverse proxy on it forwards.
+func onThisMachine(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 // loginData is the login page's data.
 type loginData struct {
 	Next    string
@@ -389,7 +400,8 @@ type loginData struct {
 
 // openConsole reports whether the console needs no password: no admin
 // token is configured and medgate has no users (loopback only; the
-// configuration refuses another listen address without a token).
+// configuration refuses another listen address without a token, and
+// login refuses a client a trusted reverse proxy forwards).
 func (c *Console) openConsole(ctx context.Context) (bool, error) {
 	if c.o.AdminToken != "" {
 		return false, nil
@@ -453,6 +465,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	var role access.Role
 	var via string
 	switch {
+	case open && !onThisMachine(addr):
+		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "open console: not this machine"})
+		c.fail(w, r, http.StatusForbidden, "无法登录 (sign-in refused)",
+			"Without an admin token or users the console is open only on the machine medgate runs on, and "+addr+" (forwarded by the reverse proxy) is not that machine.",
+			"Set http.adminToken and sign in with it, or add a user (medgate user add) on the medgate machine.")
+		return
 	case open:
 		name, problem := checkOpenName(d.User)
 		if problem != "" {
@@ -480,7 +499,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
 			return
 		}
-		role, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"))
+		role, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"), addr)
+		if tl, ok := errors.AsType[*tokenLocked](err); ok {
+			mins := int((tl.wait + time.Minute - 1) / time.Minute)
+			c.o.Logger.Warn("console: admin token sign-in refused: too many failed token sign-ins from this address", "user", d.User, "remote", addr)
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out: admin token guesses"})
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): sign-ins with the admin token are locked out from this address for %d more minute(s). Wait, or sign in as a user.", mins))
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, access.ErrBadCredentials) {
 				c.o.Logger.Error("console: sign-in check failed", "user", d.User, "err", err)
@@ -506,10 +532,26 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, d.Next)
 }
 
+// tokenLockKey is the lockout's user for sign-ins with the admin token:
+// it signs in under any name that is not a user's, so its failures from
+// an address count together whatever names they use (no user name can
+// hold a control character, so none is this one).
+const tokenLockKey = "\x00admin token"
+
+// tokenLocked refuses an admin token sign-in from an address that failed
+// too often; wait is how long it must still wait.
+type tokenLocked struct{ wait time.Duration }
+
+func (e *tokenLocked) Error() string {
+	return fmt.Sprintf("admin token sign-ins locked out from this address for %s", e.wait)
+}
+
 // checkPassword signs in a user of the store, or, for a name that is not
 // one, the admin token (bootstrap: the first admin signs in with it and
-// adds users). Wrong credentials give access.ErrBadCredentials.
-func (c *Console) checkPassword(ctx context.Context, name, password string) (access.Role, string, error) {
+// adds users). Wrong credentials give access.ErrBadCredentials; a token
+// sign-in from an address that failed too often (whatever the names)
+// gives *tokenLocked, and the token is then not compared.
+func (c *Console) checkPassword(ctx context.Context, name, password, addr string) (access.Role, string, error) {
 	if c.o.Users != nil {
 		u, err := c.o.Users.Authenticate(ctx, name, password)
 		if err == nil {
@@ -522,9 +564,15 @@ func (c *Console) checkPassword(ctx context.Context, name, password string) (acc
 			return access.Public, "", cmp.Or(err, access.ErrBadCredentials)
 		}
 	}
-	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" &&
-		sameSecret(password, c.o.AdminToken) {
-		return access.Admin, viaToken, nil
+	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" {
+		if wait := c.o.Lockout.Locked(tokenLockKey, addr); wait > 0 {
+			return access.Public, "", &tokenLocked{wait: wait}
+		}
+		if sameSecret(password, c.o.AdminToken) {
+			c.o.Lockout.Succeed(tokenLockKey, addr)
+			return access.Admin, viaToken, nil
+		}
+		c.o.Lockout.Fail(tokenLockKey, addr)
 	}
 	return access.Public, "", access.ErrBadCredentials
 }

@@ -18,13 +18,20 @@
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
-// replied to like any other.
+// replied to like any other. A message is always of the plugin whose page
+// sends it ("<plugin>.<operation>"): an operation a plugin declares for
+// another plugin is not sent, and the page says so.
 //
 // Access: with an admin token configured (http.adminToken) staff sign in
-// with the token and their name; without one the console is open (bind
-// http.listen to loopback) and still asks for a name for the audit trail.
+// with the token and their name; without one (and without users) the
+// console is open to this machine only (bind http.listen to loopback; a
+// client a trusted reverse proxy forwards cannot sign in) and still asks
+// for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// Failed sign-ins lock a user out from the client's address (Options.Lockout);
+// failed sign-ins with the admin token count together per address, whatever
+// names they use.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
@@ -363,10 +370,23 @@ func (r result) flash(okTitle string) *flash {
 // errNoReply says a reply did not come in time.
 var errNoReply = errors.New("no reply in time")
 
-// send runs one message through the pipeline. It waits at most wait for the
-// reply; the message itself goes on in the background (never abandoned
-// half-way, so it does not stay pending) within o.MaxCall.
-func (c *Console) send(ctx context.Context, wait time.Duration, prefix, site, typ, key string, payload any) result {
+// errForeignOperation refuses an operation a plugin declared for the
+// console (a form, a work list or its action, a document) that is not its
+// own: the console acts for the plugin whose page the user is on, and
+// never sends, as that user, another plugin's message.
+var errForeignOperation = errors.New("the plugin declares an operation of another plugin")
+
+// send runs one message of plugin through the pipeline. It waits at most
+// wait for the reply; the message itself goes on in the background (never
+// abandoned half-way, so it does not stay pending) within o.MaxCall. A
+// type that is not the plugin's own ("<plugin>.<operation>") is not sent:
+// the result's Err wraps errForeignOperation.
+func (c *Console) send(ctx context.Context, wait time.Duration, prefix, plugin, site, typ, key string, payload any) result {
+	if !strings.HasPrefix(typ, plugin+".") {
+		c.o.Logger.Error("console: message not sent: the plugin declares an operation of another plugin", "plugin", plugin, "type", typ, "site", site)
+		return result{Err: fmt.Errorf("%w: %s declares %q, which is not one of its own operations (%s.…), so the console did not send it; report this to the plugin's vendor",
+			errForeignOperation, plugin, typ, plugin)}
+	}
 	id := prefix + randomHex(12)
 	raw, err := json.Marshal(payload)
 	if err != nil {

@@ -118,7 +118,7 @@ func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nav, title := "document/"+p.Name+"/"+v.Name, v.Title+" "+d.ID
-	res := c.send(r.Context(), c.o.Wait, prefixList, d.Site, v.Get, d.ID, jsonObject{{v.IDField, d.ID}})
+	res := c.send(r.Context(), c.o.Wait, prefixList, p.Name, d.Site, v.Get, d.ID, jsonObject{{v.IDField, d.ID}})
 	if !res.ok() {
 		d.Problem = res.flash("")
 		c.render(w, r, http.StatusOK, "document", title, nav, d)
@@ -148,7 +148,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		out.Editable = plainText(lookup(obj, v.Editable.Field)) == v.Editable.Equals
 	}
 	for _, h := range v.Header {
-		if t := valueText(lookup(obj, h.Field)); t != "" {
+		if t := columnText(h, lookup(obj, h.Field)); t != "" {
 			out.Header = append(out.Header, resultField{Title: h.Title, Value: t})
 		}
 	}
@@ -164,7 +164,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 			dl.Title += " · " + valueText(m[v.LineTitle])
 		}
 		for _, col := range v.LineColumns {
-			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: valueText(m[col.Field])})
+			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: columnText(col, m[col.Field])})
 		}
 		if v.LineItems != nil {
 			items, _ := m[v.LineItems.Field].([]any)
@@ -199,6 +199,17 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		out.History = tableOf(obj, *h)
 	}
 	return out, nil
+}
+
+// columnText shows a value of a declared column, masked, and masked as
+// personal data when the column says so (sdk.Column.Personal), whatever
+// the plugin sent.
+func columnText(col sdk.Column, v any) string {
+	t := valueText(v)
+	if col.Personal && t != "" {
+		t = personal(t)
+	}
+	return t
 }
 
 // fieldInput is one input of an edit form: the declared field, its value
@@ -319,7 +330,7 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	payload = append(payload, member{v.Adjust.Changes, []any{change}})
-	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Adjust.Operation, id, payload)
+	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Adjust.Operation, id, payload)
 	recordResult(r, res)
 	c.o.Logger.Info("console: document adjusted", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "edit", e.Name, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash("已保存 (saved): "+e.Label))
@@ -342,7 +353,7 @@ func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "不能确认 (nothing to confirm)", fmt.Sprintf("The %s plugin's document page %q declares no confirmation.", p.Name, v.Name), "Open the document from its work list.")
 		return
 	}
-	res := c.send(r.Context(), c.o.Wait, prefixAction, site, v.Confirm.Operation, id, documentHead(r, v, id))
+	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Confirm.Operation, id, documentHead(r, v, id))
 	recordResult(r, res)
 	c.o.Logger.Info("console: document confirmed", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "message", res.ID, "ok", res.ok())
 	f := res.flash("已确认 (confirmed)")

@@ -343,7 +343,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 
 func (c *Console) fillList(r *http.Request, b *listBlock) {
 	p := c.pluginByName(b.Plugin)
-	res := c.send(r.Context(), c.o.Wait, prefixList, b.Site, b.List.ListOperation, "", map[string]any{})
+	res := c.send(r.Context(), c.o.Wait, prefixList, b.Plugin, b.Site, b.List.ListOperation, "", map[string]any{})
 	b.MessageID = res.ID
 	if !res.ok() {
 		b.Problem = res.flash("")

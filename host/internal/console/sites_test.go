@@ -129,6 +129,11 @@ func TestSitesAndPlugins(t *testing.T) {
 			t.Errorf("refusal lacks %q", want)
 		}
 	}
+	// A secret typed in place of its reference is not shown back (nor
+	// kept in the browser's form history of the page).
+	if strings.Contains(r.body, "plain-secret") {
+		t.Error("the refusal shows the secret typed in the form")
+	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Fatal("a refused change rewrote the file")
 	}

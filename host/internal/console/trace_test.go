@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,6 +332,9 @@ func TestMessageReveal(t *testing.T) {
 	op.signIn("op02", pw)
 	if r := op.get("/console/message?id=his-fail-1"); strings.Contains(r.body, `id="reveal"`) || strings.Contains(r.body, "张三丰") {
 		t.Fatalf("an operator is offered a reveal or sees the name:\n%s", r.body)
+	} else if strings.Contains(r.body, "/admin/messages/") {
+		// The admin API masks the reply as the page does.
+		t.Fatalf("the page sends the operator to the admin API for the unmasked reply:\n%s", r.body)
 	}
 	r = op.action("/console/message/reveal", url.Values{"id": {"his-fail-1"}})
 	if r.code != http.StatusForbidden || strings.Contains(r.body, "张三丰") {
@@ -385,6 +389,40 @@ func TestTraceMasksJournalErrors(t *testing.T) {
 	for _, leak := range []string{"11010519491231002X", "13812345678"} {
 		if strings.Contains(r.body, leak) {
 			t.Errorf("the trace shows %q unmasked", leak)
+		}
+	}
+}
+
+// TestDocumentPersonalColumnsMasked: a document's header and line columns
+// declared personal are masked like a form's or a work list's, whatever
+// the plugin sent (sdk.Column.Personal).
+func TestDocumentPersonalColumnsMasked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	doc := draftDoc
+	doc.Header = append(slices.Clone(draftDoc.Header), sdk.Column{Field: "patientName", Title: "患者 patient", Personal: true})
+	doc.LineColumns = append(slices.Clone(draftDoc.LineColumns), sdk.Column{Field: "receiver", Title: "领用人 receiver", Personal: true})
+	f.b.plugins[1].Views.Documents = []sdk.DocumentView{doc}
+	f.b.handlers["tracecode.draft.get"] = func(json.RawMessage) *message.Reply {
+		d := draftJSON("open")
+		d["patientName"] = "张三丰"
+		d["lines"].([]any)[0].(map[string]any)["receiver"] = "李四光"
+		return okReply(d)
+	}
+	c := f.client()
+	c.login("pharm01")
+	r := c.get("/console/document/tracecode/draft?site=s1&id=SUP-001")
+	if r.code != http.StatusOK || !strings.Contains(r.body, "阿莫西林胶囊") {
+		t.Fatalf("document page: %d\n%s", r.code, r.body)
+	}
+	for _, clear := range []string{"张三丰", "李四光"} {
+		if strings.Contains(r.body, clear) {
+			t.Errorf("the document page shows the personal value %s unmasked", clear)
+		}
+	}
+	for _, masked := range []string{"张**", "李**"} {
+		if !strings.Contains(r.body, masked) {
+			t.Errorf("the document page lacks the masked value %s", masked)
 		}
 	}
 }

@@ -162,7 +162,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, _ := payload[f.Key].(string)
-	res := c.send(r.Context(), c.o.LongWait, prefixAction, d.Site, f.Operation, key, payload)
+	res := c.send(r.Context(), c.o.LongWait, prefixAction, p.Name, d.Site, f.Operation, key, payload)
 	recordResult(r, res)
 	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
 	if !res.ok() {
@@ -414,7 +414,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 			payload[fl.Name] = v
 		}
 	}
-	res := c.send(r.Context(), c.o.Wait, prefixAction, site, act.Operation, "", payload)
+	res := c.send(r.Context(), c.o.Wait, prefixAction, plugin, site, act.Operation, "", payload)
 	recordResult(r, res)
 	c.o.Logger.Info("console: action sent", "operator", s.operator, "plugin", plugin, "list", list, "action", name, "site", site, "message", res.ID, "ok", res.ok())
 	c.sessions.setFlash(s, res.flash(act.Label+" ✓"))
