@@ -125,8 +125,27 @@ func NormalizeIDNumber(s string) string {
 // ValidateIdentity checks id and returns every problem found, or nil. The ID
 // number is checked after [NormalizeIDNumber]. The check of a birth date
 // only covers its shape and calendar validity, because the package has no
-// clock.
-func ValidateIdentity(id Identity) []FieldError {
+// clock: use [ValidateIdentityAt] to refuse birth dates in the future too.
+func ValidateIdentity(id Identity) []FieldError { return validateIdentity(id, time.Time{}) }
+
+// ValidateIdentityAt is [ValidateIdentity] that also refuses a birth date,
+// encoded in the ID number or given as BirthDate, after the day of now in
+// China Standard Time (rule birth_date): such a number is mistyped or made
+// up, even when its check character matches. A newborn registered on the
+// day of birth passes.
+func ValidateIdentityAt(id Identity, now time.Time) []FieldError {
+	return validateIdentity(id, now)
+}
+
+// validateIdentity checks id; a non-zero now also refuses future birth
+// dates.
+func validateIdentity(id Identity, now time.Time) []FieldError {
+	var today time.Time // the day of now in China, as a UTC midnight
+	if !now.IsZero() {
+		y, m, d := now.In(chinaTime).Date()
+		today = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	future := func(birth time.Time) bool { return !today.IsZero() && birth.After(today) }
 	var errs []FieldError
 	add := func(field, rule, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
@@ -158,6 +177,10 @@ func ValidateIdentity(id Identity) []FieldError {
 		if fe != nil {
 			errs = append(errs, *fe)
 		}
+		if ric != nil && future(ric.birth) {
+			add("$.idNumber", "birth_date", "digits 7–14 of the ID number give the birth date %s, which is after today (%s); re-check the number against the card",
+				ric.birth.Format(time.DateOnly), today.Format(time.DateOnly))
+		}
 	}
 
 	if phone := strings.TrimSpace(id.Phone); phone == "" {
@@ -183,6 +206,8 @@ func ValidateIdentity(id Identity) []FieldError {
 		switch {
 		case err != nil:
 			add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 1949-12-31", id.BirthDate)
+		case future(bd) && (ric == nil || bd.Equal(ric.birth)):
+			add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth as on the document", id.BirthDate, today.Format(time.DateOnly))
 		case ric != nil && !bd.Equal(ric.birth):
 			add("$.birthDate", "mismatch", "birth date %s does not match the ID number (%s); correct the birth date or the ID number",
 				id.BirthDate, ric.birth.Format(time.DateOnly))
