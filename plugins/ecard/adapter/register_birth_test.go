@@ -40,3 +40,29 @@ func TestRegisterRefusesFutureBirth(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterRefusesGarbledName: a name sent in GBK or GB 18030 instead
+// of UTF-8 reaches the plugin with every character replaced by U+FFFD
+// (the JSON decoder's replacement), and was registered, for good, under
+// that garbled name; it is refused, so that the client fixes its encoding.
+// A name with a character of a GB 18030 extension (𠮷, U+20BB7) and a
+// middle dot registers.
+func TestRegisterRefusesGarbledName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	gbk := []byte("{\"name\": \"\xd5\xc5\xc8\xfd\", \"idType\": \"03\", \"idNumber\": \"E12345678\", \"phone\": \"13812345678\"}") // 张三 in GBK
+	r := e.call(OpRegister, gbk)
+	if diff := cmp.Diff([]diag{{Field: "$.name", Rule: "characters", Error: true}}, diagsOf(r.Diagnostics)); diff != "" || r.Status != sdk.StatusInvalid {
+		t.Errorf("registration of a GBK name: status %s, diagnostics (-want +got):\n%s", r.Status, diff)
+	}
+	escaped := `{"name": "张\ufffd", "idType": "03", "idNumber": "E12345678", "phone": "13812345678"}`
+	if r := e.call(OpRegister, escaped); r.Status != sdk.StatusInvalid {
+		t.Errorf("registration of a name with U+FFFD: status %s, want invalid", r.Status)
+	}
+	if keys := e.keysWithPrefix("card/"); len(keys) != 0 {
+		t.Errorf("a card was stored: %v", keys)
+	}
+	if r := e.register(map[string]string{"name": "𠮷野·家", "idType": "03", "idNumber": "E12345678", "phone": "13812345678"}); !r.Created {
+		t.Errorf("a name with an extension-B character got %+v, want a new card", r)
+	}
+}

@@ -157,6 +157,10 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		add("$.name", "required", "name is required; enter the name exactly as on the ID document")
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
 		add("$.name", "characters", "name contains control or invalid characters; retype it")
+	case strings.ContainsRune(name, utf8.RuneError):
+		// What is left of a name sent in GBK or GB 18030 as if it were
+		// UTF-8: registered, the card would keep it for good.
+		add("$.name", "characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
 	case utf8.RuneCountInString(name) > maxNameLen:
 		add("$.name", "max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
 			utf8.RuneCountInString(name), maxNameLen)

@@ -56,6 +56,10 @@ func TestValidateIdentity(t *testing.T) {
 		"name with control char": {id: with(func(id *Identity) { id.Name = "张\x00三" }), want: []FieldError{
 			{Field: "$.name", Rule: "characters", Message: "retype"},
 		}},
+		"name garbled by a wrong encoding": {id: with(func(id *Identity) { id.Name = "张\uFFFD\uFFFD" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "send the request in UTF-8"},
+		}},
+		"valid name with an extension-B character": {id: with(func(id *Identity) { id.Name = "𠮷野" })},
 		"unsupported id type": {id: with(func(id *Identity) { id.IDType = "04" }), want: []FieldError{
 			{Field: "$.idType", Rule: "id_type", Message: `ID type "04" is not supported`},
 		}},
