@@ -10,7 +10,7 @@
 // file atomically and returns its size and SHA-256. Rows are streamed to a
 // temporary file as they come, so memory does not grow with the row count;
 // a sheet that reaches Excel's row limit continues on a sheet named
-// "<name> (2)" with the same header. Progress is reported every
+// "<name> (2)" with the same header (name cut to fit 31 characters). Progress is reported every
 // Options.ProgressEvery rows.
 package export
 
@@ -278,7 +278,7 @@ func (s *Sheet) Row(values ...any) error {
 			return err
 		}
 		s.part++
-		if err := s.open(fmt.Sprintf("%s (%d)", s.spec.Name, s.part)); err != nil {
+		if err := s.open(continuationName(s.spec.Name, s.part)); err != nil {
 			return err
 		}
 	}
@@ -299,6 +299,21 @@ func (s *Sheet) Row(values ...any) error {
 		s.w.opts.Progress(Progress{Sheet: s.spec.Name, SheetRows: s.rows, Rows: s.w.rows})
 	}
 	return nil
+}
+
+// maxSheetName is the most characters (UTF-16 units, as Excel and
+// excelize count them) of a sheet name.
+const maxSheetName = 31
+
+// continuationName names part (2, 3, …) of sheet name: "<name> (part)",
+// with name cut so that the whole fits maxSheetName characters.
+func continuationName(name string, part int) string {
+	suffix := fmt.Sprintf(" (%d)", part)
+	r := []rune(name)
+	for len(r) > 0 && utf16Len(string(r))+len(suffix) > maxSheetName {
+		r = r[:len(r)-1]
+	}
+	return string(r) + suffix
 }
 
 // cell converts one value for column i.
