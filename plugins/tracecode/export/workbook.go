@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -56,7 +57,8 @@ type Column struct {
 	Kind  Kind
 }
 
-// SheetSpec describes a sheet.
+// SheetSpec describes a sheet. Column headers must be non-empty and
+// unique without regard to case (the sheet is an Excel table).
 type SheetSpec struct {
 	// Name is the sheet name (at most 31 characters, none of : \ / ? * [ ]).
 	Name    string
@@ -191,6 +193,20 @@ func (w *Workbook) Sheet(spec SheetSpec) (*Sheet, error) {
 	}
 	if len(spec.Columns) == 0 {
 		return nil, fmt.Errorf("export: sheet %q has no columns", spec.Name)
+	}
+	// The sheet is an Excel table, whose column names must be non-empty
+	// and unique without regard to case: Excel repairs (drops) a table
+	// that breaks this, and calls the file damaged.
+	for i, c := range spec.Columns {
+		if strings.TrimSpace(c.Header) == "" {
+			return nil, fmt.Errorf("export: sheet %q: column %d has no header; give every column a header", spec.Name, i+1)
+		}
+		for j := range i {
+			if strings.EqualFold(spec.Columns[j].Header, c.Header) {
+				return nil, fmt.Errorf("export: sheet %q: columns %d and %d are both headed %q; table column headers must differ (Excel ignores case)",
+					spec.Name, j+1, i+1, c.Header)
+			}
+		}
 	}
 	s := &Sheet{w: w, spec: spec, part: 1, values: make([]any, len(spec.Columns)),
 		lastTime: make([]time.Time, len(spec.Columns)), lastCell: make([]any, len(spec.Columns))}
