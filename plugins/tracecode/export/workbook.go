@@ -6,12 +6,14 @@
 // an autofilter over all its columns (each sheet is an Excel table, so
 // every column can be filtered and sorted),
 // [Sheet.Row] appends typed rows (text, whole numbers, decimals, dates and
-// date-times with their own number formats), and [Workbook.Save] writes the
-// file atomically and returns its size and SHA-256. Rows are streamed to a
-// temporary file as they come, so memory does not grow with the row count;
-// a sheet that reaches Excel's row limit continues on a sheet named
-// "<name> (2)" with the same header (name cut to fit 31 characters). Progress is reported every
-// Options.ProgressEvery rows.
+// date-times with their own number formats; a date before 1900-03-01,
+// which Excel and LibreOffice count differently, is written as text), and
+// [Workbook.Save] writes the file atomically and returns its size and
+// SHA-256. Rows are streamed to a temporary file as they come, so memory
+// does not grow with the row count; a sheet that reaches Excel's row limit
+// continues on a sheet named "<name> (2)" with the same header (name cut
+// to fit 31 characters). Progress is reported every Options.ProgressEvery
+// rows.
 package export
 
 import (
@@ -281,7 +283,8 @@ func defaultWidth(c Column) float64 {
 
 // Row appends a row: one value per column, in order. Accepted values:
 // string, int, int64, float64 (Decimal columns also take strings),
-// time.Time (the zero time leaves the cell empty) and nil (empty).
+// time.Time (the zero time leaves the cell empty; a day before 1900-03-01
+// is written as text, see beforeSerials) and nil (empty).
 func (s *Sheet) Row(values ...any) error {
 	if s.closed {
 		return errors.New("export: row after the sheet was closed")
@@ -344,11 +347,14 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 		if s.lastTime[i].Equal(t) && s.lastCell[i] != nil {
 			return s.lastCell[i], nil // dates repeat row after row: box once
 		}
-		style := s.w.dateTimeStyle
+		style, layout := s.w.dateTimeStyle, time.DateTime
 		if s.kinds[i] == Date {
-			style = s.w.dateStyle
+			style, layout = s.w.dateStyle, time.DateOnly
 		}
 		c := any(excelize.Cell{StyleID: style, Value: excelSerial(t)})
+		if beforeSerials(t) {
+			c = t.Format(layout)
+		}
 		s.lastTime[i], s.lastCell[i] = t, c
 		return c, nil
 	case string:
@@ -447,6 +453,18 @@ func excelSerial(t time.Time) float64 {
 		return days
 	}
 	return days + (float64(secs)+serialNudge)/86400
+}
+
+// beforeSerials reports whether t's day (wall clock in its own location)
+// is before 1900-03-01. Excel's 1900 date system counts the nonexistent
+// 1900-02-29 and LibreOffice does not, so no serial number shows such a
+// day right in both (Excel shows 1900-01-01 as serial 1, LibreOffice as
+// serial 2), and a day before 1900 has no serial in Excel at all. Such
+// times (1900-01-01 is the "no date" of many HIS databases) are written as
+// text in the column's format instead.
+func beforeSerials(t time.Time) bool {
+	y, m, _ := t.Date()
+	return y < 1900 || y == 1900 && m < time.March
 }
 
 // serialNudge is how many seconds late excelSerial writes a time of day.
