@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -88,4 +89,33 @@ func TestRelinkTemporaryCardToReplacement(t *testing.T) {
 			t.Errorf("link to another person's card (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestScanOfReplacedCard: a scan of the QR code of a revoked card that was
+// replaced (the patient registered again), or of a temporary card still
+// linked to it, names the replacement (replacedBy) and tells the counter
+// to use it (scan its code; link the temporary card to it), instead of
+// "register the patient again", which only returns the same replacement.
+func TestScanOfReplacedCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	old, q := e.issue(nil)
+	e.ok(OpLink, map[string]string{"cardNo": old, "tempCardNo": "99000123"}, nil)
+	e.ok(OpRevoke, map[string]string{"cardNo": old, "reason": "lost"}, nil)
+	replacement := e.register(zhang()).CardNo
+	var got struct{ Result, ReplacedBy, Message string }
+	for _, tc := range []struct{ text, message string }{
+		{q.Text, "电子卡 " + old + " 已于 2026-11-26 20:00 注销，已由新电子卡 " + replacement + " 取代，请扫描新卡的二维码（可在收费处打印）。"},
+		{"99000123", "临时卡 99000123 关联的电子卡 " + old + " 已于 2026-11-26 20:00 注销，已由新电子卡 " + replacement +
+			" 取代，请将临时卡关联到新卡。"},
+	} {
+		r := e.call(OpScan, map[string]string{"text": tc.text})
+		got.ReplacedBy = ""
+		if err := json.Unmarshal(r.Payload, &got); err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != sdk.StatusInvalid || got.Result != "revoked" || got.ReplacedBy != replacement || got.Message != tc.message {
+			t.Errorf("scan of %s: %s %s, want revoked, replacedBy %s and %q", tc.text, r.Status, r.Payload, replacement, tc.message)
+		}
+	}
 }
