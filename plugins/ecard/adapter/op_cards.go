@@ -159,19 +159,40 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 	now := h.a.now().UTC().Truncate(time.Second)
 	already := false
 	linkedAt := now
-	if _, err := casJSON(ctx, host, keyTemp+p.TempCardNo, 0, tempRecord{CardNo: p.CardNo, LinkedAt: now, LinkedBy: h.req.MessageID}); errors.Is(err, sdk.ErrConflict) {
-		var tr tempRecord
-		if _, err := getJSON(ctx, host, keyTemp+p.TempCardNo, &tr); err != nil {
+	link := tempRecord{CardNo: p.CardNo, LinkedAt: now, LinkedBy: h.req.MessageID}
+	for try, expect := 0, int64(0); ; try++ {
+		_, err := casJSON(ctx, host, keyTemp+p.TempCardNo, expect, link)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sdk.ErrConflict) {
 			return nil, err
 		}
-		if tr.CardNo != p.CardNo {
+		if try == maxCASTry {
+			return nil, fmt.Errorf("link temporary card %s: %w", p.TempCardNo, errBusy)
+		}
+		var tr tempRecord
+		ver, err := getJSON(ctx, host, keyTemp+p.TempCardNo, &tr)
+		if err != nil {
+			return nil, err
+		}
+		if tr.CardNo == p.CardNo {
+			// A redelivery of the message that made the link is not "already".
+			already, linkedAt = tr.LinkedBy == "" || tr.LinkedBy != h.req.MessageID, tr.LinkedAt
+			link.MovedFrom = tr.MovedFrom
+			break
+		}
+		replaces, err := h.replaces(ctx, rec, tr.CardNo)
+		if err != nil {
+			return nil, err
+		}
+		if !replaces {
 			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
 				"a temporary card links to one e-card only; check the numbers", map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
 		}
-		// A redelivery of the message that made the link is not "already".
-		already, linkedAt = tr.LinkedBy == "" || tr.LinkedBy != h.req.MessageID, tr.LinkedAt
-	} else if err != nil {
-		return nil, err
+		// Linked to a revoked card of the same person that this card
+		// replaced: the link moves here.
+		expect, link.MovedFrom = ver, tr.CardNo
 	}
 	// Also repairs a link that stopped after the first write.
 	rec, err = updateCard(ctx, host, p.CardNo, func(r *cardRecord) bool {
@@ -188,11 +209,50 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 	}
 	// Published on every call with a stable id, so a crash before
 	// publishing is repaired by resending and consumers can deduplicate.
-	ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "tempCardNo": p.TempCardNo, "linkedAt": linkedAt})
-	if err := host.Publish(ctx, sdk.Event{ID: "ecard.linked/" + p.TempCardNo, Type: "ecard.linked", Key: rec.CardNo, Payload: ev, OccurredAt: linkedAt}); err != nil {
+	// A moved link is a new event: its id names the card too, so that a
+	// consumer deduplicating by id does not drop it as the first link.
+	evID, evPayload := "ecard.linked/"+p.TempCardNo, map[string]any{"cardNo": rec.CardNo, "tempCardNo": p.TempCardNo, "linkedAt": linkedAt}
+	if link.MovedFrom != "" {
+		evID += "/" + rec.CardNo
+		evPayload["previousCardNo"] = link.MovedFrom
+	}
+	ev, _ := json.Marshal(evPayload)
+	if err := host.Publish(ctx, sdk.Event{ID: evID, Type: "ecard.linked", Key: rec.CardNo, Payload: ev, OccurredAt: linkedAt}); err != nil {
 		return nil, fmt.Errorf("publish ecard.linked for temporary card %s: %w", p.TempCardNo, err)
 	}
 	return ok(linkReply{cardView: rec.maskedView(), TempCardNo: p.TempCardNo, AlreadyLinked: already})
+}
+
+// maxReplacements bounds the chain of replaced cards replaces follows.
+const maxReplacements = 32
+
+// replaces reports whether card rec replaced card old, directly or through
+// earlier replacements: old is found by following the PreviousCardNo each
+// card got when its person registered again after a revocation (written
+// with the new card, so it holds even when marking the old card replaced
+// did not happen). Every card passed on the way is revoked, old included.
+func (h handler) replaces(ctx context.Context, rec cardRecord, old string) (bool, error) {
+	for range maxReplacements {
+		prev := rec.PreviousCardNo
+		if prev == "" {
+			return false, nil
+		}
+		var err error
+		rec, _, err = getCard(ctx, h.host(), prev)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if rec.Status != statusDead {
+			return false, nil
+		}
+		if prev == old {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // getPayload is the input of ecard.get: one of the two numbers.

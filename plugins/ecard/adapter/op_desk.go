@@ -60,7 +60,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
 				Detail: `write it in Go syntax, e.g. "72h" or "30m"`}}
 			// Report the identity's problems too: every problem at once.
-			for _, fe := range card.ValidateIdentity(id) {
+			for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
 				sum, det := splitMessage(fe.Message)
 				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: sum, Detail: det})
 			}

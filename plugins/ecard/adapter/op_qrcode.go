@@ -141,7 +141,7 @@ func revokedDetail(rec cardRecord) string {
 		d += " at " + rec.RevokedAt.Format(time.RFC3339)
 	}
 	if rec.ReplacedBy != "" {
-		d += " and replaced by card " + rec.ReplacedBy
+		return d + " and replaced by card " + rec.ReplacedBy + " when the patient registered again; use that card"
 	}
 	return d + "; register the patient again to issue a new card"
 }

@@ -61,7 +61,7 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
 	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
-	fes := card.ValidateIdentity(id)
+	fes := card.ValidateIdentityAt(id, h.a.now())
 	var ds sdk.Diagnostics
 	for _, fe := range fes {
 		s, d := splitMessage(fe.Message)

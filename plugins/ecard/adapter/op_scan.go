@@ -117,6 +117,9 @@ type scanRefusal struct {
 	IssuedAt   *time.Time `json:"issuedAt,omitempty"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	// ReplacedBy is the card that replaced a revoked card, when its
+	// person registered again.
+	ReplacedBy string `json:"replacedBy,omitempty"`
 }
 
 // kindName is the stable name of a card.Kind in replies.
@@ -189,7 +192,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, err
 	case rec.Status == statusDead:
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
-			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
+			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
 	}
 	view := rec.maskedView()
 	if p.Reveal { // allowed: checked above

@@ -91,6 +91,9 @@ type tempRecord struct {
 	LinkedAt time.Time `json:"linkedAt"`
 	// LinkedBy is the id of the message that made the link.
 	LinkedBy string `json:"linkedBy,omitempty"`
+	// MovedFrom is the revoked card the link was moved from, to the card
+	// that replaced it.
+	MovedFrom string `json:"movedFrom,omitempty"`
 }
 
 // recentItem is one row of the recent-cards work list, stored at

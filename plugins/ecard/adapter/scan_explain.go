@@ -41,6 +41,7 @@ type scanFacts struct {
 	CardStatus   string     `json:"cardStatus"`
 	ExpiresAt    *time.Time `json:"expiresAt"`
 	RevokedAt    *time.Time `json:"revokedAt"`
+	ReplacedBy   string     `json:"replacedBy"`
 	TempCardNo   string     `json:"tempCardNo"`
 	Prefix       string     `json:"prefix"`
 	Source       string     `json:"source"`
@@ -121,6 +122,14 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		}
 		return KindECard, "电子卡二维码不完整或格式错误，请重新扫描。"
 	case ResultRevoked:
+		if f.ReplacedBy != "" && f.LooksLike == KindTemporaryCard {
+			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 已于 %s 注销，已由新电子卡 %s 取代，请将临时卡关联到新卡。",
+				f.TempCardNo, f.CardNo, cstTime(f.RevokedAt), f.ReplacedBy)
+		}
+		if f.ReplacedBy != "" {
+			return KindECard, fmt.Sprintf("电子卡 %s 已于 %s 注销，已由新电子卡 %s 取代，请扫描新卡的二维码（可在收费处打印）。",
+				f.CardNo, cstTime(f.RevokedAt), f.ReplacedBy)
+		}
 		if f.LooksLike == KindTemporaryCard {
 			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 已于 %s 注销，请为患者重新注册电子卡。", f.TempCardNo, f.CardNo, cstTime(f.RevokedAt))
 		}

@@ -108,8 +108,12 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 		return nil, err
 	}
 	if rec.Status == statusDead {
-		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), revokedDetail(rec),
-			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt})
+		detail := revokedDetail(rec)
+		if rec.ReplacedBy != "" {
+			detail = fmt.Sprintf("the card was replaced by card %s when the patient registered again: link the temporary card to it (ecard.link)", rec.ReplacedBy)
+		}
+		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), detail,
+			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
 	}
 	view := rec.maskedView()
 	if reveal {

@@ -8,7 +8,8 @@
 //
 // # Identities
 //
-// [ValidateIdentity] checks a registration form and returns every problem as a
+// [ValidateIdentity] (and [ValidateIdentityAt], which also refuses birth dates
+// after today) checks a registration form and returns every problem as a
 // [FieldError] that names a JSON path (for example "$.idNumber") and says how
 // to fix it. [IdentityKey] turns the document type and number into a keyed
 // HMAC-SM3 digest. The store can then enforce "one person, one card" without

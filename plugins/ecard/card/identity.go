@@ -125,8 +125,27 @@ func NormalizeIDNumber(s string) string {
 // ValidateIdentity checks id and returns every problem found, or nil. The ID
 // number is checked after [NormalizeIDNumber]. The check of a birth date
 // only covers its shape and calendar validity, because the package has no
-// clock.
-func ValidateIdentity(id Identity) []FieldError {
+// clock: use [ValidateIdentityAt] to refuse birth dates in the future too.
+func ValidateIdentity(id Identity) []FieldError { return validateIdentity(id, time.Time{}) }
+
+// ValidateIdentityAt is [ValidateIdentity] that also refuses a birth date,
+// encoded in the ID number or given as BirthDate, after the day of now in
+// China Standard Time (rule birth_date): such a number is mistyped or made
+// up, even when its check character matches. A newborn registered on the
+// day of birth passes.
+func ValidateIdentityAt(id Identity, now time.Time) []FieldError {
+	return validateIdentity(id, now)
+}
+
+// validateIdentity checks id; a non-zero now also refuses future birth
+// dates.
+func validateIdentity(id Identity, now time.Time) []FieldError {
+	var today time.Time // the day of now in China, as a UTC midnight
+	if !now.IsZero() {
+		y, m, d := now.In(chinaTime).Date()
+		today = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	future := func(birth time.Time) bool { return !today.IsZero() && birth.After(today) }
 	var errs []FieldError
 	add := func(field, rule, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
@@ -138,6 +157,10 @@ func ValidateIdentity(id Identity) []FieldError {
 		add("$.name", "required", "name is required; enter the name exactly as on the ID document")
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
 		add("$.name", "characters", "name contains control or invalid characters; retype it")
+	case strings.ContainsRune(name, utf8.RuneError):
+		// What is left of a name sent in GBK or GB 18030 as if it were
+		// UTF-8: registered, the card would keep it for good.
+		add("$.name", "characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
 	case utf8.RuneCountInString(name) > maxNameLen:
 		add("$.name", "max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
 			utf8.RuneCountInString(name), maxNameLen)
@@ -157,6 +180,10 @@ func ValidateIdentity(id Identity) []FieldError {
 		ric, fe = validateIDNumber(id.IDType, num)
 		if fe != nil {
 			errs = append(errs, *fe)
+		}
+		if ric != nil && future(ric.birth) {
+			add("$.idNumber", "birth_date", "digits 7–14 of the ID number give the birth date %s, which is after today (%s); re-check the number against the card",
+				ric.birth.Format(time.DateOnly), today.Format(time.DateOnly))
 		}
 	}
 
@@ -183,6 +210,8 @@ func ValidateIdentity(id Identity) []FieldError {
 		switch {
 		case err != nil:
 			add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 1949-12-31", id.BirthDate)
+		case future(bd) && (ric == nil || bd.Equal(ric.birth)):
+			add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth as on the document", id.BirthDate, today.Format(time.DateOnly))
 		case ric != nil && !bd.Equal(ric.birth):
 			add("$.birthDate", "mismatch", "birth date %s does not match the ID number (%s); correct the birth date or the ID number",
 				id.BirthDate, ric.birth.Format(time.DateOnly))

@@ -3,6 +3,7 @@ package card
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -55,6 +56,10 @@ func TestValidateIdentity(t *testing.T) {
 		"name with control char": {id: with(func(id *Identity) { id.Name = "张\x00三" }), want: []FieldError{
 			{Field: "$.name", Rule: "characters", Message: "retype"},
 		}},
+		"name garbled by a wrong encoding": {id: with(func(id *Identity) { id.Name = "张\uFFFD\uFFFD" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "send the request in UTF-8"},
+		}},
+		"valid name with an extension-B character": {id: with(func(id *Identity) { id.Name = "𠮷野" })},
 		"unsupported id type": {id: with(func(id *Identity) { id.IDType = "04" }), want: []FieldError{
 			{Field: "$.idType", Rule: "id_type", Message: `ID type "04" is not supported`},
 		}},
@@ -253,6 +258,49 @@ func TestIDTypeName(t *testing.T) {
 			t.Parallel()
 			if diff := cmp.Diff(tc.want, IDTypeName(tc.code)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValidateIdentityAtRefusesFutureBirth: a birth date after today (in
+// China Standard Time), from the ID number or the birthDate field, is a
+// typo, never a patient; a newborn registered on the day of birth is fine.
+func TestValidateIdentityAtRefusesFutureBirth(t *testing.T) {
+	t.Parallel()
+	// 2026-11-26 23:30 in Beijing is still 15:30 UTC on the 26th.
+	now := time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC)
+	ric := func(birth string) string { p := "110105" + birth + "002"; return p + string(mustCheck(p)) }
+	testCases := map[string]struct {
+		id   Identity
+		want []FieldError
+	}{
+		"born today, household register":          {id: Identity{Name: "张宝宝", IDType: IDTypeHouseholdRegister, IDNumber: ric("20261126"), Phone: "13812345678", BirthDate: "2026-11-26"}},
+		"born today in Beijing, tomorrow nowhere": {id: Identity{Name: "张三", IDType: IDTypePassport, IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-26"}},
+		"ID number born tomorrow": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: ric("20261127"), Phone: "13812345678"}, want: []FieldError{
+			{Field: "$.idNumber", Rule: "birth_date", Message: "2026-11-27, which is after today (2026-11-26)"},
+		}},
+		"ID number born 2099": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: ric("20990101"), Phone: "13812345678"}, want: []FieldError{
+			{Field: "$.idNumber", Rule: "birth_date", Message: "2099-01-01, which is after today"},
+		}},
+		"permanent residence ID born tomorrow": {id: Identity{Name: "JOHN SMITH", IDType: IDTypeForeignPermanentResident,
+			IDNumber: "911840" + "20261127" + "012" + string(mustCheck("91184020261127012")), Phone: "13812345678"}, want: []FieldError{
+			{Field: "$.idNumber", Rule: "birth_date", Message: "after today"},
+		}},
+		"birthDate tomorrow": {id: Identity{Name: "张三", IDType: IDTypePassport, IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-27"}, want: []FieldError{
+			{Field: "$.birthDate", Rule: "birth_date", Message: "2026-11-27 is after today (2026-11-26)"},
+		}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := ValidateIdentityAt(tc.id, now)
+			opt := cmp.Comparer(func(a, b FieldError) bool {
+				return a.Field == b.Field && a.Rule == b.Rule &&
+					(strings.Contains(a.Message, b.Message) || strings.Contains(b.Message, a.Message))
+			})
+			if diff := cmp.Diff(tc.want, got, opt); diff != "" {
+				t.Errorf("ValidateIdentityAt (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -6,12 +6,14 @@
 // an autofilter over all its columns (each sheet is an Excel table, so
 // every column can be filtered and sorted),
 // [Sheet.Row] appends typed rows (text, whole numbers, decimals, dates and
-// date-times with their own number formats), and [Workbook.Save] writes the
-// file atomically and returns its size and SHA-256. Rows are streamed to a
-// temporary file as they come, so memory does not grow with the row count;
-// a sheet that reaches Excel's row limit continues on a sheet named
-// "<name> (2)" with the same header. Progress is reported every
-// Options.ProgressEvery rows.
+// date-times with their own number formats; a date before 1900-03-01,
+// which Excel and LibreOffice count differently, is written as text), and
+// [Workbook.Save] writes the file atomically and returns its size and
+// SHA-256. Rows are streamed to a temporary file as they come, so memory
+// does not grow with the row count; a sheet that reaches Excel's row limit
+// continues on a sheet named "<name> (2)" with the same header (name cut
+// to fit 31 characters). Progress is reported every Options.ProgressEvery
+// rows.
 package export
 
 import (
@@ -25,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -56,7 +59,8 @@ type Column struct {
 	Kind  Kind
 }
 
-// SheetSpec describes a sheet.
+// SheetSpec describes a sheet. Column headers must be non-empty and
+// unique without regard to case (the sheet is an Excel table).
 type SheetSpec struct {
 	// Name is the sheet name (at most 31 characters, none of : \ / ? * [ ]).
 	Name    string
@@ -192,6 +196,20 @@ func (w *Workbook) Sheet(spec SheetSpec) (*Sheet, error) {
 	if len(spec.Columns) == 0 {
 		return nil, fmt.Errorf("export: sheet %q has no columns", spec.Name)
 	}
+	// The sheet is an Excel table, whose column names must be non-empty
+	// and unique without regard to case: Excel repairs (drops) a table
+	// that breaks this, and calls the file damaged.
+	for i, c := range spec.Columns {
+		if strings.TrimSpace(c.Header) == "" {
+			return nil, fmt.Errorf("export: sheet %q: column %d has no header; give every column a header", spec.Name, i+1)
+		}
+		for j := range i {
+			if strings.EqualFold(spec.Columns[j].Header, c.Header) {
+				return nil, fmt.Errorf("export: sheet %q: columns %d and %d are both headed %q; table column headers must differ (Excel ignores case)",
+					spec.Name, j+1, i+1, c.Header)
+			}
+		}
+	}
 	s := &Sheet{w: w, spec: spec, part: 1, values: make([]any, len(spec.Columns)),
 		lastTime: make([]time.Time, len(spec.Columns)), lastCell: make([]any, len(spec.Columns))}
 	for i, c := range spec.Columns {
@@ -265,7 +283,8 @@ func defaultWidth(c Column) float64 {
 
 // Row appends a row: one value per column, in order. Accepted values:
 // string, int, int64, float64 (Decimal columns also take strings),
-// time.Time (the zero time leaves the cell empty) and nil (empty).
+// time.Time (the zero time leaves the cell empty; a day before 1900-03-01
+// is written as text, see beforeSerials) and nil (empty).
 func (s *Sheet) Row(values ...any) error {
 	if s.closed {
 		return errors.New("export: row after the sheet was closed")
@@ -278,7 +297,7 @@ func (s *Sheet) Row(values ...any) error {
 			return err
 		}
 		s.part++
-		if err := s.open(fmt.Sprintf("%s (%d)", s.spec.Name, s.part)); err != nil {
+		if err := s.open(continuationName(s.spec.Name, s.part)); err != nil {
 			return err
 		}
 	}
@@ -301,6 +320,21 @@ func (s *Sheet) Row(values ...any) error {
 	return nil
 }
 
+// maxSheetName is the most characters (UTF-16 units, as Excel and
+// excelize count them) of a sheet name.
+const maxSheetName = 31
+
+// continuationName names part (2, 3, …) of sheet name: "<name> (part)",
+// with name cut so that the whole fits maxSheetName characters.
+func continuationName(name string, part int) string {
+	suffix := fmt.Sprintf(" (%d)", part)
+	r := []rune(name)
+	for len(r) > 0 && utf16Len(string(r))+len(suffix) > maxSheetName {
+		r = r[:len(r)-1]
+	}
+	return string(r) + suffix
+}
+
 // cell converts one value for column i.
 func (s *Sheet) cell(i int, v any) (any, error) {
 	switch t := v.(type) {
@@ -313,11 +347,14 @@ func (s *Sheet) cell(i int, v any) (any, error) {
 		if s.lastTime[i].Equal(t) && s.lastCell[i] != nil {
 			return s.lastCell[i], nil // dates repeat row after row: box once
 		}
-		style := s.w.dateTimeStyle
+		style, layout := s.w.dateTimeStyle, time.DateTime
 		if s.kinds[i] == Date {
-			style = s.w.dateStyle
+			style, layout = s.w.dateStyle, time.DateOnly
 		}
 		c := any(excelize.Cell{StyleID: style, Value: excelSerial(t)})
+		if beforeSerials(t) {
+			c = t.Format(layout)
+		}
 		s.lastTime[i], s.lastCell[i] = t, c
 		return c, nil
 	case string:
@@ -416,6 +453,18 @@ func excelSerial(t time.Time) float64 {
 		return days
 	}
 	return days + (float64(secs)+serialNudge)/86400
+}
+
+// beforeSerials reports whether t's day (wall clock in its own location)
+// is before 1900-03-01. Excel's 1900 date system counts the nonexistent
+// 1900-02-29 and LibreOffice does not, so no serial number shows such a
+// day right in both (Excel shows 1900-01-01 as serial 1, LibreOffice as
+// serial 2), and a day before 1900 has no serial in Excel at all. Such
+// times (1900-01-01 is the "no date" of many HIS databases) are written as
+// text in the column's format instead.
+func beforeSerials(t time.Time) bool {
+	y, m, _ := t.Date()
+	return y < 1900 || y == 1900 && m < time.March
 }
 
 // serialNudge is how many seconds late excelSerial writes a time of day.
