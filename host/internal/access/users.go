@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -69,6 +71,23 @@ var ErrBadCredentials = errors.New("wrong user name or password")
 type User struct {
 	Name string
 	Role Role
+	// Stamp changes with every change of the stored user: its password
+	// (even to the same one: each hash has a new salt), role or enabled
+	// state. A session records it at sign-in and ends when the stored
+	// user's differs, so a change made by `medgate user` or at any
+	// instance sharing the store ends the user's sessions everywhere.
+	// It is a digest, not a secret to show; never log it.
+	Stamp string
+}
+
+// stamp is the credential stamp of a stored user (see [User.Stamp]): a
+// digest of its password hash, role, enabled state and the time the
+// store last changed it (updated_at, set by every UpdateUser), so even
+// a disable undone before the session's next request changes it.
+func stamp(su *store.User) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%t\x00%d", su.PasswordHash, su.Role, su.Disabled, su.UpdatedAt.UnixMicro())
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Add creates a user.
@@ -125,6 +144,8 @@ func (u *Users) SetRole(ctx context.Context, name string, role Role) error {
 }
 
 // SetDisabled disables or enables a user; a disabled user cannot sign in.
+// Like SetPassword and SetRole it changes the user's [User.Stamp], which
+// ends the user's console sessions.
 func (u *Users) SetDisabled(ctx context.Context, name string, disabled bool) error {
 	return u.update(ctx, name, func(su *store.User) error { su.Disabled = disabled; return nil })
 }
@@ -139,7 +160,9 @@ func (u *Users) Any(ctx context.Context) (bool, error) {
 }
 
 // Lookup returns an enabled user's identity without a password (for a
-// name a trusted proxy vouches for); ErrBadCredentials if there is none.
+// name a trusted proxy vouches for, and to check a session against the
+// stored user at each request: one read by primary key); ErrBadCredentials
+// if there is none.
 func (u *Users) Lookup(ctx context.Context, name string) (User, error) {
 	su, err := u.st.GetUser(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -152,7 +175,7 @@ func (u *Users) Lookup(ctx context.Context, name string) (User, error) {
 	if err != nil || su.Disabled {
 		return User{}, ErrBadCredentials
 	}
-	return User{Name: su.Name, Role: role}, nil
+	return User{Name: su.Name, Role: role, Stamp: stamp(su)}, nil
 }
 
 // Authenticate checks a user's password. Unknown, disabled and wrong all
@@ -174,7 +197,7 @@ func (u *Users) Authenticate(ctx context.Context, name, password string) (User, 
 	if !ok || su.Disabled || rerr != nil {
 		return User{}, ErrBadCredentials
 	}
-	return User{Name: su.Name, Role: role}, nil
+	return User{Name: su.Name, Role: role, Stamp: stamp(su)}, nil
 }
 
 // Exists reports whether a user of that name exists (enabled or not).

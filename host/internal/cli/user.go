@@ -141,6 +141,9 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s: %s\n", name, detail)
+	if sub != "add" {
+		fmt.Fprintf(stdout, "%s's console sessions end at their next request, at every medgate instance; they sign in again\n", name)
+	}
 	return nil
 }
 

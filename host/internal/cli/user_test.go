@@ -39,7 +39,7 @@ func TestUserCommand(t *testing.T) {
 		{"", []string{"add", "-config", cfg, "amy", "viewer"}, 1, "no password on stdin"},
 		{"x\n", []string{"add", "-config", cfg, "amy", "root"}, 1, "not a role"},
 		{"", []string{"passwd", "-config", cfg, "pharm01", "new-password-as-argument"}, 1, "usage:"},
-		{"another-pass-22\n", []string{"passwd", "-config", cfg, "pharm01"}, 0, "password changed"},
+		{"another-pass-22\n", []string{"passwd", "-config", cfg, "pharm01"}, 0, "password changed\npharm01's console sessions end at their next request"},
 		{"", []string{"role", "-config", cfg, "pharm01", "admin"}, 0, "role admin"},
 		{"", []string{"disable", "-config", cfg, "pharm01"}, 0, "disabled"},
 		{"", []string{"role", "-config", cfg, "nobody", "admin"}, 1, "there is no user"},

@@ -320,28 +320,110 @@ func TestAuditPage(t *testing.T) {
 	}
 }
 
-// TestRoleChangesApplyAtOnce: a signed-in user whose role changes gets
-// the new role at the next request; a disabled one is signed out.
-func TestRoleChangesApplyAtOnce(t *testing.T) {
+// TestCredentialChangesEndSessions: a change of a user's password (even
+// to the same one), role or enabled state, made through another Users on
+// the shared store as `medgate user` or another instance does, ends the
+// user's console sessions at their next request; signing in again works
+// (with the new password, the new role) unless the user is disabled.
+func TestCredentialChangesEndSessions(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, testToken)
-	pw := f.addUser("pharm01", access.Operator)
+	const newPW = "pw-new-password-0123456789"
+	for _, tc := range []struct {
+		name   string
+		change func(u *access.Users, name, pw string) error
+		// signInWith is the password that signs in afterwards ("": none does).
+		signInWith func(pw string) string
+		role       string
+	}{
+		{"passwd", func(u *access.Users, n, _ string) error { return u.SetPassword(t.Context(), n, newPW) },
+			func(string) string { return newPW }, "操作员 operator"},
+		{"passwd to the same password", func(u *access.Users, n, pw string) error { return u.SetPassword(t.Context(), n, pw) },
+			func(pw string) string { return pw }, "操作员 operator"},
+		{"role raised", func(u *access.Users, n, _ string) error { return u.SetRole(t.Context(), n, access.Admin) },
+			func(pw string) string { return pw }, "管理员 admin"},
+		{"role lowered", func(u *access.Users, n, _ string) error { return u.SetRole(t.Context(), n, access.Viewer) },
+			func(pw string) string { return pw }, "查看员 viewer"},
+		{"disabled", func(u *access.Users, n, _ string) error { return u.SetDisabled(t.Context(), n, true) },
+			func(string) string { return "" }, ""},
+		{"disabled and enabled again", func(u *access.Users, n, _ string) error {
+			if err := u.SetDisabled(t.Context(), n, true); err != nil {
+				return err
+			}
+			return u.SetDisabled(t.Context(), n, false)
+		}, func(pw string) string { return pw }, "操作员 operator"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			pw := f.addUser("pharm01", access.Operator)
+			stolen, other := f.client(), f.client()
+			stolen.signIn("pharm01", pw)
+			other.signIn("li.admin", testToken) // another user's session is not touched
+			if err := tc.change(access.NewUsers(f.st, testParams), "pharm01", pw); err != nil {
+				t.Fatal(err)
+			}
+			if r := stolen.get("/console/"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.h.Get("Location"), "/console/login") {
+				t.Fatalf("the session made before the change still works: %d", r.code)
+			}
+			if r := stolen.post("/console/jobs/run", url.Values{"csrf": {stolen.csrf}, "job": {"tracecode/s1/stockin-sync"}}); r.code != http.StatusForbidden ||
+				!strings.Contains(r.body, "not signed in") {
+				t.Fatalf("a post with the session made before the change: %d", r.code)
+			}
+			if r := other.get("/console/"); r.code != http.StatusOK {
+				t.Fatalf("another user's session ended: %d", r.code)
+			}
+			again := f.client()
+			pw2 := tc.signInWith(pw)
+			if pw2 == "" {
+				if r := again.post("/console/login", url.Values{"user": {"pharm01"}, "password": {pw}}); r.code != http.StatusUnauthorized {
+					t.Fatalf("a disabled user signed in: %d", r.code)
+				}
+				return
+			}
+			again.signIn("pharm01", pw2)
+			if r := again.get("/console/"); r.code != http.StatusOK || !strings.Contains(r.body, tc.role) {
+				t.Fatalf("a new sign-in after the change: %d, want the role %s", r.code, tc.role)
+			}
+			if r := again.get("/console/"); r.code != http.StatusOK {
+				t.Fatalf("the new session did not last: %d", r.code)
+			}
+		})
+	}
+}
+
+// TestProxySessionFollowsTheUser: with no role header the role of a user a
+// trusted proxy names is the medgate user's, so a change of that user ends
+// the session too: disabled, the next request is refused; a new role
+// applies at the next request.
+func TestProxySessionFollowsTheUser(t *testing.T) {
+	t.Parallel()
+	proxy, err := access.NewProxy("X-Remote-User", "", []string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+	f.addUser("pharm01", access.Operator)
 	c := f.client()
-	c.signIn("pharm01", pw)
-	if r := c.get("/console/form/ecard/print"); r.code != http.StatusOK {
+	get := func(path string) resp {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Header.Set("X-Remote-User", "pharm01")
+		return c.do(req)
+	}
+	if r := get("/console/form/ecard/print"); r.code != http.StatusOK {
 		t.Fatalf("operator page as operator: %d", r.code)
 	}
-	if err := f.users.SetRole(t.Context(), "pharm01", access.Viewer); err != nil {
+	users := access.NewUsers(f.st, testParams)
+	if err := users.SetRole(t.Context(), "pharm01", access.Viewer); err != nil {
 		t.Fatal(err)
 	}
-	if r := c.get("/console/form/ecard/print"); r.code != http.StatusForbidden {
+	if r := get("/console/form/ecard/print"); r.code != http.StatusForbidden || !strings.Contains(r.body, "not allowed") {
 		t.Fatalf("operator page after the role became viewer: %d", r.code)
 	}
-	if err := f.users.SetDisabled(t.Context(), "pharm01", true); err != nil {
+	if err := users.SetDisabled(t.Context(), "pharm01", true); err != nil {
 		t.Fatal(err)
 	}
-	if r := c.get("/console/"); r.code != http.StatusSeeOther {
-		t.Fatalf("disabled user still signed in: %d", r.code)
+	if r := get("/console/"); r.code != http.StatusForbidden || !strings.Contains(r.body, "identity not accepted") {
+		t.Fatalf("a disabled user named by the proxy still signed in: %d", r.code)
 	}
 }
 

@@ -34,11 +34,14 @@ type session struct {
 	id       string
 	csrf     string
 	operator string       // the user's name, recorded with every change
-	role     atomic.Int32 // what the user may do (an access.Role; the store may change it)
+	role     atomic.Int32 // what the user may do (an access.Role)
 	via      string       // how the user signed in: password, admin token, proxy, open console
-	created  time.Time
-	seen     time.Time
-	flash    *flash
+	// stamp is the stored user's access.User.Stamp at sign-in (empty for
+	// the admin token and the open console, which are no stored user's).
+	stamp   string
+	created time.Time
+	seen    time.Time
+	flash   *flash
 }
 
 // sessions is the server-side session map.
@@ -57,8 +60,9 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.max
 }
 
-// create starts a session for a user.
-func (ss *sessions) create(operator string, role access.Role, via string) *session {
+// create starts a session for a user; stamp is the stored user's
+// access.User.Stamp ("" when the session is no stored user's).
+func (ss *sessions) create(operator string, role access.Role, via, stamp string) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -75,7 +79,7 @@ func (ss *sessions) create(operator string, role access.Role, via string) *sessi
 	if len(ss.m) >= maxSessions && oldest != nil {
 		delete(ss.m, oldest.id)
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, created: now, seen: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now}
 	s.role.Store(int32(role))
 	ss.m[s.id] = s
 	return s
@@ -243,10 +247,14 @@ func recordResult(r *http.Request, res result) {
 	}
 }
 
-// current keeps a password session in step with the store: a user who
-// was disabled or removed is signed out at the next request, and a
-// changed role applies at once. A session of the open console ends once
-// a user exists. Other sessions pass unchanged.
+// current keeps a session of a stored user (signed in with a password,
+// or named by a trusted proxy without a role header) in step with the
+// store, read at every request: a user who was removed, disabled, or
+// whose password, role or enabled state changed since the session began
+// (the stamp differs; the change may come from `medgate user` or any
+// instance sharing the store) is signed out at that request; signing in
+// again gives the new role. A session of the open console ends once a
+// user exists. Other sessions pass unchanged.
 func (c *Console) current(ctx context.Context, s *session) *session {
 	if s != nil && s.via == viaOpen {
 		// The open console ends with the first user: from then on
@@ -258,7 +266,8 @@ func (c *Console) current(ctx context.Context, s *session) *session {
 		}
 		return s
 	}
-	if s == nil || s.via != viaPassword || c.o.Users == nil {
+	stored := s != nil && (s.via == viaPassword || s.via == viaProxy && c.o.Proxy.RoleHeader == "")
+	if !stored || c.o.Users == nil {
 		return s
 	}
 	u, err := c.o.Users.Lookup(ctx, s.operator)
@@ -270,8 +279,11 @@ func (c *Console) current(ctx context.Context, s *session) *session {
 	case err != nil:
 		c.o.Logger.Error("console: cannot check the session's user; keeping the session", "user", s.operator, "err", err)
 		return s
+	case u.Stamp != s.stamp:
+		c.o.Logger.Info("console: session ended: the user's password, role or enabled state changed since sign-in", "user", s.operator)
+		c.sessions.end(s.id)
+		return nil
 	}
-	s.role.Store(int32(u.Role))
 	return s
 }
 
@@ -311,11 +323,17 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	if ck, err := r.Cookie(cookieName); err == nil {
 		if s := c.sessions.get(ck.Value); s != nil && s.via == viaProxy && s.operator == name &&
 			(c.o.Proxy.RoleHeader == "" || strings.EqualFold(s.Role().String(), roleName)) {
-			return s, true
+			// Without a role header the role is the stored user's: a
+			// session the user's change ended is made again below
+			// (with the new role) or refused (a disabled user).
+			if s = c.current(r.Context(), s); s != nil {
+				return s, true
+			}
 		}
 	}
 	actor := audit.Actor{Name: name, Remote: c.clientAddr(r)}
 	var role access.Role
+	var stamp string
 	var err error
 	switch {
 	case c.o.Proxy.RoleHeader != "":
@@ -323,7 +341,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	case c.o.Users != nil:
 		var u access.User
 		u, err = c.o.Users.Lookup(r.Context(), name)
-		role = u.Role
+		role, stamp = u.Role, u.Stamp
 	default:
 		err = errors.New("no role header is configured and medgate has no users")
 	}
@@ -338,7 +356,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 			"Ask the administrator to send a valid role (viewer, operator or admin) in "+c.o.Proxy.RoleHeader+", or to add the user (medgate user add).")
 		return nil, false
 	}
-	s := c.sessions.create(name, role, viaProxy)
+	s := c.sessions.create(name, role, viaProxy, stamp)
 	c.setCookie(w, r, s.id, 0)
 	actor.Role = role.String()
 	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader})
@@ -463,7 +481,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, status, "login", "登录 (sign in)", "", d)
 	}
 	var role access.Role
-	var via string
+	var via, stamp string
 	switch {
 	case open && !onThisMachine(addr):
 		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
@@ -499,7 +517,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
 			return
 		}
-		role, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"), addr)
+		var u access.User
+		u, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"), addr)
+		role, stamp = u.Role, u.Stamp
 		if tl, ok := errors.AsType[*tokenLocked](err); ok {
 			mins := int((tl.wait + time.Minute - 1) / time.Minute)
 			c.o.Logger.Warn("console: admin token sign-in refused: too many failed token sign-ins from this address", "user", d.User, "remote", addr)
@@ -524,7 +544,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
-	s := c.sessions.create(d.User, role, via)
+	s := c.sessions.create(d.User, role, via, stamp)
 	c.setCookie(w, r, s.id, 0)
 	actor.Role = role.String()
 	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
@@ -548,33 +568,34 @@ func (e *tokenLocked) Error() string {
 
 // checkPassword signs in a user of the store, or, for a name that is not
 // one, the admin token (bootstrap: the first admin signs in with it and
-// adds users). Wrong credentials give access.ErrBadCredentials; a token
+// adds users; that identity has no Stamp). It returns the identity and how
+// it signed in. Wrong credentials give access.ErrBadCredentials; a token
 // sign-in from an address that failed too often (whatever the names)
 // gives *tokenLocked, and the token is then not compared.
-func (c *Console) checkPassword(ctx context.Context, name, password, addr string) (access.Role, string, error) {
+func (c *Console) checkPassword(ctx context.Context, name, password, addr string) (access.User, string, error) {
 	if c.o.Users != nil {
 		u, err := c.o.Users.Authenticate(ctx, name, password)
 		if err == nil {
-			return u.Role, viaPassword, nil
+			return u, viaPassword, nil
 		}
 		if !errors.Is(err, access.ErrBadCredentials) {
-			return access.Public, "", err
+			return access.User{}, "", err
 		}
 		if exists, err := c.o.Users.Exists(ctx, name); err != nil || exists {
-			return access.Public, "", cmp.Or(err, access.ErrBadCredentials)
+			return access.User{}, "", cmp.Or(err, access.ErrBadCredentials)
 		}
 	}
 	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" {
 		if wait := c.o.Lockout.Locked(tokenLockKey, addr); wait > 0 {
-			return access.Public, "", &tokenLocked{wait: wait}
+			return access.User{}, "", &tokenLocked{wait: wait}
 		}
 		if sameSecret(password, c.o.AdminToken) {
 			c.o.Lockout.Succeed(tokenLockKey, addr)
-			return access.Admin, viaToken, nil
+			return access.User{Name: name, Role: access.Admin}, viaToken, nil
 		}
 		c.o.Lockout.Fail(tokenLockKey, addr)
 	}
-	return access.Public, "", access.ErrBadCredentials
+	return access.User{}, "", access.ErrBadCredentials
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {

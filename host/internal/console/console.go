@@ -29,6 +29,11 @@
 // for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// A session of a stored user is checked against the store at every
+// request (one read by primary key, which every instance shares): it ends
+// once the user is removed, disabled, or has their password, role or
+// enabled state changed since signing in (access.User.Stamp), whichever
+// instance or `medgate user` made the change.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
 // names they use.
