@@ -41,6 +41,9 @@ type sqlStore struct {
 	// pruned, when set (tests), is called after each batch Prune
 	// committed, with its table and row count.
 	pruned func(table string, n int64)
+	// rekeyRead, when set (tests), is called after Rekey read a batch of
+	// table's rows and before it rewrites them.
+	rekeyRead func(table string)
 }
 
 // readStmts are the point reads of the message path: a pure query's
