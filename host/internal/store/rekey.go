@@ -92,7 +92,8 @@ func (s *sqlStore) rekeyMessages(ctx context.Context) (int64, error) {
 }
 
 // rekeyRequests re-encrypts the requests kept apart from their message's
-// row (message_requests). A request is never changed once written.
+// row (message_requests). A request is never changed once written, but
+// its message may be pruned and begun again with the same id.
 func (s *sqlStore) rekeyRequests(ctx context.Context) (int64, error) {
 	type row struct {
 		id      string
@@ -109,6 +110,9 @@ func (s *sqlStore) rekeyRequests(ctx context.Context) (int64, error) {
 		if err != nil {
 			return n, s.errorf("rekey message requests: %w", err)
 		}
+		if s.rekeyRead != nil {
+			s.rekeyRead("message_requests")
+		}
 		for _, x := range rows {
 			after = x.id
 			if !s.seal.stale(x.request) {
@@ -118,7 +122,11 @@ func (s *sqlStore) rekeyRequests(ctx context.Context) (int64, error) {
 			if err != nil {
 				return n, s.errorf("rekey message %q: request: %w", x.id, err)
 			}
-			res, err := s.exec(ctx, `UPDATE message_requests SET request = ? WHERE id = ?`, request, x.id)
+			// Only if the row still holds what was read: a message
+			// pruned and begun again meanwhile has the same id and a new
+			// request (an encrypted value is never written twice the
+			// same, its nonce is random).
+			res, err := s.exec(ctx, `UPDATE message_requests SET request = ? WHERE id = ? AND request = ?`, request, x.id, x.request)
 			if err != nil {
 				return n, s.errorf("rekey message %q: request: %w", x.id, err)
 			}
@@ -188,6 +196,9 @@ func (s *sqlStore) rekeyState(ctx context.Context) (int64, error) {
 		if err != nil {
 			return n, s.errorf("rekey plugin state: %w", err)
 		}
+		if s.rekeyRead != nil {
+			s.rekeyRead("plugin_state")
+		}
 		for _, x := range rows {
 			afterNS, afterKey = x.ns, x.key
 			if !s.seal.stale(x.value) {
@@ -198,8 +209,11 @@ func (s *sqlStore) rekeyState(ctx context.Context) (int64, error) {
 				return n, s.errorf("rekey state %q key %q: %w", x.ns, x.key, err)
 			}
 			// The version is kept: the value means the same. A writer in
-			// between bumped it, so this does nothing.
-			res, err := s.exec(ctx, `UPDATE plugin_state SET value = ? WHERE ns = ? AND key = ? AND version = ?`, nullBytes(value), x.ns, x.key, x.version)
+			// between bumped it, so this does nothing; a key deleted and
+			// created again meanwhile is back at version 1 with another
+			// value, which the comparison with the value read keeps.
+			res, err := s.exec(ctx, `UPDATE plugin_state SET value = ? WHERE ns = ? AND key = ? AND version = ? AND value = ?`,
+				nullBytes(value), x.ns, x.key, x.version, x.value)
 			if err != nil {
 				return n, s.errorf("rekey state %q key %q: %w", x.ns, x.key, err)
 			}

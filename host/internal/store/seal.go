@@ -51,8 +51,9 @@ var ErrKey = errors.New("cannot decrypt stored data")
 //
 // zipMagic starts a value compressed the same way but not encrypted: the
 // SQLite store compresses large values whether or not it has keys. A
-// plain value never starts with a NUL byte, so the three cannot be
-// confused.
+// value stored plain never starts with a NUL byte (one that does, as a
+// plugin's opaque state value may, is stored compressed: see
+// unmistakable), so the three cannot be confused.
 const (
 	sealMagic   = "\x00MGS1"
 	sealMagicS2 = "\x00MGS2"
@@ -137,13 +138,13 @@ func newSealer(keys []Key) (*sealer, error) {
 // without a key (current "") it is only compressed (zipMagic) or left plain.
 func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	if s == nil || plain == nil {
-		return plain, nil
+		return unmistakable(plain), nil
 	}
 	z, release := s.compressed(plain)
 	defer release()
 	if s.current == "" {
 		if z == nil {
-			return plain, nil
+			return unmistakable(plain), nil
 		}
 		return append([]byte(zipMagic), z...), nil
 	}
@@ -162,6 +163,21 @@ func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	}
 	out = append(out, nonce...)
 	return aead.Seal(out, nonce, plain, []byte(aad)), nil
+}
+
+// unmistakable returns a value to be stored plain as it is, unless it
+// starts with a NUL byte, as the store's own formats do (a plugin's state
+// value is opaque bytes and may): such a value is stored compressed
+// (zipMagic), which open reads back whole, so that it is not taken for a
+// compressed or encrypted value.
+func unmistakable(plain []byte) []byte {
+	if len(plain) == 0 || plain[0] != 0 {
+		return plain
+	}
+	out := make([]byte, len(zipMagic)+s2.MaxEncodedLen(len(plain)))
+	copy(out, zipMagic)
+	z := s2.Encode(out[len(zipMagic):], plain)
+	return out[:len(zipMagic)+len(z)]
 }
 
 // compressed returns plain compressed with S2 when compress is set and it

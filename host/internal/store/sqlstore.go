@@ -35,6 +35,15 @@ type sqlStore struct {
 	// rstmts are readStmts prepared on r, by query, on SQLite (see
 	// prepareReads).
 	rstmts map[string]*sql.Stmt
+	// pruneBatch is how many rows one transaction of Prune deletes at
+	// most (0: defaultPruneBatch); tests make it small.
+	pruneBatch int
+	// pruned, when set (tests), is called after each batch Prune
+	// committed, with its table and row count.
+	pruned func(table string, n int64)
+	// rekeyRead, when set (tests), is called after Rekey read a batch of
+	// table's rows and before it rewrites them.
+	rekeyRead func(table string)
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -557,25 +566,64 @@ func (s *sqlStore) RestoreFailed(ctx context.Context, reopened *Message) (bool, 
 	return n == 1, nil
 }
 
-// Prune implements [Store.Prune].
+// defaultPruneBatch is how many rows one transaction of Prune deletes at
+// most: on SQLite a transaction holds the database's only write lock, and
+// the message path's writers wait for it no longer than their busy timeout
+// (sqliteBusyTimeout); a few thousand rows take milliseconds.
+const defaultPruneBatch = 2000
+
+// Prune implements [Store.Prune]. It deletes in batches of pruneBatch
+// rows, each its own transaction, so that the first prune of months of
+// rows does not hold the write lock (SQLite) or one huge transaction
+// (PostgreSQL) for as long as it takes; it stops between batches when ctx
+// ends, with what it deleted so far.
 func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (int64, int64, error) {
 	var nm, nx int64
+	var err error
 	if !messagesBefore.IsZero() {
-		res, err := s.exec(ctx, `DELETE FROM messages WHERE status = 'done'
-			AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ?`, s.d.encodeTime(normTime(messagesBefore)))
+		nm, err = s.pruneBatches(ctx, "messages", `DELETE FROM messages WHERE id IN (SELECT id FROM messages
+			WHERE status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ? LIMIT ?)`,
+			s.d.encodeTime(normTime(messagesBefore)))
 		if err != nil {
-			return 0, 0, s.errorf("prune messages: %w", err)
+			return nm, 0, err
 		}
-		nm, _ = res.RowsAffected()
 	}
 	if !exchangesBefore.IsZero() {
-		res, err := s.exec(ctx, `DELETE FROM exchanges WHERE at < ?`, s.d.encodeTime(normTime(exchangesBefore)))
-		if err != nil {
-			return nm, 0, s.errorf("prune exchanges: %w", err)
-		}
-		nx, _ = res.RowsAffected()
+		nx, err = s.pruneBatches(ctx, "exchanges", `DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges
+			WHERE at < ? ORDER BY at LIMIT ?)`, s.d.encodeTime(normTime(exchangesBefore)))
 	}
-	return nm, nx, nil
+	return nm, nx, err
+}
+
+// pruneBatches runs del, a DELETE of at most its last argument's rows
+// older than before, until it deletes fewer than a batch, and returns how
+// many rows went from table.
+func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before any) (int64, error) {
+	batch := s.pruneBatch
+	if batch <= 0 {
+		batch = defaultPruneBatch
+	}
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, s.errorf("prune %s: stopped after %d rows: %w", table, total, err)
+		}
+		res, err := s.exec(ctx, del, before, batch)
+		if err != nil {
+			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
+		}
+		total += n
+		if s.pruned != nil {
+			s.pruned(table, n)
+		}
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
 }
 
 // OldestPending implements [Store.OldestPending].

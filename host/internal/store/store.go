@@ -168,7 +168,10 @@ type Store interface {
 	// rejected and that were last updated before messagesBefore, and journal
 	// entries older than exchangesBefore. Pending and failed messages are
 	// never pruned (they are unfinished or replayable). A zero time skips
-	// that table. It returns how many rows went from each.
+	// that table. It deletes in small batches, each its own transaction,
+	// so the message path's writes are not held up behind it, and stops
+	// between batches when ctx ends. It returns how many rows went from
+	// each.
 	Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (messages, exchanges int64, err error)
 	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
 	// zero) of the oldest pending message, and false if none is pending.

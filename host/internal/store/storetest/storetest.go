@@ -26,6 +26,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -81,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StateCASConcurrent", testStateCASConcurrent},
 		{"StateScan", testStateScan},
 		{"StateNamespaces", testStateNamespaces},
+		{"StateOpaqueValues", testStateOpaqueValues},
 		{"Batches", testBatches},
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
@@ -1383,5 +1385,36 @@ func testPrune(t *testing.T, s store.Store) {
 	}
 	if nm, nx, err := s.Prune(ctx, time.Time{}, time.Time{}); err != nil || nm != 0 || nx != 0 {
 		t.Errorf("zero times must prune nothing: %d %d %v", nm, nx, err)
+	}
+}
+
+// testStateOpaqueValues: a plugin's state value is opaque bytes, stored
+// and read back as they are, even one that starts as the store's own
+// formats do (a NUL byte, then MGZ1, MGS1 or MGS2): the store must not
+// take it for one of its compressed or encrypted values.
+func testStateOpaqueValues(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	values := map[string][]byte{
+		"zip":    []byte("\x00MGZ1\x05hello"),
+		"sealed": []byte("\x00MGS1\x02k1 twelve bytes and a tag of sixteen bytes"),
+		"s2":     []byte("\x00MGS2\x02k1 twelve bytes and a tag of sixteen bytes"),
+		"nul":    {0},
+		"binary": {0, 1, 2, 0xff},
+		"large":  append([]byte("\x00MGZ1"), bytes.Repeat([]byte("0123456789abcdef"), 1<<10)...),
+	}
+	for k, v := range values {
+		if _, err := s.StatePut(ctx, "p/s", k, v); err != nil {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+	for k, v := range values {
+		e, err := s.StateGet(ctx, "p/s", k)
+		if err != nil {
+			t.Errorf("get %s: %v", k, err)
+			continue
+		}
+		if !bytes.Equal(e.Value, v) {
+			t.Errorf("get %s = %.24q, want %.24q", k, e.Value, v)
+		}
 	}
 }
