@@ -791,6 +791,26 @@ func confirmable(d *draft) sdk.Diagnostics {
 			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
 		}
 	}
+	// Each package is received once: a code listed twice (the platform's
+	// document may list it so) would be received twice by HIS.
+	lineOf, repeats := map[string]int{}, 0
+	for i, l := range d.Lines {
+		for j, c := range l.Codes {
+			prev, dup := lineOf[c]
+			if !dup {
+				lineOf[c] = l.LineNo
+				continue
+			}
+			if repeats++; repeats > 20 {
+				continue // counted below; the reply stays small
+			}
+			ds.Error(fmt.Sprintf("$.lines[%d].codes[%d]", i, j), "precondition", fmt.Sprintf("code %s is listed twice (lines %d and %d)", c, prev, l.LineNo),
+				fmt.Sprintf(`each package is received once; remove the repeat: {"op":"removeCodes","lineNo":%d,"codes":["%s"]}`, l.LineNo, c))
+		}
+	}
+	if repeats > 20 {
+		ds.Error("$.lines", "precondition", fmt.Sprintf("%d more codes are listed twice", repeats-20), "remove every repeated code (tracecode.draft.get lists the codes of each line)")
+	}
 	return ds
 }
 

@@ -236,6 +236,8 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		Hash: hash, Status: statusFetched, StatusAt: h.a.now(), MessageID: h.req.MessageID, Scoped: prev == nil || prev.Scoped}
 	var rows []codeRow
 	refused, firstRefused := 0, ""
+	repeats, firstRepeat := 0, ""
+	lineOf := map[string]int{}
 	for _, l := range b.Lines {
 		n := 0
 		for _, c := range l.Codes {
@@ -245,6 +247,16 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 					firstRefused = fmt.Sprintf("document %s line %d: %v", b.BillNo, l.LineNo, err)
 				}
 				continue
+			}
+			// Kept as the platform lists it (the stored document mirrors
+			// the platform's), but staff must remove the repeat from the
+			// draft before it can be confirmed.
+			if prev, dup := lineOf[pc.Value]; dup {
+				if repeats++; repeats == 1 {
+					firstRepeat = fmt.Sprintf("document %s lists code %s twice (lines %d and %d); its draft cannot be confirmed until the repeat is removed (removeCodes)", b.BillNo, pc.Value, prev, l.LineNo)
+				}
+			} else {
+				lineOf[pc.Value] = l.LineNo
 			}
 			rows = append(rows, codeRow{Line: l.LineNo, Code: pc.Value, Kind: string(pc.Kind), Level: c.CodeLevel, Parent: c.ParentCode})
 			n++
@@ -259,6 +271,12 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 			firstRefused += fmt.Sprintf(" (and %d more codes of this document not accepted)", refused-1)
 		}
 		sum.Warnings = append(sum.Warnings, firstRefused)
+	}
+	if repeats > 0 {
+		if repeats > 1 {
+			firstRepeat += fmt.Sprintf(" (and %d more repeated codes)", repeats-1)
+		}
+		sum.Warnings = append(sum.Warnings, firstRepeat)
 	}
 	sum.Codes += len(rows)
 	prevChunks, change := 0, ""

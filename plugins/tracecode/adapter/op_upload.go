@@ -249,6 +249,23 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		return platformFailure("the upload", err)
 	}
 	msg := res.Message
+	if res.Duplicate {
+		// The platform already holds this number, and nothing here says it
+		// processed it (a document recorded as uploaded is not sent): a
+		// copy whose processing failed must not become a success.
+		found, rej, err := h.reconcile(ctx, obs, bill.BillNo)
+		switch {
+		case err != nil:
+			if uerr := updateDoc(context.WithoutCancel(ctx), host, key, func(r *docRecord) {
+				r.Status, r.StatusText, r.StatusAt = statusUnknown, "the platform answered duplicate; its status query failed: "+err.Error(), h.a.now()
+			}); uerr != nil {
+				return nil, uerr
+			}
+			return platformFailure("the document status query after a duplicate answer", err)
+		case found && rej != "":
+			return h.markRejected(ctx, key, "4", rej+"; the platform holds this document number and answers duplicate to a new upload: upload the document under a new document number")
+		}
+	}
 	if err := updateDoc(ctx, host, key, func(r *docRecord) {
 		r.Status, r.StatusText, r.StatusAt, r.Duplicate = statusUploaded, msg, h.a.now(), res.Duplicate
 	}); err != nil {

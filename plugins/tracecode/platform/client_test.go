@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -115,9 +117,14 @@ func (f *fixture) upload(t *testing.T, billNo string) (platform.Result, error) {
 	return f.uploadNoT(billNo)
 }
 
+// uploadNoT uploads a one-code stock-in. The code is derived from the
+// document number: the simulator refuses a second stock-in of a code.
 func (f *fixture) uploadNoT(billNo string) (platform.Result, error) {
+	h := fnv.New64a()
+	h.Write([]byte(billNo))
+	code := fmt.Sprintf("8100001%013d", h.Sum64()%1e13)
 	in := map[string]any{"billNo": billNo, "billType": "102", "billTime": "2026-11-26 09:00:00",
-		"lines": []any{map[string]any{"lineNo": 1, "traceCodes": []any{map[string]string{"code": "81000010000000011234"}}}}}
+		"lines": []any{map[string]any{"lineNo": 1, "traceCodes": []any{map[string]string{"code": code}}}}}
 	return f.client.Call(context.Background(), f.rec, platform.OpUpload, in, nil)
 }
 

@@ -10,7 +10,11 @@
 //   - token issue and expiry (tokens expire after Options.TokenTTL, or at
 //     once with ExpireTokens);
 //   - document upload, with the document number as idempotency key
-//     (a second upload answers BILL_DUPLICATE), and document status;
+//     (a second upload answers BILL_DUPLICATE), and document status; a
+//     document listing a code twice is refused (CODE_DUPLICATE), and so is
+//     a stock-in (1xx) of a code already in stock by another stock-in and
+//     not taken out since by a stock-out (2xx) (CODE_USED): the simulator
+//     keeps its own ledger of codes in stock;
 //   - stock-in documents by date, generated deterministically from the seed
 //     (suppliers, products, batches, cases of 20-digit codes starting with
 //     8 with a real parent/child structure and package ratios, and a
@@ -130,6 +134,9 @@ type Sim struct {
 	nodes   map[string]*node
 	serials map[string]int
 	uploads map[string]*Upload
+	// stocked is the ledger of codes in the hospital's stock: code → the
+	// stock-in document that brought it in. A stock-out takes a code out.
+	stocked map[string]string
 	fails   map[string][]failure
 	stats   Stats
 
@@ -170,7 +177,7 @@ func New(o Options) *Sim {
 	s := &Sim{
 		opts: o, mux: http.NewServeMux(),
 		tokens: map[string]time.Time{}, bills: map[string]*Bill{}, days: map[string][]string{},
-		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, fails: map[string][]failure{},
+		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, stocked: map[string]string{}, fails: map[string][]failure{},
 		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
 		hsaSignNos: map[string]bool{},
 	}
@@ -504,12 +511,30 @@ func (s *Sim) upload(body []byte) (int, answer) {
 		return 200, answer{Code: "BILL_DUPLICATE", Message: "单据已上传，请勿重复上传", Data: map[string]any{"billNo": req.BillNo}}
 	}
 	var codes []string
+	stockIn := strings.HasPrefix(req.BillType, "1")
+	seen := map[string]int{}
 	for i, l := range req.Lines {
 		for _, tc := range l.TraceCodes {
 			if !validCode(tc.Code) {
 				return 200, answer{Code: "CODE_INVALID", Message: fmt.Sprintf("第%d行追溯码格式错误: %s", i+1, tc.Code)}
 			}
+			if prev, dup := seen[tc.Code]; dup {
+				return 200, answer{Code: "CODE_DUPLICATE", Message: fmt.Sprintf("第%d行追溯码%s重复(第%d行已有)，同一单据中每个码只能出现一次", i+1, tc.Code, prev)}
+			}
+			seen[tc.Code] = i + 1
+			if by, in := s.stocked[tc.Code]; in && stockIn {
+				return 200, answer{Code: "CODE_USED", Message: fmt.Sprintf("第%d行追溯码%s已由单据%s入库，不能重复入库", i+1, tc.Code, by)}
+			}
 			codes = append(codes, tc.Code)
+		}
+	}
+	// The whole document is checked before any effect: a refused
+	// document changes nothing.
+	for _, c := range codes {
+		if stockIn {
+			s.stocked[c] = req.BillNo
+		} else {
+			delete(s.stocked, c)
 		}
 	}
 	s.uploads[req.BillNo] = &Upload{BillNo: req.BillNo, BillType: req.BillType, Codes: codes, Body: append(json.RawMessage(nil), body...), At: s.opts.Now()}
