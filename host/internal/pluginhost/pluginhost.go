@@ -85,7 +85,9 @@ type Options struct {
 	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
-	// MinBackoff and MaxBackoff bound relaunch delays.
+	// MinBackoff and MaxBackoff bound relaunch delays. The delay doubles
+	// with every relaunch and starts again at MinBackoff once a launch has
+	// stayed up for MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
@@ -323,6 +325,12 @@ func pidOf(c *plugin.Client) int {
 }
 
 // supervise watches the plugin and relaunches it when it dies.
+//
+// The delay before a relaunch doubles with every relaunch, up to
+// MaxBackoff, and starts again at MinBackoff only once a launch has stayed
+// up for MaxBackoff: a plugin that launches fine but dies at once (on a
+// message the pipeline redelivers to it, say) is not relaunched in a tight
+// loop.
 func (in *Instance) supervise() {
 	defer close(in.done)
 	t := time.NewTicker(in.opts.HealthInterval)
@@ -338,7 +346,13 @@ func (in *Instance) supervise() {
 		if in.healthy() {
 			continue
 		}
-		in.markDown(errors.New("plugin process exited or stopped answering"))
+		in.mu.RLock()
+		upSince := in.upSince
+		in.mu.RUnlock()
+		if time.Since(upSince) >= in.opts.MaxBackoff {
+			backoff = in.opts.MinBackoff
+		}
+		in.markDown(errors.New("plugin process exited or stopped answering"), backoff)
 		for {
 			select {
 			case <-in.stop:
@@ -348,6 +362,7 @@ func (in *Instance) supervise() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			err := in.launch(ctx)
 			cancel()
+			backoff = min(backoff*2, in.opts.MaxBackoff)
 			if err == nil {
 				in.mu.Lock()
 				in.restarts++
@@ -355,14 +370,12 @@ func (in *Instance) supervise() {
 				if in.opts.OnRestart != nil {
 					in.opts.OnRestart(in.spec.Name)
 				}
-				backoff = in.opts.MinBackoff
 				break
 			}
 			in.mu.Lock()
 			in.lastErr = err
 			in.mu.Unlock()
 			in.opts.Logger.Error("plugin relaunch failed", "plugin", in.spec.Name, "err", err, "retryIn", backoff.String())
-			backoff = min(backoff*2, in.opts.MaxBackoff)
 		}
 	}
 }
@@ -399,7 +412,7 @@ func (in *Instance) healthy() bool {
 	}
 }
 
-func (in *Instance) markDown(cause error) {
+func (in *Instance) markDown(cause error, retryIn time.Duration) {
 	in.mu.Lock()
 	c := in.client
 	if c != nil {
@@ -413,7 +426,7 @@ func (in *Instance) markDown(cause error) {
 	}
 	in.mu.Unlock()
 	if c != nil {
-		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause)
+		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
 		c.Kill()
 	}
 }
