@@ -150,10 +150,13 @@ type Instance struct {
 	upSince  time.Time     // when launch gen started taking calls
 	up       chan struct{} // closed while running; replaced when down
 
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	closed bool
+	kick chan struct{}
+	stop chan struct{}
+	// life ends when Close is called; it bounds relaunches.
+	life    context.Context
+	endLife context.CancelFunc
+	done    chan struct{}
+	closed  bool
 }
 
 // Start verifies and launches the plugin, describes it and starts its
@@ -169,7 +172,9 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	in.life, in.endLife = context.WithCancel(context.Background())
 	if err := in.launch(ctx); err != nil {
+		in.endLife()
 		return nil, err
 	}
 	go in.supervise()
@@ -359,7 +364,9 @@ func (in *Instance) supervise() {
 				return
 			case <-time.After(backoff):
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			// Close stops a relaunch that hangs (in Describe or a site's
+			// Configure) instead of waiting for it to time out.
+			ctx, cancel := context.WithTimeout(in.life, 60*time.Second)
 			err := in.launch(ctx)
 			cancel()
 			backoff = min(backoff*2, in.opts.MaxBackoff)
@@ -371,6 +378,9 @@ func (in *Instance) supervise() {
 					in.opts.OnRestart(in.spec.Name)
 				}
 				break
+			}
+			if in.life.Err() != nil {
+				return // closed while relaunching
 			}
 			in.mu.Lock()
 			in.lastErr = err
@@ -651,6 +661,7 @@ func (in *Instance) Close() {
 	in.closed = true
 	in.mu.Unlock()
 	close(in.stop)
+	in.endLife()
 	<-in.done
 	in.mu.Lock()
 	c := in.client
