@@ -5,8 +5,12 @@
 // the configured checksum (and go-plugin's SecureConfig checks it again
 // just before exec). go-plugin does not restart a crashed plugin, so every
 // Instance has a supervisor: when the process exits or stops answering
-// health checks it is relaunched with exponential backoff, described again
-// and every site's configuration is applied again. Calls made while a plugin
+// health checks it is relaunched with exponential backoff (which starts
+// again from MinBackoff only after a launch stayed up for MaxBackoff, so a
+// crash loop slows down), described again and every site's configuration
+// is applied again. A plugin binary replaced by one with another checksum
+// is not relaunched, and a plugin that speaks no protocol version of this
+// medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
 // Describe and Configure, which the host's start and reloads wait on, are
 // bounded by Options.CallTimeout.
@@ -23,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +73,9 @@ const exitGrace = time.Second
 
 // ErrChecksum: the plugin binary does not match its configured checksum.
 var ErrChecksum = errors.New("plugin checksum mismatch")
+
+// ErrProtocol: the plugin speaks no protocol version this medgate speaks.
+var ErrProtocol = errors.New("plugin protocol version not supported")
 
 // Spec says how to launch one plugin.
 type Spec struct {
@@ -240,6 +248,11 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
+		// go-plugin says so only in words.
+		if strings.Contains(strings.ToLower(err.Error()), "incompatible api version") {
+			return nil, nil, nil, fmt.Errorf("plugin %q: %s: %w: this medgate speaks versions %d to %d (%v); rebuild the plugin with an SDK of one of them, or run a medgate that speaks the plugin's version",
+				spec.Name, spec.Path, ErrProtocol, sdkhost.ProtocolV1, sdkhost.ProtocolLatest, err)
+		}
 		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %w", spec.Name, spec.Path, err)
 	}
 	raw, err := rpc.Dispense(sdkhost.PluginName)
