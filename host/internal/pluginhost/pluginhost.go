@@ -5,10 +5,8 @@
 // the configured checksum (and go-plugin's SecureConfig checks it again
 // just before exec). go-plugin does not restart a crashed plugin, so every
 // Instance has a supervisor: when the process exits or stops answering
-// health checks it is relaunched with exponential backoff (which starts
-// again from MinBackoff only after a launch stayed up for MaxBackoff, so a
-// crash loop slows down), described again and every site's configuration
-// is applied again. A plugin binary replaced by one with another checksum
+// health checks it is relaunched (with exponential backoff while relaunches
+// fail), described again and every site's configuration is applied again. A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -93,9 +91,7 @@ type Options struct {
 	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
-	// MinBackoff and MaxBackoff bound relaunch delays. The delay doubles
-	// with every relaunch and starts again at MinBackoff once a launch has
-	// stayed up for MaxBackoff.
+	// MinBackoff and MaxBackoff bound relaunch delays.
 	MinBackoff, MaxBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
@@ -343,12 +339,6 @@ func pidOf(c *plugin.Client) int {
 }
 
 // supervise watches the plugin and relaunches it when it dies.
-//
-// The delay before a relaunch doubles with every relaunch, up to
-// MaxBackoff, and starts again at MinBackoff only once a launch has stayed
-// up for MaxBackoff: a plugin that launches fine but dies at once (on a
-// message the pipeline redelivers to it, say) is not relaunched in a tight
-// loop.
 func (in *Instance) supervise() {
 	defer close(in.done)
 	t := time.NewTicker(in.opts.HealthInterval)
@@ -364,13 +354,7 @@ func (in *Instance) supervise() {
 		if in.healthy() {
 			continue
 		}
-		in.mu.RLock()
-		upSince := in.upSince
-		in.mu.RUnlock()
-		if time.Since(upSince) >= in.opts.MaxBackoff {
-			backoff = in.opts.MinBackoff
-		}
-		in.markDown(errors.New("plugin process exited or stopped answering"), backoff)
+		in.markDown(errors.New("plugin process exited or stopped answering"))
 		for {
 			select {
 			case <-in.stop:
@@ -382,7 +366,6 @@ func (in *Instance) supervise() {
 			ctx, cancel := context.WithTimeout(in.life, 60*time.Second)
 			err := in.launch(ctx)
 			cancel()
-			backoff = min(backoff*2, in.opts.MaxBackoff)
 			if err == nil {
 				in.mu.Lock()
 				in.restarts++
@@ -390,6 +373,7 @@ func (in *Instance) supervise() {
 				if in.opts.OnRestart != nil {
 					in.opts.OnRestart(in.spec.Name)
 				}
+				backoff = in.opts.MinBackoff
 				break
 			}
 			if in.life.Err() != nil {
@@ -399,6 +383,7 @@ func (in *Instance) supervise() {
 			in.lastErr = err
 			in.mu.Unlock()
 			in.opts.Logger.Error("plugin relaunch failed", "plugin", in.spec.Name, "err", err, "retryIn", backoff.String())
+			backoff = min(backoff*2, in.opts.MaxBackoff)
 		}
 	}
 }
@@ -435,7 +420,7 @@ func (in *Instance) healthy() bool {
 	}
 }
 
-func (in *Instance) markDown(cause error, retryIn time.Duration) {
+func (in *Instance) markDown(cause error) {
 	in.mu.Lock()
 	c := in.client
 	if c != nil {
@@ -449,7 +434,7 @@ func (in *Instance) markDown(cause error, retryIn time.Duration) {
 	}
 	in.mu.Unlock()
 	if c != nil {
-		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
+		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause)
 		c.Kill()
 	}
 }
