@@ -64,7 +64,9 @@
 // back with the Handle response rather than by a call into the host of
 // its own (no change to plugin code). Files the operator should get (an export, a label) are handed
 // over with [PutArtifact]; the console and the command line serve them by
-// reference only. Plugins keep no database of their own.
+// reference only. Plugins keep no database of their own. One call into the
+// host carries at most 4 MiB (gRPC's limit); a larger one fails with
+// [ErrTooLarge]: keep large data in an artifact and its reference in state.
 //
 // Output written to stdout before the handshake breaks the plugin start;
 // log with log/slog to stderr (see [Logger]).

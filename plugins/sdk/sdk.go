@@ -350,6 +350,10 @@ var (
 	ErrNotFound = errors.New("sdk: not found")
 	// ErrConflict: a compare-and-set expectation did not hold.
 	ErrConflict = errors.New("sdk: version conflict")
+	// ErrTooLarge: a host service call (a state value, an event, a
+	// journal entry) is larger than the host takes in one call. Keep large
+	// data in an artifact (PutArtifact) and only its reference in state.
+	ErrTooLarge = errors.New("sdk: too large for the host")
 )
 
 // Entry is one state value with its version (1 after the first write).

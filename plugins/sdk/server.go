@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -658,6 +659,11 @@ func fromStatus(op string, err error) error {
 		return ErrNotFound
 	case codes.Aborted:
 		return ErrConflict
+	case codes.ResourceExhausted:
+		// gRPC's size limit, on either end of the connection.
+		if strings.Contains(status.Convert(err).Message(), "larger than max") {
+			return fmt.Errorf("sdk: host %s: %w in one call; keep large data in an artifact (PutArtifact) and only its reference in state, events and the journal, or split the writes into several calls: %w", op, ErrTooLarge, err)
+		}
 	}
 	return fmt.Errorf("sdk: host %s: %w", op, err)
 }

@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -229,5 +230,27 @@ func TestGuardPassesWriteStateOn(t *testing.T) {
 	}
 	if e, err := sw.Get(t.Context(), "s1", "b"); err != nil || string(e.Value) != "1" {
 		t.Errorf("b = %q (%v), want 1", e.Value, err)
+	}
+}
+
+// TestUnknownProtocolIsRefusedClearly: a plugin that speaks only a
+// protocol version this medgate does not know is refused with an error
+// that names the versions medgate speaks and says how to fix it.
+func TestUnknownProtocolIsRefusedClearly(t *testing.T) {
+	t.Parallel()
+	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/v99")
+	in, err := Start(t.Context(), Spec{Name: "v99", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	if err == nil {
+		in.Close()
+		t.Fatal("a plugin speaking only protocol 99 was started")
+	}
+	want := fmt.Sprintf("versions %d to %d", sdkhost.ProtocolV1, sdkhost.ProtocolLatest)
+	for _, s := range []string{`plugin "v99"`, path, want, "rebuild the plugin", "Plugin version: 99"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Fatalf("err = %v; want it to contain %q", err, s)
+		}
+	}
+	if !errors.Is(err, ErrProtocol) {
+		t.Fatalf("err = %v; want ErrProtocol", err)
 	}
 }

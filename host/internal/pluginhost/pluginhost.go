@@ -5,8 +5,10 @@
 // the configured checksum (and go-plugin's SecureConfig checks it again
 // just before exec). go-plugin does not restart a crashed plugin, so every
 // Instance has a supervisor: when the process exits or stops answering
-// health checks it is relaunched with exponential backoff, described again
-// and every site's configuration is applied again. Calls made while a plugin
+// health checks it is relaunched (with exponential backoff while relaunches
+// fail), described again and every site's configuration is applied again. A plugin binary replaced by one with another checksum
+// is not relaunched, and a plugin that speaks no protocol version of this
+// medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
 // Describe and Configure, which the host's start and reloads wait on, are
 // bounded by Options.CallTimeout.
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +71,9 @@ const exitGrace = time.Second
 
 // ErrChecksum: the plugin binary does not match its configured checksum.
 var ErrChecksum = errors.New("plugin checksum mismatch")
+
+// ErrProtocol: the plugin speaks no protocol version this medgate speaks.
+var ErrProtocol = errors.New("plugin protocol version not supported")
 
 // Spec says how to launch one plugin.
 type Spec struct {
@@ -148,10 +154,13 @@ type Instance struct {
 	upSince  time.Time     // when launch gen started taking calls
 	up       chan struct{} // closed while running; replaced when down
 
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	closed bool
+	kick chan struct{}
+	stop chan struct{}
+	// life ends when Close is called; it bounds relaunches.
+	life    context.Context
+	endLife context.CancelFunc
+	done    chan struct{}
+	closed  bool
 }
 
 // Start verifies and launches the plugin, describes it and starts its
@@ -167,7 +176,9 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	in.life, in.endLife = context.WithCancel(context.Background())
 	if err := in.launch(ctx); err != nil {
+		in.endLife()
 		return nil, err
 	}
 	go in.supervise()
@@ -233,6 +244,11 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
+		// go-plugin says so only in words.
+		if strings.Contains(strings.ToLower(err.Error()), "incompatible api version") {
+			return nil, nil, nil, fmt.Errorf("plugin %q: %s: %w: this medgate speaks versions %d to %d (%v); rebuild the plugin with an SDK of one of them, or run a medgate that speaks the plugin's version",
+				spec.Name, spec.Path, ErrProtocol, sdkhost.ProtocolV1, sdkhost.ProtocolLatest, err)
+		}
 		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %w", spec.Name, spec.Path, err)
 	}
 	raw, err := rpc.Dispense(sdkhost.PluginName)
@@ -345,7 +361,9 @@ func (in *Instance) supervise() {
 				return
 			case <-time.After(backoff):
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			// Close stops a relaunch that hangs (in Describe or a site's
+			// Configure) instead of waiting for it to time out.
+			ctx, cancel := context.WithTimeout(in.life, 60*time.Second)
 			err := in.launch(ctx)
 			cancel()
 			if err == nil {
@@ -357,6 +375,9 @@ func (in *Instance) supervise() {
 				}
 				backoff = in.opts.MinBackoff
 				break
+			}
+			if in.life.Err() != nil {
+				return // closed while relaunching
 			}
 			in.mu.Lock()
 			in.lastErr = err
@@ -638,6 +659,7 @@ func (in *Instance) Close() {
 	in.closed = true
 	in.mu.Unlock()
 	close(in.stop)
+	in.endLife()
 	<-in.done
 	in.mu.Lock()
 	c := in.client
