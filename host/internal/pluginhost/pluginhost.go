@@ -91,8 +91,14 @@ type Options struct {
 	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
-	// MinBackoff and MaxBackoff bound relaunch delays.
+	// MinBackoff and MaxBackoff bound relaunch delays: the delay doubles
+	// with every launch that fails, up to MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// CrashBackoff (5s, at most MaxBackoff) bounds the delays of a crash
+	// loop: after a launch that succeeded but died within CrashBackoff, the
+	// delay doubles too, up to CrashBackoff; a launch that stayed up that
+	// long starts the delays again at MinBackoff.
+	CrashBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
 	// Artifacts keeps the files plugins hand over (default: the machine's
@@ -123,6 +129,10 @@ func (o *Options) defaults() {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.CrashBackoff == 0 {
+		o.CrashBackoff = 5 * time.Second
+	}
+	o.CrashBackoff = min(o.CrashBackoff, o.MaxBackoff)
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
@@ -339,6 +349,15 @@ func pidOf(c *plugin.Client) int {
 }
 
 // supervise watches the plugin and relaunches it when it dies.
+//
+// The delay before a relaunch doubles with every relaunch: up to
+// MaxBackoff while launches fail, up to CrashBackoff while launches succeed
+// but die within CrashBackoff, and starts again at MinBackoff once a launch
+// has stayed up for CrashBackoff. A plugin that launches fine but dies at
+// once (on a message the pipeline redelivers to it, say) is so not
+// relaunched in a tight loop, nor left down for long after a burst of
+// crashes (the pipeline stops redelivering a message that crashes it every
+// time).
 func (in *Instance) supervise() {
 	defer close(in.done)
 	t := time.NewTicker(in.opts.HealthInterval)
@@ -354,7 +373,13 @@ func (in *Instance) supervise() {
 		if in.healthy() {
 			continue
 		}
-		in.markDown(errors.New("plugin process exited or stopped answering"))
+		in.mu.RLock()
+		upSince := in.upSince
+		in.mu.RUnlock()
+		if time.Since(upSince) >= in.opts.CrashBackoff {
+			backoff = in.opts.MinBackoff
+		}
+		in.markDown(errors.New("plugin process exited or stopped answering"), backoff)
 		for {
 			select {
 			case <-in.stop:
@@ -367,23 +392,23 @@ func (in *Instance) supervise() {
 			err := in.launch(ctx)
 			cancel()
 			if err == nil {
+				backoff = min(backoff*2, in.opts.CrashBackoff)
 				in.mu.Lock()
 				in.restarts++
 				in.mu.Unlock()
 				if in.opts.OnRestart != nil {
 					in.opts.OnRestart(in.spec.Name)
 				}
-				backoff = in.opts.MinBackoff
 				break
 			}
 			if in.life.Err() != nil {
 				return // closed while relaunching
 			}
+			backoff = min(backoff*2, in.opts.MaxBackoff)
 			in.mu.Lock()
 			in.lastErr = err
 			in.mu.Unlock()
 			in.opts.Logger.Error("plugin relaunch failed", "plugin", in.spec.Name, "err", err, "retryIn", backoff.String())
-			backoff = min(backoff*2, in.opts.MaxBackoff)
 		}
 	}
 }
@@ -420,7 +445,7 @@ func (in *Instance) healthy() bool {
 	}
 }
 
-func (in *Instance) markDown(cause error) {
+func (in *Instance) markDown(cause error, retryIn time.Duration) {
 	in.mu.Lock()
 	c := in.client
 	if c != nil {
@@ -434,7 +459,7 @@ func (in *Instance) markDown(cause error) {
 	}
 	in.mu.Unlock()
 	if c != nil {
-		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause)
+		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
 		c.Kill()
 	}
 }
