@@ -255,12 +255,14 @@ func TestSingle4204LostReply(t *testing.T) {
 	}
 }
 
-// TestSingle4203CompletionUnknown: a single 4203 cplt_flag=1 whose answer
-// never came is settled with 4208, searched by what medgate stored of the
-// visit, before anything is resent; a visit medgate cannot find, or one
-// 4208 lists without a cpltFlag of 0 or 1 (which was completed again
-// blindly), is failed for staff to check, never completed blindly.
-func TestSingle4203CompletionUnknown(t *testing.T) {
+// TestSingle4203OutcomeUnknown: a single 4203 whose answer never came is
+// settled with 4208, searched by what medgate stored of the visit, before
+// anything is resent: 4208 showing the flag sent, done; showing the other,
+// sent again. A visit medgate cannot find, or one 4208 lists without a
+// cpltFlag of 0 or 1, is failed for staff to check, never resent blindly
+// (a blind cplt_flag=0 could reopen a visit someone completed again
+// meanwhile). Both flags: cplt_flag=1 (completion) and 0 (withdrawal).
+func TestSingle4203OutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		uploaded   bool   // the visit went up with selfpay.upload (medgate stored it)
@@ -270,137 +272,76 @@ func TestSingle4203CompletionUnknown(t *testing.T) {
 		wantResent bool // a second 4203 reaches the platform
 		reconciled bool
 	}{
-		"applied, answer lost: 4208 shows it complete":  {uploaded: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
-		"never applied: 4208 shows it open, sent again": {uploaded: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
-		"visit unknown to medgate: failed, not resent":  {uploaded: false, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
-		"applied, 4208 shows no cpltFlag: failed":       {uploaded: true, noFlag: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
-		"never applied, 4208 shows no cpltFlag: failed": {uploaded: true, noFlag: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusFailed},
+		"applied, answer lost: 4208 shows the flag sent":      {uploaded: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
+		"never applied: 4208 shows the other, sent again":     {uploaded: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
+		"visit unknown to medgate: failed, not resent":        {uploaded: false, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+		"applied, 4208 shows no cpltFlag: failed, not resent": {uploaded: true, noFlag: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
+		"never applied, 4208 shows no cpltFlag: failed":       {uploaded: true, noFlag: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusFailed},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			var wrap func(http.Handler) http.Handler
-			if tc.noFlag {
-				wrap = withoutCpltFlag
-			}
-			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
-			const id = "ZYK"
-			if tc.uploaded {
-				wantStatus(t, e.must(OpUpload, "k-up", upload(id, 2), 1), sdk.StatusOK)
-			} else {
-				wantStatus(t, e.must("selfpay.4201A", "k-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
-				wantStatus(t, e.must("selfpay.4202", "k-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
-			}
-			wantStatus(t, e.must("selfpay.4203", "k-open", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "0"}, 1), sdk.StatusOK)
-			sent := func() int {
-				n := 0
-				for _, c := range e.sim.Calls() {
-					if c.Infno == "4203" && c.MdtrtID == id {
-						n++
+	for _, flag := range []string{"1", "0"} {
+		other := map[string]string{"1": "0", "0": "1"}[flag]
+		for name, tc := range cases {
+			t.Run("cplt_flag="+flag+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				var wrap func(http.Handler) http.Handler
+				if tc.noFlag {
+					wrap = withoutCpltFlag
+				}
+				e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
+				id := "ZYU" + flag
+				// The visit is on the platform with the other flag.
+				if tc.uploaded {
+					wantStatus(t, e.must(OpUpload, "k-up", upload(id, 2), 1), sdk.StatusOK) // complete
+					if other == "0" {
+						wantStatus(t, e.must("selfpay.4203", "k-other", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "0"}, 1), sdk.StatusOK)
+					}
+				} else {
+					wantStatus(t, e.must("selfpay.4201A", "k-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+					wantStatus(t, e.must("selfpay.4202", "k-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+					wantStatus(t, e.must("selfpay.4203", "k-other", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": other}, 1), sdk.StatusOK)
+				}
+				sent := func() int {
+					n := 0
+					for _, c := range e.sim.Calls() {
+						if c.Infno == "4203" && c.MdtrtID == id {
+							n++
+						}
+					}
+					return n
+				}
+				e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: tc.fault})
+				msg := map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": flag}
+				wantStatus(t, e.must("selfpay.4203", "k-msg", msg, 1), sdk.StatusFailed)
+				before := sent()
+				r := e.must("selfpay.4203", "k-msg", msg, 2)
+				wantStatus(t, r, tc.wantStatus)
+				if resent := sent() > before; resent != tc.wantResent {
+					t.Errorf("4203 sent again: %v, want %v", resent, tc.wantResent)
+				}
+				if tc.wantStatus == sdk.StatusOK {
+					if complete := e.sim.Visit(testCode, id).Complete; complete != (flag == "1") {
+						t.Errorf("the visit's completion is %v after cplt_flag=%s", complete, flag)
+					}
+					if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
+						t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
+					}
+					return
+				}
+				if r.Retryable {
+					t.Error("an unknown 4203 that cannot be reconciled is retryable")
+				}
+				want := []string{"selfpay.4208", "new message id"}
+				if flag == "0" {
+					want = append(want, "cplt_flag=0")
+				}
+				d := r.Diagnostics.String()
+				for _, w := range want {
+					if !strings.Contains(d, w) {
+						t.Errorf("the reply does not tell staff what to check (no %q): %s", w, d)
 					}
 				}
-				return n
-			}
-			e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: tc.fault})
-			done := map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}
-			wantStatus(t, e.must("selfpay.4203", "k-done", done, 1), sdk.StatusFailed)
-			before := sent()
-			r := e.must("selfpay.4203", "k-done", done, 2)
-			wantStatus(t, r, tc.wantStatus)
-			if resent := sent() > before; resent != tc.wantResent {
-				t.Errorf("4203 sent again: %v, want %v", resent, tc.wantResent)
-			}
-			if tc.wantStatus == sdk.StatusOK {
-				if !e.sim.Visit(testCode, id).Complete {
-					t.Error("the visit is not complete")
-				}
-				if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
-					t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
-				}
-				return
-			}
-			if r.Retryable {
-				t.Error("an unknown completion that cannot be reconciled is retryable")
-			}
-			if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "new message id") {
-				t.Errorf("the reply does not tell staff what to check: %s", d)
-			}
-		})
-	}
-}
-
-// TestSingle4203WithdrawalUnknown: a single 4203 cplt_flag=0 whose answer
-// never came is settled with 4208, searched by what medgate stored of the
-// visit, as a cancel's withdrawal is: cpltFlag 0, done; 1, sent again. It
-// was resent blindly, which could reopen a visit someone completed again
-// meanwhile. A visit medgate cannot find, or one 4208 lists without a
-// cpltFlag of 0 or 1, is failed for staff to check, not resent.
-func TestSingle4203WithdrawalUnknown(t *testing.T) {
-	t.Parallel()
-	cases := map[string]struct {
-		uploaded   bool // the visit went up with selfpay.upload (medgate stored it)
-		noFlag     bool // 4208 answers without cpltFlag
-		fault      string
-		wantStatus sdk.Status
-		wantResent bool
-		reconciled bool
-	}{
-		"applied, answer lost: 4208 shows it open":             {uploaded: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusOK, reconciled: true},
-		"never applied: 4208 shows it complete, sent again":    {uploaded: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusOK, wantResent: true},
-		"visit unknown to medgate: failed, not resent":         {uploaded: false, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
-		"applied, 4208 shows no cpltFlag: failed, not resent":  {uploaded: true, noFlag: true, fault: selfpaysim.FaultLostReply, wantStatus: sdk.StatusFailed},
-		"never applied, 4208 shows no cpltFlag: failed, not …": {uploaded: true, noFlag: true, fault: selfpaysim.FaultDrop, wantStatus: sdk.StatusFailed},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			var wrap func(http.Handler) http.Handler
-			if tc.noFlag {
-				wrap = withoutCpltFlag
-			}
-			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, wrap, nil)
-			const id = "ZYWU"
-			if tc.uploaded {
-				wantStatus(t, e.must(OpUpload, "w-up", upload(id, 2), 1), sdk.StatusOK)
-			} else {
-				wantStatus(t, e.must("selfpay.4201A", "w-fees", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
-				wantStatus(t, e.must("selfpay.4202", "w-visit", map[string]any{nodeMdtrt: visit(id, 2), nodeDiags: diagnoses()}, 1), sdk.StatusOK)
-				wantStatus(t, e.must("selfpay.4203", "w-done", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
-			}
-			sent := func() int {
-				n := 0
-				for _, c := range e.sim.Calls() {
-					if c.Infno == "4203" && c.MdtrtID == id {
-						n++
-					}
-				}
-				return n
-			}
-			e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: tc.fault})
-			open := map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "0"}
-			wantStatus(t, e.must("selfpay.4203", "w-open", open, 1), sdk.StatusFailed)
-			before := sent()
-			r := e.must("selfpay.4203", "w-open", open, 2)
-			wantStatus(t, r, tc.wantStatus)
-			if resent := sent() > before; resent != tc.wantResent {
-				t.Errorf("4203 sent again: %v, want %v", resent, tc.wantResent)
-			}
-			if tc.wantStatus == sdk.StatusOK {
-				if e.sim.Visit(testCode, id).Complete {
-					t.Error("the visit is still complete")
-				}
-				if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
-					t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
-				}
-				return
-			}
-			if r.Retryable {
-				t.Error("an unknown withdrawal that cannot be reconciled is retryable")
-			}
-			if d := r.Diagnostics.String(); !strings.Contains(d, "selfpay.4208") || !strings.Contains(d, "cplt_flag=0") || !strings.Contains(d, "new message id") {
-				t.Errorf("the reply does not tell staff what to check: %s", d)
-			}
-		})
+			})
+		}
 	}
 }
 
