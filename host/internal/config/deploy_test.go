@@ -104,14 +104,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := map[string]k8sObject{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var o k8sObject
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range manifestObjects[k8sObject](t, data) {
 		objs[o.Kind+"/"+o.Metadata.Name] = o
 	}
 	cm, ok := objs["ConfigMap/medgate-config"]
@@ -275,14 +268,7 @@ func TestKubernetesPathsAndPorts(t *testing.T) {
 		} `yaml:"spec"`
 	}
 	objs := map[string]object{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var o object
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range manifestObjects[object](t, data) {
 		objs[o.Kind+"/"+o.Metadata.Name] = o
 	}
 	ss := objs["StatefulSet/medgate"]
@@ -388,14 +374,7 @@ func TestKubernetesArtifactsShared(t *testing.T) {
 		} `yaml:"spec"`
 	}
 	objs := map[string]object{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var o object
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range manifestObjects[object](t, data) {
 		objs[o.Kind+"/"+o.Metadata.Name] = o
 	}
 	ss, ok := objs["StatefulSet/medgate"]
@@ -478,14 +457,7 @@ func TestKubernetesServiceNamesAllowed(t *testing.T) {
 	}
 	var services []string
 	var conf string
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var o object
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range manifestObjects[object](t, data) {
 		switch {
 		case o.Kind == "ConfigMap" && o.Metadata.Name == "medgate-config":
 			conf = o.Data["medgate.yaml"]
@@ -518,5 +490,22 @@ func TestKubernetesServiceNamesAllowed(t *testing.T) {
 		if !allowed(name) {
 			t.Errorf("%s: Host %q is not in http.allowedHosts %v, so medgate answers 421 host_not_allowed; add it to allowedHosts", names[name], name, c.HTTP.AllowedHosts)
 		}
+	}
+}
+
+// manifestObjects decodes every object of a multi-document YAML manifest
+// as T.
+func manifestObjects[T any](t *testing.T, data []byte) []T {
+	t.Helper()
+	var out []T
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var o T
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o)
 	}
 }
