@@ -51,7 +51,9 @@ func (l *downLog) last() string {
 func TestCrashLoopBacksOff(t *testing.T) {
 	t.Parallel()
 	path, sum := ledger(t)
-	const minB, crashB, maxB = 10 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond
+	// CrashBackoff leaves a loaded machine 320ms to notice a crash before
+	// a launch counts as one that stayed up.
+	const minB, crashB, maxB = 10 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond
 	log := &downLog{}
 	restarted := make(chan time.Time, 10)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
@@ -74,7 +76,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 		}
 	}
 	var upAt time.Time
-	for i, want := range []time.Duration{minB, 2 * minB, crashB, crashB, crashB} {
+	for i, want := range []time.Duration{minB, 2 * minB, 4 * minB, 8 * minB, 16 * minB, crashB, crashB} {
 		upAt = crash()
 		if got := log.last(); got != want.String() {
 			t.Fatalf("crash %d in a row: relaunched after %s, want %s (delays so far %v)", i+1, got, want, log.delay)
