@@ -1,15 +1,10 @@
 package export
 
 import (
-	"encoding/csv"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
-
-	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestExternalTextNeverBecomesAFormula: text from the platform or the
@@ -58,21 +53,7 @@ func TestExternalTextNeverBecomesAFormula(t *testing.T) {
 		}
 	}
 
-	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
-	out, err := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
-		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", dir, path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("LibreOffice: %v\n%s", err, out)
-	}
-	cf, err := os.Open(filepath.Join(dir, "f-f.csv"))
-	if err != nil {
-		t.Fatalf("LibreOffice wrote no CSV: %v\n%s", err, out)
-	}
-	defer cf.Close()
-	rows, err := csv.NewReader(cf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := libreOfficeRows(t, dir, path, "f-f.csv")
 	if len(rows) != len(texts)+1 {
 		t.Fatalf("LibreOffice shows %d rows, want %d", len(rows), len(texts)+1)
 	}

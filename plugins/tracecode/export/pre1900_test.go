@@ -1,17 +1,12 @@
 package export
 
 import (
-	"encoding/csv"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
-
-	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestDatesBefore1900March: Excel's 1900 date system counts the
@@ -71,21 +66,7 @@ func TestDatesBefore1900March(t *testing.T) {
 		}
 	}
 
-	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
-	out, err := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
-		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", dir, path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("LibreOffice: %v\n%s", err, out)
-	}
-	cf, err := os.Open(filepath.Join(dir, "d-d.csv"))
-	if err != nil {
-		t.Fatalf("LibreOffice wrote no CSV: %v\n%s", err, out)
-	}
-	defer cf.Close()
-	lo, err := csv.NewReader(cf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lo := libreOfficeRows(t, dir, path, "d-d.csv")
 	if diff := cmp.Diff(want, lo); diff != "" {
 		t.Errorf("LibreOffice shows (-want +got):\n%s", diff)
 	}

@@ -1,16 +1,11 @@
 package export
 
 import (
-	"encoding/csv"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/xuri/excelize/v2"
-
-	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestEverySecondShowsAsItself writes every second of a day as a
@@ -67,20 +62,6 @@ func TestEverySecondShowsAsItself(t *testing.T) {
 	}
 	check("excelize", rows)
 
-	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
-	out, err := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
-		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", dir, path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("LibreOffice: %v\n%s", err, out)
-	}
-	cf, err := os.Open(filepath.Join(dir, "seconds-t.csv"))
-	if err != nil {
-		t.Fatalf("LibreOffice wrote no CSV: %v\n%s", err, out)
-	}
-	defer cf.Close()
-	lo, err := csv.NewReader(cf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lo := libreOfficeRows(t, dir, path, "seconds-t.csv")
 	check("LibreOffice", lo)
 }
