@@ -148,6 +148,22 @@ func checkFor(t *testing.T, what string, fn func() bool) {
 	}
 }
 
+// awaitRun waits (as checkFor) for a run started in a goroutine to end
+// and returns its error.
+func awaitRun(t *testing.T, what string, done <-chan error) error {
+	t.Helper()
+	var err error
+	checkFor(t, what, func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	return err
+}
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestJobRunsEveryIntervalOnFakeClock(t *testing.T) {
@@ -450,15 +466,7 @@ func TestRunStopsWhenLeaseLost(t *testing.T) {
 				awaitTimer(clock)
 				clock.Advance(d)
 			}
-			var err error
-			checkFor(t, "the run to stop", func() bool {
-				select {
-				case err = <-done:
-					return true
-				default:
-					return false
-				}
-			})
+			err := awaitRun(t, "the run to stop", done)
 			if !errors.Is(err, ErrLeaseLost) {
 				t.Fatalf("run ended with %v, want ErrLeaseLost", err)
 			}
@@ -733,15 +741,7 @@ func TestRunStopsWhenRenewalHangs(t *testing.T) {
 	if ok, _, err := leases.memLeases.AcquireLease(t.Context(), "job/p/s/j", "b", interval+grace, clock.Now()); err != nil || !ok {
 		t.Fatalf("b takes the expired lease: %v %v", ok, err)
 	}
-	var err error
-	checkFor(t, "the run to stop at its lease's expiry", func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	err := awaitRun(t, "the run to stop at its lease's expiry", done)
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("run ended with %v, want ErrLeaseLost", err)
 	}
@@ -819,15 +819,7 @@ func TestRunStartsOnlyWithinTheLease(t *testing.T) {
 			awaitTimer(clock)
 			clock.Advance(tc.advance)
 			close(leases.answer)
-			var err error
-			checkFor(t, "the trigger to return", func() bool {
-				select {
-				case err = <-done:
-					return true
-				default:
-					return false
-				}
-			})
+			err := awaitRun(t, "the trigger to return", done)
 			ran := false
 			select {
 			case <-started:
