@@ -20,7 +20,6 @@ import (
 // before, and a done record answers any key with its stored reply.
 func TestIDPendingUnderAnotherKey(t *testing.T) {
 	t.Parallel()
-	type errKey struct{ Field, Rule string }
 	cases := map[string]struct {
 		typ    string // of the delivered message
 		value  []byte // the delivered message (default msg("x", typ))
@@ -70,22 +69,7 @@ func TestIDPendingUnderAnotherKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []errKey
-			for _, e := range r.Errors {
-				got = append(got, errKey{e.Field, e.Rule})
-			}
-			if r.Status != tc.status || !cmp.Equal(got, tc.errs) {
-				t.Errorf("reply %s %v, want %s %v", r.Status, got, tc.status, tc.errs)
-			}
-			if len(h.calls) != tc.calls {
-				t.Errorf("%d plugin calls, want %d", len(h.calls), tc.calls)
-			}
-			if rs := pub.on("replies"); len(rs) != 1 || rs[0].key != tc.key {
-				t.Errorf("replies %+v, want one under the delivery's key %s", rs, tc.key)
-			}
-			if n := len(pub.on("dlq")); n != tc.dlq {
-				t.Errorf("%d DLQ records, want %d", n, tc.dlq)
-			}
+			checkDelivery(t, r, tc.status, tc.errs, len(h.calls), tc.calls, pub, tc.key, tc.dlq)
 			m, err := st.GetMessage(ctx, "x")
 			if err != nil {
 				t.Fatal(err)
@@ -178,7 +162,6 @@ func TestIDUnderTwoKeysAtTwoInstances(t *testing.T) {
 func TestIDReusedForAnotherMessage(t *testing.T) {
 	t.Parallel()
 	const stored = `{"id":"x","site":"s1","type":"x.do","occurredAt":"2026-12-04T08:00:00+08:00","payload":{"a":1,"b":[1,2]}}`
-	type errKey struct{ Field, Rule string }
 	reused := []errKey{{"$.id", RuleIDReused}}
 	cases := map[string]struct {
 		pending bool // the record of x is pending (a crashed delivery), not done
@@ -227,22 +210,7 @@ func TestIDReusedForAnotherMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []errKey
-			for _, e := range r.Errors {
-				got = append(got, errKey{e.Field, e.Rule})
-			}
-			if r.Status != tc.status || !cmp.Equal(got, tc.errs) {
-				t.Errorf("reply %s %v, want %s %v", r.Status, got, tc.status, tc.errs)
-			}
-			if len(h.calls) != tc.calls {
-				t.Errorf("%d plugin calls, want %d", len(h.calls), tc.calls)
-			}
-			if rs := pub.on("replies"); len(rs) != 1 || rs[0].key != tc.key {
-				t.Errorf("replies %+v, want one under the delivery's key %s", rs, tc.key)
-			}
-			if n := len(pub.on("dlq")); n != tc.dlq {
-				t.Errorf("%d DLQ records, want %d", n, tc.dlq)
-			}
+			checkDelivery(t, r, tc.status, tc.errs, len(h.calls), tc.calls, pub, tc.key, tc.dlq)
 			m, err := st.GetMessage(ctx, "x")
 			if err != nil {
 				t.Fatal(err)
@@ -251,5 +219,31 @@ func TestIDReusedForAnotherMessage(t *testing.T) {
 				t.Errorf("stored record %v with request %s, want %v with the first request", got, m.Request, tc.want)
 			}
 		})
+	}
+}
+
+// errKey is a reply error's path and rule.
+type errKey struct{ Field, Rule string }
+
+// checkDelivery checks what the pipeline did with one delivery under key:
+// its reply's status and errors, the plugin calls made, one reply
+// published under key, and dlq DLQ records.
+func checkDelivery(t *testing.T, r *message.Reply, status string, errs []errKey, calls, wantCalls int, pub *memPub, key string, dlq int) {
+	t.Helper()
+	var got []errKey
+	for _, e := range r.Errors {
+		got = append(got, errKey{e.Field, e.Rule})
+	}
+	if r.Status != status || !cmp.Equal(got, errs) {
+		t.Errorf("reply %s %v, want %s %v", r.Status, got, status, errs)
+	}
+	if calls != wantCalls {
+		t.Errorf("%d plugin calls, want %d", calls, wantCalls)
+	}
+	if rs := pub.on("replies"); len(rs) != 1 || rs[0].key != key {
+		t.Errorf("replies %+v, want one under the delivery's key %s", rs, key)
+	}
+	if n := len(pub.on("dlq")); n != dlq {
+		t.Errorf("%d DLQ records, want %d", n, dlq)
 	}
 }
