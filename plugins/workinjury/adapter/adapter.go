@@ -296,7 +296,18 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if !sent {
 		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)
 		var ue *unavailableError
+		var we *monthWaitError
 		switch {
+		case errors.As(err, &we):
+			// A GYU003 of a month with uploads still without an outcome:
+			// final errors of its own come first (the platform must fix
+			// them anyway); else it waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("monthly settlement waits for uploads of its month without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "akb020", we.akb020, "month", we.month, "waitingFor", strings.Join(we.open, ", "))
+			return a.late(ctx, req, c, code, we.response()), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

@@ -119,31 +119,50 @@ func (a *Adapter) unmarkMonths(ctx context.Context, h sdk.Host, msgID, code stri
 	}
 }
 
-// monthUnsettled reports the uploads of an institution's month whose
-// outcome is not known yet (GYU003 waits for them).
-func (l *lifecycle) monthUnsettled(akb020, m string) error {
+// monthOpen returns the uploads of an institution's month whose outcome
+// is not known yet ("<message id> (<code>, serial <serial>)"), which a
+// GYU003 of the month waits for.
+func monthOpen(ctx context.Context, h sdk.Host, akb020, m string) ([]string, error) {
 	prefix := "monthwait/" + akb020 + "/" + m + "/"
-	es, err := l.h.Scan(l.ctx, prefix, 0)
+	es, err := h.Scan(ctx, prefix, 0)
 	if err != nil {
-		return fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
+		return nil, fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
 	}
 	var open []string
 	for _, e := range es {
 		// The rest of the key is the message id, which may hold slashes.
 		id := strings.TrimPrefix(e.Key, prefix)
 		var rec sentRecord
-		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
+		ver, err := getJSON(ctx, h, "msg/"+id, &rec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ver > 0 && !rec.Done {
 			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
 		}
 	}
-	if len(open) > 0 {
-		l.fail("$.settle_month", "state",
-			fmt.Sprintf("rule month-outcomes-known: %d upload(s) of institution %s in %s have no known outcome yet: %s", len(open), akb020, m, strings.Join(open, ", ")),
-			"they may be records of the month at the national system; let each finish – an upload whose answer was lost is reconciled with GYD053 on its next attempt (or replay it) – then send this monthly settlement again")
-	}
-	return nil
+	return open, nil
+}
+
+// monthWaitError says that a monthly settlement (GYU003) must wait for
+// uploads of its month whose outcome is not known yet. It is not a fault
+// of the message: the condition resolves by itself once each of them is
+// reconciled (GYD053) on its own next attempt, so the message fails
+// retryably (sdk.Retry) instead of being answered invalid, and the host
+// tries it again (see the README, "GYU003 waits for unknown outcomes").
+type monthWaitError struct {
+	akb020, month string
+	open          []string
+}
+
+func (e *monthWaitError) Error() string {
+	return fmt.Sprintf("rule month-outcomes-known: %d upload(s) of institution %s in %s have no known outcome yet: %s",
+		len(e.open), e.akb020, e.month, strings.Join(e.open, ", "))
+}
+
+// response is the retryable failure of a GYU003 that waits.
+func (e *monthWaitError) response() *sdk.HandleResponse {
+	return sdk.Retry(sdk.Problem("$.settle_month", "state", e.Error(),
+		"they may be records of the month at the national system, so nothing was sent and medgate tries this monthly settlement again by itself; "+
+			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it"))
 }
