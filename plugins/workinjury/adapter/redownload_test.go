@@ -1,7 +1,11 @@
 package adapter
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
 // TestFeeRevocationOfAnAdmissionNotDownloaded: a fee-detail revocation
@@ -30,5 +34,40 @@ func TestFeeRevocationOfAnAdmissionNotDownloaded(t *testing.T) {
 	}
 	if entries, _ := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10); len(entries) != 0 {
 		t.Fatalf("re-download queued: %v", entries)
+	}
+}
+
+// TestRefusedRedownloadRequest: a re-download request (GYR005) the national
+// system does not accept (accept_flag 0 in its signed answer) is a refusal:
+// the reply is rejected with the national message, as for every refused
+// transaction, and a redelivery gets the same stored reply. An accepted one
+// stays ok.
+func TestRefusedRedownloadRequest(t *testing.T) {
+	t.Parallel()
+	for name, signTarget := range map[string]string{"plaintext (confirmed with GYD053)": "plaintext", "canonical": "canonical"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSettings(setSignTarget, signTarget))
+			in := map[string]any{"download_code": "GYD001", "batch_no": "D0000000000000000001", "reason": "本地入库失败"}
+			for _, recovering := range []bool{false, true} {
+				r := e.handle("gyr005-1", "GYR005", in, recovering)
+				if r.Status != sdk.StatusRejected || r.External == nil || !strings.Contains(r.External.Message, "不存在或已确认") || r.External.MsgID == "" {
+					t.Fatalf("refused GYR005 (redelivered %v): %s %+v %s, want rejected with the national message and serial", recovering, r.Status, r.External, r.Diagnostics)
+				}
+				if r.External.Code != "accept_flag=0" {
+					t.Fatalf("refused GYR005: external code %q, want accept_flag=0", r.External.Code)
+				}
+			}
+			if n := len(e.sim.Received("GYR005")); n != 1 {
+				t.Fatalf("GYR005 sent %d times, want 1 (the redelivery gets the stored reply)", n)
+			}
+			// Accepted: a range holding an acknowledged batch.
+			e.sim.AddApplication(wisim.SampleApplication("RD", 1, "350200"))
+			e.mustOK(e.send("GYD001", map[string]any{}))
+			out := e.mustOK(e.send("GYR005", map[string]any{"download_code": "GYD001", "aae030": "2000-01-01", "aae031": "2099-12-31", "reason": "本地数据丢失"}))
+			if out["accept_flag"] != "1" {
+				t.Fatalf("accepted GYR005: %v", out)
+			}
+		})
 	}
 }
