@@ -46,6 +46,7 @@ import (
 //	dldet/<ykc700>              map detail_no → revoked: details downloaded (GYD102, GYD401)
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404)
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
+//	                            (its input, with medgate_refusals: refusals so far)
 //
 // ID numbers never appear in keys: persons are keyed by a hash.
 
