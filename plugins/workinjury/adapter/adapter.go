@@ -273,10 +273,15 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// already went out has changed itself (a retry of an accepted GYU006
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
-	if code == "GYU102" {
+	switch code {
+	case "GYU102":
 		// The rules' read of the visit is remembered for the in-flight
 		// mark (visitMemo).
 		ctx = withVisitMemo(ctx)
+	case "GYU003":
+		// The rules' read of the month's gate is remembered for its
+		// compare-and-set before sending (passMonthGate).
+		ctx = withMonthGate(ctx)
 	}
 	sent := false
 	var rec sentRecord

@@ -1023,6 +1023,11 @@ func (l *lifecycle) monthly() error {
 	// Uploads of the month whose outcome is not known yet: the month's
 	// records known here are incomplete, so the items cannot be checked
 	// against them, and the message waits (monthWaitError).
+	// The gate is read first: a mark made after this read fails the GYU003's
+	// compare-and-set right before it is sent (passMonthGate).
+	if _, err := readMonthGate(l.ctx, l.h, akb020, m); err != nil {
+		return err
+	}
 	open, err := monthOpen(l.ctx, l.h, akb020, m)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -194,4 +195,47 @@ func TestMonthWaitResolvesByItself(t *testing.T) {
 		m["person_count"] = 7
 		c.wantInvalid(t, c.handle("mon-1", "GYU003", m, false), "GYU003", 0, "$.person_count", "rule person-count")
 	})
+}
+
+// TestMonthWaitRace: an upload of the month (a deduction, its answer lost)
+// made while a GYU003 of the month is between its check of the month's
+// marks and its send. Without the month's gate both went out; now the
+// GYU003 fails retryably, nothing sent. Once the deduction is reconciled,
+// the GYU003's next attempt is checked again (its list lacks the
+// deduction: invalid), and a corrected one goes out.
+func TestMonthWaitRace(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0601")
+	d := deduction("KK0601", s, "2.50")
+	in := deductions(d)
+	payload, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raced *sdk.HandleResponse
+	var hookErr error
+	c.impl.hook = func(p string) error {
+		if p != "monthly-checked" || raced != nil {
+			return nil
+		}
+		c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.FaultLostReply})
+		raced, hookErr = c.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU004", MessageID: "ded-1", Key: "ded-1",
+			Format: "json", Payload: payload, Attempt: 1, Deadline: time.Now().Add(time.Minute)})
+		return nil
+	}
+	m := c.monthly(hospital, "202505")
+	r := c.handle("mon-1", "GYU003", m, false)
+	if hookErr != nil || raced == nil || raced.Status != sdk.StatusFailed || !raced.Retryable {
+		t.Fatalf("the racing GYU004 (answer lost): %+v %v, want failed and retryable", raced, hookErr)
+	}
+	c.wantRetry(t, r, "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
+	c.impl.hook = nil
+	c.mustOK(c.handle("ded-1", "GYU004", in, true))
+	// Its list lacks the deduction, now a record of the month: final.
+	c.wantInvalid(t, c.handle("mon-1", "GYU003", m, true), "GYU003", 0, "$.items", "rule month-items")
+	c.mustOK(c.send("GYU003", c.monthly(hospital, "202505")))
+	if n := len(c.sim.Received("GYU003")); n != 1 {
+		t.Fatalf("GYU003 reached the simulator %d times, want 1", n)
+	}
 }

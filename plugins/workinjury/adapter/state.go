@@ -38,6 +38,8 @@ import (
 //	monthwait/<akb020>/<yyyyMM>/<message id>
 //	                            an upload adding to the month, marked before it is
 //	                            sent: GYU003 waits while its outcome is unknown
+//	monthgate/<akb020>/<yyyyMM> bumped by every mark of the month; a GYU003
+//	                            compare-and-sets it before it is sent (monthwait.go)
 //	card/<hash>/<akb020>        time of the person's last successful GYD052
 //	holder/<hash>               cardHolder: the holder of a card (by a hash of its
 //	                            number) a successful GYD052 named, for GYD055

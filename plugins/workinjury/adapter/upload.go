@@ -61,6 +61,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot draw a message serial", err.Error())
 	}
 	rec = sentRecord{Code: code, Serial: serial, Date: a.now().In(cst).Format("2006-01-02"), SentAt: a.now().UTC(), Sends: rec.Sends + 1}
+	if code == "GYU003" {
+		// No upload of the month marked since its marks were checked
+		// (monthwait.go).
+		if r := a.passMonthGate(ctx, h, c, req.MessageID, code, doc); r != nil {
+			return r
+		}
+	}
 	// A monthly settlement of the months this upload adds to waits until
 	// its outcome is known (monthwait.go).
 	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
