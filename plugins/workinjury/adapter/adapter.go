@@ -273,10 +273,15 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// already went out has changed itself (a retry of an accepted GYU006
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
-	if code == "GYU102" {
+	switch code {
+	case "GYU102":
 		// The rules' read of the visit is remembered for the in-flight
 		// mark (visitMemo).
 		ctx = withVisitMemo(ctx)
+	case "GYU003":
+		// The rules' read of the month's gate is remembered for its
+		// compare-and-set before sending (passMonthGate).
+		ctx = withMonthGate(ctx)
 	}
 	sent := false
 	var rec sentRecord
@@ -296,7 +301,18 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if !sent {
 		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)
 		var ue *unavailableError
+		var we *monthWaitError
 		switch {
+		case errors.As(err, &we):
+			// A GYU003 of a month with uploads still without an outcome:
+			// final errors of its own come first (the platform must fix
+			// them anyway); else it waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("monthly settlement waits for uploads of its month without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "akb020", we.akb020, "month", we.month, "waitingFor", strings.Join(we.open, ", "))
+			return a.late(ctx, req, c, code, we.response()), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

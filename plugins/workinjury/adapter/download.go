@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,9 @@ type dlSummary struct {
 	// FollowUps are the complete re-downloads a revocation download ran
 	// (GYD401 → GYD102, GYD404 → GYD004).
 	FollowUps []dlSummary `json:"follow_ups,omitempty"`
+	// Refused are the complete re-downloads the national system refused
+	// in this run (redownloadRefused).
+	Refused []refusedFollowUp `json:"refused_follow_ups,omitempty"`
 	// Held says why no (further) batch was fetched although one could
 	// have been: GYD001 applications awaiting their audit
 	// (pendingAuditCheck local).
@@ -212,8 +216,13 @@ func (a *Adapter) lockDownload(ctx context.Context, site, code string) (func(), 
 
 // download runs downloadCode, then for a revocation download the
 // complete re-downloads it queued (GYD401 → GYD102 of the visit, GYD404 →
-// GYD004 of the settlement). A queued re-download that fails stays queued
-// for the next run.
+// GYD004 of the settlement). A queued re-download that gets no trustworthy
+// answer stays queued for the next run, and the run stops there. One the
+// national system refuses (a verified business error) is reported in the
+// summary (Refused) and the queue goes on with the others; it is tried
+// again by the next runs, up to redownloadTries refusals in all, and then
+// dropped with an ALERT and a workinjury.redownload.dropped event (see
+// redownloadRefused).
 func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
 	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches)
 	target := followUpOf[code]
@@ -230,8 +239,19 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			_ = h.Delete(ctx, e.Key)
 			continue
 		}
+		refusals, _ := strconv.Atoi(str(in, redlRefusals))
+		delete(in, redlRefusals)
 		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
 		sum.FollowUps = append(sum.FollowUps, fs)
+		var de *dlError
+		if errors.As(err, &de) && de.rejected {
+			r, rerr := a.redownloadRefused(ctx, h, c, code, target, e, in, refusals+1, de)
+			sum.Refused = append(sum.Refused, r)
+			if rerr != nil {
+				return sum, rerr
+			}
+			continue
+		}
 		if err != nil {
 			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
 		}
@@ -243,6 +263,78 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 	}
 	return sum, nil
+}
+
+// redownloadTries is how many times a complete re-download is asked for
+// while the national system refuses it: once per revocation download
+// (GYD401, GYD404) that runs the queue. A refusal may pass (the national
+// side not yet consistent right after a revocation, a batch of the code
+// still held out to someone else), so one refusal does not drop it; a
+// refusal that stays would otherwise keep it queued, and failing, for
+// ever.
+const redownloadTries = 3
+
+// redlRefusals is the member of a queued re-download (redl/…) counting its
+// refusals so far; it is removed before the input is sent.
+const redlRefusals = "medgate_refusals"
+
+// refusedFollowUp reports a complete re-download the national system
+// refused, in the summary of the revocation download that ran it.
+type refusedFollowUp struct {
+	Code     string         `json:"download_code"`
+	Input    map[string]any `json:"input"`
+	Serial   string         `json:"serial"`
+	ExtCode  string         `json:"code"`
+	Message  string         `json:"message"`
+	Refusals int            `json:"refusals"`
+	// Dropped: the re-download was refused redownloadTries times and is
+	// no longer queued.
+	Dropped bool `json:"dropped"`
+}
+
+// redownloadRefused records the n-th refusal of the queued re-download e
+// (input in): below redownloadTries it stays queued with the count, else
+// it is removed, an ALERT logged and workinjury.redownload.dropped
+// published so that staff download the records by hand (GYD102 / GYD004
+// with full_flag 1) or find out why they are refused. A re-download queued
+// again meanwhile (a newer revocation: e's version changed) is left as it
+// is, with its own count.
+func (a *Adapter) redownloadRefused(ctx context.Context, h sdk.Host, c *siteConfig, code, target string, e sdk.Entry, in map[string]any, n int, de *dlError) (refusedFollowUp, error) {
+	r := refusedFollowUp{Code: target, Input: in, Serial: de.serial, ExtCode: de.code, Message: de.message, Refusals: n, Dropped: n >= redownloadTries}
+	if !r.Dropped {
+		kept := maps.Clone(in)
+		kept[redlRefusals] = strconv.Itoa(n)
+		if _, err := casJSON(ctx, h, e.Key, e.Version, kept); err != nil && !errors.Is(err, sdk.ErrConflict) {
+			return r, fmt.Errorf("count the refusal of the complete re-download %s: %w", e.Key, err)
+		}
+		a.log.Warn("the national system refused a complete re-download; it is asked for again by the next runs", "site", c.code, "after", code,
+			"code", target, "key", e.Key, "serial", de.serial, "extCode", de.code, "refusals", n, "of", redownloadTries)
+		return r, nil
+	}
+	payload, err := marshal(map[string]any{"site": c.code, "after": code, "downloadCode": target, "input": in, "serial": de.serial,
+		"code": de.code, "message": de.message, "refusals": n})
+	if err != nil {
+		return r, err
+	}
+	// Published before the entry goes: a run stopped in between asks once
+	// more and publishes the same event id again.
+	if err := h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/redownload-dropped/" + e.Key + "/" + strconv.FormatInt(e.Version, 10),
+		Type: "workinjury.redownload.dropped", Key: strings.TrimPrefix(e.Key, "redl/"+target+"/"), Payload: payload, OccurredAt: a.now(),
+		Headers: map[string]string{"workinjury-code": target}}); err != nil {
+		return r, fmt.Errorf("publish the dropped complete re-download %s: %w", e.Key, err)
+	}
+	// Removed only if not queued again since (compare-and-set on its
+	// version, then delete).
+	if _, err := h.CompareAndSet(ctx, e.Key, e.Version, e.Value); err == nil {
+		if err := h.Delete(ctx, e.Key); err != nil {
+			return r, fmt.Errorf("drop the refused complete re-download %s: %w", e.Key, err)
+		}
+	} else if !errors.Is(err, sdk.ErrConflict) {
+		return r, fmt.Errorf("drop the refused complete re-download %s: %w", e.Key, err)
+	}
+	a.log.Error("ALERT: the national system refused a complete re-download "+strconv.Itoa(n)+" times; it is dropped: download the records by hand or find out why",
+		"site", c.code, "after", code, "code", target, "key", e.Key, "serial", de.serial, "extCode", de.code)
+	return r, nil
 }
 
 // downloadCode finishes an interrupted batch, if any, then fetches new
@@ -1039,7 +1131,17 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 	if err != nil {
 		return failed(false, "internal", "cannot encode the download summary", err.Error())
 	}
-	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+	for _, r := range sum.Refused {
+		what := fmt.Sprintf("the national system refused the complete re-download %s %v (refusal %d of %d)", r.Code, r.Input, r.Refusals, redownloadTries)
+		next := "it is asked for again by the next " + code + " download"
+		if r.Dropped {
+			what, next = fmt.Sprintf("the complete re-download %s %v was refused %d times and is dropped", r.Code, r.Input, r.Refusals),
+				"the records it would replace stay as downloaded before; download them by hand ("+r.Code+" with full_flag 1) or find out why they are refused (event workinjury.redownload.dropped)"
+		}
+		resp.Diagnostics.Warn("", "follow-up", what, fmt.Sprintf("code %s: %s (serial %s); %s", r.ExtCode, r.Message, r.Serial, next))
+	}
+	return resp
 }
 
 // applicationsAwaitingAudit returns the numbers of the GYD001 applications

@@ -1020,7 +1020,54 @@ func (l *lifecycle) monthly() error {
 			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d", n), "a monthly settlement needs at least one settled person-time")
 		}
 	}
-	// The items are exactly the month's records known here.
+	// Uploads of the month whose outcome is not known yet: the month's
+	// records known here are incomplete, so the items cannot be checked
+	// against them, and the message waits (monthWaitError).
+	// The gate is read first: a mark made after this read fails the GYU003's
+	// compare-and-set right before it is sent (passMonthGate).
+	if _, err := readMonthGate(l.ctx, l.h, akb020, m); err != nil {
+		return err
+	}
+	open, err := monthOpen(l.ctx, l.h, akb020, m)
+	if err != nil {
+		return err
+	}
+	if len(open) == 0 {
+		if err := l.monthItems(akb020, m, items); err != nil {
+			return err
+		}
+	}
+	// Once per institution and month.
+	var cl claimState
+	ver, err := getJSON(l.ctx, l.h, "monthdone/"+akb020+"/"+m, &cl)
+	if err != nil {
+		return err
+	}
+	if ver > 0 && cl.MessageID != l.msgID {
+		if cl.Done {
+			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
+		} else {
+			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is being settled by message %s", akb020, m, cl.MessageID), "")
+		}
+	}
+	if len(open) > 0 {
+		return &monthWaitError{akb020: akb020, month: m, open: open}
+	}
+	return nil
+}
+
+// monthItems checks that the items of a GYU003 are exactly the month's
+// records known here, with their amounts.
+func (l *lifecycle) monthItems(akb020, m string, items []any) error {
+	type key struct{ t, ref string }
+	got := map[key]int{}
+	for i, x := range items {
+		r, _ := x.(map[string]any)
+		k := key{str(r, "item_type"), str(r, "ref_no")}
+		if _, dup := got[k]; !dup {
+			got[k] = i
+		}
+	}
 	var idx monthIndex
 	if _, err := getJSON(l.ctx, l.h, "month/"+akb020+"/"+m, &idx); err != nil {
 		return err
@@ -1059,23 +1106,6 @@ func (l *lifecycle) monthly() error {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		l.fail("$.items", "consistency", fmt.Sprintf("rule month-items: %d record(s) of institution %s in %s are missing: %s", len(missing), akb020, m, strings.Join(missing, ", ")), "")
-	}
-	// Uploads of the month whose outcome is not known yet.
-	if err := l.monthUnsettled(akb020, m); err != nil {
-		return err
-	}
-	// Once per institution and month.
-	var cl claimState
-	ver, err := getJSON(l.ctx, l.h, "monthdone/"+akb020+"/"+m, &cl)
-	if err != nil {
-		return err
-	}
-	if ver > 0 && cl.MessageID != l.msgID {
-		if cl.Done {
-			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
-		} else {
-			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is being settled by message %s", akb020, m, cl.MessageID), "")
-		}
 	}
 	return nil
 }

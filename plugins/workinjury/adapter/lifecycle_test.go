@@ -143,6 +143,27 @@ func (c *chain) wantInvalid(t *testing.T, r *sdk.HandleResponse, code string, se
 	}
 }
 
+// wantRetry checks that r is failed and retryable with a diagnostic at
+// field naming rule, and that nothing of code reached the simulator.
+func (c *chain) wantRetry(t *testing.T, r *sdk.HandleResponse, code string, sentBefore int, field, rule string) {
+	t.Helper()
+	if r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("status %s (retryable %v), want failed and retryable (%s): %s", r.Status, r.Retryable, rule, r.Diagnostics)
+	}
+	found := false
+	for _, d := range r.Diagnostics {
+		if (field == "" || d.Field == field) && strings.Contains(d.Summary, rule) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no diagnostic at %s naming %q: %s", field, rule, r.Diagnostics)
+	}
+	if n := len(c.sim.Received(code)); n != sentBefore {
+		t.Fatalf("%s reached the simulator %d times, before %d: a message that waits must not be sent", code, n, sentBefore)
+	}
+}
+
 // TestSettlementChain runs a stay end to end through the adapter and the
 // simulator: admission, fee details, settlement, deduction, deduction
 // revocation, settlement revocation, monthly settlement.
@@ -213,12 +234,14 @@ var _ = fmt.Sprint
 
 // ruleCase is one boundary of one rule: prepare builds the message on a
 // fresh chain; ok says the message must pass; else field and rule name the
-// expected refusal.
+// expected refusal, which retry says is a retryable failure (a condition
+// that resolves by itself) rather than invalid.
 type ruleCase struct {
 	code    string
 	opts    []envOption
 	prepare func(c *chain) map[string]any
 	ok      bool
+	retry   bool
 	field   string
 	rule    string
 }
@@ -236,6 +259,10 @@ func runRuleCases(t *testing.T, cases map[string]ruleCase) {
 				if r.Status != sdk.StatusOK {
 					t.Fatalf("status %s, want ok: %s %+v", r.Status, r.Diagnostics, r.External)
 				}
+				return
+			}
+			if tc.retry {
+				c.wantRetry(t, r, tc.code, before, tc.field, tc.rule)
 				return
 			}
 			c.wantInvalid(t, r, tc.code, before, tc.field, tc.rule)

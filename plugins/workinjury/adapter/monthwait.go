@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,15 +91,121 @@ func settlementInst(ctx context.Context, h sdk.Host, no, given string) (string, 
 	return given, nil
 }
 
-// markMonths marks an upload's months before it is first sent.
+// A GYU003 checks the marks of its month, then is sent; an upload marks
+// its month, then is sent. Run at the same instant, the GYU003 may check
+// before the mark and send after it: both go out. So each month has a gate,
+// monthgate/<akb020>/<yyyyMM>, whose version every mark of the month bumps
+// (in the same sdk.WriteState as the mark, after it). The GYU003 reads the
+// gate's version before it checks the marks (monthly) and, right before it
+// is sent, compare-and-sets the gate on that version (passMonthGate): a
+// mark made since fails the compare-and-set, and the GYU003 is tried again
+// (retryably), nothing sent. An upload whose mark comes after the GYU003's
+// compare-and-set comes after the GYU003 itself.
+
+// monthGateKey is the gate of institution akb020's month m.
+func monthGateKey(akb020, m string) string { return "monthgate/" + akb020 + "/" + m }
+
+// monthGate is, in a GYU003's context, the version of its month's gate
+// read before the marks were checked.
+type monthGate struct {
+	key  string
+	ver  int64
+	read bool
+}
+
+type monthGateCtxKey struct{}
+
+// withMonthGate returns ctx carrying an empty monthGate.
+func withMonthGate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, monthGateCtxKey{}, &monthGate{})
+}
+
+func monthGateOf(ctx context.Context) *monthGate {
+	g, _ := ctx.Value(monthGateCtxKey{}).(*monthGate)
+	return g
+}
+
+// readMonthGate returns the version of the month's gate (0: never marked)
+// and notes it in ctx's monthGate, if any.
+func readMonthGate(ctx context.Context, h sdk.Host, akb020, m string) (int64, error) {
+	key := monthGateKey(akb020, m)
+	e, err := h.Get(ctx, key)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		e.Version = 0
+	case err != nil:
+		return 0, fmt.Errorf("read state %s: %w", key, err)
+	}
+	if g := monthGateOf(ctx); g != nil {
+		g.key, g.ver, g.read = key, e.Version, true
+	}
+	return e.Version, nil
+}
+
+// passMonthGate is the last step of a GYU003 before it is recorded and
+// sent: the compare-and-set of its month's gate on the version read before
+// its marks were checked. It returns the response to give when the GYU003
+// may not be sent now (a mark made since, or, when the marks were not
+// checked in this attempt, an upload of the month without an outcome), nil
+// to send.
+func (a *Adapter) passMonthGate(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any) *sdk.HandleResponse {
+	akb020, m := str(doc, "akb020"), str(doc, "settle_month")
+	key := monthGateKey(akb020, m)
+	g := monthGateOf(ctx)
+	ver := int64(0)
+	if g != nil && g.read && g.key == key {
+		ver = g.ver
+	} else {
+		// The rules did not run in this attempt (a resend after GYD053
+		// found no trace of the earlier one): check the marks here.
+		var err error
+		if ver, err = readMonthGate(ctx, h, akb020, m); err != nil {
+			return failed(true, "state", "cannot read the month's gate before sending the monthly settlement (nothing was sent)", err.Error())
+		}
+		open, err := monthOpen(ctx, h, akb020, m)
+		if err != nil {
+			return failed(true, "state", "cannot read the uploads of the month before sending the monthly settlement (nothing was sent)", err.Error())
+		}
+		if len(open) > 0 {
+			return (&monthWaitError{akb020: akb020, month: m, open: open}).response()
+		}
+	}
+	if err := a.at("monthly-checked"); err != nil {
+		return failed(true, "state", "stopped before sending the monthly settlement (nothing was sent)", err.Error())
+	}
+	if _, err := casJSON(ctx, h, key, ver, msgID); err != nil {
+		if !errors.Is(err, sdk.ErrConflict) {
+			return failed(true, "state", "cannot pass the month's gate before sending the monthly settlement (nothing was sent)", err.Error())
+		}
+		a.forget(ctx, h, msgID, code, doc)
+		a.log.Info("an upload of the month was marked while the monthly settlement was checked; nothing sent, retried", "site", c.code,
+			"message", msgID, "akb020", akb020, "month", m)
+		return sdk.Retry(sdk.Problem("$.settle_month", "state",
+			fmt.Sprintf("rule month-outcomes-known: an upload of institution %s's %s was made while this monthly settlement was being checked", akb020, m),
+			"it may be a record of the month at the national system, so nothing was sent; medgate checks this monthly settlement again on its next attempt"))
+	}
+	return nil
+}
+
+// markMonths marks an upload's months before it is first sent, and bumps
+// each month's gate after its mark.
 func (a *Adapter) markMonths(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) error {
 	keys, err := monthWaitKeys(ctx, h, msgID, code, doc)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if err := putJSON(ctx, h, k, code); err != nil {
+		mark, err := encodeState(code)
+		if err != nil {
 			return err
+		}
+		gate, err := encodeState(msgID)
+		if err != nil {
+			return err
+		}
+		month := strings.TrimSuffix(strings.TrimPrefix(k, "monthwait/"), "/"+msgID)
+		if _, err := sdk.WriteState(ctx, h, []sdk.StateWrite{{Key: k, Value: mark, Put: true}, {Key: "monthgate/" + month, Value: gate, Put: true}}); err != nil {
+			return fmt.Errorf("mark %s: %w", k, err)
 		}
 	}
 	return nil
@@ -119,31 +226,50 @@ func (a *Adapter) unmarkMonths(ctx context.Context, h sdk.Host, msgID, code stri
 	}
 }
 
-// monthUnsettled reports the uploads of an institution's month whose
-// outcome is not known yet (GYU003 waits for them).
-func (l *lifecycle) monthUnsettled(akb020, m string) error {
+// monthOpen returns the uploads of an institution's month whose outcome
+// is not known yet ("<message id> (<code>, serial <serial>)"), which a
+// GYU003 of the month waits for.
+func monthOpen(ctx context.Context, h sdk.Host, akb020, m string) ([]string, error) {
 	prefix := "monthwait/" + akb020 + "/" + m + "/"
-	es, err := l.h.Scan(l.ctx, prefix, 0)
+	es, err := h.Scan(ctx, prefix, 0)
 	if err != nil {
-		return fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
+		return nil, fmt.Errorf("read the uploads of %s's %s still without an outcome: %w", akb020, m, err)
 	}
 	var open []string
 	for _, e := range es {
 		// The rest of the key is the message id, which may hold slashes.
 		id := strings.TrimPrefix(e.Key, prefix)
 		var rec sentRecord
-		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
+		ver, err := getJSON(ctx, h, "msg/"+id, &rec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ver > 0 && !rec.Done {
 			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
 		}
 	}
-	if len(open) > 0 {
-		l.fail("$.settle_month", "state",
-			fmt.Sprintf("rule month-outcomes-known: %d upload(s) of institution %s in %s have no known outcome yet: %s", len(open), akb020, m, strings.Join(open, ", ")),
-			"they may be records of the month at the national system; let each finish – an upload whose answer was lost is reconciled with GYD053 on its next attempt (or replay it) – then send this monthly settlement again")
-	}
-	return nil
+	return open, nil
+}
+
+// monthWaitError says that a monthly settlement (GYU003) must wait for
+// uploads of its month whose outcome is not known yet. It is not a fault
+// of the message: the condition resolves by itself once each of them is
+// reconciled (GYD053) on its own next attempt, so the message fails
+// retryably (sdk.Retry) instead of being answered invalid, and the host
+// tries it again (see the README, "GYU003 waits for unknown outcomes").
+type monthWaitError struct {
+	akb020, month string
+	open          []string
+}
+
+func (e *monthWaitError) Error() string {
+	return fmt.Sprintf("rule month-outcomes-known: %d upload(s) of institution %s in %s have no known outcome yet: %s",
+		len(e.open), e.akb020, e.month, strings.Join(e.open, ", "))
+}
+
+// response is the retryable failure of a GYU003 that waits.
+func (e *monthWaitError) response() *sdk.HandleResponse {
+	return sdk.Retry(sdk.Problem("$.settle_month", "state", e.Error(),
+		"they may be records of the month at the national system, so nothing was sent and medgate tries this monthly settlement again by itself; "+
+			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it"))
 }

@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,8 +18,9 @@ import (
 // TestMonthWaitsForUnknownOutcomes: a monthly settlement (GYU003) does not
 // go out while an upload that may be a record of the institution's month
 // has no known outcome (its answer was lost): its items would be built on a
-// picture the national system may not share. Once the upload is reconciled
-// (GYD053) or refused, the GYU003 goes.
+// picture the national system may not share. It fails retryably, not
+// invalid, since the condition resolves by itself. Once the upload is
+// reconciled (GYD053) or refused, the GYU003 goes.
 func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 	t.Parallel()
 	lost := func(c *chain, code string) {
@@ -41,12 +44,12 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			_, s := c.settle("ZY0601")
 			sendLost(c, "ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 		"a deduction whose message id has slashes, without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			sendLost(c, "his/2025/ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 		"the deduction reconciled": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			in := deductions(deduction("KK0601", s, "2.50"))
@@ -72,21 +75,21 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			v, lines := c.stay("ZY0602")
 			sendLost(c, "set-2", "GYU103", c.settlementOf(v, "ZY0602", lines))
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 		"a settlement revocation without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			c.settle("ZY0601")
 			v, s := c.settle("ZY0602")
 			sendLost(c, "rev-2", "GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
 				"revoke_time": revokeT(100), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 		"a deduction revocation without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			c.mustOK(c.send("GYU004", deductions(deduction("KK0601", s, "2.50"))))
 			sendLost(c, "drev-1", "GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KK0601"}},
 				"revoke_time": stampT(admitDay.Add(11 * 24 * time.Hour)), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 	})
 }
 
@@ -138,13 +141,101 @@ func TestMonthWaitsWithoutTheInstitution(t *testing.T) {
 			delete(d, "akb020")
 			lost(c, "ded-1", "GYU004", deductions(d))
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 		"a settlement revocation without akb020": {code: "GYU003", opts: opts(), prepare: func(c *chain) map[string]any {
 			c.settle("ZY0601")
 			v, s := c.settle("ZY0602")
 			lost(c, "rev-2", "GYR003", map[string]any{"settle_no": s, "ykc700": v, "revoke_reason": "结算有误",
 				"revoke_time": revokeT(100), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, field: "$.settle_month", rule: rule},
+		}, retry: true, field: "$.settle_month", rule: rule},
 	})
+}
+
+// TestMonthWaitResolvesByItself: the hospital's monthly settlement lists a
+// deduction whose answer was lost. Its first attempt is a retryable failure
+// (not invalid, although the month's records known here lack the
+// deduction: they cannot be judged yet), nothing is sent; once the
+// deduction is reconciled on its own next attempt, the same message's
+// retry goes out, once. An error of the message itself stays final.
+func TestMonthWaitResolvesByItself(t *testing.T) {
+	t.Parallel()
+	withDeduction := func(c *chain, m map[string]any, no, settleNo, amount, at string) map[string]any {
+		m["items"] = append(m["items"].([]any), map[string]any{"item_type": itemDeduction, "ref_no": no, "settle_no": settleNo,
+			"amount": json.Number(amount), "biz_time": at})
+		m["deduct_amount"] = json.Number(money(ratAdd(cents(string(m["deduct_amount"].(json.Number))), cents(amount))))
+		m["month_fund_pay"] = json.Number(money(ratSub(cents(string(m["month_fund_pay"].(json.Number))), cents(amount))))
+		return m
+	}
+	t.Run("waits, then goes", func(t *testing.T) {
+		t.Parallel()
+		c := newChain(t)
+		_, s := c.settle("ZY0601")
+		d := deduction("KK0601", s, "2.50")
+		in := deductions(d)
+		c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.FaultLostReply})
+		if r := c.handle("ded-1", "GYU004", in, false); r.Status != sdk.StatusFailed || !r.Retryable {
+			t.Fatalf("GYU004 with its answer lost: %s %s, want failed and retryable", r.Status, r.Diagnostics)
+		}
+		m := withDeduction(c, c.monthly(hospital, "202505"), "KK0601", s, "2.50", d["deduct_time"].(string))
+		c.wantRetry(t, c.handle("mon-1", "GYU003", m, false), "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
+		c.mustOK(c.handle("ded-1", "GYU004", in, true))
+		c.mustOK(c.handle("mon-1", "GYU003", m, true))
+		if n := len(c.sim.Received("GYU003")); n != 1 {
+			t.Fatalf("GYU003 reached the simulator %d times, want 1", n)
+		}
+	})
+	t.Run("an error of its own stays invalid", func(t *testing.T) {
+		t.Parallel()
+		c := newChain(t)
+		_, s := c.settle("ZY0601")
+		c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.FaultLostReply})
+		c.handle("ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")), false)
+		m := c.monthly(hospital, "202505")
+		m["person_count"] = 7
+		c.wantInvalid(t, c.handle("mon-1", "GYU003", m, false), "GYU003", 0, "$.person_count", "rule person-count")
+	})
+}
+
+// TestMonthWaitRace: an upload of the month (a deduction, its answer lost)
+// made while a GYU003 of the month is between its check of the month's
+// marks and its send. Without the month's gate both went out; now the
+// GYU003 fails retryably, nothing sent. Once the deduction is reconciled,
+// the GYU003's next attempt is checked again (its list lacks the
+// deduction: invalid), and a corrected one goes out.
+func TestMonthWaitRace(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0601")
+	d := deduction("KK0601", s, "2.50")
+	in := deductions(d)
+	payload, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raced *sdk.HandleResponse
+	var hookErr error
+	c.impl.hook = func(p string) error {
+		if p != "monthly-checked" || raced != nil {
+			return nil
+		}
+		c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.FaultLostReply})
+		raced, hookErr = c.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU004", MessageID: "ded-1", Key: "ded-1",
+			Format: "json", Payload: payload, Attempt: 1, Deadline: time.Now().Add(time.Minute)})
+		return nil
+	}
+	m := c.monthly(hospital, "202505")
+	r := c.handle("mon-1", "GYU003", m, false)
+	if hookErr != nil || raced == nil || raced.Status != sdk.StatusFailed || !raced.Retryable {
+		t.Fatalf("the racing GYU004 (answer lost): %+v %v, want failed and retryable", raced, hookErr)
+	}
+	c.wantRetry(t, r, "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
+	c.impl.hook = nil
+	c.mustOK(c.handle("ded-1", "GYU004", in, true))
+	// Its list lacks the deduction, now a record of the month: final.
+	c.wantInvalid(t, c.handle("mon-1", "GYU003", m, true), "GYU003", 0, "$.items", "rule month-items")
+	c.mustOK(c.send("GYU003", c.monthly(hospital, "202505")))
+	if n := len(c.sim.Received("GYU003")); n != 1 {
+		t.Fatalf("GYU003 reached the simulator %d times, want 1", n)
+	}
 }

@@ -1,7 +1,11 @@
 package adapter
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
 // TestFeeRevocationOfAnAdmissionNotDownloaded: a fee-detail revocation
@@ -31,4 +35,111 @@ func TestFeeRevocationOfAnAdmissionNotDownloaded(t *testing.T) {
 	if entries, _ := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10); len(entries) != 0 {
 		t.Fatalf("re-download queued: %v", entries)
 	}
+}
+
+// TestRefusedRedownloadRequest: a re-download request (GYR005) the national
+// system does not accept (accept_flag 0 in its signed answer) is a refusal:
+// the reply is rejected with the national message, as for every refused
+// transaction, and a redelivery gets the same stored reply. An accepted one
+// stays ok.
+func TestRefusedRedownloadRequest(t *testing.T) {
+	t.Parallel()
+	for name, signTarget := range map[string]string{"plaintext (confirmed with GYD053)": "plaintext", "canonical": "canonical"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSettings(setSignTarget, signTarget))
+			in := map[string]any{"download_code": "GYD001", "batch_no": "D0000000000000000001", "reason": "本地入库失败"}
+			for _, recovering := range []bool{false, true} {
+				r := e.handle("gyr005-1", "GYR005", in, recovering)
+				if r.Status != sdk.StatusRejected || r.External == nil || !strings.Contains(r.External.Message, "不存在或已确认") || r.External.MsgID == "" {
+					t.Fatalf("refused GYR005 (redelivered %v): %s %+v %s, want rejected with the national message and serial", recovering, r.Status, r.External, r.Diagnostics)
+				}
+				if r.External.Code != "accept_flag=0" {
+					t.Fatalf("refused GYR005: external code %q, want accept_flag=0", r.External.Code)
+				}
+			}
+			if n := len(e.sim.Received("GYR005")); n != 1 {
+				t.Fatalf("GYR005 sent %d times, want 1 (the redelivery gets the stored reply)", n)
+			}
+			// Accepted: a range holding an acknowledged batch.
+			e.sim.AddApplication(wisim.SampleApplication("RD", 1, "350200"))
+			e.mustOK(e.send("GYD001", map[string]any{}))
+			out := e.mustOK(e.send("GYR005", map[string]any{"download_code": "GYD001", "aae030": "2000-01-01", "aae031": "2099-12-31", "reason": "本地数据丢失"}))
+			if out["accept_flag"] != "1" {
+				t.Fatalf("accepted GYR005: %v", out)
+			}
+		})
+	}
+}
+
+// TestRefusedCompleteRedownload: a complete re-download (GYD102 after a
+// GYD401) that the national system refuses no longer stays queued, and
+// failing, for ever, nor holds back the re-downloads queued after it. Each
+// refusal is reported in the GYD401 reply (ok: its own batch went fine) as
+// a warning; the re-download is asked for again by the next GYD401 runs,
+// and at the redownloadTries-th refusal it is dropped, with a warning
+// saying so and one workinjury.redownload.dropped event.
+func TestRefusedCompleteRedownload(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v1, _ := c.stay("ZY0961")
+	v2, _ := c.stay("ZY0962")
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	for _, akc190 := range []string{"ZY0961", "ZY0962"} {
+		c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": akc190}))
+	}
+	for _, v := range []string{v1, v2} {
+		c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+			"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	}
+	c.sim.Inject(wisim.Fault{Code: "GYD102", Kind: wisim.FaultBusiness, Times: -1, ErrCode: "E9102", ErrMessage: "入院登记信息不存在",
+		Match: func(in map[string]any) bool { return in["akc190"] == "ZY0961" }})
+	h := hostFor(c.host, testSite)
+	refusedKey := "redl/GYD102/" + hospital + "/ZY0961"
+	for run := 1; run <= redownloadTries; run++ {
+		r := c.send("GYD401", map[string]any{})
+		out := c.mustOK(r)
+		var warned bool
+		for _, d := range r.Diagnostics {
+			if d.Rule == "follow-up" && strings.Contains(d.Detail, "E9102") {
+				warned = true
+			}
+		}
+		refused, _ := out["refused_follow_ups"].([]any)
+		if !warned || len(refused) != 1 {
+			t.Fatalf("run %d: GYD401 reply %v %s: want one refused follow-up, reported as a warning", run, out, r.Diagnostics)
+		}
+		dropped := refused[0].(map[string]any)["dropped"] == true
+		if want := run == redownloadTries; dropped != want {
+			t.Fatalf("run %d: dropped %v, want %v: %v", run, dropped, want, refused[0])
+		}
+		entries, err := h.Scan(t.Context(), "redl/", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The other visit's re-download ran in the first run despite
+		// the refusal before it.
+		if len(entries) != 1-btoi(dropped) || (len(entries) == 1 && entries[0].Key != refusedKey) {
+			t.Fatalf("run %d: queued %v, want only %s until it is dropped", run, entries, refusedKey)
+		}
+	}
+	if n := len(c.events("workinjury.redownload.dropped")); n != 1 {
+		t.Fatalf("%d workinjury.redownload.dropped events, want 1", n)
+	}
+	if n := len(c.sim.Received("GYD102")); n < 2+redownloadTries+1 {
+		t.Fatalf("GYD102 reached the simulator %d times: the other visit's re-download did not run", n)
+	}
+	// Dropped: a later GYD401 asks for it no more.
+	before := len(c.sim.Received("GYD102"))
+	c.mustOK(c.send("GYD401", map[string]any{}))
+	if n := len(c.sim.Received("GYD102")); n != before {
+		t.Fatalf("GYD102 asked for again after it was dropped")
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

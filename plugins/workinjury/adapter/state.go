@@ -38,6 +38,8 @@ import (
 //	monthwait/<akb020>/<yyyyMM>/<message id>
 //	                            an upload adding to the month, marked before it is
 //	                            sent: GYU003 waits while its outcome is unknown
+//	monthgate/<akb020>/<yyyyMM> bumped by every mark of the month; a GYU003
+//	                            compare-and-sets it before it is sent (monthwait.go)
 //	card/<hash>/<akb020>        time of the person's last successful GYD052
 //	holder/<hash>               cardHolder: the holder of a card (by a hash of its
 //	                            number) a successful GYD052 named, for GYD055
@@ -46,6 +48,7 @@ import (
 //	dldet/<ykc700>              map detail_no → revoked: details downloaded (GYD102, GYD401)
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404)
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
+//	                            (its input, with medgate_refusals: refusals so far)
 //
 // ID numbers never appear in keys: persons are keyed by a hash.
 

@@ -61,6 +61,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot draw a message serial", err.Error())
 	}
 	rec = sentRecord{Code: code, Serial: serial, Date: a.now().In(cst).Format("2006-01-02"), SentAt: a.now().UTC(), Sends: rec.Sends + 1}
+	if code == "GYU003" {
+		// No upload of the month marked since its marks were checked
+		// (monthwait.go).
+		if r := a.passMonthGate(ctx, h, c, req.MessageID, code, doc); r != nil {
+			return r
+		}
+	}
 	// A monthly settlement of the months this upload adds to waits until
 	// its outcome is known (monthwait.go).
 	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
@@ -125,6 +132,13 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 				fmt.Sprintf("%s answer: %s; nothing was applied locally and nothing is resent: replay the message to reconcile it with GYD053", code, strings.Join(bad, "; ")))
 		}
 	}
+	if out.kind == kindOK && code == "GYR005" {
+		// GYR005 answers a refusal in its signed data (accept_flag 0), not
+		// with an error code: it is a refusal all the same.
+		if flag, msg := redownloadAccepted(out.output); flag != "1" {
+			out = outcome{kind: kindRejected, serial: out.serial, code: "accept_flag=" + flag, message: msg}
+		}
+	}
 	if out.kind == kindOK {
 		if err := a.apply(ctx, h, c, msgIDOf(key), code, doc, out.output); err != nil {
 			// The national system accepted it; the next attempt finds the
@@ -155,11 +169,25 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 // replyRef is, for each upload whose effects key on a number the national
 // system assigns, that field of its answer: without it the effect cannot
 // be applied (a visit without ykc700 would hold its inpatient number for
-// good). Only these fields are required here: the rest of the output
+// good). GYR005's accept_flag is listed too: it alone says whether the
+// re-download was accepted (redownloadAccepted). Only these fields are required here: the rest of the output
 // schemas is reconstructed, not the official list (docs in schemas/), and
 // must not turn an accepted upload into a failure. GYU001 is not listed:
 // a refused application has no filing number.
-var replyRef = map[string]string{"GYU006": "filing_no", "GYU101": "ykc700", "GYU103": "settle_no", "GYU303": "settle_no", "GYU003": "month_settle_no"}
+var replyRef = map[string]string{"GYU006": "filing_no", "GYU101": "ykc700", "GYU103": "settle_no", "GYU303": "settle_no", "GYU003": "month_settle_no", "GYR005": "accept_flag"}
+
+// redownloadAccepted returns the accept_flag of a GYR005 answer ("1":
+// accepted) and its message, or, when it has none, a message saying the
+// re-download was not accepted.
+func redownloadAccepted(output json.RawMessage) (flag, message string) {
+	var o map[string]any
+	_ = decodeJSON(output, &o)
+	flag, message = str(o, "accept_flag"), str(o, "message")
+	if flag != "1" && message == "" {
+		message = "the national system did not accept the re-download (accept_flag " + flag + ") and gave no reason"
+	}
+	return flag, message
+}
 
 // replyErrors checks the answer of an accepted upload for the number its
 // effects key on (replyRef) and returns "path problem" of each error.
