@@ -617,6 +617,61 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	return r.Diagnostics, nil
 }
 
+// Applied is what an Instance holds of one site's configuration, taken
+// by Applied before a Configure that may have to be undone (Restore).
+type Applied struct {
+	site     string
+	settings map[string]string // nil: not configured at the site
+	schemas  map[string][]byte
+}
+
+// Applied returns what the Instance holds of site's configuration now.
+func (in *Instance) Applied(site string) Applied {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return Applied{site: site, settings: in.sites[site], schemas: in.schemas[site]}
+}
+
+// Restore undoes the Configure calls made for a's site since a was taken
+// (a reload that was refused): the Instance holds a's configuration again
+// (re-applied after relaunches, serving the host services), and a plugin
+// that was configured at the site is configured with a's settings again.
+// A site that had no configuration is forgotten; the plugin process keeps
+// what it was given, but gets no call for the site, no host services for
+// it, and not the settings after a relaunch. An error says the plugin may
+// still hold the undone settings for the site, until it is relaunched.
+func (in *Instance) Restore(ctx context.Context, a Applied) error {
+	in.mu.Lock()
+	if a.settings == nil {
+		delete(in.sites, a.site)
+		delete(in.schemas, a.site)
+	} else {
+		in.sites[a.site] = a.settings
+		in.schemas[a.site] = a.schemas
+	}
+	in.mu.Unlock()
+	if a.settings == nil {
+		return nil
+	}
+	ref, err := in.current(ctx, 30*time.Second)
+	if err != nil {
+		return nil // down: the relaunch applies a's settings
+	}
+	done := in.enter(a.site)
+	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
+	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: a.site, Settings: a.settings})
+	cancel()
+	done()
+	in.afterCall(err)
+	switch {
+	case err != nil:
+		return fmt.Errorf("plugin %q: configure site %q with its previous settings again: %w", in.spec.Name, a.site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
+	case r.Diagnostics.HasError():
+		return fmt.Errorf("plugin %q: configure site %q with its previous settings again: refused: %s", in.spec.Name, a.site, r.Diagnostics.String())
+	}
+	return nil
+}
+
 // SiteSchemas returns the schema documents the plugin returned from
 // Configure for site (its overlay, by path as in Describe), or nil.
 func (in *Instance) SiteSchemas(site string) map[string][]byte {
