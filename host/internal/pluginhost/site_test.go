@@ -122,7 +122,7 @@ func TestGuardRefusesSitesNotServed(t *testing.T) {
 				if !errors.As(err, &se) || !errors.Is(err, ErrSiteNotServed) {
 					t.Fatalf("err = %v, want a *SiteError", err)
 				}
-				if se.Plugin != "ledger" || se.Site != "h2" || !strings.HasPrefix(se.Call, strings.Fields(name)[0]) {
+				if se.Plugin != "ledger" || se.Site != "h2" || se.Call != strings.Split(name, " (")[0] {
 					t.Errorf("SiteError = %+v, want plugin ledger, site h2, call %s", se, name)
 				}
 				for _, want := range []string{`plugin "ledger"`, `site "h2"`, "not enabled", "enable it there in the configuration"} {

@@ -141,7 +141,11 @@ func TestRefusedReloadLeavesPluginsAsTheyWere(t *testing.T) {
 			}
 			check("after the refused reload", "m-refused")
 			in.Kill()
-			<-restarted
+			select {
+			case <-restarted:
+			case <-time.After(time.Minute):
+				t.Fatal("the plugin was not relaunched within a minute")
+			}
 			check("after a relaunch", "m-relaunched")
 
 			// An accepted reload: h2 disabled, h3 gone.
