@@ -1,6 +1,8 @@
 // Package hostsvc implements the host services a plugin calls back into
 // (sdkhost.HostServer): per-plugin, per-site state and sequences in the
-// store, events on the events topic and the exchange journal.
+// store, events on the events topic and the exchange journal. A plugin
+// process reaches them through pluginhost, which first refuses every call
+// for a site the plugin does not serve (pluginhost.SiteError).
 package hostsvc
 
 import (

@@ -82,7 +82,7 @@ func TestCheckEvent(t *testing.T) {
 func TestGuardRefusesForeignEvents(t *testing.T) {
 	t.Parallel()
 	mem := sdktest.NewMemoryHost()
-	g := guard{HostServer: mem, plugin: "ledger"}
+	g := guard{HostServer: mem, plugin: "ledger", serves: func(string) bool { return true }}
 	if err := g.Publish(t.Context(), "s1", sdk.Event{Type: "other.tick"}); !errors.Is(err, ErrContract) {
 		t.Fatalf("foreign type: %v, want ErrContract", err)
 	}
@@ -186,12 +186,12 @@ func TestGuardPassesScanKnownOn(t *testing.T) {
 	if _, err := ks.Put(t.Context(), "s1", "k/1", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	var g sdkhost.HostServer = guard{HostServer: ks, plugin: "ledger"}
+	var g sdkhost.HostServer = guard{HostServer: ks, plugin: "ledger", serves: func(string) bool { return true }}
 	es, err := g.(sdkhost.KnownScanServer).ScanKnown(t.Context(), "s1", "k/", 0, map[string]int64{"k/1": 1})
 	if err != nil || len(es) != 1 || !ks.called {
 		t.Errorf("ScanKnown through the guard = %+v, %v, host's ScanKnown called: %v; want k/1 from the host's ScanKnown", es, err, ks.called)
 	}
-	g = guard{HostServer: ks.MemoryHost, plugin: "ledger"}
+	g = guard{HostServer: ks.MemoryHost, plugin: "ledger", serves: func(string) bool { return true }}
 	if es, err := g.(sdkhost.KnownScanServer).ScanKnown(t.Context(), "s1", "k/", 0, map[string]int64{"k/1": 1}); err != nil || len(es) != 1 || es[0].Key != "k/1" {
 		t.Errorf("ScanKnown through the guard of a host without it = %+v, %v; want k/1", es, err)
 	}
@@ -217,12 +217,12 @@ type onlyHostServer struct{ sdkhost.HostServer }
 func TestGuardPassesWriteStateOn(t *testing.T) {
 	t.Parallel()
 	sw := &stateWriter{MemoryHost: sdktest.NewMemoryHost()}
-	var g sdkhost.HostServer = guard{HostServer: sw, plugin: "ledger"}
+	var g sdkhost.HostServer = guard{HostServer: sw, plugin: "ledger", serves: func(string) bool { return true }}
 	vs, err := g.(sdkhost.StateWriteServer).WriteState(t.Context(), "s1", []sdk.StateWrite{{Key: "a", Value: []byte("1")}, {Key: "a", Value: []byte("2"), Expect: 1}})
 	if err != nil || len(vs) != 2 || vs[1] != 2 || !sw.called {
 		t.Errorf("WriteState through the guard = %v, %v, host's WriteState called: %v; want [1 2] from the host's WriteState", vs, err, sw.called)
 	}
-	g = guard{HostServer: onlyHostServer{sw.MemoryHost}, plugin: "ledger"}
+	g = guard{HostServer: onlyHostServer{sw.MemoryHost}, plugin: "ledger", serves: func(string) bool { return true }}
 	_, err = g.(sdkhost.StateWriteServer).WriteState(t.Context(), "s1", []sdk.StateWrite{{Key: "b", Value: []byte("1"), Put: true}, {Key: "a", Value: []byte("3"), Expect: 1}})
 	var we *sdk.WriteError
 	if !errors.As(err, &we) || we.Index != 1 || we.Applied != 1 || !errors.Is(err, sdk.ErrConflict) {

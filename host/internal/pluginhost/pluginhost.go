@@ -12,6 +12,13 @@
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
 // Describe and Configure, which the host's start and reloads wait on, are
 // bounded by Options.CallTimeout.
+//
+// A plugin's calls back into the host services (state, sequences, events,
+// journal, artifacts) each name a site; they are refused with a
+// *SiteError unless the plugin is enabled and configured at that site, or
+// the host has a call for that site in flight to it (its Configure, or a
+// message or job that a reload disabling the site caught mid-way, which
+// finishes as it began).
 package pluginhost
 
 import (
@@ -25,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +166,7 @@ type Instance struct {
 	version  int                          // negotiated protocol version
 	sites    map[string]map[string]string // applied settings, re-applied after relaunch
 	schemas  map[string]map[string][]byte // per site, the schema documents Configure returned
+	inFlight map[string]int               // per site, the host's calls to the plugin not yet answered
 	restarts int
 	lastErr  error
 	gen      uint64        // launches so far; the running process is launch gen
@@ -179,12 +188,13 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 	opts.defaults()
 	in := &Instance{
 		spec: spec, host: host, opts: opts,
-		sites:   map[string]map[string]string{},
-		schemas: map[string]map[string][]byte{},
-		up:      make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		sites:    map[string]map[string]string{},
+		schemas:  map[string]map[string][]byte{},
+		inFlight: map[string]int{},
+		up:       make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	in.life, in.endLife = context.WithCancel(context.Background())
 	if err := in.launch(ctx); err != nil {
@@ -214,9 +224,9 @@ func VerifyChecksum(path, want string) error {
 }
 
 // open verifies the binary of spec, starts it, negotiates the protocol and
-// checks its Describe answer. host serves the plugin's calls back; nil
-// answers them with errors.
-func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+// checks its Describe answer. host serves the plugin's calls back, for
+// the sites serves accepts; nil answers them with errors.
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves func(site string) bool, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
 	// The checksum is taken of the file at Path and that file is run: a
 	// relative path without a directory part ("acme") would otherwise be
 	// looked up in $PATH by exec.
@@ -229,7 +239,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
 	if host != nil {
-		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts}
+		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts, serves: serves}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	cmd := command(spec.Path)
@@ -286,7 +296,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, artifacts *ar
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -589,9 +599,11 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	if err != nil {
 		return nil, err
 	}
+	done := in.enter(site)
 	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 	cancel()
+	done()
 	in.afterCall(err)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: configure site %q: %w", in.spec.Name, site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
@@ -605,6 +617,61 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	return r.Diagnostics, nil
 }
 
+// Applied is what an Instance holds of one site's configuration, taken
+// by Applied before a Configure that may have to be undone (Restore).
+type Applied struct {
+	site     string
+	settings map[string]string // nil: not configured at the site
+	schemas  map[string][]byte
+}
+
+// Applied returns what the Instance holds of site's configuration now.
+func (in *Instance) Applied(site string) Applied {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return Applied{site: site, settings: in.sites[site], schemas: in.schemas[site]}
+}
+
+// Restore undoes the Configure calls made for a's site since a was taken
+// (a reload that was refused): the Instance holds a's configuration again
+// (re-applied after relaunches, serving the host services), and a plugin
+// that was configured at the site is configured with a's settings again.
+// A site that had no configuration is forgotten; the plugin process keeps
+// what it was given, but gets no call for the site, no host services for
+// it, and not the settings after a relaunch. An error says the plugin may
+// still hold the undone settings for the site, until it is relaunched.
+func (in *Instance) Restore(ctx context.Context, a Applied) error {
+	in.mu.Lock()
+	if a.settings == nil {
+		delete(in.sites, a.site)
+		delete(in.schemas, a.site)
+	} else {
+		in.sites[a.site] = a.settings
+		in.schemas[a.site] = a.schemas
+	}
+	in.mu.Unlock()
+	if a.settings == nil {
+		return nil
+	}
+	ref, err := in.current(ctx, 30*time.Second)
+	if err != nil {
+		return nil // down: the relaunch applies a's settings
+	}
+	done := in.enter(a.site)
+	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
+	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: a.site, Settings: a.settings})
+	cancel()
+	done()
+	in.afterCall(err)
+	switch {
+	case err != nil:
+		return fmt.Errorf("plugin %q: configure site %q with its previous settings again: %w", in.spec.Name, a.site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
+	case r.Diagnostics.HasError():
+		return fmt.Errorf("plugin %q: configure site %q with its previous settings again: refused: %s", in.spec.Name, a.site, r.Diagnostics.String())
+	}
+	return nil
+}
+
 // SiteSchemas returns the schema documents the plugin returned from
 // Configure for site (its overlay, by path as in Describe), or nil.
 func (in *Instance) SiteSchemas(site string) map[string][]byte {
@@ -613,12 +680,60 @@ func (in *Instance) SiteSchemas(site string) map[string][]byte {
 	return in.schemas[site]
 }
 
-// Forget drops a site's settings (the plugin was disabled there).
+// Forget drops a site's settings (the plugin was disabled there, or the
+// site removed): they are not applied again after a relaunch, and the
+// plugin's calls to the host services for the site are refused from now
+// on, but for those made during a call for the site the host has in
+// flight to it (see serves).
 func (in *Instance) Forget(site string) {
 	in.mu.Lock()
 	delete(in.sites, site)
 	delete(in.schemas, site)
 	in.mu.Unlock()
+}
+
+// Sites returns the sites the plugin is configured at (Configure succeeded
+// and Forget was not called since), sorted.
+func (in *Instance) Sites() []string {
+	in.mu.RLock()
+	out := make([]string, 0, len(in.sites))
+	for s := range in.sites {
+		out = append(out, s)
+	}
+	in.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+// enter counts a call of the host to the plugin for site (Configure,
+// Handle, RunJob) until the returned func is called.
+func (in *Instance) enter(site string) (done func()) {
+	in.mu.Lock()
+	in.inFlight[site]++
+	in.mu.Unlock()
+	return func() {
+		in.mu.Lock()
+		if in.inFlight[site]--; in.inFlight[site] <= 0 {
+			delete(in.inFlight, site)
+		}
+		in.mu.Unlock()
+	}
+}
+
+// serves reports whether the plugin may use the host services for site:
+// it is configured there (Sites), or the host has a call for the site in
+// flight to it. The second keeps working what the host itself asked for:
+// the plugin's Configure of a site it is being enabled at, and a message
+// or job of a site that a reload disables meanwhile, which finishes with
+// its state, sequences, events and journal entries while the host waits
+// for it (the next one is not routed to the plugin). What the plugin sends
+// for such a site after the host stopped waiting (a call that timed out
+// or was cancelled) is refused like any other call.
+func (in *Instance) serves(site string) bool {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	_, ok := in.sites[site]
+	return ok || in.inFlight[site] > 0
 }
 
 // Handle calls the plugin. If the plugin is restarting it waits briefly.
@@ -627,7 +742,9 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	if err != nil {
 		return nil, err
 	}
+	done := in.enter(req.Site)
 	r, err := ref.impl.Handle(ctx, req)
+	done()
 	in.afterCall(err)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, in.failed(ctx, ref, err))
@@ -641,7 +758,9 @@ func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.Ru
 	if err != nil {
 		return nil, err
 	}
+	done := in.enter(req.Site)
 	r, err := ref.impl.RunJob(ctx, req)
+	done()
 	in.afterCall(err)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: job %q: %w", in.spec.Name, req.Job, err)
@@ -707,7 +826,7 @@ type Process struct {
 // Launch verifies the binary of spec, starts it and describes it. Its log
 // lines go to output. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, output, DefaultCallTimeout)
+	client, impl, desc, err := open(ctx, spec, nil, nil, nil, output, DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@
 // scheduler runs, and describes the running plugins for the admin API and
 // the console. The daemon calls it on start and reload, check-config
 // without starting medgate.
+// A configuration it refuses leaves the running plugins as they were (see
+// Apply).
 package sites
 
 import (
@@ -54,14 +56,33 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 	return nil
 }
 
-// Apply validates and applies every site's plugin settings and
-// returns the routing snapshot and the job list. Nothing is half-applied
-// in the returned snapshot: a site plugin with problems is reported and the
-// whole call fails.
+// Apply validates and applies every site's plugin settings and returns
+// the routing snapshot and the job list. Nothing is half-applied: a
+// configuration with problems is reported, every problem at once, and the
+// whole call fails leaving the running plugins as they were.
+//
+// It goes in three steps. First every enabled site plugin's settings are
+// checked against the plugin's declaration; a problem there fails the
+// call before any plugin is touched. Then each plugin is configured for
+// each of its sites; if one refuses, the sites configured so far are
+// restored (Instance.Restore) and the call fails. (In that short while a
+// message of such a site may be handled with the new settings: the
+// plugins have no way to check settings without applying them.) Last,
+// once all is accepted, each declared plugin forgets the sites it is no
+// longer enabled at (disabled, or gone from the configuration), so a
+// relaunch does not apply them again and its host services for them are
+// refused.
 func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger) (*pipeline.Routes, []scheduler.Job, error) {
 	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
-	var jobs []scheduler.Job
+	type step struct {
+		in       *pluginhost.Instance
+		site     string
+		path     string
+		settings map[string]string
+	}
+	var steps []step
 	var problems config.Problems
+	enabled := map[string]map[string]bool{} // plugin → its sites
 	for i, s := range cfg.Sites {
 		routes.Sites[s.Code] = map[string]*pipeline.Target{}
 		routes.Disabled[s.Code] = map[string]bool{}
@@ -79,42 +100,73 @@ func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginho
 			}
 			if !sp.IsEnabled() {
 				routes.Disabled[s.Code][name] = true
-				in.Forget(s.Code)
 				continue
 			}
-			desc := in.Description()
-			settings, sps := pluginhost.CheckSettings(desc.Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
+			if enabled[name] == nil {
+				enabled[name] = map[string]bool{}
+			}
+			enabled[name][s.Code] = true
+			settings, sps := pluginhost.CheckSettings(in.Description().Settings, sp.Settings, filepath.Dir(cfg.File), config.IsSecretRef, cfg.Secret)
 			for _, p := range sps {
 				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
 			}
-			if len(sps) > 0 {
-				continue
-			}
-			diags, err := in.Configure(ctx, s.Code, settings)
-			if err != nil {
-				problems = append(problems, cfg.Problem(path, "%v", err))
-				continue
-			}
-			for _, dg := range diags {
-				if dg.Severity == sdk.SeverityError {
-					problems = append(problems, cfg.Problem(path+".settings."+dg.Field, "%s", dg.Message()))
-				}
-			}
-			if diags.HasError() {
-				continue
-			}
-			t := &pipeline.Target{Plugin: name, Handler: in, Operations: map[string]sdk.Operation{}}
-			for _, op := range desc.Operations {
-				t.Operations[op.Type] = op
-			}
-			routes.Sites[s.Code][name] = t
-			for _, j := range desc.Jobs {
-				jobs = append(jobs, job(in, s.Code, j, log))
+			if len(sps) == 0 {
+				steps = append(steps, step{in: in, site: s.Code, path: path, settings: settings})
 			}
 		}
 	}
 	if len(problems) > 0 {
 		return nil, nil, problems
+	}
+
+	var jobs []scheduler.Job
+	var undo []pluginhost.Applied
+	var undoIn []*pluginhost.Instance
+	for _, st := range steps {
+		undo, undoIn = append(undo, st.in.Applied(st.site)), append(undoIn, st.in)
+		diags, err := st.in.Configure(ctx, st.site, st.settings)
+		if err != nil {
+			problems = append(problems, cfg.Problem(st.path, "%v", err))
+			continue
+		}
+		for _, dg := range diags {
+			if dg.Severity == sdk.SeverityError {
+				problems = append(problems, cfg.Problem(st.path+".settings."+dg.Field, "%s", dg.Message()))
+			}
+		}
+		if diags.HasError() {
+			continue
+		}
+		desc := st.in.Description()
+		t := &pipeline.Target{Plugin: st.in.Name(), Handler: st.in, Operations: map[string]sdk.Operation{}}
+		for _, op := range desc.Operations {
+			t.Operations[op.Type] = op
+		}
+		routes.Sites[st.site][st.in.Name()] = t
+		for _, j := range desc.Jobs {
+			jobs = append(jobs, job(st.in, st.site, j, log))
+		}
+	}
+	if len(problems) > 0 {
+		// Undo in reverse order, so a site configured twice ends as it began.
+		for i := len(undo) - 1; i >= 0; i-- {
+			if err := undoIn[i].Restore(ctx, undo[i]); err != nil {
+				log.Error("a refused configuration could not be undone in a plugin; it may use the refused settings until it is relaunched (restart medgate to be sure)", "plugin", undoIn[i].Name(), "err", err)
+			}
+		}
+		return nil, nil, problems
+	}
+
+	for _, p := range cfg.Plugins {
+		in := plugins[p.Name]
+		if in == nil {
+			continue
+		}
+		for _, site := range in.Sites() {
+			if !enabled[p.Name][site] {
+				in.Forget(site)
+			}
+		}
 	}
 	return routes, jobs, nil
 }
