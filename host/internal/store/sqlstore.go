@@ -998,9 +998,36 @@ func (s *sqlStore) OpenBatches(ctx context.Context, plugin, site, job string) ([
 	return out, nil
 }
 
+// sqlAcquireLease takes the lease (name, holder, expiry) if it is free,
+// held by holder, or expired at the caller's now (the last argument).
+const sqlAcquireLease = `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+		RETURNING holder`
+
+// sqlAcquireLeaseDB is sqlAcquireLease on the database's clock (dbClock):
+// (name, holder, ttl in microseconds). clock_timestamp() is the moment the
+// statement runs, not its transaction's start.
+const sqlAcquireLeaseDB = `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, clock_timestamp() + ?::bigint * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= clock_timestamp()
+		RETURNING holder`
+
+// sqlLeaseLeftDB is how many microseconds the lease has left on the
+// database's clock (dbClock).
+const sqlLeaseLeftDB = `SELECT CAST(EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000000 AS bigint) FROM leases WHERE name = ?`
+
 // AcquireLease implements [Store.AcquireLease]. A lease whose expiry is at
 // or before now is free. When another holder has it, its expiry is read
 // after the failed write: a renewal or release in between shows.
+//
+// On PostgreSQL (dbClock) now is only the caller's clock, in which the
+// expiry is reported: the statements set and compare expiries on the
+// database's clock, so that instances whose clocks disagree still see
+// one expiry. The expiry reported for a lease taken is now+ttl, at or
+// before the one set (the statement runs after now); for another
+// holder's lease it is now plus the time the lease has left, which is
+// the moment it expires on the caller's clock (less the store's latency).
 func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
 	if holder == "" || ttl <= 0 {
 		return false, time.Time{}, s.errorf("acquire lease %q: need a holder and a positive ttl (holder %q, ttl %v)", name, holder, ttl)
@@ -1008,10 +1035,14 @@ func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl ti
 	t := normTime(now)
 	var got string
 	until := normTime(t.Add(ttl))
-	err := s.writeRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
-		RETURNING holder`, name, holder, s.d.encodeTime(until), s.d.encodeTime(t)).Scan(&got)
+	var err error
+	if s.d.dbClock {
+		// ttl rounded up to the microsecond: the expiry set is never
+		// before the one reported.
+		err = s.writeRow(ctx, sqlAcquireLeaseDB, name, holder, int64((ttl+time.Microsecond-1)/time.Microsecond)).Scan(&got)
+	} else {
+		err = s.writeRow(ctx, sqlAcquireLease, name, holder, s.d.encodeTime(until), s.d.encodeTime(t)).Scan(&got)
+	}
 	if err == nil {
 		return true, until, nil
 	}
@@ -1019,7 +1050,13 @@ func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl ti
 		return false, time.Time{}, s.errorf("acquire lease %q for %q: %w", name, holder, err)
 	}
 	var expires time.Time
-	err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
+	if s.d.dbClock {
+		var left int64
+		err = s.readRow(ctx, sqlLeaseLeftDB, name).Scan(&left)
+		expires = t.Add(time.Duration(max(left, 0)) * time.Microsecond) // 0: expired since
+	} else {
+		err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, time.Time{}, nil // released since
 	}

@@ -215,6 +215,12 @@ type Store interface {
 	// expires is when the lease expires: now+ttl when held is true, else the
 	// current holder's expiry (the first moment it may be taken), or the
 	// zero time if that holder released it meanwhile.
+	//
+	// now is the caller's clock. PostgreSQL, shared by several instances
+	// whose clocks may disagree, sets and compares expiries on the
+	// database's clock instead (the lease lasts ttl from the statement),
+	// and reports another holder's expiry on the caller's clock: now plus
+	// the time the lease has left. SQLite uses now.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (held bool, expires time.Time, err error)
 	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error
