@@ -581,10 +581,14 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 	var nm, nx int64
 	var err error
 	if !messagesBefore.IsZero() {
+		before := s.d.encodeTime(normTime(messagesBefore))
 		nm, err = s.pruneBatches(ctx, "messages", `DELETE FROM messages WHERE id IN (SELECT id FROM messages
 			WHERE status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ? LIMIT ?)`,
-			s.d.encodeTime(normTime(messagesBefore)))
+			before)
 		if err != nil {
+			return nm, 0, err
+		}
+		if _, err = s.pruneBatches(ctx, "batches", sqlPruneBatches, before, before); err != nil {
 			return nm, 0, err
 		}
 	}
@@ -595,10 +599,20 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 	return nm, nx, err
 }
 
+// sqlPruneBatches deletes at most its last argument's download batches
+// that are done (the step OpenBatches leaves out: no resume needs them)
+// and were last updated before its first two arguments (the same time).
+// The outer WHERE repeats the subquery's condition so that a batch put
+// again meanwhile is kept: PostgreSQL checks a row changed after the
+// subquery read it against the outer condition only.
+const sqlPruneBatches = `DELETE FROM batches WHERE step = 'done' AND updated_at < ?
+		AND (plugin, site, job, batch_id) IN (SELECT plugin, site, job, batch_id FROM batches
+			WHERE step = 'done' AND updated_at < ? LIMIT ?)`
+
 // pruneBatches runs del, a DELETE of at most its last argument's rows
-// older than before, until it deletes fewer than a batch, and returns how
-// many rows went from table.
-func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before any) (int64, error) {
+// older than before (its other arguments), until it deletes fewer than a
+// batch, and returns how many rows went from table.
+func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before ...any) (int64, error) {
 	batch := s.pruneBatch
 	if batch <= 0 {
 		batch = defaultPruneBatch
@@ -608,7 +622,7 @@ func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before a
 		if err := ctx.Err(); err != nil {
 			return total, s.errorf("prune %s: stopped after %d rows: %w", table, total, err)
 		}
-		res, err := s.exec(ctx, del, before, batch)
+		res, err := s.exec(ctx, del, append(before[:len(before):len(before)], batch)...)
 		if err != nil {
 			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
 		}

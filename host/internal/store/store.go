@@ -102,7 +102,9 @@ type StateEntry struct {
 }
 
 // Batch is one download batch of a scheduled job (work-injury GYD001 etc.).
-// Step records how far the download workflow got so it can resume after a crash.
+// Step records how far the download workflow got so it can resume after a crash;
+// "done" marks it finished: OpenBatches leaves it out, and Prune deletes it
+// once it is older than the messages' retention.
 type Batch struct {
 	Plugin, Site, Job string
 	BatchID           string
@@ -167,8 +169,10 @@ type Store interface {
 	// Prune deletes finished messages whose outcome is ok, invalid or
 	// rejected and that were last updated before messagesBefore, and journal
 	// entries older than exchangesBefore. Pending and failed messages are
-	// never pruned (they are unfinished or replayable). A zero time skips
-	// that table. It deletes in small batches, each its own transaction,
+	// never pruned (they are unfinished or replayable). Download batches
+	// whose step is "done" (OpenBatches no longer returns them) and that
+	// were last updated before messagesBefore go too; open ones never do.
+	// A zero time skips that table. It deletes in small batches, each its own transaction,
 	// so the message path's writes are not held up behind it, and stops
 	// between batches when ctx ends. It returns how many rows went from
 	// each.
