@@ -6,7 +6,8 @@
 // instances (PostgreSQL) times leases by its own clock, so that theirs
 // need not agree; the scheduler measures durations on its clock only
 // from the moment it asked for the lease, which is before the store set
-// the expiry, so its idea of the expiry is never later than the store's. A run takes the lease for one
+// the expiry, so its idea of the expiry is never later than the store's.
+// A run takes the lease for one
 // interval plus a grace period (Grace) from its start, so the owner keeps
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
