@@ -2,7 +2,12 @@
 // downloads every 30 minutes) for every site where the plugin is enabled.
 //
 // With several medgate instances only one runs a given job: the instance
-// that holds the job's lease in the store. A run takes the lease for one
+// that holds the job's lease in the store. The store shared by several
+// instances (PostgreSQL) times leases by its own clock, so that theirs
+// need not agree; the scheduler measures durations on its clock only
+// from the moment it asked for the lease, which is before the store set
+// the expiry, so its idea of the expiry is never later than the store's.
+// A run takes the lease for one
 // interval plus a grace period (Grace) from its start, so the owner keeps
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
@@ -65,8 +70,11 @@ var RealClock Clock = realClock{}
 type Leases interface {
 	// AcquireLease takes or renews the named lease for holder until
 	// now+ttl, if it is free, expired (expiry <= now) or held by holder
-	// already. expires is the lease's expiry: now+ttl when held, else the
-	// current holder's (zero if it released the lease meanwhile).
+	// already. expires is the lease's expiry on the caller's clock (now's):
+	// now+ttl when held, else the current holder's (zero if it released
+	// the lease meanwhile). A store shared by several instances times the
+	// lease on its own clock, so that theirs need not agree (see
+	// store.Store.AcquireLease).
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (held bool, expires time.Time, err error)
 	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error

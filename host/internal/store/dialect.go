@@ -41,6 +41,12 @@ type dialect struct {
 	// detachReads: readRow does not hand the caller's context to the
 	// driver once the context is checked (see readRow).
 	detachReads bool
+
+	// dbClock: lease expiries are set and compared on the database's
+	// clock (clock_timestamp()), not on the instances' (AcquireLease's
+	// now). Several instances share a PostgreSQL database, and their
+	// clocks may disagree; a SQLite file has one host's clock.
+	dbClock bool
 }
 
 // rebind returns q, written with ? placeholders, in the dialect's syntax.

@@ -15,7 +15,8 @@ import (
 const migrateLockKey int64 = 0x6d656467617465
 
 // postgresDialect: $n placeholders and times as timestamptz. Migrations
-// hold an advisory lock for their transaction.
+// hold an advisory lock for their transaction. Leases are timed by the
+// database's clock, which every instance shares.
 var postgresDialect = &dialect{
 	name:           DriverPostgres,
 	numbered:       true,
@@ -27,6 +28,7 @@ var postgresDialect = &dialect{
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`,
 	recordMigration: `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`,
+	dbClock:         true,
 }
 
 // Postgres is the engine for several medgate instances sharing one

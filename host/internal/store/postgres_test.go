@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,6 +84,67 @@ func checkMigrations(t *testing.T, dsn string) {
 			t.Errorf("schema_migrations versions = %v, want 1…n once each", versions)
 			break
 		}
+	}
+}
+
+// TestPostgresLeasesIgnoreInstanceClocks: two instances whose clocks are
+// ten minutes apart (far beyond the scheduler's grace) share one database.
+// The lease is timed by the database's clock, so neither takes the other's
+// lease before it expires nor waits past its expiry, and the expiry an
+// instance is told is on its own clock.
+func TestPostgresLeasesIgnoreInstanceClocks(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Postgres(t)
+	a, b := openPostgres(t, dsn), openPostgres(t, dsn)
+	const skew = 10 * time.Minute
+	for _, tc := range []struct {
+		name         string
+		skewA, skewB time.Duration // each instance's clock, ahead of the database's
+		ttl          time.Duration
+		// wantFree: B takes A's lease once it expires; else B is refused
+		// and told A's expiry.
+		wantFree bool
+	}{
+		{"a clock ahead does not take a live lease", 0, skew, time.Minute, false},
+		{"a lease taken by a clock behind is not already expired", -skew, 0, time.Minute, false},
+		{"a lease taken by a clock ahead expires on time", skew, 0, 200 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			name := "job/" + tc.name
+			began := time.Now()
+			nowA := began.Add(tc.skewA)
+			held, expires, err := a.AcquireLease(ctx, name, "A", tc.ttl, nowA)
+			if want := nowA.Add(tc.ttl).Truncate(time.Microsecond); err != nil || !held || !expires.Equal(want) {
+				t.Fatalf("A: AcquireLease(now %v) = %v, %v, %v; want true, %v (A's now+ttl)", nowA, held, expires, err, want)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				nowB := time.Now().Add(tc.skewB)
+				held, expires, err := b.AcquireLease(ctx, name, "B", time.Hour, nowB)
+				if err != nil {
+					t.Fatalf("B: AcquireLease(now %v): %v", nowB, err)
+				}
+				elapsed := time.Since(began)
+				if !tc.wantFree {
+					// A's lease has ttl left, less the time since A took it, on B's clock.
+					left := expires.Sub(nowB.Truncate(time.Microsecond))
+					if held || left > tc.ttl || left < tc.ttl-elapsed {
+						t.Errorf("B: AcquireLease(now %v) = %v, %v; want false and A's expiry on B's clock, %v to %v after B's now", nowB, held, expires, tc.ttl-elapsed, tc.ttl)
+					}
+					return
+				}
+				if held {
+					if elapsed < tc.ttl {
+						t.Errorf("B took A's lease %v after A took it, before its ttl %v ran out", elapsed, tc.ttl)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("B could not take A's lease of %v in %v: the last answer was that it expires at %v (B's clock, now %v)", tc.ttl, elapsed, expires, nowB)
+				}
+			}
+		})
 	}
 }
 

@@ -95,3 +95,98 @@ func TestPruneStopsWithItsContext(t *testing.T) {
 		t.Fatalf("Prune after its context ended = %d exchanges, %v; want 2 and an error", nx, err)
 	}
 }
+
+// TestPruneBatches: Prune deletes the download batches that are done and
+// were last updated before the messages' retention, in bounded batches;
+// open batches (a resume still needs them, however old) and recent done
+// ones stay.
+func TestPruneBatches(t *testing.T) {
+	t.Parallel()
+	testPruneBatches(t, &openGroupTest(t).sqlStore)
+}
+
+// TestPruneBatchesPostgres: the same on PostgreSQL.
+func TestPruneBatchesPostgres(t *testing.T) {
+	t.Parallel()
+	s, err := OpenPostgres(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	testPruneBatches(t, &s.sqlStore)
+}
+
+func testPruneBatches(t *testing.T, s *sqlStore) {
+	ctx := t.Context()
+	old := time.Now().Add(-48 * time.Hour)
+	batches := []struct {
+		id, step string
+		updated  time.Time // zero: as PutBatch set it (now)
+		kept     bool
+	}{
+		{"done-old-1", "done", old, false},
+		{"done-old-2", "done", old, false},
+		{"done-old-3", "done", old.Add(time.Hour), false},
+		{"done-recent", "done", time.Time{}, true},
+		{"fetched-old", "fetched", old, true},
+		{"published-old", "published", old, true},
+		{"acknowledged-old", "acknowledged", old, true},
+	}
+	for _, b := range batches {
+		if err := s.PutBatch(ctx, Batch{Plugin: "workinjury", Site: "s1", Job: "GYD001", BatchID: b.id, Step: b.step, Payload: []byte("p")}); err != nil {
+			t.Fatal(err)
+		}
+		if !b.updated.IsZero() {
+			if _, err := s.exec(ctx, `UPDATE batches SET updated_at = ? WHERE batch_id = ?`, s.d.encodeTime(normTime(b.updated)), b.id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	remaining := func() map[string]bool {
+		t.Helper()
+		ids, err := readAll(ctx, s, func(row rowScanner) (string, error) {
+			var id string
+			return id, row.Scan(&id)
+		}, `SELECT batch_id FROM batches`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out
+	}
+
+	// No message retention (a zero time): no batch goes.
+	if _, _, err := s.Prune(ctx, time.Time{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(); len(got) != len(batches) {
+		t.Errorf("after a prune without message retention, batches %v remain; want all %d", got, len(batches))
+	}
+
+	s.pruneBatch = 2
+	var rounds []int64
+	s.pruned = func(table string, n int64) {
+		if table == "batches" {
+			rounds = append(rounds, n)
+		}
+	}
+	if _, _, err := s.Prune(ctx, time.Now().Add(-24*time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	got := remaining()
+	for _, b := range batches {
+		if got[b.id] != b.kept {
+			t.Errorf("batch %s (step %s) kept = %v, want %v", b.id, b.step, got[b.id], b.kept)
+		}
+	}
+	if fmt.Sprint(rounds) != "[2 1]" {
+		t.Errorf("batches pruned in rounds %v, want [2 1]", rounds)
+	}
+	open, err := s.OpenBatches(ctx, "workinjury", "s1", "GYD001")
+	if err != nil || len(open) != 3 {
+		t.Errorf("OpenBatches after the prune = %d batches, %v; want the 3 open ones", len(open), err)
+	}
+}

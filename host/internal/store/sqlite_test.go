@@ -34,6 +34,13 @@ func TestSQLite(t *testing.T) {
 	})
 }
 
+// TestSQLiteLeasesOnCallerClock: SQLite, one host's file, times leases by
+// AcquireLease's now.
+func TestSQLiteLeasesOnCallerClock(t *testing.T) {
+	t.Parallel()
+	storetest.LeasesOnCallerClock(t, openSQLite(t, filepath.Join(t.TempDir(), "medgate.db")))
+}
+
 // TestSQLiteReopen checks that data survives a reopen and that migrations
 // already applied are not applied again.
 func TestSQLiteReopen(t *testing.T) {

@@ -581,10 +581,14 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 	var nm, nx int64
 	var err error
 	if !messagesBefore.IsZero() {
+		before := s.d.encodeTime(normTime(messagesBefore))
 		nm, err = s.pruneBatches(ctx, "messages", `DELETE FROM messages WHERE id IN (SELECT id FROM messages
 			WHERE status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ? LIMIT ?)`,
-			s.d.encodeTime(normTime(messagesBefore)))
+			before)
 		if err != nil {
+			return nm, 0, err
+		}
+		if _, err = s.pruneBatches(ctx, "batches", sqlPruneBatches, before, before); err != nil {
 			return nm, 0, err
 		}
 	}
@@ -595,10 +599,20 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 	return nm, nx, err
 }
 
+// sqlPruneBatches deletes at most its last argument's download batches
+// that are done (the step OpenBatches leaves out: no resume needs them)
+// and were last updated before its first two arguments (the same time).
+// The outer WHERE repeats the subquery's condition so that a batch put
+// again meanwhile is kept: PostgreSQL checks a row changed after the
+// subquery read it against the outer condition only.
+const sqlPruneBatches = `DELETE FROM batches WHERE step = 'done' AND updated_at < ?
+		AND (plugin, site, job, batch_id) IN (SELECT plugin, site, job, batch_id FROM batches
+			WHERE step = 'done' AND updated_at < ? LIMIT ?)`
+
 // pruneBatches runs del, a DELETE of at most its last argument's rows
-// older than before, until it deletes fewer than a batch, and returns how
-// many rows went from table.
-func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before any) (int64, error) {
+// older than before (its other arguments), until it deletes fewer than a
+// batch, and returns how many rows went from table.
+func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before ...any) (int64, error) {
 	batch := s.pruneBatch
 	if batch <= 0 {
 		batch = defaultPruneBatch
@@ -608,7 +622,7 @@ func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before a
 		if err := ctx.Err(); err != nil {
 			return total, s.errorf("prune %s: stopped after %d rows: %w", table, total, err)
 		}
-		res, err := s.exec(ctx, del, before, batch)
+		res, err := s.exec(ctx, del, append(before[:len(before):len(before)], batch)...)
 		if err != nil {
 			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
 		}
@@ -998,9 +1012,36 @@ func (s *sqlStore) OpenBatches(ctx context.Context, plugin, site, job string) ([
 	return out, nil
 }
 
+// sqlAcquireLease takes the lease (name, holder, expiry) if it is free,
+// held by holder, or expired at the caller's now (the last argument).
+const sqlAcquireLease = `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+		RETURNING holder`
+
+// sqlAcquireLeaseDB is sqlAcquireLease on the database's clock (dbClock):
+// (name, holder, ttl in microseconds). clock_timestamp() is the moment the
+// statement runs, not its transaction's start.
+const sqlAcquireLeaseDB = `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, clock_timestamp() + ?::bigint * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= clock_timestamp()
+		RETURNING holder`
+
+// sqlLeaseLeftDB is how many microseconds the lease has left on the
+// database's clock (dbClock).
+const sqlLeaseLeftDB = `SELECT CAST(EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000000 AS bigint) FROM leases WHERE name = ?`
+
 // AcquireLease implements [Store.AcquireLease]. A lease whose expiry is at
 // or before now is free. When another holder has it, its expiry is read
 // after the failed write: a renewal or release in between shows.
+//
+// On PostgreSQL (dbClock) now is only the caller's clock, in which the
+// expiry is reported: the statements set and compare expiries on the
+// database's clock, so that instances whose clocks disagree still see
+// one expiry. The expiry reported for a lease taken is now+ttl, at or
+// before the one set (the statement runs after now); for another
+// holder's lease it is now plus the time the lease has left, which is
+// the moment it expires on the caller's clock (less the store's latency).
 func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
 	if holder == "" || ttl <= 0 {
 		return false, time.Time{}, s.errorf("acquire lease %q: need a holder and a positive ttl (holder %q, ttl %v)", name, holder, ttl)
@@ -1008,10 +1049,14 @@ func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl ti
 	t := normTime(now)
 	var got string
 	until := normTime(t.Add(ttl))
-	err := s.writeRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
-		RETURNING holder`, name, holder, s.d.encodeTime(until), s.d.encodeTime(t)).Scan(&got)
+	var err error
+	if s.d.dbClock {
+		// ttl rounded up to the microsecond: the expiry set is never
+		// before the one reported.
+		err = s.writeRow(ctx, sqlAcquireLeaseDB, name, holder, int64((ttl+time.Microsecond-1)/time.Microsecond)).Scan(&got)
+	} else {
+		err = s.writeRow(ctx, sqlAcquireLease, name, holder, s.d.encodeTime(until), s.d.encodeTime(t)).Scan(&got)
+	}
 	if err == nil {
 		return true, until, nil
 	}
@@ -1019,7 +1064,13 @@ func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl ti
 		return false, time.Time{}, s.errorf("acquire lease %q for %q: %w", name, holder, err)
 	}
 	var expires time.Time
-	err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
+	if s.d.dbClock {
+		var left int64
+		err = s.readRow(ctx, sqlLeaseLeftDB, name).Scan(&left)
+		expires = t.Add(time.Duration(max(left, 0)) * time.Microsecond) // 0: expired since
+	} else {
+		err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, time.Time{}, nil // released since
 	}

@@ -102,7 +102,9 @@ type StateEntry struct {
 }
 
 // Batch is one download batch of a scheduled job (work-injury GYD001 etc.).
-// Step records how far the download workflow got so it can resume after a crash.
+// Step records how far the download workflow got so it can resume after a crash;
+// "done" marks it finished: OpenBatches leaves it out, and Prune deletes it
+// once it is older than the messages' retention.
 type Batch struct {
 	Plugin, Site, Job string
 	BatchID           string
@@ -167,8 +169,10 @@ type Store interface {
 	// Prune deletes finished messages whose outcome is ok, invalid or
 	// rejected and that were last updated before messagesBefore, and journal
 	// entries older than exchangesBefore. Pending and failed messages are
-	// never pruned (they are unfinished or replayable). A zero time skips
-	// that table. It deletes in small batches, each its own transaction,
+	// never pruned (they are unfinished or replayable). Download batches
+	// whose step is "done" (OpenBatches no longer returns them) and that
+	// were last updated before messagesBefore go too; open ones never do.
+	// A zero time skips that table. It deletes in small batches, each its own transaction,
 	// so the message path's writes are not held up behind it, and stops
 	// between batches when ctx ends. It returns how many rows went from
 	// each.
@@ -215,6 +219,12 @@ type Store interface {
 	// expires is when the lease expires: now+ttl when held is true, else the
 	// current holder's expiry (the first moment it may be taken), or the
 	// zero time if that holder released it meanwhile.
+	//
+	// now is the caller's clock. PostgreSQL, shared by several instances
+	// whose clocks may disagree, sets and compares expiries on the
+	// database's clock instead (the lease lasts ttl from the statement),
+	// and reports another holder's expiry on the caller's clock: now plus
+	// the time the lease has left. SQLite uses now.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (held bool, expires time.Time, err error)
 	// ReleaseLease frees the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error

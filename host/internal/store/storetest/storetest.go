@@ -21,8 +21,9 @@
 // in UTC; a zero Message.ReceivedAt, Exchange.At or Batch.CreatedAt is set
 // by the store; the exchange filter's From is inclusive and To exclusive;
 // prefixes (StateScan, ListMessages) are literal, byte-ordered prefixes;
-// a lease expiring exactly at now is free; AddAttempt on a done message
-// is ErrConflict.
+// an expired lease is free; AddAttempt on a done message is ErrConflict.
+// Leases are timed by the caller's clock (SQLite: LeasesOnCallerClock
+// checks it) or the database's (PostgreSQL).
 package storetest
 
 import (
@@ -1010,7 +1011,97 @@ func testBatches(t *testing.T, s store.Store) {
 	w.check(t, "CreatedAt set by the store", got[0].CreatedAt)
 }
 
+// testLeases checks what every engine does with leases, whichever clock
+// it times them by (the caller's, or the database's): each call passes
+// the wall clock's now, and an expiry reported for another holder's lease
+// is checked within the latency of the calls. LeasesOnCallerClock checks
+// the exact times of an engine timing leases by the caller's clock.
 func testLeases(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const ttl = time.Hour
+	type call struct {
+		held    bool
+		expires time.Time
+		now     time.Time     // the now passed
+		took    time.Duration // how long the call took
+	}
+	acquire := func(name, holder string, ttl time.Duration) call {
+		t.Helper()
+		c := call{now: time.Now()}
+		var err error
+		c.held, c.expires, err = s.AcquireLease(ctx, name, holder, ttl, c.now)
+		c.took = time.Since(c.now)
+		if err != nil {
+			t.Fatalf("AcquireLease(%q, %q, %v): %v", name, holder, ttl, err)
+		}
+		return c
+	}
+	// taken checks that c took its lease until now+ttl.
+	taken := func(what string, c call, ttl time.Duration) {
+		t.Helper()
+		if want := c.now.Add(ttl).Truncate(time.Microsecond); !c.held || !c.expires.Equal(want) {
+			t.Errorf("%s: AcquireLease = %v, %v; want true, %v (now+ttl)", what, c.held, c.expires, want)
+		}
+	}
+	// refused checks that c did not get the lease held by holder, and
+	// reports holder's expiry: on the caller's clock, the same; on the
+	// database's, the time left, measured after holder's call set it and
+	// before c returned, added to c's now.
+	refused := func(what string, c, holder call) {
+		t.Helper()
+		from, to := holder.expires.Add(-c.took), holder.expires.Add(holder.took)
+		if c.held || c.expires.Before(from) || c.expires.After(to) {
+			t.Errorf("%s: AcquireLease = %v, %v; want false and the holder's expiry, %v (between %v and %v)", what, c.held, c.expires, holder.expires, from, to)
+		}
+	}
+	release := func(name, holder string) {
+		t.Helper()
+		if err := s.ReleaseLease(ctx, name, holder); err != nil {
+			t.Fatalf("ReleaseLease(%q, %q): %v", name, holder, err)
+		}
+	}
+
+	a := acquire("job", "A", ttl)
+	taken("free lease", a, ttl)
+	refused("held by another", acquire("job", "B", ttl), a)
+	a = acquire("job", "A", 2*ttl)
+	taken("renew by holder", a, 2*ttl)
+	refused("held until the renewed expiry", acquire("job", "B", ttl), a)
+	taken("other lease names are independent", acquire("other", "B", ttl), ttl)
+	release("job", "B")
+	refused("release by a non-holder does nothing", acquire("job", "B", ttl), a)
+	release("job", "A")
+	taken("free again before expiry, after the holder released it", acquire("job", "B", ttl), ttl)
+	release("missing", "A")
+
+	// An expired lease is free: taken at its expiry, not before.
+	const short = 200 * time.Millisecond
+	c := acquire("short", "C", short)
+	taken("short lease", c, short)
+	expiry := c.now.Truncate(time.Microsecond).Add(short)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d := acquire("short", "D", ttl)
+		if d.held {
+			if end := d.now.Add(d.took); end.Before(expiry) {
+				t.Errorf("D took C's lease by %v, before its expiry %v", end, expiry)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("D could not take C's lease, which expired at %v, by %v (the last answer: expires %v)", expiry, deadline, d.expires)
+		}
+	}
+
+	if _, _, err := s.AcquireLease(ctx, "job", "A", 0, time.Now()); err == nil {
+		t.Error("AcquireLease with ttl 0 succeeded, want an error")
+	}
+}
+
+// LeasesOnCallerClock checks the leases of an engine that times them by
+// the caller's clock (AcquireLease's now), as SQLite does, to the
+// microsecond: a lease expiring exactly at now is free.
+func LeasesOnCallerClock(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const ttl = 10 * time.Second
 	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
@@ -1051,24 +1142,26 @@ func testLeases(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if _, _, err := s.AcquireLease(ctx, "job", "A", 0, at(20)); err == nil {
-		t.Error("AcquireLease with ttl 0 succeeded, want an error")
-	}
 }
 
+// testLeaseConcurrent races instances for one lease: exactly one gets it,
+// and every other reports the winner's expiry (on the database's clock,
+// less the time since the race began).
 func testLeaseConcurrent(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var holders []string
+	start := time.Now()
+	want := start.Add(time.Minute).Truncate(time.Microsecond)
 	for i := range concurrency {
 		wg.Go(func() {
 			holder := fmt.Sprint("instance-", i)
-			ok, expires, err := s.AcquireLease(t.Context(), "scheduler/GYD001", holder, time.Minute, t0)
+			ok, expires, err := s.AcquireLease(t.Context(), "scheduler/GYD001", holder, time.Minute, start)
 			if err != nil {
 				t.Errorf("AcquireLease(%s): %v", holder, err)
 			}
-			if want := t0.Add(time.Minute); err == nil && !expires.Equal(want) {
-				t.Errorf("AcquireLease(%s) reports the expiry %v, want %v (the winner's)", holder, expires, want)
+			if from := want.Add(-time.Since(start)); err == nil && (expires.After(want) || expires.Before(from)) {
+				t.Errorf("AcquireLease(%s) reports the expiry %v, want %v (the winner's; at least %v)", holder, expires, want, from)
 			}
 			if ok {
 				mu.Lock()
