@@ -73,20 +73,26 @@ type User struct {
 	Role Role
 	// Stamp changes with every change of the stored user: its password
 	// (even to the same one: each hash has a new salt), role or enabled
-	// state. A session records it at sign-in and ends when the stored
-	// user's differs, so a change made by `medgate user` or at any
+	// state, however close together and whatever the clocks of the
+	// instances say. A session records it at sign-in and ends when the
+	// stored user's differs, so a change made by `medgate user` or at any
 	// instance sharing the store ends the user's sessions everywhere.
 	// It is a digest, not a secret to show; never log it.
 	Stamp string
 }
 
 // stamp is the credential stamp of a stored user (see [User.Stamp]): a
-// digest of its password hash, role, enabled state and the time the
-// store last changed it (updated_at, set by every UpdateUser), so even
-// a disable undone before the session's next request changes it.
+// digest of its session generation, which the store adds 1 to in the
+// same UPDATE as every change of password, role or enabled state, so even
+// a disable undone within one clock tick, or on a host whose clock went
+// back, changes it. The password hash, role, enabled state and updated_at
+// are in it too, though no longer relied on: they end the sessions on a
+// change the generation misses, one made by an older medgate still
+// running against the upgraded store during a rolling upgrade (it sets
+// updated_at only) or an edit in SQL.
 func stamp(su *store.User) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%t\x00%d", su.PasswordHash, su.Role, su.Disabled, su.UpdatedAt.UnixMicro())
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%t\x00%d", su.SessionGeneration, su.PasswordHash, su.Role, su.Disabled, su.UpdatedAt.UnixMicro())
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -386,6 +387,63 @@ func TestCredentialChangesEndSessions(t *testing.T) {
 			}
 			if r := again.get("/console/"); r.code != http.StatusOK {
 				t.Fatalf("the new session did not last: %d", r.code)
+			}
+		})
+	}
+}
+
+// stoppedClock is a user store whose clock does not advance: every user
+// it returns was last updated at the same instant, as changes within one
+// tick of a coarse clock, or made at an instance whose clock is behind
+// the one the user signed in at, look.
+type stoppedClock struct{ access.UserStore }
+
+func (s stoppedClock) GetUser(ctx context.Context, name string) (*store.User, error) {
+	u, err := s.UserStore.GetUser(ctx, name)
+	if u != nil {
+		u.UpdatedAt = time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC)
+	}
+	return u, err
+}
+
+// TestCredentialChangesInOneTickEndSessions: changes that net out (a
+// disable undone, a role changed and back) end the sessions begun before
+// them even when the store's clock shows no time passing between them.
+func TestCredentialChangesInOneTickEndSessions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		from, to func(u *access.Users, name string) error
+	}{
+		{"disabled and enabled again",
+			func(u *access.Users, n string) error { return u.SetDisabled(t.Context(), n, true) },
+			func(u *access.Users, n string) error { return u.SetDisabled(t.Context(), n, false) }},
+		{"role raised and lowered again",
+			func(u *access.Users, n string) error { return u.SetRole(t.Context(), n, access.Admin) },
+			func(u *access.Users, n string) error { return u.SetRole(t.Context(), n, access.Operator) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			f.users = access.NewUsers(stoppedClock{f.st}, testParams)
+			f.c.o.Users = f.users // before any request
+			pw := f.addUser("pharm01", access.Operator)
+			stolen := f.client()
+			stolen.signIn("pharm01", pw)
+			other := access.NewUsers(f.st, testParams) // another instance
+			if err := tc.from(other, "pharm01"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.to(other, "pharm01"); err != nil {
+				t.Fatal(err)
+			}
+			if r := stolen.get("/console/"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.h.Get("Location"), "/console/login") {
+				t.Fatalf("the session made before the changes still works: %d", r.code)
+			}
+			again := f.client()
+			again.signIn("pharm01", pw)
+			if r := again.get("/console/"); r.code != http.StatusOK || !strings.Contains(r.body, "操作员 operator") {
+				t.Fatalf("a new sign-in after the changes: %d, want the role operator", r.code)
 			}
 		})
 	}

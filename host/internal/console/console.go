@@ -32,8 +32,10 @@
 // A session of a stored user is checked against the store at every
 // request (one read by primary key, which every instance shares): it ends
 // once the user is removed, disabled, or has their password, role or
-// enabled state changed since signing in (access.User.Stamp), whichever
-// instance or `medgate user` made the change.
+// enabled state changed since signing in (access.User.Stamp, which
+// follows the user's session generation: the store counts every change,
+// so two changes in one clock tick, or a clock gone back, end it too),
+// whichever instance or `medgate user` made the change.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
 // names they use.

@@ -20,6 +20,14 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// SessionGeneration counts the changes of the user: a new user has
+	// 0 and every UpdateUser adds 1 in the same UPDATE that writes the
+	// password hash, role and disabled flag (the value passed to
+	// UpdateUser is ignored). A console session records it at sign-in and
+	// ends when the stored one differs, so every change ends the sessions
+	// begun before it whatever the clocks say; UpdatedAt, a time, can stay
+	// the same over two changes in one clock tick or go back with a clock.
+	SessionGeneration int64
 }
 
 // AuditEntry is one line of the append-only audit log.
@@ -49,7 +57,8 @@ type AuditFilter struct {
 type accessStore interface {
 	// CreateUser adds a user; ErrConflict if the name is taken.
 	CreateUser(ctx context.Context, u User) error
-	// UpdateUser writes u's role, password hash and disabled flag;
+	// UpdateUser writes u's role, password hash and disabled flag and
+	// adds 1 to the user's SessionGeneration in the same statement;
 	// ErrNotFound for an unknown name.
 	UpdateUser(ctx context.Context, u User) error
 	// GetUser returns a user or ErrNotFound.
@@ -80,9 +89,13 @@ func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 	return nil
 }
 
-// UpdateUser implements [Store.UpdateUser].
+// UpdateUser implements [Store.UpdateUser]. The session generation is
+// incremented by the same UPDATE, so no reader sees the new password,
+// role or enabled flag with the old generation, and two changes, even at
+// the same instant, give two increments.
 func (s *sqlStore) UpdateUser(ctx context.Context, u User) error {
-	res, err := s.exec(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE name = ?`,
+	res, err := s.exec(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ?,
+		session_generation = session_generation + 1 WHERE name = ?`,
 		u.Role, u.PasswordHash, u.Disabled, s.d.encodeTime(now()), u.Name)
 	if err != nil {
 		return s.errorf("update user %q: %w", u.Name, err)
@@ -93,11 +106,11 @@ func (s *sqlStore) UpdateUser(ctx context.Context, u User) error {
 	return nil
 }
 
-const userCols = `name, role, password_hash, disabled, created_at, updated_at`
+const userCols = `name, role, password_hash, disabled, created_at, updated_at, session_generation`
 
 func scanUser(row rowScanner) (User, error) {
 	var u User
-	err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &scanTime{t: &u.CreatedAt}, &scanTime{t: &u.UpdatedAt})
+	err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &scanTime{t: &u.CreatedAt}, &scanTime{t: &u.UpdatedAt}, &u.SessionGeneration)
 	return u, err
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,8 +41,13 @@ func testUsers(t *testing.T, s store.Store) {
 		t.Fatalf("GetUser(nobody) = %v, want ErrNotFound", err)
 	}
 	u.Role, u.Disabled, u.PasswordHash = "admin", true, "$argon2id$new"
+	u.SessionGeneration = 99 // ignored: the store counts
 	if err := s.UpdateUser(ctx, u); err != nil {
 		t.Fatal(err)
+	}
+	u.SessionGeneration = 1
+	if got, err := s.GetUser(ctx, u.Name); err != nil || got.SessionGeneration != 1 {
+		t.Fatalf("after one UpdateUser: GetUser = %+v, %v; want SessionGeneration 1", got, err)
 	}
 	if err := s.UpdateUser(ctx, store.User{Name: "nobody", Role: "viewer"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateUser(nobody) = %v, want ErrNotFound", err)
@@ -59,6 +65,56 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	if n, err := s.CountUsers(ctx); err != nil || n != 2 {
 		t.Fatalf("CountUsers = %d, %v; want 2", n, err)
+	}
+}
+
+// testUserSessionGeneration: every UpdateUser adds exactly 1 to the
+// user's session generation, also when it writes the same values again
+// (a disable undone at once) and when instances update the user at the
+// same time (the increment is in the UPDATE, not read and written back).
+func testUserSessionGeneration(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := store.User{Name: "pharm01", Role: "operator", PasswordHash: "$argon2id$h"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	gen := func() int64 {
+		t.Helper()
+		got, err := s.GetUser(ctx, u.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.SessionGeneration
+	}
+	if g := gen(); g != 0 {
+		t.Fatalf("a new user's SessionGeneration = %d, want 0", g)
+	}
+	for i, disabled := range []bool{true, false, false} {
+		u.Disabled = disabled
+		if err := s.UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if g, want := gen(), int64(i+1); g != want {
+			t.Fatalf("after %d UpdateUser calls (disabled %v) SessionGeneration = %d, want %d", i+1, disabled, g, want)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, concurrency)
+	for i := range concurrency {
+		wg.Go(func() { errs[i] = s.UpdateUser(ctx, u) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent UpdateUser %d: %v", i, err)
+		}
+	}
+	if g, want := gen(), int64(3+concurrency); g != want {
+		t.Fatalf("after %d concurrent UpdateUser calls SessionGeneration = %d, want %d (an increment was lost)", concurrency, g, want)
+	}
+	list, err := s.ListUsers(ctx)
+	if err != nil || len(list) != 1 || list[0].SessionGeneration != int64(3+concurrency) {
+		t.Fatalf("ListUsers = %+v, %v; want the user with SessionGeneration %d", list, err, 3+concurrency)
 	}
 }
 

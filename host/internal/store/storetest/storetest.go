@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReserveSequence", testReserveSequence},
 		{"Ping", testPing},
 		{"Users", testUsers},
+		{"UserSessionGeneration", testUserSessionGeneration},
 		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
