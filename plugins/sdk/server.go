@@ -107,7 +107,7 @@ func (s *adapterServer) Init(_ context.Context, req *pb.InitRequest) (*pb.InitRe
 	s.mu.Lock()
 	s.host = pb.NewHostClient(conn)
 	s.mu.Unlock()
-	return &pb.InitResponse{}, nil
+	return &pb.InitResponse{HandleStream: true}, nil
 }
 
 func (s *adapterServer) hostFor(site string) Host {

@@ -53,6 +53,40 @@ func BenchmarkHandleHop(b *testing.B) {
 	}
 }
 
+// BenchmarkHandleHopParallel is BenchmarkHandleHop's 100-byte call with 50
+// calls in flight, as the Kafka pass-through has them (50 keys): what the
+// hop costs each process per call when calls share the connection.
+//
+//	go test ./host/internal/pluginhost -run '^$' -bench HandleHopParallel
+func BenchmarkHandleHopParallel(b *testing.B) {
+	path, sum := ledger(b)
+	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	if diags, err := in.Configure(b.Context(), "s1", map[string]string{"ledgerDir": b.TempDir()}); err != nil || diags.HasError() {
+		b.Fatalf("configure: %v %v", err, diags)
+	}
+	payload := append(append([]byte(`{"seq":1,"pad":"`), bytes.Repeat([]byte("x"), 100)...), `"}`...)
+	req := &sdk.HandleRequest{Site: "s1", Type: "ledger.noop", MessageID: "m1", Key: "k", Payload: payload, Attempt: 1}
+	pid := in.Pid()
+	host0, plugin0 := selfCPU(b), procCPU(b, pid)
+	b.SetParallelism(25)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r, err := in.Handle(b.Context(), req); err != nil || r.Status != sdk.StatusOK {
+				b.Errorf("handle: %v %+v", err, r)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(selfCPU(b)-host0)/1e6/float64(b.N), "host-cpu-ms/op")
+	b.ReportMetric(float64(procCPU(b, pid)-plugin0)/1e6/float64(b.N), "plugin-cpu-ms/op")
+}
+
 // selfCPU is this process's user + system CPU time in ns.
 func selfCPU(b *testing.B) int64 {
 	var ru syscall.Rusage

@@ -148,10 +148,15 @@ func (p *hostSide) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c 
 	client := pb.NewAdapterClient(c)
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := client.Init(ictx, &pb.InitRequest{HostBrokerId: id}); err != nil {
+	r, err := client.Init(ictx, &pb.InitRequest{HostBrokerId: id})
+	if err != nil {
 		return nil, fmt.Errorf("sdkhost: init plugin: %w", err)
 	}
-	return &Client{c: client, version: p.version, host: p.host}, nil
+	a := &Client{c: client, version: p.version, host: p.host}
+	if r.HandleStream {
+		a.streams = &handleStreams{c: client}
+	}
+	return a, nil
 }
 
 // Client is the host's view of one plugin process. It implements
@@ -162,6 +167,9 @@ type Client struct {
 	// host takes the journal entries a plugin returns with its Handle
 	// response (nil: the plugin sends them by Host.Journal).
 	host HostServer
+	// streams carries the Handle calls when the plugin serves
+	// HandleStream (nil: a plugin built before it; each call is unary).
+	streams *handleStreams
 }
 
 // Version returns the negotiated protocol version.
@@ -221,12 +229,22 @@ func (a *Client) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 // came by a Journal call during the Handle. A plugin built with an older
 // SDK ignores the request and calls Journal as before.
 func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
-	r, err := a.c.Handle(ctx, &pb.HandleRequest{
+	preq := &pb.HandleRequest{
 		Site: req.Site, Type: req.Type, MessageId: req.MessageID, Key: req.Key,
 		OccurredAtUnixMs: wire.ToMS(req.OccurredAt), ReceivedAtUnixMs: wire.ToMS(req.ReceivedAt), Format: req.Format, Payload: req.Payload,
 		Attempt: int32(req.Attempt), Recovering: req.Recovering, DeadlineUnixMs: wire.ToMS(req.Deadline),
 		TraceId: req.TraceID, JournalInResponse: a.host != nil,
-	})
+	}
+	var (
+		r   *pb.HandleResponse
+		err error
+	)
+	if a.streams != nil {
+		r, err = a.streams.handle(ctx, preq)
+	}
+	if a.streams == nil || errors.Is(err, errTooLargeForStream) {
+		r, err = a.c.Handle(ctx, preq)
+	}
 	if err != nil {
 		return nil, err
 	}

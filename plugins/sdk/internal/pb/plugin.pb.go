@@ -26,6 +26,9 @@
 //      message (its stored received_at, the same on every redelivery). A
 //      host built before it leaves it 0 (sdk.HandleRequest.ReceivedAt
 //      zero), and the plugin then has only occurred_at, as before.
+//   InitResponse.handle_stream: the plugin serves Adapter.HandleStream.
+//      A plugin built before it leaves it false, and the host then makes
+//      every Handle a call of its own, as before.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
@@ -135,7 +138,9 @@ func (x *InitRequest) GetHostBrokerId() uint32 {
 }
 
 type InitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// handle_stream: the plugin serves HandleStream.
+	HandleStream  bool `protobuf:"varint,1,opt,name=handle_stream,json=handleStream,proto3" json:"handle_stream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +175,149 @@ func (*InitResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{2}
 }
 
+func (x *InitResponse) GetHandleStream() bool {
+	if x != nil {
+		return x.HandleStream
+	}
+	return false
+}
+
+// HandleCall is one message of the host on HandleStream: a Handle call,
+// or with no request the end of the call id (its caller gave up; the
+// plugin cancels the call's context).
+type HandleCall struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Request *HandleRequest         `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// timeout_ns: the call's time bound from when the plugin reads it (0:
+	// none); the plugin's context for the call ends then, as a unary call's
+	// deadline does.
+	TimeoutNs     int64 `protobuf:"varint,3,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandleCall) Reset() {
+	*x = HandleCall{}
+	mi := &file_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandleCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandleCall) ProtoMessage() {}
+
+func (x *HandleCall) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandleCall.ProtoReflect.Descriptor instead.
+func (*HandleCall) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HandleCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HandleCall) GetRequest() *HandleRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *HandleCall) GetTimeoutNs() int64 {
+	if x != nil {
+		return x.TimeoutNs
+	}
+	return 0
+}
+
+// HandleResult answers the HandleCall of the same id: a response, or
+// the gRPC status code and message of a call that failed.
+type HandleResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Response      *HandleResponse        `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	Code          int32                  `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandleResult) Reset() {
+	*x = HandleResult{}
+	mi := &file_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandleResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandleResult) ProtoMessage() {}
+
+func (x *HandleResult) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandleResult.ProtoReflect.Descriptor instead.
+func (*HandleResult) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HandleResult) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HandleResult) GetResponse() *HandleResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *HandleResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *HandleResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -178,7 +326,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +338,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +351,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 type Operation struct {
@@ -222,7 +370,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +382,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +395,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Operation) GetType() string {
@@ -296,7 +444,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +456,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +469,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Job) GetName() string {
@@ -360,7 +508,7 @@ type Setting struct {
 
 func (x *Setting) Reset() {
 	*x = Setting{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +520,7 @@ func (x *Setting) String() string {
 func (*Setting) ProtoMessage() {}
 
 func (x *Setting) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +533,7 @@ func (x *Setting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Setting.ProtoReflect.Descriptor instead.
 func (*Setting) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Setting) GetName() string {
@@ -449,7 +597,7 @@ type WorkList struct {
 
 func (x *WorkList) Reset() {
 	*x = WorkList{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +609,7 @@ func (x *WorkList) String() string {
 func (*WorkList) ProtoMessage() {}
 
 func (x *WorkList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +622,7 @@ func (x *WorkList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkList.ProtoReflect.Descriptor instead.
 func (*WorkList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkList) GetName() string {
@@ -523,7 +671,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +683,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +696,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -620,7 +768,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +780,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +793,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Diagnostic) GetSeverity() int32 {
@@ -693,7 +841,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +853,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +866,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfigureRequest) GetSite() string {
@@ -747,7 +895,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +907,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +920,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
@@ -803,7 +951,7 @@ type RunCommandRequest struct {
 
 func (x *RunCommandRequest) Reset() {
 	*x = RunCommandRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +963,7 @@ func (x *RunCommandRequest) String() string {
 func (*RunCommandRequest) ProtoMessage() {}
 
 func (x *RunCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +976,7 @@ func (x *RunCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCommandRequest.ProtoReflect.Descriptor instead.
 func (*RunCommandRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RunCommandRequest) GetSite() string {
@@ -872,7 +1020,7 @@ type RunCommandResponse struct {
 
 func (x *RunCommandResponse) Reset() {
 	*x = RunCommandResponse{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1032,7 @@ func (x *RunCommandResponse) String() string {
 func (*RunCommandResponse) ProtoMessage() {}
 
 func (x *RunCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1045,7 @@ func (x *RunCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCommandResponse.ProtoReflect.Descriptor instead.
 func (*RunCommandResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunCommandResponse) GetDiagnostics() []*Diagnostic {
@@ -947,7 +1095,7 @@ type HandleRequest struct {
 
 func (x *HandleRequest) Reset() {
 	*x = HandleRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1107,7 @@ func (x *HandleRequest) String() string {
 func (*HandleRequest) ProtoMessage() {}
 
 func (x *HandleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1120,7 @@ func (x *HandleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleRequest.ProtoReflect.Descriptor instead.
 func (*HandleRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HandleRequest) GetSite() string {
@@ -1078,7 +1226,7 @@ type External struct {
 
 func (x *External) Reset() {
 	*x = External{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1238,7 @@ func (x *External) String() string {
 func (*External) ProtoMessage() {}
 
 func (x *External) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1251,7 @@ func (x *External) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use External.ProtoReflect.Descriptor instead.
 func (*External) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *External) GetSystem() string {
@@ -1150,7 +1298,7 @@ type HandleResponse struct {
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1310,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1323,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HandleResponse) GetStatus() string {
@@ -1232,7 +1380,7 @@ type RunJobRequest struct {
 
 func (x *RunJobRequest) Reset() {
 	*x = RunJobRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1392,7 @@ func (x *RunJobRequest) String() string {
 func (*RunJobRequest) ProtoMessage() {}
 
 func (x *RunJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1405,7 @@ func (x *RunJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunJobRequest.ProtoReflect.Descriptor instead.
 func (*RunJobRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunJobRequest) GetSite() string {
@@ -1299,7 +1447,7 @@ type RunJobResponse struct {
 
 func (x *RunJobResponse) Reset() {
 	*x = RunJobResponse{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1459,7 @@ func (x *RunJobResponse) String() string {
 func (*RunJobResponse) ProtoMessage() {}
 
 func (x *RunJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1472,7 @@ func (x *RunJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunJobResponse.ProtoReflect.Descriptor instead.
 func (*RunJobResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RunJobResponse) GetDiagnostics() []*Diagnostic {
@@ -1358,7 +1506,7 @@ type StateKey struct {
 
 func (x *StateKey) Reset() {
 	*x = StateKey{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1518,7 @@ func (x *StateKey) String() string {
 func (*StateKey) ProtoMessage() {}
 
 func (x *StateKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1531,7 @@ func (x *StateKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateKey.ProtoReflect.Descriptor instead.
 func (*StateKey) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StateKey) GetSite() string {
@@ -1411,7 +1559,7 @@ type StateEntry struct {
 
 func (x *StateEntry) Reset() {
 	*x = StateEntry{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1571,7 @@ func (x *StateEntry) String() string {
 func (*StateEntry) ProtoMessage() {}
 
 func (x *StateEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1584,7 @@ func (x *StateEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateEntry.ProtoReflect.Descriptor instead.
 func (*StateEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StateEntry) GetKey() string {
@@ -1471,7 +1619,7 @@ type StatePutRequest struct {
 
 func (x *StatePutRequest) Reset() {
 	*x = StatePutRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1631,7 @@ func (x *StatePutRequest) String() string {
 func (*StatePutRequest) ProtoMessage() {}
 
 func (x *StatePutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1644,7 @@ func (x *StatePutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatePutRequest.ProtoReflect.Descriptor instead.
 func (*StatePutRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StatePutRequest) GetSite() string {
@@ -1532,7 +1680,7 @@ type StateCASRequest struct {
 
 func (x *StateCASRequest) Reset() {
 	*x = StateCASRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1692,7 @@ func (x *StateCASRequest) String() string {
 func (*StateCASRequest) ProtoMessage() {}
 
 func (x *StateCASRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1705,7 @@ func (x *StateCASRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateCASRequest.ProtoReflect.Descriptor instead.
 func (*StateCASRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StateCASRequest) GetSite() string {
@@ -1605,7 +1753,7 @@ type StateScanRequest struct {
 
 func (x *StateScanRequest) Reset() {
 	*x = StateScanRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1765,7 @@ func (x *StateScanRequest) String() string {
 func (*StateScanRequest) ProtoMessage() {}
 
 func (x *StateScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1778,7 @@ func (x *StateScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateScanRequest.ProtoReflect.Descriptor instead.
 func (*StateScanRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StateScanRequest) GetSite() string {
@@ -1670,7 +1818,7 @@ type StateScanResponse struct {
 
 func (x *StateScanResponse) Reset() {
 	*x = StateScanResponse{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1830,7 @@ func (x *StateScanResponse) String() string {
 func (*StateScanResponse) ProtoMessage() {}
 
 func (x *StateScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1843,7 @@ func (x *StateScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateScanResponse.ProtoReflect.Descriptor instead.
 func (*StateScanResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StateScanResponse) GetEntries() []*StateEntry {
@@ -1719,7 +1867,7 @@ type StateWriteOp struct {
 
 func (x *StateWriteOp) Reset() {
 	*x = StateWriteOp{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1879,7 @@ func (x *StateWriteOp) String() string {
 func (*StateWriteOp) ProtoMessage() {}
 
 func (x *StateWriteOp) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1892,7 @@ func (x *StateWriteOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateWriteOp.ProtoReflect.Descriptor instead.
 func (*StateWriteOp) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StateWriteOp) GetKey() string {
@@ -1785,7 +1933,7 @@ type StateWriteRequest struct {
 
 func (x *StateWriteRequest) Reset() {
 	*x = StateWriteRequest{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1945,7 @@ func (x *StateWriteRequest) String() string {
 func (*StateWriteRequest) ProtoMessage() {}
 
 func (x *StateWriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1958,7 @@ func (x *StateWriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateWriteRequest.ProtoReflect.Descriptor instead.
 func (*StateWriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StateWriteRequest) GetSite() string {
@@ -1844,7 +1992,7 @@ type StateWriteResponse struct {
 
 func (x *StateWriteResponse) Reset() {
 	*x = StateWriteResponse{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +2004,7 @@ func (x *StateWriteResponse) String() string {
 func (*StateWriteResponse) ProtoMessage() {}
 
 func (x *StateWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +2017,7 @@ func (x *StateWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateWriteResponse.ProtoReflect.Descriptor instead.
 func (*StateWriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StateWriteResponse) GetVersions() []int64 {
@@ -1908,7 +2056,7 @@ type SequenceRequest struct {
 
 func (x *SequenceRequest) Reset() {
 	*x = SequenceRequest{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2068,7 @@ func (x *SequenceRequest) String() string {
 func (*SequenceRequest) ProtoMessage() {}
 
 func (x *SequenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2081,7 @@ func (x *SequenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SequenceRequest.ProtoReflect.Descriptor instead.
 func (*SequenceRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SequenceRequest) GetSite() string {
@@ -1970,7 +2118,7 @@ type SequenceResponse struct {
 
 func (x *SequenceResponse) Reset() {
 	*x = SequenceResponse{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2130,7 @@ func (x *SequenceResponse) String() string {
 func (*SequenceResponse) ProtoMessage() {}
 
 func (x *SequenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2143,7 @@ func (x *SequenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SequenceResponse.ProtoReflect.Descriptor instead.
 func (*SequenceResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SequenceResponse) GetValue() int64 {
@@ -2027,7 +2175,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2187,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2200,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PublishRequest) GetSite() string {
@@ -2122,7 +2270,7 @@ type JournalRequest struct {
 
 func (x *JournalRequest) Reset() {
 	*x = JournalRequest{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2282,7 @@ func (x *JournalRequest) String() string {
 func (*JournalRequest) ProtoMessage() {}
 
 func (x *JournalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2295,7 @@ func (x *JournalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalRequest.ProtoReflect.Descriptor instead.
 func (*JournalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JournalRequest) GetSite() string {
@@ -2229,7 +2377,7 @@ type JournalResponse struct {
 
 func (x *JournalResponse) Reset() {
 	*x = JournalResponse{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2389,7 @@ func (x *JournalResponse) String() string {
 func (*JournalResponse) ProtoMessage() {}
 
 func (x *JournalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2402,7 @@ func (x *JournalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalResponse.ProtoReflect.Descriptor instead.
 func (*JournalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JournalResponse) GetId() int64 {
@@ -2276,7 +2424,7 @@ type ArtifactChunk struct {
 
 func (x *ArtifactChunk) Reset() {
 	*x = ArtifactChunk{}
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2436,7 @@ func (x *ArtifactChunk) String() string {
 func (*ArtifactChunk) ProtoMessage() {}
 
 func (x *ArtifactChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2449,7 @@ func (x *ArtifactChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactChunk.ProtoReflect.Descriptor instead.
 func (*ArtifactChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{33}
+	return file_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ArtifactChunk) GetSite() string {
@@ -2344,7 +2492,7 @@ type ArtifactRef struct {
 
 func (x *ArtifactRef) Reset() {
 	*x = ArtifactRef{}
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2504,7 @@ func (x *ArtifactRef) String() string {
 func (*ArtifactRef) ProtoMessage() {}
 
 func (x *ArtifactRef) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2517,7 @@ func (x *ArtifactRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactRef.ProtoReflect.Descriptor instead.
 func (*ArtifactRef) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{34}
+	return file_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ArtifactRef) GetId() string {
@@ -2407,8 +2555,20 @@ const file_plugin_proto_rawDesc = "" +
 	"\fplugin.proto\x12\x11medgate.plugin.v1\"\a\n" +
 	"\x05Empty\"3\n" +
 	"\vInitRequest\x12$\n" +
-	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"\x0e\n" +
-	"\fInitResponse\"\x11\n" +
+	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"3\n" +
+	"\fInitResponse\x12#\n" +
+	"\rhandle_stream\x18\x01 \x01(\bR\fhandleStream\"w\n" +
+	"\n" +
+	"HandleCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12:\n" +
+	"\arequest\x18\x02 \x01(\v2 .medgate.plugin.v1.HandleRequestR\arequest\x12\x1d\n" +
+	"\n" +
+	"timeout_ns\x18\x03 \x01(\x03R\ttimeoutNs\"\x8b\x01\n" +
+	"\fHandleResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12=\n" +
+	"\bresponse\x18\x02 \x01(\v2!.medgate.plugin.v1.HandleResponseR\bresponse\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\x11\n" +
 	"\x0fDescribeRequest\"\x85\x01\n" +
 	"\tOperation\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
@@ -2602,7 +2762,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\xf8\x03\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\xcc\x04\n" +
 	"\aAdapter\x12G\n" +
 	"\x04Init\x12\x1e.medgate.plugin.v1.InitRequest\x1a\x1f.medgate.plugin.v1.InitResponse\x12S\n" +
 	"\bDescribe\x12\".medgate.plugin.v1.DescribeRequest\x1a#.medgate.plugin.v1.DescribeResponse\x12V\n" +
@@ -2610,7 +2770,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Handle\x12 .medgate.plugin.v1.HandleRequest\x1a!.medgate.plugin.v1.HandleResponse\x12M\n" +
 	"\x06RunJob\x12 .medgate.plugin.v1.RunJobRequest\x1a!.medgate.plugin.v1.RunJobResponse\x12Y\n" +
 	"\n" +
-	"RunCommand\x12$.medgate.plugin.v1.RunCommandRequest\x1a%.medgate.plugin.v1.RunCommandResponse2\xb5\x06\n" +
+	"RunCommand\x12$.medgate.plugin.v1.RunCommandRequest\x1a%.medgate.plugin.v1.RunCommandResponse\x12R\n" +
+	"\fHandleStream\x12\x1d.medgate.plugin.v1.HandleCall\x1a\x1f.medgate.plugin.v1.HandleResult(\x010\x012\xb5\x06\n" +
 	"\x04Host\x12F\n" +
 	"\bStateGet\x12\x1b.medgate.plugin.v1.StateKey\x1a\x1d.medgate.plugin.v1.StateEntry\x12M\n" +
 	"\bStatePut\x12\".medgate.plugin.v1.StatePutRequest\x1a\x1d.medgate.plugin.v1.StateEntry\x12W\n" +
@@ -2636,106 +2797,112 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_plugin_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: medgate.plugin.v1.Empty
 	(*InitRequest)(nil),        // 1: medgate.plugin.v1.InitRequest
 	(*InitResponse)(nil),       // 2: medgate.plugin.v1.InitResponse
-	(*DescribeRequest)(nil),    // 3: medgate.plugin.v1.DescribeRequest
-	(*Operation)(nil),          // 4: medgate.plugin.v1.Operation
-	(*Job)(nil),                // 5: medgate.plugin.v1.Job
-	(*Setting)(nil),            // 6: medgate.plugin.v1.Setting
-	(*WorkList)(nil),           // 7: medgate.plugin.v1.WorkList
-	(*DescribeResponse)(nil),   // 8: medgate.plugin.v1.DescribeResponse
-	(*Diagnostic)(nil),         // 9: medgate.plugin.v1.Diagnostic
-	(*ConfigureRequest)(nil),   // 10: medgate.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),  // 11: medgate.plugin.v1.ConfigureResponse
-	(*RunCommandRequest)(nil),  // 12: medgate.plugin.v1.RunCommandRequest
-	(*RunCommandResponse)(nil), // 13: medgate.plugin.v1.RunCommandResponse
-	(*HandleRequest)(nil),      // 14: medgate.plugin.v1.HandleRequest
-	(*External)(nil),           // 15: medgate.plugin.v1.External
-	(*HandleResponse)(nil),     // 16: medgate.plugin.v1.HandleResponse
-	(*RunJobRequest)(nil),      // 17: medgate.plugin.v1.RunJobRequest
-	(*RunJobResponse)(nil),     // 18: medgate.plugin.v1.RunJobResponse
-	(*StateKey)(nil),           // 19: medgate.plugin.v1.StateKey
-	(*StateEntry)(nil),         // 20: medgate.plugin.v1.StateEntry
-	(*StatePutRequest)(nil),    // 21: medgate.plugin.v1.StatePutRequest
-	(*StateCASRequest)(nil),    // 22: medgate.plugin.v1.StateCASRequest
-	(*StateScanRequest)(nil),   // 23: medgate.plugin.v1.StateScanRequest
-	(*StateScanResponse)(nil),  // 24: medgate.plugin.v1.StateScanResponse
-	(*StateWriteOp)(nil),       // 25: medgate.plugin.v1.StateWriteOp
-	(*StateWriteRequest)(nil),  // 26: medgate.plugin.v1.StateWriteRequest
-	(*StateWriteResponse)(nil), // 27: medgate.plugin.v1.StateWriteResponse
-	(*SequenceRequest)(nil),    // 28: medgate.plugin.v1.SequenceRequest
-	(*SequenceResponse)(nil),   // 29: medgate.plugin.v1.SequenceResponse
-	(*PublishRequest)(nil),     // 30: medgate.plugin.v1.PublishRequest
-	(*JournalRequest)(nil),     // 31: medgate.plugin.v1.JournalRequest
-	(*JournalResponse)(nil),    // 32: medgate.plugin.v1.JournalResponse
-	(*ArtifactChunk)(nil),      // 33: medgate.plugin.v1.ArtifactChunk
-	(*ArtifactRef)(nil),        // 34: medgate.plugin.v1.ArtifactRef
-	nil,                        // 35: medgate.plugin.v1.ConfigureRequest.SettingsEntry
-	nil,                        // 36: medgate.plugin.v1.ConfigureResponse.SchemasEntry
-	nil,                        // 37: medgate.plugin.v1.RunCommandRequest.SettingsEntry
-	nil,                        // 38: medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
-	nil,                        // 39: medgate.plugin.v1.StateScanRequest.KnownEntry
-	nil,                        // 40: medgate.plugin.v1.PublishRequest.HeadersEntry
+	(*HandleCall)(nil),         // 3: medgate.plugin.v1.HandleCall
+	(*HandleResult)(nil),       // 4: medgate.plugin.v1.HandleResult
+	(*DescribeRequest)(nil),    // 5: medgate.plugin.v1.DescribeRequest
+	(*Operation)(nil),          // 6: medgate.plugin.v1.Operation
+	(*Job)(nil),                // 7: medgate.plugin.v1.Job
+	(*Setting)(nil),            // 8: medgate.plugin.v1.Setting
+	(*WorkList)(nil),           // 9: medgate.plugin.v1.WorkList
+	(*DescribeResponse)(nil),   // 10: medgate.plugin.v1.DescribeResponse
+	(*Diagnostic)(nil),         // 11: medgate.plugin.v1.Diagnostic
+	(*ConfigureRequest)(nil),   // 12: medgate.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),  // 13: medgate.plugin.v1.ConfigureResponse
+	(*RunCommandRequest)(nil),  // 14: medgate.plugin.v1.RunCommandRequest
+	(*RunCommandResponse)(nil), // 15: medgate.plugin.v1.RunCommandResponse
+	(*HandleRequest)(nil),      // 16: medgate.plugin.v1.HandleRequest
+	(*External)(nil),           // 17: medgate.plugin.v1.External
+	(*HandleResponse)(nil),     // 18: medgate.plugin.v1.HandleResponse
+	(*RunJobRequest)(nil),      // 19: medgate.plugin.v1.RunJobRequest
+	(*RunJobResponse)(nil),     // 20: medgate.plugin.v1.RunJobResponse
+	(*StateKey)(nil),           // 21: medgate.plugin.v1.StateKey
+	(*StateEntry)(nil),         // 22: medgate.plugin.v1.StateEntry
+	(*StatePutRequest)(nil),    // 23: medgate.plugin.v1.StatePutRequest
+	(*StateCASRequest)(nil),    // 24: medgate.plugin.v1.StateCASRequest
+	(*StateScanRequest)(nil),   // 25: medgate.plugin.v1.StateScanRequest
+	(*StateScanResponse)(nil),  // 26: medgate.plugin.v1.StateScanResponse
+	(*StateWriteOp)(nil),       // 27: medgate.plugin.v1.StateWriteOp
+	(*StateWriteRequest)(nil),  // 28: medgate.plugin.v1.StateWriteRequest
+	(*StateWriteResponse)(nil), // 29: medgate.plugin.v1.StateWriteResponse
+	(*SequenceRequest)(nil),    // 30: medgate.plugin.v1.SequenceRequest
+	(*SequenceResponse)(nil),   // 31: medgate.plugin.v1.SequenceResponse
+	(*PublishRequest)(nil),     // 32: medgate.plugin.v1.PublishRequest
+	(*JournalRequest)(nil),     // 33: medgate.plugin.v1.JournalRequest
+	(*JournalResponse)(nil),    // 34: medgate.plugin.v1.JournalResponse
+	(*ArtifactChunk)(nil),      // 35: medgate.plugin.v1.ArtifactChunk
+	(*ArtifactRef)(nil),        // 36: medgate.plugin.v1.ArtifactRef
+	nil,                        // 37: medgate.plugin.v1.ConfigureRequest.SettingsEntry
+	nil,                        // 38: medgate.plugin.v1.ConfigureResponse.SchemasEntry
+	nil,                        // 39: medgate.plugin.v1.RunCommandRequest.SettingsEntry
+	nil,                        // 40: medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
+	nil,                        // 41: medgate.plugin.v1.StateScanRequest.KnownEntry
+	nil,                        // 42: medgate.plugin.v1.PublishRequest.HeadersEntry
 }
 var file_plugin_proto_depIdxs = []int32{
-	4,  // 0: medgate.plugin.v1.DescribeResponse.operations:type_name -> medgate.plugin.v1.Operation
-	5,  // 1: medgate.plugin.v1.DescribeResponse.jobs:type_name -> medgate.plugin.v1.Job
-	6,  // 2: medgate.plugin.v1.DescribeResponse.settings:type_name -> medgate.plugin.v1.Setting
-	7,  // 3: medgate.plugin.v1.DescribeResponse.work_lists:type_name -> medgate.plugin.v1.WorkList
-	35, // 4: medgate.plugin.v1.ConfigureRequest.settings:type_name -> medgate.plugin.v1.ConfigureRequest.SettingsEntry
-	9,  // 5: medgate.plugin.v1.ConfigureResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
-	36, // 6: medgate.plugin.v1.ConfigureResponse.schemas:type_name -> medgate.plugin.v1.ConfigureResponse.SchemasEntry
-	37, // 7: medgate.plugin.v1.RunCommandRequest.settings:type_name -> medgate.plugin.v1.RunCommandRequest.SettingsEntry
-	38, // 8: medgate.plugin.v1.RunCommandRequest.arguments:type_name -> medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
-	9,  // 9: medgate.plugin.v1.RunCommandResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
-	9,  // 10: medgate.plugin.v1.HandleResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
-	15, // 11: medgate.plugin.v1.HandleResponse.external:type_name -> medgate.plugin.v1.External
-	31, // 12: medgate.plugin.v1.HandleResponse.journal:type_name -> medgate.plugin.v1.JournalRequest
-	9,  // 13: medgate.plugin.v1.RunJobResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
-	39, // 14: medgate.plugin.v1.StateScanRequest.known:type_name -> medgate.plugin.v1.StateScanRequest.KnownEntry
-	20, // 15: medgate.plugin.v1.StateScanResponse.entries:type_name -> medgate.plugin.v1.StateEntry
-	25, // 16: medgate.plugin.v1.StateWriteRequest.writes:type_name -> medgate.plugin.v1.StateWriteOp
-	40, // 17: medgate.plugin.v1.PublishRequest.headers:type_name -> medgate.plugin.v1.PublishRequest.HeadersEntry
-	1,  // 18: medgate.plugin.v1.Adapter.Init:input_type -> medgate.plugin.v1.InitRequest
-	3,  // 19: medgate.plugin.v1.Adapter.Describe:input_type -> medgate.plugin.v1.DescribeRequest
-	10, // 20: medgate.plugin.v1.Adapter.Configure:input_type -> medgate.plugin.v1.ConfigureRequest
-	14, // 21: medgate.plugin.v1.Adapter.Handle:input_type -> medgate.plugin.v1.HandleRequest
-	17, // 22: medgate.plugin.v1.Adapter.RunJob:input_type -> medgate.plugin.v1.RunJobRequest
-	12, // 23: medgate.plugin.v1.Adapter.RunCommand:input_type -> medgate.plugin.v1.RunCommandRequest
-	19, // 24: medgate.plugin.v1.Host.StateGet:input_type -> medgate.plugin.v1.StateKey
-	21, // 25: medgate.plugin.v1.Host.StatePut:input_type -> medgate.plugin.v1.StatePutRequest
-	22, // 26: medgate.plugin.v1.Host.StateCompareAndSet:input_type -> medgate.plugin.v1.StateCASRequest
-	23, // 27: medgate.plugin.v1.Host.StateScan:input_type -> medgate.plugin.v1.StateScanRequest
-	19, // 28: medgate.plugin.v1.Host.StateDelete:input_type -> medgate.plugin.v1.StateKey
-	28, // 29: medgate.plugin.v1.Host.NextSequence:input_type -> medgate.plugin.v1.SequenceRequest
-	30, // 30: medgate.plugin.v1.Host.Publish:input_type -> medgate.plugin.v1.PublishRequest
-	31, // 31: medgate.plugin.v1.Host.Journal:input_type -> medgate.plugin.v1.JournalRequest
-	33, // 32: medgate.plugin.v1.Host.PutArtifact:input_type -> medgate.plugin.v1.ArtifactChunk
-	26, // 33: medgate.plugin.v1.Host.StateWrite:input_type -> medgate.plugin.v1.StateWriteRequest
-	2,  // 34: medgate.plugin.v1.Adapter.Init:output_type -> medgate.plugin.v1.InitResponse
-	8,  // 35: medgate.plugin.v1.Adapter.Describe:output_type -> medgate.plugin.v1.DescribeResponse
-	11, // 36: medgate.plugin.v1.Adapter.Configure:output_type -> medgate.plugin.v1.ConfigureResponse
-	16, // 37: medgate.plugin.v1.Adapter.Handle:output_type -> medgate.plugin.v1.HandleResponse
-	18, // 38: medgate.plugin.v1.Adapter.RunJob:output_type -> medgate.plugin.v1.RunJobResponse
-	13, // 39: medgate.plugin.v1.Adapter.RunCommand:output_type -> medgate.plugin.v1.RunCommandResponse
-	20, // 40: medgate.plugin.v1.Host.StateGet:output_type -> medgate.plugin.v1.StateEntry
-	20, // 41: medgate.plugin.v1.Host.StatePut:output_type -> medgate.plugin.v1.StateEntry
-	20, // 42: medgate.plugin.v1.Host.StateCompareAndSet:output_type -> medgate.plugin.v1.StateEntry
-	24, // 43: medgate.plugin.v1.Host.StateScan:output_type -> medgate.plugin.v1.StateScanResponse
-	0,  // 44: medgate.plugin.v1.Host.StateDelete:output_type -> medgate.plugin.v1.Empty
-	29, // 45: medgate.plugin.v1.Host.NextSequence:output_type -> medgate.plugin.v1.SequenceResponse
-	0,  // 46: medgate.plugin.v1.Host.Publish:output_type -> medgate.plugin.v1.Empty
-	32, // 47: medgate.plugin.v1.Host.Journal:output_type -> medgate.plugin.v1.JournalResponse
-	34, // 48: medgate.plugin.v1.Host.PutArtifact:output_type -> medgate.plugin.v1.ArtifactRef
-	27, // 49: medgate.plugin.v1.Host.StateWrite:output_type -> medgate.plugin.v1.StateWriteResponse
-	34, // [34:50] is the sub-list for method output_type
-	18, // [18:34] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 0: medgate.plugin.v1.HandleCall.request:type_name -> medgate.plugin.v1.HandleRequest
+	18, // 1: medgate.plugin.v1.HandleResult.response:type_name -> medgate.plugin.v1.HandleResponse
+	6,  // 2: medgate.plugin.v1.DescribeResponse.operations:type_name -> medgate.plugin.v1.Operation
+	7,  // 3: medgate.plugin.v1.DescribeResponse.jobs:type_name -> medgate.plugin.v1.Job
+	8,  // 4: medgate.plugin.v1.DescribeResponse.settings:type_name -> medgate.plugin.v1.Setting
+	9,  // 5: medgate.plugin.v1.DescribeResponse.work_lists:type_name -> medgate.plugin.v1.WorkList
+	37, // 6: medgate.plugin.v1.ConfigureRequest.settings:type_name -> medgate.plugin.v1.ConfigureRequest.SettingsEntry
+	11, // 7: medgate.plugin.v1.ConfigureResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
+	38, // 8: medgate.plugin.v1.ConfigureResponse.schemas:type_name -> medgate.plugin.v1.ConfigureResponse.SchemasEntry
+	39, // 9: medgate.plugin.v1.RunCommandRequest.settings:type_name -> medgate.plugin.v1.RunCommandRequest.SettingsEntry
+	40, // 10: medgate.plugin.v1.RunCommandRequest.arguments:type_name -> medgate.plugin.v1.RunCommandRequest.ArgumentsEntry
+	11, // 11: medgate.plugin.v1.RunCommandResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
+	11, // 12: medgate.plugin.v1.HandleResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
+	17, // 13: medgate.plugin.v1.HandleResponse.external:type_name -> medgate.plugin.v1.External
+	33, // 14: medgate.plugin.v1.HandleResponse.journal:type_name -> medgate.plugin.v1.JournalRequest
+	11, // 15: medgate.plugin.v1.RunJobResponse.diagnostics:type_name -> medgate.plugin.v1.Diagnostic
+	41, // 16: medgate.plugin.v1.StateScanRequest.known:type_name -> medgate.plugin.v1.StateScanRequest.KnownEntry
+	22, // 17: medgate.plugin.v1.StateScanResponse.entries:type_name -> medgate.plugin.v1.StateEntry
+	27, // 18: medgate.plugin.v1.StateWriteRequest.writes:type_name -> medgate.plugin.v1.StateWriteOp
+	42, // 19: medgate.plugin.v1.PublishRequest.headers:type_name -> medgate.plugin.v1.PublishRequest.HeadersEntry
+	1,  // 20: medgate.plugin.v1.Adapter.Init:input_type -> medgate.plugin.v1.InitRequest
+	5,  // 21: medgate.plugin.v1.Adapter.Describe:input_type -> medgate.plugin.v1.DescribeRequest
+	12, // 22: medgate.plugin.v1.Adapter.Configure:input_type -> medgate.plugin.v1.ConfigureRequest
+	16, // 23: medgate.plugin.v1.Adapter.Handle:input_type -> medgate.plugin.v1.HandleRequest
+	19, // 24: medgate.plugin.v1.Adapter.RunJob:input_type -> medgate.plugin.v1.RunJobRequest
+	14, // 25: medgate.plugin.v1.Adapter.RunCommand:input_type -> medgate.plugin.v1.RunCommandRequest
+	3,  // 26: medgate.plugin.v1.Adapter.HandleStream:input_type -> medgate.plugin.v1.HandleCall
+	21, // 27: medgate.plugin.v1.Host.StateGet:input_type -> medgate.plugin.v1.StateKey
+	23, // 28: medgate.plugin.v1.Host.StatePut:input_type -> medgate.plugin.v1.StatePutRequest
+	24, // 29: medgate.plugin.v1.Host.StateCompareAndSet:input_type -> medgate.plugin.v1.StateCASRequest
+	25, // 30: medgate.plugin.v1.Host.StateScan:input_type -> medgate.plugin.v1.StateScanRequest
+	21, // 31: medgate.plugin.v1.Host.StateDelete:input_type -> medgate.plugin.v1.StateKey
+	30, // 32: medgate.plugin.v1.Host.NextSequence:input_type -> medgate.plugin.v1.SequenceRequest
+	32, // 33: medgate.plugin.v1.Host.Publish:input_type -> medgate.plugin.v1.PublishRequest
+	33, // 34: medgate.plugin.v1.Host.Journal:input_type -> medgate.plugin.v1.JournalRequest
+	35, // 35: medgate.plugin.v1.Host.PutArtifact:input_type -> medgate.plugin.v1.ArtifactChunk
+	28, // 36: medgate.plugin.v1.Host.StateWrite:input_type -> medgate.plugin.v1.StateWriteRequest
+	2,  // 37: medgate.plugin.v1.Adapter.Init:output_type -> medgate.plugin.v1.InitResponse
+	10, // 38: medgate.plugin.v1.Adapter.Describe:output_type -> medgate.plugin.v1.DescribeResponse
+	13, // 39: medgate.plugin.v1.Adapter.Configure:output_type -> medgate.plugin.v1.ConfigureResponse
+	18, // 40: medgate.plugin.v1.Adapter.Handle:output_type -> medgate.plugin.v1.HandleResponse
+	20, // 41: medgate.plugin.v1.Adapter.RunJob:output_type -> medgate.plugin.v1.RunJobResponse
+	15, // 42: medgate.plugin.v1.Adapter.RunCommand:output_type -> medgate.plugin.v1.RunCommandResponse
+	4,  // 43: medgate.plugin.v1.Adapter.HandleStream:output_type -> medgate.plugin.v1.HandleResult
+	22, // 44: medgate.plugin.v1.Host.StateGet:output_type -> medgate.plugin.v1.StateEntry
+	22, // 45: medgate.plugin.v1.Host.StatePut:output_type -> medgate.plugin.v1.StateEntry
+	22, // 46: medgate.plugin.v1.Host.StateCompareAndSet:output_type -> medgate.plugin.v1.StateEntry
+	26, // 47: medgate.plugin.v1.Host.StateScan:output_type -> medgate.plugin.v1.StateScanResponse
+	0,  // 48: medgate.plugin.v1.Host.StateDelete:output_type -> medgate.plugin.v1.Empty
+	31, // 49: medgate.plugin.v1.Host.NextSequence:output_type -> medgate.plugin.v1.SequenceResponse
+	0,  // 50: medgate.plugin.v1.Host.Publish:output_type -> medgate.plugin.v1.Empty
+	34, // 51: medgate.plugin.v1.Host.Journal:output_type -> medgate.plugin.v1.JournalResponse
+	36, // 52: medgate.plugin.v1.Host.PutArtifact:output_type -> medgate.plugin.v1.ArtifactRef
+	29, // 53: medgate.plugin.v1.Host.StateWrite:output_type -> medgate.plugin.v1.StateWriteResponse
+	37, // [37:54] is the sub-list for method output_type
+	20, // [20:37] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2749,7 +2916,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -22,6 +22,13 @@
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
 //      had before, a pending record before the call, which is always safe.
+//   HandleRequest.received_at_unix_ms: when the host first received the
+//      message (its stored received_at, the same on every redelivery). A
+//      host built before it leaves it 0 (sdk.HandleRequest.ReceivedAt
+//      zero), and the plugin then has only occurred_at, as before.
+//   InitResponse.handle_stream: the plugin serves Adapter.HandleStream.
+//      A plugin built before it leaves it false, and the host then makes
+//      every Handle a call of its own, as before.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
@@ -48,12 +55,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Adapter_Init_FullMethodName       = "/medgate.plugin.v1.Adapter/Init"
-	Adapter_Describe_FullMethodName   = "/medgate.plugin.v1.Adapter/Describe"
-	Adapter_Configure_FullMethodName  = "/medgate.plugin.v1.Adapter/Configure"
-	Adapter_Handle_FullMethodName     = "/medgate.plugin.v1.Adapter/Handle"
-	Adapter_RunJob_FullMethodName     = "/medgate.plugin.v1.Adapter/RunJob"
-	Adapter_RunCommand_FullMethodName = "/medgate.plugin.v1.Adapter/RunCommand"
+	Adapter_Init_FullMethodName         = "/medgate.plugin.v1.Adapter/Init"
+	Adapter_Describe_FullMethodName     = "/medgate.plugin.v1.Adapter/Describe"
+	Adapter_Configure_FullMethodName    = "/medgate.plugin.v1.Adapter/Configure"
+	Adapter_Handle_FullMethodName       = "/medgate.plugin.v1.Adapter/Handle"
+	Adapter_RunJob_FullMethodName       = "/medgate.plugin.v1.Adapter/RunJob"
+	Adapter_RunCommand_FullMethodName   = "/medgate.plugin.v1.Adapter/RunCommand"
+	Adapter_HandleStream_FullMethodName = "/medgate.plugin.v1.Adapter/HandleStream"
 )
 
 // AdapterClient is the client API for Adapter service.
@@ -70,6 +78,12 @@ type AdapterClient interface {
 	// Version 2: runs a command the plugin declared as local, in the plugin
 	// process on the operator's machine.
 	RunCommand(ctx context.Context, in *RunCommandRequest, opts ...grpc.CallOption) (*RunCommandResponse, error)
+	// Handle calls multiplexed on one long-lived stream: each HandleCall
+	// is answered by the HandleResult of the same id, in any order. Added
+	// without a new version: the host uses it only with a plugin whose
+	// InitResponse says handle_stream, and makes a call of its own (Handle)
+	// for a request too large for the stream.
+	HandleStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HandleCall, HandleResult], error)
 }
 
 type adapterClient struct {
@@ -140,6 +154,19 @@ func (c *adapterClient) RunCommand(ctx context.Context, in *RunCommandRequest, o
 	return out, nil
 }
 
+func (c *adapterClient) HandleStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HandleCall, HandleResult], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Adapter_ServiceDesc.Streams[0], Adapter_HandleStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HandleCall, HandleResult]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_HandleStreamClient = grpc.BidiStreamingClient[HandleCall, HandleResult]
+
 // AdapterServer is the server API for Adapter service.
 // All implementations must embed UnimplementedAdapterServer
 // for forward compatibility.
@@ -154,6 +181,12 @@ type AdapterServer interface {
 	// Version 2: runs a command the plugin declared as local, in the plugin
 	// process on the operator's machine.
 	RunCommand(context.Context, *RunCommandRequest) (*RunCommandResponse, error)
+	// Handle calls multiplexed on one long-lived stream: each HandleCall
+	// is answered by the HandleResult of the same id, in any order. Added
+	// without a new version: the host uses it only with a plugin whose
+	// InitResponse says handle_stream, and makes a call of its own (Handle)
+	// for a request too large for the stream.
+	HandleStream(grpc.BidiStreamingServer[HandleCall, HandleResult]) error
 	mustEmbedUnimplementedAdapterServer()
 }
 
@@ -181,6 +214,9 @@ func (UnimplementedAdapterServer) RunJob(context.Context, *RunJobRequest) (*RunJ
 }
 func (UnimplementedAdapterServer) RunCommand(context.Context, *RunCommandRequest) (*RunCommandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RunCommand not implemented")
+}
+func (UnimplementedAdapterServer) HandleStream(grpc.BidiStreamingServer[HandleCall, HandleResult]) error {
+	return status.Error(codes.Unimplemented, "method HandleStream not implemented")
 }
 func (UnimplementedAdapterServer) mustEmbedUnimplementedAdapterServer() {}
 func (UnimplementedAdapterServer) testEmbeddedByValue()                 {}
@@ -311,6 +347,13 @@ func _Adapter_RunCommand_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Adapter_HandleStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdapterServer).HandleStream(&grpc.GenericServerStream[HandleCall, HandleResult]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_HandleStreamServer = grpc.BidiStreamingServer[HandleCall, HandleResult]
+
 // Adapter_ServiceDesc is the grpc.ServiceDesc for Adapter service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -343,7 +386,14 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Adapter_RunCommand_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "HandleStream",
+			Handler:       _Adapter_HandleStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "plugin.proto",
 }
 

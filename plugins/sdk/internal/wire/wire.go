@@ -87,6 +87,14 @@ func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window)}
 }
 
+// MaxStreamMessage is the largest message either end sends on
+// Adapter.HandleStream: gRPC's default receive limit, which neither end
+// changes. A unary call over it fails alone; on the stream it would end
+// the stream and every call on it, so the host makes a larger request a
+// unary Handle call and the plugin answers a larger response with the
+// error gRPC gives such a unary response.
+const MaxStreamMessage = 4 << 20
+
 // ToMS converts a time to Unix milliseconds, zero for the zero time.
 func ToMS(t time.Time) int64 {
 	if t.IsZero() {
