@@ -354,12 +354,14 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
-	if err != nil {
-		d.metrics.Reloads.WithLabelValues("error").Inc()
+	// The mappings are compiled with the schema documents the plugins
+	// return from Configure, before Apply commits: mappings that do not
+	// compile leave the plugins as they were.
+	var set *mapping.Sets
+	routes, jobs, err := sites.ApplyThen(ctx, cfg, d.plugins, d.log, func() (err error) {
+		set, err = mapping.Compile(cfg, d.plugins)
 		return err
-	}
-	set, err := mapping.Compile(cfg, d.plugins)
+	})
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err

@@ -3,6 +3,7 @@ package sites
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,10 +96,13 @@ func TestRefusedReloadLeavesPluginsAsTheyWere(t *testing.T) {
 	}
 	cases := map[string]struct {
 		h3      map[string]string
+		then    func() error // ApplyThen's check (the daemon's mappings)
 		problem string
 	}{
 		"settings problem": {h3: map[string]string{"label": "no ledgerDir"}, problem: "sites[3].plugins.ledger.settings.ledgerDir"},
 		"plugin refuses":   {h3: map[string]string{"ledgerDir": filepath.Join(notADir, "sub")}, problem: "cannot create the ledger directory"},
+		"later check refuses": {h3: map[string]string{"ledgerDir": t.TempDir()}, problem: "mappings do not compile",
+			then: func() error { return errors.New("mappings do not compile") }},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -119,7 +123,7 @@ func TestRefusedReloadLeavesPluginsAsTheyWere(t *testing.T) {
 			}
 			// The refused reload: h1 moves its ledger, h2 is disabled, h4 is
 			// new, h3 is wrong.
-			_, _, err = Apply(t.Context(), siteCfg(at{"h1", map[string]string{"ledgerDir": d1new}}, at{"h2", nil}, at{"h4", map[string]string{"ledgerDir": d4}}, at{"h3", tc.h3}), plugins, quiet)
+			_, _, err = ApplyThen(t.Context(), siteCfg(at{"h1", map[string]string{"ledgerDir": d1new}}, at{"h2", nil}, at{"h4", map[string]string{"ledgerDir": d4}}, at{"h3", tc.h3}), plugins, quiet, tc.then)
 			if err == nil || !strings.Contains(err.Error(), tc.problem) {
 				t.Fatalf("reload = %v, want refused with %q", err, tc.problem)
 			}

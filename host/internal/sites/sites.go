@@ -73,6 +73,15 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 // relaunch does not apply them again and its host services for them are
 // refused.
 func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger) (*pipeline.Routes, []scheduler.Job, error) {
+	return ApplyThen(ctx, cfg, plugins, log, nil)
+}
+
+// ApplyThen is Apply with one more check, then, run once every plugin has
+// accepted its settings and before any site is forgotten: what depends on
+// the plugins' new configuration (the daemon compiles the mappings with
+// the schema documents Configure returned). If then fails, the plugins
+// are restored as when Configure refuses, and its error is returned.
+func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger, then func() error) (*pipeline.Routes, []scheduler.Job, error) {
 	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
 	type step struct {
 		in       *pluginhost.Instance
@@ -147,14 +156,21 @@ func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginho
 			jobs = append(jobs, job(st.in, st.site, j, log))
 		}
 	}
-	if len(problems) > 0 {
+	var err error = problems
+	if len(problems) == 0 {
+		err = nil
+		if then != nil {
+			err = then()
+		}
+	}
+	if err != nil {
 		// Undo in reverse order, so a site configured twice ends as it began.
 		for i := len(undo) - 1; i >= 0; i-- {
 			if err := undoIn[i].Restore(ctx, undo[i]); err != nil {
 				log.Error("a refused configuration could not be undone in a plugin; it may use the refused settings until it is relaunched (restart medgate to be sure)", "plugin", undoIn[i].Name(), "err", err)
 			}
 		}
-		return nil, nil, problems
+		return nil, nil, err
 	}
 
 	for _, p := range cfg.Plugins {
