@@ -110,7 +110,7 @@ func (h handler) linkRegistered(ctx context.Context, r *sdk.HandleResponse, temp
 func (h handler) registerIdentity(ctx context.Context, id card.Identity, start time.Time) (*sdk.HandleResponse, error) {
 	id.Name = strings.TrimSpace(id.Name)
 	id.IDNumber = card.NormalizeIDNumber(id.IDNumber)
-	id.Phone = strings.TrimSpace(id.Phone)
+	id.Phone = card.NormalizePhone(id.Phone)
 	ik, err := card.IdentityKey(h.cfg.identitySecret, id)
 	if err != nil {
 		return nil, fmt.Errorf("derive the identity key: %w", err)

@@ -28,7 +28,7 @@ func forms() []sdk.Form {
 			{Name: "idType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
 				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
-			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number"},
+			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
 			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
 		},
 		Result: sdk.Display{

@@ -79,7 +79,10 @@ type Identity struct {
 	// IDNumber is the document number. It is compared after
 	// NormalizeIDNumber.
 	IDNumber string `json:"idNumber"`
-	// Phone is an 11-digit mainland mobile number starting with 1.
+	// Phone is an 11-digit mainland mobile number starting with 13–19 or,
+	// for the document types of [AcceptsInternationalPhone], an
+	// international number in E.164 form ("+" and 8–15 digits). It is
+	// compared after [NormalizePhone].
 	Phone string `json:"phone"`
 	// Gender is an optional GB/T 2261.1 code ("0", "1", "2" or "9"). For
 	// resident ID numbers it must agree with the number.
@@ -187,10 +190,8 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		}
 	}
 
-	if phone := strings.TrimSpace(id.Phone); phone == "" {
-		add("$.phone", "required", "mobile number is required; enter an 11-digit number such as 13812345678")
-	} else if len(phone) != 11 || phone[0] != '1' || phone[1] < '3' || !isDigits(phone) {
-		add("$.phone", "format", "mobile number must be 11 digits starting with 13–19, such as 13812345678; remove +86, spaces and dashes")
+	if fe := checkPhone("$.phone", id.IDType, id.Phone); fe != nil {
+		errs = append(errs, *fe)
 	}
 
 	switch id.Gender {
@@ -218,6 +219,80 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		}
 	}
 	return errs
+}
+
+// AcceptsInternationalPhone reports whether a person identified by a
+// document of type idType may give an international mobile number: the
+// documents that are not mainland ones (03, 06, 07, 08, 09 and 99), whose
+// holders (foreigners, Hong Kong, Macao and Taiwan residents) often have no
+// mainland number. Holders of 01 and 02 give a mainland number.
+func AcceptsInternationalPhone(idType string) bool {
+	switch idType {
+	case IDTypePassport, IDTypeHKMacauPermit, IDTypeTaiwanPermit, IDTypeForeignPermanentResident, IDTypeHMTResidencePermit, IDTypeOther:
+		return true
+	}
+	return false
+}
+
+// Lengths of an international (E.164) number: the digits after "+",
+// country code included.
+const (
+	minIntlDigits = 8
+	maxIntlDigits = 15
+)
+
+// MaxPhoneLen is the longest phone number accepted, in characters: "+"
+// and 15 digits.
+const MaxPhoneLen = 1 + maxIntlDigits
+
+// NormalizePhone returns phone without surrounding spaces and, when it is
+// a mainland mobile number written internationally ("+86" and 11 digits
+// starting with 13–19), as the 11 digits. Store and compare phone numbers
+// in this form, after [ValidateIdentity].
+func NormalizePhone(phone string) string {
+	phone = strings.TrimSpace(phone)
+	if rest, ok := strings.CutPrefix(phone, "+86"); ok && isMainlandMobile(rest) {
+		return rest
+	}
+	return phone
+}
+
+// isMainlandMobile reports whether s is an 11-digit mainland mobile number
+// starting with 13–19.
+func isMainlandMobile(s string) bool {
+	return len(s) == 11 && s[0] == '1' && s[1] >= '3' && isDigits(s)
+}
+
+// checkPhone checks the phone of a person identified by a document of type
+// idType, reported at field. Every person may give a mainland mobile
+// number; holders of the documents of AcceptsInternationalPhone may give
+// an international number in E.164 form instead: "+" and 8–15 digits,
+// the first not 0, and after "+86" only a mainland mobile number.
+func checkPhone(field, idType, phone string) *FieldError {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	phone = strings.TrimSpace(phone)
+	intl := AcceptsInternationalPhone(idType)
+	switch {
+	case phone == "" && intl:
+		return fe("required", "mobile number is required; enter an 11-digit mainland number such as 13812345678, or an international number such as +85291234567")
+	case phone == "":
+		return fe("required", "mobile number is required; enter an 11-digit number such as 13812345678")
+	case isMainlandMobile(phone):
+		return nil
+	case !intl:
+		return fe("format", "mobile number must be 11 digits starting with 13–19, such as 13812345678; remove +86, spaces and dashes (international numbers are accepted only with a passport or a document of Hong Kong, Macao, Taiwan or foreign residents)")
+	}
+	digits, plus := strings.CutPrefix(phone, "+")
+	switch {
+	case !plus || !isDigits(digits) || len(digits) < minIntlDigits || len(digits) > maxIntlDigits || digits[0] == '0':
+		return fe("format", "mobile number must be 11 digits starting with 13–19, such as 13812345678, or an international number in E.164 form, + and %d–%d digits starting with the country code, such as +85291234567; remove spaces, dashes, brackets and a leading 00",
+			minIntlDigits, maxIntlDigits)
+	case strings.HasPrefix(digits, "86") && !isMainlandMobile(digits[2:]):
+		return fe("format", "a number starting with +86 must be a mainland mobile number, +86 and 11 digits starting with 13–19, such as +8613812345678; check the number, or give a number of another country with its own code")
+	}
+	return nil
 }
 
 func idTypeList() string {
