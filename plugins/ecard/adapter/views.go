@@ -60,6 +60,8 @@ func forms() []sdk.Form {
 				{Field: "name", Title: "姓名 name", Personal: true},
 				{Field: "idNumber", Title: "证件号 document number", Personal: true},
 				{Field: "phone", Title: "手机号 phone", Personal: true},
+				{Field: "guardian.name", Title: "监护人 guardian (newborn)", Personal: true},
+				{Field: "birthOrder", Title: "胎次 birth order (newborn)"},
 				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 				{Field: "registeredAt", Title: "登记时间 registered"},
 			},
@@ -95,7 +97,8 @@ func workListViews() []sdk.WorkListView {
 		Columns: []sdk.Column{
 			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name", Personal: true},
 			{Field: "idType", Title: "证件类型 idType"}, {Field: "idNumber", Title: "证件号 idNumber"},
-			{Field: "phone", Title: "手机号 phone"}, {Field: "status", Title: "状态 status"},
+			{Field: "phone", Title: "手机号 phone"}, {Field: "guardianName", Title: "监护人 guardian", Personal: true},
+			{Field: "status", Title: "状态 status"},
 			{Field: "registeredAt", Title: "登记时间 registeredAt"}, {Field: "revokedAt", Title: "注销时间 revokedAt"},
 		},
 	}}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -88,9 +89,61 @@ type Identity struct {
 	// resident ID numbers it must agree with the number.
 	Gender string `json:"gender,omitempty"`
 	// BirthDate is an optional "YYYY-MM-DD" date. For resident ID numbers it
-	// must agree with the number.
+	// must agree with the number. A newborn's is required.
 	BirthDate string `json:"birthDate,omitempty"`
+	// Guardian, when set, makes this the identity of a newborn without an
+	// ID of its own, registered under its guardian: IDType, IDNumber and
+	// Phone are then left empty (the guardian's phone is the contact),
+	// and Gender, BirthDate and BirthOrder are required. See
+	// [ValidateIdentityAt] and [IdentityKey].
+	Guardian *Guardian `json:"guardian,omitempty"`
+	// BirthOrder is a newborn's place in its birth: 1 for a single birth,
+	// 1 and 2 for twins (1–9). Only with Guardian.
+	BirthOrder int `json:"birthOrder,omitempty"`
 }
+
+// Guardian is the adult under whom a newborn without an ID of its own is
+// registered. Name, IDType, IDNumber and Phone follow the rules of an
+// adult's [Identity].
+type Guardian struct {
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phone"`
+	// Relation is the guardian's relation to the newborn, a code of
+	// [RelationName].
+	Relation string `json:"relation"`
+}
+
+// Relation codes of a guardian to a newborn, from the family relation
+// codes of GB/T 4761-2008 (家庭关系代码), taken from background knowledge:
+// confirm them against the platform you report to. Only the relations a
+// newborn's guardian can have are accepted.
+var relationNames = map[string]string{
+	"51": "父亲",
+	"52": "母亲",
+	"57": "继父或养父",
+	"58": "继母或养母",
+	"61": "祖父",
+	"62": "祖母",
+	"63": "外祖父",
+	"64": "外祖母",
+	"97": "其他亲属",
+	"99": "非亲属",
+}
+
+// RelationName returns the Chinese name of a guardian relation code, or ""
+// when the code is not accepted.
+func RelationName(code string) string { return relationNames[code] }
+
+// MaxBirthOrder is the highest birth order a newborn may have.
+const MaxBirthOrder = 9
+
+// NewbornMaxAge is how long after birth a child without an ID of its own
+// may be registered under a guardian: up to the same date one year later
+// (China Standard Time). An older child has a 户口簿 (idType 02) number,
+// registered within a month of birth, and is registered with it.
+const NewbornMaxAge = "1 year"
 
 // FieldError is one problem found by [ValidateIdentity].
 type FieldError struct {
@@ -154,19 +207,14 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 
-	name := strings.TrimSpace(id.Name)
-	switch {
-	case name == "":
-		add("$.name", "required", "name is required; enter the name exactly as on the ID document")
-	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		add("$.name", "characters", "name contains control or invalid characters; retype it")
-	case strings.ContainsRune(name, utf8.RuneError):
-		// What is left of a name sent in GBK or GB 18030 as if it were
-		// UTF-8: registered, the card would keep it for good.
-		add("$.name", "characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
-	case utf8.RuneCountInString(name) > maxNameLen:
-		add("$.name", "max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
-			utf8.RuneCountInString(name), maxNameLen)
+	if id.Guardian != nil {
+		return validateNewborn(id, now, today)
+	}
+	if id.BirthOrder != 0 {
+		add("$.birthOrder", "exclusive", "birthOrder is only for a newborn registered under a guardian; remove it, or give the guardian")
+	}
+	if fe := checkName("$.name", id.Name); fe != nil {
+		errs = append(errs, *fe)
 	}
 
 	num := NormalizeIDNumber(id.IDNumber)
@@ -293,6 +341,87 @@ func checkPhone(field, idType, phone string) *FieldError {
 		return fe("format", "a number starting with +86 must be a mainland mobile number, +86 and 11 digits starting with 13–19, such as +8613812345678; check the number, or give a number of another country with its own code")
 	}
 	return nil
+}
+
+// checkName checks a person's name given at field.
+func checkName(field, name string) *FieldError {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return fe("required", "name is required; enter the name exactly as on the ID document")
+	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fe("characters", "name contains control or invalid characters; retype it")
+	case strings.ContainsRune(name, utf8.RuneError):
+		// What is left of a name sent in GBK or GB 18030 as if it were
+		// UTF-8: registered, the card would keep it for good.
+		return fe("characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return fe("max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
+			utf8.RuneCountInString(name), maxNameLen)
+	}
+	return nil
+}
+
+// validateNewborn checks the identity of a newborn registered under its
+// guardian (id.Guardian is set); a non-zero today (the day of now in
+// China, as a UTC midnight) also bounds the birth date.
+func validateNewborn(id Identity, now, today time.Time) []FieldError {
+	var errs []FieldError
+	add := func(field, rule, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+	if fe := checkName("$.name", id.Name); fe != nil {
+		fe.Message = strings.Replace(fe.Message, "enter the name exactly as on the ID document", "enter the newborn's name, or a provisional one such as 张三之女", 1)
+		errs = append(errs, *fe)
+	}
+	if strings.TrimSpace(id.IDType) != "" || strings.TrimSpace(id.IDNumber) != "" {
+		add("$.idNumber", "exclusive", "a newborn registered under a guardian has no ID of its own; leave idType and idNumber empty, or register the child with its own ID and without guardian")
+	}
+	if strings.TrimSpace(id.Phone) != "" {
+		add("$.phone", "exclusive", "a newborn registered under a guardian is reached at the guardian's phone; give it as guardian.phone and leave phone empty")
+	}
+	switch id.Gender {
+	case "":
+		add("$.gender", "required", "a newborn's gender is required; use 1 (male), 2 (female), 0 (unknown) or 9 (unspecified)")
+	case GenderUnknown, GenderUnspecified, GenderMale, GenderFemale:
+	default:
+		add("$.gender", "format", "gender %q is not a GB/T 2261.1 code; use 1 (male), 2 (female), 0 (unknown) or 9 (unspecified)", id.Gender)
+	}
+	if id.BirthDate == "" {
+		add("$.birthDate", "required", "a newborn's birth date is required; enter it as YYYY-MM-DD, such as 2026-11-20")
+	} else if bd, err := time.Parse(time.DateOnly, id.BirthDate); err != nil {
+		add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 2026-11-20", id.BirthDate)
+	} else if !today.IsZero() && bd.After(today) {
+		add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth", id.BirthDate, today.Format(time.DateOnly))
+	} else if oldest := today.AddDate(-1, 0, 0); !today.IsZero() && bd.Before(oldest) {
+		add("$.birthDate", "birth_date", "birth date %s is more than %s before today (%s): only a newborn without an ID is registered under a guardian; register the child with its own ID, such as its 户口簿 (idType 02) number",
+			id.BirthDate, NewbornMaxAge, today.Format(time.DateOnly))
+	}
+	switch {
+	case id.BirthOrder == 0:
+		add("$.birthOrder", "required", "a newborn's birth order is required; use 1 for a single birth, and 1, 2, … in order of birth for twins and other multiple births")
+	case id.BirthOrder < 1 || id.BirthOrder > MaxBirthOrder:
+		add("$.birthOrder", "range", "birth order %d is out of range; use 1 for a single birth, and 1 to %d in order of birth for a multiple birth", id.BirthOrder, MaxBirthOrder)
+	}
+	g := id.Guardian
+	for _, fe := range validateIdentity(Identity{Name: g.Name, IDType: g.IDType, IDNumber: g.IDNumber, Phone: g.Phone}, now) {
+		fe.Field = "$.guardian." + strings.TrimPrefix(fe.Field, "$.")
+		errs = append(errs, fe)
+	}
+	switch {
+	case g.Relation == "":
+		add("$.guardian.relation", "required", "the guardian's relation to the newborn is required; use %s", relationList())
+	case relationNames[g.Relation] == "":
+		add("$.guardian.relation", "code", "relation %q is not accepted; use %s", g.Relation, relationList())
+	}
+	return errs
+}
+
+func relationList() string {
+	return "51 (父亲), 52 (母亲), 57 (继父或养父), 58 (继母或养母), 61 (祖父), 62 (祖母), 63 (外祖父), 64 (外祖母), 97 (其他亲属) or 99 (非亲属)"
 }
 
 func idTypeList() string {
@@ -428,9 +557,32 @@ const minIdentitySecret = 16
 // first; IdentityKey only needs IDType and IDNumber to be non-empty. The
 // secret must be at least 16 bytes and must never change, or every person
 // gets a new key.
+//
+// The key of a newborn registered under a guardian (id.Guardian set) is
+// that of the guardian's ID (types 01, 02 and 09 in one namespace: a 09
+// number is also valid as 01), the birth date and the birth order, in a
+// domain of its own: the same newborn registered twice has one key, twins
+// (birth orders 1 and 2) have two, and no newborn's key is an adult's.
 func IdentityKey(secret []byte, id Identity) (string, error) {
 	if len(secret) < minIdentitySecret {
 		return "", fmt.Errorf("identity key secret has %d bytes; configure at least %d random bytes", len(secret), minIdentitySecret)
+	}
+	if g := id.Guardian; g != nil {
+		num := NormalizeIDNumber(g.IDNumber)
+		if g.IDType == "" || num == "" || id.BirthDate == "" || id.BirthOrder < 1 {
+			return "", errors.New("a newborn's identity key needs the guardian's ID type and number, the birth date and the birth order; validate the identity first")
+		}
+		ns := g.IDType
+		if ns == IDTypeHouseholdRegister || ns == IDTypeHMTResidencePermit {
+			ns = IDTypeResidentCard
+		}
+		m := hmac.New(sm3.New, secret)
+		m.Write([]byte("medgate/ecard/newborn/v1\x00"))
+		for _, part := range []string{ns, num, id.BirthDate, strconv.Itoa(id.BirthOrder)} {
+			m.Write([]byte(part))
+			m.Write([]byte{0})
+		}
+		return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
 	}
 	num := NormalizeIDNumber(id.IDNumber)
 	if id.IDType == "" || num == "" {
