@@ -193,3 +193,49 @@ func (e *env) registerAny(p map[string]any) registerReply {
 	e.ok(OpRegister, p, &r)
 	return r
 }
+
+// TestDeskNewbornForm: the console's newborn page sends its fields flat
+// (console forms have no nested objects) to ecard.desk.newborn, which
+// registers the newborn under its guardian as ecard.desk does, and names
+// the flat fields in its diagnostics.
+func TestDeskNewbornForm(t *testing.T) {
+	t.Parallel()
+	var form *sdk.Form
+	for _, f := range forms() {
+		if f.Name == FormNewborn {
+			form = &f
+		}
+	}
+	if form == nil || form.Operation != OpDeskNewborn {
+		t.Fatalf("no newborn form sending %s: %+v", OpDeskNewborn, form)
+	}
+	flat := map[string]any{"name": "李梅之女", "gender": "2", "birthDate": "2026-11-24", "birthOrder": 1,
+		"guardianName": "李梅", "guardianIdType": "01", "guardianIdNumber": testResidentID, "guardianPhone": "13812345678",
+		"guardianRelation": "52", "validity": "72h"}
+	for _, fl := range form.Fields {
+		if _, ok := flat[fl.Name]; !ok {
+			t.Errorf("form field %q is not in the payload the test sends", fl.Name)
+		}
+	}
+	e := newEnv(t, testSettings())
+	var r deskReply
+	e.ok(OpDeskNewborn, flat, &r)
+	if !r.Created || r.Label.Name != "李**女" {
+		t.Errorf("newborn desk: created %v, label %+v", r.Created, r.Label)
+	}
+	// The same newborn through ecard.register: the same card.
+	if reg := e.registerAny(newbornOf("李梅之女", "2", 1)); reg.CardNo != r.CardNo || reg.Created {
+		t.Errorf("the same newborn through ecard.register: %+v, want card %s", reg, r.CardNo)
+	}
+
+	flat["guardianIdNumber"], flat["guardianRelation"] = "110105194912310021", "05"
+	res := e.call(OpDeskNewborn, flat)
+	want := []diag{{Field: "$.guardianIdNumber", Rule: "check_digit", Error: true}, {Field: "$.guardianRelation", Rule: "code", Error: true}}
+	if diff := cmp.Diff(want, diagsOf(res.Diagnostics)); diff != "" || res.Status != sdk.StatusInvalid {
+		t.Errorf("newborn desk with a mistyped guardian: status %s, diagnostics (-want +got):\n%s", res.Status, diff)
+	}
+	res = e.call(OpDeskNewborn, map[string]any{"guardian": map[string]string{}})
+	if diff := cmp.Diff([]diag{{Field: "$.guardian", Rule: "unknown", Error: true}}, diagsOf(res.Diagnostics)); diff != "" {
+		t.Errorf("newborn desk with a nested guardian (-want +got):\n%s", diff)
+	}
+}
