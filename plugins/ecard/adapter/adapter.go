@@ -76,7 +76,6 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Type: OpGet, Summary: "read a card by e-card or temporary-card number, with its linked temporary cards", Query: true},
 			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console", Query: true},
 			{Type: OpDesk, Summary: "the cashier's desk in one step: register a person or find their card, and issue the QR code with its printable label"},
-			{Type: OpDeskNewborn, Summary: "the cashier's desk for a newborn without an ID of its own: register it under its guardian (flat fields) and issue the QR code with its label"},
 		},
 		Settings: settings(),
 		WorkLists: []sdk.WorkList{{
@@ -138,11 +137,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		resp, err = h.list(ctx)
 	case OpDesk:
 		resp, err = h.desk(ctx)
-	case OpDeskNewborn:
-		resp, err = h.deskNewborn(ctx)
 	default:
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
-			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk, ecard.desk.newborn"}), nil
+			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk"}), nil
 	}
 	if errors.Is(err, errBusy) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,

@@ -31,7 +31,7 @@ func TestDescribe(t *testing.T) {
 			queries = append(queries, o.Type)
 		}
 	}
-	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk, OpDeskNewborn}
+	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations (-want +got):\n%s", diff)
 	}

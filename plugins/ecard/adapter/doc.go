@@ -10,8 +10,6 @@
 //	ecard.link        link a temporary card (临时卡) to an e-card
 //	ecard.get         a card with its linked temporary cards
 //	ecard.cards.list  the "recent-cards" work list for the console
-//	ecard.desk        register (or find the card) and print the QR label
-//	ecard.desk.newborn  ecard.desk for a newborn under its guardian, flat fields
 //
 // # State
 //

@@ -5,12 +5,10 @@ import "github.com/medgate/medgate/plugins/sdk"
 // FormPrint is the console's e-card print page.
 const FormPrint = "print"
 
-// FormDesk is the cashier's e-card desk, FormNewborn its page for a
-// newborn without an ID of its own; FormScan the scanning counter.
+// FormDesk is the cashier's e-card desk; FormScan the scanning counter.
 const (
-	FormDesk    = "desk"
-	FormNewborn = "newborn"
-	FormScan    = "scan"
+	FormDesk = "desk"
+	FormScan = "scan"
 )
 
 // labelTitle is printed at the top of every e-card label.
@@ -31,38 +29,6 @@ func forms() []sdk.Form {
 				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
 			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
-			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
-		},
-		Result: sdk.Display{
-			Fields: []sdk.Column{
-				{Field: "outcome", Title: "结果 outcome"},
-				{Field: "cardNo", Title: "卡号 card number"},
-				{Field: "label.name", Title: "姓名 name", Personal: true},
-				{Field: "idTypeName", Title: "证件类型 document type"},
-				{Field: "label.validUntil", Title: "有效期 valid until"},
-			},
-			Images:     []sdk.Column{{Field: "png", Title: "电子就诊卡二维码 e-card QR code"}, {Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"}},
-			Lines:      "label.lines",
-			Printable:  true,
-			LabelTitle: labelTitle,
-		},
-	}, {
-		Name:        FormNewborn,
-		Title:       "新生儿电子卡 Newborn e-card",
-		Description: "为没有证件的新生儿按监护人登记并打印二维码标签。Register a newborn without an ID of its own under its guardian and print the QR label in one step. The same guardian, birth date and birth order give the same card; twins are birth order 1 and 2.",
-		Operation:   OpDeskNewborn,
-		Fields: []sdk.Argument{
-			{Name: "name", Type: sdk.SettingString, Required: true, Description: "新生儿姓名 newborn's name; a provisional one such as 张三之女 will do"},
-			{Name: "gender", Type: sdk.SettingString, Required: true, Enum: []string{"1", "2", "0", "9"}, Description: "性别 gender: 1 男, 2 女, 0 未知, 9 未说明"},
-			{Name: "birthDate", Type: sdk.SettingString, Required: true, Description: "出生日期 birth date YYYY-MM-DD, at most one year ago"},
-			{Name: "birthOrder", Type: sdk.SettingInt, Required: true, Description: "胎次 birth order: 1 for a single birth; twins 1 and 2 in order of birth"},
-			{Name: "guardianName", Type: sdk.SettingString, Required: true, Description: "监护人姓名 guardian's name as on the document"},
-			{Name: "guardianIdType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
-				Description: "监护人证件类型 guardian's document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
-			{Name: "guardianIdNumber", Type: sdk.SettingString, Required: true, Description: "监护人证件号码 guardian's document number"},
-			{Name: "guardianPhone", Type: sdk.SettingString, Required: true, Description: "监护人手机号 guardian's mobile number; with a document other than 01/02 also an international number such as +85291234567"},
-			{Name: "guardianRelation", Type: sdk.SettingString, Required: true, Default: "52", Enum: []string{"51", "52", "57", "58", "61", "62", "63", "64", "97", "99"},
-				Description: "与新生儿关系 relation: 51 父亲, 52 母亲, 57 继父或养父, 58 继母或养母, 61 祖父, 62 祖母, 63 外祖父, 64 外祖母, 97 其他亲属, 99 非亲属"},
 			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
 		},
 		Result: sdk.Display{
