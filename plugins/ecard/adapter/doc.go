@@ -16,7 +16,9 @@
 // The plugin keeps everything in the host's state store, namespaced by site:
 //
 //	card/<cardNo>          the card record: identity, status, temporary cards
-//	person/<identityKey>   the card number of a person (card.IdentityKey) and
+//	person/<identityKey>   the card number of a person (card.IdentityKey; for
+//	                       a newborn registered under a guardian, the key of
+//	                       the guardian's ID, birth date and birth order) and
 //	                       the claim that issued it (no personal data)
 //	temp/<tempCardNo>      the e-card a temporary card is linked to
 //	recent/<inverted seq>  a masked summary for the work list, newest first

@@ -26,7 +26,11 @@ type deskPayload struct {
 	Phone     string `json:"phone"`
 	Gender    string `json:"gender,omitempty"`
 	BirthDate string `json:"birthDate,omitempty"`
-	Validity  string `json:"validity"`
+	// Guardian and BirthOrder register a newborn under its guardian, as
+	// for ecard.register.
+	Guardian   *card.Guardian `json:"guardian,omitempty"`
+	BirthOrder int            `json:"birthOrder,omitempty"`
+	Validity   string         `json:"validity"`
 }
 
 // deskReply is the payload of a successful ecard.desk: the QR code as
@@ -53,7 +57,8 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	// The QR step gets the trimmed validity, so that a blank one means the
 	// site's default there too instead of failing after the registration.
 	p.Validity = strings.TrimSpace(p.Validity)
-	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
+		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > card.MaxValidity {
@@ -86,6 +91,9 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		return qr, err
 	}
 	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(p.IDType)}
+	if p.Guardian != nil {
+		out.IDTypeName = "新生儿，监护人" + card.IDTypeName(p.Guardian.IDType) + " newborn under a guardian"
+	}
 	if err := json.Unmarshal(qr.Payload, &out.qrReply); err != nil {
 		return nil, fmt.Errorf("read the QR code of the desk: %w", err)
 	}

@@ -39,6 +39,10 @@ type registerPayload struct {
 	Gender     string `json:"gender"`
 	BirthDate  string `json:"birthDate"`
 	TempCardNo string `json:"tempCardNo"`
+	// Guardian and BirthOrder register a newborn without an ID of its own
+	// under its guardian (see card.Identity).
+	Guardian   *card.Guardian `json:"guardian"`
+	BirthOrder int            `json:"birthOrder"`
 }
 
 // registeredEvent is the payload of the "ecard.registered" event. It holds
@@ -50,6 +54,9 @@ type registeredEvent struct {
 	IDType         string    `json:"idType"`
 	Name           string    `json:"name"`
 	PreviousCardNo string    `json:"previousCardNo,omitempty"`
+	// Newborn is true for a newborn registered under its guardian (it has
+	// no idType of its own).
+	Newborn bool `json:"newborn,omitempty"`
 }
 
 // register serves ecard.register: one person, one card.
@@ -59,7 +66,8 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate}
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
+		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
 	fes := card.ValidateIdentityAt(id, h.a.now())
 	var ds sdk.Diagnostics
@@ -110,7 +118,13 @@ func (h handler) linkRegistered(ctx context.Context, r *sdk.HandleResponse, temp
 func (h handler) registerIdentity(ctx context.Context, id card.Identity, start time.Time) (*sdk.HandleResponse, error) {
 	id.Name = strings.TrimSpace(id.Name)
 	id.IDNumber = card.NormalizeIDNumber(id.IDNumber)
-	id.Phone = strings.TrimSpace(id.Phone)
+	id.Phone = card.NormalizePhone(id.Phone)
+	if id.Guardian != nil {
+		// A newborn: the guardian's phone is the card's contact.
+		g := *id.Guardian
+		g.Name, g.IDNumber, g.Phone = strings.TrimSpace(g.Name), card.NormalizeIDNumber(g.IDNumber), card.NormalizePhone(g.Phone)
+		id.Guardian, id.IDType, id.IDNumber, id.Phone = &g, "", "", g.Phone
+	}
 	ik, err := card.IdentityKey(h.cfg.identitySecret, id)
 	if err != nil {
 		return nil, fmt.Errorf("derive the identity key: %w", err)
@@ -197,6 +211,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		rec := cardRecord{
 			CardNo: cardNo, Seq: seq, IdentityKey: ik,
 			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+			Guardian: id.Guardian, BirthOrder: id.BirthOrder,
 			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
 			RegisteredBy: h.req.MessageID,
 		}
@@ -269,6 +284,7 @@ func (h handler) completeClaim(ctx context.Context, ik string, id card.Identity,
 	rec := cardRecord{
 		CardNo: claim.CardNo, Seq: claim.Seq, IdentityKey: ik,
 		Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+		Guardian: id.Guardian, BirthOrder: id.BirthOrder,
 		Status: statusLive, RegisteredAt: claim.ClaimedAt, PreviousCardNo: claim.PreviousCardNo,
 		RegisteredBy: claim.RegisteredBy,
 	}
@@ -350,7 +366,23 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identity, created bool, start time.Time) (*sdk.HandleResponse, error) {
 	host := h.host()
 	var warnings sdk.Diagnostics
-	if !created {
+	switch {
+	case created:
+	case id.Guardian != nil:
+		// The same newborn: same guardian ID, birth date and birth order.
+		if rec.Gender != id.Gender {
+			warnings.Warn("$.gender", "mismatch", "the gender differs from the one of the newborn registered under this guardian, birth date and birth order",
+				"the existing card is returned unchanged; if this is another child of the same birth (twins), give its own birthOrder")
+		}
+		if rec.Name != id.Name {
+			warnings.Warn("$.name", "mismatch", "the name differs from the one of the newborn registered under this guardian, birth date and birth order",
+				"the existing card is returned unchanged (a provisional name is not replaced); if this is another child of the same birth, give its own birthOrder")
+		}
+		if rec.Phone != id.Phone {
+			warnings.Warn("$.guardian.phone", "mismatch", "the guardian's phone differs from the one registered with this newborn",
+				"the existing card is returned unchanged")
+		}
+	default:
 		if rec.Name != id.Name {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one registered with this ID number",
 				"the existing card is returned unchanged; check the name against the ID document")
@@ -366,7 +398,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		ev, _ := json.Marshal(registeredEvent{
 			CardNo: rec.CardNo, Status: rec.Status, RegisteredAt: rec.RegisteredAt,
-			IDType: rec.IDType, Name: card.MaskName(rec.Name), PreviousCardNo: rec.PreviousCardNo,
+			IDType: rec.IDType, Name: card.MaskName(rec.Name), PreviousCardNo: rec.PreviousCardNo, Newborn: rec.Guardian != nil,
 		})
 		if err := host.Publish(ctx, sdk.Event{ID: "ecard.registered/" + rec.CardNo, Type: "ecard.registered", Key: rec.CardNo,
 			Payload: ev, OccurredAt: rec.RegisteredAt}); err != nil {
@@ -403,14 +435,30 @@ func (h handler) mayRepair(rec cardRecord) bool {
 	return h.req.Attempt > 1 || h.req.Recovering || h.a.now().Sub(rec.RegisteredAt) > announceGrace
 }
 
-// maskedIdentity is an identity fit for the journal.
-func maskedIdentity(id card.Identity) map[string]string {
-	return map[string]string{
+// maskedIdentity is an identity fit for the journal; a newborn's has its
+// guardian's, masked too, and its birth order.
+func maskedIdentity(id card.Identity) map[string]any {
+	m := map[string]any{
 		"name":     card.MaskName(id.Name),
 		"idType":   id.IDType,
 		"idNumber": card.MaskIDNumber(id.IDNumber),
 		"phone":    card.MaskPhone(id.Phone),
 	}
+	if id.Guardian != nil {
+		m["guardian"] = maskGuardian(id.Guardian)
+		m["birthOrder"] = id.BirthOrder
+	}
+	return m
+}
+
+// maskGuardian returns a copy of g with its personal data masked, or nil.
+func maskGuardian(g *card.Guardian) *card.Guardian {
+	if g == nil {
+		return nil
+	}
+	m := *g
+	m.Name, m.IDNumber, m.Phone = card.MaskName(g.Name), card.MaskIDNumber(g.IDNumber), card.MaskPhone(g.Phone)
+	return &m
 }
 
 // journal records one registration or revocation. request and response must

@@ -46,20 +46,24 @@ type scanPayload struct {
 // cardView is a card as returned to the HIS: masked (maskedView) unless the
 // request asked for the identity where the site allows it (view).
 type cardView struct {
-	CardNo         string     `json:"cardNo"`
-	Status         string     `json:"status"`
-	Name           string     `json:"name"`
-	IDType         string     `json:"idType"`
-	IDNumber       string     `json:"idNumber"`
-	Phone          string     `json:"phone"`
-	Gender         string     `json:"gender,omitempty"`
-	BirthDate      string     `json:"birthDate,omitempty"`
-	RegisteredAt   time.Time  `json:"registeredAt"`
-	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
-	RevokeReason   string     `json:"revokeReason,omitempty"`
-	TempCards      []string   `json:"tempCards"`
-	PreviousCardNo string     `json:"previousCardNo,omitempty"`
-	ReplacedBy     string     `json:"replacedBy,omitempty"`
+	CardNo    string `json:"cardNo"`
+	Status    string `json:"status"`
+	Name      string `json:"name"`
+	IDType    string `json:"idType"`
+	IDNumber  string `json:"idNumber"`
+	Phone     string `json:"phone"`
+	Gender    string `json:"gender,omitempty"`
+	BirthDate string `json:"birthDate,omitempty"`
+	// Guardian and BirthOrder are a newborn's, registered under its
+	// guardian; the guardian is masked with the rest.
+	Guardian       *card.Guardian `json:"guardian,omitempty"`
+	BirthOrder     int            `json:"birthOrder,omitempty"`
+	RegisteredAt   time.Time      `json:"registeredAt"`
+	RevokedAt      *time.Time     `json:"revokedAt,omitempty"`
+	RevokeReason   string         `json:"revokeReason,omitempty"`
+	TempCards      []string       `json:"tempCards"`
+	PreviousCardNo string         `json:"previousCardNo,omitempty"`
+	ReplacedBy     string         `json:"replacedBy,omitempty"`
 	// Masked is true when name, ID number and phone are masked and the
 	// birth date left out.
 	Masked bool `json:"masked"`
@@ -71,6 +75,7 @@ func (r *cardRecord) maskedView() cardView {
 	v := r.view()
 	v.Name, v.IDNumber, v.Phone = card.MaskName(v.Name), card.MaskIDNumber(v.IDNumber), card.MaskPhone(v.Phone)
 	v.BirthDate, v.Masked = "", true
+	v.Guardian = maskGuardian(r.Guardian)
 	return v
 }
 
@@ -81,9 +86,18 @@ func (r *cardRecord) view() cardView {
 	}
 	return cardView{
 		CardNo: r.CardNo, Status: r.Status, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, Phone: r.Phone,
-		Gender: r.Gender, BirthDate: r.BirthDate, RegisteredAt: r.RegisteredAt, RevokedAt: r.RevokedAt,
+		Gender: r.Gender, BirthDate: r.BirthDate, Guardian: copyGuardian(r.Guardian), BirthOrder: r.BirthOrder, RegisteredAt: r.RegisteredAt, RevokedAt: r.RevokedAt,
 		RevokeReason: r.RevokeReason, TempCards: temps, PreviousCardNo: r.PreviousCardNo, ReplacedBy: r.ReplacedBy,
 	}
+}
+
+// copyGuardian returns a copy of g, or nil.
+func copyGuardian(g *card.Guardian) *card.Guardian {
+	if g == nil {
+		return nil
+	}
+	c := *g
+	return &c
 }
 
 // scanReply is the payload of a successful ecard.scan.

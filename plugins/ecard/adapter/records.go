@@ -41,7 +41,13 @@ type cardRecord struct {
 	Phone       string `json:"phone"`
 	Gender      string `json:"gender,omitempty"`
 	BirthDate   string `json:"birthDate,omitempty"`
-	Status      string `json:"status"`
+	// Guardian and BirthOrder are set for a newborn registered under its
+	// guardian, without an ID of its own (IDType and IDNumber empty, Phone
+	// the guardian's); IdentityKey is then the newborn's key (see
+	// card.IdentityKey).
+	Guardian   *card.Guardian `json:"guardian,omitempty"`
+	BirthOrder int            `json:"birthOrder,omitempty"`
+	Status     string         `json:"status"`
 	// RegisteredAt is when the card was issued.
 	RegisteredAt time.Time  `json:"registeredAt"`
 	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
@@ -99,11 +105,13 @@ type tempRecord struct {
 // recentItem is one row of the recent-cards work list, stored at
 // recent/<inverted seq>. Personal data is masked.
 type recentItem struct {
-	CardNo       string    `json:"cardNo"`
-	Name         string    `json:"name"`
-	IDType       string    `json:"idType"`
-	IDNumber     string    `json:"idNumber"`
-	Phone        string    `json:"phone"`
+	CardNo   string `json:"cardNo"`
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phone"`
+	// GuardianName is the masked name of a newborn's guardian.
+	GuardianName string    `json:"guardianName,omitempty"`
 	Status       string    `json:"status"`
 	RegisteredAt time.Time `json:"registeredAt"`
 }
@@ -115,9 +123,18 @@ func (r *cardRecord) recent() recentItem {
 		IDType:       r.IDType,
 		IDNumber:     card.MaskIDNumber(r.IDNumber),
 		Phone:        card.MaskPhone(r.Phone),
+		GuardianName: guardianName(r.Guardian),
 		Status:       r.Status,
 		RegisteredAt: r.RegisteredAt,
 	}
+}
+
+// guardianName is the masked name of guardian g, or "" without one.
+func guardianName(g *card.Guardian) string {
+	if g == nil {
+		return ""
+	}
+	return card.MaskName(g.Name)
 }
 
 // recentKey orders the work list newest first: Scan returns keys in

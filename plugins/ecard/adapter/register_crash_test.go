@@ -104,10 +104,25 @@ var _ sdkhost.HostServer = (*crashHost)(nil)
 // after a crash. Wherever the crash fell, the registration must complete
 // with one card that the person points at, announced under one event id:
 // no card record
-// left pointing nowhere and no second number for the same person.
+// left pointing nowhere and no second number for the same person. A
+// newborn registered under its guardian keeps its guardian and birth order
+// on the card wherever the crash fell.
 func TestRegisterCrashRedelivered(t *testing.T) {
 	t.Parallel()
-	payload, err := json.Marshal(zhang())
+	adult := map[string]any{}
+	for k, v := range zhang() {
+		adult[k] = v
+	}
+	for who, id := range map[string]map[string]any{"adult": adult, "newborn": newbornOf("李梅之女", "2", 1)} {
+		t.Run(who, func(t *testing.T) {
+			t.Parallel()
+			testRegisterCrashRedelivered(t, id)
+		})
+	}
+}
+
+func testRegisterCrashRedelivered(t *testing.T, id map[string]any) {
+	payload, err := json.Marshal(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +192,12 @@ func TestRegisterCrashRedelivered(t *testing.T) {
 				t.Errorf("recent-cards rows = %v, want one", recent)
 			}
 			// The person registering again gets the same card.
-			if again := e.register(zhang()); again.CardNo != reply.CardNo || again.Created {
+			if again := e.registerAny(id); again.CardNo != reply.CardNo || again.Created {
 				t.Errorf("registering again = %+v, want card %s, not created", again, reply.CardNo)
+			}
+			rec, _, err := getCard(context.Background(), siteHost{mem, testSite}, reply.CardNo)
+			if _, newborn := id["guardian"]; err != nil || newborn != (rec.Guardian != nil && rec.Guardian.IDNumber == testResidentID && rec.BirthOrder == 1) {
+				t.Errorf("card record %+v (%v): guardian and birth order not as registered", rec, err)
 			}
 		})
 	}

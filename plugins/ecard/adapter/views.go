@@ -28,7 +28,7 @@ func forms() []sdk.Form {
 			{Name: "idType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
 				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
-			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number"},
+			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
 			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
 		},
 		Result: sdk.Display{
@@ -60,6 +60,8 @@ func forms() []sdk.Form {
 				{Field: "name", Title: "姓名 name", Personal: true},
 				{Field: "idNumber", Title: "证件号 document number", Personal: true},
 				{Field: "phone", Title: "手机号 phone", Personal: true},
+				{Field: "guardian.name", Title: "监护人 guardian (newborn)", Personal: true},
+				{Field: "birthOrder", Title: "胎次 birth order (newborn)"},
 				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 				{Field: "registeredAt", Title: "登记时间 registered"},
 			},
@@ -95,7 +97,8 @@ func workListViews() []sdk.WorkListView {
 		Columns: []sdk.Column{
 			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name", Personal: true},
 			{Field: "idType", Title: "证件类型 idType"}, {Field: "idNumber", Title: "证件号 idNumber"},
-			{Field: "phone", Title: "手机号 phone"}, {Field: "status", Title: "状态 status"},
+			{Field: "phone", Title: "手机号 phone"}, {Field: "guardianName", Title: "监护人 guardian", Personal: true},
+			{Field: "status", Title: "状态 status"},
 			{Field: "registeredAt", Title: "登记时间 registeredAt"}, {Field: "revokedAt", Title: "注销时间 revokedAt"},
 		},
 	}}

@@ -14,7 +14,11 @@
 // to fix it. [IdentityKey] turns the document type and number into a keyed
 // HMAC-SM3 digest. The store can then enforce "one person, one card" without
 // keeping the raw ID number as a key. The supported document types are listed
-// at [IDTypeResidentCard].
+// at [IDTypeResidentCard]. Holders of documents that are not mainland ones
+// may give an international phone number ([AcceptsInternationalPhone],
+// [NormalizePhone]). A newborn without an ID of its own is an [Identity]
+// with a [Guardian] and a birth order, keyed by the guardian's ID, the
+// birth date and the birth order.
 //
 // # Card numbers
 //

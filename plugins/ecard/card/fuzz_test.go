@@ -98,3 +98,37 @@ func FuzzNumberRuleCheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPhone: a phone ValidateIdentity accepts normalises, once and for
+// good, to an 11-digit mainland mobile number or, for the documents of
+// AcceptsInternationalPhone only, to "+" and 8–15 digits that do not start
+// with 86.
+func FuzzPhone(f *testing.F) {
+	for _, seed := range []string{"13812345678", "+8613812345678", "+861062345678", "+85291234567", "+0085291234567", "+", "+86", " +447911123456 ", "+１２３４５６７８９", "８６13812345678"} {
+		f.Add(IDTypePassport, seed)
+		f.Add(IDTypeResidentCard, seed)
+	}
+	f.Fuzz(func(t *testing.T, idType, phone string) {
+		fe := checkPhone("$.phone", idType, phone)
+		if fe != nil {
+			if fe.Message == "" || fe.Field != "$.phone" {
+				t.Fatalf("checkPhone(%q, %q) = %+v, an incomplete error", idType, phone, fe)
+			}
+			return
+		}
+		n := NormalizePhone(phone)
+		if NormalizePhone(n) != n {
+			t.Fatalf("NormalizePhone(%q) = %q is not stable", phone, n)
+		}
+		if len(n) > MaxPhoneLen {
+			t.Fatalf("accepted phone %q normalises to %q, longer than %d", phone, n, MaxPhoneLen)
+		}
+		if isMainlandMobile(n) {
+			return
+		}
+		digits, plus := strings.CutPrefix(n, "+")
+		if !AcceptsInternationalPhone(idType) || !plus || !isDigits(digits) || len(digits) < 8 || strings.HasPrefix(digits, "86") {
+			t.Fatalf("checkPhone accepted %q for ID type %q, normalised to %q", phone, idType, n)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -79,15 +80,70 @@ type Identity struct {
 	// IDNumber is the document number. It is compared after
 	// NormalizeIDNumber.
 	IDNumber string `json:"idNumber"`
-	// Phone is an 11-digit mainland mobile number starting with 1.
+	// Phone is an 11-digit mainland mobile number starting with 13–19 or,
+	// for the document types of [AcceptsInternationalPhone], an
+	// international number in E.164 form ("+" and 8–15 digits). It is
+	// compared after [NormalizePhone].
 	Phone string `json:"phone"`
 	// Gender is an optional GB/T 2261.1 code ("0", "1", "2" or "9"). For
 	// resident ID numbers it must agree with the number.
 	Gender string `json:"gender,omitempty"`
 	// BirthDate is an optional "YYYY-MM-DD" date. For resident ID numbers it
-	// must agree with the number.
+	// must agree with the number. A newborn's is required.
 	BirthDate string `json:"birthDate,omitempty"`
+	// Guardian, when set, makes this the identity of a newborn without an
+	// ID of its own, registered under its guardian: IDType, IDNumber and
+	// Phone are then left empty (the guardian's phone is the contact),
+	// and Gender, BirthDate and BirthOrder are required. See
+	// [ValidateIdentityAt] and [IdentityKey].
+	Guardian *Guardian `json:"guardian,omitempty"`
+	// BirthOrder is a newborn's place in its birth: 1 for a single birth,
+	// 1 and 2 for twins (1–9). Only with Guardian.
+	BirthOrder int `json:"birthOrder,omitempty"`
 }
+
+// Guardian is the adult under whom a newborn without an ID of its own is
+// registered. Name, IDType, IDNumber and Phone follow the rules of an
+// adult's [Identity].
+type Guardian struct {
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phone"`
+	// Relation is the guardian's relation to the newborn, a code of
+	// [RelationName].
+	Relation string `json:"relation"`
+}
+
+// Relation codes of a guardian to a newborn, from the family relation
+// codes of GB/T 4761-2008 (家庭关系代码), taken from background knowledge:
+// confirm them against the platform you report to. Only the relations a
+// newborn's guardian can have are accepted.
+var relationNames = map[string]string{
+	"51": "父亲",
+	"52": "母亲",
+	"57": "继父或养父",
+	"58": "继母或养母",
+	"61": "祖父",
+	"62": "祖母",
+	"63": "外祖父",
+	"64": "外祖母",
+	"97": "其他亲属",
+	"99": "非亲属",
+}
+
+// RelationName returns the Chinese name of a guardian relation code, or ""
+// when the code is not accepted.
+func RelationName(code string) string { return relationNames[code] }
+
+// MaxBirthOrder is the highest birth order a newborn may have.
+const MaxBirthOrder = 9
+
+// NewbornMaxAge is how long after birth a child without an ID of its own
+// may be registered under a guardian: up to the same date one year later
+// (China Standard Time). An older child has a 户口簿 (idType 02) number,
+// registered within a month of birth, and is registered with it.
+const NewbornMaxAge = "1 year"
 
 // FieldError is one problem found by [ValidateIdentity].
 type FieldError struct {
@@ -151,19 +207,14 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 
-	name := strings.TrimSpace(id.Name)
-	switch {
-	case name == "":
-		add("$.name", "required", "name is required; enter the name exactly as on the ID document")
-	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		add("$.name", "characters", "name contains control or invalid characters; retype it")
-	case strings.ContainsRune(name, utf8.RuneError):
-		// What is left of a name sent in GBK or GB 18030 as if it were
-		// UTF-8: registered, the card would keep it for good.
-		add("$.name", "characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
-	case utf8.RuneCountInString(name) > maxNameLen:
-		add("$.name", "max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
-			utf8.RuneCountInString(name), maxNameLen)
+	if id.Guardian != nil {
+		return validateNewborn(id, now, today)
+	}
+	if id.BirthOrder != 0 {
+		add("$.birthOrder", "exclusive", "birthOrder is only for a newborn registered under a guardian; remove it, or give the guardian")
+	}
+	if fe := checkName("$.name", id.Name); fe != nil {
+		errs = append(errs, *fe)
 	}
 
 	num := NormalizeIDNumber(id.IDNumber)
@@ -187,10 +238,8 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		}
 	}
 
-	if phone := strings.TrimSpace(id.Phone); phone == "" {
-		add("$.phone", "required", "mobile number is required; enter an 11-digit number such as 13812345678")
-	} else if len(phone) != 11 || phone[0] != '1' || phone[1] < '3' || !isDigits(phone) {
-		add("$.phone", "format", "mobile number must be 11 digits starting with 13–19, such as 13812345678; remove +86, spaces and dashes")
+	if fe := checkPhone("$.phone", id.IDType, id.Phone); fe != nil {
+		errs = append(errs, *fe)
 	}
 
 	switch id.Gender {
@@ -218,6 +267,161 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		}
 	}
 	return errs
+}
+
+// AcceptsInternationalPhone reports whether a person identified by a
+// document of type idType may give an international mobile number: the
+// documents that are not mainland ones (03, 06, 07, 08, 09 and 99), whose
+// holders (foreigners, Hong Kong, Macao and Taiwan residents) often have no
+// mainland number. Holders of 01 and 02 give a mainland number.
+func AcceptsInternationalPhone(idType string) bool {
+	switch idType {
+	case IDTypePassport, IDTypeHKMacauPermit, IDTypeTaiwanPermit, IDTypeForeignPermanentResident, IDTypeHMTResidencePermit, IDTypeOther:
+		return true
+	}
+	return false
+}
+
+// Lengths of an international (E.164) number: the digits after "+",
+// country code included.
+const (
+	minIntlDigits = 8
+	maxIntlDigits = 15
+)
+
+// MaxPhoneLen is the longest phone number accepted, in characters: "+"
+// and 15 digits.
+const MaxPhoneLen = 1 + maxIntlDigits
+
+// NormalizePhone returns phone without surrounding spaces and, when it is
+// a mainland mobile number written internationally ("+86" and 11 digits
+// starting with 13–19), as the 11 digits. Store and compare phone numbers
+// in this form, after [ValidateIdentity].
+func NormalizePhone(phone string) string {
+	phone = strings.TrimSpace(phone)
+	if rest, ok := strings.CutPrefix(phone, "+86"); ok && isMainlandMobile(rest) {
+		return rest
+	}
+	return phone
+}
+
+// isMainlandMobile reports whether s is an 11-digit mainland mobile number
+// starting with 13–19.
+func isMainlandMobile(s string) bool {
+	return len(s) == 11 && s[0] == '1' && s[1] >= '3' && isDigits(s)
+}
+
+// checkPhone checks the phone of a person identified by a document of type
+// idType, reported at field. Every person may give a mainland mobile
+// number; holders of the documents of AcceptsInternationalPhone may give
+// an international number in E.164 form instead: "+" and 8–15 digits,
+// the first not 0, and after "+86" only a mainland mobile number.
+func checkPhone(field, idType, phone string) *FieldError {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	phone = strings.TrimSpace(phone)
+	intl := AcceptsInternationalPhone(idType)
+	switch {
+	case phone == "" && intl:
+		return fe("required", "mobile number is required; enter an 11-digit mainland number such as 13812345678, or an international number such as +85291234567")
+	case phone == "":
+		return fe("required", "mobile number is required; enter an 11-digit number such as 13812345678")
+	case isMainlandMobile(phone):
+		return nil
+	case !intl:
+		return fe("format", "mobile number must be 11 digits starting with 13–19, such as 13812345678; remove +86, spaces and dashes (international numbers are accepted only with a passport or a document of Hong Kong, Macao, Taiwan or foreign residents)")
+	}
+	digits, plus := strings.CutPrefix(phone, "+")
+	switch {
+	case !plus || !isDigits(digits) || len(digits) < minIntlDigits || len(digits) > maxIntlDigits || digits[0] == '0':
+		return fe("format", "mobile number must be 11 digits starting with 13–19, such as 13812345678, or an international number in E.164 form, + and %d–%d digits starting with the country code, such as +85291234567; remove spaces, dashes, brackets and a leading 00",
+			minIntlDigits, maxIntlDigits)
+	case strings.HasPrefix(digits, "86") && !isMainlandMobile(digits[2:]):
+		return fe("format", "a number starting with +86 must be a mainland mobile number, +86 and 11 digits starting with 13–19, such as +8613812345678; check the number, or give a number of another country with its own code")
+	}
+	return nil
+}
+
+// checkName checks a person's name given at field.
+func checkName(field, name string) *FieldError {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return fe("required", "name is required; enter the name exactly as on the ID document")
+	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fe("characters", "name contains control or invalid characters; retype it")
+	case strings.ContainsRune(name, utf8.RuneError):
+		// What is left of a name sent in GBK or GB 18030 as if it were
+		// UTF-8: registered, the card would keep it for good.
+		return fe("characters", "name contains U+FFFD (�), the mark of characters lost to a wrong text encoding; send the request in UTF-8 (not GBK or GB 18030) and retype the name")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return fe("max_length", "name has %d characters, the maximum is %d; enter the name as on the ID document",
+			utf8.RuneCountInString(name), maxNameLen)
+	}
+	return nil
+}
+
+// validateNewborn checks the identity of a newborn registered under its
+// guardian (id.Guardian is set); a non-zero today (the day of now in
+// China, as a UTC midnight) also bounds the birth date.
+func validateNewborn(id Identity, now, today time.Time) []FieldError {
+	var errs []FieldError
+	add := func(field, rule, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+	if fe := checkName("$.name", id.Name); fe != nil {
+		fe.Message = strings.Replace(fe.Message, "enter the name exactly as on the ID document", "enter the newborn's name, or a provisional one such as 张三之女", 1)
+		errs = append(errs, *fe)
+	}
+	if strings.TrimSpace(id.IDType) != "" || strings.TrimSpace(id.IDNumber) != "" {
+		add("$.idNumber", "exclusive", "a newborn registered under a guardian has no ID of its own; leave idType and idNumber empty, or register the child with its own ID and without guardian")
+	}
+	if strings.TrimSpace(id.Phone) != "" {
+		add("$.phone", "exclusive", "a newborn registered under a guardian is reached at the guardian's phone; give it as guardian.phone and leave phone empty")
+	}
+	switch id.Gender {
+	case "":
+		add("$.gender", "required", "a newborn's gender is required; use 1 (male), 2 (female), 0 (unknown) or 9 (unspecified)")
+	case GenderUnknown, GenderUnspecified, GenderMale, GenderFemale:
+	default:
+		add("$.gender", "format", "gender %q is not a GB/T 2261.1 code; use 1 (male), 2 (female), 0 (unknown) or 9 (unspecified)", id.Gender)
+	}
+	if id.BirthDate == "" {
+		add("$.birthDate", "required", "a newborn's birth date is required; enter it as YYYY-MM-DD, such as 2026-11-20")
+	} else if bd, err := time.Parse(time.DateOnly, id.BirthDate); err != nil {
+		add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 2026-11-20", id.BirthDate)
+	} else if !today.IsZero() && bd.After(today) {
+		add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth", id.BirthDate, today.Format(time.DateOnly))
+	} else if oldest := today.AddDate(-1, 0, 0); !today.IsZero() && bd.Before(oldest) {
+		add("$.birthDate", "birth_date", "birth date %s is more than %s before today (%s): only a newborn without an ID is registered under a guardian; register the child with its own ID, such as its 户口簿 (idType 02) number",
+			id.BirthDate, NewbornMaxAge, today.Format(time.DateOnly))
+	}
+	switch {
+	case id.BirthOrder == 0:
+		add("$.birthOrder", "required", "a newborn's birth order is required; use 1 for a single birth, and 1, 2, … in order of birth for twins and other multiple births")
+	case id.BirthOrder < 1 || id.BirthOrder > MaxBirthOrder:
+		add("$.birthOrder", "range", "birth order %d is out of range; use 1 for a single birth, and 1 to %d in order of birth for a multiple birth", id.BirthOrder, MaxBirthOrder)
+	}
+	g := id.Guardian
+	for _, fe := range validateIdentity(Identity{Name: g.Name, IDType: g.IDType, IDNumber: g.IDNumber, Phone: g.Phone}, now) {
+		fe.Field = "$.guardian." + strings.TrimPrefix(fe.Field, "$.")
+		errs = append(errs, fe)
+	}
+	switch {
+	case g.Relation == "":
+		add("$.guardian.relation", "required", "the guardian's relation to the newborn is required; use %s", relationList())
+	case relationNames[g.Relation] == "":
+		add("$.guardian.relation", "code", "relation %q is not accepted; use %s", g.Relation, relationList())
+	}
+	return errs
+}
+
+func relationList() string {
+	return "51 (父亲), 52 (母亲), 57 (继父或养父), 58 (继母或养母), 61 (祖父), 62 (祖母), 63 (外祖父), 64 (外祖母), 97 (其他亲属) or 99 (非亲属)"
 }
 
 func idTypeList() string {
@@ -353,9 +557,32 @@ const minIdentitySecret = 16
 // first; IdentityKey only needs IDType and IDNumber to be non-empty. The
 // secret must be at least 16 bytes and must never change, or every person
 // gets a new key.
+//
+// The key of a newborn registered under a guardian (id.Guardian set) is
+// that of the guardian's ID (types 01, 02 and 09 in one namespace: a 09
+// number is also valid as 01), the birth date and the birth order, in a
+// domain of its own: the same newborn registered twice has one key, twins
+// (birth orders 1 and 2) have two, and no newborn's key is an adult's.
 func IdentityKey(secret []byte, id Identity) (string, error) {
 	if len(secret) < minIdentitySecret {
 		return "", fmt.Errorf("identity key secret has %d bytes; configure at least %d random bytes", len(secret), minIdentitySecret)
+	}
+	if g := id.Guardian; g != nil {
+		num := NormalizeIDNumber(g.IDNumber)
+		if g.IDType == "" || num == "" || id.BirthDate == "" || id.BirthOrder < 1 {
+			return "", errors.New("a newborn's identity key needs the guardian's ID type and number, the birth date and the birth order; validate the identity first")
+		}
+		ns := g.IDType
+		if ns == IDTypeHouseholdRegister || ns == IDTypeHMTResidencePermit {
+			ns = IDTypeResidentCard
+		}
+		m := hmac.New(sm3.New, secret)
+		m.Write([]byte("medgate/ecard/newborn/v1\x00"))
+		for _, part := range []string{ns, num, id.BirthDate, strconv.Itoa(id.BirthOrder)} {
+			m.Write([]byte(part))
+			m.Write([]byte{0})
+		}
+		return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
 	}
 	num := NormalizeIDNumber(id.IDNumber)
 	if id.IDType == "" || num == "" {

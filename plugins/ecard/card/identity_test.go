@@ -96,6 +96,51 @@ func TestValidateIdentity(t *testing.T) {
 		"phone 10 digits": {id: with(func(id *Identity) { id.Phone = "1381234567" }), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "11 digits"},
 		}},
+		"phone with +86 and a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8613812345678" })},
+		"phone of Hong Kong with a home return permit": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber, id.Phone = IDTypeHKMacauPermit, "H12345678", "+85291234567"
+		})},
+		"phone of the UK with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", " +447911123456 " })},
+		"phone of Taiwan with a Taiwan permit": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber, id.Phone = IDTypeTaiwanPermit, "12345678", "+886912345678"
+		})},
+		"phone of 15 digits with other document": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypeOther, "X1", "+123456789012345" })},
+		"phone of 8 digits with a residence permit": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber, id.Phone = IDTypeHMTResidencePermit, "81000019940823002"+string(mustCheck("81000019940823002")), "+85312345"
+		})},
+		"mainland phone with a foreign PR card": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeForeignPermanentResident, "USA110085061234" })},
+		"international phone with a resident ID": {id: with(func(id *Identity) { id.Phone = "+85291234567" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "international numbers are accepted only with"},
+		}},
+		"international phone with a household register": {id: with(func(id *Identity) { id.IDType, id.Phone = IDTypeHouseholdRegister, "+447911123456" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "11 digits starting with 13–19"},
+		}},
+		"international phone without +": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "85291234567" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "E.164"},
+		}},
+		"international phone with 00": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+0085291234567" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "leading 00"},
+		}},
+		"international phone of 7 digits": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8529123" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "8–15 digits"},
+		}},
+		"international phone of 16 digits": {id: with(func(id *Identity) {
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+1234567890123456"
+		}), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "8–15 digits"},
+		}},
+		"international phone with spaces": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+852 9123 4567" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "remove spaces"},
+		}},
+		"+86 landline with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+861062345678" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "+86 and 11 digits"},
+		}},
+		"+86 and 12 digits with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+86138123456789" }), want: []FieldError{
+			{Field: "$.phone", Rule: "format", Message: "+86 and 11 digits"},
+		}},
+		"phone missing with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "" }), want: []FieldError{
+			{Field: "$.phone", Rule: "required", Message: "+85291234567"},
+		}},
 		"gender mismatch": {id: with(func(id *Identity) { id.Gender = GenderMale }), want: []FieldError{
 			{Field: "$.gender", Rule: "mismatch", Message: "gender male does not match the ID number (digit 17 gives female)"},
 		}},
@@ -301,6 +346,29 @@ func TestValidateIdentityAtRefusesFutureBirth(t *testing.T) {
 			})
 			if diff := cmp.Diff(tc.want, got, opt); diff != "" {
 				t.Errorf("ValidateIdentityAt (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNormalizePhone(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ in, want string }{
+		"mainland":              {in: "13812345678", want: "13812345678"},
+		"mainland spaces":       {in: " 13812345678\n", want: "13812345678"},
+		"+86 mainland mobile":   {in: "+8613812345678", want: "13812345678"},
+		"+86 landline kept":     {in: "+861062345678", want: "+861062345678"},
+		"Hong Kong":             {in: "+85291234567", want: "+85291234567"},
+		"UK trimmed":            {in: " +447911123456 ", want: "+447911123456"},
+		"86 without + kept":     {in: "8613812345678", want: "8613812345678"},
+		"+86 too long kept":     {in: "+86138123456789", want: "+86138123456789"},
+		"+86 not a mobile kept": {in: "+8612812345678", want: "+8612812345678"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := NormalizePhone(tc.in); got != tc.want {
+				t.Errorf("NormalizePhone(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}

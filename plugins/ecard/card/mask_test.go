@@ -30,6 +30,10 @@ func TestMask(t *testing.T) {
 		"phone 6 digits":      {fn: MaskPhone, in: "123456", want: "****56"},
 		"phone 3 digits":      {fn: MaskPhone, in: "123", want: "***"},
 		"phone +86":           {fn: MaskPhone, in: "+8613812345678", want: "+86*******5678"},
+		"phone Hong Kong":     {fn: MaskPhone, in: "+85291234567", want: "+85*****4567"},
+		"phone UK":            {fn: MaskPhone, in: "+447911123456", want: "+44******3456"},
+		"phone E.164 8 digit": {fn: MaskPhone, in: "+85312345", want: "+****2345"},
+		"phone E.164 15 dig":  {fn: MaskPhone, in: "+123456789012345", want: "+12*********2345"},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
