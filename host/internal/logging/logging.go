@@ -72,15 +72,24 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 var (
 	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
 	phoneRE = regexp.MustCompile(`\b((?:86)?1[3-9]\d)\d{4}(\d{4})\b`) // with or without the country code 86
+	// intlRE: an international number in E.164 form, "+" and 8–15
+	// digits (e-card visitors without a mainland mobile); a +86 mobile
+	// is phoneRE's.
+	intlRE = regexp.MustCompile(`\+(\d{2})\d{2,9}(\d{4})\b`)
 )
 
-// Mask masks resident ID numbers and mobile numbers found in s.
+// Mask masks resident ID numbers and mobile numbers (mainland, and
+// international ones written with "+") found in s.
 func Mask(s string) string {
-	if len(s) < 11 {
+	if len(s) < 9 {
 		return s
 	}
 	s = idRE.ReplaceAllString(s, "$1***********$2")
-	return phoneRE.ReplaceAllString(s, "$1****$2")
+	s = phoneRE.ReplaceAllString(s, "$1****$2")
+	if strings.IndexByte(s, '+') >= 0 {
+		s = intlRE.ReplaceAllString(s, "+$1****$2")
+	}
+	return s
 }
 
 // MaskValue masks a whole personal value: a name keeps its first

@@ -150,6 +150,12 @@ func TestMaskMobileWithCountryCode(t *testing.T) {
 		"+86":          {"phone +8613812345678 set", "phone +86138****5678 set"},
 		"86 in json":   {`{"tel2":"8613812345678"}`, `{"tel2":"86138****5678"}`},
 		"other number": {"order 8612345678901", "order 8612345678901"},
+		// International numbers (e-card visitors without a mainland
+		// mobile: "+" and 8–15 digits, E.164).
+		"Hong Kong":      {"phone +85291234567 refused", "phone +85****4567 refused"},
+		"United Kingdom": {`{"note":"call +447911123456"}`, `{"note":"call +44****3456"}`},
+		"too short":      {"room +1234567", "room +1234567"},
+		"too long":       {"ref +1234567890123456", "ref +1234567890123456"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
