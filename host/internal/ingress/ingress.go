@@ -3,7 +3,9 @@
 // like any Kafka request and its caller waits for the outcome, handed over
 // by this instance's consumer or read from the shared store. A failed
 // message replayed by an administrator goes back on the request topic the
-// same way.
+// same way. A request too large for a Kafka record is recorded in the
+// store and a reference to it is written to the topic in its place
+// (pipeline.HeaderStoredRequest): nothing is processed outside Kafka.
 package ingress
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,14 +38,16 @@ type Options struct {
 	Store store.Store
 	// Publisher writes requests to Topic (a *bus.Producer).
 	Publisher pipeline.Publisher
-	// Processor answers at once what cannot be queued.
+	// Processor answers at once what cannot be queued: a request without
+	// a usable id, over MaxPayloadBytes or with an unusable key.
 	Processor Processor
 	// Topic is the request topic requests are queued on.
 	Topic string
 	// MaxPayloadBytes is processing.maxPayloadBytes: a larger request is
 	// answered invalid at once.
 	MaxPayloadBytes int
-	// Logger notes requests processed here because Kafka refused them.
+	// Logger notes requests queued by reference because Kafka refused
+	// them as too large.
 	Logger *slog.Logger
 }
 
@@ -117,8 +122,13 @@ const (
 // pipeline.RuleIDReused, whether its reply comes from this instance's
 // consumer or from the store.
 //
-// A request too large for a Kafka record is processed by this instance
-// while its client waits, as before queueing existed.
+// A request too large for a Kafka record is queued too, by reference: it
+// is recorded in the store (pending, before the client is told anything)
+// and a small record referring to it takes its place on the request topic
+// (see queueByReference). So it is ordered with its key and completed
+// even if this instance dies, like any other. It used to be processed by
+// this instance alone, outside Kafka: an instance dying meanwhile left it
+// pending for ever, with nothing to deliver it again.
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
@@ -150,10 +160,12 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	topic := g.topic
 	if err := g.pub.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
 		if errors.Is(err, bus.ErrRecordRefused) {
-			// Too large for a Kafka record: it cannot be queued, so this
-			// instance processes it while the client waits.
-			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
-			return g.processHere(ctx, id, in)
+			// Too large for a Kafka record: recorded in the store, and a
+			// reference to it queued in its place.
+			if r, err := g.queueByReference(ctx, env, key, in.Value, headers, err); r != nil || err != nil {
+				return r, err
+			}
+			return g.wait(ctx, id, in.Value, w)
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
@@ -162,13 +174,20 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
 	}
-	// This instance's consumer hands the reply over when it processes
-	// the message; another instance's outcome is read from the store.
-	//
-	// The message is accepted now: a store read failing meanwhile does not
-	// end the wait (the client would be told its message could not be
-	// finished, while the cluster completes it); the ingress reads again
-	// until the outcome comes or the client's time is up.
+	return g.wait(ctx, id, in.Value, w)
+}
+
+// wait waits for the outcome of message id, queued on the request topic
+// (value is the request): this instance's consumer hands the reply over
+// when it processes the message; another instance's outcome is read from
+// the store.
+//
+// The message is accepted now: a store read failing meanwhile does not
+// end the wait (the client would be told its message could not be
+// finished, while the cluster completes it); the ingress reads again
+// until the outcome comes or the client's time is up.
+func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) (*message.Reply, error) {
+	topic := g.topic
 	poll := firstPoll
 	var readErr error
 	for {
@@ -191,7 +210,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			poll = maxPoll
 			continue
 		}
-		r, err := g.storedReply(ctx, id, in.Value)
+		r, err := g.storedReply(ctx, id, value)
 		if r != nil {
 			return r, nil
 		}
@@ -205,30 +224,65 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	}
 }
 
-// processHere processes a request Kafka refused on this instance. The
-// processing does not end with ctx: a client that gives up gets an error
-// at once, and the message is still finished (not left pending half-way
-// with nothing on Kafka to redeliver it); the pipeline's retry budget
-// bounds it.
-func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input) (*message.Reply, error) {
-	type result struct {
-		r   *message.Reply
-		err error
+// queueByReference queues a request Kafka refused as too large (refused
+// is why): the request is recorded in the store, pending with no attempt
+// made (pipeline.QueuedRecord), and a small record referring to it
+// (pipeline.HeaderStoredRequest) is written to the request topic in its
+// place, under its key and with its headers. Whichever instance owns the
+// key's partition processes the recorded request, in the key's order, and
+// Kafka delivers the reference again if that instance dies: the message
+// goes through Kafka like any other, and nothing is processed outside it.
+//
+// It returns (nil, nil) once the reference is on the topic: the caller
+// waits for the outcome. It answers at once a request whose id is
+// recorded already: a finished one with its stored reply, another message
+// under the id with the refusal of rule pipeline.RuleIDReused (a pending
+// one of the same request is queued again: the pipeline finishes it once,
+// and a second delivery gets the stored reply). When the request cannot
+// be recorded or the reference cannot be queued, the error says the
+// message was not accepted, and the client sends it again (with the same
+// id: a message recorded but not queued is then queued, and finished once).
+func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, key string, value []byte, headers map[string]string, refused error) (*message.Reply, error) {
+	id := env.ID
+	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record (%v) and could not be recorded in the store to be queued by reference: %w; it was not accepted: send it again once the store is available", id, len(value), refused, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		r, err := g.proc.Process(context.WithoutCancel(ctx), in)
-		if err != nil && ctx.Err() != nil {
-			g.log.Error("HTTP message processed by this instance not finished", "id", id, "err", err)
+	if existing != nil {
+		switch {
+		case !message.SameRequest(existing.Request, value):
+			return idReused(id, value, existing), nil
+		case existing.Status == store.StatusDone:
+			var r message.Reply
+			if err := json.Unmarshal(existing.Reply, &r); err != nil {
+				return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
+			}
+			return &r, nil
 		}
-		done <- result{r, err}
-	}()
-	select {
-	case res := <-done:
-		return res.r, res.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("message %q is being processed by this instance and will be completed; its outcome was not ready in time: %w", id, ctx.Err())
 	}
+	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record and was recorded in the store, but the reference to it could not be queued on %s: %w; it was not accepted: send it again with the same id", id, len(value), g.topic, err)
+	}
+	g.log.Info("HTTP message too large for a Kafka record; recorded in the store and queued by reference", "id", id, "bytes", len(value))
+	return nil, nil
+}
+
+// sendReference writes to the request topic, under key and with headers,
+// a record referring to the request of message id recorded in the store
+// (pipeline.HeaderStoredRequest); its value is the envelope's id, site and
+// type only.
+func (g *Ingress) sendReference(ctx context.Context, id, site, typ, key string, headers map[string]string) error {
+	ref, err := json.Marshal(struct {
+		ID   string `json:"id"`
+		Site string `json:"site"`
+		Type string `json:"type"`
+	}{id, site, typ})
+	if err != nil {
+		return fmt.Errorf("encode the reference to message %q: %w", id, err)
+	}
+	h := maps.Clone(headers)
+	h[pipeline.HeaderStoredRequest] = id
+	return g.pub.Send(ctx, g.topic, []byte(key), ref, h)
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
