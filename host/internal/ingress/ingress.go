@@ -422,6 +422,8 @@ func (ws *waiters) done(r *message.Reply) {
 // request cannot be put back, the failed outcome is restored, unless the
 // message moved on since the reopen (store.Store.RestoreFailed): a write
 // reported failed may still have reached the topic and been processed.
+// A request too large for a Kafka record is put back by reference to the
+// reopened record, which holds it (pipeline.HeaderStoredRequest).
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
@@ -431,7 +433,14 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 	// The caller leaving does not make the outcome of the write unknown:
 	// the producer says whether the request is on the topic.
 	bctx := context.WithoutCancel(ctx)
-	if err := g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+	err = g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers)
+	if errors.Is(err, bus.ErrRecordRefused) {
+		// Too large for a Kafka record: the reopened record holds the
+		// request; a reference to it goes in its place (see
+		// queueByReference).
+		err = g.sendReference(bctx, m.ID, m.Site, m.Type, m.Key, headers)
+	}
+	if err != nil {
 		// Nothing on the request topic may ever finish the reopened
 		// message, and a pending message cannot be replayed again: put its
 		// failed outcome back. Yet the request may have reached the topic

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -441,6 +442,54 @@ func TestReplayKafkaDown(t *testing.T) {
 	}
 	if _, err := cs.ReopenMessage(t.Context(), "m9"); err != nil {
 		t.Fatalf("the message cannot be replayed again: %v", err)
+	}
+}
+
+// sizePub is a request topic that refuses records over limit bytes, as
+// Kafka refuses records too large, and keeps the others.
+type sizePub struct {
+	limit int
+	mu    sync.Mutex
+	recs  []record
+}
+
+func (p *sizePub) Send(_ context.Context, _ string, key, value []byte, h map[string]string) error {
+	if len(value) > p.limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", bus.ErrRecordRefused, len(value), p.limit)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recs = append(p.recs, record{key, value, h})
+	return nil
+}
+
+// TestReplayTooLarge: a failed message too large for a Kafka record is
+// replayed by reference (its reopened record holds the request), not
+// left failed for ever because its request does not fit on the topic.
+func TestReplayTooLarge(t *testing.T) {
+	t.Parallel()
+	g, cs := newIngress(t, &publisher{})
+	pub := &sizePub{limit: 200}
+	g.pub = pub
+	value := append(request("m10").Value[:len(request("m10").Value)-1], strings.Repeat(" ", 300)+"}"...)
+	if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m10", Site: "s1", Type: "ledger.noop", Key: "K10", Request: value, ReceivedAt: time.Now(), Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(cs, &message.Reply{ID: "r10", RequestID: "m10", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Replay(t.Context(), "m10"); err != nil {
+		t.Fatalf("replay of a message too large for a Kafka record: %v", err)
+	}
+	m, err := cs.GetMessage(t.Context(), "m10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if m.Status != store.StatusPending || len(pub.recs) != 1 || pub.recs[0].headers[pipeline.HeaderStoredRequest] != "m10" ||
+		string(pub.recs[0].key) != "K10" || pub.recs[0].headers[message.HeaderReplay] != "1" {
+		t.Errorf("after the replay the message is %s and the topic holds %+v; want it pending and one reference to m10 under key K10, marked a replay", m.Status, pub.recs)
 	}
 }
 
