@@ -239,9 +239,12 @@ func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) 
 // under the id with the refusal of rule pipeline.RuleIDReused (a pending
 // one of the same request is queued again: the pipeline finishes it once,
 // and a second delivery gets the stored reply). When the request cannot
-// be recorded or the reference cannot be queued, the error says the
-// message was not accepted, and the client sends it again (with the same
-// id: a message recorded but not queued is then queued, and finished once).
+// be recorded, the error says the message was not accepted, and the
+// client sends it again. Once recorded, the message is accepted: when the
+// reference cannot be queued (or this instance dies before it is), the
+// record stays pending with no attempt made, and Requeue queues the
+// reference later; the error says so, and the client asks again with the
+// same id for the outcome.
 func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, key string, value []byte, headers map[string]string, refused error) (*message.Reply, error) {
 	id := env.ID
 	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, time.Now()))
@@ -261,10 +264,54 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 		}
 	}
 	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
-		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record and was recorded in the store, but the reference to it could not be queued on %s: %w; it was not accepted: send it again with the same id", id, len(value), g.topic, err)
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)
 	}
 	g.log.Info("HTTP message too large for a Kafka record; recorded in the store and queued by reference", "id", id, "bytes", len(value))
 	return nil, nil
+}
+
+// RequeueInterval is how often the daemon runs Requeue (a scheduled job,
+// at one instance at a time), and RequeueAfter how old a record must be
+// for Requeue to queue it again: an HTTP request still being queued by
+// reference is not queued twice for nothing.
+const (
+	RequeueInterval = time.Minute
+	RequeueAfter    = time.Minute
+)
+
+// Requeue queues again, by reference, the requests queueByReference
+// recorded but may not have queued: pending records with no attempt made
+// (pipeline.QueuedRecord), received before before. Their reference could
+// not be written (Kafka unavailable: the client was told the message is
+// recorded and will be completed) or the instance died between the record
+// and the reference. A reference queued twice is harmless: the pipeline
+// finishes the message once, and the second delivery publishes the stored
+// reply. It returns how many it queued, and stops at the first reference
+// that cannot be written (the next run tries again).
+func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	q := store.MessageQuery{Status: store.StatusPending, To: before, Limit: 50}
+	for {
+		ms, next, err := g.store.SearchMessages(ctx, q)
+		if err != nil {
+			return n, fmt.Errorf("requeue recorded HTTP requests: list pending messages: %w", err)
+		}
+		for _, m := range ms {
+			if m.Attempts != 0 || m.Status != store.StatusPending {
+				continue // taken up by a delivery (or a Kafka message begun)
+			}
+			headers := map[string]string{message.HeaderIngress: "http", message.HeaderRequestID: m.ID, message.HeaderTraceID: newID()}
+			if err := g.sendReference(ctx, m.ID, m.Site, m.Type, m.Key, headers); err != nil {
+				return n, fmt.Errorf("requeue recorded HTTP request %q: queue the reference to it on %s: %w", m.ID, g.topic, err)
+			}
+			g.log.Info("recorded HTTP request queued again by reference", "id", m.ID, "type", m.Type, "site", m.Site)
+			n++
+		}
+		if next == "" {
+			return n, nil
+		}
+		q.After = next
+	}
 }
 
 // sendReference writes to the request topic, under key and with headers,

@@ -344,8 +344,8 @@ func TestTooLargeForKafka(t *testing.T) {
 		wantStat  string // the stored record's status afterwards ("": none)
 	}{
 		"queued by reference": {id: "L1", consume: true, wantReply: "reply-L1", wantSent: 1, wantStat: store.StatusDone},
-		"store unavailable":   {id: "L2", failBegin: true, wantErr: "could not be recorded in the store", wantSent: 0},
-		"reference refused":   {id: "L3", refuseAll: true, wantErr: "send it again with the same id", wantSent: 0, wantStat: store.StatusPending},
+		"store unavailable":   {id: "L2", failBegin: true, wantErr: "could not be recorded in the store to be queued by reference: database is locked; it was not accepted", wantSent: 0},
+		"reference refused":   {id: "L3", refuseAll: true, wantErr: "recorded in the store and will be completed", wantSent: 0, wantStat: store.StatusPending},
 		"finished already": {id: "L4", recorded: &store.Message{ID: "L4", Site: "s1", Type: "ledger.noop", Key: "L4", Request: request("L4").Value, Attempts: 1},
 			done: true, wantReply: "stored", wantSent: 0, wantStat: store.StatusDone},
 		"another message under the id": {id: "L5", recorded: &store.Message{ID: "L5", Site: "s1", Type: "ledger.other", Key: "L5", Request: other, Attempts: 1},
@@ -381,8 +381,8 @@ func TestTooLargeForKafka(t *testing.T) {
 			r, err := g.Process(ctx, in)
 			switch {
 			case tc.wantErr != "":
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "not accepted") || !strings.Contains(err.Error(), `"`+id+`"`) {
-					t.Errorf("got %+v, %v; want an error naming %s, saying it was not accepted and %q", r, err, id, tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), `"`+id+`"`) {
+					t.Errorf("got %+v, %v; want an error naming %s and saying %q", r, err, id, tc.wantErr)
 				}
 			case err != nil:
 				t.Fatalf("got %v, want reply %s", err, tc.wantReply)
@@ -490,6 +490,35 @@ func TestReplayTooLarge(t *testing.T) {
 	if m.Status != store.StatusPending || len(pub.recs) != 1 || pub.recs[0].headers[pipeline.HeaderStoredRequest] != "m10" ||
 		string(pub.recs[0].key) != "K10" || pub.recs[0].headers[message.HeaderReplay] != "1" {
 		t.Errorf("after the replay the message is %s and the topic holds %+v; want it pending and one reference to m10 under key K10, marked a replay", m.Status, pub.recs)
+	}
+}
+
+// TestRequeueOnlyRecorded: Requeue queues a reference to the requests the
+// ingress recorded and no delivery took up (pending, no attempt made),
+// and to nothing else: not a message a delivery began (Kafka redelivers
+// it), nor one received after the cutoff.
+func TestRequeueOnlyRecorded(t *testing.T) {
+	t.Parallel()
+	g, cs := newIngress(t, &publisher{})
+	pub := &sizePub{limit: 1 << 20}
+	g.pub = pub
+	old := time.Now().Add(-2 * RequeueAfter)
+	for _, m := range []store.Message{
+		{ID: "q1", Key: "K1", ReceivedAt: old, Attempts: 0},
+		{ID: "q2", Key: "K2", ReceivedAt: old, Attempts: 1},
+		{ID: "q3", Key: "K3", ReceivedAt: time.Now(), Attempts: 0},
+	} {
+		m.Site, m.Type, m.Request = "s1", "ledger.noop", request(m.ID).Value
+		if _, _, err := cs.BeginMessage(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := g.Requeue(t.Context(), time.Now().Add(-RequeueAfter))
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if n != 1 || err != nil || len(pub.recs) != 1 || string(pub.recs[0].key) != "K1" ||
+		pub.recs[0].headers[pipeline.HeaderStoredRequest] != "q1" || pub.recs[0].headers[message.HeaderRequestID] != "q1" {
+		t.Errorf("Requeue: %d, %v, queued %+v; want one reference, to q1 under K1", n, err, pub.recs)
 	}
 }
 

@@ -196,3 +196,75 @@ func TestTooLargeForKafkaReceiverDies(t *testing.T) {
 			m.Outcome, callsA.Load(), callsB.Load(), recovering.Load())
 	}
 }
+
+// diesAtReference is a request topic whose instance dies as it is about
+// to queue a reference (pipeline.HeaderStoredRequest): nothing is written.
+type diesAtReference struct {
+	pipeline.Publisher
+	died chan struct{}
+}
+
+func (p diesAtReference) Send(ctx context.Context, topic string, key, value []byte, h map[string]string) error {
+	if h[pipeline.HeaderStoredRequest] != "" {
+		close(p.died)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return p.Publisher.Send(ctx, topic, key, value, h)
+}
+
+// TestTooLargeForKafkaDiesBeforeQueued: a request too large for a Kafka
+// record, whose receiving instance dies after recording it and before
+// queueing the reference to it, is queued again by another instance's
+// Requeue and finished there, once.
+func TestTooLargeForKafkaDiesBeforeQueued(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-2"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+	gA, killA := c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		t.Error("the dead instance handled the message")
+		return nil, errors.New("dead")
+	}))
+	died := make(chan struct{})
+	gA.pub = diesAtReference{Publisher: c.prod, died: died}
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := gA.Process(clientCtx, pipeline.Input{Value: value, Key: "K2"})
+		answered <- err
+	}()
+	select {
+	case <-died:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiving instance did not try to queue a reference within a minute")
+	}
+	killA()
+	clientGone()
+	<-answered
+
+	var calls atomic.Int64
+	gB, _ := c.instance(handlerFunc(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		calls.Add(1)
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	}))
+	// A record younger than the cutoff is left alone: its reference may
+	// be on its way.
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("Requeue before a recent record: %d, %v; want 0, nil", n, err)
+	}
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(time.Second)); n != 1 || err != nil {
+		t.Fatalf("Requeue: %d, %v; want 1, nil", n, err)
+	}
+	waitFor(t, 30*time.Second, "the requeued message was never finished", func() bool {
+		m, err := c.st.GetMessage(t.Context(), id)
+		return err == nil && m.Status == store.StatusDone
+	})
+	// Finished, it is not queued again.
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(time.Second)); n != 0 || err != nil {
+		t.Errorf("Requeue after the message finished: %d, %v; want 0, nil", n, err)
+	}
+	if m, err := c.st.GetMessage(t.Context(), id); err != nil || m.Outcome != message.StatusOK || calls.Load() != 1 {
+		t.Errorf("outcome %+v (%v), plugin calls %d; want ok and 1", m, err, calls.Load())
+	}
+}
