@@ -61,6 +61,9 @@ type Ingress struct {
 	maxPayload int
 	log        *slog.Logger
 	waiters    waiters
+
+	reqMu    sync.Mutex           // one Requeue at a time
+	requeued map[string]time.Time // ids Requeue queued, when
 }
 
 // New returns an Ingress.
@@ -274,9 +277,15 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 // at one instance at a time), and RequeueAfter how old a record must be
 // for Requeue to queue it again: an HTTP request still being queued by
 // reference is not queued twice for nothing.
+// A record Requeue queued is not queued again by this instance for
+// RequeueAgain: its reference may wait on the topic behind its key's
+// earlier messages (an upload retried for half an hour), and each
+// reference queued again costs a delivery that publishes the stored
+// reply again.
 const (
 	RequeueInterval = time.Minute
 	RequeueAfter    = time.Minute
+	RequeueAgain    = 15 * time.Minute
 )
 
 // Requeue queues again, by reference, the requests queueByReference
@@ -287,8 +296,20 @@ const (
 // and the reference. A reference queued twice is harmless: the pipeline
 // finishes the message once, and the second delivery publishes the stored
 // reply. It returns how many it queued, and stops at the first reference
-// that cannot be written (the next run tries again).
+// that cannot be written (the next run tries again). A record it queued
+// is left alone for RequeueAgain.
 func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
+	g.reqMu.Lock()
+	defer g.reqMu.Unlock()
+	now := time.Now()
+	if g.requeued == nil {
+		g.requeued = map[string]time.Time{}
+	}
+	for id, at := range g.requeued {
+		if now.Sub(at) >= RequeueAgain {
+			delete(g.requeued, id)
+		}
+	}
 	n := 0
 	q := store.MessageQuery{Status: store.StatusPending, To: before, Limit: 50}
 	for {
@@ -300,11 +321,15 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 			if m.Attempts != 0 || m.Status != store.StatusPending {
 				continue // taken up by a delivery (or a Kafka message begun)
 			}
+			if _, ok := g.requeued[m.ID]; ok {
+				continue
+			}
 			headers := map[string]string{message.HeaderIngress: "http", message.HeaderRequestID: m.ID, message.HeaderTraceID: newID()}
 			if err := g.sendReference(ctx, m.ID, m.Site, m.Type, m.Key, headers); err != nil {
 				return n, fmt.Errorf("requeue recorded HTTP request %q: queue the reference to it on %s: %w", m.ID, g.topic, err)
 			}
 			g.log.Info("recorded HTTP request queued again by reference", "id", m.ID, "type", m.Type, "site", m.Site)
+			g.requeued[m.ID] = now
 			n++
 		}
 		if next == "" {

@@ -496,7 +496,8 @@ func TestReplayTooLarge(t *testing.T) {
 // TestRequeueOnlyRecorded: Requeue queues a reference to the requests the
 // ingress recorded and no delivery took up (pending, no attempt made),
 // and to nothing else: not a message a delivery began (Kafka redelivers
-// it), nor one received after the cutoff.
+// it), nor one received after the cutoff, nor one it queued less than
+// RequeueAgain ago.
 func TestRequeueOnlyRecorded(t *testing.T) {
 	t.Parallel()
 	g, cs := newIngress(t, &publisher{})
@@ -514,6 +515,9 @@ func TestRequeueOnlyRecorded(t *testing.T) {
 		}
 	}
 	n, err := g.Requeue(t.Context(), time.Now().Add(-RequeueAfter))
+	if again, err := g.Requeue(t.Context(), time.Now().Add(-RequeueAfter)); again != 0 || err != nil {
+		t.Errorf("Requeue again at once: %d, %v; want 0, nil: q1's reference may still wait on the topic", again, err)
+	}
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
 	if n != 1 || err != nil || len(pub.recs) != 1 || string(pub.recs[0].key) != "K1" ||
