@@ -129,9 +129,8 @@ const (
 // is recorded in the store (pending, before the client is told anything)
 // and a small record referring to it takes its place on the request topic
 // (see queueByReference). So it is ordered with its key and completed
-// even if this instance dies, like any other. It used to be processed by
-// this instance alone, outside Kafka: an instance dying meanwhile left it
-// pending for ever, with nothing to deliver it again.
+// even if this instance dies, like any other; nothing is processed
+// outside Kafka, where no one would deliver it again.
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
