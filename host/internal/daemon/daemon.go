@@ -220,7 +220,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.metrics.SetTypes(sites.Types(routes))
 	d.proc.SetTransformer(&d.maps)
 	d.services.SetOutbound(&d.maps)
-	d.setJobs(append(jobs, d.pruneJob(cfg)))
+	d.setJobs(append(jobs, d.pruneJob(cfg), d.requeueJob()))
 
 	bc := d.busCfg
 	bc.GroupID = cfg.Kafka.GroupID
@@ -338,6 +338,19 @@ func (d *Daemon) pruneJob(cfg *config.Config) scheduler.Job {
 	}}
 }
 
+// requeueJob queues again the HTTP requests too large for a Kafka record
+// that the ingress recorded in the store but whose reference to them never
+// reached the request topic (Kafka unavailable then, or the receiving
+// instance died in between: see ingress.Ingress.Requeue). It runs as a
+// scheduled job, so with several instances one at a time sweeps, the first
+// time one interval after start.
+func (d *Daemon) requeueJob() scheduler.Job {
+	return scheduler.Job{Plugin: "medgate", Site: "all", Name: "requeue", Interval: ingress.RequeueInterval, Run: func(ctx context.Context, now time.Time) error {
+		_, err := d.ingress.Requeue(ctx, now.Add(-ingress.RequeueAfter))
+		return err
+	}}
+}
+
 // Reload re-reads the configuration file and applies sites, plugin
 // settings and newly declared plugins without a restart. Kafka, store and
 // HTTP settings need a restart; a change to them is reported. On any
@@ -370,7 +383,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(sites.Types(routes))
-	d.setJobs(append(jobs, d.pruneJob(cfg)))
+	d.setJobs(append(jobs, d.pruneJob(cfg), d.requeueJob()))
 	declared := map[string]bool{}
 	for _, p := range cfg.Plugins {
 		declared[p.Name] = true

@@ -3,7 +3,9 @@
 // like any Kafka request and its caller waits for the outcome, handed over
 // by this instance's consumer or read from the shared store. A failed
 // message replayed by an administrator goes back on the request topic the
-// same way.
+// same way. A request too large for a Kafka record is recorded in the
+// store and a reference to it is written to the topic in its place
+// (pipeline.HeaderStoredRequest): nothing is processed outside Kafka.
 package ingress
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,14 +38,16 @@ type Options struct {
 	Store store.Store
 	// Publisher writes requests to Topic (a *bus.Producer).
 	Publisher pipeline.Publisher
-	// Processor answers at once what cannot be queued.
+	// Processor answers at once what cannot be queued: a request without
+	// a usable id, over MaxPayloadBytes or with an unusable key.
 	Processor Processor
 	// Topic is the request topic requests are queued on.
 	Topic string
 	// MaxPayloadBytes is processing.maxPayloadBytes: a larger request is
 	// answered invalid at once.
 	MaxPayloadBytes int
-	// Logger notes requests processed here because Kafka refused them.
+	// Logger notes requests queued by reference because Kafka refused
+	// them as too large.
 	Logger *slog.Logger
 }
 
@@ -56,6 +61,9 @@ type Ingress struct {
 	maxPayload int
 	log        *slog.Logger
 	waiters    waiters
+
+	reqMu    sync.Mutex           // one Requeue at a time
+	requeued map[string]time.Time // ids Requeue queued, when
 }
 
 // New returns an Ingress.
@@ -117,8 +125,12 @@ const (
 // pipeline.RuleIDReused, whether its reply comes from this instance's
 // consumer or from the store.
 //
-// A request too large for a Kafka record is processed by this instance
-// while its client waits, as before queueing existed.
+// A request too large for a Kafka record is queued too, by reference: it
+// is recorded in the store (pending, before the client is told anything)
+// and a small record referring to it takes its place on the request topic
+// (see queueByReference). So it is ordered with its key and completed
+// even if this instance dies, like any other; nothing is processed
+// outside Kafka, where no one would deliver it again.
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
@@ -150,10 +162,12 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	topic := g.topic
 	if err := g.pub.Send(ctx, topic, []byte(key), in.Value, headers); err != nil {
 		if errors.Is(err, bus.ErrRecordRefused) {
-			// Too large for a Kafka record: it cannot be queued, so this
-			// instance processes it while the client waits.
-			g.log.Warn("HTTP message too large for the request topic; processed by this instance", "id", id, "bytes", len(in.Value), "err", err)
-			return g.processHere(ctx, id, in)
+			// Too large for a Kafka record: recorded in the store, and a
+			// reference to it queued in its place.
+			if r, err := g.queueByReference(ctx, env, key, in.Value, headers, err); r != nil || err != nil {
+				return r, err
+			}
+			return g.wait(ctx, id, in.Value, w)
 		}
 		// Kafka is unavailable: a message finished earlier still has its
 		// outcome in the store.
@@ -162,13 +176,20 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		}
 		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
 	}
-	// This instance's consumer hands the reply over when it processes
-	// the message; another instance's outcome is read from the store.
-	//
-	// The message is accepted now: a store read failing meanwhile does not
-	// end the wait (the client would be told its message could not be
-	// finished, while the cluster completes it); the ingress reads again
-	// until the outcome comes or the client's time is up.
+	return g.wait(ctx, id, in.Value, w)
+}
+
+// wait waits for the outcome of message id, queued on the request topic
+// (value is the request): this instance's consumer hands the reply over
+// when it processes the message; another instance's outcome is read from
+// the store.
+//
+// The message is accepted now: a store read failing meanwhile does not
+// end the wait (the client would be told its message could not be
+// finished, while the cluster completes it); the ingress reads again
+// until the outcome comes or the client's time is up.
+func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) (*message.Reply, error) {
+	topic := g.topic
 	poll := firstPoll
 	var readErr error
 	for {
@@ -191,7 +212,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 			poll = maxPoll
 			continue
 		}
-		r, err := g.storedReply(ctx, id, in.Value)
+		r, err := g.storedReply(ctx, id, value)
 		if r != nil {
 			return r, nil
 		}
@@ -205,30 +226,134 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 	}
 }
 
-// processHere processes a request Kafka refused on this instance. The
-// processing does not end with ctx: a client that gives up gets an error
-// at once, and the message is still finished (not left pending half-way
-// with nothing on Kafka to redeliver it); the pipeline's retry budget
-// bounds it.
-func (g *Ingress) processHere(ctx context.Context, id string, in pipeline.Input) (*message.Reply, error) {
-	type result struct {
-		r   *message.Reply
-		err error
+// queueByReference queues a request Kafka refused as too large (refused
+// is why): the request is recorded in the store, pending with no attempt
+// made (pipeline.QueuedRecord), and a small record referring to it
+// (pipeline.HeaderStoredRequest) is written to the request topic in its
+// place, under its key and with its headers. Whichever instance owns the
+// key's partition processes the recorded request, in the key's order, and
+// Kafka delivers the reference again if that instance dies: the message
+// goes through Kafka like any other, and nothing is processed outside it.
+//
+// It returns (nil, nil) once the reference is on the topic: the caller
+// waits for the outcome. It answers at once a request whose id is
+// recorded already: a finished one with its stored reply, another message
+// under the id with the refusal of rule pipeline.RuleIDReused (a pending
+// one of the same request is queued again: the pipeline finishes it once,
+// and a second delivery gets the stored reply). When the request cannot
+// be recorded, the error says the message was not accepted, and the
+// client sends it again. Once recorded, the message is accepted: when the
+// reference cannot be queued (or this instance dies before it is), the
+// record stays pending with no attempt made, and Requeue queues the
+// reference later; the error says so, and the client asks again with the
+// same id for the outcome.
+func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, key string, value []byte, headers map[string]string, refused error) (*message.Reply, error) {
+	id := env.ID
+	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record (%v) and could not be recorded in the store to be queued by reference: %w; it was not accepted: send it again once the store is available", id, len(value), refused, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		r, err := g.proc.Process(context.WithoutCancel(ctx), in)
-		if err != nil && ctx.Err() != nil {
-			g.log.Error("HTTP message processed by this instance not finished", "id", id, "err", err)
+	if existing != nil {
+		switch {
+		case !message.SameRequest(existing.Request, value):
+			return idReused(id, value, existing), nil
+		case existing.Status == store.StatusDone:
+			var r message.Reply
+			if err := json.Unmarshal(existing.Reply, &r); err != nil {
+				return nil, fmt.Errorf("stored reply of %q is unreadable: %w", id, err)
+			}
+			return &r, nil
 		}
-		done <- result{r, err}
-	}()
-	select {
-	case res := <-done:
-		return res.r, res.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("message %q is being processed by this instance and will be completed; its outcome was not ready in time: %w", id, ctx.Err())
 	}
+	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)
+	}
+	g.log.Info("HTTP message too large for a Kafka record; recorded in the store and queued by reference", "id", id, "bytes", len(value))
+	return nil, nil
+}
+
+// RequeueInterval is how often the daemon runs Requeue (a scheduled job,
+// at one instance at a time), and RequeueAfter how old a record must be
+// for Requeue to queue it again: an HTTP request still being queued by
+// reference is not queued twice for nothing.
+// A record Requeue queued is not queued again by this instance for
+// RequeueAgain: its reference may wait on the topic behind its key's
+// earlier messages (an upload retried for half an hour), and each
+// reference queued again costs a delivery that publishes the stored
+// reply again.
+const (
+	RequeueInterval = time.Minute
+	RequeueAfter    = time.Minute
+	RequeueAgain    = 15 * time.Minute
+)
+
+// Requeue queues again, by reference, the requests queueByReference
+// recorded but may not have queued: pending records with no attempt made
+// (pipeline.QueuedRecord), received before before. Their reference could
+// not be written (Kafka unavailable: the client was told the message is
+// recorded and will be completed) or the instance died between the record
+// and the reference. A reference queued twice is harmless: the pipeline
+// finishes the message once, and the second delivery publishes the stored
+// reply. It returns how many it queued, and stops at the first reference
+// that cannot be written (the next run tries again). A record it queued
+// is left alone for RequeueAgain.
+func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
+	g.reqMu.Lock()
+	defer g.reqMu.Unlock()
+	now := time.Now()
+	if g.requeued == nil {
+		g.requeued = map[string]time.Time{}
+	}
+	for id, at := range g.requeued {
+		if now.Sub(at) >= RequeueAgain {
+			delete(g.requeued, id)
+		}
+	}
+	n := 0
+	q := store.MessageQuery{Status: store.StatusPending, To: before, Limit: 50}
+	for {
+		ms, next, err := g.store.SearchMessages(ctx, q)
+		if err != nil {
+			return n, fmt.Errorf("requeue recorded HTTP requests: list pending messages: %w", err)
+		}
+		for _, m := range ms {
+			if m.Attempts != 0 || m.Status != store.StatusPending {
+				continue // taken up by a delivery (or a Kafka message begun)
+			}
+			if _, ok := g.requeued[m.ID]; ok {
+				continue
+			}
+			headers := map[string]string{message.HeaderIngress: "http", message.HeaderRequestID: m.ID, message.HeaderTraceID: newID()}
+			if err := g.sendReference(ctx, m.ID, m.Site, m.Type, m.Key, headers); err != nil {
+				return n, fmt.Errorf("requeue recorded HTTP request %q: queue the reference to it on %s: %w", m.ID, g.topic, err)
+			}
+			g.log.Info("recorded HTTP request queued again by reference", "id", m.ID, "type", m.Type, "site", m.Site)
+			g.requeued[m.ID] = now
+			n++
+		}
+		if next == "" {
+			return n, nil
+		}
+		q.After = next
+	}
+}
+
+// sendReference writes to the request topic, under key and with headers,
+// a record referring to the request of message id recorded in the store
+// (pipeline.HeaderStoredRequest); its value is the envelope's id, site and
+// type only.
+func (g *Ingress) sendReference(ctx context.Context, id, site, typ, key string, headers map[string]string) error {
+	ref, err := json.Marshal(struct {
+		ID   string `json:"id"`
+		Site string `json:"site"`
+		Type string `json:"type"`
+	}{id, site, typ})
+	if err != nil {
+		return fmt.Errorf("encode the reference to message %q: %w", id, err)
+	}
+	h := maps.Clone(headers)
+	h[pipeline.HeaderStoredRequest] = id
+	return g.pub.Send(ctx, g.topic, []byte(key), ref, h)
 }
 
 // storedReply returns the stored reply of a finished message, or nil.
@@ -368,6 +493,8 @@ func (ws *waiters) done(r *message.Reply) {
 // request cannot be put back, the failed outcome is restored, unless the
 // message moved on since the reopen (store.Store.RestoreFailed): a write
 // reported failed may still have reached the topic and been processed.
+// A request too large for a Kafka record is put back by reference to the
+// reopened record, which holds it (pipeline.HeaderStoredRequest).
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
@@ -377,7 +504,14 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 	// The caller leaving does not make the outcome of the write unknown:
 	// the producer says whether the request is on the topic.
 	bctx := context.WithoutCancel(ctx)
-	if err := g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers); err != nil {
+	err = g.pub.Send(bctx, g.topic, []byte(m.Key), m.Request, headers)
+	if errors.Is(err, bus.ErrRecordRefused) {
+		// Too large for a Kafka record: the reopened record holds the
+		// request; a reference to it goes in its place (see
+		// queueByReference).
+		err = g.sendReference(bctx, m.ID, m.Site, m.Type, m.Key, headers)
+	}
+	if err != nil {
 		// Nothing on the request topic may ever finish the reopened
 		// message, and a pending message cannot be replayed again: put its
 		// failed outcome back. Yet the request may have reached the topic

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,12 +87,27 @@ type publisher struct {
 	// hook, when set, runs in Send once the request is queued (after the
 	// waiter is registered), in place of consume.
 	hook func(key, value []byte)
+	// limit, when set, refuses larger values as Kafka refuses records too
+	// large (bus.ErrRecordRefused).
+	limit int
+	// last is the last record queued.
+	last atomic.Pointer[record]
+}
+
+// record is a record queued on the request topic.
+type record struct {
+	key, value []byte
+	headers    map[string]string
 }
 
 func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
 	if p.err != nil {
 		return p.err
 	}
+	if p.limit > 0 && len(value) > p.limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", bus.ErrRecordRefused, len(value), p.limit)
+	}
+	p.last.Store(&record{key, value, headers})
 	if p.sent.Add(1) == 1 {
 		p.readsBefore.Store(p.reads.Load())
 	}
@@ -297,53 +314,104 @@ func finishedElsewhere(t *testing.T, g *Ingress, pub *publisher, cs *countingSto
 	}
 }
 
-// slowProcessor processes a message until release is closed, unless its
-// context ends first; it reports whether the message was finished.
-type slowProcessor struct {
-	release  chan struct{}
-	finished chan bool
+// beginFailing is a store whose BeginMessage fails.
+type beginFailing struct{ store.Store }
+
+func (beginFailing) BeginMessage(context.Context, store.Message) (*store.Message, bool, error) {
+	return nil, false, errors.New("database is locked")
 }
 
-func (p slowProcessor) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
-	select {
-	case <-p.release:
-		p.finished <- true
-		return &message.Reply{ID: "r8", RequestID: "m8", Status: message.StatusOK}, nil
-	case <-ctx.Done():
-		p.finished <- false
-		return nil, pipeline.ErrStopped
-	}
-}
-
-// TestRefusedByKafkaClientGivesUp: a request Kafka refuses is processed
-// by this instance; when its client gives up meanwhile, the client gets
-// an error at once and the message is still finished (guarantee 1), not
-// left pending half-way.
-func TestRefusedByKafkaClientGivesUp(t *testing.T) {
+// TestTooLargeForKafka: a request Kafka refuses as too large is recorded
+// in the store before anything is queued or answered, and a reference to
+// it is queued in its place (its outcome waited for as for any request);
+// it is never processed by the ingress itself. When it cannot be
+// recorded or referred to, the client is told it was not accepted; a
+// finished message or another message under the id is answered from the
+// store.
+func TestTooLargeForKafka(t *testing.T) {
 	t.Parallel()
-	pub := &publisher{err: fmt.Errorf("%w: message too large", bus.ErrRecordRefused)}
-	g, _ := newIngress(t, pub)
-	proc := slowProcessor{release: make(chan struct{}), finished: make(chan bool, 1)}
-	g.proc = proc
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := g.Process(ctx, request("m8"))
-		errc <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel() // the client gives up
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Error("a client that gave up got no error")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the ingress still waits for a client that gave up")
+	other := []byte(`{"id":"L5","site":"s1","type":"ledger.other","payload":{}}`)
+	cases := map[string]struct {
+		id        string
+		consume   bool
+		refuseAll bool           // the reference is refused too
+		failBegin bool           // the store cannot record the request
+		recorded  *store.Message // in the store before the request
+		done      bool           // recorded is finished with reply "stored"
+		wantErr   string
+		wantReply string // reply id, or the rule of its first error
+		wantSent  int64
+		wantStat  string // the stored record's status afterwards ("": none)
+	}{
+		"queued by reference": {id: "L1", consume: true, wantReply: "reply-L1", wantSent: 1, wantStat: store.StatusDone},
+		"store unavailable":   {id: "L2", failBegin: true, wantErr: "could not be recorded in the store to be queued by reference: database is locked; it was not accepted", wantSent: 0},
+		"reference refused":   {id: "L3", refuseAll: true, wantErr: "recorded in the store and will be completed", wantSent: 0, wantStat: store.StatusPending},
+		"finished already": {id: "L4", recorded: &store.Message{ID: "L4", Site: "s1", Type: "ledger.noop", Key: "L4", Request: request("L4").Value, Attempts: 1},
+			done: true, wantReply: "stored", wantSent: 0, wantStat: store.StatusDone},
+		"another message under the id": {id: "L5", recorded: &store.Message{ID: "L5", Site: "s1", Type: "ledger.other", Key: "L5", Request: other, Attempts: 1},
+			wantReply: pipeline.RuleIDReused, wantSent: 0, wantStat: store.StatusPending},
 	}
-	close(proc.release)
-	if !<-proc.finished {
-		t.Fatal("the message was abandoned half-way when its client gave up")
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			id := tc.id
+			pub := &publisher{consume: tc.consume, limit: 200}
+			g, cs := newIngress(t, pub)
+			if tc.refuseAll {
+				pub.err = fmt.Errorf("%w: message too large", bus.ErrRecordRefused)
+			}
+			if tc.failBegin {
+				g.store = beginFailing{cs}
+			}
+			if tc.recorded != nil {
+				if _, _, err := cs.BeginMessage(t.Context(), *tc.recorded); err != nil {
+					t.Fatal(err)
+				}
+				if tc.done {
+					if err := finish(cs, &message.Reply{ID: "stored", RequestID: id, Site: "s1", Type: "ledger.noop", Status: message.StatusOK}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Too large for the topic, the same message as request(id).
+			in := request(id)
+			in.Value = append(in.Value[:len(in.Value)-1:len(in.Value)-1], strings.Repeat(" ", 300)+"}"...)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, in)
+			switch {
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), `"`+id+`"`) {
+					t.Errorf("got %+v, %v; want an error naming %s and saying %q", r, err, id, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("got %v, want reply %s", err, tc.wantReply)
+			case r.ID != tc.wantReply && (len(r.Errors) == 0 || r.Errors[0].Rule != tc.wantReply):
+				t.Errorf("got reply %+v, want %s", r, tc.wantReply)
+			}
+			if n := pub.sent.Load(); n != tc.wantSent {
+				t.Errorf("%d records queued, want %d", n, tc.wantSent)
+			}
+			if tc.wantSent > 0 {
+				rec := pub.last.Load()
+				if rec == nil || rec.headers[pipeline.HeaderStoredRequest] != id || len(rec.value) > 200 || rec.headers[message.HeaderRequestID] != id {
+					t.Errorf("queued %+v; want a reference to %s (header %s) with the request's headers", rec, id, pipeline.HeaderStoredRequest)
+				}
+			}
+			m, err := cs.GetMessage(t.Context(), id)
+			switch {
+			case tc.wantStat == "":
+				if err == nil {
+					t.Errorf("the store holds %+v, want nothing", m)
+				}
+			case err != nil:
+				t.Fatalf("stored record: %v", err)
+			case m.Status != tc.wantStat:
+				t.Errorf("stored status %q, want %q", m.Status, tc.wantStat)
+			case tc.recorded == nil && !bytes.Equal(m.Request, in.Value):
+				t.Errorf("the stored request is not the one received")
+			}
+		})
 	}
 }
 
@@ -374,6 +442,87 @@ func TestReplayKafkaDown(t *testing.T) {
 	}
 	if _, err := cs.ReopenMessage(t.Context(), "m9"); err != nil {
 		t.Fatalf("the message cannot be replayed again: %v", err)
+	}
+}
+
+// sizePub is a request topic that refuses records over limit bytes, as
+// Kafka refuses records too large, and keeps the others.
+type sizePub struct {
+	limit int
+	mu    sync.Mutex
+	recs  []record
+}
+
+func (p *sizePub) Send(_ context.Context, _ string, key, value []byte, h map[string]string) error {
+	if len(value) > p.limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", bus.ErrRecordRefused, len(value), p.limit)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recs = append(p.recs, record{key, value, h})
+	return nil
+}
+
+// TestReplayTooLarge: a failed message too large for a Kafka record is
+// replayed by reference (its reopened record holds the request), not
+// left failed for ever because its request does not fit on the topic.
+func TestReplayTooLarge(t *testing.T) {
+	t.Parallel()
+	g, cs := newIngress(t, &publisher{})
+	pub := &sizePub{limit: 200}
+	g.pub = pub
+	value := append(request("m10").Value[:len(request("m10").Value)-1], strings.Repeat(" ", 300)+"}"...)
+	if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m10", Site: "s1", Type: "ledger.noop", Key: "K10", Request: value, ReceivedAt: time.Now(), Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(cs, &message.Reply{ID: "r10", RequestID: "m10", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Replay(t.Context(), "m10"); err != nil {
+		t.Fatalf("replay of a message too large for a Kafka record: %v", err)
+	}
+	m, err := cs.GetMessage(t.Context(), "m10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if m.Status != store.StatusPending || len(pub.recs) != 1 || pub.recs[0].headers[pipeline.HeaderStoredRequest] != "m10" ||
+		string(pub.recs[0].key) != "K10" || pub.recs[0].headers[message.HeaderReplay] != "1" {
+		t.Errorf("after the replay the message is %s and the topic holds %+v; want it pending and one reference to m10 under key K10, marked a replay", m.Status, pub.recs)
+	}
+}
+
+// TestRequeueOnlyRecorded: Requeue queues a reference to the requests the
+// ingress recorded and no delivery took up (pending, no attempt made),
+// and to nothing else: not a message a delivery began (Kafka redelivers
+// it), nor one received after the cutoff, nor one it queued less than
+// RequeueAgain ago.
+func TestRequeueOnlyRecorded(t *testing.T) {
+	t.Parallel()
+	g, cs := newIngress(t, &publisher{})
+	pub := &sizePub{limit: 1 << 20}
+	g.pub = pub
+	old := time.Now().Add(-2 * RequeueAfter)
+	for _, m := range []store.Message{
+		{ID: "q1", Key: "K1", ReceivedAt: old, Attempts: 0},
+		{ID: "q2", Key: "K2", ReceivedAt: old, Attempts: 1},
+		{ID: "q3", Key: "K3", ReceivedAt: time.Now(), Attempts: 0},
+	} {
+		m.Site, m.Type, m.Request = "s1", "ledger.noop", request(m.ID).Value
+		if _, _, err := cs.BeginMessage(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := g.Requeue(t.Context(), time.Now().Add(-RequeueAfter))
+	if again, err := g.Requeue(t.Context(), time.Now().Add(-RequeueAfter)); again != 0 || err != nil {
+		t.Errorf("Requeue again at once: %d, %v; want 0, nil: q1's reference may still wait on the topic", again, err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if n != 1 || err != nil || len(pub.recs) != 1 || string(pub.recs[0].key) != "K1" ||
+		pub.recs[0].headers[pipeline.HeaderStoredRequest] != "q1" || pub.recs[0].headers[message.HeaderRequestID] != "q1" {
+		t.Errorf("Requeue: %d, %v, queued %+v; want one reference, to q1 under K1", n, err, pub.recs)
 	}
 }
 

@@ -47,6 +47,13 @@
 // those of the delivery whose insert of the record won in the store. A
 // done record answers any key with its stored reply.
 //
+// A request too large for a Kafka record reaches the pipeline through
+// Kafka all the same: the HTTP ingress records it first (QueuedRecord:
+// pending, no attempt made) and queues a reference to it under its key
+// (HeaderStoredRequest), and Process processes the recorded request when
+// the reference is delivered, in the key's order and again after a crash,
+// as any other message.
+//
 // A record answers only its own message: a delivery whose site, type,
 // format or payload differ from the recorded request's
 // (message.SameRequest) is another message under a used id, answered
@@ -310,6 +317,16 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if in.TraceID == "" {
 		in.TraceID = newID()
 	}
+	if cur := bus.Current(ctx); cur != nil && cur.Headers[HeaderStoredRequest] != "" {
+		// A reference to a request too large for a Kafka record, recorded
+		// in the store by the HTTP ingress (QueuedRecord): the message is
+		// the recorded request.
+		value, r, err := p.storedRequest(ctx, cur.Headers[HeaderStoredRequest], in, start)
+		if value == nil {
+			return r, err
+		}
+		in.Value = value
+	}
 	if len(in.Value) > p.opts.MaxPayloadBytes {
 		env, _ := message.Parse(in.Value)
 		if message.CheckKey(in.Key) != nil {
@@ -503,6 +520,58 @@ func IDReusedError(id string, other *store.Message) message.ReplyError {
 		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, other.Site, other.Type, id)}
 }
 
+// HeaderStoredRequest, on a request record, holds the id of a message
+// whose request is in the store rather than in the record: the HTTP
+// ingress records a request too large for a Kafka record (QueuedRecord)
+// and queues this reference to it, keyed like the request, so that it is
+// processed by whichever instance owns its partition, in its key's order,
+// and delivered again after a crash like any Kafka request. The record's
+// value is then only the envelope's id, site and type (for people and
+// tools reading the topic); Process processes the recorded request.
+const HeaderStoredRequest = "medgate-request-stored"
+
+// RuleRequestNotStored is the rule of the invalid reply to a reference
+// (HeaderStoredRequest) to a message the store does not hold.
+const RuleRequestNotStored = "request-not-stored"
+
+// QueuedRecord is the store's record of a message the HTTP ingress records
+// before queueing a reference to it (HeaderStoredRequest): pending, with
+// no attempt made, so that the delivery of the reference makes the first
+// call as for a new message (Recovering unset).
+func QueuedRecord(env *message.Envelope, key string, value []byte, received time.Time) store.Message {
+	m := record(env, key, value, received)
+	m.Attempts = 0
+	return m
+}
+
+// storedRequest returns the recorded request of message id, referred to
+// by the delivery being processed (HeaderStoredRequest). When it has none
+// (nil), the delivery is answered: an error to deliver it again (the
+// store failing), or an invalid reply, stored nowhere, when the store has
+// no record of id (a reference sent by hand, or to a finished message
+// pruned since) or one of another site or type than the reference says.
+func (p *Processor) storedRequest(ctx context.Context, id string, in Input, start time.Time) ([]byte, *message.Reply, error) {
+	env, _ := message.Parse(in.Value)
+	m, err := p.store.GetMessage(ctx, id)
+	switch {
+	case err == nil && len(m.Request) > 0 && env.ID == id && m.Site == storable(env.Site) && m.Type == storable(env.Type):
+		return m.Request, nil, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, nil, fmt.Errorf("pipeline: read the stored request of message %q (header %s): %w", id, HeaderStoredRequest, err)
+	}
+	why := "the store has no record of it (it was never recorded, or it was finished and pruned since)"
+	if err == nil {
+		why = fmt.Sprintf("the store holds it for site %q, type %q, without its request or not for the site and type of the reference", m.Site, m.Type)
+	}
+	p.log.Warn("reference to a stored request that cannot be used; answered invalid", "id", id, "err", why)
+	if in.Key != "" && message.CheckKey(in.Key) != nil {
+		in.Key = ""
+	}
+	r := p.reply(env, message.StatusInvalid, []message.ReplyError{{Field: "$.id", Rule: RuleRequestNotStored, Message: fmt.Sprintf(
+		"this record refers (header %s) to the request of message %q in medgate's store, but %s; nothing was processed. Send the message itself through POST /v1/messages", HeaderStoredRequest, id, why)}}, nil, nil, 0)
+	return nil, r, p.finishUnstored(ctx, env, in, r, "reference to a request not in the store", start)
+}
+
 // record is the store's record of a new message, about to be handled.
 func record(env *message.Envelope, key string, value []byte, received time.Time) store.Message {
 	return store.Message{
@@ -518,7 +587,7 @@ func record(env *message.Envelope, key string, value []byte, received time.Time)
 // within the size limit, with a usable key.
 func (p *Processor) next(ctx context.Context, id string) (*store.Message, *bus.Message, *message.Envelope) {
 	m := bus.Next(ctx)
-	if m == nil || len(m.Value) > p.opts.MaxPayloadBytes {
+	if m == nil || len(m.Value) > p.opts.MaxPayloadBytes || m.Headers[HeaderStoredRequest] != "" {
 		return nil, nil, nil
 	}
 	key := string(m.Key)

@@ -1,0 +1,270 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// handlerFunc plays a plugin.
+type handlerFunc func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error)
+
+func (f handlerFunc) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return f(ctx, req)
+}
+
+// outputs takes the replies and DLQ records of the pipelines.
+type outputs struct{}
+
+func (outputs) Send(context.Context, string, []byte, []byte, map[string]string) error { return nil }
+
+// cluster is a Kafka broker with a request topic and a store, shared by
+// the instances of a test.
+type cluster struct {
+	t     *testing.T
+	cfg   bus.Config
+	topic string
+	st    store.Store
+	prod  *bus.Producer
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(kc.Close)
+	c := &cluster{t: t, cfg: bus.Config{Brokers: kc.ListenAddrs(), ClientID: "ingress-test", GroupID: "medgate"}, topic: "requests"}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := bus.EnsureTopics(ctx, c.cfg, []string{c.topic}, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.prod, err = bus.NewProducer(c.cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.prod.Close() })
+	if c.st, err = store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "s.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.st.Close() })
+	return c
+}
+
+// instance is one medgate instance: its ingress, its pipeline with plugin
+// h, and its consumer of the request topic, handling deliveries as the
+// daemon does (Taken, Process, Done). kill stops the consumer, ending the
+// processing under way without finishing it.
+func (c *cluster) instance(h pipeline.Handler) (g *Ingress, kill func()) {
+	t := c.t
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	g = New(Options{Store: c.st, Publisher: c.prod, Topic: c.topic, MaxPayloadBytes: 2 << 20, Logger: log})
+	p, err := pipeline.New(pipeline.Options{Store: c.st, Publisher: outputs{}, Topics: pipeline.Topics{Replies: "replies", DLQ: "dlq"}, Logger: log,
+		MaxPayloadBytes: 2 << 20, MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+		CallTimeout: time.Minute, UploadDeadline: 30 * time.Minute, RetryBudget: time.Minute, Stored: g.Done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetRoutes(&pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{"s1": {"x": {Plugin: "x", Handler: h, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
+	g.proc = p
+	cons, err := bus.NewConsumer(c.cfg, []string{c.topic}, func(ctx context.Context, m *bus.Message) error {
+		if id := m.Headers[message.HeaderRequestID]; id != "" {
+			g.Taken(id)
+		}
+		r, err := p.Process(ctx, pipeline.Input{Value: m.Value, Key: string(m.Key), TraceID: m.Headers[message.HeaderTraceID]})
+		if err != nil {
+			return err
+		}
+		g.Done(r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(ctx) }()
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("consumer: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Error("the consumer did not stop within a minute")
+			}
+		})
+	}
+	t.Cleanup(kill)
+	return g, kill
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("after %s: %s", d, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestTooLargeForKafkaReceiverDies: a request too large for a Kafka
+// record, whose receiving instance dies while the plugin handles it, is
+// still finished, once, by another instance, reconciled first (Recovering)
+// since the first call's outcome is unknown. It used to be processed by
+// the receiving instance alone, outside Kafka, and left pending for ever.
+func TestTooLargeForKafkaReceiverDies(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-1"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+
+	// Instance A receives the request; its plugin call never ends before
+	// the instance does.
+	calledA := make(chan struct{})
+	var callsA atomic.Int64
+	gA, killA := c.instance(handlerFunc(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		if callsA.Add(1) == 1 {
+			close(calledA)
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}))
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := gA.Process(clientCtx, pipeline.Input{Value: value, Key: "K1"})
+		answered <- err
+	}()
+	select {
+	case <-calledA:
+	case err := <-answered:
+		t.Fatalf("the request was answered before any plugin call: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the plugin of the receiving instance was not called within a minute")
+	}
+	// Instance A dies mid-call, and its client with it.
+	killA()
+	clientGone()
+	<-answered
+
+	var callsB atomic.Int64
+	var recovering atomic.Bool
+	c.instance(handlerFunc(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		callsB.Add(1)
+		recovering.Store(req.Recovering)
+		if len(req.Payload) < bus.MaxRecordBytes {
+			return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: []sdk.Diagnostic{{Summary: "payload cut"}}}, nil
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	}))
+	waitFor(t, 30*time.Second, "the message was never finished after its receiving instance died", func() bool {
+		m, err := c.st.GetMessage(t.Context(), id)
+		return err == nil && m.Status == store.StatusDone
+	})
+	m, err := c.st.GetMessage(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Outcome != message.StatusOK || callsA.Load() != 1 || callsB.Load() != 1 || !recovering.Load() {
+		t.Errorf("outcome %q, calls %d at the dead instance and %d after (recovering %v); want ok, 1 and 1, recovering",
+			m.Outcome, callsA.Load(), callsB.Load(), recovering.Load())
+	}
+}
+
+// diesAtReference is a request topic whose instance dies as it is about
+// to queue a reference (pipeline.HeaderStoredRequest): nothing is written.
+type diesAtReference struct {
+	pipeline.Publisher
+	died chan struct{}
+}
+
+func (p diesAtReference) Send(ctx context.Context, topic string, key, value []byte, h map[string]string) error {
+	if h[pipeline.HeaderStoredRequest] != "" {
+		close(p.died)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return p.Publisher.Send(ctx, topic, key, value, h)
+}
+
+// TestTooLargeForKafkaDiesBeforeQueued: a request too large for a Kafka
+// record, whose receiving instance dies after recording it and before
+// queueing the reference to it, is queued again by another instance's
+// Requeue and finished there, once.
+func TestTooLargeForKafkaDiesBeforeQueued(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-2"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+	gA, killA := c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		t.Error("the dead instance handled the message")
+		return nil, errors.New("dead")
+	}))
+	died := make(chan struct{})
+	gA.pub = diesAtReference{Publisher: c.prod, died: died}
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := gA.Process(clientCtx, pipeline.Input{Value: value, Key: "K2"})
+		answered <- err
+	}()
+	select {
+	case <-died:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiving instance did not try to queue a reference within a minute")
+	}
+	killA()
+	clientGone()
+	<-answered
+
+	var calls atomic.Int64
+	gB, _ := c.instance(handlerFunc(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		calls.Add(1)
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	}))
+	// A record younger than the cutoff is left alone: its reference may
+	// be on its way.
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("Requeue before a recent record: %d, %v; want 0, nil", n, err)
+	}
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(time.Second)); n != 1 || err != nil {
+		t.Fatalf("Requeue: %d, %v; want 1, nil", n, err)
+	}
+	waitFor(t, 30*time.Second, "the requeued message was never finished", func() bool {
+		m, err := c.st.GetMessage(t.Context(), id)
+		return err == nil && m.Status == store.StatusDone
+	})
+	// Finished, it is not queued again.
+	if n, err := gB.Requeue(t.Context(), time.Now().Add(time.Second)); n != 0 || err != nil {
+		t.Errorf("Requeue after the message finished: %d, %v; want 0, nil", n, err)
+	}
+	if m, err := c.st.GetMessage(t.Context(), id); err != nil || m.Outcome != message.StatusOK || calls.Load() != 1 {
+		t.Errorf("outcome %+v (%v), plugin calls %d; want ok and 1", m, err, calls.Load())
+	}
+}
