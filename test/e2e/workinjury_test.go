@@ -188,9 +188,15 @@ func TestWorkInjury(t *testing.T) {
 			w.msg("wi-GYD006", "GYD006", map[string]any{}),
 		)
 		for id, r := range replies {
-			if strings.HasPrefix(id, "wi-") {
+			if strings.HasPrefix(id, "wi-") && id != "wi-GYR005" {
 				mustStatus(t, r, "ok")
 			}
+		}
+		// A re-download of a batch that is not outstanding: the national
+		// system does not accept it (accept_flag 0), and the platform is
+		// told so.
+		if r := replies["wi-GYR005"]; r.Status != "rejected" || r.External == nil || r.External.Code != "accept_flag=0" {
+			t.Errorf("GYR005 of a batch not outstanding: %+v (external %+v), want rejected with code accept_flag=0", r, r.External)
 		}
 		check := func(id, field, want string) {
 			t.Helper()
@@ -207,7 +213,6 @@ func TestWorkInjury(t *testing.T) {
 		check("wi-GYU010", "aac002", card.AAC002)
 		check("wi-GYD054", "file_format", "pdf")
 		check("wi-GYD053", "trans_status", "9")
-		check("wi-GYR005", "accept_flag", "0")
 		if r := replies["wi-GYU000"]; r.External == nil || r.External.MsgID == "" || r.External.System != "workinjury" {
 			t.Errorf("GYU000 reply without the serial: %+v", r.External)
 		} else {
