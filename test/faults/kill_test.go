@@ -119,9 +119,17 @@ func (c *cluster) verifyQueries(ids []string, timeout time.Duration) int {
 // It SIGKILLs the workinjury plugin at random
 // points of the stream; the host relaunches it and redelivers the message
 // it was handling, reconciling with the simulator before any resend.
+//
+// The kills come from outside, right after a record reaches the
+// simulator's ledger: the message whose retry runs alone in the plugin
+// just then (after an earlier kill) can be hit again and again, and
+// processing.pluginCrashLimit would dead-letter it as a message that
+// crashes the adapter (TestMessageThatCrashesThePlugin tests that). The
+// limit is set above the number of kills, so every message must come
+// through.
 func TestPluginKilledAtRandomPoints(t *testing.T) {
 	kills := scale(5, 30)
-	c := startCluster(t, clusterOpts{})
+	c := startCluster(t, clusterOpts{processing: map[string]any{"pluginCrashLimit": kills + 1}})
 	s := newStream("pk", kills*8, 6)
 	c.p.SendRaw(s.msgs...)
 	killed := 0
