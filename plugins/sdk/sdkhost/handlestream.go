@@ -19,8 +19,8 @@ import (
 // instead of a gRPC call each. A unary call costs both processes a new
 // HTTP/2 stream with its headers and trailers, and the plugin a handler
 // started for it; on the stream a call is one message each way
-// (BenchmarkHandleHopParallel: about half the CPU of both processes per
-// call with 50 calls in flight). A call behaves as a unary call does: it
+// (BenchmarkHandleHopParallel, 50 calls in flight: 0.007–0.009 ms of CPU
+// per call in each process instead of 0.017–0.024). A call behaves as a unary call does: it
 // ends at its context (the plugin's context for it ends too), its error
 // is the status the plugin's Handle returned, and when the stream breaks
 // (the plugin process died, the connection closed) every call on it
