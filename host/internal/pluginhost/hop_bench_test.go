@@ -23,15 +23,7 @@ import (
 //
 //	go test ./host/internal/pluginhost -run '^$' -bench HandleHop -benchmem
 func BenchmarkHandleHop(b *testing.B) {
-	path, sum := ledger(b)
-	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	if diags, err := in.Configure(b.Context(), "s1", map[string]string{"ledgerDir": b.TempDir()}); err != nil || diags.HasError() {
-		b.Fatalf("configure: %v %v", err, diags)
-	}
+	in := hopLedger(b)
 	for _, size := range []int{100, 2 << 10, 250 << 10} {
 		payload := append(append([]byte(`{"seq":1,"pad":"`), bytes.Repeat([]byte("x"), size)...), `"}`...)
 		b.Run(fmt.Sprintf("payload=%dB", size), func(b *testing.B) {
@@ -59,15 +51,7 @@ func BenchmarkHandleHop(b *testing.B) {
 //
 //	go test ./host/internal/pluginhost -run '^$' -bench HandleHopParallel
 func BenchmarkHandleHopParallel(b *testing.B) {
-	path, sum := ledger(b)
-	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	if diags, err := in.Configure(b.Context(), "s1", map[string]string{"ledgerDir": b.TempDir()}); err != nil || diags.HasError() {
-		b.Fatalf("configure: %v %v", err, diags)
-	}
+	in := hopLedger(b)
 	payload := append(append([]byte(`{"seq":1,"pad":"`), bytes.Repeat([]byte("x"), 100)...), `"}`...)
 	req := &sdk.HandleRequest{Site: "s1", Type: "ledger.noop", MessageID: "m1", Key: "k", Payload: payload, Attempt: 1}
 	pid := in.Pid()
@@ -85,6 +69,21 @@ func BenchmarkHandleHopParallel(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(selfCPU(b)-host0)/1e6/float64(b.N), "host-cpu-ms/op")
 	b.ReportMetric(float64(procCPU(b, pid)-plugin0)/1e6/float64(b.N), "plugin-cpu-ms/op")
+}
+
+// hopLedger starts the ledger test plugin for the hop benchmarks,
+// configured at site s1; it stops with b.
+func hopLedger(b *testing.B) *Instance {
+	path, sum := ledger(b)
+	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(in.Close)
+	if diags, err := in.Configure(b.Context(), "s1", map[string]string{"ledgerDir": b.TempDir()}); err != nil || diags.HasError() {
+		b.Fatalf("configure: %v %v", err, diags)
+	}
+	return in
 }
 
 // selfCPU is this process's user + system CPU time in ns.
