@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,5 +132,53 @@ func checkStampChanges(t *testing.T, u *Users) {
 			t.Errorf("after the %s change the stamp is the one of %s: sessions begun before it go on", tc.name, prev)
 		}
 		seen[got.Stamp] = tc.name
+	}
+}
+
+// interleaved is a user store in which another change of the user (then)
+// lands between the first read of a change and its write, as when two
+// administrators change the same user at once.
+type interleaved struct {
+	UserStore
+	then func()
+	once sync.Once
+}
+
+func (s *interleaved) GetUser(ctx context.Context, name string) (*store.User, error) {
+	u, err := s.UserStore.GetUser(ctx, name)
+	s.once.Do(s.then)
+	return u, err
+}
+
+// TestConcurrentChangesBothTakeEffect: a role changed while another
+// administrator disables the same user leaves the user disabled with the
+// new role, on both engines; the second write no longer puts back the
+// enabled flag it had read.
+func TestConcurrentChangesBothTakeEffect(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			t.Parallel()
+			st := eng.open(t)
+			p := Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}
+			direct := NewUsers(st, p)
+			if err := direct.Add(t.Context(), "pharm01", Operator, "correct horse battery staple"); err != nil {
+				t.Fatal(err)
+			}
+			racing := NewUsers(&interleaved{UserStore: st, then: func() {
+				if err := direct.SetDisabled(t.Context(), "pharm01", true); err != nil {
+					t.Errorf("the other administrator's disable: %v", err)
+				}
+			}}, p)
+			if err := racing.SetRole(t.Context(), "pharm01", Viewer); err != nil {
+				t.Fatalf("set role: %v", err)
+			}
+			got, err := st.GetUser(t.Context(), "pharm01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Disabled || got.Role != Viewer.String() {
+				t.Errorf("after a disable and a role change at once: disabled %v, role %q; want disabled with role %q (a change was lost)", got.Disabled, got.Role, Viewer)
+			}
+		})
 	}
 }

@@ -117,19 +117,32 @@ func (u *Users) Add(ctx context.Context, name string, role Role, password string
 	return nil
 }
 
-// update reads a user, changes it with f and writes it back.
+// updateTries bounds how often update reads a user again after another
+// change came in between its read and its write.
+const updateTries = 5
+
+// update reads a user, changes it with f and writes it back. The write
+// takes effect only if nobody changed the user since the read
+// (store.ErrConflict); then the user is read and f applied again, so two
+// changes at once (a password set while another administrator disables
+// the user) both take effect.
 func (u *Users) update(ctx context.Context, name string, f func(*store.User) error) error {
-	su, err := u.st.GetUser(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("there is no user %q; list them with medgate user list, add one with medgate user add", name)
+	for try := 1; ; try++ {
+		su, err := u.st.GetUser(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("there is no user %q; list them with medgate user list, add one with medgate user add", name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := f(su); err != nil {
+			return err
+		}
+		err = u.st.UpdateUser(ctx, *su)
+		if !errors.Is(err, store.ErrConflict) || try == updateTries {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if err := f(su); err != nil {
-		return err
-	}
-	return u.st.UpdateUser(ctx, *su)
 }
 
 // SetPassword replaces a user's password.

@@ -22,8 +22,9 @@ type User struct {
 	UpdatedAt    time.Time
 	// SessionGeneration counts the changes of the user: a new user has
 	// 0 and every UpdateUser adds 1 in the same UPDATE that writes the
-	// password hash, role and disabled flag (the value passed to
-	// UpdateUser is ignored). A console session records it at sign-in and
+	// password hash, role and disabled flag; the value passed to
+	// UpdateUser is the one read (it must still be stored: see
+	// UpdateUser). A console session records it at sign-in and
 	// ends when the stored one differs, so every change ends the sessions
 	// begun before it whatever the clocks say; UpdatedAt, a time, can stay
 	// the same over two changes in one clock tick or go back with a clock.
@@ -58,8 +59,10 @@ type accessStore interface {
 	// CreateUser adds a user; ErrConflict if the name is taken.
 	CreateUser(ctx context.Context, u User) error
 	// UpdateUser writes u's role, password hash and disabled flag and
-	// adds 1 to the user's SessionGeneration in the same statement;
-	// ErrNotFound for an unknown name.
+	// adds 1 to the user's SessionGeneration in the same statement, if
+	// the stored SessionGeneration is still u's (the user read before the
+	// change): ErrConflict when another change came in between (read the
+	// user again and redo the change), ErrNotFound for an unknown name.
 	UpdateUser(ctx context.Context, u User) error
 	// GetUser returns a user or ErrNotFound.
 	GetUser(ctx context.Context, name string) (*User, error)
@@ -91,17 +94,23 @@ func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 
 // UpdateUser implements [Store.UpdateUser]. The session generation is
 // incremented by the same UPDATE, so no reader sees the new password,
-// role or enabled flag with the old generation, and two changes, even at
-// the same instant, give two increments.
+// role or enabled flag with the old generation. The UPDATE takes effect
+// only on the generation the caller read: of two changes made from the
+// same read (two administrators at once), one is written and the other
+// gets ErrConflict, instead of the second writing the first's fields
+// back as they were.
 func (s *sqlStore) UpdateUser(ctx context.Context, u User) error {
 	res, err := s.exec(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ?,
-		session_generation = session_generation + 1 WHERE name = ?`,
-		u.Role, u.PasswordHash, u.Disabled, s.d.encodeTime(now()), u.Name)
+		session_generation = session_generation + 1 WHERE name = ? AND session_generation = ?`,
+		u.Role, u.PasswordHash, u.Disabled, s.d.encodeTime(now()), u.Name, u.SessionGeneration)
 	if err != nil {
 		return s.errorf("update user %q: %w", u.Name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: user %q: %w", u.Name, ErrNotFound)
+		if _, err := s.GetUser(ctx, u.Name); err != nil {
+			return err // ErrNotFound for an unknown name
+		}
+		return fmt.Errorf("store: user %q was changed since it was read (session generation %d): %w", u.Name, u.SessionGeneration, ErrConflict)
 	}
 	return nil
 }

@@ -41,7 +41,11 @@ func testUsers(t *testing.T, s store.Store) {
 		t.Fatalf("GetUser(nobody) = %v, want ErrNotFound", err)
 	}
 	u.Role, u.Disabled, u.PasswordHash = "admin", true, "$argon2id$new"
-	u.SessionGeneration = 99 // ignored: the store counts
+	u.SessionGeneration = 99 // not the stored one: changed since "read"
+	if err := s.UpdateUser(ctx, u); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("UpdateUser with a session generation not stored = %v, want ErrConflict", err)
+	}
+	u.SessionGeneration = 0 // as read
 	if err := s.UpdateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +74,10 @@ func testUsers(t *testing.T, s store.Store) {
 
 // testUserSessionGeneration: every UpdateUser adds exactly 1 to the
 // user's session generation, also when it writes the same values again
-// (a disable undone at once) and when instances update the user at the
-// same time (the increment is in the UPDATE, not read and written back).
+// (a disable undone at once); of updates made at the same time from the
+// same read (instances, administrators), exactly one is written and the
+// others get ErrConflict (the check and the increment are in the UPDATE,
+// not read and written back).
 func testUserSessionGeneration(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := store.User{Name: "pharm01", Role: "operator", PasswordHash: "$argon2id$h"}
@@ -90,7 +96,7 @@ func testUserSessionGeneration(t *testing.T, s store.Store) {
 		t.Fatalf("a new user's SessionGeneration = %d, want 0", g)
 	}
 	for i, disabled := range []bool{true, false, false} {
-		u.Disabled = disabled
+		u.Disabled, u.SessionGeneration = disabled, gen()
 		if err := s.UpdateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -98,23 +104,31 @@ func testUserSessionGeneration(t *testing.T, s store.Store) {
 			t.Fatalf("after %d UpdateUser calls (disabled %v) SessionGeneration = %d, want %d", i+1, disabled, g, want)
 		}
 	}
+	u.SessionGeneration = gen()
 	var wg sync.WaitGroup
 	errs := make([]error, concurrency)
 	for i := range concurrency {
 		wg.Go(func() { errs[i] = s.UpdateUser(ctx, u) })
 	}
 	wg.Wait()
+	written := 0
 	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent UpdateUser %d: %v", i, err)
+		switch {
+		case err == nil:
+			written++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("concurrent UpdateUser %d: %v, want nil or ErrConflict", i, err)
 		}
 	}
-	if g, want := gen(), int64(3+concurrency); g != want {
-		t.Fatalf("after %d concurrent UpdateUser calls SessionGeneration = %d, want %d (an increment was lost)", concurrency, g, want)
+	if written != 1 {
+		t.Fatalf("%d of %d concurrent UpdateUser calls from the same read were written, want exactly 1", written, concurrency)
+	}
+	if g, want := gen(), int64(4); g != want {
+		t.Fatalf("after %d concurrent UpdateUser calls SessionGeneration = %d, want %d", concurrency, g, want)
 	}
 	list, err := s.ListUsers(ctx)
-	if err != nil || len(list) != 1 || list[0].SessionGeneration != int64(3+concurrency) {
-		t.Fatalf("ListUsers = %+v, %v; want the user with SessionGeneration %d", list, err, 3+concurrency)
+	if err != nil || len(list) != 1 || list[0].SessionGeneration != 4 {
+		t.Fatalf("ListUsers = %+v, %v; want the user with SessionGeneration 4", list, err)
 	}
 }
 
