@@ -18,7 +18,10 @@
 // *SiteError unless the plugin is enabled and configured at that site, or
 // the host has a call for that site in flight to it (its Configure, or a
 // message or job that a reload disabling the site caught mid-way, which
-// finishes as it began).
+// finishes as it began). Journal entries alone are taken a while longer
+// (Options.JournalGrace): an exchange with an external system that a
+// plugin finishes after its call timed out, or after its site was
+// disabled, is still recorded.
 package pluginhost
 
 import (
@@ -115,7 +118,28 @@ type Options struct {
 	// CallTimeout bounds a plugin's Describe and each Configure (default
 	// DefaultCallTimeout): the host's start and reloads wait on them.
 	CallTimeout time.Duration
+	// JournalGrace (default DefaultJournalGrace) is how long a plugin's
+	// journal entries for a site are still taken after it stopped serving
+	// the site: after the site was forgotten (Forget), or after a message
+	// or job of the site the host handed it ended (answered, timed out or
+	// cancelled) while the site was not served. Every other host service
+	// is refused at once.
+	JournalGrace time.Duration
+
+	now func() time.Time // the journal grace's clock (tests); nil: time.Now
 }
+
+// DefaultJournalGrace is Options.JournalGrace when zero. When the host
+// stops waiting for a call, the plugin's context ends with it, but an
+// exchange already under way ends on the plugin's own bound for one
+// external call (the shared HTTP client's is 30s by default; none should
+// exceed a call timeout, DefaultCallTimeout, which is also the pipeline's
+// default processing.callTimeout), and then the plugin journals it
+// (within 10s: the bound the shared client puts on that write). An entry
+// later than that comes from a plugin that does not bound its work; it is
+// refused like any other call for a site not served, so a disabled site
+// does not stay open to a plugin for long.
+const DefaultJournalGrace = DefaultCallTimeout + 10*time.Second
 
 // DefaultCallTimeout bounds Describe and Configure calls when
 // Options.CallTimeout is zero, and in Launch.
@@ -143,6 +167,12 @@ func (o *Options) defaults() {
 	o.CrashBackoff = min(o.CrashBackoff, o.MaxBackoff)
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.JournalGrace <= 0 {
+		o.JournalGrace = DefaultJournalGrace
+	}
+	if o.now == nil {
+		o.now = time.Now
 	}
 	if o.Artifacts == nil {
 		if s, err := artifact.Default(); err == nil {
@@ -180,6 +210,11 @@ type Instance struct {
 	endLife context.CancelFunc
 	done    chan struct{}
 	closed  bool
+
+	// journalUntil is, per site the plugin stopped serving, until when
+	// its journal entries are still taken (Options.JournalGrace; guarded
+	// by mu).
+	journalUntil map[string]time.Time
 }
 
 // Start verifies and launches the plugin, describes it and starts its
@@ -195,6 +230,8 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+
+		journalUntil: map[string]time.Time{},
 	}
 	in.life, in.endLife = context.WithCancel(context.Background())
 	if err := in.launch(ctx); err != nil {
@@ -225,8 +262,9 @@ func VerifyChecksum(path, want string) error {
 
 // open verifies the binary of spec, starts it, negotiates the protocol and
 // checks its Describe answer. host serves the plugin's calls back, for
-// the sites serves accepts; nil answers them with errors.
-func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves func(site string) bool, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+// the sites serves accepts (journal entries: journals); nil answers them
+// with errors.
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journals func(site string) bool, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
 	// The checksum is taken of the file at Path and that file is run: a
 	// relative path without a directory part ("acme") would otherwise be
 	// looked up in $PATH by exec.
@@ -239,7 +277,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves func(s
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
 	if host != nil {
-		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts, serves: serves}
+		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts, serves: serves, journals: journals}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	cmd := command(spec.Path)
@@ -296,7 +334,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves func(s
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -599,7 +637,7 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 	if err != nil {
 		return nil, err
 	}
-	done := in.enter(site)
+	done := in.enter(site, false)
 	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 	cancel()
@@ -657,7 +695,7 @@ func (in *Instance) Restore(ctx context.Context, a Applied) error {
 	if err != nil {
 		return nil // down: the relaunch applies a's settings
 	}
-	done := in.enter(a.site)
+	done := in.enter(a.site, false)
 	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: a.site, Settings: a.settings})
 	cancel()
@@ -684,9 +722,13 @@ func (in *Instance) SiteSchemas(site string) map[string][]byte {
 // site removed): they are not applied again after a relaunch, and the
 // plugin's calls to the host services for the site are refused from now
 // on, but for those made during a call for the site the host has in
-// flight to it (see serves).
+// flight to it (see serves) and journal entries within
+// Options.JournalGrace (see journals).
 func (in *Instance) Forget(site string) {
 	in.mu.Lock()
+	if _, ok := in.sites[site]; ok {
+		in.graceFrom(site)
+	}
 	delete(in.sites, site)
 	delete(in.schemas, site)
 	in.mu.Unlock()
@@ -706,8 +748,12 @@ func (in *Instance) Sites() []string {
 }
 
 // enter counts a call of the host to the plugin for site (Configure,
-// Handle, RunJob) until the returned func is called.
-func (in *Instance) enter(site string) (done func()) {
+// Handle, RunJob) until the returned func is called. If grace, a call
+// that ends while the plugin is not configured at site starts the
+// journal grace of the site (see journals): a message or a job may have
+// made exchanges the plugin records after the host stopped waiting. A
+// Configure has none to record.
+func (in *Instance) enter(site string, grace bool) (done func()) {
 	in.mu.Lock()
 	in.inFlight[site]++
 	in.mu.Unlock()
@@ -716,8 +762,40 @@ func (in *Instance) enter(site string) (done func()) {
 		if in.inFlight[site]--; in.inFlight[site] <= 0 {
 			delete(in.inFlight, site)
 		}
+		if _, ok := in.sites[site]; grace && !ok {
+			in.graceFrom(site)
+		}
 		in.mu.Unlock()
 	}
+}
+
+// graceFrom starts site's journal grace now, and drops the graces that
+// have ended. The caller holds in.mu.
+func (in *Instance) graceFrom(site string) {
+	now := in.opts.now()
+	for s, until := range in.journalUntil {
+		if !now.Before(until) {
+			delete(in.journalUntil, s)
+		}
+	}
+	in.journalUntil[site] = now.Add(in.opts.JournalGrace)
+}
+
+// journals reports whether the plugin may journal for site: it serves
+// the site (serves), or stopped serving it less than Options.JournalGrace
+// ago (Forget, or the end of a message or job of the site the host handed
+// it while the site was not served). A plugin whose call timed out, or
+// whose site was disabled meanwhile, so still records the exchanges it
+// made; only journal entries are taken so, which change no state and
+// publish nothing.
+func (in *Instance) journals(site string) bool {
+	if in.serves(site) {
+		return true
+	}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	until, ok := in.journalUntil[site]
+	return ok && in.opts.now().Before(until)
 }
 
 // serves reports whether the plugin may use the host services for site:
@@ -728,7 +806,8 @@ func (in *Instance) enter(site string) (done func()) {
 // its state, sequences, events and journal entries while the host waits
 // for it (the next one is not routed to the plugin). What the plugin sends
 // for such a site after the host stopped waiting (a call that timed out
-// or was cancelled) is refused like any other call.
+// or was cancelled) is refused like any other call, but for journal
+// entries within Options.JournalGrace (see journals).
 func (in *Instance) serves(site string) bool {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
@@ -742,7 +821,7 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	if err != nil {
 		return nil, err
 	}
-	done := in.enter(req.Site)
+	done := in.enter(req.Site, true)
 	r, err := ref.impl.Handle(ctx, req)
 	done()
 	in.afterCall(err)
@@ -758,7 +837,7 @@ func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.Ru
 	if err != nil {
 		return nil, err
 	}
-	done := in.enter(req.Site)
+	done := in.enter(req.Site, true)
 	r, err := ref.impl.RunJob(ctx, req)
 	done()
 	in.afterCall(err)
@@ -826,7 +905,7 @@ type Process struct {
 // Launch verifies the binary of spec, starts it and describes it. Its log
 // lines go to output. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, nil, output, DefaultCallTimeout)
+	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, output, DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -154,8 +154,8 @@ func TestGuardRefusesSitesNotServed(t *testing.T) {
 // host services of every site it was configured for and uses them while
 // handling another site's message: it reaches the state, sequences,
 // events, journal and artifacts of the sites it is enabled at, and of no
-// other (a site it was disabled at, a site whose configuration it
-// refused), while a call the host makes for a site the plugin was
+// other (a site it was disabled at, once the journal grace has passed; a
+// site whose configuration it refused), while a call the host makes for a site the plugin was
 // disabled at meanwhile finishes with the host services of that site.
 func TestPluginActsOnlyForItsSites(t *testing.T) {
 	t.Parallel()
@@ -166,7 +166,8 @@ func TestPluginActsOnlyForItsSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, PluginOutput: io.Discard, Artifacts: arts})
+	clock := newFakeClock()
+	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, PluginOutput: io.Discard, Artifacts: arts, now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +199,7 @@ func TestPluginActsOnlyForItsSites(t *testing.T) {
 		t.Fatalf("h1's message writing h2's state while enabled at both: %s", e)
 	}
 	in.Forget("h2") // disabled at h2
+	clock.Advance(DefaultJournalGrace)
 	calls := []string{"get", "put", "cas", "scan", "scanknown", "delete", "seq", "seqgaps", "publish", "journal", "write", "artifact"}
 	for _, via := range []string{"h2", "h9"} {
 		for _, call := range calls {

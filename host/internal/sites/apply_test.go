@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -160,5 +161,72 @@ func TestRefusedReloadLeavesPluginsAsTheyWere(t *testing.T) {
 				t.Errorf("after the accepted reload the plugin serves %v, want [h1]", got)
 			}
 		})
+	}
+}
+
+// TestRefusedReloadReportsHostAndPluginProblems: a reload with a site
+// whose settings fail the host's check and another whose plugin refuses
+// its settings is reported with both problems at once (so an
+// administrator fixes them in one round), and leaves the plugin holding
+// exactly what it held before.
+func TestRefusedReloadReportsHostAndPluginProblems(t *testing.T) {
+	t.Parallel()
+	path, sum := ledger(t)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet, PluginOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	plugins := map[string]*pluginhost.Instance{"ledger": in}
+	d1, d2, d3 := t.TempDir(), t.TempDir(), t.TempDir()
+	if _, _, err := Apply(t.Context(), siteCfg(at{"h1", map[string]string{"ledgerDir": d1}}, at{"h2", map[string]string{"ledgerDir": d2}}), plugins, quiet); err != nil {
+		t.Fatal(err)
+	}
+	sites := []string{"h1", "h2", "h3"}
+	before := map[string]pluginhost.Applied{}
+	for _, s := range sites {
+		before[s] = in.Applied(s)
+	}
+
+	// h1 lacks its required ledgerDir (the host's check), the plugin
+	// cannot create h2's (its own check), h3 is new and fine.
+	_, _, err = Apply(t.Context(), siteCfg(at{"h1", map[string]string{"label": "no ledgerDir"}}, at{"h2", map[string]string{"ledgerDir": filepath.Join(notADir, "sub")}}, at{"h3", map[string]string{"ledgerDir": d3}}), plugins, quiet)
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("reload = %v, want config.Problems", err)
+	}
+	for _, want := range []struct{ path, message string }{
+		{"sites[0].plugins.ledger.settings.ledgerDir", ""},
+		{"sites[1].plugins.ledger.settings.ledgerDir", "cannot create the ledger directory"},
+	} {
+		if !slices.ContainsFunc(ps, func(p config.Problem) bool {
+			return p.Path == want.path && strings.Contains(p.Message, want.message)
+		}) {
+			t.Errorf("the report lacks the problem at %s (%q):\n%v", want.path, want.message, err)
+		}
+	}
+	if len(ps) != 2 {
+		t.Errorf("the report has %d problems, want 2:\n%v", len(ps), err)
+	}
+
+	for _, s := range sites {
+		if got := in.Applied(s); !reflect.DeepEqual(got, before[s]) {
+			t.Errorf("site %s after the refused reload: the plugin holds %+v, want %+v as before", s, got, before[s])
+		}
+	}
+	if got := in.Sites(); !slices.Equal(got, []string{"h1", "h2"}) {
+		t.Errorf("after the refused reload the plugin serves %v, want [h1 h2] as before", got)
+	}
+	// The plugin process itself went back to h2's settings.
+	r, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "h2", Type: "ledger.record", MessageID: "m-after", Key: "k", Payload: []byte(`{"seq":1}`), Attempt: 1})
+	if err != nil || r.Status != sdk.StatusOK {
+		t.Fatalf("handle at h2: %v %+v", err, r)
+	}
+	if b, err := os.ReadFile(filepath.Join(d2, "calls.log")); err != nil || !strings.Contains(string(b), "m-after") {
+		t.Errorf("m-after is not in h2's ledger %s (%v): the plugin lost h2's settings", d2, err)
 	}
 }

@@ -62,10 +62,13 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 // whole call fails leaving the running plugins as they were.
 //
 // It goes in three steps. First every enabled site plugin's settings are
-// checked against the plugin's declaration; a problem there fails the
-// call before any plugin is touched. Then each plugin is configured for
-// each of its sites; if one refuses, the sites configured so far are
-// restored (Instance.Restore) and the call fails. (In that short while a
+// checked against the plugin's declaration (CheckSettings). Then each
+// plugin is configured for each of its sites whose settings passed that
+// check, even when others did not, so the report lists the plugins' own
+// problems with the host's: an administrator fixes everything in one
+// round. If any setting failed the host's check or any plugin refused,
+// the sites configured so far are restored (Instance.Restore, in reverse
+// order) and the call fails with all the problems. (In that short while a
 // message of such a site may be handled with the new settings: the
 // plugins have no way to check settings without applying them.) Last,
 // once all is accepted, each declared plugin forgets the sites it is no
@@ -124,10 +127,9 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return nil, nil, problems
-	}
-
+	// Problems of the host's check do not stop here: the steps that passed
+	// it are configured too, so the report holds the plugins' problems as
+	// well, and undone below with the rest.
 	var jobs []scheduler.Job
 	var undo []pluginhost.Applied
 	var undoIn []*pluginhost.Instance

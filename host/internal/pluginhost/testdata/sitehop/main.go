@@ -6,8 +6,10 @@
 //
 // Payload: {"via": "<site>" (empty: the request's own), "call": "get" |
 // "put" | "cas" | "scan" | "scanknown" | "delete" | "seq" | "seqgaps" |
-// "publish" | "journal" | "write" | "artifact"}. The reply's payload is
-// {"err": "<the call's error>"}, empty when it succeeded.
+// "publish" | "journal" | "write" | "artifact" | "wait"}; "wait" calls
+// nothing and answers only once the call's context ends (a call that
+// times out). The reply's payload is {"err": "<the call's error>"},
+// empty when it succeeded.
 package main
 
 import (
@@ -93,6 +95,9 @@ func call(ctx context.Context, h sdk.Host, name, id string) error {
 		_, err = sdk.WriteState(ctx, h, []sdk.StateWrite{{Key: "w", Value: []byte("v"), Put: true}})
 	case "artifact":
 		_, err = sdk.PutArtifact(ctx, h, sdk.Artifact{Name: "a.txt"}, strings.NewReader("data"))
+	case "wait":
+		<-ctx.Done()
+		err = ctx.Err()
 	default:
 		err = fmt.Errorf("sitehop: unknown call %q", name)
 	}
