@@ -25,11 +25,13 @@ import (
 )
 
 // Host is what the client needs from the plugin host: the shared counter
-// for msgids, state for the sign-in, and the exchange journal. sdk.Host
-// satisfies it.
+// for msgids, state for the sign-in (CompareAndSet with sdk.Host's
+// semantics: expect 0 means the key must not exist, sdk.ErrConflict when
+// the version differs), and the exchange journal. sdk.Host satisfies it.
 type Host interface {
 	Get(ctx context.Context, key string) (sdk.Entry, error)
 	Put(ctx context.Context, key string, value []byte) (int64, error)
+	CompareAndSet(ctx context.Context, key string, expect int64, value []byte) (int64, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	Journal(ctx context.Context, x sdk.Exchange) (int64, error)
 }
@@ -50,6 +52,11 @@ type Client struct {
 	// give up with its context) while one call signs in, so calls refused
 	// for the same sign_no sign in again once between them.
 	signing chan struct{}
+	// id names this client (this instance) in its claims to sign in.
+	id string
+	// signInPoll is how often a call waiting for another instance's
+	// 9001 reads the state.
+	signInPoll time.Duration
 }
 
 // Option changes a Client built by New.
@@ -116,7 +123,8 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the envelope schemas: %w", err)
 	}
-	c := &Client{cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler), signin: map[string]signInState{}, signing: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler), signin: map[string]signInState{}, signing: make(chan struct{}, 1),
+		id: instanceID(), signInPoll: signInPoll}
 	c.reqSchema, _ = set.Get("envelope", "request")
 	c.respSchema, _ = set.Get("envelope", "response")
 	switch cfg.Auth {
@@ -387,9 +395,12 @@ func (c *Client) do(ctx context.Context, h Host, call Call, signNo *string) (*Re
 	return res, nil
 }
 
+// journalTimeout bounds the recording of one exchange in the journal.
+const journalTimeout = 10 * time.Second
+
 func (c *Client) journal(ctx context.Context, h Host, x sdk.Exchange) error {
 	// Journal even when ctx has just ended: the call happened.
-	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
 	defer cancel()
 	if _, err := h.Journal(jctx, x); err != nil {
 		c.log.Warn("cannot journal a medical-insurance call", "infno", x.Code, "msgid", x.Serial, "err", err)

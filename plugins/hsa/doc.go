@@ -17,12 +17,21 @@
 //     one (see [Config.MsgIDSeqBase] when two plugins share an institution
 //     code);
 //  2. signs in with 9001 first when the site requires a sign_no, once per
-//     day per operator (cached in memory and in host state); a call the
+//     day per operator (cached in memory and in host state). Instances
+//     sharing host state sign in once between them: one claims the
+//     sign-in in state ([Host.CompareAndSet]) before sending 9001 and
+//     writes its sign_no only over its claim; the others wait for it
+//     (reading the state every 200ms, as long as their context allows)
+//     and use the sign_no the state holds. A claim lapses after the call
+//     timeout plus 40s (the 9001, its journal entry, the write, clock
+//     differences), so an instance that died while signing in blocks
+//     the others no longer than that. A call the
 //     platform refuses with an infcode listed in [Config.SignInExpiredCodes]
 //     (setting signInExpiredCodes; empty by default, as the platform's code
 //     for an expired sign-in is not public) replaces that sign_no (by one
-//     another call already got, or one new 9001 that calls refused at the
-//     same time wait for and share) and is sent once more with a new msgid
+//     another call or instance already got, or one new 9001 that calls
+//     refused at the same time, in any instance, wait for and share) and
+//     is sent once more with a new msgid
 //     ([Call.Resending] lets a caller record it before it goes out). A refusal says the
 //     transaction was not run, so this resends nothing that took effect; a
 //     call without an answer is never sent again here (the caller

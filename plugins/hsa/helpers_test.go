@@ -9,24 +9,53 @@ import (
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
-// memHost is an in-memory Host.
+// memHost is an in-memory Host. Its state has sdk.Host's version
+// semantics: 1 after the first write, CompareAndSet only over the version
+// expected (0: the key must not exist).
 type memHost struct {
 	mu      sync.Mutex
 	state   map[string]sdk.Entry
 	seq     int64
 	journal []sdk.Exchange
+	gets    int // Get calls
+	// onGet, when set, is called (without the lock) after each Get with
+	// the number of Gets so far.
+	onGet func(n int)
 }
 
 func newMemHost() *memHost { return &memHost{state: map[string]sdk.Entry{}} }
 
 func (h *memHost) Get(_ context.Context, key string) (sdk.Entry, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.gets++
+	n, fn := h.gets, h.onGet
 	e, ok := h.state[key]
+	h.mu.Unlock()
+	if fn != nil {
+		fn(n)
+	}
 	if !ok {
 		return sdk.Entry{}, sdk.ErrNotFound
 	}
 	return e, nil
+}
+
+func (h *memHost) getCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gets
+}
+
+func (h *memHost) CompareAndSet(_ context.Context, key string, expect int64, v []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.state[key]
+	if e.Version != expect {
+		return 0, sdk.ErrConflict
+	}
+	e.Key, e.Value, e.Version = key, append([]byte(nil), v...), e.Version+1
+	h.state[key] = e
+	return e.Version, nil
 }
 
 func (h *memHost) Put(_ context.Context, key string, v []byte) (int64, error) {

@@ -26,31 +26,47 @@ const (
 	token = "t1"
 )
 
-// host is a minimal hsa.Host.
+// host is a minimal hsa.Host; its state has sdk.Host's version semantics.
 type host struct {
 	mu  sync.Mutex
 	seq int64
-	kv  map[string][]byte
+	kv  map[string]sdk.Entry
 }
 
 func (h *host) Get(_ context.Context, k string) (sdk.Entry, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	v, ok := h.kv[k]
+	e, ok := h.kv[k]
 	if !ok {
 		return sdk.Entry{}, sdk.ErrNotFound
 	}
-	return sdk.Entry{Key: k, Value: v, Version: 1}, nil
+	return e, nil
 }
 
 func (h *host) Put(_ context.Context, k string, v []byte) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.kv == nil {
-		h.kv = map[string][]byte{}
+	return h.set(k, v), nil
+}
+
+func (h *host) CompareAndSet(_ context.Context, k string, expect int64, v []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kv[k].Version != expect {
+		return 0, sdk.ErrConflict
 	}
-	h.kv[k] = v
-	return 1, nil
+	return h.set(k, v), nil
+}
+
+// set writes v at the next version of k; h.mu is held.
+func (h *host) set(k string, v []byte) int64 {
+	if h.kv == nil {
+		h.kv = map[string]sdk.Entry{}
+	}
+	e := h.kv[k]
+	e.Key, e.Value, e.Version = k, append([]byte(nil), v...), e.Version+1
+	h.kv[k] = e
+	return e.Version
 }
 
 func (h *host) NextSequence(context.Context, string) (int64, error) {
