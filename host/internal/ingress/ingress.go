@@ -599,7 +599,9 @@ func (ws *waiters) done(r *message.Reply) {
 // message moved on since the reopen (store.Store.RestoreFailed): a write
 // reported failed may still have reached the topic and been processed.
 // A request too large for a Kafka record is put back by reference to the
-// reopened record, which holds it (pipeline.HeaderStoredRequest).
+// reopened record, which holds it (pipeline.HeaderStoredRequest). A
+// reopened record with no attempt made is marked as queued once Kafka
+// acknowledged the replay (markQueued), so Requeue does not queue it too.
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
@@ -632,6 +634,13 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 			return fmt.Errorf("replay %q: put the request back on %s: %w; yet the message moved on since the reopen (the request may have reached the topic after all and been taken up, or another replay reopened it), so it is left as it is: see /admin/messages/%s", id, g.topic, err, id)
 		}
 		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
+	}
+	if m.Attempts == 0 {
+		// Reopened with no attempt made (a recorded request failed
+		// without a call): Requeue would take it for a record whose
+		// reference never reached Kafka, and queue it again while the
+		// replay waits on the topic.
+		g.markQueued(bctx, m.ID, m.ReceivedAt)
 	}
 	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
 	return nil

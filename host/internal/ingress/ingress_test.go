@@ -493,6 +493,44 @@ func TestReplayTooLarge(t *testing.T) {
 	}
 }
 
+// TestReplayNotRequeued: a failed message with no attempt made (a
+// request recorded by the ingress that failed without a call, the
+// circuit open, say) is reopened pending with no attempt by its replay;
+// Requeue took it for a record whose reference never reached Kafka and
+// queued it again while the replay waited on the topic, publishing its
+// reply twice. Whether the request itself or a reference to it goes back.
+func TestReplayNotRequeued(t *testing.T) {
+	t.Parallel()
+	for name, limit := range map[string]int{"request": 1 << 20, "reference": 200} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g, cs := newIngress(t, &publisher{})
+			pub := &sizePub{limit: limit}
+			g.pub = pub
+			value := append(request("m11").Value[:len(request("m11").Value)-1], strings.Repeat(" ", 300)+"}"...)
+			if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m11", Site: "s1", Type: "ledger.noop", Key: "K11", Request: value, ReceivedAt: time.Now().Add(-time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			failed, _ := json.Marshal(&message.Reply{ID: "r11", RequestID: "m11", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed})
+			if err := cs.FinishMessage(t.Context(), "m11", message.StatusFailed, failed, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Replay(t.Context(), "m11"); err != nil {
+				t.Fatal(err)
+			}
+			// The replay waits on the topic, long past RequeueAfter.
+			if n, err := g.Requeue(t.Context(), time.Now().Add(time.Hour)); n != 0 || err != nil {
+				t.Errorf("Requeue while the replay waits on the topic: %d, %v; want 0, nil", n, err)
+			}
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			if len(pub.recs) != 1 {
+				t.Errorf("the topic holds %d records, want the replay's one", len(pub.recs))
+			}
+		})
+	}
+}
+
 // TestRequeueOnlyRecorded: Requeue queues a reference to the requests the
 // ingress recorded and no delivery took up (pending, no attempt made),
 // and to nothing else: not a message a delivery began (Kafka redelivers
