@@ -321,6 +321,9 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 	for _, e := range marks {
 		queued[e.Key] = markTime(e.Value)
 	}
+	// waiting: the marked records listed below, still waiting for their
+	// reference; their marks stay without reading them again.
+	waiting := map[string]bool{}
 	n := 0
 	q := store.MessageQuery{Status: store.StatusPending, To: before, Limit: 50}
 	for {
@@ -333,6 +336,7 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 				continue // taken up by a delivery (or a Kafka message begun)
 			}
 			if at, ok := queued[m.ID]; ok && at.Equal(m.ReceivedAt) {
+				waiting[m.ID] = true
 				continue // its reference is on the topic
 			}
 			if g.unmarkedRecently(m.ID) {
@@ -343,7 +347,7 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 				return n, fmt.Errorf("requeue recorded HTTP request %q: queue the reference to it on %s: %w", m.ID, g.topic, err)
 			}
 			g.markQueued(ctx, m.ID, m.ReceivedAt)
-			queued[m.ID] = m.ReceivedAt // the mark written, not dropped below
+			waiting[m.ID] = true // its mark was just written: kept
 			g.log.Info("recorded HTTP request queued again by reference", "id", m.ID, "type", m.Type, "site", m.Site)
 			n++
 		}
@@ -351,6 +355,9 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 			break
 		}
 		q.After = next
+	}
+	for id := range waiting {
+		delete(queued, id)
 	}
 	return n, g.dropMarks(ctx, queued)
 }
@@ -422,8 +429,9 @@ func markTime(v []byte) time.Time {
 	return t
 }
 
-// dropMarks deletes the marks (id to received time, as Requeue read them)
-// whose record no longer waits for its reference: taken up by a delivery
+// dropMarks deletes the marks (id to received time, as Requeue read them,
+// less those of the records it found waiting) whose record no longer
+// waits for its reference: taken up by a delivery
 // (an attempt made), finished, pruned, or another record under the id.
 // It stops at the first failure (the next Requeue tries again).
 func (g *Ingress) dropMarks(ctx context.Context, marks map[string]time.Time) error {
