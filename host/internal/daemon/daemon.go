@@ -255,6 +255,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		}
 	}()
 	d.runJobs(runCtx)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.requeueAtStart(runCtx, d.consumer.Ready)
+	}()
 	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
 	return d, nil
 }
@@ -342,14 +347,43 @@ func (d *Daemon) pruneJob(cfg *config.Config) scheduler.Job {
 // that the ingress recorded in the store but whose reference to them never
 // reached the request topic (Kafka unavailable then, or the receiving
 // instance died in between: see ingress.Ingress.Requeue). It runs as a
-// scheduled job, so with several instances one at a time sweeps, the first
-// time one interval after start.
+// scheduled job, so with several instances one at a time sweeps: every
+// interval, and once at start (requeueAtStart).
 func (d *Daemon) requeueJob() scheduler.Job {
 	return scheduler.Job{Plugin: "medgate", Site: "all", Name: "requeue", Interval: ingress.RequeueInterval, Run: func(ctx context.Context, now time.Time) error {
 		_, err := d.ingress.Requeue(ctx, now.Add(-ingress.RequeueAfter))
 		return err
 	}}
 }
+
+// requeueAtStart runs the requeue job (requeueJob) once as soon as this
+// instance's consumer consumes (ready), through the scheduler and its
+// lease like a triggered run, so it never runs beside another instance's
+// sweep: a request recorded by an instance that died before queueing its
+// reference is queued again at the restart, not one interval later. When
+// another instance holds the job's lease, that instance sweeps at its
+// interval and nothing is run here. It returns when ctx ends.
+func (d *Daemon) requeueAtStart(ctx context.Context, ready func() bool) {
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	for !ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	id := d.requeueJob().ID()
+	switch err := d.sched.Trigger(ctx, id); {
+	case err == nil, errors.Is(err, scheduler.ErrNotOwner), errors.Is(err, scheduler.ErrStopped), ctx.Err() != nil:
+	default:
+		d.log.Warn("the requeue sweep at start did not run; the job sweeps again at its next interval", "job", id, "interval", ingress.RequeueInterval.String(), "err", err)
+	}
+}
+
+// readyPoll is how often requeueAtStart asks whether the consumer
+// consumes yet.
+const readyPoll = 100 * time.Millisecond
 
 // Reload re-reads the configuration file and applies sites, plugin
 // settings and newly declared plugins without a restart. Kafka, store and

@@ -62,8 +62,12 @@ type Ingress struct {
 	log        *slog.Logger
 	waiters    waiters
 
-	reqMu    sync.Mutex           // one Requeue at a time
-	requeued map[string]time.Time // ids Requeue queued, when
+	reqMu sync.Mutex // one Requeue at a time
+	// unmarked holds the ids of the references this instance queued
+	// whose mark could not be written (markQueued), and when: Requeue
+	// leaves them alone here for RequeueAgain.
+	unmarkedMu sync.Mutex
+	unmarked   map[string]time.Time
 }
 
 // New returns an Ingress.
@@ -249,7 +253,9 @@ func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) 
 // same id for the outcome.
 func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, key string, value []byte, headers map[string]string, refused error) (*message.Reply, error) {
 	id := env.ID
-	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, time.Now()))
+	// Stored to the microsecond: the mark of its reference holds it.
+	received := time.Now().UTC().Truncate(time.Microsecond)
+	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, received))
 	if err != nil {
 		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record (%v) and could not be recorded in the store to be queued by reference: %w; it was not accepted: send it again once the store is available", id, len(value), refused, err)
 	}
@@ -264,23 +270,27 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 			}
 			return &r, nil
 		}
+		received = existing.ReceivedAt
 	}
 	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
 		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)
 	}
+	g.markQueued(ctx, id, received)
 	g.log.Info("HTTP message too large for a Kafka record; recorded in the store and queued by reference", "id", id, "bytes", len(value))
 	return nil, nil
 }
 
 // RequeueInterval is how often the daemon runs Requeue (a scheduled job,
-// at one instance at a time), and RequeueAfter how old a record must be
-// for Requeue to queue it again: an HTTP request still being queued by
-// reference is not queued twice for nothing.
-// A record Requeue queued is not queued again by this instance for
-// RequeueAgain: its reference may wait on the topic behind its key's
-// earlier messages (an upload retried for half an hour), and each
-// reference queued again costs a delivery that publishes the stored
-// reply again.
+// at one instance at a time; the daemon runs it once at start too), and
+// RequeueAfter how old a record must be for Requeue to queue it again: an
+// HTTP request still being queued by reference is not queued twice for
+// nothing. A record whose reference Kafka acknowledged is never queued
+// again (see markQueued): the reference may wait on the topic behind its
+// key's earlier messages (an upload retried for half an hour), and a
+// reference queued again costs a delivery that publishes the stored reply
+// again, a duplicate reply for the platform. RequeueAgain is how long this
+// instance leaves alone a record whose reference it queued but could not
+// mark.
 const (
 	RequeueInterval = time.Minute
 	RequeueAfter    = time.Minute
@@ -288,27 +298,32 @@ const (
 )
 
 // Requeue queues again, by reference, the requests queueByReference
-// recorded but may not have queued: pending records with no attempt made
-// (pipeline.QueuedRecord), received before before. Their reference could
-// not be written (Kafka unavailable: the client was told the message is
-// recorded and will be completed) or the instance died between the record
-// and the reference. A reference queued twice is harmless: the pipeline
-// finishes the message once, and the second delivery publishes the stored
-// reply. It returns how many it queued, and stops at the first reference
-// that cannot be written (the next run tries again). A record it queued
-// is left alone for RequeueAgain.
+// recorded but did not queue: pending records with no attempt made
+// (pipeline.QueuedRecord), received before before, with no mark that
+// Kafka acknowledged a reference to them (markQueued). Their reference
+// could not be written (Kafka unavailable: the client was told the
+// message is recorded and will be completed) or the instance died between
+// the record and the reference (or between the reference's acknowledgement
+// and its mark: that reference is then queued twice, and the message's
+// stored reply published twice; the message is still processed once). It
+// marks each reference it queues, so no instance queues it again. It
+// returns how many it queued, and stops at the first reference that cannot
+// be written (the next run tries again). Then it deletes the marks no
+// longer needed: of messages a delivery took up, finished or pruned.
 func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 	g.reqMu.Lock()
 	defer g.reqMu.Unlock()
-	now := time.Now()
-	if g.requeued == nil {
-		g.requeued = map[string]time.Time{}
+	marks, err := g.store.StateScan(ctx, queuedNS, "", 0)
+	if err != nil {
+		return 0, fmt.Errorf("requeue recorded HTTP requests: read the marks of references on %s (store state %q): %w", g.topic, queuedNS, err)
 	}
-	for id, at := range g.requeued {
-		if now.Sub(at) >= RequeueAgain {
-			delete(g.requeued, id)
-		}
+	queued := make(map[string]time.Time, len(marks))
+	for _, e := range marks {
+		queued[e.Key] = markTime(e.Value)
 	}
+	// waiting: the marked records listed below, still waiting for their
+	// reference; their marks stay without reading them again.
+	waiting := map[string]bool{}
 	n := 0
 	q := store.MessageQuery{Status: store.StatusPending, To: before, Limit: 50}
 	for {
@@ -320,22 +335,120 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 			if m.Attempts != 0 || m.Status != store.StatusPending {
 				continue // taken up by a delivery (or a Kafka message begun)
 			}
-			if _, ok := g.requeued[m.ID]; ok {
+			if at, ok := queued[m.ID]; ok && at.Equal(m.ReceivedAt) {
+				waiting[m.ID] = true
+				continue // its reference is on the topic
+			}
+			if g.unmarkedRecently(m.ID) {
 				continue
 			}
 			headers := map[string]string{message.HeaderIngress: "http", message.HeaderRequestID: m.ID, message.HeaderTraceID: newID()}
 			if err := g.sendReference(ctx, m.ID, m.Site, m.Type, m.Key, headers); err != nil {
 				return n, fmt.Errorf("requeue recorded HTTP request %q: queue the reference to it on %s: %w", m.ID, g.topic, err)
 			}
+			g.markQueued(ctx, m.ID, m.ReceivedAt)
+			waiting[m.ID] = true // its mark was just written: kept
 			g.log.Info("recorded HTTP request queued again by reference", "id", m.ID, "type", m.Type, "site", m.Site)
-			g.requeued[m.ID] = now
 			n++
 		}
 		if next == "" {
-			return n, nil
+			break
 		}
 		q.After = next
 	}
+	for id := range waiting {
+		delete(queued, id)
+	}
+	return n, g.dropMarks(ctx, queued)
+}
+
+// queuedNS is the namespace, in the store's state table, of the marks
+// that a reference to a recorded request is on the request topic
+// (markQueued): one entry per message id, whose value is the record's
+// received time. No plugin can reach it: plugin names have no '.'.
+const queuedNS = "medgate.ingress/queued-references"
+
+// markQueued records durably, once Kafka acknowledged a reference to the
+// request recorded under id (received at received), that the reference
+// is on the request topic: Kafka delivers it, and Requeue, at any
+// instance, never queues the record again. The mark holds the record's
+// received time, so that it covers that record only, not a later one under
+// the same id.
+//
+// The mark is written after the acknowledgement: an instance that dies in
+// between leaves a record with its reference on the topic and no mark,
+// which Requeue queues again once it is older than RequeueAfter and still
+// not taken up (its stored reply is then published twice). A mark that
+// cannot be written is logged, and this instance leaves the record alone
+// for RequeueAgain; another instance may queue it again.
+func (g *Ingress) markQueued(ctx context.Context, id string, received time.Time) {
+	// The reference is on the topic: the client leaving does not undo it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	_, err := g.store.StatePut(ctx, queuedNS, id, []byte(received.UTC().Format(time.RFC3339Nano)))
+	if err == nil {
+		return
+	}
+	g.log.Warn("the reference to a recorded HTTP request is on the request topic, but that could not be noted in the store; another instance may queue it again (its reply is then published twice)",
+		"id", id, "state", queuedNS, "err", err)
+	g.unmarkedMu.Lock()
+	defer g.unmarkedMu.Unlock()
+	if g.unmarked == nil {
+		g.unmarked = map[string]time.Time{}
+	}
+	g.unmarked[id] = time.Now()
+}
+
+// markTimeout bounds the write of a mark (markQueued), which goes on
+// when the client leaves.
+const markTimeout = 30 * time.Second
+
+// unmarkedRecently reports whether this instance queued a reference to
+// id less than RequeueAgain ago without marking it (markQueued), and
+// forgets the older ones.
+func (g *Ingress) unmarkedRecently(id string) bool {
+	g.unmarkedMu.Lock()
+	defer g.unmarkedMu.Unlock()
+	now := time.Now()
+	for k, at := range g.unmarked {
+		if now.Sub(at) >= RequeueAgain {
+			delete(g.unmarked, k)
+		}
+	}
+	_, ok := g.unmarked[id]
+	return ok
+}
+
+// markTime is the received time a mark holds (the zero time if it is
+// unreadable: it then covers no record, and dropMarks deletes it).
+func markTime(v []byte) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, string(v))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// dropMarks deletes the marks (id to received time, as Requeue read them,
+// less those of the records it found waiting) whose record no longer
+// waits for its reference: taken up by a delivery
+// (an attempt made), finished, pruned, or another record under the id.
+// It stops at the first failure (the next Requeue tries again).
+func (g *Ingress) dropMarks(ctx context.Context, marks map[string]time.Time) error {
+	for id, at := range marks {
+		m, err := g.store.GetMessage(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("requeue recorded HTTP requests: read message %q to drop the mark of its reference (store state %q): %w", id, queuedNS, err)
+		case m.Status == store.StatusPending && m.Attempts == 0 && m.ReceivedAt.Equal(at):
+			continue // still waiting on the topic
+		}
+		if err := g.store.StateDelete(ctx, queuedNS, id); err != nil {
+			return fmt.Errorf("requeue recorded HTTP requests: drop the mark of the reference to message %q (store state %q): %w", id, queuedNS, err)
+		}
+	}
+	return nil
 }
 
 // sendReference writes to the request topic, under key and with headers,
@@ -494,7 +607,9 @@ func (ws *waiters) done(r *message.Reply) {
 // message moved on since the reopen (store.Store.RestoreFailed): a write
 // reported failed may still have reached the topic and been processed.
 // A request too large for a Kafka record is put back by reference to the
-// reopened record, which holds it (pipeline.HeaderStoredRequest).
+// reopened record, which holds it (pipeline.HeaderStoredRequest). A
+// reopened record with no attempt made is marked as queued once Kafka
+// acknowledged the replay (markQueued), so Requeue does not queue it too.
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
@@ -527,6 +642,13 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 			return fmt.Errorf("replay %q: put the request back on %s: %w; yet the message moved on since the reopen (the request may have reached the topic after all and been taken up, or another replay reopened it), so it is left as it is: see /admin/messages/%s", id, g.topic, err, id)
 		}
 		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
+	}
+	if m.Attempts == 0 {
+		// Reopened with no attempt made (a recorded request failed
+		// without a call): Requeue would take it for a record whose
+		// reference never reached Kafka, and queue it again while the
+		// replay waits on the topic.
+		g.markQueued(bctx, m.ID, m.ReceivedAt)
 	}
 	g.log.Info("message replayed", "id", id, "type", m.Type, "site", m.Site)
 	return nil

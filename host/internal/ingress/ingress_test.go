@@ -493,11 +493,49 @@ func TestReplayTooLarge(t *testing.T) {
 	}
 }
 
+// TestReplayNotRequeued: a failed message with no attempt made (a
+// request recorded by the ingress that failed without a call, the
+// circuit open, say) is reopened pending with no attempt by its replay;
+// Requeue took it for a record whose reference never reached Kafka and
+// queued it again while the replay waited on the topic, publishing its
+// reply twice. Whether the request itself or a reference to it goes back.
+func TestReplayNotRequeued(t *testing.T) {
+	t.Parallel()
+	for name, limit := range map[string]int{"request": 1 << 20, "reference": 200} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g, cs := newIngress(t, &publisher{})
+			pub := &sizePub{limit: limit}
+			g.pub = pub
+			value := append(request("m11").Value[:len(request("m11").Value)-1], strings.Repeat(" ", 300)+"}"...)
+			if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "m11", Site: "s1", Type: "ledger.noop", Key: "K11", Request: value, ReceivedAt: time.Now().Add(-time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			failed, _ := json.Marshal(&message.Reply{ID: "r11", RequestID: "m11", Site: "s1", Type: "ledger.noop", Status: message.StatusFailed})
+			if err := cs.FinishMessage(t.Context(), "m11", message.StatusFailed, failed, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Replay(t.Context(), "m11"); err != nil {
+				t.Fatal(err)
+			}
+			// The replay waits on the topic, long past RequeueAfter.
+			if n, err := g.Requeue(t.Context(), time.Now().Add(time.Hour)); n != 0 || err != nil {
+				t.Errorf("Requeue while the replay waits on the topic: %d, %v; want 0, nil", n, err)
+			}
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			if len(pub.recs) != 1 {
+				t.Errorf("the topic holds %d records, want the replay's one", len(pub.recs))
+			}
+		})
+	}
+}
+
 // TestRequeueOnlyRecorded: Requeue queues a reference to the requests the
 // ingress recorded and no delivery took up (pending, no attempt made),
 // and to nothing else: not a message a delivery began (Kafka redelivers
-// it), nor one received after the cutoff, nor one it queued less than
-// RequeueAgain ago.
+// it), nor one received after the cutoff, nor one whose reference it
+// queued already.
 func TestRequeueOnlyRecorded(t *testing.T) {
 	t.Parallel()
 	g, cs := newIngress(t, &publisher{})
@@ -523,6 +561,53 @@ func TestRequeueOnlyRecorded(t *testing.T) {
 	if n != 1 || err != nil || len(pub.recs) != 1 || string(pub.recs[0].key) != "K1" ||
 		pub.recs[0].headers[pipeline.HeaderStoredRequest] != "q1" || pub.recs[0].headers[message.HeaderRequestID] != "q1" {
 		t.Errorf("Requeue: %d, %v, queued %+v; want one reference, to q1 under K1", n, err, pub.recs)
+	}
+}
+
+// TestRequeueMarks: a mark that a reference is on the topic covers the
+// record it was written for only (same id and received time), not
+// another record under the id, whose reference never reached the topic;
+// marks of records no longer waiting for their reference are dropped.
+func TestRequeueMarks(t *testing.T) {
+	t.Parallel()
+	received := time.Now().Add(-2 * RequeueAfter).UTC().Truncate(time.Microsecond)
+	cases := map[string]struct {
+		mark     string // the mark of q1 before Requeue ("": none)
+		attempts int    // q1's
+		want     int
+		wantMark string // q1's mark afterwards ("": none)
+	}{
+		"no mark":                {want: 1, wantMark: received.Format(time.RFC3339Nano)},
+		"mark of this record":    {mark: received.Format(time.RFC3339Nano), want: 0, wantMark: received.Format(time.RFC3339Nano)},
+		"mark of an earlier one": {mark: received.Add(-time.Hour).Format(time.RFC3339Nano), want: 1, wantMark: received.Format(time.RFC3339Nano)},
+		"unreadable mark":        {mark: "?", want: 1, wantMark: received.Format(time.RFC3339Nano)},
+		"taken up by a delivery": {mark: received.Format(time.RFC3339Nano), attempts: 1, want: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g, cs := newIngress(t, &publisher{})
+			pub := &sizePub{limit: 1 << 20}
+			g.pub = pub
+			if _, _, err := cs.BeginMessage(t.Context(), store.Message{ID: "q1", Site: "s1", Type: "ledger.noop", Key: "K1", Request: request("q1").Value, ReceivedAt: received, Attempts: tc.attempts}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.mark != "" {
+				if _, err := cs.StatePut(t.Context(), queuedNS, "q1", []byte(tc.mark)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := g.Requeue(t.Context(), time.Now()); n != tc.want || err != nil {
+				t.Errorf("Requeue: %d, %v; want %d, nil", n, err, tc.want)
+			}
+			e, err := cs.StateGet(t.Context(), queuedNS, "q1")
+			switch {
+			case tc.wantMark == "" && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("mark afterwards: %q, %v; want none", e.Value, err)
+			case tc.wantMark != "" && (err != nil || !markTime(e.Value).Equal(markTime([]byte(tc.wantMark)))):
+				t.Errorf("mark afterwards: %q, %v; want %s", e.Value, err, tc.wantMark)
+			}
+		})
 	}
 }
 

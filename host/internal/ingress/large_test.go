@@ -268,3 +268,108 @@ func TestTooLargeForKafkaDiesBeforeQueued(t *testing.T) {
 		t.Errorf("outcome %+v (%v), plugin calls %d; want ok and 1", m, err, calls.Load())
 	}
 }
+
+// refTopic is the request topic as a receiving instance sees it: a
+// reference (pipeline.HeaderStoredRequest) is refused with refuse when
+// set (Kafka unavailable), else written, and acked is called once Kafka
+// acknowledged it.
+type refTopic struct {
+	pipeline.Publisher
+	refuse error
+	acked  func()
+}
+
+func (p refTopic) Send(ctx context.Context, topic string, key, value []byte, h map[string]string) error {
+	if h[pipeline.HeaderStoredRequest] == "" {
+		return p.Publisher.Send(ctx, topic, key, value, h)
+	}
+	if p.refuse != nil {
+		return p.refuse
+	}
+	err := p.Publisher.Send(ctx, topic, key, value, h)
+	if err == nil && p.acked != nil {
+		p.acked()
+	}
+	return err
+}
+
+// receiver is an instance's ingress without its consumer: what it queues
+// waits on the topic, as behind its key's earlier messages.
+func (c *cluster) receiver(pub pipeline.Publisher) *Ingress {
+	return New(Options{Store: c.st, Publisher: pub, Topic: c.topic, MaxPayloadBytes: 2 << 20, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// TestTooLargeForKafkaReferenceQueuedOnce: a reference Kafka acknowledged
+// is never queued again, by any instance, however long it waits on the
+// topic (behind its key's earlier messages: an upload retried for half an
+// hour); queued again, it cost a second delivery that published the
+// stored reply twice. Requeue used to remember only the references it
+// queued itself, at its own instance. A record whose reference never
+// reached Kafka is queued again, once: the instance that queued it
+// marks it for every other one.
+func TestTooLargeForKafkaReferenceQueuedOnce(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		refused bool // Kafka refuses the receiving instance's reference
+		// want is what Requeue queues at two other instances in turn,
+		// then at the receiving one (Kafka back), with the clock long
+		// past RequeueAfter.
+		want [3]int
+	}{
+		"reference acknowledged, waiting on the topic": {want: [3]int{0, 0, 0}},
+		"reference never reached Kafka":                {refused: true, want: [3]int{1, 0, 0}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			id := "big-" + strings.ReplaceAll(name, " ", "-")
+			value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+			// The client leaves once the reference is on the topic: no
+			// instance consumes it yet.
+			clientCtx, clientGone := context.WithCancel(t.Context())
+			defer clientGone()
+			pubA := refTopic{Publisher: c.prod, acked: clientGone}
+			if tc.refused {
+				pubA.refuse = errors.New("kafka: no broker reachable")
+			}
+			gA := c.receiver(pubA)
+			if _, err := gA.Process(clientCtx, pipeline.Input{Value: value, Key: "K"}); err == nil || !strings.Contains(err.Error(), "will be completed") {
+				t.Fatalf("Process: %v; want the message recorded and to be completed", err)
+			}
+			m, err := c.st.GetMessage(t.Context(), id)
+			if err != nil || m.Status != store.StatusPending || m.Attempts != 0 {
+				t.Fatalf("the recorded request: %+v, %v; want it pending, no attempt made", m, err)
+			}
+			// The reference waits (or was never written) long past
+			// RequeueAfter.
+			later := time.Now().Add(time.Hour)
+			gA.pub = c.prod
+			for i, g := range []*Ingress{c.receiver(c.prod), c.receiver(c.prod), gA} {
+				if n, err := g.Requeue(t.Context(), later); n != tc.want[i] || err != nil {
+					t.Errorf("Requeue at %s: %d, %v; want %d, nil", []string{"another instance", "a third instance", "the receiving instance"}[i], n, err, tc.want[i])
+				}
+			}
+
+			// An instance consumes: the message is finished, once.
+			var calls atomic.Int64
+			c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				calls.Add(1)
+				return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+			}))
+			waitFor(t, 30*time.Second, "the message was never finished", func() bool {
+				m, err := c.st.GetMessage(t.Context(), id)
+				return err == nil && m.Status == store.StatusDone
+			})
+			if n, err := c.receiver(c.prod).Requeue(t.Context(), later); n != 0 || err != nil {
+				t.Errorf("Requeue after the message finished: %d, %v; want 0, nil", n, err)
+			}
+			if marks, err := c.st.StateScan(t.Context(), queuedNS, "", 0); len(marks) != 0 || err != nil {
+				t.Errorf("marks left once the message finished: %+v, %v; want none", marks, err)
+			}
+			if calls.Load() != 1 {
+				t.Errorf("plugin calls: %d, want 1", calls.Load())
+			}
+		})
+	}
+}
