@@ -31,12 +31,25 @@
 //     against the declaration ([Settings] reads them typed; [Sites] holds
 //     the result so a reload never changes a running call's configuration).
 //  3. Handle, per message ([Mux] routes by type and keeps Describe's list
-//     in step; [OK], [Invalid], [Rejected], [Failed] and [Retry] build the
-//     outcome), and RunJob, per scheduled job and site. The host records a
-//     message as pending before Handle, so that after a crash the plugin
-//     is called again with Recovering set and reconciles before any
+//     in step; [OK], [Invalid], [Rejected], [Failed], [Retry] and [Wait]
+//     build the outcome), and RunJob, per scheduled job and site. The host
+//     records a message as pending before Handle, so that after a crash the
+//     plugin is called again with Recovering set and reconciles before any
 //     resend; an operation declared a pure query ([Operation].Query) skips
 //     that record and is simply called again.
+//
+// # Retries and the circuit breaker
+//
+// The host retries a retryable failure ([Retry]) with backoff, and counts
+// it towards a circuit breaker per plugin and site: a run of them says the
+// external system is in trouble, and every message of the plugin at the
+// site is then held back for a cooldown. A message that waits on purpose,
+// because a precondition of the plugin's own is not met yet (it must wait
+// for other messages to finish), answers [Wait] instead: it is retried,
+// replied and logged the same, but neither opens the circuit nor closes
+// an open one, so it never holds back the other messages of the site. Use
+// it only when the answer says nothing of the external system's health;
+// a failed or timed-out call to the external system is a [Retry].
 //
 // Local commands (key import: key material that must not travel through
 // Kafka) run in the plugin binary on the operator's machine through the

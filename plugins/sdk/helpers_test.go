@@ -91,6 +91,7 @@ func TestResponses(t *testing.T) {
 		"rejected": {sdk.Rejected(sdk.External{System: "x", Code: "E1"}, d), &sdk.HandleResponse{Status: sdk.StatusRejected, External: &sdk.External{System: "x", Code: "E1"}, Diagnostics: sdk.Diagnostics{d}}},
 		"failed":   {sdk.Failed(d), &sdk.HandleResponse{Status: sdk.StatusFailed, Diagnostics: sdk.Diagnostics{d}}},
 		"retry":    {sdk.Retry(d), &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{d}}},
+		"wait":     {sdk.Wait(d), &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Waiting: true, Diagnostics: sdk.Diagnostics{d}}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

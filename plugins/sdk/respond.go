@@ -41,3 +41,14 @@ func Failed(ds ...Diagnostic) *HandleResponse {
 func Retry(ds ...Diagnostic) *HandleResponse {
 	return &HandleResponse{Status: StatusFailed, Retryable: true, Diagnostics: ds}
 }
+
+// Wait returns a failed response the host retries with backoff within the
+// message's deadline, as [Retry] does, for a message that waits on purpose:
+// a precondition of the plugin's own is not met yet (it must wait for
+// other messages to finish) and the external system was not found in
+// trouble. Unlike [Retry] it does not count towards the circuit breaker,
+// so a message waiting alone does not pause the other messages of the
+// plugin at the site (see [HandleResponse].Waiting).
+func Wait(ds ...Diagnostic) *HandleResponse {
+	return &HandleResponse{Status: StatusFailed, Retryable: true, Waiting: true, Diagnostics: ds}
+}

@@ -237,8 +237,22 @@ const (
 type HandleResponse struct {
 	Status Status
 	// Retryable marks a failed outcome as transient: the host retries with
-	// backoff within the message's deadline.
-	Retryable   bool
+	// backoff within the message's deadline. Retryable failures count
+	// towards the circuit breaker of the plugin at the site: a run of them
+	// pauses every message of the plugin there for a while, for they say
+	// that the external system is in trouble.
+	Retryable bool
+	// Waiting marks a retryable failed outcome as a deliberate wait: a
+	// precondition of the plugin's own is not met yet (other messages
+	// must finish first) and nothing about the external system's health
+	// was learnt. The host retries it as any retryable failure, and
+	// replies and logs it the same, but leaves it out of the circuit
+	// breaker: it neither opens the circuit nor closes an open one. Set it
+	// (with [Wait]) only when the answer says nothing of the external
+	// system: a failure of a call to it is trouble, not a wait. Ignored
+	// unless Status is StatusFailed and Retryable is set; a host built
+	// before it counts the answer as any retryable failure.
+	Waiting     bool
 	Diagnostics Diagnostics
 	External    *External
 	// Payload is the reply payload, JSON.

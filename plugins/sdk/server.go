@@ -207,6 +207,7 @@ func (s *adapterServer) Handle(ctx context.Context, req *pb.HandleRequest) (*pb.
 	out := &pb.HandleResponse{
 		Status:      string(r.Status),
 		Retryable:   r.Retryable,
+		Waiting:     r.Waiting,
 		Diagnostics: diagsToPB(r.Diagnostics),
 		Payload:     r.Payload,
 		Journal:     held.forResponse(ctx),

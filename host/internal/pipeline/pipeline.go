@@ -163,6 +163,8 @@ type Options struct {
 	RetryBudget    time.Duration
 	// BreakerThreshold consecutive transient failures of one plugin at one
 	// site open its circuit for BreakerCooldown (0 disables the breaker).
+	// A plugin's deliberate waits (sdk.HandleResponse.Waiting) are retried
+	// but not counted, neither as failures nor as successes.
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 	// Stored, when set, receives every reply whose outcome is stored, at
@@ -756,8 +758,23 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		// retryable failures the plugin reports, and calls that ran out of
 		// time. A plugin that crashed is the supervisor's business (it
 		// relaunches it); it must not pause every call to a healthy system.
-		externalTrouble := (err != nil && timedOut) || (resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable)
-		p.brk.done(circuit, externalTrouble && ctx.Err() == nil, p.now())
+		//
+		// A retryable failure the plugin marks Waiting (sdk.Wait) is a wait
+		// of its own making, not news of the external system: it is left
+		// out altogether. Counted as a failure, a message waiting alone
+		// would open the circuit and hold back every message of the site;
+		// counted as a success, waits between real failures would keep
+		// resetting their run (the circuit would never open while the
+		// system is down) and a waiting probe would close an open circuit
+		// on no evidence. A probe it answered gives its place up, so the
+		// next call probes.
+		retryable := resp != nil && resp.Status == sdk.StatusFailed && resp.Retryable
+		if err == nil && retryable && resp.Waiting {
+			p.brk.abandon(circuit)
+		} else {
+			externalTrouble := (err != nil && timedOut) || retryable
+			p.brk.done(circuit, externalTrouble && ctx.Err() == nil, p.now())
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil, ErrStopped
@@ -773,7 +790,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 					return p.crashed(env, t, crashes, crashesAlone, n), nil
 				}
 			}
-		case resp.Status == sdk.StatusFailed && resp.Retryable:
+		case retryable:
 			lastErrs = diagsToErrors(resp.Diagnostics)
 			if len(lastErrs) == 0 {
 				lastErrs = []message.ReplyError{{Rule: "transient", Message: "the external system did not answer"}}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -398,5 +399,149 @@ func TestCircuitProbeStoppedBeforeTheCall(t *testing.T) {
 	r, err := p.Process(t.Context(), Input{Value: msg("probe-3", "x.do"), Key: "k3"})
 	if err != nil || r.Status != "ok" {
 		t.Fatalf("after the stopped probe: %+v %v; want ok (a new probe goes out)", r, err)
+	}
+}
+
+func waiting(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return sdk.Wait(sdk.Problem("$.month", "state", "uploads of the month have no outcome yet", "retried by itself")), nil
+}
+
+// byID answers each message with its own script.
+type byID map[string]*scripted
+
+func (b byID) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return b[req.MessageID].Handle(ctx, req)
+}
+
+func answers(fs ...func(*sdk.HandleRequest) (*sdk.HandleResponse, error)) []func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return fs
+}
+
+func repeat(n int, f func(*sdk.HandleRequest) (*sdk.HandleResponse, error)) []func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	out := make([]func(*sdk.HandleRequest) (*sdk.HandleResponse, error), n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+// TestWaitingDoesNotOpenTheCircuit: a message that waits on purpose
+// (sdk.Wait, a precondition of the plugin's own) is retried, but its
+// answers are left out of the circuit breaker: repeated more than the
+// threshold they do not open the circuit, so another message of the site
+// goes through at once, and between ordinary retryable failures they do
+// not close it either (the run of failures goes on). Ordinary retryable
+// failures still open it. Each first message is given up after its
+// answers (MaxAttempts), so that none waits for the cooldown.
+func TestWaitingDoesNotOpenTheCircuit(t *testing.T) {
+	t.Parallel()
+	const threshold = 2
+	cases := map[string]struct {
+		first      []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
+		status     string   // of the first message
+		errs       []string // rules of its reply
+		open       bool
+		otherCalls int
+	}{
+		"waiting more than the threshold": {
+			first:  append(repeat(threshold+2, waiting), ok),
+			status: "ok", otherCalls: 1,
+		},
+		"waiting to the end is replied as today": {
+			first:  repeat(threshold+3, waiting),
+			status: "failed", errs: []string{"retries", "state"}, otherCalls: 1,
+		},
+		"retryable failures": {
+			first:  repeat(threshold, transient),
+			status: "failed", errs: []string{"transient", "retries"}, open: true,
+		},
+		"waits between failures neither close nor reset the run": {
+			first:  append(append(answers(transient), repeat(threshold+1, waiting)...), transient),
+			status: "failed", errs: []string{"transient", "retries"}, open: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := byID{"first": {answers: tc.first}, "other": {answers: answers(ok)}}
+			p, _, _ := newProc(t, h, false)
+			p.opts.MaxAttempts = len(tc.first)
+			// Only a circuit opened too early makes the first message
+			// wait: it then fails after this budget.
+			p.opts.RetryBudget = 5 * time.Second
+			p.brk = newBreaker(threshold, time.Hour)
+			r, err := p.Process(t.Context(), Input{Value: msg("first", "x.do"), Key: "k1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rules := rulesOf(r); r.Status != tc.status || r.Attempts != len(tc.first) || len(h["first"].calls) != len(tc.first) || !cmp.Equal(rules, tc.errs) {
+				t.Fatalf("first message: %s %v after %d attempts, %d calls; want %s %v after %d", r.Status, rules, r.Attempts, len(h["first"].calls), tc.status, tc.errs, len(tc.first))
+			}
+			if got := p.brk.open("x/s1", p.now()); got != tc.open {
+				t.Fatalf("circuit open = %v, want %v", got, tc.open)
+			}
+			p.opts.RetryBudget = 50 * time.Millisecond
+			r, err = p.Process(t.Context(), Input{Value: msg("other", "x.do"), Key: "k2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string(nil)
+			if tc.open {
+				want = []string{"circuit", "retries"}
+			}
+			if n := len(h["other"].calls); n != tc.otherCalls || !cmp.Equal(rulesOf(r), want) {
+				t.Fatalf("the other message: %s %v after %d calls; want %d calls and %v", r.Status, rulesOf(r), n, tc.otherCalls, want)
+			}
+		})
+	}
+}
+
+func rulesOf(r *message.Reply) []string {
+	var rules []string
+	for _, e := range r.Errors {
+		rules = append(rules, e.Rule)
+	}
+	return rules
+}
+
+// TestWaitingProbe: a waiting answer to the one call a half-open circuit
+// lets through says nothing of the external system. It neither closes the
+// circuit (the next retryable failure opens it again at once) nor keeps the
+// probe's place (the next call is let through).
+func TestWaitingProbe(t *testing.T) {
+	t.Parallel()
+	h := byID{"fail": {answers: repeat(2, transient)}, "wait": {answers: answers(waiting)}, "probe": {answers: answers(transient)}, "held": {answers: answers(ok)}}
+	p, _, _ := newProc(t, h, false)
+	var (
+		mu    sync.Mutex
+		ahead time.Duration // the test's clock runs ahead of the real one
+	)
+	p.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(ahead) })
+	p.opts.RetryBudget = 50 * time.Millisecond
+	p.brk = newBreaker(2, time.Hour)
+	steps := []struct {
+		id    string
+		calls int
+		rules []string
+	}{
+		{"fail", 2, []string{"transient", "retries"}},  // opens the circuit
+		{"wait", 1, []string{"retries", "state"}},      // after the cooldown: the probe, waiting
+		{"probe", 1, []string{"transient", "retries"}}, // let through; opens it again at once
+		{"held", 0, []string{"circuit", "retries"}},
+	}
+	for i, s := range steps {
+		if i == 1 {
+			mu.Lock()
+			ahead = 2 * time.Hour
+			mu.Unlock()
+		}
+		p.opts.MaxAttempts = max(s.calls, 1)
+		r, err := p.Process(t.Context(), Input{Value: msg(s.id, "x.do"), Key: s.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rulesOf(r); r.Status != "failed" || !cmp.Equal(got, s.rules) || len(h[s.id].calls) != s.calls {
+			t.Fatalf("message %s: %s %v after %d calls; want failed %v after %d", s.id, r.Status, got, len(h[s.id].calls), s.rules, s.calls)
+		}
 	}
 }

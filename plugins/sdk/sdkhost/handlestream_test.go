@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/internal/pb"
+	"github.com/medgate/medgate/plugins/sdk/internal/wire"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
@@ -36,7 +39,7 @@ func newEcho() *echo {
 }
 
 func (*echo) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "echo", Operations: []sdk.Operation{{Type: "echo"}, {Type: "wait"}, {Type: "big"}}}, nil
+	return &sdk.DescribeResponse{Name: "echo", Operations: []sdk.Operation{{Type: "echo"}, {Type: "wait"}, {Type: "big"}, {Type: "waiting"}}}, nil
 }
 
 func (*echo) Configure(context.Context, *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
@@ -57,6 +60,8 @@ func (e *echo) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleR
 		return nil, ctx.Err()
 	case "big":
 		return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: e.big}, nil
+	case "waiting":
+		return sdk.Wait(waitProblem), nil
 	}
 	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: req.Payload}, nil
 }
@@ -144,6 +149,47 @@ func TestHandleStreamCallEnds(t *testing.T) {
 
 	if r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "echo", Payload: []byte(`{}`)}); err != nil || string(r.Payload) != `{}` {
 		t.Errorf("the next call: %v %v", r, err)
+	}
+}
+
+// waitProblem is the diagnostic of echo's answer to type "waiting".
+var waitProblem = sdk.Problem("$.month", "state", "uploads of the month have no outcome yet", "retried by itself")
+
+// TestWaitingCrossesTheWire: a retryable failure the plugin marks as a
+// deliberate wait (sdk.Wait) reaches the host marked so, on the stream and
+// in a unary call (a request too large for the stream), so that the host
+// can leave it out of the circuit breaker.
+func TestWaitingCrossesTheWire(t *testing.T) {
+	base := &pb.HandleRequest{Site: "s1", Type: "waiting", MessageId: "m", JournalInResponse: true}
+	// A payload that makes the request as large as gRPC takes in a unary
+	// call, and so too large for the stream (the call adds its id).
+	n := wire.MaxStreamMessage - proto.Size(base) - 10
+	for proto.Size(&pb.HandleRequest{Site: base.Site, Type: base.Type, MessageId: base.MessageId, JournalInResponse: true, Payload: make([]byte, n+1)}) <= wire.MaxStreamMessage-2 {
+		n++
+	}
+	cases := map[string]struct {
+		payload       []byte
+		stream, unary int
+	}{
+		"stream": {payload: []byte(`{}`), stream: 1},
+		"unary":  {payload: bytes.Repeat([]byte("x"), n), unary: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEcho()
+			c := sdktest.Connect(t, e, sdktest.NewMemoryHost())
+			r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: base.Site, Type: base.Type, MessageID: base.MessageId, Payload: tc.payload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Waiting: true, Diagnostics: sdk.Diagnostics{waitProblem}}
+			if diff := cmp.Diff(want, r); diff != "" {
+				t.Errorf("HandleResponse across the wire (-want +got):\n%s", diff)
+			}
+			if s, u := e.calls(streamMethod), e.calls(unaryMethod); s != tc.stream || u != tc.unary {
+				t.Errorf("calls by HandleStream %d and by Handle %d; want %d and %d", s, u, tc.stream, tc.unary)
+			}
+		})
 	}
 }
 

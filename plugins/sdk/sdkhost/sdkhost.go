@@ -258,7 +258,7 @@ func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 			return nil, fmt.Errorf("journal the %s %s exchange (serial %s) of message %s: %w", j.System, j.Code, j.Serial, req.MessageID, err)
 		}
 	}
-	out := &sdk.HandleResponse{Status: sdk.Status(r.Status), Retryable: r.Retryable, Diagnostics: diagsFromPB(r.Diagnostics), Payload: r.Payload}
+	out := &sdk.HandleResponse{Status: sdk.Status(r.Status), Retryable: r.Retryable, Waiting: r.Waiting, Diagnostics: diagsFromPB(r.Diagnostics), Payload: r.Payload}
 	if r.External != nil {
 		out.External = &sdk.External{System: r.External.System, Code: r.External.Code, Message: r.External.Message, MsgID: r.External.MsgId}
 	}

@@ -143,12 +143,14 @@ func (c *chain) wantInvalid(t *testing.T, r *sdk.HandleResponse, code string, se
 	}
 }
 
-// wantRetry checks that r is failed and retryable with a diagnostic at
-// field naming rule, and that nothing of code reached the simulator.
-func (c *chain) wantRetry(t *testing.T, r *sdk.HandleResponse, code string, sentBefore int, field, rule string) {
+// wantWait checks that r is failed, retryable and a deliberate wait (left
+// out of the host's circuit breaker: the national system is not in
+// trouble) with a diagnostic at field naming rule, and that nothing of
+// code reached the simulator.
+func (c *chain) wantWait(t *testing.T, r *sdk.HandleResponse, code string, sentBefore int, field, rule string) {
 	t.Helper()
-	if r.Status != sdk.StatusFailed || !r.Retryable {
-		t.Fatalf("status %s (retryable %v), want failed and retryable (%s): %s", r.Status, r.Retryable, rule, r.Diagnostics)
+	if r.Status != sdk.StatusFailed || !r.Retryable || !r.Waiting {
+		t.Fatalf("status %s (retryable %v, waiting %v), want failed, retryable and waiting (%s): %s", r.Status, r.Retryable, r.Waiting, rule, r.Diagnostics)
 	}
 	found := false
 	for _, d := range r.Diagnostics {
@@ -234,14 +236,15 @@ var _ = fmt.Sprint
 
 // ruleCase is one boundary of one rule: prepare builds the message on a
 // fresh chain; ok says the message must pass; else field and rule name the
-// expected refusal, which retry says is a retryable failure (a condition
-// that resolves by itself) rather than invalid.
+// expected refusal, which wait says is a retryable failure and a
+// deliberate wait (a condition that resolves by itself) rather than
+// invalid.
 type ruleCase struct {
 	code    string
 	opts    []envOption
 	prepare func(c *chain) map[string]any
 	ok      bool
-	retry   bool
+	wait    bool
 	field   string
 	rule    string
 }
@@ -261,8 +264,8 @@ func runRuleCases(t *testing.T, cases map[string]ruleCase) {
 				}
 				return
 			}
-			if tc.retry {
-				c.wantRetry(t, r, tc.code, before, tc.field, tc.rule)
+			if tc.wait {
+				c.wantWait(t, r, tc.code, before, tc.field, tc.rule)
 				return
 			}
 			c.wantInvalid(t, r, tc.code, before, tc.field, tc.rule)

@@ -180,7 +180,7 @@ func (a *Adapter) passMonthGate(ctx context.Context, h sdk.Host, c *siteConfig, 
 		a.forget(ctx, h, msgID, code, doc)
 		a.log.Info("an upload of the month was marked while the monthly settlement was checked; nothing sent, retried", "site", c.code,
 			"message", msgID, "akb020", akb020, "month", m)
-		return sdk.Retry(sdk.Problem("$.settle_month", "state",
+		return sdk.Wait(sdk.Problem("$.settle_month", "state",
 			fmt.Sprintf("rule month-outcomes-known: an upload of institution %s's %s was made while this monthly settlement was being checked", akb020, m),
 			"it may be a record of the month at the national system, so nothing was sent; medgate checks this monthly settlement again on its next attempt"))
 	}
@@ -255,8 +255,11 @@ func monthOpen(ctx context.Context, h sdk.Host, akb020, m string) ([]string, err
 // uploads of its month whose outcome is not known yet. It is not a fault
 // of the message: the condition resolves by itself once each of them is
 // reconciled (GYD053) on its own next attempt, so the message fails
-// retryably (sdk.Retry) instead of being answered invalid, and the host
-// tries it again (see the README, "GYU003 waits for unknown outcomes").
+// retryably instead of being answered invalid, and the host tries it again
+// (see the README, "GYU003 waits for unknown outcomes"). It answers
+// sdk.Wait, not sdk.Retry: nothing was asked of the national system, so
+// the wait must not count towards the site's circuit breaker, which would
+// otherwise hold back every work-injury message of the site.
 type monthWaitError struct {
 	akb020, month string
 	open          []string
@@ -267,9 +270,10 @@ func (e *monthWaitError) Error() string {
 		len(e.open), e.akb020, e.month, strings.Join(e.open, ", "))
 }
 
-// response is the retryable failure of a GYU003 that waits.
+// response is the retryable failure of a GYU003 that waits, marked as a
+// deliberate wait.
 func (e *monthWaitError) response() *sdk.HandleResponse {
-	return sdk.Retry(sdk.Problem("$.settle_month", "state", e.Error(),
+	return sdk.Wait(sdk.Problem("$.settle_month", "state", e.Error(),
 		"they may be records of the month at the national system, so nothing was sent and medgate tries this monthly settlement again by itself; "+
 			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it"))
 }

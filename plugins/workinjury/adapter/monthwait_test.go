@@ -19,7 +19,9 @@ import (
 // go out while an upload that may be a record of the institution's month
 // has no known outcome (its answer was lost): its items would be built on a
 // picture the national system may not share. It fails retryably, not
-// invalid, since the condition resolves by itself. Once the upload is
+// invalid, since the condition resolves by itself, and as a deliberate wait
+// (sdk.Wait), so that the host does not take it for trouble of the
+// national system and open the site's circuit. Once the upload is
 // reconciled (GYD053) or refused, the GYU003 goes.
 func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 	t.Parallel()
@@ -29,8 +31,8 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 	// send sends a message whose answer is lost and returns its id.
 	sendLost := func(c *chain, id, code string, in map[string]any) string {
 		lost(c, code)
-		if r := c.handle(id, code, in, false); r.Status != sdk.StatusFailed || !r.Retryable {
-			c.t.Fatalf("%s with its answer lost: %s %s, want failed and retryable", code, r.Status, r.Diagnostics)
+		if r := c.handle(id, code, in, false); r.Status != sdk.StatusFailed || !r.Retryable || r.Waiting {
+			c.t.Fatalf("%s with its answer lost: %s (waiting %v) %s, want failed and retryable, no wait (the national system did not answer)", code, r.Status, r.Waiting, r.Diagnostics)
 		}
 		return id
 	}
@@ -44,12 +46,12 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			_, s := c.settle("ZY0601")
 			sendLost(c, "ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 		"a deduction whose message id has slashes, without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			sendLost(c, "his/2025/ded-1", "GYU004", deductions(deduction("KK0601", s, "2.50")))
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 		"the deduction reconciled": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			in := deductions(deduction("KK0601", s, "2.50"))
@@ -75,21 +77,21 @@ func TestMonthWaitsForUnknownOutcomes(t *testing.T) {
 			v, lines := c.stay("ZY0602")
 			sendLost(c, "set-2", "GYU103", c.settlementOf(v, "ZY0602", lines))
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 		"a settlement revocation without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			c.settle("ZY0601")
 			v, s := c.settle("ZY0602")
 			sendLost(c, "rev-2", "GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
 				"revoke_time": revokeT(100), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 		"a deduction revocation without a known outcome": {code: "GYU003", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0601")
 			c.mustOK(c.send("GYU004", deductions(deduction("KK0601", s, "2.50"))))
 			sendLost(c, "drev-1", "GYR004", map[string]any{"deductions": []any{map[string]any{"deduct_no": "KK0601"}},
 				"revoke_time": stampT(admitDay.Add(11 * 24 * time.Hour)), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 	})
 }
 
@@ -141,14 +143,14 @@ func TestMonthWaitsWithoutTheInstitution(t *testing.T) {
 			delete(d, "akb020")
 			lost(c, "ded-1", "GYU004", deductions(d))
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 		"a settlement revocation without akb020": {code: "GYU003", opts: opts(), prepare: func(c *chain) map[string]any {
 			c.settle("ZY0601")
 			v, s := c.settle("ZY0602")
 			lost(c, "rev-2", "GYR003", map[string]any{"settle_no": s, "ykc700": v, "revoke_reason": "结算有误",
 				"revoke_time": revokeT(100), "aae011": "王五"})
 			return c.monthly(hospital, "202505")
-		}, retry: true, field: "$.settle_month", rule: rule},
+		}, wait: true, field: "$.settle_month", rule: rule},
 	})
 }
 
@@ -178,7 +180,7 @@ func TestMonthWaitResolvesByItself(t *testing.T) {
 			t.Fatalf("GYU004 with its answer lost: %s %s, want failed and retryable", r.Status, r.Diagnostics)
 		}
 		m := withDeduction(c, c.monthly(hospital, "202505"), "KK0601", s, "2.50", d["deduct_time"].(string))
-		c.wantRetry(t, c.handle("mon-1", "GYU003", m, false), "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
+		c.wantWait(t, c.handle("mon-1", "GYU003", m, false), "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
 		c.mustOK(c.handle("ded-1", "GYU004", in, true))
 		c.mustOK(c.handle("mon-1", "GYU003", m, true))
 		if n := len(c.sim.Received("GYU003")); n != 1 {
@@ -229,7 +231,7 @@ func TestMonthWaitRace(t *testing.T) {
 	if hookErr != nil || raced == nil || raced.Status != sdk.StatusFailed || !raced.Retryable {
 		t.Fatalf("the racing GYU004 (answer lost): %+v %v, want failed and retryable", raced, hookErr)
 	}
-	c.wantRetry(t, r, "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
+	c.wantWait(t, r, "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
 	c.impl.hook = nil
 	c.mustOK(c.handle("ded-1", "GYU004", in, true))
 	// Its list lacks the deduction, now a record of the month: final.

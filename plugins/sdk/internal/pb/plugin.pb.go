@@ -29,6 +29,11 @@
 //   InitResponse.handle_stream: the plugin serves Adapter.HandleStream.
 //      A plugin built before it leaves it false, and the host then makes
 //      every Handle a call of its own, as before.
+//   HandleResponse.waiting: a retryable failure is a deliberate wait of
+//      the plugin, which the host leaves out of the circuit breaker. A
+//      plugin built before it leaves it false, and a host built before it
+//      ignores it: both then count the failure towards the breaker, as
+//      before.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
@@ -1291,7 +1296,13 @@ type HandleResponse struct {
 	Payload     []byte                 `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
 	// Journal entries of the handled message, when the request set
 	// journal_in_response; their site is the request's.
-	Journal       []*JournalRequest `protobuf:"bytes,6,rep,name=journal,proto3" json:"journal,omitempty"`
+	Journal []*JournalRequest `protobuf:"bytes,6,rep,name=journal,proto3" json:"journal,omitempty"`
+	// waiting: a retryable failure that is a deliberate wait of the plugin
+	// (its own precondition not met yet), not trouble of the external
+	// system; the host retries it but leaves it out of the circuit breaker
+	// (sdk.HandleResponse.Waiting). Meaningful only with status "failed"
+	// and retryable.
+	Waiting       bool `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1366,6 +1377,13 @@ func (x *HandleResponse) GetJournal() []*JournalRequest {
 		return x.Journal
 	}
 	return nil
+}
+
+func (x *HandleResponse) GetWaiting() bool {
+	if x != nil {
+		return x.Waiting
+	}
+	return false
 }
 
 type RunJobRequest struct {
@@ -2662,14 +2680,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06system\x18\x01 \x01(\tR\x06system\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x15\n" +
-	"\x06msg_id\x18\x04 \x01(\tR\x05msgId\"\x97\x02\n" +
+	"\x06msg_id\x18\x04 \x01(\tR\x05msgId\"\xb1\x02\n" +
 	"\x0eHandleResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12?\n" +
 	"\vdiagnostics\x18\x03 \x03(\v2\x1d.medgate.plugin.v1.DiagnosticR\vdiagnostics\x127\n" +
 	"\bexternal\x18\x04 \x01(\v2\x1b.medgate.plugin.v1.ExternalR\bexternal\x12\x18\n" +
 	"\apayload\x18\x05 \x01(\fR\apayload\x12;\n" +
-	"\ajournal\x18\x06 \x03(\v2!.medgate.plugin.v1.JournalRequestR\ajournal\"p\n" +
+	"\ajournal\x18\x06 \x03(\v2!.medgate.plugin.v1.JournalRequestR\ajournal\x12\x18\n" +
+	"\awaiting\x18\a \x01(\bR\awaiting\"p\n" +
 	"\rRunJobRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\tR\x03job\x12\x1e\n" +

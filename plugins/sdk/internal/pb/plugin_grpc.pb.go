@@ -29,6 +29,11 @@
 //   InitResponse.handle_stream: the plugin serves Adapter.HandleStream.
 //      A plugin built before it leaves it false, and the host then makes
 //      every Handle a call of its own, as before.
+//   HandleResponse.waiting: a retryable failure is a deliberate wait of
+//      the plugin, which the host leaves out of the circuit breaker. A
+//      plugin built before it leaves it false, and a host built before it
+//      ignores it: both then count the failure towards the breaker, as
+//      before.
 // Calls added without a new version (a host that does not serve one
 // answers Unimplemented, and the plugin then does as before):
 //   Host.StateWrite: several state writes in one call (sdk.WriteState);
