@@ -322,8 +322,18 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			Artifacts:    d.arts,
+			JournalGrace: journalGrace(cfg),
 		})
 	})
+}
+
+// journalGrace is how long a plugin's journal entries for a site are
+// still taken after the host stopped waiting for its call there
+// (pluginhost.Options.JournalGrace): the pipeline's call timeout plus the
+// 10 seconds the shared HTTP client gives its journal write, and never
+// less than the plugin host's default.
+func journalGrace(cfg *config.Config) time.Duration {
+	return max(pluginhost.DefaultJournalGrace, cfg.Processing.CallTimeout.D()+10*time.Second)
 }
 
 // pruneJob deletes old finished messages and journal entries (see
