@@ -143,6 +143,13 @@ type Store struct {
 // the store key").
 type Encryption struct {
 	Keys []StoreKey `yaml:"keys"`
+	// RefusePlain, once POST /admin/store/rekey answers 0 on every
+	// instance, makes every read of a value stored without encryption (a
+	// row written before encryption was turned on, or put into the
+	// database behind medgate's back) fail, naming its row, instead of
+	// taking it for genuine. It needs keys. Off by default: rows written
+	// before encryption was turned on stay readable.
+	RefusePlain bool `yaml:"refusePlain"`
 }
 
 // StoreKey is one data key: an id stored with every value it encrypts,

@@ -100,6 +100,9 @@ func (c *Config) checkEncryption() Problems {
 	if len(e.Keys) == 0 {
 		add("store.encryption.keys", "list at least one key (id and key: \"file:/path\" holding openssl rand -hex 32), or remove store.encryption")
 	}
+	if e.RefusePlain && len(e.Keys) == 0 {
+		add("store.encryption.refusePlain", "refuses every value stored without encryption, but no key encrypts any: list store.encryption.keys, or set refusePlain to false")
+	}
 	ids := map[string]int{}
 	for i, k := range e.Keys {
 		path := fmt.Sprintf("store.encryption.keys[%d]", i)

@@ -253,3 +253,38 @@ func TestChecksumsNotBesidePlugins(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusePlainNeedsKeys: store.encryption.refusePlain is read, and
+// refused without a key (every value would be stored plain, then refused).
+func TestRefusePlainNeedsKeys(t *testing.T) {
+	t.Parallel()
+	const head = "kafka:\n  embedded: {}\nstore:\n  encryption:\n"
+	cases := map[string]struct {
+		src     string
+		problem string // "" when refusePlain must be accepted
+	}{
+		"no keys":         {src: head + "    refusePlain: true\n", problem: "store.encryption.refusePlain: refuses every value stored without encryption, but no key encrypts any"},
+		"empty key list":  {src: head + "    keys: []\n    refusePlain: true\n", problem: "list store.encryption.keys, or set refusePlain to false"},
+		"with a key":      {src: head + "    keys: [{id: k1, key: env:MEDGATE_K1}]\n    refusePlain: true\n"},
+		"off without key": {src: head + "    refusePlain: false\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := problemsOf(t, tc.src)
+			if tc.problem != "" {
+				if !hasProblem(got, tc.problem) {
+					t.Errorf("missing problem %q in:\n%s", tc.problem, strings.Join(got, "\n"))
+				}
+				return
+			}
+			if hasProblem(got, "refusePlain") {
+				t.Errorf("refusePlain refused with a key or off:\n%s", strings.Join(got, "\n"))
+			}
+		})
+	}
+	c, _ := Parse("m.yaml", []byte(head+"    keys: [{id: k1, key: env:MEDGATE_K1}]\n    refusePlain: true\n"))
+	if c == nil || c.Store.Encryption == nil || !c.Store.Encryption.RefusePlain {
+		t.Fatal("store.encryption.refusePlain: true was not read")
+	}
+}

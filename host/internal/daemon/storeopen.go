@@ -9,25 +9,30 @@ import (
 )
 
 // openStore opens the configured store engine with the encryption keys of
-// store.encryption. SQLite creates its directory (mode 0700) and files
-// (mode 0600) itself.
+// store.encryption, refusing values stored plain when
+// store.encryption.refusePlain is set. SQLite creates its directory (mode
+// 0700) and files (mode 0600) itself.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	keys, err := cfg.StoreKeys()
 	if err != nil {
 		return nil, err
 	}
-	opts := make([]store.Key, len(keys))
+	sk := make([]store.Key, len(keys))
 	for i, k := range keys {
-		opts[i] = store.Key{ID: k.ID, Secret: k.Key}
+		sk[i] = store.Key{ID: k.ID, Secret: k.Key}
+	}
+	opts := []store.Option{store.WithKeys(sk...)}
+	if e := cfg.Store.Encryption; e != nil && e.RefusePlain {
+		opts = append(opts, store.WithRefusePlain())
 	}
 	if cfg.Store.Driver == store.DriverSQLite {
-		return store.Open(ctx, store.DriverSQLite, cfg.Store.Path, store.WithKeys(opts...))
+		return store.Open(ctx, store.DriverSQLite, cfg.Store.Path, opts...)
 	}
 	dsn, err := cfg.Secret(cfg.Store.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("store.dsn: %w", err)
 	}
-	return store.Open(ctx, cfg.Store.Driver, dsn, store.WithKeys(opts...))
+	return store.Open(ctx, cfg.Store.Driver, dsn, opts...)
 }
 
 // OpenStore opens the configured store (with its encryption keys) for a

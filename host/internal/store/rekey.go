@@ -13,6 +13,11 @@ type Rekeyer interface {
 	// written meanwhile is left to its writer (it is written with the
 	// current key anyway). Run it after putting a new key first, before
 	// removing the old key from the configuration.
+	//
+	// With WithRefusePlain, a plain value stops it with ErrPlain naming
+	// the row, like any read: Rekey never encrypts, and so vouches for, a
+	// value no key authenticates. Run it with refusePlain off to encrypt
+	// the rows written before encryption was turned on.
 	Rekey(ctx context.Context) (int64, error)
 }
 

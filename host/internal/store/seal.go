@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -23,18 +24,36 @@ type Key struct {
 type Option func(*options)
 
 type options struct {
-	keys []Key
+	keys        []Key
+	refusePlain bool
 }
 
 // WithKeys encrypts what the store writes of personal data — message
 // requests and replies, journal bodies, plugin state values and download
 // batch payloads — with AES-256-GCM under keys[0]; every key decrypts
 // what was written with it. Values written before encryption was turned
-// on stay readable. Rotate by putting a new key first, then run Rekey
-// before dropping the old one.
+// on stay readable (unless WithRefusePlain). Rotate by putting a new key
+// first, then run Rekey before dropping the old one.
 func WithKeys(keys ...Key) Option {
 	return func(o *options) { o.keys = append(o.keys, keys...) }
 }
+
+// WithRefusePlain makes every read of a value stored without encryption
+// fail with [ErrPlain] instead of returning it: a plain value or one only
+// compressed (as SQLite stores large values of a store without keys). Turn
+// it on once Rekey has encrypted every row written before encryption was
+// turned on (it answers 0); from then on a value put into a row behind the
+// store's back, which no key authenticates, is never taken for genuine.
+// Open refuses it without WithKeys. Rekey then re-encrypts only values
+// encrypted with another key: a plain value makes it fail with ErrPlain
+// too, rather than encrypt (and so vouch for) what nobody authenticated.
+func WithRefusePlain() Option {
+	return func(o *options) { o.refusePlain = true }
+}
+
+// ErrPlain is returned, with WithRefusePlain, when a stored value is not
+// encrypted. The error names the value's column and row, never its content.
+var ErrPlain = errors.New("stored value is not encrypted")
 
 // ErrKey is returned when a stored value cannot be decrypted: its key is
 // not configured, or the value or key is wrong.
@@ -93,6 +112,9 @@ func sealedPrefix(b []byte) bool {
 type sealer struct {
 	current string // "" without keys: the sealer only compresses
 	aeads   map[string]cipher.AEAD
+	// refusePlain makes open refuse a value that is not encrypted (see
+	// WithRefusePlain).
+	refusePlain bool
 	// compress lets seal compress large values (sealMagicS2). Only the
 	// SQLite store sets it: an older medgate refuses its database once
 	// the schema is at version 5, so no older binary ever reads such a
@@ -216,12 +238,16 @@ func keyID(b []byte) (string, bool) {
 }
 
 // open decrypts a stored value; a plain value (written before encryption
-// was turned on) is returned as it is.
+// was turned on) is returned as it is, unless refusePlain is set. nil (SQL
+// NULL: no value) is returned as it is.
 func (s *sealer) open(aad string, b []byte) ([]byte, error) {
 	id, sealed := keyID(b)
 	if !sealed {
 		if sealedPrefix(b) {
 			return nil, fmt.Errorf("%w: the value is truncated", ErrKey)
+		}
+		if s != nil && s.refusePlain && b != nil {
+			return nil, plainError(aad)
 		}
 		if z, ok := bytes.CutPrefix(b, []byte(zipMagic)); ok {
 			plain, err := s2.Decode(nil, z)
@@ -274,13 +300,30 @@ func (s *sealer) stale(b []byte) bool {
 	return !sealed || id != s.current
 }
 
+// plainError is the error of a value refused by refusePlain, naming the
+// column it was read from (the callers name the row).
+func plainError(aad string) error {
+	column, _, _ := strings.Cut(aad, "\x00")
+	if column == "messages.request" {
+		column += " (or message_requests.request, where a large request is kept)"
+	}
+	return fmt.Errorf("%w: the %s value is stored plain (or only compressed) and store.encryption.refusePlain refuses it, as it could have been written by anyone with access to the database; if the row was written before encryption was turned on, set refusePlain to false and run POST /admin/store/rekey until it answers 0, otherwise restore the row from a backup", ErrPlain, column)
+}
+
 // sealerFrom builds the sealer the options ask for.
 func sealerFrom(opts []Option) (*sealer, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
 	}
-	return newSealer(o.keys)
+	if o.refusePlain && len(o.keys) == 0 {
+		return nil, errors.New("refusing plain values needs an encryption key (WithKeys); without one every value is stored plain")
+	}
+	s, err := newSealer(o.keys)
+	if s != nil {
+		s.refusePlain = o.refusePlain
+	}
+	return s, err
 }
 
 // aad joins the parts that identify where a value is stored.

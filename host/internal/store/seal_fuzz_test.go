@@ -10,13 +10,16 @@ import (
 
 // FuzzSealOpen: whatever bytes a column holds (corruption, an attacker
 // with write access to the database), open never panics, never returns
-// data for a value it cannot authenticate, and round-trips what seal wrote.
+// data for a value it cannot authenticate, and round-trips what seal wrote;
+// with refusePlain, it returns nothing but what a key authenticated.
 func FuzzSealOpen(f *testing.F) {
 	s, err := newSealer([]Key{{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}})
 	if err != nil {
 		f.Fatal(err)
 	}
 	s.compress = true
+	strict := *s
+	strict.refusePlain = true
 	sealed, err := s.seal(aad("messages.reply", "m1"), []byte(`{"name":"张三"}`))
 	if err != nil {
 		f.Fatal(err)
@@ -42,6 +45,14 @@ func FuzzSealOpen(f *testing.F) {
 	f.Add([]byte{}, "")
 	f.Fuzz(func(t *testing.T, stored []byte, id string) {
 		a := aad("messages.reply", id)
+		// With refusePlain, only what a key authenticates is returned.
+		if got, err := strict.open(a, stored); err == nil {
+			if _, isSealed := keyID(stored); !isSealed && stored != nil {
+				t.Fatalf("refusePlain: a value not encrypted opened: %.60q → %.60q", stored, got)
+			}
+		} else if !errors.Is(err, ErrPlain) && !errors.Is(err, ErrKey) {
+			t.Fatalf("refusePlain: error %v is neither ErrPlain nor ErrKey", err)
+		}
 		plain, err := s.open(a, stored)
 		if z, ok := bytes.CutPrefix(stored, []byte(zipMagic)); ok {
 			// Compressed, not encrypted: opens as S2 decodes it, or fails.
