@@ -147,14 +147,21 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}); err != nil {
 		return nil, err
 	}
+	fix := "complete the line (medical-insurance list code, hospital item code) and upload the document again"
+	if rec.Source == sourcePlatform {
+		if err := h.completeFetchedLines(ctx, rec); err != nil {
+			return nil, err
+		}
+		fix = "a fetched document's line takes a missing hospital item code or medical-insurance list code from its draft receipt once confirmed, " +
+			"or the item code from productItemMap: set them in the draft (tracecode.draft.adjust setField) and confirm it, or map the product in productItemMap, then send again"
+	}
 	sc, _ := h.cfg.schemas.Get("tracecode", mi.infno)
 	inputs := map[int]map[string]any{}
 	var ds sdk.Diagnostics
 	for i, l := range rec.Lines {
 		in := h.miInput(rec, l, codes[l.LineNo])
 		for _, fe := range sc.ValidateInput(in) {
-			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message),
-				"complete the line (medical-insurance list code, hospital item code) and upload the document again, or adjust the draft")
+			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message), fix)
 		}
 		inputs[l.LineNo] = in
 	}
@@ -315,6 +322,59 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 				Detail: "the national interface offers no query to reconcile them: check on the medical-insurance side, then send the message again with resend: true if they did not arrive"}}}, nil
 	}
 	return ok(reply)
+}
+
+// completeFetchedLines fills in the identification a fetched document's
+// lines lack for medical insurance: the hospital item code of a product
+// that was not in productItemMap when the document was fetched (a refetch
+// finds the document unchanged and does not map it again), and a
+// medical-insurance list code the platform did not give. Each is taken
+// from the line of the same number and product in the document's draft
+// receipt once confirmed (staff set them there, and confirming requires
+// item codes), else the item code from the current productItemMap. Only
+// missing values are filled, in rec only; nothing stored changes.
+func (h *handler) completeFetchedLines(ctx context.Context, rec *docRecord) error {
+	missing := false
+	for _, l := range rec.Lines {
+		missing = missing || l.ItemCode == "" || l.MedListCode == ""
+	}
+	if !missing {
+		return nil
+	}
+	id, err := h.draftIDFor(ctx, rec)
+	if err != nil {
+		return err
+	}
+	d, _, err := loadDraft(ctx, h.req.Host, id)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		d = nil
+	case err != nil:
+		return err
+	case d.Status != draftConfirmed || d.SupplierBillNo != rec.DocNo || d.SupplierCode != rec.FromOrgCode:
+		d = nil // an open draft is not final; another supplier's is not this one
+	}
+	for i := range rec.Lines {
+		l := &rec.Lines[i]
+		if d != nil {
+			for _, dl := range d.Lines {
+				if dl.LineNo != l.LineNo || dl.ProductCode != l.ProductCode {
+					continue
+				}
+				if l.ItemCode == "" {
+					l.ItemCode = dl.ItemCode
+				}
+				if l.MedListCode == "" {
+					l.MedListCode = dl.MedListCode
+				}
+				break
+			}
+		}
+		if l.ItemCode == "" {
+			l.ItemCode = h.cfg.itemMap[l.ProductCode]
+		}
+	}
+	return nil
 }
 
 // miInput builds the 3502 input of one line.

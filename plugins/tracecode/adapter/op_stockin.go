@@ -126,6 +126,7 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 	var ds sdk.Diagnostics
 	sc, _ := h.cfg.schemas.Get("tracecode", "stockin")
 	obs := h.observe(begin + "/" + end)
+	seen := 0 // documents listed by the pages so far
 	for page := 1; page <= maxPages; page++ {
 		var raw json.RawMessage
 		in := map[string]any{"beginDate": begin, "endDate": end, "page": page, "pageSize": h.cfg.pageSize}
@@ -142,9 +143,14 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 				return sum, ds, err
 			}
 		}
-		// An empty page ends the listing whatever its total says (a total
-		// of lines or codes would otherwise have every page up to it asked).
-		if listed == 0 || page*h.cfg.pageSize >= total {
+		// The documents listed so far, not page × pageSize, are compared
+		// with the total: a platform that serves smaller pages than asked
+		// (a capped page size) would otherwise be taken as done after its
+		// first page. An empty page ends the listing whatever its total
+		// says (a total of lines or codes would otherwise have every page
+		// up to it asked).
+		seen += listed
+		if listed == 0 || seen >= total {
 			break
 		}
 	}

@@ -234,6 +234,10 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		var be *platform.BusinessError
 		status := statusPending
 		switch {
+		case errors.Is(err, platform.ErrAuth):
+			// No token (or the token refused): the document was not
+			// processed, whatever code the token request was refused
+			// with; it is not the document that was refused.
 		case errors.As(err, &be):
 			return h.markRejected(ctx, key, be.Code, be.Message)
 		case errors.Is(err, platform.ErrUnknownOutcome), errors.Is(err, platform.ErrProtocol):

@@ -100,14 +100,19 @@ func stateError(field, summary, detail string) (*sdk.HandleResponse, error) {
 func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
 	var be *platform.BusinessError
 	switch {
+	case errors.Is(err, platform.ErrAuth):
+		// Before business errors: a token request refused with a business
+		// code is about the credentials, not about what op would send.
+		ext := &sdk.External{System: System, Code: "AUTH", Message: "credentials refused"}
+		if errors.As(err, &be) {
+			ext.Code, ext.Message = be.Code, be.Message
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusRejected, External: ext,
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused the hospital's credentials; " + op + " was not processed", Detail: err.Error()}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External:    &sdk.External{System: System, Code: be.Code, Message: be.Message},
 			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, be.Message)}}}, nil
-	case errors.Is(err, platform.ErrAuth):
-		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External:    &sdk.External{System: System, Code: "AUTH", Message: "credentials refused"},
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused the hospital's credentials", Detail: err.Error()}}}, nil
 	case errors.Is(err, platform.ErrUnknownOutcome):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "no answer from the trace-code platform; the outcome is unknown", Detail: err.Error() + "; medgate reconciles by document number before sending again"}}}, nil
