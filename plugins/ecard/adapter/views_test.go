@@ -75,3 +75,33 @@ func TestConsoleFormsKeepSiteValidity(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkListColumnsFilled: every column the recent-cards work list
+// declares is a field of its items, for a revoked newborn's card (which
+// has every optional field), so no column stays blank in the console.
+func TestWorkListColumnsFilled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.registerAny(newbornOf("李梅之女", "2", 1)).CardNo
+	e.clock.Set(testT0.Add(time.Minute))
+	e.ok(OpRevoke, map[string]string{"cardNo": cardNo, "reason": "child registered with own ID"}, nil)
+	var got struct{ Items []map[string]any }
+	e.ok(OpCardsList, map[string]any{}, &got)
+	if len(got.Items) != 1 {
+		t.Fatalf("items %v, want the one card", got.Items)
+	}
+	item := got.Items[0]
+	if item["revokedAt"] != testT0.Add(time.Minute).Format(time.RFC3339) {
+		t.Errorf("revokedAt = %v, want %s", item["revokedAt"], testT0.Add(time.Minute).Format(time.RFC3339))
+	}
+	for _, v := range workListViews() {
+		if v.List != WorkListRecent {
+			continue
+		}
+		for _, c := range v.Columns {
+			if _, ok := item[c.Field]; !ok {
+				t.Errorf("column %s (%s) is not a field of the work-list item %v", c.Field, c.Title, item)
+			}
+		}
+	}
+}
