@@ -179,10 +179,15 @@ func TestCardsList(t *testing.T) {
 	e.ok(OpRevoke, map[string]string{"cardNo": numbers[0], "reason": "test"}, nil)
 	e.register(person(1)) // a re-registration adds nothing
 
+	revokedAt := testT0.Add(2 * time.Minute) // the clock when numbers[0] was revoked
 	item := func(i int, status string) recentItem {
 		id := person(i)
-		return recentItem{CardNo: numbers[i], Name: card.MaskName(id["name"]), IDType: "03", IDNumber: card.MaskIDNumber(id["idNumber"]),
+		it := recentItem{CardNo: numbers[i], Name: card.MaskName(id["name"]), IDType: "03", IDNumber: card.MaskIDNumber(id["idNumber"]),
 			Phone: card.MaskPhone(id["phone"]), Status: status, RegisteredAt: testT0.Add(time.Duration(i) * time.Minute)}
+		if status == statusDead {
+			it.RevokedAt = &revokedAt
+		}
+		return it
 	}
 	testCases := map[string]struct {
 		payload any

@@ -114,6 +114,9 @@ type recentItem struct {
 	GuardianName string    `json:"guardianName,omitempty"`
 	Status       string    `json:"status"`
 	RegisteredAt time.Time `json:"registeredAt"`
+	// RevokedAt is when a revoked card was revoked (the work list's
+	// revokedAt column).
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
 func (r *cardRecord) recent() recentItem {
@@ -126,6 +129,7 @@ func (r *cardRecord) recent() recentItem {
 		GuardianName: guardianName(r.Guardian),
 		Status:       r.Status,
 		RegisteredAt: r.RegisteredAt,
+		RevokedAt:    r.RevokedAt,
 	}
 }
 

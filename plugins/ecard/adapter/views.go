@@ -29,7 +29,10 @@ func forms() []sdk.Form {
 				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
 			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
-			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "二维码有效期 QR validity, e.g. 72h (3 days); at most 2160h (90 days)"},
+			// No Default: an empty validity is left out of the payload,
+			// so the site's qrValidity applies (a Default would be sent
+			// for every site).
+			{Name: "validity", Type: sdk.SettingDuration, Description: "二维码有效期 QR validity, e.g. 72h (3 days), at most 2160h (90 days); 留空 leave empty for the site's qrValidity"},
 		},
 		Result: sdk.Display{
 			Fields: []sdk.Column{
@@ -74,7 +77,7 @@ func forms() []sdk.Form {
 		Key:         "cardNo",
 		Fields: []sdk.Argument{
 			{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号 the e-card number (on the registration reply or in the recent-cards work list)"},
-			{Name: "validity", Type: sdk.SettingDuration, Default: "72h", Description: "有效期 a duration such as 72h (3 days), 30m or 720h; at most 2160h (90 days)"},
+			{Name: "validity", Type: sdk.SettingDuration, Description: "有效期 a duration such as 72h (3 days), 30m or 720h, at most 2160h (90 days); 留空 leave empty for the site's qrValidity"},
 		},
 		Fixed: map[string]any{"printLabel": true},
 		Result: sdk.Display{

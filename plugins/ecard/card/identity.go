@@ -150,8 +150,8 @@ type FieldError struct {
 	// Field is the JSON path of the field, such as "$.idNumber".
 	Field string `json:"field"`
 	// Rule is a stable code for the failed rule: required, max_length,
-	// characters, id_type, length, format, region, birth_date, check_digit or
-	// mismatch.
+	// characters, id_type, length, format, placeholder, region, birth_date,
+	// check_digit or mismatch.
 	Rule string `json:"rule"`
 	// Message says what is wrong and how to fix it.
 	Message string `json:"message"`
@@ -493,7 +493,33 @@ func validateIDNumber(idType, num string) (*ricInfo, *FieldError) {
 			return nil, fe("format", "a document number is at most 30 printable characters; copy it from the document")
 		}
 	}
+	if isPlaceholder(num) {
+		// These types have no check character, so a placeholder passes
+		// their format; keyed as a person, it would give every patient
+		// entered with it the first one's card and medical record.
+		return nil, fe("placeholder", "the ID number is a placeholder (no letter or digit, or one character repeated), not the number of a document: "+
+			"every patient registered with it would get the same card; enter the number on the patient's document, "+
+			"or register a newborn under its guardian; a patient without a document keeps a temporary card (临时卡)")
+	}
 	return nil, nil
+}
+
+// isPlaceholder reports whether a normalized document number of a type
+// without a check character is what staff type when there is no number:
+// no ASCII letter or digit at all (无, 不详, -), or one character repeated
+// (0, 000000, XXXXXX).
+func isPlaceholder(num string) bool {
+	alnum, same := false, true
+	first, _ := utf8.DecodeRuneInString(num)
+	for _, r := range num {
+		if r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'A' && r <= 'Z') {
+			alnum = true
+		}
+		if r != first {
+			same = false
+		}
+	}
+	return !alnum || same
 }
 
 // checkRIC validates an 18-character resident-ID-style number: 17 digits,

@@ -180,6 +180,17 @@ func TestValidateIdentity(t *testing.T) {
 		"other too long": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, strings.Repeat("1", 31) }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "format", Message: "at most 30"},
 		}},
+		"other placeholder word": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "无" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "placeholder", Message: "temporary card"},
+		}},
+		"other placeholder zeros": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "０００ ０００" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "placeholder", Message: "placeholder"},
+		}},
+		"passport placeholder": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "xxxxx" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "placeholder", Message: "placeholder"},
+		}},
+		"other with a digit":      {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "军字第1号" })},
+		"other of two characters": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "A1" })},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
