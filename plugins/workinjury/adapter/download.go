@@ -263,7 +263,19 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
 		}
 		if n := len(fs.Batches); n > 0 && fs.Batches[n-1].HasMore {
-			continue // not complete within maxBatchesPerRun: it stays queued
+			// Not complete within maxBatchesPerRun: it stays queued, with
+			// the last batch of its pass as the cursor, so the next run
+			// goes on after it instead of starting the pass over (which
+			// would hand out the same first batches on every run and
+			// never complete). A re-download queued again meanwhile (a
+			// newer revocation: e's version changed) starts a pass of
+			// its own and is left as it is.
+			next := maps.Clone(in)
+			next["last_batch_no"] = fs.Batches[n-1].BatchNo
+			if _, err := casJSON(ctx, h, e.Key, e.Version, next); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return sum, fmt.Errorf("keep the place of the complete re-download %s: %w", e.Key, err)
+			}
+			continue
 		}
 		if err := h.Delete(ctx, e.Key); err != nil {
 			return sum, err
@@ -417,9 +429,10 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 				in[k] = v
 			}
 			// A complete re-download (full_flag 1) starts from the first
-			// record; its later batches of this run go on after the
-			// previous one.
-			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && (str(in, "full_flag") != "1" || fetched > 1) {
+			// record, or after the batch its queued entry names (a pass
+			// continued from an earlier run); the later batches of this
+			// run go on after the previous one, whatever the input named.
+			if _, given := in["last_batch_no"]; st.LastBatchNo != "" && (fetched > 1 || (!given && str(in, "full_flag") != "1")) {
 				in["last_batch_no"] = st.LastBatchNo
 			}
 			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
