@@ -277,8 +277,16 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			}
 			continue
 		}
-		if err := h.Delete(ctx, e.Key); err != nil {
-			return sum, err
+		// Complete: removed only if not queued again meanwhile (a newer
+		// revocation of the same records, downloaded by another run,
+		// needs a pass after it): compare-and-set on the version read,
+		// then delete.
+		if _, err := h.CompareAndSet(ctx, e.Key, e.Version, e.Value); err == nil {
+			if err := h.Delete(ctx, e.Key); err != nil {
+				return sum, fmt.Errorf("remove the completed re-download %s: %w", e.Key, err)
+			}
+		} else if !errors.Is(err, sdk.ErrConflict) {
+			return sum, fmt.Errorf("remove the completed re-download %s: %w", e.Key, err)
 		}
 	}
 	return sum, nil

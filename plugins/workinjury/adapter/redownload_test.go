@@ -206,3 +206,48 @@ func TestCompleteRedownloadAcrossRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestRedownloadQueuedAgainMeanwhileStays: a complete re-download queued
+// again while it runs (a newer revocation of the same stay, downloaded by
+// another run) is not removed when the older one completes: the details
+// it fetched predate that revocation, and the newer one's re-download is
+// still to be made.
+func TestRedownloadQueuedAgainMeanwhileStays(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, _ := c.stay("ZY0971", line("0001", "10.00", "1", "0"), line("0002", "20.00", "1", "0"))
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0971"}))
+	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	key := "redl/GYD102/" + hospital + "/ZY0971"
+	h := hostFor(c.host, testSite)
+	stored := 0
+	c.impl.hook = func(p string) error {
+		if p != "stored" {
+			return nil
+		}
+		if stored++; stored == 2 { // the batch of the complete re-download
+			// Another run downloads a newer revocation of the stay and
+			// queues its complete re-download again.
+			return putJSON(t.Context(), h, key, map[string]any{"akb020": hospital, "akc190": "ZY0971", "ykc700": v, "full_flag": "1"})
+		}
+		return nil
+	}
+	r := c.mustOK(c.send("GYD401", map[string]any{}))
+	if fu, _ := r["follow_ups"].([]any); len(fu) != 1 {
+		t.Fatalf("GYD401 summary %v: want one complete re-download", r)
+	}
+	var entry map[string]any
+	if ver, err := getJSON(t.Context(), h, key, &entry); err != nil || ver == 0 {
+		t.Fatalf("the complete re-download queued again meanwhile was removed (%v)", err)
+	}
+	c.impl.hook = nil
+	c.mustOK(c.send("GYD401", map[string]any{}))
+	if ver, err := getJSON(t.Context(), h, key, &entry); err != nil || ver != 0 {
+		t.Fatalf("the re-download queued again is still queued after the next run (version %d, %v)", ver, err)
+	}
+	if n := len(c.sim.Received("GYD102")); n < 3 {
+		t.Fatalf("GYD102 sent %d times; want the download of the stay, and a complete re-download for each queueing", n)
+	}
+}
