@@ -60,6 +60,13 @@ type dlState struct {
 	BatchNo     string            `json:"batchNo,omitempty"`
 	HasMore     bool              `json:"hasMore,omitempty"`
 	Records     []json.RawMessage `json:"records,omitempty"`
+	// Failed are the records of the batch that could not be delivered
+	// (record id → reason), fixed when publishing ends and saved with the
+	// step feedback by the same compare-and-set: the feedback flags exactly
+	// what the run that moved the batch on published, whatever another
+	// run wrote to the progress meanwhile. Nil in a state written before
+	// it was kept here (the progress is read then).
+	Failed map[string]string `json:"failed"`
 	// FeedbackSent is true from just before GYU008 leaves until its
 	// outcome is known.
 	FeedbackSent   bool   `json:"feedbackSent,omitempty"`
@@ -256,10 +263,30 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			return sum, fmt.Errorf("complete re-download %s %v after %s: %w", target, in, code, err)
 		}
 		if n := len(fs.Batches); n > 0 && fs.Batches[n-1].HasMore {
-			continue // not complete within maxBatchesPerRun: it stays queued
+			// Not complete within maxBatchesPerRun: it stays queued, with
+			// the last batch of its pass as the cursor, so the next run
+			// goes on after it instead of starting the pass over (which
+			// would hand out the same first batches on every run and
+			// never complete). A re-download queued again meanwhile (a
+			// newer revocation: e's version changed) starts a pass of
+			// its own and is left as it is.
+			next := maps.Clone(in)
+			next["last_batch_no"] = fs.Batches[n-1].BatchNo
+			if _, err := casJSON(ctx, h, e.Key, e.Version, next); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return sum, fmt.Errorf("keep the place of the complete re-download %s: %w", e.Key, err)
+			}
+			continue
 		}
-		if err := h.Delete(ctx, e.Key); err != nil {
-			return sum, err
+		// Complete: removed only if not queued again meanwhile (a newer
+		// revocation of the same records, downloaded by another run,
+		// needs a pass after it): compare-and-set on the version read,
+		// then delete.
+		if _, err := h.CompareAndSet(ctx, e.Key, e.Version, e.Value); err == nil {
+			if err := h.Delete(ctx, e.Key); err != nil {
+				return sum, fmt.Errorf("remove the completed re-download %s: %w", e.Key, err)
+			}
+		} else if !errors.Is(err, sdk.ErrConflict) {
+			return sum, fmt.Errorf("remove the completed re-download %s: %w", e.Key, err)
 		}
 	}
 	return sum, nil
@@ -410,9 +437,10 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 				in[k] = v
 			}
 			// A complete re-download (full_flag 1) starts from the first
-			// record; its later batches of this run go on after the
-			// previous one.
-			if _, given := in["last_batch_no"]; !given && st.LastBatchNo != "" && (str(in, "full_flag") != "1" || fetched > 1) {
+			// record, or after the batch its queued entry names (a pass
+			// continued from an earlier run); the later batches of this
+			// run go on after the previous one, whatever the input named.
+			if _, given := in["last_batch_no"]; st.LastBatchNo != "" && (fetched > 1 || (!given && str(in, "full_flag") != "1")) {
 				in["last_batch_no"] = st.LastBatchNo
 			}
 			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
@@ -446,7 +474,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 		return err
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
-	st.BatchNo, st.HasMore, st.Records, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, false, "", ""
+	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -666,6 +694,7 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 		return err
 	}
 	st.Step, st.FeedbackSerial, st.FeedbackDate, st.FeedbackSent = stepFeedback, serial, a.now().In(cst).Format("2006-01-02"), false
+	st.Failed = pr.Failed
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -1003,9 +1032,13 @@ func writeFile(path string, data []byte) error {
 
 // feedback acknowledges the stored batch with GYU008, exactly once.
 func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, sum *dlSummary) error {
-	var pr dlProgress
-	if _, err := getJSON(ctx, h, key+"/progress", &pr); err != nil {
-		return err
+	pr := dlProgress{BatchNo: st.BatchNo, Published: len(st.Records), Failed: st.Failed}
+	if st.Failed == nil {
+		// A state written before the failures were kept in it: they are
+		// in the progress, if it is still this batch's (checked below).
+		if _, err := getJSON(ctx, h, key+"/progress", &pr); err != nil {
+			return err
+		}
 	}
 	if st.FeedbackSent {
 		r, err := a.reconcile(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, st.FeedbackDate)
@@ -1024,6 +1057,16 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			return err
 		}
 		st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
+	}
+	if pr.BatchNo != st.BatchNo {
+		// Another batch's progress (a stale write of another run) tells
+		// nothing about the records of this one: the batch is published
+		// again (under the same event ids) to learn them, rather than
+		// acknowledging records that were never delivered.
+		a.log.Warn("the progress of the batch to feed back is not its own; publishing the batch again", "site", c.code, "code", st.Code,
+			"batch", st.BatchNo, "progressBatch", pr.BatchNo)
+		st.Step, st.FeedbackSent = stepStored, false
+		return a.save(ctx, h, key, st, ver)
 	}
 	records := make([]map[string]any, 0, len(st.Records))
 	for i, raw := range st.Records {
@@ -1096,7 +1139,7 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	if st.Code == "GYD009" {
 		sum.Records = append(sum.Records, st.Records...)
 	}
-	st.Step, st.LastBatchNo, st.Records, st.FeedbackSent = stepDone, st.BatchNo, nil, false
+	st.Step, st.LastBatchNo, st.Records, st.Failed, st.FeedbackSent = stepDone, st.BatchNo, nil, nil, false
 	st.Batches++
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -142,4 +143,111 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestCompleteRedownloadAcrossRuns: a complete re-download after a
+// fee-detail revocation (GYD401 → GYD102 full_flag 1) that needs more
+// batches than one run fetches (maxBatchesPerRun) goes on where the
+// previous run stopped, and each later batch of a run after the one
+// before: every valid detail is delivered again once, and the queue
+// empties. Started over at each run, it would hand out the first batch
+// again and again and never complete.
+func TestCompleteRedownloadAcrossRuns(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		maxBatches string
+		details    int // the first one is revoked
+	}{
+		"one batch per run":   {"1", 3},
+		"two batches a run":   {"2", 6},
+		"three batches a run": {"3", 8},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, withSettings(setMaxBatches, tc.maxBatches), withSim(func(cfg *wisim.Config) { cfg.BatchSize = 1 }))
+			var lines []map[string]any
+			for i := 1; i <= tc.details; i++ {
+				lines = append(lines, line(fmt.Sprintf("%04d", i), "10.00", "1", "0"))
+			}
+			v, _ := c.stay("ZY0961", lines...)
+			c.mustOK(c.send("GYD101", map[string]any{}))
+			for range tc.details {
+				c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0961"}))
+			}
+			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+				"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+			queued := func() int {
+				entries, err := hostFor(c.host, testSite).Scan(t.Context(), "redl/", 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(entries)
+			}
+			for run := 1; run <= tc.details && (run == 1 || queued() > 0); run++ {
+				c.mustOK(c.send("GYD401", map[string]any{}))
+			}
+			delivered := map[string]int{}
+			for _, ev := range c.events("workinjury.fee_detail.downloaded") {
+				delivered[ev.Key]++
+			}
+			for i := 1; i <= tc.details; i++ {
+				no, want := fmt.Sprintf("%04d", i), 2
+				if i == 1 {
+					want = 1 // revoked: not in the complete re-download
+				}
+				if delivered[no] != want {
+					t.Errorf("detail %s delivered %d times, want %d (all: %v)", no, delivered[no], want, delivered)
+				}
+			}
+			if n := queued(); n != 0 {
+				t.Errorf("the complete re-download is still queued (%d entries)", n)
+			}
+		})
+	}
+}
+
+// TestRedownloadQueuedAgainMeanwhileStays: a complete re-download queued
+// again while it runs (a newer revocation of the same stay, downloaded by
+// another run) is not removed when the older one completes: the details
+// it fetched predate that revocation, and the newer one's re-download is
+// still to be made.
+func TestRedownloadQueuedAgainMeanwhileStays(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, _ := c.stay("ZY0971", line("0001", "10.00", "1", "0"), line("0002", "20.00", "1", "0"))
+	c.mustOK(c.send("GYD101", map[string]any{}))
+	c.mustOK(c.send("GYD102", map[string]any{"akb020": hospital, "akc190": "ZY0971"}))
+	c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0001"}},
+		"revoke_reason": "明细有误", "revoke_time": revokeT(3), "aae011": "王五"}))
+	key := "redl/GYD102/" + hospital + "/ZY0971"
+	h := hostFor(c.host, testSite)
+	stored := 0
+	c.impl.hook = func(p string) error {
+		if p != "stored" {
+			return nil
+		}
+		if stored++; stored == 2 { // the batch of the complete re-download
+			// Another run downloads a newer revocation of the stay and
+			// queues its complete re-download again.
+			return putJSON(t.Context(), h, key, map[string]any{"akb020": hospital, "akc190": "ZY0971", "ykc700": v, "full_flag": "1"})
+		}
+		return nil
+	}
+	r := c.mustOK(c.send("GYD401", map[string]any{}))
+	if fu, _ := r["follow_ups"].([]any); len(fu) != 1 {
+		t.Fatalf("GYD401 summary %v: want one complete re-download", r)
+	}
+	var entry map[string]any
+	if ver, err := getJSON(t.Context(), h, key, &entry); err != nil || ver == 0 {
+		t.Fatalf("the complete re-download queued again meanwhile was removed (%v)", err)
+	}
+	c.impl.hook = nil
+	c.mustOK(c.send("GYD401", map[string]any{}))
+	if ver, err := getJSON(t.Context(), h, key, &entry); err != nil || ver != 0 {
+		t.Fatalf("the re-download queued again is still queued after the next run (version %d, %v)", ver, err)
+	}
+	if n := len(c.sim.Received("GYD102")); n < 3 {
+		t.Fatalf("GYD102 sent %d times; want the download of the stay, and a complete re-download for each queueing", n)
+	}
 }
