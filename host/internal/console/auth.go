@@ -471,8 +471,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	actor := audit.Actor{Name: d.User, Remote: addr}
 	open, err := c.openConsole(r.Context())
 	if err != nil {
-		c.o.Logger.Error("console: read users", "err", err)
-		c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)", "medgate cannot read its users from the store: "+err.Error(), "Check /readyz (store) and try again.")
+		c.o.Logger.Error("console: sign-in unavailable: cannot read the users from the store", "remote", addr, "err", err)
+		c.signInUnavailable(w, r)
 		return
 	}
 	d.Open = open
@@ -529,8 +529,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			if !errors.Is(err, access.ErrBadCredentials) {
-				c.o.Logger.Error("console: sign-in check failed", "user", d.User, "err", err)
-				c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)", err.Error(), "Check /readyz (store) and the medgate log, then try again.")
+				c.o.Logger.Error("console: sign-in unavailable: the sign-in could not be checked", "user", d.User, "remote", addr, "err", err)
+				c.signInUnavailable(w, r)
 				return
 			}
 			locked := c.o.Lockout.Fail(d.User, addr)
@@ -550,6 +550,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
 	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)
+}
+
+// signInUnavailable answers a sign-in medgate could not check (the store
+// is unreachable, a stored password hash is damaged). The page is public,
+// so it never shows the error itself — a store's error names the database
+// host, address and account, a hash's error tells that the user exists —
+// only that the caller logged it and where to look.
+func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request) {
+	c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)",
+		"medgate could not check the sign-in: it could not read its users from the store, or a stored password is damaged. Nothing was signed in.",
+		"Ask the administrator to check /readyz (store) and the medgate log (\"console: sign-in unavailable\", with the cause), then try again.")
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:

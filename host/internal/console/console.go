@@ -16,6 +16,10 @@
 //     confirm, each sent as the declared operation with the operator who
 //     signed in and the version the page showed;
 //
+// Messages and their exchanges are shown with personal data masked
+// (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
+// an admin may reveal them, audited.
+//
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
 // replied to like any other. A message is always of the plugin whose page

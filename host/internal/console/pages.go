@@ -251,18 +251,20 @@ func plainJSON(b []byte) string {
 
 // maskedJSON pretty-prints a body with personal data masked as
 // logging.MaskJSON masks it: values of personal keys (name, idNumber,
-// phone, …) and any ID or mobile number in any string or number. Bodies
-// that are not one JSON document are masked as text.
+// phone, …) and any ID or mobile number in any string or number; HL7 v2
+// text in it (an hl7v2 payload) has its personal fields masked too
+// (maskHL7). Bodies that are not one JSON document are masked as text
+// (HL7 v2 by its fields, then by pattern).
 func maskedJSON(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if !json.Valid(b) {
-		return logging.Mask(strings.ToValidUTF8(string(b), "\uFFFD"))
+		return logging.Mask(maskHL7(strings.ToValidUTF8(string(b), "\uFFFD")))
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, logging.MaskJSON(b), "", "  "); err != nil {
-		return logging.Mask(string(b))
+	if err := json.Indent(&out, logging.MaskJSON(maskHL7InJSON(b)), "", "  "); err != nil {
+		return logging.Mask(maskHL7(string(b)))
 	}
 	return out.String()
 }
