@@ -20,6 +20,7 @@ import (
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
 //	codes/<source>/<docNo>[/<supplier>]/<%05d chunk>  up to chunkSize code rows
 //	draft/<id>                           a draft receipt (compare-and-set)
+//	draftidx/<id>                        {"key": the draft's log/draft key}
 //	draftopen/<id>                       present while the draft is open
 //	                                     or its receipt unpublished
 //	receiptpending/<id>                  a confirmation began, its receipt
