@@ -248,11 +248,9 @@ func (h *handler) draftLogKey(ctx context.Context, d *draft, legacy bool) (strin
 		}
 	}
 	if slot.Key == "" {
-		n, err := increment(ctx, host, "count/"+kindDraft+"/"+day.Format(dayLayout))
-		if err != nil {
+		if slot.Key, err = reserveLog(ctx, host, kindDraft, day); err != nil {
 			return "", err
 		}
-		slot.Key = fmt.Sprintf("log/%s/%s/%08d", kindDraft, day.Format(dayLayout), n)
 	}
 	b, _ := json.Marshal(slot)
 	_, err = host.CompareAndSet(ctx, draftIndexKey(d.ID), 0, b)
