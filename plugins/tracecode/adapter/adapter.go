@@ -154,6 +154,9 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 	cfg, ds := a.parseSettings(req.Site, req.Settings)
 	if cfg != nil {
 		a.mu.Lock()
+		// The replaced medical-insurance client only has its idle
+		// connections released (hsa.Client.Close): uploads in flight
+		// hold the old configuration and finish on it.
 		if old := a.sites[req.Site]; old != nil && old.mi != nil {
 			defer old.mi.client.Close()
 		}

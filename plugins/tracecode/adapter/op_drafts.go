@@ -155,13 +155,17 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 			if rec.Scoped && (cur.SupplierBillNo != rec.DocNo || cur.SupplierCode != rec.FromOrgCode) {
 				continue // another supplier's document of that number took the id meanwhile
 			}
-			// It exists: keep it on the work list while it is open, in
-			// case the fetch that created it stopped before listing it.
+			// It exists: keep it on the work list while it is open, and in
+			// the export's draft index, in case the fetch that created it
+			// stopped before listing or indexing it.
 			rec.DraftID = id
 			if cur.Status == draftOpen {
 				if _, err := h.req.Host.Put(ctx, draftOpenKey(id), []byte("{}")); err != nil {
 					return false, fmt.Errorf("list the draft of %s: %w", id, err)
 				}
+			}
+			if err := h.indexDraft(ctx, cur, true); err != nil {
+				return false, err
 			}
 			return false, nil
 		}
@@ -174,15 +178,90 @@ func (h *handler) createDraft(ctx context.Context, rec *docRecord, rows []codeRo
 	if _, err := h.req.Host.Put(ctx, draftOpenKey(d.ID), []byte("{}")); err != nil {
 		return false, fmt.Errorf("list the draft of %s: %w", d.ID, err)
 	}
-	day, err := dayOf(rec.BillTime, h.cfg.zone)
-	if err != nil {
-		return false, fmt.Errorf("date the draft of %s: %w", d.ID, err)
-	}
-	ref, _ := json.Marshal(draftRef{DraftID: d.ID})
-	if _, err := appendLog(ctx, h.req.Host, kindDraft, day, json.RawMessage(ref)); err != nil {
-		return false, fmt.Errorf("index the draft of %s by its document date for the export: %w", d.ID, err)
+	if err := h.indexDraft(ctx, &d, false); err != nil {
+		return false, err
 	}
 	return created, nil
+}
+
+// draftIndexKey is the key of the record that holds the draft id's slot
+// in the daily draft log ({"key": <log key>}).
+func draftIndexKey(id string) string { return "draftidx/" + esc(id) }
+
+// errFound stops a scan that found what it looked for.
+var errFound = errors.New("found")
+
+// indexDraft adds the draft d to the export's daily draft log (kindDraft,
+// by its document date) exactly once, however often a fetch that stopped
+// on the way is retried: the draft's slot in the log is reserved under
+// draftIndexKey with compare-and-set before the record is written, so a
+// retry writes the reserved slot again instead of appending another (a
+// slot reserved by a retry that lost the race stays empty, which the
+// export skips). legacy says the draft may have been indexed before slots
+// were reserved: its document date's log is then searched for it first.
+func (h *handler) indexDraft(ctx context.Context, d *draft, legacy bool) error {
+	host := h.req.Host
+	key, err := h.draftLogKey(ctx, d, legacy)
+	if err != nil {
+		return fmt.Errorf("index the draft %s by its document date for the export: %w", d.ID, err)
+	}
+	ref, _ := json.Marshal(draftRef{DraftID: d.ID})
+	if _, err := host.Put(ctx, key, ref); err != nil {
+		return fmt.Errorf("index the draft %s by its document date for the export: store %s: %w", d.ID, key, err)
+	}
+	return nil
+}
+
+// draftLogKey returns the draft's reserved slot in the daily draft log,
+// reserving one if it has none.
+func (h *handler) draftLogKey(ctx context.Context, d *draft, legacy bool) (string, error) {
+	host := h.req.Host
+	var slot docRef
+	e, err := host.Get(ctx, draftIndexKey(d.ID))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(e.Value, &slot); err != nil {
+			return "", fmt.Errorf("decode %s: %w; delete the entry and fetch the document again", draftIndexKey(d.ID), err)
+		}
+		if slot.Key == "" {
+			return "", fmt.Errorf("%s names no log key; delete the entry and fetch the document again", draftIndexKey(d.ID))
+		}
+		return slot.Key, nil
+	case !errors.Is(err, sdk.ErrNotFound):
+		return "", fmt.Errorf("read %s: %w", draftIndexKey(d.ID), err)
+	}
+	day, err := dayOf(d.BillTime, h.cfg.zone)
+	if err != nil {
+		return "", fmt.Errorf("date the draft: %w", err)
+	}
+	if legacy {
+		err := scanLog(ctx, host, kindDraft, day, day, func(key string, v []byte) error {
+			var ref draftRef
+			if json.Unmarshal(v, &ref) == nil && ref.DraftID == d.ID {
+				slot.Key = key
+				return errFound
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return "", err
+		}
+	}
+	if slot.Key == "" {
+		if slot.Key, err = reserveLog(ctx, host, kindDraft, day); err != nil {
+			return "", err
+		}
+	}
+	b, _ := json.Marshal(slot)
+	_, err = host.CompareAndSet(ctx, draftIndexKey(d.ID), 0, b)
+	if errors.Is(err, sdk.ErrConflict) {
+		// A concurrent fetch of the same document reserved one first.
+		return h.draftLogKey(ctx, d, false)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reserve %s in %s: %w", slot.Key, draftIndexKey(d.ID), err)
+	}
+	return slot.Key, nil
 }
 
 // loadDraft reads a draft and its version.

@@ -50,6 +50,22 @@ type miLine struct {
 // national record, so a retry sends only what is not done.
 type miState struct {
 	Lines map[string]*miLine `json:"lines"`
+	// Unlogged lists the calls made whose upload record (the export's,
+	// daily log "mi") is not stored yet: the next upload of the document
+	// records them, even when it sends nothing more.
+	Unlogged []miCall `json:"unlogged,omitempty"`
+	// LogKey is the log key reserved for the record of the Unlogged calls
+	// and LogAt its time: an upload that stopped after reserving it writes
+	// the record there again, never a second one.
+	LogKey string    `json:"logKey,omitempty"`
+	LogAt  time.Time `json:"logAt,omitzero"`
+}
+
+// miCall is one call of an upload: its msgid and the number of codes it
+// carried.
+type miCall struct {
+	MsgID string `json:"msgid"`
+	Codes int    `json:"codes"`
 }
 
 // miPayload is the payload of tracecode.mi.upload.
@@ -219,8 +235,6 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		res, err := mi.client.Do(ctx, host, hsa.Call{Infno: mi.infno, Input: inputs[l.LineNo], MessageID: h.req.MessageID, MsgID: msgid, Resending: resending})
 		line := st.Lines[ln]
 		r.MsgID = msgid
-		record.MsgIDs = append(record.MsgIDs, msgid)
-		record.Codes += len(codes[l.LineNo])
 		var be *hsa.BusinessError
 		var te *hsa.TransportError
 		var ge *hsa.GatewayError
@@ -262,6 +276,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		r.Status, r.Infcode, r.Message = line.Status, line.Infcode, line.Message
 		replies = append(replies, r)
+		st.Unlogged = append(st.Unlogged, miCall{MsgID: msgid, Codes: len(codes[l.LineNo])})
 		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
 			return nil, err
 		}
@@ -297,8 +312,8 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	if retryable != nil {
 		record.Message = retryable.Error()
 	}
-	if len(record.MsgIDs) > 0 || record.Status != miOK {
-		if _, err := appendLog(ctx, host, kindMI, record.At.In(h.cfg.zone), record); err != nil {
+	if len(st.Unlogged) > 0 || record.Status != miOK {
+		if _, err := h.logMI(ctx, st, stKey, stVer, &record); err != nil {
 			return nil, err
 		}
 	}
@@ -476,4 +491,39 @@ func (h *handler) fetchedForMI(ctx context.Context, p miPayload) (*docRecord, st
 		return nil, "", amb
 	}
 	return recs[0], keys[0], nil
+}
+
+// logMI stores the upload record of a document (daily log "mi", for the
+// export) with the calls not recorded yet (st.Unlogged, made by this
+// upload or by an earlier one that stopped before recording them), in
+// the log slot reserved in the state first: an upload that stops on the
+// way and is sent again records its calls once. It returns the state's
+// new version.
+func (h *handler) logMI(ctx context.Context, st *miState, stKey string, stVer int64, record *miRecord) (int64, error) {
+	host := h.req.Host
+	var err error
+	if st.LogKey == "" {
+		if st.LogKey, err = reserveLog(ctx, host, kindMI, record.At.In(h.cfg.zone)); err != nil {
+			return 0, fmt.Errorf("record the medical-insurance upload of %s for the export: %w", record.DocNo, err)
+		}
+		st.LogAt = record.At
+		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
+			return 0, err
+		}
+	}
+	record.At = st.LogAt
+	record.MsgIDs, record.Codes = nil, 0
+	for _, c := range st.Unlogged {
+		record.MsgIDs = append(record.MsgIDs, c.MsgID)
+		record.Codes += c.Codes
+	}
+	b, err := json.Marshal(record)
+	if err != nil {
+		return 0, fmt.Errorf("encode the medical-insurance upload record of %s: %w", record.DocNo, err)
+	}
+	if _, err := host.Put(ctx, st.LogKey, b); err != nil {
+		return 0, fmt.Errorf("record the medical-insurance upload of %s for the export: store %s: %w", record.DocNo, st.LogKey, err)
+	}
+	st.Unlogged, st.LogKey, st.LogAt = nil, "", time.Time{}
+	return saveMIState(ctx, host, stKey, st, stVer)
 }

@@ -20,6 +20,7 @@ import (
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
 //	codes/<source>/<docNo>[/<supplier>]/<%05d chunk>  up to chunkSize code rows
 //	draft/<id>                           a draft receipt (compare-and-set)
+//	draftidx/<id>                        {"key": the draft's log/draft key}
 //	draftopen/<id>                       present while the draft is open
 //	                                     or its receipt unpublished
 //	receiptpending/<id>                  a confirmation began, its receipt
@@ -27,6 +28,7 @@ import (
 //	recovery/receipts                    the one-time receipt recovery's
 //	                                     progress (receipt_recovery.go)
 //	miidx/<source/docNo>[/<supplier>]    the medical-insurance upload state
+//	                                     (and the calls not yet in log/mi)
 //
 // Fetched documents are the suppliers' and scoped by supplier (the
 // "/<supplier>" part, docRecord.Scoped); uploaded ones are the hospital's
@@ -97,14 +99,24 @@ func increment(ctx context.Context, h sdk.Host, key string) (int64, error) {
 	return 0, errBusy
 }
 
-// appendLog stores v as the next record of a daily log and returns its key.
-func appendLog(ctx context.Context, h sdk.Host, kind string, day time.Time, v any) (string, error) {
+// reserveLog returns the key of the next record of a daily log, which the
+// caller writes. A key reserved and never written leaves a gap, which
+// readers (scanLog) skip.
+func reserveLog(ctx context.Context, h sdk.Host, kind string, day time.Time) (string, error) {
 	d := day.Format(dayLayout)
 	n, err := increment(ctx, h, "count/"+kind+"/"+d)
 	if err != nil {
 		return "", err
 	}
-	key := fmt.Sprintf("log/%s/%s/%08d", kind, d, n)
+	return fmt.Sprintf("log/%s/%s/%08d", kind, d, n), nil
+}
+
+// appendLog stores v as the next record of a daily log and returns its key.
+func appendLog(ctx context.Context, h sdk.Host, kind string, day time.Time, v any) (string, error) {
+	key, err := reserveLog(ctx, h, kind, day)
+	if err != nil {
+		return "", err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("encode %s record: %w", kind, err)
