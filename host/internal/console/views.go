@@ -269,8 +269,6 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 	return items, nil
 }
 
-// showResult builds the view of a reply payload as d declares (a file's
-// download link for session only). Text is masked like work-list cells.
 // tableOf is the table d declares: the rows at d.Rows in obj, one cell
 // per declared column.
 func tableOf(obj any, d sdk.Display) *resultTable {
@@ -293,6 +291,10 @@ func tableOf(obj any, d sdk.Display) *resultTable {
 	return t
 }
 
+// showResult builds the view of a reply payload as d declares (a file's
+// download link for session only). Text is masked like work-list cells;
+// a reply shown whole (d declares nothing) is masked as the message page
+// masks it (maskedJSON: personal keys too, not only ID and mobile numbers).
 func (c *Console) showResult(session, plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
@@ -338,8 +340,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 			Token: c.downloads.add(download{ArtifactID: m.ID, Session: session})}
 	}
 	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
-		pretty, _ := json.MarshalIndent(obj, "", "  ")
-		out.JSON = logging.Mask(string(pretty))
+		out.JSON = maskedJSON(payload)
 	}
 	return out, nil
 }
