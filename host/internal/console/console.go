@@ -19,7 +19,9 @@
 // Messages and their exchanges are shown with personal data masked
 // (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
 // an admin may reveal them, audited. A form's reply that the form shows
-// whole (it declares no display) is masked the same way.
+// whole (it declares no display) is masked the same way. A job's error and
+// summary, a plugin's words, are masked by pattern as log lines are
+// (logging.Mask).
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and

@@ -99,7 +99,7 @@ type siteRow struct {
 const overviewMessages = 50
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	d := overviewData{Plugins: c.b.Plugins(), Jobs: c.b.Jobs(), ShowAll: r.URL.Query().Get("all") == "1"}
+	d := overviewData{Plugins: c.b.Plugins(), Jobs: maskedJobs(c.b.Jobs()), ShowAll: r.URL.Query().Get("all") == "1"}
 	limit := overviewMessages
 	if !d.ShowAll {
 		limit = 500 // work-list reads are filtered out below
@@ -140,7 +140,7 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 	f := &flash{OK: err == nil, Title: "任务已运行 (job ran): " + id}
 	if err != nil {
 		f.Title = "任务未运行 (job did not run): " + id
-		f.Lines = []string{err.Error()}
+		f.Lines = []string{logging.Mask(err.Error())} // the plugin's words may quote a patient
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -322,7 +325,19 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 
 // jobsPage lists the scheduled jobs with their last outcome.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", c.b.Jobs())
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(c.b.Jobs()))
+}
+
+// maskedJobs returns the jobs with their last error and summary masked as
+// log lines are (logging.Mask): a plugin writes them and may quote a
+// patient's ID or mobile number.
+func maskedJobs(jobs []scheduler.Status) []scheduler.Status {
+	jobs = slices.Clone(jobs)
+	for i := range jobs {
+		jobs[i].LastErr = logging.Mask(jobs[i].LastErr)
+		jobs[i].Summary = logging.Mask(jobs[i].Summary)
+	}
+	return jobs
 }
 
 // boardRow is one message on the board.
