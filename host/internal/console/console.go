@@ -21,7 +21,9 @@
 // an admin may reveal them, audited. A form's reply that the form shows
 // whole (it declares no display) is masked the same way. A job's error and
 // summary, a plugin's words, are masked by pattern as log lines are
-// (logging.Mask).
+// (logging.Mask). Business keys (message page, search, board) are shown
+// with ID and mobile numbers masked the same way; a search by key takes
+// the full key.
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and

@@ -214,6 +214,10 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	show := maskedJSON
 	if reveal {
 		show = plainJSON
+	} else {
+		mm := *m
+		mm.Key = maskKey(mm.Key)
+		m = &mm
 	}
 	d := messageData{Message: m, Request: show(m.Request), Reply: show(m.Reply),
 		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal}
@@ -239,6 +243,12 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
 }
+
+// maskKey shows a message's business key with ID and mobile numbers masked
+// (logging.Mask): a site may key its messages by them, while the hospital's
+// own patient and visit numbers stay readable. Searching by key still takes
+// the full key.
+func maskKey(k string) string { return logging.Mask(k) }
 
 // plainJSON pretty-prints a body as it is, unmasked (the admin's reveal).
 func plainJSON(b []byte) string {

@@ -107,7 +107,10 @@ func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			d.Err = "The messages could not be searched: " + err.Error() + ". Check /readyz and the store settings, or start again from the first page."
 		}
-		d.Messages = ms
+		d.Messages = slices.Clone(ms)
+		for i := range d.Messages {
+			d.Messages[i].Key = maskKey(d.Messages[i].Key)
+		}
 		if next != "" {
 			v := d.Form.values()
 			v.Set("after", next)
@@ -382,6 +385,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 				continue // the console's own reads and forms are not uploads
 			}
 			row := boardRow{Message: m, Since: m.OccurredAt}
+			row.Key = maskKey(m.Key)
 			if row.Since.IsZero() {
 				row.Since = m.ReceivedAt
 			}
