@@ -47,7 +47,8 @@
 // whichever instance or `medgate user` made the change.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
-// names they use.
+// names they use, and once they lock the address out every failed sign-in
+// from it gets the same answer, whether its name is a user's or not.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
