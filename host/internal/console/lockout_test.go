@@ -13,7 +13,8 @@ import (
 // TestLockedOutAnswerSameForUsers: once failed admin-token sign-ins lock
 // out an address, a wrong password gets the same answer whether the name
 // is a user's or not, so the lockout tells no one which names are users;
-// the token stays locked out and a user's own password still signs in.
+// the token stays locked out, a user's own password still signs in and
+// a user's wrong passwords still lock the user out.
 func TestLockedOutAnswerSameForUsers(t *testing.T) {
 	t.Parallel()
 	proxy, err := access.NewProxy("", "", []string{"127.0.0.1"})
@@ -48,5 +49,14 @@ func TestLockedOutAnswerSameForUsers(t *testing.T) {
 	}
 	if r := login("alice", pw, "10.6.6.6"); r.code != http.StatusSeeOther {
 		t.Errorf("a user's own password from the locked-out address: %d", r.code)
+	}
+	// A user's password is not guessed freely meanwhile: the failures
+	// count against the user's name as before.
+	dpw := f.addUser("dave", access.Operator)
+	for i := range 3 {
+		login("dave", fmt.Sprintf("guess-%d", i), "10.6.6.6")
+	}
+	if r := login("dave", dpw, "10.6.6.6"); r.code != http.StatusTooManyRequests {
+		t.Errorf("a user's right password after 3 wrong ones from the locked-out address: %d, want %d", r.code, http.StatusTooManyRequests)
 	}
 }
