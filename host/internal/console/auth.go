@@ -521,10 +521,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		u, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"), addr)
 		role, stamp = u.Role, u.Stamp
 		if tl, ok := errors.AsType[*tokenLocked](err); ok {
+			// Counted against the name too, user or not, so a user's
+			// password is not guessed freely meanwhile; the answer is
+			// the same whether the name is a user's.
+			c.o.Lockout.Fail(d.User, addr)
 			mins := int((tl.wait + time.Minute - 1) / time.Minute)
-			c.o.Logger.Warn("console: admin token sign-in refused: too many failed token sign-ins from this address", "user", d.User, "remote", addr)
+			c.o.Logger.Warn("console: sign-in refused: too many failed admin token sign-ins from this address", "user", d.User, "remote", addr)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out: admin token guesses"})
-			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): sign-ins with the admin token are locked out from this address for %d more minute(s). Wait, or sign in as a user.", mins))
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): too many failed sign-ins from this address; wait %d more minute(s), or ask an administrator.", mins))
 			return
 		}
 		if err != nil {
@@ -580,9 +584,12 @@ func (e *tokenLocked) Error() string {
 // checkPassword signs in a user of the store, or, for a name that is not
 // one, the admin token (bootstrap: the first admin signs in with it and
 // adds users; that identity has no Stamp). It returns the identity and how
-// it signed in. Wrong credentials give access.ErrBadCredentials; a token
-// sign-in from an address that failed too often (whatever the names)
-// gives *tokenLocked, and the token is then not compared.
+// it signed in. Wrong credentials give access.ErrBadCredentials. From an
+// address whose token sign-ins failed too often (whatever the names),
+// every failed sign-in gives *tokenLocked, a user's wrong password as
+// any other name's (so the answer does not tell which names are users),
+// and the token is then not compared; a user's right password still
+// signs in.
 func (c *Console) checkPassword(ctx context.Context, name, password, addr string) (access.User, string, error) {
 	if c.o.Users != nil {
 		u, err := c.o.Users.Authenticate(ctx, name, password)
@@ -592,12 +599,22 @@ func (c *Console) checkPassword(ctx context.Context, name, password, addr string
 		if !errors.Is(err, access.ErrBadCredentials) {
 			return access.User{}, "", err
 		}
-		if exists, err := c.o.Users.Exists(ctx, name); err != nil || exists {
-			return access.User{}, "", cmp.Or(err, access.ErrBadCredentials)
+		exists, err := c.o.Users.Exists(ctx, name)
+		if err != nil {
+			return access.User{}, "", err
+		}
+		if exists {
+			// From an address locked out for token guesses, a user's
+			// wrong password gets the answer any other name gets, so
+			// the lockout tells no one which names are users.
+			if wait := c.tokenLockedFor(addr); wait > 0 {
+				return access.User{}, "", &tokenLocked{wait: wait}
+			}
+			return access.User{}, "", access.ErrBadCredentials
 		}
 	}
 	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" {
-		if wait := c.o.Lockout.Locked(tokenLockKey, addr); wait > 0 {
+		if wait := c.tokenLockedFor(addr); wait > 0 {
 			return access.User{}, "", &tokenLocked{wait: wait}
 		}
 		if sameSecret(password, c.o.AdminToken) {
@@ -607,6 +624,15 @@ func (c *Console) checkPassword(ctx context.Context, name, password, addr string
 		c.o.Lockout.Fail(tokenLockKey, addr)
 	}
 	return access.User{}, "", access.ErrBadCredentials
+}
+
+// tokenLockedFor is how long admin token sign-ins from addr stay locked
+// out (0: not locked out, or no admin token is configured).
+func (c *Console) tokenLockedFor(addr string) time.Duration {
+	if c.o.AdminToken == "" {
+		return 0
+	}
+	return c.o.Lockout.Locked(tokenLockKey, addr)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {

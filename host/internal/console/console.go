@@ -18,7 +18,12 @@
 //
 // Messages and their exchanges are shown with personal data masked
 // (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
-// an admin may reveal them, audited.
+// an admin may reveal them, audited. A form's reply that the form shows
+// whole (it declares no display) is masked the same way. A job's error and
+// summary, a plugin's words, are masked by pattern as log lines are
+// (logging.Mask). Business keys (message page, search, board) are shown
+// with ID and mobile numbers masked the same way; a search by key takes
+// the full key.
 //
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
@@ -42,7 +47,8 @@
 // whichever instance or `medgate user` made the change.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
-// names they use.
+// names they use, and once they lock the address out every failed sign-in
+// from it gets the same answer, whether its name is a user's or not.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus

@@ -80,7 +80,8 @@ type fakeBackend struct {
 	keys      []string
 	handlers  map[string]func(payload json.RawMessage) *message.Reply
 	block     chan struct{}
-	finished  int // messages that were processed to the end
+	finished  int   // messages that were processed to the end
+	failJob   error // what TriggerJob answers, when set
 	st        *fakeStore
 }
 
@@ -136,6 +137,9 @@ func (f *fakeBackend) TriggerJob(_ context.Context, id string) error {
 	defer f.mu.Unlock()
 	if id == "nope/s1/none" {
 		return scheduler.ErrUnknownJob
+	}
+	if f.failJob != nil {
+		return f.failJob
 	}
 	f.triggered = append(f.triggered, id)
 	return nil

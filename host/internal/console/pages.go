@@ -99,7 +99,7 @@ type siteRow struct {
 const overviewMessages = 50
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	d := overviewData{Plugins: c.b.Plugins(), Jobs: c.b.Jobs(), ShowAll: r.URL.Query().Get("all") == "1"}
+	d := overviewData{Plugins: c.b.Plugins(), Jobs: maskedJobs(c.b.Jobs()), ShowAll: r.URL.Query().Get("all") == "1"}
 	limit := overviewMessages
 	if !d.ShowAll {
 		limit = 500 // work-list reads are filtered out below
@@ -140,7 +140,7 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 	f := &flash{OK: err == nil, Title: "任务已运行 (job ran): " + id}
 	if err != nil {
 		f.Title = "任务未运行 (job did not run): " + id
-		f.Lines = []string{err.Error()}
+		f.Lines = []string{logging.Mask(err.Error())} // the plugin's words may quote a patient
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")
@@ -214,6 +214,10 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	show := maskedJSON
 	if reveal {
 		show = plainJSON
+	} else {
+		mm := *m
+		mm.Key = maskKey(mm.Key)
+		m = &mm
 	}
 	d := messageData{Message: m, Request: show(m.Request), Reply: show(m.Reply),
 		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal}
@@ -239,6 +243,12 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
 }
+
+// maskKey shows a message's business key with ID and mobile numbers masked
+// (logging.Mask): a site may key its messages by them, while the hospital's
+// own patient and visit numbers stay readable. Searching by key still takes
+// the full key.
+func maskKey(k string) string { return logging.Mask(k) }
 
 // plainJSON pretty-prints a body as it is, unmasked (the admin's reveal).
 func plainJSON(b []byte) string {

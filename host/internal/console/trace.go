@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -104,7 +107,10 @@ func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			d.Err = "The messages could not be searched: " + err.Error() + ". Check /readyz and the store settings, or start again from the first page."
 		}
-		d.Messages = ms
+		d.Messages = slices.Clone(ms)
+		for i := range d.Messages {
+			d.Messages[i].Key = maskKey(d.Messages[i].Key)
+		}
 		if next != "" {
 			v := d.Form.values()
 			v.Set("after", next)
@@ -322,7 +328,19 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 
 // jobsPage lists the scheduled jobs with their last outcome.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", c.b.Jobs())
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(c.b.Jobs()))
+}
+
+// maskedJobs returns the jobs with their last error and summary masked as
+// log lines are (logging.Mask): a plugin writes them and may quote a
+// patient's ID or mobile number.
+func maskedJobs(jobs []scheduler.Status) []scheduler.Status {
+	jobs = slices.Clone(jobs)
+	for i := range jobs {
+		jobs[i].LastErr = logging.Mask(jobs[i].LastErr)
+		jobs[i].Summary = logging.Mask(jobs[i].Summary)
+	}
+	return jobs
 }
 
 // boardRow is one message on the board.
@@ -367,6 +385,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 				continue // the console's own reads and forms are not uploads
 			}
 			row := boardRow{Message: m, Since: m.OccurredAt}
+			row.Key = maskKey(m.Key)
 			if row.Since.IsZero() {
 				row.Since = m.ReceivedAt
 			}

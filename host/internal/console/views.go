@@ -269,8 +269,6 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 	return items, nil
 }
 
-// showResult builds the view of a reply payload as d declares (a file's
-// download link for session only). Text is masked like work-list cells.
 // tableOf is the table d declares: the rows at d.Rows in obj, one cell
 // per declared column.
 func tableOf(obj any, d sdk.Display) *resultTable {
@@ -293,6 +291,10 @@ func tableOf(obj any, d sdk.Display) *resultTable {
 	return t
 }
 
+// showResult builds the view of a reply payload as d declares (a file's
+// download link for session only). Text is masked like work-list cells;
+// a reply shown whole (d declares nothing) is masked as the message page
+// masks it (maskedJSON: personal keys too, not only ID and mobile numbers).
 func (c *Console) showResult(session, plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
@@ -338,8 +340,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 			Token: c.downloads.add(download{ArtifactID: m.ID, Session: session})}
 	}
 	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
-		pretty, _ := json.MarshalIndent(obj, "", "  ")
-		out.JSON = logging.Mask(string(pretty))
+		out.JSON = maskedJSON(payload)
 	}
 	return out, nil
 }
@@ -488,13 +489,45 @@ func pngURL(b []byte) template.URL {
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 }
 
-// personal masks a value a plugin declared personal (sdk.Column.Personal),
-// unless the plugin masked it already.
+// personal masks a value a plugin declared personal (sdk.Column.Personal).
+// Plugins mask such values themselves, in shapes the host keeps as they
+// are (张*丰, 138****5678), so each word of the value (split on white
+// space) is masked with logging.MaskValue unless it is wholly a masker's
+// output (maskedWord): a name beside a masked phone, or beside a literal
+// "*", is masked too.
 func personal(v string) string {
-	if strings.Contains(v, "*") {
-		return v
+	words := strings.Fields(v)
+	for i, w := range words {
+		if !maskedWord(w) {
+			words[i] = logging.MaskValue(w)
+		}
 	}
-	return logging.MaskValue(v)
+	return strings.Join(words, " ")
+}
+
+// maskedWord reports whether w is wholly the output of a masker: one run
+// of "*" with at most one character shown on either side (names: 张*,
+// 张*丰, 欧**娜, 王**) or, when at least four are hidden, at most three
+// before and four after (ID and phone numbers: 138****5678,
+// 110***********002X).
+func maskedWord(w string) bool {
+	r := []rune(w)
+	first, last := slices.Index(r, '*'), -1
+	for i, c := range r {
+		if c == '*' {
+			last = i
+		}
+	}
+	if first < 0 {
+		return false
+	}
+	for _, c := range r[first:last] {
+		if c != '*' {
+			return false
+		}
+	}
+	head, tail, hidden := first, len(r)-last-1, last-first+1
+	return (head <= 1 && tail <= 1) || (head <= 3 && tail <= 4 && hidden >= 4)
 }
 
 // declaresPersonal reports whether a reply shows personal data.
