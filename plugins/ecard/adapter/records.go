@@ -38,9 +38,12 @@ type cardRecord struct {
 	Name        string `json:"name"`
 	IDType      string `json:"idType"`
 	IDNumber    string `json:"idNumber"`
-	Phone       string `json:"phone"`
-	Gender      string `json:"gender,omitempty"`
-	BirthDate   string `json:"birthDate,omitempty"`
+	// IssuingCountry is a passport's issuing state; empty for other types
+	// and for passports registered before it was recorded.
+	IssuingCountry string `json:"issuingCountry,omitempty"`
+	Phone          string `json:"phone"`
+	Gender         string `json:"gender,omitempty"`
+	BirthDate      string `json:"birthDate,omitempty"`
 	// Guardian and BirthOrder are set for a newborn registered under its
 	// guardian, without an ID of its own (IDType and IDNumber empty, Phone
 	// the guardian's); IdentityKey is then the newborn's key (see
