@@ -134,8 +134,23 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		return nil, fmt.Errorf("derive the identity key: %w", err)
 	}
 	host := h.host()
+	numKey, err := h.numberKey(id)
+	if err != nil {
+		return nil, err
+	}
 
 	for range maxCASTry {
+		// Read first: a registration of the number under its other type
+		// that claims after this read makes this round's claim conflict.
+		var numVer int64
+		if numKey != "" {
+			var last personRecord
+			if numVer, err = getJSON(ctx, host, numKey, &last); errors.Is(err, sdk.ErrNotFound) {
+				numVer = 0
+			} else if err != nil {
+				return nil, err
+			}
+		}
 		var person personRecord
 		personVer, err := getJSON(ctx, host, keyPerson+ik, &person)
 		previous := ""
@@ -237,7 +252,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		// no person points at. The claim's compare-and-set decides a race
 		// between registrations of the same person; the loser's number is
 		// skipped, never reused.
-		if conflict, err := h.claimAndWrite(ctx, ik, personVer, claim, &rec); err != nil {
+		if conflict, err := h.claimAndWrite(ctx, ik, personVer, numKey, numVer, claim, &rec); err != nil {
 			return nil, err
 		} else if conflict {
 			continue
@@ -251,13 +266,15 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 }
 
 // claimAndWrite writes the claim on the person (at version personVer) and
-// the new card record rec (which must not exist) in one sdk.WriteState. It
-// reports conflict when either expectation did not hold: a concurrent
-// registration of the same person won, or the number was taken. On a host
-// that writes one by one the claim may then be written without the card
-// record; the next round of registerIdentity sees it (a claim pointing at
-// another person's card) and claims anew.
-func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, claim personRecord, rec *cardRecord) (conflict bool, err error) {
+// the new card record rec (which must not exist) in one sdk.WriteState.
+// When numKey is set (see numberKey) the claim is written there too, first,
+// at version numVer. It reports conflict when an expectation did not hold:
+// a concurrent registration of the same person won (under this ID type or,
+// through numKey, under the other type of the number), or the number was
+// taken. On a host that writes one by one the claim may then be written
+// without the card record; the next round of registerIdentity sees it (a
+// claim pointing at another person's card) and claims anew.
+func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, numKey string, numVer int64, claim personRecord, rec *cardRecord) (conflict bool, err error) {
 	pb, err := json.Marshal(claim)
 	if err != nil {
 		return false, fmt.Errorf("ecard: encode state %s: %w", keyPerson+ik, err)
@@ -266,10 +283,15 @@ func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, 
 	if err != nil {
 		return false, fmt.Errorf("ecard: encode state %s: %w", keyCard+rec.CardNo, err)
 	}
-	_, err = sdk.WriteState(ctx, h.host(), []sdk.StateWrite{
-		{Key: keyPerson + ik, Value: pb, Expect: personVer},
-		{Key: keyCard + rec.CardNo, Value: cb, Expect: 0},
-	})
+	var writes []sdk.StateWrite
+	if numKey != "" {
+		writes = append(writes, sdk.StateWrite{Key: numKey, Value: pb, Expect: numVer})
+	}
+	writes = append(writes,
+		sdk.StateWrite{Key: keyPerson + ik, Value: pb, Expect: personVer},
+		sdk.StateWrite{Key: keyCard + rec.CardNo, Value: cb, Expect: 0},
+	)
+	_, err = sdk.WriteState(ctx, h.host(), writes)
 	if errors.Is(err, sdk.ErrConflict) {
 		return true, nil
 	}
@@ -345,6 +367,26 @@ func aliasIDType(idType, num string) string {
 		return card.IDTypeResidentCard
 	}
 	return ""
+}
+
+// numberKey returns the state key that every registration of id's number
+// claims, under either of its ID types (see aliasIDType): keyNumber and the
+// identity key of the number as idType 01. It is "" for other numbers,
+// which one person key covers. The two types key the number apart (the
+// person keys of cards registered under either stay as they are), so two
+// registrations at once, one per type, would each find no card under the
+// other type and both issue one; each writes its claim here as well, at the
+// version read before it looked, so the second one's claim conflicts and
+// its next round finds the first one's card.
+func (h handler) numberKey(id card.Identity) (string, error) {
+	if id.Guardian != nil || aliasIDType(id.IDType, id.IDNumber) == "" {
+		return "", nil
+	}
+	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: card.IDTypeResidentCard, IDNumber: id.IDNumber})
+	if err != nil {
+		return "", fmt.Errorf("derive the identity key of the number: %w", err)
+	}
+	return keyNumber + ik, nil
 }
 
 // aliasCard returns the live card of the person registered with id's number

@@ -14,8 +14,12 @@ import (
 
 // State key prefixes and the sequence name; see the package documentation.
 const (
-	keyCard    = "card/"
-	keyPerson  = "person/"
+	keyCard   = "card/"
+	keyPerson = "person/"
+	// keyNumber + the identity key of a number as idType 01 is written
+	// with every claim on a number valid under two ID types (see
+	// aliasIDType), whichever type it is registered under.
+	keyNumber  = "number/"
 	keyTemp    = "temp/"
 	keyRecent  = "recent/"
 	seqCardNo  = "ecard.cardNo"
