@@ -99,6 +99,11 @@ func TestRegisterPassportBeforeIssuingCountry(t *testing.T) {
 	if r := e.register(smith); r.Created || r.CardNo != old.CardNo {
 		t.Errorf("legacy holder with GBR: card %s created %v, want %s, not created", r.CardNo, r.Created, old.CardNo)
 	}
+	var got cardView
+	e.ok(OpGet, map[string]string{"cardNo": old.CardNo}, &got)
+	if got.IssuingCountry != "GBR" {
+		t.Errorf("ecard.get of the adopted card %s: issuingCountry %q, want GBR", old.CardNo, got.IssuingCountry)
+	}
 	dupont := map[string]string{"name": "Jean Dupont", "idType": "03", "idNumber": "E12345678", "issuingCountry": "FRA", "phone": "+33612345678"}
 	if r := e.register(dupont); !r.Created || r.CardNo == old.CardNo {
 		t.Errorf("another holder of E12345678 (FRA): card %s created %v, want a new card", r.CardNo, r.Created)
