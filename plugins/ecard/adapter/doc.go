@@ -20,6 +20,13 @@
 //	                       a newborn registered under a guardian, the key of
 //	                       the guardian's ID, birth date and birth order) and
 //	                       the claim that issued it (no personal data)
+//	number/<identityKey>   the last claim on a 港澳台居民居住证 number (81,
+//	                       82, 83…), which registers as idType 09 and as 01
+//	                       or 02 under two person keys: every claim on it,
+//	                       under either type, is also written here with
+//	                       compare-and-set, so two registrations at once,
+//	                       one per type, issue one card (key: the number's
+//	                       identity key as idType 01)
 //	temp/<tempCardNo>      the e-card a temporary card is linked to
 //	recent/<inverted seq>  a masked summary for the work list, newest first
 //

@@ -22,8 +22,8 @@ func FuzzHandle(f *testing.F) {
 	f.Add(uint8(6), []byte(`{"limit":-1}`))
 	f.Add(uint8(2), []byte(`{"text":{"a":[1,2]}}`))
 	f.Add(uint8(0), []byte(`{"name":null,"idType":1e400}`))
-	f.Add(uint8(0), []byte(`{"name":"John Smith","idType":"03","idNumber":"E12345678","phone":"+8613812345678"}`))
-	f.Add(uint8(0), []byte(`{"name":"李梅之女","gender":"2","birthDate":"2026-11-24","birthOrder":1,"guardian":{"name":"李梅","idType":"03","idNumber":"E12345678","phone":"+85291234567","relation":"52"}}`))
+	f.Add(uint8(0), []byte(`{"name":"John Smith","idType":"03","idNumber":"E12345678","issuingCountry":"GBR","phone":"+8613812345678"}`))
+	f.Add(uint8(0), []byte(`{"name":"李梅之女","gender":"2","birthDate":"2026-11-24","birthOrder":1,"guardian":{"name":"李梅","idType":"03","idNumber":"E12345678","issuingCountry":"GBR","phone":"+85291234567","relation":"52"}}`))
 	f.Add(uint8(0), []byte(`{"name":"x","birthOrder":1e9,"guardian":{}}`))
 	f.Add(uint8(0), []byte(`{"name":"x","guardian":{"idType":["01"],"relation":52}}`))
 

@@ -151,7 +151,7 @@ func (e *env) register(id map[string]string) registerReply {
 // person returns a valid registration payload for a passport holder.
 func person(i int) map[string]string {
 	return map[string]string{
-		"name": fmt.Sprintf("测试%d号", i), "idType": "03", "idNumber": fmt.Sprintf("E%08d", i), "phone": fmt.Sprintf("139%08d", i),
+		"name": fmt.Sprintf("测试%d号", i), "idType": "03", "idNumber": fmt.Sprintf("E%08d", i), "issuingCountry": "GBR", "phone": fmt.Sprintf("139%08d", i),
 	}
 }
 

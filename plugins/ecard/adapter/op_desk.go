@@ -20,12 +20,14 @@ const OpDesk = "ecard.desk"
 // identity fields are listed, not card.Identity embedded, so that decoding
 // errors name "$.name", not "$.Identity.name".
 type deskPayload struct {
-	Name      string `json:"name"`
-	IDType    string `json:"idType"`
-	IDNumber  string `json:"idNumber"`
-	Phone     string `json:"phone"`
-	Gender    string `json:"gender,omitempty"`
-	BirthDate string `json:"birthDate,omitempty"`
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	// IssuingCountry is a passport's issuing state (see card.Identity).
+	IssuingCountry string `json:"issuingCountry,omitempty"`
+	Phone          string `json:"phone"`
+	Gender         string `json:"gender,omitempty"`
+	BirthDate      string `json:"birthDate,omitempty"`
 	// Guardian and BirthOrder register a newborn under its guardian, as
 	// for ecard.register.
 	Guardian   *card.Guardian `json:"guardian,omitempty"`
@@ -57,7 +59,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	// The QR step gets the trimmed validity, so that a blank one means the
 	// site's default there too instead of failing after the registration.
 	p.Validity = strings.TrimSpace(p.Validity)
-	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)

@@ -32,13 +32,15 @@ type registerReply struct {
 // Its identity fields are card.Identity's, listed here (not embedded) so
 // that decoding errors name "$.name", not "$.Identity.name".
 type registerPayload struct {
-	Name       string `json:"name"`
-	IDType     string `json:"idType"`
-	IDNumber   string `json:"idNumber"`
-	Phone      string `json:"phone"`
-	Gender     string `json:"gender"`
-	BirthDate  string `json:"birthDate"`
-	TempCardNo string `json:"tempCardNo"`
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	// IssuingCountry is a passport's issuing state (see card.Identity).
+	IssuingCountry string `json:"issuingCountry"`
+	Phone          string `json:"phone"`
+	Gender         string `json:"gender"`
+	BirthDate      string `json:"birthDate"`
+	TempCardNo     string `json:"tempCardNo"`
 	// Guardian and BirthOrder register a newborn without an ID of its own
 	// under its guardian (see card.Identity).
 	Guardian   *card.Guardian `json:"guardian"`
@@ -66,7 +68,7 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
+	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
 	fes := card.ValidateIdentityAt(id, h.a.now())
@@ -118,11 +120,13 @@ func (h handler) linkRegistered(ctx context.Context, r *sdk.HandleResponse, temp
 func (h handler) registerIdentity(ctx context.Context, id card.Identity, start time.Time) (*sdk.HandleResponse, error) {
 	id.Name = strings.TrimSpace(id.Name)
 	id.IDNumber = card.NormalizeIDNumber(id.IDNumber)
+	id.IssuingCountry = card.NormalizeIssuingCountry(id.IssuingCountry)
 	id.Phone = card.NormalizePhone(id.Phone)
 	if id.Guardian != nil {
 		// A newborn: the guardian's phone is the card's contact.
 		g := *id.Guardian
 		g.Name, g.IDNumber, g.Phone = strings.TrimSpace(g.Name), card.NormalizeIDNumber(g.IDNumber), card.NormalizePhone(g.Phone)
+		g.IssuingCountry = card.NormalizeIssuingCountry(g.IssuingCountry)
 		id.Guardian, id.IDType, id.IDNumber, id.Phone = &g, "", "", g.Phone
 	}
 	ik, err := card.IdentityKey(h.cfg.identitySecret, id)
@@ -130,8 +134,23 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		return nil, fmt.Errorf("derive the identity key: %w", err)
 	}
 	host := h.host()
+	numKey, err := h.numberKey(id)
+	if err != nil {
+		return nil, err
+	}
 
 	for range maxCASTry {
+		// Read first: a registration of the number under its other type
+		// that claims after this read makes this round's claim conflict.
+		var numVer int64
+		if numKey != "" {
+			var last personRecord
+			if numVer, err = getJSON(ctx, host, numKey, &last); errors.Is(err, sdk.ErrNotFound) {
+				numVer = 0
+			} else if err != nil {
+				return nil, err
+			}
+		}
 		var person personRecord
 		personVer, err := getJSON(ctx, host, keyPerson+ik, &person)
 		previous := ""
@@ -141,6 +160,15 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			// The same number may be registered under another ID type
 			// (a residence permit as 01 or as 09): same person, same card.
 			if rec, found, err := h.aliasCard(ctx, id); err != nil {
+				return nil, err
+			} else if found {
+				return h.registered(ctx, rec, id, false, start)
+			}
+			// A passport holder registered before the issuing state was
+			// recorded is keyed by the number alone.
+			if rec, found, err := h.legacyPassportCard(ctx, ik, id); errors.Is(err, sdk.ErrConflict) {
+				continue // adopted or changed meanwhile: read it again
+			} else if err != nil {
 				return nil, err
 			} else if found {
 				return h.registered(ctx, rec, id, false, start)
@@ -210,7 +238,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		}
 		rec := cardRecord{
 			CardNo: cardNo, Seq: seq, IdentityKey: ik,
-			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+			Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, IssuingCountry: id.IssuingCountry, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
 			Guardian: id.Guardian, BirthOrder: id.BirthOrder,
 			Status: statusLive, RegisteredAt: h.a.now().UTC().Truncate(time.Second), PreviousCardNo: previous,
 			RegisteredBy: h.req.MessageID,
@@ -224,7 +252,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		// no person points at. The claim's compare-and-set decides a race
 		// between registrations of the same person; the loser's number is
 		// skipped, never reused.
-		if conflict, err := h.claimAndWrite(ctx, ik, personVer, claim, &rec); err != nil {
+		if conflict, err := h.claimAndWrite(ctx, ik, personVer, numKey, numVer, claim, &rec); err != nil {
 			return nil, err
 		} else if conflict {
 			continue
@@ -238,13 +266,15 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 }
 
 // claimAndWrite writes the claim on the person (at version personVer) and
-// the new card record rec (which must not exist) in one sdk.WriteState. It
-// reports conflict when either expectation did not hold: a concurrent
-// registration of the same person won, or the number was taken. On a host
-// that writes one by one the claim may then be written without the card
-// record; the next round of registerIdentity sees it (a claim pointing at
-// another person's card) and claims anew.
-func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, claim personRecord, rec *cardRecord) (conflict bool, err error) {
+// the new card record rec (which must not exist) in one sdk.WriteState.
+// When numKey is set (see numberKey) the claim is written there too, first,
+// at version numVer. It reports conflict when an expectation did not hold:
+// a concurrent registration of the same person won (under this ID type or,
+// through numKey, under the other type of the number), or the number was
+// taken. On a host that writes one by one the claim may then be written
+// without the card record; the next round of registerIdentity sees it (a
+// claim pointing at another person's card) and claims anew.
+func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, numKey string, numVer int64, claim personRecord, rec *cardRecord) (conflict bool, err error) {
 	pb, err := json.Marshal(claim)
 	if err != nil {
 		return false, fmt.Errorf("ecard: encode state %s: %w", keyPerson+ik, err)
@@ -253,10 +283,15 @@ func (h handler) claimAndWrite(ctx context.Context, ik string, personVer int64, 
 	if err != nil {
 		return false, fmt.Errorf("ecard: encode state %s: %w", keyCard+rec.CardNo, err)
 	}
-	_, err = sdk.WriteState(ctx, h.host(), []sdk.StateWrite{
-		{Key: keyPerson + ik, Value: pb, Expect: personVer},
-		{Key: keyCard + rec.CardNo, Value: cb, Expect: 0},
-	})
+	var writes []sdk.StateWrite
+	if numKey != "" {
+		writes = append(writes, sdk.StateWrite{Key: numKey, Value: pb, Expect: numVer})
+	}
+	writes = append(writes,
+		sdk.StateWrite{Key: keyPerson + ik, Value: pb, Expect: personVer},
+		sdk.StateWrite{Key: keyCard + rec.CardNo, Value: cb, Expect: 0},
+	)
+	_, err = sdk.WriteState(ctx, h.host(), writes)
 	if errors.Is(err, sdk.ErrConflict) {
 		return true, nil
 	}
@@ -283,7 +318,7 @@ func (h handler) completeClaim(ctx context.Context, ik string, id card.Identity,
 	}
 	rec := cardRecord{
 		CardNo: claim.CardNo, Seq: claim.Seq, IdentityKey: ik,
-		Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
+		Name: id.Name, IDType: id.IDType, IDNumber: id.IDNumber, IssuingCountry: id.IssuingCountry, Phone: id.Phone, Gender: id.Gender, BirthDate: id.BirthDate,
 		Guardian: id.Guardian, BirthOrder: id.BirthOrder,
 		Status: statusLive, RegisteredAt: claim.ClaimedAt, PreviousCardNo: claim.PreviousCardNo,
 		RegisteredBy: claim.RegisteredBy,
@@ -334,6 +369,26 @@ func aliasIDType(idType, num string) string {
 	return ""
 }
 
+// numberKey returns the state key that every registration of id's number
+// claims, under either of its ID types (see aliasIDType): keyNumber and the
+// identity key of the number as idType 01. It is "" for other numbers,
+// which one person key covers. The two types key the number apart (the
+// person keys of cards registered under either stay as they are), so two
+// registrations at once, one per type, would each find no card under the
+// other type and both issue one; each writes its claim here as well, at the
+// version read before it looked, so the second one's claim conflicts and
+// its next round finds the first one's card.
+func (h handler) numberKey(id card.Identity) (string, error) {
+	if id.Guardian != nil || aliasIDType(id.IDType, id.IDNumber) == "" {
+		return "", nil
+	}
+	ik, err := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: card.IDTypeResidentCard, IDNumber: id.IDNumber})
+	if err != nil {
+		return "", fmt.Errorf("derive the identity key of the number: %w", err)
+	}
+	return keyNumber + ik, nil
+}
+
 // aliasCard returns the live card of the person registered with id's number
 // under its alias ID type (see aliasIDType), if there is one.
 func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, bool, error) {
@@ -359,6 +414,92 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 		return cardRecord{}, false, err
 	}
 	return rec, rec.Status != statusDead, nil
+}
+
+// legacyPassportCard returns the live card of a passport holder registered
+// before the issuing state was part of the key (card.IdentityKey without
+// IssuingCountry: the number alone), when it is id's. A passport number is
+// unique only within its issuing state, so the number alone does not tell
+// whose card it is: the card is id's only when it records no issuing state
+// yet and its holder's name is id's, letter case and spacing aside (a
+// newborn's: its guardian's name). The first such registration adopts
+// the card for id's issuing state: person/<ik> (ik is id's key) then
+// points at it and the card records the state, in one sdk.WriteState, so
+// the holder's next registrations find it under ik, and a holder of the
+// same number from another state gets a card of their own. The error
+// matches sdk.ErrConflict when another registration adopted the card or
+// the card changed meanwhile. A holder whose
+// name was typed differently at either registration gets a new card: a
+// duplicate the HIS can merge, where a shared card would mix two
+// patients' records.
+func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Identity) (cardRecord, bool, error) {
+	legacy, holder := id, id.Name
+	switch {
+	case id.Guardian != nil && id.Guardian.IDType == card.IDTypePassport:
+		g := *id.Guardian
+		g.IssuingCountry, holder = "", g.Name
+		legacy.Guardian = &g
+	case id.Guardian == nil && id.IDType == card.IDTypePassport:
+		legacy.IssuingCountry = ""
+	default:
+		return cardRecord{}, false, nil
+	}
+	lk, err := card.IdentityKey(h.cfg.identitySecret, legacy)
+	if err != nil {
+		return cardRecord{}, false, fmt.Errorf("derive the identity key of before issuing states: %w", err)
+	}
+	host := h.host()
+	var person personRecord
+	if _, err := getJSON(ctx, host, keyPerson+lk, &person); errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	} else if err != nil {
+		return cardRecord{}, false, err
+	}
+	rec, ver, err := getCard(ctx, host, person.CardNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return cardRecord{}, false, nil
+	} else if err != nil {
+		return cardRecord{}, false, err
+	}
+	recHolder, recCountry := rec.Name, rec.IssuingCountry
+	if rec.Guardian != nil {
+		recHolder, recCountry = rec.Guardian.Name, rec.Guardian.IssuingCountry
+	}
+	if rec.Status == statusDead || recCountry != "" || !sameName(recHolder, holder) {
+		return cardRecord{}, false, nil
+	}
+	if rec.Guardian != nil {
+		g := *rec.Guardian
+		g.IssuingCountry = id.Guardian.IssuingCountry
+		rec.Guardian = &g
+	} else {
+		rec.IssuingCountry = id.IssuingCountry
+	}
+	pb, err := json.Marshal(personRecord{CardNo: rec.CardNo})
+	if err != nil {
+		return cardRecord{}, false, fmt.Errorf("ecard: encode state %s: %w", keyPerson+ik, err)
+	}
+	cb, err := json.Marshal(rec)
+	if err != nil {
+		return cardRecord{}, false, fmt.Errorf("ecard: encode state %s: %w", keyCard+rec.CardNo, err)
+	}
+	if _, err := sdk.WriteState(ctx, host, []sdk.StateWrite{
+		{Key: keyPerson + ik, Value: pb, Expect: 0},
+		{Key: keyCard + rec.CardNo, Value: cb, Expect: ver},
+	}); errors.Is(err, sdk.ErrConflict) {
+		// Another registration of the holder adopted it, or the card
+		// changed: the caller's next round reads it again.
+		return cardRecord{}, false, fmt.Errorf("adopt card %s of before issuing states: %w", rec.CardNo, err)
+	} else if err != nil {
+		return cardRecord{}, false, fmt.Errorf("ecard: adopt card %s of before issuing states: write state %s and %s: %w", rec.CardNo, keyPerson+ik, keyCard+rec.CardNo, err)
+	}
+	return rec, true, nil
+}
+
+// sameName reports whether two names are the same, letter case and
+// spacing aside (JOHN  SMITH is John Smith).
+func sameName(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
 // registered finishes a registration that returns rec: it announces a card
@@ -443,6 +584,9 @@ func maskedIdentity(id card.Identity) map[string]any {
 		"idType":   id.IDType,
 		"idNumber": card.MaskIDNumber(id.IDNumber),
 		"phone":    card.MaskPhone(id.Phone),
+	}
+	if id.IssuingCountry != "" {
+		m["issuingCountry"] = id.IssuingCountry
 	}
 	if id.Guardian != nil {
 		m["guardian"] = maskGuardian(id.Guardian)

@@ -46,14 +46,16 @@ type scanPayload struct {
 // cardView is a card as returned to the HIS: masked (maskedView) unless the
 // request asked for the identity where the site allows it (view).
 type cardView struct {
-	CardNo    string `json:"cardNo"`
-	Status    string `json:"status"`
-	Name      string `json:"name"`
-	IDType    string `json:"idType"`
-	IDNumber  string `json:"idNumber"`
-	Phone     string `json:"phone"`
-	Gender    string `json:"gender,omitempty"`
-	BirthDate string `json:"birthDate,omitempty"`
+	CardNo   string `json:"cardNo"`
+	Status   string `json:"status"`
+	Name     string `json:"name"`
+	IDType   string `json:"idType"`
+	IDNumber string `json:"idNumber"`
+	// IssuingCountry is a passport's issuing state.
+	IssuingCountry string `json:"issuingCountry,omitempty"`
+	Phone          string `json:"phone"`
+	Gender         string `json:"gender,omitempty"`
+	BirthDate      string `json:"birthDate,omitempty"`
 	// Guardian and BirthOrder are a newborn's, registered under its
 	// guardian; the guardian is masked with the rest.
 	Guardian       *card.Guardian `json:"guardian,omitempty"`
@@ -85,7 +87,7 @@ func (r *cardRecord) view() cardView {
 		temps = []string{}
 	}
 	return cardView{
-		CardNo: r.CardNo, Status: r.Status, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, Phone: r.Phone,
+		CardNo: r.CardNo, Status: r.Status, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, IssuingCountry: r.IssuingCountry, Phone: r.Phone,
 		Gender: r.Gender, BirthDate: r.BirthDate, Guardian: copyGuardian(r.Guardian), BirthOrder: r.BirthOrder, RegisteredAt: r.RegisteredAt, RevokedAt: r.RevokedAt,
 		RevokeReason: r.RevokeReason, TempCards: temps, PreviousCardNo: r.PreviousCardNo, ReplacedBy: r.ReplacedBy,
 	}

@@ -14,8 +14,12 @@ import (
 
 // State key prefixes and the sequence name; see the package documentation.
 const (
-	keyCard    = "card/"
-	keyPerson  = "person/"
+	keyCard   = "card/"
+	keyPerson = "person/"
+	// keyNumber + the identity key of a number as idType 01 is written
+	// with every claim on a number valid under two ID types (see
+	// aliasIDType), whichever type it is registered under.
+	keyNumber  = "number/"
 	keyTemp    = "temp/"
 	keyRecent  = "recent/"
 	seqCardNo  = "ecard.cardNo"
@@ -38,9 +42,12 @@ type cardRecord struct {
 	Name        string `json:"name"`
 	IDType      string `json:"idType"`
 	IDNumber    string `json:"idNumber"`
-	Phone       string `json:"phone"`
-	Gender      string `json:"gender,omitempty"`
-	BirthDate   string `json:"birthDate,omitempty"`
+	// IssuingCountry is a passport's issuing state; empty for other types
+	// and for passports registered before it was recorded.
+	IssuingCountry string `json:"issuingCountry,omitempty"`
+	Phone          string `json:"phone"`
+	Gender         string `json:"gender,omitempty"`
+	BirthDate      string `json:"birthDate,omitempty"`
 	// Guardian and BirthOrder are set for a newborn registered under its
 	// guardian, without an ID of its own (IDType and IDNumber empty, Phone
 	// the guardian's); IdentityKey is then the newborn's key (see

@@ -50,19 +50,19 @@ func TestRegisterRefusesFutureBirth(t *testing.T) {
 func TestRegisterRefusesGarbledName(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testSettings())
-	gbk := []byte("{\"name\": \"\xd5\xc5\xc8\xfd\", \"idType\": \"03\", \"idNumber\": \"E12345678\", \"phone\": \"13812345678\"}") // 张三 in GBK
+	gbk := []byte("{\"name\": \"\xd5\xc5\xc8\xfd\", \"idType\": \"03\", \"idNumber\": \"E12345678\", \"issuingCountry\": \"GBR\", \"phone\": \"13812345678\"}") // 张三 in GBK
 	r := e.call(OpRegister, gbk)
 	if diff := cmp.Diff([]diag{{Field: "$.name", Rule: "characters", Error: true}}, diagsOf(r.Diagnostics)); diff != "" || r.Status != sdk.StatusInvalid {
 		t.Errorf("registration of a GBK name: status %s, diagnostics (-want +got):\n%s", r.Status, diff)
 	}
-	escaped := `{"name": "张\ufffd", "idType": "03", "idNumber": "E12345678", "phone": "13812345678"}`
+	escaped := `{"name": "张\ufffd", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "13812345678"}`
 	if r := e.call(OpRegister, escaped); r.Status != sdk.StatusInvalid {
 		t.Errorf("registration of a name with U+FFFD: status %s, want invalid", r.Status)
 	}
 	if keys := e.keysWithPrefix("card/"); len(keys) != 0 {
 		t.Errorf("a card was stored: %v", keys)
 	}
-	if r := e.register(map[string]string{"name": "𠮷野·家", "idType": "03", "idNumber": "E12345678", "phone": "13812345678"}); !r.Created {
+	if r := e.register(map[string]string{"name": "𠮷野·家", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "13812345678"}); !r.Created {
 		t.Errorf("a name with an extension-B character got %+v, want a new card", r)
 	}
 }

@@ -24,7 +24,7 @@ func TestRegisterInternationalPhone(t *testing.T) {
 		wantPhone string // the stored phone, masked as ecard.get shows it
 	}{
 		"passport, Hong Kong number": {
-			id:        map[string]string{"name": "Chan Tai Man", "idType": "03", "idNumber": "K12345678", "phone": "+85291234567"},
+			id:        map[string]string{"name": "Chan Tai Man", "idType": "03", "idNumber": "K12345678", "issuingCountry": "GBR", "phone": "+85291234567"},
 			wantPhone: "+85*****4567",
 		},
 		"home return permit, Macao number": {
@@ -36,11 +36,11 @@ func TestRegisterInternationalPhone(t *testing.T) {
 			wantPhone: "+88******5678",
 		},
 		"passport, +86 mainland mobile stored as 11 digits": {
-			id:        map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "phone": "+8613812345678"},
+			id:        map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "+8613812345678"},
 			wantPhone: "138****5678",
 		},
 		"passport, +86 landline": {
-			id:       map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "phone": "+861062345678"},
+			id:       map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "+861062345678"},
 			wantRule: "format",
 		},
 		"resident card, international number": {
@@ -90,7 +90,7 @@ func TestRegisterInternationalPhone(t *testing.T) {
 	t.Run("+86 and 11 digits are the same phone", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, testSettings())
-		id := map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "phone": "13812345678"}
+		id := map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "13812345678"}
 		first := e.register(id)
 		id["phone"] = "+8613812345678"
 		r := e.call(OpRegister, id)

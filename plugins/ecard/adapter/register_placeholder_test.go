@@ -31,6 +31,9 @@ func TestRegisterPlaceholderNumber(t *testing.T) {
 			for j := range 2 {
 				i++
 				p := map[string]string{"name": fmt.Sprintf("患者%d", i), "idType": tc.idType, "idNumber": tc.idNumber, "phone": fmt.Sprintf("139%08d", i)}
+				if tc.idType == "03" {
+					p["issuingCountry"] = "GBR"
+				}
 				r := e.call(OpRegister, p)
 				if r.Status != sdk.StatusInvalid || len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.idNumber" || r.Diagnostics[0].Rule != "placeholder" {
 					t.Fatalf("patient %d with %s %q: status %s %s %s; want invalid, $.idNumber placeholder", j+1, tc.idType, tc.idNumber, r.Status, r.Payload, r.Diagnostics)

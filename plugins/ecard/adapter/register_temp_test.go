@@ -21,7 +21,7 @@ func TestRegisterWithTemporaryCard(t *testing.T) {
 		out["tempCardNo"] = temp
 		return out
 	}
-	li := map[string]string{"name": "李四", "idType": "03", "idNumber": "E12345678", "phone": "13900000001"}
+	li := map[string]string{"name": "李四", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "13900000001"}
 
 	t.Run("linked", func(t *testing.T) {
 		t.Parallel()

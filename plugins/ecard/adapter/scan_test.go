@@ -249,3 +249,15 @@ func TestScanRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestScanCapsLock: a USB scanner typing into the scan field with Caps
+// Lock on sends the code in lower case; it scans as the code it is.
+func TestScanCapsLock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo, q := e.issue(nil)
+	status, rule, m := e.scan(strings.ToLower(q.Text) + "\r\n")
+	if status != sdk.StatusOK || m["cardNo"] != cardNo {
+		t.Errorf("scan of the code in lower case: status %s, rule %q, payload %v; want ok with card %s", status, rule, m, cardNo)
+	}
+}

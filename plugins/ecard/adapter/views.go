@@ -28,6 +28,9 @@ func forms() []sdk.Form {
 			{Name: "idType", Type: sdk.SettingString, Required: true, Default: "01", Enum: []string{"01", "02", "03", "06", "07", "08", "09", "99"},
 				Description: "证件类型 document type: 01 居民身份证, 02 户口簿, 03 护照, 06 港澳通行证, 07 台湾通行证, 08 外国人永久居留证, 09 港澳台居住证, 99 其他"},
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
+			// Not Required: only a passport has one. An empty field is
+			// left out of the payload.
+			{Name: "issuingCountry", Type: sdk.SettingString, Description: "护照签发国 passport's issuing state (03 only): the 3 letters after P< in the machine-readable zone, e.g. GBR, USA, CHN"},
 			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
 			// No Default: an empty validity is left out of the payload,
 			// so the site's qrValidity applies (a Default would be sent

@@ -59,6 +59,8 @@
 // stays small. A 16-character card number with the longest validity and a
 // 4-letter prefix gives 85 characters, 83 with the default prefix and a
 // 15-character number (QR version 4 at error-correction level M holds 90).
+// It has no lower-case letter, so [Sealer.Open] reads a text typed in lower
+// case (a keyboard-wedge scanner with Caps Lock on) in upper case.
 // The 12-byte nonce is random for every code and is returned in [Claims].
 // A double-spend cache may use it.
 //

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/sm3"
+	"golang.org/x/text/language"
 )
 
 // Identity document types (证件类型). Codes 01–03, 06, 07 and 99 follow the
@@ -80,6 +81,14 @@ type Identity struct {
 	// IDNumber is the document number. It is compared after
 	// NormalizeIDNumber.
 	IDNumber string `json:"idNumber"`
+	// IssuingCountry is the state that issued a passport (IDType 03), as
+	// in its machine-readable zone: an ISO 3166-1 alpha-3 code such as
+	// "GBR" or "CHN", or one of the ICAO Doc 9303 codes for other issuers
+	// (UNO, XXA, GBD, …). A passport number is unique only within its
+	// issuing state, so the state is part of the person's key: required
+	// with a passport, refused with the other types. It is compared after
+	// [NormalizeIssuingCountry].
+	IssuingCountry string `json:"issuingCountry,omitempty"`
 	// Phone is an 11-digit mainland mobile number starting with 13–19 or,
 	// for the document types of [AcceptsInternationalPhone], an
 	// international number in E.164 form ("+" and 8–15 digits). It is
@@ -109,7 +118,10 @@ type Guardian struct {
 	Name     string `json:"name"`
 	IDType   string `json:"idType"`
 	IDNumber string `json:"idNumber"`
-	Phone    string `json:"phone"`
+	// IssuingCountry is the issuing state of the guardian's passport, as
+	// [Identity.IssuingCountry].
+	IssuingCountry string `json:"issuingCountry,omitempty"`
+	Phone          string `json:"phone"`
 	// Relation is the guardian's relation to the newborn, a code of
 	// [RelationName].
 	Relation string `json:"relation"`
@@ -238,6 +250,10 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		}
 	}
 
+	if fe := checkIssuingCountry(id.IDType, id.IssuingCountry); fe != nil {
+		errs = append(errs, *fe)
+	}
+
 	if fe := checkPhone("$.phone", id.IDType, id.Phone); fe != nil {
 		errs = append(errs, *fe)
 	}
@@ -343,6 +359,58 @@ func checkPhone(field, idType, phone string) *FieldError {
 	return nil
 }
 
+// icaoIssuers are the ICAO Doc 9303 codes of issuers of travel documents
+// that ISO 3166-1 does not list.
+var icaoIssuers = map[string]string{
+	"GBD": "British Overseas Territories citizen",
+	"GBN": "British National (Overseas)",
+	"GBO": "British Overseas citizen",
+	"GBP": "British protected person",
+	"GBS": "British subject",
+	"UNO": "United Nations Organization",
+	"UNA": "United Nations specialized agency",
+	"UNK": "UN Interim Administration Mission in Kosovo",
+	"RKS": "Kosovo",
+	"EUE": "European Union",
+	"XXA": "stateless person",
+	"XXB": "refugee (1951 Convention)",
+	"XXC": "refugee (other)",
+	"XXX": "unspecified nationality",
+}
+
+// NormalizeIssuingCountry returns an issuing-state code without
+// surrounding whitespace and in upper case. Store and compare codes in
+// this form.
+func NormalizeIssuingCountry(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// checkIssuingCountry checks the issuing state of a document of type
+// idType: required for a passport, whose number is unique only within its
+// issuing state, and refused with other types, whose numbers are unique
+// on their own (a state given with them would not be part of the key).
+func checkIssuingCountry(idType, code string) *FieldError {
+	fe := func(rule, format string, args ...any) *FieldError {
+		return &FieldError{Field: "$.issuingCountry", Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	code = NormalizeIssuingCountry(code)
+	switch {
+	case idType != IDTypePassport && code != "":
+		return fe("exclusive", "issuingCountry is only for a passport (idType 03), whose number is unique only within the issuing state; leave it empty for idType %s", idType)
+	case idType != IDTypePassport:
+		return nil
+	case code == "":
+		return fe("required", "the passport's issuing state is required, because passport numbers are unique only within each state; "+
+			"enter the 3-letter code printed after P< in the first line of the machine-readable zone, such as GBR, USA or CHN")
+	case len(code) != 3 || !isUpperLetters(code):
+		return fe("format", "issuing state %q is not a 3-letter code; enter the ISO 3166-1 alpha-3 code printed after P< in the machine-readable zone, such as GBR, USA or CHN (D< is Germany: DEU)", code)
+	case icaoIssuers[code] != "":
+		return nil
+	}
+	if r, err := language.ParseRegion(code); err != nil || !r.IsCountry() || r.ISO3() != code {
+		return fe("code", "issuing state %q is not an ISO 3166-1 alpha-3 country code; copy the 3 letters after P< in the passport's machine-readable zone, such as GBR, USA or CHN", code)
+	}
+	return nil
+}
+
 // checkName checks a person's name given at field.
 func checkName(field, name string) *FieldError {
 	fe := func(rule, format string, args ...any) *FieldError {
@@ -407,7 +475,7 @@ func validateNewborn(id Identity, now, today time.Time) []FieldError {
 		add("$.birthOrder", "range", "birth order %d is out of range; use 1 for a single birth, and 1 to %d in order of birth for a multiple birth", id.BirthOrder, MaxBirthOrder)
 	}
 	g := id.Guardian
-	for _, fe := range validateIdentity(Identity{Name: g.Name, IDType: g.IDType, IDNumber: g.IDNumber, Phone: g.Phone}, now) {
+	for _, fe := range validateIdentity(Identity{Name: g.Name, IDType: g.IDType, IDNumber: g.IDNumber, IssuingCountry: g.IssuingCountry, Phone: g.Phone}, now) {
 		fe.Field = "$.guardian." + strings.TrimPrefix(fe.Field, "$.")
 		errs = append(errs, fe)
 	}
@@ -584,11 +652,19 @@ const minIdentitySecret = 16
 // secret must be at least 16 bytes and must never change, or every person
 // gets a new key.
 //
+// A passport's key also covers its issuing state (IssuingCountry, after
+// [NormalizeIssuingCountry]): passport numbers are unique only within each
+// state, so two holders of one number from two states have two keys. A
+// passport without IssuingCountry has the key passports had before the
+// issuing state was recorded (the number alone); use it only to find cards
+// registered then.
+//
 // The key of a newborn registered under a guardian (id.Guardian set) is
 // that of the guardian's ID (types 01, 02 and 09 in one namespace: a 09
-// number is also valid as 01), the birth date and the birth order, in a
-// domain of its own: the same newborn registered twice has one key, twins
-// (birth orders 1 and 2) have two, and no newborn's key is an adult's.
+// number is also valid as 01; a passport with its issuing state), the
+// birth date and the birth order, in a domain of its own: the same
+// newborn registered twice has one key, twins (birth orders 1 and 2) have
+// two, and no newborn's key is an adult's.
 func IdentityKey(secret []byte, id Identity) (string, error) {
 	if len(secret) < minIdentitySecret {
 		return "", fmt.Errorf("identity key secret has %d bytes; configure at least %d random bytes", len(secret), minIdentitySecret)
@@ -608,6 +684,13 @@ func IdentityKey(secret []byte, id Identity) (string, error) {
 			m.Write([]byte(part))
 			m.Write([]byte{0})
 		}
+		if c := NormalizeIssuingCountry(g.IssuingCountry); c != "" && g.IDType == IDTypePassport {
+			// After the parts above, as one more: keys of guardians
+			// registered before the issuing state was recorded stay as
+			// they were.
+			m.Write([]byte(c))
+			m.Write([]byte{0})
+		}
 		return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
 	}
 	num := NormalizeIDNumber(id.IDNumber)
@@ -623,5 +706,11 @@ func IdentityKey(secret []byte, id Identity) (string, error) {
 	m.Write([]byte(ns))
 	m.Write([]byte{0})
 	m.Write([]byte(num))
+	if c := NormalizeIssuingCountry(id.IssuingCountry); c != "" && id.IDType == IDTypePassport {
+		// A passport number has letters and digits only, so the NUL
+		// keeps "number, state" apart from any number of before.
+		m.Write([]byte{0})
+		m.Write([]byte(c))
+	}
 	return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
 }

@@ -32,7 +32,7 @@ func TestValidateIdentity(t *testing.T) {
 		"valid household register": {id: with(func(id *Identity) { id.IDType = IDTypeHouseholdRegister })},
 		"valid minority name":      {id: with(func(id *Identity) { id.Name = "阿卜杜拉·买买提" })},
 		"valid 50-char name":       {id: with(func(id *Identity) { id.Name = strings.Repeat("名", 50) })},
-		"valid passport":           {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "E12345678" })},
+		"valid passport":           {id: with(func(id *Identity) { id.IssuingCountry = "GBR"; id.IDType, id.IDNumber = IDTypePassport, "E12345678" })},
 		"valid home return permit": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "H12345678" })},
 		"valid old home permit":    {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "M1234567890" })},
 		"valid Taiwan permit":      {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeTaiwanPermit, "12345678" })},
@@ -96,11 +96,17 @@ func TestValidateIdentity(t *testing.T) {
 		"phone 10 digits": {id: with(func(id *Identity) { id.Phone = "1381234567" }), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "11 digits"},
 		}},
-		"phone with +86 and a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8613812345678" })},
+		"phone with +86 and a passport": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8613812345678"
+		})},
 		"phone of Hong Kong with a home return permit": {id: with(func(id *Identity) {
 			id.IDType, id.IDNumber, id.Phone = IDTypeHKMacauPermit, "H12345678", "+85291234567"
 		})},
-		"phone of the UK with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", " +447911123456 " })},
+		"phone of the UK with a passport": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", " +447911123456 "
+		})},
 		"phone of Taiwan with a Taiwan permit": {id: with(func(id *Identity) {
 			id.IDType, id.IDNumber, id.Phone = IDTypeTaiwanPermit, "12345678", "+886912345678"
 		})},
@@ -115,30 +121,52 @@ func TestValidateIdentity(t *testing.T) {
 		"international phone with a household register": {id: with(func(id *Identity) { id.IDType, id.Phone = IDTypeHouseholdRegister, "+447911123456" }), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "11 digits starting with 13–19"},
 		}},
-		"international phone without +": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "85291234567" }), want: []FieldError{
+		"international phone without +": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "85291234567"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "E.164"},
 		}},
-		"international phone with 00": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+0085291234567" }), want: []FieldError{
+		"international phone with 00": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+0085291234567"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "leading 00"},
 		}},
-		"international phone of 7 digits": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8529123" }), want: []FieldError{
+		"international phone of 7 digits": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+8529123"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "8–15 digits"},
 		}},
 		"international phone of 16 digits": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
 			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+1234567890123456"
 		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "8–15 digits"},
 		}},
-		"international phone with spaces": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+852 9123 4567" }), want: []FieldError{
+		"international phone with spaces": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+852 9123 4567"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "remove spaces"},
 		}},
-		"+86 landline with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+861062345678" }), want: []FieldError{
+		"+86 landline with a passport": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+861062345678"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "+86 and 11 digits"},
 		}},
-		"+86 and 12 digits with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+86138123456789" }), want: []FieldError{
+		"+86 and 12 digits with a passport": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "+86138123456789"
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "format", Message: "+86 and 11 digits"},
 		}},
-		"phone missing with a passport": {id: with(func(id *Identity) { id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", "" }), want: []FieldError{
+		"phone missing with a passport": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
+			id.IDType, id.IDNumber, id.Phone = IDTypePassport, "E12345678", ""
+		}), want: []FieldError{
 			{Field: "$.phone", Rule: "required", Message: "+85291234567"},
 		}},
 		"gender mismatch": {id: with(func(id *Identity) { id.Gender = GenderMale }), want: []FieldError{
@@ -154,7 +182,7 @@ func TestValidateIdentity(t *testing.T) {
 		"birth date bad format": {id: with(func(id *Identity) { id.BirthDate = "19491231" }), want: []FieldError{
 			{Field: "$.birthDate", Rule: "format", Message: "YYYY-MM-DD"},
 		}},
-		"passport bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "E12-34" }), want: []FieldError{
+		"passport bad": {id: with(func(id *Identity) { id.IssuingCountry = "GBR"; id.IDType, id.IDNumber = IDTypePassport, "E12-34" }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "format", Message: "5–20 letters and digits"},
 		}},
 		"home return permit bad": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeHKMacauPermit, "A12345678" }), want: []FieldError{
@@ -175,6 +203,7 @@ func TestValidateIdentity(t *testing.T) {
 			{Field: "$.idNumber", Rule: "region", Message: "starts with 81, 82 or 83"},
 		}},
 		"gender not checked for passports": {id: with(func(id *Identity) {
+			id.IssuingCountry = "GBR"
 			id.IDType, id.IDNumber, id.Gender, id.BirthDate = IDTypePassport, "E12345678", GenderMale, "2000-01-01"
 		})},
 		"other too long": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, strings.Repeat("1", 31) }), want: []FieldError{
@@ -186,7 +215,7 @@ func TestValidateIdentity(t *testing.T) {
 		"other placeholder zeros": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "０００ ０００" }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "placeholder", Message: "placeholder"},
 		}},
-		"passport placeholder": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypePassport, "xxxxx" }), want: []FieldError{
+		"passport placeholder": {id: with(func(id *Identity) { id.IssuingCountry = "GBR"; id.IDType, id.IDNumber = IDTypePassport, "xxxxx" }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "placeholder", Message: "placeholder"},
 		}},
 		"other with a digit":      {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "军字第1号" })},
@@ -332,7 +361,7 @@ func TestValidateIdentityAtRefusesFutureBirth(t *testing.T) {
 		want []FieldError
 	}{
 		"born today, household register":          {id: Identity{Name: "张宝宝", IDType: IDTypeHouseholdRegister, IDNumber: ric("20261126"), Phone: "13812345678", BirthDate: "2026-11-26"}},
-		"born today in Beijing, tomorrow nowhere": {id: Identity{Name: "张三", IDType: IDTypePassport, IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-26"}},
+		"born today in Beijing, tomorrow nowhere": {id: Identity{Name: "张三", IDType: IDTypePassport, IssuingCountry: "GBR", IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-26"}},
 		"ID number born tomorrow": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: ric("20261127"), Phone: "13812345678"}, want: []FieldError{
 			{Field: "$.idNumber", Rule: "birth_date", Message: "2026-11-27, which is after today (2026-11-26)"},
 		}},
@@ -343,7 +372,7 @@ func TestValidateIdentityAtRefusesFutureBirth(t *testing.T) {
 			IDNumber: "911840" + "20261127" + "012" + string(mustCheck("91184020261127012")), Phone: "13812345678"}, want: []FieldError{
 			{Field: "$.idNumber", Rule: "birth_date", Message: "after today"},
 		}},
-		"birthDate tomorrow": {id: Identity{Name: "张三", IDType: IDTypePassport, IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-27"}, want: []FieldError{
+		"birthDate tomorrow": {id: Identity{Name: "张三", IDType: IDTypePassport, IssuingCountry: "GBR", IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-27"}, want: []FieldError{
 			{Field: "$.birthDate", Rule: "birth_date", Message: "2026-11-27 is after today (2026-11-26)"},
 		}},
 	}
@@ -382,5 +411,80 @@ func TestNormalizePhone(t *testing.T) {
 				t.Errorf("NormalizePhone(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestValidateIssuingCountry: a passport needs its issuing state, an ISO
+// 3166-1 alpha-3 code or an ICAO Doc 9303 issuer code, and no other type
+// takes one.
+func TestValidateIssuingCountry(t *testing.T) {
+	t.Parallel()
+	passport := func(country string) Identity {
+		return Identity{Name: "John Smith", IDType: IDTypePassport, IDNumber: "E12345678", IssuingCountry: country, Phone: "+447911123456"}
+	}
+	testCases := map[string]struct {
+		id   Identity
+		rule string // "" when valid
+	}{
+		"GBR":                      {id: passport("GBR")},
+		"lower case and spaces":    {id: passport(" chn ")},
+		"Hong Kong":                {id: passport("HKG")},
+		"ICAO: stateless":          {id: passport("XXA")},
+		"ICAO: United Nations":     {id: passport("UNO")},
+		"ICAO: British (Overseas)": {id: passport("GBN")},
+		"missing":                  {id: passport(""), rule: "required"},
+		"alpha-2":                  {id: passport("GB"), rule: "format"},
+		"MRZ Germany":              {id: passport("D"), rule: "format"},
+		"digits":                   {id: passport("826"), rule: "format"},
+		"not a country":            {id: passport("CHA"), rule: "code"},
+		"private use":              {id: passport("ZZZ"), rule: "code"},
+		"with a resident card": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: "11010519491231002X", IssuingCountry: "CHN", Phone: "13812345678"},
+			rule: "exclusive"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := ValidateIdentity(tc.id)
+			switch {
+			case tc.rule == "" && len(got) != 0:
+				t.Fatalf("ValidateIdentity = %v, want no error", got)
+			case tc.rule == "":
+			case len(got) != 1 || got[0].Field != "$.issuingCountry" || got[0].Rule != tc.rule || got[0].Message == "":
+				t.Fatalf("ValidateIdentity = %v, want one error $.issuingCountry %s", got, tc.rule)
+			}
+		})
+	}
+}
+
+// TestIdentityKeyPassportIssuingCountry: passport numbers are unique only
+// within the issuing state, so the same number from two states is two
+// persons (and a guardian's passport, two newborns'); the code is compared
+// after normalisation, and a passport without a state keeps the key of
+// before states were recorded.
+func TestIdentityKeyPassportIssuingCountry(t *testing.T) {
+	t.Parallel()
+	secret := []byte("0123456789abcdef0123")
+	key := func(id Identity) string {
+		t.Helper()
+		k, err := IdentityKey(secret, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	gbr := key(Identity{IDType: IDTypePassport, IDNumber: "E12345678", IssuingCountry: "GBR"})
+	fra := key(Identity{IDType: IDTypePassport, IDNumber: "E12345678", IssuingCountry: "FRA"})
+	legacy := key(Identity{IDType: IDTypePassport, IDNumber: "E12345678"})
+	if gbr == fra || gbr == legacy || fra == legacy {
+		t.Errorf("keys of E12345678 from GBR %s, FRA %s and without a state %s: want three keys", gbr, fra, legacy)
+	}
+	if k := key(Identity{IDType: IDTypePassport, IDNumber: "e1234 5678", IssuingCountry: " gbr"}); k != gbr {
+		t.Errorf("key of e1234 5678 from \" gbr\" = %s, want that of E12345678 from GBR %s", k, gbr)
+	}
+	newborn := func(country string) string {
+		return key(Identity{Guardian: &Guardian{IDType: IDTypePassport, IDNumber: "E12345678", IssuingCountry: country}, BirthDate: "2026-11-24", BirthOrder: 1})
+	}
+	if a, b := newborn("GBR"), newborn("FRA"); a == b {
+		t.Errorf("newborns of guardians with E12345678 from GBR and FRA share key %s", a)
 	}
 }

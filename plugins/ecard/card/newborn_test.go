@@ -41,7 +41,7 @@ func TestValidateNewborn(t *testing.T) {
 		"valid second twin":     {id: with(func(id *Identity) { id.BirthOrder = 2 })},
 		"valid gender unknown":  {id: with(func(id *Identity) { id.Gender = GenderUnknown })},
 		"valid foreign guardian": {id: with(func(id *Identity) {
-			id.Guardian.IDType, id.Guardian.IDNumber, id.Guardian.Phone = IDTypePassport, "E12345678", "+85291234567"
+			id.Guardian.IDType, id.Guardian.IDNumber, id.Guardian.IssuingCountry, id.Guardian.Phone = IDTypePassport, "E12345678", "GBR", "+85291234567"
 		})},
 		"valid grandfather":            {id: with(func(id *Identity) { id.Guardian.Relation = "63" })},
 		"valid guardian number spaced": {id: with(func(id *Identity) { id.Guardian.IDNumber = " 110105 19491231002x" })},
@@ -94,7 +94,7 @@ func TestValidateNewborn(t *testing.T) {
 		"guardian relation unknown": {id: with(func(id *Identity) { id.Guardian.Relation = "01" }), want: []FieldError{
 			{Field: "$.guardian.relation", Rule: "code", Message: `relation "01" is not accepted`},
 		}},
-		"adult with a birth order": {id: Identity{Name: "张三", IDType: "03", IDNumber: "E12345678", Phone: "13812345678", BirthOrder: 1}, want: []FieldError{
+		"adult with a birth order": {id: Identity{Name: "张三", IDType: "03", IDNumber: "E12345678", IssuingCountry: "GBR", Phone: "13812345678", BirthOrder: 1}, want: []FieldError{
 			{Field: "$.birthOrder", Rule: "exclusive", Message: "only for a newborn"},
 		}},
 	}

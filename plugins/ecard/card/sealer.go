@@ -301,7 +301,11 @@ func (s *Sealer) Seal(cardNo string, validity time.Duration) (string, time.Time,
 }
 
 // Open authenticates text and returns its claims. Surrounding whitespace is
-// ignored. It reads format versions 2 and 1 (version 1 unless
+// ignored, and so is letter case when the text, in upper case, starts with
+// the prefix: the text's alphabet (the prefix A–Z, the version digit and
+// base32 A–Z 2–7) has no lower-case letter, so a code typed in lower case
+// by a keyboard-wedge scanner with Caps Lock on reads as the code it is,
+// and the authentication decides as for any text. It reads format versions 2 and 1 (version 1 unless
 // [WithLegacyCodes](false)); a version-2 code must carry this Sealer's site
 // tag. Errors match, in order of checking: [ErrNotECard] (as a
 // *[NotECardError]), [ErrUnknownKey], [ErrTampered], [ErrLegacyCode],
@@ -312,6 +316,9 @@ func (s *Sealer) Seal(cardNo string, validity time.Duration) (string, time.Time,
 // the card number of another site's code means nothing here.
 func (s *Sealer) Open(text string) (Claims, error) {
 	text = strings.TrimSpace(text)
+	if u := asciiUpper(text); u != text && strings.HasPrefix(u, s.prefix) {
+		text = u
+	}
 	if !strings.HasPrefix(text, s.prefix) {
 		return Claims{}, &NotECardError{Kind: classify(text, s.prefix), Reason: fmt.Sprintf("it does not start with %q", s.prefix)}
 	}
@@ -465,4 +472,17 @@ func unpackCardNo(b []byte) (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// asciiUpper returns s with the ASCII letters a–z in upper case and every
+// other byte as it is (unlike strings.ToUpper, which also changes other
+// letters and may change the length).
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }

@@ -331,9 +331,11 @@ func TestWithSkew(t *testing.T) {
 }
 
 // TestTamper changes every character of a sealed text to every other
-// QR-alphanumeric character (and lower case), flips every bit of every
-// character, and flips every bit of every decoded body byte. Each variant
-// must be rejected with a rejection error, never accepted as any card.
+// QR-alphanumeric character and every lower-case letter, flips every bit
+// of every character, and flips every bit of every decoded body byte.
+// Each variant must be rejected with a rejection error, never accepted as
+// any card. A letter put in lower case is no change (Open reads the text
+// in upper case, see TestOpenCapsLock), so that variant is left out.
 func TestTamper(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(testT0)
@@ -360,9 +362,9 @@ func TestTamper(t *testing.T) {
 		t.Parallel()
 		n := 0
 		for i := 0; i < len(text); i++ {
-			for _, r := range qrAlnum + strings.ToLower(text[i:i+1]) {
-				if byte(r) == text[i] {
-					continue
+			for _, r := range qrAlnum + "abcdefghijklmnopqrstuvwxyz" {
+				if strings.ToUpper(string(r)) == text[i:i+1] {
+					continue // the character itself, or its lower case
 				}
 				check(t, text[:i]+string(r)+text[i+1:])
 				n++
@@ -376,6 +378,9 @@ func TestTamper(t *testing.T) {
 			for b := range 8 {
 				v := []byte(text)
 				v[i] ^= 1 << b
+				if strings.ToUpper(string(v)) == text {
+					continue // a letter put in lower case: no change
+				}
 				check(t, string(v))
 			}
 		}
@@ -480,7 +485,6 @@ func TestOpenNotECard(t *testing.T) {
 		"prefix only":            {text: "MGE", wantKind: KindUnknown, wantMsg: "no version digit"},
 		"no version digit":       {text: "MGEX" + valid[4:], wantKind: KindUnknown, wantMsg: "no version digit"},
 		"future version":         {text: "MGE3" + valid[4:], wantKind: KindECard, wantMsg: "upgrade"},
-		"lower case":             {text: strings.ToLower(valid), wantKind: KindUnknown},
 		"cut off":                {text: valid[:30], wantKind: KindECard, wantMsg: "cut off"},
 		"non-base32 body":        {text: valid[:10] + "0" + valid[11:], wantKind: KindECard, wantMsg: "not base32"},
 		"URL wrapping the code":  {text: "https://h.example/e?c=" + valid, wantKind: KindUnknown},
@@ -501,6 +505,42 @@ func TestOpenNotECard(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.wantMsg)
 			}
 		})
+	}
+}
+
+// TestOpenCapsLock: a keyboard-wedge scanner with Caps Lock on types the
+// code in lower case. The text's alphabet (prefix A–Z, version digit,
+// base32 A–Z 2–7) has no lower case, so the code is read in upper case
+// and the cryptographic check decides: the lower-case form of a valid code opens as that code, and the
+// lower-case form of an altered one is still refused.
+func TestOpenCapsLock(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t, newFakeClock(testT0), []Key{testKey("A", 1)}, "A")
+	text, _, err := s.Seal("88010000000003X", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCases := map[string]string{
+		"lower case":             strings.ToLower(text),
+		"lower case with CR/LF":  strings.ToLower(text) + "\r\n",
+		"lower-case body":        text[:4] + strings.ToLower(text[4:]),
+		"lower-case prefix only": strings.ToLower(text[:3]) + text[3:],
+	}
+	for name, variant := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if c, err := s.Open(variant); err != nil || c.CardNo != "88010000000003X" {
+				t.Errorf("Open(%q) = %+v, %v; want card 88010000000003X", variant, c, err)
+			}
+		})
+	}
+	i, c := len(text)-5, "A"
+	if text[i] == 'A' {
+		c = "B"
+	}
+	altered := text[:i] + c + text[i+1:]
+	if _, err := s.Open(strings.ToLower(altered)); !isRejection(err) {
+		t.Errorf("Open of an altered code in lower case = %v, want a rejection", err)
 	}
 }
 

@@ -1,0 +1,126 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestRegisterPassportIssuingCountry: a passport number is unique only
+// within the state that issued it, so two foreigners with the same number
+// from different states are two persons with two cards (and two medical
+// records), and one of them registering again gets their own card back.
+func TestRegisterPassportIssuingCountry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	smith := map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "+447911123456"}
+	dupont := map[string]string{"name": "Jean Dupont", "idType": "03", "idNumber": "E12345678", "issuingCountry": "FRA", "phone": "+33612345678"}
+	a := e.register(smith)
+	b := e.register(dupont)
+	if !a.Created || !b.Created || a.CardNo == b.CardNo {
+		t.Fatalf("GBR and FRA passports E12345678: cards %s (created %v) and %s (created %v), want two new cards", a.CardNo, a.Created, b.CardNo, b.Created)
+	}
+	again := maps.Clone(smith)
+	again["issuingCountry"] = " gbr "
+	if r := e.register(again); r.Created || r.CardNo != a.CardNo {
+		t.Errorf("GBR passport again (as %q): card %s created %v, want %s, not created", again["issuingCountry"], r.CardNo, r.Created, a.CardNo)
+	}
+	var got cardView
+	e.ok(OpGet, map[string]string{"cardNo": b.CardNo}, &got)
+	if got.IssuingCountry != "FRA" {
+		t.Errorf("ecard.get of %s: issuingCountry %q, want FRA", b.CardNo, got.IssuingCountry)
+	}
+}
+
+// TestRegisterPassportIssuingCountryRequired: a passport without its
+// issuing state, or with a code that is not one, is refused before
+// anything is registered.
+func TestRegisterPassportIssuingCountryRequired(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	testCases := map[string]struct {
+		change func(map[string]string)
+		want   []diag
+	}{
+		"passport without issuingCountry": {change: func(p map[string]string) { delete(p, "issuingCountry") },
+			want: []diag{{Field: "$.issuingCountry", Rule: "required", Error: true}}},
+		"alpha-2 code": {change: func(p map[string]string) { p["issuingCountry"] = "GB" },
+			want: []diag{{Field: "$.issuingCountry", Rule: "format", Error: true}}},
+		"unknown code": {change: func(p map[string]string) { p["issuingCountry"] = "CHA" },
+			want: []diag{{Field: "$.issuingCountry", Rule: "code", Error: true}}},
+		"resident card with issuingCountry": {change: func(p map[string]string) {
+			p["idType"], p["idNumber"], p["phone"] = "01", testResidentID, "13812345678"
+		}, want: []diag{{Field: "$.issuingCountry", Rule: "exclusive", Error: true}}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			p := map[string]string{"name": "John Smith", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "+447911123456"}
+			tc.change(p)
+			r := e.call(OpRegister, p)
+			if r.Status != sdk.StatusInvalid {
+				t.Fatalf("status %s %s, want invalid", r.Status, r.Payload)
+			}
+			if got := diagsOf(r.Diagnostics); !equalDiags(got, tc.want) {
+				t.Errorf("diagnostics %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if keys := e.keysWithPrefix(keyPerson); len(keys) != 0 {
+		t.Errorf("person keys after refused registrations: %v, want none", keys)
+	}
+}
+
+// TestRegisterPassportBeforeIssuingCountry: a passport holder registered
+// before the issuing state was recorded (keyed by the number alone) gets
+// that card back when registering with the issuing state and the same name,
+// and the card then records the state; a holder of the same number with
+// another name is another person and gets a card of their own.
+func TestRegisterPassportBeforeIssuingCountry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	ctx := context.Background()
+	legacyKey, err := card.IdentityKey([]byte(testIdentity), card.Identity{IDType: "03", IDNumber: "E12345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cardRecord{CardNo: "880100000000013", Seq: 1, IdentityKey: legacyKey, Name: "John Smith", IDType: "03", IDNumber: "E12345678",
+		Phone: "+447911123456", Status: statusLive, RegisteredAt: testT0.Add(-24 * 3600e9), Announced: true}
+	for key, v := range map[string]any{keyCard + old.CardNo: old, keyPerson + legacyKey: personRecord{CardNo: old.CardNo}} {
+		b, _ := json.Marshal(v)
+		if _, err := e.host.Put(ctx, testSite, key, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smith := map[string]string{"name": "JOHN  SMITH", "idType": "03", "idNumber": "E12345678", "issuingCountry": "GBR", "phone": "+447911123456"}
+	if r := e.register(smith); r.Created || r.CardNo != old.CardNo {
+		t.Errorf("legacy holder with GBR: card %s created %v, want %s, not created", r.CardNo, r.Created, old.CardNo)
+	}
+	var got cardView
+	e.ok(OpGet, map[string]string{"cardNo": old.CardNo}, &got)
+	if got.IssuingCountry != "GBR" {
+		t.Errorf("ecard.get of the adopted card %s: issuingCountry %q, want GBR", old.CardNo, got.IssuingCountry)
+	}
+	dupont := map[string]string{"name": "Jean Dupont", "idType": "03", "idNumber": "E12345678", "issuingCountry": "FRA", "phone": "+33612345678"}
+	if r := e.register(dupont); !r.Created || r.CardNo == old.CardNo {
+		t.Errorf("another holder of E12345678 (FRA): card %s created %v, want a new card", r.CardNo, r.Created)
+	}
+	if r := e.register(smith); r.Created || r.CardNo != old.CardNo {
+		t.Errorf("legacy holder again: card %s created %v, want %s, not created", r.CardNo, r.Created, old.CardNo)
+	}
+}
+
+func equalDiags(a, b []diag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
