@@ -68,9 +68,12 @@ func TestECardScanNumbersAndEvents(t *testing.T) {
 
 	var numbers []int64
 	for i := range 5 {
-		_, r := in.call("ecard.register", map[string]any{"name": "测试" + strconv.Itoa(i), "idType": "03", "idNumber": "E1000000" + strconv.Itoa(i), "phone": "1390000000" + strconv.Itoa(i)})
+		code, r := in.call("ecard.register", map[string]any{"name": "测试" + strconv.Itoa(i), "idType": "03", "idNumber": "E1000000" + strconv.Itoa(i), "issuingCountry": "GBR", "phone": "1390000000" + strconv.Itoa(i)})
 		var p struct{ CardNo string }
 		_ = json.Unmarshal(r.Payload, &p)
+		if code != 200 || len(p.CardNo) < 14 {
+			t.Fatalf("register passport %d: %d %+v", i, code, r)
+		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(p.CardNo[4:], "X")[:10], 10, 64)
 		if err != nil || len(p.CardNo) != 15 || !strings.HasPrefix(p.CardNo, "8801") {
 			t.Fatalf("card number %q breaks the hospital's rule (8801 + 10 digits + check)", p.CardNo)
