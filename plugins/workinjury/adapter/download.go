@@ -61,7 +61,7 @@ type dlState struct {
 	HasMore     bool              `json:"hasMore,omitempty"`
 	Records     []json.RawMessage `json:"records,omitempty"`
 	// Failed are the records of the batch that could not be delivered
-	// (record id → reason), fixed when publishing ends and saved with the
+	// (failureKey → reason), fixed when publishing ends and saved with the
 	// step feedback by the same compare-and-set: the feedback flags exactly
 	// what the run that moved the batch on published, whatever another
 	// run wrote to the progress meanwhile. Nil in a state written before
@@ -85,7 +85,7 @@ type dlState struct {
 type dlProgress struct {
 	BatchNo   string            `json:"batchNo"`
 	Published int               `json:"published"`
-	Failed    map[string]string `json:"failed,omitempty"` // record id → reason
+	Failed    map[string]string `json:"failed,omitempty"` // failureKey → reason
 }
 
 // dlSummary reports a download run.
@@ -188,6 +188,34 @@ func eventKey(code string, rec map[string]any, id string) string {
 		return str(rec, "ykc700") + "/" + id
 	}
 	return id
+}
+
+// failureKey is the record's key in the failures of its batch
+// (dlState.Failed, dlProgress.Failed): the record id, qualified by the
+// stay (ykc700) for fee details, whose detail_no is unique only within one
+// stay, so that a detail that cannot be delivered does not flag a detail
+// of the same number of another stay in the same batch as failed too.
+func failureKey(code string, rec map[string]any, id string) string {
+	if code == "GYD102" {
+		return str(rec, "ykc700") + "/" + id
+	}
+	return id
+}
+
+// failedReason returns why the record (id, failure key k) could not be
+// delivered, from the failures of its batch. A state written before the
+// failures were kept per stay has the bare record id: it is looked up too,
+// which at worst flags one more record as failed (offered again, its event
+// id unchanged), never acknowledges an undelivered one.
+func failedReason(failed map[string]string, k, id string) (string, bool) {
+	if reason, ok := failed[k]; ok {
+		return reason, true
+	}
+	if k != id {
+		reason, ok := failed[id]
+		return reason, ok
+	}
+	return "", false
 }
 
 // followUpOf: after these downloads, the local records they revoke are
@@ -663,15 +691,16 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 		if id == "" {
 			id = fmt.Sprintf("#%d", i)
 		}
+		fk := failureKey(st.Code, rec, id)
 		if reason, bad := invalid[i]; bad {
-			pr.Failed[id] = reason
+			pr.Failed[fk] = reason
 		} else {
 			ev, reason, err := a.event(ctx, h, c, messageID, st, rec, id)
 			if err != nil {
 				return err
 			}
 			if reason != "" {
-				pr.Failed[id] = reason
+				pr.Failed[fk] = reason
 			} else {
 				if err := a.downloaded(ctx, h, st.Code, st.BatchNo, rec); err != nil {
 					return err
@@ -1079,7 +1108,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			id = fmt.Sprintf("#%d", i)
 		}
 		r := map[string]any{"record_id": id, "result_flag": "1"}
-		if reason, bad := pr.Failed[id]; bad {
+		if reason, bad := failedReason(pr.Failed, failureKey(st.Code, rec, id), id); bad {
 			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
 		}
 		records = append(records, r)
