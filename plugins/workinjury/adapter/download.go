@@ -78,7 +78,14 @@ type dlState struct {
 	StoredAt    time.Time `json:"storedAt,omitempty"`
 	Batches     int64     `json:"batches"`
 	Redownloads int64     `json:"redownloads"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	// RecoverBatch and RecoverRefusals count the refusals of the GYR005
+	// asking again for the lost batch RecoverBatch (recoverRefused).
+	RecoverBatch    string `json:"recoverBatch,omitempty"`
+	RecoverRefusals int    `json:"recoverRefusals,omitempty"`
+	// RecoverAlerted: workinjury.redownload.refused was published for
+	// RecoverBatch.
+	RecoverAlerted bool      `json:"recoverAlerted,omitempty"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // dlProgress counts the published records of the current batch.
@@ -645,26 +652,77 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 	switch out.kind {
 	case kindOK:
 	case kindRejected:
+		if err := a.recoverRefused(ctx, h, c, key, st, ver, b, serial, out.code, out.message); err != nil {
+			return err
+		}
 		return &dlError{rejected: true, serial: serial, code: out.code, message: out.message}
 	default:
 		return &dlError{err: fmt.Errorf("GYR005 for batch %s: %w", b, out.err)}
 	}
-	var o struct {
-		Accept  json.Number `json:"accept_flag"`
-		Message string      `json:"message"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(out.output))
-	dec.UseNumber()
-	if err := dec.Decode(&o); err != nil || o.Accept.String() != "1" {
-		return &dlError{err: fmt.Errorf("GYR005 did not accept the re-download of batch %s: %s", b, o.Message)}
+	if flag, msg := redownloadAccepted(out.output); flag != "1" {
+		if err := a.recoverRefused(ctx, h, c, key, st, ver, b, serial, "accept_flag="+flag, msg); err != nil {
+			return err
+		}
+		return &dlError{err: fmt.Errorf("GYR005 (serial %s) did not accept the re-download of batch %s: %s; the next run asks again", serial, b, msg)}
 	}
 	a.log.Info("lost download batch requested again", "site", c.code, "code", st.Code, "batch", b)
 	st.Redownloads++
+	st.RecoverBatch, st.RecoverRefusals, st.RecoverAlerted = "", 0, false
 	fs, err := a.newSerial(ctx, h, c)
 	if err != nil {
 		return err
 	}
 	st.FetchSerial, st.FetchDate = fs, a.now().In(cst).Format("2006-01-02")
+	return a.save(ctx, h, key, st, ver)
+}
+
+// recoverAlertAt is the refusal of the GYR005 asking again for a lost
+// batch at which staff are alerted. The request is not given up after it:
+// the national system hands out no new batch of the code while this one
+// is unacknowledged, so going back to incremental downloads would only be
+// refused and recovered again, and the batch cannot be acknowledged
+// without its records (GYU008 lists every one of them, and acknowledging
+// records never stored would lose them). Every later run asks again: a
+// refusal may pass, and the batch is closed as soon as GYD008 no longer
+// lists it.
+const recoverAlertAt = 3
+
+// recoverRefused records a refusal of the GYR005 (serial) asking again for
+// the lost batch b of st: the count is kept in st (the step stays
+// fetching); from recoverAlertAt refusals on each refusal logs an ALERT,
+// and workinjury.redownload.refused is published once per batch, so that
+// staff learn that the code's downloads are held until the national
+// system hands the batch out again or no longer lists it (GYD008).
+func (a *Adapter) recoverRefused(ctx context.Context, h sdk.Host, c *siteConfig, key string, st *dlState, ver *int64, b, serial, extCode, extMsg string) error {
+	if st.RecoverBatch != b {
+		st.RecoverBatch, st.RecoverRefusals, st.RecoverAlerted = b, 0, false
+	}
+	st.RecoverRefusals++
+	n := st.RecoverRefusals
+	if n < recoverAlertAt {
+		a.log.Warn("the national system refused to hand out a lost download batch again (GYR005); the next run asks again", "site", c.code,
+			"code", st.Code, "batch", b, "lostSerial", st.FetchSerial, "serial", serial, "extCode", extCode, "refusals", n, "alertAt", recoverAlertAt)
+		return a.save(ctx, h, key, st, ver)
+	}
+	a.log.Error("ALERT: the national system keeps refusing to hand out a lost download batch again (GYR005); no new "+st.Code+
+		" batch is downloaded until it does or GYD008 no longer lists the batch: ask the national system's operators to hand it out again",
+		"site", c.code, "code", st.Code, "batch", b, "lostSerial", st.FetchSerial, "serial", serial, "extCode", extCode, "refusals", n)
+	if !st.RecoverAlerted {
+		payload, err := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": b, "lostSerial": st.FetchSerial,
+			"serial": serial, "code": extCode, "message": extMsg, "refusals": n})
+		if err != nil {
+			return err
+		}
+		// Stable id: published again only if the run stops before the
+		// state below is saved.
+		err = h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/redownload-refused/" + st.Code + "/" + b,
+			Type: "workinjury.redownload.refused", Key: b, Payload: payload, OccurredAt: a.now(),
+			Headers: map[string]string{"workinjury-download-code": st.Code, "workinjury-batch": b}})
+		if err != nil {
+			a.log.Warn("cannot publish the refused re-download event; the next refusal publishes it", "site", c.code, "code", st.Code, "batch", b, "err", err)
+		}
+		st.RecoverAlerted = err == nil
+	}
 	return a.save(ctx, h, key, st, ver)
 }
 
