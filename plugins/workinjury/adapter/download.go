@@ -1179,7 +1179,13 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		a.feedbackLate(ctx, h, c, st, now, fmt.Errorf("the feedback of batch %s is sent %s after the batch was stored, past the %s deadline",
 			st.BatchNo, now.Sub(st.StoredAt).Round(time.Second), c.deadline))
 	}
-	st.FeedbackSent = true
+	if err := a.at("feedback:sending"); err != nil {
+		return err
+	}
+	// The day GYD053 is asked about is the day the feedback goes out, not
+	// the day its serial was drawn (a run stopped before sending it, or a
+	// refusal, may lie across midnight).
+	st.FeedbackSent, st.FeedbackDate = true, a.now().In(cst).Format("2006-01-02")
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
