@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,10 @@ type dlState struct {
 	StoredAt    time.Time `json:"storedAt,omitempty"`
 	Batches     int64     `json:"batches"`
 	Redownloads int64     `json:"redownloads"`
+	// Redelivery is the serial of the date-range GYR005 whose re-delivery
+	// the stored batch belongs to (redeliveryOf), or "": its records get
+	// event ids of their own, the same whenever the batch is published.
+	Redelivery string `json:"redelivery,omitempty"`
 	// RecoverBatch and RecoverRefusals count the refusals of the GYR005
 	// asking again for the lost batch RecoverBatch (recoverRefused).
 	RecoverBatch    string `json:"recoverBatch,omitempty"`
@@ -572,17 +577,131 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 			st.Code, out.serial, o.BatchNo, len(o.Records), limit)}
 	}
 	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
+	end, err := a.redeliveryOfBatch(ctx, h, c, st)
+	if err != nil {
+		return err
+	}
 	if len(o.Records) == 0 {
 		st.Step = stepDone
 		sum.Batches = append(sum.Batches, batchSummary{BatchNo: o.BatchNo, HasMore: st.HasMore})
-		return a.save(ctx, h, key, st, ver)
+		if err := a.save(ctx, h, key, st, ver); err != nil || end == nil {
+			return err
+		}
+		return end()
 	}
 	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
+	if end != nil {
+		if err := end(); err != nil {
+			return err
+		}
+	}
 	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
 	return a.at("stored")
+}
+
+// redelivery is a date-range GYR005 accepted by the national system
+// (redeliver/<download code>): the records it hands out again come in the
+// code's next batches, mixed with new ones, until the code has no more.
+type redelivery struct {
+	Serial string `json:"serial"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// Drained are the scopes (redeliveryScope) of filtered downloads
+	// that had no more records since: their batches are ordinary again.
+	Drained []string `json:"drained,omitempty"`
+}
+
+// redeliveryRequested remembers an accepted date-range GYR005 (serial) so
+// that the records it hands out again get event ids of their own: staff
+// ask for it because the records were lost locally, and a platform that
+// drops events by id would drop the very records asked for. A GYR005 by
+// batch_no is left alone: it hands out a batch never delivered (its reply
+// lost), whose records keep their ids.
+func (a *Adapter) redeliveryRequested(ctx context.Context, h sdk.Host, c *siteConfig, doc map[string]any, serial string) error {
+	code := str(doc, "download_code")
+	if str(doc, "batch_no") != "" || eventTypes[code] == "" {
+		return nil
+	}
+	if err := update(ctx, h, "redeliver/"+code, func(r *redelivery, exists bool) error {
+		if exists && r.Serial == serial {
+			return errSkip // a replay of the same request
+		}
+		*r = redelivery{Serial: serial, From: str(doc, "aae030"), To: str(doc, "aae031")}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("remember the re-download %s of %s: %w", serial, code, err)
+	}
+	a.log.Info("date-range re-download accepted; the records handed out again get event ids of their own", "site", c.code,
+		"code", code, "serial", serial, "from", str(doc, "aae030"), "to", str(doc, "aae031"))
+	return nil
+}
+
+// redeliveryScope names the records a download asks for beyond the whole
+// code ("": the code's incremental queue): its filters, without the
+// cursor and the default region.
+func redeliveryScope(c *siteConfig, in map[string]any) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := fmt.Sprint(in[k])
+		if k == "last_batch_no" || k == "full_flag" || v == "" || (k == "aab299" && v == c.region) {
+			continue
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, "&")
+}
+
+// redeliveryOfBatch marks the batch just fetched as part of a pending
+// date-range re-download of its code (st.Redelivery). When the download
+// has no more records it returns end, to be called once the batch is
+// stored, which ends the re-download: for the whole code (the entry is
+// removed, if unchanged since it was read), or for the download's filters
+// only (they are added to Drained). A run stopped before end leaves the
+// re-download pending a little longer: a later batch gets new ids too,
+// which drops nothing; ended before the batch is stored, a batch fetched
+// again would lose its own. Complete re-downloads (full_flag 1) are left
+// alone: their event ids name their batch already.
+func (a *Adapter) redeliveryOfBatch(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState) (end func() error, err error) {
+	st.Redelivery = ""
+	if str(st.Input, "full_flag") == "1" {
+		return nil, nil
+	}
+	key := "redeliver/" + st.Code
+	var r redelivery
+	ver, err := getJSON(ctx, h, key, &r)
+	if err != nil || ver == 0 {
+		return nil, err
+	}
+	scope := redeliveryScope(c, st.Input)
+	if slices.Contains(r.Drained, scope) {
+		return nil, nil
+	}
+	st.Redelivery = r.Serial
+	if st.HasMore {
+		return nil, nil
+	}
+	return func() error {
+		if scope != "" {
+			r.Drained = append(r.Drained, scope)
+			if _, err := casJSON(ctx, h, key, ver, r); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return fmt.Errorf("end the re-download %s of %s for %s: %w", r.Serial, st.Code, scope, err)
+			}
+			return nil
+		}
+		// Removed only if not replaced by a newer re-download since.
+		if _, err := casJSON(ctx, h, key, ver, r); err == nil {
+			if err := h.Delete(ctx, key); err != nil {
+				return fmt.Errorf("end the re-download %s of %s: %w", r.Serial, st.Code, err)
+			}
+		} else if !errors.Is(err, sdk.ErrConflict) {
+			return fmt.Errorf("end the re-download %s of %s: %w", r.Serial, st.Code, err)
+		}
+		a.log.Info("date-range re-download delivered", "site", c.code, "code", st.Code, "serial", r.Serial, "lastBatch", st.BatchNo)
+		return nil
+	}, nil
 }
 
 // maxBatch is the most records of a download batch and of its GYU008
@@ -1055,7 +1174,8 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	if v != "" {
 		evID += "@" + v
 	}
-	if v == "" || str(st.Input, "full_flag") == "1" {
+	byBatch := v == "" || str(st.Input, "full_flag") == "1"
+	if byBatch {
 		// A record without update_time is handed out again when it
 		// changed (a settlement revoked, a deduction revoked), and a
 		// complete re-download delivers the records again on purpose:
@@ -1074,9 +1194,23 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	}
 	contentSum := sha256.Sum256(canon)
 	evID += "#" + hex.EncodeToString(contentSum[:6])
-	payload, err := marshal(map[string]any{
+	body := map[string]any{
 		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
-	})
+	}
+	if st.Redelivery != "" {
+		// Handed out again after a date-range GYR005: an id of its own
+		// (the same whenever this batch is published again), so that a
+		// platform dropping known ids does not drop the re-delivery staff
+		// asked for. An id that does not name its batch is the one the
+		// record had when delivered before (same update_time, same
+		// content): the event names it. One that names its batch named
+		// another batch then, which is not known here.
+		if !byBatch {
+			body["redeliveryOf"] = evID
+		}
+		evID += "~" + st.Redelivery
+	}
+	payload, err := marshal(body)
 	if err != nil {
 		return sdk.Event{}, "", err
 	}
