@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,7 @@ type dlState struct {
 	HasMore     bool              `json:"hasMore,omitempty"`
 	Records     []json.RawMessage `json:"records,omitempty"`
 	// Failed are the records of the batch that could not be delivered
-	// (record id → reason), fixed when publishing ends and saved with the
+	// (failureKey → reason), fixed when publishing ends and saved with the
 	// step feedback by the same compare-and-set: the feedback flags exactly
 	// what the run that moved the batch on published, whatever another
 	// run wrote to the progress meanwhile. Nil in a state written before
@@ -78,14 +79,25 @@ type dlState struct {
 	StoredAt    time.Time `json:"storedAt,omitempty"`
 	Batches     int64     `json:"batches"`
 	Redownloads int64     `json:"redownloads"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	// Redelivery is the serial of the date-range GYR005 whose re-delivery
+	// the stored batch belongs to (redeliveryOf), or "": its records get
+	// event ids of their own, the same whenever the batch is published.
+	Redelivery string `json:"redelivery,omitempty"`
+	// RecoverBatch and RecoverRefusals count the refusals of the GYR005
+	// asking again for the lost batch RecoverBatch (recoverRefused).
+	RecoverBatch    string `json:"recoverBatch,omitempty"`
+	RecoverRefusals int    `json:"recoverRefusals,omitempty"`
+	// RecoverAlerted: workinjury.redownload.refused was published for
+	// RecoverBatch.
+	RecoverAlerted bool      `json:"recoverAlerted,omitempty"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // dlProgress counts the published records of the current batch.
 type dlProgress struct {
 	BatchNo   string            `json:"batchNo"`
 	Published int               `json:"published"`
-	Failed    map[string]string `json:"failed,omitempty"` // record id → reason
+	Failed    map[string]string `json:"failed,omitempty"` // failureKey → reason
 }
 
 // dlSummary reports a download run.
@@ -188,6 +200,34 @@ func eventKey(code string, rec map[string]any, id string) string {
 		return str(rec, "ykc700") + "/" + id
 	}
 	return id
+}
+
+// failureKey is the record's key in the failures of its batch
+// (dlState.Failed, dlProgress.Failed): the record id, qualified by the
+// stay (ykc700) for fee details, whose detail_no is unique only within one
+// stay, so that a detail that cannot be delivered does not flag a detail
+// of the same number of another stay in the same batch as failed too.
+func failureKey(code string, rec map[string]any, id string) string {
+	if code == "GYD102" {
+		return str(rec, "ykc700") + "/" + id
+	}
+	return id
+}
+
+// failedReason returns why the record (id, failure key k) could not be
+// delivered, from the failures of its batch. A state written before the
+// failures were kept per stay has the bare record id: it is looked up too,
+// which at worst flags one more record as failed (offered again, its event
+// id unchanged), never acknowledges an undelivered one.
+func failedReason(failed map[string]string, k, id string) (string, bool) {
+	if reason, ok := failed[k]; ok {
+		return reason, true
+	}
+	if k != id {
+		reason, ok := failed[id]
+		return reason, ok
+	}
+	return "", false
 }
 
 // followUpOf: after these downloads, the local records they revoke are
@@ -537,17 +577,131 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 			st.Code, out.serial, o.BatchNo, len(o.Records), limit)}
 	}
 	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
+	end, err := a.redeliveryOfBatch(ctx, h, c, st)
+	if err != nil {
+		return err
+	}
 	if len(o.Records) == 0 {
 		st.Step = stepDone
 		sum.Batches = append(sum.Batches, batchSummary{BatchNo: o.BatchNo, HasMore: st.HasMore})
-		return a.save(ctx, h, key, st, ver)
+		if err := a.save(ctx, h, key, st, ver); err != nil || end == nil {
+			return err
+		}
+		return end()
 	}
 	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
+	if end != nil {
+		if err := end(); err != nil {
+			return err
+		}
+	}
 	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
 	return a.at("stored")
+}
+
+// redelivery is a date-range GYR005 accepted by the national system
+// (redeliver/<download code>): the records it hands out again come in the
+// code's next batches, mixed with new ones, until the code has no more.
+type redelivery struct {
+	Serial string `json:"serial"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// Drained are the scopes (redeliveryScope) of filtered downloads
+	// that had no more records since: their batches are ordinary again.
+	Drained []string `json:"drained,omitempty"`
+}
+
+// redeliveryRequested remembers an accepted date-range GYR005 (serial) so
+// that the records it hands out again get event ids of their own: staff
+// ask for it because the records were lost locally, and a platform that
+// drops events by id would drop the very records asked for. A GYR005 by
+// batch_no is left alone: it hands out a batch never delivered (its reply
+// lost), whose records keep their ids.
+func (a *Adapter) redeliveryRequested(ctx context.Context, h sdk.Host, c *siteConfig, doc map[string]any, serial string) error {
+	code := str(doc, "download_code")
+	if str(doc, "batch_no") != "" || eventTypes[code] == "" {
+		return nil
+	}
+	if err := update(ctx, h, "redeliver/"+code, func(r *redelivery, exists bool) error {
+		if exists && r.Serial == serial {
+			return errSkip // a replay of the same request
+		}
+		*r = redelivery{Serial: serial, From: str(doc, "aae030"), To: str(doc, "aae031")}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("remember the re-download %s of %s: %w", serial, code, err)
+	}
+	a.log.Info("date-range re-download accepted; the records handed out again get event ids of their own", "site", c.code,
+		"code", code, "serial", serial, "from", str(doc, "aae030"), "to", str(doc, "aae031"))
+	return nil
+}
+
+// redeliveryScope names the records a download asks for beyond the whole
+// code ("": the code's incremental queue): its filters, without the
+// cursor and the default region.
+func redeliveryScope(c *siteConfig, in map[string]any) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := fmt.Sprint(in[k])
+		if k == "last_batch_no" || k == "full_flag" || v == "" || (k == "aab299" && v == c.region) {
+			continue
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, "&")
+}
+
+// redeliveryOfBatch marks the batch just fetched as part of a pending
+// date-range re-download of its code (st.Redelivery). When the download
+// has no more records it returns end, to be called once the batch is
+// stored, which ends the re-download: for the whole code (the entry is
+// removed, if unchanged since it was read), or for the download's filters
+// only (they are added to Drained). A run stopped before end leaves the
+// re-download pending a little longer: a later batch gets new ids too,
+// which drops nothing; ended before the batch is stored, a batch fetched
+// again would lose its own. Complete re-downloads (full_flag 1) are left
+// alone: their event ids name their batch already.
+func (a *Adapter) redeliveryOfBatch(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState) (end func() error, err error) {
+	st.Redelivery = ""
+	if str(st.Input, "full_flag") == "1" {
+		return nil, nil
+	}
+	key := "redeliver/" + st.Code
+	var r redelivery
+	ver, err := getJSON(ctx, h, key, &r)
+	if err != nil || ver == 0 {
+		return nil, err
+	}
+	scope := redeliveryScope(c, st.Input)
+	if slices.Contains(r.Drained, scope) {
+		return nil, nil
+	}
+	st.Redelivery = r.Serial
+	if st.HasMore {
+		return nil, nil
+	}
+	return func() error {
+		if scope != "" {
+			r.Drained = append(r.Drained, scope)
+			if _, err := casJSON(ctx, h, key, ver, r); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return fmt.Errorf("end the re-download %s of %s for %s: %w", r.Serial, st.Code, scope, err)
+			}
+			return nil
+		}
+		// Removed only if not replaced by a newer re-download since.
+		if _, err := casJSON(ctx, h, key, ver, r); err == nil {
+			if err := h.Delete(ctx, key); err != nil {
+				return fmt.Errorf("end the re-download %s of %s: %w", r.Serial, st.Code, err)
+			}
+		} else if !errors.Is(err, sdk.ErrConflict) {
+			return fmt.Errorf("end the re-download %s of %s: %w", r.Serial, st.Code, err)
+		}
+		a.log.Info("date-range re-download delivered", "site", c.code, "code", st.Code, "serial", r.Serial, "lastBatch", st.BatchNo)
+		return nil
+	}, nil
 }
 
 // maxBatch is the most records of a download batch and of its GYU008
@@ -617,26 +771,77 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 	switch out.kind {
 	case kindOK:
 	case kindRejected:
+		if err := a.recoverRefused(ctx, h, c, key, st, ver, b, serial, out.code, out.message); err != nil {
+			return err
+		}
 		return &dlError{rejected: true, serial: serial, code: out.code, message: out.message}
 	default:
 		return &dlError{err: fmt.Errorf("GYR005 for batch %s: %w", b, out.err)}
 	}
-	var o struct {
-		Accept  json.Number `json:"accept_flag"`
-		Message string      `json:"message"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(out.output))
-	dec.UseNumber()
-	if err := dec.Decode(&o); err != nil || o.Accept.String() != "1" {
-		return &dlError{err: fmt.Errorf("GYR005 did not accept the re-download of batch %s: %s", b, o.Message)}
+	if flag, msg := redownloadAccepted(out.output); flag != "1" {
+		if err := a.recoverRefused(ctx, h, c, key, st, ver, b, serial, "accept_flag="+flag, msg); err != nil {
+			return err
+		}
+		return &dlError{err: fmt.Errorf("GYR005 (serial %s) did not accept the re-download of batch %s: %s; the next run asks again", serial, b, msg)}
 	}
 	a.log.Info("lost download batch requested again", "site", c.code, "code", st.Code, "batch", b)
 	st.Redownloads++
+	st.RecoverBatch, st.RecoverRefusals, st.RecoverAlerted = "", 0, false
 	fs, err := a.newSerial(ctx, h, c)
 	if err != nil {
 		return err
 	}
 	st.FetchSerial, st.FetchDate = fs, a.now().In(cst).Format("2006-01-02")
+	return a.save(ctx, h, key, st, ver)
+}
+
+// recoverAlertAt is the refusal of the GYR005 asking again for a lost
+// batch at which staff are alerted. The request is not given up after it:
+// the national system hands out no new batch of the code while this one
+// is unacknowledged, so going back to incremental downloads would only be
+// refused and recovered again, and the batch cannot be acknowledged
+// without its records (GYU008 lists every one of them, and acknowledging
+// records never stored would lose them). Every later run asks again: a
+// refusal may pass, and the batch is closed as soon as GYD008 no longer
+// lists it.
+const recoverAlertAt = 3
+
+// recoverRefused records a refusal of the GYR005 (serial) asking again for
+// the lost batch b of st: the count is kept in st (the step stays
+// fetching); from recoverAlertAt refusals on each refusal logs an ALERT,
+// and workinjury.redownload.refused is published once per batch, so that
+// staff learn that the code's downloads are held until the national
+// system hands the batch out again or no longer lists it (GYD008).
+func (a *Adapter) recoverRefused(ctx context.Context, h sdk.Host, c *siteConfig, key string, st *dlState, ver *int64, b, serial, extCode, extMsg string) error {
+	if st.RecoverBatch != b {
+		st.RecoverBatch, st.RecoverRefusals, st.RecoverAlerted = b, 0, false
+	}
+	st.RecoverRefusals++
+	n := st.RecoverRefusals
+	if n < recoverAlertAt {
+		a.log.Warn("the national system refused to hand out a lost download batch again (GYR005); the next run asks again", "site", c.code,
+			"code", st.Code, "batch", b, "lostSerial", st.FetchSerial, "serial", serial, "extCode", extCode, "refusals", n, "alertAt", recoverAlertAt)
+		return a.save(ctx, h, key, st, ver)
+	}
+	a.log.Error("ALERT: the national system keeps refusing to hand out a lost download batch again (GYR005); no new "+st.Code+
+		" batch is downloaded until it does or GYD008 no longer lists the batch: ask the national system's operators to hand it out again",
+		"site", c.code, "code", st.Code, "batch", b, "lostSerial", st.FetchSerial, "serial", serial, "extCode", extCode, "refusals", n)
+	if !st.RecoverAlerted {
+		payload, err := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": b, "lostSerial": st.FetchSerial,
+			"serial": serial, "code": extCode, "message": extMsg, "refusals": n})
+		if err != nil {
+			return err
+		}
+		// Stable id: published again only if the run stops before the
+		// state below is saved.
+		err = h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/redownload-refused/" + st.Code + "/" + b,
+			Type: "workinjury.redownload.refused", Key: b, Payload: payload, OccurredAt: a.now(),
+			Headers: map[string]string{"workinjury-download-code": st.Code, "workinjury-batch": b}})
+		if err != nil {
+			a.log.Warn("cannot publish the refused re-download event; the next refusal publishes it", "site", c.code, "code", st.Code, "batch", b, "err", err)
+		}
+		st.RecoverAlerted = err == nil
+	}
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -663,15 +868,16 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 		if id == "" {
 			id = fmt.Sprintf("#%d", i)
 		}
+		fk := failureKey(st.Code, rec, id)
 		if reason, bad := invalid[i]; bad {
-			pr.Failed[id] = reason
+			pr.Failed[fk] = reason
 		} else {
 			ev, reason, err := a.event(ctx, h, c, messageID, st, rec, id)
 			if err != nil {
 				return err
 			}
 			if reason != "" {
-				pr.Failed[id] = reason
+				pr.Failed[fk] = reason
 			} else {
 				if err := a.downloaded(ctx, h, st.Code, st.BatchNo, rec); err != nil {
 					return err
@@ -968,7 +1174,8 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	if v != "" {
 		evID += "@" + v
 	}
-	if v == "" || str(st.Input, "full_flag") == "1" {
+	byBatch := v == "" || str(st.Input, "full_flag") == "1"
+	if byBatch {
 		// A record without update_time is handed out again when it
 		// changed (a settlement revoked, a deduction revoked), and a
 		// complete re-download delivers the records again on purpose:
@@ -987,9 +1194,23 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	}
 	contentSum := sha256.Sum256(canon)
 	evID += "#" + hex.EncodeToString(contentSum[:6])
-	payload, err := marshal(map[string]any{
+	body := map[string]any{
 		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
-	})
+	}
+	if st.Redelivery != "" {
+		// Handed out again after a date-range GYR005: an id of its own
+		// (the same whenever this batch is published again), so that a
+		// platform dropping known ids does not drop the re-delivery staff
+		// asked for. An id that does not name its batch is the one the
+		// record had when delivered before (same update_time, same
+		// content): the event names it. One that names its batch named
+		// another batch then, which is not known here.
+		if !byBatch {
+			body["redeliveryOf"] = evID
+		}
+		evID += "~" + st.Redelivery
+	}
+	payload, err := marshal(body)
 	if err != nil {
 		return sdk.Event{}, "", err
 	}
@@ -1079,7 +1300,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			id = fmt.Sprintf("#%d", i)
 		}
 		r := map[string]any{"record_id": id, "result_flag": "1"}
-		if reason, bad := pr.Failed[id]; bad {
+		if reason, bad := failedReason(pr.Failed, failureKey(st.Code, rec, id), id); bad {
 			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
 		}
 		records = append(records, r)
@@ -1092,7 +1313,13 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		a.feedbackLate(ctx, h, c, st, now, fmt.Errorf("the feedback of batch %s is sent %s after the batch was stored, past the %s deadline",
 			st.BatchNo, now.Sub(st.StoredAt).Round(time.Second), c.deadline))
 	}
-	st.FeedbackSent = true
+	if err := a.at("feedback:sending"); err != nil {
+		return err
+	}
+	// The day GYD053 is asked about is the day the feedback goes out, not
+	// the day its serial was drawn (a run stopped before sending it, or a
+	// refusal, may lie across midnight).
+	st.FeedbackSent, st.FeedbackDate = true, a.now().In(cst).Format("2006-01-02")
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}

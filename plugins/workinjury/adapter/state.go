@@ -49,6 +49,7 @@ import (
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404)
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //	                            (its input, with medgate_refusals: refusals so far)
+//	redeliver/<code>            redelivery: a date-range GYR005 whose records are still handed out again
 //
 // ID numbers never appear in keys: persons are keyed by a hash.
 

@@ -145,6 +145,11 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 			// serial with GYD053 and applies the effects again.
 			return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
 		}
+		if code == "GYR005" {
+			if err := a.redeliveryRequested(ctx, h, c, doc, out.serial); err != nil {
+				return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
+			}
+		}
 		rec.Status, rec.Output = string(sdk.StatusOK), out.output
 	} else {
 		rec.Status = string(sdk.StatusRejected)
