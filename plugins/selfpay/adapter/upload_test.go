@@ -609,6 +609,38 @@ func TestReuploadDiagnosisCorrectionNotLost(t *testing.T) {
 	}
 }
 
+// TestReuploadAddedFieldNotLost: a re-upload that fills in a field of the
+// visit the earlier upload left out, whose 4202 never reached the
+// platform, is sent again: the earlier upload's 4208 record lacks the
+// field, which 4208 answers, so it does not pass for the correction.
+func TestReuploadAddedFieldNotLost(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ field, value, record string }{
+		"bill number":    {"elec_billno_code", "00012345", "elecBillnoCode"},
+		"discharge dept": {"dscg_dept_name", "呼吸内科", "dscgDeptName"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must(OpUpload, "af-1", upload("ZYF", 2), 1), sdk.StatusOK)
+			m := upload("ZYF", 2)
+			m["reupload"] = true
+			m[nodeMdtrt].(map[string]any)[tc.field] = tc.value
+			e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultDrop})
+			wantStatus(t, e.must(OpUpload, "af-2", m, 1), sdk.StatusFailed)
+			wantStatus(t, e.must(OpUpload, "af-2", m, 2), sdk.StatusOK)
+			if n := e.sim.Count("4202", "ZYF"); n != 2 {
+				t.Errorf("4202 applied %d times, want 2 (the first upload and the correction)", n)
+			}
+			r := e.must("selfpay.4208", "af-q", map[string]any{"certno": testCert, "page_num": 1, "page_size": 10}, 1)
+			if recs := asList(payloadOf(t, r)["records"]); len(recs) != 1 || recs[0].(map[string]any)[tc.record] != tc.value {
+				t.Errorf("the platform has the visit %v, want %s %q", recs, tc.record, tc.value)
+			}
+		})
+	}
+}
+
 // TestUploadHugeNumbersAnsweredAtOnce: numbers far outside decimal(16,x)
 // written with huge exponents are invalid, and the answer comes at once:
 // the amount checks do not expand them into million-digit numbers.

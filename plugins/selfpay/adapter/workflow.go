@@ -390,7 +390,7 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string)
 // visit does not settle it.
 func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []any) (bool, error) {
 	rec, err := r.findVisit(ctx, mdtrt)
-	if err != nil || rec == nil || !sameVisit(rec, mdtrt) {
+	if err != nil || rec == nil || !sameVisit(rec, mdtrt, r.answered("4208")) {
 		return false, err
 	}
 	return r.sameDiagnoses(ctx, str(mdtrt["fixmedins_mdtrt_id"]), diags)
@@ -398,10 +398,13 @@ func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []an
 
 // sameVisit compares a 4208 record with the visit being uploaded: the
 // total, end time and name, and every other field sent that the record
-// carries (camelCase), numbers by value. The institution's code and name
-// are the platform's own, and the person's certificate was the 4208 search
-// (a platform may answer it masked): those are not compared.
-func sameVisit(rec, mdtrt map[string]any) bool {
+// carries (camelCase) or that 4208 answers (answered: a field it answers
+// but the record lacks is empty there, so a re-upload filling in a field
+// the earlier upload left out does not pass for it), numbers by value.
+// The institution's code and name are the platform's own, and the
+// person's certificate was the 4208 search (a platform may answer it
+// masked): those are not compared.
+func sameVisit(rec, mdtrt map[string]any, answered map[string]bool) bool {
 	a, ok1 := rat(rec["medfeeSumamt"])
 	b, ok2 := rat(mdtrt["medfee_sumamt"])
 	if ok1 && ok2 && a.Cmp(b) != 0 {
@@ -415,11 +418,26 @@ func sameVisit(rec, mdtrt map[string]any) bool {
 		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
 			continue
 		}
-		if got, ok := field(rec, k); ok && !sameValue(got, v) {
+		got, ok := field(rec, k)
+		if !ok && !answered[camelName(k)] && !answered[k] {
+			continue
+		}
+		if !sameValue(got, v) {
 			return false
 		}
 	}
 	return true
+}
+
+// answered returns the names of the output fields of a query's schema.
+func (r *run) answered(infno string) map[string]bool {
+	out := map[string]bool{}
+	if sc, ok := r.s.set.Get("selfpay", infno); ok {
+		for _, f := range sc.Output {
+			out[f.Name] = true
+		}
+	}
+	return out
 }
 
 // sameDiagnoses asks 4209 for the visit's diagnoses and tells whether
@@ -436,12 +454,7 @@ func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (b
 	if err != nil {
 		return false, err
 	}
-	answered := map[string]bool{}
-	if sc, ok := r.s.set.Get("selfpay", "4209"); ok {
-		for _, f := range sc.Output {
-			answered[f.Name] = true
-		}
-	}
+	answered := r.answered("4209")
 	var have []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
