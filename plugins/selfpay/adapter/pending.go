@@ -360,6 +360,9 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		rep.Status, rep.Reason = statusCancelling, "a cancellation is in progress"
 	case statusCancelled:
 		rep.Status, rep.Reason = statusCancelled, "the upload was withdrawn (selfpay.cancel); upload it again"
+		if p.Reason != "" {
+			rep.Reason = p.Reason
+		}
 	default:
 		rep.Status, rep.Reason = statusPending, "unknown record status "+p.Status
 	}

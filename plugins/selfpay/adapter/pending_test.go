@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
 )
 
@@ -129,8 +130,15 @@ func TestImportPendingXLSXVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The platform loses ZY1 (e.g. it was withdrawn outside medgate).
+	// The platform loses ZY1: another system withdraws it (a plugin with
+	// its own state and msgid range), so medgate's record still says
+	// uploaded.
+	mine := e.host
+	e.settings["msgidSeqBase"], e.settings["msgidSeqSpan"] = "5000", "5000"
+	e.restart(sdktest.NewMemoryHost())
 	wantStatus(t, e.must("selfpay.4203", "x-1", map[string]any{"fixmedins_mdtrt_id": "ZY1", "cplt_flag": "0"}, 1), sdk.StatusOK)
+	e.settings["msgidSeqBase"], e.settings["msgidSeqSpan"] = "0", "5000"
+	e.restart(mine)
 	r := e.must(OpImportPending, "imp-2", map[string]any{"filename": "pending.xlsx", "content": base64.StdEncoding.EncodeToString(buf.Bytes()), "verify": true}, 1)
 	wantStatus(t, r, sdk.StatusOK)
 	pats := payloadOf(t, r)["patients"].([]any)

@@ -75,6 +75,9 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 			return r.stop(ctx, st, nil, unsettled(st.Inflight, err))
 		}
 		if done {
+			if err := r.noteCompletion(ctx, infno, st.MdtrtID, m); err != nil {
+				return nil, err
+			}
 			st.log(stepLog{Step: stepSingle, Infno: infno, MsgID: st.Inflight.MsgID, Outcome: outcomeReconciled, Message: "the platform already has it"})
 			st.Inflight = nil
 			return r.finishSingle(ctx, st, nil)
@@ -91,8 +94,41 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	if err != nil {
 		return r.stop(ctx, st, nil, err)
 	}
+	// Before the reply is stored: should this write fail, the message is
+	// handled again, reconciles the call and writes it then.
+	if err := r.noteCompletion(ctx, infno, st.MdtrtID, m); err != nil {
+		return nil, err
+	}
 	st.log(stepResult(stepSingle, infno, 0, len(sns), res, nil))
 	return r.finishSingle(ctx, st, res)
+}
+
+// noteCompletion records what a single 4203 that took effect changed in
+// the record of a visit medgate uploaded (patient/<id>), so that
+// import-pending and the check refusing a second upload of a completed
+// visit follow the platform: cplt_flag=1, uploaded and complete;
+// cplt_flag=0, withdrawn (cancelled: the visit is open, to be uploaded
+// again). A visit medgate holds no record of is left alone: medgate
+// knows nothing else of it.
+func (r *run) noteCompletion(ctx context.Context, infno, mdtrtID string, m map[string]any) error {
+	if infno != "4203" {
+		return nil
+	}
+	p, err := r.patient(ctx, mdtrtID)
+	if err != nil || p == nil {
+		return err
+	}
+	switch str(m["cplt_flag"]) {
+	case "1":
+		p.Status, p.Step, p.Reason = statusUploaded, stepDone, ""
+	case "0":
+		p.Status, p.Step = statusCancelled, ""
+		p.Reason = fmt.Sprintf("the completion was withdrawn by selfpay.4203 cplt_flag=0 (message %s); upload it again", r.req.MessageID)
+	default:
+		return nil
+	}
+	p.MessageID = r.req.MessageID
+	return r.putPatient(ctx, p)
 }
 
 // fillSingle fills the institution code and name where a transaction's

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -408,6 +409,55 @@ func TestReconcileNumericAnswers(t *testing.T) {
 			}
 			if n := e.sim.Count(tc.infno, id); n != 1 {
 				t.Errorf("%s applied %d times", tc.infno, n)
+			}
+		})
+	}
+}
+
+// TestSingle4203KeepsThePatientRecord: a single selfpay.4203 changes
+// whether the visit is complete on the platform, and the visit's record
+// (import-pending's status, and the check that refuses a second upload of
+// a completed visit) follows it: a completion withdrawn with cplt_flag=0
+// is no longer reported uploaded, and a visit completed with cplt_flag=1
+// after its upload failed at the completion is no longer reported failed.
+func TestSingle4203KeepsThePatientRecord(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		failCompletion bool   // the upload's own 4203 is refused
+		flag           string // the single 4203's cplt_flag
+		want           string // the status import-pending reports
+		wantReason     string
+	}{
+		"withdrawn": {flag: "0", want: statusCancelled, wantReason: "4203 cplt_flag=0"},
+		"completed": {failCompletion: true, flag: "1", want: statusUploaded, wantReason: "uploaded and marked complete"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			up := sdk.StatusOK
+			if tc.failCompletion {
+				e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultBusiness, Message: "系统繁忙"})
+				up = sdk.StatusRejected
+			}
+			wantStatus(t, e.must(OpUpload, "k-up", upload("ZYK", 2), 1), up)
+			wantStatus(t, e.must("selfpay.4203", "k-4203", map[string]any{"fixmedins_mdtrt_id": "ZYK", "cplt_flag": tc.flag}, 1), sdk.StatusOK)
+			csv := "医药机构就诊ID,姓名,身份证号\nZYK,张三," + testCert + "\n"
+			r := e.must(OpImportPending, "k-imp", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(csv))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			pats := asList(payloadOf(t, r)["patients"])
+			if len(pats) != 1 {
+				t.Fatalf("patients %v", pats)
+			}
+			if p := pats[0].(map[string]any); p["status"] != tc.want || !strings.Contains(fmt.Sprint(p["reason"]), tc.wantReason) {
+				t.Errorf("import-pending reports %v, want %s (%s)", p, tc.want, tc.wantReason)
+			}
+			if tc.flag == "0" {
+				// Withdrawn on the platform: uploading it again needs no reupload.
+				wantStatus(t, e.must(OpUpload, "k-up-2", upload("ZYK", 3), 1), sdk.StatusOK)
+				if v := e.sim.Visit(testCode, "ZYK"); !v.Complete || len(v.Fees) != 3 {
+					t.Errorf("platform has %+v", v)
+				}
 			}
 		})
 	}

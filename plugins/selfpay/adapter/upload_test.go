@@ -573,6 +573,74 @@ func TestReuploadCorrectionNotLost(t *testing.T) {
 	}
 }
 
+// TestReuploadDiagnosisCorrectionNotLost: a re-upload that corrects only
+// a diagnosis's text (its name, department, doctor or order, not its code,
+// type or main flag), whose 4202 never reached the platform, is sent
+// again: the reconciliation compares every field of the diagnoses that
+// 4209 answers, so the earlier upload's diagnoses do not pass for it.
+func TestReuploadDiagnosisCorrectionNotLost(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ field, value, record string }{
+		"name":       {"diag_name", "社区获得性肺炎", "diagName"},
+		"department": {"diag_dept", "呼吸内科", "diagDept"},
+		"order":      {"diag_srt_no", "2", "diagSrtNo"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must(OpUpload, "dc-1", upload("ZYW", 2), 1), sdk.StatusOK)
+			m := upload("ZYW", 2)
+			m["reupload"] = true
+			d := diagnoses()[0].(map[string]any)
+			d[tc.field] = tc.value
+			m[nodeDiags] = []any{d}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultDrop})
+			wantStatus(t, e.must(OpUpload, "dc-2", m, 1), sdk.StatusFailed)
+			wantStatus(t, e.must(OpUpload, "dc-2", m, 2), sdk.StatusOK)
+			if n := e.sim.Count("4202", "ZYW"); n != 2 {
+				t.Errorf("4202 applied %d times, want 2 (the first upload and the correction)", n)
+			}
+			r := e.must("selfpay.4209", "dc-q", map[string]any{"fixmedins_mdtrt_id": "ZYW", "page_num": 1, "page_size": 10}, 1)
+			if recs := asList(payloadOf(t, r)["records"]); len(recs) != 1 || recs[0].(map[string]any)[tc.record] != tc.value {
+				t.Errorf("the platform has the diagnoses %v, want %s %q", recs, tc.record, tc.value)
+			}
+		})
+	}
+}
+
+// TestReuploadAddedFieldNotLost: a re-upload that fills in a field of the
+// visit the earlier upload left out, whose 4202 never reached the
+// platform, is sent again: the earlier upload's 4208 record lacks the
+// field, which 4208 answers, so it does not pass for the correction.
+func TestReuploadAddedFieldNotLost(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ field, value, record string }{
+		"bill number":    {"elec_billno_code", "00012345", "elecBillnoCode"},
+		"discharge dept": {"dscg_dept_name", "呼吸内科", "dscgDeptName"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must(OpUpload, "af-1", upload("ZYF", 2), 1), sdk.StatusOK)
+			m := upload("ZYF", 2)
+			m["reupload"] = true
+			m[nodeMdtrt].(map[string]any)[tc.field] = tc.value
+			e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultDrop})
+			wantStatus(t, e.must(OpUpload, "af-2", m, 1), sdk.StatusFailed)
+			wantStatus(t, e.must(OpUpload, "af-2", m, 2), sdk.StatusOK)
+			if n := e.sim.Count("4202", "ZYF"); n != 2 {
+				t.Errorf("4202 applied %d times, want 2 (the first upload and the correction)", n)
+			}
+			r := e.must("selfpay.4208", "af-q", map[string]any{"certno": testCert, "page_num": 1, "page_size": 10}, 1)
+			if recs := asList(payloadOf(t, r)["records"]); len(recs) != 1 || recs[0].(map[string]any)[tc.record] != tc.value {
+				t.Errorf("the platform has the visit %v, want %s %q", recs, tc.record, tc.value)
+			}
+		})
+	}
+}
+
 // TestUploadHugeNumbersAnsweredAtOnce: numbers far outside decimal(16,x)
 // written with huge exponents are invalid, and the answer comes at once:
 // the amount checks do not expand them into million-digit numbers.

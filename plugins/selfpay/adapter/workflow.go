@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -392,7 +390,7 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string)
 // visit does not settle it.
 func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []any) (bool, error) {
 	rec, err := r.findVisit(ctx, mdtrt)
-	if err != nil || rec == nil || !sameVisit(rec, mdtrt) {
+	if err != nil || rec == nil || !sameVisit(rec, mdtrt, r.answered("4208")) {
 		return false, err
 	}
 	return r.sameDiagnoses(ctx, str(mdtrt["fixmedins_mdtrt_id"]), diags)
@@ -400,10 +398,13 @@ func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []an
 
 // sameVisit compares a 4208 record with the visit being uploaded: the
 // total, end time and name, and every other field sent that the record
-// carries (camelCase), numbers by value. The institution's code and name
-// are the platform's own, and the person's certificate was the 4208 search
-// (a platform may answer it masked): those are not compared.
-func sameVisit(rec, mdtrt map[string]any) bool {
+// carries (camelCase) or that 4208 answers (answered: a field it answers
+// but the record lacks is empty there, so a re-upload filling in a field
+// the earlier upload left out does not pass for it), numbers by value.
+// The institution's code and name are the platform's own, and the
+// person's certificate was the 4208 search (a platform may answer it
+// masked): those are not compared.
+func sameVisit(rec, mdtrt map[string]any, answered map[string]bool) bool {
 	a, ok1 := rat(rec["medfeeSumamt"])
 	b, ok2 := rat(mdtrt["medfee_sumamt"])
 	if ok1 && ok2 && a.Cmp(b) != 0 {
@@ -417,15 +418,33 @@ func sameVisit(rec, mdtrt map[string]any) bool {
 		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
 			continue
 		}
-		if got, ok := field(rec, k); ok && !sameValue(got, v) {
+		got, ok := field(rec, k)
+		if !ok && !answered[camelName(k)] && !answered[k] {
+			continue
+		}
+		if !sameValue(got, v) {
 			return false
 		}
 	}
 	return true
 }
 
-// sameDiagnoses asks 4209 for the visit's diagnoses and compares them with
-// those sent, by code, type, in/out type and main flag.
+// answered returns the names of the output fields of a query's schema.
+func (r *run) answered(infno string) map[string]bool {
+	out := map[string]bool{}
+	if sc, ok := r.s.set.Get("selfpay", infno); ok {
+		for _, f := range sc.Output {
+			out[f.Name] = true
+		}
+	}
+	return out
+}
+
+// sameDiagnoses asks 4209 for the visit's diagnoses and tells whether
+// they are those sent, one record for each diagnosis (sameDiagnosis). An
+// earlier upload's diagnoses are still there when a re-upload's 4202 never
+// arrived, so a correction of a diagnosis's name, department, doctor, time
+// or order must not pass for applied because its code and type agree.
 func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (bool, error) {
 	if err := r.beforeCall(ctx); err != nil {
 		return false, err
@@ -435,46 +454,86 @@ func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (b
 	if err != nil {
 		return false, err
 	}
-	key := func(m map[string]any) string {
-		var parts []string
-		for _, k := range []string{"diag_code", "diag_type", "inout_diag_type", "maindiag_flag"} {
-			v, _ := field(m, k)
-			parts = append(parts, strings.TrimSpace(str(v)))
-		}
-		return strings.Join(parts, "|")
-	}
-	var have, want []string
+	answered := r.answered("4209")
+	var have []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
 		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
-		have = append(have, key(rec))
+		have = append(have, rec)
 	}
+	if len(have) != len(diags) {
+		return false, nil
+	}
+	used := make([]bool, len(have))
 	for _, d := range diags {
-		if m, ok := d.(map[string]any); ok {
-			want = append(want, key(m))
+		m, _ := d.(map[string]any)
+		found := false
+		for i, rec := range have {
+			if !used[i] && sameDiagnosis(rec, m, answered) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			return false, nil
 		}
 	}
-	sort.Strings(have)
-	sort.Strings(want)
-	return slices.Equal(have, want), nil
+	return true, nil
+}
+
+// diagKeys are compared whether or not the diagnosis or the record
+// carries them.
+var diagKeys = []string{"diag_code", "diag_type", "inout_diag_type", "maindiag_flag"}
+
+// sameDiagnosis compares a 4209 record with a diagnosis sent: its code,
+// type, in/out type and main flag, and every other field sent that the
+// record carries or that 4209 answers (answered, camelCase names from the
+// schema; a field it answers but the record lacks is empty there), by
+// sameValue.
+func sameDiagnosis(rec, diag map[string]any, answered map[string]bool) bool {
+	for _, k := range diagKeys {
+		a, _ := field(rec, k)
+		b, _ := field(diag, k)
+		if !sameValue(a, b) {
+			return false
+		}
+	}
+	for k, v := range diag {
+		if contains(diagKeys, k) {
+			continue
+		}
+		got, ok := field(rec, k)
+		if !ok && !answered[camelName(k)] && !answered[k] {
+			continue
+		}
+		if !sameValue(got, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // field returns a record's value of a snake_case field, under its
 // camelCase name as the queries answer, or under the name itself.
 func field(rec map[string]any, snake string) (any, bool) {
+	if v, ok := rec[camelName(snake)]; ok {
+		return v, true
+	}
+	v, ok := rec[snake]
+	return v, ok
+}
+
+// camelName is a snake_case field's name as the queries answer it.
+func camelName(snake string) string {
 	parts := strings.Split(snake, "_")
 	for i := 1; i < len(parts); i++ {
 		if parts[i] != "" {
 			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
 		}
 	}
-	if v, ok := rec[strings.Join(parts, "")]; ok {
-		return v, true
-	}
-	v, ok := rec[snake]
-	return v, ok
+	return strings.Join(parts, "")
 }
 
 // sameValue compares two values as text, as numbers when both are, and a
