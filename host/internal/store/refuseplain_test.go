@@ -138,9 +138,9 @@ var plainCases = []plainCase{{
 func testRefusePlain(t *testing.T, open optOpener, raw rawExec) {
 	ctx := t.Context()
 	type forgery struct {
-		c           plainCase
-		kind, id    string
-		value, want []byte
+		c        plainCase
+		kind, id string
+		value    []byte
 	}
 	var all []forgery
 	s := open(t, store.WithKeys(key1))
