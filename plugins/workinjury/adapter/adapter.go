@@ -266,6 +266,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if a.defaults(c, code, doc) {
 		raw = nil
 	}
+	// Numbers written with an exponent are checked and sent as the plain
+	// decimals they are (money.go).
+	if plainNumbers(doc) {
+		raw = nil
+	}
 	for _, fe := range sc.ValidateInput(doc) {
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
 	}
