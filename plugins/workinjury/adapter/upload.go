@@ -273,7 +273,7 @@ func (a *Adapter) finishFees(ctx context.Context, h sdk.Host, key string, done s
 	if !editInFlight(&v, msgID, false) {
 		return false
 	}
-	db, err := encodeState(feeLines(doc, nil))
+	db, err := encodeState(feeLines(doc, nil, refusedLines(done.Output)))
 	if err != nil {
 		return false
 	}
@@ -321,8 +321,14 @@ func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
 	}
-	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
+	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
 		External: &sdk.External{System: systemName, Code: rec.ExtCode, Message: rec.ExtMsg, MsgID: rec.Serial}}
+	if code == "GYU102" {
+		if w := refusedWarning(rec.Output); w != nil {
+			resp.Diagnostics = append(resp.Diagnostics, *w)
+		}
+	}
+	return resp
 }
 
 // Transaction states reported by GYD053 (codes/transStatus.yaml).
