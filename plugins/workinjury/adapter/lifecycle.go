@@ -36,6 +36,8 @@ import (
 //	        rehab_plan_id only for rehabilitation stays, uploaded with GYU002;
 //	        GYD051 precondition
 //	GYU101  (also) not at an assistive-device institution (type 3)
+//	GYU102, GYU103, GYR001, GYR002  wait while a GYU103 of the visit has no
+//	        known outcome (settling.go)
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
@@ -92,6 +94,9 @@ type lifecycle struct {
 	msgID string
 	doc   map[string]any
 	ds    *sdk.Diagnostics
+	// wait, when set, is the stay's settlement without a known outcome
+	// that the message waits for (settling.go).
+	wait *settleWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -99,6 +104,17 @@ func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, 
 // checkLifecycle runs the lifecycle rules of code, if it has any.
 func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any, ds *sdk.Diagnostics) error {
 	l := &lifecycle{a: a, ctx: ctx, h: h, c: c, msgID: msgID, doc: doc, ds: ds}
+	if err := l.run(code); err != nil {
+		return err
+	}
+	if l.wait != nil {
+		return l.wait
+	}
+	return nil
+}
+
+// run runs the lifecycle rules of code.
+func (l *lifecycle) run(code string) error {
 	switch code {
 	case "GYU101":
 		return l.admission()
@@ -457,6 +473,9 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 	if a := str(l.doc, "akc190"); a != "" && a != v.AKC190 {
 		l.fail("$.akc190", "consistency", fmt.Sprintf("rule visit-number: visit %s has inpatient number %s, not %s", ykc700, v.AKC190, a), "")
 	}
+	if err := l.settling(ykc700, v); err != nil {
+		return v, false, err
+	}
 	return v, true, nil
 }
 
@@ -704,6 +723,9 @@ func (l *lifecycle) revokeDetails() error {
 	if v.Status == visitRevoked {
 		l.fail("$.ykc700", "state", "rule not-settled: the admission of visit "+ykc700+" was revoked", "")
 		return nil
+	}
+	if err := l.settling(ykc700, v); err != nil {
+		return err
 	}
 	dm, err := l.details(ykc700)
 	if err != nil {
