@@ -266,6 +266,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if a.defaults(c, code, doc) {
 		raw = nil
 	}
+	// Numbers written with an exponent are checked and sent as the plain
+	// decimals they are (money.go).
+	if plainNumbers(doc) {
+		raw = nil
+	}
 	for _, fe := range sc.ValidateInput(doc) {
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
 	}
@@ -302,6 +307,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)
 		var ue *unavailableError
 		var we *monthWaitError
+		var swe *settleWaitError
 		switch {
 		case errors.As(err, &we):
 			// A GYU003 of a month with uploads still without an outcome:
@@ -313,6 +319,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("monthly settlement waits for uploads of its month without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "akb020", we.akb020, "month", we.month, "waitingFor", strings.Join(we.open, ", "))
 			return a.late(ctx, req, c, code, we.response()), nil
+		case errors.As(err, &swe):
+			// A message of a stay whose discharge settlement has no known
+			// outcome yet (settling.go): its own errors first, else it
+			// waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a change of a stay waits for the stay's settlement without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "code", code, "ykc700", swe.ykc700, "waitingFor", strings.Join(swe.open, ", "))
+			return a.late(ctx, req, c, code, swe.response()), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

@@ -73,6 +73,9 @@ type envConfig struct {
 	// (withGYD053); nil leaves them as the simulator writes them.
 	gyd053   func(query, answer map[string]any)
 	gyd053On bool
+	// wrap, when set, stands between the adapter and the simulator
+	// (withAnswers).
+	wrap func(next http.Handler, opts smenvelope.Options, kp wisim.KeyPair) http.Handler
 }
 
 // echoQueried names the queried transaction in a GYD053 answer, as the
@@ -155,6 +158,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	var h http.Handler = sim
 	if rewrite != nil {
 		h = rewriteGYD053(sim, scfg.Options, kp, rewrite)
+	}
+	if ec.wrap != nil {
+		h = ec.wrap(h, scfg.Options, kp)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

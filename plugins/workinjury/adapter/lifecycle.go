@@ -1,10 +1,12 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
 	"slices"
@@ -34,6 +36,8 @@ import (
 //	        rehab_plan_id only for rehabilitation stays, uploaded with GYU002;
 //	        GYD051 precondition
 //	GYU101  (also) not at an assistive-device institution (type 3)
+//	GYU102, GYU103, GYR001, GYR002  wait while a GYU103 of the visit has no
+//	        known outcome (settling.go)
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
@@ -90,6 +94,9 @@ type lifecycle struct {
 	msgID string
 	doc   map[string]any
 	ds    *sdk.Diagnostics
+	// wait, when set, is the stay's settlement without a known outcome
+	// that the message waits for (settling.go).
+	wait *settleWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -97,6 +104,17 @@ func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, 
 // checkLifecycle runs the lifecycle rules of code, if it has any.
 func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any, ds *sdk.Diagnostics) error {
 	l := &lifecycle{a: a, ctx: ctx, h: h, c: c, msgID: msgID, doc: doc, ds: ds}
+	if err := l.run(code); err != nil {
+		return err
+	}
+	if l.wait != nil {
+		return l.wait
+	}
+	return nil
+}
+
+// run runs the lifecycle rules of code.
+func (l *lifecycle) run(code string) error {
 	switch code {
 	case "GYU101":
 		return l.admission()
@@ -455,6 +473,9 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 	if a := str(l.doc, "akc190"); a != "" && a != v.AKC190 {
 		l.fail("$.akc190", "consistency", fmt.Sprintf("rule visit-number: visit %s has inpatient number %s, not %s", ykc700, v.AKC190, a), "")
 	}
+	if err := l.settling(ykc700, v); err != nil {
+		return v, false, err
+	}
 	return v, true, nil
 }
 
@@ -702,6 +723,9 @@ func (l *lifecycle) revokeDetails() error {
 	if v.Status == visitRevoked {
 		l.fail("$.ykc700", "state", "rule not-settled: the admission of visit "+ykc700+" was revoked", "")
 		return nil
+	}
+	if err := l.settling(ykc700, v); err != nil {
+		return err
 	}
 	dm, err := l.details(ykc700)
 	if err != nil {
@@ -1252,7 +1276,7 @@ func addMonthItem(ctx context.Context, h sdk.Host, akb020, month string, it mont
 
 // applyLifecycle records the effects of an accepted upload of the
 // settlement chain. It is idempotent: a reconciled outcome applies again.
-func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code string, doc, out map[string]any) error {
+func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code string, doc, out map[string]any, output json.RawMessage) error {
 	now := a.now().UTC()
 	switch code {
 	case "GYU101":
@@ -1278,11 +1302,12 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 	case "GYU102":
 		ykc700 := str(doc, "ykc700")
 		key := detailsKey(ykc700) + "/" + msgID
+		refused := refusedLines(output)
 		// The key is new unless this is applied again: create it without
 		// reading it first, and merge into what is there otherwise.
-		if _, err := casJSON(ctx, h, key, 0, feeLines(doc, nil)); errors.Is(err, sdk.ErrConflict) {
+		if _, err := casJSON(ctx, h, key, 0, feeLines(doc, nil, refused)); errors.Is(err, sdk.ErrConflict) {
 			if err := update(ctx, h, key, func(dm *visitDetails, _ bool) error {
-				*dm = feeLines(doc, *dm)
+				*dm = feeLines(doc, *dm, refused)
 				return nil
 			}); err != nil {
 				return err
@@ -1461,10 +1486,11 @@ func (a *Adapter) revokeVisit(ctx context.Context, h sdk.Host, ykc700 string) er
 }
 
 // feeLines adds the fee lines of a GYU102 doc to dm (nil: a new map) and
-// returns it. The rule unique-detail-no kept lines of other calls out of
-// this one; applied again (reconciled), it keeps what is recorded: a
-// detail number dm has is left as it is.
-func feeLines(doc map[string]any, dm visitDetails) visitDetails {
+// returns it, leaving out the lines the national system refused (refused,
+// from refusedLines): they were not uploaded. The rule unique-detail-no
+// kept lines of other calls out of this one; applied again (reconciled),
+// it keeps what is recorded: a detail number dm has is left as it is.
+func feeLines(doc map[string]any, dm visitDetails, refused map[string]string) visitDetails {
 	fee, _ := doc["fee"].([]any)
 	if dm == nil {
 		dm = make(visitDetails, len(fee))
@@ -1473,6 +1499,9 @@ func feeLines(doc map[string]any, dm visitDetails) visitDetails {
 		line, _ := x.(map[string]any)
 		no := str(line, "detail_no")
 		if _, ok := dm[no]; ok {
+			continue
+		}
+		if _, ok := refused[no]; ok {
 			continue
 		}
 		dm[no] = detailState{Amount: moneyOf(line, "amount"), Fund: moneyOf(line, "fund_pay"), Self: moneyOf(line, "self_pay")}
@@ -1489,4 +1518,64 @@ func (a *Adapter) inFlight(ctx context.Context, h sdk.Host, ykc700, msgID string
 		return nil
 	}
 	return markInFlight(ctx, h, "visit/"+ykc700, msgID, add)
+}
+
+// refusedLines returns the fee lines an accepted GYU102 answer refuses
+// one by one (results[].result_flag other than 1), by detail_no, with the
+// national system's reason. The call is accepted, but those lines were not
+// uploaded: they must count neither in the settlement's sums nor as
+// detail numbers used. An answer whose every result_flag is written "1"
+// (the usual one) is not decoded; one that is not readable, or lists no
+// results, refuses nothing.
+func refusedLines(output json.RawMessage) map[string]string {
+	flags := bytes.Count(output, []byte(`"result_flag"`))
+	if flags == 0 || bytes.Count(output, []byte(`"result_flag":"1"`)) == flags {
+		return nil
+	}
+	var o struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := decodeJSON(output, &o); err != nil {
+		return nil
+	}
+	var refused map[string]string
+	for _, r := range o.Results {
+		no, flag := str(r, "detail_no"), str(r, "result_flag")
+		if no == "" || flag == "" || flag == "1" {
+			continue
+		}
+		if refused == nil {
+			refused = map[string]string{}
+		}
+		refused[no] = str(r, "fail_reason")
+	}
+	return refused
+}
+
+// maxRefusedListed bounds the refused lines a reply names one by one.
+const maxRefusedListed = 20
+
+// refusedWarning is the warning of an accepted GYU102 reply that names
+// the lines the national system refused, or nil when it refused none.
+func refusedWarning(output json.RawMessage) *sdk.Diagnostic {
+	refused := refusedLines(output)
+	if len(refused) == 0 {
+		return nil
+	}
+	nos := slices.Sorted(maps.Keys(refused))
+	var parts []string
+	for i, no := range nos {
+		if i == maxRefusedListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(nos)-i))
+			break
+		}
+		p := no
+		if why := refused[no]; why != "" {
+			p += " (" + why + ")"
+		}
+		parts = append(parts, p)
+	}
+	return &sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "$.fee", Rule: "line-refused",
+		Summary: fmt.Sprintf("the national system accepted the call but refused %d fee line(s): %s", len(nos), strings.Join(parts, ", ")),
+		Detail:  "only the other lines were uploaded (they alone count towards the settlement, GYU103); correct the refused lines and send them again with GYU102, under the same detail_no or a new one"}
 }

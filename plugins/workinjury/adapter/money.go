@@ -3,6 +3,7 @@ package adapter
 import (
 	"encoding/json"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -111,3 +112,95 @@ type sumOf struct{ r big.Rat }
 
 func (s *sumOf) add(x *big.Rat) { s.r.Add(&s.r, x) }
 func (s *sumOf) rat() *big.Rat  { return new(big.Rat).Set(&s.r) }
+
+// maxExponent bounds the exponent plainNumbers writes out: a larger one
+// is left as written (the schema reports it as too large or too precise
+// for any decimal(p,s) field), so a hostile 1e999999999 costs nothing.
+const maxExponent = 40
+
+// plainNumbers rewrites, in place, every JSON number in v (a decoded
+// payload: maps, slices, json.Number) that is written with an exponent as
+// the plain decimal it is exactly (9.9999e2 → 999.99, -2E0 → -2), and
+// reports whether it changed anything. The schema takes such a number as
+// its value, but the money rules (dec) and the national system read plain
+// decimals only: unrewritten, the rules would skip it and the national
+// system refuse it.
+func plainNumbers(v any) bool {
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if n, ok := e.(json.Number); ok {
+				if p, ok := expandExponent(string(n)); ok {
+					x[k], changed = json.Number(p), true
+				}
+				continue
+			}
+			changed = plainNumbers(e) || changed
+		}
+	case []any:
+		for i, e := range x {
+			if n, ok := e.(json.Number); ok {
+				if p, ok := expandExponent(string(n)); ok {
+					x[i], changed = json.Number(p), true
+				}
+				continue
+			}
+			changed = plainNumbers(e) || changed
+		}
+	}
+	return changed
+}
+
+// expandExponent returns the plain decimal of a JSON number written with
+// an exponent; ok is false when s has none, is not a JSON number, or its
+// exponent is beyond maxExponent.
+func expandExponent(s string) (string, bool) {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 || len(s) > 64 {
+		return "", false
+	}
+	mant, expText := s[:i], s[i+1:]
+	exp, err := strconv.Atoi(expText)
+	if err != nil || exp > maxExponent || exp < -maxExponent {
+		return "", false
+	}
+	sign := ""
+	if strings.HasPrefix(mant, "-") {
+		sign, mant = "-", mant[1:]
+	}
+	ip, fp, _ := strings.Cut(mant, ".")
+	if !allDigits(ip) || (fp != "" && !allDigits(fp)) || strings.HasSuffix(mant, ".") {
+		return "", false
+	}
+	digits := ip + fp
+	point := len(ip) + exp // where the decimal point goes in digits
+	switch {
+	case point <= 0:
+		digits = strings.Repeat("0", 1-point) + digits
+		point = 1
+	case point > len(digits):
+		digits += strings.Repeat("0", point-len(digits))
+	}
+	intPart := strings.TrimLeft(digits[:point], "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	out := sign + intPart
+	if frac := strings.TrimRight(digits[point:], "0"); frac != "" {
+		out += "." + frac
+	}
+	return out, true
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -291,7 +291,7 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		}
 	}
 	now := a.now().UTC()
-	if err := a.applyLifecycle(ctx, h, msgID, code, doc, out); err != nil {
+	if err := a.applyLifecycle(ctx, h, msgID, code, doc, out, output); err != nil {
 		return err
 	}
 	switch code {

@@ -234,7 +234,11 @@ type visitState struct {
 	SettleNo string `json:"settleNo,omitempty"`
 	// InFlight lists the GYU102 messages sent for this visit whose outcome
 	// is not known yet: a settlement waits for them.
-	InFlight []string  `json:"inFlight,omitempty"`
+	InFlight []string `json:"inFlight,omitempty"`
+	// Settling lists the GYU103 messages sent for this visit whose
+	// outcome is not known yet: the stay's details wait for them
+	// (settling.go).
+	Settling []string  `json:"settling,omitempty"`
 	At       time.Time `json:"at"`
 }
 

@@ -85,6 +85,12 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 	} else if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
+	if code == "GYU103" {
+		// The stay's details wait until this outcome is known (settling.go).
+		if err := markSettling(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
+			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
 	case kindOK, kindRejected:
@@ -95,6 +101,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		} else {
 			a.forget(ctx, h, req.MessageID, code, doc)
 			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
+			a.unmarkSettling(ctx, h, req.MessageID, code, doc)
 		}
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
@@ -164,6 +171,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	} else {
 		// Stored after the outcome, so a mark never goes before it.
 		a.unmarkMonths(ctx, h, msgIDOf(key), code, doc)
+		a.unmarkSettling(ctx, h, msgIDOf(key), code, doc)
 	}
 	if reconciled {
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
@@ -278,7 +286,7 @@ func (a *Adapter) finishFees(ctx context.Context, h sdk.Host, key string, done s
 	if !editInFlight(&v, msgID, false) {
 		return false
 	}
-	db, err := encodeState(feeLines(doc, nil))
+	db, err := encodeState(feeLines(doc, nil, refusedLines(done.Output)))
 	if err != nil {
 		return false
 	}
@@ -326,8 +334,14 @@ func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
 	}
-	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
+	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
 		External: &sdk.External{System: systemName, Code: rec.ExtCode, Message: rec.ExtMsg, MsgID: rec.Serial}}
+	if code == "GYU102" {
+		if w := refusedWarning(rec.Output); w != nil {
+			resp.Diagnostics = append(resp.Diagnostics, *w)
+		}
+	}
+	return resp
 }
 
 // Transaction states reported by GYD053 (codes/transStatus.yaml).
