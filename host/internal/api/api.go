@@ -353,8 +353,17 @@ func (s *server) plugins(w http.ResponseWriter, _ *http.Request) error {
 	return nil
 }
 
+// jobs lists the scheduled jobs. A job's last error and summary are the
+// plugin's words and may quote a patient: they are masked as log lines are
+// (logging.Mask), as the console shows them.
 func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, s.b.Jobs())
+	jobs := s.b.Jobs()
+	out := make([]scheduler.Status, len(jobs))
+	for i, j := range jobs {
+		j.LastErr, j.Summary = logging.Mask(j.LastErr), logging.Mask(j.Summary)
+		out[i] = j
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -367,7 +376,8 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
-		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: err.Error()}
+		// The plugin's words may quote a patient: masked, as in the log.
+		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: logging.Mask(err.Error())}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ran", "job": id})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -374,6 +376,43 @@ func TestAdminMasksPersonalData(t *testing.T) {
 	for _, want := range []string{`"name":"张**"`, `110***********002X`, `138****5678`, `"cardNo":"88010001"`, `"key":"139****5678"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("masked reply lacks %s: %s", want, body)
+		}
+	}
+}
+
+// TestAdminMasksJobErrors: a job's last error and summary, and the error
+// of a job run now, are the plugin's words and may quote a patient's ID or
+// mobile number: the admin API shows them masked, as the console and the
+// log do.
+func TestAdminMasksJobErrors(t *testing.T) {
+	t.Parallel()
+	b := okBackend()
+	b.jobs = []scheduler.Status{{ID: "workinjury/s1/filings", LastErr: "GYU101: 证件号 11010519491231002X 不存在",
+		Summary: "sent 3 SMS, last to 13812345678"}}
+	b.job = errors.New("GYD008: record 11010519491231002X refused (13812345678)")
+	f := newFixture(t, b, Options{})
+	cases := []struct {
+		method, path string
+		code         int
+		want         []string
+	}{
+		{"GET", "/admin/jobs", 200, []string{"110***********002X", "138****5678"}},
+		{"POST", "/admin/jobs/workinjury/s1/filings/run", 502, []string{"110***********002X", "138****5678"}},
+	}
+	for _, tc := range cases {
+		code, _, body := f.do(t, req{tc.method, tc.path, "", nil})
+		if code != tc.code {
+			t.Fatalf("%s %s: HTTP %d, want %d: %s", tc.method, tc.path, code, tc.code, body)
+		}
+		for _, leak := range []string{"11010519491231002X", "13812345678"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s %s shows %q unmasked: %s", tc.method, tc.path, leak, body)
+			}
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s %s lacks the masked %s: %s", tc.method, tc.path, want, body)
+			}
 		}
 	}
 }
