@@ -353,8 +353,17 @@ func (s *server) plugins(w http.ResponseWriter, _ *http.Request) error {
 	return nil
 }
 
+// jobs lists the scheduled jobs. A job's last error and summary are the
+// plugin's words and may quote a patient: they are masked as log lines are
+// (logging.Mask), as the console shows them.
 func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, s.b.Jobs())
+	jobs := s.b.Jobs()
+	out := make([]scheduler.Status, len(jobs))
+	for i, j := range jobs {
+		j.LastErr, j.Summary = logging.Mask(j.LastErr), logging.Mask(j.Summary)
+		out[i] = j
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -367,7 +376,8 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
-		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: err.Error()}
+		// The plugin's words may quote a patient: masked, as in the log.
+		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: logging.Mask(err.Error())}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ran", "job": id})
 	return nil
@@ -452,9 +462,12 @@ type messageView struct {
 }
 
 // view shows a stored message with its reply masked as the console
-// masks it (names, ID and phone numbers).
+// masks it (names, ID and phone numbers), and its business key with ID and
+// mobile numbers masked (logging.Mask), as the console shows keys: a site
+// may key its messages by them, while the hospital's own patient and visit
+// numbers stay readable.
 func view(m store.Message) messageView {
-	return messageView{ID: m.ID, Site: m.Site, Type: m.Type, Key: m.Key, Status: m.Status, Outcome: m.Outcome, Attempts: m.Attempts,
+	return messageView{ID: m.ID, Site: m.Site, Type: m.Type, Key: logging.Mask(m.Key), Status: m.Status, Outcome: m.Outcome, Attempts: m.Attempts,
 		OccurredAt: m.OccurredAt, ReceivedAt: m.ReceivedAt, UpdatedAt: m.UpdatedAt, Reply: logging.MaskJSON(m.Reply)}
 }
 

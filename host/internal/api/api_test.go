@@ -24,6 +24,7 @@ type fakeBackend struct {
 	err   error
 	ready map[string]string
 	job   error
+	jobs  []scheduler.Status
 }
 
 func (f *fakeBackend) Process(ctx context.Context, _ pipeline.Input) (*message.Reply, error) {
@@ -37,7 +38,7 @@ func (f *fakeBackend) Store() store.Store                           { return nil
 func (f *fakeBackend) Ready(context.Context) map[string]string      { return f.ready }
 func (f *fakeBackend) Reload(context.Context) error                 { return errors.New("sites[0]: bad") }
 func (f *fakeBackend) Plugins() any                                 { return []string{"ledger"} }
-func (f *fakeBackend) Jobs() []scheduler.Status                     { return nil }
+func (f *fakeBackend) Jobs() []scheduler.Status                     { return f.jobs }
 func (f *fakeBackend) TriggerJob(_ context.Context, _ string) error { return f.job }
 func (f *fakeBackend) Replay(_ context.Context, id string) error {
 	if id == "done" {

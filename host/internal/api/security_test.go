@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -34,15 +36,19 @@ type memStore struct {
 	limits      []int
 }
 
+// personalKey is a business key of a site that keys its messages by the
+// patient's mobile number.
+const personalKey = "13912345678"
+
 const personalReply = `{"status":"ok","payload":{"name":"张三丰","idNumber":"11010519491231002X","phone":"13812345678","cardNo":"88010001"}}`
 
 func (m *memStore) ListMessages(_ context.Context, _, _, _ string, limit int) ([]store.Message, error) {
 	m.limits = append(m.limits, limit)
-	return []store.Message{{ID: "m1", Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}}, nil
+	return []store.Message{{ID: "m1", Key: personalKey, Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}}, nil
 }
 
 func (m *memStore) GetMessage(_ context.Context, id string) (*store.Message, error) {
-	return &store.Message{ID: id, Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}, nil
+	return &store.Message{ID: id, Key: personalKey, Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}, nil
 }
 
 func (m *memStore) ListExchanges(_ context.Context, f store.ExchangeFilter) ([]store.Exchange, error) {
@@ -341,7 +347,8 @@ func TestAdminBruteForceLimited(t *testing.T) {
 	}
 }
 
-// TestAdminMasksPersonalData: replies and journal bodies are masked as the
+// TestAdminMasksPersonalData: replies, journal bodies and business keys
+// (a site may key its messages by ID or mobile number) are masked as the
 // console masks them.
 func TestAdminMasksPersonalData(t *testing.T) {
 	t.Parallel()
@@ -359,16 +366,53 @@ func TestAdminMasksPersonalData(t *testing.T) {
 		if !json.Valid([]byte(body)) {
 			t.Fatalf("%s: not JSON: %s", path, body)
 		}
-		for _, leak := range []string{"张三丰", "11010519491231002X", "13812345678", "李四"} {
+		for _, leak := range []string{"张三丰", "11010519491231002X", "13812345678", "李四", personalKey} {
 			if strings.Contains(body, leak) {
 				t.Errorf("%s shows %q unmasked: %s", path, leak, body)
 			}
 		}
 	}
 	_, _, body := f.do(t, req{"GET", "/admin/messages/m1", "", nil})
-	for _, want := range []string{`"name":"张**"`, `110***********002X`, `138****5678`, `"cardNo":"88010001"`} {
+	for _, want := range []string{`"name":"张**"`, `110***********002X`, `138****5678`, `"cardNo":"88010001"`, `"key":"139****5678"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("masked reply lacks %s: %s", want, body)
+		}
+	}
+}
+
+// TestAdminMasksJobErrors: a job's last error and summary, and the error
+// of a job run now, are the plugin's words and may quote a patient's ID or
+// mobile number: the admin API shows them masked, as the console and the
+// log do.
+func TestAdminMasksJobErrors(t *testing.T) {
+	t.Parallel()
+	b := okBackend()
+	b.jobs = []scheduler.Status{{ID: "workinjury/s1/filings", LastErr: "GYU101: 证件号 11010519491231002X 不存在",
+		Summary: "sent 3 SMS, last to 13812345678"}}
+	b.job = errors.New("GYD008: record 11010519491231002X refused (13812345678)")
+	f := newFixture(t, b, Options{})
+	cases := []struct {
+		method, path string
+		code         int
+		want         []string
+	}{
+		{"GET", "/admin/jobs", 200, []string{"110***********002X", "138****5678"}},
+		{"POST", "/admin/jobs/workinjury/s1/filings/run", 502, []string{"110***********002X", "138****5678"}},
+	}
+	for _, tc := range cases {
+		code, _, body := f.do(t, req{tc.method, tc.path, "", nil})
+		if code != tc.code {
+			t.Fatalf("%s %s: HTTP %d, want %d: %s", tc.method, tc.path, code, tc.code, body)
+		}
+		for _, leak := range []string{"11010519491231002X", "13812345678"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s %s shows %q unmasked: %s", tc.method, tc.path, leak, body)
+			}
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s %s lacks the masked %s: %s", tc.method, tc.path, want, body)
+			}
 		}
 	}
 }

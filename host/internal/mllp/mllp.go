@@ -315,10 +315,12 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		g.Inc()
 		defer g.Dec()
 	}
-	rd := hl7.NewReader(&deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D()})
+	dr := &deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D()}
+	rd := hl7.NewReader(dr)
 	rd.MaxSize = s.cfg.MaxMessageBytes
 	w := hl7.NewWriter(c)
 	for {
+		dr.waitNext()
 		raw, err := rd.ReadMessage()
 		if err != nil {
 			if errors.Is(err, hl7.ErrTooLarge) {
@@ -363,6 +365,9 @@ var errUnframed = errors.New("the message is not in an MLLP frame")
 // deadlineReader gives the connection idle time before a message starts
 // and read time, from its first bytes, for the whole message: a sender
 // trickling a message in byte by byte cannot hold the connection longer.
+// The idle time runs from when the listener waits for the next message
+// (waitNext) or a frame ended, whatever blank bytes arrive meanwhile: a
+// sender trickling blanks cannot hold the connection longer either.
 // Between frames it takes only blank bytes and a start block: a message
 // without MLLP framing has no end the listener could wait for, and ends
 // the stream with errUnframed (after the frames before it).
@@ -370,9 +375,13 @@ type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
 	until      time.Time // when the message being read must be in; zero between messages
+	idleFrom   time.Time // when the wait for the next message began
 	inFrame    bool
 	err        error // errUnframed, returned by the next Read
 }
+
+// waitNext starts the idle time: the listener waits for the next message.
+func (d *deadlineReader) waitNext() { d.idleFrom = time.Now() }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	if d.err != nil {
@@ -380,7 +389,10 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	}
 	t := d.until
 	if t.IsZero() {
-		t = time.Now().Add(d.idle)
+		if d.idleFrom.IsZero() {
+			d.idleFrom = time.Now()
+		}
+		t = d.idleFrom.Add(d.idle)
 	}
 	_ = d.c.SetReadDeadline(t)
 	n, err := d.c.Read(p)
@@ -390,7 +402,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 		switch {
 		case d.inFrame:
 			if c == hl7.EndBlock {
-				d.inFrame, d.until = false, time.Time{}
+				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
 			}
 		case c == hl7.StartBlock:
 			d.inFrame, d.until = true, time.Now().Add(d.read)

@@ -602,6 +602,47 @@ func TestReadTimeoutBoundsAMessage(t *testing.T) {
 	t.Fatal("the whole message was read")
 }
 
+// TestIdleTimeoutNotResetByBlankBytes: idleTimeout bounds the time
+// without a message; blank bytes between frames (which the listener skips)
+// do not keep an idle connection, and its maxConnections slot, for ever.
+// After a message, the idle time starts again.
+func TestIdleTimeoutNotResetByBlankBytes(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.IdleTimeout = config.Duration(300 * time.Millisecond)
+	s, err := New(cfg, &fakeProc{answer: status(message.StatusOK)}, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(t.Context(), server)
+	}()
+	defer func() { client.Close(); <-done }()
+	// A message first: its ACK comes, and the idle time starts after it.
+	_ = client.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := client.Write(frame(strings.Replace(a28, "%s", "1", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hl7.NewReader(client).ReadMessage(); err != nil {
+		t.Fatalf("no ACK for the message: %v", err)
+	}
+	start := time.Now()
+	for time.Since(start) < 3*time.Second {
+		_ = client.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := client.Write([]byte("\r")); err != nil {
+			if took := time.Since(start); took > 1500*time.Millisecond {
+				t.Fatalf("connection closed %s after the last message, want about the 300ms idle timeout", took)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("a connection sending a blank byte every 100ms and no message was kept 3s with a 300ms idleTimeout")
+}
+
 // TestUnframedRefusedAtOnce: a sender that writes HL7 without MLLP framing
 // is told so with AR at once, rather than left waiting for an ACK until the
 // read timeout closes the connection.
