@@ -265,7 +265,15 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 		s.o.Logger.Error("ingress message not finished", "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "medgate could not finish the message (store or Kafka unavailable); send it again with the same id"}
 	}
-	writeJSON(w, replyStatus[reply.Status], reply)
+	code, known := replyStatus[reply.Status]
+	if !known {
+		// A status this version does not map (written by a newer
+		// instance sharing the store): the reply is still given, as a
+		// server error the client can read, never WriteHeader(0).
+		s.o.Logger.Error("ingress reply with a status this version does not know; answered 500 with the reply", "id", reply.ID, "status", reply.Status)
+		code = http.StatusInternalServerError
+	}
+	writeJSON(w, code, reply)
 	return nil
 }
 

@@ -65,6 +65,9 @@ func TestIngressStatusCodes(t *testing.T) {
 		"rejected": {b: &fakeBackend{reply: &message.Reply{Status: "rejected"}}, code: 409},
 		"failed":   {b: &fakeBackend{reply: &message.Reply{Status: "failed"}}, code: 502},
 		"timeout":  {b: &fakeBackend{err: pipeline.ErrStopped}, code: 504, body: "send the same message (same id) again"},
+		// A status this version does not know (a newer pipeline's) is
+		// answered, not a panic of the HTTP server (WriteHeader(0)).
+		"unknown": {b: &fakeBackend{reply: &message.Reply{Status: "deferred"}}, code: 500, body: `"status":"deferred"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -43,8 +43,9 @@ type MLLPListener struct {
 	MaxMessageBytes int `yaml:"maxMessageBytes"`
 	// MaxConnections caps the connections served at once (default 32).
 	MaxConnections int `yaml:"maxConnections"`
-	// IdleTimeout closes a connection that sends nothing for this long
-	// (default 5m); ReadTimeout bounds reading one message once it started
+	// IdleTimeout closes a connection that sends no message for this long
+	// after its last one (blank bytes between messages do not count;
+	// default 5m); ReadTimeout bounds reading one message once it started
 	// (default 30s); WriteTimeout bounds writing an ACK (default 10s).
 	IdleTimeout  Duration `yaml:"idleTimeout"`
 	ReadTimeout  Duration `yaml:"readTimeout"`
