@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,36 +16,67 @@ import (
 	workinjury "github.com/medgate/medgate/plugins/workinjury/adapter"
 )
 
-// settingsTableRowRE is one row of a plugin README's "| setting | …" table:
-// its first cell.
-var settingsTableRowRE = regexp.MustCompile("(?m)^\\| (`[^|]*) \\|")
+// settingsRow is one row of a plugin README's "| setting | …" table.
+type settingsRow struct {
+	line     int
+	names    []string // the backticked names of its first cell
+	defaults []string // what its default cell says for each name ("" for nothing)
+	ranged   bool     // the first cell is a range "`a` … `b`"
+}
 
-// settingsTables returns the setting names the first cells of README's
-// "| setting | …" tables name in backticks, with their lines. A range
-// written "`a` … `b`" names a and b.
-func settingsTables(readme string) map[string]int {
-	names := map[string]int{}
-	in := false
+// settingsTables reads README's "| setting | …" tables: the names in the
+// first cell of each row and, when the table has a default column, the
+// default of each ("`a` / `b`" or "`a` · `b`" for several names; the first
+// backticked word of a part is the value, a part without one says none).
+func settingsTables(t *testing.T, path, readme string) []settingsRow {
+	var rows []settingsRow
+	in, defCol := false, -1
 	for i, line := range strings.Split(readme, "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
 		switch {
 		case strings.HasPrefix(line, "| setting |"):
-			in = true
+			in, defCol = true, -1
+			for j, c := range cells {
+				if strings.HasPrefix(strings.TrimSpace(c), "default") {
+					defCol = j
+				}
+			}
 			continue
 		case !strings.HasPrefix(line, "|"):
 			in = false
 			continue
-		case !in:
+		case !in || strings.HasPrefix(line, "|---"):
 			continue
 		}
-		m := settingsTableRowRE.FindStringSubmatch(line)
-		if m == nil {
+		r := settingsRow{line: i + 1, names: backticked(cells[0]), ranged: strings.Contains(cells[0], "…")}
+		if defCol < 0 || defCol >= len(cells) || r.ranged {
+			rows = append(rows, r)
 			continue
 		}
-		for _, b := range backticked(m[1]) {
-			names[b] = i + 1
+		cell := cells[defCol]
+		parts := []string{cell}
+		for _, sep := range []string{" / ", " · "} {
+			if strings.Contains(cell, sep) {
+				parts = strings.Split(cell, sep)
+			}
 		}
+		if len(parts) == 1 {
+			parts = slices.Repeat(parts, len(r.names))
+		}
+		if len(parts) != len(r.names) {
+			t.Errorf("%s:%d: %d settings but %d defaults (%q); separate them with \" / \"", path, r.line, len(r.names), len(parts), cell)
+			continue
+		}
+		for _, p := range parts {
+			d := ""
+			if strings.HasPrefix(strings.TrimSpace(p), "`") {
+				d = backticked(p)[0]
+			}
+			r.defaults = append(r.defaults, d)
+		}
+		rows = append(rows, r)
 	}
-	return names
+	return rows
 }
 
 var backtickRE = regexp.MustCompile("`([^`]+)`")
@@ -137,9 +169,9 @@ func TestPluginREADMEsDocumentTheirSettings(t *testing.T) {
 			if len(settings) == 0 {
 				t.Fatalf("plugin %s declares no settings; is Describe reached?", p.name)
 			}
-			declared := map[string]bool{}
+			declared := map[string]sdk.Setting{}
 			for _, s := range settings {
-				declared[s.Name] = true
+				declared[s.Name] = s
 				if mentioned[s.Name] {
 					continue
 				}
@@ -153,9 +185,21 @@ func TestPluginREADMEsDocumentTheirSettings(t *testing.T) {
 				}
 				t.Errorf("%s does not name the setting `%s` that plugin %s declares (%s); add it to the settings documentation with its default %q", path, s.Name, p.name, s.Description, s.Default)
 			}
-			for name, line := range settingsTables(readme) {
-				if !declared[name] {
-					t.Errorf("%s:%d: `%s` is in the settings table but plugin %s declares no such setting; a site that sets it is refused", path, line, name, p.name)
+			for _, r := range settingsTables(t, path, readme) {
+				for i, name := range r.names {
+					s, ok := declared[name]
+					if !ok {
+						t.Errorf("%s:%d: `%s` is in the settings table but plugin %s declares no such setting; a site that sets it is refused", path, r.line, name, p.name)
+						continue
+					}
+					// A setting declared without a default whose
+					// README names one takes it from another
+					// (senderCode: regionCode) or merges over
+					// built-in values (paths); only declared
+					// defaults are compared.
+					if i < len(r.defaults) && s.Default != "" && r.defaults[i] != s.Default {
+						t.Errorf("%s:%d: `%s`: the README gives the default %q, plugin %s declares %q; correct the README (or the declaration, if the README states the intended default)", path, r.line, name, r.defaults[i], p.name, s.Default)
+					}
 				}
 			}
 		})
