@@ -100,3 +100,45 @@ func TestREADMERouteRoleTable(t *testing.T) {
 		}
 	}
 }
+
+// endpointRE is one endpoint of README.md's "| endpoint | what |" table:
+// `GET /admin/messages?site=&…` (the query left out).
+var endpointRE = regexp.MustCompile(`^([A-Z]+) (/admin/[^?\s]*)(\?\S*)?$`)
+
+// TestREADMEEndpointTableListsTheAdminAPI: the endpoint table of
+// "Operating medgate" lists every admin API route, and every admin route
+// it lists exists.
+func TestREADMEEndpointTableListsTheAdminAPI(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..")
+	code := codeRoutes(t, filepath.Join(root, "host", "internal", "api", "routes.go"), adminRouteRE, "")
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	start := slices.Index(lines, "| endpoint | what |")
+	if start < 0 {
+		t.Fatal("README.md has no \"| endpoint | what |\" table")
+	}
+	listed := map[string]bool{}
+	for i := start + 2; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
+		cells := strings.Split(strings.Trim(lines[i], "|"), " | ")
+		for _, item := range backticked(cells[0]) {
+			m := endpointRE.FindStringSubmatch(item)
+			if m == nil {
+				continue
+			}
+			key := m[1] + " " + m[2]
+			listed[key] = true
+			if _, ok := code[key]; !ok {
+				t.Errorf("README.md:%d: %s is not an admin API route (host/internal/api/routes.go)", i+1, key)
+			}
+		}
+	}
+	for key := range code {
+		if !listed[key] {
+			t.Errorf("README.md's endpoint table (Operating medgate) does not list the admin API route %s", key)
+		}
+	}
+}
