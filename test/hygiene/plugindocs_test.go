@@ -69,8 +69,8 @@ func settingsTables(t *testing.T, path, readme string) []settingsRow {
 		}
 		for _, p := range parts {
 			d := ""
-			if strings.HasPrefix(strings.TrimSpace(p), "`") {
-				d = backticked(p)[0]
+			if b := backticked(p); len(b) > 0 && strings.HasPrefix(strings.TrimSpace(p), "`") {
+				d = b[0]
 			}
 			r.defaults = append(r.defaults, d)
 		}
