@@ -32,7 +32,9 @@
 // the store could not be reached or did not answer the renewal before the
 // expiry) is cancelled with ErrLeaseLost, at the expiry at the latest. A job
 // can be triggered at once (CLI or admin API); the trigger takes the same
-// lease, so it never runs beside the owner's run.
+// lease, so it never runs beside the owner's run. A reload (SetJobs) that
+// drops a job lets its run in progress finish but starts no other, and a
+// reload that brings the job back does not start it beside that run.
 //
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
@@ -149,8 +151,13 @@ type Scheduler struct {
 	// OnRun is called after each run (metrics).
 	OnRun func(j Job, err error, d time.Duration)
 
-	mu      sync.Mutex
-	jobs    map[string]*entry
+	mu   sync.Mutex
+	jobs map[string]*entry
+	// gone holds the entries a reload dropped while a run of theirs was
+	// in progress, by job id: a reload that brings the job back takes
+	// up the entry again, with its running lock, so that the job does not
+	// start beside that run (this instance holds the lease already).
+	gone    map[string]*entry
 	changed chan struct{}
 	// stopped is set by Stop: no run starts any more. running counts the
 	// runs in progress by job id, runs waits for them (Wait), and
@@ -172,19 +179,31 @@ type entry struct {
 // New returns a scheduler whose leases are held in the name of holder.
 func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler {
 	stopping, stop := context.WithCancelCause(context.Background())
-	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, changed: make(chan struct{}, 1),
+	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, gone: map[string]*entry{}, changed: make(chan struct{}, 1),
 		running: map[string]int{}, stopping: stopping, stop: stop}
 }
 
 // SetJobs replaces the job list (on start and on reload). Jobs that keep
 // their id and interval keep their schedule; new jobs first run one interval
-// from now (use Trigger to run one at once).
+// from now (use Trigger to run one at once). A job dropped while it runs
+// and brought back by a later reload does not start again before that run
+// ends.
 func (s *Scheduler) SetJobs(jobs []Job) {
 	s.mu.Lock()
 	now := s.clock.Now()
 	next := map[string]*entry{}
 	for _, j := range jobs {
 		if j.Interval <= 0 {
+			continue
+		}
+		if e, ok := s.gone[j.ID()]; ok {
+			// Dropped by an earlier reload while it ran: the same entry,
+			// whose running lock the run may still hold, scheduled as a
+			// new job.
+			delete(s.gone, j.ID())
+			e.job, e.next = j, now.Add(j.Interval)
+			e.status.Interval = j.Interval.String()
+			next[j.ID()] = e
 			continue
 		}
 		if e, ok := s.jobs[j.ID()]; ok {
@@ -199,6 +218,18 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 			continue
 		}
 		next[j.ID()] = &entry{job: j, next: now.Add(j.Interval), status: Status{ID: j.ID(), Interval: j.Interval.String()}}
+	}
+	for id, e := range s.jobs {
+		if _, kept := next[id]; !kept {
+			s.gone[id] = e
+		}
+	}
+	for id := range s.gone {
+		if s.running[id] == 0 {
+			// No run of the job is in progress (running counts them
+			// before they take the running lock): nothing to keep apart.
+			delete(s.gone, id)
+		}
 	}
 	s.jobs = next
 	s.mu.Unlock()
@@ -265,6 +296,15 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		s.mu.Unlock()
 		if manual {
 			return fmt.Errorf("job %s: %w; trigger it again once medgate runs", job.ID(), ErrStopped)
+		}
+		return nil
+	}
+	if s.jobs[job.ID()] != e {
+		// A reload dropped the job since it was picked (a run counted
+		// from here on is one of a scheduled entry: see SetJobs).
+		s.mu.Unlock()
+		if manual {
+			return fmt.Errorf("job %s: %w: a reload removed it; list jobs with `medgate jobs`", job.ID(), ErrUnknownJob)
 		}
 		return nil
 	}

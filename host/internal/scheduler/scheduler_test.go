@@ -924,3 +924,61 @@ func TestStopCancelsRunsAndWaits(t *testing.T) {
 		t.Fatalf("k's run, which finished its work, ended with %v", err)
 	}
 }
+
+// TestRemovedAndReaddedJobDoesNotRunTwice: a reload that drops a job (its
+// plugin disabled for the site) while it runs, and a later reload that
+// brings it back, must not let the job start again beside the run still in
+// progress: this instance holds the lease already, so only the job's own
+// run lock keeps the two apart.
+func TestRemovedAndReaddedJobDoesNotRunTwice(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	var running, most atomic.Int32
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	run := func(context.Context, time.Time) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		started <- struct{}{}
+		<-release
+		return nil
+	}
+	job := []Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: run}}
+	s.SetJobs(job)
+	first := make(chan error, 1)
+	go func() { first <- s.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	s.SetJobs(nil)
+	s.SetJobs(job)
+	second := make(chan error, 1)
+	go func() { second <- s.Trigger(t.Context(), "p/s/j") }()
+	select {
+	case err := <-second:
+		if err == nil {
+			t.Fatal("a second run of the job ran while the first was running")
+		}
+	case <-started:
+		close(release)
+		<-first
+		<-second
+		t.Fatalf("a second run of the job started while the first was running (%d at once)", most.Load())
+	}
+	close(release)
+	if err := awaitRun(t, "the first run", first); err != nil {
+		t.Fatal(err)
+	}
+	// Once the first run ended, the job runs again.
+	third := make(chan error, 1)
+	go func() { third <- s.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	if err := awaitRun(t, "the third run", third); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Jobs()[0]; st.Runs != 2 {
+		t.Fatalf("after the runs: %+v, want 2 runs", st)
+	}
+}
