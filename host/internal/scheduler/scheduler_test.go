@@ -1113,3 +1113,33 @@ func TestHungRunIsReportedAndCancelled(t *testing.T) {
 	clock.Advance(start.Add(5 * 30 * time.Minute).Sub(clock.Now()))
 	checkFor(t, "the next run to start", func() bool { return runs.Load() == 2 })
 }
+
+// TestRunBoundIsTheJobsMaxRun: a job's MaxRun, when set, is its run's
+// bound in place of three intervals: a run that honours cancellation is
+// cancelled then, not before, and fails with ErrOverran.
+func TestRunBoundIsTheJobsMaxRun(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	started := make(chan context.Context, 1)
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, MaxRun: 45 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+		started <- ctx
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- s.Trigger(t.Context(), "p/s/j") }()
+	run := <-started
+	for _, d := range []time.Duration{11 * time.Minute, 11 * time.Minute, 11 * time.Minute, 11 * time.Minute} {
+		checkFor(t, "the lease renewal to wait", func() bool { return clock.pending() > 0 })
+		clock.Advance(d)
+	}
+	if err := run.Err(); err != nil {
+		t.Fatalf("the run was cancelled after 44 minutes, before its 45-minute bound: %v", context.Cause(run))
+	}
+	checkFor(t, "the lease renewal to wait", func() bool { return clock.pending() > 0 })
+	clock.Advance(time.Minute)
+	if err := awaitRun(t, "the run to stop at its bound", done); !errors.Is(err, ErrOverran) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("the run ended with %v, want ErrOverran wrapping the run's own error", err)
+	}
+}
