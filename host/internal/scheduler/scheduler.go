@@ -36,6 +36,15 @@
 // drops a job lets its run in progress finish but starts no other, and a
 // reload that brings the job back does not start it beside that run.
 //
+// A job never runs twice at once on one instance: a scheduled run due
+// while the previous one still lasts is skipped, and logged with how long
+// that run has lasted. A run that lasts longer than its job's bound
+// (Job.MaxRun, else DefaultMaxRuns intervals) is logged as an ALERT and
+// its context cancelled with ErrOverran; it keeps renewing its lease until
+// it returns, so a run that ignores the cancellation (a hung plugin call)
+// still has no other instance start the job beside it, and each run it
+// keeps from starting is then logged as an ALERT too.
+//
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
 // download resumes from its stored step at its next run); Wait waits for
@@ -86,7 +95,23 @@ type Leases interface {
 type Job struct {
 	Plugin, Site, Name string
 	Interval           time.Duration
-	Run                func(ctx context.Context, now time.Time) error
+	// MaxRun bounds a run: one that lasts longer is logged as an ALERT
+	// and its context cancelled (cause ErrOverran). Zero means
+	// DefaultMaxRuns intervals.
+	MaxRun time.Duration
+	Run    func(ctx context.Context, now time.Time) error
+}
+
+// DefaultMaxRuns is a job's bound on a run, in intervals, when its MaxRun
+// is zero.
+const DefaultMaxRuns = 3
+
+// maxRun is the job's bound on a run (see MaxRun).
+func (j Job) maxRun() time.Duration {
+	if j.MaxRun > 0 {
+		return j.MaxRun
+	}
+	return DefaultMaxRuns * j.Interval
 }
 
 // ID names the job: "<plugin>/<site>/<job>".
@@ -98,6 +123,10 @@ var ErrNotOwner = errors.New("another instance holds this job's lease")
 // ErrLeaseLost: a running job's lease was taken by another instance, or
 // could not be renewed before it expired, so the run was stopped.
 var ErrLeaseLost = errors.New("job lease lost during the run")
+
+// ErrOverran: a run lasted longer than its job's bound (Job.MaxRun), so
+// its context was cancelled.
+var ErrOverran = errors.New("job run lasted longer than its bound")
 
 // ErrStopped: the scheduler was stopped (medgate shuts down), so the run
 // did not start or was cancelled.
@@ -121,6 +150,10 @@ type Status struct {
 	// one line for people and the records it downloaded or sent.
 	Summary   string `json:"summary,omitempty"`
 	Processed int64  `json:"processed"`
+	// RunningSince is when the run in progress started (zero when none
+	// is): a run older than the job's bound was cancelled and has not
+	// returned.
+	RunningSince time.Time `json:"runningSince,omitzero"`
 }
 
 // report is what a run says of itself through Report.
@@ -331,13 +364,29 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	// leases of jobs not running, then cannot free this one between the
 	// two. A run in progress keeps its lease itself (keepLease).
 	if !e.running.TryLock() {
-		if manual {
-			return fmt.Errorf("job %s is running now; wait for it to finish", job.ID())
+		s.mu.Lock()
+		since := e.status.RunningSince
+		s.mu.Unlock()
+		lasted := s.clock.Now().Sub(since)
+		if since.IsZero() {
+			lasted = 0 // the other run is just taking its lock
 		}
+		if manual {
+			return fmt.Errorf("job %s is running now (for %s); wait for it to finish", job.ID(), lasted)
+		}
+		s.skipped(job, lasted)
 		return nil
 	}
-	defer e.running.Unlock()
 	now := s.clock.Now()
+	s.mu.Lock()
+	e.status.RunningSince = now
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		e.status.RunningSince = time.Time{}
+		s.mu.Unlock()
+		e.running.Unlock()
+	}()
 	ttl := job.Interval + s.Grace
 	// The lease runs from now, not from the store's answer: a run may
 	// start only while its first renewal, a third of the lease after the
@@ -383,15 +432,21 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	start := s.clock.Now()
 	rep := &report{}
 	runCtx, stop := context.WithCancelCause(ctx)
+	// The job's own context: cancelled past the job's bound (overran)
+	// while the lease is still renewed, on runCtx, until the run returns,
+	// so that no other instance starts the job beside a run that ignores
+	// the cancellation.
+	jobCtx, overran := context.WithCancelCause(runCtx)
+	defer overran(nil)
 	kept := make(chan struct{})
 	var renewed time.Time // the lease's expiry after the run's last renewal
 	go func() {
 		defer close(kept)
-		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl))
+		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl), leaseBound{since: now, max: job.maxRun(), cancel: overran})
 	}()
-	err = job.Run(context.WithValue(runCtx, reportKey{}, rep), now)
-	cause := context.Cause(runCtx)
-	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped)) {
+	err = job.Run(context.WithValue(jobCtx, reportKey{}, rep), now)
+	cause := context.Cause(jobCtx)
+	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)
@@ -428,19 +483,44 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // another instance may start the job, and this run must not go on beside
 // it.
 //
+// It also watches the run's bound: once the run has lasted b.max, it logs
+// an ALERT and cancels the job's context with ErrOverran (b.cancel), but
+// goes on renewing the lease until the run returns, so that no other
+// instance starts the job beside a run that ignores the cancellation.
+//
 // It returns the lease's expiry as its last renewal set it (until, if
 // none did).
-func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time) time.Time {
+func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time, b leaseBound) time.Time {
 	every := renewEvery(ttl)
-	wait := every
+	renewAt := s.clock.Now().Add(every)
+	overran := false
 	var lastErr error
 	for {
-		select {
-		case <-ctx.Done():
+		wake := renewAt
+		if at := b.since.Add(b.max); !overran && at.Before(wake) {
+			wake = at
+		}
+		if d := wake.Sub(s.clock.Now()); d > 0 {
+			select {
+			case <-ctx.Done():
+				return until
+			case <-s.clock.After(d):
+			}
+		} else if ctx.Err() != nil {
 			return until
-		case <-s.clock.After(wait):
 		}
 		now := s.clock.Now()
+		if !overran && !now.Before(b.since.Add(b.max)) {
+			overran = true
+			lasted := now.Sub(b.since)
+			s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
+				"job", id, "lasted", lasted.String(), "bound", b.max.String())
+			b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
+				id, lasted, b.max, DefaultMaxRuns, ErrOverran))
+		}
+		if now.Before(renewAt) {
+			continue
+		}
 		if !now.Before(until) {
 			s.log.Error("job lease expired during the run and could not be renewed; stopping the run", "job", id, "err", lastErr)
 			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), lastErr, ErrLeaseLost))
@@ -459,7 +539,7 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			return until
 		case err == nil && ok:
 			until = now.Add(ttl)
-			wait = every
+			renewAt = now.Add(every)
 		case err == nil:
 			s.log.Error("job lease taken by another instance during the run; stopping the run", "job", id, "holder", s.holder)
 			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
@@ -469,9 +549,31 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
 			// Try again, at the latest when the lease expires: the run
 			// must stop then if the store still cannot be reached.
-			wait = max(min(every, until.Sub(now)), time.Millisecond)
+			renewAt = now.Add(max(min(every, until.Sub(now)), time.Millisecond))
 		}
 	}
+}
+
+// leaseBound is a run's bound, watched by keepLease: the run started at
+// since may last max; past it, cancel cancels the job's context.
+type leaseBound struct {
+	since  time.Time
+	max    time.Duration
+	cancel context.CancelCauseFunc
+}
+
+// skipped logs a scheduled run of job not started because its previous
+// run, which has lasted lasted, is still going: a warning, or an ALERT
+// once that run is past its bound (it was cancelled then and has not
+// returned).
+func (s *Scheduler) skipped(job Job, lasted time.Duration) {
+	bound := job.maxRun()
+	if lasted >= bound {
+		s.log.Error("ALERT: scheduled job run skipped: the previous run has lasted longer than its bound, was cancelled and has not returned; the job does not run until it does: check the plugin (it may ignore cancellation) and restart it or medgate",
+			"job", job.ID(), "running", lasted.String(), "bound", bound.String())
+		return
+	}
+	s.log.Warn("scheduled job run skipped: the previous run is still going", "job", job.ID(), "running", lasted.String(), "bound", bound.String())
 }
 
 // renew renews the lease of a running job, taken until until, at now

@@ -363,7 +363,8 @@ func TestLongRunKeepsLease(t *testing.T) {
 	leases := &memLeases{}
 	started, release := make(chan struct{}), make(chan struct{})
 	a := New(leases, "a", clock, quiet)
-	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+	// A bound past the two hours, so that the run is not cancelled.
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, MaxRun: 3 * time.Hour, Run: func(ctx context.Context, _ time.Time) error {
 		close(started)
 		select {
 		case <-release:
@@ -980,5 +981,165 @@ func TestRemovedAndReaddedJobDoesNotRunTwice(t *testing.T) {
 	}
 	if st := s.Jobs()[0]; st.Runs != 2 {
 		t.Fatalf("after the runs: %+v, want 2 runs", st)
+	}
+}
+
+// logBuffer collects a logger's text output, safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// count returns how many logged lines hold every one of parts.
+func (b *logBuffer) count(parts ...string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for line := range strings.SplitSeq(b.buf.String(), "\n") {
+		all := line != ""
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHungRunIsReportedAndCancelled: a run that never returns (a plugin
+// call that ignores cancellation) does not silence its job. Each scheduled
+// run it keeps from starting is logged with how long it has lasted; once
+// it has lasted its bound (three intervals) an ALERT is logged and its
+// context cancelled with ErrOverran, while the lease stays held, so no
+// other instance starts the job beside it; once it returns, the next
+// scheduled run starts.
+func TestHungRunIsReportedAndCancelled(t *testing.T) {
+	t.Parallel()
+	const id = "p/s/download"
+	clock := newFakeClock()
+	leases := &memLeases{}
+	logs := &logBuffer{}
+	s := New(leases, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	runCtx := make(chan context.Context, 1)
+	release := make(chan struct{})
+	var runs atomic.Int32
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "download", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+		if runs.Add(1) > 1 {
+			return nil
+		}
+		runCtx <- ctx
+		<-release // ignores ctx
+		return context.Cause(ctx)
+	}}})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.Run(ctx)
+	// step advances the clock by d once both the scheduler's loop and the
+	// run's lease renewal wait on it.
+	step := func(d time.Duration) {
+		t.Helper()
+		checkFor(t, "the scheduler and the lease renewal to wait", func() bool { return clock.pending() >= 2 })
+		clock.Advance(d)
+	}
+	checkFor(t, "the scheduler to wait", func() bool { return clock.pending() > 0 })
+	clock.Advance(30 * time.Minute)
+	var hung context.Context
+	checkFor(t, "the first run to start", func() bool {
+		select {
+		case hung = <-runCtx:
+			return true
+		default:
+			return false
+		}
+	})
+	start := clock.Now()
+
+	skipped := []string{"level=WARN", "scheduled job run skipped", "job=" + id}
+	for i, lasted := range []string{"30m0s", "1h0m0s"} {
+		for range 3 {
+			step(10 * time.Minute)
+		}
+		checkFor(t, "the skipped run after "+lasted+" to be logged", func() bool {
+			return logs.count(append(skipped, "running="+lasted, "bound=1h30m0s")...) == 1
+		})
+		if err := hung.Err(); err != nil {
+			t.Fatalf("the run was cancelled after %s, before its bound: %v", lasted, context.Cause(hung))
+		}
+		if n := logs.count("ALERT"); n != 0 {
+			t.Fatalf("%d ALERT lines before the bound (skip %d)", n, i+1)
+		}
+	}
+	for range 3 {
+		step(10 * time.Minute)
+	}
+	checkFor(t, "the run to be cancelled at its bound", func() bool { return hung.Err() != nil })
+	if cause := context.Cause(hung); !errors.Is(cause, ErrOverran) || !strings.Contains(cause.Error(), id) {
+		t.Fatalf("the run was cancelled with %v, want ErrOverran naming %s", cause, id)
+	}
+	checkFor(t, "the ALERT at the bound", func() bool {
+		return logs.count("level=ERROR", "ALERT: job run lasted longer than its bound", "job="+id, "lasted=1h30m0s") == 1
+	})
+	checkFor(t, "the ALERT for the run skipped past the bound", func() bool {
+		return logs.count("level=ERROR", "ALERT: scheduled job run skipped", "job="+id, "running=1h30m0s") == 1
+	})
+	if st := s.Jobs()[0]; !st.RunningSince.Equal(start) {
+		t.Fatalf("status shows the run in progress since %v, want %v", st.RunningSince, start)
+	}
+	// The lease stays held while the cancelled run has not returned: past
+	// the lease's time to live (31 minutes) after the cancellation, no
+	// other instance can take the job.
+	for range 4 {
+		step(10 * time.Minute)
+	}
+	b := New(leases, "b", clock, quiet)
+	b.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "download", Interval: 30 * time.Minute, Run: func(context.Context, time.Time) error { return nil }}})
+	if err := b.Trigger(t.Context(), id); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("another instance's trigger beside the cancelled run: %v, want ErrNotOwner", err)
+	}
+
+	close(release)
+	checkFor(t, "the hung run's failure to be recorded", func() bool {
+		st := s.Jobs()[0]
+		return st.Runs == 1 && strings.Contains(st.LastErr, ErrOverran.Error()) && st.RunningSince.IsZero()
+	})
+	checkFor(t, "the scheduler to wait", func() bool { return clock.waitsUntil(start.Add(5 * 30 * time.Minute)) })
+	clock.Advance(start.Add(5 * 30 * time.Minute).Sub(clock.Now()))
+	checkFor(t, "the next run to start", func() bool { return runs.Load() == 2 })
+}
+
+// TestRunBoundIsTheJobsMaxRun: a job's MaxRun, when set, is its run's
+// bound in place of three intervals: a run that honours cancellation is
+// cancelled then, not before, and fails with ErrOverran.
+func TestRunBoundIsTheJobsMaxRun(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := New(&memLeases{}, "a", clock, quiet)
+	started := make(chan context.Context, 1)
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, MaxRun: 45 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+		started <- ctx
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- s.Trigger(t.Context(), "p/s/j") }()
+	run := <-started
+	for _, d := range []time.Duration{11 * time.Minute, 11 * time.Minute, 11 * time.Minute, 11 * time.Minute} {
+		checkFor(t, "the lease renewal to wait", func() bool { return clock.pending() > 0 })
+		clock.Advance(d)
+	}
+	if err := run.Err(); err != nil {
+		t.Fatalf("the run was cancelled after 44 minutes, before its 45-minute bound: %v", context.Cause(run))
+	}
+	checkFor(t, "the lease renewal to wait", func() bool { return clock.pending() > 0 })
+	clock.Advance(time.Minute)
+	if err := awaitRun(t, "the run to stop at its bound", done); !errors.Is(err, ErrOverran) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("the run ended with %v, want ErrOverran wrapping the run's own error", err)
 	}
 }
