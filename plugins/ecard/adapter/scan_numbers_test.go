@@ -325,3 +325,56 @@ func TestQRIssuedEventWithFractionalValidity(t *testing.T) {
 		t.Errorf("event issuedAt %v (occurredAt %s), want the code's issue time %v", got["issuedAt"], evs[0].OccurredAt, out["issuedAt"])
 	}
 }
+
+// TestScanTemporaryCardShapedLikeOtherCodes: a temporary-card number that
+// also has the shape of a resident ID number (18 digits with the right
+// check character) or of a drug trace code (20 digits starting with 8) is
+// answered as the temporary card: the site's tempCardPrefixes take
+// precedence over those generic shapes. Numbers outside the prefixes keep
+// their kinds.
+func TestScanTemporaryCardShapedLikeOtherCodes(t *testing.T) {
+	t.Parallel()
+	const (
+		idShaped    = "990000000000000123"   // 99 + 15 digits + the valid MOD 11-2 check character
+		idUnlinked  = "981234567890123459"   // ditto, prefix 98, not linked
+		traceShaped = "87000000000000000001" // 20 digits starting with 8, prefix 87
+	)
+	s := testSettings()
+	s[setTempCardPrefixes] = "99,98,87"
+	e := newEnv(t, s)
+	cardNo := e.register(zhang()).CardNo
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": idShaped}, nil)
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": traceShaped}, nil)
+	linkedAt := testT0.Format(time.RFC3339)
+	linked := func(tempNo, prefix string) map[string]any {
+		return map[string]any{"result": "temporary-card", "tempCardNo": tempNo, "prefix": prefix, "source": "links", "linkedAt": linkedAt,
+			"cardNo": cardNo, "status": "active", "name": "张*丰", "idType": "01", "idNumber": "110***********002X", "phone": "138****5678",
+			"registeredAt": linkedAt, "tempCards": []any{idShaped, traceShaped}, "masked": true}
+	}
+	testCases := map[string]struct {
+		text   string
+		status sdk.Status
+		rule   string
+		want   map[string]any
+	}{
+		"linked, resident-ID shape": {text: idShaped, status: sdk.StatusOK, want: linked(idShaped, "99")},
+		"linked, trace-code shape":  {text: traceShaped, status: sdk.StatusOK, want: linked(traceShaped, "87")},
+		"unlinked, resident-ID shape": {text: idUnlinked, status: sdk.StatusInvalid, rule: "temporary-card",
+			want: map[string]any{"result": "temporary-card", "looksLike": "temporary-card", "tempCardNo": idUnlinked, "prefix": "98", "lookup": "links"}},
+		"resident ID outside the prefixes": {text: testResidentID, status: sdk.StatusInvalid, rule: "not-ecard",
+			want: map[string]any{"result": "not-ecard", "looksLike": "resident-id", "cardNo": cardNo, "cardStatus": "active", "name": "张*丰"}},
+		"trace code outside the prefixes": {text: "81234567890123456789", status: sdk.StatusInvalid, rule: "not-ecard",
+			want: map[string]any{"result": "not-ecard", "looksLike": "trace-code"}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			status, rule, got := e.scan(tc.text)
+			if status != tc.status || rule != tc.rule {
+				t.Fatalf("status %s rule %q, want %s %q (payload %v)", status, rule, tc.status, tc.rule, got)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("payload (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
