@@ -114,7 +114,12 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 	}
 	rec, _, err := getCard(ctx, h.host(), tr.CardNo)
 	if errors.Is(err, sdk.ErrNotFound) {
-		return h.unknownCard("$.text", tr.CardNo)
+		// The link was made to an existing card, so its record was lost
+		// since (state damaged or restored incompletely). ecard.link
+		// cannot replace such a link: it is a case for the administrator.
+		return invalid("$.text", ResultUnknownCard, fmt.Sprintf("temporary card %s is linked to card %s, which is not registered at this site", tempNo, tr.CardNo),
+			fmt.Sprintf("the record of card %s is missing from this site's state (temp/%s names it); find the patient in HIS by the temporary card, and have the gateway administrator restore card/%s or remove the link", tr.CardNo, tempNo, tr.CardNo),
+			scanRefusal{Result: ResultUnknownCard, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: tr.CardNo})
 	}
 	if err != nil {
 		return nil, err

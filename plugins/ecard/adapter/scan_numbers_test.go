@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -376,5 +377,35 @@ func TestScanTemporaryCardShapedLikeOtherCodes(t *testing.T) {
 				t.Errorf("payload (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestScanTemporaryCardLinkedToMissingCard: a temporary card whose link
+// names a card record that is missing is answered as a temporary card
+// (kind, tempCardNo, the linked number) with a message that fits a
+// temporary-card scan, not the one for an authentic QR code.
+func TestScanTemporaryCardLinkedToMissingCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
+	if err := e.host.Delete(context.Background(), testSite, keyCard+cardNo); err != nil {
+		t.Fatal(err)
+	}
+	r := e.call(OpScan, map[string]string{"text": "99000123"})
+	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) == 0 || r.Diagnostics[0].Rule != ResultUnknownCard {
+		t.Fatalf("status %s %s, want invalid %s", r.Status, r.Diagnostics, ResultUnknownCard)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(r.Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"result": "unknown-card", "looksLike": "temporary-card", "tempCardNo": "99000123", "cardNo": cardNo, "kind": "temporary-card",
+		"message": "临时卡 99000123 关联的电子卡 " + cardNo + " 在本院不存在（关联记录有误）：请在 HIS 中按临时卡号查找病人，并请信息科核查此关联。"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+	if d := r.Diagnostics[0]; !strings.Contains(d.Summary, "temporary card 99000123") || !strings.Contains(d.Detail, "HIS") {
+		t.Errorf("diagnostic %q / %q does not name the temporary card and what to do", d.Summary, d.Detail)
 	}
 }
