@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -102,6 +103,11 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 type linkPayload struct {
 	CardNo     string `json:"cardNo"`
 	TempCardNo string `json:"tempCardNo"`
+	// PreviousCardNo names the revoked newborn card (registered under a
+	// guardian) the temporary card is linked to, when the child has since
+	// been registered with its own ID as CardNo: the link then moves (see
+	// newbornMove).
+	PreviousCardNo string `json:"previousCardNo"`
 }
 
 // linkReply is the payload of a successful ecard.link: the card with its
@@ -120,15 +126,19 @@ func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	p.CardNo, p.TempCardNo = strings.TrimSpace(p.CardNo), strings.TrimSpace(p.TempCardNo)
+	p.CardNo, p.TempCardNo, p.PreviousCardNo = strings.TrimSpace(p.CardNo), strings.TrimSpace(p.TempCardNo), strings.TrimSpace(p.PreviousCardNo)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	if len(ds) == 0 && h.cfg.rule.IsTemporary(p.CardNo) {
 		ds.Error("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
 	}
-	if ds = append(ds, h.checkTempCardNo(p.TempCardNo)...); ds.HasError() {
+	ds = append(ds, h.checkTempCardNo(p.TempCardNo)...)
+	if p.PreviousCardNo != "" {
+		ds = append(ds, checkNumber("$.previousCardNo", "previousCardNo", p.PreviousCardNo)...)
+	}
+	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
-	return h.linkCards(ctx, p.CardNo, p.TempCardNo)
+	return h.linkCards(ctx, p)
 }
 
 // checkTempCardNo checks a temporary-card number given as $.tempCardNo.
@@ -141,10 +151,9 @@ func (h handler) checkTempCardNo(tempNo string) sdk.Diagnostics {
 	return ds
 }
 
-// linkCards links temporary card tempNo to e-card cardNo (both checked)
-// and publishes ecard.linked.
-func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.HandleResponse, error) {
-	p := linkPayload{CardNo: cardNo, TempCardNo: tempNo}
+// linkCards links temporary card p.TempCardNo to e-card p.CardNo (the
+// numbers checked) and publishes ecard.linked.
+func (h handler) linkCards(ctx context.Context, p linkPayload) (*sdk.HandleResponse, error) {
 	host := h.host()
 	rec, _, err := getCard(ctx, host, p.CardNo)
 	if errors.Is(err, sdk.ErrNotFound) {
@@ -186,12 +195,23 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 		if err != nil {
 			return nil, err
 		}
+		if !replaces && p.PreviousCardNo != "" {
+			if r, err := h.newbornMove(ctx, rec, p, tr.CardNo); r != nil || err != nil {
+				return r, err
+			}
+			replaces = true
+		}
 		if !replaces {
+			detail := "a temporary card links to one e-card only; check the numbers"
+			if old, _, err := getCard(ctx, host, tr.CardNo); err == nil && old.Status == statusDead && old.Guardian != nil && old.ReplacedBy == "" {
+				detail = fmt.Sprintf("card %s is a revoked newborn card; if this card is the same child registered with its own ID, link again with \"previousCardNo\": %q", tr.CardNo, tr.CardNo)
+			}
 			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
-				"a temporary card links to one e-card only; check the numbers", map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
+				detail, map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
 		}
 		// Linked to a revoked card of the same person that this card
-		// replaced: the link moves here.
+		// replaced, or to the revoked newborn card of the child this card
+		// was registered for with its own ID: the link moves here.
 		expect, link.MovedFrom = ver, tr.CardNo
 	}
 	// Also repairs a link that stopped after the first write.
@@ -222,6 +242,87 @@ func (h handler) linkCards(ctx context.Context, cardNo, tempNo string) (*sdk.Han
 	}
 	return ok(linkReply{cardView: rec.maskedView(), TempCardNo: p.TempCardNo, AlreadyLinked: already})
 }
+
+// newbornMove checks that the link of temporary card p.TempCardNo may move
+// from card linked, the card it is linked to, to card rec (active), as
+// p.PreviousCardNo asks: a newborn registered under its guardian and later
+// with its own ID has two cards that no replacement connects (they have
+// different identities), so staff name the newborn card. The move is
+// allowed only from a revoked newborn card that no other card replaced, to
+// a card registered with an ID of its own, with the same birth date and
+// gender where both cards state them; a link never moves away from an
+// active card. It returns nil when the move is allowed, else the refusal.
+func (h handler) newbornMove(ctx context.Context, rec cardRecord, p linkPayload, linked string) (*sdk.HandleResponse, error) {
+	refuse := func(summary, detail string) (*sdk.HandleResponse, error) {
+		return invalid("$.previousCardNo", "previous-card", summary, detail,
+			map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": linked, "previousCardNo": p.PreviousCardNo})
+	}
+	if p.PreviousCardNo != linked {
+		return refuse(fmt.Sprintf("temporary card %s is linked to card %s, not to %s", p.TempCardNo, linked, p.PreviousCardNo),
+			"previousCardNo must be the card the temporary card is linked to (linkedCardNo); check the numbers")
+	}
+	old, _, err := getCard(ctx, h.host(), linked)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return refuse(fmt.Sprintf("card %s is unknown", linked),
+			"the temporary card's link names a card that is not registered at this site; have the gateway administrator repair the link")
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case old.Guardian == nil:
+		return refuse(fmt.Sprintf("card %s is not a newborn card", linked),
+			"previousCardNo moves a link only from a newborn's card (registered under its guardian); a person's own revoked card passes its links to the card that replaced it when the person registered again")
+	case old.Status != statusDead:
+		return refuse(fmt.Sprintf("newborn card %s is not revoked", linked),
+			"a link never moves away from an active card; revoke the newborn card first (ecard.revoke), then link again")
+	case old.ReplacedBy != "" && old.ReplacedBy != rec.CardNo:
+		return refuse(fmt.Sprintf("newborn card %s was replaced by card %s", linked, old.ReplacedBy),
+			fmt.Sprintf("link the temporary card to card %s, which replaced it", old.ReplacedBy))
+	case rec.Guardian != nil:
+		return refuse(fmt.Sprintf("card %s is itself a newborn card", rec.CardNo),
+			"the link moves to the card of the child registered with its own ID; check cardNo")
+	}
+	oldBirth, oldGender := birthAndGender(old)
+	birth, gender := birthAndGender(rec)
+	switch {
+	case birth == "":
+		return refuse(fmt.Sprintf("card %s states no birth date", rec.CardNo),
+			"the link moves only to a card whose birth date (given at registration, or in a resident ID or residence permit number) is the newborn's; check cardNo")
+	case birth != oldBirth, knownGender(oldGender) && knownGender(gender) && oldGender != gender:
+		return refuse(fmt.Sprintf("cards %s and %s differ in birth date or gender", linked, rec.CardNo),
+			"they are not the same child; check the numbers")
+	}
+	return nil, nil
+}
+
+// birthAndGender returns the birth date (YYYY-MM-DD) and gender of card
+// rec's person: as registered, else as encoded in an 18-character
+// resident ID or residence permit number (registration checked that they
+// agree); "" when unknown.
+func birthAndGender(rec cardRecord) (birth, gender string) {
+	birth, gender = rec.BirthDate, rec.Gender
+	n := rec.IDNumber
+	switch rec.IDType {
+	case card.IDTypeResidentCard, card.IDTypeHouseholdRegister, card.IDTypeHMTResidencePermit, card.IDTypeForeignPermanentResident:
+	default:
+		return birth, gender
+	}
+	if len(n) != 18 || strings.Trim(n[:17], "0123456789") != "" {
+		return birth, gender
+	}
+	if birth == "" {
+		birth = n[6:10] + "-" + n[10:12] + "-" + n[12:14]
+	}
+	if !knownGender(gender) {
+		gender = map[bool]string{true: "1", false: "2"}[(n[16]-'0')%2 == 1]
+	}
+	return birth, gender
+}
+
+// knownGender reports whether g is male (1) or female (2) in GB/T 2261.1,
+// not unknown (0) or unstated (9).
+func knownGender(g string) bool { return g == "1" || g == "2" }
 
 // maxReplacements bounds the chain of replaced cards replaces follows.
 const maxReplacements = 32

@@ -99,7 +99,7 @@ func (h handler) linkRegistered(ctx context.Context, r *sdk.HandleResponse, temp
 	if err := json.Unmarshal(r.Payload, &reply); err != nil {
 		return nil, fmt.Errorf("read the registration's reply: %w", err)
 	}
-	lr, err := h.linkCards(ctx, reply.CardNo, tempNo)
+	lr, err := h.linkCards(ctx, linkPayload{CardNo: reply.CardNo, TempCardNo: tempNo})
 	if err != nil {
 		return nil, err
 	}

@@ -121,8 +121,8 @@ type scanRefusal struct {
 	// "national-health-card", "resident-id", "resident-id-bad-check" (the
 	// shape of an ID number with a wrong check character), "trace-code",
 	// "ecard-number" (a card number without its QR code) or "unknown".
-	// (A revoked card scanned by a linked temporary card's number has
-	// looksLike "temporary-card" and its tempCardNo.)
+	// (A revoked or missing card scanned by a linked temporary card's
+	// number has looksLike "temporary-card" and its tempCardNo.)
 	LooksLike  string `json:"looksLike,omitempty"`
 	TempCardNo string `json:"tempCardNo,omitempty"`
 	CardNo     string `json:"cardNo,omitempty"`

@@ -105,7 +105,8 @@ type tempRecord struct {
 	// LinkedBy is the id of the message that made the link.
 	LinkedBy string `json:"linkedBy,omitempty"`
 	// MovedFrom is the revoked card the link was moved from, to the card
-	// that replaced it.
+	// that replaced it or, for a newborn card, to the card of the child
+	// registered with its own ID (ecard.link with previousCardNo).
 	MovedFrom string `json:"movedFrom,omitempty"`
 }
 

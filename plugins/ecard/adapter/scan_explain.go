@@ -135,6 +135,9 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		}
 		return KindECard, fmt.Sprintf("电子卡 %s 已于 %s 注销，请为患者重新注册电子卡。", f.CardNo, cstTime(f.RevokedAt))
 	case ResultUnknownCard:
+		if f.LooksLike == KindTemporaryCard {
+			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 在本院不存在（关联记录有误）：请在 HIS 中按临时卡号查找病人，并请信息科核查此关联。", f.TempCardNo, f.CardNo)
+		}
 		return KindECard, fmt.Sprintf("二维码真实有效，但电子卡 %s 未在本院注册。", f.CardNo)
 	case ResultOtherSite:
 		return KindECard, "这是其他院区打印的电子卡二维码，本院区不能识别，请为患者在本院区打印二维码。"

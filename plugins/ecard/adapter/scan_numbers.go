@@ -57,16 +57,28 @@ func (h handler) tempPrefix(text string) (string, bool) {
 	return "", false
 }
 
-// scanNumber answers a scan of text that is no code of a known kind but a
-// number of this site: a temporary-card number (by its prefix) or an
-// e-card number without its QR code. It reports false for other texts.
+// scanNumber answers a scan of text that is a number of this site: a
+// temporary-card number (by its prefix) or an e-card number without its QR
+// code. It reports false for other texts.
+//
+// A temporary-card number may also have the shape of a resident ID number
+// (18 digits whose last one happens to be the right check character, 1 in
+// 11 of such numbers) or of a drug trace code (20 digits starting with 8).
+// The site's tempCardPrefixes are a specific rule of this hospital and
+// those shapes generic ones, so a number that starts with a temporary-card
+// prefix is a temporary card whatever shape it has. E-card QR codes and
+// national health card codes keep their kinds.
 func (h handler) scanNumber(ctx context.Context, text string, reveal bool) (*sdk.HandleResponse, bool, error) {
-	if h.cfg.sealer.Classify(text) != card.KindUnknown || checkNumber("$.text", "text", text).HasError() {
+	if checkNumber("$.text", "text", text).HasError() {
 		return nil, false, nil
 	}
-	if prefix, ok := h.tempPrefix(text); ok {
+	kind := h.cfg.sealer.Classify(text)
+	if prefix, ok := h.tempPrefix(text); ok && (kind == card.KindUnknown || kind == card.KindResidentID || kind == card.KindTraceCode) {
 		r, err := h.scanTemp(ctx, text, prefix, reveal)
 		return r, true, err
+	}
+	if kind != card.KindUnknown {
+		return nil, false, nil
 	}
 	if h.cfg.rule.Check(text) == nil {
 		r, err := invalid("$.text", ResultNotECard, fmt.Sprintf("%s is an e-card number, not its QR code", text),
@@ -102,7 +114,12 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 	}
 	rec, _, err := getCard(ctx, h.host(), tr.CardNo)
 	if errors.Is(err, sdk.ErrNotFound) {
-		return h.unknownCard("$.text", tr.CardNo)
+		// The link was made to an existing card, so its record was lost
+		// since (state damaged or restored incompletely). ecard.link
+		// cannot replace such a link: it is a case for the administrator.
+		return invalid("$.text", ResultUnknownCard, fmt.Sprintf("temporary card %s is linked to card %s, which is not registered at this site", tempNo, tr.CardNo),
+			fmt.Sprintf("the record of card %s is missing from this site's state (temp/%s names it); find the patient in HIS by the temporary card, and have the gateway administrator restore card/%s or remove the link", tr.CardNo, tempNo, tr.CardNo),
+			scanRefusal{Result: ResultUnknownCard, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: tr.CardNo})
 	}
 	if err != nil {
 		return nil, err

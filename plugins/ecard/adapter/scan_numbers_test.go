@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -323,5 +324,88 @@ func TestQRIssuedEventWithFractionalValidity(t *testing.T) {
 	}
 	if got["issuedAt"] != out["issuedAt"] || !evs[0].OccurredAt.Equal(testT0) {
 		t.Errorf("event issuedAt %v (occurredAt %s), want the code's issue time %v", got["issuedAt"], evs[0].OccurredAt, out["issuedAt"])
+	}
+}
+
+// TestScanTemporaryCardShapedLikeOtherCodes: a temporary-card number that
+// also has the shape of a resident ID number (18 digits with the right
+// check character) or of a drug trace code (20 digits starting with 8) is
+// answered as the temporary card: the site's tempCardPrefixes take
+// precedence over those generic shapes. Numbers outside the prefixes keep
+// their kinds.
+func TestScanTemporaryCardShapedLikeOtherCodes(t *testing.T) {
+	t.Parallel()
+	const (
+		idShaped    = "990000000000000123"   // 99 + 15 digits + the valid MOD 11-2 check character
+		idUnlinked  = "981234567890123459"   // ditto, prefix 98, not linked
+		traceShaped = "87000000000000000001" // 20 digits starting with 8, prefix 87
+	)
+	s := testSettings()
+	s[setTempCardPrefixes] = "99,98,87"
+	e := newEnv(t, s)
+	cardNo := e.register(zhang()).CardNo
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": idShaped}, nil)
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": traceShaped}, nil)
+	linkedAt := testT0.Format(time.RFC3339)
+	linked := func(tempNo, prefix string) map[string]any {
+		return map[string]any{"result": "temporary-card", "tempCardNo": tempNo, "prefix": prefix, "source": "links", "linkedAt": linkedAt,
+			"cardNo": cardNo, "status": "active", "name": "张*丰", "idType": "01", "idNumber": "110***********002X", "phone": "138****5678",
+			"registeredAt": linkedAt, "tempCards": []any{idShaped, traceShaped}, "masked": true}
+	}
+	testCases := map[string]struct {
+		text   string
+		status sdk.Status
+		rule   string
+		want   map[string]any
+	}{
+		"linked, resident-ID shape": {text: idShaped, status: sdk.StatusOK, want: linked(idShaped, "99")},
+		"linked, trace-code shape":  {text: traceShaped, status: sdk.StatusOK, want: linked(traceShaped, "87")},
+		"unlinked, resident-ID shape": {text: idUnlinked, status: sdk.StatusInvalid, rule: "temporary-card",
+			want: map[string]any{"result": "temporary-card", "looksLike": "temporary-card", "tempCardNo": idUnlinked, "prefix": "98", "lookup": "links"}},
+		"resident ID outside the prefixes": {text: testResidentID, status: sdk.StatusInvalid, rule: "not-ecard",
+			want: map[string]any{"result": "not-ecard", "looksLike": "resident-id", "cardNo": cardNo, "cardStatus": "active", "name": "张*丰"}},
+		"trace code outside the prefixes": {text: "81234567890123456789", status: sdk.StatusInvalid, rule: "not-ecard",
+			want: map[string]any{"result": "not-ecard", "looksLike": "trace-code"}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			status, rule, got := e.scan(tc.text)
+			if status != tc.status || rule != tc.rule {
+				t.Fatalf("status %s rule %q, want %s %q (payload %v)", status, rule, tc.status, tc.rule, got)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("payload (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestScanTemporaryCardLinkedToMissingCard: a temporary card whose link
+// names a card record that is missing is answered as a temporary card
+// (kind, tempCardNo, the linked number) with a message that fits a
+// temporary-card scan, not the one for an authentic QR code.
+func TestScanTemporaryCardLinkedToMissingCard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(zhang()).CardNo
+	e.ok(OpLink, map[string]string{"cardNo": cardNo, "tempCardNo": "99000123"}, nil)
+	if err := e.host.Delete(context.Background(), testSite, keyCard+cardNo); err != nil {
+		t.Fatal(err)
+	}
+	r := e.call(OpScan, map[string]string{"text": "99000123"})
+	if r.Status != sdk.StatusInvalid || len(r.Diagnostics) == 0 || r.Diagnostics[0].Rule != ResultUnknownCard {
+		t.Fatalf("status %s %s, want invalid %s", r.Status, r.Diagnostics, ResultUnknownCard)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(r.Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"result": "unknown-card", "looksLike": "temporary-card", "tempCardNo": "99000123", "cardNo": cardNo, "kind": "temporary-card",
+		"message": "临时卡 99000123 关联的电子卡 " + cardNo + " 在本院不存在（关联记录有误）：请在 HIS 中按临时卡号查找病人，并请信息科核查此关联。"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+	if d := r.Diagnostics[0]; !strings.Contains(d.Summary, "temporary card 99000123") || !strings.Contains(d.Detail, "HIS") {
+		t.Errorf("diagnostic %q / %q does not name the temporary card and what to do", d.Summary, d.Detail)
 	}
 }

@@ -92,7 +92,9 @@
 // read: national health-card QR text (64 hex characters, optionally followed
 // by ":1" or ":0:<32 hex>[:issuer]"), 18-character resident ID numbers with a
 // valid check character, and 20-digit drug trace codes (追溯码) that start
-// with 8.
+// with 8. It knows nothing of a site's temporary-card prefixes; the adapter
+// answers a number starting with one of them as a temporary card before
+// it looks at the generic resident-ID and trace-code shapes.
 //
 // # Images and labels
 //
