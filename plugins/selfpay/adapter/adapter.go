@@ -189,9 +189,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	run := &run{a: a, s: s, req: req, h: req.Host}
 	switch req.Type {
 	case OpUpload:
-		return run.upload(ctx)
+		resp, err := run.upload(ctx)
+		run.settleClaim(ctx, resp, err)
+		return resp, err
 	case OpCancel:
-		return run.cancel(ctx)
+		resp, err := run.cancel(ctx)
+		run.settleClaim(ctx, resp, err)
+		return resp, err
 	case OpImportPending:
 		return run.importPending(ctx)
 	}
@@ -215,6 +219,9 @@ type run struct {
 	s   *site
 	req *sdk.HandleRequest
 	h   sdk.Host
+	// claimed is the visit whose claim this message may hold, released
+	// once its workflow's outcome is final (claim.go).
+	claimed string
 }
 
 // errPause stops a workflow cleanly before the deadline.

@@ -57,6 +57,16 @@
 // 1, sent again; otherwise failed, not retryable, nothing resent). A single
 // selfpay.4204 whose lines 4207 no longer shows is not sent again.
 //
+// # One workflow per visit
+//
+// A selfpay.upload or selfpay.cancel claims its visit
+// (claim/<fixmedins_mdtrt_id>) with compare-and-set before its first
+// platform call, after writing its own state; a workflow of a visit that
+// another message in progress holds sends nothing and answers sdk.Wait,
+// which the host retries. The claim is released when the workflow ends,
+// and one left behind lapses once its message's state is finished or
+// absent, or after 30 minutes without an attempt renewing it (claim.go).
+//
 // Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for
 // import-pending.

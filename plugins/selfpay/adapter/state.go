@@ -51,6 +51,12 @@ type wfState struct {
 	// in flight and not stopped by medgate's own checks or before it was
 	// sent): from then on a failed check is no longer an invalid message.
 	Sent bool `json:"sent,omitempty"`
+	// Claiming is set on a new upload or cancel's state, written before it
+	// claims its visit (claim.go), and cleared once it holds the claim and
+	// has made its start under it (the check that the visit is not
+	// uploaded already, the patient's record); it is stored with the
+	// state's next write.
+	Claiming bool `json:"claiming,omitempty"`
 
 	version int64
 }

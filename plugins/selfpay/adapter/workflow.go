@@ -61,6 +61,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, err
 	}
 	if st != nil && st.Final != nil {
+		r.claimed = st.MdtrtID // released if a crash left it claimed
 		return st.Final.response(), nil
 	}
 	if st != nil && (st.Op != "upload" || st.MdtrtID != in.mdtrtID) {
@@ -68,24 +69,36 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
 	}
 	if st == nil {
-		p, err := r.patient(ctx, in.mdtrtID)
-		if err != nil {
-			return nil, err
-		}
-		if p != nil && p.Status == statusUploaded && !in.reupload {
-			return sdk.Invalid(sdk.Diagnostic{Field: "$." + nodeMdtrt + ".fixmedins_mdtrt_id", Rule: "state", Summary: "this visit is already uploaded and complete",
-				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05"))}), nil
-		}
-		st = &wfState{Op: "upload", MdtrtID: in.mdtrtID, Step: stepDelete, Bounds: r.batches(in.fees), Started: r.a.now().UTC()}
+		// The state (the message's own record) goes before the claim, so
+		// that a claim without it is known to be left behind.
+		st = &wfState{Op: "upload", MdtrtID: in.mdtrtID, Step: stepDelete, Bounds: r.batches(in.fees), Started: r.a.now().UTC(), Claiming: true}
 		if in.reupload {
 			st.Step = stepReopen
 		}
 		if err := r.save(ctx, st); err != nil {
 			return nil, err
 		}
+	}
+	if wait, err := r.claim(ctx, st.Op, in.mdtrtID, "$."+nodeMdtrt+".fixmedins_mdtrt_id"); wait != nil || err != nil {
+		return wait, err
+	}
+	if st.Claiming {
+		p, err := r.patient(ctx, in.mdtrtID)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil && p.Status == statusUploaded && !in.reupload {
+			st.Final = &finalized{Status: sdk.StatusInvalid, Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$." + nodeMdtrt + ".fixmedins_mdtrt_id", Rule: "state", Summary: "this visit is already uploaded and complete",
+				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05"))}}}
+			if err := r.save(ctx, st); err != nil {
+				return nil, err
+			}
+			return st.Final.response(), nil
+		}
 		if err := r.notePatient(ctx, in, statusUploading, "", ""); err != nil {
 			return nil, err
 		}
+		st.Claiming = false
 		r.a.log.Info("self-pay upload started", "site", r.s.code, "message", r.req.MessageID, "visit", in.mdtrtID,
 			"patient", hsa.MaskName(str(in.mdtrt["psn_name"])), "lines", len(in.fees), "batches", len(st.Bounds))
 	}
@@ -626,6 +639,9 @@ func (r *run) refuse(ctx context.Context, ds sdk.Diagnostics) (*sdk.HandleRespon
 	if err != nil {
 		return nil, err
 	}
+	if st != nil && (st.Op == "upload" || st.Op == "cancel") {
+		r.claimed = st.MdtrtID // an earlier attempt may hold its claim
+	}
 	switch {
 	case st == nil || st.Final == nil && !st.Sent && st.Inflight == nil && len(st.Steps) == 0:
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
@@ -676,15 +692,19 @@ func (r *run) finish(ctx context.Context, st *wfState, in *uploadInput, status s
 	if n := len(st.Steps); n > 0 {
 		ext = &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: st.Steps[n-1].MsgID}
 	}
-	st.Final = &finalized{Status: sdk.StatusOK, Payload: payload, External: ext}
-	if err := r.save(ctx, st); err != nil {
-		return nil, err
-	}
+	// The patient's record before the stored reply: once the reply is
+	// stored the workflow counts as done and another workflow of the
+	// visit may take over its claim (claim.go). Written twice after a
+	// crash in between, it says the same.
 	if in != nil {
 		if err := r.notePatient(ctx, in, status, "", stepDone); err != nil {
 			return nil, err
 		}
 	} else if err := r.setPatientStatus(ctx, st.MdtrtID, status, ""); err != nil {
+		return nil, err
+	}
+	st.Final = &finalized{Status: sdk.StatusOK, Payload: payload, External: ext}
+	if err := r.save(ctx, st); err != nil {
 		return nil, err
 	}
 	r.a.log.Info("self-pay workflow done", "site", r.s.code, "message", r.req.MessageID, "op", st.Op, "visit", st.MdtrtID, "calls", len(st.Steps))
@@ -718,6 +738,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, err
 	}
 	if st != nil && st.Final != nil {
+		r.claimed = st.MdtrtID // released if a crash left it claimed
 		return st.Final.response(), nil
 	}
 	if st != nil && (st.Op != "cancel" || st.MdtrtID != id) {
@@ -725,13 +746,20 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
 	}
 	if st == nil {
-		st = &wfState{Op: "cancel", MdtrtID: id, Step: stepReopen, Started: r.a.now().UTC()}
+		// The state before the claim, as for an upload.
+		st = &wfState{Op: "cancel", MdtrtID: id, Step: stepReopen, Started: r.a.now().UTC(), Claiming: true}
 		if err := r.save(ctx, st); err != nil {
 			return nil, err
 		}
+	}
+	if wait, err := r.claim(ctx, st.Op, id, "$.fixmedins_mdtrt_id"); wait != nil || err != nil {
+		return wait, err
+	}
+	if st.Claiming {
 		if err := r.setPatientStatus(ctx, id, statusCancelling, ""); err != nil {
 			return nil, err
 		}
+		st.Claiming = false
 	}
 	if st.Inflight != nil {
 		if err := r.reconcileCancel(ctx, st); err != nil {

@@ -1,0 +1,198 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
+)
+
+// pauseHost holds the first compare-and-set of key whose value contains
+// on until release is closed, telling reached when it got there: one
+// workflow stopped at a state write while another runs.
+type pauseHost struct {
+	*sdktest.MemoryHost
+	key     string
+	on      []byte
+	once    sync.Once
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (p *pauseHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	if key == p.key && bytes.Contains(value, p.on) {
+		held := false
+		p.once.Do(func() { held = true })
+		if held {
+			close(p.reached)
+			<-p.release
+		}
+	}
+	return p.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
+}
+
+// retryUntilDone handles a message as the host retries a waiting one:
+// again while it answers a deliberate wait, up to a deadline.
+func retryUntilDone(t *testing.T, e *env, typ, id string, payload any) *sdk.HandleResponse {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for attempt := 1; ; attempt++ {
+		r := e.must(typ, id, payload, attempt)
+		if !r.Waiting {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s still waits after %d attempts: %v", typ, id, attempt, r.Diagnostics)
+		}
+	}
+}
+
+// TestOneWorkflowPerVisit: an upload of a visit is paused at a state write
+// (its first 4201A batch written as in flight) while a second workflow of
+// the same visit arrives under another Kafka key. The second sends
+// nothing and answers a deliberate wait naming the visit and the upload in
+// progress; once the upload is done it runs, after it. A workflow of
+// another visit does not wait.
+func TestOneWorkflowPerVisit(t *testing.T) {
+	t.Parallel()
+	reupload := upload("ZYW", 3)
+	reupload["reupload"] = true
+	testCases := map[string]struct {
+		typ     string
+		payload any
+		visit   string // the second workflow's visit
+		check   func(t *testing.T, e *env)
+	}{
+		"cancel": {typ: OpCancel, payload: map[string]any{"fixmedins_mdtrt_id": "ZYW"}, visit: "ZYW",
+			check: func(t *testing.T, e *env) {
+				if v := e.sim.Visit(testCode, "ZYW"); v.Complete || len(v.Fees) != 0 {
+					t.Errorf("the cancel ran after the upload, so nothing should be left; platform has %+v", v)
+				}
+			}},
+		"second upload": {typ: OpUpload, payload: reupload, visit: "ZYW",
+			check: func(t *testing.T, e *env) {
+				if v := e.sim.Visit(testCode, "ZYW"); !v.Complete || len(v.Fees) != 3 || v.MedfeeSumamt != "33.00" {
+					t.Errorf("the re-upload ran after the upload, so its 3 lines should be there, complete; platform has %+v", v)
+				}
+			}},
+		"another visit": {typ: OpUpload, payload: upload("ZYO", 2), visit: "ZYO"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["batchSize"] = "2" })
+			ph := &pauseHost{MemoryHost: e.host, key: wfKey("first"), on: []byte(`"infno":"4201A"`),
+				reached: make(chan struct{}), release: make(chan struct{})}
+			e.restart(ph)
+			first := make(chan *sdk.HandleResponse, 1)
+			go func() {
+				r, err := e.handle(OpUpload, "first", upload("ZYW", 5), 1)
+				if err != nil {
+					t.Errorf("first upload: %v", err)
+				}
+				first <- r
+			}()
+			select {
+			case <-ph.reached:
+			case <-time.After(20 * time.Second):
+				close(ph.release)
+				t.Fatal("the first upload never reached its 4201A")
+			}
+			calls := len(e.sim.Calls())
+			r := e.must(tc.typ, "second", tc.payload, 1)
+			if tc.visit != "ZYW" {
+				wantStatus(t, r, sdk.StatusOK)
+				close(ph.release)
+				wantStatus(t, <-first, sdk.StatusOK)
+				return
+			}
+			if !r.Waiting || !r.Retryable || r.Status != sdk.StatusFailed {
+				close(ph.release)
+				<-first
+				t.Fatalf("the second workflow of the visit must wait while the first is in progress; got %+v", r)
+			}
+			if msg := r.Diagnostics.String(); !strings.Contains(msg, "ZYW") || !strings.Contains(msg, "first") {
+				t.Errorf("the wait must name the visit and the message in progress: %s", msg)
+			}
+			if n := len(e.sim.Calls()); n != calls {
+				t.Errorf("the waiting workflow sent %d call(s) to the platform", n-calls)
+			}
+			close(ph.release)
+			wantStatus(t, <-first, sdk.StatusOK)
+			if v := e.sim.Visit(testCode, "ZYW"); !v.Complete || len(v.Fees) != 5 {
+				t.Fatalf("the first upload should have completed undisturbed; platform has %+v", v)
+			}
+			wantStatus(t, retryUntilDone(t, e, tc.typ, "second", tc.payload), sdk.StatusOK)
+			tc.check(t, e)
+		})
+	}
+}
+
+// TestStaleVisitClaim: a claim left behind by a workflow that will not
+// release it (its message's state absent or finished, or no attempt of it
+// for longer than the upload deadline) does not hold a new workflow of
+// the visit back; a recent claim of a workflow in progress does.
+func TestStaleVisitClaim(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	testCases := map[string]struct {
+		state   *wfState // of the claiming message "ghost"; nil: none
+		renewed time.Time
+		wait    bool
+	}{
+		"record absent":           {renewed: now},
+		"record done":             {state: &wfState{Op: "upload", MdtrtID: "ZYS", Step: stepDone, Final: &finalized{Status: sdk.StatusOK}}, renewed: now},
+		"older than the deadline": {state: &wfState{Op: "cancel", MdtrtID: "ZYS", Step: stepDelete, Sent: true}, renewed: now.Add(-claimStaleAfter - time.Minute)},
+		"in progress":             {state: &wfState{Op: "cancel", MdtrtID: "ZYS", Step: stepDelete, Sent: true}, renewed: now.Add(-time.Minute), wait: true},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			ctx := context.Background()
+			if tc.state != nil {
+				b, _ := json.Marshal(tc.state)
+				if _, err := e.host.Put(ctx, testSite, wfKey("ghost"), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, _ := json.Marshal(visitClaim{MessageID: "ghost", Op: "cancel", Since: tc.renewed, Renewed: tc.renewed})
+			if _, err := e.host.Put(ctx, testSite, claimKey("ZYS"), b); err != nil {
+				t.Fatal(err)
+			}
+			r := e.must(OpUpload, "new", upload("ZYS", 2), 1)
+			if tc.wait {
+				if !r.Waiting || !strings.Contains(r.Diagnostics.String(), "ghost") {
+					t.Fatalf("a claim of a workflow in progress must hold the upload back; got %+v", r)
+				}
+				if n := len(e.sim.Calls()); n != 0 {
+					t.Errorf("%d call(s) sent while waiting", n)
+				}
+				return
+			}
+			wantStatus(t, r, sdk.StatusOK)
+			if v := e.sim.Visit(testCode, "ZYS"); !v.Complete || len(v.Fees) != 2 {
+				t.Errorf("platform has %+v", v)
+			}
+		})
+	}
+}
+
+// TestVisitClaimReleased: a workflow's claim on its visit is released
+// whatever its outcome, so the next workflow of the visit runs at once.
+func TestVisitClaimReleased(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在"})
+	wantStatus(t, e.must(OpUpload, "rej", upload("ZYF", 2), 1), sdk.StatusRejected)
+	wantStatus(t, e.must(OpUpload, "ok", upload("ZYF", 2), 1), sdk.StatusOK)
+	wantStatus(t, e.must(OpCancel, "cx", map[string]any{"fixmedins_mdtrt_id": "ZYF"}, 1), sdk.StatusOK)
+	wantStatus(t, e.must(OpUpload, "ok2", upload("ZYF", 2), 1), sdk.StatusOK)
+}
