@@ -23,8 +23,9 @@ var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, 
 // every problem (none: the host launches it): operations outside its name
 // or declared both query and upload, names declared twice, settings of a
 // type the host does not know (an empty type is a string), jobs without an
-// interval, secret settings with a Default, work lists served by no
-// declared operation, and commands and views that cannot work.
+// interval of at least a millisecond, secret settings with a Default, work
+// lists served by no declared operation, and commands and views that
+// cannot work.
 func CheckDescription(d *sdk.DescribeResponse) []error {
 	var errs []error
 	ops := map[string]bool{}
@@ -46,7 +47,7 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
 		}
 		jobs[j.Name] = true
-		if j.Interval <= 0 {
+		if j.Interval < time.Millisecond {
 			// The scheduler leaves such a job out: it would never run,
 			// not even by `medgate job run`.
 			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
