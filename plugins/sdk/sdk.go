@@ -151,8 +151,13 @@ type Setting struct {
 	// Type is one of the Setting* constants (empty: a string). The host
 	// refuses to launch a plugin declaring another type, or a setting name
 	// twice.
-	Type        string
-	Required    bool
+	Type     string
+	Required bool
+	// Default is the value when the site's configuration gives none. A
+	// secret has none: the host reads secrets only from references the
+	// site's configuration writes, never from one the plugin names, and
+	// refuses to launch a plugin declaring a Default for a secret (put the
+	// reference in Example instead).
 	Default     string
 	Description string
 	Example     string

@@ -32,7 +32,27 @@ type Services struct {
 	out Outbounder
 
 	jmu      sync.Mutex
-	deferred map[deferKey]*[]store.Exchange // journal entries held for a message's outcome
+	deferred map[deferKey]*heldJournal // journal entries held for a message's outcome
+}
+
+// MaxHeldJournal bounds, in bytes, the journal entries Defer holds for one
+// message (requests, responses and the other fields of each entry). An
+// entry that would pass it, and every later one of the message, is stored
+// at once, as without Defer: a plugin journaling in a loop while it
+// handles a message fills the store, never the host's memory.
+const MaxHeldJournal = 16 << 20
+
+// heldJournal is what Defer holds for one message.
+type heldJournal struct {
+	entries []store.Exchange
+	size    int  // bytes of entries, as counted by exchangeSize
+	full    bool // an entry did not fit: hold no more
+}
+
+// exchangeSize is what e costs to hold, near enough.
+func exchangeSize(e store.Exchange) int {
+	return len(e.MessageID) + len(e.Plugin) + len(e.Site) + len(e.System) + len(e.Code) + len(e.Serial) +
+		len(e.Request) + len(e.Response) + len(e.Status) + len(e.Error) + 128
 }
 
 // SequenceBlock is how many values NextSequenceGaps reserves for a plugin
@@ -50,16 +70,16 @@ type deferKey struct{ plugin, message string }
 // journal entry costs the plugin no store write and no fsync while it
 // handles the message. Entries made after take (a plugin still working
 // after its call timed out) are stored at once, as are entries of any
-// other message.
+// other message and those past MaxHeldJournal.
 //
 // The pipeline calls Defer around each plugin call; one message is handled
 // at a time per key in an instance, so a message has one Defer at a time.
 func (s *Services) Defer(plugin, id string) (take func() []store.Exchange) {
 	k := deferKey{plugin, id}
-	held := new([]store.Exchange)
+	held := new(heldJournal)
 	s.jmu.Lock()
 	if s.deferred == nil {
-		s.deferred = map[deferKey]*[]store.Exchange{}
+		s.deferred = map[deferKey]*heldJournal{}
 	}
 	s.deferred[k] = held
 	s.jmu.Unlock()
@@ -69,14 +89,14 @@ func (s *Services) Defer(plugin, id string) (take func() []store.Exchange) {
 		if s.deferred[k] == held {
 			delete(s.deferred, k)
 		}
-		out := *held
-		*held = nil
+		out := held.entries
+		*held = heldJournal{}
 		return out
 	}
 }
 
-// hold keeps e for its message's outcome if Defer holds that message, and
-// reports whether it did.
+// hold keeps e for its message's outcome if Defer holds that message and
+// MaxHeldJournal leaves room for it, and reports whether it did.
 func (s *Services) hold(e store.Exchange) bool {
 	if e.MessageID == "" {
 		return false
@@ -84,10 +104,16 @@ func (s *Services) hold(e store.Exchange) bool {
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
 	held := s.deferred[deferKey{e.Plugin, e.MessageID}]
-	if held == nil {
+	if held == nil || held.full {
 		return false
 	}
-	*held = append(*held, e)
+	n := exchangeSize(e)
+	if held.size+n > MaxHeldJournal {
+		held.full = true
+		return false
+	}
+	held.entries = append(held.entries, e)
+	held.size += n
 	return true
 }
 
@@ -317,8 +343,9 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 }
 
 // Journal stores x, or holds it for the outcome of the message being
-// handled (see Services.Defer): then it returns id 0 at once, and the entry
-// is stored in the transaction of the message's outcome.
+// handled (see Services.Defer; up to MaxHeldJournal): then it returns id 0
+// at once, and the entry is stored in the transaction of the message's
+// outcome.
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
 	e := store.Exchange{
 		MessageID: x.MessageID, Plugin: h.plugin, Site: site, System: x.System, Code: x.Code, Serial: x.Serial,

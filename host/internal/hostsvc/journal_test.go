@@ -1,6 +1,7 @@
 package hostsvc
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -59,5 +60,46 @@ func TestDeferHoldsOnlyTheHandledMessage(t *testing.T) {
 	}
 	if n := stored("m1"); n != 2 {
 		t.Errorf("m1 has %d stored entries after take; want 2", n)
+	}
+}
+
+// TestDeferHoldsABoundedJournal: a plugin that journals without end while
+// it handles a message (a loop, 4 MiB entries) does not pile its entries
+// up in the host's memory until the outcome: Defer holds at most
+// MaxHeldJournal bytes of them, the rest are stored at once, and none is
+// lost.
+func TestDeferHoldsABoundedJournal(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := t.Context()
+	s := New(st, "events")
+	wi := s.For("wi")
+	big := make([]byte, 2<<20)
+	const calls = 12 // 24 MiB of requests
+	take := s.Defer("wi", "m1")
+	for i := range calls {
+		x := sdk.Exchange{MessageID: "m1", System: "ext", Code: "C1", Serial: fmt.Sprint(i), Request: big, Status: "ok"}
+		if _, err := wi.Journal(ctx, "h1", x); err != nil {
+			t.Fatalf("Journal %d: %v", i, err)
+		}
+	}
+	es, err := st.ListExchanges(ctx, store.ExchangeFilter{MessageID: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := take()
+	size := 0
+	for _, e := range held {
+		size += len(e.Request)
+	}
+	if size > MaxHeldJournal {
+		t.Errorf("Defer held %d bytes of journal entries; want at most MaxHeldJournal (%d)", size, MaxHeldJournal)
+	}
+	if len(es)+len(held) != calls {
+		t.Errorf("%d entries stored during the call and %d held; want %d in all", len(es), len(held), calls)
 	}
 }

@@ -23,8 +23,9 @@ var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, 
 // every problem (none: the host launches it): operations outside its name
 // or declared both query and upload, names declared twice, settings of a
 // type the host does not know (an empty type is a string), jobs without an
-// interval, work lists served by no declared operation, and commands and
-// views that cannot work.
+// interval of at least a millisecond, secret settings with a Default, work
+// lists served by no declared operation, and commands and views that
+// cannot work.
 func CheckDescription(d *sdk.DescribeResponse) []error {
 	var errs []error
 	ops := map[string]bool{}
@@ -46,7 +47,7 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
 		}
 		jobs[j.Name] = true
-		if j.Interval <= 0 {
+		if j.Interval < time.Millisecond {
 			// The scheduler leaves such a job out: it would never run,
 			// not even by `medgate job run`.
 			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
@@ -62,6 +63,11 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 		// misspelled secret would be taken in clear and never resolved.
 		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
 			errs = append(errs, fmt.Errorf("setting %q: type %q is not one of %s; use an sdk.Setting* constant", st.Name, st.Type, strings.Join(settingTypes, ", ")))
+		}
+		// A default reference would have the host read a secret the
+		// site never gave the plugin (its tokens, another plugin's key).
+		if st.Type == sdk.SettingSecret && st.Default != "" {
+			errs = append(errs, fmt.Errorf("setting %q: a secret may have no Default: the host reads secrets only from the references the site's configuration writes; remove the Default and show the reference as Example", st.Name))
 		}
 	}
 	seen := map[string]bool{}
@@ -130,7 +136,8 @@ type Resolver func(ref string) (string, error)
 // CheckSettings validates a site's settings against the plugin's declared
 // fields: unknown names, missing required values, types, enums, and secret
 // references (which are resolved). It returns the settings with defaults
-// applied and secrets resolved, and every problem at once.
+// applied and secrets resolved, and every problem at once. A secret takes
+// no default: only a reference in given is resolved.
 //
 // Relative values of path settings are resolved against baseDir (the
 // directory of the configuration file).
@@ -156,9 +163,14 @@ func CheckSettings(decl []sdk.Setting, given map[string]string, baseDir string, 
 	}
 	out := map[string]string{}
 	for _, d := range decl {
+		def := d.Default
+		if d.Type == sdk.SettingSecret {
+			// Never a reference the plugin names (CheckDescription).
+			def = ""
+		}
 		v, ok := given[d.Name]
 		if !ok || v == "" {
-			if d.Required && d.Default == "" {
+			if d.Required && def == "" {
 				ex := ""
 				if d.Example != "" {
 					ex = fmt.Sprintf(" (for example %q)", d.Example)
@@ -166,7 +178,7 @@ func CheckSettings(decl []sdk.Setting, given map[string]string, baseDir string, 
 				ps = append(ps, SettingProblem{d.Name, fmt.Sprintf("is required: %s%s", d.Description, ex)})
 				continue
 			}
-			v = d.Default
+			v = def
 		}
 		if v == "" {
 			out[d.Name] = ""

@@ -1,0 +1,60 @@
+package sdkhost
+
+import (
+	"context"
+	"math"
+	"math/big"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	"github.com/medgate/medgate/plugins/sdk/internal/pb"
+)
+
+// describer is a plugin's Adapter that answers Describe with r.
+type describer struct {
+	pb.AdapterClient
+	r *pb.DescribeResponse
+}
+
+func (d describer) Describe(context.Context, *pb.DescribeRequest, ...grpc.CallOption) (*pb.DescribeResponse, error) {
+	return d.r, nil
+}
+
+// TestDescribedJobIntervals: a job's interval comes over the wire in
+// milliseconds, from a plugin the host does not trust. One that does not
+// fit a time.Duration must not wrap around to a few nanoseconds (the
+// scheduler would wake and take a lease without pause), and one under a
+// millisecond is refused, as sdk.Job documents.
+func TestDescribedJobIntervals(t *testing.T) {
+	t.Parallel()
+	// k·10⁶ ≡ 64 (mod 2⁶⁴): 10⁶ = 2⁶·15625, so k = 15625⁻¹ mod 2⁵⁸.
+	wraps := new(big.Int).ModInverse(big.NewInt(15625), new(big.Int).Lsh(big.NewInt(1), 58)).Int64()
+	cases := map[string]struct {
+		ms   int64
+		want bool // a problem reported
+	}{
+		"an hour":                      {3600_000, false},
+		"a millisecond":                {1, false},
+		"none":                         {0, true},
+		"negative":                     {-5, true},
+		"wraps around to nanoseconds":  {wraps, true},
+		"the largest int64":            {math.MaxInt64, true},
+		"the smallest int64":           {math.MinInt64, true},
+		"just past a time.Duration":    {math.MaxInt64/1_000_000 + 1, true},
+		"the longest a Duration holds": {math.MaxInt64 / 1_000_000, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{c: describer{r: &pb.DescribeResponse{Name: "p", Jobs: []*pb.Job{{Name: "j", IntervalMs: tc.ms}}}}}
+			d, err := c.Describe(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := CheckDescription(d); (len(errs) > 0) != tc.want {
+				t.Errorf("interval of %d ms read as %v: problems %v; want a problem: %v", tc.ms, d.Jobs[0].Interval, errs, tc.want)
+			}
+		})
+	}
+}
