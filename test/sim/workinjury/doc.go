@@ -133,7 +133,9 @@
 //	E2006 月结不存在                     GYD103 of an unknown month_settle_no
 //	E2007 人员信息不符                   GYD104 name does not match
 //	E3001 已存在有效备案                 one valid filing per person per institution type
-//	E3002 附件不存在                     GYU006 references an attachment not uploaded, or revoked
+//	E3002 附件不存在                     GYU006 references an attachment not uploaded, revoked,
+//	                                     not uploaded for a filing (biz_type 1) or under another
+//	                                     attachment_type, or lists no 工伤认定决定书 (01)
 //	E3003 参保地不属于本省               GYU006 of another province's filing
 //	E3004 备案不存在                     unknown filing_no
 //	E3005 备案已失效，不得恢复为有效     GYU007 on a refused or terminated filing

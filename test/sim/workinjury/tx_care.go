@@ -22,9 +22,13 @@ const instDevice = "3"
 // bizCare the attachment business type of a stay (code tables
 // attachmentType and bizType): a GYU103 rehab_plan_id names an attachment
 // of that type uploaded for the stay (biz_no its ykc700).
+// A GYU006 names files uploaded for a filing (bizFiling), the 工伤认定决定书
+// (attInjuryCert) among them.
 const (
-	attRehabPlan = "07"
-	bizCare      = "2"
+	attInjuryCert = "01"
+	attRehabPlan  = "07"
+	bizFiling     = "1"
+	bizCare       = "2"
 )
 
 // maxLines is the most fee lines (or deductions) one call may carry; the
