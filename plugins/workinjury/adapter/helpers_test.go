@@ -318,6 +318,16 @@ func (e *env) uploadAttachments(n int) []string {
 	return ids
 }
 
+// uploadPlan uploads a rehabilitation plan (07) for the stay ykc700 and
+// returns its id.
+func (e *env) uploadPlan(ykc700 string) string {
+	e.t.Helper()
+	content := "%PDF-1.4 康复方案"
+	out := e.mustOK(e.send("GYU002", map[string]any{"biz_type": "2", "biz_no": ykc700, "attachments": []any{map[string]any{
+		"attachment_type": "07", "file_name": "康复方案.pdf", "file_format": "pdf", "file_size": len(content), "file_content": b64(content)}}}))
+	return out["attachments"].([]any)[0].(map[string]any)["attachment_id"].(string)
+}
+
 func keyDirFile(dir, name string) string { return filepath.Join(dir, name) }
 
 func contains(list []string, s string) bool {

@@ -644,6 +644,12 @@ func (l *lifecycle) settlement() error {
 			l.fail("$.rehab_plan_id", "precondition", "rule rehab-plan: attachment "+id+" was not uploaded through this site", "upload the plan with GYU002 (attachment_type 07) first")
 		case att.Revoked:
 			l.fail("$.rehab_plan_id", "state", "rule rehab-plan: attachment "+id+" was revoked with the settlement it was attached to (GYR003)", "upload the plan again with GYU002 (attachment_type 07) and use the new attachment_id")
+		case att.Type != "" && att.Type != "07":
+			l.fail("$.rehab_plan_id", "consistency", fmt.Sprintf("rule rehab-plan: attachment %s is of type %s, not a rehabilitation plan (07)", id, att.Type),
+				"upload the plan with GYU002 (attachment_type 07, biz_type 2, biz_no the stay's ykc700) and use its attachment_id")
+		case att.BizType != "2" || att.BizNo != ykc700:
+			l.fail("$.rehab_plan_id", "consistency", fmt.Sprintf("rule rehab-plan: attachment %s was uploaded for biz_type %s %s, not for this stay (biz_type 2, %s)", id, att.BizType, att.BizNo, ykc700),
+				"upload this stay's plan with GYU002 (attachment_type 07, biz_type 2, biz_no "+ykc700+") and use its attachment_id")
 		}
 	}
 	if l.ds.HasError() || !l.c.pre[preFilingDischarge] {

@@ -459,16 +459,31 @@ func TestRulesGYU103(t *testing.T) {
 			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])
 		}, field: "$.rehab_plan_id", rule: "rule rehab-plan"},
 		"rehabilitation plan on a rehabilitation stay": {code: "GYU103", prepare: func(c *chain) map[string]any {
-			ids := c.uploadAttachments(1)
+			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			plan := c.uploadPlan(v)
+			lines := []map[string]any{line("0001", "100", "1", "0")}
+			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
+			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", plan)
+		}, ok: true},
+		"a filing's certificate as the rehabilitation plan": {code: "GYU103", prepare: func(c *chain) map[string]any {
+			ids := c.uploadAttachments(1) // 01, biz_type 1
 			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
 			lines := []map[string]any{line("0001", "100", "1", "0")}
 			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
 			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])
-		}, ok: true},
+		}, field: "$.rehab_plan_id", rule: "not a rehabilitation plan (07)"},
+		"another stay's rehabilitation plan": {code: "GYU103", prepare: func(c *chain) map[string]any {
+			other := c.mustOK(c.send("GYU101", with(c.admission("ZY0309"), "aka130", "2")))["ykc700"].(string)
+			plan := c.uploadPlan(other)
+			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			lines := []map[string]any{line("0001", "100", "1", "0")}
+			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
+			return with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", plan)
+		}, field: "$.rehab_plan_id", rule: "not for this stay"},
 		"rehabilitation plan revoked with its settlement (GYR003)": {code: "GYU103", prepare: func(c *chain) map[string]any {
-			ids := c.uploadAttachments(1)
 			lines := []map[string]any{line("0001", "100", "1", "0")}
 			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			ids := []string{c.uploadPlan(v)}
 			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
 			s := c.mustOK(c.send("GYU103", with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", ids[0])))["settle_no"].(string)
 			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",

@@ -8,7 +8,9 @@
 //     and answers HTTP 401 when it fails;
 //   - checks the request envelope and each transaction's input against the
 //     schemas (the same files medgate uses) and refuses duplicate msgids;
-//   - enforces one patient per call, the 4201A ↔ 4202 join on
+//   - enforces one patient per call, each 4201A line's
+//     det_item_fee_sumamt = pric × cnt rounded to the fen (a call with a
+//     wrong line stores none), the 4201A ↔ 4202 join on
 //     fixmedins_mdtrt_id at completion, completion semantics (a completed
 //     visit cannot be changed until 4203 cplt_flag=0) and deletion;
 //   - answers 4207/4208/4209 from what was uploaded, paged as
@@ -708,6 +710,9 @@ func (s *Sim) upload4201A(code string, in map[string]any, now time.Time) answer 
 		if str(m["fixmedins_code"]) != code {
 			return answer{infcode: -1, errMsg: fmt.Sprintf("第%d条明细的定点医药机构编号与报文头不符", i+1)}
 		}
+		if msg := lineAmount(m); msg != "" {
+			return answer{infcode: -1, errMsg: fmt.Sprintf("第%d条明细(bkkp_sn %s)%s", i+1, str(m["bkkp_sn"]), msg)}
+		}
 		sn := str(m["bkkp_sn"])
 		if seen[sn] {
 			return answer{infcode: -1, errMsg: "记账流水号重复: bkkp_sn " + sn + " appears twice in this call"}
@@ -729,6 +734,30 @@ func (s *Sim) upload4201A(code string, in map[string]any, now time.Time) answer 
 	}
 	v.updated = now
 	return answer{}
+}
+
+// halfFen is the most a line's det_item_fee_sumamt may differ from pric ×
+// cnt: the product rounded to the fen, either way at exactly half a fen.
+var halfFen = big.NewRat(1, 200)
+
+// lineAmount checks that a fee line's det_item_fee_sumamt is its pric ×
+// cnt rounded to the fen (明细项目费用总额 = 单价 × 数量); it returns why not,
+// or "".
+func lineAmount(m map[string]any) string {
+	var vals [3]*big.Rat
+	for i, k := range []string{"pric", "cnt", "det_item_fee_sumamt"} {
+		r, ok := new(big.Rat).SetString(str(m[k]))
+		if !ok {
+			return fmt.Sprintf("的%s %q不是数值", k, str(m[k]))
+		}
+		vals[i] = r
+	}
+	product := new(big.Rat).Mul(vals[0], vals[1])
+	if off := new(big.Rat).Sub(product, vals[2]); off.Abs(off).Cmp(halfFen) > 0 {
+		return fmt.Sprintf("单价×数量与明细项目费用总额不符: pric %s × cnt %s = %s, det_item_fee_sumamt is %s; send the product rounded to the fen",
+			str(m["pric"]), str(m["cnt"]), product.FloatString(10), str(m["det_item_fee_sumamt"]))
+	}
+	return ""
 }
 
 func (s *Sim) upload4202(code string, in map[string]any, now time.Time) answer {

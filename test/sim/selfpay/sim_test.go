@@ -509,3 +509,44 @@ func TestPageSizeCapAndNoCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestFeeLineAmount: a 4201A line's det_item_fee_sumamt must be pric ×
+// cnt rounded to the fen; a call with one wrong line stores none of its
+// lines.
+func TestFeeLineAmount(t *testing.T) {
+	t.Parallel()
+	line := func(i int, cnt, pric, sum any) map[string]any {
+		r := feeRow("M", i, "0")
+		r["cnt"], r["pric"], r["det_item_fee_sumamt"], r["fulamt_ownpay_amt"] = cnt, pric, sum, sum
+		return r
+	}
+	for name, tc := range map[string]struct {
+		cnt, pric, sum any
+		ok             bool
+	}{
+		"exact":                 {2, "12.5", "25.00", true},
+		"rounded to the fen":    {3, "0.333333", "1.00", true},
+		"half a fen is rounded": {"0.5", "0.01", "0.01", true},
+		"a fen short":           {2, "12.5", "24.99", false},
+		"off by a unit price":   {2, "12.5", "12.50", false},
+		"rounded the wrong way": {3, "0.333333", "0.99", false},
+		"six decimals kept":     {"1.0000", "100.004999", "100.00", true},
+		"over half a fen":       {"1.0000", "100.005001", "100.00", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Options{}, nil)
+			_, err := f.do("4201A", fees(line(1, 1, "3", "3.00"), line(2, tc.cnt, tc.pric, tc.sum)))
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("a consistent line was refused: %v", err)
+				}
+				return
+			}
+			refused(t, err, "单价×数量")
+			if v := f.sim.Visit(code, "M"); len(v.Fees) != 0 {
+				t.Fatalf("a refused call stored lines %v", v.Fees)
+			}
+		})
+	}
+}

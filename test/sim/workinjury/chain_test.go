@@ -652,3 +652,43 @@ func TestLostReplyKeepsOneAdmission(t *testing.T) {
 		t.Fatalf("GYU101 accepted %d times", n)
 	}
 }
+
+// TestRehabilitationPlanIsThisStays: the plan a GYU103 names must be a
+// rehabilitation plan (attachment type 07) uploaded for this stay (biz_type
+// 2, biz_no its ykc700): a 工伤认定决定书, or the plan of another stay, is
+// refused and nothing is settled.
+func TestRehabilitationPlanIsThisStays(t *testing.T) {
+	t.Parallel()
+	upload := func(c *chain, bizType, bizNo, typ string) string {
+		content := "%PDF-1.4 " + typ
+		out := c.must("GYU002", map[string]any{"biz_type": bizType, "biz_no": bizNo, "attachments": []any{map[string]any{"attachment_type": typ,
+			"file_name": "附件.pdf", "file_format": "pdf", "file_size": len(content), "file_content": base64.StdEncoding.EncodeToString([]byte(content))}}})
+		return out["attachments"].([]any)[0].(map[string]any)["attachment_id"].(string)
+	}
+	for name, tc := range map[string]struct {
+		plan func(c *chain, v, other string) string
+		want string
+	}{
+		"this stay's plan":        {func(c *chain, v, _ string) string { return upload(c, "2", v, "07") }, "0"},
+		"an injury certificate":   {func(c *chain, v, _ string) string { return upload(c, "2", v, "01") }, "E6204"},
+		"a filing's attachment":   {func(c *chain, v, _ string) string { return upload(c, "1", v, "07") }, "E6204"},
+		"another stay's plan":     {func(c *chain, _, other string) string { return upload(c, "2", other, "07") }, "E6204"},
+		"a plan of no known stay": {func(c *chain, _, _ string) string { return upload(c, "2", "LOCAL0001", "07") }, "E6204"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			v := c.must("GYU101", with(SampleAdmission(c.filing, rehab, "KF1", day0), "aka130", "2"))["ykc700"].(string)
+			ls := lines("R", 1, 2)
+			c.must("GYU102", map[string]any{"ykc700": v, "akc190": "KF1", "fee": anys(ls)})
+			other := c.must("GYU101", with(SampleAdmission(c.filing, rehab, "KF2", day0), "aka130", "2"))["ykc700"].(string)
+			code, _ := c.call("GYU103", with(SampleSettlement(v, "KF1", ls, day0.AddDate(0, 0, 20)), "rehab_plan_id", tc.plan(c, v, other)))
+			if code != tc.want {
+				t.Fatalf("GYU103 answered %s, want %s", code, tc.want)
+			}
+			if settled := c.srv.Accepted("GYU103", v) == 1; settled != (tc.want == "0") {
+				t.Fatalf("settled = %v after %s", settled, code)
+			}
+		})
+	}
+}

@@ -58,7 +58,9 @@
 //	        akc264, fund_pay, self_pay = the sums of those details, and
 //	        0 ≤ full_own_pay ≤ self_pay (E6202); rehab_plan_id only for a
 //	        rehabilitation stay (aka130 2) and an uploaded attachment not
-//	        revoked (E6204); discharge akc194 not before admission (E6205)
+//	        revoked, of type 07 (康复方案) and uploaded for this stay
+//	        (biz_type 2, biz_no its ykc700) (E6204); discharge akc194 not
+//	        before admission (E6205)
 //	GYU303  approved filing valid on config_date (E6001, E6002, E6005) of
 //	        type 3 at an assistive-device institution (E6301) with a valid
 //	        agreement (E6003); lines as GYU102 (E6104, E6108); detail_no
@@ -131,7 +133,9 @@
 //	E2006 月结不存在                     GYD103 of an unknown month_settle_no
 //	E2007 人员信息不符                   GYD104 name does not match
 //	E3001 已存在有效备案                 one valid filing per person per institution type
-//	E3002 附件不存在                     GYU006 references an attachment not uploaded, or revoked
+//	E3002 附件不存在                     GYU006 references an attachment not uploaded, revoked,
+//	                                     not uploaded for a filing (biz_type 1) or under another
+//	                                     attachment_type, or lists no 工伤认定决定书 (01)
 //	E3003 参保地不属于本省               GYU006 of another province's filing
 //	E3004 备案不存在                     unknown filing_no
 //	E3005 备案已失效，不得恢复为有效     GYU007 on a refused or terminated filing
@@ -156,7 +160,7 @@
 //	E6108 单价、数量或金额不合法         qty ≤ 0, a negative price or amount, bad decimal
 //	E6202 结算金额与明细合计不符         GYU103 totals
 //	E6203 无费用明细                     GYU103 of a visit without details
-//	E6204 康复方案附件不存在             GYU103 rehab_plan_id unknown or revoked, or not a rehabilitation stay
+//	E6204 康复方案附件不存在             GYU103 rehab_plan_id unknown, revoked, not a plan of this stay, or not a rehabilitation stay
 //	E6205 出院早于入院                   GYU103 akc194 before ykc701
 //	E6301 非辅助器具配置备案或机构       GYU303 filing type or institution type
 //	E6302 辅具结算金额不符               GYU303 totals

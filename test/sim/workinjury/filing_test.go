@@ -236,3 +236,49 @@ func TestInstitutionAndFilingDownloads(t *testing.T) {
 		t.Fatalf("GYD006 gave %s", got)
 	}
 }
+
+// TestLocalFilingAttachments: GYU006 names the files of the filing as they
+// were uploaded with GYU002 for a filing (biz_type 1), each under the type
+// it was uploaded as, with the 工伤认定决定书 (01) among them (requirement
+// 5: 上传前需先调用附件上传接口提交工伤认定书等资料); otherwise E3002 and no
+// filing.
+func TestLocalFilingAttachments(t *testing.T) {
+	t.Parallel()
+	upload := func(c *chain, bizType, typ string) string {
+		content := "%PDF-1.4 " + typ
+		out := c.must("GYU002", map[string]any{"biz_type": bizType, "biz_no": "LOCAL1", "attachments": []any{map[string]any{"attachment_type": typ,
+			"file_name": "附件.pdf", "file_format": "pdf", "file_size": len(content), "file_content": base64.StdEncoding.EncodeToString([]byte(content))}}})
+		return out["attachments"].([]any)[0].(map[string]any)["attachment_id"].(string)
+	}
+	ref := func(id, typ string) any { return map[string]any{"attachment_id": id, "attachment_type": typ} }
+	for name, tc := range map[string]struct {
+		atts func(c *chain) []any
+		want string
+	}{
+		"the certificate": {func(c *chain) []any { return []any{ref(upload(c, "1", "01"), "01")} }, "0"},
+		"the certificate and a diagnosis": {func(c *chain) []any {
+			return []any{ref(upload(c, "1", "06"), "06"), ref(upload(c, "1", "01"), "01")}
+		}, "0"},
+		"a diagnosis named as the certificate": {func(c *chain) []any { return []any{ref(upload(c, "1", "06"), "01")} }, "E3002"},
+		"a certificate named as another type": {func(c *chain) []any {
+			return []any{ref(upload(c, "1", "01"), "01"), ref(upload(c, "1", "01"), "04")}
+		}, "E3002"},
+		"no certificate":                {func(c *chain) []any { return []any{ref(upload(c, "1", "04"), "04")} }, "E3002"},
+		"a certificate of a stay":       {func(c *chain) []any { return []any{ref(upload(c, "2", "01"), "01")} }, "E3002"},
+		"a certificate of a device job": {func(c *chain) []any { return []any{ref(upload(c, "3", "01"), "01")} }, "E3002"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			in := localFiling(5)
+			in["attachments"] = tc.atts(c)
+			code, out := c.call("GYU006", in)
+			if code != tc.want {
+				t.Fatalf("GYU006 answered %s (%v), want %s", code, out, tc.want)
+			}
+			if filed := c.srv.Accepted("GYU006", str(out, "filing_no")) == 1; filed != (tc.want == "0") {
+				t.Fatalf("filed = %v after %s", filed, code)
+			}
+		})
+	}
+}

@@ -351,6 +351,7 @@ func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now
 		return nil, bizErr("E3003", "参保地 %s 不属于本省", str(in, "aab301"))
 	}
 	atts, _ := in["attachments"].([]any)
+	cert := false
 	for _, x := range atts {
 		r, _ := x.(map[string]any)
 		a := s.attachments[str(r, "attachment_id")]
@@ -360,6 +361,18 @@ func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now
 		if a.revokedBy != "" {
 			return nil, bizErr("E3002", "附件 %s 已撤销（%s），请重新用 GYU002 上传", a.ID, a.revokedBy)
 		}
+		if a.bizType != bizFiling {
+			return nil, bizErr("E3002", "附件 %s 是为业务类型 %s 上传的，不是备案（%s）：用 GYU002（biz_type %s）上传备案资料", a.ID, a.bizType, bizFiling, bizFiling)
+		}
+		if t := str(r, "attachment_type"); t != a.Type {
+			return nil, bizErr("E3002", "附件 %s 上传时的附件类型是 %s，此处写作 %s：填写上传时的类型", a.ID, a.Type, t)
+		}
+		if a.Type == attInjuryCert {
+			cert = true
+		}
+	}
+	if !cert {
+		return nil, bizErr("E3002", "备案附件中没有工伤认定决定书（附件类型 %s）：先用 GYU002 上传工伤认定书等资料，再上传备案", attInjuryCert)
 	}
 	it := s.instType(str(in, "akb020"), str(in, "filing_type"))
 	if f := s.validFilingOf(str(in, "aac002"), it, day(now)); f != nil {

@@ -18,6 +18,19 @@ import (
 // institutionType: 1 medical, 2 rehabilitation, 3 assistive devices).
 const instDevice = "3"
 
+// attRehabPlan is the attachment type of a rehabilitation plan and
+// bizCare the attachment business type of a stay (code tables
+// attachmentType and bizType): a GYU103 rehab_plan_id names an attachment
+// of that type uploaded for the stay (biz_no its ykc700).
+// A GYU006 names files uploaded for a filing (bizFiling), the 工伤认定决定书
+// (attInjuryCert) among them.
+const (
+	attInjuryCert = "01"
+	attRehabPlan  = "07"
+	bizFiling     = "1"
+	bizCare       = "2"
+)
+
 // maxLines is the most fee lines (or deductions) one call may carry; the
 // simulator enforces it itself, whatever the schema in use says.
 const maxLines = 500
@@ -323,6 +336,13 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 		}
 		if a.revokedBy != "" {
 			return nil, bizErr("E6204", "康复方案附件 %s 已随结算撤销（%s）撤销：重新用 GYU002 上传", id, a.revokedBy)
+		}
+		if a.Type != attRehabPlan {
+			return nil, bizErr("E6204", "附件 %s 的附件类型是 %s，不是康复方案（%s）：用 GYU002 以附件类型 %s 上传康复方案", id, a.Type, attRehabPlan, attRehabPlan)
+		}
+		if a.bizType != bizCare || a.bizNo != v.no {
+			return nil, bizErr("E6204", "康复方案附件 %s 是为业务 %s/%s 上传的，不是本次住院 %s/%s：用 GYU002（biz_type %s，biz_no 就诊登记号）为本次住院上传",
+				id, a.bizType, a.bizNo, bizCare, v.no, bizCare)
 		}
 	}
 	if dis, ok := parseTime(str(in, "akc194")); ok && dis.Before(v.at) {
