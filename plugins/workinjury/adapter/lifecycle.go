@@ -48,8 +48,10 @@ import (
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
-//	        all valid deductions of a settlement ≤ its fund_pay; the
-//	        institution of this province; deduct_no unused
+//	        all valid deductions of a settlement ≤ its fund_pay, and waits
+//	        when only deductions without a known outcome yet would take
+//	        them past it (settling.go); the institution of this province;
+//	        deduct_no unused
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
@@ -97,6 +99,9 @@ type lifecycle struct {
 	// wait, when set, is the stay's settlement without a known outcome
 	// that the message waits for (settling.go).
 	wait *settleWaitError
+	// dwait, when set, is the deductions without a known outcome that a
+	// GYU004 waits for (settling.go).
+	dwait *deductWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -109,6 +114,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.wait != nil {
 		return l.wait
+	}
+	if l.dwait != nil {
+		return l.dwait
 	}
 	return nil
 }
@@ -938,10 +946,25 @@ func (l *lifecycle) deductions() error {
 			}
 		}
 		all := ratAdd(before.rat(), a.sum.rat())
-		if fund := cents(a.s.Fund); all.Cmp(fund) > 0 && len(a.items) > 0 {
+		fund := cents(a.s.Fund)
+		switch {
+		case len(a.items) == 0:
+		case all.Cmp(fund) > 0:
 			l.fail(fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]), "consistency",
 				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), money(before.rat()), money(a.sum.rat()), money(fund)),
 				"the deductions of a settlement cannot exceed its fund-paid total")
+		case l.dwait == nil:
+			// Deductions of the settlement sent without a known outcome
+			// yet may be deductions at the national system: when the
+			// check fails with them counted, it waits for them.
+			pending, open, err := l.deductionsOpen(sn)
+			if err != nil {
+				return err
+			}
+			if with := ratAdd(all, pending); len(open) > 0 && with.Cmp(fund) > 0 {
+				l.dwait = &deductWaitError{field: fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]),
+					settleNo: sn, open: open, total: money(with), fund: money(fund)}
+			}
 		}
 		var inst instState
 		ver, err := getJSON(l.ctx, l.h, "inst/"+a.s.AKB020, &inst)

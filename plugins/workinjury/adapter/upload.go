@@ -91,6 +91,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYU004" {
+		// Later deductions of the settlements wait until this outcome is
+		// known (settling.go).
+		if err := markDeductions(ctx, h, req.MessageID, doc); err != nil {
+			return failed(true, "state", "cannot mark the deductions as in flight on their settlements (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
 	case kindOK, kindRejected:
@@ -102,6 +109,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			a.forget(ctx, h, req.MessageID, code, doc)
 			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
 			a.unmarkSettling(ctx, h, req.MessageID, code, doc)
+			a.unmarkDeductions(ctx, h, req.MessageID, code, doc)
 		}
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
@@ -172,6 +180,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		// Stored after the outcome, so a mark never goes before it.
 		a.unmarkMonths(ctx, h, msgIDOf(key), code, doc)
 		a.unmarkSettling(ctx, h, msgIDOf(key), code, doc)
+		a.unmarkDeductions(ctx, h, msgIDOf(key), code, doc)
 	}
 	if reconciled {
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
