@@ -29,7 +29,8 @@ import (
 //	GYU102  admission uploaded and not revoked or settled; per line
 //	        |price × qty − amount| ≤ amountTolerance and fund + self = amount,
 //	        none negative, qty > 0; detail_no unique per visit (revoked
-//	        lines included); ≤500 lines (schema)
+//	        lines included); ≤500 lines (schema). An accepted answer that
+//	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
 //	        full_own_pay ≤ self_pay; discharge not before admission;
@@ -1573,6 +1574,49 @@ func refusedLines(output json.RawMessage) map[string]string {
 		refused[no] = str(r, "fail_reason")
 	}
 	return refused
+}
+
+// unaccountedLines says why an accepted GYU102 answer cannot tell which of
+// the lines sent (doc's fee) the national system took, or returns "" when
+// it can: its accepted_count plus the lines it refuses one by one
+// (refusedLines) must be the number of lines sent. A count lower than that
+// without the refused lines named (results missing, or listing fewer) says
+// some lines were not taken without saying which; a higher one contradicts
+// the refusals. An answer without accepted_count is read by its results
+// alone (accepted_count is part of medgate's reconstruction of GYU102).
+func unaccountedLines(doc map[string]any, output json.RawMessage) string {
+	var o struct {
+		Accepted json.RawMessage `json:"accepted_count"`
+	}
+	if err := decodeJSON(output, &o); err != nil || len(o.Accepted) == 0 || string(o.Accepted) == "null" {
+		return ""
+	}
+	fee, _ := doc["fee"].([]any)
+	sent := map[string]bool{}
+	for _, x := range fee {
+		r, _ := x.(map[string]any)
+		sent[str(r, "detail_no")] = true
+	}
+	raw := strings.Trim(string(o.Accepted), `"`)
+	accepted, err := strconv.Atoi(raw)
+	if err != nil {
+		return fmt.Sprintf("its accepted_count %s is not a whole number", string(o.Accepted))
+	}
+	refused := 0
+	for no := range refusedLines(output) {
+		if sent[no] {
+			refused++
+		}
+	}
+	switch {
+	case accepted+refused == len(fee):
+		return ""
+	case accepted+refused > len(fee):
+		return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, which contradict each other",
+			accepted, len(fee), refused)
+	}
+	return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, so %d line(s) are not accounted for",
+		accepted, len(fee), refused, len(fee)-accepted-refused)
 }
 
 // maxRefusedListed bounds the refused lines a reply names one by one.
