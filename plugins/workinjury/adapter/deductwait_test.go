@@ -70,3 +70,34 @@ func TestDeductionsWaitForDeductionsWithoutOutcome(t *testing.T) {
 		})
 	}
 }
+
+// A deduction whose outcome becomes known while a later GYU004 of the
+// same settlement is being checked is counted: the check reads the
+// deductions without a known outcome before the settlement's known ones,
+// and a deduction's mark is removed only after it is applied.
+func TestDeductionsCheckMissesNoDeductionReconciledMeanwhile(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0811")
+	first := deductions(deduction("KK0811", s, "50.00"))
+	c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.Fault5xx})
+	if r := c.handle("m-deduct-1", "GYU004", first, false); r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("first deduction: status %s (retryable %v), want failed and retryable: %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	// Between the two reads of the second GYU004's check, the first is
+	// reconciled (no trace), sent again and accepted.
+	var reconciled *sdk.HandleResponse
+	c.impl.hook = func(p string) error {
+		if p == "deductions-open" && reconciled == nil {
+			reconciled = c.handle("m-deduct-1", "GYU004", first, true)
+		}
+		return nil
+	}
+	before := len(c.sim.Received("GYU004"))
+	r := c.handle("m-deduct-2", "GYU004", deductions(deduction("KK0812", s, "10.00")), false)
+	if reconciled == nil {
+		t.Fatal("the check never reached the point between its reads")
+	}
+	c.mustOK(reconciled)
+	c.wantInvalid(t, r, "GYU004", before+1, "$.deductions[0].deduct_amount", "rule deduction≤fund-paid")
+}

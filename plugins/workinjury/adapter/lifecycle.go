@@ -911,6 +911,17 @@ func (l *lifecycle) deductions() error {
 		}
 		a := per[sn]
 		if a == nil {
+			// The deductions without a known outcome are read before the
+			// settlement: one whose outcome becomes known in between is
+			// then counted twice (its mark goes only after it is applied),
+			// never missed.
+			pending, open, err := l.deductionsOpen(sn)
+			if err != nil {
+				return err
+			}
+			if err := l.a.at("deductions-open"); err != nil {
+				return err
+			}
 			s, found, err := l.settlementOf(at+".settle_no", sn)
 			if err != nil {
 				return err
@@ -919,7 +930,7 @@ func (l *lifecycle) deductions() error {
 				per[sn] = &deductAcc{}
 				continue
 			}
-			a = &deductAcc{s: s}
+			a = &deductAcc{s: s, pending: pending, open: open}
 			per[sn] = a
 			order = append(order, sn)
 		}
@@ -958,13 +969,9 @@ func (l *lifecycle) deductions() error {
 			// Deductions of the settlement sent without a known outcome
 			// yet may be deductions at the national system: when the
 			// check fails with them counted, it waits for them.
-			pending, open, err := l.deductionsOpen(sn)
-			if err != nil {
-				return err
-			}
-			if with := ratAdd(all, pending); len(open) > 0 && with.Cmp(fund) > 0 {
+			if with := ratAdd(all, a.pending); len(a.open) > 0 && with.Cmp(fund) > 0 {
 				l.dwait = &deductWaitError{field: fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]),
-					settleNo: sn, open: open, total: money(with), fund: money(fund)}
+					settleNo: sn, open: a.open, total: money(with), fund: money(fund)}
 			}
 		}
 		var inst instState
@@ -1163,6 +1170,10 @@ type deductAcc struct {
 	s     settleState
 	sum   sumOf
 	items []int
+	// pending and open are the settlement's deductions sent by other
+	// messages without a known outcome yet: their sum and who they are.
+	pending *big.Rat
+	open    []string
 }
 
 func (a *deductAcc) items0() int {
