@@ -308,6 +308,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var ue *unavailableError
 		var we *monthWaitError
 		var swe *settleWaitError
+		var dwe *deductWaitError
 		switch {
 		case errors.As(err, &we):
 			// A GYU003 of a month with uploads still without an outcome:
@@ -329,6 +330,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("a change of a stay waits for the stay's settlement without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "ykc700", swe.ykc700, "waitingFor", strings.Join(swe.open, ", "))
 			return a.late(ctx, req, c, code, swe.response()), nil
+		case errors.As(err, &dwe):
+			// A GYU004 whose check depends on deductions of its settlement
+			// without a known outcome yet (settling.go): its own errors
+			// first, else it waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a deduction waits for deductions of its settlement without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "settle_no", dwe.settleNo, "waitingFor", strings.Join(dwe.open, ", "))
+			return a.late(ctx, req, c, code, dwe.response()), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

@@ -29,7 +29,8 @@ import (
 //	GYU102  admission uploaded and not revoked or settled; per line
 //	        |price × qty − amount| ≤ amountTolerance and fund + self = amount,
 //	        none negative, qty > 0; detail_no unique per visit (revoked
-//	        lines included); ≤500 lines (schema)
+//	        lines included); ≤500 lines (schema). An accepted answer that
+//	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
 //	        full_own_pay ≤ self_pay; discharge not before admission;
@@ -48,8 +49,10 @@ import (
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
-//	        all valid deductions of a settlement ≤ its fund_pay; the
-//	        institution of this province; deduct_no unused
+//	        all valid deductions of a settlement ≤ its fund_pay, and waits
+//	        when only deductions without a known outcome yet would take
+//	        them past it (settling.go); the institution of this province;
+//	        deduct_no unused
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
@@ -97,6 +100,9 @@ type lifecycle struct {
 	// wait, when set, is the stay's settlement without a known outcome
 	// that the message waits for (settling.go).
 	wait *settleWaitError
+	// dwait, when set, is the deductions without a known outcome that a
+	// GYU004 waits for (settling.go).
+	dwait *deductWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -109,6 +115,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.wait != nil {
 		return l.wait
+	}
+	if l.dwait != nil {
+		return l.dwait
 	}
 	return nil
 }
@@ -908,6 +917,17 @@ func (l *lifecycle) deductions() error {
 		}
 		a := per[sn]
 		if a == nil {
+			// The deductions without a known outcome are read before the
+			// settlement: one whose outcome becomes known in between is
+			// then counted twice (its mark goes only after it is applied),
+			// never missed.
+			pending, open, err := l.deductionsOpen(sn)
+			if err != nil {
+				return err
+			}
+			if err := l.a.at("deductions-open"); err != nil {
+				return err
+			}
 			s, found, err := l.settlementOf(at+".settle_no", sn)
 			if err != nil {
 				return err
@@ -916,7 +936,7 @@ func (l *lifecycle) deductions() error {
 				per[sn] = &deductAcc{}
 				continue
 			}
-			a = &deductAcc{s: s}
+			a = &deductAcc{s: s, pending: pending, open: open}
 			per[sn] = a
 			order = append(order, sn)
 		}
@@ -944,10 +964,21 @@ func (l *lifecycle) deductions() error {
 			}
 		}
 		all := ratAdd(before.rat(), a.sum.rat())
-		if fund := cents(a.s.Fund); all.Cmp(fund) > 0 && len(a.items) > 0 {
+		fund := cents(a.s.Fund)
+		switch {
+		case len(a.items) == 0:
+		case all.Cmp(fund) > 0:
 			l.fail(fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]), "consistency",
 				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), money(before.rat()), money(a.sum.rat()), money(fund)),
 				"the deductions of a settlement cannot exceed its fund-paid total")
+		case l.dwait == nil:
+			// Deductions of the settlement sent without a known outcome
+			// yet may be deductions at the national system: when the
+			// check fails with them counted, it waits for them.
+			if with := ratAdd(all, a.pending); len(a.open) > 0 && with.Cmp(fund) > 0 {
+				l.dwait = &deductWaitError{field: fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]),
+					settleNo: sn, open: a.open, total: money(with), fund: money(fund)}
+			}
 		}
 		var inst instState
 		ver, err := getJSON(l.ctx, l.h, "inst/"+a.s.AKB020, &inst)
@@ -1145,6 +1176,10 @@ type deductAcc struct {
 	s     settleState
 	sum   sumOf
 	items []int
+	// pending and open are the settlement's deductions sent by other
+	// messages without a known outcome yet: their sum and who they are.
+	pending *big.Rat
+	open    []string
 }
 
 func (a *deductAcc) items0() int {
@@ -1556,6 +1591,49 @@ func refusedLines(output json.RawMessage) map[string]string {
 		refused[no] = str(r, "fail_reason")
 	}
 	return refused
+}
+
+// unaccountedLines says why an accepted GYU102 answer cannot tell which of
+// the lines sent (doc's fee) the national system took, or returns "" when
+// it can: its accepted_count plus the lines it refuses one by one
+// (refusedLines) must be the number of lines sent. A count lower than that
+// without the refused lines named (results missing, or listing fewer) says
+// some lines were not taken without saying which; a higher one contradicts
+// the refusals. An answer without accepted_count is read by its results
+// alone (accepted_count is part of medgate's reconstruction of GYU102).
+func unaccountedLines(doc map[string]any, output json.RawMessage) string {
+	var o struct {
+		Accepted json.RawMessage `json:"accepted_count"`
+	}
+	if err := decodeJSON(output, &o); err != nil || len(o.Accepted) == 0 || string(o.Accepted) == "null" {
+		return ""
+	}
+	fee, _ := doc["fee"].([]any)
+	sent := map[string]bool{}
+	for _, x := range fee {
+		r, _ := x.(map[string]any)
+		sent[str(r, "detail_no")] = true
+	}
+	raw := strings.Trim(string(o.Accepted), `"`)
+	accepted, err := strconv.Atoi(raw)
+	if err != nil {
+		return fmt.Sprintf("its accepted_count %s is not a whole number", string(o.Accepted))
+	}
+	refused := 0
+	for no := range refusedLines(output) {
+		if sent[no] {
+			refused++
+		}
+	}
+	switch {
+	case accepted+refused == len(fee):
+		return ""
+	case accepted+refused > len(fee):
+		return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, which contradict each other",
+			accepted, len(fee), refused)
+	}
+	return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, so %d line(s) are not accounted for",
+		accepted, len(fee), refused, len(fee)-accepted-refused)
 }
 
 // maxRefusedListed bounds the refused lines a reply names one by one.

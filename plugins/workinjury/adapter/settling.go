@@ -2,7 +2,9 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -97,4 +99,133 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 	if err := markSettling(ctx, h, str(doc, "ykc700"), msgID, false); err != nil {
 		a.log.Warn("cannot clear a settlement's in-flight mark on its visit; it is ignored from now on", "code", code, "err", err)
 	}
+}
+
+// An audit deduction (GYU004) whose outcome is not known – in flight, or
+// sent with its answer lost until GYD053 reconciles it – may be a deduction
+// of its settlement at the national system, but the settlement's Deducts
+// list (what the rule deduction≤fund-paid counts) only gets it once it is
+// known to be accepted. Left out, a later GYU004 of the same settlement
+// would be checked against too small a total and could take the
+// deductions past the settlement's fund-paid amount. So a GYU004 leaves a
+// mark, deductwait/<settle_no>/<message id> holding the sum of its
+// deductions of that settlement, on each settlement it names before it is
+// first sent, and removes the marks once its outcome is known. A later
+// GYU004 whose check would fail with the marked amounts counted (and
+// passes without them) waits, retryably and as a deliberate wait, like a
+// stay waiting for its settlement: the condition resolves by itself once
+// each marked message is reconciled on its own next attempt. When the
+// check passes even with them counted, it does not depend on their outcome
+// and the message goes on. A mark whose message is done, or never went
+// out, holds nothing back.
+
+// deductWaitPrefix is the prefix of settlement settleNo's marks.
+func deductWaitPrefix(settleNo string) string { return "deductwait/" + settleNo + "/" }
+
+// deductWaitMarks returns the marks of a GYU004 (key → the sum of its
+// deductions of that settlement, two decimals), from its input.
+func deductWaitMarks(msgID string, doc map[string]any) map[string]string {
+	list, _ := doc["deductions"].([]any)
+	sums := map[string]*sumOf{}
+	for _, x := range list {
+		r, _ := x.(map[string]any)
+		sn := str(r, "settle_no")
+		if sn == "" {
+			continue
+		}
+		if sums[sn] == nil {
+			sums[sn] = &sumOf{}
+		}
+		if amt, ok := dec(r, "deduct_amount"); ok && amt.Sign() > 0 {
+			sums[sn].add(amt)
+		}
+	}
+	marks := make(map[string]string, len(sums))
+	for sn, s := range sums {
+		marks[deductWaitPrefix(sn)+msgID] = money(s.rat())
+	}
+	return marks
+}
+
+// markDeductions marks a GYU004 on the settlements it names before it is
+// sent.
+func markDeductions(ctx context.Context, h sdk.Host, msgID string, doc map[string]any) error {
+	for k, amount := range deductWaitMarks(msgID, doc) {
+		if err := putJSON(ctx, h, k, amount); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarkDeductions removes a GYU004's marks once its outcome is known. A
+// mark it cannot remove is harmless: the message's record is done.
+func (a *Adapter) unmarkDeductions(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	if code != "GYU004" {
+		return
+	}
+	for k := range deductWaitMarks(msgID, doc) {
+		if err := h.Delete(ctx, k); err != nil {
+			a.log.Warn("cannot clear a deduction's in-flight mark on its settlement; it is ignored from now on", "code", code, "err", err)
+		}
+	}
+}
+
+// deductionsOpen returns the deductions of settlement settleNo sent by
+// other messages whose outcome is not known yet: their sum and
+// "<message id> (<code>, serial <serial>, <amount>)" for each.
+func (l *lifecycle) deductionsOpen(settleNo string) (*big.Rat, []string, error) {
+	prefix := deductWaitPrefix(settleNo)
+	es, err := l.h.Scan(l.ctx, prefix, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the deductions of settlement %s still without an outcome: %w", settleNo, err)
+	}
+	var sum sumOf
+	var open []string
+	for _, e := range es {
+		// The rest of the key is the message id, which may hold slashes.
+		id := strings.TrimPrefix(e.Key, prefix)
+		if id == l.msgID {
+			continue
+		}
+		var rec sentRecord
+		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ver == 0 || rec.Done {
+			continue
+		}
+		var amount string
+		if err := json.Unmarshal(e.Value, &amount); err != nil {
+			return nil, nil, fmt.Errorf("state %s is not readable JSON: %w", e.Key, err)
+		}
+		sum.add(cents(amount))
+		open = append(open, fmt.Sprintf("%s (%s, serial %s, %s)", id, rec.Code, rec.Serial, amount))
+	}
+	return sum.rat(), open, nil
+}
+
+// deductWaitError says that a GYU004 must wait for deductions of a
+// settlement whose outcome is not known yet: with them the settlement's
+// deductions would exceed its fund-paid amount, without them they would
+// not.
+type deductWaitError struct {
+	field, settleNo string
+	open            []string
+	total, fund     string
+}
+
+func (e *deductWaitError) Error() string {
+	return fmt.Sprintf("rule deduction-outcomes-known: with the deductions of settlement %s still without a known outcome (%s) its deductions would total %s, above its fund-paid amount %s",
+		e.settleNo, strings.Join(e.open, ", "), e.total, e.fund)
+}
+
+// response is the retryable failure of a GYU004 that waits, marked as a
+// deliberate wait (it does not count towards the site's circuit breaker).
+func (e *deductWaitError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"they may be deductions of the settlement at the national system, so nothing was sent and medgate tries this message again by itself; "+
+			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it; "+
+			"if it is accepted, this message is answered invalid (rule deduction≤fund-paid), if it is refused, this message is sent"))
 }

@@ -33,6 +33,10 @@ import (
 //	adm/<akb020>/<akc190>       claimState: the inpatient/outpatient number's use
 //	settle/<settle_no>          settleState: a settlement (GYU103, GYU303)
 //	deduct/<deduct_no>          deductState: an audit deduction (GYU004)
+//	deductwait/<settle_no>/<message id>
+//	                            a GYU004 naming the settlement, marked before it is
+//	                            sent with the sum of its deductions of it: a later
+//	                            GYU004 of the settlement may wait for it (settling.go)
 //	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
 //	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003
 //	monthwait/<akb020>/<yyyyMM>/<message id>

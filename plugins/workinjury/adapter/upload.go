@@ -91,6 +91,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYU004" {
+		// Later deductions of the settlements wait until this outcome is
+		// known (settling.go).
+		if err := markDeductions(ctx, h, req.MessageID, doc); err != nil {
+			return failed(true, "state", "cannot mark the deductions as in flight on their settlements (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
 	case kindOK, kindRejected:
@@ -102,6 +109,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			a.forget(ctx, h, req.MessageID, code, doc)
 			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
 			a.unmarkSettling(ctx, h, req.MessageID, code, doc)
+			a.unmarkDeductions(ctx, h, req.MessageID, code, doc)
 		}
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
@@ -114,6 +122,21 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 // stores the outcome and returns the response.
 func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, code string, doc map[string]any, out outcome, reconciled bool) *sdk.HandleResponse {
 	if out.kind == kindOK && code == "GYU102" {
+		if why := unaccountedLines(doc, out.output); why != "" {
+			// Accepted, but the answer cannot tell which lines the
+			// national system has: nothing is recorded and the outcome
+			// stays unknown (the stay's settlement waits for it), so a
+			// replay asks GYD053 again and completes when it can tell.
+			rec.ExtCode, rec.ExtMsg, rec.Output, rec.Reconciled = out.code, out.message, out.output, reconciled
+			if err := putJSON(ctx, h, key, rec); err != nil {
+				a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+			}
+			a.log.Error("ALERT: the national system accepted fee details but its answer does not say which lines it took; none recorded", "site", c.code, "code", code,
+				"serial", out.serial, "ykc700", str(doc, "ykc700"), "problem", why, "nationalCode", out.code, "nationalMessage", out.message)
+			return failed(false, "reply", "the national system accepted serial "+out.serial+" but its signed answer does not say which fee lines it took",
+				fmt.Sprintf("%s (national answer %s: %s); no line was recorded as uploaded, nothing is resent, and the stay cannot be settled (GYU103) until this is resolved: "+
+					"ask the national system's operators which lines serial %s holds, then replay the message to reconcile it with GYD053", why, out.code, out.message, out.serial))
+		}
 		done := rec
 		done.Status, done.Output = string(sdk.StatusOK), out.output
 		done.Done, done.ExtCode, done.ExtMsg, done.Reconciled = true, out.code, out.message, reconciled
@@ -172,6 +195,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		// Stored after the outcome, so a mark never goes before it.
 		a.unmarkMonths(ctx, h, msgIDOf(key), code, doc)
 		a.unmarkSettling(ctx, h, msgIDOf(key), code, doc)
+		a.unmarkDeductions(ctx, h, msgIDOf(key), code, doc)
 	}
 	if reconciled {
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
