@@ -426,9 +426,22 @@ func sameVisit(rec, mdtrt map[string]any, answered map[string]bool) bool {
 	if str(rec["endtime"]) != str(mdtrt["endtime"]) || str(rec["psnName"]) != str(mdtrt["psn_name"]) {
 		return false
 	}
-	for k, v := range mdtrt {
+	return sameFields(rec, mdtrt, answered, func(k string) bool {
 		switch k {
 		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
+			return true
+		}
+		return false
+	})
+}
+
+// sameFields reports whether the record of a query (rec) holds every field
+// of sent (but those skip names) that it carries or that the query answers
+// (answered: a field it answers but the record lacks is empty there), by
+// sameValue.
+func sameFields(rec, sent map[string]any, answered map[string]bool, skip func(string) bool) bool {
+	for k, v := range sent {
+		if skip(k) {
 			continue
 		}
 		got, ok := field(rec, k)
@@ -513,19 +526,7 @@ func sameDiagnosis(rec, diag map[string]any, answered map[string]bool) bool {
 			return false
 		}
 	}
-	for k, v := range diag {
-		if contains(diagKeys, k) {
-			continue
-		}
-		got, ok := field(rec, k)
-		if !ok && !answered[camelName(k)] && !answered[k] {
-			continue
-		}
-		if !sameValue(got, v) {
-			return false
-		}
-	}
-	return true
+	return sameFields(rec, diag, answered, func(k string) bool { return contains(diagKeys, k) })
 }
 
 // field returns a record's value of a snake_case field, under its

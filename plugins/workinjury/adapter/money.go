@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/medgate/medgate/schemas"
 )
 
 // Money and quantities are exact decimals (math/big.Rat), never float64:
@@ -170,7 +172,7 @@ func expandExponent(s string) (string, bool) {
 		sign, mant = "-", mant[1:]
 	}
 	ip, fp, _ := strings.Cut(mant, ".")
-	if !allDigits(ip) || (fp != "" && !allDigits(fp)) || strings.HasSuffix(mant, ".") {
+	if !schemas.AllDigits(ip) || (fp != "" && !schemas.AllDigits(fp)) || strings.HasSuffix(mant, ".") {
 		return "", false
 	}
 	digits := ip + fp
@@ -191,16 +193,4 @@ func expandExponent(s string) (string, bool) {
 		out += "." + frac
 	}
 	return out, true
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
