@@ -2,7 +2,8 @@
 //
 // Loading never stops at the first problem: every problem is collected and
 // reported with the file, the line and the fix (see [Problems]). Unknown
-// keys are errors. Relative paths are resolved against the directory of the
+// keys are errors, and so is a second YAML document after "---" (medgate
+// reads one). Relative paths are resolved against the directory of the
 // configuration file. Secrets are never written in the file itself: they are
 // references "env:NAME" or "file:PATH", resolved when used.
 package config
@@ -420,6 +421,25 @@ func Parse(path string, data []byte) (*Config, error) {
 		} else {
 			ps = append(ps, c.placeProblem(yamlProblem(path, err)))
 		}
+	}
+	// medgate reads one document; keys after a "---" would be ignored. An
+	// empty document (a trailing "---") ignores nothing.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil && len(next.Content) == 1 && next.Content[0].ShortTag() == "!!null" {
+			continue
+		}
+		p := Problem{File: path, Line: next.Line}
+		if err != nil {
+			p = yamlProblem(path, err)
+		}
+		p.Message = `a second YAML document starts here; medgate reads only the first, so what follows would be ignored: remove the "---" line (and any "..." line before it) so that the file is one document`
+		ps = append(ps, p)
+		break
 	}
 	c.applyDefaults()
 	ps = append(ps, c.check()...)

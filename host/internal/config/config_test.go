@@ -477,3 +477,46 @@ func TestWrongTypeNamesPathAndFix(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondDocumentIsReported: keys after a "---" line would be read by
+// nobody; the file is refused at that line rather than silently cut short.
+func TestSecondDocumentIsReported(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want string // "" when the file is sound
+	}{
+		"keys after ---": {
+			src:  "kafka:\n  embedded: {}\n---\nlog:\n  level: verbose\n",
+			want: `m.yaml:3: a second YAML document starts here`,
+		},
+		"leading --- only": {
+			src: "---\nkafka:\n  embedded: {}\n",
+		},
+		"trailing ---": {
+			src: "kafka:\n  embedded: {}\n---\n",
+		},
+		"keys after an empty document": {
+			src:  "kafka:\n  embedded: {}\n---\n---\nlog:\n  level: verbose\n",
+			want: `m.yaml:4: a second YAML document starts here`,
+		},
+		"document end marker": {
+			src: "kafka:\n  embedded: {}\n...\n",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte(tc.src))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("a sound file was refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error lacks %q: %v", tc.want, err)
+			}
+		})
+	}
+}
