@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/config"
@@ -66,9 +67,12 @@ func Check(ctx context.Context, cfgPath string) error {
 			}
 		}
 	}
+	// soundIndex[j] is the index in cfg.Plugins of sound.Plugins[j].
+	var soundIndex []int
 	for i, p := range cfg.Plugins {
 		if !bad[i] {
 			sound.Plugins = append(sound.Plugins, p)
+			soundIndex = append(soundIndex, i)
 		}
 	}
 	var ps config.Problems
@@ -102,7 +106,9 @@ func Check(ctx context.Context, cfgPath string) error {
 		})
 	}
 	if err := sites.StartPlugins(ctx, &sound, plugins, launch); errors.As(err, &ps) {
-		problems = append(problems, ps...)
+		for _, p := range ps {
+			problems = append(problems, declaredAt(cfg, p, soundIndex))
+		}
 	}
 	if _, _, err := sites.Apply(ctx, cfg, plugins, log); errors.As(err, &ps) {
 		problems = append(problems, ps...)
@@ -122,3 +128,17 @@ func Check(ctx context.Context, cfgPath string) error {
 }
 
 func pluginPath(i int) string { return "plugins[" + strconv.Itoa(i) + "]" }
+
+// declaredAt moves a problem that StartPlugins reported at
+// plugins[j] of the sound declarations to plugins[soundIndex[j]], the
+// plugin's own path and line in the file.
+func declaredAt(cfg *config.Config, p config.Problem, soundIndex []int) config.Problem {
+	for j, i := range soundIndex {
+		rest, ok := strings.CutPrefix(p.Path, pluginPath(j))
+		if !ok || rest != "" && rest[0] != '.' {
+			continue
+		}
+		return cfg.Problem(pluginPath(i)+rest, "%s", p.Message)
+	}
+	return p
+}

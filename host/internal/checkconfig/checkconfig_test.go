@@ -93,3 +93,55 @@ http:
 		t.Errorf("Check shows a secret:\n%s", msg)
 	}
 }
+
+// TestCheckNamesTheFailingPlugin: a plugin that cannot be started is
+// reported at its own plugins[i] and line, even when a plugin declared
+// before it is not launched because its declaration is already wrong.
+func TestCheckNamesTheFailingPlugin(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fake-plugin")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 1\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	zeros := strings.Repeat("0", 64)
+	cases := map[string]struct {
+		plugins string
+		want    []string
+		notWant []string
+	}{
+		"bad declaration first": {
+			plugins: "  - {name: first, path: fake-plugin, sha256: not-hex}\n  - {name: second, path: fake-plugin, sha256: " + zeros + "}\n",
+			want:    []string{"medgate.yaml:4: plugins[0].sha256: must be 64 lowercase hex digits", "medgate.yaml:5: plugins[1]: "},
+			notWant: []string{"medgate.yaml:4: plugins[0]: "},
+		},
+		"two bad declarations first": {
+			plugins: "  - {name: a, path: fake-plugin, sha256: x}\n  - {name: B, path: fake-plugin, sha256: " + zeros + "}\n  - {name: c, path: fake-plugin, sha256: " + zeros + "}\n",
+			want:    []string{"medgate.yaml:5: plugins[1].name:", "medgate.yaml:6: plugins[2]: "},
+			notWant: []string{"medgate.yaml:4: plugins[0]: ", "medgate.yaml:5: plugins[1]: "},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "medgate.yaml")
+			src := "kafka:\n  embedded: {}\nplugins:\n" + tc.plugins
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := Check(t.Context(), path)
+			if err == nil {
+				t.Fatal("Check accepted a plugin that cannot start")
+			}
+			msg := err.Error()
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("Check error lacks %q:\n%s", want, msg)
+				}
+			}
+			for _, bad := range tc.notWant {
+				if strings.Contains(msg, bad) {
+					t.Errorf("Check error blames the wrong plugin with %q:\n%s", bad, msg)
+				}
+			}
+		})
+	}
+}

@@ -2,7 +2,8 @@
 //
 // Loading never stops at the first problem: every problem is collected and
 // reported with the file, the line and the fix (see [Problems]). Unknown
-// keys are errors. Relative paths are resolved against the directory of the
+// keys are errors, and so is a second YAML document after "---" (medgate
+// reads one). Relative paths are resolved against the directory of the
 // configuration file. Secrets are never written in the file itself: they are
 // references "env:NAME" or "file:PATH", resolved when used.
 package config
@@ -59,6 +60,8 @@ type Config struct {
 	File string `yaml:"-"`
 	// lines maps a dotted path to its line in File.
 	lines map[string]int
+	// values maps a dotted path to its value's node in File.
+	values map[string]*yaml.Node
 }
 
 // Kafka configures the broker connection and topics.
@@ -338,6 +341,10 @@ type Duration time.Duration
 
 // UnmarshalYAML parses a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		// Worded as yaml.v3's own, so Parse places and explains it.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s into config.Duration", n.Line, n.ShortTag())}}
+	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		// A *yaml.TypeError lets the decoder go on and report every problem.
@@ -396,12 +403,12 @@ var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // Parse parses data as if read from path.
 func Parse(path string, data []byte) (*Config, error) {
-	c := &Config{File: path, lines: map[string]int{}}
+	c := &Config{File: path, lines: map[string]int{}, values: map[string]*yaml.Node{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{yamlProblem(path, err)}
 	}
-	index(&root, "", c.lines)
+	index(&root, "", c.lines, c.values)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var ps Problems
@@ -414,6 +421,25 @@ func Parse(path string, data []byte) (*Config, error) {
 		} else {
 			ps = append(ps, c.placeProblem(yamlProblem(path, err)))
 		}
+	}
+	// medgate reads one document; keys after a "---" would be ignored. An
+	// empty document (a trailing "---") ignores nothing.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil && len(next.Content) == 1 && next.Content[0].ShortTag() == "!!null" {
+			continue
+		}
+		p := Problem{File: path, Line: next.Line}
+		if err != nil {
+			p = yamlProblem(path, err)
+		}
+		p.Message = `a second YAML document starts here; medgate reads only the first, so what follows would be ignored: remove the "---" line (and any "..." line before it) so that the file is one document`
+		ps = append(ps, p)
+		break
 	}
 	c.applyDefaults()
 	ps = append(ps, c.check()...)
@@ -471,6 +497,30 @@ func (c *Config) placeProblem(p Problem) Problem {
 		p.Message = fmt.Sprintf("unknown key %q; check the spelling against the configuration reference in README.md", m[1])
 		return p
 	}
+	if m := typeErrRE.FindStringSubmatch(p.Message); m != nil {
+		tag, value, into := m[1], m[2], m[3]
+		p.Path = c.valuePath(p.Line, into, func(n *yaml.Node) bool {
+			if n.ShortTag() != tag {
+				return false
+			}
+			short, cut := strings.CutSuffix(value, "...") // yaml.v3 cuts long values
+			return n.Kind != yaml.ScalarNode || n.Value == value || cut && strings.HasPrefix(n.Value, short)
+		})
+		subject := p.Path
+		if subject == "" {
+			subject = "the key"
+		}
+		p.Message = fmt.Sprintf("is %s, but %s takes %s", describeNode(tag, value), subject, describeType(into))
+		return p
+	}
+	if m := badDurationRE.FindStringSubmatch(p.Message); m != nil {
+		if v, err := strconv.Unquote(m[1]); err == nil {
+			p.Path = c.valuePath(p.Line, "config.Duration", func(n *yaml.Node) bool {
+				return n.Kind == yaml.ScalarNode && n.Value == v
+			})
+		}
+		return p
+	}
 	deepest, n := "", 0
 	for _, path := range onLine {
 		switch d := strings.Count(path, ".") + strings.Count(path, "["); {
@@ -484,33 +534,112 @@ func (c *Config) placeProblem(p Problem) Problem {
 	return p
 }
 
+var (
+	typeErrRE     = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
+	badDurationRE = regexp.MustCompile(`^("(?:[^"\\]|\\.)*") is not a duration`)
+)
+
+// valuePath returns the path of the one value on line whose Go type is
+// into and that match accepts, or "" when there is none or more than one.
+func (c *Config) valuePath(line int, into string, match func(*yaml.Node) bool) string {
+	found := ""
+	for path, n := range c.values {
+		if n.Line != line || !match(n) {
+			continue
+		}
+		if t, ok := typeAt(path); !ok || strings.TrimPrefix(t.String(), "*") != strings.TrimPrefix(into, "*") {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = path
+	}
+	return found
+}
+
+// describeNode says in words what kind of YAML value was written.
+func describeNode(tag, value string) string {
+	switch tag {
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "empty"
+	}
+	if value == "" {
+		return "a single value"
+	}
+	return fmt.Sprintf("a single value (%q)", value)
+}
+
+// describeType says in words what a key of Go type t takes, and how to
+// write it.
+func describeType(t string) string {
+	t = strings.TrimPrefix(t, "*")
+	switch {
+	case t == "config.Duration":
+		return `a duration; write e.g. "30s" or "5m"`
+	case strings.HasPrefix(t, "[]"):
+		return `a list; write one "- item" per line under the key, or [a, b]`
+	case strings.HasPrefix(t, "map[string]string"):
+		return "a mapping of names to values; write one \"name: value\" per line, indented under the key"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "config."):
+		return "a mapping of keys; write one \"key: value\" per line, indented under the key (see the configuration reference in README.md)"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number; write digits only, e.g. 64"
+	case strings.HasPrefix(t, "float"):
+		return "a number, e.g. 0.5"
+	case t == "string":
+		return "a single value; to keep a value that starts with [ or { or holds \": \" as text, put it in quotes"
+	}
+	return "another kind of value; see the configuration reference in README.md"
+}
+
+// typeAt returns the Go type of the value at a dotted path.
+func typeAt(path string) (reflect.Type, bool) {
+	t := reflect.TypeFor[Config]()
+	if path == "" {
+		return t, true
+	}
+	for _, seg := range strings.Split(path, ".") {
+		name, _, _ := strings.Cut(seg, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+		case reflect.Struct:
+			f, ok := fieldByTag(t, name)
+			if !ok {
+				return nil, false
+			}
+			t = f.Type
+		default:
+			return nil, false
+		}
+		for range strings.Count(seg, "[") {
+			for t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Slice {
+				return nil, false
+			}
+			t = t.Elem()
+		}
+	}
+	return t, true
+}
+
 // keysAt lists the keys the section at a dotted path takes (sorted).
 func keysAt(path string) []string {
-	t := reflect.TypeFor[Config]()
-	if path != "" {
-		for _, seg := range strings.Split(path, ".") {
-			name, _, _ := strings.Cut(seg, "[")
-			for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-				t = t.Elem()
-			}
-			switch t.Kind() {
-			case reflect.Map:
-				t = t.Elem()
-			case reflect.Struct:
-				f, ok := fieldByTag(t, name)
-				if !ok {
-					return nil
-				}
-				t = f.Type
-			default:
-				return nil
-			}
-			if strings.Contains(seg, "[") {
-				for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-					t = t.Elem()
-				}
-			}
-		}
+	t, ok := typeAt(path)
+	if !ok {
+		return nil
 	}
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		t = t.Elem()
@@ -538,12 +667,13 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-// index records the line of every mapping key and sequence item.
-func index(n *yaml.Node, path string, lines map[string]int) {
+// index records the line of every mapping key and sequence item, and the
+// node of its value.
+func index(n *yaml.Node, path string, lines map[string]int, values map[string]*yaml.Node) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			index(c, path, lines)
+			index(c, path, lines, values)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -553,13 +683,15 @@ func index(n *yaml.Node, path string, lines map[string]int) {
 				p = path + "." + k.Value
 			}
 			lines[p] = k.Line
-			index(n.Content[i+1], p, lines)
+			values[p] = n.Content[i+1]
+			index(n.Content[i+1], p, lines, values)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			lines[p] = c.Line
-			index(c, p, lines)
+			values[p] = c
+			index(c, p, lines, values)
 		}
 	}
 }

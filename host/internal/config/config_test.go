@@ -154,7 +154,7 @@ func TestUnknownKeyAndBadDuration(t *testing.T) {
 		},
 		"wrong type": {
 			src:  "kafka:\n  embedded: {}\n  maxInFlight: many\n",
-			want: []string{"m.yaml:3: kafka.maxInFlight: cannot unmarshal"},
+			want: []string{"m.yaml:3: kafka.maxInFlight: is a single value"},
 		},
 	}
 	for name, tc := range cases {
@@ -413,6 +413,109 @@ func TestRetentionProblemsAtTheirKeys(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestWrongTypeNamesPathAndFix: a value of the wrong type is reported at
+// its own key path, even when several keys share its line (a flow mapping
+// or list), and says what the key takes instead of yaml.v3's Go types.
+func TestWrongTypeNamesPathAndFix(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want []string
+	}{
+		"string for a list": {
+			src:  "kafka:\n  brokers: localhost:9092\n",
+			want: []string{"m.yaml:2: kafka.brokers: is a single value (\"localho...\"), but kafka.brokers takes a list"},
+		},
+		"string for a number": {
+			src:  "kafka:\n  embedded: {}\n  maxInFlight: many\n",
+			want: []string{"m.yaml:3: kafka.maxInFlight: is a single value (\"many\"), but kafka.maxInFlight takes a whole number"},
+		},
+		"mapping for a list": {
+			src:  "kafka: {embedded: {}}\nsites:\n  code: A\n",
+			want: []string{"m.yaml:3: sites: is a mapping, but sites takes a list"},
+		},
+		"list for a setting": {
+			src:  "kafka: {embedded: {}}\nsites:\n  - code: A\n    plugins:\n      ecard:\n        settings:\n          x: [1, 2]\n",
+			want: []string{"m.yaml:7: sites[0].plugins.ecard.settings.x: is a list, but sites[0].plugins.ecard.settings.x takes a single value"},
+		},
+		"flow mapping": {
+			src:  "kafka: {brokers: x:1, maxInFlight: abc}\n",
+			want: []string{"m.yaml:1: kafka.brokers: is a single value (\"x:1\"), but kafka.brokers takes a list", "m.yaml:1: kafka.maxInFlight: is a single value (\"abc\"), but kafka.maxInFlight takes a whole number"},
+		},
+		"durations on one line": {
+			src:  "kafka: {embedded: {}}\nprocessing: {callTimeout: 5x, maxBackoff: 7y}\n",
+			want: []string{`m.yaml:2: processing.callTimeout: "5x" is not a duration`, `m.yaml:2: processing.maxBackoff: "7y" is not a duration`},
+		},
+		"mapping for a duration": {
+			src:  "kafka: {embedded: {}}\nprocessing:\n  callTimeout: {a: 1}\n",
+			want: []string{`m.yaml:3: processing.callTimeout: is a mapping, but processing.callTimeout takes a duration; write e.g. "30s" or "5m"`},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte(tc.src))
+			if err == nil {
+				t.Fatal("no problem reported")
+			}
+			msg := err.Error()
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error lacks %q:\n%s", want, msg)
+				}
+			}
+			for _, raw := range []string{"cannot unmarshal", "!!", "[]string", "config."} {
+				if strings.Contains(msg, raw) {
+					t.Errorf("error shows yaml.v3's raw %q:\n%s", raw, msg)
+				}
+			}
+		})
+	}
+}
+
+// TestSecondDocumentIsReported: keys after a "---" line would be read by
+// nobody; the file is refused at that line rather than silently cut short.
+func TestSecondDocumentIsReported(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want string // "" when the file is sound
+	}{
+		"keys after ---": {
+			src:  "kafka:\n  embedded: {}\n---\nlog:\n  level: verbose\n",
+			want: `m.yaml:3: a second YAML document starts here`,
+		},
+		"leading --- only": {
+			src: "---\nkafka:\n  embedded: {}\n",
+		},
+		"trailing ---": {
+			src: "kafka:\n  embedded: {}\n---\n",
+		},
+		"keys after an empty document": {
+			src:  "kafka:\n  embedded: {}\n---\n---\nlog:\n  level: verbose\n",
+			want: `m.yaml:4: a second YAML document starts here`,
+		},
+		"document end marker": {
+			src: "kafka:\n  embedded: {}\n...\n",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte(tc.src))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("a sound file was refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error lacks %q: %v", tc.want, err)
 			}
 		})
 	}
