@@ -126,7 +126,17 @@ type run struct {
 	vm       vm.VM
 	sc       *scope
 	problems []Problem
-	srcs     map[string]string // target path → source, when tracking for validation problems
+	srcs     map[string]string       // target path → source, when tracking for validation problems
+	found    map[segKey]*hl7.Segment // message-wide segment searches, answered once per message
+}
+
+// segKey is what a message-wide segment search depends on: the segment's
+// name and its occurrence or selector.
+type segKey struct {
+	name        string
+	occurrence  int
+	selectField int
+	selectValue string
 }
 
 // scope is the current item of an each group (or the message at the top).
@@ -457,7 +467,24 @@ func (r *run) segment(src *source, sc *scope) (*hl7.Segment, string) {
 			}
 		}
 	}
-	return r.msg.Segment(*l, 0, -1), src.text
+	return r.find(*l), src.text
+}
+
+// find returns the segment l names in the whole message (nil when there is
+// none). The answer is kept for the rest of the run: items of an each group
+// read the same segments, and searching the message again for each item
+// made a message of many segments cost time quadratic in their number.
+func (r *run) find(l hl7.Location) *hl7.Segment {
+	k := segKey{name: l.Segment, occurrence: l.Occurrence, selectField: l.SelectField, selectValue: l.SelectValue}
+	if seg, ok := r.found[k]; ok {
+		return seg
+	}
+	seg := r.msg.Segment(l, 0, -1)
+	if r.found == nil {
+		r.found = map[segKey]*hl7.Segment{}
+	}
+	r.found[k] = seg
+	return seg
 }
 
 func (r *run) parsePath(path string) (*source, error) {
@@ -516,7 +543,7 @@ func (r *run) list(path any) []any {
 	}
 	if segs == nil {
 		if l.Occurrence > 0 || l.SelectField > 0 {
-			if seg := r.msg.Segment(l, 0, -1); seg != nil {
+			if seg := r.find(l); seg != nil {
 				segs = append(segs, seg)
 			}
 		} else {
