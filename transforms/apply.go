@@ -128,6 +128,7 @@ type run struct {
 	problems []Problem
 	srcs     map[string]string       // target path → source, when tracking for validation problems
 	found    map[segKey]*hl7.Segment // message-wide segment searches, answered once per message
+	occ      []int                   // occ[i]: segment i's occurrence among segments of its name, from 1
 }
 
 // segKey is what a message-wide segment search depends on: the segment's
@@ -258,15 +259,10 @@ func (r *run) array(ru *rule, sc *scope, target tpath) []any {
 				}
 			}
 		}
-		occ := 0
-		for i := range r.msg.Segments {
-			s := &r.msg.Segments[i]
-			if s.Name != ru.eachSeg {
-				continue
-			}
-			occ++
-			if i >= from && i < to {
-				items = append(items, &scope{parent: sc, seg: s, occ: occ})
+		occ := r.occurrences()
+		for i := from; i < to; i++ {
+			if s := &r.msg.Segments[i]; s.Name == ru.eachSeg {
+				items = append(items, &scope{parent: sc, seg: s, occ: occ[i]})
 			}
 		}
 	} else {
@@ -468,6 +464,23 @@ func (r *run) segment(src *source, sc *scope) (*hl7.Segment, string) {
 		}
 	}
 	return r.find(*l), src.text
+}
+
+// occurrences returns, for every segment of the message, its occurrence
+// among the segments of its name (from 1), counted once per run so that a
+// nested each group reads only its parent's segments rather than the whole
+// message for every parent.
+func (r *run) occurrences() []int {
+	if r.occ == nil {
+		r.occ = make([]int, len(r.msg.Segments))
+		seen := map[string]int{}
+		for i := range r.msg.Segments {
+			name := r.msg.Segments[i].Name
+			seen[name]++
+			r.occ[i] = seen[name]
+		}
+	}
+	return r.occ
 }
 
 // find returns the segment l names in the whole message (nil when there is
