@@ -126,7 +126,18 @@ type run struct {
 	vm       vm.VM
 	sc       *scope
 	problems []Problem
-	srcs     map[string]string // target path → source, when tracking for validation problems
+	srcs     map[string]string       // target path → source, when tracking for validation problems
+	found    map[segKey]*hl7.Segment // message-wide segment searches, answered once per message
+	occ      []int                   // occ[i]: segment i's occurrence among segments of its name, from 1
+}
+
+// segKey is what a message-wide segment search depends on: the segment's
+// name and its occurrence or selector.
+type segKey struct {
+	name        string
+	occurrence  int
+	selectField int
+	selectValue string
 }
 
 // scope is the current item of an each group (or the message at the top).
@@ -248,15 +259,10 @@ func (r *run) array(ru *rule, sc *scope, target tpath) []any {
 				}
 			}
 		}
-		occ := 0
-		for i := range r.msg.Segments {
-			s := &r.msg.Segments[i]
-			if s.Name != ru.eachSeg {
-				continue
-			}
-			occ++
-			if i >= from && i < to {
-				items = append(items, &scope{parent: sc, seg: s, occ: occ})
+		occ := r.occurrences()
+		for i := from; i < to; i++ {
+			if s := &r.msg.Segments[i]; s.Name == ru.eachSeg {
+				items = append(items, &scope{parent: sc, seg: s, occ: occ[i]})
 			}
 		}
 	} else {
@@ -457,7 +463,41 @@ func (r *run) segment(src *source, sc *scope) (*hl7.Segment, string) {
 			}
 		}
 	}
-	return r.msg.Segment(*l, 0, -1), src.text
+	return r.find(*l), src.text
+}
+
+// occurrences returns, for every segment of the message, its occurrence
+// among the segments of its name (from 1), counted once per run so that a
+// nested each group reads only its parent's segments rather than the whole
+// message for every parent.
+func (r *run) occurrences() []int {
+	if r.occ == nil {
+		r.occ = make([]int, len(r.msg.Segments))
+		seen := map[string]int{}
+		for i := range r.msg.Segments {
+			name := r.msg.Segments[i].Name
+			seen[name]++
+			r.occ[i] = seen[name]
+		}
+	}
+	return r.occ
+}
+
+// find returns the segment l names in the whole message (nil when there is
+// none). The answer is kept for the rest of the run: items of an each group
+// read the same segments, and searching the message again for each item
+// made a message of many segments cost time quadratic in their number.
+func (r *run) find(l hl7.Location) *hl7.Segment {
+	k := segKey{name: l.Segment, occurrence: l.Occurrence, selectField: l.SelectField, selectValue: l.SelectValue}
+	if seg, ok := r.found[k]; ok {
+		return seg
+	}
+	seg := r.msg.Segment(l, 0, -1)
+	if r.found == nil {
+		r.found = map[segKey]*hl7.Segment{}
+	}
+	r.found[k] = seg
+	return seg
 }
 
 func (r *run) parsePath(path string) (*source, error) {
@@ -516,7 +556,7 @@ func (r *run) list(path any) []any {
 	}
 	if segs == nil {
 		if l.Occurrence > 0 || l.SelectField > 0 {
-			if seg := r.msg.Segment(l, 0, -1); seg != nil {
+			if seg := r.find(l); seg != nil {
 				segs = append(segs, seg)
 			}
 		} else {

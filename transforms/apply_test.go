@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -341,5 +342,71 @@ func TestDiffJSON(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestApplyManySegmentsLinear maps a crafted message with a hundred
+// thousand FT1 segments whose items read segments the message does not
+// have (PV1-19, as the demo 4201A mapping does, and DG1[6=A]): each read
+// searched every segment of the message again, so one message of about a
+// megabyte cost minutes of CPU. The searches must be answered once per
+// message.
+func TestApplyManySegmentsLinear(t *testing.T) {
+	t.Parallel()
+	const n = 100_000
+	set := mustLoad(t, map[string]string{"s/hl7v2/t.T1.yaml": "fields:\n  id: {value: x}\n  lines:\n    each: FT1\n    fields:\n      no: {expr: 'src(\"PV1-19\") ?? \"x\"'}\n      amount: DG1[6=A]-3\n"})
+	m, _ := set.Find("s", FormatHL7v2, "t.T1")
+	msg := "MSH|^~\\&|HIS|XMDEMO|MEDGATE|XMDEMO|20250401101500||DFT^P03|MSG0001|P|2.5\r" + strings.Repeat("FT1|1\r", n)
+	type result struct {
+		out      map[string]any
+		problems []Problem
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, problems := m.Apply([]byte(msg), nil)
+		done <- result{out, problems}
+	}()
+	select {
+	case r := <-done:
+		lines, _ := r.out["lines"].([]any)
+		if len(lines) != n {
+			t.Fatalf("%d lines, want %d (problems %v)", len(lines), n, r.problems[:min(len(r.problems), 3)])
+		}
+		if no := lines[n-1].(map[string]any)["no"]; no != "x" {
+			t.Errorf("last line's no = %v, want x", no)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mapping %d FT1 segments took over 30s; segment searches must not repeat per item", n)
+	}
+}
+
+// TestApplyNestedEachLinear maps a crafted message of a hundred thousand
+// FT1 segments each followed by a DG1, with a nested group (each: DG1
+// inside each: FT1): every FT1 item counted the occurrences of DG1 over
+// the whole message, so the mapping cost CPU quadratic in the number of
+// segments.
+func TestApplyNestedEachLinear(t *testing.T) {
+	t.Parallel()
+	const n = 100_000
+	set := mustLoad(t, map[string]string{"s/hl7v2/t.T1.yaml": "fields:\n  id: {value: x}\n  lines:\n    each: FT1\n    fields:\n      no: FT1-1\n      diags:\n        each: DG1\n        fields:\n          code: DG1-3\n"})
+	m, _ := set.Find("s", FormatHL7v2, "t.T1")
+	msg := "MSH|^~\\&|HIS|XMDEMO|MEDGATE|XMDEMO|20250401101500||DFT^P03|MSG0001|P|2.5\r" + strings.Repeat("FT1|1\rDG1|1||S82\r", n)
+	done := make(chan map[string]any, 1)
+	go func() {
+		out, _ := m.Apply([]byte(msg), nil)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		lines, _ := out["lines"].([]any)
+		if len(lines) != n {
+			t.Fatalf("%d lines, want %d", len(lines), n)
+		}
+		diags, _ := lines[n-1].(map[string]any)["diags"].([]any)
+		if len(diags) != 1 || diags[0].(map[string]any)["code"] != "S82" {
+			t.Errorf("last line's diags = %v, want one with code S82", diags)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mapping %d FT1 segments with nested DG1 took over 30s; a nested group must read only its parent's segments", n)
 	}
 }

@@ -402,20 +402,21 @@ func (s *Segment) Value(field, rep, comp, sub int) string {
 // Get returns the value at l inside this segment (l's segment name and
 // occurrence are not checked). A repetition selector picks the first
 // repetition whose component matches; "(*)" picks the first non-empty
-// repetition.
+// repetition. The field is scanned once, so the time is linear in its
+// length however many repetitions it has.
 func (s *Segment) Get(l Location) string {
 	switch {
 	case l.Repetition == AllRepetitions:
-		for _, v := range s.All(l) {
-			if v != "" {
+		for rep := range s.repetitions(l.Field) {
+			if v := s.leaf(l.Field, rep, l.Component, l.Subcomponent); v != "" {
 				return v
 			}
 		}
 		return ""
 	case l.SelectComponent > 0:
-		for r := 1; r <= s.Repetitions(l.Field); r++ {
-			if s.Value(l.Field, r, l.SelectComponent, 1) == l.SelectRepValue {
-				return s.Value(l.Field, r, l.Component, l.Subcomponent)
+		for rep := range s.repetitions(l.Field) {
+			if s.leaf(l.Field, rep, l.SelectComponent, 1) == l.SelectRepValue {
+				return s.leaf(l.Field, rep, l.Component, l.Subcomponent)
 			}
 		}
 		return ""
@@ -426,21 +427,58 @@ func (s *Segment) Get(l Location) string {
 // All returns the value at l for every repetition of the field (or for the
 // repetitions that match l's selector), empty values included.
 func (s *Segment) All(l Location) []string {
-	n := s.Repetitions(l.Field)
-	out := make([]string, 0, n)
-	for r := 1; r <= n; r++ {
-		if l.SelectComponent > 0 && s.Value(l.Field, r, l.SelectComponent, 1) != l.SelectRepValue {
+	if l.Repetition > 0 && l.SelectComponent == 0 {
+		if l.Repetition > s.Repetitions(l.Field) {
+			return nil
+		}
+		return []string{s.Value(l.Field, l.Repetition, l.Component, l.Subcomponent)}
+	}
+	out := make([]string, 0, s.Repetitions(l.Field))
+	for rep := range s.repetitions(l.Field) {
+		if l.SelectComponent > 0 && s.leaf(l.Field, rep, l.SelectComponent, 1) != l.SelectRepValue {
 			continue
 		}
-		out = append(out, s.Value(l.Field, r, l.Component, l.Subcomponent))
-	}
-	if l.Repetition > 0 && l.SelectComponent == 0 {
-		if l.Repetition <= len(out) {
-			return out[l.Repetition-1 : l.Repetition]
-		}
-		return nil
+		out = append(out, s.leaf(l.Field, rep, l.Component, l.Subcomponent))
 	}
 	return out
+}
+
+// repetitions yields the raw text of each repetition of field n, in order
+// (nothing when the field is empty).
+func (s *Segment) repetitions(n int) func(func(string) bool) {
+	f := s.Field(n)
+	return func(yield func(string) bool) {
+		switch {
+		case f == "":
+			return
+		case s.isEncodingField(n) || s.msg.Delimiters.Repetition == 0:
+			yield(f)
+			return
+		}
+		for rep := range strings.SplitSeq(f, string(s.msg.Delimiters.Repetition)) {
+			if !yield(rep) {
+				return
+			}
+		}
+	}
+}
+
+// leaf returns component comp, subcomponent sub (from 1; 0 counts as 1) of
+// rep, one repetition of field n as [Segment.repetitions] yields it,
+// unescaped, as [Segment.Value] does.
+func (s *Segment) leaf(field int, rep string, comp, sub int) string {
+	if s.isEncodingField(field) {
+		if comp <= 1 && sub <= 1 {
+			return rep
+		}
+		return ""
+	}
+	d := &s.msg.Delimiters
+	raw := nth(nth(rep, d.Component, comp), d.Subcomponent, sub)
+	if raw == `""` {
+		return ""
+	}
+	return s.msg.unescape(raw)
 }
 
 // nth returns the n-th (from 1; 0 counts as 1) piece of s split at sep.

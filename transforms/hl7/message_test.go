@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -354,5 +355,43 @@ func TestPeekControlID(t *testing.T) {
 				t.Errorf("PeekControlID(%q) = %q, want %q", tc.data, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestManyRepetitionsLinear checks that a field with very many repetitions
+// (a crafted message: PID-3 of half a million "~") is read in time linear
+// in its length by a repetition selector and by "(*)": reading repetition
+// r by splitting the field again from its start made each read quadratic,
+// minutes of CPU for one message well under the MLLP size limit.
+func TestManyRepetitionsLinear(t *testing.T) {
+	t.Parallel()
+	const reps = 1 << 19
+	msg := "MSH|^~\\&|HIS|XMDEMO|MEDGATE|XMDEMO|20250401101500||ADT^A01|MSG0001|P|2.5\r" +
+		"PID|1||" + strings.Repeat("~", reps-1) + "440301198507150031^^^CHN^SS\r"
+	m := mustParse(t, msg)
+	pid := m.Segment(mustLoc(t, "PID-3"), 0, -1)
+	sel, all := mustLoc(t, "PID-3(5=SS).1"), mustLoc(t, "PID-3(*).5")
+	type result struct {
+		sel  string
+		all  []string
+		star string
+	}
+	done := make(chan result, 1)
+	go func() {
+		done <- result{sel: pid.Get(sel), all: pid.All(all), star: pid.Get(all)}
+	}()
+	select {
+	case r := <-done:
+		if r.sel != "440301198507150031" {
+			t.Errorf("Get(PID-3(5=SS).1) = %q, want 440301198507150031", r.sel)
+		}
+		if len(r.all) != reps || r.all[reps-1] != "SS" {
+			t.Errorf("All(PID-3(*).5): %d values, want %d ending in SS", len(r.all), reps)
+		}
+		if r.star != "SS" {
+			t.Errorf("Get(PID-3(*).5) = %q, want SS", r.star)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("reading PID-3 with %d repetitions took over 20s; reads must be linear in the field's length", reps)
 	}
 }
