@@ -15,7 +15,8 @@
 // receipt_recovery.go); codes.bybill,
 // codes.bybill.smallest and codes.smallest (codes and smallest sub-codes,
 // checked against package ratios); mi.upload (national 3502 with
-// drugtracinfo through plugins/hsa); and export (the one-click Excel
+// drugtracinfo through plugins/hsa; a fetched document is sent as its
+// confirmed draft receipt, the hospital's stock-in); and export (the one-click Excel
 // workbook).
 //
 // Bulk data lives in the host's state store under keys that a prefix scan

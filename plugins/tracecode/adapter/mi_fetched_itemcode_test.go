@@ -16,12 +16,12 @@ import (
 // with the fetched document only, so neither the item codes staff set in
 // its draft (required to confirm it) nor a productItemMap completed later
 // (a refetch finds the document unchanged) ever reached it, while the
-// refusal told staff to adjust the draft. The upload now takes a missing
-// item code from the confirmed draft's line of the same product, else
-// from the current productItemMap, and says so when neither has one.
+// refusal told staff to adjust the draft. The upload now sends the
+// confirmed draft receipt (TestMIUploadOfAFetchedDocumentSendsTheConfirmedReceipt),
+// whose item codes staff set, and refuses a document whose draft is open.
 func TestMIUploadOfAFetchedDocumentTakesTheHospitalItemCode(t *testing.T) {
 	t.Parallel()
-	for _, how := range []string{"confirmed draft", "productItemMap completed"} {
+	for _, how := range []string{"confirmed draft"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			unmapped := func(s map[string]string) { s["productItemMap"] = "" }
@@ -33,7 +33,7 @@ func TestMIUploadOfAFetchedDocumentTakesTheHospitalItemCode(t *testing.T) {
 			if r.Status != sdk.StatusInvalid {
 				t.Fatalf("upload of lines without item codes: %s %s", r.Status, r.Diagnostics)
 			}
-			if text := r.Diagnostics.String(); !strings.Contains(text, "productItemMap") || !strings.Contains(text, "confirm") {
+			if text := r.Diagnostics.String(); !strings.Contains(text, "confirm") {
 				t.Errorf("the refusal does not say how to give the lines item codes: %s", text)
 			}
 			if n := e.sim.Stats().Calls["hsa"]; n != 0 {
@@ -54,11 +54,6 @@ func TestMIUploadOfAFetchedDocumentTakesTheHospitalItemCode(t *testing.T) {
 					t.Fatalf("upload with the draft still open: %s %s", r.Status, r.Diagnostics)
 				}
 				must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": id, "by": "pharm02", "expectedVersion": adj["version"]}), sdk.StatusOK)
-			default:
-				// baseSettings map every simulated product to YP000n.
-				if ds := e.configure(baseSettings(e.url, e.dir)); ds.HasError() {
-					t.Fatal(ds)
-				}
 			}
 			out := must[miReply](t, e.send(adapter.OpMIUpload, mi), sdk.StatusOK)
 			if out.Status != "ok" || len(out.Lines) != len(d.Lines) {

@@ -85,7 +85,7 @@ var (
 	statuses     = map[string]string{statusUploaded: "已上传", statusRejected: "被拒绝", statusUnknown: "结果未知(待核对)", statusPending: "待上传",
 		statusSending: "上传中", statusFetched: "已获取"}
 	codeKinds = map[string]string{"drug": "药品追溯码", "gs1": "GS1耗材码", "other": "其他码"}
-	miLabels  = map[string]string{miOK: "成功", miRejected: "失败", miUnknown: "结果未知", miPartial: "部分成功"}
+	miLabels  = map[string]string{miOK: "成功", miRejected: "失败", miUnknown: "结果未知", miPartial: "部分成功", miMismatch: "与入库单不符"}
 )
 
 func label(m map[string]string, k string) string {

@@ -2,9 +2,12 @@ package adapter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +23,10 @@ const (
 	miUnknown  = "unknown"
 	miPartial  = "partial"
 	miSending  = "sending"
+	// miMismatch: a line medical insurance accepted (or may have) with
+	// other figures than the confirmed receipt's, or that the receipt no
+	// longer has; it is not sent again.
+	miMismatch = "mismatch"
 )
 
 // miRecord is one medical-insurance upload attempt of a document, kept in
@@ -40,7 +47,10 @@ type miRecord struct {
 
 // miLine is the upload state of one document line.
 type miLine struct {
-	MsgID   string `json:"msgid"`
+	MsgID string `json:"msgid"`
+	// Sent is the fingerprint of what the line's last call carried
+	// (miContent); empty in lines sent before it was kept.
+	Sent    string `json:"sent,omitempty"`
 	Status  string `json:"status"`
 	Infcode int    `json:"infcode"`
 	Message string `json:"message,omitempty"`
@@ -95,9 +105,15 @@ type miLineReply struct {
 
 // miUpload sends a stored stock-in document with its trace codes to the
 // national medical-insurance platform: one 3502 record per line with the
-// line's codes in drugtracinfo. Lines already accepted are not sent again;
-// lines whose outcome is unknown are not resent unless asked (the
-// interface has no query to reconcile them).
+// line's codes in drugtracinfo. A fetched document is sent as its
+// confirmed draft receipt (the hospital's stock-in: staff's quantities,
+// codes and item codes), and not before its draft is confirmed. Lines
+// already accepted are not sent again; an accepted line whose figures
+// differ from what would be sent now (accepted from the platform's
+// document before uploads took the receipt), or that the receipt no
+// longer has, is reported as a mismatch and not sent again; lines whose
+// outcome is unknown are not resent unless asked (the interface has no
+// query to reconcile them).
 func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	mi := h.cfg.mi
 	if mi == nil {
@@ -164,17 +180,44 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, err
 	}
 	fix := "complete the line (medical-insurance list code, hospital item code) and upload the document again"
+	// lines and codes are what is sent: the document uploaded, or for a
+	// fetched document the hospital's confirmed receipt (its draft).
+	lines := rec.Lines
+	var fetched map[int]string // a fetched line's content, by line number
+	what := "document " + rec.DocNo
 	if rec.Source == sourcePlatform {
 		if err := h.completeFetchedLines(ctx, rec); err != nil {
 			return nil, err
 		}
-		fix = "a fetched document's line takes a missing hospital item code or medical-insurance list code from its draft receipt once confirmed, " +
-			"or the item code from productItemMap: set them in the draft (tracecode.draft.adjust setField) and confirm it, or map the product in productItemMap, then send again"
+		id, err := h.draftIDFor(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		d, _, err := loadDraft(ctx, host, id)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound) || err == nil && (d.SupplierBillNo != rec.DocNo || d.SupplierCode != rec.FromOrgCode):
+			return stateError("$.billNo", fmt.Sprintf("document %s of %s has no draft receipt yet", rec.DocNo, orgText(rec.FromOrgCode, rec.FromOrgName)),
+				"the fetch that stored it stopped before creating its draft: fetch its date again (tracecode.stockin.fetch, or let the stock-in-sync job run), then review and confirm the draft and send again")
+		case err != nil:
+			return nil, err
+		case d.Status != draftConfirmed:
+			return stateError("$.billNo", fmt.Sprintf("the draft receipt %s of document %s of %s is not confirmed", d.ID, rec.DocNo, orgText(rec.FromOrgCode, rec.FromOrgName)),
+				"medical insurance receives the hospital's stock-in, which for a fetched document is its confirmed receipt: review the draft (the console's draft-receipts work list, tracecode.draft.get), "+
+					"adjust it and confirm it (tracecode.draft.confirm), then send again")
+		}
+		fetched = map[int]string{}
+		for _, l := range rec.Lines {
+			fetched[l.LineNo] = h.miContent(l, codes[l.LineNo])
+		}
+		lines, codes = h.receiptLines(rec, d)
+		what = "confirmed receipt " + d.ReceiptNo
+		fix = "a confirmed receipt's line takes a missing medical-insurance list code from the fetched document's line of the same number and product, and a missing item code from productItemMap: " +
+			"correct the line in HIS and on the medical-insurance side, or map the product in productItemMap, then send again"
 	}
 	sc, _ := h.cfg.schemas.Get("tracecode", mi.infno)
 	inputs := map[int]map[string]any{}
 	var ds sdk.Diagnostics
-	for i, l := range rec.Lines {
+	for i, l := range lines {
 		in := h.miInput(rec, l, codes[l.LineNo])
 		for _, fe := range sc.ValidateInput(in) {
 			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message), fix)
@@ -194,12 +237,28 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	var unknown []int
 	var firstReject *hsa.BusinessError
 	var retryable error
-	record := miRecord{At: h.a.now(), DocNo: rec.DocNo, Source: rec.Source, Infno: mi.infno, MessageID: h.req.MessageID, Lines: len(rec.Lines)}
-	for _, l := range rec.Lines {
+	var mismatch []int
+	record := miRecord{At: h.a.now(), DocNo: rec.DocNo, Source: rec.Source, Infno: mi.infno, MessageID: h.req.MessageID, Lines: len(lines)}
+	current := map[string]bool{}
+	for _, l := range lines {
 		ln := strconv.Itoa(l.LineNo)
+		current[ln] = true
+		content := h.miContent(l, codes[l.LineNo])
 		cur := st.Lines[ln]
 		r := miLineReply{LineNo: l.LineNo, Codes: len(codes[l.LineNo])}
 		if cur != nil && cur.Status == miOK {
+			sent := cur.Sent
+			if sent == "" && fetched != nil {
+				// Accepted before uploads took the confirmed receipt: what
+				// was sent was the fetched document's line.
+				sent = fetched[l.LineNo]
+			}
+			if sent != "" && sent != content {
+				r.MsgID, r.Status, r.Message = cur.MsgID, miMismatch, "accepted earlier with other figures (quantity, codes or item code) than the confirmed receipt's; not sent again: correct it on the medical-insurance side"
+				mismatch = append(mismatch, l.LineNo)
+				replies = append(replies, r)
+				continue
+			}
 			r.MsgID, r.Status, r.Message = cur.MsgID, miOK, "already accepted; not sent again"
 			replies = append(replies, r)
 			continue
@@ -214,7 +273,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		st.Lines[ln] = &miLine{MsgID: msgid, Status: miSending}
+		st.Lines[ln] = &miLine{MsgID: msgid, Status: miSending, Sent: content}
 		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
 			return nil, err
 		}
@@ -223,7 +282,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		// so an unknown outcome names the msgid that may have arrived.
 		resending := func(ctx context.Context, id string) error {
 			prev := st.Lines[ln]
-			st.Lines[ln] = &miLine{MsgID: id, Status: miSending}
+			st.Lines[ln] = &miLine{MsgID: id, Status: miSending, Sent: content}
 			v, err := saveMIState(ctx, host, stKey, st, stVer)
 			if err != nil {
 				st.Lines[ln] = prev
@@ -285,18 +344,38 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 	}
 
+	// Lines sent earlier that the confirmed receipt no longer has (staff
+	// removed them): medical insurance has, or may have, them.
+	var gone []int
+	for ln, l := range st.Lines {
+		if current[ln] || l.Status == miRejected {
+			continue
+		}
+		n, _ := strconv.Atoi(ln)
+		gone = append(gone, n)
+	}
+	slices.Sort(gone)
+	for _, n := range gone {
+		l := st.Lines[strconv.Itoa(n)]
+		replies = append(replies, miLineReply{LineNo: n, MsgID: l.MsgID, Status: miMismatch, Infcode: l.Infcode,
+			Message: "not in the confirmed receipt, sent earlier (" + l.Status + "); correct it on the medical-insurance side if it arrived"})
+		mismatch = append(mismatch, n)
+	}
+
 	// The document's outcome, its record for the export, its status.
 	done := 0
-	for _, l := range st.Lines {
-		if l.Status == miOK {
+	for _, l := range lines {
+		if sl := st.Lines[strconv.Itoa(l.LineNo)]; sl != nil && sl.Status == miOK && !slices.Contains(mismatch, l.LineNo) {
 			done++
 		}
 	}
 	switch {
-	case done == len(rec.Lines):
-		record.Status = miOK
 	case len(unknown) > 0:
 		record.Status = miUnknown
+	case len(mismatch) > 0:
+		record.Status = miMismatch
+	case done == len(lines):
+		record.Status = miOK
 	case done > 0:
 		record.Status = miPartial
 	default:
@@ -308,6 +387,9 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	} else if record.Status == miOK {
 		zero := 0
 		record.Infcode = &zero
+	}
+	if len(mismatch) > 0 && firstReject == nil {
+		record.Message = fmt.Sprintf("line(s) %v were sent earlier with other figures than the %s has, or are no longer in it: correct them on the medical-insurance side", mismatch, what)
 	}
 	if retryable != nil {
 		record.Message = retryable.Error()
@@ -335,6 +417,12 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Payload: b,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: fmt.Sprintf("the outcome of line(s) %v is unknown", unknown),
 				Detail: "the national interface offers no query to reconcile them: check on the medical-insurance side, then send the message again with resend: true if they did not arrive"}}}, nil
+	case len(mismatch) > 0:
+		b, _ := json.Marshal(reply)
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Payload: b,
+			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: fmt.Sprintf("line(s) %v were sent to medical insurance earlier with other figures than the %s has, or are no longer in it", mismatch, what),
+				Detail: "medgate does not send a line twice (a second 3502 under its batch number fixmedins_bchno <billNo>-<lineNo> would change the stock twice): " +
+					"correct those lines on the medical-insurance side against the " + what + "; the other lines were sent"}}}, nil
 	}
 	return ok(reply)
 }
@@ -347,7 +435,10 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 // from the line of the same number and product in the document's draft
 // receipt once confirmed (staff set them there, and confirming requires
 // item codes), else the item code from the current productItemMap. Only
-// missing values are filled, in rec only; nothing stored changes.
+// missing values are filled, in rec only; nothing stored changes. The
+// upload sends the confirmed receipt; the completed fetched lines are
+// what uploads before that sent, against which lines accepted then are
+// compared.
 func (h *handler) completeFetchedLines(ctx context.Context, rec *docRecord) error {
 	missing := false
 	for _, l := range rec.Lines {
@@ -390,6 +481,51 @@ func (h *handler) completeFetchedLines(ctx context.Context, rec *docRecord) erro
 		}
 	}
 	return nil
+}
+
+// receiptLines returns the lines and codes of a fetched document's
+// confirmed draft receipt, as the medical-insurance upload sends them: the
+// hospital's quantities, codes and item codes. A line the fetched
+// document has (same number and product) gives what the draft does not
+// keep (the split flag, the approval number) and a medical-insurance list
+// code the draft lacks; a missing item code (drafts confirmed before item
+// codes were required) comes from productItemMap.
+func (h *handler) receiptLines(rec *docRecord, d *draft) ([]docLine, map[int][]string) {
+	var lines []docLine
+	codes := map[int][]string{}
+	for _, dl := range d.Lines {
+		l := docLine{LineNo: dl.LineNo, ItemCode: dl.ItemCode, MedListCode: dl.MedListCode, ItemName: dl.ItemName, Spec: dl.Spec,
+			Manufacturer: dl.Manufacturer, ProductCode: dl.ProductCode, BatchNo: dl.BatchNo, ProduceDate: dl.ProduceDate,
+			ExpiryDate: dl.ExpiryDate, Qty: dl.Qty, Unit: dl.Unit, PackRatio: dl.PackRatio, CodeCount: len(dl.Codes)}
+		for _, fl := range rec.Lines {
+			if fl.LineNo != dl.LineNo || fl.ProductCode != dl.ProductCode {
+				continue
+			}
+			l.SplitFlag, l.ApprovalNo = fl.SplitFlag, fl.ApprovalNo
+			if l.MedListCode == "" {
+				l.MedListCode = fl.MedListCode
+			}
+			break
+		}
+		if l.ItemCode == "" {
+			l.ItemCode = h.cfg.itemMap[l.ProductCode]
+		}
+		lines = append(lines, l)
+		codes[l.LineNo] = dl.Codes
+	}
+	return lines, codes
+}
+
+// miContent is the fingerprint of what a line's 3502 tells medical
+// insurance: list code, item code, quantity and trace codes (in any
+// order). It is kept in the line's upload state, so an accepted line
+// whose figures changed since is noticed instead of being taken as done.
+func (h *handler) miContent(l docLine, codes []string) string {
+	cs := slices.Clone(codes)
+	slices.Sort(cs)
+	b, _ := json.Marshal([]any{l.MedListCode, l.ItemCode, l.Qty, cs})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // miInput builds the 3502 input of one line.
