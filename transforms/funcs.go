@@ -169,8 +169,8 @@ func describe(v any) string {
 }
 
 // parseHL7Time parses an HL7 DTM/TS value: YYYY[MM[DD[HH[MM[SS[.S…]]]]]]
-// with an optional +/-ZZZZ offset. Values without an offset are in loc;
-// the result is in loc.
+// with an optional +/-ZZZZ offset (minutes below 60, at most 14 hours
+// either way). Values without an offset are in loc; the result is in loc.
 func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	body, zone := s, ""
@@ -194,6 +194,9 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 		h, _ := strconv.Atoi(zone[1:3])
 		m, _ := strconv.Atoi(zone[3:5])
 		off := h*3600 + m*60
+		if m >= 60 || off > 14*3600 {
+			return time.Time{}, valueErrorf("%q has UTC offset %s, which is not one: minutes must be below 60 and the offset at most 14 hours either way (e.g. +0800, -0330)", s, zone)
+		}
 		if zone[0] == '-' {
 			off = -off
 		}

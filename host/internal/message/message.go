@@ -10,7 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"math/big"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -303,18 +303,82 @@ func equalValues(a, b any) bool {
 		if !ok {
 			return false
 		}
-		if a == b {
-			return true
-		}
-		// Not big.Rat: "1e999999999" would make it build a number of a
-		// billion digits. Two amounts a float64 cannot tell apart are
-		// taken as the same (as before this check existed).
-		x, errx := strconv.ParseFloat(string(a), 64)
-		y, erry := strconv.ParseFloat(string(b), 64)
-		return errx == nil && erry == nil && x == y
+		return a == b || sameNumber(string(a), string(b))
 	default:
 		return a == b
 	}
+}
+
+// sameNumber reports whether the JSON numbers a and b are the same
+// decimal value, exactly: not as float64, which cannot tell apart
+// 1234567890123456789 and 1234567890123456788, nor amounts that differ in
+// the last cent beyond 17 digits. Not big.Rat either: "1e999999999" would
+// make it build a number of a billion digits. Each number is reduced to
+// its sign, its significant digits and an exponent, which costs no more
+// than the number's length.
+func sameNumber(a, b string) bool {
+	na, oka := canonicalNumber(a)
+	nb, okb := canonicalNumber(b)
+	return oka && okb && na.neg == nb.neg && na.digits == nb.digits && na.exp.Cmp(nb.exp) == 0
+}
+
+// decimal is a number as digits × 10^exp, digits without leading or
+// trailing zeros ("" for zero, which has neg false and exp 0).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    *big.Int
+}
+
+// canonicalNumber reads a JSON number (-?int(.frac)?([eE][+-]?exp)?) as a
+// decimal; false if s is not one.
+func canonicalNumber(s string) (decimal, bool) {
+	d := decimal{exp: new(big.Int)}
+	if strings.HasPrefix(s, "-") {
+		d.neg = true
+		s = s[1:]
+	}
+	mant, expPart, hasExp := strings.Cut(strings.ReplaceAll(s, "E", "e"), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	if intPart == "" || !allDigits(digits) {
+		return decimal{}, false
+	}
+	if hasExp {
+		unsigned := expPart
+		if expPart != "" && (expPart[0] == '+' || expPart[0] == '-') {
+			unsigned = expPart[1:]
+		}
+		if !allDigits(unsigned) {
+			return decimal{}, false
+		}
+		d.exp.SetString(unsigned, 10)
+		if strings.HasPrefix(expPart, "-") {
+			d.exp.Neg(d.exp)
+		}
+	}
+	d.exp.Sub(d.exp, big.NewInt(int64(len(frac))))
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp.Add(d.exp, big.NewInt(int64(len(digits)-len(trimmed))))
+	d.digits = trimmed
+	if d.digits == "" {
+		return decimal{exp: new(big.Int)}, true
+	}
+	return d, true
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidID reports whether s can be a message id: 1 to 128 printable ASCII

@@ -167,3 +167,47 @@ func TestSameRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestSameRequestNumbersExactly: numbers are compared as exact decimals,
+// so a resend that differs only beyond float64 precision (a 19-digit id
+// sent as a number, an amount's last cent) is a different request, while
+// the same value however written stays the same request.
+func TestSameRequestNumbersExactly(t *testing.T) {
+	t.Parallel()
+	env := func(n string) string {
+		return `{"id":"x","site":"s1","type":"x.do","payload":{"n":` + n + `}}`
+	}
+	cases := []struct {
+		a, b string
+		same bool
+	}{
+		{"1234567890123456789", "1234567890123456788", false},
+		{"12345678901234567.01", "12345678901234567.02", false},
+		{"9007199254740993", "9007199254740992", false},
+		{"0.1000000000000000000001", "0.1", false},
+		{"1e400", "1.0000000000000000001e400", false},
+		{"-1", "1", false},
+		{"1", "1.0", true},
+		{"1", "1.00", true},
+		{"1", "1e0", true},
+		{"1.0", "1E+0", true},
+		{"100", "1e2", true},
+		{"0.01", "1e-2", true},
+		{"12345678901234567.010", "1234567890123456701e-2", true},
+		{"1234567890123456789", "1234567890123456789.000", true},
+		{"0", "-0", true},
+		{"0", "0.000e5", true},
+		{"-2.50", "-25e-1", true},
+		{"1e400", "10e399", true},
+		{"1e999999999", "10e999999998", true},
+		{"1e-999999999", "0.1e-999999998", true},
+	}
+	for _, tc := range cases {
+		if got := SameRequest([]byte(env(tc.a)), []byte(env(tc.b))); got != tc.same {
+			t.Errorf("payload %s then %s: SameRequest = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+		if got := SameRequest([]byte(env(tc.b)), []byte(env(tc.a))); got != tc.same {
+			t.Errorf("payload %s then %s: SameRequest = %v, want %v", tc.b, tc.a, got, tc.same)
+		}
+	}
+}
