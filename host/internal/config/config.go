@@ -6,6 +6,11 @@
 // reads one). Relative paths are resolved against the directory of the
 // configuration file. Secrets are never written in the file itself: they are
 // references "env:NAME" or "file:PATH", resolved when used.
+//
+// A key left out takes its default. A key where 0 is not a valid value
+// (a count, size or duration that must be positive) written as 0 or "0s"
+// is a problem naming the valid range and the default that removing the
+// line gives: it is never silently replaced by the default.
 package config
 
 import (
@@ -62,6 +67,9 @@ type Config struct {
 	lines map[string]int
 	// values maps a dotted path to its value's node in File.
 	values map[string]*yaml.Node
+	// zeros are the keys given an explicit 0 where 0 is not valid
+	// (found while applying defaults, see defNonZero).
+	zeros Problems
 }
 
 // Kafka configures the broker connection and topics.
@@ -442,6 +450,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		break
 	}
 	c.applyDefaults()
+	ps = append(ps, c.zeros...)
 	ps = append(ps, c.check()...)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 	if len(ps) > 0 {
@@ -739,14 +748,14 @@ func (c *Config) applyDefaults() {
 	def(&k.Topics.Replies, "medgate.replies")
 	def(&k.Topics.Events, "medgate.events")
 	def(&k.Topics.DLQ, "medgate.dlq")
-	def(&k.MaxInFlight, 64)
-	def(&k.MaxBufferedMB, 64)
+	defNonZero(c, "kafka.maxInFlight", &k.MaxInFlight, 64, "must be between 1 and 10000")
+	defNonZero(c, "kafka.maxBufferedMB", &k.MaxBufferedMB, 64, "must be between 1 and 65536 (MiB)")
 	if k.ReplyLinger == nil {
 		d := Duration(DefaultReplyLinger)
 		k.ReplyLinger = &d
 	}
-	def(&k.Partitions, 6)
-	def(&k.ReplicationFactor, 1)
+	defNonZero(c, "kafka.partitions", &k.Partitions, 6, "must be at least 1")
+	defNonZero(c, "kafka.replicationFactor", &k.ReplicationFactor, 1, "must be at least 1")
 	if k.Embedded != nil {
 		def(&k.Embedded.Listen, "127.0.0.1:9092")
 		def(&k.Embedded.DataDir, "data/kafka")
@@ -765,34 +774,34 @@ func (c *Config) applyDefaults() {
 	}
 	h := &c.HTTP
 	def(&h.Listen, "127.0.0.1:8080")
-	def(&h.IngressTimeout, Duration(30*time.Second))
-	def(&h.ReadHeaderTimeout, Duration(10*time.Second))
-	def(&h.ReadTimeout, Duration(30*time.Second))
-	def(&h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second))
-	def(&h.IdleTimeout, Duration(2*time.Minute))
-	def(&h.MaxConnections, 1024)
+	defNonZero(c, "http.ingressTimeout", &h.IngressTimeout, Duration(30*time.Second), "must be positive")
+	defNonZero(c, "http.readHeaderTimeout", &h.ReadHeaderTimeout, Duration(10*time.Second), "must be positive")
+	defNonZero(c, "http.readTimeout", &h.ReadTimeout, Duration(30*time.Second), "must be positive")
+	defNonZero(c, "http.writeTimeout", &h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second), "must be longer than http.ingressTimeout")
+	defNonZero(c, "http.idleTimeout", &h.IdleTimeout, Duration(2*time.Minute), "must be positive")
+	defNonZero(c, "http.maxConnections", &h.MaxConnections, 1024, "must be between 1 and 100000")
 	cs := &c.Console
-	def(&cs.HSTSMaxAge, Duration(365*24*time.Hour))
-	def(&cs.SessionIdle, Duration(30*time.Minute))
-	def(&cs.SessionMax, Duration(12*time.Hour))
-	def(&cs.Lockout.Failures, 5)
-	def(&cs.Lockout.Duration, Duration(15*time.Minute))
+	defNonZero(c, "console.hstsMaxAge", &cs.HSTSMaxAge, Duration(365*24*time.Hour), "must be positive")
+	defNonZero(c, "console.sessionIdle", &cs.SessionIdle, Duration(30*time.Minute), "must be at least 1m")
+	defNonZero(c, "console.sessionMax", &cs.SessionMax, Duration(12*time.Hour), "must be positive")
+	defNonZero(c, "console.lockout.failures", &cs.Lockout.Failures, 5, "must be between 1 and 100")
+	defNonZero(c, "console.lockout.duration", &cs.Lockout.Duration, Duration(15*time.Minute), "must be at least 1m")
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing
-	def(&p.MaxPayloadBytes, MaxPayloadLimit)
-	def(&p.MaxAttempts, 8)
-	def(&p.InitialBackoff, Duration(500*time.Millisecond))
-	def(&p.MaxBackoff, Duration(30*time.Second))
-	def(&p.CallTimeout, Duration(60*time.Second))
-	def(&p.UploadDeadline, Duration(30*time.Minute))
-	def(&p.RetryBudget, Duration(10*time.Minute))
+	defNonZero(c, "processing.maxPayloadBytes", &p.MaxPayloadBytes, MaxPayloadLimit, fmt.Sprintf("must be between 1 and %d", MaxPayloadLimit))
+	defNonZero(c, "processing.maxAttempts", &p.MaxAttempts, 8, "must be at least 1")
+	defNonZero(c, "processing.initialBackoff", &p.InitialBackoff, Duration(500*time.Millisecond), "must be positive")
+	defNonZero(c, "processing.maxBackoff", &p.MaxBackoff, Duration(30*time.Second), "must be positive")
+	defNonZero(c, "processing.callTimeout", &p.CallTimeout, Duration(60*time.Second), "must be positive")
+	defNonZero(c, "processing.uploadDeadline", &p.UploadDeadline, Duration(30*time.Minute), "must be positive")
+	defNonZero(c, "processing.retryBudget", &p.RetryBudget, Duration(10*time.Minute), "must be positive")
 	def(&p.BreakerThreshold, 5)
-	def(&p.PluginCrashLimit, 3)
-	def(&p.BreakerCooldown, Duration(30*time.Second))
-	def(&c.Retention.Messages, Duration(90*24*time.Hour))
-	def(&c.Retention.Exchanges, Duration(180*24*time.Hour))
-	def(&c.Retention.Interval, Duration(time.Hour))
+	defNonZero(c, "processing.pluginCrashLimit", &p.PluginCrashLimit, 3, "must be at least 1")
+	defNonZero(c, "processing.breakerCooldown", &p.BreakerCooldown, Duration(30*time.Second), "must be positive")
+	defNonZero(c, "retention.messages", &c.Retention.Messages, Duration(90*24*time.Hour), "must be positive (0s would delete finished messages at once); to keep rows for good, give a very long duration (e.g. \"87600h\")")
+	defNonZero(c, "retention.exchanges", &c.Retention.Exchanges, Duration(180*24*time.Hour), "must be positive (0s would delete journal entries at once); to keep rows for good, give a very long duration (e.g. \"87600h\")")
+	defNonZero(c, "retention.interval", &c.Retention.Interval, Duration(time.Hour), "must be at least 1m")
 	if c.PluginChecksums != "" {
 		c.PluginChecksums = c.rel(c.PluginChecksums)
 	}
@@ -813,6 +822,47 @@ func def[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
+}
+
+// defNonZero is def for a key where 0 is not a valid value: *p is set to v
+// when it is zero, and when the file gives the key an explicit zero ("0",
+// "0s") that is recorded as a problem at the key, saying what is valid and
+// that removing the line gives v. A key left empty ("maxAttempts:") counts
+// as not given.
+func defNonZero[T comparable](c *Config, path string, p *T, v T, valid string) {
+	var zero T
+	if *p != zero {
+		return
+	}
+	*p = v
+	n, ok := c.values[path]
+	if !ok || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		return
+	}
+	// A value that does not decode is already reported by the decoder.
+	var written T
+	if err := n.Decode(&written); err != nil || written != zero {
+		return
+	}
+	c.zeros = append(c.zeros, c.Problem(path, "%s is not a valid value: %s; write another value, or remove the line for the default %s",
+		n.Value, valid, defaultText(v)))
+}
+
+// defaultText writes a default as it is written in the file ("1h", not
+// "1h0m0s").
+func defaultText(v any) string {
+	d, ok := v.(Duration)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	s := d.D().String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (c *Config) rel(p string) string {

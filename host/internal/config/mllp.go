@@ -86,12 +86,13 @@ var (
 func (c *Config) defaultMLLP() {
 	for i := range c.MLLP.Listeners {
 		l := &c.MLLP.Listeners[i]
-		def(&l.MaxMessageBytes, min(512<<10, c.Processing.MaxPayloadBytes/2))
-		def(&l.MaxConnections, 32)
-		def(&l.IdleTimeout, Duration(5*time.Minute))
-		def(&l.ReadTimeout, Duration(30*time.Second))
-		def(&l.WriteTimeout, Duration(10*time.Second))
-		def(&l.ProcessTimeout, c.Processing.CallTimeout+Duration(30*time.Second))
+		path := fmt.Sprintf("mllp.listeners[%d].", i)
+		defNonZero(c, path+"maxMessageBytes", &l.MaxMessageBytes, min(512<<10, c.Processing.MaxPayloadBytes/2), "must be between 1 and processing.maxPayloadBytes")
+		defNonZero(c, path+"maxConnections", &l.MaxConnections, 32, "must be between 1 and 10000")
+		defNonZero(c, path+"idleTimeout", &l.IdleTimeout, Duration(5*time.Minute), "must be at least 100ms")
+		defNonZero(c, path+"readTimeout", &l.ReadTimeout, Duration(30*time.Second), "must be at least 100ms")
+		defNonZero(c, path+"writeTimeout", &l.WriteTimeout, Duration(10*time.Second), "must be at least 100ms")
+		defNonZero(c, path+"processTimeout", &l.ProcessTimeout, c.Processing.CallTimeout+Duration(30*time.Second), "must be at least 100ms")
 		def(&l.DefaultCharset, "UTF-8")
 		if name, err := hl7.CharsetName(l.DefaultCharset); err == nil {
 			l.DefaultCharset = name // checkMLLP reports a name that is not known
