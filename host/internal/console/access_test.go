@@ -739,3 +739,99 @@ func TestViewerGetsNoRowActions(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyRequestsWithoutCookieKeepOthersSignedIn: requests a trusted
+// proxy names a user in but that carry no session cookie (a script, a
+// health check through the proxy) reuse that user's live proxy session,
+// so more of them than the session map holds sign no one else out; a
+// request naming another role, or made after the user changed, still
+// gets a session of its own with the role it should have.
+func TestProxyRequestsWithoutCookieKeepOthersSignedIn(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, roleHeader string
+		otherVia         string // how user B signed in: "password" or "proxy"
+	}{
+		{"role header, B by password", "X-Remote-Role", "password"},
+		{"role header, B by proxy", "X-Remote-Role", "proxy"},
+		{"stored users, B by password", "", "password"},
+		{"stored users, B by proxy", "", "proxy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			proxy, err := access.NewProxy("X-Remote-User", tc.roleHeader, []string{"127.0.0.0/8"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+			f.addUser("scriptA", access.Operator)
+			pwB := f.addUser("nurseB", access.Operator)
+			named := func(c *client, path, user, role string) resp {
+				t.Helper()
+				req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+				req.Header.Set("X-Remote-User", user)
+				if tc.roleHeader != "" {
+					req.Header.Set(tc.roleHeader, role)
+				}
+				return c.do(req)
+			}
+			b := f.client()
+			if tc.otherVia == "password" {
+				b.signIn("nurseB", pwB)
+			} else if r := named(b, "/console/", "nurseB", "operator"); r.code != http.StatusOK {
+				t.Fatalf("B through the proxy: %d", r.code)
+			}
+			// No cookie jar: every request of A comes without a cookie.
+			cookieless := &client{t: t, f: f, http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+			for i := range maxSessions + 1 {
+				f.clock.add(time.Millisecond) // B's session is the oldest
+				if r := named(cookieless, "/console/", "scriptA", "operator"); r.code != http.StatusOK {
+					t.Fatalf("A's request %d without a cookie: %d", i, r.code)
+				}
+			}
+			// B's session still stands: its cookie alone (no proxy header) gets the page.
+			if r := b.get("/console/"); r.code != http.StatusOK || !strings.Contains(r.body, "nurseB") {
+				t.Fatalf("B was signed out by A's requests without a cookie: %d (want 200 with B's name)", r.code)
+			}
+			f.c.sessions.mu.Lock()
+			n := len(f.c.sessions.m)
+			f.c.sessions.mu.Unlock()
+			if n != 2 {
+				t.Fatalf("%d sessions after %d requests of A without a cookie and B's sign-in, want 2 (A's one reused)", n, maxSessions+1)
+			}
+			// A's sign-in is audited once, when its session began.
+			signIns := func() int {
+				t.Helper()
+				got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "login", Actor: "scriptA"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(got)
+			}
+			if n := signIns(); n != 1 {
+				t.Fatalf("A's sign-in audited %d times, want once", n)
+			}
+			// A new role (from the header, or the stored user's) is not
+			// given A's old session: the operator page is refused.
+			if tc.roleHeader == "" {
+				if err := f.users.SetRole(t.Context(), "scriptA", access.Viewer); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := named(cookieless, "/console/form/ecard/print", "scriptA", "viewer"); r.code != http.StatusForbidden || !strings.Contains(r.body, "not allowed") {
+				t.Fatalf("A as viewer without a cookie on an operator page: %d, want 403 not allowed", r.code)
+			}
+			if n := signIns(); n != 2 {
+				t.Fatalf("A's sign-ins audited %d times after the new role, want twice", n)
+			}
+			// An idle session has ended and is not reused: A signs in anew.
+			f.clock.add(31 * time.Minute)
+			if r := named(cookieless, "/console/", "scriptA", "viewer"); r.code != http.StatusOK {
+				t.Fatalf("A after the idle timeout: %d", r.code)
+			}
+			if n := signIns(); n != 3 {
+				t.Fatalf("A's sign-ins audited %d times after the idle timeout, want 3 (the ended session reused?)", n)
+			}
+		})
+	}
+}

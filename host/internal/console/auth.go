@@ -85,6 +85,34 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 	return s
 }
 
+// reuse returns the live session a trusted reverse proxy's user already
+// has with that role and stamp (the most recently seen), marked seen; nil
+// when there is none. Requests the proxy names the user in but that carry
+// no session cookie (a script, a health check) share it, so they do not
+// fill the map and push other users' sessions out.
+func (ss *sessions) reuse(operator string, role access.Role, stamp string) *session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	var found *session
+	for id, s := range ss.m {
+		if s.via != viaProxy || s.operator != operator || s.Role() != role || s.stamp != stamp {
+			continue
+		}
+		if ss.expired(s, now) {
+			delete(ss.m, id)
+			continue
+		}
+		if found == nil || s.seen.After(found.seen) {
+			found = s
+		}
+	}
+	if found != nil {
+		found.seen = now
+	}
+	return found
+}
+
 // get returns the live session with that id and marks it seen.
 func (ss *sessions) get(id string) *session {
 	ss.mu.Lock()
@@ -312,8 +340,9 @@ func (c *Console) clientAddr(r *http.Request) string {
 }
 
 // proxySession returns the session of the user a trusted reverse proxy
-// names (creating one, with a cookie, when the browser has none for that
-// user), nil when the proxy names nobody. ok is false when it refused the
+// names (when the request has no cookie of that user's, the user's live
+// proxy session with the same role and stamp, or else a new one, audited
+// as a sign-in; either with a cookie), nil when the proxy names nobody. ok is false when it refused the
 // request (an unknown role or user) and wrote the page.
 func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	name, roleName, found := c.o.Proxy.Identity(r)
@@ -355,6 +384,14 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 			"The reverse proxy signed you in as "+name+", but medgate cannot give that identity a role: "+err.Error()+".",
 			"Ask the administrator to send a valid role (viewer, operator or admin) in "+c.o.Proxy.RoleHeader+", or to add the user (medgate user add).")
 		return nil, false
+	}
+	// The user's live session with this role (and, without a role
+	// header, this stamp: the stored user as just read) serves a request
+	// without its cookie; a new one would push the oldest session of
+	// whoever out of the full map.
+	if s := c.sessions.reuse(name, role, stamp); s != nil {
+		c.setCookie(w, r, s.id, 0)
+		return s, true
 	}
 	s := c.sessions.create(name, role, viaProxy, stamp)
 	c.setCookie(w, r, s.id, 0)

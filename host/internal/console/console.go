@@ -38,6 +38,12 @@
 // for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// A user a trusted reverse proxy names gets a session on the first
+// request; a later request of that user without its cookie (a script, a
+// health check through the proxy) reuses the user's live proxy session
+// with the same role and stored-user stamp instead of starting another,
+// so such requests cannot fill the session map (1000) and push other
+// users' sessions out.
 // A session of a stored user is checked against the store at every
 // request (one read by primary key, which every instance shares): it ends
 // once the user is removed, disabled, or has their password, role or
