@@ -21,7 +21,10 @@ import (
 // progress sends nothing and waits – retryably and as a deliberate wait
 // (sdk.Wait), as the work-injury plugin's GYU003 waits for its month
 // (plugins/workinjury/adapter/monthwait.go), since the condition resolves
-// by itself. The claim is released when the workflow ends, whatever its
+// by itself. Every operation that can wait is declared an upload
+// (adapter.go): the host counts a wait as an attempt and would give any
+// other message up after processing.maxAttempts, to the DLQ, while an
+// upload it never gives up. The claim is released when the workflow ends, whatever its
 // outcome. A claim left behind (a crash in between, a message given up
 // on) is recognised as its message's own record (wf/<id>) being done or
 // absent – the record is written before the claim – or as no attempt of

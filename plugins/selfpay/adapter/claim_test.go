@@ -196,3 +196,34 @@ func TestVisitClaimReleased(t *testing.T) {
 	wantStatus(t, e.must(OpCancel, "cx", map[string]any{"fixmedins_mdtrt_id": "ZYF"}, 1), sdk.StatusOK)
 	wantStatus(t, e.must(OpUpload, "ok2", upload("ZYF", 2), 1), sdk.StatusOK)
 }
+
+// TestClaimWaitersAreUploads: every operation that can wait for its
+// visit's claim is declared an upload. The host gives a message of any
+// other operation up after processing.maxAttempts calls or its retry
+// budget, counting deliberate waits as attempts (host/pipeline tryCalls),
+// so a cancel waiting behind a long upload of its visit went to the DLQ
+// and staff had to replay it; an upload is never given up on, and past its
+// deadline is retried late with escalating alerts.
+func TestClaimWaitersAreUploads(t *testing.T) {
+	t.Parallel()
+	d, err := New().Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]sdk.Operation{}
+	for _, op := range d.Operations {
+		declared[op.Type] = op
+	}
+	for _, typ := range []string{OpUpload, OpCancel, "selfpay.4201A", "selfpay.4202", "selfpay.4203", "selfpay.4204"} {
+		t.Run(typ, func(t *testing.T) {
+			t.Parallel()
+			op, ok := declared[typ]
+			if !ok {
+				t.Fatalf("operation %s not declared", typ)
+			}
+			if !op.Upload || op.Query {
+				t.Errorf("operation %s is declared Upload %v, Query %v; it may wait for its visit's claim, so it must be an upload (never given up on while it waits)", typ, op.Upload, op.Query)
+			}
+		})
+	}
+}
