@@ -205,7 +205,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	}
 	for _, t := range transactions {
 		if t.infno == op {
-			return run.single(ctx, op)
+			resp, err := run.single(ctx, op)
+			run.settleClaim(ctx, resp, err)
+			return resp, err
 		}
 	}
 	return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: "unknown operation " + req.Type,
