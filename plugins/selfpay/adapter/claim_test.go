@@ -172,7 +172,7 @@ func TestStaleVisitClaim(t *testing.T) {
 	}{
 		"record absent":           {renewed: now},
 		"record done":             {state: &wfState{Op: "upload", MdtrtID: "ZYS", Step: stepDone, Final: &finalized{Status: sdk.StatusOK}}, renewed: now},
-		"older than the deadline": {state: &wfState{Op: "cancel", MdtrtID: "ZYS", Step: stepDelete, Sent: true}, renewed: now.Add(-claimStaleAfter - time.Minute)},
+		"older than the deadline": {state: &wfState{Op: "cancel", MdtrtID: "ZYS", Step: stepDelete, Sent: true}, renewed: now.Add(-defaultClaimLapse - time.Minute)},
 		"in progress":             {state: &wfState{Op: "cancel", MdtrtID: "ZYS", Step: stepDelete, Sent: true}, renewed: now.Add(-time.Minute), wait: true},
 	}
 	for name, tc := range testCases {
@@ -296,5 +296,84 @@ func TestSingleHoldsItsVisit(t *testing.T) {
 	wantStatus(t, r, sdk.StatusOK)
 	if !strings.Contains(string(r.Payload), `"infno":"4204","msgid"`) || !strings.Contains(string(r.Payload), `"outcome":"tolerated"`) {
 		t.Errorf("the cancel should have found the details deleted by the single 4204: %s", r.Payload)
+	}
+}
+
+// TestClaimLapseSetting: how long a claim outlives its holder's last
+// attempt is the site's claimLapse (the host's uploadDeadline, which the
+// 30 minutes stood for, is not visible to the plugin, and a host whose
+// attempts of one message are further apart needs a longer lapse): a claim
+// renewed longer ago than it no longer holds, a more recent one does, and
+// the wait says when it lapses. A value too short to outlast the gap
+// between two attempts, or unreadable, is refused at Configure.
+func TestClaimLapseSetting(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	testCases := map[string]struct {
+		lapse   string // "" leaves the setting out
+		renewed time.Duration
+		wait    bool
+	}{
+		"default holds 20m":    {renewed: 20 * time.Minute, wait: true},
+		"default lapses 31m":   {renewed: 31 * time.Minute},
+		"10m lapses after 11m": {lapse: "10m", renewed: 11 * time.Minute},
+		"10m holds 9m":         {lapse: "10m", renewed: 9 * time.Minute, wait: true},
+		"2h holds 40m":         {lapse: "2h", renewed: 40 * time.Minute, wait: true},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) {
+				delete(s, SetClaimLapse)
+				if tc.lapse != "" {
+					s[SetClaimLapse] = tc.lapse
+				}
+			})
+			ctx := context.Background()
+			b, _ := json.Marshal(&wfState{Op: "cancel", MdtrtID: "ZYL", Step: stepDelete, Sent: true})
+			if _, err := e.host.Put(ctx, testSite, wfKey("ghost"), b); err != nil {
+				t.Fatal(err)
+			}
+			at := now.Add(-tc.renewed)
+			b, _ = json.Marshal(visitClaim{MessageID: "ghost", Op: "cancel", Since: at, Renewed: at})
+			if _, err := e.host.Put(ctx, testSite, claimKey("ZYL"), b); err != nil {
+				t.Fatal(err)
+			}
+			r := e.must(OpUpload, "new", upload("ZYL", 2), 1)
+			if !tc.wait {
+				wantStatus(t, r, sdk.StatusOK)
+				return
+			}
+			if !r.Waiting {
+				t.Fatalf("a claim renewed %s ago must hold with claimLapse %q; got %+v", tc.renewed, tc.lapse, r)
+			}
+			lapse := tc.lapse
+			if lapse == "" {
+				lapse = "30m"
+			}
+			d, _ := time.ParseDuration(lapse)
+			if msg := r.Diagnostics.String(); !strings.Contains(msg, d.String()) {
+				t.Errorf("the wait must say the claim lapses %s after its last attempt: %s", d, msg)
+			}
+			if n := len(e.sim.Calls()); n != 0 {
+				t.Errorf("%d call(s) sent while waiting", n)
+			}
+		})
+	}
+	e := newEnv(t, nil)
+	for _, bad := range []string{"0s", "1m", "-5m", "25h", "soon"} {
+		s := baseSettings(e.url)
+		s[SetClaimLapse] = bad
+		resp, err := e.plugin.Configure(context.Background(), &sdk.ConfigureRequest{Site: "bad", Settings: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, dg := range resp.Diagnostics {
+			found = found || dg.Field == SetClaimLapse && strings.Contains(dg.Detail, "5m") && strings.Contains(dg.Detail, "24h")
+		}
+		if !found {
+			t.Errorf("claimLapse %q: want a problem at claimLapse naming the range 5m–24h; got %v", bad, resp.Diagnostics)
+		}
 	}
 }

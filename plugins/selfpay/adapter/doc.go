@@ -66,7 +66,8 @@
 // sends nothing and answers sdk.Wait, which the host retries (every such
 // operation is declared an upload, which the host never gives up on). The claim is released when the workflow ends,
 // and one left behind lapses once its message's state is finished or
-// absent, or after 30 minutes without an attempt renewing it (claim.go).
+// absent, or after the site's claimLapse (default 30 minutes) without an
+// attempt renewing it (claim.go).
 //
 // Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for
