@@ -25,7 +25,10 @@
 //     and use the sign_no the state holds. A claim lapses after the call
 //     timeout plus 40s (the 9001, its journal entry, the write, clock
 //     differences), so an instance that died while signing in blocks
-//     the others no longer than that. A call the
+//     the others no longer than that. Before each call an instance reads
+//     the state once more and, when another instance has replaced the
+//     day's sign_no there, sends the new one instead of the one it keeps
+//     in memory, rather than being refused for it first. A call the
 //     platform refuses with an infcode listed in [Config.SignInExpiredCodes]
 //     (setting signInExpiredCodes; empty by default, as the platform's code
 //     for an expired sign-in is not public) replaces that sign_no (by one

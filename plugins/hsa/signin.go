@@ -70,7 +70,8 @@ func instanceID() string {
 // SignNo returns today's sign_no for the configured operator, signing in
 // with 9001 when there is none yet today. It is cached in memory and in
 // host state, and every instance sharing the state uses the sign_no the
-// state holds: one instance claims the sign-in there (a version-checked
+// state holds (read again before each call, so a sign_no another instance
+// replaced is not sent again): one instance claims the sign-in there (a version-checked
 // write) before sending 9001 and the others wait for its sign_no, so an
 // operator signs in once a day whatever the number of instances.
 func (c *Client) SignNo(ctx context.Context, h Host, messageID string) (string, error) {
@@ -97,7 +98,7 @@ func (c *Client) signNo(ctx context.Context, h Host, messageID, refused string) 
 		return "", false
 	}
 	if no, ok := cached(); ok {
-		return no, nil
+		return c.newerSignNo(ctx, h, key, day, no, refused), nil
 	}
 	select {
 	case c.signing <- struct{}{}:
@@ -109,6 +110,31 @@ func (c *Client) signNo(ctx context.Context, h Host, messageID, refused string) 
 		return no, nil
 	}
 	return c.sharedSignNo(ctx, h, key, day, messageID, refused)
+}
+
+// newerSignNo returns the sign_no host state holds for today when another
+// instance has replaced the one this client keeps in memory (cached), and
+// cached otherwise. Reading the state before each call (one Get, beside
+// the msgid sequence and the journal the call writes there anyway) saves
+// every instance a refusal of a sign_no another instance has already
+// replaced: without signInExpiredCodes listed, such a refusal ends the
+// message rejected. A state without a newer sign_no (the same, another
+// day's, none, unreadable, or refused) or that cannot be read leaves the
+// cached one in use; this never signs in.
+func (c *Client) newerSignNo(ctx context.Context, h Host, key, day, cached, refused string) string {
+	e, err := h.Get(ctx, key)
+	if err != nil {
+		if !errors.Is(err, sdk.ErrNotFound) {
+			c.log.Warn("cannot read the shared 9001 sign-in; using this instance's", "key", key, "err", err)
+		}
+		return cached
+	}
+	var st signInState
+	if json.Unmarshal(e.Value, &st) != nil || st.Day != day || st.SignNo == "" || st.SignNo == cached || st.SignNo == refused {
+		return cached
+	}
+	c.remember(key, st)
+	return st.SignNo
 }
 
 // sharedSignNo reads the sign-in from host state and uses its sign_no;

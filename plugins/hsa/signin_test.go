@@ -220,7 +220,7 @@ func TestSignInClaimOfADeadInstance(t *testing.T) {
 // same sign_no, both refused for it as expired, replace it with one 9001
 // between them and send their calls again with the new sign_no. The
 // replacing 9001 is held until a third 9001 arrives or the state has been
-// read three more times (the other instance waits for the claim).
+// read five more times (the other instance waits for the claim).
 func TestSignInRefusedReplacedOnceAcrossInstances(t *testing.T) {
 	t.Parallel()
 	g := newGate()
@@ -252,7 +252,10 @@ func TestSignInRefusedReplacedOnceAcrossInstances(t *testing.T) {
 	base := h.getCount()
 	h.mu.Lock()
 	h.onGet = func(n int) {
-		if n >= base+3 {
+		// Each instance reads the state once before its call (a newer
+		// sign_no?), then the first to be refused once more and claims,
+		// and the other reads the claim twice while waiting.
+		if n >= base+5 {
 			g.open()
 		}
 	}
@@ -390,5 +393,75 @@ func TestSignInOutlastingItsClaim(t *testing.T) {
 	}
 	if st := storedSignIn(t, h); st.SignNo != "SN2" {
 		t.Errorf("state holds %+v, want SN2", st)
+	}
+}
+
+// TestSignInReplacedByAnotherInstance: an instance uses the sign_no the
+// host state holds for today, not the one it keeps in memory, once another
+// instance has replaced it there (after the platform refused it as
+// expired, for instance): it does not wait to be refused for the old one
+// itself. Without a newer sign_no in the state (the same one, one of
+// another day, an unreadable record, none) it keeps its own, and it never
+// signs in for that.
+func TestSignInReplacedByAnotherInstance(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		state func(t *testing.T, h *memHost, other *Client) // changes the shared state after both signed in with SN1
+		want  string
+		signs int32
+	}{
+		"replaced by the other instance": {state: func(t *testing.T, h *memHost, other *Client) {
+			if err := other.ForgetSignIn(context.Background(), h); err != nil {
+				t.Fatal(err)
+			}
+			if no, err := other.SignNo(context.Background(), h, "m1"); err != nil || no != "SN2" {
+				t.Fatalf("the other instance signs in again: %q, %v", no, err)
+			}
+		}, want: "SN2", signs: 2},
+		"unchanged":   {state: func(*testing.T, *memHost, *Client) {}, want: "SN1", signs: 1},
+		"another day": {state: func(t *testing.T, h *memHost, _ *Client) { putSignIn(t, h, `{"day":"2025-03-31","signNo":"SN9"}`) }, want: "SN1", signs: 1},
+		"unreadable":  {state: func(t *testing.T, h *memHost, _ *Client) { putSignIn(t, h, `{`) }, want: "SN1", signs: 1},
+		"forgotten":   {state: func(t *testing.T, h *memHost, _ *Client) { putSignIn(t, h, `{}`) }, want: "SN1", signs: 1},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, signIns, url := signInPlatform(t, nil, nil)
+			cfg := testConfig(url)
+			cfg.SignIn, cfg.SignInMAC, cfg.SignInIP = true, "m", "i"
+			h := newMemHost()
+			a, b := newClient(t, cfg, WithClock(fixedClock())), newClient(t, cfg, WithClock(fixedClock()))
+			for _, c := range []*Client{a, b} {
+				if no, err := c.SignNo(context.Background(), h, "m0"); err != nil || no != "SN1" {
+					t.Fatalf("sign in: %q, %v", no, err)
+				}
+			}
+			tc.state(t, h, b)
+			if _, err := a.Do(context.Background(), h, Call{Infno: "4207"}); err != nil {
+				t.Fatal(err)
+			}
+			p.mu.Lock()
+			var sent []any
+			for _, env := range p.envs {
+				if env["infno"] == "4207" {
+					sent = append(sent, env["sign_no"])
+				}
+			}
+			p.mu.Unlock()
+			if len(sent) != 1 || sent[0] != tc.want {
+				t.Errorf("the first instance sent 4207 with sign_no %v, want %s once", sent, tc.want)
+			}
+			if n := signIns.Load(); n != tc.signs {
+				t.Errorf("%d 9001 sign-ins, want %d", n, tc.signs)
+			}
+		})
+	}
+}
+
+// putSignIn overwrites the shared sign-in record with v.
+func putSignIn(t *testing.T, h *memHost, v string) {
+	t.Helper()
+	if _, err := h.Put(context.Background(), signInKey("OP001"), []byte(v)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -107,7 +107,11 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	ops := []sdk.Operation{
 		{Type: OpUpload, Schema: "selfpay/4201A", Upload: true,
 			Summary: "upload one self-pay inpatient: 4204 clear old details → 4201A fee details in batches → 4202 visit and diagnoses → 4203 complete; resumable"},
-		{Type: OpCancel, Schema: "selfpay/4203", Summary: "withdraw one patient's upload: 4203 cplt_flag=0 → 4204 delete the details"},
+		// A cancel changes the platform as a single 4203 and 4204 do, and
+		// may wait for a long upload of its visit (claim.go): as an upload
+		// the host never gives it up (a wait counts as an attempt towards
+		// processing.maxAttempts), and alerts when it is late.
+		{Type: OpCancel, Schema: "selfpay/4203", Upload: true, Summary: "withdraw one patient's upload: 4203 cplt_flag=0 → 4204 delete the details"},
 		{Type: OpImportPending, Summary: "read a pending self-pay list (XLSX or CSV, base64) and report per patient: pending, uploaded, failed and why"},
 	}
 	for _, t := range transactions {
@@ -201,7 +205,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	}
 	for _, t := range transactions {
 		if t.infno == op {
-			return run.single(ctx, op)
+			resp, err := run.single(ctx, op)
+			run.settleClaim(ctx, resp, err)
+			return resp, err
 		}
 	}
 	return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: "unknown operation " + req.Type,

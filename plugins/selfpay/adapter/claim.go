@@ -21,17 +21,18 @@ import (
 // progress sends nothing and waits – retryably and as a deliberate wait
 // (sdk.Wait), as the work-injury plugin's GYU003 waits for its month
 // (plugins/workinjury/adapter/monthwait.go), since the condition resolves
-// by itself. The claim is released when the workflow ends, whatever its
+// by itself. Every operation that can wait is declared an upload
+// (adapter.go): the host counts a wait as an attempt and would give any
+// other message up after processing.maxAttempts, to the DLQ, while an
+// upload it never gives up. The claim is released when the workflow ends, whatever its
 // outcome. A claim left behind (a crash in between, a message given up
 // on) is recognised as its message's own record (wf/<id>) being done or
 // absent – the record is written before the claim – or as no attempt of
-// it having renewed the claim for claimStaleAfter, and then holds nothing
-// back.
-
-// claimStaleAfter is how long after its holder's last attempt a claim
-// lapses: the 30-minute upload deadline. A workflow in progress renews its
-// claim on every attempt, and the host retries it well within that.
-const claimStaleAfter = 30 * time.Minute
+// it having renewed the claim for the site's claimLapse (settings.go), and
+// then holds nothing back. A workflow in progress renews its claim on
+// every attempt, and the host retries it well within that; the plugin
+// cannot see the host's retry timing (nor its uploadDeadline, whose
+// default the 30-minute default lapse is), so the lapse is a setting.
 
 // visitClaim is the value of claim/<fixmedins_mdtrt_id>; MessageID is
 // empty once released.
@@ -76,7 +77,7 @@ func (r *run) claim(ctx context.Context, op, id, field string) (*sdk.HandleRespo
 		}
 		if why == "" {
 			r.a.log.Info("self-pay workflow waits for another workflow of its visit", "site", r.s.code, "message", r.req.MessageID, "visit", id, "holder", cur.MessageID)
-			return claimWait(id, field, cur, now), nil
+			return claimWait(id, field, cur, r.s.opts.claimLapse), nil
 		}
 		r.a.log.Warn("a stale claim on a visit is taken over", "site", r.s.code, "message", r.req.MessageID, "visit", id, "holder", cur.MessageID, "why", why)
 	}
@@ -96,11 +97,11 @@ func (r *run) claim(ctx context.Context, op, id, field string) (*sdk.HandleRespo
 }
 
 // claimStale tells why a claim of another message no longer holds ("":
-// it holds): no renewal for claimStaleAfter, or its message's workflow
-// state absent or finished.
+// it holds): no renewal for the site's claimLapse, or its message's
+// workflow state absent or finished.
 func (r *run) claimStale(ctx context.Context, c visitClaim, now time.Time) (string, error) {
-	if age := now.Sub(c.Renewed); age > claimStaleAfter {
-		return fmt.Sprintf("not renewed for %s (more than %s)", age.Round(time.Second), claimStaleAfter), nil
+	if lapse := r.s.opts.claimLapse; now.Sub(c.Renewed) > lapse {
+		return fmt.Sprintf("not renewed for %s (more than claimLapse %s)", now.Sub(c.Renewed).Round(time.Second), lapse), nil
 	}
 	e, err := r.h.Get(ctx, wfKey(c.MessageID))
 	if errors.Is(err, sdk.ErrNotFound) {
@@ -117,20 +118,21 @@ func (r *run) claimStale(ctx context.Context, c visitClaim, now time.Time) (stri
 	return "", nil
 }
 
-// claimWait is the deliberate wait of a workflow whose visit c holds.
-func claimWait(id, field string, c visitClaim, now time.Time) *sdk.HandleResponse {
+// claimWait is the deliberate wait of a workflow whose visit c holds;
+// the claim lapses lapse after its last renewal.
+func claimWait(id, field string, c visitClaim, lapse time.Duration) *sdk.HandleResponse {
 	return sdk.Wait(sdk.Problem(field, "state",
 		fmt.Sprintf("rule one-workflow-per-visit: visit %s is being handled by message %s (selfpay.%s), in progress since %s",
 			id, c.MessageID, c.Op, c.Since.Format(time.RFC3339)),
 		fmt.Sprintf("their 4204, 4201A and 4203 calls must not interleave at the platform, so nothing was sent and medgate tries this message again by itself once message %s is done; "+
-			"if that message is in the DLQ, replay it or let its claim lapse (%s after its last attempt, at %s)",
-			c.MessageID, claimStaleAfter, c.Renewed.Add(claimStaleAfter).Format(time.RFC3339))))
+			"if that message is in the DLQ, replay it or let its claim lapse (claimLapse %s after its last attempt, at %s)",
+			c.MessageID, lapse, c.Renewed.Add(lapse).Format(time.RFC3339))))
 }
 
 // releaseClaim releases the claim of this message on visit id, if it
 // holds it, by compare-and-set: a claim taken over meanwhile is left
 // alone. A claim it cannot release is harmless once the message's record
-// is done, and lapses after claimStaleAfter otherwise.
+// is done, and lapses after the site's claimLapse otherwise.
 func (r *run) releaseClaim(ctx context.Context, id string) {
 	key := claimKey(id)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

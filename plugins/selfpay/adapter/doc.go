@@ -59,13 +59,15 @@
 //
 // # One workflow per visit
 //
-// A selfpay.upload or selfpay.cancel claims its visit
-// (claim/<fixmedins_mdtrt_id>) with compare-and-set before its first
-// platform call, after writing its own state; a workflow of a visit that
-// another message in progress holds sends nothing and answers sdk.Wait,
-// which the host retries. The claim is released when the workflow ends,
+// A selfpay.upload or selfpay.cancel, and a single selfpay.4201A …
+// selfpay.4204, claims its visit (claim/<fixmedins_mdtrt_id>) with
+// compare-and-set before its first platform call, after writing its own
+// state; a message of a visit that another message in progress holds
+// sends nothing and answers sdk.Wait, which the host retries (every such
+// operation is declared an upload, which the host never gives up on). The claim is released when the workflow ends,
 // and one left behind lapses once its message's state is finished or
-// absent, or after 30 minutes without an attempt renewing it (claim.go).
+// absent, or after the site's claimLapse (default 30 minutes) without an
+// attempt renewing it (claim.go).
 //
 // Patient records
 // (patient/<fixmedins_mdtrt_id>) remember each visit's last outcome for

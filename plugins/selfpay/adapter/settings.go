@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -16,6 +17,7 @@ const (
 	SetSchemaDir      = "schemaDir"
 	SetPendingColumns = "pendingColumns"
 	SetCheckTotals    = "checkTotals"
+	SetClaimLapse     = "claimLapse"
 )
 
 // DefaultPendingColumns maps the columns of a pending list exported from
@@ -40,7 +42,20 @@ type options struct {
 	schemaDir   string
 	columns     map[string][]string // field → header names
 	checkTotals bool
+	claimLapse  time.Duration
 }
+
+// Bounds of claimLapse. The shortest must outlast the longest gap between
+// two attempts of a message in progress (the host's callTimeout plus
+// maxBackoff, or a circuit breaker's cooldown: about 1.5 minutes with
+// the host's defaults), or a live workflow's claim would be taken over
+// and two workflows of a visit interleave; beyond a day a visit given up
+// on stays blocked past any use.
+const (
+	defaultClaimLapse = 30 * time.Minute
+	minClaimLapse     = 5 * time.Minute
+	maxClaimLapse     = 24 * time.Hour
+)
 
 func settings() []sdk.Setting {
 	own := []sdk.Setting{
@@ -50,13 +65,16 @@ func settings() []sdk.Setting {
 		{Name: SetPendingColumns, Type: sdk.SettingString, Default: DefaultPendingColumns,
 			Description: "columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt"},
 		{Name: SetCheckTotals, Type: sdk.SettingBool, Default: "true", Description: "refuse an upload whose fee lines do not add up to the visit's medfee_sumamt"},
+		{Name: SetClaimLapse, Type: sdk.SettingDuration, Default: "30m",
+			Description: "how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +
+				"from 5m to 24h, and longer than the host's processing.callTimeout plus processing.maxBackoff; the default is the host's default uploadDeadline"},
 	}
 	return append(hsa.Settings(), own...)
 }
 
 func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
-	o := options{batchSize: 50, pageSize: 100, checkTotals: true}
+	o := options{batchSize: 50, pageSize: 100, checkTotals: true, claimLapse: defaultClaimLapse}
 	intSetting := func(name string, dst *int, lo, hi int) {
 		v := strings.TrimSpace(s[name])
 		if v == "" {
@@ -78,6 +96,15 @@ func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 			ds.Error(SetCheckTotals, "type", fmt.Sprintf("%q is not true or false", v), "write true or false")
 		}
 		o.checkTotals = b
+	}
+	if v := strings.TrimSpace(s[SetClaimLapse]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minClaimLapse || d > maxClaimLapse {
+			ds.Error(SetClaimLapse, "range", fmt.Sprintf("%q is not a duration from 5m to 24h", v),
+				"write a duration from 5m to 24h (e.g. \"30m\"), longer than the host's processing.callTimeout plus processing.maxBackoff, or leave it out for the default 30m")
+		} else {
+			o.claimLapse = d
+		}
 	}
 	cols := s[SetPendingColumns]
 	if strings.TrimSpace(cols) == "" {

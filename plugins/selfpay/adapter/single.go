@@ -52,6 +52,7 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		return nil, err
 	}
 	if st != nil && st.Final != nil {
+		r.claimed = st.MdtrtID // released if a crash left it claimed
 		return st.Final.response(), nil
 	}
 	id := mdtrtIDOf(infno, m)
@@ -60,7 +61,18 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 			Detail: fmt.Sprintf("message %s started %s of visit %s; give every message its own id", r.req.MessageID, st.Op, st.MdtrtID)}), nil
 	}
 	if st == nil {
+		// The state before the claim, as for an upload: a claim whose
+		// message has no state is known to be left behind.
 		st = &wfState{Op: infno, MdtrtID: id, Step: stepSingle, Started: r.a.now().UTC()}
+		if err := r.save(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	// A single change of a visit waits for a workflow of the visit in
+	// progress (and holds one back) as a workflow does: its call would
+	// interleave with the workflow's 4204, 4201A and 4203 at the platform.
+	if wait, err := r.claim(ctx, infno, id, claimField(infno)); wait != nil || err != nil {
+		return wait, err
 	}
 	input := any(m)
 	var sns []string
@@ -101,6 +113,20 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	}
 	st.log(stepResult(stepSingle, infno, 0, len(sns), res, nil))
 	return r.finishSingle(ctx, st, res)
+}
+
+// claimField is the path of the visit in the input of a single
+// transaction infno, for the diagnostics of its claim.
+func claimField(infno string) string {
+	switch infno {
+	case "4201A":
+		return "$." + nodeFees + "[0].fixmedins_mdtrt_id"
+	case "4202":
+		return "$." + nodeMdtrt + ".fixmedins_mdtrt_id"
+	case "4204":
+		return "$.feedetail.fixmedins_mdtrt_id"
+	}
+	return "$.fixmedins_mdtrt_id"
 }
 
 // noteCompletion records what a single 4203 that took effect changed in

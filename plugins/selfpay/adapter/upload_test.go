@@ -1259,3 +1259,42 @@ func TestUploadCompletionOutcomeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInReplacedByAnotherInstance: two plugin instances over one host
+// state. Once one of them has replaced the day's sign-in (its call was
+// refused for an expired sign_no), the other sends the new sign_no from
+// the state with its next call instead of the old one it keeps in memory:
+// it is not refused for it first (which, with no signInExpiredCodes
+// listed, would end its message rejected).
+func TestSignInReplacedByAnotherInstance(t *testing.T) {
+	t.Parallel()
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInInfcode: -2}, func(s map[string]string) {
+		s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+		s["signInExpiredCodes"] = "-2"
+	})
+	a := e.plugin
+	wantStatus(t, e.must(OpUpload, "a-1", upload("ZYA1", 1), 1), sdk.StatusOK)
+	e.restart(e.host) // a second instance, sharing the state
+	b := e.plugin
+	wantStatus(t, e.must(OpUpload, "b-1", upload("ZYB1", 1), 1), sdk.StatusOK)
+	e.sim.ExpireSignIns()
+	wantStatus(t, e.must(OpUpload, "b-2", upload("ZYB2", 1), 1), sdk.StatusOK) // refused once, signs in again
+	e.plugin = a
+	wantStatus(t, e.must(OpUpload, "a-2", upload("ZYA2", 1), 1), sdk.StatusOK)
+	e.plugin = b
+	signIns, refused := 0, 0
+	for _, c := range e.sim.Calls() {
+		switch {
+		case c.Infno == "9001" && c.Applied:
+			signIns++
+		case c.Infcode == -2:
+			refused++
+		}
+	}
+	if signIns != 2 {
+		t.Errorf("%d sign-ins, want 2: the first, and the one replacing it for both instances", signIns)
+	}
+	if refused != 1 {
+		t.Errorf("%d calls refused for the expired sign-in, want 1: the instance that replaced it; the other must use the replacement the state holds", refused)
+	}
+}

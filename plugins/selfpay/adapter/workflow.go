@@ -640,8 +640,10 @@ func (r *run) refuse(ctx context.Context, ds sdk.Diagnostics) (*sdk.HandleRespon
 	if err != nil {
 		return nil, err
 	}
-	if st != nil && (st.Op == "upload" || st.Op == "cancel") {
-		r.claimed = st.MdtrtID // an earlier attempt may hold its claim
+	if st != nil {
+		// An earlier attempt may hold its claim (every operation with a
+		// state claims its visit: the workflows and the single changes).
+		r.claimed = st.MdtrtID
 	}
 	switch {
 	case st == nil || st.Final == nil && !st.Sent && st.Inflight == nil && len(st.Steps) == 0:
