@@ -26,14 +26,14 @@
 //     500, a dropped connection before or after applying the call, a hold
 //     that applies the call and then keeps the connection until released.
 //
-// It keeps its own ledger and enforces the rules itself, so a broken
-// adapter or schema file fails against it. Its field rules (rules.go) are
-// Go code written from /work/shared/specs/selfpay-hsa.md (§1 envelope, §4
-// field tables) and /work/shared/specs/requirements-zh.txt (2.2.2,
-// 4201A…4209), not read from schemas/; its SM4 encryption and msgid rule
-// (sm4.go) are its own too. From plugins/hsa it takes only the masking of
-// its log lines. Only its tests use medgate's client, to produce real
-// traffic.
+// It is an independent implementation: it imports nothing of medgate's
+// (no plugins/..., no schemas), keeps its own ledger and enforces the rules
+// itself, so a broken adapter or schema file fails against it. Its field
+// rules (rules.go) are Go code written from /work/shared/specs/selfpay-hsa.md
+// (§1 envelope, §4 field tables) and /work/shared/specs/requirements-zh.txt
+// (2.2.2, 4201A…4209), not read from schemas/; its SM4 encryption and msgid
+// rule (sm4.go) and its log masking (mask.go) are its own too. Only its
+// tests use medgate's client, to produce real traffic.
 //
 // Its rules are a reading of public third-party code quoted in those
 // notes, not the platform's documented behaviour.
@@ -57,8 +57,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/medgate/medgate/plugins/hsa"
 )
 
 // Options configure a simulator.
@@ -103,7 +101,8 @@ type Options struct {
 	Admvs string
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
-	// Log receives one line per call, with personal data masked.
+	// Log receives one line per call, with personal data masked (names,
+	// ID and phone numbers; mask.go).
 	Log *slog.Logger
 }
 
@@ -151,6 +150,9 @@ type Call struct {
 	ErrMsg  string
 	Applied bool
 	At      time.Time
+	// personal maps the names and numbers of the call's input and visit
+	// to their masked forms, for the log.
+	personal map[string]string
 }
 
 type fee struct {
@@ -463,6 +465,7 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	call.MdtrtID = mdtrtOf(call.Infno, in)
+	call.personal = s.personalOf(code, call.MdtrtID, in)
 	f := s.fault(call.Infno)
 	if f != nil {
 		call.Fault = f.Mode
@@ -556,7 +559,7 @@ func (s *Sim) record(c Call) {
 func (s *Sim) reply(w http.ResponseWriter, call *Call, env map[string]any, a answer, encType string) {
 	call.Infcode, call.ErrMsg = a.infcode, a.errMsg
 	s.record(*call)
-	s.opts.Log.Info("call", "infno", call.Infno, "msgid", call.MsgID, "infcode", a.infcode, "err_msg", hsa.MaskText(a.errMsg))
+	s.opts.Log.Info("call", "infno", call.Infno, "msgid", call.MsgID, "infcode", a.infcode, "err_msg", maskLog(a.errMsg, call.personal))
 	now := s.opts.Now()
 	s.mu.Lock()
 	s.seq++
@@ -671,6 +674,18 @@ func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answ
 	}
 	call.Applied = a.infcode == 0
 	return a
+}
+
+// personalOf collects the names and numbers of a call's input and of the
+// visit it names, for masking its log line.
+func (s *Sim) personalOf(code, mdtrtID string, in map[string]any) map[string]string {
+	m := personal(in, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.visits[code+"/"+mdtrtID]; v != nil && v.mdtrt != nil {
+		m = personal(v.mdtrt, m)
+	}
+	return m
 }
 
 func (s *Sim) visit(code, id string, create bool, now time.Time) *visit {
