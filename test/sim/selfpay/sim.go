@@ -6,8 +6,10 @@
 //   - verifies the x-tif gateway signature (paasid, timestamp within a
 //     skew, nonce never reused, SHA-256 of timestamp+token+nonce+timestamp)
 //     and answers HTTP 401 when it fails;
-//   - checks the request envelope and each transaction's input against the
-//     schemas (the same files medgate uses) and refuses duplicate msgids;
+//   - checks the request envelope and each transaction's input against its
+//     own field rules (rules.go: required, length, type, code list, date
+//     layout, unknown keys), written from the interface notes and the
+//     hospital's requirements, and refuses duplicate msgids;
 //   - enforces one patient per call, each 4201A line's
 //     det_item_fee_sumamt = pric × cnt rounded to the fen (a call with a
 //     wrong line stores none), the 4201A ↔ 4202 join on
@@ -24,13 +26,17 @@
 //     500, a dropped connection before or after applying the call, a hold
 //     that applies the call and then keeps the connection until released.
 //
-// Its SM4 encryption and its msgid rule are its own (sm4.go), checked
-// against the standard SM4 vector and against medgate's client; from
-// plugins/hsa it takes only the schema files (data, as medgate's are) and
-// the masking of its log lines.
+// It is an independent implementation: it imports nothing of medgate's
+// (no plugins/..., no schemas), keeps its own ledger and enforces the rules
+// itself, so a broken adapter or schema file fails against it. Its field
+// rules (rules.go) are Go code written from /work/shared/specs/selfpay-hsa.md
+// (§1 envelope, §4 field tables) and /work/shared/specs/requirements-zh.txt
+// (2.2.2, 4201A…4209), not read from schemas/; its SM4 encryption and msgid
+// rule (sm4.go) and its log masking (mask.go) are its own too. Only its
+// tests use medgate's client, to produce real traffic.
 //
-// Its rules are medgate's reading of public third-party code, not the
-// platform's documented behaviour (see /work/shared/specs/selfpay-hsa.md).
+// Its rules are a reading of public third-party code quoted in those
+// notes, not the platform's documented behaviour.
 package selfpay
 
 import (
@@ -40,7 +46,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,9 +57,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/medgate/medgate/plugins/hsa"
-	"github.com/medgate/medgate/schemas"
 )
 
 // Options configure a simulator.
@@ -95,13 +97,12 @@ type Options struct {
 	// answers, which then carry only data: with MaxPageSize, a short page
 	// is not the last one, and only an empty page ends the query.
 	NoPageCounts bool
-	// Schemas are the schemas to enforce; nil uses hsa.Schemas("").
-	Schemas *schemas.Set
 	// Admvs is the receiver's area code used in inf_refmsgid.
 	Admvs string
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
-	// Log receives one line per call, with personal data masked.
+	// Log receives one line per call, with personal data masked (names,
+	// ID and phone numbers; mask.go).
 	Log *slog.Logger
 }
 
@@ -149,6 +150,9 @@ type Call struct {
 	ErrMsg  string
 	Applied bool
 	At      time.Time
+	// personal maps the names and numbers of the call's input and visit
+	// to their masked forms, for the log.
+	personal map[string]string
 }
 
 type fee struct {
@@ -170,7 +174,6 @@ type visit struct {
 // Sim is the simulator; it is an http.Handler.
 type Sim struct {
 	opts    Options
-	req     *schemas.Schema
 	mu      sync.Mutex
 	visits  map[string]*visit // code + "/" + mdtrtID
 	msgids  map[string]bool
@@ -200,18 +203,7 @@ func New(opts Options) (*Sim, error) {
 	if opts.Admvs == "" {
 		opts.Admvs = "350000"
 	}
-	if opts.Schemas == nil {
-		set, err := hsa.Schemas("")
-		if err != nil {
-			return nil, err
-		}
-		opts.Schemas = set
-	}
-	req, ok := opts.Schemas.Get("envelope", "request")
-	if !ok {
-		return nil, errors.New("selfpay sim: the schema set has no envelope/request")
-	}
-	s := &Sim{opts: opts, req: req, held: make(chan string, 16), release: make(chan struct{})}
+	s := &Sim{opts: opts, held: make(chan string, 16), release: make(chan struct{})}
 	s.Reset()
 	return s, nil
 }
@@ -406,8 +398,8 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 	}
 	encType := str(env["enc_type"])
-	if errs := s.req.ValidateInput(head); errs != nil {
-		s.reply(w, &call, env, answer{infcode: -1, errMsg: "报文头校验失败: " + first(errs)}, encType)
+	if vs := check(envelopeRules, head); vs != nil {
+		s.reply(w, &call, env, answer{infcode: -1, errMsg: describeViolations("报文头校验失败", vs)}, encType)
 		return
 	}
 	if !hasInput {
@@ -467,8 +459,13 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.reply(w, &call, env, answer{infcode: code, errMsg: "签到信息无效或已过期，请先签到(9001)"}, encType)
 		return
 	}
-	in, _ := input.(map[string]any)
+	in, ok := input.(map[string]any)
+	if !ok {
+		s.reply(w, &call, env, answer{infcode: -1, errMsg: describeViolations("入参校验失败", check(nil, input))}, encType)
+		return
+	}
 	call.MdtrtID = mdtrtOf(call.Infno, in)
+	call.personal = s.personalOf(code, call.MdtrtID, in)
 	f := s.fault(call.Infno)
 	if f != nil {
 		call.Fault = f.Mode
@@ -562,7 +559,7 @@ func (s *Sim) record(c Call) {
 func (s *Sim) reply(w http.ResponseWriter, call *Call, env map[string]any, a answer, encType string) {
 	call.Infcode, call.ErrMsg = a.infcode, a.errMsg
 	s.record(*call)
-	s.opts.Log.Info("call", "infno", call.Infno, "msgid", call.MsgID, "infcode", a.infcode, "err_msg", hsa.MaskText(a.errMsg))
+	s.opts.Log.Info("call", "infno", call.Infno, "msgid", call.MsgID, "infcode", a.infcode, "err_msg", maskLog(a.errMsg, call.personal))
 	now := s.opts.Now()
 	s.mu.Lock()
 	s.seq++
@@ -641,16 +638,12 @@ func mdtrtOf(infno string, in map[string]any) string {
 
 // apply runs one transaction against the stored state.
 func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answer {
-	system := "selfpay"
-	if infno == "9001" {
-		system = "hsa"
-	}
-	sc, ok := s.opts.Schemas.Get(system, infno)
+	rules, ok := inputRules[infno]
 	if !ok {
-		return answer{infcode: -1, errMsg: "交易编号不存在: unknown infno " + infno}
+		return answer{infcode: -1, errMsg: "交易编号不存在: unknown infno " + infno + "; the simulator serves 9001, 4201A, 4202, 4203, 4204, 4207, 4208 and 4209"}
 	}
-	if errs := sc.ValidateInput(in); errs != nil {
-		return answer{infcode: -1, errMsg: "入参校验失败: " + first(errs)}
+	if vs := check(rules, in); vs != nil {
+		return answer{infcode: -1, errMsg: describeViolations("入参校验失败", vs)}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -681,6 +674,18 @@ func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answ
 	}
 	call.Applied = a.infcode == 0
 	return a
+}
+
+// personalOf collects the names and numbers of a call's input and of the
+// visit it names, for masking its log line.
+func (s *Sim) personalOf(code, mdtrtID string, in map[string]any) map[string]string {
+	m := personal(in, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.visits[code+"/"+mdtrtID]; v != nil && v.mdtrt != nil {
+		m = personal(v.mdtrt, m)
+	}
+	return m
 }
 
 func (s *Sim) visit(code, id string, create bool, now time.Time) *visit {
@@ -971,18 +976,6 @@ func camel(m map[string]any) map[string]any {
 		out[strings.Join(parts, "")] = v
 	}
 	return out
-}
-
-func first(errs []schemas.FieldError) string {
-	var parts []string
-	for i, e := range errs {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("…(%d errors)", len(errs)))
-			break
-		}
-		parts = append(parts, e.Error())
-	}
-	return strings.Join(parts, "; ")
 }
 
 func str(v any) string {
