@@ -347,3 +347,33 @@ func TestEmbeddedCodeTablesAreUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfPayCompletionFlags: cplt_flag takes the codes 0 and 1 wherever
+// it appears (4203 sets it, 4208 searches by it); anything else is
+// refused before it reaches the platform.
+func TestSelfPayCompletionFlags(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"4203", "4208"} {
+		s, err := Embedded().Lookup("selfpay", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for flag, ok := range map[string]bool{"0": true, "1": true, "Y": false, "2": false} {
+			in := map[string]any{"cplt_flag": flag}
+			if code == "4203" {
+				in["fixmedins_mdtrt_id"], in["fixmedins_code"] = "ZY1", "H35020300001"
+			} else {
+				in["page_num"], in["page_size"] = "1", "10"
+			}
+			refused := false
+			for _, fe := range s.ValidateInput(in) {
+				if strings.Contains(fe.Path, "cplt_flag") {
+					refused = true
+				}
+			}
+			if refused == ok {
+				t.Errorf("%s cplt_flag %q: refused = %v, want %v", code, flag, refused, !ok)
+			}
+		}
+	}
+}
