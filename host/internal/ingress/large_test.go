@@ -33,9 +33,14 @@ func (f handlerFunc) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.H
 type outputs struct {
 	mu      sync.Mutex
 	replies map[string]int
+	// down, when set, fails every send, as Kafka unavailable.
+	down atomic.Bool
 }
 
 func (o *outputs) Send(_ context.Context, topic string, _, value []byte, _ map[string]string) error {
+	if o.down.Load() {
+		return errors.New("kafka: no broker reachable")
+	}
 	if topic != "replies" {
 		return nil
 	}
@@ -489,5 +494,44 @@ func TestTooLargeForKafkaDiesBetweenAckAndMark(t *testing.T) {
 	}
 	if es, err := c.st.StateScan(t.Context(), pipeline.ReferenceTakersNS, "", 0); len(es) != 0 || err != nil {
 		t.Errorf("notes left once older than ReferenceTakersKept: %d, %v; want none", len(es), err)
+	}
+}
+
+// TestTooLargeForKafkaReplyPublishedOnRedelivery: the delivery of a
+// reference that finished its message, redelivered because its reply was
+// not published (the instance died first), publishes the stored reply:
+// only another reference to the finished message publishes nothing.
+func TestTooLargeForKafkaReplyPublishedOnRedelivery(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-redelivered"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	defer clientGone()
+	if _, err := c.receiver(refTopic{Publisher: c.prod, acked: clientGone}).Process(clientCtx, pipeline.Input{Value: value, Key: "K"}); err == nil {
+		t.Fatal("Process answered a request no instance consumes")
+	}
+
+	// Instance A finishes the message, but cannot publish its reply, and
+	// dies.
+	c.out.down.Store(true)
+	var calls atomic.Int64
+	ok := handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		calls.Add(1)
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	})
+	_, killA := c.instance(ok)
+	waitFor(t, 30*time.Second, "the message was never finished", func() bool {
+		m, err := c.st.GetMessage(t.Context(), id)
+		return err == nil && m.Status == store.StatusDone
+	})
+	killA()
+	c.out.down.Store(false)
+
+	// Instance B gets the reference again: the stored reply goes out.
+	c.instance(ok)
+	waitFor(t, 30*time.Second, "the reply of the redelivered reference was never published", func() bool { return c.out.published(id) == 1 })
+	if calls.Load() != 1 {
+		t.Errorf("plugin calls: %d, want 1", calls.Load())
 	}
 }
