@@ -250,10 +250,11 @@ func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) 
 // waits for the outcome. It answers at once a request whose id is
 // recorded already: a finished one with its stored reply, another message
 // under the id with the refusal of rule pipeline.RuleIDReused (a pending
-// one of the same request is queued again: the pipeline finishes it once,
-// and publishes its reply once, see pipeline.ReferenceTakersNS). When the request cannot
-// be recorded, the error says the message was not accepted, and the
-// client sends it again. Once recorded, the message is accepted: when the
+// one of the same request is queued again, under the key the record was
+// begun with whatever key the client gives now: the pipeline finishes it
+// once, and publishes its reply once, see pipeline.ReferenceTakersNS).
+// When the request cannot be recorded, the error says the message was not
+// accepted, and the client sends it again. Once recorded, the message is accepted: when the
 // reference cannot be queued (or this instance dies before it is), the
 // record stays pending with no attempt made, and Requeue queues the
 // reference later; the error says so, and the client asks again with the
@@ -278,6 +279,13 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 			return &r, nil
 		}
 		received = existing.ReceivedAt
+		if existing.Key != "" {
+			// A pending record is its key's: the pipeline refuses a
+			// delivery under another key (rule id-in-use), and the mark
+			// below would keep Requeue from queueing one under the
+			// record's key, leaving the message pending for ever.
+			key = existing.Key
+		}
 	}
 	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
 		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)

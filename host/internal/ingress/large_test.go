@@ -535,3 +535,41 @@ func TestTooLargeForKafkaReplyPublishedOnRedelivery(t *testing.T) {
 		t.Errorf("plugin calls: %d, want 1", calls.Load())
 	}
 }
+
+// TestTooLargeForKafkaAskedAgainUnderAnotherKey: a client whose request,
+// too large for Kafka, was recorded while Kafka was down sends it again
+// under another key (or none): the reference goes under the key the
+// record was begun with, so the message is finished. It used to go under
+// the new key, whose delivery the pipeline refuses (the id is pending
+// under another key: rule id-in-use), and its mark kept Requeue from
+// queueing one under the record's key: the message stayed pending for
+// ever, its client waiting in vain.
+func TestTooLargeForKafkaAskedAgainUnderAnotherKey(t *testing.T) {
+	t.Parallel()
+	for name, again := range map[string]string{"another key": "K2", "no key": ""} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			id := "big-rekeyed-" + strings.ReplaceAll(name, " ", "-")
+			value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+			down := c.receiver(refTopic{Publisher: c.prod, refuse: errors.New("kafka: no broker reachable")})
+			if _, err := down.Process(t.Context(), pipeline.Input{Value: value, Key: "K1"}); err == nil || !strings.Contains(err.Error(), "will be completed") {
+				t.Fatalf("Process with Kafka down: %v; want the message recorded and to be completed", err)
+			}
+			var calls atomic.Int64
+			g, _ := c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				calls.Add(1)
+				return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+			}))
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, pipeline.Input{Value: value, Key: again})
+			if err != nil || r.Status != message.StatusOK {
+				t.Fatalf("asked again under key %q: %+v, %v; want the outcome, ok", again, r, err)
+			}
+			if m, err := c.st.GetMessage(t.Context(), id); err != nil || m.Status != store.StatusDone || m.Key != "K1" || calls.Load() != 1 {
+				t.Errorf("the message: %+v, %v, plugin calls %d; want it done under K1, one call", m, err, calls.Load())
+			}
+		})
+	}
+}
