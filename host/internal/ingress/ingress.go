@@ -86,6 +86,15 @@ func New(o Options) *Ingress {
 // waiting for it; nil is ignored, and so is a refusal that is not the
 // message's outcome (see outcome). Requests of one id that are different
 // messages are handed nothing: they read the store (see mixed).
+//
+// Known limit: a reply names its message by id, site and type only, so a
+// request waiting alone on this instance is handed the outcome (or the
+// refusal) of another message under its id with the same site and type
+// but another payload (from Kafka, or queued by another instance),
+// processed here first. Telling them apart needs the delivery's request
+// with the reply (the daemon's handler and pipeline.Options.Stored would
+// pass it, and done would compare it with message.SameRequest); reading
+// the store on every handover instead would cost what Process avoids.
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
 
 // outcome reports whether r may be the outcome of its message id. A
