@@ -6,6 +6,13 @@
 // same way. A request too large for a Kafka record is recorded in the
 // store and a reference to it is written to the topic in its place
 // (pipeline.HeaderStoredRequest): nothing is processed outside Kafka.
+//
+// When the store cannot tell whether a reference reached Kafka (the
+// instance died between Kafka's acknowledgement and the mark of it,
+// markQueued), Requeue queues another: a reference lost must not leave
+// its message pending for ever. The message is then delivered twice; the
+// pipeline processes it once and publishes its reply once, from the
+// delivery that finished it (pipeline.ReferenceTakersNS).
 package ingress
 
 import (
@@ -79,6 +86,15 @@ func New(o Options) *Ingress {
 // waiting for it; nil is ignored, and so is a refusal that is not the
 // message's outcome (see outcome). Requests of one id that are different
 // messages are handed nothing: they read the store (see mixed).
+//
+// Known limit: a reply names its message by id, site and type only, so a
+// request waiting alone on this instance is handed the outcome (or the
+// refusal) of another message under its id with the same site and type
+// but another payload (from Kafka, or queued by another instance),
+// processed here first. Telling them apart needs the delivery's request
+// with the reply (the daemon's handler and pipeline.Options.Stored would
+// pass it, and done would compare it with message.SameRequest); reading
+// the store on every handover instead would cost what Process avoids.
 func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
 
 // outcome reports whether r may be the outcome of its message id. A
@@ -243,10 +259,11 @@ func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) 
 // waits for the outcome. It answers at once a request whose id is
 // recorded already: a finished one with its stored reply, another message
 // under the id with the refusal of rule pipeline.RuleIDReused (a pending
-// one of the same request is queued again: the pipeline finishes it once,
-// and a second delivery gets the stored reply). When the request cannot
-// be recorded, the error says the message was not accepted, and the
-// client sends it again. Once recorded, the message is accepted: when the
+// one of the same request is queued again, under the key the record was
+// begun with whatever key the client gives now: the pipeline finishes it
+// once, and publishes its reply once, see pipeline.ReferenceTakersNS).
+// When the request cannot be recorded, the error says the message was not
+// accepted, and the client sends it again. Once recorded, the message is accepted: when the
 // reference cannot be queued (or this instance dies before it is), the
 // record stays pending with no attempt made, and Requeue queues the
 // reference later; the error says so, and the client asks again with the
@@ -271,6 +288,13 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 			return &r, nil
 		}
 		received = existing.ReceivedAt
+		if existing.Key != "" {
+			// A pending record is its key's: the pipeline refuses a
+			// delivery under another key (rule id-in-use), and the mark
+			// below would keep Requeue from queueing one under the
+			// record's key, leaving the message pending for ever.
+			key = existing.Key
+		}
 	}
 	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
 		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)
@@ -287,8 +311,8 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 // nothing. A record whose reference Kafka acknowledged is never queued
 // again (see markQueued): the reference may wait on the topic behind its
 // key's earlier messages (an upload retried for half an hour), and a
-// reference queued again costs a delivery that publishes the stored reply
-// again, a duplicate reply for the platform. RequeueAgain is how long this
+// reference queued again costs a second delivery (which publishes nothing:
+// pipeline.ReferenceTakersNS). RequeueAgain is how long this
 // instance leaves alone a record whose reference it queued but could not
 // mark.
 const (
@@ -304,12 +328,15 @@ const (
 // could not be written (Kafka unavailable: the client was told the
 // message is recorded and will be completed) or the instance died between
 // the record and the reference (or between the reference's acknowledgement
-// and its mark: that reference is then queued twice, and the message's
-// stored reply published twice; the message is still processed once). It
-// marks each reference it queues, so no instance queues it again. It
-// returns how many it queued, and stops at the first reference that cannot
-// be written (the next run tries again). Then it deletes the marks no
-// longer needed: of messages a delivery took up, finished or pruned.
+// and its mark: that reference is then queued twice, since the store
+// cannot tell it from one lost; the message is still processed once and
+// its reply published once, by the delivery that finished it, see
+// pipeline.ReferenceTakersNS). It marks each reference it queues, so no
+// instance queues it again. It returns how many it queued, and stops at
+// the first reference that cannot be written (the next run tries again).
+// Then it deletes the marks no longer needed (of messages a delivery took
+// up, finished or pruned), and the pipeline's notes of the references
+// that took up messages older than pipeline.ReferenceTakersKept.
 func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 	g.reqMu.Lock()
 	defer g.reqMu.Unlock()
@@ -359,7 +386,13 @@ func (g *Ingress) Requeue(ctx context.Context, before time.Time) (int, error) {
 	for id := range waiting {
 		delete(queued, id)
 	}
-	return n, g.dropMarks(ctx, queued)
+	if err := g.dropMarks(ctx, queued); err != nil {
+		return n, err
+	}
+	if err := pipeline.DropReferenceTakers(ctx, g.store, time.Now().Add(-pipeline.ReferenceTakersKept)); err != nil {
+		return n, fmt.Errorf("requeue recorded HTTP requests: %w", err)
+	}
+	return n, nil
 }
 
 // queuedNS is the namespace, in the store's state table, of the marks
@@ -378,7 +411,8 @@ const queuedNS = "medgate.ingress/queued-references"
 // The mark is written after the acknowledgement: an instance that dies in
 // between leaves a record with its reference on the topic and no mark,
 // which Requeue queues again once it is older than RequeueAfter and still
-// not taken up (its stored reply is then published twice). A mark that
+// not taken up (delivered twice, the message is processed once and its
+// reply published once: pipeline.ReferenceTakersNS). A mark that
 // cannot be written is logged, and this instance leaves the record alone
 // for RequeueAgain; another instance may queue it again.
 func (g *Ingress) markQueued(ctx context.Context, id string, received time.Time) {
@@ -389,7 +423,7 @@ func (g *Ingress) markQueued(ctx context.Context, id string, received time.Time)
 	if err == nil {
 		return
 	}
-	g.log.Warn("the reference to a recorded HTTP request is on the request topic, but that could not be noted in the store; another instance may queue it again (its reply is then published twice)",
+	g.log.Warn("the reference to a recorded HTTP request is on the request topic, but that could not be noted in the store; another instance may queue it again (delivered twice, it is still processed and answered once)",
 		"id", id, "state", queuedNS, "err", err)
 	g.unmarkedMu.Lock()
 	defer g.unmarkedMu.Unlock()

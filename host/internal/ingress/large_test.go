@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -27,10 +28,41 @@ func (f handlerFunc) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.H
 	return f(ctx, req)
 }
 
-// outputs takes the replies and DLQ records of the pipelines.
-type outputs struct{}
+// outputs takes the replies and DLQ records of the pipelines, and counts
+// the replies published per request id.
+type outputs struct {
+	mu      sync.Mutex
+	replies map[string]int
+	// down, when set, fails every send, as Kafka unavailable.
+	down atomic.Bool
+}
 
-func (outputs) Send(context.Context, string, []byte, []byte, map[string]string) error { return nil }
+func (o *outputs) Send(_ context.Context, topic string, _, value []byte, _ map[string]string) error {
+	if o.down.Load() {
+		return errors.New("kafka: no broker reachable")
+	}
+	if topic != "replies" {
+		return nil
+	}
+	var r message.Reply
+	if err := json.Unmarshal(value, &r); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.replies == nil {
+		o.replies = map[string]int{}
+	}
+	o.replies[r.RequestID]++
+	return nil
+}
+
+// published is how many replies to request id were published.
+func (o *outputs) published(id string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.replies[id]
+}
 
 // cluster is a Kafka broker with a request topic and a store, shared by
 // the instances of a test.
@@ -40,6 +72,10 @@ type cluster struct {
 	topic string
 	st    store.Store
 	prod  *bus.Producer
+	// out takes what the instances' pipelines publish; delivered counts
+	// the request records their consumers finished.
+	out       outputs
+	delivered atomic.Int64
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -75,7 +111,7 @@ func (c *cluster) instance(h pipeline.Handler) (g *Ingress, kill func()) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	g = New(Options{Store: c.st, Publisher: c.prod, Topic: c.topic, MaxPayloadBytes: 2 << 20, Logger: log})
-	p, err := pipeline.New(pipeline.Options{Store: c.st, Publisher: outputs{}, Topics: pipeline.Topics{Replies: "replies", DLQ: "dlq"}, Logger: log,
+	p, err := pipeline.New(pipeline.Options{Store: c.st, Publisher: &c.out, Topics: pipeline.Topics{Replies: "replies", DLQ: "dlq"}, Logger: log,
 		MaxPayloadBytes: 2 << 20, MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		CallTimeout: time.Minute, UploadDeadline: 30 * time.Minute, RetryBudget: time.Minute, Stored: g.Done})
 	if err != nil {
@@ -92,6 +128,7 @@ func (c *cluster) instance(h pipeline.Handler) (g *Ingress, kill func()) {
 			return err
 		}
 		g.Done(r)
+		c.delivered.Add(1)
 		return nil
 	})
 	if err != nil {
@@ -369,6 +406,169 @@ func TestTooLargeForKafkaReferenceQueuedOnce(t *testing.T) {
 			}
 			if calls.Load() != 1 {
 				t.Errorf("plugin calls: %d, want 1", calls.Load())
+			}
+		})
+	}
+}
+
+// acksThenDies is a request topic whose instance dies once Kafka
+// acknowledged a reference (pipeline.HeaderStoredRequest), before it can
+// note that in the store (markQueued).
+type acksThenDies struct {
+	pipeline.Publisher
+	died chan struct{}
+}
+
+func (p acksThenDies) Send(ctx context.Context, topic string, key, value []byte, h map[string]string) error {
+	err := p.Publisher.Send(ctx, topic, key, value, h)
+	if err != nil || h[pipeline.HeaderStoredRequest] == "" {
+		return err
+	}
+	close(p.died)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestTooLargeForKafkaDiesBetweenAckAndMark: an instance that dies after
+// Kafka acknowledged the reference to a recorded request and before it
+// marked it leaves the store unable to tell that reference from one never
+// written, so Requeue queues a second one (it must: the first may have
+// been lost). The message is still processed once, and now its reply is
+// published once too: the second reference, delivered after the first
+// finished the message, used to publish the stored reply again.
+func TestTooLargeForKafkaDiesBetweenAckAndMark(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-ack-mark"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+	died := make(chan struct{})
+	gA := c.receiver(acksThenDies{Publisher: c.prod, died: died})
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := gA.Process(clientCtx, pipeline.Input{Value: value, Key: "K"})
+		answered <- err
+	}()
+	select {
+	case <-died:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiving instance did not queue a reference within a minute")
+	}
+	clientGone()
+	<-answered
+	if marks, err := c.st.StateScan(t.Context(), queuedNS, "", 0); len(marks) != 0 || err != nil {
+		t.Fatalf("marks after the instance died before marking: %+v, %v; want none", marks, err)
+	}
+
+	// The reference waits on the topic long past RequeueAfter: another
+	// instance cannot tell it is there, and queues one again.
+	if n, err := c.receiver(c.prod).Requeue(t.Context(), time.Now().Add(time.Hour)); n != 1 || err != nil {
+		t.Fatalf("Requeue: %d, %v; want 1, nil", n, err)
+	}
+
+	var calls atomic.Int64
+	c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		calls.Add(1)
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	}))
+	waitFor(t, 30*time.Second, "both references were not delivered", func() bool { return c.delivered.Load() == 2 })
+	if m, err := c.st.GetMessage(t.Context(), id); err != nil || m.Status != store.StatusDone || m.Outcome != message.StatusOK {
+		t.Fatalf("the message: %+v, %v; want it done, ok", m, err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("plugin calls: %d, want 1", calls.Load())
+	}
+	if n := c.out.published(id); n != 1 {
+		t.Errorf("replies published: %d, want 1", n)
+	}
+	// The note of the reference that took the message up is kept for
+	// pipeline.ReferenceTakersKept, then dropped.
+	if n, err := c.receiver(c.prod).Requeue(t.Context(), time.Now().Add(time.Hour)); n != 0 || err != nil {
+		t.Errorf("Requeue after the message finished: %d, %v; want 0, nil", n, err)
+	}
+	if es, err := c.st.StateScan(t.Context(), pipeline.ReferenceTakersNS, "", 0); len(es) != 1 || err != nil {
+		t.Errorf("notes of the references that took messages up: %d, %v; want 1, nil", len(es), err)
+	}
+	if err := pipeline.DropReferenceTakers(t.Context(), c.st, time.Now().Add(pipeline.ReferenceTakersKept)); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := c.st.StateScan(t.Context(), pipeline.ReferenceTakersNS, "", 0); len(es) != 0 || err != nil {
+		t.Errorf("notes left once older than ReferenceTakersKept: %d, %v; want none", len(es), err)
+	}
+}
+
+// TestTooLargeForKafkaReplyPublishedOnRedelivery: the delivery of a
+// reference that finished its message, redelivered because its reply was
+// not published (the instance died first), publishes the stored reply:
+// only another reference to the finished message publishes nothing.
+func TestTooLargeForKafkaReplyPublishedOnRedelivery(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const id = "big-redelivered"
+	value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+	clientCtx, clientGone := context.WithCancel(t.Context())
+	defer clientGone()
+	if _, err := c.receiver(refTopic{Publisher: c.prod, acked: clientGone}).Process(clientCtx, pipeline.Input{Value: value, Key: "K"}); err == nil {
+		t.Fatal("Process answered a request no instance consumes")
+	}
+
+	// Instance A finishes the message, but cannot publish its reply, and
+	// dies.
+	c.out.down.Store(true)
+	var calls atomic.Int64
+	ok := handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		calls.Add(1)
+		return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+	})
+	_, killA := c.instance(ok)
+	waitFor(t, 30*time.Second, "the message was never finished", func() bool {
+		m, err := c.st.GetMessage(t.Context(), id)
+		return err == nil && m.Status == store.StatusDone
+	})
+	killA()
+	c.out.down.Store(false)
+
+	// Instance B gets the reference again: the stored reply goes out.
+	c.instance(ok)
+	waitFor(t, 30*time.Second, "the reply of the redelivered reference was never published", func() bool { return c.out.published(id) == 1 })
+	if calls.Load() != 1 {
+		t.Errorf("plugin calls: %d, want 1", calls.Load())
+	}
+}
+
+// TestTooLargeForKafkaAskedAgainUnderAnotherKey: a client whose request,
+// too large for Kafka, was recorded while Kafka was down sends it again
+// under another key (or none): the reference goes under the key the
+// record was begun with, so the message is finished. It used to go under
+// the new key, whose delivery the pipeline refuses (the id is pending
+// under another key: rule id-in-use), and its mark kept Requeue from
+// queueing one under the record's key: the message stayed pending for
+// ever, its client waiting in vain.
+func TestTooLargeForKafkaAskedAgainUnderAnotherKey(t *testing.T) {
+	t.Parallel()
+	for name, again := range map[string]string{"another key": "K2", "no key": ""} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			id := "big-rekeyed-" + strings.ReplaceAll(name, " ", "-")
+			value := []byte(`{"id":"` + id + `","site":"s1","type":"x.do","payload":{"blob":"` + strings.Repeat("a", bus.MaxRecordBytes+1000) + `"}}`)
+			down := c.receiver(refTopic{Publisher: c.prod, refuse: errors.New("kafka: no broker reachable")})
+			if _, err := down.Process(t.Context(), pipeline.Input{Value: value, Key: "K1"}); err == nil || !strings.Contains(err.Error(), "will be completed") {
+				t.Fatalf("Process with Kafka down: %v; want the message recorded and to be completed", err)
+			}
+			var calls atomic.Int64
+			g, _ := c.instance(handlerFunc(func(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				calls.Add(1)
+				return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
+			}))
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, pipeline.Input{Value: value, Key: again})
+			if err != nil || r.Status != message.StatusOK {
+				t.Fatalf("asked again under key %q: %+v, %v; want the outcome, ok", again, r, err)
+			}
+			if m, err := c.st.GetMessage(t.Context(), id); err != nil || m.Status != store.StatusDone || m.Key != "K1" || calls.Load() != 1 {
+				t.Errorf("the message: %+v, %v, plugin calls %d; want it done under K1, one call", m, err, calls.Load())
 			}
 		})
 	}

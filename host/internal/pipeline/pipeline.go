@@ -52,7 +52,10 @@
 // pending, no attempt made) and queues a reference to it under its key
 // (HeaderStoredRequest), and Process processes the recorded request when
 // the reference is delivered, in the key's order and again after a crash,
-// as any other message.
+// as any other message. A message with several references on the topic
+// (one queued again when the ingress could not tell the first reached
+// Kafka) is processed once, and its reply published once: by the delivery
+// of the reference that took it up (ReferenceTakersNS).
 //
 // A record answers only its own message: a delivery whose site, type,
 // format or payload differ from the recorded request's
@@ -319,6 +322,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if in.TraceID == "" {
 		in.TraceID = newID()
 	}
+	var ref *bus.Message // the delivery of a reference (HeaderStoredRequest)
 	if cur := bus.Current(ctx); cur != nil && cur.Headers[HeaderStoredRequest] != "" {
 		// A reference to a request too large for a Kafka record, recorded
 		// in the store by the HTTP ingress (QueuedRecord): the message is
@@ -327,7 +331,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		if value == nil {
 			return r, err
 		}
-		in.Value = value
+		in.Value, ref = value, cur
 	}
 	if len(in.Value) > p.opts.MaxPayloadBytes {
 		env, _ := message.Parse(in.Value)
@@ -419,8 +423,22 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		return p.idReused(ctx, env, in, errs, existing, start)
 	}
 	if existing != nil && existing.Status == store.StatusDone {
+		if ref != nil {
+			other, err := p.otherReference(ctx, env.ID, ref)
+			if err != nil {
+				return nil, err
+			}
+			if other {
+				return p.duplicateReference(env, existing)
+			}
+		}
 		// A redelivery: give back the stored reply, call nothing.
 		return p.replay(ctx, env, in, existing)
+	}
+	if ref != nil {
+		if err := p.takeReference(ctx, env.ID, ref); err != nil {
+			return nil, err
+		}
 	}
 	if len(errs) > 0 {
 		r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
@@ -572,6 +590,108 @@ func (p *Processor) storedRequest(ctx context.Context, id string, in Input, star
 	r := p.reply(env, message.StatusInvalid, []message.ReplyError{{Field: "$.id", Rule: RuleRequestNotStored, Message: fmt.Sprintf(
 		"this record refers (header %s) to the request of message %q in medgate's store, but %s; nothing was processed. Send the message itself through POST /v1/messages", HeaderStoredRequest, id, why)}}, nil, nil, 0)
 	return nil, r, p.finishUnstored(ctx, env, in, r, "reference to a request not in the store", start)
+}
+
+// ReferenceTakersNS is the namespace, in the store's state table, of the
+// deliveries that took up recorded requests: one entry per message id,
+// naming the reference (HeaderStoredRequest) whose delivery began to
+// finish the pending record (takeReference), and when.
+//
+// A recorded request may have several references on the request topic:
+// the HTTP ingress queues one again when it cannot tell that the first
+// reached Kafka (its instance died between Kafka's acknowledgement and
+// the mark of it), and a client may send the request again while it is
+// pending. They share the request's key, so they are delivered in order:
+// the first finishes the message, and the others find it done. Only the
+// delivery that finished it (and its redeliveries, the same topic,
+// partition and offset) publishes the stored reply: its offset is
+// committed only once its reply is acknowledged. The others publish
+// nothing (duplicateReference), so the platform gets the reply once.
+// Without an entry (pruned by DropReferenceTakers, or written by no
+// delivery) the stored reply is published, as for any redelivery. No
+// plugin can reach the namespace: plugin names have no '.'.
+const ReferenceTakersNS = "medgate.pipeline/reference-takers"
+
+// ReferenceTakersKept is how long an entry of ReferenceTakersNS is kept
+// (DropReferenceTakers): a reference delivered later than that after the
+// delivery that took its message up publishes the stored reply again.
+const ReferenceTakersKept = 7 * 24 * time.Hour
+
+// referenceTaker is the value of an entry of ReferenceTakersNS.
+type referenceTaker struct {
+	// Delivery is the reference record: topic/partition/offset.
+	Delivery string    `json:"delivery"`
+	At       time.Time `json:"at"`
+}
+
+// deliveryName names a request record: topic/partition/offset.
+func deliveryName(m *bus.Message) string {
+	return fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)
+}
+
+// takeReference notes, before the delivery of reference ref finishes the
+// pending record of message id, that this reference took it up (see
+// ReferenceTakersNS). An error leaves the message to be delivered again.
+func (p *Processor) takeReference(ctx context.Context, id string, ref *bus.Message) error {
+	v, err := json.Marshal(referenceTaker{Delivery: deliveryName(ref), At: p.now().UTC()})
+	if err != nil {
+		return fmt.Errorf("pipeline: encode the delivery taking up message %q: %w", id, err)
+	}
+	if _, err := p.store.StatePut(ctx, ReferenceTakersNS, id, v); err != nil {
+		return fmt.Errorf("pipeline: note that reference %s takes up the recorded request of message %q (store state %q): %w", deliveryName(ref), id, ReferenceTakersNS, err)
+	}
+	return nil
+}
+
+// otherReference reports whether message id, done, was finished by the
+// delivery of another reference than ref (see ReferenceTakersNS). An
+// error leaves the message to be delivered again.
+func (p *Processor) otherReference(ctx context.Context, id string, ref *bus.Message) (bool, error) {
+	e, err := p.store.StateGet(ctx, ReferenceTakersNS, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("pipeline: read which reference took up message %q (store state %q): %w", id, ReferenceTakersNS, err)
+	}
+	var t referenceTaker
+	if err := json.Unmarshal(e.Value, &t); err != nil || t.Delivery == "" {
+		// Unreadable: publish, as without an entry.
+		return false, nil
+	}
+	return t.Delivery != deliveryName(ref), nil
+}
+
+// duplicateReference answers a reference to a message another reference
+// finished (otherReference): that delivery publishes the stored reply, so
+// this one publishes nothing and calls nothing; it returns the stored
+// reply, for the HTTP requests waiting for it.
+func (p *Processor) duplicateReference(env *message.Envelope, done *store.Message) (*message.Reply, error) {
+	var r message.Reply
+	if err := json.Unmarshal(done.Reply, &r); err != nil {
+		return nil, fmt.Errorf("pipeline: stored reply of %q is unreadable: %w", env.ID, err)
+	}
+	p.log.Info("another reference to a recorded request already finished; its reply was published by that delivery, not again", "id", env.ID, "status", r.Status)
+	return &r, nil
+}
+
+// DropReferenceTakers deletes the entries of ReferenceTakersNS written
+// before before (and unreadable ones). It stops at the first failure.
+func DropReferenceTakers(ctx context.Context, st store.Store, before time.Time) error {
+	es, err := st.StateScan(ctx, ReferenceTakersNS, "", 0)
+	if err != nil {
+		return fmt.Errorf("pipeline: list the references that took up recorded requests (store state %q): %w", ReferenceTakersNS, err)
+	}
+	for _, e := range es {
+		var t referenceTaker
+		if json.Unmarshal(e.Value, &t) == nil && !t.At.Before(before) {
+			continue
+		}
+		if err := st.StateDelete(ctx, ReferenceTakersNS, e.Key); err != nil {
+			return fmt.Errorf("pipeline: drop the note of the reference that took up message %q (store state %q): %w", e.Key, ReferenceTakersNS, err)
+		}
+	}
+	return nil
 }
 
 // record is the store's record of a new message, about to be handled.
