@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
+	"golang.org/x/text/unicode/norm"
 )
 
 // registerReply is the payload of a successful ecard.register.
@@ -421,17 +424,18 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 // IssuingCountry: the number alone), when it is id's. A passport number is
 // unique only within its issuing state, so the number alone does not tell
 // whose card it is: the card is id's only when it records no issuing state
-// yet and its holder's name is id's, letter case and spacing aside (a
-// newborn's: its guardian's name). The first such registration adopts
+// yet and its holder is id's person by sameHolder: the same name, written
+// alike or not, and no other birth date (a newborn's card: its guardian's
+// name, the birth date being in the key already). The first such registration adopts
 // the card for id's issuing state: person/<ik> (ik is id's key) then
 // points at it and the card records the state, in one sdk.WriteState, so
 // the holder's next registrations find it under ik, and a holder of the
 // same number from another state gets a card of their own. The error
 // matches sdk.ErrConflict when another registration adopted the card or
-// the card changed meanwhile. A holder whose
-// name was typed differently at either registration gets a new card: a
-// duplicate the HIS can merge, where a shared card would mix two
-// patients' records.
+// the card changed meanwhile. A holder whose name was misspelt at either
+// registration, or given in another order without both birth dates, gets a
+// new card: a duplicate the HIS can merge, where a shared card would mix
+// two patients' records.
 func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Identity) (cardRecord, bool, error) {
 	legacy, holder := id, id.Name
 	switch {
@@ -461,11 +465,12 @@ func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Iden
 	} else if err != nil {
 		return cardRecord{}, false, err
 	}
-	recHolder, recCountry := rec.Name, rec.IssuingCountry
+	recHolder, recCountry, recBirth, birth := rec.Name, rec.IssuingCountry, rec.BirthDate, id.BirthDate
 	if rec.Guardian != nil {
-		recHolder, recCountry = rec.Guardian.Name, rec.Guardian.IssuingCountry
+		// The birth dates are the child's, not the guardian's.
+		recHolder, recCountry, recBirth, birth = rec.Guardian.Name, rec.Guardian.IssuingCountry, "", ""
 	}
-	if rec.Status == statusDead || recCountry != "" || !sameName(recHolder, holder) {
+	if rec.Status == statusDead || recCountry != "" || !sameHolder(recHolder, recBirth, holder, birth) {
 		return cardRecord{}, false, nil
 	}
 	if rec.Guardian != nil {
@@ -496,10 +501,43 @@ func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Iden
 	return rec, true, nil
 }
 
-// sameName reports whether two names are the same, letter case and
-// spacing aside (JOHN  SMITH is John Smith).
-func sameName(a, b string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+// sameHolder reports whether the holder of a passport card registered
+// before issuing states, name recName born recBirth, is the person name born
+// birth (birth dates YYYY-MM-DD, "" when not stated) of a registration with
+// the same passport number. Two stated birth dates that differ are two
+// persons. Names are compared as words (nameWords), so letter case,
+// full-width forms, spacing and the separators of "SURNAME, GIVEN" or the
+// machine-readable zone's "SURNAME<<GIVEN" do not matter; the same words in
+// another order ("JOHN SMITH", "SMITH JOHN") are the same person only when
+// both birth dates are stated (and so equal): the passport number, the
+// words and the birth date then all agree.
+func sameHolder(recName, recBirth, name, birth string) bool {
+	if recBirth != "" && birth != "" && recBirth != birth {
+		return false
+	}
+	a, b := nameWords(recName), nameWords(name)
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	if slices.Equal(a, b) {
+		return true
+	}
+	if recBirth == "" || birth == "" {
+		return false
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// nameWords returns the words of a name for comparison: NFKC-normalised (a
+// full-width Ｊ or 　 is J or a space), in lower case, split at spaces,
+// commas, dots, dashes, middle dots and the "<" fillers of a passport's
+// machine-readable zone.
+func nameWords(name string) []string {
+	return strings.FieldsFunc(strings.ToLower(norm.NFKC.String(name)), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || strings.ContainsRune(",.<·・•", r)
+	})
 }
 
 // registered finishes a registration that returns rec: it announces a card
