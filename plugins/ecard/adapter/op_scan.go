@@ -177,6 +177,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
 			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
 	}
+	p.Text = halfWidth(p.Text)
 	if p.Reveal && !h.cfg.revealAllowed {
 		// Refused before the text is looked at: the same for QR codes and
 		// temporary cards.
@@ -215,6 +216,25 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		view = rec.view()
 	}
 	return ok(scanReply{Result: ResultOK, cardView: view, IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
+}
+
+// halfWidth returns s with the full-width forms of ASCII characters
+// (U+FF01–U+FF5E: Ａ, ２, ｘ) and the ideographic space (U+3000) as the
+// ASCII characters they stand for. A keyboard-wedge scanner types what it
+// reads as key strokes, so while the PC's Chinese input method is in
+// full-width mode (全角) a QR code, card number or ID number arrives in
+// full-width forms; all of them are ASCII, so nothing else could be meant,
+// and for a QR code the authentication decides as for any text.
+func halfWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			return r - 0xFEE0
+		case r == 0x3000:
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // scanResidentID answers a scan of a resident ID number (valid check
