@@ -173,6 +173,8 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				continue // adopted or changed meanwhile: read it again
 			} else if err != nil {
 				return nil, err
+			} else if found && rec.Status == statusDead {
+				continue // adopted revoked: the next round replaces it
 			} else if found {
 				return h.registered(ctx, rec, id, false, start)
 			}
@@ -419,7 +421,7 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 	return rec, rec.Status != statusDead, nil
 }
 
-// legacyPassportCard returns the live card of a passport holder registered
+// legacyPassportCard returns the card of a passport holder registered
 // before the issuing state was part of the key (card.IdentityKey without
 // IssuingCountry: the number alone), when it is id's. A passport number is
 // unique only within its issuing state, so the number alone does not tell
@@ -430,7 +432,11 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 // the card for id's issuing state: person/<ik> (ik is id's key) then
 // points at it and the card records the state, in one sdk.WriteState, so
 // the holder's next registrations find it under ik, and a holder of the
-// same number from another state gets a card of their own. The error
+// same number from another state gets a card of their own. A revoked card
+// is adopted too, so that person/<ik> points at it as at any person's
+// revoked card: the caller's next round issues its replacement (with
+// previousCardNo, the old card's replacedBy, and its temporary cards free
+// to move), as a registration does after any revocation. The error
 // matches sdk.ErrConflict when another registration adopted the card or
 // the card changed meanwhile. A holder whose name was misspelt at either
 // registration, or given in another order without both birth dates, gets a
@@ -470,7 +476,7 @@ func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Iden
 		// The birth dates are the child's, not the guardian's.
 		recHolder, recCountry, recBirth, birth = rec.Guardian.Name, rec.Guardian.IssuingCountry, "", ""
 	}
-	if rec.Status == statusDead || recCountry != "" || !sameHolder(recHolder, recBirth, holder, birth) {
+	if recCountry != "" || !sameHolder(recHolder, recBirth, holder, birth) {
 		return cardRecord{}, false, nil
 	}
 	if rec.Guardian != nil {

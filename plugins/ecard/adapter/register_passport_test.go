@@ -195,3 +195,76 @@ func TestRegisterPassportBeforeIssuingCountryNames(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterPassportBeforeIssuingCountryRevoked: a passport card
+// registered before the issuing state was recorded and since revoked is
+// replaced, as any revoked card is, when its holder registers again with the
+// issuing state: the new card has previousCardNo, the old one replacedBy,
+// and a temporary card linked to the old card moves to the new one. Before,
+// the holder got a card unconnected to the old one, and the temporary card
+// stayed linked to the revoked card for good (already-linked). Another
+// holder of the number gets a card of their own, replacing nothing.
+func TestRegisterPassportBeforeIssuingCountryRevoked(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		name, country, birth string
+		replaces             bool
+	}{
+		"the holder":                          {name: "JOHN  SMITH", country: "GBR", replaces: true},
+		"another holder of the number":        {name: "Jean Dupont", country: "FRA"},
+		"the same name, another birth date":   {name: "John Smith", country: "FRA", birth: "1990-01-01"},
+		"the holder, with the same birthDate": {name: "john smith", country: "GBR", birth: "1980-05-01", replaces: true},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testSettings())
+			ctx := context.Background()
+			legacyKey, err := card.IdentityKey([]byte(testIdentity), card.Identity{IDType: "03", IDNumber: "E12345678"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := cardRecord{CardNo: "880100000000013", Seq: 1, IdentityKey: legacyKey, Name: "John Smith", IDType: "03", IDNumber: "E12345678",
+				BirthDate: "1980-05-01", Phone: "+447911123456", Status: statusLive, RegisteredAt: testT0.Add(-24 * 3600e9), Announced: true}
+			for key, v := range map[string]any{keyCard + old.CardNo: old, keyPerson + legacyKey: personRecord{CardNo: old.CardNo}} {
+				b, _ := json.Marshal(v)
+				if _, err := e.host.Put(ctx, testSite, key, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const temp = "99000123"
+			e.ok(OpLink, map[string]string{"cardNo": old.CardNo, "tempCardNo": temp}, nil)
+			e.ok(OpRevoke, map[string]string{"cardNo": old.CardNo, "reason": "lost"}, nil)
+
+			p := map[string]string{"name": tc.name, "idType": "03", "idNumber": "E12345678", "issuingCountry": tc.country, "phone": "+447911123456"}
+			if tc.birth != "" {
+				p["birthDate"] = tc.birth
+			}
+			r := e.register(p)
+			if !r.Created || r.CardNo == old.CardNo {
+				t.Fatalf("registration: card %s created %v, want a new card", r.CardNo, r.Created)
+			}
+			var got getReply
+			e.ok(OpGet, map[string]string{"cardNo": old.CardNo}, &got)
+			link := e.call(OpLink, map[string]string{"cardNo": r.CardNo, "tempCardNo": temp})
+			if !tc.replaces {
+				if r.PreviousCardNo != "" || got.ReplacedBy != "" || got.IssuingCountry != "" || link.Status == sdk.StatusOK {
+					t.Errorf("another person: previousCardNo %q, old card's replacedBy %q and issuingCountry %q, link of the old card's temporary card %s; want none, none, none, refused",
+						r.PreviousCardNo, got.ReplacedBy, got.IssuingCountry, link.Status)
+				}
+				return
+			}
+			if r.PreviousCardNo != old.CardNo || got.ReplacedBy != r.CardNo || got.IssuingCountry != tc.country {
+				t.Errorf("the holder: previousCardNo %q, old card's replacedBy %q and issuingCountry %q; want %s, %s, %s",
+					r.PreviousCardNo, got.ReplacedBy, got.IssuingCountry, old.CardNo, r.CardNo, tc.country)
+			}
+			if link.Status != sdk.StatusOK {
+				t.Errorf("link of the old card's temporary card to the replacement: %s %s, want ok", link.Status, link.Diagnostics)
+			}
+			// Registering again finds the replacement.
+			if again := e.register(p); again.Created || again.CardNo != r.CardNo {
+				t.Errorf("registering again: card %s created %v, want %s, not created", again.CardNo, again.Created, r.CardNo)
+			}
+		})
+	}
+}
