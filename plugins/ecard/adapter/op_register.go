@@ -161,11 +161,14 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		case errors.Is(err, sdk.ErrNotFound):
 			personVer = 0
 			// The same number may be registered under another ID type
-			// (a residence permit as 01 or as 09): same person, same card.
+			// (a residence permit as 01 or as 09): same person, same card,
+			// and a revoked one is replaced as under this type.
 			if rec, found, err := h.aliasCard(ctx, id); err != nil {
 				return nil, err
-			} else if found {
+			} else if found && rec.Status != statusDead {
 				return h.registered(ctx, rec, id, false, start)
+			} else if found && rec.ReplacedBy == "" {
+				previous = rec.CardNo
 			}
 			// A passport holder registered before the issuing state was
 			// recorded is keyed by the number alone.
@@ -198,7 +201,20 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			case err == nil && rec.Status != statusDead:
 				return h.registered(ctx, rec, id, false, start)
 			case err == nil:
-				previous = rec.CardNo // revoked: issue a replacement
+				// Revoked: issue a replacement, unless the number has a
+				// card under its other ID type registered since (see
+				// aliasCard): that one, or its replacement, is the person's.
+				alias, found, err := h.aliasCard(ctx, id)
+				switch {
+				case err != nil:
+					return nil, err
+				case found && alias.Status != statusDead:
+					return h.registered(ctx, alias, id, false, start)
+				case found && rec.ReplacedBy != "" && alias.ReplacedBy == "":
+					previous = alias.CardNo
+				default:
+					previous = rec.CardNo
+				}
 			case errors.Is(err, sdk.ErrNotFound) && person.RegisteredBy != "":
 				// Claimed, but the card record was never written: the
 				// instance died between the two writes, or the claiming
@@ -394,8 +410,11 @@ func (h handler) numberKey(id card.Identity) (string, error) {
 	return keyNumber + ik, nil
 }
 
-// aliasCard returns the live card of the person registered with id's number
-// under its alias ID type (see aliasIDType), if there is one.
+// aliasCard returns the card, live or revoked, of the person registered with
+// id's number under its alias ID type (see aliasIDType), if there is one.
+// Both types are one person: a live card under either is the person's card,
+// and a revoked one not replaced yet is the card a new registration, under
+// either type, replaces.
 func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, bool, error) {
 	alt := aliasIDType(id.IDType, id.IDNumber)
 	if alt == "" {
@@ -418,7 +437,7 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 	if err != nil {
 		return cardRecord{}, false, err
 	}
-	return rec, rec.Status != statusDead, nil
+	return rec, true, nil
 }
 
 // legacyPassportCard returns the card of a passport holder registered
