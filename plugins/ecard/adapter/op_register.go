@@ -73,7 +73,8 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
-	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
+	id = halfWidthIdentity(id)
+	p.TempCardNo = strings.TrimSpace(halfWidth(p.TempCardNo))
 	fes := card.ValidateIdentityAt(id, h.a.now())
 	var ds sdk.Diagnostics
 	for _, fe := range fes {
@@ -91,6 +92,24 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 		return r, err
 	}
 	return h.linkRegistered(ctx, r, p.TempCardNo)
+}
+
+// halfWidthIdentity returns id with the full-width forms of ASCII
+// characters read as ASCII (see halfWidth) in its codes and numbers: ID
+// type and number, issuing state, phone, gender, birth date, and the
+// guardian's. A cashier typing while the Chinese input method is in
+// full-width mode (全角) enters them so, and all of them are ASCII; names
+// are kept as typed.
+func halfWidthIdentity(id card.Identity) card.Identity {
+	id.IDType, id.IDNumber, id.IssuingCountry = halfWidth(id.IDType), halfWidth(id.IDNumber), halfWidth(id.IssuingCountry)
+	id.Phone, id.Gender, id.BirthDate = halfWidth(id.Phone), halfWidth(id.Gender), halfWidth(id.BirthDate)
+	if id.Guardian != nil {
+		g := *id.Guardian
+		g.IDType, g.IDNumber, g.IssuingCountry = halfWidth(g.IDType), halfWidth(g.IDNumber), halfWidth(g.IssuingCountry)
+		g.Phone, g.Relation = halfWidth(g.Phone), halfWidth(g.Relation)
+		id.Guardian = &g
+	}
+	return id
 }
 
 // linkRegistered links the temporary card given with a registration to
