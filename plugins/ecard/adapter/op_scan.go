@@ -240,7 +240,7 @@ func halfWidth(s string) string {
 // scanResidentID answers a scan of a resident ID number (valid check
 // character): not an e-card code, but when the person has an e-card here,
 // its number, status and the masked name, so the counter can ask for its
-// QR code. Two state reads (three for an unregistered residence-permit number).
+// QR code. Two state reads (up to four for a residence-permit number).
 func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResponse, error) {
 	refusal := scanRefusal{Result: ResultNotECard, LooksLike: KindResidentID}
 	detail := "look the patient up by ID number instead"
@@ -255,31 +255,37 @@ func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResp
 	case strings.HasPrefix(n, "9"):
 		types = []string{card.IDTypeForeignPermanentResident}
 	}
-	var person personRecord
-	var err error
+	// The person's card under either type: a live one if there is one
+	// (a card revoked under one type may have been replaced under the
+	// other), else the first one found.
+	var found *cardRecord
 	for _, typ := range types {
 		ik, kerr := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: typ, IDNumber: id})
 		if kerr != nil {
 			return nil, fmt.Errorf("derive the identity key of a scanned ID number: %w", kerr)
 		}
-		if _, err = getJSON(ctx, h.host(), keyPerson+ik, &person); !errors.Is(err, sdk.ErrNotFound) {
+		var person personRecord
+		if _, err := getJSON(ctx, h.host(), keyPerson+ik, &person); errors.Is(err, sdk.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		rec, _, err := getCard(ctx, h.host(), person.CardNo)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if found == nil || rec.Status != statusDead {
+			found = &rec
+		}
+		if rec.Status != statusDead {
 			break
 		}
 	}
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		rec, _, err := getCard(ctx, h.host(), person.CardNo)
-		switch {
-		case errors.Is(err, sdk.ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			refusal.CardNo, refusal.CardStatus, refusal.Name = rec.CardNo, rec.Status, card.MaskName(rec.Name)
-			detail = fmt.Sprintf("the person has e-card %s (%s): ask for its QR code, or look the patient up by ID number", rec.CardNo, rec.Status)
-		}
+	if rec := found; rec != nil {
+		refusal.CardNo, refusal.CardStatus, refusal.Name = rec.CardNo, rec.Status, card.MaskName(rec.Name)
+		detail = fmt.Sprintf("the person has e-card %s (%s): ask for its QR code, or look the patient up by ID number", rec.CardNo, rec.Status)
 	}
 	return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code: it is a resident ID number (居民身份证号)", detail, refusal)
 }

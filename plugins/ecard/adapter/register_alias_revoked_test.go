@@ -53,3 +53,27 @@ func TestRegisterResidencePermitRevokedUnderEitherType(t *testing.T) {
 		})
 	}
 }
+
+// TestScanResidencePermitNumberAfterReplacement: a scanned residence permit
+// number names the person's live card, whichever of the number's ID types
+// it was registered under. Before, a number first registered as 01, revoked
+// and registered again as 09 scanned as the revoked 01 card ("已注销，请重新
+// 注册"), though the person had a live card.
+func TestScanResidencePermitNumberAfterReplacement(t *testing.T) {
+	t.Parallel()
+	for _, types := range [][2]string{{"01", "09"}, {"09", "01"}, {"02", "09"}} {
+		t.Run(types[0]+" then "+types[1], func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testSettings())
+			id := map[string]string{"name": "陈大文", "idType": types[0], "idNumber": "810000199408230021", "phone": "13812345679"}
+			old := e.register(id).CardNo
+			e.ok(OpRevoke, map[string]string{"cardNo": old, "reason": "lost"}, nil)
+			id["idType"] = types[1]
+			repl := e.register(id).CardNo
+			_, _, m := e.scan("810000199408230021")
+			if m["cardNo"] != repl || m["cardStatus"] != statusLive {
+				t.Errorf("scan of the number: card %v (%v), want %s (%s)", m["cardNo"], m["cardStatus"], repl, statusLive)
+			}
+		})
+	}
+}
