@@ -12,7 +12,7 @@ import (
 // FuzzHandle feeds arbitrary payloads to every operation: the plugin must
 // answer ok or invalid with a diagnostic, never panic or fail.
 func FuzzHandle(f *testing.F) {
-	ops := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList}
+	ops := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk}
 	f.Add(uint8(0), []byte(`{"name":"张三丰","idType":"01","idNumber":"11010519491231002X","phone":"13812345678"}`))
 	f.Add(uint8(1), []byte(`{"cardNo":"880100000000013","validity":"1h","size":96,"printLabel":true}`))
 	f.Add(uint8(2), []byte(`{"text":"MGE1IH56JKCKNESIBFHK3RUFT4UIJULXJXT6NOFNQWJAV6HAVAOH42ECFCKLSRTZNKJRJSLXPZOV"}`))

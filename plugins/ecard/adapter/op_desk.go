@@ -61,6 +61,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	p.Validity = strings.TrimSpace(p.Validity)
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
+	id = halfWidthIdentity(id)
 	if v := p.Validity; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > card.MaxValidity {
@@ -92,9 +93,9 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil || qr.Status != sdk.StatusOK {
 		return qr, err
 	}
-	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(p.IDType)}
-	if p.Guardian != nil {
-		out.IDTypeName = "新生儿，监护人" + card.IDTypeName(p.Guardian.IDType) + " newborn under a guardian"
+	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(id.IDType)}
+	if id.Guardian != nil {
+		out.IDTypeName = "新生儿，监护人" + card.IDTypeName(id.Guardian.IDType) + " newborn under a guardian"
 	}
 	if err := json.Unmarshal(qr.Payload, &out.qrReply); err != nil {
 		return nil, fmt.Errorf("read the QR code of the desk: %w", err)

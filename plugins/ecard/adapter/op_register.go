@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
+	"golang.org/x/text/unicode/norm"
 )
 
 // registerReply is the payload of a successful ecard.register.
@@ -70,7 +73,8 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
-	p.TempCardNo = strings.TrimSpace(p.TempCardNo)
+	id = halfWidthIdentity(id)
+	p.TempCardNo = strings.TrimSpace(halfWidth(p.TempCardNo))
 	fes := card.ValidateIdentityAt(id, h.a.now())
 	var ds sdk.Diagnostics
 	for _, fe := range fes {
@@ -88,6 +92,24 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 		return r, err
 	}
 	return h.linkRegistered(ctx, r, p.TempCardNo)
+}
+
+// halfWidthIdentity returns id with the full-width forms of ASCII
+// characters read as ASCII (see halfWidth) in its codes and numbers: ID
+// type and number, issuing state, phone, gender, birth date, and the
+// guardian's. A cashier typing while the Chinese input method is in
+// full-width mode (全角) enters them so, and all of them are ASCII; names
+// are kept as typed.
+func halfWidthIdentity(id card.Identity) card.Identity {
+	id.IDType, id.IDNumber, id.IssuingCountry = halfWidth(id.IDType), halfWidth(id.IDNumber), halfWidth(id.IssuingCountry)
+	id.Phone, id.Gender, id.BirthDate = halfWidth(id.Phone), halfWidth(id.Gender), halfWidth(id.BirthDate)
+	if id.Guardian != nil {
+		g := *id.Guardian
+		g.IDType, g.IDNumber, g.IssuingCountry = halfWidth(g.IDType), halfWidth(g.IDNumber), halfWidth(g.IssuingCountry)
+		g.Phone, g.Relation = halfWidth(g.Phone), halfWidth(g.Relation)
+		id.Guardian = &g
+	}
+	return id
 }
 
 // linkRegistered links the temporary card given with a registration to
@@ -158,11 +180,14 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		case errors.Is(err, sdk.ErrNotFound):
 			personVer = 0
 			// The same number may be registered under another ID type
-			// (a residence permit as 01 or as 09): same person, same card.
+			// (a residence permit as 01 or as 09): same person, same card,
+			// and a revoked one is replaced as under this type.
 			if rec, found, err := h.aliasCard(ctx, id); err != nil {
 				return nil, err
-			} else if found {
+			} else if found && rec.Status != statusDead {
 				return h.registered(ctx, rec, id, false, start)
+			} else if found && rec.ReplacedBy == "" {
+				previous = rec.CardNo
 			}
 			// A passport holder registered before the issuing state was
 			// recorded is keyed by the number alone.
@@ -170,6 +195,8 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				continue // adopted or changed meanwhile: read it again
 			} else if err != nil {
 				return nil, err
+			} else if found && rec.Status == statusDead {
+				continue // adopted revoked: the next round replaces it
 			} else if found {
 				return h.registered(ctx, rec, id, false, start)
 			}
@@ -193,7 +220,20 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			case err == nil && rec.Status != statusDead:
 				return h.registered(ctx, rec, id, false, start)
 			case err == nil:
-				previous = rec.CardNo // revoked: issue a replacement
+				// Revoked: issue a replacement, unless the number has a
+				// card under its other ID type registered since (see
+				// aliasCard): that one, or its replacement, is the person's.
+				alias, found, err := h.aliasCard(ctx, id)
+				switch {
+				case err != nil:
+					return nil, err
+				case found && alias.Status != statusDead:
+					return h.registered(ctx, alias, id, false, start)
+				case found && rec.ReplacedBy != "" && alias.ReplacedBy == "":
+					previous = alias.CardNo
+				default:
+					previous = rec.CardNo
+				}
 			case errors.Is(err, sdk.ErrNotFound) && person.RegisteredBy != "":
 				// Claimed, but the card record was never written: the
 				// instance died between the two writes, or the claiming
@@ -389,8 +429,11 @@ func (h handler) numberKey(id card.Identity) (string, error) {
 	return keyNumber + ik, nil
 }
 
-// aliasCard returns the live card of the person registered with id's number
-// under its alias ID type (see aliasIDType), if there is one.
+// aliasCard returns the card, live or revoked, of the person registered with
+// id's number under its alias ID type (see aliasIDType), if there is one.
+// Both types are one person: a live card under either is the person's card,
+// and a revoked one not replaced yet is the card a new registration, under
+// either type, replaces.
 func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, bool, error) {
 	alt := aliasIDType(id.IDType, id.IDNumber)
 	if alt == "" {
@@ -413,25 +456,30 @@ func (h handler) aliasCard(ctx context.Context, id card.Identity) (cardRecord, b
 	if err != nil {
 		return cardRecord{}, false, err
 	}
-	return rec, rec.Status != statusDead, nil
+	return rec, true, nil
 }
 
-// legacyPassportCard returns the live card of a passport holder registered
+// legacyPassportCard returns the card of a passport holder registered
 // before the issuing state was part of the key (card.IdentityKey without
 // IssuingCountry: the number alone), when it is id's. A passport number is
 // unique only within its issuing state, so the number alone does not tell
 // whose card it is: the card is id's only when it records no issuing state
-// yet and its holder's name is id's, letter case and spacing aside (a
-// newborn's: its guardian's name). The first such registration adopts
+// yet and its holder is id's person by sameHolder: the same name, written
+// alike or not, and no other birth date (a newborn's card: its guardian's
+// name, the birth date being in the key already). The first such registration adopts
 // the card for id's issuing state: person/<ik> (ik is id's key) then
 // points at it and the card records the state, in one sdk.WriteState, so
 // the holder's next registrations find it under ik, and a holder of the
-// same number from another state gets a card of their own. The error
+// same number from another state gets a card of their own. A revoked card
+// is adopted too, so that person/<ik> points at it as at any person's
+// revoked card: the caller's next round issues its replacement (with
+// previousCardNo, the old card's replacedBy, and its temporary cards free
+// to move), as a registration does after any revocation. The error
 // matches sdk.ErrConflict when another registration adopted the card or
-// the card changed meanwhile. A holder whose
-// name was typed differently at either registration gets a new card: a
-// duplicate the HIS can merge, where a shared card would mix two
-// patients' records.
+// the card changed meanwhile. A holder whose name was misspelt at either
+// registration, or given in another order without both birth dates, gets a
+// new card: a duplicate the HIS can merge, where a shared card would mix
+// two patients' records.
 func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Identity) (cardRecord, bool, error) {
 	legacy, holder := id, id.Name
 	switch {
@@ -461,11 +509,12 @@ func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Iden
 	} else if err != nil {
 		return cardRecord{}, false, err
 	}
-	recHolder, recCountry := rec.Name, rec.IssuingCountry
+	recHolder, recCountry, recBirth, birth := rec.Name, rec.IssuingCountry, rec.BirthDate, id.BirthDate
 	if rec.Guardian != nil {
-		recHolder, recCountry = rec.Guardian.Name, rec.Guardian.IssuingCountry
+		// The birth dates are the child's, not the guardian's.
+		recHolder, recCountry, recBirth, birth = rec.Guardian.Name, rec.Guardian.IssuingCountry, "", ""
 	}
-	if rec.Status == statusDead || recCountry != "" || !sameName(recHolder, holder) {
+	if recCountry != "" || !sameHolder(recHolder, recBirth, holder, birth) {
 		return cardRecord{}, false, nil
 	}
 	if rec.Guardian != nil {
@@ -496,10 +545,43 @@ func (h handler) legacyPassportCard(ctx context.Context, ik string, id card.Iden
 	return rec, true, nil
 }
 
-// sameName reports whether two names are the same, letter case and
-// spacing aside (JOHN  SMITH is John Smith).
-func sameName(a, b string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+// sameHolder reports whether the holder of a passport card registered
+// before issuing states, name recName born recBirth, is the person name born
+// birth (birth dates YYYY-MM-DD, "" when not stated) of a registration with
+// the same passport number. Two stated birth dates that differ are two
+// persons. Names are compared as words (nameWords), so letter case,
+// full-width forms, spacing and the separators of "SURNAME, GIVEN" or the
+// machine-readable zone's "SURNAME<<GIVEN" do not matter; the same words in
+// another order ("JOHN SMITH", "SMITH JOHN") are the same person only when
+// both birth dates are stated (and so equal): the passport number, the
+// words and the birth date then all agree.
+func sameHolder(recName, recBirth, name, birth string) bool {
+	if recBirth != "" && birth != "" && recBirth != birth {
+		return false
+	}
+	a, b := nameWords(recName), nameWords(name)
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	if slices.Equal(a, b) {
+		return true
+	}
+	if recBirth == "" || birth == "" {
+		return false
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// nameWords returns the words of a name for comparison: NFKC-normalised (a
+// full-width Ｊ or 　 is J or a space), in lower case, split at spaces,
+// commas, dots, dashes, middle dots and the "<" fillers of a passport's
+// machine-readable zone.
+func nameWords(name string) []string {
+	return strings.FieldsFunc(strings.ToLower(norm.NFKC.String(name)), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || strings.ContainsRune(",.<·・•", r)
+	})
 }
 
 // registered finishes a registration that returns rec: it announces a card

@@ -177,6 +177,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
 			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
 	}
+	p.Text = halfWidth(p.Text)
 	if p.Reveal && !h.cfg.revealAllowed {
 		// Refused before the text is looked at: the same for QR codes and
 		// temporary cards.
@@ -217,10 +218,29 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	return ok(scanReply{Result: ResultOK, cardView: view, IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
 }
 
+// halfWidth returns s with the full-width forms of ASCII characters
+// (U+FF01–U+FF5E: Ａ, ２, ｘ) and the ideographic space (U+3000) as the
+// ASCII characters they stand for. A keyboard-wedge scanner types what it
+// reads as key strokes, so while the PC's Chinese input method is in
+// full-width mode (全角) a QR code, card number or ID number arrives in
+// full-width forms; all of them are ASCII, so nothing else could be meant,
+// and for a QR code the authentication decides as for any text.
+func halfWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			return r - 0xFEE0
+		case r == 0x3000:
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // scanResidentID answers a scan of a resident ID number (valid check
 // character): not an e-card code, but when the person has an e-card here,
 // its number, status and the masked name, so the counter can ask for its
-// QR code. Two state reads (three for an unregistered residence-permit number).
+// QR code. Two state reads (up to four for a residence-permit number).
 func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResponse, error) {
 	refusal := scanRefusal{Result: ResultNotECard, LooksLike: KindResidentID}
 	detail := "look the patient up by ID number instead"
@@ -235,31 +255,37 @@ func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResp
 	case strings.HasPrefix(n, "9"):
 		types = []string{card.IDTypeForeignPermanentResident}
 	}
-	var person personRecord
-	var err error
+	// The person's card under either type: a live one if there is one
+	// (a card revoked under one type may have been replaced under the
+	// other), else the first one found.
+	var found *cardRecord
 	for _, typ := range types {
 		ik, kerr := card.IdentityKey(h.cfg.identitySecret, card.Identity{IDType: typ, IDNumber: id})
 		if kerr != nil {
 			return nil, fmt.Errorf("derive the identity key of a scanned ID number: %w", kerr)
 		}
-		if _, err = getJSON(ctx, h.host(), keyPerson+ik, &person); !errors.Is(err, sdk.ErrNotFound) {
+		var person personRecord
+		if _, err := getJSON(ctx, h.host(), keyPerson+ik, &person); errors.Is(err, sdk.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		rec, _, err := getCard(ctx, h.host(), person.CardNo)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if found == nil || rec.Status != statusDead {
+			found = &rec
+		}
+		if rec.Status != statusDead {
 			break
 		}
 	}
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		rec, _, err := getCard(ctx, h.host(), person.CardNo)
-		switch {
-		case errors.Is(err, sdk.ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			refusal.CardNo, refusal.CardStatus, refusal.Name = rec.CardNo, rec.Status, card.MaskName(rec.Name)
-			detail = fmt.Sprintf("the person has e-card %s (%s): ask for its QR code, or look the patient up by ID number", rec.CardNo, rec.Status)
-		}
+	if rec := found; rec != nil {
+		refusal.CardNo, refusal.CardStatus, refusal.Name = rec.CardNo, rec.Status, card.MaskName(rec.Name)
+		detail = fmt.Sprintf("the person has e-card %s (%s): ask for its QR code, or look the patient up by ID number", rec.CardNo, rec.Status)
 	}
 	return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code: it is a resident ID number (居民身份证号)", detail, refusal)
 }

@@ -19,9 +19,12 @@ import (
 type gateHost struct {
 	*sdktest.MemoryHost
 
-	mu       sync.Mutex
-	waiting  int
-	n        int
+	mu      sync.Mutex
+	waiting int
+	n       int
+	// ungated is the number of NextSequence calls, before the gated
+	// ones, that do not wait (a card registered before the race).
+	ungated  int
 	open     chan struct{}
 	deadline time.Duration
 }
@@ -32,6 +35,11 @@ func newGateHost(n int) *gateHost {
 
 func (g *gateHost) NextSequence(ctx context.Context, site, name string) (int64, error) {
 	g.mu.Lock()
+	if g.ungated > 0 {
+		g.ungated--
+		g.mu.Unlock()
+		return g.MemoryHost.NextSequence(ctx, site, name)
+	}
 	g.waiting++
 	if g.waiting == g.n {
 		close(g.open)
@@ -53,13 +61,24 @@ func (g *gateHost) NextSequence(ctx context.Context, site, name string) (int64, 
 // registered at the same moment as idType 01 at one counter and as 09 at
 // another (one person: see TestRegisterResidencePermitUnderEitherType) gets
 // one card. Each registration looked for the other type's card before
-// either was written, so both used to issue a card.
+// either was written, so both used to issue a card. The same holds once
+// the number's card is revoked: the two registrations issue one
+// replacement.
 func TestRegisterResidencePermitConcurrentTypes(t *testing.T) {
 	t.Parallel()
-	for _, types := range [][2]string{{"01", "09"}, {"02", "09"}} {
-		t.Run(types[0]+"+"+types[1], func(t *testing.T) {
+	for _, tc := range []struct {
+		types   [2]string
+		revoked bool // the number has a revoked card, registered as types[0]
+	}{{types: [2]string{"01", "09"}}, {types: [2]string{"02", "09"}}, {types: [2]string{"09", "01"}, revoked: true}, {types: [2]string{"01", "09"}, revoked: true}} {
+		types := tc.types
+		name := types[0] + "+" + types[1]
+		if tc.revoked {
+			name += ", revoked"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			host := newGateHost(2)
+			wantCards, old := 1, ""
 			clock, seq := &fakeClock{t: testT0}, new(atomic.Int64)
 			inst := func() *env {
 				e := &env{tb: t, host: host.MemoryHost, clock: clock, seq: seq}
@@ -68,6 +87,12 @@ func TestRegisterResidencePermitConcurrentTypes(t *testing.T) {
 				return e
 			}
 			e1, e2 := inst(), inst()
+			if tc.revoked {
+				host.ungated = 1
+				old = e1.register(map[string]string{"name": "陈大文", "idType": types[0], "idNumber": "810000199408230021", "phone": "13812345679"}).CardNo
+				e1.ok(OpRevoke, map[string]string{"cardNo": old, "reason": "lost"}, nil)
+				wantCards = 2
+			}
 			replies := make([]registerReply, 2)
 			var wg sync.WaitGroup
 			for i, inst := range []*env{e1, e2} {
@@ -80,8 +105,11 @@ func TestRegisterResidencePermitConcurrentTypes(t *testing.T) {
 				t.Errorf("registered at once as %s and %s: cards %s (created %v) and %s (created %v); want one card, created once",
 					types[0], types[1], replies[0].CardNo, replies[0].Created, replies[1].CardNo, replies[1].Created)
 			}
-			if keys := e1.keysWithPrefix(keyCard); len(keys) != 1 {
-				t.Errorf("card records %v, want exactly one", keys)
+			if keys := e1.keysWithPrefix(keyCard); len(keys) != wantCards {
+				t.Errorf("card records %v, want %d", keys, wantCards)
+			}
+			if replies[0].PreviousCardNo != old || replies[1].PreviousCardNo != old {
+				t.Errorf("previousCardNo %q and %q, want %q", replies[0].PreviousCardNo, replies[1].PreviousCardNo, old)
 			}
 		})
 	}
