@@ -279,7 +279,8 @@ type Processing struct {
 	RetryBudget Duration `yaml:"retryBudget"`
 	// BreakerThreshold consecutive transient failures of a plugin at a site
 	// open its circuit for BreakerCooldown: calls pause instead of hammering
-	// a system that is down. 0 uses the default; -1 disables the breaker.
+	// a system that is down. 0 uses the default (5); -1 disables the
+	// breaker; any other value below 1 is a configuration problem.
 	BreakerThreshold int      `yaml:"breakerThreshold"`
 	BreakerCooldown  Duration `yaml:"breakerCooldown"`
 	// PluginCrashLimit: a message during whose calls the plugin process
@@ -998,6 +999,9 @@ func (c *Config) check() Problems {
 	}
 	if p.PluginCrashLimit < 1 {
 		add("processing.pluginCrashLimit", "must be at least 1, is %d", p.PluginCrashLimit)
+	}
+	if p.BreakerThreshold < -1 {
+		add("processing.breakerThreshold", "%d has no meaning: write -1 to turn the breaker off, or a count of at least 1 (consecutive transient failures that pause a plugin at a site); 0 or no line gives the default 5", p.BreakerThreshold)
 	}
 	for _, d := range []struct {
 		name string

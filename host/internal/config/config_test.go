@@ -520,3 +520,70 @@ func TestSecondDocumentIsReported(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerThreshold: -1 turns the breaker off and 0 (or no line) gives
+// the default 5; any other value below 1 has no meaning and is reported at
+// its line with the file's other problems, instead of silently turning the
+// breaker off.
+func TestBreakerThreshold(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		value   string
+		want    int
+		problem bool
+	}{
+		"left out":      {value: "", want: 5},
+		"zero":          {value: "0", want: 5},
+		"disabled":      {value: "-1", want: -1},
+		"one":           {value: "1", want: 1},
+		"three":         {value: "3", want: 3},
+		"minus two":     {value: "-2", problem: true},
+		"minus hundred": {value: "-100", problem: true},
+		"most negative": {value: "-2147483648", problem: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "kafka:\n  embedded: {}\nlog:\n  format: xml\nprocessing:\n  breakerThreshold: " + tc.value + "\n"
+			c, err := Parse("/etc/medgate/medgate.yaml", []byte(src))
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("err = %v, want Problems (log.format is wrong)", err)
+			}
+			var found []Problem
+			logFormat := false
+			for _, p := range ps {
+				switch p.Path {
+				case "processing.breakerThreshold":
+					found = append(found, p)
+				case "log.format":
+					logFormat = true
+				}
+			}
+			if !logFormat {
+				t.Errorf("log.format problem not listed with the others: %v", ps)
+			}
+			if !tc.problem {
+				if len(found) > 0 {
+					t.Fatalf("breakerThreshold %q reported: %v", tc.value, found)
+				}
+				if c.Processing.BreakerThreshold != tc.want {
+					t.Errorf("breakerThreshold %q reads as %d, want %d", tc.value, c.Processing.BreakerThreshold, tc.want)
+				}
+				return
+			}
+			if len(found) != 1 {
+				t.Fatalf("breakerThreshold %s: %d problems at the key, want 1: %v", tc.value, len(found), ps)
+			}
+			p := found[0]
+			if p.Line != 6 {
+				t.Errorf("problem at line %d, want 6 (the key's line)", p.Line)
+			}
+			for _, w := range []string{tc.value, "-1", "at least 1", "default 5"} {
+				if !strings.Contains(p.Message, w) {
+					t.Errorf("message %q does not say %q", p.Message, w)
+				}
+			}
+		})
+	}
+}
