@@ -35,6 +35,10 @@ import (
 )
 
 // Config is the whole configuration.
+//
+// A key tagged secret:"true" holds a secret reference (or, for a plugin's
+// settings, may hold some): a problem never quotes what is written there,
+// nor in a section that holds such a key.
 type Config struct {
 	// Node names this instance (leases, logs); default: $MEDGATE_NODE, else the host name.
 	Node       string     `yaml:"node"`
@@ -131,7 +135,7 @@ type SASL struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
 	// Password is a secret reference: "env:NAME" or "file:PATH".
-	Password string `yaml:"password"`
+	Password string `yaml:"password" secret:"true"`
 }
 
 // Store selects the store engine.
@@ -141,7 +145,7 @@ type Store struct {
 	// mode 0700 and the files with mode 0600, and tightens looser modes.
 	Path string `yaml:"path"`
 	// DSN is a secret reference to the PostgreSQL connection string.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" secret:"true"`
 	// Encryption, when set, encrypts stored requests, replies, journal
 	// bodies, plugin state and download batches (AES-256-GCM).
 	Encryption *Encryption `yaml:"encryption"`
@@ -168,7 +172,7 @@ type Encryption struct {
 // standard base64 (openssl rand -hex 32).
 type StoreKey struct {
 	ID  string `yaml:"id"`
-	Key string `yaml:"key"`
+	Key string `yaml:"key" secret:"true"`
 }
 
 // HTTP configures the HTTP server (ingress, admin API, health, metrics).
@@ -179,10 +183,10 @@ type HTTP struct {
 	IngressTimeout Duration `yaml:"ingressTimeout"`
 	// AdminToken is a secret reference; when set, /admin calls need
 	// "Authorization: Bearer <token>".
-	AdminToken string `yaml:"adminToken"`
+	AdminToken string `yaml:"adminToken" secret:"true"`
 	// IngressToken is a secret reference; when set, POST /v1/messages
 	// accepts it (as the client "default").
-	IngressToken string `yaml:"ingressToken"`
+	IngressToken string `yaml:"ingressToken" secret:"true"`
 	// Clients are the ingress clients, each with its own token, so one
 	// client's token can be replaced without touching the others.
 	Clients []HTTPClient `yaml:"clients"`
@@ -246,7 +250,7 @@ type ConsoleProxy struct {
 type HTTPClient struct {
 	Name string `yaml:"name"`
 	// Token is a secret reference: "env:NAME" or "file:PATH".
-	Token string `yaml:"token"`
+	Token string `yaml:"token" secret:"true"`
 }
 
 // KafkaMaxRecordBytes is the largest record medgate's Kafka producer sends
@@ -329,8 +333,10 @@ type Site struct {
 
 // SitePlugin enables a plugin for a site with its settings.
 type SitePlugin struct {
-	Enabled  *bool             `yaml:"enabled"`
-	Settings map[string]string `yaml:"settings"`
+	Enabled *bool `yaml:"enabled"`
+	// Settings are the plugin's own; those it declares secret hold secret
+	// references.
+	Settings map[string]string `yaml:"settings" secret:"true"`
 }
 
 // IsEnabled reports whether the plugin is enabled (default true when listed).
@@ -520,7 +526,7 @@ func (c *Config) placeProblem(p Problem) Problem {
 		if subject == "" {
 			subject = "the key"
 		}
-		p.Message = fmt.Sprintf("is %s, but %s takes %s", describeNode(tag, value), subject, describeType(into))
+		p.Message = fmt.Sprintf("is %s, but %s takes %s", c.describeValue(tag, p.Path), subject, describeType(into))
 		return p
 	}
 	if m := badDurationRE.FindStringSubmatch(p.Message); m != nil {
@@ -568,8 +574,11 @@ func (c *Config) valuePath(line int, into string, match func(*yaml.Node) bool) s
 	return found
 }
 
-// describeNode says in words what kind of YAML value was written.
-func describeNode(tag, value string) string {
+// describeValue says in words what kind of YAML value was written at
+// path, with a tag yaml.v3 gave it. A single value is quoted (see
+// [quoteValue]) unless it may be a secret, or its path is not known:
+// yaml.v3's own quote is cut to 7 bytes and belongs to no known key.
+func (c *Config) describeValue(tag, path string) string {
 	switch tag {
 	case "!!seq":
 		return "a list"
@@ -578,10 +587,83 @@ func describeNode(tag, value string) string {
 	case "!!null":
 		return "empty"
 	}
-	if value == "" {
+	n := c.values[path]
+	switch {
+	case path == "" || n == nil || n.Kind != yaml.ScalarNode || n.Value == "":
 		return "a single value"
+	case mayHoldSecret(path) || looksLikeCredential(n.Value):
+		return "a single value (not repeated here: it may hold a secret)"
 	}
-	return fmt.Sprintf("a single value (%q)", value)
+	return fmt.Sprintf("a single value (%s)", quoteValue(n.Value))
+}
+
+// quoteRunes is how much of a wrong value a problem quotes: enough to
+// recognise it, not a whole pasted blob.
+const quoteRunes = 40
+
+// quoteValue quotes v for a problem message, cut after quoteRunes
+// characters (not bytes, so a Chinese value is not cut inside a
+// character) with an ellipsis.
+func quoteValue(v string) string {
+	if r := []rune(v); len(r) > quoteRunes {
+		v = string(r[:quoteRunes]) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// credentialRE matches text that reads as a credential: a URL or DSN with
+// a password in it, a "password=…" pair, a PEM block.
+var credentialRE = regexp.MustCompile(`(?i)://[^/@\s]*:[^/@\s]*@|(password|passwd|pwd|secret|token|api_?key)\s*[=:]|-----BEGIN`)
+
+// looksLikeCredential reports whether v reads as a credential, wherever it
+// is written.
+func looksLikeCredential(v string) bool { return credentialRE.MatchString(v) }
+
+// mayHoldSecret reports whether the value at a dotted path may be or hold
+// a secret: a key tagged secret:"true" is on the path, or the section at
+// the path has one below it. A path medgate does not know counts as one.
+func mayHoldSecret(path string) bool {
+	t := reflect.TypeFor[Config]()
+	for _, seg := range strings.Split(path, ".") {
+		name, _, _ := strings.Cut(seg, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+		case reflect.Struct:
+			f, ok := fieldByTag(t, name)
+			if !ok {
+				return true
+			}
+			if f.Tag.Get("secret") == "true" {
+				return true
+			}
+			t = f.Type
+		default:
+			return true
+		}
+	}
+	return holdsSecret(t, map[reflect.Type]bool{})
+}
+
+// holdsSecret reports whether a key tagged secret:"true" is anywhere in t.
+func holdsSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("secret") == "true" || holdsSecret(f.Type, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // describeType says in words what a key of Go type t takes, and how to
