@@ -1019,6 +1019,14 @@ func (c *Config) check() Problems {
 	if k.MaxBufferedMB < 1 || k.MaxBufferedMB > 65536 {
 		add("kafka.maxBufferedMB", "must be between 1 and 65536 (MiB), is %d", k.MaxBufferedMB)
 	}
+	// Used to create missing topics (createTopics, the embedded broker),
+	// which refuse less than 1 and would stop medgate at start.
+	if k.Partitions < 1 {
+		add("kafka.partitions", "must be at least 1, is %d; remove the line for the default 6", k.Partitions)
+	}
+	if k.ReplicationFactor < 1 {
+		add("kafka.replicationFactor", "must be at least 1 (and at most the number of brokers), is %d; remove the line for the default 1", k.ReplicationFactor)
+	}
 	if k.ReplyLinger != nil && (k.ReplyLinger.D() < 0 || k.ReplyLinger.D() > time.Second) {
 		add("kafka.replyLinger", "must be between 0s (send at once) and 1s, is %s", k.ReplyLinger.D())
 	}
