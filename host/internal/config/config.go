@@ -363,10 +363,29 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		// A *yaml.TypeError lets the decoder go on and report every problem.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration; write e.g. \"30s\" or \"5m\"", n.Line, n.Value)}}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration; %s", n.Line, n.Value, durationHint(n.Value))}}
 	}
 	*d = Duration(v)
 	return nil
+}
+
+var (
+	daysRE   = regexp.MustCompile(`^([0-9]{1,6})d$`)
+	numberRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+)
+
+// durationHint says how to write v, which is not a Go duration: days
+// (which Go durations have no unit for) in hours, a bare number with a
+// unit.
+func durationHint(v string) string {
+	if m := daysRE.FindStringSubmatch(v); m != nil {
+		days, _ := strconv.Atoi(m[1])
+		return fmt.Sprintf("durations have no unit for days: write hours, %q for %d day(s)", strconv.Itoa(days*24)+"h", days)
+	}
+	if numberRE.MatchString(v) {
+		return fmt.Sprintf("give a unit (ns, us, ms, s, m or h), e.g. %q", v+"s")
+	}
+	return `write a number with a unit (ns, us, ms, s, m or h; no days), e.g. "30s", "5m" or "1h30m"`
 }
 
 // MarshalYAML writes the duration string.
