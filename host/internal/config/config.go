@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/IBM/sarama"
 	"gopkg.in/yaml.v3"
@@ -1250,7 +1251,8 @@ func (c *Config) Site(code string) *Site {
 	return nil
 }
 
-// checkSecretRef accepts "env:NAME" or "file:PATH" (empty if optional).
+// checkSecretRef accepts "env:NAME" or "file:PATH" (empty if optional),
+// whose name or path can be looked up (see refProblem).
 func checkSecretRef(ref string, required bool) error {
 	switch {
 	case ref == "":
@@ -1258,14 +1260,35 @@ func checkSecretRef(ref string, required bool) error {
 			return errors.New(`is required; write "env:VARIABLE" or "file:/path/to/secret"`)
 		}
 		return nil
-	case strings.HasPrefix(ref, "env:") && len(ref) > 4, strings.HasPrefix(ref, "file:") && len(ref) > 5:
-		return nil
+	case IsSecretRef(ref):
+		return refProblem(ref)
 	}
 	return errors.New(`secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`)
 }
 
-// IsSecretRef reports whether v is a secret reference.
-func IsSecretRef(v string) bool { return checkSecretRef(v, true) == nil }
+// IsSecretRef reports whether v is a secret reference: "env:" or "file:"
+// and something after it. One whose name or path cannot be looked up (a
+// space after the colon) is a reference too: resolving it says what is
+// wrong.
+func IsSecretRef(v string) bool {
+	return strings.HasPrefix(v, "env:") && len(v) > 4 || strings.HasPrefix(v, "file:") && len(v) > 5
+}
+
+// refProblem says what keeps the secret reference ref from being looked
+// up as the administrator meant it: a variable name with a space, '=' or
+// a control character ("env: NAME", as YAML's "key: value" invites, would
+// look up " NAME", which no shell sets), or a path that starts or ends
+// with a space. It is nil when there is none. It never quotes ref, which
+// may be a secret written by mistake.
+func refProblem(ref string) error {
+	if name, ok := strings.CutPrefix(ref, "env:"); ok && strings.ContainsFunc(name, func(r rune) bool { return r == '=' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errors.New(`the name after "env:" has a space, '=' or a control character, which no environment variable name has; write the variable's name right after the colon, e.g. "env:MEDGATE_KAFKA_PASSWORD"`)
+	}
+	if p, ok := strings.CutPrefix(ref, "file:"); ok && strings.TrimSpace(p) != p {
+		return errors.New(`the path after "file:" starts or ends with a space; write the path right after the colon, e.g. "file:/etc/medgate/secrets/kafka-password"`)
+	}
+	return nil
+}
 
 // Secret reads a secret reference; a relative "file:" path is taken
 // relative to the configuration file's directory.
@@ -1278,15 +1301,24 @@ func (c *Config) Secret(ref string) (string, error) {
 
 // ResolveSecret reads a secret reference. The error never contains the secret.
 func ResolveSecret(ref string) (string, error) {
+	if !IsSecretRef(ref) {
+		return "", errors.New(`not a secret reference: secrets are never written in the configuration; write "env:VARIABLE" or "file:/path"`)
+	}
+	if err := refProblem(ref); err != nil {
+		return "", err
+	}
 	switch {
 	case strings.HasPrefix(ref, "env:"):
 		name := ref[4:]
 		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", name)
+		switch {
+		case !ok:
+			return "", fmt.Errorf("environment variable %s is not set; set it in medgate's environment (the systemd unit's EnvironmentFile, the pod's env)", name)
+		case v == "":
+			return "", fmt.Errorf("environment variable %s is set but empty; put the secret in it", name)
 		}
 		return v, nil
-	case strings.HasPrefix(ref, "file:"):
+	default: // "file:"
 		p := ref[5:]
 		st, err := os.Stat(p)
 		if err != nil {
@@ -1301,5 +1333,4 @@ func ResolveSecret(ref string) (string, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	return "", errors.New(`not a secret reference: secrets are never written in the configuration; write "env:VARIABLE" or "file:/path"`)
 }
