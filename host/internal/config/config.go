@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/IBM/sarama"
 	"gopkg.in/yaml.v3"
@@ -35,6 +36,10 @@ import (
 )
 
 // Config is the whole configuration.
+//
+// A key tagged secret:"true" holds a secret reference (or, for a plugin's
+// settings, may hold some): a problem never quotes what is written there,
+// nor in a section that holds such a key.
 type Config struct {
 	// Node names this instance (leases, logs); default: $MEDGATE_NODE, else the host name.
 	Node       string     `yaml:"node"`
@@ -131,7 +136,7 @@ type SASL struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
 	// Password is a secret reference: "env:NAME" or "file:PATH".
-	Password string `yaml:"password"`
+	Password string `yaml:"password" secret:"true"`
 }
 
 // Store selects the store engine.
@@ -141,7 +146,7 @@ type Store struct {
 	// mode 0700 and the files with mode 0600, and tightens looser modes.
 	Path string `yaml:"path"`
 	// DSN is a secret reference to the PostgreSQL connection string.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" secret:"true"`
 	// Encryption, when set, encrypts stored requests, replies, journal
 	// bodies, plugin state and download batches (AES-256-GCM).
 	Encryption *Encryption `yaml:"encryption"`
@@ -168,7 +173,7 @@ type Encryption struct {
 // standard base64 (openssl rand -hex 32).
 type StoreKey struct {
 	ID  string `yaml:"id"`
-	Key string `yaml:"key"`
+	Key string `yaml:"key" secret:"true"`
 }
 
 // HTTP configures the HTTP server (ingress, admin API, health, metrics).
@@ -179,10 +184,10 @@ type HTTP struct {
 	IngressTimeout Duration `yaml:"ingressTimeout"`
 	// AdminToken is a secret reference; when set, /admin calls need
 	// "Authorization: Bearer <token>".
-	AdminToken string `yaml:"adminToken"`
+	AdminToken string `yaml:"adminToken" secret:"true"`
 	// IngressToken is a secret reference; when set, POST /v1/messages
 	// accepts it (as the client "default").
-	IngressToken string `yaml:"ingressToken"`
+	IngressToken string `yaml:"ingressToken" secret:"true"`
 	// Clients are the ingress clients, each with its own token, so one
 	// client's token can be replaced without touching the others.
 	Clients []HTTPClient `yaml:"clients"`
@@ -246,7 +251,7 @@ type ConsoleProxy struct {
 type HTTPClient struct {
 	Name string `yaml:"name"`
 	// Token is a secret reference: "env:NAME" or "file:PATH".
-	Token string `yaml:"token"`
+	Token string `yaml:"token" secret:"true"`
 }
 
 // KafkaMaxRecordBytes is the largest record medgate's Kafka producer sends
@@ -279,7 +284,8 @@ type Processing struct {
 	RetryBudget Duration `yaml:"retryBudget"`
 	// BreakerThreshold consecutive transient failures of a plugin at a site
 	// open its circuit for BreakerCooldown: calls pause instead of hammering
-	// a system that is down. 0 uses the default; -1 disables the breaker.
+	// a system that is down. 0 uses the default (5); -1 disables the
+	// breaker; any other value below 1 is a configuration problem.
 	BreakerThreshold int      `yaml:"breakerThreshold"`
 	BreakerCooldown  Duration `yaml:"breakerCooldown"`
 	// PluginCrashLimit: a message during whose calls the plugin process
@@ -328,8 +334,10 @@ type Site struct {
 
 // SitePlugin enables a plugin for a site with its settings.
 type SitePlugin struct {
-	Enabled  *bool             `yaml:"enabled"`
-	Settings map[string]string `yaml:"settings"`
+	Enabled *bool `yaml:"enabled"`
+	// Settings are the plugin's own; those it declares secret hold secret
+	// references.
+	Settings map[string]string `yaml:"settings" secret:"true"`
 }
 
 // IsEnabled reports whether the plugin is enabled (default true when listed).
@@ -356,10 +364,29 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		// A *yaml.TypeError lets the decoder go on and report every problem.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration; write e.g. \"30s\" or \"5m\"", n.Line, n.Value)}}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration; %s", n.Line, n.Value, durationHint(n.Value))}}
 	}
 	*d = Duration(v)
 	return nil
+}
+
+var (
+	daysRE   = regexp.MustCompile(`^([0-9]{1,6})d$`)
+	numberRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+)
+
+// durationHint says how to write v, which is not a Go duration: days
+// (which Go durations have no unit for) in hours, a bare number with a
+// unit.
+func durationHint(v string) string {
+	if m := daysRE.FindStringSubmatch(v); m != nil {
+		days, _ := strconv.Atoi(m[1])
+		return fmt.Sprintf("durations have no unit for days: write hours, %q for %d day(s)", strconv.Itoa(days*24)+"h", days)
+	}
+	if numberRE.MatchString(v) {
+		return fmt.Sprintf("give a unit (ns, us, ms, s, m or h), e.g. %q", v+"s")
+	}
+	return `write a number with a unit (ns, us, ms, s, m or h; no days), e.g. "30s", "5m" or "1h30m"`
 }
 
 // MarshalYAML writes the duration string.
@@ -519,7 +546,7 @@ func (c *Config) placeProblem(p Problem) Problem {
 		if subject == "" {
 			subject = "the key"
 		}
-		p.Message = fmt.Sprintf("is %s, but %s takes %s", describeNode(tag, value), subject, describeType(into))
+		p.Message = fmt.Sprintf("is %s, but %s takes %s", c.describeValue(tag, p.Path), subject, describeType(into))
 		return p
 	}
 	if m := badDurationRE.FindStringSubmatch(p.Message); m != nil {
@@ -567,8 +594,11 @@ func (c *Config) valuePath(line int, into string, match func(*yaml.Node) bool) s
 	return found
 }
 
-// describeNode says in words what kind of YAML value was written.
-func describeNode(tag, value string) string {
+// describeValue says in words what kind of YAML value was written at
+// path, with a tag yaml.v3 gave it. A single value is quoted (see
+// [quoteValue]) unless it may be a secret, or its path is not known:
+// yaml.v3's own quote is cut to 7 bytes and belongs to no known key.
+func (c *Config) describeValue(tag, path string) string {
 	switch tag {
 	case "!!seq":
 		return "a list"
@@ -577,10 +607,83 @@ func describeNode(tag, value string) string {
 	case "!!null":
 		return "empty"
 	}
-	if value == "" {
+	n := c.values[path]
+	switch {
+	case path == "" || n == nil || n.Kind != yaml.ScalarNode || n.Value == "":
 		return "a single value"
+	case mayHoldSecret(path) || looksLikeCredential(n.Value):
+		return "a single value (not repeated here: it may hold a secret)"
 	}
-	return fmt.Sprintf("a single value (%q)", value)
+	return fmt.Sprintf("a single value (%s)", quoteValue(n.Value))
+}
+
+// quoteRunes is how much of a wrong value a problem quotes: enough to
+// recognise it, not a whole pasted blob.
+const quoteRunes = 40
+
+// quoteValue quotes v for a problem message, cut after quoteRunes
+// characters (not bytes, so a Chinese value is not cut inside a
+// character) with an ellipsis.
+func quoteValue(v string) string {
+	if r := []rune(v); len(r) > quoteRunes {
+		v = string(r[:quoteRunes]) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// credentialRE matches text that reads as a credential: a URL or DSN with
+// a password in it, a "password=…" pair, a PEM block.
+var credentialRE = regexp.MustCompile(`(?i)://[^/@\s]*:[^/@\s]*@|(password|passwd|pwd|secret|token|api_?key)\s*[=:]|-----BEGIN`)
+
+// looksLikeCredential reports whether v reads as a credential, wherever it
+// is written.
+func looksLikeCredential(v string) bool { return credentialRE.MatchString(v) }
+
+// mayHoldSecret reports whether the value at a dotted path may be or hold
+// a secret: a key tagged secret:"true" is on the path, or the section at
+// the path has one below it. A path medgate does not know counts as one.
+func mayHoldSecret(path string) bool {
+	t := reflect.TypeFor[Config]()
+	for _, seg := range strings.Split(path, ".") {
+		name, _, _ := strings.Cut(seg, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+		case reflect.Struct:
+			f, ok := fieldByTag(t, name)
+			if !ok {
+				return true
+			}
+			if f.Tag.Get("secret") == "true" {
+				return true
+			}
+			t = f.Type
+		default:
+			return true
+		}
+	}
+	return holdsSecret(t, map[reflect.Type]bool{})
+}
+
+// holdsSecret reports whether a key tagged secret:"true" is anywhere in t.
+func holdsSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("secret") == "true" || holdsSecret(f.Type, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // describeType says in words what a key of Go type t takes, and how to
@@ -936,6 +1039,14 @@ func (c *Config) check() Problems {
 	if k.MaxBufferedMB < 1 || k.MaxBufferedMB > 65536 {
 		add("kafka.maxBufferedMB", "must be between 1 and 65536 (MiB), is %d", k.MaxBufferedMB)
 	}
+	// Used to create missing topics (createTopics, the embedded broker),
+	// which refuse less than 1 and would stop medgate at start.
+	if k.Partitions < 1 {
+		add("kafka.partitions", "must be at least 1, is %d; remove the line for the default 6", k.Partitions)
+	}
+	if k.ReplicationFactor < 1 {
+		add("kafka.replicationFactor", "must be at least 1 (and at most the number of brokers), is %d; remove the line for the default 1", k.ReplicationFactor)
+	}
 	if k.ReplyLinger != nil && (k.ReplyLinger.D() < 0 || k.ReplyLinger.D() > time.Second) {
 		add("kafka.replyLinger", "must be between 0s (send at once) and 1s, is %s", k.ReplyLinger.D())
 	}
@@ -998,6 +1109,9 @@ func (c *Config) check() Problems {
 	}
 	if p.PluginCrashLimit < 1 {
 		add("processing.pluginCrashLimit", "must be at least 1, is %d", p.PluginCrashLimit)
+	}
+	if p.BreakerThreshold < -1 {
+		add("processing.breakerThreshold", "%d has no meaning: write -1 to turn the breaker off, or a count of at least 1 (consecutive transient failures that pause a plugin at a site); 0 or no line gives the default 5", p.BreakerThreshold)
 	}
 	for _, d := range []struct {
 		name string
@@ -1137,7 +1251,8 @@ func (c *Config) Site(code string) *Site {
 	return nil
 }
 
-// checkSecretRef accepts "env:NAME" or "file:PATH" (empty if optional).
+// checkSecretRef accepts "env:NAME" or "file:PATH" (empty if optional),
+// whose name or path can be looked up (see refProblem).
 func checkSecretRef(ref string, required bool) error {
 	switch {
 	case ref == "":
@@ -1145,14 +1260,35 @@ func checkSecretRef(ref string, required bool) error {
 			return errors.New(`is required; write "env:VARIABLE" or "file:/path/to/secret"`)
 		}
 		return nil
-	case strings.HasPrefix(ref, "env:") && len(ref) > 4, strings.HasPrefix(ref, "file:") && len(ref) > 5:
-		return nil
+	case IsSecretRef(ref):
+		return refProblem(ref)
 	}
 	return errors.New(`secrets are never written in the configuration; write "env:VARIABLE" or "file:/path/to/secret"`)
 }
 
-// IsSecretRef reports whether v is a secret reference.
-func IsSecretRef(v string) bool { return checkSecretRef(v, true) == nil }
+// IsSecretRef reports whether v is a secret reference: "env:" or "file:"
+// and something after it. One whose name or path cannot be looked up (a
+// space after the colon) is a reference too: resolving it says what is
+// wrong.
+func IsSecretRef(v string) bool {
+	return strings.HasPrefix(v, "env:") && len(v) > 4 || strings.HasPrefix(v, "file:") && len(v) > 5
+}
+
+// refProblem says what keeps the secret reference ref from being looked
+// up as the administrator meant it: a variable name with a space, '=' or
+// a control character ("env: NAME", as YAML's "key: value" invites, would
+// look up " NAME", which no shell sets), or a path that starts or ends
+// with a space. It is nil when there is none. It never quotes ref, which
+// may be a secret written by mistake.
+func refProblem(ref string) error {
+	if name, ok := strings.CutPrefix(ref, "env:"); ok && strings.ContainsFunc(name, func(r rune) bool { return r == '=' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errors.New(`the name after "env:" has a space, '=' or a control character, which no environment variable name has; write the variable's name right after the colon, e.g. "env:MEDGATE_KAFKA_PASSWORD"`)
+	}
+	if p, ok := strings.CutPrefix(ref, "file:"); ok && strings.TrimSpace(p) != p {
+		return errors.New(`the path after "file:" starts or ends with a space; write the path right after the colon, e.g. "file:/etc/medgate/secrets/kafka-password"`)
+	}
+	return nil
+}
 
 // Secret reads a secret reference; a relative "file:" path is taken
 // relative to the configuration file's directory.
@@ -1165,15 +1301,24 @@ func (c *Config) Secret(ref string) (string, error) {
 
 // ResolveSecret reads a secret reference. The error never contains the secret.
 func ResolveSecret(ref string) (string, error) {
+	if !IsSecretRef(ref) {
+		return "", errors.New(`not a secret reference: secrets are never written in the configuration; write "env:VARIABLE" or "file:/path"`)
+	}
+	if err := refProblem(ref); err != nil {
+		return "", err
+	}
 	switch {
 	case strings.HasPrefix(ref, "env:"):
 		name := ref[4:]
 		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", name)
+		switch {
+		case !ok:
+			return "", fmt.Errorf("environment variable %s is not set; set it in medgate's environment (the systemd unit's EnvironmentFile, the pod's env)", name)
+		case v == "":
+			return "", fmt.Errorf("environment variable %s is set but empty; put the secret in it", name)
 		}
 		return v, nil
-	case strings.HasPrefix(ref, "file:"):
+	default: // "file:"
 		p := ref[5:]
 		st, err := os.Stat(p)
 		if err != nil {
@@ -1188,5 +1333,4 @@ func ResolveSecret(ref string) (string, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	return "", errors.New(`not a secret reference: secrets are never written in the configuration; write "env:VARIABLE" or "file:/path"`)
 }

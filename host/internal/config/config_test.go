@@ -429,7 +429,7 @@ func TestWrongTypeNamesPathAndFix(t *testing.T) {
 	}{
 		"string for a list": {
 			src:  "kafka:\n  brokers: localhost:9092\n",
-			want: []string{"m.yaml:2: kafka.brokers: is a single value (\"localho...\"), but kafka.brokers takes a list"},
+			want: []string{"m.yaml:2: kafka.brokers: is a single value (\"localhost:9092\"), but kafka.brokers takes a list"},
 		},
 		"string for a number": {
 			src:  "kafka:\n  embedded: {}\n  maxInFlight: many\n",
@@ -516,6 +516,172 @@ func TestSecondDocumentIsReported(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error lacks %q: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestBreakerThreshold: -1 turns the breaker off and 0 (or no line) gives
+// the default 5; any other value below 1 has no meaning and is reported at
+// its line with the file's other problems, instead of silently turning the
+// breaker off.
+func TestBreakerThreshold(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		value   string
+		want    int
+		problem bool
+	}{
+		"left out":      {value: "", want: 5},
+		"zero":          {value: "0", want: 5},
+		"disabled":      {value: "-1", want: -1},
+		"one":           {value: "1", want: 1},
+		"three":         {value: "3", want: 3},
+		"minus two":     {value: "-2", problem: true},
+		"minus hundred": {value: "-100", problem: true},
+		"most negative": {value: "-2147483648", problem: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "kafka:\n  embedded: {}\nlog:\n  format: xml\nprocessing:\n  breakerThreshold: " + tc.value + "\n"
+			c, err := Parse("/etc/medgate/medgate.yaml", []byte(src))
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("err = %v, want Problems (log.format is wrong)", err)
+			}
+			var found []Problem
+			logFormat := false
+			for _, p := range ps {
+				switch p.Path {
+				case "processing.breakerThreshold":
+					found = append(found, p)
+				case "log.format":
+					logFormat = true
+				}
+			}
+			if !logFormat {
+				t.Errorf("log.format problem not listed with the others: %v", ps)
+			}
+			if !tc.problem {
+				if len(found) > 0 {
+					t.Fatalf("breakerThreshold %q reported: %v", tc.value, found)
+				}
+				if c.Processing.BreakerThreshold != tc.want {
+					t.Errorf("breakerThreshold %q reads as %d, want %d", tc.value, c.Processing.BreakerThreshold, tc.want)
+				}
+				return
+			}
+			if len(found) != 1 {
+				t.Fatalf("breakerThreshold %s: %d problems at the key, want 1: %v", tc.value, len(found), ps)
+			}
+			p := found[0]
+			if p.Line != 6 {
+				t.Errorf("problem at line %d, want 6 (the key's line)", p.Line)
+			}
+			for _, w := range []string{tc.value, "-1", "at least 1", "default 5"} {
+				if !strings.Contains(p.Message, w) {
+					t.Errorf("message %q does not say %q", p.Message, w)
+				}
+			}
+		})
+	}
+}
+
+// TestWrongTypeQuote: a value of the wrong type is quoted far enough to
+// recognise it (up to 40 characters, then "…"; yaml.v3 keeps only 7), and a
+// value that may be a secret (written where a section holding a password,
+// token, key, DSN or plugin settings goes, or that reads as a credential)
+// is never quoted.
+func TestWrongTypeQuote(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src    string
+		want   string // in the message of the problem at path
+		path   string
+		hidden []string // never in the error
+	}{
+		"short value whole": {
+			src:  "kafka:\n  brokers: localhost:9092\n",
+			path: "kafka.brokers",
+			want: `is a single value ("localhost:9092"), but kafka.brokers takes a list`,
+		},
+		"long value cut at 40": {
+			src:  "kafka:\n  brokers: kafka-1.hospital.local:9092,kafka-2.hospital.local:9092\n",
+			path: "kafka.brokers",
+			want: `is a single value ("kafka-1.hospital.local:9092,kafka-2.hosp…"), but`,
+		},
+		"exactly 40 not cut": {
+			src:  "kafka:\n  brokers: kafka-1.hospital.local:9092,kafka-2.hosp\n",
+			path: "kafka.brokers",
+			want: `is a single value ("kafka-1.hospital.local:9092,kafka-2.hosp"), but`,
+		},
+		"runes not bytes": {
+			src:  "kafka:\n  embedded: {}\n  maxInFlight: 六十四个消息同时处理再多就要等待前面的消息处理完成之后才能继续读取下一批消息否则内存会不够用\n",
+			path: "kafka.maxInFlight",
+			want: `is a single value ("六十四个消息同时处理再多就要等待前面的消息处理完成之后才能继续读取下一批消息否则…"), but`,
+		},
+		"sasl written as its password": {
+			src:    "kafka:\n  brokers: [k:9092]\n  sasl: hunter2-correct-horse\n",
+			path:   "kafka.sasl",
+			want:   "is a single value (not repeated here: it may hold a secret), but kafka.sasl takes a mapping",
+			hidden: []string{"hunter2"},
+		},
+		"store written as a DSN": {
+			src:    "kafka:\n  embedded: {}\nstore: postgres://medgate:S3cret-pw@db:5432/medgate\n",
+			path:   "store",
+			want:   "is a single value (not repeated here: it may hold a secret), but store takes a mapping",
+			hidden: []string{"S3cret", "postgres://medgate"},
+		},
+		"client written as its token": {
+			src:    "kafka:\n  embedded: {}\nhttp:\n  clients:\n    - 0123456789abcdef0123456789abcdef\n",
+			path:   "http.clients[0]",
+			want:   "not repeated here",
+			hidden: []string{"0123456"},
+		},
+		"encryption keys written as a key": {
+			src:    "kafka:\n  embedded: {}\nstore:\n  encryption:\n    keys: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+			path:   "store.encryption.keys",
+			want:   "not repeated here",
+			hidden: []string{"9f86d08"},
+		},
+		"plugin settings written as a value": {
+			src:    "kafka:\n  embedded: {}\nsites:\n  - code: a\n    plugins:\n      ecard:\n        settings: appsecret-0123456789\n",
+			path:   "sites[0].plugins.ecard.settings",
+			want:   "not repeated here",
+			hidden: []string{"appsecr"},
+		},
+		"credential in a URL": {
+			src:    "kafka:\n  embedded: {}\nconsole:\n  proxy: https://admin:pa55word@proxy.hospital.local\n",
+			path:   "console.proxy",
+			want:   "not repeated here",
+			hidden: []string{"pa55word", "https:/"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("m.yaml", []byte(tc.src))
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("err = %v, want Problems", err)
+			}
+			var at []string
+			for _, p := range ps {
+				if p.Path == tc.path {
+					at = append(at, p.Message)
+				}
+			}
+			if len(at) == 0 {
+				t.Fatalf("no problem at %s: %v", tc.path, ps)
+			}
+			if msgs := strings.Join(at, "\n  "); !strings.Contains(msgs, tc.want) {
+				t.Errorf("messages at %s:\n  %s\nlack\n  %s", tc.path, msgs, tc.want)
+			}
+			for _, h := range tc.hidden {
+				if strings.Contains(err.Error(), h) {
+					t.Errorf("error quotes %q, which may be a secret:\n%s", h, err)
+				}
 			}
 		})
 	}

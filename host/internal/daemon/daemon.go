@@ -359,11 +359,26 @@ func (d *Daemon) pruneJob(cfg *config.Config) scheduler.Job {
 // instance died in between: see ingress.Ingress.Requeue). It runs as a
 // scheduled job, so with several instances one at a time sweeps: every
 // interval, and once at start (requeueAtStart).
+//
+// While Kafka cannot be reached, a sweep waits on the broker for the
+// reference it sends, and is cancelled at its bound like any overrun; it
+// is then logged as a warning (see kafkaOutage), not an ALERT: the outage
+// is reported by /readyz already, and cancelling the sweep cannot end it.
 func (d *Daemon) requeueJob() scheduler.Job {
-	return scheduler.Job{Plugin: "medgate", Site: "all", Name: "requeue", Interval: ingress.RequeueInterval, Run: func(ctx context.Context, now time.Time) error {
+	return scheduler.Job{Plugin: "medgate", Site: "all", Name: "requeue", Interval: ingress.RequeueInterval, Outage: d.kafkaOutage, Run: func(ctx context.Context, now time.Time) error {
 		_, err := d.ingress.Requeue(ctx, now.Add(-ingress.RequeueAfter))
 		return err
 	}}
+}
+
+// kafkaOutage names the Kafka outage /readyz reports (the consumer out of
+// its group: the brokers cannot be reached, or it retries after an error),
+// or is "" while the consumer consumes.
+func (d *Daemon) kafkaOutage() string {
+	if d.consumer == nil || !d.consumer.Ready() {
+		return "Kafka cannot be reached: the consumer is not in its group (/readyz reports kafka not ready; see the kafka consumer's log)"
+	}
+	return ""
 }
 
 // requeueAtStart runs the requeue job (requeueJob) once as soon as this

@@ -39,11 +39,14 @@
 // A job never runs twice at once on one instance: a scheduled run due
 // while the previous one still lasts is skipped, and logged with how long
 // that run has lasted. A run that lasts longer than its job's bound
-// (Job.MaxRun, else DefaultMaxRuns intervals) is logged as an ALERT and
-// its context cancelled with ErrOverran; it keeps renewing its lease until
-// it returns, so a run that ignores the cancellation (a hung plugin call)
-// still has no other instance start the job beside it, and each run it
-// keeps from starting is then logged as an ALERT too.
+// (Job.MaxRun, else DefaultMaxRuns intervals) is logged as an ALERT (as
+// a warning while an outage reported elsewhere holds it up: see
+// Job.Outage) and its context cancelled with ErrOverran; it keeps
+// renewing its lease until it returns, so a run that ignores the
+// cancellation (a hung plugin call) still has no other instance start the
+// job beside it, and each run it keeps from starting is then logged as an
+// ALERT too, outage or not: a run that does not return once cancelled is
+// a fault of its own.
 //
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
@@ -99,6 +102,13 @@ type Job struct {
 	// and its context cancelled (cause ErrOverran). Zero means
 	// DefaultMaxRuns intervals.
 	MaxRun time.Duration
+	// Outage, when set, is asked when a run outlasts its bound. A
+	// non-empty answer names an outage that holds the run up and is
+	// reported elsewhere already (Kafka unreachable: /readyz says so):
+	// the overrun is then logged as a warning naming it, not as an ALERT,
+	// since cancelling the run cannot end the outage and each run until
+	// it ends would raise one more. The run is cancelled all the same.
+	Outage func() string
 	Run    func(ctx context.Context, now time.Time) error
 }
 
@@ -442,7 +452,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	var renewed time.Time // the lease's expiry after the run's last renewal
 	go func() {
 		defer close(kept)
-		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl), leaseBound{since: now, max: job.maxRun(), cancel: overran})
+		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl), leaseBound{since: now, max: job.maxRun(), cancel: overran, outage: job.Outage})
 	}()
 	err = job.Run(context.WithValue(jobCtx, reportKey{}, rep), now)
 	cause := context.Cause(jobCtx)
@@ -484,8 +494,9 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // it.
 //
 // It also watches the run's bound: once the run has lasted b.max, it logs
-// an ALERT and cancels the job's context with ErrOverran (b.cancel), but
-// goes on renewing the lease until the run returns, so that no other
+// an ALERT (a warning during an outage reported elsewhere, see
+// Job.Outage) and cancels the job's context with ErrOverran (b.cancel),
+// but goes on renewing the lease until the run returns, so that no other
 // instance starts the job beside a run that ignores the cancellation.
 //
 // It returns the lease's expiry as its last renewal set it (until, if
@@ -513,10 +524,17 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 		if !overran && !now.Before(b.since.Add(b.max)) {
 			overran = true
 			lasted := now.Sub(b.since)
-			s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
-				"job", id, "lasted", lasted.String(), "bound", b.max.String())
-			b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
-				id, lasted, b.max, DefaultMaxRuns, ErrOverran))
+			if outage := b.outageNow(); outage != "" {
+				s.log.Warn("job run lasted longer than its bound during an outage reported elsewhere; cancelling it (the job runs again at its next interval once the run returns, and is held up again until the outage ends)",
+					"job", id, "lasted", lasted.String(), "bound", b.max.String(), "outage", outage)
+				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s, held up by an outage (%s), and was cancelled: %w",
+					id, lasted, b.max, outage, ErrOverran))
+			} else {
+				s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
+					"job", id, "lasted", lasted.String(), "bound", b.max.String())
+				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
+					id, lasted, b.max, DefaultMaxRuns, ErrOverran))
+			}
 		}
 		if now.Before(renewAt) {
 			continue
@@ -555,11 +573,22 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 }
 
 // leaseBound is a run's bound, watched by keepLease: the run started at
-// since may last max; past it, cancel cancels the job's context.
+// since may last max; past it, cancel cancels the job's context. outage is
+// the job's Outage (nil when it has none).
 type leaseBound struct {
 	since  time.Time
 	max    time.Duration
 	cancel context.CancelCauseFunc
+	outage func() string
+}
+
+// outageNow names the outage reported elsewhere that holds the run up, or
+// is "" when there is none (or the job cannot tell).
+func (b leaseBound) outageNow() string {
+	if b.outage == nil {
+		return ""
+	}
+	return b.outage()
 }
 
 // skipped logs a scheduled run of job not started because its previous

@@ -996,6 +996,13 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns what was logged.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // count returns how many logged lines hold every one of parts.
 func (b *logBuffer) count(parts ...string) int {
 	b.mu.Lock()
@@ -1141,5 +1148,54 @@ func TestRunBoundIsTheJobsMaxRun(t *testing.T) {
 	clock.Advance(time.Minute)
 	if err := awaitRun(t, "the run to stop at its bound", done); !errors.Is(err, ErrOverran) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("the run ended with %v, want ErrOverran wrapping the run's own error", err)
+	}
+}
+
+// TestOverrunDuringOutage: a run past its bound is cancelled with
+// ErrOverran whatever the job's Outage says; it is logged as an ALERT
+// when the job has no Outage or it names none, and as a warning naming the
+// outage when it does (an outage reported elsewhere, which cancelling the
+// run cannot end).
+func TestOverrunDuringOutage(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		outage func() string
+		alert  bool
+	}{
+		"no Outage":     {outage: nil, alert: true},
+		"no outage now": {outage: func() string { return "" }, alert: true},
+		"an outage now": {outage: func() string { return "Kafka is unreachable" }, alert: false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			logs := &logBuffer{}
+			s := New(&memLeases{}, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+			started := make(chan context.Context, 1)
+			s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: time.Minute, Outage: tc.outage, Run: func(ctx context.Context, _ time.Time) error {
+				started <- ctx
+				<-ctx.Done()
+				return ctx.Err()
+			}}})
+			done := make(chan error, 1)
+			go func() { done <- s.Trigger(t.Context(), "p/s/j") }()
+			<-started
+			for range 9 { // 3 minutes, the bound of a 1-minute job
+				checkFor(t, "the lease renewal to wait", func() bool { return clock.pending() > 0 })
+				clock.Advance(20 * time.Second)
+			}
+			if err := awaitRun(t, "the run to stop at its bound", done); !errors.Is(err, ErrOverran) {
+				t.Fatalf("the run ended with %v, want ErrOverran", err)
+			}
+			alerts := logs.count("level=ERROR", "ALERT: job run lasted longer than its bound", "job=p/s/j", "lasted=3m0s")
+			warnings := logs.count("level=WARN", "job run lasted longer than its bound during an outage", "job=p/s/j", "lasted=3m0s", `outage="Kafka is unreachable"`)
+			if tc.alert && (alerts != 1 || warnings != 0) {
+				t.Errorf("%d ALERT and %d outage warning lines, want 1 ALERT:\n%s", alerts, warnings, logs)
+			}
+			if !tc.alert && (logs.count("ALERT") != 0 || warnings != 1) {
+				t.Errorf("%d ALERT and %d outage warning lines, want 1 warning:\n%s", logs.count("ALERT"), warnings, logs)
+			}
+		})
 	}
 }
