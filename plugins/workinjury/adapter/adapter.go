@@ -287,6 +287,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// The rules' read of the month's gate is remembered for its
 		// compare-and-set before sending (passMonthGate).
 		ctx = withMonthGate(ctx)
+	case "GYU004":
+		// The rules' read of each settlement's deduction gate is
+		// remembered for its compare-and-set when the deductions are
+		// marked (markDeductions).
+		ctx = withDeductGates(ctx)
 	}
 	sent := false
 	var rec sentRecord

@@ -51,7 +51,8 @@ import (
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay, and waits
 //	        when only deductions without a known outcome yet would take
-//	        them past it (settling.go); the institution of this province;
+//	        them past it, or when another GYU004 of the settlement marked
+//	        itself since its check (settling.go); the institution of this province;
 //	        deduct_no unused
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and

@@ -3,7 +3,9 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -122,6 +124,73 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 // deductWaitPrefix is the prefix of settlement settleNo's marks.
 func deductWaitPrefix(settleNo string) string { return "deductwait/" + settleNo + "/" }
 
+// Two GYU004 of one settlement checked at the same instant (different Kafka
+// keys, or instances) would each read the settlement's marks before the
+// other marked itself, both pass deduction≤fund-paid and both go out. So
+// each settlement has a gate, deductgate/<settle_no>, that every mark of
+// the settlement moves (in the same sdk.WriteState, after the mark). A
+// GYU004 reads the gate's version before it reads the marks
+// (deductionsOpen) and marks itself with a compare-and-set of the gate on
+// that version (markDeductions): a mark made since its check fails the
+// compare-and-set, and the GYU004 waits (deductGateError), nothing sent;
+// its next attempt counts the other one. Of two, the later to mark waits.
+
+// deductGateKey is the gate of settlement settleNo.
+func deductGateKey(settleNo string) string { return "deductgate/" + settleNo }
+
+// deductGates is, in a GYU004's context, the version of each named
+// settlement's gate read before its marks were read.
+type deductGates struct{ ver map[string]int64 }
+
+type deductGatesCtxKey struct{}
+
+// withDeductGates returns ctx carrying an empty deductGates.
+func withDeductGates(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deductGatesCtxKey{}, &deductGates{ver: map[string]int64{}})
+}
+
+func deductGatesOf(ctx context.Context) *deductGates {
+	g, _ := ctx.Value(deductGatesCtxKey{}).(*deductGates)
+	return g
+}
+
+// readDeductGate returns the version of settlement settleNo's gate (0:
+// never marked) and notes it in ctx's deductGates, if any.
+func readDeductGate(ctx context.Context, h sdk.Host, settleNo string) (int64, error) {
+	key := deductGateKey(settleNo)
+	e, err := h.Get(ctx, key)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		e.Version = 0
+	case err != nil:
+		return 0, fmt.Errorf("read state %s: %w", key, err)
+	}
+	if g := deductGatesOf(ctx); g != nil {
+		g.ver[settleNo] = e.Version
+	}
+	return e.Version, nil
+}
+
+// deductGateError says that another GYU004 of the settlement marked
+// itself while this one was between its check and its send: its check did
+// not count that one's deductions, so it is not sent now.
+type deductGateError struct {
+	field, settleNo string
+}
+
+func (e *deductGateError) Error() string {
+	return fmt.Sprintf("rule deduction-outcomes-known: another audit deduction of settlement %s was sent while this one was being checked", e.settleNo)
+}
+
+// response is the retryable failure of a GYU004 that lost the settlement's
+// gate, marked as a deliberate wait (it does not count towards the site's
+// circuit breaker).
+func (e *deductGateError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"together they could exceed the settlement's fund-paid amount, so nothing was sent and medgate checks this message again by itself, counting the other one: "+
+			"it is then sent, waits for the other one's outcome, or is answered invalid (rule deduction≤fund-paid)"))
+}
+
 // deductWaitMarks returns the marks of a GYU004 (key → the sum of its
 // deductions of that settlement, two decimals), from its input.
 func deductWaitMarks(msgID string, doc map[string]any) map[string]string {
@@ -148,14 +217,54 @@ func deductWaitMarks(msgID string, doc map[string]any) map[string]string {
 }
 
 // markDeductions marks a GYU004 on the settlements it names before it is
-// sent.
+// sent, and moves each settlement's gate after its mark: with a
+// compare-and-set on the version its check read (deductGates), so that a
+// mark of another GYU004 made since fails it with a *deductGateError; with
+// a plain write when the check did not run in this attempt (a resend after
+// GYD053 found no trace: its marks were in place all along).
 func markDeductions(ctx context.Context, h sdk.Host, msgID string, doc map[string]any) error {
-	for k, amount := range deductWaitMarks(msgID, doc) {
-		if err := putJSON(ctx, h, k, amount); err != nil {
+	marks := deductWaitMarks(msgID, doc)
+	g := deductGatesOf(ctx)
+	for _, k := range slices.Sorted(maps.Keys(marks)) {
+		sn := strings.TrimSuffix(strings.TrimPrefix(k, "deductwait/"), "/"+msgID)
+		mark, err := encodeState(marks[k])
+		if err != nil {
 			return err
+		}
+		gate, err := encodeState(msgID)
+		if err != nil {
+			return err
+		}
+		w := []sdk.StateWrite{{Key: k, Value: mark, Put: true}, {Key: deductGateKey(sn), Value: gate, Put: true}}
+		ver, checked := int64(0), false
+		if g != nil {
+			ver, checked = g.ver[sn]
+		}
+		if checked {
+			w[1].Put, w[1].Expect = false, ver
+		}
+		if _, err := sdk.WriteState(ctx, h, w); err != nil {
+			var we *sdk.WriteError
+			if checked && errors.As(err, &we) && we.Index == 1 && errors.Is(err, sdk.ErrConflict) {
+				return &deductGateError{field: deductField(doc, sn), settleNo: sn}
+			}
+			return fmt.Errorf("mark %s: %w", k, err)
 		}
 	}
 	return nil
+}
+
+// deductField is the path of the settle_no of doc's last deduction of
+// settlement sn.
+func deductField(doc map[string]any, sn string) string {
+	list, _ := doc["deductions"].([]any)
+	at := "$.deductions"
+	for i, x := range list {
+		if r, _ := x.(map[string]any); str(r, "settle_no") == sn {
+			at = fmt.Sprintf("$.deductions[%d].settle_no", i)
+		}
+	}
+	return at
 }
 
 // unmarkDeductions removes a GYU004's marks once its outcome is known. A
@@ -175,6 +284,11 @@ func (a *Adapter) unmarkDeductions(ctx context.Context, h sdk.Host, msgID, code 
 // other messages whose outcome is not known yet: their sum and
 // "<message id> (<code>, serial <serial>, <amount>)" for each.
 func (l *lifecycle) deductionsOpen(settleNo string) (*big.Rat, []string, error) {
+	// The gate first: a mark made after this read fails this message's
+	// compare-and-set of the gate when it marks itself (markDeductions).
+	if _, err := readDeductGate(l.ctx, l.h, settleNo); err != nil {
+		return nil, nil, err
+	}
 	prefix := deductWaitPrefix(settleNo)
 	es, err := l.h.Scan(l.ctx, prefix, 0)
 	if err != nil {

@@ -92,9 +92,22 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		}
 	}
 	if code == "GYU004" {
+		if err := a.at("deductions-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the deductions (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
 		// Later deductions of the settlements wait until this outcome is
 		// known (settling.go).
 		if err := markDeductions(ctx, h, req.MessageID, doc); err != nil {
+			var ge *deductGateError
+			if errors.As(err, &ge) {
+				// Another deduction of the settlement was marked since this
+				// one's check: nothing is sent, and the next attempt checks
+				// again (its record is removed so that the rules run).
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("a deduction of the settlement was marked while this one was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "settle_no", ge.settleNo)
+				return ge.response()
+			}
 			return failed(true, "state", "cannot mark the deductions as in flight on their settlements (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
@@ -103,19 +116,27 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 	case kindOK, kindRejected:
 		return a.finish(ctx, h, c, key, rec, code, doc, out, false)
 	case kindLocal:
-		if err := h.Delete(ctx, key); err != nil {
-			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
-		} else {
-			a.forget(ctx, h, req.MessageID, code, doc)
-			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
-			a.unmarkSettling(ctx, h, req.MessageID, code, doc)
-			a.unmarkDeductions(ctx, h, req.MessageID, code, doc)
-		}
+		a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
 		return failed(true, "unavailable", "the national system gave no trustworthy answer",
 			fmt.Sprintf("%v; the next attempt reconciles serial %s with GYD053 before any resend", out.err, serial))
 	}
+}
+
+// unsend undoes what an upload recorded and marked before a send that did
+// not happen: its record at key (serial), then its reservations and marks.
+// Once the record is gone the next attempt runs the rules again. A record
+// it cannot remove is reconciled by the next attempt (GYD053).
+func (a *Adapter) unsend(ctx context.Context, h sdk.Host, c *siteConfig, key, serial, msgID, code string, doc map[string]any) {
+	if err := h.Delete(ctx, key); err != nil {
+		a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
+		return
+	}
+	a.forget(ctx, h, msgID, code, doc)
+	a.unmarkMonths(ctx, h, msgID, code, doc)
+	a.unmarkSettling(ctx, h, msgID, code, doc)
+	a.unmarkDeductions(ctx, h, msgID, code, doc)
 }
 
 // finish applies the effects of a known outcome to the adapter state,
