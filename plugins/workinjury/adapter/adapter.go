@@ -279,9 +279,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
 	switch code {
-	case "GYU102":
+	case "GYU102", "GYU103":
 		// The rules' read of the visit is remembered for the in-flight
-		// mark (visitMemo).
+		// or settling mark (visitMemo), made on that version.
 		ctx = withVisitMemo(ctx)
 	case "GYU003":
 		// The rules' read of the month's gate is remembered for its

@@ -39,6 +39,8 @@ import (
 //	GYU101  (also) not at an assistive-device institution (type 3)
 //	GYU102, GYU103, GYR001, GYR002  wait while a GYU103 of the visit has no
 //	        known outcome (settling.go)
+//	GYU102, GYU103  wait when the other marked itself on the visit between
+//	        their check and their own mark (settling.go, rule stay-unchanged)
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition

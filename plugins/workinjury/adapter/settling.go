@@ -51,24 +51,140 @@ func markSettling(ctx context.Context, h sdk.Host, ykc700, msgID string, add boo
 // settling notes in l.wait the settlements of visit v (ykc700) still
 // without a known outcome, other than the message's own.
 func (l *lifecycle) settling(ykc700 string, v visitState) error {
-	var open []string
-	for _, id := range v.Settling {
-		if id == l.msgID {
-			continue
-		}
-		var rec sentRecord
-		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
-		if err != nil {
-			return err
-		}
-		if ver > 0 && !rec.Done {
-			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
-		}
+	open, err := settlingOpen(l.ctx, l.h, v, l.msgID)
+	if err != nil {
+		return err
 	}
 	if len(open) > 0 {
 		l.wait = &settleWaitError{ykc700: ykc700, open: open}
 	}
 	return nil
+}
+
+// settlingOpen returns the settlements of visit v still without a known
+// outcome, other than message self's: "<message id> (<code>, serial
+// <serial>)" each.
+func settlingOpen(ctx context.Context, h sdk.Host, v visitState, self string) ([]string, error) {
+	var open []string
+	for _, id := range v.Settling {
+		if id == self {
+			continue
+		}
+		var rec sentRecord
+		ver, err := getJSON(ctx, h, "msg/"+id, &rec)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && !rec.Done {
+			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
+		}
+	}
+	return open, nil
+}
+
+// The check of a GYU103 (no fee-detail upload in flight, the sums of the
+// details) and that of a GYU102 (no settlement without a known outcome,
+// the stay open) each read the visit; each then marks itself on it. Run at
+// the same instant, both could pass their checks before either marked
+// itself, and both go out: the settlement without the new lines, or lines
+// into a stay being settled. So each marks itself only on the visit as its
+// check saw it, or one that still passes: a GYU103 compare-and-sets the
+// visit on the version its rules read (markSettlingChecked), and a GYU102
+// whose compare-and-set on that version fails reads the visit again and
+// marks itself only when no settlement of it is without an outcome and it
+// is still open (feesInFlight). The one that marks second waits (nothing
+// sent), and its next attempt checks again with the other counted.
+
+// stayChangedError says that a message's visit changed between its check
+// and its mark on the visit, in a way its check did not count.
+type stayChangedError struct {
+	ykc700, what string
+}
+
+func (e *stayChangedError) Error() string {
+	return fmt.Sprintf("rule stay-unchanged: visit %s changed while this message was being checked: %s", e.ykc700, e.what)
+}
+
+// response is the retryable failure of a message whose stay changed under
+// its check, marked as a deliberate wait (nothing was asked of the
+// national system).
+func (e *stayChangedError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
+		"its check did not count that change, so nothing was sent; medgate checks this message again by itself, with the change counted"))
+}
+
+// markSettlingChecked adds GYU103 msgID to its visit's Settling list with
+// a compare-and-set on the version its rules read (visitMemo): a visit
+// changed since (a fee-detail upload marked in flight or finished, another
+// settlement) fails it with a *stayChangedError. When the rules did not
+// run in this attempt (a resend after GYD053 found no trace: its mark was
+// in place all along) it is markSettling.
+func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	m := memoOf(ctx)
+	vkey := "visit/" + ykc700
+	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
+		return markSettling(ctx, h, ykc700, msgID, true)
+	}
+	v := m.v
+	v.Settling = slices.Clone(v.Settling)
+	if !slices.Contains(v.Settling, msgID) {
+		v.Settling = append(v.Settling, msgID)
+	}
+	nv, err := casJSON(ctx, h, vkey, m.ver, v)
+	if errors.Is(err, sdk.ErrConflict) {
+		return &stayChangedError{ykc700: ykc700, what: "its fee details, or its state, changed since this settlement's sums were checked"}
+	}
+	if err != nil {
+		return err
+	}
+	m.ver, m.v = nv, v
+	return nil
+}
+
+// feesInFlight marks GYU102 msgID in flight on visit ykc700, read anew
+// (its rules' version is stale), provided no settlement of the visit is
+// without a known outcome (*settleWaitError) and the visit is still open
+// (*stayChangedError); a visit that does not exist is left alone.
+func feesInFlight(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	key := "visit/" + ykc700
+	for range 8 {
+		var v visitState
+		ver, err := getJSON(ctx, h, key, &v)
+		if err != nil || ver == 0 {
+			return err
+		}
+		switch v.Status {
+		case visitSettled:
+			return &stayChangedError{ykc700: ykc700, what: "it was settled (settlement " + v.SettleNo + ")"}
+		case visitRevoked:
+			return &stayChangedError{ykc700: ykc700, what: "its admission was revoked"}
+		}
+		open, err := settlingOpen(ctx, h, v, msgID)
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			return &settleWaitError{ykc700: ykc700, open: open}
+		}
+		if !editInFlight(&v, msgID, true) {
+			return nil
+		}
+		nv, err := casJSON(ctx, h, key, ver, v)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m := memoOf(ctx); m != nil {
+			m.key, m.ver, m.v = key, nv, v
+		}
+		return nil
+	}
+	return fmt.Errorf("state %s changes too often; try again", key)
 }
 
 // settleWaitError says that a message of a stay must wait for the stay's

@@ -74,20 +74,34 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent)", err.Error())
 	}
 	if code == "GYU102" {
+		if err := a.at("fees-checked"); err != nil {
+			return failed(true, "state", "stopped before recording the fee details (nothing was sent)", err.Error())
+		}
 		// A settlement of the visit waits until this outcome is known. The
 		// mark is cleared on the version this write returns (visitMemo).
 		if memoOf(ctx) == nil {
 			ctx = withVisitMemo(ctx)
 		}
-		if r := a.recordAndMark(ctx, h, key, rec, str(doc, "ykc700"), req.MessageID); r != nil {
+		if r := a.recordAndMark(ctx, h, c, key, rec, str(doc, "ykc700"), req.MessageID); r != nil {
 			return r
 		}
 	} else if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
 	if code == "GYU103" {
-		// The stay's details wait until this outcome is known (settling.go).
-		if err := markSettling(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
+		if err := a.at("settlement-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the settlement on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+		// The stay's details wait until this outcome is known; the visit
+		// must be as the rules saw it (settling.go).
+		if err := markSettlingChecked(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+			var sc *stayChangedError
+			if errors.As(err, &sc) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("the stay changed while its settlement was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "ykc700", sc.ykc700)
+				return sc.response()
+			}
 			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
@@ -272,7 +286,7 @@ func replyErrors(code string, output json.RawMessage) []string {
 // fails), or the version is not known, they are written one by one, the
 // visit read again. It returns the response to give when nothing may be
 // sent, nil to send.
-func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, key string, rec sentRecord, ykc700, msgID string) *sdk.HandleResponse {
+func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, ykc700, msgID string) *sdk.HandleResponse {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 != "" && m != nil && m.key == vkey && m.ver > 0 {
@@ -304,8 +318,27 @@ func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, key string, rec
 	if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
-	if err := a.inFlight(ctx, h, ykc700, msgID, true); err != nil {
-		return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+	// The visit is read again: marked only if it still takes details
+	// (settling.go).
+	if err := feesInFlight(ctx, h, ykc700, msgID); err != nil {
+		var swe *settleWaitError
+		var sc *stayChangedError
+		var resp *sdk.HandleResponse
+		switch {
+		case errors.As(err, &swe):
+			resp = swe.response()
+		case errors.As(err, &sc):
+			resp = sc.response()
+		default:
+			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+		}
+		// Nothing was marked; without its record the next attempt runs the
+		// rules again.
+		if err := h.Delete(ctx, key); err != nil {
+			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", rec.Serial, "err", err)
+		}
+		a.log.Info("the stay changed while fee details were checked; nothing sent, retried", "site", c.code, "message", msgID, "ykc700", ykc700, "why", err.Error())
+		return resp
 	}
 	return nil
 }
