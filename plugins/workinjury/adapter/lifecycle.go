@@ -61,6 +61,9 @@ import (
 //	        deduction revocations with their amounts; the header amounts are
 //	        their sums; person_count = settle_count − revoke_count > 0; no
 //	        upload of the month still without an outcome (monthwait.go)
+//	GYU103, GYU303, GYR003, GYU004, GYR004  not dated in a month its
+//	        institution already settled; wait while it is being settled
+//	        (monthwait.go, rule month-not-settled)
 //	GYD052  the person has an approved filing (local, else GYD051);
 //	GYD055  the same for the card's holder (cardcheck.go)
 //
@@ -106,6 +109,9 @@ type lifecycle struct {
 	// dwait, when set, is the deductions without a known outcome that a
 	// GYU004 waits for (settling.go).
 	dwait *deductWaitError
+	// mwait, when set, is the monthly settlement without an outcome yet
+	// of a month the message adds to (monthwait.go).
+	mwait *monthClaimError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -116,11 +122,21 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	if err := l.run(code); err != nil {
 		return err
 	}
+	switch code {
+	case "GYU103", "GYU303", "GYR003", "GYU004", "GYR004":
+		// No record into a month already settled (monthwait.go).
+		if err := l.monthsNotSettled(code); err != nil {
+			return err
+		}
+	}
 	if l.wait != nil {
 		return l.wait
 	}
 	if l.dwait != nil {
 		return l.dwait
+	}
+	if l.mwait != nil {
+		return l.mwait
 	}
 	return nil
 }

@@ -68,11 +68,6 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return r
 		}
 	}
-	// A monthly settlement of the months this upload adds to waits until
-	// its outcome is known (monthwait.go).
-	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
-		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent)", err.Error())
-	}
 	if code == "GYU102" {
 		if err := a.at("fees-checked"); err != nil {
 			return failed(true, "state", "stopped before recording the fee details (nothing was sent)", err.Error())
@@ -87,6 +82,22 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		}
 	} else if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
+	}
+	if err := a.at("recorded"); err != nil {
+		return failed(true, "state", "stopped after recording the serial (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	}
+	// A monthly settlement of the months this upload adds to waits until
+	// its outcome is known. The marks go after the record, so a GYU003
+	// that sees a mark sees its record too; then the months' claims are
+	// read again: a GYU003 that claimed one meanwhile went out without
+	// this upload (monthwait.go).
+	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
+		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	}
+	if code != "GYU003" {
+		if r := a.monthsStillOpen(ctx, h, c, key, serial, req.MessageID, code, doc); r != nil {
+			return r
+		}
 	}
 	if code == "GYU103" {
 		if err := a.at("settlement-checked"); err != nil {
