@@ -279,14 +279,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
 	switch code {
-	case "GYU102":
+	case "GYU102", "GYU103":
 		// The rules' read of the visit is remembered for the in-flight
-		// mark (visitMemo).
+		// or settling mark (visitMemo), made on that version.
 		ctx = withVisitMemo(ctx)
 	case "GYU003":
 		// The rules' read of the month's gate is remembered for its
 		// compare-and-set before sending (passMonthGate).
 		ctx = withMonthGate(ctx)
+	case "GYU004":
+		// The rules' read of each settlement's deduction gate is
+		// remembered for its compare-and-set when the deductions are
+		// marked (markDeductions).
+		ctx = withDeductGates(ctx)
 	}
 	sent := false
 	var rec sentRecord
@@ -309,6 +314,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var we *monthWaitError
 		var swe *settleWaitError
 		var dwe *deductWaitError
+		var mce *monthClaimError
 		switch {
 		case errors.As(err, &we):
 			// A GYU003 of a month with uploads still without an outcome:
@@ -340,6 +346,15 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("a deduction waits for deductions of its settlement without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "settle_no", dwe.settleNo, "waitingFor", strings.Join(dwe.open, ", "))
 			return a.late(ctx, req, c, code, dwe.response()), nil
+		case errors.As(err, &mce):
+			// An upload of a month whose monthly settlement has no outcome
+			// yet (monthwait.go): its own errors first, else it waits.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("an upload waits for the monthly settlement of its month; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "code", code, "akb020", mce.ref.akb020, "month", mce.ref.month, "waitingFor", mce.cl.MessageID)
+			return a.late(ctx, req, c, code, mce.response()), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

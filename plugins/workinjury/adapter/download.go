@@ -202,6 +202,30 @@ func eventKey(code string, rec map[string]any, id string) string {
 	return id
 }
 
+// feedbackHasStay reports whether the site's GYU008 schema declares the
+// stay (ykc700) of a fee detail in its records. medgate's reconstructed
+// schema does: a GYD102 detail_no is unique only within one stay, so two
+// records of one batch can share their record_id. An official field list
+// without it gets no such field (an undeclared field would make every
+// feedback invalid, and block the download for good).
+func feedbackHasStay(c *siteConfig) bool {
+	sc, ok := c.schemas.Get(Name, "GYU008")
+	if !ok {
+		return false
+	}
+	for _, f := range sc.Input {
+		if f.Name != "records" {
+			continue
+		}
+		for _, g := range f.Fields {
+			if g.Name == "ykc700" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // failureKey is the record's key in the failures of its batch
 // (dlState.Failed, dlProgress.Failed): the record id, qualified by the
 // stay (ykc700) for fee details, whose detail_no is unique only within one
@@ -1290,6 +1314,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		return a.save(ctx, h, key, st, ver)
 	}
 	records := make([]map[string]any, 0, len(st.Records))
+	withStay := st.Code == "GYD102" && feedbackHasStay(c)
 	for i, raw := range st.Records {
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -1300,6 +1325,10 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			id = fmt.Sprintf("#%d", i)
 		}
 		r := map[string]any{"record_id": id, "result_flag": "1"}
+		if y := str(rec, "ykc700"); withStay && y != "" {
+			// Details of two stays may share a detail_no in one batch.
+			r["ykc700"] = y
+		}
 		if reason, bad := failedReason(pr.Failed, failureKey(st.Code, rec, id), id); bad {
 			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
 		}

@@ -39,6 +39,8 @@ import (
 //	GYU101  (also) not at an assistive-device institution (type 3)
 //	GYU102, GYU103, GYR001, GYR002  wait while a GYU103 of the visit has no
 //	        known outcome (settling.go)
+//	GYU102, GYU103  wait when the other marked itself on the visit between
+//	        their check and their own mark (settling.go, rule stay-unchanged)
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
@@ -51,13 +53,17 @@ import (
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay, and waits
 //	        when only deductions without a known outcome yet would take
-//	        them past it (settling.go); the institution of this province;
+//	        them past it, or when another GYU004 of the settlement marked
+//	        itself since its check (settling.go); the institution of this province;
 //	        deduct_no unused
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
 //	        their sums; person_count = settle_count − revoke_count > 0; no
 //	        upload of the month still without an outcome (monthwait.go)
+//	GYU103, GYU303, GYR003, GYU004, GYR004  not dated in a month its
+//	        institution already settled; wait while it is being settled
+//	        (monthwait.go, rule month-not-settled)
 //	GYD052  the person has an approved filing (local, else GYD051);
 //	GYD055  the same for the card's holder (cardcheck.go)
 //
@@ -103,6 +109,9 @@ type lifecycle struct {
 	// dwait, when set, is the deductions without a known outcome that a
 	// GYU004 waits for (settling.go).
 	dwait *deductWaitError
+	// mwait, when set, is the monthly settlement without an outcome yet
+	// of a month the message adds to (monthwait.go).
+	mwait *monthClaimError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -113,11 +122,21 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	if err := l.run(code); err != nil {
 		return err
 	}
+	switch code {
+	case "GYU103", "GYU303", "GYR003", "GYU004", "GYR004":
+		// No record into a month already settled (monthwait.go).
+		if err := l.monthsNotSettled(code); err != nil {
+			return err
+		}
+	}
 	if l.wait != nil {
 		return l.wait
 	}
 	if l.dwait != nil {
 		return l.dwait
+	}
+	if l.mwait != nil {
+		return l.mwait
 	}
 	return nil
 }

@@ -17,24 +17,26 @@ import (
 // flight, or sent with its answer lost until GYD053 reconciles it – may
 // well be a record of the month at the national system. So each upload that
 // adds to a month (GYU103, GYU303, GYR003, GYU004, GYR004) leaves a mark,
-// monthwait/<akb020>/<yyyyMM>/<message id>, before it is first sent, and a
-// GYU003 of that institution and month does not go out while a marked
-// message's record (msg/<id>) has no outcome. The mark is removed once the
+// monthwait/<akb020>/<yyyyMM>/<message id>, after its record and before it
+// is first sent, and a GYU003 of that institution and month does not go out
+// while a marked message's record (msg/<id>) has no outcome. The mark is removed once the
 // outcome is known; one left behind (a crash in between, or a message that
 // never went out) is recognised by its message's record, which is done or
 // absent, and does not hold GYU003 back.
 
-// monthWaitKeys returns the marks of an upload that adds to institutions'
-// months, computed from its input and, as the month index has them, from
-// the visit (GYU103), settlements (GYR003, GYU004) and deductions (GYR004)
-// it refers to.
-func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) ([]string, error) {
-	var keys []string
-	add := func(akb020, t string) {
+// monthRef is a month an upload adds to: institution akb020's month
+// (yyyyMM), from the time at JSON path path of the upload.
+type monthRef struct{ akb020, month, path string }
+
+// monthsOf returns the institutions' months an upload adds to (GYU103,
+// GYU303, GYR003, GYU004, GYR004), computed from its input and, as the
+// month index has them, from the visit (GYU103), settlements (GYR003,
+// GYU004) and deductions (GYR004) it refers to.
+func monthsOf(ctx context.Context, h sdk.Host, code string, doc map[string]any) ([]monthRef, error) {
+	var refs []monthRef
+	add := func(akb020, t, path string) {
 		if m := monthOf(t); akb020 != "" && m != "" {
-			if k := "monthwait/" + akb020 + "/" + m + "/" + msgID; !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
+			refs = append(refs, monthRef{akb020: akb020, month: m, path: path})
 		}
 	}
 	switch code {
@@ -43,24 +45,24 @@ func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[
 		if _, err := getJSON(ctx, h, "visit/"+str(doc, "ykc700"), &v); err != nil {
 			return nil, err
 		}
-		add(v.AKB020, str(doc, "settle_time"))
+		add(v.AKB020, str(doc, "settle_time"), "$.settle_time")
 	case "GYU303":
-		add(str(doc, "akb020"), str(doc, "settle_time"))
+		add(str(doc, "akb020"), str(doc, "settle_time"), "$.settle_time")
 	case "GYR003":
 		s, err := settlementInst(ctx, h, str(doc, "settle_no"), str(doc, "akb020"))
 		if err != nil {
 			return nil, err
 		}
-		add(s, str(doc, "revoke_time"))
+		add(s, str(doc, "revoke_time"), "$.revoke_time")
 	case "GYU004":
 		list, _ := doc["deductions"].([]any)
-		for _, x := range list {
+		for i, x := range list {
 			r, _ := x.(map[string]any)
 			s, err := settlementInst(ctx, h, str(r, "settle_no"), str(r, "akb020"))
 			if err != nil {
 				return nil, err
 			}
-			add(s, str(r, "deduct_time"))
+			add(s, str(r, "deduct_time"), fmt.Sprintf("$.deductions[%d].deduct_time", i))
 		}
 	case "GYR004":
 		list, _ := doc["deductions"].([]any)
@@ -70,7 +72,23 @@ func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[
 			if _, err := getJSON(ctx, h, "deduct/"+str(r, "deduct_no"), &st); err != nil {
 				return nil, err
 			}
-			add(st.AKB020, str(doc, "revoke_time"))
+			add(st.AKB020, str(doc, "revoke_time"), "$.revoke_time")
+		}
+	}
+	return refs, nil
+}
+
+// monthWaitKeys returns the marks of an upload that adds to institutions'
+// months (monthsOf).
+func monthWaitKeys(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) ([]string, error) {
+	refs, err := monthsOf(ctx, h, code, doc)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, r := range refs {
+		if k := "monthwait/" + r.akb020 + "/" + r.month + "/" + msgID; !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
 	}
 	return keys, nil
@@ -99,8 +117,11 @@ func settlementInst(ctx context.Context, h sdk.Host, no, given string) (string, 
 // gate's version before it checks the marks (monthly) and, right before it
 // is sent, compare-and-sets the gate on that version (passMonthGate): a
 // mark made since fails the compare-and-set, and the GYU003 is tried again
-// (retryably), nothing sent. An upload whose mark comes after the GYU003's
-// compare-and-set comes after the GYU003 itself.
+// (retryably), nothing sent. An upload marks its months after it wrote its
+// record, so a GYU003 that sees a mark sees the record too. An upload whose
+// mark comes after the GYU003's compare-and-set finds the GYU003's claim of
+// the month when it reads the claims after marking (monthsStillOpen), and
+// is not sent.
 
 // monthGateKey is the gate of institution akb020's month m.
 func monthGateKey(akb020, m string) string { return "monthgate/" + akb020 + "/" + m }
@@ -173,7 +194,13 @@ func (a *Adapter) passMonthGate(ctx context.Context, h sdk.Host, c *siteConfig, 
 	if err := a.at("monthly-checked"); err != nil {
 		return failed(true, "state", "stopped before sending the monthly settlement (nothing was sent)", err.Error())
 	}
-	if _, err := casJSON(ctx, h, key, ver, msgID); err != nil {
+	_, err := casJSON(ctx, h, key, ver, msgID)
+	if err == nil {
+		if err := a.at("monthly-passed"); err != nil {
+			return failed(true, "state", "stopped after passing the month's gate (nothing was sent)", err.Error())
+		}
+	}
+	if err != nil {
 		if !errors.Is(err, sdk.ErrConflict) {
 			return failed(true, "state", "cannot pass the month's gate before sending the monthly settlement (nothing was sent)", err.Error())
 		}
@@ -276,4 +303,124 @@ func (e *monthWaitError) response() *sdk.HandleResponse {
 	return sdk.Wait(sdk.Problem("$.settle_month", "state", e.Error(),
 		"they may be records of the month at the national system, so nothing was sent and medgate tries this monthly settlement again by itself; "+
 			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it"))
+}
+
+// A month is settled once per institution (GYU003), so a record dated into
+// a month already settled – a settlement, settlement revocation, deduction
+// or deduction revocation whose time falls in it – can never be part of a
+// monthly settlement: the national system refuses it, or takes it and it
+// is never cleared. Such an upload is refused before it is sent (rule
+// month-not-settled, invalid): a record belongs to the month it happens
+// in, so a late revocation or deduction is dated in an open month. While a
+// GYU003 of the month has no outcome yet (claimed, monthdone/…, not done)
+// the upload waits instead, since that GYU003 may yet be refused.
+//
+// The rules check this (monthsNotSettled), and, since a GYU003 may claim
+// the month between an upload's check and its send, the upload checks the
+// claims again after it marked its months (monthsStillOpen). A GYU003
+// claims its month, then compare-and-sets the month's gate; an upload
+// writes its record, then marks its months (moving the gate), then reads
+// the claims. Whichever goes second sees the other: the GYU003's
+// compare-and-set fails, or the upload finds the claim.
+
+// monthClaimError says that a month an upload adds to is settled (done),
+// or being settled by a GYU003 without an outcome yet.
+type monthClaimError struct {
+	ref  monthRef
+	cl   claimState
+	done bool
+}
+
+func (e *monthClaimError) Error() string {
+	if e.done {
+		return fmt.Sprintf("rule month-not-settled: institution %s's %s is already settled (monthly settlement %s), and this record is dated in it", e.ref.akb020, e.ref.month, e.cl.Ref)
+	}
+	return fmt.Sprintf("rule month-not-settled: institution %s's %s is being settled (monthly settlement message %s, without an outcome yet), and this record is dated in it", e.ref.akb020, e.ref.month, e.cl.MessageID)
+}
+
+// detail says how to fix a record of a settled month.
+func (e *monthClaimError) detail() string {
+	return "an institution settles each month once (GYU003), so a record dated in a settled month would never be part of a monthly settlement and never cleared; " +
+		"nothing was sent: date the record in the month it really happens (a revocation or deduction made now belongs to the current month), " +
+		"or, if its time is right, ask the social-security agency how to carry it into an open month"
+}
+
+// response is the reply of an upload that meets the claim: invalid when
+// the month is settled, else a deliberate wait for the GYU003's outcome.
+func (e *monthClaimError) response() *sdk.HandleResponse {
+	if e.done {
+		return sdk.Invalid(sdk.Problem(e.ref.path, "state", e.Error(), e.detail()))
+	}
+	return sdk.Wait(sdk.Problem(e.ref.path, "state", e.Error(),
+		"nothing was sent; medgate tries this message again by itself: it is sent if that monthly settlement is refused, and answered invalid if it is accepted"))
+}
+
+// monthClaims returns, for each month an upload adds to that a GYU003
+// other than msgID has claimed, the claim: settled ones first.
+func monthClaims(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) ([]*monthClaimError, error) {
+	refs, err := monthsOf(ctx, h, code, doc)
+	if err != nil {
+		return nil, err
+	}
+	var out []*monthClaimError
+	seen := map[monthRef]bool{}
+	for _, r := range refs {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		var cl claimState
+		ver, err := getJSON(ctx, h, "monthdone/"+r.akb020+"/"+r.month, &cl)
+		if err != nil {
+			return nil, err
+		}
+		if ver == 0 || cl.Revoked || cl.MessageID == msgID {
+			continue
+		}
+		out = append(out, &monthClaimError{ref: r, cl: cl, done: cl.Done})
+	}
+	slices.SortStableFunc(out, func(a, b *monthClaimError) int {
+		switch {
+		case a.done == b.done:
+			return 0
+		case a.done:
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// monthsNotSettled checks, in the rules, that no month the message adds
+// to is settled (an error each) or being settled (l.mwait).
+func (l *lifecycle) monthsNotSettled(code string) error {
+	claims, err := monthClaims(l.ctx, l.h, l.msgID, code, l.doc)
+	if err != nil {
+		return err
+	}
+	for _, e := range claims {
+		if e.done {
+			l.fail(e.ref.path, "state", e.Error(), e.detail())
+		} else if l.mwait == nil {
+			l.mwait = e
+		}
+	}
+	return nil
+}
+
+// monthsStillOpen checks again, once an upload marked its months, that no
+// GYU003 claimed one of them meanwhile. It returns the reply to give (the
+// upload's record and marks undone, nothing sent), nil to send.
+func (a *Adapter) monthsStillOpen(ctx context.Context, h sdk.Host, c *siteConfig, key, serial, msgID, code string, doc map[string]any) *sdk.HandleResponse {
+	claims, err := monthClaims(ctx, h, msgID, code, doc)
+	if err != nil {
+		return failed(true, "state", "cannot read the monthly settlements of the upload's months before sending (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	}
+	if len(claims) == 0 {
+		return nil
+	}
+	a.unsend(ctx, h, c, key, serial, msgID, code, doc)
+	a.log.Info("a month of the upload was claimed by its monthly settlement while the upload was checked; nothing sent", "site", c.code,
+		"message", msgID, "code", code, "akb020", claims[0].ref.akb020, "month", claims[0].ref.month, "settled", claims[0].done)
+	return claims[0].response()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,38 +200,73 @@ func TestMonthWaitResolvesByItself(t *testing.T) {
 	})
 }
 
-// TestMonthWaitRace: an upload of the month (a deduction, its answer lost)
-// made while a GYU003 of the month is between its check of the month's
-// marks and its send. Without the month's gate both went out; now the
-// GYU003 fails retryably, nothing sent. Once the deduction is reconciled,
-// the GYU003's next attempt is checked again (its list lacks the
-// deduction: invalid), and a corrected one goes out.
+// TestMonthWaitRace: an upload of the month (a deduction) checked before a
+// GYU003 of the month claimed it, and marked while that GYU003 is between
+// its check of the month's marks and its send. Without the month's gate
+// both went out; now the GYU003 fails retryably, nothing sent, and the
+// deduction, which finds the month claimed after marking itself, waits
+// too, nothing sent. The deduction's next attempt goes out; the GYU003's
+// next attempt is checked again (its list lacks the deduction: invalid),
+// and a corrected one goes out.
 func TestMonthWaitRace(t *testing.T) {
 	t.Parallel()
 	c := newChain(t)
 	_, s := c.settle("ZY0601")
-	d := deduction("KK0601", s, "2.50")
-	in := deductions(d)
+	in := deductions(deduction("KK0601", s, "2.50"))
 	payload, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raced *sdk.HandleResponse
-	var hookErr error
+	// The deduction runs on its own goroutine: checked and recorded, it
+	// waits at "recorded" until the GYU003 has read its month's gate and
+	// checked the marks ("monthly-checked"), which waits for the deduction.
+	recorded, release := make(chan struct{}), make(chan struct{})
+	type result struct {
+		r   *sdk.HandleResponse
+		err error
+	}
+	done := make(chan result, 1)
+	var mu sync.Mutex
+	var atRecorded, atChecked bool
+	var raced result
 	c.impl.hook = func(p string) error {
-		if p != "monthly-checked" || raced != nil {
-			return nil
+		mu.Lock()
+		first := (p == "recorded" && !atRecorded) || (p == "monthly-checked" && !atChecked)
+		atRecorded = atRecorded || p == "recorded"
+		atChecked = atChecked || p == "monthly-checked"
+		mu.Unlock()
+		switch {
+		case first && p == "recorded":
+			close(recorded)
+			<-release
+		case first && p == "monthly-checked":
+			close(release)
+			res := <-done
+			mu.Lock()
+			raced = res
+			mu.Unlock()
 		}
-		c.sim.Inject(wisim.Fault{Code: "GYU004", Kind: wisim.FaultLostReply})
-		raced, hookErr = c.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU004", MessageID: "ded-1", Key: "ded-1",
-			Format: "json", Payload: payload, Attempt: 1, Deadline: time.Now().Add(time.Minute)})
 		return nil
+	}
+	go func() {
+		r, err := c.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU004", MessageID: "ded-1", Key: "ded-1",
+			Format: "json", Payload: payload, Attempt: 1, Deadline: time.Now().Add(time.Minute)})
+		done <- result{r, err}
+	}()
+	select {
+	case <-recorded:
+	case res := <-done:
+		t.Fatalf("the deduction finished before it was recorded: %+v %v", res.r, res.err)
 	}
 	m := c.monthly(hospital, "202505")
 	r := c.handle("mon-1", "GYU003", m, false)
-	if hookErr != nil || raced == nil || raced.Status != sdk.StatusFailed || !raced.Retryable {
-		t.Fatalf("the racing GYU004 (answer lost): %+v %v, want failed and retryable", raced, hookErr)
+	mu.Lock()
+	got := raced
+	mu.Unlock()
+	if got.err != nil || got.r == nil {
+		t.Fatalf("the racing GYU004: %+v %v", got.r, got.err)
 	}
+	c.wantWait(t, got.r, "GYU004", 0, "$.deductions[0].deduct_time", "rule month-not-settled")
 	c.wantWait(t, r, "GYU003", 0, "$.settle_month", "rule month-outcomes-known")
 	c.impl.hook = nil
 	c.mustOK(c.handle("ded-1", "GYU004", in, true))

@@ -3,7 +3,9 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -49,24 +51,140 @@ func markSettling(ctx context.Context, h sdk.Host, ykc700, msgID string, add boo
 // settling notes in l.wait the settlements of visit v (ykc700) still
 // without a known outcome, other than the message's own.
 func (l *lifecycle) settling(ykc700 string, v visitState) error {
-	var open []string
-	for _, id := range v.Settling {
-		if id == l.msgID {
-			continue
-		}
-		var rec sentRecord
-		ver, err := getJSON(l.ctx, l.h, "msg/"+id, &rec)
-		if err != nil {
-			return err
-		}
-		if ver > 0 && !rec.Done {
-			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
-		}
+	open, err := settlingOpen(l.ctx, l.h, v, l.msgID)
+	if err != nil {
+		return err
 	}
 	if len(open) > 0 {
 		l.wait = &settleWaitError{ykc700: ykc700, open: open}
 	}
 	return nil
+}
+
+// settlingOpen returns the settlements of visit v still without a known
+// outcome, other than message self's: "<message id> (<code>, serial
+// <serial>)" each.
+func settlingOpen(ctx context.Context, h sdk.Host, v visitState, self string) ([]string, error) {
+	var open []string
+	for _, id := range v.Settling {
+		if id == self {
+			continue
+		}
+		var rec sentRecord
+		ver, err := getJSON(ctx, h, "msg/"+id, &rec)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && !rec.Done {
+			open = append(open, fmt.Sprintf("%s (%s, serial %s)", id, rec.Code, rec.Serial))
+		}
+	}
+	return open, nil
+}
+
+// The check of a GYU103 (no fee-detail upload in flight, the sums of the
+// details) and that of a GYU102 (no settlement without a known outcome,
+// the stay open) each read the visit; each then marks itself on it. Run at
+// the same instant, both could pass their checks before either marked
+// itself, and both go out: the settlement without the new lines, or lines
+// into a stay being settled. So each marks itself only on the visit as its
+// check saw it, or one that still passes: a GYU103 compare-and-sets the
+// visit on the version its rules read (markSettlingChecked), and a GYU102
+// whose compare-and-set on that version fails reads the visit again and
+// marks itself only when no settlement of it is without an outcome and it
+// is still open (feesInFlight). The one that marks second waits (nothing
+// sent), and its next attempt checks again with the other counted.
+
+// stayChangedError says that a message's visit changed between its check
+// and its mark on the visit, in a way its check did not count.
+type stayChangedError struct {
+	ykc700, what string
+}
+
+func (e *stayChangedError) Error() string {
+	return fmt.Sprintf("rule stay-unchanged: visit %s changed while this message was being checked: %s", e.ykc700, e.what)
+}
+
+// response is the retryable failure of a message whose stay changed under
+// its check, marked as a deliberate wait (nothing was asked of the
+// national system).
+func (e *stayChangedError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
+		"its check did not count that change, so nothing was sent; medgate checks this message again by itself, with the change counted"))
+}
+
+// markSettlingChecked adds GYU103 msgID to its visit's Settling list with
+// a compare-and-set on the version its rules read (visitMemo): a visit
+// changed since (a fee-detail upload marked in flight or finished, another
+// settlement) fails it with a *stayChangedError. When the rules did not
+// run in this attempt (a resend after GYD053 found no trace: its mark was
+// in place all along) it is markSettling.
+func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	m := memoOf(ctx)
+	vkey := "visit/" + ykc700
+	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
+		return markSettling(ctx, h, ykc700, msgID, true)
+	}
+	v := m.v
+	v.Settling = slices.Clone(v.Settling)
+	if !slices.Contains(v.Settling, msgID) {
+		v.Settling = append(v.Settling, msgID)
+	}
+	nv, err := casJSON(ctx, h, vkey, m.ver, v)
+	if errors.Is(err, sdk.ErrConflict) {
+		return &stayChangedError{ykc700: ykc700, what: "its fee details, or its state, changed since this settlement's sums were checked"}
+	}
+	if err != nil {
+		return err
+	}
+	m.ver, m.v = nv, v
+	return nil
+}
+
+// feesInFlight marks GYU102 msgID in flight on visit ykc700, read anew
+// (its rules' version is stale), provided no settlement of the visit is
+// without a known outcome (*settleWaitError) and the visit is still open
+// (*stayChangedError); a visit that does not exist is left alone.
+func feesInFlight(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	key := "visit/" + ykc700
+	for range 8 {
+		var v visitState
+		ver, err := getJSON(ctx, h, key, &v)
+		if err != nil || ver == 0 {
+			return err
+		}
+		switch v.Status {
+		case visitSettled:
+			return &stayChangedError{ykc700: ykc700, what: "it was settled (settlement " + v.SettleNo + ")"}
+		case visitRevoked:
+			return &stayChangedError{ykc700: ykc700, what: "its admission was revoked"}
+		}
+		open, err := settlingOpen(ctx, h, v, msgID)
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			return &settleWaitError{ykc700: ykc700, open: open}
+		}
+		if !editInFlight(&v, msgID, true) {
+			return nil
+		}
+		nv, err := casJSON(ctx, h, key, ver, v)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m := memoOf(ctx); m != nil {
+			m.key, m.ver, m.v = key, nv, v
+		}
+		return nil
+	}
+	return fmt.Errorf("state %s changes too often; try again", key)
 }
 
 // settleWaitError says that a message of a stay must wait for the stay's
@@ -122,6 +240,73 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 // deductWaitPrefix is the prefix of settlement settleNo's marks.
 func deductWaitPrefix(settleNo string) string { return "deductwait/" + settleNo + "/" }
 
+// Two GYU004 of one settlement checked at the same instant (different Kafka
+// keys, or instances) would each read the settlement's marks before the
+// other marked itself, both pass deduction≤fund-paid and both go out. So
+// each settlement has a gate, deductgate/<settle_no>, that every mark of
+// the settlement moves (in the same sdk.WriteState, after the mark). A
+// GYU004 reads the gate's version before it reads the marks
+// (deductionsOpen) and marks itself with a compare-and-set of the gate on
+// that version (markDeductions): a mark made since its check fails the
+// compare-and-set, and the GYU004 waits (deductGateError), nothing sent;
+// its next attempt counts the other one. Of two, the later to mark waits.
+
+// deductGateKey is the gate of settlement settleNo.
+func deductGateKey(settleNo string) string { return "deductgate/" + settleNo }
+
+// deductGates is, in a GYU004's context, the version of each named
+// settlement's gate read before its marks were read.
+type deductGates struct{ ver map[string]int64 }
+
+type deductGatesCtxKey struct{}
+
+// withDeductGates returns ctx carrying an empty deductGates.
+func withDeductGates(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deductGatesCtxKey{}, &deductGates{ver: map[string]int64{}})
+}
+
+func deductGatesOf(ctx context.Context) *deductGates {
+	g, _ := ctx.Value(deductGatesCtxKey{}).(*deductGates)
+	return g
+}
+
+// readDeductGate returns the version of settlement settleNo's gate (0:
+// never marked) and notes it in ctx's deductGates, if any.
+func readDeductGate(ctx context.Context, h sdk.Host, settleNo string) (int64, error) {
+	key := deductGateKey(settleNo)
+	e, err := h.Get(ctx, key)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		e.Version = 0
+	case err != nil:
+		return 0, fmt.Errorf("read state %s: %w", key, err)
+	}
+	if g := deductGatesOf(ctx); g != nil {
+		g.ver[settleNo] = e.Version
+	}
+	return e.Version, nil
+}
+
+// deductGateError says that another GYU004 of the settlement marked
+// itself while this one was between its check and its send: its check did
+// not count that one's deductions, so it is not sent now.
+type deductGateError struct {
+	field, settleNo string
+}
+
+func (e *deductGateError) Error() string {
+	return fmt.Sprintf("rule deduction-outcomes-known: another audit deduction of settlement %s was sent while this one was being checked", e.settleNo)
+}
+
+// response is the retryable failure of a GYU004 that lost the settlement's
+// gate, marked as a deliberate wait (it does not count towards the site's
+// circuit breaker).
+func (e *deductGateError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"together they could exceed the settlement's fund-paid amount, so nothing was sent and medgate checks this message again by itself, counting the other one: "+
+			"it is then sent, waits for the other one's outcome, or is answered invalid (rule deduction≤fund-paid)"))
+}
+
 // deductWaitMarks returns the marks of a GYU004 (key → the sum of its
 // deductions of that settlement, two decimals), from its input.
 func deductWaitMarks(msgID string, doc map[string]any) map[string]string {
@@ -148,14 +333,54 @@ func deductWaitMarks(msgID string, doc map[string]any) map[string]string {
 }
 
 // markDeductions marks a GYU004 on the settlements it names before it is
-// sent.
+// sent, and moves each settlement's gate after its mark: with a
+// compare-and-set on the version its check read (deductGates), so that a
+// mark of another GYU004 made since fails it with a *deductGateError; with
+// a plain write when the check did not run in this attempt (a resend after
+// GYD053 found no trace: its marks were in place all along).
 func markDeductions(ctx context.Context, h sdk.Host, msgID string, doc map[string]any) error {
-	for k, amount := range deductWaitMarks(msgID, doc) {
-		if err := putJSON(ctx, h, k, amount); err != nil {
+	marks := deductWaitMarks(msgID, doc)
+	g := deductGatesOf(ctx)
+	for _, k := range slices.Sorted(maps.Keys(marks)) {
+		sn := strings.TrimSuffix(strings.TrimPrefix(k, "deductwait/"), "/"+msgID)
+		mark, err := encodeState(marks[k])
+		if err != nil {
 			return err
+		}
+		gate, err := encodeState(msgID)
+		if err != nil {
+			return err
+		}
+		w := []sdk.StateWrite{{Key: k, Value: mark, Put: true}, {Key: deductGateKey(sn), Value: gate, Put: true}}
+		ver, checked := int64(0), false
+		if g != nil {
+			ver, checked = g.ver[sn]
+		}
+		if checked {
+			w[1].Put, w[1].Expect = false, ver
+		}
+		if _, err := sdk.WriteState(ctx, h, w); err != nil {
+			var we *sdk.WriteError
+			if checked && errors.As(err, &we) && we.Index == 1 && errors.Is(err, sdk.ErrConflict) {
+				return &deductGateError{field: deductField(doc, sn), settleNo: sn}
+			}
+			return fmt.Errorf("mark %s: %w", k, err)
 		}
 	}
 	return nil
+}
+
+// deductField is the path of the settle_no of doc's last deduction of
+// settlement sn.
+func deductField(doc map[string]any, sn string) string {
+	list, _ := doc["deductions"].([]any)
+	at := "$.deductions"
+	for i, x := range list {
+		if r, _ := x.(map[string]any); str(r, "settle_no") == sn {
+			at = fmt.Sprintf("$.deductions[%d].settle_no", i)
+		}
+	}
+	return at
 }
 
 // unmarkDeductions removes a GYU004's marks once its outcome is known. A
@@ -175,6 +400,11 @@ func (a *Adapter) unmarkDeductions(ctx context.Context, h sdk.Host, msgID, code 
 // other messages whose outcome is not known yet: their sum and
 // "<message id> (<code>, serial <serial>, <amount>)" for each.
 func (l *lifecycle) deductionsOpen(settleNo string) (*big.Rat, []string, error) {
+	// The gate first: a mark made after this read fails this message's
+	// compare-and-set of the gate when it marks itself (markDeductions).
+	if _, err := readDeductGate(l.ctx, l.h, settleNo); err != nil {
+		return nil, nil, err
+	}
 	prefix := deductWaitPrefix(settleNo)
 	es, err := l.h.Scan(l.ctx, prefix, 0)
 	if err != nil {

@@ -37,6 +37,8 @@ import (
 //	                            a GYU004 naming the settlement, marked before it is
 //	                            sent with the sum of its deductions of it: a later
 //	                            GYU004 of the settlement may wait for it (settling.go)
+//	deductgate/<settle_no>      moved by every deductwait mark of the settlement; a
+//	                            GYU004 marks itself with a compare-and-set of it (settling.go)
 //	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
 //	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003
 //	monthwait/<akb020>/<yyyyMM>/<message id>

@@ -68,33 +68,71 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return r
 		}
 	}
-	// A monthly settlement of the months this upload adds to waits until
-	// its outcome is known (monthwait.go).
-	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
-		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent)", err.Error())
-	}
 	if code == "GYU102" {
+		if err := a.at("fees-checked"); err != nil {
+			return failed(true, "state", "stopped before recording the fee details (nothing was sent)", err.Error())
+		}
 		// A settlement of the visit waits until this outcome is known. The
 		// mark is cleared on the version this write returns (visitMemo).
 		if memoOf(ctx) == nil {
 			ctx = withVisitMemo(ctx)
 		}
-		if r := a.recordAndMark(ctx, h, key, rec, str(doc, "ykc700"), req.MessageID); r != nil {
+		if r := a.recordAndMark(ctx, h, c, key, rec, str(doc, "ykc700"), req.MessageID); r != nil {
 			return r
 		}
 	} else if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
+	if err := a.at("recorded"); err != nil {
+		return failed(true, "state", "stopped after recording the serial (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	}
+	// A monthly settlement of the months this upload adds to waits until
+	// its outcome is known. The marks go after the record, so a GYU003
+	// that sees a mark sees its record too; then the months' claims are
+	// read again: a GYU003 that claimed one meanwhile went out without
+	// this upload (monthwait.go).
+	if err := a.markMonths(ctx, h, req.MessageID, code, doc); err != nil {
+		return failed(true, "state", "cannot mark the upload's month before sending (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	}
+	if code != "GYU003" {
+		if r := a.monthsStillOpen(ctx, h, c, key, serial, req.MessageID, code, doc); r != nil {
+			return r
+		}
+	}
 	if code == "GYU103" {
-		// The stay's details wait until this outcome is known (settling.go).
-		if err := markSettling(ctx, h, str(doc, "ykc700"), req.MessageID, true); err != nil {
+		if err := a.at("settlement-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the settlement on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+		// The stay's details wait until this outcome is known; the visit
+		// must be as the rules saw it (settling.go).
+		if err := markSettlingChecked(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+			var sc *stayChangedError
+			if errors.As(err, &sc) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("the stay changed while its settlement was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "ykc700", sc.ykc700)
+				return sc.response()
+			}
 			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
 	if code == "GYU004" {
+		if err := a.at("deductions-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the deductions (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
 		// Later deductions of the settlements wait until this outcome is
 		// known (settling.go).
 		if err := markDeductions(ctx, h, req.MessageID, doc); err != nil {
+			var ge *deductGateError
+			if errors.As(err, &ge) {
+				// Another deduction of the settlement was marked since this
+				// one's check: nothing is sent, and the next attempt checks
+				// again (its record is removed so that the rules run).
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("a deduction of the settlement was marked while this one was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "settle_no", ge.settleNo)
+				return ge.response()
+			}
 			return failed(true, "state", "cannot mark the deductions as in flight on their settlements (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
@@ -103,19 +141,27 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 	case kindOK, kindRejected:
 		return a.finish(ctx, h, c, key, rec, code, doc, out, false)
 	case kindLocal:
-		if err := h.Delete(ctx, key); err != nil {
-			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
-		} else {
-			a.forget(ctx, h, req.MessageID, code, doc)
-			a.unmarkMonths(ctx, h, req.MessageID, code, doc)
-			a.unmarkSettling(ctx, h, req.MessageID, code, doc)
-			a.unmarkDeductions(ctx, h, req.MessageID, code, doc)
-		}
+		a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
 		return failed(true, "precondition", "nothing was sent to the national system", out.err.Error())
 	default:
 		return failed(true, "unavailable", "the national system gave no trustworthy answer",
 			fmt.Sprintf("%v; the next attempt reconciles serial %s with GYD053 before any resend", out.err, serial))
 	}
+}
+
+// unsend undoes what an upload recorded and marked before a send that did
+// not happen: its record at key (serial), then its reservations and marks.
+// Once the record is gone the next attempt runs the rules again. A record
+// it cannot remove is reconciled by the next attempt (GYD053).
+func (a *Adapter) unsend(ctx context.Context, h sdk.Host, c *siteConfig, key, serial, msgID, code string, doc map[string]any) {
+	if err := h.Delete(ctx, key); err != nil {
+		a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", serial, "err", err)
+		return
+	}
+	a.forget(ctx, h, msgID, code, doc)
+	a.unmarkMonths(ctx, h, msgID, code, doc)
+	a.unmarkSettling(ctx, h, msgID, code, doc)
+	a.unmarkDeductions(ctx, h, msgID, code, doc)
 }
 
 // finish applies the effects of a known outcome to the adapter state,
@@ -251,7 +297,7 @@ func replyErrors(code string, output json.RawMessage) []string {
 // fails), or the version is not known, they are written one by one, the
 // visit read again. It returns the response to give when nothing may be
 // sent, nil to send.
-func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, key string, rec sentRecord, ykc700, msgID string) *sdk.HandleResponse {
+func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, c *siteConfig, key string, rec sentRecord, ykc700, msgID string) *sdk.HandleResponse {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 != "" && m != nil && m.key == vkey && m.ver > 0 {
@@ -283,8 +329,27 @@ func (a *Adapter) recordAndMark(ctx context.Context, h sdk.Host, key string, rec
 	if err := putJSON(ctx, h, key, rec); err != nil {
 		return failed(true, "state", "cannot record the serial before sending (nothing was sent)", err.Error())
 	}
-	if err := a.inFlight(ctx, h, ykc700, msgID, true); err != nil {
-		return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+	// The visit is read again: marked only if it still takes details
+	// (settling.go).
+	if err := feesInFlight(ctx, h, ykc700, msgID); err != nil {
+		var swe *settleWaitError
+		var sc *stayChangedError
+		var resp *sdk.HandleResponse
+		switch {
+		case errors.As(err, &swe):
+			resp = swe.response()
+		case errors.As(err, &sc):
+			resp = sc.response()
+		default:
+			return failed(true, "state", "cannot mark the fee details as in flight (nothing was sent)", err.Error())
+		}
+		// Nothing was marked; without its record the next attempt runs the
+		// rules again.
+		if err := h.Delete(ctx, key); err != nil {
+			a.log.Warn("cannot forget an unsent serial; the next attempt reconciles it", "site", c.code, "serial", rec.Serial, "err", err)
+		}
+		a.log.Info("the stay changed while fee details were checked; nothing sent, retried", "site", c.code, "message", msgID, "ykc700", ykc700, "why", err.Error())
+		return resp
 	}
 	return nil
 }
