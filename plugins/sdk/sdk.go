@@ -418,7 +418,11 @@ type Host interface {
 	// must not exist) and returns the new version, or ErrConflict.
 	CompareAndSet(ctx context.Context, key string, expect int64, value []byte) (int64, error)
 	// Scan returns entries whose key starts with prefix, in key order
-	// (limit 0: all).
+	// (limit 0: all). The SDK reads a large scan from the host page by
+	// page, each page bounded in bytes (1 MiB in medgate), and returns
+	// every entry as one answer; keep limit or a narrow prefix for what
+	// the plugin itself should hold in memory. Each entry is as
+	// consistent as a Get: others may write while the pages are read.
 	Scan(ctx context.Context, prefix string, limit int) ([]Entry, error)
 	// Delete removes a key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error

@@ -18,6 +18,12 @@
 //      response instead of a Host.Journal call each.
 //   StateScanRequest.known: the host may leave out the values the plugin
 //      says it has (sdk.ScanKnown).
+//   StateScanRequest.paged, StateScanRequest.after and
+//      StateScanResponse.more: the plugin follows a scan page by page.
+//      A plugin built before them asks for the whole answer, which a host
+//      gives up to what the plugin can receive; a host built before them
+//      answers whole and never sets more, and the plugin then stops after
+//      that one answer, as before.
 //   Operation.query: the plugin declares an operation a pure query
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
