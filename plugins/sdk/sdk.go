@@ -125,8 +125,8 @@ type Operation struct {
 type Job struct {
 	Name string
 	// Interval is how often the job runs for each enabled site, at least
-	// a millisecond; the host refuses to launch a plugin declaring a job
-	// without one.
+	// a second; the host refuses to launch a plugin declaring a job
+	// without one or with a shorter one.
 	Interval time.Duration
 	Summary  string
 }

@@ -25,7 +25,7 @@ func (d describer) Describe(context.Context, *pb.DescribeRequest, ...grpc.CallOp
 // milliseconds, from a plugin the host does not trust. One that does not
 // fit a time.Duration must not wrap around to a few nanoseconds (the
 // scheduler would wake and take a lease without pause), and one under a
-// millisecond is refused, as sdk.Job documents.
+// second (MinJobInterval) is refused, as sdk.Job documents.
 func TestDescribedJobIntervals(t *testing.T) {
 	t.Parallel()
 	// k·10⁶ ≡ 64 (mod 2⁶⁴): 10⁶ = 2⁶·15625, so k = 15625⁻¹ mod 2⁵⁸.
@@ -35,7 +35,9 @@ func TestDescribedJobIntervals(t *testing.T) {
 		want bool // a problem reported
 	}{
 		"an hour":                      {3600_000, false},
-		"a millisecond":                {1, false},
+		"a millisecond":                {1, true},
+		"just under a second":          {999, true},
+		"a second":                     {1000, false},
 		"none":                         {0, true},
 		"negative":                     {-5, true},
 		"wraps around to nanoseconds":  {wraps, true},
