@@ -129,6 +129,15 @@ type Job struct {
 	// without one or with a shorter one.
 	Interval time.Duration
 	Summary  string
+	// MaxRun bounds one run of the job: a run that lasts longer is
+	// logged as an ALERT and its context is cancelled, so that a hung
+	// external call does not keep the job from running again. Zero: three
+	// Intervals. Set it when a run's normal length is known and much
+	// shorter than that (an hourly download that takes a minute: MaxRun
+	// 10 minutes finds a hang 2 hours 50 minutes sooner), or longer (a
+	// large export). At least a second; it may be shorter than Interval.
+	// Hosts older than it ignore it and bound a run by three Intervals.
+	MaxRun time.Duration
 }
 
 // Setting types.

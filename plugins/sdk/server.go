@@ -141,7 +141,7 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range d.Jobs {
-		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary})
+		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary, MaxRunMs: j.MaxRun.Milliseconds()})
 	}
 	for _, st := range d.Settings {
 		out.Settings = append(out.Settings, &pb.Setting{Name: st.Name, Type: st.Type, Required: st.Required, Default: st.Default, Description: st.Description, Example: st.Example, Enum: st.Enum})

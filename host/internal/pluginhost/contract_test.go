@@ -144,6 +144,11 @@ func TestCheckDescription(t *testing.T) {
 		"a job more often than once a second": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "poll", Interval: time.Millisecond}, {Name: "ok", Interval: time.Second}}},
 			[]string{`plugin "p": job "poll": Interval 1ms is below the minimum of 1s`, "declare an Interval of at least 1s"}},
 		"a job once a second": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "ok", Interval: time.Second}}}, nil},
+		"runs bounded under a second or below zero": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{
+			{Name: "quick", Interval: time.Hour, MaxRun: time.Millisecond}, {Name: "wrapped", Interval: time.Hour, MaxRun: -1}}},
+			[]string{`plugin "p": job "quick": MaxRun 1ms is below the minimum of 1s`, `plugin "p": job "wrapped": MaxRun is negative`, "0 for the default (three Intervals)"}},
+		"runs bounded under or over the interval": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{
+			{Name: "hourly", Interval: time.Hour, MaxRun: 10 * time.Minute}, {Name: "export", Interval: time.Minute, MaxRun: time.Hour}, {Name: "edge", Interval: time.Second, MaxRun: time.Second}}}, nil},
 		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
 			[]string{"reads files itself"}},
 	}

@@ -97,7 +97,8 @@ type Job struct {
 	Interval           time.Duration
 	// MaxRun bounds a run: one that lasts longer is logged as an ALERT
 	// and its context cancelled (cause ErrOverran). Zero means
-	// DefaultMaxRuns intervals.
+	// DefaultMaxRuns intervals. A plugin's job takes the MaxRun it
+	// declares (sdk.Job.MaxRun, at least a second).
 	MaxRun time.Duration
 	Run    func(ctx context.Context, now time.Time) error
 }

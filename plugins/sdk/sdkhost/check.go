@@ -28,7 +28,7 @@ const MinJobInterval = time.Second
 // every problem (none: the host launches it): operations outside its name
 // or declared both query and upload, names declared twice, settings of a
 // type the host does not know (an empty type is a string), jobs without an
-// interval of at least MinJobInterval, secret settings with a Default, work
+// interval of at least MinJobInterval or with a MaxRun under it, secret settings with a Default, work
 // lists served by no declared operation, and commands and views that
 // cannot work.
 func CheckDescription(d *sdk.DescribeResponse) []error {
@@ -61,6 +61,19 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("plugin %q: job %q: Interval %s is below the minimum of %s (sdkhost.MinJobInterval): "+
 				"each run of a job takes a lease in the store and calls the plugin for every site, so runs that often would keep the store and the plugin busy with nothing else; "+
 				"declare an Interval of at least %s (a job that must react at once belongs in Handle, driven by messages)", d.Name, j.Name, j.Interval, MinJobInterval, MinJobInterval))
+		}
+		// MaxRun may be shorter than Interval: the scheduler never runs
+		// a job twice at once whatever its bound, and a bound under the
+		// interval is the useful case (a hang found before the next run
+		// is due). Under MinJobInterval it would cancel every run before
+		// a plugin call with its store round trips could finish, each
+		// cancellation an ALERT.
+		switch {
+		case j.MaxRun < 0:
+			errs = append(errs, fmt.Errorf("plugin %q: job %q: MaxRun is negative or longer than a time.Duration holds: leave it 0 for the default (three Intervals) or give the longest a run may last", d.Name, j.Name))
+		case j.MaxRun > 0 && j.MaxRun < MinJobInterval:
+			errs = append(errs, fmt.Errorf("plugin %q: job %q: MaxRun %s is below the minimum of %s (sdkhost.MinJobInterval): every run would be cancelled before it could finish, each with an ALERT; "+
+				"give the longest a run may last, at least %s, or 0 for the default (three Intervals)", d.Name, j.Name, j.MaxRun, MinJobInterval, MinJobInterval))
 		}
 	}
 	settings := map[string]bool{}

@@ -201,7 +201,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range r.Jobs {
-		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: intervalFromMS(j.IntervalMs), Summary: j.Summary})
+		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: intervalFromMS(j.IntervalMs), Summary: j.Summary, MaxRun: intervalFromMS(j.MaxRunMs)})
 	}
 	for _, s := range r.Settings {
 		out.Settings = append(out.Settings, sdk.Setting{Name: s.Name, Type: s.Type, Required: s.Required, Default: s.Default, Description: s.Description, Example: s.Example, Enum: s.Enum})
@@ -226,8 +226,8 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	return out, nil
 }
 
-// intervalFromMS is a job interval sent in milliseconds, or -1 (no
-// interval, refused by CheckDescription) for one no time.Duration holds:
+// intervalFromMS is a job interval or run bound sent in milliseconds, or
+// -1 (refused by CheckDescription) for one no time.Duration holds:
 // multiplied as it is, it could wrap around to a few nanoseconds.
 func intervalFromMS(ms int64) time.Duration {
 	if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {

@@ -24,6 +24,9 @@
 //      gives up to what the plugin can receive; a host built before them
 //      answers whole and never sets more, and the plugin then stops after
 //      that one answer, as before.
+//   Job.max_run_ms: the plugin bounds a run of the job (sdk.Job.MaxRun).
+//      A plugin built before it leaves it 0 and a host built before it
+//      ignores it: a run is then bounded by the host's default.
 //   Operation.query: the plugin declares an operation a pure query
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
@@ -445,10 +448,14 @@ func (x *Operation) GetQuery() bool {
 }
 
 type Job struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	IntervalMs    int64                  `protobuf:"varint,2,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
-	Summary       string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	IntervalMs int64                  `protobuf:"varint,2,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
+	Summary    string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// max_run_ms: the bound on one run of the job (sdk.Job.MaxRun); 0: the
+	// host's default. A plugin built before it leaves it 0, and a host
+	// built before it ignores it: both then bound a run as before.
+	MaxRunMs      int64 `protobuf:"varint,4,opt,name=max_run_ms,json=maxRunMs,proto3" json:"max_run_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -502,6 +509,13 @@ func (x *Job) GetSummary() string {
 		return x.Summary
 	}
 	return ""
+}
+
+func (x *Job) GetMaxRunMs() int64 {
+	if x != nil {
+		return x.MaxRunMs
+	}
+	return 0
 }
 
 type Setting struct {
@@ -2631,12 +2645,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
 	"\x06upload\x18\x04 \x01(\bR\x06upload\x12\x14\n" +
-	"\x05query\x18\x06 \x01(\bR\x05queryJ\x04\b\x05\x10\x06\"T\n" +
+	"\x05query\x18\x06 \x01(\bR\x05queryJ\x04\b\x05\x10\x06\"r\n" +
 	"\x03Job\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vinterval_ms\x18\x02 \x01(\x03R\n" +
 	"intervalMs\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\xb7\x01\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\x12\x1c\n" +
+	"\n" +
+	"max_run_ms\x18\x04 \x01(\x03R\bmaxRunMs\"\xb7\x01\n" +
 	"\aSetting\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
