@@ -68,7 +68,10 @@
 // the host reserved for the plugin, for serials that need no more. A plugin
 // that checks each new record against the earlier ones of a case keeps
 // what it derived from them and scans with [ScanKnown]: the host then
-// sends only the values the plugin does not hold at their version. Writes
+// sends only the values the plugin does not hold at their version. A scan
+// crosses page by page, so a large prefix reaches the plugin whole without
+// the host ever holding it whole (a host older than pages answers at once,
+// and an SDK older than pages gets at most 4 MiB, see below). Writes
 // that go one after another (a record of what is about to be sent and a
 // mark on its case) go in one call with [WriteState], in one transaction
 // when the host can. A journal

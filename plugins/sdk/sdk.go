@@ -125,10 +125,19 @@ type Operation struct {
 type Job struct {
 	Name string
 	// Interval is how often the job runs for each enabled site, at least
-	// a millisecond; the host refuses to launch a plugin declaring a job
-	// without one.
+	// a second; the host refuses to launch a plugin declaring a job
+	// without one or with a shorter one.
 	Interval time.Duration
 	Summary  string
+	// MaxRun bounds one run of the job: a run that lasts longer is
+	// logged as an ALERT and its context is cancelled, so that a hung
+	// external call does not keep the job from running again. Zero: three
+	// Intervals. Set it when a run's normal length is known and much
+	// shorter than that (an hourly download that takes a minute: MaxRun
+	// 10 minutes finds a hang 2 hours 50 minutes sooner), or longer (a
+	// large export). At least a second; it may be shorter than Interval.
+	// Hosts older than it ignore it and bound a run by three Intervals.
+	MaxRun time.Duration
 }
 
 // Setting types.
@@ -418,7 +427,11 @@ type Host interface {
 	// must not exist) and returns the new version, or ErrConflict.
 	CompareAndSet(ctx context.Context, key string, expect int64, value []byte) (int64, error)
 	// Scan returns entries whose key starts with prefix, in key order
-	// (limit 0: all).
+	// (limit 0: all). The SDK reads a large scan from the host page by
+	// page, each page bounded in bytes (1 MiB in medgate), and returns
+	// every entry as one answer; keep limit or a narrow prefix for what
+	// the plugin itself should hold in memory. Each entry is as
+	// consistent as a Get: others may write while the pages are read.
 	Scan(ctx context.Context, prefix string, limit int) ([]Entry, error)
 	// Delete removes a key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error

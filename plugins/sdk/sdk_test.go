@@ -23,7 +23,7 @@ func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 	return &sdk.DescribeResponse{
 		Name: "probe", Version: "1.2.3", Description: "test",
 		Operations: []sdk.Operation{{Type: "probe.do", Schema: "x/Y", Summary: "do", Upload: true}, {Type: "probe.check", Summary: "check", Query: true}},
-		Jobs:       []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "t"}},
+		Jobs:       []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "t", MaxRun: 10 * time.Minute}},
 		Settings:   []sdk.Setting{{Name: "url", Type: sdk.SettingURL, Required: true, Default: "", Description: "d", Example: "https://x", Enum: []string{"a"}}},
 		WorkLists:  []sdk.WorkList{{Name: "drafts", Title: "草稿", ListOperation: "probe.list", Description: "d"}},
 		Commands: []sdk.Command{

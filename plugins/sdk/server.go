@@ -141,7 +141,7 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range d.Jobs {
-		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary})
+		out.Jobs = append(out.Jobs, &pb.Job{Name: j.Name, IntervalMs: j.Interval.Milliseconds(), Summary: j.Summary, MaxRunMs: j.MaxRun.Milliseconds()})
 	}
 	for _, st := range d.Settings {
 		out.Settings = append(out.Settings, &pb.Setting{Name: st.Name, Type: st.Type, Required: st.Required, Default: st.Default, Description: st.Description, Example: st.Example, Enum: st.Enum})
@@ -444,16 +444,52 @@ func (h *hostClient) Scan(ctx context.Context, prefix string, limit int) ([]Entr
 // with the scan request (StateScanRequest.known), and the host leaves
 // those values out of its answer. An older host ignores them and sends
 // every value.
+//
+// The scan is read page by page (StateScanRequest.paged): the host
+// answers with as many entries as fit its page and says whether more
+// follow, and the next request asks for the keys after the last one got,
+// with only the known versions of those keys. So a large prefix never
+// crosses in one message, nor sits whole in the host's memory; the caller
+// gets every entry, in key order, as from one answer. An older host
+// answers whole and never says more follow.
 func (h *hostClient) ScanKnown(ctx context.Context, prefix string, limit int, known map[string]int64) ([]Entry, error) {
-	r, err := h.c.StateScan(ctx, &pb.StateScanRequest{Site: h.site, Prefix: prefix, Limit: int32(limit), Known: known})
-	if err != nil {
-		return nil, fromStatus("state scan", err)
+	var out []Entry
+	after := ""
+	for {
+		req := &pb.StateScanRequest{Site: h.site, Prefix: prefix, Limit: int32(limit), Known: knownAfter(known, after), Paged: true, After: after}
+		if limit > 0 {
+			req.Limit = int32(limit - len(out))
+		}
+		r, err := h.c.StateScan(ctx, req)
+		if err != nil {
+			return nil, fromStatus("state scan", err)
+		}
+		for _, e := range r.Entries {
+			if after != "" && e.Key <= after {
+				return nil, fmt.Errorf("sdk: host state scan of prefix %q: entry %q does not come after %q, the last key of the previous page; the host's pages are out of order", prefix, e.Key, after)
+			}
+			out = append(out, Entry{Key: e.Key, Value: e.Value, Version: e.Version})
+			after = e.Key
+		}
+		if !r.More || len(r.Entries) == 0 || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
 	}
-	out := make([]Entry, len(r.Entries))
-	for i, e := range r.Entries {
-		out[i] = Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+}
+
+// knownAfter is the part of known a scan page after the key after needs:
+// the versions of keys after it.
+func knownAfter(known map[string]int64, after string) map[string]int64 {
+	if after == "" || len(known) == 0 {
+		return known
 	}
-	return out, nil
+	out := make(map[string]int64)
+	for k, v := range known {
+		if k > after {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 var _ KnownScanHost = (*hostClient)(nil)

@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -197,22 +200,174 @@ func (h *hostServices) CompareAndSet(ctx context.Context, site, key string, expe
 	return v, mapErr(err)
 }
 
+// Scan answers a scan asked for whole (sdk.Host.Scan of a plugin built
+// before paged scans, or a host-side caller): it reads the store page by
+// page (see ScanPage) and gives up once the entries pass MaxWholeScan,
+// more than the plugin could receive in one answer, with an error saying
+// so instead of reading the rest into the host's memory.
 func (h *hostServices) Scan(ctx context.Context, site, prefix string, limit int) ([]sdk.Entry, error) {
-	es, err := h.s.store.StateScan(ctx, h.ns(site), prefix, limit)
+	return h.whole(ctx, site, prefix, limit, nil)
+}
+
+// whole reads a scan whole, page by page, up to MaxWholeScan bytes.
+func (h *hostServices) whole(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
+	es, more, err := h.page(ctx, site, prefix, "", limit, known, MaxWholeScan)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
-	out := make([]sdk.Entry, len(es))
-	for i, e := range es {
-		out[i] = sdk.Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+	if more {
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"state scan of plugin %q at site %q, prefix %q: the entries pass %d bytes (hostsvc.MaxWholeScan), more than the plugin can receive in one answer, so the host refused to read them whole; "+
+				"rebuild the plugin with a current medgate SDK (it reads a scan page by page), or scan a narrower prefix or with a limit",
+			h.plugin, site, prefix, MaxWholeScan)
 	}
-	return out, nil
+	return es, nil
+}
+
+// ScanPageBytes bounds one page of a paged scan (sdkhost.PagedScanServer,
+// what the SDK asks for): the keys and values of its entries take at most
+// this many bytes, or it is a single entry. The host holds no more than
+// one page and one batch of store reads (at most scanBatch entries) per
+// scan call, however large the namespace.
+const ScanPageBytes = 1 << 20
+
+// MaxWholeScan bounds, in bytes of keys and values, a scan asked for
+// whole (Scan, a plugin built before paged scans): gRPC's default limit
+// on what a plugin receives in one answer (4 MiB), less room for the
+// answer's framing. Such a scan failed at the plugin before; now the host
+// stops reading at this bound and says why.
+const MaxWholeScan = 4<<20 - 64<<10
+
+// scanBatch is the most entries one store read of a scan asks for.
+const scanBatch = 64
+
+// entrySize is what an entry costs in a scan's answer, near enough.
+func entrySize(e sdk.Entry) int { return len(e.Key) + len(e.Value) + 16 }
+
+// stateScanner is a store that reads a prefix after a key (store.SQLite
+// and store.Postgres): a scan is read page by page.
+type stateScanner interface {
+	StateScanAfter(ctx context.Context, ns, prefix, after string, limit int) ([]store.StateEntry, error)
 }
 
 // stateKeyLister is a store that reads keys and versions without values
 // (store.SQLite and store.Postgres).
 type stateKeyLister interface {
-	StateKeys(ctx context.Context, ns, prefix string, limit int) ([]store.StateEntry, error)
+	StateKeysAfter(ctx context.Context, ns, prefix, after string, limit int) ([]store.StateEntry, error)
+}
+
+// ScanPage implements sdkhost.PagedScanServer: the entries under prefix
+// after the key after, in key order, up to limit (0: no limit) and
+// ScanPageBytes; more says entries may follow the last one. Entries whose
+// version is known[key] come without their value (see ScanKnown).
+func (h *hostServices) ScanPage(ctx context.Context, site, prefix, after string, limit int, known map[string]int64) ([]sdk.Entry, bool, error) {
+	return h.page(ctx, site, prefix, after, limit, known, ScanPageBytes)
+}
+
+// page reads entries under prefix after after, in key order, batch by
+// batch from the store, until limit (0: none), budget bytes (entrySize)
+// or the last entry; more says entries may follow. A page has at least
+// one entry unless none is left. A store that cannot read after a key is
+// scanned whole, as before pages.
+func (h *hostServices) page(ctx context.Context, site, prefix, after string, limit int, known map[string]int64, budget int) (out []sdk.Entry, more bool, err error) {
+	ns := h.ns(site)
+	read, ok := h.reader(ns, prefix, known)
+	if !ok {
+		es, err := h.scanAll(ctx, ns, prefix, limit, known)
+		return es, false, err
+	}
+	size, largest, n := 0, 1, scanBatch
+	for {
+		if limit > 0 {
+			n = min(n, limit-len(out))
+		}
+		es, listed, last, err := read(ctx, after, n)
+		if err != nil {
+			return nil, false, mapErr(err)
+		}
+		for _, e := range es {
+			c := entrySize(e)
+			if len(out) > 0 && size+c > budget {
+				return out, true, nil // the rest is read again for the next page
+			}
+			out = append(out, e)
+			size += c
+			largest = max(largest, c)
+		}
+		switch {
+		case listed < n, limit > 0 && len(out) >= limit:
+			return out, false, nil
+		case size >= budget:
+			return out, true, nil
+		}
+		after = last
+		// Ask for about as many entries as the page has room for, by
+		// the largest seen so far: a batch read for nothing is small.
+		n = min(scanBatch, max(1, (budget-size)/largest+1))
+	}
+}
+
+// reader returns how page reads ns under prefix: n entries listed after a
+// key, those known at their version without value; listed is how many
+// keys the store listed (fewer than n: the end), last the last of them.
+func (h *hostServices) reader(ns, prefix string, known map[string]int64) (func(ctx context.Context, after string, n int) (es []sdk.Entry, listed int, last string, err error), bool) {
+	if kl, ok := h.s.store.(stateKeyLister); ok && len(known) > 0 {
+		return func(ctx context.Context, after string, n int) ([]sdk.Entry, int, string, error) {
+			ks, err := kl.StateKeysAfter(ctx, ns, prefix, after, n)
+			if err != nil || len(ks) == 0 {
+				return nil, 0, after, err
+			}
+			out := make([]sdk.Entry, 0, len(ks))
+			for _, k := range ks {
+				if v, ok := known[k.Key]; ok && v == k.Version {
+					out = append(out, sdk.Entry{Key: k.Key, Version: k.Version})
+					continue
+				}
+				e, err := h.s.store.StateGet(ctx, ns, k.Key)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // deleted since it was listed
+				}
+				if err != nil {
+					return nil, 0, "", err
+				}
+				out = append(out, sdk.Entry{Key: e.Key, Value: e.Value, Version: e.Version})
+			}
+			return out, len(ks), ks[len(ks)-1].Key, nil
+		}, true
+	}
+	if sc, ok := h.s.store.(stateScanner); ok {
+		return func(ctx context.Context, after string, n int) ([]sdk.Entry, int, string, error) {
+			es, err := sc.StateScanAfter(ctx, ns, prefix, after, n)
+			if err != nil || len(es) == 0 {
+				return nil, 0, after, err
+			}
+			return entries(es), len(es), es[len(es)-1].Key, nil
+		}, true
+	}
+	return nil, false
+}
+
+// scanAll scans a store that cannot read after a key: whole.
+func (h *hostServices) scanAll(ctx context.Context, ns, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
+	es, err := h.s.store.StateScan(ctx, ns, prefix, limit)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := entries(es)
+	for i, e := range out {
+		if v, ok := known[e.Key]; ok && v == e.Version {
+			out[i].Value = nil
+		}
+	}
+	return out, nil
+}
+
+func entries(es []store.StateEntry) []sdk.Entry {
+	out := make([]sdk.Entry, len(es))
+	for i, e := range es {
+		out[i] = sdk.Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+	}
+	return out
 }
 
 // ScanKnown implements sdkhost.KnownScanServer (sdk.ScanKnown): it lists
@@ -222,33 +377,10 @@ type stateKeyLister interface {
 // one written in between comes at its new version. Each entry is as
 // consistent as a Get (a scan's entries were never one snapshot to the
 // plugin either: it reads them while others may write). A store that
-// cannot list keys is scanned whole.
+// cannot list keys is scanned whole. Like Scan, it reads page by page and
+// gives up past MaxWholeScan bytes.
 func (h *hostServices) ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error) {
-	kl, ok := h.s.store.(stateKeyLister)
-	if !ok {
-		return h.Scan(ctx, site, prefix, limit)
-	}
-	ns := h.ns(site)
-	ks, err := kl.StateKeys(ctx, ns, prefix, limit)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	out := make([]sdk.Entry, 0, len(ks))
-	for _, k := range ks {
-		if v, ok := known[k.Key]; ok && v == k.Version {
-			out = append(out, sdk.Entry{Key: k.Key, Version: k.Version})
-			continue
-		}
-		e, err := h.s.store.StateGet(ctx, ns, k.Key)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted since it was listed
-		}
-		if err != nil {
-			return nil, mapErr(err)
-		}
-		out = append(out, sdk.Entry{Key: e.Key, Value: e.Value, Version: e.Version})
-	}
-	return out, nil
+	return h.whole(ctx, site, prefix, limit, known)
 }
 
 // stateWriter is a store that makes several state writes in one
@@ -363,6 +495,9 @@ var (
 	_ sdkhost.GapSequenceServer = (*hostServices)(nil)
 	_ sdkhost.KnownScanServer   = (*hostServices)(nil)
 	_ sdkhost.StateWriteServer  = (*hostServices)(nil)
+	_ sdkhost.PagedScanServer   = (*hostServices)(nil)
+	_ stateScanner              = (*store.SQLite)(nil)
+	_ stateScanner              = (*store.Postgres)(nil)
 	_ stateWriter               = (*store.SQLite)(nil)
 	_ stateWriter               = (*store.Postgres)(nil)
 	_ stateKeyLister            = (*store.SQLite)(nil)

@@ -191,6 +191,24 @@ func (g guard) ScanKnown(ctx context.Context, site, prefix string, limit int, kn
 
 var _ sdkhost.KnownScanServer = guard{}
 
+// ScanPage implements sdkhost.PagedScanServer: the host services' pages
+// when they have them, else the scan whole (more false).
+func (g guard) ScanPage(ctx context.Context, site, prefix, after string, limit int, known map[string]int64) ([]sdk.Entry, bool, error) {
+	if err := g.check(site, "state scan"); err != nil {
+		return nil, false, err
+	}
+	if ps, ok := g.HostServer.(sdkhost.PagedScanServer); ok {
+		return ps.ScanPage(ctx, site, prefix, after, limit, known)
+	}
+	if after != "" {
+		return nil, false, fmt.Errorf("%w: state scan of prefix %q continued after %q, but the host services answer scans whole and never said more entries follow", ErrContract, prefix, after)
+	}
+	es, err := g.ScanKnown(ctx, site, prefix, limit, known)
+	return es, false, err
+}
+
+var _ sdkhost.PagedScanServer = guard{}
+
 // WriteState implements sdkhost.StateWriteServer: the host services' own
 // when they have it (one transaction), else the writes one by one through
 // the guard, in order, stopping at the first that fails.

@@ -136,11 +136,19 @@ func TestCheckDescription(t *testing.T) {
 			{Name: "apiKey", Type: "secert"}, {Name: "url", Type: sdk.SettingURL}, {Name: "url", Type: sdk.SettingURL}, {Name: "label"}}},
 			[]string{`setting "apiKey": type "secert" is not one of`, `setting "url" is declared twice`}},
 		"operations and jobs declared twice, a work list served by no operation": {sdk.DescribeResponse{Name: "p",
-			Operations: []sdk.Operation{{Type: "p.a"}, {Type: "p.a"}}, Jobs: []sdk.Job{{Name: "j", Interval: 1}, {Name: "j", Interval: 1}},
+			Operations: []sdk.Operation{{Type: "p.a"}, {Type: "p.a"}}, Jobs: []sdk.Job{{Name: "j", Interval: time.Minute}, {Name: "j", Interval: time.Minute}},
 			WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.list"}}},
 			[]string{`operation "p.a" is declared twice`, `job "j" is declared twice`, `work list "l": its ListOperation "p.list" is not among the operations`}},
 		"a job without an interval": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "poll"}, {Name: "ok", Interval: time.Minute}}},
 			[]string{`job "poll" has no Interval`}},
+		"a job more often than once a second": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "poll", Interval: time.Millisecond}, {Name: "ok", Interval: time.Second}}},
+			[]string{`plugin "p": job "poll": Interval 1ms is below the minimum of 1s`, "declare an Interval of at least 1s"}},
+		"a job once a second": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "ok", Interval: time.Second}}}, nil},
+		"runs bounded under a second or below zero": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{
+			{Name: "quick", Interval: time.Hour, MaxRun: time.Millisecond}, {Name: "wrapped", Interval: time.Hour, MaxRun: -1}}},
+			[]string{`plugin "p": job "quick": MaxRun 1ms is below the minimum of 1s`, `plugin "p": job "wrapped": MaxRun is negative`, "0 for the default (three Intervals)"}},
+		"runs bounded under or over the interval": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{
+			{Name: "hourly", Interval: time.Hour, MaxRun: 10 * time.Minute}, {Name: "export", Interval: time.Minute, MaxRun: time.Hour}, {Name: "edge", Interval: time.Second, MaxRun: time.Second}}}, nil},
 		"file argument of a local command": {sdk.DescribeResponse{Name: "p", Commands: []sdk.Command{{Name: "x", Local: true, Arguments: []sdk.Argument{{Name: "f", Type: sdk.ArgumentFile}}}}},
 			[]string{"reads files itself"}},
 	}

@@ -100,7 +100,8 @@ type Job struct {
 	Interval           time.Duration
 	// MaxRun bounds a run: one that lasts longer is logged as an ALERT
 	// and its context cancelled (cause ErrOverran). Zero means
-	// DefaultMaxRuns intervals.
+	// DefaultMaxRuns intervals. A plugin's job takes the MaxRun it
+	// declares (sdk.Job.MaxRun, at least a second).
 	MaxRun time.Duration
 	// Outage, when set, is asked when a run outlasts its bound. A
 	// non-empty answer names an outage that holds the run up and is

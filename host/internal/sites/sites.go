@@ -190,7 +190,7 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 }
 
 func job(in *pluginhost.Instance, site string, j sdk.Job, log *slog.Logger) scheduler.Job {
-	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, Run: func(ctx context.Context, now time.Time) error {
+	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, MaxRun: j.MaxRun, Run: func(ctx context.Context, now time.Time) error {
 		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
 		if err != nil {
 			return err

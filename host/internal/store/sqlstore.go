@@ -919,11 +919,16 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 	return v, nil
 }
 
-// stateScanQuery selects cols of the state entries of ns whose key starts
-// with prefix (literal), in key order, at most limit (0: all).
-func stateScanQuery(cols, ns, prefix string, limit int) (string, []any) {
+// stateScanAfterQuery selects cols of the state entries of ns whose key
+// starts with prefix (literal) and comes after after ("": from the first),
+// in key order, at most limit (0: all).
+func stateScanAfterQuery(cols, ns, prefix, after string, limit int) (string, []any) {
 	q := `SELECT ` + cols + ` FROM plugin_state WHERE ns = ? AND key >= ?`
 	args := []any{ns, prefix}
+	if after >= prefix && after != "" {
+		q = `SELECT ` + cols + ` FROM plugin_state WHERE ns = ? AND key > ?`
+		args = []any{ns, after}
+	}
 	if end, ok := prefixEnd(prefix); ok {
 		q += ` AND key < ?`
 		args = append(args, end)
@@ -938,7 +943,16 @@ func stateScanQuery(cols, ns, prefix string, limit int) (string, []any) {
 
 // StateScan implements [Store.StateScan]. prefix is literal.
 func (s *sqlStore) StateScan(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
-	q, args := stateScanQuery("key, value, version", ns, prefix, limit)
+	return s.StateScanAfter(ctx, ns, prefix, "", limit)
+}
+
+// StateScanAfter is StateScan of the keys after after only, in key order
+// ("": StateScan): a read of a prefix page by page, each page a query of
+// its own, so that whoever reads a large prefix never holds it whole
+// (hostsvc pages a plugin's scans with it). It is not part of Store:
+// hostsvc asks for it by interface.
+func (s *sqlStore) StateScanAfter(ctx context.Context, ns, prefix, after string, limit int) ([]StateEntry, error) {
+	q, args := stateScanAfterQuery("key, value, version", ns, prefix, after, limit)
 	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
 		var e StateEntry
 		if err := row.Scan(&e.Key, &e.Value, &e.Version); err != nil {

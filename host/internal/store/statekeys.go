@@ -10,7 +10,13 @@ import "context"
 // opens and decompresses only those (StateGet). It is not part of Store:
 // hostsvc asks for it by interface and scans without it.
 func (s *sqlStore) StateKeys(ctx context.Context, ns, prefix string, limit int) ([]StateEntry, error) {
-	q, args := stateScanQuery("key, version", ns, prefix, limit)
+	return s.StateKeysAfter(ctx, ns, prefix, "", limit)
+}
+
+// StateKeysAfter is StateKeys of the keys after after only ("":
+// StateKeys), as StateScanAfter is of StateScan.
+func (s *sqlStore) StateKeysAfter(ctx context.Context, ns, prefix, after string, limit int) ([]StateEntry, error) {
+	q, args := stateScanAfterQuery("key, version", ns, prefix, after, limit)
 	out, err := readAll(ctx, s, func(row rowScanner) (StateEntry, error) {
 		var e StateEntry
 		err := row.Scan(&e.Key, &e.Version)

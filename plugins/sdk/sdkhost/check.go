@@ -19,11 +19,16 @@ import (
 // settingTypes are the setting types the host checks.
 var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, sdk.SettingDuration, sdk.SettingURL, sdk.SettingSecret, sdk.SettingPath}
 
+// MinJobInterval is the shortest Interval a plugin may declare for a job:
+// every run takes a lease in the store and calls the plugin once per
+// site, which more often than this would be load, not work.
+const MinJobInterval = time.Second
+
 // CheckDescription returns what is wrong with a plugin's declarations,
 // every problem (none: the host launches it): operations outside its name
 // or declared both query and upload, names declared twice, settings of a
 // type the host does not know (an empty type is a string), jobs without an
-// interval of at least a millisecond, secret settings with a Default, work
+// interval of at least MinJobInterval or with a MaxRun under it, secret settings with a Default, work
 // lists served by no declared operation, and commands and views that
 // cannot work.
 func CheckDescription(d *sdk.DescribeResponse) []error {
@@ -47,10 +52,28 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
 		}
 		jobs[j.Name] = true
-		if j.Interval < time.Millisecond {
+		switch {
+		case j.Interval <= 0:
 			// The scheduler leaves such a job out: it would never run,
 			// not even by `medgate job run`.
-			errs = append(errs, fmt.Errorf("job %q has no Interval (at least a millisecond): a job without one never runs; give it how often it runs", j.Name))
+			errs = append(errs, fmt.Errorf("job %q has no Interval (at least %s): a job without one never runs; give it how often it runs", j.Name, MinJobInterval))
+		case j.Interval < MinJobInterval:
+			errs = append(errs, fmt.Errorf("plugin %q: job %q: Interval %s is below the minimum of %s (sdkhost.MinJobInterval): "+
+				"each run of a job takes a lease in the store and calls the plugin for every site, so runs that often would keep the store and the plugin busy with nothing else; "+
+				"declare an Interval of at least %s (a job that must react at once belongs in Handle, driven by messages)", d.Name, j.Name, j.Interval, MinJobInterval, MinJobInterval))
+		}
+		// MaxRun may be shorter than Interval: the scheduler never runs
+		// a job twice at once whatever its bound, and a bound under the
+		// interval is the useful case (a hang found before the next run
+		// is due). Under MinJobInterval it would cancel every run before
+		// a plugin call with its store round trips could finish, each
+		// cancellation an ALERT.
+		switch {
+		case j.MaxRun < 0:
+			errs = append(errs, fmt.Errorf("plugin %q: job %q: MaxRun is negative or longer than a time.Duration holds: leave it 0 for the default (three Intervals) or give the longest a run may last", d.Name, j.Name))
+		case j.MaxRun > 0 && j.MaxRun < MinJobInterval:
+			errs = append(errs, fmt.Errorf("plugin %q: job %q: MaxRun %s is below the minimum of %s (sdkhost.MinJobInterval): every run would be cancelled before it could finish, each with an ALERT; "+
+				"give the longest a run may last, at least %s, or 0 for the default (three Intervals)", d.Name, j.Name, j.MaxRun, MinJobInterval, MinJobInterval))
 		}
 	}
 	settings := map[string]bool{}

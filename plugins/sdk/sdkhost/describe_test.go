@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -25,7 +26,7 @@ func (d describer) Describe(context.Context, *pb.DescribeRequest, ...grpc.CallOp
 // milliseconds, from a plugin the host does not trust. One that does not
 // fit a time.Duration must not wrap around to a few nanoseconds (the
 // scheduler would wake and take a lease without pause), and one under a
-// millisecond is refused, as sdk.Job documents.
+// second (MinJobInterval) is refused, as sdk.Job documents.
 func TestDescribedJobIntervals(t *testing.T) {
 	t.Parallel()
 	// k·10⁶ ≡ 64 (mod 2⁶⁴): 10⁶ = 2⁶·15625, so k = 15625⁻¹ mod 2⁵⁸.
@@ -35,7 +36,9 @@ func TestDescribedJobIntervals(t *testing.T) {
 		want bool // a problem reported
 	}{
 		"an hour":                      {3600_000, false},
-		"a millisecond":                {1, false},
+		"a millisecond":                {1, true},
+		"just under a second":          {999, true},
+		"a second":                     {1000, false},
 		"none":                         {0, true},
 		"negative":                     {-5, true},
 		"wraps around to nanoseconds":  {wraps, true},
@@ -54,6 +57,45 @@ func TestDescribedJobIntervals(t *testing.T) {
 			}
 			if errs := CheckDescription(d); (len(errs) > 0) != tc.want {
 				t.Errorf("interval of %d ms read as %v: problems %v; want a problem: %v", tc.ms, d.Jobs[0].Interval, errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestDescribedJobMaxRun: a job's bound on a run comes over the wire in
+// milliseconds too: 0 is the host's default, a bound of at least a
+// second is kept as declared (shorter than the interval too), and one
+// under a second, negative or past a time.Duration is refused.
+func TestDescribedJobMaxRun(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		ms   int64
+		want time.Duration // as read; -1: refused
+	}{
+		"none: the default":         {0, 0},
+		"ten minutes of an hour":    {600_000, 10 * time.Minute},
+		"a second":                  {1000, time.Second},
+		"half a second":             {500, -1},
+		"negative":                  {-1, -1},
+		"just past a time.Duration": {math.MaxInt64/1_000_000 + 1, -1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{c: describer{r: &pb.DescribeResponse{Name: "p", Jobs: []*pb.Job{{Name: "j", IntervalMs: 3600_000, MaxRunMs: tc.ms}}}}}
+			d, err := c.Describe(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := CheckDescription(d)
+			if tc.want < 0 {
+				if len(errs) == 0 {
+					t.Errorf("a bound of %d ms read as %v was not refused", tc.ms, d.Jobs[0].MaxRun)
+				}
+				return
+			}
+			if len(errs) > 0 || d.Jobs[0].MaxRun != tc.want {
+				t.Errorf("a bound of %d ms read as %v, problems %v; want %v and none", tc.ms, d.Jobs[0].MaxRun, errs, tc.want)
 			}
 		})
 	}

@@ -75,6 +75,19 @@ type KnownScanServer interface {
 	ScanKnown(ctx context.Context, site, prefix string, limit int, known map[string]int64) ([]sdk.Entry, error)
 }
 
+// PagedScanServer is implemented by a HostServer that answers a scan page
+// by page, so that it never holds a large prefix whole: ScanPage returns
+// the entries under prefix whose key comes after after ("": from the
+// first), in key order, at most limit (0: no limit), as many as it
+// chooses, with values left out as KnownScanServer does; more says
+// entries may follow the last one returned, which must then be at least
+// one. The SDK asks again after the last key until more is false. A scan
+// of a plugin built before paged scans, and every scan without it, is
+// answered whole by Scan or ScanKnown.
+type PagedScanServer interface {
+	ScanPage(ctx context.Context, site, prefix, after string, limit int, known map[string]int64) (entries []sdk.Entry, more bool, err error)
+}
+
 // StateWriteServer is implemented by a HostServer that makes the writes
 // of sdk.WriteState in one transaction: every write or none. A write
 // whose expectation does not hold is reported as an *sdk.WriteError with
@@ -188,7 +201,7 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 		out.Operations = append(out.Operations, sdk.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
 	}
 	for _, j := range r.Jobs {
-		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: intervalFromMS(j.IntervalMs), Summary: j.Summary})
+		out.Jobs = append(out.Jobs, sdk.Job{Name: j.Name, Interval: intervalFromMS(j.IntervalMs), Summary: j.Summary, MaxRun: intervalFromMS(j.MaxRunMs)})
 	}
 	for _, s := range r.Settings {
 		out.Settings = append(out.Settings, sdk.Setting{Name: s.Name, Type: s.Type, Required: s.Required, Default: s.Default, Description: s.Description, Example: s.Example, Enum: s.Enum})
@@ -213,8 +226,8 @@ func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.Des
 	return out, nil
 }
 
-// intervalFromMS is a job interval sent in milliseconds, or -1 (no
-// interval, refused by CheckDescription) for one no time.Duration holds:
+// intervalFromMS is a job interval or run bound sent in milliseconds, or
+// -1 (refused by CheckDescription) for one no time.Duration holds:
 // multiplied as it is, it could wrap around to a few nanoseconds.
 func intervalFromMS(ms int64) time.Duration {
 	if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
@@ -329,16 +342,24 @@ func (s *hostServer) StateCompareAndSet(ctx context.Context, r *pb.StateCASReque
 
 func (s *hostServer) StateScan(ctx context.Context, r *pb.StateScanRequest) (*pb.StateScanResponse, error) {
 	var es []sdk.Entry
+	var more bool
 	var err error
-	if ks, ok := s.impl.(KnownScanServer); ok && len(r.Known) > 0 {
+	ps, paged := s.impl.(PagedScanServer)
+	switch ks, known := s.impl.(KnownScanServer); {
+	case paged && r.Paged:
+		es, more, err = ps.ScanPage(ctx, r.Site, r.Prefix, r.After, int(r.Limit), r.Known)
+		if err == nil && more && len(es) == 0 {
+			return nil, status.Errorf(codes.Internal, "state scan of prefix %q after %q: the host's page has no entry yet says more follow; this is a bug in the host services", r.Prefix, r.After)
+		}
+	case known && len(r.Known) > 0:
 		es, err = ks.ScanKnown(ctx, r.Site, r.Prefix, int(r.Limit), r.Known)
-	} else {
+	default:
 		es, err = s.impl.Scan(ctx, r.Site, r.Prefix, int(r.Limit))
 	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &pb.StateScanResponse{Entries: make([]*pb.StateEntry, len(es))}
+	out := &pb.StateScanResponse{Entries: make([]*pb.StateEntry, len(es)), More: more}
 	for i, e := range es {
 		pe := &pb.StateEntry{Key: e.Key, Value: e.Value, Version: e.Version}
 		if v, ok := r.Known[e.Key]; ok && v == e.Version {

@@ -18,6 +18,15 @@
 //      response instead of a Host.Journal call each.
 //   StateScanRequest.known: the host may leave out the values the plugin
 //      says it has (sdk.ScanKnown).
+//   StateScanRequest.paged, StateScanRequest.after and
+//      StateScanResponse.more: the plugin follows a scan page by page.
+//      A plugin built before them asks for the whole answer, which a host
+//      gives up to what the plugin can receive; a host built before them
+//      answers whole and never sets more, and the plugin then stops after
+//      that one answer, as before.
+//   Job.max_run_ms: the plugin bounds a run of the job (sdk.Job.MaxRun).
+//      A plugin built before it leaves it 0 and a host built before it
+//      ignores it: a run is then bounded by the host's default.
 //   Operation.query: the plugin declares an operation a pure query
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
@@ -439,10 +448,14 @@ func (x *Operation) GetQuery() bool {
 }
 
 type Job struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	IntervalMs    int64                  `protobuf:"varint,2,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
-	Summary       string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	IntervalMs int64                  `protobuf:"varint,2,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
+	Summary    string                 `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// max_run_ms: the bound on one run of the job (sdk.Job.MaxRun); 0: the
+	// host's default. A plugin built before it leaves it 0, and a host
+	// built before it ignores it: both then bound a run as before.
+	MaxRunMs      int64 `protobuf:"varint,4,opt,name=max_run_ms,json=maxRunMs,proto3" json:"max_run_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -496,6 +509,13 @@ func (x *Job) GetSummary() string {
 		return x.Summary
 	}
 	return ""
+}
+
+func (x *Job) GetMaxRunMs() int64 {
+	if x != nil {
+		return x.MaxRunMs
+	}
+	return 0
 }
 
 type Setting struct {
@@ -1764,7 +1784,14 @@ type StateScanRequest struct {
 	// value (key and version only); every other entry comes whole. A host
 	// that does not know the field sends every value, which is also
 	// correct: the plugin tells the entries apart by version.
-	Known         map[string]int64 `protobuf:"bytes,4,rep,name=known,proto3" json:"known,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Known map[string]int64 `protobuf:"bytes,4,rep,name=known,proto3" json:"known,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// paged: the plugin follows StateScanResponse.more. The host may then
+	// answer with the first entries only (a page bounded in bytes), and
+	// the plugin asks again with after set to the last key it got.
+	Paged bool `protobuf:"varint,5,opt,name=paged,proto3" json:"paged,omitempty"`
+	// after: only keys after this one (in byte order) are wanted; "" from
+	// the first key under prefix. Meaningful with paged.
+	After         string `protobuf:"bytes,6,opt,name=after,proto3" json:"after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1827,9 +1854,27 @@ func (x *StateScanRequest) GetKnown() map[string]int64 {
 	return nil
 }
 
+func (x *StateScanRequest) GetPaged() bool {
+	if x != nil {
+		return x.Paged
+	}
+	return false
+}
+
+func (x *StateScanRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
 type StateScanResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*StateEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*StateEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// more: entries may follow the last one of this answer; ask again with
+	// after set to its key. Set only for a paged request, and then only on
+	// an answer with at least one entry.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1869,6 +1914,13 @@ func (x *StateScanResponse) GetEntries() []*StateEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *StateScanResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // One write of a StateWriteRequest: a compare-and-set on expect (0: the
@@ -2593,12 +2645,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
 	"\x06upload\x18\x04 \x01(\bR\x06upload\x12\x14\n" +
-	"\x05query\x18\x06 \x01(\bR\x05queryJ\x04\b\x05\x10\x06\"T\n" +
+	"\x05query\x18\x06 \x01(\bR\x05queryJ\x04\b\x05\x10\x06\"r\n" +
 	"\x03Job\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vinterval_ms\x18\x02 \x01(\x03R\n" +
 	"intervalMs\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\xb7\x01\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\x12\x1c\n" +
+	"\n" +
+	"max_run_ms\x18\x04 \x01(\x03R\bmaxRunMs\"\xb7\x01\n" +
 	"\aSetting\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -2714,18 +2768,21 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06expect\x18\x03 \x01(\x03R\x06expect\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\"\xd4\x01\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"\x80\x02\n" +
 	"\x10StateScanRequest\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12D\n" +
-	"\x05known\x18\x04 \x03(\v2..medgate.plugin.v1.StateScanRequest.KnownEntryR\x05known\x1a8\n" +
+	"\x05known\x18\x04 \x03(\v2..medgate.plugin.v1.StateScanRequest.KnownEntryR\x05known\x12\x14\n" +
+	"\x05paged\x18\x05 \x01(\bR\x05paged\x12\x14\n" +
+	"\x05after\x18\x06 \x01(\tR\x05after\x1a8\n" +
 	"\n" +
 	"KnownEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"L\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"`\n" +
 	"\x11StateScanResponse\x127\n" +
-	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\"`\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.medgate.plugin.v1.StateEntryR\aentries\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"`\n" +
 	"\fStateWriteOp\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +

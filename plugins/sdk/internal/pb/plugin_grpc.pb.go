@@ -18,6 +18,15 @@
 //      response instead of a Host.Journal call each.
 //   StateScanRequest.known: the host may leave out the values the plugin
 //      says it has (sdk.ScanKnown).
+//   StateScanRequest.paged, StateScanRequest.after and
+//      StateScanResponse.more: the plugin follows a scan page by page.
+//      A plugin built before them asks for the whole answer, which a host
+//      gives up to what the plugin can receive; a host built before them
+//      answers whole and never sets more, and the plugin then stops after
+//      that one answer, as before.
+//   Job.max_run_ms: the plugin bounds a run of the job (sdk.Job.MaxRun).
+//      A plugin built before it leaves it 0 and a host built before it
+//      ignores it: a run is then bounded by the host's default.
 //   Operation.query: the plugin declares an operation a pure query
 //      (sdk.Operation.Query). A plugin built before it never sets it, and
 //      a host built before it ignores it: both then do what every message
