@@ -43,7 +43,13 @@
 // health check through the proxy) reuses the user's live proxy session
 // with the same role and stored-user stamp instead of starting another,
 // so such requests cannot fill the session map (1000) and push other
-// users' sessions out.
+// users' sessions out. One user holds at most 20 sessions (the admin
+// token's sign-ins count as one user whatever their names, and so do the
+// open console's): a sign-in past that ends the user's own least recently
+// used session, so signing in again and again (a script with a password
+// or the token) signs no one else out; only a full map of many users'
+// sessions ends the least recently used of all. Each session so ended is
+// audited (session.evicted).
 // A session of a stored user is checked against the store at every
 // request (one read by primary key, which every instance shares): it ends
 // once the user is removed, disabled, or has their password, role or

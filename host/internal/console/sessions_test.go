@@ -1,0 +1,106 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// TestSignInsKeepOthersSignedIn: a user (or a script holding the admin
+// token, under a new name each time) that signs in more often than the
+// session map holds signs no one else out: past maxUserSessions its own
+// least recently used sessions end, each ending audited (by A, naming
+// whose session ended), and its newest
+// session works.
+func TestSignInsKeepOthersSignedIn(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		user     func(i int) string // the name of A's i-th sign-in
+		password func(pw string) string
+	}{
+		"password":                       {user: func(int) string { return "scriptA" }, password: func(pw string) string { return pw }},
+		"admin token, a name every time": {user: func(i int) string { return fmt.Sprintf("bot-%d", i) }, password: func(string) string { return testToken }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			pwA := f.addUser("scriptA", access.Operator)
+			pwB := f.addUser("nurseB", access.Operator)
+			b := f.client()
+			b.signIn("nurseB", pwB)
+			n := maxSessions + 1
+			for i := range n {
+				f.clock.add(time.Millisecond) // B's session is the least recently used
+				// A fresh client each time: no cookie of an earlier sign-in.
+				if r := f.client().post("/console/login", url.Values{"user": {tc.user(i)}, "password": {tc.password(pwA)}}); r.code != http.StatusSeeOther {
+					t.Fatalf("A's sign-in %d: %d %s", i, r.code, r.body)
+				}
+			}
+			if r := b.get("/console/"); r.code != http.StatusOK || !strings.Contains(r.body, "nurseB") {
+				t.Fatalf("B was signed out by %d sign-ins of A: %d (want 200 with B's name)", n, r.code)
+			}
+			f.c.sessions.mu.Lock()
+			total := len(f.c.sessions.m)
+			f.c.sessions.mu.Unlock()
+			if total != maxUserSessions+1 {
+				t.Fatalf("%d sessions after %d sign-ins of A and one of B, want %d (A's %d newest and B's)", total, n, maxUserSessions+1, maxUserSessions)
+			}
+			// A's newest sign-in works.
+			a := f.client()
+			a.signIn(tc.user(n), tc.password(pwA))
+			// Every session A's sign-ins ended is audited, as A's.
+			got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "session.evicted", Limit: 10 * maxSessions})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := n + 1 - maxUserSessions; len(got) != want {
+				t.Fatalf("%d session endings audited, want %d", len(got), want)
+			}
+			for _, e := range got {
+				if e.Target == "nurseB" || e.Actor == "nurseB" || e.Outcome != "ok" || !strings.Contains(e.Detail, "least recently used") {
+					t.Fatalf("audited ending: %+v (want one of A's sessions ended by A, ok, saying why)", e)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionMapFullEndsLeastRecentlyUsed: when distinct users fill the
+// session map, a new session ends the one least recently used (not the
+// oldest signed in), and says whose it was.
+func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	ss := newSessions(c.now, time.Hour, 12*time.Hour)
+	var first, second *session
+	for i := range maxSessions {
+		c.add(time.Millisecond)
+		s, ended := ss.create(fmt.Sprintf("u%d", i), access.Viewer, viaPassword, "")
+		if len(ended) != 0 {
+			t.Fatalf("session %d ended %d others before the map is full", i, len(ended))
+		}
+		switch i {
+		case 0:
+			first = s
+		case 1:
+			second = s
+		}
+	}
+	c.add(time.Millisecond)
+	if ss.get(first.id) == nil { // the first signed in is now used most recently
+		t.Fatal("first session gone before the map is full")
+	}
+	_, ended := ss.create("newcomer", access.Viewer, viaPassword, "")
+	if len(ended) != 1 || ended[0].id != second.id || !strings.Contains(ended[0].why, "least recently used") {
+		t.Fatalf("ended %+v, want the second session (least recently used)", ended)
+	}
+	if ss.get(first.id) == nil || ss.get(second.id) != nil {
+		t.Fatal("the map ended the wrong session")
+	}
+}
