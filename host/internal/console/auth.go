@@ -478,10 +478,30 @@ const (
 // secure reports whether the browser reaches the console over HTTPS.
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.o.HTTPS }
 
-// setCookie sets the session cookie (maxAge < 0 deletes it).
+// browserOnHTTPS reports whether the request shows that the browser is on
+// HTTPS although medgate got it over plain HTTP (a TLS proxy that
+// console.https does not declare): the page that sent it (Origin, else
+// Referer) is an https one, or the proxy forwards X-Forwarded-Proto:
+// https. Nobody gains by faking these: they only make the cookie Secure.
+func browserOnHTTPS(r *http.Request) bool {
+	from := r.Header.Get("Origin")
+	if from == "" || from == "null" {
+		from = r.Header.Get("Referer")
+	}
+	if u, err := url.Parse(from); err == nil && strings.EqualFold(u.Scheme, "https") {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// setCookie sets the session cookie (maxAge < 0 deletes it). It is Secure
+// when the browser reaches the console over HTTPS (secure), and also when
+// the request shows the browser is on HTTPS behind an undeclared TLS proxy
+// (browserOnHTTPS), so the session id never travels over plain HTTP.
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true,
-		Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
+		Secure: c.secure(r) || browserOnHTTPS(r), SameSite: http.SameSiteStrictMode})
 }
 
 // fromOwnPage refuses a POST unless the browser's headers show it was

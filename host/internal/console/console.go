@@ -38,6 +38,9 @@
 // for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// The cookie is Secure with Options.HTTPS or over TLS, and also when the
+// request shows the browser is on HTTPS behind a TLS proxy HTTPS does not
+// declare (an https Origin or Referer, X-Forwarded-Proto: https).
 // A user a trusted reverse proxy names gets a session on the first
 // request; a later request of that user without its cookie (a script, a
 // health check through the proxy) reuses the user's live proxy session

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -102,5 +103,58 @@ func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
 	}
 	if ss.get(first.id) == nil || ss.get(second.id) != nil {
 		t.Fatal("the map ended the wrong session")
+	}
+}
+
+// TestCookieSecureBehindUndeclaredTLSProxy: behind a TLS proxy that
+// console.https does not declare, a browser that shows it is on HTTPS (the
+// sign-in form's Origin or Referer, the proxy's X-Forwarded-Proto) gets a
+// Secure session cookie, so the cookie never travels over plain HTTP; a
+// browser on plain HTTP still gets one it can keep. HSTS stays with
+// console.https.
+func TestCookieSecureBehindUndeclaredTLSProxy(t *testing.T) {
+	t.Parallel()
+	const public = "https://medgate.hospital.example"
+	for name, tc := range map[string]struct {
+		header []string
+		secure bool
+	}{
+		"Origin https":            {header: []string{"Origin", public, "Referer", public + "/console/login"}, secure: true},
+		"Referer https":           {header: []string{"Origin", "", "Referer", public + "/console/login"}, secure: true},
+		"X-Forwarded-Proto https": {header: []string{"X-Forwarded-Proto", "https"}, secure: true},
+		"plain HTTP":              {secure: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			origins, err := origin.New([]string{public})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, testToken, func(o *Options) { o.Origins = origins })
+			c := f.client()
+			r := c.post("/console/login", url.Values{"user": {"a"}, "password": {testToken}}, tc.header...)
+			if r.code != http.StatusSeeOther {
+				t.Fatalf("sign-in: %d %s", r.code, r.body)
+			}
+			if got := strings.Contains(r.h.Get("Set-Cookie"), "; Secure"); got != tc.secure {
+				t.Fatalf("cookie %q: Secure %v, want %v", r.h.Get("Set-Cookie"), got, tc.secure)
+			}
+			if h := r.h.Get("Strict-Transport-Security"); h != "" {
+				t.Fatalf("HSTS %q sent without console.https", h)
+			}
+		})
+	}
+	// A user the trusted proxy names, on HTTPS by its X-Forwarded-Proto.
+	proxy, err := access.NewProxy("X-Remote-User", "X-Remote-Role", []string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+	req, _ := http.NewRequest("GET", f.srv.URL+"/console/", nil)
+	req.Header.Set("X-Remote-User", "nurseC")
+	req.Header.Set("X-Remote-Role", "viewer")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	if r := f.client().do(req); r.code != http.StatusOK || !strings.Contains(r.h.Get("Set-Cookie"), "; Secure") {
+		t.Fatalf("proxy session over HTTPS: %d, cookie %q (want Secure)", r.code, r.h.Get("Set-Cookie"))
 	}
 }
