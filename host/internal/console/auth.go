@@ -766,10 +766,24 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, Prefix+"login")
 }
 
-// safeNext keeps a redirect target inside the console.
+// safeNext keeps a redirect target (a sign-in's next, a form's back)
+// inside the console, as the browser reads it: a path under Prefix with
+// no control character (which browsers drop, and which would break the
+// Location header), no backslash (read as a slash) and no dot segment,
+// not even a percent-encoded one ("/console/%2e%2e/admin" leads out);
+// anything else gives Prefix.
 func safeNext(s string) string {
-	if !strings.HasPrefix(s, Prefix) || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
+	if !strings.HasPrefix(s, Prefix) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return Prefix
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return Prefix
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") { // decoded: %2e%2e is ".."
+		if seg == "." || seg == ".." {
+			return Prefix
+		}
 	}
 	return s
 }

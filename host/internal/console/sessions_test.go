@@ -158,3 +158,64 @@ func TestCookieSecureBehindUndeclaredTLSProxy(t *testing.T) {
 		t.Fatalf("proxy session over HTTPS: %d, cookie %q (want Secure)", r.code, r.h.Get("Set-Cookie"))
 	}
 }
+
+// TestSignInReturnsOnlyIntoTheConsole: the page a sign-in (next) or a
+// "run now" (back) returns to is a console page as the browser reads the
+// Location: dot segments (plain or percent-encoded) and control
+// characters a browser drops cannot lead out of /console/.
+func TestSignInReturnsOnlyIntoTheConsole(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	base, _ := url.Parse("https://medgate.hospital.example/console/login")
+	// landing is where a browser goes for a Location: it drops tabs and
+	// line breaks, reads a backslash as a slash and %2e as a dot in a
+	// dot segment, then resolves the reference against the page.
+	landing := func(loc string) *url.URL {
+		loc = strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/", "%2e", ".", "%2E", ".").Replace(loc)
+		u, err := url.Parse(loc)
+		if err != nil {
+			t.Fatalf("Location %q: %v", loc, err)
+		}
+		return base.ResolveReference(u)
+	}
+	for name, next := range map[string]string{
+		"dot segments":           "/console/../admin/reload",
+		"encoded dot segments":   "/console/%2e%2e/admin/reload",
+		"encoded slash":          "/console/..%2f..%2fadmin/reload",
+		"tab before a slash":     "/console/../\t/evil.example/",
+		"other control":          "/console/\x00../../admin/reload",
+		"dot segments to //":     "/console/..//evil.example",
+		"deeper than the root":   "/console/../../../evil.example",
+		"backslash":              "/console/..\\evil.example",
+		"trailing dot segment":   "/console/..",
+		"a console page, kept":   "/console/message?id=his-42",
+		"the console root, kept": "/console/",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := f.client()
+			c.t = t
+			r := c.post("/console/login", url.Values{"user": {"a"}, "password": {testToken}, "next": {next}})
+			if r.code != http.StatusSeeOther {
+				t.Fatalf("sign-in: %d", r.code)
+			}
+			loc := r.h.Get("Location")
+			if strings.ContainsFunc(loc, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("Location %q holds a control character", loc)
+			}
+			u := landing(loc)
+			if u.Host != base.Host || !strings.HasPrefix(u.Path, Prefix) {
+				t.Fatalf("next %q: Location %q lands at %s, outside the console", next, loc, u)
+			}
+			if strings.HasSuffix(name, "kept") && loc != next {
+				t.Fatalf("next %q: Location %q, want it kept", next, loc)
+			}
+			if r := c.get("/console/"); r.code != http.StatusOK || c.csrf == "" {
+				t.Fatalf("overview after sign-in: %d", r.code)
+			}
+			r = c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "back": {next}, "csrf": {c.csrf}})
+			if u := landing(r.h.Get("Location")); r.code != http.StatusSeeOther || !strings.HasPrefix(u.Path, Prefix) {
+				t.Fatalf("run now, back %q: %d, Location %q lands at %s", next, r.code, r.h.Get("Location"), u)
+			}
+		})
+	}
+}
