@@ -84,7 +84,7 @@ func TestEveryAuditedRouteRunsWithARecorder(t *testing.T) {
 	}
 	srv := httptest.NewServer(f.c.routes(table))
 	defer srv.Close()
-	s := f.c.sessions.create("li.admin", access.Admin, viaToken, "")
+	s, _ := f.c.sessions.create("li.admin", access.Admin, viaToken, "")
 	for _, rt := range audited {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		var body *strings.Reader

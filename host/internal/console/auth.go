@@ -26,8 +26,14 @@ import (
 // cookieName is the session cookie. It holds a random session id only.
 const cookieName = "medgate_console"
 
-// maxSessions bounds the session map; the oldest session is dropped first.
+// maxSessions bounds the session map: the last resort once many users
+// hold sessions; the least recently used session of all ends first.
 const maxSessions = 1000
+
+// maxUserSessions bounds the sessions one holder (holder) may have: a
+// sign-in past it ends that holder's own least recently used session, so
+// signing in again and again (a script) never pushes other users' out.
+const maxUserSessions = 20
 
 // session is one signed-in user.
 type session struct {
@@ -60,28 +66,89 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.max
 }
 
+// holder is whose sessions count together against maxUserSessions: the
+// user's name; for sessions of the admin token or the open console, which
+// sign in under any name, the credential itself, so changing the name
+// does not get around the bound.
+func holder(operator, via string) string {
+	if via == viaToken || via == viaOpen {
+		return "\x00" + via
+	}
+	return operator
+}
+
+// holderName is a holder as the audit log and the log say it.
+func holderName(operator, via string) string {
+	switch via {
+	case viaToken:
+		return "the admin token"
+	case viaOpen:
+		return "the open console"
+	}
+	return operator
+}
+
+// evicted is a live session create ended to make room, and why.
+type evicted struct {
+	*session
+	why string
+}
+
 // create starts a session for a user; stamp is the stored user's
-// access.User.Stamp ("" when the session is no stored user's).
-func (ss *sessions) create(operator string, role access.Role, via, stamp string) *session {
+// access.User.Stamp ("" when the session is no stored user's). It drops
+// expired sessions, then makes room: when the user (holder) already has
+// maxUserSessions, their own least recently used one ends; else, when
+// the map is full, the least recently used one of all. It returns the
+// live sessions it ended, for the caller to audit.
+func (ss *sessions) create(operator string, role access.Role, via, stamp string) (*session, []evicted) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
-	var oldest *session
+	who := holder(operator, via)
+	var lru, own *session
+	owned := 0
 	for id, s := range ss.m {
 		if ss.expired(s, now) {
 			delete(ss.m, id)
 			continue
 		}
-		if oldest == nil || s.seen.Before(oldest.seen) {
-			oldest = s
+		if lru == nil || s.seen.Before(lru.seen) {
+			lru = s
+		}
+		if holder(s.operator, s.via) == who {
+			owned++
+			if own == nil || s.seen.Before(own.seen) {
+				own = s
+			}
 		}
 	}
-	if len(ss.m) >= maxSessions && oldest != nil {
-		delete(ss.m, oldest.id)
+	var out []evicted
+	switch {
+	case owned >= maxUserSessions:
+		delete(ss.m, own.id)
+		out = append(out, evicted{own, fmt.Sprintf("session limit: %s already had %d sessions, the most one user may hold; its least recently used one (via %s, signed in %s) ended for a new sign-in",
+			holderName(operator, via), owned, own.via, own.created.UTC().Format(time.RFC3339))})
+	case len(ss.m) >= maxSessions:
+		delete(ss.m, lru.id)
+		out = append(out, evicted{lru, fmt.Sprintf("session limit: the console held %d sessions, the most it keeps; the least recently used of all (%s's, via %s, signed in %s) ended for %s's new sign-in",
+			len(ss.m)+1, lru.operator, lru.via, lru.created.UTC().Format(time.RFC3339), holderName(operator, via))})
 	}
 	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now}
 	s.role.Store(int32(role))
 	ss.m[s.id] = s
+	return s, out
+}
+
+// startSession starts a session (sessions.create) for the user signing
+// in with r and audits every session it ended to make room, as done by
+// that user (action session.evicted, the ended session's user as target).
+func (c *Console) startSession(r *http.Request, operator string, role access.Role, via, stamp string) *session {
+	s, ended := c.sessions.create(operator, role, via, stamp)
+	actor := audit.Actor{Name: operator, Role: role.String(), Remote: c.clientAddr(r)}
+	for _, e := range ended {
+		c.o.Logger.Warn("console: session ended to make room for a new sign-in", "user", e.operator, "via", e.via, "signingIn", operator, "reason", e.why)
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "session.evicted", Target: e.operator, Outcome: audit.OK, Detail: e.why})
+	}
 	return s
 }
 
@@ -393,7 +460,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}
-	s := c.sessions.create(name, role, viaProxy, stamp)
+	s := c.startSession(r, name, role, viaProxy, stamp)
 	c.setCookie(w, r, s.id, 0)
 	actor.Role = role.String()
 	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader})
@@ -411,10 +478,30 @@ const (
 // secure reports whether the browser reaches the console over HTTPS.
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.o.HTTPS }
 
-// setCookie sets the session cookie (maxAge < 0 deletes it).
+// browserOnHTTPS reports whether the request shows that the browser is on
+// HTTPS although medgate got it over plain HTTP (a TLS proxy that
+// console.https does not declare): the page that sent it (Origin, else
+// Referer) is an https one, or the proxy forwards X-Forwarded-Proto:
+// https. Nobody gains by faking these: they only make the cookie Secure.
+func browserOnHTTPS(r *http.Request) bool {
+	from := r.Header.Get("Origin")
+	if from == "" || from == "null" {
+		from = r.Header.Get("Referer")
+	}
+	if u, err := url.Parse(from); err == nil && strings.EqualFold(u.Scheme, "https") {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// setCookie sets the session cookie (maxAge < 0 deletes it). It is Secure
+// when the browser reaches the console over HTTPS (secure), and also when
+// the request shows the browser is on HTTPS behind an undeclared TLS proxy
+// (browserOnHTTPS), so the session id never travels over plain HTTP.
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true,
-		Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
+		Secure: c.secure(r) || browserOnHTTPS(r), SameSite: http.SameSiteStrictMode})
 }
 
 // fromOwnPage refuses a POST unless the browser's headers show it was
@@ -585,7 +672,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
-	s := c.sessions.create(d.User, role, via, stamp)
+	s := c.startSession(r, d.User, role, via, stamp)
 	c.setCookie(w, r, s.id, 0)
 	actor.Role = role.String()
 	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
@@ -679,10 +766,24 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, Prefix+"login")
 }
 
-// safeNext keeps a redirect target inside the console.
+// safeNext keeps a redirect target (a sign-in's next, a form's back)
+// inside the console, as the browser reads it: a path under Prefix with
+// no control character (which browsers drop, and which would break the
+// Location header), no backslash (read as a slash) and no dot segment,
+// not even a percent-encoded one ("/console/%2e%2e/admin" leads out);
+// anything else gives Prefix.
 func safeNext(s string) string {
-	if !strings.HasPrefix(s, Prefix) || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
+	if !strings.HasPrefix(s, Prefix) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return Prefix
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return Prefix
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") { // decoded: %2e%2e is ".."
+		if seg == "." || seg == ".." {
+			return Prefix
+		}
 	}
 	return s
 }

@@ -20,8 +20,9 @@
 // (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
 // an admin may reveal them, audited. A form's reply that the form shows
 // whole (it declares no display) is masked the same way. A job's error and
-// summary, a plugin's words, are masked by pattern as log lines are
-// (logging.Mask). Business keys (message page, search, board) are shown
+// summary, and a refused form's, action's or document change's errors and
+// external message, a plugin's words, are masked by pattern as log lines
+// are (logging.Mask). Business keys (message page, search, board) are shown
 // with ID and mobile numbers masked the same way; a search by key takes
 // the full key.
 //
@@ -38,12 +39,21 @@
 // for a name for the audit trail.
 // Sessions live in memory (a random id in an HttpOnly, SameSite=Strict
 // cookie, never the token), and every POST carries the session's CSRF token.
+// The cookie is Secure with Options.HTTPS or over TLS, and also when the
+// request shows the browser is on HTTPS behind a TLS proxy HTTPS does not
+// declare (an https Origin or Referer, X-Forwarded-Proto: https).
 // A user a trusted reverse proxy names gets a session on the first
 // request; a later request of that user without its cookie (a script, a
 // health check through the proxy) reuses the user's live proxy session
 // with the same role and stored-user stamp instead of starting another,
 // so such requests cannot fill the session map (1000) and push other
-// users' sessions out.
+// users' sessions out. One user holds at most 20 sessions (the admin
+// token's sign-ins count as one user whatever their names, and so do the
+// open console's): a sign-in past that ends the user's own least recently
+// used session, so signing in again and again (a script with a password
+// or the token) signs no one else out; only a full map of many users'
+// sessions ends the least recently used of all. Each session so ended is
+// audited (session.evicted).
 // A session of a stored user is checked against the store at every
 // request (one read by primary key, which every instance shares): it ends
 // once the user is removed, disabled, or has their password, role or
@@ -81,6 +91,7 @@ import (
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -378,10 +389,15 @@ func (r result) flash(okTitle string) *flash {
 	case r.Reply.Status == message.StatusOK:
 		f.OK, f.Title = true, okTitle
 	default:
+		// The plugin's and the external system's words may quote a
+		// patient: masked as the message page masks the same reply.
 		f.Title = fmt.Sprintf("插件拒绝了操作 (%s)", r.Reply.Status)
-		f.Errors = r.Reply.Errors
+		for _, e := range r.Reply.Errors {
+			e.Message = logging.Mask(e.Message)
+			f.Errors = append(f.Errors, e)
+		}
 		if x := r.Reply.External; x != nil && x.Message != "" {
-			f.Lines = append(f.Lines, fmt.Sprintf("%s answered %s: %s", x.System, x.Code, x.Message))
+			f.Lines = append(f.Lines, fmt.Sprintf("%s answered %s: %s", x.System, x.Code, logging.Mask(x.Message)))
 		}
 		if len(f.Errors) == 0 && len(f.Lines) == 0 {
 			f.Lines = []string{"the reply carries no explanation; open the message for details"}
