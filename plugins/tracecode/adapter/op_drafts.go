@@ -918,6 +918,16 @@ func receiptEventID(site string, d *draft) string {
 func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) error {
 	host := h.req.Host
 	if !d.Published {
+		// The receipt is the hospital's stock-in of the document: its
+		// codes enter the stock ledger before HIS hears of it (again on a
+		// retry, which changes nothing).
+		var received []string
+		for _, l := range d.Lines {
+			received = append(received, l.Codes...)
+		}
+		if err := recordStockIn(ctx, host, d.ReceiptNo, "receipt", d.BillTime, received); err != nil {
+			return fmt.Errorf("receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync records it): %w", d.ReceiptNo, d.ID, err)
+		}
 		r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
 			Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
 			Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},

@@ -330,6 +330,15 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	if err != nil {
 		return err
 	}
+	var pairs [][2]string
+	for _, r := range rows {
+		if r.Parent != "" {
+			pairs = append(pairs, [2]string{r.Code, r.Parent})
+		}
+	}
+	if err := indexParents(ctx, host, pairs); err != nil {
+		return err
+	}
 	if prev != nil && !prev.Pending {
 		sum.Changed++
 		if h.cfg.fetchSmallest {

@@ -1,0 +1,341 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// The stock ledger says where each trace code stands at this hospital. It
+// is host state, shared by every medgate instance, and changed only with
+// compare-and-set:
+//
+//	stock/<code>       a stockEntry: in or out, and the document that moved it
+//	codeparent/<code>  the code's parent package, from the hierarchy answers
+//	                   kept (codes.bybill.smallest, codes.smallest, a fetch's)
+//
+// A package leaves stock once (one smallest-unit code is settled once): a
+// stock-out of a code that an earlier document stocked out, itself or as
+// part of a package that left whole, is refused before anything is sent.
+// A code that no stock-in of this hospital holds (stock received before
+// medgate, or outside it) is sent but flagged in the reply and on the
+// document (export: 状态说明). Stock-ins are the hospital's uploaded
+// stock-in documents and the confirmed receipts of fetched documents.
+const (
+	stockIn  = "in"
+	stockOut = "out"
+
+	// maxParentDepth bounds the walk up a code's packages (unit → pack →
+	// case → pallet); a loop in the platform's data ends it too.
+	maxParentDepth = 8
+	// maxStockNotes bounds the codes named one by one in a reply.
+	maxStockNotes = 20
+)
+
+// stockEntry is a code's place in the ledger. State "" is no entry (what
+// a released stock-out of a code never stocked in leaves).
+type stockEntry struct {
+	State string `json:"s,omitempty"`
+	// Doc is the document that moved the code last; Kind says which kind
+	// ("upload": the hospital's document, "receipt": a confirmed receipt)
+	// and BillTime its time.
+	Doc      string `json:"d,omitempty"`
+	Kind     string `json:"k,omitempty"`
+	BillTime string `json:"t,omitempty"`
+	// InDoc is the document that stocked the code in last.
+	InDoc string `json:"i,omitempty"`
+	// Via is, for a stock-out, the package (an ancestor code) whose stock
+	// the code left.
+	Via string `json:"v,omitempty"`
+	// Prev is, for a stock-out, the entry it replaced, restored when the
+	// platform refuses the document.
+	Prev *stockEntry `json:"p,omitempty"`
+}
+
+func stockKey(c string) string  { return "stock/" + esc(c) }
+func parentKey(c string) string { return "codeparent/" + esc(c) }
+
+// getStock reads a code's entry and version (0 and an empty entry when
+// there is none).
+func getStock(ctx context.Context, host sdk.Host, c string) (stockEntry, int64, error) {
+	var se stockEntry
+	e, err := host.Get(ctx, stockKey(c))
+	if errors.Is(err, sdk.ErrNotFound) {
+		return se, 0, nil
+	}
+	if err != nil {
+		return se, 0, fmt.Errorf("read the stock of code %s: %w", c, err)
+	}
+	if err := json.Unmarshal(e.Value, &se); err != nil {
+		return se, 0, fmt.Errorf("decode the stock of code %s (%s): %w", c, stockKey(c), err)
+	}
+	return se, e.Version, nil
+}
+
+// putStock writes a code's entry if it is still at version ver.
+func putStock(ctx context.Context, host sdk.Host, c string, ver int64, se stockEntry) (int64, error) {
+	b, err := json.Marshal(se)
+	if err != nil {
+		return 0, err
+	}
+	return host.CompareAndSet(ctx, stockKey(c), ver, b)
+}
+
+// stockedAncestor walks up the packages holding c and returns the first
+// one the ledger knows, with its entry; "" when none is known.
+func stockedAncestor(ctx context.Context, host sdk.Host, c string) (string, stockEntry, error) {
+	seen := map[string]bool{c: true}
+	for range maxParentDepth {
+		e, err := host.Get(ctx, parentKey(c))
+		if errors.Is(err, sdk.ErrNotFound) {
+			return "", stockEntry{}, nil
+		}
+		if err != nil {
+			return "", stockEntry{}, fmt.Errorf("read the package of code %s: %w", c, err)
+		}
+		p := string(e.Value)
+		if p == "" || seen[p] {
+			return "", stockEntry{}, nil
+		}
+		seen[p] = true
+		se, _, err := getStock(ctx, host, p)
+		if err != nil {
+			return "", stockEntry{}, err
+		}
+		if se.State != "" {
+			return p, se, nil
+		}
+		c = p
+	}
+	return "", stockEntry{}, nil
+}
+
+// indexParents keeps each code's parent package (child → parent pairs),
+// so that a sub-code stocked out is found inside the package stocked in.
+func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
+	const batch = 64
+	writes := make([]sdk.StateWrite, 0, batch)
+	flush := func() error {
+		if len(writes) == 0 {
+			return nil
+		}
+		if _, err := sdk.WriteState(ctx, host, writes); err != nil {
+			return fmt.Errorf("keep the packages of codes (%s…): %w", strings.TrimPrefix(writes[0].Key, "codeparent/"), err)
+		}
+		writes = writes[:0]
+		return nil
+	}
+	for _, p := range pairs {
+		if p[1] == "" || p[0] == p[1] {
+			continue
+		}
+		writes = append(writes, sdk.StateWrite{Key: parentKey(p[0]), Value: []byte(p[1]), Put: true})
+		if len(writes) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// recordStockIn marks codes as in stock through document doc. A code
+// already in stays as it is; one that left comes back (a return), unless
+// doc itself stocked it in before it left (the retry of doc).
+func recordStockIn(ctx context.Context, host sdk.Host, doc, kind, billTime string, codes []string) error {
+	for _, c := range codes {
+		done := false
+		for range 10 {
+			se, ver, err := getStock(ctx, host, c)
+			if err != nil {
+				return err
+			}
+			if se.State == stockIn || (se.State == stockOut && se.InDoc == doc) {
+				done = true
+				break
+			}
+			_, err = putStock(ctx, host, c, ver, stockEntry{State: stockIn, Doc: doc, Kind: kind, BillTime: billTime, InDoc: doc})
+			if errors.Is(err, sdk.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("record code %s in stock (document %s): %w", c, doc, err)
+			}
+			done = true
+			break
+		}
+		if !done {
+			return fmt.Errorf("record code %s in stock (document %s): %w", c, doc, errBusy)
+		}
+	}
+	return nil
+}
+
+// stockOutCode is one code of a stock-out: where it is in the payload and
+// the entry to write.
+type stockOutCode struct {
+	code, path string
+	ver        int64
+	entry      stockEntry
+}
+
+// reserveStockOut takes the codes of a stock-out document out of stock
+// before it is sent. It returns the problems: an error for each code that
+// already left (nothing is then taken), a warning for each code that no
+// stock-in holds, and the note to flag the document with. A concurrent
+// stock-out of the same code by another document, on any instance, makes
+// one of the two compare-and-sets fail; that one reads again and sees the
+// other's.
+func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagnostics, string, error) {
+	host := h.req.Host
+	for range 10 {
+		var ds sdk.Diagnostics
+		var todo []stockOutCode
+		var unknown []string
+		flag := func(at, c string, lineNo int) {
+			if unknown = append(unknown, c); len(unknown) <= maxStockNotes {
+				ds.Warn(at, "state", fmt.Sprintf("code %s (line %d) was never stocked in at this hospital: no stock-in document or confirmed receipt holds it or a package holding it", c, lineNo),
+					"it is sent and flagged (export: 状态说明); check the package, and upload its stock-in if it was received outside medgate")
+			}
+		}
+		for i, l := range b.Lines {
+			for j, tc := range l.TraceCodes {
+				c, at := tc.Code, fmt.Sprintf("$.lines[%d].traceCodes[%d].code", i, j)
+				se, ver, err := getStock(ctx, host, c)
+				if err != nil {
+					return nil, "", err
+				}
+				if se.State == stockOut {
+					switch {
+					case se.Doc != b.BillNo:
+						ds.Error(at, "state", fmt.Sprintf("code %s (line %d) was already stocked out by document %s%s", c, l.LineNo, se.Doc, atTime(se.BillTime)),
+							"a package leaves stock once: remove the code from this document (check the package scanned), or stock it in again first if it came back (103 退货入库)")
+					case se.Prev == nil && se.Via == "":
+						// This document's earlier attempt took it, and no
+						// stock-in held it then: flagged again.
+						flag(at, c, l.LineNo)
+					}
+					continue
+				}
+				out := stockEntry{State: stockOut, Doc: b.BillNo, Kind: "upload", BillTime: b.BillTime, InDoc: se.InDoc}
+				if se.State != "" {
+					prev := se
+					out.Prev = &prev
+				} else {
+					anc, ae, err := stockedAncestor(ctx, host, c)
+					if err != nil {
+						return nil, "", err
+					}
+					switch {
+					case anc == "":
+						flag(at, c, l.LineNo)
+					case ae.State == stockOut && ae.Doc != b.BillNo:
+						ds.Error(at, "state", fmt.Sprintf("code %s (line %d) is inside package %s, which was stocked out whole by document %s%s", c, l.LineNo, anc, ae.Doc, atTime(ae.BillTime)),
+							"a package leaves stock once: remove the code from this document (check the package scanned)")
+						continue
+					default:
+						out.Via, out.InDoc = anc, ae.InDoc
+					}
+				}
+				todo = append(todo, stockOutCode{code: c, path: at, ver: ver, entry: out})
+			}
+		}
+		if len(unknown) > maxStockNotes {
+			ds.Warn("$.lines", "state", fmt.Sprintf("%d more codes were never stocked in at this hospital", len(unknown)-maxStockNotes), "see the document's 状态说明 in the export")
+		}
+		if ds.HasError() {
+			return ds, "", nil
+		}
+		note := ""
+		if len(unknown) > 0 {
+			note = fmt.Sprintf("%d code(s) never stocked in at this hospital: %s", len(unknown), strings.Join(unknown[:min(len(unknown), maxStockNotes)], ", "))
+			if len(unknown) > maxStockNotes {
+				note += ", …"
+			}
+		}
+		conflict, err := h.takeCodes(ctx, todo)
+		if err != nil {
+			return nil, "", err
+		}
+		if !conflict {
+			return ds, note, nil
+		}
+	}
+	return nil, "", errBusy
+}
+
+// takeCodes writes the stock-out entries; when one of them changed since
+// it was read, it puts back those it wrote and reports the conflict.
+func (h *handler) takeCodes(ctx context.Context, todo []stockOutCode) (bool, error) {
+	host := h.req.Host
+	type written struct {
+		c    stockOutCode
+		ver  int64
+		prev stockEntry
+	}
+	var done []written
+	for _, t := range todo {
+		v, err := putStock(ctx, host, t.code, t.ver, t.entry)
+		if err == nil {
+			prev := stockEntry{}
+			if t.entry.Prev != nil {
+				prev = *t.entry.Prev
+			}
+			done = append(done, written{t, v, prev})
+			continue
+		}
+		if !errors.Is(err, sdk.ErrConflict) {
+			return false, fmt.Errorf("take code %s out of stock: %w", t.code, err)
+		}
+		for _, w := range done {
+			if _, err := putStock(context.WithoutCancel(ctx), host, w.c.code, w.ver, w.prev); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return false, fmt.Errorf("put code %s back in stock after a concurrent change: %w", w.c.code, err)
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// releaseStockOut puts back in stock the codes a refused stock-out
+// document took: each entry it wrote returns to what it replaced.
+func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill) error {
+	host := h.req.Host
+	for _, l := range b.Lines {
+		for _, tc := range l.TraceCodes {
+			for attempt := 0; ; attempt++ {
+				se, ver, err := getStock(ctx, host, tc.Code)
+				if err != nil {
+					return err
+				}
+				if se.State != stockOut || se.Doc != b.BillNo {
+					break
+				}
+				prev := stockEntry{}
+				if se.Prev != nil {
+					prev = *se.Prev
+				}
+				_, err = putStock(ctx, host, tc.Code, ver, prev)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, sdk.ErrConflict) || attempt == 10 {
+					return fmt.Errorf("put code %s of refused document %s back in stock: %w", tc.Code, b.BillNo, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// atTime formats a document's time for a message: " (2026-11-26 09:30:00)".
+func atTime(billTime string) string {
+	if billTime == "" {
+		return ""
+	}
+	return " (" + billTime + ")"
+}
