@@ -54,6 +54,10 @@ type stockEntry struct {
 	// Prev is, for a stock-out, the entry it replaced, restored when the
 	// platform refuses the document.
 	Prev *stockEntry `json:"p,omitempty"`
+	// Opened lists, for a package, the codes inside it that left on their
+	// own (code → document): an opened package no longer leaves whole,
+	// even once such a code came back (it is a loose unit then).
+	Opened map[string]string `json:"o,omitempty"`
 }
 
 func stockKey(c string) string  { return "stock/" + esc(c) }
@@ -86,32 +90,93 @@ func putStock(ctx context.Context, host sdk.Host, c string, ver int64, se stockE
 }
 
 // stockedAncestor walks up the packages holding c and returns the first
-// one the ledger knows, with its entry; "" when none is known.
-func stockedAncestor(ctx context.Context, host sdk.Host, c string) (string, stockEntry, error) {
+// one the ledger knows, with its entry and the packages walked (ending
+// with it); "" when none is known.
+func stockedAncestor(ctx context.Context, host sdk.Host, c string) (string, stockEntry, []string, error) {
+	return walkUp(ctx, host, c, func(string, stockEntry) bool { return false })
+}
+
+// chainTo returns the packages from c's parent up to and including anc.
+func chainTo(ctx context.Context, host sdk.Host, c, anc string) ([]string, error) {
+	_, _, chain, err := walkUp(ctx, host, c, func(p string, _ stockEntry) bool { return p == anc })
+	return chain, err
+}
+
+// walkUp walks up the packages holding c until one the ledger knows or
+// one stop accepts.
+func walkUp(ctx context.Context, host sdk.Host, c string, stop func(string, stockEntry) bool) (string, stockEntry, []string, error) {
 	seen := map[string]bool{c: true}
+	var chain []string
 	for range maxParentDepth {
 		e, err := host.Get(ctx, parentKey(c))
 		if errors.Is(err, sdk.ErrNotFound) {
-			return "", stockEntry{}, nil
+			return "", stockEntry{}, chain, nil
 		}
 		if err != nil {
-			return "", stockEntry{}, fmt.Errorf("read the package of code %s: %w", c, err)
+			return "", stockEntry{}, nil, fmt.Errorf("read the package of code %s: %w", c, err)
 		}
 		p := string(e.Value)
 		if p == "" || seen[p] {
-			return "", stockEntry{}, nil
+			return "", stockEntry{}, chain, nil
 		}
 		seen[p] = true
+		chain = append(chain, p)
 		se, _, err := getStock(ctx, host, p)
 		if err != nil {
-			return "", stockEntry{}, err
+			return "", stockEntry{}, nil, err
 		}
-		if se.State != "" {
-			return p, se, nil
+		if se.State != "" || stop(p, se) {
+			return p, se, chain, nil
 		}
 		c = p
 	}
-	return "", stockEntry{}, nil
+	return "", stockEntry{}, chain, nil
+}
+
+// markOpened records on package p that code c left on its own with doc
+// (undo: removes the record). It reports a conflict when p itself left
+// meanwhile with another document.
+func markOpened(ctx context.Context, host sdk.Host, p, c, doc string, undo bool) (conflict bool, err error) {
+	for range 10 {
+		se, ver, err := getStock(ctx, host, p)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case !undo && se.State == stockOut && se.Doc != doc:
+			return true, nil
+		case !undo && se.Opened[c] == doc, undo && se.Opened[c] != doc:
+			return false, nil
+		case undo:
+			delete(se.Opened, c)
+		default:
+			if se.Opened == nil {
+				se.Opened = map[string]string{}
+			}
+			se.Opened[c] = doc
+		}
+		_, err = putStock(ctx, host, p, ver, se)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("record on package %s that code %s left with document %s: %w", p, c, doc, err)
+		}
+		return false, nil
+	}
+	return false, errBusy
+}
+
+// openedBy returns one code of an opened package and the document it left
+// with (the first in code order), and how many left.
+func openedBy(se stockEntry) (string, string, int) {
+	first := ""
+	for c := range se.Opened {
+		if first == "" || c < first {
+			first = c
+		}
+	}
+	return first, se.Opened[first], len(se.Opened)
 }
 
 // indexParents keeps each code's parent package (child → parent pairs),
@@ -175,12 +240,15 @@ func recordStockIn(ctx context.Context, host sdk.Host, doc, kind, billTime strin
 	return nil
 }
 
-// stockOutCode is one code of a stock-out: where it is in the payload and
-// the entry to write.
+// stockOutCode is one code of a stock-out: where it is in the payload,
+// the entry to write (own: not written yet) and the packages it leaves
+// (chain: from its parent up to the package in stock), marked opened.
 type stockOutCode struct {
 	code, path string
 	ver        int64
 	entry      stockEntry
+	own        bool
+	chain      []string
 }
 
 // reserveStockOut takes the codes of a stock-out document out of stock
@@ -214,11 +282,25 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 					case se.Doc != b.BillNo:
 						ds.Error(at, "state", fmt.Sprintf("code %s (line %d) was already stocked out by document %s%s", c, l.LineNo, se.Doc, atTime(se.BillTime)),
 							"a package leaves stock once: remove the code from this document (check the package scanned), or stock it in again first if it came back (103 退货入库)")
-					case se.Prev == nil && se.Via == "":
+					case se.Via != "":
+						// This document's earlier attempt took it: its
+						// packages are marked opened again (a no-op
+						// unless that attempt stopped in between).
+						chain, err := chainTo(ctx, host, c, se.Via)
+						if err != nil {
+							return nil, "", err
+						}
+						todo = append(todo, stockOutCode{code: c, path: at, chain: chain})
+					case se.Prev == nil:
 						// This document's earlier attempt took it, and no
 						// stock-in held it then: flagged again.
 						flag(at, c, l.LineNo)
 					}
+					continue
+				}
+				if oc, od, n := openedBy(se); n > 0 {
+					ds.Error(at, "state", fmt.Sprintf("package %s (line %d) was opened: its code %s left on its own with document %s (%d code(s) of it in all)", c, l.LineNo, oc, od, n),
+						"an opened package no longer leaves whole: stock out the codes still in it one by one")
 					continue
 				}
 				out := stockEntry{State: stockOut, Doc: b.BillNo, Kind: "upload", BillTime: b.BillTime, InDoc: se.InDoc}
@@ -226,7 +308,7 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 					prev := se
 					out.Prev = &prev
 				} else {
-					anc, ae, err := stockedAncestor(ctx, host, c)
+					anc, ae, chain, err := stockedAncestor(ctx, host, c)
 					if err != nil {
 						return nil, "", err
 					}
@@ -239,9 +321,11 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 						continue
 					default:
 						out.Via, out.InDoc = anc, ae.InDoc
+						todo = append(todo, stockOutCode{code: c, path: at, ver: ver, entry: out, own: true, chain: chain})
+						continue
 					}
 				}
-				todo = append(todo, stockOutCode{code: c, path: at, ver: ver, entry: out})
+				todo = append(todo, stockOutCode{code: c, path: at, ver: ver, entry: out, own: true})
 			}
 		}
 		if len(unknown) > maxStockNotes {
@@ -257,7 +341,7 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 				note += ", …"
 			}
 		}
-		conflict, err := h.takeCodes(ctx, todo)
+		conflict, err := h.takeCodes(ctx, b.BillNo, todo)
 		if err != nil {
 			return nil, "", err
 		}
@@ -268,35 +352,60 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 	return nil, "", errBusy
 }
 
-// takeCodes writes the stock-out entries; when one of them changed since
-// it was read, it puts back those it wrote and reports the conflict.
-func (h *handler) takeCodes(ctx context.Context, todo []stockOutCode) (bool, error) {
+// takeCodes marks the packages the codes leave as opened and writes the
+// stock-out entries; when one of them changed since it was read (or a
+// package left meanwhile), it puts back what it wrote and reports the
+// conflict.
+func (h *handler) takeCodes(ctx context.Context, doc string, todo []stockOutCode) (bool, error) {
 	host := h.req.Host
 	type written struct {
-		c    stockOutCode
+		code string
 		ver  int64
 		prev stockEntry
 	}
 	var done []written
+	var marked [][2]string // package, code
+	undo := func() error {
+		bg := context.WithoutCancel(ctx)
+		for _, w := range done {
+			if _, err := putStock(bg, host, w.code, w.ver, w.prev); err != nil && !errors.Is(err, sdk.ErrConflict) {
+				return fmt.Errorf("put code %s back in stock after a concurrent change: %w", w.code, err)
+			}
+		}
+		for _, m := range marked {
+			if _, err := markOpened(bg, host, m[0], m[1], doc, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, t := range todo {
+		for _, p := range t.chain {
+			conflict, err := markOpened(ctx, host, p, t.code, doc, false)
+			if err == nil && conflict {
+				return true, undo()
+			}
+			if err != nil {
+				return false, errors.Join(err, undo())
+			}
+			marked = append(marked, [2]string{p, t.code})
+		}
+		if !t.own {
+			continue
+		}
 		v, err := putStock(ctx, host, t.code, t.ver, t.entry)
 		if err == nil {
 			prev := stockEntry{}
 			if t.entry.Prev != nil {
 				prev = *t.entry.Prev
 			}
-			done = append(done, written{t, v, prev})
+			done = append(done, written{t.code, v, prev})
 			continue
 		}
 		if !errors.Is(err, sdk.ErrConflict) {
-			return false, fmt.Errorf("take code %s out of stock: %w", t.code, err)
+			return false, errors.Join(fmt.Errorf("take code %s out of stock: %w", t.code, err), undo())
 		}
-		for _, w := range done {
-			if _, err := putStock(context.WithoutCancel(ctx), host, w.c.code, w.ver, w.prev); err != nil && !errors.Is(err, sdk.ErrConflict) {
-				return false, fmt.Errorf("put code %s back in stock after a concurrent change: %w", w.c.code, err)
-			}
-		}
-		return true, nil
+		return true, undo()
 	}
 	return false, nil
 }
@@ -314,6 +423,17 @@ func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill) error {
 				}
 				if se.State != stockOut || se.Doc != b.BillNo {
 					break
+				}
+				if se.Via != "" && attempt == 0 {
+					chain, err := chainTo(ctx, host, tc.Code, se.Via)
+					if err != nil {
+						return err
+					}
+					for _, p := range chain {
+						if _, err := markOpened(ctx, host, p, tc.Code, b.BillNo, true); err != nil {
+							return err
+						}
+					}
 				}
 				prev := stockEntry{}
 				if se.Prev != nil {

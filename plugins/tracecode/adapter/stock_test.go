@@ -137,7 +137,7 @@ func TestStockOutRefusedByPlatformReleasesCodes(t *testing.T) {
 // whole may not leave again.
 func TestStockOutOfSubCodes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, func(s map[string]string) { s["consumableCodes"] = "any" })
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, cst)
 	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
 	if len(out.Drafts) == 0 {
@@ -164,6 +164,16 @@ func TestStockOutOfSubCodes(t *testing.T) {
 	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": billNo, "by": "pharm01"}), sdk.StatusOK)
 	subs1, subs2 := e.sim.SmallestOf(top1), e.sim.SmallestOf(top2)
 
+	// A unit of a stock-out the platform refuses did not leave: its case
+	// is not opened.
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-R", "202", line(1, "2", subs1[0], "UDI-0001"))); r.Status != sdk.StatusRejected {
+		t.Fatalf("status %s, want rejected: %s", r.Status, r.Diagnostics)
+	}
+	for _, s := range e.state("stock/" + top1) {
+		if strings.Contains(string(s.Value), subs1[0]) {
+			t.Fatalf("case %s is still marked opened by the refused CK-R: %s", top1, s.Value)
+		}
+	}
 	r := e.send(adapter.OpStockOutUpload, bill("CK-S1", "202", line(1, "1", subs1[0])))
 	must[uploadReply](t, r, sdk.StatusOK)
 	if w := warnings(r); len(w) > 0 {
@@ -173,6 +183,19 @@ func TestStockOutOfSubCodes(t *testing.T) {
 	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[1].code", "state", subs1[0], "CK-S1") {
 		t.Fatalf("unit %s stocked out twice: status %s, %s", subs1[0], r.Status, r.Diagnostics)
 	}
+	// A case one of whose units left may not leave whole: that unit would
+	// leave twice.
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S5", "209", line(1, "1", top1)))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", top1, subs1[0], "CK-S1") {
+		t.Fatalf("case %s stocked out whole after its unit %s left with CK-S1: status %s, %s", top1, subs1[0], r.Status, r.Diagnostics)
+	}
+	// A unit that came back (a return) is a loose unit: the case stays
+	// opened, and the unit can leave again on its own.
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-S6", "103", line(1, "1", subs1[0]))), sdk.StatusOK)
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-S7", "209", line(1, "1", top1))); r.Status != sdk.StatusInvalid {
+		t.Fatalf("opened case %s stocked out whole: status %s", top1, r.Status)
+	}
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-S8", "202", line(1, "1", subs1[0]))), sdk.StatusOK)
 	// A case that leaves whole takes its units with it.
 	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-S3", "209", line(1, "1", top2))), sdk.StatusOK)
 	r = e.send(adapter.OpStockOutUpload, bill("CK-S4", "202", line(1, "1", subs2[0])))
