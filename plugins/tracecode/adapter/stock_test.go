@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
@@ -105,6 +107,17 @@ func TestStockOutNeverStockedInIsFlagged(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the stored document CK-9 is not flagged (stockNote naming %s)", c)
+	}
+	// The export shows the flag in the document's 状态说明 (column 24).
+	rep := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "sheets": []string{"bills"}}), sdk.StatusOK)
+	f, err := excelize.OpenFile(rep.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("出入库数据")
+	if err != nil || len(rows) != 2 || len(rows[1]) < 24 || rows[1][2] != "CK-9" || !strings.Contains(rows[1][23], c) {
+		t.Errorf("export rows %q (%v): want CK-9 with 状态说明 naming %s", rows, err, c)
 	}
 	r = e.send(adapter.OpStockOutUpload, bill("CK-10", "202", line(1, "1", c)))
 	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-9") {
