@@ -167,6 +167,17 @@ func markOpened(ctx context.Context, host sdk.Host, p, c, doc string, undo bool)
 	return false, errBusy
 }
 
+// packageListed returns the first package of chain that the document
+// lists, with its line.
+func packageListed(chain []string, listed map[string]int) (string, int, bool) {
+	for _, p := range chain {
+		if l, ok := listed[p]; ok {
+			return p, l, true
+		}
+	}
+	return "", 0, false
+}
+
 // openedBy returns one code of an opened package and the document it left
 // with (the first in code order), and how many left.
 func openedBy(se stockEntry) (string, string, int) {
@@ -270,6 +281,12 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 					"it is sent and flagged (export: 状态说明); check the package, and upload its stock-in if it was received outside medgate")
 			}
 		}
+		listed := map[string]int{} // code → line, of this document
+		for _, l := range b.Lines {
+			for _, tc := range l.TraceCodes {
+				listed[tc.Code] = l.LineNo
+			}
+		}
 		for i, l := range b.Lines {
 			for j, tc := range l.TraceCodes {
 				c, at := tc.Code, fmt.Sprintf("$.lines[%d].traceCodes[%d].code", i, j)
@@ -303,15 +320,20 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 						"an opened package no longer leaves whole: stock out the codes still in it one by one")
 					continue
 				}
+				anc, ae, chain, err := stockedAncestor(ctx, host, c)
+				if err != nil {
+					return nil, "", err
+				}
+				if p, pl, both := packageListed(chain, listed); both {
+					ds.Error(at, "state", fmt.Sprintf("code %s (line %d) is inside package %s, which this document also lists (line %d)", c, l.LineNo, p, pl),
+						"the code would leave twice: list the package, or the codes that leave, not both")
+					continue
+				}
 				out := stockEntry{State: stockOut, Doc: b.BillNo, Kind: "upload", BillTime: b.BillTime, InDoc: se.InDoc}
 				if se.State != "" {
 					prev := se
 					out.Prev = &prev
 				} else {
-					anc, ae, chain, err := stockedAncestor(ctx, host, c)
-					if err != nil {
-						return nil, "", err
-					}
 					switch {
 					case anc == "":
 						flag(at, c, l.LineNo)

@@ -187,7 +187,13 @@ func TestStockOutOfSubCodes(t *testing.T) {
 			t.Fatalf("case %s is still marked opened by the refused CK-R: %s", top1, s.Value)
 		}
 	}
-	r := e.send(adapter.OpStockOutUpload, bill("CK-S1", "202", line(1, "1", subs1[0])))
+	// A case and one of its units in one document: the unit would leave
+	// twice.
+	r := e.send(adapter.OpStockOutUpload, bill("CK-B", "202", line(1, "2", top1, subs1[1])))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[1].code", "state", subs1[1], top1, "this document") {
+		t.Fatalf("case %s with its unit %s in one document: status %s, %s", top1, subs1[1], r.Status, r.Diagnostics)
+	}
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S1", "202", line(1, "1", subs1[0])))
 	must[uploadReply](t, r, sdk.StatusOK)
 	if w := warnings(r); len(w) > 0 {
 		t.Errorf("a unit of a case received by %s was stocked out with warnings: %s", billNo, w)
