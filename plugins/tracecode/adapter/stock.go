@@ -206,10 +206,12 @@ func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 		return nil
 	}
 	for _, p := range pairs {
-		if p[1] == "" || p[0] == p[1] {
+		// Trimmed as code.Parse does the codes of documents.
+		child, parent := strings.TrimSpace(p[0]), strings.TrimSpace(p[1])
+		if child == "" || parent == "" || child == parent {
 			continue
 		}
-		writes = append(writes, sdk.StateWrite{Key: parentKey(p[0]), Value: []byte(p[1]), Put: true})
+		writes = append(writes, sdk.StateWrite{Key: parentKey(child), Value: []byte(parent), Put: true})
 		if len(writes) == batch {
 			if err := flush(); err != nil {
 				return err

@@ -1,10 +1,13 @@
 package adapter_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +277,37 @@ func TestStockOutAcrossInstances(t *testing.T) {
 		if oks != 1 {
 			t.Fatalf("round %d: code %s stocked out by two documents at once: statuses %v, want exactly one ok", round, c, statuses)
 		}
+	}
+}
+
+// TestStockOutFindsPackageAnsweredWithSpaces: the platform's hierarchy
+// answer with codes padded by spaces still places a unit inside its case
+// (codes are trimmed everywhere else too).
+func TestStockOutFindsPackageAnsweredWithSpaces(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		e.sim.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/codes/smallest") {
+			body = bytes.ReplaceAll(body, []byte(`"parentCode":"`), []byte(`"parentCode":" `))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	b := e.sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))[0]
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": b.BillNo, "by": "pharm01"}), sdk.StatusOK)
+	unit := e.sim.SmallestOf(b.Lines[0].Codes[0].Code)[0]
+	r := e.send(adapter.OpStockOutUpload, bill("CK-P1", "202", line(1, "1", unit)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("unit %s of a case received by %s: %s", unit, b.BillNo, w)
 	}
 }
