@@ -496,6 +496,12 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 		if err != nil {
 			return nil, err
 		}
+		if applied(d, h.req.MessageID) {
+			// The redelivery of a message already applied (the host did
+			// not store its outcome): applying it again would add its
+			// lines twice, or refuse what was done.
+			return ok(map[string]any{"draftId": d.ID, "version": ver, "applied": len(p.Changes), "item": itemOf(d, ver), "alreadyApplied": true})
+		}
 		if d.Status != draftOpen {
 			return stateError("$.draftId", fmt.Sprintf("draft %s was confirmed by %s at %s and can no longer change", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout)),
 				"record further corrections in HIS against receipt "+d.ReceiptNo)
@@ -522,6 +528,20 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 		return ok(map[string]any{"draftId": d.ID, "version": nv, "applied": len(p.Changes), "item": itemOf(d, nv)})
 	}
 	return nil, errBusy
+}
+
+// applied reports whether the adjustment message id was applied to d: each
+// change is recorded with its message id.
+func applied(d *draft, messageID string) bool {
+	if messageID == "" {
+		return false
+	}
+	for _, a := range d.Adjustments {
+		if a.MessageID == messageID {
+			return true
+		}
+	}
+	return false
 }
 
 // apply checks every change and applies them to d, recording each. It
@@ -918,6 +938,16 @@ func receiptEventID(site string, d *draft) string {
 func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) error {
 	host := h.req.Host
 	if !d.Published {
+		// The receipt is the hospital's stock-in of the document: its
+		// codes enter the stock ledger before HIS hears of it (again on a
+		// retry, which changes nothing).
+		var received []string
+		for _, l := range d.Lines {
+			received = append(received, l.Codes...)
+		}
+		if err := recordStockIn(ctx, host, d.ReceiptNo, "receipt", d.BillTime, received); err != nil {
+			return fmt.Errorf("receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync records it): %w", d.ReceiptNo, d.ID, err)
+		}
 		r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
 			Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},
 			Receiver: map[string]string{"orgCode": h.cfg.orgCode, "orgName": h.cfg.orgName},

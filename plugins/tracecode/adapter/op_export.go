@@ -389,12 +389,16 @@ func (h *handler) billRows(ctx context.Context, sh *export.Sheet, f filter) erro
 			status = "已上传(平台已有)"
 		}
 		from, to := orgText(d.FromOrgCode, d.FromOrgName), orgText(d.ToOrgCode, d.ToOrgName)
+		note := d.StatusText
+		if d.StockNote != "" {
+			note = strings.TrimPrefix(note+"; "+d.StockNote, "; ")
+		}
 		for _, l := range d.Lines {
 			row[0], row[1], row[2], row[3], row[4], row[5] = day, at, d.DocNo, label(sources, d.Source), label(directions, d.Direction), h.billTypeLabel(d.BillType)
 			row[6], row[7], row[8], row[9], row[10], row[11] = from, to, d.Operator, int64(l.LineNo), l.ItemCode, l.MedListCode
 			row[12], row[13], row[14], row[15] = l.ItemName, l.Spec, l.Manufacturer, l.BatchNo
 			row[16], row[17], row[18], row[19], row[20] = h.localTime(l.ProduceDate), h.localTime(l.ExpiryDate), l.Qty, l.Unit, l.PackRatio
-			row[21], row[22], row[23], row[24] = int64(l.CodeCount), status, d.StatusText, label(miLabels, d.MIStatus)
+			row[21], row[22], row[23], row[24] = int64(l.CodeCount), status, note, label(miLabels, d.MIStatus)
 			if err := sh.Row(row...); err != nil {
 				return err
 			}

@@ -195,9 +195,28 @@ func (h *handler) checkPage(sc *schemas.Schema, raw json.RawMessage, page int, s
 			sum.Warnings = append(sum.Warnings, fmt.Sprintf("page %d document %d skipped: %v", page, i+1, err))
 			continue
 		}
+		// Line numbers key the lines of the draft, the receipt and the
+		// medical-insurance upload (batch number <billNo>-<lineNo>): a
+		// document numbering two lines alike cannot be taken as it is.
+		if no, dup := repeatedLine(b.Lines); dup {
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("page %d document %s of %s skipped: line number %d is used by two lines; ask the supplier to correct the document on the platform (the next fetch takes it then)", page, b.BillNo, b.FromOrgCode, no))
+			continue
+		}
 		out = append(out, b)
 	}
 	return out, p.Total, len(p.Bills), nil
+}
+
+// repeatedLine returns a line number two lines of a document share.
+func repeatedLine(lines []platformLine) (int, bool) {
+	seen := make(map[int]bool, len(lines))
+	for _, l := range lines {
+		if seen[l.LineNo] {
+			return l.LineNo, true
+		}
+		seen[l.LineNo] = true
+	}
+	return 0, false
 }
 
 // storeFetched stores one fetched document and, when it is new, creates
@@ -328,6 +347,15 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 	}
 	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
 	if err != nil {
+		return err
+	}
+	var pairs [][2]string
+	for _, r := range rows {
+		if r.Parent != "" {
+			pairs = append(pairs, [2]string{r.Code, r.Parent})
+		}
+	}
+	if err := indexParents(ctx, host, pairs); err != nil {
 		return err
 	}
 	if prev != nil && !prev.Pending {

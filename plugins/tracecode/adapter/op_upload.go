@@ -185,6 +185,16 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	case err != nil:
 		return nil, err
 	}
+	// reject records the platform's refusal; a refused stock-out took no
+	// code out of stock.
+	reject := func(code, message string) (*sdk.HandleResponse, error) {
+		if direction == "out" {
+			if err := h.releaseStockOut(context.WithoutCancel(ctx), &bill); err != nil {
+				return nil, err
+			}
+		}
+		return h.markRejected(ctx, key, code, message)
+	}
 	if prev != nil {
 		same := prev.Hash == hash
 		switch prev.Status {
@@ -206,7 +216,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 					return nil, err
 				}
 				if rej != "" {
-					return h.markRejected(ctx, key, "4", rej)
+					return reject("4", rej)
 				}
 				if !same {
 					return stateError("$.billNo", fmt.Sprintf("document %s reached the platform in an earlier attempt with different content", bill.BillNo),
@@ -216,8 +226,23 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			}
 		}
 	}
+	// A package leaves stock once: the codes of a stock-out are taken out
+	// of the stock ledger before anything is sent (refused when an earlier
+	// document took one), and put back if the platform refuses it.
+	var stockDs sdk.Diagnostics
+	stockNote := ""
+	if direction == "out" {
+		sds, note, err := h.reserveStockOut(ctx, &bill)
+		if err != nil {
+			return nil, err
+		}
+		if sds.HasError() {
+			return invalid(sds)
+		}
+		stockDs, stockNote = sds, note
+	}
 	rec := recordOf(&bill, direction, hash, h.req.MessageID)
-	rec.Status, rec.StatusAt = statusSending, h.a.now()
+	rec.Status, rec.StatusAt, rec.StockNote = statusSending, h.a.now(), stockNote
 	prevChunks := 0
 	if prev != nil {
 		prevChunks = prev.Chunks
@@ -225,6 +250,18 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	}
 	if key, err = saveDoc(ctx, host, rec, rows, day, key, prevChunks); err != nil {
 		return nil, err
+	}
+	if direction == "in" {
+		// Recorded before the call, so that a crash after it cannot lose
+		// it; a stock-in is the hospital's, received whatever the platform
+		// answers.
+		codes := make([]string, len(rows))
+		for i, r := range rows {
+			codes[i] = r.Code
+		}
+		if err := recordStockIn(ctx, host, bill.BillNo, "upload", bill.BillTime, codes); err != nil {
+			return nil, err
+		}
 	}
 	var ans struct {
 		AcceptedCodes int `json:"acceptedCodes"`
@@ -239,7 +276,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			// processed, whatever code the token request was refused
 			// with; it is not the document that was refused.
 		case errors.As(err, &be):
-			return h.markRejected(ctx, key, be.Code, be.Message)
+			return reject(be.Code, be.Message)
 		case errors.Is(err, platform.ErrUnknownOutcome), errors.Is(err, platform.ErrProtocol):
 			// An answer that was not understood (or none) does not show
 			// that the document was not processed: reconcile first.
@@ -267,7 +304,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			}
 			return platformFailure("the document status query after a duplicate answer", err)
 		case found && rej != "":
-			return h.markRejected(ctx, key, "4", rej+"; the platform holds this document number and answers duplicate to a new upload: upload the document under a new document number")
+			return reject("4", rej+"; the platform holds this document number and answers duplicate to a new upload: upload the document under a new document number")
 		}
 	}
 	if err := updateDoc(ctx, host, key, func(r *docRecord) {
@@ -275,7 +312,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	}); err != nil {
 		return nil, err
 	}
-	return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Duplicate: res.Duplicate, CodeCount: len(rows), Message: msg})
+	return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Duplicate: res.Duplicate, CodeCount: len(rows), Message: msg}, stockDs...)
 }
 
 // markRejected records the platform's refusal and returns the response.

@@ -118,6 +118,15 @@ func (h *handler) storeQuery(ctx context.Context, op, billNo, codeValue string, 
 	if err != nil {
 		return fmt.Errorf("keep the answer of %s %s%s for the export: %w", op, billNo, codeValue, err)
 	}
+	// Each code's package, for the stock ledger: a sub-code stocked out
+	// is found inside the package stocked in.
+	pairs := make([][2]string, len(rows))
+	for i, r := range rows {
+		pairs[i] = [2]string{r.Code, r.Parent}
+	}
+	if err := indexParents(ctx, host, pairs); err != nil {
+		return err
+	}
 	base := queryNodeBase(key)
 	for i := 0; i < rec.Chunks; i++ {
 		b, err := json.Marshal(rows[i*chunkSize : min((i+1)*chunkSize, len(rows))])

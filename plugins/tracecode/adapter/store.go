@@ -29,6 +29,7 @@ import (
 //	                                     progress (receipt_recovery.go)
 //	miidx/<source/docNo>[/<supplier>]    the medical-insurance upload state
 //	                                     (and the calls not yet in log/mi)
+//	stock/<code>, codeparent/<code>      the stock ledger (stock.go)
 //
 // Fetched documents are the suppliers' and scoped by supplier (the
 // "/<supplier>" part, docRecord.Scoped); uploaded ones are the hospital's
@@ -215,6 +216,9 @@ type docRecord struct {
 	MessageID   string    `json:"messageId,omitempty"`
 	Duplicate   bool      `json:"duplicate,omitempty"`
 	MIStatus    string    `json:"miStatus,omitempty"`
+	// StockNote flags a stock-out of codes that no stock-in of this
+	// hospital holds (stock.go); the export shows it in 状态说明.
+	StockNote string `json:"stockNote,omitempty"`
 	// SmallestFetched is true once the smallest sub-codes of a fetched
 	// document were fetched and kept (setting fetchSmallest).
 	SmallestFetched bool `json:"smallestFetched,omitempty"`

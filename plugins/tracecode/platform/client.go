@@ -115,8 +115,17 @@ type Client struct {
 	// expiry, but not before half its life, so that a token that lives no
 	// longer than RefreshBefore is still used.
 	refreshAt time.Time
-	issued    bool // a token was obtained at least once
+	// retryAt is, after a refresh failed while the token was still valid,
+	// when the next refresh is attempted: calls until then use the token
+	// without a token request each (one at a time under mu, each waiting
+	// out a failing or hanging token endpoint).
+	retryAt time.Time
+	issued  bool // a token was obtained at least once
 }
+
+// refreshRetry is how long a token still valid is used after a failed
+// refresh before the refresh is tried again.
+const refreshRetry = 30 * time.Second
 
 // New returns a client for cfg, after checking it.
 func New(cfg Config) (*Client, error) {
@@ -161,6 +170,9 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 		action, reason = ActionIssue, ReasonFirstUse
 	case c.token == "":
 		reason = ReasonNoToken
+	case !fresh && now.Before(c.retryAt) && now.Before(c.expiresAt):
+		// A refresh failed a moment ago: keep using the token.
+		return c.token, TokenInfo{ExpiresAt: c.expiresAt}, nil
 	case !fresh:
 		reason = ReasonExpiresSoon
 	default:
@@ -174,11 +186,12 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 		obs.Token(ctx, ev)
 		// A token that is only close to its expiry still works.
 		if reason == ReasonExpiresSoon && now.Before(c.expiresAt) {
+			c.retryAt = c.cfg.Now().Add(refreshRetry)
 			return c.token, TokenInfo{ExpiresAt: c.expiresAt}, nil
 		}
 		return "", TokenInfo{}, err
 	}
-	c.token, c.expiresAt, c.issued = tok, exp, true
+	c.token, c.expiresAt, c.issued, c.retryAt = tok, exp, true, time.Time{}
 	c.refreshAt = exp.Add(-min(c.cfg.RefreshBefore, exp.Sub(c.cfg.Now())/2))
 	ev.OK, ev.ExpiresAt = true, exp
 	obs.Token(ctx, ev)

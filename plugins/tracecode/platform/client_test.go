@@ -513,3 +513,42 @@ func TestTokenInStringDataRedacted(t *testing.T) {
 		t.Errorf("the token leaked to the journal: %s", rec.exchanges[0].Response)
 	}
 }
+
+// TestFailedRefreshIsNotRetriedByEveryCall: while the token endpoint fails
+// and the cached token is still valid (inside tokenRefreshBefore), calls
+// use the cached token without each asking for a new one first. Before,
+// every call made (and, with a hanging endpoint, waited out) a token
+// request of its own, one at a time under the client's lock.
+func TestFailedRefreshIsNotRetriedByEveryCall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *platform.Config) { c.RefreshBefore = 10 * time.Minute })
+	if _, err := f.upload(t, "R1"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(55 * time.Minute)
+	f.sim.Fail("token", tracecode.FailHTTP500, 100)
+	before := f.sim.Stats().Calls["token"]
+	for i := range 5 {
+		if _, err := f.upload(t, fmt.Sprintf("R2-%d", i)); err != nil {
+			t.Fatalf("call %d with a token 5 minutes from expiry: %v", i, err)
+		}
+	}
+	if n := f.sim.Stats().Calls["token"] - before; n != 1 {
+		t.Fatalf("%d token requests for 5 calls while the token endpoint fails, want 1", n)
+	}
+	// Asked again a while later, and at the latest once the token expired.
+	f.clock.Add(time.Minute)
+	if _, err := f.upload(t, "R3"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.sim.Stats().Calls["token"] - before; n != 2 {
+		t.Fatalf("%d token requests a minute later, want 2", n)
+	}
+	f.clock.Add(5 * time.Minute) // expired
+	if _, err := f.upload(t, "R4"); err == nil || !errors.Is(err, platform.ErrUnavailable) {
+		t.Fatalf("call with an expired token and no new one: %v, want unavailable", err)
+	}
+	if n := f.sim.Stats().Calls["token"] - before; n != 3 {
+		t.Fatalf("%d token requests after expiry, want 3", n)
+	}
+}

@@ -17,7 +17,8 @@
 // Every business call carries an access token; no call is made without
 // one. The token is obtained with the site's app id and secret (the secret
 // only keys the signature and is never sent), cached, refreshed
-// RefreshBefore its expiry, and on an authentication error refreshed once
+// RefreshBefore its expiry (after a failed refresh the valid token is used
+// and the refresh tried again 30 s later), and on an authentication error refreshed once
 // and the call retried once. Every token operation (issue, refresh,
 // invalidation, failure) is reported to the caller's [Observer] without the
 // token or the secret, so it can be kept for the operation log; exchanges

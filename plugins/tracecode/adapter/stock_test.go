@@ -1,0 +1,313 @@
+package adapter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+	"github.com/medgate/medgate/plugins/tracecode/adapter"
+)
+
+// hasDiagText reports whether a diagnostic of severity sev at field with
+// rule mentions every one of words.
+func hasDiagText(ds sdk.Diagnostics, sev sdk.Severity, field, rule string, words ...string) bool {
+	for _, d := range ds {
+		if d.Severity != sev || d.Field != field || d.Rule != rule {
+			continue
+		}
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(d.Summary+" "+d.Detail, w)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// warnings returns the warnings of a response.
+func warnings(r *sdk.HandleResponse) sdk.Diagnostics {
+	var out sdk.Diagnostics
+	for _, d := range r.Diagnostics {
+		if d.Severity == sdk.SeverityWarning {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestStockOutTwiceIsRefused: a package leaves stock once. A second
+// stock-out of a code, by another document, is refused before anything
+// is sent, naming the code and the document that stocked it out; a return
+// (stock-in) brings it back.
+func TestStockOutTwiceIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c1, c2, c3 := drugCode("8100001", 101), drugCode("8100001", 102), drugCode("8100001", 103)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-1", "102", line(1, "3", c1, c2, c3))), sdk.StatusOK)
+
+	r := e.send(adapter.OpStockOutUpload, bill("CK-1", "202", line(1, "1", c1)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("a code stocked in by RK-1 was stocked out with warnings: %s", w)
+	}
+	uploads := e.sim.Stats().Uploads
+
+	r = e.send(adapter.OpStockOutUpload, bill("CK-2", "209", line(1, "2", c2, c1)))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[1].code", "state", c1, "CK-1") {
+		t.Fatalf("second stock-out of %s: status %s, diagnostics:\n%s\nwant invalid at $.lines[0].traceCodes[1].code (rule state) naming the code and CK-1", c1, r.Status, r.Diagnostics)
+	}
+	if hasDiag(r.Diagnostics, "$.lines[0].traceCodes[0].code", "state") {
+		t.Errorf("%s (in stock) was reported: %s", c2, r.Diagnostics)
+	}
+	if got := e.sim.Stats().Uploads; got != uploads {
+		t.Errorf("the refused document reached the platform (%d uploads, want %d)", got, uploads)
+	}
+	// The refused document took nothing out of stock.
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-3", "202", line(1, "1", c2))), sdk.StatusOK)
+
+	// The same document sent again is its own stock-out, not a second one.
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-1", "202", line(1, "1", c1))), sdk.StatusOK)
+
+	// A return brings the package back; it can then leave again.
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-2", "103", line(1, "1", c1))), sdk.StatusOK)
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-4", "202", line(1, "1", c1))), sdk.StatusOK)
+}
+
+// TestStockOutNeverStockedInIsFlagged: a code no stock-in of this hospital
+// holds is sent (stock may predate medgate) but flagged, in the reply and
+// on the stored document for the export; leaving twice is still refused.
+func TestStockOutNeverStockedInIsFlagged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := drugCode("8100002", 7)
+	r := e.send(adapter.OpStockOutUpload, bill("CK-9", "202", line(1, "1", c)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if !hasDiagText(r.Diagnostics, sdk.SeverityWarning, "$.lines[0].traceCodes[0].code", "state", c, "never stocked in") {
+		t.Fatalf("no warning naming %s as never stocked in: %s", c, r.Diagnostics)
+	}
+	var rec struct {
+		StockNote string `json:"stockNote"`
+	}
+	found := false
+	for _, s := range e.state("log/doc/") {
+		if err := json.Unmarshal(s.Value, &rec); err == nil && strings.Contains(rec.StockNote, c) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the stored document CK-9 is not flagged (stockNote naming %s)", c)
+	}
+	// The export shows the flag in the document's 状态说明 (column 24).
+	rep := must[exportReply](t, e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "sheets": []string{"bills"}}), sdk.StatusOK)
+	f, err := excelize.OpenFile(rep.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("出入库数据")
+	if err != nil || len(rows) != 2 || len(rows[1]) < 24 || rows[1][2] != "CK-9" || !strings.Contains(rows[1][23], c) {
+		t.Errorf("export rows %q (%v): want CK-9 with 状态说明 naming %s", rows, err, c)
+	}
+	r = e.send(adapter.OpStockOutUpload, bill("CK-10", "202", line(1, "1", c)))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-9") {
+		t.Fatalf("second stock-out: status %s, %s; want invalid naming CK-9", r.Status, r.Diagnostics)
+	}
+}
+
+// TestStockOutRefusedByPlatformReleasesCodes: a stock-out the platform
+// refuses took nothing out of stock; its codes can leave with the
+// corrected document.
+func TestStockOutRefusedByPlatformReleasesCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["consumableCodes"] = "any" })
+	c := drugCode("8100001", 201)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-5", "102", line(1, "1", c))), sdk.StatusOK)
+	// The simulated platform refuses a code that is neither a drug code nor GS1.
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-5", "202", line(1, "2", c, "UDI-0001"))); r.Status != sdk.StatusRejected {
+		t.Fatalf("status %s, want rejected: %s", r.Status, r.Diagnostics)
+	}
+	r := e.send(adapter.OpStockOutUpload, bill("CK-6", "202", line(1, "1", c)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("warnings: %s", w)
+	}
+}
+
+// TestStockOutOfSubCodes: a case stocked in (a confirmed receipt of a
+// fetched document) holds its smallest sub-codes, known from the hierarchy
+// the fetch kept: each may leave once; a sub-code of a case that left
+// whole may not leave again.
+func TestStockOutOfSubCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["consumableCodes"] = "any" })
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, cst)
+	out := must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	if len(out.Drafts) == 0 {
+		t.Fatal("no drafts")
+	}
+	var top1, top2, billNo string
+	for _, b := range e.sim.StockIn(day) {
+		var tops []string
+		for _, l := range b.Lines {
+			for _, c := range l.Codes {
+				if len(e.sim.SmallestOf(c.Code)) >= 2 {
+					tops = append(tops, c.Code)
+				}
+			}
+		}
+		if len(tops) >= 2 {
+			top1, top2, billNo = tops[0], tops[1], b.BillNo
+			break
+		}
+	}
+	if billNo == "" {
+		t.Fatal("the simulator's day has no document with two packages of two or more units")
+	}
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": billNo, "by": "pharm01"}), sdk.StatusOK)
+	subs1, subs2 := e.sim.SmallestOf(top1), e.sim.SmallestOf(top2)
+
+	// A unit of a stock-out the platform refuses did not leave: its case
+	// is not opened.
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-R", "202", line(1, "2", subs1[0], "UDI-0001"))); r.Status != sdk.StatusRejected {
+		t.Fatalf("status %s, want rejected: %s", r.Status, r.Diagnostics)
+	}
+	for _, s := range e.state("stock/" + top1) {
+		if strings.Contains(string(s.Value), subs1[0]) {
+			t.Fatalf("case %s is still marked opened by the refused CK-R: %s", top1, s.Value)
+		}
+	}
+	// A case and one of its units in one document: the unit would leave
+	// twice.
+	r := e.send(adapter.OpStockOutUpload, bill("CK-B", "202", line(1, "2", top1, subs1[1])))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[1].code", "state", subs1[1], top1, "this document") {
+		t.Fatalf("case %s with its unit %s in one document: status %s, %s", top1, subs1[1], r.Status, r.Diagnostics)
+	}
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S1", "202", line(1, "1", subs1[0])))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("a unit of a case received by %s was stocked out with warnings: %s", billNo, w)
+	}
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S2", "202", line(1, "2", subs1[1], subs1[0])))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[1].code", "state", subs1[0], "CK-S1") {
+		t.Fatalf("unit %s stocked out twice: status %s, %s", subs1[0], r.Status, r.Diagnostics)
+	}
+	// A case one of whose units left may not leave whole: that unit would
+	// leave twice.
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S5", "209", line(1, "1", top1)))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", top1, subs1[0], "CK-S1") {
+		t.Fatalf("case %s stocked out whole after its unit %s left with CK-S1: status %s, %s", top1, subs1[0], r.Status, r.Diagnostics)
+	}
+	// A unit that came back (a return) is a loose unit: the case stays
+	// opened, and the unit can leave again on its own.
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-S6", "103", line(1, "1", subs1[0]))), sdk.StatusOK)
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-S7", "209", line(1, "1", top1))); r.Status != sdk.StatusInvalid {
+		t.Fatalf("opened case %s stocked out whole: status %s", top1, r.Status)
+	}
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-S8", "202", line(1, "1", subs1[0]))), sdk.StatusOK)
+	// A case that leaves whole takes its units with it.
+	must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-S3", "209", line(1, "1", top2))), sdk.StatusOK)
+	r = e.send(adapter.OpStockOutUpload, bill("CK-S4", "202", line(1, "1", subs2[0])))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", subs2[0], top2, "CK-S3") {
+		t.Fatalf("unit %s of case %s stocked out by CK-S3: status %s, %s", subs2[0], top2, r.Status, r.Diagnostics)
+	}
+}
+
+// TestStockOutAcrossInstances: two plugin processes sharing the host's
+// state (two medgate instances) stock out the same code at once in two
+// documents: exactly one succeeds.
+func TestStockOutAcrossInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	second := sdktest.Connect(t, adapter.New(adapter.WithClock(e.clock.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))), e.host)
+	s := baseSettings(e.url, e.dir)
+	d, err := second.Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]string{}
+	for _, decl := range d.Settings {
+		all[decl.Name] = decl.Default
+	}
+	for k, v := range s {
+		all[k] = v
+	}
+	if cr, err := second.Configure(context.Background(), &sdk.ConfigureRequest{Site: site, Settings: all}); err != nil || cr.Diagnostics.HasError() {
+		t.Fatalf("configure the second instance: %v %s", err, cr.Diagnostics)
+	}
+	for round := range 5 {
+		c := drugCode("8100003", 300+round)
+		must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-X"+string(rune('0'+round)), "102", line(1, "1", c))), sdk.StatusOK)
+		var wg sync.WaitGroup
+		statuses := make([]sdk.Status, 2)
+		for i, p := range []sdk.Plugin{e.plugin, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body, _ := json.Marshal(bill("CK-X"+string(rune('0'+round))+string(rune('a'+i)), "202", line(1, "1", c)))
+				r, err := p.Handle(context.Background(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockOutUpload, MessageID: "x" + string(rune('0'+round)) + string(rune('a'+i)),
+					Format: "json", Payload: body, Attempt: 1})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i] = r.Status
+			}()
+		}
+		wg.Wait()
+		oks := 0
+		for _, st := range statuses {
+			if st == sdk.StatusOK {
+				oks++
+			}
+		}
+		if oks != 1 {
+			t.Fatalf("round %d: code %s stocked out by two documents at once: statuses %v, want exactly one ok", round, c, statuses)
+		}
+	}
+}
+
+// TestStockOutFindsPackageAnsweredWithSpaces: the platform's hierarchy
+// answer with codes padded by spaces still places a unit inside its case
+// (codes are trimmed everywhere else too).
+func TestStockOutFindsPackageAnsweredWithSpaces(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		e.sim.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/codes/smallest") {
+			body = bytes.ReplaceAll(body, []byte(`"parentCode":"`), []byte(`"parentCode":" `))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	must[fetchReply](t, e.send(adapter.OpStockInFetch, map[string]string{"beginDate": "2026-11-26", "endDate": "2026-11-26"}), sdk.StatusOK)
+	b := e.sim.StockIn(time.Date(2026, 11, 26, 0, 0, 0, 0, cst))[0]
+	must[map[string]any](t, e.send(adapter.OpDraftConfirm, map[string]any{"draftId": b.BillNo, "by": "pharm01"}), sdk.StatusOK)
+	unit := e.sim.SmallestOf(b.Lines[0].Codes[0].Code)[0]
+	r := e.send(adapter.OpStockOutUpload, bill("CK-P1", "202", line(1, "1", unit)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("unit %s of a case received by %s: %s", unit, b.BillNo, w)
+	}
+}
