@@ -75,7 +75,11 @@ func TestAgreesWithSchemasPackage(t *testing.T) {
 				example := exampleOf(fields)
 				compare(sys+"/"+sc.Code+" "+side+": example", tx, sc, side, example)
 				n++
-				for _, m := range mutations(fields, example, "$", sc.BatchLimit) {
+				batch := ""
+				if bs, path := sc.BatchPath(); bs == side {
+					batch = "$." + strings.Join(path, ".")
+				}
+				for _, m := range mutations(fields, example, "$", batch, sc.BatchLimit) {
 					compare(sys+"/"+sc.Code+" "+side+": "+m.name, tx, sc, side, m.doc)
 					n++
 				}
@@ -154,7 +158,9 @@ type mutation struct {
 // mutations returns copies of doc (built by exampleOf from fields) with
 // one value of fields, or of the first item of an array, changed to one
 // that tries a rule.
-func mutations(fields []schemas.Field, doc map[string]any, at string, batchLimit int) []mutation {
+// batch is the path of the side's batch array ("$.fee") and limit its
+// batch limit.
+func mutations(fields []schemas.Field, doc map[string]any, at, batch string, limit int) []mutation {
 	var out []mutation
 	for _, f := range fields {
 		p := at + "." + f.Name
@@ -176,7 +182,7 @@ func mutations(fields []schemas.Field, doc map[string]any, at string, batchLimit
 		switch f.Type.Kind {
 		case schemas.KindObject:
 			sub, _ := doc[f.Name].(map[string]any)
-			for _, m := range mutations(f.Fields, sub, p, batchLimit) {
+			for _, m := range mutations(f.Fields, sub, p, batch, limit) {
 				c := cloneDoc(doc)
 				c[f.Name] = m.doc
 				out = append(out, mutation{m.name, c})
@@ -185,14 +191,18 @@ func mutations(fields []schemas.Field, doc map[string]any, at string, batchLimit
 		case schemas.KindArray:
 			items, _ := doc[f.Name].([]any)
 			first, _ := items[0].(map[string]any)
-			for _, m := range mutations(f.Fields, first, p+"[0]", batchLimit) {
+			for _, m := range mutations(f.Fields, first, p+"[0]", batch, limit) {
 				c := cloneDoc(doc)
 				c[f.Name] = []any{m.doc}
 				out = append(out, mutation{m.name, c})
 			}
 			set("no items", []any{}, false)
 			// Around each bound: minItems, maxItems, the batch limit.
-			for _, k := range bounds(f.MinItems, f.MaxItems, batchLimit) {
+			n := 0
+			if p == batch {
+				n = limit
+			}
+			for _, k := range bounds(f.MinItems, f.MaxItems, n) {
 				many := make([]any, k)
 				for i := range many {
 					many[i] = first
