@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // HSARecord is one 3502 record the simulated medical-insurance platform
@@ -148,8 +149,12 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 		s.hsaAnswer(w, now, -1, "input不是JSON对象")
 		return
 	}
-	sc, _ := schemas.Embedded().Get("tracecode", "3502")
-	if errs := sc.ValidateInput(in); errs != nil {
+	sc, err := s.hsaTx("tracecode", "3502")
+	if err != nil {
+		s.hsaAnswer(w, now, -1, err.Error())
+		return
+	}
+	if errs := sc.CheckInput(in); errs != nil {
 		s.hsaAnswer(w, now, -1, "入参校验失败: "+errs[0].Error())
 		return
 	}
@@ -209,8 +214,12 @@ func (s *Sim) hsaSignIn(w http.ResponseWriter, now time.Time, raw json.RawMessag
 		s.hsaAnswer(w, now, -1, "input不是JSON对象")
 		return
 	}
-	sc, _ := schemas.Embedded().Get("hsa", "9001")
-	if errs := sc.ValidateInput(in); errs != nil {
+	sc, err := s.hsaTx("hsa", "9001")
+	if err != nil {
+		s.hsaAnswer(w, now, -1, err.Error())
+		return
+	}
+	if errs := sc.CheckInput(in); errs != nil {
 		s.hsaAnswer(w, now, -1, "入参校验失败: "+errs[0].Error())
 		return
 	}
@@ -236,4 +245,33 @@ func (s *Sim) hsaOutput(w http.ResponseWriter, now time.Time, infcode int, msg s
 	t := now.In(s.opts.Zone)
 	writeJSON(w, 200, hsaAnswer{Infcode: infcode, InfRefmsgid: fmt.Sprintf("350200%s%010d", t.Format("20060102150405"), seq),
 		RefmsgTime: t.Format("20060102150405000"), RespondTime: t.Format("20060102150405000"), ErrMsg: msg, Output: output})
+}
+
+// loadHSASpec reads the field lists of 3502 and 9001 from fsys (nil: the
+// source tree's schemas/).
+func loadHSASpec(fsys fs.FS) (*simspec.Spec, error) {
+	if fsys == nil {
+		var err error
+		if fsys, err = simspec.RepoFiles(); err != nil {
+			return nil, fmt.Errorf("tracecode simulator: %w", err)
+		}
+	}
+	spec, err := simspec.Load(fsys, "tracecode", "hsa")
+	if err != nil {
+		return nil, fmt.Errorf("tracecode simulator: Options.Spec: %w", err)
+	}
+	return spec, nil
+}
+
+// hsaTx returns the field list of one medical-insurance transaction, or
+// why the simulator has none.
+func (s *Sim) hsaTx(system, code string) (*simspec.Tx, error) {
+	if s.hsaSpecErr != nil {
+		return nil, s.hsaSpecErr
+	}
+	tx, ok := s.hsaSpec.Tx(system, code)
+	if !ok {
+		return nil, fmt.Errorf("tracecode simulator: Options.Spec has no %s/%s.yaml; give it the files of schemas/", system, code)
+	}
+	return tx, nil
 }

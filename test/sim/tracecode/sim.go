@@ -26,7 +26,10 @@
 //     behind the x-tif gateway (POST /hsa/api), for the medical-insurance
 //     upload, and its 9001 sign-in (sign_no issue, calls refused with a
 //     configurable infcode once sign-ins expire: RequireHSASignIn,
-//     ExpireHSASignIns).
+//     ExpireHSASignIns). Their inputs are checked against the field lists
+//     of schemas/tracecode/3502.yaml and schemas/hsa/9001.yaml with the
+//     rules of test/sim/simspec, not with the schemas package the plugin
+//     validates with, so a defect of that validator is refused here.
 //
 // Control endpoints for manual use: POST /_sim/expire-tokens,
 // POST /_sim/fail {"op","kind","times"}, GET /_sim/stats,
@@ -42,6 +45,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -49,6 +53,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // Failure kinds for Fail.
@@ -93,6 +99,13 @@ type Options struct {
 	// signature check off.
 	HSAPaasID string
 	HSAToken  string
+	// Spec holds the field lists of 3502 and 9001, laid out like schemas/
+	// (tracecode/3502.yaml, hsa/9001.yaml); default: the schemas/
+	// directory of the source tree (simspec.RepoFiles). Requests are
+	// checked against them with package simspec's rules, never with the
+	// schemas package the plugin uses. When they cannot be read, every
+	// medical-insurance call is refused with the reason.
+	Spec fs.FS
 }
 
 // Stats counts what the simulator saw.
@@ -149,6 +162,10 @@ type Sim struct {
 	hsaSignInCount    int
 	hsaSignInRequired bool
 	hsaSignInExpired  int
+	// hsaSpec holds 3502 and 9001 (nil, with hsaSpecErr, when Options.Spec
+	// could not be read).
+	hsaSpec    *simspec.Spec
+	hsaSpecErr error
 }
 
 // New returns a simulator.
@@ -181,6 +198,7 @@ func New(o Options) *Sim {
 		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
 		hsaSignNos: map[string]bool{},
 	}
+	s.hsaSpec, s.hsaSpecErr = loadHSASpec(o.Spec)
 	s.mux.HandleFunc("POST /hsa/api", s.hsaCall)
 	s.mux.HandleFunc("POST /api/v1/auth/token", s.token)
 	s.mux.HandleFunc("POST /api/v1/bill/upload", s.business("upload", s.upload))

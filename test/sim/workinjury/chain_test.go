@@ -16,6 +16,7 @@ import (
 
 	"github.com/medgate/medgate/plugins/smenvelope"
 	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // The settlement chain's rules, each at its boundaries, through the same
@@ -555,10 +556,11 @@ func TestLineLimitWithoutSchemaLimit(t *testing.T) {
 		}
 		loose = bytes.Replace(loose, []byte(drop), nil, 1)
 	}
-	set, err := schemas.Embedded().OverlayFS(fstest.MapFS{"workinjury/GYU102.yaml": {Data: loose}})
+	base, err := simspec.RepoFiles()
 	mustNil(t, err)
+	set := simspec.Overlay(base, fstest.MapFS{"workinjury/GYU102.yaml": {Data: loose}})
 	for n, want := range map[int]string{0: "E6107", 1: "0", 500: "0", 501: "E6107"} {
-		c := newChain(t, func(cfg *Config) { cfg.Schemas = set })
+		c := newChain(t, func(cfg *Config) { cfg.Spec = set })
 		v := c.admit("ZY1")
 		if got, _ := c.call("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(lines("D", 1, n))}); got != want {
 			t.Errorf("%d lines: %s, want %s", n, got, want)

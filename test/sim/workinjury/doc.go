@@ -7,8 +7,10 @@
 // before anything else (with the public key registered for the sender code
 // the envelope names, Config.Senders and AddSender, one per institution as
 // the national system keeps them, or the single hospital key of
-// Config.Keys), decrypts, validates the business input against the schemas
-// (the same files the adapter uses), enforces the business rules of all 39
+// Config.Keys), decrypts, validates the business input against the field
+// lists of schemas/workinjury (the same data files the adapter uses, read
+// and enforced by test/sim/simspec, not by the adapter's schemas package:
+// a defect of that validator is refused here), enforces the business rules of all 39
 // transactions itself, answers sealed and signed, and remembers every
 // transaction by its serial for the general transaction query GYD053. It
 // shares no code with the adapter (plugins/workinjury): its rules are

@@ -23,7 +23,7 @@ func (e *BusinessError) Error() string { return e.Code + " " + e.Message }
 // same business rules as over HTTP, and an accepted change is in the
 // ledger under a generated serial. A refusal is a *BusinessError.
 func (s *Server) Apply(code string, input map[string]any) (map[string]any, error) {
-	sc, ok := s.cfg.Schemas.Get("workinjury", code)
+	sc, ok := s.spec.Tx("workinjury", code)
 	if !ok {
 		return nil, fmt.Errorf("apply %s: no such transaction in the schemas", code)
 	}

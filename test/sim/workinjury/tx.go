@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // handler runs one transaction with s.mu held.
-type handler func(s *Server, sc *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError)
+type handler func(s *Server, sc *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError)
 
 // handlers are the 39 transactions; each answers from the simulator's own
 // records, never with a schema's example output.
@@ -75,7 +75,7 @@ func (s *Server) nextNo(prefix string, now time.Time) string {
 	return fmt.Sprintf("%s%s%s%04d", prefix, s.cfg.Region, now.In(cst).Format("20060102150405"), s.seq%10000)
 }
 
-func (s *Server) gyu000(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu000(_ *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	out := map[string]any{"aae036": stamp(now)}
 	if e := str(in, "echo_text"); e != "" {
 		out["echo_text"] = e
@@ -83,7 +83,7 @@ func (s *Server) gyu000(_ *schemas.Schema, _ string, in map[string]any, now time
 	return out, nil
 }
 
-func (s *Server) gyd001(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd001(_ *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	region := str(in, "aab299")
 	b, more, be := s.download(s.queues["GYD001"], now, func(id string) map[string]any {
 		a := s.apps[id]
@@ -101,7 +101,7 @@ func (s *Server) gyd001(_ *schemas.Schema, _ string, in map[string]any, now time
 	return batchOutput(b, more), nil
 }
 
-func (s *Server) gyd006(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd006(_ *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	region := str(in, "aab299")
 	b, more, be := s.download(s.queues["GYD006"], now, func(id string) map[string]any {
 		f := s.filings[id]
@@ -116,7 +116,7 @@ func (s *Server) gyd006(_ *schemas.Schema, _ string, in map[string]any, now time
 	return batchOutput(b, more), nil
 }
 
-func (s *Server) gyd009(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd009(_ *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	region, akb020, typ := str(in, "aab299"), str(in, "akb020"), str(in, "institution_type")
 	b, more, be := s.download(s.queues["GYD009"], now, func(id string) map[string]any {
 		r := s.insts[id]
@@ -131,7 +131,7 @@ func (s *Server) gyd009(_ *schemas.Schema, _ string, in map[string]any, now time
 	return batchOutput(b, more), nil
 }
 
-func (s *Server) gyd054(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd054(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	a := s.attachments[str(in, "attachment_id")]
 	if a == nil {
 		return nil, bizErr("E4001", "附件 %s 不存在", str(in, "attachment_id"))
@@ -140,7 +140,7 @@ func (s *Server) gyd054(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 		"file_size": len(a.Content), "file_content": base64.StdEncoding.EncodeToString(a.Content)}, nil
 }
 
-func (s *Server) gyu008(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu008(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	q := s.queues[str(in, "download_code")]
 	no := str(in, "batch_no")
 	if q == nil || q.outstanding == nil || q.outstanding.no != no {
@@ -179,7 +179,7 @@ func (s *Server) gyu008(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"accepted_count": accepted}, nil
 }
 
-func (s *Server) gyd008(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd008(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	code := str(in, "download_code")
 	var list []any
 	for _, c := range sortedKeys(s.queues) {
@@ -197,7 +197,7 @@ func (s *Server) gyd008(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 	return out, nil
 }
 
-func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	q := s.queues[str(in, "download_code")]
 	if q == nil {
 		return map[string]any{"accept_flag": "0", "message": "交易 " + str(in, "download_code") + " 不是需要反馈的增量下载"}, nil
@@ -237,7 +237,7 @@ func (s *Server) gyr005(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", n)}, nil
 }
 
-func (s *Server) gyd053(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd053(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	// Every answer names the transaction it is about, inside the signed
 	// data (medgate's reconstruction: schemas/workinjury/GYD053.yaml).
 	code, serial := str(in, "orig_code"), str(in, "orig_msg_id")
@@ -282,7 +282,7 @@ func (s *Server) validFilingOf(aac002, instType, today string) *filing {
 	return nil
 }
 
-func (s *Server) gyu001(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	no := str(in, "apply_no")
 	a := s.apps[no]
 	switch {
@@ -321,7 +321,7 @@ func (s *Server) gyu001(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"filing_no": fno}, nil
 }
 
-func (s *Server) gyu002(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu002(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	atts, _ := in["attachments"].([]any)
 	var out []any
 	var stored []*attachment
@@ -346,7 +346,7 @@ func (s *Server) gyu002(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"attachments": out}, nil
 }
 
-func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu006(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	if !s.inProvince(str(in, "aab301")) {
 		return nil, bizErr("E3003", "参保地 %s 不属于本省", str(in, "aab301"))
 	}
@@ -390,7 +390,7 @@ func (s *Server) gyu006(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"filing_no": fno}, nil
 }
 
-func (s *Server) gyu007(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	no := str(in, "filing_no")
 	f := s.filings[no]
 	if f == nil {
@@ -437,7 +437,7 @@ func (s *Server) gyu007(_ *schemas.Schema, serial string, in map[string]any, now
 // filing of the person (the one named, if filing_no is given) valid on
 // visit_date, for the institution (or its place of treatment) and, when
 // scene is given, of the right kind (3: assistive-device filing only).
-func (s *Server) gyd051(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd051(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	visit, scene, want := str(in, "visit_date"), str(in, "scene"), str(in, "filing_no")
 	if len(visit) > 10 {
 		visit = visit[:10]
@@ -483,7 +483,7 @@ func (s *Server) gyd051(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 	return map[string]any{"filing_valid": "0", "check_message": reason}, nil
 }
 
-func (s *Server) gyu009(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu009(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	rec := maps.Clone(in)
 	rec["update_time"] = stamp(now)
 	akb020 := str(in, "akb020")
@@ -521,7 +521,7 @@ func (s *Server) approvedHolder(aac002, day string) *bizError {
 	return bizErr("E6001", "人员 %s 在 %s 不存在已审核通过的有效备案", aac002, day)
 }
 
-func (s *Server) gyd052(_ *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd052(_ *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	if err := s.approvedHolder(str(in, "aac002"), dateOf(str(in, "aae036"))); err != nil {
 		return nil, err
 	}
@@ -538,7 +538,7 @@ func (s *Server) gyd052(_ *schemas.Schema, _ string, in map[string]any, now time
 		"aac006": c.AAC006, "aab301": c.AAB301, "filing_valid": s.hasValidFiling(c.AAC002, day(now)), "auth_message": "认证通过"}, nil
 }
 
-func (s *Server) gyd055(_ *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd055(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	c := s.cards[str(in, "aaz500")]
 	if c == nil || c.CardID != str(in, "card_id") || c.AAB301 != str(in, "aab301") {
 		return map[string]any{"auth_result": "0", "auth_message": "卡号或卡识别码不符"}, nil
@@ -553,7 +553,7 @@ func (s *Server) gyd055(_ *schemas.Schema, _ string, in map[string]any, _ time.T
 	return map[string]any{"auth_result": "1", "external_auth_data": ExternalAuthData(c.Secret, random), "auth_message": "内部认证通过"}, nil
 }
 
-func (s *Server) gyu010(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu010(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	code := str(in, "qr_code")
 	q := s.qrs[code]
 	if q == nil || now.After(q.expires) {

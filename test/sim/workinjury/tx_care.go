@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // The care chain: admission (GYU101), fee details (GYU102), discharge
@@ -117,7 +117,7 @@ func filingCovers(f *filing, akb020 string, inst map[string]any) *bizError {
 	return nil
 }
 
-func (s *Server) gyu101(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu101(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	at, ok := parseTime(str(in, "ykc701"))
 	if !ok {
 		return nil, bizErr("E1001", "入院日期 ykc701 %q 不是日期时间", str(in, "ykc701"))
@@ -259,7 +259,7 @@ func items(in map[string]any, k string) []map[string]any {
 	return out
 }
 
-func (s *Server) gyu102(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu102(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	v, be := s.openVisit(in)
 	if be != nil {
 		return nil, be
@@ -317,7 +317,7 @@ func detailID(visit string, n int) string {
 	return string(strconv.AppendInt(b, int64(n), 10))
 }
 
-func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu103(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	v, be := s.openVisit(in)
 	if be != nil {
 		return nil, be
@@ -389,7 +389,7 @@ func (s *Server) gyu103(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"settle_no": st.no, "fund_pay": st.fund.Number(), "self_pay": st.self.Number(), "settle_time": stamp(st.at)}, nil
 }
 
-func (s *Server) gyu303(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu303(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	at := eventTime(in, now, "config_date", "settle_time")
 	d := day(at)
 	f, be := s.approvedFiling(in, d)

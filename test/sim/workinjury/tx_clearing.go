@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // Clearing: audit deductions (GYU004), the monthly settlement of an
@@ -17,7 +17,7 @@ import (
 
 func month(t time.Time) string { return t.In(cst).Format("200601") }
 
-func (s *Server) gyu004(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu004(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	rows := items(in, "deductions")
 	if len(rows) == 0 || len(rows) > maxLines {
 		return nil, bizErr("E6107", "一次上传 %d 条扣款，须为 1 至 %d 条", len(rows), maxLines)
@@ -196,7 +196,7 @@ func (s *Server) MonthSums(akb020, m string) MonthSums {
 	return sumItems(s.monthItems(akb020, m))
 }
 
-func (s *Server) gyu003(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	akb020, m := str(in, "akb020"), str(in, "settle_month")
 	if _, ok := parseTime(m + "01"); !ok || len(m) != 6 {
 		return nil, bizErr("E1001", "月结月份 settle_month %q 须为 yyyyMM", m)

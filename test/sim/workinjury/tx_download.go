@@ -4,7 +4,7 @@ import (
 	"maps"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // The settlement chain's downloads. GYD101, GYD102, GYD103, GYD003,
@@ -12,7 +12,7 @@ import (
 // ledger (see queue.go); GYD104 answers one person's settlements at once.
 
 // recordFields returns the item fields of the output array "records".
-func recordFields(sc *schemas.Schema) []schemas.Field {
+func recordFields(sc *simspec.Tx) []simspec.Field {
 	for _, f := range sc.Output {
 		if f.Name == "records" {
 			return f.Fields
@@ -23,19 +23,19 @@ func recordFields(sc *schemas.Schema) []schemas.Field {
 
 // project keeps the keys of rec that fields declare, recursively, so that
 // an answer never carries a field its schema does not know.
-func project(fields []schemas.Field, rec map[string]any) map[string]any {
+func project(fields []simspec.Field, rec map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, f := range fields {
 		v, ok := rec[f.Name]
 		if !ok || v == nil {
 			continue
 		}
-		switch f.Type.Kind {
-		case schemas.KindObject:
+		switch f.Kind {
+		case "object":
 			if m, ok := v.(map[string]any); ok {
 				out[f.Name] = project(f.Fields, m)
 			}
-		case schemas.KindArray:
+		case "array":
 			arr, _ := v.([]any)
 			list := make([]any, 0, len(arr))
 			for _, x := range arr {
@@ -58,7 +58,7 @@ func project(fields []schemas.Field, rec map[string]any) map[string]any {
 // input's aab301 (the person's 参保地) and projected onto the schema. A
 // full download (all) that names a batch of its pass as last_batch_no
 // goes on after the items that pass handed out.
-func (s *Server) ledgerDownload(sc *schemas.Schema, in map[string]any, now time.Time, all bool, snapshot func(id string) map[string]any) (map[string]any, *bizError) {
+func (s *Server) ledgerDownload(sc *simspec.Tx, in map[string]any, now time.Time, all bool, snapshot func(id string) map[string]any) (map[string]any, *bizError) {
 	fields, region := recordFields(sc), str(in, "aab301")
 	q := s.queues[sc.Code]
 	var prior map[string]bool
@@ -88,7 +88,7 @@ func yes(b bool) string {
 	return "0"
 }
 
-func (s *Server) gyd101(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd101(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	out, be := s.ledgerDownload(sc, in, now, false, func(id string) map[string]any {
 		if v := s.l.visits[id]; v != nil {
 			return maps.Clone(v.rec)
@@ -113,7 +113,7 @@ func (s *Server) markDelivered() {
 	}
 }
 
-func (s *Server) gyd102(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd102(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	akb020, akc190, ykc700 := str(in, "akb020"), str(in, "akc190"), str(in, "ykc700")
 	match := func(v *visit) bool {
 		return v.akb020 == akb020 && v.akc190 == akc190 && (ykc700 == "" || v.no == ykc700)
@@ -155,7 +155,7 @@ func settlementRecord(st *settlement) map[string]any {
 	return rec
 }
 
-func (s *Server) gyd103(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd103(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	mno := str(in, "month_settle_no")
 	if mno != "" && s.l.monthlies[mno] == nil {
 		return nil, bizErr("E2006", "月结 %s 不存在", mno)
@@ -169,7 +169,7 @@ func (s *Server) gyd103(sc *schemas.Schema, _ string, in map[string]any, now tim
 	})
 }
 
-func (s *Server) gyd104(sc *schemas.Schema, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd104(sc *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
 	aac002, aac003, from, to := str(in, "aac002"), str(in, "aac003"), str(in, "aae030"), str(in, "aae031")
 	fields := recordFields(sc)
 	var recs []any
@@ -191,7 +191,7 @@ func (s *Server) gyd104(sc *schemas.Schema, _ string, in map[string]any, _ time.
 	return out, nil
 }
 
-func (s *Server) gyd003(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd003(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	return s.ledgerDownload(sc, in, now, false, func(id string) map[string]any {
 		mo := s.l.monthlies[id]
 		if mo == nil {
@@ -211,7 +211,7 @@ func (s *Server) gyd003(sc *schemas.Schema, _ string, in map[string]any, now tim
 	})
 }
 
-func (s *Server) gyd004(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd004(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	settleNo, full := str(in, "settle_no"), str(in, "full_flag") == "1"
 	return s.ledgerDownload(sc, in, now, full, func(id string) map[string]any {
 		d := s.l.deductions[id]
@@ -224,7 +224,7 @@ func (s *Server) gyd004(sc *schemas.Schema, _ string, in map[string]any, now tim
 	})
 }
 
-func (s *Server) gyd005(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyd005(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	m := str(in, "clear_month")
 	return s.ledgerDownload(sc, in, now, false, func(id string) map[string]any {
 		c := s.l.clearings[id]
@@ -236,7 +236,7 @@ func (s *Server) gyd005(sc *schemas.Schema, _ string, in map[string]any, now tim
 }
 
 // gydRevocation serves GYD401–GYD404 from the revocation records.
-func (s *Server) gydRevocation(sc *schemas.Schema, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gydRevocation(sc *simspec.Tx, _ string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	return s.ledgerDownload(sc, in, now, false, func(id string) map[string]any {
 		r := s.l.revocations[id]
 		if r == nil || revokeDownload[r.code] != sc.Code {

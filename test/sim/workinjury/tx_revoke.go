@@ -4,7 +4,7 @@ import (
 	"maps"
 	"time"
 
-	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // Revocations: fee details (GYR001), admission (GYR002), settlement
@@ -26,7 +26,7 @@ func (s *Server) addRevocation(code, id, no string, rec map[string]any, at time.
 	return r
 }
 
-func (s *Server) gyr001(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyr001(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	v, be := s.openVisit(in)
 	if be != nil {
 		return nil, be
@@ -72,7 +72,7 @@ func (s *Server) gyr001(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"revoke_no": no, "revoked_count": len(target)}, nil
 }
 
-func (s *Server) gyr002(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyr002(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	v, be := s.openVisit(in)
 	if be != nil {
 		return nil, be
@@ -88,7 +88,7 @@ func (s *Server) gyr002(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"revoke_no": no}, nil
 }
 
-func (s *Server) gyr003(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyr003(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	no := str(in, "settle_no")
 	st := s.l.settles[no]
 	switch {
@@ -125,7 +125,7 @@ func (s *Server) gyr003(_ *schemas.Schema, serial string, in map[string]any, now
 	return map[string]any{"revoke_no": rno, "admission_revoked": admission}, nil
 }
 
-func (s *Server) gyr004(_ *schemas.Schema, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
+func (s *Server) gyr004(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	rows := items(in, "deductions")
 	if len(rows) == 0 || len(rows) > maxLines {
 		return nil, bizErr("E6107", "一次撤销 %d 条扣款，须为 1 至 %d 条", len(rows), maxLines)

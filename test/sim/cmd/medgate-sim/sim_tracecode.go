@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/medgate/medgate/schemas"
 	tracecodesim "github.com/medgate/medgate/test/sim/tracecode"
 )
 
@@ -35,7 +36,7 @@ func init() {
 			return nil, err
 		}
 		return tracecodesim.New(tracecodesim.Options{AppID: tracecodeAppID, AppSecret: secret, OrgCode: tracecodeOrgCode, Seed: 2026,
-			HSAPaasID: tracecodePaasID, HSAToken: hsaToken, Log: log}), nil
+			HSAPaasID: tracecodePaasID, HSAToken: hsaToken, Log: log, Spec: schemas.EmbeddedFS()}), nil
 	}})
 }
 

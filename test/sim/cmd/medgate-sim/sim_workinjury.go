@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/medgate/medgate/plugins/smenvelope"
+	"github.com/medgate/medgate/schemas"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
@@ -25,7 +26,11 @@ func startWorkinjury(dir string, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := wisim.New(wisim.Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys(), Region: "350200", Log: log})
+	s, err := wisim.New(wisim.Config{Options: smenvelope.Defaults(), Keys: kp.SimulatorKeys(), Region: "350200", Log: log,
+		// The field lists as data: the binary is built with -trimpath and
+		// may run away from the source tree. The simulator checks them
+		// with its own rules.
+		Spec: schemas.EmbeddedFS()})
 	if err != nil {
 		return nil, err
 	}

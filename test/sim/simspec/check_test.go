@@ -1,0 +1,186 @@
+package simspec
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// testFiles is a small spec with one field per rule.
+var testFiles = fstest.MapFS{
+	"t/codes/gender.yaml": {Data: []byte("name: gender\nsource: test\ncodes:\n  \"1\": 男\n  \"2\": 女\n")},
+	"t/T1.yaml": {Data: []byte(`code: T1
+name: test
+system: t
+direction: upload
+batchLimit: 3
+batchField: items
+source: test
+input:
+  - {name: name, type: string, maxLength: 2, required: true}
+  - {name: raw, type: string, maxLength: 6, lengthUnit: bytes}
+  - {name: amt, type: "decimal(5,2)"}
+  - {name: n, type: integer, maxLength: 3}
+  - {name: d, type: date}
+  - {name: dt, type: datetime, format: "20060102150405"}
+  - {name: sex, type: enum, codes: gender}
+  - {name: flag, type: enum, codes: {"0": 否, "1": 是}}
+  - {name: ok, type: boolean}
+  - name: items
+    type: array
+    minItems: 1
+    maxItems: 4
+    fields:
+      - {name: no, type: string, required: true}
+      - name: sub
+        type: object
+        fields:
+          - {name: inner, type: string, maxLength: 2, required: true}
+output:
+  - name: records
+    type: array
+    fields:
+      - {name: no, type: string, required: true}
+`)},
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	spec, err := Load(testFiles, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, ok := spec.Tx("t", "T1")
+	if !ok {
+		t.Fatal("T1 not loaded")
+	}
+	item := func(no string) map[string]any { return map[string]any{"no": no} }
+	valid := func() map[string]any {
+		return map[string]any{"name": "张三", "raw": "张三", "amt": json.Number("123.45"), "n": json.Number("999"), "d": "2026-02-28",
+			"dt": "20260228235959", "sex": "1", "flag": "0", "ok": true, "items": []any{item("1")}}
+	}
+	cases := map[string]struct {
+		set  map[string]any // replaces keys of the valid document; nil deletes
+		want []string       // "path rule", in order
+	}{
+		"valid":                      {},
+		"decimal as string":          {set: map[string]any{"amt": "-999.5"}},
+		"decimal trailing zeros":     {set: map[string]any{"amt": json.Number("1.200")}},
+		"decimal exponent":           {set: map[string]any{"amt": json.Number("1.5e2")}},
+		"decimal float":              {set: map[string]any{"amt": 0.1}},
+		"integer as string":          {set: map[string]any{"n": "-12"}},
+		"missing required":           {set: map[string]any{"name": nil}, want: []string{"$.name required"}},
+		"empty required":             {set: map[string]any{"name": ""}, want: []string{"$.name required"}},
+		"three Chinese characters":   {set: map[string]any{"name": "张三丰"}, want: []string{"$.name length"}},
+		"bytes: seven":               {set: map[string]any{"raw": "张三a"}, want: []string{"$.raw length"}},
+		"bytes: six ASCII is fine":   {set: map[string]any{"raw": "abcdef"}},
+		"number for text":            {set: map[string]any{"name": json.Number("12")}, want: []string{"$.name type"}},
+		"three decimals":             {set: map[string]any{"amt": json.Number("1.234")}, want: []string{"$.amt type"}},
+		"four integer digits":        {set: map[string]any{"amt": "1234.5"}, want: []string{"$.amt type"}},
+		"exponent too large":         {set: map[string]any{"amt": json.Number("1e3")}, want: []string{"$.amt type"}},
+		"exponent in a string":       {set: map[string]any{"amt": "1e2"}, want: []string{"$.amt type"}},
+		"comma decimal":              {set: map[string]any{"amt": "12,5"}, want: []string{"$.amt type"}},
+		"plus sign":                  {set: map[string]any{"amt": "+1"}, want: []string{"$.amt type"}},
+		"integer with fraction":      {set: map[string]any{"n": json.Number("1.5")}, want: []string{"$.n type"}},
+		"integer four digits":        {set: map[string]any{"n": json.Number("1000")}, want: []string{"$.n length"}},
+		"integer negative 3 digits":  {set: map[string]any{"n": json.Number("-999")}},
+		"date that does not exist":   {set: map[string]any{"d": "2026-02-30"}, want: []string{"$.d format"}},
+		"date without zero padding":  {set: map[string]any{"d": "2026-2-3"}, want: []string{"$.d format"}},
+		"date in another layout":     {set: map[string]any{"d": "20260203"}, want: []string{"$.d format"}},
+		"datetime with fraction":     {set: map[string]any{"dt": "20260228235959.5"}, want: []string{"$.dt format"}},
+		"datetime in default layout": {set: map[string]any{"dt": "2026-02-28 23:59:59"}, want: []string{"$.dt format"}},
+		"code not in table":          {set: map[string]any{"sex": "9"}, want: []string{"$.sex enum"}},
+		"code with a space":          {set: map[string]any{"sex": "1 "}, want: []string{"$.sex enum"}},
+		"code not inline":            {set: map[string]any{"flag": "2"}, want: []string{"$.flag enum"}},
+		"boolean as text":            {set: map[string]any{"ok": "true"}, want: []string{"$.ok type"}},
+		"no items":                   {set: map[string]any{"items": []any{}}, want: []string{"$.items length"}},
+		"required in an item": {set: map[string]any{"items": []any{item("1"), map[string]any{"no": ""}}},
+			want: []string{"$.items[1].no required"}},
+		"required in an object in an item": {set: map[string]any{"items": []any{map[string]any{"no": "1", "sub": map[string]any{}}}},
+			want: []string{"$.items[0].sub.inner required"}},
+		"long text in an object in an item": {set: map[string]any{"items": []any{map[string]any{"no": "1", "sub": map[string]any{"inner": "张三丰"}}}},
+			want: []string{"$.items[0].sub.inner length"}},
+		"over the batch limit": {set: map[string]any{"items": []any{item("1"), item("2"), item("3"), item("4")}},
+			want: []string{"$.items batch"}},
+		"over maxItems and the batch limit": {set: map[string]any{"items": []any{item("1"), item("2"), item("3"), item("4"), item("5")}},
+			want: []string{"$.items batch", "$.items length"}},
+		"item not an object": {set: map[string]any{"items": []any{"1"}}, want: []string{"$.items[0] type"}},
+		"unknown key":        {set: map[string]any{"nmae": "x"}, want: []string{"$.nmae unknown"}},
+		"paths in order": {set: map[string]any{"items": []any{item("1"), item("2"), item(""), item("4"), item("5"), item("6"), item("7"), item("8"), item("9"), item("10"), item("")}},
+			want: []string{"$.items batch", "$.items length", "$.items[2].no required", "$.items[10].no required"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			doc := valid()
+			for k, v := range tc.set {
+				if v == nil {
+					delete(doc, k)
+				} else {
+					doc[k] = v
+				}
+			}
+			var got []string
+			for _, v := range tx.CheckInput(doc) {
+				got = append(got, v.Path+" "+v.Rule)
+				if !strings.Contains(v.Error(), v.Path) || v.Message == "" {
+					t.Errorf("violation %q does not say where and what", v.Error())
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckOutput(t *testing.T) {
+	t.Parallel()
+	spec, err := Load(testFiles, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := spec.Tx("t", "T1")
+	if got := tx.CheckOutput(map[string]any{"records": []any{map[string]any{"no": "1"}}}); got != nil {
+		t.Errorf("valid output refused: %v", got)
+	}
+	got := tx.CheckOutput(map[string]any{"records": []any{map[string]any{}}, "name": "x"})
+	var paths []string
+	for _, v := range got {
+		paths = append(paths, v.Path+" "+v.Rule)
+	}
+	// The input's batch limit does not apply to the output; input fields
+	// are unknown there.
+	if want := []string{"$.name unknown", "$.records[0].no required"}; !slices.Equal(paths, want) {
+		t.Errorf("got %q, want %q", paths, want)
+	}
+	if got := tx.CheckOutput([]any{}); len(got) != 1 || got[0].Rule != RuleType {
+		t.Errorf("an array as the output: %v, want one type violation", got)
+	}
+}
+
+func TestLoadRefusesWhatItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ file, want string }{
+		"misspelt key":   {"code: X\nsystem: t\ninput:\n  - {name: a, type: string, maxLenght: 2}\n", "maxLenght"},
+		"unknown type":   {"code: X\nsystem: t\ninput:\n  - {name: a, type: money}\n", `unknown type "money"`},
+		"missing table":  {"code: X\nsystem: t\ninput:\n  - {name: a, type: enum, codes: nope}\n", `code table "nope"`},
+		"enum no codes":  {"code: X\nsystem: t\ninput:\n  - {name: a, type: enum}\n", "needs codes"},
+		"bad unit":       {"code: X\nsystem: t\ninput:\n  - {name: a, type: string, maxLength: 2, lengthUnit: runes}\n", `lengthUnit "runes"`},
+		"bad decimal":    {"code: X\nsystem: t\ninput:\n  - {name: a, type: \"decimal(2,3)\"}\n", "decimal(2,3)"},
+		"nested unknown": {"code: X\nsystem: t\ninput:\n  - {name: a, type: object, fields: [{name: b, type: strin}]}\n", "input.a.b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(fstest.MapFS{"t/X.yaml": {Data: []byte(tc.file)}}, "t")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "t/X.yaml") {
+				t.Errorf("got %v, want an error naming t/X.yaml and %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Load(fstest.MapFS{}, "t"); err == nil {
+		t.Error("a spec without files loaded")
+	}
+}
