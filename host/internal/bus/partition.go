@@ -41,7 +41,12 @@ type partition struct {
 }
 
 type entry struct {
+	// msg is the message until it finishes, then nil: a finished message
+	// may wait in pending for long behind an unfinished one (a handler
+	// retrying), and only its offset is needed then, not its key and
+	// value (slices of the fetch response they came in).
 	msg    *Message
+	offset int64
 	done   bool
 	weight int64 // held in Consumer.bufBytes until the message finishes
 }
@@ -140,7 +145,7 @@ read:
 }
 
 func (p *partition) enqueue(m *Message, weight int64) {
-	e := &entry{msg: m, weight: weight}
+	e := &entry{msg: m, offset: m.Offset, weight: weight}
 	p.mu.Lock()
 	if len(p.pending) == 0 {
 		p.headSince = time.Now()
@@ -214,11 +219,18 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 		q.items[0] = nil
 		q.items = q.items[1:]
 		if finished && later == nil {
-			e.done = true
+			e.finish()
 			p.advance()
 		}
 		p.mu.Unlock()
 	}
+}
+
+// finish marks e finished and lets go of its message. The caller holds
+// p.mu.
+func (e *entry) finish() {
+	e.done = true
+	e.msg = nil
 }
 
 // release gives back the buffer tokens of a message that ended, finished
@@ -260,7 +272,7 @@ func (p *partition) advance() {
 	if n == 0 {
 		return
 	}
-	next := p.pending[n-1].msg.Offset + 1
+	next := p.pending[n-1].offset + 1
 	clear(p.pending[:n])
 	p.pending = p.pending[n:]
 	p.headSince = time.Now()
@@ -532,11 +544,12 @@ func (l *Later) Stopping() <-chan struct{} { return l.p.stopCh }
 func (l *Later) Done(err error) {
 	l.once.Do(func() {
 		p := l.p
+		m := l.e.msg
 		p.release(l.e)
 		p.mu.Lock()
 		cut := p.cut
 		if err == nil && !cut {
-			l.e.done = true
+			l.e.finish()
 			p.advance()
 		}
 		p.laters--
@@ -544,7 +557,6 @@ func (l *Later) Done(err error) {
 			close(p.latersIdle)
 		}
 		p.mu.Unlock()
-		m := l.e.msg
 		switch {
 		case err != nil:
 			p.h.c.log.Warn("deferred message not finished; it is delivered again to the partition's next owner",
