@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -99,8 +100,21 @@ read:
 	// acknowledged later (Later.Done after the cut): its offset is not
 	// committed here, and the next owner delivers it again and gets its
 	// stored outcome.
+	//
+	// A member that learnt it is no longer in the group (its heartbeat
+	// answered with an unknown member id or an old generation: it missed
+	// its session timeout, a pause or a network cut) has no grace: its
+	// partitions are another member's already, which delivers their
+	// messages from the committed offset, so the handlers here are
+	// cancelled at once.
+	grace := p.h.c.releaseGrace
+	if cause := context.Cause(p.sess.Context()); membershipLost(cause) {
+		grace = 0
+		p.h.c.log.Warn("left the Kafka consumer group before releasing the partition; its running handlers are cancelled at once, since its next owner may deliver their messages already",
+			"topic", p.topic, "partition", p.id, "cause", cause)
+	}
 	graceOver := make(chan struct{})
-	giveUp := time.AfterFunc(p.h.c.releaseGrace, func() {
+	giveUp := time.AfterFunc(grace, func() {
 		p.mu.Lock()
 		p.cut = true
 		p.mu.Unlock()
@@ -142,6 +156,13 @@ read:
 	p.h.c.bufBytes.Release(abandonedBytes)
 
 	p.sess.Commit()
+}
+
+// membershipLost reports whether a group session ended because the member
+// is no longer in the group (cause is the session context's).
+func membershipLost(cause error) bool {
+	return errors.Is(cause, sarama.ErrUnknownMemberId) || errors.Is(cause, sarama.ErrIllegalGeneration) ||
+		errors.Is(cause, sarama.ErrFencedInstancedId)
 }
 
 func (p *partition) enqueue(m *Message, weight int64) {
