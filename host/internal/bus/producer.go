@@ -38,6 +38,7 @@ const lingerBytes = 64 << 10
 // only the offending record fails, with ErrRecordRefused. A record sent
 // again may be written after records of its key sent after it.
 type Producer struct {
+	client  sarama.Client // ap's, for topic metadata
 	ap      sarama.AsyncProducer
 	closing chan struct{}
 	mu      sync.RWMutex // held for reading while a Send enqueues
@@ -81,9 +82,14 @@ func NewProducer(cfg Config) (*Producer, error) {
 	if err := cfg.finish(sc); err != nil {
 		return nil, err
 	}
-	ap, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("connect Kafka producer to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
+	}
+	ap, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("start Kafka producer on %v: %w", cfg.Brokers, err)
 	}
 	// The client for records of refused batches: the same settings, no
 	// linger, one record per request.
@@ -91,7 +97,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	alone.Producer.Flush.Frequency = 0
 	alone.Producer.Flush.Bytes = 0
 	alone.Producer.Flush.MaxMessages = 1
-	p := &Producer{ap: ap, closing: make(chan struct{}), brokers: append([]string(nil), cfg.Brokers...), aloneCfg: &alone}
+	p := &Producer{client: client, ap: ap, closing: make(chan struct{}), brokers: append([]string(nil), cfg.Brokers...), aloneCfg: &alone}
 	p.drained.Add(2)
 	go func() {
 		defer p.drained.Done()
@@ -104,10 +110,36 @@ func NewProducer(cfg Config) (*Producer, error) {
 				p.sendAlone(e.Msg)
 				continue
 			}
-			e.Msg.Metadata.(func(error))(e.Err)
+			p.failed(e)
 		}
 	}()
 	return p, nil
+}
+
+// errPartitionUnknown marks an UNKNOWN_TOPIC_OR_PARTITION answer to a
+// produce for a topic the cluster has: the broker asked did not lead the
+// partition (a broker restarting, a partition moving) for longer than the
+// client's retries. It passes, unlike a missing topic.
+var errPartitionUnknown = errors.New("the topic exists, but its partition's leader did not take the record (a broker restarting or a partition moving); send it again")
+
+// failed hands e's error to its message's outcome. An unknown topic or
+// partition is checked against the cluster's metadata: only a topic the
+// cluster does not have is unusable (see classify). The check is made
+// only for that error, on the goroutine draining the errors.
+func (p *Producer) failed(e *sarama.ProducerError) {
+	err := e.Err
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) && p.topicExists(e.Msg.Topic) {
+		err = fmt.Errorf("%w: %w", errPartitionUnknown, err)
+	}
+	e.Msg.Metadata.(func(error))(err)
+}
+
+// topicExists reports whether the cluster has topic: false only when a
+// fresh look at its metadata says it does not (or that the name is
+// invalid); true when the brokers cannot be asked, since that passes.
+func (p *Producer) topicExists(topic string) bool {
+	err := p.client.RefreshMetadata(topic)
+	return !errors.Is(err, sarama.ErrUnknownTopicOrPartition) && !errors.Is(err, sarama.ErrInvalidTopic)
 }
 
 func drainSuccesses(ap sarama.AsyncProducer) {
@@ -146,7 +178,7 @@ func (p *Producer) sendAlone(m *sarama.ProducerMessage) {
 		go func() {
 			defer p.aloneDrained.Done()
 			for e := range ap.Errors() {
-				e.Msg.Metadata.(func(error))(e.Err)
+				p.failed(e)
 			}
 		}()
 	}
@@ -253,6 +285,7 @@ func (p *Producer) Close() error {
 			p.alone.AsyncClose()
 			p.aloneDrained.Wait()
 		}
+		_ = p.client.Close()
 	})
 	return nil
 }
