@@ -46,7 +46,9 @@ type Message struct {
 // Consumer.Group.Rebalance.Timeout, 60s by default): its context is then
 // cancelled, and it must return. A handler that kept its partition longer
 // would have the member dropped from the group, and the partition's next
-// owner would deliver the message again while the handler still runs.
+// owner would deliver the message again while the handler still runs. When
+// the member learns it has already left the group (it missed its session
+// timeout), the context is cancelled at once.
 type Handler func(ctx context.Context, m *Message) error
 
 // Consumer reads topics as a member of a consumer group and hands each

@@ -19,5 +19,10 @@
 // that the partition's next owner never delivers a message whose handler
 // still runs here, and a deferred message not done by then (its reply's
 // acknowledgement late) is not committed, so the next owner delivers it
-// again; the member rejoins within the rebalance timeout either way.
+// again; the member rejoins within the rebalance timeout either way. A
+// member that learns it has left the group (an unknown member id, an old
+// generation, a fenced instance id: it missed its session timeout) gets
+// no such time, since its partitions have another owner already: their
+// handlers are cancelled at once and their deferred messages are not
+// committed.
 package bus

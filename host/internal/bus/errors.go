@@ -14,8 +14,11 @@ import (
 var ErrRecordRefused = errors.New("kafka refused the record")
 
 // ErrTopicUnusable wraps a Send error caused by the topic itself: it does
-// not exist, its name is invalid, or this client may not write to it. It
-// persists until an administrator creates the topic or grants access.
+// not exist (the cluster's metadata does not have it), its name is
+// invalid, or this client may not write to it. It persists until an
+// administrator creates the topic or grants access. A partition of an
+// existing topic that no broker leads for a while is not this: that error
+// passes.
 var ErrTopicUnusable = errors.New("kafka topic cannot be written")
 
 // classify wraps err with ErrRecordRefused or ErrTopicUnusable when
@@ -23,6 +26,8 @@ var ErrTopicUnusable = errors.New("kafka topic cannot be written")
 func classify(err error) error {
 	var cfgErr sarama.ConfigurationError
 	switch {
+	case errors.Is(err, errPartitionUnknown):
+		return err
 	case errors.As(err, &cfgErr),
 		errors.Is(err, sarama.ErrMessageSizeTooLarge), errors.Is(err, sarama.ErrMessageSetSizeTooLarge),
 		errors.Is(err, sarama.ErrInvalidRecord), errors.Is(err, sarama.ErrInvalidMessage):

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -41,7 +42,12 @@ type partition struct {
 }
 
 type entry struct {
+	// msg is the message until it finishes, then nil: a finished message
+	// may wait in pending for long behind an unfinished one (a handler
+	// retrying), and only its offset is needed then, not its key and
+	// value (slices of the fetch response they came in).
 	msg    *Message
+	offset int64
 	done   bool
 	weight int64 // held in Consumer.bufBytes until the message finishes
 }
@@ -94,8 +100,21 @@ read:
 	// acknowledged later (Later.Done after the cut): its offset is not
 	// committed here, and the next owner delivers it again and gets its
 	// stored outcome.
+	//
+	// A member that learnt it is no longer in the group (its heartbeat
+	// answered with an unknown member id or an old generation: it missed
+	// its session timeout, a pause or a network cut) has no grace: its
+	// partitions are another member's already, which delivers their
+	// messages from the committed offset, so the handlers here are
+	// cancelled at once.
+	grace := p.h.c.releaseGrace
+	if cause := context.Cause(p.sess.Context()); membershipLost(cause) {
+		grace = 0
+		p.h.c.log.Warn("left the Kafka consumer group before releasing the partition; its running handlers are cancelled at once, since its next owner may deliver their messages already",
+			"topic", p.topic, "partition", p.id, "cause", cause)
+	}
 	graceOver := make(chan struct{})
-	giveUp := time.AfterFunc(p.h.c.releaseGrace, func() {
+	giveUp := time.AfterFunc(grace, func() {
 		p.mu.Lock()
 		p.cut = true
 		p.mu.Unlock()
@@ -139,8 +158,15 @@ read:
 	p.sess.Commit()
 }
 
+// membershipLost reports whether a group session ended because the member
+// is no longer in the group (cause is the session context's).
+func membershipLost(cause error) bool {
+	return errors.Is(cause, sarama.ErrUnknownMemberId) || errors.Is(cause, sarama.ErrIllegalGeneration) ||
+		errors.Is(cause, sarama.ErrFencedInstancedId)
+}
+
 func (p *partition) enqueue(m *Message, weight int64) {
-	e := &entry{msg: m, weight: weight}
+	e := &entry{msg: m, offset: m.Offset, weight: weight}
 	p.mu.Lock()
 	if len(p.pending) == 0 {
 		p.headSince = time.Now()
@@ -214,11 +240,18 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 		q.items[0] = nil
 		q.items = q.items[1:]
 		if finished && later == nil {
-			e.done = true
+			e.finish()
 			p.advance()
 		}
 		p.mu.Unlock()
 	}
+}
+
+// finish marks e finished and lets go of its message. The caller holds
+// p.mu.
+func (e *entry) finish() {
+	e.done = true
+	e.msg = nil
 }
 
 // release gives back the buffer tokens of a message that ended, finished
@@ -260,7 +293,7 @@ func (p *partition) advance() {
 	if n == 0 {
 		return
 	}
-	next := p.pending[n-1].msg.Offset + 1
+	next := p.pending[n-1].offset + 1
 	clear(p.pending[:n])
 	p.pending = p.pending[n:]
 	p.headSince = time.Now()
@@ -532,11 +565,12 @@ func (l *Later) Stopping() <-chan struct{} { return l.p.stopCh }
 func (l *Later) Done(err error) {
 	l.once.Do(func() {
 		p := l.p
+		m := l.e.msg
 		p.release(l.e)
 		p.mu.Lock()
 		cut := p.cut
 		if err == nil && !cut {
-			l.e.done = true
+			l.e.finish()
 			p.advance()
 		}
 		p.laters--
@@ -544,7 +578,6 @@ func (l *Later) Done(err error) {
 			close(p.latersIdle)
 		}
 		p.mu.Unlock()
-		m := l.e.msg
 		switch {
 		case err != nil:
 			p.h.c.log.Warn("deferred message not finished; it is delivered again to the partition's next owner",

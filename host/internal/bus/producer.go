@@ -30,7 +30,15 @@ const lingerBytes = 64 << 10
 // Keyed messages are partitioned like the Java client's default partitioner
 // (murmur2), so a key lands in the same partition whichever client wrote it.
 // A Producer is safe for concurrent use.
+//
+// A broker refuses a produce batch as a whole when one record in it is
+// over the topic's max.message.bytes or invalid. Records share a batch by
+// chance (Linger gathers them), so each record of a refused batch is sent
+// again alone, on a second client that puts one record in each request:
+// only the offending record fails, with ErrRecordRefused. A record sent
+// again may be written after records of its key sent after it.
 type Producer struct {
+	client  sarama.Client // ap's, for topic metadata
 	ap      sarama.AsyncProducer
 	closing chan struct{}
 	mu      sync.RWMutex // held for reading while a Send enqueues
@@ -38,6 +46,15 @@ type Producer struct {
 
 	closeOnce sync.Once
 	drained   sync.WaitGroup
+
+	// brokers and aloneCfg make alone, the client that sends the records
+	// of refused batches again one per request, on first need. alone is
+	// used only from the goroutine draining ap.Errors (so Close closes it
+	// once that goroutine ended).
+	brokers      []string
+	aloneCfg     *sarama.Config
+	alone        sarama.AsyncProducer
+	aloneDrained sync.WaitGroup
 }
 
 // NewProducer connects to the brokers in cfg.
@@ -65,25 +82,107 @@ func NewProducer(cfg Config) (*Producer, error) {
 	if err := cfg.finish(sc); err != nil {
 		return nil, err
 	}
-	ap, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("connect Kafka producer to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
 	}
-	p := &Producer{ap: ap, closing: make(chan struct{})}
+	ap, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("start Kafka producer on %v: %w", cfg.Brokers, err)
+	}
+	// The client for records of refused batches: the same settings, no
+	// linger, one record per request.
+	alone := *sc
+	alone.Producer.Flush.Frequency = 0
+	alone.Producer.Flush.Bytes = 0
+	alone.Producer.Flush.MaxMessages = 1
+	p := &Producer{client: client, ap: ap, closing: make(chan struct{}), brokers: append([]string(nil), cfg.Brokers...), aloneCfg: &alone}
 	p.drained.Add(2)
 	go func() {
 		defer p.drained.Done()
-		for m := range ap.Successes() {
-			m.Metadata.(func(error))(nil)
-		}
+		drainSuccesses(ap)
 	}()
 	go func() {
 		defer p.drained.Done()
 		for e := range ap.Errors() {
-			e.Msg.Metadata.(func(error))(e.Err)
+			if batchRefused(e.Err) {
+				p.sendAlone(e.Msg)
+				continue
+			}
+			p.failed(e)
 		}
 	}()
 	return p, nil
+}
+
+// errPartitionUnknown marks an UNKNOWN_TOPIC_OR_PARTITION answer to a
+// produce for a topic the cluster has: the broker asked did not lead the
+// partition (a broker restarting, a partition moving) for longer than the
+// client's retries. It passes, unlike a missing topic.
+var errPartitionUnknown = errors.New("the topic exists, but its partition's leader did not take the record (a broker restarting or a partition moving); send it again")
+
+// failed hands e's error to its message's outcome. An unknown topic or
+// partition is checked against the cluster's metadata: only a topic the
+// cluster does not have is unusable (see classify). The check is made
+// only for that error, on the goroutine draining the errors.
+func (p *Producer) failed(e *sarama.ProducerError) {
+	err := e.Err
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) && p.topicExists(e.Msg.Topic) {
+		err = fmt.Errorf("%w: %w", errPartitionUnknown, err)
+	}
+	e.Msg.Metadata.(func(error))(err)
+}
+
+// topicExists reports whether the cluster has topic: false only when a
+// fresh look at its metadata says it does not (or that the name is
+// invalid); true when the brokers cannot be asked, since that passes.
+func (p *Producer) topicExists(topic string) bool {
+	err := p.client.RefreshMetadata(topic)
+	return !errors.Is(err, sarama.ErrUnknownTopicOrPartition) && !errors.Is(err, sarama.ErrInvalidTopic)
+}
+
+func drainSuccesses(ap sarama.AsyncProducer) {
+	for m := range ap.Successes() {
+		m.Metadata.(func(error))(nil)
+	}
+}
+
+// batchRefused reports whether err is a broker's refusal of a whole
+// produce batch for what one of its records is: over the topic's
+// max.message.bytes, or invalid (Kafka refuses the batch atomically). A
+// record over the producer's own limit fails before it is batched, with
+// a sarama.ConfigurationError instead.
+func batchRefused(err error) bool {
+	return errors.Is(err, sarama.ErrMessageSizeTooLarge) || errors.Is(err, sarama.ErrInvalidRecord)
+}
+
+// sendAlone sends m again on the client that puts one record in each
+// request, so that its outcome is its own, not that of the batch it was
+// refused with; m's Metadata gets that outcome. It runs on the goroutine
+// draining the main client's errors.
+func (p *Producer) sendAlone(m *sarama.ProducerMessage) {
+	done := m.Metadata.(func(error))
+	if p.alone == nil {
+		ap, err := sarama.NewAsyncProducer(p.brokers, p.aloneCfg)
+		if err != nil {
+			done(fmt.Errorf("the broker refused the batch of this record, and the client that sends such records again one by one did not connect to %v: %w", p.brokers, err))
+			return
+		}
+		p.alone = ap
+		p.aloneDrained.Add(2)
+		go func() {
+			defer p.aloneDrained.Done()
+			drainSuccesses(ap)
+		}()
+		go func() {
+			defer p.aloneDrained.Done()
+			for e := range ap.Errors() {
+				p.failed(e)
+			}
+		}()
+	}
+	p.alone.Input() <- &sarama.ProducerMessage{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: m.Headers, Metadata: done}
 }
 
 // Send writes one message and waits until the brokers acknowledged it. key
@@ -91,7 +190,10 @@ func NewProducer(cfg Config) (*Producer, error) {
 //
 // An error that retrying cannot fix wraps ErrRecordRefused (the record is
 // too large or invalid: at most MaxRecordBytes fit, key, value and headers
-// together) or ErrTopicUnusable (the topic is missing or not writable).
+// together, fewer if the topic's max.message.bytes is lower) or
+// ErrTopicUnusable (the topic is missing or not writable). A valid record
+// that shared a batch with a refused one is written all the same (see
+// Producer).
 //
 // If ctx ends after the message was handed to the client, Send returns the
 // context's error while the write may still succeed later: the outcome is
@@ -177,6 +279,13 @@ func (p *Producer) Close() error {
 		// Errors channels that deliver outcomes to waiting Sends.
 		p.ap.AsyncClose()
 		p.drained.Wait()
+		// Nothing is sent alone any more: the main client's errors are
+		// drained.
+		if p.alone != nil {
+			p.alone.AsyncClose()
+			p.aloneDrained.Wait()
+		}
+		_ = p.client.Close()
 	})
 	return nil
 }
