@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/logging"
 )
 
 // After is how long a partition's oldest unfinished message may hold the
@@ -59,7 +60,9 @@ func Register(reg prometheus.Registerer, src Sources) error {
 }
 
 // Check is the /readyz entry for the request partitions: "ok", or which
-// partition waits on which message since when.
+// partition waits on which message since when. The message's key is
+// masked (logging.Mask) as in the admin API's message views: platforms
+// key messages by resident ID or mobile number.
 func Check(hs []bus.Hold, now time.Time) string {
 	if len(hs) == 0 || now.Sub(hs[0].Since) < After {
 		return "ok"
@@ -72,5 +75,5 @@ func Check(hs []bus.Hold, now time.Time) string {
 		}
 	}
 	return fmt.Sprintf("degraded: %d partition(s) stalled; %s partition %d has waited %s for offset %d (key %q, %d message(s) uncommitted): see the log and /admin/messages?status= for pending messages",
-		stalled, h.Topic, h.Partition, now.Sub(h.Since).Round(time.Second), h.Offset, h.Key, h.Waiting)
+		stalled, h.Topic, h.Partition, now.Sub(h.Since).Round(time.Second), h.Offset, logging.Mask(h.Key), h.Waiting)
 }

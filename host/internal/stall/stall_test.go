@@ -42,3 +42,19 @@ func TestPartitionsCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckMasksTheKey: a platform keying its messages by resident ID or
+// mobile number must not see them in clear on /readyz.
+func TestCheckMasksTheKey(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	for _, key := range []string{"350203199001011234", "13812345678"} {
+		got := Check([]bus.Hold{{Topic: "medgate.requests", Key: key, Since: now.Add(-time.Hour)}}, now)
+		if strings.Contains(got, key) {
+			t.Errorf("key %s shown in clear: %q", key, got)
+		}
+		if !strings.Contains(got, key[:3]) || !strings.Contains(got, "****") {
+			t.Errorf("key %s not shown masked: %q", key, got)
+		}
+	}
+}
