@@ -16,7 +16,8 @@ import (
 // timed-out call and its resend; a plugin's token calls, which have
 // neither message nor serial) once had the same binding, so someone with
 // write access to the database could move one's response into the
-// other, or change an entry's status, and the store read it as genuine.
+// other, erase it, or change an entry's status, and the store read it as
+// genuine.
 func testJournalBoundToRow(t *testing.T, s store.Store, raw rawExec) {
 	ctx := t.Context()
 	cases := map[string]struct {
@@ -31,6 +32,8 @@ func testJournalBoundToRow(t *testing.T, s store.Store, raw rawExec) {
 			forge: `UPDATE exchanges SET response = (SELECT response FROM exchanges WHERE id = ?) WHERE id = ?`},
 		"status of the timed-out call changed to ok": {messageID: "m-status", serial: "S1",
 			forge: `UPDATE exchanges SET status = 'ok', error = '' WHERE id = ? AND id <> ?`},
+		"response of the resend erased": {messageID: "m-erase", serial: "S1",
+			forge: `UPDATE exchanges SET response = NULL WHERE id = ? AND id <> ?`},
 		"time of the resend changed": {messageID: "m-at", serial: "S1",
 			forge: `UPDATE exchanges SET at = (SELECT at FROM exchanges WHERE id = ?) WHERE id = ?`},
 	}

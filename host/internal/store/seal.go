@@ -381,13 +381,17 @@ const rowBound = "@row"
 // every column of the entry but its row id, which is not known before the
 // insert; the random seal id stands for it. Without one (an entry written
 // before) it is the entry's message, plugin, site, code and serial only.
-// e.At must be as stored (normTime).
+// Which bodies the entry has is bound too, so that one of them cannot be
+// erased (set NULL) while the other is kept; an entry with neither has
+// nothing encrypted to bind. e.At must be as stored (normTime), and
+// e.Request and e.Response nil exactly when they are stored NULL.
 func exchangeAAD(column, sealID string, e Exchange) string {
 	if sealID == "" {
 		return aad("exchanges."+column, e.MessageID, e.Plugin, e.Site, e.Code, e.Serial)
 	}
 	return aad("exchanges."+column+rowBound, sealID, e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial,
-		e.Status, e.Error, strconv.FormatInt(e.DurationMS, 10), strconv.FormatInt(e.At.UnixMicro(), 10))
+		e.Status, e.Error, strconv.FormatInt(e.DurationMS, 10), strconv.FormatInt(e.At.UnixMicro(), 10),
+		strconv.FormatBool(e.Request != nil), strconv.FormatBool(e.Response != nil))
 }
 
 // newSealID returns a fresh seal id for a journal entry, or "" when the
