@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -29,6 +30,23 @@ type options struct {
 	keys          []Key
 	refusePlain   bool
 	refuseUnbound bool
+	// busyTimeout replaces sqliteBusyTimeout when set (tests).
+	busyTimeout time.Duration
+}
+
+// withBusyTimeout sets how long SQLite waits for another connection's lock
+// (tests; the default is sqliteBusyTimeout).
+func withBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = d }
+}
+
+// optionsFrom applies opts.
+func optionsFrom(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // WithKeys encrypts what the store writes of personal data — message
@@ -344,10 +362,7 @@ func plainError(aad string) error {
 
 // sealerFrom builds the sealer the options ask for.
 func sealerFrom(opts []Option) (*sealer, error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
+	o := optionsFrom(opts)
 	if o.refusePlain && len(o.keys) == 0 {
 		return nil, errors.New("refusing plain values needs an encryption key (WithKeys); without one every value is stored plain")
 	}

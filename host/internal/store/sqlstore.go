@@ -24,6 +24,9 @@ type sqlStore struct {
 	// ping, close): the SQLite file, quoted; "" for PostgreSQL, whose DSN
 	// may hold a password.
 	db string
+	// busy is how long a SQLite connection waits for another's lock
+	// (sqliteBusyTimeout; 0 on PostgreSQL).
+	busy time.Duration
 	// seal encrypts personal data at rest (nil: stored plain).
 	seal *sealer
 	// group commits the hot writes of many callers together; nil runs
@@ -151,10 +154,32 @@ func (s *sqlStore) rowOn(ctx context.Context, q querier, query string, args ...a
 }
 
 // errorf returns the error "store: <engine>: <format>", wrapping what
-// format wraps.
+// format wraps. A SQLite error saying the database stayed locked gets
+// its cause and fix (see lockedError).
 func (s *sqlStore) errorf(format string, args ...any) error {
-	return fmt.Errorf("store: %s: %w", s.d.name, fmt.Errorf(format, args...))
+	err := fmt.Errorf(format, args...)
+	var le *lockedError
+	if s.busy > 0 && sqliteLocked(err) && !errors.As(err, &le) {
+		err = &lockedError{err: err, db: s.db, busy: s.busy}
+	}
+	return fmt.Errorf("store: %s: %w", s.d.name, err)
 }
+
+// lockedError is a SQLite error of a database that stayed locked by
+// another connection for the whole busy timeout, with its likely cause and
+// fix. The store's own connections queue in Go (see SQLite), so the lock
+// was another process's.
+type lockedError struct {
+	err  error
+	db   string        // the file, quoted
+	busy time.Duration // the busy timeout waited
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("%v (the database %s stayed locked for the whole busy timeout, %v: most likely another process is writing it, such as a second medgate on the same file or a sqlite3 shell with a transaction open; stop it, and run several instances on PostgreSQL rather than on one SQLite file)", e.err, e.db, e.busy)
+}
+
+func (e *lockedError) Unwrap() error { return e.err }
 
 // exec runs a write statement.
 func (s *sqlStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
