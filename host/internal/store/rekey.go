@@ -2,14 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
 // Rekeyer is implemented by the stores that encrypt at rest (both engines).
 type Rekeyer interface {
 	// Rekey re-encrypts, under the current (first) key, every stored value
-	// written plain or with another key, and returns how many rows it
-	// rewrote. It runs in small batches beside normal traffic; a row
+	// written plain or with another key, binds the journal entries written
+	// before schema version 7 to their row (see WithRefuseUnboundJournal),
+	// and returns how many rows it rewrote. It runs in small batches beside normal traffic; a row
 	// written meanwhile is left to its writer (it is written with the
 	// current key anyway). Run it after putting a new key first, before
 	// removing the old key from the configuration.
@@ -144,33 +146,70 @@ func (s *sqlStore) rekeyRequests(ctx context.Context) (int64, error) {
 	}
 }
 
+// rekeyExchanges re-encrypts the journal bodies written plain or with
+// another key, and binds those of entries written before schema version 7
+// (no seal id) to their row: it gives them a seal id and seals them again
+// bound to it and to their columns (see exchangeAAD).
 func (s *sqlStore) rekeyExchanges(ctx context.Context) (int64, error) {
+	type row struct {
+		e      Exchange
+		sealID sql.NullString
+	}
 	var n int64
 	var after int64
 	for {
-		rows, err := readAll(ctx, s, func(r rowScanner) (Exchange, error) {
-			var e Exchange
-			err := r.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.Code, &e.Serial, &e.Request, &e.Response)
-			return e, err
-		}, `SELECT id, message_id, plugin, site, code, serial, request, response FROM exchanges WHERE id > ? ORDER BY id LIMIT ?`, after, rekeyBatch)
+		rows, err := readAll(ctx, s, func(r rowScanner) (row, error) {
+			var x row
+			e := &x.e
+			err := r.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.System, &e.Code, &e.Serial, &e.Request, &e.Response,
+				&e.Status, &e.Error, &e.DurationMS, &scanTime{t: &e.At}, &x.sealID)
+			return x, err
+		}, `SELECT id, message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at, seal_id
+			FROM exchanges WHERE id > ? ORDER BY id LIMIT ?`, after, rekeyBatch)
 		if err != nil {
 			return n, s.errorf("rekey exchanges: %w", err)
 		}
-		for _, e := range rows {
+		if s.rekeyRead != nil {
+			s.rekeyRead("exchanges")
+		}
+		for _, x := range rows {
+			e := x.e
 			after = e.ID
-			if !s.seal.stale(e.Request) && !s.seal.stale(e.Response) {
+			unbound := !x.sealID.Valid && (e.Request != nil || e.Response != nil)
+			if !unbound && !s.seal.stale(e.Request) && !s.seal.stale(e.Response) {
 				continue
 			}
-			request, err := s.reseal(exchangeAAD("request", e), e.Request)
+			request, err := s.seal.openExchange("request", x.sealID.String, e, e.Request)
 			if err != nil {
 				return n, s.errorf("rekey exchange %d: request: %w", e.ID, err)
 			}
-			response, err := s.reseal(exchangeAAD("response", e), e.Response)
+			response, err := s.seal.openExchange("response", x.sealID.String, e, e.Response)
 			if err != nil {
 				return n, s.errorf("rekey exchange %d: response: %w", e.ID, err)
 			}
-			// Journal entries are never updated, only pruned.
-			res, err := s.exec(ctx, `UPDATE exchanges SET request = ?, response = ? WHERE id = ?`, nullBytes(request), nullBytes(response), e.ID)
+			sealID := x.sealID.String
+			if sealID == "" {
+				if sealID, err = s.seal.newSealID(); err != nil {
+					return n, s.errorf("rekey exchange %d: %w", e.ID, err)
+				}
+			}
+			if request, err = s.seal.seal(exchangeAAD("request", sealID, e), request); err != nil {
+				return n, s.errorf("rekey exchange %d: request: %w", e.ID, err)
+			}
+			if response, err = s.seal.seal(exchangeAAD("response", sealID, e), response); err != nil {
+				return n, s.errorf("rekey exchange %d: response: %w", e.ID, err)
+			}
+			// Journal entries are never updated, only pruned; the seal id
+			// read is compared so that of two Rekeys at once (two
+			// instances) only one binds an entry.
+			same := `seal_id = ?`
+			args := []any{nullBytes(request), nullBytes(response), sealID, e.ID}
+			if !x.sealID.Valid {
+				same = `seal_id IS NULL`
+			} else {
+				args = append(args, sealID)
+			}
+			res, err := s.exec(ctx, `UPDATE exchanges SET request = ?, response = ?, seal_id = ? WHERE id = ? AND `+same, args...)
 			if err != nil {
 				return n, s.errorf("rekey exchange %d: %w", e.ID, err)
 			}

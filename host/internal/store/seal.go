@@ -5,10 +5,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -24,8 +27,26 @@ type Key struct {
 type Option func(*options)
 
 type options struct {
-	keys        []Key
-	refusePlain bool
+	keys          []Key
+	refusePlain   bool
+	refuseUnbound bool
+	// busyTimeout replaces sqliteBusyTimeout when set (tests).
+	busyTimeout time.Duration
+}
+
+// withBusyTimeout sets how long SQLite waits for another connection's lock
+// (tests; the default is sqliteBusyTimeout).
+func withBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = d }
+}
+
+// optionsFrom applies opts.
+func optionsFrom(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // WithKeys encrypts what the store writes of personal data — message
@@ -33,7 +54,10 @@ type options struct {
 // batch payloads — with AES-256-GCM under keys[0]; every key decrypts
 // what was written with it. Values written before encryption was turned
 // on stay readable (unless WithRefusePlain). Rotate by putting a new key
-// first, then run Rekey before dropping the old one.
+// first, then run Rekey before dropping the old one. Each value is bound
+// to its row: a message's to its id, a state value to its namespace and
+// key, a batch payload to its batch, a journal body to its entry (see
+// WithRefuseUnboundJournal).
 func WithKeys(keys ...Key) Option {
 	return func(o *options) { o.keys = append(o.keys, keys...) }
 }
@@ -50,6 +74,28 @@ func WithKeys(keys ...Key) Option {
 func WithRefusePlain() Option {
 	return func(o *options) { o.refusePlain = true }
 }
+
+// WithRefuseUnboundJournal makes every read of a journal body (an
+// exchange's request or response) that is not bound to its row fail with
+// [ErrUnbound] instead of returning it. Since schema version 7 every
+// journal entry written with a key has a random seal id, and its bodies
+// are encrypted bound to that id and to all its other columns (message,
+// plugin, site, system, code, serial, status, error, duration, time): a
+// body moved into another entry, or an entry whose status or time was
+// changed, does not decrypt. An entry written before is bound only to its
+// message, plugin, site, code and serial, so a body of another call with
+// the same ones (a resend, a plugin's token calls) could have been moved
+// into it; it stays readable unless this option is set. Turn it on once
+// Rekey, run without it, has bound every older entry (it answers 0).
+// Rekey then refuses such an entry too. Open refuses it without WithKeys.
+func WithRefuseUnboundJournal() Option {
+	return func(o *options) { o.refuseUnbound = true }
+}
+
+// ErrUnbound is returned, with WithRefuseUnboundJournal, when a journal
+// body was written before journal entries were bound to their row. The
+// error names the entry and column, never the content.
+var ErrUnbound = errors.New("stored journal entry is not bound to its row")
 
 // ErrPlain is returned, with WithRefusePlain, when a stored value is not
 // encrypted. The error names the value's column and row, never its content.
@@ -115,6 +161,9 @@ type sealer struct {
 	// refusePlain makes open refuse a value that is not encrypted (see
 	// WithRefusePlain).
 	refusePlain bool
+	// refuseUnbound makes openExchange refuse a journal body that is not
+	// bound to its row (see WithRefuseUnboundJournal).
+	refuseUnbound bool
 	// compress lets seal compress large values (sealMagicS2). Only the
 	// SQLite store sets it: an older medgate refuses its database once
 	// the schema is at version 5, so no older binary ever reads such a
@@ -304,6 +353,7 @@ func (s *sealer) stale(b []byte) bool {
 // column it was read from (the callers name the row).
 func plainError(aad string) error {
 	column, _, _ := strings.Cut(aad, "\x00")
+	column = strings.TrimSuffix(column, rowBound)
 	if column == "messages.request" {
 		column += " (or message_requests.request, where a large request is kept)"
 	}
@@ -312,16 +362,16 @@ func plainError(aad string) error {
 
 // sealerFrom builds the sealer the options ask for.
 func sealerFrom(opts []Option) (*sealer, error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
+	o := optionsFrom(opts)
 	if o.refusePlain && len(o.keys) == 0 {
 		return nil, errors.New("refusing plain values needs an encryption key (WithKeys); without one every value is stored plain")
 	}
+	if o.refuseUnbound && len(o.keys) == 0 {
+		return nil, errors.New("refusing journal entries not bound to their row needs an encryption key (WithKeys); without one no entry is bound")
+	}
 	s, err := newSealer(o.keys)
 	if s != nil {
-		s.refusePlain = o.refusePlain
+		s.refusePlain, s.refuseUnbound = o.refusePlain, o.refuseUnbound
 	}
 	return s, err
 }
@@ -336,8 +386,47 @@ func aad(parts ...string) string {
 	return b.String()
 }
 
-// exchangeAAD binds a journal body to its entry's identifying columns
-// (the row id is not known before the insert).
-func exchangeAAD(column string, e Exchange) string {
-	return aad("exchanges."+column, e.MessageID, e.Plugin, e.Site, e.Code, e.Serial)
+// rowBound ends the column name of the additional data of a journal body
+// bound to its row, so that it never equals that of an entry written
+// before (whatever its columns hold).
+const rowBound = "@row"
+
+// exchangeAAD binds a journal body to its entry. With a seal id (every
+// entry written with a key since schema version 7) that is the id and
+// every column of the entry but its row id, which is not known before the
+// insert; the random seal id stands for it. Without one (an entry written
+// before) it is the entry's message, plugin, site, code and serial only.
+// Which bodies the entry has is bound too, so that one of them cannot be
+// erased (set NULL) while the other is kept; an entry with neither has
+// nothing encrypted to bind. e.At must be as stored (normTime), and
+// e.Request and e.Response nil exactly when they are stored NULL.
+func exchangeAAD(column, sealID string, e Exchange) string {
+	if sealID == "" {
+		return aad("exchanges."+column, e.MessageID, e.Plugin, e.Site, e.Code, e.Serial)
+	}
+	return aad("exchanges."+column+rowBound, sealID, e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial,
+		e.Status, e.Error, strconv.FormatInt(e.DurationMS, 10), strconv.FormatInt(e.At.UnixMicro(), 10),
+		strconv.FormatBool(e.Request != nil), strconv.FormatBool(e.Response != nil))
+}
+
+// newSealID returns a fresh seal id for a journal entry, or "" when the
+// store does not encrypt (nothing to bind).
+func (s *sealer) newSealID() (string, error) {
+	if s == nil || s.current == "" {
+		return "", nil
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("journal entry seal id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// openExchange decrypts the body column ("request" or "response") of the
+// journal entry e, stored with sealID ("" before schema version 7).
+func (s *sealer) openExchange(column, sealID string, e Exchange, b []byte) ([]byte, error) {
+	if sealID == "" && b != nil && s != nil && s.refuseUnbound {
+		return nil, fmt.Errorf("%w: the exchanges.%s value was written before journal entries were bound to their row (schema version 7), bound only to its message, plugin, site, code and serial, and store.WithRefuseUnboundJournal refuses it, as a body of another entry with the same ones could have been moved there; turn that option off and run POST /admin/store/rekey until it answers 0 (it binds every entry to its row), then turn it on again", ErrUnbound, column)
+	}
+	return s.open(exchangeAAD(column, sealID, e), b)
 }

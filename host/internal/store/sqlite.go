@@ -12,8 +12,20 @@ import (
 	"runtime"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
+
+// sqliteLocked reports whether err is SQLite's SQLITE_BUSY or
+// SQLITE_LOCKED (primary codes 5 and 6, whatever the extended code): a
+// lock another connection held longer than the busy timeout.
+func sqliteLocked(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == 5 || code == 6
+}
 
 // sqliteBusyTimeout is how long a connection waits for a lock held by
 // another connection (or process) before giving up with SQLITE_BUSY.
@@ -54,7 +66,9 @@ var sqliteDialect = &dialect{
 // a second connection with synchronous=FULL. Transactions start with BEGIN
 // IMMEDIATE. Reads use a separate pool of read-only connections that WAL
 // lets run beside the writers. busy_timeout covers the rare contention
-// left (the two writers, checkpoints, another process).
+// left (the two writers, checkpoints, another process); a write that
+// waits it out fails with an error naming the file, the likely cause
+// (another process writing it) and the fix.
 type SQLite struct {
 	sqlStore
 }
@@ -80,13 +94,17 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	// A file: URI, so that '?', '#' and '%' in the path are escaped rather
 	// than taken as the start of the driver's parameters.
 	uri := (&url.URL{Scheme: "file", Path: abs}).String()
-	busy := fmt.Sprint(sqliteBusyTimeout.Milliseconds())
+	busyTimeout := sqliteBusyTimeout
+	if d := optionsFrom(opts).busyTimeout; d > 0 {
+		busyTimeout = d
+	}
+	busy := fmt.Sprint(busyTimeout.Milliseconds())
 
 	if seal == nil {
 		seal = &sealer{} // no key: it only compresses
 	}
 	seal.compress = true // see sealer.compress
-	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal}}
+	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal, busy: busyTimeout}}
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")
 	if err != nil {

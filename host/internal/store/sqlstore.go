@@ -24,6 +24,9 @@ type sqlStore struct {
 	// ping, close): the SQLite file, quoted; "" for PostgreSQL, whose DSN
 	// may hold a password.
 	db string
+	// busy is how long a SQLite connection waits for another's lock
+	// (sqliteBusyTimeout; 0 on PostgreSQL).
+	busy time.Duration
 	// seal encrypts personal data at rest (nil: stored plain).
 	seal *sealer
 	// group commits the hot writes of many callers together; nil runs
@@ -151,10 +154,32 @@ func (s *sqlStore) rowOn(ctx context.Context, q querier, query string, args ...a
 }
 
 // errorf returns the error "store: <engine>: <format>", wrapping what
-// format wraps.
+// format wraps. A SQLite error saying the database stayed locked gets
+// its cause and fix (see lockedError).
 func (s *sqlStore) errorf(format string, args ...any) error {
-	return fmt.Errorf("store: %s: %w", s.d.name, fmt.Errorf(format, args...))
+	err := fmt.Errorf(format, args...)
+	var le *lockedError
+	if s.busy > 0 && sqliteLocked(err) && !errors.As(err, &le) {
+		err = &lockedError{err: err, db: s.db, busy: s.busy}
+	}
+	return fmt.Errorf("store: %s: %w", s.d.name, err)
 }
+
+// lockedError is a SQLite error of a database that stayed locked by
+// another connection for the whole busy timeout, with its likely cause and
+// fix. The store's own connections queue in Go (see SQLite), so the lock
+// was another process's.
+type lockedError struct {
+	err  error
+	db   string        // the file, quoted
+	busy time.Duration // the busy timeout waited
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("%v (the database %s stayed locked for the whole busy timeout, %v: most likely another process is writing it, such as a second medgate on the same file or a sqlite3 shell with a transaction open; stop it, and run several instances on PostgreSQL rather than on one SQLite file)", e.err, e.db, e.busy)
+}
+
+func (e *lockedError) Unwrap() error { return e.err }
 
 // exec runs a write statement.
 func (s *sqlStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -265,8 +290,8 @@ const (
 		SET status = 'done', outcome = ?, reply = ?, attempts = ?, updated_at = ?
 		WHERE id = ?`
 	sqlInsertExchange = `INSERT INTO exchanges
-		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at, seal_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	sqlStatePut = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
 		VALUES (?, ?, ?, 1, ?)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
@@ -775,12 +800,13 @@ func (s *sqlStore) AppendExchange(ctx context.Context, e Exchange) (int64, error
 	return id, nil
 }
 
-// exchangeRow is a journal entry ready to insert: its bodies sealed, its
-// time set.
+// exchangeRow is a journal entry ready to insert: its bodies sealed, bound
+// to its seal id ("" without a key) and its columns, its time set.
 type exchangeRow struct {
 	e                 Exchange
 	request, response []byte
 	at                time.Time
+	sealID            string
 }
 
 // exchangeRow seals e's bodies and sets its time (a zero At is now).
@@ -789,14 +815,26 @@ func (s *sqlStore) exchangeRow(e Exchange) (exchangeRow, error) {
 	if !e.At.IsZero() {
 		r.at = normTime(e.At)
 	}
+	e.At = r.at
 	var err error
-	if r.request, err = s.seal.seal(exchangeAAD("request", e), e.Request); err != nil {
+	if r.sealID, err = s.seal.newSealID(); err != nil {
 		return r, err
 	}
-	if r.response, err = s.seal.seal(exchangeAAD("response", e), e.Response); err != nil {
+	if r.request, err = s.seal.seal(exchangeAAD("request", r.sealID, e), e.Request); err != nil {
+		return r, err
+	}
+	if r.response, err = s.seal.seal(exchangeAAD("response", r.sealID, e), e.Response); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// nullString is s, or NULL when it is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // insertExchange inserts r on q and returns its id.
@@ -805,7 +843,7 @@ func (s *sqlStore) insertExchange(ctx context.Context, q querier, r exchangeRow)
 	e := r.e
 	err := s.rowOn(ctx, q, sqlInsertExchange,
 		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(r.request), nullBytes(r.response),
-		e.Status, e.Error, e.DurationMS, s.d.encodeTime(r.at)).Scan(&id)
+		e.Status, e.Error, e.DurationMS, s.d.encodeTime(r.at), nullString(r.sealID)).Scan(&id)
 	return id, err
 }
 
@@ -828,19 +866,20 @@ func (s *sqlStore) ListExchanges(ctx context.Context, ef ExchangeFilter) ([]Exch
 	}
 	out, err := readAll(ctx, s, func(row rowScanner) (Exchange, error) {
 		var e Exchange
+		var sealID sql.NullString
 		err := row.Scan(&e.ID, &e.MessageID, &e.Plugin, &e.Site, &e.System, &e.Code, &e.Serial,
-			&e.Request, &e.Response, &e.Status, &e.Error, &e.DurationMS, &scanTime{t: &e.At})
+			&e.Request, &e.Response, &e.Status, &e.Error, &e.DurationMS, &scanTime{t: &e.At}, &sealID)
 		if err != nil {
 			return e, err
 		}
-		if e.Request, err = s.seal.open(exchangeAAD("request", e), e.Request); err != nil {
+		if e.Request, err = s.seal.openExchange("request", sealID.String, e, e.Request); err != nil {
 			return e, fmt.Errorf("exchange %d: request: %w", e.ID, err)
 		}
-		if e.Response, err = s.seal.open(exchangeAAD("response", e), e.Response); err != nil {
+		if e.Response, err = s.seal.openExchange("response", sealID.String, e, e.Response); err != nil {
 			return e, fmt.Errorf("exchange %d: response: %w", e.ID, err)
 		}
 		return e, nil
-	}, `SELECT id, message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at
+	}, `SELECT id, message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at, seal_id
 		FROM exchanges`+f.where()+` ORDER BY at DESC, id DESC LIMIT ?`,
 		append(f.args, listLimit(ef.Limit))...)
 	if err != nil {

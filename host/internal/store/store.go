@@ -9,7 +9,9 @@
 // conformance suite (storetest).
 //
 // Times are kept to the microsecond and returned in UTC. Prefixes
-// (StateScan, ListMessages) are literal and keys sort in byte order.
+// (StateScan, ListMessages, SearchMessages) are literal and keys sort in
+// byte order on both engines, whatever a PostgreSQL database's default
+// collation (the columns they scan are COLLATE "C").
 package store
 
 import (
