@@ -2,10 +2,13 @@
 # Install the independent tools the tests check medgate's output with, the
 # same tools that check it from outside: zbarimg (zbar-tools) reads the
 # printed e-card QR codes, LibreOffice Calc (libreoffice-calc-nogui) opens
-# the trace-code Excel exports, and kcat plays the integration platform on
-# Kafka. None of them shares code with medgate.
+# the trace-code Excel exports, kcat plays the integration platform on
+# Kafka, and OpenSSL (3.x, with SM2/SM3/SM4) opens and makes the
+# work-injury envelopes (plugins/smenvelope/openssl_test.go). None of them
+# shares code with medgate.
 #
-# Idempotent: when zbarimg, soffice and kcat are present, nothing is done.
+# Idempotent: when zbarimg, soffice, kcat and openssl are present, nothing
+# is done.
 # Otherwise the missing Debian/Ubuntu packages are installed with apt-get
 # (as root, or through sudo).
 #
@@ -20,9 +23,10 @@ missing=()
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-	log "zbarimg, soffice and kcat are installed; nothing to do"
+	log "zbarimg, soffice, kcat and openssl are installed; nothing to do"
 	exit 0
 fi
 

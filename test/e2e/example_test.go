@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	chromium "github.com/medgate/medgate/test/browser"
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/testenv"
 )
@@ -19,7 +20,8 @@ import (
 // of its own, checks that it imports nothing of medgate but the SDK, and
 // runs it under the real medgate: an operation through Kafka, its remote
 // and local commands through the generic command line, and a file it hands
-// to medgate (PutArtifact) copied out by reference.
+// to medgate (PutArtifact) copied out by reference; then its console pages
+// in Chromium (exampleConsolePages).
 func TestExamplePluginFromItsOwnModule(t *testing.T) {
 	t.Parallel()
 	root := harness.RepoRoot(t)
@@ -110,5 +112,52 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(cfg.Dir, "badge.txt")); err != nil || string(data) != "你好, Grace\n" {
 		t.Errorf("the badge copied with -out: %q, %v", data, err)
+	}
+	exampleConsolePages(t, mg)
+}
+
+// exampleConsolePages drives, in headless Chromium, the console pages the
+// example plugin declares through the SDK, the only shipped code with a
+// work-list row action: its "greeted" work list, the badge form its name
+// link opens (sent, and the file it makes downloaded), and the list's
+// Forget button (POST /console/action, after its prompt), which removes
+// the row. No page may log a console error or fail a request.
+func exampleConsolePages(t *testing.T, mg *harness.Medgate) {
+	t.Helper()
+	b := chromium.Start(t, "http://"+mg.HTTPAddr)
+	b.SignIn(map[string]string{"user": "vendor01 示例"}) // no users configured: the console asks only for a name
+	const list = "/console/worklists?plugin=hello&list=greeted"
+	ada := `tr:has(a[href^="/console/form/hello/badge?"][href*="name=Ada"])`
+	b.Go(list)
+	b.Wait(ada)
+	b.Shot("greeted-list")
+	b.Click(ada + ` a[href^="/console/form/hello/badge?"]`)
+	form := `form[action="/console/form/hello/badge"]`
+	b.Wait(form + ` input[name=name]`)
+	if v := b.Attr(form+` input[name=name]`, "value"); v != "Ada" {
+		t.Errorf("the badge form opened from Ada's row has name %q", v)
+	}
+	b.Click(form + ` button[type=submit]`)
+	b.Wait(`a[href^="/console/download/"]`)
+	b.Shot("badge-ready")
+	if got := string(b.Download(`a[href^="/console/download/"]`)); got != "你好, Ada\n" {
+		t.Errorf("the badge downloaded from the console is %q, want %q", got, "你好, Ada\n")
+	}
+	b.Go(list)
+	before := len(b.Dialogs())
+	b.Click(ada + ` form[action="/console/action"] button[type=submit]`)
+	b.WaitText(".notice.ok", "Forget")
+	if d := b.Dialogs(); len(d) != before+1 || d[len(d)-1] != "Forget this greeting?" {
+		t.Errorf("the Forget button asked %q, want one prompt %q", d[before:], "Forget this greeting?")
+	}
+	b.Shot("forgotten")
+	b.Go(list)
+	b.WaitText("main", "Grace")
+	if n := b.Nodes(ada); n != 0 {
+		t.Errorf("after Forget the greeted list still has %d row(s) of Ada", n)
+	}
+	b.WaitTrue(chromium.StepTimeout, "the page loaded", `document.readyState === "complete"`)
+	for _, p := range b.Problems() {
+		t.Errorf("an example plugin page went wrong in Chromium: %s", p)
 	}
 }

@@ -2,6 +2,11 @@ package e2e
 
 import (
 	"archive/zip"
+	"context"
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // TestTracecodeExportEverything runs, through Kafka, a stock-in fetch (which
@@ -17,7 +24,9 @@ import (
 // confirmed, and a single-code sub-code query, then exports everything and
 // checks the new sheets cell by cell against the simulated platform's data,
 // the zip entry dates, that every date-time is a whole second, that every
-// sheet has a filter, and the export of one document.
+// sheet has a filter, and the export of one document. The sheets are read
+// as LibreOffice Calc shows them (libreOfficeSheets), and each must show
+// what excelize reads in the file.
 func TestTracecodeExportEverything(t *testing.T) {
 	t.Parallel()
 	f := newTracecodeFixture(t)
@@ -73,10 +82,27 @@ func TestTracecodeExportEverything(t *testing.T) {
 	if diff := cmp.Diff(sheets, wb.GetSheetList()); diff != "" {
 		t.Fatalf("sheets (-want +got):\n%s", diff)
 	}
-	rows := func(sheet string) [][]string {
-		r, err := wb.GetRows(sheet)
-		if err != nil || len(r) == 0 {
+	// Every sheet as LibreOffice Calc shows it, the reader the hospital
+	// opens the export with; the checks below compare what it shows with
+	// the simulated platform's data, and each sheet must show the cells
+	// excelize reads, no more and no fewer.
+	lo := libreOfficeSheets(t, rep.Path, sheets)
+	for _, sheet := range sheets {
+		xr, err := wb.GetRows(sheet)
+		if err != nil {
 			t.Fatalf("%s: %v", sheet, err)
+		}
+		for i := range xr {
+			xr[i] = trimRow(xr[i])
+		}
+		if diff := cmp.Diff(xr, lo[sheet]); diff != "" {
+			t.Errorf("sheet %s: LibreOffice shows other cells than the workbook holds (-excelize +LibreOffice):\n%s", sheet, diff)
+		}
+	}
+	rows := func(sheet string) [][]string {
+		r := lo[sheet]
+		if len(r) == 0 {
+			t.Fatalf("%s: LibreOffice shows no rows", sheet)
 		}
 		return r[1:]
 	}
@@ -246,4 +272,54 @@ func TestTracecodeExportEverything(t *testing.T) {
 			}
 		}
 	}
+}
+
+// libreOfficeSheets opens the workbook at path with LibreOffice Calc
+// (headless, converted to one CSV per sheet), a reader that shares no code
+// with the library that wrote it, and returns every sheet as LibreOffice
+// shows it (cell texts as formatted), trailing empty cells left out. Without
+// soffice the test is skipped, or fails under MEDGATE_REQUIRE_SERVICES=1
+// (testenv.Tool).
+func libreOfficeSheets(t *testing.T, path string, sheets []string) map[string][][]string {
+	t.Helper()
+	soffice := testenv.Tool(t, "soffice", "libreoffice-calc-nogui")
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// Every sheet to its own CSV (the last option, -1), texts as shown,
+	// UTF-8 (76), with a profile of its own so that tests can run at once.
+	cmd := exec.CommandContext(ctx, soffice, "-env:UserInstallation=file://"+filepath.Join(out, "profile"), "--headless",
+		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir", out, path)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("LibreOffice could not open the export %s: %v\n%s", path, err, b)
+	}
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	got := map[string][][]string{}
+	for _, sheet := range sheets {
+		f, err := os.Open(filepath.Join(out, base+"-"+sheet+".csv"))
+		if err != nil {
+			t.Fatalf("LibreOffice wrote no CSV of sheet %s: %v", sheet, err)
+		}
+		r := csv.NewReader(f)
+		r.FieldsPerRecord = -1
+		rows, err := r.ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatalf("sheet %s as CSV from LibreOffice: %v", sheet, err)
+		}
+		for i := range rows {
+			rows[i] = trimRow(rows[i])
+		}
+		got[sheet] = rows
+	}
+	return got
+}
+
+// trimRow leaves out a row's trailing empty cells: LibreOffice pads every
+// row to the sheet's width, excelize stops at the last value.
+func trimRow(r []string) []string {
+	for len(r) > 0 && r[len(r)-1] == "" {
+		r = r[:len(r)-1]
+	}
+	return r
 }
