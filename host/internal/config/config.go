@@ -352,8 +352,8 @@ type PluginLimits struct {
 // benchmark, and one event and journal entry per message would be half
 // the rate), and state values of at most 1 MiB.
 var DefaultPluginLimits = PluginLimits{
-	PublishPerSecond: 20000, PublishBurst: 40000,
-	JournalPerSecond: 20000, JournalBurst: 40000,
+	PublishPerSecond: 50000, PublishBurst: 100000,
+	JournalPerSecond: 50000, JournalBurst: 100000,
 	StateValueBytes: 1 << 20,
 }
 

@@ -59,13 +59,13 @@ func TestPluginLimitsProblems(t *testing.T) {
 	}{
 		"wrong type":          {global: "  journalPerSecond: fast\n", path: "pluginLimits.journalPerSecond", says: "takes a whole number"},
 		"rate negative":       {global: "  publishPerSecond: -5\n", path: "pluginLimits.publishPerSecond", says: "must be between 1 and 1000000 (events a second), or -1 for no limit, is -5"},
-		"rate zero":           {global: "  publishPerSecond: 0\n", path: "pluginLimits.publishPerSecond", says: "0 is not a valid value: must be at least 1 (a second), or -1 for no limit; write another value, or remove the line for the default 20000"},
+		"rate zero":           {global: "  publishPerSecond: 0\n", path: "pluginLimits.publishPerSecond", says: "0 is not a valid value: must be at least 1 (a second), or -1 for no limit; write another value, or remove the line for the default 50000"},
 		"burst -1":            {global: "  journalBurst: -1\n", path: "pluginLimits.journalBurst", says: "must be between 1 and 10000000 (journal entries at once), is -1"},
-		"burst zero":          {global: "  publishBurst: 0\n", path: "pluginLimits.publishBurst", says: "remove the line for the default 40000"},
+		"burst zero":          {global: "  publishBurst: 0\n", path: "pluginLimits.publishBurst", says: "remove the line for the default 100000"},
 		"value too large":     {global: "  stateValueBytes: 5000000\n", path: "pluginLimits.stateValueBytes", says: "must be between 1 and 4194304"},
 		"value zero":          {global: "  stateValueBytes: 0\n", path: "pluginLimits.stateValueBytes", says: "remove the line for the default 1048576"},
 		"plugin rate":         {plugin: "      publishPerSecond: -2\n", path: "plugins[0].limits.publishPerSecond", says: "or -1 for no limit, is -2"},
-		"plugin zero":         {plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 40000"},
+		"plugin zero":         {plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 100000"},
 		"plugin zero inherit": {global: "  journalBurst: 9\n", plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 9"},
 		"plugin unknown key":  {plugin: "      burst: 3\n", path: "plugins[0].limits.burst", says: "unknown key; plugins[0].limits takes: journalBurst, journalPerSecond, publishBurst, publishPerSecond, stateValueBytes"},
 	}

@@ -45,8 +45,8 @@ type Limits struct {
 // 1 MiB: gRPC carries at most 4 MiB to the host in one call, and larger
 // data belongs in an artifact.
 var DefaultLimits = Limits{
-	PublishPerSecond: 20000, PublishBurst: 40000,
-	JournalPerSecond: 20000, JournalBurst: 40000,
+	PublishPerSecond: 50000, PublishBurst: 100000,
+	JournalPerSecond: 50000, JournalBurst: 100000,
 	StateValueBytes: 1 << 20,
 }
 
