@@ -59,9 +59,13 @@ type Config struct {
 	// plugins that have no sha256 of their own. It must not sit in a
 	// plugin's directory, nor be writable by group or others: whoever can
 	// replace a plugin must not be able to replace its checksum too.
-	PluginChecksums string   `yaml:"pluginChecksums"`
-	Plugins         []Plugin `yaml:"plugins"`
-	Sites           []Site   `yaml:"sites"`
+	PluginChecksums string `yaml:"pluginChecksums"`
+	// PluginLimits bound what every plugin writes through the host
+	// services (events, journal entries, state values); a plugin's own
+	// limits (Plugin.Limits) override them key by key.
+	PluginLimits PluginLimits `yaml:"pluginLimits"`
+	Plugins      []Plugin     `yaml:"plugins"`
+	Sites        []Site       `yaml:"sites"`
 	// MLLP takes HL7 v2 over MLLP from platforms that do not speak Kafka
 	// (see mllp.go).
 	MLLP MLLP `yaml:"mllp"`
@@ -320,7 +324,47 @@ type Plugin struct {
 	Name   string `yaml:"name"`
 	Path   string `yaml:"path"`
 	SHA256 string `yaml:"sha256"`
+	// Limits bound what the plugin writes through the host services; a
+	// key left out takes the value of pluginLimits (after defaults).
+	Limits PluginLimits `yaml:"limits"`
 }
+
+// PluginLimits bound what a plugin writes through the host services, in
+// each medgate instance (hostsvc.Limits): events and journal entries by
+// token buckets (a rate a second, sustained, and a burst, how many at
+// once after a quiet spell), and the size of one state value. A write
+// past a limit fails the plugin's call, so its message is tried again
+// later (or goes to the DLQ with the reason); nothing is dropped. The
+// replies and DLQ records medgate publishes for a plugin are never
+// limited. A rate of -1 is no limit; 0 is a problem (it would refuse
+// every write).
+type PluginLimits struct {
+	PublishPerSecond int `yaml:"publishPerSecond"`
+	PublishBurst     int `yaml:"publishBurst"`
+	JournalPerSecond int `yaml:"journalPerSecond"`
+	JournalBurst     int `yaml:"journalBurst"`
+	StateValueBytes  int `yaml:"stateValueBytes"`
+}
+
+// DefaultPluginLimits are pluginLimits when not set (hostsvc.DefaultLimits
+// are the same): rates well above what a plugin keeping pace with the
+// pipeline needs (about 10,000 messages a second in the pass-through
+// benchmark, and one event and journal entry per message would be half
+// the rate), and state values of at most 1 MiB.
+var DefaultPluginLimits = PluginLimits{
+	PublishPerSecond: 50000, PublishBurst: 100000,
+	JournalPerSecond: 50000, JournalBurst: 100000,
+	StateValueBytes: 1 << 20,
+}
+
+// Bounds of the plugin limits' values.
+const (
+	maxLimitRate  = 1_000_000
+	maxLimitBurst = 10_000_000
+	// MaxStateValueBytes is the largest stateValueBytes: gRPC carries at
+	// most 4 MiB to the host in one call, so a larger value never arrives.
+	MaxStateValueBytes = 4 << 20
+)
 
 // Site is one hospital site (campus) and its plugins.
 type Site struct {
@@ -913,10 +957,55 @@ func (c *Config) applyDefaults() {
 	}
 	def(&c.Artifacts.Dir, "data/artifacts")
 	c.Artifacts.Dir = c.rel(c.Artifacts.Dir)
+	c.defaultLimits("pluginLimits", &c.PluginLimits, DefaultPluginLimits)
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
+		c.defaultLimits(fmt.Sprintf("plugins[%d].limits", i), &c.Plugins[i].Limits, c.PluginLimits)
 	}
 	c.defaultMLLP()
+}
+
+// defaultLimits gives each key of l at path left out its value in def
+// (an explicit 0 is a problem, see defNonZero).
+func (c *Config) defaultLimits(path string, l *PluginLimits, def PluginLimits) {
+	rate := "must be at least 1 (a second), or -1 for no limit"
+	defNonZero(c, path+".publishPerSecond", &l.PublishPerSecond, def.PublishPerSecond, rate)
+	defNonZero(c, path+".publishBurst", &l.PublishBurst, def.PublishBurst, "must be at least 1")
+	defNonZero(c, path+".journalPerSecond", &l.JournalPerSecond, def.JournalPerSecond, rate)
+	defNonZero(c, path+".journalBurst", &l.JournalBurst, def.JournalBurst, "must be at least 1")
+	defNonZero(c, path+".stateValueBytes", &l.StateValueBytes, def.StateValueBytes, fmt.Sprintf("must be between 1 and %d", MaxStateValueBytes))
+}
+
+// checkLimits reports the values of l at path out of their range; with
+// given, only those written at path (the others come from pluginLimits,
+// checked there).
+func (c *Config) checkLimits(path string, l PluginLimits, given bool) Problems {
+	var ps Problems
+	for _, r := range []struct {
+		key     string
+		v       int
+		noLimit bool // -1 is no limit
+		max     int
+		what    string
+	}{
+		{"publishPerSecond", l.PublishPerSecond, true, maxLimitRate, "events a second"},
+		{"publishBurst", l.PublishBurst, false, maxLimitBurst, "events at once"},
+		{"journalPerSecond", l.JournalPerSecond, true, maxLimitRate, "journal entries a second"},
+		{"journalBurst", l.JournalBurst, false, maxLimitBurst, "journal entries at once"},
+		{"stateValueBytes", l.StateValueBytes, false, MaxStateValueBytes, "bytes of one state value; gRPC carries at most 4 MiB in one call"},
+	} {
+		if _, ok := c.values[path+"."+r.key]; given && !ok {
+			continue
+		}
+		switch {
+		case r.noLimit && r.v == -1, r.v >= 1 && r.v <= r.max:
+		case r.noLimit:
+			ps = append(ps, c.Problem(path+"."+r.key, "must be between 1 and %d (%s), or -1 for no limit, is %d", r.max, r.what, r.v))
+		default:
+			ps = append(ps, c.Problem(path+"."+r.key, "must be between 1 and %d (%s), is %d", r.max, r.what, r.v))
+		}
+	}
+	return ps
 }
 
 // def sets *p to v when *p is the zero value (the setting was not given).
@@ -1136,9 +1225,11 @@ func (c *Config) check() Problems {
 	if c.Retention.Interval.D() < time.Minute {
 		add("retention.interval", "must be at least 1m, is %s", c.Retention.Interval.D())
 	}
+	ps = append(ps, c.checkLimits("pluginLimits", c.PluginLimits, false)...)
 	seen := map[string]int{}
 	for i, pl := range c.Plugins {
 		path := fmt.Sprintf("plugins[%d]", i)
+		ps = append(ps, c.checkLimits(path+".limits", pl.Limits, true)...)
 		if !nameRE.MatchString(pl.Name) {
 			add(path+".name", "%q is not a plugin name (lowercase letters, digits, '-', '_')", pl.Name)
 		}

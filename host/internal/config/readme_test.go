@@ -115,6 +115,10 @@ func readmeConfigRows(t *testing.T) []readmeRow {
 				parts = strings.Split(def, ", ")
 			}
 		}
+		if len(parts) == 1 && len(r.keys) > 1 && allComputed(r.keys) {
+			// One rule states the default of each key.
+			parts = slices.Repeat(parts, len(r.keys))
+		}
 		if len(parts) != len(r.keys) {
 			t.Errorf("README.md:%d: %d keys but %d defaults (%q)", i+1, len(r.keys), len(parts), def)
 			continue
@@ -128,6 +132,17 @@ func readmeConfigRows(t *testing.T) []readmeRow {
 		t.Fatal("README.md has no key tables under ## Configuration")
 	}
 	return rows
+}
+
+// allComputed reports whether every key's default is computed (see
+// computedDefaults): one cell may then state the rule for all.
+func allComputed(keys []string) bool {
+	for _, k := range keys {
+		if _, ok := computedDefaults[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // defaultToken is what a default cell part says: the first backticked
@@ -261,12 +276,24 @@ var computedDefaults = map[string]func(c *Config) (doc string, ok bool){
 	"sites[].plugins.<key>.enabled": func(*Config) (string, bool) {
 		return "true", SitePlugin{}.IsEnabled()
 	},
+	"plugins[].limits.publishPerSecond": pluginLimitsDefault,
+	"plugins[].limits.publishBurst":     pluginLimitsDefault,
+	"plugins[].limits.journalPerSecond": pluginLimitsDefault,
+	"plugins[].limits.journalBurst":     pluginLimitsDefault,
+	"plugins[].limits.stateValueBytes":  pluginLimitsDefault,
 	"mllp.listeners[].maxMessageBytes": func(c *Config) (string, bool) {
 		return "524288", c.MLLP.Listeners[0].MaxMessageBytes == min(512<<10, c.Processing.MaxPayloadBytes/2)
 	},
 	"mllp.listeners[].processTimeout": func(c *Config) (string, bool) {
 		return "callTimeout + `30s`", c.MLLP.Listeners[0].ProcessTimeout == c.Processing.CallTimeout+Duration(30*time.Second)
 	},
+}
+
+// pluginLimitsDefault checks that a plugin's limits left out are the
+// pluginLimits values.
+func pluginLimitsDefault(*Config) (string, bool) {
+	c, _ := Parse("medgate.yaml", []byte("kafka: {embedded: {}}\npluginLimits: {publishPerSecond: 3, journalBurst: 5}\nplugins: [{}]\n"))
+	return "the `pluginLimits` value", c.Plugins[0].Limits == c.PluginLimits && c.PluginLimits.PublishPerSecond == 3 && c.PluginLimits.JournalBurst == 5
 }
 
 // TestREADMEConfigurationTables: every key the configuration accepts has a

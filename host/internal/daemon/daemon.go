@@ -125,6 +125,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 	d.services = hostsvc.New(d.store, cfg.Kafka.Topics.Events)
+	d.services.SetLimits(pluginLimits(cfg))
+	d.services.SetRefusals(log, d.metrics.WriteRefused)
 	if d.arts, err = artifact.New(cfg.Artifacts.Dir, 0); err != nil {
 		return nil, cfg.Problems("artifacts.dir", "%v", err)
 	}
@@ -327,6 +329,16 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
 	})
 }
 
+// pluginLimits are the limits of each plugin's host-service writes
+// (pluginLimits and plugins[].limits).
+func pluginLimits(cfg *config.Config) map[string]hostsvc.Limits {
+	out := make(map[string]hostsvc.Limits, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
+		out[p.Name] = hostsvc.Limits(p.Limits)
+	}
+	return out
+}
+
 // journalGrace is how long a plugin's journal entries for a site are
 // still taken after the host stopped waiting for its call there
 // (pluginhost.Options.JournalGrace): the pipeline's call timeout plus the
@@ -453,6 +465,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 			delete(d.plugins, name)
 		}
 	}
+	d.services.SetLimits(pluginLimits(cfg))
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))

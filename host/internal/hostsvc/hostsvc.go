@@ -3,6 +3,14 @@
 // store, events on the events topic and the exchange journal. A plugin
 // process reaches them through pluginhost, which first refuses every call
 // for a site the plugin does not serve (pluginhost.SiteError).
+//
+// What a plugin writes is bounded by its Limits (SetLimits, from the
+// configuration's pluginLimits and plugins[].limits): events and journal
+// entries by a token bucket per plugin in this instance, state values by
+// size. A write past them is refused with a *LimitError, which fails the
+// plugin's call so that its message is tried again, never dropped; the
+// pipeline's own replies are not limited. A plugin's refusals are logged
+// once a minute at most and counted each (SetRefusals).
 package hostsvc
 
 import (
@@ -12,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,6 +45,12 @@ type Services struct {
 
 	jmu      sync.Mutex
 	deferred map[deferKey]*heldJournal // journal entries held for a message's outcome
+
+	lmu      sync.Mutex
+	limiters map[string]*limiter // by plugin (see SetLimits)
+	log      *slog.Logger
+	refused  func(plugin, limit string)
+	now      func() time.Time // the buckets' clock (tests); nil: time.Now
 }
 
 // MaxHeldJournal bounds, in bytes, the journal entries Defer holds for one
@@ -191,11 +206,17 @@ func (h *hostServices) Get(ctx context.Context, site, key string) (sdk.Entry, er
 }
 
 func (h *hostServices) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
+	if err := h.checkValues(site, value); err != nil {
+		return 0, err
+	}
 	v, err := h.s.store.StatePut(ctx, h.ns(site), key, value)
 	return v, mapErr(err)
 }
 
 func (h *hostServices) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	if err := h.checkValues(site, value); err != nil {
+		return 0, err
+	}
 	v, err := h.s.store.StateCAS(ctx, h.ns(site), key, expect, value)
 	return v, mapErr(err)
 }
@@ -393,8 +414,14 @@ type stateWriter interface {
 // writes are made in one transaction of the store, every one or none; a
 // write whose expected version does not hold is an *sdk.WriteError with
 // its index and nothing made. A store without StateWrites gets them one by
-// one.
+// one. A value larger than the plugin's Limits refuses them all, before
+// any is made.
 func (h *hostServices) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
+	for _, w := range writes {
+		if err := h.checkValues(site, w.Value); err != nil {
+			return nil, err
+		}
+	}
 	sw, ok := h.s.store.(stateWriter)
 	if !ok {
 		return sdkhost.WriteOneByOne(ctx, h, site, writes)
@@ -434,6 +461,8 @@ func (h *hostServices) NextSequenceGaps(ctx context.Context, site, name string) 
 	return last - SequenceBlock + 1, last, nil
 }
 
+// Publish publishes e on the events topic, within the plugin's Limits
+// (PublishPerSecond): a refused event is a *LimitError and is not sent.
 func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if e.Type == "" {
 		return fmt.Errorf("publish: event type is required")
@@ -451,6 +480,9 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 			return fmt.Errorf("publish %s: payload is not JSON", e.Type)
 		}
 		payload = e.Payload
+	}
+	if err := h.allow(site, false, "event "+e.Type); err != nil {
+		return err
 	}
 	rec := message.Event{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
 	data, err := json.Marshal(rec)
@@ -477,8 +509,12 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 // Journal stores x, or holds it for the outcome of the message being
 // handled (see Services.Defer; up to MaxHeldJournal): then it returns id 0
 // at once, and the entry is stored in the transaction of the message's
-// outcome.
+// outcome. Entries beyond the plugin's Limits (JournalPerSecond) are
+// refused with a *LimitError.
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
+	if err := h.allow(site, true, "journal entry of a "+x.System+" "+x.Code+" exchange"); err != nil {
+		return 0, err
+	}
 	e := store.Exchange{
 		MessageID: x.MessageID, Plugin: h.plugin, Site: site, System: x.System, Code: x.Code, Serial: x.Serial,
 		Request: x.Request, Response: x.Response, Status: x.Status, Error: x.Error,

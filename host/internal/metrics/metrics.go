@@ -23,6 +23,10 @@ type Metrics struct {
 	JobRuns        *prometheus.CounterVec
 	JobLastSuccess *prometheus.GaugeVec
 	Reloads        *prometheus.CounterVec
+	// WritesRefused counts the plugins' host-service writes their limits
+	// refused, by plugin and the limit's configuration key (see
+	// WriteRefused).
+	WritesRefused *prometheus.CounterVec
 
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
@@ -75,6 +79,10 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_config_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
+		WritesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_plugin_writes_refused_total",
+			Help: "Plugin writes through the host services (events, journal entries, state values) refused by the plugin's limits, by plugin and limit (pluginLimits / plugins[].limits key).",
+		}, []string{"plugin", "limit"}),
 	}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "medgate_oldest_pending_seconds",
@@ -88,7 +96,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}
 		return now().Sub(t).Seconds()
 	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, oldestGauge,
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, m.WritesRefused, oldestGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -132,6 +140,13 @@ func statusLabel(status string) string {
 		return status
 	}
 	return OtherStatus
+}
+
+// WriteRefused counts a plugin's write refused by its limits
+// (hostsvc.Services.SetRefusals). The plugin is one the configuration
+// declares and limit one of the limits' keys, so the series stay few.
+func (m *Metrics) WriteRefused(plugin, limit string) {
+	m.WritesRefused.WithLabelValues(plugin, limit).Inc()
 }
 
 // WatchJobs makes sure every job in ids has a last-success time, so the

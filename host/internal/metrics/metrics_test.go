@@ -134,3 +134,19 @@ func TestJobNeverSucceededLooksStalled(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteRefused: each refused plugin write is counted by plugin and
+// limit.
+func TestWriteRefused(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	for range 3 {
+		m.WriteRefused("ledger", "publishPerSecond")
+	}
+	m.WriteRefused("ledger", "stateValueBytes")
+	got := series(t, m)["medgate_plugin_writes_refused_total"]
+	want := map[string]float64{"limit=publishPerSecond,plugin=ledger,": 3, "limit=stateValueBytes,plugin=ledger,": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("medgate_plugin_writes_refused_total = %v, want %v", got, want)
+	}
+}

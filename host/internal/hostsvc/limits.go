@@ -1,0 +1,268 @@
+package hostsvc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Limits bound what one plugin writes through the host services, so that
+// a runaway or buggy adapter cannot starve the other plugins and sites of
+// the events topic and the store. The rates are token buckets of this
+// medgate instance (several instances each have their own), shared by the
+// plugin's sites. Only the plugin's own calls count: the replies and DLQ
+// records the pipeline publishes for it are never limited.
+//
+// The fields are the keys of the configuration (pluginLimits and
+// plugins[].limits, see host/internal/config): -1 as a rate means no
+// limit; every other value is at least 1.
+type Limits struct {
+	// PublishPerSecond is how many events (Publish) a second the plugin
+	// may publish, sustained; PublishBurst how many at once after a quiet
+	// spell (the size of the bucket).
+	PublishPerSecond int
+	PublishBurst     int
+	// JournalPerSecond and JournalBurst are the same for journal entries
+	// (Journal, and those a plugin returns with its Handle response).
+	JournalPerSecond int
+	JournalBurst     int
+	// StateValueBytes bounds one state value (Put, CompareAndSet and each
+	// write of WriteState).
+	StateValueBytes int
+}
+
+// DefaultLimits are the limits of a plugin the configuration says nothing
+// about; config.DefaultPluginLimits holds the same values. The rates are
+// well above what a plugin keeping pace with the pipeline needs (the
+// pass-through benchmark handles about 10,000 messages a second: one
+// event and one journal entry per message would be half the rate), so
+// only a plugin writing in a loop meets them. A state value is at most
+// 1 MiB: gRPC carries at most 4 MiB to the host in one call, and larger
+// data belongs in an artifact.
+var DefaultLimits = Limits{
+	PublishPerSecond: 50000, PublishBurst: 100000,
+	JournalPerSecond: 50000, JournalBurst: 100000,
+	StateValueBytes: 1 << 20,
+}
+
+// NoLimit as a rate (PublishPerSecond, JournalPerSecond) turns the limit
+// off.
+const NoLimit = -1
+
+// ErrLimit: a plugin's write was refused by its limits (see LimitError).
+var ErrLimit = errors.New("plugin write limit")
+
+// LimitError is the answer to a plugin's host-service write its Limits
+// refuse. Nothing was written. It travels to the plugin as gRPC
+// ResourceExhausted: the plugin's call fails, and the host retries its
+// message (or puts it in the DLQ with this reason), so no message is
+// dropped. It never names a state key, which may hold personal data.
+type LimitError struct {
+	Plugin string
+	Site   string
+	// Key is the configuration key of the limit ("publishPerSecond",
+	// "journalPerSecond", "stateValueBytes"), under plugins[].limits
+	// or pluginLimits.
+	Key string
+	// Value is the limit in force; Burst the bucket of a rate.
+	Value, Burst int
+	// What was refused ("event ledger.tick", "state value of 2097152 bytes").
+	What string
+}
+
+func (e *LimitError) Error() string {
+	if e.Key == keyStateValueBytes {
+		// "larger than max" makes the SDK report sdk.ErrTooLarge, which
+		// is what it is: more than the host takes in one call.
+		return fmt.Sprintf("plugin %q at site %q: the %s is larger than max %d bytes, the plugin's limit stateValueBytes: refused, nothing written; "+
+			"keep large data in an artifact (PutArtifact) and its reference in state, or split the value over several keys; "+
+			"if the plugin needs such values, raise limits.stateValueBytes under the plugin's entry in plugins: (or pluginLimits.stateValueBytes for every plugin, at most 4194304) and reload",
+			e.Plugin, e.Site, e.What, e.Value)
+	}
+	kind, burst := "events", keyPublishBurst
+	if e.Key == keyJournalPerSecond {
+		kind, burst = "journal entries", keyJournalBurst
+	}
+	return fmt.Sprintf("plugin %q at site %q wrote %s faster than its limit %s of %d a second (%s %d): the %s was refused, nothing written, and the call fails so that it is tried again later; "+
+		"if the plugin writes this much on purpose, raise limits.%s (and %s) under the plugin's entry in plugins: (or pluginLimits.%s for every plugin) and reload; otherwise the plugin writes in a loop: have its vendor fix it",
+		e.Plugin, e.Site, kind, e.Key, e.Value, burst, e.Burst, e.What, e.Key, burst, e.Key)
+}
+
+// Is makes a LimitError ErrLimit.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// GRPCStatus is the status the plugin receives.
+func (e *LimitError) GRPCStatus() *status.Status {
+	return status.New(codes.ResourceExhausted, e.Error())
+}
+
+// The configuration keys of the limits, as a LimitError names them.
+const (
+	keyPublishPerSecond = "publishPerSecond"
+	keyPublishBurst     = "publishBurst"
+	keyJournalPerSecond = "journalPerSecond"
+	keyJournalBurst     = "journalBurst"
+	keyStateValueBytes  = "stateValueBytes"
+)
+
+// refusalLogEvery is how often a plugin's refused writes are logged at
+// most: one line, then a count of the refusals not logged.
+const refusalLogEvery = time.Minute
+
+// bucket is a token bucket: rate tokens a second, at most burst held.
+type bucket struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func newBucket(rate, burst int) *bucket {
+	if rate == NoLimit {
+		return nil
+	}
+	return &bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+}
+
+// take takes a token at now, if there is one (a nil bucket always has).
+func (b *bucket) take(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	if !b.last.IsZero() && now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	if b.last.IsZero() || now.After(b.last) {
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// limiter applies one plugin's Limits.
+type limiter struct {
+	limits Limits
+
+	mu      sync.Mutex
+	publish *bucket // nil: no limit
+	journal *bucket
+	logged  time.Time // when a refusal was last logged
+	quiet   int       // refusals since, not logged
+}
+
+func newLimiter(l Limits) *limiter {
+	return &limiter{limits: l, publish: newBucket(l.PublishPerSecond, l.PublishBurst), journal: newBucket(l.JournalPerSecond, l.JournalBurst)}
+}
+
+// SetLimits sets each plugin's limits, by name; a plugin not named has
+// DefaultLimits. A plugin whose limits are unchanged keeps its buckets; a
+// changed one starts with full buckets. Limits apply to calls made from
+// now on, also of plugins already running (a reload).
+func (s *Services) SetLimits(byPlugin map[string]Limits) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	next := make(map[string]*limiter, len(byPlugin))
+	for name, l := range byPlugin {
+		if old := s.limiters[name]; old != nil && old.limits == l {
+			next[name] = old
+			continue
+		}
+		next[name] = newLimiter(l)
+	}
+	s.limiters = next
+}
+
+// SetRefusals says where refused writes go: log receives one line per
+// plugin per minute at most (with how many were refused since without a
+// line), refused is called for every one (a metric: plugin and the
+// limit's key). Either may be nil.
+func (s *Services) SetRefusals(log *slog.Logger, refused func(plugin, limit string)) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	s.log, s.refused = log, refused
+}
+
+// limiter returns plugin's limiter.
+func (s *Services) limiter(plugin string) *limiter {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	l := s.limiters[plugin]
+	if l == nil {
+		if s.limiters == nil {
+			s.limiters = map[string]*limiter{}
+		}
+		l = newLimiter(DefaultLimits)
+		s.limiters[plugin] = l
+	}
+	return l
+}
+
+func (s *Services) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
+// allow takes a token of the plugin's publish (journal false) or journal
+// bucket, or returns the refusal.
+func (h *hostServices) allow(site string, journal bool, what string) error {
+	l := h.s.limiter(h.plugin)
+	now := h.s.clock()
+	l.mu.Lock()
+	b, key, rate, burst := l.publish, keyPublishPerSecond, l.limits.PublishPerSecond, l.limits.PublishBurst
+	if journal {
+		b, key, rate, burst = l.journal, keyJournalPerSecond, l.limits.JournalPerSecond, l.limits.JournalBurst
+	}
+	ok := b.take(now)
+	l.mu.Unlock()
+	if ok {
+		return nil
+	}
+	return h.refuse(l, &LimitError{Plugin: h.plugin, Site: site, Key: key, Value: rate, Burst: burst, What: what})
+}
+
+// checkValues refuses state values larger than the plugin's limit.
+func (h *hostServices) checkValues(site string, values ...[]byte) error {
+	l := h.s.limiter(h.plugin)
+	for _, v := range values {
+		if len(v) > l.limits.StateValueBytes {
+			return h.refuse(l, &LimitError{Plugin: h.plugin, Site: site, Key: keyStateValueBytes, Value: l.limits.StateValueBytes,
+				What: fmt.Sprintf("state value of %d bytes", len(v))})
+		}
+	}
+	return nil
+}
+
+// refuse counts e, logs it unless the plugin's last refusal was logged
+// less than refusalLogEvery ago, and returns it.
+func (h *hostServices) refuse(l *limiter, e *LimitError) error {
+	h.s.lmu.Lock()
+	log, refused := h.s.log, h.s.refused
+	h.s.lmu.Unlock()
+	if refused != nil {
+		refused(e.Plugin, e.Key)
+	}
+	now := h.s.clock()
+	l.mu.Lock()
+	quiet := l.quiet
+	logNow := l.logged.IsZero() || now.Sub(l.logged) >= refusalLogEvery
+	if logNow {
+		l.logged, l.quiet = now, 0
+	} else {
+		l.quiet++
+	}
+	l.mu.Unlock()
+	if logNow && log != nil {
+		log.Warn("plugin write refused by its limits; further refusals of the plugin are logged at most once a minute (metric medgate_plugin_writes_refused_total counts each)",
+			"plugin", e.Plugin, "site", e.Site, "limit", e.Key, "value", e.Value, "refusedUnlogged", quiet, "err", e.Error())
+	}
+	return e
+}
