@@ -293,6 +293,12 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// marked (markDeductions).
 		ctx = withDeductGates(ctx)
 	}
+	if ds.HasError() {
+		// The message is refused whatever its business rules say, so they
+		// are checked from this site's state only: a national check they
+		// would make (GYD051) would send part of an invalid message out.
+		ctx = withoutNationalChecks(ctx)
+	}
 	sent := false
 	var rec sentRecord
 	var recVer int64
