@@ -211,3 +211,24 @@ func TestLateUploadAlerts(t *testing.T) {
 		t.Fatalf("%d late events, want 1", n)
 	}
 }
+
+// TestGYD104ListsThePersonsSettlements: GYD104 (one person's settlements,
+// a query without feedback) answers with the settlement the chain made,
+// by its settle_no and stay, and with none for another person.
+func TestGYD104ListsThePersonsSettlements(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, s := c.settle("ZY1301")
+	out := c.mustOK(c.send("GYD104", map[string]any{"aac002": c.filing["aac002"]}))
+	recs, _ := out["records"].([]any)
+	if fmt.Sprint(out["record_count"]) != "1" || len(recs) != 1 {
+		t.Fatalf("GYD104 answer %v, want the one settlement", out)
+	}
+	if r, _ := recs[0].(map[string]any); r["settle_no"] != s || r["ykc700"] != v || r["akb020"] != hospital {
+		t.Fatalf("GYD104 record %v, want settlement %s of stay %s at %s", r, s, v, hospital)
+	}
+	other := c.mustOK(c.send("GYD104", map[string]any{"aac002": "350203199901010019"}))
+	if fmt.Sprint(other["record_count"]) != "0" || other["records"] != nil {
+		t.Fatalf("GYD104 of another person %v, want no settlement", other)
+	}
+}
