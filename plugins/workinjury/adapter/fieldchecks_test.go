@@ -238,3 +238,62 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// TestEveryBatchLimitCheckedBeforeSending: for every transaction whose
+// input schema declares a batch limit (500; 10 for GYU002), a message one
+// item over it is refused (rule batch on the array's path, naming the
+// limit) and nothing reaches the national system; one at the limit is not
+// refused for its size.
+func TestEveryBatchLimitCheckedBeforeSending(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	e := newEnv(t, withRequestCount(&requests))
+	tested := 0
+	for _, sc := range schemas.Embedded().List(Name) {
+		side, path := sc.BatchPath()
+		if side != "input" {
+			continue
+		}
+		tested++
+		t.Logf("%s: batch limit %d on %s", sc.Code, sc.BatchLimit, sc.BatchField)
+		base := sc.ExampleInput()
+		steps := path
+		jsonPath := "$." + strings.Join(path, ".")
+		// The example holds one item: repeat it.
+		var item any = base
+		for _, s := range steps {
+			item = item.(map[string]any)[s]
+		}
+		one := item.([]any)[0]
+		for _, n := range []int{sc.BatchLimit, sc.BatchLimit + 1} {
+			items := make([]any, n)
+			for i := range items {
+				items[i] = deepCopy(one)
+			}
+			before := requests.Load()
+			r := e.send(sc.Code, edit(base, steps, false, items))
+			over := hasField(r, jsonPath, schemas.RuleBatch)
+			if n <= sc.BatchLimit {
+				if over {
+					t.Errorf("%s with %d items (the limit): refused for its size: %s", sc.Code, n, r.Diagnostics)
+				}
+				continue
+			}
+			if r.Status != sdk.StatusInvalid || !over {
+				t.Errorf("%s with %d items: status %s, %v; want invalid with %s:%s", sc.Code, n, r.Status, fields(r), jsonPath, schemas.RuleBatch)
+				continue
+			}
+			if sent := requests.Load() - before; sent != 0 {
+				t.Errorf("%s with %d items: %d HTTP request(s) reached the national system", sc.Code, n, sent)
+			}
+			for _, d := range r.Diagnostics {
+				if d.Field == jsonPath && d.Rule == schemas.RuleBatch && !strings.Contains(d.Summary, fmt.Sprint(sc.BatchLimit)) {
+					t.Errorf("%s: the batch error does not name the limit %d: %q", sc.Code, sc.BatchLimit, d.Summary)
+				}
+			}
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no input schema declares a batch limit")
+	}
+}
