@@ -207,8 +207,8 @@ func TestEveryFieldCheckedBeforeSending(t *testing.T) {
 				if v.rule == schemas.RuleLength && !strings.Contains(text, fmt.Sprint(fc.field.MaxLength)) {
 					t.Errorf("%s %s %s: the message does not say the limit %d: %q", sc.Code, fc.path, v.name, fc.field.MaxLength, text)
 				}
-				if !containsAny(text, "send", "shorten", "at most", "allows", "use one of", "write it like") {
-					t.Errorf("%s %s %s: the message does not say how to fix it: %q", sc.Code, fc.path, v.name, text)
+				if !containsAny(found.Detail, "correct "+fc.path) || !strings.Contains(found.Detail, sc.Code+".yaml") {
+					t.Errorf("%s %s %s: the error does not say how to fix it (correct the path, the schema file): %q", sc.Code, fc.path, v.name, found.Detail)
 				}
 			}
 		}
