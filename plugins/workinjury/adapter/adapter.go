@@ -151,8 +151,12 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			Type:    Name + "." + sc.Code,
 			Schema:  Name + "/" + sc.Code,
 			Summary: summary,
-			Upload:  k == opUpload && sc.Direction == schemas.DirectionUpload,
-			Query:   pureQuery(sc),
+			// Every upload, the revocations (direction revoke) and a
+			// GYU008 sent by hand (feedback) included: the adapter holds
+			// them to uploadDeadline (late), and the host must too (the
+			// oldest-pending metric, never given up).
+			Upload: k == opUpload,
+			Query:  pureQuery(sc),
 		})
 	}
 	return &sdk.DescribeResponse{
