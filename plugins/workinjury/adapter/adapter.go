@@ -151,8 +151,12 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			Type:    Name + "." + sc.Code,
 			Schema:  Name + "/" + sc.Code,
 			Summary: summary,
-			Upload:  k == opUpload && sc.Direction == schemas.DirectionUpload,
-			Query:   pureQuery(sc),
+			// Every upload, the revocations (direction revoke) and a
+			// GYU008 sent by hand (feedback) included: the adapter holds
+			// them to uploadDeadline (late), and the host must too (the
+			// oldest-pending metric, never given up).
+			Upload: k == opUpload,
+			Query:  pureQuery(sc),
 		})
 	}
 	return &sdk.DescribeResponse{
@@ -272,7 +276,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		raw = nil
 	}
 	for _, fe := range sc.ValidateInput(doc) {
-		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message})
+		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message, Detail: schemaFix(sc, fe)})
 	}
 	// The business rules look at the adapter state, which an upload that
 	// already went out has changed itself (a retry of an accepted GYU006
@@ -292,6 +296,12 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// remembered for its compare-and-set when the deductions are
 		// marked (markDeductions).
 		ctx = withDeductGates(ctx)
+	}
+	if ds.HasError() {
+		// The message is refused whatever its business rules say, so they
+		// are checked from this site's state only: a national check they
+		// would make (GYD051) would send part of an invalid message out.
+		ctx = withoutNationalChecks(ctx)
 	}
 	sent := false
 	var rec sentRecord
@@ -396,6 +406,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// the claim do not change it.
 		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)), nil
 	}
+}
+
+// schemaFix says how to fix a schema error of a message: where to correct
+// it, and which schema file declares the rule. The validator's own message
+// says what is wrong, but not always what to do (a number with too many
+// digits); and the declared limits are mostly medgate's reconstruction, so
+// the way to change a wrong one is named too.
+func schemaFix(sc *schemas.Schema, fe schemas.FieldError) string {
+	fix := fmt.Sprintf("correct %s where the message is built (the HIS or its transform) and send it again; the rule is declared by %s", fe.Path, sc.File)
+	if sc.Reconstructed {
+		fix += " (medgate's reconstruction: if the official specification declares the field otherwise, point the site's schemaDir at corrected schemas)"
+	}
+	return fix
 }
 
 // cardAuthenticated remembers a successful card authentication (GYD052)

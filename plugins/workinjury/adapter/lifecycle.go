@@ -233,9 +233,32 @@ func (l *lifecycle) localFiling(fc filingCheck, f filingState) {
 	}
 }
 
+// noNationalKey marks the context of the rules of a message the schema
+// already refused (withoutNationalChecks).
+type noNationalKey struct{}
+
+// withoutNationalChecks returns ctx for the business rules of a message
+// with schema errors: it is refused anyway and nothing of it may go out,
+// so the rules that need the national system (GYD051) are left out. The
+// platform sees them once it sends the message again with its fields fixed.
+func withoutNationalChecks(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noNationalKey{}, true)
+}
+
+// nationalChecksAllowed reports whether the rules may ask the national
+// system (see withoutNationalChecks).
+func nationalChecksAllowed(ctx context.Context) bool {
+	off, _ := ctx.Value(noNationalKey{}).(bool)
+	return !off
+}
+
 // remoteFiling asks GYD051; unknown says the filing was not known here,
-// and a valid answer is remembered.
+// and a valid answer is remembered. For a message the schema refused
+// (withoutNationalChecks) it asks nothing and finds nothing.
 func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
+	if !nationalChecksAllowed(l.ctx) {
+		return nil
+	}
 	in := map[string]any{"aac002": fc.aac002, "aac003": fc.aac003, "akb020": fc.akb020, "visit_date": fc.day, "scene": fc.scene, "filing_no": fc.filingNo}
 	if fc.aac003 == "" {
 		in["aac003"] = "-"
