@@ -17,6 +17,13 @@
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
 //
+// An ACK answers the message's MSH (unless the site's ACK mapping writes
+// it): it is written in the message's delimiters, from the message's
+// receiving application and facility (MSH-5, MSH-6) to its sending ones
+// (MSH-3, MSH-4), with its processing ID (MSH-11) and version (MSH-12);
+// a refusal of a message that cannot be read as a whole does the same
+// when its MSH segment can be read.
+//
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
@@ -24,6 +31,7 @@
 package mllp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -325,10 +333,10 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		if err != nil {
 			if errors.Is(err, hl7.ErrTooLarge) {
 				// The rest of the stream cannot be trusted: refuse and hang up.
-				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+				s.write(c, w, s.nak(nil, "", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
-				s.write(c, w, s.nak("", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -433,18 +441,18 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 			cs = s.cfg.DefaultCharset
 		}
 		charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
-		return s.nak(control, charset, why), "AR"
+		return s.nak(peekMSH(raw, charset), control, charset, why), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()
 	if control == "" {
-		return s.nak("", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
+		return s.nak(msg, "", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
 	}
 	msgType := msg.Type()
 	typ, ok := s.cfg.MessageTypes[msgType]
 	if !ok {
 		if typ, err = s.maps.HL7Type(s.cfg.Site, msgType); err != nil {
-			return s.nak(control, msg.Charset, err.Error()), "AR"
+			return s.nak(msg, control, msg.Charset, err.Error()), "AR"
 		}
 	}
 	id := messageID(msh.Value(3, 1, 1, 1), msh.Value(4, 1, 1, 1), control)
@@ -455,7 +463,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	}
 	env, err := json.Marshal(map[string]any{"id": id, "site": s.cfg.Site, "type": typ, "format": "hl7v2", "occurredAt": occurred, "payload": utf8Text(msg)})
 	if err != nil {
-		return s.nak(control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
+		return s.nak(msg, control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout.D())
 	defer cancel()
@@ -474,7 +482,23 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
 		}
 	}
-	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+	return encodeAs(plainAck(reply, msg, control, code), msg.Charset), code
+}
+
+// peekMSH reads the MSH segment alone of a message that cannot be read as
+// a whole (a bad segment or byte further on), in charset, so that its
+// refusal can still answer the sender's MSH; nil when that cannot be read
+// either.
+func peekMSH(raw []byte, charset string) *hl7.Message {
+	line := bytes.TrimLeft(raw, "\v\r\n\t ")
+	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	m, err := hl7.ParseWith(line, hl7.Options{DefaultCharset: charset})
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // readsUTF8 reports whether the listener reads messages without MSH-18 as
@@ -613,7 +637,7 @@ func withMSA(ack []byte, control, code string) ([]byte, string, bool) {
 }
 
 // encodeAs writes a UTF-8 ACK in the character set the sender used,
-// declaring it in MSH-18.
+// declaring it in MSH-18 (the ACK's fields separated by its MSH-1).
 func encodeAs(ack []byte, charset string) []byte {
 	if charset == "" || charset == "UTF-8" {
 		return ack
@@ -624,12 +648,16 @@ func encodeAs(ack []byte, charset string) []byte {
 	}
 	text := string(ack)
 	first, rest, _ := strings.Cut(text, "\r")
-	fields := strings.Split(first, "|")
+	if len(first) < 4 {
+		return ack
+	}
+	fs := first[3:4]
+	fields := strings.Split(first, fs)
 	for len(fields) < 18 {
 		fields = append(fields, "")
 	}
 	fields[17] = msh18
-	out, err := hl7.Encode(strings.Join(fields, "|")+"\r"+rest, msh18)
+	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18)
 	if err != nil {
 		return ack
 	}
@@ -638,29 +666,66 @@ func encodeAs(ack []byte, charset string) []byte {
 
 // plainAck is the ACK sent when the site has no ACK mapping (or it
 // failed): MSA with the code and the sender's MSH-10, one ERR per error.
-func plainAck(r *message.Reply, control, code string) []byte {
+// Its MSH answers req's (nil when the message could not be read at all):
+// in req's delimiters, from req's receiving application and facility
+// (MSH-5, MSH-6; MEDGATE and the site when empty) to its sending ones
+// (MSH-3, MSH-4), with req's processing ID (MSH-11) and version (MSH-12),
+// as HL7 v2 requires of an acknowledgment.
+func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 	d := hl7.DefaultDelimiters
+	var msh *hl7.Segment
+	own := false // the ACK is in req's delimiters
+	if req != nil && len(req.Segments) > 0 {
+		msh = &req.Segments[0]
+		if rd := req.Delimiters; rd.Component != 0 && rd.Repetition != 0 && rd.Escape != 0 && rd.Subcomponent != 0 {
+			d, own = rd, true
+		}
+	}
 	esc := func(s string) string { return hl7.Escape(s, d) }
+	// raw is field n of req's MSH as written (in d, so it goes into the
+	// ACK unchanged, components and escapes included), or def; in other
+	// delimiters than req's (which declares too few to write an ACK in),
+	// its first component.
+	raw := func(n int, def string) string {
+		switch {
+		case msh == nil || msh.Field(n) == "":
+			return def
+		case own:
+			return msh.Field(n)
+		}
+		return esc(msh.Value(n, 1, 1, 1))
+	}
+	enc := string([]byte{d.Component, d.Repetition, d.Escape, d.Subcomponent})
+	if d.Truncation != 0 {
+		enc += string(d.Truncation)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "MSH|^~\\&|MEDGATE|%s|||%s||ACK|%s|P|2.5\r", esc(r.Site), time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), esc(r.ID))
+	seg := func(fields ...string) {
+		b.WriteString(strings.Join(fields, string(d.Field)))
+		b.WriteByte('\r')
+	}
+	seg("MSH", enc, raw(5, "MEDGATE"), raw(6, esc(r.Site)), raw(3, ""), raw(4, ""),
+		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", esc(r.ID), raw(11, "P"), raw(12, "2.5"))
 	text := ""
 	if len(r.Errors) > 0 {
 		text = r.Errors[0].Message
 	}
-	fmt.Fprintf(&b, "MSA|%s|%s|%s\r", code, esc(control), esc(text))
+	seg("MSA", code, esc(control), esc(text))
+	cwe := func(parts ...string) string { return strings.Join(parts, string(d.Component)) }
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "ERR|||%s^%s^MEDGATE|E||||%s\r", esc(e.Rule), esc(e.Field), esc(e.Message))
+		seg("ERR", "", "", cwe(esc(e.Rule), esc(e.Field), "MEDGATE"), "E", "", "", "", esc(e.Message))
 	}
 	if x := r.External; x != nil {
-		fmt.Fprintf(&b, "ZEX|%s|%s|%s|%s\r", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
+		seg("ZEX", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
 	}
 	return []byte(b.String())
 }
 
-// nak is an AR for a message that was not processed.
-func (s *Server) nak(control, charset, why string) []byte {
+// nak is an AR for a message that was not processed; req is the message
+// as far as it could be read (nil when not at all).
+func (s *Server) nak(req *hl7.Message, control, charset, why string) []byte {
 	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
-	return encodeAs(plainAck(r, control, "AR"), charset)
+	return encodeAs(plainAck(r, req, control, "AR"), charset)
 }
 
 func newID() string {

@@ -1,6 +1,8 @@
 package mllp
 
 import (
+	"github.com/google/go-cmp/cmp"
+
 	"context"
 	"net"
 	"strings"
@@ -65,5 +67,76 @@ func TestEndBlockWithoutCR(t *testing.T) {
 		if m, err := hl7.Parse(b); err != nil || m.Get(hl7.Location{Segment: "MSA", Field: 2}) != "MSG"+string(rune('1'+i)) {
 			t.Fatalf("message %d: ACK %q", i+1, b)
 		}
+	}
+}
+
+// TestACKHeader: the ACK's MSH answers the sender's: sending and receiving
+// application and facility swapped, the sender's processing ID, version
+// and delimiters, whether the message was processed or refused because it
+// could not be read (its MSH line still can).
+func TestACKHeader(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		delims                             hl7.Delimiters
+		sendApp, sendFac, recvApp, recvFac string
+		processing, version, code, control string
+		charset                            string
+	}
+	star := hl7.Delimiters{Field: '*', Component: '!', Repetition: '~', Escape: '\\', Subcomponent: '&'}
+	for name, tc := range map[string]struct {
+		msg  string
+		want want
+	}{
+		"v2.4 from a test system": {
+			"MSH|^~\\&|HIS^2.16.840.1.1^ISO|XMFY|MEDGATE|XMFY_GW|20261203101500||ADT^A28|H1|T|2.4\rPID|1||X1||王小梅\r",
+			want{hl7.DefaultDelimiters, "MEDGATE", "XMFY_GW", "HIS", "XMFY", "T", "2.4", "AA", "H1", "UTF-8"}},
+		"own delimiters": {
+			"MSH*!~\\&*HIS*XMFY*MG*GW*20261203101500**ADT!A28*S|1*P*2.3.1\rPID*1**X1**WANG!XM\r",
+			want{star, "MG", "GW", "HIS", "XMFY", "P", "2.3.1", "AA", "S|1", "UTF-8"}},
+		"too few encoding characters for an ACK": {
+			"MSH|^~\\|HIS^X|XMFY|MG|GW|20261203101500||ADT^A28|D1|P|2.5\rPID|1||X1\r",
+			want{hl7.DefaultDelimiters, "MG", "GW", "HIS", "XMFY", "P", "2.5", "AA", "D1", "UTF-8"}},
+		"GB 18030, unreadable further on": {
+			"MSH|^~\\&|HIS|厦门妇幼|MEDGATE|GW|20261203101500||ADT^A28|G1|P|2.3|||||CHN|GB 18030-2000\rpid|1\r",
+			want{hl7.DefaultDelimiters, "MEDGATE", "GW", "HIS", "厦门妇幼", "P", "2.3", "AR", "G1", "GB18030"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			raw := []byte(tc.msg)
+			if tc.want.charset == "GB18030" {
+				var err error
+				if raw, err = hl7.Encode(tc.msg, "GB18030"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			addr := serveTCP(t, listenerConfig(), &fakeProc{answer: status(message.StatusOK)})
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := hl7.NewWriter(c).WriteMessage(raw); err != nil {
+				t.Fatal(err)
+			}
+			b, err := hl7.NewReader(c).ReadMessage()
+			if err != nil {
+				t.Fatalf("no ACK: %v", err)
+			}
+			ack, err := hl7.Parse(b)
+			if err != nil {
+				t.Fatalf("ACK %q does not parse: %v", b, err)
+			}
+			msh := &ack.Segments[0]
+			v := func(f int) string { return msh.Value(f, 1, 1, 1) }
+			got := want{ack.Delimiters, v(3), v(4), v(5), v(6), v(11), v(12),
+				ack.Get(hl7.Location{Segment: "MSA", Field: 1}), ack.Get(hl7.Location{Segment: "MSA", Field: 2}), ack.Charset}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(want{})); diff != "" {
+				t.Errorf("ACK %q (-want +got):\n%s", b, diff)
+			}
+			if strings.Contains(tc.msg, "2.16.840.1.1") && msh.Value(5, 1, 2, 1) != "2.16.840.1.1" {
+				t.Errorf("MSH-5 = %q, want the sender's whole MSH-3", msh.Field(5))
+			}
+		})
 	}
 }
