@@ -332,7 +332,13 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		raw, err := rd.ReadMessage()
 		if err != nil {
 			if errors.Is(err, hl7.ErrTooLarge) {
-				// The rest of the stream cannot be trusted: refuse and hang up.
+				// The rest of the stream cannot be trusted: refuse and hang
+				// up. The rest of the frame is read first (within
+				// readTimeout): hanging up on unread bytes resets the
+				// connection, and the sender, still writing its message,
+				// would get the reset instead of the AR and resend.
+				dr.discardFrame()
+				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "maxMessageBytes", s.cfg.MaxMessageBytes)
 				s.write(c, w, s.nak(nil, "", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
@@ -421,6 +427,17 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// discardFrame reads and drops the rest of the frame being read, up to
+// its end block, within the message's read time.
+func (d *deadlineReader) discardFrame() {
+	buf := make([]byte, 32<<10)
+	for d.inFrame && d.err == nil {
+		if _, err := d.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // handle processes one message and returns its ACK and MSA-1, or nil when

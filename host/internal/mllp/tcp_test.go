@@ -140,3 +140,40 @@ func TestACKHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestTooLargeRefusalReachesSender: a sender whose message is larger than
+// maxMessageBytes writes it whole, then reads the ACK: it gets the AR that
+// says so, rather than a reset connection (the listener hanging up on the
+// unread rest of the message) that it would resend into for ever.
+func TestTooLargeRefusalReachesSender(t *testing.T) {
+	t.Parallel()
+	for name, size := range map[string]int{"just over": 5000, "much larger": 4 << 20} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proc := &fakeProc{answer: status(message.StatusOK)}
+			addr := serveTCP(t, listenerConfig(), proc)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			msg := "MSH|^~\\&|HIS|XMFY|||20261203||ADT^A28|BIG1|P|2.5\rNTE|" + strings.Repeat("x", size) + "\r"
+			if err := hl7.NewWriter(c).WriteMessage([]byte(msg)); err != nil {
+				t.Fatalf("writing the message: %v", err)
+			}
+			b, err := hl7.NewReader(c).ReadMessage()
+			if err != nil {
+				t.Fatalf("no AR: %v", err)
+			}
+			m, err := hl7.Parse(b)
+			if err != nil || m.Get(hl7.Location{Segment: "MSA", Field: 1}) != "AR" ||
+				!strings.Contains(m.Get(hl7.Location{Segment: "MSA", Field: 3}), "larger than the 4096 bytes") {
+				t.Fatalf("ACK %q, want AR saying the message is too large", b)
+			}
+			if len(proc.envs) != 0 {
+				t.Error("the message too large was processed")
+			}
+		})
+	}
+}
