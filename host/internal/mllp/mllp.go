@@ -723,19 +723,34 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 	}
 	seg("MSH", enc, raw(5, "MEDGATE"), raw(6, esc(r.Site)), raw(3, ""), raw(4, ""),
 		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", esc(r.ID), raw(11, "P"), raw(12, "2.5"))
+	errs := ackErrors(r, code)
 	text := ""
-	if len(r.Errors) > 0 {
-		text = r.Errors[0].Message
+	if len(errs) > 0 {
+		text = errs[0].Message
 	}
 	seg("MSA", code, esc(control), esc(text))
 	cwe := func(parts ...string) string { return strings.Join(parts, string(d.Component)) }
-	for _, e := range r.Errors {
+	for _, e := range errs {
 		seg("ERR", "", "", cwe(esc(e.Rule), esc(e.Field), "MEDGATE"), "E", "", "", "", esc(e.Message))
 	}
 	if x := r.External; x != nil {
 		seg("ZEX", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
 	}
 	return []byte(b.String())
+}
+
+// ackErrors are the errors an ACK with MSA-1 code reports: the reply's,
+// or, for an AE or AR whose reply holds none, one saying why all the
+// same (the external system's answer, or where the outcome can be read),
+// so that no negative ACK leaves its sender without a reason.
+func ackErrors(r *message.Reply, code string) []message.ReplyError {
+	if len(r.Errors) > 0 || code == "AA" {
+		return r.Errors
+	}
+	if x := r.External; x != nil {
+		return []message.ReplyError{{Rule: "external", Message: fmt.Sprintf("the external system %s answered %s: %s", x.System, x.Code, x.Message)}}
+	}
+	return []message.ReplyError{{Rule: r.Status, Message: fmt.Sprintf("the outcome is %s but gives no reason; see message %s (GET /admin/messages/%s)", r.Status, r.RequestID, r.RequestID)}}
 }
 
 // nak is an AR for a message that was not processed; req is the message

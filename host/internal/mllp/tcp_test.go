@@ -177,3 +177,56 @@ func TestTooLargeRefusalReachesSender(t *testing.T) {
 		})
 	}
 }
+
+// TestNegativeACKSaysWhy: every AE or AR carries an ERR (and MSA-3) saying
+// what is wrong, also when the reply holds no error of its own: an
+// external system's refusal is named with its code and message.
+func TestNegativeACKSaysWhy(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		reply     message.Reply
+		code      string
+		wantParts []string
+	}{
+		"rejected, external only": {message.Reply{Status: message.StatusRejected, External: &message.External{System: "ecard", Code: "E9", Message: "卡已注销"}},
+			"AE", []string{"ecard", "E9", "卡已注销"}},
+		"rejected, nothing said": {message.Reply{Status: message.StatusRejected}, "AE", []string{"rejected", "hl7:HIS:XMFY:MSG1"}},
+		"failed, nothing said":   {message.Reply{Status: message.StatusFailed}, "AE", []string{"failed", "hl7:HIS:XMFY:MSG1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proc := &fakeProc{answer: func(env map[string]any) (*message.Reply, error) {
+				r := tc.reply
+				r.ID, r.RequestID, r.Site, r.Type = "r1", env["id"].(string), "demo", "ecard.register"
+				return &r, nil
+			}}
+			addr := serveTCP(t, listenerConfig(), proc)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := hl7.NewWriter(c).WriteMessage([]byte(strings.Replace(a28, "%s", "1", 1))); err != nil {
+				t.Fatal(err)
+			}
+			b, err := hl7.NewReader(c).ReadMessage()
+			if err != nil {
+				t.Fatalf("no ACK: %v", err)
+			}
+			ack, err := hl7.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msa3, err8 := ack.Get(hl7.Location{Segment: "MSA", Field: 3}), ack.Get(hl7.Location{Segment: "ERR", Field: 8})
+			if got := ack.Get(hl7.Location{Segment: "MSA", Field: 1}); got != tc.code {
+				t.Errorf("MSA-1 = %q, want %s", got, tc.code)
+			}
+			for _, p := range tc.wantParts {
+				if !strings.Contains(err8, p) || !strings.Contains(msa3, p) {
+					t.Errorf("ERR-8 %q, MSA-3 %q: want both to say %q (ACK %q)", err8, msa3, p, b)
+				}
+			}
+		})
+	}
+}
