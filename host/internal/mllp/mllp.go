@@ -17,12 +17,14 @@
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
 //
-// An ACK answers the message's MSH (unless the site's ACK mapping writes
-// it): it is written in the message's delimiters, from the message's
+// An ACK answers the message's MSH. A plain one (the site has no ACK
+// mapping) is written in the message's delimiters, from the message's
 // receiving application and facility (MSH-5, MSH-6) to its sending ones
 // (MSH-3, MSH-4), with its processing ID (MSH-11) and version (MSH-12);
 // a refusal of a message that cannot be read as a whole does the same
-// when its MSH segment can be read.
+// when its MSH segment can be read. A mapped one keeps the mapping's MSH
+// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, and its MSA-2
+// is the sender's MSH-10.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
@@ -493,10 +495,10 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	doc, err := json.Marshal(reply)
 	if err == nil {
 		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			if fixed, msa1, ok := withMSA(ack, control, code); ok {
+			if fixed, msa1, ok := withMSA(ack, msg, control, code); ok {
 				return encodeAs(fixed, msg.Charset), msa1
 			}
-			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
+			s.log.Warn("the ACK mapping wrote no MSA segment (or no readable HL7 message); the sender gets a plain ACK", "mapping", name)
 		}
 	}
 	return encodeAs(plainAck(reply, msg, control, code), msg.Charset), code
@@ -628,26 +630,52 @@ func utf8Text(m *hl7.Message) string {
 	return b.String()
 }
 
-// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-2
-// is the sender's MSH-10 whatever the mapping wrote there (the original
-// acknowledgment mode requires it), and MSA-1 the outcome's code unless
-// the mapping chose one (a query answered "not found" may say AA). It
-// returns the ACK and its MSA-1; ok is false when the mapping wrote no MSA.
-func withMSA(ack []byte, control, code string) ([]byte, string, bool) {
+// withMSA makes sure a mapped ACK acknowledges the sender's message req:
+// MSA-2 is the sender's MSH-10 whatever the mapping wrote there (the
+// original acknowledgment mode requires it), MSA-1 the outcome's code
+// unless the mapping chose one (a query answered "not found" may say AA),
+// and MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them),
+// which a mapping cannot know. It returns the ACK and its MSA-1; ok is
+// false when the mapping wrote no MSA (or no readable MSH).
+func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string, bool) {
+	am, err := hl7.ParseWith(ack, hl7.Options{Text: true}) // rendered as UTF-8 text
+	if err != nil || len(req.Segments) == 0 {
+		return nil, "", false
+	}
+	d, fs := am.Delimiters, string(am.Delimiters.Field)
+	// sender is field n of req's MSH as the ACK's delimiters write it.
+	msh := &req.Segments[0]
+	sender := func(n int) string {
+		if req.Delimiters == d {
+			return msh.Field(n)
+		}
+		return hl7.Escape(msh.Value(n, 1, 1, 1), d)
+	}
 	segs := strings.Split(string(ack), "\r")
+	if f := strings.Split(segs[0], fs); len(f) >= 2 { // f[k] is MSH-(k+1)
+		for len(f) < 6 {
+			f = append(f, "")
+		}
+		for k, n := range map[int]int{4: 3, 5: 4} {
+			if v := sender(n); v != "" {
+				f[k] = v
+			}
+		}
+		segs[0] = strings.Join(f, fs)
+	}
 	for i, seg := range segs {
-		if !strings.HasPrefix(seg, "MSA|") {
+		if !strings.HasPrefix(seg, "MSA"+fs) {
 			continue
 		}
-		f := strings.Split(seg, "|")
+		f := strings.Split(seg, fs)
 		for len(f) < 3 {
 			f = append(f, "")
 		}
 		if f[1] == "" {
 			f[1] = code
 		}
-		f[2] = hl7.Escape(control, hl7.DefaultDelimiters)
-		segs[i] = strings.Join(f, "|")
+		f[2] = hl7.Escape(control, d)
+		segs[i] = strings.Join(f, fs)
 		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
 	return nil, "", false

@@ -230,3 +230,57 @@ func TestNegativeACKSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedACKAnswersSender: an ACK the site's mapping renders (which
+// cannot know who sent the message) goes back to the sender: MSH-5 and
+// MSH-6 are the sender's MSH-3 and MSH-4, whatever the mapping wrote
+// there, in the mapping's delimiters, and MSA-2 its MSH-10.
+func TestMappedACKAnswersSender(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		msg, wantApp, wantApp2, wantFac, wantControl string
+	}{
+		"same delimiters": {"MSH|^~\\&|HIS^2.16.1^ISO|XMFY|MEDGATE|GW|20261203101500||ADT^A28|M^1|P|2.4\rPID|1||X1\r",
+			"HIS", "2.16.1", "XMFY", "M"},
+		"other delimiters": {"MSH*!~\\&*HIS!2.16.1*XM|FY*MEDGATE*GW*20261203101500**ADT!A28*M^1*P*2.4\rPID*1**X1\r",
+			"HIS", "", "XM|FY", "M^1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mapped := []byte("MSH|^~\\&|MEDGATE|demo|PLATFORM||20261203101500||ACK|r1|P|2.5\rMSA|AA|x\rZEC|E1\r")
+			s, err := New(listenerConfig(), &fakeProc{answer: status(message.StatusOK)}, fakeMaps{ack: mapped}, quiet, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan struct{})
+			go func() { defer close(served); _ = s.Serve(context.Background()) }()
+			defer func() { _ = s.Close(); <-served }()
+			c, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := hl7.NewWriter(c).WriteMessage([]byte(tc.msg)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := hl7.NewReader(c).ReadMessage()
+			if err != nil {
+				t.Fatalf("no ACK: %v", err)
+			}
+			ack, err := hl7.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msh := &ack.Segments[0]
+			got := []string{msh.Value(5, 1, 1, 1), msh.Value(5, 1, 2, 1), msh.Value(6, 1, 1, 1), ack.Get(hl7.Location{Segment: "MSA", Field: 2}), ack.Get(hl7.Location{Segment: "ZEC", Field: 1})}
+			want := []string{tc.wantApp, tc.wantApp2, tc.wantFac, tc.wantControl, "E1"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ACK %q: MSH-5.1, MSH-5.2, MSH-6, MSA-2, ZEC-1 (-want +got):\n%s", b, diff)
+			}
+		})
+	}
+}
