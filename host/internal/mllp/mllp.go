@@ -47,9 +47,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -647,9 +649,9 @@ func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string
 	msh := &req.Segments[0]
 	sender := func(n int) string {
 		if req.Delimiters == d {
-			return msh.Field(n)
+			return headerText(msh.Field(n), req.Charset, d.Escape)
 		}
-		return hl7.Escape(msh.Value(n, 1, 1, 1), d)
+		return headerText(hl7.Escape(msh.Value(n, 1, 1, 1), d), req.Charset, d.Escape)
 	}
 	segs := strings.Split(string(ack), "\r")
 	if f := strings.Split(segs[0], fs); len(f) >= 2 { // f[k] is MSH-(k+1)
@@ -679,6 +681,34 @@ func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string
 		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
 	return nil, "", false
+}
+
+// headerText returns v, escaped text for the ACK's MSH line, as the ACK
+// can carry it in charset: a character whose GB 18030 bytes hold an ASCII
+// byte (a GBK character whose second byte is '|' or '^', say) is written
+// as a hex escape (\Xhhhh\, read in the ACK's character set), since the
+// MSH line up to MSH-18 is read byte by byte before the character set is
+// known.
+func headerText(v, charset string, escape byte) string {
+	if charset != "GB18030" {
+		return v
+	}
+	var b strings.Builder
+	for _, r := range v {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		enc, err := hl7.Encode(string(r), "GB18030")
+		if err != nil || !slices.ContainsFunc(enc, func(c byte) bool { return c < utf8.RuneSelf }) {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteByte(escape)
+		b.WriteString("X" + strings.ToUpper(hex.EncodeToString(enc)))
+		b.WriteByte(escape)
+	}
+	return b.String()
 }
 
 // encodeAs writes a UTF-8 ACK in the character set the sender used,
@@ -736,9 +766,9 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		case msh == nil || msh.Field(n) == "":
 			return def
 		case own:
-			return msh.Field(n)
+			return headerText(msh.Field(n), req.Charset, d.Escape)
 		}
-		return esc(msh.Value(n, 1, 1, 1))
+		return headerText(esc(msh.Value(n, 1, 1, 1)), req.Charset, d.Escape)
 	}
 	enc := string([]byte{d.Component, d.Repetition, d.Escape, d.Subcomponent})
 	if d.Truncation != 0 {

@@ -84,21 +84,27 @@ func TestACKHeader(t *testing.T) {
 	}
 	star := hl7.Delimiters{Field: '*', Component: '!', Repetition: '~', Escape: '\\', Subcomponent: '&'}
 	for name, tc := range map[string]struct {
-		msg  string
-		want want
+		msg     string
+		want    want
+		setting string // defaultCharset
 	}{
 		"v2.4 from a test system": {
 			"MSH|^~\\&|HIS^2.16.840.1.1^ISO|XMFY|MEDGATE|XMFY_GW|20261203101500||ADT^A28|H1|T|2.4\rPID|1||X1||王小梅\r",
-			want{hl7.DefaultDelimiters, "MEDGATE", "XMFY_GW", "HIS", "XMFY", "T", "2.4", "AA", "H1", "UTF-8"}},
+			want{hl7.DefaultDelimiters, "MEDGATE", "XMFY_GW", "HIS", "XMFY", "T", "2.4", "AA", "H1", "UTF-8"}, ""},
 		"own delimiters": {
 			"MSH*!~\\&*HIS*XMFY*MG*GW*20261203101500**ADT!A28*S|1*P*2.3.1\rPID*1**X1**WANG!XM\r",
-			want{star, "MG", "GW", "HIS", "XMFY", "P", "2.3.1", "AA", "S|1", "UTF-8"}},
+			want{star, "MG", "GW", "HIS", "XMFY", "P", "2.3.1", "AA", "S|1", "UTF-8"}, ""},
 		"too few encoding characters for an ACK": {
 			"MSH|^~\\|HIS^X|XMFY|MG|GW|20261203101500||ADT^A28|D1|P|2.5\rPID|1||X1\r",
-			want{hl7.DefaultDelimiters, "MG", "GW", "HIS", "XMFY", "P", "2.5", "AA", "D1", "UTF-8"}},
+			want{hl7.DefaultDelimiters, "MG", "GW", "HIS", "XMFY", "P", "2.5", "AA", "D1", "UTF-8"}, ""},
+		// 亅 is 81 7C in GB 18030: its second byte is '|'. Copied as it is
+		// into MSH-5, it would hide MSH-18 from a reader of the raw bytes.
+		"GBK without MSH-18, a facility's second byte a delimiter": {
+			"MSH|^~\\&|HIS|厦门亅|MEDGATE|GW|20261203101500||ADT^A28|K1|P|2.4\rPID|1||X1||王小梅\r",
+			want{hl7.DefaultDelimiters, "MEDGATE", "GW", "HIS", "厦门亅", "P", "2.4", "AA", "K1", "GB18030"}, "GB18030"},
 		"GB 18030, unreadable further on": {
 			"MSH|^~\\&|HIS|厦门妇幼|MEDGATE|GW|20261203101500||ADT^A28|G1|P|2.3|||||CHN|GB 18030-2000\rpid|1\r",
-			want{hl7.DefaultDelimiters, "MEDGATE", "GW", "HIS", "厦门妇幼", "P", "2.3", "AR", "G1", "GB18030"}},
+			want{hl7.DefaultDelimiters, "MEDGATE", "GW", "HIS", "厦门妇幼", "P", "2.3", "AR", "G1", "GB18030"}, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -109,7 +115,9 @@ func TestACKHeader(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			addr := serveTCP(t, listenerConfig(), &fakeProc{answer: status(message.StatusOK)})
+			cfg := listenerConfig()
+			cfg.DefaultCharset = tc.setting
+			addr := serveTCP(t, cfg, &fakeProc{answer: status(message.StatusOK)})
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
