@@ -95,8 +95,14 @@ func (r *Reader) frame() ([]byte, error) {
 			if bytes.IndexByte(msg, StartBlock) >= 0 {
 				return nil, fmt.Errorf("%w: a start block inside a frame (an end block was lost)", ErrFraming)
 			}
-			if c, err := r.br.ReadByte(); err == nil && c != '\r' {
-				_ = r.br.UnreadByte()
+			// The CR after the end block is taken when it came with it;
+			// it is not waited for: a sender that leaves it out waits for
+			// its ACK, and a CR arriving later is skipped as a blank
+			// before the next message.
+			if r.br.Buffered() > 0 {
+				if c, err := r.br.ReadByte(); err == nil && c != '\r' {
+					_ = r.br.UnreadByte()
+				}
 			}
 			return msg, nil
 		case errors.Is(err, bufio.ErrBufferFull):

@@ -17,6 +17,15 @@
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
 //
+// An ACK answers the message's MSH. A plain one (the site has no ACK
+// mapping) is written in the message's delimiters, from the message's
+// receiving application and facility (MSH-5, MSH-6) to its sending ones
+// (MSH-3, MSH-4), with its processing ID (MSH-11) and version (MSH-12);
+// a refusal of a message that cannot be read as a whole does the same
+// when its MSH segment can be read. A mapped one keeps the mapping's MSH
+// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, and its MSA-2
+// is the sender's MSH-10.
+//
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
@@ -24,6 +33,7 @@
 package mllp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -37,9 +47,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -324,11 +336,17 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		raw, err := rd.ReadMessage()
 		if err != nil {
 			if errors.Is(err, hl7.ErrTooLarge) {
-				// The rest of the stream cannot be trusted: refuse and hang up.
-				s.write(c, w, s.nak("", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+				// The rest of the stream cannot be trusted: refuse and hang
+				// up. The rest of the frame is read first (within
+				// readTimeout): hanging up on unread bytes resets the
+				// connection, and the sender, still writing its message,
+				// would get the reset instead of the AR and resend.
+				dr.discardFrame()
+				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "maxMessageBytes", s.cfg.MaxMessageBytes)
+				s.write(c, w, s.nak(nil, "", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
-				s.write(c, w, s.nak("", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -415,6 +433,17 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// discardFrame reads and drops the rest of the frame being read, up to
+// its end block, within the message's read time.
+func (d *deadlineReader) discardFrame() {
+	buf := make([]byte, 32<<10)
+	for d.inFrame && d.err == nil {
+		if _, err := d.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
 // handle processes one message and returns its ACK and MSA-1, or nil when
 // the outcome is not stored.
 func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
@@ -433,18 +462,18 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 			cs = s.cfg.DefaultCharset
 		}
 		charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
-		return s.nak(control, charset, why), "AR"
+		return s.nak(peekMSH(raw, charset), control, charset, why), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()
 	if control == "" {
-		return s.nak("", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
+		return s.nak(msg, "", msg.Charset, "MSH-10 (message control ID) is empty; medgate needs it to recognise a resent message"), "AR"
 	}
 	msgType := msg.Type()
 	typ, ok := s.cfg.MessageTypes[msgType]
 	if !ok {
 		if typ, err = s.maps.HL7Type(s.cfg.Site, msgType); err != nil {
-			return s.nak(control, msg.Charset, err.Error()), "AR"
+			return s.nak(msg, control, msg.Charset, err.Error()), "AR"
 		}
 	}
 	id := messageID(msh.Value(3, 1, 1, 1), msh.Value(4, 1, 1, 1), control)
@@ -455,7 +484,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	}
 	env, err := json.Marshal(map[string]any{"id": id, "site": s.cfg.Site, "type": typ, "format": "hl7v2", "occurredAt": occurred, "payload": utf8Text(msg)})
 	if err != nil {
-		return s.nak(control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
+		return s.nak(msg, control, msg.Charset, "the message cannot be encoded: "+err.Error()), "AR"
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout.D())
 	defer cancel()
@@ -468,13 +497,29 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	doc, err := json.Marshal(reply)
 	if err == nil {
 		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			if fixed, msa1, ok := withMSA(ack, control, code); ok {
+			if fixed, msa1, ok := withMSA(ack, msg, control, code); ok {
 				return encodeAs(fixed, msg.Charset), msa1
 			}
-			s.log.Warn("the ACK mapping wrote no MSA segment; the sender gets a plain ACK", "mapping", name)
+			s.log.Warn("the ACK mapping wrote no MSA segment (or no readable HL7 message); the sender gets a plain ACK", "mapping", name)
 		}
 	}
-	return encodeAs(plainAck(reply, control, code), msg.Charset), code
+	return encodeAs(plainAck(reply, msg, control, code), msg.Charset), code
+}
+
+// peekMSH reads the MSH segment alone of a message that cannot be read as
+// a whole (a bad segment or byte further on), in charset, so that its
+// refusal can still answer the sender's MSH; nil when that cannot be read
+// either.
+func peekMSH(raw []byte, charset string) *hl7.Message {
+	line := bytes.TrimLeft(raw, "\v\r\n\t ")
+	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	m, err := hl7.ParseWith(line, hl7.Options{DefaultCharset: charset})
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // readsUTF8 reports whether the listener reads messages without MSH-18 as
@@ -587,33 +632,87 @@ func utf8Text(m *hl7.Message) string {
 	return b.String()
 }
 
-// withMSA makes sure a mapped ACK acknowledges the sender's message: MSA-2
-// is the sender's MSH-10 whatever the mapping wrote there (the original
-// acknowledgment mode requires it), and MSA-1 the outcome's code unless
-// the mapping chose one (a query answered "not found" may say AA). It
-// returns the ACK and its MSA-1; ok is false when the mapping wrote no MSA.
-func withMSA(ack []byte, control, code string) ([]byte, string, bool) {
+// withMSA makes sure a mapped ACK acknowledges the sender's message req:
+// MSA-2 is the sender's MSH-10 whatever the mapping wrote there (the
+// original acknowledgment mode requires it), MSA-1 the outcome's code
+// unless the mapping chose one (a query answered "not found" may say AA),
+// and MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them),
+// which a mapping cannot know. It returns the ACK and its MSA-1; ok is
+// false when the mapping wrote no MSA (or no readable MSH).
+func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string, bool) {
+	am, err := hl7.ParseWith(ack, hl7.Options{Text: true}) // rendered as UTF-8 text
+	if err != nil || len(req.Segments) == 0 {
+		return nil, "", false
+	}
+	d, fs := am.Delimiters, string(am.Delimiters.Field)
+	// sender is field n of req's MSH as the ACK's delimiters write it.
+	msh := &req.Segments[0]
+	sender := func(n int) string {
+		if req.Delimiters == d {
+			return headerText(msh.Field(n), req.Charset, d.Escape)
+		}
+		return headerText(hl7.Escape(msh.Value(n, 1, 1, 1), d), req.Charset, d.Escape)
+	}
 	segs := strings.Split(string(ack), "\r")
+	if f := strings.Split(segs[0], fs); len(f) >= 2 { // f[k] is MSH-(k+1)
+		for len(f) < 6 {
+			f = append(f, "")
+		}
+		for k, n := range map[int]int{4: 3, 5: 4} {
+			if v := sender(n); v != "" {
+				f[k] = v
+			}
+		}
+		segs[0] = strings.Join(f, fs)
+	}
 	for i, seg := range segs {
-		if !strings.HasPrefix(seg, "MSA|") {
+		if !strings.HasPrefix(seg, "MSA"+fs) {
 			continue
 		}
-		f := strings.Split(seg, "|")
+		f := strings.Split(seg, fs)
 		for len(f) < 3 {
 			f = append(f, "")
 		}
 		if f[1] == "" {
 			f[1] = code
 		}
-		f[2] = hl7.Escape(control, hl7.DefaultDelimiters)
-		segs[i] = strings.Join(f, "|")
+		f[2] = hl7.Escape(control, d)
+		segs[i] = strings.Join(f, fs)
 		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
 	return nil, "", false
 }
 
+// headerText returns v, escaped text for the ACK's MSH line, as the ACK
+// can carry it in charset: a character whose GB 18030 bytes hold an ASCII
+// byte (a GBK character whose second byte is '|' or '^', say) is written
+// as a hex escape (\Xhhhh\, read in the ACK's character set), since the
+// MSH line up to MSH-18 is read byte by byte before the character set is
+// known.
+func headerText(v, charset string, escape byte) string {
+	if charset != "GB18030" {
+		return v
+	}
+	var b strings.Builder
+	for _, r := range v {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		enc, err := hl7.Encode(string(r), "GB18030")
+		if err != nil || !slices.ContainsFunc(enc, func(c byte) bool { return c < utf8.RuneSelf }) {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteByte(escape)
+		b.WriteString("X" + strings.ToUpper(hex.EncodeToString(enc)))
+		b.WriteByte(escape)
+	}
+	return b.String()
+}
+
 // encodeAs writes a UTF-8 ACK in the character set the sender used,
-// declaring it in MSH-18.
+// declaring it in MSH-18 (the ACK's fields separated by its MSH-1).
 func encodeAs(ack []byte, charset string) []byte {
 	if charset == "" || charset == "UTF-8" {
 		return ack
@@ -624,12 +723,16 @@ func encodeAs(ack []byte, charset string) []byte {
 	}
 	text := string(ack)
 	first, rest, _ := strings.Cut(text, "\r")
-	fields := strings.Split(first, "|")
+	if len(first) < 4 {
+		return ack
+	}
+	fs := first[3:4]
+	fields := strings.Split(first, fs)
 	for len(fields) < 18 {
 		fields = append(fields, "")
 	}
 	fields[17] = msh18
-	out, err := hl7.Encode(strings.Join(fields, "|")+"\r"+rest, msh18)
+	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18)
 	if err != nil {
 		return ack
 	}
@@ -638,29 +741,81 @@ func encodeAs(ack []byte, charset string) []byte {
 
 // plainAck is the ACK sent when the site has no ACK mapping (or it
 // failed): MSA with the code and the sender's MSH-10, one ERR per error.
-func plainAck(r *message.Reply, control, code string) []byte {
+// Its MSH answers req's (nil when the message could not be read at all):
+// in req's delimiters, from req's receiving application and facility
+// (MSH-5, MSH-6; MEDGATE and the site when empty) to its sending ones
+// (MSH-3, MSH-4), with req's processing ID (MSH-11) and version (MSH-12),
+// as HL7 v2 requires of an acknowledgment.
+func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 	d := hl7.DefaultDelimiters
-	esc := func(s string) string { return hl7.Escape(s, d) }
-	var b strings.Builder
-	fmt.Fprintf(&b, "MSH|^~\\&|MEDGATE|%s|||%s||ACK|%s|P|2.5\r", esc(r.Site), time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), esc(r.ID))
-	text := ""
-	if len(r.Errors) > 0 {
-		text = r.Errors[0].Message
+	var msh *hl7.Segment
+	own := false // the ACK is in req's delimiters
+	if req != nil && len(req.Segments) > 0 {
+		msh = &req.Segments[0]
+		if rd := req.Delimiters; rd.Component != 0 && rd.Repetition != 0 && rd.Escape != 0 && rd.Subcomponent != 0 {
+			d, own = rd, true
+		}
 	}
-	fmt.Fprintf(&b, "MSA|%s|%s|%s\r", code, esc(control), esc(text))
-	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "ERR|||%s^%s^MEDGATE|E||||%s\r", esc(e.Rule), esc(e.Field), esc(e.Message))
+	esc := func(s string) string { return hl7.Escape(s, d) }
+	// raw is field n of req's MSH as written (in d, so it goes into the
+	// ACK unchanged, components and escapes included), or def; in other
+	// delimiters than req's (which declares too few to write an ACK in),
+	// its first component.
+	raw := func(n int, def string) string {
+		switch {
+		case msh == nil || msh.Field(n) == "":
+			return def
+		case own:
+			return headerText(msh.Field(n), req.Charset, d.Escape)
+		}
+		return headerText(esc(msh.Value(n, 1, 1, 1)), req.Charset, d.Escape)
+	}
+	enc := string([]byte{d.Component, d.Repetition, d.Escape, d.Subcomponent})
+	if d.Truncation != 0 {
+		enc += string(d.Truncation)
+	}
+	var b strings.Builder
+	seg := func(fields ...string) {
+		b.WriteString(strings.Join(fields, string(d.Field)))
+		b.WriteByte('\r')
+	}
+	seg("MSH", enc, raw(5, "MEDGATE"), raw(6, esc(r.Site)), raw(3, ""), raw(4, ""),
+		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", esc(r.ID), raw(11, "P"), raw(12, "2.5"))
+	errs := ackErrors(r, code)
+	text := ""
+	if len(errs) > 0 {
+		text = errs[0].Message
+	}
+	seg("MSA", code, esc(control), esc(text))
+	cwe := func(parts ...string) string { return strings.Join(parts, string(d.Component)) }
+	for _, e := range errs {
+		seg("ERR", "", "", cwe(esc(e.Rule), esc(e.Field), "MEDGATE"), "E", "", "", "", esc(e.Message))
 	}
 	if x := r.External; x != nil {
-		fmt.Fprintf(&b, "ZEX|%s|%s|%s|%s\r", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
+		seg("ZEX", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
 	}
 	return []byte(b.String())
 }
 
-// nak is an AR for a message that was not processed.
-func (s *Server) nak(control, charset, why string) []byte {
+// ackErrors are the errors an ACK with MSA-1 code reports: the reply's,
+// or, for an AE or AR whose reply holds none, one saying why all the
+// same (the external system's answer, or where the outcome can be read),
+// so that no negative ACK leaves its sender without a reason.
+func ackErrors(r *message.Reply, code string) []message.ReplyError {
+	if len(r.Errors) > 0 || code == "AA" {
+		return r.Errors
+	}
+	if x := r.External; x != nil {
+		return []message.ReplyError{{Rule: "external", Message: fmt.Sprintf("the external system %s answered %s: %s", x.System, x.Code, x.Message)}}
+	}
+	return []message.ReplyError{{Rule: r.Status, Message: fmt.Sprintf("the outcome is %s but gives no reason; see message %s (GET /admin/messages/%s)", r.Status, r.RequestID, r.RequestID)}}
+}
+
+// nak is an AR for a message that was not processed; req is the message
+// as far as it could be read (nil when not at all).
+func (s *Server) nak(req *hl7.Message, control, charset, why string) []byte {
 	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
-	return encodeAs(plainAck(r, control, "AR"), charset)
+	return encodeAs(plainAck(r, req, control, "AR"), charset)
 }
 
 func newID() string {

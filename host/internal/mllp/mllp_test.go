@@ -402,6 +402,9 @@ func FuzzServe(f *testing.F) {
 	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|3|P|2.5\rPID|1||X||\xcd\xf5\xd0\xa1\xc3\xb7\r"))
 	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|4|P|2.5\rPID|1||X||\xd6\xa3\xce\xb0\r"))
 	f.Add(frame("MSH|^~\\&|A|B|||x||ADT^A28|5|P|2.5\rPID|1||X||\x81\x20\xff\r"))
+	// A GB 18030 character whose second byte is '|' (8B 7C) in MSH-3,
+	// which the ACK echoes in MSH-5, before its MSH-18.
+	f.Add([]byte("\vMSH|!|0\x8b|\x1c"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// Each input goes to a listener without defaultCharset and to one
 		// reading messages without MSH-18 as GB 18030.
