@@ -195,7 +195,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(), CrashLimit: p.PluginCrashLimit,
 		// A waiting HTTP request has its reply once the outcome is stored,
 		// without waiting for the reply's own trip to Kafka.
-		Stored: func(r *message.Reply) { d.ingress.Done(r) },
+		Stored: d.handOver,
 		// Journal entries made while a plugin handles a message are stored
 		// with its outcome, not one fsync each during the call.
 		Journal: d.services,
@@ -304,9 +304,22 @@ func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	d.ingress.Done(r)
+	if m.Headers[pipeline.HeaderStoredRequest] == "" {
+		// The reply answers m.Value: the HTTP requests waiting for its id
+		// get it if they are that message (a refusal of id-reused, a
+		// stored reply given back, ...). A reference's record is not the
+		// request: its outcome was handed over by the pipeline with the
+		// request recorded (handOver), and the requests waiting for a
+		// reply it gives back read the store.
+		d.ingress.Done(r, m.Value)
+	}
 	return nil
 }
+
+// handOver is the pipeline's hand-over of a stored outcome
+// (pipeline.Options.Stored): the HTTP requests of this instance waiting
+// for it get r, if they are the message of request (ingress.Ingress.Done).
+func (d *Daemon) handOver(r *message.Reply, request []byte) { d.ingress.Done(r, request) }
 
 // Process implements api.Backend and console.Backend: the HTTP ingress
 // queues the request on the request topic and waits for its outcome.
