@@ -59,6 +59,11 @@ type Daemon struct {
 	sched    *scheduler.Scheduler
 	metrics  *metrics.Metrics
 	http     *http.Server
+	// endRequests ends the contexts of the HTTP server's requests
+	// (serveHTTP, stopHTTP).
+	endRequests context.CancelFunc
+	// grace bounds each of the shutdown's waits (0: shutdownGrace).
+	grace    time.Duration
 	mllp     []*mllp.Server
 	httpAddr string
 
@@ -566,35 +571,45 @@ func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
 // TriggerJob implements api.Backend.
 func (d *Daemon) TriggerJob(ctx context.Context, id string) error { return d.sched.Trigger(ctx, id) }
 
-// shutdownGrace bounds the shutdown's waits once the consumer has
-// stopped: for the scheduled jobs' cancelled runs to return, and for the
-// HTTP server's requests to end.
+// shutdownGrace bounds each of the shutdown's waits: for the HTTP
+// server's requests to end while the consumer still runs, and, once the
+// consumer has stopped, for the scheduled jobs' cancelled runs to return.
 const shutdownGrace = 10 * time.Second
 
-// Close shuts down in reverse order: stop taking messages and let in-flight
-// ones finish; stop starting jobs and cancel the runs in progress (a
+// shutdownGrace is d.grace, or the constant shutdownGrace when unset.
+func (d *Daemon) shutdownGrace() time.Duration {
+	if d.grace > 0 {
+		return d.grace
+	}
+	return shutdownGrace
+}
+
+// Close shuts down in reverse order: stop starting jobs; stop taking HTTP
+// requests and let those taken finish while the consumer still runs
+// (shutdownGrace at most; those still waiting then are told their message
+// is queued and will be completed, see stopHTTP); stop taking messages
+// and let in-flight ones finish; cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
-// HTTP, the leases of the jobs that ended, plugins, Kafka, store. So no
-// run goes on with a closed store or plugin.
+// the leases of the jobs that ended, plugins, Kafka, store. So no run
+// goes on with a closed store or plugin, and no accepted HTTP request
+// waits for a consumer that has stopped.
 func (d *Daemon) Close() error {
 	if d.sched != nil {
 		d.sched.Stop()
 	}
+	d.stopHTTP()
 	if d.stopRun != nil {
 		d.stopRun()
 	}
 	d.stopMLLP()
 	d.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), d.shutdownGrace())
 	defer cancel()
 	if d.sched != nil {
 		if err := d.sched.Wait(ctx); err != nil {
 			d.log.Error("scheduled jobs still running at shutdown; closing the store and plugins under them", "err", err)
 		}
-	}
-	if d.http != nil {
-		_ = d.http.Shutdown(ctx)
 	}
 	if d.sched != nil && d.store != nil {
 		d.sched.Release(ctx)
