@@ -210,12 +210,24 @@ func (s *server) h(f handlerFunc) http.Handler {
 	})
 }
 
+// outageRetryAfter is the Retry-After, in seconds, of every 503 the
+// server sends: medgate answers 503 only for a transient outage (Kafka or
+// the store unavailable, a component not ready), which a client or load
+// balancer should ask about again soon, but not at once and not in a
+// loop. The Kafka client and the store reconnect within a few seconds of
+// their server coming back.
+const outageRetryAfter = 5
+
 // writeJSON answers with v as JSON. No answer is kept in a cache: replies
 // and stored messages hold personal data (masked or not), and a browser
-// with HTTP Basic credentials would otherwise keep them on disk.
+// with HTTP Basic credentials would otherwise keep them on disk. A 503
+// says when to ask again (outageRetryAfter), unless the handler said it.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(outageRetryAfter))
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -263,7 +275,7 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 			return &Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: fmt.Sprintf("no outcome within %s; send the same message (same id) again later: medgate returns the stored outcome and never repeats the external call", s.o.IngressTimeout)}
 		}
 		s.o.Logger.Error("ingress message not finished", "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "medgate could not finish the message (store or Kafka unavailable); send it again with the same id"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: fmt.Sprintf("medgate could not finish the message (store or Kafka unavailable); send it again with the same id in %d seconds (Retry-After)", outageRetryAfter)}
 	}
 	code, known := replyStatus[reply.Status]
 	if !known {
@@ -277,7 +289,8 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ready answers /readyz: 200 when every component is ok, else 503. Each
+// ready answers /readyz: 200 when every component is ok, else 503 (with
+// Retry-After, see outageRetryAfter). Each
 // component shows "ok" or "not ready"; what is wrong (which may name
 // files, addresses or checksums) is shown only to admins: a request with
 // the admin token, or from loopback when no admin token is configured (the

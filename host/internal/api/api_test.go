@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +23,18 @@ import (
 type fakeBackend struct {
 	reply *message.Reply
 	err   error
+	// down, when set, is Process's error at once: Kafka or the store
+	// unavailable.
+	down  error
 	ready map[string]string
 	job   error
 	jobs  []scheduler.Status
 }
 
 func (f *fakeBackend) Process(ctx context.Context, _ pipeline.Input) (*message.Reply, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	if f.err != nil {
 		<-ctx.Done()
 		return nil, f.err
@@ -125,5 +132,55 @@ func TestAdminNeedsToken(t *testing.T) {
 		if code != c.code || !strings.Contains(body, c.body) {
 			t.Errorf("%s %s (token %q): %d %s, want %d containing %q", c.method, c.path, c.token, code, body, c.code, c.body)
 		}
+	}
+}
+
+// TestRetryAfterOnOutage: every 503 medgate sends for a transient outage
+// (Kafka or the store unavailable, a component not ready) says when to
+// ask again (Retry-After, the same few seconds everywhere), so clients
+// and load balancers neither hammer medgate nor give up; other answers
+// carry none.
+func TestRetryAfterOnOutage(t *testing.T) {
+	t.Parallel()
+	want := strconv.Itoa(outageRetryAfter)
+	cases := map[string]struct {
+		b          *fakeBackend
+		method     string
+		path       string
+		code       int
+		retryAfter string
+	}{
+		"ingress, Kafka down": {b: &fakeBackend{down: errors.New(`queue message "m1" on requests: kafka: client has run out of available brokers`)},
+			method: "POST", path: "/v1/messages", code: 503, retryAfter: want},
+		"ingress, store down": {b: &fakeBackend{down: errors.New(`pipeline: record message "m1": database is locked`)},
+			method: "POST", path: "/v1/messages", code: 503, retryAfter: want},
+		"readyz, Kafka down": {b: &fakeBackend{ready: map[string]string{"store": "ok", "kafka": "the consumer has not joined its group yet"}},
+			method: "GET", path: "/readyz", code: 503, retryAfter: want},
+		"readyz, store down": {b: &fakeBackend{ready: map[string]string{"store": "dial tcp 127.0.0.1:5432: connection refused", "kafka": "ok"}},
+			method: "GET", path: "/readyz", code: 503, retryAfter: want},
+		"readyz, ready":    {b: &fakeBackend{ready: map[string]string{"store": "ok", "kafka": "ok"}}, method: "GET", path: "/readyz", code: 200},
+		"ingress, ok":      {b: &fakeBackend{reply: &message.Reply{Status: "ok"}}, method: "POST", path: "/v1/messages", code: 200},
+		"ingress, timeout": {b: &fakeBackend{err: pipeline.ErrStopped}, method: "POST", path: "/v1/messages", code: 504},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := serve(tc.b, "")
+			defer srv.Close()
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || resp.Header.Get("Retry-After") != tc.retryAfter {
+				t.Fatalf("HTTP %d, Retry-After %q (%s); want %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"), body, tc.code, tc.retryAfter)
+			}
+		})
 	}
 }

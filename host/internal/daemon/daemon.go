@@ -59,6 +59,11 @@ type Daemon struct {
 	sched    *scheduler.Scheduler
 	metrics  *metrics.Metrics
 	http     *http.Server
+	// endRequests ends the contexts of the HTTP server's requests
+	// (serveHTTP, stopHTTP).
+	endRequests context.CancelFunc
+	// grace bounds each of the shutdown's waits (0: shutdownGrace).
+	grace    time.Duration
 	mllp     []*mllp.Server
 	httpAddr string
 
@@ -197,7 +202,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		BreakerThreshold: p.BreakerThreshold, BreakerCooldown: p.BreakerCooldown.D(), CrashLimit: p.PluginCrashLimit,
 		// A waiting HTTP request has its reply once the outcome is stored,
 		// without waiting for the reply's own trip to Kafka.
-		Stored: func(r *message.Reply) { d.ingress.Done(r) },
+		Stored: d.handOver,
 		// Journal entries made while a plugin handles a message are stored
 		// with its outcome, not one fsync each during the call.
 		Journal: d.services,
@@ -306,9 +311,22 @@ func (d *Daemon) handleKafka(ctx context.Context, m *bus.Message) error {
 	if err != nil {
 		return fmt.Errorf("message at %s/%d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	d.ingress.Done(r)
+	if m.Headers[pipeline.HeaderStoredRequest] == "" {
+		// The reply answers m.Value: the HTTP requests waiting for its id
+		// get it if they are that message (a refusal of id-reused, a
+		// stored reply given back, ...). A reference's record is not the
+		// request: its outcome was handed over by the pipeline with the
+		// request recorded (handOver), and the requests waiting for a
+		// reply it gives back read the store.
+		d.ingress.Done(r, m.Value)
+	}
 	return nil
 }
+
+// handOver is the pipeline's hand-over of a stored outcome
+// (pipeline.Options.Stored): the HTTP requests of this instance waiting
+// for it get r, if they are the message of request (ingress.Ingress.Done).
+func (d *Daemon) handOver(r *message.Reply, request []byte) { d.ingress.Done(r, request) }
 
 // Process implements api.Backend and console.Backend: the HTTP ingress
 // queues the request on the request topic and waits for its outcome.
@@ -566,35 +584,45 @@ func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
 // TriggerJob implements api.Backend.
 func (d *Daemon) TriggerJob(ctx context.Context, id string) error { return d.sched.Trigger(ctx, id) }
 
-// shutdownGrace bounds the shutdown's waits once the consumer has
-// stopped: for the scheduled jobs' cancelled runs to return, and for the
-// HTTP server's requests to end.
+// shutdownGrace bounds each of the shutdown's waits: for the HTTP
+// server's requests to end while the consumer still runs, and, once the
+// consumer has stopped, for the scheduled jobs' cancelled runs to return.
 const shutdownGrace = 10 * time.Second
 
-// Close shuts down in reverse order: stop taking messages and let in-flight
-// ones finish; stop starting jobs and cancel the runs in progress (a
+// shutdownGrace is d.grace, or the constant shutdownGrace when unset.
+func (d *Daemon) shutdownGrace() time.Duration {
+	if d.grace > 0 {
+		return d.grace
+	}
+	return shutdownGrace
+}
+
+// Close shuts down in reverse order: stop starting jobs; stop taking HTTP
+// requests and let those taken finish while the consumer still runs
+// (shutdownGrace at most; those still waiting then are told their message
+// is queued and will be completed, see stopHTTP); stop taking messages
+// and let in-flight ones finish; cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
-// HTTP, the leases of the jobs that ended, plugins, Kafka, store. So no
-// run goes on with a closed store or plugin.
+// the leases of the jobs that ended, plugins, Kafka, store. So no run
+// goes on with a closed store or plugin, and no accepted HTTP request
+// waits for a consumer that has stopped.
 func (d *Daemon) Close() error {
 	if d.sched != nil {
 		d.sched.Stop()
 	}
+	d.stopHTTP()
 	if d.stopRun != nil {
 		d.stopRun()
 	}
 	d.stopMLLP()
 	d.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), d.shutdownGrace())
 	defer cancel()
 	if d.sched != nil {
 		if err := d.sched.Wait(ctx); err != nil {
 			d.log.Error("scheduled jobs still running at shutdown; closing the store and plugins under them", "err", err)
 		}
-	}
-	if d.http != nil {
-		_ = d.http.Shutdown(ctx)
 	}
 	if d.sched != nil && d.store != nil {
 		d.sched.Release(ctx)

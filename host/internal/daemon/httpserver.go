@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api"
@@ -69,15 +71,53 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	if host, _, err := net.SplitHostPort(h.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
 		allowed = append([]string{strings.ToLower(host)}, allowed...)
 	}
-	d.http = api.NewServer(api.Handler(d, api.Options{
+	d.serveHTTP(api.NewServer(api.Handler(d, api.Options{
 		IngressTimeout: h.IngressTimeout.D(), AdminToken: creds.Admin, Clients: clients, AllowedHosts: allowed,
 		MaxBodyBytes: int64(p.MaxPayloadBytes), Registry: d.metrics.Registry, Logger: d.log, Console: con, Origins: origins,
 		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec, Sites: siteAdmin,
-	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()})
+	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()}), ln)
+	return nil
+}
+
+// serveHTTP serves srv on ln. The requests' contexts end when stopHTTP
+// gives up waiting for them.
+func (d *Daemon) serveHTTP(srv *http.Server, ln net.Listener) {
+	base, cancel := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	d.http, d.endRequests = srv, cancel
 	go func() {
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http server stopped", "err", err)
 		}
 	}()
-	return nil
+}
+
+// answerGrace is how long stopHTTP waits for the requests it ended to
+// answer.
+const answerGrace = 5 * time.Second
+
+// stopHTTP stops the HTTP server (the ingress, the admin API, the
+// console) taking requests, and waits for those it took to finish, for
+// the shutdown's grace at most: Close calls it while the Kafka consumer
+// still runs, so a request waiting for the outcome of its message gets
+// it. The requests still running after the grace have their context
+// ended: one still waiting for its outcome is answered that its message
+// is queued and will be completed, to be asked for again with the same
+// id (HTTP 504), rather than cut off when medgate exits.
+func (d *Daemon) stopHTTP() {
+	if d.http == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.shutdownGrace())
+	defer cancel()
+	if d.http.Shutdown(ctx) == nil {
+		return
+	}
+	d.endRequests()
+	actx, acancel := context.WithTimeout(context.Background(), answerGrace)
+	defer acancel()
+	if err := d.http.Shutdown(actx); err != nil {
+		d.log.Warn("HTTP requests still running at shutdown, after their context ended; closing their connections", "grace", d.shutdownGrace().String(), "err", err)
+		_ = d.http.Close()
+	}
 }

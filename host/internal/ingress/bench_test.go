@@ -21,7 +21,7 @@ type instantConsumer struct{ g *Ingress }
 
 func (c *instantConsumer) Send(_ context.Context, _ string, _, value []byte, _ map[string]string) error {
 	env, _ := message.Parse(value)
-	go c.g.Done(&message.Reply{ID: "r-" + env.ID, RequestID: env.ID, Status: message.StatusOK})
+	go c.g.Done(&message.Reply{ID: "r-" + env.ID, RequestID: env.ID, Site: env.Site, Type: env.Type, Status: message.StatusOK}, value)
 	return nil
 }
 

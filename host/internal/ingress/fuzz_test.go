@@ -25,7 +25,7 @@ func (p *fuzzPub) Send(_ context.Context, _ string, key, value []byte, headers m
 	p.key, p.value, p.hdr = string(key), value, headers
 	p.g.Taken(headers[message.HeaderRequestID])
 	env, _ := message.Parse(value)
-	p.g.Done(&message.Reply{ID: "queued", RequestID: headers[message.HeaderRequestID], Site: env.Site, Type: env.Type, Status: message.StatusOK})
+	p.g.Done(&message.Reply{ID: "queued", RequestID: headers[message.HeaderRequestID], Site: env.Site, Type: env.Type, Status: message.StatusOK}, value)
 	return nil
 }
 

@@ -83,19 +83,23 @@ func New(o Options) *Ingress {
 }
 
 // Done hands a reply finished by this instance's consumer to the requests
-// waiting for it; nil is ignored, and so is a refusal that is not the
-// message's outcome (see outcome). Requests of one id that are different
-// messages are handed nothing: they read the store (see mixed).
+// waiting for it: request is the request the reply answers (the
+// delivery's, or for a reference the request recorded in the store), and
+// only the requests that are the same message (message.SameRequest) get
+// the reply. A request waiting for its id while another message under the
+// id (another payload, say, from Kafka or queued by another instance) is
+// processed here is not handed that message's outcome, nor its refusal:
+// it gets its own delivery's answer, the outcome of its message or the
+// refusal of rule pipeline.RuleIDReused, from Done or from the store
+// (storedReply), whichever comes first. A reply without its request, nil,
+// and a refusal that is not the message's outcome (see outcome) are
+// handed to no one.
 //
-// Known limit: a reply names its message by id, site and type only, so a
-// request waiting alone on this instance is handed the outcome (or the
-// refusal) of another message under its id with the same site and type
-// but another payload (from Kafka, or queued by another instance),
-// processed here first. Telling them apart needs the delivery's request
-// with the reply (the daemon's handler and pipeline.Options.Stored would
-// pass it, and done would compare it with message.SameRequest); reading
-// the store on every handover instead would cost what Process avoids.
-func (g *Ingress) Done(r *message.Reply) { g.waiters.done(r) }
+// The comparison costs one comparison of bytes per waiting request (the
+// request queued is the one delivered), once: a request handed its reply
+// is skipped when the same reply comes again (the pipeline's hand-over,
+// then the consumer's handler).
+func (g *Ingress) Done(r *message.Reply, request []byte) { g.waiters.done(r, request) }
 
 // outcome reports whether r may be the outcome of its message id. A
 // delivery refused because the id is pending under another key
@@ -169,7 +173,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		return g.proc.Process(ctx, in)
 	}
 	id := env.ID
-	w := g.waiters.add(id, in.Value, env.Site, env.Type)
+	w := g.waiters.add(id, in.Value)
 	defer g.waiters.remove(id, w)
 	key := in.Key
 	if key == "" {
@@ -547,13 +551,14 @@ type waiter struct {
 	c chan *message.Reply
 	// here: this instance's consumer has the message (Taken).
 	here atomic.Bool
-	// value is the request, of site and type.
-	value     []byte
-	site, typ string
+	// value is the request.
+	value []byte
+	// handed: a reply was handed to c (guarded by waiters.mu).
+	handed bool
 }
 
-func (ws *waiters) add(id string, value []byte, site, typ string) *waiter {
-	w := &waiter{c: make(chan *message.Reply, 1), value: value, site: site, typ: typ}
+func (ws *waiters) add(id string, value []byte) *waiter {
+	w := &waiter{c: make(chan *message.Reply, 1), value: value}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if ws.m == nil {
@@ -581,13 +586,10 @@ func (ws *waiters) remove(id string, w *waiter) {
 }
 
 // mixed reports whether the requests waiting for one id are not all the
-// same message (message.SameRequest). A reply handed over for that id
-// cannot tell whose it is: the outcome of the message recorded under the
-// id, or the refusal of another one (pipeline.RuleIDReused). Such
-// requests are not handed replies: each reads the store, which holds the
-// request recorded, and gets the outcome if it is that request, else the
-// refusal (storedReply). Usually one request waits for an id, and then
-// nothing is compared.
+// same message (message.SameRequest). Taken cannot tell which of them
+// this instance's consumer has: they read the store at the pace of a
+// message processed elsewhere. Usually one request waits for an id, and
+// then nothing is compared.
 func mixed(cs []*waiter) bool {
 	for _, w := range cs[min(1, len(cs)):] {
 		if !message.SameRequest(cs[0].value, w.value) {
@@ -610,24 +612,27 @@ func (ws *waiters) taken(id string) {
 	}
 }
 
-func (ws *waiters) done(r *message.Reply) {
-	if r == nil || !outcome(r) {
+// done hands r, the reply to request, to the requests waiting for its id
+// that are the same message as request.
+func (ws *waiters) done(r *message.Reply, request []byte) {
+	if r == nil || len(request) == 0 || !outcome(r) {
 		return
 	}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	if mixed(ws.m[r.RequestID]) {
-		return
-	}
 	for _, w := range ws.m[r.RequestID] {
-		if r.Site != w.site || r.Type != w.typ {
-			// The outcome of another message under the id (one from
-			// Kafka, say): this request reads the store, which tells
-			// it so (storedReply), or gets its own refusal.
+		if w.handed {
+			continue
+		}
+		if !message.SameRequest(request, w.value) {
+			// Another message under the id (another site, type, format
+			// or payload): this request gets its own delivery's answer,
+			// from here or from the store (storedReply).
 			continue
 		}
 		select {
 		case w.c <- r:
+			w.handed = true
 		default:
 		}
 	}

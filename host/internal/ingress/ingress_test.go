@@ -22,26 +22,36 @@ import (
 )
 
 // TestWaiters: a reply finished by this instance reaches every HTTP
-// request waiting for its id, and nobody else.
+// request waiting for its id that is the message it answers, and nobody
+// else: not a request of another id, nor one of another payload under the
+// id, which gets its own answer.
 func TestWaiters(t *testing.T) {
 	t.Parallel()
+	va := []byte(`{"id":"a","site":"s1","type":"x.do","payload":{"n":1}}`)
+	// The same message, spaced and ordered otherwise.
+	vaAgain := []byte(`{"type":"x.do", "site":"s1", "id":"a", "payload":{"n":1.0}}`)
+	vaOther := []byte(`{"id":"a","site":"s1","type":"x.do","payload":{"n":2}}`)
+	vb := []byte(`{"id":"b","site":"s1","type":"x.do","payload":{"n":1}}`)
 	var ws waiters
-	a1, a2, b := ws.add("a", nil, "", ""), ws.add("a", nil, "", ""), ws.add("b", nil, "", "")
-	ws.done(&message.Reply{ID: "r1", RequestID: "a"})
-	for i, w := range []*waiter{a1, a2} {
+	a1, a2, other, b := ws.add("a", va), ws.add("a", vaAgain), ws.add("a", vaOther), ws.add("b", vb)
+	ws.done(&message.Reply{ID: "r1", RequestID: "a"}, va)
+	ws.done(&message.Reply{ID: "r1 again", RequestID: "a"}, va) // the consumer's handler, after the pipeline's hand-over
+	ws.done(&message.Reply{ID: "unknown request", RequestID: "a"}, nil)
+	ws.done(&message.Reply{ID: "refused", RequestID: "a"}, vaOther)
+	for name, c := range map[string]struct {
+		w    *waiter
+		want string
+	}{"a": {a1, "r1"}, "a again": {a2, "r1"}, "a with another payload": {other, "refused"}, "b": {b, ""}} {
 		select {
-		case r := <-w.c:
-			if r.ID != "r1" {
-				t.Errorf("waiter %d got %+v", i, r)
+		case r := <-c.w.c:
+			if r.ID != c.want {
+				t.Errorf("waiter %s got %s; want %q", name, r.ID, c.want)
 			}
 		default:
-			t.Errorf("waiter %d for a got nothing", i)
+			if c.want != "" {
+				t.Errorf("waiter %s got nothing; want %s", name, c.want)
+			}
 		}
-	}
-	select {
-	case r := <-b.c:
-		t.Errorf("waiter for b got %+v", r)
-	default:
 	}
 	ws.taken("b")
 	if a1.here.Load() || a2.here.Load() || !b.here.Load() {
@@ -49,8 +59,9 @@ func TestWaiters(t *testing.T) {
 	}
 	ws.remove("a", a1)
 	ws.remove("a", a2)
+	ws.remove("a", other)
 	ws.remove("b", b)
-	ws.done(nil)
+	ws.done(nil, va)
 	if len(ws.m) != 0 {
 		t.Errorf("waiters left behind: %v", ws.m)
 	}
@@ -138,7 +149,7 @@ func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, h
 			if err := json.Unmarshal(existing.Reply, &r); err != nil {
 				p.t.Error(err)
 			}
-			p.g.Done(&r)
+			p.g.Done(&r, value)
 			return
 		}
 		p.calls.Add(1)
@@ -146,7 +157,7 @@ func (p *publisher) Send(ctx context.Context, topic string, key, value []byte, h
 		if err := finish(p.st, r); err != nil {
 			p.t.Error(err)
 		}
-		p.g.Done(r)
+		p.g.Done(r, value)
 	}()
 	return nil
 }
@@ -700,7 +711,7 @@ func TestRefusedDeliveryIsNotTheOutcome(t *testing.T) {
 		// This instance's consumer refuses a second delivery of m9 sent
 		// under another key, and hands its reply over as for any message.
 		g.Done(&message.Reply{ID: "refused", RequestID: "m9", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
-			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDInUse, Message: "in use"}}})
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDInUse, Message: "in use"}}}, value)
 		// Then the delivery that owns m9 finishes it.
 		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m9", Site: "s1", Type: "ledger.noop", Key: "m9", Request: value, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
 			t.Error(err)
@@ -709,7 +720,7 @@ func TestRefusedDeliveryIsNotTheOutcome(t *testing.T) {
 		if err := finish(cs, r); err != nil {
 			t.Error(err)
 		}
-		g.Done(r)
+		g.Done(r, value)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -822,9 +833,9 @@ func TestTwoMessagesOneIDWaiting(t *testing.T) {
 		if err := finish(cs, ra); err != nil {
 			t.Error(err)
 		}
-		g.Done(ra)
+		g.Done(ra, a.Value)
 		g.Done(&message.Reply{ID: "refused", RequestID: "m12", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
-			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}}, b.Value)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -850,32 +861,43 @@ func TestTwoMessagesOneIDWaiting(t *testing.T) {
 	}
 }
 
-// TestOutcomeOfAnotherType: a request waits alone on this instance while
-// a message of another type under the same id, from Kafka, is finished
-// first; that outcome is not handed to it (its client would be told its
-// message is done): it gets the refusal of its own delivery.
-func TestOutcomeOfAnotherType(t *testing.T) {
+// TestOutcomeOfAnotherMessage: a request waits alone on this instance
+// while another message under the same id, from Kafka (of another type,
+// or of the same site and type with another payload), is finished first;
+// that outcome is not handed to it (its client would be told its message
+// is done, with another message's answer): it gets the refusal of its own
+// delivery.
+func TestOutcomeOfAnotherMessage(t *testing.T) {
 	t.Parallel()
-	pub := &publisher{}
-	g, cs := newIngress(t, pub)
-	kafka := []byte(`{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`)
-	pub.hook = func(key, value []byte) {
-		g.Taken("m13")
-		if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: "s1", Type: "ledger.other", Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
-			t.Error(err)
-		}
-		rk := &message.Reply{ID: "r13", RequestID: "m13", Site: "s1", Type: "ledger.other", Status: message.StatusOK}
-		if err := finish(cs, rk); err != nil {
-			t.Error(err)
-		}
-		g.Done(rk)
-		g.Done(&message.Reply{ID: "refused", RequestID: "m13", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
-			Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}})
+	cases := map[string]struct{ typ, kafka string }{
+		"another type":    {"ledger.other", `{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`},
+		"another payload": {"ledger.noop", `{"id":"m13","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`},
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	r, err := g.Process(ctx, request("m13"))
-	if err != nil || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused {
-		t.Fatalf("got %+v, %v; want the refusal with rule %s, not the outcome of the ledger.other message", r, err, pipeline.RuleIDReused)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pub := &publisher{}
+			g, cs := newIngress(t, pub)
+			kafka := []byte(tc.kafka)
+			pub.hook = func(key, value []byte) {
+				g.Taken("m13")
+				if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: "s1", Type: tc.typ, Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+					t.Error(err)
+				}
+				rk := &message.Reply{ID: "r13", RequestID: "m13", Site: "s1", Type: tc.typ, Status: message.StatusOK}
+				if err := finish(cs, rk); err != nil {
+					t.Error(err)
+				}
+				g.Done(rk, kafka)
+				g.Done(&message.Reply{ID: "refused", RequestID: "m13", Site: "s1", Type: "ledger.noop", Status: message.StatusInvalid,
+					Errors: []message.ReplyError{{Field: "$.id", Rule: pipeline.RuleIDReused, Message: "reused"}}}, value)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			r, err := g.Process(ctx, request("m13"))
+			if err != nil || r.Status != message.StatusInvalid || len(r.Errors) != 1 || r.Errors[0].Rule != pipeline.RuleIDReused {
+				t.Fatalf("got %+v, %v; want the refusal with rule %s, not the outcome of the other message", r, err, pipeline.RuleIDReused)
+			}
+		})
 	}
 }

@@ -127,7 +127,9 @@ func (c *cluster) instance(h pipeline.Handler) (g *Ingress, kill func()) {
 		if err != nil {
 			return err
 		}
-		g.Done(r)
+		if m.Headers[pipeline.HeaderStoredRequest] == "" {
+			g.Done(r, m.Value)
+		}
 		c.delivered.Add(1)
 		return nil
 	})

@@ -78,7 +78,7 @@ func TestJournalStoredWithOutcome(t *testing.T) {
 		}
 	}
 	var hooked []string
-	p.opts.Stored = func(r *message.Reply) {
+	p.opts.Stored = func(r *message.Reply, _ []byte) {
 		m, err := st.GetMessage(context.Background(), r.RequestID)
 		if err != nil || m.Status != store.StatusDone {
 			t.Errorf("Stored hook: message %s = %+v, %v; want its outcome stored", r.RequestID, m, err)

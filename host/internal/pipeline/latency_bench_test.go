@@ -86,7 +86,7 @@ func BenchmarkQueryLatency(b *testing.B) {
 				o.Journal = svc
 			}
 			var answered time.Time
-			o.Stored = func(*message.Reply) { answered = time.Now() }
+			o.Stored = func(*message.Reply, []byte) { answered = time.Now() }
 			p, err := pipeline.New(o)
 			if err != nil {
 				b.Fatal(err)

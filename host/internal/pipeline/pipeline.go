@@ -171,11 +171,15 @@ type Options struct {
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 	// Stored, when set, receives every reply whose outcome is stored, at
-	// once and before the reply is published: the HTTP ingress hands it to
-	// the request waiting for it (ingress.Done). The outcome is durable
+	// once and before the reply is published, with the request it answers
+	// (the delivery's, or for a reference the request recorded:
+	// HeaderStoredRequest): the HTTP ingress hands it to the requests
+	// waiting for it that are that message (ingress.Done), and not to a
+	// request of another payload under the same id. The outcome is durable
 	// then, so the waiting client may have it; the reply on Kafka and the
 	// offset commit follow, and a crash before them makes the redelivery
-	// publish the same stored reply. It must not block.
+	// publish the same stored reply. It must not block, nor keep or modify
+	// the request.
 	//
 	// The one exception is a pure query without a record (sdk.Operation.Query,
 	// see finishQuery): its reply is given to Stored before the outcome is
@@ -185,7 +189,7 @@ type Options struct {
 	// the store down), the message is delivered again and the query runs
 	// again, as for any query without a record: the reply on Kafka is then
 	// that run's answer.
-	Stored func(*message.Reply)
+	Stored func(r *message.Reply, request []byte)
 	// Journal, when set, holds the journal entries a plugin makes while it
 	// handles a message (a *hostsvc.Services): they are stored with the
 	// message's outcome, in its transaction, instead of one store write
@@ -1048,7 +1052,7 @@ func (p *Processor) finishQuery(ctx, sctx context.Context, env *message.Envelope
 	m := record(env, key, in.Value, start)
 	m.Outcome, m.Reply, m.Attempts = r.Status, data, r.Attempts
 	if p.opts.Stored != nil {
-		p.opts.Stored(r)
+		p.opts.Stored(r, in.Value)
 	}
 	existing, err := p.store.RecordFinished(sctx, m, journal...)
 	switch {
@@ -1074,7 +1078,7 @@ func (p *Processor) finishQuery(ctx, sctx context.Context, env *message.Envelope
 // publishes its reply.
 func (p *Processor) stored(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte, start time.Time) error {
 	if p.opts.Stored != nil {
-		p.opts.Stored(r)
+		p.opts.Stored(r, in.Value)
 	}
 	return p.published(ctx, env, in, r, data, start)
 }

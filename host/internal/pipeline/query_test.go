@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,12 +127,15 @@ func TestQueryStoresOneWrite(t *testing.T) {
 	// The HTTP ingress is handed the reply once the outcome is stored,
 	// before it is published.
 	var early []*message.Reply
-	p.opts.Stored = func(r *message.Reply) {
+	value := msg("q1", "x.check")
+	p.opts.Stored = func(r *message.Reply, request []byte) {
+		if r.RequestID == "q1" && !bytes.Equal(request, value) {
+			t.Errorf("the reply was handed over with request %s; want the query's, %s", request, value)
+		}
 		if len(pub.on("replies")) == 0 {
 			early = append(early, r)
 		}
 	}
-	value := msg("q1", "x.check")
 	first, err := p.Process(t.Context(), Input{Value: value, Key: "k"})
 	if err != nil || first.Status != message.StatusOK || first.Attempts != 1 {
 		t.Fatalf("query: %+v, %v; want ok after 1 attempt", first, err)
@@ -187,7 +191,7 @@ func TestQueryAnsweredBeforeItsWrite(t *testing.T) {
 		published int
 	}
 	var got []handed
-	p.opts.Stored = func(r *message.Reply) {
+	p.opts.Stored = func(r *message.Reply, _ []byte) {
 		got = append(got, handed{r.RequestID, wl.log(), len(pub.on("replies"))})
 	}
 	if _, err := p.Process(t.Context(), Input{Value: msg("q1", "x.check"), Key: "k"}); err != nil {

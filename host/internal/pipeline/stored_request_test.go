@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ import (
 // is answered invalid (RuleRequestNotStored), and neither calls the
 // plugin nor gets recorded, even when it waits behind another message of
 // its key (whose finish records the next message ahead of its turn).
+// The outcome is handed over (Options.Stored) with the request recorded,
+// which the HTTP requests waiting for it are, not with the reference.
 func TestStoredRequestReference(t *testing.T) {
 	t.Parallel()
 	r := newChainRig(t, chainBackends["kfake"](t))
@@ -37,8 +40,18 @@ func TestStoredRequestReference(t *testing.T) {
 		}
 		return inner.Handle(ctx, req)
 	})
-	env, _ := message.Parse(msg("big", "x.do"))
-	if _, _, err := r.st.BeginMessage(t.Context(), QueuedRecord(env, "K", msg("big", "x.do"), time.Now())); err != nil {
+	var (
+		handedMu sync.Mutex
+		handed   = map[string]string{} // request id: request handed over
+	)
+	r.p.opts.Stored = func(rep *message.Reply, request []byte) {
+		handedMu.Lock()
+		defer handedMu.Unlock()
+		handed[rep.RequestID] = string(request)
+	}
+	big := msg("big", "x.do")
+	env, _ := message.Parse(big)
+	if _, _, err := r.st.BeginMessage(t.Context(), QueuedRecord(env, "K", big, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := bus.NewProducer(r.cfg)
@@ -98,5 +111,10 @@ func TestStoredRequestReference(t *testing.T) {
 	}
 	if !r.done("big") {
 		t.Error("the recorded message is not done")
+	}
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	if got, want := handed["big"], string(big); got != want {
+		t.Errorf("the outcome of the recorded message was handed over with request %s; want the request recorded, %s", got, want)
 	}
 }
