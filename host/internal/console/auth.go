@@ -349,8 +349,23 @@ func recordResult(r *http.Request, res result) {
 // (the stamp differs; the change may come from `medgate user` or any
 // instance sharing the store) is signed out at that request; signing in
 // again gives the new role. A session of the open console ends once a
-// user exists. Other sessions pass unchanged.
+// user exists. A session of the admin token ends once a stored user has
+// its name (the token signs in only under names that are no user's):
+// it would otherwise go on as admin, every change recorded under that
+// user's name. Other sessions pass unchanged.
 func (c *Console) current(ctx context.Context, s *session) *session {
+	if s != nil && s.via == viaToken && c.o.Users != nil {
+		taken, err := c.o.Users.Exists(ctx, s.operator)
+		switch {
+		case err != nil:
+			c.o.Logger.Error("console: cannot check whether a user took the admin token session's name; keeping the session", "user", s.operator, "err", err)
+		case taken:
+			c.o.Logger.Info("console: session ended: a user with this name was added; the admin token no longer signs in under it", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil
+		}
+		return s
+	}
 	if s != nil && s.via == viaOpen {
 		// The open console ends with the first user: from then on
 		// everyone needs credentials.

@@ -60,7 +60,9 @@
 // enabled state changed since signing in (access.User.Stamp, which
 // follows the user's session generation: the store counts every change,
 // so two changes in one clock tick, or a clock gone back, end it too),
-// whichever instance or `medgate user` made the change.
+// whichever instance or `medgate user` made the change. A session of the
+// admin token ends likewise once a stored user has its name, so it never
+// acts as admin recorded under that user's name.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
 // names they use, and once they lock the address out every failed sign-in
