@@ -63,6 +63,9 @@
 // whichever instance or `medgate user` made the change. A session of the
 // admin token ends likewise once a stored user has its name, so it never
 // acts as admin recorded under that user's name.
+// A page's own reloads (the board, a pending message, a running bulk
+// replay; their Refresh URL carries refresh=1) do not count as activity
+// for the idle timeout: a page left alone signs out like any other.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
 // names they use, and once they lock the address out every failed sign-in
