@@ -215,8 +215,10 @@ type Console struct {
 
 	sessions  *sessions
 	downloads *downloads
-	// table is every route with the role it needs (routes.go).
+	// table is every route with the role it needs (routes.go); need is
+	// each route's role by its pattern (the mux's answer), for mayOpen.
 	table []route
+	need  map[string]access.Role
 	bulks bulks
 }
 
@@ -279,6 +281,10 @@ func New(b Backend, o Options) (*Console, error) {
 	}
 	c.table = c.routeTable()
 	c.mux = c.routes(c.table)
+	c.need = make(map[string]access.Role, len(c.table))
+	for _, rt := range c.table {
+		c.need[rt.pattern] = rt.role
+	}
 	return c, nil
 }
 
@@ -307,7 +313,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Title string
 	// Nav is the key of the navigation entry that is on; Navs are the
-	// entries of the plugins' forms and pages.
+	// navigation bar's entries the user's role may open (Console.nav).
 	Nav      string
 	Navs     []navItem
 	Operator string
@@ -339,9 +345,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
 	if s := sessionFrom(r); s != nil {
-		p.Navs = append(c.documentNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Role = s.Role()
+		p.Navs = c.nav(p.Role)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
 		p.Flash = c.sessions.takeFlash(s)
 	}
