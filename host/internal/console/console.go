@@ -10,7 +10,8 @@
 //     (read through the plugin's list operation, as the plugin masks them);
 //   - the forms plugins declare (sdk.Form): fields, one operation, the
 //     reply shown as a table, images with a printable label, or a file to
-//     download; the navigation bar lists the forms of enabled plugins;
+//     download; the navigation bar lists the forms of enabled plugins
+//     (each entry of the bar only to the roles its route lets through);
 //   - the documents plugins declare (sdk.DocumentView), such as draft
 //     receipts: review the lines, adjust them one change at a time and
 //     confirm, each sent as the declared operation with the operator who
