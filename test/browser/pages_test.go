@@ -89,6 +89,10 @@ func TestConsolePagesByRole(t *testing.T) {
 	b.WaitText("form.who", viewerUser)
 	b.WaitText("main", "ecard")
 	noProblems("the viewer's overview")
+	// The navigation bar offers only what the viewer may open.
+	if n := b.Nodes(`header nav a[href^="/console/form/"], header nav a[href^="/console/admin/"]`); n != 0 {
+		t.Errorf("a viewer's navigation bar links %d operator or admin page(s), want none", n)
+	}
 	b.Go("/console/message?id=" + regID)
 	b.WaitText("dd.outcome", "ok")
 	b.WaitText("pre.request", "ecard.register")
@@ -131,6 +135,9 @@ func TestConsolePagesByRole(t *testing.T) {
 	b.SignIn(map[string]string{"user": operatorUser, "password": password(operatorUser)})
 	b.WaitText("form.who", operatorUser)
 	b.Go("/console/worklists?plugin=ecard&list=recent-cards")
+	if b.Nodes(`header nav a[href="/console/form/ecard/print"]`) != 1 || b.Nodes(`header nav a[href^="/console/admin/"]`) != 0 {
+		t.Error("an operator's navigation bar does not link the print page, or links an admin page")
+	}
 	b.Click(link)
 	form := `form[action="/console/form/ecard/print"]`
 	b.Wait(form + ` input[name=cardNo]`)

@@ -153,11 +153,12 @@ func (c *Console) startSession(r *http.Request, operator string, role access.Rol
 }
 
 // reuse returns the live session a trusted reverse proxy's user already
-// has with that role and stamp (the most recently seen), marked seen; nil
+// has with that role and stamp (the most recently seen), marked seen
+// unless the request is a page's own reload (touch false); nil
 // when there is none. Requests the proxy names the user in but that carry
 // no session cookie (a script, a health check) share it, so they do not
 // fill the map and push other users' sessions out.
-func (ss *sessions) reuse(operator string, role access.Role, stamp string) *session {
+func (ss *sessions) reuse(operator string, role access.Role, stamp string, touch bool) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -174,14 +175,16 @@ func (ss *sessions) reuse(operator string, role access.Role, stamp string) *sess
 			found = s
 		}
 	}
-	if found != nil {
+	if found != nil && touch {
 		found.seen = now
 	}
 	return found
 }
 
-// get returns the live session with that id and marks it seen.
-func (ss *sessions) get(id string) *session {
+// get returns the live session with that id and, when touch is set,
+// marks it seen (a user's request; a page's own reload is not one, see
+// autoRefresh).
+func (ss *sessions) get(id string, touch bool) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	s := ss.m[id]
@@ -193,7 +196,9 @@ func (ss *sessions) get(id string) *session {
 		delete(ss.m, id)
 		return nil
 	}
-	s.seen = now
+	if touch {
+		s.seen = now
+	}
 	return s
 }
 
@@ -229,7 +234,8 @@ func sessionFrom(r *http.Request) *session {
 }
 
 // auth lets a request through only with a live session whose role allows
-// need; unsafe methods also need the session's CSRF token and must come
+// need (a page's own reload, autoRefresh, does not count as activity for
+// the idle timeout); unsafe methods also need the session's CSRF token and must come
 // from the console's own pages. A request from a trusted reverse proxy
 // naming a user gets (or keeps) a session for that user. The handler
 // runs with the session and the audit actor in its context; a change no
@@ -242,7 +248,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 		}
 		if s == nil {
 			if ck, err := r.Cookie(cookieName); err == nil {
-				s = c.sessions.get(ck.Value)
+				s = c.sessions.get(ck.Value, !autoRefresh(r))
 			}
 			s = c.current(r.Context(), s)
 		}
@@ -349,8 +355,23 @@ func recordResult(r *http.Request, res result) {
 // (the stamp differs; the change may come from `medgate user` or any
 // instance sharing the store) is signed out at that request; signing in
 // again gives the new role. A session of the open console ends once a
-// user exists. Other sessions pass unchanged.
+// user exists. A session of the admin token ends once a stored user has
+// its name (the token signs in only under names that are no user's):
+// it would otherwise go on as admin, every change recorded under that
+// user's name. Other sessions pass unchanged.
 func (c *Console) current(ctx context.Context, s *session) *session {
+	if s != nil && s.via == viaToken && c.o.Users != nil {
+		taken, err := c.o.Users.Exists(ctx, s.operator)
+		switch {
+		case err != nil:
+			c.o.Logger.Error("console: cannot check whether a user took the admin token session's name; keeping the session", "user", s.operator, "err", err)
+		case taken:
+			c.o.Logger.Info("console: session ended: a user with this name was added; the admin token no longer signs in under it", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil
+		}
+		return s
+	}
 	if s != nil && s.via == viaOpen {
 		// The open console ends with the first user: from then on
 		// everyone needs credentials.
@@ -417,7 +438,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		return nil, true
 	}
 	if ck, err := r.Cookie(cookieName); err == nil {
-		if s := c.sessions.get(ck.Value); s != nil && s.via == viaProxy && s.operator == name &&
+		if s := c.sessions.get(ck.Value, !autoRefresh(r)); s != nil && s.via == viaProxy && s.operator == name &&
 			(c.o.Proxy.RoleHeader == "" || strings.EqualFold(s.Role().String(), roleName)) {
 			// Without a role header the role is the stored user's: a
 			// session the user's change ended is made again below
@@ -456,7 +477,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	// header, this stamp: the stored user as just read) serves a request
 	// without its cookie; a new one would push the oldest session of
 	// whoever out of the full map.
-	if s := c.sessions.reuse(name, role, stamp); s != nil {
+	if s := c.sessions.reuse(name, role, stamp, !autoRefresh(r)); s != nil {
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}

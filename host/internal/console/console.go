@@ -10,7 +10,8 @@
 //     (read through the plugin's list operation, as the plugin masks them);
 //   - the forms plugins declare (sdk.Form): fields, one operation, the
 //     reply shown as a table, images with a printable label, or a file to
-//     download; the navigation bar lists the forms of enabled plugins;
+//     download; the navigation bar lists the forms of enabled plugins
+//     (each entry of the bar only to the roles its route lets through);
 //   - the documents plugins declare (sdk.DocumentView), such as draft
 //     receipts: review the lines, adjust them one change at a time and
 //     confirm, each sent as the declared operation with the operator who
@@ -60,7 +61,12 @@
 // enabled state changed since signing in (access.User.Stamp, which
 // follows the user's session generation: the store counts every change,
 // so two changes in one clock tick, or a clock gone back, end it too),
-// whichever instance or `medgate user` made the change.
+// whichever instance or `medgate user` made the change. A session of the
+// admin token ends likewise once a stored user has its name, so it never
+// acts as admin recorded under that user's name.
+// A page's own reloads (the board, a pending message, a running bulk
+// replay; their Refresh URL carries refresh=1) do not count as activity
+// for the idle timeout: a page left alone signs out like any other.
 // Failed sign-ins lock a user out from the client's address (Options.Lockout);
 // failed sign-ins with the admin token count together per address, whatever
 // names they use, and once they lock the address out every failed sign-in
@@ -210,8 +216,10 @@ type Console struct {
 
 	sessions  *sessions
 	downloads *downloads
-	// table is every route with the role it needs (routes.go).
+	// table is every route with the role it needs (routes.go); need is
+	// each route's role by its pattern (the mux's answer), for mayOpen.
 	table []route
+	need  map[string]access.Role
 	bulks bulks
 }
 
@@ -274,6 +282,10 @@ func New(b Backend, o Options) (*Console, error) {
 	}
 	c.table = c.routeTable()
 	c.mux = c.routes(c.table)
+	c.need = make(map[string]access.Role, len(c.table))
+	for _, rt := range c.table {
+		c.need[rt.pattern] = rt.role
+	}
 	return c, nil
 }
 
@@ -302,7 +314,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Title string
 	// Nav is the key of the navigation entry that is on; Navs are the
-	// entries of the plugins' forms and pages.
+	// navigation bar's entries the user's role may open (Console.nav).
 	Nav      string
 	Navs     []navItem
 	Operator string
@@ -334,9 +346,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
 	if s := sessionFrom(r); s != nil {
-		p.Navs = append(c.documentNav(), c.navItems()...)
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Role = s.Role()
+		p.Navs = c.nav(p.Role)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
 		p.Flash = c.sessions.takeFlash(s)
 	}

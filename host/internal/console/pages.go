@@ -239,7 +239,7 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	}
 	d.Timeline = timeline(m, xs)
 	if m.Status == store.StatusPending && !reveal {
-		w.Header().Set("Refresh", "2") // follows the outcome without a script
+		refreshEvery(w, r, 2) // follows the outcome without a script
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
 }

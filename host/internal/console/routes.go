@@ -3,6 +3,7 @@ package console
 import (
 	"io/fs"
 	"net/http"
+	"strconv"
 
 	"github.com/medgate/medgate/host/internal/access"
 )
@@ -99,4 +100,29 @@ func (c *Console) routes(table []route) *http.ServeMux {
 		}
 	}
 	return m
+}
+
+// autoRefreshParam marks a page's own reload: refreshEvery adds it (=1) to
+// the URL of the page's Refresh header. Such a request does not count as
+// activity for the session's idle timeout (Options.SessionIdle), so a
+// page that reloads itself (the board, a pending message, a running bulk
+// replay) left alone signs out like any other; any other request of the
+// user counts. Adding it by hand gains nothing: it only lets the session
+// end sooner.
+const autoRefreshParam = "refresh"
+
+// autoRefresh reports whether r is a page's own reload (autoRefreshParam).
+func autoRefresh(r *http.Request) bool {
+	return safeMethod(r.Method) && r.URL.Query().Get(autoRefreshParam) == "1"
+}
+
+// refreshEvery makes the page reload itself after secs seconds (the
+// Refresh header, which works without the script), marking the reload
+// as automatic (autoRefreshParam).
+func refreshEvery(w http.ResponseWriter, r *http.Request, secs int) {
+	u := *r.URL
+	q := u.Query()
+	q.Set(autoRefreshParam, "1")
+	u.RawQuery = q.Encode()
+	w.Header().Set("Refresh", strconv.Itoa(secs)+"; url="+u.RequestURI())
 }

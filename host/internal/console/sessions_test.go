@@ -94,14 +94,14 @@ func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
 		}
 	}
 	c.add(time.Millisecond)
-	if ss.get(first.id) == nil { // the first signed in is now used most recently
+	if ss.get(first.id, true) == nil { // the first signed in is now used most recently
 		t.Fatal("first session gone before the map is full")
 	}
 	_, ended := ss.create("newcomer", access.Viewer, viaPassword, "")
 	if len(ended) != 1 || ended[0].id != second.id || !strings.Contains(ended[0].why, "least recently used") {
 		t.Fatalf("ended %+v, want the second session (least recently used)", ended)
 	}
-	if ss.get(first.id) == nil || ss.get(second.id) != nil {
+	if ss.get(first.id, true) == nil || ss.get(second.id, true) != nil {
 		t.Fatal("the map ended the wrong session")
 	}
 }

@@ -321,7 +321,7 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 	}
 	v := b.view()
 	if v.Running {
-		w.Header().Set("Refresh", "1") // follows the progress without a script
+		refreshEvery(w, r, 1) // follows the progress without a script
 	}
 	c.render(w, r, http.StatusOK, "replay", "批量重发 (bulk replay)", "messages", v)
 }
@@ -405,7 +405,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.SliceStable(d.Rows, func(i, j int) bool { return d.Rows[i].Since.Before(d.Rows[j].Since) })
-	w.Header().Set("Refresh", fmt.Sprint(d.Refresh)) // refreshes itself, with or without the script
+	refreshEvery(w, r, d.Refresh) // refreshes itself, with or without the script
 	c.render(w, r, http.StatusOK, "board", "30分钟看板 (30-minute board)", "board", d)
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -33,6 +34,52 @@ const maxUpload = 16 << 20
 // navItem is one entry of the navigation bar.
 type navItem struct {
 	Href, Title, Key string
+}
+
+// The console's own navigation entries: before the plugins' pages, and
+// after them (the admin pages).
+var (
+	navBuiltin = []navItem{
+		{Href: Prefix, Title: "概览 Overview", Key: "overview"},
+		{Href: Prefix + "messages", Title: "消息查询 Messages", Key: "messages"},
+		{Href: Prefix + "jobs", Title: "定时任务 Jobs", Key: "jobs"},
+		{Href: Prefix + "board", Title: "30分钟看板 Board", Key: "board"},
+		{Href: Prefix + "worklists", Title: "工作列表 Work lists", Key: "worklists"},
+	}
+	navAdmin = []navItem{
+		{Href: Prefix + "admin/sites", Title: "站点与插件 Sites & plugins", Key: "admin-sites"},
+		{Href: Prefix + "admin/users", Title: "用户 Users", Key: "admin-users"},
+		{Href: Prefix + "admin/audit", Title: "审计日志 Audit log", Key: "admin-audit"},
+	}
+)
+
+// nav is the navigation bar of a user with role: the console's pages and
+// the plugins' (their documents' work lists, their forms), each only when
+// the role may open it — the role check of the route that serves it
+// (mayOpen), so the bar never offers a page that answers 403.
+func (c *Console) nav(role access.Role) []navItem {
+	all := slices.Concat(navBuiltin, c.documentNav(), c.navItems(), navAdmin)
+	out := all[:0]
+	for _, n := range all {
+		if c.mayOpen(role, n.Href) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// mayOpen reports whether a user with role may open href (a console path,
+// with or without a query) with GET: the route the console's mux picks
+// for it lets the role through (routes, auth). A page no signed-in route
+// serves (the not-found page, a public one) is never offered.
+func (c *Console) mayOpen(role access.Role, href string) bool {
+	u, err := url.Parse(href)
+	if err != nil {
+		return false
+	}
+	_, pattern := c.mux.Handler(&http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}})
+	need, ok := c.need[pattern]
+	return ok && need != access.Public && role.Allows(need)
 }
 
 // navItems lists the forms of the plugins enabled at some site.
