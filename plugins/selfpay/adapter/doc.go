@@ -33,7 +33,13 @@
 // the platform; only the missing lines are sent again), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
 // its cpltFlag: 1, done; 0, send it again; visit not listed or any other
-// flag: failed, not retryable, nothing resent, as for a withdrawal). A
+// flag: failed, not retryable, nothing resent, as for a withdrawal). The
+// 4208 record is the one carrying the visit's fixmedinsMdtrtId or, when
+// the platform answers without it, the only one with the same ID number,
+// begntime within the same minute and total (visitKey); names and other
+// personal fields answered masked agree when their unmasked characters do
+// (sameMasked), times in any common layout, to the minute when the
+// platform drops the seconds (sameTime). A
 // refused reconciliation query leaves the outcome unknown: the attempt
 // fails, retryable, and the next one reconciles again. Paged queries are
 // read to the end (hsa.Client.QueryAll), so a record on a later page is

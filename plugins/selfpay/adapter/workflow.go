@@ -372,26 +372,59 @@ func (r *run) findVisit(ctx context.Context, mdtrt map[string]any) (map[string]a
 			q[k] = v
 		}
 	}
-	return r.visitRecord(ctx, q, str(mdtrt["fixmedins_mdtrt_id"]))
+	key := &visitKey{certno: str(mdtrt["certno"]), begntime: str(mdtrt["begntime"]), amount: str(mdtrt["medfee_sumamt"])}
+	return r.visitRecord(ctx, q, str(mdtrt["fixmedins_mdtrt_id"]), key)
 }
 
-func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string) (map[string]any, error) {
+// visitKey identifies a visit among 4208 records that do not carry its
+// fixmedins_mdtrt_id: the ID number (masked or not), begntime to the
+// minute and medfee_sumamt.
+type visitKey struct{ certno, begntime, amount string }
+
+// matches tells whether a 4208 record without a visit id is the visit
+// of k.
+func (k *visitKey) matches(rec map[string]any) bool {
+	if k == nil || k.certno == "" || k.begntime == "" || k.amount == "" {
+		return false
+	}
+	cert, _ := field(rec, "certno")
+	begn, _ := field(rec, "begntime")
+	amt, _ := field(rec, "medfee_sumamt")
+	a, ok1 := rat(str(amt))
+	b, ok2 := rat(k.amount)
+	return sameMasked(str(cert), k.certno) && sameMinute(str(begn), k.begntime) && ok1 && ok2 && a.Cmp(b) == 0
+}
+
+// visitRecord searches 4208 by q and returns the valid record of visit
+// mdtrtID: the one carrying its fixmedins_mdtrt_id (the spec lists
+// fixmedinsMdtrtId among 4208's outputs) or, should the platform answer
+// records without it, the only one that key matches (ID number, begntime
+// within the same minute and total); nil when there is none, or several
+// that key matches (which is the visit cannot then be told).
+func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string, key *visitKey) (map[string]any, error) {
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
 		return nil, err
 	}
+	var byKey []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
-		if decodeRecord(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
 		if id == "" {
 			id = str(rec["fixmedins_mdtrt_id"])
 		}
-		if id == mdtrtID && str(rec["valiFlag"]) != "0" {
+		switch {
+		case id == mdtrtID:
 			return rec, nil
+		case id == "" && key.matches(rec):
+			byKey = append(byKey, rec)
 		}
+	}
+	if len(byKey) == 1 {
+		return byKey[0], nil
 	}
 	return nil, nil
 }
@@ -410,25 +443,28 @@ func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []an
 }
 
 // sameVisit compares a 4208 record with the visit being uploaded: the
-// total, end time and name, and every other field sent that the record
+// total, end time and name (a masked name agrees when its unmasked
+// characters do: sameMasked), and every other field sent that the record
 // carries (camelCase) or that 4208 answers (answered: a field it answers
 // but the record lacks is empty there, so a re-upload filling in a field
-// the earlier upload left out does not pass for it), numbers by value.
+// the earlier upload left out does not pass for it), numbers by value,
+// times whatever their layout, masked personal fields by sameMasked.
 // The institution's code and name are the platform's own, and the
 // person's certificate was the 4208 search (a platform may answer it
-// masked): those are not compared.
+// masked), and the record was picked by the visit's id (or, answered
+// without it, by visitKey): those are not compared.
 func sameVisit(rec, mdtrt map[string]any, answered map[string]bool) bool {
 	a, ok1 := rat(rec["medfeeSumamt"])
 	b, ok2 := rat(mdtrt["medfee_sumamt"])
 	if ok1 && ok2 && a.Cmp(b) != 0 {
 		return false
 	}
-	if str(rec["endtime"]) != str(mdtrt["endtime"]) || str(rec["psnName"]) != str(mdtrt["psn_name"]) {
+	if !sameValue(rec["endtime"], mdtrt["endtime"]) || !sameMasked(str(rec["psnName"]), str(mdtrt["psn_name"])) {
 		return false
 	}
 	return sameFields(rec, mdtrt, answered, func(k string) bool {
 		switch k {
-		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
+		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno", "fixmedins_mdtrt_id":
 			return true
 		}
 		return false
@@ -448,7 +484,7 @@ func sameFields(rec, sent map[string]any, answered map[string]bool, skip func(st
 		if !ok && !answered[camelName(k)] && !answered[k] {
 			continue
 		}
-		if !sameValue(got, v) {
+		if maskedFields[k] && !sameMasked(str(got), str(v)) || !maskedFields[k] && !sameValue(got, v) {
 			return false
 		}
 	}
@@ -550,12 +586,17 @@ func camelName(snake string) string {
 	return strings.Join(parts, "")
 }
 
-// sameValue compares two values as text, as numbers when both are, and a
-// date with the same date at midnight (a platform may answer either).
+// sameValue compares two values as text, as dates or times when both
+// are (sameTime: whatever the layout, to the minute when one drops the
+// seconds, a date with the same date at midnight), and as numbers when
+// both are.
 func sameValue(a, b any) bool {
 	sa, sb := strings.TrimSpace(str(a)), strings.TrimSpace(str(b))
 	if sa == sb || sa+" 00:00:00" == sb || sb+" 00:00:00" == sa {
 		return true
+	}
+	if same, ok := sameTime(sa, sb); ok {
+		return same
 	}
 	ra, ok1 := rat(sa)
 	rb, ok2 := rat(sb)
