@@ -119,10 +119,16 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
-			if !tolerable(err, "4204") {
+			note, err := r.clearRefused(ctx, in.mdtrtID, err)
+			if err != nil {
 				return r.stop(ctx, st, in, err)
 			}
-			st.log(stepResult(stepDelete, "4204", 0, 0, res, err))
+			l := stepResult(stepDelete, "4204", 0, 0, res, nil)
+			if note != nil {
+				l = stepResult(stepDelete, "4204", 0, 0, nil, note.BusinessError)
+				l.Message = note.Message + note.why
+			}
+			st.log(l)
 			st.Step = stepFees
 		case stepFees:
 			if st.Batch >= len(st.Bounds) {
@@ -167,6 +173,70 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 func tolerable(err error, infno string) bool {
 	var be *hsa.BusinessError
 	return err == nil || errors.As(err, &be) && be.Infno == infno
+}
+
+// toleratedRefusal is a refusal of the 4204 that clears a visit before
+// its upload that leaves the visit as the upload needs it, with why.
+type toleratedRefusal struct {
+	*hsa.BusinessError
+	why string
+}
+
+// clearRefusedError is a refusal of the 4204 that clears a visit before
+// its upload that is not known to mean there was nothing to delete, with
+// 4207 showing fee details left (left) or refusing to say (query).
+type clearRefusedError struct {
+	be    *hsa.BusinessError
+	left  int
+	query error
+}
+
+func (e *clearRefusedError) Error() string {
+	if e.query != nil {
+		return fmt.Sprintf("%v; it is not a refusal listed in nothingToDelete, and 4207, asked whether fee details are left, was refused too: %v", e.be, e.query)
+	}
+	return fmt.Sprintf("%v; it is not a refusal listed in nothingToDelete, and 4207 lists %d fee detail(s) of the visit still on the platform", e.be, e.left)
+}
+
+func (e *clearRefusedError) Unwrap() error { return e.be }
+
+// clearRefused settles the outcome of the 4204 that clears a visit's old
+// fee details before its upload (err, nil when it succeeded). The upload
+// needs the visit to have no fee details on the platform. A refusal the
+// site lists in nothingToDelete says so and is tolerated. The platform's
+// codes are not public, so another refusal is checked with 4207: no
+// detail left, the visit is as the upload needs it and the refusal is
+// tolerated too (a cause that also refuses the upload's own calls, a
+// sign-in say, refuses them next); details left, the platform is not in
+// the state the upload assumes and the upload would add its lines to
+// them, so it ends rejected (clearRefusedError): sending the same 4204
+// again earns the same refusal, and an upload, which the host never gives
+// up, retried would never end. A refused 4207 leaves the refusal
+// standing (rejected); a 4207 without an answer is retried, the 4204
+// with it. Any other error (a refused sign-in: the 4204 never went out)
+// is returned as it is.
+func (r *run) clearRefused(ctx context.Context, mdtrtID string, err error) (*toleratedRefusal, error) {
+	var be *hsa.BusinessError
+	if err == nil || !errors.As(err, &be) || be.Infno != "4204" {
+		return nil, err
+	}
+	if r.s.opts.nothingToDelete(be.Infcode, be.Message) {
+		return &toleratedRefusal{BusinessError: be}, nil
+	}
+	left, qerr := r.detailsLeft(ctx, mdtrtID)
+	var qbe *hsa.BusinessError
+	var qge *hsa.GatewayError
+	switch {
+	case errors.As(qerr, &qbe) || errors.As(qerr, &qge):
+		return nil, &clearRefusedError{be: be, query: qerr}
+	case qerr != nil:
+		return nil, qerr
+	case left > 0:
+		return nil, &clearRefusedError{be: be, left: left}
+	}
+	r.a.log.Warn("a 4204 refusal not listed in nothingToDelete was tolerated: 4207 shows no fee details", "site", r.s.code,
+		"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+	return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToDelete; 4207 shows no fee details of the visit)"}, nil
 }
 
 func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error) stepLog {
