@@ -253,6 +253,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ve *hsa.ValidationError
 	var ue *unsettledError
 	var ce *checkError
+	var cre *clearRefusedError
 	switch {
 	case errors.As(err, &ce):
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ce.ds}, nil
@@ -292,6 +293,19 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: what + ": the outcome of " + ue.f.Infno + " is still unknown",
 				Detail: hsa.MaskText(ue.err.Error()) + "; the query that reconciles it was refused, so nothing is resent: the next attempt reconciles again"}}}, nil
+	case errors.As(err, &cre):
+		be := cre.be
+		advice := "; nothing more was sent, for the upload would add its lines to the details still there. " +
+			"Resolve the cause the platform gives (a completed visit: send the upload with \"reupload\": true) and send the upload again under a new message id"
+		if cre.query != nil {
+			advice = "; nothing more was sent, for medgate cannot tell whether old details are left. Resolve the cause the platform gives and send the upload again under a new message id; " +
+				"if this refusal means there was nothing to delete, add its infcode or a phrase of its message to the site's nothingToDelete setting"
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusRejected,
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "external",
+				Summary: fmt.Sprintf("%s: 4204, clearing the visit's old fee details before the upload, refused by the platform (infcode %d)", what, be.Infcode),
+				Detail:  hsa.MaskText(cre.Error()) + advice}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},

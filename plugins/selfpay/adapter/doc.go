@@ -6,7 +6,7 @@
 // Operations (message type → payload):
 //
 //	selfpay.upload          one patient: {ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO, reupload?}
-//	                        4204 clear old details (failure tolerated) → 4201A in batches → 4202 → 4203 cplt_flag=1
+//	                        4204 clear old details (nothing to delete tolerated: clearRefused) → 4201A in batches → 4202 → 4203 cplt_flag=1
 //	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 → 4204 (all details)
 //	selfpay.4201A … 4209    one transaction; the payload is its input
 //	selfpay.import-pending  {filename, content (base64), sheet?, verify?}: report per patient of a pending list
@@ -33,7 +33,13 @@
 // the platform; only the missing lines are sent again), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
 // its cpltFlag: 1, done; 0, send it again; visit not listed or any other
-// flag: failed, not retryable, nothing resent, as for a withdrawal). A
+// flag: failed, not retryable, nothing resent, as for a withdrawal). The
+// 4208 record is the one carrying the visit's fixmedinsMdtrtId or, when
+// the platform answers without it, the only one with the same ID number,
+// begntime within the same minute and total (visitKey); names and other
+// personal fields answered masked agree when their unmasked characters do
+// (sameMasked), times in any common layout, to the minute when the
+// platform drops the seconds (sameTime). A
 // refused reconciliation query leaves the outcome unknown: the attempt
 // fails, retryable, and the next one reconciles again. Paged queries are
 // read to the end (hsa.Client.QueryAll), so a record on a later page is

@@ -12,13 +12,22 @@ import (
 
 // Self-pay setting names (the envelope's are in package hsa).
 const (
-	SetBatchSize      = "batchSize"
-	SetPageSize       = "pageSize"
-	SetSchemaDir      = "schemaDir"
-	SetPendingColumns = "pendingColumns"
-	SetCheckTotals    = "checkTotals"
-	SetClaimLapse     = "claimLapse"
+	SetBatchSize       = "batchSize"
+	SetPageSize        = "pageSize"
+	SetSchemaDir       = "schemaDir"
+	SetPendingColumns  = "pendingColumns"
+	SetCheckTotals     = "checkTotals"
+	SetClaimLapse      = "claimLapse"
+	SetNothingToDelete = "nothingToDelete"
 )
+
+// DefaultNothingToDelete lists the phrases of err_msg with which the
+// platform refuses a 4204 that finds no fee detail to delete (the
+// simulator's 未查询到自费病人住院费用明细 among them). The platform's
+// wording is not public (spec notes §6): these are specific to fee
+// details, so that a refusal for another cause (a sign-in, a signature,
+// malformed input: "签到信息不存在" contains 不存在) is not taken for one.
+const DefaultNothingToDelete = "未查询到自费病人住院费用明细|未查询到费用明细|费用明细不存在|不存在费用明细|无费用明细|无可删除|没有可删除|无数据"
 
 // DefaultPendingColumns maps the columns of a pending list exported from
 // the medical-insurance system to fields: FIELD=HEADER|HEADER…, separated
@@ -43,6 +52,48 @@ type options struct {
 	columns     map[string][]string // field → header names
 	checkTotals bool
 	claimLapse  time.Duration
+	// nothingCodes and nothingPhrases are the refusals of the 4204 before
+	// an upload that mean there was nothing to delete (nothingToDelete).
+	nothingCodes   []int
+	nothingPhrases []string
+}
+
+// nothingToDelete tells whether a refusal (infcode, err_msg) of the 4204
+// that clears a visit before its upload is one of the listed ones meaning
+// there was nothing to delete.
+func (o options) nothingToDelete(infcode int, msg string) bool {
+	for _, c := range o.nothingCodes {
+		if c == infcode {
+			return true
+		}
+	}
+	for _, p := range o.nothingPhrases {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseNothingToDelete reads CODE|PHRASE|…: a whole number is an infcode,
+// anything else a phrase of err_msg. 0 (success) and -1 (every refusal,
+// 失败) would make any refusal pass and are refused.
+func parseNothingToDelete(s string) (codes []int, phrases []string, err error) {
+	for _, e := range strings.Split(s, "|") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if n, cerr := strconv.Atoi(e); cerr == nil {
+			if n == 0 || n == -1 {
+				return nil, nil, fmt.Errorf("infcode %d is not a refusal for nothing to delete (0 is success, -1 any failure); list the code or a phrase of the message the platform answers when there is nothing to delete", n)
+			}
+			codes = append(codes, n)
+			continue
+		}
+		phrases = append(phrases, e)
+	}
+	return codes, phrases, nil
 }
 
 // Bounds of claimLapse. The shortest must outlast the longest gap between
@@ -68,6 +119,9 @@ func settings() []sdk.Setting {
 		{Name: SetClaimLapse, Type: sdk.SettingDuration, Default: "30m",
 			Description: "how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +
 				"from 5m to 24h, and longer than the host's processing.callTimeout plus processing.maxBackoff; the default is the host's default uploadDeadline"},
+		{Name: SetNothingToDelete, Type: sdk.SettingString, Default: DefaultNothingToDelete,
+			Description: "refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+				"another refusal is tolerated only when 4207 shows the visit has no fee details, and otherwise ends the upload rejected"},
 	}
 	return append(hsa.Settings(), own...)
 }
@@ -105,6 +159,14 @@ func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 		} else {
 			o.claimLapse = d
 		}
+	}
+	ntd := s[SetNothingToDelete]
+	if strings.TrimSpace(ntd) == "" {
+		ntd = DefaultNothingToDelete
+	}
+	var nerr error
+	if o.nothingCodes, o.nothingPhrases, nerr = parseNothingToDelete(ntd); nerr != nil {
+		ds.Error(SetNothingToDelete, "format", "cannot read the 4204 refusals meaning nothing to delete", nerr.Error())
 	}
 	cols := s[SetPendingColumns]
 	if strings.TrimSpace(cols) == "" {

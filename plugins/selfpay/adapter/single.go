@@ -331,7 +331,7 @@ func (r *run) completionFlag(ctx context.Context, mdtrtID string, unknown error)
 	if p.MedfeeSumamt != "" {
 		q["medfee_sumamt"] = p.MedfeeSumamt
 	}
-	rec, err := r.visitRecord(ctx, q, mdtrtID)
+	rec, err := r.visitRecord(ctx, q, mdtrtID, nil)
 	if err != nil {
 		return "", err
 	}

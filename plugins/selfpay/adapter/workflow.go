@@ -119,10 +119,16 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
-			if !tolerable(err, "4204") {
+			note, err := r.clearRefused(ctx, in.mdtrtID, err)
+			if err != nil {
 				return r.stop(ctx, st, in, err)
 			}
-			st.log(stepResult(stepDelete, "4204", 0, 0, res, err))
+			l := stepResult(stepDelete, "4204", 0, 0, res, nil)
+			if note != nil {
+				l = stepResult(stepDelete, "4204", 0, 0, nil, note.BusinessError)
+				l.Message = note.Message + note.why
+			}
+			st.log(l)
 			st.Step = stepFees
 		case stepFees:
 			if st.Batch >= len(st.Bounds) {
@@ -167,6 +173,70 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 func tolerable(err error, infno string) bool {
 	var be *hsa.BusinessError
 	return err == nil || errors.As(err, &be) && be.Infno == infno
+}
+
+// toleratedRefusal is a refusal of the 4204 that clears a visit before
+// its upload that leaves the visit as the upload needs it, with why.
+type toleratedRefusal struct {
+	*hsa.BusinessError
+	why string
+}
+
+// clearRefusedError is a refusal of the 4204 that clears a visit before
+// its upload that is not known to mean there was nothing to delete, with
+// 4207 showing fee details left (left) or refusing to say (query).
+type clearRefusedError struct {
+	be    *hsa.BusinessError
+	left  int
+	query error
+}
+
+func (e *clearRefusedError) Error() string {
+	if e.query != nil {
+		return fmt.Sprintf("%v; it is not a refusal listed in nothingToDelete, and 4207, asked whether fee details are left, was refused too: %v", e.be, e.query)
+	}
+	return fmt.Sprintf("%v; it is not a refusal listed in nothingToDelete, and 4207 lists %d fee detail(s) of the visit still on the platform", e.be, e.left)
+}
+
+func (e *clearRefusedError) Unwrap() error { return e.be }
+
+// clearRefused settles the outcome of the 4204 that clears a visit's old
+// fee details before its upload (err, nil when it succeeded). The upload
+// needs the visit to have no fee details on the platform. A refusal the
+// site lists in nothingToDelete says so and is tolerated. The platform's
+// codes are not public, so another refusal is checked with 4207: no
+// detail left, the visit is as the upload needs it and the refusal is
+// tolerated too (a cause that also refuses the upload's own calls, a
+// sign-in say, refuses them next); details left, the platform is not in
+// the state the upload assumes and the upload would add its lines to
+// them, so it ends rejected (clearRefusedError): sending the same 4204
+// again earns the same refusal, and an upload, which the host never gives
+// up, retried would never end. A refused 4207 leaves the refusal
+// standing (rejected); a 4207 without an answer is retried, the 4204
+// with it. Any other error (a refused sign-in: the 4204 never went out)
+// is returned as it is.
+func (r *run) clearRefused(ctx context.Context, mdtrtID string, err error) (*toleratedRefusal, error) {
+	var be *hsa.BusinessError
+	if err == nil || !errors.As(err, &be) || be.Infno != "4204" {
+		return nil, err
+	}
+	if r.s.opts.nothingToDelete(be.Infcode, be.Message) {
+		return &toleratedRefusal{BusinessError: be}, nil
+	}
+	left, qerr := r.detailsLeft(ctx, mdtrtID)
+	var qbe *hsa.BusinessError
+	var qge *hsa.GatewayError
+	switch {
+	case errors.As(qerr, &qbe) || errors.As(qerr, &qge):
+		return nil, &clearRefusedError{be: be, query: qerr}
+	case qerr != nil:
+		return nil, qerr
+	case left > 0:
+		return nil, &clearRefusedError{be: be, left: left}
+	}
+	r.a.log.Warn("a 4204 refusal not listed in nothingToDelete was tolerated: 4207 shows no fee details", "site", r.s.code,
+		"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+	return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToDelete; 4207 shows no fee details of the visit)"}, nil
 }
 
 func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error) stepLog {
@@ -372,26 +442,59 @@ func (r *run) findVisit(ctx context.Context, mdtrt map[string]any) (map[string]a
 			q[k] = v
 		}
 	}
-	return r.visitRecord(ctx, q, str(mdtrt["fixmedins_mdtrt_id"]))
+	key := &visitKey{certno: str(mdtrt["certno"]), begntime: str(mdtrt["begntime"]), amount: str(mdtrt["medfee_sumamt"])}
+	return r.visitRecord(ctx, q, str(mdtrt["fixmedins_mdtrt_id"]), key)
 }
 
-func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string) (map[string]any, error) {
+// visitKey identifies a visit among 4208 records that do not carry its
+// fixmedins_mdtrt_id: the ID number (masked or not), begntime to the
+// minute and medfee_sumamt.
+type visitKey struct{ certno, begntime, amount string }
+
+// matches tells whether a 4208 record without a visit id is the visit
+// of k.
+func (k *visitKey) matches(rec map[string]any) bool {
+	if k == nil || k.certno == "" || k.begntime == "" || k.amount == "" {
+		return false
+	}
+	cert, _ := field(rec, "certno")
+	begn, _ := field(rec, "begntime")
+	amt, _ := field(rec, "medfee_sumamt")
+	a, ok1 := rat(str(amt))
+	b, ok2 := rat(k.amount)
+	return sameMasked(str(cert), k.certno) && sameMinute(str(begn), k.begntime) && ok1 && ok2 && a.Cmp(b) == 0
+}
+
+// visitRecord searches 4208 by q and returns the valid record of visit
+// mdtrtID: the one carrying its fixmedins_mdtrt_id (the spec lists
+// fixmedinsMdtrtId among 4208's outputs) or, should the platform answer
+// records without it, the only one that key matches (ID number, begntime
+// within the same minute and total); nil when there is none, or several
+// that key matches (which is the visit cannot then be told).
+func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string, key *visitKey) (map[string]any, error) {
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
 		return nil, err
 	}
+	var byKey []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
-		if decodeRecord(raw, &rec) != nil {
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
 		if id == "" {
 			id = str(rec["fixmedins_mdtrt_id"])
 		}
-		if id == mdtrtID && str(rec["valiFlag"]) != "0" {
+		switch {
+		case id == mdtrtID:
 			return rec, nil
+		case id == "" && key.matches(rec):
+			byKey = append(byKey, rec)
 		}
+	}
+	if len(byKey) == 1 {
+		return byKey[0], nil
 	}
 	return nil, nil
 }
@@ -410,25 +513,28 @@ func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []an
 }
 
 // sameVisit compares a 4208 record with the visit being uploaded: the
-// total, end time and name, and every other field sent that the record
+// total, end time and name (a masked name agrees when its unmasked
+// characters do: sameMasked), and every other field sent that the record
 // carries (camelCase) or that 4208 answers (answered: a field it answers
 // but the record lacks is empty there, so a re-upload filling in a field
-// the earlier upload left out does not pass for it), numbers by value.
+// the earlier upload left out does not pass for it), numbers by value,
+// times whatever their layout, masked personal fields by sameMasked.
 // The institution's code and name are the platform's own, and the
 // person's certificate was the 4208 search (a platform may answer it
-// masked): those are not compared.
+// masked), and the record was picked by the visit's id (or, answered
+// without it, by visitKey): those are not compared.
 func sameVisit(rec, mdtrt map[string]any, answered map[string]bool) bool {
 	a, ok1 := rat(rec["medfeeSumamt"])
 	b, ok2 := rat(mdtrt["medfee_sumamt"])
 	if ok1 && ok2 && a.Cmp(b) != 0 {
 		return false
 	}
-	if str(rec["endtime"]) != str(mdtrt["endtime"]) || str(rec["psnName"]) != str(mdtrt["psn_name"]) {
+	if !sameValue(rec["endtime"], mdtrt["endtime"]) || !sameMasked(str(rec["psnName"]), str(mdtrt["psn_name"])) {
 		return false
 	}
 	return sameFields(rec, mdtrt, answered, func(k string) bool {
 		switch k {
-		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno":
+		case "fixmedins_code", "fixmedins_name", "psn_cert_type", "certno", "fixmedins_mdtrt_id":
 			return true
 		}
 		return false
@@ -448,7 +554,7 @@ func sameFields(rec, sent map[string]any, answered map[string]bool, skip func(st
 		if !ok && !answered[camelName(k)] && !answered[k] {
 			continue
 		}
-		if !sameValue(got, v) {
+		if maskedFields[k] && !sameMasked(str(got), str(v)) || !maskedFields[k] && !sameValue(got, v) {
 			return false
 		}
 	}
@@ -550,12 +656,17 @@ func camelName(snake string) string {
 	return strings.Join(parts, "")
 }
 
-// sameValue compares two values as text, as numbers when both are, and a
-// date with the same date at midnight (a platform may answer either).
+// sameValue compares two values as text, as dates or times when both
+// are (sameTime: whatever the layout, to the minute when one drops the
+// seconds, a date with the same date at midnight), and as numbers when
+// both are.
 func sameValue(a, b any) bool {
 	sa, sb := strings.TrimSpace(str(a)), strings.TrimSpace(str(b))
 	if sa == sb || sa+" 00:00:00" == sb || sb+" 00:00:00" == sa {
 		return true
+	}
+	if same, ok := sameTime(sa, sb); ok {
+		return same
 	}
 	ra, ok1 := rat(sa)
 	rb, ok2 := rat(sb)
