@@ -230,6 +230,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.GroupID = cfg.Kafka.GroupID
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
+	bc.OnOffsetReset = d.metrics.OffsetReset
 	if d.embedded == nil {
 		// A restarted instance takes its partitions back at once.
 		bc.InstanceID = instanceID(cfg.Node)
