@@ -190,6 +190,14 @@ type Encryption struct {
 	// taking it for genuine. It needs keys. Off by default: rows written
 	// before encryption was turned on stay readable.
 	RefusePlain bool `yaml:"refusePlain"`
+	// RefuseUnboundJournal, once POST /admin/store/rekey answers 0 on
+	// every instance, makes every read of a journal body written before
+	// journal entries were bound to their row (schema version 7: bound
+	// only to its message, plugin, site, code and serial, so a body of
+	// another call with the same ones could have been moved into it) fail,
+	// naming the entry, instead of taking it for genuine. It needs keys.
+	// Off by default: such entries stay readable.
+	RefuseUnboundJournal bool `yaml:"refuseUnboundJournal"`
 }
 
 // StoreKey is one data key: an id stored with every value it encrypts,
