@@ -243,6 +243,16 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 	go func() {
 		defer close(errsDone)
 		for err := range group.Errors() {
+			var ce *sarama.ConsumerError
+			if errors.Is(err, sarama.ErrOffsetOutOfRange) && errors.As(err, &ce) {
+				// sarama stops reading the partition and ends the
+				// session; the next one reads on from the committed
+				// offset (checkReset raises it if that is out of range
+				// too).
+				c.log.Error("ALERT: kafka consumer: the partition's read position is outside its log: the broker lost records past it (an unclean leader election, the embedded broker's data lost) or deleted records not yet read (retention); rejoining the group to read on from the committed offset; see README \"Kafka data loss\"",
+					"group", c.cfg.GroupID, "topic", ce.Topic, "partition", ce.Partition, "err", err)
+				continue
+			}
 			c.log.Warn("kafka consumer error", "group", c.cfg.GroupID, "err", err)
 		}
 	}()

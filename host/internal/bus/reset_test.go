@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // commitOffset commits offset for partition 0 of topic as a member of
@@ -128,5 +131,82 @@ func TestOffsetOutOfRangeResetIsRaised(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// offsetOutOfRange is Kafka's OFFSET_OUT_OF_RANGE error code.
+const offsetOutOfRange = 1
+
+// TestOffsetOutOfRangeWhileReadingResumes: a fetch answered
+// OFFSET_OUT_OF_RANGE while the partition is being read (the leader lost
+// records past the consumer's position, or retention deleted records it
+// had not read) makes sarama stop reading the partition and end the
+// session; the consumer rejoins and reads on from the committed offset.
+// That was logged as an ordinary consumer warning only; it is now an
+// ALERT naming the topic and partition, and reading still resumes.
+func TestOffsetOutOfRangeWhileReadingResumes(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	topic := newTopic(t, brokers, 1)
+	group := uniqueName(t, "group")
+	p := newProducer(t, brokers)
+	send(t, p, topic, "k", "before")
+
+	var logs syncBuffer
+	cfg := testConfig(brokers, group)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	var mu sync.Mutex
+	var got []string
+	startConsumer(t, cfg, []string{topic}, func(_ context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, string(m.Value))
+		return nil
+	})
+	handled := func(v string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(got, v)
+		}
+	}
+	eventually(t, 30*time.Second, "the first record handled", handled("before"))
+
+	// The next fetch of the partition is answered OFFSET_OUT_OF_RANGE.
+	var refused atomic.Bool
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.FetchRequest)
+		if len(req.Topics) == 0 || refused.Swap(true) {
+			if !refused.Load() {
+				c.KeepControl()
+			}
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = offsetOutOfRange
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	eventually(t, 30*time.Second, "a fetch refused", refused.Load)
+	send(t, p, topic, "k", "after")
+	eventually(t, 30*time.Second, "the record sent after the refused fetch handled", handled("after"))
+	for _, want := range []string{"ALERT", "topic=" + topic, "partition=0"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
 	}
 }
