@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates medgate's topics on an existing Kafka cluster with the Kafka CLI.
-# Usage: BOOTSTRAP=kafka-1:9093 PARTITIONS=12 REPLICATION=3 [CONFIG=client.properties] deploy/kafka/create-topics.sh
+# Usage: BOOTSTRAP=kafka-1:9093 PARTITIONS=12 REPLICATION=3 [CONFIG=client.properties] [REPLY_TOPICS="his.cashier.replies his.ward.replies"] deploy/kafka/create-topics.sh
+# REPLY_TOPICS lists the topics of kafka.topics.replyTo, created like the replies topic.
 # Partitions bound parallelism: messages of one key (patient/visit) stay in one partition.
 set -euo pipefail
 : "${BOOTSTRAP:?set BOOTSTRAP=host:port}"
@@ -11,6 +12,10 @@ cmd=(kafka-topics.sh --bootstrap-server "$BOOTSTRAP")
 [[ -n "${CONFIG:-}" ]] && cmd+=(--command-config "$CONFIG")
 for t in requests replies events; do
   "${cmd[@]}" --create --if-not-exists --topic "$PREFIX.$t" --partitions "$PARTITIONS" \
+    --replication-factor "$REPLICATION" --config min.insync.replicas=2 --config retention.ms=1209600000
+done
+for t in ${REPLY_TOPICS:-}; do
+  "${cmd[@]}" --create --if-not-exists --topic "$t" --partitions "$PARTITIONS" \
     --replication-factor "$REPLICATION" --config min.insync.replicas=2 --config retention.ms=1209600000
 done
 # The dead-letter topic keeps records longer: people replay from it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -13,7 +14,11 @@ import (
 // EnsureTopics creates those of topics that do not exist yet, with the given
 // number of partitions and replication factor, and waits until every
 // partition of every topic has a leader. Existing topics are left as they
-// are, whatever their partition count.
+// are, whatever their partition count: adding partitions moves keys to
+// other partitions, which breaks the order per key of the messages already
+// in the topic. An existing topic with fewer partitions than configured is
+// logged (cfg.Logger) as a warning, with more as information, naming the
+// topic, both counts and how to make them agree.
 func EnsureTopics(ctx context.Context, cfg Config, topics []string, partitions int, replication int16) error {
 	if partitions < 1 || replication < 1 {
 		return fmt.Errorf("create topics %v: partitions (%d) and replication factor (%d) must be at least 1", topics, partitions, replication)
@@ -36,7 +41,8 @@ func EnsureTopics(ctx context.Context, cfg Config, topics []string, partitions i
 		return fmt.Errorf("list Kafka topics: %w", err)
 	}
 	for _, t := range topics {
-		if _, ok := existing[t]; ok {
+		if d, ok := existing[t]; ok {
+			comparePartitions(cfg.logger(), t, d.NumPartitions, partitions)
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -49,6 +55,21 @@ func EnsureTopics(ctx context.Context, cfg Config, topics []string, partitions i
 		}
 	}
 	return waitForLeaders(ctx, admin, topics)
+}
+
+// comparePartitions logs an existing topic whose partition count differs
+// from the configured one. It changes nothing: more partitions would move
+// keys (order per key), and Kafka cannot take partitions away.
+func comparePartitions(log *slog.Logger, topic string, have int32, want int) {
+	switch {
+	case have <= 0 || int(have) == want:
+	case int(have) < want:
+		log.Warn("kafka topic has fewer partitions than configured; it is left as it is, so fewer instances and keys work in parallel than kafka.partitions allows. To add partitions, stop the producers and consumers of the topic and run kafka-topics.sh --alter --topic "+topic+" --partitions N (this moves keys to other partitions: let the topic drain first so the order per key holds), or set kafka.partitions to the topic's count",
+			"topic", topic, "partitions", have, "configured", want)
+	default:
+		log.Info("kafka topic has more partitions than configured; it is used as it is (Kafka cannot remove partitions); set kafka.partitions to the topic's count to silence this",
+			"topic", topic, "partitions", have, "configured", want)
+	}
 }
 
 // waitForLeaders polls topic metadata until every partition has a leader:

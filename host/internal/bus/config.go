@@ -77,6 +77,11 @@ type Config struct {
 	// Logger receives warnings about retried errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnOffsetReset, when set, is called each time a Consumer finds that
+	// a partition's committed offset is outside the partition's log and
+	// reads it again from its oldest record (see Consumer), after the
+	// ALERT is logged. It must not block.
+	OnOffsetReset func(topic string, partition int32)
 
 	// tune, when set by tests, adjusts the sarama configuration last.
 	tune func(*sarama.Config)

@@ -226,7 +226,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // runGroup joins the group and consumes until ctx ends or a session fails.
 func (c *Consumer) runGroup(ctx context.Context) error {
-	group, err := sarama.NewConsumerGroup(c.cfg.Brokers, c.cfg.GroupID, c.sc)
+	client, err := sarama.NewClient(c.cfg.Brokers, c.sc)
+	if err != nil {
+		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, err)
+	}
+	defer func() {
+		if err := client.Close(); err != nil {
+			c.log.Warn("close kafka client", "group", c.cfg.GroupID, "err", err)
+		}
+	}()
+	group, err := sarama.NewConsumerGroupFromClient(c.cfg.GroupID, client)
 	if err != nil {
 		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, err)
 	}
@@ -234,6 +243,16 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 	go func() {
 		defer close(errsDone)
 		for err := range group.Errors() {
+			var ce *sarama.ConsumerError
+			if errors.Is(err, sarama.ErrOffsetOutOfRange) && errors.As(err, &ce) {
+				// sarama stops reading the partition and ends the
+				// session; the next one reads on from the committed
+				// offset (checkReset raises it if that is out of range
+				// too).
+				c.log.Error("ALERT: kafka consumer: the partition's read position is outside its log: the broker lost records past it (an unclean leader election, the embedded broker's data lost) or deleted records not yet read (retention); rejoining the group to read on from the committed offset; see README \"Kafka data loss\"",
+					"group", c.cfg.GroupID, "topic", ce.Topic, "partition", ce.Partition, "err", err)
+				continue
+			}
 			c.log.Warn("kafka consumer error", "group", c.cfg.GroupID, "err", err)
 		}
 	}()
@@ -244,7 +263,7 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 		<-errsDone
 	}()
 
-	gh := &groupHandler{c: c, runCtx: ctx}
+	gh := &groupHandler{c: c, runCtx: ctx, client: client}
 	for {
 		err := group.Consume(ctx, c.topics, gh)
 		if ctx.Err() != nil {
@@ -291,6 +310,8 @@ type groupHandler struct {
 	// before sarama starts the session's ConsumeClaim calls, and stopped
 	// by Cleanup, after they all returned.
 	commits *committer
+	// client is the group's client, for checking committed offsets.
+	client sarama.Client
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
@@ -338,6 +359,51 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		delete(c.parts, p)
 		c.partsMu.Unlock()
 	}()
+	if claim.InitialOffset() < 0 {
+		h.checkReset(claim.Topic(), claim.Partition())
+	}
 	p.consume(claim.Messages())
 	return nil
+}
+
+// checkReset is called when sarama starts a claim from the oldest record
+// (Consumer.Offsets.Initial) rather than from a committed offset: either
+// the group never committed one for the partition (its first start), or
+// the committed offset was outside the partition's log and sarama reset
+// it (Consumer.Group.ResetInvalidOffsets), which it does silently. The
+// second is raised as an ALERT: committed beyond the log end, the broker
+// lost records (an unclean leader election, the embedded broker's
+// directory lost) and the whole retained log is delivered again;
+// committed before the log start, records were deleted (retention) before
+// medgate read them.
+func (h *groupHandler) checkReset(topic string, partition int32) {
+	c := h.c
+	log := c.log.With("group", c.cfg.GroupID, "topic", topic, "partition", partition)
+	admin, err := sarama.NewClusterAdminFromClient(h.client) // not closed: that would close the group's client
+	var resp *sarama.OffsetFetchResponse
+	if err == nil {
+		resp, err = admin.ListConsumerGroupOffsets(c.cfg.GroupID, map[string][]int32{topic: {partition}})
+	}
+	if err != nil {
+		log.Warn("kafka consumer: cannot tell whether the partition starts from its oldest record because its committed offset was out of range; check the broker logs for data loss", "err", err)
+		return
+	}
+	b := resp.GetBlock(topic, partition)
+	if b == nil || !errors.Is(b.Err, sarama.ErrNoError) || b.Offset < 0 {
+		return // nothing committed yet: the group's first start
+	}
+	oldest, err1 := h.client.GetOffset(topic, partition, sarama.OffsetOldest)
+	newest, err2 := h.client.GetOffset(topic, partition, sarama.OffsetNewest)
+	if err := errors.Join(err1, err2); err != nil {
+		log.Warn("kafka consumer: read the partition's offsets", "committedOffset", b.Offset, "err", err)
+	}
+	attrs := []any{"committedOffset", b.Offset, "newOffset", oldest, "logEndOffset", newest}
+	if b.Offset < oldest {
+		log.Error("ALERT: kafka consumer: the partition's committed offset is before its oldest record: records were deleted (retention) before medgate read them, and the requests among them are lost; reading from the oldest record; ask the platform to send the requests of that period again (see README \"Kafka data loss\")", attrs...)
+	} else {
+		log.Error("ALERT: kafka consumer: the partition's committed offset is beyond its log end: the broker lost records (an unclean leader election, or the embedded broker's data directory lost); reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply and nothing is sent out again, others are processed anew; see README \"Kafka data loss\"", attrs...)
+	}
+	if c.cfg.OnOffsetReset != nil {
+		c.cfg.OnOffsetReset(topic, partition)
+	}
 }

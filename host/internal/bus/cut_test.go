@@ -23,6 +23,9 @@ func (c *fakeClaim) Topic() string                            { return "t" }
 func (c *fakeClaim) Partition() int32                         { return 0 }
 func (c *fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.msgs }
 
+// InitialOffset is that of a claim started from a committed offset.
+func (c *fakeClaim) InitialOffset() int64 { return 0 }
+
 // TestLaterDoneAfterTheReleaseGraceIsNotCommitted: when a partition is
 // released, a deferred message acknowledged within the release grace is
 // finished and committed with the partition's last commit; one

@@ -25,4 +25,11 @@
 // no such time, since its partitions have another owner already: their
 // handlers are cancelled at once and their deferred messages are not
 // committed.
+//
+// A partition whose committed offset is outside its log (the broker lost
+// records, or deleted them before they were read) is read again from its
+// oldest record, never from its end, which would skip messages; the
+// Consumer logs this as an ALERT with the topic, partition, committed and
+// new offsets and calls Config.OnOffsetReset. Messages delivered again
+// this way are answered from the store while it keeps their outcomes.
 package bus

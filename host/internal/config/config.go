@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,8 +124,27 @@ type Topics struct {
 	Events   string `yaml:"events"`
 	DLQ      string `yaml:"dlq"`
 	// ReplyTo lists the topics a request may name in replyTo besides
-	// Replies; any other replyTo gets an invalid reply.
+	// Replies; any other replyTo gets an invalid reply. They are created
+	// at start like the others (see All).
 	ReplyTo []string `yaml:"replyTo"`
+}
+
+// All lists every topic medgate reads or writes: requests, replies,
+// events, dlq, then the replyTo topics, each once. These are the topics
+// the embedded broker and kafka.createTopics create at start, with
+// kafka.partitions and kafka.replicationFactor: a replyTo topic left to
+// the broker's auto-creation would be missing (the embedded broker and
+// clusters with auto.create.topics.enable=false create none, and a reply
+// sent there is redirected to replies) or get the broker's default
+// partitions and replication factor.
+func (t Topics) All() []string {
+	all := []string{t.Requests, t.Replies, t.Events, t.DLQ}
+	for _, r := range t.ReplyTo {
+		if r != "" && !slices.Contains(all, r) {
+			all = append(all, r)
+		}
+	}
+	return all
 }
 
 // TLS configures TLS to the brokers.
@@ -170,6 +190,14 @@ type Encryption struct {
 	// taking it for genuine. It needs keys. Off by default: rows written
 	// before encryption was turned on stay readable.
 	RefusePlain bool `yaml:"refusePlain"`
+	// RefuseUnboundJournal, once POST /admin/store/rekey answers 0 on
+	// every instance, makes every read of a journal body written before
+	// journal entries were bound to their row (schema version 7: bound
+	// only to its message, plugin, site, code and serial, so a body of
+	// another call with the same ones could have been moved into it) fail,
+	// naming the entry, instead of taking it for genuine. It needs keys.
+	// Off by default: such entries stay readable.
+	RefuseUnboundJournal bool `yaml:"refuseUnboundJournal"`
 }
 
 // StoreKey is one data key: an id stored with every value it encrypts,

@@ -103,6 +103,9 @@ func (c *Config) checkEncryption() Problems {
 	if e.RefusePlain && len(e.Keys) == 0 {
 		add("store.encryption.refusePlain", "refuses every value stored without encryption, but no key encrypts any: list store.encryption.keys, or set refusePlain to false")
 	}
+	if e.RefuseUnboundJournal && len(e.Keys) == 0 {
+		add("store.encryption.refuseUnboundJournal", "refuses every journal entry not bound to its row, but no key binds any: list store.encryption.keys, or set refuseUnboundJournal to false")
+	}
 	ids := map[string]int{}
 	for i, k := range e.Keys {
 		path := fmt.Sprintf("store.encryption.keys[%d]", i)

@@ -288,3 +288,39 @@ func TestRefusePlainNeedsKeys(t *testing.T) {
 		t.Fatal("store.encryption.refusePlain: true was not read")
 	}
 }
+
+// TestRefuseUnboundJournalNeedsKeys: store.encryption.refuseUnboundJournal
+// is read, and refused without a key (no entry would be bound, and every
+// one refused).
+func TestRefuseUnboundJournalNeedsKeys(t *testing.T) {
+	t.Parallel()
+	const head = "kafka:\n  embedded: {}\nstore:\n  encryption:\n"
+	cases := map[string]struct {
+		src     string
+		problem string // "" when refuseUnboundJournal must be accepted
+	}{
+		"no keys":         {src: head + "    refuseUnboundJournal: true\n", problem: "store.encryption.refuseUnboundJournal: refuses every journal entry not bound to its row, but no key binds any"},
+		"empty key list":  {src: head + "    keys: []\n    refuseUnboundJournal: true\n", problem: "list store.encryption.keys, or set refuseUnboundJournal to false"},
+		"with a key":      {src: head + "    keys: [{id: k1, key: env:MEDGATE_K1}]\n    refuseUnboundJournal: true\n"},
+		"off without key": {src: head + "    refuseUnboundJournal: false\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := problemsOf(t, tc.src)
+			if tc.problem != "" {
+				if !hasProblem(got, tc.problem) {
+					t.Errorf("missing problem %q in:\n%s", tc.problem, strings.Join(got, "\n"))
+				}
+				return
+			}
+			if hasProblem(got, "refuseUnboundJournal") {
+				t.Errorf("refuseUnboundJournal refused with a key or off:\n%s", strings.Join(got, "\n"))
+			}
+		})
+	}
+	c, _ := Parse("m.yaml", []byte(head+"    keys: [{id: k1, key: env:MEDGATE_K1}]\n    refuseUnboundJournal: true\n"))
+	if c == nil || c.Store.Encryption == nil || !c.Store.Encryption.RefuseUnboundJournal {
+		t.Fatal("store.encryption.refuseUnboundJournal: true was not read")
+	}
+}

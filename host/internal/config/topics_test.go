@@ -62,3 +62,15 @@ func TestTopicSizingAtLeastOne(t *testing.T) {
 		})
 	}
 }
+
+// TestTopicsAll: the topics created at start include the replyTo topics,
+// each once, after the four of medgate's own.
+func TestTopicsAll(t *testing.T) {
+	t.Parallel()
+	tp := Topics{Requests: "rq", Replies: "rp", Events: "ev", DLQ: "dl", ReplyTo: []string{"his.a", "rp", "his.b", "his.a"}}
+	got := tp.All()
+	want := []string{"rq", "rp", "ev", "dl", "his.a", "his.b"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("All() = %v, want %v", got, want)
+	}
+}

@@ -152,7 +152,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	d.maps.Set(set)
 
-	topics := []string{cfg.Kafka.Topics.Requests, cfg.Kafka.Topics.Replies, cfg.Kafka.Topics.Events, cfg.Kafka.Topics.DLQ}
+	// The replyTo topics too: replies a request asks for there must not
+	// depend on the broker's auto-creation.
+	topics := cfg.Kafka.Topics.All()
 	brokers := cfg.Kafka.Brokers
 	if e := cfg.Kafka.Embedded; e != nil {
 		// The broker keeps requests and replies (personal data) in clear:
@@ -233,6 +235,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.GroupID = cfg.Kafka.GroupID
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
+	bc.OnOffsetReset = d.metrics.OffsetReset
 	if d.embedded == nil {
 		// A restarted instance takes its partitions back at once.
 		bc.InstanceID = instanceID(cfg.Node)

@@ -10,8 +10,9 @@ import (
 
 // openStore opens the configured store engine with the encryption keys of
 // store.encryption, refusing values stored plain when
-// store.encryption.refusePlain is set. SQLite creates its directory (mode
-// 0700) and files (mode 0600) itself.
+// store.encryption.refusePlain is set, and journal entries not bound to
+// their row when store.encryption.refuseUnboundJournal is. SQLite creates
+// its directory (mode 0700) and files (mode 0600) itself.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	keys, err := cfg.StoreKeys()
 	if err != nil {
@@ -24,6 +25,9 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	opts := []store.Option{store.WithKeys(sk...)}
 	if e := cfg.Store.Encryption; e != nil && e.RefusePlain {
 		opts = append(opts, store.WithRefusePlain())
+	}
+	if e := cfg.Store.Encryption; e != nil && e.RefuseUnboundJournal {
+		opts = append(opts, store.WithRefuseUnboundJournal())
 	}
 	if cfg.Store.Driver == store.DriverSQLite {
 		return store.Open(ctx, store.DriverSQLite, cfg.Store.Path, opts...)

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,10 @@ type Metrics struct {
 	// refused, by plugin and the limit's configuration key (see
 	// WriteRefused).
 	WritesRefused *prometheus.CounterVec
+	// KafkaOffsetResets counts the request partitions read again from
+	// their oldest record because their committed offset was outside the
+	// log (see OffsetReset).
+	KafkaOffsetResets *prometheus.CounterVec
 
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
@@ -83,6 +88,10 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 			Name: "medgate_plugin_writes_refused_total",
 			Help: "Plugin writes through the host services (events, journal entries, state values) refused by the plugin's limits, by plugin and limit (pluginLimits / plugins[].limits key).",
 		}, []string{"plugin", "limit"}),
+		KafkaOffsetResets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_kafka_offset_resets_total",
+			Help: "Consumed partitions whose committed offset was outside the log (broker data lost, or records deleted before they were read), read again from the oldest record, by topic and partition.",
+		}, []string{"topic", "partition"}),
 	}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "medgate_oldest_pending_seconds",
@@ -96,7 +105,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}
 		return now().Sub(t).Seconds()
 	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, m.WritesRefused, oldestGauge,
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, oldestGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -147,6 +156,14 @@ func statusLabel(status string) string {
 // declares and limit one of the limits' keys, so the series stay few.
 func (m *Metrics) WriteRefused(plugin, limit string) {
 	m.WritesRefused.WithLabelValues(plugin, limit).Inc()
+}
+
+// OffsetReset counts a consumed partition read again from its oldest
+// record because its committed offset was outside the log
+// (bus.Config.OnOffsetReset). Topics are the configured ones and
+// partitions theirs, so the series stay few.
+func (m *Metrics) OffsetReset(topic string, partition int32) {
+	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition))).Inc()
 }
 
 // WatchJobs makes sure every job in ids has a last-success time, so the

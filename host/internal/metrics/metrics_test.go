@@ -150,3 +150,19 @@ func TestWriteRefused(t *testing.T) {
 		t.Errorf("medgate_plugin_writes_refused_total = %v, want %v", got, want)
 	}
 }
+
+// TestOffsetReset: each request partition read again from its oldest
+// record (its committed offset outside the log) is counted by topic and
+// partition.
+func TestOffsetReset(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	m.OffsetReset("medgate.requests", 3)
+	m.OffsetReset("medgate.requests", 3)
+	m.OffsetReset("medgate.requests", 0)
+	got := series(t, m)["medgate_kafka_offset_resets_total"]
+	want := map[string]float64{"partition=0,topic=medgate.requests,": 1, "partition=3,topic=medgate.requests,": 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("medgate_kafka_offset_resets_total = %v, want %v", got, want)
+	}
+}
