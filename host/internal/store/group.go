@@ -37,6 +37,12 @@ var errStoreClosed = errors.New("the store is closed")
 // with a transaction of its own. A write that fails with an error makes
 // the group roll back; its writes then run again one transaction each, so
 // one bad write does not fail the others.
+//
+// A transaction PostgreSQL aborts as a deadlock victim (two instances'
+// transactions waiting for each other's rows) committed nothing and is
+// no write's fault: it runs again at once, the same writes together, up to
+// deadlockRetries times; only then do its writes run alone (see
+// isDeadlock). Its callers never see the deadlock.
 type committer struct {
 	db *sql.DB
 	// merge, when set, runs the writes of a group that it can run
@@ -62,8 +68,9 @@ type committer struct {
 	sync  func() error
 	syncs atomic.Int64 // syncs made (for tests)
 
-	groups atomic.Int64 // transactions committed (for tests)
-	merged atomic.Int64 // writes run by merge in committed groups (for tests)
+	groups    atomic.Int64 // transactions committed (for tests)
+	deadlocks atomic.Int64 // transactions run again after a deadlock (for tests)
+	merged    atomic.Int64 // writes run by merge in committed groups (for tests)
 }
 
 // writeReq is one write: fn runs its statements on q and keeps its results
@@ -186,7 +193,7 @@ func (c *committer) commit(group []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	byWrite, err := c.run(live)
+	byWrite, err := c.runAgain(live)
 	if err == nil || len(live) == 1 || !byWrite {
 		for _, r := range live {
 			r.err <- err
@@ -194,8 +201,26 @@ func (c *committer) commit(group []*writeReq) {
 		return
 	}
 	for _, r := range live {
-		_, err := c.run([]*writeReq{r})
+		_, err := c.runAgain([]*writeReq{r})
 		r.err <- err
+	}
+}
+
+// deadlockRetries bounds how many times a transaction aborted as a
+// deadlock victim runs again. Each run waits for the transaction that won
+// the deadlock, which then commits; another deadlock at once means
+// another instance writing the same rows in the other order again.
+const deadlockRetries = 3
+
+// runAgain is run, run again while the transaction is a deadlock victim
+// (nothing of it was committed), at most deadlockRetries more times.
+func (c *committer) runAgain(group []*writeReq) (byWrite bool, err error) {
+	for i := 0; ; i++ {
+		byWrite, err = c.run(group)
+		if err == nil || i == deadlockRetries || !isDeadlock(err) {
+			return byWrite, err
+		}
+		c.deadlocks.Add(1)
 	}
 }
 

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -40,11 +42,13 @@ var postgresDialect = &dialect{
 // (see committer): one transaction, one WAL flush and one round trip to
 // begin and commit for all the writes waiting at that moment, instead of
 // one each. A group of outcomes and new messages only, as the
-// pass-through makes, is one statement and one round trip (wholeGroup). Rows a group writes stay locked until it commits, so a write
-// of another instance to the same row (a sequence, a plugin state key)
-// waits for that commit; if two instances' groups wait for each other,
-// PostgreSQL aborts one of them (deadlock detected) and its writes run
-// again one transaction each.
+// pass-through makes, is one statement and one round trip (wholeGroup).
+// Rows a group writes stay locked until it commits, so a write of another
+// instance to the same row (a sequence, a plugin state key) waits for
+// that commit; if two instances' transactions wait for each other,
+// PostgreSQL aborts one of them (deadlock detected, after
+// deadlock_timeout) and it runs again at once (see committer): no write
+// fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver).
@@ -95,3 +99,11 @@ func (p *Postgres) Close() error {
 }
 
 var _ Store = (*Postgres)(nil)
+
+// isDeadlock says whether err is PostgreSQL's "deadlock detected"
+// (SQLSTATE 40P01): the transaction was aborted as a deadlock victim and
+// rolled back whole, so it committed nothing and can run again.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
