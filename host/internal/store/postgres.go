@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -45,10 +46,13 @@ var postgresDialect = &dialect{
 // pass-through makes, is one statement and one round trip (wholeGroup).
 // Rows a group writes stay locked until it commits, so a write of another
 // instance to the same row (a sequence, a plugin state key) waits for
-// that commit; if two instances' transactions wait for each other,
-// PostgreSQL aborts one of them (deadlock detected, after
-// deadlock_timeout) and it runs again at once (see committer): no write
-// fails for it.
+// that commit. A transaction whose writes name two such rows or more
+// first takes their advisory locks in one order (lockRows, one statement
+// more for that transaction only), so two instances' transactions on the
+// same rows never wait for each other; if others do (message rows while a
+// partition moves between instances), PostgreSQL aborts one of them
+// (deadlock detected, after deadlock_timeout) and it runs again at once
+// (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver).
@@ -87,6 +91,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	}
 	p.group = newCommitter(db, p.mergeWrites, nil)
 	p.group.whole = p.wholeGroup // before any write: none can be queued yet
+	p.group.lock = lockRows
 	return p, nil
 }
 
@@ -106,4 +111,16 @@ var _ Store = (*Postgres)(nil)
 func isDeadlock(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// sqlLockRows takes the transaction-scoped advisory locks of its ids in
+// the order of the array (unnest returns its elements in order). Advisory
+// locks need no row, so they also order the writes that create one.
+const sqlLockRows = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
+
+// lockRows is PostgreSQL's committer.lock: one statement, and one round
+// trip, for a transaction whose writes name two rows or more.
+func lockRows(ctx context.Context, tx *sql.Tx, rows []int64) error {
+	_, err := tx.ExecContext(ctx, sqlLockRows, rows)
+	return err
 }
