@@ -132,8 +132,10 @@ func TestDeadlockedWriteRunsAgainPostgres(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatalf("writes = %v, %v; want both committed (a deadlock aborts a transaction whole: it must run again)", errA, errB)
 	}
-	if got := a.group.deadlocks.Load() + b.group.deadlocks.Load(); got != 1 {
-		t.Errorf("deadlocked transactions run again = %d, want 1", got)
+	// At least once: a victim run again at once can take its first row
+	// back before the winner, woken, takes it, and deadlock again.
+	if got := a.group.deadlocks.Load() + b.group.deadlocks.Load(); got < 1 {
+		t.Errorf("deadlocked transactions run again = %d, want at least 1", got)
 	}
 	for name, want := range map[string]int64{"a": 3, "b": 3, "g1": 2, "g2": 2} {
 		var v int64
