@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"sync/atomic"
 )
 
@@ -37,6 +39,22 @@ var errStoreClosed = errors.New("the store is closed")
 // with a transaction of its own. A write that fails with an error makes
 // the group roll back; its writes then run again one transaction each, so
 // one bad write does not fail the others.
+//
+// A transaction PostgreSQL aborts as a deadlock victim (two instances'
+// transactions waiting for each other's rows) committed nothing and is
+// no write's fault: it runs again at once, the same writes together, up to
+// deadlockRetries times; only then do its writes run alone (see
+// isDeadlock). Its callers never see the deadlock.
+//
+// Such deadlocks are avoided where the rows are shared: a write of plugin
+// state or a sequence names the rows it writes (writeReq.locks), and a
+// transaction whose writes name two rows or more first takes the locks of
+// all of them in one order (lock), so that of two instances' transactions
+// on the same rows the later waits for the earlier to commit instead of
+// both waiting deadlock_timeout for PostgreSQL to abort one. Message rows
+// are not named: a message belongs to the instance that owns its
+// partition, so two instances write the same message rows only while a
+// partition moves, and such a deadlock is run again as above.
 type committer struct {
 	db *sql.DB
 	// merge, when set, runs the writes of a group that it can run
@@ -51,9 +69,14 @@ type committer struct {
 	// after a failed write. With ran true, every write gets the error.
 	// Set before the first write.
 	whole func(ctx context.Context, group []*writeReq) (ran bool, err error)
-	reqs  chan *writeReq
-	stop  chan struct{} // closed by close: no more writes are taken
-	done  chan struct{} // closed when the loop has returned
+	// lock, when set, takes the locks of rows (rowLock ids, sorted,
+	// distinct, two or more) in tx, in that order; a transaction holding
+	// them is the only one writing those rows among the transactions
+	// that take them. Set before the first write.
+	lock func(ctx context.Context, tx *sql.Tx, rows []int64) error
+	reqs chan *writeReq
+	stop chan struct{} // closed by close: no more writes are taken
+	done chan struct{} // closed when the loop has returned
 
 	// sync, when set, makes durable what a committed transaction wrote:
 	// db commits without waiting for the disk (SQLite: synchronous=NORMAL)
@@ -62,8 +85,9 @@ type committer struct {
 	sync  func() error
 	syncs atomic.Int64 // syncs made (for tests)
 
-	groups atomic.Int64 // transactions committed (for tests)
-	merged atomic.Int64 // writes run by merge in committed groups (for tests)
+	groups    atomic.Int64 // transactions committed (for tests)
+	deadlocks atomic.Int64 // transactions run again after a deadlock (for tests)
+	merged    atomic.Int64 // writes run by merge in committed groups (for tests)
 }
 
 // writeReq is one write: fn runs its statements on q and keeps its results
@@ -76,7 +100,23 @@ type writeReq struct {
 	// row is the same write as data, for a merge of several writes of
 	// its kind in one statement (nil: fn only).
 	row any
-	err chan error // capacity 1
+	// locks are the rows of shared tables (plugin state, sequences) that
+	// fn writes, as rowLock ids (nil: none named).
+	locks []int64
+	err   chan error // capacity 1
+}
+
+// rowLock is the id of the lock of a row of table with key parts, for
+// committer.lock: a 64-bit FNV-1a hash. Two rows with the same id only
+// make their transactions wait for each other.
+func rowLock(table string, key ...string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(table))
+	for _, k := range key {
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(k))
+	}
+	return int64(h.Sum64()) //nolint:gosec // an id, wrapping is fine
 }
 
 // newCommitter starts the group commit of db; merge and sync may be nil
@@ -91,12 +131,18 @@ func newCommitter(db *sql.DB, merge func(ctx context.Context, tx *sql.Tx, group 
 // failed). If ctx ends first write returns its error; fn then runs only if
 // it had started, and its outcome is unknown.
 func (c *committer) write(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
+	return c.writeLocking(ctx, row, nil, fn)
+}
+
+// writeLocking is write for a write that writes the rows locks of shared
+// tables (see committer.lock).
+func (c *committer) writeLocking(ctx context.Context, row any, locks []int64, fn func(ctx context.Context, q querier) error) error {
 	select {
 	case <-c.stop:
 		return errStoreClosed
 	default:
 	}
-	r := &writeReq{ctx: ctx, fn: fn, row: row, err: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: fn, row: row, locks: locks, err: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
 	case <-c.stop:
@@ -186,7 +232,7 @@ func (c *committer) commit(group []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	byWrite, err := c.run(live)
+	byWrite, err := c.runAgain(live)
 	if err == nil || len(live) == 1 || !byWrite {
 		for _, r := range live {
 			r.err <- err
@@ -194,8 +240,26 @@ func (c *committer) commit(group []*writeReq) {
 		return
 	}
 	for _, r := range live {
-		_, err := c.run([]*writeReq{r})
+		_, err := c.runAgain([]*writeReq{r})
 		r.err <- err
+	}
+}
+
+// deadlockRetries bounds how many times a transaction aborted as a
+// deadlock victim runs again. Each run waits for the transaction that won
+// the deadlock, which then commits; another deadlock at once means
+// another instance writing the same rows in the other order again.
+const deadlockRetries = 3
+
+// runAgain is run, run again while the transaction is a deadlock victim
+// (nothing of it was committed), at most deadlockRetries more times.
+func (c *committer) runAgain(group []*writeReq) (byWrite bool, err error) {
+	for i := 0; ; i++ {
+		byWrite, err = c.run(group)
+		if err == nil || i == deadlockRetries || !isDeadlock(err) {
+			return byWrite, err
+		}
+		c.deadlocks.Add(1)
 	}
 }
 
@@ -219,6 +283,14 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	if c.lock != nil {
+		if rows := groupLocks(group); len(rows) > 1 {
+			if err := c.lock(ctx, tx, rows); err != nil {
+				_ = tx.Rollback()
+				return false, fmt.Errorf("lock the %d shared rows of %d writes: %w", len(rows), len(group), err)
+			}
+		}
 	}
 	rest := group
 	if c.merge != nil && len(group) > 1 {
@@ -249,4 +321,15 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 	c.groups.Add(1)
 	c.merged.Add(int64(len(group) - len(rest)))
 	return false, nil
+}
+
+// groupLocks returns the rows the writes of group name, sorted and
+// distinct.
+func groupLocks(group []*writeReq) []int64 {
+	var rows []int64
+	for _, r := range group {
+		rows = append(rows, r.locks...)
+	}
+	slices.Sort(rows)
+	return slices.Compact(rows)
 }

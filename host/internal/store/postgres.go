@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -40,11 +43,16 @@ var postgresDialect = &dialect{
 // (see committer): one transaction, one WAL flush and one round trip to
 // begin and commit for all the writes waiting at that moment, instead of
 // one each. A group of outcomes and new messages only, as the
-// pass-through makes, is one statement and one round trip (wholeGroup). Rows a group writes stay locked until it commits, so a write
-// of another instance to the same row (a sequence, a plugin state key)
-// waits for that commit; if two instances' groups wait for each other,
-// PostgreSQL aborts one of them (deadlock detected) and its writes run
-// again one transaction each.
+// pass-through makes, is one statement and one round trip (wholeGroup).
+// Rows a group writes stay locked until it commits, so a write of another
+// instance to the same row (a sequence, a plugin state key) waits for
+// that commit. A transaction whose writes name two such rows or more
+// first takes their advisory locks in one order (lockRows, one statement
+// more for that transaction only), so two instances' transactions on the
+// same rows never wait for each other; if others do (message rows while a
+// partition moves between instances), PostgreSQL aborts one of them
+// (deadlock detected, after deadlock_timeout) and it runs again at once
+// (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver).
@@ -83,6 +91,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	}
 	p.group = newCommitter(db, p.mergeWrites, nil)
 	p.group.whole = p.wholeGroup // before any write: none can be queued yet
+	p.group.lock = lockRows
 	return p, nil
 }
 
@@ -95,3 +104,23 @@ func (p *Postgres) Close() error {
 }
 
 var _ Store = (*Postgres)(nil)
+
+// isDeadlock says whether err is PostgreSQL's "deadlock detected"
+// (SQLSTATE 40P01): the transaction was aborted as a deadlock victim and
+// rolled back whole, so it committed nothing and can run again.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// sqlLockRows takes the transaction-scoped advisory locks of its ids in
+// the order of the array (unnest returns its elements in order). Advisory
+// locks need no row, so they also order the writes that create one.
+const sqlLockRows = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
+
+// lockRows is PostgreSQL's committer.lock: one statement, and one round
+// trip, for a transaction whose writes name two rows or more.
+func lockRows(ctx context.Context, tx *sql.Tx, rows []int64) error {
+	_, err := tx.ExecContext(ctx, sqlLockRows, rows)
+	return err
+}

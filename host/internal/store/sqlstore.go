@@ -116,12 +116,34 @@ func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Con
 	return s.group.write(ctx, row, fn)
 }
 
+// writeLocking is write for a write of rows of shared tables (plugin
+// state, sequences), named by locks (see committer.lock). It may run in a
+// transaction with others' writes.
+func (s *sqlStore) writeLocking(ctx context.Context, locks []int64, fn func(ctx context.Context, q querier) error) error {
+	if s.group == nil {
+		return fn(ctx, s.w)
+	}
+	return s.group.writeLocking(ctx, nil, locks, fn)
+}
+
+// stateLock and sequenceLock are the rowLock ids of a plugin state entry
+// and of a sequence.
+func stateLock(ns, key string) int64 { return rowLock("plugin_state", ns, key) }
+
+func sequenceLock(name string) int64 { return rowLock("sequences", name) }
+
 // writeTx is write for statements that must commit together: the group
 // commit's transaction when the engine has one, else a transaction of
 // their own on w.
 func (s *sqlStore) writeTx(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	return s.writeTxLocking(ctx, nil, fn)
+}
+
+// writeTxLocking is writeTx for statements that write the rows locks of
+// shared tables (see committer.lock).
+func (s *sqlStore) writeTxLocking(ctx context.Context, locks []int64, fn func(ctx context.Context, q querier) error) error {
 	if s.group != nil {
-		return s.group.write(ctx, nil, fn)
+		return s.group.writeLocking(ctx, nil, locks, fn)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -913,7 +935,7 @@ func (s *sqlStore) StatePut(ctx context.Context, ns, key string, value []byte) (
 		return 0, s.errorf("state %q put %q: %w", ns, key, err)
 	}
 	var v int64
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.writeLocking(ctx, []int64{stateLock(ns, key)}, func(ctx context.Context, q querier) error {
 		return s.rowOn(ctx, q, sqlStatePut, ns, key, nullBytes(value), s.d.encodeTime(now())).Scan(&v)
 	})
 	if err != nil {
@@ -933,7 +955,7 @@ func (s *sqlStore) StateCAS(ctx context.Context, ns, key string, expect int64, v
 	}
 	var v int64
 	conflict := false
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.writeLocking(ctx, []int64{stateLock(ns, key)}, func(ctx context.Context, q querier) error {
 		var err error
 		if expect == 0 {
 			err = s.rowOn(ctx, q, sqlStateCreate,
@@ -1011,7 +1033,7 @@ func (s *sqlStore) StateScanAfter(ctx context.Context, ns, prefix, after string,
 
 // StateDelete implements [Store.StateDelete].
 func (s *sqlStore) StateDelete(ctx context.Context, ns, key string) error {
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.writeLocking(ctx, []int64{stateLock(ns, key)}, func(ctx context.Context, q querier) error {
 		_, err := s.execOn(ctx, q, sqlStateDelete, ns, key)
 		return err
 	})
@@ -1144,7 +1166,7 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error 
 // NextSequence implements [Store.NextSequence].
 func (s *sqlStore) NextSequence(ctx context.Context, name string) (int64, error) {
 	var v int64
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.writeLocking(ctx, []int64{sequenceLock(name)}, func(ctx context.Context, q querier) error {
 		return s.rowOn(ctx, q, sqlNextSequence, name).Scan(&v)
 	})
 	if err != nil {
@@ -1159,7 +1181,7 @@ func (s *sqlStore) ReserveSequence(ctx context.Context, name string, n int64) (i
 		return 0, s.errorf("reserve %d values of sequence %q: reserve at least 1", n, name)
 	}
 	var v int64
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.writeLocking(ctx, []int64{sequenceLock(name)}, func(ctx context.Context, q querier) error {
 		return s.rowOn(ctx, q, sqlReserveSequence, name, n).Scan(&v)
 	})
 	if err != nil {

@@ -51,8 +51,12 @@ func (s *sqlStore) StateWrites(ctx context.Context, ns string, writes []StateWri
 		}
 		sealed[i] = v
 	}
+	locks := make([]int64, len(writes))
+	for i, w := range writes {
+		locks[i] = stateLock(ns, w.Key)
+	}
 	out := make([]int64, len(writes))
-	err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
+	err := s.writeTxLocking(ctx, locks, func(ctx context.Context, q querier) error {
 		t := s.d.encodeTime(now())
 		for i, w := range writes {
 			var err error
