@@ -637,11 +637,15 @@ func (d *Daemon) shutdownGrace() time.Duration {
 	return shutdownGrace
 }
 
-// Close shuts down in reverse order: stop starting jobs; stop taking HTTP
-// requests and let those taken finish while the consumer still runs
-// (shutdownGrace at most; those still waiting then are told their message
-// is queued and will be completed, see stopHTTP); stop taking messages
-// and let in-flight ones finish; cancel the job runs in progress (a
+// Close shuts down in reverse order: stop starting jobs; close the MLLP
+// listeners (a message a sender handed over and that was queued is
+// completed by the consumer, which still runs; its sender, which gets an
+// ACK only once the outcome is stored, resends it and gets the stored
+// outcome); stop taking HTTP requests and let those taken finish while
+// the consumer still runs (shutdownGrace at most; those still waiting
+// then are told their message is queued and will be completed, see
+// stopHTTP); only then stop taking messages from Kafka and let in-flight
+// ones finish; cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
 // the leases of the jobs that ended, plugins, Kafka, store. So no run
@@ -651,11 +655,11 @@ func (d *Daemon) Close() error {
 	if d.sched != nil {
 		d.sched.Stop()
 	}
+	d.stopMLLP()
 	d.stopHTTP()
 	if d.stopRun != nil {
 		d.stopRun()
 	}
-	d.stopMLLP()
 	d.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), d.shutdownGrace())
 	defer cancel()
