@@ -763,6 +763,15 @@ func (in *Instance) Sites() []string {
 	return out
 }
 
+// Configured reports whether the plugin is configured at site now
+// (Configure succeeded and Forget was not called since; see Sites).
+func (in *Instance) Configured(site string) bool {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	_, ok := in.sites[site]
+	return ok
+}
+
 // enter counts a call of the host to the plugin for site (Configure,
 // Handle, RunJob) until the returned func is called. If grace, a call
 // that ends while the plugin is not configured at site starts the
