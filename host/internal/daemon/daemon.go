@@ -46,6 +46,11 @@ type Daemon struct {
 	mu      sync.Mutex // guards cfg, plugins, sites during reload
 	cfg     *config.Config
 	plugins map[string]*pluginhost.Instance
+	// retiring holds the plugins a reload removed that are not stopped
+	// yet (they finish the calls they have in flight; see Reload), and
+	// retired counts their Retire calls (guarded by mu).
+	retiring map[*pluginhost.Instance]bool
+	retired  sync.WaitGroup
 
 	store    store.Store
 	arts     *artifact.Store // files plugins hand over (artifacts.dir)
@@ -446,7 +451,10 @@ const readyPoll = 100 * time.Millisecond
 // Reload re-reads the configuration file and applies sites, plugin
 // settings and newly declared plugins without a restart. Kafka, store and
 // HTTP settings need a restart; a change to them is reported. On any
-// problem the previous configuration stays in force.
+// problem the previous configuration stays in force. A plugin no longer
+// declared gets no new message, and is stopped once the calls it has in
+// flight have ended (see retire); a running plugin is never replaced by a
+// reload: a new binary or checksum for it takes a restart.
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -471,7 +479,8 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	// Plugins no longer declared are stopped after traffic moved away.
+	// Plugins no longer declared are stopped after traffic moved away,
+	// once their calls in flight have ended (retireWait at most).
 	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(sites.Types(routes))
@@ -482,7 +491,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	for name, in := range d.plugins {
 		if !declared[name] {
-			in.Close()
+			d.retire(in, retireWait(cfg))
 			delete(d.plugins, name)
 		}
 	}
@@ -491,6 +500,37 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
 	return nil
+}
+
+// retireGrace is what a removed plugin's calls in flight get beyond the
+// call timeout before they are cut (retireWait).
+const retireGrace = 10 * time.Second
+
+// retireWait bounds how long a plugin a reload removed keeps running for
+// the calls it has in flight: the pipeline's call timeout
+// (processing.callTimeout) and retireGrace.
+func retireWait(cfg *config.Config) time.Duration {
+	return cfg.Processing.CallTimeout.D() + retireGrace
+}
+
+// retire stops in, a plugin the reload removed, in the background once
+// its calls in flight have ended (wait at most; pluginhost.Instance.Retire):
+// messages already inside it get their answer instead of an unknown
+// outcome, and their retries are refused with a clear outcome. Close stops
+// the plugins still retiring. The caller holds d.mu.
+func (d *Daemon) retire(in *pluginhost.Instance, wait time.Duration) {
+	if d.retiring == nil {
+		d.retiring = map[*pluginhost.Instance]bool{}
+	}
+	d.retiring[in] = true
+	d.retired.Add(1)
+	go func() {
+		defer d.retired.Done()
+		in.Retire(wait)
+		d.mu.Lock()
+		delete(d.retiring, in)
+		d.mu.Unlock()
+	}()
 }
 
 // HTTPAddr is the address the HTTP server listens on.
@@ -600,11 +640,15 @@ func (d *Daemon) shutdownGrace() time.Duration {
 	return shutdownGrace
 }
 
-// Close shuts down in reverse order: stop starting jobs; stop taking HTTP
-// requests and let those taken finish while the consumer still runs
-// (shutdownGrace at most; those still waiting then are told their message
-// is queued and will be completed, see stopHTTP); stop taking messages
-// and let in-flight ones finish; cancel the job runs in progress (a
+// Close shuts down in reverse order: stop starting jobs; close the MLLP
+// listeners (a message a sender handed over and that was queued is
+// completed by the consumer, which still runs; its sender, which gets an
+// ACK only once the outcome is stored, resends it and gets the stored
+// outcome); stop taking HTTP requests and let those taken finish while
+// the consumer still runs (shutdownGrace at most; those still waiting
+// then are told their message is queued and will be completed, see
+// stopHTTP); only then stop taking messages from Kafka and let in-flight
+// ones finish; cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
 // the leases of the jobs that ended, plugins, Kafka, store. So no run
@@ -614,11 +658,11 @@ func (d *Daemon) Close() error {
 	if d.sched != nil {
 		d.sched.Stop()
 	}
+	d.stopMLLP()
 	d.stopHTTP()
 	if d.stopRun != nil {
 		d.stopRun()
 	}
-	d.stopMLLP()
 	d.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), d.shutdownGrace())
 	defer cancel()
@@ -635,7 +679,11 @@ func (d *Daemon) Close() error {
 		in.Close()
 	}
 	d.plugins = map[string]*pluginhost.Instance{}
+	for in := range d.retiring {
+		in.Close() // its Retire returns at once
+	}
 	d.mu.Unlock()
+	d.retired.Wait()
 	var errs []error
 	if d.replies != nil {
 		errs = append(errs, d.replies.Close())

@@ -10,6 +10,9 @@
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
+// A plugin a reload removed is retired (Retire): it is stopped once the
+// calls it has in flight have ended (bounded), and meanwhile answers a
+// message with a failed response no retry fixes (Retired).
 // Describe and Configure, which the host's start and reloads wait on, are
 // bounded by Options.CallTimeout.
 //
@@ -197,6 +200,9 @@ type Instance struct {
 	sites    map[string]map[string]string // applied settings, re-applied after relaunch
 	schemas  map[string]map[string][]byte // per site, the schema documents Configure returned
 	inFlight map[string]int               // per site, the host's calls to the plugin not yet answered
+	calls    int                          // the host's calls to the plugin not yet answered, every site
+	idle     chan struct{}                // closed while calls is 0
+	retired  bool                         // Retire was called: calls are refused
 	restarts int
 	lastErr  error
 	gen      uint64        // launches so far; the running process is launch gen
@@ -226,6 +232,7 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 		sites:    map[string]map[string]string{},
 		schemas:  map[string]map[string][]byte{},
 		inFlight: map[string]int{},
+		idle:     make(chan struct{}),
 		up:       make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -233,6 +240,7 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 
 		journalUntil: map[string]time.Time{},
 	}
+	close(in.idle)
 	in.life, in.endLife = context.WithCancel(context.Background())
 	if err := in.launch(ctx); err != nil {
 		in.endLife()
@@ -633,11 +641,15 @@ func (in *Instance) Status() (running bool, restarts int, lastErr error) {
 // Configure applies settings for a site; they are kept and re-applied
 // after every relaunch. Settings must already be checked (CheckSettings).
 func (in *Instance) Configure(ctx context.Context, site string, settings map[string]string) (sdk.Diagnostics, error) {
-	ref, err := in.current(ctx, 30*time.Second)
+	done, err := in.enter(site, false)
 	if err != nil {
 		return nil, err
 	}
-	done := in.enter(site, false)
+	ref, err := in.current(ctx, 30*time.Second)
+	if err != nil {
+		done()
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 	cancel()
@@ -691,11 +703,15 @@ func (in *Instance) Restore(ctx context.Context, a Applied) error {
 	if a.settings == nil {
 		return nil
 	}
+	done, err := in.enter(a.site, false)
+	if err != nil {
+		return nil // retired: it is not relaunched
+	}
 	ref, err := in.current(ctx, 30*time.Second)
 	if err != nil {
+		done()
 		return nil // down: the relaunch applies a's settings
 	}
-	done := in.enter(a.site, false)
 	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	r, err := ref.impl.Configure(cctx, &sdk.ConfigureRequest{Site: a.site, Settings: a.settings})
 	cancel()
@@ -747,26 +763,48 @@ func (in *Instance) Sites() []string {
 	return out
 }
 
+// Configured reports whether the plugin is configured at site now
+// (Configure succeeded and Forget was not called since; see Sites).
+func (in *Instance) Configured(site string) bool {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	_, ok := in.sites[site]
+	return ok
+}
+
 // enter counts a call of the host to the plugin for site (Configure,
 // Handle, RunJob) until the returned func is called. If grace, a call
 // that ends while the plugin is not configured at site starts the
 // journal grace of the site (see journals): a message or a job may have
 // made exchanges the plugin records after the host stopped waiting. A
 // Configure has none to record.
-func (in *Instance) enter(site string, grace bool) (done func()) {
+//
+// Once the Instance is retired (Retire) no call is counted any more: enter
+// returns ErrRetired.
+func (in *Instance) enter(site string, grace bool) (done func(), err error) {
 	in.mu.Lock()
+	if in.retired {
+		in.mu.Unlock()
+		return nil, fmt.Errorf("plugin %q: %w", in.spec.Name, ErrRetired)
+	}
 	in.inFlight[site]++
+	if in.calls++; in.calls == 1 {
+		in.idle = make(chan struct{})
+	}
 	in.mu.Unlock()
 	return func() {
 		in.mu.Lock()
 		if in.inFlight[site]--; in.inFlight[site] <= 0 {
 			delete(in.inFlight, site)
 		}
+		if in.calls--; in.calls == 0 {
+			close(in.idle)
+		}
 		if _, ok := in.sites[site]; grace && !ok {
 			in.graceFrom(site)
 		}
 		in.mu.Unlock()
-	}
+	}, nil
 }
 
 // graceFrom starts site's journal grace now, and drops the graces that
@@ -816,12 +854,22 @@ func (in *Instance) serves(site string) bool {
 }
 
 // Handle calls the plugin. If the plugin is restarting it waits briefly.
+//
+// A retired Instance (Retire: the plugin was removed from the
+// configuration) is not called: the answer is a failed response that no
+// retry fixes (see Retired), so a message that still held it (a retry
+// after the reload) ends with a clear outcome instead of retrying a
+// stopped plugin.
 func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	done, err := in.enter(req.Site, true)
+	if errors.Is(err, ErrRetired) {
+		return in.Retired(req), nil
+	}
 	ref, err := in.current(ctx, 10*time.Second)
 	if err != nil {
+		done()
 		return nil, err
 	}
-	done := in.enter(req.Site, true)
 	r, err := ref.impl.Handle(ctx, req)
 	done()
 	in.afterCall(err)
@@ -833,11 +881,15 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 
 // RunJob calls the plugin's job.
 func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	done, err := in.enter(req.Site, true)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: %w", req.Job, err)
+	}
 	ref, err := in.current(ctx, 10*time.Second)
 	if err != nil {
+		done()
 		return nil, err
 	}
-	done := in.enter(req.Site, true)
 	r, err := ref.impl.RunJob(ctx, req)
 	done()
 	in.afterCall(err)
@@ -870,6 +922,55 @@ func (in *Instance) Pid() int {
 		return 0
 	}
 	return pidOf(in.client)
+}
+
+// ErrRetired: the plugin was removed from the configuration (Retire); it
+// takes no more calls.
+var ErrRetired = errors.New("plugin was removed from the configuration")
+
+// Retired is the answer of a retired Instance to a message (Handle): failed,
+// not retryable, nothing sent to the plugin. The pipeline gives the message
+// its failed reply and dead-letters it; replayed once a plugin serves its
+// type again, a message whose earlier call's outcome was unknown is
+// reconciled before any resend (its attempt counts past one).
+func (in *Instance) Retired(req *sdk.HandleRequest) *sdk.HandleResponse {
+	return sdk.Failed(sdk.Diagnostic{
+		Severity: sdk.SeverityError, Rule: "removed",
+		Summary: fmt.Sprintf("plugin %q was removed from the configuration by a reload while message %q was being handled; this attempt was not sent to it", in.spec.Name, req.MessageID),
+		Detail:  fmt.Sprintf("declare and enable the plugin for site %q again, then replay the message with `medgate replay %s`; an earlier attempt whose outcome is unknown is reconciled before any resend", req.Site, req.MessageID),
+	})
+}
+
+// Retire stops the plugin once the host's calls to it in flight have
+// ended: a reload that removed the plugin has moved traffic away, but
+// messages and jobs may still be inside its calls, and cutting them would
+// leave their external outcome unknown. From now on the Instance takes no
+// call (Handle answers Retired, the others fail with ErrRetired). Retire
+// waits at most wait (a call's timeout and a grace); then it stops the
+// plugin anyway, logging a warning that names the plugin and how many
+// calls were cut (their messages are retried and end as Retired, with
+// what a cut call sent reconciled when they are replayed). It returns
+// once the plugin is stopped, or at once when Close was called meanwhile.
+func (in *Instance) Retire(wait time.Duration) {
+	in.mu.Lock()
+	in.retired = true
+	idle := in.idle
+	in.mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-in.life.Done():
+	case <-t.C:
+		in.mu.RLock()
+		n := in.calls
+		in.mu.RUnlock()
+		if n > 0 {
+			in.opts.Logger.Warn("plugin removed by a reload is stopped with calls still in flight; their outcome is unknown and is reconciled before any resend",
+				"plugin", in.spec.Name, "calls", n, "waited", wait.String())
+		}
+	}
+	in.Close()
 }
 
 // Close stops supervision and the plugin process.

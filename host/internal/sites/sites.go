@@ -6,6 +6,9 @@
 // without starting medgate.
 // A configuration it refuses leaves the running plugins as they were (see
 // Apply).
+// A route hands a message to its plugin only while the plugin is enabled
+// at the message's site: a retry on a route a reload has since disabled
+// ends failed, with how to replay it, instead of reaching the plugin.
 package sites
 
 import (
@@ -149,7 +152,7 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			continue
 		}
 		desc := st.in.Description()
-		t := &pipeline.Target{Plugin: st.in.Name(), Handler: st.in, Operations: map[string]sdk.Operation{}}
+		t := &pipeline.Target{Plugin: st.in.Name(), Handler: siteHandler{st.in}, Operations: map[string]sdk.Operation{}}
 		for _, op := range desc.Operations {
 			t.Operations[op.Type] = op
 		}
@@ -187,6 +190,28 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 		}
 	}
 	return routes, jobs, nil
+}
+
+// siteHandler is a route's handler: it hands a message to the plugin only
+// while the plugin is configured at the message's site. A message keeps
+// the route it was resolved with through its retries; once a reload has
+// disabled the plugin at the site (or removed the site), a retry is not
+// sent to the plugin, which would answer that it is not configured there,
+// a retryable answer an upload would get without end: it ends failed,
+// saying why and how to replay it. (A plugin the reload removed answers
+// so itself: pluginhost.Instance.Retired.)
+type siteHandler struct{ in *pluginhost.Instance }
+
+// Handle implements pipeline.Handler.
+func (h siteHandler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	if !h.in.Configured(req.Site) {
+		return sdk.Failed(sdk.Diagnostic{
+			Severity: sdk.SeverityError, Rule: "disabled",
+			Summary: fmt.Sprintf("plugin %q is no longer enabled at site %q: a reload disabled it while message %q was being handled; this attempt was not sent to it", h.in.Name(), req.Site, req.MessageID),
+			Detail:  fmt.Sprintf("enable the plugin for site %q again, then replay the message with `medgate replay %s`; an earlier attempt whose outcome is unknown is reconciled before any resend", req.Site, req.MessageID),
+		}), nil
+	}
+	return h.in.Handle(ctx, req)
 }
 
 func job(in *pluginhost.Instance, site string, j sdk.Job, log *slog.Logger) scheduler.Job {

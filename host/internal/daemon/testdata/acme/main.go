@@ -1,13 +1,20 @@
 // Command acme is a vendor's plugin for the daemon's tests: it declares
 // the schema of its one operation, acme.visit, and, for a site whose
 // setting "scale" is set, an overlay of that schema from Configure. It
-// answers every message with the payload it received.
+// answers every message with the payload it received; at a site whose
+// setting "hold" names a file, only once that file exists (it first
+// creates the file with ".entered" appended, so a test knows the call is
+// inside the plugin), and, when the file holds "retry", with a retryable
+// failure instead.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -30,30 +37,63 @@ input:
     example: "7"
 `
 
-type acme struct{}
+type acme struct {
+	mu   sync.Mutex
+	hold map[string]string // site → the file a message waits for
+}
 
-func (acme) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+func (*acme) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	return &sdk.DescribeResponse{
 		Name: "acme", Version: "1.0.0", Description: "a vendor's plugin for tests",
 		Operations: []sdk.Operation{{Type: "acme.visit", Schema: "acme/visit", Summary: "register a visit"}},
-		Settings:   []sdk.Setting{{Name: "scale", Type: sdk.SettingString, Description: "the site's decimal places of amount (a schema overlay)"}},
-		Schemas:    map[string][]byte{"acme/visit.yaml": fmt.Appendf(nil, schema, "2")},
+		Settings: []sdk.Setting{
+			{Name: "scale", Type: sdk.SettingString, Description: "the site's decimal places of amount (a schema overlay)"},
+			{Name: "hold", Type: sdk.SettingString, Description: "a file each message waits for before its answer (tests)"},
+		},
+		Schemas: map[string][]byte{"acme/visit.yaml": fmt.Appendf(nil, schema, "2")},
 	}, nil
 }
 
-func (acme) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+func (a *acme) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	a.mu.Lock()
+	a.hold[req.Site] = req.Settings["hold"]
+	a.mu.Unlock()
 	if s := req.Settings["scale"]; s != "" {
 		return &sdk.ConfigureResponse{Schemas: map[string][]byte{"acme/visit.yaml": fmt.Appendf(nil, schema, s)}}, nil
 	}
 	return &sdk.ConfigureResponse{}, nil
 }
 
-func (acme) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+func (a *acme) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	a.mu.Lock()
+	hold := a.hold[req.Site]
+	a.mu.Unlock()
+	if hold != "" {
+		if err := os.WriteFile(hold+".entered", nil, 0o600); err != nil {
+			return nil, err
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			b, err := os.ReadFile(hold)
+			if err == nil {
+				if string(b) == "retry" {
+					return sdk.Retry(sdk.Diagnostic{Severity: sdk.SeverityError, Rule: "transient", Summary: "the external system did not answer"}), nil
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-tick.C:
+			}
+		}
+	}
 	return sdk.OK(json.RawMessage(req.Payload))
 }
 
-func (acme) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+func (*acme) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
 	return &sdk.RunJobResponse{}, nil
 }
 
-func main() { sdk.Serve(acme{}) }
+func main() { sdk.Serve(&acme{hold: map[string]string{}}) }

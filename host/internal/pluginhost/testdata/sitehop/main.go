@@ -6,18 +6,22 @@
 //
 // Payload: {"via": "<site>" (empty: the request's own), "call": "get" |
 // "put" | "cas" | "scan" | "scanknown" | "delete" | "seq" | "seqgaps" |
-// "publish" | "journal" | "write" | "artifact" | "wait"}; "wait" calls
-// nothing and answers only once the call's context ends (a call that
-// times out). The reply's payload is {"err": "<the call's error>"},
-// empty when it succeeded.
+// "publish" | "journal" | "write" | "artifact" | "wait" | "hold", "release":
+// "<file>"}; "wait" calls nothing and answers only once the call's context
+// ends (a call that times out); "hold" calls nothing and answers once the
+// file named by release exists (a call the test releases), or its context
+// ends. The reply's payload is {"err": "<the call's error>"}, empty when
+// it succeeded.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -47,7 +51,7 @@ func (h *hop) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.Conf
 }
 
 func (h *hop) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
-	var p struct{ Via, Call string }
+	var p struct{ Via, Call, Release string }
 	if err := json.Unmarshal(req.Payload, &p); err != nil {
 		return nil, err
 	}
@@ -60,7 +64,12 @@ func (h *hop) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleRe
 			return nil, fmt.Errorf("sitehop: never configured for %q", p.Via)
 		}
 	}
-	err := call(ctx, host, p.Call, req.MessageID)
+	var err error
+	if p.Call == "hold" {
+		err = hold(ctx, p.Release)
+	} else {
+		err = call(ctx, host, p.Call, req.MessageID)
+	}
 	msg := ""
 	if err != nil {
 		msg = err.Error()
@@ -102,6 +111,22 @@ func call(ctx context.Context, h sdk.Host, name, id string) error {
 		err = fmt.Errorf("sitehop: unknown call %q", name)
 	}
 	return err
+}
+
+// hold returns once the file at release exists, or ctx ends.
+func hold(ctx context.Context, release string) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(release); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 func (h *hop) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
