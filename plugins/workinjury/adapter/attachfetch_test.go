@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,6 +49,7 @@ func newDocStore(t testing.TB, content []byte) *docStore {
 	mux.HandleFunc("/docs/big.pdf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(d.big) })
 	mux.HandleFunc("/docs/in", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs/a.pdf", http.StatusFound) })
 	mux.HandleFunc("/docs/out", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/private/a.pdf", http.StatusFound) })
+	mux.HandleFunc("/docs/down", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/docs/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs/loop", http.StatusFound) })
 	mux.HandleFunc("/docs/slow", func(w http.ResponseWriter, r *http.Request) {
 		// Answers only after the client gave up, or late enough that a
@@ -351,4 +353,42 @@ func vmHWM(tb testing.TB) int64 {
 	}
 	tb.Skip("no VmHWM in /proc/self/status")
 	return 0
+}
+
+func TestMaskURL(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"https://emr.local/docs/a.pdf":                    "https://emr.local/docs/a.pdf",
+		"https://emr.local/docs/a.pdf?token=s3cret&id=42": "https://emr.local/docs/a.pdf?…",
+		"https://u:pw@emr.local/docs/a.pdf#page=2":        "https://emr.local/docs/a.pdf",
+		"https://emr.local/docs/a.pdf?":                   "https://emr.local/docs/a.pdf?…",
+		"%zz?token=s3cret":                                "%zz?…",
+	}
+	for in, want := range tests {
+		if got := maskURL(in); got != want {
+			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAttachmentLinkLogsMasked: a failed fetch is logged with the link's
+// query masked and nothing of the content.
+func TestAttachmentLinkLogsMasked(t *testing.T) {
+	t.Parallel()
+	d := newDocStore(t, []byte("%PDF secret content"))
+	e := newEnv(t, withSettings(setAttachmentSources, d.srv.URL+"/docs/"))
+	var logs bytes.Buffer
+	e.logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.connect()
+	r := e.send("GYU002", linkedUpload(d.srv.URL+"/docs/down?token=s3cret", 19))
+	if r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("status %s retryable %v, want a retryable failure: %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	all := logs.String() + fmt.Sprint(r.Diagnostics)
+	if strings.Contains(all, "s3cret") || strings.Contains(all, "secret content") {
+		t.Fatalf("the query or the content reached the logs or the reply: %s", all)
+	}
+	if !strings.Contains(logs.String(), "/docs/down?…") {
+		t.Fatalf("the failed fetch is not logged with its masked link: %s", logs.String())
+	}
 }
