@@ -273,8 +273,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// out before the schema sees the items; the documents are fetched
 		// once the message is otherwise valid (attachfetch.go).
 		var uds sdk.Diagnostics
-		fileURLs, uds = takeFileURLs(doc)
-		if fileURLs != nil || len(uds) > 0 {
+		var removed bool
+		fileURLs, removed, uds = takeFileURLs(doc)
+		if removed {
 			raw = nil
 		}
 		ds = append(ds, uds...)

@@ -171,12 +171,14 @@ func attachmentCap(c *siteConfig, sc *schemas.Schema) int64 {
 
 // takeFileURLs removes file_url from each GYU002 attachment item (the
 // schema does not know it: it is a medgate extension) and returns the links
-// by item index ("" where there is none), with an error for each item that
-// gives both file_content and file_url, or a link that is not a string.
-func takeFileURLs(doc map[string]any) ([]string, sdk.Diagnostics) {
-	var ds sdk.Diagnostics
+// by item index ("" where there is none; nil when no item links), whether
+// it removed any key (the payload's bytes are then no longer the
+// request's), and an error for each item that
+// gives both file_content and file_url, or a link that is not a string. A
+// file_url of null or "" is no link.
+func takeFileURLs(doc map[string]any) (urls []string, removed bool, ds sdk.Diagnostics) {
 	atts, _ := doc["attachments"].([]any)
-	urls := make([]string, len(atts))
+	urls = make([]string, len(atts))
 	linked := false
 	for i, x := range atts {
 		att, _ := x.(map[string]any)
@@ -185,11 +187,14 @@ func takeFileURLs(doc map[string]any) ([]string, sdk.Diagnostics) {
 			continue
 		}
 		delete(att, fileURLField)
+		removed = true
 		path := fmt.Sprintf("$.attachments[%d].%s", i, fileURLField)
 		s, isStr := v.(string)
 		switch {
-		case !isStr || s == "":
-			ds.Error(path, "type", "file_url must be a non-empty string (a link to the document)", "give the document's https link, or its content as file_content")
+		case v == nil || s == "" && isStr:
+			// null or "": no link, as when absent.
+		case !isStr:
+			ds.Error(path, "type", "file_url must be a string (a link to the document)", "give the document's https link, or its content as file_content")
 		case str(att, "file_content") != "":
 			ds.Error(path, "exclusive", "the item gives both file_content and file_url", "give exactly one: the content (base64) in file_content, or a link in file_url")
 		default:
@@ -199,7 +204,7 @@ func takeFileURLs(doc map[string]any) ([]string, sdk.Diagnostics) {
 	if !linked {
 		urls = nil
 	}
-	return urls, ds
+	return urls, removed, ds
 }
 
 // fillAttachments fetches the documents that GYU002 items link (urls, from

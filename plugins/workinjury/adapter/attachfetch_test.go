@@ -66,7 +66,7 @@ func newDocStore(t testing.TB, content []byte) *docStore {
 }
 
 // linkedUpload is a GYU002 input with one item linking url.
-func linkedUpload(url string, size int) map[string]any {
+func linkedUpload(url any, size int) map[string]any {
 	return map[string]any{"biz_type": "1", "biz_no": "LOCAL0001", "attachments": []any{map[string]any{
 		"attachment_type": "01", "file_name": "工伤认定书.pdf", "file_format": "pdf", "file_size": size, "file_url": url}}}
 }
@@ -133,6 +133,13 @@ func TestAttachmentLinks(t *testing.T) {
 			want: sdk.StatusInvalid, field: "$.attachments[0].file_size", rule: "length", says: "above the 1000 bytes"},
 		"document above the cap": {settings: append([]string{setAttachmentMaxBytes, "1000"}, allow...), item: linkedUpload(base+"/docs/big.pdf", 900),
 			want: sdk.StatusInvalid, field: "$.attachments[0].file_url", rule: "length", says: "larger than the 1000 bytes"},
+		"null link beside content": {settings: allow, item: func() map[string]any {
+			m := linkedUpload(nil, len(content))
+			m["attachments"].([]any)[0].(map[string]any)["file_content"] = base64.StdEncoding.EncodeToString(content)
+			return m
+		}(), want: sdk.StatusOK},
+		"link not a string": {settings: allow, item: linkedUpload(42, len(content)), want: sdk.StatusInvalid,
+			field: "$.attachments[0].file_url", rule: "type", says: "string"},
 		"both content and link": {settings: allow, item: func() map[string]any {
 			m := linkedUpload(base+"/docs/a.pdf", len(content))
 			m["attachments"].([]any)[0].(map[string]any)["file_content"] = base64.StdEncoding.EncodeToString(content)
@@ -319,7 +326,7 @@ func BenchmarkAttachmentLinks10x10MiB(b *testing.B) {
 				"file_size": json.Number(strconv.Itoa(size)), "file_url": fmt.Sprintf("%s/docs/%d.pdf", srv.URL, j)})
 		}
 		in["attachments"] = atts
-		urls, uds := takeFileURLs(in)
+		urls, _, uds := takeFileURLs(in)
 		if uds.HasError() {
 			b.Fatal(uds)
 		}
