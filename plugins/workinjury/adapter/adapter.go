@@ -267,6 +267,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			}
 		}
 	}
+	var fileURLs []string
+	if code == "GYU002" {
+		// file_url (a link to the document, medgate's extension) is taken
+		// out before the schema sees the items; the documents are fetched
+		// once the message is otherwise valid (attachfetch.go).
+		var uds sdk.Diagnostics
+		var removed bool
+		fileURLs, removed, uds = takeFileURLs(doc)
+		if removed {
+			raw = nil
+		}
+		ds = append(ds, uds...)
+	}
 	if a.defaults(c, code, doc) {
 		raw = nil
 	}
@@ -276,6 +289,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		raw = nil
 	}
 	for _, fe := range sc.ValidateInput(doc) {
+		if linkedContent(fileURLs, fe) {
+			// Filled from the link once fetched.
+			continue
+		}
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message, Detail: schemaFix(sc, fe)})
 	}
 	// The business rules look at the adapter state, which an upload that
@@ -317,6 +334,18 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			return failed(true, "state", "cannot read the adapter state", err.Error()), nil
 		}
 		sent, recVer = ver > 0, ver
+	}
+	if fileURLs != nil && !ds.HasError() && !rec.Done {
+		// The linked documents are fetched, checked and recorded (their
+		// SHA-256) before the rules and the first send; a message whose
+		// outcome is stored needs none of them.
+		fds, resp := a.fillAttachments(ctx, req, c, sc, doc, fileURLs)
+		if resp != nil {
+			return a.late(ctx, req, c, code, resp), nil
+		}
+		if fds.HasError() {
+			return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: append(ds, fds...)}, nil
+		}
 	}
 	if !sent {
 		rds, err := a.checkRules(ctx, req.Host, c, req.MessageID, code, doc)

@@ -60,6 +60,7 @@ type env struct {
 	keyDir   string
 	n        int
 	clock    func() time.Time // the adapter's clock (nil: real time)
+	logger   *slog.Logger     // the adapter's logger (nil: discarded)
 }
 
 type envOption func(*envConfig)
@@ -176,7 +177,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 // same host and configures the site.
 func (e *env) connect() {
 	e.t.Helper()
-	opts := []Option{WithLogger(discardLogger())}
+	logger := e.logger
+	if logger == nil {
+		logger = discardLogger()
+	}
+	opts := []Option{WithLogger(logger)}
 	if e.clock != nil {
 		opts = append(opts, WithClock(e.clock))
 	}

@@ -16,25 +16,35 @@ import (
 // used. An upload without occurredAt is sent all the same.
 func TestLateTimedFrom(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	ago := func(m int) time.Time { return now.Add(-time.Duration(m) * time.Minute) }
+	// Minutes before the call (-1: unknown). The times are taken just
+	// before each call: subtests run in parallel, and one may start more
+	// than a minute after the test did (-race, a loaded machine), which
+	// would turn 29 minutes into 30.
 	cases := map[string]struct {
-		occurred, received time.Time
-		wantLate           string // "" not late, else the timedFrom of the event
+		occurredAgo, receivedAgo int
+		wantLate                 string // "" not late, else the timedFrom of the event
 	}{
-		"no occurredAt, received 31 minutes ago":       {received: ago(31), wantLate: "receivedAt"},
-		"no occurredAt, received 29 minutes ago":       {received: ago(29)},
-		"occurredAt 31 minutes ago, received just now": {occurred: ago(31), received: now, wantLate: "occurredAt"},
-		"occurredAt 29 minutes ago, received long ago": {occurred: ago(29), received: ago(40)},
-		"neither time known":                           {},
+		"no occurredAt, received 31 minutes ago":       {occurredAgo: -1, receivedAgo: 31, wantLate: "receivedAt"},
+		"no occurredAt, received 29 minutes ago":       {occurredAgo: -1, receivedAgo: 29},
+		"occurredAt 31 minutes ago, received just now": {occurredAgo: 31, receivedAgo: 0, wantLate: "occurredAt"},
+		"occurredAt 29 minutes ago, received long ago": {occurredAgo: 29, receivedAgo: 40},
+		"neither time known":                           {occurredAgo: -1, receivedAgo: -1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
+			var occurred, received time.Time
+			now := time.Now()
+			if tc.occurredAgo >= 0 {
+				occurred = now.Add(-time.Duration(tc.occurredAgo) * time.Minute)
+			}
+			if tc.receivedAgo >= 0 {
+				received = now.Add(-time.Duration(tc.receivedAgo) * time.Minute)
+			}
 			b, _ := json.Marshal(institution("H35020306666"))
 			r, err := e.p.Handle(t.Context(), &sdk.HandleRequest{Site: testSite, Type: Name + ".GYU009", MessageID: "m1", Key: "m1",
-				Format: "json", Payload: b, Attempt: 1, OccurredAt: tc.occurred, ReceivedAt: tc.received, Deadline: now.Add(time.Minute)})
+				Format: "json", Payload: b, Attempt: 1, OccurredAt: occurred, ReceivedAt: received, Deadline: now.Add(time.Minute)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,8 @@ import (
 //	GYU001  an opinion is required when the application is refused; only
 //	        applications downloaded through this site (GYD001) and not yet
 //	        audited can be audited
-//	GYU002  file_size equals the size of the decoded file_content
+//	GYU002  file_size equals the size of the decoded file_content (or of the
+//	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
 //	        person per institution type; attachments uploaded first (GYU002),
 //	        each of the type it was uploaded as

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,32 +23,35 @@ import (
 // Setting names. Every envelope and crypto parameter of the (non-public)
 // specification is a setting whose default is smenvelope.Defaults().
 const (
-	setURL               = "url"
-	setLayout            = "layout"
-	setPathTemplate      = "pathTemplate"
-	setTimeout           = "timeout"
-	setRegionCode        = "regionCode"
-	setSenderCode        = "senderCode"
-	setReceiverCode      = "receiverCode"
-	setVersion           = "interfaceVersion"
-	setKeyDir            = "keyDir"
-	setPrivateKeyFile    = "privateKeyFile"
-	setPeerPublicKeyFile = "peerPublicKeyFile"
-	setKeyPassword       = "keyPassword"
-	setKeyReload         = "keyReloadInterval"
-	setSchemaDir         = "schemaDir"
-	setMaxBatches        = "maxBatchesPerRun"
-	setInstitutionsFile  = "institutionsFile"
-	setAttachmentDir     = "attachmentDir"
-	setMaxInline         = "maxInlineAttachmentBytes"
-	setInstSource        = "institutionsSource"
-	setAmountTolerance   = "amountTolerance"
-	setPreconditions     = "preconditions"
-	setCardAuthMaxAge    = "cardAuthMaxAge"
-	setUploadDeadline    = "uploadDeadline"
-	setFeedbackBackoff   = "feedbackMaxBackoff"
-	setPendingAudit      = "pendingAuditCheck"
-	setGYD053Echo        = "gyd053Echo"
+	setURL                = "url"
+	setLayout             = "layout"
+	setPathTemplate       = "pathTemplate"
+	setTimeout            = "timeout"
+	setRegionCode         = "regionCode"
+	setSenderCode         = "senderCode"
+	setReceiverCode       = "receiverCode"
+	setVersion            = "interfaceVersion"
+	setKeyDir             = "keyDir"
+	setPrivateKeyFile     = "privateKeyFile"
+	setPeerPublicKeyFile  = "peerPublicKeyFile"
+	setKeyPassword        = "keyPassword"
+	setKeyReload          = "keyReloadInterval"
+	setSchemaDir          = "schemaDir"
+	setMaxBatches         = "maxBatchesPerRun"
+	setInstitutionsFile   = "institutionsFile"
+	setAttachmentDir      = "attachmentDir"
+	setMaxInline          = "maxInlineAttachmentBytes"
+	setAttachmentSources  = "attachmentSources"
+	setAttachmentMaxBytes = "attachmentMaxBytes"
+	setAttachmentCAFile   = "attachmentCAFile"
+	setInstSource         = "institutionsSource"
+	setAmountTolerance    = "amountTolerance"
+	setPreconditions      = "preconditions"
+	setCardAuthMaxAge     = "cardAuthMaxAge"
+	setUploadDeadline     = "uploadDeadline"
+	setFeedbackBackoff    = "feedbackMaxBackoff"
+	setPendingAudit       = "pendingAuditCheck"
+	setGYD053Echo         = "gyd053Echo"
 
 	setSuccessCodes       = "successCodes"
 	setCipherOrder        = "cipherOrder"
@@ -172,6 +176,14 @@ func settings() []sdk.Setting {
 			Example:     "/var/lib/medgate/workinjury-attachments"},
 		{Name: setMaxInline, Type: sdk.SettingInt, Default: "524288",
 			Description: "largest total attachment size (bytes, decoded) carried inside one event when attachmentDir is empty; a record with more is fed back as failed so it is downloaded again once attachmentDir is set"},
+		{Name: setAttachmentSources, Type: sdk.SettingString,
+			Description: "comma-separated URL prefixes of the hospital's document stores from which GYU002 items may link their file (file_url, a medgate extension) instead of carrying it in file_content; a link is fetched only under one of them, with the prefix's scheme (https; http only where the prefix is http), no user info, redirects only to allowed links; empty = links refused",
+			Example:     "https://emr.hospital.local/docs/,https://pacs.hospital.local/reports/"},
+		{Name: setAttachmentMaxBytes, Type: sdk.SettingInt, Default: strconv.Itoa(defaultAttachmentMax),
+			Description: "largest document (bytes, decoded) a GYU002 item may link with file_url; at most what GYU002's file_content length allows once base64-encoded (14000000 characters: 10500000 bytes)"},
+		{Name: setAttachmentCAFile, Type: sdk.SettingPath,
+			Description: "PEM file of the CA certificates that sign the document stores' TLS certificates (a hospital CA); empty = the system's trusted CAs. TLS is always verified",
+			Example:     "/etc/medgate/hospital-ca.pem"},
 
 		{Name: setSuccessCodes, Type: sdk.SettingString, Default: strings.Join(d.SuccessCodes, ","),
 			Description: "comma-separated response codes that mean success" + inferred},
@@ -237,6 +249,11 @@ type siteConfig struct {
 	institutions  string
 	attachmentDir string
 	maxInline     int64
+	// attachSources are the allowed prefixes of GYU002 file_url links,
+	// attachMax the largest linked document, attachClient fetches them.
+	attachSources []attachmentSource
+	attachMax     int64
+	attachClient  *http.Client
 	// instFromFile and instFromMessages: the sources of GYU009 uploads.
 	instFromFile, instFromMessages bool
 	// tolerance is the allowed |price × qty − amount|.
@@ -323,6 +340,12 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 	c.maxInline = int64(intOr(in[setMaxInline], 512<<10, setMaxInline, &ds))
 	c.institutions = in[setInstitutionsFile]
 	c.attachmentDir = in[setAttachmentDir]
+	c.attachSources = parseAttachmentSources(in[setAttachmentSources], &ds)
+	c.attachMax = int64(intOr(in[setAttachmentMaxBytes], defaultAttachmentMax, setAttachmentMaxBytes, &ds))
+	if c.attachMax < 1 {
+		bad(setAttachmentMaxBytes, "attachmentMaxBytes must be at least 1", "give the largest linked document in bytes, e.g. 10485760 (10 MiB)")
+	}
+	c.attachClient = attachmentClient(c, in[setAttachmentCAFile], &ds)
 	for _, s := range splitList(in[setInstSource]) {
 		switch s {
 		case "file":
