@@ -71,6 +71,13 @@
 // failed sign-ins with the admin token count together per address, whatever
 // names they use, and once they lock the address out every failed sign-in
 // from it gets the same answer, whether its name is a user's or not.
+// A page a transient outage of the store stops (its database down,
+// unreachable, locked or too slow; package outage) is a 503 with
+// Retry-After whose page names the store and says to try again in a few
+// seconds, never the error's text (it names the database's host, account
+// or file; the log has it); a page that shows what it could read says the
+// same in its notice. Any other store failure is a 500 that says to tell
+// the administrator. Every 503 carries Retry-After.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
@@ -89,12 +96,14 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -359,6 +368,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 is a transient outage: ask again soon, as the
+		// admin API's do.
+		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(buf.String()))
 }
