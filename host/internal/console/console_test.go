@@ -100,6 +100,7 @@ type fakeBackend struct {
 	block     chan struct{}
 	finished  int   // messages that were processed to the end
 	failJob   error // what TriggerJob answers, when set
+	failWith  error // what Process answers, when set
 	st        *fakeStore
 }
 
@@ -113,7 +114,11 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 	f.keys = append(f.keys, in.Key)
 	h := f.handlers[env.Type]
 	block := f.block
+	failWith := f.failWith
 	f.mu.Unlock()
+	if failWith != nil {
+		return nil, failWith
+	}
 	if block != nil {
 		select {
 		case <-block:

@@ -169,3 +169,42 @@ func TestStoreOutagePages(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageNotFinishedOnOutage: a console message the pipeline could not
+// finish because the store's database is down is told as such — the
+// store named, a temporary outage, try again — without the error's
+// database host or account; any other failure (Kafka's) keeps its words.
+func TestMessageNotFinishedOnOutage(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		err   error
+		want  []string
+		leaks []string
+	}{
+		"store down": {err: fmt.Errorf(`pipeline: record message: store: postgres: connect to pg-primary.hospital.internal:5432 user medgate: %w`,
+			&pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}),
+			want: []string{"the store (PostgreSQL) is unavailable", "temporary outage", "try again in a few seconds"}, leaks: []string{"pg-primary", "user medgate", "SQLSTATE"}},
+		"Kafka down": {err: errors.New("queue message: kafka: client has run out of available brokers"),
+			want: []string{"run out of available brokers", "check /readyz"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			f.b.failWith = tc.err
+			c := f.client()
+			c.login("boss")
+			r := c.get("/console/worklists?plugin=ecard&list=recent-cards")
+			for _, w := range tc.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("the work list does not say %q:\n%s", w, r.body)
+				}
+			}
+			for _, l := range tc.leaks {
+				if strings.Contains(r.body, l) {
+					t.Errorf("the work list shows %q:\n%s", l, r.body)
+				}
+			}
+		})
+	}
+}
