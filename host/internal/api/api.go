@@ -6,6 +6,12 @@
 //
 // Handlers return errors; one function turns an *Error into a JSON body
 // with a stable code, so users see a message and a fix, never a stack.
+// A transient outage of the store (package outage: its database down,
+// unreachable, locked or too slow, the connection lost) is answered 503
+// store_unavailable with Retry-After, the dependency named and the advice
+// to send the request again, never the error's own text (it names the
+// database's host, account or file; the log has it); any other failure is
+// 500, a fault to look into.
 //
 // Hostile clients get nowhere: every request must name this server in its
 // Host header (no DNS rebinding); the ingress and admin API refuse other
@@ -35,6 +41,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -51,6 +58,9 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Dependency, in an answer to a transient outage (503), names what is
+	// down, e.g. "the store (PostgreSQL)".
+	Dependency string `json:"dependency,omitempty"`
 	// retryAfter, when positive, is sent as Retry-After (seconds).
 	retryAfter int
 	// refused: the caller's request was wrong or does not apply (an
@@ -216,7 +226,32 @@ func (s *server) h(f handlerFunc) http.Handler {
 // balancer should ask about again soon, but not at once and not in a
 // loop. The Kafka client and the store reconnect within a few seconds of
 // their server coming back.
-const outageRetryAfter = 5
+const outageRetryAfter = outage.RetryAfter
+
+// storeError answers the error of a call to the store: a transient outage
+// of the store (package outage: its database down, unreachable, locked or
+// too slow; the connection lost) is 503 store_unavailable with
+// Retry-After, naming the store and saying the request can be sent again,
+// and logged with its cause; the answer never shows the error itself,
+// which names the database's host, address, account or file. Anything
+// else is returned as it is: a fault of medgate (500, logged by h).
+func (s *server) storeError(r *http.Request, err error) error {
+	return s.outageError(r, err, outage.Store)
+}
+
+// outageError is storeError with the classifier given: outage.Store for an
+// error of the store alone, outage.Database for one that may also be
+// another dependency's (a replay's, which Kafka may fail).
+func (s *server) outageError(r *http.Request, err error, classify func(error) (outage.Outage, bool)) error {
+	o, ok := classify(err)
+	if !ok {
+		return err
+	}
+	s.o.Logger.Error("admin API: store unavailable; answered 503", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+	return &Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Dependency: o.Dependency, retryAfter: outage.RetryAfter,
+		Message: fmt.Sprintf("%s; this is a transient outage, not a fault of the request: send the same request again in %d seconds (Retry-After). "+
+			"If it lasts, check GET /readyz and the database server; the medgate log (\"store unavailable\") has the cause", o, outage.RetryAfter)}
+}
 
 // writeJSON answers with v as JSON. No answer is kept in a cache: replies
 // and stored messages hold personal data (masked or not), and a browser
@@ -412,7 +447,7 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	}
 	ms, err := s.b.Store().ListMessages(r.Context(), q.Get("site"), q.Get("type"), q.Get("status"), limit)
 	if err != nil {
-		return err
+		return s.storeError(r, err)
 	}
 	out := make([]messageView, len(ms))
 	for i, m := range ms {
@@ -428,7 +463,7 @@ func (s *server) message(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received"}
 	}
 	if err != nil {
-		return err
+		return s.storeError(r, err)
 	}
 	writeJSON(w, http.StatusOK, view(*m))
 	return nil
@@ -443,7 +478,9 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
-		return err
+		// Kafka's errors may come too: only the database drivers' own
+		// are told apart (outage.Database).
+		return s.outageError(r, err, outage.Database)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
 	return nil
@@ -460,6 +497,10 @@ func (s *server) rekey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		if errors.Is(err, store.ErrKey) {
 			return &Error{Status: http.StatusConflict, Code: "key_missing", Message: err.Error(), refused: true}
+		}
+		if _, down := outage.Store(err); down {
+			// Rows done so far stay done: the request can be sent again.
+			return s.storeError(r, err)
 		}
 		return &Error{Status: http.StatusConflict, Code: "rekey_failed", Message: "re-encryption stopped; the rows done so far stay done, run it again once fixed: " + err.Error()}
 	}
@@ -502,7 +543,7 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 		Plugin: q.Get("plugin"), Site: q.Get("site"), Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
 	})
 	if err != nil {
-		return err
+		return s.storeError(r, err)
 	}
 	out := make([]exchangeView, len(xs))
 	for i, x := range xs {

@@ -35,7 +35,7 @@ func (s *server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	entries, err := s.b.Store().ListAudit(r.Context(), f)
 	if err != nil {
-		return err
+		return s.storeError(r, err)
 	}
 	out := struct {
 		Entries []auditEntry `json:"entries"`

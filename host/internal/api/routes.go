@@ -133,7 +133,7 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			return u, nil
 		}
 		if !errors.Is(err, access.ErrBadCredentials) {
-			return access.User{}, err
+			return access.User{}, s.storeError(r, err)
 		}
 		locked := s.o.Lockout.Fail(name, addr)
 		s.limit.failures.WithLabelValues("admin").Inc()
@@ -147,7 +147,7 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		if !open {
 			any, err := s.o.Users.Any(r.Context())
 			if err != nil {
-				return access.User{}, err
+				return access.User{}, s.storeError(r, err)
 			}
 			open = !any
 		}

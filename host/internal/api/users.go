@@ -21,7 +21,7 @@ func (s *server) users(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Users != nil {
 		list, err := s.o.Users.List(r.Context())
 		if err != nil {
-			return err
+			return s.storeError(r, err)
 		}
 		for _, u := range list {
 			out = append(out, apiUser{Name: u.Name, Role: u.Role, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt})

@@ -45,8 +45,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 	if len(problems) == 0 {
 		entries, err := c.b.Store().ListAudit(r.Context(), f)
 		if err != nil {
-			c.o.Logger.Error("console: read the audit log", "err", err)
-			c.fail(w, r, http.StatusServiceUnavailable, "无法读取审计日志 (audit log unavailable)", err.Error(), "Check /readyz (store) and try again.")
+			c.storeFailed(w, r, "无法读取审计日志 (audit log not read)", "The audit log could not be read", err)
 			return
 		}
 		d.Entries = entries
@@ -294,7 +293,7 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) {
 	if c.o.Users != nil {
 		var err error
 		if list, err = c.o.Users.List(r.Context()); err != nil {
-			c.fail(w, r, http.StatusServiceUnavailable, "无法读取用户 (users unavailable)", err.Error(), "Check /readyz (store) and try again.")
+			c.storeFailed(w, r, "无法读取用户 (users not read)", "The users could not be read", err)
 			return
 		}
 	}

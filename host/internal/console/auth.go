@@ -19,6 +19,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 )
@@ -617,7 +618,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	open, err := c.openConsole(r.Context())
 	if err != nil {
 		c.o.Logger.Error("console: sign-in unavailable: cannot read the users from the store", "remote", addr, "err", err)
-		c.signInUnavailable(w, r)
+		c.signInUnavailable(w, r, err)
 		return
 	}
 	d.Open = open
@@ -679,7 +680,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if !errors.Is(err, access.ErrBadCredentials) {
 				c.o.Logger.Error("console: sign-in unavailable: the sign-in could not be checked", "user", d.User, "remote", addr, "err", err)
-				c.signInUnavailable(w, r)
+				c.signInUnavailable(w, r, err)
 				return
 			}
 			locked := c.o.Lockout.Fail(d.User, addr)
@@ -701,15 +702,24 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, d.Next)
 }
 
-// signInUnavailable answers a sign-in medgate could not check (the store
-// is unreachable, a stored password hash is damaged). The page is public,
-// so it never shows the error itself — a store's error names the database
-// host, address and account, a hash's error tells that the user exists —
-// only that the caller logged it and where to look.
-func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request) {
-	c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)",
-		"medgate could not check the sign-in: it could not read its users from the store, or a stored password is damaged. Nothing was signed in.",
-		"Ask the administrator to check /readyz (store) and the medgate log (\"console: sign-in unavailable\", with the cause), then try again.")
+// signInUnavailable answers a sign-in medgate could not check because of
+// err. The page is public, so it never shows the error itself — a store's
+// error names the database host, address and account, a hash's error
+// tells that the user exists — only what kind of failure it is (the
+// caller logged it). A transient outage of the store (package outage) is
+// 503 with Retry-After and says to sign in again in a few seconds;
+// anything else (a stored password hash that is damaged) is 500 and says
+// to ask the administrator, who finds the cause in the log.
+func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if o, down := outage.Store(err); down {
+		c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)",
+			"medgate could not check the sign-in: "+o.String()+". 这是暂时的故障 (a temporary outage). Nothing was signed in.",
+			"请稍候几秒后重新登录 (wait a few seconds, then sign in again): medgate reconnects by itself once the database is back.")
+		return
+	}
+	c.fail(w, r, http.StatusInternalServerError, "无法登录 (sign-in unavailable)",
+		"medgate could not check the sign-in: a stored user or password could not be read. Nothing was signed in.",
+		"Ask the administrator to check the medgate log (\"console: sign-in unavailable\", with the cause); trying again will not help until it is fixed.")
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:

@@ -71,6 +71,15 @@
 // failed sign-ins with the admin token count together per address, whatever
 // names they use, and once they lock the address out every failed sign-in
 // from it gets the same answer, whether its name is a user's or not.
+// A page a transient outage of the store stops (its database down,
+// unreachable, locked or too slow; package outage) is a 503 with
+// Retry-After whose page names the store and says to try again in a few
+// seconds, never the error's text (it names the database's host, account
+// or file; the log has it); a page that shows what it could read says the
+// same in its notice, and so does the notice of a message the pipeline
+// could not finish because the store's database was down. Any other store
+// failure is a 500 that says to tell the administrator. Every 503 carries
+// Retry-After.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
@@ -89,12 +98,14 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -359,6 +370,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 is a transient outage: ask again soon, as the
+		// admin API's do.
+		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(buf.String()))
 }
@@ -458,7 +474,15 @@ func (c *Console) send(ctx context.Context, wait time.Duration, prefix, plugin, 
 		rep, err := c.b.Process(bctx, pipeline.Input{Value: value, Key: key, TraceID: id})
 		if err != nil {
 			c.o.Logger.Error("console: message not finished", "id", id, "type", typ, "site", site, "err", err)
-			err = fmt.Errorf("medgate could not finish message %s (%v); check /readyz (store, Kafka) and try again", id, err)
+			if o, down := outage.Database(err); down {
+				// The driver's error names the database's host and
+				// account: the page says only what is down (the log
+				// has the error). Kafka's errors may come here too, so
+				// only the database drivers' own count (outage.Database).
+				err = fmt.Errorf("medgate could not finish message %s: %s; 这是暂时的故障 (a temporary outage): try again in a few seconds", id, o)
+			} else {
+				err = fmt.Errorf("medgate could not finish message %s (%v); check /readyz (store, Kafka) and try again", id, err)
+			}
 		}
 		done <- result{ID: id, Reply: rep, Err: err}
 	}()

@@ -41,16 +41,31 @@ type fakeStore struct {
 	store.Store
 	msgs []store.Message
 	xs   []store.Exchange
+	// fail, when set, gives the error of the methods below (nil: none).
+	fail func() error
 }
 
 func (f *fakeStore) ListMessages(_ context.Context, _, _, _ string, limit int) ([]store.Message, error) {
+	if err := f.failed(); err != nil {
+		return nil, err
+	}
 	if limit > 0 && len(f.msgs) > limit {
 		return f.msgs[:limit], nil
 	}
 	return f.msgs, nil
 }
 
+func (f *fakeStore) failed() error {
+	if f.fail == nil {
+		return nil
+	}
+	return f.fail()
+}
+
 func (f *fakeStore) GetMessage(_ context.Context, id string) (*store.Message, error) {
+	if err := f.failed(); err != nil {
+		return nil, err
+	}
 	for _, m := range f.msgs {
 		if m.ID == id {
 			return &m, nil
@@ -60,6 +75,9 @@ func (f *fakeStore) GetMessage(_ context.Context, id string) (*store.Message, er
 }
 
 func (f *fakeStore) ListExchanges(_ context.Context, fl store.ExchangeFilter) ([]store.Exchange, error) {
+	if err := f.failed(); err != nil {
+		return nil, err
+	}
 	var out []store.Exchange
 	for _, x := range f.xs {
 		if x.MessageID == fl.MessageID {
@@ -82,6 +100,7 @@ type fakeBackend struct {
 	block     chan struct{}
 	finished  int   // messages that were processed to the end
 	failJob   error // what TriggerJob answers, when set
+	failWith  error // what Process answers, when set
 	st        *fakeStore
 }
 
@@ -95,7 +114,11 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 	f.keys = append(f.keys, in.Key)
 	h := f.handlers[env.Type]
 	block := f.block
+	failWith := f.failWith
 	f.mu.Unlock()
+	if failWith != nil {
+		return nil, failWith
+	}
 	if block != nil {
 		select {
 		case <-block:

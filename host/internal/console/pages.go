@@ -106,7 +106,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	ms, err := c.b.Store().ListMessages(r.Context(), "", "", "", limit)
 	if err != nil {
-		d.MessagesErr = "The messages could not be read from the store: " + err.Error() + ". Check /readyz and the store settings."
+		d.MessagesErr = c.storeTrouble(r, "The messages could not be read from the store", err)
 	}
 	for _, m := range ms {
 		if !d.ShowAll && strings.HasPrefix(m.ID, prefixList) {
@@ -192,9 +192,8 @@ func (c *Console) messageReveal(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("id")
 	if err := audit.Record(r.Context(), audit.Entry{Action: "personal.reveal", Target: id, Outcome: audit.OK,
 		Detail: "message request, reply and exchanges shown unmasked"}); err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "无法记录审计 (audit unavailable)",
-			"Personal data are shown only once the reveal is in the audit log, and it could not be written: "+err.Error(),
-			"Check /readyz and the store, then try again.")
+		c.storeFailed(w, r, "无法记录审计 (audit not written)",
+			"Personal data are shown only once the reveal is in the audit log, and it could not be written", err)
 		return
 	}
 	c.showMessage(w, r, id, true)
@@ -208,7 +207,7 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 		return
 	}
 	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The store could not be read: "+err.Error(), "Check /readyz and the store settings, then reload.")
+		c.storeFailed(w, r, "消息读取失败 (message not read)", "The message could not be read", err)
 		return
 	}
 	show := maskedJSON
@@ -226,7 +225,7 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	}
 	xs, err := c.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{MessageID: id, Limit: 100})
 	if err != nil {
-		d.ExchangesErr = "The journal could not be read: " + err.Error()
+		d.ExchangesErr = c.storeTrouble(r, "The journal could not be read", err)
 	}
 	if !reveal {
 		xs = slices.Clone(xs)

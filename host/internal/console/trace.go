@@ -105,7 +105,7 @@ func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 	if len(problems) == 0 {
 		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
-			d.Err = "The messages could not be searched: " + err.Error() + ". Check /readyz and the store settings, or start again from the first page."
+			d.Err = c.storeTrouble(r, "The messages could not be searched", err)
 		}
 		d.Messages = slices.Clone(ms)
 		for i := range d.Messages {
@@ -272,7 +272,7 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	for len(ids) < maxBulkReplay {
 		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
-			c.fail(w, r, http.StatusServiceUnavailable, "消息读取失败 (store unavailable)", "The failed messages could not be listed: "+err.Error(), "Check /readyz and the store settings, then try again.")
+			c.storeFailed(w, r, "消息读取失败 (messages not read)", "The failed messages could not be listed; nothing was replayed", err)
 			return
 		}
 		for _, m := range ms {
@@ -377,7 +377,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 		q := store.MessageQuery{Status: status, From: now.Add(-boardWindow), Limit: 500}
 		ms, _, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
-			d.Err = "The messages could not be read: " + err.Error() + ". Check /readyz and the store settings."
+			d.Err = c.storeTrouble(r, "The messages could not be read", err)
 			break
 		}
 		for _, m := range ms {

@@ -22,6 +22,9 @@ import (
 // SearchMessages filters the fake's messages like the store (paging by
 // position: the cursor is the index of the next message).
 func (f *fakeStore) SearchMessages(_ context.Context, q store.MessageQuery) ([]store.Message, string, error) {
+	if err := f.failed(); err != nil {
+		return nil, "", err
+	}
 	var all []store.Message
 	for _, m := range f.msgs {
 		switch {
