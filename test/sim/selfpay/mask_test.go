@@ -84,3 +84,37 @@ func TestMaskLog(t *testing.T) {
 		t.Errorf("known values: %q, want %q", got, want)
 	}
 }
+
+// TestMaskValues: the masks of one known value at every length, the
+// surrounding spaces dropped: a name keeps its first character and, from
+// three on, its last; a number its first 3 and last 4 from eight on, and
+// nothing below.
+func TestMaskValues(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":       "",
+		"张":      "*",
+		" 张三 ":   "张*",
+		"张三丰":    "张*丰",
+		"欧阳娜娜":   "欧**娜",
+		"Li Lei": "L****i",
+	} {
+		if got := maskName(in); got != want {
+			t.Errorf("maskName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"":                   "",
+		"1234":               "****",
+		"1234567":            "*******",
+		"12345678":           "123*5678",
+		" 88886666 ":         "888*6666",
+		"13812345678":        "138****5678",
+		"35020319800101123X": "350***********123X",
+		"证件号码一二三四五六七八":       "证件号*****五六七八",
+	} {
+		if got := maskNumber(in); got != want {
+			t.Errorf("maskNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
