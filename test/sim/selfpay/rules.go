@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // The simulator's own field rules, written from the interface notes
@@ -333,7 +335,7 @@ func (v violation) String() string {
 func check(rules []rule, v any) []violation {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return []violation{{path: "input", rule: ruleType, msg: "须为JSON对象: send {\"field\": value, …}, got " + jsonKind(v)}}
+		return []violation{{path: "input", rule: ruleType, msg: "须为JSON对象: send {\"field\": value, …}, got " + simspec.KindOf(v)}}
 	}
 	var out []violation
 	checkObject(rules, m, "", &out)
@@ -380,7 +382,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	case kindObject:
 		m, ok := v.(map[string]any)
 		if !ok {
-			add(ruleType, "须为JSON对象(一条记录), got "+jsonKind(v))
+			add(ruleType, "须为JSON对象(一条记录), got "+simspec.KindOf(v))
 			return
 		}
 		checkObject(r.fields, m, path, out)
@@ -388,7 +390,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	case kindArray:
 		items, ok := v.([]any)
 		if !ok {
-			add(ruleType, "须为JSON数组(记录列表), got "+jsonKind(v)+"; wrap a single row in [ ]")
+			add(ruleType, "须为JSON数组(记录列表), got "+simspec.KindOf(v)+"; wrap a single row in [ ]")
 			return
 		}
 		if len(items) == 0 && r.required {
@@ -399,7 +401,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			m, ok := row.(map[string]any)
 			if !ok {
-				*out = append(*out, violation{path: p, label: r.label, rule: ruleType, msg: "每条记录须为JSON对象, got " + jsonKind(row)})
+				*out = append(*out, violation{path: p, label: r.label, rule: ruleType, msg: "每条记录须为JSON对象, got " + simspec.KindOf(row)})
 				continue
 			}
 			checkObject(r.fields, m, p, out)
@@ -413,7 +415,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		add(ruleType, fmt.Sprintf("须为字符串(%s), got %s; send it quoted", describeRule(r), jsonKind(v)))
+		add(ruleType, fmt.Sprintf("须为字符串(%s), got %s; send it quoted", describeRule(r), simspec.KindOf(v)))
 		return
 	}
 	switch r.kind {
@@ -456,7 +458,7 @@ func checkNumber(r *rule, v any) (string, string) {
 		}
 		text = x
 	default:
-		return fmt.Sprintf("须为数值(%s), got %s", describeRule(r), jsonKind(v)), ruleType
+		return fmt.Sprintf("须为数值(%s), got %s", describeRule(r), simspec.KindOf(v)), ruleType
 	}
 	if len(text) > 64 {
 		return "数值过长: send at most " + describeRule(r), ruleLength
@@ -520,24 +522,6 @@ func describeRule(r *rule) string {
 		return fmt.Sprintf("字符型 C%d", r.max)
 	}
 	return "字符型"
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number, float64:
-		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 func contains(list []string, s string) bool {
