@@ -91,30 +91,25 @@ func TestMaskLog(t *testing.T) {
 // nothing below.
 func TestMaskValues(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"":       "",
-		"张":      "*",
-		" 张三 ":   "张*",
-		"张三丰":    "张*丰",
-		"欧阳娜娜":   "欧**娜",
-		"Li Lei": "L****i",
+	masks := map[string]func(string) string{"maskName": maskName, "maskNumber": maskNumber}
+	for _, tc := range []struct{ mask, in, want string }{
+		{"maskName", "", ""},
+		{"maskName", "张", "*"},
+		{"maskName", " 张三 ", "张*"},
+		{"maskName", "张三丰", "张*丰"},
+		{"maskName", "欧阳娜娜", "欧**娜"},
+		{"maskName", "Li Lei", "L****i"},
+		{"maskNumber", "", ""},
+		{"maskNumber", "1234", "****"},
+		{"maskNumber", "1234567", "*******"},
+		{"maskNumber", "12345678", "123*5678"},
+		{"maskNumber", " 88886666 ", "888*6666"},
+		{"maskNumber", "13812345678", "138****5678"},
+		{"maskNumber", "35020319800101123X", "350***********123X"},
+		{"maskNumber", "证件号码一二三四五六七八", "证件号*****五六七八"},
 	} {
-		if got := maskName(in); got != want {
-			t.Errorf("maskName(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{
-		"":                   "",
-		"1234":               "****",
-		"1234567":            "*******",
-		"12345678":           "123*5678",
-		" 88886666 ":         "888*6666",
-		"13812345678":        "138****5678",
-		"35020319800101123X": "350***********123X",
-		"证件号码一二三四五六七八":       "证件号*****五六七八",
-	} {
-		if got := maskNumber(in); got != want {
-			t.Errorf("maskNumber(%q) = %q, want %q", in, got, want)
+		if got := masks[tc.mask](tc.in); got != tc.want {
+			t.Errorf("%s(%q) = %q, want %q", tc.mask, tc.in, got, tc.want)
 		}
 	}
 }
