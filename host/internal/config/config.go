@@ -718,24 +718,11 @@ func mayHoldSecret(path string) bool {
 	t := reflect.TypeFor[Config]()
 	for _, seg := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(seg, "[")
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		switch t.Kind() {
-		case reflect.Map:
-			t = t.Elem()
-		case reflect.Struct:
-			f, ok := fieldByTag(t, name)
-			if !ok {
-				return true
-			}
-			if f.Tag.Get("secret") == "true" {
-				return true
-			}
-			t = f.Type
-		default:
+		f, next, ok := keyStep(t, name)
+		if !ok || f.Tag.Get("secret") == "true" {
 			return true
 		}
+		t = next
 	}
 	return holdsSecret(t, map[reflect.Type]bool{})
 }
@@ -791,21 +778,11 @@ func typeAt(path string) (reflect.Type, bool) {
 	}
 	for _, seg := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(seg, "[")
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		switch t.Kind() {
-		case reflect.Map:
-			t = t.Elem()
-		case reflect.Struct:
-			f, ok := fieldByTag(t, name)
-			if !ok {
-				return nil, false
-			}
-			t = f.Type
-		default:
+		_, next, ok := keyStep(t, name)
+		if !ok {
 			return nil, false
 		}
+		t = next
 		for range strings.Count(seg, "[") {
 			for t.Kind() == reflect.Pointer {
 				t = t.Elem()
@@ -839,6 +816,25 @@ func keysAt(path string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// keyStep takes one key, name, down from a section of Go type t (pointers
+// followed): a struct's field whose yaml tag is name, or any key of a map.
+// It returns the struct field (zero for a map's key), the type of the
+// key's value, and false when t takes no key name.
+func keyStep(t reflect.Type, name string) (reflect.StructField, reflect.Type, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return reflect.StructField{}, t.Elem(), true
+	case reflect.Struct:
+		if f, ok := fieldByTag(t, name); ok {
+			return f, f.Type, true
+		}
+	}
+	return reflect.StructField{}, nil, false
 }
 
 // fieldByTag finds the field of struct t whose yaml tag is name.

@@ -150,17 +150,14 @@ func monthGateOf(ctx context.Context) *monthGate {
 // and notes it in ctx's monthGate, if any.
 func readMonthGate(ctx context.Context, h sdk.Host, akb020, m string) (int64, error) {
 	key := monthGateKey(akb020, m)
-	e, err := h.Get(ctx, key)
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-		e.Version = 0
-	case err != nil:
-		return 0, fmt.Errorf("read state %s: %w", key, err)
+	ver, err := gateVersion(ctx, h, key)
+	if err != nil {
+		return 0, err
 	}
 	if g := monthGateOf(ctx); g != nil {
-		g.key, g.ver, g.read = key, e.Version, true
+		g.key, g.ver, g.read = key, ver, true
 	}
-	return e.Version, nil
+	return ver, nil
 }
 
 // passMonthGate is the last step of a GYU003 before it is recorded and

@@ -273,16 +273,25 @@ func deductGatesOf(ctx context.Context) *deductGates {
 // readDeductGate returns the version of settlement settleNo's gate (0:
 // never marked) and notes it in ctx's deductGates, if any.
 func readDeductGate(ctx context.Context, h sdk.Host, settleNo string) (int64, error) {
-	key := deductGateKey(settleNo)
+	ver, err := gateVersion(ctx, h, deductGateKey(settleNo))
+	if err != nil {
+		return 0, err
+	}
+	if g := deductGatesOf(ctx); g != nil {
+		g.ver[settleNo] = ver
+	}
+	return ver, nil
+}
+
+// gateVersion returns the version of the gate kept at state key key, 0
+// when it was never marked (the key does not exist).
+func gateVersion(ctx context.Context, h sdk.Host, key string) (int64, error) {
 	e, err := h.Get(ctx, key)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
-		e.Version = 0
+		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("read state %s: %w", key, err)
-	}
-	if g := deductGatesOf(ctx); g != nil {
-		g.ver[settleNo] = e.Version
 	}
 	return e.Version, nil
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // The simulator's own log masking, so that its log lines show no personal
@@ -52,29 +53,32 @@ func personal(v any, m map[string]string) map[string]string {
 }
 
 // maskName keeps the first character of a name of two, and the first and
-// last of a longer one: 张三 → 张*, 欧阳娜娜 → 欧**娜.
+// last of a longer one: 张三 → 张*, 欧阳娜娜 → 欧**娜; a single character
+// is a star.
 func maskName(s string) string {
-	r := []rune(strings.TrimSpace(s))
-	switch len(r) {
-	case 0:
-		return ""
-	case 1:
-		return "*"
-	case 2:
-		return string(r[0]) + "*"
+	if utf8.RuneCountInString(strings.TrimSpace(s)) == 2 {
+		return starsBetween(s, 1, 0)
 	}
-	return string(r[0]) + strings.Repeat("*", len(r)-2) + string(r[len(r)-1])
+	return starsBetween(s, 1, 1)
 }
 
 // maskNumber keeps the first 3 and last 4 characters of an ID or phone
 // number: 350203198001011234 → 350***********1234; shorter ones are all
 // stars.
-func maskNumber(s string) string {
+func maskNumber(s string) string { return starsBetween(s, 3, 4) }
+
+// starsBetween writes s (trimmed) with a star for every character but its
+// first head and last tail; a value of head+tail characters or fewer would
+// show whole, so it is all stars.
+func starsBetween(s string, head, tail int) string {
 	r := []rune(strings.TrimSpace(s))
-	if len(r) <= 7 {
+	if len(r) <= head+tail {
 		return strings.Repeat("*", len(r))
 	}
-	return string(r[:3]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-4:])
+	for i := head; i < len(r)-tail; i++ {
+		r[i] = '*'
+	}
+	return string(r)
 }
 
 var (
@@ -106,7 +110,7 @@ func maskLog(s string, known map[string]string) string {
 	}
 	s = landline.ReplaceAllStringFunc(s, func(p string) string {
 		area, num, _ := strings.Cut(p, "-")
-		return area + "-" + strings.Repeat("*", len(num)-4) + num[len(num)-4:]
+		return area + "-" + starsBetween(num, 0, 4)
 	})
 	s = digitRun.ReplaceAllStringFunc(s, func(p string) string {
 		digits := strings.TrimRight(p, "Xx")

@@ -84,3 +84,32 @@ func TestMaskLog(t *testing.T) {
 		t.Errorf("known values: %q, want %q", got, want)
 	}
 }
+
+// TestMaskValues: the masks of one known value at every length, the
+// surrounding spaces dropped: a name keeps its first character and, from
+// three on, its last; a number its first 3 and last 4 from eight on, and
+// nothing below.
+func TestMaskValues(t *testing.T) {
+	t.Parallel()
+	masks := map[string]func(string) string{"maskName": maskName, "maskNumber": maskNumber}
+	for _, tc := range []struct{ mask, in, want string }{
+		{"maskName", "", ""},
+		{"maskName", "张", "*"},
+		{"maskName", " 张三 ", "张*"},
+		{"maskName", "张三丰", "张*丰"},
+		{"maskName", "欧阳娜娜", "欧**娜"},
+		{"maskName", "Li Lei", "L****i"},
+		{"maskNumber", "", ""},
+		{"maskNumber", "1234", "****"},
+		{"maskNumber", "1234567", "*******"},
+		{"maskNumber", "12345678", "123*5678"},
+		{"maskNumber", " 88886666 ", "888*6666"},
+		{"maskNumber", "13812345678", "138****5678"},
+		{"maskNumber", "35020319800101123X", "350***********123X"},
+		{"maskNumber", "证件号码一二三四五六七八", "证件号*****五六七八"},
+	} {
+		if got := masks[tc.mask](tc.in); got != tc.want {
+			t.Errorf("%s(%q) = %q, want %q", tc.mask, tc.in, got, tc.want)
+		}
+	}
+}

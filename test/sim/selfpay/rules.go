@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/test/sim/simspec"
 )
 
 // The simulator's own field rules, written from the interface notes
@@ -59,247 +61,292 @@ type rule struct {
 	fields []rule
 }
 
-// The constructors below read like the notes' tables: chars("bkkp_sn",
-// "记账流水号", 30, req) is "bkkp_sn 记账流水号 C30 Y".
+// The rules are written as the notes' tables, one field a line (see
+// table): "bkkp_sn C30 Y 记账流水号" is the notes' "bkkp_sn 记账流水号 C30
+// Y".
 
 const (
 	req = true  // the notes' Y
 	opt = false // no Y
 )
 
-func chars(name, label string, max int, required bool) rule {
-	return rule{name: name, label: label, kind: kindString, max: max, required: required}
+// table reads field rules written one a line:
+//
+//	name  type  Y|-  label  [codes]  [# comment]
+//
+// type is C<n> (字符型, at most n characters; C alone: no length given),
+// N<p> (数值型, a whole number of at most p digits), N<p>,<s> (a decimal),
+// D (日期型) or DT (日期时间型); Y marks a required field and - an optional
+// one; codes, comma-separated, are the field's code list. Blank lines are
+// skipped. A line it cannot read panics: the tables are this file's own,
+// read once when the package starts.
+func table(text string) []rule {
+	var out []rule
+	for i, line := range strings.Split(text, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) > 5 || len(f) < 4 || (f[2] != "Y" && f[2] != "-") {
+			panic(fmt.Sprintf("selfpay rules: line %d %q: write name, type, Y or -, label and, for a code list, the codes separated by commas", i+1, strings.TrimSpace(line)))
+		}
+		r := rule{name: f[0], label: f[3], required: f[2] == "Y"}
+		if err := r.setType(f[1]); err != nil {
+			panic(fmt.Sprintf("selfpay rules: line %d, field %s: %v", i+1, f[0], err))
+		}
+		if len(f) == 5 {
+			r.codes = strings.Split(f[4], ",")
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
-func whole(name, label string, digits int, required bool) rule {
-	return rule{name: name, label: label, kind: kindInteger, max: digits, required: required}
+// setType sets the kind and bounds of r from the notes' type: C30, C,
+// N4, N16,2, D or DT.
+func (r *rule) setType(t string) error {
+	bad := fmt.Errorf("type %q: write C<n>, C, N<p>, N<p>,<s>, D or DT", t)
+	switch {
+	case t == "D":
+		r.kind = kindDate
+	case t == "DT":
+		r.kind = kindDateTime
+	case t == "C":
+		r.kind = kindString
+	case strings.HasPrefix(t, "C"):
+		n, err := strconv.Atoi(t[1:])
+		if err != nil || n < 1 {
+			return bad
+		}
+		r.kind, r.max = kindString, n
+	case strings.HasPrefix(t, "N"):
+		p, s, isDecimal := strings.Cut(t[1:], ",")
+		prec, err := strconv.Atoi(p)
+		if err != nil || prec < 1 {
+			return bad
+		}
+		if !isDecimal {
+			r.kind, r.max = kindInteger, prec
+			return nil
+		}
+		scale, err := strconv.Atoi(s)
+		if err != nil || scale < 1 || scale >= prec {
+			return bad
+		}
+		r.kind, r.prec, r.scale = kindDecimal, prec, scale
+	default:
+		return bad
+	}
+	return nil
 }
 
-func decimal(name, label string, prec, scale int, required bool) rule {
-	return rule{name: name, label: label, kind: kindDecimal, prec: prec, scale: scale, required: required}
+// node is an object holding one row, whose fields are a table.
+func node(name, label string, required bool, fields string) rule {
+	return rule{name: name, label: label, kind: kindObject, required: required, fields: table(fields)}
 }
 
-func date(name, label string, required bool) rule {
-	return rule{name: name, label: label, kind: kindDate, required: required}
+// rows is a node of rows, whose fields are a table; a required one needs
+// at least one row.
+func rows(name, label string, required bool, fields string) rule {
+	return rule{name: name, label: label, kind: kindArray, required: required, fields: table(fields)}
 }
 
-func datetime(name, label string, required bool) rule {
-	return rule{name: name, label: label, kind: kindDateTime, required: required}
-}
-
-func oneOf(name, label string, max int, required bool, list ...string) rule {
-	return rule{name: name, label: label, kind: kindString, max: max, required: required, codes: list}
-}
-
-func node(name, label string, required bool, fields ...rule) rule {
-	return rule{name: name, label: label, kind: kindObject, required: required, fields: fields}
-}
-
-// array is a node of rows; a required one needs at least one row.
-func rows(name, label string, required bool, fields ...rule) rule {
-	return rule{name: name, label: label, kind: kindArray, required: required, fields: fields}
-}
-
-// cpltFlags is the code list of 完成标志: 1 complete, 0 not (notes §3 and
-// §4 4203: S1 sends "1" to complete and "0" to undo, S2 says the flag goes
-// either way).
-var cpltFlags = []string{"0", "1"}
+// visitKey names a visit: the first two fields of 4203, 4204's feedetail,
+// 4207 and 4209.
+const visitKey = `
+	fixmedins_mdtrt_id   C30     Y 医药机构就诊ID
+	fixmedins_code       C30     Y 定点医药机构编号
+`
 
 // envelopeRules is the request envelope without input (notes §1; app_id
 // and enc_type are Fujian's additions, S4). fixmedins_code is C30 as S3
 // has it; the msgid rule (sm4.go) separately needs its first 12
 // characters to be the code.
-var envelopeRules = []rule{
-	chars("infno", "交易编号", 6, req),
-	chars("msgid", "发送方报文ID", 30, req),
-	chars("mdtrtarea_admvs", "就医地医保区划", 6, req),
-	chars("insuplc_admdvs", "参保地医保区划", 6, opt), // required only with a 人员编号; self-pay has none
-	chars("recer_sys_code", "接收方系统代码", 10, req),
-	chars("dev_no", "设备编号", 100, opt),
-	chars("dev_safe_info", "设备安全信息", 2000, opt),
-	chars("cainfo", "数字签名信息", 1024, opt),
-	chars("signtype", "签名类型", 10, opt),
-	chars("infver", "接口版本号", 6, req),
-	oneOf("opter_type", "经办人类别", 3, req, "1", "2", "3"), // 1 经办人, 2 自助终端, 3 移动终端
-	chars("opter", "经办人", 30, req),
-	chars("opter_name", "经办人姓名", 50, req),
-	datetime("inf_time", "交易时间", req),
-	chars("fixmedins_code", "定点医药机构编号", 30, req),
-	chars("fixmedins_name", "定点医药机构名称", 200, req),
-	chars("sign_no", "交易签到流水号", 30, opt),
-	chars("app_id", "渠道id", 0, opt),          // S4 gives no length
-	oneOf("enc_type", "加密方式", 0, opt, "SM4"), // 不加密传空，加密传SM4
-}
+var envelopeRules = table(`
+	infno                C6      Y 交易编号
+	msgid                C30     Y 发送方报文ID
+	mdtrtarea_admvs      C6      Y 就医地医保区划
+	insuplc_admdvs       C6      - 参保地医保区划  # required only with a 人员编号; self-pay has none
+	recer_sys_code       C10     Y 接收方系统代码
+	dev_no               C100    - 设备编号
+	dev_safe_info        C2000   - 设备安全信息
+	cainfo               C1024   - 数字签名信息
+	signtype             C10     - 签名类型
+	infver               C6      Y 接口版本号
+	opter_type           C3      Y 经办人类别 1,2,3  # 1 经办人, 2 自助终端, 3 移动终端
+	opter                C30     Y 经办人
+	opter_name           C50     Y 经办人姓名
+	inf_time             DT      Y 交易时间
+	fixmedins_code       C30     Y 定点医药机构编号
+	fixmedins_name       C200    Y 定点医药机构名称
+	sign_no              C30     - 交易签到流水号
+	app_id               C       - 渠道id  # S4 gives no length
+	enc_type             C       - 加密方式 SM4  # 不加密传空，加密传SM4
+`)
 
 // inputRules are the inputs of the transactions served.
 var inputRules = map[string][]rule{
 	// 9001 签到: not in the notes, which only say that sign_no comes from
 	// 9001; the node is the national interface's signIn.
-	"9001": {node("signIn", "签到信息", req,
-		chars("opter_no", "操作员编号", 30, req),
-		chars("mac", "签到MAC地址", 20, req),
-		chars("ip", "签到IP地址", 15, req),
-	)},
-	"4201A": {rows("fsiOwnpayPatnFeeListDDTO", "自费病人住院费用明细", req,
-		chars("fixmedins_mdtrt_id", "医药机构就诊ID", 30, req),
-		chars("med_type", "医疗类别", 6, req),
-		chars("bkkp_sn", "记账流水号", 30, req),
-		datetime("fee_ocur_time", "费用发生时间", req),
-		chars("fixmedins_code", "定点医药机构编号", 30, req),
-		chars("fixmedins_name", "定点医药机构名称", 200, req),
-		decimal("cnt", "数量", 16, 4, req),
-		decimal("pric", "单价", 16, 6, req),
-		decimal("det_item_fee_sumamt", "明细项目费用总额", 16, 2, req),
-		chars("med_list_codg", "医疗目录编码", 50, req),
-		chars("medins_list_codg", "医药机构目录编码", 150, req),
-		chars("medins_list_name", "医药机构目录名称", 100, req),
-		chars("med_chrgitm_type", "医疗收费项目类别", 6, req),
-		chars("prodname", "商品名", 200, opt),
-		chars("bilg_dept_codg", "开单科室编码", 30, req),
-		chars("bilg_dept_name", "开单科室名称", 100, req),
-		chars("bilg_dr_code", "开单医生编码", 30, req),
-		chars("bilg_dr_name", "开单医师姓名", 50, req),
-		chars("acord_dept_codg", "受单科室编码", 30, opt),
-		chars("acord_dept_name", "受单科室名称", 100, opt),
-		chars("acord_dr_code", "受单医生编码", 30, opt),
-		chars("acord_dr_name", "受单医生姓名", 50, opt),
-		chars("tcmdrug_used_way", "中药使用方式", 6, req),
-		chars("etip_flag", "外检标志", 3, req),
-		chars("etip_hosp_code", "外检医院编码", 30, opt),
-		chars("dscg_tkdrug_flag", "出院带药标志", 3, req),
-		chars("sin_dos_dscr", "单次剂量描述", 200, opt),
-		chars("used_frqu_dscr", "使用频次描述", 200, opt),
-		decimal("prd_days", "周期天数", 4, 2, opt),
-		chars("medc_way_dscr", "用药途径描述", 200, opt),
-		chars("memo", "备注", 500, opt), // S2's C500; S1 sends an object (notes §6.3)
-		decimal("fulamt_ownpay_amt", "全自费金额", 16, 2, req),
-		decimal("overlmt_selfpay", "超限价自费金额", 16, 2, req),
-		decimal("preselfpay_amt", "先行自付金额", 16, 2, req),
-		decimal("inscp_amt", "符合政策范围金额", 16, 2, req),
-	)},
+	"9001": {node("signIn", "签到信息", req, `
+		opter_no             C30     Y 操作员编号
+		mac                  C20     Y 签到MAC地址
+		ip                   C15     Y 签到IP地址
+		`)},
+	"4201A": {rows("fsiOwnpayPatnFeeListDDTO", "自费病人住院费用明细", req, `
+		fixmedins_mdtrt_id   C30     Y 医药机构就诊ID
+		med_type             C6      Y 医疗类别
+		bkkp_sn              C30     Y 记账流水号
+		fee_ocur_time        DT      Y 费用发生时间
+		fixmedins_code       C30     Y 定点医药机构编号
+		fixmedins_name       C200    Y 定点医药机构名称
+		cnt                  N16,4   Y 数量
+		pric                 N16,6   Y 单价
+		det_item_fee_sumamt  N16,2   Y 明细项目费用总额
+		med_list_codg        C50     Y 医疗目录编码
+		medins_list_codg     C150    Y 医药机构目录编码
+		medins_list_name     C100    Y 医药机构目录名称
+		med_chrgitm_type     C6      Y 医疗收费项目类别
+		prodname             C200    - 商品名
+		bilg_dept_codg       C30     Y 开单科室编码
+		bilg_dept_name       C100    Y 开单科室名称
+		bilg_dr_code         C30     Y 开单医生编码
+		bilg_dr_name         C50     Y 开单医师姓名
+		acord_dept_codg      C30     - 受单科室编码
+		acord_dept_name      C100    - 受单科室名称
+		acord_dr_code        C30     - 受单医生编码
+		acord_dr_name        C50     - 受单医生姓名
+		tcmdrug_used_way     C6      Y 中药使用方式
+		etip_flag            C3      Y 外检标志
+		etip_hosp_code       C30     - 外检医院编码
+		dscg_tkdrug_flag     C3      Y 出院带药标志
+		sin_dos_dscr         C200    - 单次剂量描述
+		used_frqu_dscr       C200    - 使用频次描述
+		prd_days             N4,2    - 周期天数
+		medc_way_dscr        C200    - 用药途径描述
+		memo                 C500    - 备注  # S2's C500; S1 sends an object (notes §6.3)
+		fulamt_ownpay_amt    N16,2   Y 全自费金额
+		overlmt_selfpay      N16,2   Y 超限价自费金额
+		preselfpay_amt       N16,2   Y 先行自付金额
+		inscp_amt            N16,2   Y 符合政策范围金额
+		`)},
 	"4202": {
-		node("ownPayPatnMdtrtD", "自费病人就诊信息", req,
-			chars("fixmedins_mdtrt_id", "医药机构就诊ID", 30, req),
-			chars("fixmedins_code", "定点医药机构编号", 30, req),
-			chars("fixmedins_name", "定点医药机构名称", 200, req),
-			chars("psn_cert_type", "人员证件类型", 6, req),
-			chars("certno", "证件号码", 600, req),
-			chars("psn_name", "人员姓名", 50, req),
-			chars("gend", "性别", 6, opt),
-			chars("naty", "民族", 3, opt),
-			date("brdy", "出生日期", opt),
-			decimal("age", "年龄", 4, 1, opt),
-			chars("coner_name", "联系人姓名", 50, opt),
-			chars("tel", "联系电话", 50, opt),
-			chars("addr", "联系地址", 500, opt),
-			datetime("begntime", "开始时间", req),
-			datetime("endtime", "结束时间", opt),
-			chars("med_type", "医疗类别", 6, req),
-			chars("ipt_otp_no", "住院/门诊号", 30, opt),
-			chars("medrcdno", "病历号", 30, opt),
-			chars("chfpdr_code", "主诊医师代码", 30, opt),
-			chars("adm_diag_dscr", "入院诊断描述", 200, opt),
-			chars("adm_dept_codg", "入院科室编码", 30, opt),
-			chars("adm_dept_name", "入院科室名称", 100, opt),
-			chars("adm_bed", "入院床位", 30, opt),
-			chars("wardarea_bed", "病区床位", 50, opt),
-			chars("traf_dept_flag", "转科室标志", 6, opt),
-			chars("dscg_maindiag_code", "出院主诊断代码", 30, opt),
-			chars("dscg_dept_codg", "出院科室编码", 30, opt),
-			chars("dscg_dept_name", "出院科室名称", 100, opt),
-			chars("dscg_bed", "出院床位", 30, opt),
-			chars("dscg_way", "离院方式", 3, opt),
-			chars("main_cond_dscr", "主要病情描述", 1000, opt),
-			chars("dise_no", "病种编号", 30, opt),
-			chars("dise_name", "病种名称", 500, opt),
-			chars("oprn_oprt_code", "手术操作代码", 30, opt),
-			chars("oprn_oprt_name", "手术操作名称", 500, opt),
-			chars("otp_diag_info", "门诊诊断信息", 200, opt),
-			chars("inhosp_stas", "在院状态", 3, opt),
-			date("die_date", "死亡日期", opt),
-			whole("ipt_days", "住院天数", 16, opt),
-			chars("fpsc_no", "计划生育服务证号", 50, opt),
-			chars("matn_type", "生育类别", 6, opt),
-			chars("birctrl_type", "计划生育手术类别", 6, opt),
-			chars("latechb_flag", "晚育标志", 3, opt),
-			whole("geso_val", "孕周数", 2, opt),
-			whole("fetts", "胎次", 3, opt),
-			whole("fetus_cnt", "胎儿数", 3, opt),
-			chars("pret_flag", "早产标志", 3, opt),
-			date("prey_time", "妊娠时间", opt),
-			date("birctrl_matn_date", "计划生育手术或生育日期", opt),
-			chars("cop_flag", "伴有并发症标志", 3, opt),
-			chars("vali_flag", "有效标志", 3, req),
-			chars("memo", "备注", 500, opt),
-			chars("opter_id", "经办人ID", 20, opt),
-			chars("opter_name", "经办人姓名", 50, opt),
-			datetime("opt_time", "经办时间", opt),
-			chars("chfpdr_name", "主诊医师姓名", 50, opt),
-			chars("dscg_maindiag_name", "住院主诊断名称", 300, opt),
-			decimal("medfee_sumamt", "医疗总费用", 16, 2, req),
-			chars("elec_bill_code", "电子票据代码", 50, opt),
-			chars("elec_billno_code", "电子票据号码", 50, opt),
-			chars("elec_bill_chkcode", "电子票据校验码", 6, opt),
-			chars("exp_content", "扩展字段", 4000, opt),
-		),
+		node("ownPayPatnMdtrtD", "自费病人就诊信息", req, `
+			fixmedins_mdtrt_id   C30     Y 医药机构就诊ID
+			fixmedins_code       C30     Y 定点医药机构编号
+			fixmedins_name       C200    Y 定点医药机构名称
+			psn_cert_type        C6      Y 人员证件类型
+			certno               C600    Y 证件号码
+			psn_name             C50     Y 人员姓名
+			gend                 C6      - 性别
+			naty                 C3      - 民族
+			brdy                 D       - 出生日期
+			age                  N4,1    - 年龄
+			coner_name           C50     - 联系人姓名
+			tel                  C50     - 联系电话
+			addr                 C500    - 联系地址
+			begntime             DT      Y 开始时间
+			endtime              DT      - 结束时间
+			med_type             C6      Y 医疗类别
+			ipt_otp_no           C30     - 住院/门诊号
+			medrcdno             C30     - 病历号
+			chfpdr_code          C30     - 主诊医师代码
+			adm_diag_dscr        C200    - 入院诊断描述
+			adm_dept_codg        C30     - 入院科室编码
+			adm_dept_name        C100    - 入院科室名称
+			adm_bed              C30     - 入院床位
+			wardarea_bed         C50     - 病区床位
+			traf_dept_flag       C6      - 转科室标志
+			dscg_maindiag_code   C30     - 出院主诊断代码
+			dscg_dept_codg       C30     - 出院科室编码
+			dscg_dept_name       C100    - 出院科室名称
+			dscg_bed             C30     - 出院床位
+			dscg_way             C3      - 离院方式
+			main_cond_dscr       C1000   - 主要病情描述
+			dise_no              C30     - 病种编号
+			dise_name            C500    - 病种名称
+			oprn_oprt_code       C30     - 手术操作代码
+			oprn_oprt_name       C500    - 手术操作名称
+			otp_diag_info        C200    - 门诊诊断信息
+			inhosp_stas          C3      - 在院状态
+			die_date             D       - 死亡日期
+			ipt_days             N16     - 住院天数
+			fpsc_no              C50     - 计划生育服务证号
+			matn_type            C6      - 生育类别
+			birctrl_type         C6      - 计划生育手术类别
+			latechb_flag         C3      - 晚育标志
+			geso_val             N2      - 孕周数
+			fetts                N3      - 胎次
+			fetus_cnt            N3      - 胎儿数
+			pret_flag            C3      - 早产标志
+			prey_time            D       - 妊娠时间
+			birctrl_matn_date    D       - 计划生育手术或生育日期
+			cop_flag             C3      - 伴有并发症标志
+			vali_flag            C3      Y 有效标志
+			memo                 C500    - 备注
+			opter_id             C20     - 经办人ID
+			opter_name           C50     - 经办人姓名
+			opt_time             DT      - 经办时间
+			chfpdr_name          C50     - 主诊医师姓名
+			dscg_maindiag_name   C300    - 住院主诊断名称
+			medfee_sumamt        N16,2   Y 医疗总费用
+			elec_bill_code       C50     - 电子票据代码
+			elec_billno_code     C50     - 电子票据号码
+			elec_bill_chkcode    C6      - 电子票据校验码
+			exp_content          C4000   - 扩展字段
+			`),
 		// The notes give no Y for the node itself; the transaction is
 		// 就诊和诊断信息上传, and a visit without its diagnoses is refused.
-		rows("ownPayPatnDiagListD", "自费病人诊断信息", req,
-			chars("inout_diag_type", "出入院诊断类别", 6, req),
-			chars("diag_type", "诊断类别", 3, req),
-			chars("maindiag_flag", "主诊断标志", 3, req),
-			chars("diag_srt_no", "诊断排序号", 2, req),
-			chars("diag_code", "诊断代码", 30, req),
-			chars("diag_name", "诊断名称", 255, req),
-			chars("diag_dept", "诊断科室", 50, opt),
-			chars("diag_dr_code", "诊断医师代码", 30, opt),
-			chars("diag_dr_name", "诊断医师姓名", 50, opt),
-			datetime("diag_time", "诊断时间", opt),
-			chars("vali_flag", "有效标志", 3, opt), // C3 inferred in the notes
-		),
+		rows("ownPayPatnDiagListD", "自费病人诊断信息", req, `
+			inout_diag_type      C6      Y 出入院诊断类别
+			diag_type            C3      Y 诊断类别
+			maindiag_flag        C3      Y 主诊断标志
+			diag_srt_no          C2      Y 诊断排序号
+			diag_code            C30     Y 诊断代码
+			diag_name            C255    Y 诊断名称
+			diag_dept            C50     - 诊断科室
+			diag_dr_code         C30     - 诊断医师代码
+			diag_dr_name         C50     - 诊断医师姓名
+			diag_time            DT      - 诊断时间
+			vali_flag            C3      - 有效标志  # C3 inferred in the notes
+			`),
 	},
-	"4203": {
-		chars("fixmedins_mdtrt_id", "医药机构就诊ID", 30, req),
-		chars("fixmedins_code", "定点医药机构编号", 30, req),
-		oneOf("cplt_flag", "完成标志", 6, req, cpltFlags...),
-	},
+	// 完成标志: 1 complete, 0 not (notes §3 and §4 4203: S1 sends "1" to
+	// complete and "0" to undo, S2 says the flag goes either way).
+	"4203": table(visitKey + `
+		cplt_flag            C6      Y 完成标志 0,1
+	`),
 	// 4204: feedetail names the visit (the notes give no Y, but without it
 	// nothing can be deleted); feedetl, when sent, lists the lines to
 	// delete, else every line of the visit goes.
 	"4204": {
-		node("feedetail", "费用明细所属就诊", req,
-			chars("fixmedins_mdtrt_id", "医药机构就诊ID", 30, req),
-			chars("fixmedins_code", "定点医药机构编号", 30, req),
-		),
-		rows("feedetl", "待删除的费用明细", opt,
-			chars("bkkp_sn", "记账流水号", 30, req),
-		),
+		node("feedetail", "费用明细所属就诊", req, visitKey),
+		rows("feedetl", "待删除的费用明细", opt, "bkkp_sn C30 Y 记账流水号"),
 	},
 	"4207": pagedByVisit(),
-	"4208": {
-		chars("psn_cert_type", "人员证件类型", 6, opt),
-		chars("certno", "证件号码", 600, opt),
-		chars("psn_name", "人员姓名", 50, opt),
-		datetime("begntime", "开始时间", opt),
-		datetime("endtime", "结束时间", opt),
-		chars("med_type", "医疗类别", 6, opt),
-		decimal("medfee_sumamt", "医疗总费用", 16, 2, opt),
-		chars("elec_billno_code", "电子票据号码", 50, opt),
-		oneOf("cplt_flag", "完成标志", 6, opt, cpltFlags...), // S2 only
-		whole("page_num", "当前页数", 4, req),
-		whole("page_size", "本页数据量", 4, req),
-	},
+	"4208": table(`
+		psn_cert_type        C6      - 人员证件类型
+		certno               C600    - 证件号码
+		psn_name             C50     - 人员姓名
+		begntime             DT      - 开始时间
+		endtime              DT      - 结束时间
+		med_type             C6      - 医疗类别
+		medfee_sumamt        N16,2   - 医疗总费用
+		elec_billno_code     C50     - 电子票据号码
+		cplt_flag            C6      - 完成标志 0,1  # S2 only
+		page_num             N4      Y 当前页数
+		page_size            N4      Y 本页数据量
+	`),
 	"4209": pagedByVisit(),
 }
 
 // pagedByVisit is the input of 4207 and 4209: one visit, one page.
 func pagedByVisit() []rule {
-	return []rule{
-		chars("fixmedins_mdtrt_id", "医药机构就诊ID", 30, req),
-		chars("fixmedins_code", "定点医药机构编号", 30, req),
-		whole("page_num", "当前页数", 4, req),
-		whole("page_size", "本页数据量", 4, req),
-	}
+	return table(visitKey + `
+		page_num             N4      Y 当前页数
+		page_size            N4      Y 本页数据量
+	`)
 }
 
 // The rules a violation names, in the simulator's own words: err_msg
@@ -333,7 +380,7 @@ func (v violation) String() string {
 func check(rules []rule, v any) []violation {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return []violation{{path: "input", rule: ruleType, msg: "须为JSON对象: send {\"field\": value, …}, got " + jsonKind(v)}}
+		return []violation{{path: "input", rule: ruleType, msg: "须为JSON对象: send {\"field\": value, …}, got " + simspec.KindOf(v)}}
 	}
 	var out []violation
 	checkObject(rules, m, "", &out)
@@ -380,7 +427,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	case kindObject:
 		m, ok := v.(map[string]any)
 		if !ok {
-			add(ruleType, "须为JSON对象(一条记录), got "+jsonKind(v))
+			add(ruleType, "须为JSON对象(一条记录), got "+simspec.KindOf(v))
 			return
 		}
 		checkObject(r.fields, m, path, out)
@@ -388,7 +435,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	case kindArray:
 		items, ok := v.([]any)
 		if !ok {
-			add(ruleType, "须为JSON数组(记录列表), got "+jsonKind(v)+"; wrap a single row in [ ]")
+			add(ruleType, "须为JSON数组(记录列表), got "+simspec.KindOf(v)+"; wrap a single row in [ ]")
 			return
 		}
 		if len(items) == 0 && r.required {
@@ -399,7 +446,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			m, ok := row.(map[string]any)
 			if !ok {
-				*out = append(*out, violation{path: p, label: r.label, rule: ruleType, msg: "每条记录须为JSON对象, got " + jsonKind(row)})
+				*out = append(*out, violation{path: p, label: r.label, rule: ruleType, msg: "每条记录须为JSON对象, got " + simspec.KindOf(row)})
 				continue
 			}
 			checkObject(r.fields, m, p, out)
@@ -413,7 +460,7 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		add(ruleType, fmt.Sprintf("须为字符串(%s), got %s; send it quoted", describeRule(r), jsonKind(v)))
+		add(ruleType, fmt.Sprintf("须为字符串(%s), got %s; send it quoted", describeRule(r), simspec.KindOf(v)))
 		return
 	}
 	switch r.kind {
@@ -456,7 +503,7 @@ func checkNumber(r *rule, v any) (string, string) {
 		}
 		text = x
 	default:
-		return fmt.Sprintf("须为数值(%s), got %s", describeRule(r), jsonKind(v)), ruleType
+		return fmt.Sprintf("须为数值(%s), got %s", describeRule(r), simspec.KindOf(v)), ruleType
 	}
 	if len(text) > 64 {
 		return "数值过长: send at most " + describeRule(r), ruleLength
@@ -520,24 +567,6 @@ func describeRule(r *rule) string {
 		return fmt.Sprintf("字符型 C%d", r.max)
 	}
 	return "字符型"
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number, float64:
-		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 func contains(list []string, s string) bool {

@@ -27,7 +27,8 @@
 //     that applies the call and then keeps the connection until released.
 //
 // It is an independent implementation: it imports nothing of medgate's
-// (no plugins/..., no schemas), keeps its own ledger and enforces the rules
+// (no plugins/..., no schemas) but test/sim/simspec, the simulators' own
+// checker, for its KindOf, keeps its own ledger and enforces the rules
 // itself, so a broken adapter or schema file fails against it. Its field
 // rules (rules.go) are Go code written from /work/shared/specs/selfpay-hsa.md
 // (§1 envelope, §4 field tables) and /work/shared/specs/requirements-zh.txt

@@ -62,7 +62,7 @@ func (t *Tx) check(side string, fields []Field, doc any) []Violation {
 	}
 	m, ok := doc.(map[string]any)
 	if !ok {
-		c.add("$", RuleType, "the %s of %s must be a JSON object, got %s", side, t.Code, kindOf(doc))
+		c.add("$", RuleType, "the %s of %s must be a JSON object, got %s", side, t.Code, KindOf(doc))
 		return c.out
 	}
 	c.object("$", fields, m)
@@ -107,7 +107,7 @@ func (c *checker) value(p string, f *Field, v any) {
 	case "object":
 		m, ok := v.(map[string]any)
 		if !ok {
-			c.add(p, RuleType, "%s must be an object, got %s", name(f), kindOf(v))
+			c.add(p, RuleType, "%s must be an object, got %s", name(f), KindOf(v))
 			return
 		}
 		c.object(p, f.Fields, m)
@@ -121,7 +121,7 @@ func (c *checker) value(p string, f *Field, v any) {
 			}
 		}
 		if !ok {
-			c.add(p, RuleType, "%s must be an array of objects, got %s", name(f), kindOf(v))
+			c.add(p, RuleType, "%s must be an array of objects, got %s", name(f), KindOf(v))
 			return
 		}
 		if f.MinItems > 0 && len(items) < f.MinItems {
@@ -137,21 +137,21 @@ func (c *checker) value(p string, f *Field, v any) {
 			ip := p + "[" + strconv.Itoa(i) + "]"
 			m, ok := it.(map[string]any)
 			if !ok {
-				c.add(ip, RuleType, "an item of %s must be an object, got %s", name(f), kindOf(it))
+				c.add(ip, RuleType, "an item of %s must be an object, got %s", name(f), KindOf(it))
 				continue
 			}
 			c.object(ip, f.Fields, m)
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
-			c.add(p, RuleType, "%s must be true or false, got %s", name(f), kindOf(v))
+			c.add(p, RuleType, "%s must be true or false, got %s", name(f), KindOf(v))
 		}
 	case "integer", "decimal":
 		c.number(p, f, v)
 	default: // string, enum, date, datetime: JSON strings
 		s, ok := v.(string)
 		if !ok {
-			c.add(p, RuleType, "%s must be a string, got %s", name(f), kindOf(v))
+			c.add(p, RuleType, "%s must be a string, got %s", name(f), KindOf(v))
 			return
 		}
 		n := utf8.RuneCountInString(s)
@@ -200,7 +200,7 @@ func (c *checker) number(p string, f *Field, v any) {
 		}
 		text = n
 	default:
-		c.add(p, RuleType, "%s must be a number, got %s", name(f), kindOf(v))
+		c.add(p, RuleType, "%s must be a number, got %s", name(f), KindOf(v))
 		return
 	}
 	if len(text) > 100 {
@@ -278,7 +278,11 @@ func name(f *Field) string {
 	return f.Name
 }
 
-func kindOf(v any) string {
+// KindOf names the JSON kind of a decoded value for a message ("a
+// string", "a number", "null", …): the words every simulator uses when a
+// value has the wrong type. A value no JSON decoder gives is named by its
+// Go type.
+func KindOf(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

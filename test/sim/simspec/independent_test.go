@@ -21,6 +21,7 @@ func TestIndependent(t *testing.T) {
 		".":             nil,
 		"../workinjury": {"github.com/medgate/medgate/plugins/smenvelope"},
 		"../tracecode":  nil,
+		"../selfpay":    nil,
 	} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil || len(files) == 0 {
