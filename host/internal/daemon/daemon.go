@@ -13,6 +13,8 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -457,8 +459,9 @@ const readyPoll = 100 * time.Millisecond
 
 // Reload re-reads the configuration file and applies sites, plugin
 // settings, newly declared plugins and new plugin binaries without a
-// restart. Kafka, store and HTTP settings need a restart; a change to them
-// is reported. On any problem the previous configuration stays in force
+// restart. Kafka, store and HTTP settings need a restart; a change to the
+// Kafka settings is logged as a warning naming the keys changed (see
+// kafkaChanges). On any problem the previous configuration stays in force
 // and every plugin as it was. A plugin no longer declared gets no new
 // message, and is stopped once the calls it has in flight have ended (see
 // retire). A running plugin whose binary path or checksum changed is
@@ -539,10 +542,53 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.plugins = next
 	d.services.SetLimits(pluginLimits(cfg))
+	if keys := kafkaChanges(d.cfg.Kafka, cfg.Kafka); len(keys) > 0 {
+		d.log.Warn("kafka settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
+			"keys", keys)
+	}
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
 	return nil
+}
+
+// kafkaChanges lists the keys of the kafka section (as written in the
+// configuration file, "kafka.topics.replies") whose values differ
+// between was and now. Only names are listed, never values (a SASL
+// password among them).
+func kafkaChanges(was, now config.Kafka) []string {
+	var keys []string
+	var walk func(prefix string, a, b reflect.Value)
+	walk = func(prefix string, a, b reflect.Value) {
+		if a.Kind() == reflect.Pointer {
+			if a.IsNil() || b.IsNil() {
+				if a.IsNil() != b.IsNil() {
+					keys = append(keys, prefix)
+				}
+				return
+			}
+			a, b = a.Elem(), b.Elem()
+		}
+		if a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[config.Duration]() {
+			if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+				keys = append(keys, prefix)
+			}
+			return
+		}
+		for i := range a.NumField() {
+			f := a.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				name = f.Name
+			}
+			walk(prefix+"."+name, a.Field(i), b.Field(i))
+		}
+	}
+	walk("kafka", reflect.ValueOf(was), reflect.ValueOf(now))
+	return keys
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the

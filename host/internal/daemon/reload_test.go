@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,6 +132,24 @@ sites:
 			}
 		})
 	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // buildAcme builds the vendor plugin of the tests at version into dir and
@@ -276,6 +295,72 @@ sites:
 			}
 			if status, by, body := replyOf(t, postVisit(t, d, "after-"+id)); status != "ok" || by != tc.version {
 				t.Fatalf("a message after the reload got %s; want ok served by %s", body, tc.version)
+			}
+		})
+	}
+}
+
+// TestReloadReportsKafkaChanges: Kafka settings are read at start only;
+// a reload that changes them says so in a warning naming the keys
+// changed (never their values), so an admin knows a restart is needed.
+// The reload's documentation said such a change was reported, but
+// nothing reported it.
+func TestReloadReportsKafkaChanges(t *testing.T) {
+	dir := t.TempDir()
+	listen := testenv.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	writeCfg := func(kafka string) {
+		t.Helper()
+		text := fmt.Sprintf(`kafka:
+  embedded: {listen: %q, dataDir: kafka}
+%sstore: {path: db/medgate.db}
+http: {listen: 127.0.0.1:0}
+sites:
+  - code: h1
+`, listen, kafka)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg("")
+	logs := &lockedBuffer{}
+	d, err := Start(t.Context(), cfgPath, Options{Out: logs})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() { _ = d.Close() }()
+	for _, tc := range []struct {
+		name  string
+		kafka string
+		want  []string // keys named in the warning; nil: no warning
+	}{
+		{name: "unchanged", kafka: ""},
+		{name: "changed", kafka: "  maxInFlight: 7\n  topics: {replies: other.replies}\n", want: []string{"kafka.maxInFlight", "kafka.topics.replies"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(logs.String())
+			writeCfg(tc.kafka)
+			if err := d.Reload(t.Context()); err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+			got := logs.String()[before:]
+			warned := strings.Contains(got, "take effect only when medgate restarts")
+			if warned != (tc.want != nil) {
+				t.Fatalf("warning of a restart: %v, want %v; logs:\n%s", warned, tc.want != nil, got)
+			}
+			for _, k := range tc.want {
+				if !strings.Contains(got, k) {
+					t.Errorf("the warning does not name %s; logs:\n%s", k, got)
+				}
+			}
+			if strings.Contains(got, "kafka.topics.events") || strings.Contains(got, "kafka.groupId") {
+				t.Errorf("the warning names keys that did not change; logs:\n%s", got)
+			}
+			if tc.want != nil {
+				writeCfg("")
+				if err := d.Reload(t.Context()); err != nil {
+					t.Fatalf("reload back: %v", err)
+				}
 			}
 		})
 	}
