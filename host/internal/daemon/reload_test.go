@@ -189,7 +189,8 @@ func postVisit(t *testing.T, d *Daemon, id string) <-chan string {
 	return out
 }
 
-// replyOf waits for a reply of postVisit and returns its status and servedBy.
+// replyOf waits for a reply of postVisit and returns its status and the
+// version of the acme binary that answered (its external msgId).
 func replyOf(t *testing.T, got <-chan string) (status, servedBy, body string) {
 	t.Helper()
 	select {
@@ -199,12 +200,12 @@ func replyOf(t *testing.T, got <-chan string) (status, servedBy, body string) {
 	}
 	var reply struct {
 		Status  string `json:"status"`
-		Payload struct {
-			ServedBy string `json:"servedBy"`
-		} `json:"payload"`
+		External struct {
+			MsgID string `json:"msgId"`
+		} `json:"external"`
 	}
 	_ = json.Unmarshal([]byte(body), &reply)
-	return reply.Status, reply.Payload.ServedBy, body
+	return reply.Status, reply.External.MsgID, body
 }
 
 // TestReloadSwapsAChangedPluginBinary: a reload whose configuration gives

@@ -6,7 +6,7 @@
 // creates the file with ".entered" appended, so a test knows the call is
 // inside the plugin), and, when the file holds "retry", or "retry " and
 // this binary's version, with a retryable failure instead. Its answer
-// names the version of the binary that gave it (servedBy); the version is
+// names the version of the binary that gave it (as the external msgId); the version is
 // set at build time (-ldflags "-X main.version=…"), so a test builds two
 // binaries of one plugin.
 package main
@@ -95,12 +95,12 @@ func (a *acme) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleR
 			}
 		}
 	}
-	var answer map[string]any
-	if err := json.Unmarshal(req.Payload, &answer); err != nil {
-		return sdk.Invalid(sdk.Diagnostic{Severity: sdk.SeverityError, Rule: "type", Summary: "the payload is not a JSON object: " + err.Error()}), nil
+	r, err := sdk.OK(json.RawMessage(req.Payload))
+	if err != nil {
+		return nil, err
 	}
-	answer["servedBy"] = version
-	return sdk.OK(answer)
+	r.External = &sdk.External{System: "acme", MsgID: version}
+	return r, nil
 }
 
 func (*acme) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
