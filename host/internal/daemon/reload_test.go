@@ -199,7 +199,7 @@ func replyOf(t *testing.T, got <-chan string) (status, servedBy, body string) {
 		t.Fatal("the message got no answer")
 	}
 	var reply struct {
-		Status  string `json:"status"`
+		Status   string `json:"status"`
 		External struct {
 			MsgID string `json:"msgId"`
 		} `json:"external"`
