@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +146,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 
 	// Plugins first: a wrong checksum or site setting is reported before
 	// anything connects to Kafka.
-	if err := d.startPlugins(ctx, cfg); err != nil {
+	if err := d.startPlugins(ctx, cfg, d.plugins); err != nil {
 		return nil, err
 	}
 	routes, jobs, err := sites.Apply(ctx, cfg, d.plugins, d.log)
@@ -342,9 +345,15 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 	return d.ingress.Process(ctx, in)
 }
 
-// startPlugins launches the declared plugins not running yet.
-func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
-	return sites.StartPlugins(ctx, cfg, d.plugins, func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
+// startPlugins launches the declared plugins not in running yet and adds
+// them there.
+func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance) error {
+	return sites.StartPlugins(ctx, cfg, running, d.launch(cfg))
+}
+
+// launch starts one plugin for cfg, supervised.
+func (d *Daemon) launch(cfg *config.Config) sites.Launch {
+	return func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
@@ -352,7 +361,7 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config) error {
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(cfg),
 		})
-	})
+	}
 }
 
 // pluginLimits are the limits of each plugin's host-service writes
@@ -449,12 +458,22 @@ func (d *Daemon) requeueAtStart(ctx context.Context, ready func() bool) {
 const readyPoll = 100 * time.Millisecond
 
 // Reload re-reads the configuration file and applies sites, plugin
-// settings and newly declared plugins without a restart. Kafka, store and
-// HTTP settings need a restart; a change to them is reported. On any
-// problem the previous configuration stays in force. A plugin no longer
-// declared gets no new message, and is stopped once the calls it has in
-// flight have ended (see retire); a running plugin is never replaced by a
-// reload: a new binary or checksum for it takes a restart.
+// settings, newly declared plugins and new plugin binaries without a
+// restart. Kafka, store and HTTP settings need a restart; a change to the
+// Kafka settings is logged as a warning naming the keys changed (see
+// kafkaChanges). On any problem the previous configuration stays in force
+// and every plugin as it was. A plugin no longer declared gets no new
+// message, and is stopped once the calls it has in flight have ended (see
+// retire). A running plugin whose binary path or checksum changed is
+// launched again from the new binary and configured for every enabled
+// site beside the running one, which keeps serving meanwhile; once all is
+// accepted the routes and jobs move to the new one at once, and the old
+// one is stopped once its calls in flight have ended (see replace): a
+// retry of a message that began on the old one goes to the new one, and a
+// job's run on the old one ends before the job runs on the new one (the
+// scheduler knows a job by plugin, site and name, which do not change).
+// If the new binary cannot be started or configured, the reload is
+// refused with the reason and the new process stopped.
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -463,24 +482,45 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
 	}
-	if err := d.startPlugins(ctx, cfg); err != nil {
+	// The plugins of the new configuration, in next until it is accepted:
+	// the running ones, the new binaries of running ones (fresh), and the
+	// newly declared ones.
+	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch(cfg))
+	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
+	}
+	next := make(map[string]*pluginhost.Instance, len(d.plugins)+len(fresh))
+	maps.Copy(next, d.plugins)
+	maps.Copy(next, fresh)
+	// refuse stops what this reload started: a refused reload leaves
+	// every plugin as it was.
+	refuse := func(err error) error {
+		for name, in := range next {
+			if d.plugins[name] != in {
+				in.Close()
+			}
+		}
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	if err := d.startPlugins(ctx, cfg, next); err != nil {
+		return refuse(err)
 	}
 	// The mappings are compiled with the schema documents the plugins
 	// return from Configure, before Apply commits: mappings that do not
 	// compile leave the plugins as they were.
 	var set *mapping.Sets
-	routes, jobs, err := sites.ApplyThen(ctx, cfg, d.plugins, d.log, func() (err error) {
-		set, err = mapping.Compile(cfg, d.plugins)
+	routes, jobs, err := sites.ApplyThen(ctx, cfg, next, d.log, func() (err error) {
+		set, err = mapping.Compile(cfg, next)
 		return err
 	})
 	if err != nil {
-		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
+		return refuse(err)
 	}
-	// Plugins no longer declared are stopped after traffic moved away,
-	// once their calls in flight have ended (retireWait at most).
+	// Plugins no longer declared, and the old binaries of replaced ones,
+	// are stopped after traffic moved away, once their calls in flight
+	// have ended (retireWait at most).
 	d.maps.Set(set)
 	d.proc.SetRoutes(routes)
 	d.metrics.SetTypes(sites.Types(routes))
@@ -490,16 +530,65 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		declared[p.Name] = true
 	}
 	for name, in := range d.plugins {
-		if !declared[name] {
-			d.retire(in, retireWait(cfg))
-			delete(d.plugins, name)
+		switch {
+		case !declared[name]:
+			d.retire(in, nil, retireWait(cfg))
+			delete(next, name)
+		case fresh[name] != nil:
+			d.retire(in, fresh[name], retireWait(cfg))
+			d.log.Info("plugin binary replaced; the previous process finishes its calls in flight, then stops",
+				"plugin", name, "path", fresh[name].Spec().Path, "sha256", fresh[name].Spec().SHA256, "version", fresh[name].Description().Version)
 		}
 	}
+	d.plugins = next
 	d.services.SetLimits(pluginLimits(cfg))
+	if keys := kafkaChanges(d.cfg.Kafka, cfg.Kafka); len(keys) > 0 {
+		d.log.Warn("kafka settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
+			"keys", keys)
+	}
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
 	return nil
+}
+
+// kafkaChanges lists the keys of the kafka section (as written in the
+// configuration file, "kafka.topics.replies") whose values differ
+// between was and now. Only names are listed, never values (a SASL
+// password among them).
+func kafkaChanges(was, now config.Kafka) []string {
+	var keys []string
+	var walk func(prefix string, a, b reflect.Value)
+	walk = func(prefix string, a, b reflect.Value) {
+		if a.Kind() == reflect.Pointer {
+			if a.IsNil() || b.IsNil() {
+				if a.IsNil() != b.IsNil() {
+					keys = append(keys, prefix)
+				}
+				return
+			}
+			a, b = a.Elem(), b.Elem()
+		}
+		if a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[config.Duration]() {
+			if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+				keys = append(keys, prefix)
+			}
+			return
+		}
+		for i := range a.NumField() {
+			f := a.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				name = f.Name
+			}
+			walk(prefix+"."+name, a.Field(i), b.Field(i))
+		}
+	}
+	walk("kafka", reflect.ValueOf(was), reflect.ValueOf(now))
+	return keys
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the
@@ -513,12 +602,13 @@ func retireWait(cfg *config.Config) time.Duration {
 	return cfg.Processing.CallTimeout.D() + retireGrace
 }
 
-// retire stops in, a plugin the reload removed, in the background once
-// its calls in flight have ended (wait at most; pluginhost.Instance.Retire):
-// messages already inside it get their answer instead of an unknown
-// outcome, and their retries are refused with a clear outcome. Close stops
-// the plugins still retiring. The caller holds d.mu.
-func (d *Daemon) retire(in *pluginhost.Instance, wait time.Duration) {
+// retire stops in, a plugin the reload removed (successor nil) or
+// replaced by successor, in the background once its calls in flight have
+// ended (wait at most; pluginhost.Instance.Retire and Replace): messages
+// already inside it get their answer instead of an unknown outcome, and
+// their retries are refused with a clear outcome, or go to successor.
+// Close stops the plugins still retiring. The caller holds d.mu.
+func (d *Daemon) retire(in, successor *pluginhost.Instance, wait time.Duration) {
 	if d.retiring == nil {
 		d.retiring = map[*pluginhost.Instance]bool{}
 	}
@@ -526,7 +616,11 @@ func (d *Daemon) retire(in *pluginhost.Instance, wait time.Duration) {
 	d.retired.Add(1)
 	go func() {
 		defer d.retired.Done()
-		in.Retire(wait)
+		if successor != nil {
+			in.Replace(successor, wait)
+		} else {
+			in.Retire(wait)
+		}
 		d.mu.Lock()
 		delete(d.retiring, in)
 		d.mu.Unlock()

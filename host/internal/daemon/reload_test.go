@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,6 +129,239 @@ sites:
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("the message in the removed plugin got no answer")
+			}
+		})
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// buildAcme builds the vendor plugin of the tests at version into dir and
+// returns its path and sha256.
+func buildAcme(t *testing.T, dir, version string) (string, string) {
+	t.Helper()
+	bin := filepath.Join(dir, "plugins", "acme-"+version)
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", bin, "./testdata/acme").CombinedOutput(); err != nil {
+		t.Fatalf("build the vendor plugin %s: %v\n%s", version, err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return bin, hex.EncodeToString(sum[:])
+}
+
+// postVisit sends one message to the HTTP ingress and returns its reply.
+func postVisit(t *testing.T, d *Daemon, id string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		body := `{"id":"` + id + `","site":"h1","type":"acme.visit","payload":{"patientId":"P1"}}`
+		resp, err := http.Post("http://"+d.HTTPAddr()+"/v1/messages", "application/json", strings.NewReader(body))
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		out <- string(raw)
+	}()
+	return out
+}
+
+// replyOf waits for a reply of postVisit and returns its status and the
+// version of the acme binary that answered (its external msgId).
+func replyOf(t *testing.T, got <-chan string) (status, servedBy, body string) {
+	t.Helper()
+	select {
+	case body = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the message got no answer")
+	}
+	var reply struct {
+		Status   string `json:"status"`
+		External struct {
+			MsgID string `json:"msgId"`
+		} `json:"external"`
+	}
+	_ = json.Unmarshal([]byte(body), &reply)
+	return reply.Status, reply.External.MsgID, body
+}
+
+// TestReloadSwapsAChangedPluginBinary: a reload whose configuration gives
+// a running plugin a new binary (path and checksum: a vendor's fixed
+// adapter) puts the new binary to work: new messages go to it, a message
+// already inside the old binary's call gets the old binary's answer, and
+// its retry goes to the new binary (unlike a removed plugin's, which ends
+// failed). A new binary that cannot be started or configured refuses the
+// reload as a whole with the reason, and the old binary keeps serving.
+// A reload used to skip every plugin already running, so the old binary
+// went on serving while the admin believed the fix was live.
+func TestReloadSwapsAChangedPluginBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin1, sum1 := buildAcme(t, dir, "1.0.0")
+	bin2, sum2 := buildAcme(t, dir, "2.0.0")
+	listen := testenv.FreeAddr(t)
+	hold := filepath.Join(dir, "hold")
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	writeCfg := func(bin, sum, settings string) {
+		t.Helper()
+		text := fmt.Sprintf(`kafka:
+  embedded: {listen: %q, dataDir: kafka}
+store: {path: db/medgate.db}
+http: {listen: 127.0.0.1:0}
+processing: {maxAttempts: 3, initialBackoff: 10ms, maxBackoff: 10ms}
+plugins:
+  - {name: acme, path: %q, sha256: %s}
+sites:
+  - code: h1
+    plugins: {acme: {settings: {hold: %q%s}}}
+`, listen, bin, sum, hold, settings)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		bin, sum string // the reload's binary of acme
+		settings string // more settings of acme at h1 in the reload
+		refused  string // in the reload's error; "": accepted
+		answer   string // what the held call is released with
+		held     string // the binary that answers the held message
+		version  string // the binary serving after the reload
+	}{
+		{name: "held call answers", bin: bin2, sum: sum2, answer: "ok", held: "1.0.0", version: "2.0.0"},
+		{name: "held call asks for a retry", bin: bin2, sum: sum2, answer: "retry 1.0.0", held: "2.0.0", version: "2.0.0"},
+		{name: "new binary fails its checksum", bin: bin2, sum: sum1, refused: "checksum", answer: "ok", held: "1.0.0", version: "1.0.0"},
+		{name: "site settings refused", bin: bin2, sum: sum2, settings: ", nosuch: x", refused: "nosuch", answer: "ok", held: "1.0.0", version: "1.0.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_ = os.Remove(hold)
+			_ = os.Remove(hold + ".entered")
+			writeCfg(bin1, sum1, "")
+			d, err := Start(t.Context(), cfgPath, Options{Out: io.Discard})
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			defer func() { _ = d.Close() }()
+			id := strings.ReplaceAll(tc.name, " ", "-")
+			held := postVisit(t, d, "held-"+id)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := os.Stat(hold + ".entered"); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the message never reached the plugin")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+
+			writeCfg(tc.bin, tc.sum, tc.settings)
+			err = d.Reload(t.Context())
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Fatalf("reload: %v", err)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+				t.Fatalf("reload: got %v, want it refused naming %q", err, tc.refused)
+			}
+			if v := d.Plugin("acme").Description().Version; v != tc.version {
+				t.Fatalf("after the reload acme %s is listed, want %s", v, tc.version)
+			}
+			if err := os.WriteFile(hold, []byte(tc.answer), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if status, by, body := replyOf(t, held); status != "ok" || by != tc.held {
+				t.Fatalf("the message held across the reload got %s; want ok served by %s", body, tc.held)
+			}
+			if status, by, body := replyOf(t, postVisit(t, d, "after-"+id)); status != "ok" || by != tc.version {
+				t.Fatalf("a message after the reload got %s; want ok served by %s", body, tc.version)
+			}
+		})
+	}
+}
+
+// TestReloadReportsKafkaChanges: Kafka settings are read at start only;
+// a reload that changes them says so in a warning naming the keys
+// changed (never their values), so an admin knows a restart is needed.
+// The reload's documentation said such a change was reported, but
+// nothing reported it.
+func TestReloadReportsKafkaChanges(t *testing.T) {
+	dir := t.TempDir()
+	listen := testenv.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	writeCfg := func(kafka string) {
+		t.Helper()
+		text := fmt.Sprintf(`kafka:
+  embedded: {listen: %q, dataDir: kafka}
+%sstore: {path: db/medgate.db}
+http: {listen: 127.0.0.1:0}
+sites:
+  - code: h1
+`, listen, kafka)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg("")
+	logs := &lockedBuffer{}
+	d, err := Start(t.Context(), cfgPath, Options{Out: logs})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() { _ = d.Close() }()
+	for _, tc := range []struct {
+		name  string
+		kafka string
+		want  []string // keys named in the warning; nil: no warning
+	}{
+		{name: "unchanged", kafka: ""},
+		{name: "changed", kafka: "  maxInFlight: 7\n  topics: {replies: other.replies}\n", want: []string{"kafka.maxInFlight", "kafka.topics.replies"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(logs.String())
+			writeCfg(tc.kafka)
+			if err := d.Reload(t.Context()); err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+			got := logs.String()[before:]
+			warned := strings.Contains(got, "take effect only when medgate restarts")
+			if warned != (tc.want != nil) {
+				t.Fatalf("warning of a restart: %v, want %v; logs:\n%s", warned, tc.want != nil, got)
+			}
+			for _, k := range tc.want {
+				if !strings.Contains(got, k) {
+					t.Errorf("the warning does not name %s; logs:\n%s", k, got)
+				}
+			}
+			if strings.Contains(got, "kafka.topics.events") || strings.Contains(got, "kafka.groupId") {
+				t.Errorf("the warning names keys that did not change; logs:\n%s", got)
+			}
+			if tc.want != nil {
+				writeCfg("")
+				if err := d.Reload(t.Context()); err != nil {
+					t.Fatalf("reload back: %v", err)
+				}
 			}
 		})
 	}

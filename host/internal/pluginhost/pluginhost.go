@@ -12,7 +12,11 @@
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
 // A plugin a reload removed is retired (Retire): it is stopped once the
 // calls it has in flight have ended (bounded), and meanwhile answers a
-// message with a failed response no retry fixes (Retired).
+// message with a failed response no retry fixes (Retired). A plugin a
+// reload launched again from a new binary or checksum is replaced
+// (Replace): the old process finishes its calls in flight the same way,
+// and every later call to it, a retry of a message that began on it
+// included, goes to the new one (Current).
 // Describe and Configure, which the host's start and reloads wait on, are
 // bounded by Options.CallTimeout.
 //
@@ -203,11 +207,14 @@ type Instance struct {
 	calls    int                          // the host's calls to the plugin not yet answered, every site
 	idle     chan struct{}                // closed while calls is 0
 	retired  bool                         // Retire was called: calls are refused
-	restarts int
-	lastErr  error
-	gen      uint64        // launches so far; the running process is launch gen
-	upSince  time.Time     // when launch gen started taking calls
-	up       chan struct{} // closed while running; replaced when down
+	// successor is the Instance that replaced this one (Replace): the
+	// calls a retired Instance refuses go to it.
+	successor *Instance
+	restarts  int
+	lastErr   error
+	gen       uint64        // launches so far; the running process is launch gen
+	upSince   time.Time     // when launch gen started taking calls
+	up        chan struct{} // closed while running; replaced when down
 
 	kick chan struct{}
 	stop chan struct{}
@@ -616,6 +623,23 @@ func (in *Instance) afterCall(err error) {
 // Name returns the plugin name.
 func (in *Instance) Name() string { return in.spec.Name }
 
+// Spec returns how the plugin was launched (its binary and checksum).
+func (in *Instance) Spec() Spec { return in.spec }
+
+// Current returns the Instance that serves the plugin now: in itself, or,
+// once in was replaced (Replace), its latest successor.
+func (in *Instance) Current() *Instance {
+	for {
+		in.mu.RLock()
+		next := in.successor
+		in.mu.RUnlock()
+		if next == nil {
+			return in
+		}
+		in = next
+	}
+}
+
 // Description returns the latest Describe answer.
 func (in *Instance) Description() *sdk.DescribeResponse {
 	in.mu.RLock()
@@ -860,9 +884,16 @@ func (in *Instance) serves(site string) bool {
 // retry fixes (see Retired), so a message that still held it (a retry
 // after the reload) ends with a clear outcome instead of retrying a
 // stopped plugin.
+//
+// A retired Instance that a reload replaced by a new binary (Replace)
+// hands the message to its successor instead: a retry of a call that began
+// on the old binary is sent to the new one.
 func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	done, err := in.enter(req.Site, true)
 	if errors.Is(err, ErrRetired) {
+		if next := in.Current(); next != in {
+			return next.Handle(ctx, req)
+		}
 		return in.Retired(req), nil
 	}
 	ref, err := in.current(ctx, 10*time.Second)
@@ -879,9 +910,15 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	return r, nil
 }
 
-// RunJob calls the plugin's job.
+// RunJob calls the plugin's job. A retired Instance that was replaced
+// (Replace) hands the run to its successor.
 func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
 	done, err := in.enter(req.Site, true)
+	if errors.Is(err, ErrRetired) {
+		if next := in.Current(); next != in {
+			return next.RunJob(ctx, req)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("job %q: %w", req.Job, err)
 	}
@@ -952,8 +989,22 @@ func (in *Instance) Retired(req *sdk.HandleRequest) *sdk.HandleResponse {
 // what a cut call sent reconciled when they are replayed). It returns
 // once the plugin is stopped, or at once when Close was called meanwhile.
 func (in *Instance) Retire(wait time.Duration) {
+	in.retire(nil, wait)
+}
+
+// Replace retires in (see Retire) for next, the same plugin launched from
+// a new binary by a reload: the calls in has in flight finish on it, and
+// every call made to in from now on (a retry of a message that began on
+// it, a job run that held it) goes to next. Like Retire it returns once in
+// is stopped.
+func (in *Instance) Replace(next *Instance, wait time.Duration) {
+	in.retire(next, wait)
+}
+
+func (in *Instance) retire(next *Instance, wait time.Duration) {
 	in.mu.Lock()
 	in.retired = true
+	in.successor = next
 	idle := in.idle
 	in.mu.Unlock()
 	t := time.NewTimer(wait)
@@ -965,7 +1016,11 @@ func (in *Instance) Retire(wait time.Duration) {
 		in.mu.RLock()
 		n := in.calls
 		in.mu.RUnlock()
-		if n > 0 {
+		switch {
+		case n > 0 && next != nil:
+			in.opts.Logger.Warn("plugin binary replaced by a reload is stopped with calls still in flight; their outcome is unknown and is reconciled before any resend on the new binary",
+				"plugin", in.spec.Name, "calls", n, "waited", wait.String())
+		case n > 0:
 			in.opts.Logger.Warn("plugin removed by a reload is stopped with calls still in flight; their outcome is unknown and is reconciled before any resend",
 				"plugin", in.spec.Name, "calls", n, "waited", wait.String())
 		}

@@ -5,7 +5,9 @@
 // the console. The daemon calls it on start and reload, check-config
 // without starting medgate.
 // A configuration it refuses leaves the running plugins as they were (see
-// Apply).
+// Apply). A running plugin whose binary path or checksum a reload changed
+// is launched again beside the running one (StartReplacements), which
+// keeps serving until the new one is configured.
 // A route hands a message to its plugin only while the plugin is enabled
 // at the message's site: a retry on a route a reload has since disabled
 // ends failed, with how to replay it, instead of reaching the plugin.
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/config"
@@ -57,6 +60,63 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 		return problems
 	}
 	return nil
+}
+
+// StartReplacements launches again, from the configured binary, every
+// declared plugin in running whose binary path or checksum the
+// configuration has changed (a vendor's fixed adapter deployed before a
+// reload), and returns the new instances by name; running itself is left
+// as it is: the caller configures the new instances (Apply, on a copy of
+// running holding them) before any route or job uses them, and retires
+// each old instance for its new one (pluginhost.Instance.Replace) once all
+// is accepted, or closes the new ones when it is not. It returns
+// config.Problems listing every plugin that could not be launched; the
+// ones launched are closed then and nothing is returned.
+func StartReplacements(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance, launch Launch) (map[string]*pluginhost.Instance, error) {
+	fresh := map[string]*pluginhost.Instance{}
+	var problems config.Problems
+	for i, p := range cfg.Plugins {
+		old, ok := running[p.Name]
+		if !ok {
+			continue
+		}
+		sum, err := cfg.Checksum(p)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "%v", err))
+			continue
+		}
+		if !Changed(old.Spec(), p.Path, sum) {
+			continue
+		}
+		in, err := launch(ctx, p, sum)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "the new binary of the running plugin %q was not started, the running one keeps serving: %v", p.Name, err))
+			continue
+		}
+		fresh[p.Name] = in
+	}
+	if len(problems) > 0 {
+		for _, in := range fresh {
+			in.Close()
+		}
+		return nil, problems
+	}
+	return fresh, nil
+}
+
+// Changed reports whether a plugin launched as running is configured now
+// with another binary: another path (compared as absolute paths) or
+// another checksum.
+func Changed(running pluginhost.Spec, path, sum string) bool {
+	if !strings.EqualFold(running.SHA256, sum) {
+		return true
+	}
+	a, errA := filepath.Abs(running.Path)
+	b, errB := filepath.Abs(path)
+	if errA != nil || errB != nil {
+		return running.Path != path
+	}
+	return a != b
 }
 
 // Apply validates and applies every site's plugin settings and returns
@@ -199,11 +259,14 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 // sent to the plugin, which would answer that it is not configured there,
 // a retryable answer an upload would get without end: it ends failed,
 // saying why and how to replay it. (A plugin the reload removed answers
-// so itself: pluginhost.Instance.Retired.)
+// so itself: pluginhost.Instance.Retired.) A plugin a reload replaced by a
+// new binary is served by the new one (pluginhost.Instance.Current): a
+// retry goes there, if the new one is configured at the site.
 type siteHandler struct{ in *pluginhost.Instance }
 
 // Handle implements pipeline.Handler.
 func (h siteHandler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	h.in = h.in.Current()
 	if !h.in.Configured(req.Site) {
 		return sdk.Failed(sdk.Diagnostic{
 			Severity: sdk.SeverityError, Rule: "disabled",

@@ -4,8 +4,11 @@
 // answers every message with the payload it received; at a site whose
 // setting "hold" names a file, only once that file exists (it first
 // creates the file with ".entered" appended, so a test knows the call is
-// inside the plugin), and, when the file holds "retry", with a retryable
-// failure instead.
+// inside the plugin), and, when the file holds "retry", or "retry " and
+// this binary's version, with a retryable failure instead. Its answer
+// names the version of the binary that gave it (as the external msgId); the version is
+// set at build time (-ldflags "-X main.version=…"), so a test builds two
+// binaries of one plugin.
 package main
 
 import (
@@ -37,6 +40,9 @@ input:
     example: "7"
 `
 
+// version is the plugin's version (Describe) and servedBy of its answers.
+var version = "1.0.0"
+
 type acme struct {
 	mu   sync.Mutex
 	hold map[string]string // site → the file a message waits for
@@ -44,7 +50,7 @@ type acme struct {
 
 func (*acme) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	return &sdk.DescribeResponse{
-		Name: "acme", Version: "1.0.0", Description: "a vendor's plugin for tests",
+		Name: "acme", Version: version, Description: "a vendor's plugin for tests",
 		Operations: []sdk.Operation{{Type: "acme.visit", Schema: "acme/visit", Summary: "register a visit"}},
 		Settings: []sdk.Setting{
 			{Name: "scale", Type: sdk.SettingString, Description: "the site's decimal places of amount (a schema overlay)"},
@@ -77,7 +83,7 @@ func (a *acme) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleR
 		for {
 			b, err := os.ReadFile(hold)
 			if err == nil {
-				if string(b) == "retry" {
+				if string(b) == "retry" || string(b) == "retry "+version {
 					return sdk.Retry(sdk.Diagnostic{Severity: sdk.SeverityError, Rule: "transient", Summary: "the external system did not answer"}), nil
 				}
 				break
@@ -89,7 +95,12 @@ func (a *acme) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleR
 			}
 		}
 	}
-	return sdk.OK(json.RawMessage(req.Payload))
+	r, err := sdk.OK(json.RawMessage(req.Payload))
+	if err != nil {
+		return nil, err
+	}
+	r.External = &sdk.External{System: "acme", MsgID: version}
+	return r, nil
 }
 
 func (*acme) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
