@@ -83,6 +83,11 @@
 // reference only. Plugins keep no database of their own. One call into the
 // host carries at most 4 MiB (gRPC's limit); a larger one fails with
 // [ErrTooLarge]: keep large data in an artifact and its reference in state.
+// The operator also bounds each plugin's writes (medgate's pluginLimits:
+// events and journal entries a second, and the size of a state value, 1 MiB
+// by default); a write past a limit is refused, not made, with gRPC
+// ResourceExhausted naming the limit (a state value too large as
+// [ErrTooLarge]), and the message it was made for is retried.
 //
 // Output written to stdout before the handshake breaks the plugin start;
 // log with log/slog to stderr (see [Logger]).
