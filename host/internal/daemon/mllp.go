@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/mllp"
@@ -42,10 +43,15 @@ func (d *Daemon) startMLLP(ctx context.Context, cfg *config.Config, log *slog.Lo
 	return nil
 }
 
-// stopMLLP closes the listeners and their connections.
+// stopMLLP shuts the listeners down together, each gracefully (see
+// mllp.Server.Shutdown): none takes a connection any more, and the
+// messages being processed get their ACK within one grace
+// (mllp.DefaultShutdownGrace) for all of them.
 func (d *Daemon) stopMLLP() {
+	var wg sync.WaitGroup
 	for _, s := range d.mllp {
-		_ = s.Close()
+		wg.Go(func() { _ = s.Close() })
 	}
+	wg.Wait()
 	d.mllp = nil
 }

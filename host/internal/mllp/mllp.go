@@ -30,6 +30,15 @@
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
 // written in the character set it was read in.
+//
+// Shutdown (and Close, with DefaultShutdownGrace) is graceful, like
+// net/http's: the listener stops taking connections at once; a connection
+// waiting for a message (or in the middle of one, which is not processed)
+// is closed at once; a connection whose message is being processed reads
+// nothing more, gets that message's ACK if its outcome arrives within the
+// grace, and is then closed. After the grace the processing still going on
+// is cancelled and its connections are cut without an ACK, counted in a
+// WARN: their senders resend, and the resends get the stored outcomes.
 package mllp
 
 import (
@@ -108,6 +117,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// DefaultShutdownGrace is how long Close lets the messages being
+// processed get their ACK before it cuts their connections.
+const DefaultShutdownGrace = 5 * time.Second
+
 // Server is one MLLP listener.
 type Server struct {
 	cfg   config.MLLPListener
@@ -118,13 +131,22 @@ type Server struct {
 	allow []*net.IPNet
 	tls   *tls.Config
 	sem   chan struct{}
+	grace time.Duration // Close's grace (DefaultShutdownGrace)
 
-	mu     sync.Mutex
-	cancel context.CancelFunc // stops the messages being processed (Close)
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	done   chan struct{}
+	// cutCtx ends the processing still going on when the grace is over.
+	cutCtx context.Context
+	cut    context.CancelFunc
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]*connState // by the accepted (raw) connection
+	wg    sync.WaitGroup          // connections being served
+	done  chan struct{}           // closed when shutdown begins
+}
+
+// connState is what a connection is doing.
+type connState struct {
+	busy bool // a message read from it is being processed or answered
 }
 
 // New returns a server for one configured listener; call Listen, then
@@ -134,7 +156,9 @@ func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logge
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
-		sem: make(chan struct{}, max(cfg.MaxConnections, 1)), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+		sem: make(chan struct{}, max(cfg.MaxConnections, 1)), grace: DefaultShutdownGrace,
+		conns: map[net.Conn]*connState{}, done: make(chan struct{})}
+	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	for _, a := range cfg.AllowFrom {
 		n, err := config.ParseAllow(a)
 		if err != nil {
@@ -185,13 +209,10 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Serve accepts connections until Close.
+// Serve accepts connections until Shutdown or Close.
 func (s *Server) Serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s.mu.Lock()
 	ln := s.ln
-	s.cancel = cancel
 	s.mu.Unlock()
 	if ln == nil {
 		return errors.New("mllp: Serve before Listen")
@@ -234,11 +255,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			_ = c.Close()
 			continue
 		}
-		s.wg.Add(1)
+		if !s.track() {
+			<-s.sem
+			_ = c.Close()
+			return nil
+		}
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.sem }()
-			s.ServeConn(ctx, c)
+			s.serveConn(ctx, c)
 		}()
 	}
 }
@@ -267,10 +292,41 @@ func (s *Server) allowed(a net.Addr) bool {
 	return false
 }
 
-// Close stops accepting, closes every connection (a message being
-// processed is completed by the pipeline; its sender resends and gets the
-// stored outcome) and waits for the handlers.
+// track counts a connection about to be served, unless shutdown began.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// Close shuts the server down with DefaultShutdownGrace; see Shutdown.
 func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections
+// and closes those waiting for a message (or in the middle of one, which
+// is not processed) at once; a connection whose message is being
+// processed reads nothing more, gets that message's ACK when its outcome
+// arrives, and is closed. When ctx ends first (without a deadline,
+// DefaultShutdownGrace after the call), the processing still going on is
+// cancelled, its connections are cut without an ACK (their senders resend
+// and get the stored outcomes), a WARN counts them and Shutdown returns
+// ctx's error. It returns once every connection is closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownGrace)
+		defer cancel()
+	}
 	s.mu.Lock()
 	select {
 	case <-s.done:
@@ -279,34 +335,65 @@ func (s *Server) Close() error {
 	}
 	var err error
 	if s.ln != nil {
-		err = s.ln.Close()
+		if err = s.ln.Close(); errors.Is(err, net.ErrClosed) {
+			err = nil // closed by an earlier Shutdown
+		}
 	}
-	if s.cancel != nil {
-		s.cancel()
+	for c, st := range s.conns {
+		if !st.busy {
+			_ = c.Close()
+		}
 	}
-	for c := range s.conns {
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return err
+	case <-ctx.Done():
+	}
+	s.cut()
+	s.mu.Lock()
+	cut := 0
+	for c, st := range s.conns {
+		if st.busy {
+			cut++
+		}
 		_ = c.Close()
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
-	return err
+	<-finished
+	if cut == 0 {
+		return err
+	}
+	s.log.Warn("MLLP shutdown: messages still being processed when the grace ended; their connections were cut without an ACK (their senders resend them and get the stored outcomes)", "cut", cut)
+	return errors.Join(err, fmt.Errorf("mllp listener %s: shutdown grace ended with %d message(s) still being processed, their connections cut: %w", s.cfg.Address, cut, ctx.Err()))
 }
 
 // ServeConn reads messages from one connection and answers each, until
 // the peer closes it, it idles past idleTimeout, a frame is broken or the
-// server closes.
+// server shuts down.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	if s.tls != nil {
-		tc := tls.Server(c, s.tls)
-		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout.D()))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			s.count("tls")
-			s.log.Warn("MLLP TLS handshake failed", "from", c.RemoteAddr().String(), "err", err)
-			return
-		}
-		c = tc
+	if !s.track() {
+		_ = c.Close()
+		return
 	}
+	defer s.wg.Done()
+	s.serveConn(ctx, c)
+}
+
+// serveConn is ServeConn for a tracked connection.
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	// The processing ends when the grace does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.cutCtx, cancel)()
+	st := &connState{}
+	raw := c
 	s.mu.Lock()
 	select {
 	case <-s.done:
@@ -314,13 +401,25 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	default:
 	}
-	s.conns[c] = struct{}{}
+	s.conns[raw] = st
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, c)
+		delete(s.conns, raw)
 		s.mu.Unlock()
 	}()
+	if s.tls != nil {
+		tc := tls.Server(c, s.tls)
+		_ = tc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout.D()))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			if !s.closing() {
+				s.count("tls")
+				s.log.Warn("MLLP TLS handshake failed", "from", c.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		c = tc
+	}
 	s.count("accepted")
 	if s.met != nil {
 		g := s.met.open.WithLabelValues(s.cfg.Address)
@@ -347,10 +446,13 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
 				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
 			return
+		}
+		if !s.setBusy(st, true) {
+			return // read as shutdown began: not processed; the sender resends it
 		}
 		ack, code := s.handle(ctx, raw)
 		if ack == nil {
@@ -359,9 +461,34 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 			}
 			return // no ACK: the sender resends; the resend gets the stored outcome
 		}
-		if !s.write(c, w, ack, code) {
+		if !s.write(c, w, ack, code) || !s.setBusy(st, false) {
 			return
 		}
+	}
+}
+
+// setBusy marks a connection as processing a message or not; it reports
+// false, leaving the connection as it is, when shutdown began: no new
+// message is read or processed then.
+func (s *Server) setBusy(st *connState, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	st.busy = busy
+	return true
+}
+
+// closing reports whether shutdown began.
+func (s *Server) closing() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 
