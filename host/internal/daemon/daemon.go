@@ -734,11 +734,11 @@ func (d *Daemon) shutdownGrace() time.Duration {
 	return shutdownGrace
 }
 
-// Close shuts down in reverse order: stop starting jobs; close the MLLP
-// listeners (a message a sender handed over and that was queued is
-// completed by the consumer, which still runs; its sender, which gets an
-// ACK only once the outcome is stored, resends it and gets the stored
-// outcome); stop taking HTTP requests and let those taken finish while
+// Close shuts down in reverse order: stop starting jobs; shut the MLLP
+// listeners down (they take no new connection; a message being processed
+// gets its ACK if its outcome comes within the grace, while the consumer
+// still runs; a sender cut after the grace, which gets an ACK only once
+// the outcome is stored, resends and gets the stored outcome); stop taking HTTP requests and let those taken finish while
 // the consumer still runs (shutdownGrace at most; those still waiting
 // then are told their message is queued and will be completed, see
 // stopHTTP); only then stop taking messages from Kafka and let in-flight
