@@ -3,7 +3,8 @@ package ingress
 // Dependencies whose failures the ingress marks (DependencyError).
 const (
 	// Kafka: a write to the request topic (a request, a reference to a
-	// recorded one, a replay).
+	// recorded one, a replay), or the pipeline's answer to a request not
+	// admitted, whose one dependency is Kafka (see Ingress.Process).
 	Kafka = "kafka"
 	// Store: a call to the store (recording a request, reading an
 	// outcome, reopening a message to replay).

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -60,6 +61,12 @@ func TestErrorsNameTheirDependency(t *testing.T) {
 				pub.err = kafkaDown
 				return g.Replay(t.Context(), "d4")
 			}},
+		"no usable id, its answer not published": {dep: Kafka, is: kafkaDown, text: "publish the reply",
+			run: func(t *testing.T, g *Ingress, _ *publisher, _ *countingStore) error {
+				g.proc = failingProcessor{fmt.Errorf("pipeline: publish the reply: %w", kafkaDown)}
+				_, err := g.Process(t.Context(), pipeline.Input{Value: []byte(`{"site":"s1","type":"ledger.noop"}`)})
+				return err
+			}},
 		"replay, no such message": {dep: Store, is: store.ErrNotFound,
 			run: func(t *testing.T, g *Ingress, _ *publisher, _ *countingStore) error {
 				return g.Replay(t.Context(), "d5")
@@ -83,4 +90,11 @@ func TestErrorsNameTheirDependency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingProcessor answers every request with err.
+type failingProcessor struct{ err error }
+
+func (p failingProcessor) Process(context.Context, pipeline.Input) (*message.Reply, error) {
+	return nil, p.err
 }

@@ -162,7 +162,8 @@ const (
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
-// pipeline answers it invalid at once.
+// pipeline answers it invalid at once. An error of it, publishing that
+// answer, is marked as Kafka's (DependencyError), its one dependency.
 //
 // The store is not read before queueing: that read cost every request a
 // query (13 % of the host's CPU per GYD051) to spare the rare client that
@@ -174,7 +175,13 @@ const (
 func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
 	env, ok := message.AdmitEnvelope(in.Value, in.Key, g.maxPayload)
 	if !ok {
-		return g.proc.Process(ctx, in)
+		// The pipeline stores and calls nothing for it: its one
+		// dependency is Kafka, where the reply (and DLQ record) goes.
+		r, err := g.proc.Process(ctx, in)
+		if err != nil && !errors.Is(err, pipeline.ErrStopped) {
+			err = kafkaErr(err)
+		}
+		return r, err
 	}
 	id := env.ID
 	w := g.waiters.add(id, in.Value)
