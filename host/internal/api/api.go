@@ -10,8 +10,19 @@
 // unreachable, locked or too slow, the connection lost) is answered 503
 // store_unavailable with Retry-After, the dependency named and the advice
 // to send the request again, never the error's own text (it names the
-// database's host, account or file; the log has it); any other failure is
-// 500, a fault to look into.
+// database's host, account or file; the log has it); a replay Kafka did
+// not take because it is passing unavailable is 503 kafka_unavailable the
+// same way; any other failure is 500, a fault to look into.
+//
+// The ingress (POST /v1/messages) answers 503 unavailable with
+// Retry-After only for a passing outage: Kafka or the store unavailable
+// (the ingress marks which one failed: ingress.DependencyError) or this
+// instance shutting down. Anything else (a topic missing, a reply that
+// cannot be encoded, a stored reply unreadable, a panic) is a fault of
+// medgate: 500 internal without Retry-After, saying to tell the
+// administrator, with the message id and nothing of the error. A message
+// accepted whose outcome is not known in time is 504 (ask again with the
+// same id).
 //
 // Hostile clients get nowhere: every request must name this server in its
 // Host header (no DNS rebinding); the ingress and admin API refuse other
@@ -33,6 +44,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -44,6 +56,7 @@ import (
 	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -240,17 +253,39 @@ func (s *server) storeError(r *http.Request, err error) error {
 }
 
 // outageError is storeError with the classifier given: outage.Store for an
-// error of the store alone, outage.Database for one that may also be
-// another dependency's (a replay's, which Kafka may fail).
+// error of the store alone, dependencyOutage for a replay's (which Kafka
+// may fail). An outage of Kafka is answered 503 kafka_unavailable, with
+// the same body and Retry-After, pointing at the brokers instead.
 func (s *server) outageError(r *http.Request, err error, classify func(error) (outage.Outage, bool)) error {
 	o, ok := classify(err)
 	if !ok {
 		return err
 	}
-	s.o.Logger.Error("admin API: store unavailable; answered 503", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
-	return &Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Dependency: o.Dependency, retryAfter: outage.RetryAfter,
+	code, what, check := "store_unavailable", "store unavailable", "the database server"
+	if o.Dependency == outage.KafkaDependency {
+		code, what, check = "kafka_unavailable", "kafka unavailable", "the Kafka brokers"
+	}
+	s.o.Logger.Error("admin API: "+what+"; answered 503", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+	return &Error{Status: http.StatusServiceUnavailable, Code: code, Dependency: o.Dependency, retryAfter: outage.RetryAfter,
 		Message: fmt.Sprintf("%s; this is a transient outage, not a fault of the request: send the same request again in %d seconds (Retry-After). "+
-			"If it lasts, check GET /readyz and the database server; the medgate log (\"store unavailable\") has the cause", o, outage.RetryAfter)}
+			"If it lasts, check GET /readyz and %s; the medgate log (%q) has the cause", o, outage.RetryAfter, check, what)}
+}
+
+// dependencyOutage reports whether err, of the ingress's Process or
+// Replay, is a passing outage: of Kafka when the ingress marked it as a
+// write to Kafka's (ingress.DependencyError, judged by outage.Kafka), of
+// the store when it marked it as the store's (outage.Store), else only
+// when a database driver reports it as transient (outage.Database).
+func dependencyOutage(err error) (outage.Outage, bool) {
+	if de, ok := errors.AsType[*ingress.DependencyError](err); ok {
+		switch de.Dependency {
+		case ingress.Kafka:
+			return outage.Kafka(de.Err)
+		case ingress.Store:
+			return outage.Store(de.Err)
+		}
+	}
+	return outage.Database(err)
 }
 
 // writeJSON answers with v as JSON. No answer is kept in a cache: replies
@@ -304,13 +339,12 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.IngressTimeout)
 	defer cancel()
-	reply, err := s.b.Process(ctx, pipeline.Input{Value: body, Key: key, TraceID: trace})
+	reply, err := s.process(ctx, pipeline.Input{Value: body, Key: key, TraceID: trace})
 	if err != nil {
 		if ctx.Err() != nil {
 			return &Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: fmt.Sprintf("no outcome within %s; send the same message (same id) again later: medgate returns the stored outcome and never repeats the external call", s.o.IngressTimeout)}
 		}
-		s.o.Logger.Error("ingress message not finished", "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: fmt.Sprintf("medgate could not finish the message (store or Kafka unavailable); send it again with the same id in %d seconds (Retry-After)", outageRetryAfter)}
+		return s.ingressError(body, err)
 	}
 	code, known := replyStatus[reply.Status]
 	if !known {
@@ -322,6 +356,57 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, code, reply)
 	return nil
+}
+
+// process is the backend's Process, with a panic of it (a bug of medgate)
+// returned as an error.
+func (s *server) process(ctx context.Context, in pipeline.Input) (r *message.Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("ingress: processing panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return s.b.Process(ctx, in)
+}
+
+// shuttingDown is the outage of a message this instance stopped
+// processing because it shuts down (pipeline.ErrStopped before the
+// client's time is up).
+var shuttingDown = outage.Outage{Dependency: "medgate", Reason: "this medgate instance is shutting down"}
+
+// ingressOutage reports whether err, a processing error of the ingress,
+// is a passing outage: a dependency's error the ingress marked
+// (ingress.DependencyError: Kafka's judged by outage.Kafka, the store's by
+// outage.Store), an unmarked error a database driver reports as transient
+// (outage.Database), or the instance shutting down.
+func ingressOutage(err error) (outage.Outage, bool) {
+	if errors.Is(err, pipeline.ErrStopped) {
+		return shuttingDown, true
+	}
+	return dependencyOutage(err)
+}
+
+// ingressError answers a processing error of the ingress (err) for the
+// message in body: a passing outage (ingressOutage) is 503 unavailable
+// with Retry-After, naming what is down and saying to send the message
+// again with the same id; anything else is a fault of medgate, 500
+// internal without Retry-After (sending it again will not help), saying
+// to tell the administrator, with the message id. Neither shows err's
+// text (addresses, topics, a driver's or Go's words): the log has it,
+// under the message id.
+func (s *server) ingressError(body []byte, err error) error {
+	id := "(none)"
+	if env, _ := message.Parse(body); env != nil && message.ValidID(env.ID) {
+		id = env.ID
+	}
+	if o, ok := ingressOutage(err); ok {
+		s.o.Logger.Error("ingress: message not finished: "+o.Dependency+" unavailable; answered 503", "id", id, "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Dependency: o.Dependency, retryAfter: outage.RetryAfter,
+			Message: fmt.Sprintf("medgate could not finish message %q: %s; this is a transient outage, not a fault of the message: send it again with the same id in %d seconds (Retry-After)", id, o, outage.RetryAfter)}
+	}
+	s.o.Logger.Error("ingress: message not finished: a fault of medgate; answered 500", "id", id, "err", err)
+	return &Error{Status: http.StatusInternalServerError, Code: "internal",
+		Message: fmt.Sprintf("medgate could not finish message %q because of a fault of medgate, not of the message nor a passing outage: sending it again will not help. Tell medgate's administrator, with the message id; the medgate log has the cause under it", id)}
 }
 
 // ready answers /readyz: 200 when every component is ok, else 503 (with
@@ -478,9 +563,9 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
-		// Kafka's errors may come too: only the database drivers' own
-		// are told apart (outage.Database).
-		return s.outageError(r, err, outage.Database)
+		// Kafka's errors come too: told apart by the ingress's mark
+		// (dependencyOutage).
+		return s.outageError(r, err, dependencyOutage)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
 	return nil

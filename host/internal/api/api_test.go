@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -138,8 +142,8 @@ func TestAdminNeedsToken(t *testing.T) {
 // TestRetryAfterOnOutage: every 503 medgate sends for a transient outage
 // (Kafka or the store unavailable, a component not ready) says when to
 // ask again (Retry-After, the same few seconds everywhere), so clients
-// and load balancers neither hammer medgate nor give up; other answers
-// carry none.
+// and load balancers neither hammer medgate nor give up; other answers,
+// a fault of medgate's among them, carry none.
 func TestRetryAfterOnOutage(t *testing.T) {
 	t.Parallel()
 	want := strconv.Itoa(outageRetryAfter)
@@ -150,10 +154,13 @@ func TestRetryAfterOnOutage(t *testing.T) {
 		code       int
 		retryAfter string
 	}{
-		"ingress, Kafka down": {b: &fakeBackend{down: errors.New(`queue message "m1" on requests: kafka: client has run out of available brokers`)},
+		"ingress, Kafka down": {b: &fakeBackend{down: fmt.Errorf(`queue message "m1" on requests: %w`, &ingress.DependencyError{Dependency: ingress.Kafka, Err: sarama.ErrOutOfBrokers})},
 			method: "POST", path: "/v1/messages", code: 503, retryAfter: want},
-		"ingress, store down": {b: &fakeBackend{down: errors.New(`pipeline: record message "m1": database is locked`)},
+		"ingress, store down": {b: &fakeBackend{down: fmt.Errorf(`look up message "m1": %w`, &ingress.DependencyError{Dependency: ingress.Store, Err: driver.ErrBadConn})},
 			method: "POST", path: "/v1/messages", code: 503, retryAfter: want},
+		// A fault of medgate: sending it again will not help.
+		"ingress, fault": {b: &fakeBackend{down: errors.New(`stored reply of "m1" is unreadable: invalid character 'x'`)},
+			method: "POST", path: "/v1/messages", code: 500},
 		"readyz, Kafka down": {b: &fakeBackend{ready: map[string]string{"store": "ok", "kafka": "the consumer has not joined its group yet"}},
 			method: "GET", path: "/readyz", code: 503, retryAfter: want},
 		"readyz, store down": {b: &fakeBackend{ready: map[string]string{"store": "dial tcp 127.0.0.1:5432: connection refused", "kafka": "ok"}},

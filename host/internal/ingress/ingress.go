@@ -13,6 +13,10 @@
 // its message pending for ever. The message is then delivered twice; the
 // pipeline processes it once and publishes its reply once, from the
 // delivery that finished it (pipeline.ReferenceTakersNS).
+//
+// An error of Process or Replay caused by Kafka or the store is marked
+// with that dependency (DependencyError), so the HTTP answer can tell a
+// passing outage (503 with Retry-After) from a fault of medgate (500).
 package ingress
 
 import (
@@ -158,7 +162,8 @@ const (
 //
 // A request without a usable id (or over the size limit, or with an
 // unusable key) cannot be deduplicated and changes nothing outside: the
-// pipeline answers it invalid at once.
+// pipeline answers it invalid at once. An error of it, publishing that
+// answer, is marked as Kafka's (DependencyError), its one dependency.
 //
 // The store is not read before queueing: that read cost every request a
 // query (13 % of the host's CPU per GYD051) to spare the rare client that
@@ -170,7 +175,13 @@ const (
 func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
 	env, ok := message.AdmitEnvelope(in.Value, in.Key, g.maxPayload)
 	if !ok {
-		return g.proc.Process(ctx, in)
+		// The pipeline stores and calls nothing for it: its one
+		// dependency is Kafka, where the reply (and DLQ record) goes.
+		r, err := g.proc.Process(ctx, in)
+		if err != nil && !errors.Is(err, pipeline.ErrStopped) {
+			err = kafkaErr(err)
+		}
+		return r, err
 	}
 	id := env.ID
 	w := g.waiters.add(id, in.Value)
@@ -198,7 +209,7 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 		if r, serr := g.storedReply(ctx, id, in.Value); r != nil && serr == nil {
 			return r, nil
 		}
-		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, err)
+		return nil, fmt.Errorf("queue message %q on %s: %w", id, topic, kafkaErr(err))
 	}
 	return g.wait(ctx, id, in.Value, w)
 }
@@ -278,7 +289,7 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 	received := time.Now().UTC().Truncate(time.Microsecond)
 	existing, _, err := g.store.BeginMessage(ctx, pipeline.QueuedRecord(env, key, value, received))
 	if err != nil {
-		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record (%v) and could not be recorded in the store to be queued by reference: %w; it was not accepted: send it again once the store is available", id, len(value), refused, err)
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record (%v) and could not be recorded in the store to be queued by reference: %w; it was not accepted: send it again once the store is available", id, len(value), refused, storeErr(err))
 	}
 	if existing != nil {
 		switch {
@@ -301,7 +312,7 @@ func (g *Ingress) queueByReference(ctx context.Context, env *message.Envelope, k
 		}
 	}
 	if err := g.sendReference(ctx, id, env.Site, env.Type, key, headers); err != nil {
-		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, err, RequeueInterval+RequeueAfter)
+		return nil, fmt.Errorf("message %q (%d bytes) is too large for a Kafka record; it is recorded in the store and will be completed, but the reference to it could not be queued on %s now (%w): it is queued again within %s of its receipt once Kafka takes it; ask again with the same id for its outcome", id, len(value), g.topic, kafkaErr(err), RequeueInterval+RequeueAfter)
 	}
 	g.markQueued(ctx, id, received)
 	g.log.Info("HTTP message too large for a Kafka record; recorded in the store and queued by reference", "id", id, "bytes", len(value))
@@ -518,7 +529,7 @@ func (g *Ingress) storedReply(ctx context.Context, id string, value []byte) (*me
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("look up message %q: %w", id, err)
+		return nil, fmt.Errorf("look up message %q: %w", id, storeErr(err))
 	case m.Status != store.StatusDone:
 		return nil, nil
 	case !message.SameRequest(m.Request, value):
@@ -652,7 +663,7 @@ func (ws *waiters) done(r *message.Reply, request []byte) {
 func (g *Ingress) Replay(ctx context.Context, id string) error {
 	m, err := g.store.ReopenMessage(ctx, id)
 	if err != nil {
-		return err
+		return storeErr(err)
 	}
 	headers := map[string]string{message.HeaderReplay: "1", message.HeaderTraceID: newID()}
 	// The caller leaving does not make the outcome of the write unknown:
@@ -678,9 +689,9 @@ func (g *Ingress) Replay(ctx context.Context, id string) error {
 		case rerr != nil:
 			return fmt.Errorf("replay %q: put the request back on %s: %w; restoring its failed outcome failed too (%v): the message stays pending and is listed by /admin/messages", id, g.topic, err, rerr)
 		case !restored:
-			return fmt.Errorf("replay %q: put the request back on %s: %w; yet the message moved on since the reopen (the request may have reached the topic after all and been taken up, or another replay reopened it), so it is left as it is: see /admin/messages/%s", id, g.topic, err, id)
+			return fmt.Errorf("replay %q: put the request back on %s: %w; yet the message moved on since the reopen (the request may have reached the topic after all and been taken up, or another replay reopened it), so it is left as it is: see /admin/messages/%s", id, g.topic, kafkaErr(err), id)
 		}
-		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, err)
+		return fmt.Errorf("replay %q: put the request back on %s: %w; the message stays failed, replay it again once Kafka is back", id, g.topic, kafkaErr(err))
 	}
 	if m.Attempts == 0 {
 		// Reopened with no attempt made (a recorded request failed

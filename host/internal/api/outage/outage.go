@@ -1,9 +1,12 @@
 // Package outage tells a transient outage of the store (its database
 // server down or unreachable, the connection lost, the database locked or
-// too slow to answer) from medgate's own failures, for the admin API and
-// the console: an outage is answered 503 with Retry-After (RetryAfter
-// seconds) and words saying which dependency is down and that the request
-// can be sent again; anything else stays a 500, a fault to look into.
+// too slow to answer) or of Kafka (the brokers unreachable, a partition
+// without a leader for now, a request timed out, the producer closed at
+// shutdown: Kafka) from medgate's own failures, for the admin API, the
+// HTTP ingress and the console: an outage is answered 503 with
+// Retry-After (RetryAfter seconds) and words saying which dependency is
+// down and that the request can be sent again; anything else stays a
+// 500, a fault to look into.
 //
 // The words name the dependency and the kind of outage only, never the
 // error's text: a driver's error names the database host, address,
