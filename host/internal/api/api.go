@@ -46,6 +46,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,30 @@ type Backend interface {
 	Jobs() []scheduler.Status
 	TriggerJob(ctx context.Context, id string) error
 	Replay(ctx context.Context, id string) error
+}
+
+// ReloadReporter is a Backend whose reload also says which settings
+// changed in the configuration file but were not applied, because only a
+// restart applies them (an optional capability: a Backend without it
+// answers a reload with its status only).
+type ReloadReporter interface {
+	// ReloadReport reloads like Backend.Reload and returns the keys, as
+	// written in the configuration file ("store.path"), of the changed
+	// settings it did not apply; never their values.
+	ReloadReport(ctx context.Context) (notApplied []string, err error)
+}
+
+// ReloadReply is the answer to a successful POST /admin/reload.
+type ReloadReply struct {
+	// Status is "reloaded".
+	Status string `json:"status"`
+	// NotApplied lists the keys of the settings that changed in the
+	// configuration file but that a reload does not apply: the running
+	// values stay in force until medgate restarts. Left out when there
+	// are none.
+	NotApplied []string `json:"notApplied,omitempty"`
+	// Message says so, for people (with NotApplied only).
+	Message string `json:"message,omitempty"`
 }
 
 // Options configure the server.
@@ -477,15 +502,30 @@ func listLimit(q url.Values) (int, error) {
 	return n, nil
 }
 
+// reload applies the configuration file again; its reply lists the
+// changed settings that need a restart (ReloadReporter).
 func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
-	if err := s.b.Reload(r.Context()); err != nil {
+	var notApplied []string
+	var err error
+	if rr, ok := s.b.(ReloadReporter); ok {
+		notApplied, err = rr.ReloadReport(r.Context())
+	} else {
+		err = s.b.Reload(r.Context())
+	}
+	if err != nil {
 		// Problems are the configuration's (refused); anything else is
 		// medgate's own failure to apply it (a plugin that cannot start).
 		var ps config.Problems
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", refused: errors.As(err, &ps),
 			Message: "the new configuration was not applied; the previous one stays in force: " + err.Error()}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	reply := ReloadReply{Status: "reloaded"}
+	if len(notApplied) > 0 {
+		reply.NotApplied = notApplied
+		reply.Message = "the configuration was reloaded, but these settings changed in it take effect only when medgate restarts " +
+			"(the running values stay in force until then): " + strings.Join(notApplied, ", ") + "; restart medgate to apply them"
+	}
+	writeJSON(w, http.StatusOK, reply)
 	return nil
 }
 

@@ -1,14 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +190,71 @@ func TestRetryAfterOnOutage(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.code || resp.Header.Get("Retry-After") != tc.retryAfter {
 				t.Fatalf("HTTP %d, Retry-After %q (%s); want %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"), body, tc.code, tc.retryAfter)
+			}
+		})
+	}
+}
+
+// reportingBackend is a Backend whose reload reports the changed settings
+// it did not apply (ReloadReporter).
+type reportingBackend struct {
+	fakeBackend
+	notApplied []string
+}
+
+func (b *reportingBackend) ReloadReport(context.Context) ([]string, error) { return b.notApplied, nil }
+func (b *reportingBackend) Reload(context.Context) error                   { return nil }
+
+// TestReloadReplyNamesWhatNeedsARestart: a successful reload's reply lists
+// the keys of the changed settings it did not apply and says they need a
+// restart; a reload that applied everything, or a backend that reports
+// nothing, answers as before ({"status":"reloaded"}), so existing clients
+// read the same reply. The reply used to carry only the status, so an
+// admin who changed store.path was told "reloaded" and believed it.
+func TestReloadReplyNamesWhatNeedsARestart(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		b    Backend
+		want ReloadReply
+	}{
+		"not applied": {b: &reportingBackend{notApplied: []string{"store.path", "http.listen"}},
+			want: ReloadReply{Status: "reloaded", NotApplied: []string{"store.path", "http.listen"}}},
+		"all applied":             {b: &reportingBackend{}, want: ReloadReply{Status: "reloaded"}},
+		"backend reports no keys": {b: &outcomeBackend{}, want: ReloadReply{Status: "reloaded"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := serve(tc.b, "tok")
+			defer srv.Close()
+			req, _ := http.NewRequest("POST", srv.URL+"/admin/reload", nil)
+			req.Header.Set("Authorization", "Bearer tok")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("HTTP %d %s; want 200", resp.StatusCode, raw)
+			}
+			var got ReloadReply
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatalf("reply %s: %v", raw, err)
+			}
+			if len(tc.want.NotApplied) == 0 {
+				if string(bytes.TrimSpace(raw)) != `{"status":"reloaded"}` {
+					t.Errorf("reply %s; want {\"status\":\"reloaded\"} as before", raw)
+				}
+				return
+			}
+			if !slices.Equal(got.NotApplied, tc.want.NotApplied) || got.Status != tc.want.Status {
+				t.Errorf("reply %s; want status %s, notApplied %q", raw, tc.want.Status, tc.want.NotApplied)
+			}
+			for _, s := range append([]string{"restart"}, tc.want.NotApplied...) {
+				if !strings.Contains(got.Message, s) {
+					t.Errorf("the reply's message %q does not say %q", got.Message, s)
+				}
 			}
 		})
 	}

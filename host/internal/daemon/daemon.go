@@ -46,8 +46,11 @@ type Daemon struct {
 	log     *slog.Logger
 	out     io.Writer
 
-	mu      sync.Mutex // guards cfg, plugins, sites during reload
-	cfg     *config.Config
+	mu  sync.Mutex // guards cfg, plugins, sites during reload
+	cfg *config.Config
+	// started is the configuration Start read: what is in force of the
+	// settings a reload does not apply (notApplied).
+	started *config.Config
 	plugins map[string]*pluginhost.Instance
 	// retiring holds the plugins a reload removed that are not stopped
 	// yet (they finish the calls they have in flight; see Reload), and
@@ -126,7 +129,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfgPath: cfgPath, cfg: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
+	d := &Daemon{cfgPath: cfgPath, cfg: cfg, started: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -459,9 +462,12 @@ const readyPoll = 100 * time.Millisecond
 
 // Reload re-reads the configuration file and applies sites, plugin
 // settings, newly declared plugins and new plugin binaries without a
-// restart. Kafka, store and HTTP settings need a restart; a change to the
-// Kafka settings is logged as a warning naming the keys changed (see
-// kafkaChanges). On any problem the previous configuration stays in force
+// restart, and the retention and transforms that come with them. Every
+// other setting (node, kafka, store, http, console, log, processing,
+// artifacts, mllp) is read at start only: a reload that changes one logs
+// a warning naming the keys changed, never their values, and returns them
+// (see ReloadReport and notApplied); they take effect when medgate
+// restarts. On any problem the previous configuration stays in force
 // and every plugin as it was. A plugin no longer declared gets no new
 // message, and is stopped once the calls it has in flight have ended (see
 // retire). A running plugin whose binary path or checksum changed is
@@ -475,12 +481,22 @@ const readyPoll = 100 * time.Millisecond
 // If the new binary cannot be started or configured, the reload is
 // refused with the reason and the new process stopped.
 func (d *Daemon) Reload(ctx context.Context) error {
+	_, err := d.ReloadReport(ctx)
+	return err
+}
+
+// ReloadReport reloads like Reload and, when the reload is accepted,
+// returns the keys of the settings that changed in the configuration file
+// but that a reload does not apply (as written in the file, e.g.
+// "store.path"; see notApplied): the running values stay in force until
+// medgate restarts. It implements api.ReloadReporter.
+func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg, err := config.Load(d.cfgPath)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
+		return nil, err
 	}
 	// The plugins of the new configuration, in next until it is accepted:
 	// the running ones, the new binaries of running ones (fresh), and the
@@ -488,7 +504,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch(cfg))
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
+		return nil, err
 	}
 	next := make(map[string]*pluginhost.Instance, len(d.plugins)+len(fresh))
 	maps.Copy(next, d.plugins)
@@ -505,7 +521,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return err
 	}
 	if err := d.startPlugins(ctx, cfg, next); err != nil {
-		return refuse(err)
+		return nil, refuse(err)
 	}
 	// The mappings are compiled with the schema documents the plugins
 	// return from Configure, before Apply commits: mappings that do not
@@ -516,7 +532,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return refuse(err)
+		return nil, refuse(err)
 	}
 	// Plugins no longer declared, and the old binaries of replaced ones,
 	// are stopped after traffic moved away, once their calls in flight
@@ -542,21 +558,38 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.plugins = next
 	d.services.SetLimits(pluginLimits(cfg))
-	if keys := kafkaChanges(d.cfg.Kafka, cfg.Kafka); len(keys) > 0 {
-		d.log.Warn("kafka settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
+	// Compared with what runs, not with the last reload: the warning
+	// comes again at each reload until a restart, and not for a change
+	// written back to what runs.
+	keys := notApplied(d.started, cfg)
+	if len(keys) > 0 {
+		d.log.Warn("settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
 			"keys", keys)
 	}
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
-	return nil
+	return keys, nil
 }
 
-// kafkaChanges lists the keys of the kafka section (as written in the
-// configuration file, "kafka.topics.replies") whose values differ
-// between was and now. Only names are listed, never values (a SASL
-// password among them).
-func kafkaChanges(was, now config.Kafka) []string {
+// reloaded are the top-level keys of the configuration whose changes a
+// reload applies (Reload): the plugins and their limits and checksums,
+// the sites, the transforms compiled with them, and the retention of the
+// prune job. Every other key is read at start only, so a section added
+// to config.Config later is reported as not applied until Reload applies
+// it and it is listed here.
+var reloaded = map[string]bool{
+	"plugins": true, "pluginLimits": true, "pluginChecksums": true,
+	"sites": true, "transforms": true, "retention": true,
+}
+
+// notApplied lists the keys (as written in the configuration file,
+// "kafka.topics.replies", "mllp.listeners[0].address") whose values differ
+// between was (the configuration in force: Start's) and now and that a
+// reload does not apply (see reloaded).
+// Only names are listed, never values (a password, a token, a store key
+// among them); a map is named as a whole, never by its keys.
+func notApplied(was, now *config.Config) []string {
 	var keys []string
 	var walk func(prefix string, a, b reflect.Value)
 	walk = func(prefix string, a, b reflect.Value) {
@@ -569,25 +602,33 @@ func kafkaChanges(was, now config.Kafka) []string {
 			}
 			a, b = a.Elem(), b.Elem()
 		}
-		if a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[config.Duration]() {
+		switch {
+		case a.Kind() == reflect.Slice && a.Type().Elem().Kind() == reflect.Struct && a.Len() == b.Len():
+			for i := range a.Len() {
+				walk(fmt.Sprintf("%s[%d]", prefix, i), a.Index(i), b.Index(i))
+			}
+		case a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[config.Duration]():
 			if !reflect.DeepEqual(a.Interface(), b.Interface()) {
 				keys = append(keys, prefix)
 			}
-			return
-		}
-		for i := range a.NumField() {
-			f := a.Type().Field(i)
-			if !f.IsExported() {
-				continue
+		default:
+			for i := range a.NumField() {
+				f := a.Type().Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if !f.IsExported() || name == "-" || prefix == "" && reloaded[name] {
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				if prefix != "" {
+					name = prefix + "." + name
+				}
+				walk(name, a.Field(i), b.Field(i))
 			}
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "" || name == "-" {
-				name = f.Name
-			}
-			walk(prefix+"."+name, a.Field(i), b.Field(i))
 		}
 	}
-	walk("kafka", reflect.ValueOf(was), reflect.ValueOf(now))
+	walk("", reflect.ValueOf(*was), reflect.ValueOf(*now))
 	return keys
 }
 

@@ -121,3 +121,6 @@ func (d *Daemon) stopHTTP() {
 		_ = d.http.Close()
 	}
 }
+
+// The admin API's reload reply names the settings a reload did not apply.
+var _ api.ReloadReporter = (*Daemon)(nil)

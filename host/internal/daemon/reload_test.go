@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/test/testenv"
 )
@@ -301,67 +304,109 @@ sites:
 	}
 }
 
-// TestReloadReportsKafkaChanges: Kafka settings are read at start only;
-// a reload that changes them says so in a warning naming the keys
-// changed (never their values), so an admin knows a restart is needed.
-// The reload's documentation said such a change was reported, but
-// nothing reported it.
-func TestReloadReportsKafkaChanges(t *testing.T) {
+// TestReloadReportsWhatItDoesNotApply: a reload applies the plugins,
+// sites, transforms, plugin limits and retention; every other setting is
+// read at start only. A reload that changes one of those says so in a
+// warning naming the keys changed (never their values, a token's least of
+// all) and returns them (ReloadReport), so an admin knows a restart is
+// needed; a reload that changes only what it applies warns of nothing.
+// Only Kafka changes used to be reported: a changed store path, HTTP
+// address, log level or node id changed nothing, silently.
+func TestReloadReportsWhatItDoesNotApply(t *testing.T) {
 	dir := t.TempDir()
 	listen := testenv.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "medgate.yaml")
-	writeCfg := func(kafka string) {
+	base := map[string]string{
+		"kafka":      fmt.Sprintf("kafka:\n  embedded: {listen: %q, dataDir: kafka}\n", listen),
+		"store":      "store: {path: db/medgate.db}\n",
+		"http":       "http: {listen: 127.0.0.1:0}\n",
+		"node":       "node: n1\n",
+		"log":        "log: {level: info}\n",
+		"processing": "processing: {maxAttempts: 3}\n",
+		"retention":  "retention: {interval: 1h}\n",
+		"limits":     "pluginLimits: {publishPerSecond: 100}\n",
+		"console":    "console: {sessionIdle: 30m}\n",
+		"artifacts":  "artifacts: {dir: arts}\n",
+		"sites":      "sites:\n  - code: h1\n",
+	}
+	order := []string{"kafka", "store", "http", "node", "log", "processing", "retention", "limits", "console", "artifacts", "sites"}
+	writeCfg := func(change map[string]string) {
 		t.Helper()
-		text := fmt.Sprintf(`kafka:
-  embedded: {listen: %q, dataDir: kafka}
-%sstore: {path: db/medgate.db}
-http: {listen: 127.0.0.1:0}
-sites:
-  - code: h1
-`, listen, kafka)
-		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		var text strings.Builder
+		for _, k := range order {
+			if v, ok := change[k]; ok {
+				text.WriteString(v)
+			} else {
+				text.WriteString(base[k])
+			}
+		}
+		if err := os.WriteFile(cfgPath, []byte(text.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeCfg("")
+	writeCfg(nil)
 	logs := &lockedBuffer{}
 	d, err := Start(t.Context(), cfgPath, Options{Out: logs})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	defer func() { _ = d.Close() }()
+	const secret = "s3cret-admin-token-0123456789"
+	t.Setenv("RELOAD_TEST_TOKEN", secret)
 	for _, tc := range []struct {
-		name  string
-		kafka string
-		want  []string // keys named in the warning; nil: no warning
+		name   string
+		change map[string]string
+		want   []string // keys reported not applied; nil: no warning
 	}{
-		{name: "unchanged", kafka: ""},
-		{name: "changed", kafka: "  maxInFlight: 7\n  topics: {replies: other.replies}\n", want: []string{"kafka.maxInFlight", "kafka.topics.replies"}},
+		{name: "unchanged"},
+		{name: "sites applied", change: map[string]string{"sites": "sites:\n  - code: h1\n  - code: h2\n"}},
+		{name: "retention applied", change: map[string]string{"retention": "retention: {interval: 2h, messages: 240h}\n"}},
+		{name: "plugin limits applied", change: map[string]string{"limits": "pluginLimits: {publishPerSecond: 200}\n"}},
+		{name: "kafka", change: map[string]string{"kafka": base["kafka"] + "  maxInFlight: 7\n  topics: {replies: other.replies}\n"},
+			want: []string{"kafka.topics.replies", "kafka.maxInFlight"}},
+		{name: "store", change: map[string]string{"store": "store: {path: db/other.db}\n"}, want: []string{"store.path"}},
+		{name: "http address and token", change: map[string]string{"http": "http: {listen: 127.0.0.1:1, adminToken: env:RELOAD_TEST_TOKEN}\n"},
+			want: []string{"http.listen", "http.adminToken"}},
+		{name: "node", change: map[string]string{"node": "node: n2\n"}, want: []string{"node"}},
+		{name: "log", change: map[string]string{"log": "log: {level: debug}\n"}, want: []string{"log.level"}},
+		{name: "processing", change: map[string]string{"processing": "processing: {maxAttempts: 4}\n"}, want: []string{"processing.maxAttempts"}},
+		{name: "console", change: map[string]string{"console": "console: {sessionIdle: 20m}\n"}, want: []string{"console.sessionIdle"}},
+		{name: "artifacts", change: map[string]string{"artifacts": "artifacts: {dir: other}\n"}, want: []string{"artifacts.dir"}},
+		{name: "applied and not applied", change: map[string]string{"node": "node: n2\n", "sites": "sites:\n  - code: h1\n  - code: h3\n"},
+			want: []string{"node"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(logs.String())
-			writeCfg(tc.kafka)
-			if err := d.Reload(t.Context()); err != nil {
+			writeCfg(tc.change)
+			got, err := d.ReloadReport(t.Context())
+			if err != nil {
 				t.Fatalf("reload: %v", err)
 			}
-			got := logs.String()[before:]
-			warned := strings.Contains(got, "take effect only when medgate restarts")
-			if warned != (tc.want != nil) {
-				t.Fatalf("warning of a restart: %v, want %v; logs:\n%s", warned, tc.want != nil, got)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("keys reported not applied (-want +got):\n%s", diff)
+			}
+			logged := logs.String()[before:]
+			// Until a restart the change stays pending: the next reload
+			// reports it again.
+			if again, err := d.ReloadReport(t.Context()); err != nil || !slices.Equal(again, got) {
+				t.Errorf("the same configuration reloaded again reports %q (%v), want %q", again, err, got)
+			}
+			if warned := strings.Contains(logged, "take effect only when medgate restarts"); warned != (tc.want != nil) {
+				t.Fatalf("warning of a restart: %v, want %v; logs:\n%s", warned, tc.want != nil, logged)
 			}
 			for _, k := range tc.want {
-				if !strings.Contains(got, k) {
-					t.Errorf("the warning does not name %s; logs:\n%s", k, got)
+				if !strings.Contains(logged, k) {
+					t.Errorf("the warning does not name %s; logs:\n%s", k, logged)
 				}
 			}
-			if strings.Contains(got, "kafka.topics.events") || strings.Contains(got, "kafka.groupId") {
-				t.Errorf("the warning names keys that did not change; logs:\n%s", got)
+			if strings.Contains(logged, secret) || strings.Contains(logged, "RELOAD_TEST_TOKEN") {
+				t.Errorf("the reload logged a secret or its reference; logs:\n%s", logged)
 			}
-			if tc.want != nil {
-				writeCfg("")
-				if err := d.Reload(t.Context()); err != nil {
-					t.Fatalf("reload back: %v", err)
-				}
+			// Back to the configuration medgate runs with: nothing is
+			// pending any more.
+			writeCfg(nil)
+			if back, err := d.ReloadReport(t.Context()); err != nil || back != nil {
+				t.Fatalf("reload back to the running configuration: %q, %v; want nothing reported", back, err)
 			}
 		})
 	}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medgate/medgate/host/internal/api"
+	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// reloadBackend is an admin API backend whose reload reports keys it
+// did not apply; nothing else is called.
+type reloadBackend struct{ notApplied []string }
+
+func (b reloadBackend) Process(context.Context, pipeline.Input) (*message.Reply, error) {
+	return nil, errors.New("not used")
+}
+func (b reloadBackend) Store() store.Store                       { return nil }
+func (b reloadBackend) Ready(context.Context) map[string]string  { return nil }
+func (b reloadBackend) Reload(context.Context) error             { return nil }
+func (b reloadBackend) Plugins() any                             { return nil }
+func (b reloadBackend) Jobs() []scheduler.Status                 { return nil }
+func (b reloadBackend) TriggerJob(context.Context, string) error { return nil }
+func (b reloadBackend) Replay(context.Context, string) error     { return nil }
+func (b reloadBackend) ReloadReport(context.Context) ([]string, error) {
+	return b.notApplied, nil
+}
+
+// TestReloadPrintsWhatNeedsARestart: `medgate reload` prints the admin
+// API's reply, and with it the settings the reload did not apply and that
+// they need a restart; the reply used to say only "reloaded".
+func TestReloadPrintsWhatNeedsARestart(t *testing.T) {
+	t.Setenv("MEDGATE_USER", "")
+	srv := httptest.NewServer(api.Handler(reloadBackend{notApplied: []string{"store.path", "mllp.listeners"}}, api.Options{
+		IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	cfg := filepath.Join(t.TempDir(), "medgate.yaml")
+	if err := os.WriteFile(cfg, []byte("http: {listen: 127.0.0.1:1}\nsites:\n  - code: h1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"reload", "-config", cfg, "-addr", strings.TrimPrefix(srv.URL, "http://")}, &out, &errOut); code != 0 {
+		t.Fatalf("medgate reload: exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{`"reloaded"`, `"notApplied"`, "store.path", "mllp.listeners", "restarts"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("medgate reload printed no %s:\n%s", want, out.String())
+		}
+	}
+}
