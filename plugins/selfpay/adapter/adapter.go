@@ -254,6 +254,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ue *unsettledError
 	var ce *checkError
 	var cre *clearRefusedError
+	var rre *reopenRefusedError
 	switch {
 	case errors.As(err, &ce):
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ce.ds}, nil
@@ -306,6 +307,19 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			Diagnostics: sdk.Diagnostics{{Rule: "external",
 				Summary: fmt.Sprintf("%s: 4204, clearing the visit's old fee details before the upload, refused by the platform (infcode %d)", what, be.Infcode),
 				Detail:  hsa.MaskText(cre.Error()) + advice}}}, nil
+	case errors.As(err, &rre):
+		be := rre.be
+		advice := "; nothing more was sent, for the re-upload would send its fee details and visit over a visit the platform holds otherwise than it assumes. " +
+			"Resolve the cause the platform gives (if the visit was never uploaded, send the upload without \"reupload\") and send it again under a new message id"
+		if rre.query != nil {
+			advice = "; nothing more was sent, for medgate cannot tell whether the visit is still complete. Resolve the cause the platform gives and send the upload again under a new message id; " +
+				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusRejected,
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "external",
+				Summary: fmt.Sprintf("%s: 4203 cplt_flag=0, opening the completed visit before the re-upload, refused by the platform (infcode %d)", what, be.Infcode),
+				Detail:  hsa.MaskText(rre.Error()) + advice}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},

@@ -320,10 +320,10 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		if err != nil {
 			return rep, err
 		}
-		if day := datePart(f["begntime"]); day != "" {
+		if day := strings.TrimSpace(f["begntime"]); day != "" {
 			var same []*patientRecord
 			for _, c := range cands {
-				if datePart(c.Begntime) == day {
+				if sameDay(c.Begntime, day) {
 					same = append(same, c)
 				}
 			}
@@ -405,7 +405,7 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 			visits = append(visits, rec)
 			continue
 		}
-		if rep.MdtrtID != "" && id == rep.MdtrtID || rep.MdtrtID == "" && datePart(str(rec["begntime"])) == datePart(f["begntime"]) {
+		if rep.MdtrtID != "" && id == rep.MdtrtID || rep.MdtrtID == "" && sameDay(str(rec["begntime"]), f["begntime"]) {
 			match = rec
 			break
 		}
@@ -473,4 +473,25 @@ func marshalReport(v any) ([]byte, error) {
 		return nil, fmt.Errorf("selfpay: encode the report: %w", err)
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// sameDay reports whether a and b, dates or times, fall on the same day
+// (UTC+8, the platform's): a pending list's admission date and a 4208
+// record's begntime. Both are read in the layouts 4208 times are read in
+// (parseTime), so a platform writing them another way (with a T, without
+// separators, with a zone) still matches; a value parseTime cannot read
+// is compared by its datePart. An empty value matches nothing.
+func sameDay(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if a == "" || b == "" {
+		return false
+	}
+	ta, ok1 := parseTime(a)
+	tb, ok2 := parseTime(b)
+	if ok1 && ok2 {
+		ya, ma, da := ta.t.Date()
+		yb, mb, db := tb.t.Date()
+		return ya == yb && ma == mb && da == db
+	}
+	return datePart(a) == datePart(b)
 }

@@ -288,3 +288,72 @@ func TestImportPendingVerifyByIDNumberOnly(t *testing.T) {
 		t.Errorf("row %v, want the platform's complete visit %s", got, id)
 	}
 }
+
+// TestSameDay: -verify matched a pending row with the platform's 4208
+// record by comparing admission dates as text (datePart), so a platform
+// writing them with a T, without separators or with a zone reported a
+// visit it holds as absent. They are compared as dates, read in the
+// layouts 4208 times are read in (parseTime).
+func TestSameDay(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"2025-03-25", "2025-03-25 10:00:00", true},
+		{"2025/3/25", "2025-03-25T10:00:00", true},
+		{"2025-03-25", "20250325100000", true},
+		{"2025-03-25", "202503251000", true},
+		{"2025-03-25", "2025-03-25T10:00:00+08:00", true},
+		{"2025-03-25", "2025-03-24T17:00:00Z", true}, // 01:00 on the 25th in UTC+8
+		{"20250325", "2025-03-25 10:00", true},
+		{"2025-03-25", "2025-03-26 00:00:00", false},
+		{"2025-03-25", "2025-03-25T10:00:00Z", true},
+		{"2025-03-25", "", false},
+		{"", "", false},
+		{"2025-03-25", "not a date", false},
+	}
+	for _, tc := range cases {
+		if got := sameDay(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameDay(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := sameDay(tc.b, tc.a); got != tc.want {
+			t.Errorf("sameDay(%q, %q) = %v, want %v", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
+
+// TestImportPendingVerifyDateLayouts: -verify matched a row without a
+// visit id by its admission date compared as text with the platform's
+// begntime, so a list (or platform) writing the date another way than
+// yyyy-MM-dd reported the platform's complete visit as absent.
+func TestImportPendingVerifyDateLayouts(t *testing.T) {
+	t.Parallel()
+	const id, cert = "ZYD", "350203197001013333"
+	cases := map[string]struct {
+		admitted string
+		want     string
+	}{
+		"plain date":          {"2025-03-25", "complete"},
+		"with a T":            {"2025-03-25T10:00:00", "complete"},
+		"without separators":  {"20250325100000", "complete"},
+		"with a zone":         {"2025-03-25T10:00:00+08:00", "complete"},
+		"the day after":       {"2025-03-26T10:00:00", "absent"},
+		"slashes, no seconds": {"2025/3/25 10:00", "complete"},
+	}
+	e := newEnv(t, nil)
+	v := visit(id, 1)
+	v["certno"], v["psn_name"] = cert, "王五"
+	wantStatus(t, e.must("selfpay.4201A", "d-1", map[string]any{nodeFees: []any{fee(id, 1)}}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4202", "d-2", map[string]any{nodeMdtrt: v, nodeDiags: diagnoses()}, 1), sdk.StatusOK)
+	wantStatus(t, e.must("selfpay.4203", "d-3", map[string]any{"fixmedins_mdtrt_id": id, "cplt_flag": "1"}, 1), sdk.StatusOK)
+	for name, tc := range cases {
+		list := "身份证号,姓名,入院时间\n" + cert + ",王五," + tc.admitted + "\n"
+		r := e.must(OpImportPending, "d-imp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+		wantStatus(t, r, sdk.StatusOK)
+		got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+		if got["platform"] != tc.want {
+			t.Errorf("%s (%s): row %v, want the platform's visit reported %s", name, tc.admitted, got, tc.want)
+		}
+	}
+}

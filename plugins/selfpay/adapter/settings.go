@@ -19,6 +19,7 @@ const (
 	SetCheckTotals     = "checkTotals"
 	SetClaimLapse      = "claimLapse"
 	SetNothingToDelete = "nothingToDelete"
+	SetNothingToReopen = "nothingToReopen"
 )
 
 // DefaultNothingToDelete lists the phrases of err_msg with which the
@@ -28,6 +29,15 @@ const (
 // details, so that a refusal for another cause (a sign-in, a signature,
 // malformed input: "签到信息不存在" contains 不存在) is not taken for one.
 const DefaultNothingToDelete = "未查询到自费病人住院费用明细|未查询到费用明细|费用明细不存在|不存在费用明细|无费用明细|无可删除|没有可删除|无数据"
+
+// DefaultNothingToReopen lists the phrases of err_msg with which the
+// platform refuses a 4203 cplt_flag=0 (the first step of a re-upload)
+// because the visit is not complete, so there is nothing to undo. The
+// platform's wording is not public (spec notes §6): these name the
+// completion state, so that a refusal for another cause (a signature, a
+// sign-in, malformed input, a visit it does not know: 未查询到该就诊信息)
+// is not taken for one.
+const DefaultNothingToReopen = "未完成状态|非完成状态|不是完成状态|未上传完成|尚未完成|已是未完成|已为未完成|无需撤销|无需取消完成|无需撤回"
 
 // DefaultPendingColumns maps the columns of a pending list exported from
 // the medical-insurance system to fields: FIELD=HEADER|HEADER…, separated
@@ -56,18 +66,36 @@ type options struct {
 	// an upload that mean there was nothing to delete (nothingToDelete).
 	nothingCodes   []int
 	nothingPhrases []string
+	// reopenCodes and reopenPhrases are the refusals of the 4203
+	// cplt_flag=0 before a re-upload that mean the visit was not complete
+	// (nothingToReopen).
+	reopenCodes   []int
+	reopenPhrases []string
 }
 
 // nothingToDelete tells whether a refusal (infcode, err_msg) of the 4204
 // that clears a visit before its upload is one of the listed ones meaning
 // there was nothing to delete.
 func (o options) nothingToDelete(infcode int, msg string) bool {
-	for _, c := range o.nothingCodes {
+	return listedRefusal(o.nothingCodes, o.nothingPhrases, infcode, msg)
+}
+
+// nothingToReopen tells whether a refusal (infcode, err_msg) of the 4203
+// cplt_flag=0 that opens a visit before its re-upload is one of the
+// listed ones meaning the visit was not complete.
+func (o options) nothingToReopen(infcode int, msg string) bool {
+	return listedRefusal(o.reopenCodes, o.reopenPhrases, infcode, msg)
+}
+
+// listedRefusal tells whether infcode is one of codes or msg contains
+// one of phrases.
+func listedRefusal(codes []int, phrases []string, infcode int, msg string) bool {
+	for _, c := range codes {
 		if c == infcode {
 			return true
 		}
 	}
-	for _, p := range o.nothingPhrases {
+	for _, p := range phrases {
 		if strings.Contains(msg, p) {
 			return true
 		}
@@ -75,10 +103,11 @@ func (o options) nothingToDelete(infcode int, msg string) bool {
 	return false
 }
 
-// parseNothingToDelete reads CODE|PHRASE|…: a whole number is an infcode,
-// anything else a phrase of err_msg. 0 (success) and -1 (every refusal,
-// 失败) would make any refusal pass and are refused.
-func parseNothingToDelete(s string) (codes []int, phrases []string, err error) {
+// parseRefusals reads CODE|PHRASE|… (nothingToDelete, nothingToReopen):
+// a whole number is an infcode, anything else a phrase of err_msg. 0
+// (success) and -1 (every refusal, 失败) would make any refusal pass and
+// are refused; meaning says what a listed refusal means.
+func parseRefusals(s, meaning string) (codes []int, phrases []string, err error) {
 	for _, e := range strings.Split(s, "|") {
 		e = strings.TrimSpace(e)
 		if e == "" {
@@ -86,7 +115,7 @@ func parseNothingToDelete(s string) (codes []int, phrases []string, err error) {
 		}
 		if n, cerr := strconv.Atoi(e); cerr == nil {
 			if n == 0 || n == -1 {
-				return nil, nil, fmt.Errorf("infcode %d is not a refusal for nothing to delete (0 is success, -1 any failure); list the code or a phrase of the message the platform answers when there is nothing to delete", n)
+				return nil, nil, fmt.Errorf("infcode %d is not a refusal meaning %s (0 is success, -1 any failure); list the code or a phrase of the message the platform answers when %s", n, meaning, meaning)
 			}
 			codes = append(codes, n)
 			continue
@@ -122,6 +151,9 @@ func settings() []sdk.Setting {
 		{Name: SetNothingToDelete, Type: sdk.SettingString, Default: DefaultNothingToDelete,
 			Description: "refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4207 shows the visit has no fee details, and otherwise ends the upload rejected"},
+		{Name: SetNothingToReopen, Type: sdk.SettingString, Default: DefaultNothingToReopen,
+			Description: "refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload rejected"},
 	}
 	return append(hsa.Settings(), own...)
 }
@@ -165,8 +197,15 @@ func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 		ntd = DefaultNothingToDelete
 	}
 	var nerr error
-	if o.nothingCodes, o.nothingPhrases, nerr = parseNothingToDelete(ntd); nerr != nil {
+	if o.nothingCodes, o.nothingPhrases, nerr = parseRefusals(ntd, "there is nothing to delete"); nerr != nil {
 		ds.Error(SetNothingToDelete, "format", "cannot read the 4204 refusals meaning nothing to delete", nerr.Error())
+	}
+	ntr := s[SetNothingToReopen]
+	if strings.TrimSpace(ntr) == "" {
+		ntr = DefaultNothingToReopen
+	}
+	if o.reopenCodes, o.reopenPhrases, nerr = parseRefusals(ntr, "the visit is not complete"); nerr != nil {
+		ds.Error(SetNothingToReopen, "format", "cannot read the 4203 cplt_flag=0 refusals meaning the visit is not complete", nerr.Error())
 	}
 	cols := s[SetPendingColumns]
 	if strings.TrimSpace(cols) == "" {

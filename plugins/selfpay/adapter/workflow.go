@@ -112,10 +112,16 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
-			if !tolerable(err, "4203") {
+			note, err := r.reopenRefused(ctx, in, err)
+			if err != nil {
 				return r.stop(ctx, st, in, err)
 			}
-			st.log(stepResult(stepReopen, "4203", 0, 0, res, err))
+			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
+			if note != nil {
+				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
+				l.Message = note.Message + note.why
+			}
+			st.log(l)
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(in.mdtrtID, code), nil)
@@ -167,16 +173,70 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	return r.finish(ctx, st, in, statusUploaded)
 }
 
-// tolerable: 4204 before an upload (and 4203 cplt_flag=0 of a re-upload)
-// may be refused, for instance when there is nothing to delete. Only a
-// refusal of that infno is: a refused 9001 sign-in means it was never sent.
-func tolerable(err error, infno string) bool {
+// reopenRefusedError is a refusal of the 4203 cplt_flag=0 that opens a
+// visit before its re-upload that is not known to mean the visit was not
+// complete, with 4208 showing it complete or not listing it (state), or
+// refusing to say (query).
+type reopenRefusedError struct {
+	be    *hsa.BusinessError
+	state string
+	query error
+}
+
+func (e *reopenRefusedError) Error() string {
+	if e.query != nil {
+		return fmt.Sprintf("%v; it is not a refusal listed in nothingToReopen, and 4208, asked whether the visit is complete, was refused too: %v", e.be, e.query)
+	}
+	return fmt.Sprintf("%v; it is not a refusal listed in nothingToReopen, and %s", e.be, e.state)
+}
+
+func (e *reopenRefusedError) Unwrap() error { return e.be }
+
+// reopenRefused settles the outcome of the 4203 cplt_flag=0 that opens a
+// visit before its re-upload (err, nil when it succeeded). The re-upload
+// needs the visit on the platform not complete: its 4204, 4201A and 4202
+// would otherwise go over a completed visit. A refusal the site lists in
+// nothingToReopen says it was not complete and is tolerated. The
+// platform's codes are not public, so another refusal is checked with
+// 4208 (searched by the patient of the message): cpltFlag 0, the visit is
+// as the re-upload needs it and the refusal is tolerated (a warning is
+// logged); cpltFlag 1, or the visit not listed (a re-upload is of a
+// visit the platform should hold), the platform is not in the state the
+// re-upload assumes and it ends rejected (reopenRefusedError) with the
+// 4203's code and message: sending it again earns the same refusal, and
+// an upload, which the host never gives up, retried would never end. A
+// refused 4208 leaves the refusal standing (rejected); a 4208 without an
+// answer is retried, the 4203 with it. Any other error (a refused
+// sign-in: the 4203 never went out) is returned as it is.
+func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*toleratedRefusal, error) {
 	var be *hsa.BusinessError
-	return err == nil || errors.As(err, &be) && be.Infno == infno
+	if err == nil || !errors.As(err, &be) || be.Infno != "4203" {
+		return nil, err
+	}
+	if r.s.opts.nothingToReopen(be.Infcode, be.Message) {
+		return &toleratedRefusal{BusinessError: be}, nil
+	}
+	open, qerr := r.withdrawalApplied(ctx, in.mdtrtID, in.mdtrt)
+	var qbe *hsa.BusinessError
+	var qge *hsa.GatewayError
+	switch {
+	case errors.As(qerr, &qbe) || errors.As(qerr, &qge):
+		return nil, &reopenRefusedError{be: be, query: qerr}
+	case errors.Is(qerr, errWithdrawalUnknown):
+		return nil, &reopenRefusedError{be: be, state: strings.TrimPrefix(qerr.Error(), errWithdrawalUnknown.Error()+": ")}
+	case qerr != nil:
+		return nil, qerr
+	case !open:
+		return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("4208 shows visit %s still complete (cpltFlag 1)", in.mdtrtID)}
+	}
+	r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 shows the visit not complete", "site", r.s.code,
+		"message", r.req.MessageID, "visit", in.mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+	return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToReopen; 4208 shows the visit not complete)"}, nil
 }
 
 // toleratedRefusal is a refusal of the 4204 that clears a visit before
-// its upload that leaves the visit as the upload needs it, with why.
+// its upload (or of the 4203 cplt_flag=0 that opens it before a
+// re-upload) that leaves the visit as the upload needs it, with why.
 type toleratedRefusal struct {
 	*hsa.BusinessError
 	why string
