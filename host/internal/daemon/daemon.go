@@ -351,18 +351,22 @@ func (d *Daemon) Process(ctx context.Context, in pipeline.Input) (*message.Reply
 // startPlugins launches the declared plugins not in running yet and adds
 // them there.
 func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance) error {
-	return sites.StartPlugins(ctx, cfg, running, d.launch(cfg))
+	return sites.StartPlugins(ctx, cfg, running, d.launch())
 }
 
-// launch starts one plugin for cfg, supervised.
-func (d *Daemon) launch(cfg *config.Config) sites.Launch {
+// launch starts one plugin, supervised. Its journal grace follows the
+// call timeout in force (d.started): a reload does not change the
+// pipeline's processing settings, so a plugin it starts must not take a
+// new processing.callTimeout from the file either (a lower one would
+// refuse late journal entries of calls the pipeline still waits for).
+func (d *Daemon) launch() sites.Launch {
 	return func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
 			PluginOutput: logging.Writer(d.out),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			Artifacts:    d.arts,
-			JournalGrace: journalGrace(cfg),
+			JournalGrace: journalGrace(d.started),
 		})
 	}
 }
@@ -501,7 +505,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	// The plugins of the new configuration, in next until it is accepted:
 	// the running ones, the new binaries of running ones (fresh), and the
 	// newly declared ones.
-	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch(cfg))
+	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch())
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return nil, err
@@ -548,10 +552,10 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	for name, in := range d.plugins {
 		switch {
 		case !declared[name]:
-			d.retire(in, nil, retireWait(cfg))
+			d.retire(in, nil, retireWait(d.started))
 			delete(next, name)
 		case fresh[name] != nil:
-			d.retire(in, fresh[name], retireWait(cfg))
+			d.retire(in, fresh[name], retireWait(d.started))
 			d.log.Info("plugin binary replaced; the previous process finishes its calls in flight, then stops",
 				"plugin", name, "path", fresh[name].Spec().Path, "sha256", fresh[name].Spec().SHA256, "version", fresh[name].Description().Version)
 		}
@@ -638,7 +642,8 @@ const retireGrace = 10 * time.Second
 
 // retireWait bounds how long a plugin a reload removed keeps running for
 // the calls it has in flight: the pipeline's call timeout
-// (processing.callTimeout) and retireGrace.
+// (processing.callTimeout of the configuration in force, cfg = d.started:
+// a reload does not change it) and retireGrace.
 func retireWait(cfg *config.Config) time.Duration {
 	return cfg.Processing.CallTimeout.D() + retireGrace
 }

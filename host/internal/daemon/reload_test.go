@@ -411,3 +411,53 @@ func TestReloadReportsWhatItDoesNotApply(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadKeepsTheCallTimeoutInForce: a reload does not change the
+// pipeline's processing settings (they wait for a restart), so a plugin
+// it starts takes its journal grace from the call timeout in force, not
+// from a new processing.callTimeout in the file: with a lower one it
+// would refuse late journal entries of calls the pipeline still waits for.
+func TestReloadKeepsTheCallTimeoutInForce(t *testing.T) {
+	dir := t.TempDir()
+	bin1, sum1 := buildAcme(t, dir, "1.0.0")
+	bin2, sum2 := buildAcme(t, dir, "2.0.0")
+	listen := testenv.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	writeCfg := func(bin, sum, callTimeout string) {
+		t.Helper()
+		text := fmt.Sprintf(`kafka:
+  embedded: {listen: %q, dataDir: kafka}
+store: {path: db/medgate.db}
+http: {listen: 127.0.0.1:0}
+processing: {callTimeout: %s}
+plugins:
+  - {name: acme, path: %q, sha256: %s}
+sites:
+  - code: h1
+    plugins: {acme: {settings: {}}}
+`, listen, callTimeout, bin, sum)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg(bin1, sum1, "120s")
+	d, err := Start(t.Context(), cfgPath, Options{Out: io.Discard})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() { _ = d.Close() }()
+	const want = 130 * time.Second // 120s + the 10s of the journal write
+	if got := d.Plugin("acme").JournalGrace(); got != want {
+		t.Fatalf("at start acme's journal grace is %s, want %s", got, want)
+	}
+	writeCfg(bin2, sum2, "30s")
+	if _, err := d.ReloadReport(t.Context()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if v := d.Plugin("acme").Description().Version; v != "2.0.0" {
+		t.Fatalf("after the reload acme %s is listed, want 2.0.0", v)
+	}
+	if got := d.Plugin("acme").JournalGrace(); got != want {
+		t.Fatalf("the acme the reload started has a journal grace of %s, want the %s of the call timeout in force", got, want)
+	}
+}

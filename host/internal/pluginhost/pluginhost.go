@@ -640,6 +640,11 @@ func (in *Instance) Current() *Instance {
 	}
 }
 
+// JournalGrace is how long the plugin's journal entries for a site are
+// still taken after the host stopped waiting for its call there
+// (Options.JournalGrace, defaulted).
+func (in *Instance) JournalGrace() time.Duration { return in.opts.JournalGrace }
+
 // Description returns the latest Describe answer.
 func (in *Instance) Description() *sdk.DescribeResponse {
 	in.mu.RLock()
