@@ -3,7 +3,10 @@
 //
 // One YAML file per transaction, at <system>/<code>.yaml, lists the business
 // input and output fields (name, label, type, length and its unit, required,
-// date layout, enum code table, example, children). Shared enum code tables
+// date layout, enum code table, example, children). An input field may be
+// marked platformOnly (a medgate extension the platform message carries and
+// the adapter removes with [Schema.StripPlatformOnly] before sending) and a
+// required field may name such a stand-in with requiredUnless. Shared enum code tables
 // live at <system>/codes/<name>.yaml. The files are embedded in the binary
 // ([Embedded]); a site may overlay a directory of its own files ([Set.Overlay])
 // so that a new official specification is a data change, not a code change.

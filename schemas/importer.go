@@ -687,6 +687,12 @@ func fieldsNode(fields []Field) *yaml.Node {
 		if f.Required {
 			add("required", boolNode(true))
 		}
+		if f.RequiredUnless != "" {
+			add("requiredUnless", str(f.RequiredUnless))
+		}
+		if f.PlatformOnly {
+			add("platformOnly", boolNode(true))
+		}
 		if f.Format != "" {
 			add("format", str(f.Format))
 		}

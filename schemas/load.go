@@ -443,7 +443,7 @@ func (c *fileCtx) codes(n *yaml.Node, field string) map[string]string {
 
 var schemaKeys = []string{"code", "name", "system", "direction", "batchLimit", "batchField", "source", "reconstructed", "reconstructionNote", "description", "input", "output"}
 
-var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description"}
+var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description", "platformOnly", "requiredUnless"}
 
 // maxDepth bounds how deeply fields may nest.
 const maxDepth = 16
@@ -549,6 +549,7 @@ func (c *fileCtx) fields(n *yaml.Node, field, system string, tables map[string]*
 		return nil
 	}
 	out := make([]Field, 0, len(n.Content))
+	nodes := make([]*yaml.Node, 0, len(n.Content)) // of out, for messages
 	seen := map[string]int{}
 	for i, item := range n.Content {
 		f, ok := c.field(item, fmt.Sprintf("%s[%d]", field, i), field, system, tables, depth)
@@ -561,6 +562,16 @@ func (c *fileCtx) fields(n *yaml.Node, field, system string, tables map[string]*
 		}
 		seen[f.Name] = item.Line
 		out = append(out, f)
+		nodes = append(nodes, item)
+	}
+	for i, f := range out {
+		if f.RequiredUnless == "" {
+			continue
+		}
+		if alt := find(out, f.RequiredUnless); alt == nil || !alt.PlatformOnly {
+			c.add(nodes[i], join(join(field, f.Name), "requiredUnless"), fmt.Sprintf("requiredUnless names %q, which is not a platformOnly field beside it", f.RequiredUnless),
+				"name a sibling field marked platformOnly: true, or remove requiredUnless")
+		}
 	}
 	if len(out) == 0 {
 		return nil
@@ -626,6 +637,10 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 	if v, has := m["maxItems"]; has {
 		f.MaxItems, _ = c.integer(v, join(at, "maxItems"))
 	}
+	if v, has := m["platformOnly"]; has {
+		f.PlatformOnly, _ = c.boolean(v, join(at, "platformOnly"))
+	}
+	f.RequiredUnless = c.optStr(m, at, "requiredUnless")
 	if !ok {
 		// Still report problems in the children.
 		if fn, has := m["fields"]; has && !isNull(fn) {
@@ -657,6 +672,19 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 				c.add(m["format"], join(at, "format"), reason, fix)
 			}
 		}
+	}
+	if f.PlatformOnly {
+		switch {
+		case parent == "output" || strings.HasPrefix(parent, "output."):
+			c.add(m["platformOnly"], join(at, "platformOnly"), "platformOnly applies to input fields only (platform messages are inputs)", "remove it")
+		case !scalar:
+			c.add(m["platformOnly"], join(at, "platformOnly"), fmt.Sprintf("platformOnly applies to scalar fields, not %s", f.Type), "remove it, or mark the scalar children instead")
+		case f.Required:
+			c.add(m["required"], join(at, "required"), "a platformOnly field cannot be required: it stands in for a field of the external system", "remove required, and give that field requiredUnless: "+name)
+		}
+	}
+	if f.RequiredUnless != "" && !f.Required {
+		c.add(m["requiredUnless"], join(at, "requiredUnless"), "requiredUnless without required: true has no effect", "add required: true or remove requiredUnless")
 	}
 	if (f.MinItems > 0 || f.MaxItems > 0) && k != KindArray {
 		c.add(n, at, fmt.Sprintf("minItems and maxItems only apply to arrays, not %s", f.Type), "remove them")

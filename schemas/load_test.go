@@ -83,7 +83,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		`test/X001.yaml:3: field "system": system "other" does not match the directory "test" — write system: test or move the file to other/`,
 		`test/X001.yaml:4: field "direction": direction "sideways" is not known — use one of upload, download, query, revoke, feedback`,
 		`test/X001.yaml:8: field "batchField": input field "items" is string, not an array — point batchField at an array field`,
-		`test/X001.yaml:12: field "input.items.maxLenght": unknown key — did you mean "maxLength"? allowed keys are name, label, type, maxLength, lengthUnit, required, format, codes, example, fields, minItems, maxItems, description`,
+		`test/X001.yaml:12: field "input.items.maxLenght": unknown key — did you mean "maxLength"? allowed keys are name, label, type, maxLength, lengthUnit, required, format, codes, example, fields, minItems, maxItems, description, platformOnly, requiredUnless`,
 		`test/X001.yaml:13: field "input.kind.codes": an enum needs a code table — add codes: with code: label lines, or codes: <name of a table in test/codes/>`,
 		`test/X001.yaml:17: field "input.amt.maxLength": maxLength does not apply to decimal(4,2) — remove it; a decimal's length is its precision, decimal(p,s)`,
 		`test/X001.yaml:18: field "input.amt.example": the example fails the field's own rules: amt has 3 digits before the decimal point, decimal(4,2) allows 2; the value is too large — fix the example or the field`,
@@ -196,6 +196,22 @@ func TestLoadProblems(t *testing.T) {
 			want: []string{
 				`test/T1.yaml:9: field "input.a.lengthUnit": lengthUnit "gbk" is not known — use chars (characters) or bytes (UTF-8 bytes)`,
 				`test/T1.yaml:13: field "input.b.lengthUnit": lengthUnit without maxLength has no effect — set maxLength or remove lengthUnit`,
+			},
+		},
+		"platformOnly on an output, an array and a required field": {
+			body: "input:\n  - name: a\n    type: array\n    platformOnly: true\n    fields:\n      - name: b\n        type: string\n  - name: c\n    type: string\n    required: true\n    platformOnly: true\noutput:\n  - name: d\n    type: string\n    platformOnly: true\n",
+			want: []string{
+				`test/T1.yaml:9: field "input.a.platformOnly": platformOnly applies to scalar fields, not array — remove it, or mark the scalar children instead`,
+				`test/T1.yaml:15: field "input.c.required": a platformOnly field cannot be required: it stands in for a field of the external system — remove required, and give that field requiredUnless: c`,
+				`test/T1.yaml:20: field "output.d.platformOnly": platformOnly applies to input fields only (platform messages are inputs) — remove it`,
+			},
+		},
+		"requiredUnless naming a national field, and without required": {
+			body: "input:\n  - name: a\n    type: string\n    required: true\n    requiredUnless: b\n  - name: b\n    type: string\n    requiredUnless: a\n",
+			want: []string{
+				`test/T1.yaml:7: field "input.a.requiredUnless": requiredUnless names "b", which is not a platformOnly field beside it — name a sibling field marked platformOnly: true, or remove requiredUnless`,
+				`test/T1.yaml:11: field "input.b.requiredUnless": requiredUnless names "a", which is not a platformOnly field beside it — name a sibling field marked platformOnly: true, or remove requiredUnless`,
+				`test/T1.yaml:13: field "input.b.requiredUnless": requiredUnless without required: true has no effect — add required: true or remove requiredUnless`,
 			},
 		},
 		"two documents": {

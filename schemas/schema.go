@@ -202,6 +202,15 @@ type Field struct {
 	MaxItems int
 	// Description is optional free text.
 	Description string
+	// PlatformOnly marks a medgate extension: a scalar input field the
+	// platform message may carry, validated by its own rules, that the
+	// external system does not know. The adapter acts on it and removes it
+	// ([Schema.StripPlatformOnly]) before the request is sent.
+	PlatformOnly bool
+	// RequiredUnless names a PlatformOnly sibling that stands in for this
+	// required field: the field may be missing when the sibling is given
+	// (the adapter fills it before sending). Empty for none.
+	RequiredUnless string
 }
 
 // Unit returns the effective length unit (chars when none is set).
@@ -253,6 +262,10 @@ func exampleObject(fields []Field) map[string]any {
 	doc := make(map[string]any, len(fields))
 	for i := range fields {
 		f := &fields[i]
+		if f.PlatformOnly {
+			// A stand-in for a field that has its own example.
+			continue
+		}
 		switch f.Type.Kind {
 		case KindObject:
 			doc[f.Name] = exampleObject(f.Fields)
@@ -270,6 +283,41 @@ func exampleObject(fields []Field) map[string]any {
 		}
 	}
 	return doc
+}
+
+// StripPlatformOnly removes the PlatformOnly input fields (present,
+// null or empty alike) from a decoded input document, in objects and
+// array items at any depth, so that what is sent holds only the external
+// system's fields. It reports whether it removed anything. Call it after
+// [Schema.ValidateInput] and after acting on the fields.
+func (s *Schema) StripPlatformOnly(doc map[string]any) bool {
+	return stripPlatformOnly(s.Input, doc)
+}
+
+func stripPlatformOnly(fields []Field, m map[string]any) bool {
+	removed := false
+	for i := range fields {
+		f := &fields[i]
+		v, ok := m[f.Name]
+		switch {
+		case !ok:
+		case f.PlatformOnly:
+			delete(m, f.Name)
+			removed = true
+		case f.Type.Kind == KindObject:
+			if child, ok := v.(map[string]any); ok && stripPlatformOnly(f.Fields, child) {
+				removed = true
+			}
+		case f.Type.Kind == KindArray:
+			items, _ := asArray(v)
+			for _, item := range items {
+				if child, ok := item.(map[string]any); ok && stripPlatformOnly(f.Fields, child) {
+					removed = true
+				}
+			}
+		}
+	}
+	return removed
 }
 
 // find returns the field with the given name among fields.

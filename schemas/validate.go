@@ -134,8 +134,16 @@ func (vd *validator) object(fields []Field, m map[string]any) {
 		}
 		if !present || val == nil || val == "" {
 			if f.Required {
+				msg := fmt.Sprintf("%s is required and is missing, null or empty; send %s", title(f), expect(f))
+				if f.RequiredUnless != "" {
+					if alt, given := m[f.RequiredUnless]; given && alt != nil && alt != "" {
+						// The platform-only stand-in is given instead.
+						continue
+					}
+					msg += fmt.Sprintf(", or give %s instead", f.RequiredUnless)
+				}
 				vd.push(seg{key: f.Name})
-				vd.add(RuleRequired, fmt.Sprintf("%s is required and is missing, null or empty; send %s", title(f), expect(f)))
+				vd.add(RuleRequired, msg)
 				vd.pop()
 			}
 			continue

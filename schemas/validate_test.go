@@ -405,3 +405,57 @@ func TestMatchesLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestPlatformOnly: GYU002's file_url is a platform-only stand-in for
+// file_content (requiredUnless): an item may give either, one with neither
+// fails naming both, file_url is checked by its own rules, and
+// StripPlatformOnly leaves only the national fields.
+func TestPlatformOnly(t *testing.T) {
+	t.Parallel()
+	s, err := Embedded().Lookup("workinjury", "GYU002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const item = `"attachment_type": "01", "file_name": "a.pdf", "file_format": "pdf", "file_size": 4`
+	doc := func(extra string) string {
+		return `{"biz_type": "1", "biz_no": "BA1", "attachments": [{` + item + extra + `}]}`
+	}
+	tests := map[string]struct {
+		doc      string
+		want     []pathRule
+		wantMsg  string // substring of the first error's message
+		stripped bool   // StripPlatformOnly removes something
+	}{
+		"content only":           {doc: doc(`, "file_content": "JVBERi0xLjQK"`)},
+		"link only":              {doc: doc(`, "file_url": "https://emr.hospital.local/docs/a.pdf"`), stripped: true},
+		"neither":                {doc: doc(``), want: []pathRule{{"$.attachments[0].file_content", RuleRequired}}, wantMsg: "or give file_url instead"},
+		"null link, no content":  {doc: doc(`, "file_url": null`), want: []pathRule{{"$.attachments[0].file_content", RuleRequired}}, stripped: true},
+		"empty link, no content": {doc: doc(`, "file_url": ""`), want: []pathRule{{"$.attachments[0].file_content", RuleRequired}}, stripped: true},
+		"link not a string":      {doc: doc(`, "file_url": 42`), want: []pathRule{{"$.attachments[0].file_url", RuleType}}, stripped: true},
+		"link too long": {doc: doc(`, "file_url": "https://emr.hospital.local/` + strings.Repeat("a", 2000) + `"`),
+			want: []pathRule{{"$.attachments[0].file_url", RuleLength}}, stripped: true},
+		"unknown beside the link": {doc: doc(`, "file_url": "https://x/a.pdf", "file_link": "x"`), want: []pathRule{{"$.attachments[0].file_link", RuleUnknown}}, stripped: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := decodeJSON(t, tc.doc)
+			errs := s.ValidateInput(v)
+			if diff := cmp.Diff(tc.want, pathRules(errs)); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s\n%v", diff, errs)
+			}
+			if tc.wantMsg != "" && !strings.Contains(errs[0].Message, tc.wantMsg) {
+				t.Errorf("message %q does not say %q", errs[0].Message, tc.wantMsg)
+			}
+			m := v.(map[string]any)
+			if got := s.StripPlatformOnly(m); got != tc.stripped {
+				t.Errorf("StripPlatformOnly = %v, want %v", got, tc.stripped)
+			}
+			for _, x := range m["attachments"].([]any) {
+				if _, ok := x.(map[string]any)["file_url"]; ok {
+					t.Errorf("file_url is still there after StripPlatformOnly: %v", x)
+				}
+			}
+		})
+	}
+}

@@ -341,7 +341,10 @@ func (r *run) scalar(ru *rule, sc *scope, target tpath) (any, bool) {
 		v = ru.def
 	}
 	if empty(v) {
-		if ru.field != nil && ru.field.Required {
+		// A field with a platform-only stand-in (requiredUnless) may stay
+		// empty when the stand-in is given: the schema's validation, after
+		// the whole output is built, sees both and reports it if neither is.
+		if ru.field != nil && ru.field.Required && ru.field.RequiredUnless == "" {
 			what := "the expression gave no value"
 			fix := "make the expression return a value, or give this target a default value in the mapping (its rule's default key)"
 			if ru.from != nil {

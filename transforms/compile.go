@@ -363,7 +363,9 @@ func (c *compiler) compileFields(n *yaml.Node, targets []schemas.Field, prefix s
 	}
 	for i := range targets {
 		f := &targets[i]
-		if f.Required && !mapped[f.Name] {
+		// A required field may be left unmapped when its platform-only
+		// stand-in (requiredUnless, e.g. GYU002's file_url) is mapped.
+		if f.Required && !mapped[f.Name] && (f.RequiredUnless == "" || !mapped[f.RequiredUnless]) {
 			label := f.Name
 			if f.Label != "" {
 				label = fmt.Sprintf("%s (%s)", f.Name, f.Label)

@@ -269,15 +269,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	}
 	var fileURLs []string
 	if code == "GYU002" {
-		// file_url (a link to the document, medgate's extension) is taken
-		// out before the schema sees the items; the documents are fetched
-		// once the message is otherwise valid (attachfetch.go).
+		// file_url (a link to the document, a platform-only field of the
+		// schema) is read here; the documents are fetched once the message
+		// is otherwise valid (attachfetch.go).
 		var uds sdk.Diagnostics
-		var removed bool
-		fileURLs, removed, uds = takeFileURLs(doc)
-		if removed {
-			raw = nil
-		}
+		fileURLs, uds = fileLinks(doc)
 		ds = append(ds, uds...)
 	}
 	if a.defaults(c, code, doc) {
@@ -288,12 +284,17 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	if plainNumbers(doc) {
 		raw = nil
 	}
+	// The schema judges the platform message: platform-only fields (GYU002's
+	// file_url) by their own rules, and a field they stand in for
+	// (requiredUnless: file_content, filled from the link once fetched) may
+	// be missing.
 	for _, fe := range sc.ValidateInput(doc) {
-		if linkedContent(fileURLs, fe) {
-			// Filled from the link once fetched.
-			continue
-		}
 		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Path, Rule: fe.Rule, Summary: fe.Message, Detail: schemaFix(sc, fe)})
+	}
+	// Platform-only fields never reach the national system, whatever their
+	// value and whichever the schema (a site's overlay included) declares.
+	if sc.StripPlatformOnly(doc) {
+		raw = nil
 	}
 	// The business rules look at the adapter state, which an upload that
 	// already went out has changed itself (a retry of an accepted GYU006

@@ -169,34 +169,25 @@ func attachmentCap(c *siteConfig, sc *schemas.Schema) int64 {
 	return limit
 }
 
-// takeFileURLs removes file_url from each GYU002 attachment item (the
-// schema does not know it: it is a medgate extension) and returns the links
-// by item index ("" where there is none; nil when no item links), whether
-// it removed any key (the payload's bytes are then no longer the
-// request's), and an error for each item that
-// gives both file_content and file_url, or a link that is not a string. A
-// file_url of null or "" is no link.
-func takeFileURLs(doc map[string]any) (urls []string, removed bool, ds sdk.Diagnostics) {
+// fileLinks reads the file_url of each GYU002 attachment item (a
+// platform-only field of the schema: validated there, removed with the
+// schema's other platform-only fields before sending) and returns the links
+// by item index ("" where there is none; nil when no item links), and an
+// error for each item that gives both file_content and file_url. A
+// file_url of null or "" is no link; one that is not a string is no link
+// either (the schema reports its type).
+func fileLinks(doc map[string]any) (urls []string, ds sdk.Diagnostics) {
 	atts, _ := doc["attachments"].([]any)
 	urls = make([]string, len(atts))
 	linked := false
 	for i, x := range atts {
 		att, _ := x.(map[string]any)
-		v, ok := att[fileURLField]
-		if !ok {
-			continue
-		}
-		delete(att, fileURLField)
-		removed = true
-		path := fmt.Sprintf("$.attachments[%d].%s", i, fileURLField)
-		s, isStr := v.(string)
+		s, _ := att[fileURLField].(string)
 		switch {
-		case v == nil || s == "" && isStr:
-			// null or "": no link, as when absent.
-		case !isStr:
-			ds.Error(path, "type", "file_url must be a string (a link to the document)", "give the document's https link, or its content as file_content")
+		case s == "":
+			// Absent, null, "" or not a string: no link.
 		case str(att, "file_content") != "":
-			ds.Error(path, "exclusive", "the item gives both file_content and file_url", "give exactly one: the content (base64) in file_content, or a link in file_url")
+			ds.Error(fmt.Sprintf("$.attachments[%d].%s", i, fileURLField), "exclusive", "the item gives both file_content and file_url", "give exactly one: the content (base64) in file_content, or a link in file_url")
 		default:
 			urls[i], linked = s, true
 		}
@@ -204,11 +195,11 @@ func takeFileURLs(doc map[string]any) (urls []string, removed bool, ds sdk.Diagn
 	if !linked {
 		urls = nil
 	}
-	return urls, removed, ds
+	return urls, ds
 }
 
 // fillAttachments fetches the documents that GYU002 items link (urls, from
-// takeFileURLs) one at a time, checks each (allowed link, size cap,
+// fileLinks) one at a time, checks each (allowed link, size cap,
 // file_size) and writes it base64-encoded into the item's file_content, so
 // that the national request is the same as for content sent inline. Only
 // one decoded document is held at a time. A refused link or document makes
@@ -380,21 +371,6 @@ func (a *Adapter) fetchFailed(c *siteConfig, i int, where string, err error) *sd
 	a.log.Warn("cannot fetch a linked attachment; nothing sent, retried", "site", c.code, "item", i, "url", where, "err", err)
 	return failed(true, "unavailable", fmt.Sprintf("cannot fetch the document of $.attachments[%d].file_url (%s); nothing was sent", i, where),
 		err.Error()+"; the message is retried: check that the document store is reachable from medgate (and its TLS certificate, see "+setAttachmentCAFile+")")
-}
-
-// linkedContent reports whether a schema error is the missing file_content
-// of an item that links its document (file_url): the schema knows only
-// file_content, which is filled once the document is fetched.
-func linkedContent(urls []string, fe schemas.FieldError) bool {
-	if fe.Rule != "required" {
-		return false
-	}
-	for i, u := range urls {
-		if u != "" && fe.Path == fmt.Sprintf("$.attachments[%d].file_content", i) {
-			return true
-		}
-	}
-	return false
 }
 
 // restoreFix says what to do about a linked document that changed between

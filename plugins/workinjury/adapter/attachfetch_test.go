@@ -326,10 +326,11 @@ func BenchmarkAttachmentLinks10x10MiB(b *testing.B) {
 				"file_size": json.Number(strconv.Itoa(size)), "file_url": fmt.Sprintf("%s/docs/%d.pdf", srv.URL, j)})
 		}
 		in["attachments"] = atts
-		urls, _, uds := takeFileURLs(in)
+		urls, uds := fileLinks(in)
 		if uds.HasError() {
 			b.Fatal(uds)
 		}
+		sc.StripPlatformOnly(in)
 		runtime.GC()
 		debug.FreeOSMemory()
 		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)

@@ -184,3 +184,52 @@ func TestLoadRefusesWhatItDoesNotKnow(t *testing.T) {
 		t.Error("a spec without files loaded")
 	}
 }
+
+// TestPlatformOnlyRefused: a platform-only field (GYU002's file_url, a
+// medgate extension) is not part of the national interface: the simulator
+// refuses a request that carries one as unknown, and one that gives it in
+// place of file_content lacks file_content.
+func TestPlatformOnlyRefused(t *testing.T) {
+	t.Parallel()
+	files, err := RepoFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Load(files, "workinjury")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, ok := spec.Tx("workinjury", "GYU002")
+	if !ok {
+		t.Fatal("GYU002 not loaded")
+	}
+	doc := func(extra map[string]any) map[string]any {
+		att := map[string]any{"attachment_type": "01", "file_name": "a.pdf", "file_format": "pdf", "file_size": json.Number("4")}
+		for k, v := range extra {
+			att[k] = v
+		}
+		return map[string]any{"biz_type": "1", "biz_no": "BA1", "attachments": []any{att}}
+	}
+	tests := map[string]struct {
+		doc  map[string]any
+		want []string // path and rule of each violation
+	}{
+		"content":            {doc: doc(map[string]any{"file_content": "JVBERi0xLjQK"})},
+		"content and link":   {doc: doc(map[string]any{"file_content": "JVBERi0xLjQK", "file_url": "https://x/a.pdf"}), want: []string{"$.attachments[0].file_url unknown"}},
+		"link instead":       {doc: doc(map[string]any{"file_url": "https://x/a.pdf"}), want: []string{"$.attachments[0].file_content required", "$.attachments[0].file_url unknown"}},
+		"null link, content": {doc: doc(map[string]any{"file_content": "JVBERi0xLjQK", "file_url": nil}), want: []string{"$.attachments[0].file_url unknown"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, v := range tx.CheckInput(tc.doc) {
+				got = append(got, v.Path+" "+v.Rule)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("violations %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

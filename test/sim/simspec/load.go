@@ -116,6 +116,14 @@ type yamlField struct {
 	MinItems    int         `yaml:"minItems"`
 	MaxItems    int         `yaml:"maxItems"`
 	Description string      `yaml:"description"`
+	// PlatformOnly fields are medgate extensions the adapter acts on and
+	// removes before sending: the external system does not know them, so
+	// they are left out of the field lists and a request that carries one
+	// is refused as unknown. RequiredUnless (a platform-only stand-in for a
+	// required field) is the adapter's concern too: what reaches the
+	// external system always carries the required field itself.
+	PlatformOnly   bool   `yaml:"platformOnly"`
+	RequiredUnless string `yaml:"requiredUnless"`
 }
 
 type yamlCodes struct {
@@ -190,6 +198,10 @@ var decimalType = regexp.MustCompile(`^decimal\((\d+),(\d+)\)$`)
 func fields(file, where string, ys []yamlField, tables map[string]map[string]string) ([]Field, error) {
 	out := make([]Field, 0, len(ys))
 	for _, y := range ys {
+		if y.PlatformOnly {
+			// Never sent to the external system (see yamlField).
+			continue
+		}
 		at := where + "." + y.Name
 		bad := func(format string, a ...any) error {
 			return fmt.Errorf("simspec: %s: field %s: %s", file, at, fmt.Sprintf(format, a...))
