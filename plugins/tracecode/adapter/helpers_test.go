@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/test/sim/tracecode"
@@ -72,6 +73,13 @@ func baseSettings(url, dir string) map[string]string {
 
 func newEnv(t testing.TB, edit func(map[string]string)) *env {
 	t.Helper()
+	return newEnvOn(t, edit, nil)
+}
+
+// newEnvOn is newEnv with the plugin's host calls served by serve (nil:
+// the env's MemoryHost itself), e.g. a wrapper of it that counts them.
+func newEnvOn(t testing.TB, edit func(map[string]string), serve func(*sdktest.MemoryHost) sdkhost.HostServer) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
 	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42,
 		Now: clk.Now, HSAPaasID: "paas-1", HSAToken: hsaToken})
@@ -80,7 +88,11 @@ func newEnv(t testing.TB, edit func(map[string]string)) *env {
 	dir := t.TempDir()
 	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	host := sdktest.NewMemoryHost()
-	p := sdktest.Connect(t, a, host)
+	var served sdkhost.HostServer = host
+	if serve != nil {
+		served = serve(host)
+	}
+	p := sdktest.Connect(t, a, served)
 	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: p, clock: clk, dir: dir}
 	s := baseSettings(srv.URL, dir)
 	if edit != nil {
