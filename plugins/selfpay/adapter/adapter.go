@@ -302,11 +302,8 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			advice = "; nothing more was sent, for medgate cannot tell whether old details are left. Resolve the cause the platform gives and send the upload again under a new message id; " +
 				"if this refusal means there was nothing to delete, add its infcode or a phrase of its message to the site's nothingToDelete setting"
 		}
-		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
-			Diagnostics: sdk.Diagnostics{{Rule: "external",
-				Summary: fmt.Sprintf("%s: 4204, clearing the visit's old fee details before the upload, refused by the platform (infcode %d)", what, be.Infcode),
-				Detail:  hsa.MaskText(cre.Error()) + advice}}}, nil
+		return r.stepRefused(be, fmt.Sprintf("%s: 4204, clearing the visit's old fee details before the upload, refused by the platform (infcode %d)", what, be.Infcode),
+			hsa.MaskText(cre.Error())+advice), nil
 	case errors.As(err, &rre):
 		be := rre.be
 		advice := "; nothing more was sent, for the re-upload would send its fee details and visit over a visit the platform holds otherwise than it assumes. " +
@@ -315,11 +312,8 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			advice = "; nothing more was sent, for medgate cannot tell whether the visit is still complete. Resolve the cause the platform gives and send the upload again under a new message id; " +
 				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
 		}
-		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
-			Diagnostics: sdk.Diagnostics{{Rule: "external",
-				Summary: fmt.Sprintf("%s: 4203 cplt_flag=0, opening the completed visit before the re-upload, refused by the platform (infcode %d)", what, be.Infcode),
-				Detail:  hsa.MaskText(rre.Error()) + advice}}}, nil
+		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, opening the completed visit before the re-upload, refused by the platform (infcode %d)", what, be.Infcode),
+			hsa.MaskText(rre.Error())+advice), nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
@@ -358,3 +352,12 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 }
 
 var _ sdk.Plugin = (*Adapter)(nil)
+
+// stepRefused is the rejected answer to an upload whose preparing step
+// (the 4204 that clears old details, the 4203 that reopens a completed
+// visit) the platform refused with be: nothing more was sent.
+func (r *run) stepRefused(be *hsa.BusinessError, summary, detail string) *sdk.HandleResponse {
+	return &sdk.HandleResponse{Status: sdk.StatusRejected,
+		External:    &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+		Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: summary, Detail: detail}}}
+}
