@@ -129,14 +129,15 @@ type Guardian struct {
 
 // Relation codes of a guardian to a newborn: the two-digit codes of
 // GB/T 4761-2008 家庭关系代码 (the guardian's relation to the child). Only
-// the relations a newborn's guardian can have are accepted; the standard's
-// other codes (53 公公 … 56 岳母, 59 其他父母关系, 65–69, the siblings 70–79
-// and the other relatives 80–96) are refused, and so is 98: 保姆 in the
-// 1984 edition, deleted by the 2008 edition (its foreword) and absent from
-// the complete copies of the 2008 table below.
+// the relations a newborn's guardian can have are accepted. Every other
+// code is refused: among them 50 父母 and 60 祖父母或外祖父母 (which do not
+// say which one), 53 公公 … 56 岳母, 59 其他父母关系, 65–69, the siblings
+// 70–79 and the other relatives 80–96, and 98: 保姆 in the 1984 edition,
+// deleted by the 2008 edition (its foreword) and absent from the complete
+// copies of the 2008 table below.
 //
-// The standard's text is sold, not published; the codes were checked
-// against these public copies, which agree on every code here:
+// The searches found no official copy of the standard's text; the codes
+// were checked against these public copies, which agree on every code here:
 //   - the standard as reproduced at siduwenku.com/98025 (title page and
 //     foreword: replaces GB/T 4761-1984, deletes 小集体户户主 and 保姆) and
 //     m.bubsandbeans.com/paper/208963960.html (the two-digit table, OCR:
