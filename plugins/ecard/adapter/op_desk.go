@@ -58,7 +58,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	// The QR step gets the trimmed validity, so that a blank one means the
 	// site's default there too instead of failing after the registration.
-	p.Validity = strings.TrimSpace(p.Validity)
+	p.Validity = strings.TrimSpace(halfWidth(p.Validity))
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	id = halfWidthIdentity(id)

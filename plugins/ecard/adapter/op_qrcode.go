@@ -48,7 +48,8 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	p.CardNo = strings.TrimSpace(p.CardNo)
+	// Typed at the print page, possibly in full width (see halfWidth).
+	p.CardNo, p.Validity = strings.TrimSpace(halfWidth(p.CardNo)), halfWidth(p.Validity)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	validity := h.cfg.validity
 	if p.Validity != "" {

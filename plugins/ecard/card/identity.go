@@ -127,10 +127,41 @@ type Guardian struct {
 	Relation string `json:"relation"`
 }
 
-// Relation codes of a guardian to a newborn, from the family relation
-// codes of GB/T 4761-2008 (家庭关系代码), taken from background knowledge:
-// confirm them against the platform you report to. Only the relations a
-// newborn's guardian can have are accepted.
+// Relation codes of a guardian to a newborn: the two-digit codes of
+// GB/T 4761-2008 家庭关系代码 (the guardian's relation to the child). Only
+// the relations a newborn's guardian can have are accepted. Every other
+// code is refused: among them 50 父母 and 60 祖父母或外祖父母 (which do not
+// say which one), 53 公公 … 56 岳母, 59 其他父母关系, 65–69, the siblings
+// 70–79 and the other relatives 80–96, and 98: 保姆 in the 1984 edition,
+// deleted by the 2008 edition (its foreword) and absent from the complete
+// copies of the 2008 table below.
+//
+// The searches found no official copy of the standard's text; the codes
+// were checked against these public copies, which agree on every code here:
+//   - the standard as reproduced at siduwenku.com/98025 (title page and
+//     foreword: replaces GB/T 4761-1984, deletes 小集体户户主 and 保姆) and
+//     m.bubsandbeans.com/paper/208963960.html (the two-digit table, OCR:
+//     51, 57, 58, 61–64, 97 and 99 as here; the name of 52 is lost in the
+//     scan);
+//   - github.com/mabo0001/csharpforqingce mabo0001/DicRelation.cs (commit
+//     4f11c140), the complete two-digit table: all ten codes;
+//   - github.com/bailei1987/dotnet
+//     src/Commons/BL.StandardDictionary/GBT/DicFamilyRelation.cs, a part
+//     of the table labelled GB/T 4761-2008: 51, 52, 97 and 99;
+//   - github.com/rw-bsoft/his chis/src/main/java/chis/source/dic/RelatedCode.java
+//     (a community-health system): 51 父亲 and 52 母亲.
+//
+// Where the public record disagrees or is silent: one copy of the table in
+// a public repository (a land-survey front end, found by text search) has
+// 98 非亲属 and 99 其他关系, against every other source; 98 is refused, so
+// a sender that follows that copy is told rather than misread. The HL7
+// China FHIR guides (fhir.yeyanbo.cn, CodeSystems gb4761 and gb4761-2008,
+// the latter for health records) carry the table, but write 01 and 02 as
+// 1 and 2 and give 20 the name of 49; their entries for the codes here
+// could not be read. The searches found no table in WS 364 (卫生健康信息
+// 数据元值域代码) or in the national medical-insurance code sets that
+// defines these relations itself. Confirm the codes against the platform
+// you report to.
 var relationNames = map[string]string{
 	"51": "父亲",
 	"52": "母亲",
