@@ -8,6 +8,8 @@
 //     messages with their replies and journal, and the plugins per site;
 //   - the work lists every plugin declares, per site where it is enabled
 //     (read through the plugin's list operation, as the plugin masks them);
+//     a cell that opens a form or document of its plugin is a link only
+//     when the user's role may open that page (mayOpen), else plain text;
 //   - the forms plugins declare (sdk.Form): fields, one operation, the
 //     reply shown as a table, images with a printable label, or a file to
 //     download; the navigation bar lists the forms of enabled plugins
