@@ -31,10 +31,11 @@ const cookieName = "medgate_console"
 // hold sessions; the least recently used session of all ends first.
 const maxSessions = 1000
 
-// maxUserSessions bounds the sessions one holder (holder) may have: a
-// sign-in past it ends that holder's own least recently used session, so
-// signing in again and again (a script) never pushes other users' out.
-const maxUserSessions = 20
+// defaultMaxUserSessions is Options.MaxSessionsPerUser's default: the
+// sessions one holder (holder) may have. A sign-in past the bound ends
+// that holder's own least recently used session, so signing in again and
+// again (a script) never pushes other users' out.
+const defaultMaxUserSessions = 20
 
 // session is one signed-in user.
 type session struct {
@@ -56,18 +57,23 @@ type sessions struct {
 	mu        sync.Mutex
 	now       func() time.Time
 	idle, max time.Duration
-	m         map[string]*session
+	// perUser is the most sessions one holder may have (at least 1).
+	perUser int
+	m       map[string]*session
 }
 
-func newSessions(now func() time.Time, idle, max time.Duration) *sessions {
-	return &sessions{now: now, idle: idle, max: max, m: map[string]*session{}}
+func newSessions(now func() time.Time, idle, max time.Duration, perUser int) *sessions {
+	if perUser < 1 {
+		perUser = 1
+	}
+	return &sessions{now: now, idle: idle, max: max, perUser: perUser, m: map[string]*session{}}
 }
 
 func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.max
 }
 
-// holder is whose sessions count together against maxUserSessions: the
+// holder is whose sessions count together against sessions.perUser: the
 // user's name; for sessions of the admin token or the open console, which
 // sign in under any name, the credential itself, so changing the name
 // does not get around the bound.
@@ -98,7 +104,7 @@ type evicted struct {
 // create starts a session for a user; stamp is the stored user's
 // access.User.Stamp ("" when the session is no stored user's). It drops
 // expired sessions, then makes room: when the user (holder) already has
-// maxUserSessions, their own least recently used one ends; else, when
+// sessions.perUser, their own least recently used one ends; else, when
 // the map is full, the least recently used one of all. It returns the
 // live sessions it ended, for the caller to audit.
 func (ss *sessions) create(operator string, role access.Role, via, stamp string) (*session, []evicted) {
@@ -125,7 +131,7 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 	}
 	var out []evicted
 	switch {
-	case owned >= maxUserSessions:
+	case owned >= ss.perUser:
 		delete(ss.m, own.id)
 		out = append(out, evicted{own, fmt.Sprintf("session limit: %s already had %d sessions, the most one user may hold; its least recently used one (via %s, signed in %s) ended for a new sign-in",
 			holderName(operator, via), owned, own.via, own.created.UTC().Format(time.RFC3339))})

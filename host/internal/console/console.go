@@ -50,7 +50,8 @@
 // health check through the proxy) reuses the user's live proxy session
 // with the same role and stored-user stamp instead of starting another,
 // so such requests cannot fill the session map (1000) and push other
-// users' sessions out. One user holds at most 20 sessions (the admin
+// users' sessions out. One user holds at most Options.MaxSessionsPerUser
+// sessions (console.maxSessionsPerUser, default 20; the admin
 // token's sign-ins count as one user whatever their names, and so do the
 // open console's): a sign-in past that ends the user's own least recently
 // used session, so signing in again and again (a script with a password
@@ -196,6 +197,10 @@ type Options struct {
 	// SessionIdle ends a session after this long without a request
 	// (default 30m); SessionMax ends it anyway (default 12h).
 	SessionIdle, SessionMax time.Duration
+	// MaxSessionsPerUser bounds the sessions one user holds
+	// (console.maxSessionsPerUser, default 20): a sign-in past it ends
+	// that user's own least recently used session.
+	MaxSessionsPerUser int
 	// DownloadTTL is how long an export's download link works (default 1h).
 	DownloadTTL time.Duration
 	// Artifacts holds the files plugins hand over (default: the machine's
@@ -256,6 +261,9 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.SessionMax <= 0 {
 		o.SessionMax = 12 * time.Hour
 	}
+	if o.MaxSessionsPerUser <= 0 {
+		o.MaxSessionsPerUser = defaultMaxUserSessions
+	}
 	if o.DownloadTTL <= 0 {
 		o.DownloadTTL = time.Hour
 	}
@@ -290,7 +298,7 @@ func New(b Backend, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{b: b, o: o, pages: pages,
-		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
+		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
 	c.table = c.routeTable()
