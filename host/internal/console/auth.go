@@ -37,6 +37,14 @@ const maxSessions = 1000
 // again (a script) never pushes other users' out.
 const defaultMaxUserSessions = 20
 
+// confirmGrace is how long a session is served pages from what it holds
+// while the store cannot confirm it (an outage): past it since the store
+// last confirmed the session, a request is answered 503 with Retry-After
+// instead, so a user disabled, removed or changed meanwhile (by another
+// instance, or `medgate user`) keeps no access for longer. A post is never
+// carried out on a session the store did not confirm at that request.
+const confirmGrace = 60 * time.Second
+
 // session is one signed-in user.
 type session struct {
 	id       string
@@ -49,7 +57,10 @@ type session struct {
 	stamp   string
 	created time.Time
 	seen    time.Time
-	flash   *flash
+	// confirmed is when the store last confirmed the session (its
+	// sign-in, or Console.current's check); guarded by sessions.mu.
+	confirmed time.Time
+	flash     *flash
 }
 
 // sessions is the server-side session map.
@@ -140,7 +151,7 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 		out = append(out, evicted{lru, fmt.Sprintf("session limit: the console held %d sessions, the most it keeps; the least recently used of all (%s's, via %s, signed in %s) ended for %s's new sign-in",
 			len(ss.m)+1, lru.operator, lru.via, lru.created.UTC().Format(time.RFC3339), holderName(operator, via))})
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now, confirmed: now}
 	s.role.Store(int32(role))
 	ss.m[s.id] = s
 	return s, out
@@ -209,6 +220,20 @@ func (ss *sessions) get(id string, touch bool) *session {
 	return s
 }
 
+// confirm records that the store confirmed s now (Console.current).
+func (ss *sessions) confirm(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.confirmed = ss.now()
+}
+
+// unconfirmedFor is how long ago the store last confirmed s.
+func (ss *sessions) unconfirmedFor(s *session) time.Duration {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.now().Sub(s.confirmed)
+}
+
 func (ss *sessions) end(id string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -257,7 +282,9 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if ck, err := r.Cookie(cookieName); err == nil {
 				s = c.sessions.get(ck.Value, !autoRefresh(r))
 			}
-			s = c.current(r.Context(), s)
+			if s, ok = c.confirmed(w, r, s); !ok {
+				return
+			}
 		}
 		if s == nil {
 			if safeMethod(r.Method) {
@@ -365,49 +392,80 @@ func recordResult(r *http.Request, res result) {
 // user exists. A session of the admin token ends once a stored user has
 // its name (the token signs in only under names that are no user's):
 // it would otherwise go on as admin, every change recorded under that
-// user's name. Other sessions pass unchanged.
-func (c *Console) current(ctx context.Context, s *session) *session {
-	if s != nil && s.via == viaToken && c.o.Users != nil {
-		taken, err := c.o.Users.Exists(ctx, s.operator)
-		switch {
-		case err != nil:
-			c.o.Logger.Error("console: cannot check whether a user took the admin token session's name; keeping the session", "user", s.operator, "err", err)
-		case taken:
+// user's name. Other sessions pass unchanged. A session the store
+// confirmed is marked so (sessions.confirm); when the store could not be
+// read, current returns the session with the error, for confirmed to
+// decide.
+func (c *Console) current(ctx context.Context, s *session) (*session, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var err error
+	switch {
+	case s.via == viaToken && c.o.Users != nil:
+		var taken bool
+		if taken, err = c.o.Users.Exists(ctx, s.operator); err == nil && taken {
 			c.o.Logger.Info("console: session ended: a user with this name was added; the admin token no longer signs in under it", "user", s.operator)
 			c.sessions.end(s.id)
-			return nil
+			return nil, nil
 		}
-		return s
-	}
-	if s != nil && s.via == viaOpen {
+	case s.via == viaOpen:
 		// The open console ends with the first user: from then on
 		// everyone needs credentials.
-		if open, err := c.openConsole(ctx); err == nil && !open {
+		var open bool
+		if open, err = c.openConsole(ctx); err == nil && !open {
 			c.o.Logger.Info("console: session ended: the console is no longer open (a user exists)", "user", s.operator)
 			c.sessions.end(s.id)
-			return nil
+			return nil, nil
 		}
-		return s
+	case (s.via == viaPassword || s.via == viaProxy && c.o.Proxy.RoleHeader == "") && c.o.Users != nil:
+		var u access.User
+		u, err = c.o.Users.Lookup(ctx, s.operator)
+		switch {
+		case errors.Is(err, access.ErrBadCredentials):
+			c.o.Logger.Info("console: session ended: the user is disabled or gone", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil, nil
+		case err == nil && u.Stamp != s.stamp:
+			c.o.Logger.Info("console: session ended: the user's password, role or enabled state changed since sign-in", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil, nil
+		}
 	}
-	stored := s != nil && (s.via == viaPassword || s.via == viaProxy && c.o.Proxy.RoleHeader == "")
-	if !stored || c.o.Users == nil {
-		return s
+	if err != nil {
+		return s, err
 	}
-	u, err := c.o.Users.Lookup(ctx, s.operator)
-	switch {
-	case errors.Is(err, access.ErrBadCredentials):
-		c.o.Logger.Info("console: session ended: the user is disabled or gone", "user", s.operator)
-		c.sessions.end(s.id)
-		return nil
-	case err != nil:
-		c.o.Logger.Error("console: cannot check the session's user; keeping the session", "user", s.operator, "err", err)
-		return s
-	case u.Stamp != s.stamp:
-		c.o.Logger.Info("console: session ended: the user's password, role or enabled state changed since sign-in", "user", s.operator)
-		c.sessions.end(s.id)
-		return nil
+	c.sessions.confirm(s)
+	return s, nil
+}
+
+// confirmed checks s against the store (current) and reports whether the
+// request may go on with the session it returns (nil: signed out). When
+// the store cannot be read (an outage, or another fault), the session is
+// unconfirmed: a page (GET) is still served from it for confirmGrace
+// after the store last confirmed it, so a passing outage of a few
+// seconds does not stop anyone; past that, and for every post whatever
+// the time (no change is made on a session the store did not confirm
+// at that request), the request is refused with the store's failure page
+// (storeFailed: 503 with Retry-After for an outage, 500 otherwise), and
+// confirmed reports false.
+func (c *Console) confirmed(w http.ResponseWriter, r *http.Request, s *session) (*session, bool) {
+	s, err := c.current(r.Context(), s)
+	if err == nil {
+		return s, true
 	}
-	return s
+	age := c.sessions.unconfirmedFor(s)
+	if safeMethod(r.Method) && age < confirmGrace {
+		c.o.Logger.Warn("console: the store cannot confirm the session; serving the page from it within the grace", "user", s.operator, "via", s.via,
+			"confirmedAgo", age.Round(time.Second).String(), "grace", confirmGrace.String(), "err", err)
+		return s, true
+	}
+	c.o.Logger.Warn("console: request refused: the store cannot confirm the session", "user", s.operator, "via", s.via, "method", r.Method,
+		"path", r.URL.Path, "confirmedAgo", age.Round(time.Second).String())
+	what := fmt.Sprintf("medgate could not check your session against the store (it was last confirmed %s ago; a user disabled meanwhile must not go on), so nothing was shown or done",
+		age.Round(time.Second))
+	c.storeFailed(w, r, "无法确认登录 (session not confirmed)", what, err)
+	return nil, false
 }
 
 // statusWriter remembers the status a handler answered with.
@@ -450,7 +508,11 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 			// Without a role header the role is the stored user's: a
 			// session the user's change ended is made again below
 			// (with the new role) or refused (a disabled user).
-			if s = c.current(r.Context(), s); s != nil {
+			s, ok := c.confirmed(w, r, s)
+			if !ok {
+				return nil, false
+			}
+			if s != nil {
 				return s, true
 			}
 		}
@@ -485,6 +547,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	// without its cookie; a new one would push the oldest session of
 	// whoever out of the full map.
 	if s := c.sessions.reuse(name, role, stamp, !autoRefresh(r)); s != nil {
+		c.sessions.confirm(s) // the user was just read, or the proxy names the role
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}

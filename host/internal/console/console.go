@@ -67,6 +67,12 @@
 // whichever instance or `medgate user` made the change. A session of the
 // admin token ends likewise once a stored user has its name, so it never
 // acts as admin recorded under that user's name.
+// While the store cannot be read, no session can be checked (a user
+// disabled meanwhile would keep access): a session is shown pages for at
+// most confirmGrace (60 s) after the store last confirmed it, then its
+// requests are answered 503 with Retry-After (500 for a store fault that
+// is no outage); a post on a session the store did not confirm at that
+// request is never carried out (Console.confirmed).
 // A page's own reloads (the board, a pending message, a running bulk
 // replay; their Refresh URL carries refresh=1) do not count as activity
 // for the idle timeout: a page left alone signs out like any other.
