@@ -496,7 +496,8 @@ func (c *Console) clientAddr(r *http.Request) string {
 // names (when the request has no cookie of that user's, the user's live
 // proxy session with the same role and stamp, or else a new one, audited
 // as a sign-in; either with a cookie), nil when the proxy names nobody. ok is false when it refused the
-// request (an unknown role or user) and wrote the page.
+// request (an unknown role or user; the store could not be read, or could
+// not confirm the session: Console.confirmed) and wrote the page.
 func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	name, roleName, found := c.o.Proxy.Identity(r)
 	if !found {
@@ -527,6 +528,13 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	case c.o.Users != nil:
 		var u access.User
 		u, err = c.o.Users.Lookup(r.Context(), name)
+		if err != nil && !errors.Is(err, access.ErrBadCredentials) {
+			// The store failed, not the identity: its page, never the
+			// error's text (it names the database's host and account).
+			c.storeFailed(w, r, "无法登录 (sign-in unavailable)",
+				"medgate could not read the user "+name+" the reverse proxy names from the store, so nothing was signed in", err)
+			return nil, false
+		}
 		role, stamp = u.Role, u.Stamp
 	default:
 		err = errors.New("no role header is configured and medgate has no users")
