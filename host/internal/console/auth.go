@@ -442,7 +442,8 @@ func (c *Console) current(ctx context.Context, s *session) (*session, error) {
 // confirmed checks s against the store (current) and reports whether the
 // request may go on with the session it returns (nil: signed out). When
 // the store cannot be read (an outage, or another fault), the session is
-// unconfirmed: a page (GET) is still served from it for confirmGrace
+// unconfirmed: signing out always goes on (it only takes access away);
+// a page (GET) is still served from it for confirmGrace
 // after the store last confirmed it, so a passing outage of a few
 // seconds does not stop anyone; past that, and for every post whatever
 // the time (no change is made on a session the store did not confirm
@@ -455,6 +456,10 @@ func (c *Console) confirmed(w http.ResponseWriter, r *http.Request, s *session) 
 		return s, true
 	}
 	age := c.sessions.unconfirmedFor(s)
+	if r.Pattern == logoutRoute {
+		// Signing out only takes access away: never refused.
+		return s, true
+	}
 	if safeMethod(r.Method) && age < confirmGrace {
 		c.o.Logger.Warn("console: the store cannot confirm the session; serving the page from it within the grace", "user", s.operator, "via", s.via,
 			"confirmedAgo", age.Round(time.Second).String(), "grace", confirmGrace.String(), "err", err)

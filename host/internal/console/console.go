@@ -72,7 +72,8 @@
 // most confirmGrace (60 s) after the store last confirmed it, then its
 // requests are answered 503 with Retry-After (500 for a store fault that
 // is no outage); a post on a session the store did not confirm at that
-// request is never carried out (Console.confirmed).
+// request is never carried out (Console.confirmed); signing out always
+// works.
 // A page's own reloads (the board, a pending message, a running bulk
 // replay; their Refresh URL carries refresh=1) do not count as activity
 // for the idle timeout: a page left alone signs out like any other.

@@ -148,3 +148,28 @@ func TestUserDisabledDuringOutage(t *testing.T) {
 		t.Fatalf("a disabled user's session once the store is back: %d, want a redirect to sign in", r.code)
 	}
 }
+
+// TestSignOutDuringOutage: signing out ends the session even while the
+// store cannot confirm it, past confirmGrace too: it only takes access
+// away, so it is no change to refuse.
+func TestSignOutDuringOutage(t *testing.T) {
+	t.Parallel()
+	down := &downStore{}
+	f := newFixture(t, testToken, func(o *Options) {
+		o.Users = access.NewUsers(down, testParams)
+		o.Audit = audit.New(down, nil)
+	})
+	down.Store = f.st
+	c := f.client()
+	c.signIn("desk", f.addUser("desk", access.Operator))
+	outage := error(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})
+	down.failing.Store(&outage)
+	f.clock.add(confirmGrace)
+	if r := c.post("/console/logout", url.Values{"csrf": {c.csrf}}); r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/login" {
+		t.Fatalf("sign-out during an outage: %d (Location %q), want a redirect to the sign-in page", r.code, r.h.Get("Location"))
+	}
+	down.failing.Store(nil)
+	if r := c.get("/console/jobs"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.h.Get("Location"), "/console/login") {
+		t.Fatalf("the session after signing out during an outage: %d, want a redirect to sign in", r.code)
+	}
+}
