@@ -37,7 +37,7 @@ func password(user string) string { return "pw-" + user + "-0123456789" }
 // the least role that may use it, and checks every page renders without a
 // console error, an uncaught exception or a failed request:
 //   - the sign-in page, refusing a wrong password with its message;
-//   - as a viewer: the overview, a message's trace (without the reveal
+//   - as a viewer: the overview (without "run now"), a message's trace (without the reveal
 //     button), the e-card recent-cards work list (masked, its card number
 //     plain text, not a link to the print page a viewer cannot open), the
 //     403 page of the print page typed in and of an admin page, and signing
@@ -90,9 +90,13 @@ func TestConsolePagesByRole(t *testing.T) {
 	b.WaitText("form.who", viewerUser)
 	b.WaitText("main", "ecard")
 	noProblems("the viewer's overview")
-	// The navigation bar offers only what the viewer may open.
+	// The navigation bar offers only what the viewer may open, and the
+	// page no button the viewer may not use.
 	if n := b.Nodes(`header nav a[href^="/console/form/"], header nav a[href^="/console/admin/"]`); n != 0 {
 		t.Errorf("a viewer's navigation bar links %d operator or admin page(s), want none", n)
+	}
+	if n := b.Nodes(`form[action="/console/jobs/run"]`); n != 0 {
+		t.Errorf("a viewer's overview offers %d \"run now\" button(s), want none (operator only)", n)
 	}
 	b.Go("/console/message?id=" + regID)
 	b.WaitText("dd.outcome", "ok")

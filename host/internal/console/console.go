@@ -14,6 +14,9 @@
 //     reply shown as a table, images with a printable label, or a file to
 //     download; the navigation bar lists the forms of enabled plugins
 //     (each entry of the bar only to the roles its route lets through);
+//   - every page offers a button or link (run now, replay, replay all, a
+//     work list's cell) only to the roles its route lets through
+//     (page.May, Console.mayUse), so none answers 403;
 //   - the documents plugins declare (sdk.DocumentView), such as draft
 //     receipts: review the lines, adjust them one change at a time and
 //     confirm, each sent as the declared operation with the operator who
@@ -352,11 +355,18 @@ type page struct {
 	CanAct  bool
 	IsAdmin bool
 	CSRF    string
+	// may is Console.mayUse for the signed-in role (nil: signed out).
+	may func(method, target string) bool
 	// Secured is true when an admin token protects the console.
 	Secured bool
 	Flash   *flash
 	Data    any
 }
+
+// May reports whether the signed-in user's role may send method to target
+// (a console path): the route's own role check (Console.mayUse). Pages
+// offer a button or link only when it does, so none answers 403.
+func (p page) May(method, target string) bool { return p.may != nil && p.may(method, target) }
 
 // flash is a one-time notice shown on the next page of the session.
 type flash struct {
@@ -378,6 +388,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Role = s.Role()
 		p.Navs = c.nav(p.Role)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
+		p.may = func(method, target string) bool { return c.mayUse(p.Role, method, target) }
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder
