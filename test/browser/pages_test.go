@@ -37,9 +37,10 @@ func password(user string) string { return "pw-" + user + "-0123456789" }
 // the least role that may use it, and checks every page renders without a
 // console error, an uncaught exception or a failed request:
 //   - the sign-in page, refusing a wrong password with its message;
-//   - as a viewer: the overview, a message's trace (without the reveal
-//     button), the e-card recent-cards work list (masked), the 403 page of
-//     the print page its card link opens and of an admin page, and signing
+//   - as a viewer: the overview (without "run now"), a message's trace (without the reveal
+//     button), the e-card recent-cards work list (masked, its card number
+//     plain text, not a link to the print page a viewer cannot open), the
+//     403 page of the print page typed in and of an admin page, and signing
 //     out, after which the console asks to sign in again;
 //   - as an operator: the e-card print page opened from the work list's
 //     card link, its form sent; the label printed to PDF as the printer
@@ -89,9 +90,13 @@ func TestConsolePagesByRole(t *testing.T) {
 	b.WaitText("form.who", viewerUser)
 	b.WaitText("main", "ecard")
 	noProblems("the viewer's overview")
-	// The navigation bar offers only what the viewer may open.
+	// The navigation bar offers only what the viewer may open, and the
+	// page no button the viewer may not use.
 	if n := b.Nodes(`header nav a[href^="/console/form/"], header nav a[href^="/console/admin/"]`); n != 0 {
 		t.Errorf("a viewer's navigation bar links %d operator or admin page(s), want none", n)
+	}
+	if n := b.Nodes(`form[action="/console/jobs/run"]`); n != 0 {
+		t.Errorf("a viewer's overview offers %d \"run now\" button(s), want none (operator only)", n)
 	}
 	b.Go("/console/message?id=" + regID)
 	b.WaitText("dd.outcome", "ok")
@@ -105,14 +110,19 @@ func TestConsolePagesByRole(t *testing.T) {
 	noProblems("the viewer's message page")
 	b.Go("/console/worklists?plugin=ecard&list=recent-cards")
 	link := `a[href^="/console/form/ecard/print?"][href*="cardNo=` + card.CardNo + `"]`
-	b.Wait(link)
+	b.WaitText("main table", card.CardNo)
 	b.WaitText("main", "张*丰")
+	// The card number opens the print page, which needs an operator: for
+	// a viewer it is plain text, not a link that answers 403.
+	if n := b.Nodes(`main a[href^="/console/form/"], main a[href^="/console/document/"]`); n != 0 {
+		t.Errorf("a viewer's work list links %d form or document page(s), want none (they need an operator)", n)
+	}
 	if main := b.Text("main"); strings.Contains(main, "张三丰") || strings.Contains(main, patientID) || strings.Contains(main, "13812345678") {
 		t.Error("the recent-cards work list shows personal data unmasked")
 	}
 	b.Shot("viewer-recent-cards")
 	noProblems("the recent-cards work list")
-	b.Click(link) // the print page needs an operator
+	b.Go("/console/form/ecard/print?site=s1&cardNo=" + card.CardNo) // typed in: the route still refuses
 	b.WaitText(".notice.bad", "权限不足")
 	b.Shot("viewer-print-forbidden")
 	b.Go("/console/admin/users")

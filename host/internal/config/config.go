@@ -255,6 +255,10 @@ type Console struct {
 	// Lockout refuses a user's sign-ins from one client address after
 	// Failures failures within Duration (defaults 5 and 15m).
 	Lockout Lockout `yaml:"lockout"`
+	// MaxSessionsPerUser bounds the console sessions one user holds (1 to
+	// 1000, default 20): a sign-in past it ends that user's own least
+	// recently used session.
+	MaxSessionsPerUser int `yaml:"maxSessionsPerUser"`
 	// Proxy trusts a reverse proxy: its forwarded client address and,
 	// when set, the user (and role) it names.
 	Proxy *ConsoleProxy `yaml:"proxy"`
@@ -957,6 +961,7 @@ func (c *Config) applyDefaults() {
 	defNonZero(c, "console.sessionMax", &cs.SessionMax, Duration(12*time.Hour), "must be positive")
 	defNonZero(c, "console.lockout.failures", &cs.Lockout.Failures, 5, "must be between 1 and 100")
 	defNonZero(c, "console.lockout.duration", &cs.Lockout.Duration, Duration(15*time.Minute), "must be at least 1m")
+	defNonZero(c, "console.maxSessionsPerUser", &cs.MaxSessionsPerUser, 20, "must be between 1 and 1000")
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing

@@ -37,6 +37,10 @@ func (c *Config) checkConsole() Problems {
 	if cs.Lockout.Duration.D() < time.Minute {
 		add("console.lockout.duration", "must be at least 1m, is %s", cs.Lockout.Duration.D())
 	}
+	if n := cs.MaxSessionsPerUser; n < 1 || n > 1000 {
+		// 1000 is the most sessions the console keeps in all.
+		add("console.maxSessionsPerUser", "must be between 1 and 1000, is %d", n)
+	}
 	if p := cs.Proxy; p != nil {
 		if len(p.Trusted) == 0 {
 			add("console.proxy.trusted", "list the reverse proxy's addresses (e.g. 10.0.0.5 or 10.0.0.0/24); headers are believed only from them")

@@ -31,10 +31,19 @@ const cookieName = "medgate_console"
 // hold sessions; the least recently used session of all ends first.
 const maxSessions = 1000
 
-// maxUserSessions bounds the sessions one holder (holder) may have: a
-// sign-in past it ends that holder's own least recently used session, so
-// signing in again and again (a script) never pushes other users' out.
-const maxUserSessions = 20
+// defaultMaxUserSessions is Options.MaxSessionsPerUser's default: the
+// sessions one holder (holder) may have. A sign-in past the bound ends
+// that holder's own least recently used session, so signing in again and
+// again (a script) never pushes other users' out.
+const defaultMaxUserSessions = 20
+
+// confirmGrace is how long a session is served pages from what it holds
+// while the store cannot confirm it (an outage): past it since the store
+// last confirmed the session, a request is answered 503 with Retry-After
+// instead, so a user disabled, removed or changed meanwhile (by another
+// instance, or `medgate user`) keeps no access for longer. A post is never
+// carried out on a session the store did not confirm at that request.
+const confirmGrace = 60 * time.Second
 
 // session is one signed-in user.
 type session struct {
@@ -48,7 +57,10 @@ type session struct {
 	stamp   string
 	created time.Time
 	seen    time.Time
-	flash   *flash
+	// confirmed is when the store last confirmed the session (its
+	// sign-in, or Console.current's check); guarded by sessions.mu.
+	confirmed time.Time
+	flash     *flash
 }
 
 // sessions is the server-side session map.
@@ -56,18 +68,23 @@ type sessions struct {
 	mu        sync.Mutex
 	now       func() time.Time
 	idle, max time.Duration
-	m         map[string]*session
+	// perUser is the most sessions one holder may have (at least 1).
+	perUser int
+	m       map[string]*session
 }
 
-func newSessions(now func() time.Time, idle, max time.Duration) *sessions {
-	return &sessions{now: now, idle: idle, max: max, m: map[string]*session{}}
+func newSessions(now func() time.Time, idle, max time.Duration, perUser int) *sessions {
+	if perUser < 1 {
+		perUser = 1
+	}
+	return &sessions{now: now, idle: idle, max: max, perUser: perUser, m: map[string]*session{}}
 }
 
 func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.max
 }
 
-// holder is whose sessions count together against maxUserSessions: the
+// holder is whose sessions count together against sessions.perUser: the
 // user's name; for sessions of the admin token or the open console, which
 // sign in under any name, the credential itself, so changing the name
 // does not get around the bound.
@@ -98,7 +115,7 @@ type evicted struct {
 // create starts a session for a user; stamp is the stored user's
 // access.User.Stamp ("" when the session is no stored user's). It drops
 // expired sessions, then makes room: when the user (holder) already has
-// maxUserSessions, their own least recently used one ends; else, when
+// sessions.perUser, their own least recently used one ends; else, when
 // the map is full, the least recently used one of all. It returns the
 // live sessions it ended, for the caller to audit.
 func (ss *sessions) create(operator string, role access.Role, via, stamp string) (*session, []evicted) {
@@ -125,7 +142,7 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 	}
 	var out []evicted
 	switch {
-	case owned >= maxUserSessions:
+	case owned >= ss.perUser:
 		delete(ss.m, own.id)
 		out = append(out, evicted{own, fmt.Sprintf("session limit: %s already had %d sessions, the most one user may hold; its least recently used one (via %s, signed in %s) ended for a new sign-in",
 			holderName(operator, via), owned, own.via, own.created.UTC().Format(time.RFC3339))})
@@ -134,7 +151,7 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 		out = append(out, evicted{lru, fmt.Sprintf("session limit: the console held %d sessions, the most it keeps; the least recently used of all (%s's, via %s, signed in %s) ended for %s's new sign-in",
 			len(ss.m)+1, lru.operator, lru.via, lru.created.UTC().Format(time.RFC3339), holderName(operator, via))})
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now, confirmed: now}
 	s.role.Store(int32(role))
 	ss.m[s.id] = s
 	return s, out
@@ -203,6 +220,20 @@ func (ss *sessions) get(id string, touch bool) *session {
 	return s
 }
 
+// confirm records that the store confirmed s now (Console.current).
+func (ss *sessions) confirm(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.confirmed = ss.now()
+}
+
+// unconfirmedFor is how long ago the store last confirmed s.
+func (ss *sessions) unconfirmedFor(s *session) time.Duration {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.now().Sub(s.confirmed)
+}
+
 func (ss *sessions) end(id string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -251,7 +282,9 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if ck, err := r.Cookie(cookieName); err == nil {
 				s = c.sessions.get(ck.Value, !autoRefresh(r))
 			}
-			s = c.current(r.Context(), s)
+			if s, ok = c.confirmed(w, r, s); !ok {
+				return
+			}
 		}
 		if s == nil {
 			if safeMethod(r.Method) {
@@ -359,49 +392,85 @@ func recordResult(r *http.Request, res result) {
 // user exists. A session of the admin token ends once a stored user has
 // its name (the token signs in only under names that are no user's):
 // it would otherwise go on as admin, every change recorded under that
-// user's name. Other sessions pass unchanged.
-func (c *Console) current(ctx context.Context, s *session) *session {
-	if s != nil && s.via == viaToken && c.o.Users != nil {
-		taken, err := c.o.Users.Exists(ctx, s.operator)
-		switch {
-		case err != nil:
-			c.o.Logger.Error("console: cannot check whether a user took the admin token session's name; keeping the session", "user", s.operator, "err", err)
-		case taken:
+// user's name. Other sessions pass unchanged. A session the store
+// confirmed is marked so (sessions.confirm); when the store could not be
+// read, current returns the session with the error, for confirmed to
+// decide.
+func (c *Console) current(ctx context.Context, s *session) (*session, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var err error
+	switch {
+	case s.via == viaToken && c.o.Users != nil:
+		var taken bool
+		if taken, err = c.o.Users.Exists(ctx, s.operator); err == nil && taken {
 			c.o.Logger.Info("console: session ended: a user with this name was added; the admin token no longer signs in under it", "user", s.operator)
 			c.sessions.end(s.id)
-			return nil
+			return nil, nil
 		}
-		return s
-	}
-	if s != nil && s.via == viaOpen {
+	case s.via == viaOpen:
 		// The open console ends with the first user: from then on
 		// everyone needs credentials.
-		if open, err := c.openConsole(ctx); err == nil && !open {
+		var open bool
+		if open, err = c.openConsole(ctx); err == nil && !open {
 			c.o.Logger.Info("console: session ended: the console is no longer open (a user exists)", "user", s.operator)
 			c.sessions.end(s.id)
-			return nil
+			return nil, nil
 		}
-		return s
+	case (s.via == viaPassword || s.via == viaProxy && c.o.Proxy.RoleHeader == "") && c.o.Users != nil:
+		var u access.User
+		u, err = c.o.Users.Lookup(ctx, s.operator)
+		switch {
+		case errors.Is(err, access.ErrBadCredentials):
+			c.o.Logger.Info("console: session ended: the user is disabled or gone", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil, nil
+		case err == nil && u.Stamp != s.stamp:
+			c.o.Logger.Info("console: session ended: the user's password, role or enabled state changed since sign-in", "user", s.operator)
+			c.sessions.end(s.id)
+			return nil, nil
+		}
 	}
-	stored := s != nil && (s.via == viaPassword || s.via == viaProxy && c.o.Proxy.RoleHeader == "")
-	if !stored || c.o.Users == nil {
-		return s
+	if err != nil {
+		return s, err
 	}
-	u, err := c.o.Users.Lookup(ctx, s.operator)
-	switch {
-	case errors.Is(err, access.ErrBadCredentials):
-		c.o.Logger.Info("console: session ended: the user is disabled or gone", "user", s.operator)
-		c.sessions.end(s.id)
-		return nil
-	case err != nil:
-		c.o.Logger.Error("console: cannot check the session's user; keeping the session", "user", s.operator, "err", err)
-		return s
-	case u.Stamp != s.stamp:
-		c.o.Logger.Info("console: session ended: the user's password, role or enabled state changed since sign-in", "user", s.operator)
-		c.sessions.end(s.id)
-		return nil
+	c.sessions.confirm(s)
+	return s, nil
+}
+
+// confirmed checks s against the store (current) and reports whether the
+// request may go on with the session it returns (nil: signed out). When
+// the store cannot be read (an outage, or another fault), the session is
+// unconfirmed: signing out always goes on (it only takes access away);
+// a page (GET) is still served from it for confirmGrace
+// after the store last confirmed it, so a passing outage of a few
+// seconds does not stop anyone; past that, and for every post whatever
+// the time (no change is made on a session the store did not confirm
+// at that request), the request is refused with the store's failure page
+// (storeFailed: 503 with Retry-After for an outage, 500 otherwise), and
+// confirmed reports false.
+func (c *Console) confirmed(w http.ResponseWriter, r *http.Request, s *session) (*session, bool) {
+	s, err := c.current(r.Context(), s)
+	if err == nil {
+		return s, true
 	}
-	return s
+	age := c.sessions.unconfirmedFor(s)
+	if r.Pattern == logoutRoute {
+		// Signing out only takes access away: never refused.
+		return s, true
+	}
+	if safeMethod(r.Method) && age < confirmGrace {
+		c.o.Logger.Warn("console: the store cannot confirm the session; serving the page from it within the grace", "user", s.operator, "via", s.via,
+			"confirmedAgo", age.Round(time.Second).String(), "grace", confirmGrace.String(), "err", err)
+		return s, true
+	}
+	c.o.Logger.Warn("console: request refused: the store cannot confirm the session", "user", s.operator, "via", s.via, "method", r.Method,
+		"path", r.URL.Path, "confirmedAgo", age.Round(time.Second).String())
+	what := fmt.Sprintf("medgate could not check your session against the store (it was last confirmed %s ago; a user disabled meanwhile must not go on), so nothing was shown or done",
+		age.Round(time.Second))
+	c.storeFailed(w, r, "无法确认登录 (session not confirmed)", what, err)
+	return nil, false
 }
 
 // statusWriter remembers the status a handler answered with.
@@ -432,7 +501,8 @@ func (c *Console) clientAddr(r *http.Request) string {
 // names (when the request has no cookie of that user's, the user's live
 // proxy session with the same role and stamp, or else a new one, audited
 // as a sign-in; either with a cookie), nil when the proxy names nobody. ok is false when it refused the
-// request (an unknown role or user) and wrote the page.
+// request (an unknown role or user; the store could not be read, or could
+// not confirm the session: Console.confirmed) and wrote the page.
 func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	name, roleName, found := c.o.Proxy.Identity(r)
 	if !found {
@@ -444,7 +514,11 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 			// Without a role header the role is the stored user's: a
 			// session the user's change ended is made again below
 			// (with the new role) or refused (a disabled user).
-			if s = c.current(r.Context(), s); s != nil {
+			s, ok := c.confirmed(w, r, s)
+			if !ok {
+				return nil, false
+			}
+			if s != nil {
 				return s, true
 			}
 		}
@@ -459,6 +533,13 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	case c.o.Users != nil:
 		var u access.User
 		u, err = c.o.Users.Lookup(r.Context(), name)
+		if err != nil && !errors.Is(err, access.ErrBadCredentials) {
+			// The store failed, not the identity: its page, never the
+			// error's text (it names the database's host and account).
+			c.storeFailed(w, r, "无法登录 (sign-in unavailable)",
+				"medgate could not read the user "+name+" the reverse proxy names from the store, so nothing was signed in", err)
+			return nil, false
+		}
 		role, stamp = u.Role, u.Stamp
 	default:
 		err = errors.New("no role header is configured and medgate has no users")
@@ -479,6 +560,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	// without its cookie; a new one would push the oldest session of
 	// whoever out of the full map.
 	if s := c.sessions.reuse(name, role, stamp, !autoRefresh(r)); s != nil {
+		c.sessions.confirm(s) // the user was just read, or the proxy names the role
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}

@@ -8,10 +8,15 @@
 //     messages with their replies and journal, and the plugins per site;
 //   - the work lists every plugin declares, per site where it is enabled
 //     (read through the plugin's list operation, as the plugin masks them);
+//     a cell that opens a form or document of its plugin is a link only
+//     when the user's role may open that page (mayOpen), else plain text;
 //   - the forms plugins declare (sdk.Form): fields, one operation, the
 //     reply shown as a table, images with a printable label, or a file to
 //     download; the navigation bar lists the forms of enabled plugins
 //     (each entry of the bar only to the roles its route lets through);
+//   - every page offers a button or link (run now, replay, replay all, a
+//     work list's cell) only to the roles its route lets through
+//     (page.May, Console.mayUse), so none answers 403;
 //   - the documents plugins declare (sdk.DocumentView), such as draft
 //     receipts: review the lines, adjust them one change at a time and
 //     confirm, each sent as the declared operation with the operator who
@@ -48,7 +53,8 @@
 // health check through the proxy) reuses the user's live proxy session
 // with the same role and stored-user stamp instead of starting another,
 // so such requests cannot fill the session map (1000) and push other
-// users' sessions out. One user holds at most 20 sessions (the admin
+// users' sessions out. One user holds at most Options.MaxSessionsPerUser
+// sessions (console.maxSessionsPerUser, default 20; the admin
 // token's sign-ins count as one user whatever their names, and so do the
 // open console's): a sign-in past that ends the user's own least recently
 // used session, so signing in again and again (a script with a password
@@ -64,6 +70,13 @@
 // whichever instance or `medgate user` made the change. A session of the
 // admin token ends likewise once a stored user has its name, so it never
 // acts as admin recorded under that user's name.
+// While the store cannot be read, no session can be checked (a user
+// disabled meanwhile would keep access): a session is shown pages for at
+// most confirmGrace (60 s) after the store last confirmed it, then its
+// requests are answered 503 with Retry-After (500 for a store fault that
+// is no outage); a post on a session the store did not confirm at that
+// request is never carried out (Console.confirmed); signing out always
+// works.
 // A page's own reloads (the board, a pending message, a running bulk
 // replay; their Refresh URL carries refresh=1) do not count as activity
 // for the idle timeout: a page left alone signs out like any other.
@@ -194,6 +207,10 @@ type Options struct {
 	// SessionIdle ends a session after this long without a request
 	// (default 30m); SessionMax ends it anyway (default 12h).
 	SessionIdle, SessionMax time.Duration
+	// MaxSessionsPerUser bounds the sessions one user holds
+	// (console.maxSessionsPerUser, default 20): a sign-in past it ends
+	// that user's own least recently used session.
+	MaxSessionsPerUser int
 	// DownloadTTL is how long an export's download link works (default 1h).
 	DownloadTTL time.Duration
 	// Artifacts holds the files plugins hand over (default: the machine's
@@ -254,6 +271,9 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.SessionMax <= 0 {
 		o.SessionMax = 12 * time.Hour
 	}
+	if o.MaxSessionsPerUser <= 0 {
+		o.MaxSessionsPerUser = defaultMaxUserSessions
+	}
 	if o.DownloadTTL <= 0 {
 		o.DownloadTTL = time.Hour
 	}
@@ -288,7 +308,7 @@ func New(b Backend, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{b: b, o: o, pages: pages,
-		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax),
+		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
 	c.table = c.routeTable()
@@ -335,11 +355,18 @@ type page struct {
 	CanAct  bool
 	IsAdmin bool
 	CSRF    string
+	// may is Console.mayUse for the signed-in role (nil: signed out).
+	may func(method, target string) bool
 	// Secured is true when an admin token protects the console.
 	Secured bool
 	Flash   *flash
 	Data    any
 }
+
+// May reports whether the signed-in user's role may send method to target
+// (a console path): the route's own role check (Console.mayUse). Pages
+// offer a button or link only when it does, so none answers 403.
+func (p page) May(method, target string) bool { return p.may != nil && p.may(method, target) }
 
 // flash is a one-time notice shown on the next page of the session.
 type flash struct {
@@ -361,6 +388,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Role = s.Role()
 		p.Navs = c.nav(p.Role)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
+		p.may = func(method, target string) bool { return c.mayUse(p.Role, method, target) }
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder

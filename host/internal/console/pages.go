@@ -352,8 +352,17 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 	c.render(w, r, http.StatusOK, "worklists", title, nav, d)
 }
 
+// fillList reads one work list through its plugin's list operation and
+// fills b's columns and rows. A cell that opens a form (sdk.Column.Form)
+// or a document of the plugin links it only when the role of r's session
+// may open that page (mayOpen, the route's own check); otherwise the cell
+// is plain text, so a viewer is never offered a link that answers 403.
 func (c *Console) fillList(r *http.Request, b *listBlock) {
 	p := c.pluginByName(b.Plugin)
+	var role access.Role // public: links nothing without a session
+	if s := sessionFrom(r); s != nil {
+		role = s.Role()
+	}
 	res := c.send(r.Context(), c.o.Wait, prefixList, b.Plugin, b.Site, b.List.ListOperation, "", map[string]any{})
 	b.MessageID = res.ID
 	if !res.ok() {
@@ -404,6 +413,12 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			href := documentLink(p, b, f.Key, f.Value)
 			if form := forms[f.Key]; form != "" {
 				href = formLink(b.Plugin, form, b.Site, f.Key, f.Value)
+			}
+			if href != "" && !c.mayOpen(role, href) {
+				// A page the viewer's role cannot open (a form or a
+				// document needs an operator): the value as plain text,
+				// not a link that answers 403.
+				href = ""
 			}
 			text := cellText(f.Value)
 			if personalCols[f.Key] {

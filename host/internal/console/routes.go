@@ -35,7 +35,7 @@ func (c *Console) routeTable() []route {
 		}},
 		{"GET " + Prefix + "login", access.Public, c.loginPage},
 		{"POST " + Prefix + "login", access.Public, c.login},
-		{"POST " + Prefix + "logout", access.Viewer, c.logout},
+		{logoutRoute, access.Viewer, c.logout},
 
 		{"GET " + Prefix + "{$}", access.Viewer, c.overview},
 		{"GET " + Prefix + "message", access.Viewer, c.message},
@@ -70,6 +70,10 @@ func (c *Console) routeTable() []route {
 		}},
 	}
 }
+
+// logoutRoute is the sign-out's route, which Console.confirmed lets
+// through whatever the store says.
+const logoutRoute = "POST " + Prefix + "logout"
 
 // auditActions name what the console's posts do in the audit log; a post
 // not listed here is recorded as "console.post" with its route.

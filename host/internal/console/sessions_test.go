@@ -15,7 +15,7 @@ import (
 
 // TestSignInsKeepOthersSignedIn: a user (or a script holding the admin
 // token, under a new name each time) that signs in more often than the
-// session map holds signs no one else out: past maxUserSessions its own
+// session map holds signs no one else out: past defaultMaxUserSessions its own
 // least recently used sessions end, each ending audited (by A, naming
 // whose session ended), and its newest
 // session works.
@@ -49,8 +49,8 @@ func TestSignInsKeepOthersSignedIn(t *testing.T) {
 			f.c.sessions.mu.Lock()
 			total := len(f.c.sessions.m)
 			f.c.sessions.mu.Unlock()
-			if total != maxUserSessions+1 {
-				t.Fatalf("%d sessions after %d sign-ins of A and one of B, want %d (A's %d newest and B's)", total, n, maxUserSessions+1, maxUserSessions)
+			if total != defaultMaxUserSessions+1 {
+				t.Fatalf("%d sessions after %d sign-ins of A and one of B, want %d (A's %d newest and B's)", total, n, defaultMaxUserSessions+1, defaultMaxUserSessions)
 			}
 			// A's newest sign-in works.
 			a := f.client()
@@ -60,7 +60,7 @@ func TestSignInsKeepOthersSignedIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := n + 1 - maxUserSessions; len(got) != want {
+			if want := n + 1 - defaultMaxUserSessions; len(got) != want {
 				t.Fatalf("%d session endings audited, want %d", len(got), want)
 			}
 			for _, e := range got {
@@ -78,7 +78,7 @@ func TestSignInsKeepOthersSignedIn(t *testing.T) {
 func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
-	ss := newSessions(c.now, time.Hour, 12*time.Hour)
+	ss := newSessions(c.now, time.Hour, 12*time.Hour, defaultMaxUserSessions)
 	var first, second *session
 	for i := range maxSessions {
 		c.add(time.Millisecond)
@@ -215,6 +215,53 @@ func TestSignInReturnsOnlyIntoTheConsole(t *testing.T) {
 			r = c.post("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}, "back": {next}, "csrf": {c.csrf}})
 			if u := landing(r.h.Get("Location")); r.code != http.StatusSeeOther || !strings.HasPrefix(u.Path, Prefix) {
 				t.Fatalf("run now, back %q: %d, Location %q lands at %s", next, r.code, r.h.Get("Location"), u)
+			}
+		})
+	}
+}
+
+// TestMaxSessionsPerUserConfigured: Options.MaxSessionsPerUser (the
+// configuration's console.maxSessionsPerUser) bounds one user's sessions:
+// past it each sign-in ends that user's least recently used session, the
+// newest ones keep working, and the audit names the bound; 0 is the
+// default of 20.
+func TestMaxSessionsPerUserConfigured(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		option, want int
+	}{
+		{1, 1},
+		{3, 3},
+		{0, 20},
+	} {
+		t.Run(fmt.Sprint(tc.option), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken, func(o *Options) { o.MaxSessionsPerUser = tc.option })
+			pw := f.addUser("desk", access.Operator)
+			var cs []*client
+			for range tc.want + 2 {
+				f.clock.add(time.Millisecond) // the earlier sign-ins are the least recently used
+				c := f.client()
+				c.signIn("desk", pw)
+				cs = append(cs, c)
+			}
+			for i, c := range cs {
+				r := c.get("/console/jobs")
+				if live, want := r.code == http.StatusOK, i >= 2; live != want {
+					t.Errorf("sign-in %d of %d with a bound of %d: still signed in %v (%d), want %v", i+1, len(cs), tc.want, live, r.code, want)
+				}
+			}
+			got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "session.evicted", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 {
+				t.Fatalf("%d session endings audited, want 2", len(got))
+			}
+			for _, e := range got {
+				if want := fmt.Sprintf("desk already had %d sessions", tc.want); !strings.Contains(e.Detail, want) {
+					t.Errorf("audited ending %q does not say %q", e.Detail, want)
+				}
 			}
 		})
 	}

@@ -69,15 +69,22 @@ func (c *Console) nav(role access.Role) []navItem {
 }
 
 // mayOpen reports whether a user with role may open href (a console path,
-// with or without a query) with GET: the route the console's mux picks
-// for it lets the role through (routes, auth). A page no signed-in route
-// serves (the not-found page, a public one) is never offered.
+// with or without a query) with GET (mayUse).
 func (c *Console) mayOpen(role access.Role, href string) bool {
+	return c.mayUse(role, http.MethodGet, href)
+}
+
+// mayUse reports whether a user with role may send method to href (a
+// console path, with or without a query): the route the console's mux
+// picks for it lets the role through (routes, auth). A target no
+// signed-in route serves (the not-found page, a public one) is never
+// offered.
+func (c *Console) mayUse(role access.Role, method, href string) bool {
 	u, err := url.Parse(href)
 	if err != nil {
 		return false
 	}
-	_, pattern := c.mux.Handler(&http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}})
+	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: u, Host: u.Host, Header: http.Header{}})
 	need, ok := c.need[pattern]
 	return ok && need != access.Public && role.Allows(need)
 }
