@@ -56,6 +56,7 @@ func TestConsoleAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Extra["http"] = map[string]any{"listen": "127.0.0.1:0", "adminToken": "file:" + tokenFile}
+	cfg.Extra["console"] = map[string]any{"maxSessionsPerUser": 1}
 	cfgPath := cfg.Write(t, bins)
 	src, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -80,8 +81,15 @@ func TestConsoleAccess(t *testing.T) {
 		t.Fatalf("register before any change: %d %+v", code, r)
 	}
 
+	// console.maxSessionsPerUser is 1: a second sign-in by one user ends
+	// the first session, and no other user's.
+	first := newBrowser(t, mg.HTTPAddr)
+	first.signIn("zhao.view", "pw-zhao.view-0123456789")
 	viewer := newBrowser(t, mg.HTTPAddr)
 	viewer.signIn("zhao.view", "pw-zhao.view-0123456789")
+	if code, _, h := first.do("GET", "/console/", nil); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/console/login") {
+		t.Fatalf("the first of two sessions with maxSessionsPerUser 1 still opens the overview: %d", code)
+	}
 	if code, body := viewer.post("/console/jobs/run", url.Values{"job": {"x/s1/y"}}); code != http.StatusForbidden || !strings.Contains(body, "权限不足") {
 		t.Fatalf("viewer runs a job: %d", code)
 	}
