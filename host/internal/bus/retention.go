@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -69,8 +70,18 @@ func CheckRetention(ctx context.Context, cfg Config, topic string, keep time.Dur
 			return
 		}
 		defer admin.Close()
-		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic,
-			ConfigNames: []string{"retention.ms", "retention.bytes", "segment.ms", "cleanup.policy"}})
+		results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic,
+			ConfigNames: []string{"retention.ms", "retention.bytes", "segment.ms", "cleanup.policy"}}}, sarama.DescribeConfigsOptions{})
+		var entries []sarama.ConfigEntry
+		for _, r := range results {
+			switch {
+			case err != nil || r.Name != topic:
+			case !errors.Is(r.ErrorCode, sarama.ErrNoError):
+				err = &sarama.DescribeConfigError{Err: r.ErrorCode, ErrMsg: r.ErrorMsg}
+			default:
+				entries = append(entries, r.Configs...)
+			}
+		}
 		if err != nil {
 			err = fmt.Errorf("describe the configuration of topic %s: %w", topic, err)
 		}
