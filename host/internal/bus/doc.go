@@ -31,5 +31,13 @@
 // oldest record, never from its end, which would skip messages; the
 // Consumer logs this as an ALERT with the topic, partition, committed and
 // new offsets and calls Config.OnOffsetReset. Messages delivered again
-// this way are answered from the store while it keeps their outcomes.
+// this way are answered from the store while it keeps their outcomes, so
+// CheckRetention warns at start when the requests topic may keep records
+// longer than the store keeps outcomes.
+//
+// Every error of a Producer's Send is a *SendError, which marks it as a
+// write to Kafka that failed; Permanent tells the few that last until
+// someone acts (a record or topic refused, credentials, certificates or
+// rights refused, a client setting the brokers do not accept) from the
+// rest, which pass.
 package bus

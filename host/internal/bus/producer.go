@@ -188,10 +188,12 @@ func (p *Producer) sendAlone(m *sarama.ProducerMessage) {
 // Send writes one message and waits until the brokers acknowledged it. key
 // chooses the partition (nil: any partition); headers may be nil.
 //
-// An error that retrying cannot fix wraps ErrRecordRefused (the record is
-// too large or invalid: at most MaxRecordBytes fit, key, value and headers
-// together, fewer if the topic's max.message.bytes is lower) or
-// ErrTopicUnusable (the topic is missing or not writable). A valid record
+// Every error is a *SendError (a write to Kafka failed), and Permanent
+// tells one that sending again cannot fix. Of those, an error of the
+// record wraps ErrRecordRefused (the record is too large or invalid: at
+// most MaxRecordBytes fit, key, value and headers together, fewer if the
+// topic's max.message.bytes is lower), one of the topic ErrTopicUnusable
+// (the topic is missing or not writable). A valid record
 // that shared a batch with a refused one is written all the same (see
 // Producer).
 //
@@ -210,7 +212,7 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, he
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("send to topic %s: outcome unknown, the message may still be written: %w", topic, ctx.Err())
+		return &SendError{Topic: topic, Err: fmt.Errorf("outcome unknown, the message may still be written: %w", ctx.Err())}
 	}
 }
 
@@ -225,7 +227,7 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, he
 // does.
 func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error)) {
 	if topic == "" {
-		done(fmt.Errorf("send to Kafka: empty topic name: %w", ErrTopicUnusable))
+		done(&SendError{Err: fmt.Errorf("empty topic name: %w", ErrTopicUnusable)})
 		return
 	}
 	msg := &sarama.ProducerMessage{
@@ -233,7 +235,7 @@ func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byt
 		Value: sarama.ByteEncoder(value),
 		Metadata: func(err error) {
 			if err != nil {
-				err = fmt.Errorf("send to topic %s: %w", topic, classify(err))
+				err = &SendError{Topic: topic, Err: classify(err)}
 			}
 			done(err)
 		},
@@ -251,7 +253,7 @@ func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byt
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		done(fmt.Errorf("send to topic %s: %w", topic, ErrClosed))
+		done(&SendError{Topic: topic, Err: ErrClosed})
 		return
 	}
 	select {
@@ -259,10 +261,10 @@ func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byt
 		p.mu.RUnlock()
 	case <-ctx.Done():
 		p.mu.RUnlock()
-		done(fmt.Errorf("send to topic %s: not sent: %w", topic, ctx.Err()))
+		done(&SendError{Topic: topic, Err: fmt.Errorf("not sent: %w", ctx.Err())})
 	case <-p.closing:
 		p.mu.RUnlock()
-		done(fmt.Errorf("send to topic %s: %w", topic, ErrClosed))
+		done(&SendError{Topic: topic, Err: ErrClosed})
 	}
 }
 

@@ -21,12 +21,14 @@ const (
 	reasonLeader   = "a partition of the topic has no leader or too few in-sync replicas for now (a broker restarting, a partition moving)"
 	reasonKSlow    = "the brokers did not answer in time"
 	reasonStopping = "this medgate instance is shutting down"
+	reasonKafka    = "the brokers did not take the record for now"
 )
 
-// passingKafka are the errors of a write to Kafka that pass by
-// themselves: a broker restarting, a leader moving, replicas catching up,
-// a quota throttling the client.
-var passingKafka = []struct {
+// kafkaReasons name the outage of the passing errors whose cause is
+// known: a broker restarting, a leader moving, replicas catching up, a
+// quota throttling the client. Any other error of a write to Kafka that
+// is not permanent passes too, with reasonKafka.
+var kafkaReasons = []struct {
 	err    error
 	reason string
 }{
@@ -41,8 +43,8 @@ var passingKafka = []struct {
 	{sarama.ErrNotEnoughReplicas, reasonLeader},
 	{sarama.ErrNotEnoughReplicasAfterAppend, reasonLeader},
 	{sarama.ErrKafkaStorageError, reasonLeader},
-	// Without bus.ErrTopicUnusable (checked first): the topic exists and
-	// its partition's leader did not take the record.
+	// Without bus.ErrTopicUnusable (Permanent): the topic exists and its
+	// partition's leader did not take the record.
 	{sarama.ErrUnknownTopicOrPartition, reasonLeader},
 	{sarama.ErrRequestTimedOut, reasonKSlow},
 	{sarama.ErrThrottlingQuotaExceeded, reasonKSlow},
@@ -51,37 +53,72 @@ var passingKafka = []struct {
 	{sarama.ErrClosedClient, reasonStopping},
 }
 
+// kafkaClientErrors are sarama's own errors of a request that failed on
+// its way (a response cut short or not decodable, a broker gone from the
+// metadata, the retry buffer full): Kafka's, and passing.
+var kafkaClientErrors = []error{
+	sarama.ErrIncompleteResponse, sarama.ErrInsufficientData, sarama.ErrBrokerNotFound,
+	sarama.ErrProducerRetryBufferOverflow, sarama.ErrAlreadyConnected,
+}
+
 // Kafka reports whether err, returned by a write to Kafka and by nothing
 // else (the caller knows: see ingress.DependencyError), is a passing
-// outage of Kafka: the brokers unreachable or the connection lost, a
-// partition without a leader or enough in-sync replicas for now, a
-// request timed out, or the producer closed because this instance shuts
-// down. A topic that is missing or not writable (bus.ErrTopicUnusable), a
-// record Kafka refuses (bus.ErrRecordRefused), a producer misconfigured
-// or refused its credentials, and any error not known to pass are not
-// outages: waiting does not fix them, an administrator does.
+// outage of Kafka. The rule is inverted: a write that failed passes unless
+// its error is known to last until someone acts (bus.Permanent: a record
+// or topic refused, credentials, certificates or rights refused, a client
+// configuration the brokers do not accept), since a broker error or a
+// client error nobody listed, a new one of sarama's included, is far more
+// likely a broker restarting than a fault of medgate.
+//
+// A write is known to have failed when err comes from the Producer (a
+// bus.SendError, whatever its cause), or when it holds an error of the
+// Kafka client: a broker's error code (sarama.KError), one of sarama's
+// errors, a network error, a connection closed (io.EOF) or a deadline.
+// Anything else (an error of the caller's own, such as a record it could
+// not encode) is not an outage; nor is a write the caller cancelled.
 func Kafka(err error) (Outage, bool) {
-	if err == nil || errors.Is(err, bus.ErrTopicUnusable) || errors.Is(err, bus.ErrRecordRefused) {
+	if err == nil || bus.Permanent(err) || errors.Is(err, context.Canceled) {
 		return Outage{}, false
 	}
-	for _, p := range passingKafka {
+	reason, known := kafkaReason(err)
+	if _, marked := errors.AsType[*bus.SendError](err); marked || known {
+		return Outage{KafkaDependency, reason}, true
+	}
+	return Outage{}, false
+}
+
+// kafkaReason says what kind of outage err is, and whether err holds an
+// error of the Kafka client at all (false: the reason is reasonKafka).
+func kafkaReason(err error) (string, bool) {
+	for _, p := range kafkaReasons {
 		if errors.Is(err, p.err) {
-			return Outage{KafkaDependency, p.reason}, true
+			return p.reason, true
 		}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return Outage{KafkaDependency, reasonKSlow}, true
+		return reasonKSlow, true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return Outage{KafkaDependency, reasonBrokers}, true
+		return reasonBrokers, true
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok {
 		if ne.Timeout() {
-			return Outage{KafkaDependency, reasonKSlow}, true
+			return reasonKSlow, true
 		}
-		return Outage{KafkaDependency, reasonBrokers}, true
+		return reasonBrokers, true
 	}
-	return Outage{}, false
+	if _, ok := errors.AsType[sarama.KError](err); ok {
+		return reasonKafka, true
+	}
+	if _, ok := errors.AsType[sarama.PacketDecodingError](err); ok {
+		return reasonKafka, true
+	}
+	for _, e := range kafkaClientErrors {
+		if errors.Is(err, e) {
+			return reasonKafka, true
+		}
+	}
+	return reasonKafka, false
 }
