@@ -39,7 +39,8 @@ type MLLPListener struct {
 	// processing.maxPayloadBytes, at most 512 KiB: 491808 bytes with the
 	// default payload limit; at most processing.maxPayloadBytes, as the
 	// message travels in a request envelope); a larger one is refused with
-	// AR.
+	// AR. More bytes than this outside a frame (without a start block)
+	// close the connection.
 	MaxMessageBytes int `yaml:"maxMessageBytes"`
 	// MaxConnections caps the connections served at once (default 32).
 	MaxConnections int `yaml:"maxConnections"`

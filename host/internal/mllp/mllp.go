@@ -31,6 +31,17 @@
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
 // written in the character set it was read in.
 //
+// Bytes outside a frame (before a start block: a sender's keep-alive
+// bytes, a stray byte between frames) are discarded, as HAPI and Mirth
+// do, counted in medgate_mllp_discarded_bytes_total and logged once per
+// connection (never their content); blank bytes (CR, LF, space, tab)
+// between frames are normal and not counted. Bytes outside a frame that
+// start as an HL7 message (MSH) are a message sent without MLLP framing:
+// it gets an AR saying so and the connection is closed. More bytes
+// outside a frame than maxMessageBytes since the last frame (or since the
+// peer connected), blank or not, close the connection with a WARN: the
+// peer does not speak MLLP.
+//
 // Shutdown (and Close, with DefaultShutdownGrace) is graceful, like
 // net/http's: the listener stops taking connections at once; a connection
 // waiting for a message (or in the middle of one, which is not processed)
@@ -92,6 +103,7 @@ type Metrics struct {
 	messages    *prometheus.CounterVec
 	connections *prometheus.CounterVec
 	open        *prometheus.GaugeVec
+	discarded   *prometheus.CounterVec
 }
 
 // NewMetrics registers the MLLP metrics in reg.
@@ -108,8 +120,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "medgate_mllp_open_connections", Help: "MLLP connections open now, by listener.",
 		}, []string{"listener"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_discarded_bytes_total",
+			Help: "Bytes received over MLLP outside a frame (before a start block) and discarded, by listener; blank bytes between frames (CR, LF, space, tab) are not counted.",
+		}, []string{"listener"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open} {
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register MLLP metrics: %w", err)
 		}
@@ -426,7 +442,17 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		g.Inc()
 		defer g.Dec()
 	}
-	dr := &deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D()}
+	dr := &deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D(), maxGap: s.maxMessageBytes()}
+	warned := false
+	dr.discarded = func(n int) {
+		if s.met != nil {
+			s.met.discarded.WithLabelValues(s.cfg.Address).Add(float64(n))
+		}
+		if !warned {
+			warned = true
+			s.log.Warn("MLLP: bytes outside an MLLP frame (before a start block: keep-alive or stray bytes) discarded; logged once per connection, medgate_mllp_discarded_bytes_total counts them all", "from", c.RemoteAddr().String(), "bytes", n)
+		}
+	}
 	rd := hl7.NewReader(dr)
 	rd.MaxSize = s.cfg.MaxMessageBytes
 	w := hl7.NewWriter(c)
@@ -446,6 +472,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
 				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+			} else if errors.Is(err, errNoStartBlock) {
+				s.log.Warn("MLLP connection closed: more bytes than maxMessageBytes came without a start block; the peer does not send MLLP frames (0x0B, the message, 0x1C 0x0D): check its framing, and that it does not speak TLS to a listener without tls (or the reverse)",
+					"from", c.RemoteAddr().String(), "maxMessageBytes", dr.maxGap)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -504,60 +533,131 @@ func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool 
 	return true
 }
 
-// errUnframed is a message that does not start with the MLLP start block.
-var errUnframed = errors.New("the message is not in an MLLP frame")
+// maxMessageBytes is the largest message the listener reads
+// (maxMessageBytes, or the HL7 reader's default when unset).
+func (s *Server) maxMessageBytes() int {
+	if s.cfg.MaxMessageBytes > 0 {
+		return s.cfg.MaxMessageBytes
+	}
+	return hl7.DefaultMaxSize
+}
+
+var (
+	// errUnframed is a message that does not start with the MLLP start block.
+	errUnframed = errors.New("the message is not in an MLLP frame")
+	// errNoStartBlock is more bytes outside a frame than a message may hold.
+	errNoStartBlock = errors.New("too many bytes without an MLLP start block")
+)
 
 // deadlineReader gives the connection idle time before a message starts
 // and read time, from its first bytes, for the whole message: a sender
 // trickling a message in byte by byte cannot hold the connection longer.
 // The idle time runs from when the listener waits for the next message
-// (waitNext) or a frame ended, whatever blank bytes arrive meanwhile: a
-// sender trickling blanks cannot hold the connection longer either.
-// Between frames it takes only blank bytes and a start block: a message
-// without MLLP framing has no end the listener could wait for, and ends
-// the stream with errUnframed (after the frames before it).
+// (waitNext) or a frame ended, whatever bytes outside a frame arrive
+// meanwhile: a sender trickling blanks cannot hold the connection longer
+// either.
+//
+// Between frames it passes on blank bytes and the start block. Other bytes
+// there are discarded, as HAPI and Mirth do (a sender's keep-alive bytes, a
+// stray byte after an end block), and reported to discarded, unless they
+// start as an HL7 message (MSH): a message without MLLP framing has no end
+// the listener could wait for, and ends the stream with errUnframed (after
+// the frames before it). More than maxGap bytes outside a frame since the
+// last frame (or the connection's start), blank or not, end the stream
+// with errNoStartBlock: a peer streaming bytes that are not MLLP is cut off.
 type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
-	until      time.Time // when the message being read must be in; zero between messages
-	idleFrom   time.Time // when the wait for the next message began
+	maxGap     int
+	discarded  func(n int) // called with the bytes each Read discarded
+	until      time.Time   // when the message being read must be in; zero between messages
+	idleFrom   time.Time   // when the wait for the next message began
 	inFrame    bool
-	err        error // errUnframed, returned by the next Read
+	ended      bool  // the last byte was an end block
+	gap        int   // bytes outside a frame since the last one ended
+	lead       int   // how many of the gap's first non-blank bytes spell the start of "MSH"; -1 once they do not
+	err        error // errUnframed or errNoStartBlock, returned by the next Read
 }
 
 // waitNext starts the idle time: the listener waits for the next message.
 func (d *deadlineReader) waitNext() { d.idleFrom = time.Now() }
 
+// Read reads from the connection and returns what it passes on (see
+// deadlineReader); it reads again rather than return nothing when every
+// byte read was discarded.
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.err != nil {
-		return 0, d.err
-	}
-	t := d.until
-	if t.IsZero() {
-		if d.idleFrom.IsZero() {
-			d.idleFrom = time.Now()
+	for {
+		if d.err != nil {
+			return 0, d.err
 		}
-		t = d.idleFrom.Add(d.idle)
+		t := d.until
+		if t.IsZero() {
+			if d.idleFrom.IsZero() {
+				d.idleFrom = time.Now()
+			}
+			t = d.idleFrom.Add(d.idle)
+		}
+		_ = d.c.SetReadDeadline(t)
+		n, err := d.c.Read(p)
+		kept, dropped := d.filter(p[:n])
+		if dropped > 0 && d.discarded != nil {
+			d.discarded(dropped)
+		}
+		if kept > 0 || n == 0 || err != nil {
+			return kept, err
+		}
 	}
-	_ = d.c.SetReadDeadline(t)
-	n, err := d.c.Read(p)
-	// A buffered read may hold the end of one message and the start of the
-	// next; the idle timeout applies again after a frame ends.
-	for i, c := range p[:n] {
+}
+
+// filter moves the bytes of b to pass on to its start and returns how
+// many there are and how many were discarded. A buffered read may hold
+// the end of one message and the start of the next; the idle timeout
+// applies again after a frame ends.
+func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
+	for _, c := range b {
 		switch {
 		case d.inFrame:
 			if c == hl7.EndBlock {
 				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
+				d.gap, d.lead, d.ended = 0, 0, true
 			}
 		case c == hl7.StartBlock:
-			d.inFrame, d.until = true, time.Now().Add(d.read)
-		case c == '\r' || c == '\n' || c == ' ' || c == '\t':
+			d.inFrame, d.until, d.ended = true, time.Now().Add(d.read), false
+			if d.lead > 0 { // "M" or "MS" and no message: discarded
+				dropped += d.lead
+			}
 		default:
-			d.err = errUnframed
-			return i, nil
+			// The CR after an end block ends the frame; it is not outside it.
+			ended := d.ended
+			d.ended = false
+			if ended && c == '\r' {
+				break
+			}
+			if d.gap++; d.gap > d.maxGap {
+				d.err = errNoStartBlock
+				return kept, dropped
+			}
+			if c == '\r' || c == '\n' || c == ' ' || c == '\t' {
+				break
+			}
+			if d.lead >= 0 && c == "MSH"[d.lead] {
+				if d.lead++; d.lead == len("MSH") {
+					d.err = errUnframed
+					return kept, dropped
+				}
+				continue // counted once it is known not to start a message
+			}
+			if d.lead > 0 {
+				dropped += d.lead
+			}
+			d.lead = -1
+			dropped++
+			continue
 		}
+		b[kept] = c
+		kept++
 	}
-	return n, err
+	return kept, dropped
 }
 
 // discardFrame reads and drops the rest of the frame being read, up to
