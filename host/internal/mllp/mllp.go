@@ -42,12 +42,12 @@
 // peer connected), blank or not, close the connection with a WARN: the
 // peer does not speak MLLP.
 //
-// Shutdown (and Close, with DefaultShutdownGrace) is graceful, like
-// net/http's: the listener stops taking connections at once; a connection
-// waiting for a message (or in the middle of one, which is not processed)
-// is closed at once; a connection whose message is being processed reads
-// nothing more, gets that message's ACK if its outcome arrives within the
-// grace, and is then closed. After the grace the processing still going on
+// Shutdown (and Close, with the server's ShutdownGrace: mllp.shutdownGrace,
+// 5s unless set) is graceful, like net/http's: the listener stops taking
+// connections at once; a connection waiting for a message (or in the
+// middle of one, which is not processed) is closed at once; a connection
+// whose message is being processed reads nothing more, gets that message's
+// ACK if its outcome arrives within the grace, and is then closed. After the grace the processing still going on
 // is cancelled and its connections are cut without an ACK, counted in a
 // WARN: their senders resend, and the resends get the stored outcomes.
 package mllp
@@ -134,11 +134,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // DefaultShutdownGrace is how long Close lets the messages being
-// processed get their ACK before it cuts their connections.
+// processed get their ACK before it cuts their connections when the
+// server's ShutdownGrace is not set (mllp.shutdownGrace's default).
 const DefaultShutdownGrace = 5 * time.Second
 
 // Server is one MLLP listener.
 type Server struct {
+	// ShutdownGrace is how long Close (and Shutdown, given a context
+	// without a deadline) lets the messages being processed get their ACK
+	// before it cuts their connections; zero means DefaultShutdownGrace.
+	// Set it before Serve (the daemon sets mllp.shutdownGrace).
+	ShutdownGrace time.Duration
+
 	cfg   config.MLLPListener
 	proc  Processor
 	maps  Mappings
@@ -147,7 +154,6 @@ type Server struct {
 	allow []*net.IPNet
 	tls   *tls.Config
 	sem   chan struct{}
-	grace time.Duration // Close's grace (DefaultShutdownGrace)
 
 	// cutCtx ends the processing still going on when the grace is over.
 	cutCtx context.Context
@@ -172,7 +178,7 @@ func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logge
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
-		sem: make(chan struct{}, max(cfg.MaxConnections, 1)), grace: DefaultShutdownGrace,
+		sem:   make(chan struct{}, max(cfg.MaxConnections, 1)),
 		conns: map[net.Conn]*connState{}, done: make(chan struct{})}
 	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	for _, a := range cfg.AllowFrom {
@@ -321,11 +327,19 @@ func (s *Server) track() bool {
 	return true
 }
 
-// Close shuts the server down with DefaultShutdownGrace; see Shutdown.
+// Close shuts the server down with its ShutdownGrace; see Shutdown.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+	ctx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace())
 	defer cancel()
 	return s.Shutdown(ctx)
+}
+
+// shutdownGrace is ShutdownGrace, or DefaultShutdownGrace when unset.
+func (s *Server) shutdownGrace() time.Duration {
+	if s.ShutdownGrace > 0 {
+		return s.ShutdownGrace
+	}
+	return DefaultShutdownGrace
 }
 
 // Shutdown stops the server gracefully: it stops accepting connections
@@ -333,14 +347,14 @@ func (s *Server) Close() error {
 // is not processed) at once; a connection whose message is being
 // processed reads nothing more, gets that message's ACK when its outcome
 // arrives, and is closed. When ctx ends first (without a deadline,
-// DefaultShutdownGrace after the call), the processing still going on is
+// ShutdownGrace after the call), the processing still going on is
 // cancelled, its connections are cut without an ACK (their senders resend
 // and get the stored outcomes), a WARN counts them and Shutdown returns
 // ctx's error. It returns once every connection is closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownGrace)
+		ctx, cancel = context.WithTimeout(ctx, s.shutdownGrace())
 		defer cancel()
 	}
 	s.mu.Lock()
