@@ -594,7 +594,15 @@ type deadlineReader struct {
 }
 
 // waitNext starts the idle time: the listener waits for the next message.
-func (d *deadlineReader) waitNext() { d.idleFrom = time.Now() }
+// A frame that started while the message before it was processed (its
+// sender pipelines) gets its read time from now: readTimeout bounds the
+// sender's sending, not the listener's processing.
+func (d *deadlineReader) waitNext() {
+	d.idleFrom = time.Now()
+	if d.inFrame {
+		d.until = d.idleFrom.Add(d.read)
+	}
+}
 
 // Read reads from the connection and returns what it passes on (see
 // deadlineReader); it reads again rather than return nothing when every
