@@ -21,6 +21,13 @@ import (
 // stored.
 type MLLP struct {
 	Listeners []MLLPListener `yaml:"listeners"`
+	// ShutdownGrace is how long a shutdown lets the messages being
+	// processed get their ACK before their connections are cut without one
+	// (their senders resend and get the stored outcomes); default 5s,
+	// between 100ms and 1m, as the deploy examples give medgate 90s to
+	// stop (systemd TimeoutStopSec, Kubernetes
+	// terminationGracePeriodSeconds) and the rest of the shutdown follows.
+	ShutdownGrace Duration `yaml:"shutdownGrace"`
 }
 
 // MLLPListener is one TCP port taking HL7 v2 messages for one site.
@@ -39,7 +46,8 @@ type MLLPListener struct {
 	// processing.maxPayloadBytes, at most 512 KiB: 491808 bytes with the
 	// default payload limit; at most processing.maxPayloadBytes, as the
 	// message travels in a request envelope); a larger one is refused with
-	// AR.
+	// AR. More bytes than this outside a frame (without a start block)
+	// close the connection.
 	MaxMessageBytes int `yaml:"maxMessageBytes"`
 	// MaxConnections caps the connections served at once (default 32).
 	MaxConnections int `yaml:"maxConnections"`
@@ -84,6 +92,7 @@ var (
 )
 
 func (c *Config) defaultMLLP() {
+	defNonZero(c, "mllp.shutdownGrace", &c.MLLP.ShutdownGrace, Duration(5*time.Second), "must be between 100ms and 1m")
 	for i := range c.MLLP.Listeners {
 		l := &c.MLLP.Listeners[i]
 		path := fmt.Sprintf("mllp.listeners[%d].", i)
@@ -113,6 +122,9 @@ func (c *Config) checkMLLP() Problems {
 	sites := map[string]bool{}
 	for _, s := range c.Sites {
 		sites[s.Code] = true
+	}
+	if g := c.MLLP.ShutdownGrace.D(); g < 100*time.Millisecond || g > time.Minute {
+		add("mllp.shutdownGrace", "must be between 100ms and 1m, is %s", g)
 	}
 	addrs := map[string]int{}
 	for i, l := range c.MLLP.Listeners {

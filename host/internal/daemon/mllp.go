@@ -11,8 +11,9 @@ import (
 )
 
 // startMLLP opens the configured MLLP listeners (mllp.listeners); their
-// messages go through the ingress like HTTP ones. Listeners are fixed at
-// start: a reload does not open or close them.
+// messages go through the ingress like HTTP ones. Listeners (and their
+// shutdown grace, mllp.shutdownGrace) are fixed at start: a reload does
+// not open, close or change them.
 func (d *Daemon) startMLLP(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if len(cfg.MLLP.Listeners) == 0 {
 		return nil
@@ -24,6 +25,7 @@ func (d *Daemon) startMLLP(ctx context.Context, cfg *config.Config, log *slog.Lo
 	for i, l := range cfg.MLLP.Listeners {
 		s, err := mllp.New(l, d, &d.maps, log, met)
 		if err == nil {
+			s.ShutdownGrace = cfg.MLLP.ShutdownGrace.D()
 			err = s.Listen()
 		}
 		if err != nil {
@@ -46,7 +48,7 @@ func (d *Daemon) startMLLP(ctx context.Context, cfg *config.Config, log *slog.Lo
 // stopMLLP shuts the listeners down together, each gracefully (see
 // mllp.Server.Shutdown): none takes a connection any more, and the
 // messages being processed get their ACK within one grace
-// (mllp.DefaultShutdownGrace) for all of them.
+// (mllp.shutdownGrace, set at start) for all of them.
 func (d *Daemon) stopMLLP() {
 	var wg sync.WaitGroup
 	for _, s := range d.mllp {

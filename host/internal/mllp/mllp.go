@@ -31,12 +31,23 @@
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
 // written in the character set it was read in.
 //
-// Shutdown (and Close, with DefaultShutdownGrace) is graceful, like
-// net/http's: the listener stops taking connections at once; a connection
-// waiting for a message (or in the middle of one, which is not processed)
-// is closed at once; a connection whose message is being processed reads
-// nothing more, gets that message's ACK if its outcome arrives within the
-// grace, and is then closed. After the grace the processing still going on
+// Bytes outside a frame (before a start block: a sender's keep-alive
+// bytes, a stray byte between frames) are discarded, as HAPI and Mirth
+// do, counted in medgate_mllp_discarded_bytes_total and logged once per
+// connection (never their content); blank bytes (CR, LF, space, tab)
+// between frames are normal and not counted. Bytes outside a frame that
+// start as an HL7 message (MSH) are a message sent without MLLP framing:
+// it gets an AR saying so and the connection is closed. More bytes
+// outside a frame than maxMessageBytes since the last frame (or since the
+// peer connected), blank or not, close the connection with a WARN: the
+// peer does not speak MLLP.
+//
+// Shutdown (and Close, with the server's ShutdownGrace: mllp.shutdownGrace,
+// 5s unless set) is graceful, like net/http's: the listener stops taking
+// connections at once; a connection waiting for a message (or in the
+// middle of one, which is not processed) is closed at once; a connection
+// whose message is being processed reads nothing more, gets that message's
+// ACK if its outcome arrives within the grace, and is then closed. After the grace the processing still going on
 // is cancelled and its connections are cut without an ACK, counted in a
 // WARN: their senders resend, and the resends get the stored outcomes.
 package mllp
@@ -92,6 +103,7 @@ type Metrics struct {
 	messages    *prometheus.CounterVec
 	connections *prometheus.CounterVec
 	open        *prometheus.GaugeVec
+	discarded   *prometheus.CounterVec
 }
 
 // NewMetrics registers the MLLP metrics in reg.
@@ -108,8 +120,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "medgate_mllp_open_connections", Help: "MLLP connections open now, by listener.",
 		}, []string{"listener"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_discarded_bytes_total",
+			Help: "Bytes received over MLLP outside a frame (before a start block) and discarded, by listener; blank bytes between frames (CR, LF, space, tab) are not counted.",
+		}, []string{"listener"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open} {
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register MLLP metrics: %w", err)
 		}
@@ -118,11 +134,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // DefaultShutdownGrace is how long Close lets the messages being
-// processed get their ACK before it cuts their connections.
+// processed get their ACK before it cuts their connections when the
+// server's ShutdownGrace is not set (mllp.shutdownGrace's default).
 const DefaultShutdownGrace = 5 * time.Second
 
 // Server is one MLLP listener.
 type Server struct {
+	// ShutdownGrace is how long Close (and Shutdown, given a context
+	// without a deadline) lets the messages being processed get their ACK
+	// before it cuts their connections; zero means DefaultShutdownGrace.
+	// Set it before Serve (the daemon sets mllp.shutdownGrace).
+	ShutdownGrace time.Duration
+
 	cfg   config.MLLPListener
 	proc  Processor
 	maps  Mappings
@@ -131,7 +154,6 @@ type Server struct {
 	allow []*net.IPNet
 	tls   *tls.Config
 	sem   chan struct{}
-	grace time.Duration // Close's grace (DefaultShutdownGrace)
 
 	// cutCtx ends the processing still going on when the grace is over.
 	cutCtx context.Context
@@ -156,7 +178,7 @@ func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logge
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
-		sem: make(chan struct{}, max(cfg.MaxConnections, 1)), grace: DefaultShutdownGrace,
+		sem:   make(chan struct{}, max(cfg.MaxConnections, 1)),
 		conns: map[net.Conn]*connState{}, done: make(chan struct{})}
 	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	for _, a := range cfg.AllowFrom {
@@ -305,11 +327,19 @@ func (s *Server) track() bool {
 	return true
 }
 
-// Close shuts the server down with DefaultShutdownGrace; see Shutdown.
+// Close shuts the server down with its ShutdownGrace; see Shutdown.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+	ctx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace())
 	defer cancel()
 	return s.Shutdown(ctx)
+}
+
+// shutdownGrace is ShutdownGrace, or DefaultShutdownGrace when unset.
+func (s *Server) shutdownGrace() time.Duration {
+	if s.ShutdownGrace > 0 {
+		return s.ShutdownGrace
+	}
+	return DefaultShutdownGrace
 }
 
 // Shutdown stops the server gracefully: it stops accepting connections
@@ -317,14 +347,14 @@ func (s *Server) Close() error {
 // is not processed) at once; a connection whose message is being
 // processed reads nothing more, gets that message's ACK when its outcome
 // arrives, and is closed. When ctx ends first (without a deadline,
-// DefaultShutdownGrace after the call), the processing still going on is
+// ShutdownGrace after the call), the processing still going on is
 // cancelled, its connections are cut without an ACK (their senders resend
 // and get the stored outcomes), a WARN counts them and Shutdown returns
 // ctx's error. It returns once every connection is closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownGrace)
+		ctx, cancel = context.WithTimeout(ctx, s.shutdownGrace())
 		defer cancel()
 	}
 	s.mu.Lock()
@@ -426,7 +456,17 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		g.Inc()
 		defer g.Dec()
 	}
-	dr := &deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D()}
+	dr := &deadlineReader{c: c, idle: s.cfg.IdleTimeout.D(), read: s.cfg.ReadTimeout.D(), maxGap: s.maxMessageBytes()}
+	warned := false
+	dr.discarded = func(n int) {
+		if s.met != nil {
+			s.met.discarded.WithLabelValues(s.cfg.Address).Add(float64(n))
+		}
+		if !warned {
+			warned = true
+			s.log.Warn("MLLP: bytes outside an MLLP frame (before a start block: keep-alive or stray bytes) discarded; logged once per connection, medgate_mllp_discarded_bytes_total counts them all", "from", c.RemoteAddr().String(), "bytes", n)
+		}
+	}
 	rd := hl7.NewReader(dr)
 	rd.MaxSize = s.cfg.MaxMessageBytes
 	w := hl7.NewWriter(c)
@@ -446,6 +486,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
 				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+			} else if errors.Is(err, errNoStartBlock) {
+				s.log.Warn("MLLP connection closed: more bytes than maxMessageBytes came without a start block; the peer does not send MLLP frames (0x0B, the message, 0x1C 0x0D): check its framing, and that it does not speak TLS to a listener without tls (or the reverse)",
+					"from", c.RemoteAddr().String(), "maxMessageBytes", dr.maxGap)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -504,60 +547,139 @@ func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool 
 	return true
 }
 
-// errUnframed is a message that does not start with the MLLP start block.
-var errUnframed = errors.New("the message is not in an MLLP frame")
+// maxMessageBytes is the largest message the listener reads
+// (maxMessageBytes, or the HL7 reader's default when unset).
+func (s *Server) maxMessageBytes() int {
+	if s.cfg.MaxMessageBytes > 0 {
+		return s.cfg.MaxMessageBytes
+	}
+	return hl7.DefaultMaxSize
+}
+
+var (
+	// errUnframed is a message that does not start with the MLLP start block.
+	errUnframed = errors.New("the message is not in an MLLP frame")
+	// errNoStartBlock is more bytes outside a frame than a message may hold.
+	errNoStartBlock = errors.New("too many bytes without an MLLP start block")
+)
 
 // deadlineReader gives the connection idle time before a message starts
 // and read time, from its first bytes, for the whole message: a sender
 // trickling a message in byte by byte cannot hold the connection longer.
 // The idle time runs from when the listener waits for the next message
-// (waitNext) or a frame ended, whatever blank bytes arrive meanwhile: a
-// sender trickling blanks cannot hold the connection longer either.
-// Between frames it takes only blank bytes and a start block: a message
-// without MLLP framing has no end the listener could wait for, and ends
-// the stream with errUnframed (after the frames before it).
+// (waitNext) or a frame ended, whatever bytes outside a frame arrive
+// meanwhile: a sender trickling blanks cannot hold the connection longer
+// either.
+//
+// Between frames it passes on blank bytes and the start block. Other bytes
+// there are discarded, as HAPI and Mirth do (a sender's keep-alive bytes, a
+// stray byte after an end block), and reported to discarded, unless they
+// start as an HL7 message (MSH): a message without MLLP framing has no end
+// the listener could wait for, and ends the stream with errUnframed (after
+// the frames before it). More than maxGap bytes outside a frame since the
+// last frame (or the connection's start), blank or not, end the stream
+// with errNoStartBlock: a peer streaming bytes that are not MLLP is cut off.
 type deadlineReader struct {
 	c          net.Conn
 	idle, read time.Duration
-	until      time.Time // when the message being read must be in; zero between messages
-	idleFrom   time.Time // when the wait for the next message began
+	maxGap     int
+	discarded  func(n int) // called with the bytes each Read discarded
+	until      time.Time   // when the message being read must be in; zero between messages
+	idleFrom   time.Time   // when the wait for the next message began
 	inFrame    bool
-	err        error // errUnframed, returned by the next Read
+	ended      bool  // the last byte was an end block
+	gap        int   // bytes outside a frame since the last one ended
+	lead       int   // how many of the gap's first non-blank bytes spell the start of "MSH"; -1 once they do not
+	err        error // errUnframed or errNoStartBlock, returned by the next Read
 }
 
 // waitNext starts the idle time: the listener waits for the next message.
-func (d *deadlineReader) waitNext() { d.idleFrom = time.Now() }
+// A frame that started while the message before it was processed (its
+// sender pipelines) gets its read time from now: readTimeout bounds the
+// sender's sending, not the listener's processing.
+func (d *deadlineReader) waitNext() {
+	d.idleFrom = time.Now()
+	if d.inFrame {
+		d.until = d.idleFrom.Add(d.read)
+	}
+}
 
+// Read reads from the connection and returns what it passes on (see
+// deadlineReader); it reads again rather than return nothing when every
+// byte read was discarded.
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.err != nil {
-		return 0, d.err
-	}
-	t := d.until
-	if t.IsZero() {
-		if d.idleFrom.IsZero() {
-			d.idleFrom = time.Now()
+	for {
+		if d.err != nil {
+			return 0, d.err
 		}
-		t = d.idleFrom.Add(d.idle)
+		t := d.until
+		if t.IsZero() {
+			if d.idleFrom.IsZero() {
+				d.idleFrom = time.Now()
+			}
+			t = d.idleFrom.Add(d.idle)
+		}
+		_ = d.c.SetReadDeadline(t)
+		n, err := d.c.Read(p)
+		kept, dropped := d.filter(p[:n])
+		if dropped > 0 && d.discarded != nil {
+			d.discarded(dropped)
+		}
+		if kept > 0 || n == 0 || err != nil {
+			return kept, err
+		}
 	}
-	_ = d.c.SetReadDeadline(t)
-	n, err := d.c.Read(p)
-	// A buffered read may hold the end of one message and the start of the
-	// next; the idle timeout applies again after a frame ends.
-	for i, c := range p[:n] {
+}
+
+// filter moves the bytes of b to pass on to its start and returns how
+// many there are and how many were discarded. A buffered read may hold
+// the end of one message and the start of the next; the idle timeout
+// applies again after a frame ends.
+func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
+	for _, c := range b {
 		switch {
 		case d.inFrame:
 			if c == hl7.EndBlock {
 				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
+				d.gap, d.lead, d.ended = 0, 0, true
 			}
 		case c == hl7.StartBlock:
-			d.inFrame, d.until = true, time.Now().Add(d.read)
-		case c == '\r' || c == '\n' || c == ' ' || c == '\t':
+			d.inFrame, d.until, d.ended = true, time.Now().Add(d.read), false
+			if d.lead > 0 { // "M" or "MS" and no message: discarded
+				dropped += d.lead
+			}
 		default:
-			d.err = errUnframed
-			return i, nil
+			// The CR after an end block ends the frame; it is not outside it.
+			ended := d.ended
+			d.ended = false
+			if ended && c == '\r' {
+				break
+			}
+			if d.gap++; d.gap > d.maxGap {
+				d.err = errNoStartBlock
+				return kept, dropped
+			}
+			if c == '\r' || c == '\n' || c == ' ' || c == '\t' {
+				break
+			}
+			if d.lead >= 0 && c == "MSH"[d.lead] {
+				if d.lead++; d.lead == len("MSH") {
+					d.err = errUnframed
+					return kept, dropped
+				}
+				continue // counted once it is known not to start a message
+			}
+			if d.lead > 0 {
+				dropped += d.lead
+			}
+			d.lead = -1
+			dropped++
+			continue
 		}
+		b[kept] = c
+		kept++
 	}
-	return n, err
+	return kept, dropped
 }
 
 // discardFrame reads and drops the rest of the frame being read, up to

@@ -253,10 +253,11 @@ func TestShutdownClosesIdleConnectionsAtOnce(t *testing.T) {
 }
 
 // TestShutdownCutsAfterGrace: a message whose outcome does not arrive
-// within the grace (Shutdown's deadline, or Close's default) has its
-// processing cancelled and its connection cut without an ACK (its sender
-// resends; the resend gets the stored outcome), and the cut is counted in
-// a WARN.
+// within the grace (Shutdown's deadline, or else the server's
+// ShutdownGrace, mllp.shutdownGrace) has its processing cancelled and its
+// connection cut without an ACK (its sender resends; the resend gets the
+// stored outcome), and the cut is counted in a WARN. Shutdown without a
+// deadline used to wait for DefaultShutdownGrace whatever was configured.
 func TestShutdownCutsAfterGrace(t *testing.T) {
 	t.Parallel()
 	for name, shut := range map[string]func(*Server) error{
@@ -265,9 +266,13 @@ func TestShutdownCutsAfterGrace(t *testing.T) {
 			defer cancel()
 			return s.Shutdown(ctx)
 		},
-		"Close default grace": func(s *Server) error {
-			s.grace = 50 * time.Millisecond
+		"Close, ShutdownGrace": func(s *Server) error {
+			s.ShutdownGrace = 50 * time.Millisecond
 			return s.Close()
+		},
+		"Shutdown without a deadline, ShutdownGrace": func(s *Server) error {
+			s.ShutdownGrace = 50 * time.Millisecond
+			return s.Shutdown(context.Background())
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -282,7 +287,14 @@ func TestShutdownCutsAfterGrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			receive(t, proc.started, "message processed")
-			err := shut(s)
+			shutdown := make(chan error, 1)
+			go func() { shutdown <- shut(s) }()
+			var err error
+			select {
+			case err = <-shutdown:
+			case <-time.After(3 * time.Second): // far above the 50ms grace, below DefaultShutdownGrace
+				t.Fatalf("shutdown with a 50ms grace still going on after 3s")
+			}
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Shutdown: %v, want the grace exceeded", err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/transforms/hl7"
 )
 
@@ -291,4 +292,68 @@ func TestMappedACKAnswersSender(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadTimeoutOfAPipelinedMessage: readTimeout bounds the time the
+// sender takes to send a message, not the time the listener takes to
+// process the one before it. A frame whose start came with the end of the
+// message before it (a sender pipelining its messages) gets readTimeout
+// from when the listener starts reading it again after that message's ACK;
+// its read time used to run while the message before it was processed, so
+// a processing longer than readTimeout cut the connection as soon as the
+// rest of the frame was waited for.
+func TestReadTimeoutOfAPipelinedMessage(t *testing.T) {
+	t.Parallel()
+	cfg := listenerConfig()
+	cfg.ReadTimeout = config.Duration(200 * time.Millisecond)
+	proc := &fakeProc{answer: status(message.StatusOK)}
+	slow := &slowProc{next: proc, took: 4 * cfg.ReadTimeout.D()}
+	s, err := New(cfg, slow, fakeMaps{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(t.Context(), server)
+	}()
+	defer func() { client.Close(); <-done }()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	second := frame(strings.Replace(a28, "%s", "2", 1))
+	// One write, read at once: the first message and the start of the second.
+	if _, err := client.Write(append(frame(strings.Replace(a28, "%s", "1", 1)), second[:40]...)); err != nil {
+		t.Fatal(err)
+	}
+	rd := hl7.NewReader(client)
+	for i, rest := range [][]byte{second[40:], nil} {
+		b, err := rd.ReadMessage()
+		if err != nil {
+			t.Fatalf("ACK %d: %v", i+1, err)
+		}
+		if want := "MSA|AA|MSG" + string(rune('1'+i)); !strings.Contains(string(b), want) {
+			t.Fatalf("ACK %d %q, want %s", i+1, b, want)
+		}
+		if rest != nil {
+			if _, err := client.Write(rest); err != nil {
+				t.Fatalf("the rest of the second message, sent at once after the first one's ACK: %v", err)
+			}
+		}
+	}
+}
+
+// slowProc is a processor whose processing takes took (or until its
+// context ends) before next answers.
+type slowProc struct {
+	next Processor
+	took time.Duration
+}
+
+func (p *slowProc) Process(ctx context.Context, in pipeline.Input) (*message.Reply, error) {
+	select {
+	case <-time.After(p.took): // the processing's own time, not a wait for an outcome
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return p.next.Process(ctx, in)
 }
