@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -21,9 +20,6 @@ type querier interface {
 
 // maxGroup bounds the writes of one group commit.
 const maxGroup = 256
-
-// errStoreClosed is returned by writes after Close.
-var errStoreClosed = errors.New("the store is closed")
 
 // committer is the group commit of both engines. Every write of the hot
 // path (messages, journal, plugin state, sequences) is handed to one
@@ -149,14 +145,14 @@ func (c *committer) write(ctx context.Context, row any, fn func(ctx context.Cont
 func (c *committer) writeLocking(ctx context.Context, row any, locks []int64, fn func(ctx context.Context, q querier) error) error {
 	select {
 	case <-c.stop:
-		return errStoreClosed
+		return ErrClosed
 	default:
 	}
 	r := &writeReq{ctx: ctx, fn: fn, row: row, locks: locks, err: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
 	case <-c.stop:
-		return errStoreClosed
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -171,13 +167,13 @@ func (c *committer) writeLocking(ctx context.Context, row any, locks []int64, fn
 		case err := <-r.err:
 			return err
 		default:
-			return errStoreClosed
+			return ErrClosed
 		}
 	}
 }
 
 // close stops taking writes and waits for the group being committed.
-// Writes still queued fail with errStoreClosed.
+// Writes still queued fail with ErrClosed.
 func (c *committer) close() {
 	select {
 	case <-c.stop:
@@ -218,7 +214,7 @@ func (c *committer) drain() {
 	for {
 		select {
 		case r := <-c.reqs:
-			r.err <- errStoreClosed
+			r.err <- ErrClosed
 		default:
 			return
 		}
@@ -293,7 +289,7 @@ func retryWait(n int) time.Duration {
 // it committed nothing), after a wait (retryWait) each time, until the
 // waits add up to retryBudget. Before each run it leaves out the writes
 // whose caller has gone (answered with their context's error), and it
-// stops waiting once every caller has gone, or with errStoreClosed when the
+// stops waiting once every caller has gone, or with ErrClosed when the
 // store closes. It returns the writes of the last run, which its result
 // is for (none if every caller went). A transaction still rolled back
 // when the budget is spent fails with that error (byWrite false: run
@@ -322,7 +318,7 @@ func (c *committer) runAgain(group []*writeReq) (ran []*writeReq, byWrite bool, 
 }
 
 // pause waits d before group runs again. It returns early, with nil, once
-// the caller of every write of group has gone, and with errStoreClosed when
+// the caller of every write of group has gone, and with ErrClosed when
 // the store closes (the group was not committed).
 func (c *committer) pause(group []*writeReq, d time.Duration) error {
 	gone := make(chan struct{})
@@ -344,7 +340,7 @@ func (c *committer) pause(group []*writeReq, d time.Duration) error {
 	case <-after(d):
 	case <-gone:
 	case <-c.stop:
-		return errStoreClosed
+		return ErrClosed
 	}
 	return nil
 }

@@ -97,6 +97,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 
 // Close implements [Store.Close]. It waits for the queries that have
 // started to finish and for connections in use to be returned to the pool.
+// Every method called after it fails with ErrClosed; calling it again
+// does nothing.
 func (p *Postgres) Close() error {
 	err := p.sqlStore.Close()
 	p.pool.Close()

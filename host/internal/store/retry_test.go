@@ -156,7 +156,7 @@ func TestRolledBackWaitEnds(t *testing.T) {
 		want error
 	}{
 		"the caller goes":  {end: func(_ *sqlStore, cancel context.CancelFunc) { cancel() }, want: context.Canceled},
-		"the store closes": {end: func(s *sqlStore, _ context.CancelFunc) { s.group.close() }, want: errStoreClosed},
+		"the store closes": {end: func(s *sqlStore, _ context.CancelFunc) { s.group.close() }, want: ErrClosed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
