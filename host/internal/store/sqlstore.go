@@ -48,6 +48,9 @@ type sqlStore struct {
 	// rekeyRead, when set (tests), is called after Rekey read a batch of
 	// table's rows and before it rewrites them.
 	rekeyRead func(table string)
+	// mergedStates counts the statements that ran every write of a
+	// StateWrites at once (for tests).
+	mergedStates atomic.Int64
 	// closed is set by Close: every error from then on is ErrClosed
 	// (see errorf).
 	closed atomic.Bool
