@@ -160,7 +160,7 @@ func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
 		at = normTime(e.At)
 	}
 	if e.Actor == "" || e.Action == "" || e.Outcome == "" {
-		return 0, fmt.Errorf("store: append audit: actor, action and outcome are required (got %q, %q, %q)", e.Actor, e.Action, e.Outcome)
+		return 0, s.errorf("append audit: actor, action and outcome are required (got %q, %q, %q)", e.Actor, e.Action, e.Outcome)
 	}
 	var id int64
 	err := s.writeRow(ctx, `INSERT INTO audit_log (at, actor, role, action, target, site, outcome, detail, remote)

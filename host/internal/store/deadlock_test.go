@@ -132,7 +132,7 @@ func TestDeadlockedWriteRunsAgainPostgres(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatalf("writes = %v, %v; want both committed (a deadlock aborts a transaction whole: it must run again)", errA, errB)
 	}
-	// At least once: a victim run again at once can take its first row
+	// At least once: a victim run again can, despite its wait, take its first row
 	// back before the winner, woken, takes it, and deadlock again.
 	if got := a.group.deadlocks.Load() + b.group.deadlocks.Load(); got < 1 {
 		t.Errorf("deadlocked transactions run again = %d, want at least 1", got)

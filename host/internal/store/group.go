@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // querier runs statements: a *sql.DB (each statement its own transaction)
@@ -19,9 +20,6 @@ type querier interface {
 
 // maxGroup bounds the writes of one group commit.
 const maxGroup = 256
-
-// errStoreClosed is returned by writes after Close.
-var errStoreClosed = errors.New("the store is closed")
 
 // committer is the group commit of both engines. Every write of the hot
 // path (messages, journal, plugin state, sequences) is handed to one
@@ -40,11 +38,15 @@ var errStoreClosed = errors.New("the store is closed")
 // the group roll back; its writes then run again one transaction each, so
 // one bad write does not fail the others.
 //
-// A transaction PostgreSQL aborts as a deadlock victim (two instances'
-// transactions waiting for each other's rows) committed nothing and is
-// no write's fault: it runs again at once, the same writes together, up to
-// deadlockRetries times; only then do its writes run alone (see
-// isDeadlock). Its callers never see the deadlock.
+// A transaction PostgreSQL rolls back whole as a deadlock victim (two
+// instances' transactions waiting for each other's rows) or a
+// serialization failure committed nothing and is no write's fault: it
+// runs again, the same writes together, after a wait that doubles from
+// retryFirstWait up to retryMaxWait, each drawn at random between half
+// and all of it so that the two sides do not come back in step, for as
+// long as the waits add up to no more than retryBudget (see runAgain).
+// A write whose caller has gone meanwhile is left out of the next run.
+// Its callers see the deadlock only if it outlasts the budget.
 //
 // Such deadlocks are avoided where the rows are shared: a write of plugin
 // state or a sequence names the rows it writes (writeReq.locks), and a
@@ -85,8 +87,12 @@ type committer struct {
 	sync  func() error
 	syncs atomic.Int64 // syncs made (for tests)
 
+	// after, when set (tests), stands for time.After in the waits of
+	// runAgain.
+	after func(d time.Duration) <-chan time.Time
+
 	groups    atomic.Int64 // transactions committed (for tests)
-	deadlocks atomic.Int64 // transactions run again after a deadlock (for tests)
+	deadlocks atomic.Int64 // transactions run again after a deadlock or serialization failure (for tests)
 	merged    atomic.Int64 // writes run by merge in committed groups (for tests)
 }
 
@@ -139,14 +145,14 @@ func (c *committer) write(ctx context.Context, row any, fn func(ctx context.Cont
 func (c *committer) writeLocking(ctx context.Context, row any, locks []int64, fn func(ctx context.Context, q querier) error) error {
 	select {
 	case <-c.stop:
-		return errStoreClosed
+		return ErrClosed
 	default:
 	}
 	r := &writeReq{ctx: ctx, fn: fn, row: row, locks: locks, err: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
 	case <-c.stop:
-		return errStoreClosed
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -161,13 +167,13 @@ func (c *committer) writeLocking(ctx context.Context, row any, locks []int64, fn
 		case err := <-r.err:
 			return err
 		default:
-			return errStoreClosed
+			return ErrClosed
 		}
 	}
 }
 
 // close stops taking writes and waits for the group being committed.
-// Writes still queued fail with errStoreClosed.
+// Writes still queued fail with ErrClosed.
 func (c *committer) close() {
 	select {
 	case <-c.stop:
@@ -208,7 +214,7 @@ func (c *committer) drain() {
 	for {
 		select {
 		case r := <-c.reqs:
-			r.err <- errStoreClosed
+			r.err <- ErrClosed
 		default:
 			return
 		}
@@ -221,6 +227,27 @@ func (c *committer) drain() {
 // cannot begin or commit, every write of the group gets that error (one
 // by one they would only fail the same way, each after the busy timeout).
 func (c *committer) commit(group []*writeReq) {
+	live := c.leaveGone(group)
+	if len(live) == 0 {
+		return
+	}
+	live, byWrite, err := c.runAgain(live)
+	if err == nil || len(live) <= 1 || !byWrite {
+		for _, r := range live {
+			r.err <- err
+		}
+		return
+	}
+	for _, r := range live {
+		if ran, _, err := c.runAgain([]*writeReq{r}); len(ran) == 1 {
+			r.err <- err
+		}
+	}
+}
+
+// leaveGone answers the writes of group whose caller has gone (its
+// context ended) with that context's error and returns the others.
+func (c *committer) leaveGone(group []*writeReq) []*writeReq {
 	live := make([]*writeReq, 0, len(group))
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
@@ -229,38 +256,93 @@ func (c *committer) commit(group []*writeReq) {
 		}
 		live = append(live, r)
 	}
-	if len(live) == 0 {
-		return
+	return live
+}
+
+// The waits between the runs of a transaction the database rolled back
+// whole (see runAgain). A deadlock victim that ran again at once could
+// retake its first row before the winner, woken, took it, and deadlock
+// again; a few milliseconds let the winner commit.
+const (
+	retryFirstWait = 5 * time.Millisecond
+	retryMaxWait   = 250 * time.Millisecond
+	// retryBudget bounds the waits of one transaction in all. The runs
+	// are not counted: a deadlock victim has already waited PostgreSQL's
+	// deadlock_timeout (1 s by default) in each, and counting them would
+	// make this a limit of two or three runs again.
+	retryBudget = 2 * time.Second
+)
+
+// retryWait is the wait before the run after the n-th (from 0) in a row
+// that was rolled back: retryFirstWait doubled n times, at most
+// retryMaxWait, drawn at random between half of it and all of it.
+func retryWait(n int) time.Duration {
+	d := retryMaxWait
+	if n < 16 {
+		d = min(retryFirstWait<<n, retryMaxWait)
 	}
-	byWrite, err := c.runAgain(live)
-	if err == nil || len(live) == 1 || !byWrite {
-		for _, r := range live {
-			r.err <- err
+	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter, not a secret
+}
+
+// runAgain is run, run again while the database rolls the transaction
+// back whole as a deadlock victim or a serialization failure (rolledBack:
+// it committed nothing), after a wait (retryWait) each time, until the
+// waits add up to retryBudget. Before each run it leaves out the writes
+// whose caller has gone (answered with their context's error), and it
+// stops waiting once every caller has gone, or with ErrClosed when the
+// store closes. It returns the writes of the last run, which its result
+// is for (none if every caller went). A transaction still rolled back
+// when the budget is spent fails with that error (byWrite false: run
+// alone, its writes would only wait again).
+func (c *committer) runAgain(group []*writeReq) (ran []*writeReq, byWrite bool, err error) {
+	var waited time.Duration
+	for n := 0; ; n++ {
+		byWrite, err = c.run(group)
+		if err == nil || !rolledBack(err) {
+			return group, byWrite, err
 		}
-		return
-	}
-	for _, r := range live {
-		_, err := c.runAgain([]*writeReq{r})
-		r.err <- err
+		d := min(retryWait(n), retryBudget-waited)
+		if d <= 0 {
+			return group, false, fmt.Errorf("rolled back by the database %d times in a row, waited %v in all between runs: %w "+
+				"(another instance or client keeps writing the same rows in another order: see pg_stat_activity and the server log)", n+1, waited, err)
+		}
+		c.deadlocks.Add(1)
+		if err := c.pause(group, d); err != nil {
+			return group, false, err
+		}
+		waited += d
+		if group = c.leaveGone(group); len(group) == 0 {
+			return nil, false, nil
+		}
 	}
 }
 
-// deadlockRetries bounds how many times a transaction aborted as a
-// deadlock victim runs again. Each run waits for the transaction that won
-// the deadlock, which then commits; another deadlock at once means
-// another instance writing the same rows in the other order again.
-const deadlockRetries = 3
-
-// runAgain is run, run again while the transaction is a deadlock victim
-// (nothing of it was committed), at most deadlockRetries more times.
-func (c *committer) runAgain(group []*writeReq) (byWrite bool, err error) {
-	for i := 0; ; i++ {
-		byWrite, err = c.run(group)
-		if err == nil || i == deadlockRetries || !isDeadlock(err) {
-			return byWrite, err
-		}
-		c.deadlocks.Add(1)
+// pause waits d before group runs again. It returns early, with nil, once
+// the caller of every write of group has gone, and with ErrClosed when
+// the store closes (the group was not committed).
+func (c *committer) pause(group []*writeReq, d time.Duration) error {
+	gone := make(chan struct{})
+	var left atomic.Int64
+	left.Store(int64(len(group)))
+	for _, r := range group {
+		stop := context.AfterFunc(r.ctx, func() {
+			if left.Add(-1) == 0 {
+				close(gone)
+			}
+		})
+		defer stop()
 	}
+	after := time.After
+	if c.after != nil {
+		after = c.after
+	}
+	select {
+	case <-after(d):
+	case <-gone:
+	case <-c.stop:
+		return ErrClosed
+	}
+	return nil
 }
 
 // run executes the writes of group in one transaction and commits it; a

@@ -173,8 +173,8 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NextSequence(t.Context(), "x"); !errors.Is(err, errStoreClosed) {
-		t.Errorf("NextSequence after Close: %v, want %v", err, errStoreClosed)
+	if _, err := s.NextSequence(t.Context(), "x"); !errors.Is(err, ErrClosed) {
+		t.Errorf("NextSequence after Close: %v, want %v", err, ErrClosed)
 	}
 }
 

@@ -51,8 +51,8 @@ var postgresDialect = &dialect{
 // more for that transaction only), so two instances' transactions on the
 // same rows never wait for each other; if others do (message rows while a
 // partition moves between instances), PostgreSQL aborts one of them
-// (deadlock detected, after deadlock_timeout) and it runs again at once
-// (see committer): no write fails for it.
+// (deadlock detected, after deadlock_timeout) and it runs again after a
+// short random wait (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver).
@@ -97,6 +97,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 
 // Close implements [Store.Close]. It waits for the queries that have
 // started to finish and for connections in use to be returned to the pool.
+// Every method called after it fails with ErrClosed; calling it again
+// does nothing.
 func (p *Postgres) Close() error {
 	err := p.sqlStore.Close()
 	p.pool.Close()
@@ -105,12 +107,16 @@ func (p *Postgres) Close() error {
 
 var _ Store = (*Postgres)(nil)
 
-// isDeadlock says whether err is PostgreSQL's "deadlock detected"
-// (SQLSTATE 40P01): the transaction was aborted as a deadlock victim and
-// rolled back whole, so it committed nothing and can run again.
-func isDeadlock(err error) bool {
+// rolledBack says whether err is an error for which PostgreSQL rolls a
+// transaction back whole and that running it again may not meet: a
+// deadlock victim (SQLSTATE 40P01, "deadlock detected") or a
+// serialization failure (SQLSTATE 40001,
+// which the store's READ COMMITTED transactions do not meet unless the
+// database's default_transaction_isolation is set higher). Such a
+// transaction committed nothing and can run again (see committer).
+func rolledBack(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // sqlLockRows takes the transaction-scoped advisory locks of its ids in

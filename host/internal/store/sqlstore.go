@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,12 @@ type sqlStore struct {
 	// rekeyRead, when set (tests), is called after Rekey read a batch of
 	// table's rows and before it rewrites them.
 	rekeyRead func(table string)
+	// mergedStates counts the statements that ran every write of a
+	// StateWrites at once (for tests).
+	mergedStates atomic.Int64
+	// closed is set by Close: every error from then on is ErrClosed
+	// (see errorf).
+	closed atomic.Bool
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -177,9 +184,15 @@ func (s *sqlStore) rowOn(ctx context.Context, q querier, query string, args ...a
 
 // errorf returns the error "store: <engine>: <format>", wrapping what
 // format wraps. A SQLite error saying the database stayed locked gets
-// its cause and fix (see lockedError).
+// its cause and fix (see lockedError). Once the store is closed, the
+// error is ErrClosed too: every method's failure then comes of the close
+// (database/sql's "database is closed", a closed statement), and says so
+// in a way callers can test.
 func (s *sqlStore) errorf(format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
+	if s.closed.Load() && !errors.Is(err, ErrClosed) {
+		err = fmt.Errorf("%w (%w)", err, ErrClosed)
+	}
 	var le *lockedError
 	if s.busy > 0 && sqliteLocked(err) && !errors.As(err, &le) {
 		err = &lockedError{err: err, db: s.db, busy: s.busy}
@@ -1213,8 +1226,12 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 // Close implements [Store.Close]. It waits for the queries that have
-// started to finish.
+// started to finish. Every method called after it fails with ErrClosed;
+// calling it again does nothing.
 func (s *sqlStore) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	if s.group != nil {
 		s.group.close()
 	}

@@ -33,6 +33,12 @@ const (
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrClosed is returned, wrapped, by every method of a store after its
+// Close (and by a write Close interrupted, which was not committed):
+// the instance is shutting down, and a request that needed the store can
+// be sent again, to this instance once it is back or to another.
+var ErrClosed = errors.New("the store is closed")
+
 // ErrConflict is returned by compare-and-set operations whose expectation
 // did not hold.
 var ErrConflict = errors.New("conflict")

@@ -1,6 +1,6 @@
 // Package outage tells a transient outage of the store (its database
 // server down or unreachable, the connection lost, the database locked or
-// too slow to answer) or of Kafka (the brokers unreachable, a partition
+// too slow to answer, the store closed at shutdown) or of Kafka (the brokers unreachable, a partition
 // without a leader for now, a request timed out, the producer closed at
 // shutdown: Kafka) from medgate's own failures, for the admin API, the
 // HTTP ingress and the console: an outage is answered 503 with
@@ -25,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
+
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // RetryAfter is the Retry-After, in seconds, of every answer to an outage:
@@ -62,6 +64,7 @@ const (
 	reasonRestarting  = "the database server is shutting down, starting up or read-only (a failover)"
 	reasonFull        = "the database server has no free connection"
 	reasonConflict    = "a transaction conflicted with another one (deadlock or serialization failure)"
+	reasonStoreClosed = "the instance is shutting down and has closed it"
 )
 
 // transientStates are the PostgreSQL SQLSTATEs (and classes, two
@@ -84,12 +87,18 @@ var transientStates = map[string]string{
 // PostgreSQL error of a transient SQLSTATE (connection exception,
 // shutdown, failover, too many connections, deadlock, serialization
 // failure, lock not available, statement timeout), or a PostgreSQL
-// connection that failed or was lost. It suits errors that may come from
-// several dependencies (the store and Kafka): it counts no bare network
-// error or deadline, which could be another dependency's.
+// connection that failed or was lost; or store.ErrClosed, the store's
+// own error once it is closed at shutdown (a client sends the request
+// again, to this instance once it is back or to another). It suits
+// errors that may come from several dependencies (the store and Kafka):
+// it counts no bare network error or deadline, which could be another
+// dependency's.
 func Database(err error) (Outage, bool) {
 	if err == nil {
 		return Outage{}, false
+	}
+	if errors.Is(err, store.ErrClosed) {
+		return Outage{storeAny, reasonStoreClosed}, true
 	}
 	if se, ok := errors.AsType[*sqlite.Error](err); ok {
 		switch se.Code() & 0xff {
@@ -128,8 +137,9 @@ func Database(err error) (Outage, bool) {
 // unexpected EOF: pgx reports a PostgreSQL connection lost mid-query so),
 // a network failure (refused, reset, unreachable) or a deadline, which
 // can only be the store's here.
-// Anything else, such as a row that cannot be decoded or decrypted, or a
-// store closed at shutdown, is not an outage.
+// A store closed at shutdown (store.ErrClosed) is one too. Anything
+// else, such as a row that cannot be decoded or decrypted, is not an
+// outage.
 func Store(err error) (Outage, bool) {
 	if o, ok := Database(err); ok {
 		return o, true

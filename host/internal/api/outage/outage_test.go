@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	_ "modernc.org/sqlite"
+
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // sqliteErrors returns real errors of the SQLite driver: a write to a
@@ -187,8 +189,10 @@ func TestClassify(t *testing.T) {
 		"a row that cannot be decoded":              {err: errors.New("store: sqlite: get message: decode reply: invalid character")},
 		"compressed data damaged":                   {err: fmt.Errorf("store: sqlite: get message: reply: %w", errors.New("s2: corrupt input"))},
 		"client gone":                               {err: context.Canceled},
-		"the store closed at shutdown":              {err: errors.New("sql: database is closed")},
-		"no error":                                  {},
+		"the store closed at shutdown":              {err: fmt.Errorf("store: postgres: get message %q: %w", "m1", store.ErrClosed), database: true, store: true, dependency: storeAny, reason: reasonStoreClosed},
+		"the store closed, as a read sees it":       {err: fmt.Errorf("store: sqlite: get message: sql: database is closed (%w)", store.ErrClosed), database: true, store: true, dependency: storeAny, reason: reasonStoreClosed},
+		"a database handle closed, not the store":   {err: errors.New("sql: database is closed")},
+		"no error": {},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

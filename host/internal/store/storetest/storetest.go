@@ -21,7 +21,8 @@
 // in UTC; a zero Message.ReceivedAt, Exchange.At or Batch.CreatedAt is set
 // by the store; the exchange filter's From is inclusive and To exclusive;
 // prefixes (StateScan, ListMessages) are literal, byte-ordered prefixes;
-// an expired lease is free; AddAttempt on a done message is ErrConflict.
+// an expired lease is free; AddAttempt on a done message is ErrConflict;
+// after Close every method fails with store.ErrClosed.
 // Leases are timed by the caller's clock (SQLite: LeasesOnCallerClock
 // checks it) or the database's (PostgreSQL).
 package storetest
@@ -95,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"UserSessionGeneration", testUserSessionGeneration},
 		{"Audit", testAudit},
+		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
