@@ -190,6 +190,10 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 			return nil, fmt.Errorf("kafka: create topics: %w", err)
 		}
 	}
+	// A requests topic keeping records longer than the store keeps their
+	// outcomes would have them processed again after broker data loss
+	// (README, "Kafka data loss"): a WARN says so, with both values.
+	bus.CheckRetention(ctx, d.busCfg, cfg.Kafka.Topics.Requests, cfg.Retention.Messages.D())
 	if d.producer, err = bus.NewProducer(d.busCfg); err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
