@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/ecard/card"
@@ -94,11 +95,7 @@ func parseLookup(raw string, token secret, timeout time.Duration) (*hisLookup, e
 	if err != nil {
 		// The parser's own message quotes the whole URL; its cause
 		// names only the faulty part.
-		cause := err
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			cause = ue.Err
-		}
+		cause := urlCause(err)
 		var ee url.EscapeError
 		if errors.As(err, &ee) { // it quotes part of the value
 			cause = errors.New("it has a % not followed by two hex digits")
@@ -117,7 +114,7 @@ func parseLookup(raw string, token secret, timeout time.Duration) (*hisLookup, e
 	l.client = &http.Client{Timeout: timeout, CheckRedirect: func(r *http.Request, via []*http.Request) error {
 		// The token goes only where the site sent it: no redirect to
 		// another scheme (https to http) or host (port included).
-		if r.URL.Scheme != u.Scheme || r.URL.Host != u.Host {
+		if r.URL.Scheme != u.Scheme || !strings.EqualFold(r.URL.Host, u.Host) {
 			return errRedirected
 		}
 		if len(via) >= 10 {
@@ -128,6 +125,16 @@ func parseLookup(raw string, token secret, timeout time.Duration) (*hisLookup, e
 	return l, nil
 }
 
+// urlCause returns the cause of a *url.Error, which quotes the whole URL,
+// query and user info included; other errors are returned as they are.
+func urlCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 // errRedirected refuses a redirect of the lookup to another address.
 var errRedirected = errors.New("the service redirected the lookup to another address, where the token is not sent")
 
@@ -136,7 +143,7 @@ func (l *hisLookup) find(ctx context.Context, tempNo string) (hisPatient, error)
 	body, _ := json.Marshal(map[string]string{"tempCardNo": tempNo})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(body))
 	if err != nil {
-		return hisPatient{}, fmt.Errorf("build the request to %s: %w", l.shown, err)
+		return hisPatient{}, fmt.Errorf("build the request to %s: %w", l.shown, urlCause(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if l.token != "" {
@@ -144,12 +151,7 @@ func (l *hisLookup) find(ctx context.Context, tempNo string) (hisPatient, error)
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
-		// A *url.Error quotes the URL, query included: show only its
-		// cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+		err = urlCause(err)
 		if errors.Is(err, errRedirected) {
 			return hisPatient{}, fmt.Errorf("call %s: %w; set %s to the address that answers", l.shown, err, setTempCardLookup)
 		}

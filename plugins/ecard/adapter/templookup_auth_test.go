@@ -145,6 +145,8 @@ func TestLookupSettings(t *testing.T) {
 		field string
 		// warn is the setting of a warning, or "".
 		warn string
+		// hidden is another part of the value no diagnostic may show.
+		hidden string
 	}{
 		"URL with a query and a token": {settings: map[string]string{setTempCardLookup: "https://his.local/tempcard?key=" + testQuerySecret, lookupTokenSetting: testLookupToken}},
 		"URL with user and password": {settings: map[string]string{setTempCardLookup: "https://medgate:" + testQuerySecret + "@his.local/tempcard"},
@@ -155,6 +157,8 @@ func TestLookupSettings(t *testing.T) {
 			field: setTempCardLookup},
 		"unparsable URL with user info": {settings: map[string]string{setTempCardLookup: "https://medgate:" + testQuerySecret + "@his local/tempcard"},
 			field: setTempCardLookup},
+		"URL with user info and a bad %-escape": {settings: map[string]string{setTempCardLookup: "https://medgate:" + testQuerySecret + "%q9@his.local/tempcard"},
+			field: setTempCardLookup, hidden: "%q9"},
 		"token with Bearer in it": {settings: map[string]string{setTempCardLookup: "https://his.local/tempcard", lookupTokenSetting: "Bearer " + testLookupToken},
 			field: lookupTokenSetting},
 		"token with a line break": {settings: map[string]string{setTempCardLookup: "https://his.local/tempcard", lookupTokenSetting: testLookupToken + "\r\nX-Evil: 1"},
@@ -171,7 +175,7 @@ func TestLookupSettings(t *testing.T) {
 			maps.Copy(s, tc.settings)
 			_, ds := parseSettings(testSite, s, func() time.Time { return testT0 })
 			for _, d := range ds {
-				if leak := containsAny(d.Summary+" "+d.Detail, testQuerySecret, testLookupToken); leak != "" {
+				if leak := containsAny(d.Summary+" "+d.Detail, testQuerySecret, testLookupToken, tc.hidden); leak != "" {
 					t.Errorf("diagnostic %s: %s shows %q", d.Field, d.Summary, leak)
 				}
 			}
@@ -186,6 +190,38 @@ func TestLookupSettings(t *testing.T) {
 			}
 			if errField != tc.field || warnField != tc.warn {
 				t.Errorf("diagnostics %s: error on %q, warning on %q; want error on %q, warning on %q", ds, errField, warnField, tc.field, tc.warn)
+			}
+		})
+	}
+}
+
+// TestLookupRedirects: the lookup follows a redirect only to the scheme and
+// host (port included, letter case not) the site configured, so the token
+// never travels to another server or in clear text.
+func TestLookupRedirects(t *testing.T) {
+	t.Parallel()
+	l, err := parseLookup("https://his.local:8443/medgate/tempcard?key="+testQuerySecret, secret(testLookupToken), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCases := map[string]struct {
+		to      string
+		allowed bool
+	}{
+		"another path":               {to: "https://his.local:8443/medgate/v2/tempcard", allowed: true},
+		"host in another case":       {to: "https://HIS.Local:8443/medgate/tempcard", allowed: true},
+		"plain http":                 {to: "http://his.local:8443/medgate/tempcard"},
+		"another port":               {to: "https://his.local:9443/medgate/tempcard"},
+		"another host":               {to: "https://login.his.local:8443/medgate/tempcard"},
+		"the default port, implicit": {to: "https://his.local/medgate/tempcard"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodPost, tc.to, nil)
+			err := l.client.CheckRedirect(req, []*http.Request{httptest.NewRequest(http.MethodPost, l.url, nil)})
+			if got := err == nil; got != tc.allowed {
+				t.Errorf("redirect to %s: %v, want allowed %v", tc.to, err, tc.allowed)
 			}
 		})
 	}
