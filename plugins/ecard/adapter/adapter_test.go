@@ -49,7 +49,7 @@ func TestDescribe(t *testing.T) {
 			secrets[s.Name] = true
 		}
 	}
-	if diff := cmp.Diff(map[string]bool{setIdentitySecret: true, setQRKeys: true}, secrets); diff != "" {
+	if diff := cmp.Diff(map[string]bool{setIdentitySecret: true, setQRKeys: true, setTempCardLookupToken: true}, secrets); diff != "" {
 		t.Errorf("secret settings (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]sdk.WorkList{{Name: "recent-cards", Title: "Recent e-card registrations", ListOperation: OpCardsList,

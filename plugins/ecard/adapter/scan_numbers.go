@@ -80,13 +80,27 @@ func (h handler) scanNumber(ctx context.Context, text string, reveal bool) (*sdk
 	if kind != card.KindUnknown {
 		return nil, false, nil
 	}
-	if h.cfg.rule.Check(text) == nil {
-		r, err := invalid("$.text", ResultNotECard, fmt.Sprintf("%s is an e-card number, not its QR code", text),
+	if no := upperCheckX(text); h.cfg.rule.Check(no) == nil {
+		r, err := invalid("$.text", ResultNotECard, fmt.Sprintf("%s is an e-card number, not its QR code", no),
 			"a card number alone does not prove the patient is present; ask for the QR code (ecard.qrcode prints a new one), or look the card up with ecard.get",
-			scanRefusal{Result: ResultNotECard, LooksLike: lookECardNumber, CardNo: text})
+			scanRefusal{Result: ResultNotECard, LooksLike: lookECardNumber, CardNo: no})
 		return r, true, err
 	}
 	return nil, false, nil
+}
+
+// upperCheckX returns a scanned number with a final lower-case x as the
+// upper-case X it stands for. A scanner in lower-case mode (or with Caps
+// Lock inverting it) types an e-card number's check character X as x; no
+// e-card number ends in x (NumberRule.Check refuses it, and numbers are
+// issued with X), so nothing else could be meant, and the check character
+// must still match. Temporary-card numbers are not passed here: they may
+// hold letters whose case the HIS keeps.
+func upperCheckX(number string) string {
+	if n, ok := strings.CutSuffix(number, "x"); ok {
+		return n + "X"
+	}
+	return number
 }
 
 // scanTemp answers a scan of a temporary-card number: with the linked

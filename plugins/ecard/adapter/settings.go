@@ -27,8 +27,10 @@ const (
 	setCardNumbers      = "cardNumbers"
 	setRevealIdentity   = "revealIdentity"
 	setTempCardLookup   = "tempCardLookup"
-	setLookupTimeout    = "tempCardLookupTimeout"
-	setAcceptV1Codes    = "acceptV1Codes"
+	// setTempCardLookupToken is the bearer token of the HIS lookup.
+	setTempCardLookupToken = "tempCardLookupToken"
+	setLookupTimeout       = "tempCardLookupTimeout"
+	setAcceptV1Codes       = "acceptV1Codes"
 )
 
 // Values of cardNumbers and tempCardLookup.
@@ -88,6 +90,9 @@ func settings() []sdk.Setting {
 		{Name: setTempCardLookup, Type: sdk.SettingString, Default: lookupLinks,
 			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient), none (only say that it is a temporary card), or the http(s) URL of a HIS service asked when there is no link (POST {\"tempCardNo\"} → {\"found\", \"patientId\", \"name\", \"idType\", \"idNumber\", \"phone\"}; see the README)",
 			Example:     "https://his.example.local/medgate/tempcard"},
+		{Name: setTempCardLookupToken, Type: sdk.SettingSecret,
+			Description: "token the HIS temporary-card lookup service (tempCardLookup set to its URL) issued to medgate, sent as Authorization: Bearer <token>; leave empty when the service asks for none. Put it here, not in the URL, which is shown in errors and the journal (without its query)",
+			Example:     "env:MEDGATE_ECARD_LOOKUP_TOKEN"},
 		{Name: setLookupTimeout, Type: sdk.SettingDuration, Default: "3s",
 			Description: "time allowed for the HIS temporary-card lookup (a scan waits for it); 100ms to 30s",
 			Example:     "2s"},
@@ -244,13 +249,22 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 	if err != nil || timeout < 100*time.Millisecond || timeout > 30*time.Second {
 		ds.Error(setLookupTimeout, "range", "tempCardLookupTimeout is not a duration from 100ms to 30s", `write it in Go syntax, e.g. "3s"`)
 	}
+	token := secret(settingValue(given, setTempCardLookupToken))
+	tokenOK := checkLookupToken(token, &ds)
 	switch lookup := settingValue(given, setTempCardLookup); lookup {
 	case lookupLinks, lookupNone:
 		cfg.tempLookup = lookup
+		if token != "" {
+			ds.Warn(setTempCardLookupToken, "unused", "tempCardLookupToken is set but not used",
+				fmt.Sprintf("it is sent only to a HIS lookup service, and tempCardLookup is %s; set tempCardLookup to the service's URL, or remove the token", lookup))
+		}
 	default:
-		his, err := parseLookup(lookup, timeout)
+		his, err := parseLookup(lookup, token, timeout)
 		if err != nil {
-			ds.Error(setTempCardLookup, "format", "tempCardLookup is not known", err.Error()+"; use links, none, or the URL of the HIS lookup service")
+			ds.Error(setTempCardLookup, "format", "tempCardLookup is not links, none or a usable URL", err.Error()+"; use links, none, or the http(s) URL of the HIS lookup service")
+		} else if token != "" && tokenOK && strings.HasPrefix(his.url, "http:") {
+			ds.Warn(setTempCardLookupToken, "insecure", "tempCardLookupToken is sent over plain http",
+				"anyone on the network path can read the token: use the https URL of the HIS lookup service")
 		}
 		cfg.tempLookup, cfg.his = lookupHIS, his
 	}
@@ -270,6 +284,25 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 	}
 	cfg.sealer = s
 	return cfg, ds
+}
+
+// checkLookupToken reports a tempCardLookupToken that cannot be sent as
+// "Authorization: Bearer <token>", without showing it.
+func checkLookupToken(token secret, ds *sdk.Diagnostics) bool {
+	t := string(token)
+	switch {
+	case t == "":
+		return true
+	case strings.HasPrefix(strings.ToLower(t), "bearer "):
+		ds.Error(setTempCardLookupToken, "format", "tempCardLookupToken starts with the word Bearer",
+			"medgate adds \"Bearer \" itself; put only the token in the secret")
+		return false
+	case strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r > '~' }):
+		ds.Error(setTempCardLookupToken, "format", "tempCardLookupToken has a space, a line break, a control or a non-ASCII character",
+			"a bearer token is one word of visible ASCII characters; put only the token in the secret (a secret file's surrounding whitespace is removed)")
+		return false
+	}
+	return true
 }
 
 // minImageSize leaves at least two pixels per module for the largest QR code
