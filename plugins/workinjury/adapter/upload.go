@@ -239,7 +239,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 			return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
 		}
 		if code == "GYR005" {
-			if err := a.redeliveryRequested(ctx, h, c, doc, out.serial); err != nil {
+			if err := a.redeliveryRequested(ctx, h, c, doc, out.serial, rec.SentAt); err != nil {
 				return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
 			}
 		}
