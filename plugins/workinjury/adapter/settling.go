@@ -29,12 +29,6 @@ import (
 // entry left behind (a crash in between) is recognised by its message's
 // record, done or absent, and holds nothing back.
 
-// markSettling adds (add) or removes msgID in the Settling list of visit
-// ykc700; a visit that does not exist is left alone.
-func markSettling(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool) error {
-	return markStay(ctx, h, ykc700, msgID, add, settlingList)
-}
-
 // markStay adds (add) or removes msgID in the list of visit ykc700 that
 // list picks (settlingList, revokingList); a visit that does not exist is
 // left alone.
@@ -152,7 +146,7 @@ func (e *stayChangedError) response() *sdk.HandleResponse {
 // changed since (a fee-detail upload marked in flight or finished, another
 // settlement) fails it with a *stayChangedError. When the rules did not
 // run in this attempt (a resend after GYD053 found no trace: its mark was
-// in place all along) it is markSettling.
+// in place all along) it is a plain mark (markStay).
 func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
 	return markStayChecked(ctx, h, ykc700, msgID, settlingList,
 		"its fee details, or its state, changed since this settlement's sums were checked")
