@@ -3,7 +3,7 @@
 //
 // One YAML file per transaction, at <system>/<code>.yaml, lists the business
 // input and output fields (name, label, type, length and its unit, required,
-// date layout, enum code table, example, children). An input field may be
+// date layout, enum code table, pattern of a string, example, children). An input field may be
 // marked platformOnly (a medgate extension the platform message carries and
 // the adapter removes with [Schema.StripPlatformOnly] before sending) and a
 // required field may name such a stand-in with requiredUnless. Shared enum code tables

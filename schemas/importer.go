@@ -696,6 +696,9 @@ func fieldsNode(fields []Field) *yaml.Node {
 		if f.Format != "" {
 			add("format", str(f.Format))
 		}
+		if f.Pattern != "" {
+			add("pattern", str(f.Pattern))
+		}
 		switch {
 		case f.CodesRef != "":
 			add("codes", str(f.CodesRef))

@@ -443,7 +443,7 @@ func (c *fileCtx) codes(n *yaml.Node, field string) map[string]string {
 
 var schemaKeys = []string{"code", "name", "system", "direction", "batchLimit", "batchField", "source", "reconstructed", "reconstructionNote", "description", "input", "output"}
 
-var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description", "platformOnly", "requiredUnless"}
+var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description", "platformOnly", "requiredUnless", "pattern"}
 
 // maxDepth bounds how deeply fields may nest.
 const maxDepth = 16
@@ -641,6 +641,7 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 		f.PlatformOnly, _ = c.boolean(v, join(at, "platformOnly"))
 	}
 	f.RequiredUnless = c.optStr(m, at, "requiredUnless")
+	f.Pattern = c.optStr(m, at, "pattern")
 	if !ok {
 		// Still report problems in the children.
 		if fn, has := m["fields"]; has && !isNull(fn) {
@@ -671,6 +672,15 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 			if reason, fix := checkLayout(f.Format, k); reason != "" {
 				c.add(m["format"], join(at, "format"), reason, fix)
 			}
+		}
+	}
+	if f.Pattern != "" {
+		if k != KindString {
+			c.add(m["pattern"], join(at, "pattern"), fmt.Sprintf("pattern only applies to string fields, not %s", f.Type),
+				"remove it: enums, dates, datetimes and numbers have rules of their own")
+		} else if _, err := compilePattern(f.Pattern); err != nil {
+			c.add(m["pattern"], join(at, "pattern"), fmt.Sprintf("pattern `%s` is not a valid regular expression: %v", f.Pattern, err),
+				"write it in Go's regexp (RE2) syntax, for example `https://\\S+`; it must match the whole value")
 		}
 	}
 	if f.PlatformOnly {

@@ -211,6 +211,10 @@ type Field struct {
 	// required field: the field may be missing when the sibling is given
 	// (the adapter fills it before sending). Empty for none.
 	RequiredUnless string
+	// Pattern is a regular expression (Go regexp, RE2 syntax) the whole
+	// value of a string field must match; empty for none. It is anchored
+	// at both ends: "https://\S+" means ^(?:https://\S+)$.
+	Pattern string
 }
 
 // Unit returns the effective length unit (chars when none is set).

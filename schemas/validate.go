@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -22,6 +24,7 @@ const (
 	RuleFormat   = "format"   // a date or datetime that does not match its layout
 	RuleBatch    = "batch"    // more array items than the transaction's batch limit
 	RuleUnknown  = "unknown"  // a key the schema does not declare
+	RulePattern  = "pattern"  // a string that does not match its field's pattern
 )
 
 // FieldError is one validation failure.
@@ -274,7 +277,39 @@ func checkScalar(f *Field, val any) []scalarError {
 			errs = append(errs, scalarError{RuleFormat, fmt.Sprintf("%s: %s does not match the layout %q; write it like %q", title(f), quoteShort(s), layout, sampleTime.Format(layout))})
 		}
 	}
+	if f.Pattern != "" {
+		// The value is not shown: what fails a pattern may be anything
+		// (a link with a token in its query, an identity number).
+		switch re, err := compilePattern(f.Pattern); {
+		case err != nil:
+			// A schema built in memory with a broken pattern (files are
+			// refused when loaded): no value can be judged, none passes.
+			errs = append(errs, scalarError{RulePattern, fmt.Sprintf("%s cannot be checked: the schema's pattern `%s` is not a valid regular expression (%v); fix the schema", title(f), f.Pattern, err)})
+		case !re.MatchString(s):
+			errs = append(errs, scalarError{RulePattern, fmt.Sprintf("%s does not match the pattern `%s` its schema declares (the whole value must match); send a value of that form", title(f), f.Pattern)})
+		}
+	}
 	return errs
+}
+
+// patterns caches the compiled patterns by their text.
+var patterns sync.Map // string → *regexp.Regexp
+
+// compilePattern compiles a field's pattern, anchored at both ends.
+func compilePattern(p string) (*regexp.Regexp, error) {
+	if re, ok := patterns.Load(p); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(`^(?:` + p + `)$`)
+	if err != nil {
+		// Report the error of the pattern as written, not of the wrapper.
+		if _, perr := regexp.Compile(p); perr != nil {
+			err = perr
+		}
+		return nil, err
+	}
+	patterns.Store(p, re)
+	return re, nil
 }
 
 // MatchesLayout reports whether s is a time written exactly in the Go time

@@ -301,9 +301,9 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	// would otherwise meet its own filing): they run before the first send
 	// only, and a retry goes straight to reconciliation.
 	switch code {
-	case "GYU102", "GYU103":
-		// The rules' read of the visit is remembered for the in-flight
-		// or settling mark (visitMemo), made on that version.
+	case "GYU102", "GYU103", "GYR001":
+		// The rules' read of the visit is remembered for the in-flight,
+		// settling or revoking mark (visitMemo), made on that version.
 		ctx = withVisitMemo(ctx)
 	case "GYU003":
 		// The rules' read of the month's gate is remembered for its
@@ -373,7 +373,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			if ds = append(ds, rds...); ds.HasError() {
 				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
 			}
-			a.log.Info("a change of a stay waits for the stay's settlement without a known outcome; nothing sent, retried", "site", c.code,
+			a.log.Info("a message of a stay waits for "+swe.waitsFor()+" without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "ykc700", swe.ykc700, "waitingFor", strings.Join(swe.open, ", "))
 			return a.late(ctx, req, c, code, swe.response()), nil
 		case errors.As(err, &dwe):

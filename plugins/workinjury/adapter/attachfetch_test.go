@@ -244,6 +244,7 @@ func TestAttachmentLinkLarge(t *testing.T) {
 	for i := range doc {
 		doc[i] = byte(i*7 + i>>8)
 	}
+	copy(doc, "%PDF-1.4\n") // declared pdf: its content is checked
 	d := newDocStore(t, doc)
 	e := newEnv(t, withSettings(setAttachmentSources, d.srv.URL+"/docs/"))
 	out := e.mustOK(e.send("GYU002", linkedUpload(d.srv.URL+"/docs/a.pdf", len(doc))))

@@ -83,6 +83,9 @@ type dlState struct {
 	// the stored batch belongs to (redeliveryOf), or "": its records get
 	// event ids of their own, the same whenever the batch is published.
 	Redelivery string `json:"redelivery,omitempty"`
+	// RedeliveryBefore is that GYR005's redelivery.Before: records of the
+	// batch changed after it are new, and keep their ordinary event ids.
+	RedeliveryBefore string `json:"redeliveryBefore,omitempty"`
 	// RecoverBatch and RecoverRefusals count the refusals of the GYR005
 	// asking again for the lost batch RecoverBatch (recoverRefused).
 	RecoverBatch    string `json:"recoverBatch,omitempty"`
@@ -633,6 +636,13 @@ type redelivery struct {
 	Serial string `json:"serial"`
 	From   string `json:"from"`
 	To     string `json:"to"`
+	// Before bounds what can be handed out again: every record version
+	// delivered before the GYR005 had its update_time by then – by the
+	// time the GYR005 was sent, and by the end of its date range (aae031),
+	// when its batches were handed out – so a record whose update_time is
+	// after it is new ("2006-01-02 15:04:05", UTC+8; "" before this field
+	// existed: every record counts as handed out again).
+	Before string `json:"before,omitempty"`
 	// Drained are the scopes (redeliveryScope) of filtered downloads
 	// that had no more records since: their batches are ordinary again.
 	Drained []string `json:"drained,omitempty"`
@@ -644,16 +654,21 @@ type redelivery struct {
 // drops events by id would drop the very records asked for. A GYR005 by
 // batch_no is left alone: it hands out a batch never delivered (its reply
 // lost), whose records keep their ids.
-func (a *Adapter) redeliveryRequested(ctx context.Context, h sdk.Host, c *siteConfig, doc map[string]any, serial string) error {
+//
+// sentAt is when the GYR005 was sent (zero: not known, now is used).
+func (a *Adapter) redeliveryRequested(ctx context.Context, h sdk.Host, c *siteConfig, doc map[string]any, serial string, sentAt time.Time) error {
 	code := str(doc, "download_code")
 	if str(doc, "batch_no") != "" || eventTypes[code] == "" {
 		return nil
+	}
+	if sentAt.IsZero() {
+		sentAt = a.now()
 	}
 	if err := update(ctx, h, "redeliver/"+code, func(r *redelivery, exists bool) error {
 		if exists && r.Serial == serial {
 			return errSkip // a replay of the same request
 		}
-		*r = redelivery{Serial: serial, From: str(doc, "aae030"), To: str(doc, "aae031")}
+		*r = redelivery{Serial: serial, From: str(doc, "aae030"), To: str(doc, "aae031"), Before: redeliveryBound(str(doc, "aae031"), sentAt)}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("remember the re-download %s of %s: %w", serial, code, err)
@@ -661,6 +676,42 @@ func (a *Adapter) redeliveryRequested(ctx context.Context, h sdk.Host, c *siteCo
 	a.log.Info("date-range re-download accepted; the records handed out again get event ids of their own", "site", c.code,
 		"code", code, "serial", serial, "from", str(doc, "aae030"), "to", str(doc, "aae031"))
 	return nil
+}
+
+// redeliveryLayout is the layout of redelivery.Before, in UTC+8 (cst).
+const redeliveryLayout = "2006-01-02 15:04:05"
+
+// redeliveryBound is redelivery.Before of a GYR005 sent at sentAt with
+// date range end to (aae031): the earlier of sentAt and the end of that
+// day, to the second (rounded down: a record of that very second counts
+// as handed out again).
+func redeliveryBound(to string, sentAt time.Time) string {
+	bound := sentAt.In(cst).Truncate(time.Second)
+	if d, err := time.ParseInLocation("2006-01-02", dayOf(to), cst); err == nil {
+		if end := d.AddDate(0, 0, 1).Add(-time.Second); end.Before(bound) {
+			bound = end
+		}
+	}
+	return bound.Format(redeliveryLayout)
+}
+
+// newSince reports whether a record with update_time updated was changed
+// after before (redelivery.Before), so cannot have been delivered before
+// the GYR005: false when either is empty or not a time it can read.
+func newSince(updated, before string) bool {
+	if updated == "" || before == "" {
+		return false
+	}
+	b, err := time.ParseInLocation(redeliveryLayout, before, cst)
+	if err != nil {
+		return false
+	}
+	for _, layout := range []string{redeliveryLayout, "2006-01-02T15:04:05", "20060102150405"} {
+		if u, err := time.ParseInLocation(layout, updated, cst); err == nil {
+			return u.After(b)
+		}
+	}
+	return false
 }
 
 // redeliveryScope names the records a download asks for beyond the whole
@@ -689,7 +740,7 @@ func redeliveryScope(c *siteConfig, in map[string]any) string {
 // again would lose its own. Complete re-downloads (full_flag 1) are left
 // alone: their event ids name their batch already.
 func (a *Adapter) redeliveryOfBatch(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState) (end func() error, err error) {
-	st.Redelivery = ""
+	st.Redelivery, st.RedeliveryBefore = "", ""
 	if str(st.Input, "full_flag") == "1" {
 		return nil, nil
 	}
@@ -703,7 +754,7 @@ func (a *Adapter) redeliveryOfBatch(ctx context.Context, h sdk.Host, c *siteConf
 	if slices.Contains(r.Drained, scope) {
 		return nil, nil
 	}
-	st.Redelivery = r.Serial
+	st.Redelivery, st.RedeliveryBefore = r.Serial, r.Before
 	if st.HasMore {
 		return nil, nil
 	}
@@ -1221,8 +1272,9 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	body := map[string]any{
 		"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "record": rec, "attachments": atts,
 	}
-	if st.Redelivery != "" {
-		// Handed out again after a date-range GYR005: an id of its own
+	if st.Redelivery != "" && !newSince(v, st.RedeliveryBefore) {
+		// Handed out again after a date-range GYR005 (a record changed
+		// after the GYR005 is new: it keeps its ordinary id): an id of its own
 		// (the same whenever this batch is published again), so that a
 		// platform dropping known ids does not drop the re-delivery staff
 		// asked for. An id that does not name its batch is the one the

@@ -39,8 +39,11 @@ import (
 //	GYU101  (also) not at an assistive-device institution (type 3)
 //	GYU102, GYU103, GYR001, GYR002  wait while a GYU103 of the visit has no
 //	        known outcome (settling.go)
+//	GYU103  waits while a GYR001 of the visit has no known outcome
+//	        (settling.go, rule revocation-outcome-known)
 //	GYU102, GYU103  wait when the other marked itself on the visit between
-//	        their check and their own mark (settling.go, rule stay-unchanged)
+//	        their check and their own mark (settling.go, rule stay-unchanged);
+//	        so do GYR001 and GYU103 of one visit
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, agreement valid on config_date; per line as GYU102;
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
@@ -637,6 +640,13 @@ func (l *lifecycle) settlement() error {
 	v, ok, err := l.openVisit(ykc700, "settle-open-visit")
 	if err != nil || !ok {
 		return err
+	}
+	if l.wait == nil {
+		// Lines being revoked (GYR001 without a known outcome) may be
+		// gone at the national system: the sums below cannot tell yet.
+		if err := l.revoking(ykc700, v); err != nil {
+			return err
+		}
 	}
 	if len(v.InFlight) > 0 {
 		l.fail("$.ykc700", "precondition", fmt.Sprintf("rule all-details-uploaded: %d fee-detail upload(s) of visit %s are still without an outcome (messages %s)", len(v.InFlight), ykc700, strings.Join(v.InFlight, ", ")),

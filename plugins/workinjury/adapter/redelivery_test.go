@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
@@ -105,6 +106,116 @@ func TestDateRangeRedeliveryGetsIDsOfItsOwn(t *testing.T) {
 			last := evs[len(evs)-1]
 			if last.Key != tc.key(4) || strings.Contains(last.ID, "~") || strings.Contains(string(last.Payload), "redeliveryOf") {
 				t.Errorf("new record after the re-download: key %s, id %s; want an ordinary event", last.Key, last.ID)
+			}
+		})
+	}
+}
+
+// TestDateRangeRedeliveryLeavesNewRecordsOrdinary: the batches that follow
+// a date-range GYR005 carry the records handed out again mixed with
+// records that are new. A record changed after the GYR005 was sent cannot
+// be one delivered before (every record version delivered before had its
+// update_time by then): it is published as any new record, under its
+// ordinary id and without redeliveryOf, which would tell the platform it
+// had the record before – and a platform restoring lost data could then
+// skip the business a new record starts (an application to audit, a
+// filing to honour). A record whose update_time does not tell (not after
+// the GYR005) keeps the re-delivery id: dropping a re-delivery is worse
+// than an id of its own.
+func TestDateRangeRedeliveryLeavesNewRecordsOrdinary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		for i := 1; i <= 2; i++ {
+			s.AddFiling(wisim.SampleFiling("RN", i, "350200"))
+		}
+	}))
+	if r := e.runJob(JobFilings); r.Diagnostics.HasError() {
+		t.Fatalf("first run: %s", r.Diagnostics)
+	}
+	r := e.send("GYR005", map[string]any{"download_code": "GYD006", "aae030": "2000-01-01", "aae031": "2099-12-31", "reason": "本地数据丢失"})
+	if out := e.mustOK(r); out["accept_flag"] != "1" {
+		t.Fatalf("GYR005 = %v", out)
+	}
+	serial := r.External.MsgID
+	// Filing 3 is new, changed after the GYR005; filing 4 is new too,
+	// but its update_time (before the GYR005) cannot tell it from one
+	// delivered before.
+	fresh := wisim.SampleFiling("RN", 3, "350200")
+	fresh["update_time"] = time.Now().In(cst).Add(2 * time.Second).Format("2006-01-02 15:04:05")
+	e.sim.AddFiling(fresh)
+	e.sim.AddFiling(wisim.SampleFiling("RN", 4, "350200"))
+	if r := e.runJob(JobFilings); r.Diagnostics.HasError() {
+		t.Fatalf("re-download run: %s", r.Diagnostics)
+	}
+	cases := map[string]struct {
+		redelivery bool // the re-delivery id (~serial) wanted
+	}{
+		"BARN00000001": {redelivery: true},
+		"BARN00000002": {redelivery: true},
+		"BARN00000003": {redelivery: false},
+		"BARN00000004": {redelivery: true},
+	}
+	got := map[string]bool{}
+	for _, ev := range e.events("workinjury.filing.downloaded")[2:] {
+		tc, ok := cases[ev.Key]
+		if !ok {
+			t.Fatalf("unexpected record %s", ev.Key)
+		}
+		got[ev.Key] = true
+		marked := strings.HasSuffix(ev.ID, "~"+serial)
+		claims := strings.Contains(string(ev.Payload), "redeliveryOf")
+		if marked != tc.redelivery || claims != tc.redelivery {
+			t.Errorf("%s: id %s (re-delivery id %v), redeliveryOf %v; want the re-delivery id and redeliveryOf %v", ev.Key, ev.ID, marked, claims, tc.redelivery)
+		}
+	}
+	if len(got) != len(cases) {
+		t.Fatalf("re-download run published %v, want %d records", got, len(cases))
+	}
+}
+
+func TestRedeliveryBound(t *testing.T) {
+	t.Parallel()
+	sent := time.Date(2025, 5, 10, 9, 30, 15, 700_000_000, cst)
+	cases := map[string]struct {
+		to, want string
+	}{
+		"range ending today: the GYR005's time":  {to: "2025-05-10", want: "2025-05-10 09:30:15"},
+		"range ending later":                     {to: "2099-12-31", want: "2025-05-10 09:30:15"},
+		"range ended before: the end of its day": {to: "2025-05-03", want: "2025-05-03 23:59:59"},
+		"range end as a datetime":                {to: "2025-05-03 12:00:00", want: "2025-05-03 23:59:59"},
+		"no readable range end":                  {to: "", want: "2025-05-10 09:30:15"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := redeliveryBound(tc.to, sent.UTC()); got != tc.want {
+				t.Fatalf("redeliveryBound(%q) = %s, want %s", tc.to, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewSince(t *testing.T) {
+	t.Parallel()
+	const before = "2025-05-10 09:30:15"
+	cases := map[string]struct {
+		updated, before string
+		want            bool
+	}{
+		"changed after":                      {updated: "2025-05-10 09:30:16", before: before, want: true},
+		"changed in that second":             {updated: "2025-05-10 09:30:15", before: before},
+		"changed before":                     {updated: "2025-04-01 10:00:00", before: before},
+		"changed after, T layout":            {updated: "2025-05-10T10:00:00", before: before, want: true},
+		"changed after, compact":             {updated: "20250510100000", before: before, want: true},
+		"no update_time":                     {updated: "", before: before},
+		"unreadable update_time":             {updated: "10/05/2025", before: before},
+		"re-download stored without a bound": {updated: "2025-05-10 10:00:00", before: ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := newSince(tc.updated, tc.before); got != tc.want {
+				t.Fatalf("newSince(%q, %q) = %v, want %v", tc.updated, tc.before, got, tc.want)
 			}
 		})
 	}

@@ -83,6 +83,15 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 						fmt.Sprintf("file_size is %d but file_content holds %d bytes", n, len(raw)), "send the size of the decoded file")
 				}
 			}
+			// The content is what the item says it is (attachformat.go);
+			// a linked document was fetched into file_content already.
+			if format := str(att, "file_format"); format != "" {
+				if looks, _ := formatMismatch(format, raw[:min(len(raw), sniffLen)]); looks != "" {
+					ds.Error(fmt.Sprintf("$.attachments[%d].file_format", i), "consistency",
+						fmt.Sprintf("attachment $.attachments[%d] declares file_format %s, but its content is %s", i, format, looks),
+						"send the file in the declared format, or declare the format the file really has (file_format); the content (file_content, or the document fetched from file_url) was checked by its first bytes, and nothing was sent")
+				}
+			}
 		}
 	case "GYU006":
 		if ab := str(doc, "aab301"); len(ab) >= 2 && ab[:2] != c.region[:2] {

@@ -29,24 +29,31 @@ import (
 // entry left behind (a crash in between) is recognised by its message's
 // record, done or absent, and holds nothing back.
 
-// markSettling adds (add) or removes msgID in the Settling list of visit
-// ykc700; a visit that does not exist is left alone.
-func markSettling(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool) error {
+// markStay adds (add) or removes msgID in the list of visit ykc700 that
+// list picks (settlingList, revokingList); a visit that does not exist is
+// left alone.
+func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, list func(*visitState) *[]string) error {
 	if ykc700 == "" {
 		return nil
 	}
 	return update(ctx, h, "visit/"+ykc700, func(v *visitState, exists bool) error {
-		switch has := slices.Contains(v.Settling, msgID); {
+		l := list(v)
+		switch has := slices.Contains(*l, msgID); {
 		case !exists, add == has:
 			return errSkip
 		case add:
-			v.Settling = append(v.Settling, msgID)
+			*l = append(*l, msgID)
 		default:
-			v.Settling = slices.DeleteFunc(v.Settling, func(id string) bool { return id == msgID })
+			*l = slices.DeleteFunc(*l, func(id string) bool { return id == msgID })
 		}
 		return nil
 	})
 }
+
+// settlingList and revokingList pick a visit's list of GYU103 and of
+// GYR001 messages without a known outcome.
+func settlingList(v *visitState) *[]string { return &v.Settling }
+func revokingList(v *visitState) *[]string { return &v.Revoking }
 
 // settling notes in l.wait the settlements of visit v (ykc700) still
 // without a known outcome, other than the message's own.
@@ -61,12 +68,33 @@ func (l *lifecycle) settling(ykc700 string, v visitState) error {
 	return nil
 }
 
+// revoking notes in l.wait the revocations of fee details (GYR001) of
+// visit v (ykc700) still without a known outcome.
+func (l *lifecycle) revoking(ykc700 string, v visitState) error {
+	open, err := openOf(l.ctx, l.h, v.Revoking, l.msgID)
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		l.wait = &settleWaitError{ykc700: ykc700, open: open, revoking: true}
+	}
+	return nil
+}
+
 // settlingOpen returns the settlements of visit v still without a known
 // outcome, other than message self's: "<message id> (<code>, serial
 // <serial>)" each.
 func settlingOpen(ctx context.Context, h sdk.Host, v visitState, self string) ([]string, error) {
+	return openOf(ctx, h, v.Settling, self)
+}
+
+// openOf returns the messages of ids, other than self, that were sent and
+// have no known outcome yet: "<message id> (<code>, serial <serial>)"
+// each. A message whose record is done, or absent (it never went out),
+// holds nothing back.
+func openOf(ctx context.Context, h sdk.Host, ids []string, self string) ([]string, error) {
 	var open []string
-	for _, id := range v.Settling {
+	for _, id := range ids {
 		if id == self {
 			continue
 		}
@@ -118,21 +146,58 @@ func (e *stayChangedError) response() *sdk.HandleResponse {
 // changed since (a fee-detail upload marked in flight or finished, another
 // settlement) fails it with a *stayChangedError. When the rules did not
 // run in this attempt (a resend after GYD053 found no trace: its mark was
-// in place all along) it is markSettling.
+// in place all along) it is a plain mark (markStay).
 func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	return markStayChecked(ctx, h, ykc700, msgID, settlingList,
+		"its fee details, or its state, changed since this settlement's sums were checked")
+}
+
+// A revocation of fee details (GYR001) and a discharge settlement (GYU103)
+// of one stay must not both be between their check and their answer: the
+// settlement's sums are those of the lines as its check saw them, so lines
+// revoked meanwhile make the national sum check refuse it, and a
+// revocation sent while the stay is being settled meets a settled stay (or
+// changes the lines under the settlement). So the two exclude each other
+// as a GYU103 and a GYU102 do: a GYR001 adds itself to its visit's
+// Revoking list before it is first sent, with a compare-and-set on the
+// version its rules read (markRevokingChecked), and removes itself once
+// its outcome is known; a GYU103 waits while a listed GYR001 has no known
+// outcome (rule revocation-outcome-known), and a GYR001 while a listed
+// GYU103 has none (rule settlement-outcome-known). Checked at the same
+// instant, the one that marks itself second fails its compare-and-set (the
+// other's mark changed the visit) and waits (rule stay-unchanged), nothing
+// sent; its next attempt checks again with the other one counted.
+
+// markRevokingChecked adds GYR001 msgID to its visit's Revoking list with
+// a compare-and-set on the version its rules read (visitMemo): a visit
+// changed since (a settlement marked itself, fee details changed) fails
+// it with a *stayChangedError. When the rules did not run in this attempt
+// (a resend after GYD053 found no trace: its mark was in place all along)
+// it is a plain mark.
+func markRevokingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
+	return markStayChecked(ctx, h, ykc700, msgID, revokingList,
+		"a settlement of the stay, or its fee details, changed since this revocation was checked")
+}
+
+// markStayChecked adds msgID to the list of its visit that list picks,
+// with a compare-and-set on the version the message's rules read
+// (visitMemo); a conflict is a *stayChangedError saying what. Without
+// that version it is markStay.
+func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, what string) error {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
-		return markSettling(ctx, h, ykc700, msgID, true)
+		return markStay(ctx, h, ykc700, msgID, true, list)
 	}
 	v := m.v
-	v.Settling = slices.Clone(v.Settling)
-	if !slices.Contains(v.Settling, msgID) {
-		v.Settling = append(v.Settling, msgID)
+	l := list(&v)
+	*l = slices.Clone(*l)
+	if !slices.Contains(*l, msgID) {
+		*l = append(*l, msgID)
 	}
 	nv, err := casJSON(ctx, h, vkey, m.ver, v)
 	if errors.Is(err, sdk.ErrConflict) {
-		return &stayChangedError{ykc700: ykc700, what: "its fee details, or its state, changed since this settlement's sums were checked"}
+		return &stayChangedError{ykc700: ykc700, what: what}
 	}
 	if err != nil {
 		return err
@@ -188,34 +253,59 @@ func feesInFlight(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
 }
 
 // settleWaitError says that a message of a stay must wait for the stay's
-// discharge settlement, whose outcome is not known yet.
+// discharge settlement, whose outcome is not known yet; or, when revoking,
+// a discharge settlement must wait for a revocation of the stay's fee
+// details (GYR001) whose outcome is not known yet.
 type settleWaitError struct {
-	ykc700 string
-	open   []string
+	ykc700   string
+	open     []string
+	revoking bool
 }
 
 func (e *settleWaitError) Error() string {
+	if e.revoking {
+		return fmt.Sprintf("rule revocation-outcome-known: a revocation of fee details (GYR001) of visit %s has no known outcome yet: %s",
+			e.ykc700, strings.Join(e.open, ", "))
+	}
 	return fmt.Sprintf("rule settlement-outcome-known: the discharge settlement of visit %s has no known outcome yet: %s",
 		e.ykc700, strings.Join(e.open, ", "))
+}
+
+// waitsFor names what the message waits for, for the log.
+func (e *settleWaitError) waitsFor() string {
+	if e.revoking {
+		return "a revocation of the stay's fee details"
+	}
+	return "the stay's settlement"
 }
 
 // response is the retryable failure of a message that waits, marked as a
 // deliberate wait (it does not count towards the site's circuit breaker).
 func (e *settleWaitError) response() *sdk.HandleResponse {
+	if e.revoking {
+		return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
+			"it may have revoked fee lines at the national system, which would then refuse a settlement with the sums checked here, so nothing was sent and medgate tries this message again by itself; "+
+				"the revocation is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; if it was accepted, the settlement's sums must leave the revoked lines out"))
+	}
 	return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
 		"it may have settled the stay at the national system, or be sent again as it is, so nothing was sent and medgate tries this message again by itself; "+
 			"the settlement is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it"))
 }
 
-// unmarkSettling removes a GYU103 from its visit's Settling list once its
-// outcome is known. An entry it cannot remove is harmless: the message's
-// record is done (or absent).
+// unmarkSettling removes a GYU103 from its visit's Settling list, or a
+// GYR001 from its Revoking list, once its outcome is known. An entry it
+// cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
-	if code != "GYU103" {
+	list := settlingList
+	switch code {
+	case "GYU103":
+	case "GYR001":
+		list = revokingList
+	default:
 		return
 	}
-	if err := markSettling(ctx, h, str(doc, "ykc700"), msgID, false); err != nil {
-		a.log.Warn("cannot clear a settlement's in-flight mark on its visit; it is ignored from now on", "code", code, "err", err)
+	if err := markStay(ctx, h, str(doc, "ykc700"), msgID, false, list); err != nil {
+		a.log.Warn("cannot clear a message's in-flight mark on its visit; it is ignored from now on", "code", code, "err", err)
 	}
 }
 

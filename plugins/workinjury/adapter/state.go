@@ -244,7 +244,11 @@ type visitState struct {
 	// Settling lists the GYU103 messages sent for this visit whose
 	// outcome is not known yet: the stay's details wait for them
 	// (settling.go).
-	Settling []string  `json:"settling,omitempty"`
+	Settling []string `json:"settling,omitempty"`
+	// Revoking lists the GYR001 messages sent for this visit whose
+	// outcome is not known yet: a settlement of the stay waits for them
+	// (settling.go).
+	Revoking []string  `json:"revoking,omitempty"`
 	At       time.Time `json:"at"`
 }
 

@@ -116,6 +116,23 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYR001" {
+		if err := a.at("revocation-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the revocation on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+		// A settlement of the stay waits until this outcome is known; the
+		// visit must be as the rules saw it (settling.go).
+		if err := markRevokingChecked(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+			var sc *stayChangedError
+			if errors.As(err, &sc) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("the stay changed while its fee-detail revocation was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "ykc700", sc.ykc700)
+				return sc.response()
+			}
+			return failed(true, "state", "cannot mark the fee-detail revocation as in flight on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	if code == "GYU004" {
 		if err := a.at("deductions-checked"); err != nil {
 			return failed(true, "state", "stopped before marking the deductions (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
@@ -222,7 +239,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 			return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
 		}
 		if code == "GYR005" {
-			if err := a.redeliveryRequested(ctx, h, c, doc, out.serial); err != nil {
+			if err := a.redeliveryRequested(ctx, h, c, doc, out.serial, rec.SentAt); err != nil {
 				return failed(true, "state", "the national system accepted serial "+out.serial+" but the local state could not be updated", err.Error())
 			}
 		}

@@ -21,6 +21,7 @@ const (
 	RuleFormat   = "format"
 	RuleBatch    = "batch"
 	RuleUnknown  = "unknown"
+	RulePattern  = "pattern"
 )
 
 // Violation is one rule a document breaks.
@@ -184,6 +185,9 @@ func (c *checker) value(at string, f *Field, v any) {
 			if t, err := time.Parse(f.Layout, s); err != nil || t.Format(f.Layout) != s {
 				c.add(p(), RuleFormat, "%s: %q is not written as %q", name(f), s, f.Layout)
 			}
+		}
+		if f.Pattern != nil && !f.Pattern.MatchString(s) {
+			c.add(p(), RulePattern, "%s does not match %s", name(f), f.Pattern)
 		}
 	}
 }

@@ -49,6 +49,9 @@ type Field struct {
 	MinItems, MaxItems int
 	// Fields are the children of an object, or of each item of an array.
 	Fields []Field
+	// Pattern, when set, is what the whole of a string value must match
+	// (the file's pattern, anchored at both ends).
+	Pattern *regexp.Regexp
 }
 
 // Tx is one transaction.
@@ -116,6 +119,9 @@ type yamlField struct {
 	MinItems    int         `yaml:"minItems"`
 	MaxItems    int         `yaml:"maxItems"`
 	Description string      `yaml:"description"`
+	// Pattern is a regular expression the whole of a string value must
+	// match (schemas/README.md).
+	Pattern string `yaml:"pattern"`
 	// PlatformOnly fields are medgate extensions the adapter acts on and
 	// removes before sending: the external system does not know them, so
 	// they are left out of the field lists and a request that carries one
@@ -222,6 +228,16 @@ func fields(file, where string, ys []yamlField, tables map[string]map[string]str
 			if f.Precision < 1 || f.Scale > f.Precision {
 				return nil, bad("type %s: want decimal(p,s) with 1 ≤ p and s ≤ p", y.Type)
 			}
+		}
+		if y.Pattern != "" {
+			if f.Kind != "string" {
+				return nil, bad("pattern on a %s field: only strings take one", y.Type)
+			}
+			re, err := regexp.Compile(`^(?:` + y.Pattern + `)$`)
+			if err != nil {
+				return nil, bad("pattern %s: %v", y.Pattern, err)
+			}
+			f.Pattern = re
 		}
 		switch f.Kind {
 		case "string", "integer", "decimal", "boolean":
