@@ -317,7 +317,7 @@ func TestWorkInjuryVariants(t *testing.T) {
 		}
 		r := e.one(p.inpatientNo, e.raw(rehabSite, e.id("kf-gyu101"), "GYU101", in))
 		ykc700, _ := expect(t, r, "ok")["ykc700"].(string)
-		plan := "康复方案 e2e"
+		plan := "%PDF-1.4 康复方案 e2e"
 		r = e.one(p.inpatientNo, e.raw(rehabSite, e.id("kf-gyu002"), "GYU002", map[string]any{"biz_type": "2", "biz_no": ykc700, "attachments": []any{map[string]any{
 			"attachment_type": "07", "file_name": "康复方案.pdf", "file_format": "pdf", "file_size": len(plan), "file_content": base64.StdEncoding.EncodeToString([]byte(plan))}}}))
 		var planID string
