@@ -561,10 +561,12 @@ func (h *handler) takeCodes(ctx context.Context, doc string, todo []stockOutCode
 }
 
 // releaseStockOut puts back in stock the codes a stock-out document that
-// did not happen took: each entry it wrote returns to what it replaced,
-// and the packages they left through are no longer marked opened by them.
-func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill) error {
-	var codes []string
+// did not happen took (its own and extra, those of an earlier attempt
+// under its number): each entry it wrote returns to what it replaced, and
+// the packages they left through are no longer marked opened by them.
+// Entries another document wrote meanwhile are left alone.
+func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill, extra []string) error {
+	codes := extra
 	for _, l := range b.Lines {
 		for _, tc := range l.TraceCodes {
 			codes = append(codes, tc.Code)
