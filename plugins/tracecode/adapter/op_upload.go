@@ -192,13 +192,14 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		if direction != "out" {
 			return nil
 		}
+		bg := context.WithoutCancel(ctx)
 		var extra []string
 		if prev != nil && prev.Direction == "out" && prev.Hash != hash {
-			if err := readCodes(ctx, host, prev, func(r codeRow) error { extra = append(extra, r.Code); return nil }); err != nil {
+			if err := readCodes(bg, host, prev, func(r codeRow) error { extra = append(extra, r.Code); return nil }); err != nil {
 				return err
 			}
 		}
-		return h.releaseStockOut(context.WithoutCancel(ctx), &bill, extra)
+		return h.releaseStockOut(bg, &bill, extra)
 	}
 	// reject records the platform's refusal; a refused stock-out took no
 	// code out of stock.
