@@ -18,8 +18,10 @@ type tokenLogEntry struct {
 	ExpiresAt  time.Time `json:"expiresAt,omitzero"`
 	DurationMS int64     `json:"durationMs"`
 	Error      string    `json:"error,omitempty"`
-	MessageID  string    `json:"messageId,omitempty"`
-	Trigger    string    `json:"trigger,omitempty"`
+	// Warning says why the expiry the platform gave was not used.
+	Warning   string `json:"warning,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Trigger   string `json:"trigger,omitempty"`
 	// Subject is what the triggering call was about: a document number, a
 	// code, or the date range of a stock-in fetch.
 	Subject string `json:"subject,omitempty"`
@@ -38,10 +40,13 @@ func (h *handler) observe(serial string) *observer { return &observer{h: h, seri
 // Token implements platform.Observer.
 func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
 	entry := tokenLogEntry{At: e.At.Truncate(time.Second), Action: e.Action, Reason: e.Reason, OK: e.OK, ExpiresAt: e.ExpiresAt.Truncate(time.Second),
-		DurationMS: e.Duration.Milliseconds(), Error: e.Error, MessageID: o.h.req.MessageID, Trigger: o.h.req.Type, Subject: o.serial}
+		DurationMS: e.Duration.Milliseconds(), Error: e.Error, Warning: e.Warning, MessageID: o.h.req.MessageID, Trigger: o.h.req.Type, Subject: o.serial}
 	wctx := context.WithoutCancel(ctx)
 	if _, err := appendLog(wctx, o.h.req.Host, kindToken, e.At.In(o.h.cfg.zone), entry); err != nil {
 		o.h.a.log.Error("cannot record a token operation in the operation log", "site", o.h.req.Site, "action", e.Action, "err", err)
+	}
+	if e.Warning != "" {
+		o.h.a.log.Warn("token expiry not usable", "site", o.h.req.Site, "action", e.Action, "expiresAt", e.ExpiresAt, "warning", e.Warning)
 	}
 	if e.OK {
 		o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "expiresAt", e.ExpiresAt)

@@ -328,8 +328,13 @@ func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, f filter) err
 		if !e.ExpiresAt.IsZero() {
 			exp = e.ExpiresAt.In(h.cfg.zone)
 		}
+		msg := e.Error
+		if msg == "" {
+			// An expiry the platform gave that was not used.
+			msg = e.Warning
+		}
 		row[0], row[1], row[2], row[3] = e.At.In(h.cfg.zone), label(tokenActions, e.Action), label(tokenReasons, e.Reason), result
-		row[4], row[5], row[6], row[7], row[8], row[9] = exp, e.DurationMS, e.Trigger, e.MessageID, e.Error, e.Subject
+		row[4], row[5], row[6], row[7], row[8], row[9] = exp, e.DurationMS, e.Trigger, e.MessageID, msg, e.Subject
 		return sh.Row(row...)
 	})
 }

@@ -185,13 +185,27 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	case err != nil:
 		return nil, err
 	}
+	// release puts back in stock the codes of a stock-out that did not
+	// happen: this document's, and those of an earlier attempt under its
+	// number with other content (reconciled as not on the platform).
+	release := func() error {
+		if direction != "out" {
+			return nil
+		}
+		bg := context.WithoutCancel(ctx)
+		var extra []string
+		if prev != nil && prev.Direction == "out" && prev.Hash != hash {
+			if err := readCodes(bg, host, prev, func(r codeRow) error { extra = append(extra, r.Code); return nil }); err != nil {
+				return err
+			}
+		}
+		return h.releaseStockOut(bg, &bill, extra)
+	}
 	// reject records the platform's refusal; a refused stock-out took no
 	// code out of stock.
 	reject := func(code, message string) (*sdk.HandleResponse, error) {
-		if direction == "out" {
-			if err := h.releaseStockOut(context.WithoutCancel(ctx), &bill); err != nil {
-				return nil, err
-			}
+		if err := release(); err != nil {
+			return nil, err
 		}
 		return h.markRejected(ctx, key, code, message)
 	}
@@ -286,6 +300,16 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			r.Status, r.StatusText, r.StatusAt = status, err.Error(), h.a.now()
 		}); uerr != nil {
 			return nil, uerr
+		}
+		if status == statusPending {
+			// Not sent (no connection, no token) or refused before it was
+			// processed (the credentials): a stock-out that did not happen
+			// holds no code, whether the host retries the message (the
+			// retry takes them again before it sends) or gives up on it. An
+			// attempt whose outcome is unknown keeps them until reconciled.
+			if rerr := release(); rerr != nil {
+				return nil, rerr
+			}
 		}
 		return platformFailure("the upload", err)
 	}

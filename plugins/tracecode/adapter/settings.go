@@ -101,7 +101,7 @@ func settings() []sdk.Setting {
 			Description: "answer codes meaning the document number was already uploaded: treated as success"},
 		{Name: setNotFoundCodes, Type: sdk.SettingString, Default: "NOT_FOUND", Description: "answer codes meaning the document or code is unknown"},
 		{Name: setRefreshBefore, Type: sdk.SettingDuration, Default: "5m", Description: "refresh the token this long before it expires"},
-		{Name: setTokenTTL, Type: sdk.SettingDuration, Default: "2h", Description: "token life assumed when the platform does not say"},
+		{Name: setTokenTTL, Type: sdk.SettingDuration, Default: "2h", Description: "token life assumed when the platform does not say, or gives an expiry in the past or more than 30 days away"},
 		{Name: setTimeout, Type: sdk.SettingDuration, Default: "30s", Description: "time allowed for one platform call"},
 		{Name: setConsumables, Type: sdk.SettingString, Default: string(code.ConsumablesGS1), Enum: []string{string(code.ConsumablesNone), string(code.ConsumablesGS1), string(code.ConsumablesAny)},
 			Description: "codes accepted besides 20-digit drug trace codes starting with 8: none, gs1 (GS1 element strings with a valid GTIN, e.g. (01)…(21)…) or any (any printable code up to 100 characters, e.g. other UDI issuers)"},

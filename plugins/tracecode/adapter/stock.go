@@ -52,7 +52,7 @@ type stockEntry struct {
 	// the code left.
 	Via string `json:"v,omitempty"`
 	// Prev is, for a stock-out, the entry it replaced, restored when the
-	// platform refuses the document.
+	// stock-out did not happen (the platform refused the document).
 	Prev *stockEntry `json:"p,omitempty"`
 	// Opened lists, for a package, the codes inside it that left on their
 	// own (code → document): an opened package no longer leaves whole,
@@ -89,39 +89,87 @@ func putStock(ctx context.Context, host sdk.Host, c string, ver int64, se stockE
 	return host.CompareAndSet(ctx, stockKey(c), ver, b)
 }
 
+// ledgerReads reads the ledger for one pass over a document, and keeps
+// what it read: the units of one case share the case and the packs
+// between, read once instead of once per unit. Its entries are as of the
+// read; every write made from them is a compare-and-set on the version
+// read (or re-reads, as markOpened does), so a change meanwhile is seen.
+type ledgerReads struct {
+	host   sdk.Host
+	stock  map[string]stockRead
+	parent map[string]string
+}
+
+// stockRead is a ledger entry and its version as read.
+type stockRead struct {
+	se  stockEntry
+	ver int64
+}
+
+func newLedgerReads(host sdk.Host) *ledgerReads {
+	return &ledgerReads{host: host, stock: map[string]stockRead{}, parent: map[string]string{}}
+}
+
+// stockOf is getStock, read once per pass.
+func (r *ledgerReads) stockOf(ctx context.Context, c string) (stockEntry, int64, error) {
+	if sr, ok := r.stock[c]; ok {
+		return sr.se, sr.ver, nil
+	}
+	se, ver, err := getStock(ctx, r.host, c)
+	if err != nil {
+		return se, 0, err
+	}
+	r.stock[c] = stockRead{se, ver}
+	return se, ver, nil
+}
+
+// parentOf returns the package holding c ("" when none is known), read
+// once per pass.
+func (r *ledgerReads) parentOf(ctx context.Context, c string) (string, error) {
+	if p, ok := r.parent[c]; ok {
+		return p, nil
+	}
+	e, err := r.host.Get(ctx, parentKey(c))
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		r.parent[c] = ""
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read the package of code %s: %w", c, err)
+	}
+	r.parent[c] = string(e.Value)
+	return string(e.Value), nil
+}
+
 // stockedAncestor walks up the packages holding c and returns the first
 // one the ledger knows, with its entry and the packages walked (ending
 // with it); "" when none is known.
-func stockedAncestor(ctx context.Context, host sdk.Host, c string) (string, stockEntry, []string, error) {
-	return walkUp(ctx, host, c, func(string, stockEntry) bool { return false })
+func stockedAncestor(ctx context.Context, r *ledgerReads, c string) (string, stockEntry, []string, error) {
+	return walkUp(ctx, r, c, func(string, stockEntry) bool { return false })
 }
 
 // chainTo returns the packages from c's parent up to and including anc.
-func chainTo(ctx context.Context, host sdk.Host, c, anc string) ([]string, error) {
-	_, _, chain, err := walkUp(ctx, host, c, func(p string, _ stockEntry) bool { return p == anc })
+func chainTo(ctx context.Context, r *ledgerReads, c, anc string) ([]string, error) {
+	_, _, chain, err := walkUp(ctx, r, c, func(p string, _ stockEntry) bool { return p == anc })
 	return chain, err
 }
 
 // walkUp walks up the packages holding c until one the ledger knows or
 // one stop accepts.
-func walkUp(ctx context.Context, host sdk.Host, c string, stop func(string, stockEntry) bool) (string, stockEntry, []string, error) {
+func walkUp(ctx context.Context, r *ledgerReads, c string, stop func(string, stockEntry) bool) (string, stockEntry, []string, error) {
 	seen := map[string]bool{c: true}
 	var chain []string
 	for range maxParentDepth {
-		e, err := host.Get(ctx, parentKey(c))
-		if errors.Is(err, sdk.ErrNotFound) {
-			return "", stockEntry{}, chain, nil
-		}
+		p, err := r.parentOf(ctx, c)
 		if err != nil {
-			return "", stockEntry{}, nil, fmt.Errorf("read the package of code %s: %w", c, err)
+			return "", stockEntry{}, nil, err
 		}
-		p := string(e.Value)
 		if p == "" || seen[p] {
 			return "", stockEntry{}, chain, nil
 		}
 		seen[p] = true
 		chain = append(chain, p)
-		se, _, err := getStock(ctx, host, p)
+		se, _, err := r.stockOf(ctx, p)
 		if err != nil {
 			return "", stockEntry{}, nil, err
 		}
@@ -133,38 +181,50 @@ func walkUp(ctx context.Context, host sdk.Host, c string, stop func(string, stoc
 	return "", stockEntry{}, chain, nil
 }
 
-// markOpened records on package p that code c left on its own with doc
-// (undo: removes the record). It reports a conflict when p itself left
+// markOpened records on package p that codes left on their own with doc,
+// in one compare-and-set however many they are, and returns the codes it
+// added (those already recorded with doc are not). With undo it removes
+// the records of codes instead. It reports a conflict when p itself left
 // meanwhile with another document.
-func markOpened(ctx context.Context, host sdk.Host, p, c, doc string, undo bool) (conflict bool, err error) {
+func markOpened(ctx context.Context, host sdk.Host, p string, codes []string, doc string, undo bool) (added []string, conflict bool, err error) {
 	for range 10 {
 		se, ver, err := getStock(ctx, host, p)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
-		switch {
-		case !undo && se.State == stockOut && se.Doc != doc:
-			return true, nil
-		case !undo && se.Opened[c] == doc, undo && se.Opened[c] != doc:
-			return false, nil
-		case undo:
-			delete(se.Opened, c)
-		default:
-			if se.Opened == nil {
-				se.Opened = map[string]string{}
+		if !undo && se.State == stockOut && se.Doc != doc {
+			return nil, true, nil
+		}
+		added = added[:0]
+		for _, c := range codes {
+			switch {
+			case undo && se.Opened[c] == doc:
+				delete(se.Opened, c)
+				added = append(added, c)
+			case !undo && se.Opened[c] != doc:
+				if se.Opened == nil {
+					se.Opened = map[string]string{}
+				}
+				se.Opened[c] = doc
+				added = append(added, c)
 			}
-			se.Opened[c] = doc
+		}
+		if len(added) == 0 {
+			return nil, false, nil
 		}
 		_, err = putStock(ctx, host, p, ver, se)
 		if errors.Is(err, sdk.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return false, fmt.Errorf("record on package %s that code %s left with document %s: %w", p, c, doc, err)
+			return nil, false, fmt.Errorf("record on package %s that codes %s… left with document %s: %w", p, codes[0], doc, err)
 		}
-		return false, nil
+		if undo {
+			return nil, false, nil
+		}
+		return added, false, nil
 	}
-	return false, errBusy
+	return nil, false, errBusy
 }
 
 // packageListed returns the first package of chain that the document
@@ -221,15 +281,16 @@ func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 	return flush()
 }
 
-// stockInBatch is how many codes a stock-in creates in one host call.
-const stockInBatch = 64
+// stockBatch is how many ledger entries a stock-in creates, a stock-out
+// takes or a refused stock-out puts back in one host call.
+const stockBatch = 64
 
 // recordStockIn marks codes as in stock through document doc. A code
 // already in stays as it is; one that left comes back (a return), unless
 // doc itself stocked it in before it left (the retry of doc).
 //
 // Codes the ledger has never seen – nearly all of a stock-in – are
-// created stockInBatch at a time, with one host call (a write that
+// created stockBatch at a time, with one host call (a write that
 // expects no entry, every write or none) per batch: a document of 5,000
 // codes is 79 host calls, not 10,000 reads and writes. A batch in which a
 // code already has an entry (a return, a retry, a code twice in the
@@ -239,9 +300,9 @@ func recordStockIn(ctx context.Context, host sdk.Host, doc, kind, billTime strin
 	if err != nil {
 		return err
 	}
-	writes := make([]sdk.StateWrite, 0, stockInBatch)
-	for start := 0; start < len(codes); start += stockInBatch {
-		part := codes[start:min(start+stockInBatch, len(codes))]
+	writes := make([]sdk.StateWrite, 0, stockBatch)
+	for start := 0; start < len(codes); start += stockBatch {
+		part := codes[start:min(start+stockBatch, len(codes))]
 		writes = writes[:0]
 		for _, c := range part {
 			writes = append(writes, sdk.StateWrite{Key: stockKey(c), Value: entry})
@@ -309,11 +370,13 @@ type stockOutCode struct {
 // already left (nothing is then taken), a warning for each code that no
 // stock-in holds, and the note to flag the document with. A concurrent
 // stock-out of the same code by another document, on any instance, makes
-// one of the two compare-and-sets fail; that one reads again and sees the
-// other's.
+// one of the two compare-and-sets fail; that one puts back what it wrote,
+// reads again and sees the other's. The codes are read one by one (the
+// host has no batched read; a case and its packs once for all its units)
+// and written stockBatch at a time (takeCodes).
 func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagnostics, string, error) {
-	host := h.req.Host
 	for range 10 {
+		reads := newLedgerReads(h.req.Host)
 		var ds sdk.Diagnostics
 		var todo []stockOutCode
 		var unknown []string
@@ -332,7 +395,7 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 		for i, l := range b.Lines {
 			for j, tc := range l.TraceCodes {
 				c, at := tc.Code, fmt.Sprintf("$.lines[%d].traceCodes[%d].code", i, j)
-				se, ver, err := getStock(ctx, host, c)
+				se, ver, err := reads.stockOf(ctx, c)
 				if err != nil {
 					return nil, "", err
 				}
@@ -345,7 +408,7 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 						// This document's earlier attempt took it: its
 						// packages are marked opened again (a no-op
 						// unless that attempt stopped in between).
-						chain, err := chainTo(ctx, host, c, se.Via)
+						chain, err := chainTo(ctx, reads, c, se.Via)
 						if err != nil {
 							return nil, "", err
 						}
@@ -362,7 +425,7 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 						"an opened package no longer leaves whole: stock out the codes still in it one by one")
 					continue
 				}
-				anc, ae, chain, err := stockedAncestor(ctx, host, c)
+				anc, ae, chain, err := stockedAncestor(ctx, reads, c)
 				if err != nil {
 					return nil, "", err
 				}
@@ -416,104 +479,199 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 	return nil, "", errBusy
 }
 
-// takeCodes marks the packages the codes leave as opened and writes the
-// stock-out entries; when one of them changed since it was read (or a
-// package left meanwhile), it puts back what it wrote and reports the
-// conflict.
+// takeCodes marks the packages the codes leave as opened (one
+// compare-and-set per package, whatever the number of its codes) and
+// writes the stock-out entries stockBatch at a time, each a
+// compare-and-set on the version read, in one host call per batch; when
+// one of them changed since it was read (or a package left meanwhile), it
+// puts back what it wrote and reports the conflict.
 func (h *handler) takeCodes(ctx context.Context, doc string, todo []stockOutCode) (bool, error) {
 	host := h.req.Host
-	type written struct {
-		code string
-		ver  int64
-		prev stockEntry
+	var pkgs []string
+	byPkg := map[string][]string{} // package → the codes leaving through it
+	for _, t := range todo {
+		for _, p := range t.chain {
+			if _, ok := byPkg[p]; !ok {
+				pkgs = append(pkgs, p)
+			}
+			byPkg[p] = append(byPkg[p], t.code)
+		}
 	}
-	var done []written
-	var marked [][2]string // package, code
+	marked := map[string][]string{} // package → the codes this call recorded on it
+	var taken []string              // codes of the batches written or tried
 	undo := func() error {
 		bg := context.WithoutCancel(ctx)
-		for _, w := range done {
-			if _, err := putStock(bg, host, w.code, w.ver, w.prev); err != nil && !errors.Is(err, sdk.ErrConflict) {
-				return fmt.Errorf("put code %s back in stock after a concurrent change: %w", w.code, err)
-			}
+		if err := putBack(bg, host, doc, taken, false); err != nil {
+			return fmt.Errorf("put codes back in stock after a concurrent change: %w", err)
 		}
-		for _, m := range marked {
-			if _, err := markOpened(bg, host, m[0], m[1], doc, true); err != nil {
+		for _, p := range pkgs {
+			if len(marked[p]) == 0 {
+				continue
+			}
+			if _, _, err := markOpened(bg, host, p, marked[p], doc, true); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	for _, t := range todo {
-		for _, p := range t.chain {
-			conflict, err := markOpened(ctx, host, p, t.code, doc, false)
-			if err == nil && conflict {
-				return true, undo()
-			}
-			if err != nil {
-				return false, errors.Join(err, undo())
-			}
-			marked = append(marked, [2]string{p, t.code})
+	for _, p := range pkgs {
+		added, conflict, err := markOpened(ctx, host, p, byPkg[p], doc, false)
+		if err != nil {
+			return false, errors.Join(err, undo())
 		}
+		if conflict {
+			return true, undo()
+		}
+		marked[p] = added
+	}
+	writes := make([]sdk.StateWrite, 0, stockBatch)
+	var part []string // the codes of writes
+	flush := func() (bool, error) {
+		if len(writes) == 0 {
+			return false, nil
+		}
+		taken = append(taken, part...)
+		_, err := sdk.WriteState(ctx, host, writes)
+		first := part[0]
+		writes, part = writes[:0], part[:0]
+		switch {
+		case err == nil:
+			return false, nil
+		case errors.Is(err, sdk.ErrConflict):
+			return true, undo()
+		}
+		return false, errors.Join(fmt.Errorf("take codes %s… out of stock (document %s): %w", first, doc, err), undo())
+	}
+	for _, t := range todo {
 		if !t.own {
 			continue
 		}
-		v, err := putStock(ctx, host, t.code, t.ver, t.entry)
-		if err == nil {
-			prev := stockEntry{}
-			if t.entry.Prev != nil {
-				prev = *t.entry.Prev
+		b, err := json.Marshal(t.entry)
+		if err != nil {
+			return false, errors.Join(err, undo())
+		}
+		writes, part = append(writes, sdk.StateWrite{Key: stockKey(t.code), Value: b, Expect: t.ver}), append(part, t.code)
+		if len(writes) == stockBatch {
+			if conflict, err := flush(); conflict || err != nil {
+				return conflict, err
 			}
-			done = append(done, written{t.code, v, prev})
-			continue
 		}
-		if !errors.Is(err, sdk.ErrConflict) {
-			return false, errors.Join(fmt.Errorf("take code %s out of stock: %w", t.code, err), undo())
-		}
-		return true, undo()
 	}
-	return false, nil
+	return flush()
 }
 
-// releaseStockOut puts back in stock the codes a refused stock-out
-// document took: each entry it wrote returns to what it replaced.
-func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill) error {
-	host := h.req.Host
+// releaseStockOut puts back in stock the codes a stock-out document that
+// did not happen took (its own and extra, those of an earlier attempt
+// under its number): each entry it wrote returns to what it replaced, and
+// the packages they left through are no longer marked opened by them.
+// Entries another document wrote meanwhile are left alone.
+func (h *handler) releaseStockOut(ctx context.Context, b *uploadBill, extra []string) error {
+	codes := extra
 	for _, l := range b.Lines {
 		for _, tc := range l.TraceCodes {
-			for attempt := 0; ; attempt++ {
-				se, ver, err := getStock(ctx, host, tc.Code)
+			codes = append(codes, tc.Code)
+		}
+	}
+	if err := putBack(ctx, h.req.Host, b.BillNo, codes, true); err != nil {
+		return fmt.Errorf("put the codes of document %s, which was not stocked out, back in stock: %w", b.BillNo, err)
+	}
+	return nil
+}
+
+// putBack returns to what it replaced the entry of each of codes that doc
+// took out of stock (others are left alone), stockBatch at a time, each
+// write a compare-and-set on the version read, in one host call per
+// batch; a batch in which an entry changed meanwhile is done one code at
+// a time. With unmark, the packages a code left through are un-marked
+// (after the codes are back: in between they are still marked opened,
+// which refuses more, never less).
+func putBack(ctx context.Context, host sdk.Host, doc string, codes []string, unmark bool) error {
+	reads := newLedgerReads(host)
+	var pkgs []string
+	byPkg := map[string][]string{}
+	writes := make([]sdk.StateWrite, 0, stockBatch)
+	var mine []string
+	for start := 0; start < len(codes); start += stockBatch {
+		writes, mine = writes[:0], mine[:0]
+		for _, c := range codes[start:min(start+stockBatch, len(codes))] {
+			se, ver, err := getStock(ctx, host, c)
+			if err != nil {
+				return err
+			}
+			if se.State != stockOut || se.Doc != doc {
+				continue
+			}
+			if unmark && se.Via != "" {
+				chain, err := chainTo(ctx, reads, c, se.Via)
 				if err != nil {
 					return err
 				}
-				if se.State != stockOut || se.Doc != b.BillNo {
-					break
-				}
-				if se.Via != "" && attempt == 0 {
-					chain, err := chainTo(ctx, host, tc.Code, se.Via)
-					if err != nil {
-						return err
+				for _, p := range chain {
+					if _, ok := byPkg[p]; !ok {
+						pkgs = append(pkgs, p)
 					}
-					for _, p := range chain {
-						if _, err := markOpened(ctx, host, p, tc.Code, b.BillNo, true); err != nil {
-							return err
-						}
-					}
+					byPkg[p] = append(byPkg[p], c)
 				}
-				prev := stockEntry{}
-				if se.Prev != nil {
-					prev = *se.Prev
-				}
-				_, err = putStock(ctx, host, tc.Code, ver, prev)
-				if err == nil {
-					break
-				}
-				if !errors.Is(err, sdk.ErrConflict) || attempt == 10 {
-					return fmt.Errorf("put code %s of refused document %s back in stock: %w", tc.Code, b.BillNo, err)
+			}
+			prev := stockEntry{}
+			if se.Prev != nil {
+				prev = *se.Prev
+			}
+			b, err := json.Marshal(prev)
+			if err != nil {
+				return err
+			}
+			writes = append(writes, sdk.StateWrite{Key: stockKey(c), Value: b, Expect: ver})
+			mine = append(mine, c)
+		}
+		if len(writes) == 0 {
+			continue
+		}
+		_, err := sdk.WriteState(ctx, host, writes)
+		if err != nil && !errors.Is(err, sdk.ErrConflict) {
+			return fmt.Errorf("put codes %s… back in stock: %w", mine[0], err)
+		}
+		if err != nil {
+			// A host that cannot write them together may have made some:
+			// those are back, which the one-by-one path sees.
+			for _, c := range mine {
+				if err := putBackOne(ctx, host, doc, c); err != nil {
+					return err
 				}
 			}
 		}
 	}
+	for _, p := range pkgs {
+		if _, _, err := markOpened(ctx, host, p, byPkg[p], doc, true); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// putBackOne is putBack for one code, read again after each conflict.
+func putBackOne(ctx context.Context, host sdk.Host, doc, c string) error {
+	for range 10 {
+		se, ver, err := getStock(ctx, host, c)
+		if err != nil {
+			return err
+		}
+		if se.State != stockOut || se.Doc != doc {
+			return nil
+		}
+		prev := stockEntry{}
+		if se.Prev != nil {
+			prev = *se.Prev
+		}
+		_, err = putStock(ctx, host, c, ver, prev)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sdk.ErrConflict) {
+			return fmt.Errorf("put code %s back in stock: %w", c, err)
+		}
+	}
+	return fmt.Errorf("put code %s back in stock: %w", c, errBusy)
 }
 
 // atTime formats a document's time for a message: " (2026-11-26 09:30:00)".

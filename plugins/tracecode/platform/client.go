@@ -53,6 +53,9 @@ type TokenEvent struct {
 	ExpiresAt time.Time
 	Duration  time.Duration
 	Error     string
+	// Warning says why the expiry the platform gave with a new token was
+	// not used (an expiry in the past or too far away).
+	Warning string
 }
 
 // Exchange is one HTTP exchange with the platform, for the journal, with
@@ -179,8 +182,8 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 		return c.token, TokenInfo{ExpiresAt: c.expiresAt}, nil
 	}
 	start := c.cfg.Now()
-	tok, exp, err := c.requestToken(ctx, obs)
-	ev := TokenEvent{At: start, Action: action, Reason: reason, Duration: c.cfg.Now().Sub(start)}
+	tok, exp, warning, err := c.requestToken(ctx, obs)
+	ev := TokenEvent{At: start, Action: action, Reason: reason, Duration: c.cfg.Now().Sub(start), Warning: warning}
 	if err != nil {
 		ev.Error = err.Error()
 		obs.Token(ctx, ev)
@@ -205,7 +208,8 @@ type tokenAnswer struct {
 }
 
 // requestToken asks the platform for a token; the caller holds c.mu.
-func (c *Client) requestToken(ctx context.Context, obs Observer) (string, time.Time, error) {
+// warning says why the expiry the platform gave was not used.
+func (c *Client) requestToken(ctx context.Context, obs Observer) (tok string, exp time.Time, warning string, err error) {
 	ts := strconv.FormatInt(c.cfg.Now().UnixMilli(), 10)
 	nonce := newNonce()
 	body := map[string]any{"appId": c.cfg.AppID, "orgCode": c.cfg.OrgCode, "timestamp": ts, "nonce": nonce}
@@ -219,24 +223,67 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (string, time.T
 	case err != nil:
 		var be *BusinessError
 		if errors.As(err, &be) {
-			return "", time.Time{}, fmt.Errorf("get token: %w: %w; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, err)
+			return "", time.Time{}, "", fmt.Errorf("get token: %w: %w; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, err)
 		}
-		return "", time.Time{}, fmt.Errorf("get token: %w", err)
+		return "", time.Time{}, "", fmt.Errorf("get token: %w", err)
 	case res.authFailed:
-		return "", time.Time{}, fmt.Errorf("get token: %w: code %s: %s; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, res.Code, res.Message)
+		return "", time.Time{}, "", fmt.Errorf("get token: %w: code %s: %s; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, res.Code, res.Message)
 	case ans.AccessToken == "":
-		return "", time.Time{}, fmt.Errorf("get token: %w: the answer has no accessToken; check the fieldNames setting (accessToken=<platform name>)", ErrProtocol)
+		return "", time.Time{}, "", fmt.Errorf("get token: %w: the answer has no accessToken; check the fieldNames setting (accessToken=<platform name>)", ErrProtocol)
 	}
-	ttl := c.cfg.DefaultTokenTTL
-	if len(ans.ExpiresIn) > 0 && string(ans.ExpiresIn) != "null" {
-		s := strings.Trim(string(ans.ExpiresIn), `"`)
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			return "", time.Time{}, fmt.Errorf("get token: %w: expiresIn %s is not a positive number of seconds", ErrProtocol, ans.ExpiresIn)
-		}
-		ttl = time.Duration(n) * time.Second
+	exp, warning, err = tokenExpiry(ans.ExpiresIn, c.cfg.Now(), c.cfg.DefaultTokenTTL)
+	if err != nil {
+		return "", time.Time{}, "", fmt.Errorf("get token: %w", err)
 	}
-	return ans.AccessToken, c.cfg.Now().Add(ttl), nil
+	return ans.AccessToken, exp, warning, nil
+}
+
+// MaxTokenLife is the longest a token is believed to live: an expiry the
+// platform gives further away than this is not used.
+const MaxTokenLife = 30 * 24 * time.Hour
+
+// Thresholds above which expiresIn is an absolute Unix time rather than a
+// life in seconds: both are 2001-09-09 01:46:40 UTC, and a life of 10⁹
+// seconds (31 years) is no token's.
+const (
+	unixSecondsFloor = 1_000_000_000
+	unixMillisFloor  = 1_000_000_000_000
+)
+
+// tokenExpiry reads the expiresIn of a token answer (a JSON number or a
+// string of digits). The reconstruction's platform gives the token's life
+// in seconds; a platform that gives its expiry instead, as a Unix time in
+// seconds or in milliseconds, is read as such (a value of at least 10⁹ or
+// 10¹² respectively). Absent or null: def. An expiry that is not after now,
+// or more than MaxTokenLife away, is not believed: def is used and warning
+// says why (it names the value, never the token).
+func tokenExpiry(raw json.RawMessage, now time.Time, def time.Duration) (exp time.Time, warning string, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return now.Add(def), "", nil
+	}
+	s := strings.TrimSpace(strings.Trim(string(raw), `"`))
+	n, perr := strconv.ParseInt(s, 10, 64)
+	if perr != nil {
+		return time.Time{}, "", fmt.Errorf("%w: expiresIn %s is not a whole number (the token's life in seconds, or its expiry as a Unix time in seconds or milliseconds); check the fieldNames setting (expiresIn=<platform name>)", ErrProtocol, raw)
+	}
+	read := "a life in seconds"
+	switch {
+	case n >= unixMillisFloor:
+		exp, read = time.UnixMilli(n), "a Unix time in milliseconds"
+	case n >= unixSecondsFloor:
+		exp, read = time.Unix(n, 0), "a Unix time in seconds"
+	case n > int64(MaxTokenLife/time.Second):
+		return now.Add(def), fmt.Sprintf("the token answer's expiresIn %d, read as %s, is more than %s away; the token is kept for tokenDefaultTTL (%s) instead", n, read, MaxTokenLife, def), nil
+	default:
+		exp = now.Add(time.Duration(n) * time.Second)
+	}
+	switch {
+	case !exp.After(now):
+		return now.Add(def), fmt.Sprintf("the token answer's expiresIn %d, read as %s, is an expiry in the past (%s); the token is kept for tokenDefaultTTL (%s) instead", n, read, exp.UTC().Format(time.RFC3339), def), nil
+	case exp.Sub(now) > MaxTokenLife:
+		return now.Add(def), fmt.Sprintf("the token answer's expiresIn %d, read as %s, is an expiry more than %s away (%s); the token is kept for tokenDefaultTTL (%s) instead", n, read, MaxTokenLife, exp.UTC().Format(time.RFC3339), def), nil
+	}
+	return exp, "", nil
 }
 
 func (c *Client) sign(content string) string {

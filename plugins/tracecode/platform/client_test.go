@@ -552,3 +552,85 @@ func TestFailedRefreshIsNotRetriedByEveryCall(t *testing.T) {
 		t.Fatalf("%d token requests after expiry, want 3", n)
 	}
 }
+
+// TestTokenExpiresInReadDefensively: the token answer's expiresIn is the
+// token's life in seconds in the reconstruction, but a platform that gives
+// the expiry itself, as a Unix time in seconds or in milliseconds, had its
+// token held for decades (renewed never) or, read as a life, misread; such
+// a value is now used as the expiry instant, and an expiry in the past or
+// more than 30 days away falls back to DefaultTokenTTL with a warning that
+// names the value, never the token.
+func TestTokenExpiresInReadDefensively(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	const def = 2 * time.Hour
+	in90m := now.Add(90 * time.Minute)
+	tests := map[string]struct {
+		expiresIn string // raw JSON
+		want      time.Time
+		warn      string // a word the warning must hold; "" for none
+	}{
+		"life in seconds":                  {expiresIn: `7200`, want: now.Add(2 * time.Hour)},
+		"life in seconds as a string":      {expiresIn: `"3600"`, want: now.Add(time.Hour)},
+		"absent":                           {expiresIn: `null`, want: now.Add(def)},
+		"Unix seconds":                     {expiresIn: fmt.Sprint(in90m.Unix()), want: in90m},
+		"Unix milliseconds":                {expiresIn: fmt.Sprint(in90m.UnixMilli()), want: in90m},
+		"Unix milliseconds as a string":    {expiresIn: fmt.Sprintf("%q", fmt.Sprint(in90m.UnixMilli())), want: in90m},
+		"Unix seconds in the past":         {expiresIn: fmt.Sprint(now.Add(-time.Minute).Unix()), want: now.Add(def), warn: "in the past"},
+		"Unix milliseconds in the past":    {expiresIn: fmt.Sprint(now.Add(-48 * time.Hour).UnixMilli()), want: now.Add(def), warn: "in the past"},
+		"Unix seconds beyond 30 days":      {expiresIn: fmt.Sprint(now.Add(31 * 24 * time.Hour).Unix()), want: now.Add(def), warn: "more than"},
+		"Unix milliseconds beyond 30 days": {expiresIn: fmt.Sprint(now.Add(365 * 24 * time.Hour).UnixMilli()), want: now.Add(def), warn: "more than"},
+		"life beyond 30 days":              {expiresIn: fmt.Sprint(int64(40 * 24 * 3600)), want: now.Add(def), warn: "more than"},
+		"life of exactly 30 days":          {expiresIn: fmt.Sprint(int64(30 * 24 * 3600)), want: now.Add(30 * 24 * time.Hour)},
+		"zero":                             {expiresIn: `0`, want: now.Add(def), warn: "in the past"},
+		"negative":                         {expiresIn: `-5`, want: now.Add(def), warn: "in the past"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tok := "tok-" + strings.ReplaceAll(name, " ", "-") + "-7f3a9c"
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"code":"0","message":"ok","data":{"accessToken":%q,"expiresIn":%s}}`, tok, tc.expiresIn)
+			}))
+			t.Cleanup(srv.Close)
+			c, err := platform.New(platform.Config{BaseURL: srv.URL, AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H1",
+				Timeout: 5 * time.Second, DefaultTokenTTL: def, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{}
+			info, err := c.Token(context.Background(), rec, false)
+			if err != nil {
+				t.Fatalf("expiresIn %s: %v", tc.expiresIn, err)
+			}
+			if !info.ExpiresAt.Equal(tc.want) {
+				t.Errorf("expiresIn %s: token expires at %s, want %s", tc.expiresIn, info.ExpiresAt.UTC(), tc.want.UTC())
+			}
+			if len(rec.tokens) != 1 {
+				t.Fatalf("%d token events, want 1", len(rec.tokens))
+			}
+			w := rec.tokens[0].Warning
+			switch {
+			case tc.warn == "" && w != "":
+				t.Errorf("expiresIn %s: unexpected warning %q", tc.expiresIn, w)
+			case tc.warn != "" && (!strings.Contains(w, tc.warn) || !strings.Contains(w, strings.Trim(tc.expiresIn, `"`)) || !strings.Contains(w, "tokenDefaultTTL")):
+				t.Errorf("expiresIn %s: warning %q, want one naming the value, %q and tokenDefaultTTL", tc.expiresIn, w, tc.warn)
+			}
+			if bytes.Contains(rec.text(), []byte(tok)) {
+				t.Errorf("the token reached the observer")
+			}
+		})
+	}
+	// Not a number at all is still an answer not understood.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"code":"0","message":"ok","data":{"accessToken":"tok-x","expiresIn":"2h"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := platform.New(platform.Config{BaseURL: srv.URL, AppID: "app1", AppSecret: "s3cret-s3cret", OrgCode: "H1", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Token(context.Background(), &recorder{}, false); !errors.Is(err, platform.ErrProtocol) {
+		t.Errorf("expiresIn \"2h\": %v, want ErrProtocol", err)
+	}
+}

@@ -23,4 +23,10 @@
 // invalidation, failure) is reported to the caller's [Observer] without the
 // token or the secret, so it can be kept for the operation log; exchanges
 // are reported with the token redacted.
+//
+// The token answer's expiresIn is the token's life in seconds, or, when it
+// is plainly an absolute Unix time (at least 10⁹ seconds or 10¹²
+// milliseconds), its expiry; an expiry in the past or more than
+// [MaxTokenLife] away is replaced by DefaultTokenTTL and reported in the
+// TokenEvent's Warning.
 package platform

@@ -1,0 +1,191 @@
+package adapter_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+	"github.com/medgate/medgate/plugins/tracecode/adapter"
+	"github.com/medgate/medgate/test/sim/tracecode"
+)
+
+// closedURL returns the address of a port nothing listens on: a request
+// to it is never sent.
+func closedURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// TestStockOutThatDidNotHappenHoldsNoCode: a stock-out that did not happen
+// — refused by the platform, refused before it was processed (the
+// credentials), or never sent (the platform unreachable, whether the host
+// retries the message or gives up on it) — leaves its codes in stock, so
+// the corrected stock-out of the same codes succeeds; before, only a
+// business refusal put them back, and the others kept them "out" for good,
+// refusing the correction locally. A stock-out that was sent, or whose
+// outcome is unknown, still holds them: the correction is refused naming
+// it.
+func TestStockOutThatDidNotHappenHoldsNoCode(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		// arrange prepares the platform (or the site) for the first
+		// stock-out; after undoes it.
+		arrange, after func(e *env)
+		extraCode      bool // the first stock-out also lists a code the platform refuses
+		status         sdk.Status
+		released       bool
+	}{
+		"refused by the platform": {extraCode: true, status: sdk.StatusRejected, released: true},
+		"credentials refused": {
+			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailAuth, 2) },
+			status:  sdk.StatusRejected, released: true,
+		},
+		"token refused": {
+			arrange: func(e *env) { e.sim.ExpireTokens(); e.sim.Fail("token", tracecode.FailAuth, 1) },
+			status:  sdk.StatusRejected, released: true,
+		},
+		"platform unreachable, never sent": {
+			arrange: func(e *env) {
+				if ds := e.configure(baseSettings(closedURL(e.t), e.dir)); ds.HasError() {
+					e.t.Fatal(ds)
+				}
+			},
+			after: func(e *env) {
+				if ds := e.configure(baseSettings(e.url, e.dir)); ds.HasError() {
+					e.t.Fatal(ds)
+				}
+			},
+			status: sdk.StatusFailed, released: true,
+		},
+		"sent and accepted": {status: sdk.StatusOK},
+		"processed, answer lost (outcome unknown)": {
+			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailAfter, 1) },
+			status:  sdk.StatusFailed,
+		},
+		"HTTP 500 (outcome unknown)": {
+			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailHTTP500, 1) },
+			status:  sdk.StatusFailed,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(s map[string]string) { s["consumableCodes"] = "any" })
+			c1, c2 := drugCode("8100001", 401), drugCode("8100001", 402)
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-U", "102", line(1, "2", c1, c2))), sdk.StatusOK)
+			codes := []string{c1, c2}
+			if tc.extraCode {
+				codes = append(codes, "UDI-0001") // not a drug code nor GS1: the simulator refuses it
+			}
+			if tc.arrange != nil {
+				tc.arrange(e)
+			}
+			r := e.send(adapter.OpStockOutUpload, bill("CK-U1", "202", line(1, "3", codes...)))
+			if r.Status != tc.status {
+				t.Fatalf("first stock-out: status %s, want %s: %s", r.Status, tc.status, r.Diagnostics)
+			}
+			if tc.after != nil {
+				tc.after(e)
+			}
+			r = e.send(adapter.OpStockOutUpload, bill("CK-U2", "202", line(1, "2", c1, c2)))
+			if tc.released {
+				must[uploadReply](t, r, sdk.StatusOK)
+				if w := warnings(r); len(w) > 0 {
+					t.Errorf("the codes were not put back as they were: %s", w[0].Message())
+				}
+				return
+			}
+			if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c1, "CK-U1") {
+				t.Fatalf("corrected stock-out after %s: status %s, %s; want invalid naming CK-U1", name, r.Status, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestStockOutNotSentIsTakenAgainByItsRetry: a stock-out not sent (the
+// platform unreachable) put its codes back; the retry of the same message
+// takes them again before it sends, so another document cannot take them
+// after it.
+func TestStockOutNotSentIsTakenAgainByItsRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := drugCode("8100001", 501)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-V", "102", line(1, "1", c))), sdk.StatusOK)
+	if ds := e.configure(baseSettings(closedURL(t), e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	if r := e.sendID("retry-1", adapter.OpStockOutUpload, bill("CK-V1", "202", line(1, "1", c)), false); r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("status %s (retryable %v), want a retryable failure: %s", r.Status, r.Retryable, r.Diagnostics)
+	}
+	if ds := e.configure(baseSettings(e.url, e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	r := e.sendID("retry-1", adapter.OpStockOutUpload, bill("CK-V1", "202", line(1, "1", c)), false)
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("warnings: %s", w[0].Message())
+	}
+	r = e.send(adapter.OpStockOutUpload, bill("CK-V2", "202", line(1, "1", c)))
+	if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-V1") {
+		t.Fatalf("code stocked out twice: status %s, %s", r.Status, r.Diagnostics)
+	}
+}
+
+// TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt: a stock-out
+// reaches the platform, which fails to process it (status 4), and the
+// answer is lost; the document is then sent with other content under its
+// number. Reconciled as failed, it puts back the codes of both: before,
+// only the second's were put back, and a code only the first listed
+// stayed out for good.
+func TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
+	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		out := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/bill/status") {
+			out = bytes.Replace(out, []byte(`"status":"3"`), []byte(`"status":"4"`), 1)
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	host := sdktest.NewMemoryHost()
+	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
+	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
+		t.Fatal(ds)
+	}
+	c1, c2 := drugCode("8100001", 601), drugCode("8100001", 602)
+	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-W", "102", line(1, "2", c1, c2))), sdk.StatusOK)
+	sim.Fail("upload", tracecode.FailAfter, 1)
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-W1", "202", line(1, "2", c1, c2))); r.Status != sdk.StatusFailed {
+		t.Fatalf("lost answer: %s %s", r.Status, r.Diagnostics)
+	}
+	if r := e.send(adapter.OpStockOutUpload, bill("CK-W1", "202", line(1, "1", c1))); r.Status != sdk.StatusRejected {
+		t.Fatalf("reconciled as failed on the platform: %s %s", r.Status, r.Diagnostics)
+	}
+	r := e.send(adapter.OpStockOutUpload, bill("CK-W2", "202", line(1, "2", c1, c2)))
+	must[uploadReply](t, r, sdk.StatusOK)
+	if w := warnings(r); len(w) > 0 {
+		t.Errorf("warnings: %s", w[0].Message())
+	}
+}
