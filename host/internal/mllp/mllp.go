@@ -111,7 +111,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_messages_total",
-			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR, or none when the outcome was not stored in time).",
+			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR; none when the outcome was not stored in time; failed when the ACK could not be written: the outcome is stored, the sender resends).",
 		}, []string{"listener", "ack"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_connections_total",
@@ -499,9 +499,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 		ack, code := s.handle(ctx, raw)
 		if ack == nil {
-			if s.met != nil {
-				s.met.messages.WithLabelValues(s.cfg.Address, "none").Inc()
-			}
+			s.countMessage("none")
 			return // no ACK: the sender resends; the resend gets the stored outcome
 		}
 		if !s.write(c, w, ack, code) || !s.setBusy(st, false) {
@@ -535,16 +533,27 @@ func (s *Server) closing() bool {
 	}
 }
 
+// write writes a message's ACK (MSA-1 code) and counts the message in
+// medgate_mllp_messages_total: under code once the ACK is written, as
+// "failed" when it could not be (the peer hung up or did not read it
+// within writeTimeout; its outcome is stored, and its resend gets it).
 func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool {
-	if s.met != nil {
-		s.met.messages.WithLabelValues(s.cfg.Address, code).Inc()
-	}
 	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout.D()))
 	if err := w.WriteMessage(ack); err != nil {
-		s.log.Warn("MLLP ACK not written", "from", c.RemoteAddr().String(), "err", err)
+		s.countMessage("failed")
+		s.log.Warn("MLLP ACK not written: the sender did not get it and will resend the message, whose resend gets the same outcome", "from", c.RemoteAddr().String(), "ack", code, "err", err)
 		return false
 	}
+	s.countMessage(code)
 	return true
+}
+
+// countMessage counts a message in medgate_mllp_messages_total under the
+// acknowledgment it got.
+func (s *Server) countMessage(ack string) {
+	if s.met != nil {
+		s.met.messages.WithLabelValues(s.cfg.Address, ack).Inc()
+	}
 }
 
 // maxMessageBytes is the largest message the listener reads
