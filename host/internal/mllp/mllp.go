@@ -42,6 +42,15 @@
 // peer connected), blank or not, close the connection with a WARN: the
 // peer does not speak MLLP.
 //
+// A connection from an address not in allowFrom, or beyond
+// maxConnections, is closed at once and counted in
+// medgate_mllp_refused_connections_total by reason (allowFrom,
+// maxConnections; never by address, which would let a scan grow the
+// metrics). Its WARN is logged the first time, then at most once a minute
+// per address and reason, saying how many were refused meanwhile
+// (refusedSinceLastLog): a scanner or a misconfigured sender reconnecting
+// in a loop does not flood the log.
+//
 // Shutdown (and Close, with the server's ShutdownGrace: mllp.shutdownGrace,
 // 5s unless set) is graceful, like net/http's: the listener stops taking
 // connections at once; a connection waiting for a message (or in the
@@ -104,6 +113,7 @@ type Metrics struct {
 	connections *prometheus.CounterVec
 	open        *prometheus.GaugeVec
 	discarded   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 }
 
 // NewMetrics registers the MLLP metrics in reg.
@@ -124,8 +134,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "medgate_mllp_discarded_bytes_total",
 			Help: "Bytes received over MLLP outside a frame (before a start block) and discarded, by listener; blank bytes between frames (CR, LF, space, tab) are not counted.",
 		}, []string{"listener"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_refused_connections_total",
+			Help: "MLLP connections refused, by listener and reason (allowFrom: the address is not in allowFrom; maxConnections: the listener had maxConnections open). Their WARNs are logged at most once a minute per address and reason.",
+		}, []string{"listener", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded} {
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register MLLP metrics: %w", err)
 		}
@@ -155,6 +169,9 @@ type Server struct {
 	tls   *tls.Config
 	sem   chan struct{}
 
+	// refusals rate-limits the WARNs of refused connections.
+	refusals *refusalLog
+
 	// cutCtx ends the processing still going on when the grace is over.
 	cutCtx context.Context
 	cut    context.CancelFunc
@@ -178,8 +195,9 @@ func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logge
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
-		sem:   make(chan struct{}, max(cfg.MaxConnections, 1)),
-		conns: map[net.Conn]*connState{}, done: make(chan struct{})}
+		sem:      make(chan struct{}, max(cfg.MaxConnections, 1)),
+		refusals: newRefusalLog(),
+		conns:    map[net.Conn]*connState{}, done: make(chan struct{})}
 	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	for _, a := range cfg.AllowFrom {
 		n, err := config.ParseAllow(a)
@@ -264,17 +282,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		pause = 0
 		if !s.allowed(c.RemoteAddr()) {
-			s.count("refused")
-			s.log.Warn("MLLP connection refused: address not in allowFrom", "from", c.RemoteAddr().String())
-			_ = c.Close()
+			s.refuse(c, refusedAllowFrom)
 			continue
 		}
 		select {
 		case s.sem <- struct{}{}:
 		default:
-			s.count("refused")
-			s.log.Warn("MLLP connection refused: maxConnections reached", "from", c.RemoteAddr().String(), "max", cap(s.sem))
-			_ = c.Close()
+			s.refuse(c, refusedMaxConnections)
 			continue
 		}
 		if !s.track() {
@@ -288,6 +302,40 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.serveConn(ctx, c)
 		}()
 	}
+}
+
+// refuse closes a connection refused for reason (refusedAllowFrom or
+// refusedMaxConnections). Every refusal is counted; the first of an
+// address is logged, then at most one a minute (refusalLogEvery) saying
+// how many were refused meanwhile, so that a peer reconnecting in a loop
+// does not flood the log.
+func (s *Server) refuse(c net.Conn, reason string) {
+	s.count("refused")
+	if s.met != nil {
+		s.met.refused.WithLabelValues(s.cfg.Address, reason).Inc()
+	}
+	if r := s.refusals.note(reason, c.RemoteAddr()); r.log {
+		var msg string
+		args := []any{"from", c.RemoteAddr().String()}
+		switch reason {
+		case refusedAllowFrom:
+			msg = "MLLP connection refused: address not in allowFrom; if it is a sender, add it to mllp.listeners[].allowFrom"
+		default:
+			msg = "MLLP connection refused: maxConnections reached; if the senders need more connections at once, raise mllp.listeners[].maxConnections"
+			args = append(args, "max", cap(s.sem))
+		}
+		if r.shared {
+			msg += fmt.Sprintf("; more addresses are refused than the log tells apart (%d): the refusals of the others are logged together, at most once a minute with how many there were meanwhile", s.refusals.maxPeers)
+		} else {
+			msg += "; further refusals of this address are logged at most once a minute with how many there were meanwhile"
+		}
+		msg += "; medgate_mllp_refused_connections_total counts them all"
+		if r.unlogged > 0 {
+			args = append(args, "refusedSinceLastLog", r.unlogged)
+		}
+		s.log.Warn(msg, args...)
+	}
+	_ = c.Close()
 }
 
 func (s *Server) count(result string) {
