@@ -17,6 +17,12 @@
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
 //
+// Each message is counted once in medgate_mllp_messages_total: under its
+// ACK's MSA-1 once the ACK is written, as "none" when no ACK is sent (the
+// outcome not stored in time), as "failed" when the ACK cannot be written
+// (the sender hung up, or did not read it within writeTimeout; the outcome
+// is stored and the resend gets it).
+//
 // An ACK answers the message's MSH. A plain one (the site has no ACK
 // mapping) is written in the message's delimiters, from the message's
 // receiving application and facility (MSH-5, MSH-6) to its sending ones
