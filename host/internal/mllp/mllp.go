@@ -46,7 +46,11 @@
 // it gets an AR saying so and the connection is closed. More bytes
 // outside a frame than maxMessageBytes since the last frame (or since the
 // peer connected), blank or not, close the connection with a WARN: the
-// peer does not speak MLLP.
+// peer does not speak MLLP. A start block inside a frame (an end block
+// lost) closes the connection without an ACK: neither the partial message
+// nor the one after it is processed, and the sender resends the one it
+// waits for. HAPI and Mirth read that 0x0B as message content instead,
+// which would process the two as one message under the first's MSH-10.
 //
 // A connection from an address not in allowFrom, or beyond
 // maxConnections, is closed at once and counted in
