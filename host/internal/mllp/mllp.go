@@ -20,8 +20,8 @@
 // Each message is counted once in medgate_mllp_messages_total: under its
 // ACK's MSA-1 once the ACK is written, as "none" when no ACK is sent (the
 // outcome not stored in time), as "failed" when the ACK cannot be written
-// (the sender hung up, or did not read it within writeTimeout; the outcome
-// is stored and the resend gets it).
+// (the sender hung up, or did not read it within writeTimeout; its resend
+// gets the same answer: the stored outcome of a processed message).
 //
 // An ACK answers the message's MSH. A plain one (the site has no ACK
 // mapping) is written in the message's delimiters, from the message's
@@ -131,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_messages_total",
-			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR; none when the outcome was not stored in time; failed when the ACK could not be written: the outcome is stored, the sender resends).",
+			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR; none when the outcome was not stored in time; failed when the ACK could not be written: the sender resends and gets the same answer).",
 		}, []string{"listener", "ack"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_connections_total",
@@ -594,7 +594,8 @@ func (s *Server) closing() bool {
 // write writes a message's ACK (MSA-1 code) and counts the message in
 // medgate_mllp_messages_total: under code once the ACK is written, as
 // "failed" when it could not be (the peer hung up or did not read it
-// within writeTimeout; its outcome is stored, and its resend gets it).
+// within writeTimeout; its resend gets the same answer, the stored outcome
+// of a processed message).
 func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool {
 	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout.D()))
 	if err := w.WriteMessage(ack); err != nil {
