@@ -17,6 +17,12 @@
 // message, and the resend — the same MSH-10 — gets the stored outcome
 // without a second external call.
 //
+// Each message is counted once in medgate_mllp_messages_total: under its
+// ACK's MSA-1 once the ACK is written, as "none" when no ACK is sent (the
+// outcome not stored in time), as "failed" when the ACK cannot be written
+// (the sender hung up, or did not read it within writeTimeout; its resend
+// gets the same answer: the stored outcome of a processed message).
+//
 // An ACK answers the message's MSH. A plain one (the site has no ACK
 // mapping) is written in the message's delimiters, from the message's
 // receiving application and facility (MSH-5, MSH-6) to its sending ones
@@ -40,7 +46,20 @@
 // it gets an AR saying so and the connection is closed. More bytes
 // outside a frame than maxMessageBytes since the last frame (or since the
 // peer connected), blank or not, close the connection with a WARN: the
-// peer does not speak MLLP.
+// peer does not speak MLLP. A start block inside a frame (an end block
+// lost) closes the connection without an ACK: neither the partial message
+// nor the one after it is processed, and the sender resends the one it
+// waits for. HAPI and Mirth read that 0x0B as message content instead,
+// which would process the two as one message under the first's MSH-10.
+//
+// A connection from an address not in allowFrom, or beyond
+// maxConnections, is closed at once and counted in
+// medgate_mllp_refused_connections_total by reason (allowFrom,
+// maxConnections; never by address, which would let a scan grow the
+// metrics). Its WARN is logged the first time, then at most once a minute
+// per address and reason, saying how many were refused meanwhile
+// (refusedSinceLastLog): a scanner or a misconfigured sender reconnecting
+// in a loop does not flood the log.
 //
 // Shutdown (and Close, with the server's ShutdownGrace: mllp.shutdownGrace,
 // 5s unless set) is graceful, like net/http's: the listener stops taking
@@ -104,6 +123,7 @@ type Metrics struct {
 	connections *prometheus.CounterVec
 	open        *prometheus.GaugeVec
 	discarded   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 }
 
 // NewMetrics registers the MLLP metrics in reg.
@@ -111,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_messages_total",
-			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR, or none when the outcome was not stored in time).",
+			Help: "HL7 messages received over MLLP, by listener and the acknowledgment sent (AA, AE, AR; none when the outcome was not stored in time; failed when the ACK could not be written: the sender resends and gets the same answer).",
 		}, []string{"listener", "ack"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_connections_total",
@@ -124,8 +144,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "medgate_mllp_discarded_bytes_total",
 			Help: "Bytes received over MLLP outside a frame (before a start block) and discarded, by listener; blank bytes between frames (CR, LF, space, tab) are not counted.",
 		}, []string{"listener"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_refused_connections_total",
+			Help: "MLLP connections refused, by listener and reason (allowFrom: the address is not in allowFrom; maxConnections: the listener had maxConnections open). Their WARNs are logged at most once a minute per address and reason.",
+		}, []string{"listener", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded} {
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register MLLP metrics: %w", err)
 		}
@@ -155,6 +179,9 @@ type Server struct {
 	tls   *tls.Config
 	sem   chan struct{}
 
+	// refusals rate-limits the WARNs of refused connections.
+	refusals *refusalLog
+
 	// cutCtx ends the processing still going on when the grace is over.
 	cutCtx context.Context
 	cut    context.CancelFunc
@@ -178,8 +205,9 @@ func New(cfg config.MLLPListener, proc Processor, maps Mappings, log *slog.Logge
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, proc: proc, maps: maps, log: log.With("mllp", cfg.Address, "site", cfg.Site), met: met,
-		sem:   make(chan struct{}, max(cfg.MaxConnections, 1)),
-		conns: map[net.Conn]*connState{}, done: make(chan struct{})}
+		sem:      make(chan struct{}, max(cfg.MaxConnections, 1)),
+		refusals: newRefusalLog(),
+		conns:    map[net.Conn]*connState{}, done: make(chan struct{})}
 	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	for _, a := range cfg.AllowFrom {
 		n, err := config.ParseAllow(a)
@@ -264,17 +292,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		pause = 0
 		if !s.allowed(c.RemoteAddr()) {
-			s.count("refused")
-			s.log.Warn("MLLP connection refused: address not in allowFrom", "from", c.RemoteAddr().String())
-			_ = c.Close()
+			s.refuse(c, refusedAllowFrom)
 			continue
 		}
 		select {
 		case s.sem <- struct{}{}:
 		default:
-			s.count("refused")
-			s.log.Warn("MLLP connection refused: maxConnections reached", "from", c.RemoteAddr().String(), "max", cap(s.sem))
-			_ = c.Close()
+			s.refuse(c, refusedMaxConnections)
 			continue
 		}
 		if !s.track() {
@@ -288,6 +312,40 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.serveConn(ctx, c)
 		}()
 	}
+}
+
+// refuse closes a connection refused for reason (refusedAllowFrom or
+// refusedMaxConnections). Every refusal is counted; the first of an
+// address is logged, then at most one a minute (refusalLogEvery) saying
+// how many were refused meanwhile, so that a peer reconnecting in a loop
+// does not flood the log.
+func (s *Server) refuse(c net.Conn, reason string) {
+	s.count("refused")
+	if s.met != nil {
+		s.met.refused.WithLabelValues(s.cfg.Address, reason).Inc()
+	}
+	if r := s.refusals.note(reason, c.RemoteAddr()); r.log {
+		var msg string
+		args := []any{"from", c.RemoteAddr().String()}
+		switch reason {
+		case refusedAllowFrom:
+			msg = "MLLP connection refused: address not in allowFrom; if it is a sender, add it to mllp.listeners[].allowFrom"
+		default:
+			msg = "MLLP connection refused: maxConnections reached; if the senders need more connections at once, raise mllp.listeners[].maxConnections"
+			args = append(args, "max", cap(s.sem))
+		}
+		if r.shared {
+			msg += fmt.Sprintf("; more addresses are refused than the log tells apart (%d): the refusals of the others are logged together, at most once a minute with how many there were meanwhile", s.refusals.maxPeers)
+		} else {
+			msg += "; further refusals of this address are logged at most once a minute with how many there were meanwhile"
+		}
+		msg += "; medgate_mllp_refused_connections_total counts them all"
+		if r.unlogged > 0 {
+			args = append(args, "refusedSinceLastLog", r.unlogged)
+		}
+		s.log.Warn(msg, args...)
+	}
+	_ = c.Close()
 }
 
 func (s *Server) count(result string) {
@@ -499,9 +557,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 		ack, code := s.handle(ctx, raw)
 		if ack == nil {
-			if s.met != nil {
-				s.met.messages.WithLabelValues(s.cfg.Address, "none").Inc()
-			}
+			s.countMessage("none")
 			return // no ACK: the sender resends; the resend gets the stored outcome
 		}
 		if !s.write(c, w, ack, code) || !s.setBusy(st, false) {
@@ -535,16 +591,28 @@ func (s *Server) closing() bool {
 	}
 }
 
+// write writes a message's ACK (MSA-1 code) and counts the message in
+// medgate_mllp_messages_total: under code once the ACK is written, as
+// "failed" when it could not be (the peer hung up or did not read it
+// within writeTimeout; its resend gets the same answer, the stored outcome
+// of a processed message).
 func (s *Server) write(c net.Conn, w *hl7.Writer, ack []byte, code string) bool {
-	if s.met != nil {
-		s.met.messages.WithLabelValues(s.cfg.Address, code).Inc()
-	}
 	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout.D()))
 	if err := w.WriteMessage(ack); err != nil {
-		s.log.Warn("MLLP ACK not written", "from", c.RemoteAddr().String(), "err", err)
+		s.countMessage("failed")
+		s.log.Warn("MLLP ACK not written: the sender did not get it and will resend the message, whose resend gets the same outcome", "from", c.RemoteAddr().String(), "ack", code, "err", err)
 		return false
 	}
+	s.countMessage(code)
 	return true
+}
+
+// countMessage counts a message in medgate_mllp_messages_total under the
+// acknowledgment it got.
+func (s *Server) countMessage(ack string) {
+	if s.met != nil {
+		s.met.messages.WithLabelValues(s.cfg.Address, ack).Inc()
+	}
 }
 
 // maxMessageBytes is the largest message the listener reads

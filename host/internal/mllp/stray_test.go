@@ -230,3 +230,39 @@ func TestUnframedMessageStillRefused(t *testing.T) {
 		t.Errorf("%d messages processed, want the framed one", len(proc.envs))
 	}
 }
+
+// TestStartBlockInsideFrame: a start block inside a frame (the end block
+// of a message was lost, or its sender gave it up and started another)
+// closes the connection without an ACK, and neither the partial message
+// nor the one after it is processed: the sender resends the message it
+// waits for an ACK of. HAPI (MllpDecoderState) and Mirth
+// (FrameStreamHandler) do not discard the partial frame: they keep the
+// 0x0B as message content, so the two messages would be processed as one
+// under the first one's MSH-10; medgate does not follow them there.
+func TestStartBlockInsideFrame(t *testing.T) {
+	t.Parallel()
+	partial := strings.Replace(a28, "%s", "1", 1)[:40]
+	for name, frames := range map[string][][]byte{
+		"a partial message, then a whole one": {[]byte("\x0b" + partial + "\x0b" + strings.Replace(a28, "%s", "2", 1) + "\x1c\r")},
+		"after an acknowledged message": {frame(strings.Replace(a28, "%s", "0", 1)),
+			[]byte("\x0b" + partial + "\x0b" + strings.Replace(a28, "%s", "2", 1) + "\x1c\r")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proc := &fakeProc{answer: status(message.StatusOK)}
+			s, err := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := exchange(t, s, frames...)
+			if len(acks) != len(frames)-1 {
+				t.Fatalf("%d ACKs, want %d: none for the frame holding a start block", len(acks), len(frames)-1)
+			}
+			for _, env := range proc.envs {
+				if id := env["id"]; id != "hl7:HIS:XMFY:MSG0" {
+					t.Errorf("message %v processed; want only the whole frame before", id)
+				}
+			}
+		})
+	}
+}
