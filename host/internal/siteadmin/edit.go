@@ -10,6 +10,12 @@
 // (atomic); and the configuration is reloaded. When the reload fails, the
 // previous file is put back and reloaded, and the change is refused with
 // the reload's problems.
+//
+// Two admins may have the same form open. A change that says what its
+// admin saw (Change.Base, Change.BaseEnabled) is merged with the file as
+// it is when saved: only what this admin changed is written, and a
+// setting the other admin changed to something else in the meantime is
+// refused (ErrConflict), never silently overwritten.
 package siteadmin
 
 import (
@@ -34,6 +40,15 @@ type Change struct {
 	// declaration order).
 	Settings map[string]string
 	Order    []string
+	// Base, when not nil, holds the settings as the admin saw them when
+	// the form was opened. Update then merges: a setting the admin left
+	// as seen keeps its value in the file (another admin may have
+	// changed it since); a setting changed both here and in the file
+	// since is refused with ErrConflict.
+	Base map[string]string
+	// BaseEnabled, when set, is whether the plugin was enabled when the
+	// admin opened the form: an Enabled equal to it changes nothing.
+	BaseEnabled *bool
 }
 
 // Edit returns the configuration data with the change applied to the

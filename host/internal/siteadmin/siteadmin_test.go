@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,6 +284,61 @@ func TestUpdateDisabledKeepsSecretsOut(t *testing.T) {
 		t.Fatalf("a literal secret for a disabled plugin: %v, want a problem naming settings.token", err)
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) || strings.Contains(string(after), "plain-secret") {
+		t.Fatalf("the refused change reached the file:\n%s", after)
+	}
+}
+
+// TestUpdateTwoAdmins: two admins open the same form; the second save
+// neither undoes the first one's change (settings or enabled) nor
+// silently overwrites a setting both changed.
+func TestUpdateTwoAdmins(t *testing.T) {
+	t.Parallel()
+	h, path := newHost(t)
+	s := New(h)
+	seen := func() (map[string]string, bool) {
+		sp, err := s.SitePlugin("s1", "ecard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := map[string]string{}
+		for _, st := range sp.Settings {
+			base[st.Name] = st.Value
+		}
+		return base, sp.Enabled
+	}
+	// The form as each admin sends it: every setting, changed or not.
+	form := func(base map[string]string, change map[string]string) map[string]string {
+		out := maps.Clone(base)
+		maps.Copy(out, change)
+		return out
+	}
+	baseA, enA := seen()
+	baseB, enB := seen()
+
+	// A changes the url and disables the plugin.
+	if err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: bool_(false), Settings: form(baseA, map[string]string{"url": "https://a.example/"}), Base: baseA, BaseEnabled: &enA}); err != nil {
+		t.Fatal(err)
+	}
+	// B, from the form opened before, changes the mode only: merged.
+	if err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: &enB, Settings: form(baseB, map[string]string{"mode": "live"}), Base: baseB, BaseEnabled: &enB}); err != nil {
+		t.Fatalf("a change to another setting was refused: %v", err)
+	}
+	sp, _ := s.SitePlugin("s1", "ecard")
+	got := map[string]string{}
+	for _, st := range sp.Settings {
+		got[st.Name] = st.Value
+	}
+	if got["url"] != "https://a.example/" || got["mode"] != "live" || got["regionCode"] != "350200" || sp.Enabled {
+		t.Fatalf("after both saves: enabled %v, settings %v; want A's url and disable kept, B's mode", sp.Enabled, got)
+	}
+
+	// B, still from the old form, changes the url too: refused, A's stays.
+	before, _ := os.ReadFile(path)
+	err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: &enB, Settings: form(baseB, map[string]string{"url": "https://b.example/"}), Base: baseB, BaseEnabled: &enB})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "url") {
+		t.Fatalf("both changed url: %v, want ErrConflict naming url", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Fatalf("the refused change reached the file:\n%s", after)
 	}
 }
