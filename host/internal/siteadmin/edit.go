@@ -22,9 +22,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -247,12 +249,27 @@ func WriteFile(path string, old, data []byte) error {
 		mode = st.Mode().Perm()
 	}
 	if err := atomicWrite(path+".bak", old, mode); err != nil {
-		return fmt.Errorf("keep the previous configuration as %s.bak: %w", path, err)
+		return writeError("keep the previous configuration as "+path+".bak", path, err)
 	}
 	if err := atomicWrite(path, data, mode); err != nil {
-		return fmt.Errorf("write the configuration %s: %w", path, err)
+		return writeError("write the configuration "+path, path, err)
 	}
 	return nil
+}
+
+// writeError is a failed write of the configuration at path (what was
+// being done, and err), saying that the file is unchanged and how to fix
+// the usual causes.
+func writeError(what, path string, err error) error {
+	dir := filepath.Dir(path)
+	switch {
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%s: %w; the configuration is unchanged: medgate may not write in %s (the systemd unit's ProtectSystem=strict and a Kubernetes ConfigMap keep it read-only); "+
+			"edit %s there and run `medgate reload`, or let medgate write the directory (systemd: ReadWritePaths=%s)", what, err, dir, path, dir)
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%s: %w; the configuration is unchanged: free space on the disk that holds %s, then save again", what, err, dir)
+	}
+	return fmt.Errorf("%s: %w; the configuration is unchanged", what, err)
 }
 
 func atomicWrite(path string, data []byte, mode os.FileMode) error {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/medgate/medgate/host/internal/config"
@@ -340,5 +341,38 @@ func TestUpdateTwoAdmins(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Fatalf("the refused change reached the file:\n%s", after)
+	}
+}
+
+// TestWriteFailureSaysHowToFix: a configuration medgate may not write
+// (systemd's ProtectSystem=strict, a ConfigMap, file permissions) or a
+// full disk gives an error that says the file is unchanged and what to do.
+func TestWriteFailureSaysHowToFix(t *testing.T) {
+	t.Parallel()
+	const path = "/etc/medgate/medgate.yaml"
+	cases := map[string]struct {
+		err  error
+		want []string
+	}{
+		"read-only file system": {&os.PathError{Op: "open", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.EROFS},
+			[]string{"read-only file system", "unchanged", "ReadWritePaths=/etc/medgate", "medgate reload"}},
+		"permission denied": {&os.PathError{Op: "open", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.EACCES},
+			[]string{"permission denied", "unchanged", "ReadWritePaths=/etc/medgate", "medgate reload"}},
+		"disk full": {&os.PathError{Op: "write", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.ENOSPC},
+			[]string{"no space left on device", "unchanged", "free space"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := writeError("write the configuration "+path, path, tc.err)
+			if !errors.Is(err, tc.err.(*os.PathError).Err) {
+				t.Errorf("%v does not wrap %v", err, tc.err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
 	}
 }
