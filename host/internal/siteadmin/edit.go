@@ -242,8 +242,11 @@ func indentOf(data []byte) int {
 // WriteFile replaces the file at path with data: the previous content
 // (old) goes to path+".bak" first, then data is written to a temporary
 // file in the same directory, synced and renamed over path, keeping the
-// file's mode. A reader never sees a half-written file.
+// file's mode. A reader never sees a half-written file. When path is a
+// symbolic link, the file it points to is replaced (its .bak beside it)
+// and the link stays.
 func WriteFile(path string, old, data []byte) error {
+	path = resolve(path)
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
@@ -272,7 +275,19 @@ func writeError(what, path string, err error) error {
 	return fmt.Errorf("%s: %w; the configuration is unchanged", what, err)
 }
 
+// resolve returns the file a symbolic link at path points to, or path.
+func resolve(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
+}
+
+// atomicWrite replaces the file at path (the file a link there points to)
+// with data: a synced temporary file renamed over it, then the directory
+// synced.
 func atomicWrite(path string, data []byte, mode os.FileMode) error {
+	path = resolve(path)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err

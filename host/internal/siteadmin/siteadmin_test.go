@@ -376,3 +376,37 @@ func TestWriteFailureSaysHowToFix(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteFileThroughSymlink: a configuration path that is a symbolic
+// link (a checked-out configuration repository, a ConfigMap's ..data
+// link) stays a link; the file it points to gets the change.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "repo", "medgate.yaml")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "medgate.yaml")
+	if err := os.Symlink(filepath.Join("repo", "medgate.yaml"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("old\n"), []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symbolic link (%v): the file it pointed to kept the old configuration", link, err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "new\n" {
+		t.Errorf("the linked file holds %q, want the change", b)
+	}
+	if b, _ := os.ReadFile(real + ".bak"); string(b) != "old\n" {
+		t.Errorf("%s.bak holds %q, want the previous file", real, b)
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %o, want the file's 0640", fi.Mode().Perm())
+	}
+}
