@@ -213,3 +213,80 @@ func TestDeployExamplesPassCheckConfig(t *testing.T) {
 		}
 	})
 }
+
+// TestKubernetesTempIsWritable: a medgate container whose root file system
+// is read-only has a writable volume at its temporary directory ($TMPDIR,
+// else /tmp). Each plugin creates its go-plugin socket there at start (and
+// large Excel exports spill there), so without it no plugin starts.
+func TestKubernetesTempIsWritable(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type container struct {
+		Name            string
+		Args            []string
+		Env             []struct{ Name, Value string }
+		SecurityContext struct {
+			ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+		} `yaml:"securityContext"`
+		VolumeMounts []struct {
+			Name      string
+			MountPath string `yaml:"mountPath"`
+			ReadOnly  bool   `yaml:"readOnly"`
+		} `yaml:"volumeMounts"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	checked := 0
+	for {
+		var o struct {
+			Kind string
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []container
+						Volumes    []map[string]any
+					}
+				}
+			}
+		}
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if o.Kind != "StatefulSet" && o.Kind != "Deployment" {
+			continue
+		}
+		volumes := map[string]map[string]any{}
+		for _, v := range o.Spec.Template.Spec.Volumes {
+			name, _ := v["name"].(string)
+			volumes[name] = v
+		}
+		for _, c := range o.Spec.Template.Spec.Containers {
+			if !c.SecurityContext.ReadOnlyRootFilesystem {
+				continue
+			}
+			checked++
+			tmp := "/tmp"
+			for _, e := range c.Env {
+				if e.Name == "TMPDIR" {
+					tmp = e.Value
+				}
+			}
+			ok := false
+			for _, m := range c.VolumeMounts {
+				if m.MountPath == tmp && !m.ReadOnly && volumes[m.Name] != nil {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s container %q: the root file system is read-only and nothing writable is mounted at %s: every plugin fails to create its socket there; mount an emptyDir at %s", o.Kind, c.Name, tmp, tmp)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no container with a read-only root file system found; update this test")
+	}
+}
