@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // ErrNotFound: no artifact has that id (or it expired).
@@ -195,11 +196,18 @@ func (s *Store) prune() {
 	}
 }
 
-// cleanName keeps the base name of a file, without separators.
+// cleanName keeps the base name of a file, without separators; "." and
+// ".." become "file" and control characters "_" (the name becomes the
+// download's file name and appears in the log and the audit trail).
 func cleanName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == "" {
+	if name == "." || name == ".." || name == "/" || name == "" {
 		return "file"
 	}
-	return name
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, name)
 }

@@ -155,3 +155,27 @@ func TestPruneRemovesAbandonedUploads(t *testing.T) {
 		t.Fatalf("a recent upload was removed: %v", err)
 	}
 }
+
+// TestCleanName: a stored name is one plain file name: no directory, no
+// "." or "..", no control characters (it becomes the download's file name
+// and appears in the log and the audit trail).
+func TestCleanName(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"export.xlsx":                "export.xlsx",
+		"../../etc/export.xlsx":      "export.xlsx",
+		`C:\exports\stock.xlsx`:      "stock.xlsx",
+		"..":                         "file",
+		"a/..":                       "file",
+		".":                          "file",
+		"":                           "file",
+		"/":                          "file",
+		"stock\r\nX-Injected: 1.csv": "stock__X-Injected: 1.csv",
+		"库存导出.xlsx":                  "库存导出.xlsx",
+	}
+	for in, want := range cases {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
