@@ -179,10 +179,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// usageError is a command line that names no command.
+// usageError is a wrong command line: no such command, an unknown flag,
+// a missing or extra argument. Main exits 2 on it (1 is a command that
+// failed), as the flag package does.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// parseFlags parses args with fs; a wrong command line is a usageError.
+// More than maxArgs arguments after the flags are refused (maxArgs < 0:
+// any number, the command checks them).
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%s: %v; `medgate %s -h` lists its flags", fs.Name(), err, fs.Name())}
+	}
+	if maxArgs >= 0 && fs.NArg() > maxArgs {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q (flags go before arguments; a value with spaces needs quotes); `medgate %s -h` lists its flags", fs.Name(), fs.Arg(maxArgs), fs.Name())}
+	}
+	return nil
+}
 
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("MEDGATE_CONFIG")
@@ -195,7 +213,7 @@ func configFlag(fs *flag.FlagSet) *string {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	hup := make(chan os.Signal, 1)
@@ -272,7 +290,7 @@ func firstOperation(cfg *config.Config, operations func(plugin string) []string)
 func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
@@ -287,7 +305,7 @@ func admin(ctx context.Context, args []string, method, path string, stdout io.Wr
 	fs := flag.NewFlagSet(strings.TrimPrefix(path, "/admin/"), flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	return adminCall(ctx, *cfgPath, *addr, method, path, stdout)
@@ -297,11 +315,11 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("job run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || strings.Count(fs.Arg(0), "/") != 2 {
-		return errors.New("usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)")
+		return usageError{"usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)"}
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
 }
@@ -312,11 +330,11 @@ func replay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || fs.Arg(0) == "" {
-		return errors.New("usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)")
+		return usageError{"usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)"}
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/messages/"+url.PathEscape(fs.Arg(0))+"/replay", stdout)
 }

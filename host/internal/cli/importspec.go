@@ -31,10 +31,13 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "schemas-imported", "output directory")
 	force := fs.Bool("force", false, "overwrite existing schema files")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w\n\n%s", err, importSpecUsage)
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%v\n\n%s", err, importSpecUsage)}
 	}
 	if *system == "" || fs.NArg() != 1 {
-		return errors.New(importSpecUsage)
+		return usageError{importSpecUsage}
 	}
 	file := fs.Arg(0)
 	var format string
