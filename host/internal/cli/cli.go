@@ -3,6 +3,10 @@
 // import-spec, version, help) and the generic path
 // `medgate <plugin> <command>` through which every plugin's declared
 // commands run.
+//
+// Exit codes: 0 done (and -h), 1 the command failed, 2 the command line
+// is wrong (no such command, an unknown flag, a missing or extra
+// argument).
 package cli
 
 import (
