@@ -379,7 +379,24 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 		stdout.Write(body)
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return fmt.Errorf("%s %s: %s%s", method, path, resp.Status, refusalHint(resp.StatusCode, method, path, cfg.File, token != ""))
 	}
 	return nil
+}
+
+// refusalHint says, for an admin API refusal (401, 403), which
+// credentials were sent and how to send others. It never holds a secret.
+func refusalHint(status int, method, path, cfgFile string, sentToken bool) string {
+	user := os.Getenv("MEDGATE_USER")
+	switch {
+	case status == http.StatusUnauthorized && user != "":
+		return fmt.Sprintf("; medgate user %q and that password were refused (wrong password, disabled, or locked out after failures): check with `medgate user list`, or unset MEDGATE_USER to use http.adminToken of %s", user, cfgFile)
+	case status == http.StatusUnauthorized && sentToken:
+		return fmt.Sprintf("; the running medgate refused http.adminToken of %s: is it the configuration that medgate runs with (-config)? Or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusUnauthorized:
+		return fmt.Sprintf("; no credentials were sent: %s sets no http.adminToken and MEDGATE_USER is empty; give -config the file medgate runs with, or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusForbidden:
+		return fmt.Sprintf("; the credentials are valid but their role may not call %s %s: sign in as a user with the role it needs (README, route → role table) or use http.adminToken", method, path)
+	}
+	return ""
 }
