@@ -410,3 +410,75 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 		t.Errorf("mode %o, want the file's 0640", fi.Mode().Perm())
 	}
 }
+
+// TestEditTouchesOnlyThePluginEntry: a change to one plugin at one site
+// leaves every other line of the shipped configurations byte for byte as
+// it was: comment alignment, quoting of lists, and a commented-out block
+// after the entry (it used to move into the plugin's settings, where
+// uncommenting it would make a wrong setting).
+func TestEditTouchesOnlyThePluginEntry(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		file, site, plugin string
+		ch                 Change
+		check              func(t *testing.T, sp config.SitePlugin)
+	}{
+		"production: disable ecard": {"../../../deploy/config/medgate.yaml", "main", "ecard", Change{Enabled: bool_(false)},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.IsEnabled() || sp.Settings["cardPrefix"] != "8801" {
+					t.Errorf("ecard: enabled %v, settings %v", sp.IsEnabled(), sp.Settings)
+				}
+			}},
+		"production: change a setting": {"../../../deploy/config/medgate.yaml", "main", "ecard",
+			Change{Settings: map[string]string{"identitySecret": "file:/etc/medgate/secrets/ecard-identity", "qrKeys": "file:/etc/medgate/secrets/ecard-qrkeys", "cardPrefix": "8802", "tempCardPrefixes": "9"}},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.Settings["cardPrefix"] != "8802" || sp.Settings["tempCardPrefixes"] != "9" {
+					t.Errorf("ecard settings %v", sp.Settings)
+				}
+			}},
+		"demo: disable tracecode": {"../../../deploy/demo/medgate.yaml", "demo", "tracecode", Change{Enabled: bool_(false)},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.IsEnabled() {
+					t.Error("tracecode still enabled")
+				}
+			}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Edit(src, tc.site, tc.plugin, tc.ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(src), "\n")
+			start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), tc.plugin+":") })
+			if start < 0 {
+				t.Fatalf("%s names no %s: update this test", tc.file, tc.plugin)
+			}
+			indent := len(lines[start]) - len(strings.TrimLeft(lines[start], " "))
+			end := start + 1
+			for end < len(lines) && (strings.TrimSpace(lines[end]) == "" || len(lines[end])-len(strings.TrimLeft(lines[end], " ")) > indent) {
+				end++
+			}
+			for end > start+1 && strings.TrimSpace(lines[end-1]) == "" {
+				end--
+			}
+			prefix, suffix := strings.Join(lines[:start], ""), strings.Join(lines[end:], "")
+			if !strings.HasPrefix(string(out), prefix) {
+				t.Errorf("the lines before %s's entry changed:\n%s", tc.plugin, out)
+			}
+			if !strings.HasSuffix(string(out), suffix) {
+				t.Errorf("the lines after %s's entry changed:\n%s", tc.plugin, out)
+			}
+			cfg, _ := config.Parse(tc.file, out)
+			if cfg == nil || cfg.Site(tc.site) == nil {
+				t.Fatalf("the edited file does not parse:\n%s", out)
+			}
+			tc.check(t, cfg.Site(tc.site).Plugins[tc.plugin])
+		})
+	}
+}
