@@ -290,3 +290,48 @@ func TestKubernetesTempIsWritable(t *testing.T) {
 		t.Fatal("no container with a read-only root file system found; update this test")
 	}
 }
+
+// TestCreateTopicsInSyncReplicas: deploy/kafka/create-topics.sh never asks
+// for more in-sync replicas than a topic has (with REPLICATION=1 every
+// acks=all write medgate makes would fail with NOT_ENOUGH_REPLICAS), and
+// with three replicas one broker may be down.
+func TestCreateTopicsInSyncReplicas(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash to run the script")
+	}
+	script, err := filepath.Abs(filepath.Join(deployDir, "kafka", "create-topics.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ replication, wantISR string }{{"1", "1"}, {"2", "2"}, {"3", "2"}, {"5", "2"}} {
+		t.Run("replication "+tc.replication, func(t *testing.T) {
+			t.Parallel()
+			bin := t.TempDir()
+			log := filepath.Join(bin, "calls")
+			// A kafka-topics.sh that records its arguments, one call a line.
+			fake := "#!/usr/bin/env bash\necho \"$*\" >> " + log + "\n"
+			if err := os.WriteFile(filepath.Join(bin, "kafka-topics.sh"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", script)
+			cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "BOOTSTRAP=k:9093", "REPLICATION="+tc.replication)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("create-topics.sh: %v\n%s", err, out)
+			}
+			calls, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+			if len(lines) != 4 {
+				t.Fatalf("%d topics created, want 4:\n%s", len(lines), calls)
+			}
+			for _, l := range lines {
+				if !strings.Contains(l, "--replication-factor "+tc.replication) || !strings.Contains(l, "min.insync.replicas="+tc.wantISR+" ") && !strings.HasSuffix(l, "min.insync.replicas="+tc.wantISR) {
+					t.Errorf("with REPLICATION=%s, want min.insync.replicas=%s: %s", tc.replication, tc.wantISR, l)
+				}
+			}
+		})
+	}
+}
