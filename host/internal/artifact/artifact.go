@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // ErrNotFound: no artifact has that id (or it expired).
@@ -90,9 +91,31 @@ func Default() (*Store, error) {
 		if dir == "" {
 			dir = filepath.Join(os.TempDir(), "medgate-artifacts")
 		}
-		defaultStore, defaultErr = New(dir, DefaultTTL)
+		defaultStore, defaultErr = newShared(dir)
 	})
 	return defaultStore, defaultErr
+}
+
+// newShared opens a store in dir, which may sit where any user can
+// write (the temporary directory): dir must be a directory of this
+// user's own, never a symbolic link nor another user's directory, which
+// New would tighten (as root: whatever the link points to) and then fill
+// with exports.
+func newShared(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("artifact store: create %s: %w; set MEDGATE_ARTIFACT_DIR to a directory of your own", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("artifact store: %s is a symbolic link or a file, not a directory of its own; remove it, or set MEDGATE_ARTIFACT_DIR to a directory of your own", dir)
+	}
+	if uid, ok := owner(fi); ok && uid != os.Getuid() {
+		return nil, fmt.Errorf("artifact store: %s belongs to uid %d, not to this user (uid %d); remove it, or set MEDGATE_ARTIFACT_DIR to a directory of your own", dir, uid, os.Getuid())
+	}
+	return New(dir, DefaultTTL)
 }
 
 var idRE = regexp.MustCompile(`^[0-9a-f]{48}$`)
@@ -195,11 +218,18 @@ func (s *Store) prune() {
 	}
 }
 
-// cleanName keeps the base name of a file, without separators.
+// cleanName keeps the base name of a file, without separators; "." and
+// ".." become "file" and control characters "_" (the name becomes the
+// download's file name and appears in the log and the audit trail).
 func cleanName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == "" {
+	if name == "." || name == ".." || name == "/" || name == "" {
 		return "file"
 	}
-	return name
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, name)
 }

@@ -155,3 +155,69 @@ func TestPruneRemovesAbandonedUploads(t *testing.T) {
 		t.Fatalf("a recent upload was removed: %v", err)
 	}
 }
+
+// TestCleanName: a stored name is one plain file name: no directory, no
+// "." or "..", no control characters (it becomes the download's file name
+// and appears in the log and the audit trail).
+func TestCleanName(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"export.xlsx":                "export.xlsx",
+		"../../etc/export.xlsx":      "export.xlsx",
+		`C:\exports\stock.xlsx`:      "stock.xlsx",
+		"..":                         "file",
+		"a/..":                       "file",
+		".":                          "file",
+		"":                           "file",
+		"/":                          "file",
+		"stock\r\nX-Injected: 1.csv": "stock__X-Injected: 1.csv",
+		"库存导出.xlsx":                  "库存导出.xlsx",
+	}
+	for in, want := range cases {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSharedRefusesLinksAndOthersDirectories: the default store sits in
+// the temporary directory, where any user can plant a link or a directory
+// of their own under its name. It refuses both, and never tightens (as
+// root: chmods) what a link points to.
+func TestSharedRefusesLinksAndOthersDirectories(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	target := filepath.Join(tmp, "etc")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "medgate-artifacts")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newShared(link); err == nil || !strings.Contains(err.Error(), "MEDGATE_ARTIFACT_DIR") {
+		t.Errorf("a link accepted as the store (%v)", err)
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o755 {
+		t.Errorf("the link's target was changed to mode %o", fi.Mode().Perm())
+	}
+	if os.Getuid() == 0 {
+		other := filepath.Join(tmp, "other")
+		if err := os.Mkdir(other, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(other, 54321, 54321); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newShared(other); err == nil || !strings.Contains(err.Error(), "uid 54321") {
+			t.Errorf("another user's directory accepted as the store (%v)", err)
+		}
+	}
+	own := filepath.Join(tmp, "own")
+	if s, err := newShared(own); err != nil || s == nil {
+		t.Fatalf("a fresh directory: %v", err)
+	}
+}

@@ -213,3 +213,125 @@ func TestDeployExamplesPassCheckConfig(t *testing.T) {
 		}
 	})
 }
+
+// TestKubernetesTempIsWritable: a medgate container whose root file system
+// is read-only has a writable volume at its temporary directory ($TMPDIR,
+// else /tmp). Each plugin creates its go-plugin socket there at start (and
+// large Excel exports spill there), so without it no plugin starts.
+func TestKubernetesTempIsWritable(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type container struct {
+		Name            string
+		Args            []string
+		Env             []struct{ Name, Value string }
+		SecurityContext struct {
+			ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+		} `yaml:"securityContext"`
+		VolumeMounts []struct {
+			Name      string
+			MountPath string `yaml:"mountPath"`
+			ReadOnly  bool   `yaml:"readOnly"`
+		} `yaml:"volumeMounts"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	checked := 0
+	for {
+		var o struct {
+			Kind string
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []container
+						Volumes    []map[string]any
+					}
+				}
+			}
+		}
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if o.Kind != "StatefulSet" && o.Kind != "Deployment" {
+			continue
+		}
+		volumes := map[string]map[string]any{}
+		for _, v := range o.Spec.Template.Spec.Volumes {
+			name, _ := v["name"].(string)
+			volumes[name] = v
+		}
+		for _, c := range o.Spec.Template.Spec.Containers {
+			if !c.SecurityContext.ReadOnlyRootFilesystem {
+				continue
+			}
+			checked++
+			tmp := "/tmp"
+			for _, e := range c.Env {
+				if e.Name == "TMPDIR" {
+					tmp = e.Value
+				}
+			}
+			ok := false
+			for _, m := range c.VolumeMounts {
+				if m.MountPath == tmp && !m.ReadOnly && volumes[m.Name] != nil {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s container %q: the root file system is read-only and nothing writable is mounted at %s: every plugin fails to create its socket there; mount an emptyDir at %s", o.Kind, c.Name, tmp, tmp)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no container with a read-only root file system found; update this test")
+	}
+}
+
+// TestCreateTopicsInSyncReplicas: deploy/kafka/create-topics.sh never asks
+// for more in-sync replicas than a topic has (with REPLICATION=1 every
+// acks=all write medgate makes would fail with NOT_ENOUGH_REPLICAS), and
+// with three replicas one broker may be down.
+func TestCreateTopicsInSyncReplicas(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash to run the script")
+	}
+	script, err := filepath.Abs(filepath.Join(deployDir, "kafka", "create-topics.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ replication, wantISR string }{{"1", "1"}, {"2", "2"}, {"3", "2"}, {"5", "2"}} {
+		t.Run("replication "+tc.replication, func(t *testing.T) {
+			t.Parallel()
+			bin := t.TempDir()
+			log := filepath.Join(bin, "calls")
+			// A kafka-topics.sh that records its arguments, one call a line.
+			fake := "#!/usr/bin/env bash\necho \"$*\" >> " + log + "\n"
+			if err := os.WriteFile(filepath.Join(bin, "kafka-topics.sh"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", script)
+			cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "BOOTSTRAP=k:9093", "REPLICATION="+tc.replication)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("create-topics.sh: %v\n%s", err, out)
+			}
+			calls, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+			if len(lines) != 4 {
+				t.Fatalf("%d topics created, want 4:\n%s", len(lines), calls)
+			}
+			for _, l := range lines {
+				if !strings.Contains(l, "--replication-factor "+tc.replication) || !strings.Contains(l, "min.insync.replicas="+tc.wantISR+" ") && !strings.HasSuffix(l, "min.insync.replicas="+tc.wantISR) {
+					t.Errorf("with REPLICATION=%s, want min.insync.replicas=%s: %s", tc.replication, tc.wantISR, l)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,10 @@
 // import-spec, version, help) and the generic path
 // `medgate <plugin> <command>` through which every plugin's declared
 // commands run.
+//
+// Exit codes: 0 done (and -h), 1 the command failed, 2 the command line
+// is wrong (no such command, an unknown flag, a missing or extra
+// argument).
 package cli
 
 import (
@@ -179,10 +183,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// usageError is a command line that names no command.
+// usageError is a wrong command line: no such command, an unknown flag,
+// a missing or extra argument. Main exits 2 on it (1 is a command that
+// failed), as the flag package does.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// parseFlags parses args with fs; a wrong command line is a usageError.
+// More than maxArgs arguments after the flags are refused (maxArgs < 0:
+// any number, the command checks them).
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%s: %v; `medgate %s -h` lists its flags", fs.Name(), err, fs.Name())}
+	}
+	if maxArgs >= 0 && fs.NArg() > maxArgs {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q (flags go before arguments; a value with spaces needs quotes); `medgate %s -h` lists its flags", fs.Name(), fs.Arg(maxArgs), fs.Name())}
+	}
+	return nil
+}
 
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("MEDGATE_CONFIG")
@@ -195,7 +217,7 @@ func configFlag(fs *flag.FlagSet) *string {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	hup := make(chan os.Signal, 1)
@@ -272,7 +294,7 @@ func firstOperation(cfg *config.Config, operations func(plugin string) []string)
 func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
@@ -287,7 +309,7 @@ func admin(ctx context.Context, args []string, method, path string, stdout io.Wr
 	fs := flag.NewFlagSet(strings.TrimPrefix(path, "/admin/"), flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	return adminCall(ctx, *cfgPath, *addr, method, path, stdout)
@@ -297,11 +319,11 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("job run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || strings.Count(fs.Arg(0), "/") != 2 {
-		return errors.New("usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)")
+		return usageError{"usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)"}
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
 }
@@ -312,11 +334,11 @@ func replay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || fs.Arg(0) == "" {
-		return errors.New("usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)")
+		return usageError{"usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)"}
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/messages/"+url.PathEscape(fs.Arg(0))+"/replay", stdout)
 }
@@ -357,7 +379,24 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 		stdout.Write(body)
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return fmt.Errorf("%s %s: %s%s", method, path, resp.Status, refusalHint(resp.StatusCode, method, path, cfg.File, token != ""))
 	}
 	return nil
+}
+
+// refusalHint says, for an admin API refusal (401, 403), which
+// credentials were sent and how to send others. It never holds a secret.
+func refusalHint(status int, method, path, cfgFile string, sentToken bool) string {
+	user := os.Getenv("MEDGATE_USER")
+	switch {
+	case status == http.StatusUnauthorized && user != "":
+		return fmt.Sprintf("; medgate user %q and that password were refused (wrong password, disabled, or locked out after failures): check with `medgate user list`, or unset MEDGATE_USER to use http.adminToken of %s", user, cfgFile)
+	case status == http.StatusUnauthorized && sentToken:
+		return fmt.Sprintf("; the running medgate refused http.adminToken of %s: is it the configuration that medgate runs with (-config)? Or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusUnauthorized:
+		return fmt.Sprintf("; no credentials were sent: %s sets no http.adminToken and MEDGATE_USER is empty; give -config the file medgate runs with, or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusForbidden:
+		return fmt.Sprintf("; the credentials are valid but their role may not call %s %s: sign in as a user with the role it needs (README, route → role table) or use http.adminToken", method, path)
+	}
+	return ""
 }

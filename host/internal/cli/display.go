@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -150,16 +151,28 @@ func copyResult(f *sdk.FileResult, plugin, dir string, payload []byte, dst strin
 	if m.Plugin != plugin {
 		return artifact.Meta{}, fmt.Errorf("the reply names a file of plugin %s, not of %s; not copied", m.Plugin, plugin)
 	}
-	o, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	// The copy is made beside dst and renamed over it once complete, so a
+	// full disk or an interrupted copy never leaves a truncated file
+	// under dst's name; it is readable by its owner only (the export may
+	// hold patients' data).
+	o, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return artifact.Meta{}, fmt.Errorf("create %s: %w", dst, err)
 	}
+	defer os.Remove(o.Name()) // after the rename there is nothing left to remove
 	if _, err := io.Copy(o, in); err != nil {
 		o.Close()
-		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w", m.Name, dst, err)
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w; %s is unchanged", m.Name, dst, err, dst)
+	}
+	if err := o.Sync(); err != nil {
+		o.Close()
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w; %s is unchanged", m.Name, dst, err, dst)
 	}
 	if err := o.Close(); err != nil {
-		return artifact.Meta{}, fmt.Errorf("close %s: %w", dst, err)
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w; %s is unchanged", m.Name, dst, err, dst)
+	}
+	if err := os.Rename(o.Name(), dst); err != nil {
+		return artifact.Meta{}, fmt.Errorf("copy %s to %s: %w", m.Name, dst, err)
 	}
 	return m, nil
 }

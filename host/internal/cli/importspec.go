@@ -31,10 +31,13 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "schemas-imported", "output directory")
 	force := fs.Bool("force", false, "overwrite existing schema files")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w\n\n%s", err, importSpecUsage)
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%v\n\n%s", err, importSpecUsage)}
 	}
 	if *system == "" || fs.NArg() != 1 {
-		return errors.New(importSpecUsage)
+		return usageError{importSpecUsage}
 	}
 	file := fs.Arg(0)
 	var format string
@@ -59,19 +62,34 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: no transaction table found; each table needs a header row with 参数名, 类型, 长度 and 是否必填, and a transaction code in its sheet name or title", file)
 	}
 	dir := filepath.Join(*out, *system)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	for _, s := range got {
+	// Every file is made and checked before any is written, so a refused
+	// import leaves the directory as it was.
+	files := make([][]byte, len(got))
+	var exist []string
+	for i, s := range got {
 		var buf bytes.Buffer
 		if err := schemas.WriteYAML(&buf, s); err != nil {
 			return fmt.Errorf("%s: %w", s.Code, err)
 		}
+		files[i] = buf.Bytes()
 		path := filepath.Join(dir, s.Code+".yaml")
 		if _, err := os.Stat(path); err == nil && !*force {
-			return fmt.Errorf("%s exists; pass -force to overwrite it", path)
+			exist = append(exist, path)
 		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o640); err != nil {
+	}
+	if len(exist) > 0 {
+		verb := "exists"
+		if len(exist) > 1 {
+			verb = "exist"
+		}
+		return fmt.Errorf("%s %s; nothing was written: pass -force to overwrite, or choose another -out", strings.Join(exist, ", "), verb)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	for i, s := range got {
+		path := filepath.Join(dir, s.Code+".yaml")
+		if err := os.WriteFile(path, files[i], 0o640); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  %s (%d input, %d output fields)\n", path, s.Name, len(s.Input), len(s.Output))

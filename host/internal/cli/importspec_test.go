@@ -51,3 +51,40 @@ func TestImportSpec(t *testing.T) {
 		t.Fatal("existing files overwritten without -force")
 	}
 }
+
+// TestImportSpecRefusesBeforeWriting: when some schema files exist,
+// import-spec without -force writes none (not the ones before the first
+// existing file) and names every existing one.
+func TestImportSpecRefusesBeforeWriting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spec.csv")
+	table := "参数名,参数说明,类型,长度,是否必填\n" +
+		"aac002,社会保障号码,字符型,20,是\n"
+	csv := "GYU101 入院登记上传\n" + table + "\nGYU102 出院登记上传\n" + table + "\nGYU103 费用明细上传\n" + table
+	if err := os.WriteFile(spec, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(filepath.Join(out, "workinjury"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"GYU102", "GYU103"} {
+		if err := os.WriteFile(filepath.Join(out, "workinjury", code+".yaml"), []byte("reviewed by hand\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout bytes.Buffer
+	err := importSpec(t.Context(), []string{"-system", "workinjury", "-out", out, spec}, &stdout)
+	if err == nil || !strings.Contains(err.Error(), "GYU102.yaml") || !strings.Contains(err.Error(), "GYU103.yaml") || !strings.Contains(err.Error(), "-force") {
+		t.Fatalf("import over existing files: %v, want a refusal naming GYU102.yaml, GYU103.yaml and -force\n%s", err, stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "workinjury", "GYU101.yaml")); err == nil {
+		t.Error("GYU101.yaml was written although the import was refused: a half-done import")
+	}
+	for _, code := range []string{"GYU102", "GYU103"} {
+		if b, _ := os.ReadFile(filepath.Join(out, "workinjury", code+".yaml")); string(b) != "reviewed by hand\n" {
+			t.Errorf("%s.yaml overwritten without -force", code)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -61,5 +62,56 @@ func TestReloadPrintsWhatNeedsARestart(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("medgate reload printed no %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestAdminRefusalSaysHowToSignIn: when the admin API refuses the
+// credentials, the admin commands say which credentials they sent and how
+// to give others, not only "401 Unauthorized".
+func TestAdminRefusalSaysHowToSignIn(t *testing.T) {
+	t.Setenv("MEDGATE_USER", "")
+	cases := map[string]struct {
+		status int
+		token  bool
+		want   []string
+	}{
+		"no credentials":    {http.StatusUnauthorized, false, []string{"401", "no credentials", "http.adminToken", "MEDGATE_USER"}},
+		"token refused":     {http.StatusUnauthorized, true, []string{"401", "http.adminToken", "MEDGATE_USER"}},
+		"role insufficient": {http.StatusForbidden, true, []string{"403", "role"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, `{"error":{"code":"unauthorized","message":"refused"}}`)
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			conf := "http: {listen: 127.0.0.1:1}\nsites:\n  - code: h1\n"
+			if tc.token {
+				if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				conf = "http: {listen: 127.0.0.1:1, adminToken: file:admin-token}\nsites:\n  - code: h1\n"
+			}
+			cfg := filepath.Join(dir, "medgate.yaml")
+			if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			code := Main([]string{"reload", "-config", cfg, "-addr", strings.TrimPrefix(srv.URL, "http://")}, &out, &errOut)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+				}
+			}
+			if strings.Contains(out.String()+errOut.String(), "0123456789abcdef") {
+				t.Error("the admin token was echoed")
+			}
+		})
 	}
 }

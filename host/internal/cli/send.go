@@ -25,7 +25,7 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	key := fs.String("key", "", "Kafka key: business key such as a visit number (default: the message id)")
 	id := fs.String("id", "", "message id (default: a new random id)")
 	occurred := fs.String("occurred-at", "", "RFC 3339 time of the business event (default: now)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	var problems []string
@@ -39,7 +39,7 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 		problems = append(problems, "give exactly one of -payload and -payload-file")
 	}
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+		return usageError{strings.Join(problems, "; ") + "; `medgate send -h` lists the flags"}
 	}
 	body := []byte(*payload)
 	if *payloadFile != "" {

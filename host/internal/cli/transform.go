@@ -33,7 +33,7 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 	fset.Usage = func() { fmt.Fprintln(stdout, transformUsage) }
 	dir := fset.String("dir", "", "a site's mapping directory: <site>/<format>/<type>.yaml, <site>/tables/<name>.yaml and testdata/ with the examples")
 	verbose := fset.Bool("v", false, "print the output of every example, not only of failing ones")
-	if err := fset.Parse(args); err != nil {
+	if err := parseFlags(fset, args, -1); err != nil {
 		return err
 	}
 	if err := transforms.CheckEmbedded(); err != nil {

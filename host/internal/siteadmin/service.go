@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/medgate/medgate/host/internal/config"
@@ -75,6 +76,10 @@ type Host interface {
 
 // ErrUnknown is an unknown site or plugin.
 var ErrUnknown = errors.New("unknown")
+
+// ErrConflict is a change to a setting that someone else changed too
+// since the admin opened the form.
+var ErrConflict = errors.New("changed by someone else since the form was opened")
 
 // Service lists and changes sites' plugins.
 type Service struct {
@@ -167,7 +172,10 @@ func sitePlugin(site config.Site, p Plugin) SitePlugin {
 // Update applies a change to a plugin at a site: it is checked like the
 // configuration file (every problem at once, as config.Problems, the file
 // untouched), written back (comments kept, <file>.bak, atomic) and
-// reloaded; a failed reload puts the previous file back.
+// reloaded; a failed reload puts the previous file back. A change that
+// carries what the admin saw (Change.Base, Change.BaseEnabled) is merged
+// with the file as it is now, so two admins editing the same form do not
+// undo each other; a setting both changed is refused with ErrConflict.
 func (s *Service) Update(ctx context.Context, site, plugin string, ch Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,6 +188,11 @@ func (s *Service) Update(ctx context.Context, site, plugin string, ch Change) er
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read the configuration %s: %w", path, err)
+	}
+	if ch.Base != nil || ch.BaseEnabled != nil {
+		if ch, err = merge(path, old, site, plugin, ch); err != nil {
+			return err
+		}
 	}
 	if ch.Order == nil {
 		for _, st := range cur.Settings {
@@ -216,6 +229,59 @@ func (s *Service) Update(ctx context.Context, site, plugin string, ch Change) er
 		return fmt.Errorf("the change did not apply and the previous configuration is back in force: %w", err)
 	}
 	return nil
+}
+
+// merge returns ch merged with the plugin's entry at the site in the
+// file as it is now (data): what the admin left as seen (ch.Base,
+// ch.BaseEnabled) keeps the file's value, so a change someone else saved
+// since the form was opened stays; a setting both changed, to different
+// values, is refused with ErrConflict and nothing is written.
+func merge(path string, data []byte, site, plugin string, ch Change) (Change, error) {
+	cfg, err := config.Parse(path, data)
+	if cfg == nil {
+		return ch, fmt.Errorf("read the configuration %s: %w", path, err)
+	}
+	st := cfg.Site(site)
+	if st == nil {
+		return ch, fmt.Errorf("site %q: %w; it is no longer in %s (someone removed it since the form was opened)", site, ErrUnknown, path)
+	}
+	sp, listed := st.Plugins[plugin]
+	if ch.Enabled != nil && ch.BaseEnabled != nil && *ch.Enabled == *ch.BaseEnabled {
+		ch.Enabled = nil // left as seen: the file's value stays
+	}
+	if ch.Settings == nil || ch.Base == nil {
+		return ch, nil
+	}
+	cur := map[string]string{}
+	if listed {
+		cur = sp.Settings
+	}
+	names := map[string]bool{}
+	for _, m := range []map[string]string{ch.Settings, ch.Base, cur} {
+		for n := range m {
+			names[n] = true
+		}
+	}
+	out := make(map[string]string, len(names))
+	var conflicts []string
+	for n := range names {
+		want, base, now := ch.Settings[n], ch.Base[n], cur[n]
+		switch {
+		case want == base:
+			out[n] = now
+		case now == base || now == want:
+			out[n] = want
+		default:
+			conflicts = append(conflicts, n)
+		}
+	}
+	if len(conflicts) > 0 {
+		sort.Strings(conflicts)
+		return ch, fmt.Errorf("plugin %s at site %s, settings %s: %w; nothing was changed: open the form again to see the values in force, then make the change again",
+			plugin, site, strings.Join(conflicts, ", "), ErrConflict)
+	}
+	ch.Settings = out
+	return ch, nil
 }
 
 func fileMode(path string) os.FileMode {

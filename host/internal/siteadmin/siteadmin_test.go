@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/medgate/medgate/host/internal/config"
@@ -284,5 +286,199 @@ func TestUpdateDisabledKeepsSecretsOut(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) || strings.Contains(string(after), "plain-secret") {
 		t.Fatalf("the refused change reached the file:\n%s", after)
+	}
+}
+
+// TestUpdateTwoAdmins: two admins open the same form; the second save
+// neither undoes the first one's change (settings or enabled) nor
+// silently overwrites a setting both changed.
+func TestUpdateTwoAdmins(t *testing.T) {
+	t.Parallel()
+	h, path := newHost(t)
+	s := New(h)
+	seen := func() (map[string]string, bool) {
+		sp, err := s.SitePlugin("s1", "ecard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := map[string]string{}
+		for _, st := range sp.Settings {
+			base[st.Name] = st.Value
+		}
+		return base, sp.Enabled
+	}
+	// The form as each admin sends it: every setting, changed or not.
+	form := func(base map[string]string, change map[string]string) map[string]string {
+		out := maps.Clone(base)
+		maps.Copy(out, change)
+		return out
+	}
+	baseA, enA := seen()
+	baseB, enB := seen()
+
+	// A changes the url and disables the plugin.
+	if err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: bool_(false), Settings: form(baseA, map[string]string{"url": "https://a.example/"}), Base: baseA, BaseEnabled: &enA}); err != nil {
+		t.Fatal(err)
+	}
+	// B, from the form opened before, changes the mode only: merged.
+	if err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: &enB, Settings: form(baseB, map[string]string{"mode": "live"}), Base: baseB, BaseEnabled: &enB}); err != nil {
+		t.Fatalf("a change to another setting was refused: %v", err)
+	}
+	sp, _ := s.SitePlugin("s1", "ecard")
+	got := map[string]string{}
+	for _, st := range sp.Settings {
+		got[st.Name] = st.Value
+	}
+	if got["url"] != "https://a.example/" || got["mode"] != "live" || got["regionCode"] != "350200" || sp.Enabled {
+		t.Fatalf("after both saves: enabled %v, settings %v; want A's url and disable kept, B's mode", sp.Enabled, got)
+	}
+
+	// B, still from the old form, changes the url too: refused, A's stays.
+	before, _ := os.ReadFile(path)
+	err := s.Update(t.Context(), "s1", "ecard", Change{Enabled: &enB, Settings: form(baseB, map[string]string{"url": "https://b.example/"}), Base: baseB, BaseEnabled: &enB})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "url") {
+		t.Fatalf("both changed url: %v, want ErrConflict naming url", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatalf("the refused change reached the file:\n%s", after)
+	}
+}
+
+// TestWriteFailureSaysHowToFix: a configuration medgate may not write
+// (systemd's ProtectSystem=strict, a ConfigMap, file permissions) or a
+// full disk gives an error that says the file is unchanged and what to do.
+func TestWriteFailureSaysHowToFix(t *testing.T) {
+	t.Parallel()
+	const path = "/etc/medgate/medgate.yaml"
+	cases := map[string]struct {
+		err  error
+		want []string
+	}{
+		"read-only file system": {&os.PathError{Op: "open", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.EROFS},
+			[]string{"read-only file system", "unchanged", "ReadWritePaths=/etc/medgate", "medgate reload"}},
+		"permission denied": {&os.PathError{Op: "open", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.EACCES},
+			[]string{"permission denied", "unchanged", "ReadWritePaths=/etc/medgate", "medgate reload"}},
+		"disk full": {&os.PathError{Op: "write", Path: "/etc/medgate/.medgate.yaml.tmp-1", Err: syscall.ENOSPC},
+			[]string{"no space left on device", "unchanged", "free space"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := writeError("write the configuration "+path, path, tc.err)
+			if !errors.Is(err, tc.err.(*os.PathError).Err) {
+				t.Errorf("%v does not wrap %v", err, tc.err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteFileThroughSymlink: a configuration path that is a symbolic
+// link (a checked-out configuration repository, a ConfigMap's ..data
+// link) stays a link; the file it points to gets the change.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "repo", "medgate.yaml")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "medgate.yaml")
+	if err := os.Symlink(filepath.Join("repo", "medgate.yaml"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("old\n"), []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symbolic link (%v): the file it pointed to kept the old configuration", link, err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "new\n" {
+		t.Errorf("the linked file holds %q, want the change", b)
+	}
+	if b, _ := os.ReadFile(real + ".bak"); string(b) != "old\n" {
+		t.Errorf("%s.bak holds %q, want the previous file", real, b)
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %o, want the file's 0640", fi.Mode().Perm())
+	}
+}
+
+// TestEditTouchesOnlyThePluginEntry: a change to one plugin at one site
+// leaves every other line of the shipped configurations byte for byte as
+// it was: comment alignment, quoting of lists, and a commented-out block
+// after the entry (it used to move into the plugin's settings, where
+// uncommenting it would make a wrong setting).
+func TestEditTouchesOnlyThePluginEntry(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		file, site, plugin string
+		ch                 Change
+		check              func(t *testing.T, sp config.SitePlugin)
+	}{
+		"production: disable ecard": {"../../../deploy/config/medgate.yaml", "main", "ecard", Change{Enabled: bool_(false)},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.IsEnabled() || sp.Settings["cardPrefix"] != "8801" {
+					t.Errorf("ecard: enabled %v, settings %v", sp.IsEnabled(), sp.Settings)
+				}
+			}},
+		"production: change a setting": {"../../../deploy/config/medgate.yaml", "main", "ecard",
+			Change{Settings: map[string]string{"identitySecret": "file:/etc/medgate/secrets/ecard-identity", "qrKeys": "file:/etc/medgate/secrets/ecard-qrkeys", "cardPrefix": "8802", "tempCardPrefixes": "9"}},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.Settings["cardPrefix"] != "8802" || sp.Settings["tempCardPrefixes"] != "9" {
+					t.Errorf("ecard settings %v", sp.Settings)
+				}
+			}},
+		"demo: disable tracecode": {"../../../deploy/demo/medgate.yaml", "demo", "tracecode", Change{Enabled: bool_(false)},
+			func(t *testing.T, sp config.SitePlugin) {
+				if sp.IsEnabled() {
+					t.Error("tracecode still enabled")
+				}
+			}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Edit(src, tc.site, tc.plugin, tc.ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(src), "\n")
+			start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), tc.plugin+":") })
+			if start < 0 {
+				t.Fatalf("%s names no %s: update this test", tc.file, tc.plugin)
+			}
+			indent := len(lines[start]) - len(strings.TrimLeft(lines[start], " "))
+			end := start + 1
+			for end < len(lines) && (strings.TrimSpace(lines[end]) == "" || len(lines[end])-len(strings.TrimLeft(lines[end], " ")) > indent) {
+				end++
+			}
+			for end > start+1 && strings.TrimSpace(lines[end-1]) == "" {
+				end--
+			}
+			prefix, suffix := strings.Join(lines[:start], ""), strings.Join(lines[end:], "")
+			if !strings.HasPrefix(string(out), prefix) {
+				t.Errorf("the lines before %s's entry changed:\n%s", tc.plugin, out)
+			}
+			if !strings.HasSuffix(string(out), suffix) {
+				t.Errorf("the lines after %s's entry changed:\n%s", tc.plugin, out)
+			}
+			cfg, _ := config.Parse(tc.file, out)
+			if cfg == nil || cfg.Site(tc.site) == nil {
+				t.Fatalf("the edited file does not parse:\n%s", out)
+			}
+			tc.check(t, cfg.Site(tc.site).Plugins[tc.plugin])
+		})
 	}
 }
