@@ -698,14 +698,21 @@ func (s *Scheduler) timer(d time.Duration) (<-chan time.Time, func()) {
 // run's start, as after a short run, rather than after its last renewal.
 // This instance's next run, one interval after the start, renews it
 // before then. A lease another instance holds now is left alone (the
-// store refuses), and a failure only leaves the later expiry.
+// store refuses), and a failure only leaves the later expiry. The store is
+// waited for until due at most: past it the set-back is moot, and a store
+// that does not answer (a stalled connection) must not hold the run's end,
+// whose run lock keeps the job from running again meanwhile.
 func (s *Scheduler) settleLease(ctx context.Context, id string, due, renewed time.Time) {
 	now := s.clock.Now()
 	if !renewed.After(due) || !due.After(now) || ctx.Err() != nil {
 		return
 	}
-	if _, _, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, due.Sub(now), now); err != nil {
-		s.log.Warn("could not set the job lease back to one interval plus grace after the run's start; it expires later, delaying a takeover if this instance dies", "job", id, "expires", renewed, "err", err)
+	a, answered := s.within(ctx, due.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		_, _, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, due.Sub(now), now)
+		return a
+	})
+	if !answered || a.err != nil {
+		s.log.Warn("could not set the job lease back to one interval plus grace after the run's start; it expires later, delaying a takeover if this instance dies", "job", id, "expires", renewed, "answered", answered, "err", a.err)
 	}
 }
 

@@ -687,6 +687,86 @@ func TestLongRunSetsLeaseBack(t *testing.T) {
 	}
 }
 
+// settleHangLeases is a lease table whose store, once hang is set, never
+// answers (a stalled connection) a call of holder "a" that sets its lease
+// back (a time to live other than the full lease's, full), until the
+// call's context ends; entered receives each such call.
+type settleHangLeases struct {
+	memLeases
+	full    time.Duration
+	hang    atomic.Bool
+	entered chan struct{}
+}
+
+func (l *settleHangLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	if l.hang.Load() && holder == "a" && ttl != l.full {
+		l.entered <- struct{}{}
+		<-ctx.Done()
+		return false, time.Time{}, ctx.Err()
+	}
+	return l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+}
+
+// TestSettleWaitsForTheStoreOnlyUntilTheLeaseIsDue: a long run that ends
+// sets its lease back (see TestLongRunSetsLeaseBack); a store that does not
+// answer that call (a stalled connection) must not hold the run's end, or
+// the job's run lock stays taken and every later run of the job on this
+// instance is skipped as if the run still lasted. The call is waited for
+// only until the lease it sets back would expire: past that it is moot.
+func TestSettleWaitsForTheStoreOnlyUntilTheLeaseIsDue(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &settleHangLeases{full: ttl, entered: make(chan struct{}, 1)}
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		if runs.Add(1) > 1 {
+			return nil
+		}
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}})
+	start := clock.Now()
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	every := ttl / 3
+	for range 2 {
+		awaitTimer(clock)
+		clock.Advance(every)
+	}
+	checkFor(t, "the second renewal", func() bool {
+		_, until := leases.expiry("job/p/s/j")
+		return until.Equal(start.Add(2 * every).Add(ttl))
+	})
+	clock.Advance(25*time.Minute - 2*every)
+	leases.hang.Store(true)
+	close(release)
+	select {
+	case <-leases.entered: // the set-back waits for a store that does not answer
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not set its lease back")
+	}
+	// The call's deadline, if it has one, was set before the call.
+	clock.Advance(start.Add(ttl).Sub(clock.Now()))
+	if err := awaitRun(t, "the run to end once its lease is due", done); err != nil {
+		t.Fatalf("run: %v (a set-back that failed is only logged)", err)
+	}
+	leases.hang.Store(false)
+	if err := a.Trigger(t.Context(), "p/s/j"); err != nil || runs.Load() != 2 {
+		t.Fatalf("the job's next run: %v, %d runs; want it run (2 runs)", err, runs.Load())
+	}
+}
+
 // hungLeases is a lease table whose store, once hung is set, takes every
 // AcquireLease call and never answers it (a stalled connection) until the
 // call's context ends; entered receives each hung call.
