@@ -46,7 +46,9 @@
 // cancellation (a hung plugin call) still has no other instance start the
 // job beside it, and each run it keeps from starting is then logged as an
 // ALERT too, outage or not: a run that does not return once cancelled is
-// a fault of its own.
+// a fault of its own. A run that panics (a bug in the job's code on
+// medgate's side) fails with ErrPanicked, logged as an ALERT with its
+// stack; medgate goes on and the job runs again at its next interval.
 //
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
@@ -60,6 +62,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -138,6 +141,11 @@ var ErrLeaseLost = errors.New("job lease lost during the run")
 // ErrOverran: a run lasted longer than its job's bound (Job.MaxRun), so
 // its context was cancelled.
 var ErrOverran = errors.New("job run lasted longer than its bound")
+
+// ErrPanicked: a run panicked (a bug in the job's code on medgate's side);
+// the run failed, logged as an ALERT with its stack, and the job runs
+// again at its next interval.
+var ErrPanicked = errors.New("job run panicked")
 
 // ErrStopped: the scheduler was stopped (medgate shuts down), so the run
 // did not start or was cancelled.
@@ -455,7 +463,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		defer close(kept)
 		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl), leaseBound{since: now, max: job.maxRun(), cancel: overran, outage: job.Outage})
 	}()
-	err = job.Run(context.WithValue(jobCtx, reportKey{}, rep), now)
+	err = s.call(context.WithValue(jobCtx, reportKey{}, rep), job, now)
 	cause := context.Cause(jobCtx)
 	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) {
 		err = fmt.Errorf("%w: %w", cause, err)
@@ -483,6 +491,22 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		s.log.Info("job ran", "job", job.ID(), "took", d.String(), "manual", manual)
 	}
 	return err
+}
+
+// call runs job.Run, with a panic of it (a bug in the job's code on
+// medgate's side) logged as an ALERT with its stack and returned as an
+// error (ErrPanicked), so that it fails this run only: it neither takes
+// medgate down (every message in flight, every other job) nor keeps the
+// job from running again at its next interval.
+func (s *Scheduler) call(ctx context.Context, job Job, now time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("ALERT: job run panicked; the run failed and the job runs again at its next interval: report this bug with the stack",
+				"job", job.ID(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("job %s: %w: %v (the log has its stack)", job.ID(), ErrPanicked, p)
+		}
+	}()
+	return job.Run(ctx, now)
 }
 
 // keepLease renews the lease of a running job every third of its time to

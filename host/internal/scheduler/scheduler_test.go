@@ -1279,3 +1279,45 @@ func TestOverrunDuringOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestPanickingRunFailsAndTheJobRunsAgain: a run that panics (a bug in
+// the job's code on the host's side) fails that run only, logged as an
+// ALERT with its stack and reported through OnRun; it does not take
+// medgate down with it, and the job runs again at its next interval.
+func TestPanickingRunFailsAndTheJobRunsAgain(t *testing.T) {
+	t.Parallel()
+	const interval = 30 * time.Minute
+	clock := newFakeClock()
+	logs := &logBuffer{}
+	s := New(&memLeases{}, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	var runs atomic.Int32
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(context.Context, time.Time) error {
+		if runs.Add(1) == 1 {
+			var m map[string]int
+			m["boom"]++ // a nil map: panics
+		}
+		return nil
+	}}})
+	reported := make(chan error, 2)
+	s.OnRun = func(_ Job, err error, _ time.Duration) { reported <- err }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.Run(ctx)
+
+	checkFor(t, "the scheduler to wait", func() bool { return clock.waitsUntil(clock.Now().Add(interval)) })
+	clock.Advance(interval)
+	if err := awaitRun(t, "the panicking run to be reported", reported); !errors.Is(err, ErrPanicked) {
+		t.Fatalf("OnRun got %v, want ErrPanicked", err)
+	}
+	checkFor(t, "the panic to be logged as an ALERT", func() bool {
+		return logs.count("level=ERROR", "ALERT: job run panicked", "job=p/s/j", "assignment to entry in nil map", "scheduler_test.go") == 1
+	})
+	if st := s.Jobs()[0]; !strings.Contains(st.LastErr, "panicked") || !st.RunningSince.IsZero() {
+		t.Fatalf("status after the panic: last error %q, running since %v; want the panic and no run in progress", st.LastErr, st.RunningSince)
+	}
+	checkFor(t, "the scheduler to wait for the next interval", func() bool { return clock.waitsUntil(clock.Now().Add(interval)) })
+	clock.Advance(interval)
+	if err := awaitRun(t, "the next run", reported); err != nil || runs.Load() != 2 {
+		t.Fatalf("the next run: %v after %d runs, want it to succeed (2 runs)", err, runs.Load())
+	}
+}
