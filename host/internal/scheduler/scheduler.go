@@ -516,7 +516,8 @@ func (s *Scheduler) call(ctx context.Context, job Job, now time.Time) (err error
 // answering: a renewal is waited for only until the lease expires, this
 // instance stalled), it cancels the run with ErrLeaseLost: from then on
 // another instance may start the job, and this run must not go on beside
-// it.
+// it. A renewal the store failed is tried again every renewRetry, so that
+// a store back before the expiry keeps the run going.
 //
 // It also watches the run's bound: once the run has lasted b.max, it logs
 // an ALERT (a warning during an outage reported elsewhere, see
@@ -590,9 +591,11 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 		default:
 			lastErr = err
 			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
-			// Try again, at the latest when the lease expires: the run
-			// must stop then if the store still cannot be reached.
-			renewAt = now.Add(max(min(every, until.Sub(now)), time.Millisecond))
+			// Try again soon (renewRetry), so that a store back before
+			// the lease expires renews it, and at the latest when the
+			// lease expires: the run must stop then if the store still
+			// cannot be reached.
+			renewAt = now.Add(max(min(every, renewRetry, until.Sub(now)), time.Millisecond))
 		}
 	}
 }
@@ -643,6 +646,11 @@ func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now
 	})
 	return a.ok, answered, a.err
 }
+
+// renewRetry is how soon a running job tries again to renew its lease
+// after the store failed to: a store back before the lease expires (a
+// failover, a network cut) must not cost the run its lease.
+const renewRetry = 10 * time.Second
 
 // renewEvery is how often a run renews a lease of time to live ttl.
 func renewEvery(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }

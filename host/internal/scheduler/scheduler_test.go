@@ -1321,3 +1321,61 @@ func TestPanickingRunFailsAndTheJobRunsAgain(t *testing.T) {
 		t.Fatalf("the next run: %v after %d runs, want it to succeed (2 runs)", err, runs.Load())
 	}
 }
+
+// TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry: a store unreachable for a
+// while during a run (a failover, a network cut) must not cost the run its
+// lease if it is back before the lease expires: no other instance could
+// take the lease meanwhile (it needs the store too), so the run renews it
+// once the store answers again and goes on. Only a store still
+// unreachable at the expiry stops the run (see TestRunStopsWhenLeaseLost).
+func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &downLeases{}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	start := clock.Now()
+	// The store is unreachable from the start (the first renewal comes a
+	// third of the lease in) until 21 minutes in, ten minutes before the
+	// lease expires. The clock moves in steps of five seconds, each once
+	// the run's lease keeper waits on it again, past the expiry.
+	back := start.Add(21 * time.Minute)
+	leases.down.Store(true)
+	for clock.Now().Before(start.Add(ttl + time.Minute)) {
+		checkFor(t, "the run's lease keeper to wait", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("the run ended %s in: %v; want it to renew its lease once the store is back, %s in, before the expiry %s in",
+					clock.Now().Sub(start), err, back.Sub(start), ttl)
+			default:
+			}
+			return clock.pending() > 0
+		})
+		clock.Advance(5 * time.Second)
+		if !clock.Now().Before(back) {
+			leases.down.Store(false)
+		}
+	}
+	if holder, until := leases.expiry("job/p/s/j"); holder != "a" || !until.After(start.Add(ttl)) {
+		t.Fatalf("the lease is %q's until %s after the run's start, want a's, renewed past %s", holder, until.Sub(start), ttl)
+	}
+	close(release)
+	if err := awaitRun(t, "the run", done); err != nil {
+		t.Fatalf("run: %v, want it to end as it chose to", err)
+	}
+}
