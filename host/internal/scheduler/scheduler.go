@@ -465,7 +465,8 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	}()
 	err = s.call(context.WithValue(jobCtx, reportKey{}, rep), job, now)
 	cause := context.Cause(jobCtx)
-	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) {
+	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) && !errors.Is(err, cause) {
+		// The cause, unless the run returned it already (bare or wrapped).
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -1377,5 +1378,44 @@ func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
 	close(release)
 	if err := awaitRun(t, "the run", done); err != nil {
 		t.Fatalf("run: %v, want it to end as it chose to", err)
+	}
+}
+
+// TestRunErrorNamesItsCauseOnce: a run cancelled by the scheduler fails
+// with the cancellation's cause (here the shutdown's) wrapped around the
+// run's own error, so that errors.Is finds it; a run that returns that
+// cause itself, bare or wrapped, must not get it a second time, or its
+// error (in the log, `medgate jobs`, the console) says it twice.
+func TestRunErrorNamesItsCauseOnce(t *testing.T) {
+	t.Parallel()
+	const cause = "cancelled at shutdown"
+	cases := map[string]func(ctx context.Context) error{
+		"the context's error":     func(ctx context.Context) error { return ctx.Err() },
+		"the cause itself":        func(ctx context.Context) error { return context.Cause(ctx) },
+		"the cause, wrapped":      func(ctx context.Context) error { return fmt.Errorf("download step 3 of 5: %w", context.Cause(ctx)) },
+		"an error of its own too": func(ctx context.Context) error { return errors.New("store the batch: connection reset") },
+	}
+	for name, ret := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := New(&memLeases{}, "a", newFakeClock(), quiet)
+			started := make(chan struct{})
+			s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+				close(started)
+				<-ctx.Done()
+				return ret(ctx)
+			}}})
+			done := make(chan error, 1)
+			go func() { done <- s.Trigger(t.Context(), "p/s/j") }()
+			<-started
+			s.Stop()
+			err := awaitRun(t, "the cancelled run", done)
+			if !errors.Is(err, ErrStopped) {
+				t.Fatalf("run ended with %v, want ErrStopped", err)
+			}
+			if n := strings.Count(err.Error(), cause); n != 1 {
+				t.Fatalf("the run's error names its cause %d times, want once: %v", n, err)
+			}
+		})
 	}
 }
