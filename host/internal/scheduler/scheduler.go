@@ -533,6 +533,18 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 	renewAt := s.clock.Now().Add(every)
 	overran := false
 	var lastErr error
+	// While a renewal waits for the store (up to the lease's expiry), the
+	// run's bound is watched all the same: a run past it is cancelled at
+	// its bound, not once the store answers or the lease is lost.
+	bound := func() watch {
+		if at := b.since.Add(b.max); !overran && at.Before(until) {
+			return watch{at: at, fn: func() {
+				overran = true
+				s.overran(id, s.clock.Now(), b)
+			}}
+		}
+		return watch{}
+	}
 	for {
 		wake := renewAt
 		if at := b.since.Add(b.max); !overran && at.Before(wake) {
@@ -550,18 +562,7 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 		now := s.clock.Now()
 		if !overran && !now.Before(b.since.Add(b.max)) {
 			overran = true
-			lasted := now.Sub(b.since)
-			if outage := b.outageNow(); outage != "" {
-				s.log.Warn("job run lasted longer than its bound during an outage reported elsewhere; cancelling it (the job runs again at its next interval once the run returns, and is held up again until the outage ends)",
-					"job", id, "lasted", lasted.String(), "bound", b.max.String(), "outage", outage)
-				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s, held up by an outage (%s), and was cancelled: %w",
-					id, lasted, b.max, outage, ErrOverran))
-			} else {
-				s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
-					"job", id, "lasted", lasted.String(), "bound", b.max.String())
-				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
-					id, lasted, b.max, DefaultMaxRuns, ErrOverran))
-			}
+			s.overran(id, now, b)
 		}
 		if now.Before(renewAt) {
 			continue
@@ -571,7 +572,7 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), lastErr, ErrLeaseLost))
 			return until
 		}
-		ok, answered, err := s.renew(ctx, id, ttl, now, until)
+		ok, answered, err := s.renew(ctx, id, ttl, now, until, bound())
 		switch {
 		case !answered:
 			s.log.Error("job lease expired during the run while the store did not answer its renewal; stopping the run", "job", id)
@@ -599,6 +600,25 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			renewAt = now.Add(max(min(every, renewRetry, until.Sub(now)), time.Millisecond))
 		}
 	}
+}
+
+// overran logs that the run b bounds, of job id, has lasted longer than
+// its bound at now, as an ALERT (a warning during an outage reported
+// elsewhere, see Job.Outage), and cancels the job's context with
+// ErrOverran.
+func (s *Scheduler) overran(id string, now time.Time, b leaseBound) {
+	lasted := now.Sub(b.since)
+	if outage := b.outageNow(); outage != "" {
+		s.log.Warn("job run lasted longer than its bound during an outage reported elsewhere; cancelling it (the job runs again at its next interval once the run returns, and is held up again until the outage ends)",
+			"job", id, "lasted", lasted.String(), "bound", b.max.String(), "outage", outage)
+		b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s, held up by an outage (%s), and was cancelled: %w",
+			id, lasted, b.max, outage, ErrOverran))
+		return
+	}
+	s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
+		"job", id, "lasted", lasted.String(), "bound", b.max.String())
+	b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
+		id, lasted, b.max, DefaultMaxRuns, ErrOverran))
 }
 
 // leaseBound is a run's bound, watched by keepLease: the run started at
@@ -640,8 +660,8 @@ func (s *Scheduler) skipped(job Job, lasted time.Duration) {
 // then on, so a store that does not answer (a stalled connection) must
 // not keep the run going past it. answered is false when the lease
 // expired first; the store call is then cancelled.
-func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
-	a, answered := s.within(ctx, until.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time, meanwhile watch) (ok, answered bool, err error) {
+	a, answered := s.withinWatching(ctx, until.Sub(now), meanwhile, func(ctx context.Context) (a leaseAnswer) {
 		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
 		return a
 	})
@@ -668,21 +688,45 @@ type leaseAnswer struct {
 // most. answered is false (and the answer zero) if it had not come by
 // then; the call is then cancelled.
 func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
+	return s.withinWatching(ctx, d, watch{}, call)
+}
+
+// watch is something to do at a moment while a store call is waited for
+// (withinWatching): fn, at at, if fn is set.
+type watch struct {
+	at time.Time
+	fn func()
+}
+
+// withinWatching is within, calling w.fn once w.at has passed while the
+// answer is waited for.
+func (s *Scheduler) withinWatching(ctx context.Context, d time.Duration, w watch, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
 	expired, stopTimer := s.timer(d)
 	defer stopTimer()
+	var due <-chan time.Time
+	if w.fn != nil {
+		ch, stopWatch := s.timer(max(w.at.Sub(s.clock.Now()), 0))
+		defer stopWatch()
+		due = ch
+	}
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan leaseAnswer, 1)
 	go func() { ch <- call(callCtx) }()
-	select {
-	case a := <-ch:
-		return a, true
-	case <-expired:
+	for {
 		select {
-		case a := <-ch: // answered at the same moment
+		case a := <-ch:
 			return a, true
-		default:
-			return leaseAnswer{}, false
+		case <-due:
+			due = nil
+			w.fn()
+		case <-expired:
+			select {
+			case a := <-ch: // answered at the same moment
+				return a, true
+			default:
+				return leaseAnswer{}, false
+			}
 		}
 	}
 }

@@ -1419,3 +1419,48 @@ func TestRunErrorNamesItsCauseOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundHoldsWhileRenewalHangs: a run past its bound is cancelled at
+// its bound (ErrOverran, logged as an ALERT) even while a renewal of its
+// lease waits for a store that does not answer (a stalled connection),
+// not only once the lease is lost, up to two thirds of a lease later.
+func TestBoundHoldsWhileRenewalHangs(t *testing.T) {
+	t.Parallel()
+	const interval, grace, bound = 30 * time.Minute, time.Minute, 15 * time.Minute
+	clock := newFakeClock()
+	logs := &logBuffer{}
+	leases := &hungLeases{entered: make(chan struct{}, 1)}
+	started := make(chan context.Context, 1)
+	a := New(leases, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, MaxRun: bound, Run: func(ctx context.Context, _ time.Time) error {
+		started <- ctx
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	run := <-started
+	start := clock.Now()
+	every := (interval + grace) / 3
+	leases.hung.Store(true)
+	checkFor(t, "the first renewal's timer", func() bool { return clock.waitsUntil(start.Add(every)) })
+	clock.Advance(every)
+	select {
+	case <-leases.entered: // the renewal waits for a store that does not answer
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not try to renew its lease")
+	}
+	// Whatever waits for the bound meanwhile set its timer before the call.
+	clock.Advance(start.Add(bound).Sub(clock.Now()))
+	checkFor(t, "the run to be cancelled at its bound", func() bool { return run.Err() != nil })
+	if cause := context.Cause(run); !errors.Is(cause, ErrOverran) {
+		t.Fatalf("the run was cancelled with %v, want ErrOverran", cause)
+	}
+	if err := awaitRun(t, "the run", done); !errors.Is(err, ErrOverran) {
+		t.Fatalf("the run ended with %v, want ErrOverran", err)
+	}
+	if n := logs.count("level=ERROR", "ALERT: job run lasted longer than its bound", "job=p/s/j", "lasted=15m0s"); n != 1 {
+		t.Fatalf("%d overrun ALERTs, want 1:\n%s", n, logs)
+	}
+}
