@@ -23,6 +23,8 @@ type fakeClock struct {
 type waiter struct {
 	at time.Time
 	ch chan time.Time
+	// stoppable: made by timer (a store call's deadline), not After.
+	stoppable bool
 }
 
 func newFakeClock() *fakeClock {
@@ -39,7 +41,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
 	return ch
 }
 
@@ -62,6 +64,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 // is no longer a waiter.
 func (c *fakeClock) timer(d time.Duration) (<-chan time.Time, func()) {
 	ch := c.After(d)
+	c.mu.Lock()
+	c.waiters[len(c.waiters)-1].stoppable = true
+	c.mu.Unlock()
 	return ch, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -84,6 +89,21 @@ func (c *fakeClock) waitsUntil(at time.Time) bool {
 		}
 	}
 	return false
+}
+
+// idle reports whether something waits on the clock through After and
+// nothing through timer: no store call is waited for.
+func (c *fakeClock) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	after := false
+	for _, w := range c.waiters {
+		if w.stoppable {
+			return false
+		}
+		after = true
+	}
+	return after
 }
 
 func (c *fakeClock) pending() int {
@@ -1353,8 +1373,9 @@ func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
 	start := clock.Now()
 	// The store is unreachable from the start (the first renewal comes a
 	// third of the lease in) until 21 minutes in, ten minutes before the
-	// lease expires. The clock moves in steps of five seconds, each once
-	// the run's lease keeper waits on it again, past the expiry.
+	// lease expires. The clock moves in steps of five seconds, past the
+	// expiry, each once the run's lease keeper waits on it again (and no
+	// store call is in flight, whose deadline a step could pass).
 	back := start.Add(21 * time.Minute)
 	leases.down.Store(true)
 	for clock.Now().Before(start.Add(ttl + time.Minute)) {
@@ -1365,7 +1386,7 @@ func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
 					clock.Now().Sub(start), err, back.Sub(start), ttl)
 			default:
 			}
-			return clock.pending() > 0
+			return clock.idle()
 		})
 		clock.Advance(5 * time.Second)
 		if !clock.Now().Before(back) {
