@@ -532,7 +532,8 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 	every := renewEvery(ttl)
 	renewAt := s.clock.Now().Add(every)
 	overran := false
-	var lastErr error
+	var lastErr error // of the renewals failed in a row (failed)
+	failed := 0
 	// While a renewal waits for the store (up to the lease's expiry), the
 	// run's bound is watched all the same: a run past it is cancelled at
 	// its bound, not once the store answers or the lease is lost.
@@ -584,6 +585,10 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			}
 			return until
 		case err == nil && ok:
+			if failed > 0 {
+				s.log.Info("job lease renewed again once the store answered", "job", id, "failedRenewals", failed, "lastErr", lastErr)
+			}
+			failed, lastErr = 0, nil
 			until = now.Add(ttl)
 			renewAt = now.Add(every)
 		case err == nil:
@@ -591,8 +596,11 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
 			return until
 		default:
+			if failed++; failed == 1 {
+				// Once per outage: it is tried again every renewRetry.
+				s.log.Warn("renew job lease failed; retrying until it expires", "job", id, "expires", until, "retryEvery", renewRetry.String(), "err", err)
+			}
 			lastErr = err
-			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
 			// Try again soon (renewRetry), so that a store back before
 			// the lease expires renews it, and at the latest when the
 			// lease expires: the run must stop then if the store still

@@ -1355,7 +1355,8 @@ func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
 	clock := newFakeClock()
 	leases := &downLeases{}
 	started, release := make(chan struct{}), make(chan struct{})
-	a := New(leases, "a", clock, quiet)
+	logs := &logBuffer{}
+	a := New(leases, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
 	a.Grace = grace
 	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
 		close(started)
@@ -1394,6 +1395,10 @@ func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
 	}
 	if holder, until := leases.expiry("job/p/s/j"); holder != "a" || !until.After(start.Add(ttl)) {
 		t.Fatalf("the lease is %q's until %s after the run's start, want a's, renewed past %s", holder, until.Sub(start), ttl)
+	}
+	// Said once per outage, not at every try.
+	if failed, renewed := logs.count("level=WARN", "renew job lease failed", "job=p/s/j"), logs.count("level=INFO", "job lease renewed again", "job=p/s/j"); failed != 1 || renewed != 1 {
+		t.Errorf("%d warnings of failed renewals and %d of the renewal after them, want 1 each:\n%s", failed, renewed, logs)
 	}
 	close(release)
 	if err := awaitRun(t, "the run", done); err != nil {
