@@ -12,10 +12,11 @@
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
 // expire one interval plus grace after its start, if that is still ahead.
-// The lease runs from the moment it was asked for: a store that has not
-// granted it within two thirds of it (so that the first renewal still
-// comes before the expiry) is not waited for, the lease is given up and
-// the run does not start.
+// The lease runs from the moment it was asked for, and so do its renewals
+// (one granted after a third of it is renewed at once): a store that has
+// not granted it within two thirds of it (so that the first renewal still
+// has a third of the lease to be answered in) is not waited for, the
+// lease is given up and the run does not start.
 //
 // An instance that fails to take the lease learns when it expires and
 // tries again at that moment, not an interval later on its own schedule.
@@ -407,9 +408,10 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		e.running.Unlock()
 	}()
 	ttl := job.Interval + s.Grace
-	// The lease runs from now, not from the store's answer: a run may
-	// start only while its first renewal, a third of the lease after the
-	// start, still comes before the expiry. A store that answers later (a
+	// The lease runs from now, not from the store's answer, and so do its
+	// renewals: a run may start only while its first renewal (a third of
+	// the lease after now, or at once if that has passed) still has a
+	// third of the lease to be answered in. A store that answers later (a
 	// stalled connection) is not waited for, and a lease it granted too
 	// late is given up, or the run would go on past the lease's expiry,
 	// when another instance may start the job beside it.
@@ -530,7 +532,9 @@ func (s *Scheduler) call(ctx context.Context, job Job, now time.Time) (err error
 // none did).
 func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time, b leaseBound) time.Time {
 	every := renewEvery(ttl)
-	renewAt := s.clock.Now().Add(every)
+	// The lease runs from the moment it was asked for (b.since), not from
+	// the store's answer: a lease granted late is renewed at once.
+	renewAt := b.since.Add(every)
 	overran := false
 	var lastErr error // of the renewals failed in a row (failed)
 	failed := 0

@@ -1489,3 +1489,45 @@ func TestBoundHoldsWhileRenewalHangs(t *testing.T) {
 		t.Fatalf("%d overrun ALERTs, want 1:\n%s", n, logs)
 	}
 }
+
+// TestLateGrantRenewsAtOnce: a lease runs from the moment it was asked
+// for, so a run whose store granted it late (within two thirds of it: see
+// TestRunStartsOnlyWithinTheLease) renews it at once, a third of the lease
+// having passed already; renewing only a third after the grant would
+// leave that renewal as little as a second before the expiry to be
+// answered in, or the run loses its lease.
+func TestLateGrantRenewsAtOnce(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &slowTakeLeases{entered: make(chan struct{}), answer: make(chan struct{})}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-leases.entered
+	awaitTimer(clock) // the take's deadline
+	clock.Advance(ttl*2/3 - time.Second)
+	granted := clock.Now()
+	close(leases.answer)
+	<-started
+	checkFor(t, "the lease granted late to be renewed at once", func() bool {
+		_, until := leases.expiry("job/p/s/j")
+		return until.Equal(granted.Add(ttl))
+	})
+	close(release)
+	if err := awaitRun(t, "the run", done); err != nil {
+		t.Fatal(err)
+	}
+}
