@@ -12,10 +12,11 @@
 // the job while it lives; a run longer than a third of that renews the
 // lease every third while it lasts and, when it ends, sets it back to
 // expire one interval plus grace after its start, if that is still ahead.
-// The lease runs from the moment it was asked for: a store that has not
-// granted it within two thirds of it (so that the first renewal still
-// comes before the expiry) is not waited for, the lease is given up and
-// the run does not start.
+// The lease runs from the moment it was asked for, and so do its renewals
+// (one granted after a third of it is renewed at once): a store that has
+// not granted it within two thirds of it (so that the first renewal still
+// has a third of the lease to be answered in) is not waited for, the
+// lease is given up and the run does not start.
 //
 // An instance that fails to take the lease learns when it expires and
 // tries again at that moment, not an interval later on its own schedule.
@@ -46,7 +47,9 @@
 // cancellation (a hung plugin call) still has no other instance start the
 // job beside it, and each run it keeps from starting is then logged as an
 // ALERT too, outage or not: a run that does not return once cancelled is
-// a fault of its own.
+// a fault of its own. A run that panics (a bug in the job's code on
+// medgate's side) fails with ErrPanicked, logged as an ALERT with its
+// stack; medgate goes on and the job runs again at its next interval.
 //
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
@@ -60,6 +63,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -138,6 +142,11 @@ var ErrLeaseLost = errors.New("job lease lost during the run")
 // ErrOverran: a run lasted longer than its job's bound (Job.MaxRun), so
 // its context was cancelled.
 var ErrOverran = errors.New("job run lasted longer than its bound")
+
+// ErrPanicked: a run panicked (a bug in the job's code on medgate's side);
+// the run failed, logged as an ALERT with its stack, and the job runs
+// again at its next interval.
+var ErrPanicked = errors.New("job run panicked")
 
 // ErrStopped: the scheduler was stopped (medgate shuts down), so the run
 // did not start or was cancelled.
@@ -399,9 +408,10 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		e.running.Unlock()
 	}()
 	ttl := job.Interval + s.Grace
-	// The lease runs from now, not from the store's answer: a run may
-	// start only while its first renewal, a third of the lease after the
-	// start, still comes before the expiry. A store that answers later (a
+	// The lease runs from now, not from the store's answer, and so do its
+	// renewals: a run may start only while its first renewal (a third of
+	// the lease after now, or at once if that has passed) still has a
+	// third of the lease to be answered in. A store that answers later (a
 	// stalled connection) is not waited for, and a lease it granted too
 	// late is given up, or the run would go on past the lease's expiry,
 	// when another instance may start the job beside it.
@@ -455,9 +465,10 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		defer close(kept)
 		renewed = s.keepLease(runCtx, stop, job.ID(), ttl, now.Add(ttl), leaseBound{since: now, max: job.maxRun(), cancel: overran, outage: job.Outage})
 	}()
-	err = job.Run(context.WithValue(jobCtx, reportKey{}, rep), now)
+	err = s.call(context.WithValue(jobCtx, reportKey{}, rep), job, now)
 	cause := context.Cause(jobCtx)
-	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) {
+	if err != nil && (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrStopped) || errors.Is(cause, ErrOverran)) && !errors.Is(err, cause) {
+		// The cause, unless the run returned it already (bare or wrapped).
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	stop(nil)
@@ -485,6 +496,22 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 	return err
 }
 
+// call runs job.Run, with a panic of it (a bug in the job's code on
+// medgate's side) logged as an ALERT with its stack and returned as an
+// error (ErrPanicked), so that it fails this run only: it neither takes
+// medgate down (every message in flight, every other job) nor keeps the
+// job from running again at its next interval.
+func (s *Scheduler) call(ctx context.Context, job Job, now time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("ALERT: job run panicked; the run failed and the job runs again at its next interval: report this bug with the stack",
+				"job", job.ID(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("job %s: %w: %v (the log has its stack)", job.ID(), ErrPanicked, p)
+		}
+	}()
+	return job.Run(ctx, now)
+}
+
 // keepLease renews the lease of a running job every third of its time to
 // live, until ctx (the run's) ends, so that a run longer than the lease
 // keeps it. When another instance holds the lease, or the lease expires
@@ -492,7 +519,8 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // answering: a renewal is waited for only until the lease expires, this
 // instance stalled), it cancels the run with ErrLeaseLost: from then on
 // another instance may start the job, and this run must not go on beside
-// it.
+// it. A renewal the store failed is tried again every renewRetry, so that
+// a store back before the expiry keeps the run going.
 //
 // It also watches the run's bound: once the run has lasted b.max, it logs
 // an ALERT (a warning during an outage reported elsewhere, see
@@ -504,9 +532,24 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 // none did).
 func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc, id string, ttl time.Duration, until time.Time, b leaseBound) time.Time {
 	every := renewEvery(ttl)
-	renewAt := s.clock.Now().Add(every)
+	// The lease runs from the moment it was asked for (b.since), not from
+	// the store's answer: a lease granted late is renewed at once.
+	renewAt := b.since.Add(every)
 	overran := false
-	var lastErr error
+	var lastErr error // of the renewals failed in a row (failed)
+	failed := 0
+	// While a renewal waits for the store (up to the lease's expiry), the
+	// run's bound is watched all the same: a run past it is cancelled at
+	// its bound, not once the store answers or the lease is lost.
+	bound := func() watch {
+		if at := b.since.Add(b.max); !overran && at.Before(until) {
+			return watch{at: at, fn: func() {
+				overran = true
+				s.overran(id, s.clock.Now(), b)
+			}}
+		}
+		return watch{}
+	}
 	for {
 		wake := renewAt
 		if at := b.since.Add(b.max); !overran && at.Before(wake) {
@@ -524,18 +567,7 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 		now := s.clock.Now()
 		if !overran && !now.Before(b.since.Add(b.max)) {
 			overran = true
-			lasted := now.Sub(b.since)
-			if outage := b.outageNow(); outage != "" {
-				s.log.Warn("job run lasted longer than its bound during an outage reported elsewhere; cancelling it (the job runs again at its next interval once the run returns, and is held up again until the outage ends)",
-					"job", id, "lasted", lasted.String(), "bound", b.max.String(), "outage", outage)
-				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s, held up by an outage (%s), and was cancelled: %w",
-					id, lasted, b.max, outage, ErrOverran))
-			} else {
-				s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
-					"job", id, "lasted", lasted.String(), "bound", b.max.String())
-				b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
-					id, lasted, b.max, DefaultMaxRuns, ErrOverran))
-			}
+			s.overran(id, now, b)
 		}
 		if now.Before(renewAt) {
 			continue
@@ -545,7 +577,7 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			stop(fmt.Errorf("job %s: lease expired at %s and could not be renewed (%v); check the store: %w", id, until.Format(time.RFC3339), lastErr, ErrLeaseLost))
 			return until
 		}
-		ok, answered, err := s.renew(ctx, id, ttl, now, until)
+		ok, answered, err := s.renew(ctx, id, ttl, now, until, bound())
 		switch {
 		case !answered:
 			s.log.Error("job lease expired during the run while the store did not answer its renewal; stopping the run", "job", id)
@@ -557,6 +589,10 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			}
 			return until
 		case err == nil && ok:
+			if failed > 0 {
+				s.log.Info("job lease renewed again once the store answered", "job", id, "failedRenewals", failed, "lastErr", lastErr)
+			}
+			failed, lastErr = 0, nil
 			until = now.Add(ttl)
 			renewAt = now.Add(every)
 		case err == nil:
@@ -564,13 +600,37 @@ func (s *Scheduler) keepLease(ctx context.Context, stop context.CancelCauseFunc,
 			stop(fmt.Errorf("job %s: another instance holds its lease (this one was too slow to renew it): %w", id, ErrLeaseLost))
 			return until
 		default:
+			if failed++; failed == 1 {
+				// Once per outage: it is tried again every renewRetry.
+				s.log.Warn("renew job lease failed; retrying until it expires", "job", id, "expires", until, "retryEvery", renewRetry.String(), "err", err)
+			}
 			lastErr = err
-			s.log.Warn("renew job lease failed; retrying before it expires", "job", id, "expires", until, "err", err)
-			// Try again, at the latest when the lease expires: the run
-			// must stop then if the store still cannot be reached.
-			renewAt = now.Add(max(min(every, until.Sub(now)), time.Millisecond))
+			// Try again soon (renewRetry), so that a store back before
+			// the lease expires renews it, and at the latest when the
+			// lease expires: the run must stop then if the store still
+			// cannot be reached.
+			renewAt = now.Add(max(min(every, renewRetry, until.Sub(now)), time.Millisecond))
 		}
 	}
+}
+
+// overran logs that the run b bounds, of job id, has lasted longer than
+// its bound at now, as an ALERT (a warning during an outage reported
+// elsewhere, see Job.Outage), and cancels the job's context with
+// ErrOverran.
+func (s *Scheduler) overran(id string, now time.Time, b leaseBound) {
+	lasted := now.Sub(b.since)
+	if outage := b.outageNow(); outage != "" {
+		s.log.Warn("job run lasted longer than its bound during an outage reported elsewhere; cancelling it (the job runs again at its next interval once the run returns, and is held up again until the outage ends)",
+			"job", id, "lasted", lasted.String(), "bound", b.max.String(), "outage", outage)
+		b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s, held up by an outage (%s), and was cancelled: %w",
+			id, lasted, b.max, outage, ErrOverran))
+		return
+	}
+	s.log.Error("ALERT: job run lasted longer than its bound; cancelling it (the job runs again at its next interval once the run returns)",
+		"job", id, "lasted", lasted.String(), "bound", b.max.String())
+	b.cancel(fmt.Errorf("job %s: the run lasted %s, longer than its bound %s (the job's MaxRun, else %d intervals), and was cancelled; a run that hangs (a plugin call that ignores cancellation) keeps the job from running again until it returns: %w",
+		id, lasted, b.max, DefaultMaxRuns, ErrOverran))
 }
 
 // leaseBound is a run's bound, watched by keepLease: the run started at
@@ -612,13 +672,18 @@ func (s *Scheduler) skipped(job Job, lasted time.Duration) {
 // then on, so a store that does not answer (a stalled connection) must
 // not keep the run going past it. answered is false when the lease
 // expired first; the store call is then cancelled.
-func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time) (ok, answered bool, err error) {
-	a, answered := s.within(ctx, until.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+func (s *Scheduler) renew(ctx context.Context, id string, ttl time.Duration, now, until time.Time, meanwhile watch) (ok, answered bool, err error) {
+	a, answered := s.withinWatching(ctx, until.Sub(now), meanwhile, func(ctx context.Context) (a leaseAnswer) {
 		a.ok, a.expires, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, ttl, now)
 		return a
 	})
 	return a.ok, answered, a.err
 }
+
+// renewRetry is how soon a running job tries again to renew its lease
+// after the store failed to: a store back before the lease expires (a
+// failover, a network cut) must not cost the run its lease.
+const renewRetry = 10 * time.Second
 
 // renewEvery is how often a run renews a lease of time to live ttl.
 func renewEvery(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }
@@ -635,21 +700,45 @@ type leaseAnswer struct {
 // most. answered is false (and the answer zero) if it had not come by
 // then; the call is then cancelled.
 func (s *Scheduler) within(ctx context.Context, d time.Duration, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
+	return s.withinWatching(ctx, d, watch{}, call)
+}
+
+// watch is something to do at a moment while a store call is waited for
+// (withinWatching): fn, at at, if fn is set.
+type watch struct {
+	at time.Time
+	fn func()
+}
+
+// withinWatching is within, calling w.fn once w.at has passed while the
+// answer is waited for.
+func (s *Scheduler) withinWatching(ctx context.Context, d time.Duration, w watch, call func(ctx context.Context) leaseAnswer) (_ leaseAnswer, answered bool) {
 	expired, stopTimer := s.timer(d)
 	defer stopTimer()
+	var due <-chan time.Time
+	if w.fn != nil {
+		ch, stopWatch := s.timer(max(w.at.Sub(s.clock.Now()), 0))
+		defer stopWatch()
+		due = ch
+	}
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan leaseAnswer, 1)
 	go func() { ch <- call(callCtx) }()
-	select {
-	case a := <-ch:
-		return a, true
-	case <-expired:
+	for {
 		select {
-		case a := <-ch: // answered at the same moment
+		case a := <-ch:
 			return a, true
-		default:
-			return leaseAnswer{}, false
+		case <-due:
+			due = nil
+			w.fn()
+		case <-expired:
+			select {
+			case a := <-ch: // answered at the same moment
+				return a, true
+			default:
+				return leaseAnswer{}, false
+			}
 		}
 	}
 }
@@ -698,14 +787,21 @@ func (s *Scheduler) timer(d time.Duration) (<-chan time.Time, func()) {
 // run's start, as after a short run, rather than after its last renewal.
 // This instance's next run, one interval after the start, renews it
 // before then. A lease another instance holds now is left alone (the
-// store refuses), and a failure only leaves the later expiry.
+// store refuses), and a failure only leaves the later expiry. The store is
+// waited for until due at most: past it the set-back is moot, and a store
+// that does not answer (a stalled connection) must not hold the run's end,
+// whose run lock keeps the job from running again meanwhile.
 func (s *Scheduler) settleLease(ctx context.Context, id string, due, renewed time.Time) {
 	now := s.clock.Now()
 	if !renewed.After(due) || !due.After(now) || ctx.Err() != nil {
 		return
 	}
-	if _, _, err := s.leases.AcquireLease(ctx, "job/"+id, s.holder, due.Sub(now), now); err != nil {
-		s.log.Warn("could not set the job lease back to one interval plus grace after the run's start; it expires later, delaying a takeover if this instance dies", "job", id, "expires", renewed, "err", err)
+	a, answered := s.within(ctx, due.Sub(now), func(ctx context.Context) (a leaseAnswer) {
+		_, _, a.err = s.leases.AcquireLease(ctx, "job/"+id, s.holder, due.Sub(now), now)
+		return a
+	})
+	if !answered || a.err != nil {
+		s.log.Warn("could not set the job lease back to one interval plus grace after the run's start; it expires later, delaying a takeover if this instance dies", "job", id, "expires", renewed, "answered", answered, "err", a.err)
 	}
 }
 

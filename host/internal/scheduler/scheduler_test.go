@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,6 +23,8 @@ type fakeClock struct {
 type waiter struct {
 	at time.Time
 	ch chan time.Time
+	// stoppable: made by timer (a store call's deadline), not After.
+	stoppable bool
 }
 
 func newFakeClock() *fakeClock {
@@ -38,7 +41,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
 	return ch
 }
 
@@ -61,6 +64,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 // is no longer a waiter.
 func (c *fakeClock) timer(d time.Duration) (<-chan time.Time, func()) {
 	ch := c.After(d)
+	c.mu.Lock()
+	c.waiters[len(c.waiters)-1].stoppable = true
+	c.mu.Unlock()
 	return ch, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -83,6 +89,21 @@ func (c *fakeClock) waitsUntil(at time.Time) bool {
 		}
 	}
 	return false
+}
+
+// idle reports whether something waits on the clock through After and
+// nothing through timer: no store call is waited for.
+func (c *fakeClock) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	after := false
+	for _, w := range c.waiters {
+		if w.stoppable {
+			return false
+		}
+		after = true
+	}
+	return after
 }
 
 func (c *fakeClock) pending() int {
@@ -687,6 +708,86 @@ func TestLongRunSetsLeaseBack(t *testing.T) {
 	}
 }
 
+// settleHangLeases is a lease table whose store, once hang is set, never
+// answers (a stalled connection) a call of holder "a" that sets its lease
+// back (a time to live other than the full lease's, full), until the
+// call's context ends; entered receives each such call.
+type settleHangLeases struct {
+	memLeases
+	full    time.Duration
+	hang    atomic.Bool
+	entered chan struct{}
+}
+
+func (l *settleHangLeases) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, time.Time, error) {
+	if l.hang.Load() && holder == "a" && ttl != l.full {
+		l.entered <- struct{}{}
+		<-ctx.Done()
+		return false, time.Time{}, ctx.Err()
+	}
+	return l.memLeases.AcquireLease(ctx, name, holder, ttl, now)
+}
+
+// TestSettleWaitsForTheStoreOnlyUntilTheLeaseIsDue: a long run that ends
+// sets its lease back (see TestLongRunSetsLeaseBack); a store that does not
+// answer that call (a stalled connection) must not hold the run's end, or
+// the job's run lock stays taken and every later run of the job on this
+// instance is skipped as if the run still lasted. The call is waited for
+// only until the lease it sets back would expire: past that it is moot.
+func TestSettleWaitsForTheStoreOnlyUntilTheLeaseIsDue(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &settleHangLeases{full: ttl, entered: make(chan struct{}, 1)}
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		if runs.Add(1) > 1 {
+			return nil
+		}
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}})
+	start := clock.Now()
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	every := ttl / 3
+	for range 2 {
+		awaitTimer(clock)
+		clock.Advance(every)
+	}
+	checkFor(t, "the second renewal", func() bool {
+		_, until := leases.expiry("job/p/s/j")
+		return until.Equal(start.Add(2 * every).Add(ttl))
+	})
+	clock.Advance(25*time.Minute - 2*every)
+	leases.hang.Store(true)
+	close(release)
+	select {
+	case <-leases.entered: // the set-back waits for a store that does not answer
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not set its lease back")
+	}
+	// The call's deadline, if it has one, was set before the call.
+	clock.Advance(start.Add(ttl).Sub(clock.Now()))
+	if err := awaitRun(t, "the run to end once its lease is due", done); err != nil {
+		t.Fatalf("run: %v (a set-back that failed is only logged)", err)
+	}
+	leases.hang.Store(false)
+	if err := a.Trigger(t.Context(), "p/s/j"); err != nil || runs.Load() != 2 {
+		t.Fatalf("the job's next run: %v, %d runs; want it run (2 runs)", err, runs.Load())
+	}
+}
+
 // hungLeases is a lease table whose store, once hung is set, takes every
 // AcquireLease call and never answers it (a stalled connection) until the
 // call's context ends; entered receives each hung call.
@@ -1197,5 +1298,236 @@ func TestOverrunDuringOutage(t *testing.T) {
 				t.Errorf("%d ALERT and %d outage warning lines, want 1 warning:\n%s", logs.count("ALERT"), warnings, logs)
 			}
 		})
+	}
+}
+
+// TestPanickingRunFailsAndTheJobRunsAgain: a run that panics (a bug in
+// the job's code on the host's side) fails that run only, logged as an
+// ALERT with its stack and reported through OnRun; it does not take
+// medgate down with it, and the job runs again at its next interval.
+func TestPanickingRunFailsAndTheJobRunsAgain(t *testing.T) {
+	t.Parallel()
+	const interval = 30 * time.Minute
+	clock := newFakeClock()
+	logs := &logBuffer{}
+	s := New(&memLeases{}, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	var runs atomic.Int32
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(context.Context, time.Time) error {
+		if runs.Add(1) == 1 {
+			panic("boom: a bug in the job's code")
+		}
+		return nil
+	}}})
+	reported := make(chan error, 2)
+	s.OnRun = func(_ Job, err error, _ time.Duration) { reported <- err }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.Run(ctx)
+
+	checkFor(t, "the scheduler to wait", func() bool { return clock.waitsUntil(clock.Now().Add(interval)) })
+	clock.Advance(interval)
+	if err := awaitRun(t, "the panicking run to be reported", reported); !errors.Is(err, ErrPanicked) {
+		t.Fatalf("OnRun got %v, want ErrPanicked", err)
+	}
+	checkFor(t, "the panic to be logged as an ALERT", func() bool {
+		return logs.count("level=ERROR", "ALERT: job run panicked", "job=p/s/j", "boom: a bug in the job's code", "scheduler_test.go") == 1
+	})
+	if st := s.Jobs()[0]; !strings.Contains(st.LastErr, "panicked") || !st.RunningSince.IsZero() {
+		t.Fatalf("status after the panic: last error %q, running since %v; want the panic and no run in progress", st.LastErr, st.RunningSince)
+	}
+	checkFor(t, "the scheduler to wait for the next interval", func() bool { return clock.waitsUntil(clock.Now().Add(interval)) })
+	clock.Advance(interval)
+	if err := awaitRun(t, "the next run", reported); err != nil || runs.Load() != 2 {
+		t.Fatalf("the next run: %v after %d runs, want it to succeed (2 runs)", err, runs.Load())
+	}
+}
+
+// TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry: a store unreachable for a
+// while during a run (a failover, a network cut) must not cost the run its
+// lease if it is back before the lease expires: no other instance could
+// take the lease meanwhile (it needs the store too), so the run renews it
+// once the store answers again and goes on. Only a store still
+// unreachable at the expiry stops the run (see TestRunStopsWhenLeaseLost).
+func TestRunKeepsLeaseWhenStoreReturnsBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &downLeases{}
+	started, release := make(chan struct{}), make(chan struct{})
+	logs := &logBuffer{}
+	a := New(leases, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-started
+	start := clock.Now()
+	// The store is unreachable from the start (the first renewal comes a
+	// third of the lease in) until 21 minutes in, ten minutes before the
+	// lease expires. The clock moves in steps of five seconds, past the
+	// expiry, each once the run's lease keeper waits on it again (and no
+	// store call is in flight, whose deadline a step could pass).
+	back := start.Add(21 * time.Minute)
+	leases.down.Store(true)
+	for clock.Now().Before(start.Add(ttl + time.Minute)) {
+		checkFor(t, "the run's lease keeper to wait", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("the run ended %s in: %v; want it to renew its lease once the store is back, %s in, before the expiry %s in",
+					clock.Now().Sub(start), err, back.Sub(start), ttl)
+			default:
+			}
+			return clock.idle()
+		})
+		clock.Advance(5 * time.Second)
+		if !clock.Now().Before(back) {
+			leases.down.Store(false)
+		}
+	}
+	if holder, until := leases.expiry("job/p/s/j"); holder != "a" || !until.After(start.Add(ttl)) {
+		t.Fatalf("the lease is %q's until %s after the run's start, want a's, renewed past %s", holder, until.Sub(start), ttl)
+	}
+	// Said once per outage, not at every try.
+	if failed, renewed := logs.count("level=WARN", "renew job lease failed", "job=p/s/j"), logs.count("level=INFO", "job lease renewed again", "job=p/s/j"); failed != 1 || renewed != 1 {
+		t.Errorf("%d warnings of failed renewals and %d of the renewal after them, want 1 each:\n%s", failed, renewed, logs)
+	}
+	close(release)
+	if err := awaitRun(t, "the run", done); err != nil {
+		t.Fatalf("run: %v, want it to end as it chose to", err)
+	}
+}
+
+// TestRunErrorNamesItsCauseOnce: a run cancelled by the scheduler fails
+// with the cancellation's cause (here the shutdown's) wrapped around the
+// run's own error, so that errors.Is finds it; a run that returns that
+// cause itself, bare or wrapped, must not get it a second time, or its
+// error (in the log, `medgate jobs`, the console) says it twice.
+func TestRunErrorNamesItsCauseOnce(t *testing.T) {
+	t.Parallel()
+	const cause = "cancelled at shutdown"
+	cases := map[string]func(ctx context.Context) error{
+		"the context's error":     func(ctx context.Context) error { return ctx.Err() },
+		"the cause itself":        func(ctx context.Context) error { return context.Cause(ctx) },
+		"the cause, wrapped":      func(ctx context.Context) error { return fmt.Errorf("download step 3 of 5: %w", context.Cause(ctx)) },
+		"an error of its own too": func(ctx context.Context) error { return errors.New("store the batch: connection reset") },
+	}
+	for name, ret := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := New(&memLeases{}, "a", newFakeClock(), quiet)
+			started := make(chan struct{})
+			s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: 30 * time.Minute, Run: func(ctx context.Context, _ time.Time) error {
+				close(started)
+				<-ctx.Done()
+				return ret(ctx)
+			}}})
+			done := make(chan error, 1)
+			go func() { done <- s.Trigger(t.Context(), "p/s/j") }()
+			<-started
+			s.Stop()
+			err := awaitRun(t, "the cancelled run", done)
+			if !errors.Is(err, ErrStopped) {
+				t.Fatalf("run ended with %v, want ErrStopped", err)
+			}
+			if n := strings.Count(err.Error(), cause); n != 1 {
+				t.Fatalf("the run's error names its cause %d times, want once: %v", n, err)
+			}
+		})
+	}
+}
+
+// TestBoundHoldsWhileRenewalHangs: a run past its bound is cancelled at
+// its bound (ErrOverran, logged as an ALERT) even while a renewal of its
+// lease waits for a store that does not answer (a stalled connection),
+// not only once the lease is lost, up to two thirds of a lease later.
+func TestBoundHoldsWhileRenewalHangs(t *testing.T) {
+	t.Parallel()
+	const interval, grace, bound = 30 * time.Minute, time.Minute, 15 * time.Minute
+	clock := newFakeClock()
+	logs := &logBuffer{}
+	leases := &hungLeases{entered: make(chan struct{}, 1)}
+	started := make(chan context.Context, 1)
+	a := New(leases, "a", clock, slog.New(slog.NewTextHandler(logs, nil)))
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, MaxRun: bound, Run: func(ctx context.Context, _ time.Time) error {
+		started <- ctx
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	run := <-started
+	start := clock.Now()
+	every := (interval + grace) / 3
+	leases.hung.Store(true)
+	checkFor(t, "the first renewal's timer", func() bool { return clock.waitsUntil(start.Add(every)) })
+	clock.Advance(every)
+	select {
+	case <-leases.entered: // the renewal waits for a store that does not answer
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not try to renew its lease")
+	}
+	// Whatever waits for the bound meanwhile set its timer before the call.
+	clock.Advance(start.Add(bound).Sub(clock.Now()))
+	checkFor(t, "the run to be cancelled at its bound", func() bool { return run.Err() != nil })
+	if cause := context.Cause(run); !errors.Is(cause, ErrOverran) {
+		t.Fatalf("the run was cancelled with %v, want ErrOverran", cause)
+	}
+	if err := awaitRun(t, "the run", done); !errors.Is(err, ErrOverran) {
+		t.Fatalf("the run ended with %v, want ErrOverran", err)
+	}
+	if n := logs.count("level=ERROR", "ALERT: job run lasted longer than its bound", "job=p/s/j", "lasted=15m0s"); n != 1 {
+		t.Fatalf("%d overrun ALERTs, want 1:\n%s", n, logs)
+	}
+}
+
+// TestLateGrantRenewsAtOnce: a lease runs from the moment it was asked
+// for, so a run whose store granted it late (within two thirds of it: see
+// TestRunStartsOnlyWithinTheLease) renews it at once, a third of the lease
+// having passed already; renewing only a third after the grant would
+// leave that renewal as little as a second before the expiry to be
+// answered in, or the run loses its lease.
+func TestLateGrantRenewsAtOnce(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	const ttl = interval + grace
+	clock := newFakeClock()
+	leases := &slowTakeLeases{entered: make(chan struct{}), answer: make(chan struct{})}
+	started, release := make(chan struct{}), make(chan struct{})
+	a := New(leases, "a", clock, quiet)
+	a.Grace = grace
+	a.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}}})
+	done := make(chan error, 1)
+	go func() { done <- a.Trigger(t.Context(), "p/s/j") }()
+	<-leases.entered
+	awaitTimer(clock) // the take's deadline
+	clock.Advance(ttl*2/3 - time.Second)
+	granted := clock.Now()
+	close(leases.answer)
+	<-started
+	checkFor(t, "the lease granted late to be renewed at once", func() bool {
+		_, until := leases.expiry("job/p/s/j")
+		return until.Equal(granted.Add(ttl))
+	})
+	close(release)
+	if err := awaitRun(t, "the run", done); err != nil {
+		t.Fatal(err)
 	}
 }
