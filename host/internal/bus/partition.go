@@ -334,14 +334,17 @@ var recommitInterval = time.Second // a variable for tests
 type committer struct {
 	c    *Consumer
 	sess sarama.ConsumerGroupSession
-	ch   chan struct{} // capacity 1: "a new offset was marked"
-	stop chan struct{}
-	done chan struct{}
+	// after, when set, runs after each commit (see recordConsumed).
+	after func()
+	ch    chan struct{} // capacity 1: "a new offset was marked"
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-// startCommitter starts the commit loop of sess.
-func startCommitter(c *Consumer, sess sarama.ConsumerGroupSession) *committer {
-	m := &committer{c: c, sess: sess, ch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// startCommitter starts the commit loop of sess; after, when not nil,
+// runs after each commit, in the loop.
+func startCommitter(c *Consumer, sess sarama.ConsumerGroupSession, after func()) *committer {
+	m := &committer{c: c, sess: sess, after: after, ch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go m.loop()
 	return m
 }
@@ -375,10 +378,16 @@ func (m *committer) loop() {
 			// Marks a failed commit left behind, if any; nothing is
 			// sent otherwise (not counted in commits).
 			m.sess.Commit()
+			if m.after != nil {
+				m.after()
+			}
 			continue
 		case <-m.ch:
 			m.sess.Commit()
 			m.c.commits.Add(1)
+			if m.after != nil {
+				m.after()
+			}
 		}
 		pace.Reset(commitInterval)
 		select {
