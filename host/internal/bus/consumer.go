@@ -365,7 +365,9 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 }
 
 // toRecord notes a partition claimed in this session for recording in
-// Config.History, unless this process recorded it already.
+// Config.History, unless this process recorded it already: one whose
+// claim started from a committed offset, or one whose first offset was
+// marked for commit.
 func (c *Consumer) toRecord(tp topicPartition) {
 	c.histMu.Lock()
 	defer c.histMu.Unlock()
@@ -380,8 +382,9 @@ func (c *Consumer) toRecord(tp topicPartition) {
 
 // recordConsumed records in Config.History the partitions noted by
 // toRecord whose offsets the group has committed. The committer calls it
-// after each commit while some are left, which is only in a process's
-// first seconds with each partition: no call is made per message.
+// after each commit; it asks the brokers only while some are left, which
+// is once or twice per partition in a process's life: no call is made
+// per message.
 func (h *groupHandler) recordConsumed(ctx context.Context) {
 	c := h.c
 	c.histMu.Lock()
@@ -466,7 +469,14 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		h.checkReset(claim.Topic(), claim.Partition())
 	}
 	if c.cfg.History != nil {
-		c.toRecord(topicPartition{claim.Topic(), claim.Partition()})
+		if claim.InitialOffset() >= 0 {
+			// The group has committed an offset for it.
+			c.toRecord(topicPartition{claim.Topic(), claim.Partition()})
+		} else {
+			// Once it has (see advance). A partition that never
+			// gets a message is never recorded.
+			p.record = true
+		}
 	}
 	p.consume(claim.Messages())
 	return nil

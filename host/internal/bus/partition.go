@@ -35,6 +35,9 @@ type partition struct {
 	// latersIdle, set by consume once no handler runs (so laters only
 	// falls), is closed when laters reaches zero.
 	latersIdle chan struct{}
+	// record is set while the partition is to be noted for
+	// Config.History at its first mark (see advance and toRecord).
+	record bool
 	// cut is set when the partition's release grace has passed: a
 	// deferred message done after it (Done(nil)) is no longer finished,
 	// since the partition's last commit no longer waits for it.
@@ -298,6 +301,12 @@ func (p *partition) advance() {
 	p.pending = p.pending[n:]
 	p.headSince = time.Now()
 	p.sess.MarkOffset(p.topic, p.id, next, "")
+	if p.record {
+		// Its first commit is on the way: have the committer record
+		// the partition once the group has it.
+		p.record = false
+		p.h.c.toRecord(topicPartition{p.topic, p.id})
+	}
 	p.h.commits.marked()
 }
 
