@@ -167,7 +167,6 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 				hist := &memHistory{}
 				// The first run: every record of key k is in one
 				// partition; the other one stays empty.
-				var used int32 = -1
 				var first []reset
 				if tc.recorded {
 					first, _, _, _ = consumeAll(t, brokers, group, topic, hist, 3, func() bool {
@@ -176,7 +175,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 				} else {
 					first, _, _, _ = consumeAll(t, brokers, group, topic, nil, 3, nil)
 				}
-				used = first[0].partition
+				used := first[0].partition
 				if tc.recorded {
 					if got := hist.group(topic, used); got != group {
 						t.Fatalf("partition %d recorded as consumed by group %q, want %q", used, got, group)
