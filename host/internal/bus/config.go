@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -77,14 +78,57 @@ type Config struct {
 	// Logger receives warnings about retried errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// OnOffsetReset, when set, is called each time a Consumer finds that
-	// a partition's committed offset is outside the partition's log and
-	// reads it again from its oldest record (see Consumer), after the
-	// ALERT is logged. It must not block.
-	OnOffsetReset func(topic string, partition int32)
+	// OnOffsetReset, when set, is called each time a Consumer reads a
+	// partition again from its oldest record because its committed offset
+	// is outside the partition's log (reason ResetOutOfRange) or because
+	// the group has none although History says the partition was consumed
+	// before (reason ResetOffsetsLost), after the ALERT is logged. It must
+	// not block.
+	OnOffsetReset func(topic string, partition int32, reason string)
+	// History, when set, remembers durably which partitions have had a
+	// committed offset, so that a Consumer can tell a partition whose
+	// group lost its offsets from one never consumed (see
+	// PartitionHistory). Nil means every partition without a committed
+	// offset is taken as the group's first start.
+	History PartitionHistory
 
 	// tune, when set by tests, adjusts the sarama configuration last.
 	tune func(*sarama.Config)
+}
+
+// Reasons a Consumer gives OnOffsetReset.
+const (
+	// ResetOutOfRange: the partition's committed offset is outside its
+	// log (the broker lost records, or deleted them before they were
+	// read).
+	ResetOutOfRange = "out_of_range"
+	// ResetOffsetsLost: the group has no committed offset for a partition
+	// that History says was consumed before (the group's offsets expired
+	// while every instance was down, the group was deleted, or kafka.groupId
+	// was changed).
+	ResetOffsetsLost = "offsets_lost"
+)
+
+// PartitionHistory is a durable record, kept outside Kafka (the daemon
+// keeps it in the store), of the partitions that have had a committed
+// offset. Kafka forgets a group's offsets (offsets.retention.minutes
+// after its last member left, 7 days by default), and forgets them at once
+// when the group is deleted or renamed in the configuration; a partition
+// without offsets is then read again from its oldest record, as at the
+// group's first start. The history tells the two apart. A Consumer records
+// a partition once per process, when it finds the group has committed an
+// offset for it, and reads the history only when a claimed partition has
+// no committed offset: no call is made per message.
+//
+// Partitions are recorded whatever the group, so that changing the group
+// is noticed too. Methods must be safe for concurrent use.
+type PartitionHistory interface {
+	// Consumed reports whether RecordConsumed was called for the
+	// partition, and with which group, last.
+	Consumed(ctx context.Context, topic string, partition int32) (group string, ok bool, err error)
+	// RecordConsumed records that group has committed an offset for the
+	// partition.
+	RecordConsumed(ctx context.Context, group, topic string, partition int32) error
 }
 
 // TLSConfig enables TLS towards the brokers. All files are PEM.

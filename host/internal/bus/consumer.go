@@ -89,7 +89,25 @@ type Consumer struct {
 
 	partsMu sync.Mutex
 	parts   map[*partition]struct{} // claimed partitions being consumed
+
+	// histMu guards the partitions to record in Config.History: those
+	// claimed in the current session and not yet recorded (histTodo),
+	// and those recorded by this process (histDone).
+	histMu   sync.Mutex
+	histTodo map[topicPartition]bool
+	histDone map[topicPartition]bool
+	// histWarned is set while recording fails, so the failure is logged
+	// once, not at every commit.
+	histWarned bool
 }
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// historyTimeout bounds each call to Config.History.
+const historyTimeout = 10 * time.Second
 
 // Hold is a partition's oldest unfinished message: the commit point of the
 // partition cannot move past it until it finishes (its handler returned
@@ -315,7 +333,11 @@ type groupHandler struct {
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
-	h.commits = startCommitter(h.c, sess)
+	var after func()
+	if h.c.cfg.History != nil {
+		after = func() { h.recordConsumed(sess.Context()) }
+	}
+	h.commits = startCommitter(h.c, sess, after)
 	h.c.ready.Store(true)
 	return nil
 }
@@ -331,7 +353,91 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 		h.commits.close()
 	}
 	sess.Commit()
+	if h.c.cfg.History != nil {
+		// The last commit may be a partition's first: record it even
+		// though the session (or the consumer) is ending.
+		h.recordConsumed(context.WithoutCancel(sess.Context()))
+		h.c.histMu.Lock()
+		clear(h.c.histTodo)
+		h.c.histMu.Unlock()
+	}
 	return nil
+}
+
+// toRecord notes a partition claimed in this session for recording in
+// Config.History, unless this process recorded it already: one whose
+// claim started from a committed offset, or one whose first offset was
+// marked for commit.
+func (c *Consumer) toRecord(tp topicPartition) {
+	c.histMu.Lock()
+	defer c.histMu.Unlock()
+	if c.histDone[tp] {
+		return
+	}
+	if c.histTodo == nil {
+		c.histTodo = map[topicPartition]bool{}
+	}
+	c.histTodo[tp] = true
+}
+
+// recordConsumed records in Config.History the partitions noted by
+// toRecord whose offsets the group has committed. The committer calls it
+// after each commit; it asks the brokers only while some are left, which
+// is once or twice per partition in a process's life: no call is made
+// per message.
+func (h *groupHandler) recordConsumed(ctx context.Context) {
+	c := h.c
+	c.histMu.Lock()
+	byTopic := map[string][]int32{}
+	for tp := range c.histTodo {
+		byTopic[tp.topic] = append(byTopic[tp.topic], tp.partition)
+	}
+	c.histMu.Unlock()
+	if len(byTopic) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	defer cancel()
+	var failed error
+	admin, err := sarama.NewClusterAdminFromClient(h.client) // not closed: that would close the group's client
+	var resp *sarama.OffsetFetchResponse
+	if err == nil {
+		resp, err = admin.ListConsumerGroupOffsets(c.cfg.GroupID, byTopic)
+	}
+	if err != nil {
+		failed = fmt.Errorf("read the group's committed offsets: %w", err)
+	}
+	for topic, parts := range byTopic {
+		for _, partition := range parts {
+			if failed != nil {
+				break
+			}
+			b := resp.GetBlock(topic, partition)
+			if b == nil || !errors.Is(b.Err, sarama.ErrNoError) || b.Offset < 0 {
+				continue // nothing committed yet: try after the next commit
+			}
+			if err := c.cfg.History.RecordConsumed(ctx, c.cfg.GroupID, topic, partition); err != nil {
+				failed = fmt.Errorf("record partition %s/%d: %w", topic, partition, err)
+				break
+			}
+			tp := topicPartition{topic, partition}
+			c.histMu.Lock()
+			delete(c.histTodo, tp)
+			if c.histDone == nil {
+				c.histDone = map[topicPartition]bool{}
+			}
+			c.histDone[tp] = true
+			c.histMu.Unlock()
+		}
+	}
+	c.histMu.Lock()
+	warn := failed != nil && !c.histWarned
+	c.histWarned = failed != nil
+	c.histMu.Unlock()
+	if warn {
+		c.log.Warn("kafka consumer: cannot record which partitions have committed offsets; retrying after each commit; until it succeeds, a group losing its offsets (expired, deleted or renamed) goes unnoticed; check the store and the brokers",
+			"group", c.cfg.GroupID, "err", failed)
+	}
 }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
@@ -362,20 +468,31 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	if claim.InitialOffset() < 0 {
 		h.checkReset(claim.Topic(), claim.Partition())
 	}
+	if c.cfg.History != nil {
+		if claim.InitialOffset() >= 0 {
+			// The group has committed an offset for it.
+			c.toRecord(topicPartition{claim.Topic(), claim.Partition()})
+		} else {
+			// Once it has (see advance). A partition that never
+			// gets a message is never recorded.
+			p.record = true
+		}
+	}
 	p.consume(claim.Messages())
 	return nil
 }
 
 // checkReset is called when sarama starts a claim from the oldest record
 // (Consumer.Offsets.Initial) rather than from a committed offset: either
-// the group never committed one for the partition (its first start), or
-// the committed offset was outside the partition's log and sarama reset
-// it (Consumer.Group.ResetInvalidOffsets), which it does silently. The
+// the group has none for the partition, or the committed offset was
+// outside the partition's log and sarama reset it
+// (Consumer.Group.ResetInvalidOffsets), which it does silently. The
 // second is raised as an ALERT: committed beyond the log end, the broker
 // lost records (an unclean leader election, the embedded broker's
 // directory lost) and the whole retained log is delivered again;
 // committed before the log start, records were deleted (retention) before
-// medgate read them.
+// medgate read them. Without a committed offset, checkLost tells the
+// group's first start from lost offsets.
 func (h *groupHandler) checkReset(topic string, partition int32) {
 	c := h.c
 	log := c.log.With("group", c.cfg.GroupID, "topic", topic, "partition", partition)
@@ -390,7 +507,8 @@ func (h *groupHandler) checkReset(topic string, partition int32) {
 	}
 	b := resp.GetBlock(topic, partition)
 	if b == nil || !errors.Is(b.Err, sarama.ErrNoError) || b.Offset < 0 {
-		return // nothing committed yet: the group's first start
+		h.checkLost(log, topic, partition)
+		return
 	}
 	oldest, err1 := h.client.GetOffset(topic, partition, sarama.OffsetOldest)
 	newest, err2 := h.client.GetOffset(topic, partition, sarama.OffsetNewest)
@@ -404,6 +522,41 @@ func (h *groupHandler) checkReset(topic string, partition int32) {
 		log.Error("ALERT: kafka consumer: the partition's committed offset is beyond its log end: the broker lost records (an unclean leader election, or the embedded broker's data directory lost); reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply and nothing is sent out again, others are processed anew; see README \"Kafka data loss\"", attrs...)
 	}
 	if c.cfg.OnOffsetReset != nil {
-		c.cfg.OnOffsetReset(topic, partition)
+		c.cfg.OnOffsetReset(topic, partition, ResetOutOfRange)
+	}
+}
+
+// checkLost is called for a claim that starts from the oldest record
+// because the group has no committed offset for the partition. That is
+// the group's first start, unless Config.History says the partition was
+// consumed before: then the group lost its offsets (they expired while
+// every instance was down longer than the broker's
+// offsets.retention.minutes, the group was deleted, or kafka.groupId was
+// changed), and the whole retained log is delivered again, which is
+// raised as an ALERT.
+func (h *groupHandler) checkLost(log *slog.Logger, topic string, partition int32) {
+	c := h.c
+	if c.cfg.History == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.runCtx, historyTimeout)
+	defer cancel()
+	previous, consumed, err := c.cfg.History.Consumed(ctx, topic, partition)
+	if err != nil {
+		log.Warn("kafka consumer: the group has no committed offset for the partition, which is read from its oldest record; cannot tell whether medgate consumed it before (the group's offsets lost) because the partition history cannot be read; check the store, and see README \"Kafka data loss\"", "err", err)
+		return
+	}
+	if !consumed {
+		return // the group's first start
+	}
+	oldest, err1 := h.client.GetOffset(topic, partition, sarama.OffsetOldest)
+	newest, err2 := h.client.GetOffset(topic, partition, sarama.OffsetNewest)
+	if err := errors.Join(err1, err2); err != nil {
+		log.Warn("kafka consumer: read the partition's offsets", "err", err)
+	}
+	log.Error("ALERT: kafka consumer: the group has no committed offset for a partition medgate consumed before: its offsets expired while every instance was down longer than the broker's offsets.retention.minutes (7 days by default), the group was deleted, or kafka.groupId was changed; reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time; if kafka.groupId was changed by mistake, stop medgate and set it back to previousGroup; see README \"Kafka data loss\"",
+		"previousGroup", previous, "newOffset", oldest, "logEndOffset", newest)
+	if c.cfg.OnOffsetReset != nil {
+		c.cfg.OnOffsetReset(topic, partition, ResetOffsetsLost)
 	}
 }

@@ -30,8 +30,13 @@
 // records, or deleted them before they were read) is read again from its
 // oldest record, never from its end, which would skip messages; the
 // Consumer logs this as an ALERT with the topic, partition, committed and
-// new offsets and calls Config.OnOffsetReset. Messages delivered again
-// this way are answered from the store while it keeps their outcomes, so
+// new offsets and calls Config.OnOffsetReset. So is a partition for which
+// the group has no committed offset at all when Config.History records
+// that it had one before (the group's offsets expired, the group was
+// deleted or renamed): its whole retained log is delivered again, which
+// at the group's first start, with nothing recorded, is silent. Messages
+// delivered again this way are answered from the store while it keeps
+// their outcomes, so
 // CheckRetention warns at start when the requests topic may keep records
 // longer than the store keeps outcomes.
 //

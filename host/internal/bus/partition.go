@@ -35,6 +35,9 @@ type partition struct {
 	// latersIdle, set by consume once no handler runs (so laters only
 	// falls), is closed when laters reaches zero.
 	latersIdle chan struct{}
+	// record is set while the partition is to be noted for
+	// Config.History at its first mark (see advance and toRecord).
+	record bool
 	// cut is set when the partition's release grace has passed: a
 	// deferred message done after it (Done(nil)) is no longer finished,
 	// since the partition's last commit no longer waits for it.
@@ -298,6 +301,12 @@ func (p *partition) advance() {
 	p.pending = p.pending[n:]
 	p.headSince = time.Now()
 	p.sess.MarkOffset(p.topic, p.id, next, "")
+	if p.record {
+		// Its first commit is on the way: have the committer record
+		// the partition once the group has it.
+		p.record = false
+		p.h.c.toRecord(topicPartition{p.topic, p.id})
+	}
 	p.h.commits.marked()
 }
 
@@ -334,14 +343,17 @@ var recommitInterval = time.Second // a variable for tests
 type committer struct {
 	c    *Consumer
 	sess sarama.ConsumerGroupSession
-	ch   chan struct{} // capacity 1: "a new offset was marked"
-	stop chan struct{}
-	done chan struct{}
+	// after, when set, runs after each commit (see recordConsumed).
+	after func()
+	ch    chan struct{} // capacity 1: "a new offset was marked"
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-// startCommitter starts the commit loop of sess.
-func startCommitter(c *Consumer, sess sarama.ConsumerGroupSession) *committer {
-	m := &committer{c: c, sess: sess, ch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// startCommitter starts the commit loop of sess; after, when not nil,
+// runs after each commit, in the loop.
+func startCommitter(c *Consumer, sess sarama.ConsumerGroupSession, after func()) *committer {
+	m := &committer{c: c, sess: sess, after: after, ch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go m.loop()
 	return m
 }
@@ -375,10 +387,16 @@ func (m *committer) loop() {
 			// Marks a failed commit left behind, if any; nothing is
 			// sent otherwise (not counted in commits).
 			m.sess.Commit()
+			if m.after != nil {
+				m.after()
+			}
 			continue
 		case <-m.ch:
 			m.sess.Commit()
 			m.c.commits.Add(1)
+			if m.after != nil {
+				m.after()
+			}
 		}
 		pace.Reset(commitInterval)
 		select {

@@ -64,7 +64,7 @@ func TestFailedCommitIsRetried(t *testing.T) {
 	for name, failures := range cases {
 		t.Run(name, func(t *testing.T) {
 			sess := &offsetSession{marked: map[int32]int64{}, committed: map[int32]int64{}, failures: failures}
-			m := startCommitter(&Consumer{}, sess)
+			m := startCommitter(&Consumer{}, sess, nil)
 			defer m.close()
 			// The last message of a partition finishes: its offset is
 			// marked, and nothing is marked after it.

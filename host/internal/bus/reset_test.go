@@ -90,9 +90,9 @@ func TestOffsetOutOfRangeResetIsRaised(t *testing.T) {
 				var resets atomic.Int64
 				cfg := testConfig(brokers, group)
 				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-				cfg.OnOffsetReset = func(gotTopic string, partition int32) {
-					if gotTopic != topic || partition != 0 {
-						t.Errorf("OnOffsetReset(%s, %d), want (%s, 0)", gotTopic, partition, topic)
+				cfg.OnOffsetReset = func(gotTopic string, partition int32, reason string) {
+					if gotTopic != topic || partition != 0 || reason != ResetOutOfRange {
+						t.Errorf("OnOffsetReset(%s, %d, %s), want (%s, 0, %s)", gotTopic, partition, reason, topic, ResetOutOfRange)
 					}
 					resets.Add(1)
 				}

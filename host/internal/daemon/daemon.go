@@ -251,6 +251,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
 	bc.OnOffsetReset = d.metrics.OffsetReset
+	// The store remembers which request partitions had committed
+	// offsets, so a group that lost them (expired while every instance
+	// was down, deleted, kafka.groupId changed) is raised as an ALERT
+	// rather than taken for a first start.
+	bc.History = partitionHistory{store: d.store}
 	if d.embedded == nil {
 		// A restarted instance takes its partitions back at once.
 		bc.InstanceID = instanceID(cfg.Node)

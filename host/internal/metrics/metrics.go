@@ -30,7 +30,7 @@ type Metrics struct {
 	WritesRefused *prometheus.CounterVec
 	// KafkaOffsetResets counts the request partitions read again from
 	// their oldest record because their committed offset was outside the
-	// log (see OffsetReset).
+	// log or lost (see OffsetReset).
 	KafkaOffsetResets *prometheus.CounterVec
 
 	// types are the declared operation types (see SetTypes).
@@ -90,8 +90,8 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}, []string{"plugin", "limit"}),
 		KafkaOffsetResets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_kafka_offset_resets_total",
-			Help: "Consumed partitions whose committed offset was outside the log (broker data lost, or records deleted before they were read), read again from the oldest record, by topic and partition.",
-		}, []string{"topic", "partition"}),
+			Help: "Consumed partitions read again from the oldest record, by topic, partition and reason: out_of_range (the committed offset was outside the log: broker data lost, or records deleted before they were read) or offsets_lost (the group had no committed offset for a partition consumed before: offsets expired, group deleted or renamed).",
+		}, []string{"topic", "partition", "reason"}),
 	}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "medgate_oldest_pending_seconds",
@@ -159,11 +159,12 @@ func (m *Metrics) WriteRefused(plugin, limit string) {
 }
 
 // OffsetReset counts a consumed partition read again from its oldest
-// record because its committed offset was outside the log
-// (bus.Config.OnOffsetReset). Topics are the configured ones and
-// partitions theirs, so the series stay few.
-func (m *Metrics) OffsetReset(topic string, partition int32) {
-	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition))).Inc()
+// record because its committed offset was outside the log or lost
+// (bus.Config.OnOffsetReset); reason is bus.ResetOutOfRange or
+// bus.ResetOffsetsLost. Topics are the configured ones, partitions
+// theirs and reasons two, so the series stay few.
+func (m *Metrics) OffsetReset(topic string, partition int32, reason string) {
+	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition)), reason).Inc()
 }
 
 // WatchJobs makes sure every job in ids has a last-success time, so the

@@ -152,16 +152,22 @@ func TestWriteRefused(t *testing.T) {
 }
 
 // TestOffsetReset: each request partition read again from its oldest
-// record (its committed offset outside the log) is counted by topic and
-// partition.
+// record is counted by topic, partition and reason: its committed offset
+// outside the log (out_of_range) or lost (offsets_lost, a group without
+// offsets for a partition consumed before).
 func TestOffsetReset(t *testing.T) {
 	t.Parallel()
 	m := New(noPending, time.Now)
-	m.OffsetReset("medgate.requests", 3)
-	m.OffsetReset("medgate.requests", 3)
-	m.OffsetReset("medgate.requests", 0)
+	m.OffsetReset("medgate.requests", 3, "out_of_range")
+	m.OffsetReset("medgate.requests", 3, "out_of_range")
+	m.OffsetReset("medgate.requests", 0, "out_of_range")
+	m.OffsetReset("medgate.requests", 3, "offsets_lost")
 	got := series(t, m)["medgate_kafka_offset_resets_total"]
-	want := map[string]float64{"partition=0,topic=medgate.requests,": 1, "partition=3,topic=medgate.requests,": 2}
+	want := map[string]float64{
+		"partition=0,reason=out_of_range,topic=medgate.requests,": 1,
+		"partition=3,reason=offsets_lost,topic=medgate.requests,": 1,
+		"partition=3,reason=out_of_range,topic=medgate.requests,": 2,
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("medgate_kafka_offset_resets_total = %v, want %v", got, want)
 	}
