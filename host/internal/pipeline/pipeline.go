@@ -1695,9 +1695,10 @@ const stackReserve = 8 << 10
 // stackReserve free, in one copy while the stack is shallow. The Kafka
 // consumer runs each key's messages on a goroutine of its own, which
 // starts with the smallest stack (2 KiB); left to grow on demand, it was
-// copied three times (to 4, 8 and 16 KiB), the last ones deep inside
-// SQLite, where a copy walks and adjusts every frame: about 2.5 % of the
-// host's CPU per GYD051 in the bench's profile. A goroutine whose stack
+// copied up to three times (to 4, 8 and 16 KiB), the last inside SQLite,
+// where a copy walks and adjusts every frame: 2.5–2.7 % of the host's CPU
+// samples in the bench's GYD051 row, 0.8 % with growStack (perf, both
+// trees alternated, MEDGATE_BENCH_PROFILE). A goroutine whose stack
 // is already large enough pays only for zeroing the array. i is 0; it is
 // a parameter so that the compiler keeps the array.
 //
