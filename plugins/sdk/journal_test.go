@@ -48,9 +48,11 @@ type journaler struct {
 	serials []string
 	other   string
 	fail    bool
-	// wait: return only once the host gave up on the call.
-	wait bool
-	ids  []int64
+	// wait: return only once the host gave up on the call; started is
+	// closed when Handle begins to wait.
+	wait    bool
+	started chan struct{}
+	ids     []int64
 }
 
 func (j *journaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
@@ -71,6 +73,7 @@ func (j *journaler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 		return nil, errors.New("the external answer could not be used")
 	}
 	if j.wait {
+		close(j.started)
 		<-ctx.Done()
 	}
 	return &sdk.HandleResponse{Status: sdk.StatusOK}, nil
@@ -89,7 +92,7 @@ func TestJournalWithResponse(t *testing.T) {
 	}{
 		// The response might reach the host after it gave up on the call.
 		"deadline near":       {j: journaler{serials: []string{"S1"}}, timeout: 500 * time.Millisecond, want: []string{"rpc:S1"}},
-		"host gave up":        {j: journaler{serials: []string{"S1"}, wait: true}, timeout: 1500 * time.Millisecond, want: []string{"rpc:S1"}},
+		"host gave up":        {j: journaler{serials: []string{"S1"}, wait: true}, want: []string{"rpc:S1"}},
 		"deadline far enough": {j: journaler{serials: []string{"S1"}}, timeout: time.Minute, want: []string{"response:S1"}},
 		"one exchange":        {j: journaler{serials: []string{"S1"}}, want: []string{"response:S1"}},
 		"three exchanges":     {j: journaler{serials: []string{"S1", "S2", "S3"}}, want: []string{"rpc:S1", "rpc:S2", "response:S3"}},
@@ -106,6 +109,22 @@ func TestJournalWithResponse(t *testing.T) {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 				defer cancel()
+			}
+			if tc.j.wait {
+				// The host gives up (its caller's context ends) while
+				// Handle waits; the plugin's context ends by the host's
+				// word, so the response can never be taken. With a
+				// deadline of 1.5 s instead, both ends' timers fired
+				// together on a loaded machine and the host could still
+				// take the response (about one run in five under -race).
+				var giveUp context.CancelFunc
+				ctx, giveUp = context.WithCancel(ctx)
+				defer giveUp()
+				tc.j.started = make(chan struct{})
+				go func() {
+					<-tc.j.started
+					giveUp()
+				}()
 			}
 			_, err := c.Handle(ctx, &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1", Payload: []byte(`{}`)})
 			if (tc.j.fail || tc.j.wait) != (err != nil) {

@@ -239,7 +239,10 @@ func (o Options) Validate() error {
 	var p []string
 	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
 
-	names := []struct{ role, name string }{
+	// Seal and Open validate on every call: valid options are checked
+	// without allocating (TestValidateAllocatesNothing), so the names are
+	// compared pairwise in an array rather than through a map.
+	names := [...]struct{ role, name string }{
 		{"fields.txCode", o.Fields.TxCode}, {"fields.msgId", o.Fields.MsgID},
 		{"fields.sender", o.Fields.Sender}, {"fields.receiver", o.Fields.Receiver},
 		{"fields.timestamp", o.Fields.Timestamp}, {"fields.version", o.Fields.Version},
@@ -247,23 +250,25 @@ func (o Options) Validate() error {
 		{"fields.sign", o.Fields.Sign}, {"fields.signType", o.Fields.SignType},
 		{"fields.code", o.Fields.Code}, {"fields.message", o.Fields.Message},
 	}
-	for _, r := range []struct{ role, name string }{
+	for _, r := range [...]struct{ role, name string }{
 		{"fields.key", o.Fields.Key}, {"fields.data", o.Fields.Data}, {"fields.sign", o.Fields.Sign},
 	} {
 		if r.name == "" {
 			add("%s is empty: set the envelope member name of this required field", r.role)
 		}
 	}
-	seen := map[string]string{}
-	for _, n := range names {
+	for i, n := range names {
 		if n.name == "" {
 			continue
 		}
-		if prev, ok := seen[n.name]; ok {
-			add("%s and %s both use the member name %q: give each field its own name", prev, n.role, n.name)
-			continue
+		// Each repeat is reported once, against the first field that
+		// uses the name, as before.
+		for _, prev := range names[:i] {
+			if prev.name == n.name {
+				add("%s and %s both use the member name %q: give each field its own name", prev.role, n.role, n.name)
+				break
+			}
 		}
-		seen[n.name] = n.role
 	}
 	if len(o.SuccessCodes) == 0 {
 		add(`successCodes is empty: list the response codes meaning success, e.g. ["0","0000"]`)
@@ -292,7 +297,8 @@ func (o Options) Validate() error {
 	case ECB:
 	case CBC:
 		if o.SM4IV != "" {
-			if iv, err := hex.DecodeString(o.SM4IV); err != nil || len(iv) != 16 {
+			var iv [16]byte // decoded here, not allocated
+			if len(o.SM4IV) != hex.EncodedLen(len(iv)) || hexInvalid(iv[:], o.SM4IV) {
 				add("sm4IV must be exactly 32 hex characters (16 bytes), or empty for a random IV sent with the data")
 			}
 		}
@@ -322,6 +328,13 @@ func (o Options) Validate() error {
 		return nil
 	}
 	return &OptionsError{Problems: p}
+}
+
+// hexInvalid reports whether s, of hex.EncodedLen(len(dst)) characters,
+// is not hex; it decodes s into dst.
+func hexInvalid(dst []byte, s string) bool {
+	_, err := hex.Decode(dst, []byte(s))
+	return err != nil
 }
 
 // fixedIV returns the configured CBC IV, or nil when a random IV is used.

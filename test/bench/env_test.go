@@ -787,8 +787,9 @@ func rssPIDs(cfgPath string) map[string]int {
 	return out
 }
 
-// ProfileEnv names a directory: when set, the Kafka pass-through, the
-// GYU102 upload and the trace-code export run under `perf record` (CPU samples with call graphs) of
+// ProfileEnv names a directory: when set, the Kafka pass-through, GYD051
+// over HTTP (gyd051), the GYU102 upload, the 200 req/s latency row
+// (latency200) and the trace-code export run under `perf record` (CPU samples with call graphs) of
 // medgate and every plugin process, written to <dir>/<name>.perf.data; read
 // them with `perf report -i <file> --no-children --sort comm,symbol`.
 const ProfileEnv = "MEDGATE_BENCH_PROFILE"

@@ -381,16 +381,32 @@ func TestCircuitProbeStoppedBeforeTheCall(t *testing.T) {
 	if r, err := p.Process(t.Context(), Input{Value: msg("probe-1", "x.do"), Key: "k1"}); err != nil || r.Status != "failed" {
 		t.Fatalf("first message: %+v %v", r, err)
 	}
-	time.Sleep(20 * time.Millisecond) // the cooldown passes
+	waitFor(t, "the cooldown to pass", func() bool { return !p.brk.open("x/s1", p.now()) })
 
 	// Another message is alone in the plugin: the probe waits at the gate
-	// and its delivery ends there.
+	// and its delivery ends there, once it holds the probe. (A delivery
+	// ended by a 50 ms timeout instead could end in the store, before the
+	// breaker, on a loaded machine.)
 	g := p.gates.get("x")
 	g.mu.Lock()
 	g.alone = true
 	g.mu.Unlock()
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	probing := func() bool {
+		p.brk.mu.Lock()
+		defer p.brk.mu.Unlock()
+		c := p.brk.state["x/s1"]
+		return c != nil && c.probing
+	}
+	go func() {
+		// Polled here, not with waitFor, which may not fail the test from
+		// this goroutine; a probe never let through fails the check below.
+		for end := time.Now().Add(time.Minute); !probing() && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	if _, err := p.Process(ctx, Input{Value: msg("probe-2", "x.do"), Key: "k2"}); !errors.Is(err, ErrStopped) {
 		t.Fatalf("stopped delivery: %v, want ErrStopped", err)
 	}
