@@ -533,7 +533,10 @@ func TestWaitingProbe(t *testing.T) {
 		ahead time.Duration // the test's clock runs ahead of the real one
 	)
 	p.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(ahead) })
-	p.opts.RetryBudget = 50 * time.Millisecond
+	// The budget must hold the first message's two calls even on a loaded
+	// machine (50 ms did not: that message then gave up after one call);
+	// the last message, held by the open circuit, waits it out.
+	p.opts.RetryBudget = time.Second
 	p.brk = newBreaker(2, time.Hour)
 	steps := []struct {
 		id    string
