@@ -744,6 +744,33 @@ func TestRulesGYU003(t *testing.T) {
 		"an item of another month": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
 			m["items"] = append(m["items"].([]any), map[string]any{"item_type": "3", "ref_no": "KKOTHER", "settle_no": "JSX", "amount": json.Number("0.00"), "biz_time": "2025-06-01 00:00:00"})
 		}), field: "$.items[2].ref_no", rule: "rule month-items"},
+		// An item's total_amount and self_pay are optional, but the header's
+		// sums are the month's settlements', not those of what the items
+		// happen to carry.
+		"items without total_amount, header total 0": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "total_amount")
+			m["total_amount"] = json.Number("0.00")
+		}), field: "$.total_amount", rule: "rule month-amount=Σitems"},
+		"items without self_pay, header self_pay 0": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "self_pay")
+			m["self_pay"] = json.Number("0.00")
+		}), field: "$.self_pay", rule: "rule month-amount=Σitems"},
+		"items without total_amount and self_pay": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "total_amount")
+			delete(m["items"].([]any)[0].(map[string]any), "self_pay")
+		}), ok: true},
+		"settlement-revocation item with a wrong total_amount": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			c.settle("ZY0602")
+			v, s := c.settle("ZY0601")
+			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "x", "revoke_time": revokeT(100), "aae011": "王五"}))
+			m := c.monthly(hospital, "202505")
+			for _, x := range m["items"].([]any) {
+				if it := x.(map[string]any); it["item_type"] == itemSettleRevoke {
+					it["total_amount"] = json.Number("1.00")
+				}
+			}
+			return m
+		}, field: "", rule: "rule month-items: settlement"},
 		"month 13":         {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["settle_month"] = "202513" }), field: "$.settle_month", rule: "rule month-format"},
 		"person count off": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["person_count"] = 2 }), field: "$.person_count", rule: "rule person-count"},
 		"person count zero": {code: "GYU003", prepare: func(c *chain) map[string]any {
