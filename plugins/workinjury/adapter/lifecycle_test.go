@@ -380,6 +380,15 @@ func TestRulesGYU102(t *testing.T) {
 		"negative price":             {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
 		"negative self-paid part":    {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
 		"zero price, zero amount":    {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
+		// Amounts as the HIS may write them: strings or numbers, one or
+		// trailing decimals are the same amount; anything else is refused
+		// by the schema with the field's path, and nothing is sent.
+		"amounts as strings":          {code: "GYU102", prepare: fee(with(base, "price", "10.00", "qty", "2", "amount", "20.00", "fund_pay", "15.00", "self_pay", "5.00")), ok: true},
+		"12.3 and 12.30":              {code: "GYU102", prepare: fee(set(base, "price", "12.3", "qty", "1", "amount", "12.3", "fund_pay", "12.30", "self_pay", "0")), ok: true},
+		"amount with 3 decimals":      {code: "GYU102", prepare: fee(set(base, "amount", "20.001", "fund_pay", "15.001")), field: "$.fee[0].amount", rule: "after the decimal point"},
+		"thousands separator":         {code: "GYU102", prepare: fee(with(base, "amount", "1,020.00")), field: "$.fee[0].amount", rule: "must be a number"},
+		"full-width digits":           {code: "GYU102", prepare: fee(with(base, "amount", "２０.００")), field: "$.fee[0].amount", rule: "must be a number"},
+		"amount beyond decimal(16,2)": {code: "GYU102", prepare: fee(set(base, "price", "1000000000", "qty", "100000", "amount", "100000000000000.00", "fund_pay", "100000000000000.00", "self_pay", "0")), field: "$.fee[0].amount", rule: "too large"},
 		"detail_no twice in a call":  {code: "GYU102", prepare: fee(base, line("0001", "1", "1", "0")), field: "$.fee[1].detail_no", rule: "rule unique-detail-no"},
 		"detail_no uploaded before": {code: "GYU102", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0201")
