@@ -389,7 +389,7 @@ func TestRulesGYU102(t *testing.T) {
 		"thousands separator":         {code: "GYU102", prepare: fee(with(base, "amount", "1,020.00")), field: "$.fee[0].amount", rule: "must be a number"},
 		"full-width digits":           {code: "GYU102", prepare: fee(with(base, "amount", "２０.００")), field: "$.fee[0].amount", rule: "must be a number"},
 		"amount beyond decimal(16,2)": {code: "GYU102", prepare: fee(set(base, "price", "1000000000", "qty", "100000", "amount", "100000000000000.00", "fund_pay", "100000000000000.00", "self_pay", "0")), field: "$.fee[0].amount", rule: "too large"},
-		"detail_no twice in a call":  {code: "GYU102", prepare: fee(base, line("0001", "1", "1", "0")), field: "$.fee[1].detail_no", rule: "rule unique-detail-no"},
+		"detail_no twice in a call":   {code: "GYU102", prepare: fee(base, line("0001", "1", "1", "0")), field: "$.fee[1].detail_no", rule: "rule unique-detail-no"},
 		"detail_no uploaded before": {code: "GYU102", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0201")
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
