@@ -1065,6 +1065,10 @@ func (l *lifecycle) monthly() error {
 	got := map[key]int{}
 	var sums [5]sumOf
 	var totals, selfs sumOf
+	// A settlement item may leave out its total_amount and self_pay (they
+	// are optional): the header's total_amount and self_pay are then
+	// checked against the month's settlements known here (monthItems).
+	var noTotal, noSelf bool
 	counts := [5]int{}
 	for i, x := range items {
 		r, _ := x.(map[string]any)
@@ -1088,8 +1092,16 @@ func (l *lifecycle) monthly() error {
 			sums[n].add(amt)
 		}
 		if t == itemSettlement {
-			totals.add(decOr0(r, "total_amount"))
-			selfs.add(decOr0(r, "self_pay"))
+			if v, ok := dec(r, "total_amount"); ok {
+				totals.add(v)
+			} else {
+				noTotal = true
+			}
+			if v, ok := dec(r, "self_pay"); ok {
+				selfs.add(v)
+			} else {
+				noSelf = true
+			}
 		}
 	}
 	header := []struct {
@@ -1111,6 +1123,9 @@ func (l *lifecycle) monthly() error {
 		what  string
 	}{"month_fund_pay", net, "fund_pay − revoke_amount − deduct_amount + deduct_revoke_amount"})
 	for _, hd := range header {
+		if (hd.field == "total_amount" && noTotal) || (hd.field == "self_pay" && noSelf) {
+			continue
+		}
 		if v, ok := dec(d, hd.field); ok && v.Cmp(hd.want) != 0 {
 			l.fail("$."+hd.field, "consistency", fmt.Sprintf("rule month-amount=Σitems: %s is %s but %s is %s", hd.field, money(v), hd.what, money(hd.want)), "")
 		}
@@ -1146,7 +1161,7 @@ func (l *lifecycle) monthly() error {
 		return err
 	}
 	if len(open) == 0 {
-		if err := l.monthItems(akb020, m, items); err != nil {
+		if err := l.monthItems(akb020, m, items, noTotal, noSelf); err != nil {
 			return err
 		}
 	}
@@ -1170,8 +1185,10 @@ func (l *lifecycle) monthly() error {
 }
 
 // monthItems checks that the items of a GYU003 are exactly the month's
-// records known here, with their amounts.
-func (l *lifecycle) monthItems(akb020, m string, items []any) error {
+// records known here, with their amounts. With noTotal (noSelf) some
+// settlement item leaves out its total_amount (self_pay), and the header's
+// is checked against the listed settlements' known here.
+func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf bool) error {
 	type key struct{ t, ref string }
 	got := map[key]int{}
 	for i, x := range items {
@@ -1189,6 +1206,7 @@ func (l *lifecycle) monthItems(akb020, m string, items []any) error {
 	for _, it := range idx.Items {
 		known[key{it.Type, it.Ref}] = it
 	}
+	var totals, selfs sumOf
 	for k, i := range got {
 		it, ok := known[k]
 		r, _ := items[i].(map[string]any)
@@ -1202,12 +1220,28 @@ func (l *lifecycle) monthItems(akb020, m string, items []any) error {
 			l.fail(at+".amount", "consistency", fmt.Sprintf("rule month-items: %s (type %s) has amount %s, not %s", k.ref, k.t, it.Amount, money(amt)), "")
 		}
 		if k.t == itemSettlement {
+			totals.add(cents(it.Total))
+			selfs.add(cents(it.Self))
+		}
+		// A settlement revocation (type 2) carries the revoked
+		// settlement's amounts too.
+		if k.t == itemSettlement || k.t == itemSettleRevoke {
 			if v, ok := dec(r, "total_amount"); ok && v.Cmp(cents(it.Total)) != 0 {
-				l.fail(at+".total_amount", "consistency", fmt.Sprintf("rule month-items: settlement %s has total %s, not %s", k.ref, it.Total, money(v)), "")
+				l.fail(at+".total_amount", "consistency", fmt.Sprintf("rule month-items: settlement %s has total %s, not %s", k.ref, it.Total, money(v)), "give the settlement's akc264 (aac142 for an assistive-device settlement)")
 			}
 			if v, ok := dec(r, "self_pay"); ok && v.Cmp(cents(it.Self)) != 0 {
-				l.fail(at+".self_pay", "consistency", fmt.Sprintf("rule month-items: settlement %s has self_pay %s, not %s", k.ref, it.Self, money(v)), "")
+				l.fail(at+".self_pay", "consistency", fmt.Sprintf("rule month-items: settlement %s has self_pay %s, not %s", k.ref, it.Self, money(v)), "give the settlement's self_pay")
 			}
+		}
+	}
+	for _, hd := range []struct {
+		field string
+		left  bool
+		want  *big.Rat
+	}{{"total_amount", noTotal, totals.rat()}, {"self_pay", noSelf, selfs.rat()}} {
+		if v, ok := dec(l.doc, hd.field); hd.left && ok && v.Cmp(hd.want) != 0 {
+			l.fail("$."+hd.field, "consistency", fmt.Sprintf("rule month-amount=Σitems: %s is %s but the settlements listed (type 1) have %s %s at this site (some items leave out their %s)", hd.field, money(v), hd.field, money(hd.want), hd.field),
+				"the header's "+hd.field+" is the sum of the month's settlements'")
 		}
 	}
 	var missing []string

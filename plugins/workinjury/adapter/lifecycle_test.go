@@ -380,7 +380,16 @@ func TestRulesGYU102(t *testing.T) {
 		"negative price":             {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
 		"negative self-paid part":    {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
 		"zero price, zero amount":    {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
-		"detail_no twice in a call":  {code: "GYU102", prepare: fee(base, line("0001", "1", "1", "0")), field: "$.fee[1].detail_no", rule: "rule unique-detail-no"},
+		// Amounts as the HIS may write them: strings or numbers, one or
+		// trailing decimals are the same amount; anything else is refused
+		// by the schema with the field's path, and nothing is sent.
+		"amounts as strings":          {code: "GYU102", prepare: fee(with(base, "price", "10.00", "qty", "2", "amount", "20.00", "fund_pay", "15.00", "self_pay", "5.00")), ok: true},
+		"12.3 and 12.30":              {code: "GYU102", prepare: fee(set(base, "price", "12.3", "qty", "1", "amount", "12.3", "fund_pay", "12.30", "self_pay", "0")), ok: true},
+		"amount with 3 decimals":      {code: "GYU102", prepare: fee(set(base, "amount", "20.001", "fund_pay", "15.001")), field: "$.fee[0].amount", rule: "after the decimal point"},
+		"thousands separator":         {code: "GYU102", prepare: fee(with(base, "amount", "1,020.00")), field: "$.fee[0].amount", rule: "must be a number"},
+		"full-width digits":           {code: "GYU102", prepare: fee(with(base, "amount", "２０.００")), field: "$.fee[0].amount", rule: "must be a number"},
+		"amount beyond decimal(16,2)": {code: "GYU102", prepare: fee(set(base, "price", "1000000000", "qty", "100000", "amount", "100000000000000.00", "fund_pay", "100000000000000.00", "self_pay", "0")), field: "$.fee[0].amount", rule: "too large"},
+		"detail_no twice in a call":   {code: "GYU102", prepare: fee(base, line("0001", "1", "1", "0")), field: "$.fee[1].detail_no", rule: "rule unique-detail-no"},
 		"detail_no uploaded before": {code: "GYU102", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0201")
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
@@ -744,6 +753,33 @@ func TestRulesGYU003(t *testing.T) {
 		"an item of another month": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
 			m["items"] = append(m["items"].([]any), map[string]any{"item_type": "3", "ref_no": "KKOTHER", "settle_no": "JSX", "amount": json.Number("0.00"), "biz_time": "2025-06-01 00:00:00"})
 		}), field: "$.items[2].ref_no", rule: "rule month-items"},
+		// An item's total_amount and self_pay are optional, but the header's
+		// sums are the month's settlements', not those of what the items
+		// happen to carry.
+		"items without total_amount, header total 0": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "total_amount")
+			m["total_amount"] = json.Number("0.00")
+		}), field: "$.total_amount", rule: "rule month-amount=Σitems"},
+		"items without self_pay, header self_pay 0": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "self_pay")
+			m["self_pay"] = json.Number("0.00")
+		}), field: "$.self_pay", rule: "rule month-amount=Σitems"},
+		"items without total_amount and self_pay": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
+			delete(m["items"].([]any)[0].(map[string]any), "total_amount")
+			delete(m["items"].([]any)[0].(map[string]any), "self_pay")
+		}), ok: true},
+		"settlement-revocation item with a wrong total_amount": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			c.settle("ZY0602")
+			v, s := c.settle("ZY0601")
+			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "x", "revoke_time": revokeT(100), "aae011": "王五"}))
+			m := c.monthly(hospital, "202505")
+			for _, x := range m["items"].([]any) {
+				if it := x.(map[string]any); it["item_type"] == itemSettleRevoke {
+					it["total_amount"] = json.Number("1.00")
+				}
+			}
+			return m
+		}, field: "", rule: "rule month-items: settlement"},
 		"month 13":         {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["settle_month"] = "202513" }), field: "$.settle_month", rule: "rule month-format"},
 		"person count off": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["person_count"] = 2 }), field: "$.person_count", rule: "rule person-count"},
 		"person count zero": {code: "GYU003", prepare: func(c *chain) map[string]any {

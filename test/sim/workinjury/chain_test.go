@@ -694,3 +694,34 @@ func TestRehabilitationPlanIsThisStays(t *testing.T) {
 		})
 	}
 }
+
+// TestSettlementSumsBeyondInt64: the details of a stay may add up to more
+// fen than an int64 holds (1845 lines near the largest amount
+// decimal(16,2) allows). No settlement amount can equal such a sum, so the
+// settlement is refused; the sum must not wrap round to a small amount
+// that a settlement of 100.00 would match.
+func TestSettlementSumsBeyondInt64(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	v := c.admit("ZY1")
+	// 1844 × 99999999999900.00 + 67440737280016.16 = 2^64 fen + 100.00.
+	ls := make([]map[string]any, 0, 1845)
+	for i := range 1844 {
+		ls = append(ls, SampleFeeLine(fmt.Sprintf("D%05d", i+1), "9999999999.99", "10000", "0", day0.Add(time.Hour)))
+	}
+	ls = append(ls, SampleFeeLine("D01845", "6744073728.001616", "10000", "0", day0.Add(time.Hour)))
+	if got := ls[len(ls)-1]["amount"]; got != json.Number("67440737280016.16") {
+		t.Fatalf("last line amount %v", got)
+	}
+	for i := 0; i < len(ls); i += maxLines {
+		c.must("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls[i:min(i+maxLines, len(ls))])})
+	}
+	in := SampleSettlement(v, "ZY1", ls[:1], day0.AddDate(0, 0, 9))
+	in["akc264"], in["fund_pay"], in["self_pay"] = json.Number("100.00"), json.Number("100.00"), json.Number("0.00")
+	if got, _ := c.call("GYU103", in); got != "E6202" {
+		t.Fatalf("GYU103 of 100.00 for details of 2^64 fen + 100.00 answered %s, want E6202", got)
+	}
+	if a, _ := c.srv.Admission(v); a.State != VisitAdmitted {
+		t.Fatalf("a refused settlement changed the visit: %+v", a)
+	}
+}

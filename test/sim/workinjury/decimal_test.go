@@ -3,6 +3,7 @@ package workinjury
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -146,5 +147,31 @@ func TestDetailID(t *testing.T) {
 		if got, want := detailID("ZY01", n), fmt.Sprintf("%s-%04d", "ZY01", n); got != want {
 			t.Errorf("detailID(ZY01, %d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestMoneyPlus: plus adds exactly and says when the sum would wrap round.
+func TestMoneyPlus(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		a, b, want Money
+		ok         bool
+	}{
+		"small":              {a: 1050, b: 25, want: 1075, ok: true},
+		"negative":           {a: -5, b: -7, want: -12, ok: true},
+		"up to the largest":  {a: math.MaxInt64 - 1, b: 1, want: math.MaxInt64, ok: true},
+		"one past largest":   {a: math.MaxInt64, b: 1},
+		"down to the least":  {a: math.MinInt64 + 1, b: -1, want: math.MinInt64, ok: true},
+		"one past the least": {a: math.MinInt64, b: -1},
+		"two large ones":     {a: 9_999_999_999_999_999 * 500, b: 9_999_999_999_999_999 * 500},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := tc.a.plus(tc.b)
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Fatalf("%d.plus(%d) = %d, %v; want %d, %v", tc.a, tc.b, got, ok, tc.want, tc.ok)
+			}
+		})
 	}
 }

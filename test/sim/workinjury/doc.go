@@ -57,7 +57,8 @@
 //	        (E6105); detail_no unique in the visit, revoked lines included
 //	        (E6106); the call is all or nothing
 //	GYU103  open admission (E6101–E6103) with details not revoked (E6203);
-//	        akc264, fund_pay, self_pay = the sums of those details, and
+//	        akc264, fund_pay, self_pay = the sums of those details (sums
+//	        beyond int64 fen are refused, never wrapped round), and
 //	        0 ≤ full_own_pay ≤ self_pay (E6202); rehab_plan_id only for a
 //	        rehabilitation stay (aka130 2) and an uploaded attachment not
 //	        revoked, of type 07 (康复方案) and uploaded for this stay

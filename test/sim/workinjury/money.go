@@ -22,6 +22,16 @@ func (m Money) String() string {
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
 }
 
+// plus returns m + x, and false when the sum is beyond what Money holds
+// (it would wrap round).
+func (m Money) plus(x Money) (Money, bool) {
+	s := m + x
+	if (x > 0 && s < m) || (x < 0 && s > m) {
+		return 0, false
+	}
+	return s, true
+}
+
 // Number is m as a JSON number.
 func (m Money) Number() json.Number { return json.Number(m.String()) }
 

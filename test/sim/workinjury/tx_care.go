@@ -350,9 +350,15 @@ func (s *Server) gyu103(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	var sum line
 	for _, d := range live {
-		sum.amount += d.amount
-		sum.fund += d.fund
-		sum.self += d.self
+		var okA, okF, okS bool
+		sum.amount, okA = sum.amount.plus(d.amount)
+		sum.fund, okF = sum.fund.plus(d.fund)
+		sum.self, okS = sum.self.plus(d.self)
+		if !okA || !okF || !okS {
+			// No amount field holds such a sum (decimal(16,2) stays far
+			// below 2^63 fen): no settlement can equal it.
+			return nil, bizErr("E6202", "就诊登记 %s 的 %d 条明细合计超出金额可表示的范围，结算金额无法与之相符：用 GYR001 撤销有误的明细", v.no, len(live))
+		}
 	}
 	got := map[string]Money{}
 	for _, k := range []string{"akc264", "fund_pay", "self_pay"} {
