@@ -340,7 +340,7 @@ func checkNumber(f *Field, val any) []scalarError {
 	if !isNum {
 		s, ok := val.(string)
 		if !ok || !plainNumber(s) {
-			return []scalarError{{RuleType, fmt.Sprintf("%s must be a number (or a string of digits), got %s", title(f), describe(val))}}
+			return []scalarError{{RuleType, fmt.Sprintf("%s must be a number, or a string of ASCII digits with an optional sign and decimal point such as \"1234.56\" (no thousands separators, spaces or full-width digits), got %s", title(f), describe(val))}}
 		}
 		text = s
 	}

@@ -58,6 +58,16 @@ func TestValidateInput(t *testing.T) {
 			doc:  `{"name": "张三"}`,
 			want: []pathRule{{"$.fee", RuleRequired}},
 		},
+		"type: thousands separators and full-width digits, with how to write the number": {
+			doc:     `{"name": "张三", "fee": [{"qty": "1,234.50"}]}`,
+			want:    []pathRule{{"$.fee[0].qty", RuleType}},
+			wantMsg: `must be a number, or a string of ASCII digits with an optional sign and decimal point such as "1234.56" (no thousands separators, spaces or full-width digits), got string "1,234.50"`,
+		},
+		"type: full-width digits": {
+			doc:     `{"name": "张三", "fee": [{"qty": "１２"}]}`,
+			want:    []pathRule{{"$.fee[0].qty", RuleType}},
+			wantMsg: "no thousands separators, spaces or full-width digits",
+		},
 		"length: Chinese counted in characters": {
 			doc:     `{"name": "张三李四王", "fee": [{"qty": 1}]}`,
 			want:    []pathRule{{"$.name", RuleLength}},
