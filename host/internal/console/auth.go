@@ -21,6 +21,7 @@ import (
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 )
 
@@ -330,6 +331,17 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			next(w, r)
 			return
 		}
+		if !auditsItself[r.Pattern] {
+			// Announced before it is made (see package audit): a change
+			// the audit log cannot take is not made.
+			actx, err := audit.Begin(ctx, changeEntry(r, audit.Attempted))
+			if err != nil {
+				c.auditFailed(w, r, err)
+				return
+			}
+			ctx = actx
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		if !audit.Recorded(ctx) {
@@ -342,14 +354,47 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 	})
 }
 
-// changeEntry is the audit entry of a post no handler recorded itself:
-// the route's action, its path, and names and ids from the form.
+// auditsItself lists the posts that are not announced as attempted
+// before their handler runs: signing out (it only takes access away, so it
+// is never refused) and revealing personal data (its handler records the
+// reveal before it shows anything, and shows nothing when it cannot).
+var auditsItself = map[string]bool{
+	logoutRoute:                         true,
+	"POST " + Prefix + "message/reveal": true,
+}
+
+// auditFailed answers a post that was not carried out because its audit
+// entry could not be written first (err, from audit.Begin): the store's
+// page for a passing outage (503 with Retry-After, naming the store), else
+// a 500 that says to tell the administrator (no audit store, a fault of
+// the store). Neither shows the error's text (the log has it).
+func (c *Console) auditFailed(w http.ResponseWriter, r *http.Request, err error) {
+	const what = "Nothing was done: every change is recorded in the audit log before it is made, and the entry could not be written"
+	if o, down := outage.Store(err); down {
+		c.o.Logger.Error("console: change not made: its audit entry could not be written", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "无法记录审计，未执行 (not done: audit log unavailable)",
+			what+": "+o.String()+". 这是暂时的故障 (a temporary outage), not a problem with your request.", retryFix)
+		return
+	}
+	c.o.Logger.Error("console: change not made: its audit entry could not be written", "path", r.URL.Path, "err", err)
+	c.fail(w, r, http.StatusInternalServerError, "无法记录审计，未执行 (not done: audit log unavailable)", what+".",
+		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: change not made\") has the cause.")
+}
+
+// changeEntry is the audit entry of a post (its attempt, and its outcome
+// when no handler recorded it): the route's action, its path, and the
+// names and ids of the console's own fields, masked (logging.Mask); never
+// the fields of a plugin's form, whose names are the plugin's (an "id"
+// there may be a patient's ID number).
 func changeEntry(r *http.Request, outcome string) audit.Entry {
 	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
 		Outcome: outcome, Detail: "route " + r.Pattern}
+	if r.Pattern == formRoute { // the fields are the plugin's, whatever their names
+		return e
+	}
 	for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
 		if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
-			e.Detail += "; " + k + " " + v
+			e.Detail += "; " + k + " " + logging.Mask(v)
 		}
 	}
 	return e
