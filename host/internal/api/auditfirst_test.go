@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
@@ -209,4 +211,43 @@ func lostTotal(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	t.Fatal("medgate_audit_entries_lost_total is not exported")
 	return 0
+}
+
+// TestTokenAsUserNameNotRecorded: the admin token sent as an HTTP Basic
+// user name is refused like any wrong password, and neither the audit
+// log nor the log holds it.
+func TestTokenAsUserNameNotRecorded(t *testing.T) {
+	t.Parallel()
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const token = "tok-0123456789abcdef"
+	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+	if err := users.Add(t.Context(), "u-admin", access.Admin, "pw-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, okBackend(), Options{AdminToken: token, Users: users, Audit: audit.New(st, nil)})
+	req, _ := http.NewRequest("GET", f.srv.URL+"/admin/plugins", nil)
+	req.SetBasicAuth(token, "anything-0123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), token) {
+		t.Errorf("HTTP %d %s; want 401 without the token", resp.StatusCode, body)
+	}
+	es, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "login"})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit: %+v %v; want one refused sign-in", es, err)
+	}
+	if e := es[0]; strings.Contains(e.Actor+e.Detail+e.Target, token) {
+		t.Errorf("the audit entry holds the admin token: %+v", e)
+	}
+	if strings.Contains(f.logs.String(), token) {
+		t.Errorf("the log holds the admin token:\n%s", f.logs.String())
+	}
 }

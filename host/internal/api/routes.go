@@ -137,6 +137,18 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
+		if _, isToken := match(s.adminCreds, name); isToken {
+			// The admin token sent as the name: never recorded or logged;
+			// refused as any wrong password and counted by the limiter
+			// (a guess at the token).
+			s.limit.fail(addr)
+			s.limit.failures.WithLabelValues("admin").Inc()
+			s.o.Logger.Warn("authentication failed: the admin token was sent as the user name", "endpoint", "admin", "remote", addr)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(the admin token sent as the user name)", Remote: addr},
+				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: wrong user name or password: the admin token sent as the user name"})
+			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
+		}
 		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: locked out"})

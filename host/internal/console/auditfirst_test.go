@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -200,5 +201,30 @@ func TestChangeEntryHoldsNoFormData(t *testing.T) {
 		if strings.Contains(e.Detail, tc.absent) || strings.Contains(e.Detail, "张三") {
 			t.Errorf("%s: the entry holds form data: %q", name, e.Detail)
 		}
+	}
+}
+
+// TestTokenTypedAsNameNotRecorded: the admin token typed in the user
+// field (with anything as the password) is a failed sign-in whose audit
+// entry, log line and page never hold the token: it is recorded under a
+// placeholder name.
+func TestTokenTypedAsNameNotRecorded(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	f := newFixture(t, testToken, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	c := f.client()
+	r := c.post("/console/login", url.Values{"user": {testToken}, "password": {"whatever-0123"}})
+	if r.code == http.StatusSeeOther || strings.Contains(r.body, testToken) {
+		t.Errorf("sign-in with the token as the name: HTTP %d, the page shows the token: %v", r.code, strings.Contains(r.body, testToken))
+	}
+	es, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "login"})
+	if err != nil || len(es) != 1 || es[0].Outcome != audit.Refused {
+		t.Fatalf("audit: %+v %v; want one refused sign-in", es, err)
+	}
+	if e := es[0]; strings.Contains(e.Actor+e.Detail+e.Target, testToken) {
+		t.Errorf("the audit entry holds the admin token: %+v", e)
+	}
+	if strings.Contains(logs.String(), testToken) {
+		t.Errorf("the log holds the admin token:\n%s", logs.String())
 	}
 }

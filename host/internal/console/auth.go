@@ -784,6 +784,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusBadRequest, problem)
 			return
 		}
+		if c.o.AdminToken != "" && sameSecret(d.User, c.o.AdminToken) {
+			// The admin token typed as the name: never recorded, logged
+			// or shown back. Answered as any wrong password (no oracle for
+			// guessing the token), and counted as a failed token sign-in.
+			c.o.Lockout.Fail(tokenLockKey, addr)
+			c.o.Logger.Warn("console: sign-in refused: the admin token was typed as the user name", "remote", addr)
+			_ = c.o.Audit.Write(r.Context(), audit.Actor{Name: tokenAsName, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "wrong user name or password: the admin token typed as the user name"})
+			d.User = ""
+			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
+			return
+		}
 		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
 			mins := int((wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out"})
@@ -854,6 +866,10 @@ func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err 
 // an address count together whatever names they use (no user name can
 // hold a control character, so none is this one).
 const tokenLockKey = "\x00admin token"
+
+// tokenAsName is the name a sign-in is recorded under when the admin
+// token was typed as the user name (the token is never recorded).
+const tokenAsName = "(the admin token typed as the user name)"
 
 // tokenLocked refuses an admin token sign-in from an address that failed
 // too often; wait is how long it must still wait.
