@@ -228,3 +228,40 @@ func TestTokenTypedAsNameNotRecorded(t *testing.T) {
 		t.Errorf("the log holds the admin token:\n%s", logs.String())
 	}
 }
+
+// TestSignInNeedsItsAuditEntry: a sign-in is recorded before its session
+// starts; when the audit log cannot take the entry nobody is signed in
+// (503 with Retry-After for a passing outage of the store, 500 for a
+// fault), with a password, the admin token or a trusted proxy's header.
+func TestSignInNeedsItsAuditEntry(t *testing.T) {
+	t.Parallel()
+	for fname, fl := range auditFailures() {
+		t.Run(fname, func(t *testing.T) {
+			t.Parallel()
+			sink := &auditSink{}
+			proxy, err := access.NewProxy("X-Remote-User", "X-Remote-Role", []string{"127.0.0.1/32"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, testToken, func(o *Options) { o.Audit, o.Proxy = audit.New(sink, o.Logger), proxy })
+			sink.Store = f.st
+			pw := f.addUser("li.admin", access.Admin)
+			sink.err.Store(&fl.err)
+			for name, creds := range map[string][2]string{"password": {"li.admin", pw}, "admin token": {"pharm01", testToken}} {
+				c := f.client()
+				r := c.post("/console/login", url.Values{"user": {creds[0]}, "password": {creds[1]}})
+				if r.code != fl.code || r.h.Get("Retry-After") != fl.retry || len(r.h.Values("Set-Cookie")) != 0 {
+					t.Errorf("%s: sign-in with the audit log failing: HTTP %d Retry-After %q cookies %q; want %d, Retry-After %q, no session",
+						name, r.code, r.h.Get("Retry-After"), r.h.Values("Set-Cookie"), fl.code, fl.retry)
+				}
+			}
+			c := f.client()
+			req, _ := http.NewRequest("GET", f.srv.URL+"/console/", nil)
+			req.Header.Set("X-Remote-User", "nurse01")
+			req.Header.Set("X-Remote-Role", "viewer")
+			if r := c.do(req); r.code != fl.code || len(r.h.Values("Set-Cookie")) != 0 {
+				t.Errorf("proxy sign-in with the audit log failing: HTTP %d cookies %q; want %d, no session", r.code, r.h.Values("Set-Cookie"), fl.code)
+			}
+		})
+	}
+}

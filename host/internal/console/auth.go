@@ -369,16 +369,21 @@ var auditsItself = map[string]bool{
 // a 500 that says to tell the administrator (no audit store, a fault of
 // the store). Neither shows the error's text (the log has it).
 func (c *Console) auditFailed(w http.ResponseWriter, r *http.Request, err error) {
-	const what = "Nothing was done: every change is recorded in the audit log before it is made, and the entry could not be written"
+	c.notAudited(w, r, "Nothing was done: every change is recorded in the audit log before it is made, and the entry could not be written", err)
+}
+
+// notAudited answers a request not carried out because its audit entry
+// (err) could not be written first; what says so (auditFailed).
+func (c *Console) notAudited(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if o, down := outage.Store(err); down {
-		c.o.Logger.Error("console: change not made: its audit entry could not be written", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+		c.o.Logger.Error("console: not done: its audit entry could not be written", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
 		c.fail(w, r, http.StatusServiceUnavailable, "无法记录审计，未执行 (not done: audit log unavailable)",
 			what+": "+o.String()+". 这是暂时的故障 (a temporary outage), not a problem with your request.", retryFix)
 		return
 	}
-	c.o.Logger.Error("console: change not made: its audit entry could not be written", "path", r.URL.Path, "err", err)
+	c.o.Logger.Error("console: not done: its audit entry could not be written", "path", r.URL.Path, "err", err)
 	c.fail(w, r, http.StatusInternalServerError, "无法记录审计，未执行 (not done: audit log unavailable)", what+".",
-		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: change not made\") has the cause.")
+		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: not done\") has the cause.")
 }
 
 // changeEntry is the audit entry of a post (its attempt, and its outcome
@@ -609,10 +614,14 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}
+	// Recorded before the session starts (as a sign-in with a password).
+	actor.Role = role.String()
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader}); err != nil {
+		c.notAudited(w, r, signInNotAudited, err)
+		return nil, false
+	}
 	s := c.startSession(r, name, role, viaProxy, stamp)
 	c.setCookie(w, r, s.id, 0)
-	actor.Role = role.String()
-	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader})
 	return s, true
 }
 
@@ -830,13 +839,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		c.o.Lockout.Succeed(d.User, addr)
 	}
+	// Recorded before the session starts: a sign-in the audit log cannot
+	// take is not made.
+	actor.Role = role.String()
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via}); err != nil {
+		c.notAudited(w, r, signInNotAudited, err)
+		return
+	}
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
 	s := c.startSession(r, d.User, role, via, stamp)
 	c.setCookie(w, r, s.id, 0)
-	actor.Role = role.String()
-	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
 	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)
 }
@@ -866,6 +880,10 @@ func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err 
 // an address count together whatever names they use (no user name can
 // hold a control character, so none is this one).
 const tokenLockKey = "\x00admin token"
+
+// signInNotAudited is what a sign-in page says when the sign-in was not
+// made because its audit entry could not be written.
+const signInNotAudited = "Nobody was signed in: every sign-in is recorded in the audit log before its session starts, and the entry could not be written"
 
 // tokenAsName is the name a sign-in is recorded under when the admin
 // token was typed as the user name (the token is never recorded).

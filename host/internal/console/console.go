@@ -101,7 +101,10 @@
 // nothing is done and the page says so: 503 with Retry-After while the
 // store is passing unavailable, naming it, else 500 (no audit store, a
 // fault). Signing out (never refused) and the reveal of personal data
-// (recorded before anything is shown) record themselves. An entry names
+// (recorded before anything is shown) record themselves. A sign-in (with
+// a password, the admin token or a trusted proxy's header) is recorded
+// before its session starts; when it cannot be, nobody is signed in (the
+// same 503 or 500). An entry names
 // the console's own fields (job, message id, list, action, change), masked
 // as log lines are; never the fields of a plugin's form.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
