@@ -30,6 +30,8 @@ type memAudit struct {
 	mu  sync.Mutex
 	got []store.AuditEntry
 	err error
+	// upTo, when positive, fails every entry once it holds that many.
+	upTo int
 }
 
 func (m *memAudit) AppendAudit(_ context.Context, e store.AuditEntry) (int64, error) {
@@ -37,6 +39,9 @@ func (m *memAudit) AppendAudit(_ context.Context, e store.AuditEntry) (int64, er
 	defer m.mu.Unlock()
 	if m.err != nil {
 		return 0, m.err
+	}
+	if m.upTo > 0 && len(m.got) >= m.upTo {
+		return 0, errors.New("store: sqlite: append audit: disk I/O error")
 	}
 	m.got = append(m.got, e)
 	return int64(len(m.got)), nil
@@ -249,5 +254,42 @@ func TestTokenAsUserNameNotRecorded(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), token) {
 		t.Errorf("the log holds the admin token:\n%s", f.logs.String())
+	}
+}
+
+// TestLostOutcomeIsLoggedAndCounted: when a change's attempt was written
+// but its outcome cannot be (the change was made already, and stands),
+// the answer is the change's own, the attempt stays in the audit log, and
+// the loss is logged as an error naming the attempt and counted in
+// medgate_audit_entries_lost_total for an alert.
+func TestLostOutcomeIsLoggedAndCounted(t *testing.T) {
+	t.Parallel()
+	b := &changeBackend{fakeBackend: *okBackend()}
+	sink := &memAudit{upTo: 1}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	reg := prometheus.NewRegistry()
+	srv := httptest.NewServer(Handler(b, Options{IngressTimeout: time.Second, AdminToken: "tok", MaxBodyBytes: 1 << 10, Registry: reg,
+		Logger: log, Audit: audit.New(sink, log)}))
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/admin/reload", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || b.loads.Load() != 1 {
+		t.Fatalf("reload: HTTP %d, reloaded %d; want 200 and done", resp.StatusCode, b.loads.Load())
+	}
+	if es := sink.entries(); len(es) != 1 || es[0].Outcome != audit.Attempted || es[0].Action != "config.reload" {
+		t.Errorf("audit log %+v; want the attempt only", es)
+	}
+	if logs := logs.String(); !strings.Contains(logs, "outcome of an attempted change is not recorded") || !strings.Contains(logs, "attempt=1") ||
+		!strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the lost outcome is not logged as an error naming the attempt:\n%s", logs)
+	}
+	if got := lostTotal(t, reg); got != 1 {
+		t.Errorf("medgate_audit_entries_lost_total = %v, want 1", got)
 	}
 }
