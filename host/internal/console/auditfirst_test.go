@@ -1,7 +1,9 @@
 package console
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -263,5 +267,40 @@ func TestSignInNeedsItsAuditEntry(t *testing.T) {
 				t.Errorf("proxy sign-in with the audit log failing: HTTP %d cookies %q; want %d, no session", r.code, r.h.Values("Set-Cookie"), fl.code)
 			}
 		})
+	}
+}
+
+// TestDownloadNeedsItsAuditEntry: a file a plugin handed over (an export,
+// which may hold personal data) is sent only once its download is in the
+// audit log, as a reveal is shown only then.
+func TestDownloadNeedsItsAuditEntry(t *testing.T) {
+	t.Parallel()
+	sink := &auditSink{}
+	f := newFixture(t, testToken, func(o *Options) { o.Audit = audit.New(sink, o.Logger) })
+	sink.Store = f.st
+	content := []byte("PK\x03\x04 pretend workbook")
+	stored, err := f.art.Put("tracecode", "s1", "tracecode-s1-x.xlsx", "", bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.b.handlers["tracecode.export"] = func(json.RawMessage) *message.Reply {
+		return okReply(map[string]any{"artifact": stored.ID, "rows": map[string]int{"codes": 2}})
+	}
+	c := f.client()
+	c.login("a")
+	r := c.post("/console/form/tracecode/export", url.Values{"site": {"s1"}, "from": {"2026-11-26"}, "to": {"2026-11-26"}, "csrf": {c.csrf}})
+	link := regexp.MustCompile(`/console/download/[0-9a-f]+`).FindString(r.body)
+	if link == "" {
+		t.Fatalf("no download link: %d %s", r.code, r.body)
+	}
+	for fname, fl := range auditFailures() {
+		sink.err.Store(&fl.err)
+		if r := c.get(link); r.code != fl.code || strings.Contains(r.body, string(content)) {
+			t.Errorf("%s: download with the audit log failing: HTTP %d, file sent: %v; want %d and nothing sent", fname, r.code, strings.Contains(r.body, string(content)), fl.code)
+		}
+	}
+	sink.err.Store(nil)
+	if r := c.get(link); r.code != http.StatusOK || r.body != string(content) {
+		t.Errorf("download once the audit log is back: HTTP %d", r.code)
 	}
 }

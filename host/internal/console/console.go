@@ -103,8 +103,9 @@
 // fault). Signing out (never refused) and the reveal of personal data
 // (recorded before anything is shown) record themselves. A sign-in (with
 // a password, the admin token or a trusted proxy's header) is recorded
-// before its session starts; when it cannot be, nobody is signed in (the
-// same 503 or 500). An entry names
+// before its session starts, and a download of a file a plugin handed
+// over before the file is sent; when either cannot be, nothing is done
+// (the same 503 or 500). An entry names
 // the console's own fields (job, message id, list, action, change), masked
 // as log lines are; never the fields of a plugin's form.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
