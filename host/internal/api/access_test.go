@@ -245,7 +245,7 @@ func TestAdminAuditLog(t *testing.T) {
 		}
 		return code
 	}
-	if code := get("/admin/audit?user=u-operator&limit=2"); code != 200 || len(page.Entries) != 2 || page.Next == "" {
+	if code := get("/admin/audit?user=u-operator&limit=3"); code != 200 || len(page.Entries) != 3 || page.Next == "" {
 		t.Fatalf("first page: %d %+v", code, page)
 	}
 	if e := page.Entries[0]; e.Action != "login" || e.Outcome != "refused" || e.From != "127.0.0.1" {
@@ -254,7 +254,10 @@ func TestAdminAuditLog(t *testing.T) {
 	if e := page.Entries[1]; e.Action != "message.replay" || e.Target != "/admin/messages/m3/replay" || e.Outcome != "ok" || e.Role != "operator" {
 		t.Fatalf("replay entry: %+v", e)
 	}
-	if code := get(page.Next); code != 200 || len(page.Entries) != 2 || page.Entries[0].Target != "/admin/messages/m2/replay" {
+	if e := page.Entries[2]; e.Action != "message.replay" || e.Target != "/admin/messages/m3/replay" || e.Outcome != "attempted" {
+		t.Fatalf("the replay's attempt: %+v", e)
+	}
+	if code := get(page.Next); code != 200 || len(page.Entries) != 3 || page.Entries[0].Target != "/admin/messages/m2/replay" {
 		t.Fatalf("second page: %d %+v", code, page)
 	}
 	if code := get("/admin/audit?action=login&user=u-operator"); code != 200 || len(page.Entries) != 1 {
@@ -305,7 +308,7 @@ func TestTokenLimitBehindTrustedProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, AdminToken: "tok-0123456789abcdef", MaxBodyBytes: 1 << 10,
-		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy, Audit: testAudit(nil)}))
 	defer srv.Close()
 	get := func(from, token string) int {
 		req, _ := http.NewRequest("GET", srv.URL+"/admin/plugins", nil)
@@ -352,7 +355,7 @@ func TestReadyzDetailsNotForProxiedClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10,
-		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy, Audit: testAudit(nil)}))
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, from string
@@ -387,7 +390,7 @@ func TestOpenAdminAPIOnlyOnThisMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(Handler(okBackend(), Options{IngressTimeout: time.Second, MaxBodyBytes: 1 << 10,
-		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy}))
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Proxy: proxy, Audit: testAudit(nil)}))
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, from string

@@ -24,6 +24,16 @@
 // accepted whose outcome is not known in time is 504 (ask again with the
 // same id).
 //
+// Every change of the admin API (any method but GET and HEAD: run a job,
+// replay, reload, re-encrypt, change a site's plugin) is recorded in the
+// audit log as attempted before it is made, and its outcome after, naming
+// the attempt (package audit explains why two entries). When the attempt
+// cannot be written the change is not made: 503 audit_unavailable with
+// Retry-After while the store is passing unavailable, naming it; 500
+// audit_unavailable otherwise (no audit store). An outcome that cannot be
+// written is logged as an error and counted in
+// medgate_audit_entries_lost_total, which an alert watches.
+//
 // Hostile clients get nowhere: every request must name this server in its
 // Host header (no DNS rebinding); the ingress and admin API refuse other
 // sites' pages (Origin, Sec-Fetch-Site), take only JSON bodies and send no
@@ -159,8 +169,9 @@ type Options struct {
 	// Proxy, when set, is a trusted reverse proxy whose X-Forwarded-For
 	// names the client.
 	Proxy *access.Proxy
-	// Audit records every change made through the admin API (nil: none
-	// is recorded and each attempt is logged as an error).
+	// Audit records every change made through the admin API, before and
+	// after it is made (nil: none can be recorded, so every change is
+	// refused 500 audit_unavailable and logged as an error).
 	Audit *audit.Recorder
 	// Sites lists and changes sites' plugins (nil: 501 on those routes).
 	Sites *siteadmin.Service
@@ -200,6 +211,17 @@ func handler(b Backend, o Options, table func(*server) []route) http.Handler {
 	if o.Audit == nil {
 		// Records nothing, but logs every entry as an error.
 		o.Audit = audit.New(nil, o.Logger)
+	}
+	if o.Registry != nil {
+		// An alert's signal: a change whose attempt or outcome the audit
+		// log did not take (package audit). Shared by the console, which
+		// records through the same recorder. A second server on the same
+		// registry keeps the first's.
+		rec := o.Audit
+		_ = o.Registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "medgate_audit_entries_lost_total",
+			Help: "Audit entries not written: attempts (their change was then not made) and outcomes (their change was made or refused already); any rise needs an alert.",
+		}, func() float64 { return float64(rec.Lost()) }))
 	}
 	clients := o.Clients
 	if o.IngressToken != "" {

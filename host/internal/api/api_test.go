@@ -63,7 +63,7 @@ func (f *fakeBackend) Replay(_ context.Context, id string) error {
 
 func serve(b Backend, admin string) *httptest.Server {
 	h := Handler(b, Options{IngressTimeout: 50 * time.Millisecond, AdminToken: admin, MaxBodyBytes: 1 << 10,
-		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: testAudit(nil)})
 	return httptest.NewServer(h)
 }
 

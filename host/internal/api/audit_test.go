@@ -24,9 +24,9 @@ import (
 )
 
 // TestNoAuditStoreIsLogged: an admin API started without an audit
-// recorder records nothing, but logs every change it would have recorded
-// as an error naming the action and the caller, so no change goes
-// unaudited unnoticed.
+// recorder records nothing, so it makes no change: it refuses each (500
+// audit_unavailable) and logs it as an error naming the action and the
+// caller.
 func TestNoAuditStoreIsLogged(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
@@ -39,8 +39,11 @@ func TestNoAuditStoreIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "audit_unavailable") {
+		t.Errorf("a reload without an audit store: HTTP %d %s; want 500 audit_unavailable", resp.StatusCode, body)
+	}
 	if got := logs.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "audit: entry not recorded") ||
 		!strings.Contains(got, "action=config.reload") || !strings.Contains(got, "actor=admin-token") {
 		t.Errorf("the unrecorded reload is not logged as an error with its action and caller:\n%s", got)

@@ -3,11 +3,13 @@ package api
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 )
 
@@ -62,8 +64,11 @@ var auditActions = map[string]string{
 
 // admin guards an admin route: browser checks, then who calls (the admin
 // token, a user with HTTP Basic, or anyone while the API is open), then
-// the role. The handler runs with the audit actor in its context; a change
-// it did not record itself is recorded here with its outcome: ok, refused
+// the role. The handler runs with the audit actor in its context. A
+// change (any method but GET and HEAD) is first recorded as attempted
+// (audit.Begin); when that entry cannot be written the change is not made
+// and the answer says so (auditError). Its outcome, when the handler did
+// not record it itself, is recorded here, naming the attempt: ok, refused
 // for an [Error] marked refused (the caller's request was wrong), else
 // failed.
 func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
@@ -84,6 +89,17 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			}
 			return &Error{Status: http.StatusForbidden, Code: "forbidden",
 				Message: r.Pattern + " needs the role " + need.String() + "; " + u.Name + " has the role " + u.Role.String() + " (change it with: medgate user role " + u.Name + " " + need.String() + ")"}
+		}
+		if change {
+			// Announced before it is made (see package audit): a change
+			// the audit log cannot take is not made.
+			actx, err := audit.Begin(ctx, audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: r.PathValue("site"),
+				Detail: "admin API " + r.Pattern})
+			if err != nil {
+				return s.auditError(r, err)
+			}
+			ctx = actx
+			r = r.WithContext(ctx)
 		}
 		err = h(w, r)
 		if change && !audit.Recorded(ctx) {
@@ -118,6 +134,18 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			s.limit.failures.WithLabelValues("admin").Inc()
 			s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", "(not a user name)", "remote", addr)
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(not a user name)", Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: not a user name"})
+			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
+		}
+		if _, isToken := match(s.adminCreds, name); isToken {
+			// The admin token sent as the name: never recorded or logged;
+			// refused as any wrong password and counted by the limiter
+			// (a guess at the token).
+			s.limit.fail(addr)
+			s.limit.failures.WithLabelValues("admin").Inc()
+			s.o.Logger.Warn("authentication failed: the admin token was sent as the user name", "endpoint", "admin", "remote", addr)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(the admin token sent as the user name)", Remote: addr},
+				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: wrong user name or password: the admin token sent as the user name"})
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
@@ -169,4 +197,23 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		return access.User{}, err
 	}
 	return access.User{Name: "admin-token", Role: access.Admin}, nil
+}
+
+// auditError answers a change that was not made because its audit entry
+// could not be written first (err, from audit.Begin): 503 audit_unavailable
+// with Retry-After while the store is passing unavailable, naming it and
+// saying to send the request again; else 500 audit_unavailable (no audit
+// store, a fault of the store), saying to tell the administrator. Neither
+// shows the store's error (the log has it).
+func (s *server) auditError(r *http.Request, err error) error {
+	if o, down := outage.Store(err); down {
+		s.o.Logger.Error("admin API: change not made: its audit entry could not be written; answered 503", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Dependency: o.Dependency, retryAfter: outage.RetryAfter,
+			Message: fmt.Sprintf("nothing was changed: every change is recorded in the audit log before it is made, and %s; this is a transient outage, not a fault of the request: "+
+				"send the same request again in %d seconds (Retry-After). If it lasts, check GET /readyz and the database server", o, outage.RetryAfter)}
+	}
+	s.o.Logger.Error("admin API: change not made: its audit entry could not be written", "path", r.URL.Path, "err", err)
+	return &Error{Status: http.StatusInternalServerError, Code: "audit_unavailable",
+		Message: "nothing was changed: every change is recorded in the audit log before it is made, and the audit log could not be written " +
+			"(this is not a passing outage, so sending it again will not help); tell medgate's administrator: the medgate log (\"change not made\") has the cause"}
 }

@@ -130,6 +130,9 @@ func newFixture(t *testing.T, b Backend, o Options) *fixture {
 	f.reg = o.Registry
 	o.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
 	o.Now = f.clock.now
+	if o.Audit == nil {
+		o.Audit = testAudit(o.Logger)
+	}
 	f.srv = httptest.NewServer(Handler(b, o))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -152,10 +152,12 @@ func TestAdminSites(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Actor+" "+e.Outcome+" "+e.Detail)
 	}
-	want := "u-admin ok enabled false|u-admin ok settings set: retries, url|" +
-		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body|" +
-		"u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large|" +
-		"u-admin refused settings set: colour, retries, url"
+	// Each change attempted first, then its outcome naming the attempt.
+	const attempted = "u-admin attempted admin API PUT /admin/sites/{site}/plugins/{plugin}"
+	want := "u-admin ok enabled false; attempt #10|" + attempted + "|u-admin ok settings set: retries, url; attempt #8|" + attempted +
+		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body; attempt #6|" + attempted +
+		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large; attempt #4|" + attempted +
+		"|u-admin refused settings set: colour, retries, url; attempt #2|" + attempted
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}
@@ -224,11 +226,11 @@ func TestSiteChangeOutcomeAudited(t *testing.T) {
 			t.Errorf("%s: HTTP %d %s; want %d", tc.name, resp.StatusCode, b, tc.code)
 		}
 		got, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "site.plugin.update", Limit: 100})
-		if err != nil || len(got) != recorded+1 {
-			t.Fatalf("%s: audit log: %d entries (%v), want %d", tc.name, len(got), err, recorded+1)
+		if err != nil || len(got) != recorded+2 {
+			t.Fatalf("%s: audit log: %d entries (%v), want %d", tc.name, len(got), err, recorded+2)
 		}
-		recorded++
-		if got[0].Outcome != tc.outcome {
+		recorded += 2 // attempted, then the outcome
+		if got[1].Outcome != audit.Attempted || got[0].Outcome != tc.outcome {
 			t.Errorf("%s: audited %q (%s); want %q", tc.name, got[0].Outcome, got[0].Detail, tc.outcome)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -134,5 +135,54 @@ func TestWriteBoundsWhatCallersPass(t *testing.T) {
 		if n := len([]rune(v)); n > maxDetail+1 {
 			t.Errorf("the %s is stored with %d characters", what, n)
 		}
+	}
+}
+
+// TestAttemptThenOutcome: a change is announced (attempted) before it is
+// made, and its outcome names the attempt; an attempt that cannot be
+// written is an error (the change must not be made), and an outcome that
+// cannot be written is logged as the attempt's lost outcome; both are
+// counted as lost.
+func TestAttemptThenOutcome(t *testing.T) {
+	t.Parallel()
+	sink := &memSink{}
+	var logs bytes.Buffer
+	rc := New(sink, slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := With(t.Context(), rc, Actor{Name: "amy", Role: "admin"})
+	actx, err := Begin(ctx, Entry{Action: "config.reload", Target: "/admin/reload", Detail: "admin API POST /admin/reload"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Recorded(actx) {
+		t.Fatal("Begin counts as the outcome")
+	}
+	if err := Record(actx, Entry{Action: "config.reload", Target: "/admin/reload", Outcome: OK, Detail: "reloaded"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range sink.got {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Outcome+" "+e.Detail)
+	}
+	want := []string{"amy config.reload attempted admin API POST /admin/reload", "amy config.reload ok reloaded; attempt #1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("entries\n got %q\nwant %q", got, want)
+	}
+
+	sink.err = errors.New("database is locked")
+	if _, err := Begin(ctx, Entry{Action: "job.run"}); err == nil || !strings.Contains(err.Error(), "database is locked") ||
+		!strings.Contains(err.Error(), "not made") {
+		t.Fatalf("Begin on a failing store = %v", err)
+	}
+	if err := Record(actx, Entry{Action: "config.reload", Outcome: Failed}); err == nil {
+		t.Fatal("a lost outcome is not reported")
+	}
+	if !strings.Contains(logs.String(), "outcome of an attempted change is not recorded") || !strings.Contains(logs.String(), "attempt=1") {
+		t.Errorf("the lost outcome is not logged with its attempt:\n%s", logs.String())
+	}
+	if rc.Lost() != 2 {
+		t.Errorf("Lost() = %d, want 2", rc.Lost())
+	}
+	if _, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Begin(ctx, Actor{Name: "amy"}, Entry{Action: "x"}); !errors.Is(err, ErrNoSink) {
+		t.Errorf("Begin without a store = %v; want ErrNoSink", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medgate/medgate/host/internal/api"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -46,9 +47,16 @@ func (b reloadBackend) ReloadReport(context.Context) ([]string, error) {
 // they need a restart; the reply used to say only "reloaded".
 func TestReloadPrintsWhatNeedsARestart(t *testing.T) {
 	t.Setenv("MEDGATE_USER", "")
+	// The admin API makes no change it cannot audit.
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(api.Handler(reloadBackend{notApplied: []string{"store.path", "mllp.listeners"}}, api.Options{
 		IngressTimeout: time.Second, MaxBodyBytes: 1 << 10, Registry: prometheus.NewRegistry(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		Logger: log, Audit: audit.New(st, log)}))
 	defer srv.Close()
 	cfg := filepath.Join(t.TempDir(), "medgate.yaml")
 	if err := os.WriteFile(cfg, []byte("http: {listen: 127.0.0.1:1}\nsites:\n  - code: h1\n"), 0o600); err != nil {

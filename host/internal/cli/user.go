@@ -31,6 +31,10 @@ const userUsage = `usage:
 // stdin is the password source (a variable so tests can feed it).
 var stdin io.Reader = os.Stdin
 
+// openStore opens the configured store (a variable so tests can make its
+// audit log fail).
+var openStore = daemon.OpenStore
+
 func init() {
 	commands = append(commands, command{"user", "add|passwd|role|disable|enable|list [-config FILE] …",
 		"manage console users and their roles (passwords are read from the terminal or stdin, never from arguments)", userCmd})
@@ -38,7 +42,10 @@ func init() {
 
 // userCmd runs `medgate user …` on the configured store directly, so it
 // works whether medgate is running or not. Every change is audited as
-// done by "cli:<login name>".
+// done by "cli:<login name>": recorded as attempted before it is made
+// (when the audit log cannot take that entry nothing changes and the
+// command fails), then with its outcome (when that cannot be written the
+// change stands and stderr says so).
 func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(userUsage)
@@ -83,7 +90,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	st, err := daemon.OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -110,32 +117,42 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return tw.Flush()
 	}
 	name := rest[0]
-	var detail string
-	switch sub {
-	case "add":
-		err, detail = users.Add(ctx, name, role, password), "role "+role.String()
-	case "passwd":
-		err, detail = users.SetPassword(ctx, name, password), "password changed"
-	case "role":
-		err, detail = users.SetRole(ctx, name, role), "role "+role.String()
-	case "disable":
-		err, detail = users.SetDisabled(ctx, name, true), "disabled"
-	case "enable":
-		err, detail = users.SetDisabled(ctx, name, false), "enabled"
-	}
-	outcome := audit.OK
-	if err != nil {
-		outcome = audit.Failed
-	}
+	detail := map[string]string{"add": "role " + role.String(), "passwd": "password changed", "role": "role " + role.String(),
+		"disable": "disabled", "enable": "enabled"}[sub]
 	actor := "cli"
 	if u := os.Getenv("USER"); u != "" {
 		actor = "cli:" + u
 	} else if u, err := user.Current(); err == nil && u.Username != "" {
 		actor = "cli:" + u.Username
 	}
-	if aerr := audit.New(st, nil).Write(ctx, audit.Actor{Name: actor, Role: "admin", Remote: "local"},
-		audit.Entry{Action: "user." + sub, Target: name, Outcome: outcome, Detail: detail}); aerr != nil && err == nil {
-		err = aerr
+	// Announced before it is made (see package audit): a change the audit
+	// log cannot take is not made.
+	at, err := audit.New(st, nil).Begin(ctx, audit.Actor{Name: actor, Role: "admin", Remote: "local"},
+		audit.Entry{Action: "user." + sub, Target: name, Detail: detail})
+	if err != nil {
+		return fmt.Errorf("user %s: %w; try again once the store is back (medgate user list shows it)", name, err)
+	}
+	switch sub {
+	case "add":
+		err = users.Add(ctx, name, role, password)
+	case "passwd":
+		err = users.SetPassword(ctx, name, password)
+	case "role":
+		err = users.SetRole(ctx, name, role)
+	case "disable":
+		err = users.SetDisabled(ctx, name, true)
+	case "enable":
+		err = users.SetDisabled(ctx, name, false)
+	}
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	if aerr := at.Finish(ctx, outcome, ""); aerr != nil {
+		// The change was made (or failed) already: said, not undone; the
+		// attempt is in the audit log.
+		fmt.Fprintf(stderr, "medgate: warning: the change was made (outcome %s), but its outcome could not be written to the audit log "+
+			"(the attempt is there, entry #%d): %v; tell the administrator\n", outcome, at.ID, aerr)
 	}
 	if err != nil {
 		return err

@@ -2,12 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/daemon"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -69,8 +74,97 @@ func TestUserCommand(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Action+" "+e.Target+" "+e.Outcome)
 	}
-	want := "user.enable pharm01 ok|user.role nobody failed|user.disable pharm01 ok|user.role pharm01 ok|user.passwd pharm01 ok|user.add pharm01 failed|user.add pharm01 ok"
+	// Each change attempted first, then its outcome.
+	want := "user.enable pharm01 ok|user.enable pharm01 attempted|user.role nobody failed|user.role nobody attempted|" +
+		"user.disable pharm01 ok|user.disable pharm01 attempted|user.role pharm01 ok|user.role pharm01 attempted|" +
+		"user.passwd pharm01 ok|user.passwd pharm01 attempted|user.add pharm01 failed|user.add pharm01 attempted|user.add pharm01 ok|user.add pharm01 attempted"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
+
+// failingAudit is a store whose audit log fails from the fail-th entry
+// on (1: every entry; 2: every entry after the first).
+type failingAudit struct {
+	store.Store
+	fail, n int
+}
+
+func (f *failingAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
+	f.n++
+	if f.n >= f.fail {
+		return 0, errors.New("store: sqlite: append audit: database is locked")
+	}
+	return f.Store.AppendAudit(ctx, e)
+}
+
+// TestUserChangeNeedsItsAuditEntry: a `medgate user` change is recorded
+// as attempted before it is made, so when the audit log cannot take that
+// entry nothing changes and the command fails saying so; when only its
+// outcome cannot be written (the change was made already) the command
+// says so on stderr and the attempt stays in the log. Not parallel: it
+// replaces the store opener and stdin.
+func TestUserChangeNeedsItsAuditEntry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(cfg, []byte("kafka:\n  embedded: {}\nstore:\n  path: data/medgate.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fail := 0
+	defer func(o func(context.Context, *config.Config) (store.Store, error)) { openStore = o }(openStore)
+	openStore = func(ctx context.Context, c *config.Config) (store.Store, error) {
+		st, err := daemon.OpenStore(ctx, c)
+		if err != nil || fail == 0 {
+			return st, err
+		}
+		return &failingAudit{Store: st, fail: fail}, nil
+	}
+	run := func(input string, args ...string) (int, string, string) {
+		stdin = strings.NewReader(input)
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"user"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	fail = 1
+	cases := map[string][]string{
+		"add":     {"add", "-config", cfg, "amy", "admin"},
+		"passwd":  {"passwd", "-config", cfg, "bob"},
+		"role":    {"role", "-config", cfg, "bob", "admin"},
+		"disable": {"disable", "-config", cfg, "bob"},
+	}
+	fail = 0
+	if code, out, errs := run("bob-password-01\n", "add", "-config", cfg, "bob", "viewer"); code != 0 {
+		t.Fatalf("add bob: %d %s %s", code, out, errs)
+	}
+	fail = 1
+	for name, args := range cases {
+		code, _, errs := run("new-password-99\n", args...)
+		if code == 0 || !strings.Contains(errs, "database is locked") || !strings.Contains(errs, "not made") {
+			t.Errorf("%s with the audit log failing: exit %d, %q; want a failure saying nothing was changed", name, code, errs)
+		}
+	}
+	fail = 0
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "data", "medgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	users := access.NewUsers(st, access.DefaultParams)
+	if ok, _ := users.Exists(t.Context(), "amy"); ok {
+		t.Error("amy was added although the audit log failed")
+	}
+	if u, err := users.Authenticate(t.Context(), "bob", "bob-password-01"); err != nil || u.Role != access.Viewer {
+		t.Errorf("bob was changed although the audit log failed: %+v %v", u, err)
+	}
+
+	// The attempt written, the outcome not: made, and said so.
+	fail = 2
+	code, out, errs := run("", "role", "-config", cfg, "bob", "operator")
+	if code != 0 || !strings.Contains(out, "role operator") || !strings.Contains(errs, "was made") || !strings.Contains(errs, "attempt") {
+		t.Errorf("role with the outcome lost: exit %d, %q %q; want done, and a warning naming the attempt", code, out, errs)
+	}
+	es, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "user.role", Limit: 1})
+	if err != nil || len(es) != 1 || es[0].Outcome != audit.Attempted || es[0].Target != "bob" {
+		t.Errorf("the attempt is not in the audit log: %+v %v", es, err)
 	}
 }

@@ -290,10 +290,14 @@ func TestAuditPage(t *testing.T) {
 	c := f.client()
 	c.signIn("li.admin", pw)
 	body := c.get("/console/admin/audit?user=pharm01").body
-	for _, want := range []string{"审计日志 Audit log", "pharm01", "job.run", "/console/jobs/run", "job tracecode/s1/stockin-sync", "login", "via admin token", "成功 ok"} {
+	for _, want := range []string{"审计日志 Audit log", "pharm01", "job.run", "/console/jobs/run", "job tracecode/s1/stockin-sync", "login", "via admin token", "成功 ok",
+		`<span class="pill pending">尝试 attempted</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("audit page lacks %q", want)
 		}
+	}
+	if strings.Contains(body, "失败 attempted") {
+		t.Error("the audit page shows an attempt as failed")
 	}
 	if strings.Contains(body, "li.admin</td>") {
 		t.Error("the user filter let another user's entries through")

@@ -35,16 +35,26 @@ func (l *logBuffer) String() string {
 }
 
 // TestNoAuditStoreIsLogged: a console started without an audit recorder
-// records nothing, but logs every sign-in and change it would have
-// recorded as an error naming the action and the user, so no action goes
-// unaudited unnoticed.
+// records nothing, so it signs nobody in and makes no change (the job
+// does not run), and logs every sign-in and change it would have recorded
+// as an error naming the action and the user.
 func TestNoAuditStoreIsLogged(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	f := newFixture(t, testToken, func(o *Options) { o.Audit, o.Logger = nil, slog.New(slog.NewTextHandler(&logs, nil)) })
 	c := f.client()
-	c.login("op01")
-	c.action("/console/jobs/run", url.Values{"job": {"tracecode/s1/stockin-sync"}})
+	if r := c.post("/console/login", url.Values{"user": {"op01"}, "password": {testToken}}); r.code != http.StatusInternalServerError {
+		t.Errorf("a sign-in without an audit store: HTTP %d; want 500", r.code)
+	}
+	// A session the console holds anyway (e.g. started before).
+	s, _ := f.c.sessions.create("op01", access.Operator, viaToken, "")
+	req, _ := http.NewRequest("POST", f.srv.URL+"/console/jobs/run", strings.NewReader(url.Values{"csrf": {s.csrf}, "job": {"tracecode/s1/stockin-sync"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+	if r := c.do(req); r.code != http.StatusInternalServerError || len(f.b.triggered) != 0 {
+		t.Errorf("a job run without an audit store: HTTP %d, jobs run %v; want 500 and none", r.code, f.b.triggered)
+	}
 	got := logs.String()
 	for _, want := range []string{`msg="audit: entry not recorded: no audit store" action=login actor=op01`,
 		`msg="audit: entry not recorded: no audit store" action=job.run actor=op01`} {

@@ -21,6 +21,7 @@ import (
 	"github.com/medgate/medgate/host/internal/api/origin"
 	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 )
 
@@ -330,6 +331,17 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			next(w, r)
 			return
 		}
+		if !auditsItself[r.Pattern] {
+			// Announced before it is made (see package audit): a change
+			// the audit log cannot take is not made.
+			actx, err := audit.Begin(ctx, changeEntry(r, audit.Attempted))
+			if err != nil {
+				c.auditFailed(w, r, err)
+				return
+			}
+			ctx = actx
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		if !audit.Recorded(ctx) {
@@ -342,14 +354,52 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 	})
 }
 
-// changeEntry is the audit entry of a post no handler recorded itself:
-// the route's action, its path, and names and ids from the form.
+// auditsItself lists the posts that are not announced as attempted
+// before their handler runs: signing out (it only takes access away, so it
+// is never refused) and revealing personal data (its handler records the
+// reveal before it shows anything, and shows nothing when it cannot).
+var auditsItself = map[string]bool{
+	logoutRoute:                         true,
+	"POST " + Prefix + "message/reveal": true,
+}
+
+// auditFailed answers a post that was not carried out because its audit
+// entry could not be written first (err, from audit.Begin): the store's
+// page for a passing outage (503 with Retry-After, naming the store), else
+// a 500 that says to tell the administrator (no audit store, a fault of
+// the store). Neither shows the error's text (the log has it).
+func (c *Console) auditFailed(w http.ResponseWriter, r *http.Request, err error) {
+	c.notAudited(w, r, "Nothing was done: every change is recorded in the audit log before it is made, and the entry could not be written", err)
+}
+
+// notAudited answers a request not carried out because its audit entry
+// (err) could not be written first; what says so (auditFailed).
+func (c *Console) notAudited(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if o, down := outage.Store(err); down {
+		c.o.Logger.Error("console: not done: its audit entry could not be written", "path", r.URL.Path, "dependency", o.Dependency, "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "无法记录审计，未执行 (not done: audit log unavailable)",
+			what+": "+o.String()+". 这是暂时的故障 (a temporary outage), not a problem with your request.", retryFix)
+		return
+	}
+	c.o.Logger.Error("console: not done: its audit entry could not be written", "path", r.URL.Path, "err", err)
+	c.fail(w, r, http.StatusInternalServerError, "无法记录审计，未执行 (not done: audit log unavailable)", what+".",
+		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: not done\") has the cause.")
+}
+
+// changeEntry is the audit entry of a post (its attempt, and its outcome
+// when no handler recorded it): the route's action, its path, and the
+// names and ids of the console's own fields, masked (logging.Mask); never
+// the fields of a plugin's form, whose names are the plugin's (an "id"
+// there may be a patient's ID number).
 func changeEntry(r *http.Request, outcome string) audit.Entry {
 	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
 		Outcome: outcome, Detail: "route " + r.Pattern}
+	if r.Pattern == formRoute { // the fields are the plugin's, whatever their names
+		return e
+	}
 	for _, k := range []string{"job", "plugin", "list", "action", "id", "edit"} { // names and ids only: never form values (personal data)
 		if v := r.PostFormValue(k); v != "" && len(v) <= 200 {
-			e.Detail += "; " + k + " " + v
+			e.Detail += "; " + k + " " + logging.Mask(v)
 		}
 	}
 	return e
@@ -564,10 +614,14 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		c.setCookie(w, r, s.id, 0)
 		return s, true
 	}
+	// Recorded before the session starts (as a sign-in with a password).
+	actor.Role = role.String()
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader}); err != nil {
+		c.notAudited(w, r, signInNotAudited, err)
+		return nil, false
+	}
 	s := c.startSession(r, name, role, viaProxy, stamp)
 	c.setCookie(w, r, s.id, 0)
-	actor.Role = role.String()
-	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader})
 	return s, true
 }
 
@@ -739,6 +793,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusBadRequest, problem)
 			return
 		}
+		if c.o.AdminToken != "" && sameSecret(d.User, c.o.AdminToken) {
+			// The admin token typed as the name: never recorded, logged
+			// or shown back. Answered as any wrong password (no oracle for
+			// guessing the token), and counted as a failed token sign-in.
+			c.o.Lockout.Fail(tokenLockKey, addr)
+			c.o.Logger.Warn("console: sign-in refused: the admin token was typed as the user name", "remote", addr)
+			_ = c.o.Audit.Write(r.Context(), audit.Actor{Name: tokenAsName, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "wrong user name or password: the admin token typed as the user name"})
+			d.User = ""
+			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
+			return
+		}
 		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
 			mins := int((wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out"})
@@ -773,13 +839,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		c.o.Lockout.Succeed(d.User, addr)
 	}
+	// Recorded before the session starts: a sign-in the audit log cannot
+	// take is not made.
+	actor.Role = role.String()
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via}); err != nil {
+		c.notAudited(w, r, signInNotAudited, err)
+		return
+	}
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
 	s := c.startSession(r, d.User, role, via, stamp)
 	c.setCookie(w, r, s.id, 0)
-	actor.Role = role.String()
-	_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via})
 	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)
 }
@@ -809,6 +880,14 @@ func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err 
 // an address count together whatever names they use (no user name can
 // hold a control character, so none is this one).
 const tokenLockKey = "\x00admin token"
+
+// signInNotAudited is what a sign-in page says when the sign-in was not
+// made because its audit entry could not be written.
+const signInNotAudited = "Nobody was signed in: every sign-in is recorded in the audit log before its session starts, and the entry could not be written"
+
+// tokenAsName is the name a sign-in is recorded under when the admin
+// token was typed as the user name (the token is never recorded).
+const tokenAsName = "(the admin token typed as the user name)"
 
 // tokenLocked refuses an admin token sign-in from an address that failed
 // too often; wait is how long it must still wait.

@@ -93,6 +93,21 @@
 // could not finish because the store's database was down. Any other store
 // failure is a 500 that says to tell the administrator. Every 503 carries
 // Retry-After.
+// Every post that changes something (run a job, replay one or all, a
+// plugin's form, a work-list action, a draft's change or confirmation, a
+// site's plugin) is recorded in the audit log as attempted before its
+// handler runs, and with its outcome after, naming the attempt (package
+// audit explains why two entries); when the attempt cannot be written
+// nothing is done and the page says so: 503 with Retry-After while the
+// store is passing unavailable, naming it, else 500 (no audit store, a
+// fault). Signing out (never refused) and the reveal of personal data
+// (recorded before anything is shown) record themselves. A sign-in (with
+// a password, the admin token or a trusted proxy's header) is recorded
+// before its session starts, and a download of a file a plugin handed
+// over before the file is sent; when either cannot be, nothing is done
+// (the same 503 or 500). An entry names
+// the console's own fields (job, message id, list, action, change), masked
+// as log lines are; never the fields of a plugin's form.
 // Every POST body is bounded before it is read (body.go): 64 KiB for the
 // sign-in and the console's own buttons, 1 MiB for forms with text and
 // lists (a document change, a plugin's settings, a plugin's form, plus
@@ -189,8 +204,9 @@ type Options struct {
 	HTTPS bool
 	// HSTSMaxAge is Strict-Transport-Security's max-age (default 1 year).
 	HSTSMaxAge time.Duration
-	// Audit records every change, sign-in and reveal (nil: nothing is
-	// recorded and each attempt is logged as an error).
+	// Audit records every change, sign-in and reveal (nil: nothing can be
+	// recorded, so no change is made; each is refused and logged as an
+	// error).
 	Audit *audit.Recorder
 	// Sites lists and changes sites' plugins for the admin pages (nil:
 	// the pages say the running medgate does not offer it).

@@ -1081,7 +1081,8 @@ func TestRefusedDocumentChangesAudited(t *testing.T) {
 			got = append(got, action+" "+es[i].Outcome)
 		}
 	}
-	if want := "document.confirm ok, document.confirm refused, document.adjust refused"; strings.Join(got, ", ") != want {
+	// Each attempted before it is sent, then its outcome.
+	if want := "document.confirm attempted, document.confirm ok, document.confirm attempted, document.confirm refused, document.adjust attempted, document.adjust refused"; strings.Join(got, ", ") != want {
 		t.Fatalf("audited %q, want %q", strings.Join(got, ", "), want)
 	}
 }

@@ -289,6 +289,9 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	b := &bulk{ID: randomHex(12), Operator: s.operator, Filter: f, Started: c.o.Now(), total: len(ids)}
 	c.bulks.add(b)
 	c.o.Logger.Info("console: bulk replay started", "operator", s.operator, "replay", b.ID, "messages", len(ids))
+	// Started, then finished (runBulk): each an outcome of the attempt.
+	_ = audit.Record(r.Context(), audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Outcome: audit.OK,
+		Detail: fmt.Sprintf("started: %d failed messages selected", len(ids))})
 	go c.runBulk(context.WithoutCancel(r.Context()), b, ids)
 	redirect(w, r, Prefix+"replays/"+b.ID)
 }
@@ -307,6 +310,17 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 		}
 		b.mu.Unlock()
 	}
+	b.mu.Lock()
+	replayed, total := b.replayed, b.total
+	b.mu.Unlock()
+	// Audited before the page shows it finished. Not every message
+	// replayed (another replay took it, the store or Kafka failed): failed.
+	outcome := audit.OK
+	if replayed < total {
+		outcome = audit.Failed
+	}
+	_ = audit.Record(ctx, audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Outcome: outcome,
+		Detail: fmt.Sprintf("finished: %d of %d replayed", replayed, total)})
 	b.mu.Lock()
 	b.finished = c.o.Now()
 	b.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/store"
@@ -197,6 +198,20 @@ func TestBulkReplay(t *testing.T) {
 	if got != "his-fail-1,his-fail-2" {
 		t.Errorf("replayed %s, want the two failed messages", got)
 	}
+	// Audited: attempted, started (with how many it selected), and
+	// finished (with how many it replayed), each naming the attempt.
+	es, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "message.replay.bulk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := len(es) - 1; i >= 0; i-- {
+		lines = append(lines, es[i].Outcome+" "+es[i].Detail)
+	}
+	if len(es) != 3 || es[2].Outcome != audit.Attempted || !strings.Contains(es[1].Detail, "2 failed messages selected") ||
+		!strings.Contains(es[0].Detail, "finished: 2 of 2 replayed") || es[0].Outcome != audit.OK || !strings.Contains(es[0].Detail, "attempt #") {
+		t.Errorf("bulk replay audited:\n%s\nwant attempted, started with 2 selected, finished with 2 of 2 replayed", strings.Join(lines, "\n"))
+	}
 	if r := c.get("/console/replays/unknown"); r.code != 404 {
 		t.Errorf("unknown replay: %d", r.code)
 	}
@@ -361,19 +376,23 @@ func TestRefusedReplayAndJobAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes := map[string]string{}
+	outcomes, attempted := map[string]string{}, map[string]bool{}
 	for _, e := range got {
 		for _, id := range []string{"his-fail-1", "his-pending-3", "nope", "nope/s1/none"} {
-			if strings.HasSuffix(e.Detail, " "+id) || strings.Contains(e.Detail, " "+id+":") {
-				outcomes[e.Action+" "+id] = e.Outcome
+			if strings.HasSuffix(e.Detail, " "+id) || strings.Contains(e.Detail, " "+id+":") || strings.Contains(e.Detail, " "+id+";") {
+				if e.Outcome == audit.Attempted {
+					attempted[e.Action+" "+id] = true
+				} else {
+					outcomes[e.Action+" "+id] = e.Outcome
+				}
 			}
 		}
 	}
 	want := map[string]string{"message.replay his-fail-1": "ok", "message.replay his-pending-3": "refused",
 		"message.replay nope": "refused", "job.run nope/s1/none": "refused"}
 	for k, w := range want {
-		if outcomes[k] != w {
-			t.Errorf("%s audited as %q, want %q (all: %v)", k, outcomes[k], w, outcomes)
+		if outcomes[k] != w || !attempted[k] {
+			t.Errorf("%s audited as %q (attempted first: %v), want %q (all: %v)", k, outcomes[k], attempted[k], w, outcomes)
 		}
 	}
 }

@@ -495,8 +495,8 @@ func (c *Console) checkSite(w http.ResponseWriter, r *http.Request, plugin, site
 }
 
 // download serves a file a form's reply named, by its random token, only
-// while the token lives and only if the file still has the SHA-256 the
-// reply reported.
+// while the token lives, only if the file still has the SHA-256 the
+// reply reported, and only once the download is in the audit log.
 func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	f, ok := c.downloads.get(r.PathValue("token"))
 	if !ok || f.Session != sessionFrom(r).id {
@@ -518,7 +518,13 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	defer fh.Close()
 	s := sessionFrom(r)
 	c.o.Logger.Info("console: file downloaded", "operator", s.operator, "plugin", m.Plugin, "site", m.Site, "file", m.Name)
-	_ = audit.Record(r.Context(), audit.Entry{Action: "file.download", Target: m.Plugin + "/" + m.Name, Site: m.Site, Outcome: audit.OK})
+	// Recorded before anything is sent (an export may hold personal
+	// data, as a reveal does): a download the audit log cannot take is
+	// not served.
+	if err := audit.Record(r.Context(), audit.Entry{Action: "file.download", Target: m.Plugin + "/" + m.Name, Site: m.Site, Outcome: audit.OK}); err != nil {
+		c.notAudited(w, r, "Nothing was sent: every download is recorded in the audit log before the file is sent, and the entry could not be written", err)
+		return
+	}
 	ctype := m.ContentType
 	if ctype == "" {
 		ctype = mime.TypeByExtension(path.Ext(m.Name))
