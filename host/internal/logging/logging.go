@@ -1,7 +1,13 @@
 // Package logging builds medgate's slog loggers. Every record passes a
-// masking step: values of keys that hold personal data (names, ID numbers,
-// phone numbers) are masked, and any 18-character resident ID number or
-// 11-digit mobile number inside any string is masked too. Plugins' log
+// masking step: values of keys that hold personal data (names, ID and card
+// numbers, phone numbers, addresses; English, insurance-code and Chinese
+// key names alike) are masked, values of keys that hold secrets (token,
+// password, secret, private and SM4 keys, in any spelling such as
+// accessToken or app_secret) are redacted, and inside any string every
+// 18-character resident ID number and 11-digit mobile number is masked
+// however it is written (glued to letters, after a URL escape, in
+// full-width digits, grouped with spaces or hyphens), as are secrets
+// written as key=value, bearer tokens and PEM private keys. Plugins' log
 // lines, re-emitted by the host, pass the same masking (see Writer).
 package logging
 
@@ -34,22 +40,65 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: use json or text", format)
 }
 
-// personalKeys are attribute keys (lowercased) whose values are personal data.
+// personalKeys are attribute and JSON keys whose values are personal
+// data, normalized (normKey: lowercased, without "_", "-", "." and
+// spaces): names, ID and card numbers, phones, addresses.
 var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "psnname": true, "aac003": true, "conername": true, "coner_name": true,
-	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "aac044": true, "psn_cert_no": true, "certificate": true,
-	"phone": true, "mobile": true, "tel": true, "aae005": true,
+	"name": true, "patientname": true, "patname": true, "psnname": true, "aac003": true, "conername": true,
+	"idnumber": true, "idno": true, "idcard": true, "idcardno": true, "certno": true, "aac002": true, "aac044": true, "psncertno": true, "certificate": true,
+	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
+	"address": true, "addr": true, "homeaddress": true, "homeaddr": true,
+	"cardno": true, "cardnumber": true, "bankcard": true, "bankcardno": true,
+	"姓名": true, "患者姓名": true, "身份证号": true, "身份证号码": true, "证件号码": true,
+	"电话": true, "手机": true, "手机号": true, "联系电话": true, "地址": true, "住址": true,
 }
 
-// secretKeys are attribute keys whose values are never printed.
-var secretKeys = map[string]bool{
-	"password": true, "secret": true, "token": true, "authorization": true, "privatekey": true, "private_key": true, "appsecret": true, "key": false,
+// secretSuffixes end the normalized keys whose values are never printed:
+// "token", "accessToken", "x-auth-token", "sm4Key", "app_secret", ….
+// A bare "key" is a business key and is printed.
+var secretSuffixes = []string{
+	"password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "cookie", "credential", "credentials",
+	"privatekey", "privkey", "apikey", "secretkey", "accesskey", "sm4key", "signkey",
 }
+
+// normKey lowercases k and drops "_", "-", "." and spaces.
+func normKey(k string) string {
+	k = strings.ToLower(k)
+	if !strings.ContainsAny(k, "_-. ") {
+		return k
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', '.', ' ':
+			return -1
+		}
+		return r
+	}, k)
+}
+
+// personalKey reports whether values under key k are personal data.
+func personalKey(k string) bool {
+	n := normKey(k)
+	return personalKeys[n] || strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
+}
+
+// secretKey reports whether values under key k are secrets.
+func secretKey(k string) bool {
+	n := normKey(k)
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redacted replaces a secret.
+const redacted = "[redacted]"
 
 func replace(_ []string, a slog.Attr) slog.Attr {
-	k := strings.ToLower(a.Key)
-	if secretKeys[k] {
-		return slog.String(a.Key, "[redacted]")
+	if secretKey(a.Key) {
+		return slog.String(a.Key, redacted)
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		return a
@@ -57,7 +106,7 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 	// Errors, numbers and other values are printed as text too: an error
 	// can quote a patient's ID number, a phone can be an integer.
 	s := a.Value.String()
-	if personalKeys[k] {
+	if personalKey(a.Key) {
 		return slog.String(a.Key, MaskValue(s))
 	}
 	if a.Value.Kind() != slog.KindString {
@@ -70,24 +119,38 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 }
 
 var (
-	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
-	phoneRE = regexp.MustCompile(`\b((?:86)?1[3-9]\d)\d{4}(\d{4})\b`) // with or without the country code 86
 	// intlRE: an international number in E.164 form, "+" and 8–15
 	// digits (e-card visitors without a mainland mobile); a +86 mobile
-	// is phoneRE's.
+	// is maskNumbers'.
 	intlRE = regexp.MustCompile(`\+(\d{2})\d{2,9}(\d{4})\b`)
+	// secretTextRE: a secret written as key=value, key: value or
+	// "key":"value" inside text (a URL's query, a header, a quoted body).
+	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;]+`)
+	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
+	pemRE        = regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
 )
 
 // Mask masks resident ID numbers and mobile numbers (mainland, and
-// international ones written with "+") found in s.
+// international ones written with "+") found in s, however they are
+// written (glued to letters, URL-escaped, full-width, with separators),
+// and redacts secrets written into text: key=value and "key":"value"
+// pairs of tokens, passwords and keys, bearer tokens and PEM private keys.
 func Mask(s string) string {
 	if len(s) < 9 {
 		return s
 	}
-	s = idRE.ReplaceAllString(s, "$1***********$2")
-	s = phoneRE.ReplaceAllString(s, "$1****$2")
+	s = maskNumbers(s)
 	if strings.IndexByte(s, '+') >= 0 {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
+	}
+	if strings.ContainsAny(s, ":=") {
+		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
+	}
+	if strings.Contains(s, "earer") || strings.Contains(s, "EARER") {
+		s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
+	}
+	if strings.Contains(s, "-----BEGIN") {
+		s = pemRE.ReplaceAllString(s, redacted+" private key")
 	}
 	return s
 }
@@ -182,6 +245,10 @@ func maskAny(key string, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
+			if secretKey(k) {
+				x[k] = redacted
+				continue
+			}
 			x[k] = maskAny(k, e)
 		}
 	case []any:
@@ -189,14 +256,14 @@ func maskAny(key string, v any) any {
 			x[i] = maskAny(key, e)
 		}
 	case string:
-		if personalKeys[strings.ToLower(key)] {
+		if personalKey(key) {
 			return MaskValue(x)
 		}
 		return Mask(x)
 	case json.Number:
 		// A phone or ID number may be written as a JSON number; masked, it
 		// becomes a string.
-		if personalKeys[strings.ToLower(key)] {
+		if personalKey(key) {
 			return MaskValue(x.String())
 		}
 		if m := Mask(x.String()); m != x.String() {

@@ -1,0 +1,106 @@
+package logging
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestMaskFindsNumbersWhereverTheyStand: ID and mobile numbers are masked
+// however they are written down: glued to letters, after a URL escape,
+// in full-width digits, with the usual separators.
+func TestMaskFindsNumbersWhereverTheyStand(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ in, want string }{
+		"id after letters":     {"idNo11010519491231002X", "idNo110***********002X"},
+		"id after underscore":  {"cert_11010519491231002x", "cert_110***********002x"},
+		"id url-encoded":       {"q=%2011010519491231002X%20", "q=%20110***********002X%20"},
+		"mobile url-encoded":   {"tel=%2B8613812345678&x=1", "tel=%2B86138****5678&x=1"},
+		"mobile after %20":     {"a%2013812345678", "a%20138****5678"},
+		"id full-width":        {"身份证１１０１０５１９４９１２３１００２Ｘ。", "身份证１１０***********００２Ｘ。"},
+		"mobile full-width":    {"电话：１３８１２３４５６７８", "电话：１３８****５６７８"},
+		"mobile 3-4-4 dashes":  {"call 138-1234-5678.", "call 138-****-5678."},
+		"mobile 3-4-4 spaces":  {"call 138 1234 5678.", "call 138 **** 5678."},
+		"mobile +86 spaced":    {"call +86 138 1234 5678", "call +86 138 **** 5678"},
+		"id 6-8-4":             {"id 110105 19491231 002X ok", "id 110*** ******** 002X ok"},
+		"id 6-8-4 dashes":      {"id 110105-19491231-002X", "id 110***-********-002X"},
+		"mobile then letters":  {"13812345678abc", "138****5678abc"},
+		"trace code untouched": {"码81234567890123456789", "码81234567890123456789"},
+		"19 digits untouched":  {"1381234567812345678", "1381234567812345678"},
+		"amount untouched":     {"12345678.90 元", "12345678.90 元"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := Mask(tc.in); got != tc.want {
+				t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSecretsRedacted: keys, tokens and passwords are redacted whatever
+// the key is called and wherever they are logged: host attributes (also
+// in groups), plugin JSON lines, and key=value text.
+func TestSecretsRedacted(t *testing.T) {
+	t.Parallel()
+	const tok = "eyJhbGciOiJTTTMifQ.c2VjcmV0"
+	t.Run("host attributes", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		l, err := New(&buf, "json", "info")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Info("call", "accessToken", tok, "sm4Key", "0123456789abcdeffedcba9876543210", "app_secret", "hunter2", "X-Auth-Token", tok)
+		l.WithGroup("peer").Info("call", "password", "hunter2", "privateKey", "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8")
+		assertNoLeak(t, buf.String(), tok, "0123456789abcdeffedcba9876543210", "hunter2", "3945208f7b2144b1")
+	})
+	t.Run("plugin json line", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		_, _ = Writer(&buf).Write([]byte(`{"@level":"info","@message":"token refreshed","token":"` + tok + `","req":{"appSecret":"hunter2","sm2PrivateKey":"3945208f7b2144b1"}}` + "\n"))
+		assertNoLeak(t, buf.String(), tok, "hunter2", "3945208f7b2144b1")
+		if !strings.Contains(buf.String(), "token refreshed") {
+			t.Errorf("the message itself was lost: %s", buf.String())
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		t.Parallel()
+		for _, in := range []string{
+			"GET /api/stock?access_token=" + tok + "&page=1: 401",
+			"header Authorization: Bearer " + tok,
+			`upstream said {"token":"` + tok + `","code":0}`,
+			"login failed for user admin password=hunter2",
+			"-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBHkwdwIBAQQg\n-----END PRIVATE KEY-----",
+		} {
+			assertNoLeak(t, Mask(in), tok, "hunter2", "MIGTAgEAMBMGByqGSM49")
+		}
+	})
+}
+
+func assertNoLeak(t *testing.T, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("output leaks %q: %s", s, out)
+		}
+	}
+}
+
+// TestPersonalKeysMasked: the personal fields beyond names, IDs and
+// phones (addresses, card numbers) and the Chinese keys platforms use are
+// masked whole, in host attributes and JSON alike.
+func TestPersonalKeysMasked(t *testing.T) {
+	t.Parallel()
+	in := `{"address":"福建省厦门市思明区湖滨南路55号","cardNo":"6222021234567890123","姓名":"王小梅","home_addr":"湖里区","CardNumber":"A1234567"}`
+	out := string(MaskJSON([]byte(in)))
+	assertNoLeak(t, out, "湖滨南路55号", "6222021234567890123", "王小梅", "湖里区", "A1234567")
+	var buf bytes.Buffer
+	l, err := New(&buf, "text", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("registered", "address", "福建省厦门市思明区湖滨南路55号", "patName", "王小梅")
+	assertNoLeak(t, buf.String(), "湖滨南路55号", "王小梅")
+}
