@@ -15,6 +15,7 @@ func FuzzMask(f *testing.F) {
 		"", "patient 11010519491231002X admitted", "call 138-1234-5678", "%2B8613812345678",
 		"１３８１２３４５６７８", `{"name":"张三","phone":13812345678,"token":"x"}`, "110105 19491231 002X",
 		"token=abc&x=1", "-----BEGIN PRIVATE KEY-----\nabc", "+85291234567", "\xef\xbc", "%2", "8613",
+		`{"body":"{\"name\":\"张三\"}"}`, "姓名：欧阳娜娜，tel=%2B8613812345678", `x "address" : "湖里区" y`,
 	} {
 		f.Add(s)
 	}

@@ -104,3 +104,25 @@ func TestPersonalKeysMasked(t *testing.T) {
 	l.Info("registered", "address", "福建省厦门市思明区湖滨南路55号", "patName", "王小梅")
 	assertNoLeak(t, buf.String(), "湖滨南路55号", "王小梅")
 }
+
+// TestPersonalFieldsInTextMasked: a personal field written into text (a
+// request body logged as a string, a URL's query, 姓名：…) is masked by its
+// key, as it would be in a JSON line.
+func TestPersonalFieldsInTextMasked(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ in, want string }{
+		"json in text":    {`body {"name":"欧阳娜娜","address":"湖滨南路55号","code":"A1"}`, `body {"name":"欧***","address":"湖*****号","code":"A1"}`},
+		"escaped json":    {`{"body":"{\"psn_name\":\"欧阳娜娜\"}"}`, `{"body":"{\"psn_name\":\"欧***\"}"}`},
+		"query":           {"GET /p?patName=欧阳娜娜&page=2", "GET /p?patName=欧***&page=2"},
+		"chinese colon":   {"姓名：欧阳娜娜，住址：湖里区", "姓名：欧***，住址：湖**"},
+		"other keys kept": {`{"type":"ecard.register"} site=S1`, `{"type":"ecard.register"} site=S1`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := Mask(tc.in); got != tc.want {
+				t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

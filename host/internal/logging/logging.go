@@ -127,13 +127,24 @@ var (
 	// "key":"value" inside text (a URL's query, a header, a quoted body).
 	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;]+`)
 	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
-	pemRE        = regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
+	// quotedFieldRE: a "key":"value" pair of JSON quoted inside text (a
+	// logged request body); personalFieldRE: key=value or key:value (a
+	// URL's query, 姓名：张三). The value is masked when the key is
+	// personal (personalKey).
+	quotedFieldRE = regexp.MustCompile(`"([^"\\]{1,64})"(\s*:\s*")((?:[^"\\]|\\.)*)"`)
+	// escapedFieldRE: the same with the quotes escaped (a body quoted
+	// with %q in an error).
+	escapedFieldRE  = regexp.MustCompile(`\\"([^"\\]{1,64})\\"(\s*:\s*\\")((?:[^"\\]|\\[^"])*)\\"`)
+	escapeRE        = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	personalFieldRE = regexp.MustCompile(`([\p{L}_][\p{L}\p{N}_.-]{0,63})([=:：])([^\s&"',;，。、]+)`)
+	pemRE           = regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
 )
 
 // Mask masks resident ID numbers and mobile numbers (mainland, and
 // international ones written with "+") found in s, however they are
 // written (glued to letters, URL-escaped, full-width, with separators),
-// and redacts secrets written into text: key=value and "key":"value"
+// masks the values of personal keys written into text ("name":"…" of a
+// JSON body quoted in a message, name=… of a URL, 姓名：…), and redacts secrets written into text: key=value and "key":"value"
 // pairs of tokens, passwords and keys, bearer tokens and PEM private keys.
 func Mask(s string) string {
 	if len(s) < 9 {
@@ -143,7 +154,8 @@ func Mask(s string) string {
 	if strings.IndexByte(s, '+') >= 0 {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
 	}
-	if strings.ContainsAny(s, ":=") {
+	if strings.ContainsAny(s, ":=：") {
+		s = maskFields(s)
 		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
 	}
 	if strings.Contains(s, "earer") || strings.Contains(s, "EARER") {
@@ -153,6 +165,44 @@ func Mask(s string) string {
 		s = pemRE.ReplaceAllString(s, redacted+" private key")
 	}
 	return s
+}
+
+// maskFields masks the values of personal keys written into text as
+// "key":"value" (JSON inside a string, its quotes escaped or not) or
+// key=value, key:value.
+func maskFields(s string) string {
+	if strings.IndexByte(s, '"') >= 0 {
+		for _, re := range []*regexp.Regexp{quotedFieldRE, escapedFieldRE} {
+			s = re.ReplaceAllStringFunc(s, func(m string) string {
+				g := re.FindStringSubmatch(m)
+				if !personalKey(g[1]) {
+					return m
+				}
+				q := `"`
+				if re == escapedFieldRE {
+					q = `\"`
+				}
+				return q + g[1] + q + g[2] + maskField(g[3]) + q
+			})
+		}
+	}
+	return personalFieldRE.ReplaceAllStringFunc(s, func(m string) string {
+		g := personalFieldRE.FindStringSubmatch(m)
+		if !personalKey(g[1]) {
+			return m
+		}
+		return g[1] + g[2] + maskField(g[3])
+	})
+}
+
+// maskField masks the value of a personal field found in text: whole
+// (MaskValue), unless it is a number already masked (maskNumbers keeps
+// its format: 138****5678).
+func maskField(v string) string {
+	if strings.IndexByte(v, '*') >= 0 && strings.Trim(escapeRE.ReplaceAllString(v, ""), "0123456789*+-() ０１２３４５６７８９") == "" {
+		return v
+	}
+	return MaskValue(v)
 }
 
 // MaskValue masks a whole personal value: a name keeps its first
