@@ -90,12 +90,16 @@ func assertNoLeak(t *testing.T, out string, secrets ...string) {
 
 // TestPersonalKeysMasked: the personal fields beyond names, IDs and
 // phones (addresses, card numbers) and the Chinese keys platforms use are
-// masked whole, in host attributes and JSON alike.
+// masked whole, in host attributes and JSON alike. (The hospital's e-card
+// number, cardNo, is shown: staff look patients up by it.)
 func TestPersonalKeysMasked(t *testing.T) {
 	t.Parallel()
-	in := `{"address":"福建省厦门市思明区湖滨南路55号","cardNo":"6222021234567890123","姓名":"王小梅","home_addr":"湖里区","CardNumber":"A1234567"}`
+	in := `{"address":"福建省厦门市思明区湖滨南路55号","bankCardNo":"6222021234567890123","姓名":"王小梅","home_addr":"湖里区","bank_card":"A1234567","cardNo":"880100000000013"}`
 	out := string(MaskJSON([]byte(in)))
 	assertNoLeak(t, out, "湖滨南路55号", "6222021234567890123", "王小梅", "湖里区", "A1234567")
+	if !strings.Contains(out, `"cardNo":"880100000000013"`) {
+		t.Errorf("the e-card number is masked: %s", out)
+	}
 	var buf bytes.Buffer
 	l, err := New(&buf, "text", "info")
 	if err != nil {

@@ -42,13 +42,15 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // personalKeys are attribute and JSON keys whose values are personal
 // data, normalized (normKey: lowercased, without "_", "-", "." and
-// spaces): names, ID and card numbers, phones, addresses.
+// spaces): names, ID and bank card numbers, phones, addresses. The
+// hospital's e-card number (cardNo) is not among them: the console and the
+// admin API show it, as staff look patients up by it.
 var personalKeys = map[string]bool{
 	"name": true, "patientname": true, "patname": true, "psnname": true, "aac003": true, "conername": true,
 	"idnumber": true, "idno": true, "idcard": true, "idcardno": true, "certno": true, "aac002": true, "aac044": true, "psncertno": true, "certificate": true,
 	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
 	"address": true, "addr": true, "homeaddress": true, "homeaddr": true,
-	"cardno": true, "cardnumber": true, "bankcard": true, "bankcardno": true,
+	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
 	"姓名": true, "患者姓名": true, "身份证号": true, "身份证号码": true, "证件号码": true,
 	"电话": true, "手机": true, "手机号": true, "联系电话": true, "地址": true, "住址": true,
 }
