@@ -105,7 +105,7 @@ func TestPersonalKeysMasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Info("registered", "address", "福建省厦门市思明区湖滨南路55号", "patName", "王小梅")
+	l.Info("registered", "address", "福建省厦门市思明区湖滨南路55号", "patName", "王小梅", "listen_address", "10.0.0.1:2575")
 	assertNoLeak(t, buf.String(), "湖滨南路55号", "王小梅")
 }
 
@@ -128,5 +128,31 @@ func TestPersonalFieldsInTextMasked(t *testing.T) {
 				t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestAddressKeys: a patient's address is masked under any address key
+// (selfpay's addr, work injury's aae006), while a network address the
+// host logs under "address" (the MLLP listener's) stays readable; the
+// social-security card number (aaz500) is masked.
+func TestAddressKeys(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l, err := New(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("MLLP listening", "address", "127.0.0.1:2575")
+	l.Info("filing", "addr", "厦门市湖滨南路55号", "aae006", "厦门市思明区莲前路1号", "aaz500", "A12345678901", "homeAddress", "湖里区江头街道")
+	out := buf.String()
+	assertNoLeak(t, out, "湖滨南路55号", "思明区莲前路", "A12345678901", "湖里区江头")
+	if !strings.Contains(out, `"address":"127.0.0.1:2575"`) {
+		t.Errorf("the listener's network address is masked: %s", out)
+	}
+	in := `{"input":{"addr":"厦门市湖滨南路55号","aae006":"厦门市思明区莲前路1号","url":"http://h/x?address=127.0.0.1"}}`
+	got := string(MaskJSON([]byte(in)))
+	assertNoLeak(t, got, "湖滨南路55号", "思明区莲前路")
+	if !strings.Contains(got, "address=127.0.0.1") {
+		t.Errorf("a network address in a URL is masked: %s", got)
 	}
 }

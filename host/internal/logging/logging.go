@@ -49,10 +49,10 @@ var personalKeys = map[string]bool{
 	"name": true, "patientname": true, "patname": true, "psnname": true, "aac003": true, "conername": true,
 	"idnumber": true, "idno": true, "idcard": true, "idcardno": true, "certno": true, "aac002": true, "aac044": true, "psncertno": true, "certificate": true,
 	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
-	"address": true, "addr": true, "homeaddress": true, "homeaddr": true,
+	"aae006": true, "aaz500": true, // 联系地址, 社会保障卡卡号 (work injury)
 	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
 	"姓名": true, "患者姓名": true, "身份证号": true, "身份证号码": true, "证件号码": true,
-	"电话": true, "手机": true, "手机号": true, "联系电话": true, "地址": true, "住址": true,
+	"电话": true, "手机": true, "手机号": true, "联系电话": true, "地址": true, "住址": true, "联系地址": true,
 }
 
 // secretSuffixes end the normalized keys whose values are never printed:
@@ -78,10 +78,36 @@ func normKey(k string) string {
 	}, k)
 }
 
-// personalKey reports whether values under key k are personal data.
+// personalKey reports whether values under key k are personal data: one
+// of personalKeys, or a key ending in "address" or "addr" (address,
+// homeAddr, selfpay's addr; see maskPersonal).
 func personalKey(k string) bool {
 	n := normKey(k)
-	return personalKeys[n] || strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
+	return personalKeys[n] || addressKey(n)
+}
+
+func addressKey(n string) bool {
+	return strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
+}
+
+// maskPersonal masks v, the value of the personal key k (MaskValue). A
+// value of an address key that is all ASCII is a network address
+// ("MLLP listening" address=127.0.0.1:2575, a URL) and is kept: patients'
+// addresses here are written in Chinese.
+func maskPersonal(k, v string) string {
+	if n := normKey(k); !personalKeys[n] && addressKey(n) && isASCII(v) {
+		return v
+	}
+	return MaskValue(v)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // secretKey reports whether values under key k are secrets.
@@ -109,7 +135,7 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 	// can quote a patient's ID number, a phone can be an integer.
 	s := a.Value.String()
 	if personalKey(a.Key) {
-		return slog.String(a.Key, MaskValue(s))
+		return slog.String(a.Key, maskPersonal(a.Key, s))
 	}
 	if a.Value.Kind() != slog.KindString {
 		if m := Mask(s); m != s {
@@ -184,7 +210,7 @@ func maskFields(s string) string {
 				if re == escapedFieldRE {
 					q = `\"`
 				}
-				return q + g[1] + q + g[2] + maskField(g[3]) + q
+				return q + g[1] + q + g[2] + maskField(g[1], g[3]) + q
 			})
 		}
 	}
@@ -193,18 +219,18 @@ func maskFields(s string) string {
 		if !personalKey(g[1]) {
 			return m
 		}
-		return g[1] + g[2] + maskField(g[3])
+		return g[1] + g[2] + maskField(g[1], g[3])
 	})
 }
 
 // maskField masks the value of a personal field found in text: whole
 // (MaskValue), unless it is a number already masked (maskNumbers keeps
 // its format: 138****5678).
-func maskField(v string) string {
+func maskField(k, v string) string {
 	if strings.IndexByte(v, '*') >= 0 && strings.Trim(escapeRE.ReplaceAllString(v, ""), "0123456789*+-() ０１２３４５６７８９") == "" {
 		return v
 	}
-	return MaskValue(v)
+	return maskPersonal(k, v)
 }
 
 // MaskValue masks a whole personal value: a name keeps its first
@@ -309,14 +335,14 @@ func maskAny(key string, v any) any {
 		}
 	case string:
 		if personalKey(key) {
-			return MaskValue(x)
+			return maskPersonal(key, x)
 		}
 		return Mask(x)
 	case json.Number:
 		// A phone or ID number may be written as a JSON number; masked, it
 		// becomes a string.
 		if personalKey(key) {
-			return MaskValue(x.String())
+			return maskPersonal(key, x.String())
 		}
 		if m := Mask(x.String()); m != x.String() {
 			return m
