@@ -156,3 +156,17 @@ func TestAddressKeys(t *testing.T) {
 		t.Errorf("a network address in a URL is masked: %s", got)
 	}
 }
+
+// TestSecretHintsKept: a hint that names a secret's setting with a
+// placeholder is no secret and stays readable.
+func TestSecretHintsKept(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"the answer has no accessToken; check the fieldNames setting (accessToken=<platform name>)",
+		"set password=${MEDGATE_DB_PASSWORD} in the environment",
+	} {
+		if got := Mask(in); got != in {
+			t.Errorf("Mask(%q) = %q, want it unchanged", in, got)
+		}
+	}
+}

@@ -153,7 +153,8 @@ var (
 	intlRE = regexp.MustCompile(`\+(\d{2})\d{2,9}(\d{4})\b`)
 	// secretTextRE: a secret written as key=value, key: value or
 	// "key":"value" inside text (a URL's query, a header, a quoted body).
-	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;]+`)
+	// A placeholder in a hint (token=<name>, token=${X}, {…}) is kept.
+	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;<{$][^\s"&,;]*`)
 	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
 	// quotedFieldRE: a "key":"value" pair of JSON quoted inside text (a
 	// logged request body); personalFieldRE: key=value or key:value (a
