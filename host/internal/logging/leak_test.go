@@ -119,6 +119,8 @@ func TestPersonalFieldsInTextMasked(t *testing.T) {
 		"escaped json":    {`{"body":"{\"psn_name\":\"欧阳娜娜\"}"}`, `{"body":"{\"psn_name\":\"欧***\"}"}`},
 		"query":           {"GET /p?patName=欧阳娜娜&page=2", "GET /p?patName=欧***&page=2"},
 		"chinese colon":   {"姓名：欧阳娜娜，住址：湖里区", "姓名：欧***，住址：湖**"},
+		"chinese run":     {"请核对患者姓名：欧阳娜娜。联系地址:厦门市湖里区", "请核对患者姓名：欧***。联系地址:厦****区"},
+		"chinese other":   {"科室：心内科", "科室：心内科"},
 		"other keys kept": {`{"type":"ecard.register"} site=S1`, `{"type":"ecard.register"} site=S1`},
 	}
 	for name, tc := range cases {

@@ -51,8 +51,14 @@ var personalKeys = map[string]bool{
 	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
 	"aae006": true, "aaz500": true, // 联系地址, 社会保障卡卡号 (work injury)
 	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
-	"姓名": true, "患者姓名": true, "身份证号": true, "身份证号码": true, "证件号码": true,
-	"电话": true, "手机": true, "手机号": true, "联系电话": true, "地址": true, "住址": true, "联系地址": true,
+}
+
+// personalSuffixes end the Chinese keys whose values are personal data.
+// Chinese text has no spaces, so a key found in text is the whole run
+// before the colon (请核对患者姓名：…) and is matched by its end.
+var personalSuffixes = []string{
+	"姓名", "身份证", "身份证号", "身份证号码", "证件号", "证件号码", "电话", "电话号码", "手机", "手机号", "手机号码",
+	"地址", "住址", "银行卡号", "社保卡号", "社会保障卡号", "社会保障卡卡号",
 }
 
 // secretSuffixes end the normalized keys whose values are never printed:
@@ -83,7 +89,18 @@ func normKey(k string) string {
 // homeAddr, selfpay's addr; see maskPersonal).
 func personalKey(k string) bool {
 	n := normKey(k)
-	return personalKeys[n] || addressKey(n)
+	if personalKeys[n] || addressKey(n) {
+		return true
+	}
+	if isASCII(n) {
+		return false
+	}
+	for _, suf := range personalSuffixes {
+		if strings.HasSuffix(n, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 func addressKey(n string) bool {
