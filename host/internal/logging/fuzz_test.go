@@ -49,6 +49,7 @@ func FuzzMaskFindsNumbers(f *testing.F) {
 	f.Add("患者 ", " 入院", uint64(1010519491231002), uint8(0), uint8(0), true)
 	f.Add("tel=", "&x=1", uint64(38123456780), uint8(1), uint8(3), false)
 	f.Add(`{"a":"`, `"}`, uint64(99999999999999999), uint8(2), uint8(5), true)
+	f.Add("phone=", "abc", uint64(38123456780), uint8(1), uint8(3), false)
 	f.Fuzz(func(t *testing.T, before, after string, digits uint64, kind, form uint8, isID bool) {
 		before, after = noDigits(before), noDigits(after)
 		var num string
@@ -87,7 +88,10 @@ func FuzzMaskFindsNumbers(f *testing.F) {
 			"Mask":     Mask(in),
 			"MaskJSON": string(MaskJSON(mustJSON(t, map[string]string{"note": in}))),
 		} {
-			if got := stripSeps(toASCII(out)); strings.Contains(got, num) || !strings.Contains(got, want) {
+			// The number is gone, and its middle is starred (possibly more,
+			// when text around it is a personal field's value).
+			got := stripSeps(toASCII(out))
+			if strings.Contains(got, num) || strings.Count(got, "*") < strings.Count(before+after, "*")+len(num)-7 {
 				t.Errorf("%s does not mask %q (to %q) in %q: %q", name, num, want, in, out)
 			}
 		}
