@@ -16,6 +16,9 @@ func FuzzMask(f *testing.F) {
 		"１３８１２３４５６７８", `{"name":"张三","phone":13812345678,"token":"x"}`, "110105 19491231 002X",
 		"token=abc&x=1", "-----BEGIN PRIVATE KEY-----\nabc", "+85291234567", "\xef\xbc", "%2", "8613",
 		`{"body":"{\"name\":\"张三\"}"}`, "姓名：欧阳娜娜，tel=%2B8613812345678", `x "address" : "湖里区" y`,
+		// Redacting a bearer token joined digits into an ID number that
+		// the next Mask masked.
+		"Bearer 0３11010519491231002Xname\n33-----BEGIN PRIVATE KEY-----\"X,",
 	} {
 		f.Add(s)
 	}

@@ -196,19 +196,21 @@ func Mask(s string) string {
 	if len(s) < 9 {
 		return s
 	}
+	// Secrets first: redacting one must not join the digits around it
+	// into a number after the numbers were masked.
+	if strings.ContainsAny(s, ":=：") {
+		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
+	}
+	s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
+	if strings.Contains(s, "-----BEGIN") {
+		s = pemRE.ReplaceAllString(s, redacted+" private key")
+	}
 	s = maskNumbers(s)
 	if strings.IndexByte(s, '+') >= 0 {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
 	}
 	if strings.ContainsAny(s, ":=：") {
 		s = maskFields(s)
-		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
-	}
-	if strings.Contains(s, "earer") || strings.Contains(s, "EARER") {
-		s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
-	}
-	if strings.Contains(s, "-----BEGIN") {
-		s = pemRE.ReplaceAllString(s, redacted+" private key")
 	}
 	return s
 }
