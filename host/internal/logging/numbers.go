@@ -207,9 +207,13 @@ func maskNumbers(s string) string {
 }
 
 // afterEscape reports whether s[i] is right after a URL escape %XX whose
-// last hex digit is a digit (so s[i] looks like it continues a number).
+// last hex digit is a digit (so s[i] looks like it continues a number),
+// or is itself the second hex digit of one ("%2" before 5607…: whether
+// %25 is an escape or the number's first digit cannot be told, so the
+// number is looked for there too).
 func afterEscape(s string, i int) bool {
-	return i >= 3 && s[i-3] == '%' && isHex(s[i-2]) && isHex(s[i-1])
+	return i >= 3 && s[i-3] == '%' && isHex(s[i-2]) && isHex(s[i-1]) ||
+		i >= 2 && s[i-2] == '%' && isHex(s[i-1])
 }
 
 func isHex(c byte) bool {
