@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors wrapped by [Parse].
@@ -89,8 +90,7 @@ func Parse(data []byte) (*Message, error) { return ParseWith(data, Options{}) }
 func ParseWith(data []byte, opts Options) (*Message, error) {
 	data = trimFrame(data)
 	if !bytes.HasPrefix(data, []byte("MSH")) {
-		start := data[:min(len(data), 8)]
-		return nil, fmt.Errorf("%w: the message must start with an MSH segment, it starts with %q", ErrNotHL7, start)
+		return nil, fmt.Errorf("%w: the message must start with an MSH segment, %s", ErrNotHL7, startOf(string(data[:min(len(data), 3)])))
 	}
 	if len(data) < 5 {
 		return nil, fmt.Errorf("%w: the MSH segment ends before its encoding characters", ErrDelimiters)
@@ -234,12 +234,8 @@ func (m *Message) segment(line string, index int) (Segment, error) {
 		name = line[:i]
 	}
 	if !validName(name) {
-		show := name
-		if len(show) > 20 {
-			show = show[:20] + "…"
-		}
-		return Segment{}, fmt.Errorf("%w: it starts with %q, not a 3-character segment ID such as PID; a value holding a line break must escape it as %c.br%c",
-			ErrSegment, show, orBackslash(m.Delimiters.Escape), orBackslash(m.Delimiters.Escape))
+		return Segment{}, fmt.Errorf("%w: %s, not a 3-character segment ID such as PID; a value holding a line break must escape it as %c.br%c",
+			ErrSegment, startOf(name), orBackslash(m.Delimiters.Escape), orBackslash(m.Delimiters.Escape))
 	}
 	seg := Segment{Name: name, Index: index, msg: m}
 	if len(line) == len(name) {
@@ -265,6 +261,35 @@ func orBackslash(c byte) byte {
 		return '\\'
 	}
 	return c
+}
+
+// startOf describes how a line that is no segment starts. Such a line is
+// most often the rest of a value broken by an unescaped line break (a
+// name, an address, an ID number), so its text is quoted only when it
+// looks like a mistyped segment ID (up to 4 ASCII letters and digits, one
+// a letter, such as "PI" or "PID1"); errors reach replies, the console and
+// logs, where patients' data must not appear.
+func startOf(name string) string {
+	letter := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+			letter = true
+		case c >= '0' && c <= '9':
+		default:
+			letter, i = false, len(name)
+		}
+	}
+	switch {
+	case letter && len(name) <= 4:
+		return fmt.Sprintf("it starts with %q", name)
+	case name == "":
+		return "it starts with a field separator"
+	case name[0] == '{' || name[0] == '[' || name[0] == '<':
+		return fmt.Sprintf("it starts with %q (JSON or XML?)", name[:1])
+	}
+	return fmt.Sprintf("it starts with %d characters that are not shown (they may be a patient's data)", utf8.RuneCountInString(name))
 }
 
 func validName(s string) bool {

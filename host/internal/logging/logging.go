@@ -1,7 +1,13 @@
 // Package logging builds medgate's slog loggers. Every record passes a
-// masking step: values of keys that hold personal data (names, ID numbers,
-// phone numbers) are masked, and any 18-character resident ID number or
-// 11-digit mobile number inside any string is masked too. Plugins' log
+// masking step: values of keys that hold personal data (names, ID and card
+// numbers, phone numbers, addresses; English, insurance-code and Chinese
+// key names alike) are masked, values of keys that hold secrets (token,
+// password, secret, private and SM4 keys, in any spelling such as
+// accessToken or app_secret) are redacted, and inside any string every
+// 18-character resident ID number and 11-digit mobile number is masked
+// however it is written (glued to letters, after a URL escape, in
+// full-width digits, grouped with spaces or hyphens), as are secrets
+// written as key=value, bearer tokens and PEM private keys. Plugins' log
 // lines, re-emitted by the host, pass the same masking (see Writer).
 package logging
 
@@ -34,22 +40,110 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: use json or text", format)
 }
 
-// personalKeys are attribute keys (lowercased) whose values are personal data.
+// personalKeys are attribute and JSON keys whose values are personal
+// data, normalized (normKey: lowercased, without "_", "-", "." and
+// spaces): names, ID and bank card numbers, phones, addresses. The
+// hospital's e-card number (cardNo) is not among them: the console and the
+// admin API show it, as staff look patients up by it.
 var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patient_name": true, "psn_name": true, "psnname": true, "aac003": true, "conername": true, "coner_name": true,
-	"idnumber": true, "id_number": true, "idno": true, "certno": true, "certno_": true, "aac002": true, "aac044": true, "psn_cert_no": true, "certificate": true,
-	"phone": true, "mobile": true, "tel": true, "aae005": true,
+	"name": true, "patientname": true, "patname": true, "psnname": true, "aac003": true, "conername": true,
+	"idnumber": true, "idno": true, "idcard": true, "idcardno": true, "certno": true, "aac002": true, "aac044": true, "psncertno": true, "certificate": true,
+	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
+	"aae006": true, "aaz500": true, // 联系地址, 社会保障卡卡号 (work injury)
+	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
 }
 
-// secretKeys are attribute keys whose values are never printed.
-var secretKeys = map[string]bool{
-	"password": true, "secret": true, "token": true, "authorization": true, "privatekey": true, "private_key": true, "appsecret": true, "key": false,
+// personalSuffixes end the Chinese keys whose values are personal data.
+// Chinese text has no spaces, so a key found in text is the whole run
+// before the colon (请核对患者姓名：…) and is matched by its end.
+var personalSuffixes = []string{
+	"姓名", "身份证", "身份证号", "身份证号码", "证件号", "证件号码", "电话", "电话号码", "手机", "手机号", "手机号码",
+	"地址", "住址", "银行卡号", "社保卡号", "社会保障卡号", "社会保障卡卡号",
 }
+
+// secretSuffixes end the normalized keys whose values are never printed:
+// "token", "accessToken", "x-auth-token", "sm4Key", "app_secret", ….
+// A bare "key" is a business key and is printed.
+var secretSuffixes = []string{
+	"password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "cookie", "credential", "credentials",
+	"privatekey", "privkey", "apikey", "secretkey", "accesskey", "sm4key", "signkey",
+}
+
+// normKey lowercases k and drops "_", "-", "." and spaces.
+func normKey(k string) string {
+	k = strings.ToLower(k)
+	if !strings.ContainsAny(k, "_-. ") {
+		return k
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', '.', ' ':
+			return -1
+		}
+		return r
+	}, k)
+}
+
+// personalKey reports whether values under key k are personal data: one
+// of personalKeys, or a key ending in "address" or "addr" (address,
+// homeAddr, selfpay's addr; see maskPersonal).
+func personalKey(k string) bool {
+	n := normKey(k)
+	if personalKeys[n] || addressKey(n) {
+		return true
+	}
+	if isASCII(n) {
+		return false
+	}
+	for _, suf := range personalSuffixes {
+		if strings.HasSuffix(n, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func addressKey(n string) bool {
+	return strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
+}
+
+// maskPersonal masks v, the value of the personal key k (MaskValue). A
+// value of an address key that is all ASCII is a network address
+// ("MLLP listening" address=127.0.0.1:2575, a URL) and is kept: patients'
+// addresses here are written in Chinese.
+func maskPersonal(k, v string) string {
+	if n := normKey(k); !personalKeys[n] && addressKey(n) && isASCII(v) {
+		return v
+	}
+	return MaskValue(v)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// secretKey reports whether values under key k are secrets.
+func secretKey(k string) bool {
+	n := normKey(k)
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redacted replaces a secret.
+const redacted = "[redacted]"
 
 func replace(_ []string, a slog.Attr) slog.Attr {
-	k := strings.ToLower(a.Key)
-	if secretKeys[k] {
-		return slog.String(a.Key, "[redacted]")
+	if secretKey(a.Key) {
+		return slog.String(a.Key, redacted)
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		return a
@@ -57,8 +151,8 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 	// Errors, numbers and other values are printed as text too: an error
 	// can quote a patient's ID number, a phone can be an integer.
 	s := a.Value.String()
-	if personalKeys[k] {
-		return slog.String(a.Key, MaskValue(s))
+	if personalKey(a.Key) {
+		return slog.String(a.Key, maskPersonal(a.Key, s))
 	}
 	if a.Value.Kind() != slog.KindString {
 		if m := Mask(s); m != s {
@@ -70,26 +164,93 @@ func replace(_ []string, a slog.Attr) slog.Attr {
 }
 
 var (
-	idRE    = regexp.MustCompile(`\b([1-9]\d{2})\d{11}(\d{3}[0-9Xx])\b`)
-	phoneRE = regexp.MustCompile(`\b((?:86)?1[3-9]\d)\d{4}(\d{4})\b`) // with or without the country code 86
 	// intlRE: an international number in E.164 form, "+" and 8–15
 	// digits (e-card visitors without a mainland mobile); a +86 mobile
-	// is phoneRE's.
+	// is maskNumbers'.
 	intlRE = regexp.MustCompile(`\+(\d{2})\d{2,9}(\d{4})\b`)
+	// secretTextRE: a secret written as key=value, key: value or
+	// "key":"value" inside text (a URL's query, a header, a quoted body).
+	// A placeholder in a hint (token=<name>, token=${X}, {…}) is kept.
+	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;<{$][^\s"&,;]*`)
+	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
+	// quotedFieldRE: a "key":"value" pair of JSON quoted inside text (a
+	// logged request body); personalFieldRE: key=value or key:value (a
+	// URL's query, 姓名：张三). The value is masked when the key is
+	// personal (personalKey).
+	quotedFieldRE = regexp.MustCompile(`"([^"\\]{1,64})"(\s*:\s*")((?:[^"\\]|\\.)*)"`)
+	// escapedFieldRE: the same with the quotes escaped (a body quoted
+	// with %q in an error).
+	escapedFieldRE  = regexp.MustCompile(`\\"([^"\\]{1,64})\\"(\s*:\s*\\")((?:[^"\\]|\\[^"])*)\\"`)
+	escapeRE        = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	personalFieldRE = regexp.MustCompile(`([\p{L}_][\p{L}\p{N}_.-]{0,63})([=:：])([^\s&"',;，。、]+)`)
+	pemRE           = regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
 )
 
 // Mask masks resident ID numbers and mobile numbers (mainland, and
-// international ones written with "+") found in s.
+// international ones written with "+") found in s, however they are
+// written (glued to letters, URL-escaped, full-width, with separators),
+// masks the values of personal keys written into text ("name":"…" of a
+// JSON body quoted in a message, name=… of a URL, 姓名：…), and redacts secrets written into text: key=value and "key":"value"
+// pairs of tokens, passwords and keys, bearer tokens and PEM private keys.
 func Mask(s string) string {
 	if len(s) < 9 {
 		return s
 	}
-	s = idRE.ReplaceAllString(s, "$1***********$2")
-	s = phoneRE.ReplaceAllString(s, "$1****$2")
+	// Secrets first: redacting one must not join the digits around it
+	// into a number after the numbers were masked.
+	if strings.ContainsAny(s, ":=：") {
+		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
+	}
+	s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
+	if strings.Contains(s, "-----BEGIN") {
+		s = pemRE.ReplaceAllString(s, redacted+" private key")
+	}
+	s = maskNumbers(s)
 	if strings.IndexByte(s, '+') >= 0 {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
 	}
+	if strings.ContainsAny(s, ":=：") {
+		s = maskFields(s)
+	}
 	return s
+}
+
+// maskFields masks the values of personal keys written into text as
+// "key":"value" (JSON inside a string, its quotes escaped or not) or
+// key=value, key:value.
+func maskFields(s string) string {
+	if strings.IndexByte(s, '"') >= 0 {
+		for _, re := range []*regexp.Regexp{quotedFieldRE, escapedFieldRE} {
+			s = re.ReplaceAllStringFunc(s, func(m string) string {
+				g := re.FindStringSubmatch(m)
+				if !personalKey(g[1]) {
+					return m
+				}
+				q := `"`
+				if re == escapedFieldRE {
+					q = `\"`
+				}
+				return q + g[1] + q + g[2] + maskField(g[1], g[3]) + q
+			})
+		}
+	}
+	return personalFieldRE.ReplaceAllStringFunc(s, func(m string) string {
+		g := personalFieldRE.FindStringSubmatch(m)
+		if !personalKey(g[1]) {
+			return m
+		}
+		return g[1] + g[2] + maskField(g[1], g[3])
+	})
+}
+
+// maskField masks the value of a personal field found in text: whole
+// (MaskValue), unless it is a number already masked (maskNumbers keeps
+// its format: 138****5678).
+func maskField(k, v string) string {
+	if strings.IndexByte(v, '*') >= 0 && strings.Trim(escapeRE.ReplaceAllString(v, ""), "0123456789*+-() ０１２３４５６７８９") == "" {
+		return v
+	}
+	return maskPersonal(k, v)
 }
 
 // MaskValue masks a whole personal value: a name keeps its first
@@ -182,6 +343,10 @@ func maskAny(key string, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
+			if secretKey(k) {
+				x[k] = redacted
+				continue
+			}
 			x[k] = maskAny(k, e)
 		}
 	case []any:
@@ -189,15 +354,15 @@ func maskAny(key string, v any) any {
 			x[i] = maskAny(key, e)
 		}
 	case string:
-		if personalKeys[strings.ToLower(key)] {
-			return MaskValue(x)
+		if personalKey(key) {
+			return maskPersonal(key, x)
 		}
 		return Mask(x)
 	case json.Number:
 		// A phone or ID number may be written as a JSON number; masked, it
 		// becomes a string.
-		if personalKeys[strings.ToLower(key)] {
-			return MaskValue(x.String())
+		if personalKey(key) {
+			return maskPersonal(key, x.String())
 		}
 		if m := Mask(x.String()); m != x.String() {
 			return m

@@ -64,8 +64,8 @@ func TestMaskJSON(t *testing.T) {
 			`{"amount":12.50,"idNumber":"110***********002X","name":"张**","phone":"138****5678"}`},
 		"nested and in text": {`{"payload":{"patients":[{"aac003":"李四"}],"note":"call 13812345678"}}`,
 			`{"payload":{"note":"call 138****5678","patients":[{"aac003":"李*"}]}}`},
-		"not json":  {`name=张三 id 11010519491231002X`, `"name=张三 id 110***********002X"`},
-		"two docs":  {`{} {"name":"张三"}`, `"{} {\"name\":\"张三\"}"`},
+		"not json":  {`name=张三 id 11010519491231002X`, `"name=张* id 110***********002X"`},
+		"two docs":  {`{} {"name":"张三"}`, `"{} {\"name\":\"张*\"}"`},
 		"html kept": {`{"note":"a<b"}`, `{"note":"a<b"}`},
 	}
 	for name, tc := range cases {

@@ -1,0 +1,121 @@
+package logging_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// The personal data and secrets of the captured traffic: none may appear
+// in any log line.
+var (
+	personal = map[string]string{
+		"name":       "欧阳娜娜",
+		"idNumber":   "11010519491231002X",
+		"phone":      "13812345678",
+		"address":    "福建省厦门市思明区湖滨南路55号",
+		"fullWidth":  "身份证１１０１０５１９４９１２３１００２Ｘ",
+		"dashed":     "电话 139-8765-4321",
+		"token":      "tk_9f8e7d6c5b4a39281706",
+		"sm4Key":     "0123456789abcdeffedcba9876543210",
+		"password":   "Hunter2-Pass",
+		"privateKey": "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8",
+	}
+	// leaks are the substrings that show one of them unmasked.
+	leaks = []string{"欧阳娜娜", "11010519491231002X", "13812345678", "湖滨南路55号", "１１０１０５１９４９１２３１", "8765-4321",
+		"tk_9f8e7d6c5b4a39281706", "0123456789abcdeffedcba9876543210", "Hunter2-Pass", "3945208f7b2144b1"}
+)
+
+// syncBuffer is a bytes.Buffer safe for the plugin's log pump and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestPluginLogsReachTheHostMasked drives a message through a real plugin
+// process (go-plugin, as the daemon wires it: plugin output through
+// logging.Writer, the host's logger from logging.New) whose adapter logs
+// the message's personal data and secrets in every shape, and checks that
+// no log line carries one of them.
+func TestPluginLogsReachTheHostMasked(t *testing.T) {
+	t.Parallel()
+	path, sum := buildChatty(t)
+	var out syncBuffer
+	host, err := logging.New(&out, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "chatty", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
+		pluginhost.Options{Logger: host, PluginOutput: logging.Writer(&out)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	payload, err := json.Marshal(personal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "chatty.register", MessageID: "m-capture-1", Key: personal["idNumber"], Format: "json", Payload: payload, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "m-capture-1") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin's last log line did not arrive within 30s; got:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the plugin's log pump
+	}
+	got := out.String()
+	for _, leak := range leaks {
+		if strings.Contains(got, leak) {
+			t.Errorf("a log line leaks %q:\n%s", leak, got)
+		}
+	}
+	// The lines are there, masked, not dropped.
+	for _, want := range []string{"patient registered", "110***********002X", "138****5678", "[redacted]", "token fetched"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// buildChatty builds testdata/chatty and returns its path and SHA-256.
+func buildChatty(t *testing.T) (path, sum string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "chatty")
+	cmd := exec.Command("go", "build", "-o", path, "./testdata/chatty")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the chatty test plugin: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	return path, hex.EncodeToString(s[:])
+}
