@@ -18,7 +18,7 @@ func Serve(p Plugin) {
 		VersionedPlugins: pluginSets(p),
 		GRPCServer:       wire.NewServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Output:     os.Stderr,
+			Output:     logOutput,
 			Level:      hclog.Info,
 			JSONFormat: true,
 		}),
@@ -29,7 +29,7 @@ func Serve(p Plugin) {
 // to stderr in the form the host re-emits with their level and fields. The
 // host masks personal data again, but plugins should not log it.
 func Logger(name string) *slog.Logger {
-	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+	h := slog.NewJSONHandler(logOutput, &slog.HandlerOptions{
 		Level: slog.LevelInfo,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
@@ -37,7 +37,14 @@ func Logger(name string) *slog.Logger {
 			}
 			switch a.Key {
 			case slog.TimeKey:
+				// go-plugin parses @timestamp with exactly six fractional
+				// digits (hclog's layout) and demotes any other line to
+				// DEBUG, below the host's INFO: slog's own RFC 3339 with
+				// up to nine digits lost every line.
 				a.Key = "@timestamp"
+				if a.Value.Kind() == slog.KindTime {
+					a.Value = slog.StringValue(a.Value.Time().Format(hclogTime))
+				}
 			case slog.LevelKey:
 				a.Key = "@level"
 				a.Value = slog.StringValue(levelName(a.Value.Any()))
@@ -49,6 +56,17 @@ func Logger(name string) *slog.Logger {
 	})
 	return slog.New(h).With("@module", name)
 }
+
+// logOutput is the plugin's standard error as the process started with
+// it. go-plugin's Serve replaces os.Stderr with a pipe whose lines the
+// host discards, so a Logger made while serving (in Configure or Handle)
+// wrote nowhere; go-plugin forwards the lines of this one, as the
+// host's own log lines.
+var logOutput = os.Stderr
+
+// hclogTime is the layout of hclog's JSON @timestamp, the only one
+// go-plugin's log pump accepts.
+const hclogTime = "2006-01-02T15:04:05.000000Z07:00"
 
 func levelName(v any) string {
 	l, ok := v.(slog.Level)

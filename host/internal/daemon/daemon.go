@@ -129,6 +129,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err != nil {
 		return nil, err
 	}
+	// Code that logs through slog's default (the outbound and ACK mapping
+	// warnings, the audit fallback, libraries) goes through the same
+	// masking handler and format as the rest; before, it went out in
+	// slog's plain text, unmasked.
+	slog.SetDefault(log)
 	d := &Daemon{cfgPath: cfgPath, cfg: cfg, started: cfg, log: log, out: o.Out, plugins: map[string]*pluginhost.Instance{}}
 	defer func() {
 		if err != nil {

@@ -1,10 +1,9 @@
 // Command chatty is a plugin for the logging package's tests: for each
 // message it logs the payload's personal data and secrets in every shape a
 // careless adapter could (attributes, nested objects, errors, message
-// text, URLs), then "chatty done" with the message id. It logs with hclog
-// in JSON, the form go-plugin forwards to the host. (sdk.Logger's lines
-// are not forwarded at all yet: go-plugin parses @timestamp with exactly
-// six fractional digits, and slog writes up to nine.)
+// text, URLs), mostly with hclog in JSON, the form go-plugin forwards to
+// the host, and once with sdk.Logger, then "chatty done" with the message
+// id.
 package main
 
 import (
@@ -41,6 +40,7 @@ func (c chatty) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleRe
 	c.log.Info("GET https://trace.example/api/stock?access_token="+p["token"]+"&idNo=%20"+p["idNumber"], "status", 401)
 	c.log.Info("request", "req", map[string]any{"psn_name": p["name"], "privateKey": p["privateKey"], "body": string(req.Payload)})
 	c.log.Info("full-width", "note", p["fullWidth"], "dashed", p["dashed"])
+	sdk.Logger("chatty").Info("logged through sdk.Logger", "idNumber", p["idNumber"], "phone", p["phone"])
 	c.log.Info("chatty done", "message", req.MessageID)
 	return sdk.OK(map[string]any{})
 }
