@@ -3,10 +3,15 @@ package mllp
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +158,72 @@ func TestFramingErrorsLogRateLimited(t *testing.T) {
 				t.Errorf("medgate_mllp_framing_errors_total by reason (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// tlsListenerConfig is listenerConfig with tls, its certificate and key
+// written to a temporary directory.
+func tlsListenerConfig(t *testing.T) config.MLLPListener {
+	t.Helper()
+	dir := t.TempDir()
+	ca, caKey := selfSigned(t, "test CA", nil, nil, true)
+	server, serverKey := selfSigned(t, "127.0.0.1", ca, caKey, false)
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyDER := func(k *ecdsa.PrivateKey) []byte {
+		b, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cfg := listenerConfig()
+	cfg.TLS = &config.MLLPTLS{CertFile: write("server.crt", "CERTIFICATE", server.Raw), KeyFile: write("server.key", "EC PRIVATE KEY", keyDER(serverKey))}
+	return cfg
+}
+
+// TestTLSHandshakeFailuresLogRateLimited: a peer failing the TLS handshake
+// in a loop (a scanner, or a sender speaking plain MLLP to a TLS
+// listener) gets one WARN, then at most one a minute saying how many
+// handshakes failed meanwhile, while every failure is counted in
+// medgate_mllp_connections_total as tls. Each failed handshake used to
+// log its own WARN.
+func TestTLSHandshakeFailuresLogRateLimited(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	s, reg, clk := meteredServer(t, tlsListenerConfig(t), logs)
+	plain := func() {
+		t.Helper()
+		c := dialMLLP(t, s.Addr().String())
+		if _, err := c.Write(frame(strings.Replace(a28, "%s", "1", 1))); err != nil {
+			t.Fatal(err)
+		}
+		untilClosed(t, c)
+		_ = c.Close()
+	}
+	warns := func() []string { return linesWith(logs.String(), "level=WARN", "MLLP TLS handshake failed") }
+	for range 5 {
+		plain()
+		clk.advance(10 * time.Second)
+	}
+	if w := warns(); len(w) != 1 || strings.Contains(w[0], "failedSinceLastLog") {
+		t.Fatalf("5 failed handshakes within a minute logged %d WARNs, want the first alone:\n%s", len(w), logs)
+	}
+	clk.advance(10 * time.Second)
+	plain()
+	w := warns()
+	if len(w) != 2 || !strings.Contains(w[1], "failedSinceLastLog=4") {
+		t.Fatalf("the first failed handshake a minute later: %d WARNs, want a second one saying 4 failed meanwhile:\n%s", len(w), logs)
+	}
+	if out := logs.String(); strings.Contains(out, "王小梅") || strings.Contains(out, "MSG1") {
+		t.Errorf("the log holds the bytes read:\n%s", out)
+	}
+	if diff := cmp.Diff(map[string]float64{"tls": 6}, counterBy(t, reg, "medgate_mllp_connections_total", "result")); diff != "" {
+		t.Errorf("medgate_mllp_connections_total by result (-want +got):\n%s", diff)
 	}
 }

@@ -60,7 +60,10 @@
 // never with the bytes read, like a refused connection: the first time,
 // then at most once a minute per address and reason, saying how many
 // there were meanwhile (framingErrorsSinceLastLog). A sender that resends
-// a broken frame for ever is seen without flooding the log.
+// a broken frame for ever is seen without flooding the log. A failed TLS
+// handshake is counted in medgate_mllp_connections_total{result="tls"}
+// and its WARN rate-limited in the same way (failedSinceLastLog), so a
+// scanner hitting a TLS listener does not flood the log either.
 //
 // A connection from an address not in allowFrom, or beyond
 // maxConnections, is closed at once and counted in
@@ -146,7 +149,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"listener", "ack"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_connections_total",
-			Help: "MLLP connections, by listener and result (accepted; refused: address not in allowFrom, or too many connections; tls: handshake failed).",
+			Help: "MLLP connections, by listener and result (accepted; refused: address not in allowFrom, or too many connections; tls: handshake failed, its WARN logged at most once a minute per address).",
 		}, []string{"listener", "result"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "medgate_mllp_open_connections", Help: "MLLP connections open now, by listener.",
@@ -194,8 +197,8 @@ type Server struct {
 	tls   *tls.Config
 	sem   chan struct{}
 
-	// refusals rate-limits the WARNs of refused connections and framing
-	// errors.
+	// refusals rate-limits the WARNs of refused connections, failed TLS
+	// handshakes and framing errors.
 	refusals *refusalLog
 
 	// cutCtx ends the processing still going on when the grace is over.
@@ -583,7 +586,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if !s.closing() {
 				s.count("tls")
-				s.log.Warn("MLLP TLS handshake failed", "from", c.RemoteAddr().String(), "err", err)
+				s.warnPeer(tlsHandshakeFailed, c.RemoteAddr(), peerWarn{what: "failed handshakes", metric: `medgate_mllp_connections_total{result="tls"}`, since: "failedSinceLastLog"},
+					"MLLP TLS handshake failed: the listener has tls set, so a sender must speak TLS to it (and, with clientCAFile, present a certificate that CA signed)", "err", err)
 			}
 			return
 		}

@@ -22,6 +22,10 @@ const (
 	framingNoStartBlock      = "noStartBlock"      // more than maxMessageBytes bytes outside a frame
 )
 
+// tlsHandshakeFailed is the refusalLog reason of a failed TLS handshake
+// (counted in medgate_mllp_connections_total{result="tls"}).
+const tlsHandshakeFailed = "tlsHandshake"
+
 // refusalLogEvery is how often, at most, a WARN is logged for the
 // connections one address has refused for one reason after the first.
 const refusalLogEvery = time.Minute
@@ -33,9 +37,11 @@ const maxRefusalPeers = 1024
 // scanner or a misconfigured sender reconnecting in a loop does not flood
 // the log: the first refusal of an address for a reason is logged, then at
 // most one every refusalLogEvery, saying how many were refused meanwhile.
-// The WARNs of connections ended by a framing error (the framing*
-// reasons) are rate-limited by the same refusalLog, in the same way: a
-// sender that resends a broken frame is logged once a minute.
+// The WARNs of failed TLS handshakes (reason tlsHandshakeFailed) and of
+// connections ended by a framing error (the framing* reasons) are
+// rate-limited by the same refusalLog, in the same way: a sender that
+// resends a broken frame, or a scanner hitting a TLS listener, is logged
+// once a minute.
 // It tells apart maxPeers addresses, forgetting those not logged for
 // refusalLogEvery when it must; the refusals of the addresses it cannot
 // tell apart (a scan from many addresses within a minute) are logged
