@@ -52,6 +52,19 @@
 // waits for. HAPI and Mirth read that 0x0B as message content instead,
 // which would process the two as one message under the first's MSH-10.
 //
+// A connection closed on a framing error — a start block inside a frame
+// (startBlockInFrame), the peer hanging up inside a frame (endedInFrame),
+// no end block within readTimeout of a frame's start (noEndBlock), more than
+// maxMessageBytes outside a frame (noStartBlock) — is counted in
+// medgate_mllp_framing_errors_total by that reason and logged at WARN,
+// never with the bytes read, like a refused connection: the first time,
+// then at most once a minute per address and reason, saying how many
+// there were meanwhile (framingErrorsSinceLastLog). A sender that resends
+// a broken frame for ever is seen without flooding the log. A failed TLS
+// handshake is counted in medgate_mllp_connections_total{result="tls"}
+// and its WARN rate-limited in the same way (failedSinceLastLog), so a
+// scanner hitting a TLS listener does not flood the log either.
+//
 // A connection from an address not in allowFrom, or beyond
 // maxConnections, is closed at once and counted in
 // medgate_mllp_refused_connections_total by reason (allowFrom,
@@ -124,6 +137,7 @@ type Metrics struct {
 	open        *prometheus.GaugeVec
 	discarded   *prometheus.CounterVec
 	refused     *prometheus.CounterVec
+	framing     *prometheus.CounterVec
 }
 
 // NewMetrics registers the MLLP metrics in reg.
@@ -135,7 +149,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"listener", "ack"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_connections_total",
-			Help: "MLLP connections, by listener and result (accepted; refused: address not in allowFrom, or too many connections; tls: handshake failed).",
+			Help: "MLLP connections, by listener and result (accepted; refused: address not in allowFrom, or too many connections; tls: handshake failed, its WARN logged at most once a minute per address).",
 		}, []string{"listener", "result"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "medgate_mllp_open_connections", Help: "MLLP connections open now, by listener.",
@@ -148,8 +162,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "medgate_mllp_refused_connections_total",
 			Help: "MLLP connections refused, by listener and reason (allowFrom: the address is not in allowFrom; maxConnections: the listener had maxConnections open). Their WARNs are logged at most once a minute per address and reason.",
 		}, []string{"listener", "reason"}),
+		framing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_mllp_framing_errors_total",
+			Help: "MLLP connections closed on a framing error, without an ACK for the frame, by listener and reason (startBlockInFrame: a start block inside a frame; endedInFrame: the peer closed the connection inside a frame; noEndBlock: a frame's end block did not come within readTimeout; noStartBlock: more than maxMessageBytes bytes outside a frame). Their WARNs are logged at most once a minute per address and reason.",
+		}, []string{"listener", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused} {
+	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused, m.framing} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register MLLP metrics: %w", err)
 		}
@@ -179,7 +197,8 @@ type Server struct {
 	tls   *tls.Config
 	sem   chan struct{}
 
-	// refusals rate-limits the WARNs of refused connections.
+	// refusals rate-limits the WARNs of refused connections, failed TLS
+	// handshakes and framing errors.
 	refusals *refusalLog
 
 	// cutCtx ends the processing still going on when the grace is over.
@@ -324,28 +343,93 @@ func (s *Server) refuse(c net.Conn, reason string) {
 	if s.met != nil {
 		s.met.refused.WithLabelValues(s.cfg.Address, reason).Inc()
 	}
-	if r := s.refusals.note(reason, c.RemoteAddr()); r.log {
-		var msg string
-		args := []any{"from", c.RemoteAddr().String()}
-		switch reason {
-		case refusedAllowFrom:
-			msg = "MLLP connection refused: address not in allowFrom; if it is a sender, add it to mllp.listeners[].allowFrom"
-		default:
-			msg = "MLLP connection refused: maxConnections reached; if the senders need more connections at once, raise mllp.listeners[].maxConnections"
-			args = append(args, "max", cap(s.sem))
-		}
-		if r.shared {
-			msg += fmt.Sprintf("; more addresses are refused than the log tells apart (%d): the refusals of the others are logged together, at most once a minute with how many there were meanwhile", s.refusals.maxPeers)
-		} else {
-			msg += "; further refusals of this address are logged at most once a minute with how many there were meanwhile"
-		}
-		msg += "; medgate_mllp_refused_connections_total counts them all"
-		if r.unlogged > 0 {
-			args = append(args, "refusedSinceLastLog", r.unlogged)
-		}
-		s.log.Warn(msg, args...)
+	var msg string
+	var args []any
+	switch reason {
+	case refusedAllowFrom:
+		msg = "MLLP connection refused: address not in allowFrom; if it is a sender, add it to mllp.listeners[].allowFrom"
+	default:
+		msg = "MLLP connection refused: maxConnections reached; if the senders need more connections at once, raise mllp.listeners[].maxConnections"
+		args = append(args, "max", cap(s.sem))
 	}
+	s.warnPeer(reason, c.RemoteAddr(), peerWarn{what: "refusals", metric: "medgate_mllp_refused_connections_total", since: "refusedSinceLastLog"}, msg, args...)
 	_ = c.Close()
+}
+
+// peerWarn says what a rate-limited WARN about a peer is about.
+type peerWarn struct {
+	what   string // what is logged, in the plural: "refusals"
+	metric string // the metric that counts them all
+	since  string // the attribute saying how many were not logged since the last WARN
+}
+
+// warnPeer logs msg (with args) at WARN about the peer at addr for reason,
+// the first time, then at most once a minute (refusalLogEvery) per address
+// and reason, saying how many were not logged meanwhile (see refusalLog).
+// msg says what happened and how to fix it; warnPeer adds how the WARNs
+// are rate-limited and which metric counts them all.
+func (s *Server) warnPeer(reason string, addr net.Addr, w peerWarn, msg string, args ...any) {
+	r := s.refusals.note(reason, addr)
+	if !r.log {
+		return
+	}
+	if r.shared {
+		msg += fmt.Sprintf("; more addresses than the log tells apart (%d) have %s: those of the others are logged together, at most once a minute with how many there were meanwhile", s.refusals.maxPeers, w.what)
+	} else {
+		msg += fmt.Sprintf("; further %s of this address are logged at most once a minute with how many there were meanwhile", w.what)
+	}
+	msg += "; " + w.metric + " counts them all"
+	args = append([]any{"from", addr.String()}, args...)
+	if r.unlogged > 0 {
+		args = append(args, w.since, r.unlogged)
+	}
+	s.log.Warn(msg, args...)
+}
+
+// framingWarn is what the WARNs of framing errors are about.
+var framingWarn = peerWarn{what: "framing errors", metric: "medgate_mllp_framing_errors_total", since: "framingErrorsSinceLastLog"}
+
+// framingReason is the reason (a framing* constant) of the framing error
+// a connection's read ended with, or "" when err is not one; inFrame
+// reports whether the read stopped inside a frame.
+func framingReason(err error, inFrame bool) string {
+	switch {
+	case errors.Is(err, errNoStartBlock):
+		return framingNoStartBlock
+	case errors.Is(err, hl7.ErrFraming) && errors.Is(err, io.ErrUnexpectedEOF):
+		return framingEndedInFrame
+	case errors.Is(err, hl7.ErrFraming):
+		// The hl7 reader's only other framing error.
+		return framingStartBlockInFrame
+	case inFrame && errors.Is(err, os.ErrDeadlineExceeded):
+		return framingNoEndBlock
+	}
+	return ""
+}
+
+// framingError counts a connection ended by a framing error (reason, a
+// framing* constant) and logs it at WARN, rate-limited, without any of
+// the bytes read: a sender that resends a broken frame for ever is seen
+// without flooding the log.
+func (s *Server) framingError(c net.Conn, reason string) {
+	if s.met != nil {
+		s.met.framing.WithLabelValues(s.cfg.Address, reason).Inc()
+	}
+	var msg string
+	var args []any
+	switch reason {
+	case framingStartBlockInFrame:
+		msg = "MLLP connection closed without an ACK: a start block (0x0B) came inside a frame, before its end block; neither message is processed and the sender resends the one it waits for: check that the sender ends every frame with 0x1C 0x0D"
+	case framingEndedInFrame:
+		msg = "MLLP connection ended inside a frame: the peer closed it before the frame's end block, so the partial message is not processed: check that the sender ends every frame with 0x1C 0x0D and waits for its ACK"
+	case framingNoEndBlock:
+		msg = "MLLP connection closed without an ACK: a frame's end block did not come within readTimeout, so the partial message is not processed and the sender resends it: check that the sender ends every frame with 0x1C 0x0D, or raise mllp.listeners[].readTimeout for a slow link"
+		args = append(args, "readTimeout", s.cfg.ReadTimeout.D().String())
+	default: // framingNoStartBlock
+		msg = "MLLP connection closed: more bytes than maxMessageBytes came without a start block; the peer does not send MLLP frames (0x0B, the message, 0x1C 0x0D): check its framing, and that it does not speak TLS to a listener without tls (or the reverse)"
+		args = append(args, "maxMessageBytes", s.maxMessageBytes())
+	}
+	s.warnPeer(reason, c.RemoteAddr(), framingWarn, msg, append(args, "reason", reason)...)
 }
 
 func (s *Server) count(result string) {
@@ -502,7 +586,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if !s.closing() {
 				s.count("tls")
-				s.log.Warn("MLLP TLS handshake failed", "from", c.RemoteAddr().String(), "err", err)
+				s.warnPeer(tlsHandshakeFailed, c.RemoteAddr(), peerWarn{what: "failed handshakes", metric: `medgate_mllp_connections_total{result="tls"}`, since: "failedSinceLastLog"},
+					"MLLP TLS handshake failed: the listener has tls set, so a sender must speak TLS to it (and, with clientCAFile, present a certificate that CA signed)", "err", err)
 			}
 			return
 		}
@@ -544,9 +629,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
 				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
-			} else if errors.Is(err, errNoStartBlock) {
-				s.log.Warn("MLLP connection closed: more bytes than maxMessageBytes came without a start block; the peer does not send MLLP frames (0x0B, the message, 0x1C 0x0D): check its framing, and that it does not speak TLS to a listener without tls (or the reverse)",
-					"from", c.RemoteAddr().String(), "maxMessageBytes", dr.maxGap)
+			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
+				s.framingError(c, reason)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}

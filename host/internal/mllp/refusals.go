@@ -13,6 +13,19 @@ const (
 	refusedMaxConnections = "maxConnections" // the listener had maxConnections open
 )
 
+// Reasons a connection ends on a framing error, the values of the reason
+// label of medgate_mllp_framing_errors_total.
+const (
+	framingStartBlockInFrame = "startBlockInFrame" // a start block inside a frame: an end block lost
+	framingEndedInFrame      = "endedInFrame"      // the peer closed the connection inside a frame
+	framingNoEndBlock        = "noEndBlock"        // a frame's end block did not come within readTimeout
+	framingNoStartBlock      = "noStartBlock"      // more than maxMessageBytes bytes outside a frame
+)
+
+// tlsHandshakeFailed is the refusalLog reason of a failed TLS handshake
+// (counted in medgate_mllp_connections_total{result="tls"}).
+const tlsHandshakeFailed = "tlsHandshake"
+
 // refusalLogEvery is how often, at most, a WARN is logged for the
 // connections one address has refused for one reason after the first.
 const refusalLogEvery = time.Minute
@@ -24,6 +37,11 @@ const maxRefusalPeers = 1024
 // scanner or a misconfigured sender reconnecting in a loop does not flood
 // the log: the first refusal of an address for a reason is logged, then at
 // most one every refusalLogEvery, saying how many were refused meanwhile.
+// The WARNs of failed TLS handshakes (reason tlsHandshakeFailed) and of
+// connections ended by a framing error (the framing* reasons) are
+// rate-limited by the same refusalLog, in the same way: a sender that
+// resends a broken frame, or a scanner hitting a TLS listener, is logged
+// once a minute.
 // It tells apart maxPeers addresses, forgetting those not logged for
 // refusalLogEvery when it must; the refusals of the addresses it cannot
 // tell apart (a scan from many addresses within a minute) are logged

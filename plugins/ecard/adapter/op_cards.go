@@ -37,7 +37,7 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	p.CardNo = strings.TrimSpace(halfWidth(p.CardNo))
+	p.CardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo)))
 	p.Reason = strings.TrimSpace(p.Reason)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	switch {
@@ -126,7 +126,7 @@ func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	p.CardNo, p.TempCardNo, p.PreviousCardNo = strings.TrimSpace(halfWidth(p.CardNo)), strings.TrimSpace(halfWidth(p.TempCardNo)), strings.TrimSpace(halfWidth(p.PreviousCardNo))
+	p.CardNo, p.TempCardNo, p.PreviousCardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo))), strings.TrimSpace(halfWidth(p.TempCardNo)), h.readCardNo(strings.TrimSpace(halfWidth(p.PreviousCardNo)))
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	if len(ds) == 0 && h.cfg.rule.IsTemporary(p.CardNo) {
 		ds.Error("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
@@ -379,7 +379,7 @@ func (h handler) get(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	p.CardNo, p.TempCardNo = strings.TrimSpace(halfWidth(p.CardNo)), strings.TrimSpace(halfWidth(p.TempCardNo))
+	p.CardNo, p.TempCardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo))), strings.TrimSpace(halfWidth(p.TempCardNo))
 	switch {
 	case p.CardNo == "" && p.TempCardNo == "":
 		return invalid("$.cardNo", "required", "cardNo or tempCardNo is required", `send {"cardNo": "..."} or {"tempCardNo": "..."}`, nil)

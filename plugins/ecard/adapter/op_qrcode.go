@@ -48,8 +48,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds := decode(h.req.Payload, &p); ds != nil {
 		return sdk.Invalid(ds...), nil
 	}
-	// Typed at the print page, possibly in full width (see halfWidth).
-	p.CardNo, p.Validity = strings.TrimSpace(halfWidth(p.CardNo)), halfWidth(p.Validity)
+	// Typed at the print page, possibly in full width (see halfWidth) and
+	// with the check character X as x (see readCardNo).
+	p.CardNo, p.Validity = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo))), halfWidth(p.Validity)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	validity := h.cfg.validity
 	if p.Validity != "" {
@@ -130,7 +131,16 @@ func (h handler) publishIssued(ctx context.Context, cardNo string, issuedAt, exp
 // the number is even well formed under the site's rule.
 func (h handler) unknownCard(field, cardNo string) (*sdk.HandleResponse, error) {
 	detail := "no e-card with this number is registered at this site; check the number or register the patient"
-	if err := h.cfg.rule.Check(cardNo); err != nil {
+	err := h.cfg.rule.Check(cardNo)
+	if errors.Is(err, card.ErrBadCharacter) && h.cfg.rule.CheckDigit == card.CheckMod11_2 {
+		// A final lower-case x is read as X (readCardNo); it is still here
+		// because the number fails with X too: say why, rather than ask
+		// for the upper-case X that fails as well.
+		if errX := h.cfg.rule.Check(upperCheckX(cardNo)); errX != nil {
+			err = errX
+		}
+	}
+	if err != nil {
 		detail = "no e-card with this number is registered at this site, and " + err.Error()
 	}
 	return invalid(field, "unknown-card", fmt.Sprintf("card %s is unknown", cardNo), detail, map[string]string{"result": "unknown-card", "cardNo": cardNo})

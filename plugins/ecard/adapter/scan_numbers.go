@@ -103,6 +103,20 @@ func upperCheckX(number string) string {
 	return number
 }
 
+// readCardNo returns an e-card number typed by staff (ecard.get,
+// ecard.link, ecard.revoke, ecard.qrcode: the print page, the desk, a HIS
+// form) read as a scan reads it: with a final lower-case x as the X it
+// stands for (see upperCheckX) when the number is then a well-formed
+// e-card number of the site's rule, its check character matching; else
+// as typed. A temporary-card number is never well formed under the rule,
+// so it keeps its case.
+func (h handler) readCardNo(number string) string {
+	if no := upperCheckX(number); no != number && h.cfg.rule.Check(no) == nil {
+		return no
+	}
+	return number
+}
+
 // scanTemp answers a scan of a temporary-card number: with the linked
 // e-card and its patient when tempCardLookup is links or a URL and a link
 // exists; else, with a URL, with the patient the HIS service names; else
