@@ -126,7 +126,12 @@ type Job struct {
 	Name string
 	// Interval is how often the job runs for each enabled site, at least
 	// a second; the host refuses to launch a plugin declaring a job
-	// without one or with a shorter one.
+	// without one or with a shorter one. A run that fails (RunJob returns
+	// an error) runs again sooner: a minute after, then after 2, 4, 8, 16
+	// minutes, never later than Interval, until a run succeeds; so return
+	// an error only when the run did not do its work (the external
+	// system down), not when there was nothing to do. Hosts older than
+	// this retry only at the next Interval.
 	Interval time.Duration
 	Summary  string
 	// MaxRun bounds one run of the job: a run that lasts longer is

@@ -877,14 +877,14 @@ func (d *Daemon) holds() []bus.Hold {
 	return d.consumer.Holds()
 }
 
-// setJobs hands the jobs to the scheduler and gives each new job a
-// last-success time of now (start, or the reload that added it), so a job
-// that never succeeds is seen as stalled.
+// setJobs hands the jobs to the scheduler, exports their intervals and
+// gives each new job a last-success time of now (start, or the reload that
+// added it), so a job that never succeeds is seen as stalled.
 func (d *Daemon) setJobs(jobs []scheduler.Job) {
 	d.sched.SetJobs(jobs)
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID()
+	intervals := make(map[string]time.Duration, len(jobs))
+	for _, j := range jobs {
+		intervals[j.ID()] = j.Interval
 	}
-	d.metrics.WatchJobs(ids, time.Now())
+	d.metrics.WatchJobs(intervals, time.Now())
 }

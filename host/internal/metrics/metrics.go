@@ -23,7 +23,11 @@ type Metrics struct {
 	PluginUp       *prometheus.GaugeVec
 	JobRuns        *prometheus.CounterVec
 	JobLastSuccess *prometheus.GaugeVec
-	Reloads        *prometheus.CounterVec
+	// JobInterval is each scheduled job's interval (see WatchJobs), for
+	// the stalled-job alert to compare the time since its last success
+	// with.
+	JobInterval *prometheus.GaugeVec
+	Reloads     *prometheus.CounterVec
 	// WritesRefused counts the plugins' host-service writes their limits
 	// refused, by plugin and the limit's configuration key (see
 	// WriteRefused).
@@ -38,6 +42,8 @@ type Metrics struct {
 
 	jobsMu    sync.Mutex
 	jobsKnown map[string]bool // jobs whose last-success gauge exists (see WatchJobs)
+	// jobsScheduled are the jobs whose interval gauge exists (see WatchJobs).
+	jobsScheduled map[string]bool
 }
 
 // Labels used when a message's type or status is not one medgate knows:
@@ -81,6 +87,9 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		JobLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "medgate_job_last_success_timestamp_seconds", Help: "Unix time of the last successful run of each job.",
 		}, []string{"job"}),
+		JobInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "medgate_job_interval_seconds", Help: "Interval of each scheduled job, in seconds; only the jobs scheduled now have one.",
+		}, []string{"job"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_config_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
@@ -105,7 +114,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}
 		return now().Sub(t).Seconds()
 	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, oldestGauge,
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, oldestGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -167,19 +176,34 @@ func (m *Metrics) OffsetReset(topic string, partition int32, reason string) {
 	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition)), reason).Inc()
 }
 
-// WatchJobs makes sure every job in ids has a last-success time, so the
-// "download stalled" alert also fires for a job that has never succeeded
-// since this instance started: a job with no success yet reports since
-// (the process start). A job that already succeeded keeps its time. The
-// alert rule takes the maximum over instances, so an instance that does
-// not hold a job's lease does not raise it while another one runs the job.
-func (m *Metrics) WatchJobs(ids []string, since time.Time) {
+// WatchJobs takes the scheduled jobs (at start and after each reload),
+// their intervals by job id. Each job's interval is exported
+// (medgate_job_interval_seconds), and a job no longer scheduled loses
+// its series, so that the "download stalled" alert compares each job's
+// time since its last success with its own interval, and does not fire
+// for a job a reload dropped. Every job gets a last-success time, so the
+// alert also fires for a job that has never succeeded since this instance
+// started: a job with no success yet reports since (the process start).
+// A job that already succeeded keeps its time. The alert rule takes the
+// maximum over instances, so an instance that does not hold a job's lease
+// does not raise it while another one runs the job.
+func (m *Metrics) WatchJobs(intervals map[string]time.Duration, since time.Time) {
 	m.jobsMu.Lock()
 	defer m.jobsMu.Unlock()
 	if m.jobsKnown == nil {
 		m.jobsKnown = map[string]bool{}
 	}
-	for _, id := range ids {
+	for id := range m.jobsScheduled {
+		if _, ok := intervals[id]; !ok {
+			m.JobInterval.DeleteLabelValues(id)
+		}
+	}
+	m.jobsScheduled = make(map[string]bool, len(intervals))
+	for id, interval := range intervals {
+		m.jobsScheduled[id] = true
+		m.JobInterval.WithLabelValues(id).Set(interval.Seconds())
+	}
+	for id := range intervals {
 		if m.jobsKnown[id] {
 			continue
 		}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 )
@@ -117,13 +118,13 @@ func TestJobNeverSucceededLooksStalled(t *testing.T) {
 		t.Fatalf("no last-success series for job %s: the stalled alert could never fire for it", id)
 		return 0
 	}
-	m.WatchJobs([]string{"s1/workinjury/GYD101", "s1/workinjury/GYD102"}, start)
+	m.WatchJobs(map[string]time.Duration{"s1/workinjury/GYD101": 30 * time.Minute, "s1/workinjury/GYD102": 30 * time.Minute}, start)
 	if got, want := gauge("s1/workinjury/GYD101"), float64(start.Unix()); got != want {
 		t.Fatalf("never-succeeded job reports %v, want the start time %v", got, want)
 	}
 	ok := start.Add(45 * time.Minute)
 	m.JobSucceeded("s1/workinjury/GYD102", ok)
-	m.WatchJobs([]string{"s1/workinjury/GYD101", "s1/workinjury/GYD102", "s1/workinjury/GYD103"}, start.Add(time.Hour))
+	m.WatchJobs(map[string]time.Duration{"s1/workinjury/GYD101": 30 * time.Minute, "s1/workinjury/GYD102": 30 * time.Minute, "s1/workinjury/GYD103": 30 * time.Minute}, start.Add(time.Hour))
 	for id, want := range map[string]time.Time{
 		"s1/workinjury/GYD101": start,
 		"s1/workinjury/GYD102": ok,
@@ -170,5 +171,52 @@ func TestOffsetReset(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("medgate_kafka_offset_resets_total = %v, want %v", got, want)
+	}
+}
+
+// TestJobIntervalExported: each scheduled job's interval is a series of
+// medgate_job_interval_seconds (the stalled-job alert compares with it); a
+// reload changes it, and a job a reload dropped loses its series, so the
+// alert does not fire for it.
+func TestJobIntervalExported(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	intervals := func() map[string]float64 {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "medgate_job_interval_seconds" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				got[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			}
+		}
+		return got
+	}
+	start := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	steps := []struct {
+		jobs map[string]time.Duration
+		want map[string]float64
+	}{
+		{
+			jobs: map[string]time.Duration{"workinjury/s1/download": 30 * time.Minute, "medgate/all/prune": time.Hour, "medgate/all/requeue": time.Minute},
+			want: map[string]float64{"workinjury/s1/download": 1800, "medgate/all/prune": 3600, "medgate/all/requeue": 60},
+		},
+		{ // a reload: the download every 10 minutes, prune dropped
+			jobs: map[string]time.Duration{"workinjury/s1/download": 10 * time.Minute, "medgate/all/requeue": time.Minute},
+			want: map[string]float64{"workinjury/s1/download": 600, "medgate/all/requeue": 60},
+		},
+		{jobs: nil, want: map[string]float64{}},
+	}
+	for i, step := range steps {
+		m.WatchJobs(step.jobs, start)
+		if got := intervals(); !maps.Equal(got, step.want) {
+			t.Errorf("after WatchJobs %d, medgate_job_interval_seconds = %v, want %v", i+1, got, step.want)
+		}
 	}
 }

@@ -51,6 +51,17 @@
 // medgate's side) fails with ErrPanicked, logged as an ALERT with its
 // stack; medgate goes on and the job runs again at its next interval.
 //
+// A run that fails runs again sooner than an interval, with backoff: a
+// minute after, then 2, 4, 8, 16 minutes (each plus a jitter of up to a
+// tenth), at most an interval after the failed run's start (see
+// RetryFirst); a run that succeeds returns the job to its interval. A
+// retry takes the lease like any run. A run that panicked or overran its
+// bound is not retried sooner. The owner records each job's last run and
+// next one in the store (RunRecords), so that an instance that starts (a
+// restart, another instance, a reload adding the job) runs the job when
+// that record says, at once if it has passed, rather than one interval
+// after it started.
+//
 // On shutdown Stop starts no run any more (scheduled or triggered) and
 // cancels the runs in progress, so that each stops at its next step (a
 // download resumes from its stored step at its next run); Wait waits for
@@ -60,13 +71,17 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // Clock is the time source; tests use a fake one.
@@ -132,6 +147,97 @@ func (j Job) maxRun() time.Duration {
 // ID names the job: "<plugin>/<site>/<job>".
 func (j Job) ID() string { return j.Plugin + "/" + j.Site + "/" + j.Name }
 
+// RunRecords is the part of the store where the scheduler records each
+// job's last run and next one (namespace RunsNS, keyed by job id), when
+// the Leases given to New has it too (the stores do): an instance that
+// starts, or is given a job by a reload, runs the job when its schedule
+// says, at once if that has passed, not one interval after it started.
+type RunRecords interface {
+	StateGet(ctx context.Context, ns, key string) (store.StateEntry, error)
+	StatePut(ctx context.Context, ns, key string, value []byte) (int64, error)
+}
+
+// RunsNS is the store's state namespace of the jobs' run records (see
+// RunRecords). No plugin can reach it: plugin names have no '.'.
+const RunsNS = "medgate.scheduler/last-runs"
+
+// lastRun is a job's run record: the start of its last run and when it
+// runs next (an interval after, or sooner to retry a failed run), as the
+// instance that ran it scheduled.
+type lastRun struct {
+	Start time.Time `json:"start"`
+	Next  time.Time `json:"next"`
+}
+
+// recordTimeout bounds a run record's read or write: the record only
+// brings a restarted instance's first run forward, and must not hold a
+// run's end or a start up.
+const recordTimeout = 10 * time.Second
+
+// record writes job id's run record, if the store keeps them.
+func (s *Scheduler) record(id string, rec lastRun) {
+	recs, ok := s.leases.(RunRecords)
+	if !ok {
+		return
+	}
+	v, err := json.Marshal(rec)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		defer cancel()
+		_, err = recs.StatePut(ctx, RunsNS, id, v)
+	}
+	if err != nil {
+		s.log.Warn("could not record the job's run in the store; an instance started later runs it first one interval after its start", "job", id, "err", err)
+	}
+}
+
+// resume brings the first run of job (entry e, new to this instance)
+// forward to when its run record says it is due (an interval after its
+// last run, or its retry), at once if that has passed, plus a jitter of up
+// to a tenth of the interval (10 s at most) so that instances started
+// together do not all ask for the lease at once (the lease decides which
+// one runs it anyway). Without a record, or with a record that is later
+// than one interval from now, the first run stays one interval from now.
+func (s *Scheduler) resume(e *entry, job Job) {
+	recs, ok := s.leases.(RunRecords)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.stopping, recordTimeout)
+	defer cancel()
+	got, err := recs.StateGet(ctx, RunsNS, job.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		return // never run: one interval from now
+	}
+	var rec lastRun
+	if err == nil {
+		err = json.Unmarshal(got.Value, &rec)
+	}
+	if err != nil {
+		s.log.Warn("could not read the job's last run from the store; it runs first one interval after now", "job", job.ID(), "err", err)
+		return
+	}
+	at := rec.Next
+	if regular := rec.Start.Add(job.Interval); regular.Before(at) {
+		at = regular // the interval was shortened since
+	}
+	now := s.clock.Now()
+	if at.Before(now) {
+		at = now
+	}
+	at = at.Add(s.jitter(min(10*time.Second, job.Interval/10)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jobs[job.ID()] != e || e.status.Runs > 0 || !e.status.RunningSince.IsZero() || !at.Before(e.next) {
+		return // ran, rescheduled or dropped meanwhile
+	}
+	e.next = at
+	select {
+	case s.changed <- struct{}{}: // Run waits for the new e.next
+	default:
+	}
+}
+
 // ErrNotOwner: another instance holds the job's lease.
 var ErrNotOwner = errors.New("another instance holds this job's lease")
 
@@ -174,6 +280,9 @@ type Status struct {
 	// is): a run older than the job's bound was cancelled and has not
 	// returned.
 	RunningSince time.Time `json:"runningSince,omitzero"`
+	// Failures counts the runs failed in a row (see RetryFirst): NextRun
+	// is then the retry, sooner than an interval.
+	Failures int `json:"failures,omitempty"`
 }
 
 // report is what a run says of itself through Report.
@@ -220,6 +329,8 @@ type Scheduler struct {
 	runs     sync.WaitGroup
 	stopping context.Context
 	stop     context.CancelCauseFunc
+	// jitter returns a random duration in [0, d] (tests fix it).
+	jitter func(d time.Duration) time.Duration
 }
 
 type entry struct {
@@ -227,24 +338,64 @@ type entry struct {
 	next    time.Time
 	running sync.Mutex
 	status  Status
+	// failures counts the runs failed in a row, for the retry's backoff.
+	failures int
+}
+
+// RetryFirst is how soon a job whose run failed runs again: the first
+// retry comes RetryFirst after the failed run ended, each further one
+// after twice the wait before (plus a jitter of up to a tenth of it, so
+// that the jobs of many sites do not retry at the same moment), never
+// later than the job's regular next run, one interval after the failed
+// run's start. A run that succeeds returns the job to its interval. A
+// download that stored its batch but failed before its feedback (GYU008)
+// sends it a minute later, not 30, and a passing outage of the external
+// system costs minutes, not an interval. Retries take the lease like any
+// run, so only one instance runs them. Not retried sooner: a run that
+// panicked (ErrPanicked: a bug, which a retry would only repeat) or
+// overran its bound (ErrOverran), and a run stopped by the shutdown.
+const RetryFirst = time.Minute
+
+// retryDelay is how long after a failed run the job runs again, its
+// failures-th failure in a row: RetryFirst doubled for each failure
+// before, plus jitter of up to a tenth, at most interval.
+func (s *Scheduler) retryDelay(interval time.Duration, failures int) time.Duration {
+	d := RetryFirst
+	for i := 1; i < failures && d < interval; i++ {
+		d *= 2
+	}
+	if d >= interval {
+		return interval
+	}
+	return min(d+s.jitter(d/10), interval)
+}
+
+func randJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
 }
 
 // New returns a scheduler whose leases are held in the name of holder.
 func New(leases Leases, holder string, clock Clock, log *slog.Logger) *Scheduler {
 	stopping, stop := context.WithCancelCause(context.Background())
 	return &Scheduler{leases: leases, holder: holder, clock: clock, log: log, Grace: time.Minute, jobs: map[string]*entry{}, gone: map[string]*entry{}, changed: make(chan struct{}, 1),
-		running: map[string]int{}, stopping: stopping, stop: stop}
+		running: map[string]int{}, stopping: stopping, stop: stop, jitter: randJitter}
 }
 
 // SetJobs replaces the job list (on start and on reload). Jobs that keep
-// their id and interval keep their schedule; new jobs first run one interval
-// from now (use Trigger to run one at once). A job dropped while it runs
+// their id and interval keep their schedule; new jobs first run when their
+// run record in the store says (see RunRecords: an interval after their
+// last run, by any instance, at once if that has passed), else one
+// interval from now (use Trigger to run one at once). A job dropped while it runs
 // and brought back by a later reload does not start again before that run
 // ends.
 func (s *Scheduler) SetJobs(jobs []Job) {
 	s.mu.Lock()
 	now := s.clock.Now()
 	next := map[string]*entry{}
+	var fresh []Job // new to this instance: resumed from their records
 	for _, j := range jobs {
 		if j.Interval <= 0 {
 			continue
@@ -270,7 +421,9 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 			next[j.ID()] = e
 			continue
 		}
-		next[j.ID()] = &entry{job: j, next: now.Add(j.Interval), status: Status{ID: j.ID(), Interval: j.Interval.String()}}
+		e := &entry{job: j, next: now.Add(j.Interval), status: Status{ID: j.ID(), Interval: j.Interval.String()}}
+		next[j.ID()] = e
+		fresh = append(fresh, j)
 	}
 	for id, e := range s.jobs {
 		if _, kept := next[id]; !kept {
@@ -286,6 +439,9 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 	}
 	s.jobs = next
 	s.mu.Unlock()
+	for _, j := range fresh {
+		go s.resume(next[j.ID()], j)
+	}
 	select {
 	case s.changed <- struct{}{}:
 	default:
@@ -317,7 +473,10 @@ func (s *Scheduler) Run(ctx context.Context) {
 				case errors.Is(err, ErrStopped):
 					s.log.Warn("scheduled job stopped by the shutdown; it resumes at its next run", "job", id, "err", err)
 				default:
-					s.log.Error("scheduled job failed", "job", id, "err", err)
+					s.mu.Lock()
+					next, failures := e.next, e.failures
+					s.mu.Unlock()
+					s.log.Error("scheduled job failed", "job", id, "err", err, "nextRun", next, "failuresInARow", failures)
 				}
 			}()
 		}
@@ -342,7 +501,7 @@ func (s *Scheduler) Trigger(ctx context.Context, id string) error {
 	return s.run(ctx, e, true)
 }
 
-func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
+func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) (err error) {
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
 	if s.stopped {
@@ -407,6 +566,9 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		s.mu.Unlock()
 		e.running.Unlock()
 	}()
+	// Before the run's lock is released: the next run of the job sees
+	// the retry and its record.
+	defer func() { s.ran(e, job, now, err) }()
 	ttl := job.Interval + s.Grace
 	// The lease runs from now, not from the store's answer, and so do its
 	// renewals: a run may start only while its first renewal (a third of
@@ -494,6 +656,43 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) error {
 		s.log.Info("job ran", "job", job.ID(), "took", d.String(), "manual", manual)
 	}
 	return err
+}
+
+// ran schedules the next run of job (entry e) after its run that started
+// at start returned err: a failed run is retried sooner (see RetryFirst),
+// a run that succeeded leaves the job at its interval. This instance's
+// schedule is then recorded in the store (see lastRun), for an instance
+// that starts later.
+func (s *Scheduler) ran(e *entry, job Job, start time.Time, err error) {
+	s.mu.Lock()
+	switch {
+	case err == nil:
+		e.failures = 0
+	case errors.Is(err, ErrNotOwner):
+		// Another instance runs the job; e.next is its lease's expiry.
+		e.failures, e.status.Failures = 0, 0
+		s.mu.Unlock()
+		return
+	case errors.Is(err, ErrStopped):
+		s.mu.Unlock()
+		return
+	case errors.Is(err, ErrPanicked), errors.Is(err, ErrOverran):
+		// Retrying sooner would only repeat it: the next interval.
+	default:
+		e.failures++
+		at := s.clock.Now().Add(s.retryDelay(job.Interval, e.failures))
+		if s.jobs[job.ID()] == e && at.Before(e.next) {
+			e.next = at
+			select {
+			case s.changed <- struct{}{}: // Run waits for the new e.next
+			default:
+			}
+		}
+	}
+	e.status.Failures = e.failures
+	rec := lastRun{Start: start, Next: e.next}
+	s.mu.Unlock()
+	s.record(job.ID(), rec)
 }
 
 // call runs job.Run, with a panic of it (a bug in the job's code on

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // fakeClock moves only when told to.
@@ -1529,5 +1532,249 @@ func TestLateGrantRenewsAtOnce(t *testing.T) {
 	close(release)
 	if err := awaitRun(t, "the run", done); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRetryDelay: a failed run's retry comes RetryFirst after it, twice
+// as long after each further failure, plus a jitter of up to a tenth,
+// and never later than an interval.
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		interval time.Duration
+		failures int
+		jitter   bool // the largest jitter, else none
+		want     time.Duration
+	}{
+		{30 * time.Minute, 1, false, time.Minute},
+		{30 * time.Minute, 1, true, time.Minute + 6*time.Second},
+		{30 * time.Minute, 2, false, 2 * time.Minute},
+		{30 * time.Minute, 3, true, 4*time.Minute + 24*time.Second},
+		{30 * time.Minute, 5, false, 16 * time.Minute},
+		{30 * time.Minute, 5, true, 17*time.Minute + 36*time.Second},
+		{30 * time.Minute, 6, true, 30 * time.Minute}, // 32 minutes: the interval
+		{30 * time.Minute, 1000, false, 30 * time.Minute},
+		{20 * time.Minute, 5, true, 17*time.Minute + 36*time.Second},
+		{17 * time.Minute, 5, true, 17 * time.Minute}, // the jitter stays within the interval
+		{time.Minute, 1, true, time.Minute},           // the requeue job: its interval
+		{30 * time.Second, 3, true, 30 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d/jitter=%v", tc.interval, tc.failures, tc.jitter), func(t *testing.T) {
+			s := New(&memLeases{}, "a", newFakeClock(), quiet)
+			s.jitter = func(time.Duration) time.Duration { return 0 }
+			if tc.jitter {
+				s.jitter = func(d time.Duration) time.Duration { return d }
+			}
+			if got := s.retryDelay(tc.interval, tc.failures); got != tc.want {
+				t.Fatalf("retryDelay(%s, %d) = %s, want %s", tc.interval, tc.failures, got, tc.want)
+			}
+		})
+	}
+	// The real jitter stays within [0, d].
+	for range 1000 {
+		if j := randJitter(6 * time.Second); j < 0 || j > 6*time.Second {
+			t.Fatalf("randJitter(6s) = %s, want 0 to 6s", j)
+		}
+	}
+}
+
+// TestFailedRunRetriesWithBackoff: a scheduled run that fails runs again
+// a minute after, then after 2, 4, 8, 16 minutes (each plus its jitter),
+// then at the interval, each time under the job's lease; a run that
+// succeeds returns the job to its interval.
+func TestFailedRunRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
+	const interval, grace = 30 * time.Minute, time.Minute
+	clock := newFakeClock()
+	t0 := clock.Now()
+	leases := &memLeases{}
+	s := New(leases, "a", clock, quiet)
+	s.jitter = func(d time.Duration) time.Duration { return d } // the largest
+	const failing = 7
+	var runs atomic.Int32
+	s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "download", Interval: interval, Run: func(context.Context, time.Time) error {
+		if runs.Add(1) <= failing {
+			return errors.New("the national system is down")
+		}
+		return nil
+	}}})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.Run(ctx)
+
+	at := t0.Add(interval)    // the first run
+	waits := []time.Duration{ // after each run, until the next
+		time.Minute + 6*time.Second,
+		2*time.Minute + 12*time.Second,
+		4*time.Minute + 24*time.Second,
+		8*time.Minute + 48*time.Second,
+		16*time.Minute + 96*time.Second,
+		interval, // 32 minutes: the interval
+		interval,
+		interval, // the 8th run succeeded: the interval
+		interval,
+	}
+	for i, wait := range waits {
+		checkFor(t, fmt.Sprintf("run %d to be scheduled at +%s", i+1, at.Sub(t0)), func() bool {
+			return s.Jobs()[0].NextRun.Equal(at) && clock.waitsUntil(at)
+		})
+		clock.Advance(at.Sub(clock.Now()))
+		checkFor(t, fmt.Sprintf("run %d", i+1), func() bool { return runs.Load() == int32(i+1) && s.Jobs()[0].Runs == i+1 })
+		// Every run, retries included, took the lease.
+		if holder, until := leases.expiry("job/p/s/download"); holder != "a" || !until.Equal(at.Add(interval+grace)) {
+			t.Fatalf("run %d at +%s: lease held by %q until +%s, want a's until +%s", i+1, at.Sub(t0), holder, until.Sub(t0), at.Add(interval+grace).Sub(t0))
+		}
+		want := min(i+1, failing)
+		if i+1 > failing {
+			want = 0
+		}
+		checkFor(t, fmt.Sprintf("run %d's failures in a row to be %d", i+1, want), func() bool { return s.Jobs()[0].Failures == want })
+		at = at.Add(wait)
+	}
+}
+
+// memRecords is memLeases with the store's state, where the scheduler
+// keeps its run records (RunRecords).
+type memRecords struct {
+	memLeases
+	mu    sync.Mutex
+	state map[string][]byte
+	gets  atomic.Int32
+}
+
+func (r *memRecords) StateGet(_ context.Context, ns, key string) (store.StateEntry, error) {
+	defer r.gets.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.state[ns+"\x00"+key]
+	if !ok {
+		return store.StateEntry{}, store.ErrNotFound
+	}
+	return store.StateEntry{Key: key, Value: v, Version: 1}, nil
+}
+
+func (r *memRecords) StatePut(_ context.Context, ns, key string, value []byte) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == nil {
+		r.state = map[string][]byte{}
+	}
+	r.state[ns+"\x00"+key] = value
+	return 1, nil
+}
+
+// TestFirstRunResumesFromTheRecord: a job new to an instance (its start,
+// or a reload) first runs when the store's run record says: an interval
+// after its last run (or at its retry), at once if that has passed, plus
+// a jitter (here the largest: a tenth of the interval, 10 s at most);
+// without a record, one interval from now.
+func TestFirstRunResumesFromTheRecord(t *testing.T) {
+	t.Parallel()
+	const interval = 30 * time.Minute
+	const jitter = 10 * time.Second
+	tests := map[string]struct {
+		record   *[2]time.Duration // the record's start and next, from now
+		interval time.Duration
+		want     time.Duration // from now
+	}{
+		"no record":                 {want: interval},
+		"due an interval after":     {record: &[2]time.Duration{-20 * time.Minute, 10 * time.Minute}, want: 10*time.Minute + jitter},
+		"overdue: at once":          {record: &[2]time.Duration{-2 * time.Hour, -90 * time.Minute}, want: jitter},
+		"a failed run's retry":      {record: &[2]time.Duration{-5 * time.Minute, -4 * time.Minute}, want: jitter},
+		"interval shortened since":  {record: &[2]time.Duration{-20 * time.Minute, 10 * time.Minute}, interval: 15 * time.Minute, want: jitter},
+		"interval of a minute":      {record: &[2]time.Duration{-20 * time.Minute, -19 * time.Minute}, interval: time.Minute, want: 6 * time.Second},
+		"later than an interval":    {record: &[2]time.Duration{time.Hour, 90 * time.Minute}, want: interval},
+		"recorded an interval away": {record: &[2]time.Duration{0, interval}, want: interval},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			now := clock.Now()
+			recs := &memRecords{}
+			if tc.record != nil {
+				v, err := json.Marshal(lastRun{Start: now.Add(tc.record[0]), Next: now.Add(tc.record[1])})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := recs.StatePut(t.Context(), RunsNS, "p/s/j", v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			iv := interval
+			if tc.interval != 0 {
+				iv = tc.interval
+			}
+			s := New(recs, "a", clock, quiet)
+			s.jitter = func(d time.Duration) time.Duration { return d }
+			s.SetJobs([]Job{{Plugin: "p", Site: "s", Name: "j", Interval: iv, Run: func(context.Context, time.Time) error { return nil }}})
+			checkFor(t, "the record to be read", func() bool { return recs.gets.Load() == 1 })
+			want := now.Add(tc.want)
+			checkFor(t, "the first run at +"+tc.want.String(), func() bool { return s.Jobs()[0].NextRun.Equal(want) })
+		})
+	}
+}
+
+// TestRestartedInstanceKeepsTheSchedule: an instance that ran a job and
+// was restarted (its lease released at shutdown) runs the job next one
+// interval after its last run, not one interval after its restart; a
+// failed last run is retried at its retry.
+func TestRestartedInstanceKeepsTheSchedule(t *testing.T) {
+	t.Parallel()
+	const interval = 30 * time.Minute
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("last run failed=%v", fail), func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			t0 := clock.Now()
+			recs := &memRecords{}
+			var runs atomic.Int32
+			job := []Job{{Plugin: "p", Site: "s", Name: "j", Interval: interval, Run: func(context.Context, time.Time) error {
+				if runs.Add(1) == 1 && fail {
+					return errors.New("the national system is down")
+				}
+				return nil
+			}}}
+			a := New(recs, "a", clock, quiet)
+			a.jitter = func(time.Duration) time.Duration { return 0 }
+			a.SetJobs(job)
+			ctxA, stopA := context.WithCancel(t.Context())
+			doneA := make(chan struct{})
+			go func() { defer close(doneA); a.Run(ctxA) }()
+			checkFor(t, "a to wait for its first run", func() bool { return clock.waitsUntil(t0.Add(interval)) })
+			clock.Advance(interval)
+			checkFor(t, "a's run", func() bool { return a.Jobs()[0].Runs == 1 })
+			next := t0.Add(2 * interval)
+			if fail {
+				next = t0.Add(interval + RetryFirst)
+			}
+			checkFor(t, "a's run to be recorded", func() bool {
+				recs.mu.Lock()
+				defer recs.mu.Unlock()
+				var rec lastRun
+				return json.Unmarshal(recs.state[RunsNS+"\x00p/s/j"], &rec) == nil && rec.Next.Equal(next)
+			})
+			// Shutdown: the lease is released.
+			stopA()
+			<-doneA
+			a.Stop()
+			if err := a.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			a.Release(t.Context())
+
+			clock.Advance(RetryFirst / 2) // restarted half a minute later
+			b := New(recs, "a", clock, quiet)
+			b.jitter = func(d time.Duration) time.Duration { return d }
+			b.SetJobs(job)
+			go b.Run(t.Context())
+			want := next.Add(10 * time.Second) // the largest jitter
+			checkFor(t, "the restarted instance to run the job at +"+want.Sub(t0).String(), func() bool {
+				return b.Jobs()[0].NextRun.Equal(want) && clock.waitsUntil(want)
+			})
+			clock.Advance(want.Sub(clock.Now()))
+			checkFor(t, "the restarted instance's run", func() bool { return runs.Load() == 2 && b.Jobs()[0].Runs == 1 })
+		})
 	}
 }

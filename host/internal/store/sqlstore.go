@@ -725,7 +725,15 @@ func (s *sqlStore) ListMessages(ctx context.Context, site, typePrefix, outcome s
 			f.add("type < ?", end)
 		}
 	}
-	if outcome != "" {
+	// outcome is "pending" (the messages not finished, as in
+	// SearchMessages: no message has that outcome) or an outcome of a
+	// finished one.
+	switch outcome {
+	case "":
+	case StatusPending:
+		f.add("status = ?", StatusPending)
+	default:
+		f.add("status = ?", StatusDone)
 		f.add("outcome = ?", outcome)
 	}
 	out, err := readAll(ctx, s, s.scanMessage,

@@ -189,7 +189,9 @@ type Store interface {
 	// zero) of the oldest pending message, and false if none is pending.
 	OldestPending(ctx context.Context) (time.Time, bool, error)
 	// ListMessages returns the newest messages first, optionally filtered by
-	// site, type prefix and outcome; limit 0 means 100.
+	// site, type prefix and outcome: "pending" selects the messages not
+	// finished (StatusPending), any other value the finished ones with
+	// that outcome; limit 0 means 100.
 	ListMessages(ctx context.Context, site, typePrefix, outcome string, limit int) ([]Message, error)
 	// SearchMessages returns one page of the messages q selects, newest
 	// first (received time, then id), and the cursor of the next page

@@ -405,26 +405,41 @@ func testListMessages(t *testing.T, s store.Store) {
 		{"d", "s1", "work_injury.X", ""}, // '_' is literal in prefixes
 		{"e", "s1", "work%.Y", "ok"},     // '%' too
 		{"f", "s2", "workinjury.GYU101", "failed"},
+		{"g", "s1", "other.Z", "failed"}, // reopened below: pending again
 	} {
-		begin(t, s, store.Message{ID: m.id, Site: m.site, Type: m.typ, ReceivedAt: t0.Add(time.Duration(i) * time.Minute)})
+		msg := store.Message{ID: m.id, Site: m.site, Type: m.typ, ReceivedAt: t0.Add(time.Duration(i) * time.Minute)}
+		if m.id == "g" {
+			msg.Request = []byte(`{"id":"g"}`) // kept, so that it can be replayed
+		}
+		begin(t, s, msg)
 		if m.outcome != "" {
 			finish(t, s, m.id, m.outcome, []byte("{}"), 1)
 		}
+	}
+	// A failed message reopened (replay) is pending again: it keeps its
+	// failed outcome until it finishes anew, but is no longer failed.
+	if _, err := s.ReopenMessage(t.Context(), "g"); err != nil {
+		t.Fatalf("ReopenMessage(g): %v", err)
 	}
 	tests := map[string]struct {
 		site, typePrefix, outcome string
 		limit                     int
 		want                      []string
 	}{
-		"all, newest first":    {want: []string{"f", "e", "d", "c", "b", "a"}},
-		"site":                 {site: "s1", want: []string{"e", "d", "b", "a"}},
-		"type prefix":          {typePrefix: "workinjury.", want: []string{"f", "b", "a"}},
-		"full type":            {typePrefix: "workinjury.GYU101", want: []string{"f", "a"}},
-		"underscore literal":   {typePrefix: "work_", want: []string{"d"}},
-		"percent literal":      {typePrefix: "work%", want: []string{"e"}},
-		"outcome":              {outcome: "ok", want: []string{"e", "a"}},
+		"all, newest first":  {want: []string{"g", "f", "e", "d", "c", "b", "a"}},
+		"site":               {site: "s1", want: []string{"g", "e", "d", "b", "a"}},
+		"type prefix":        {typePrefix: "workinjury.", want: []string{"f", "b", "a"}},
+		"full type":          {typePrefix: "workinjury.GYU101", want: []string{"f", "a"}},
+		"underscore literal": {typePrefix: "work_", want: []string{"d"}},
+		"percent literal":    {typePrefix: "work%", want: []string{"e"}},
+		"outcome":            {outcome: "ok", want: []string{"e", "a"}},
+		// "pending" (the README's /admin/messages?status=pending) is the
+		// messages not finished, whatever outcome a reopened one keeps.
+		"pending":              {outcome: store.StatusPending, want: []string{"g", "d", "b"}},
+		"pending on a site":    {site: "s1", outcome: store.StatusPending, want: []string{"g", "d", "b"}},
+		"failed, not reopened": {outcome: "failed", want: []string{"f"}},
 		"site, prefix, result": {site: "s2", typePrefix: "workinjury", outcome: "failed", want: []string{"f"}},
-		"limit":                {limit: 2, want: []string{"f", "e"}},
+		"limit":                {limit: 2, want: []string{"g", "f"}},
 		"no match":             {site: "s3", want: nil},
 	}
 	for name, tc := range tests {
