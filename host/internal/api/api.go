@@ -41,7 +41,10 @@
 // are limited per remote address and logged; /readyz details and stored
 // personal data are shown only to admins, masked. With no admin token and
 // no users the admin API is open to this machine only: a client a trusted
-// reverse proxy forwards is judged by its own address.
+// reverse proxy forwards is judged by its own address. An ingress client
+// bound to sites (Client.Sites) may send messages only for them: one
+// claiming another site is refused 403 site_not_allowed, before anything
+// is queued.
 package api
 
 import (
@@ -55,6 +58,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,6 +388,9 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Code: "trace_too_long", Message: fmt.Sprintf(
 			"the X-Medgate-Trace-Id header is %d bytes; a trace id has at most %d", len(trace), maxTraceBytes)}
 	}
+	if err := checkClientSite(r, body); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.IngressTimeout)
 	defer cancel()
 	reply, err := s.process(ctx, pipeline.Input{Value: body, Key: key, TraceID: trace})
@@ -403,6 +410,27 @@ func (s *server) ingress(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, code, reply)
 	return nil
+}
+
+// checkClientSite refuses, with 403, a message for a site the ingress
+// client may not send for (http.clients[].sites): it is not queued, so
+// one site's client cannot act at another site with that site's keys. The
+// site is read as the pipeline reads it (message.Parse); a message
+// without a site is left to the pipeline, which answers it invalid and
+// sends nothing out.
+func checkClientSite(r *http.Request, body []byte) error {
+	c, ok := client(r)
+	if !ok || c.sites == nil {
+		return nil // no credentials, or a client bound to no site: every site
+	}
+	// Compared exactly, as the pipeline routes by the site code.
+	env, _ := message.Parse(body)
+	if env.Site == "" || slices.Contains(c.sites, env.Site) {
+		return nil
+	}
+	return &Error{Status: http.StatusForbidden, Code: "site_not_allowed", Message: fmt.Sprintf(
+		"ingress client %q may send messages only for site(s) %s, not for site %q; send it with the token of a client of that site, or add the site to the client's sites in http.clients and reload",
+		c.name, strings.Join(c.sites, ", "), env.Site)}
 }
 
 // process is the backend's Process, with a panic of it (a bug of medgate)

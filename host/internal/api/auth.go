@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,41 +15,62 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Client is one ingress client: a name for logs and the token it sends.
+// Client is one ingress client: a name for logs, the token it sends and
+// the sites it may send messages for.
 type Client struct {
 	Name  string
 	Token string
+	// Sites are the site codes the client may send messages for
+	// (http.clients[].sites); empty: every site.
+	Sites []string
 }
 
 // credential is a token kept as its SHA-256, so every comparison is
 // constant-time over the same length whatever the tokens' lengths.
 type credential struct {
-	name string
-	sum  [sha256.Size]byte
+	name  string
+	sum   [sha256.Size]byte
+	sites []string // nil: every site
 }
 
 func credentials(cs []Client) []credential {
 	out := make([]credential, 0, len(cs))
 	for _, c := range cs {
 		if c.Token != "" {
-			out = append(out, credential{name: c.Name, sum: sha256.Sum256([]byte(c.Token))})
+			cr := credential{name: c.Name, sum: sha256.Sum256([]byte(c.Token))}
+			if len(c.Sites) > 0 {
+				cr.sites = slices.Clone(c.Sites)
+			}
+			out = append(out, cr)
 		}
 	}
 	return out
 }
 
-// match returns the name of the credential the presented token matches.
-// It compares against every credential, so the time taken does not tell
-// which one (or how much of one) matched.
-func match(creds []credential, token string) (string, bool) {
+// match returns the credential the presented token matches. It compares
+// against every credential, so the time taken does not tell which one (or
+// how much of one) matched.
+func match(creds []credential, token string) (credential, bool) {
 	got := sha256.Sum256([]byte(token))
-	name, ok := "", false
+	var found credential
+	ok := false
 	for _, c := range creds {
 		if subtle.ConstantTimeCompare(got[:], c.sum[:]) == 1 {
-			name, ok = c.name, true
+			found, ok = c, true
 		}
 	}
-	return name, ok
+	return found, ok
+}
+
+// clientKey keys the ingress credential a request authenticated with in
+// its context (see auth).
+type clientKey struct{}
+
+// client returns the ingress credential r authenticated with (see auth),
+// or false when the endpoint has no credentials configured.
+func client(r *http.Request) (credential, bool) {
+	c, ok := r.Context().Value(clientKey{}).(credential)
+	return c, ok
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.
@@ -184,37 +207,39 @@ func (s *server) auth(endpoint string, creds []credential, next http.Handler) ht
 		return next
 	}
 	return s.h(func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := s.authenticate(endpoint, creds, r); err != nil {
+		c, err := s.authenticate(endpoint, creds, r)
+		if err != nil {
 			return err
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
 		return nil
 	})
 }
 
 // authenticate checks r's bearer token against creds and returns the
-// matching credential's name, or an *Error (401, or 429 while the
-// address must wait).
-func (s *server) authenticate(endpoint string, creds []credential, r *http.Request) (string, error) {
+// matching credential, or an *Error (401, or 429 while the address must
+// wait).
+func (s *server) authenticate(endpoint string, creds []credential, r *http.Request) (credential, error) {
 	ip := s.o.Proxy.ClientAddr(r) // the forwarded client behind a trusted proxy
 	if wait := s.limit.wait(ip); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
-		return "", &Error{Status: http.StatusTooManyRequests, Code: "too_many_failures", retryAfter: secs,
+		return credential{}, &Error{Status: http.StatusTooManyRequests, Code: "too_many_failures", retryAfter: secs,
 			Message: "too many failed authentications from this address; wait " + strconv.Itoa(secs) + "s, then send the token configured for this endpoint"}
 	}
 	token, ok := bearer(r)
-	name, matched := "", false
+	var c credential
+	matched := false
 	if ok {
-		name, matched = match(creds, token)
+		c, matched = match(creds, token)
 	}
 	if matched {
 		s.limit.succeed(ip)
-		return name, nil
+		return c, nil
 	}
 	failures, wait := s.limit.fail(ip)
 	s.limit.failures.WithLabelValues(endpoint).Inc()
 	s.o.Logger.Warn("authentication failed", "endpoint", endpoint, "remote", ip, "method", r.Method, "path", r.URL.Path,
 		"tokenSent", ok, "failures", failures, "mustWait", wait.String())
-	return "", &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+	return credential{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 		Message: "send Authorization: Bearer <token> with the token configured for this endpoint (" + endpoint + ")"}
 }

@@ -288,6 +288,11 @@ type HTTPClient struct {
 	Name string `yaml:"name"`
 	// Token is a secret reference: "env:NAME" or "file:PATH".
 	Token string `yaml:"token" secret:"true"`
+	// Sites, when set, are the only site codes the client may send
+	// messages for: the ingress refuses (403) a message claiming another
+	// site, so one hospital's HIS token cannot act at another site. Empty:
+	// every site (a platform-wide client).
+	Sites []string `yaml:"sites"`
 }
 
 // KafkaMaxRecordBytes is the largest record medgate's Kafka producer sends

@@ -67,6 +67,11 @@ func (c *Config) checkHTTP() Problems {
 		if err := checkSecretRef(cl.Token, true); err != nil {
 			add(path+".token", "%v", err)
 		}
+		for j, site := range cl.Sites {
+			if c.Site(site) == nil {
+				add(fmt.Sprintf("%s.sites[%d]", path, j), "site %q is not declared under sites:; list only the codes of declared sites the client may send messages for", site)
+			}
+		}
 	}
 	for i, host := range h.AllowedHosts {
 		if !hostRE.MatchString(host) {
@@ -132,9 +137,11 @@ type Credentials struct {
 	Clients []ResolvedClient // http.ingressToken first, as "default"
 }
 
-// ResolvedClient is an ingress client with its token read.
+// ResolvedClient is an ingress client with its token read, and the
+// sites it may send messages for (nil: every site).
 type ResolvedClient struct {
 	Name, Token string
+	Sites       []string
 }
 
 // HTTPCredentials reads the admin token and every ingress client's token.
@@ -165,7 +172,7 @@ func (c *Config) HTTPCredentials() (Credentials, error) {
 	}
 	for i, cl := range c.HTTP.Clients {
 		if t := read(fmt.Sprintf("http.clients[%d].token", i), cl.Token); t != "" {
-			out.Clients = append(out.Clients, ResolvedClient{Name: cl.Name, Token: t})
+			out.Clients = append(out.Clients, ResolvedClient{Name: cl.Name, Token: t, Sites: cl.Sites})
 		}
 	}
 	if len(ps) > 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -87,6 +88,9 @@ http:
       token: env:C
     - name: default
       token: env:D
+    - name: ward
+      token: env:W
+      sites: [h1, h9]
   allowedHosts: ["https://medgate.local:8080", medgate.local, .svc.local]
   ingressTimeout: 30s
   writeTimeout: 20s
@@ -94,6 +98,8 @@ http:
   maxConnections: -5
 processing:
   maxPayloadBytes: 4194304
+sites:
+  - code: h1
 `)
 	for _, want := range []string{
 		`m.yaml:6: http.clients[0].name: "bad name" is not a client name`,
@@ -101,6 +107,7 @@ processing:
 		"m.yaml:8: http.clients[1].token: is required",
 		`m.yaml:9: http.clients[2].name: client "cashier" is listed twice`,
 		`m.yaml:11: http.clients[3].name: the name "default" is taken`,
+		`http.clients[4].sites[1]: site "h9" is not declared under sites:`,
 		`http.allowedHosts[0]: "https://medgate.local:8080" is not a host name`,
 		"http.writeTimeout: 20s must be longer than http.ingressTimeout (30s)",
 		"http.idleTimeout: must be positive",
@@ -110,6 +117,9 @@ processing:
 		if !hasProblem(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, strings.Join(got, "\n"))
 		}
+	}
+	if hasProblem(got, "http.clients[4].sites[0]") {
+		t.Errorf("a declared site of a client was refused:\n%s", strings.Join(got, "\n"))
 	}
 	if hasProblem(got, "allowedHosts[1]") || hasProblem(got, "allowedHosts[2]") {
 		t.Errorf("a valid allowed host was refused:\n%s", strings.Join(got, "\n"))
@@ -144,7 +154,7 @@ func TestHTTPCredentials(t *testing.T) {
 	t.Setenv("MEDGATE_TEST_CASHIER", "cashier-secret-0123456789")
 	t.Setenv("MEDGATE_TEST_SHORT", "short")
 	c := &Config{File: filepath.Join(dir, "medgate.yaml"), HTTP: HTTP{AdminToken: "file:admin", IngressToken: "env:MEDGATE_TEST_INGRESS",
-		Clients: []HTTPClient{{Name: "cashier", Token: "env:MEDGATE_TEST_CASHIER"}, {Name: "pharmacy", Token: "file:missing"},
+		Clients: []HTTPClient{{Name: "cashier", Token: "env:MEDGATE_TEST_CASHIER", Sites: []string{"h1"}}, {Name: "pharmacy", Token: "file:missing"},
 			{Name: "ward", Token: "file:empty"}, {Name: "lab", Token: "env:MEDGATE_TEST_SHORT"}}}}
 	_, err := c.HTTPCredentials()
 	if err == nil {
@@ -165,9 +175,9 @@ func TestHTTPCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Credentials{Admin: "admin-secret-0123456789", Clients: []ResolvedClient{{"default", "ingress-secret-0123456789"}, {"cashier", "cashier-secret-0123456789"}}}
-	if got.Admin != want.Admin || len(got.Clients) != 2 || got.Clients[0] != want.Clients[0] || got.Clients[1] != want.Clients[1] {
-		t.Errorf("got %+v, want %+v", got, want)
+	want := Credentials{Admin: "admin-secret-0123456789", Clients: []ResolvedClient{{Name: "default", Token: "ingress-secret-0123456789"}, {Name: "cashier", Token: "cashier-secret-0123456789", Sites: []string{"h1"}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v (each client with its sites)", got, want)
 	}
 }
 

@@ -28,7 +28,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	}
 	clients := make([]api.Client, len(creds.Clients))
 	for i, c := range creds.Clients {
-		clients[i] = api.Client{Name: c.Name, Token: c.Token}
+		clients[i] = api.Client{Name: c.Name, Token: c.Token, Sites: c.Sites}
 	}
 	h := cfg.HTTP
 	ln, err := api.Listen(h.Listen, h.MaxConnections)

@@ -863,15 +863,17 @@ func TestTwoMessagesOneIDWaiting(t *testing.T) {
 
 // TestOutcomeOfAnotherMessage: a request waits alone on this instance
 // while another message under the same id, from Kafka (of another type,
-// or of the same site and type with another payload), is finished first;
-// that outcome is not handed to it (its client would be told its message
-// is done, with another message's answer): it gets the refusal of its own
-// delivery.
+// of another site with the same type and payload, or of the same site and
+// type with another payload), is finished first; that outcome is not
+// handed to it (its client would be told its message is done, with
+// another message's answer, another site's data): it gets the refusal of
+// its own delivery.
 func TestOutcomeOfAnotherMessage(t *testing.T) {
 	t.Parallel()
-	cases := map[string]struct{ typ, kafka string }{
-		"another type":    {"ledger.other", `{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`},
-		"another payload": {"ledger.noop", `{"id":"m13","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`},
+	cases := map[string]struct{ site, typ, kafka string }{
+		"another type":    {"s1", "ledger.other", `{"id":"m13","site":"s1","type":"ledger.other","payload":{}}`},
+		"another site":    {"s2", "ledger.noop", `{"id":"m13","site":"s2","type":"ledger.noop","payload":{}}`},
+		"another payload": {"s1", "ledger.noop", `{"id":"m13","site":"s1","type":"ledger.noop","payload":{"patient":"another"}}`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -881,10 +883,10 @@ func TestOutcomeOfAnotherMessage(t *testing.T) {
 			kafka := []byte(tc.kafka)
 			pub.hook = func(key, value []byte) {
 				g.Taken("m13")
-				if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: "s1", Type: tc.typ, Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
+				if _, _, err := cs.BeginMessage(context.Background(), store.Message{ID: "m13", Site: tc.site, Type: tc.typ, Key: "m13", Request: kafka, ReceivedAt: time.Now(), Attempts: 1}); err != nil {
 					t.Error(err)
 				}
-				rk := &message.Reply{ID: "r13", RequestID: "m13", Site: "s1", Type: tc.typ, Status: message.StatusOK}
+				rk := &message.Reply{ID: "r13", RequestID: "m13", Site: tc.site, Type: tc.typ, Status: message.StatusOK}
 				if err := finish(cs, rk); err != nil {
 					t.Error(err)
 				}

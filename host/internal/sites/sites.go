@@ -10,7 +10,9 @@
 // keeps serving until the new one is configured.
 // A route hands a message to its plugin only while the plugin is enabled
 // at the message's site: a retry on a route a reload has since disabled
-// ends failed, with how to replay it, instead of reaching the plugin.
+// ends failed, with how to replay it, instead of reaching the plugin. A
+// scheduled job likewise runs only while the plugin is enabled at its
+// site: a run on the job list of before such a reload fails, unsent.
 package sites
 
 import (
@@ -277,9 +279,22 @@ func (h siteHandler) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.H
 	return h.in.Handle(ctx, req)
 }
 
+// job is a scheduled job of plugin in at site. Like siteHandler, a run
+// reaches the plugin only while the plugin is configured at the site: a
+// run on the job list of before a reload that disabled the plugin there
+// (or removed the site), which the scheduler holds until the daemon
+// hands it the new list, fails instead. Handing it to the plugin would
+// make the host services serve the site again for the run (see
+// pluginhost.Instance.RunJob), so the plugin would write state, publish
+// events and call the external system for a site it is no longer enabled
+// at.
 func job(in *pluginhost.Instance, site string, j sdk.Job, log *slog.Logger) scheduler.Job {
 	return scheduler.Job{Plugin: in.Name(), Site: site, Name: j.Name, Interval: j.Interval, MaxRun: j.MaxRun, Run: func(ctx context.Context, now time.Time) error {
-		r, err := in.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
+		cur := in.Current()
+		if !cur.Configured(site) {
+			return fmt.Errorf("job %q: plugin %q is no longer enabled at site %q: a reload disabled it there (or removed the site) before this run started, so the run was not sent to it; enable the plugin for site %q again and reload if the job should run there", j.Name, cur.Name(), site, site)
+		}
+		r, err := cur.RunJob(ctx, &sdk.RunJobRequest{Site: site, Job: j.Name, Now: now, TraceID: newID()})
 		if err != nil {
 			return err
 		}
