@@ -547,7 +547,7 @@ func (g *Ingress) storedReply(ctx context.Context, id string, value []byte) (*me
 func idReused(id string, value []byte, m *store.Message) *message.Reply {
 	env, _ := message.Parse(value)
 	return &message.Reply{ID: newID(), RequestID: id, Site: env.Site, Type: env.Type, Status: message.StatusInvalid,
-		Errors: []message.ReplyError{pipeline.IDReusedError(id, m)}, CompletedAt: time.Now().UTC()}
+		Errors: []message.ReplyError{pipeline.IDReusedError(id, env.Site, m)}, CompletedAt: time.Now().UTC()}
 }
 
 // waiters hands replies finished by this instance's consumer to the HTTP

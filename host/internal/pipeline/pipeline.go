@@ -533,16 +533,22 @@ const RuleIDReused = "id-reused"
 // stay the other message's.
 func (p *Processor) idReused(ctx context.Context, env *message.Envelope, in Input, errs []message.ReplyError, existing *store.Message, start time.Time) (*message.Reply, error) {
 	p.log.Warn("message id already used for another message; this one is answered invalid and the plugin is not called", "id", env.ID, "type", env.Type, "recordedType", existing.Type)
-	errs = append(errs, IDReusedError(env.ID, existing))
+	errs = append(errs, IDReusedError(env.ID, env.Site, existing))
 	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 	return r, p.finishUnstored(ctx, env, in, r, "message id already used for another message", start)
 }
 
-// IDReusedError is the error (rule RuleIDReused) of a message whose id
-// the store holds for another message, other.
-func IDReusedError(id string, other *store.Message) message.ReplyError {
-	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("message id %q was already used for another message (site %q, type %q) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
-		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, other.Site, other.Type, id)}
+// IDReusedError is the error (rule RuleIDReused) of a message for site
+// whose id the store holds for another message, other. Another site's
+// message is not described: its sender may be bound to its own sites
+// (http.clients[].sites) and learns nothing of the others'.
+func IDReusedError(id, site string, other *store.Message) message.ReplyError {
+	which := "of another site"
+	if other.Site == site {
+		which = fmt.Sprintf("of this site, type %q", other.Type)
+	}
+	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("message id %q was already used for another message (%s) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
+		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, which, id)}
 }
 
 // HeaderStoredRequest, on a request record, holds the id of a message
