@@ -47,8 +47,31 @@ func (s *server) sitePlugin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	}
-	writeJSON(w, http.StatusOK, sp)
+	writeJSON(w, http.StatusOK, withBase(sp))
 	return nil
+}
+
+// sitePluginRead is a plugin at a site as GET and PUT answer it: with
+// its base, ready to send back with a change (PUT's "base").
+type sitePluginRead struct {
+	siteadmin.SitePlugin
+	Base sitePluginBase `json:"base"`
+}
+
+// withBase returns sp with its base: whether it is enabled, and every
+// setting written in the file (declared or not) with its value.
+func withBase(sp siteadmin.SitePlugin) sitePluginRead {
+	en := sp.Enabled
+	b := sitePluginBase{Enabled: &en, Settings: map[string]string{}}
+	for _, st := range sp.Settings {
+		if st.Value != "" {
+			b.Settings[st.Name] = st.Value
+		}
+	}
+	for k, v := range sp.Undeclared {
+		b.Settings[k] = v
+	}
+	return sitePluginRead{SitePlugin: sp, Base: b}
 }
 
 // maxSiteChangeBytes bounds the body of PUT /admin/sites/{site}/plugins/{plugin}.
@@ -61,11 +84,27 @@ type sitePluginChange struct {
 	// Settings, when present, replaces the site's settings of the plugin
 	// (a name left out or empty takes its default).
 	Settings map[string]string `json:"settings"`
+	// Base, when present, is the plugin at the site as the caller read it
+	// (GET) before making the change: only what differs from it is
+	// changed, merged with what someone else saved since; a setting both
+	// changed is refused (409 conflict). Without it the last writer wins.
+	Base *sitePluginBase `json:"base"`
+}
+
+// sitePluginBase is what a change was based on: "enabled" and
+// "settings" (name → value, "" or left out when not set) as GET returned
+// them. It must hold each part the change sets.
+type sitePluginBase struct {
+	Enabled  *bool             `json:"enabled"`
+	Settings map[string]string `json:"settings"`
 }
 
 // updateSitePlugin changes a plugin at a site: checked like the
 // configuration file (422 with every problem), written back (comments
-// kept, .bak, atomic) and reloaded at once.
+// kept, .bak, atomic) and reloaded at once. A change with a base is
+// merged with what others saved since it (409 conflict naming the
+// settings both changed); without one, the last writer wins (scripts that
+// set a value whatever it was).
 func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Sites == nil {
 		return noSites
@@ -80,24 +119,61 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 				Message: "the body is larger than 1 MiB; a plugin's settings at a site are names and short values"}
 		}
 		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true,
-			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both): ` + err.Error()}
+			Message: `send {"enabled": true|false, "settings": {"name": "value", …}} (either or both), with "base": {"enabled": …, "settings": {…}} as GET returned them: ` + err.Error()}
 	}
 	if ch.Enabled == nil && ch.Settings == nil {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true, Message: `nothing to change: send "enabled", "settings" or both`}
+	}
+	change := siteadmin.Change{Enabled: ch.Enabled, Settings: ch.Settings}
+	if b := ch.Base; b != nil {
+		var missing []string
+		if ch.Enabled != nil && b.Enabled == nil {
+			missing = append(missing, `"enabled"`)
+		}
+		if ch.Settings != nil && b.Settings == nil {
+			missing = append(missing, `"settings"`)
+		}
+		if len(missing) > 0 {
+			return &Error{Status: http.StatusBadRequest, Code: "bad_body", refused: true,
+				Message: "base lacks " + strings.Join(missing, " and ") + `: a base holds, as GET /admin/sites/` + site + `/plugins/` + plugin +
+					` returned them, every part the change sets ("enabled": its enabled; "settings": each setting's value, "" when not set)`}
+		}
+		change.BaseEnabled = b.Enabled
+		if ch.Settings != nil {
+			change.Base = b.Settings
+		}
 	}
 	var detail []string
 	if ch.Enabled != nil {
 		detail = append(detail, "enabled "+strconv.FormatBool(*ch.Enabled))
 	}
-	if ch.Settings != nil {
+	switch {
+	case ch.Settings != nil && ch.Base == nil:
 		names := make([]string, 0, len(ch.Settings))
 		for n := range ch.Settings {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		detail = append(detail, "settings set: "+strings.Join(names, ", "))
+	case ch.Settings != nil:
+		var names []string
+		for n := range ch.Settings {
+			if ch.Settings[n] != ch.Base.Settings[n] {
+				names = append(names, n)
+			}
+		}
+		for n := range ch.Base.Settings {
+			if _, ok := ch.Settings[n]; !ok && ch.Base.Settings[n] != "" {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		detail = append(detail, "settings changed from the base: "+strings.Join(names, ", "))
 	}
-	err := s.o.Sites.Update(r.Context(), site, plugin, siteadmin.Change{Enabled: ch.Enabled, Settings: ch.Settings})
+	if ch.Base == nil {
+		detail = append(detail, "without a base (last writer wins)")
+	}
+	err := s.o.Sites.Update(r.Context(), site, plugin, change)
 	// The outcome follows the answer: refused when the caller's input
 	// was wrong (404, 422: found before the file was written), failed
 	// when medgate could not do it (500: the file could not be written,
@@ -106,7 +182,14 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK, Detail: strings.Join(detail, "; ")}
 	_, checked := err.(config.Problems) // the check's own answer, not a reload's wrapped one
 	var answer error
+	ce, conflict := errors.AsType[*siteadmin.ConflictError](err)
 	switch {
+	case conflict:
+		e.Outcome = audit.Refused
+		s.o.Logger.Warn("admin API: site change refused: changed by someone else since its base", "site", site, "plugin", plugin, "settings", strings.Join(ce.Settings, ","))
+		e.Detail += "; refused: changed by someone else since the base: " + strings.Join(ce.Settings, ", ")
+		answer = &Error{Status: http.StatusConflict, Code: "conflict", Settings: ce.Settings, Message: fmt.Sprintf("site %s plugin %s: settings %s changed by someone else since the base, to other values than this change's; nothing was changed: "+
+			"GET /admin/sites/%s/plugins/%s for the values in force, then send the change again with them as its base", site, plugin, strings.Join(ce.Settings, ", "), site, plugin)}
 	case errors.Is(err, siteadmin.ErrUnknown):
 		e.Outcome = audit.Refused
 		answer = &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
@@ -127,6 +210,6 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sp)
+	writeJSON(w, http.StatusOK, withBase(sp))
 	return nil
 }
