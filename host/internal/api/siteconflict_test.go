@@ -19,6 +19,7 @@ import (
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // TestSitePutTwoAdmins: two admins GET the same plugin at a site and PUT
@@ -139,5 +140,79 @@ func TestSitePutTwoAdmins(t *testing.T) {
 	// Without a base, the last writer wins.
 	if code, body := call("PUT", "li.admin", map[string]any{"settings": with(baseA, "url", "https://d/")}); code != 200 || !strings.Contains(file(), "url: https://d/") {
 		t.Fatalf("a change without a base: %d %s", code, body)
+	}
+}
+
+// secretHost is a siteHost whose plugin also declares a secret.
+type secretHost struct{ siteHost }
+
+func (h *secretHost) Plugins() []siteadmin.Plugin {
+	ps := h.siteHost.Plugins()
+	ps[0].Settings = append(slices.Clone(ps[0].Settings), sdk.Setting{Name: "token", Type: sdk.SettingSecret})
+	return ps
+}
+
+// TestSiteSecretWrittenInFileNotReturned: a secret written as such in the
+// file (by hand, for a plugin disabled at the site, where the reload does
+// not check it) is in no answer of the admin API (the list, GET, its
+// base, a refusal); a PUT with the base GET gave keeps it when the change
+// leaves it empty (refused: the check asks for a reference) and replaces
+// it with a reference.
+func TestSiteSecretWrittenInFileNotReturned(t *testing.T) {
+	t.Parallel()
+	cfg, st := siteFixture(t, "")
+	const secret = "plain-literal-secret-42"
+	data, _ := os.ReadFile(cfg.File)
+	data = []byte(strings.Replace(string(data), "      ecard:\n        settings:\n", "      ecard:\n        enabled: false\n        settings:\n          token: "+secret+"\n", 1))
+	if err := os.WriteFile(cfg.File, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	host := &secretHost{siteHost{cfg: cfg}}
+	if err := host.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv := auditedSiteServer(t, st, host)
+	call := func(method, p, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const one = "/admin/sites/s1/plugins/ecard"
+	for _, p := range []string{"/admin/sites", one} {
+		if code, body := call("GET", p, ""); code != 200 || strings.Contains(body, secret) {
+			t.Fatalf("GET %s: %d, returns the secret written in the file:\n%s", p, code, body)
+		}
+	}
+	_, body := call("GET", one, "")
+	var got struct {
+		Base struct {
+			Enabled  *bool             `json:"enabled"`
+			Settings map[string]string `json:"settings"`
+		} `json:"base"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || got.Base.Settings == nil {
+		t.Fatalf("GET: %s (%v)", body, err)
+	}
+	put := func(change map[string]string) (int, string) {
+		settings := maps.Clone(got.Base.Settings)
+		maps.Copy(settings, change)
+		b, _ := json.Marshal(map[string]any{"settings": settings, "base": got.Base})
+		return call("PUT", one, string(b))
+	}
+	if code, body := put(map[string]string{"retries": "2"}); code != http.StatusUnprocessableEntity || !strings.Contains(body, "secrets are never written") || strings.Contains(body, secret) {
+		t.Fatalf("a change leaving the written secret: %d %s; want 422 asking for a reference, without the secret", code, body)
+	}
+	if code, body := put(map[string]string{"token": "env:ECARD_TOKEN"}); code != 200 || strings.Contains(body, secret) {
+		t.Fatalf("replacing the written secret by a reference: %d %s", code, body)
+	}
+	if data, _ := os.ReadFile(cfg.File); strings.Contains(string(data), secret) || !strings.Contains(string(data), "token: env:ECARD_TOKEN") {
+		t.Fatalf("the file after replacing the secret:\n%s", data)
 	}
 }

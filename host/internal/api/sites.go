@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // noSites is the error when the server was started without site
@@ -20,13 +22,39 @@ var noSites = &Error{Status: http.StatusNotImplemented, Code: "no_site_admin",
 	Message: "this medgate does not offer site administration; edit the configuration file and POST /admin/reload"}
 
 // sites lists every site with every declared plugin and its settings
-// (secrets as their references).
+// (secrets as their references, never a secret: see hideWrittenSecrets).
 func (s *server) sites(w http.ResponseWriter, _ *http.Request) error {
 	if s.o.Sites == nil {
 		return noSites
 	}
-	writeJSON(w, http.StatusOK, s.o.Sites.Sites())
+	sites := s.o.Sites.Sites()
+	for i := range sites {
+		for j := range sites[i].Plugins {
+			sites[i].Plugins[j] = hideWrittenSecrets(sites[i].Plugins[j])
+		}
+	}
+	writeJSON(w, http.StatusOK, sites)
 	return nil
+}
+
+// writtenSecret reports whether st is a secret written as such in the
+// configuration, not as a reference (env:, file:): a reload refuses one
+// for a plugin enabled at the site, but one written by hand for a
+// disabled plugin stays in the file until someone replaces it.
+func writtenSecret(st siteadmin.Setting) bool {
+	return st.Type == sdk.SettingSecret && st.Value != "" && !config.IsSecretRef(st.Value)
+}
+
+// hideWrittenSecrets returns sp with the value of each secret written as
+// such (writtenSecret) left empty: the admin API never returns a secret.
+func hideWrittenSecrets(sp siteadmin.SitePlugin) siteadmin.SitePlugin {
+	sp.Settings = slices.Clone(sp.Settings)
+	for i, st := range sp.Settings {
+		if writtenSecret(st) {
+			sp.Settings[i].Value = ""
+		}
+	}
+	return sp
 }
 
 // pluginStatus lists every declared plugin: version, sha256, health,
@@ -60,7 +88,9 @@ type sitePluginRead struct {
 
 // withBase returns sp with its base: whether it is enabled, and every
 // setting written in the file (declared or not) with its value.
+// A secret written as such is left out (hideWrittenSecrets).
 func withBase(sp siteadmin.SitePlugin) sitePluginRead {
+	sp = hideWrittenSecrets(sp)
 	en := sp.Enabled
 	b := sitePluginBase{Enabled: &en, Settings: map[string]string{}}
 	for _, st := range sp.Settings {
@@ -141,6 +171,19 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 		change.BaseEnabled = b.Enabled
 		if ch.Settings != nil {
 			change.Base = b.Settings
+			// A secret written as such was never returned (GET showed it
+			// empty): its base is the value in force, and left empty it
+			// stays (the check then asks for a reference).
+			if cur, err := s.o.Sites.SitePlugin(site, plugin); err == nil {
+				for _, st := range cur.Settings {
+					if writtenSecret(st) {
+						change.Base[st.Name] = st.Value
+						if change.Settings[st.Name] == "" {
+							change.Settings[st.Name] = st.Value
+						}
+					}
+				}
+			}
 		}
 	}
 	var detail []string
