@@ -37,7 +37,10 @@ type Setting struct {
 	sdk.Setting
 	// Value is as written in the configuration ("" when not set: the
 	// default applies); a secret's value is its reference (env:, file:),
-	// never the secret.
+	// except a secret someone wrote as such for a plugin disabled at the
+	// site (a reload refuses one for an enabled plugin, and Update any
+	// change that keeps one): pages and answers show a secret's value only
+	// when config.IsSecretRef says it is a reference.
 	Value string `json:"value"`
 }
 
