@@ -89,6 +89,9 @@ type Error struct {
 	// Dependency, in an answer to a transient outage (503), names what is
 	// down, e.g. "the store (PostgreSQL)".
 	Dependency string `json:"dependency,omitempty"`
+	// Settings, in a conflict (409) of PUT /admin/sites/{site}/plugins/
+	// {plugin}, names the settings someone else changed since the base.
+	Settings []string `json:"settings,omitempty"`
 	// retryAfter, when positive, is sent as Retry-After (seconds).
 	retryAfter int
 	// refused: the caller's request was wrong or does not apply (an

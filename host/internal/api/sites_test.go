@@ -154,10 +154,11 @@ func TestAdminSites(t *testing.T) {
 	}
 	// Each change attempted first, then its outcome naming the attempt.
 	const attempted = "u-admin attempted admin API PUT /admin/sites/{site}/plugins/{plugin}"
-	want := "u-admin ok enabled false; attempt #10|" + attempted + "|u-admin ok settings set: retries, url; attempt #8|" + attempted +
+	const lww = "; without a base (last writer wins)"
+	want := "u-admin ok enabled false" + lww + "; attempt #10|" + attempted + "|u-admin ok settings set: retries, url" + lww + "; attempt #8|" + attempted +
 		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body; attempt #6|" + attempted +
 		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large; attempt #4|" + attempted +
-		"|u-admin refused settings set: colour, retries, url; attempt #2|" + attempted
+		"|u-admin refused settings set: colour, retries, url" + lww + "; attempt #2|" + attempted
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}

@@ -102,6 +102,10 @@ func (c *Console) pluginsPage(w http.ResponseWriter, r *http.Request) {
 type settingField struct {
 	sdk.Setting
 	Value string
+	// Base is the value the form was based on (in a hidden field): sent
+	// back as siteadmin.Change.Base, so a save does not undo what another
+	// admin saved meanwhile.
+	Base string
 	// Kind is the input: select (enum, bool), or text.
 	Kind    string
 	Options []string
@@ -110,27 +114,50 @@ type settingField struct {
 
 // sitePluginData is the settings form's data.
 type sitePluginData struct {
-	SP       siteadmin.SitePlugin
-	Fields   []settingField
-	Enabled  bool
-	Problems []string
+	SP      siteadmin.SitePlugin
+	Fields  []settingField
+	Enabled bool
+	// BaseEnabled is whether the plugin was enabled when the form's
+	// values were read (a hidden field, sent back as BaseEnabled).
+	BaseEnabled bool
+	Problems    []string
+	// Conflict, on a save refused because another admin changed the same
+	// settings meanwhile (409), lists them.
+	Conflict []conflictLine
+}
+
+// conflictLine is a setting both admins changed: its value in force now
+// and the one this admin sent ("" when a secret written as such, never
+// shown).
+type conflictLine struct {
+	Name, Now, Yours string
+}
+
+// shown is v as a page may show the setting st: a secret only as its
+// reference (env:, file:), never a secret written as such ("").
+func shown(st sdk.Setting, v string) string {
+	if st.Type == sdk.SettingSecret && !config.IsSecretRef(v) {
+		return ""
+	}
+	return v
 }
 
 // fieldsOf builds the settings form of sp: with the values in force, or
-// with values (those the admin sent, shown back with the problems),
-// except a secret typed in place of its reference.
-func fieldsOf(sp siteadmin.SitePlugin, values map[string]string) []settingField {
+// with values (those the admin sent, shown back with the problems), based
+// on the values in force or on base (what the form the admin sent was
+// based on). A secret is shown only as its reference: one typed, or
+// written in the file, as such is never in the page.
+func fieldsOf(sp siteadmin.SitePlugin, values, base map[string]string) []settingField {
 	var out []settingField
 	for _, st := range sp.Settings {
-		f := settingField{Setting: st.Setting, Value: st.Value, Kind: "text", Secret: st.Type == sdk.SettingSecret}
+		f := settingField{Setting: st.Setting, Value: st.Value, Base: st.Value, Kind: "text", Secret: st.Type == sdk.SettingSecret}
 		if values != nil {
 			f.Value = values[st.Name]
-			if f.Secret && !config.IsSecretRef(f.Value) {
-				// The secret itself typed in place of its reference (the
-				// change was refused for it): never shown back.
-				f.Value = ""
-			}
 		}
+		if base != nil {
+			f.Base = base[st.Name]
+		}
+		f.Value, f.Base = shown(st.Setting, f.Value), shown(st.Setting, f.Base)
 		switch {
 		case len(st.Enum) > 0:
 			f.Kind, f.Options = "select", st.Enum
@@ -166,12 +193,47 @@ func (c *Console) sitePluginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
-		sitePluginData{SP: sp, Fields: fieldsOf(sp, nil), Enabled: sp.Enabled})
+		sitePluginData{SP: sp, Fields: fieldsOf(sp, nil, nil), Enabled: sp.Enabled, BaseEnabled: sp.Enabled})
 }
 
-// sitePluginSave applies the form: enabled and every declared setting.
-// It is checked like the configuration file; problems are listed on the
-// form, all at once, and nothing changes.
+// formBase reads what the posted form was based on (its b.enabled and
+// b.<setting> hidden fields) into ch as Base and BaseEnabled, so
+// siteadmin merges the change with the file instead of overwriting what
+// another admin saved since the form was opened. A post without them (a
+// script, a page served before medgate had them) leaves ch as it is: the
+// last writer wins. A secret written as such in the file was never in the
+// page (fieldsOf): its base is the value in force, and its field left
+// empty keeps it.
+func formBase(r *http.Request, sp siteadmin.SitePlugin, ch *siteadmin.Change) {
+	if _, ok := r.PostForm["b.enabled"]; !ok {
+		return
+	}
+	be := r.PostFormValue("b.enabled") == "true"
+	ch.BaseEnabled = &be
+	if ch.Settings == nil {
+		return
+	}
+	ch.Base = map[string]string{}
+	for _, st := range sp.Settings {
+		ch.Base[st.Name] = strings.TrimSpace(r.PostFormValue("b." + st.Name))
+		if st.Type == sdk.SettingSecret && st.Value != "" && !config.IsSecretRef(st.Value) {
+			ch.Base[st.Name] = st.Value
+			if ch.Settings[st.Name] == "" {
+				ch.Settings[st.Name] = st.Value
+			}
+		}
+	}
+	for k, v := range sp.Undeclared {
+		ch.Base[k] = v
+	}
+}
+
+// sitePluginSave applies the form: enabled and every declared setting,
+// merged with what other admins saved since the form was opened (see
+// formBase). It is checked like the configuration file; problems are
+// listed on the form, all at once, and nothing changes. A setting another
+// admin changed meanwhile is refused (409): the form comes back with the
+// values in force and says which.
 func (c *Console) sitePluginSave(w http.ResponseWriter, r *http.Request) {
 	sp, ok := c.sitePlugin(w, r)
 	if !ok {
@@ -189,9 +251,20 @@ func (c *Console) sitePluginSave(w http.ResponseWriter, r *http.Request) {
 	for k, v := range sp.Undeclared {
 		values[k] = v
 	}
+	ch := siteadmin.Change{Enabled: &enabled, Settings: values, Order: order}
+	formBase(r, sp, &ch)
+	// What this admin changed: against what the form showed, when it
+	// says (another admin's change since is not this one's).
+	seen := ch.Base
+	if seen == nil {
+		seen = map[string]string{}
+		for _, st := range sp.Settings {
+			seen[st.Name] = st.Value
+		}
+	}
 	var changed []string
 	for _, st := range sp.Settings {
-		if values[st.Name] != st.Value {
+		if values[st.Name] != seen[st.Name] {
 			changed = append(changed, st.Name)
 		}
 	}
@@ -199,39 +272,92 @@ func (c *Console) sitePluginSave(w http.ResponseWriter, r *http.Request) {
 	if len(changed) > 0 {
 		detail += "; settings changed: " + strings.Join(changed, ", ")
 	}
-	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, siteadmin.Change{Enabled: &enabled, Settings: values, Order: order})
+	if ch.Base == nil {
+		detail += "; without the form's base (last writer wins)"
+	}
+	baseEnabled := sp.Enabled
+	if ch.BaseEnabled != nil {
+		baseEnabled = *ch.BaseEnabled
+	}
+	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, ch)
 	c.afterSiteChange(w, r, sp, err, detail, func(problems []string) {
 		c.render(w, r, http.StatusUnprocessableEntity, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
-			sitePluginData{SP: sp, Fields: fieldsOf(sp, values), Enabled: enabled, Problems: problems})
+			sitePluginData{SP: sp, Fields: fieldsOf(sp, values, ch.Base), Enabled: enabled, BaseEnabled: baseEnabled, Problems: problems})
+	}, func(ce *siteadmin.ConflictError) {
+		c.conflictPage(w, r, sp, ce, ch)
 	})
 }
 
+// conflictPage answers a save refused because another admin changed the
+// same settings since the form was opened (ce): 409, the form again,
+// based on the values in force now, showing them for the settings both
+// changed (with this admin's beside them) and this admin's value for the
+// others this admin changed, as the merge would have; nothing is saved
+// until the admin saves again.
+func (c *Console) conflictPage(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, ce *siteadmin.ConflictError, ch siteadmin.Change) {
+	d := sitePluginData{SP: sp, BaseEnabled: ce.CurrentEnabled, Enabled: ce.CurrentEnabled}
+	if ch.Enabled != nil && (ch.BaseEnabled == nil || *ch.Enabled != *ch.BaseEnabled) {
+		d.Enabled = *ch.Enabled
+	}
+	values := map[string]string{}
+	both := map[string]bool{}
+	for _, n := range ce.Settings {
+		both[n] = true
+	}
+	for _, st := range sp.Settings {
+		want, base, now := ch.Settings[st.Name], ch.Base[st.Name], ce.Current[st.Name]
+		switch {
+		case both[st.Name]:
+			values[st.Name] = now
+			d.Conflict = append(d.Conflict, conflictLine{Name: st.Name, Now: shown(st.Setting, now), Yours: shown(st.Setting, want)})
+		case want == base:
+			values[st.Name] = now
+		default:
+			values[st.Name] = want
+		}
+	}
+	d.Fields = fieldsOf(sp, values, ce.Current)
+	c.render(w, r, http.StatusConflict, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites", d)
+}
+
 // sitePluginEnabled enables or disables a plugin at a site (the buttons of
-// the sites page).
+// the sites page, which send the state they showed as b.enabled). A
+// toggle cannot undo another admin's change: it sets only enabled, to
+// the opposite of what its page showed, so when another admin did the
+// same meanwhile it changes nothing.
 func (c *Console) sitePluginEnabled(w http.ResponseWriter, r *http.Request) {
 	sp, ok := c.sitePlugin(w, r)
 	if !ok {
 		return
 	}
 	enabled := r.PostFormValue("enabled") == "true"
-	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, siteadmin.Change{Enabled: &enabled})
+	ch := siteadmin.Change{Enabled: &enabled}
+	formBase(r, sp, &ch)
+	err := c.o.Sites.Update(r.Context(), sp.Site, sp.Plugin, ch)
 	c.afterSiteChange(w, r, sp, err, "enabled "+strconv.FormatBool(enabled), func(problems []string) {
 		c.render(w, r, http.StatusUnprocessableEntity, "siteplugin", sp.Plugin+" @ "+sp.Site, "admin-sites",
-			sitePluginData{SP: sp, Fields: fieldsOf(sp, nil), Enabled: enabled, Problems: problems})
+			sitePluginData{SP: sp, Fields: fieldsOf(sp, nil, nil), Enabled: enabled, BaseEnabled: sp.Enabled, Problems: problems})
+	}, func(ce *siteadmin.ConflictError) {
+		c.conflictPage(w, r, sp, ce, ch)
 	})
 }
 
 // afterSiteChange audits a change and answers: back to the form with a
 // notice when it is in force, the problems when it was refused (the
 // configuration has problems, or the site or plugin is gone: the
-// operator's input, found before the file was written), an error page
-// when it failed (medgate could not write the file or reload it).
-func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string)) {
+// operator's input, found before the file was written), the form with
+// the values in force when another admin changed the same settings
+// meanwhile (conflict), an error page when it failed (medgate could not
+// write the file or reload it).
+func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string), conflict func(*siteadmin.ConflictError)) {
 	e := audit.Entry{Action: "site.plugin.update", Target: sp.Plugin + "/" + sp.Site, Site: sp.Site, Outcome: audit.OK, Detail: detail}
 	var ps config.Problems
-	isRefused := siteChangeRefused(err)
+	ce, isConflict := errors.AsType[*siteadmin.ConflictError](err)
+	isRefused := isConflict || siteChangeRefused(err)
 	switch {
 	case err == nil:
+	case isConflict:
+		e.Outcome, e.Detail = audit.Refused, detail+"; refused: changed by another admin since the form was opened: "+strings.Join(ce.Settings, ", ")
 	case isRefused:
 		e.Outcome, e.Detail = audit.Refused, detail+"; refused: "+firstLine(err.Error())
 	default:
@@ -243,6 +369,11 @@ func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp sit
 		c.fail(w, r, http.StatusInternalServerError, "未保存：更改失败 (not saved: the change failed)",
 			sp.Plugin+" @ "+sp.Site+": "+err.Error()+".",
 			"The error says which configuration is in force now. Check the medgate log (plugin start, the configuration file's permissions) and "+Prefix+"admin/plugins, then try again.")
+		return
+	}
+	if isConflict {
+		c.o.Logger.Warn("console: site change refused: changed by another admin meanwhile", "site", sp.Site, "plugin", sp.Plugin, "settings", strings.Join(ce.Settings, ","))
+		conflict(ce)
 		return
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,7 +37,10 @@ type Setting struct {
 	sdk.Setting
 	// Value is as written in the configuration ("" when not set: the
 	// default applies); a secret's value is its reference (env:, file:),
-	// never the secret.
+	// except a secret someone wrote as such for a plugin disabled at the
+	// site (a reload refuses one for an enabled plugin, and Update any
+	// change that keeps one): pages and answers show a secret's value only
+	// when config.IsSecretRef says it is a reference.
 	Value string `json:"value"`
 }
 
@@ -80,6 +84,32 @@ var ErrUnknown = errors.New("unknown")
 // ErrConflict is a change to a setting that someone else changed too
 // since the admin opened the form.
 var ErrConflict = errors.New("changed by someone else since the form was opened")
+
+// ConflictError is the ErrConflict of a change (errors.Is(err,
+// ErrConflict)): the settings both its admin and someone else changed,
+// to different values, since the admin opened the form, and the plugin's
+// entry at the site as it is in the file now, for a form offering the
+// values in force. Nothing was written.
+type ConflictError struct {
+	Site, Plugin string
+	// Settings are the names both changed, sorted.
+	Settings []string
+	// Current are the plugin's settings at the site in the file now, and
+	// CurrentEnabled whether it is enabled there. A secret's value is
+	// its reference, except a secret someone wrote as such in the file
+	// for a plugin disabled at the site: show a secret's value only when
+	// config.IsSecretRef says it is a reference.
+	Current        map[string]string
+	CurrentEnabled bool
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("plugin %s at site %s, settings %s: %v; nothing was changed: open the form again to see the values in force, then make the change again",
+		e.Plugin, e.Site, strings.Join(e.Settings, ", "), ErrConflict)
+}
+
+// Unwrap returns ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Service lists and changes sites' plugins.
 type Service struct {
@@ -277,8 +307,7 @@ func merge(path string, data []byte, site, plugin string, ch Change) (Change, er
 	}
 	if len(conflicts) > 0 {
 		sort.Strings(conflicts)
-		return ch, fmt.Errorf("plugin %s at site %s, settings %s: %w; nothing was changed: open the form again to see the values in force, then make the change again",
-			plugin, site, strings.Join(conflicts, ", "), ErrConflict)
+		return ch, &ConflictError{Site: site, Plugin: plugin, Settings: conflicts, Current: maps.Clone(cur), CurrentEnabled: listed && sp.IsEnabled()}
 	}
 	ch.Settings = out
 	return ch, nil

@@ -339,6 +339,10 @@ func TestUpdateTwoAdmins(t *testing.T) {
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "url") {
 		t.Fatalf("both changed url: %v, want ErrConflict naming url", err)
 	}
+	var ce *ConflictError
+	if !errors.As(err, &ce) || !slices.Equal(ce.Settings, []string{"url"}) || ce.Current["url"] != "https://a.example/" || ce.Current["mode"] != "live" || ce.CurrentEnabled {
+		t.Fatalf("conflict %+v; want settings [url] and the file's values (A's url, B's mode, disabled)", ce)
+	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Fatalf("the refused change reached the file:\n%s", after)
 	}
