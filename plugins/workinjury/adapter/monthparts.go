@@ -277,6 +277,9 @@ func (a *Adapter) claimMonthPart(ctx context.Context, h sdk.Host, msgID string, 
 		// since. The next attempt checks again and says what is wrong.
 		return monthPartChanged(akb020, m, n), nil
 	}
+	if err := a.at("part-checked"); err != nil {
+		return nil, err
+	}
 	if err := putJSON(ctx, h, monthPartKey(akb020, m, n), monthPart{MessageID: msgID, Items: itemKeys(doc)}); err != nil {
 		return nil, err
 	}

@@ -150,3 +150,36 @@ func TestMonthlySettlementPartRefused(t *testing.T) {
 	// The month is open: a record of it is sent.
 	c.mustOK(c.send("GYU004", deductions(deduction("KP09998", s, "0.01"))))
 }
+
+// Two parts of a month with an item in common, checked at the same
+// instant (different Kafka keys, or instances), each pass the check of the
+// other parts' items. The one that claims second fails its compare-and-set
+// of the month's claim: it waits, nothing sent, and its next attempt finds
+// the item in the other part.
+func TestMonthlySettlementPartsCheckedTogether(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	whole, _ := bigMonth(t, c)
+	var inner *sdk.HandleResponse
+	started := false
+	c.impl.hook = func(p string) error {
+		if p != "part-checked" || started {
+			return nil
+		}
+		started = true
+		inner = c.handle("m-part2", "GYU003", part(whole, 2, 3, 399, 800), false)
+		return nil
+	}
+	before := len(c.sim.Received("GYU003"))
+	outer := c.handle("m-part1", "GYU003", part(whole, 1, 3, 0, 400), false)
+	c.impl.hook = nil
+	if inner == nil {
+		t.Fatal("part 2 was never handled while part 1 was checked")
+	}
+	c.mustOK(inner)
+	c.wantWait(t, outer, "GYU003", before+1, "$.part_no", "rule month-parts")
+	c.wantInvalid(t, c.handle("m-part1", "GYU003", part(whole, 1, 3, 0, 400), true), "GYU003", before+1, "$.items[399].ref_no", "rule month-parts")
+	if info, _ := c.sim.MonthParts(hospital, "202505"); len(info.Parts) != 1 || len(info.Parts[2]) != 401 {
+		t.Fatalf("simulator parts %+v, want part 2 only", info)
+	}
+}
