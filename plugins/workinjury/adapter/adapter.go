@@ -413,6 +413,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 				return failed(true, "state", "cannot reserve the upload's business key", err.Error()), nil
 			}
 			ds = append(ds, cds...)
+			if code == "GYU003" && inParts(doc) && !ds.HasError() {
+				// A part of a month in parts claims its place among the
+				// month's parts (monthparts.go).
+				resp, err := a.claimMonthPart(ctx, req.Host, req.MessageID, doc)
+				if err != nil {
+					return failed(true, "state", "cannot claim the part of the monthly settlement (nothing was sent)", err.Error()), nil
+				}
+				if resp != nil {
+					a.log.Info("another part of the month was claimed while this part was checked; nothing sent, retried", "site", c.code,
+						"message", req.MessageID, "akb020", str(doc, "akb020"), "month", str(doc, "settle_month"))
+					return a.late(ctx, req, c, code, resp), nil
+				}
+			}
 		}
 	}
 	if ds.HasError() {

@@ -63,7 +63,11 @@ import (
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their amounts; the header amounts are
 //	        their sums; person_count = settle_count − revoke_count > 0; no
-//	        upload of the month still without an outcome (monthwait.go)
+//	        upload of the month still without an outcome (monthwait.go).
+//	        A month of more than 500 items goes in parts (part_no of
+//	        part_count, monthparts.go): every part has the whole month's
+//	        header, its items are records of the month, none in another
+//	        part, and the last part completes the month
 //	GYU103, GYU303, GYR003, GYU004, GYR004  not dated in a month its
 //	        institution already settled; wait while it is being settled
 //	        (monthwait.go, rule month-not-settled)
@@ -1122,8 +1126,12 @@ func (l *lifecycle) monthly() error {
 		want  *big.Rat
 		what  string
 	}{"month_fund_pay", net, "fund_pay − revoke_amount − deduct_amount + deduct_revoke_amount"})
+	// A part of a month in parts carries the whole month's header, not
+	// its items' sums: the header is checked against the month's records
+	// known here (monthItems) and its own arithmetic below.
+	parted := inParts(d)
 	for _, hd := range header {
-		if (hd.field == "total_amount" && noTotal) || (hd.field == "self_pay" && noSelf) {
+		if parted || (hd.field == "total_amount" && noTotal) || (hd.field == "self_pay" && noSelf) {
 			continue
 		}
 		if v, ok := dec(d, hd.field); ok && v.Cmp(hd.want) != 0 {
@@ -1134,10 +1142,25 @@ func (l *lifecycle) monthly() error {
 		n, err := strconv.Atoi(str(d, f))
 		return n, err == nil
 	}
-	if n, ok := intField("settle_count"); ok && n != counts[1] {
+	if parted {
+		counts[1], _ = intField("settle_count")
+		counts[2], _ = intField("revoke_count")
+		if v, ok := dec(d, "month_fund_pay"); ok {
+			var hs [5]*big.Rat
+			for i, f := range []string{"", "fund_pay", "revoke_amount", "deduct_amount", "deduct_revoke_amount"} {
+				hs[i], _ = dec(d, f)
+			}
+			if hs[1] != nil && hs[2] != nil && hs[3] != nil && hs[4] != nil {
+				if want := ratAdd(ratSub(ratSub(hs[1], hs[2]), hs[3]), hs[4]); v.Cmp(want) != 0 {
+					l.fail("$.month_fund_pay", "consistency", fmt.Sprintf("rule month-amount=Σitems: month_fund_pay is %s but fund_pay − revoke_amount − deduct_amount + deduct_revoke_amount is %s", money(v), money(want)), "")
+				}
+			}
+		}
+	}
+	if n, ok := intField("settle_count"); ok && n != counts[1] && !parted {
 		l.fail("$.settle_count", "consistency", fmt.Sprintf("rule month-count: settle_count is %d but %d settlement items (type 1) are listed", n, counts[1]), "")
 	}
-	if n, ok := intField("revoke_count"); ok && n != counts[2] {
+	if n, ok := intField("revoke_count"); ok && n != counts[2] && !parted {
 		l.fail("$.revoke_count", "consistency", fmt.Sprintf("rule month-count: revoke_count is %d but %d settlement-revocation items (type 2) are listed", n, counts[2]), "")
 	}
 	if n, ok := intField("person_count"); ok {
@@ -1161,9 +1184,19 @@ func (l *lifecycle) monthly() error {
 		return err
 	}
 	if len(open) == 0 {
-		if err := l.monthItems(akb020, m, items, noTotal, noSelf); err != nil {
+		if err := l.monthItems(akb020, m, items, noTotal, noSelf, parted); err != nil {
 			return err
 		}
+	}
+	if parted {
+		// Once per institution and month, in parts (monthparts.go).
+		if err := l.monthPartRules(akb020, m, len(open) > 0); err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			return &monthWaitError{akb020: akb020, month: m, open: open}
+		}
+		return nil
 	}
 	// Once per institution and month.
 	var cl claimState
@@ -1171,7 +1204,11 @@ func (l *lifecycle) monthly() error {
 	if err != nil {
 		return err
 	}
-	if ver > 0 && cl.MessageID != l.msgID {
+	if ver > 0 && !cl.Revoked && cl.PartCount > 0 {
+		l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is settled in %d parts (monthly settlement %s)", akb020, m, cl.PartCount, firstNonEmpty(cl.Ref, "without an outcome yet")),
+			"each institution settles each month once; a month in parts is completed with its remaining parts (part_no, part_count)")
+	} else if ver > 0 && !cl.Revoked && cl.MessageID != l.msgID {
+		// (Revoked: every part of a month in parts was refused.)
 		if cl.Done {
 			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
 		} else {
@@ -1187,8 +1224,11 @@ func (l *lifecycle) monthly() error {
 // monthItems checks that the items of a GYU003 are exactly the month's
 // records known here, with their amounts. With noTotal (noSelf) some
 // settlement item leaves out its total_amount (self_pay), and the header's
-// is checked against the listed settlements' known here.
-func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf bool) error {
+// is checked against the listed settlements' known here. For a part of a
+// month in parts (part), the items must be records of the month, the
+// header is checked against all of them, and whether the parts together
+// leave one out is checked by the last part (partProblems).
+func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf, part bool) error {
 	type key struct{ t, ref string }
 	got := map[key]int{}
 	for i, x := range items {
@@ -1234,6 +1274,10 @@ func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf bo
 			}
 		}
 	}
+	if part {
+		l.monthHeaderKnown(akb020, m, idx)
+		return nil
+	}
 	for _, hd := range []struct {
 		field string
 		left  bool
@@ -1255,6 +1299,40 @@ func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf bo
 		l.fail("$.items", "consistency", fmt.Sprintf("rule month-items: %d record(s) of institution %s in %s are missing: %s", len(missing), akb020, m, strings.Join(missing, ", ")), "")
 	}
 	return nil
+}
+
+// monthHeaderKnown checks the header of a part of a month in parts against
+// the month's records known here (idx): it is the whole month's.
+func (l *lifecycle) monthHeaderKnown(akb020, m string, idx monthIndex) {
+	var sums [5]sumOf
+	var totals, selfs sumOf
+	counts := [5]int{}
+	for _, it := range idx.Items {
+		n, err := strconv.Atoi(it.Type)
+		if err != nil || n < 1 || n > 4 {
+			continue
+		}
+		counts[n]++
+		sums[n].add(cents(it.Amount))
+		if it.Type == itemSettlement {
+			totals.add(cents(it.Total))
+			selfs.add(cents(it.Self))
+		}
+	}
+	net := ratAdd(ratSub(ratSub(sums[1].rat(), sums[2].rat()), sums[3].rat()), sums[4].rat())
+	want := map[string]string{
+		"settle_count": strconv.Itoa(counts[1]), "revoke_count": strconv.Itoa(counts[2]), "person_count": strconv.Itoa(counts[1] - counts[2]),
+		"total_amount": money(totals.rat()), "fund_pay": money(sums[1].rat()), "self_pay": money(selfs.rat()),
+		"revoke_amount": money(sums[2].rat()), "deduct_amount": money(sums[3].rat()), "deduct_revoke_amount": money(sums[4].rat()),
+		"month_fund_pay": money(net),
+	}
+	got := monthHeader(l.doc)
+	for _, f := range monthHeaderFields {
+		if got[f] != want[f] {
+			l.fail("$."+f, "consistency", fmt.Sprintf("rule month-amount=Σitems: %s is %s but institution %s's %s records known here (all parts together) give %s", f, got[f], akb020, m, want[f]),
+				"every part carries the whole month's header: the sums and counts of all its records, not of the part's items")
+		}
+	}
 }
 
 // deductAcc gathers one settlement's deductions of a GYU004 call.
@@ -1305,6 +1383,10 @@ func claimKeys(code string, doc map[string]any) []string {
 	case "GYU101":
 		return []string{"adm/" + str(doc, "akb020") + "/" + str(doc, "akc190")}
 	case "GYU003":
+		if inParts(doc) {
+			// A part claims its place in the month (claimMonthPart).
+			return nil
+		}
 		return []string{"monthdone/" + str(doc, "akb020") + "/" + str(doc, "settle_month")}
 	}
 	return nil
@@ -1339,6 +1421,10 @@ func (a *Adapter) claim(ctx context.Context, h sdk.Host, msgID, code string, doc
 
 // release frees the keys of a message that was refused or never sent.
 func (a *Adapter) release(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	if code == "GYU003" && inParts(doc) {
+		a.releasePart(ctx, h, msgID, doc)
+		return
+	}
 	for _, k := range claimKeys(code, doc) {
 		var cl claimState
 		ver, err := getJSON(ctx, h, k, &cl)
@@ -1583,6 +1669,9 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			}
 		}
 	case "GYU003":
+		if inParts(doc) {
+			return partAccepted(ctx, h, msgID, doc, str(out, "month_settle_no"))
+		}
 		return putJSON(ctx, h, "monthdone/"+str(doc, "akb020")+"/"+str(doc, "settle_month"),
 			claimState{MessageID: msgID, Done: true, Ref: str(out, "month_settle_no"), At: now})
 	}

@@ -40,7 +40,11 @@ import (
 //	deductgate/<settle_no>      moved by every deductwait mark of the settlement; a
 //	                            GYU004 marks itself with a compare-and-set of it (settling.go)
 //	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
-//	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003
+//	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003 (with its parts' messages
+//	                            when it goes in parts)
+//	monthpart/<akb020>/<yyyyMM>/<part_no>
+//	                            monthPart: the items of one part of a GYU003 in parts,
+//	                            written before the part claims itself in monthdone
 //	monthwait/<akb020>/<yyyyMM>/<message id>
 //	                            an upload adding to the month, marked before it is
 //	                            sent: GYU003 waits while its outcome is unknown
@@ -272,6 +276,13 @@ type claimState struct {
 	Ref       string    `json:"ref,omitempty"`
 	Revoked   bool      `json:"revoked,omitempty"`
 	At        time.Time `json:"at"`
+	// PartCount, Header and Parts are set for a month settled in parts
+	// (GYU003 with part_no/part_count, monthparts.go): how many parts, the
+	// header every part carries, and the message of each part claimed
+	// (by part_no). Done is set from the first accepted part on.
+	PartCount int               `json:"partCount,omitempty"`
+	Header    map[string]string `json:"header,omitempty"`
+	Parts     map[string]string `json:"parts,omitempty"`
 }
 
 // settleState is a settlement uploaded with GYU103 or GYU303.

@@ -87,7 +87,20 @@
 //	        settle_time, 2 settlement revocations, 3 deductions by
 //	        deduct_time, 4 deduction revocations, by revoke_time — and the
 //	        header sums and counts equal the ledger's (E8006); person_count
-//	        = settlements − revocations > 0 (E8007)
+//	        = settlements − revocations > 0 (E8007). A month of more than
+//	        500 items goes in parts (part_no of part_count, medgate's
+//	        reconstruction): the first accepted part fixes the month's
+//	        records and sums; every part carries the whole month's header
+//	        (E8006) and the same part_count (E8006); no item in two parts
+//	        (E8006); the last part to arrive completes the month (E8006
+//	        naming what is missing); a part sent again with the same items
+//	        is answered with the same month_settle_no, nothing changed, with
+//	        other items refused (E8006); a single-call GYU003 of a month
+//	        being settled in parts is E8005. Each accepted part marks its
+//	        settlements (SettlementInfo.Monthly, MonthParts); the month is
+//	        in Monthlies (GYD003, clearing) once every part is accepted.
+//	        While a part is missing, a settlement, revocation or deduction
+//	        dated in the month is refused (E8009)
 //	GYD052  the person (aac002) has an approved filing (status 1 or 3) valid
 //	        on the authentication day aae036 (E6001), then the card is checked
 //	GYD055  the card's holder has an approved filing (status 1 or 3; GYD055
@@ -181,5 +194,6 @@
 //	E8006 月结与明细不符                 GYU003 items or sums
 //	E8007 月结人次须大于0                GYU003 without settlements
 //	E8008 扣款编号重复                   GYU004 deduct_no used
+//	E8009 本月正在分部月结               a record dated in a month settled in parts, a part missing
 //	E9999 模拟业务错误                   an injected business error
 package workinjury

@@ -2,6 +2,7 @@ package workinjury
 
 import (
 	"maps"
+	"slices"
 	"sort"
 	"time"
 )
@@ -145,13 +146,32 @@ type ledger struct {
 	revocations map[string]*revocation  // by revoke_no
 	monthlies   map[string]*monthly     // by monthly_no
 	clearings   map[string]*clearingRec // by clear_month + "/" + aab301
+	// parted are the monthly settlements uploaded in parts (GYU003 with
+	// part_no/part_count), by akb020 + "/" + settle_month, from the
+	// first accepted part on.
+	parted map[string]*partedMonth
+}
+
+// partedMonth is a monthly settlement uploaded in parts. Its records and
+// sums are fixed by the first accepted part (no record can be added to
+// the month while parts are missing: E8009); once every part is accepted
+// it is a monthly settlement like a single call's, in monthlies.
+type partedMonth struct {
+	no    string
+	count int
+	sums  MonthSums
+	want  map[string]monthItem // by item key (type + "/" + ref)
+	parts map[int][]string     // accepted parts: their item keys, in order
+	owner map[string]int       // item key → its part
+	list  []monthItem          // the month's records, ordered as monthItems
+	done  bool
 }
 
 func newLedger() ledger {
 	return ledger{
 		visits: map[string]*visit{}, details: map[string]*detail{}, settles: map[string]*settlement{},
 		deductions: map[string]*deduction{}, revocations: map[string]*revocation{}, monthlies: map[string]*monthly{},
-		clearings: map[string]*clearingRec{},
+		clearings: map[string]*clearingRec{}, parted: map[string]*partedMonth{},
 	}
 }
 
@@ -187,7 +207,10 @@ type SettlementInfo struct {
 	Revoked                           bool
 	// Deducted is the sum of the deductions on it not revoked.
 	Deducted Money
-	Record   map[string]any
+	// Monthly is the month_settle_no of the monthly settlement (or its
+	// accepted part) that lists it, empty before.
+	Monthly string
+	Record  map[string]any
 }
 
 // DeductionInfo is a snapshot of one deduction.
@@ -272,7 +295,7 @@ func (s *Server) Details(ykc700 string) []DetailInfo {
 
 func (st *settlement) info(l *ledger) SettlementInfo {
 	i := SettlementInfo{SettleNo: st.no, AKB020: st.akb020, AAC002: st.aac002, Device: st.device, Total: st.total, Fund: st.fund,
-		Self: st.self, At: st.at, Revoked: st.revoked, Deducted: l.deducted(st), Record: maps.Clone(st.rec)}
+		Self: st.self, At: st.at, Revoked: st.revoked, Deducted: l.deducted(st), Monthly: st.monthly, Record: maps.Clone(st.rec)}
 	if st.visit != nil {
 		i.VisitNo = st.visit.no
 	}
@@ -332,6 +355,33 @@ func (s *Server) Monthlies(akb020, month string) []MonthlyInfo {
 		}
 	}
 	return out
+}
+
+// MonthPartsInfo is a snapshot of a monthly settlement uploaded in parts.
+type MonthPartsInfo struct {
+	MonthlyNo string
+	PartCount int
+	// Parts maps each accepted part to the item keys it listed
+	// (item_type + "/" + ref_no).
+	Parts map[int][]string
+	// Complete: every part is accepted and the month is in Monthlies.
+	Complete bool
+}
+
+// MonthParts returns the monthly settlement of institution akb020 for
+// month (yyyyMM) uploaded in parts, false when no part was accepted.
+func (s *Server) MonthParts(akb020, month string) (MonthPartsInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.l.parted[akb020+"/"+month]
+	if p == nil {
+		return MonthPartsInfo{}, false
+	}
+	info := MonthPartsInfo{MonthlyNo: p.no, PartCount: p.count, Parts: map[int][]string{}, Complete: p.done}
+	for n, keys := range p.parts {
+		info.Parts[n] = slices.Clone(keys)
+	}
+	return info, true
 }
 
 // deducted sums the deductions on st not revoked; s.mu is held.

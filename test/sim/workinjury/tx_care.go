@@ -381,6 +381,9 @@ func (s *Server) gyu103(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	st := &settlement{no: s.nextNo("JS", now), visit: v, akb020: v.akb020, aac002: v.aac002, aab301: v.aab301, total: sum.amount, fund: sum.fund,
 		self: sum.self, at: eventTime(in, now, "settle_time", "akc194", "aae036")}
+	if be := s.monthInParts(st.akb020, st.at); be != nil {
+		return nil, be
+	}
 	st.rec = maps.Clone(in)
 	for _, k := range []string{"akb020", "akb021", "institution_type", "aac002", "aac003", "aac043", "aac044", "filing_no", "aab301", "aab299", "aka130"} {
 		if x, ok := v.rec[k]; ok {
@@ -463,6 +466,9 @@ func (s *Server) gyu303(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	st := &settlement{no: s.nextNo("JS", now), device: true, akb020: akb020, aac002: f.get("aac002"), aab301: f.get("aab301"), total: total,
 		fund: got[1], self: got[2], at: eventTime(in, now, "settle_time", "aae036")}
+	if be := s.monthInParts(st.akb020, st.at); be != nil {
+		return nil, be
+	}
 	st.rec = maps.Clone(in)
 	st.rec["settle_no"], st.rec["akc264"], st.rec["settle_time"] = st.no, total.Number(), stamp(st.at)
 	st.rec["akb021"] = firstOr(str(inst, "akb021"), str(in, "akb021"))

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/test/sim/simspec"
@@ -68,6 +71,10 @@ func (s *Server) gyu004(_ *simspec.Tx, serial string, in map[string]any, now tim
 		rec := maps.Clone(r)
 		rec["deduct_amount"] = amount.Number()
 		list[i] = pending{no: no, st: st, amount: amount, at: eventTime(r, now, "deduct_time"), rec: rec}
+		if be := s.monthInParts(st.akb020, list[i].at); be != nil {
+			be.msg = where + "：" + be.msg
+			return nil, be
+		}
 	}
 	for _, p := range list {
 		s.putDeduction(&deduction{no: p.no, settle: p.st, akb020: p.st.akb020, amount: p.amount, at: p.at, rec: p.rec})
@@ -104,6 +111,9 @@ func (s *Server) AddDeduction(deductNo, settleNo string, amount Money, reason st
 		return fmt.Errorf("settlement %q does not exist or is revoked; upload it (GYU103/GYU303) first", settleNo)
 	case amount <= 0 || s.l.deducted(st)+amount > st.fund:
 		return fmt.Errorf("deduction %s on settlement %s: must be > 0 and keep the deductions within its fund_pay %s (already %s)", amount, settleNo, st.fund, s.l.deducted(st))
+	}
+	if be := s.monthInParts(st.akb020, at); be != nil {
+		return fmt.Errorf("deduction %s dated %s: %s (%s); date it in an open month", deductNo, stamp(at), be.msg, be.code)
 	}
 	s.putDeduction(&deduction{no: deductNo, settle: st, akb020: st.akb020, amount: amount, at: at, national: true,
 		rec: map[string]any{"deduct_amount": amount.Number(), "deduct_reason": reason}})
@@ -201,6 +211,17 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if _, ok := parseTime(m + "01"); !ok || len(m) != 6 {
 		return nil, bizErr("E1001", "月结月份 settle_month %q 须为 yyyyMM", m)
 	}
+	pn, hasNo := num(in, "part_no")
+	pc, hasCount := num(in, "part_count")
+	if hasNo != hasCount {
+		return nil, bizErr("E1001", "分部序号 part_no 与分部总数 part_count 须同时给出或都不给出")
+	}
+	if hasNo {
+		return s.gyu003Part(serial, in, akb020, m, pn, pc, now)
+	}
+	if p := s.l.parted[akb020+"/"+m]; p != nil {
+		return nil, bizErr("E8005", "协议机构 %s 的 %s 已分 %d 部分月结（%s），每月仅一次", akb020, m, p.count, p.no)
+	}
 	for _, x := range s.l.monthlies {
 		if x.akb020 == akb020 && x.month == m {
 			return nil, bizErr("E8005", "协议机构 %s 的 %s 月结已上传（%s），每月仅一次", akb020, m, x.no)
@@ -210,15 +231,27 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if len(want) == 0 {
 		return nil, bizErr("E8007", "协议机构 %s 在 %s 没有结算、撤销或扣款记录，不能月结", akb020, m)
 	}
-	if pc, _ := num(in, "person_count"); pc == "0" || (len(pc) > 0 && pc[0] == '-') {
-		return nil, bizErr("E8007", "月结人次 person_count %s 须大于 0", pc)
+	sums := sumItems(want)
+	if be := checkMonthHeader(in, akb020, m, sums); be != nil {
+		return nil, be
 	}
 	if be := checkMonthItems(want, items(in, "items")); be != nil {
 		return nil, be
 	}
-	sums := sumItems(want)
+	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, items: want, at: now}
+	s.settleMonth(mo, want, now)
+	s.record("GYU003", serial, akb020+"/"+m, now)
+	return map[string]any{"month_settle_no": mo.no}, nil
+}
+
+// checkMonthHeader checks a GYU003's person count and its header's sums
+// and counts against the month's records (sums).
+func checkMonthHeader(in map[string]any, akb020, m string, sums MonthSums) *bizError {
+	if pc, _ := num(in, "person_count"); pc == "0" || (len(pc) > 0 && pc[0] == '-') {
+		return bizErr("E8007", "月结人次 person_count %s 须大于 0", pc)
+	}
 	if sums.PersonCount <= 0 {
-		return nil, bizErr("E8007", "协议机构 %s 在 %s 的月结人次（结算 %d − 撤销 %d）须大于 0", akb020, m, sums.SettleCount, sums.RevokeCount)
+		return bizErr("E8007", "协议机构 %s 在 %s 的月结人次（结算 %d − 撤销 %d）须大于 0", akb020, m, sums.SettleCount, sums.RevokeCount)
 	}
 	for _, c := range []struct {
 		k    string
@@ -230,11 +263,16 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 		{"deduct_revoke_amount", sums.DeductRevokeAmount.String()}, {"month_fund_pay", sums.MonthFund.String()},
 	} {
 		if got := canonical(in, c.k); got != c.want {
-			return nil, bizErr("E8006", "月结 %s 为 %s，账本合计为 %s", c.k, firstOr(got, "空"), c.want)
+			return bizErr("E8006", "月结 %s 为 %s，账本合计为 %s", c.k, firstOr(got, "空"), c.want)
 		}
 	}
-	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, items: want, at: now}
-	mo.rec = monthlyRecord(mo, str(s.insts[akb020], "akb021"), str(s.insts[akb020], "aab299"))
+	return nil
+}
+
+// settleMonth puts the accepted monthly settlement mo of the records want
+// in the ledger and queues what it changes; s.mu is held.
+func (s *Server) settleMonth(mo *monthly, want []monthItem, now time.Time) {
+	mo.rec = monthlyRecord(mo, str(s.insts[mo.akb020], "akb021"), str(s.insts[mo.akb020], "aab299"))
 	for _, it := range want {
 		if it.typ == "1" {
 			it.st.monthly = mo.no
@@ -243,11 +281,124 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	s.l.monthlies[mo.no] = mo
 	s.queues["GYD003"].touch(mo.no)
-	s.record("GYU003", serial, akb020+"/"+m, now)
 	if !s.cfg.ManualClearing {
-		s.confirmClearing(m, now)
+		s.confirmClearing(mo.month, now)
 	}
-	return map[string]any{"month_settle_no": mo.no}, nil
+}
+
+// gyu003Part is one part of a monthly settlement uploaded in parts
+// (part_no of part_count, medgate's reconstruction of the requirement's
+// incremental upload of at most 500 items a call). The first accepted
+// part fixes the month's records and sums, and every part's header must
+// equal them; the items of all parts together are exactly the month's
+// records, none in two parts; a part accepted already and sent again
+// with the same items is answered as before, nothing changed (another
+// item list for it is refused). The month is settled in monthlies once
+// every part is accepted; while a part is missing no record can be added
+// to the month (E8009, monthInParts).
+func (s *Server) gyu003Part(serial string, in map[string]any, akb020, m, pnText, pcText string, now time.Time) (map[string]any, *bizError) {
+	pn, err1 := strconv.Atoi(pnText)
+	pc, err2 := strconv.Atoi(pcText)
+	if err1 != nil || err2 != nil || pc < 1 || pn < 1 || pn > pc {
+		return nil, bizErr("E1001", "分部序号 part_no %s 须在 1 与分部总数 part_count %s 之间", pnText, pcText)
+	}
+	key := akb020 + "/" + m
+	p := s.l.parted[key]
+	if p == nil {
+		for _, x := range s.l.monthlies {
+			if x.akb020 == akb020 && x.month == m {
+				return nil, bizErr("E8005", "协议机构 %s 的 %s 月结已上传（%s），每月仅一次", akb020, m, x.no)
+			}
+		}
+		list := s.monthItems(akb020, m)
+		if len(list) == 0 {
+			return nil, bizErr("E8007", "协议机构 %s 在 %s 没有结算、撤销或扣款记录，不能月结", akb020, m)
+		}
+		p = &partedMonth{count: pc, sums: sumItems(list), want: map[string]monthItem{}, parts: map[int][]string{}, owner: map[string]int{}, list: list}
+		for _, it := range list {
+			p.want[it.typ+"/"+it.ref] = it
+		}
+	} else if p.count != pc {
+		return nil, bizErr("E8006", "协议机构 %s 的 %s 月结分 %d 部分上传（%s），不是 %d 部分", akb020, m, p.count, p.no, pc)
+	}
+	if be := checkMonthHeader(in, akb020, m, p.sums); be != nil {
+		be.msg = fmt.Sprintf("第 %d/%d 部分：%s（各部分表头须为全月合计）", pn, pc, be.msg)
+		return nil, be
+	}
+	got := items(in, "items")
+	keys := make([]string, len(got))
+	for i, r := range got {
+		keys[i] = str(r, "item_type") + "/" + str(r, "ref_no")
+	}
+	if prev, ok := p.parts[pn]; ok {
+		if !slices.Equal(sortedCopy(prev), sortedCopy(keys)) {
+			return nil, bizErr("E8006", "第 %d/%d 部分已上传（%s），明细与本次不同", pn, pc, p.no)
+		}
+		return map[string]any{"month_settle_no": p.no}, nil
+	}
+	var list []monthItem
+	for i, k := range keys {
+		if n, ok := p.owner[k]; ok {
+			return nil, bizErr("E8006", "第 %d/%d 部分明细第 %d 条（%s）已在第 %d 部分上传", pn, pc, i+1, k, n)
+		}
+		if w, ok := p.want[k]; ok {
+			list = append(list, w)
+		}
+	}
+	if be := checkListedItems(p.want, got); be != nil {
+		be.msg = fmt.Sprintf("第 %d/%d 部分：%s", pn, pc, be.msg)
+		return nil, be
+	}
+	if len(p.parts) == pc-1 && len(p.owner)+len(keys) != len(p.want) {
+		var missing []string
+		listed := map[string]bool{}
+		for _, k := range keys {
+			listed[k] = true
+		}
+		for _, it := range p.list {
+			k := it.typ + "/" + it.ref
+			if _, ok := p.owner[k]; !ok && !listed[k] {
+				missing = append(missing, k)
+			}
+		}
+		return nil, bizErr("E8006", "第 %d/%d 部分是最后一部分，全月仍缺少 %d 条记录：%s", pn, pc, len(missing), strings.Join(missing, "，"))
+	}
+	if p.no == "" {
+		p.no = s.nextNo("YJ", now)
+		s.l.parted[key] = p
+	}
+	p.parts[pn] = keys
+	for _, k := range keys {
+		p.owner[k] = pn
+	}
+	for _, it := range list {
+		if it.typ == "1" {
+			it.st.monthly = p.no
+			s.queues["GYD103"].touch(it.st.no)
+		}
+	}
+	s.record("GYU003", serial, fmt.Sprintf("%s/%d", key, pn), now)
+	if len(p.parts) == pc {
+		p.done = true
+		s.settleMonth(&monthly{no: p.no, akb020: akb020, month: m, sums: p.sums, items: p.list, at: now}, p.list, now)
+	}
+	return map[string]any{"month_settle_no": p.no}, nil
+}
+
+// monthInParts refuses a record of institution akb020 dated at when its
+// month is being settled in parts and a part is still missing: the
+// month's records were fixed by the first part; s.mu is held.
+func (s *Server) monthInParts(akb020 string, at time.Time) *bizError {
+	if p := s.l.parted[akb020+"/"+month(at)]; p != nil && !p.done {
+		return bizErr("E8009", "协议机构 %s 的 %s 正在分部月结（%s，已收 %d/%d 部分），不能再加入该月的记录", akb020, month(at), p.no, len(p.parts), p.count)
+	}
+	return nil
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
 
 // monthlyRecord is the GYD003 record of a monthly settlement, from the
@@ -299,6 +450,25 @@ func checkMonthItems(want []monthItem, got []map[string]any) *bizError {
 	for _, w := range want {
 		byKey[w.typ+"/"+w.ref] = w
 	}
+	if be := checkListedItems(byKey, got); be != nil {
+		return be
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[str(r, "item_type")+"/"+str(r, "ref_no")] = true
+	}
+	for _, w := range want {
+		if !seen[w.typ+"/"+w.ref] {
+			return bizErr("E8006", "月结缺少本月记录：类型 %s，%s（结算 %s）", w.typ, w.ref, w.settleNo)
+		}
+	}
+	return nil
+}
+
+// checkListedItems checks that every item of got is one of the month's
+// records (byKey, by type + "/" + ref), once, with the ledger's
+// settlement number and amounts.
+func checkListedItems(byKey map[string]monthItem, got []map[string]any) *bizError {
 	seen := map[string]bool{}
 	for i, r := range got {
 		key := str(r, "item_type") + "/" + str(r, "ref_no")
@@ -333,11 +503,6 @@ func checkMonthItems(want []monthItem, got []map[string]any) *bizError {
 			if got := canonical(r, c.k); got != c.v.String() {
 				return bizErr("E8006", "%s：%s 为 %s，账本为 %s", where, c.k, firstOr(got, "空"), c.v)
 			}
-		}
-	}
-	for _, w := range want {
-		if !seen[w.typ+"/"+w.ref] {
-			return bizErr("E8006", "月结缺少本月记录：类型 %s，%s（结算 %s）", w.typ, w.ref, w.settleNo)
 		}
 	}
 	return nil

@@ -101,6 +101,9 @@ func (s *Server) gyr003(_ *simspec.Tx, serial string, in map[string]any, now tim
 	case str(in, "ykc700") != "" && (st.visit == nil || st.visit.no != str(in, "ykc700")):
 		return nil, bizErr("E7001", "结算 %s 不属于就诊登记 %s", no, str(in, "ykc700"))
 	}
+	if be := s.monthInParts(st.akb020, eventTime(in, now, "revoke_time", "aae036")); be != nil {
+		return nil, be
+	}
 	st.revoked = true
 	rec := map[string]any{"settle_no": st.no, "akb020": st.akb020, "aac002": st.aac002, "aab301": st.aab301, "fund_pay": st.fund.Number(),
 		"institution_type": str(st.rec, "institution_type")}
@@ -145,6 +148,11 @@ func (s *Server) gyr004(_ *simspec.Tx, serial string, in map[string]any, now tim
 		target[i] = d
 	}
 	at := eventTime(in, now, "revoke_time", "aae036")
+	for _, d := range target {
+		if be := s.monthInParts(d.akb020, at); be != nil {
+			return nil, be
+		}
+	}
 	rno := s.nextNo("CX", now)
 	for i, d := range target {
 		d.revoked = true
