@@ -86,7 +86,7 @@ func newAccessFixture(t *testing.T, b Backend, token string) *accessFixture {
 	f := &accessFixture{st: st, users: map[access.Role][2]string{}}
 	for _, role := range access.Roles {
 		name, pw := "u-"+role.String(), "pw-"+role.String()+"-0123456789"
-		if err := users.Add(t.Context(), name, role, pw); err != nil {
+		if err := users.Add(t.Context(), name, role, pw, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.users[role] = [2]string{name, pw}

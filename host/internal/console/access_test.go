@@ -85,7 +85,7 @@ func TestEveryRouteHasARole(t *testing.T) {
 func (f *fixture) addUser(name string, role access.Role) string {
 	f.t.Helper()
 	pw := "pw-" + name + "-0123456789"
-	if err := f.users.Add(f.t.Context(), name, role, pw); err != nil {
+	if err := f.users.Add(f.t.Context(), name, role, pw, nil); err != nil {
 		f.t.Fatal(err)
 	}
 	return pw
