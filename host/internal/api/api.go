@@ -590,8 +590,8 @@ func (s *server) plugins(w http.ResponseWriter, _ *http.Request) error {
 // jobs lists the scheduled jobs. A job's last error and summary are the
 // plugin's words and may quote a patient: they are masked as log lines are
 // (logging.Mask), as the console shows them.
-func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
-	jobs := s.b.Jobs()
+func (s *server) jobs(w http.ResponseWriter, r *http.Request) error {
+	jobs := scopeJobs(caller(r), s.b.Jobs())
 	out := make([]scheduler.Status, len(jobs))
 	for i, j := range jobs {
 		j.LastErr, j.Summary = logging.Mask(j.LastErr), logging.Mask(j.Summary)
@@ -603,10 +603,13 @@ func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
 
 func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("plugin") + "/" + r.PathValue("site") + "/" + r.PathValue("job")
+	if !caller(r).SeesSite(r.PathValue("site")) {
+		return unknownJob(id)
+	}
 	if err := s.b.TriggerJob(r.Context(), id); err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
-			return &Error{Status: http.StatusNotFound, Code: "unknown_job", Message: err.Error(), refused: true}
+			return unknownJob(id)
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
@@ -623,22 +626,32 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.b.Store().ListMessages(r.Context(), q.Get("site"), q.Get("type"), q.Get("status"), limit)
+	site, ok, err := listSite(caller(r), q.Get("site"))
+	if err != nil {
+		return err
+	}
+	out := []messageView{}
+	if !ok {
+		writeJSON(w, http.StatusOK, out) // a site the caller does not see: nothing
+		return nil
+	}
+	ms, err := s.b.Store().ListMessages(r.Context(), site, q.Get("type"), q.Get("status"), limit)
 	if err != nil {
 		return s.storeError(r, err)
 	}
-	out := make([]messageView, len(ms))
-	for i, m := range ms {
-		out[i] = view(m)
+	for _, m := range ms {
+		if caller(r).SeesSite(m.Site) {
+			out = append(out, view(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *server) message(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.b.Store().GetMessage(r.Context(), r.PathValue("id"))
+	m, err := s.seesMessage(r, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received"}
+		return messageNotFound(false)
 	}
 	if err != nil {
 		return s.storeError(r, err)
@@ -649,10 +662,17 @@ func (s *server) message(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	err := s.b.Replay(r.Context(), id)
+	var err error
+	if caller(r).Scoped() {
+		// Of a site the caller sees, or answered as one never received.
+		_, err = s.seesMessage(r, id)
+	}
+	if err == nil {
+		err = s.b.Replay(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received", refused: true}
+		return messageNotFound(true)
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
@@ -717,16 +737,27 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	site, ok, err := listSite(caller(r), q.Get("site"))
+	if err != nil {
+		return err
+	}
+	out := []exchangeView{}
+	if !ok {
+		writeJSON(w, http.StatusOK, out) // a site the caller does not see: nothing
+		return nil
+	}
 	xs, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
-		Plugin: q.Get("plugin"), Site: q.Get("site"), Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
+		Plugin: q.Get("plugin"), Site: site, Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
 	})
 	if err != nil {
 		return s.storeError(r, err)
 	}
-	out := make([]exchangeView, len(xs))
-	for i, x := range xs {
-		out[i] = exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
-			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At}
+	for _, x := range xs {
+		if !caller(r).SeesSite(x.Site) {
+			continue
+		}
+		out = append(out, exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
+			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
