@@ -402,9 +402,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if s := sessionFrom(r); s != nil {
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Role = s.Role()
-		p.Navs = c.nav(p.Role)
+		u := s.user()
+		p.Navs = c.nav(u)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
-		p.may = func(method, target string) bool { return c.mayUse(p.Role, method, target) }
+		p.may = func(method, target string) bool { return c.mayUse(u, method, target) }
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder

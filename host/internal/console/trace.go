@@ -153,7 +153,14 @@ func contains(list []string, s string) bool {
 func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r)
 	id := r.PostFormValue("id")
-	err := c.b.Replay(r.Context(), id)
+	var err error
+	if s.user().Scoped() {
+		// Of a site the user sees, or answered as one never received.
+		_, err = c.scopedMessage(r, id)
+	}
+	if err == nil {
+		err = c.b.Replay(r.Context(), id)
+	}
 	f := &flash{OK: err == nil, Title: "已重发 (replayed): " + id, MessageID: id}
 	if err == nil {
 		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
@@ -342,7 +349,7 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 
 // jobsPage lists the scheduled jobs with their last outcome.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(c.b.Jobs()))
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(scopedJobs(userOf(r), c.b.Jobs())))
 }
 
 // maskedJobs returns the jobs with their last error and summary masked as

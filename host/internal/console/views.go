@@ -57,36 +57,36 @@ var (
 // the plugins' (their documents' work lists, their forms), each only when
 // the role may open it — the role check of the route that serves it
 // (mayOpen), so the bar never offers a page that answers 403.
-func (c *Console) nav(role access.Role) []navItem {
+func (c *Console) nav(u access.User) []navItem {
 	all := slices.Concat(navBuiltin, c.documentNav(), c.navItems(), navAdmin)
 	out := all[:0]
 	for _, n := range all {
-		if c.mayOpen(role, n.Href) {
+		if c.mayOpen(u, n.Href) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// mayOpen reports whether a user with role may open href (a console path,
-// with or without a query) with GET (mayUse).
-func (c *Console) mayOpen(role access.Role, href string) bool {
-	return c.mayUse(role, http.MethodGet, href)
+// mayOpen reports whether user u may open href (a console path, with or
+// without a query) with GET (mayUse).
+func (c *Console) mayOpen(u access.User, href string) bool {
+	return c.mayUse(u, http.MethodGet, href)
 }
 
-// mayUse reports whether a user with role may send method to href (a
-// console path, with or without a query): the route the console's mux
-// picks for it lets the role through (routes, auth). A target no
-// signed-in route serves (the not-found page, a public one) is never
-// offered.
-func (c *Console) mayUse(role access.Role, method, href string) bool {
-	u, err := url.Parse(href)
+// mayUse reports whether user u may send method to href (a console path,
+// with or without a query): the route the console's mux picks for it
+// lets u's role and site scope through (routes, auth, siteScoped). A
+// target no signed-in route serves (the not-found page, a public one) is
+// never offered.
+func (c *Console) mayUse(u access.User, method, href string) bool {
+	target, err := url.Parse(href)
 	if err != nil {
 		return false
 	}
-	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: u, Host: u.Host, Header: http.Header{}})
+	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: target, Host: target.Host, Header: http.Header{}})
 	need, ok := c.need[pattern]
-	return ok && need != access.Public && role.Allows(need)
+	return ok && need != access.Public && u.Role.Allows(need) && (!u.Scoped() || siteScoped[pattern])
 }
 
 // navItems lists the forms of the plugins enabled at some site.
