@@ -20,12 +20,16 @@ import (
 // handler checks sites, so a new page cannot show a scoped user another
 // site's data by omission.
 var siteScoped = map[string]bool{
-	logoutRoute:                          true,
-	"GET " + Prefix + "{$}":              true,
-	"GET " + Prefix + "message":          true,
-	"GET " + Prefix + "jobs":             true,
-	"POST " + Prefix + "jobs/run":        true,
-	"POST " + Prefix + "messages/replay": true,
+	logoutRoute:                              true,
+	"GET " + Prefix + "{$}":                  true,
+	"GET " + Prefix + "message":              true,
+	"GET " + Prefix + "jobs":                 true,
+	"POST " + Prefix + "jobs/run":            true,
+	"POST " + Prefix + "messages/replay":     true,
+	"GET " + Prefix + "messages":             true,
+	"POST " + Prefix + "messages/replay-all": true,
+	"GET " + Prefix + "replays/{id}":         true,
+	"GET " + Prefix + "board":                true,
 }
 
 // userOf is the signed-in user of r (the zero User, every site, without
@@ -88,4 +92,37 @@ func (c *Console) scopedMessage(r *http.Request, id string) (*store.Message, err
 		return nil, fmt.Errorf("message %q: %w", id, store.ErrNotFound)
 	}
 	return m, nil
+}
+
+// scopeQuery limits a message search to the sites u sees: a site asked
+// for must be one of them (else ok is false: the search selects nothing);
+// none asked for is u's only site, or, for a user of several, a problem
+// to show (choose one: the store searches one site or all).
+func scopeQuery(u access.User, q *store.MessageQuery) (ok bool, problem string) {
+	switch {
+	case !u.Scoped():
+		return true, ""
+	case q.Site != "":
+		return u.SeesSite(q.Site), ""
+	case len(u.Sites) == 1:
+		q.Site = u.Sites[0]
+		return true, ""
+	}
+	return false, "站点 site: choose one of your sites (" + strings.Join(u.Sites, ", ") + "); a search covers one site."
+}
+
+// scopedSites keeps the sites u sees.
+func scopedSites(u access.User, sites []string) []string {
+	if !u.Scoped() {
+		return sites
+	}
+	return slices.DeleteFunc(slices.Clone(sites), func(s string) bool { return !u.SeesSite(s) })
+}
+
+// scopedMessages keeps the messages of the sites u sees.
+func scopedMessages(u access.User, ms []store.Message) []store.Message {
+	if !u.Scoped() {
+		return ms
+	}
+	return slices.DeleteFunc(slices.Clone(ms), func(m store.Message) bool { return !u.SeesSite(m.Site) })
 }

@@ -40,6 +40,21 @@ func TestSiteScopedUsers(t *testing.T) {
 	viewer := signIn("v-s1", access.Viewer, []string{"s1"})
 	op := signIn("o-s1", access.Operator, []string{"s1"})
 	all := signIn("o-all", access.Operator, nil)
+	both := signIn("v-s12", access.Viewer, []string{"s1", "s2"})
+	opBoth := signIn("o-s12", access.Operator, []string{"s1", "s2"})
+
+	// A bulk replay of s2 by o-s1 selects nothing; its progress page is
+	// unknown to a user of s1 only, as another site's.
+	r := op.post("/console/messages/replay-all", url.Values{"csrf": {op.csrf}, "site": {"s2"}})
+	bulkOwn := r.h.Get("Location")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(bulkOwn, "/console/replays/") {
+		t.Fatalf("replay-all of s2 as o-s1: %d %s", r.code, bulkOwn)
+	}
+	r = all.post("/console/messages/replay-all", url.Values{"csrf": {all.csrf}, "site": {"s2"}, "id": {"no-such-"}})
+	bulkS2 := r.h.Get("Location")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(bulkS2, "/console/replays/") {
+		t.Fatalf("replay-all of s2 as o-all: %d %s", r.code, bulkS2)
+	}
 
 	type check struct {
 		c          *client
@@ -52,7 +67,7 @@ func TestSiteScopedUsers(t *testing.T) {
 	cases := map[string][]check{
 		"GET " + Prefix + "{$}": {
 			{c: viewer, path: "/console/", code: 200, has: []string{"his-42", "m-s1-failed", "tracecode/s1/stockin-sync"},
-				hasNo: []string{"m-s2-failed", "tracecode/s2", `href="/console/worklists"`, `href="/console/messages"`, `href="/console/board"`}},
+				hasNo: []string{"m-s2-failed", "tracecode/s2", `href="/console/worklists"`}},
 			{c: all, path: "/console/", code: 200, has: []string{"m-s1-failed", "m-s2-failed", "tracecode/s2/stockin-sync", `href="/console/worklists"`}},
 		},
 		"GET " + Prefix + "message": {
@@ -68,6 +83,29 @@ func TestSiteScopedUsers(t *testing.T) {
 			{c: op, method: "POST", path: "/console/jobs/run", form: url.Values{"job": {"tracecode/s2/stockin-sync"}}, code: 303},
 			{c: op, method: "POST", path: "/console/jobs/run", form: url.Values{"job": {"tracecode/s1/stockin-sync"}}, code: 303},
 			{c: viewer, method: "POST", path: "/console/jobs/run", form: url.Values{"job": {"tracecode/s1/stockin-sync"}}, code: 403, has: []string{"权限不足 (not allowed)"}},
+		},
+		"GET " + Prefix + "messages": {
+			{c: viewer, path: "/console/messages", code: 200, has: []string{"m-s1-failed"}, hasNo: []string{"m-s2-failed"}},
+			{c: viewer, path: "/console/messages?site=s2", code: 200, hasNo: []string{"m-s2-failed"}},
+			{c: viewer, path: "/console/messages?id=m-s2", code: 200, hasNo: []string{"m-s2-failed"}},
+			{c: both, path: "/console/messages", code: 400, has: []string{"choose one of your sites (s1, s2)"}, hasNo: []string{"m-s2-failed", "m-s1-failed"}},
+			{c: both, path: "/console/messages?site=s2", code: 200, has: []string{"m-s2-failed"}, hasNo: []string{"m-s1-failed"}},
+			{c: all, path: "/console/messages", code: 200, has: []string{"m-s1-failed", "m-s2-failed"}},
+		},
+		"GET " + Prefix + "board": {
+			{c: viewer, path: "/console/board", code: 200, has: []string{"m-s1-failed"}, hasNo: []string{"m-s2-failed"}},
+			{c: both, path: "/console/board", code: 200, has: []string{"m-s1-failed", "m-s2-failed"}},
+			{c: all, path: "/console/board", code: 200, has: []string{"m-s1-failed", "m-s2-failed"}},
+		},
+		"GET " + Prefix + "replays/{id}": {
+			{c: viewer, path: bulkS2, code: 404, has: []string{"没有这次重发 (no such replay)"}},
+			{c: op, path: bulkOwn, code: 404, has: []string{"没有这次重发 (no such replay)"}},
+			{c: viewer, path: "/console/replays/no-such", code: 404, has: []string{"没有这次重发 (no such replay)"}},
+			{c: both, path: bulkS2, code: 200},
+			{c: all, path: bulkS2, code: 200},
+		},
+		"POST " + Prefix + "messages/replay-all": {
+			{c: opBoth, method: "POST", path: "/console/messages/replay-all", code: 400, has: []string{"choose one of your sites"}},
 		},
 		"POST " + Prefix + "messages/replay": {
 			{c: op, method: "POST", path: "/console/messages/replay", form: url.Values{"id": {"m-s2-failed"}}, code: 303},
