@@ -348,7 +348,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 					view = v
 				}
 			}
-			for _, s := range p.Sites {
+			for _, s := range scopedSites(userOf(r), p.Sites) {
 				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, View: view, Site: s})
 			}
 		}

@@ -20,16 +20,24 @@ import (
 // handler checks sites, so a new page cannot show a scoped user another
 // site's data by omission.
 var siteScoped = map[string]bool{
-	logoutRoute:                              true,
-	"GET " + Prefix + "{$}":                  true,
-	"GET " + Prefix + "message":              true,
-	"GET " + Prefix + "jobs":                 true,
-	"POST " + Prefix + "jobs/run":            true,
-	"POST " + Prefix + "messages/replay":     true,
-	"GET " + Prefix + "messages":             true,
-	"POST " + Prefix + "messages/replay-all": true,
-	"GET " + Prefix + "replays/{id}":         true,
-	"GET " + Prefix + "board":                true,
+	logoutRoute:                                           true,
+	"GET " + Prefix + "{$}":                               true,
+	"GET " + Prefix + "message":                           true,
+	"GET " + Prefix + "jobs":                              true,
+	"POST " + Prefix + "jobs/run":                         true,
+	"POST " + Prefix + "messages/replay":                  true,
+	"GET " + Prefix + "messages":                          true,
+	"POST " + Prefix + "messages/replay-all":              true,
+	"GET " + Prefix + "replays/{id}":                      true,
+	"GET " + Prefix + "board":                             true,
+	"GET " + Prefix + "worklists":                         true,
+	"POST " + Prefix + "action":                           true,
+	"GET " + Prefix + "form/{plugin}/{form}":              true,
+	"POST " + Prefix + "form/{plugin}/{form}":             true,
+	"GET " + Prefix + "document/{plugin}/{view}":          true,
+	"POST " + Prefix + "document/{plugin}/{view}/adjust":  true,
+	"POST " + Prefix + "document/{plugin}/{view}/confirm": true,
+	"GET " + Prefix + "download/{token}":                  true,
 }
 
 // userOf is the signed-in user of r (the zero User, every site, without

@@ -12,14 +12,16 @@ import (
 	"github.com/medgate/medgate/host/internal/store"
 )
 
-// TestSiteScopedUsers calls every console route as a viewer and an
-// operator limited to site s1: the overview and jobs list only s1's
-// messages and jobs, another site's message answers 404 as one never
-// received, a job or replay of another site is refused (audited) and not
-// made, every other page is refused with 403 and is not offered in the
-// navigation, and the admin pages stay refused for the role. An unscoped
-// operator still sees and acts on both sites. Every route must have a
-// case here or be refused.
+// TestSiteScopedUsers calls every console route as viewers and
+// operators limited to sites: the overview, jobs, message search, the
+// board, work lists, forms and documents show only their sites; another
+// site's message, bulk replay, form, document or download answers 404 as
+// one that does not exist; a job run, replay, form, row action or
+// document change there is refused (audited) and nothing is sent; a user
+// of several sites chooses one to search; the admin pages stay refused
+// for the role. An unscoped operator still sees and acts on every site.
+// A route without a case here fails the test, and one not open to
+// scoped users (siteScoped) must answer them 403.
 func TestSiteScopedUsers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, testToken)
@@ -28,6 +30,7 @@ func TestSiteScopedUsers(t *testing.T) {
 		store.Message{ID: "m-s1-failed", Site: "s1", Type: "ecard.scan", Status: "done", Outcome: "failed", ReceivedAt: now},
 		store.Message{ID: "m-s2-failed", Site: "s2", Type: "tracecode.stockin", Status: "done", Outcome: "failed", ReceivedAt: now})
 	f.b.jobs = append(f.b.jobs, scheduler.Status{ID: "tracecode/s2/stockin-sync", Interval: "1h0m0s", NextRun: now, Owner: true})
+	f.b.plugins[0].Sites = []string{"s1", "s2"} // ecard too, for its row action at s2
 	signIn := func(name string, role access.Role, sites []string) *client {
 		pw := "pw-" + name + "-0123456789"
 		if err := f.users.Add(t.Context(), name, role, pw, sites); err != nil {
@@ -67,7 +70,7 @@ func TestSiteScopedUsers(t *testing.T) {
 	cases := map[string][]check{
 		"GET " + Prefix + "{$}": {
 			{c: viewer, path: "/console/", code: 200, has: []string{"his-42", "m-s1-failed", "tracecode/s1/stockin-sync"},
-				hasNo: []string{"m-s2-failed", "tracecode/s2", `href="/console/worklists"`}},
+				hasNo: []string{"m-s2-failed", "tracecode/s2"}},
 			{c: all, path: "/console/", code: 200, has: []string{"m-s1-failed", "m-s2-failed", "tracecode/s2/stockin-sync", `href="/console/worklists"`}},
 		},
 		"GET " + Prefix + "message": {
@@ -106,6 +109,36 @@ func TestSiteScopedUsers(t *testing.T) {
 		},
 		"POST " + Prefix + "messages/replay-all": {
 			{c: opBoth, method: "POST", path: "/console/messages/replay-all", code: 400, has: []string{"choose one of your sites"}},
+		},
+		"GET " + Prefix + "worklists": {
+			{c: op, path: "/console/worklists", code: 200, has: []string{"document/tracecode/draft?id=SUP-001&amp;site=s1"}, hasNo: []string{"site=s2"}},
+			{c: all, path: "/console/worklists", code: 200, has: []string{"site=s1", "document/tracecode/draft?id=SUP-001&amp;site=s2"}},
+		},
+		"GET " + Prefix + "form/{plugin}/{form}": {
+			{c: op, path: "/console/form/tracecode/export?site=s2", code: 404, has: []string{"plugin not enabled"}, hasNo: []string{"s1, s2"}},
+			{c: op, path: "/console/form/tracecode/export", code: 200, has: []string{`value="s1"`}, hasNo: []string{`value="s2"`}},
+			{c: all, path: "/console/form/tracecode/export?site=s2", code: 200, has: []string{`value="s2"`}},
+		},
+		"POST " + Prefix + "form/{plugin}/{form}": {
+			{c: op, method: "POST", path: "/console/form/tracecode/export", form: url.Values{"site": {"s2"}, "from": {"2026-11-01"}}, code: 404, has: []string{"plugin not enabled"}},
+		},
+		"POST " + Prefix + "action": {
+			{c: op, method: "POST", path: "/console/action", form: url.Values{"plugin": {"ecard"}, "list": {"recent-cards"}, "action": {"revoke"}, "site": {"s2"},
+				"row.cardNo": {`"880100000000013"`}}, code: 404, has: []string{"plugin not enabled"}},
+		},
+		"GET " + Prefix + "document/{plugin}/{view}": {
+			{c: op, path: "/console/document/tracecode/draft?site=s2&id=SUP-001", code: 404, has: []string{"plugin not enabled"}, hasNo: []string{"SUP-001 阿莫西林", "s1, s2"}},
+			{c: op, path: "/console/document/tracecode/draft?site=s1&id=SUP-001", code: 200, has: []string{"阿莫西林胶囊"}},
+			{c: all, path: "/console/document/tracecode/draft?site=s2&id=SUP-001", code: 200, has: []string{"阿莫西林胶囊"}},
+		},
+		"POST " + Prefix + "document/{plugin}/{view}/adjust": {
+			{c: op, method: "POST", path: "/console/document/tracecode/draft/adjust", form: url.Values{"site": {"s2"}, "id": {"SUP-001"}}, code: 404, has: []string{"plugin not enabled"}},
+		},
+		"POST " + Prefix + "document/{plugin}/{view}/confirm": {
+			{c: op, method: "POST", path: "/console/document/tracecode/draft/confirm", form: url.Values{"site": {"s2"}, "id": {"SUP-001"}, "version": {"3"}}, code: 404, has: []string{"plugin not enabled"}},
+		},
+		"GET " + Prefix + "download/{token}": {
+			{c: op, path: "/console/download/no-such-token", code: 404, has: []string{"download link unknown or expired"}},
 		},
 		"POST " + Prefix + "messages/replay": {
 			{c: op, method: "POST", path: "/console/messages/replay", form: url.Values{"id": {"m-s2-failed"}}, code: 303},
@@ -162,12 +195,31 @@ func TestSiteScopedUsers(t *testing.T) {
 		}
 	}
 	f.b.mu.Lock()
+	for _, env := range f.b.sent {
+		if env.Site == "s2" && !slices.Contains([]string{"tracecode.drafts.list", "tracecode.draft.get", "ecard.cards.list"}, env.Type) {
+			t.Errorf("%s was sent for site s2", env.Type) // only o-all reads s2's lists and draft
+		}
+	}
 	triggered, replayed := slices.Clone(f.b.triggered), slices.Clone(f.b.replayed)
 	f.b.mu.Unlock()
 	if !slices.Equal(triggered, []string{"tracecode/s1/stockin-sync"}) || !slices.Equal(replayed, []string{"m-s1-failed"}) {
 		t.Errorf("triggered %q, replayed %q; want only s1's job and message", triggered, replayed)
 	}
-	// The refused replay and job are audited: attempted, then refused.
+	// The refused form, row action, document change, replay and job are
+	// audited: attempted, then refused.
+	for _, action := range []string{"form.send", "worklist.action", "document.adjust", "document.confirm"} {
+		got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "o-s1", Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outcomes []string
+		for _, e := range got {
+			outcomes = append(outcomes, e.Outcome)
+		}
+		if want := []string{"refused", "attempted"}; !slices.Equal(outcomes, want) {
+			t.Errorf("audit of %s by o-s1: %q, want %q (newest first)", action, outcomes, want)
+		}
+	}
 	for _, action := range []string{"message.replay", "job.run"} {
 		got, err := f.st.ListAudit(t.Context(), store.AuditFilter{Actor: "o-s1", Action: action})
 		if err != nil {
