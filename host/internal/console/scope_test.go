@@ -241,3 +241,53 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// TestProxyUserSites: a user a trusted proxy names without a role header
+// is the stored user, with its sites: another site's message answers
+// 404, and a change of the user's sites applies at the next request (the
+// session ends and starts again with the new scope). With a role header
+// the proxy vouches for an identity of its own, which has no sites
+// (README: a scoped user must be a stored user).
+func TestProxyUserSites(t *testing.T) {
+	t.Parallel()
+	for _, roleHeader := range []string{"", "X-Remote-Role"} {
+		proxy, err := access.NewProxy("X-Remote-User", roleHeader, []string{"127.0.0.0/8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, testToken, func(o *Options) { o.Proxy = proxy })
+		f.b.st.msgs = append(f.b.st.msgs, store.Message{ID: "m-s2", Site: "s2", Type: "ecard.scan", Status: "done", Outcome: "ok", ReceivedAt: f.clock.t})
+		if err := f.users.Add(t.Context(), "px", access.Viewer, "pw-px-0123456789", []string{"s1"}); err != nil {
+			t.Fatal(err)
+		}
+		c := f.client()
+		get := func(path string) resp {
+			req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+			req.Header.Set("X-Remote-User", "px")
+			req.Header.Set("X-Remote-Role", "viewer")
+			return c.do(req)
+		}
+		want := http.StatusNotFound
+		if roleHeader != "" {
+			want = http.StatusOK
+		}
+		if r := get("/console/message?id=m-s2"); r.code != want {
+			t.Fatalf("role header %q: another site's message: %d, want %d", roleHeader, r.code, want)
+		}
+		if r := get("/console/message?id=his-42"); r.code != http.StatusOK {
+			t.Fatalf("role header %q: own site's message: %d", roleHeader, r.code)
+		}
+		if roleHeader != "" {
+			continue
+		}
+		if err := f.users.SetSites(t.Context(), "px", []string{"s2"}); err != nil {
+			t.Fatal(err)
+		}
+		if r := get("/console/message?id=m-s2"); r.code != http.StatusOK {
+			t.Fatalf("after the user's sites became s2: s2's message: %d", r.code)
+		}
+		if r := get("/console/message?id=his-42"); r.code != http.StatusNotFound {
+			t.Fatalf("after the user's sites became s2: s1's message: %d", r.code)
+		}
+	}
+}
