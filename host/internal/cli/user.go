@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/daemon"
 )
 
@@ -118,6 +120,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	// A site not configured (a typo, or one added later) is kept, but
+	// said: the user sees nothing of it until it is configured.
+	for _, site := range sites {
+		if !slices.ContainsFunc(cfg.Sites, func(s config.Site) bool { return s.Code == site }) {
+			fmt.Fprintf(stderr, "medgate: warning: site %q is not in the configuration's sites; %s sees nothing of it until it is added (check the spelling)\n", site, rest[0])
+		}
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {

@@ -53,6 +53,7 @@ func TestUserCommand(t *testing.T) {
 		// Site scopes: given at add (after the arguments too) and changed
 		// with sites; an admin has none.
 		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-op", "operator", "-sites", "xm02,xm01"}, 0, "user xm-op: role operator, sites xm01,xm02"},
+		{"", []string{"sites", "-config", cfg, "xm-op", "xm01,xm02"}, 0, `warning: site "xm01" is not in the configuration's sites; xm-op sees nothing of it`},
 		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-boss", "admin", "-sites", "xm01"}, 1, "cannot be limited to sites"},
 		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-bad", "viewer", "-sites", "xm01,,x"}, 1, "empty site code"},
 		{"", []string{"role", "-config", cfg, "xm-op", "admin"}, 1, "cannot be limited to sites"},
@@ -89,6 +90,7 @@ func TestUserCommand(t *testing.T) {
 	}
 	// Each change attempted first, then its outcome.
 	want := "user.sites xm-op ok|user.sites xm-op attempted|user.sites pharm01 failed|user.sites pharm01 attempted|user.role xm-op failed|user.role xm-op attempted|" +
+		"user.sites xm-op ok|user.sites xm-op attempted|" +
 		"user.add xm-op ok|user.add xm-op attempted|" +
 		"user.enable pharm01 ok|user.enable pharm01 attempted|user.role nobody failed|user.role nobody attempted|" +
 		"user.disable pharm01 ok|user.disable pharm01 attempted|user.role pharm01 ok|user.role pharm01 attempted|" +
