@@ -44,7 +44,10 @@
 // reverse proxy forwards is judged by its own address. An ingress client
 // bound to sites (Client.Sites) may send messages only for them: one
 // claiming another site is refused 403 site_not_allowed, before anything
-// is queued.
+// is queued. A user limited to sites (access.User.Sites) lists only their
+// sites' jobs, messages and exchanges; another site's message or job
+// answers 404 as one that does not exist and is not replayed or run; the
+// routes of the whole instance answer 403 site_scoped (scope.go).
 package api
 
 import (
