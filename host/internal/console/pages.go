@@ -105,13 +105,23 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	if !d.ShowAll || u.Scoped() {
 		limit = 500 // work-list reads and other sites' messages are filtered out below
 	}
-	site := ""
-	if len(u.Sites) == 1 {
-		site = u.Sites[0]
+	sites := []string{""} // every site
+	if u.Scoped() {
+		// Each of the user's sites (the store lists one site or all), so
+		// other sites' messages cannot crowd theirs out of the page.
+		sites = u.Sites
 	}
-	ms, err := c.b.Store().ListMessages(r.Context(), site, "", "", limit)
-	if err != nil {
-		d.MessagesErr = c.storeTrouble(r, "The messages could not be read from the store", err)
+	var ms []store.Message
+	for _, site := range sites {
+		got, err := c.b.Store().ListMessages(r.Context(), site, "", "", limit)
+		if err != nil {
+			d.MessagesErr = c.storeTrouble(r, "The messages could not be read from the store", err)
+			break
+		}
+		ms = append(ms, got...)
+	}
+	if len(sites) > 1 {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.After(ms[j].ReceivedAt) })
 	}
 	for _, m := range ms {
 		if !d.ShowAll && strings.HasPrefix(m.ID, prefixList) || !u.SeesSite(m.Site) {

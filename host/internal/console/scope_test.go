@@ -1,11 +1,13 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/scheduler"
@@ -289,5 +291,31 @@ func TestProxyUserSites(t *testing.T) {
 		if r := get("/console/message?id=his-42"); r.code != http.StatusNotFound {
 			t.Fatalf("after the user's sites became s2: s1's message: %d", r.code)
 		}
+	}
+}
+
+// TestOverviewOfSeveralSites: the overview of a user of two sites lists
+// each of them, newest first, however many newer messages other sites
+// have (the store lists one site or every site, at most 500).
+func TestOverviewOfSeveralSites(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testToken)
+	now := f.clock.t
+	var crowd []store.Message
+	for i := range 600 {
+		crowd = append(crowd, store.Message{ID: fmt.Sprintf("s3-%03d", i), Site: "s3", Type: "ecard.scan", Status: "done", Outcome: "ok", ReceivedAt: now})
+	}
+	f.b.st.msgs = append(crowd, append(f.b.st.msgs,
+		store.Message{ID: "m-s2-older", Site: "s2", Type: "ecard.scan", Status: "done", Outcome: "ok", ReceivedAt: now.Add(-time.Hour)})...)
+	if err := f.users.Add(t.Context(), "v-s12", access.Viewer, "pw-v-s12-0123456789", []string{"s1", "s2"}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	c.signIn("v-s12", "pw-v-s12-0123456789")
+	body := c.get("/console/").body
+	s1, s2 := strings.Index(body, "his-42"), strings.Index(body, "m-s2-older")
+	if s1 < 0 || s2 < 0 || s2 < s1 || strings.Contains(body, "s3-") {
+		t.Errorf("overview of a user of s1 and s2: his-42 at %d, m-s2-older at %d (want both, s1's newer one first), s3 shown: %v",
+			s1, s2, strings.Contains(body, "s3-"))
 	}
 }
