@@ -51,6 +51,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,6 +63,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -545,6 +547,10 @@ func isLoopback(ip string) bool {
 
 // listLimit reads the admin API's limit parameter: "" is the store's
 // default (100); otherwise 1 to maxListLimit.
+// defaultListLimit is how many entries a list without limit= holds: the
+// store's default (store.ListMessages and ListExchanges take 0 for it).
+const defaultListLimit = 100
+
 func listLimit(q url.Values) (int, error) {
 	v := q.Get("limit")
 	if v == "" {
@@ -629,21 +635,24 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	site, ok, err := listSite(caller(r), q.Get("site"))
-	if err != nil {
-		return err
+	keep := cmp.Or(limit, defaultListLimit) // the store's default for 0
+	// Each site the caller sees (none for another's), merged newest
+	// first: another site's messages cannot crowd theirs out.
+	sites := listSites(caller(r), q.Get("site"))
+	var ms []store.Message
+	for _, site := range sites {
+		got, err := s.b.Store().ListMessages(r.Context(), site, q.Get("type"), q.Get("status"), limit)
+		if err != nil {
+			return s.storeError(r, err)
+		}
+		ms = append(ms, got...)
+	}
+	if len(sites) > 1 {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.After(ms[j].ReceivedAt) })
 	}
 	out := []messageView{}
-	if !ok {
-		writeJSON(w, http.StatusOK, out) // a site the caller does not see: nothing
-		return nil
-	}
-	ms, err := s.b.Store().ListMessages(r.Context(), site, q.Get("type"), q.Get("status"), limit)
-	if err != nil {
-		return s.storeError(r, err)
-	}
 	for _, m := range ms {
-		if caller(r).SeesSite(m.Site) {
+		if caller(r).SeesSite(m.Site) && len(out) < keep {
 			out = append(out, view(m))
 		}
 	}
@@ -740,23 +749,25 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	site, ok, err := listSite(caller(r), q.Get("site"))
-	if err != nil {
-		return err
+	keep := cmp.Or(limit, defaultListLimit)
+	// As messages: each site the caller sees, merged newest first.
+	sites := listSites(caller(r), q.Get("site"))
+	var xs []store.Exchange
+	for _, site := range sites {
+		got, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
+			Plugin: q.Get("plugin"), Site: site, Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
+		})
+		if err != nil {
+			return s.storeError(r, err)
+		}
+		xs = append(xs, got...)
+	}
+	if len(sites) > 1 {
+		sort.SliceStable(xs, func(i, j int) bool { return xs[i].At.After(xs[j].At) })
 	}
 	out := []exchangeView{}
-	if !ok {
-		writeJSON(w, http.StatusOK, out) // a site the caller does not see: nothing
-		return nil
-	}
-	xs, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
-		Plugin: q.Get("plugin"), Site: site, Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
-	})
-	if err != nil {
-		return s.storeError(r, err)
-	}
 	for _, x := range xs {
-		if !caller(r).SeesSite(x.Site) {
+		if !caller(r).SeesSite(x.Site) || len(out) == keep {
 			continue
 		}
 		out = append(out, exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,

@@ -50,22 +50,19 @@ func scopeRefused(u access.User, pattern string) *Error {
 			"; ask an admin without sites, or one may remove the limit with: medgate user sites " + u.Name + " all"}
 }
 
-// listSite is the site a list of a scoped user holds: the site asked for
-// when it is one of the user's, "" with none for an unscoped user (every
-// site). ok is false when the asked site is not the user's: the list is
-// empty. A user of several sites who names none is asked to name one:
-// the store lists one site or all.
-func listSite(u access.User, asked string) (site string, ok bool, err error) {
+// listSites are the sites a list holds, each read from the store on its
+// own (the store lists one site, or every site for ""): the site asked
+// for, when the user sees it (none when not: the list is empty); with
+// none asked, every site for an unscoped user ("") and each of a scoped
+// user's sites.
+func listSites(u access.User, asked string) []string {
 	switch {
-	case !u.Scoped():
-		return asked, true, nil
-	case asked != "":
-		return asked, u.SeesSite(asked), nil
-	case len(u.Sites) == 1:
-		return u.Sites[0], true, nil
+	case asked != "" && !u.SeesSite(asked):
+		return nil
+	case asked != "" || !u.Scoped():
+		return []string{asked}
 	}
-	return "", false, &Error{Status: http.StatusBadRequest, Code: "site_required",
-		Message: u.Name + " sees the sites " + strings.Join(u.Sites, ", ") + ": name one with ?site= (one list holds one site)"}
+	return u.Sites
 }
 
 // messageNotFound is the answer for a message that does not exist or is
