@@ -8,6 +8,12 @@
 // an admin also manages sites, plugins, keys and reads the audit log.
 // Every route of the console and the admin API names the least role it
 // needs (README: "Console access").
+//
+// A user may also be limited to sites (User.Sites, "medgate user add …
+// -sites"): the console and the admin API then show and act on only
+// those sites, answer another site's item as one that does not exist,
+// and refuse their routes of the whole instance. An admin is never
+// limited to sites (CheckScope): an admin manages the whole instance.
 package access
 
 import (

@@ -83,7 +83,7 @@ func TestStampChangesWithTheUser(t *testing.T) {
 
 func checkStampChanges(t *testing.T, u *Users) {
 	const pw = "pw-0123456789-abc"
-	if err := u.Add(t.Context(), "pharm01", Operator, pw); err != nil {
+	if err := u.Add(t.Context(), "pharm01", Operator, pw, nil); err != nil {
 		t.Fatal(err)
 	}
 	signedIn, err := u.Authenticate(t.Context(), "pharm01", pw)
@@ -101,6 +101,8 @@ func checkStampChanges(t *testing.T, u *Users) {
 	}{
 		{"password", func() error { return u.SetPassword(t.Context(), "pharm01", "pw-other-0123456789") }},
 		{"same password again", func() error { return u.SetPassword(t.Context(), "pharm01", "pw-other-0123456789") }},
+		{"sites", func() error { return u.SetSites(t.Context(), "pharm01", []string{"xm01"}) }},
+		{"sites back to every site", func() error { return u.SetSites(t.Context(), "pharm01", nil) }},
 		{"role", func() error { return u.SetRole(t.Context(), "pharm01", Admin) }},
 		{"role and back", func() error {
 			if err := u.SetRole(t.Context(), "pharm01", Viewer); err != nil {
@@ -161,7 +163,7 @@ func TestConcurrentChangesBothTakeEffect(t *testing.T) {
 			st := eng.open(t)
 			p := Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}
 			direct := NewUsers(st, p)
-			if err := direct.Add(t.Context(), "pharm01", Operator, "correct horse battery staple"); err != nil {
+			if err := direct.Add(t.Context(), "pharm01", Operator, "correct horse battery staple", nil); err != nil {
 				t.Fatal(err)
 			}
 			racing := NewUsers(&interleaved{UserStore: st, then: func() {

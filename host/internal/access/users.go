@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -79,6 +80,64 @@ type User struct {
 	// instance sharing the store ends the user's sessions everywhere.
 	// It is a digest, not a secret to show; never log it.
 	Stamp string
+	// Sites is the user's site scope, sorted: the only sites whose
+	// messages, exchanges, jobs, work lists, documents and downloads the
+	// user sees and acts on. Empty: every site (users made without a
+	// scope, the admin token, identities a proxy gives a role). A scoped
+	// user is never an admin (see [CheckScope]).
+	Sites []string
+}
+
+// Scoped reports whether the user sees only some sites.
+func (u User) Scoped() bool { return len(u.Sites) > 0 }
+
+// SeesSite reports whether the user may see and act on site: any site
+// for an unscoped user, else only the sites of the scope (compared
+// exactly, as messages are routed by their site code).
+func (u User) SeesSite(site string) bool {
+	return !u.Scoped() || slices.Contains(u.Sites, site)
+}
+
+// MaxSiteLen bounds a site code in a user's scope.
+const MaxSiteLen = 64
+
+// ParseSites reads a site scope as written on the command line: site
+// codes separated by commas ("xm01,xm02"). "" and "all" are no scope
+// (every site). The codes are returned sorted, each once.
+func ParseSites(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "all") {
+		return nil, nil
+	}
+	var out []string
+	for c := range strings.SplitSeq(s, ",") {
+		c = strings.TrimSpace(c)
+		switch {
+		case c == "":
+			return nil, fmt.Errorf("sites %q: an empty site code; write the codes separated by commas, e.g. xm01,xm02 (or all for every site)", s)
+		case !utf8.ValidString(c) || utf8.RuneCountInString(c) > MaxSiteLen || strings.IndexFunc(c, unicode.IsSpace) >= 0:
+			return nil, fmt.Errorf("sites %q: %q is not a site code (at most %d characters, no spaces); write the codes as in the configuration's sites", s, c, MaxSiteLen)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// CheckScope says why a user of role may not have the site scope sites,
+// or nil. An admin is admin of the whole instance (reload, re-encrypt,
+// users, the audit log of every site, plugin status, every site's
+// settings), which no site scope can narrow: an admin has no scope. A
+// site's own people are operators or viewers scoped to it.
+func CheckScope(name string, role Role, sites []string) error {
+	if role == Admin && len(sites) > 0 {
+		return fmt.Errorf("user %q: an admin manages the whole instance and cannot be limited to sites (%s); "+
+			"make a site's user operator or viewer with its sites, or an admin without sites (medgate user sites %s all)",
+			name, strings.Join(sites, ","), name)
+	}
+	return nil
 }
 
 // stamp is the credential stamp of a stored user (see [User.Stamp]): a
@@ -92,13 +151,17 @@ type User struct {
 // updated_at only) or an edit in SQL.
 func stamp(su *store.User) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%t\x00%d", su.SessionGeneration, su.PasswordHash, su.Role, su.Disabled, su.UpdatedAt.UnixMicro())
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%t\x00%d\x00%s", su.SessionGeneration, su.PasswordHash, su.Role, su.Disabled, su.UpdatedAt.UnixMicro(), strings.Join(su.Sites, ","))
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// Add creates a user.
-func (u *Users) Add(ctx context.Context, name string, role Role, password string) error {
+// Add creates a user of role who sees only sites (nil: every site; see
+// [ParseSites]). An admin with sites is refused ([CheckScope]).
+func (u *Users) Add(ctx context.Context, name string, role Role, password string, sites []string) error {
 	if err := CheckName(name); err != nil {
+		return err
+	}
+	if err := CheckScope(name, role, sites); err != nil {
 		return err
 	}
 	if err := CheckPassword(password); err != nil {
@@ -108,9 +171,9 @@ func (u *Users) Add(ctx context.Context, name string, role Role, password string
 	if err != nil {
 		return err
 	}
-	if err := u.st.CreateUser(ctx, store.User{Name: name, Role: role.String(), PasswordHash: h}); err != nil {
+	if err := u.st.CreateUser(ctx, store.User{Name: name, Role: role.String(), PasswordHash: h, Sites: sites}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("user %q already exists; change it with medgate user passwd|role|disable|enable", name)
+			return fmt.Errorf("user %q already exists; change it with medgate user passwd|role|sites|disable|enable", name)
 		}
 		return err
 	}
@@ -157,9 +220,33 @@ func (u *Users) SetPassword(ctx context.Context, name, password string) error {
 	return u.update(ctx, name, func(su *store.User) error { su.PasswordHash = h; return nil })
 }
 
-// SetRole changes a user's role.
+// SetRole changes a user's role. A user with a site scope cannot become
+// admin ([CheckScope]): the scope is removed first.
 func (u *Users) SetRole(ctx context.Context, name string, role Role) error {
-	return u.update(ctx, name, func(su *store.User) error { su.Role = role.String(); return nil })
+	return u.update(ctx, name, func(su *store.User) error {
+		if err := CheckScope(name, role, su.Sites); err != nil {
+			return err
+		}
+		su.Role = role.String()
+		return nil
+	})
+}
+
+// SetSites changes the sites a user sees (nil: every site). An admin
+// cannot be given sites ([CheckScope]). Like SetRole it changes the
+// user's [User.Stamp], which ends the user's console sessions.
+func (u *Users) SetSites(ctx context.Context, name string, sites []string) error {
+	return u.update(ctx, name, func(su *store.User) error {
+		role, err := ParseRole(su.Role)
+		if err != nil {
+			return fmt.Errorf("user %q has the unknown role %q; set one with medgate user role %s viewer|operator|admin", name, su.Role, name)
+		}
+		if err := CheckScope(name, role, sites); err != nil {
+			return err
+		}
+		su.Sites = sites
+		return nil
+	})
 }
 
 // SetDisabled disables or enables a user; a disabled user cannot sign in.
@@ -191,10 +278,10 @@ func (u *Users) Lookup(ctx context.Context, name string) (User, error) {
 		return User{}, err
 	}
 	role, err := ParseRole(su.Role)
-	if err != nil || su.Disabled {
+	if err != nil || su.Disabled || CheckScope(su.Name, role, su.Sites) != nil {
 		return User{}, ErrBadCredentials
 	}
-	return User{Name: su.Name, Role: role, Stamp: stamp(su)}, nil
+	return User{Name: su.Name, Role: role, Stamp: stamp(su), Sites: su.Sites}, nil
 }
 
 // Authenticate checks a user's password. Unknown, disabled and wrong all
@@ -213,10 +300,12 @@ func (u *Users) Authenticate(ctx context.Context, name, password string) (User, 
 		return User{}, fmt.Errorf("user %q: %w", name, err)
 	}
 	role, rerr := ParseRole(su.Role)
-	if !ok || su.Disabled || rerr != nil {
+	if !ok || su.Disabled || rerr != nil || CheckScope(su.Name, role, su.Sites) != nil {
+		// An admin with sites was written by hand in SQL: refused, as
+		// its scope cannot be honoured (CheckScope).
 		return User{}, ErrBadCredentials
 	}
-	return User{Name: su.Name, Role: role, Stamp: stamp(su)}, nil
+	return User{Name: su.Name, Role: role, Stamp: stamp(su), Sites: su.Sites}, nil
 }
 
 // Exists reports whether a user of that name exists (enabled or not).

@@ -86,7 +86,7 @@ func newAccessFixture(t *testing.T, b Backend, token string) *accessFixture {
 	f := &accessFixture{st: st, users: map[access.Role][2]string{}}
 	for _, role := range access.Roles {
 		name, pw := "u-"+role.String(), "pw-"+role.String()+"-0123456789"
-		if err := users.Add(t.Context(), name, role, pw); err != nil {
+		if err := users.Add(t.Context(), name, role, pw, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.users[role] = [2]string{name, pw}
@@ -276,8 +276,13 @@ func TestAdminAuditLog(t *testing.T) {
 func TestAdminUsers(t *testing.T) {
 	t.Parallel()
 	f := newAccessFixture(t, okBackend(), "tok-0123456789abcdef")
+	users := access.NewUsers(f.st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+	if err := users.Add(t.Context(), "xm-op", access.Operator, "pw-xm-op-0123456789", []string{"xm01", "xm02"}); err != nil {
+		t.Fatal(err)
+	}
 	code, body := f.call(t, "GET", "/admin/users", f.users[access.Admin][0], f.users[access.Admin][1])
-	if code != 200 || !strings.Contains(body, `"name":"u-viewer","role":"viewer","disabled":false`) || strings.Contains(body, "argon2") {
+	if code != 200 || !strings.Contains(body, `"name":"u-viewer","role":"viewer","disabled":false,"sites":[]`) ||
+		!strings.Contains(body, `"name":"xm-op","role":"operator","disabled":false,"sites":["xm01","xm02"]`) || strings.Contains(body, "argon2") {
 		t.Fatalf("users: %d %s", code, body)
 	}
 }

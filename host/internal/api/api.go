@@ -44,10 +44,14 @@
 // reverse proxy forwards is judged by its own address. An ingress client
 // bound to sites (Client.Sites) may send messages only for them: one
 // claiming another site is refused 403 site_not_allowed, before anything
-// is queued.
+// is queued. A user limited to sites (access.User.Sites) lists only their
+// sites' jobs, messages and exchanges; another site's message or job
+// answers 404 as one that does not exist and is not replayed or run; the
+// routes of the whole instance answer 403 site_scoped (scope.go).
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +63,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -542,6 +547,10 @@ func isLoopback(ip string) bool {
 
 // listLimit reads the admin API's limit parameter: "" is the store's
 // default (100); otherwise 1 to maxListLimit.
+// defaultListLimit is how many entries a list without limit= holds: the
+// store's default (store.ListMessages and ListExchanges take 0 for it).
+const defaultListLimit = 100
+
 func listLimit(q url.Values) (int, error) {
 	v := q.Get("limit")
 	if v == "" {
@@ -590,8 +599,8 @@ func (s *server) plugins(w http.ResponseWriter, _ *http.Request) error {
 // jobs lists the scheduled jobs. A job's last error and summary are the
 // plugin's words and may quote a patient: they are masked as log lines are
 // (logging.Mask), as the console shows them.
-func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
-	jobs := s.b.Jobs()
+func (s *server) jobs(w http.ResponseWriter, r *http.Request) error {
+	jobs := scopeJobs(caller(r), s.b.Jobs())
 	out := make([]scheduler.Status, len(jobs))
 	for i, j := range jobs {
 		j.LastErr, j.Summary = logging.Mask(j.LastErr), logging.Mask(j.Summary)
@@ -603,10 +612,13 @@ func (s *server) jobs(w http.ResponseWriter, _ *http.Request) error {
 
 func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("plugin") + "/" + r.PathValue("site") + "/" + r.PathValue("job")
+	if !caller(r).SeesSite(r.PathValue("site")) {
+		return unknownJob(id)
+	}
 	if err := s.b.TriggerJob(r.Context(), id); err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
-			return &Error{Status: http.StatusNotFound, Code: "unknown_job", Message: err.Error(), refused: true}
+			return unknownJob(id)
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
@@ -623,22 +635,35 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.b.Store().ListMessages(r.Context(), q.Get("site"), q.Get("type"), q.Get("status"), limit)
-	if err != nil {
-		return s.storeError(r, err)
+	keep := cmp.Or(limit, defaultListLimit) // the store's default for 0
+	// Each site the caller sees (none for another's), merged newest
+	// first: another site's messages cannot crowd theirs out.
+	sites := listSites(caller(r), q.Get("site"))
+	var ms []store.Message
+	for _, site := range sites {
+		got, err := s.b.Store().ListMessages(r.Context(), site, q.Get("type"), q.Get("status"), limit)
+		if err != nil {
+			return s.storeError(r, err)
+		}
+		ms = append(ms, got...)
 	}
-	out := make([]messageView, len(ms))
-	for i, m := range ms {
-		out[i] = view(m)
+	if len(sites) > 1 {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.After(ms[j].ReceivedAt) })
+	}
+	out := []messageView{}
+	for _, m := range ms {
+		if caller(r).SeesSite(m.Site) && len(out) < keep {
+			out = append(out, view(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *server) message(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.b.Store().GetMessage(r.Context(), r.PathValue("id"))
+	m, err := s.seesMessage(r, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received"}
+		return messageNotFound(false)
 	}
 	if err != nil {
 		return s.storeError(r, err)
@@ -649,10 +674,17 @@ func (s *server) message(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	err := s.b.Replay(r.Context(), id)
+	var err error
+	if caller(r).Scoped() {
+		// Of a site the caller sees, or answered as one never received.
+		_, err = s.seesMessage(r, id)
+	}
+	if err == nil {
+		err = s.b.Replay(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received", refused: true}
+		return messageNotFound(true)
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
@@ -717,16 +749,29 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	xs, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
-		Plugin: q.Get("plugin"), Site: q.Get("site"), Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
-	})
-	if err != nil {
-		return s.storeError(r, err)
+	keep := cmp.Or(limit, defaultListLimit)
+	// As messages: each site the caller sees, merged newest first.
+	sites := listSites(caller(r), q.Get("site"))
+	var xs []store.Exchange
+	for _, site := range sites {
+		got, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{
+			Plugin: q.Get("plugin"), Site: site, Code: q.Get("code"), Serial: q.Get("serial"), MessageID: q.Get("messageId"), Limit: limit,
+		})
+		if err != nil {
+			return s.storeError(r, err)
+		}
+		xs = append(xs, got...)
 	}
-	out := make([]exchangeView, len(xs))
-	for i, x := range xs {
-		out[i] = exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
-			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At}
+	if len(sites) > 1 {
+		sort.SliceStable(xs, func(i, j int) bool { return xs[i].At.After(xs[j].At) })
+	}
+	out := []exchangeView{}
+	for _, x := range xs {
+		if !caller(r).SeesSite(x.Site) || len(out) == keep {
+			continue
+		}
+		out = append(out, exchangeView{ID: x.ID, MessageID: x.MessageID, Plugin: x.Plugin, Site: x.Site, System: x.System, Code: x.Code,
+			Serial: x.Serial, Request: body(x.Request), Response: body(x.Response), Status: x.Status, Error: logging.Mask(x.Error), DurationMS: x.DurationMS, At: x.At})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -230,7 +230,7 @@ func TestTokenAsUserNameNotRecorded(t *testing.T) {
 	defer st.Close()
 	const token = "tok-0123456789abcdef"
 	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
-	if err := users.Add(t.Context(), "u-admin", access.Admin, "pw-0123456789"); err != nil {
+	if err := users.Add(t.Context(), "u-admin", access.Admin, "pw-0123456789", nil); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t, okBackend(), Options{AdminToken: token, Users: users, Audit: audit.New(st, nil)})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
@@ -78,7 +79,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			return err
 		}
 		addr := s.o.Proxy.ClientAddr(r)
-		ctx := audit.With(r.Context(), s.o.Audit, audit.Actor{Name: u.Name, Role: u.Role.String(), Remote: addr})
+		ctx := audit.With(withUser(r.Context(), u), s.o.Audit, audit.Actor{Name: u.Name, Role: u.Role.String(), Remote: addr})
 		r = r.WithContext(ctx)
 		change := r.Method != http.MethodGet && r.Method != http.MethodHead
 		if !u.Role.Allows(need) {
@@ -89,6 +90,14 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			}
 			return &Error{Status: http.StatusForbidden, Code: "forbidden",
 				Message: r.Pattern + " needs the role " + need.String() + "; " + u.Name + " has the role " + u.Role.String() + " (change it with: medgate user role " + u.Name + " " + need.String() + ")"}
+		}
+		if u.Scoped() && !siteScoped[r.Pattern] {
+			s.o.Logger.Warn("admin API: refused: a route of the whole instance for a user with sites", "user", u.Name, "route", r.Pattern)
+			if change {
+				_ = audit.Record(ctx, audit.Entry{Action: "api.refused", Target: r.URL.Path, Outcome: audit.Refused,
+					Detail: "a route of the whole instance; the user sees only sites " + strings.Join(u.Sites, ",")})
+			}
+			return scopeRefused(u, r.Pattern)
 		}
 		if change {
 			// Announced before it is made (see package audit): a change

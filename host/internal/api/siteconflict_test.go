@@ -35,7 +35,7 @@ func TestSitePutTwoAdmins(t *testing.T) {
 	path := cfg.File
 	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
 	for _, u := range []string{"li.admin", "wang.admin"} {
-		if err := users.Add(t.Context(), u, access.Admin, "pw-0123456789"); err != nil {
+		if err := users.Add(t.Context(), u, access.Admin, "pw-0123456789", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -92,7 +92,7 @@ func TestAdminSites(t *testing.T) {
 	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
 	users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
 	for _, r := range access.Roles {
-		if err := users.Add(t.Context(), "u-"+r.String(), r, "pw-0123456789"); err != nil {
+		if err := users.Add(t.Context(), "u-"+r.String(), r, "pw-0123456789", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -17,14 +18,16 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/daemon"
 )
 
 // userUsage is the synopsis of `medgate user`.
 const userUsage = `usage:
-  medgate user add [-config FILE] NAME viewer|operator|admin   (password from the terminal, or stdin)
+  medgate user add [-config FILE] NAME viewer|operator|admin [-sites S1,S2]   (password from the terminal, or stdin)
   medgate user passwd [-config FILE] NAME                     (new password from the terminal, or stdin)
   medgate user role [-config FILE] NAME viewer|operator|admin
+  medgate user sites [-config FILE] NAME S1,S2|all            (the sites the user sees; all: every site)
   medgate user disable|enable [-config FILE] NAME
   medgate user list [-config FILE]`
 
@@ -36,8 +39,8 @@ var stdin io.Reader = os.Stdin
 var openStore = daemon.OpenStore
 
 func init() {
-	commands = append(commands, command{"user", "add|passwd|role|disable|enable|list [-config FILE] …",
-		"manage console users and their roles (passwords are read from the terminal or stdin, never from arguments)", userCmd})
+	commands = append(commands, command{"user", "add|passwd|role|sites|disable|enable|list [-config FILE] …",
+		"manage console users, their roles and sites (passwords are read from the terminal or stdin, never from arguments)", userCmd})
 }
 
 // userCmd runs `medgate user …` on the configured store directly, so it
@@ -58,11 +61,25 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	sitesFlag := ""
+	if sub == "add" {
+		fs.StringVar(&sitesFlag, "sites", "", "the only sites the user sees and acts on, comma-separated (default: every site; not for admins)")
 	}
-	rest := fs.Args()
-	want := map[string]int{"add": 2, "passwd": 1, "role": 2, "disable": 1, "enable": 1, "list": 0}
+	// Flags may come before or after the arguments (user add NAME ROLE
+	// -sites xm01): the flag package stops at the first argument, so
+	// parsing resumes after each one.
+	var rest []string
+	for more := args[1:]; ; {
+		if err := fs.Parse(more); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		more = fs.Args()[1:]
+	}
+	want := map[string]int{"add": 2, "passwd": 1, "role": 2, "sites": 2, "disable": 1, "enable": 1, "list": 0}
 	n, ok := want[sub]
 	if !ok || len(rest) != n {
 		return errors.New(userUsage)
@@ -74,8 +91,22 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	var sites []string
+	if sub == "add" || sub == "sites" {
+		spec := sitesFlag
+		if sub == "sites" {
+			spec = rest[1]
+		}
+		var err error
+		if sites, err = access.ParseSites(spec); err != nil {
+			return err
+		}
+	}
 	if sub == "add" {
 		if err := access.CheckName(rest[0]); err != nil {
+			return err
+		}
+		if err := access.CheckScope(rest[0], role, sites); err != nil {
 			return err
 		}
 	}
@@ -89,6 +120,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	// A site not configured (a typo, or one added later) is kept, but
+	// said: the user sees nothing of it until it is configured.
+	for _, site := range sites {
+		if !slices.ContainsFunc(cfg.Sites, func(s config.Site) bool { return s.Code == site }) {
+			fmt.Fprintf(stderr, "medgate: warning: site %q is not in the configuration's sites; %s sees nothing of it until it is added (check the spelling)\n", site, rest[0])
+		}
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -106,19 +144,19 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return nil
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCHANGED")
+		fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCHANGED\tSITES")
 		for _, u := range list {
 			state := "enabled"
 			if u.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.Format("2006-01-02 15:04"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.Format("2006-01-02 15:04"), sitesText(u.Sites))
 		}
 		return tw.Flush()
 	}
 	name := rest[0]
-	detail := map[string]string{"add": "role " + role.String(), "passwd": "password changed", "role": "role " + role.String(),
-		"disable": "disabled", "enable": "enabled"}[sub]
+	detail := map[string]string{"add": "role " + role.String() + ", sites " + sitesText(sites), "passwd": "password changed", "role": "role " + role.String(),
+		"sites": "sites " + sitesText(sites), "disable": "disabled", "enable": "enabled"}[sub]
 	actor := "cli"
 	if u := os.Getenv("USER"); u != "" {
 		actor = "cli:" + u
@@ -134,11 +172,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	switch sub {
 	case "add":
-		err = users.Add(ctx, name, role, password)
+		err = users.Add(ctx, name, role, password, sites)
 	case "passwd":
 		err = users.SetPassword(ctx, name, password)
 	case "role":
 		err = users.SetRole(ctx, name, role)
+	case "sites":
+		err = users.SetSites(ctx, name, sites)
 	case "disable":
 		err = users.SetDisabled(ctx, name, true)
 	case "enable":
@@ -162,6 +202,14 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "%s's console sessions end at their next request, at every medgate instance; they sign in again\n", name)
 	}
 	return nil
+}
+
+// sitesText shows a user's site scope: its codes, or "all".
+func sitesText(sites []string) string {
+	if len(sites) == 0 {
+		return "all"
+	}
+	return strings.Join(sites, ",")
 }
 
 // readPassword reads a new password: twice without echo from a terminal,

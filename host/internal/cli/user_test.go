@@ -50,6 +50,17 @@ func TestUserCommand(t *testing.T) {
 		{"", []string{"role", "-config", cfg, "nobody", "admin"}, 1, "there is no user"},
 		{"", []string{"list", "-config", cfg}, 0, "pharm01  admin  disabled"},
 		{"", []string{"enable", "-config", cfg, "pharm01"}, 0, "enabled"},
+		// Site scopes: given at add (after the arguments too) and changed
+		// with sites; an admin has none.
+		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-op", "operator", "-sites", "xm02,xm01"}, 0, "user xm-op: role operator, sites xm01,xm02"},
+		{"", []string{"sites", "-config", cfg, "xm-op", "xm01,xm02"}, 0, `warning: site "xm01" is not in the configuration's sites; xm-op sees nothing of it`},
+		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-boss", "admin", "-sites", "xm01"}, 1, "cannot be limited to sites"},
+		{"xiamen-pass-1\n", []string{"add", "-config", cfg, "xm-bad", "viewer", "-sites", "xm01,,x"}, 1, "empty site code"},
+		{"", []string{"role", "-config", cfg, "xm-op", "admin"}, 1, "cannot be limited to sites"},
+		{"", []string{"sites", "-config", cfg, "pharm01", "xm01"}, 1, "cannot be limited to sites"},
+		{"", []string{"list", "-config", cfg}, 0, "xm01,xm02"},
+		{"", []string{"sites", "-config", cfg, "xm-op", "xm03"}, 0, "user xm-op: sites xm03\nxm-op's console sessions end"},
+		{"", []string{"sites", "-config", cfg, "xm-op"}, 1, "usage:"},
 	}
 	for _, s := range steps {
 		code, out := run(s.input, s.args...)
@@ -63,8 +74,11 @@ func TestUserCommand(t *testing.T) {
 	}
 	defer st.Close()
 	u, err := access.NewUsers(st, access.DefaultParams).Authenticate(t.Context(), "pharm01", "another-pass-22")
-	if err != nil || u.Role != access.Admin {
+	if err != nil || u.Role != access.Admin || u.Scoped() {
 		t.Fatalf("sign in with the new password: %+v %v", u, err)
+	}
+	if u, err := access.NewUsers(st, access.DefaultParams).Lookup(t.Context(), "xm-op"); err != nil || strings.Join(u.Sites, ",") != "xm03" {
+		t.Fatalf("xm-op after medgate user sites: %+v %v; want sites xm03", u, err)
 	}
 	entries, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "user.*"})
 	if err != nil {
@@ -75,7 +89,10 @@ func TestUserCommand(t *testing.T) {
 		got = append(got, e.Action+" "+e.Target+" "+e.Outcome)
 	}
 	// Each change attempted first, then its outcome.
-	want := "user.enable pharm01 ok|user.enable pharm01 attempted|user.role nobody failed|user.role nobody attempted|" +
+	want := "user.sites xm-op ok|user.sites xm-op attempted|user.sites pharm01 failed|user.sites pharm01 attempted|user.role xm-op failed|user.role xm-op attempted|" +
+		"user.sites xm-op ok|user.sites xm-op attempted|" +
+		"user.add xm-op ok|user.add xm-op attempted|" +
+		"user.enable pharm01 ok|user.enable pharm01 attempted|user.role nobody failed|user.role nobody attempted|" +
 		"user.disable pharm01 ok|user.disable pharm01 attempted|user.role pharm01 ok|user.role pharm01 attempted|" +
 		"user.passwd pharm01 ok|user.passwd pharm01 attempted|user.add pharm01 failed|user.add pharm01 attempted|user.add pharm01 ok|user.add pharm01 attempted"
 	if strings.Join(got, "|") != want {

@@ -85,7 +85,7 @@ func TestEveryRouteHasARole(t *testing.T) {
 func (f *fixture) addUser(name string, role access.Role) string {
 	f.t.Helper()
 	pw := "pw-" + name + "-0123456789"
-	if err := f.users.Add(f.t.Context(), name, role, pw); err != nil {
+	if err := f.users.Add(f.t.Context(), name, role, pw, nil); err != nil {
 		f.t.Fatal(err)
 	}
 	return pw
@@ -497,10 +497,13 @@ func TestUsersPage(t *testing.T) {
 	if err := f.users.SetDisabled(t.Context(), "王药师", true); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.users.Add(t.Context(), "xm-op", access.Operator, "pw-xm-op-0123456789", []string{"xm01", "xm02"}); err != nil {
+		t.Fatal(err)
+	}
 	c := f.client()
 	c.signIn("li.admin", pw)
 	body := c.get("/console/admin/users").body
-	for _, want := range []string{"用户 Users", "li.admin", "admin", "王药师", "operator", "已停用 disabled", "medgate user add"} {
+	for _, want := range []string{"用户 Users", "li.admin", "admin", "王药师", "operator", "已停用 disabled", "medgate user add", "<td>xm01, xm02</td>", "<td>全部 all</td>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("users page lacks %q", want)
 		}

@@ -47,7 +47,7 @@ func TestNoAuditStoreIsLogged(t *testing.T) {
 		t.Errorf("a sign-in without an audit store: HTTP %d; want 500", r.code)
 	}
 	// A session the console holds anyway (e.g. started before).
-	s, _ := f.c.sessions.create("op01", access.Operator, viaToken, "")
+	s, _ := f.c.sessions.create("op01", access.Operator, viaToken, "", nil)
 	req, _ := http.NewRequest("POST", f.srv.URL+"/console/jobs/run", strings.NewReader(url.Values{"csrf": {s.csrf}, "job": {"tracecode/s1/stockin-sync"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
@@ -94,7 +94,7 @@ func TestEveryAuditedRouteRunsWithARecorder(t *testing.T) {
 	}
 	srv := httptest.NewServer(f.c.routes(table))
 	defer srv.Close()
-	s, _ := f.c.sessions.create("li.admin", access.Admin, viaToken, "")
+	s, _ := f.c.sessions.create("li.admin", access.Admin, viaToken, "", nil)
 	for _, rt := range audited {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		var body *strings.Reader

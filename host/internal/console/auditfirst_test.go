@@ -152,7 +152,7 @@ func TestEveryChangeRouteAuditsFirst(t *testing.T) {
 	}
 	srv := httptest.NewServer(f.c.routes(table))
 	defer srv.Close()
-	s, _ := f.c.sessions.create("li.admin", access.Admin, viaToken, "")
+	s, _ := f.c.sessions.create("li.admin", access.Admin, viaToken, "", nil)
 	for fname, fl := range auditFailures() {
 		sink.err.Store(&fl.err)
 		for _, rt := range posts {

@@ -55,7 +55,11 @@ type session struct {
 	via      string       // how the user signed in: password, admin token, proxy, open console
 	// stamp is the stored user's access.User.Stamp at sign-in (empty for
 	// the admin token and the open console, which are no stored user's).
-	stamp   string
+	stamp string
+	// sites is the user's site scope at sign-in (access.User.Sites; a
+	// change of it changes the stamp, which ends the session): empty,
+	// every site.
+	sites   []string
 	created time.Time
 	seen    time.Time
 	// confirmed is when the store last confirmed the session (its
@@ -119,7 +123,7 @@ type evicted struct {
 // sessions.perUser, their own least recently used one ends; else, when
 // the map is full, the least recently used one of all. It returns the
 // live sessions it ended, for the caller to audit.
-func (ss *sessions) create(operator string, role access.Role, via, stamp string) (*session, []evicted) {
+func (ss *sessions) create(operator string, role access.Role, via, stamp string, sites []string) (*session, []evicted) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -152,7 +156,7 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 		out = append(out, evicted{lru, fmt.Sprintf("session limit: the console held %d sessions, the most it keeps; the least recently used of all (%s's, via %s, signed in %s) ended for %s's new sign-in",
 			len(ss.m)+1, lru.operator, lru.via, lru.created.UTC().Format(time.RFC3339), holderName(operator, via))})
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, created: now, seen: now, confirmed: now}
+	s := &session{id: randomHex(32), csrf: randomHex(32), operator: operator, via: via, stamp: stamp, sites: sites, created: now, seen: now, confirmed: now}
 	s.role.Store(int32(role))
 	ss.m[s.id] = s
 	return s, out
@@ -161,8 +165,8 @@ func (ss *sessions) create(operator string, role access.Role, via, stamp string)
 // startSession starts a session (sessions.create) for the user signing
 // in with r and audits every session it ended to make room, as done by
 // that user (action session.evicted, the ended session's user as target).
-func (c *Console) startSession(r *http.Request, operator string, role access.Role, via, stamp string) *session {
-	s, ended := c.sessions.create(operator, role, via, stamp)
+func (c *Console) startSession(r *http.Request, operator string, role access.Role, via, stamp string, sites []string) *session {
+	s, ended := c.sessions.create(operator, role, via, stamp, sites)
 	actor := audit.Actor{Name: operator, Role: role.String(), Remote: c.clientAddr(r)}
 	for _, e := range ended {
 		c.o.Logger.Warn("console: session ended to make room for a new sign-in", "user", e.operator, "via", e.via, "signingIn", operator, "reason", e.why)
@@ -243,6 +247,11 @@ func (ss *sessions) end(id string) {
 
 // Role is what the session's user may do now.
 func (s *session) Role() access.Role { return access.Role(s.role.Load()) }
+
+// user is the session's user: name, role and site scope.
+func (s *session) user() access.User {
+	return access.User{Name: s.operator, Role: s.Role(), Sites: s.sites}
+}
 
 func (ss *sessions) setFlash(s *session, f *flash) {
 	ss.mu.Lock()
@@ -325,6 +334,15 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			c.fail(w, r, http.StatusForbidden, "权限不足 (not allowed)",
 				"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.Role().Label()+".",
 				"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
+			return
+		}
+		if u := s.user(); u.Scoped() && !siteScoped[r.Pattern] {
+			c.o.Logger.Warn("console: request refused: not open to users limited to sites", "user", s.operator, "route", r.Pattern)
+			if !safeMethod(r.Method) {
+				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
+					Detail: "route " + r.Pattern + " is not open to users limited to sites (" + strings.Join(u.Sites, ",") + ")"})
+			}
+			c.scopeRefusedPage(w, r, u)
 			return
 		}
 		if safeMethod(r.Method) {
@@ -576,6 +594,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	actor := audit.Actor{Name: name, Remote: c.clientAddr(r)}
 	var role access.Role
 	var stamp string
+	var sites []string
 	var err error
 	switch {
 	case c.o.Proxy.RoleHeader != "":
@@ -590,7 +609,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 				"medgate could not read the user "+name+" the reverse proxy names from the store, so nothing was signed in", err)
 			return nil, false
 		}
-		role, stamp = u.Role, u.Stamp
+		role, stamp, sites = u.Role, u.Stamp, u.Sites
 	default:
 		err = errors.New("no role header is configured and medgate has no users")
 	}
@@ -620,7 +639,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		c.notAudited(w, r, signInNotAudited, err)
 		return nil, false
 	}
-	s := c.startSession(r, name, role, viaProxy, stamp)
+	s := c.startSession(r, name, role, viaProxy, stamp, sites)
 	c.setCookie(w, r, s.id, 0)
 	return s, true
 }
@@ -764,6 +783,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	var role access.Role
 	var via, stamp string
+	var sites []string
 	switch {
 	case open && !onThisMachine(addr):
 		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
@@ -813,7 +833,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		var u access.User
 		u, via, err = c.checkPassword(r.Context(), d.User, r.PostFormValue("password"), addr)
-		role, stamp = u.Role, u.Stamp
+		role, stamp, sites = u.Role, u.Stamp, u.Sites
 		if tl, ok := errors.AsType[*tokenLocked](err); ok {
 			// Counted against the name too, user or not, so a user's
 			// password is not guessed freely meanwhile; the answer is
@@ -849,7 +869,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
-	s := c.startSession(r, d.User, role, via, stamp)
+	s := c.startSession(r, d.User, role, via, stamp, sites)
 	c.setCookie(w, r, s.id, 0)
 	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)

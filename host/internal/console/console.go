@@ -32,6 +32,13 @@
 // with ID and mobile numbers masked the same way; a search by key takes
 // the full key.
 //
+// A user limited to sites (access.User.Sites) sees and acts on only those
+// sites on every page it may open (scope.go, siteScoped): lists, forms'
+// site choices and the navigation hold only their sites, another site's
+// message, bulk replay, document, form or download answers 404 as one
+// that does not exist, and an action there is refused (audited) before
+// anything is sent. A page not yet checking sites is refused to them.
+//
 // Every action is a message through the same pipeline as Kafka and the HTTP
 // ingress (ids "console-…"), so it is stored, deduplicated, journaled and
 // replied to like any other. A message is always of the plugin whose page
@@ -402,9 +409,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if s := sessionFrom(r); s != nil {
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Role = s.Role()
-		p.Navs = c.nav(p.Role)
+		u := s.user()
+		p.Navs = c.nav(u)
 		p.CanAct, p.IsAdmin = p.Role.Allows(access.Operator), p.Role.Allows(access.Admin)
-		p.may = func(method, target string) bool { return c.mayUse(p.Role, method, target) }
+		p.may = func(method, target string) bool { return c.mayUse(u, method, target) }
 		p.Flash = c.sessions.takeFlash(s)
 	}
 	var buf strings.Builder

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,14 +46,18 @@ type fakeStore struct {
 	fail func() error
 }
 
-func (f *fakeStore) ListMessages(_ context.Context, _, _, _ string, limit int) ([]store.Message, error) {
+func (f *fakeStore) ListMessages(_ context.Context, site, _, _ string, limit int) ([]store.Message, error) {
 	if err := f.failed(); err != nil {
 		return nil, err
 	}
-	if limit > 0 && len(f.msgs) > limit {
-		return f.msgs[:limit], nil
+	ms := f.msgs
+	if site != "" {
+		ms = slices.DeleteFunc(slices.Clone(ms), func(m store.Message) bool { return m.Site != site })
 	}
-	return f.msgs, nil
+	if limit > 0 && len(ms) > limit {
+		return ms[:limit], nil
+	}
+	return ms, nil
 }
 
 func (f *fakeStore) failed() error {

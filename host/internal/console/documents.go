@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -26,11 +27,11 @@ func documentURL(plugin, view, site, id string) string {
 }
 
 // documentNav lists the documents' work lists of the plugins enabled at
-// some site.
-func (c *Console) documentNav() []navItem {
+// some site u sees.
+func (c *Console) documentNav(u access.User) []navItem {
 	var out []navItem
 	for _, p := range c.b.Plugins() {
-		if len(p.Sites) == 0 {
+		if len(scopedSites(u, p.Sites)) == 0 {
 			continue
 		}
 		for _, v := range p.Views.Documents {

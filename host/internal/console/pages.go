@@ -99,17 +99,32 @@ type siteRow struct {
 const overviewMessages = 50
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	d := overviewData{Plugins: c.b.Plugins(), Jobs: maskedJobs(c.b.Jobs()), ShowAll: r.URL.Query().Get("all") == "1"}
+	u := userOf(r)
+	d := overviewData{Plugins: scopedPlugins(u, c.b.Plugins()), Jobs: maskedJobs(scopedJobs(u, c.b.Jobs())), ShowAll: r.URL.Query().Get("all") == "1"}
 	limit := overviewMessages
-	if !d.ShowAll {
-		limit = 500 // work-list reads are filtered out below
+	if !d.ShowAll || u.Scoped() {
+		limit = 500 // work-list reads and other sites' messages are filtered out below
 	}
-	ms, err := c.b.Store().ListMessages(r.Context(), "", "", "", limit)
-	if err != nil {
-		d.MessagesErr = c.storeTrouble(r, "The messages could not be read from the store", err)
+	sites := []string{""} // every site
+	if u.Scoped() {
+		// Each of the user's sites (the store lists one site or all), so
+		// other sites' messages cannot crowd theirs out of the page.
+		sites = u.Sites
+	}
+	var ms []store.Message
+	for _, site := range sites {
+		got, err := c.b.Store().ListMessages(r.Context(), site, "", "", limit)
+		if err != nil {
+			d.MessagesErr = c.storeTrouble(r, "The messages could not be read from the store", err)
+			break
+		}
+		ms = append(ms, got...)
+	}
+	if len(sites) > 1 {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.After(ms[j].ReceivedAt) })
 	}
 	for _, m := range ms {
-		if !d.ShowAll && strings.HasPrefix(m.ID, prefixList) {
+		if !d.ShowAll && strings.HasPrefix(m.ID, prefixList) || !u.SeesSite(m.Site) {
 			continue
 		}
 		if len(d.Messages) == overviewMessages {
@@ -136,7 +151,11 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r)
 	ctx, cancel := contextWithTimeout(r, c.o.LongWait)
 	defer cancel()
-	err := c.b.TriggerJob(ctx, id)
+	err := fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
+	if s.user().SeesSite(jobSite(id)) {
+		// Another site's job is answered as one that does not exist.
+		err = c.b.TriggerJob(ctx, id)
+	}
 	f := &flash{OK: err == nil, Title: "任务已运行 (job ran): " + id}
 	if err != nil {
 		f.Title = "任务未运行 (job did not run): " + id
@@ -201,7 +220,7 @@ func (c *Console) messageReveal(w http.ResponseWriter, r *http.Request) {
 
 // showMessage renders one message: masked, or unmasked when reveal is set.
 func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string, reveal bool) {
-	m, err := c.b.Store().GetMessage(r.Context(), id)
+	m, err := c.scopedMessage(r, id)
 	if errors.Is(err, store.ErrNotFound) {
 		c.fail(w, r, http.StatusNotFound, "没有这条消息 (no such message)", fmt.Sprintf("No message with id %q has been received.", id), "Pick a message from the overview's list.")
 		return
@@ -339,7 +358,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 					view = v
 				}
 			}
-			for _, s := range p.Sites {
+			for _, s := range scopedSites(userOf(r), p.Sites) {
 				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, View: view, Site: s})
 			}
 		}
@@ -359,10 +378,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 // is plain text, so a viewer is never offered a link that answers 403.
 func (c *Console) fillList(r *http.Request, b *listBlock) {
 	p := c.pluginByName(b.Plugin)
-	var role access.Role // public: links nothing without a session
-	if s := sessionFrom(r); s != nil {
-		role = s.Role()
-	}
+	u := userOf(r) // public (no session): links nothing
 	res := c.send(r.Context(), c.o.Wait, prefixList, b.Plugin, b.Site, b.List.ListOperation, "", map[string]any{})
 	b.MessageID = res.ID
 	if !res.ok() {
@@ -414,7 +430,7 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			if form := forms[f.Key]; form != "" {
 				href = formLink(b.Plugin, form, b.Site, f.Key, f.Value)
 			}
-			if href != "" && !c.mayOpen(role, href) {
+			if href != "" && !c.mayOpen(u, href) {
 				// A page the viewer's role cannot open (a form or a
 				// document needs an operator): the value as plain text,
 				// not a link that answers 403.

@@ -82,7 +82,7 @@ func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
 	var first, second *session
 	for i := range maxSessions {
 		c.add(time.Millisecond)
-		s, ended := ss.create(fmt.Sprintf("u%d", i), access.Viewer, viaPassword, "")
+		s, ended := ss.create(fmt.Sprintf("u%d", i), access.Viewer, viaPassword, "", nil)
 		if len(ended) != 0 {
 			t.Fatalf("session %d ended %d others before the map is full", i, len(ended))
 		}
@@ -97,7 +97,7 @@ func TestSessionMapFullEndsLeastRecentlyUsed(t *testing.T) {
 	if ss.get(first.id, true) == nil { // the first signed in is now used most recently
 		t.Fatal("first session gone before the map is full")
 	}
-	_, ended := ss.create("newcomer", access.Viewer, viaPassword, "")
+	_, ended := ss.create("newcomer", access.Viewer, viaPassword, "", nil)
 	if len(ended) != 1 || ended[0].id != second.id || !strings.Contains(ended[0].why, "least recently used") {
 		t.Fatalf("ended %+v, want the second session (least recently used)", ended)
 	}

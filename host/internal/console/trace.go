@@ -96,18 +96,23 @@ type searchData struct {
 
 func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
-	d := searchData{Form: formOf(qs.Get), Statuses: statuses, Sites: c.allSites()}
+	u := userOf(r)
+	d := searchData{Form: formOf(qs.Get), Statuses: statuses, Sites: scopedSites(u, c.allSites())}
 	q, problems := d.Form.query()
+	seen, problem := scopeQuery(u, &q)
+	if problem != "" {
+		problems = append(problems, problem)
+	}
 	d.Problems = problems
 	d.First = Prefix + "messages?" + d.Form.values().Encode()
 	q.After = qs.Get("after")
 	d.Paged = q.After != ""
-	if len(problems) == 0 {
+	if len(problems) == 0 && seen {
 		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
 			d.Err = c.storeTrouble(r, "The messages could not be searched", err)
 		}
-		d.Messages = slices.Clone(ms)
+		d.Messages = scopedMessages(u, ms)
 		for i := range d.Messages {
 			d.Messages[i].Key = maskKey(d.Messages[i].Key)
 		}
@@ -153,7 +158,14 @@ func contains(list []string, s string) bool {
 func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r)
 	id := r.PostFormValue("id")
-	err := c.b.Replay(r.Context(), id)
+	var err error
+	if s.user().Scoped() {
+		// Of a site the user sees, or answered as one never received.
+		_, err = c.scopedMessage(r, id)
+	}
+	if err == nil {
+		err = c.b.Replay(r.Context(), id)
+	}
 	f := &flash{OK: err == nil, Title: "已重发 (replayed): " + id, MessageID: id}
 	if err == nil {
 		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
@@ -263,19 +275,25 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	f := formOf(r.PostFormValue)
 	f.Status = "failed" // only failed messages can be replayed
 	q, problems := f.query()
+	u := s.user()
+	seen, problem := scopeQuery(u, &q)
+	if problem != "" {
+		problems = append(problems, problem)
+	}
+	f.Site = q.Site // a scoped user's: the progress page is theirs (replayProgress)
 	if len(problems) > 0 {
 		c.fail(w, r, http.StatusBadRequest, "筛选条件有误 (the filter is wrong)", strings.Join(problems, " "), "Correct the search and replay again.")
 		return
 	}
 	var ids []string
 	q.Limit = 200
-	for len(ids) < maxBulkReplay {
+	for seen && len(ids) < maxBulkReplay {
 		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
 			c.storeFailed(w, r, "消息读取失败 (messages not read)", "The failed messages could not be listed; nothing was replayed", err)
 			return
 		}
-		for _, m := range ms {
+		for _, m := range scopedMessages(u, ms) {
 			ids = append(ids, m.ID)
 		}
 		if next == "" {
@@ -329,6 +347,9 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 
 func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 	b := c.bulks.get(r.PathValue("id"))
+	if b != nil && !userOf(r).SeesSite(b.Filter.Site) {
+		b = nil // another site's (or every site's): answered as unknown
+	}
 	if b == nil {
 		c.fail(w, r, http.StatusNotFound, "没有这次重发 (no such replay)", "This bulk replay is not known to this medgate process (it restarted, or the link is old).", "Search the failed messages again and replay them.")
 		return
@@ -342,7 +363,7 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 
 // jobsPage lists the scheduled jobs with their last outcome.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(c.b.Jobs()))
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(scopedJobs(userOf(r), c.b.Jobs())))
 }
 
 // maskedJobs returns the jobs with their last error and summary masked as
@@ -387,36 +408,46 @@ const boardWindow = 24 * time.Hour
 func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 	now := c.o.Now()
 	d := boardData{Deadline: c.o.Deadline, Near: c.o.Deadline * 2 / 3, Refresh: 30, Now: now}
-	for _, status := range []string{store.StatusPending, message.StatusFailed} {
-		q := store.MessageQuery{Status: status, From: now.Add(-boardWindow), Limit: 500}
-		ms, _, err := c.b.Store().SearchMessages(r.Context(), q)
-		if err != nil {
-			d.Err = c.storeTrouble(r, "The messages could not be read", err)
-			break
+	u := userOf(r)
+	sites := []string{""} // every site
+	if u.Scoped() {
+		sites = u.Sites // each of the user's, as the store searches one site or all
+	}
+	var ms []store.Message
+search:
+	for _, site := range sites {
+		for _, status := range []string{store.StatusPending, message.StatusFailed} {
+			q := store.MessageQuery{Status: status, Site: site, From: now.Add(-boardWindow), Limit: 500}
+			got, _, err := c.b.Store().SearchMessages(r.Context(), q)
+			if err != nil {
+				d.Err = c.storeTrouble(r, "The messages could not be read", err)
+				break search
+			}
+			ms = append(ms, scopedMessages(u, got)...)
 		}
-		for _, m := range ms {
-			if strings.HasPrefix(m.ID, prefixAction) {
-				continue // the console's own reads and forms are not uploads
-			}
-			row := boardRow{Message: m, Since: m.OccurredAt}
-			row.Key = maskKey(m.Key)
-			if row.Since.IsZero() {
-				row.Since = m.ReceivedAt
-			}
-			row.Age = now.Sub(row.Since).Truncate(time.Second)
-			row.Left = (d.Deadline - row.Age).Truncate(time.Second)
-			switch {
-			case row.Age >= d.Deadline:
-				row.Level = "past"
-				d.Past++
-			case row.Age >= d.Near:
-				row.Level = "near"
-				d.NearN++
-			default:
-				row.Level = "ok"
-			}
-			d.Rows = append(d.Rows, row)
+	}
+	for _, m := range ms {
+		if strings.HasPrefix(m.ID, prefixAction) {
+			continue // the console's own reads and forms are not uploads
 		}
+		row := boardRow{Message: m, Since: m.OccurredAt}
+		row.Key = maskKey(m.Key)
+		if row.Since.IsZero() {
+			row.Since = m.ReceivedAt
+		}
+		row.Age = now.Sub(row.Since).Truncate(time.Second)
+		row.Left = (d.Deadline - row.Age).Truncate(time.Second)
+		switch {
+		case row.Age >= d.Deadline:
+			row.Level = "past"
+			d.Past++
+		case row.Age >= d.Near:
+			row.Level = "near"
+			d.NearN++
+		default:
+			row.Level = "ok"
+		}
+		d.Rows = append(d.Rows, row)
 	}
 	sort.SliceStable(d.Rows, func(i, j int) bool { return d.Rows[i].Since.Before(d.Rows[j].Since) })
 	refreshEvery(w, r, d.Refresh) // refreshes itself, with or without the script

@@ -57,43 +57,43 @@ var (
 // the plugins' (their documents' work lists, their forms), each only when
 // the role may open it — the role check of the route that serves it
 // (mayOpen), so the bar never offers a page that answers 403.
-func (c *Console) nav(role access.Role) []navItem {
-	all := slices.Concat(navBuiltin, c.documentNav(), c.navItems(), navAdmin)
+func (c *Console) nav(u access.User) []navItem {
+	all := slices.Concat(navBuiltin, c.documentNav(u), c.navItems(u), navAdmin)
 	out := all[:0]
 	for _, n := range all {
-		if c.mayOpen(role, n.Href) {
+		if c.mayOpen(u, n.Href) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// mayOpen reports whether a user with role may open href (a console path,
-// with or without a query) with GET (mayUse).
-func (c *Console) mayOpen(role access.Role, href string) bool {
-	return c.mayUse(role, http.MethodGet, href)
+// mayOpen reports whether user u may open href (a console path, with or
+// without a query) with GET (mayUse).
+func (c *Console) mayOpen(u access.User, href string) bool {
+	return c.mayUse(u, http.MethodGet, href)
 }
 
-// mayUse reports whether a user with role may send method to href (a
-// console path, with or without a query): the route the console's mux
-// picks for it lets the role through (routes, auth). A target no
-// signed-in route serves (the not-found page, a public one) is never
-// offered.
-func (c *Console) mayUse(role access.Role, method, href string) bool {
-	u, err := url.Parse(href)
+// mayUse reports whether user u may send method to href (a console path,
+// with or without a query): the route the console's mux picks for it
+// lets u's role and site scope through (routes, auth, siteScoped). A
+// target no signed-in route serves (the not-found page, a public one) is
+// never offered.
+func (c *Console) mayUse(u access.User, method, href string) bool {
+	target, err := url.Parse(href)
 	if err != nil {
 		return false
 	}
-	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: u, Host: u.Host, Header: http.Header{}})
+	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: target, Host: target.Host, Header: http.Header{}})
 	need, ok := c.need[pattern]
-	return ok && need != access.Public && role.Allows(need)
+	return ok && need != access.Public && u.Role.Allows(need) && (!u.Scoped() || siteScoped[pattern])
 }
 
-// navItems lists the forms of the plugins enabled at some site.
-func (c *Console) navItems() []navItem {
+// navItems lists the forms of the plugins enabled at some site u sees.
+func (c *Console) navItems(u access.User) []navItem {
 	var out []navItem
 	for _, p := range c.b.Plugins() {
-		if len(p.Sites) == 0 {
+		if len(scopedSites(u, p.Sites)) == 0 {
 			continue
 		}
 		for _, f := range p.Views.Forms {
@@ -165,9 +165,13 @@ func (c *Console) formPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	d := formData{Plugin: p.Name, Form: *f, Sites: p.Sites, Site: q.Get("site"), Values: map[string]string{}}
+	u := userOf(r)
+	d := formData{Plugin: p.Name, Form: *f, Sites: scopedSites(u, p.Sites), Site: q.Get("site"), Values: map[string]string{}}
 	if d.Site == "" && len(d.Sites) > 0 {
 		d.Site = d.Sites[0]
+	}
+	if u.Scoped() && !c.checkSite(w, r, p.Name, d.Site) {
+		return // another site's form, or none of the user's sites has the plugin
 	}
 	for _, fl := range f.Fields {
 		v := q.Get(fl.Name)
@@ -186,7 +190,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := sessionFrom(r)
-	d := formData{Plugin: p.Name, Form: *f, Sites: p.Sites, Site: r.PostFormValue("site"), Values: map[string]string{}}
+	d := formData{Plugin: p.Name, Form: *f, Sites: scopedSites(userOf(r), p.Sites), Site: r.PostFormValue("site"), Values: map[string]string{}}
 	nav := "form/" + p.Name + "/" + f.Name
 	if !c.checkSite(w, r, p.Name, d.Site) {
 		return
@@ -480,11 +484,17 @@ func listPath(plugin, list string) string {
 	return Prefix + "worklists?" + url.Values{"plugin": {plugin}, "list": {list}}.Encode()
 }
 
-// checkSite refuses a site where the plugin is not enabled.
+// checkSite refuses a site where the plugin is not enabled, and, for a
+// user limited to sites, one that is not the user's: answered alike, so
+// a scoped user learns nothing of another site's plugins. A refused post
+// is audited as refused.
 func (c *Console) checkSite(w http.ResponseWriter, r *http.Request, plugin, site string) bool {
-	sites := c.sitesOf(plugin)
+	sites := scopedSites(userOf(r), c.sitesOf(plugin))
 	if slices.Contains(sites, site) {
 		return true
+	}
+	if !safeMethod(r.Method) {
+		recordUndone(r, audit.Refused, "plugin "+plugin+" not enabled for site "+site+" (or not one of the user's sites)")
 	}
 	fix := "Choose one of the sites where it is enabled: " + strings.Join(sites, ", ") + "."
 	if len(sites) == 0 {
@@ -505,6 +515,15 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, fh, err := c.o.Artifacts.Open(f.ArtifactID)
+	if err == nil && !userOf(r).SeesSite(m.Site) {
+		// Made for another site than the user's (only a file of a form
+		// sent before a change of the user's sites, which ends the
+		// session, could be): answered as an unknown link.
+		fh.Close()
+		c.fail(w, r, http.StatusNotFound, "下载链接无效 (download link unknown or expired)",
+			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
+		return
+	}
 	switch {
 	case errors.Is(err, artifact.ErrNotFound):
 		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "medgate no longer holds the file; artifacts are kept for a day.", "Submit the form again.")

@@ -29,6 +29,11 @@ type User struct {
 	// begun before it whatever the clocks say; UpdatedAt, a time, can stay
 	// the same over two changes in one clock tick or go back with a clock.
 	SessionGeneration int64
+	// Sites is the user's site scope: the site codes the user may see and
+	// act on, stored comma-separated. Empty: every site. Package access
+	// checks the codes (no comma) and refuses a scope for an admin; a
+	// change of it is written by UpdateUser like the role.
+	Sites []string
 }
 
 // AuditEntry is one line of the append-only audit log.
@@ -58,7 +63,7 @@ type AuditFilter struct {
 type accessStore interface {
 	// CreateUser adds a user; ErrConflict if the name is taken.
 	CreateUser(ctx context.Context, u User) error
-	// UpdateUser writes u's role, password hash and disabled flag and
+	// UpdateUser writes u's role, password hash, disabled flag and sites and
 	// adds 1 to the user's SessionGeneration in the same statement, if
 	// the stored SessionGeneration is still u's (the user read before the
 	// change): ErrConflict when another change came in between (read the
@@ -81,8 +86,8 @@ type accessStore interface {
 // CreateUser implements [Store.CreateUser].
 func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 	t := s.d.encodeTime(now())
-	res, err := s.exec(ctx, `INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, u.Name, u.Role, u.PasswordHash, u.Disabled, t, t)
+	res, err := s.exec(ctx, `INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at, sites)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, u.Name, u.Role, u.PasswordHash, u.Disabled, t, t, strings.Join(u.Sites, ","))
 	if err != nil {
 		return s.errorf("create user %q: %w", u.Name, err)
 	}
@@ -100,9 +105,9 @@ func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 // gets ErrConflict, instead of the second writing the first's fields
 // back as they were.
 func (s *sqlStore) UpdateUser(ctx context.Context, u User) error {
-	res, err := s.exec(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ?,
+	res, err := s.exec(ctx, `UPDATE users SET role = ?, password_hash = ?, disabled = ?, sites = ?, updated_at = ?,
 		session_generation = session_generation + 1 WHERE name = ? AND session_generation = ?`,
-		u.Role, u.PasswordHash, u.Disabled, s.d.encodeTime(now()), u.Name, u.SessionGeneration)
+		u.Role, u.PasswordHash, u.Disabled, strings.Join(u.Sites, ","), s.d.encodeTime(now()), u.Name, u.SessionGeneration)
 	if err != nil {
 		return s.errorf("update user %q: %w", u.Name, err)
 	}
@@ -115,11 +120,15 @@ func (s *sqlStore) UpdateUser(ctx context.Context, u User) error {
 	return nil
 }
 
-const userCols = `name, role, password_hash, disabled, created_at, updated_at, session_generation`
+const userCols = `name, role, password_hash, disabled, created_at, updated_at, session_generation, sites`
 
 func scanUser(row rowScanner) (User, error) {
 	var u User
-	err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &scanTime{t: &u.CreatedAt}, &scanTime{t: &u.UpdatedAt}, &u.SessionGeneration)
+	var sites string
+	err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &scanTime{t: &u.CreatedAt}, &scanTime{t: &u.UpdatedAt}, &u.SessionGeneration, &sites)
+	if sites != "" {
+		u.Sites = strings.Split(sites, ",")
+	}
 	return u, err
 }
 

@@ -40,7 +40,7 @@ func testUsers(t *testing.T, s store.Store) {
 	if _, err := s.GetUser(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetUser(nobody) = %v, want ErrNotFound", err)
 	}
-	u.Role, u.Disabled, u.PasswordHash = "admin", true, "$argon2id$new"
+	u.Role, u.Disabled, u.PasswordHash, u.Sites = "admin", true, "$argon2id$new", []string{"xm01", "院区2"}
 	u.SessionGeneration = 99 // not the stored one: changed since "read"
 	if err := s.UpdateUser(ctx, u); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("UpdateUser with a session generation not stored = %v, want ErrConflict", err)
@@ -56,14 +56,15 @@ func testUsers(t *testing.T, s store.Store) {
 	if err := s.UpdateUser(ctx, store.User{Name: "nobody", Role: "viewer"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateUser(nobody) = %v, want ErrNotFound", err)
 	}
-	if err := s.CreateUser(ctx, store.User{Name: "amy", Role: "viewer", PasswordHash: "h"}); err != nil {
+	// A site scope is kept as written, by CreateUser and UpdateUser.
+	if err := s.CreateUser(ctx, store.User{Name: "amy", Role: "viewer", PasswordHash: "h", Sites: []string{"s1"}}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.ListUsers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.User{{Name: "amy", Role: "viewer", PasswordHash: "h"}, u}
+	want := []store.User{{Name: "amy", Role: "viewer", PasswordHash: "h", Sites: []string{"s1"}}, u}
 	if diff := cmp.Diff(want, list, ignoreUserTimes); diff != "" {
 		t.Fatalf("ListUsers (-want +got):\n%s", diff)
 	}

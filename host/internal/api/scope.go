@@ -1,0 +1,115 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/store"
+)
+
+// siteScoped lists the admin routes that honour a user's site scope
+// (access.User.Sites): their lists hold only the user's sites, and an
+// item of another site answers 404 as one that does not exist, so an id
+// does not reveal that it exists. Every other route is of the whole
+// instance (plugins and their status, reload, re-encryption, users, the
+// audit log, sites' settings): a scoped user is refused it (403
+// site_scoped). A route added to adminRoutes is therefore refused to
+// scoped users until it is listed here, after its handler checks sites.
+var siteScoped = map[string]bool{
+	"GET /admin/jobs":                            true,
+	"GET /admin/messages":                        true,
+	"GET /admin/messages/{id}":                   true,
+	"GET /admin/exchanges":                       true,
+	"POST /admin/jobs/{plugin}/{site}/{job}/run": true,
+	"POST /admin/messages/{id}/replay":           true,
+}
+
+type userKey struct{}
+
+// withUser puts the calling user in ctx, for the handlers' scope checks.
+func withUser(ctx context.Context, u access.User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// caller is the user calling (the zero User, every site, when none is in
+// the context: handlers are always behind admin, which puts one there).
+func caller(r *http.Request) access.User {
+	u, _ := r.Context().Value(userKey{}).(access.User)
+	return u
+}
+
+// scopeRefused is the answer to a scoped user on a route of the whole
+// instance.
+func scopeRefused(u access.User, pattern string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "site_scoped", refused: true,
+		Message: pattern + " is about the whole instance, and " + u.Name + " sees only the site(s) " + strings.Join(u.Sites, ", ") +
+			"; ask an admin without sites, or one may remove the limit with: medgate user sites " + u.Name + " all"}
+}
+
+// listSites are the sites a list holds, each read from the store on its
+// own (the store lists one site, or every site for ""): the site asked
+// for, when the user sees it (none when not: the list is empty); with
+// none asked, every site for an unscoped user ("") and each of a scoped
+// user's sites.
+func listSites(u access.User, asked string) []string {
+	switch {
+	case asked != "" && !u.SeesSite(asked):
+		return nil
+	case asked != "" || !u.Scoped():
+		return []string{asked}
+	}
+	return u.Sites
+}
+
+// messageNotFound is the answer for a message that does not exist or is
+// of a site the caller does not see: the same, so an id reveals nothing.
+func messageNotFound(refused bool) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received", refused: refused}
+}
+
+// jobSite is the site of a job id (plugin/site/job).
+func jobSite(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
+}
+
+// scopeJobs keeps the jobs of the sites u sees.
+func scopeJobs(u access.User, jobs []scheduler.Status) []scheduler.Status {
+	if !u.Scoped() {
+		return jobs
+	}
+	out := make([]scheduler.Status, 0, len(jobs))
+	for _, j := range jobs {
+		if u.SeesSite(jobSite(j.ID)) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// unknownJob answers a job id that is not scheduled, or is of a site the
+// caller does not see (the same answer: whether it exists is not told).
+func unknownJob(id string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "unknown_job", refused: true,
+		Message: fmt.Sprintf("job %q: %v; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)}
+}
+
+// seesMessage reads message id for r's caller: store.ErrNotFound also
+// when it is of a site the caller does not see.
+func (s *server) seesMessage(r *http.Request, id string) (*store.Message, error) {
+	m, err := s.b.Store().GetMessage(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller(r).SeesSite(m.Site) {
+		return nil, fmt.Errorf("message %q: %w", id, store.ErrNotFound)
+	}
+	return m, nil
+}
