@@ -99,38 +99,21 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return r
 		}
 	}
-	if code == "GYU103" {
-		if err := a.at("settlement-checked"); err != nil {
-			return failed(true, "state", "stopped before marking the settlement on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+	if m, ok := stayMarks[code]; ok {
+		if err := a.at(m.hook); err != nil {
+			return failed(true, "state", "stopped before marking the "+m.what+" on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
-		// The stay's details wait until this outcome is known; the visit
-		// must be as the rules saw it (settling.go).
-		if err := markSettlingChecked(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+		// The visit must be as the rules saw it, and the stay's other
+		// uploads wait until this outcome is known (settling.go).
+		if err := m.mark(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
 			var sc *stayChangedError
 			if errors.As(err, &sc) {
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
-				a.log.Info("the stay changed while its settlement was checked; nothing sent, retried", "site", c.code,
+				a.log.Info("the stay changed while its "+m.what+" was checked; nothing sent, retried", "site", c.code,
 					"message", req.MessageID, "ykc700", sc.ykc700)
 				return sc.response()
 			}
-			return failed(true, "state", "cannot mark the stay's settlement as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
-		}
-	}
-	if code == "GYR001" {
-		if err := a.at("revocation-checked"); err != nil {
-			return failed(true, "state", "stopped before marking the revocation on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
-		}
-		// A settlement of the stay waits until this outcome is known; the
-		// visit must be as the rules saw it (settling.go).
-		if err := markRevokingChecked(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
-			var sc *stayChangedError
-			if errors.As(err, &sc) {
-				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
-				a.log.Info("the stay changed while its fee-detail revocation was checked; nothing sent, retried", "site", c.code,
-					"message", req.MessageID, "ykc700", sc.ykc700)
-				return sc.response()
-			}
-			return failed(true, "state", "cannot mark the fee-detail revocation as in flight on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+			return failed(true, "state", "cannot mark the "+m.what+" as in flight on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
 	if code == "GYU004" {
@@ -567,4 +550,16 @@ func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, n
 	case err != nil:
 		a.log.Warn("cannot mark an application whose audit was refused; it keeps holding GYD001 back (pendingAuditCheck local) until audited", "site", c.code, "apply_no", no, "err", err)
 	}
+}
+
+// stayMarks are the uploads that mark their visit, compare-and-set on the
+// version their check read, before they are sent: a settlement (GYU103)
+// and a fee-detail revocation (GYR001) of one stay exclude each other and
+// the stay's fee details (settling.go).
+var stayMarks = map[string]struct {
+	hook, what string // the test hook before the mark; what is marked
+	mark       func(ctx context.Context, h sdk.Host, ykc700, msgID string) error
+}{
+	"GYU103": {"settlement-checked", "settlement", markSettlingChecked},
+	"GYR001": {"revocation-checked", "fee-detail revocation", markRevokingChecked},
 }
