@@ -183,16 +183,22 @@ func TestConsolePagesByRole(t *testing.T) {
 	b.Go("/console/admin/users")
 	b.WaitText("main table", viewerUser)
 	var rows [][]string
-	b.Eval(`Array.from(document.querySelectorAll("main table tbody tr")).map(r => Array.from(r.cells).slice(0, 3).map(c => c.innerText.trim()))`, &rows)
+	// The user, role, sites and state columns, found by their headers.
+	b.Eval(`(() => {
+		const heads = Array.from(document.querySelectorAll("main table thead th")).map(h => h.innerText.trim());
+		const col = w => heads.findIndex(h => h.includes(w));
+		const want = ["user", "role", "sites", "state"].map(col);
+		return Array.from(document.querySelectorAll("main table tbody tr")).map(r => want.map(i => i < 0 || !r.cells[i] ? "" : r.cells[i].innerText.trim()));
+	})()`, &rows)
 	for _, want := range [][2]string{{viewerUser, "viewer"}, {operatorUser, "operator"}, {adminUser, "admin"}} {
 		found := false
 		for _, r := range rows {
-			if len(r) == 3 && r[0] == want[0] && r[1] == want[1] && strings.Contains(r[2], "enabled") {
+			if len(r) == 4 && r[0] == want[0] && r[1] == want[1] && strings.Contains(r[2], "all") && strings.Contains(r[3], "enabled") {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("the users page lacks %s, %s, enabled: rows %q", want[0], want[1], rows)
+			t.Errorf("the users page lacks %s, %s, every site, enabled: rows (user, role, sites, state) %q", want[0], want[1], rows)
 		}
 	}
 	b.Shot("admin-users")
