@@ -377,7 +377,7 @@ func (d *Daemon) launch() sites.Launch {
 	return func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
 			Logger:       d.log,
-			PluginOutput: logging.Writer(d.out),
+			PluginLogs:   d.log,
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),

@@ -58,52 +58,90 @@ func (s *syncBuffer) String() string {
 }
 
 // TestPluginLogsReachTheHostMasked drives a message through a real plugin
-// process (go-plugin, as the daemon wires it: plugin output through
-// logging.Writer, the host's logger from logging.New) whose adapter logs
-// the message's personal data and secrets in every shape, and checks that
-// no log line carries one of them.
+// process (go-plugin, as the daemon wires it: plugin lines logged through
+// the host's logger from logging.New, in text and in json) whose adapter
+// logs the message's personal data and secrets in every shape, and checks
+// that no log line carries one of them and that every line is in the
+// host's format, the plugin's with plugin=chatty.
 func TestPluginLogsReachTheHostMasked(t *testing.T) {
 	t.Parallel()
 	path, sum := buildChatty(t)
-	var out syncBuffer
-	host, err := logging.New(&out, "json", "info")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "chatty", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
-		pluginhost.Options{Logger: host, PluginOutput: logging.Writer(&out)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	payload, err := json.Marshal(personal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "chatty.register", MessageID: "m-capture-1", Key: personal["idNumber"], Format: "json", Payload: payload, Attempt: 1}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "m-capture-1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the plugin's last log line did not arrive within 30s; got:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling the plugin's log pump
-	}
-	got := out.String()
-	for _, leak := range leaks {
-		if strings.Contains(got, leak) {
-			t.Errorf("a log line leaks %q:\n%s", leak, got)
-		}
-	}
-	// The lines are there, masked, not dropped.
-	// sdk.Logger's line among them: go-plugin demotes a line whose
-	// @timestamp does not have exactly six fractional digits to DEBUG, and
-	// the host logs plugins at INFO, so it was lost.
-	for _, want := range []string{"patient registered", "110***********002X", "138****5678", "[redacted]", "token fetched", "logged through sdk.Logger"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the log lacks %q:\n%s", want, got)
-		}
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			var out syncBuffer
+			host, err := logging.New(&out, format, "info")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "chatty", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
+				pluginhost.Options{Logger: host, PluginLogs: host})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			payload, err := json.Marshal(personal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "chatty.register", MessageID: "m-capture-1", Key: personal["idNumber"], Format: "json", Payload: payload, Attempt: 1}); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(out.String(), "m-capture-1") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the plugin's last log line did not arrive within 30s; got:\n%s", out.String())
+				}
+				time.Sleep(10 * time.Millisecond) // polling the plugin's log pump
+			}
+			got := out.String()
+			for _, leak := range leaks {
+				if strings.Contains(got, leak) {
+					t.Errorf("a log line leaks %q:\n%s", leak, got)
+				}
+			}
+			// The lines are there, masked, not dropped.
+			// sdk.Logger's line among them: go-plugin demotes a line whose
+			// @timestamp does not have exactly six fractional digits to DEBUG, and
+			// the host logs plugins at INFO, so it was lost.
+			for _, want := range []string{"patient registered", "110***********002X", "138****5678", "[redacted]", "token fetched", "logged through sdk.Logger"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("the log lacks %q:\n%s", want, got)
+				}
+			}
+			// Every line in the host's format and keys; the plugin's named.
+			plugin := 0
+			for line := range strings.Lines(got) {
+				var msg, name string
+				if format == "json" {
+					var m map[string]any
+					if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil || m["time"] == nil || m["@message"] != nil {
+						t.Errorf("not a host json line (time, level, msg): %s", line)
+						continue
+					}
+					msg, _ = m["msg"].(string)
+					name, _ = m["plugin"].(string)
+				} else {
+					if !strings.HasPrefix(line, "time=") || !strings.Contains(line, " level=") || !strings.Contains(line, " msg=") {
+						t.Errorf("not a host text line (time=, level=, msg=): %s", line)
+						continue
+					}
+					msg = line
+					if strings.Contains(line, " plugin=chatty") {
+						name = "chatty"
+					}
+				}
+				if strings.Contains(msg, "patient registered") || strings.Contains(msg, "chatty done") || strings.Contains(msg, "logged through sdk.Logger") {
+					plugin++
+					if name != "chatty" {
+						t.Errorf("a plugin line without plugin=chatty: %s", line)
+					}
+				}
+			}
+			if plugin != 3 {
+				t.Errorf("found %d of the plugin's 3 checked lines:\n%s", plugin, got)
+			}
+		})
 	}
 }
 

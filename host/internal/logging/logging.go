@@ -8,7 +8,9 @@
 // however it is written (glued to letters, after a URL escape, in
 // full-width digits, grouped with spaces or hyphens), as are secrets
 // written as key=value, bearer tokens and PEM private keys. Plugins' log
-// lines, re-emitted by the host, pass the same masking (see Writer).
+// lines pass the same masking and come out through the host's logger, in
+// its format and keys, with plugin=<name> (see Plugin); Writer masks raw
+// lines where a plugin's output is written as it is.
 package logging
 
 import (
@@ -142,6 +144,10 @@ func secretKey(k string) bool {
 const redacted = "[redacted]"
 
 func replace(_ []string, a slog.Attr) slog.Attr {
+	if p, ok := a.Value.Any().(premasked); ok && a.Value.Kind() == slog.KindAny {
+		// A plugin's attribute, masked by Plugin already.
+		return slog.Any(a.Key, p.v)
+	}
 	if secretKey(a.Key) {
 		return slog.String(a.Key, redacted)
 	}

@@ -53,6 +53,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
@@ -105,7 +106,12 @@ type Spec struct {
 // Options tune the supervisor.
 type Options struct {
 	Logger *slog.Logger
-	// PluginOutput receives the plugins' own log lines (masked by the caller).
+	// PluginLogs, when set, logs the plugins' own log lines in the host's
+	// format and keys, masked, with plugin=<name> (logging.Plugin); the
+	// daemon passes its logger. PluginOutput is then unused.
+	PluginLogs *slog.Logger
+	// PluginOutput receives the plugins' own log lines as hclog JSON lines
+	// (masked by the caller) when PluginLogs is nil.
 	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
@@ -279,7 +285,7 @@ func VerifyChecksum(path, want string) error {
 // checks its Describe answer. host serves the plugin's calls back, for
 // the sites serves accepts (journal entries: journals); nil answers them
 // with errors.
-func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journals func(site string) bool, artifacts *artifact.Store, output io.Writer, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
+func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journals func(site string) bool, artifacts *artifact.Store, logger hclog.Logger, timeout time.Duration) (*plugin.Client, *sdkhost.Client, *sdk.DescribeResponse, error) {
 	// The checksum is taken of the file at Path and that file is run: a
 	// relative path without a directory part ("acme") would otherwise be
 	// looked up in $PATH by exec.
@@ -307,12 +313,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		GRPCDialOptions:  sdkhost.DialOptions(),
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "plugin." + spec.Name,
-			Output:     output,
-			Level:      hclog.Info,
-			JSONFormat: true,
-		}),
+		Logger:           logger,
 	})
 	rpc, err := client.Client()
 	if err != nil {
@@ -349,7 +350,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, in.opts.PluginOutput, in.opts.CallTimeout)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, pluginLogger(in.spec.Name, in.opts.PluginLogs, in.opts.PluginOutput), in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -1054,6 +1055,21 @@ func (in *Instance) Close() {
 	}
 }
 
+// pluginLogger is the logger go-plugin re-emits the plugin name's log
+// lines through: logs in the host's format (logging.Plugin) when set, else
+// hclog JSON lines written to output.
+func pluginLogger(name string, logs *slog.Logger, output io.Writer) hclog.Logger {
+	if logs != nil {
+		return logging.Plugin(logs, name)
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "plugin." + name,
+		Output:     output,
+		Level:      hclog.Info,
+		JSONFormat: true,
+	})
+}
+
 // Process is a plugin started for one task on this machine, outside the
 // supervisor: the command line starts one to read its declarations and to
 // run its local commands. It has no host services.
@@ -1066,7 +1082,7 @@ type Process struct {
 // Launch verifies the binary of spec, starts it and describes it. Its log
 // lines go to output. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, output, DefaultCallTimeout)
+	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, pluginLogger(spec.Name, nil, output), DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}
