@@ -85,6 +85,12 @@ type Config struct {
 	// before (reason ResetOffsetsLost), after the ALERT is logged. It must
 	// not block.
 	OnOffsetReset func(topic string, partition int32, reason string)
+	// OnRefused, when set, is called each time a Consumer's attempt to
+	// join its group fails because the brokers' TLS certificate is not
+	// trusted (reason RefusedTLSCertificate: untrusted or expired, a
+	// wrong tls.caFile, a hostname mismatch); the consumer keeps
+	// retrying. It must not block.
+	OnRefused func(reason string)
 	// History, when set, remembers durably which partitions have had a
 	// committed offset, so that a Consumer can tell a partition whose
 	// group lost its offsets from one never consumed (see
@@ -108,6 +114,10 @@ const (
 	// was changed).
 	ResetOffsetsLost = "offsets_lost"
 )
+
+// RefusedTLSCertificate is the reason a Consumer gives OnRefused when the
+// brokers' certificate failed verification.
+const RefusedTLSCertificate = "tls_certificate"
 
 // PartitionHistory is a durable record, kept outside Kafka (the daemon
 // keeps it in the store), of the partitions that have had a committed
