@@ -88,7 +88,8 @@ type Config struct {
 	// OnRefused, when set, is called each time a Consumer's attempt to
 	// join its group fails because the brokers' TLS certificate is not
 	// trusted (reason RefusedTLSCertificate: untrusted or expired, a
-	// wrong tls.caFile, a hostname mismatch); the consumer keeps
+	// wrong tls.caFile, a hostname mismatch) or the brokers refused the
+	// SASL credentials (reason RefusedSASL); the consumer keeps
 	// retrying. It must not block.
 	OnRefused func(reason string)
 	// History, when set, remembers durably which partitions have had a
@@ -115,9 +116,14 @@ const (
 	ResetOffsetsLost = "offsets_lost"
 )
 
-// RefusedTLSCertificate is the reason a Consumer gives OnRefused when the
-// brokers' certificate failed verification.
-const RefusedTLSCertificate = "tls_certificate"
+// Reasons a Consumer gives OnRefused.
+const (
+	// RefusedTLSCertificate: the brokers' certificate failed
+	// verification.
+	RefusedTLSCertificate = "tls_certificate"
+	// RefusedSASL: the brokers refused the SASL credentials.
+	RefusedSASL = "sasl"
+)
 
 // PartitionHistory is a durable record, kept outside Kafka (the daemon
 // keeps it in the store), of the partitions that have had a committed

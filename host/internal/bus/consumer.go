@@ -210,7 +210,12 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // and leaves the group. It rejoins the group after rebalances and retries
 // transient failures (brokers unreachable, coordinator moving) with backoff;
 // it returns nil once ctx is done, or the first error that retrying cannot
-// fix (bad credentials, missing authorisation, invalid configuration).
+// fix (missing authorisation, an unsupported SASL mechanism, invalid
+// configuration). Brokers that refuse the SASL credentials or present a
+// certificate this consumer does not trust are retried too, since an
+// operator may fix the brokers or the CA file, but loudly: an ALERT at the
+// first refusal and then one a minute, the reason in Refused, and
+// Config.OnRefused called at each attempt.
 //
 // Handlers run under ctx: a rebalance lets running handlers finish, for
 // half the rebalance timeout at most, while cancelling ctx asks them to
@@ -270,10 +275,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 // again.
 const refusedAlertEvery = time.Minute
 
-// Refused says why the consumer cannot join its group when the brokers'
-// TLS certificate failed verification at the last attempt (which
-// certificate, the configured CA file, how to fix it), or is "" when the
-// last attempt failed otherwise or the consumer joined. The consumer
+// Refused says why the consumer cannot join its group when the brokers
+// refused it at the last attempt: their TLS certificate failed
+// verification (which certificate, the configured CA file, how to fix it)
+// or they refused the SASL credentials (the mechanism and user, never the
+// password). It is "" when the last attempt failed otherwise or the
+// consumer joined. The consumer
 // keeps retrying meanwhile; /readyz shows the reason.
 func (c *Consumer) Refused() string {
 	if p := c.refused.Load(); p != nil {
@@ -284,8 +291,9 @@ func (c *Consumer) Refused() string {
 
 // refusal tells an error of joining the group caused by the brokers'
 // certificate failing verification (an untrusted or expired certificate,
-// a wrong tls.caFile, a hostname mismatch), with its reason for OnRefused
-// and a description saying what failed and how to fix it.
+// a wrong tls.caFile, a hostname mismatch) or by the brokers refusing the
+// SASL credentials, with its reason for OnRefused and a description
+// saying what failed and how to fix it.
 func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 	var cve *tls.CertificateVerificationError
 	var hostErr x509.HostnameError
@@ -293,6 +301,13 @@ func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 	var invErr x509.CertificateInvalidError
 	var cert *x509.Certificate
 	switch {
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		mech, user := "", ""
+		if c.cfg.SASL != nil {
+			mech, user = c.cfg.SASL.Mechanism, c.cfg.SASL.Username
+		}
+		return RefusedSASL, fmt.Sprintf("the brokers refused SASL authentication (mechanism %s, user %q); "+
+			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password, then restart medgate if the configuration changed", mech, user), true
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			cert = cve.UnverifiedCertificates[0]
@@ -372,9 +387,12 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 }
 
 // permanentErrors cannot be fixed by retrying: they need a change of
-// configuration, credentials or authorisation.
+// configuration, credentials or authorisation. Credentials the brokers
+// refuse (sarama.ErrSASLAuthenticationFailed) are not among them: the
+// user may be created or fixed on the brokers, so the consumer retries,
+// loudly (see refusal).
 var permanentErrors = []error{
-	sarama.ErrSASLAuthenticationFailed, sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
+	sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
 	sarama.ErrTopicAuthorizationFailed, sarama.ErrGroupAuthorizationFailed, sarama.ErrClusterAuthorizationFailed,
 	sarama.ErrInvalidGroupId, sarama.ErrInvalidTopic, sarama.ErrUnsupportedVersion, sarama.ErrInconsistentGroupProtocol,
 	sarama.ErrInvalidSessionTimeout, sarama.ErrGroupMaxSizeReached, sarama.ErrFencedInstancedId,

@@ -257,8 +257,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
 	bc.OnOffsetReset = d.metrics.OffsetReset
-	// A broker certificate the consumer does not trust is retried, with
-	// an ALERT, the reason in /readyz and this count.
+	// A broker certificate the consumer does not trust, or SASL
+	// credentials the brokers refuse, are retried, with an ALERT, the
+	// reason in /readyz and this count.
 	if bc.OnRefused, err = kafkaRefusedCounter(d.metrics.Registry); err != nil {
 		return nil, err
 	}
@@ -462,8 +463,9 @@ func (d *Daemon) kafkaOutage() string {
 
 // kafkaReadiness is the "kafka" entry of /readyz: "ok" while the consumer
 // consumes, why it cannot join its group when the brokers refuse it (their
-// certificate not trusted: which one, the CA file, the fix), or that it
-// has not joined yet.
+// certificate not trusted: which one, the CA file, the fix; or the SASL
+// credentials refused: the mechanism and user), or that it has not joined
+// yet.
 func (d *Daemon) kafkaReadiness() string {
 	switch {
 	case d.consumer != nil && d.consumer.Ready():
@@ -480,7 +482,7 @@ func (d *Daemon) kafkaReadiness() string {
 func kafkaRefusedCounter(reg prometheus.Registerer) (func(reason string), error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "medgate_kafka_refused_total",
-		Help: "Attempts of the Kafka consumer to join its group that failed because the brokers were refused, by reason: tls_certificate (the brokers' certificate is not trusted: untrusted or expired, a wrong kafka.tls.caFile, a hostname mismatch). The consumer keeps retrying; the medgate log has an ALERT saying what to fix.",
+		Help: "Attempts of the Kafka consumer to join its group that failed because the brokers were refused, by reason: tls_certificate (the brokers' certificate is not trusted: untrusted or expired, a wrong kafka.tls.caFile, a hostname mismatch) or sasl (the brokers refused kafka.sasl's user or password). The consumer keeps retrying; the medgate log has an ALERT saying what to fix.",
 	}, []string{"reason"})
 	if err := reg.Register(c); err != nil {
 		return nil, fmt.Errorf("register medgate_kafka_refused_total: %w", err)
