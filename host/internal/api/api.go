@@ -45,9 +45,10 @@
 // bound to sites (Client.Sites) may send messages only for them: one
 // claiming another site is refused 403 site_not_allowed, before anything
 // is queued. A user limited to sites (access.User.Sites) lists only their
-// sites' jobs, messages and exchanges; another site's message or job
-// answers 404 as one that does not exist and is not replayed or run; the
-// routes of the whole instance answer 403 site_scoped (scope.go).
+// sites' jobs, messages, exchanges and plugins (each plugin with only
+// their sites, those at none of them left out); another site's message or
+// job answers 404 as one that does not exist and is not replayed or run;
+// the routes of the whole instance answer 403 site_scoped (scope.go).
 package api
 
 import (
@@ -591,8 +592,15 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) plugins(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, s.b.Plugins())
+// plugins lists the running plugins; a user limited to sites gets those
+// enabled at their sites, each with only those sites (scopePlugins).
+func (s *server) plugins(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	ps, ok := scopePlugins(u, s.b.Plugins())
+	if !ok {
+		return scopeRefused(u, "GET /admin/plugins")
+	}
+	writeJSON(w, http.StatusOK, ps)
 	return nil
 }
 

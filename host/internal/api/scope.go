@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -19,7 +21,10 @@ import (
 // audit log, sites' settings): a scoped user is refused it (403
 // site_scoped). A route added to adminRoutes is therefore refused to
 // scoped users until it is listed here, after its handler checks sites.
+// GET /admin/plugins gives a scoped user each plugin with only their sites
+// (scopePlugins).
 var siteScoped = map[string]bool{
+	"GET /admin/plugins":                         true,
 	"GET /admin/jobs":                            true,
 	"GET /admin/messages":                        true,
 	"GET /admin/messages/{id}":                   true,
@@ -112,4 +117,27 @@ func (s *server) seesMessage(r *http.Request, id string) (*store.Message, error)
 		return nil, fmt.Errorf("message %q: %w", id, store.ErrNotFound)
 	}
 	return m, nil
+}
+
+// scopePlugins keeps, of the plugin list ps (Backend.Plugins), the plugins
+// enabled at one of the sites u sees, each with only those sites, as the
+// console's overview does. ok is false when u is scoped and ps is not a
+// []sites.Info: a list whose sites cannot be told is not given to a
+// scoped user.
+func scopePlugins(u access.User, ps any) (out any, ok bool) {
+	if !u.Scoped() {
+		return ps, true
+	}
+	infos, ok := ps.([]sites.Info)
+	if !ok {
+		return nil, false
+	}
+	kept := []sites.Info{}
+	for _, p := range infos {
+		p.Sites = slices.DeleteFunc(slices.Clone(p.Sites), func(s string) bool { return !u.SeesSite(s) })
+		if len(p.Sites) > 0 {
+			kept = append(kept, p)
+		}
+	}
+	return kept, true
 }

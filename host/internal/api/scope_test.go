@@ -11,6 +11,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/scheduler"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -61,6 +62,11 @@ type scopeBackend struct {
 }
 
 func (b *scopeBackend) Store() store.Store { return scopeStore{} }
+
+// Plugins has alpha at s1 and s2, beta at s2 only, and gamma at no site.
+func (b *scopeBackend) Plugins() any {
+	return []sites.Info{{Name: "alpha", Sites: []string{"s1", "s2"}}, {Name: "beta", Sites: []string{"s2"}}, {Name: "gamma"}}
+}
 
 func (b *scopeBackend) TriggerJob(_ context.Context, id string) error {
 	b.mu.Lock()
@@ -121,8 +127,10 @@ func TestSiteScopedUsers(t *testing.T) {
 		sameAs                    string // the body must equal this one's (404 of an id that does not exist)
 	}
 	cases := []tc{
-		{route: "GET /admin/plugins", path: "/admin/plugins", user: "v-s1", code: 403, has: []string{"site_scoped", "medgate user sites v-s1 all"}},
-		{route: "GET /admin/plugins", path: "/admin/plugins", user: "u-operator", code: 200},
+		{route: "GET /admin/plugins", path: "/admin/plugins", user: "v-s1", code: 200, has: []string{`"name":"alpha"`, `"sites":["s1"]`}, hasNot: []string{"s2", "beta", "gamma"}},
+		{route: "GET /admin/plugins", path: "/admin/plugins", user: "o-s1", code: 200, has: []string{`"name":"alpha"`, `"sites":["s1"]`}, hasNot: []string{"s2", "beta", "gamma"}},
+		{route: "GET /admin/plugins", path: "/admin/plugins", user: "v-s12", code: 200, has: []string{`"sites":["s1","s2"]`, `"name":"beta","`, `"sites":["s2"]`}, hasNot: []string{"gamma"}},
+		{route: "GET /admin/plugins", path: "/admin/plugins", user: "u-operator", code: 200, has: []string{"alpha", "beta", "gamma"}},
 
 		{route: "GET /admin/jobs", path: "/admin/jobs", user: "v-s1", code: 200, has: []string{"ecard/s1/sync"}, hasNot: []string{"ecard/s2/sync"}},
 		{route: "GET /admin/jobs", path: "/admin/jobs", user: "v-s12", code: 200, has: []string{"ecard/s1/sync", "ecard/s2/sync"}},
@@ -216,4 +224,24 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// TestScopePluginsRefusesAnUnknownList: a plugin list whose sites cannot
+// be told (not []sites.Info) is given whole to an unscoped user and
+// refused to a scoped one, never passed through unfiltered.
+func TestScopePluginsRefusesAnUnknownList(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		user access.User
+		ok   bool
+	}{
+		{"unscoped", access.User{Name: "u"}, true},
+		{"scoped", access.User{Name: "v", Sites: []string{"s1"}}, false},
+	} {
+		out, ok := scopePlugins(tc.user, []string{"ledger"})
+		if ok != tc.ok || ok && out == nil || !ok && out != nil {
+			t.Errorf("%s: scopePlugins = %v, %v; want ok %v", tc.name, out, ok, tc.ok)
+		}
+	}
 }

@@ -85,6 +85,13 @@ type Config struct {
 	// before (reason ResetOffsetsLost), after the ALERT is logged. It must
 	// not block.
 	OnOffsetReset func(topic string, partition int32, reason string)
+	// OnRefused, when set, is called each time a Consumer's attempt to
+	// join its group fails because the brokers' TLS certificate is not
+	// trusted (reason RefusedTLSCertificate: untrusted or expired, a
+	// wrong tls.caFile, a hostname mismatch) or the brokers refused the
+	// SASL credentials (reason RefusedSASL); the consumer keeps
+	// retrying. It must not block.
+	OnRefused func(reason string)
 	// History, when set, remembers durably which partitions have had a
 	// committed offset, so that a Consumer can tell a partition whose
 	// group lost its offsets from one never consumed (see
@@ -107,6 +114,15 @@ const (
 	// while every instance was down, the group was deleted, or kafka.groupId
 	// was changed).
 	ResetOffsetsLost = "offsets_lost"
+)
+
+// Reasons a Consumer gives OnRefused.
+const (
+	// RefusedTLSCertificate: the brokers' certificate failed
+	// verification.
+	RefusedTLSCertificate = "tls_certificate"
+	// RefusedSASL: the brokers refused the SASL credentials.
+	RefusedSASL = "sasl"
 )
 
 // PartitionHistory is a durable record, kept outside Kafka (the daemon

@@ -93,11 +93,12 @@ func TestTransient(t *testing.T) {
 		{sarama.ErrOutOfBrokers, true},
 		{sarama.ErrNotCoordinatorForConsumer, true},
 		{&net.OpError{Op: "dial", Err: errors.New("refused")}, true},
-		{sarama.ErrSASLAuthenticationFailed, false},
+		{sarama.ErrSASLAuthenticationFailed, true}, // retried loudly: see refusal
+		{sarama.ErrUnsupportedSASLMechanism, false},
 		{sarama.ErrTopicAuthorizationFailed, false},
 		{sarama.ErrGroupAuthorizationFailed, false},
 		{sarama.ConfigurationError("bad"), false},
-		{errors.Join(sarama.ErrOutOfBrokers, sarama.ErrSASLAuthenticationFailed), false},
+		{errors.Join(sarama.ErrOutOfBrokers, sarama.ErrSASLAuthenticationFailed), true},
 		{errors.Join(errors.New("x"), errSCRAM), false},
 	} {
 		if got := transient(tc.err); got != tc.want {

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,7 +87,13 @@ type Consumer struct {
 
 	ready   atomic.Bool
 	running atomic.Bool
-	commits atomic.Int64 // offset commits made while consuming (for tests)
+	// refused says why the last attempt to join the group failed when the
+	// brokers' certificate was not trusted (see Refused); nil otherwise.
+	refused atomic.Pointer[string]
+	// refusedAlerted is when the last ALERT about a refusal was logged
+	// (Run's goroutine only).
+	refusedAlerted time.Time
+	commits        atomic.Int64 // offset commits made while consuming (for tests)
 
 	partsMu sync.Mutex
 	parts   map[*partition]struct{} // claimed partitions being consumed
@@ -202,7 +210,12 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // and leaves the group. It rejoins the group after rebalances and retries
 // transient failures (brokers unreachable, coordinator moving) with backoff;
 // it returns nil once ctx is done, or the first error that retrying cannot
-// fix (bad credentials, missing authorisation, invalid configuration).
+// fix (missing authorisation, an unsupported SASL mechanism, invalid
+// configuration). Brokers that refuse the SASL credentials or present a
+// certificate this consumer does not trust are retried too, since an
+// operator may fix the brokers or the CA file, but loudly: an ALERT at the
+// first refusal and then one a minute, the reason in Refused, and
+// Config.OnRefused called at each attempt.
 //
 // Handlers run under ctx: a rebalance lets running handlers finish, for
 // half the rebalance timeout at most, while cancelling ctx asks them to
@@ -222,6 +235,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if c.ready.Load() {
 			attempt = 0 // it had joined: this is a new failure, not the same one
+			c.refusedAlerted = time.Time{}
 		}
 		if errors.Is(err, sarama.ErrFencedInstancedId) {
 			return fmt.Errorf("consume %v as group %s: another running instance uses the instance id %q (the node name); give every instance its own node: %w", c.topics, c.cfg.GroupID, c.cfg.InstanceID, err)
@@ -231,7 +245,22 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		c.ready.Store(false)
 		wait := backoff(attempt)
-		c.log.Warn("kafka consumer failed, retrying", "group", c.cfg.GroupID, "topics", c.topics, "err", err, "retryIn", wait)
+		if reason, what, ok := c.refusal(err); ok {
+			c.refused.Store(&what)
+			if c.cfg.OnRefused != nil {
+				c.cfg.OnRefused(reason)
+			}
+			if now := time.Now(); c.refusedAlerted.IsZero() || now.Sub(c.refusedAlerted) >= refusedAlertEvery {
+				c.refusedAlerted = now
+				c.log.Error("ALERT: kafka consumer: "+what+"; retrying until fixed, nothing is consumed meanwhile (logged again every minute while it lasts)",
+					"group", c.cfg.GroupID, "brokers", c.cfg.Brokers, "reason", reason, "err", err, "retryIn", wait)
+			} else {
+				c.log.Warn("kafka consumer refused by the brokers, retrying", "group", c.cfg.GroupID, "reason", reason, "err", err, "retryIn", wait)
+			}
+		} else {
+			c.refused.Store(nil)
+			c.log.Warn("kafka consumer failed, retrying", "group", c.cfg.GroupID, "topics", c.topics, "err", err, "retryIn", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -240,6 +269,69 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// refusedAlertEvery is how often a lasting refusal is logged as an ALERT
+// again.
+const refusedAlertEvery = time.Minute
+
+// Refused says why the consumer cannot join its group when the brokers
+// refused it at the last attempt: their TLS certificate failed
+// verification (which certificate, the configured CA file, how to fix it)
+// or they refused the SASL credentials (the mechanism and user, never the
+// password). It is "" when the last attempt failed otherwise or the
+// consumer joined. The consumer
+// keeps retrying meanwhile; /readyz shows the reason.
+func (c *Consumer) Refused() string {
+	if p := c.refused.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// refusal tells an error of joining the group caused by the brokers'
+// certificate failing verification (an untrusted or expired certificate,
+// a wrong tls.caFile, a hostname mismatch) or by the brokers refusing the
+// SASL credentials, with its reason for OnRefused and a description
+// saying what failed and how to fix it.
+func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
+	var cve *tls.CertificateVerificationError
+	var hostErr x509.HostnameError
+	var authErr x509.UnknownAuthorityError
+	var invErr x509.CertificateInvalidError
+	var cert *x509.Certificate
+	switch {
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		mech, user := "", ""
+		if c.cfg.SASL != nil {
+			mech, user = c.cfg.SASL.Mechanism, c.cfg.SASL.Username
+		}
+		return RefusedSASL, fmt.Sprintf("the brokers refused SASL authentication (mechanism %s, user %q); "+
+			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password, then restart medgate if the configuration changed", mech, user), true
+	case errors.As(err, &cve):
+		if len(cve.UnverifiedCertificates) > 0 {
+			cert = cve.UnverifiedCertificates[0]
+		}
+	case errors.As(err, &hostErr):
+		cert = hostErr.Certificate
+	case errors.As(err, &authErr):
+		cert = authErr.Cert
+	case errors.As(err, &invErr):
+		cert = invErr.Cert
+	default:
+		return "", "", false
+	}
+	ca := "the system's CA certificates (kafka.tls.caFile not set)"
+	if c.cfg.TLS != nil && c.cfg.TLS.CAFile != "" {
+		ca = "kafka.tls.caFile " + c.cfg.TLS.CAFile
+	}
+	what = "the brokers' TLS certificate is not trusted"
+	if cert != nil {
+		what += fmt.Sprintf(" (subject %q, issuer %q, valid %s to %s)", cert.Subject.String(), cert.Issuer.String(),
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates, renew an expired broker certificate, or list the brokers by a name their certificate holds"
+	return RefusedTLSCertificate, what, true
 }
 
 // runGroup joins the group and consumes until ctx ends or a session fails.
@@ -295,9 +387,12 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 }
 
 // permanentErrors cannot be fixed by retrying: they need a change of
-// configuration, credentials or authorisation.
+// configuration, credentials or authorisation. Credentials the brokers
+// refuse (sarama.ErrSASLAuthenticationFailed) are not among them: the
+// user may be created or fixed on the brokers, so the consumer retries,
+// loudly (see refusal).
 var permanentErrors = []error{
-	sarama.ErrSASLAuthenticationFailed, sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
+	sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
 	sarama.ErrTopicAuthorizationFailed, sarama.ErrGroupAuthorizationFailed, sarama.ErrClusterAuthorizationFailed,
 	sarama.ErrInvalidGroupId, sarama.ErrInvalidTopic, sarama.ErrUnsupportedVersion, sarama.ErrInconsistentGroupProtocol,
 	sarama.ErrInvalidSessionTimeout, sarama.ErrGroupMaxSizeReached, sarama.ErrFencedInstancedId,
@@ -338,6 +433,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		after = func() { h.recordConsumed(sess.Context()) }
 	}
 	h.commits = startCommitter(h.c, sess, after)
+	h.c.refused.Store(nil)
 	h.c.ready.Store(true)
 	return nil
 }

@@ -40,6 +40,15 @@
 // CheckRetention warns at start when the requests topic may keep records
 // longer than the store keeps outcomes.
 //
+// A Consumer whose brokers present a certificate it does not trust (not
+// signed by the CA of TLSConfig.CAFile, expired, or not naming the
+// broker's address) or refuse its SASL credentials keeps retrying, since
+// an operator may fix the brokers or the CA file, but logs the first
+// refusal and then one a minute as an ALERT saying what failed (the
+// certificate and the CA file, or the SASL mechanism and user, never the
+// password) and the fix; Refused gives the reason (for /readyz) and
+// Config.OnRefused counts every attempt.
+//
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until
 // someone acts (a record or topic refused, credentials, certificates or

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,12 +99,32 @@ func TestSASL(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				defer cancel()
 				if b.refuses {
-					// A refused password is permanent: Run gives up.
-					err = consumer.Run(ctx)
-					if err == nil || ctx.Err() != nil {
-						t.Fatalf("Run with a wrong password returned %v after %v, want an authentication error at once; logs:\n%s", err, ctx.Err(), logs.String())
+					// A refused password is retried (the user may be
+					// fixed on the brokers), but loudly: one ALERT
+					// naming the mechanism and user, the reason in
+					// Refused, every attempt counted.
+					var attempts atomic.Int32
+					consumer.cfg.OnRefused = func(reason string) {
+						if reason == RefusedSASL {
+							attempts.Add(1)
+						}
 					}
-					t.Logf("wrong password: %v", err)
+					done := make(chan error, 1)
+					go func() { done <- consumer.Run(ctx) }()
+					eventually(t, 30*time.Second, "two refused attempts", func() bool { return attempts.Load() >= 2 })
+					if consumer.Ready() {
+						t.Error("Ready() with a wrong password")
+					}
+					if r := consumer.Refused(); !strings.Contains(r, "SASL") || !strings.Contains(r, mech) || !strings.Contains(r, fmt.Sprintf("%q", user)) || strings.Contains(r, wrong) {
+						t.Errorf("Refused() = %q, want the mechanism %s and the user %q", r, mech, user)
+					}
+					if n := strings.Count(logs.String(), "ALERT"); n != 1 {
+						t.Errorf("%d ALERT lines over %d refused attempts within a minute, want 1; logs:\n%s", n, attempts.Load(), logs.String())
+					}
+					cancel()
+					if err = <-done; err != nil {
+						t.Fatalf("Run returned %v after cancel, want nil", err)
+					}
 				} else {
 					// A dropped connection looks like an outage: Run
 					// retries, not ready, until stopped.

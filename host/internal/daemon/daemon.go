@@ -35,6 +35,7 @@ import (
 	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/stall"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Version is set at build time (-ldflags "-X .../daemon.Version=…").
@@ -256,6 +257,12 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
 	bc.OnOffsetReset = d.metrics.OffsetReset
+	// A broker certificate the consumer does not trust, or SASL
+	// credentials the brokers refuse, are retried, with an ALERT, the
+	// reason in /readyz and this count.
+	if bc.OnRefused, err = kafkaRefusedCounter(d.metrics.Registry); err != nil {
+		return nil, err
+	}
 	// The store remembers which request partitions had committed
 	// offsets, so a group that lost them (expired while every instance
 	// was down, deleted, kafka.groupId changed) is raised as an ALERT
@@ -443,10 +450,44 @@ func (d *Daemon) requeueJob() scheduler.Job {
 // its group: the brokers cannot be reached, or it retries after an error),
 // or is "" while the consumer consumes.
 func (d *Daemon) kafkaOutage() string {
+	if d.consumer != nil && !d.consumer.Ready() {
+		if r := d.consumer.Refused(); r != "" {
+			return "Kafka refuses medgate: " + r + " (/readyz reports kafka not ready; see the ALERT in the medgate log)"
+		}
+	}
 	if d.consumer == nil || !d.consumer.Ready() {
 		return "Kafka cannot be reached: the consumer is not in its group (/readyz reports kafka not ready; see the kafka consumer's log)"
 	}
 	return ""
+}
+
+// kafkaReadiness is the "kafka" entry of /readyz: "ok" while the consumer
+// consumes, why it cannot join its group when the brokers refuse it (their
+// certificate not trusted: which one, the CA file, the fix; or the SASL
+// credentials refused: the mechanism and user), or that it has not joined
+// yet.
+func (d *Daemon) kafkaReadiness() string {
+	switch {
+	case d.consumer != nil && d.consumer.Ready():
+		return "ok"
+	case d.consumer != nil && d.consumer.Refused() != "":
+		return d.consumer.Refused()
+	}
+	return "the consumer has not joined its group yet"
+}
+
+// kafkaRefusedCounter registers medgate_kafka_refused_total{reason} in reg
+// and returns the consumer's bus.Config.OnRefused, which counts each
+// attempt to join the group that the brokers refused.
+func kafkaRefusedCounter(reg prometheus.Registerer) (func(reason string), error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medgate_kafka_refused_total",
+		Help: "Attempts of the Kafka consumer to join its group that failed because the brokers were refused, by reason: tls_certificate (the brokers' certificate is not trusted: untrusted or expired, a wrong kafka.tls.caFile, a hostname mismatch) or sasl (the brokers refused kafka.sasl's user or password). The consumer keeps retrying; the medgate log has an ALERT saying what to fix.",
+	}, []string{"reason"})
+	if err := reg.Register(c); err != nil {
+		return nil, fmt.Errorf("register medgate_kafka_refused_total: %w", err)
+	}
+	return func(reason string) { c.WithLabelValues(reason).Inc() }, nil
 }
 
 // requeueAtStart runs the requeue job (requeueJob) once as soon as this
@@ -716,9 +757,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	if err := d.store.Ping(ctx); err != nil {
 		out["store"] = err.Error()
 	}
-	if d.consumer == nil || !d.consumer.Ready() {
-		out["kafka"] = "the consumer has not joined its group yet"
-	}
+	out["kafka"] = d.kafkaReadiness()
 	out["kafka.partitions"] = stall.Check(d.holds(), time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
