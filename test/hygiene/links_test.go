@@ -44,10 +44,11 @@ func markdownAnchors(text string) map[string]bool {
 	return anchors
 }
 
-// TestDocumentationLinksResolve: every relative link of README.md and the
-// plugins' READMEs names a file of the repository, and every #anchor a
-// heading of the file it points into, so a reader following one lands
-// where the text says.
+// TestDocumentationLinksResolve: every relative link of README.md, the
+// plugins' READMEs and docs/*.md names a file of the repository, and every
+// #anchor a heading of the file it points into, so a reader following one
+// lands where the text says (docs/performance-history.md's table of
+// contents included).
 func TestDocumentationLinksResolve(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join("..", "..")
@@ -56,7 +57,11 @@ func TestDocumentationLinksResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range plugins {
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(plugins, pages...) {
 		rel, _ := filepath.Rel(root, p)
 		docs = append(docs, rel)
 	}
