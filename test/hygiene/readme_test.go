@@ -484,3 +484,158 @@ func TestREADMENamesExistingTests(t *testing.T) {
 		t.Fatalf("README.md names only %d tests; is the pattern right?", n)
 	}
 }
+
+// testDirs returns, for every Test function of the repository, the
+// directories (relative, slash-separated) of the _test.go files defining it.
+func testDirs(t *testing.T) map[string][]string {
+	t.Helper()
+	root := filepath.Join("..", "..")
+	out := map[string][]string{}
+	funcRE := regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(`)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bin" || d.Name() == "data" || d.Name() == ".cache") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, m := range funcRE.FindAllSubmatch(src, -1) {
+			out[string(m[1])] = append(out[string(m[1])], filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// enclosingGroup returns the innermost parenthesised text of s around
+// position i, or s when i is in none.
+func enclosingGroup(s string, i int) string {
+	start, depth := -1, 0
+	for j := i; j >= 0; j-- {
+		switch s[j] {
+		case ')':
+			depth++
+		case '(':
+			if depth == 0 {
+				start = j
+			} else {
+				depth--
+			}
+		}
+		if start >= 0 {
+			break
+		}
+	}
+	if start < 0 {
+		return s
+	}
+	depth = 0
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return s[start : j+1]
+			}
+			depth--
+		}
+	}
+	return s[start:]
+}
+
+// guaranteeTestProblems checks the tests a Guarantees item cites against
+// where they are: in test/e2e, as the section says, or in a package the
+// parentheses around the name say (its directory's last element, e.g.
+// "pipeline tests …", "… in `test/faults`").
+func guaranteeTestProblems(item string, dirs map[string][]string) []string {
+	var problems []string
+	for _, m := range regexp.MustCompile("`(Test[A-Za-z0-9_]+)`").FindAllStringSubmatchIndex(item, -1) {
+		name := item[m[2]:m[3]]
+		where := dirs[name]
+		if len(where) == 0 || slices.Contains(where, "test/e2e") {
+			continue // a missing test is TestREADMENamesExistingTests's
+		}
+		group := enclosingGroup(item, m[2])
+		if slices.ContainsFunc(where, func(d string) bool { return strings.Contains(group, d[strings.LastIndex(d, "/")+1:]) }) {
+			continue
+		}
+		problems = append(problems, name+" is in "+strings.Join(where, ", ")+", not test/e2e, and the text around it does not say so")
+	}
+	return problems
+}
+
+func TestGuaranteeTestProblems(t *testing.T) {
+	t.Parallel()
+	dirs := map[string][]string{"TestA": {"test/e2e"}, "TestB": {"host/internal/pipeline"}, "TestC": {"test/faults", "host/internal/bus"}}
+	cases := map[string]struct {
+		item string
+		want int
+	}{
+		"end to end":             {"**Nothing lost.** … (`TestA`).", 0},
+		"package named":          {"… (pipeline tests `TestB`; under SIGKILL, `TestC` in `test/faults`).", 0},
+		"package not named":      {"… (`TestB`).", 1},
+		"named in another group": {"… (pipeline) and (`TestB`).", 1},
+		"outside parentheses":    {"`TestB` in the pipeline package.", 0},
+		"unknown test":           {"(`TestZ`)", 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := guaranteeTestProblems(tc.item, dirs); len(got) != tc.want {
+				t.Errorf("guaranteeTestProblems(%q) = %q, want %d problems", tc.item, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestREADMEGuaranteesNameWhereTheirTestsAre: the Guarantees section of
+// README.md says where the tests it cites are (test/e2e unless it names
+// another package), so a reader who wants to see a guarantee fail finds
+// the test where the text sends them.
+func TestREADMEGuaranteesNameWhereTheirTestsAre(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n### Guarantees\n")
+	if !ok {
+		t.Fatal(`README.md has no "### Guarantees" section`)
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	if !strings.Contains(section, "`test/e2e`") {
+		t.Fatal("README.md's Guarantees section no longer says where its tests are; update this test")
+	}
+	dirs := testDirs(t)
+	var items []string
+	for _, line := range strings.Split(section, "\n") {
+		switch {
+		case regexp.MustCompile(`^\d+\. `).MatchString(line):
+			items = append(items, line)
+		case len(items) > 0 && strings.TrimSpace(line) != "":
+			items[len(items)-1] += " " + strings.TrimSpace(line)
+		}
+	}
+	if len(items) < 5 {
+		t.Fatalf("found %d guarantees; has the section's form changed?", len(items))
+	}
+	for i, item := range items {
+		for _, p := range guaranteeTestProblems(item, dirs) {
+			t.Errorf("README.md, Guarantees item %d: %s; name its package beside it (\"pipeline tests `TestX`\")", i+1, p)
+		}
+	}
+}
