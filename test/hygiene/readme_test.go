@@ -639,3 +639,91 @@ func TestREADMEGuaranteesNameWhereTheirTestsAre(t *testing.T) {
 		}
 	}
 }
+
+// crossRefRE is a reference to a part of README.md by its title: "see
+// *Title*", optionally followed by "below" or "above".
+var crossRefRE = regexp.MustCompile(`\*([A-Z][^*]*[^*\s])\*(?: (below|above)\b)?`)
+
+// titleLines returns where each part of a Markdown text starts: its
+// headings and its bold paragraph titles ("**Data at rest.** …"), by
+// title.
+func titleLines(lines []string) map[string]int {
+	out := map[string]int{}
+	fence := false
+	boldRE := regexp.MustCompile(`^\*\*([^*]+?)\.?\*\*`)
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fence = !fence
+		}
+		if fence {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			out[strings.TrimSpace(strings.TrimLeft(line, "#"))] = i + 1
+		} else if m := boldRE.FindStringSubmatch(line); m != nil {
+			out[m[1]] = i + 1
+		}
+	}
+	return out
+}
+
+// crossRefProblems checks the references "see *Title*" and "*Title*
+// below|above" of lines against the parts they name.
+func crossRefProblems(lines []string) []string {
+	titles := titleLines(lines)
+	var problems []string
+	for i, line := range lines {
+		for _, m := range crossRefRE.FindAllStringSubmatchIndex(line, -1) {
+			title := line[m[2]:m[3]]
+			direction := ""
+			if m[4] >= 0 {
+				direction = line[m[4]:m[5]]
+			}
+			if direction == "" && !strings.HasSuffix(line[:m[0]], "see ") {
+				continue // emphasis, not a reference
+			}
+			at, ok := titles[title]
+			switch {
+			case !ok:
+				problems = append(problems, itoa(i+1)+": *"+title+"* names no heading or bold paragraph title")
+			case direction == "below" && at < i+1, direction == "above" && at > i+1:
+				problems = append(problems, itoa(i+1)+": *"+title+"* is said to be "+direction+", but it is at line "+itoa(at))
+			}
+		}
+	}
+	return problems
+}
+
+func TestCrossRefProblems(t *testing.T) {
+	t.Parallel()
+	doc := []string{"# T", "## Security", "**Data at rest.** Values …", "see *Security* above", "see *Data at rest*", "*Kafka data loss* below", "#### Kafka data loss", "see *Nowhere*", "an *emphasised* word", "*Security* below"}
+	got := crossRefProblems(doc)
+	want := []string{"8: *Nowhere*", "10: *Security* is said to be below"}
+	if len(got) != len(want) {
+		t.Fatalf("crossRefProblems = %q, want problems starting %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want it to start %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestREADMECrossReferencesResolve: a part of README.md referred to by its
+// title ("see *Data at rest*", "*Kafka data loss* below") exists, as a
+// heading or a bold paragraph title, on the side the text says, so a
+// section moved or renamed does not leave readers searching.
+func TestREADMECrossReferencesResolve(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	if n := len(crossRefRE.FindAllString(string(data), -1)); n < 5 {
+		t.Fatalf("README.md has only %d *Title* references; is the pattern right?", n)
+	}
+	for _, p := range crossRefProblems(lines) {
+		t.Errorf("README.md:%s; correct the reference", p)
+	}
+}
