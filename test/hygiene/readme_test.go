@@ -727,3 +727,53 @@ func TestREADMECrossReferencesResolve(t *testing.T) {
 		t.Errorf("README.md:%s; correct the reference", p)
 	}
 }
+
+// TestREADMEListsHostPackages: the "host/" item of README.md's "How it
+// works" names every package directly under host/internal, as "`name`
+// (what it does)", and no other, so a newcomer looking for where something is done finds
+// every package on the map.
+func TestREADMEListsHostPackages(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..")
+	entries, err := os.ReadDir(filepath.Join(root, "host", "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	packages := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() {
+			packages[e.Name()] = true
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, item, ok := strings.Cut(string(data), "\n* **host/**")
+	if !ok {
+		t.Fatal(`README.md's "How it works" has no "* **host/**" item`)
+	}
+	if i := strings.Index(item, "\n* "); i >= 0 {
+		item = item[:i]
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([a-z]+)`\\s+\\(").FindAllStringSubmatch(item, -1) {
+		named[m[1]] = true // `name` (what it does)
+	}
+	for _, p := range slices.Sorted(func(yield func(string) bool) {
+		for p := range packages {
+			if !yield(p) {
+				return
+			}
+		}
+	}) {
+		if !named[p] {
+			t.Errorf("README.md's How it works, host/: host/internal/%s is not named; add `%s` with what it does (its package doc)", p, p)
+		}
+	}
+	for n := range named {
+		if !packages[n] {
+			t.Errorf("README.md's How it works, host/: `%s` is no package of host/internal; correct or remove it", n)
+		}
+	}
+}
