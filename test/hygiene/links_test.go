@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -44,10 +45,11 @@ func markdownAnchors(text string) map[string]bool {
 	return anchors
 }
 
-// TestDocumentationLinksResolve: every relative link of README.md and the
-// plugins' READMEs names a file of the repository, and every #anchor a
-// heading of the file it points into, so a reader following one lands
-// where the text says.
+// TestDocumentationLinksResolve: every relative link of README.md, the
+// plugins' READMEs and docs/*.md names a file of the repository, and every
+// #anchor a heading of the file it points into, so a reader following one
+// lands where the text says (docs/performance-history.md's table of
+// contents included).
 func TestDocumentationLinksResolve(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join("..", "..")
@@ -56,7 +58,11 @@ func TestDocumentationLinksResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range plugins {
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(plugins, pages...) {
 		rel, _ := filepath.Rel(root, p)
 		docs = append(docs, rel)
 	}
@@ -108,5 +114,51 @@ func TestDocumentationLinksResolve(t *testing.T) {
 	}
 	if links == 0 {
 		t.Fatal("no relative links found; is the link pattern right?")
+	}
+}
+
+// TestPerformanceHistoryContents: the contents of
+// docs/performance-history.md list every one of its sections ("## "), in
+// order, so a round moved there from docs/performance.md is found.
+func TestPerformanceHistoryContents(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "performance-history.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed, sections []string
+	inContents, fence := false, false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+		}
+		switch {
+		case fence:
+		case line == "## Contents":
+			inContents = true
+		case strings.HasPrefix(line, "## "):
+			inContents = false
+			sections = append(sections, headingAnchor(line[3:]))
+		case inContents && strings.HasPrefix(line, "- ["):
+			if m := mdLinkRE.FindStringSubmatch(line); m != nil {
+				listed = append(listed, strings.TrimPrefix(m[1], "#"))
+			}
+		}
+	}
+	if len(sections) < 10 {
+		t.Fatalf("docs/performance-history.md has only %d sections; has its form changed?", len(sections))
+	}
+	for _, a := range sections {
+		if !slices.Contains(listed, a) {
+			t.Errorf("docs/performance-history.md: the section #%s is not in its Contents; add - [its title](#%s) in its place", a, a)
+		}
+	}
+	for _, a := range listed {
+		if !slices.Contains(sections, a) {
+			t.Errorf("docs/performance-history.md: its Contents list #%s, which is no section; correct or remove it", a)
+		}
+	}
+	if !t.Failed() && !slices.Equal(listed, sections) {
+		t.Errorf("docs/performance-history.md: its Contents are not in the order of its sections; order them as the sections are:\n%q", sections)
 	}
 }

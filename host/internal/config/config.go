@@ -430,7 +430,7 @@ func (p SitePlugin) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
 // request after the one that acknowledges its previous reply, so a batch
 // that is ready sooner shortens every key's cycle: 2 ms gave the Kafka
 // pass-through 12–15 % more messages a second than 5 ms, faster in 10 of
-// 12 alternated pairs (docs/performance.md, tenth round); 0 ms gave less.
+// 12 alternated pairs (docs/performance-history.md, tenth round); 0 ms gave less.
 const DefaultReplyLinger = 2 * time.Millisecond
 
 // Duration is a time.Duration written as "30s", "5m".
