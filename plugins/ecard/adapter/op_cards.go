@@ -163,6 +163,9 @@ func (h handler) linkCards(ctx context.Context, p linkPayload) (*sdk.HandleRespo
 		return nil, err
 	}
 	if rec.Status == statusDead {
+		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
+			return nil, err
+		}
 		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
 	}
 	now := h.a.now().UTC().Truncate(time.Second)

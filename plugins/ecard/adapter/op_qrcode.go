@@ -87,6 +87,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, err
 	}
 	if rec.Status == statusDead {
+		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
+			return nil, err
+		}
 		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
 	}
 	text, expires, err := h.cfg.sealer.Seal(rec.CardNo, validity)
@@ -146,13 +149,47 @@ func (h handler) unknownCard(field, cardNo string) (*sdk.HandleResponse, error) 
 	return invalid(field, "unknown-card", fmt.Sprintf("card %s is unknown", cardNo), detail, map[string]string{"result": "unknown-card", "cardNo": cardNo})
 }
 
+// revokedDetail says what to do with revoked card rec, whose ReplacedBy is
+// the patient's live card (see withLiveReplacement), or "".
 func revokedDetail(rec cardRecord) string {
 	d := "the card was revoked"
 	if rec.RevokedAt != nil {
 		d += " at " + rec.RevokedAt.Format(time.RFC3339)
 	}
 	if rec.ReplacedBy != "" {
-		return d + " and replaced by card " + rec.ReplacedBy + " when the patient registered again; use that card"
+		return d + "; the patient's card is now card " + rec.ReplacedBy + ", issued when the patient registered again; use that card"
 	}
 	return d + "; register the patient again to issue a new card"
+}
+
+// withLiveReplacement returns revoked card rec with ReplacedBy set to the
+// card the patient holds now: the end of the chain of replacements (a
+// replacement revoked in turn and replaced when the person registered
+// again, and so on), when that card is active; else "" (the latest card is
+// revoked too, or the chain is broken or longer than maxReplacements), and
+// the patient registers again. The record in the state is not changed; its
+// replacedBy stays the direct replacement (ecard.get shows it). A scan,
+// ecard.qrcode and ecard.link name the card to use, not a revoked one in
+// between, whose code and links would be refused in turn.
+func (h handler) withLiveReplacement(ctx context.Context, rec cardRecord) (cardRecord, error) {
+	next := rec
+	rec.ReplacedBy = ""
+	for range maxReplacements {
+		if next.ReplacedBy == "" {
+			return rec, nil
+		}
+		var err error
+		next, _, err = getCard(ctx, h.host(), next.ReplacedBy)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return rec, nil
+		}
+		if err != nil {
+			return cardRecord{}, err
+		}
+		if next.Status != statusDead {
+			rec.ReplacedBy = next.CardNo
+			return rec, nil
+		}
+	}
+	return rec, nil
 }

@@ -133,8 +133,10 @@ type scanRefusal struct {
 	IssuedAt   *time.Time `json:"issuedAt,omitempty"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-	// ReplacedBy is the card that replaced a revoked card, when its
-	// person registered again.
+	// ReplacedBy is the card the patient of a revoked card holds now: the
+	// card that replaced it when its person registered again or, when
+	// that one was revoked and replaced in turn, the last replacement; it
+	// is left out when the patient's latest card is revoked too.
 	ReplacedBy string `json:"replacedBy,omitempty"`
 }
 
@@ -208,6 +210,9 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	case err != nil:
 		return nil, err
 	case rec.Status == statusDead:
+		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
+			return nil, err
+		}
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
 			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
 	}

@@ -153,9 +153,12 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 		return nil, err
 	}
 	if rec.Status == statusDead {
+		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
+			return nil, err
+		}
 		detail := revokedDetail(rec)
 		if rec.ReplacedBy != "" {
-			detail = fmt.Sprintf("the card was replaced by card %s when the patient registered again: link the temporary card to it (ecard.link)", rec.ReplacedBy)
+			detail = fmt.Sprintf("the patient's card is now card %s, issued when the patient registered again: link the temporary card to it (ecard.link)", rec.ReplacedBy)
 		}
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), detail,
 			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})

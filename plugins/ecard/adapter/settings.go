@@ -91,7 +91,7 @@ func settings() []sdk.Setting {
 			Description: "what a scan of a temporary-card number looks up: links (the e-card it is linked to with ecard.link, and so the patient), none (only say that it is a temporary card), or the http(s) URL of a HIS service asked when there is no link (POST {\"tempCardNo\"} → {\"found\", \"patientId\", \"name\", \"idType\", \"idNumber\", \"phone\"}; see the README)",
 			Example:     "https://his.example.local/medgate/tempcard"},
 		{Name: setTempCardLookupToken, Type: sdk.SettingSecret,
-			Description: "token the HIS temporary-card lookup service (tempCardLookup set to its URL) issued to medgate, sent as Authorization: Bearer <token>; leave empty when the service asks for none. Put it here, not in the URL, which is shown in errors and the journal (without its query)",
+			Description: "token the HIS temporary-card lookup service (tempCardLookup set to its URL) issued to medgate, sent as Authorization: Bearer <token>; leave empty when the service asks for none. Refused with an http URL unless its host is this machine (localhost, 127.0.0.1, ::1): use https. Put it here, not in the URL, which is shown in errors and the journal (without its query)",
 			Example:     "env:MEDGATE_ECARD_LOOKUP_TOKEN"},
 		{Name: setLookupTimeout, Type: sdk.SettingDuration, Default: "3s",
 			Description: "time allowed for the HIS temporary-card lookup (a scan waits for it); 100ms to 30s",
@@ -262,9 +262,12 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 		his, err := parseLookup(lookup, token, timeout)
 		if err != nil {
 			ds.Error(setTempCardLookup, "format", "tempCardLookup is not links, none or a usable URL", err.Error()+"; use links, none, or the http(s) URL of the HIS lookup service")
-		} else if token != "" && tokenOK && strings.HasPrefix(his.url, "http:") {
-			ds.Warn(setTempCardLookupToken, "insecure", "tempCardLookupToken is sent over plain http",
-				"anyone on the network path can read the token: use the https URL of the HIS lookup service")
+		} else if token != "" && tokenOK && his.plain && !his.loopback {
+			// A bearer token in clear text is read by anyone on the
+			// network path and replayed to the service.
+			ds.Error(setTempCardLookupToken, "insecure", fmt.Sprintf("tempCardLookupToken would be sent over plain http to %s", his.shown),
+				"anyone on the network path could read the token and use it: set tempCardLookup to the https URL of the HIS lookup service, "+
+					"or remove the token if the service asks for none (plain http with a token is allowed only to this machine: localhost, 127.0.0.1 or ::1)")
 		}
 		cfg.tempLookup, cfg.his = lookupHIS, his
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,10 +31,14 @@ import (
 // replies, the journal and logs) only as shown: without its query, which
 // may carry a key, and it never has user info (parseLookup refuses it).
 type hisLookup struct {
-	url    string
-	shown  string
-	token  secret
-	client *http.Client
+	url   string
+	shown string
+	token secret
+	// plain is true for an http URL; loopback when its host is this
+	// machine (localhost or a loopback address), where a token sent in
+	// clear text crosses no network.
+	plain, loopback bool
+	client          *http.Client
 }
 
 // secret is a credential that never prints: fmt, JSON, text encodings and
@@ -110,7 +115,7 @@ func parseLookup(raw string, token secret, timeout time.Duration) (*hisLookup, e
 		return nil, fmt.Errorf("%s carries a user name or password (user:password@…), which would be shown wherever the URL is; "+
 			"remove it, and put the token the HIS service issued in %s", shown, setTempCardLookupToken)
 	}
-	l := &hisLookup{url: u.String(), shown: shown, token: token}
+	l := &hisLookup{url: u.String(), shown: shown, token: token, plain: u.Scheme == "http", loopback: isLoopbackHost(u.Hostname())}
 	l.client = &http.Client{Timeout: timeout, CheckRedirect: func(r *http.Request, via []*http.Request) error {
 		// The token goes only where the site sent it: no redirect to
 		// another scheme (https to http) or host (port included).
@@ -123,6 +128,18 @@ func parseLookup(raw string, token secret, timeout time.Duration) (*hisLookup, e
 		return nil
 	}}
 	return l, nil
+}
+
+// isLoopbackHost reports whether host (a URL's host without its port) is
+// this machine: the name localhost (RFC 6761) or a loopback address
+// (127.0.0.0/8, ::1). It looks nothing up, so a name that merely resolves
+// to a loopback address is not one, and neither is 0.0.0.0.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // urlCause returns the cause of a *url.Error, which quotes the whole URL,

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func FuzzOpen(f *testing.F) {
@@ -137,6 +138,58 @@ func FuzzPhone(f *testing.F) {
 		digits, plus := strings.CutPrefix(n, "+")
 		if !AcceptsInternationalPhone(idType) || !plus || !isDigits(digits) || len(digits) < 8 || strings.HasPrefix(digits, "86") {
 			t.Fatalf("checkPhone accepted %q for ID type %q, normalised to %q", phone, idType, n)
+		}
+	})
+}
+
+// FuzzValidateIdentity: whatever a registration form holds,
+// ValidateIdentityAt answers with errors that name a field, a known rule
+// and a message, never panics, and an identity it accepts has a stable
+// key, a name without control or invisible characters, and a phone that
+// NormalizePhone keeps at most MaxPhoneLen long.
+func FuzzValidateIdentity(f *testing.F) {
+	f.Add("张三丰", IDTypeResidentCard, "11010519491231002X", "", "13812345678", "2", "1949-12-31", "", "", "", 0)
+	f.Add("John Smith", IDTypePassport, "E12345678", "GBR", "+447911123456", "", "", "", "", "", 0)
+	f.Add("王五", IDTypeOther, "军字第\u200b2046号", "", "13912345678", "", "", "", "", "", 0)
+	f.Add("\ufeff李\u202e四", IDTypeHMTResidencePermit, "810000199408230021", "", "+85291234567", "1", "", "", "", "", 0)
+	f.Add("李梅之女", "", "", "", "", "2", "2026-11-24", "李梅", "11010519491231002X", "52", 1)
+	f.Add("x", "08", "USA110085061234", "", "１３８１２３４５６７８", "9", "2026-11-27", "", "", "", 10)
+	rules := map[string]bool{"required": true, "max_length": true, "characters": true, "id_type": true, "length": true, "format": true,
+		"placeholder": true, "region": true, "birth_date": true, "check_digit": true, "mismatch": true, "exclusive": true, "code": true, "range": true}
+	secret := []byte("0123456789abcdef0123")
+	f.Fuzz(func(t *testing.T, name, idType, idNumber, country, phone, gender, birth, gName, gNumber, relation string, order int) {
+		id := Identity{Name: name, IDType: idType, IDNumber: idNumber, IssuingCountry: country, Phone: phone, Gender: gender, BirthDate: birth, BirthOrder: order}
+		if gName != "" || gNumber != "" {
+			id.Guardian = &Guardian{Name: gName, IDType: IDTypeResidentCard, IDNumber: gNumber, Phone: phone, Relation: relation}
+			id.IDType, id.IDNumber, id.Phone = "", "", ""
+		}
+		errs := ValidateIdentityAt(id, testT0)
+		for _, e := range errs {
+			if !strings.HasPrefix(e.Field, "$.") || !rules[e.Rule] || e.Message == "" {
+				t.Fatalf("error %+v: want a $. field, a known rule and a message", e)
+			}
+		}
+		if len(errs) > 0 {
+			return
+		}
+		names := []string{id.Name}
+		if id.Guardian != nil {
+			names = append(names, id.Guardian.Name)
+		}
+		for _, n := range names {
+			if strings.IndexFunc(n, unicode.IsControl) >= 0 || invisibleRune(n) >= 0 {
+				t.Fatalf("accepted the name %q with a control or invisible character", n)
+			}
+		}
+		k1, err := IdentityKey(secret, id)
+		if err != nil {
+			t.Fatalf("accepted identity %+v has no key: %v", id, err)
+		}
+		if k2, _ := IdentityKey(secret, id); k2 != k1 {
+			t.Fatalf("the key of %+v is not stable", id)
+		}
+		if p := NormalizePhone(id.Phone); len(p) > MaxPhoneLen {
+			t.Fatalf("accepted phone %q normalises to %q", id.Phone, p)
 		}
 	})
 }

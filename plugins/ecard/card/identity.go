@@ -453,6 +453,12 @@ func checkName(field, name string) *FieldError {
 		return fe("required", "name is required; enter the name exactly as on the ID document")
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return fe("characters", "name contains control or invalid characters; retype it")
+	case invisibleRune(name) >= 0:
+		// Pasted from a spreadsheet (a byte-order mark), a web page or a
+		// chat (a zero-width space, a bidi control): the name looks the
+		// same without it, but is not, and a bidi control shows it in
+		// another order.
+		return fe("characters", "name contains an invisible formatting character (U+%04X), usually pasted along with the text; retype the name", invisibleRune(name))
 	case strings.ContainsRune(name, utf8.RuneError):
 		// What is left of a name sent in GBK or GB 18030 as if it were
 		// UTF-8: registered, the card would keep it for good.
@@ -591,6 +597,11 @@ func validateIDNumber(idType, num string) (*ricInfo, *FieldError) {
 		if utf8.RuneCountInString(num) > 30 || strings.IndexFunc(num, unicode.IsControl) >= 0 {
 			return nil, fe("format", "a document number is at most 30 printable characters; copy it from the document")
 		}
+		if r := invisibleRune(num); r >= 0 {
+			// The number keys the person as it is: pasted with it and
+			// typed without, one person would get two cards.
+			return nil, fe("format", "the document number contains an invisible formatting character (U+%04X), usually pasted along with the text; type the number as on the document", r)
+		}
 	}
 	if isPlaceholder(num) {
 		// These types have no check character, so a placeholder passes
@@ -601,6 +612,21 @@ func validateIDNumber(idType, num string) (*ricInfo, *FieldError) {
 			"or register a newborn under its guardian; a patient without a document keeps a temporary card (临时卡)")
 	}
 	return nil, nil
+}
+
+// invisibleRune returns the first invisible formatting character of s
+// (Unicode category Cf: a byte-order mark, a zero-width space or joiner, a
+// bidi mark, embedding, override or isolate, a soft hyphen, …), or -1 when
+// there is none. Text pasted from a spreadsheet, a web page or a chat
+// brings them along; they do not show, so two strings that look alike
+// would not be equal.
+func invisibleRune(s string) rune {
+	for _, r := range s {
+		if unicode.Is(unicode.Cf, r) {
+			return r
+		}
+	}
+	return -1
 }
 
 // isPlaceholder reports whether a normalized document number of a type

@@ -218,6 +218,32 @@ func TestValidateIdentity(t *testing.T) {
 		"passport placeholder": {id: with(func(id *Identity) { id.IssuingCountry = "GBR"; id.IDType, id.IDNumber = IDTypePassport, "xxxxx" }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "placeholder", Message: "placeholder"},
 		}},
+		// Invisible format characters (Unicode Cf) come along when a name
+		// or number is pasted from a spreadsheet, a web page or a chat:
+		// the text looks the same, so the same person registered once
+		// with them and once without would not be the same, and a bidi
+		// control makes a name show other than it is.
+		"name with a byte-order mark": {id: with(func(id *Identity) { id.Name = "\uFEFF张三" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "invisible"},
+		}},
+		"name with a zero-width space": {id: with(func(id *Identity) { id.Name = "张\u200B三" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "invisible"},
+		}},
+		"name with a right-to-left override": {id: with(func(id *Identity) { id.Name = "张\u202E丰三" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "invisible"},
+		}},
+		"name of a zero-width space only": {id: with(func(id *Identity) { id.Name = "\u200B" }), want: []FieldError{
+			{Field: "$.name", Rule: "characters", Message: "invisible"},
+		}},
+		"guardian name with a zero-width space": {id: Identity{Name: "李梅之女", Gender: GenderFemale, BirthDate: "2026-11-24", BirthOrder: 1,
+			Guardian: &Guardian{Name: "李\u200B梅", IDType: IDTypeResidentCard, IDNumber: "11010519491231002X", Phone: "13812345678", Relation: "52"}},
+			want: []FieldError{{Field: "$.guardian.name", Rule: "characters", Message: "invisible"}}},
+		"other with a zero-width space": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "军字第\u200B123号" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "invisible"},
+		}},
+		"other with a byte-order mark": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "\uFEFFAB12345" }), want: []FieldError{
+			{Field: "$.idNumber", Rule: "format", Message: "invisible"},
+		}},
 		"other with a digit":      {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "军字第1号" })},
 		"other of two characters": {id: with(func(id *Identity) { id.IDType, id.IDNumber = IDTypeOther, "A1" })},
 	}
