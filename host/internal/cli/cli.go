@@ -46,7 +46,7 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return checkConfig(ctx, args, stdout)
 		}},
-	{"send", "[-config FILE] -site S -type T (-payload JSON | -payload-file F) [-key K] [-id ID] [-occurred-at T] [-timeout D]",
+	{"send", "[-config FILE] [-brokers B] -site S -type T (-payload JSON | -payload-file F) [-format json|hl7v2] [-key K] [-id ID] [-occurred-at T] [-timeout D]",
 		"put one message on the request topic and print its reply",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return send(ctx, args, stdout) }},
 	{"reload", "[-config FILE]", "ask the running medgate to reload its configuration (same as SIGHUP)",

@@ -15,7 +15,9 @@ import (
 
 // metricRE finds a metric defined in Go source: its name and, for a
 // vector, its label names.
-var metricRE = regexp.MustCompile(`Name:\s*"(medgate_[a-z0-9_]+)",\s*Help:\s*"(?:[^"\\]|\\.)*",?\s*\},\s*(?:\[\]string\{([^}]*)\})?`)
+// Fields after Help (a histogram's Buckets, say) are skipped up to the
+// options' closing brace.
+var metricRE = regexp.MustCompile(`Name:\s*"(medgate_[a-z0-9_]+)",\s*Help:\s*"(?:[^"\\]|\\.)*",?(?:[^{}]|\{[^{}]*\})*?\},\s*(?:\[\]string\{([^}]*)\})?`)
 
 // definedMetrics scans the host's Go sources (tests left out) for the
 // metrics medgate registers: name → label names.
