@@ -54,6 +54,12 @@ type sqlStore struct {
 	// closed is set by Close: every error from then on is ErrClosed
 	// (see errorf).
 	closed atomic.Bool
+	// dir is the SQLite database's directory, named by the errors of
+	// writes it refuses ("" on PostgreSQL).
+	dir string
+	// refusals tracks the writes the database refuses (ErrRefused), for
+	// Ping and WithRefusals.
+	refusals refusals
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -117,20 +123,32 @@ func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q que
 // of its kind (row: *beginRow, *finishRow; see mergeWrites); fn does the
 // same write alone.
 func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
+	var err error
 	if s.group == nil {
-		return fn(ctx, s.w)
+		err = fn(ctx, s.w)
+	} else {
+		err = s.group.write(ctx, row, fn)
 	}
-	return s.group.write(ctx, row, fn)
+	if err == nil {
+		s.refusals.wrote()
+	}
+	return err
 }
 
 // writeLocking is write for a write of rows of shared tables (plugin
 // state, sequences), named by locks (see committer.lock). It may run in a
 // transaction with others' writes.
 func (s *sqlStore) writeLocking(ctx context.Context, locks []int64, fn func(ctx context.Context, q querier) error) error {
+	var err error
 	if s.group == nil {
-		return fn(ctx, s.w)
+		err = fn(ctx, s.w)
+	} else {
+		err = s.group.writeLocking(ctx, nil, locks, fn)
 	}
-	return s.group.writeLocking(ctx, nil, locks, fn)
+	if err == nil {
+		s.refusals.wrote()
+	}
+	return err
 }
 
 // stateLock and sequenceLock are the rowLock ids of a plugin state entry
@@ -196,6 +214,12 @@ func (s *sqlStore) errorf(format string, args ...any) error {
 	var le *lockedError
 	if s.busy > 0 && sqliteLocked(err) && !errors.As(err, &le) {
 		err = &lockedError{err: err, db: s.db, busy: s.busy}
+	}
+	if !s.closed.Load() && !errors.Is(err, ErrRefused) {
+		if re := refusal(err, s.dir); re != nil {
+			s.refusals.refuse(re)
+			err = re
+		}
 	}
 	return fmt.Errorf("store: %s: %w", s.d.name, err)
 }
@@ -1220,8 +1244,15 @@ func (s *sqlStore) whole(op string) string {
 	return op + " " + s.db
 }
 
-// Ping implements [Store.Ping].
+// Ping implements [Store.Ping]. Besides the connections, it reports a
+// write the database refused (ErrRefused: disk full, read-only, I/O
+// error) with its cause and fix, while no write has succeeded since and
+// for refusalShown at most.
 func (s *sqlStore) Ping(ctx context.Context) error {
+	if r := s.refusals.current(time.Now()); r != nil {
+		return fmt.Errorf("store: %s: %w since %s (the last refused write was at %s): %s: %s (%v)", s.d.name, ErrRefused,
+			r.since.UTC().Format(time.RFC3339), r.at.UTC().Format(time.RFC3339), r.err.reason, r.err.fix, r.err.err)
+	}
 	if err := s.w.PingContext(ctx); err != nil {
 		return s.errorf("%s: %w", s.whole("ping"), err)
 	}
