@@ -111,33 +111,45 @@ func sqliteReadOnly(err error, dir string) *refusedError {
 		fix: "make the directory and its files writable again by medgate's user (mode 0700 and 0600), or remount the filesystem read-write (see the kernel log, dmesg, for why it went read-only); medgate writes again by itself"}
 }
 
-// refusalShown is how long Ping (and so /readyz) reports the last refused
-// write when no write has succeeded since: long enough to outlast the
-// retries of the messages waiting (the Kafka consumer's backoff reaches
-// 10s), short enough that a store no one writes to is not reported
-// refusing writes for ever.
-const refusalShown = time.Minute
+// RefusalWindow is how long a refused write is reported (Ping, and so
+// /readyz; Refused) after it: the database refuses writes as long as
+// writes keep being refused within it. It is longer than the Kafka
+// consumer's longest backoff (10s), so that a message waiting for the
+// store renews the report before it lapses, and short enough that the
+// report ends soon after the cause is gone. A write succeeding does not
+// end it at once: a database may refuse some writes and not others (a
+// table that must grow, another that need not), and the report would
+// come and go with each.
+const RefusalWindow = 15 * time.Second
 
-// refused is the last write the database refused, for Ping.
+// refused is the last write the database refused.
 type refused struct {
-	since time.Time // the first refusal with no write succeeding since
+	since time.Time // the first refusal of those within RefusalWindow of each other
 	at    time.Time
 	err   *refusedError
 }
 
 // refusals tracks the writes the database refuses (see sqlStore.refusals).
 type refusals struct {
-	last atomic.Pointer[refused] // nil when the last write succeeded
-	// hook, when set (WithRefusals), is told of each refused write, and
-	// with nil of the first write that succeeds after one.
+	last atomic.Pointer[refused]
+	// hook, when set (WithRefusals), is told of each refused write.
 	hook func(err error)
+	// now is the clock (nil: time.Now; tests).
+	now func() time.Time
+}
+
+func (r *refusals) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
 }
 
 // refuse records a write refused with e.
 func (r *refusals) refuse(e *refusedError) {
-	now := time.Now()
+	now := r.clock()
 	since := now
-	if prev := r.last.Load(); prev != nil && now.Sub(prev.at) <= refusalShown {
+	if prev := r.last.Load(); prev != nil && now.Sub(prev.at) <= RefusalWindow {
 		since = prev.since
 	}
 	r.last.Store(&refused{since: since, at: now, err: e})
@@ -146,30 +158,41 @@ func (r *refusals) refuse(e *refusedError) {
 	}
 }
 
-// wrote records a write that succeeded.
-func (r *refusals) wrote() {
-	if r.last.Load() == nil {
-		return
-	}
-	if r.last.Swap(nil) != nil && r.hook != nil {
-		r.hook(nil)
-	}
-}
-
-// current returns the last refusal if no write has succeeded since and it
-// is recent (refusalShown), else nil.
-func (r *refusals) current(now time.Time) *refused {
+// current returns the last refusal if it is within RefusalWindow, else nil.
+func (r *refusals) current() *refused {
 	last := r.last.Load()
-	if last == nil || now.Sub(last.at) > refusalShown {
+	if last == nil || r.clock().Sub(last.at) > RefusalWindow {
 		return nil
 	}
 	return last
 }
 
 // WithRefusals has f told of every write the database refuses (an error
-// holding ErrRefused; see Refusal), and, with nil, of the first write that
-// succeeds after one. f must be quick and safe for concurrent use: it runs
-// on the writer's goroutine.
+// holding ErrRefused; see Refusal). f must be quick and safe for
+// concurrent use: it runs on the writer's goroutine.
 func WithRefusals(f func(err error)) Option {
 	return func(o *options) { o.refusals = f }
 }
+
+// Refuser is implemented by both engines: Refused tells whether the
+// database refuses writes now, as Ping does, without asking the database.
+type Refuser interface {
+	// Refused returns when the database last refused a write, and that
+	// write's error (holding ErrRefused), if that was within
+	// RefusalWindow (as Ping reports it); else a zero time and nil.
+	Refused() (at time.Time, err error)
+}
+
+// Refused implements [Refuser].
+func (s *sqlStore) Refused() (time.Time, error) {
+	r := s.refusals.current()
+	if r == nil {
+		return time.Time{}, nil
+	}
+	return r.at, fmt.Errorf("store: %s: %w", s.d.name, r.err)
+}
+
+var (
+	_ Refuser = (*SQLite)(nil)
+	_ Refuser = (*Postgres)(nil)
+)

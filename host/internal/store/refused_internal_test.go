@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // capPages caps the database at its current size on the store's writing
@@ -71,9 +72,10 @@ func (l *refusalLog) all() []error {
 // TestSQLiteRefusesWrites: a write SQLite refuses because the database
 // cannot grow (SQLITE_FULL, as on a full disk) or has become read-only
 // (SQLITE_READONLY) fails with an error holding ErrRefused that says the
-// cause, where, and the fix; Ping (/readyz) reports it, WithRefusals
-// hears of it; once the cause is gone the same write succeeds without
-// reopening the store, Ping is nil again and WithRefusals hears nil.
+// cause, where, and the fix; Ping (/readyz) and Refused report it,
+// WithRefusals hears of it; once the cause is gone the same write
+// succeeds without reopening the store, and Ping is nil again once no
+// write was refused for RefusalWindow.
 func TestSQLiteRefusesWrites(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -111,6 +113,9 @@ func TestSQLiteRefusesWrites(t *testing.T) {
 			if perr == nil {
 				t.Fatal("Ping while the database refuses writes: nil")
 			}
+			if at, rerr := s.Refused(); !errors.Is(rerr, ErrRefused) || at.IsZero() {
+				t.Errorf("Refused while the database refuses writes: %v, %v", at, rerr)
+			}
 			for _, want := range append(tc.want, dir) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("BeginMessage's error %q does not say %q", err, want)
@@ -133,11 +138,18 @@ func TestSQLiteRefusesWrites(t *testing.T) {
 			if err := s.FinishMessage(ctx, m.ID, "ok", []byte(`{}`), 1); err != nil {
 				t.Fatalf("FinishMessage once the database takes writes again: %v", err)
 			}
-			if err := s.Ping(ctx); err != nil {
-				t.Errorf("Ping once writes succeed again: %v", err)
+			if n := len(heard.all()); n != 1 {
+				t.Errorf("WithRefusals heard %d refusals, want 1", n)
 			}
-			if got := heard.all(); got[len(got)-1] != nil {
-				t.Errorf("WithRefusals heard %v last, want nil (writes succeed again)", got[len(got)-1])
+			if err := s.Ping(ctx); !errors.Is(err, ErrRefused) {
+				t.Errorf("Ping within RefusalWindow of the refusal: %v, want it reported still", err)
+			}
+			s.refusals.now = func() time.Time { return time.Now().Add(RefusalWindow + time.Second) }
+			if err := s.Ping(ctx); err != nil {
+				t.Errorf("Ping once no write was refused for RefusalWindow: %v", err)
+			}
+			if at, err := s.Refused(); err != nil || !at.IsZero() {
+				t.Errorf("Refused once no write was refused for RefusalWindow: %v, %v", at, err)
 			}
 		})
 	}

@@ -58,7 +58,7 @@ type sqlStore struct {
 	// writes it refuses ("" on PostgreSQL).
 	dir string
 	// refusals tracks the writes the database refuses (ErrRefused), for
-	// Ping and WithRefusals.
+	// Ping, Refused and WithRefusals.
 	refusals refusals
 }
 
@@ -123,32 +123,20 @@ func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, q que
 // of its kind (row: *beginRow, *finishRow; see mergeWrites); fn does the
 // same write alone.
 func (s *sqlStore) writeAs(ctx context.Context, row any, fn func(ctx context.Context, q querier) error) error {
-	var err error
 	if s.group == nil {
-		err = fn(ctx, s.w)
-	} else {
-		err = s.group.write(ctx, row, fn)
+		return fn(ctx, s.w)
 	}
-	if err == nil {
-		s.refusals.wrote()
-	}
-	return err
+	return s.group.write(ctx, row, fn)
 }
 
 // writeLocking is write for a write of rows of shared tables (plugin
 // state, sequences), named by locks (see committer.lock). It may run in a
 // transaction with others' writes.
 func (s *sqlStore) writeLocking(ctx context.Context, locks []int64, fn func(ctx context.Context, q querier) error) error {
-	var err error
 	if s.group == nil {
-		err = fn(ctx, s.w)
-	} else {
-		err = s.group.writeLocking(ctx, nil, locks, fn)
+		return fn(ctx, s.w)
 	}
-	if err == nil {
-		s.refusals.wrote()
-	}
-	return err
+	return s.group.writeLocking(ctx, nil, locks, fn)
 }
 
 // stateLock and sequenceLock are the rowLock ids of a plugin state entry
@@ -1246,10 +1234,9 @@ func (s *sqlStore) whole(op string) string {
 
 // Ping implements [Store.Ping]. Besides the connections, it reports a
 // write the database refused (ErrRefused: disk full, read-only, I/O
-// error) with its cause and fix, while no write has succeeded since and
-// for refusalShown at most.
+// error) within the last RefusalWindow, with its cause and fix.
 func (s *sqlStore) Ping(ctx context.Context) error {
-	if r := s.refusals.current(time.Now()); r != nil {
+	if r := s.refusals.current(); r != nil {
 		return fmt.Errorf("store: %s: %w since %s (the last refused write was at %s): %s: %s (%v)", s.d.name, ErrRefused,
 			r.since.UTC().Format(time.RFC3339), r.at.UTC().Format(time.RFC3339), r.err.reason, r.err.fix, r.err.err)
 	}

@@ -8,6 +8,12 @@
 // Both run the same versioned migrations at Open and pass the same
 // conformance suite (storetest).
 //
+// A write the database refuses for a cause that lasts (its disk full, its
+// files or server read-only, writing to disk failing) fails with an error
+// holding ErrRefused that names the cause, where, and the fix; Ping reports
+// it for RefusalWindow, WithRefusals hears of it, and the same write
+// succeeds once the cause is gone, without reopening the store.
+//
 // Times are kept to the microsecond and returned in UTC. Prefixes
 // (StateScan, ListMessages, SearchMessages) are literal and keys sort in
 // byte order on both engines, whatever a PostgreSQL database's default
@@ -250,7 +256,9 @@ type Store interface {
 	// Console users and the append-only audit log (access.go).
 	accessStore
 
-	// Ping checks the connection (for /readyz).
+	// Ping checks the connection (for /readyz), and reports a write the
+	// database refused (ErrRefused: disk full, read-only, I/O error)
+	// within the last RefusalWindow, with its cause and fix.
 	Ping(ctx context.Context) error
 	// Close releases the engine.
 	Close() error
