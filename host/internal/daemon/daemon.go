@@ -60,6 +60,7 @@ type Daemon struct {
 	retired  sync.WaitGroup
 
 	store    store.Store
+	refusals *storeRefusals  // the writes the store refuses, made loud
 	arts     *artifact.Store // files plugins hand over (artifacts.dir)
 	maps     mapping.Mappings
 	embedded *bus.Embedded
@@ -142,10 +143,16 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		}
 	}()
 
-	if d.store, err = openStore(ctx, cfg); err != nil {
+	// A write the store refuses (disk full, read-only) is an ALERT once a
+	// minute and counted, not a warning per message.
+	d.refusals = newStoreRefusals(log, time.Now)
+	if d.store, err = openStore(ctx, cfg, store.WithRefusals(d.refusals.heard)); err != nil {
 		return nil, err
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
+	if err := d.refusals.register(d.metrics.Registry); err != nil {
+		return nil, err
+	}
 	d.services = hostsvc.New(d.store, cfg.Kafka.Topics.Events)
 	d.services.SetLimits(pluginLimits(cfg))
 	d.services.SetRefusals(log, d.metrics.WriteRefused)

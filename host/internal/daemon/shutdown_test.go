@@ -38,6 +38,16 @@ func (f handlerFunc) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.H
 // counts the HTTP requests being served.
 func runningDaemon(t *testing.T, h pipeline.Handler) (d *Daemon, inflight *atomic.Int64) {
 	t.Helper()
+	st, err := store.Open(t.Context(), store.DriverSQLite, filepath.Join(t.TempDir(), "medgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runningDaemonOn(t, h, st, slog.New(slog.DiscardHandler))
+}
+
+// runningDaemonOn is runningDaemon on store st, logging to log.
+func runningDaemonOn(t *testing.T, h pipeline.Handler, st store.Store, log *slog.Logger) (d *Daemon, inflight *atomic.Int64) {
+	t.Helper()
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -47,12 +57,7 @@ func runningDaemon(t *testing.T, h pipeline.Handler) (d *Daemon, inflight *atomi
 	if err := bus.EnsureTopics(t.Context(), cfg, []string{"requests"}, 1, 1); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.Context(), store.DriverSQLite, filepath.Join(t.TempDir(), "medgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	d = &Daemon{log: log, store: st}
+	d = &Daemon{log: log, store: st, busCfg: cfg}
 	if d.producer, err = bus.NewProducer(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,10 @@ import (
 // openStore opens the configured store engine with the encryption keys of
 // store.encryption, refusing values stored plain when
 // store.encryption.refusePlain is set, and journal entries not bound to
-// their row when store.encryption.refuseUnboundJournal is. SQLite creates
+// their row when store.encryption.refuseUnboundJournal is, and the
+// options more. SQLite creates
 // its directory (mode 0700) and files (mode 0600) itself.
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, more ...store.Option) (store.Store, error) {
 	keys, err := cfg.StoreKeys()
 	if err != nil {
 		return nil, err
@@ -22,7 +23,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	for i, k := range keys {
 		sk[i] = store.Key{ID: k.ID, Secret: k.Key}
 	}
-	opts := []store.Option{store.WithKeys(sk...)}
+	opts := append([]store.Option{store.WithKeys(sk...)}, more...)
 	if e := cfg.Store.Encryption; e != nil && e.RefusePlain {
 		opts = append(opts, store.WithRefusePlain())
 	}

@@ -222,10 +222,17 @@ func (g *Ingress) Process(ctx context.Context, in pipeline.Input) (*message.Repl
 // The message is accepted now: a store read failing meanwhile does not
 // end the wait (the client would be told its message could not be
 // finished, while the cluster completes it); the ingress reads again
-// until the outcome comes or the client's time is up.
+// until the outcome comes or the client's time is up. A store refusing
+// writes (store.Refuser: its disk full, read-only) does end it, once a
+// write was refused after the message was queued: the message waits
+// unfinished until the store takes writes again, which no client should
+// wait for; the error, the store's (DependencyError), says so, and the
+// client sends the message again with the same id later.
 func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) (*message.Reply, error) {
 	topic := g.topic
 	poll := firstPoll
+	queued := time.Now()
+	refuser, _ := g.store.(store.Refuser)
 	var readErr error
 	for {
 		t := time.NewTimer(poll)
@@ -240,6 +247,11 @@ func (g *Ingress) wait(ctx context.Context, id string, value []byte, w *waiter) 
 			}
 			return nil, fmt.Errorf("message %q is queued on %s and will be completed; its outcome was not ready in time: %w", id, topic, ctx.Err())
 		case <-t.C:
+		}
+		if refuser != nil {
+			if at, err := refuser.Refused(); err != nil && !at.Before(queued) {
+				return nil, storeErr(fmt.Errorf("message %q is queued on %s and will be completed once the store takes writes again: %w", id, topic, err))
+			}
 		}
 		if poll < maxPoll && w.here.Load() {
 			// Processed here (Taken): Done brings the reply. Under load

@@ -80,6 +80,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	p := &Postgres{sqlStore: sqlStore{d: postgresDialect, w: db, r: db, seal: seal}, pool: pool}
+	p.refusals.hook = optionsFrom(opts).refusals
 	if err := db.PingContext(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("store: postgres: connect to %s:%d database %q: %w",

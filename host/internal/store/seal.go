@@ -32,6 +32,8 @@ type options struct {
 	refuseUnbound bool
 	// busyTimeout replaces sqliteBusyTimeout when set (tests).
 	busyTimeout time.Duration
+	// refusals is told of refused writes (WithRefusals).
+	refusals func(err error)
 }
 
 // withBusyTimeout sets how long SQLite waits for another connection's lock

@@ -104,7 +104,8 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		seal = &sealer{} // no key: it only compresses
 	}
 	seal.compress = true // see sealer.compress
-	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal, busy: busyTimeout}}
+	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal, busy: busyTimeout, dir: filepath.Dir(abs)}}
+	s.refusals.hook = optionsFrom(opts).refusals
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
 		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")
 	if err != nil {

@@ -54,6 +54,12 @@ type sqlStore struct {
 	// closed is set by Close: every error from then on is ErrClosed
 	// (see errorf).
 	closed atomic.Bool
+	// dir is the SQLite database's directory, named by the errors of
+	// writes it refuses ("" on PostgreSQL).
+	dir string
+	// refusals tracks the writes the database refuses (ErrRefused), for
+	// Ping, Refused and WithRefusals.
+	refusals refusals
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -196,6 +202,12 @@ func (s *sqlStore) errorf(format string, args ...any) error {
 	var le *lockedError
 	if s.busy > 0 && sqliteLocked(err) && !errors.As(err, &le) {
 		err = &lockedError{err: err, db: s.db, busy: s.busy}
+	}
+	if !s.closed.Load() && !errors.Is(err, ErrRefused) {
+		if re := refusal(err, s.dir); re != nil {
+			s.refusals.refuse(re)
+			err = re
+		}
 	}
 	return fmt.Errorf("store: %s: %w", s.d.name, err)
 }
@@ -1220,8 +1232,14 @@ func (s *sqlStore) whole(op string) string {
 	return op + " " + s.db
 }
 
-// Ping implements [Store.Ping].
+// Ping implements [Store.Ping]. Besides the connections, it reports a
+// write the database refused (ErrRefused: disk full, read-only, I/O
+// error) within the last RefusalWindow, with its cause and fix.
 func (s *sqlStore) Ping(ctx context.Context) error {
+	if r := s.refusals.current(); r != nil {
+		return fmt.Errorf("store: %s: %w since %s (the last refused write was at %s): %s: %s (%v)", s.d.name, ErrRefused,
+			r.since.UTC().Format(time.RFC3339), r.at.UTC().Format(time.RFC3339), r.err.reason, r.err.fix, r.err.err)
+	}
 	if err := s.w.PingContext(ctx); err != nil {
 		return s.errorf("%s: %w", s.whole("ping"), err)
 	}

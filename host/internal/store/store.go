@@ -11,8 +11,8 @@
 // A write the database refuses for a cause that lasts (its disk full, its
 // files or server read-only, writing to disk failing) fails with an error
 // holding ErrRefused that names the cause, where, and the fix; Ping reports
-// it, WithRefusals hears of it, and the same write succeeds once the cause
-// is gone, without reopening the store.
+// it for RefusalWindow, WithRefusals hears of it, and the same write
+// succeeds once the cause is gone, without reopening the store.
 //
 // Times are kept to the microsecond and returned in UTC. Prefixes
 // (StateScan, ListMessages, SearchMessages) are literal and keys sort in
@@ -257,9 +257,8 @@ type Store interface {
 	accessStore
 
 	// Ping checks the connection (for /readyz), and reports a write the
-	// database refused (ErrRefused: disk full, read-only, I/O error) with
-	// its cause and fix while no write has succeeded since (for a minute
-	// at most: the writes waiting are retried well within it).
+	// database refused (ErrRefused: disk full, read-only, I/O error)
+	// within the last RefusalWindow, with its cause and fix.
 	Ping(ctx context.Context) error
 	// Close releases the engine.
 	Close() error

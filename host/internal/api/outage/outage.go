@@ -1,6 +1,7 @@
 // Package outage tells a transient outage of the store (its database
 // server down or unreachable, the connection lost, the database locked or
-// too slow to answer, the store closed at shutdown) or of Kafka (the brokers unreachable, a partition
+// too slow to answer, refusing writes because its disk is full or it has
+// become read-only, the store closed at shutdown) or of Kafka (the brokers unreachable, a partition
 // without a leader for now, a request timed out, the producer closed at
 // shutdown: Kafka) from medgate's own failures, for the admin API, the
 // HTTP ingress and the console: an outage is answered 503 with
@@ -65,6 +66,12 @@ const (
 	reasonFull        = "the database server has no free connection"
 	reasonConflict    = "a transaction conflicted with another one (deadlock or serialization failure)"
 	reasonStoreClosed = "the instance is shutting down and has closed it"
+	// The database refuses writes (store.ErrRefused) until an operator
+	// acts; the messages waiting are processed once it takes them again.
+	reasonDiskFull = "it refuses writes: its disk is full"
+	reasonReadOnly = "it refuses writes: it has become read-only"
+	reasonWriteIO  = "it refuses writes: writing to its disk fails"
+	reasonRefused  = "it refuses writes"
 )
 
 // transientStates are the PostgreSQL SQLSTATEs (and classes, two
@@ -80,6 +87,8 @@ var transientStates = map[string]string{
 	"40P01": reasonConflict,    // deadlock_detected
 	"55P03": reasonLocked,      // lock_not_available
 	"57014": reasonSlow,        // query_canceled: statement_timeout
+	"53100": reasonDiskFull,    // disk_full
+	"58030": reasonWriteIO,     // io_error
 }
 
 // Database reports whether err holds an error a database driver marks as
@@ -87,7 +96,10 @@ var transientStates = map[string]string{
 // PostgreSQL error of a transient SQLSTATE (connection exception,
 // shutdown, failover, too many connections, deadlock, serialization
 // failure, lock not available, statement timeout), or a PostgreSQL
-// connection that failed or was lost; or store.ErrClosed, the store's
+// connection that failed or was lost; a write the database refuses
+// until an operator acts (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
+// PostgreSQL disk_full and io_error, store.ErrRefused): the request can
+// be sent again, and succeeds once space is freed; or store.ErrClosed, the store's
 // own error once it is closed at shutdown (a client sends the request
 // again, to this instance once it is back or to another). It suits
 // errors that may come from several dependencies (the store and Kafka):
@@ -104,6 +116,12 @@ func Database(err error) (Outage, bool) {
 		switch se.Code() & 0xff {
 		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED, whatever the extended code
 			return Outage{storeSQLite, reasonLocked}, true
+		case 13: // SQLITE_FULL
+			return Outage{storeSQLite, reasonDiskFull}, true
+		case 8: // SQLITE_READONLY
+			return Outage{storeSQLite, reasonReadOnly}, true
+		case 10: // SQLITE_IOERR, whatever the extended code
+			return Outage{storeSQLite, reasonWriteIO}, true
 		}
 		return Outage{}, false
 	}
@@ -118,6 +136,10 @@ func Database(err error) (Outage, bool) {
 			return Outage{storePostgres, r}, true
 		}
 		return Outage{}, false
+	}
+	if errors.Is(err, store.ErrRefused) {
+		// The store's own sync of its files failed (disk full, read-only).
+		return Outage{storeAny, reasonRefused}, true
 	}
 	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
 		return Outage{storePostgres, reasonUnreachable}, true

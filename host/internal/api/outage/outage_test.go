@@ -63,6 +63,41 @@ func sqliteErrors(t *testing.T) (busy, constraint error) {
 	return fmt.Errorf("store: sqlite: insert: %w", err), constraint
 }
 
+// sqliteRefusals returns the real errors of writes SQLite refuses: a
+// database that cannot grow (SQLITE_FULL, as on a full disk) and one that
+// accepts only reads (SQLITE_READONLY).
+func sqliteRefusals(t *testing.T) (full, readOnly error) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	var pages int64
+	if err := db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = db.ExecContext(ctx, `INSERT INTO t VALUES (zeroblob(65536))`); err == nil {
+		t.Fatal("a database at its max_page_count grew")
+	}
+	full = fmt.Errorf("store: sqlite: insert: %w", err)
+	if _, err := db.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = db.ExecContext(ctx, `DELETE FROM t`); err == nil {
+		t.Fatal("a query_only connection wrote")
+	}
+	return full, fmt.Errorf("store: sqlite: delete: %w", err)
+}
+
 // fakePostgres is a PostgreSQL server that answers every connection with
 // serve, through pgproto3 (the protocol pgx speaks).
 func fakePostgres(t *testing.T, serve func(be *pgproto3.Backend, c net.Conn)) string {
@@ -150,6 +185,7 @@ func refusedPort(t *testing.T) string {
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	busy, constraint := sqliteErrors(t)
+	full, readOnly := sqliteRefusals(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	_, refused := pgconn.Connect(ctx, "postgres://medgate:s3cret@"+refusedPort(t)+"/his?sslmode=disable&connect_timeout=5")
@@ -183,6 +219,11 @@ func TestClassify(t *testing.T) {
 		"bad connection":                            {err: fmt.Errorf("store: postgres: %w", driver.ErrBadConn), store: true, dependency: storeAny, reason: reasonUnreachable},
 		"connection refused (network)":              {err: fmt.Errorf("store: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), store: true, dependency: storeAny, reason: reasonUnreachable},
 		"connection reset":                          {err: syscall.ECONNRESET, store: true, dependency: storeAny, reason: reasonUnreachable},
+		"SQLite disk full":                          {err: full, database: true, store: true, dependency: storeSQLite, reason: reasonDiskFull},
+		"SQLite read-only":                          {err: readOnly, database: true, store: true, dependency: storeSQLite, reason: reasonReadOnly},
+		"PostgreSQL disk full":                      {err: fmt.Errorf("store: postgres: %w", &pgconn.PgError{Code: "53100"}), database: true, store: true, dependency: storePostgres, reason: reasonDiskFull},
+		"PostgreSQL I/O error":                      {err: &pgconn.PgError{Code: "58030"}, database: true, store: true, dependency: storePostgres, reason: reasonWriteIO},
+		"the store refuses writes (sync failed)":    {err: fmt.Errorf("store: sqlite: finish message: commit: sync to disk: %w", fmt.Errorf("%w: x", store.ErrRefused)), database: true, store: true, dependency: storeAny, reason: reasonRefused},
 		"PostgreSQL wrong password":                 {err: postgresError(t, refuse("28P01"), false)},
 		"PostgreSQL unique violation":               {err: &pgconn.PgError{Code: "23505"}},
 		"SQLite constraint":                         {err: constraint},
