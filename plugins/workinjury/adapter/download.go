@@ -1367,6 +1367,12 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	}
 	records := make([]map[string]any, 0, len(st.Records))
 	withStay := st.Code == "GYD102" && feedbackHasStay(c)
+	// A record handed out twice in the batch (two changes of it between
+	// downloads) is fed back once: GYU008 acknowledges records by their
+	// unique id, and a feedback naming one twice is refused, which would
+	// leave the batch unacknowledged for good. Its flag is 0 if any copy
+	// could not be delivered, so that it is offered again.
+	seen := map[string]int{}
 	for i, raw := range st.Records {
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -1376,12 +1382,21 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		if id == "" {
 			id = fmt.Sprintf("#%d", i)
 		}
+		fk := failureKey(st.Code, rec, id)
+		reason, bad := failedReason(pr.Failed, fk, id)
+		if j, dup := seen[fk]; dup {
+			if bad {
+				records[j]["result_flag"], records[j]["fail_reason"] = "0", truncate(reason, 200)
+			}
+			continue
+		}
+		seen[fk] = len(records)
 		r := map[string]any{"record_id": id, "result_flag": "1"}
 		if y := str(rec, "ykc700"); withStay && y != "" {
 			// Details of two stays may share a detail_no in one batch.
 			r["ykc700"] = y
 		}
-		if reason, bad := failedReason(pr.Failed, failureKey(st.Code, rec, id), id); bad {
+		if bad {
 			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
 		}
 		records = append(records, r)
