@@ -17,8 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // The download workflow (DESIGN.md guarantee 4) for GYD001, GYD006 and
@@ -212,21 +214,52 @@ func eventKey(code string, rec map[string]any, id string) string {
 // without it gets no such field (an undeclared field would make every
 // feedback invalid, and block the download for good).
 func feedbackHasStay(c *siteConfig) bool {
+	return feedbackField(c, "ykc700") != nil
+}
+
+// feedbackField returns the field name of the records of the site's
+// GYU008 schema, or nil when they declare none.
+func feedbackField(c *siteConfig, name string) *schemas.Field {
 	sc, ok := c.schemas.Get(Name, "GYU008")
 	if !ok {
-		return false
+		return nil
 	}
 	for _, f := range sc.Input {
 		if f.Name != "records" {
 			continue
 		}
-		for _, g := range f.Fields {
-			if g.Name == "ykc700" {
-				return true
+		for i := range f.Fields {
+			if f.Fields[i].Name == name {
+				return &f.Fields[i]
 			}
 		}
 	}
-	return false
+	return nil
+}
+
+// failReason returns why a record could not be delivered as the site's
+// GYU008 fail_reason f may carry it: cut to its maxLength, counted in its
+// unit (bytes are cut at a character boundary), or "" when its field list
+// has no fail_reason (an undeclared field, like a reason too long, would
+// have the feedback refused on every try, and block the download for good).
+func failReason(f *schemas.Field, reason string) string {
+	if f == nil {
+		return ""
+	}
+	if f.MaxLength <= 0 {
+		return reason
+	}
+	if f.Unit() != schemas.UnitBytes {
+		return truncate(reason, f.MaxLength)
+	}
+	if len(reason) <= f.MaxLength {
+		return reason
+	}
+	cut := f.MaxLength
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }
 
 // failureKey is the record's key in the failures of its batch
@@ -1367,6 +1400,13 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	}
 	records := make([]map[string]any, 0, len(st.Records))
 	withStay := st.Code == "GYD102" && feedbackHasStay(c)
+	reasonField := feedbackField(c, "fail_reason")
+	fail := func(r map[string]any, reason string) {
+		r["result_flag"] = "0"
+		if why := failReason(reasonField, reason); why != "" {
+			r["fail_reason"] = why
+		}
+	}
 	// A record handed out twice in the batch (two changes of it between
 	// downloads) is fed back once: GYU008 acknowledges records by their
 	// unique id, and a feedback naming one twice is refused, which would
@@ -1386,7 +1426,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		reason, bad := failedReason(pr.Failed, fk, id)
 		if j, dup := seen[fk]; dup {
 			if bad {
-				records[j]["result_flag"], records[j]["fail_reason"] = "0", truncate(reason, 200)
+				fail(records[j], reason)
 			}
 			continue
 		}
@@ -1397,7 +1437,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			r["ykc700"] = y
 		}
 		if bad {
-			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
+			fail(r, reason)
 		}
 		records = append(records, r)
 	}
