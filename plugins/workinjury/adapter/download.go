@@ -148,13 +148,22 @@ type dlError struct {
 	// unknown: the national system gave no trustworthy answer; trying again
 	// may succeed.
 	unknown bool
-	serial  string
-	code    string
-	message string
-	err     error
+	// feedbackOf names the batch whose download-result feedback (GYU008)
+	// the national system refused ("": the refusal is not of a feedback).
+	// The batch was downloaded and published; it stays unacknowledged
+	// until the feedback is sent again.
+	feedbackOf string
+	serial     string
+	code       string
+	message    string
+	err        error
 }
 
 func (e *dlError) Error() string {
+	if e.rejected && e.feedbackOf != "" {
+		return fmt.Sprintf("the national system refused the download-result feedback (GYU008) of batch %s (serial %s): code %s: %s; "+
+			"its records were published, and the feedback is sent again under a new serial when the download runs again", e.feedbackOf, e.serial, e.code, e.message)
+	}
 	if e.rejected {
 		return fmt.Sprintf("the national system refused (serial %s): code %s: %s", e.serial, e.code, e.message)
 	}
@@ -351,7 +360,9 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
 		sum.FollowUps = append(sum.FollowUps, fs)
 		var de *dlError
-		if errors.As(err, &de) && de.rejected {
+		// A refused feedback is no refusal of the re-download, which ran:
+		// its batch must be fed back, and the run stops below.
+		if errors.As(err, &de) && de.rejected && de.feedbackOf == "" {
 			r, rerr := a.redownloadRefused(ctx, h, c, code, target, e, in, refusals+1, de)
 			sum.Refused = append(sum.Refused, r)
 			if rerr != nil {
@@ -1490,7 +1501,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", out.message, "failedRecords", len(pr.Failed))
 			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		}
-		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
+		return &dlError{rejected: true, feedbackOf: st.BatchNo, serial: out.serial, code: out.code, message: out.message}
 	default:
 		return &dlError{unknown: true, err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
 	}
@@ -1528,6 +1539,17 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1)
 	if err != nil {
 		var de *dlError
+		if errors.As(err, &de) && de.rejected && de.feedbackOf != "" {
+			// The download was not refused, its feedback was: final, the
+			// reply would leave the batch unacknowledged with nothing to
+			// send the feedback again (no job runs an on-demand download),
+			// and the national system hands out no new batch of the code
+			// until it is acknowledged. The retry of the message sends it.
+			r := failed(true, "feedback", "the national system refused the download-result feedback (GYU008) of the "+code+
+				" batch "+de.feedbackOf+"; its records were published, and the retry of this message sends the feedback again", err.Error())
+			r.External = &sdk.External{System: systemName, Code: de.code, Message: de.message, MsgID: de.serial}
+			return r
+		}
 		if errors.As(err, &de) && de.rejected {
 			return rejected(code, de.serial, de.code, de.message)
 		}
