@@ -128,6 +128,36 @@ type batchSummary struct {
 	Published   int    `json:"published"`
 	Failed      int    `json:"failed"`
 	HasMore     bool   `json:"has_more"`
+	// Undelivered are the records fed back as failed: record id
+	// (stay/detail_no for GYD102) → why it could not be delivered.
+	Undelivered map[string]string `json:"undelivered,omitempty"`
+}
+
+// warnUndelivered adds to ds a warning for each batch of s (and of its
+// follow-ups) with records that could not be delivered, naming them and
+// why: they were fed back as failed, and the national system offers them
+// again, so a record that cannot be delivered at all fails on every run
+// until staff see to it.
+func warnUndelivered(s dlSummary, ds *sdk.Diagnostics) {
+	for _, b := range s.Batches {
+		if len(b.Undelivered) == 0 {
+			continue
+		}
+		const show = 10
+		ids := slices.Sorted(maps.Keys(b.Undelivered))
+		var parts []string
+		for _, id := range ids[:min(len(ids), show)] {
+			parts = append(parts, id+": "+b.Undelivered[id])
+		}
+		if len(ids) > show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-show))
+		}
+		ds.Warn("", "undelivered", fmt.Sprintf("%d record(s) of %s batch %s could not be delivered; they were fed back as failed, and the national system offers them again",
+			len(ids), s.Code, b.BatchNo), strings.Join(parts, "; ")+"; see to the cause (an attachment, the field list), or each later batch fails them again")
+	}
+	for _, f := range s.FollowUps {
+		warnUndelivered(f, ds)
+	}
 }
 
 func (s dlSummary) published() int64 {
@@ -1509,6 +1539,9 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 
 func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, pr dlProgress, sum *dlSummary) error {
 	bs := batchSummary{BatchNo: st.BatchNo, RecordCount: len(st.Records), Published: len(st.Records) - len(pr.Failed), Failed: len(pr.Failed), HasMore: st.HasMore}
+	if len(pr.Failed) > 0 {
+		bs.Undelivered = maps.Clone(pr.Failed)
+	}
 	sum.Batches = append(sum.Batches, bs)
 	if st.Code == "GYD009" {
 		sum.Records = append(sum.Records, st.Records...)
@@ -1521,7 +1554,12 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	if err := h.Delete(ctx, key+"/progress"); err != nil {
 		a.log.Warn("cannot clear download progress", "code", st.Code, "err", err)
 	}
-	a.log.Info("download batch acknowledged", "code", st.Code, "batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed)
+	if bs.Failed > 0 {
+		a.log.Warn("download batch acknowledged with records that could not be delivered (fed back as failed; offered again)", "code", st.Code,
+			"batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed, "undelivered", slices.Sorted(maps.Keys(bs.Undelivered)))
+	} else {
+		a.log.Info("download batch acknowledged", "code", st.Code, "batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed)
+	}
 	return nil
 }
 
@@ -1560,6 +1598,7 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 		return failed(false, "internal", "cannot encode the download summary", err.Error())
 	}
 	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+	warnUndelivered(sum, &resp.Diagnostics)
 	for _, r := range sum.Refused {
 		what := fmt.Sprintf("the national system refused the complete re-download %s %v (refusal %d of %d)", r.Code, r.Input, r.Refusals, redownloadTries)
 		next := "it is asked for again by the next " + code + " download"

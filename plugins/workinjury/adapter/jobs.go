@@ -30,6 +30,7 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	case JobFilingApplications, JobFilings:
 		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches)
 		resp := &sdk.RunJobResponse{Processed: sum.published(), Summary: fmt.Sprintf("%s: %d batch(es), %d record(s) published", req.Job, len(sum.Batches), sum.published())}
+		warnUndelivered(sum, &resp.Diagnostics)
 		if err != nil {
 			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())
 		}
