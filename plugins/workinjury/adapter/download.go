@@ -1034,6 +1034,10 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 				if err := h.Publish(ctx, ev); err != nil {
 					return fmt.Errorf("publish record %s of batch %s: %w", id, st.BatchNo, err)
 				}
+				// A record handed out twice in the batch: this later
+				// copy, the record as it is now, reached the platform,
+				// and an earlier version that could not is superseded.
+				delete(pr.Failed, fk)
 			}
 		}
 		pr.Published = i + 1
@@ -1451,9 +1455,10 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	// A record handed out twice in the batch (two changes of it between
 	// downloads) is fed back once: GYU008 acknowledges records by their
 	// unique id, and a feedback naming one twice is refused, which would
-	// leave the batch unacknowledged for good. Its flag is 0 if any copy
-	// could not be delivered, so that it is offered again.
-	seen := map[string]int{}
+	// leave the batch unacknowledged for good. Its flag is that of its
+	// last copy, the record as it is now (publish keeps the failure of
+	// the last copy only).
+	seen := map[string]bool{}
 	for i, raw := range st.Records {
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -1464,14 +1469,11 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 			id = fmt.Sprintf("#%d", i)
 		}
 		fk := failureKey(st.Code, rec, id)
-		reason, bad := failedReason(pr.Failed, fk, id)
-		if j, dup := seen[fk]; dup {
-			if bad {
-				fail(records[j], reason)
-			}
+		if seen[fk] {
 			continue
 		}
-		seen[fk] = len(records)
+		seen[fk] = true
+		reason, bad := failedReason(pr.Failed, fk, id)
 		r := map[string]any{"record_id": id, "result_flag": "1"}
 		if y := str(rec, "ykc700"); withStay && y != "" {
 			// Details of two stays may share a detail_no in one batch.

@@ -14,13 +14,17 @@ import (
 // id, so the feedback names each record once (the simulator, like a
 // national system counting distinct ids, refuses a feedback naming one
 // twice: the batch would stay unacknowledged and block every later
-// download of the code). Its flag is 0 when any copy could not be
-// delivered, so that the record is offered again; every copy that could
-// be delivered is published.
+// download of the code). The copies come in the order of the changes,
+// so the last is the record as it is now, and it decides the flag: 1 when
+// it was delivered (an earlier version that could not be is superseded;
+// offering the record again would deliver it twice, under a new event id
+// for records whose id names their batch), 0 when it could not be, so that
+// it is offered again. Every copy that could be delivered is published.
 func TestSameRecordTwiceInABatch(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		copyOf  func(rec map[string]any) map[string]any
+		before  bool   // the copy comes first, the record as it is last
 		flag    string // of the duplicated record
 		events  int    // distinct event ids published
 		pending int    // records the national system offers again
@@ -45,6 +49,15 @@ func TestSameRecordTwiceInABatch(t *testing.T) {
 			},
 			flag: "0", events: 3, pending: 1,
 		},
+		"a copy that breaks the schema, then the current one": {
+			copyOf: func(rec map[string]any) map[string]any {
+				c := maps.Clone(rec)
+				delete(c, "aac003")
+				c["update_time"] = "2025-04-01 09:55:00"
+				return c
+			},
+			before: true, flag: "1", events: 3, pending: 0,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -59,7 +72,11 @@ func TestSameRecordTwiceInABatch(t *testing.T) {
 					return
 				}
 				first, _ := recs[0].(map[string]any)
-				answer["records"] = append(recs, tc.copyOf(first))
+				if tc.before {
+					answer["records"] = append([]any{tc.copyOf(first)}, recs...)
+				} else {
+					answer["records"] = append(recs, tc.copyOf(first))
+				}
 				answer["record_count"] = len(recs) + 1
 			}))
 			if r := e.runJob(JobFilings); r.Diagnostics.HasError() {
