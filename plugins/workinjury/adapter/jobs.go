@@ -117,6 +117,12 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 			// content uploaded before (changed, then changed back) is a
 			// new message, not the stored outcome of the old one.
 			Seq int64 `json:"seq,omitempty"`
+			// Refused counts the refusals of this content (RefusedHash)
+			// since its last accepted upload: each next run uploads it
+			// again as a new message, not answered with the stored
+			// refusal (nothing but this job sends it again).
+			Refused     int64  `json:"refused,omitempty"`
+			RefusedHash string `json:"refusedHash,omitempty"`
 		}
 		if _, err := getJSON(ctx, h, "instup/"+akb020, &up); err != nil {
 			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
@@ -130,16 +136,34 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		if up.Seq > 0 {
 			msgID = fmt.Sprintf("job/GYU009/%s/%d/%s", akb020, up.Seq, hash[:16])
 		}
+		if up.RefusedHash == hash && up.Refused > 0 {
+			msgID += fmt.Sprintf("/again%d", up.Refused)
+		}
 		r := a.upload(ctx, &sdk.HandleRequest{Site: c.code, MessageID: msgID, Host: h}, c, "GYU009", inst)
 		switch r.Status {
 		case sdk.StatusOK:
 			up.Hash = hash
 			up.Seq++
+			up.Refused, up.RefusedHash = 0, ""
 			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
 				resp.Diagnostics.Error(where, "state", "cannot record the upload", err.Error())
 				return resp
 			}
 			uploaded++
+		case sdk.StatusRejected:
+			if up.RefusedHash != hash {
+				up.Refused, up.RefusedHash = 0, hash
+			}
+			up.Refused++
+			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
+				resp.Diagnostics.Error(where, "state", "cannot record the refusal", err.Error())
+				return resp
+			}
+			for _, d := range r.Diagnostics {
+				d.Field = where
+				d.Detail += "; the next run uploads it again"
+				resp.Diagnostics = append(resp.Diagnostics, d)
+			}
 		default:
 			for _, d := range r.Diagnostics {
 				d.Field = where

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
 // TestInstitutionListedTwice: an institutionsFile that lists one
@@ -56,6 +57,51 @@ func TestInstitutionListedTwice(t *testing.T) {
 			}
 			if n[twice] != tc.uploads || n[other] != 1 {
 				t.Fatalf("GYU009 uploads %v over two runs; want %d of %s and 1 of %s", n, tc.uploads, twice, other)
+			}
+		})
+	}
+}
+
+// TestRefusedInstitutionIsUploadedAgain: the GYU009 job is what uploads
+// the institutions of institutionsFile; no one else sends them again. An
+// institution the national system refused (a refusal may pass: the
+// system busy, an agreement not yet registered there) is uploaded again
+// by the next run, under a new message, not answered with the stored
+// refusal until its row changes.
+func TestRefusedInstitutionIsUploadedAgain(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		refusals int
+	}{
+		"refused once":  {refusals: 1},
+		"refused twice": {refusals: 2},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "institutions.json")
+			b, err := json.Marshal([]any{institution("H35020300781")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, withSettings(setInstitutionsFile, file))
+			e.sim.Inject(wisim.Fault{Code: "GYU009", Kind: wisim.FaultBusiness, Times: tc.refusals, ErrCode: "E9001", ErrMessage: "系统繁忙"})
+			for run := 1; run <= tc.refusals; run++ {
+				if r := e.runJob(JobInstitutions); !r.Diagnostics.HasError() || r.Processed != 0 {
+					t.Fatalf("run %d: %s %s; want the refusal reported", run, r.Summary, r.Diagnostics)
+				}
+			}
+			if r := e.runJob(JobInstitutions); r.Diagnostics.HasError() || r.Processed != 1 {
+				t.Fatalf("run after the refusals: %s %s; want the institution uploaded", r.Summary, r.Diagnostics)
+			}
+			if r := e.runJob(JobInstitutions); r.Diagnostics.HasError() || r.Processed != 0 {
+				t.Fatalf("run after the upload: %s %s; want nothing to upload", r.Summary, r.Diagnostics)
+			}
+			if n := len(e.sim.Received("GYU009")); n != tc.refusals+1 {
+				t.Fatalf("GYU009 sent %d times, want %d", n, tc.refusals+1)
 			}
 		})
 	}
