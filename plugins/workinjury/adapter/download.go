@@ -17,8 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // The download workflow (DESIGN.md guarantee 4) for GYD001, GYD006 and
@@ -126,6 +128,36 @@ type batchSummary struct {
 	Published   int    `json:"published"`
 	Failed      int    `json:"failed"`
 	HasMore     bool   `json:"has_more"`
+	// Undelivered are the records fed back as failed: record id
+	// (stay/detail_no for GYD102) → why it could not be delivered.
+	Undelivered map[string]string `json:"undelivered,omitempty"`
+}
+
+// warnUndelivered adds to ds a warning for each batch of s (and of its
+// follow-ups) with records that could not be delivered, naming them and
+// why: they were fed back as failed, and the national system offers them
+// again, so a record that cannot be delivered at all fails on every run
+// until staff see to it.
+func warnUndelivered(s dlSummary, ds *sdk.Diagnostics) {
+	for _, b := range s.Batches {
+		if len(b.Undelivered) == 0 {
+			continue
+		}
+		const show = 10
+		ids := slices.Sorted(maps.Keys(b.Undelivered))
+		var parts []string
+		for _, id := range ids[:min(len(ids), show)] {
+			parts = append(parts, id+": "+b.Undelivered[id])
+		}
+		if len(ids) > show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-show))
+		}
+		ds.Warn("", "undelivered", fmt.Sprintf("%d record(s) of %s batch %s could not be delivered; they were fed back as failed, and the national system offers them again",
+			len(ids), s.Code, b.BatchNo), strings.Join(parts, "; ")+"; see to the cause (an attachment, the field list), or each later batch fails them again")
+	}
+	for _, f := range s.FollowUps {
+		warnUndelivered(f, ds)
+	}
 }
 
 func (s dlSummary) published() int64 {
@@ -146,13 +178,22 @@ type dlError struct {
 	// unknown: the national system gave no trustworthy answer; trying again
 	// may succeed.
 	unknown bool
-	serial  string
-	code    string
-	message string
-	err     error
+	// feedbackOf names the batch whose download-result feedback (GYU008)
+	// the national system refused ("": the refusal is not of a feedback).
+	// The batch was downloaded and published; it stays unacknowledged
+	// until the feedback is sent again.
+	feedbackOf string
+	serial     string
+	code       string
+	message    string
+	err        error
 }
 
 func (e *dlError) Error() string {
+	if e.rejected && e.feedbackOf != "" {
+		return fmt.Sprintf("the national system refused the download-result feedback (GYU008) of batch %s (serial %s): code %s: %s; "+
+			"its records were published, and the feedback is sent again under a new serial when the download runs again", e.feedbackOf, e.serial, e.code, e.message)
+	}
 	if e.rejected {
 		return fmt.Sprintf("the national system refused (serial %s): code %s: %s", e.serial, e.code, e.message)
 	}
@@ -212,21 +253,52 @@ func eventKey(code string, rec map[string]any, id string) string {
 // without it gets no such field (an undeclared field would make every
 // feedback invalid, and block the download for good).
 func feedbackHasStay(c *siteConfig) bool {
+	return feedbackField(c, "ykc700") != nil
+}
+
+// feedbackField returns the field name of the records of the site's
+// GYU008 schema, or nil when they declare none.
+func feedbackField(c *siteConfig, name string) *schemas.Field {
 	sc, ok := c.schemas.Get(Name, "GYU008")
 	if !ok {
-		return false
+		return nil
 	}
 	for _, f := range sc.Input {
 		if f.Name != "records" {
 			continue
 		}
-		for _, g := range f.Fields {
-			if g.Name == "ykc700" {
-				return true
+		for i := range f.Fields {
+			if f.Fields[i].Name == name {
+				return &f.Fields[i]
 			}
 		}
 	}
-	return false
+	return nil
+}
+
+// failReason returns why a record could not be delivered as the site's
+// GYU008 fail_reason f may carry it: cut to its maxLength, counted in its
+// unit (bytes are cut at a character boundary), or "" when its field list
+// has no fail_reason (an undeclared field, like a reason too long, would
+// have the feedback refused on every try, and block the download for good).
+func failReason(f *schemas.Field, reason string) string {
+	if f == nil {
+		return ""
+	}
+	if f.MaxLength <= 0 {
+		return reason
+	}
+	if f.Unit() != schemas.UnitBytes {
+		return truncate(reason, f.MaxLength)
+	}
+	if len(reason) <= f.MaxLength {
+		return reason
+	}
+	cut := f.MaxLength
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }
 
 // failureKey is the record's key in the failures of its batch
@@ -318,7 +390,9 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
 		sum.FollowUps = append(sum.FollowUps, fs)
 		var de *dlError
-		if errors.As(err, &de) && de.rejected {
+		// A refused feedback is no refusal of the re-download, which ran:
+		// its batch must be fed back, and the run stops below.
+		if errors.As(err, &de) && de.rejected && de.feedbackOf == "" {
 			r, rerr := a.redownloadRefused(ctx, h, c, code, target, e, in, refusals+1, de)
 			sum.Refused = append(sum.Refused, r)
 			if rerr != nil {
@@ -960,6 +1034,10 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 				if err := h.Publish(ctx, ev); err != nil {
 					return fmt.Errorf("publish record %s of batch %s: %w", id, st.BatchNo, err)
 				}
+				// A record handed out twice in the batch: this later
+				// copy, the record as it is now, reached the platform,
+				// and an earlier version that could not is superseded.
+				delete(pr.Failed, fk)
 			}
 		}
 		pr.Published = i + 1
@@ -1367,6 +1445,20 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 	}
 	records := make([]map[string]any, 0, len(st.Records))
 	withStay := st.Code == "GYD102" && feedbackHasStay(c)
+	reasonField := feedbackField(c, "fail_reason")
+	fail := func(r map[string]any, reason string) {
+		r["result_flag"] = "0"
+		if why := failReason(reasonField, reason); why != "" {
+			r["fail_reason"] = why
+		}
+	}
+	// A record handed out twice in the batch (two changes of it between
+	// downloads) is fed back once: GYU008 acknowledges records by their
+	// unique id, and a feedback naming one twice is refused, which would
+	// leave the batch unacknowledged for good. Its flag is that of its
+	// last copy, the record as it is now (publish keeps the failure of
+	// the last copy only).
+	seen := map[string]bool{}
 	for i, raw := range st.Records {
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -1376,13 +1468,19 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		if id == "" {
 			id = fmt.Sprintf("#%d", i)
 		}
+		fk := failureKey(st.Code, rec, id)
+		if seen[fk] {
+			continue
+		}
+		seen[fk] = true
+		reason, bad := failedReason(pr.Failed, fk, id)
 		r := map[string]any{"record_id": id, "result_flag": "1"}
 		if y := str(rec, "ykc700"); withStay && y != "" {
 			// Details of two stays may share a detail_no in one batch.
 			r["ykc700"] = y
 		}
-		if reason, bad := failedReason(pr.Failed, failureKey(st.Code, rec, id), id); bad {
-			r["result_flag"], r["fail_reason"] = "0", truncate(reason, 200)
+		if bad {
+			fail(r, reason)
 		}
 		records = append(records, r)
 	}
@@ -1435,7 +1533,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", out.message, "failedRecords", len(pr.Failed))
 			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		}
-		return &dlError{rejected: true, serial: out.serial, code: out.code, message: out.message}
+		return &dlError{rejected: true, feedbackOf: st.BatchNo, serial: out.serial, code: out.code, message: out.message}
 	default:
 		return &dlError{unknown: true, err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
 	}
@@ -1443,6 +1541,9 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 
 func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, pr dlProgress, sum *dlSummary) error {
 	bs := batchSummary{BatchNo: st.BatchNo, RecordCount: len(st.Records), Published: len(st.Records) - len(pr.Failed), Failed: len(pr.Failed), HasMore: st.HasMore}
+	if len(pr.Failed) > 0 {
+		bs.Undelivered = maps.Clone(pr.Failed)
+	}
 	sum.Batches = append(sum.Batches, bs)
 	if st.Code == "GYD009" {
 		sum.Records = append(sum.Records, st.Records...)
@@ -1455,7 +1556,12 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	if err := h.Delete(ctx, key+"/progress"); err != nil {
 		a.log.Warn("cannot clear download progress", "code", st.Code, "err", err)
 	}
-	a.log.Info("download batch acknowledged", "code", st.Code, "batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed)
+	if bs.Failed > 0 {
+		a.log.Warn("download batch acknowledged with records that could not be delivered (fed back as failed; offered again)", "code", st.Code,
+			"batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed, "undelivered", slices.Sorted(maps.Keys(bs.Undelivered)))
+	} else {
+		a.log.Info("download batch acknowledged", "code", st.Code, "batch", bs.BatchNo, "records", bs.RecordCount, "failed", bs.Failed)
+	}
 	return nil
 }
 
@@ -1473,6 +1579,17 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1)
 	if err != nil {
 		var de *dlError
+		if errors.As(err, &de) && de.rejected && de.feedbackOf != "" {
+			// The download was not refused, its feedback was: final, the
+			// reply would leave the batch unacknowledged with nothing to
+			// send the feedback again (no job runs an on-demand download),
+			// and the national system hands out no new batch of the code
+			// until it is acknowledged. The retry of the message sends it.
+			r := failed(true, "feedback", "the national system refused the download-result feedback (GYU008) of the "+code+
+				" batch "+de.feedbackOf+"; its records were published, and the retry of this message sends the feedback again", err.Error())
+			r.External = &sdk.External{System: systemName, Code: de.code, Message: de.message, MsgID: de.serial}
+			return r
+		}
 		if errors.As(err, &de) && de.rejected {
 			return rejected(code, de.serial, de.code, de.message)
 		}
@@ -1483,6 +1600,7 @@ func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c 
 		return failed(false, "internal", "cannot encode the download summary", err.Error())
 	}
 	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload, External: &sdk.External{System: systemName, Code: "0"}}
+	warnUndelivered(sum, &resp.Diagnostics)
 	for _, r := range sum.Refused {
 		what := fmt.Sprintf("the national system refused the complete re-download %s %v (refusal %d of %d)", r.Code, r.Input, r.Refusals, redownloadTries)
 		next := "it is asked for again by the next " + code + " download"

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/schemas"
@@ -28,6 +30,7 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	case JobFilingApplications, JobFilings:
 		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches)
 		resp := &sdk.RunJobResponse{Processed: sum.published(), Summary: fmt.Sprintf("%s: %d batch(es), %d record(s) published", req.Job, len(sum.Batches), sum.published())}
+		warnUndelivered(sum, &resp.Diagnostics)
 		if err != nil {
 			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())
 		}
@@ -69,16 +72,23 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		return resp
 	}
 	uploaded, unchanged, unapproved := 0, 0, 0
+	// Only approved institutions are uploaded; audit_status is the
+	// source's, not the national system's, and is not sent.
+	approved := make([]bool, len(list))
+	for i, inst := range list {
+		v, ok := inst["audit_status"]
+		delete(inst, "audit_status")
+		approved[i] = !ok || str(map[string]any{"v": v}, "v") == "1"
+	}
+	skip := listedTwice(c.institutions, list, approved, &resp.Diagnostics)
 	for i, inst := range list {
 		where := fmt.Sprintf("%s[%d]", c.institutions, i)
-		// Only approved institutions are uploaded; audit_status is the
-		// source's, not the national system's, and is not sent.
-		if v, ok := inst["audit_status"]; ok {
-			delete(inst, "audit_status")
-			if str(map[string]any{"v": v}, "v") != "1" {
-				unapproved++
-				continue
-			}
+		if !approved[i] {
+			unapproved++
+			continue
+		}
+		if skip[i] {
+			continue
 		}
 		var ds sdk.Diagnostics
 		for _, fe := range sc.ValidateInput(inst) {
@@ -107,6 +117,12 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 			// content uploaded before (changed, then changed back) is a
 			// new message, not the stored outcome of the old one.
 			Seq int64 `json:"seq,omitempty"`
+			// Refused counts the refusals of this content (RefusedHash)
+			// since its last accepted upload: each next run uploads it
+			// again as a new message, not answered with the stored
+			// refusal (nothing but this job sends it again).
+			Refused     int64  `json:"refused,omitempty"`
+			RefusedHash string `json:"refusedHash,omitempty"`
 		}
 		if _, err := getJSON(ctx, h, "instup/"+akb020, &up); err != nil {
 			resp.Diagnostics.Error(where, "state", "cannot read the adapter state", err.Error())
@@ -120,16 +136,34 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 		if up.Seq > 0 {
 			msgID = fmt.Sprintf("job/GYU009/%s/%d/%s", akb020, up.Seq, hash[:16])
 		}
+		if up.RefusedHash == hash && up.Refused > 0 {
+			msgID += fmt.Sprintf("/again%d", up.Refused)
+		}
 		r := a.upload(ctx, &sdk.HandleRequest{Site: c.code, MessageID: msgID, Host: h}, c, "GYU009", inst)
 		switch r.Status {
 		case sdk.StatusOK:
 			up.Hash = hash
 			up.Seq++
+			up.Refused, up.RefusedHash = 0, ""
 			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
 				resp.Diagnostics.Error(where, "state", "cannot record the upload", err.Error())
 				return resp
 			}
 			uploaded++
+		case sdk.StatusRejected:
+			if up.RefusedHash != hash {
+				up.Refused, up.RefusedHash = 0, hash
+			}
+			up.Refused++
+			if err := putJSON(ctx, h, "instup/"+akb020, up); err != nil {
+				resp.Diagnostics.Error(where, "state", "cannot record the refusal", err.Error())
+				return resp
+			}
+			for _, d := range r.Diagnostics {
+				d.Field = where
+				d.Detail += "; the next run uploads it again"
+				resp.Diagnostics = append(resp.Diagnostics, d)
+			}
 		default:
 			for _, d := range r.Diagnostics {
 				d.Field = where
@@ -140,4 +174,55 @@ func (a *Adapter) uploadInstitutions(ctx context.Context, h sdk.Host, c *siteCon
 	resp.Processed = int64(uploaded)
 	resp.Summary = fmt.Sprintf("GYU009: %d institution(s) uploaded, %d unchanged, %d not approved, %d in the file", uploaded, unchanged, unapproved, len(list))
 	return resp
+}
+
+// listedTwice finds the approved institutions the file lists more than
+// once and returns the rows to leave out: every row of an institution
+// listed with different contents, reported as an error naming its rows
+// (uploading each on every run would flip the national record between
+// them, and which is current is not known), and the repeats of a row
+// listed again alike.
+func listedTwice(file string, list []map[string]any, approved []bool, ds *sdk.Diagnostics) map[int]bool {
+	rows := map[string][]int{}
+	var order []string
+	for i, inst := range list {
+		if !approved[i] {
+			continue
+		}
+		k := str(inst, "akb020")
+		if k == "" {
+			continue // reported by the schema check
+		}
+		if rows[k] == nil {
+			order = append(order, k)
+		}
+		rows[k] = append(rows[k], i)
+	}
+	skip := map[int]bool{}
+	for _, k := range order {
+		is := rows[k]
+		if len(is) < 2 {
+			continue
+		}
+		first, _ := json.Marshal(list[is[0]])
+		alike := true
+		for _, i := range is[1:] {
+			b, _ := json.Marshal(list[i]) // map keys are sorted: a stable text
+			alike = alike && bytes.Equal(b, first)
+		}
+		if alike {
+			for _, i := range is[1:] {
+				skip[i] = true
+			}
+			continue
+		}
+		where := make([]string, len(is))
+		for j, i := range is {
+			where[j] = fmt.Sprintf("%s[%d]", file, i)
+			skip[i] = true
+		}
+		ds.Error(strings.Join(where, ", "), "duplicate", "institution "+k+" is listed "+strconv.Itoa(len(is))+" times with different contents; none of them is uploaded",
+			"keep one row per akb020 in the institutions file (the current one); the other institutions are uploaded as usual")
+	}
+	return skip
 }
