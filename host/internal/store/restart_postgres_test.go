@@ -38,22 +38,28 @@ func TestPostgresSessionsEndedMidBatch(t *testing.T) {
 		return n
 	}
 
-	const writers, each = 8, 40
+	// The writers keep writing until the sessions were ended three times
+	// (a fixed number of writes could all be done before the third end,
+	// and an idle pool opens no session to end).
+	const writers = 8
 	errs := make([][]error, writers)
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	start := make(chan struct{})
 	for w := range writers {
-		errs[w] = make([]error, each)
 		wg.Go(func() {
-			<-start
-			for i := range each {
-				_, _, errs[w][i] = s.BeginMessage(ctx, store.Message{ID: fmt.Sprintf("w%d-%d", w, i), Site: "s", Type: "p.op", Key: fmt.Sprintf("k%d", w), Request: []byte(`{}`)})
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _, err := s.BeginMessage(ctx, store.Message{ID: fmt.Sprintf("w%d-%d", w, i), Site: "s", Type: "p.op", Key: fmt.Sprintf("k%d", w), Request: []byte(`{}`)})
+				errs[w] = append(errs[w], err)
 			}
 		})
 	}
-	close(start)
 	ended := 0
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for ended < 3 && time.Now().Before(deadline) {
@@ -63,13 +69,17 @@ func TestPostgresSessionsEndedMidBatch(t *testing.T) {
 		}
 		var n int
 		if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+			close(stop)
+			wg.Wait()
 			t.Fatalf("end the store's sessions: %v", err)
 		}
 		ended++
+		<-tick.C // let writes run between the ends
 	}
+	close(stop)
 	wg.Wait()
 	if ended < 3 {
-		t.Fatalf("ended the store's sessions %d times in 30s, want 3", ended)
+		t.Fatalf("ended the store's sessions %d times in 60s, want 3", ended)
 	}
 
 	failed := 0
@@ -91,13 +101,17 @@ func TestPostgresSessionsEndedMidBatch(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of %d writes failed while sessions were ended", failed, writers*each)
+	total := 0
+	for w := range writers {
+		total += len(errs[w])
+	}
+	t.Logf("%d of %d writes failed while sessions were ended", failed, total)
 	counts, err := s.CountMessages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[""] != writers*each {
-		t.Errorf("%d messages stored, want %d", counts[""], writers*each)
+	if counts[""] != total {
+		t.Errorf("%d messages stored, want %d", counts[""], total)
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping after the sessions came back: %v", err)
