@@ -285,10 +285,13 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		var be *platform.BusinessError
 		status := statusPending
 		switch {
-		case errors.Is(err, platform.ErrAuth):
+		case errors.Is(err, platform.ErrAuth), errors.Is(err, platform.ErrNotSent):
 			// No token (or the token refused): the document was not
 			// processed, whatever code the token request was refused
-			// with; it is not the document that was refused.
+			// with, or whether the token request itself was answered (an
+			// unanswered token request is the token's unknown outcome,
+			// not the document's); it is not the document that was
+			// refused.
 		case errors.As(err, &be):
 			return reject(be.Code, be.Message)
 		case errors.Is(err, platform.ErrUnknownOutcome), errors.Is(err, platform.ErrProtocol):

@@ -73,6 +73,21 @@ func TestStockOutThatDidNotHappenHoldsNoCode(t *testing.T) {
 			},
 			status: sdk.StatusFailed, released: true,
 		},
+		// The token request unanswered: the document was never sent, so
+		// nothing is to reconcile; before, the token's unknown outcome was
+		// taken for the document's and its codes were held for good.
+		"token request unanswered, never sent": {
+			arrange: func(e *env) { e.sim.ExpireTokens(); e.sim.Fail("token", tracecode.FailHTTP500, 1) },
+			status:  sdk.StatusFailed, released: true,
+		},
+		"token answer lost, never sent": {
+			arrange: func(e *env) { e.sim.ExpireTokens(); e.sim.Fail("token", tracecode.FailAfter, 1) },
+			status:  sdk.StatusFailed, released: true,
+		},
+		"token refused, new token unanswered, never sent": {
+			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailAuth, 1); e.sim.Fail("token", tracecode.FailDrop, 1) },
+			status:  sdk.StatusFailed, released: true,
+		},
 		"sent and accepted": {status: sdk.StatusOK},
 		"processed, answer lost (outcome unknown)": {
 			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailAfter, 1) },
