@@ -238,6 +238,14 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 				}
 				return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Reconciled: true, CodeCount: prev.CodeCount, Message: "the earlier attempt had reached the platform; nothing was sent again"})
 			}
+			// The earlier attempt is not on the platform: it did not
+			// happen, so the codes only it listed are back in stock (this
+			// attempt takes its own below).
+			if direction == "out" && prev.Direction == "out" && !same {
+				if err := h.releaseEarlierAttempt(context.WithoutCancel(ctx), prev, &bill); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	// A package leaves stock once: the codes of a stock-out are taken out
@@ -340,6 +348,31 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		return nil, err
 	}
 	return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Duplicate: res.Duplicate, CodeCount: len(rows), Message: msg}, stockDs...)
+}
+
+// releaseEarlierAttempt puts back in stock the codes that an earlier
+// attempt of a stock-out document (prev, found not to be on the platform)
+// took and that b, the attempt now under its number, does not list.
+func (h *handler) releaseEarlierAttempt(ctx context.Context, prev *docRecord, b *uploadBill) error {
+	listed := map[string]bool{}
+	for _, l := range b.Lines {
+		for _, tc := range l.TraceCodes {
+			listed[tc.Code] = true
+		}
+	}
+	var codes []string
+	if err := readCodes(ctx, h.req.Host, prev, func(r codeRow) error {
+		if !listed[r.Code] {
+			codes = append(codes, r.Code)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := putBack(ctx, h.req.Host, prev.DocNo, codes, true); err != nil {
+		return fmt.Errorf("put back in stock the codes of the earlier attempt of document %s, which is not on the platform: %w", prev.DocNo, err)
+	}
+	return nil
 }
 
 // markRejected records the platform's refusal and returns the response.

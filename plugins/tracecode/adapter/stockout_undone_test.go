@@ -204,3 +204,40 @@ func TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
 		t.Errorf("warnings: %s", w[0].Message())
 	}
 }
+
+// TestStockOutNotOnThePlatformReleasesTheEarlierAttempt: a stock-out
+// never reached the platform (no answer), and the document is then sent
+// with fewer codes under its number. Reconciled as not on the platform,
+// the earlier attempt did not happen: a code only it listed is back in
+// stock, so another document takes it; before, it stayed out for good,
+// held by a document that never listed it on the platform.
+func TestStockOutNotOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fail string // how the first attempt got no answer
+	}{
+		"HTTP 500, not processed": {fail: tracecode.FailHTTP500},
+		"connection dropped":      {fail: tracecode.FailDrop},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			c1, c2 := drugCode("8100001", 701), drugCode("8100001", 702)
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-X", "102", line(1, "2", c1, c2))), sdk.StatusOK)
+			e.sim.Fail("upload", tc.fail, 1)
+			if r := e.send(adapter.OpStockOutUpload, bill("CK-X1", "202", line(1, "2", c1, c2))); r.Status != sdk.StatusFailed {
+				t.Fatalf("no answer: %s %s", r.Status, r.Diagnostics)
+			}
+			must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-X1", "202", line(1, "1", c1))), sdk.StatusOK)
+			r := e.send(adapter.OpStockOutUpload, bill("CK-X2", "202", line(1, "1", c2)))
+			must[uploadReply](t, r, sdk.StatusOK)
+			if w := warnings(r); len(w) > 0 {
+				t.Errorf("code %s was not put back as it was: %s", c2, w[0].Message())
+			}
+			if u, ok := e.sim.Uploaded("CK-X2"); !ok || len(u.Codes) != 1 || u.Codes[0] != c2 {
+				t.Errorf("the platform has CK-X2 = %+v (%v), want it with %s", u, ok, c2)
+			}
+		})
+	}
+}
