@@ -178,7 +178,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	host := h.req.Host
 	obs := h.observe(bill.BillNo)
 
-	prev, key, _, err := loadDoc(ctx, host, sourceUpload, bill.BillNo)
+	prev, key, ver, err := loadDoc(ctx, host, sourceUpload, bill.BillNo)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 		prev = nil
@@ -207,7 +207,16 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		if err := release(); err != nil {
 			return nil, err
 		}
-		return h.markRejected(ctx, key, code, message)
+		resp, err := h.markRejected(ctx, key, code, message)
+		if err != nil {
+			return nil, err
+		}
+		return resp, unhold(ctx, host, direction, bill.BillNo)
+	}
+	if prev != nil && prev.Status == statusReleasing && h.a.now().Sub(prev.StatusAt) < releaseLease {
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Field: "$.billNo", Rule: "state",
+			Summary: fmt.Sprintf("the codes of stock-out %s, found not to have happened, are being put back in stock (since %s)", bill.BillNo, h.fmtTime(prev.StatusAt)),
+			Detail:  "the message is retried once they are back, and then sent"}}}, nil
 	}
 	if prev != nil {
 		same := prev.Hash == hash
@@ -228,6 +237,11 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 					r.Status, r.StatusText, r.StatusAt = statusUploaded, "found on the platform when reconciling", h.a.now()
 				}); err != nil {
 					return nil, err
+				}
+				if rej == "" {
+					if err := unhold(ctx, host, direction, bill.BillNo); err != nil {
+						return nil, err
+					}
 				}
 				if rej != "" {
 					return reject("4", rej)
@@ -253,6 +267,18 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	// document took one), and put back if the platform refuses it.
 	var stockDs sdk.Diagnostics
 	stockNote := ""
+	if direction == "out" && prev != nil && isHeld(prev.Status) {
+		// Claim the held document before taking codes: a resolution of its
+		// earlier attempt (stockout-reconcile, an operator) that began
+		// meanwhile makes this fail, and the message is retried once it is
+		// done; one that begins after sees an attempt under way (the time
+		// of the attempt is now).
+		if _, err := casDoc(ctx, host, key, ver, func(r *docRecord) {
+			r.StatusAt = h.a.now()
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if direction == "out" {
 		sds, note, err := h.reserveStockOut(ctx, &bill)
 		if err != nil {
@@ -262,6 +288,9 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			return invalid(sds)
 		}
 		stockDs, stockNote = sds, note
+		if err := h.hold(ctx, bill.BillNo); err != nil {
+			return nil, errors.Join(err, release())
+		}
 	}
 	rec := recordOf(&bill, direction, hash, h.req.MessageID)
 	rec.Status, rec.StatusAt, rec.StockNote = statusSending, h.a.now(), stockNote
@@ -321,8 +350,15 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			if rerr := release(); rerr != nil {
 				return nil, rerr
 			}
+			if uerr := unhold(ctx, host, direction, bill.BillNo); uerr != nil {
+				return nil, uerr
+			}
 		}
-		return platformFailure("the upload", err)
+		resp, perr := platformFailure("the upload", err)
+		if resp != nil && status == statusUnknown && direction == "out" {
+			resp.Diagnostics = append(resp.Diagnostics, h.heldNote(&bill))
+		}
+		return resp, perr
 	}
 	msg := res.Message
 	if res.Duplicate {
@@ -345,6 +381,9 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	if err := updateDoc(ctx, host, key, func(r *docRecord) {
 		r.Status, r.StatusText, r.StatusAt, r.Duplicate = statusUploaded, msg, h.a.now(), res.Duplicate
 	}); err != nil {
+		return nil, err
+	}
+	if err := unhold(ctx, host, direction, bill.BillNo); err != nil {
 		return nil, err
 	}
 	return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Duplicate: res.Duplicate, CodeCount: len(rows), Message: msg}, stockDs...)

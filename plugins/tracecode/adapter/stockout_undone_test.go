@@ -1,18 +1,10 @@
 package adapter_test
 
 import (
-	"bytes"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
-	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/test/sim/tracecode"
 )
@@ -170,28 +162,10 @@ func TestStockOutNotSentIsTakenAgainByItsRetry(t *testing.T) {
 // stayed out for good.
 func TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
-	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		sim.ServeHTTP(rec, r)
-		out := rec.Body.Bytes()
-		if strings.HasSuffix(r.URL.Path, "/bill/status") {
-			out = bytes.Replace(out, []byte(`"status":"3"`), []byte(`"status":"4"`), 1)
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	host := sdktest.NewMemoryHost()
-	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
-	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
-		t.Fatal(ds)
-	}
+	e := newEnv(t, nil)
 	c1, c2 := drugCode("8100001", 601), drugCode("8100001", 602)
 	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-W", "102", line(1, "2", c1, c2))), sdk.StatusOK)
-	sim.Fail("upload", tracecode.FailAfter, 1)
+	e.sim.Fail("upload", tracecode.FailProcessing, 1)
 	if r := e.send(adapter.OpStockOutUpload, bill("CK-W1", "202", line(1, "2", c1, c2))); r.Status != sdk.StatusFailed {
 		t.Fatalf("lost answer: %s %s", r.Status, r.Diagnostics)
 	}
