@@ -220,3 +220,47 @@ func TestHeldStockOutResolvedByOperator(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldStockOutRetriedAfterTheJob: the job released a stock-out the
+// platform never received; the host's retry of that message then comes:
+// it takes the codes again and sends the document, once, and the codes are
+// out for good (another document is refused naming it). A retry after the
+// job kept one is answered from the record, nothing sent.
+func TestHeldStockOutRetriedAfterTheJob(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fail    string
+		uploads int // documents the platform received in all
+	}{
+		"released, then retried": {fail: tracecode.FailDrop, uploads: 2},
+		"kept, then retried":     {fail: tracecode.FailAfter, uploads: 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			c := drugCode("8100001", 851)
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-R", "102", line(1, "1", c))), sdk.StatusOK)
+			e.sim.Fail("upload", tc.fail, 1)
+			out := bill("CK-R1", "202", line(1, "1", c))
+			if r := e.sendID("out-1", adapter.OpStockOutUpload, out, false); r.Status != sdk.StatusFailed {
+				t.Fatalf("stock-out: %s %s", r.Status, r.Diagnostics)
+			}
+			e.clock.Add(20 * time.Minute)
+			if _, err := e.runReconcile(); err != nil {
+				t.Fatal(err)
+			}
+			must[uploadReply](t, e.sendID("out-1", adapter.OpStockOutUpload, out, false), sdk.StatusOK)
+			if n := e.sim.Stats().Uploads; n != tc.uploads {
+				t.Errorf("the platform received %d documents, want %d", n, tc.uploads)
+			}
+			if hs := e.held(); len(hs) != 0 {
+				t.Errorf("still held: %+v", hs)
+			}
+			r := e.send(adapter.OpStockOutUpload, bill("CK-R2", "202", line(1, "1", c)))
+			if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-R1") {
+				t.Fatalf("a second stock-out: %s %s; want invalid naming CK-R1", r.Status, r.Diagnostics)
+			}
+		})
+	}
+}
