@@ -2,12 +2,16 @@ package adapter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/test/sim/tracecode"
 )
@@ -260,6 +264,79 @@ func TestHeldStockOutRetriedAfterTheJob(t *testing.T) {
 			r := e.send(adapter.OpStockOutUpload, bill("CK-R2", "202", line(1, "1", c)))
 			if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-R1") {
 				t.Fatalf("a second stock-out: %s %s; want invalid naming CK-R1", r.Status, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// stockWriteFailer serves a MemoryHost and, when armed, fails the next
+// batched write of stock ledger entries: a release that stops halfway.
+type stockWriteFailer struct {
+	*sdktest.MemoryHost
+	armed atomic.Bool
+}
+
+func (h *stockWriteFailer) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
+	if len(writes) > 0 && strings.HasPrefix(writes[0].Key, "stock/") && h.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("the store is unavailable (simulated)")
+	}
+	return h.MemoryHost.WriteState(ctx, site, writes)
+}
+
+// TestHeldStockOutReleaseThatStopped: the job's release of a stock-out the
+// platform never received stops halfway (the store failed). While it may
+// still be under way, a retry of the document waits (retried, nothing
+// sent); after releaseLease either the retry goes on (it takes the codes
+// and sends the document once) or the next run finishes the release.
+func TestHeldStockOutReleaseThatStopped(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		retry    bool // the host retries the message after the lease; else the job runs again
+		released bool // the codes end in stock
+	}{
+		"retried after the lease": {retry: true},
+		"next run finishes it":    {released: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var fh *stockWriteFailer
+			e := newEnvOn(t, nil, func(m *sdktest.MemoryHost) sdkhost.HostServer { fh = &stockWriteFailer{MemoryHost: m}; return fh })
+			c := drugCode("8100001", 861)
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-L", "102", line(1, "1", c))), sdk.StatusOK)
+			e.sim.Fail("upload", tracecode.FailDrop, 1)
+			out := bill("CK-L1", "202", line(1, "1", c))
+			if r := e.sendID("out-1", adapter.OpStockOutUpload, out, false); r.Status != sdk.StatusFailed {
+				t.Fatalf("stock-out: %s %s", r.Status, r.Diagnostics)
+			}
+			e.clock.Add(20 * time.Minute)
+			fh.armed.Store(true)
+			if _, err := e.runReconcile(); err == nil || !strings.Contains(err.Error(), "CK-L1") {
+				t.Fatalf("a run whose release failed: %v; want an error naming CK-L1", err)
+			}
+			r := e.sendID("out-1", adapter.OpStockOutUpload, out, false)
+			if r.Status != sdk.StatusFailed || !r.Retryable || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.billNo", "state", "CK-L1", "put back") {
+				t.Fatalf("a retry during the release: %s (retryable %v) %s; want a retryable failure saying the codes are being put back", r.Status, r.Retryable, r.Diagnostics)
+			}
+			if n := e.sim.Stats().Uploads; n != 1 {
+				t.Fatalf("the platform received %d documents during the release, want 1 (the stock-in)", n)
+			}
+			e.clock.Add(11 * time.Minute)
+			if tc.retry {
+				must[uploadReply](t, e.sendID("out-1", adapter.OpStockOutUpload, out, false), sdk.StatusOK)
+			} else if _, err := e.runReconcile(); err != nil {
+				t.Fatal(err)
+			}
+			if hs := e.held(); len(hs) != 0 {
+				t.Errorf("still held: %+v", hs)
+			}
+			r = e.send(adapter.OpStockOutUpload, bill("CK-L2", "202", line(1, "1", c)))
+			if tc.released {
+				must[uploadReply](t, r, sdk.StatusOK)
+				return
+			}
+			if r.Status != sdk.StatusInvalid || !hasDiagText(r.Diagnostics, sdk.SeverityError, "$.lines[0].traceCodes[0].code", "state", c, "CK-L1") {
+				t.Fatalf("a second stock-out: %s %s; want invalid naming CK-L1", r.Status, r.Diagnostics)
 			}
 		})
 	}
