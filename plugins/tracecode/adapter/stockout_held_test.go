@@ -61,23 +61,31 @@ func (e *env) runReconcile() (*sdk.RunJobResponse, error) {
 func TestHeldStockOutResolvedByJob(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
-		fail      string        // how the stock-out got no answer
+		fail      string // how the stock-out got no answer
+		settings  map[string]string
 		wait      time.Duration // time between the stock-out and the job
 		statusErr bool          // the platform does not answer the job's status query
 		kept      bool          // the stock-out happened (on the platform)
 		resolved  bool          // the job resolved it
 	}{
-		"answered but the answer lost: kept":       {fail: tracecode.FailAfter, wait: 20 * time.Minute, kept: true, resolved: true},
-		"never reached (dropped): released":        {fail: tracecode.FailDrop, wait: 20 * time.Minute, resolved: true},
-		"never processed (HTTP 500): released":     {fail: tracecode.FailHTTP500, wait: 20 * time.Minute, resolved: true},
-		"processing failed (status 4): released":   {fail: tracecode.FailProcessing, wait: 20 * time.Minute, resolved: true},
+		"answered but the answer lost: kept":     {fail: tracecode.FailAfter, wait: 20 * time.Minute, kept: true, resolved: true},
+		"never reached (dropped): released":      {fail: tracecode.FailDrop, wait: 20 * time.Minute, resolved: true},
+		"never processed (HTTP 500): released":   {fail: tracecode.FailHTTP500, wait: 20 * time.Minute, resolved: true},
+		"processing failed (status 4): released": {fail: tracecode.FailProcessing, wait: 20 * time.Minute, resolved: true},
+		// The call given up on (the timeout) while the platform held it
+		// unprocessed.
+		"given up on during the call: released":    {fail: tracecode.FailHang, settings: map[string]string{"timeout": "1s"}, wait: 20 * time.Minute, resolved: true},
 		"too recent: left alone":                   {fail: tracecode.FailDrop, wait: time.Minute},
 		"platform silent on the query: still held": {fail: tracecode.FailAfter, wait: 20 * time.Minute, statusErr: true, kept: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, nil)
+			e := newEnv(t, func(s map[string]string) {
+				for k, v := range tc.settings {
+					s[k] = v
+				}
+			})
 			c1, c2 := drugCode("8100001", 801), drugCode("8100001", 802)
 			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-H", "102", line(1, "2", c1, c2))), sdk.StatusOK)
 			e.sim.Fail("upload", tc.fail, 1)
