@@ -35,6 +35,10 @@ const (
 	OpCodeSmallest   = "tracecode.codes.smallest"
 	OpMIUpload       = "tracecode.mi.upload"
 	OpExport         = "tracecode.export"
+	// OpHeldList lists the stock-outs holding codes with an unknown
+	// outcome; OpHeldResolve resolves one (stockout_held.go).
+	OpHeldList    = "tracecode.stockouts.held"
+	OpHeldResolve = "tracecode.stockout.resolve"
 )
 
 // Event types published to the events topic.
@@ -51,8 +55,16 @@ const (
 // JobStockInSync is the scheduled job that fetches recent stock-in data.
 const JobStockInSync = "stockin-sync"
 
+// JobStockOutReconcile is the scheduled job that resolves the stock-outs
+// whose outcome is unknown by asking the platform.
+const JobStockOutReconcile = "stockout-reconcile"
+
 // WorkListDrafts is the console's work list of draft receipts to review.
 const WorkListDrafts = "draft-receipts"
+
+// WorkListHeld is the console's work list of stock-outs holding codes
+// with an unknown outcome.
+const WorkListHeld = "held-stockouts"
 
 // System is the name journaled with every exchange with the platform.
 const System = "tracecode-platform"
@@ -124,6 +136,8 @@ func operations() []sdk.Operation {
 		{Type: OpCodesSmallest, Schema: "tracecode/billsmallest", Summary: "trace codes of a document resolved to their smallest sub-codes, with pack-ratio checks", Query: true},
 		{Type: OpCodeSmallest, Schema: "tracecode/smallest", Summary: "smallest sub-codes of one trace code, with a pack-ratio check", Query: true},
 		{Type: OpMIUpload, Schema: "tracecode/3502", Summary: "upload a stored stock-in document with its trace codes to medical insurance (national 3502 with drugtracinfo), one record per document", Upload: true},
+		{Type: OpHeldList, Summary: "list the stock-outs whose outcome is unknown, with the codes each holds out of stock and why", Query: true},
+		{Type: OpHeldResolve, Summary: "resolve a stock-out whose outcome is unknown: the platform's answer decides; where it cannot tell, the operator's (kept or released), recorded with who, when and why"},
 		{Type: OpExport, Summary: "write the one-click Excel export (token log, stock in/out data, trace-code details, medical-insurance uploads) for a date range and reply with its path, size and SHA-256"},
 	}
 }
@@ -135,15 +149,23 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Version:     Version,
 		Description: "Xiamen drug and consumable trace-code platform (一码通): token, stock in/out upload, stock-in data, draft receipts, codes and sub-codes, medical-insurance upload, Excel export.",
 		Operations:  operations(),
-		Jobs:        []sdk.Job{{Name: JobStockInSync, Interval: time.Hour, Summary: "fetch today's (and syncDays earlier) stock-in documents and create draft receipts"}},
-		Settings:    settings(),
-		Commands:    commands(),
-		Forms:       forms(),
-		Documents:   documents(),
-		Schemas:     schemas.Documents(Name),
+		Jobs: []sdk.Job{
+			{Name: JobStockInSync, Interval: time.Hour, Summary: "fetch today's (and syncDays earlier) stock-in documents and create draft receipts"},
+			{Name: JobStockOutReconcile, Interval: 15 * time.Minute, MaxRun: 5 * time.Minute,
+				Summary: "resolve the stock-outs whose outcome is unknown by the platform's document status: codes of a stock-out it has stay out, those of one it never received go back in stock"},
+		},
+		WorkListViews: workListViews(),
+		Settings:      settings(),
+		Commands:      commands(),
+		Forms:         forms(),
+		Documents:     documents(),
+		Schemas:       schemas.Documents(Name),
 		WorkLists: []sdk.WorkList{{
 			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,
 			Description: "Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",
+		}, {
+			Name: WorkListHeld, Title: "结果未知的出库单 (held stock-outs)", ListOperation: OpHeldList,
+			Description: "Stock-outs sent without an answer: their codes stay out of stock until the platform's document status tells (the stockout-reconcile job asks it); where it cannot tell, keep or release them after checking.",
 		}},
 	}, nil
 }
@@ -227,6 +249,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		resp, err = h.miUpload(ctx)
 	case OpExport:
 		resp, err = h.export(ctx)
+	case OpHeldList:
+		resp, err = h.listHeld(ctx)
+	case OpHeldResolve:
+		resp, err = h.resolveHeldOp(ctx)
 	default:
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
 			Detail: "see `medgate plugins` for the tracecode operations"}), nil
@@ -243,12 +269,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 
 // RunJob implements sdk.Plugin.
 func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
-	if req.Job != JobStockInSync {
-		return nil, fmt.Errorf("tracecode: unknown job %q; the plugin declares %s", req.Job, JobStockInSync)
+	if req.Job != JobStockInSync && req.Job != JobStockOutReconcile {
+		return nil, fmt.Errorf("tracecode: unknown job %q; the plugin declares %s and %s", req.Job, JobStockInSync, JobStockOutReconcile)
 	}
 	cfg := a.site(req.Site)
 	if cfg == nil {
 		return nil, fmt.Errorf("tracecode: site %q is not configured", req.Site)
+	}
+	if req.Job == JobStockOutReconcile {
+		h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpHeldResolve, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
+		return h.reconcileHeldJob(ctx)
 	}
 	h := &handler{a: a, cfg: cfg, req: &sdk.HandleRequest{Site: req.Site, Type: OpStockInFetch, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}}
 	// Drafts confirmed before confirmations were marked, whose receipt

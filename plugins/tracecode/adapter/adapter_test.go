@@ -21,7 +21,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "tracecode" || len(d.Operations) != 13 || len(d.Jobs) != 1 {
+	if d.Name != "tracecode" || len(d.Operations) != 15 || len(d.Jobs) != 2 {
 		t.Fatalf("describe = %s with %d operations, %d jobs", d.Name, len(d.Operations), len(d.Jobs))
 	}
 	var queries []string
@@ -42,7 +42,7 @@ func TestDescribe(t *testing.T) {
 	// Only the reads are pure queries: uploads, the token, the stock-in
 	// fetch (it stores documents and creates drafts), draft changes and
 	// the export (it writes a file) are not.
-	wantQueries := []string{adapter.OpDraftsList, adapter.OpDraftGet, adapter.OpCodesByBill, adapter.OpCodesSmallest, adapter.OpCodeSmallest}
+	wantQueries := []string{adapter.OpDraftsList, adapter.OpDraftGet, adapter.OpCodesByBill, adapter.OpCodesSmallest, adapter.OpCodeSmallest, adapter.OpHeldList}
 	if fmt.Sprint(queries) != fmt.Sprint(wantQueries) {
 		t.Errorf("operations declared Query: %v, want %v", queries, wantQueries)
 	}
@@ -57,7 +57,8 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 	if diff := cmp.Diff([]sdk.WorkList{{Name: "draft-receipts", Title: "待审核入库单 (draft receipts)", ListOperation: "tracecode.drafts.list",
-		Description: d.WorkLists[0].Description}}, d.WorkLists); diff != "" {
+		Description: d.WorkLists[0].Description}, {Name: "held-stockouts", Title: "结果未知的出库单 (held stock-outs)", ListOperation: "tracecode.stockouts.held",
+		Description: d.WorkLists[1].Description}}, d.WorkLists); diff != "" {
 		t.Errorf("work lists (-want +got):\n%s", diff)
 	}
 }

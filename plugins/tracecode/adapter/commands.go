@@ -9,9 +9,44 @@ import (
 // CmdExport is `medgate tracecode export`.
 const CmdExport = "export"
 
+// CmdHeld is `medgate tracecode stockouts`; CmdHeldResolve is `medgate
+// tracecode stockout-resolve`.
+const (
+	CmdHeld        = "stockouts"
+	CmdHeldResolve = "stockout-resolve"
+)
+
 // commands declares the plugin's command-line verbs.
 func commands() []sdk.Command {
 	return []sdk.Command{{
+		Name:    CmdHeld,
+		Summary: "list the stock-outs whose outcome is unknown and the codes each holds out of stock",
+		Description: `Lists the stock-out documents sent without an answer (or stopped during the call):
+their codes stay out of stock, refused to other documents, until the outcome is known.
+For each: the document, its status, since when, why, its codes, and from when the
+stockout-reconcile job (or stockout-resolve) may resolve it.`,
+		Operation: OpHeldList,
+		Arguments: []sdk.Argument{{Name: "limit", Type: sdk.SettingInt, Default: "100", Description: "at most this many documents (up to 200)"}},
+		Result:    sdk.Display{JSON: true},
+	}, {
+		Name:    CmdHeldResolve,
+		Summary: "resolve a stock-out whose outcome is unknown: kept (it happened) or released (it did not)",
+		Description: `Resolves a held stock-out. The platform is asked for the document's status first, and its
+answer decides: a document it has keeps its codes out, one it does not have puts them
+back in stock, whatever -outcome says. Only when the platform cannot tell (no answer,
+an answer not understood) is -outcome applied: check the document on the platform's
+own pages first. Who (-by), why (-reason) and what the platform answered are recorded on
+the document (the export's 状态说明). A stock-out attempted less than
+stockOutReconcileAfter ago is refused: its call may still be under way.`,
+		Operation: OpHeldResolve,
+		Arguments: []sdk.Argument{
+			{Name: "billNo", Type: sdk.SettingString, Required: true, Description: "the stock-out document number"},
+			{Name: "outcome", Type: sdk.SettingString, Required: true, Enum: []string{outcomeKept, outcomeReleased}, Description: "kept: it happened, the codes stay out; released: it did not, the codes go back in stock"},
+			{Name: "by", Type: sdk.SettingString, Required: true, Description: "who resolves it (recorded)"},
+			{Name: "reason", Type: sdk.SettingString, Required: true, Description: "how the outcome was checked (recorded)"},
+		},
+		Result: sdk.Display{JSON: true},
+	}, {
 		Name:    CmdExport,
 		Summary: "write the one-click Excel export of a site for a date range",
 		Description: `Writes the trace-code platform's one-click Excel export: one workbook with the token

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/tracecode/code"
@@ -127,15 +128,27 @@ type expansionReply struct {
 	Mismatches    []code.Count `json:"mismatches"`
 }
 
-// expand resolves hierarchy nodes, reports mismatches as warnings and
-// builds the reply.
-func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, code.Expansion, sdk.Diagnostics) {
+// expandNodes resolves the nodes of a hierarchy answer to their smallest
+// codes. The codes and parent codes are trimmed first, in nodes too (the
+// nodes kept): as code.Parse trims the codes of documents and
+// indexParents those of hierarchy answers, " C" is the parent C; untrimmed,
+// every pack and unit under it became a top code of its own and C an
+// empty case.
+func expandNodes(nodes []hierNode, mode code.RatioMode) code.Expansion {
 	in := make([]code.Node, len(nodes))
-	for i, n := range nodes {
+	for i := range nodes {
+		nodes[i].Code, nodes[i].ParentCode = strings.TrimSpace(nodes[i].Code), strings.TrimSpace(nodes[i].ParentCode)
+		n := nodes[i]
 		in[i] = code.Node{Code: n.Code, Parent: n.ParentCode, DisplayLevel: n.CodeLevel, PackLevel: n.CodePackLevel,
 			Smallest: n.IsSmallest, Ratio: n.PkgRatio, BoxStatus: n.BoxStatus}
 	}
-	ex := code.Expand(in, h.cfg.ratioMode)
+	return code.Expand(in, mode)
+}
+
+// expand resolves hierarchy nodes, reports mismatches as warnings and
+// builds the reply.
+func (h *handler) expand(nodes []hierNode, ds sdk.Diagnostics) (expansionReply, code.Expansion, sdk.Diagnostics) {
+	ex := expandNodes(nodes, h.cfg.ratioMode)
 	r := expansionReply{Tops: ex.Tops, SmallestCount: len(ex.Smallest), Smallest: ex.Smallest, Mismatches: ex.Mismatches}
 	if r.Tops == nil {
 		r.Tops = []code.Count{}

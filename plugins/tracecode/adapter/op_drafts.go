@@ -838,6 +838,16 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)
 		}
+		if ds, err := h.receivedBefore(ctx, d); err != nil {
+			return nil, err
+		} else if ds.HasError() {
+			// A concurrent confirmation of this draft records its codes
+			// only after it changed the draft: read again to tell.
+			if _, now, err := loadDraft(ctx, host, p.DraftID); err != nil || now != ver {
+				continue
+			}
+			return invalid(ds)
+		}
 		if receiptNo == "" {
 			n, err := host.NextSequence(ctx, "receipt")
 			if err != nil {
@@ -911,6 +921,59 @@ func confirmable(d *draft) sdk.Diagnostics {
 		ds.Error("$.lines", "precondition", fmt.Sprintf("%d more codes are listed twice", repeats-20), "remove every repeated code (tracecode.draft.get lists the codes of each line)")
 	}
 	return ds
+}
+
+// receivedBefore refuses the codes a draft would receive a second time: a
+// code another confirmed receipt received and that has not left since, a
+// code inside a package (case, pack) the draft lists too, and a code
+// inside a package another receipt received whole. Packages are found
+// through the hierarchy answers kept (codeparent/, as for stock-outs).
+// Codes the hospital's own stock-in uploads hold are not refused: those
+// are HIS's own stock records, which the receipt may well be of.
+func (h *handler) receivedBefore(ctx context.Context, d *draft) (sdk.Diagnostics, error) {
+	reads := newLedgerReads(h.req.Host)
+	listed := map[string]int{}
+	for _, l := range d.Lines {
+		for _, c := range l.Codes {
+			listed[c] = l.LineNo
+		}
+	}
+	var ds sdk.Diagnostics
+	n := 0
+	refuse := func(at, summary string, lineNo int, c string) {
+		if n++; n <= maxStockNotes {
+			ds.Error(at, "precondition", summary,
+				fmt.Sprintf(`a package is received once: remove the code from the draft ({"op":"removeCodes","lineNo":%d,"codes":["%s"]}) and check the package scanned`, lineNo, c))
+		}
+	}
+	for i, l := range d.Lines {
+		for j, c := range l.Codes {
+			at := fmt.Sprintf("$.lines[%d].codes[%d]", i, j)
+			se, _, err := reads.stockOf(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if se.State == stockIn && se.Kind == "receipt" {
+				refuse(at, fmt.Sprintf("code %s (line %d) was already received by receipt %s%s and has not left stock since", c, l.LineNo, se.Doc, atTime(se.BillTime)), l.LineNo, c)
+				continue
+			}
+			p, pe, _, err := walkUp(ctx, reads, c, func(p string, _ stockEntry) bool { _, on := listed[p]; return on })
+			if err != nil {
+				return nil, err
+			}
+			if pl, on := listed[p]; on && p != "" {
+				refuse(at, fmt.Sprintf("code %s (line %d) is inside package %s, which this draft also lists (line %d)", c, l.LineNo, p, pl), l.LineNo, c)
+				continue
+			}
+			if pe.State == stockIn && pe.Kind == "receipt" {
+				refuse(at, fmt.Sprintf("code %s (line %d) is inside package %s, which receipt %s%s already received whole", c, l.LineNo, p, pe.Doc, atTime(pe.BillTime)), l.LineNo, c)
+			}
+		}
+	}
+	if n > maxStockNotes {
+		ds.Error("$.lines", "precondition", fmt.Sprintf("%d more codes were received before", n-maxStockNotes), "tracecode.draft.get lists the codes of each line")
+	}
+	return ds, nil
 }
 
 // publishReceipt publishes the formal purchase receipt of a confirmed

@@ -83,7 +83,7 @@ var (
 	sources      = map[string]string{sourceUpload: "医院上传", sourcePlatform: "平台入库数据"}
 	directions   = map[string]string{"in": "入库", "out": "出库"}
 	statuses     = map[string]string{statusUploaded: "已上传", statusRejected: "被拒绝", statusUnknown: "结果未知(待核对)", statusPending: "待上传",
-		statusSending: "上传中", statusFetched: "已获取"}
+		statusSending: "上传中", statusFetched: "已获取", statusReleasing: "未出库(码退回中)", statusReleased: "未出库(码已退回)"}
 	codeKinds = map[string]string{"drug": "药品追溯码", "gs1": "GS1耗材码", "other": "其他码"}
 	miLabels  = map[string]string{miOK: "成功", miRejected: "失败", miUnknown: "结果未知", miPartial: "部分成功", miMismatch: "与入库单不符"}
 )

@@ -127,6 +127,7 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 	sc, _ := h.cfg.schemas.Get("tracecode", "stockin")
 	obs := h.observe(begin + "/" + end)
 	seen := 0 // documents listed by the pages so far
+	read := map[string]bool{}
 	for page := 1; page <= maxPages; page++ {
 		var raw json.RawMessage
 		in := map[string]any{"beginDate": begin, "endDate": end, "page": page, "pageSize": h.cfg.pageSize}
@@ -138,6 +139,20 @@ func (h *handler) fetchRange(ctx context.Context, begin, end string) (fetchSumma
 			return sum, ds, err
 		}
 		sum.Pages = page
+		// A page listing only documents earlier pages listed means the
+		// platform did not take the page as sent (it answers the first
+		// page again): counting them toward the total would end the
+		// listing with the other documents never read.
+		fresh := 0
+		for _, b := range bills {
+			if k := b.FromOrgCode + "\x00" + b.BillNo; !read[k] {
+				read[k] = true
+				fresh++
+			}
+		}
+		if page > 1 && len(bills) > 0 && fresh == 0 {
+			return sum, ds, fmt.Errorf("%w: stock-in page %d lists only documents of earlier pages (%d of %d read): the platform does not page as asked; check the fieldNames setting for page and pageSize against the platform's document", platform.ErrProtocol, page, len(read), total)
+		}
 		for _, b := range bills {
 			if err := h.storeFetched(ctx, b, &sum); err != nil {
 				return sum, ds, err

@@ -178,7 +178,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	host := h.req.Host
 	obs := h.observe(bill.BillNo)
 
-	prev, key, _, err := loadDoc(ctx, host, sourceUpload, bill.BillNo)
+	prev, key, ver, err := loadDoc(ctx, host, sourceUpload, bill.BillNo)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 		prev = nil
@@ -207,7 +207,16 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		if err := release(); err != nil {
 			return nil, err
 		}
-		return h.markRejected(ctx, key, code, message)
+		resp, err := h.markRejected(ctx, key, code, message)
+		if err != nil {
+			return nil, err
+		}
+		return resp, unhold(ctx, host, direction, bill.BillNo)
+	}
+	if prev != nil && prev.Status == statusReleasing && h.a.now().Sub(prev.StatusAt) < releaseLease {
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true, Diagnostics: sdk.Diagnostics{{Field: "$.billNo", Rule: "state",
+			Summary: fmt.Sprintf("the codes of stock-out %s, found not to have happened, are being put back in stock (since %s)", bill.BillNo, h.fmtTime(prev.StatusAt)),
+			Detail:  "the message is retried once they are back, and then sent"}}}, nil
 	}
 	if prev != nil {
 		same := prev.Hash == hash
@@ -229,6 +238,11 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 				}); err != nil {
 					return nil, err
 				}
+				if rej == "" {
+					if err := unhold(ctx, host, direction, bill.BillNo); err != nil {
+						return nil, err
+					}
+				}
 				if rej != "" {
 					return reject("4", rej)
 				}
@@ -238,6 +252,14 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 				}
 				return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Reconciled: true, CodeCount: prev.CodeCount, Message: "the earlier attempt had reached the platform; nothing was sent again"})
 			}
+			// The earlier attempt is not on the platform: it did not
+			// happen, so the codes only it listed are back in stock (this
+			// attempt takes its own below).
+			if direction == "out" && prev.Direction == "out" && !same {
+				if err := h.releaseEarlierAttempt(context.WithoutCancel(ctx), prev, &bill); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	// A package leaves stock once: the codes of a stock-out are taken out
@@ -245,6 +267,18 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	// document took one), and put back if the platform refuses it.
 	var stockDs sdk.Diagnostics
 	stockNote := ""
+	if direction == "out" && prev != nil && isHeld(prev.Status) {
+		// Claim the held document before taking codes: a resolution of its
+		// earlier attempt (stockout-reconcile, an operator) that began
+		// meanwhile makes this fail, and the message is retried once it is
+		// done; one that begins after sees an attempt under way (the time
+		// of the attempt is now).
+		if _, err := casDoc(ctx, host, key, ver, func(r *docRecord) {
+			r.StatusAt = h.a.now()
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if direction == "out" {
 		sds, note, err := h.reserveStockOut(ctx, &bill)
 		if err != nil {
@@ -254,6 +288,9 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			return invalid(sds)
 		}
 		stockDs, stockNote = sds, note
+		if err := h.hold(ctx, bill.BillNo); err != nil {
+			return nil, errors.Join(err, release())
+		}
 	}
 	rec := recordOf(&bill, direction, hash, h.req.MessageID)
 	rec.Status, rec.StatusAt, rec.StockNote = statusSending, h.a.now(), stockNote
@@ -285,10 +322,13 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		var be *platform.BusinessError
 		status := statusPending
 		switch {
-		case errors.Is(err, platform.ErrAuth):
+		case errors.Is(err, platform.ErrAuth), errors.Is(err, platform.ErrNotSent):
 			// No token (or the token refused): the document was not
 			// processed, whatever code the token request was refused
-			// with; it is not the document that was refused.
+			// with, or whether the token request itself was answered (an
+			// unanswered token request is the token's unknown outcome,
+			// not the document's); it is not the document that was
+			// refused.
 		case errors.As(err, &be):
 			return reject(be.Code, be.Message)
 		case errors.Is(err, platform.ErrUnknownOutcome), errors.Is(err, platform.ErrProtocol):
@@ -310,8 +350,15 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 			if rerr := release(); rerr != nil {
 				return nil, rerr
 			}
+			if uerr := unhold(ctx, host, direction, bill.BillNo); uerr != nil {
+				return nil, uerr
+			}
 		}
-		return platformFailure("the upload", err)
+		resp, perr := platformFailure("the upload", err)
+		if resp != nil && status == statusUnknown && direction == "out" {
+			resp.Diagnostics = append(resp.Diagnostics, h.heldNote(&bill))
+		}
+		return resp, perr
 	}
 	msg := res.Message
 	if res.Duplicate {
@@ -336,7 +383,35 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	}); err != nil {
 		return nil, err
 	}
+	if err := unhold(ctx, host, direction, bill.BillNo); err != nil {
+		return nil, err
+	}
 	return ok(uploadReply{BillNo: bill.BillNo, Status: statusUploaded, Duplicate: res.Duplicate, CodeCount: len(rows), Message: msg}, stockDs...)
+}
+
+// releaseEarlierAttempt puts back in stock the codes that an earlier
+// attempt of a stock-out document (prev, found not to be on the platform)
+// took and that b, the attempt now under its number, does not list.
+func (h *handler) releaseEarlierAttempt(ctx context.Context, prev *docRecord, b *uploadBill) error {
+	listed := map[string]bool{}
+	for _, l := range b.Lines {
+		for _, tc := range l.TraceCodes {
+			listed[tc.Code] = true
+		}
+	}
+	var codes []string
+	if err := readCodes(ctx, h.req.Host, prev, func(r codeRow) error {
+		if !listed[r.Code] {
+			codes = append(codes, r.Code)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := putBack(ctx, h.req.Host, prev.DocNo, codes, true); err != nil {
+		return fmt.Errorf("put back in stock the codes of the earlier attempt of document %s, which is not on the platform: %w", prev.DocNo, err)
+	}
+	return nil
 }
 
 // markRejected records the platform's refusal and returns the response.

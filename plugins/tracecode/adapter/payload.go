@@ -113,6 +113,9 @@ func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External:    &sdk.External{System: System, Code: be.Code, Message: be.Message},
 			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, be.Message)}}}, nil
+	case errors.Is(err, platform.ErrNotSent) && errors.Is(err, platform.ErrUnavailable):
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "the trace-code platform issued no access token; " + op + " was not sent", Detail: err.Error()}}}, nil
 	case errors.Is(err, platform.ErrUnknownOutcome):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "no answer from the trace-code platform; the outcome is unknown", Detail: err.Error() + "; medgate reconciles by document number before sending again"}}}, nil

@@ -180,11 +180,7 @@ func (h *handler) fetchSmallestOf(ctx context.Context, billNo, key string, sum *
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: the platform has no sub-codes for it yet (not stocked in on the platform); the next fetch asks again", billNo))
 		return nil
 	}
-	in := make([]code.Node, len(ans.Codes))
-	for i, n := range ans.Codes {
-		in[i] = code.Node{Code: n.Code, Parent: n.ParentCode, DisplayLevel: n.CodeLevel, PackLevel: n.CodePackLevel, Smallest: n.IsSmallest, Ratio: n.PkgRatio, BoxStatus: n.BoxStatus}
-	}
-	ex := code.Expand(in, h.cfg.ratioMode)
+	ex := expandNodes(ans.Codes, h.cfg.ratioMode)
 	if len(ex.Mismatches) > 0 {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s: %d package(s) do not hold what their ratio says (first: %s: %s); see the sheet 码层级关系", billNo, len(ex.Mismatches), ex.Mismatches[0].Code, ex.Mismatches[0].Problem))
 	}

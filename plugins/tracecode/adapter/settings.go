@@ -37,6 +37,7 @@ const (
 	setRefreshBefore   = "tokenRefreshBefore"
 	setTokenTTL        = "tokenDefaultTTL"
 	setTimeout         = "timeout"
+	setReconcileAfter  = "stockOutReconcileAfter"
 	setConsumables     = "consumableCodes"
 	setRatioMode       = "packRatioMode"
 	setPageSize        = "pageSize"
@@ -103,6 +104,8 @@ func settings() []sdk.Setting {
 		{Name: setRefreshBefore, Type: sdk.SettingDuration, Default: "5m", Description: "refresh the token this long before it expires"},
 		{Name: setTokenTTL, Type: sdk.SettingDuration, Default: "2h", Description: "token life assumed when the platform does not say, or gives an expiry in the past or more than 30 days away"},
 		{Name: setTimeout, Type: sdk.SettingDuration, Default: "30s", Description: "time allowed for one platform call"},
+		{Name: setReconcileAfter, Type: sdk.SettingDuration, Default: "15m",
+			Description: "how long after its attempt a stock-out whose outcome is unknown (no answer) is reconciled by the stockout-reconcile job, or may be resolved by an operator (tracecode.stockout.resolve); longer than timeout, so that no call of it is still under way"},
 		{Name: setConsumables, Type: sdk.SettingString, Default: string(code.ConsumablesGS1), Enum: []string{string(code.ConsumablesNone), string(code.ConsumablesGS1), string(code.ConsumablesAny)},
 			Description: "codes accepted besides 20-digit drug trace codes starting with 8: none, gs1 (GS1 element strings with a valid GTIN, e.g. (01)…(21)…) or any (any printable code up to 100 characters, e.g. other UDI issuers)"},
 		{Name: setRatioMode, Type: sdk.SettingString, Default: string(code.RatioCumulative), Enum: []string{string(code.RatioCumulative), string(code.RatioPerLevel)},
@@ -163,6 +166,8 @@ type siteConfig struct {
 	zone          *time.Location
 	maxCodes      int
 	mi            *miConfig
+	// reconcileAfter: a held stock-out older than this is reconciled.
+	reconcileAfter time.Duration
 }
 
 // miConfig is the medical-insurance upload's configuration.
@@ -304,6 +309,10 @@ func (a *Adapter) parseSettings(site string, given map[string]string) (*siteConf
 	cfg.inlineMax = int64(integer(setExportInlineMax, 0, 8<<20))
 	cfg.progressEvery = int64(integer(setProgressEvery, 1, 100_000_000))
 	cfg.maxCodes = integer(setMaxCodesInReply, 1, 100_000)
+	if cfg.reconcileAfter = duration(setReconcileAfter); cfg.reconcileAfter > 0 && cfg.reconcileAfter <= 2*pc.Timeout {
+		ds.Error(setReconcileAfter, "range", fmt.Sprintf("%s %s is not longer than twice the call timeout %s", setReconcileAfter, cfg.reconcileAfter, pc.Timeout),
+			"a call of the stock-out may still be under way then; set it above twice timeout (default 15m)")
+	}
 	tz := get(setTimezone)
 	if loc, err := time.LoadLocation(tz); err == nil {
 		cfg.zone = loc

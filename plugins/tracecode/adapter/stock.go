@@ -375,6 +375,7 @@ type stockOutCode struct {
 // host has no batched read; a case and its packs once for all its units)
 // and written stockBatch at a time (takeCodes).
 func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagnostics, string, error) {
+	heldDocs := map[string]string{}
 	for range 10 {
 		reads := newLedgerReads(h.req.Host)
 		var ds sdk.Diagnostics
@@ -402,6 +403,16 @@ func (h *handler) reserveStockOut(ctx context.Context, b *uploadBill) (sdk.Diagn
 				if se.State == stockOut {
 					switch {
 					case se.Doc != b.BillNo:
+						held, err := h.heldBy(ctx, heldDocs, se.Doc)
+						if err != nil {
+							return nil, "", err
+						}
+						if held != "" {
+							ds.Error(at, "state", fmt.Sprintf("code %s (line %d) is held by stock-out %s%s, whose outcome is unknown: %s", c, l.LineNo, se.Doc, atTime(se.BillTime), held),
+								fmt.Sprintf("it stays out of stock until the platform tells whether %s happened (the %s job asks it) or an operator resolves it (`medgate %s %s`; `medgate %s %s` lists the held ones); send this document again after that",
+									se.Doc, JobStockOutReconcile, Name, CmdHeldResolve, Name, CmdHeld))
+							continue
+						}
 						ds.Error(at, "state", fmt.Sprintf("code %s (line %d) was already stocked out by document %s%s", c, l.LineNo, se.Doc, atTime(se.BillTime)),
 							"a package leaves stock once: remove the code from this document (check the package scanned), or stock it in again first if it came back (103 退货入库)")
 					case se.Via != "":
@@ -680,4 +691,31 @@ func atTime(billTime string) string {
 		return ""
 	}
 	return " (" + billTime + ")"
+}
+
+// heldBy says, for a stock-out document doc holding codes, why its outcome
+// is unknown ("" when it is known), read once per document into seen.
+func (h *handler) heldBy(ctx context.Context, seen map[string]string, doc string) (string, error) {
+	if why, ok := seen[doc]; ok {
+		return why, nil
+	}
+	why := ""
+	_, err := h.req.Host.Get(ctx, heldKey(doc))
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil:
+		return "", fmt.Errorf("read whether stock-out %s is held: %w", doc, err)
+	default:
+		rec, _, _, err := loadDoc(ctx, h.req.Host, sourceUpload, doc)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+			why = "it was not stored: the plugin stopped before sending it"
+		case err != nil:
+			return "", err
+		case rec.Direction == "out" && isHeld(rec.Status):
+			why = fmt.Sprintf("status %s since %s", rec.Status, h.fmtTime(rec.StatusAt))
+		}
+	}
+	seen[doc] = why
+	return why, nil
 }

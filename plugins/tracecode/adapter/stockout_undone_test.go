@@ -1,18 +1,10 @@
 package adapter_test
 
 import (
-	"bytes"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
-	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/tracecode/adapter"
 	"github.com/medgate/medgate/test/sim/tracecode"
 )
@@ -72,6 +64,21 @@ func TestStockOutThatDidNotHappenHoldsNoCode(t *testing.T) {
 				}
 			},
 			status: sdk.StatusFailed, released: true,
+		},
+		// The token request unanswered: the document was never sent, so
+		// nothing is to reconcile; before, the token's unknown outcome was
+		// taken for the document's and its codes were held for good.
+		"token request unanswered, never sent": {
+			arrange: func(e *env) { e.sim.ExpireTokens(); e.sim.Fail("token", tracecode.FailHTTP500, 1) },
+			status:  sdk.StatusFailed, released: true,
+		},
+		"token answer lost, never sent": {
+			arrange: func(e *env) { e.sim.ExpireTokens(); e.sim.Fail("token", tracecode.FailAfter, 1) },
+			status:  sdk.StatusFailed, released: true,
+		},
+		"token refused, new token unanswered, never sent": {
+			arrange: func(e *env) { e.sim.Fail("upload", tracecode.FailAuth, 1); e.sim.Fail("token", tracecode.FailDrop, 1) },
+			status:  sdk.StatusFailed, released: true,
 		},
 		"sent and accepted": {status: sdk.StatusOK},
 		"processed, answer lost (outcome unknown)": {
@@ -155,28 +162,10 @@ func TestStockOutNotSentIsTakenAgainByItsRetry(t *testing.T) {
 // stayed out for good.
 func TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
-	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		sim.ServeHTTP(rec, r)
-		out := rec.Body.Bytes()
-		if strings.HasSuffix(r.URL.Path, "/bill/status") {
-			out = bytes.Replace(out, []byte(`"status":"3"`), []byte(`"status":"4"`), 1)
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	host := sdktest.NewMemoryHost()
-	e := &env{t: t, sim: sim, url: srv.URL, host: host, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
-	if ds := e.configure(baseSettings(srv.URL, e.dir)); ds.HasError() {
-		t.Fatal(ds)
-	}
+	e := newEnv(t, nil)
 	c1, c2 := drugCode("8100001", 601), drugCode("8100001", 602)
 	must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-W", "102", line(1, "2", c1, c2))), sdk.StatusOK)
-	sim.Fail("upload", tracecode.FailAfter, 1)
+	e.sim.Fail("upload", tracecode.FailProcessing, 1)
 	if r := e.send(adapter.OpStockOutUpload, bill("CK-W1", "202", line(1, "2", c1, c2))); r.Status != sdk.StatusFailed {
 		t.Fatalf("lost answer: %s %s", r.Status, r.Diagnostics)
 	}
@@ -187,5 +176,42 @@ func TestStockOutFailedOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
 	must[uploadReply](t, r, sdk.StatusOK)
 	if w := warnings(r); len(w) > 0 {
 		t.Errorf("warnings: %s", w[0].Message())
+	}
+}
+
+// TestStockOutNotOnThePlatformReleasesTheEarlierAttempt: a stock-out
+// never reached the platform (no answer), and the document is then sent
+// with fewer codes under its number. Reconciled as not on the platform,
+// the earlier attempt did not happen: a code only it listed is back in
+// stock, so another document takes it; before, it stayed out for good,
+// held by a document that never listed it on the platform.
+func TestStockOutNotOnThePlatformReleasesTheEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fail string // how the first attempt got no answer
+	}{
+		"HTTP 500, not processed": {fail: tracecode.FailHTTP500},
+		"connection dropped":      {fail: tracecode.FailDrop},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			c1, c2 := drugCode("8100001", 701), drugCode("8100001", 702)
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-X", "102", line(1, "2", c1, c2))), sdk.StatusOK)
+			e.sim.Fail("upload", tc.fail, 1)
+			if r := e.send(adapter.OpStockOutUpload, bill("CK-X1", "202", line(1, "2", c1, c2))); r.Status != sdk.StatusFailed {
+				t.Fatalf("no answer: %s %s", r.Status, r.Diagnostics)
+			}
+			must[uploadReply](t, e.send(adapter.OpStockOutUpload, bill("CK-X1", "202", line(1, "1", c1))), sdk.StatusOK)
+			r := e.send(adapter.OpStockOutUpload, bill("CK-X2", "202", line(1, "1", c2)))
+			must[uploadReply](t, r, sdk.StatusOK)
+			if w := warnings(r); len(w) > 0 {
+				t.Errorf("code %s was not put back as it was: %s", c2, w[0].Message())
+			}
+			if u, ok := e.sim.Uploaded("CK-X2"); !ok || len(u.Codes) != 1 || u.Codes[0] != c2 {
+				t.Errorf("the platform has CK-X2 = %+v (%v), want it with %s", u, ok, c2)
+			}
+		})
 	}
 }

@@ -219,6 +219,10 @@ type docRecord struct {
 	// StockNote flags a stock-out of codes that no stock-in of this
 	// hospital holds (stock.go); the export shows it in 状态说明.
 	StockNote string `json:"stockNote,omitempty"`
+	// Resolution says how a stock-out whose outcome was unknown was
+	// resolved: by the platform's answer or by an operator
+	// (stockout_held.go).
+	Resolution *heldResolution `json:"resolution,omitempty"`
 	// SmallestFetched is true once the smallest sub-codes of a fetched
 	// document were fetched and kept (setting fetchSmallest).
 	SmallestFetched bool `json:"smallestFetched,omitempty"`

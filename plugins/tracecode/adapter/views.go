@@ -24,3 +24,25 @@ func forms() []sdk.Form {
 		},
 	}}
 }
+
+// workListViews declares the columns and row actions of the plugin's work
+// lists.
+func workListViews() []sdk.WorkListView {
+	resolve := func(outcome, label, question string) sdk.Action {
+		return sdk.Action{Name: outcome, Label: label, Operation: OpHeldResolve, Row: map[string]string{"billNo": "billNo"},
+			Operator: "by", Confirm: question,
+			Fields: []sdk.Argument{
+				{Name: "outcome", Type: sdk.SettingString, Required: true, Enum: []string{outcome}, Default: outcome, Description: "结果 outcome"},
+				{Name: "reason", Type: sdk.SettingString, Required: true, Description: "原因 how the outcome was checked (recorded)"},
+			}}
+	}
+	return []sdk.WorkListView{{
+		List: WorkListHeld,
+		Columns: []sdk.Column{{Field: "billNo", Title: "单据号"}, {Field: "status", Title: "状态"}, {Field: "since", Title: "发送时间"},
+			{Field: "reason", Title: "原因"}, {Field: "codeCount", Title: "追溯码数"}, {Field: "codes", Title: "追溯码"}, {Field: "resolvesAt", Title: "可核对时间"}},
+		Actions: []sdk.Action{
+			resolve(outcomeReleased, "未出库 released", "The platform is asked first; only if it cannot tell are the codes put back in stock on your word. Checked on the platform that this stock-out did not happen?"),
+			resolve(outcomeKept, "已出库 kept", "The platform is asked first; only if it cannot tell are the codes kept out on your word. Checked that this stock-out happened?"),
+		},
+	}}
+}

@@ -319,7 +319,7 @@ func (c *Client) Call(ctx context.Context, obs Observer, op Op, in, out any) (Re
 	}
 	tok, _, err := c.validToken(ctx, obs, "", "")
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: no call made without a token: %w", op, err)
+		return Result{}, fmt.Errorf("%s: %w: no call made without a token: %w", op, ErrNotSent, err)
 	}
 	res, err := c.exchange(ctx, obs, op, in, tok, out)
 	if err != nil || !res.authFailed {
@@ -327,7 +327,7 @@ func (c *Client) Call(ctx context.Context, obs Observer, op Op, in, out any) (Re
 	}
 	tok, _, err = c.validToken(ctx, obs, tok, "")
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: the token was refused and no new one could be obtained: %w", op, err)
+		return Result{}, fmt.Errorf("%s: %w: the token was refused and no new one could be obtained: %w", op, ErrNotSent, err)
 	}
 	res, err = c.exchange(ctx, obs, op, in, tok, out)
 	if err != nil {

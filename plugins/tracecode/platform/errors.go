@@ -21,6 +21,12 @@ var (
 	ErrAuth = errors.New("trace-code platform refused the credentials")
 	// ErrProtocol: the answer was not in the configured form.
 	ErrProtocol = errors.New("trace-code platform answer not understood")
+	// ErrNotSent: the business request was never sent, because no token
+	// could be obtained (the token request failed, unanswered or refused,
+	// or after a refusal of the token no new one could be). It comes with
+	// the token request's own error, which may be ErrUnknownOutcome: that
+	// is the token's outcome, not the request's. Check it first.
+	ErrNotSent = errors.New("request not sent")
 )
 
 // BusinessError is an answer whose code is neither success, an

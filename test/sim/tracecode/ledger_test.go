@@ -9,7 +9,8 @@ import (
 // TestUploadLedger: the simulator refuses, by its own ledger, a document
 // that lists a code twice and a stock-in of a code already in stock, and
 // a refused document changes nothing; a stock-out takes codes out so a
-// return stock-in may bring them in again.
+// return stock-in may bring them in again, and a code stocked out is
+// refused to a second stock-out until it comes back.
 func TestUploadLedger(t *testing.T) {
 	t.Parallel()
 	const a, b, c = "81234560000000000011", "81234560000000000022", "81234560000000000033"
@@ -52,7 +53,9 @@ func TestUploadLedger(t *testing.T) {
 		{"code already stocked in", "IN-3", bill("IN-3", "102", []string{c}, []string{b}), "CODE_USED", "IN-2"},
 		{"refused document left c free", "IN-4", bill("IN-4", "102", []string{c}), "0", ""},
 		{"return stock-out takes b out", "OUT-1", bill("OUT-1", "202", []string{b}), "0", ""},
+		{"b cannot leave twice", "OUT-2", bill("OUT-2", "202", []string{b}), "CODE_OUT", "已由单据OUT-1出库"},
 		{"b may come in again", "IN-5", bill("IN-5", "103", []string{b}), "0", ""},
+		{"b may leave again once back", "OUT-3", bill("OUT-3", "202", []string{b}), "0", ""},
 		{"a is still in stock", "IN-6", bill("IN-6", "102", []string{a}), "CODE_USED", "已由单据IN-2入库"},
 	}
 	for _, st := range steps {

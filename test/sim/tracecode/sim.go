@@ -13,8 +13,10 @@
 //     (a second upload answers BILL_DUPLICATE), and document status; a
 //     document listing a code twice is refused (CODE_DUPLICATE), and so is
 //     a stock-in (1xx) of a code already in stock by another stock-in and
-//     not taken out since by a stock-out (2xx) (CODE_USED): the simulator
-//     keeps its own ledger of codes in stock;
+//     not taken out since by a stock-out (2xx) (CODE_USED), and a
+//     stock-out of a code an earlier stock-out took and no stock-in
+//     brought back (CODE_OUT): the simulator keeps its own ledger of codes
+//     in stock and out of it;
 //   - stock-in documents by date, generated deterministically from the seed
 //     (suppliers, products, batches, cases of 20-digit codes starting with
 //     8 with a real parent/child structure and package ratios, and a
@@ -72,6 +74,10 @@ const (
 	FailHang = "hang"
 	// FailDrop closes the connection without an answer.
 	FailDrop = "drop"
+	// FailProcessing (uploads only) keeps the document but fails to
+	// process it: it has no effect on the ledger, its status is 4
+	// (处理失败), and the answer is lost (HTTP 500).
+	FailProcessing = "processing"
 )
 
 // Options configure a simulator.
@@ -133,6 +139,9 @@ type Upload struct {
 	Codes    []string        `json:"codes"`
 	Body     json.RawMessage `json:"body"`
 	At       time.Time       `json:"at"`
+	// Failed: the platform failed to process it (status 4); its codes
+	// did not move.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Sim is the simulated platform. It is an http.Handler.
@@ -150,8 +159,12 @@ type Sim struct {
 	// stocked is the ledger of codes in the hospital's stock: code → the
 	// stock-in document that brought it in. A stock-out takes a code out.
 	stocked map[string]string
-	fails   map[string][]failure
-	stats   Stats
+	// out is the ledger of codes stocked out: code → the stock-out
+	// document that took it. A second stock-out of it is refused
+	// (CODE_OUT) until a stock-in brings it back.
+	out   map[string]string
+	fails map[string][]failure
+	stats Stats
 
 	hsaMsgIDs  map[string]bool
 	hsaRecords map[string]HSARecord
@@ -194,7 +207,7 @@ func New(o Options) *Sim {
 	s := &Sim{
 		opts: o, mux: http.NewServeMux(),
 		tokens: map[string]time.Time{}, bills: map[string]*Bill{}, days: map[string][]string{},
-		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, stocked: map[string]string{}, fails: map[string][]failure{},
+		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, stocked: map[string]string{}, out: map[string]string{}, fails: map[string][]failure{},
 		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
 		hsaSignNos: map[string]bool{},
 	}
@@ -469,6 +482,12 @@ func (s *Sim) business(op string, h func(body []byte) (int, answer)) http.Handle
 			return
 		}
 		kind := s.takeFailure(op)
+		if kind == FailProcessing && op == "upload" {
+			s.failProcessing(body)
+			s.mu.Unlock()
+			http.Error(w, "internal error after a failed processing (simulated)", http.StatusInternalServerError)
+			return
+		}
 		if kind != "" && kind != FailAfter {
 			s.mu.Unlock()
 			s.opts.Log.Info("simulated failure", "op", op, "kind", kind)
@@ -543,6 +562,9 @@ func (s *Sim) upload(body []byte) (int, answer) {
 			if by, in := s.stocked[tc.Code]; in && stockIn {
 				return 200, answer{Code: "CODE_USED", Message: fmt.Sprintf("第%d行追溯码%s已由单据%s入库，不能重复入库", i+1, tc.Code, by)}
 			}
+			if by, gone := s.out[tc.Code]; gone && !stockIn {
+				return 200, answer{Code: "CODE_OUT", Message: fmt.Sprintf("第%d行追溯码%s已由单据%s出库，不能重复出库", i+1, tc.Code, by)}
+			}
 			codes = append(codes, tc.Code)
 		}
 	}
@@ -551,13 +573,30 @@ func (s *Sim) upload(body []byte) (int, answer) {
 	for _, c := range codes {
 		if stockIn {
 			s.stocked[c] = req.BillNo
+			delete(s.out, c)
 		} else {
 			delete(s.stocked, c)
+			s.out[c] = req.BillNo
 		}
 	}
 	s.uploads[req.BillNo] = &Upload{BillNo: req.BillNo, BillType: req.BillType, Codes: codes, Body: append(json.RawMessage(nil), body...), At: s.opts.Now()}
 	s.stats.Uploads++
 	return 200, answer{Code: "0", Message: "成功", Data: map[string]any{"billNo": req.BillNo, "acceptedCodes": len(codes)}}
+}
+
+// failProcessing keeps an upload whose processing failed: no effect on
+// the ledger, status 4. The caller holds s.mu.
+func (s *Sim) failProcessing(body []byte) {
+	var req struct {
+		BillNo   string `json:"billNo"`
+		BillType string `json:"billType"`
+	}
+	if json.Unmarshal(body, &req) != nil || req.BillNo == "" {
+		return
+	}
+	if _, dup := s.uploads[req.BillNo]; !dup {
+		s.uploads[req.BillNo] = &Upload{BillNo: req.BillNo, BillType: req.BillType, Body: append(json.RawMessage(nil), body...), At: s.opts.Now(), Failed: true}
+	}
 }
 
 func (s *Sim) billStatus(body []byte) (int, answer) {
@@ -571,7 +610,11 @@ func (s *Sim) billStatus(body []byte) (int, answer) {
 	if !ok {
 		return 200, answer{Code: "NOT_FOUND", Message: "单据不存在"}
 	}
-	return 200, answer{Code: "0", Message: "成功", Data: map[string]any{"billNo": u.BillNo, "status": "3", "codeCount": len(u.Codes)}}
+	status := "3" // 处理成功
+	if u.Failed {
+		status = "4" // 处理失败
+	}
+	return 200, answer{Code: "0", Message: "成功", Data: map[string]any{"billNo": u.BillNo, "status": status, "codeCount": len(u.Codes)}}
 }
 
 func (s *Sim) stockIn(body []byte) (int, answer) {

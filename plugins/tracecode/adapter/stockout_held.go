@@ -1,0 +1,496 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/platform"
+)
+
+// Stock-outs whose outcome is unknown hold their codes out of stock (a
+// package leaves stock once, and it may have left): the document was
+// sent and no answer came back (statusUnknown), or the plugin stopped
+// after it was stored for sending (statusSending). The next attempt of the
+// document reconciles it by document number; when none comes (the host
+// gave up on the message), the stockout-reconcile job does, and where the
+// platform cannot tell, an operator does (tracecode.stockout.resolve).
+//
+//	outheld/<docNo>  a heldRef: the stock-out document docNo took codes
+//	                 out of stock and its outcome is not known yet
+//
+// The entry is written once the codes are taken, before the document is
+// sent, and removed when the outcome is known (uploaded, refused, not
+// sent, released, kept). Each resolution is a compare-and-set on the
+// document's record at the version read, and the upload of the same
+// document claims the record the same way before it takes codes, so an
+// attempt in flight and a resolution never both act: the one that comes
+// second reads again.
+const (
+	// statusReleasing: the stock-out was found not to have happened and
+	// its codes are being put back (by the job or an operator); an upload
+	// of the document waits for it (releaseLease).
+	statusReleasing = "releasing"
+	// statusReleased: the stock-out did not happen (not on the platform,
+	// or an operator said so) and its codes are back in stock; the
+	// document may be sent again.
+	statusReleased = "released"
+
+	// heldScan bounds the held entries one job run or list reads (each a
+	// few dozen bytes); heldQueries bounds the platform queries of one
+	// job run.
+	heldScan    = 200
+	heldQueries = 50
+	// releaseLease is how long a release in progress keeps an upload of
+	// its document waiting; a release older than that stopped (the
+	// plugin's job was cancelled or crashed), and an upload goes on: the
+	// codes the release did not put back are still held by the document,
+	// which the upload's own stock-out takes as its own.
+	releaseLease = 10 * time.Minute
+)
+
+// Resolution outcomes.
+const (
+	outcomeKept     = "kept"
+	outcomeReleased = "released"
+)
+
+func heldKey(docNo string) string { return "outheld/" + esc(docNo) }
+
+// heldRef is the value of an outheld entry.
+type heldRef struct {
+	Since     time.Time `json:"since"`
+	MessageID string    `json:"messageId,omitempty"`
+}
+
+// heldResolution records how a held stock-out was resolved.
+type heldResolution struct {
+	Outcome string    `json:"outcome"`
+	By      string    `json:"by"` // "platform" or the operator
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason,omitempty"`
+	// Platform is what the platform answered to the status query ("" when
+	// it decided): why the operator's word was taken.
+	Platform  string `json:"platform,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+}
+
+// isHeld reports whether a stock-out document in status holds its codes
+// with an unknown outcome.
+func isHeld(status string) bool {
+	return status == statusSending || status == statusUnknown || status == statusReleasing
+}
+
+// hold records that stock-out docNo took codes and may not be answered.
+func (h *handler) hold(ctx context.Context, docNo string) error {
+	b, err := json.Marshal(heldRef{Since: h.a.now(), MessageID: h.req.MessageID})
+	if err != nil {
+		return err
+	}
+	if _, err := h.req.Host.Put(ctx, heldKey(docNo), b); err != nil {
+		return fmt.Errorf("record stock-out %s as holding its codes: %w", docNo, err)
+	}
+	return nil
+}
+
+// unhold removes the held entry of a stock-out whose outcome is known.
+func unhold(ctx context.Context, host sdk.Host, direction, docNo string) error {
+	if direction != "out" {
+		return nil
+	}
+	if err := host.Delete(context.WithoutCancel(ctx), heldKey(docNo)); err != nil {
+		return fmt.Errorf("remove the held entry of stock-out %s, whose outcome is known: %w", docNo, err)
+	}
+	return nil
+}
+
+// heldNote is the warning of a stock-out reply whose outcome stays
+// unknown: which codes it holds, and what resolves them.
+func (h *handler) heldNote(b *uploadBill) sdk.Diagnostic {
+	var codes []string
+	n := 0
+	for _, l := range b.Lines {
+		for _, tc := range l.TraceCodes {
+			if n++; len(codes) < maxStockNotes {
+				codes = append(codes, tc.Code)
+			}
+		}
+	}
+	list := strings.Join(codes, ", ")
+	if n > len(codes) {
+		list += ", …"
+	}
+	return sdk.Diagnostic{Field: "$.billNo", Rule: "state", Severity: sdk.SeverityWarning,
+		Summary: fmt.Sprintf("stock-out %s holds its %d code(s) out of stock until its outcome is known: %s", b.BillNo, n, list),
+		Detail: fmt.Sprintf("the message is retried and reconciled by document number first; if it is not, the %s job asks the platform %s after the attempt, "+
+			"and where the platform cannot tell, resolve it with `medgate %s %s` (see `medgate %s %s`)", JobStockOutReconcile, h.cfg.reconcileAfter, Name, CmdHeldResolve, Name, CmdHeld)}
+}
+
+// heldPayload is the payload of tracecode.stockouts.held.
+type heldPayload struct {
+	Limit int `json:"limit"`
+}
+
+// heldItem is one held stock-out, as listed.
+type heldItem struct {
+	BillNo     string   `json:"billNo"`
+	Status     string   `json:"status"`
+	Since      string   `json:"since"`
+	Reason     string   `json:"reason"`
+	CodeCount  int      `json:"codeCount"`
+	Codes      []string `json:"codes"`
+	MessageID  string   `json:"messageId,omitempty"`
+	ResolvesAt string   `json:"resolvesAt"`
+}
+
+// listHeld lists the stock-outs holding codes with an unknown outcome.
+func (h *handler) listHeld(ctx context.Context) (*sdk.HandleResponse, error) {
+	p := heldPayload{Limit: 100}
+	if len(h.req.Payload) > 0 {
+		if ds := plain(h.req.Payload, &p); ds != nil {
+			return invalid(ds)
+		}
+	}
+	if p.Limit <= 0 || p.Limit > heldScan {
+		p.Limit = heldScan
+	}
+	es, err := h.req.Host.Scan(ctx, "outheld/", p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list the held stock-outs: %w", err)
+	}
+	items := []heldItem{}
+	for _, e := range es {
+		docNo := unesc(strings.TrimPrefix(e.Key, "outheld/"))
+		var ref heldRef
+		_ = json.Unmarshal(e.Value, &ref)
+		rec, _, _, err := loadDoc(ctx, h.req.Host, sourceUpload, docNo)
+		if errors.Is(err, sdk.ErrNotFound) {
+			items = append(items, heldItem{BillNo: docNo, Status: statusSending, Since: h.fmtTime(ref.Since), MessageID: ref.MessageID,
+				Reason: "its codes were taken out of stock and the document was not stored: the plugin stopped before sending it"})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.Direction != "out" || !isHeld(rec.Status) {
+			continue // resolved meanwhile
+		}
+		it := heldItem{BillNo: docNo, Status: rec.Status, Since: h.fmtTime(rec.StatusAt), CodeCount: rec.CodeCount, MessageID: rec.MessageID,
+			ResolvesAt: h.fmtTime(rec.StatusAt.Add(h.cfg.reconcileAfter)), Codes: []string{}}
+		switch rec.Status {
+		case statusSending:
+			it.Reason = "stored for sending, no outcome recorded: the plugin or the host stopped during the call"
+		case statusReleasing:
+			it.Reason = "not on the platform: its codes are being put back in stock"
+		default:
+			it.Reason = "sent, no answer: " + rec.StatusText
+		}
+		if err := readCodes(ctx, h.req.Host, rec, func(r codeRow) error {
+			if len(it.Codes) < h.cfg.maxCodes {
+				it.Codes = append(it.Codes, r.Code)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return ok(map[string]any{"items": items})
+}
+
+func (h *handler) fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(h.cfg.zone).Format(dateTimeLayout)
+}
+
+// resolvePayload is the payload of tracecode.stockout.resolve.
+type resolvePayload struct {
+	BillNo  string `json:"billNo"`
+	Outcome string `json:"outcome"`
+	By      string `json:"by"`
+	Reason  string `json:"reason"`
+}
+
+// resolveReply is its reply.
+type resolveReply struct {
+	BillNo    string `json:"billNo"`
+	Outcome   string `json:"outcome"`
+	DecidedBy string `json:"decidedBy"`
+	Status    string `json:"status"`
+	Message   string `json:"message"`
+}
+
+// resolveHeldOp resolves one held stock-out at an operator's request. The
+// platform is asked first: its answer decides. Only when it cannot tell
+// (no answer, an answer not understood, no token) is the operator's
+// outcome applied, recorded on the document with who, when, why and what
+// the platform answered.
+func (h *handler) resolveHeldOp(ctx context.Context) (*sdk.HandleResponse, error) {
+	var p resolvePayload
+	if ds := plain(h.req.Payload, &p); ds != nil {
+		return invalid(ds)
+	}
+	var ds sdk.Diagnostics
+	if strings.TrimSpace(p.BillNo) == "" {
+		ds.Error("$.billNo", "required", "billNo is required", "give the number of the held stock-out document (`medgate tracecode stockouts` lists them)")
+	}
+	if p.Outcome != outcomeKept && p.Outcome != outcomeReleased {
+		ds.Error("$.outcome", "enum", fmt.Sprintf("outcome %q is not kept or released", p.Outcome),
+			"kept: the stock-out happened (its codes stay out); released: it did not (its codes go back in stock)")
+	}
+	if strings.TrimSpace(p.By) == "" {
+		ds.Error("$.by", "required", "by (who resolves it) is required", "give the operator's name; it is recorded on the document")
+	}
+	if strings.TrimSpace(p.Reason) == "" {
+		ds.Error("$.reason", "required", "reason is required", "say how the outcome was checked (e.g. on the platform's web page); it is recorded on the document")
+	}
+	if ds.HasError() {
+		return invalid(ds)
+	}
+	res, err := h.resolveHeld(ctx, p.BillNo, &p)
+	if err != nil {
+		return nil, err
+	}
+	if res.refusal != nil {
+		return invalid(sdk.Diagnostics{*res.refusal})
+	}
+	var warn sdk.Diagnostics
+	if res.by == "platform" && res.outcome != p.Outcome {
+		warn.Warn("$.outcome", "state", fmt.Sprintf("the platform's answer decided: stock-out %s was %s, not %s as asked", p.BillNo, res.outcome, p.Outcome), res.message)
+	}
+	return ok(resolveReply{BillNo: p.BillNo, Outcome: res.outcome, DecidedBy: res.by, Status: res.status, Message: res.message}, warn...)
+}
+
+// heldResult is what resolveHeld did.
+type heldResult struct {
+	outcome string // kept, released, or "" (left held)
+	by      string // platform or operator
+	status  string // the document's status after
+	message string
+	// refusal says why an operator's request was not applied.
+	refusal *sdk.Diagnostic
+	// unanswered: the platform could not tell and no operator decided.
+	unanswered error
+	// waiting: the attempt is too recent, or a release in progress.
+	waiting bool
+}
+
+// resolveHeld resolves held stock-out docNo: by the platform's answer to
+// the status query, or, where it cannot tell, by op (nil: the job, which
+// then leaves it held). It is idempotent: a document resolved already is
+// left as it is.
+func (h *handler) resolveHeld(ctx context.Context, docNo string, op *resolvePayload) (heldResult, error) {
+	host := h.req.Host
+	now := h.a.now()
+	refuse := func(field, summary, detail string) (heldResult, error) {
+		return heldResult{refusal: &sdk.Diagnostic{Field: field, Rule: "state", Severity: sdk.SeverityError, Summary: summary, Detail: detail}}, nil
+	}
+	rec, key, ver, err := loadDoc(ctx, host, sourceUpload, docNo)
+	if errors.Is(err, sdk.ErrNotFound) {
+		if op != nil {
+			return refuse("$.billNo", fmt.Sprintf("no stock-out document %s is stored", docNo), "check the number (`medgate tracecode stockouts` lists the held ones)")
+		}
+		return heldResult{waiting: true}, nil
+	}
+	if err != nil {
+		return heldResult{}, err
+	}
+	if rec.Direction != "out" || !isHeld(rec.Status) {
+		if err := unhold(ctx, host, "out", docNo); err != nil {
+			return heldResult{}, err
+		}
+		if r := rec.Resolution; op != nil && r != nil && r.MessageID == h.req.MessageID {
+			// This message resolved it (delivered again).
+			by := "platform"
+			if r.By != "platform" {
+				by = "operator"
+			}
+			return heldResult{outcome: r.Outcome, by: by, status: rec.Status, message: rec.StatusText}, nil
+		}
+		if op != nil {
+			return refuse("$.billNo", fmt.Sprintf("document %s holds no code with an unknown outcome (status %s)", docNo, rec.Status),
+				"nothing to resolve: only a stock-out whose outcome is unknown is resolved")
+		}
+		return heldResult{status: rec.Status}, nil
+	}
+	wait := h.cfg.reconcileAfter
+	if rec.Status == statusReleasing {
+		wait = releaseLease
+	}
+	if age := now.Sub(rec.StatusAt); age < wait {
+		if op != nil {
+			return refuse("$.billNo", fmt.Sprintf("stock-out %s was attempted %s ago (%s): its call may still be under way", docNo, age.Round(time.Second), h.fmtTime(rec.StatusAt)),
+				fmt.Sprintf("resolve it from %s on (%s after the attempt); the %s job resolves it then if the platform answers", h.fmtTime(rec.StatusAt.Add(wait)), wait, JobStockOutReconcile))
+		}
+		return heldResult{waiting: true}, nil
+	}
+	res := heldResult{by: "platform"}
+	final := statusReleased
+	var platformText string
+	if rec.Status == statusReleasing {
+		// A release that stopped: finish it.
+		res.outcome = outcomeReleased
+		res.message = "the release begun " + h.fmtTime(rec.StatusAt) + " is finished"
+	} else {
+		found, rej, qerr := h.reconcile(ctx, h.observe(docNo), docNo)
+		switch {
+		case qerr != nil:
+			// No answer, an answer not understood, no token, or a business
+			// answer other than found / not found: the platform cannot tell.
+			platformText = qerr.Error()
+		case found && rej == "":
+			res.outcome, res.message = outcomeKept, "the platform has the document: the stock-out happened, its codes stay out"
+		case found:
+			res.outcome, res.message, final = outcomeReleased, rej+": its codes go back in stock", statusRejected
+		default:
+			res.outcome, res.message = outcomeReleased, "the platform does not have the document: the stock-out did not happen, its codes go back in stock"
+		}
+		if res.outcome == "" {
+			if op == nil {
+				res.unanswered = qerr
+				return res, nil
+			}
+			res.by, res.outcome = "operator", op.Outcome
+			res.message = "the platform could not tell (" + platformText + ")"
+		}
+	}
+	resolution := heldResolution{Outcome: res.outcome, By: "platform", At: now, Platform: platformText, MessageID: h.req.MessageID}
+	if res.by == "operator" {
+		resolution.By, resolution.Reason = op.By, op.Reason
+	}
+	text := fmt.Sprintf("%s %s by %s: %s", res.outcome, h.fmtTime(now), resolutionBy(resolution), res.message)
+	if resolution.Reason != "" {
+		text += "; reason: " + resolution.Reason
+	}
+	if res.outcome == outcomeKept {
+		if _, err := casDoc(ctx, host, key, ver, func(r *docRecord) {
+			r.Status, r.StatusText, r.StatusAt, r.Resolution = statusUploaded, text, now, &resolution
+		}); err != nil {
+			return heldResult{}, err
+		}
+		res.status = statusUploaded
+		return res, unhold(ctx, host, "out", docNo)
+	}
+	// The release holds the document (statusReleasing, from now) so that
+	// an upload of it waits until the codes are back (releaseLease); a
+	// release that stopped is taken over the same way.
+	if ver, err = casDoc(ctx, host, key, ver, func(r *docRecord) {
+		if r.Status == statusReleasing {
+			text = r.StatusText
+		} else {
+			r.StatusText, r.Resolution = text, &resolution
+		}
+		r.Status, r.StatusAt = statusReleasing, now
+	}); err != nil {
+		return heldResult{}, err
+	}
+	var codes []string
+	if err := readCodes(ctx, host, rec, func(r codeRow) error { codes = append(codes, r.Code); return nil }); err != nil {
+		return heldResult{}, err
+	}
+	if err := putBack(context.WithoutCancel(ctx), host, docNo, codes, true); err != nil {
+		return heldResult{}, fmt.Errorf("put the codes of stock-out %s, which did not happen, back in stock: %w", docNo, err)
+	}
+	if _, err := casDoc(ctx, host, key, ver, func(r *docRecord) {
+		r.Status, r.StatusText, r.StatusAt = final, text, now
+	}); err != nil {
+		return heldResult{}, err
+	}
+	res.status = final
+	return res, unhold(ctx, host, "out", docNo)
+}
+
+// resolutionBy names who resolved a held stock-out, for the status text.
+func resolutionBy(r heldResolution) string {
+	if r.By == "platform" {
+		return "the platform's answer to the status query"
+	}
+	return "operator " + r.By
+}
+
+// casDoc applies fn to the document at key if it is still at version ver,
+// and returns the new version; errBusy when it changed (an upload of the
+// document, or another resolution, came first: the caller reads again).
+func casDoc(ctx context.Context, host sdk.Host, key string, ver int64, fn func(*docRecord)) (int64, error) {
+	e, err := host.Get(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	if e.Version != ver {
+		return 0, errBusy
+	}
+	var rec docRecord
+	if err := json.Unmarshal(e.Value, &rec); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	fn(&rec)
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		return 0, err
+	}
+	nv, err := host.CompareAndSet(ctx, key, ver, b)
+	if errors.Is(err, sdk.ErrConflict) {
+		return 0, errBusy
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", key, err)
+	}
+	return nv, nil
+}
+
+// reconcileHeldJob is the stockout-reconcile job: it resolves the held
+// stock-outs old enough by the platform's answer, at most heldQueries
+// platform queries a run. Those the platform cannot tell stay held and are
+// reported; a run in which the platform answered none of its queries is an
+// error, so the host runs it again sooner.
+func (h *handler) reconcileHeldJob(ctx context.Context) (*sdk.RunJobResponse, error) {
+	es, err := h.req.Host.Scan(ctx, "outheld/", heldScan)
+	if err != nil {
+		return nil, fmt.Errorf("tracecode: %s: list the held stock-outs: %w", JobStockOutReconcile, err)
+	}
+	var ds sdk.Diagnostics
+	var kept, released, waiting, unanswered, queries int
+	var lastErr error
+	for _, e := range es {
+		if queries >= heldQueries {
+			break
+		}
+		docNo := unesc(strings.TrimPrefix(e.Key, "outheld/"))
+		res, err := h.resolveHeld(ctx, docNo, nil)
+		if errors.Is(err, errBusy) {
+			waiting++ // an upload of the document came first
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tracecode: %s: stock-out %s: %w", JobStockOutReconcile, docNo, err)
+		}
+		switch {
+		case res.waiting:
+			waiting++
+			continue
+		case res.unanswered != nil:
+			unanswered++
+			lastErr = res.unanswered
+			ds.Warn(docNo, "state", fmt.Sprintf("stock-out %s still holds its codes: the platform could not tell whether it happened", docNo),
+				fmt.Sprintf("%v; the next run asks again, or resolve it with `medgate %s %s`", res.unanswered, Name, CmdHeldResolve))
+		case res.outcome == outcomeKept:
+			kept++
+		case res.outcome == outcomeReleased:
+			released++
+		default:
+			continue // resolved before
+		}
+		queries++
+	}
+	if unanswered > 0 && kept+released == 0 && errors.Is(lastErr, platform.ErrUnavailable) {
+		return nil, fmt.Errorf("tracecode: %s: the platform answered none of %d status queries (%s): %w", JobStockOutReconcile, unanswered, ds, lastErr)
+	}
+	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(kept + released),
+		Summary: fmt.Sprintf("held stock-outs: %d kept (on the platform), %d released (not on it), %d the platform could not tell, %d too recent or in progress", kept, released, unanswered, waiting)}, nil
+}
