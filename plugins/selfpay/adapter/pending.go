@@ -370,21 +370,27 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 	return rep, nil
 }
 
-// verifyPending asks the platform (4208) about one row and corrects the
-// status when the platform disagrees with medgate's records.
+// verifyPending asks the platform (4208, by the row's ID number and its
+// type, not its name) about one row and corrects the status when the
+// platform disagrees with medgate's records.
 func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingReport) error {
 	f := row.fields
 	if f["certno"] == "" {
 		rep.Platform = "not checked: 4208 needs the ID number column"
 		return nil
 	}
+	if strings.ContainsFunc(f["certno"], isMask) {
+		rep.Platform = "not checked: the ID number is masked in the list; 4208 searches by the whole number"
+		return nil
+	}
 	if err := r.beforeCall(ctx); err != nil {
 		return err
 	}
+	// Not by the name: lists exported from the medical-insurance system
+	// show it masked (张*), and one exported before the hospital corrected
+	// it carries the old one; searched by either, the platform lists
+	// nothing of a visit it holds.
 	q := map[string]any{"certno": f["certno"]}
-	if v := f["psn_name"]; v != "" {
-		q["psn_name"] = v
-	}
 	if v := f["psn_cert_type"]; v != "" {
 		q["psn_cert_type"] = v
 	}
