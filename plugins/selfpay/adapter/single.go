@@ -276,9 +276,10 @@ func (r *run) completionApplied(ctx context.Context, mdtrtID string, mdtrt map[s
 // flagApplied tells whether a 4203 that set visit mdtrtID's cplt_flag to
 // sent, whose outcome is unknown, took effect: 4208 shows the visit's
 // cpltFlag as sent (true: not to be resent) or as the other value (false:
-// it did not, send it again). 4208 is searched by the patient of mdtrt
-// (the visit of a selfpay.upload, which carries the certificate and name)
-// or, with mdtrt nil, by what medgate stored of the visit
+// it did not, send it again). 4208 is searched by the certificate type
+// and number of mdtrt (the visit of a selfpay.upload; not its name, which
+// a re-upload may correct and the platform holds the old one of until the
+// 4202) or, with mdtrt nil, by what medgate stored of the visit
 // (completionFlag). When 4208 does not list the visit, or lists it with
 // any other cpltFlag, the outcome stays unknown: the error wraps unknown.
 func (r *run) flagApplied(ctx context.Context, sent, mdtrtID string, mdtrt map[string]any, unknown error) (bool, error) {
@@ -290,12 +291,12 @@ func (r *run) flagApplied(ctx context.Context, sent, mdtrtID string, mdtrt map[s
 		}
 		flag = f
 	} else {
-		rec, err := r.findVisit(ctx, mdtrt)
+		rec, err := r.findVisit(ctx, mdtrt, byCertificate)
 		if err != nil {
 			return false, err
 		}
 		if rec == nil {
-			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", unknown, mdtrtID)
+			return false, fmt.Errorf("%w: 4208 by the patient's certificate type and number of this message does not list visit %s", unknown, mdtrtID)
 		}
 		flag = str(rec["cpltFlag"])
 	}

@@ -443,7 +443,8 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		singles    bool // the visit went up by single 4201A/4202/4203 (medgate stored nothing)
-		rename     bool // the re-upload corrects the patient's name: 4208 by it does not list the visit
+		rename     bool // the re-upload corrects the patient's name
+		recert     bool // the re-upload corrects the patient's ID number: 4208 by it does not list the visit
 		noFlag     bool // 4208 answers without cpltFlag
 		fault      selfpaysim.Fault
 		wantStatus sdk.Status
@@ -453,7 +454,9 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 		"4203 applied, answer lost: 4208 shows it open, not resent":    {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
 		"4203 never applied: 4208 shows it complete, sent again":       {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{2, 1}},
 		"4203 of a visit medgate never stored: 4208 by the patient":    {singles: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
-		"4203 applied, 4208 does not list the visit: failed, not sent": {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4203 applied, 4208 does not list the visit: failed, not sent": {recert: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4203 applied, the name corrected: 4208 lists it, not resent":  {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
+		"4203 never applied, the name corrected: sent again":           {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{2, 1}},
 		"4203 applied, 4208 shows no cpltFlag: failed, not resent":     {noFlag: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
 		"4204 applied, answer lost: 4207 shows none, not resent":       {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 0}, reconciled: true},
 		"4204 never applied: 4207 shows details, sent again":           {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
@@ -487,6 +490,9 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 			m["reupload"] = true
 			if tc.rename {
 				m[nodeMdtrt].(map[string]any)["psn_name"] = "张珊"
+			}
+			if tc.recert {
+				m[nodeMdtrt].(map[string]any)["certno"] = "350203198001015678"
 			}
 			e.sim.Fail(tc.fault)
 			wantStatus(t, e.must(OpUpload, "ru-2", m, 1), sdk.StatusFailed)
@@ -523,6 +529,12 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 			}
 			if !v.Complete || len(v.Fees) != 3 {
 				t.Fatalf("platform has %+v", v)
+			}
+			if tc.rename {
+				q := e.must("selfpay.4208", "ru-q", map[string]any{"certno": testCert, "page_num": 1, "page_size": 10}, 1)
+				if recs := asList(payloadOf(t, q)["records"]); len(recs) != 1 || recs[0].(map[string]any)["psnName"] != "张珊" {
+					t.Errorf("the platform has the visit %v, want the corrected name 张珊", recs)
+				}
 			}
 			if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
 				t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
