@@ -65,7 +65,10 @@
 // one asked), so an answer without counts costs one more call, for the
 // empty page; a query not ended within 1000 pages is an error. Callers
 // reconcile calls whose outcome is unknown with these records, so a
-// record missed must never read as "not there".
+// record missed must never read as "not there": an answer with infcode 0
+// but no output (or a null or malformed one), or records running out
+// before the count an answer gave, is an [*AnswerError], never fewer
+// records.
 //
 // # What must be confirmed against the province's access document
 //

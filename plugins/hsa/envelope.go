@@ -212,13 +212,21 @@ type Page struct {
 	Records []json.RawMessage
 }
 
+// ErrNoOutput says a query's answer (infcode 0) carried no output, or a
+// null one: it lists nothing, not "no records" (those are an empty list).
+var ErrNoOutput = errors.New("the query's answer carries no output")
+
 // ParsePage reads a query output: an object with the paging fields, or a
-// bare array of records. An empty output is an empty page.
+// bare array of records. An answer without output (or with a null one)
+// is an error wrapping ErrNoOutput, never an empty page: a caller
+// reconciling a call with the records would take what it misses for
+// absent.
 func ParsePage(output json.RawMessage, p Paging) (Page, error) {
 	pg := Page{Total: -1, Pages: -1}
 	t := bytes.TrimSpace(output)
 	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return pg, nil
+		return pg, fmt.Errorf("%w (a query answers {%q, %q, %q}, its records in %q, an empty list when there are none); the answer is incomplete: ask the platform's operator, or check the pagingFields setting",
+			ErrNoOutput, p.Count, p.Pages, p.Data, p.Data)
 	}
 	if t[0] == '[' {
 		if err := json.Unmarshal(t, &pg.Records); err != nil {

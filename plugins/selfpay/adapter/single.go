@@ -362,7 +362,10 @@ func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*
 }
 
 // query runs 4207, 4208 or 4209: no side effect, so no state; the reply
-// carries the platform's output, each record checked against the schema.
+// carries the platform's output, each record checked against the schema
+// (problems are warnings). An output that cannot be read as a page (none,
+// or without its list of records) is failed, retryable, never an empty
+// list.
 func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map[string]any) (*sdk.HandleResponse, error) {
 	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: m, MessageID: r.req.MessageID})
 	if err != nil {
@@ -371,7 +374,9 @@ func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map
 	warnings := append([]string(nil), res.Warnings...)
 	pg, perr := hsa.ParsePage(res.Output, r.s.cfg.Paging)
 	if perr != nil {
-		warnings = append(warnings, perr.Error())
+		// No records read is not "no records": staff would take the
+		// visit's fee lines or diagnoses for missing.
+		return r.outcome(&hsa.AnswerError{Infno: infno, MsgID: res.MsgID, Err: perr}, "selfpay."+infno)
 	}
 	for i, raw := range pg.Records {
 		var rec any

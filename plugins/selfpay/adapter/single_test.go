@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -458,6 +459,49 @@ func TestSingle4203KeepsThePatientRecord(t *testing.T) {
 				if v := e.sim.Visit(testCode, "ZYK"); !v.Complete || len(v.Fees) != 3 {
 					t.Errorf("platform has %+v", v)
 				}
+			}
+		})
+	}
+}
+
+// TestQueryUnusableAnswer: a selfpay.4207 answered with infcode 0 but
+// without its output, or with one medgate cannot read, was replied ok
+// with no records (and a warning), so billing staff read "no fee lines
+// uploaded" for a visit whose lines are all there. Such an answer is
+// failed, retryable, naming what is wrong; a full answer is ok as before.
+func TestQueryUnusableAnswer(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		edit func(env map[string]any)
+		want sdk.Status
+	}{
+		"no output":   {func(env map[string]any) { delete(env, "output") }, sdk.StatusFailed},
+		"output null": {func(env map[string]any) { env["output"] = nil }, sdk.StatusFailed},
+		"records renamed": {func(env map[string]any) {
+			out := env["output"].(map[string]any)
+			out["list"] = out["data"]
+			delete(out, "data")
+		}, sdk.StatusFailed},
+		"the answer whole": {func(map[string]any) {}, sdk.StatusOK},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var on atomic.Bool
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, tc.edit), nil)
+			const id = "ZYQU"
+			wantStatus(t, e.must(OpUpload, "qu-up", upload(id, 2), 1), sdk.StatusOK)
+			on.Store(true)
+			r := e.must("selfpay.4207", "qu-q", map[string]any{"fixmedins_mdtrt_id": id, "page_num": 1, "page_size": 10}, 1)
+			wantStatus(t, r, tc.want)
+			if tc.want == sdk.StatusOK {
+				if recs := asList(payloadOf(t, r)["records"]); len(recs) != 2 {
+					t.Errorf("%d records, want 2", len(recs))
+				}
+				return
+			}
+			if !r.Retryable || !strings.Contains(r.Diagnostics.String(), "4207") {
+				t.Errorf("retryable %v, diagnostics %v: want retryable, naming 4207", r.Retryable, r.Diagnostics)
 			}
 		})
 	}

@@ -1310,3 +1310,85 @@ func TestSignInReplacedByAnotherInstance(t *testing.T) {
 		t.Errorf("%d calls refused for the expired sign-in, want 1: the instance that replaced it; the other must use the replacement the state holds", refused)
 	}
 }
+
+// reshaped4207 serves the simulator with edit applied to the output of
+// its 4207 answers while on is set, as a platform answering a query
+// malformed or in part would.
+func reshaped4207(on *atomic.Bool, edit func(env map[string]any)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				Infno string `json:"infno"`
+			}
+			if !on.Load() || json.Unmarshal(body, &req) != nil || req.Infno != "4207" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var env map[string]any
+			if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+				edit(env)
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_ = json.NewEncoder(w).Encode(env)
+		})
+	}
+}
+
+// TestReconcileOnMalformedQueryAnswers: a re-upload correcting the fee
+// lines (new bkkp_sn) whose 4204 never reached the platform is reconciled
+// with 4207. A 4207 answered with infcode 0 but no output, a null output,
+// or fewer records than its own count was read as "no details left": the
+// 4204 counted as done and the corrected lines went up beside the old
+// ones (five fee lines at the platform for three, the completion refused
+// for the total). Such an answer settles nothing: the attempt fails,
+// retryable, nothing is sent, and the next one, answered in full,
+// finishes with the corrected lines alone.
+func TestReconcileOnMalformedQueryAnswers(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(env map[string]any){
+		"no output":                   func(env map[string]any) { delete(env, "output") },
+		"output null":                 func(env map[string]any) { env["output"] = nil },
+		"data empty, counts say more": func(env map[string]any) { env["output"].(map[string]any)["data"] = []any{} },
+		"data null, counts say more":  func(env map[string]any) { env["output"].(map[string]any)["data"] = nil },
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var on atomic.Bool
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, edit), nil)
+			const id = "ZYMF"
+			wantStatus(t, e.must(OpUpload, "mf-1", upload(id, 2), 1), sdk.StatusOK)
+			m := upload(id, 3)
+			m["reupload"] = true
+			for i, f := range m[nodeFees].([]any) {
+				f.(map[string]any)["bkkp_sn"] = fmt.Sprintf("%s-C-%04d", id, i+1)
+			}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop})
+			wantStatus(t, e.must(OpUpload, "mf-2", m, 1), sdk.StatusFailed)
+			on.Store(true)
+			r := e.must(OpUpload, "mf-2", m, 2)
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 2 {
+				t.Fatalf("after a malformed 4207 answer the platform has the fee lines %v, want the 2 old ones untouched", v.Fees)
+			}
+			if r.Status != sdk.StatusFailed || !r.Retryable {
+				t.Fatalf("status %s (retryable %v), want failed and retryable: %v", r.Status, r.Retryable, r.Diagnostics)
+			}
+			if d := r.Diagnostics.String(); !strings.Contains(d, "4207") {
+				t.Errorf("the reply does not name the query whose answer was malformed: %s", d)
+			}
+			on.Store(false)
+			r = e.must(OpUpload, "mf-2", m, 3)
+			wantStatus(t, r, sdk.StatusOK)
+			if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 || v.Fees[0] != id+"-C-0001" {
+				t.Fatalf("platform has %+v, want the 3 corrected lines alone", v)
+			}
+		})
+	}
+}

@@ -404,8 +404,9 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 }
 
 // unsettledError is a reconciliation query the platform or its gateway
-// refused: it answered the query, not the call in flight, whose outcome
-// stays unknown. The attempt fails, retryable, and the next one reconciles
+// refused, or answered unusably (hsa.AnswerError: no output, or fewer
+// records than it counts): it answered the query, not the call in flight,
+// whose outcome stays unknown. The attempt fails, retryable, and the next one reconciles
 // again; it never finalises the message as rejected.
 type unsettledError struct {
 	f   *inflight
@@ -413,17 +414,19 @@ type unsettledError struct {
 }
 
 func (e *unsettledError) Error() string {
-	return fmt.Sprintf("the outcome of %s (msgid %s) is still unknown: its reconciliation query was refused: %v", e.f.Infno, e.f.MsgID, e.err)
+	return fmt.Sprintf("the outcome of %s (msgid %s) is still unknown: its reconciliation query was refused or answered unusably: %v", e.f.Infno, e.f.MsgID, e.err)
 }
 
 func (e *unsettledError) Unwrap() error { return e.err }
 
-// unsettled marks a refusal of a query that reconciles f; other errors
-// (transport, pause, state) are returned as they are.
+// unsettled marks a refusal of a query that reconciles f, or an answer
+// to it that cannot be used; other errors (transport, pause, state) are
+// returned as they are.
 func unsettled(f *inflight, err error) error {
 	var be *hsa.BusinessError
 	var ge *hsa.GatewayError
-	if f != nil && (errors.As(err, &be) || errors.As(err, &ge)) {
+	var ae *hsa.AnswerError
+	if f != nil && (errors.As(err, &be) || errors.As(err, &ge) || errors.As(err, &ae)) {
 		return &unsettledError{f: f, err: err}
 	}
 	return err
