@@ -1392,3 +1392,39 @@ func TestReconcileOnMalformedQueryAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcile4201AOnRecordsAsText: a 4201A batch applied whose answer
+// was lost is reconciled with 4207. A 4207 answer listing its records as
+// JSON text instead of objects was read as listing no line, so the batch
+// was sent again, refused for its bkkp_sn already there, and the upload
+// ended rejected though every line was on the platform. Such an answer
+// settles nothing (failed, retryable, nothing sent); the next attempt,
+// answered with records, finishes without sending a line twice.
+func TestReconcile4201AOnRecordsAsText(t *testing.T) {
+	t.Parallel()
+	var on atomic.Bool
+	asText := func(env map[string]any) {
+		out := env["output"].(map[string]any)
+		for i, rec := range asList(out["data"]) {
+			b, _ := json.Marshal(rec)
+			out["data"].([]any)[i] = string(b)
+		}
+	}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, asText), nil)
+	const id = "ZYRT"
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpUpload, "rt", upload(id, 3), 1), sdk.StatusFailed)
+	on.Store(true)
+	r := e.must(OpUpload, "rt", upload(id, 3), 2)
+	if r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("status %s (retryable %v), want failed and retryable: %v", r.Status, r.Retryable, r.Diagnostics)
+	}
+	on.Store(false)
+	wantStatus(t, e.must(OpUpload, "rt", upload(id, 3), 3), sdk.StatusOK)
+	if n := e.sim.Count("4201A", id); n != 1 {
+		t.Errorf("4201A applied %d times, want once", n)
+	}
+	if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 {
+		t.Errorf("platform has %+v", v)
+	}
+}
