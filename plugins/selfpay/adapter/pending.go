@@ -401,6 +401,14 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	}
 	var match map[string]any
 	var visits []map[string]any // of this person, when the row names no visit
+	// A row naming its visit whose records the platform answers without
+	// fixmedinsMdtrtId: those admitted the day of the row, or of medgate's
+	// record of the visit (pendingStatus).
+	day := f["begntime"]
+	if day == "" {
+		day = rep.Begntime
+	}
+	var sameDayNoID []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
 		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
@@ -415,15 +423,23 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 			match = rec
 			break
 		}
+		if rep.MdtrtID != "" && id == "" && sameDay(str(rec["begntime"]), day) {
+			sameDayNoID = append(sameDayNoID, rec)
+		}
 	}
 	// Neither a visit id nor an admission date: the person's only visit
 	// is the one; with several, which one cannot be told.
 	if len(visits) == 1 {
 		match = visits[0]
 	}
+	if match == nil && len(sameDayNoID) == 1 {
+		match = sameDayNoID[0]
+	}
 	switch {
 	case len(visits) > 1:
 		rep.Platform = fmt.Sprintf("%d visits of this person; add the visit id or admission date column to check one", len(visits))
+	case match == nil && len(sameDayNoID) > 1:
+		rep.Platform = fmt.Sprintf("not checked: %d visits of this person admitted that day, answered without their visit id", len(sameDayNoID))
 	case match == nil:
 		rep.Platform = "absent"
 		if rep.Status == statusUploaded {

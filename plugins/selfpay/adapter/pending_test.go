@@ -399,3 +399,42 @@ func TestImportPendingVerifyMaskedOrCorrectedName(t *testing.T) {
 		})
 	}
 }
+
+// TestImportPendingVerifyRecordsWithoutVisitID: -verify picked the 4208
+// record of a row naming its visit by the record's fixmedinsMdtrtId
+// alone, so a platform answering records without it (which medgate's
+// reconciliation allows for, visitKey) made a visit it holds complete
+// read as absent, and its status turned to failed ("upload it again").
+// Without the id, the record of the same admission day is the visit when
+// it is the only one; with several the row says it cannot tell.
+func TestImportPendingVerifyRecordsWithoutVisitID(t *testing.T) {
+	t.Parallel()
+	noID := func(m map[string]any) { delete(m, "fixmedinsMdtrtId") }
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4208(noID), nil)
+	const id, other = "ZYW1", "ZYW2"
+	wantStatus(t, e.must(OpUpload, "w-1", upload(id, 1), 1), sdk.StatusOK)
+	later := upload(other, 2)
+	later[nodeMdtrt].(map[string]any)["begntime"] = "2025-05-02 08:00:00"
+	wantStatus(t, e.must(OpUpload, "w-2", later, 1), sdk.StatusOK)
+	cases := map[string]struct {
+		row      string // 医药机构就诊ID,姓名,身份证号,入院时间
+		platform string
+		status   string
+	}{
+		"visit id and admission date":        {id + ",张三," + testCert + ",2025-03-25", "complete", statusUploaded},
+		"visit id, date from medgate's file": {id + ",张三," + testCert + ",", "complete", statusUploaded},
+		"the other visit":                    {other + ",张三," + testCert + ",2025-05-02", "complete", statusUploaded},
+		"a day the platform has no visit of": {id + ",张三," + testCert + ",2025-03-20", "absent", statusFailed},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			list := "医药机构就诊ID,姓名,身份证号,入院时间\n" + tc.row + "\n"
+			r := e.must(OpImportPending, "w-imp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if got["platform"] != tc.platform || got["status"] != tc.status {
+				t.Errorf("row %v, want platform %q and status %s", got, tc.platform, tc.status)
+			}
+		})
+	}
+}
