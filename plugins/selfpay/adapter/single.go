@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -40,6 +42,9 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		}
 	case "4203", "4207", "4209":
 		r.checkCode(&ds, "$", m)
+	}
+	if sc.Direction == schemas.DirectionQuery {
+		pagesFromOne(&ds, m)
 	}
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
@@ -113,6 +118,22 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	}
 	st.log(stepResult(stepSingle, infno, 0, len(sns), res, nil))
 	return r.finishSingle(ctx, st, res)
+}
+
+// pagesFromOne reports a query's page_num or page_size below 1, which the
+// schemas (whole numbers of at most 4 digits) let through: pages count
+// from 1 (当前页数), and a page holds at least one record (本页数据量).
+func pagesFromOne(ds *sdk.Diagnostics, m map[string]any) {
+	for _, k := range []string{"page_num", "page_size"} {
+		v, ok := m[k]
+		if !ok || v == nil || str(v) == "" {
+			continue // required: the schema says so
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(str(v))); err == nil && n < 1 {
+			ds.Error("$."+k, "range", k+" must be 1 or more",
+				fmt.Sprintf("%d is not a page: pages count from 1 and hold at least one record; send page_num 1 for the first page and page_size up to 9999", n))
+		}
+	}
 }
 
 // claimField is the path of the visit in the input of a single

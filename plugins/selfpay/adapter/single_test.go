@@ -506,3 +506,41 @@ func TestQueryUnusableAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryPagesCountFromOne: a 4207/4208/4209 asked for page 0, or pages
+// of 0 or fewer records, passed medgate's checks (whole numbers of at most
+// 4 digits) and went to the platform, which refused it (rejected, an
+// external error for an input medgate should have caught). It is invalid
+// now, nothing sent, naming the field; page 1 of 10 records goes out.
+func TestQueryPagesCountFromOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	cases := map[string]struct {
+		infno  string
+		input  map[string]any
+		want   sdk.Status
+		fields []string
+	}{
+		"4207 page 0":             {"4207", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": 0, "page_size": 10}, sdk.StatusInvalid, []string{"$.page_num"}},
+		"4208 page size negative": {"4208", map[string]any{"certno": testCert, "page_num": 1, "page_size": -5}, sdk.StatusInvalid, []string{"$.page_size"}},
+		"4209 both 0":             {"4209", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": "0", "page_size": 0}, sdk.StatusInvalid, []string{"$.page_num", "$.page_size"}},
+		"4207 page 1 of 10":       {"4207", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": 1, "page_size": 10}, sdk.StatusOK, nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := len(e.sim.Calls())
+			r := e.must("selfpay."+tc.infno, "pg-"+name, tc.input, 1)
+			wantStatus(t, r, tc.want)
+			var fields []string
+			for _, d := range r.Diagnostics {
+				fields = append(fields, d.Field)
+			}
+			if fmt.Sprint(fields) != fmt.Sprint(tc.fields) {
+				t.Errorf("diagnostics on %v, want %v: %v", fields, tc.fields, r.Diagnostics)
+			}
+			if sent := len(e.sim.Calls()) - before; tc.want == sdk.StatusInvalid && sent != 0 {
+				t.Errorf("%d calls reached the platform", sent)
+			}
+		})
+	}
+}
