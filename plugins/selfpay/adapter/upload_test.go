@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1426,5 +1427,57 @@ func TestReconcile4201AOnRecordsAsText(t *testing.T) {
 	}
 	if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 {
 		t.Errorf("platform has %+v", v)
+	}
+}
+
+// TestSignInAcrossMidnightWithSkew: the platform's sign-in is daily (the
+// simulator's SignInDaily: a sign_no is refused after the midnight, UTC+8
+// on its clock, of the day it was issued), and medgate's clock is a few
+// minutes off the platform's, within what the gateway allows. medgate
+// kept a sign_no for the day of its own clock: ahead, it signed in just
+// before the platform's midnight and sent that sign_no all the next day;
+// behind, it sent the day before's after the platform's midnight. Each
+// call was refused and, with no signInExpiredCodes listed (the default),
+// the upload ended rejected. The sign-in now lasts until the end of the
+// platform's day of its sign_time (as medgate's clock reads it then), and
+// the next call signs in again.
+func TestSignInAcrossMidnightWithSkew(t *testing.T) {
+	t.Parallel()
+	zone := time.FixedZone("UTC+8", 8*3600)
+	cases := map[string]struct {
+		start   time.Time     // the platform's clock at the first upload
+		skew    time.Duration // medgate's clock minus the platform's
+		advance time.Duration // both clocks, before the second upload
+	}{
+		"medgate 3 minutes ahead":  {time.Date(2025, 4, 1, 23, 58, 0, 0, zone), 3 * time.Minute, 5 * time.Minute},
+		"medgate 3 minutes behind": {time.Date(2025, 4, 1, 23, 50, 0, 0, zone), -3 * time.Minute, 12 * time.Minute},
+		"the same clock":           {time.Date(2025, 4, 1, 23, 58, 0, 0, zone), 0, 5 * time.Minute},
+		"the same day":             {time.Date(2025, 4, 1, 10, 0, 0, 0, zone), 3 * time.Minute, 5 * time.Minute},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			now := tc.start
+			platform := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInDaily: true, Now: platform, MaxSkew: 100000 * time.Hour},
+				func(s map[string]string) {
+					s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+				})
+			e.restartWith(New(WithPauseMargin(0), WithClock(func() time.Time { return platform().Add(tc.skew) })), e.host)
+			wantStatus(t, e.must(OpUpload, "mn-1", upload("ZYMN1", 2), 1), sdk.StatusOK)
+			mu.Lock()
+			now = now.Add(tc.advance)
+			mu.Unlock()
+			wantStatus(t, e.must(OpUpload, "mn-2", upload("ZYMN2", 2), 1), sdk.StatusOK)
+			if v := e.sim.Visit(testCode, "ZYMN2"); !v.Complete || len(v.Fees) != 2 {
+				t.Errorf("platform has %+v", v)
+			}
+			for _, c := range e.sim.Calls() {
+				if c.Infcode != 0 && strings.Contains(c.ErrMsg, "签到") {
+					t.Errorf("%s (msgid %s) refused for its sign-in: %s", c.Infno, c.MsgID, c.ErrMsg)
+				}
+			}
+		})
 	}
 }
