@@ -18,8 +18,10 @@ const maxQueryPages = 1000
 //
 // The records run out at an empty page, at the last page the answer
 // counts (pages), or once the answer's record count (recordCounts) was
-// read. An answer without output, or records running out before the
-// count an answer gave, is an error, never fewer records (ParsePage). A short page is never taken for the last one: a platform may serve
+// read; the page count does not end it while the record count says more
+// records are to come. An answer without output, or records running out
+// before the count an answer gave, is an error, never fewer records
+// (ParsePage). A short page is never taken for the last one: a platform may serve
 // fewer records per page than asked (its own maximum page size), so
 // without counts QueryAll reads on until an empty page, one call more.
 // Callers reconcile calls whose outcome is unknown with these records, and
@@ -63,8 +65,11 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 			return all, nil
 		case len(pg.Records) == 0:
 			return end(page, res.MsgID)
-		case pg.Pages >= 0 && page >= pg.Pages:
-			return end(page, res.MsgID)
+		case pg.Pages >= 0 && page >= pg.Pages && total <= len(all):
+			// The last page counted, unless a record count says more are
+			// to come (pages counted for the page size asked, records
+			// served fewer a page): then read on, to an empty page.
+			return all, nil
 		case pg.Total >= 0 && len(all) >= pg.Total:
 			return all, nil
 		}
