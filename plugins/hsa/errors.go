@@ -77,6 +77,9 @@ type AnswerError struct {
 }
 
 func (e *AnswerError) Error() string {
+	if e.MsgID == "" {
+		return fmt.Sprintf("%s answered with infcode 0 but unusable: %v", e.Infno, e.Err)
+	}
 	return fmt.Sprintf("%s (msgid %s) answered with infcode 0 but unusable: %v", e.Infno, e.MsgID, e.Err)
 }
 

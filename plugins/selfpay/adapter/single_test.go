@@ -544,3 +544,56 @@ func TestQueryPagesCountFromOne(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileUnreadableBkkpSn: 4207 lists the visit's fee details under
+// a field name medgate does not read as bkkp_sn. A single 4204 of listed
+// lines that never reached the platform was reconciled as done (none of
+// its lines read as present) and replied ok with the line still there;
+// a 4201A batch applied whose answer was lost was sent again (none read
+// as present), refused for its bkkp_sn, and the upload ended rejected. A
+// valid record without a readable bkkp_sn now settles nothing: the
+// attempt fails, retryable, naming 4207, and nothing is sent.
+func TestReconcileUnreadableBkkpSn(t *testing.T) {
+	t.Parallel()
+	const id = "ZYUB"
+	cases := map[string]struct {
+		prepare func(e *env)
+		typ     string
+		payload map[string]any
+		fault   selfpaysim.Fault
+		lines   []string // on the platform afterwards
+	}{
+		"single 4204 never applied": {
+			prepare: func(e *env) {
+				wantStatus(t, e.must("selfpay.4201A", "ub-0", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+			},
+			typ:     "selfpay.4204",
+			payload: map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": id}, "feedetl": []any{map[string]any{"bkkp_sn": id + "-0002"}}},
+			fault:   selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop},
+			lines:   []string{id + "-0001", id + "-0002"},
+		},
+		"4201A batch applied, answer lost": {
+			prepare: func(*env) {},
+			typ:     OpUpload,
+			payload: upload(id, 2),
+			fault:   selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply},
+			lines:   []string{id + "-0001", id + "-0002"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, renamedBkkpSn, nil)
+			tc.prepare(e)
+			e.sim.Fail(tc.fault)
+			wantStatus(t, e.must(tc.typ, "ub-1", tc.payload, 1), sdk.StatusFailed)
+			r := e.must(tc.typ, "ub-1", tc.payload, 2)
+			if r.Status != sdk.StatusFailed || !r.Retryable || !strings.Contains(r.Diagnostics.String(), "4207") {
+				t.Errorf("status %s (retryable %v): %v; want failed, retryable, naming 4207", r.Status, r.Retryable, r.Diagnostics)
+			}
+			if got := e.sim.Visit(testCode, id).Fees; fmt.Sprint(got) != fmt.Sprint(tc.lines) {
+				t.Errorf("fee lines %v on the platform, want %v", got, tc.lines)
+			}
+		})
+	}
+}

@@ -432,7 +432,9 @@ func unsettled(f *inflight, err error) error {
 	return err
 }
 
-// uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform.
+// uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform. A
+// valid record without a readable bkkp_sn is an hsa.AnswerError: it
+// settles nothing.
 func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
 	if err := r.beforeCall(ctx); err != nil {
 		return nil, err
@@ -443,15 +445,14 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 		return nil, err
 	}
 	out := map[string]bool{}
-	for _, raw := range recs {
+	for i, raw := range recs {
 		var rec struct {
 			BkkpSn    any `json:"bkkpSn"`
 			ValiFlag  any `json:"valiFlag"`
-			MdtrtID   any `json:"fixmedinsMdtrtId"`
 			BkkpSnAlt any `json:"bkkp_sn"`
 		}
-		if decodeRecord(raw, &rec) != nil {
-			continue
+		if err := decodeRecord(raw, &rec); err != nil {
+			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s cannot be read: %w", i+1, mdtrtID, err)}
 		}
 		if v := str(rec.ValiFlag); v == "0" {
 			continue // invalidated (deleted) records
@@ -460,9 +461,14 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 		if sn == "" {
 			sn = str(rec.BkkpSnAlt)
 		}
-		if sn != "" {
-			out[sn] = true
+		if sn == "" {
+			// A line on the platform that cannot be told from the others:
+			// taken for none, it would be sent again, or its deletion
+			// counted as done.
+			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s has no bkkpSn (or bkkp_sn), so which fee line it is cannot be told; "+
+				"check the 4207 output field names against the province's document (schemas/selfpay/4207.yaml)", i+1, mdtrtID)}
 		}
+		out[sn] = true
 	}
 	return out, nil
 }
