@@ -732,3 +732,57 @@ func TestQueryAllPageSizeCappedWithoutCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryAllCountsDisagree: the answers' record count (recordCounts) and
+// page count (pages) disagree, or the records run out before the count. A
+// platform counting pages for the page size asked while serving fewer
+// records a page (pages 1, recordCounts 5, 2 records a page) is read on
+// until the count is reached: its "last page" is not taken for the end
+// while records it counts are missing. Records running out before the
+// count (an empty page) are an AnswerError, never fewer records.
+func TestQueryAllCountsDisagree(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		total, served, limit, pages int
+		want                        int // records; -1: an AnswerError
+		wantCalls                   int
+	}{
+		"pages counted for the size asked": {total: 5, served: 5, limit: 2, pages: 1, want: 5, wantCalls: 3},
+		"counts agree":                     {total: 5, served: 5, limit: 2, pages: 3, want: 5, wantCalls: 3},
+		"records run out before the count": {total: 5, served: 3, limit: 2, pages: 3, want: -1, wantCalls: 3},
+		"none listed, some counted":        {total: 2, served: 0, limit: 2, pages: 1, want: -1, wantCalls: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := &platform{}
+			p.fn = func(w http.ResponseWriter, env map[string]any) {
+				num := int(env["input"].(map[string]any)["page_num"].(float64))
+				data := []any{}
+				for i := (num - 1) * tc.limit; i < num*tc.limit && i < tc.served; i++ {
+					data = append(data, map[string]any{"bkkpSn": fmt.Sprint(i)})
+				}
+				ok(w, map[string]any{"recordCounts": tc.total, "pages": tc.pages, "data": data})
+			}
+			srv := serve(t, p)
+			c := newClient(t, testConfig(srv.URL))
+			recs, err := c.QueryAll(context.Background(), newMemHost(), "m", "4207", map[string]any{"fixmedins_mdtrt_id": "ZY1"}, 100, 0)
+			p.mu.Lock()
+			calls := len(p.envs)
+			p.mu.Unlock()
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if tc.want < 0 {
+				var ae *AnswerError
+				if !errors.As(err, &ae) || ae.Infno != "4207" {
+					t.Fatalf("%d records and error %v, want an AnswerError", len(recs), err)
+				}
+				return
+			}
+			if err != nil || len(recs) != tc.want {
+				t.Fatalf("%d records, want %d: %v", len(recs), tc.want, err)
+			}
+		})
+	}
+}

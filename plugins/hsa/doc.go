@@ -17,7 +17,12 @@
 //     one (see [Config.MsgIDSeqBase] when two plugins share an institution
 //     code);
 //  2. signs in with 9001 first when the site requires a sign_no, once per
-//     day per operator (cached in memory and in host state). Instances
+//     day per operator (cached in memory and in host state; the day is the
+//     platform's: a sign_no lasts until the midnight, UTC+8, after the
+//     sign_time its 9001 answered, as this instance's clock reads it, so a
+//     clock minutes off the platform's neither keeps a sign_no past the
+//     platform's midnight nor takes one got just before it for the next
+//     day). Instances
 //     sharing host state sign in once between them: one claims the
 //     sign-in in state ([Host.CompareAndSet]) before sending 9001 and
 //     writes its sign_no only over its claim; the others wait for it
@@ -65,7 +70,10 @@
 // one asked), so an answer without counts costs one more call, for the
 // empty page; a query not ended within 1000 pages is an error. Callers
 // reconcile calls whose outcome is unknown with these records, so a
-// record missed must never read as "not there".
+// record missed must never read as "not there": an answer with infcode 0
+// but no output (or a null or malformed one), or records running out
+// before the count an answer gave, is an [*AnswerError], never fewer
+// records.
 //
 // # What must be confirmed against the province's access document
 //

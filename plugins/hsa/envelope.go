@@ -212,19 +212,27 @@ type Page struct {
 	Records []json.RawMessage
 }
 
+// ErrNoOutput says a query's answer (infcode 0) carried no output, or a
+// null one: it lists nothing, not "no records" (those are an empty list).
+var ErrNoOutput = errors.New("the query's answer carries no output")
+
 // ParsePage reads a query output: an object with the paging fields, or a
-// bare array of records. An empty output is an empty page.
+// bare array of records, each a JSON object. An answer without output (or with a null one)
+// is an error wrapping ErrNoOutput, never an empty page: a caller
+// reconciling a call with the records would take what it misses for
+// absent.
 func ParsePage(output json.RawMessage, p Paging) (Page, error) {
 	pg := Page{Total: -1, Pages: -1}
 	t := bytes.TrimSpace(output)
 	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return pg, nil
+		return pg, fmt.Errorf("%w (a query answers {%q, %q, %q}, its records in %q, an empty list when there are none); the answer is incomplete: ask the platform's operator, or check the pagingFields setting",
+			ErrNoOutput, p.Count, p.Pages, p.Data, p.Data)
 	}
 	if t[0] == '[' {
 		if err := json.Unmarshal(t, &pg.Records); err != nil {
 			return pg, fmt.Errorf("query output is an array but not of records: %s", jsonProblem(err))
 		}
-		return pg, nil
+		return pg, objects(pg)
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(t, &obj); err != nil {
@@ -239,7 +247,20 @@ func ParsePage(output json.RawMessage, p Paging) (Page, error) {
 	}
 	pg.Total = intField(obj[p.Count])
 	pg.Pages = intField(obj[p.Pages])
-	return pg, nil
+	return pg, objects(pg)
+}
+
+// objects checks that every record of a page is a JSON object: a record
+// given as text (JSON encoded twice) or a number would be read as one
+// carrying none of its fields, and a line on the platform taken for one
+// missing.
+func objects(pg Page) error {
+	for i, rec := range pg.Records {
+		if t := bytes.TrimSpace(rec); len(t) == 0 || t[0] != '{' {
+			return fmt.Errorf("record %d of the query output is not a JSON object (it starts %q); the answer cannot be read", i+1, snippet(t))
+		}
+	}
+	return nil
 }
 
 func intField(v json.RawMessage) int {

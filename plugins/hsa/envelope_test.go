@@ -158,14 +158,17 @@ func TestParsePage(t *testing.T) {
 		total, pages, n int
 		bad             bool
 	}{
-		"wrapped":        {out: `{"recordCounts":3,"pages":2,"data":[{},{}]}`, total: 3, pages: 2, n: 2},
-		"string counts":  {out: `{"recordCounts":"3","pages":"1","data":[{}]}`, total: 3, pages: 1, n: 1},
-		"bare array":     {out: `[{},{},{}]`, total: -1, pages: -1, n: 3},
-		"empty":          {out: ``, total: -1, pages: -1},
-		"null data":      {out: `{"recordCounts":0,"pages":0,"data":null}`, total: 0, pages: 0},
-		"no data field":  {out: `{"list":[]}`, bad: true},
-		"data not array": {out: `{"data":"x"}`, bad: true},
-		"scalar":         {out: `12`, bad: true},
+		"wrapped":         {out: `{"recordCounts":3,"pages":2,"data":[{},{}]}`, total: 3, pages: 2, n: 2},
+		"string counts":   {out: `{"recordCounts":"3","pages":"1","data":[{}]}`, total: 3, pages: 1, n: 1},
+		"bare array":      {out: `[{},{},{}]`, total: -1, pages: -1, n: 3},
+		"empty":           {out: ``, bad: true},
+		"null":            {out: `null`, bad: true},
+		"null data":       {out: `{"recordCounts":0,"pages":0,"data":null}`, total: 0, pages: 0},
+		"no data field":   {out: `{"list":[]}`, bad: true},
+		"data not array":  {out: `{"data":"x"}`, bad: true},
+		"scalar":          {out: `12`, bad: true},
+		"records as text": {out: `{"recordCounts":1,"pages":1,"data":["{\"bkkpSn\":\"1\"}"]}`, bad: true},
+		"bare numbers":    {out: `[1,2]`, bad: true},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {

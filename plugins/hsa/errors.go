@@ -66,6 +66,25 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
+// AnswerError is an answer with infcode 0 whose output cannot be used:
+// a query's output missing, malformed, or listing fewer records than the
+// answers count. It settles nothing (a query changes nothing on the
+// platform): ask again; it is never to be read as "no records".
+type AnswerError struct {
+	Infno string
+	MsgID string
+	Err   error
+}
+
+func (e *AnswerError) Error() string {
+	if e.MsgID == "" {
+		return fmt.Sprintf("%s answered with infcode 0 but unusable: %v", e.Infno, e.Err)
+	}
+	return fmt.Sprintf("%s (msgid %s) answered with infcode 0 but unusable: %v", e.Infno, e.MsgID, e.Err)
+}
+
+func (e *AnswerError) Unwrap() error { return e.Err }
+
 // ValidationError says medgate's own checks failed: nothing was sent.
 type ValidationError struct {
 	Infno string

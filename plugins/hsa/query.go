@@ -18,7 +18,10 @@ const maxQueryPages = 1000
 //
 // The records run out at an empty page, at the last page the answer
 // counts (pages), or once the answer's record count (recordCounts) was
-// read. A short page is never taken for the last one: a platform may serve
+// read; the page count does not end it while the record count says more
+// records are to come. An answer without output, or records running out
+// before the count an answer gave, is an error, never fewer records
+// (ParsePage). A short page is never taken for the last one: a platform may serve
 // fewer records per page than asked (its own maximum page size), so
 // without counts QueryAll reads on until an empty page, one call more.
 // Callers reconcile calls whose outcome is unknown with these records, and
@@ -30,6 +33,17 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 		pageSize = 100
 	}
 	var all []json.RawMessage
+	total := -1 // the largest record count an answer reported
+	// end returns the records once they ran out on page (msgid), unless
+	// an answer counted more than were listed: a partial answer, which
+	// would make a record missed read as absent.
+	end := func(page int, msgid string) ([]json.RawMessage, error) {
+		if total > len(all) {
+			return all, &AnswerError{Infno: infno, MsgID: msgid, Err: fmt.Errorf("page %d: the answers count %d records (%q) but list %d when they run out; the answer is incomplete and settles nothing: ask again, or check the pagingFields setting",
+				page, total, c.cfg.Paging.Count, len(all))}
+		}
+		return all, nil
+	}
 	for page := 1; page <= maxQueryPages; page++ {
 		in := maps.Clone(input)
 		if in == nil {
@@ -42,17 +56,21 @@ func (c *Client) QueryAll(ctx context.Context, h Host, messageID, infno string, 
 		}
 		pg, err := ParsePage(res.Output, c.cfg.Paging)
 		if err != nil {
-			return all, fmt.Errorf("%s page %d (msgid %s): %w", infno, page, res.MsgID, err)
+			return all, &AnswerError{Infno: infno, MsgID: res.MsgID, Err: fmt.Errorf("page %d: %w", page, err)}
 		}
 		all = append(all, pg.Records...)
+		total = max(total, pg.Total)
 		switch {
-		case len(pg.Records) == 0:
+		case maxRecords > 0 && len(all) >= maxRecords:
 			return all, nil
-		case pg.Pages >= 0 && page >= pg.Pages:
+		case len(pg.Records) == 0:
+			return end(page, res.MsgID)
+		case pg.Pages >= 0 && page >= pg.Pages && total <= len(all):
+			// The last page counted, unless a record count says more are
+			// to come (pages counted for the page size asked, records
+			// served fewer a page): then read on, to an empty page.
 			return all, nil
 		case pg.Total >= 0 && len(all) >= pg.Total:
-			return all, nil
-		case maxRecords > 0 && len(all) >= maxRecords:
 			return all, nil
 		}
 	}

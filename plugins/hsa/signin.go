@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -27,6 +28,18 @@ type signInState struct {
 	// ClaimUntil is when the claim lapses if no sign_no was written over
 	// it: another instance may then claim and sign in itself.
 	ClaimUntil time.Time `json:"claimUntil,omitzero"`
+	// Until is when the platform's day of the sign-in ends, on the clock
+	// of the instance that signed in: the platform's sign_time (UTC+8)
+	// says which day the sign_no is for, whatever the instance's clock
+	// reads; zero when the answer gave no readable sign_time (then only
+	// Day bounds it).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// usable reports whether st holds a sign_no for day (UTC+8, on this
+// client's clock) that the platform's day has not ended for at now.
+func (st signInState) usable(day string, now time.Time) bool {
+	return st.Day == day && st.SignNo != "" && (st.Until.IsZero() || now.Before(st.Until))
 }
 
 func signInKey(opter string) string { return "hsa/signin/" + opter }
@@ -92,7 +105,7 @@ func (c *Client) signNo(ctx context.Context, h Host, messageID, refused string) 
 		c.mu.Lock()
 		st, ok := c.signin[key]
 		c.mu.Unlock()
-		if ok && st.Day == day && st.SignNo != "" && st.SignNo != refused {
+		if ok && st.usable(day, c.now()) && st.SignNo != refused {
 			return st.SignNo, true
 		}
 		return "", false
@@ -130,7 +143,7 @@ func (c *Client) newerSignNo(ctx context.Context, h Host, key, day, cached, refu
 		return cached
 	}
 	var st signInState
-	if json.Unmarshal(e.Value, &st) != nil || st.Day != day || st.SignNo == "" || st.SignNo == cached || st.SignNo == refused {
+	if json.Unmarshal(e.Value, &st) != nil || !st.usable(day, c.now()) || st.SignNo == cached || st.SignNo == refused {
 		return cached
 	}
 	c.remember(key, st)
@@ -161,7 +174,7 @@ func (c *Client) sharedSignNo(ctx context.Context, h Host, key, day, messageID, 
 				st = signInState{} // unreadable: replaced as if absent
 			}
 		}
-		if st.Day == day && st.SignNo != "" && st.SignNo != refused {
+		if st.usable(day, c.now()) && st.SignNo != refused {
 			c.remember(key, st)
 			return st.SignNo, nil
 		}
@@ -245,9 +258,13 @@ func (c *Client) claimAndSignIn(ctx context.Context, h Host, key, day string, ve
 	return st.SignNo, true, nil
 }
 
-// signIn sends 9001 and returns today's sign-in from its answer.
+// signIn sends 9001 and returns today's sign-in from its answer. Its
+// sign_time, the platform's clock, bounds it (Until): a clock a few
+// minutes ahead of the platform's signs in for "tomorrow" before the
+// platform's midnight, one behind keeps "today's" past it.
 func (c *Client) signIn(ctx context.Context, h Host, day, messageID string) (signInState, error) {
 	input := map[string]any{"signIn": map[string]any{"opter_no": c.cfg.Opter, "mac": c.cfg.SignInMAC, "ip": c.cfg.SignInIP}}
+	sent := c.now()
 	res, err := c.Do(ctx, h, Call{Infno: "9001", Input: input, MessageID: messageID})
 	if err != nil {
 		return signInState{}, fmt.Errorf("sign in with 9001: %w", err)
@@ -261,7 +278,22 @@ func (c *Client) signIn(ctx context.Context, h Host, day, messageID string) (sig
 	if err := json.Unmarshal(res.Output, &out); err != nil || text(out.Signinoutb.SignNo) == "" {
 		return signInState{}, fmt.Errorf("sign in with 9001 (msgid %s): the answer has no signinoutb.sign_no; check the 9001 field names against the province's document", res.MsgID)
 	}
-	return signInState{Day: day, SignNo: text(out.Signinoutb.SignNo), SignTime: out.Signinoutb.SignTime, MsgID: res.MsgID}, nil
+	return signInState{Day: day, SignNo: text(out.Signinoutb.SignNo), SignTime: out.Signinoutb.SignTime, MsgID: res.MsgID,
+		Until: dayEnd(out.Signinoutb.SignTime, sent)}, nil
+}
+
+// dayEnd is when the platform's day of signTime (yyyy-MM-dd HH:mm:ss,
+// UTC+8) ends, on this client's clock, given that the 9001 went out at
+// sent: sent plus the time from signTime to the platform's next midnight
+// (taking sent, not the answer's arrival, ends it early rather than late).
+// Zero when signTime cannot be read.
+func dayEnd(signTime string, sent time.Time) time.Time {
+	t, err := time.ParseInLocation(TimeLayout, strings.TrimSpace(signTime), cst)
+	if err != nil {
+		return time.Time{}
+	}
+	y, m, d := t.Date()
+	return sent.Add(time.Date(y, m, d+1, 0, 0, 0, 0, cst).Sub(t))
 }
 
 // pause waits one poll interval, or until ctx ends.

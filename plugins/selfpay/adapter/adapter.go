@@ -251,6 +251,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ge *hsa.GatewayError
 	var te *hsa.TransportError
 	var ve *hsa.ValidationError
+	var ae *hsa.AnswerError
 	var ue *unsettledError
 	var ce *checkError
 	var cre *clearRefusedError
@@ -293,7 +294,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, MsgID: ue.f.MsgID},
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: what + ": the outcome of " + ue.f.Infno + " is still unknown",
-				Detail: hsa.MaskText(ue.err.Error()) + "; the query that reconciles it was refused, so nothing is resent: the next attempt reconciles again"}}}, nil
+				Detail: hsa.MaskText(ue.err.Error()) + "; the query that reconciles it was refused or answered unusably, so nothing is resent: the next attempt reconciles again"}}}, nil
 	case errors.As(err, &cre):
 		be := cre.be
 		advice := "; nothing more was sent, for the upload would add its lines to the details still there. " +
@@ -314,6 +315,11 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 		}
 		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, opening the completed visit before the re-upload, refused by the platform (infcode %d)", what, be.Infcode),
 			hsa.MaskText(rre.Error())+advice), nil
+	case errors.As(err, &ae):
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			External: &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: ae.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: what + ": the platform's answer to " + ae.Infno + " cannot be used",
+				Detail: hsa.MaskText(ae.Error()) + "; nothing was taken from it and nothing more was sent: medgate asks again"}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},

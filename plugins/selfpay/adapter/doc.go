@@ -58,8 +58,9 @@
 // (no details left: done, as resending would only be refused for having
 // nothing to delete; details left: send it again). The 4203 cplt_flag=0
 // of a selfpay.upload with reupload and its 4204 are settled by the same
-// code (reconcileWithdrawal), 4208 searched by the patient the message
-// carries. A single selfpay.4203 cplt_flag=0 is settled by it too
+// code (reconcileWithdrawal), 4208 searched by the certificate type and
+// number the message carries (not the name, which a re-upload may
+// correct). A single selfpay.4203 cplt_flag=0 is settled by it too
 // (withdrawalApplied, 4208 searched by the stored visit: cpltFlag 0, done;
 // 1, sent again; otherwise failed, not retryable, nothing resent). A single
 // selfpay.4204 whose lines 4207 no longer shows is not sent again.

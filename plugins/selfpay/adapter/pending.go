@@ -370,21 +370,27 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 	return rep, nil
 }
 
-// verifyPending asks the platform (4208) about one row and corrects the
-// status when the platform disagrees with medgate's records.
+// verifyPending asks the platform (4208, by the row's ID number and its
+// type, not its name) about one row and corrects the status when the
+// platform disagrees with medgate's records.
 func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingReport) error {
 	f := row.fields
 	if f["certno"] == "" {
 		rep.Platform = "not checked: 4208 needs the ID number column"
 		return nil
 	}
+	if strings.ContainsFunc(f["certno"], isMask) {
+		rep.Platform = "not checked: the ID number is masked in the list; 4208 searches by the whole number"
+		return nil
+	}
 	if err := r.beforeCall(ctx); err != nil {
 		return err
 	}
+	// Not by the name: lists exported from the medical-insurance system
+	// show it masked (张*), and one exported before the hospital corrected
+	// it carries the old one; searched by either, the platform lists
+	// nothing of a visit it holds.
 	q := map[string]any{"certno": f["certno"]}
-	if v := f["psn_name"]; v != "" {
-		q["psn_name"] = v
-	}
 	if v := f["psn_cert_type"]; v != "" {
 		q["psn_cert_type"] = v
 	}
@@ -395,6 +401,14 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	}
 	var match map[string]any
 	var visits []map[string]any // of this person, when the row names no visit
+	// A row naming its visit whose records the platform answers without
+	// fixmedinsMdtrtId: those admitted the day of the row, or of medgate's
+	// record of the visit (pendingStatus).
+	day := f["begntime"]
+	if day == "" {
+		day = rep.Begntime
+	}
+	var sameDayNoID []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
 		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
@@ -409,15 +423,23 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 			match = rec
 			break
 		}
+		if rep.MdtrtID != "" && id == "" && sameDay(str(rec["begntime"]), day) {
+			sameDayNoID = append(sameDayNoID, rec)
+		}
 	}
 	// Neither a visit id nor an admission date: the person's only visit
 	// is the one; with several, which one cannot be told.
 	if len(visits) == 1 {
 		match = visits[0]
 	}
+	if match == nil && len(sameDayNoID) == 1 {
+		match = sameDayNoID[0]
+	}
 	switch {
 	case len(visits) > 1:
 		rep.Platform = fmt.Sprintf("%d visits of this person; add the visit id or admission date column to check one", len(visits))
+	case match == nil && len(sameDayNoID) > 1:
+		rep.Platform = fmt.Sprintf("not checked: %d visits of this person admitted that day, answered without their visit id", len(sameDayNoID))
 	case match == nil:
 		rep.Platform = "absent"
 		if rep.Status == statusUploaded {

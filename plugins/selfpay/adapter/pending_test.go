@@ -357,3 +357,84 @@ func TestImportPendingVerifyDateLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestImportPendingVerifyMaskedOrCorrectedName: -verify searched 4208 by
+// the list's name as well as its ID number. A pending list exported from
+// the medical-insurance system shows names masked (张*), and a list
+// exported before the hospital corrected a patient's name carries the old
+// one: the platform, searching by that name, listed nothing, and a visit
+// it holds complete was reported absent and its status turned to failed
+// ("upload it again"). The search is by the ID number (and its type);
+// the visit is picked by its id or admission date as before. A masked ID
+// number cannot be searched by: the row says so instead of "absent".
+func TestImportPendingVerifyMaskedOrCorrectedName(t *testing.T) {
+	t.Parallel()
+	const id = "ZYN"
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "n-1", upload(id, 1), 1), sdk.StatusOK)
+	corrected := upload(id, 1)
+	corrected["reupload"] = true
+	corrected[nodeMdtrt].(map[string]any)["psn_name"] = "张珊"
+	wantStatus(t, e.must(OpUpload, "n-2", corrected, 1), sdk.StatusOK)
+	cases := map[string]struct {
+		row            string // 医药机构就诊ID,姓名,身份证号
+		platform, stat string
+	}{
+		"the name as the platform holds it":  {id + ",张珊," + testCert, "complete", statusUploaded},
+		"the name masked, as lists show it":  {id + ",张*," + testCert, "complete", statusUploaded},
+		"the name before it was corrected":   {id + ",张三," + testCert, "complete", statusUploaded},
+		"no visit id, the name masked":       {",张*," + testCert, "complete", statusUploaded},
+		"another person's ID number":         {id + ",张珊,350203198001019999", "absent", statusFailed},
+		"the ID number masked: not searched": {id + ",张*,350***********1234", "not checked: the ID number is masked in the list; 4208 searches by the whole number", statusUploaded},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			list := "医药机构就诊ID,姓名,身份证号\n" + tc.row + "\n"
+			r := e.must(OpImportPending, "n-imp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if got["platform"] != tc.platform || got["status"] != tc.stat {
+				t.Errorf("row %v, want platform %q and status %s", got, tc.platform, tc.stat)
+			}
+		})
+	}
+}
+
+// TestImportPendingVerifyRecordsWithoutVisitID: -verify picked the 4208
+// record of a row naming its visit by the record's fixmedinsMdtrtId
+// alone, so a platform answering records without it (which medgate's
+// reconciliation allows for, visitKey) made a visit it holds complete
+// read as absent, and its status turned to failed ("upload it again").
+// Without the id, the record of the same admission day is the visit when
+// it is the only one; with several the row says it cannot tell.
+func TestImportPendingVerifyRecordsWithoutVisitID(t *testing.T) {
+	t.Parallel()
+	noID := func(m map[string]any) { delete(m, "fixmedinsMdtrtId") }
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4208(noID), nil)
+	const id, other = "ZYW1", "ZYW2"
+	wantStatus(t, e.must(OpUpload, "w-1", upload(id, 1), 1), sdk.StatusOK)
+	later := upload(other, 2)
+	later[nodeMdtrt].(map[string]any)["begntime"] = "2025-05-02 08:00:00"
+	wantStatus(t, e.must(OpUpload, "w-2", later, 1), sdk.StatusOK)
+	cases := map[string]struct {
+		row      string // 医药机构就诊ID,姓名,身份证号,入院时间
+		platform string
+		status   string
+	}{
+		"visit id and admission date":        {id + ",张三," + testCert + ",2025-03-25", "complete", statusUploaded},
+		"visit id, date from medgate's file": {id + ",张三," + testCert + ",", "complete", statusUploaded},
+		"the other visit":                    {other + ",张三," + testCert + ",2025-05-02", "complete", statusUploaded},
+		"a day the platform has no visit of": {id + ",张三," + testCert + ",2025-03-20", "absent", statusFailed},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			list := "医药机构就诊ID,姓名,身份证号,入院时间\n" + tc.row + "\n"
+			r := e.must(OpImportPending, "w-imp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if got["platform"] != tc.platform || got["status"] != tc.status {
+				t.Errorf("row %v, want platform %q and status %s", got, tc.platform, tc.status)
+			}
+		})
+	}
+}

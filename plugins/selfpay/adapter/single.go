@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -40,6 +42,9 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		}
 	case "4203", "4207", "4209":
 		r.checkCode(&ds, "$", m)
+	}
+	if sc.Direction == schemas.DirectionQuery {
+		pagesFromOne(&ds, m)
 	}
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
@@ -113,6 +118,22 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	}
 	st.log(stepResult(stepSingle, infno, 0, len(sns), res, nil))
 	return r.finishSingle(ctx, st, res)
+}
+
+// pagesFromOne reports a query's page_num or page_size below 1, which the
+// schemas (whole numbers of at most 4 digits) let through: pages count
+// from 1 (当前页数), and a page holds at least one record (本页数据量).
+func pagesFromOne(ds *sdk.Diagnostics, m map[string]any) {
+	for _, k := range []string{"page_num", "page_size"} {
+		v, ok := m[k]
+		if !ok || v == nil || str(v) == "" {
+			continue // required: the schema says so
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(str(v))); err == nil && n < 1 {
+			ds.Error("$."+k, "range", k+" must be 1 or more",
+				fmt.Sprintf("%d is not a page: pages count from 1 and hold at least one record; send page_num 1 for the first page and page_size up to 9999", n))
+		}
+	}
 }
 
 // claimField is the path of the visit in the input of a single
@@ -276,9 +297,10 @@ func (r *run) completionApplied(ctx context.Context, mdtrtID string, mdtrt map[s
 // flagApplied tells whether a 4203 that set visit mdtrtID's cplt_flag to
 // sent, whose outcome is unknown, took effect: 4208 shows the visit's
 // cpltFlag as sent (true: not to be resent) or as the other value (false:
-// it did not, send it again). 4208 is searched by the patient of mdtrt
-// (the visit of a selfpay.upload, which carries the certificate and name)
-// or, with mdtrt nil, by what medgate stored of the visit
+// it did not, send it again). 4208 is searched by the certificate type
+// and number of mdtrt (the visit of a selfpay.upload; not its name, which
+// a re-upload may correct and the platform holds the old one of until the
+// 4202) or, with mdtrt nil, by what medgate stored of the visit
 // (completionFlag). When 4208 does not list the visit, or lists it with
 // any other cpltFlag, the outcome stays unknown: the error wraps unknown.
 func (r *run) flagApplied(ctx context.Context, sent, mdtrtID string, mdtrt map[string]any, unknown error) (bool, error) {
@@ -290,12 +312,12 @@ func (r *run) flagApplied(ctx context.Context, sent, mdtrtID string, mdtrt map[s
 		}
 		flag = f
 	} else {
-		rec, err := r.findVisit(ctx, mdtrt)
+		rec, err := r.findVisit(ctx, mdtrt, byCertificate)
 		if err != nil {
 			return false, err
 		}
 		if rec == nil {
-			return false, fmt.Errorf("%w: 4208 by the patient's certificate type, number and name of this message does not list visit %s", unknown, mdtrtID)
+			return false, fmt.Errorf("%w: 4208 by the patient's certificate type and number of this message does not list visit %s", unknown, mdtrtID)
 		}
 		flag = str(rec["cpltFlag"])
 	}
@@ -361,7 +383,10 @@ func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*
 }
 
 // query runs 4207, 4208 or 4209: no side effect, so no state; the reply
-// carries the platform's output, each record checked against the schema.
+// carries the platform's output, each record checked against the schema
+// (problems are warnings). An output that cannot be read as a page (none,
+// or without its list of records) is failed, retryable, never an empty
+// list.
 func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map[string]any) (*sdk.HandleResponse, error) {
 	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: m, MessageID: r.req.MessageID})
 	if err != nil {
@@ -370,7 +395,9 @@ func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map
 	warnings := append([]string(nil), res.Warnings...)
 	pg, perr := hsa.ParsePage(res.Output, r.s.cfg.Paging)
 	if perr != nil {
-		warnings = append(warnings, perr.Error())
+		// No records read is not "no records": staff would take the
+		// visit's fee lines or diagnoses for missing.
+		return r.outcome(&hsa.AnswerError{Infno: infno, MsgID: res.MsgID, Err: perr}, "selfpay."+infno)
 	}
 	for i, raw := range pg.Records {
 		var rec any

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -458,6 +459,140 @@ func TestSingle4203KeepsThePatientRecord(t *testing.T) {
 				if v := e.sim.Visit(testCode, "ZYK"); !v.Complete || len(v.Fees) != 3 {
 					t.Errorf("platform has %+v", v)
 				}
+			}
+		})
+	}
+}
+
+// TestQueryUnusableAnswer: a selfpay.4207 answered with infcode 0 but
+// without its output, or with one medgate cannot read, was replied ok
+// with no records (and a warning), so billing staff read "no fee lines
+// uploaded" for a visit whose lines are all there. Such an answer is
+// failed, retryable, naming what is wrong; a full answer is ok as before.
+func TestQueryUnusableAnswer(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		edit func(env map[string]any)
+		want sdk.Status
+	}{
+		"no output":   {func(env map[string]any) { delete(env, "output") }, sdk.StatusFailed},
+		"output null": {func(env map[string]any) { env["output"] = nil }, sdk.StatusFailed},
+		"records renamed": {func(env map[string]any) {
+			out := env["output"].(map[string]any)
+			out["list"] = out["data"]
+			delete(out, "data")
+		}, sdk.StatusFailed},
+		"the answer whole": {func(map[string]any) {}, sdk.StatusOK},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var on atomic.Bool
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, tc.edit), nil)
+			const id = "ZYQU"
+			wantStatus(t, e.must(OpUpload, "qu-up", upload(id, 2), 1), sdk.StatusOK)
+			on.Store(true)
+			r := e.must("selfpay.4207", "qu-q", map[string]any{"fixmedins_mdtrt_id": id, "page_num": 1, "page_size": 10}, 1)
+			wantStatus(t, r, tc.want)
+			if tc.want == sdk.StatusOK {
+				if recs := asList(payloadOf(t, r)["records"]); len(recs) != 2 {
+					t.Errorf("%d records, want 2", len(recs))
+				}
+				return
+			}
+			if !r.Retryable || !strings.Contains(r.Diagnostics.String(), "4207") {
+				t.Errorf("retryable %v, diagnostics %v: want retryable, naming 4207", r.Retryable, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestQueryPagesCountFromOne: a 4207/4208/4209 asked for page 0, or pages
+// of 0 or fewer records, passed medgate's checks (whole numbers of at most
+// 4 digits) and went to the platform, which refused it (rejected, an
+// external error for an input medgate should have caught). It is invalid
+// now, nothing sent, naming the field; page 1 of 10 records goes out.
+func TestQueryPagesCountFromOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	cases := map[string]struct {
+		infno  string
+		input  map[string]any
+		want   sdk.Status
+		fields []string
+	}{
+		"4207 page 0":             {"4207", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": 0, "page_size": 10}, sdk.StatusInvalid, []string{"$.page_num"}},
+		"4208 page size negative": {"4208", map[string]any{"certno": testCert, "page_num": 1, "page_size": -5}, sdk.StatusInvalid, []string{"$.page_size"}},
+		"4209 both 0":             {"4209", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": "0", "page_size": 0}, sdk.StatusInvalid, []string{"$.page_num", "$.page_size"}},
+		"4207 page 1 of 10":       {"4207", map[string]any{"fixmedins_mdtrt_id": "ZY1", "page_num": 1, "page_size": 10}, sdk.StatusOK, nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := len(e.sim.Calls())
+			r := e.must("selfpay."+tc.infno, "pg-"+name, tc.input, 1)
+			wantStatus(t, r, tc.want)
+			var fields []string
+			for _, d := range r.Diagnostics {
+				fields = append(fields, d.Field)
+			}
+			if fmt.Sprint(fields) != fmt.Sprint(tc.fields) {
+				t.Errorf("diagnostics on %v, want %v: %v", fields, tc.fields, r.Diagnostics)
+			}
+			if sent := len(e.sim.Calls()) - before; tc.want == sdk.StatusInvalid && sent != 0 {
+				t.Errorf("%d calls reached the platform", sent)
+			}
+		})
+	}
+}
+
+// TestReconcileUnreadableBkkpSn: 4207 lists the visit's fee details under
+// a field name medgate does not read as bkkp_sn. A single 4204 of listed
+// lines that never reached the platform was reconciled as done (none of
+// its lines read as present) and replied ok with the line still there;
+// a 4201A batch applied whose answer was lost was sent again (none read
+// as present), refused for its bkkp_sn, and the upload ended rejected. A
+// valid record without a readable bkkp_sn now settles nothing: the
+// attempt fails, retryable, naming 4207, and nothing is sent.
+func TestReconcileUnreadableBkkpSn(t *testing.T) {
+	t.Parallel()
+	const id = "ZYUB"
+	cases := map[string]struct {
+		prepare func(e *env)
+		typ     string
+		payload map[string]any
+		fault   selfpaysim.Fault
+		lines   []string // on the platform afterwards
+	}{
+		"single 4204 never applied": {
+			prepare: func(e *env) {
+				wantStatus(t, e.must("selfpay.4201A", "ub-0", map[string]any{nodeFees: []any{fee(id, 1), fee(id, 2)}}, 1), sdk.StatusOK)
+			},
+			typ:     "selfpay.4204",
+			payload: map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": id}, "feedetl": []any{map[string]any{"bkkp_sn": id + "-0002"}}},
+			fault:   selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop},
+			lines:   []string{id + "-0001", id + "-0002"},
+		},
+		"4201A batch applied, answer lost": {
+			prepare: func(*env) {},
+			typ:     OpUpload,
+			payload: upload(id, 2),
+			fault:   selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply},
+			lines:   []string{id + "-0001", id + "-0002"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, renamedBkkpSn, nil)
+			tc.prepare(e)
+			e.sim.Fail(tc.fault)
+			wantStatus(t, e.must(tc.typ, "ub-1", tc.payload, 1), sdk.StatusFailed)
+			r := e.must(tc.typ, "ub-1", tc.payload, 2)
+			if r.Status != sdk.StatusFailed || !r.Retryable || !strings.Contains(r.Diagnostics.String(), "4207") {
+				t.Errorf("status %s (retryable %v): %v; want failed, retryable, naming 4207", r.Status, r.Retryable, r.Diagnostics)
+			}
+			if got := e.sim.Visit(testCode, id).Fees; fmt.Sprint(got) != fmt.Sprint(tc.lines) {
+				t.Errorf("fee lines %v on the platform, want %v", got, tc.lines)
 			}
 		})
 	}

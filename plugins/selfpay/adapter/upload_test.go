@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -443,7 +444,8 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		singles    bool // the visit went up by single 4201A/4202/4203 (medgate stored nothing)
-		rename     bool // the re-upload corrects the patient's name: 4208 by it does not list the visit
+		rename     bool // the re-upload corrects the patient's name
+		recert     bool // the re-upload corrects the patient's ID number: 4208 by it does not list the visit
 		noFlag     bool // 4208 answers without cpltFlag
 		fault      selfpaysim.Fault
 		wantStatus sdk.Status
@@ -453,7 +455,9 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 		"4203 applied, answer lost: 4208 shows it open, not resent":    {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
 		"4203 never applied: 4208 shows it complete, sent again":       {fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{2, 1}},
 		"4203 of a visit medgate never stored: 4208 by the patient":    {singles: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
-		"4203 applied, 4208 does not list the visit: failed, not sent": {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4203 applied, 4208 does not list the visit: failed, not sent": {recert: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
+		"4203 applied, the name corrected: 4208 lists it, not resent":  {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}, reconciled: true},
+		"4203 never applied, the name corrected: sent again":           {rename: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{2, 1}},
 		"4203 applied, 4208 shows no cpltFlag: failed, not resent":     {noFlag: true, fault: selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusFailed},
 		"4204 applied, answer lost: 4207 shows none, not resent":       {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultLostReply}, wantStatus: sdk.StatusOK, second: [2]int{1, 0}, reconciled: true},
 		"4204 never applied: 4207 shows details, sent again":           {fault: selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop}, wantStatus: sdk.StatusOK, second: [2]int{1, 1}},
@@ -487,6 +491,9 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 			m["reupload"] = true
 			if tc.rename {
 				m[nodeMdtrt].(map[string]any)["psn_name"] = "张珊"
+			}
+			if tc.recert {
+				m[nodeMdtrt].(map[string]any)["certno"] = "350203198001015678"
 			}
 			e.sim.Fail(tc.fault)
 			wantStatus(t, e.must(OpUpload, "ru-2", m, 1), sdk.StatusFailed)
@@ -523,6 +530,12 @@ func TestReuploadOutcomeUnknown(t *testing.T) {
 			}
 			if !v.Complete || len(v.Fees) != 3 {
 				t.Fatalf("platform has %+v", v)
+			}
+			if tc.rename {
+				q := e.must("selfpay.4208", "ru-q", map[string]any{"certno": testCert, "page_num": 1, "page_size": 10}, 1)
+				if recs := asList(payloadOf(t, q)["records"]); len(recs) != 1 || recs[0].(map[string]any)["psnName"] != "张珊" {
+					t.Errorf("the platform has the visit %v, want the corrected name 张珊", recs)
+				}
 			}
 			if got := payloadOf(t, r)["reconciled"]; got != tc.reconciled {
 				t.Errorf("reconciled %v, want %v (reply %s)", got, tc.reconciled, r.Payload)
@@ -1296,5 +1309,175 @@ func TestSignInReplacedByAnotherInstance(t *testing.T) {
 	}
 	if refused != 1 {
 		t.Errorf("%d calls refused for the expired sign-in, want 1: the instance that replaced it; the other must use the replacement the state holds", refused)
+	}
+}
+
+// reshaped4207 serves the simulator with edit applied to the output of
+// its 4207 answers while on is set, as a platform answering a query
+// malformed or in part would.
+func reshaped4207(on *atomic.Bool, edit func(env map[string]any)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				Infno string `json:"infno"`
+			}
+			if !on.Load() || json.Unmarshal(body, &req) != nil || req.Infno != "4207" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var env map[string]any
+			if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
+				edit(env)
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_ = json.NewEncoder(w).Encode(env)
+		})
+	}
+}
+
+// TestReconcileOnMalformedQueryAnswers: a re-upload correcting the fee
+// lines (new bkkp_sn) whose 4204 never reached the platform is reconciled
+// with 4207. A 4207 answered with infcode 0 but no output, a null output,
+// or fewer records than its own count was read as "no details left": the
+// 4204 counted as done and the corrected lines went up beside the old
+// ones (five fee lines at the platform for three, the completion refused
+// for the total). Such an answer settles nothing: the attempt fails,
+// retryable, nothing is sent, and the next one, answered in full,
+// finishes with the corrected lines alone.
+func TestReconcileOnMalformedQueryAnswers(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(env map[string]any){
+		"no output":                   func(env map[string]any) { delete(env, "output") },
+		"output null":                 func(env map[string]any) { env["output"] = nil },
+		"data empty, counts say more": func(env map[string]any) { env["output"].(map[string]any)["data"] = []any{} },
+		"data null, counts say more":  func(env map[string]any) { env["output"].(map[string]any)["data"] = nil },
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var on atomic.Bool
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, edit), nil)
+			const id = "ZYMF"
+			wantStatus(t, e.must(OpUpload, "mf-1", upload(id, 2), 1), sdk.StatusOK)
+			m := upload(id, 3)
+			m["reupload"] = true
+			for i, f := range m[nodeFees].([]any) {
+				f.(map[string]any)["bkkp_sn"] = fmt.Sprintf("%s-C-%04d", id, i+1)
+			}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4204", Mode: selfpaysim.FaultDrop})
+			wantStatus(t, e.must(OpUpload, "mf-2", m, 1), sdk.StatusFailed)
+			on.Store(true)
+			r := e.must(OpUpload, "mf-2", m, 2)
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 2 {
+				t.Fatalf("after a malformed 4207 answer the platform has the fee lines %v, want the 2 old ones untouched", v.Fees)
+			}
+			if r.Status != sdk.StatusFailed || !r.Retryable {
+				t.Fatalf("status %s (retryable %v), want failed and retryable: %v", r.Status, r.Retryable, r.Diagnostics)
+			}
+			if d := r.Diagnostics.String(); !strings.Contains(d, "4207") {
+				t.Errorf("the reply does not name the query whose answer was malformed: %s", d)
+			}
+			on.Store(false)
+			r = e.must(OpUpload, "mf-2", m, 3)
+			wantStatus(t, r, sdk.StatusOK)
+			if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 || v.Fees[0] != id+"-C-0001" {
+				t.Fatalf("platform has %+v, want the 3 corrected lines alone", v)
+			}
+		})
+	}
+}
+
+// TestReconcile4201AOnRecordsAsText: a 4201A batch applied whose answer
+// was lost is reconciled with 4207. A 4207 answer listing its records as
+// JSON text instead of objects was read as listing no line, so the batch
+// was sent again, refused for its bkkp_sn already there, and the upload
+// ended rejected though every line was on the platform. Such an answer
+// settles nothing (failed, retryable, nothing sent); the next attempt,
+// answered with records, finishes without sending a line twice.
+func TestReconcile4201AOnRecordsAsText(t *testing.T) {
+	t.Parallel()
+	var on atomic.Bool
+	asText := func(env map[string]any) {
+		out := env["output"].(map[string]any)
+		for i, rec := range asList(out["data"]) {
+			b, _ := json.Marshal(rec)
+			out["data"].([]any)[i] = string(b)
+		}
+	}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, asText), nil)
+	const id = "ZYRT"
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpUpload, "rt", upload(id, 3), 1), sdk.StatusFailed)
+	on.Store(true)
+	r := e.must(OpUpload, "rt", upload(id, 3), 2)
+	if r.Status != sdk.StatusFailed || !r.Retryable {
+		t.Fatalf("status %s (retryable %v), want failed and retryable: %v", r.Status, r.Retryable, r.Diagnostics)
+	}
+	on.Store(false)
+	wantStatus(t, e.must(OpUpload, "rt", upload(id, 3), 3), sdk.StatusOK)
+	if n := e.sim.Count("4201A", id); n != 1 {
+		t.Errorf("4201A applied %d times, want once", n)
+	}
+	if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 {
+		t.Errorf("platform has %+v", v)
+	}
+}
+
+// TestSignInAcrossMidnightWithSkew: the platform's sign-in is daily (the
+// simulator's SignInDaily: a sign_no is refused after the midnight, UTC+8
+// on its clock, of the day it was issued), and medgate's clock is a few
+// minutes off the platform's, within what the gateway allows. medgate
+// kept a sign_no for the day of its own clock: ahead, it signed in just
+// before the platform's midnight and sent that sign_no all the next day;
+// behind, it sent the day before's after the platform's midnight. Each
+// call was refused and, with no signInExpiredCodes listed (the default),
+// the upload ended rejected. The sign-in now lasts until the end of the
+// platform's day of its sign_time (as medgate's clock reads it then), and
+// the next call signs in again.
+func TestSignInAcrossMidnightWithSkew(t *testing.T) {
+	t.Parallel()
+	zone := time.FixedZone("UTC+8", 8*3600)
+	cases := map[string]struct {
+		start   time.Time     // the platform's clock at the first upload
+		skew    time.Duration // medgate's clock minus the platform's
+		advance time.Duration // both clocks, before the second upload
+	}{
+		"medgate 3 minutes ahead":  {time.Date(2025, 4, 1, 23, 58, 0, 0, zone), 3 * time.Minute, 5 * time.Minute},
+		"medgate 3 minutes behind": {time.Date(2025, 4, 1, 23, 50, 0, 0, zone), -3 * time.Minute, 12 * time.Minute},
+		"the same clock":           {time.Date(2025, 4, 1, 23, 58, 0, 0, zone), 0, 5 * time.Minute},
+		"the same day":             {time.Date(2025, 4, 1, 10, 0, 0, 0, zone), 3 * time.Minute, 5 * time.Minute},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			now := tc.start
+			platform := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RequireSignIn: true, SignInDaily: true, Now: platform, MaxSkew: 100000 * time.Hour},
+				func(s map[string]string) {
+					s["signIn"], s["signInMac"], s["signInIp"] = "true", "00:16:3e:00:00:01", "10.0.0.8"
+				})
+			e.restartWith(New(WithPauseMargin(0), WithClock(func() time.Time { return platform().Add(tc.skew) })), e.host)
+			wantStatus(t, e.must(OpUpload, "mn-1", upload("ZYMN1", 2), 1), sdk.StatusOK)
+			mu.Lock()
+			now = now.Add(tc.advance)
+			mu.Unlock()
+			wantStatus(t, e.must(OpUpload, "mn-2", upload("ZYMN2", 2), 1), sdk.StatusOK)
+			if v := e.sim.Visit(testCode, "ZYMN2"); !v.Complete || len(v.Fees) != 2 {
+				t.Errorf("platform has %+v", v)
+			}
+			for _, c := range e.sim.Calls() {
+				if c.Infcode != 0 && strings.Contains(c.ErrMsg, "签到") {
+					t.Errorf("%s (msgid %s) refused for its sign-in: %s", c.Infno, c.MsgID, c.ErrMsg)
+				}
+			}
+		})
 	}
 }

@@ -198,7 +198,7 @@ func (e *reopenRefusedError) Unwrap() error { return e.be }
 // would otherwise go over a completed visit. A refusal the site lists in
 // nothingToReopen says it was not complete and is tolerated. The
 // platform's codes are not public, so another refusal is checked with
-// 4208 (searched by the patient of the message): cpltFlag 0, the visit is
+// 4208 (searched by the certificate of the message): cpltFlag 0, the visit is
 // as the re-upload needs it and the refusal is tolerated (a warning is
 // logged); cpltFlag 1, or the visit not listed (a re-upload is of a
 // visit the platform should hold), the platform is not in the state the
@@ -404,8 +404,9 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 }
 
 // unsettledError is a reconciliation query the platform or its gateway
-// refused: it answered the query, not the call in flight, whose outcome
-// stays unknown. The attempt fails, retryable, and the next one reconciles
+// refused, or answered unusably (hsa.AnswerError: no output, or fewer
+// records than it counts): it answered the query, not the call in flight,
+// whose outcome stays unknown. The attempt fails, retryable, and the next one reconciles
 // again; it never finalises the message as rejected.
 type unsettledError struct {
 	f   *inflight
@@ -413,23 +414,27 @@ type unsettledError struct {
 }
 
 func (e *unsettledError) Error() string {
-	return fmt.Sprintf("the outcome of %s (msgid %s) is still unknown: its reconciliation query was refused: %v", e.f.Infno, e.f.MsgID, e.err)
+	return fmt.Sprintf("the outcome of %s (msgid %s) is still unknown: its reconciliation query was refused or answered unusably: %v", e.f.Infno, e.f.MsgID, e.err)
 }
 
 func (e *unsettledError) Unwrap() error { return e.err }
 
-// unsettled marks a refusal of a query that reconciles f; other errors
-// (transport, pause, state) are returned as they are.
+// unsettled marks a refusal of a query that reconciles f, or an answer
+// to it that cannot be used; other errors (transport, pause, state) are
+// returned as they are.
 func unsettled(f *inflight, err error) error {
 	var be *hsa.BusinessError
 	var ge *hsa.GatewayError
-	if f != nil && (errors.As(err, &be) || errors.As(err, &ge)) {
+	var ae *hsa.AnswerError
+	if f != nil && (errors.As(err, &be) || errors.As(err, &ge) || errors.As(err, &ae)) {
 		return &unsettledError{f: f, err: err}
 	}
 	return err
 }
 
-// uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform.
+// uploadedSNs asks 4207 which bkkp_sn of a visit are on the platform. A
+// valid record without a readable bkkp_sn is an hsa.AnswerError: it
+// settles nothing.
 func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
 	if err := r.beforeCall(ctx); err != nil {
 		return nil, err
@@ -440,15 +445,14 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 		return nil, err
 	}
 	out := map[string]bool{}
-	for _, raw := range recs {
+	for i, raw := range recs {
 		var rec struct {
 			BkkpSn    any `json:"bkkpSn"`
 			ValiFlag  any `json:"valiFlag"`
-			MdtrtID   any `json:"fixmedinsMdtrtId"`
 			BkkpSnAlt any `json:"bkkp_sn"`
 		}
-		if decodeRecord(raw, &rec) != nil {
-			continue
+		if err := decodeRecord(raw, &rec); err != nil {
+			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s cannot be read: %w", i+1, mdtrtID, err)}
 		}
 		if v := str(rec.ValiFlag); v == "0" {
 			continue // invalidated (deleted) records
@@ -457,9 +461,14 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 		if sn == "" {
 			sn = str(rec.BkkpSnAlt)
 		}
-		if sn != "" {
-			out[sn] = true
+		if sn == "" {
+			// A line on the platform that cannot be told from the others:
+			// taken for none, it would be sent again, or its deletion
+			// counted as done.
+			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s has no bkkpSn (or bkkp_sn), so which fee line it is cannot be told; "+
+				"check the 4207 output field names against the province's document (schemas/selfpay/4207.yaml)", i+1, mdtrtID)}
 		}
+		out[sn] = true
 	}
 	return out, nil
 }
@@ -490,14 +499,26 @@ func (r *run) detailsLeft(ctx context.Context, mdtrtID string) (int, error) {
 	return n, nil
 }
 
-// findVisit asks 4208 for the visits of the patient and returns the one
-// with this fixmedins_mdtrt_id, or nil.
-func (r *run) findVisit(ctx context.Context, mdtrt map[string]any) (map[string]any, error) {
+// Search fields of 4208 for a patient: byPerson, the certificate and the
+// name, for a 4202 compared field by field (a platform answering names
+// masked, 张*, would let the earlier upload's record pass for a
+// re-upload correcting the name were the visit not searched by the name
+// sent); byCertificate, without the name, for the cpltFlag of the visit
+// (the record is picked by its visit id, and a re-upload correcting the
+// name leaves the old one on the platform until its 4202).
+var (
+	byPerson      = []string{"psn_cert_type", "certno", "psn_name"}
+	byCertificate = []string{"psn_cert_type", "certno"}
+)
+
+// findVisit asks 4208 for the visits of the patient of mdtrt, searched by
+// the fields by, and returns the one with this fixmedins_mdtrt_id, or nil.
+func (r *run) findVisit(ctx context.Context, mdtrt map[string]any, by []string) (map[string]any, error) {
 	if err := r.beforeCall(ctx); err != nil {
 		return nil, err
 	}
 	q := map[string]any{}
-	for _, k := range []string{"psn_cert_type", "certno", "psn_name"} {
+	for _, k := range by {
 		if v := str(mdtrt[k]); v != "" {
 			q[k] = v
 		}
@@ -565,7 +586,7 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string,
 // 4202 that corrects it never arrived, so the platform merely having the
 // visit does not settle it.
 func (r *run) visitApplied(ctx context.Context, mdtrt map[string]any, diags []any) (bool, error) {
-	rec, err := r.findVisit(ctx, mdtrt)
+	rec, err := r.findVisit(ctx, mdtrt, byPerson)
 	if err != nil || rec == nil || !sameVisit(rec, mdtrt, r.answered("4208")) {
 		return false, err
 	}
@@ -997,8 +1018,8 @@ func (r *run) reconcileCancel(ctx context.Context, st *wfState) error {
 // selfpay.upload, before anything is resent; it leaves any other call
 // alone:
 //
-//   - 4203 cplt_flag=0: withdrawalApplied (4208 searched by the patient of
-//     mdtrt, or with mdtrt nil by what medgate stored of the visit);
+//   - 4203 cplt_flag=0: withdrawalApplied (4208 searched by the certificate
+//     of mdtrt, or with mdtrt nil by what medgate stored of the visit);
 //     cpltFlag 0 means the withdrawal holds and the workflow goes on to
 //     4204 without resending it; 1 means it did not take effect and it is
 //     sent again. When 4208 cannot find the visit (or shows another

@@ -20,8 +20,8 @@
 //     a page below the page_size asked; NoPageCounts leaves the counts
 //     out);
 //   - refuses calls whose sign_no it never issued or that expired
-//     (RequireSignIn, SignInTTL, ExpireSignIns) with its own infcode
-//     (SignInInfcode);
+//     (RequireSignIn, SignInTTL, SignInDaily, ExpireSignIns) with its own
+//     infcode (SignInInfcode);
 //   - fails on command (Fail, or POST /sim/fail): a business error, HTTP
 //     500, a dropped connection before or after applying the call, a hold
 //     that applies the call and then keeps the connection until released.
@@ -82,6 +82,11 @@ type Options struct {
 	// that issued it, on the simulator's clock (its own rule: the
 	// platform's is not public).
 	SignInTTL time.Duration
+	// SignInDaily expires a sign_no at the end of the day (UTC+8, on the
+	// simulator's clock) it was issued: the sign-in is daily, and a call
+	// after midnight carrying the day before's is refused (its own rule:
+	// the platform's is not public).
+	SignInDaily bool
 	// SignInInfcode is the infcode of a refusal for a missing or expired
 	// sign-in; 0 means -1, the generic failure (the platform's own code
 	// for it is not public).
@@ -106,6 +111,10 @@ type Options struct {
 	// ID and phone numbers; mask.go).
 	Log *slog.Logger
 }
+
+// platformZone is the platform's time zone (UTC+8): its days, and the
+// sign_time it answers.
+var platformZone = time.FixedZone("UTC+8", 8*3600)
 
 // Fault modes.
 const (
@@ -443,7 +452,8 @@ func (s *Sim) envelope(w http.ResponseWriter, r *http.Request, body []byte) {
 	dup := s.msgids[call.MsgID]
 	s.msgids[call.MsgID] = true
 	issued, signed := s.signNos[str(env["sign_no"])]
-	if signed && s.opts.SignInTTL > 0 && call.At.Sub(issued) >= s.opts.SignInTTL {
+	if signed && (s.opts.SignInTTL > 0 && call.At.Sub(issued) >= s.opts.SignInTTL ||
+		s.opts.SignInDaily && call.At.In(platformZone).Format(dateLayout) != issued.In(platformZone).Format(dateLayout)) {
 		signed = false
 		delete(s.signNos, str(env["sign_no"]))
 	}
@@ -655,7 +665,7 @@ func (s *Sim) apply(infno, code string, env, in map[string]any, call *Call) answ
 		n, _ := rand.Int(rand.Reader, big.NewInt(1e12))
 		no := fmt.Sprintf("%s%s%012d", s.opts.Admvs[:6], now.Format("20060102"), n.Int64())
 		s.signNos[no] = now
-		a.output = map[string]any{"signinoutb": map[string]any{"sign_time": now.Format(timeLayout), "sign_no": no}}
+		a.output = map[string]any{"signinoutb": map[string]any{"sign_time": now.In(platformZone).Format(timeLayout), "sign_no": no}}
 	case "4201A":
 		a = s.upload4201A(code, in, now)
 	case "4202":

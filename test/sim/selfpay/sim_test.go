@@ -459,6 +459,50 @@ func TestSignInExpires(t *testing.T) {
 	}
 }
 
+// TestSignInDaily: with SignInDaily a sign_no works the day (UTC+8, on the
+// simulator's clock) it was issued and is refused after midnight; the
+// 9001 answers its sign_time in UTC+8.
+func TestSignInDaily(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	zone := time.FixedZone("UTC+8", 8*3600)
+	now := time.Date(2025, 4, 1, 23, 59, 0, 0, zone).UTC()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, Options{RequireSignIn: true, SignInDaily: true, SignInInfcode: -2, Now: clock, MaxSkew: 100000 * time.Hour}, func(c *hsa.Config) {
+		c.SignIn, c.SignInMAC, c.SignInIP = true, "00:00:00:00:00:01", "10.0.0.1"
+	})
+	in := map[string]any{"fixmedins_mdtrt_id": "S", "fixmedins_code": code, "page_num": 1, "page_size": 10}
+	if _, err := f.do("4207", in); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.sim.Calls() {
+		if c.Infno == "9001" && !c.Applied {
+			t.Fatalf("9001 refused: %s", c.ErrMsg)
+		}
+	}
+	mu.Lock()
+	now = now.Add(30 * time.Second) // 23:59:30, the same day
+	mu.Unlock()
+	if _, err := f.do("4207", in); err != nil {
+		t.Fatalf("the same day: %v", err)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute) // 00:00:30, the next day
+	mu.Unlock()
+	_, err := f.do("4207", in)
+	refused(t, err, "请先签到")
+	if err := f.client.ForgetSignIn(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.do("9001", map[string]any{"signIn": map[string]any{"opter_no": "OP1", "mac": "00:00:00:00:00:01", "ip": "10.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.Output), `"sign_time":"2025-04-02 00:00:30"`) {
+		t.Errorf("9001 output %s, want sign_time 2025-04-02 00:00:30 (UTC+8)", res.Output)
+	}
+}
+
 // TestPageSizeCapAndNoCounts: MaxPageSize serves at most that many records
 // per page whatever page_size asks, and NoPageCounts answers data only.
 func TestPageSizeCapAndNoCounts(t *testing.T) {
