@@ -410,7 +410,9 @@ func (c *Console) notAudited(w http.ResponseWriter, r *http.Request, what string
 // the fields of a plugin's form, whose names are the plugin's (an "id"
 // there may be a patient's ID number).
 func changeEntry(r *http.Request, outcome string) audit.Entry {
-	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
+	_ = r.PostFormValue("site") // parses the form (multipart too)
+	// Every site named (a bulk replay may name several).
+	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: strings.Join(r.PostForm["site"], ","),
 		Outcome: outcome, Detail: "route " + r.Pattern}
 	if r.Pattern == formRoute { // the fields are the plugin's, whatever their names
 		return e
