@@ -430,9 +430,34 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "replay", "批量重发 (bulk replay)", "messages", v)
 }
 
-// jobsPage lists the scheduled jobs with their last outcome.
+// jobRow is a job on the jobs page.
+type jobRow struct {
+	scheduler.Status
+	// Running is how long the run in progress has lasted ("" when none
+	// is); Hung: longer than scheduler.DefaultMaxRuns intervals, the
+	// default bound past which a run is cancelled (one still running
+	// then ignores it).
+	Running string
+	Hung    bool
+}
+
+// jobsPage lists the scheduled jobs with their last outcome, a run in
+// progress and failures in a row.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(scopedJobs(userOf(r), c.b.Jobs())))
+	now := c.o.Now()
+	var rows []jobRow
+	for _, j := range maskedJobs(scopedJobs(userOf(r), c.b.Jobs())) {
+		row := jobRow{Status: j}
+		if !j.RunningSince.IsZero() {
+			lasted := max(now.Sub(j.RunningSince), 0).Truncate(time.Second)
+			row.Running = lasted.String()
+			if every, err := time.ParseDuration(j.Interval); err == nil && every > 0 && lasted > scheduler.DefaultMaxRuns*every {
+				row.Hung = true
+			}
+		}
+		rows = append(rows, row)
+	}
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", rows)
 }
 
 // maskedJobs returns the jobs with their last error and summary masked as
