@@ -262,7 +262,13 @@ func (b *bulk) view() bulkView {
 	} else if !v.Running {
 		v.Percent = 100
 	}
-	v.SearchLink = Prefix + "messages?" + b.Filter.values().Encode()
+	// The search at any status shows what became of the messages
+	// (pending, then ok or failed again); at status failed, those that
+	// failed again (none: it worked).
+	all := b.Filter
+	all.Status = ""
+	v.SearchLink = Prefix + "messages?" + all.values().Encode()
+	v.FailedSearch = Prefix + "messages?" + b.Filter.values().Encode()
 	return v
 }
 
