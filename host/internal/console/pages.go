@@ -290,8 +290,9 @@ func whyOf(m *store.Message, reveal bool) *why {
 			"external system whether the earlier attempt arrived, so nothing is done twice."
 	case message.StatusInvalid:
 		w.Label = "无效 invalid"
-		w.Next = "medgate's own checks refused it, so nothing was sent out. Correct each field named above where the message comes from " +
-			"(HIS or the integration platform) and send it again with a new message id: this id keeps its answer, so a replay would not help."
+		w.Next = "medgate refused it before sending anything out. Correct what the reasons above name: a field of the message where it comes " +
+			"from (HIS or the integration platform), or a setting, such as a plugin not enabled at the site (an administrator, on 站点与插件 Sites & plugins). " +
+			"Then send it again with a new message id: this id keeps its answer, so a replay would not help."
 	case message.StatusRejected:
 		w.Label = "被拒 rejected"
 		w.Next = "The external system answered and refused it (its code and message above). Correct what it names at the source (HIS, " +
