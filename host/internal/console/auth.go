@@ -259,6 +259,14 @@ func (ss *sessions) setFlash(s *session, f *flash) {
 	s.flash = f
 }
 
+// peekFlash returns the session's flash without taking it (the page that
+// renders it takes it).
+func (ss *sessions) peekFlash(s *session) *flash {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return s.flash
+}
+
 func (ss *sessions) takeFlash(s *session) *flash {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
