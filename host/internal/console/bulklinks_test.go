@@ -40,3 +40,28 @@ func TestBulkReplayPageShowsWhatBecameOfTheMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkReplayPageNamesItsSites: the page of a bulk replay over several
+// sites names each site with how many of its messages were selected and
+// replayed, so an operator of several hospitals sees what was touched.
+func TestBulkReplayPageNamesItsSites(t *testing.T) {
+	t.Parallel()
+	_, c := traceFixture(t)
+	r := c.post("/console/messages/replay-all", url.Values{"csrf": {c.csrf}, "type": {"workinjury."}})
+	loc := r.h.Get("Location")
+	if r.code != 303 || !strings.HasPrefix(loc, "/console/replays/") {
+		t.Fatalf("replay-all: %d %q", r.code, loc)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	p := c.get(loc)
+	for ; !strings.Contains(p.body, "完成 finished"); p = c.get(loc) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bulk replay did not finish:\n%s", p.body)
+		}
+	}
+	for _, want := range []string{`<tr data-site="s1"><td>s1</td><td>1</td><td>1</td></tr>`, `<tr data-site="s2"><td>s2</td><td>1</td><td>1</td></tr>`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the bulk replay's page lacks %s:\n%s", want, p.body)
+		}
+	}
+}

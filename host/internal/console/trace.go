@@ -250,6 +250,15 @@ type bulkView struct {
 	Problems                 []string
 	Running                  bool
 	SearchLink, FailedSearch string
+	// Sites are the sites whose messages it selected, each with how
+	// many it selected and replayed.
+	Sites []bulkSite
+}
+
+// bulkSite is a bulk replay at one site.
+type bulkSite struct {
+	Site               string
+	Selected, Replayed int
 }
 
 func (b *bulk) view() bulkView {
@@ -257,6 +266,9 @@ func (b *bulk) view() bulkView {
 	defer b.mu.Unlock()
 	v := bulkView{ID: b.ID, Operator: b.Operator, Filter: b.Filter, Started: b.Started, Finished: b.finished,
 		Total: b.total, Done: b.done, Replayed: b.replayed, Problems: append([]string(nil), b.problems...), Running: b.finished.IsZero()}
+	for _, site := range slices.Sorted(maps.Keys(b.selected)) {
+		v.Sites = append(v.Sites, bulkSite{Site: site, Selected: b.selected[site], Replayed: b.replayedAt[site]})
+	}
 	if b.total > 0 {
 		v.Percent = b.done * 100 / b.total
 	} else if !v.Running {
