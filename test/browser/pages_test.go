@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/medgate/medgate/test/browser"
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/qrscan"
@@ -296,4 +297,32 @@ func post(t *testing.T, base, id, typ string, payload any) (int, harness.Reply) 
 		t.Fatalf("send %s: HTTP %d, reply: %v", typ, resp.StatusCode, err)
 	}
 	return resp.StatusCode, r
+}
+
+// TestSignInAgainByKeyboard: after a wrong password the sign-in page keeps
+// the user name and puts the cursor in the password field, so the user
+// types the password again and presses Enter, without the mouse. Before,
+// the cursor went back to the user name: the password typed again went
+// after the name, and Enter was refused for the empty password field.
+func TestSignInAgainByKeyboard(t *testing.T) {
+	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
+		t.Skipf("browser test skipped: %v", err)
+	}
+	mg := startPagesMedgate(t)
+	b := browser.Start(t, "http://"+mg.HTTPAddr)
+	b.Go("/console/login")
+	b.Wait(`form[action="/console/login"] input[name=user]`)
+	// The page opens with the cursor in the user name: type it, Tab,
+	// a wrong password, Enter.
+	b.Run("type the user name, Tab, a wrong password and Enter", chromedp.KeyEvent(operatorUser+"\t"+"not-the-password\r"))
+	b.WaitText(".notice.bad", "用户名或密码错误")
+	b.Shot("wrong-password")
+	var focus struct{ Name, User string }
+	b.Eval(`({Name: document.activeElement && document.activeElement.name || "", User: document.querySelector("input[name=user]").value})`, &focus)
+	if focus.Name != "password" || focus.User != operatorUser {
+		t.Errorf("after a wrong password the cursor is in %q and the user name reads %q; want the cursor in the password field and the name %q kept", focus.Name, focus.User, operatorUser)
+	}
+	b.Run("type the password again and Enter", chromedp.KeyEvent(password(operatorUser)+"\r"))
+	b.WaitText("form.who", operatorUser)
+	b.Shot("signed-in")
 }

@@ -91,6 +91,8 @@ func TestConsoleInChromium(t *testing.T) {
 	b.Shot("search-by-key")
 	b.Click(`tr[data-id="trace-fail-1"] a`)
 	b.WaitText("dd.outcome", "failed")
+	b.WaitText("#why", "下一步 What to do")
+	b.WaitText("#why", "重发 Replay")
 	b.WaitText("ol.timeline", "2 attempt(s)")
 	b.WaitText("pre.request", "ledger.fail")
 	b.Shot("trace-of-failed-message")

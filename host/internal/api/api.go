@@ -48,7 +48,9 @@
 // sites' jobs, messages, exchanges and plugins (each plugin with only
 // their sites, those at none of them left out); another site's message or
 // job answers 404 as one that does not exist and is not replayed or run;
-// the routes of the whole instance answer 403 site_scoped (scope.go).
+// a bulk replay covers all their sites or those named, and naming another
+// is refused 403 site_scoped (bulk.go); the routes of the whole instance
+// answer 403 site_scoped (scope.go).
 package api
 
 import (
@@ -646,7 +648,7 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) error {
 	keep := cmp.Or(limit, defaultListLimit) // the store's default for 0
 	// Each site the caller sees (none for another's), merged newest
 	// first: another site's messages cannot crowd theirs out.
-	sites := listSites(caller(r), q.Get("site"))
+	sites := listSites(caller(r), siteParams(q))
 	var ms []store.Message
 	for _, site := range sites {
 		got, err := s.b.Store().ListMessages(r.Context(), site, q.Get("type"), q.Get("status"), limit)
@@ -759,7 +761,7 @@ func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {
 	}
 	keep := cmp.Or(limit, defaultListLimit)
 	// As messages: each site the caller sees, merged newest first.
-	sites := listSites(caller(r), q.Get("site"))
+	sites := listSites(caller(r), siteParams(q))
 	var xs []store.Exchange
 	for _, site := range sites {
 		got, err := s.b.Store().ListExchanges(r.Context(), store.ExchangeFilter{

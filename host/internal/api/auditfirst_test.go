@@ -67,12 +67,20 @@ type changeBackend struct {
 	fakeBackend
 	st                   *changeStore
 	jobs, replays, loads atomic.Int32
+	bulkReplays          atomic.Int32 // of bulk-1, which only a bulk replay selects
 }
 
 func (b *changeBackend) Store() store.Store                       { return b.st }
 func (b *changeBackend) Reload(context.Context) error             { b.loads.Add(1); return nil }
 func (b *changeBackend) TriggerJob(context.Context, string) error { b.jobs.Add(1); return nil }
-func (b *changeBackend) Replay(context.Context, string) error     { b.replays.Add(1); return nil }
+func (b *changeBackend) Replay(_ context.Context, id string) error {
+	if id == "bulk-1" {
+		b.bulkReplays.Add(1)
+		return nil
+	}
+	b.replays.Add(1)
+	return nil
+}
 
 type changeStore struct {
 	*store.SQLite
@@ -97,6 +105,12 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &changeBackend{fakeBackend: *okBackend(), st: &changeStore{SQLite: st}}
+	if _, _, err := st.BeginMessage(t.Context(), store.Message{ID: "bulk-1", Site: "s1", Type: "bulk.test", ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishMessage(t.Context(), "bulk-1", "failed", []byte("{}"), 1); err != nil {
+		t.Fatal(err)
+	}
 	sink := &memAudit{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rec := audit.New(sink, log)
@@ -120,6 +134,7 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 	}{
 		"run a job":            {"POST", "/admin/jobs/p/s1/j/run", "", "job.run", b.jobs.Load},
 		"replay":               {"POST", "/admin/messages/m1/replay", "", "message.replay", b.replays.Load},
+		"replay in bulk":       {"POST", "/admin/messages/replay?type=bulk.", "", "message.replay.bulk", b.bulkReplays.Load},
 		"reload":               {"POST", "/admin/reload", "", "config.reload", b.loads.Load},
 		"re-encrypt the store": {"POST", "/admin/store/rekey", "", "store.rekey", b.st.rekeys.Load},
 		"change a site plugin": {"PUT", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"http://b/"}}`, "site.plugin.update", siteChanged},

@@ -39,6 +39,7 @@ func (s *server) adminRoutes() []route {
 
 		{"POST /admin/jobs/{plugin}/{site}/{job}/run", access.Operator, s.runJob},
 		{"POST /admin/messages/{id}/replay", access.Operator, s.replay},
+		{"POST /admin/messages/replay", access.Operator, s.replayAll},
 
 		{"POST /admin/reload", access.Admin, s.reload},
 		{"POST /admin/store/rekey", access.Admin, s.rekey},
@@ -56,6 +57,7 @@ func (s *server) adminRoutes() []route {
 var auditActions = map[string]string{
 	"POST /admin/jobs/{plugin}/{site}/{job}/run": "job.run",
 	"POST /admin/messages/{id}/replay":           "message.replay",
+	"POST /admin/messages/replay":                "message.replay.bulk",
 	"POST /admin/reload":                         "config.reload",
 	"POST /admin/store/rekey":                    "store.rekey",
 	// A change refused before it reaches the site administration (a body
@@ -102,7 +104,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		if change {
 			// Announced before it is made (see package audit): a change
 			// the audit log cannot take is not made.
-			actx, err := audit.Begin(ctx, audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: r.PathValue("site"),
+			actx, err := audit.Begin(ctx, audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: requestSite(r),
 				Detail: "admin API " + r.Pattern})
 			if err != nil {
 				return s.auditError(r, err)
@@ -112,7 +114,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		}
 		err = h(w, r)
 		if change && !audit.Recorded(ctx) {
-			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: r.PathValue("site"), Outcome: audit.OK, Detail: "admin API " + r.Pattern}
+			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: requestSite(r), Outcome: audit.OK, Detail: "admin API " + r.Pattern}
 			if ae, ok := errors.AsType[*Error](err); ok {
 				e.Outcome, e.Detail = audit.Failed, e.Detail+": "+strconv.Itoa(ae.Status)+" "+ae.Code
 				if ae.refused {
@@ -225,4 +227,10 @@ func (s *server) auditError(r *http.Request, err error) error {
 	return &Error{Status: http.StatusInternalServerError, Code: "audit_unavailable",
 		Message: "nothing was changed: every change is recorded in the audit log before it is made, and the audit log could not be written " +
 			"(this is not a passing outage, so sending it again will not help); tell medgate's administrator: the medgate log (\"change not made\") has the cause"}
+}
+
+// requestSite is the site a change names for its audit entries: its
+// path's, else every site= of its query (a bulk replay may name several).
+func requestSite(r *http.Request) string {
+	return cmp.Or(r.PathValue("site"), strings.Join(siteParams(r.URL.Query()), ","))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -25,6 +26,7 @@ import (
 // (scopePlugins).
 var siteScoped = map[string]bool{
 	"GET /admin/plugins":                         true,
+	"POST /admin/messages/replay":                true,
 	"GET /admin/jobs":                            true,
 	"GET /admin/messages":                        true,
 	"GET /admin/messages/{id}":                   true,
@@ -56,18 +58,47 @@ func scopeRefused(u access.User, pattern string) *Error {
 }
 
 // listSites are the sites a list holds, each read from the store on its
-// own (the store lists one site, or every site for ""): the site asked
-// for, when the user sees it (none when not: the list is empty); with
-// none asked, every site for an unscoped user ("") and each of a scoped
-// user's sites.
-func listSites(u access.User, asked string) []string {
+// own (the store lists one site, or every site for ""): the sites asked
+// for, when the user sees them all (none when not: the list is empty, as
+// for a site without messages); with none asked, every site for an
+// unscoped user ("") and each of a scoped user's sites.
+func listSites(u access.User, asked []string) []string {
 	switch {
-	case asked != "" && !u.SeesSite(asked):
+	case len(outsideScope(u, asked)) > 0:
 		return nil
-	case asked != "" || !u.Scoped():
-		return []string{asked}
+	case len(asked) > 0:
+		return asked
+	case !u.Scoped():
+		return []string{""}
 	}
 	return u.Sites
+}
+
+// siteParams are the sites a request names: site= given several times,
+// or as a list separated by commas (site codes hold none), each once,
+// sorted.
+func siteParams(q url.Values) []string {
+	var out []string
+	for _, list := range q["site"] {
+		for s := range strings.SplitSeq(list, ",") {
+			if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// outsideScope lists the sites of asked that u does not see.
+func outsideScope(u access.User, asked []string) []string {
+	var out []string
+	for _, s := range asked {
+		if !u.SeesSite(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // messageNotFound is the answer for a message that does not exist or is

@@ -34,6 +34,16 @@ func (scopeStore) ListMessages(_ context.Context, site, _, _ string, _ int) ([]s
 	return out, nil
 }
 
+func (scopeStore) SearchMessages(_ context.Context, q store.MessageQuery) ([]store.Message, string, error) {
+	var out []store.Message
+	for _, m := range scopeMessages {
+		if len(q.Sites) == 0 || slices.Contains(q.Sites, m.Site) {
+			out = append(out, m)
+		}
+	}
+	return out, "", nil
+}
+
 func (scopeStore) GetMessage(_ context.Context, id string) (*store.Message, error) {
 	for _, m := range scopeMessages {
 		if m.ID == id {
@@ -162,6 +172,8 @@ func TestSiteScopedUsers(t *testing.T) {
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/m-s1/replay", user: "o-s1", code: 202, has: []string{"replayed"}},
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/m-s2/replay", user: "o-s1", code: 404,
 			sameAs: `{"code":"not_found","message":"no message with this id has been received"}` + "\n"},
+		{route: "POST /admin/messages/replay", method: "POST", path: "/admin/messages/replay?site=s2", user: "o-s1", code: 403, has: []string{"site_scoped", "site s2 is not one of the sites o-s1 sees (s1)"}},
+		{route: "POST /admin/messages/replay", method: "POST", path: "/admin/messages/replay", user: "v-s1", code: 403, has: []string{"forbidden"}},
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/no-such/replay", user: "o-s1", code: 404,
 			sameAs: `{"code":"not_found","message":"no message with this id has been received"}` + "\n"},
 	}

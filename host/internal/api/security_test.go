@@ -47,6 +47,10 @@ func (m *memStore) ListMessages(_ context.Context, _, _, _ string, limit int) ([
 	return []store.Message{{ID: "m1", Key: personalKey, Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}}, nil
 }
 
+func (m *memStore) SearchMessages(context.Context, store.MessageQuery) ([]store.Message, string, error) {
+	return []store.Message{{ID: "m1", Key: personalKey, Status: store.StatusDone, Outcome: "failed"}}, "", nil
+}
+
 func (m *memStore) GetMessage(_ context.Context, id string) (*store.Message, error) {
 	return &store.Message{ID: id, Key: personalKey, Status: store.StatusDone, Outcome: "ok", Reply: []byte(personalReply)}, nil
 }

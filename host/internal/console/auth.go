@@ -259,6 +259,14 @@ func (ss *sessions) setFlash(s *session, f *flash) {
 	s.flash = f
 }
 
+// peekFlash returns the session's flash without taking it (the page that
+// renders it takes it).
+func (ss *sessions) peekFlash(s *session) *flash {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return s.flash
+}
+
 func (ss *sessions) takeFlash(s *session) *flash {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -410,7 +418,9 @@ func (c *Console) notAudited(w http.ResponseWriter, r *http.Request, what string
 // the fields of a plugin's form, whose names are the plugin's (an "id"
 // there may be a patient's ID number).
 func changeEntry(r *http.Request, outcome string) audit.Entry {
-	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: r.PostFormValue("site"),
+	_ = r.PostFormValue("site") // parses the form (multipart too)
+	// Every site named (a bulk replay may name several).
+	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: strings.Join(r.PostForm["site"], ","),
 		Outcome: outcome, Detail: "route " + r.Pattern}
 	if r.Pattern == formRoute { // the fields are the plugin's, whatever their names
 		return e

@@ -398,6 +398,9 @@ type flash struct {
 	Lines     []string
 	Errors    []message.ReplyError
 	MessageID string
+	// kept is what was typed in a refused document change, for the
+	// document page to show again in its form (documentPage).
+	kept *keptForm
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/access"
@@ -102,10 +103,58 @@ type documentLine struct {
 	Edits  []editForm
 }
 
-// editForm is one edit offered on a line or the document.
+// editForm is one edit offered on a line or the document: the values of
+// its fields and of the view's shared fields (the reason).
 type editForm struct {
-	Edit   sdk.Edit
-	Values map[string]string
+	Edit           sdk.Edit
+	Values, Shared map[string]string
+}
+
+// keptForm is what was typed in a document's change form that was
+// refused (by the console's checks or the plugin): the document page
+// shows it again in that form, once, so the user corrects it.
+type keptForm struct {
+	// Doc is the document's page (documentURL); Edit the change; Line
+	// the line's key as the form posts it ("" for a change of the
+	// document).
+	Doc, Edit, Line string
+	Values          map[string]string
+}
+
+// keep reads what r's change form e posted, but files.
+func keep(r *http.Request, doc string, e *sdk.Edit, shared []sdk.Argument) *keptForm {
+	k := &keptForm{Doc: doc, Edit: e.Name, Line: r.PostFormValue("line"), Values: map[string]string{}}
+	for _, fl := range slices.Concat(e.Fields, shared) {
+		switch fl.Type {
+		case sdk.ArgumentFile:
+		case sdk.ArgumentList:
+			k.Values[fl.Name] = strings.Join(r.PostForm[fl.Name], "\n")
+		default:
+			k.Values[fl.Name] = r.PostFormValue(fl.Name)
+		}
+	}
+	return k
+}
+
+// refill shows k's values again in the form of its change (and line).
+func (d *documentShown) refill(k *keptForm) {
+	set := func(f *editForm) {
+		if f.Edit.Name == k.Edit {
+			f.Values, f.Shared = k.Values, k.Values
+		}
+	}
+	for i := range d.Lines {
+		if k.Line != "" && d.Lines[i].Key == k.Line {
+			for j := range d.Lines[i].Edits {
+				set(&d.Lines[i].Edits[j])
+			}
+		}
+	}
+	if k.Line == "" {
+		for i := range d.Edits {
+			set(&d.Edits[i])
+		}
+	}
 }
 
 func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
@@ -128,6 +177,11 @@ func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
 	doc, err := showDocument(v, res.Reply.Payload)
 	if err != nil {
 		d.Problem = &flash{Title: "文档格式不对 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", v.Get, err)}}
+	}
+	if s := sessionFrom(r); s != nil && doc != nil {
+		if f := c.sessions.peekFlash(s); f != nil && f.kept != nil && f.kept.Doc == documentURL(p.Name, v.Name, d.Site, d.ID) {
+			doc.refill(f.kept)
+		}
 	}
 	d.Doc = doc
 	c.render(w, r, http.StatusOK, "document", title, nav, d)
@@ -326,7 +380,7 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(problems) > 0 {
 		recordUndone(r, audit.Refused, "fields not valid, not sent")
-		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: problems})
+		c.sessions.setFlash(s, &flash{Title: "未发送 (not sent)", Lines: problems, kept: keep(r, back, e, v.Adjust.Shared)})
 		redirect(w, r, back)
 		return
 	}
@@ -334,7 +388,11 @@ func (c *Console) documentAdjust(w http.ResponseWriter, r *http.Request) {
 	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Adjust.Operation, id, payload)
 	recordResult(r, res)
 	c.o.Logger.Info("console: document adjusted", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "edit", e.Name, "message", res.ID, "ok", res.ok())
-	c.sessions.setFlash(s, res.flash("已保存 (saved): "+e.Label))
+	f := res.flash("已保存 (saved): " + e.Label)
+	if !f.OK {
+		f.kept = keep(r, back, e, v.Adjust.Shared)
+	}
+	c.sessions.setFlash(s, f)
 	redirect(w, r, back)
 }
 

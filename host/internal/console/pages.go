@@ -183,11 +183,13 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 
 // messageData is the message page's data.
 type messageData struct {
-	Message      *store.Message
-	Request      string
-	Reply        string
-	Timeline     []step
-	Replayable   bool
+	Message    *store.Message
+	Request    string
+	Reply      string
+	Timeline   []step
+	Replayable bool
+	// Why says, for a message not done well, why and what to do next.
+	Why          *why
 	Exchanges    []exchangeRow
 	ExchangesErr string
 	// CanReveal: the user's role may see personal data unmasked (admin);
@@ -238,7 +240,7 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 		m = &mm
 	}
 	d := messageData{Message: m, Request: show(m.Request), Reply: show(m.Reply),
-		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal}
+		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal, Why: whyOf(m, reveal)}
 	if s := sessionFrom(r); s != nil {
 		d.CanReveal = s.Role().Allows(access.Admin)
 	}
@@ -260,6 +262,61 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 		refreshEvery(w, r, 2) // follows the outcome without a script
 	}
 	c.render(w, r, http.StatusOK, "message", "消息 (message) "+id, "overview", d)
+}
+
+// why is why a message was not done well, read from its stored reply.
+type why struct {
+	Outcome, Label string
+	Errors         []message.ReplyError
+	External       *message.External
+	// Next says what to do now.
+	Next string
+}
+
+// whyOf reads why m failed, was invalid or rejected from its reply, masked
+// as the page masks it unless reveal; nil for a message done well or not
+// finished.
+func whyOf(m *store.Message, reveal bool) *why {
+	if m.Status != store.StatusDone {
+		return nil
+	}
+	w := &why{Outcome: m.Outcome}
+	switch m.Outcome {
+	case message.StatusFailed:
+		w.Label = "失败 failed"
+		w.Next = "medgate got no usable answer within its retries (the external system or the plugin was unavailable, or a setting is wrong), " +
+			"and the message is in the DLQ. Fix the cause named above (the jobs and overview pages show plugins that are down; GET /readyz shows " +
+			"the store, Kafka and every plugin; a setting is changed by an administrator), then use 重发 Replay below: the plugin first asks the " +
+			"external system whether the earlier attempt arrived, so nothing is done twice."
+	case message.StatusInvalid:
+		w.Label = "无效 invalid"
+		w.Next = "medgate refused it before sending anything out. Correct what the reasons above name: a field of the message where it comes " +
+			"from (HIS or the integration platform), or a setting, such as a plugin not enabled at the site (an administrator, on 站点与插件 Sites & plugins). " +
+			"Then send it again with a new message id: this id keeps its answer, so a replay would not help."
+	case message.StatusRejected:
+		w.Label = "被拒 rejected"
+		w.Next = "The external system answered and refused it (its code and message above). Correct what it names at the source (HIS, " +
+			"the filing or settlement it refers to) and send it again with a new message id: this id keeps its answer, so a replay would not help."
+	default:
+		return nil
+	}
+	raw := m.Reply
+	if !reveal {
+		raw = logging.MaskJSON(raw)
+	}
+	var r message.Reply
+	if json.Unmarshal(raw, &r) == nil {
+		w.Errors, w.External = r.Errors, r.External
+	}
+	if !reveal { // masked as log lines are: free text may name a patient
+		for i := range w.Errors {
+			w.Errors[i].Message = logging.Mask(w.Errors[i].Message)
+		}
+		if w.External != nil {
+			w.External.Message = logging.Mask(w.External.Message)
+		}
+	}
+	return w
 }
 
 // maskKey shows a message's business key with ID and mobile numbers masked

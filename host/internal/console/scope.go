@@ -102,21 +102,23 @@ func (c *Console) scopedMessage(r *http.Request, id string) (*store.Message, err
 	return m, nil
 }
 
-// scopeQuery limits a message search to the sites u sees: a site asked
-// for must be one of them (else ok is false: the search selects nothing);
-// none asked for is u's only site, or, for a user of several, a problem
-// to show (choose one: the store searches one site or all).
-func scopeQuery(u access.User, q *store.MessageQuery) (ok bool, problem string) {
-	switch {
-	case !u.Scoped():
-		return true, ""
-	case q.Site != "":
-		return u.SeesSite(q.Site), ""
-	case len(u.Sites) == 1:
-		q.Site = u.Sites[0]
-		return true, ""
+// scopeQuery limits a message search to the sites u sees: the sites
+// asked for (q.Sites) must all be among them, else outside lists those
+// that are not (the search selects nothing, a bulk replay is refused);
+// none asked for is every site u sees (every site for an unscoped user).
+func scopeQuery(u access.User, q *store.MessageQuery) (outside []string) {
+	if !u.Scoped() {
+		return nil
 	}
-	return false, "站点 site: choose one of your sites (" + strings.Join(u.Sites, ", ") + "); a search covers one site."
+	for _, s := range q.Sites {
+		if !u.SeesSite(s) {
+			outside = append(outside, s)
+		}
+	}
+	if len(q.Sites) == 0 {
+		q.Sites = slices.Clone(u.Sites)
+	}
+	return outside
 }
 
 // scopedSites keeps the sites u sees.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,9 +30,11 @@ const searchPage = 50
 const maxBulkReplay = 1000
 
 // searchForm is the search as the operator typed it (kept in the form and
-// the paging links).
+// the paging links). Sites are the sites ticked (none: every site the
+// user sees).
 type searchForm struct {
-	ID, Key, Type, Site, Status, From, To string
+	ID, Key, Type, Status, From, To string
+	Sites                           []string
 }
 
 // statuses are the values of the status filter.
@@ -42,7 +45,7 @@ const timeInput = "2006-01-02T15:04"
 
 // query turns the form into a store query and lists every problem.
 func (f searchForm) query() (store.MessageQuery, []string) {
-	q := store.MessageQuery{IDPrefix: f.ID, Key: f.Key, TypePrefix: f.Type, Site: f.Site, Status: f.Status, Limit: searchPage}
+	q := store.MessageQuery{IDPrefix: f.ID, Key: f.Key, TypePrefix: f.Type, Sites: f.Sites, Status: f.Status, Limit: searchPage}
 	var problems []string
 	if !contains(statuses, f.Status) {
 		problems = append(problems, fmt.Sprintf("状态 status %q is not one of pending, ok, invalid, rejected, failed.", f.Status))
@@ -68,17 +71,35 @@ func (f searchForm) query() (store.MessageQuery, []string) {
 
 func (f searchForm) values() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"id": f.ID, "key": f.Key, "type": f.Type, "site": f.Site, "status": f.Status, "from": f.From, "to": f.To} {
+	for k, s := range map[string]string{"id": f.ID, "key": f.Key, "type": f.Type, "status": f.Status, "from": f.From, "to": f.To} {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
+	if len(f.Sites) > 0 {
+		v["site"] = f.Sites
+	}
 	return v
 }
 
-func formOf(get func(string) string) searchForm {
-	t := func(k string) string { return strings.TrimSpace(get(k)) }
-	return searchForm{ID: t("id"), Key: t("key"), Type: t("type"), Site: t("site"), Status: t("status"), From: t("from"), To: t("to")}
+// Ticked reports whether site is one of the form's sites.
+func (f searchForm) Ticked(site string) bool { return slices.Contains(f.Sites, site) }
+
+// formOf reads the search from a query or a posted form: site may be
+// given several times, or as a list separated by commas (site codes hold
+// none).
+func formOf(v url.Values) searchForm {
+	t := func(k string) string { return strings.TrimSpace(v.Get(k)) }
+	f := searchForm{ID: t("id"), Key: t("key"), Type: t("type"), Status: t("status"), From: t("from"), To: t("to")}
+	for _, list := range v["site"] {
+		for s := range strings.SplitSeq(list, ",") {
+			if s = strings.TrimSpace(s); s != "" && !slices.Contains(f.Sites, s) {
+				f.Sites = append(f.Sites, s)
+			}
+		}
+	}
+	slices.Sort(f.Sites)
+	return f
 }
 
 // searchData is the search page's data.
@@ -86,6 +107,8 @@ type searchData struct {
 	Form     searchForm
 	Statuses []string
 	Sites    []string
+	// Scoped: the user sees only Sites.
+	Scoped   bool
 	Problems []string
 	Messages []store.Message
 	// Next is the link of the next page; First of the first.
@@ -97,12 +120,11 @@ type searchData struct {
 func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
 	u := userOf(r)
-	d := searchData{Form: formOf(qs.Get), Statuses: statuses, Sites: scopedSites(u, c.allSites())}
+	d := searchData{Form: formOf(qs), Statuses: statuses, Sites: scopedSites(u, c.allSites()), Scoped: u.Scoped()}
 	q, problems := d.Form.query()
-	seen, problem := scopeQuery(u, &q)
-	if problem != "" {
-		problems = append(problems, problem)
-	}
+	// A site outside the user's scope selects nothing, as one without
+	// messages (README: Site-scoped users).
+	seen := len(scopeQuery(u, &q)) == 0
 	d.Problems = problems
 	d.First = Prefix + "messages?" + d.Form.values().Encode()
 	q.After = qs.Get("after")
@@ -204,6 +226,12 @@ type bulk struct {
 	Filter   searchForm
 	Started  time.Time
 
+	// siteOf is the site of each message selected; selected counts
+	// them by site, replayedAt those replayed (under mu).
+	siteOf     map[string]string
+	selected   map[string]int
+	replayedAt map[string]int
+
 	mu       sync.Mutex
 	total    int
 	done     int
@@ -222,6 +250,15 @@ type bulkView struct {
 	Problems                 []string
 	Running                  bool
 	SearchLink, FailedSearch string
+	// Sites are the sites whose messages it selected, each with how
+	// many it selected and replayed.
+	Sites []bulkSite
+}
+
+// bulkSite is a bulk replay at one site.
+type bulkSite struct {
+	Site               string
+	Selected, Replayed int
 }
 
 func (b *bulk) view() bulkView {
@@ -229,12 +266,21 @@ func (b *bulk) view() bulkView {
 	defer b.mu.Unlock()
 	v := bulkView{ID: b.ID, Operator: b.Operator, Filter: b.Filter, Started: b.Started, Finished: b.finished,
 		Total: b.total, Done: b.done, Replayed: b.replayed, Problems: append([]string(nil), b.problems...), Running: b.finished.IsZero()}
+	for _, site := range slices.Sorted(maps.Keys(b.selected)) {
+		v.Sites = append(v.Sites, bulkSite{Site: site, Selected: b.selected[site], Replayed: b.replayedAt[site]})
+	}
 	if b.total > 0 {
 		v.Percent = b.done * 100 / b.total
 	} else if !v.Running {
 		v.Percent = 100
 	}
-	v.SearchLink = Prefix + "messages?" + b.Filter.values().Encode()
+	// The search at any status shows what became of the messages
+	// (pending, then ok or failed again); at status failed, those that
+	// failed again (none: it worked).
+	all := b.Filter
+	all.Status = ""
+	v.SearchLink = Prefix + "messages?" + all.values().Encode()
+	v.FailedSearch = Prefix + "messages?" + b.Filter.values().Encode()
 	return v
 }
 
@@ -272,22 +318,27 @@ func (bs *bulks) get(id string) *bulk {
 // maxBulkReplay), in the background; the progress page follows it.
 func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r)
-	f := formOf(r.PostFormValue)
+	_ = r.ParseForm()
+	f := formOf(r.PostForm)
 	f.Status = "failed" // only failed messages can be replayed
 	q, problems := f.query()
 	u := s.user()
-	seen, problem := scopeQuery(u, &q)
-	if problem != "" {
-		problems = append(problems, problem)
+	if outside := scopeQuery(u, &q); len(outside) > 0 {
+		recordUndone(r, audit.Refused, "site(s) "+strings.Join(outside, ",")+" not one of the user's sites ("+strings.Join(u.Sites, ",")+")")
+		c.fail(w, r, http.StatusForbidden, "不是您的站点 (not your site)",
+			"站点 site "+strings.Join(outside, ", ")+" is not one of your sites ("+strings.Join(u.Sites, ", ")+"); nothing was replayed.",
+			"Tick only your sites, or none to replay the failed messages of all of them; an administrator may change your sites (medgate user sites "+u.Name+").")
+		return
 	}
-	f.Site = q.Site // a scoped user's: the progress page is theirs (replayProgress)
+	f.Sites = q.Sites // a scoped user's: the progress page is theirs (replayProgress)
 	if len(problems) > 0 {
 		c.fail(w, r, http.StatusBadRequest, "筛选条件有误 (the filter is wrong)", strings.Join(problems, " "), "Correct the search and replay again.")
 		return
 	}
 	var ids []string
+	siteOf := map[string]string{}
 	q.Limit = 200
-	for seen && len(ids) < maxBulkReplay {
+	for len(ids) < maxBulkReplay {
 		ms, next, err := c.b.Store().SearchMessages(r.Context(), q)
 		if err != nil {
 			c.storeFailed(w, r, "消息读取失败 (messages not read)", "The failed messages could not be listed; nothing was replayed", err)
@@ -295,6 +346,7 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, m := range scopedMessages(u, ms) {
 			ids = append(ids, m.ID)
+			siteOf[m.ID] = m.Site
 		}
 		if next == "" {
 			break
@@ -304,14 +356,48 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	if len(ids) > maxBulkReplay {
 		ids = ids[:maxBulkReplay]
 	}
-	b := &bulk{ID: randomHex(12), Operator: s.operator, Filter: f, Started: c.o.Now(), total: len(ids)}
+	b := &bulk{ID: randomHex(12), Operator: s.operator, Filter: f, Started: c.o.Now(), total: len(ids), siteOf: siteOf,
+		selected: map[string]int{}, replayedAt: map[string]int{}}
+	for _, id := range ids {
+		b.selected[siteOf[id]]++
+	}
 	c.bulks.add(b)
-	c.o.Logger.Info("console: bulk replay started", "operator", s.operator, "replay", b.ID, "messages", len(ids))
-	// Started, then finished (runBulk): each an outcome of the attempt.
-	_ = audit.Record(r.Context(), audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Outcome: audit.OK,
-		Detail: fmt.Sprintf("started: %d failed messages selected", len(ids))})
+	c.o.Logger.Info("console: bulk replay started", "operator", s.operator, "replay", b.ID, "messages", len(ids), "sites", b.auditSite())
+	// Started, then finished (runBulk): each an outcome of the attempt,
+	// naming every site whose messages it selected.
+	_ = audit.Record(r.Context(), audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Site: b.auditSite(), Outcome: audit.OK,
+		Detail: fmt.Sprintf("started: %d failed messages selected%s", len(ids), b.perSite(false))})
 	go c.runBulk(context.WithoutCancel(r.Context()), b, ids)
 	redirect(w, r, Prefix+"replays/"+b.ID)
+}
+
+// auditSite names the sites of a bulk replay's audit entries: every site
+// whose messages it selected, else the sites it searched ("" for every
+// site).
+func (b *bulk) auditSite() string {
+	if len(b.selected) == 0 {
+		return strings.Join(b.Filter.Sites, ",")
+	}
+	return strings.Join(slices.Sorted(maps.Keys(b.selected)), ",")
+}
+
+// perSite says how many messages a bulk replay selected at each site
+// (and, when replayed, how many of them it replayed): " (s1: 2, s2: 1)".
+func (b *bulk) perSite(replayed bool) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var parts []string
+	for _, site := range slices.Sorted(maps.Keys(b.selected)) {
+		if replayed {
+			parts = append(parts, fmt.Sprintf("%s: %d of %d", site, b.replayedAt[site], b.selected[site]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: %d", site, b.selected[site]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
@@ -323,6 +409,7 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 		b.done++
 		if err == nil {
 			b.replayed++
+			b.replayedAt[b.siteOf[id]]++
 		} else if len(b.problems) < 20 {
 			b.problems = append(b.problems, id+": "+replayProblem(err))
 		}
@@ -337,8 +424,8 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 	if replayed < total {
 		outcome = audit.Failed
 	}
-	_ = audit.Record(ctx, audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Outcome: outcome,
-		Detail: fmt.Sprintf("finished: %d of %d replayed", replayed, total)})
+	_ = audit.Record(ctx, audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Site: b.auditSite(), Outcome: outcome,
+		Detail: fmt.Sprintf("finished: %d of %d replayed%s", replayed, total, b.perSite(true))})
 	b.mu.Lock()
 	b.finished = c.o.Now()
 	b.mu.Unlock()
@@ -347,8 +434,8 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 
 func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 	b := c.bulks.get(r.PathValue("id"))
-	if b != nil && !userOf(r).SeesSite(b.Filter.Site) {
-		b = nil // another site's (or every site's): answered as unknown
+	if u := userOf(r); b != nil && u.Scoped() && (len(b.Filter.Sites) == 0 || slices.ContainsFunc(b.Filter.Sites, func(s string) bool { return !u.SeesSite(s) })) {
+		b = nil // of a site the user does not see (or every site's): answered as unknown
 	}
 	if b == nil {
 		c.fail(w, r, http.StatusNotFound, "没有这次重发 (no such replay)", "This bulk replay is not known to this medgate process (it restarted, or the link is old).", "Search the failed messages again and replay them.")
@@ -361,9 +448,34 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "replay", "批量重发 (bulk replay)", "messages", v)
 }
 
-// jobsPage lists the scheduled jobs with their last outcome.
+// jobRow is a job on the jobs page.
+type jobRow struct {
+	scheduler.Status
+	// Running is how long the run in progress has lasted ("" when none
+	// is); Hung: longer than scheduler.DefaultMaxRuns intervals, the
+	// default bound past which a run is cancelled (one still running
+	// then ignores it).
+	Running string
+	Hung    bool
+}
+
+// jobsPage lists the scheduled jobs with their last outcome, a run in
+// progress and failures in a row.
 func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", maskedJobs(scopedJobs(userOf(r), c.b.Jobs())))
+	now := c.o.Now()
+	var rows []jobRow
+	for _, j := range maskedJobs(scopedJobs(userOf(r), c.b.Jobs())) {
+		row := jobRow{Status: j}
+		if !j.RunningSince.IsZero() {
+			lasted := max(now.Sub(j.RunningSince), 0).Truncate(time.Second)
+			row.Running = lasted.String()
+			if every, err := time.ParseDuration(j.Interval); err == nil && every > 0 && lasted > scheduler.DefaultMaxRuns*every {
+				row.Hung = true
+			}
+		}
+		rows = append(rows, row)
+	}
+	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", rows)
 }
 
 // maskedJobs returns the jobs with their last error and summary masked as
@@ -411,7 +523,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request) {
 	u := userOf(r)
 	sites := []string{""} // every site
 	if u.Scoped() {
-		sites = u.Sites // each of the user's, as the store searches one site or all
+		sites = u.Sites // each of the user's on its own (500 each): a busy site cannot crowd out another
 	}
 	var ms []store.Message
 search:

@@ -33,6 +33,7 @@ func (f *fakeStore) SearchMessages(_ context.Context, q store.MessageQuery) ([]s
 			q.Key != "" && m.Key != q.Key,
 			q.TypePrefix != "" && !strings.HasPrefix(m.Type, q.TypePrefix),
 			q.Site != "" && m.Site != q.Site,
+			len(q.Sites) > 0 && !slices.Contains(q.Sites, m.Site),
 			q.Status == store.StatusPending && m.Status != store.StatusPending,
 			q.Status != "" && q.Status != store.StatusPending && m.Outcome != q.Status,
 			!q.From.IsZero() && m.ReceivedAt.Before(q.From),

@@ -201,13 +201,14 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	var problems []string
 	for _, fl := range f.Fields {
+		if fl.Type != sdk.ArgumentFile {
+			// Shown again as typed, a wrong value too, beside its problem.
+			d.Values[fl.Name] = r.PostFormValue(fl.Name)
+		}
 		v, err := formValue(r, fl)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
-		}
-		if fl.Type != sdk.ArgumentFile {
-			d.Values[fl.Name] = r.PostFormValue(fl.Name)
 		}
 		if v != nil {
 			payload[fl.Name] = v

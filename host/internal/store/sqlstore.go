@@ -780,6 +780,12 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q MessageQuery) ([]Messag
 	if q.Site != "" {
 		f.add("site = ?", q.Site)
 	}
+	if len(q.Sites) > 0 {
+		f.conds = append(f.conds, "site IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(q.Sites)), ", ")+")")
+		for _, site := range q.Sites {
+			f.args = append(f.args, site)
+		}
+	}
 	switch q.Status {
 	case "":
 	case StatusPending:

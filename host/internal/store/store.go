@@ -98,6 +98,9 @@ type MessageQuery struct {
 	// TypePrefix selects types starting with it ("ecard." or "ecard.scan").
 	TypePrefix string
 	Site       string
+	// Sites, when not empty, selects messages of any of these sites (a
+	// user's several sites, or some of them); with Site, both must hold.
+	Sites []string
 	// Status is "pending" or an outcome (ok, invalid, rejected, failed).
 	Status string
 	// From (inclusive) and To (exclusive) bound the received time.

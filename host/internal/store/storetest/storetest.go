@@ -499,6 +499,10 @@ func testSearchMessages(t *testing.T, s store.Store) {
 		"to exclusive":         {q: store.MessageQuery{To: t0.Add(time.Minute)}, want: []string{"console-1"}},
 		"every filter at once": {q: store.MessageQuery{IDPrefix: "his-", Key: "P001", TypePrefix: "ecard", Site: "s2", Status: "failed", From: t0, To: t0.Add(time.Hour)}, want: []string{"his-5"}},
 		"no match":             {q: store.MessageQuery{Site: "s3"}, want: nil},
+		"sites":                {q: store.MessageQuery{Sites: []string{"s2", "s3"}}, want: []string{"his-5", "his-3"}},
+		"sites, both":          {q: store.MessageQuery{Sites: []string{"s1", "s2"}, Status: "failed"}, want: []string{"his-5", "his-3"}},
+		"sites and site":       {q: store.MessageQuery{Sites: []string{"s1", "s3"}, Site: "s2"}, want: nil},
+		"one of sites":         {q: store.MessageQuery{Sites: []string{"s1"}, TypePrefix: "ecard."}, want: []string{"his-4", "console-2", "console-1"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
