@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,6 +186,17 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.watchKeys(ctx, c)
 	a.mu.Lock()
+	// Serials are the sender code, the second and a per-site sequence:
+	// two sites sending as one sender draw the same serials, which the
+	// national system refuses as repeated (and GYD053 would answer about
+	// the other site's transaction). A warning, not an error: a site
+	// removed by a reload stays listed here until the plugin restarts.
+	for _, other := range slices.Sorted(maps.Keys(a.sites)) {
+		if other != req.Site && a.sites[other].cfg.sender == c.sender {
+			ds.Warn(setSenderCode, "unique", fmt.Sprintf("site %s sends as %s too: the two sites' message serials can collide", other, c.sender),
+				"the national system refuses a repeated serial; give each site its own senderCode (its default is regionCode, which sites of one region share)")
+		}
+	}
 	old := a.sites[req.Site]
 	a.sites[req.Site] = &site{cfg: c, cancel: cancel}
 	a.mu.Unlock()

@@ -126,7 +126,7 @@ func settings() []sdk.Setting {
 			Description: "6-digit administrative region code of this province's business system (就医地 for downloads; GYU006 accepts only filings whose 参保地 aab301 is in the same province)",
 			Example:     "350200"},
 		{Name: setSenderCode, Type: sdk.SettingString,
-			Description: "sender system code written to field.sender and used as the prefix of message serials (at most 20 characters); default: regionCode", Example: "350000GS01"},
+			Description: "sender system code written to field.sender and used as the prefix of message serials (at most 20 characters); default: regionCode. Give each site its own: two sites sending as one draw the same serials, which the national system refuses as repeated", Example: "350000GS01"},
 		{Name: setReceiverCode, Type: sdk.SettingString,
 			Description: "receiver system code written to field.receiver; left out when empty", Example: "GSYDJY"},
 		{Name: setVersion, Type: sdk.SettingString, Default: "V1.5.02",
