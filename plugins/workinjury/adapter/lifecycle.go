@@ -28,8 +28,9 @@ import (
 //	        frees it); GYD051 / GYD052 preconditions per site
 //	GYU102  admission uploaded and not revoked or settled; per line
 //	        |price × qty − amount| ≤ amountTolerance and fund + self = amount,
-//	        none negative, qty > 0; detail_no unique per visit (revoked
-//	        lines included); ≤500 lines (schema). An accepted answer that
+//	        none negative, qty > 0; detail_no unique among the visit's
+//	        valid lines (one revoked with GYR001 may be uploaded again);
+//	        ≤500 lines (schema). An accepted answer that
 //	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
@@ -443,10 +444,13 @@ func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
 	if len(keys) == 1 {
 		return maps[0], nil
 	}
+	// A detail number revoked with GYR001 may be uploaded again (the
+	// corrected line): the valid line of a number wins over its revoked
+	// ones, whatever the order of the maps.
 	dm := visitDetails{}
 	for _, m := range maps {
 		for no, d := range m {
-			if _, seen := dm[no]; !seen {
+			if cur, seen := dm[no]; !seen || (cur.Revoked && !d.Revoked) {
 				dm[no] = d
 			}
 		}
@@ -603,6 +607,20 @@ func (l *lifecycle) feeDetails() error {
 	if err != nil {
 		return err
 	}
+	if len(old) > 0 {
+		// A number whose lines are all revoked (GYR001) is free again: a
+		// hospital corrects a line by revoking it and uploading it anew,
+		// under the HIS's own number (README, "Fee-detail numbers").
+		dm, err := l.details(ykc700)
+		if err != nil {
+			return err
+		}
+		for no := range old {
+			if d, ok := dm[no]; ok && d.Revoked {
+				delete(old, no)
+			}
+		}
+	}
 	seen := make(map[string]int, len(fee))
 	for i, x := range fee {
 		line, _ := x.(map[string]any)
@@ -614,7 +632,8 @@ func (l *lifecycle) feeDetails() error {
 		if j, dup := seen[no]; dup {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
 		} else if old[no] {
-			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
+			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is a valid fee detail of visit %s already", no, ykc700),
+				"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
 		}
 		seen[no] = i
 	}

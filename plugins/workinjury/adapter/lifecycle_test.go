@@ -394,9 +394,22 @@ func TestRulesGYU102(t *testing.T) {
 			v, _ := c.stay("ZY0201")
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
 		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
+		// A revoked line's number is free: the corrected line goes under it.
 		"detail_no of a revoked line": {code: "GYU102", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0201")
 			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
+			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
+		}, ok: true},
+		"detail_no revoked, then uploaded again": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0201")
+			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
+			c.mustOK(c.send("GYU102", fees(v, "ZY0201", line("0001", "1", "1", "0"))))
+			return fees(v, "ZY0201", line("0001", "2", "1", "0"))
+		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
+		"detail_no of another revoked line only": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0201")
+			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0002"}},
+				"revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
 		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
 		"500 lines":           {code: "GYU102", prepare: fee(many[:500]...), ok: true},
