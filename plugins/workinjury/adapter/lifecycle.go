@@ -55,7 +55,8 @@ import (
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
-//	        all valid deductions of a settlement ≤ its fund_pay, and waits
+//	        all valid deductions of a settlement ≤ its fund_pay (downloaded
+//	        ones included: deductionDownloaded), and waits
 //	        when only deductions without a known outcome yet would take
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
@@ -978,6 +979,14 @@ func (l *lifecycle) deductions() error {
 				}
 				if ver > 0 {
 					l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" was already uploaded", "every deduction has its own number")
+				} else {
+					var dl dlDeduction
+					if ver, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
+						return err
+					} else if ver > 0 {
+						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
+							"every deduction has its own number: give this one a new deduct_no")
+					}
 				}
 			}
 			seen[no] = i
@@ -1036,6 +1045,20 @@ func (l *lifecycle) deductions() error {
 			}
 			if !st.Revoked {
 				before.add(cents(st.Amount))
+			}
+		}
+		// Deductions downloaded (GYD004) but not uploaded here exist at
+		// the national system all the same, which counts them.
+		for _, no := range a.s.Downloaded {
+			if slices.Contains(a.s.Deducts, no) {
+				continue
+			}
+			var dl dlDeduction
+			if _, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
+				return err
+			}
+			if !dl.Revoked {
+				before.add(cents(dl.Amount))
 			}
 		}
 		all := ratAdd(before.rat(), a.sum.rat())
@@ -1695,6 +1718,115 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			claimState{MessageID: msgID, Done: true, Ref: str(out, "month_settle_no"), At: now})
 	}
 	return nil
+}
+
+// deductionDownloaded records a deduction downloaded with GYD004 (rec). One
+// of a settlement uploaded here that was not uploaded here (made by the
+// agency through another channel) exists at the national system all the
+// same: it counts towards the settlement's limit (rule
+// deduction≤fund-paid) and is a record of the institution's month, which
+// its monthly settlement (GYU003) lists, as the national system's does.
+// A revocation once recorded stays (a deduction is revoked once).
+func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[string]any) error {
+	no, sn := str(rec, "deduct_no"), str(rec, "settle_no")
+	var dl dlDeduction
+	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
+		revoked := d.Revoked || str(rec, "revoked") == "1"
+		*d = dlDeduction{SettleNo: sn, Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
+			DeductTime: str(rec, "deduct_time"), RevokeTime: d.RevokeTime, At: a.now().UTC()}
+		dl = *d
+		return nil
+	}); err != nil {
+		return err
+	}
+	own, s, err := a.ownSettlement(ctx, h, no, sn)
+	if err != nil || own || s == nil {
+		return err
+	}
+	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+		if !exists || slices.Contains(cur.Downloaded, no) {
+			return errSkip
+		}
+		cur.Downloaded = append(cur.Downloaded, no)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.DeductTime})
+}
+
+// deductionRevocationDownloaded records the revocation of a deduction
+// downloaded with GYD404 (rec; dldeduct/ is marked revoked by the download
+// workflow). For a deduction of a settlement uploaded here it is a record
+// of the institution's month (deductionDownloaded); for one uploaded here
+// it marks the deduction revoked, as an accepted GYR004 would.
+func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host, rec map[string]any) error {
+	no, sn, rt := str(rec, "deduct_no"), str(rec, "settle_no"), str(rec, "revoke_time")
+	var dl dlDeduction
+	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
+		if !exists {
+			d.SettleNo, d.At = sn, a.now().UTC()
+		}
+		d.Revoked = true
+		if d.RevokeTime == "" {
+			d.RevokeTime = rt
+		}
+		if d.Amount == "" {
+			d.Amount, d.AKB020 = moneyOf(rec, "deduct_amount"), str(rec, "akb020")
+		}
+		dl = *d
+		return nil
+	}); err != nil {
+		return err
+	}
+	own, s, err := a.ownSettlement(ctx, h, no, sn)
+	if err != nil || s == nil {
+		return err
+	}
+	if own {
+		var st deductState
+		if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
+			if !exists {
+				return errSkip
+			}
+			if !cur.Revoked {
+				cur.Revoked, cur.RevokeTime = true, rt
+			}
+			st = *cur
+			return nil
+		}); err != nil {
+			return err
+		}
+		return addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime})
+	}
+	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+		if !exists || slices.Contains(cur.Downloaded, no) {
+			return errSkip
+		}
+		cur.Downloaded = append(cur.Downloaded, no)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.RevokeTime})
+}
+
+// ownSettlement tells, for a downloaded deduction no of settlement sn,
+// whether it was uploaded here (own), and returns the settlement when it
+// was uploaded here (nil otherwise: a settlement of elsewhere, whose
+// deductions no rule here counts).
+func (a *Adapter) ownSettlement(ctx context.Context, h sdk.Host, no, sn string) (bool, *settleState, error) {
+	var s settleState
+	ver, err := getJSON(ctx, h, "settle/"+sn, &s)
+	if err != nil || ver == 0 {
+		return false, nil, err
+	}
+	var st deductState
+	ver, err = getJSON(ctx, h, "deduct/"+no, &st)
+	if err != nil {
+		return false, nil, err
+	}
+	return ver > 0, &s, nil
 }
 
 // revokeVisit marks a visit's admission revoked and frees its inpatient
