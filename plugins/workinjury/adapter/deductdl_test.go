@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,9 @@ func TestDownloadedDeductionsCount(t *testing.T) {
 			r := c.send("GYU004", deductions(deduction(no, s, tc.amount)))
 			if tc.want == sdk.StatusInvalid {
 				c.wantInvalid(t, r, "GYU004", before, field, rule)
+				if !strings.Contains(r.Diagnostics.String(), "KN0001") {
+					t.Fatalf("the refusal does not name the downloaded deduction it counts: %s", r.Diagnostics)
+				}
 				return
 			}
 			if r.Status != tc.want {

@@ -1049,6 +1049,8 @@ func (l *lifecycle) deductions() error {
 		}
 		// Deductions downloaded (GYD004) but not uploaded here exist at
 		// the national system all the same, which counts them.
+		var dlSum sumOf
+		var dlNos []string
 		for _, no := range a.s.Downloaded {
 			if slices.Contains(a.s.Deducts, no) {
 				continue
@@ -1059,6 +1061,8 @@ func (l *lifecycle) deductions() error {
 			}
 			if !dl.Revoked {
 				before.add(cents(dl.Amount))
+				dlSum.add(cents(dl.Amount))
+				dlNos = append(dlNos, no)
 			}
 		}
 		all := ratAdd(before.rat(), a.sum.rat())
@@ -1066,9 +1070,14 @@ func (l *lifecycle) deductions() error {
 		switch {
 		case len(a.items) == 0:
 		case all.Cmp(fund) > 0:
+			already, detail := money(before.rat()), "the deductions of a settlement cannot exceed its fund-paid total"
+			if len(dlNos) > 0 {
+				already += fmt.Sprintf(", of which %s made elsewhere and downloaded with GYD004: %s", money(dlSum.rat()), strings.Join(dlNos, ", "))
+				detail += "; a downloaded deduction counts until its revocation is downloaded (GYD404): if one was revoked at the national system, run the GYD404 download and send this message again"
+			}
 			l.fail(fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]), "consistency",
-				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), money(before.rat()), money(a.sum.rat()), money(fund)),
-				"the deductions of a settlement cannot exceed its fund-paid total")
+				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), already, money(a.sum.rat()), money(fund)),
+				detail)
 		case l.dwait == nil:
 			// Deductions of the settlement sent without a known outcome
 			// yet may be deductions at the national system: when the
