@@ -371,15 +371,22 @@ func TestRulesGYU102(t *testing.T) {
 		"valid":                      {code: "GYU102", prepare: fee(base), ok: true},
 		"0.1 + 0.2 in decimal":       {code: "GYU102", prepare: fee(set(base, "price", "0.1", "qty", "3", "amount", "0.3", "fund_pay", "0.1", "self_pay", "0.2")), ok: true},
 		"product rounded to the fen": {code: "GYU102", prepare: fee(set(base, "price", "3.333333", "qty", "3", "amount", "10.00", "fund_pay", "10.00", "self_pay", "0")), ok: true},
-		"amount one cent over":       {code: "GYU102", prepare: fee(set(base, "amount", "20.01", "fund_pay", "15.01")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"amount one cent under":      {code: "GYU102", prepare: fee(set(base, "amount", "19.99", "fund_pay", "14.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"2 × 10.00 ≠ 999.99":         {code: "GYU102", prepare: fee(set(base, "amount", "999.99", "fund_pay", "994.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"fund + self one cent off":   {code: "GYU102", prepare: fee(set(base, "fund_pay", "15.01")), field: "$.fee[0].fund_pay", rule: "rule fund+self=amount"},
-		"zero quantity":              {code: "GYU102", prepare: fee(set(base, "qty", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
-		"negative quantity":          {code: "GYU102", prepare: fee(set(base, "qty", "-2", "amount", "-20.00", "fund_pay", "-15.00", "self_pay", "-5.00")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
-		"negative price":             {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
-		"negative self-paid part":    {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
-		"zero price, zero amount":    {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
+		// Half a fen: the product of a price with more than two decimals
+		// is rounded to the fen either way; beyond half a fen it is wrong.
+		"half a fen rounded up":           {code: "GYU102", prepare: fee(set(base, "price", "0.125", "qty", "1", "amount", "0.13", "fund_pay", "0.13", "self_pay", "0")), ok: true},
+		"half a fen rounded down":         {code: "GYU102", prepare: fee(set(base, "price", "0.125", "qty", "1", "amount", "0.12", "fund_pay", "0.12", "self_pay", "0")), ok: true},
+		"over half a fen off":             {code: "GYU102", prepare: fee(set(base, "price", "0.1251", "qty", "1", "amount", "0.12", "fund_pay", "0.12", "self_pay", "0")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"4-decimal price × quantity":      {code: "GYU102", prepare: fee(set(base, "price", "1.2345", "qty", "3", "amount", "3.70", "fund_pay", "3.70", "self_pay", "0")), ok: true},
+		"price rounded before × quantity": {code: "GYU102", prepare: fee(set(base, "price", "0.0125", "qty", "100", "amount", "1.00", "fund_pay", "1.00", "self_pay", "0")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"amount one cent over":            {code: "GYU102", prepare: fee(set(base, "amount", "20.01", "fund_pay", "15.01")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"amount one cent under":           {code: "GYU102", prepare: fee(set(base, "amount", "19.99", "fund_pay", "14.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"2 × 10.00 ≠ 999.99":              {code: "GYU102", prepare: fee(set(base, "amount", "999.99", "fund_pay", "994.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"fund + self one cent off":        {code: "GYU102", prepare: fee(set(base, "fund_pay", "15.01")), field: "$.fee[0].fund_pay", rule: "rule fund+self=amount"},
+		"zero quantity":                   {code: "GYU102", prepare: fee(set(base, "qty", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
+		"negative quantity":               {code: "GYU102", prepare: fee(set(base, "qty", "-2", "amount", "-20.00", "fund_pay", "-15.00", "self_pay", "-5.00")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
+		"negative price":                  {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
+		"negative self-paid part":         {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
+		"zero price, zero amount":         {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
 		// Amounts as the HIS may write them: strings or numbers, one or
 		// trailing decimals are the same amount; anything else is refused
 		// by the schema with the field's path, and nothing is sent.
