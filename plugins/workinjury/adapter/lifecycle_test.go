@@ -614,7 +614,13 @@ func TestRulesRevocations(t *testing.T) {
 		"GYR001 one detail":     {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0002") }, ok: true},
 		"GYR001 unknown detail": {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0003") }, field: "$.details[0].detail_no", rule: "rule details-exist"},
 		"GYR001 detail twice":   {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0001", "0001") }, field: "$.details[1].detail_no", rule: "rule details-exist"},
-		"GYR001 no details":     {code: "GYR001", prepare: func(c *chain) map[string]any { return gyr001(c.admit("ZY0401")) }, field: "$.ykc700", rule: "rule details-exist"},
+		"GYR001 a detail uploaded again": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
+			c.mustOK(c.handle("z-again", "GYU102", fees(v, "ZY0401", line("0001", "10.00", "3", "5.00")), false))
+			return gyr001(v, "0001")
+		}, ok: true},
+		"GYR001 no details": {code: "GYR001", prepare: func(c *chain) map[string]any { return gyr001(c.admit("ZY0401")) }, field: "$.ykc700", rule: "rule details-exist"},
 		"GYR001 already revoked": {code: "GYR001", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0401")
 			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
