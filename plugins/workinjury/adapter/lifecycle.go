@@ -1260,6 +1260,13 @@ func (l *lifecycle) monthly() error {
 			"each institution settles each month once; a month in parts is completed with its remaining parts (part_no, part_count)")
 	} else if ver > 0 && !cl.Revoked && cl.MessageID != l.msgID {
 		// (Revoked: every part of a month in parts was refused.)
+		if len(open) == 0 && !l.ds.HasError() {
+			// Its items are the month's records known here and its header
+			// their sums, as the other message's were: the same monthly
+			// settlement, sent again under a new id by a platform that
+			// lost the reply. Its answer is that message's (partAgain).
+			return &partAgainError{akb020: akb020, month: m, msgID: cl.MessageID, ref: cl.Ref}
+		}
 		if cl.Done {
 			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
 		} else {

@@ -762,8 +762,12 @@ func TestRulesGYU003(t *testing.T) {
 	}
 	runRuleCases(t, map[string]ruleCase{
 		"valid": {code: "GYU003", prepare: month(nil), ok: true},
-		"twice for the month": {code: "GYU003", prepare: month(func(c *chain, m map[string]any) {
+		// The same month sent again under a new message id (a platform
+		// that lost the reply) is answered ok from the earlier message
+		// (TestMonthSentAgainUnderNewID); other content is refused.
+		"twice for the month, other items": {code: "GYU003", prepare: month(func(c *chain, m map[string]any) {
 			c.mustOK(c.send("GYU003", m))
+			m["items"] = m["items"].([]any)[:1]
 		}), field: "$.settle_month", rule: "rule once-per-month"},
 		"fund_pay one cent off":                   {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["fund_pay"] = json.Number("52.51") }), field: "$.fund_pay", rule: "rule month-amount=Σitems"},
 		"month_fund_pay not net of the deduction": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["month_fund_pay"] = json.Number("52.50") }), field: "$.month_fund_pay", rule: "rule month-amount=Σitems"},

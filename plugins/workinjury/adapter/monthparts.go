@@ -338,14 +338,39 @@ func sameItems(a, b []string) bool {
 // sends when it lost medgate's reply and sends the part again under a new
 // message id: the business is that message's, and so is the answer
 // (partAgain).
+// A month in one call (part 0) is the same when its items are the month's
+// records known here and its header their sums, as the earlier message's
+// were (monthly).
 type partAgainError struct {
 	akb020, month string
-	part          int
+	part          int    // 0: the month in one call
 	msgID, ref    string // the earlier message, and its monthly settlement when accepted
 }
 
 func (e *partAgainError) Error() string {
-	return fmt.Sprintf("rule once-per-part: part %d of institution %s's %s, with the same items and header, is message %s's", e.part, e.akb020, e.month, e.msgID)
+	return fmt.Sprintf("rule %s: %s, with the same items and header, is message %s's", e.rule(), e.what(), e.msgID)
+}
+
+// what names the part, or the month in one call.
+func (e *partAgainError) what() string {
+	if e.part == 0 {
+		return fmt.Sprintf("the monthly settlement of institution %s's %s", e.akb020, e.month)
+	}
+	return fmt.Sprintf("part %d of institution %s's %s", e.part, e.akb020, e.month)
+}
+
+func (e *partAgainError) rule() string {
+	if e.part == 0 {
+		return "once-per-month"
+	}
+	return "once-per-part"
+}
+
+func (e *partAgainError) field() string {
+	if e.part == 0 {
+		return "$.settle_month"
+	}
+	return "$.part_no"
 }
 
 // partAgain answers a part sent again under a new message id (e): ok with
@@ -362,19 +387,19 @@ func (a *Adapter) partAgain(ctx context.Context, h sdk.Host, e *partAgainError) 
 	}
 	if ver > 0 && rec.Done && rec.Status == string(sdk.StatusOK) {
 		resp := recordResponse("GYU003", rec)
-		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "$.part_no", Rule: "once-per-part",
-			Summary: fmt.Sprintf("part %d of institution %s's %s is already settled: message %s sent it with the same items and header (serial %s, monthly settlement %s); this message was not sent again",
-				e.part, e.akb020, e.month, e.msgID, rec.Serial, firstNonEmpty(e.ref, str(decodedOutput(rec.Output), "month_settle_no"))),
-			Detail: "the answer is that message's: the part is settled once, whatever message id carries it again (a platform that lost the earlier reply); if this message was meant as another part, correct its part_no"})
+		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: e.field(), Rule: e.rule(),
+			Summary: fmt.Sprintf("%s is already settled: message %s sent it with the same items and header (serial %s, monthly settlement %s); this message was not sent again",
+				e.what(), e.msgID, rec.Serial, firstNonEmpty(e.ref, str(decodedOutput(rec.Output), "month_settle_no"))),
+			Detail: "the answer is that message's: it is settled once, whatever message id carries it again (a platform that lost the earlier reply); if this message was meant as another part or month, correct its part_no or settle_month"})
 		return resp
 	}
 	serial := rec.Serial
 	if serial == "" {
 		serial = "not drawn yet"
 	}
-	return sdk.Wait(sdk.Problem("$.part_no", "state",
-		fmt.Sprintf("rule once-per-part: part %d of institution %s's %s, with the same items and header, is being uploaded by message %s (serial %s), without an outcome yet", e.part, e.akb020, e.month, e.msgID, serial),
-		"nothing was sent; medgate tries this message again by itself: it is answered with that message's outcome if the national system accepts the part, and checked and sent if it refuses it"))
+	return sdk.Wait(sdk.Problem(e.field(), "state",
+		fmt.Sprintf("rule %s: %s, with the same items and header, is being uploaded by message %s (serial %s), without an outcome yet", e.rule(), e.what(), e.msgID, serial),
+		"nothing was sent; medgate tries this message again by itself: it is answered with that message's outcome if the national system accepts it, and checked and sent if it refuses it"))
 }
 
 // decodedOutput is a stored answer as a map (empty when unreadable).

@@ -102,3 +102,46 @@ func TestMonthPartSentAgainUnderNewID(t *testing.T) {
 		})
 	}
 }
+
+// The same holds for a month in one call: the same monthly settlement
+// (its items the month's records known here, its header their sums) sent
+// again under a new message id gets the earlier message's answer, nothing
+// sent; while that message has no outcome, it waits for it.
+func TestMonthSentAgainUnderNewID(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		lost bool // the earlier message's reply is lost: no outcome yet
+	}{
+		"accepted":           {},
+		"without an outcome": {lost: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t)
+			_, s := c.settle("ZY0902")
+			c.mustOK(c.send("GYU004", deductions(deduction("KQ0002", s, "1.00"))))
+			m := c.monthly(hospital, "202505")
+			if tc.lost {
+				c.sim.Inject(wisim.Fault{Code: "GYU003", Kind: wisim.FaultLostReply})
+				if r := c.handle("m-month", "GYU003", m, false); r.Status != sdk.StatusFailed {
+					t.Fatalf("a lost reply answered %s", r.Status)
+				}
+				c.wantWait(t, c.handle("m-month-again", "GYU003", m, false), "GYU003", len(c.sim.Received("GYU003")), "$.settle_month", "rule once-per-month")
+			}
+			no := c.mustOK(c.handle("m-month", "GYU003", m, tc.lost))["month_settle_no"]
+			n := len(c.sim.Received("GYU003"))
+			r := c.handle("m-month-again", "GYU003", m, tc.lost)
+			if out := c.mustOK(r); out["month_settle_no"] != no || len(c.sim.Received("GYU003")) != n {
+				t.Fatalf("answered %v after sending %d more, want month_settle_no %v and nothing sent", out, len(c.sim.Received("GYU003"))-n, no)
+			}
+			named := false
+			for _, d := range r.Diagnostics {
+				named = named || (d.Severity == sdk.SeverityWarning && d.Field == "$.settle_month" && strings.Contains(d.Summary, "m-month"))
+			}
+			if !named {
+				t.Fatalf("the reply does not name the earlier message: %s", r.Diagnostics)
+			}
+		})
+	}
+}
