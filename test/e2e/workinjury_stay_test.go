@@ -126,9 +126,17 @@ func TestWorkInjuryStay(t *testing.T) {
 	if monthNo == "" || len(ms) != 1 || ms[0].MonthlyNo != monthNo {
 		t.Fatalf("GYU003 %s; national monthly settlements %+v", r.Payload, ms)
 	}
-	// Once per institution and month.
+	// Once per institution and month: the same monthly settlement sent
+	// again under a new id (a platform that lost the reply) gets the first
+	// one's answer, nothing sent; other content is refused.
 	before = e.sent("GYU003")
 	r = e.one(akb020, e.raw(hisSite, e.id("monthly-again"), "GYU003", monthly))
+	if again := expect(t, r, "ok"); again["month_settle_no"] != monthNo || e.sent("GYU003") != before {
+		t.Fatalf("GYU003 sent again: %s after %d more national requests, want month_settle_no %s and none", r.Payload, e.sent("GYU003")-before, monthNo)
+	}
+	other := clone(monthly)
+	other["items"] = monthly["items"].([]any)[:1]
+	r = e.one(akb020, e.raw(hisSite, e.id("monthly-other"), "GYU003", other))
 	refusedLocally(t, e, r, "GYU003", before, "state", "precondition")
 
 	// Clearing download (GYD005): the national side confirmed the month's

@@ -368,6 +368,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var swe *settleWaitError
 		var dwe *deductWaitError
 		var mce *monthClaimError
+		var pae *partAgainError
 		switch {
 		case errors.As(err, &we):
 			// A GYU003 of a month with uploads still without an outcome:
@@ -408,6 +409,20 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("an upload waits for the monthly settlement of its month; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "akb020", mce.ref.akb020, "month", mce.ref.month, "waitingFor", mce.cl.MessageID)
 			return a.late(ctx, req, c, code, mce.response()), nil
+		case errors.As(err, &pae):
+			// A part of a monthly settlement that another message sent
+			// with the same items (monthparts.go): its own errors first,
+			// else that message's answer, or a wait for it.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a part of a monthly settlement came again under a new message id; answered from the earlier message, nothing sent", "site", c.code,
+				"message", req.MessageID, "akb020", pae.akb020, "month", pae.month, "part", pae.part, "earlier", pae.msgID)
+			resp := a.partAgain(ctx, req.Host, pae)
+			if resp.Status == sdk.StatusOK {
+				return resp, nil
+			}
+			return a.late(ctx, req, c, code, resp), nil
 		case errors.As(err, &ue):
 			resp := failed(true, "unavailable", "a national precondition check gave no trustworthy answer; nothing was sent", err.Error())
 			if kindOf(sc) == opUpload {

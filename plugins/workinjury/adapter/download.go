@@ -1190,15 +1190,9 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 		return putJSON(ctx, h, "redl/GYD102/"+str(rec, "akb020")+"/"+str(rec, "akc190"),
 			map[string]any{"akb020": str(rec, "akb020"), "akc190": str(rec, "akc190"), "ykc700": str(rec, "ykc700"), "full_flag": "1"})
 	case "GYD004":
-		return putJSON(ctx, h, "dldeduct/"+str(rec, "deduct_no"), dlDeduction{SettleNo: str(rec, "settle_no"), Revoked: str(rec, "revoked") == "1", At: now})
+		return a.deductionDownloaded(ctx, h, rec) // lifecycle.go
 	case "GYD404":
-		if err := update(ctx, h, "dldeduct/"+str(rec, "deduct_no"), func(d *dlDeduction, exists bool) error {
-			if !exists {
-				d.SettleNo, d.At = str(rec, "settle_no"), now
-			}
-			d.Revoked = true
-			return nil
-		}); err != nil {
+		if err := a.deductionRevocationDownloaded(ctx, h, rec); err != nil { // lifecycle.go
 			return err
 		}
 		return putJSON(ctx, h, "redl/GYD004/"+str(rec, "settle_no"), map[string]any{"settle_no": str(rec, "settle_no"), "full_flag": "1"})

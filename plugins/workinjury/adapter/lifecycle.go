@@ -28,8 +28,9 @@ import (
 //	        frees it); GYD051 / GYD052 preconditions per site
 //	GYU102  admission uploaded and not revoked or settled; per line
 //	        |price × qty − amount| ≤ amountTolerance and fund + self = amount,
-//	        none negative, qty > 0; detail_no unique per visit (revoked
-//	        lines included); ≤500 lines (schema). An accepted answer that
+//	        none negative, qty > 0; detail_no unique among the visit's
+//	        valid lines (one revoked with GYR001 may be uploaded again);
+//	        ≤500 lines (schema). An accepted answer that
 //	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
@@ -54,7 +55,8 @@ import (
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
-//	        all valid deductions of a settlement ≤ its fund_pay, and waits
+//	        all valid deductions of a settlement ≤ its fund_pay (downloaded
+//	        ones included: deductionDownloaded), and waits
 //	        when only deductions without a known outcome yet would take
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
@@ -443,10 +445,13 @@ func (l *lifecycle) details(ykc700 string) (visitDetails, error) {
 	if len(keys) == 1 {
 		return maps[0], nil
 	}
+	// A detail number revoked with GYR001 may be uploaded again (the
+	// corrected line): the valid line of a number wins over its revoked
+	// ones, whatever the order of the maps.
 	dm := visitDetails{}
 	for _, m := range maps {
 		for no, d := range m {
-			if _, seen := dm[no]; !seen {
+			if cur, seen := dm[no]; !seen || (cur.Revoked && !d.Revoked) {
 				dm[no] = d
 			}
 		}
@@ -603,6 +608,20 @@ func (l *lifecycle) feeDetails() error {
 	if err != nil {
 		return err
 	}
+	if len(old) > 0 {
+		// A number whose lines are all revoked (GYR001) is free again: a
+		// hospital corrects a line by revoking it and uploading it anew,
+		// under the HIS's own number (README, "Fee-detail numbers").
+		dm, err := l.details(ykc700)
+		if err != nil {
+			return err
+		}
+		for no := range old {
+			if d, ok := dm[no]; ok && d.Revoked {
+				delete(old, no)
+			}
+		}
+	}
 	seen := make(map[string]int, len(fee))
 	for i, x := range fee {
 		line, _ := x.(map[string]any)
@@ -614,7 +633,8 @@ func (l *lifecycle) feeDetails() error {
 		if j, dup := seen[no]; dup {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
 		} else if old[no] {
-			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s was already uploaded for visit %s", no, ykc700), "detail serials are unique per visit, revoked lines included")
+			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is a valid fee detail of visit %s already", no, ykc700),
+				"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
 		}
 		seen[no] = i
 	}
@@ -959,6 +979,14 @@ func (l *lifecycle) deductions() error {
 				}
 				if ver > 0 {
 					l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" was already uploaded", "every deduction has its own number")
+				} else {
+					var dl dlDeduction
+					if ver, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
+						return err
+					} else if ver > 0 {
+						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
+							"every deduction has its own number: give this one a new deduct_no")
+					}
 				}
 			}
 			seen[no] = i
@@ -1019,14 +1047,37 @@ func (l *lifecycle) deductions() error {
 				before.add(cents(st.Amount))
 			}
 		}
+		// Deductions downloaded (GYD004) but not uploaded here exist at
+		// the national system all the same, which counts them.
+		var dlSum sumOf
+		var dlNos []string
+		for _, no := range a.s.Downloaded {
+			if slices.Contains(a.s.Deducts, no) {
+				continue
+			}
+			var dl dlDeduction
+			if _, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
+				return err
+			}
+			if !dl.Revoked {
+				before.add(cents(dl.Amount))
+				dlSum.add(cents(dl.Amount))
+				dlNos = append(dlNos, no)
+			}
+		}
 		all := ratAdd(before.rat(), a.sum.rat())
 		fund := cents(a.s.Fund)
 		switch {
 		case len(a.items) == 0:
 		case all.Cmp(fund) > 0:
+			already, detail := money(before.rat()), "the deductions of a settlement cannot exceed its fund-paid total"
+			if len(dlNos) > 0 {
+				already += fmt.Sprintf(", of which %s made elsewhere and downloaded with GYD004: %s", money(dlSum.rat()), strings.Join(dlNos, ", "))
+				detail += "; a downloaded deduction counts until its revocation is downloaded (GYD404): if one was revoked at the national system, run the GYD404 download and send this message again"
+			}
 			l.fail(fmt.Sprintf("$.deductions[%d].deduct_amount", a.items[len(a.items)-1]), "consistency",
-				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), money(before.rat()), money(a.sum.rat()), money(fund)),
-				"the deductions of a settlement cannot exceed its fund-paid total")
+				fmt.Sprintf("rule deduction≤fund-paid: deductions of settlement %s would total %s (%s already, %s now) but its fund-paid amount is %s", sn, money(all), already, money(a.sum.rat()), money(fund)),
+				detail)
 		case l.dwait == nil:
 			// Deductions of the settlement sent without a known outcome
 			// yet may be deductions at the national system: when the
@@ -1209,6 +1260,13 @@ func (l *lifecycle) monthly() error {
 			"each institution settles each month once; a month in parts is completed with its remaining parts (part_no, part_count)")
 	} else if ver > 0 && !cl.Revoked && cl.MessageID != l.msgID {
 		// (Revoked: every part of a month in parts was refused.)
+		if len(open) == 0 && !l.ds.HasError() {
+			// Its items are the month's records known here and its header
+			// their sums, as the other message's were: the same monthly
+			// settlement, sent again under a new id by a platform that
+			// lost the reply. Its answer is that message's (partAgain).
+			return &partAgainError{akb020: akb020, month: m, msgID: cl.MessageID, ref: cl.Ref}
+		}
 		if cl.Done {
 			l.fail("$.settle_month", "state", fmt.Sprintf("rule once-per-month: institution %s's %s is already settled (monthly settlement %s)", akb020, m, cl.Ref), "each institution settles each month once")
 		} else {
@@ -1676,6 +1734,115 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			claimState{MessageID: msgID, Done: true, Ref: str(out, "month_settle_no"), At: now})
 	}
 	return nil
+}
+
+// deductionDownloaded records a deduction downloaded with GYD004 (rec). One
+// of a settlement uploaded here that was not uploaded here (made by the
+// agency through another channel) exists at the national system all the
+// same: it counts towards the settlement's limit (rule
+// deduction≤fund-paid) and is a record of the institution's month, which
+// its monthly settlement (GYU003) lists, as the national system's does.
+// A revocation once recorded stays (a deduction is revoked once).
+func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[string]any) error {
+	no, sn := str(rec, "deduct_no"), str(rec, "settle_no")
+	var dl dlDeduction
+	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
+		revoked := d.Revoked || str(rec, "revoked") == "1"
+		*d = dlDeduction{SettleNo: sn, Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
+			DeductTime: str(rec, "deduct_time"), RevokeTime: d.RevokeTime, At: a.now().UTC()}
+		dl = *d
+		return nil
+	}); err != nil {
+		return err
+	}
+	own, s, err := a.ownSettlement(ctx, h, no, sn)
+	if err != nil || own || s == nil {
+		return err
+	}
+	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+		if !exists || slices.Contains(cur.Downloaded, no) {
+			return errSkip
+		}
+		cur.Downloaded = append(cur.Downloaded, no)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.DeductTime})
+}
+
+// deductionRevocationDownloaded records the revocation of a deduction
+// downloaded with GYD404 (rec; dldeduct/ is marked revoked by the download
+// workflow). For a deduction of a settlement uploaded here it is a record
+// of the institution's month (deductionDownloaded); for one uploaded here
+// it marks the deduction revoked, as an accepted GYR004 would.
+func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host, rec map[string]any) error {
+	no, sn, rt := str(rec, "deduct_no"), str(rec, "settle_no"), str(rec, "revoke_time")
+	var dl dlDeduction
+	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
+		if !exists {
+			d.SettleNo, d.At = sn, a.now().UTC()
+		}
+		d.Revoked = true
+		if d.RevokeTime == "" {
+			d.RevokeTime = rt
+		}
+		if d.Amount == "" {
+			d.Amount, d.AKB020 = moneyOf(rec, "deduct_amount"), str(rec, "akb020")
+		}
+		dl = *d
+		return nil
+	}); err != nil {
+		return err
+	}
+	own, s, err := a.ownSettlement(ctx, h, no, sn)
+	if err != nil || s == nil {
+		return err
+	}
+	if own {
+		var st deductState
+		if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
+			if !exists {
+				return errSkip
+			}
+			if !cur.Revoked {
+				cur.Revoked, cur.RevokeTime = true, rt
+			}
+			st = *cur
+			return nil
+		}); err != nil {
+			return err
+		}
+		return addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime})
+	}
+	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+		if !exists || slices.Contains(cur.Downloaded, no) {
+			return errSkip
+		}
+		cur.Downloaded = append(cur.Downloaded, no)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.RevokeTime})
+}
+
+// ownSettlement tells, for a downloaded deduction no of settlement sn,
+// whether it was uploaded here (own), and returns the settlement when it
+// was uploaded here (nil otherwise: a settlement of elsewhere, whose
+// deductions no rule here counts).
+func (a *Adapter) ownSettlement(ctx context.Context, h sdk.Host, no, sn string) (bool, *settleState, error) {
+	var s settleState
+	ver, err := getJSON(ctx, h, "settle/"+sn, &s)
+	if err != nil || ver == 0 {
+		return false, nil, err
+	}
+	var st deductState
+	ver, err = getJSON(ctx, h, "deduct/"+no, &st)
+	if err != nil {
+		return false, nil, err
+	}
+	return ver > 0, &s, nil
 }
 
 // revokeVisit marks a visit's admission revoked and frees its inpatient

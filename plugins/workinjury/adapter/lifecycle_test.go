@@ -371,15 +371,22 @@ func TestRulesGYU102(t *testing.T) {
 		"valid":                      {code: "GYU102", prepare: fee(base), ok: true},
 		"0.1 + 0.2 in decimal":       {code: "GYU102", prepare: fee(set(base, "price", "0.1", "qty", "3", "amount", "0.3", "fund_pay", "0.1", "self_pay", "0.2")), ok: true},
 		"product rounded to the fen": {code: "GYU102", prepare: fee(set(base, "price", "3.333333", "qty", "3", "amount", "10.00", "fund_pay", "10.00", "self_pay", "0")), ok: true},
-		"amount one cent over":       {code: "GYU102", prepare: fee(set(base, "amount", "20.01", "fund_pay", "15.01")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"amount one cent under":      {code: "GYU102", prepare: fee(set(base, "amount", "19.99", "fund_pay", "14.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"2 × 10.00 ≠ 999.99":         {code: "GYU102", prepare: fee(set(base, "amount", "999.99", "fund_pay", "994.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
-		"fund + self one cent off":   {code: "GYU102", prepare: fee(set(base, "fund_pay", "15.01")), field: "$.fee[0].fund_pay", rule: "rule fund+self=amount"},
-		"zero quantity":              {code: "GYU102", prepare: fee(set(base, "qty", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
-		"negative quantity":          {code: "GYU102", prepare: fee(set(base, "qty", "-2", "amount", "-20.00", "fund_pay", "-15.00", "self_pay", "-5.00")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
-		"negative price":             {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
-		"negative self-paid part":    {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
-		"zero price, zero amount":    {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
+		// Half a fen: the product of a price with more than two decimals
+		// is rounded to the fen either way; beyond half a fen it is wrong.
+		"half a fen rounded up":           {code: "GYU102", prepare: fee(set(base, "price", "0.125", "qty", "1", "amount", "0.13", "fund_pay", "0.13", "self_pay", "0")), ok: true},
+		"half a fen rounded down":         {code: "GYU102", prepare: fee(set(base, "price", "0.125", "qty", "1", "amount", "0.12", "fund_pay", "0.12", "self_pay", "0")), ok: true},
+		"over half a fen off":             {code: "GYU102", prepare: fee(set(base, "price", "0.1251", "qty", "1", "amount", "0.12", "fund_pay", "0.12", "self_pay", "0")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"4-decimal price × quantity":      {code: "GYU102", prepare: fee(set(base, "price", "1.2345", "qty", "3", "amount", "3.70", "fund_pay", "3.70", "self_pay", "0")), ok: true},
+		"price rounded before × quantity": {code: "GYU102", prepare: fee(set(base, "price", "0.0125", "qty", "100", "amount", "1.00", "fund_pay", "1.00", "self_pay", "0")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"amount one cent over":            {code: "GYU102", prepare: fee(set(base, "amount", "20.01", "fund_pay", "15.01")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"amount one cent under":           {code: "GYU102", prepare: fee(set(base, "amount", "19.99", "fund_pay", "14.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"2 × 10.00 ≠ 999.99":              {code: "GYU102", prepare: fee(set(base, "amount", "999.99", "fund_pay", "994.99")), field: "$.fee[0].amount", rule: "rule price×qty=amount"},
+		"fund + self one cent off":        {code: "GYU102", prepare: fee(set(base, "fund_pay", "15.01")), field: "$.fee[0].fund_pay", rule: "rule fund+self=amount"},
+		"zero quantity":                   {code: "GYU102", prepare: fee(set(base, "qty", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
+		"negative quantity":               {code: "GYU102", prepare: fee(set(base, "qty", "-2", "amount", "-20.00", "fund_pay", "-15.00", "self_pay", "-5.00")), field: "$.fee[0].qty", rule: "rule positive-quantity"},
+		"negative price":                  {code: "GYU102", prepare: fee(set(base, "price", "-10", "amount", "-20.00", "fund_pay", "-20.00", "self_pay", "0")), field: "$.fee[0].price", rule: "rule non-negative-price"},
+		"negative self-paid part":         {code: "GYU102", prepare: fee(set(base, "fund_pay", "25.00", "self_pay", "-5.00")), field: "$.fee[0].fund_pay", rule: "rule non-negative-amount"},
+		"zero price, zero amount":         {code: "GYU102", prepare: fee(set(base, "price", "0", "amount", "0", "fund_pay", "0", "self_pay", "0")), ok: true},
 		// Amounts as the HIS may write them: strings or numbers, one or
 		// trailing decimals are the same amount; anything else is refused
 		// by the schema with the field's path, and nothing is sent.
@@ -394,9 +401,22 @@ func TestRulesGYU102(t *testing.T) {
 			v, _ := c.stay("ZY0201")
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
 		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
+		// A revoked line's number is free: the corrected line goes under it.
 		"detail_no of a revoked line": {code: "GYU102", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0201")
 			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
+			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
+		}, ok: true},
+		"detail_no revoked, then uploaded again": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0201")
+			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
+			c.mustOK(c.send("GYU102", fees(v, "ZY0201", line("0001", "1", "1", "0"))))
+			return fees(v, "ZY0201", line("0001", "2", "1", "0"))
+		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
+		"detail_no of another revoked line only": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0201")
+			c.mustOK(c.send("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "0002"}},
+				"revoke_reason": "明细有误", "revoke_time": stampT(admitDay.Add(2 * time.Hour)), "aae011": "王五"}))
 			return fees(v, "ZY0201", line("0001", "1", "1", "0"))
 		}, field: "$.fee[0].detail_no", rule: "rule unique-detail-no"},
 		"500 lines":           {code: "GYU102", prepare: fee(many[:500]...), ok: true},
@@ -594,7 +614,13 @@ func TestRulesRevocations(t *testing.T) {
 		"GYR001 one detail":     {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0002") }, ok: true},
 		"GYR001 unknown detail": {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0003") }, field: "$.details[0].detail_no", rule: "rule details-exist"},
 		"GYR001 detail twice":   {code: "GYR001", prepare: func(c *chain) map[string]any { v, _ := c.stay("ZY0401"); return gyr001(v, "0001", "0001") }, field: "$.details[1].detail_no", rule: "rule details-exist"},
-		"GYR001 no details":     {code: "GYR001", prepare: func(c *chain) map[string]any { return gyr001(c.admit("ZY0401")) }, field: "$.ykc700", rule: "rule details-exist"},
+		"GYR001 a detail uploaded again": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v, _ := c.stay("ZY0401")
+			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
+			c.mustOK(c.handle("z-again", "GYU102", fees(v, "ZY0401", line("0001", "10.00", "3", "5.00")), false))
+			return gyr001(v, "0001")
+		}, ok: true},
+		"GYR001 no details": {code: "GYR001", prepare: func(c *chain) map[string]any { return gyr001(c.admit("ZY0401")) }, field: "$.ykc700", rule: "rule details-exist"},
 		"GYR001 already revoked": {code: "GYR001", prepare: func(c *chain) map[string]any {
 			v, _ := c.stay("ZY0401")
 			c.mustOK(c.send("GYR001", gyr001(v, "0001")))
@@ -736,8 +762,12 @@ func TestRulesGYU003(t *testing.T) {
 	}
 	runRuleCases(t, map[string]ruleCase{
 		"valid": {code: "GYU003", prepare: month(nil), ok: true},
-		"twice for the month": {code: "GYU003", prepare: month(func(c *chain, m map[string]any) {
+		// The same month sent again under a new message id (a platform
+		// that lost the reply) is answered ok from the earlier message
+		// (TestMonthSentAgainUnderNewID); other content is refused.
+		"twice for the month, other items": {code: "GYU003", prepare: month(func(c *chain, m map[string]any) {
 			c.mustOK(c.send("GYU003", m))
+			m["items"] = m["items"].([]any)[:1]
 		}), field: "$.settle_month", rule: "rule once-per-month"},
 		"fund_pay one cent off":                   {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["fund_pay"] = json.Number("52.51") }), field: "$.fund_pay", rule: "rule month-amount=Σitems"},
 		"month_fund_pay not net of the deduction": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) { m["month_fund_pay"] = json.Number("52.50") }), field: "$.month_fund_pay", rule: "rule month-amount=Σitems"},

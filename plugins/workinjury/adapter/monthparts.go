@@ -29,7 +29,8 @@ import (
 // claimed before it, so it saw their items. The month's claim is Done from
 // the first accepted part on: a record dated in the month is then refused
 // (rule month-not-settled), and while parts are claimed but none is
-// accepted it waits.
+// accepted it waits. The same part sent again under a new message id is
+// answered with the earlier message's outcome (partAgainError).
 
 // inParts says whether a GYU003 is one part of a month uploaded in parts.
 func inParts(doc map[string]any) bool {
@@ -148,12 +149,19 @@ func partProblems(ctx context.Context, h sdk.Host, msgID string, doc map[string]
 		if _, err := getJSON(ctx, h, monthPartKey(akb020, m, n), &p); err != nil {
 			return nil, err
 		}
-		state := "without an outcome yet"
-		if p.Done {
-			state = "accepted: monthly settlement " + p.Ref
+		if len(out) == 0 && sameItems(p.Items, itemKeys(doc)) {
+			// The same part (count, header and items) as another message:
+			// a platform that lost the earlier reply sent it again under a
+			// new id. Its answer is the earlier message's (partAgainError).
+			return nil, &partAgainError{akb020: akb020, month: m, part: n, msgID: id, ref: p.Ref}
 		}
-		add("$.part_no", "state", fmt.Sprintf("rule once-per-part: part %d of institution %s's %s is uploaded by message %s (%s)", n, akb020, m, id, state),
-			"each part goes once; to retry a part, send the same message (the same id) again: medgate answers it with its outcome")
+		if p.Done {
+			add("$.part_no", "state", fmt.Sprintf("rule once-per-part: part %d of institution %s's %s is already settled, by message %s (monthly settlement %s), with other items or header than this message's", n, akb020, m, id, p.Ref),
+				"each part goes once and a settled part cannot be changed: nothing was sent; if this message was meant as another part, correct part_no; if the settled part is wrong, ask the social-security agency")
+		} else {
+			add("$.part_no", "state", fmt.Sprintf("rule once-per-part: part %d of institution %s's %s is being uploaded by message %s (without an outcome yet), with other items or header than this message's", n, akb020, m, id),
+				"each part goes once: nothing was sent; wait for that message's outcome, and if the national system refuses it, send the part again, corrected")
+		}
 		return out, nil
 	}
 	owner := map[string]int{}
@@ -269,6 +277,12 @@ func (a *Adapter) claimMonthPart(ctx context.Context, h sdk.Host, msgID string, 
 		}
 	}
 	ps, err := partProblems(ctx, h, msgID, doc, cl, ver, idx)
+	var again *partAgainError
+	if errors.As(err, &again) {
+		// The same part was claimed by another message since the rules
+		// ran: the next attempt answers with that message's outcome.
+		return monthPartChanged(akb020, m, n), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +314,101 @@ func (a *Adapter) claimMonthPart(ctx context.Context, h sdk.Host, msgID string, 
 		return nil, err
 	}
 	return nil, nil
+}
+
+// sameItems reports whether two lists of item keys hold the same items.
+func sameItems(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := make(map[string]bool, len(a))
+	for _, k := range a {
+		set[k] = true
+	}
+	for _, k := range b {
+		if !set[k] {
+			return false
+		}
+	}
+	return len(set) == len(a)
+}
+
+// partAgainError: a GYU003 part is the same part (part_count, header and
+// items) that another message of the month claimed. It is what a platform
+// sends when it lost medgate's reply and sends the part again under a new
+// message id: the business is that message's, and so is the answer
+// (partAgain).
+// A month in one call (part 0) is the same when its items are the month's
+// records known here and its header their sums, as the earlier message's
+// were (monthly).
+type partAgainError struct {
+	akb020, month string
+	part          int    // 0: the month in one call
+	msgID, ref    string // the earlier message, and its monthly settlement when accepted
+}
+
+func (e *partAgainError) Error() string {
+	return fmt.Sprintf("rule %s: %s, with the same items and header, is message %s's", e.rule(), e.what(), e.msgID)
+}
+
+// what names the part, or the month in one call.
+func (e *partAgainError) what() string {
+	if e.part == 0 {
+		return fmt.Sprintf("the monthly settlement of institution %s's %s", e.akb020, e.month)
+	}
+	return fmt.Sprintf("part %d of institution %s's %s", e.part, e.akb020, e.month)
+}
+
+func (e *partAgainError) rule() string {
+	if e.part == 0 {
+		return "once-per-month"
+	}
+	return "once-per-part"
+}
+
+func (e *partAgainError) field() string {
+	if e.part == 0 {
+		return "$.settle_month"
+	}
+	return "$.part_no"
+}
+
+// partAgain answers a part sent again under a new message id (e): ok with
+// the earlier message's answer (its serial and month_settle_no) and a
+// warning naming it, when the national system accepted it; while its
+// outcome is not known, a deliberate wait (this message is answered with
+// that outcome, or checked and sent if the part is refused). Nothing is
+// sent.
+func (a *Adapter) partAgain(ctx context.Context, h sdk.Host, e *partAgainError) *sdk.HandleResponse {
+	var rec sentRecord
+	ver, err := getJSON(ctx, h, "msg/"+e.msgID, &rec)
+	if err != nil {
+		return failed(true, "state", "cannot read the outcome of the message that sent this part before (nothing was sent)", err.Error())
+	}
+	if ver > 0 && rec.Done && rec.Status == string(sdk.StatusOK) {
+		resp := recordResponse("GYU003", rec)
+		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: e.field(), Rule: e.rule(),
+			Summary: fmt.Sprintf("%s is already settled: message %s sent it with the same items and header (serial %s, monthly settlement %s); this message was not sent again",
+				e.what(), e.msgID, rec.Serial, firstNonEmpty(e.ref, str(decodedOutput(rec.Output), "month_settle_no"))),
+			Detail: "the answer is that message's: it is settled once, whatever message id carries it again (a platform that lost the earlier reply); if this message was meant as another part or month, correct its part_no or settle_month"})
+		return resp
+	}
+	serial := rec.Serial
+	if serial == "" {
+		serial = "not drawn yet"
+	}
+	return sdk.Wait(sdk.Problem(e.field(), "state",
+		fmt.Sprintf("rule %s: %s, with the same items and header, is being uploaded by message %s (serial %s), without an outcome yet", e.rule(), e.what(), e.msgID, serial),
+		"nothing was sent; medgate tries this message again by itself: it is answered with that message's outcome if the national system accepts it, and checked and sent if it refuses it"))
+}
+
+// decodedOutput is a stored answer as a map (empty when unreadable).
+func decodedOutput(b []byte) map[string]any {
+	m := map[string]any{}
+	if len(b) == 0 || decodeJSON(b, &m) != nil || m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // monthPartChanged is the reply of a part whose month's other parts

@@ -93,12 +93,12 @@ func TestMonthlySettlementInParts(t *testing.T) {
 		field string
 		rule  string
 	}{
-		"part 1 again as another message": {part(whole, 1, 3, 0, 400), "$.part_no", "rule once-per-part"},
-		"an item of part 1 in part 3":     {part(whole, 3, 3, 399, 1200), "$.items[0].ref_no", "rule month-parts"},
-		"a header differing":              {with(part(whole, 3, 3, 800, 1200), "deduct_amount", json.Number("4.00"), "month_fund_pay", json.Number("48.50")), "$.deduct_amount", "rule month-parts"},
-		"the part's sums as header":       {with(part(whole, 3, 3, 800, 1200), "deduct_amount", json.Number("4.00"), "month_fund_pay", json.Number("48.50")), "$.deduct_amount", "rule month-amount=Σitems"},
-		"another part_count":              {part(whole, 3, 4, 800, 1200), "$.part_count", "rule month-parts"},
-		"the last part leaving one out":   {part(whole, 3, 3, 800, 1199), "$.items", "rule month-items"},
+		"part 1's number, other items":  {part(whole, 1, 3, 0, 399), "$.part_no", "rule once-per-part"},
+		"an item of part 1 in part 3":   {part(whole, 3, 3, 399, 1200), "$.items[0].ref_no", "rule month-parts"},
+		"a header differing":            {with(part(whole, 3, 3, 800, 1200), "deduct_amount", json.Number("4.00"), "month_fund_pay", json.Number("48.50")), "$.deduct_amount", "rule month-parts"},
+		"the part's sums as header":     {with(part(whole, 3, 3, 800, 1200), "deduct_amount", json.Number("4.00"), "month_fund_pay", json.Number("48.50")), "$.deduct_amount", "rule month-amount=Σitems"},
+		"another part_count":            {part(whole, 3, 4, 800, 1200), "$.part_count", "rule month-parts"},
+		"the last part leaving one out": {part(whole, 3, 3, 800, 1199), "$.items", "rule month-items"},
 		"part_no without part_count": {func() map[string]any {
 			p := part(whole, 3, 3, 800, 1200)
 			delete(p, "part_count")

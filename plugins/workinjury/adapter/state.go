@@ -56,7 +56,9 @@ import (
 //	late/<message id>           an upload already reported as late
 //	dladm/<akb020>/<akc190>     dlAdmission: an admission downloaded (GYD101)
 //	dldet/<ykc700>              map detail_no → revoked: details downloaded (GYD102, GYD401)
-//	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404)
+//	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404); one
+//	                            of a settlement uploaded here and not uploaded here is
+//	                            listed in the settlement (Downloaded) and its month
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //	                            (its input, with medgate_refusals: refusals so far)
 //	redeliver/<code>            redelivery: a date-range GYR005 whose records are still handed out again
@@ -298,6 +300,9 @@ type settleState struct {
 	Revoked    bool     `json:"revoked,omitempty"`
 	RevokeTime string   `json:"revokeTime,omitempty"`
 	Deducts    []string `json:"deducts,omitempty"`
+	// Downloaded are the deductions of the settlement this site downloaded
+	// (GYD004) without having uploaded them (dldeduct/<deduct_no>).
+	Downloaded []string `json:"downloaded,omitempty"`
 	// RehabPlan is the rehabilitation plan attached (rehab_plan_id),
 	// revoked with the settlement.
 	RehabPlan string    `json:"rehabPlan,omitempty"`
@@ -346,11 +351,18 @@ type dlAdmission struct {
 	At      time.Time `json:"at"`
 }
 
-// dlDeduction is a deduction downloaded with GYD004.
+// dlDeduction is a deduction downloaded with GYD004. Its amount, time and
+// institution are kept for a deduction of a settlement uploaded here that
+// was not uploaded here (deductionDownloaded): it counts towards the
+// settlement's limit and is a record of the institution's month.
 type dlDeduction struct {
-	SettleNo string    `json:"settleNo"`
-	Revoked  bool      `json:"revoked,omitempty"`
-	At       time.Time `json:"at"`
+	SettleNo   string    `json:"settleNo"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	AKB020     string    `json:"akb020,omitempty"`
+	Amount     string    `json:"amount,omitempty"`
+	DeductTime string    `json:"deductTime,omitempty"`
+	RevokeTime string    `json:"revokeTime,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // personKey hashes a social-security number for use in state keys.

@@ -246,7 +246,56 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 	if reconciled {
 		a.log.Info("outcome of an earlier attempt reconciled with GYD053", "site", c.code, "code", code, "serial", out.serial, "status", rec.Status)
 	}
-	return recordResponse(code, rec)
+	resp := recordResponse(code, rec)
+	if code == "GYR003" && rec.Status == string(sdk.StatusOK) {
+		if w := a.deductionsRemain(ctx, h, str(doc, "settle_no")); w != nil {
+			resp.Diagnostics = append(resp.Diagnostics, *w)
+		}
+	}
+	return resp
+}
+
+// deductionsRemain is the warning of an accepted GYR003 whose settlement
+// still has valid audit deductions (uploaded here, or downloaded), or nil.
+// GYR003 revokes the settlement with its admission, fee details and
+// attachments, not its deductions: they stay in the institution's monthly
+// settlement (GYU003) and keep reducing its fund payment, also once the
+// stay is settled (and deducted) again. Only the agency can tell whether
+// they belong to the revoked settlement alone, so they are named, not
+// revoked.
+func (a *Adapter) deductionsRemain(ctx context.Context, h sdk.Host, settleNo string) *sdk.Diagnostic {
+	var s settleState
+	if ver, err := getJSON(ctx, h, "settle/"+settleNo, &s); err != nil || ver == 0 {
+		return nil
+	}
+	var sum sumOf
+	var parts []string
+	for _, no := range s.Deducts {
+		var st deductState
+		if ver, err := getJSON(ctx, h, "deduct/"+no, &st); err != nil || ver == 0 || st.Revoked {
+			continue
+		}
+		sum.add(cents(st.Amount))
+		parts = append(parts, no+" ("+st.Amount+")")
+	}
+	for _, no := range s.Downloaded {
+		if slices.Contains(s.Deducts, no) {
+			continue
+		}
+		var dl dlDeduction
+		if ver, err := getJSON(ctx, h, "dldeduct/"+no, &dl); err != nil || ver == 0 || dl.Revoked {
+			continue
+		}
+		sum.add(cents(dl.Amount))
+		parts = append(parts, no+" ("+dl.Amount+", downloaded with GYD004)")
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return &sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "$.settle_no", Rule: "deductions-remain",
+		Summary: fmt.Sprintf("settlement %s is revoked, but %d audit deduction(s) of it totalling %s are still valid: %s", settleNo, len(parts), money(sum.rat()), strings.Join(parts, ", ")),
+		Detail: "GYR003 does not revoke a settlement's deductions: they stay in the institution's monthly settlement (GYU003) and reduce its fund payment, also after the stay is settled again; " +
+			"if they belong to the revoked settlement only, revoke them with GYR004 (deductions made elsewhere are revoked by whoever made them)"}
 }
 
 // replyRef is, for each upload whose effects key on a number the national

@@ -245,7 +245,9 @@ func TestFeeRules(t *testing.T) {
 		"500 lines":                    {lines: lines("D", 1, 500), want: "0"},
 		"501 lines":                    {lines: lines("D", 1, 501), want: "E1001"},
 		"serial of an earlier upload":  {lines: lines("D", 2, 1), prep: upload(lines("D", 1, 2)), want: "E6106"},
-		"serial of a revoked line":     {lines: lines("D", 1, 1), prep: revokeAll(lines("D", 1, 1)), want: "E6106"},
+		"serial of a revoked line":     {lines: lines("D", 1, 1), prep: revokeAll(lines("D", 1, 1)), want: "0"},
+		"serial revoked, then reused":  {lines: lines("D", 1, 1), prep: both(revokeAll(lines("D", 1, 1)), upload(lines("D", 1, 1))), want: "E6106"},
+		"serial of a line kept":        {lines: lines("D", 1, 1), prep: revokeOne(lines("D", 1, 2), "D00002"), want: "E6106"},
 		"new serial after a revoke":    {lines: lines("D", 2, 1), prep: revokeAll(lines("D", 1, 1)), want: "0"},
 		"serial of a refused upload":   {lines: lines("D", 1, 2), prep: refused(append(lines("D", 1, 2), line("10.00", "2", "20.01", "15.01", "5.00"))), want: "0"},
 		"unknown visit":                {lines: lines("D", 1, 1), visit: "JZNOSUCH", want: "E6101"},
@@ -309,6 +311,62 @@ func revokeAll(ls []map[string]any) func(c *chain, v string) {
 	return func(c *chain, v string) {
 		upload(ls)(c, v)
 		c.must("GYR001", map[string]any{"ykc700": v, "revoke_reason": "明细错误", "revoke_time": stamp(day0), "aae011": "王五"})
+	}
+}
+
+// revokeOne uploads ls, then revokes the line no only.
+func revokeOne(ls []map[string]any, no string) func(c *chain, v string) {
+	return func(c *chain, v string) {
+		upload(ls)(c, v)
+		c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": no}},
+			"revoke_reason": "明细错误", "revoke_time": stamp(day0), "aae011": "王五"})
+	}
+}
+
+// both runs a, then b.
+func both(a, b func(c *chain, v string)) func(c *chain, v string) {
+	return func(c *chain, v string) { a(c, v); b(c, v) }
+}
+
+// TestRevokedSerialCorrected: a line revoked with GYR001 and uploaded
+// again, corrected, under its own serial is the stay's line from then on:
+// the settlement sums count the corrected line and not the revoked one,
+// and a GYR001 naming the serial revokes the corrected line.
+func TestRevokedSerialCorrected(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		revokeAgain bool
+		total       string // akc264 of the settlement
+		want        string
+	}{
+		"settled with the corrected line": {total: "50.00", want: "0"},
+		"settled with the revoked line":   {total: "40.00", want: "E6202"},
+		"corrected line revoked as well":  {revokeAgain: true, total: "20.00", want: "0"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			v := c.admit("ZY1")
+			ls := lines("D", 1, 2) // 20.00 each, 5.00 self-paid
+			revokeOne(ls, "D00001")(c, v)
+			fixed := SampleFeeLine("D00001", "10.00", "3", "5.00", day0.Add(time.Hour))
+			upload([]map[string]any{fixed})(c, v)
+			kept := []map[string]any{fixed, ls[1]}
+			if tc.revokeAgain {
+				c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "D00001"}},
+					"revoke_reason": "明细错误", "revoke_time": stamp(day0), "aae011": "王五"})
+				kept = ls[1:]
+			}
+			in := SampleSettlement(v, "ZY1", kept, day0.AddDate(0, 0, 9))
+			in["akc264"] = json.Number(tc.total)
+			if tc.total != "50.00" && !tc.revokeAgain {
+				in["fund_pay"] = json.Number("30.00")
+			}
+			if got, _ := c.call("GYU103", in); got != tc.want {
+				t.Fatalf("GYU103 answered %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

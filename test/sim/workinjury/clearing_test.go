@@ -263,7 +263,11 @@ func TestDeductionRules(t *testing.T) {
 			c.must("GYR004", revokeDeductions("K1"))
 		}, amount: "30.00", want: "0"},
 		"national deduction counts": {prep: func(c *chain, st string) { mustNil(c.t, c.srv.AddDeduction("NAT1", st, 2500, "国家扣款", day0)) }, amount: "5.01", want: "E8003"},
-		"unknown settlement":        {amount: "1.00", settle: "JSNOSUCH", want: "E8001"},
+		"room again after a national revocation": {prep: func(c *chain, st string) {
+			mustNil(c.t, c.srv.AddDeduction("NAT1", st, 3000, "国家扣款", day0))
+			mustNil(c.t, c.srv.RevokeDeduction("NAT1", "扣款有误", day0))
+		}, amount: "30.00", want: "0"},
+		"unknown settlement": {amount: "1.00", settle: "JSNOSUCH", want: "E8001"},
 		"revoked settlement": {prep: func(c *chain, st string) {
 			c.must("GYR003", with(revokeTime(day0), "settle_no", st, "akb020", hospital))
 		}, amount: "1.00", want: "E8001"},

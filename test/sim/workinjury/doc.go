@@ -54,8 +54,9 @@
 //	        (E6103); 1–500 lines (E6107); qty > 0, price, amount, fund_pay,
 //	        self_pay ≥ 0 (E6108); |price × qty − amount| ≤ half a fen +
 //	        Config.AmountTolerance fen (E6104); fund_pay + self_pay = amount
-//	        (E6105); detail_no unique in the visit, revoked lines included
-//	        (E6106); the call is all or nothing
+//	        (E6105); detail_no unique among the visit's lines not revoked:
+//	        a line revoked with GYR001 frees its detail_no for the
+//	        corrected line (E6106); the call is all or nothing
 //	GYU103  open admission (E6101–E6103) with details not revoked (E6203);
 //	        akc264, fund_pay, self_pay = the sums of those details (sums
 //	        beyond int64 fen are refused, never wrapped round), and

@@ -31,9 +31,10 @@ type visit struct {
 	at       time.Time // ykc701
 	state    string
 	details  []*detail // upload order, revoked ones included
-	// serials holds the detail_no of every line in details: a serial
-	// names one line of the visit for good, revoked or not. It is kept
-	// with details so that a GYU102 checks its lines against it without
+	// serials holds the detail_no of every line in details not revoked:
+	// a serial names one valid line of the visit, and a line revoked with
+	// GYR001 frees its serial for the corrected line. It is kept with
+	// details so that a GYU102 checks its lines against it without
 	// rebuilding it from every earlier call of the stay.
 	serials map[string]struct{}
 	settle  *settlement

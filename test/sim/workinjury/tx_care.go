@@ -268,8 +268,8 @@ func (s *Server) gyu102(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if len(fee) == 0 || len(fee) > maxLines {
 		return nil, bizErr("E6107", "一次上传 %d 条费用明细，须为 1 至 %d 条", len(fee), maxLines)
 	}
-	// A serial names one line of the visit for good (revoked ones too):
-	// it may be neither in v.serials nor twice in this call.
+	// A serial names one valid line of the visit (a revoked line's serial
+	// is free again): it may be neither in v.serials nor twice in this call.
 	here := make(map[string]struct{}, len(fee))
 	lines := make([]line, len(fee))
 	for i, r := range fee {

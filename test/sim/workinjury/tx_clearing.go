@@ -120,6 +120,32 @@ func (s *Server) AddDeduction(deductNo, settleNo string, amount Money, reason st
 	return nil
 }
 
+// RevokeDeduction revokes, at the national side, deduction deductNo at
+// time at (as a GYR004 would): the revocation is downloaded with GYD404,
+// the deduction no longer counts towards its settlement's limit, and the
+// revocation is a record of the institution's month. It refuses what
+// GYR004 would refuse.
+func (s *Server) RevokeDeduction(deductNo, reason string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.l.deductions[deductNo]
+	switch {
+	case d == nil:
+		return fmt.Errorf("deduction %q does not exist; add it (AddDeduction, GYU004) first", deductNo)
+	case d.revoked:
+		return fmt.Errorf("deduction %s is already revoked (%s)", deductNo, d.revoking.no)
+	}
+	if be := s.monthInParts(d.akb020, at); be != nil {
+		return fmt.Errorf("revocation of deduction %s dated %s: %s (%s); date it in an open month", deductNo, stamp(at), be.msg, be.code)
+	}
+	rno := s.nextNo("CX", at)
+	d.revoked = true
+	rec := map[string]any{"deduct_no": d.no, "settle_no": d.settle.no, "akb020": d.akb020, "deduct_amount": d.amount.Number(), "aab301": d.settle.aab301}
+	d.revoking = s.addRevocation("GYR004", rno+"/"+d.no, rno, rec, at, map[string]any{"revoke_reason": reason})
+	s.queues["GYD004"].touch(d.no)
+	return nil
+}
+
 // MonthSums are the amounts of an institution's monthly settlement
 // (GYU003) as the ledger computes them. Item types: 1 settlement (by
 // settle_time), 2 settlement revocation (by revoke_time), 3 deduction (by

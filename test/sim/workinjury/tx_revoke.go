@@ -61,6 +61,7 @@ func (s *Server) gyr001(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	for _, d := range target {
 		d.revoked = true
+		delete(v.serials, d.serial) // the corrected line may use it
 	}
 	no := s.nextNo("CX", now)
 	rec := map[string]any{"ykc700": v.no, "akc190": v.akc190, "akb020": v.akb020, "aac002": v.aac002, "aab301": v.aab301}
@@ -113,6 +114,7 @@ func (s *Server) gyr003(_ *simspec.Tx, serial string, in map[string]any, now tim
 		for _, d := range v.details {
 			d.revoked = true
 		}
+		clear(v.serials)
 		v.state = VisitRevoked
 		admission = "1"
 	}
