@@ -163,7 +163,8 @@ func (l *loader) compileMapping(file, name string, data []byte, resolve schemaRe
 	sc, ok := resolve(system, code)
 	if !ok {
 		l.Add(file, 0, "", fmt.Sprintf("no schema for %s/%s, the target of message type %s", system, code, typ),
-			fmt.Sprintf("add schemas/%s/%s.yaml (or a site schema overlay), or rename the file after an existing transaction", system, code))
+			fmt.Sprintf("have plugin %q declare it in its Schemas (sdk.DescribeResponse) as %q: a mapping of type <plugin>.<operation> targets the schema <plugin>/<operation>, whatever Operation.Schema names; "+
+				"for a built-in transaction add schemas/%s/%s.yaml (or a site schema overlay); or rename the file after an existing transaction", system, system+"/"+code+".yaml", system, code))
 		return nil
 	}
 	m.Schema = sc

@@ -173,7 +173,7 @@ func TestLoadErrors(t *testing.T) {
 				"loose.yaml: file is not where mapping files go",
 				"s/json/GYU101.yaml: file name \"GYU101.yaml\" is not a message type",
 				"s/json/deeper/t.T.yaml: file is not where mapping files go",
-				"s/json/t.NOPE.yaml: no schema for t/NOPE",
+				`s/json/t.NOPE.yaml: no schema for t/NOPE, the target of message type t.NOPE — have plugin "t" declare it in its Schemas (sdk.DescribeResponse) as "t/NOPE.yaml"`,
 				"s/json/t.T1.yml: mapping files must end in .yaml — rename it to t.T1.yaml",
 				"s/xml/t.T1.yaml: format directory \"xml\" is not known",
 			},

@@ -29,7 +29,9 @@ type Command struct {
 	// Arguments are the command's inputs, typed like settings.
 	Arguments []Argument `json:"arguments,omitempty"`
 	// Operation is the message type a remote command sends,
-	// "<plugin>.<operation>"; empty for a local command.
+	// "<plugin>.<operation>", one of the plugin's declared Operations (the
+	// host refuses a plugin whose command sends another); empty for a
+	// local command.
 	Operation string `json:"operation,omitempty"`
 	// Local runs the command in the plugin binary on this machine.
 	Local bool `json:"local,omitempty"`

@@ -32,7 +32,9 @@ type DocumentView struct {
 	List      string `json:"list"`
 	ItemField string `json:"itemField"`
 	// Get is the operation that returns one document, sent as
-	// {IDField: id}. Its reply is the document as a JSON object.
+	// {IDField: id}. Its reply is the document as a JSON object. Get,
+	// Adjust's and Confirm's operations are declared Operations of the
+	// plugin (the host refuses a plugin whose page sends another).
 	Get     string `json:"get"`
 	IDField string `json:"idField"`
 	// Version names the document field holding its version, sent back as

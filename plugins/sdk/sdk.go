@@ -66,9 +66,15 @@ type DescribeResponse struct {
 	// `medgate <plugin> <command>` (protocol 2).
 	Commands []Command
 	// Schemas are the schema documents of the plugin's operations by path
-	// in the schemas/ layout (<system>/<code>.yaml, <system>/codes/…), so
-	// the host maps platform messages against what the plugin declared
-	// (protocol 2). Operation.Schema names a schema among them.
+	// in the schemas/ layout (<system>/<code>.yaml, <system>/codes/…; the
+	// format is medgate's schemas/README.md), so the host maps platform
+	// messages against what the plugin declared (protocol 2). A site
+	// mapping of type "<plugin>.<operation>" targets the document
+	// "<plugin>/<operation>.yaml" (system <plugin>, code <operation>);
+	// Operation.Schema names a schema among them. The host loads them at
+	// start (medgate check-config reports a document that does not load)
+	// and checks mapped messages against them; a message that reaches the
+	// plugin without a mapping is not checked: Handle validates it.
 	Schemas map[string][]byte
 	// Forms are the plugin's console pages (protocol 2).
 	Forms []Form
@@ -85,7 +91,10 @@ type Operation struct {
 	// Type is the full message type, "<plugin>.<operation>".
 	Type string `json:"type"`
 	// Schema names the schema of the external transaction, e.g.
-	// "workinjury/GYU101", or is empty when there is none.
+	// "workinjury/GYU101", or is empty when there is none. It is shown to
+	// people (medgate plugins); a site mapping of this operation targets
+	// the schema "<plugin>/<operation>" whatever Schema says, so name the
+	// operation's document that way (DescribeResponse.Schemas).
 	Schema string `json:"schema,omitempty"`
 	// Summary is one line for people.
 	Summary string `json:"summary"`

@@ -16,7 +16,9 @@ type Form struct {
 	// Title names the page and its navigation entry.
 	Title       string `json:"title"`
 	Description string `json:"description,omitempty"`
-	// Operation is the message type sent, "<plugin>.<operation>".
+	// Operation is the message type sent, "<plugin>.<operation>", one of
+	// the plugin's declared Operations (the host refuses a plugin whose
+	// form sends another).
 	Operation string `json:"operation"`
 	// Fields are the inputs, typed like command arguments. ArgumentFile
 	// fields are uploads.
@@ -46,7 +48,8 @@ type WorkListView struct {
 // Action is a button on every row of a work list. It sends Operation with
 // a payload built from the row (Row maps payload fields to item fields),
 // the operator's name (in the payload field Operator, when set) and the
-// Fields the operator fills in.
+// Fields the operator fills in. Operation is one of the plugin's declared
+// Operations, as for a Form.
 type Action struct {
 	Name      string            `json:"name"`
 	Label     string            `json:"label"`

@@ -60,10 +60,22 @@ func (m *Sets) forSite(site string) *transforms.Set {
 func Compile[S Source](cfg *config.Config, plugins map[string]S) (*Sets, error) {
 	names := slices.Sorted(maps.Keys(plugins))
 	var declared []map[string][]byte
+	var bad config.Problems
 	for _, name := range names {
-		if desc := plugins[name].Description(); desc != nil && len(desc.Schemas) > 0 {
-			declared = append(declared, desc.Schemas)
+		desc := plugins[name].Description()
+		if desc == nil || len(desc.Schemas) == 0 {
+			continue
 		}
+		// Each plugin's documents alone first, so that a problem names
+		// the plugin whose vendor must fix it.
+		if _, err := overlaySchemas(schemas.Embedded(), []map[string][]byte{desc.Schemas}); err != nil {
+			bad = append(bad, cfg.Problem(pluginPath(cfg, name), "plugin %q: the schema documents it declares (its Describe's Schemas) do not load: %v; update plugin %q", name, err, name))
+			continue
+		}
+		declared = append(declared, desc.Schemas)
+	}
+	if len(bad) > 0 {
+		return nil, bad
 	}
 	sch, err := overlaySchemas(schemas.Embedded(), declared)
 	if err != nil {
@@ -113,6 +125,17 @@ func Compile[S Source](cfg *config.Config, plugins map[string]S) (*Sets, error) 
 	}
 	out.outbound = outbound
 	return out, nil
+}
+
+// pluginPath is the configuration path of the plugin named name, for a
+// problem's file and line.
+func pluginPath(cfg *config.Config, name string) string {
+	for i, p := range cfg.Plugins {
+		if p.Name == name {
+			return fmt.Sprintf("plugins[%d]", i)
+		}
+	}
+	return "plugins"
 }
 
 // overlaySchemas returns base with the documents laid over it, by path;

@@ -301,6 +301,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts, serves: serves, journals: journals}
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
+	stderr := &tail{max: 2048}
 	cmd := command(spec.Path)
 	cmd.Env = pluginEnv(os.Environ())
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -314,6 +315,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
 		Logger:           logger,
+		Stderr:           stderr,
 	})
 	rpc, err := client.Client()
 	if err != nil {
@@ -323,7 +325,8 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 			return nil, nil, nil, fmt.Errorf("plugin %q: %s: %w: this medgate speaks versions %d to %d (%v); rebuild the plugin with an SDK of one of them, or run a medgate that speaks the plugin's version",
 				spec.Name, spec.Path, ErrProtocol, sdkhost.ProtocolV1, sdkhost.ProtocolLatest, err)
 		}
-		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %w", spec.Name, spec.Path, err)
+		// Kill has waited for the plugin's stderr to be read.
+		return nil, nil, nil, fmt.Errorf("plugin %q: start %s: %s%w", spec.Name, spec.Path, startHint(err, stderr.String()), err)
 	}
 	raw, err := rpc.Dispense(sdkhost.PluginName)
 	if err != nil {
@@ -1106,3 +1109,45 @@ func (p *Process) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*
 
 // Close stops the plugin process.
 func (p *Process) Close() { p.client.Kill() }
+
+// startHint says what a plugin that did not start did, ahead of
+// go-plugin's generic notes (architecture, libraries, permissions): the
+// line it wrote to standard output instead of the handshake, and the end
+// of its standard error, masked as its logs are, for `medgate
+// check-config` shows no logs.
+func startHint(err error, stderr string) string {
+	var hint string
+	if _, line, ok := strings.Cut(err.Error(), "Unrecognized remote plugin message: "); ok {
+		line, _, _ = strings.Cut(line, "\n")
+		if line = strings.TrimSpace(line); line != "" {
+			hint += fmt.Sprintf("the plugin wrote %q to standard output before the handshake: a plugin writes nothing there (log with sdk.Logger, which writes to standard error); ", logging.Mask(line))
+		}
+	}
+	if stderr = strings.TrimSpace(stderr); stderr != "" {
+		hint += fmt.Sprintf("its standard error ends with: %s; ", logging.Mask(stderr))
+	}
+	return hint
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,14 +23,45 @@ const (
 	cmdBadge     = "badge"
 	setGreeting  = "greeting"
 	setMaxLength = "maxNameLength"
+	setForget    = "forgetAfter"
+	jobForget    = "forget-old"
 	cmdGreet     = "greet"
 	cmdCheckName = "check-name"
 )
 
+// schemaFiles are the schema documents the plugin ships, in the layout
+// of medgate's schemas/README.md: <system>/<code>.yaml. A site mapping of
+// type hello.greet targets hello/greet.yaml.
+//
+//go:embed schemas
+var schemaFiles embed.FS
+
+// schemaDocuments returns the shipped documents by path, for
+// DescribeResponse.Schemas.
+func schemaDocuments() map[string][]byte {
+	docs := map[string][]byte{}
+	sub, err := fs.Sub(schemaFiles, "schemas")
+	if err != nil {
+		panic(err) // the embedded directory is part of the build
+	}
+	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		docs[p], err = fs.ReadFile(sub, p)
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+	return docs
+}
+
 // site is one site's configuration, replaced whole on every Configure.
 type site struct {
-	greeting  string
-	maxLength int64
+	greeting    string
+	maxLength   int64
+	forgetAfter time.Duration
 }
 
 // hello implements sdk.Plugin and sdk.CommandRunner.
@@ -40,7 +73,7 @@ type hello struct {
 
 func newHello() *hello {
 	h := &hello{now: time.Now}
-	h.mux.Register(sdk.Operation{Type: opGreet, Summary: "greet a person and remember it"}, h.greet)
+	h.mux.Register(sdk.Operation{Type: opGreet, Schema: "hello/greet", Summary: "greet a person and remember it"}, h.greet)
 	h.mux.Register(sdk.Operation{Type: opGreeted, Summary: "list the people greeted at the site"}, h.greeted)
 	h.mux.Register(sdk.Operation{Type: opForget, Summary: "forget that a person was greeted"}, h.forget)
 	h.mux.Register(sdk.Operation{Type: opBadge, Summary: "make a name badge, a text file medgate keeps"}, h.badge)
@@ -54,9 +87,12 @@ func (h *hello) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 		Version:     "1.0.0",
 		Description: "Example plugin of the vendor walkthrough: greets people.",
 		Operations:  h.mux.Operations(),
+		Schemas:     schemaDocuments(),
+		Jobs:        []sdk.Job{{Name: jobForget, Interval: time.Hour, MaxRun: time.Minute, Summary: "forget greetings older than forgetAfter"}},
 		Settings: []sdk.Setting{
 			{Name: setGreeting, Type: sdk.SettingString, Default: "Hello", Description: "the word of greeting", Example: "你好"},
 			{Name: setMaxLength, Type: sdk.SettingInt, Default: "40", Description: "longest name accepted, in characters"},
+			{Name: setForget, Type: sdk.SettingDuration, Default: "720h", Description: "how long a greeting is remembered (job forget-old)"},
 		},
 		WorkLists: []sdk.WorkList{{Name: "greeted", Title: "Greeted people", ListOperation: opGreeted}},
 		WorkListViews: []sdk.WorkListView{{
@@ -101,10 +137,13 @@ func (h *hello) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.Co
 
 func parseSettings(m map[string]string) (*site, sdk.Diagnostics) {
 	st := sdk.NewSettings(m)
-	s := &site{greeting: st.String(setGreeting), maxLength: st.Int(setMaxLength)}
+	s := &site{greeting: st.String(setGreeting), maxLength: st.Int(setMaxLength), forgetAfter: st.Duration(setForget)}
 	ds := st.Diagnostics()
 	if s.maxLength < 1 {
 		ds = append(ds, sdk.Problem(setMaxLength, "range", "maxNameLength must be at least 1", "set it to the longest name you accept, e.g. 40"))
+	}
+	if s.forgetAfter <= 0 {
+		ds = append(ds, sdk.Problem(setForget, "range", "forgetAfter must be positive", "set how long a greeting is remembered, e.g. 720h"))
 	}
 	return s, ds
 }
@@ -114,9 +153,34 @@ func (h *hello) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handle
 	return h.mux.Handle(ctx, req)
 }
 
-// RunJob implements sdk.Plugin; the example has no jobs.
-func (h *hello) RunJob(_ context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
-	return nil, fmt.Errorf("hello has no job %q", req.Job)
+// RunJob implements sdk.Plugin: forget-old forgets the site's greetings
+// older than its forgetAfter setting. It returns an error only when the
+// run did not do its work (the host runs it again sooner, with backoff);
+// nothing to forget is a successful run.
+func (h *hello) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	if req.Job != jobForget {
+		return nil, fmt.Errorf("hello has no job %q; it declares %q", req.Job, jobForget)
+	}
+	s, ok := h.sites.Get(req.Site)
+	if !ok {
+		return nil, fmt.Errorf("site %q is not configured for hello; the host configures it before its jobs run", req.Site)
+	}
+	es, err := req.Host.Scan(ctx, "greeted/", 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the greetings of site %q: %w", req.Site, err)
+	}
+	var n int64
+	for _, e := range es {
+		var rec struct{ At time.Time }
+		if json.Unmarshal(e.Value, &rec) != nil || req.Now.Sub(rec.At) < s.forgetAfter {
+			continue
+		}
+		if err := req.Host.Delete(ctx, e.Key); err != nil {
+			return nil, fmt.Errorf("forget %s at site %q: %w", e.Key, req.Site, err)
+		}
+		n++
+	}
+	return &sdk.RunJobResponse{Processed: n, Summary: fmt.Sprintf("forgot %d greetings", n)}, nil
 }
 
 // RunCommand implements sdk.CommandRunner: check-name runs on the

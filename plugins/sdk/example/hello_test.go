@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,8 +19,10 @@ func TestGreet(t *testing.T) {
 	h.now = clock.Now
 	host := sdktest.NewMemoryHost()
 	c := sdktest.Connect(t, h, host)
-	if r, err := c.Configure(t.Context(), &sdk.ConfigureRequest{Site: "s1", Settings: map[string]string{setGreeting: "你好", setMaxLength: "5"}}); err != nil || r.Diagnostics.HasError() {
-		t.Fatalf("configure: %v %v", err, r)
+	// sdktest.Configure checks the declarations and the settings as medgate
+	// does and fills in the defaults (forgetAfter here).
+	if r := sdktest.Configure(t, c, "s1", map[string]string{setGreeting: "你好", setMaxLength: "5"}); r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v", r.Diagnostics)
 	}
 	cases := map[string]struct {
 		site, payload string
@@ -67,7 +70,59 @@ func TestGreet(t *testing.T) {
 	if _, err := host.Get(t.Context(), "s1", "greeted/Ada"); err == nil {
 		t.Fatal("Ada is still remembered after forget")
 	}
-	if r, err := c.Configure(t.Context(), &sdk.ConfigureRequest{Site: "s2", Settings: map[string]string{setMaxLength: "0"}}); err != nil || !r.Diagnostics.HasError() {
-		t.Fatalf("maxNameLength 0 must be refused: %v %+v", err, r)
+	if r := sdktest.Configure(t, c, "s2", map[string]string{setMaxLength: "0"}); !r.Diagnostics.HasError() {
+		t.Fatalf("maxNameLength 0 must be refused: %+v", r)
+	}
+}
+
+// TestForgetOld runs the scheduled job as the host does, for one site at a
+// time given: greetings older than the site's forgetAfter are forgotten,
+// newer ones and other sites' are kept.
+func TestForgetOld(t *testing.T) {
+	t.Parallel()
+	clock := sdktest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	h := newHello()
+	h.now = clock.Now
+	host := sdktest.NewMemoryHost()
+	c := sdktest.Connect(t, h, host)
+	sdktest.Configure(t, c, "s1", map[string]string{setForget: "48h"})
+	sdktest.Configure(t, c, "s2", nil) // the default, 720h
+	greet := func(site, name string) {
+		t.Helper()
+		r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: opGreet, MessageID: site + name, Payload: []byte(`{"name":"` + name + `"}`)})
+		if err != nil || r.Status != sdk.StatusOK {
+			t.Fatalf("greet %s at %s: %v %+v", name, site, err, r)
+		}
+	}
+	greet("s1", "Ada")
+	greet("s2", "Ada")
+	clock.Advance(24 * time.Hour)
+	greet("s1", "Bob")
+	clock.Advance(25 * time.Hour) // Ada greeted 49h ago, Bob 25h ago
+	cases := []struct {
+		site      string
+		processed int64
+		kept      []string
+	}{
+		{"s1", 1, []string{"greeted/Bob"}},
+		{"s2", 0, []string{"greeted/Ada"}},
+		{"s1", 0, []string{"greeted/Bob"}}, // nothing left to forget: still a successful run
+	}
+	for i, tc := range cases {
+		r, err := c.RunJob(t.Context(), &sdk.RunJobRequest{Site: tc.site, Job: jobForget, Now: clock.Now()})
+		if err != nil || r.Processed != tc.processed {
+			t.Fatalf("run %d at %s: %v %+v; want %d forgotten", i, tc.site, err, r, tc.processed)
+		}
+		es, err := host.Scan(t.Context(), tc.site, "greeted/", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []string
+		for _, e := range es {
+			kept = append(kept, e.Key)
+		}
+		if !slices.Equal(kept, tc.kept) {
+			t.Fatalf("run %d at %s kept %v, want %v", i, tc.site, kept, tc.kept)
+		}
 	}
 }

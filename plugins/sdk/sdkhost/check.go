@@ -30,7 +30,8 @@ const MinJobInterval = time.Second
 // type the host does not know (an empty type is a string), jobs without an
 // interval of at least MinJobInterval or with a MaxRun under it, secret settings with a Default, work
 // lists served by no declared operation, and commands and views that
-// cannot work.
+// cannot work, among them forms, row actions, remote commands and document
+// pages that send an operation the plugin does not declare.
 func CheckDescription(d *sdk.DescribeResponse) []error {
 	var errs []error
 	ops := map[string]bool{}
@@ -99,7 +100,11 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
 		}
 		seen[c.Name] = true
-		errs = append(errs, c.Check(d.Name)...)
+		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
+			errs = append(errs, cerrs...)
+		} else if !c.Local {
+			errs = append(errs, undeclared(ops, fmt.Sprintf("command %q: operation", c.Name), c.Operation)...)
+		}
 	}
 	forms := map[string]bool{}
 	for _, f := range d.Forms {
@@ -109,6 +114,8 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 		forms[f.Name] = true
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
+		} else {
+			errs = append(errs, undeclared(ops, fmt.Sprintf("form %q: operation", f.Name), f.Operation)...)
 		}
 	}
 	lists := map[string]bool{}
@@ -133,6 +140,8 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 		for _, a := range v.Actions {
 			if !strings.HasPrefix(a.Operation, d.Name+".") {
 				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
+			} else {
+				errs = append(errs, undeclared(ops, fmt.Sprintf("work list %q: action %q: operation", v.List, a.Name), a.Operation)...)
 			}
 		}
 	}
@@ -142,9 +151,30 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
 		}
 		docs[v.Name] = true
-		errs = append(errs, v.Check(d.Name, lists)...)
+		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {
+			errs = append(errs, verrs...)
+			continue
+		}
+		what := fmt.Sprintf("document view %q:", v.Name)
+		errs = append(errs, undeclared(ops, what+" Get operation", v.Get)...)
+		if len(v.Edits) > 0 {
+			errs = append(errs, undeclared(ops, what+" Adjust operation", v.Adjust.Operation)...)
+		}
+		if v.Confirm != nil {
+			errs = append(errs, undeclared(ops, what+" Confirm operation", v.Confirm.Operation)...)
+		}
 	}
 	return errs
+}
+
+// undeclared reports op, which the view or command what sends, when the
+// plugin does not declare it: the host routes a message only to a declared
+// operation, so every use would be answered "no operation".
+func undeclared(ops map[string]bool, what, op string) []error {
+	if ops[op] {
+		return nil
+	}
+	return []error{fmt.Errorf("%s %q is not among the operations, so the host would answer every use with \"no operation\"; register it (sdk.Mux) or fix the name", what, op)}
 }
 
 // SettingProblem is one problem with a site's plugin settings.

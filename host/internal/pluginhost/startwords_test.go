@@ -1,0 +1,52 @@
+package pluginhost
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// TestStartFailureSaysWhy: a plugin that does not start is refused with
+// go-plugin's generic notes (architecture, libraries, permissions), which
+// name none of the usual causes of a vendor's plugin. The error now says
+// what the plugin wrote to standard output before the handshake (it must
+// write nothing there) and its last words on standard error, masked like
+// its logs, so `medgate check-config`, which shows no logs, says why.
+func TestStartFailureSaysWhy(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		pkg    string
+		want   []string
+		hidden []string
+	}{
+		"prints to stdout": {pkg: "chatty", want: []string{
+			`plugin "chatty"`, `wrote "chatty plugin starting" to standard output before the handshake`, "sdk.Logger",
+		}},
+		"exits at once": {pkg: "dies", want: []string{
+			`plugin "dies"`, "its standard error ends with", "cannot start: the key file /etc/dies/key.pem is missing",
+		}, hidden: []string{"s3cr3tvalue123"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/"+tc.pkg)
+			in, err := Start(t.Context(), Spec{Name: tc.pkg, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+			if err == nil {
+				in.Close()
+				t.Fatal("the plugin was started")
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("err = %v\nwant it to contain %q", err, s)
+				}
+			}
+			for _, s := range tc.hidden {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("err = %v\nshows %q", err, s)
+				}
+			}
+		})
+	}
+}
