@@ -110,9 +110,10 @@ const (
 	// read).
 	ResetOutOfRange = "out_of_range"
 	// ResetOffsetsLost: the group has no committed offset for a partition
-	// that History says was consumed before (the group's offsets expired
-	// while every instance was down, the group was deleted, or kafka.groupId
-	// was changed).
+	// that History says the same group consumed before (the group's
+	// offsets expired while every instance was down, or the group was
+	// deleted). A partition History names for another group (kafka.groupId
+	// was changed) is only logged, as a WARN.
 	ResetOffsetsLost = "offsets_lost"
 )
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -625,10 +626,12 @@ func (h *groupHandler) checkReset(topic string, partition int32) {
 // checkLost is called for a claim that starts from the oldest record
 // because the group has no committed offset for the partition. That is
 // the group's first start, unless Config.History says the partition was
-// consumed before: then the group lost its offsets (they expired while
-// every instance was down longer than the broker's
-// offsets.retention.minutes, the group was deleted, or kafka.groupId was
-// changed), and the whole retained log is delivered again, which is
+// consumed before. Consumed before by another group, kafka.groupId was
+// changed: a planned change, logged as a WARN (see groupChanged), not an
+// ALERT, and not counted as a reset. Consumed before by this group, the
+// group lost its offsets (they expired while every instance was down
+// longer than the broker's offsets.retention.minutes, or the group was
+// deleted), and the whole retained log is delivered again, which is
 // raised as an ALERT.
 func (h *groupHandler) checkLost(log *slog.Logger, topic string, partition int32) {
 	c := h.c
@@ -650,9 +653,36 @@ func (h *groupHandler) checkLost(log *slog.Logger, topic string, partition int32
 	if err := errors.Join(err1, err2); err != nil {
 		log.Warn("kafka consumer: read the partition's offsets", "err", err)
 	}
-	log.Error("ALERT: kafka consumer: the group has no committed offset for a partition medgate consumed before: its offsets expired while every instance was down longer than the broker's offsets.retention.minutes (7 days by default), the group was deleted, or kafka.groupId was changed; reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time; if kafka.groupId was changed by mistake, stop medgate and set it back to previousGroup; see README \"Kafka data loss\"",
+	if previous != "" && previous != c.cfg.GroupID {
+		h.groupChanged(log, previous, topic, partition, oldest, newest)
+		return
+	}
+	log.Error("ALERT: kafka consumer: the group has no committed offset for a partition it consumed before: its offsets expired while every instance was down longer than the broker's offsets.retention.minutes (7 days by default), or the group was deleted; reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time; see README \"Kafka data loss\"",
 		"previousGroup", previous, "newOffset", oldest, "logEndOffset", newest)
 	if c.cfg.OnOffsetReset != nil {
 		c.cfg.OnOffsetReset(topic, partition, ResetOffsetsLost)
 	}
+}
+
+// groupChanged logs, as a WARN, a partition that another group, previous,
+// consumed last: kafka.groupId was changed (or a new installation reuses
+// the store under another group). The new group has no offsets, so the
+// partition is read again from its oldest record; the WARN says what that
+// does, gives the previous group's committed offset when it still has
+// one, and how an admin carries it over or goes back.
+func (h *groupHandler) groupChanged(log *slog.Logger, previous, topic string, partition int32, oldest, newest int64) {
+	prevOffset := "none (the previous group has no committed offset left for the partition)"
+	admin, err := sarama.NewClusterAdminFromClient(h.client) // not closed: that would close the group's client
+	var resp *sarama.OffsetFetchResponse
+	if err == nil {
+		resp, err = admin.ListConsumerGroupOffsets(previous, map[string][]int32{topic: {partition}})
+	}
+	if err != nil {
+		prevOffset = "unknown (" + err.Error() + ")"
+	} else if b := resp.GetBlock(topic, partition); b != nil && errors.Is(b.Err, sarama.ErrNoError) && b.Offset >= 0 {
+		prevOffset = strconv.FormatInt(b.Offset, 10)
+	}
+	log.Warn("kafka consumer: kafka.groupId changed since the partition was last consumed (by previousGroup): the new group has no committed offset, so the partition is read again from its oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time. "+
+		"If the change was a mistake, stop medgate and set kafka.groupId back to previousGroup; to have the new group go on where previousGroup stopped, stop medgate before it reads the partition and give the new group previousGroup's offset: kafka-consumer-groups.sh --group <new group> --topic <topic>:<partition> --reset-offsets --to-offset <previousGroupOffset> --execute; see README \"Kafka data loss\"",
+		"previousGroup", previous, "previousGroupOffset", prevOffset, "newOffset", oldest, "logEndOffset", newest)
 }

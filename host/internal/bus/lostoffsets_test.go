@@ -130,6 +130,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 		lose      func(t *testing.T, brokers []string, group string) string // returns the group of the second start
 		recorded  bool                                                      // the first run is in the history
 		wantReset bool
+		wantWarn  bool // a WARN, not an ALERT: kafka.groupId was changed
 	}{
 		"group deleted": {
 			lose: func(t *testing.T, brokers []string, group string) string {
@@ -142,7 +143,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 			lose: func(_ *testing.T, _ []string, group string) string {
 				return group + "-renamed"
 			},
-			recorded: true, wantReset: true,
+			recorded: true, wantWarn: true,
 		},
 		"restart with the offsets kept": {
 			lose:     func(_ *testing.T, _ []string, group string) string { return group },
@@ -187,7 +188,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 				group2 := tc.lose(t, brokers, group)
 				send(t, p, topic, "k", "d")
 				want := 4 // read again from the oldest record
-				if group2 == group && !tc.wantReset {
+				if group2 == group && !tc.wantReset && !tc.wantWarn {
 					want = 1 // the committed offsets kept: only the new one
 				}
 				_, offsets, resets, log := consumeAll(t, brokers, group2, topic, hist, want, nil)
@@ -212,6 +213,24 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 					}
 					if strings.Count(log, "ALERT") != 1 {
 						t.Errorf("want one ALERT (the empty partition never committed stays silent); log:\n%s", log)
+					}
+				}
+				warned := strings.Contains(log, "level=WARN") && strings.Contains(log, "kafka.groupId changed")
+				if warned != tc.wantWarn {
+					t.Errorf("WARN of a changed kafka.groupId logged: %v, want %v; log:\n%s", warned, tc.wantWarn, log)
+				}
+				if tc.wantWarn {
+					// What happens to the offsets, and where an
+					// admin acts: the old group's committed offset,
+					// to carry over or to go back to.
+					for _, attr := range []string{"group=" + group2, "topic=" + topic, fmt.Sprintf("partition=%d", used), "previousGroup=" + group,
+						"previousGroupOffset=3", "newOffset=0", "logEndOffset=4", "read again from its oldest record", "--reset-offsets", "set kafka.groupId back"} {
+						if !strings.Contains(log, attr) {
+							t.Errorf("the WARN lacks %s; log:\n%s", attr, log)
+						}
+					}
+					if n := strings.Count(log, "kafka.groupId changed"); n != 1 {
+						t.Errorf("want one WARN of the changed group (the empty partition never committed stays silent), got %d; log:\n%s", n, log)
 					}
 				}
 			})

@@ -265,8 +265,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	// The store remembers which request partitions had committed
 	// offsets, so a group that lost them (expired while every instance
-	// was down, deleted, kafka.groupId changed) is raised as an ALERT
-	// rather than taken for a first start.
+	// was down, deleted) is raised as an ALERT rather than taken for a
+	// first start, and a changed kafka.groupId is a WARN of its own.
 	bc.History = partitionHistory{store: d.store}
 	if d.embedded == nil {
 		// A restarted instance takes its partitions back at once.
