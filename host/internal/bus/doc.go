@@ -35,9 +35,10 @@
 // that the same group had one before (the group's offsets expired, the
 // group was deleted): its whole retained log is delivered again, which
 // at the group's first start, with nothing recorded, is silent. When
-// Config.History names another group (kafka.groupId was changed), the
-// same reading from the oldest record is a WARN naming both groups and
-// the previous group's offset, with no OnOffsetReset call. Messages
+// Config.History names another group (kafka.groupId was changed) or
+// another Kafka cluster (a new installation reusing the store), the same
+// reading from the oldest record is a WARN naming both, with no
+// OnOffsetReset call. Messages
 // delivered again this way are answered from the store while it keeps
 // their outcomes, so
 // CheckRetention warns at start when the requests topic may keep records

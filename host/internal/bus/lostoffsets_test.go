@@ -11,39 +11,44 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // memHistory is a PartitionHistory in memory.
 type memHistory struct {
 	mu     sync.Mutex
-	groups map[string]string // "topic/partition" -> group
-	err    error             // returned by every call when set
+	groups map[string]Consumption // "topic/partition" -> who consumed it
+	err    error                  // returned by every call when set
 }
 
-func (h *memHistory) Consumed(_ context.Context, topic string, partition int32) (string, bool, error) {
+func (h *memHistory) Consumed(_ context.Context, topic string, partition int32) (Consumption, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err != nil {
-		return "", false, h.err
+		return Consumption{}, false, h.err
 	}
 	g, ok := h.groups[fmt.Sprintf("%s/%d", topic, partition)]
 	return g, ok, nil
 }
 
-func (h *memHistory) RecordConsumed(_ context.Context, group, topic string, partition int32) error {
+func (h *memHistory) RecordConsumed(_ context.Context, by Consumption, topic string, partition int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err != nil {
 		return h.err
 	}
 	if h.groups == nil {
-		h.groups = map[string]string{}
+		h.groups = map[string]Consumption{}
 	}
-	h.groups[fmt.Sprintf("%s/%d", topic, partition)] = group
+	h.groups[fmt.Sprintf("%s/%d", topic, partition)] = by
 	return nil
 }
 
 func (h *memHistory) group(topic string, partition int32) string {
+	return h.consumption(topic, partition).Group
+}
+
+func (h *memHistory) consumption(topic string, partition int32) Consumption {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.groups[fmt.Sprintf("%s/%d", topic, partition)]
@@ -263,4 +268,60 @@ func TestPartitionHistoryUnreadable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNewClusterIsNotLostOffsets: a new installation of Kafka (another
+// cluster, the same topic names and group) with the store of the old one
+// found the partitions recorded without committed offsets and raised the
+// ALERT of lost offsets, though nothing is read again: the new cluster's
+// log is new. The history now records the cluster's id with the group,
+// and a partition recorded on another cluster is a WARN naming both
+// clusters and saying what an admin checks (requests left unread in the
+// old cluster), with no ALERT and no OnOffsetReset. The same cluster
+// with the same group losing its offsets stays an ALERT (see
+// TestLostGroupOffsetsAreRaised).
+func TestNewClusterIsNotLostOffsets(t *testing.T) {
+	hist := &memHistory{}
+	group := uniqueName(t, "group")
+	var topic string
+	for i, id := range []string{"cluster-a", "cluster-b"} {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		brokers := c.ListenAddrs()
+		if topic == "" {
+			topic = newTopic(t, brokers, 1)
+		} else if err := EnsureTopics(t.Context(), testConfig(brokers, ""), []string{topic}, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		p := newProducer(t, brokers)
+		send(t, p, topic, "k", fmt.Sprint("on ", id))
+		// Stopping records the last commit's partitions (Cleanup).
+		_, offsets, resets, log := consumeAll(t, brokers, group, topic, hist, 1, func() bool {
+			return hist.group(topic, 0) == group
+		})
+		if got := offsets[0]; len(got) != 1 || got[0] != 0 {
+			t.Errorf("%s: handled offsets %v, want [0]", id, got)
+		}
+		if want := (Consumption{Group: group, Cluster: id}); hist.consumption(topic, 0) != want {
+			t.Errorf("%s: recorded %+v, want %+v", id, hist.consumption(topic, 0), want)
+		}
+		if len(resets) != 0 || strings.Contains(log, "ALERT") {
+			t.Errorf("%s: resets %v, want none and no ALERT; log:\n%s", id, resets, log)
+		}
+		warned := strings.Contains(log, "another Kafka cluster")
+		if warned != (i == 1) {
+			t.Errorf("%s: WARN of another cluster: %v, want %v; log:\n%s", id, warned, i == 1, log)
+		}
+		if i == 1 {
+			for _, attr := range []string{"level=WARN", "group=" + group, "topic=" + topic, "partition=0", "cluster=cluster-b", "previousCluster=cluster-a", "previousGroup=" + group, "Kafka data loss"} {
+				if !strings.Contains(log, attr) {
+					t.Errorf("the WARN lacks %s; log:\n%s", attr, log)
+				}
+			}
+		}
+		_ = p.Close()
+		c.Close()
+	}
 }

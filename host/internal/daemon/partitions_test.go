@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/store"
 )
 
 // pollFor polls cond every 50ms until it holds, failing the test after
@@ -97,7 +100,7 @@ func TestLostGroupOffsetsRaisedAtStart(t *testing.T) {
 	_ = p.Close()
 	pollFor(t, 30*time.Second, "partition 0 recorded as consumed", func() bool {
 		g, ok, err := partitionHistory{d.store}.Consumed(t.Context(), requests, 0)
-		return err == nil && ok && g == "medgate"
+		return err == nil && ok && g.Group == "medgate"
 	})
 	if got := offsetResets(t, d, requests, "0", "offsets_lost"); got != 0 {
 		t.Errorf("first start: offsets_lost resets %v, want 0", got)
@@ -122,7 +125,7 @@ func TestLostGroupOffsetsRaisedAtStart(t *testing.T) {
 	})
 	pollFor(t, 30*time.Second, "partition 0 recorded as consumed by the new group", func() bool {
 		g, ok, err := partitionHistory{d.store}.Consumed(t.Context(), requests, 0)
-		return err == nil && ok && g == "medgate-new"
+		return err == nil && ok && g.Group == "medgate-new"
 	})
 	if got := offsetResets(t, d, requests, "0", "offsets_lost"); got != 0 {
 		t.Errorf("changed group: offsets_lost resets %v, want 0", got)
@@ -171,5 +174,32 @@ func TestLostGroupOffsetsRaisedAtStart(t *testing.T) {
 		if !strings.Contains(alert, want) {
 			t.Errorf("ALERT lacks %q; log:\n%s", want, out3.String())
 		}
+	}
+}
+
+// TestPartitionHistoryEntries: an entry records the group and the Kafka
+// cluster, and an entry written before the cluster was kept (the group
+// alone) still reads as that group, on an unknown cluster.
+func TestPartitionHistoryEntries(t *testing.T) {
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "medgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h := partitionHistory{st}
+	if _, err := st.StatePut(t.Context(), consumedPartitionsNS, "requests/0", []byte("medgate-old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RecordConsumed(t.Context(), bus.Consumption{Group: `{"odd" group}`, Cluster: "c-1"}, "requests", 1); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[int32]bus.Consumption{0: {Group: "medgate-old"}, 1: {Group: `{"odd" group}`, Cluster: "c-1"}} {
+		got, ok, err := h.Consumed(t.Context(), "requests", p)
+		if err != nil || !ok || got != want {
+			t.Errorf("partition %d: Consumed = %+v, %v, %v; want %+v, true, nil", p, got, ok, err, want)
+		}
+	}
+	if _, ok, err := h.Consumed(t.Context(), "requests", 2); ok || err != nil {
+		t.Errorf("partition 2, never recorded: ok %v, err %v", ok, err)
 	}
 }
