@@ -717,6 +717,6 @@ func (h *groupHandler) groupChanged(log *slog.Logger, previous, topic string, pa
 		prevOffset = strconv.FormatInt(b.Offset, 10)
 	}
 	log.Warn("kafka consumer: kafka.groupId changed since the partition was last consumed (by previousGroup): the new group has no committed offset, so the partition is read again from its oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time. "+
-		"If the change was a mistake, stop medgate and set kafka.groupId back to previousGroup; to have the new group go on where previousGroup stopped, stop medgate before it reads the partition and give the new group previousGroup's offset: kafka-consumer-groups.sh --group <new group> --topic <topic>:<partition> --reset-offsets --to-offset <previousGroupOffset> --execute; see README \"Kafka data loss\"",
+		"If the change was a mistake, stop medgate and set kafka.groupId back to previousGroup. To have a new group go on where the old one stopped, give it the old group's offsets before its first start: kafka-consumer-groups.sh --group <new group> --topic <topic>:<partition> --reset-offsets --to-offset <previousGroupOffset> --execute; see README \"Kafka data loss\"",
 		"previousGroup", previous, "previousGroupOffset", prevOffset, "newOffset", oldest, "logEndOffset", newest)
 }
