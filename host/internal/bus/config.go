@@ -110,9 +110,10 @@ const (
 	// read).
 	ResetOutOfRange = "out_of_range"
 	// ResetOffsetsLost: the group has no committed offset for a partition
-	// that History says was consumed before (the group's offsets expired
-	// while every instance was down, the group was deleted, or kafka.groupId
-	// was changed).
+	// that History says the same group consumed before (the group's
+	// offsets expired while every instance was down, or the group was
+	// deleted). A partition History names for another group (kafka.groupId
+	// was changed) is only logged, as a WARN.
 	ResetOffsetsLost = "offsets_lost"
 )
 
@@ -136,15 +137,26 @@ const (
 // offset for it, and reads the history only when a claimed partition has
 // no committed offset: no call is made per message.
 //
-// Partitions are recorded whatever the group, so that changing the group
-// is noticed too. Methods must be safe for concurrent use.
+// Partitions are recorded with the group and the Kafka cluster, so that
+// a changed kafka.groupId and a new Kafka cluster (a new installation
+// reusing the store) are told from lost offsets. Methods must be safe for
+// concurrent use.
 type PartitionHistory interface {
 	// Consumed reports whether RecordConsumed was called for the
-	// partition, and with which group, last.
-	Consumed(ctx context.Context, topic string, partition int32) (group string, ok bool, err error)
-	// RecordConsumed records that group has committed an offset for the
-	// partition.
-	RecordConsumed(ctx context.Context, group, topic string, partition int32) error
+	// partition, and with what, last.
+	Consumed(ctx context.Context, topic string, partition int32) (by Consumption, ok bool, err error)
+	// RecordConsumed records that by.Group, on the cluster by.Cluster,
+	// has committed an offset for the partition.
+	RecordConsumed(ctx context.Context, by Consumption, topic string, partition int32) error
+}
+
+// Consumption says who committed offsets for a partition: the consumer
+// group, and the id of the Kafka cluster (its cluster.id; "" when the
+// brokers did not say, or for a partition recorded before medgate kept
+// it).
+type Consumption struct {
+	Group   string
+	Cluster string
 }
 
 // TLSConfig enables TLS towards the brokers. All files are PEM.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -425,6 +426,33 @@ type groupHandler struct {
 	commits *committer
 	// client is the group's client, for checking committed offsets.
 	client sarama.Client
+
+	// cluster is the id of the Kafka cluster client talks to, once a
+	// broker said it (clusterID).
+	clusterMu sync.Mutex
+	cluster   string
+}
+
+// clusterID returns the id of the Kafka cluster (its cluster.id), asking
+// a broker for the metadata of topic the first time; "" when no broker
+// says. It is asked once per group session, not per message.
+func (h *groupHandler) clusterID(topic string) string {
+	h.clusterMu.Lock()
+	defer h.clusterMu.Unlock()
+	if h.cluster != "" {
+		return h.cluster
+	}
+	for _, b := range h.client.Brokers() {
+		if err := b.Open(h.c.sc); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+			continue
+		}
+		resp, err := b.GetMetadata(sarama.NewMetadataRequest(h.c.sc.Version, []string{topic}))
+		if err == nil && resp.ClusterID != nil && *resp.ClusterID != "" {
+			h.cluster = *resp.ClusterID
+			break
+		}
+	}
+	return h.cluster
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
@@ -512,7 +540,7 @@ func (h *groupHandler) recordConsumed(ctx context.Context) {
 			if b == nil || !errors.Is(b.Err, sarama.ErrNoError) || b.Offset < 0 {
 				continue // nothing committed yet: try after the next commit
 			}
-			if err := c.cfg.History.RecordConsumed(ctx, c.cfg.GroupID, topic, partition); err != nil {
+			if err := c.cfg.History.RecordConsumed(ctx, Consumption{Group: c.cfg.GroupID, Cluster: h.clusterID(topic)}, topic, partition); err != nil {
 				failed = fmt.Errorf("record partition %s/%d: %w", topic, partition, err)
 				break
 			}
@@ -625,10 +653,14 @@ func (h *groupHandler) checkReset(topic string, partition int32) {
 // checkLost is called for a claim that starts from the oldest record
 // because the group has no committed offset for the partition. That is
 // the group's first start, unless Config.History says the partition was
-// consumed before: then the group lost its offsets (they expired while
-// every instance was down longer than the broker's
-// offsets.retention.minutes, the group was deleted, or kafka.groupId was
-// changed), and the whole retained log is delivered again, which is
+// consumed before. Consumed before on another Kafka cluster (a new
+// installation reusing the store), or by another group (kafka.groupId
+// was changed): a planned change, logged as a WARN (see groupChanged),
+// not an ALERT, and not counted as a reset. Consumed before by this
+// group on this cluster (or one not recorded), the
+// group lost its offsets (they expired while every instance was down
+// longer than the broker's offsets.retention.minutes, or the group was
+// deleted), and the whole retained log is delivered again, which is
 // raised as an ALERT.
 func (h *groupHandler) checkLost(log *slog.Logger, topic string, partition int32) {
 	c := h.c
@@ -650,9 +682,41 @@ func (h *groupHandler) checkLost(log *slog.Logger, topic string, partition int32
 	if err := errors.Join(err1, err2); err != nil {
 		log.Warn("kafka consumer: read the partition's offsets", "err", err)
 	}
-	log.Error("ALERT: kafka consumer: the group has no committed offset for a partition medgate consumed before: its offsets expired while every instance was down longer than the broker's offsets.retention.minutes (7 days by default), the group was deleted, or kafka.groupId was changed; reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time; if kafka.groupId was changed by mistake, stop medgate and set it back to previousGroup; see README \"Kafka data loss\"",
-		"previousGroup", previous, "newOffset", oldest, "logEndOffset", newest)
+	if cluster := h.clusterID(topic); previous.Cluster != "" && cluster != "" && previous.Cluster != cluster {
+		log.Warn("kafka consumer: the brokers are another Kafka cluster than the one the partition was last consumed on (a new installation reusing the store, or the cluster replaced): the group has no committed offset on it, and the partition is read from its oldest record, which holds only this cluster's records; nothing is read again. Requests the platform wrote to the old cluster that medgate had not read are not in this one: if the old cluster was lost rather than retired, compare the platform's sent log with GET /admin/messages and have it send the missing ones again; see README \"Kafka data loss\"",
+			"cluster", cluster, "previousCluster", previous.Cluster, "previousGroup", previous.Group, "newOffset", oldest, "logEndOffset", newest)
+		return
+	}
+	if previous.Group != "" && previous.Group != c.cfg.GroupID {
+		h.groupChanged(log, previous.Group, topic, partition, oldest, newest)
+		return
+	}
+	log.Error("ALERT: kafka consumer: the group has no committed offset for a partition it consumed before: its offsets expired while every instance was down longer than the broker's offsets.retention.minutes (7 days by default), or the group was deleted; reading the whole retained log again from the oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time; see README \"Kafka data loss\"",
+		"previousGroup", previous.Group, "newOffset", oldest, "logEndOffset", newest)
 	if c.cfg.OnOffsetReset != nil {
 		c.cfg.OnOffsetReset(topic, partition, ResetOffsetsLost)
 	}
+}
+
+// groupChanged logs, as a WARN, a partition that another group, previous,
+// consumed last: kafka.groupId was changed (or a new installation reuses
+// the store under another group). The new group has no offsets, so the
+// partition is read again from its oldest record; the WARN says what that
+// does, gives the previous group's committed offset when it still has
+// one, and how an admin carries it over or goes back.
+func (h *groupHandler) groupChanged(log *slog.Logger, previous, topic string, partition int32, oldest, newest int64) {
+	prevOffset := "none (the previous group has no committed offset left for the partition)"
+	admin, err := sarama.NewClusterAdminFromClient(h.client) // not closed: that would close the group's client
+	var resp *sarama.OffsetFetchResponse
+	if err == nil {
+		resp, err = admin.ListConsumerGroupOffsets(previous, map[string][]int32{topic: {partition}})
+	}
+	if err != nil {
+		prevOffset = "unknown (" + err.Error() + ")"
+	} else if b := resp.GetBlock(topic, partition); b != nil && errors.Is(b.Err, sarama.ErrNoError) && b.Offset >= 0 {
+		prevOffset = strconv.FormatInt(b.Offset, 10)
+	}
+	log.Warn("kafka consumer: kafka.groupId changed since the partition was last consumed (by previousGroup): the new group has no committed offset, so the partition is read again from its oldest record: requests whose outcome the store still keeps (retention.messages) get their stored reply published again and nothing is sent out again, older ones are processed anew and may reach the external system a second time. "+
+		"If the change was a mistake, stop medgate and set kafka.groupId back to previousGroup. To have a new group go on where the old one stopped, give it the old group's offsets before its first start: kafka-consumer-groups.sh --group <new group> --topic <topic>:<partition> --reset-offsets --to-offset <previousGroupOffset> --execute; see README \"Kafka data loss\"",
+		"previousGroup", previous, "previousGroupOffset", prevOffset, "newOffset", oldest, "logEndOffset", newest)
 }

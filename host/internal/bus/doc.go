@@ -32,9 +32,13 @@
 // Consumer logs this as an ALERT with the topic, partition, committed and
 // new offsets and calls Config.OnOffsetReset. So is a partition for which
 // the group has no committed offset at all when Config.History records
-// that it had one before (the group's offsets expired, the group was
-// deleted or renamed): its whole retained log is delivered again, which
-// at the group's first start, with nothing recorded, is silent. Messages
+// that the same group had one before (the group's offsets expired, the
+// group was deleted): its whole retained log is delivered again, which
+// at the group's first start, with nothing recorded, is silent. When
+// Config.History names another group (kafka.groupId was changed) or
+// another Kafka cluster (a new installation reusing the store), the same
+// reading from the oldest record is a WARN naming both, with no
+// OnOffsetReset call. Messages
 // delivered again this way are answered from the store while it keeps
 // their outcomes, so
 // CheckRetention warns at start when the requests topic may keep records

@@ -11,39 +11,44 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // memHistory is a PartitionHistory in memory.
 type memHistory struct {
 	mu     sync.Mutex
-	groups map[string]string // "topic/partition" -> group
-	err    error             // returned by every call when set
+	groups map[string]Consumption // "topic/partition" -> who consumed it
+	err    error                  // returned by every call when set
 }
 
-func (h *memHistory) Consumed(_ context.Context, topic string, partition int32) (string, bool, error) {
+func (h *memHistory) Consumed(_ context.Context, topic string, partition int32) (Consumption, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err != nil {
-		return "", false, h.err
+		return Consumption{}, false, h.err
 	}
 	g, ok := h.groups[fmt.Sprintf("%s/%d", topic, partition)]
 	return g, ok, nil
 }
 
-func (h *memHistory) RecordConsumed(_ context.Context, group, topic string, partition int32) error {
+func (h *memHistory) RecordConsumed(_ context.Context, by Consumption, topic string, partition int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err != nil {
 		return h.err
 	}
 	if h.groups == nil {
-		h.groups = map[string]string{}
+		h.groups = map[string]Consumption{}
 	}
-	h.groups[fmt.Sprintf("%s/%d", topic, partition)] = group
+	h.groups[fmt.Sprintf("%s/%d", topic, partition)] = by
 	return nil
 }
 
 func (h *memHistory) group(topic string, partition int32) string {
+	return h.consumption(topic, partition).Group
+}
+
+func (h *memHistory) consumption(topic string, partition int32) Consumption {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.groups[fmt.Sprintf("%s/%d", topic, partition)]
@@ -130,6 +135,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 		lose      func(t *testing.T, brokers []string, group string) string // returns the group of the second start
 		recorded  bool                                                      // the first run is in the history
 		wantReset bool
+		wantWarn  bool // a WARN, not an ALERT: kafka.groupId was changed
 	}{
 		"group deleted": {
 			lose: func(t *testing.T, brokers []string, group string) string {
@@ -142,7 +148,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 			lose: func(_ *testing.T, _ []string, group string) string {
 				return group + "-renamed"
 			},
-			recorded: true, wantReset: true,
+			recorded: true, wantWarn: true,
 		},
 		"restart with the offsets kept": {
 			lose:     func(_ *testing.T, _ []string, group string) string { return group },
@@ -187,7 +193,7 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 				group2 := tc.lose(t, brokers, group)
 				send(t, p, topic, "k", "d")
 				want := 4 // read again from the oldest record
-				if group2 == group && !tc.wantReset {
+				if group2 == group && !tc.wantReset && !tc.wantWarn {
 					want = 1 // the committed offsets kept: only the new one
 				}
 				_, offsets, resets, log := consumeAll(t, brokers, group2, topic, hist, want, nil)
@@ -212,6 +218,24 @@ func TestLostGroupOffsetsAreRaised(t *testing.T) {
 					}
 					if strings.Count(log, "ALERT") != 1 {
 						t.Errorf("want one ALERT (the empty partition never committed stays silent); log:\n%s", log)
+					}
+				}
+				warned := strings.Contains(log, "level=WARN") && strings.Contains(log, "kafka.groupId changed")
+				if warned != tc.wantWarn {
+					t.Errorf("WARN of a changed kafka.groupId logged: %v, want %v; log:\n%s", warned, tc.wantWarn, log)
+				}
+				if tc.wantWarn {
+					// What happens to the offsets, and where an
+					// admin acts: the old group's committed offset,
+					// to carry over or to go back to.
+					for _, attr := range []string{"group=" + group2, "topic=" + topic, fmt.Sprintf("partition=%d", used), "previousGroup=" + group,
+						"previousGroupOffset=3", "newOffset=0", "logEndOffset=4", "read again from its oldest record", "--reset-offsets", "set kafka.groupId back"} {
+						if !strings.Contains(log, attr) {
+							t.Errorf("the WARN lacks %s; log:\n%s", attr, log)
+						}
+					}
+					if n := strings.Count(log, "kafka.groupId changed"); n != 1 {
+						t.Errorf("want one WARN of the changed group (the empty partition never committed stays silent), got %d; log:\n%s", n, log)
 					}
 				}
 			})
@@ -244,4 +268,60 @@ func TestPartitionHistoryUnreadable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNewClusterIsNotLostOffsets: a new installation of Kafka (another
+// cluster, the same topic names and group) with the store of the old one
+// found the partitions recorded without committed offsets and raised the
+// ALERT of lost offsets, though nothing is read again: the new cluster's
+// log is new. The history now records the cluster's id with the group,
+// and a partition recorded on another cluster is a WARN naming both
+// clusters and saying what an admin checks (requests left unread in the
+// old cluster), with no ALERT and no OnOffsetReset. The same cluster
+// with the same group losing its offsets stays an ALERT (see
+// TestLostGroupOffsetsAreRaised).
+func TestNewClusterIsNotLostOffsets(t *testing.T) {
+	hist := &memHistory{}
+	group := uniqueName(t, "group")
+	var topic string
+	for i, id := range []string{"cluster-a", "cluster-b"} {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		brokers := c.ListenAddrs()
+		if topic == "" {
+			topic = newTopic(t, brokers, 1)
+		} else if err := EnsureTopics(t.Context(), testConfig(brokers, ""), []string{topic}, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		p := newProducer(t, brokers)
+		send(t, p, topic, "k", fmt.Sprint("on ", id))
+		// Stopping records the last commit's partitions (Cleanup).
+		_, offsets, resets, log := consumeAll(t, brokers, group, topic, hist, 1, func() bool {
+			return hist.group(topic, 0) == group
+		})
+		if got := offsets[0]; len(got) != 1 || got[0] != 0 {
+			t.Errorf("%s: handled offsets %v, want [0]", id, got)
+		}
+		if want := (Consumption{Group: group, Cluster: id}); hist.consumption(topic, 0) != want {
+			t.Errorf("%s: recorded %+v, want %+v", id, hist.consumption(topic, 0), want)
+		}
+		if len(resets) != 0 || strings.Contains(log, "ALERT") {
+			t.Errorf("%s: resets %v, want none and no ALERT; log:\n%s", id, resets, log)
+		}
+		warned := strings.Contains(log, "another Kafka cluster")
+		if warned != (i == 1) {
+			t.Errorf("%s: WARN of another cluster: %v, want %v; log:\n%s", id, warned, i == 1, log)
+		}
+		if i == 1 {
+			for _, attr := range []string{"level=WARN", "group=" + group, "topic=" + topic, "partition=0", "cluster=cluster-b", "previousCluster=cluster-a", "previousGroup=" + group, "Kafka data loss"} {
+				if !strings.Contains(log, attr) {
+					t.Errorf("the WARN lacks %s; log:\n%s", attr, log)
+				}
+			}
+		}
+		_ = p.Close()
+		c.Close()
+	}
 }

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +54,10 @@ type Daemon struct {
 	// started is the configuration Start read: what is in force of the
 	// settings a reload does not apply (notApplied).
 	started *config.Config
-	plugins map[string]*pluginhost.Instance
+	// kafkaRead fingerprints what the Kafka clients read at start behind
+	// a reference whose text a rotation leaves as it is (kafkaRotated).
+	kafkaRead map[string][sha256.Size]byte
+	plugins   map[string]*pluginhost.Instance
 	// retiring holds the plugins a reload removed that are not stopped
 	// yet (they finish the calls they have in flight; see Reload), and
 	// retired counts their Retire calls (guarded by mu).
@@ -198,6 +203,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.busCfg, err = BusConfig(cfg, brokers, log); err != nil {
 		return nil, err
 	}
+	if d.kafkaRead, err = kafkaFingerprint(d.busCfg); err != nil {
+		return nil, err
+	}
 	if cfg.Kafka.CreateTopics {
 		if err := bus.EnsureTopics(ctx, d.busCfg, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
 			return nil, fmt.Errorf("kafka: create topics: %w", err)
@@ -272,8 +280,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	// The store remembers which request partitions had committed
 	// offsets, so a group that lost them (expired while every instance
-	// was down, deleted, kafka.groupId changed) is raised as an ALERT
-	// rather than taken for a first start.
+	// was down, deleted) is raised as an ALERT rather than taken for a
+	// first start, and a changed kafka.groupId is a WARN of its own.
 	bc.History = partitionHistory{store: d.store}
 	if d.embedded == nil {
 		// A restarted instance takes its partitions back at once.
@@ -533,7 +541,8 @@ const readyPoll = 100 * time.Millisecond
 // artifacts, mllp) is read at start only: a reload that changes one logs
 // a warning naming the keys changed, never their values, and returns them
 // (see ReloadReport and notApplied); they take effect when medgate
-// restarts. On any problem the previous configuration stays in force
+// restarts. So does a Kafka password or TLS file whose contents changed
+// behind an unchanged reference (kafkaRotated). On any problem the previous configuration stays in force
 // and every plugin as it was. A plugin no longer declared gets no new
 // message, and is stopped once the calls it has in flight have ended (see
 // retire). A running plugin whose binary path or checksum changed is
@@ -560,6 +569,11 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg, err := config.Load(d.cfgPath)
+	if err != nil {
+		d.metrics.Reloads.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	rotated, err := d.kafkaRotated(cfg)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return nil, err
@@ -628,6 +642,11 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	// comes again at each reload until a restart, and not for a change
 	// written back to what runs.
 	keys := notApplied(d.started, cfg)
+	for _, k := range rotated {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
 	if len(keys) > 0 {
 		d.log.Warn("settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
 			"keys", keys)
@@ -696,6 +715,61 @@ func notApplied(was, now *config.Config) []string {
 	}
 	walk("", reflect.ValueOf(*was), reflect.ValueOf(*now))
 	return keys
+}
+
+// kafkaFingerprint returns a SHA-256 digest of each secret and file the
+// Kafka clients of bc read once, when they are made: the SASL password
+// (kafka.sasl.password, resolved from its reference) and the contents of
+// the TLS files (kafka.tls.caFile, certFile, keyFile), by the key that
+// names them in the configuration. Only digests are kept, so a reload can
+// tell a rotation behind an unchanged reference without keeping a copy
+// of a secret.
+func kafkaFingerprint(bc bus.Config) (map[string][sha256.Size]byte, error) {
+	out := map[string][sha256.Size]byte{}
+	if bc.SASL != nil {
+		out["kafka.sasl.password"] = sha256.Sum256([]byte(bc.SASL.Password))
+	}
+	if t := bc.TLS; t != nil {
+		for _, f := range []struct{ key, path string }{{"kafka.tls.caFile", t.CAFile}, {"kafka.tls.certFile", t.CertFile}, {"kafka.tls.keyFile", t.KeyFile}} {
+			if f.path == "" {
+				continue
+			}
+			b, err := os.ReadFile(f.path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.key, err)
+			}
+			out[f.key] = sha256.Sum256(b)
+		}
+	}
+	return out, nil
+}
+
+// kafkaRotated lists the keys of the Kafka secrets and files that cfg
+// resolves to other contents than the running clients read at start (a
+// password rotated in its file or environment variable, a renewed
+// certificate written over the same path): the running clients keep what
+// they read until medgate restarts, which the reload reports like any
+// other setting it does not apply (notApplied lists the keys whose text
+// changed). When cfg's cannot be read, the reload is refused: medgate
+// could not start with it. The caller holds d.mu.
+func (d *Daemon) kafkaRotated(cfg *config.Config) ([]string, error) {
+	bc, err := BusConfig(cfg, d.busCfg.Brokers, d.log)
+	var now map[string][sha256.Size]byte
+	if err == nil {
+		now, err = kafkaFingerprint(bc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the Kafka credentials of the new configuration (medgate could not start with them; the running Kafka clients keep the ones read at start): %w", err)
+	}
+	var keys []string
+	for _, k := range []string{"kafka.tls.caFile", "kafka.tls.certFile", "kafka.tls.keyFile", "kafka.sasl.password"} {
+		was, ok1 := d.kafkaRead[k]
+		is, ok2 := now[k]
+		if ok1 && ok2 && was != is {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,10 +14,12 @@ import (
 // consumedPartitionsNS is the namespace, in the store's state table, of
 // the request partitions that have had a committed offset (the Kafka
 // consumer's bus.PartitionHistory): one entry per topic and partition,
-// "<topic>/<partition>", whose value is the consumer group that last
-// recorded it. The consumer writes each entry once per process, and reads
-// one only when a partition it claims has no committed offset. No plugin
-// can reach the namespace: plugin names have no '.'.
+// "<topic>/<partition>", whose value says who last recorded it: JSON
+// {"group": …, "cluster": …} (the consumer group and the Kafka cluster's
+// id), or, as written before medgate kept the cluster, the group alone.
+// The consumer writes each entry once per process, and reads one only
+// when a partition it claims has no committed offset. No plugin can reach
+// the namespace: plugin names have no '.'.
 const consumedPartitionsNS = "medgate.bus/consumed-partitions"
 
 // partitionHistory keeps the consumer's bus.PartitionHistory in the
@@ -27,21 +30,35 @@ func partitionKey(topic string, partition int32) string {
 	return topic + "/" + strconv.Itoa(int(partition))
 }
 
+// consumption is an entry's value in JSON.
+type consumption struct {
+	Group   string `json:"group"`
+	Cluster string `json:"cluster,omitempty"`
+}
+
 // Consumed implements bus.PartitionHistory.
-func (h partitionHistory) Consumed(ctx context.Context, topic string, partition int32) (string, bool, error) {
+func (h partitionHistory) Consumed(ctx context.Context, topic string, partition int32) (bus.Consumption, bool, error) {
 	e, err := h.store.StateGet(ctx, consumedPartitionsNS, partitionKey(topic, partition))
 	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
+		return bus.Consumption{}, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read the consumed partitions in the store (state %s, key %s): %w", consumedPartitionsNS, partitionKey(topic, partition), err)
+		return bus.Consumption{}, false, fmt.Errorf("read the consumed partitions in the store (state %s, key %s): %w", consumedPartitionsNS, partitionKey(topic, partition), err)
 	}
-	return string(e.Value), true, nil
+	var c consumption
+	if json.Unmarshal(e.Value, &c) == nil && c.Group != "" {
+		return bus.Consumption{Group: c.Group, Cluster: c.Cluster}, true, nil
+	}
+	return bus.Consumption{Group: string(e.Value)}, true, nil // the group alone
 }
 
 // RecordConsumed implements bus.PartitionHistory.
-func (h partitionHistory) RecordConsumed(ctx context.Context, group, topic string, partition int32) error {
-	if _, err := h.store.StatePut(ctx, consumedPartitionsNS, partitionKey(topic, partition), []byte(group)); err != nil {
+func (h partitionHistory) RecordConsumed(ctx context.Context, by bus.Consumption, topic string, partition int32) error {
+	v, err := json.Marshal(consumption{Group: by.Group, Cluster: by.Cluster})
+	if err != nil {
+		return fmt.Errorf("encode the consumed partition %s: %w", partitionKey(topic, partition), err)
+	}
+	if _, err := h.store.StatePut(ctx, consumedPartitionsNS, partitionKey(topic, partition), v); err != nil {
 		return fmt.Errorf("record the consumed partition in the store (state %s, key %s): %w", consumedPartitionsNS, partitionKey(topic, partition), err)
 	}
 	return nil

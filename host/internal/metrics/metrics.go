@@ -99,7 +99,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		}, []string{"plugin", "limit"}),
 		KafkaOffsetResets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_kafka_offset_resets_total",
-			Help: "Consumed partitions read again from the oldest record, by topic, partition and reason: out_of_range (the committed offset was outside the log: broker data lost, or records deleted before they were read) or offsets_lost (the group had no committed offset for a partition consumed before: offsets expired, group deleted or renamed).",
+			Help: "Consumed partitions read again from the oldest record, by topic, partition and reason: out_of_range (the committed offset was outside the log: broker data lost, or records deleted before they were read) or offsets_lost (the group had no committed offset for a partition consumed before: offsets expired or group deleted; a changed kafka.groupId is not counted, only logged as a WARN).",
 		}, []string{"topic", "partition", "reason"}),
 	}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
