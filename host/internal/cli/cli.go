@@ -387,12 +387,13 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	if err != nil {
 		return nil, err
 	}
+	addrFrom := "-addr"
 	if addr == "" {
-		addr = cfg.HTTP.Listen
+		addr, addrFrom = cfg.HTTP.Listen, "http.listen of "+cfg.File
 	}
-	if cfg.HTTP.AdminToken != "" {
+	if cfg.HTTP.AdminToken != "" && os.Getenv("MEDGATE_USER") == "" {
 		if token, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
-			return nil, fmt.Errorf("http.adminToken: %w", err)
+			return nil, fmt.Errorf("http.adminToken of %s: %w; this command reads the admin token as medgate does, so it needs the same variable or file: export it in this shell (or run as the account medgate runs as), or sign in as a console user instead: MEDGATE_USER=NAME (the password is asked)", cfg.File, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -406,7 +407,7 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach medgate at %s: %w; is it running (medgate run)?", addr, err)
+		return nil, fmt.Errorf("cannot reach medgate at %s (from %s): %w; is it running (medgate run)? If it listens elsewhere, give -addr HOST:PORT, or -config the file it runs with", addr, addrFrom, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
