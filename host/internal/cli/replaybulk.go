@@ -41,14 +41,14 @@ var bulkFlagNames = []string{"site", "type", "since", "from", "to", "dry-run"}
 
 func bulkFlags(fs *flag.FlagSet) *bulkReplay {
 	b := &bulkReplay{
-		failed: fs.Bool("failed", false, "replay every failed message the filters below select (at most 1000 a run), instead of one MESSAGE-ID"),
+		failed: fs.Bool("failed", false, "replay every failed message -site, -type, -since, -from and -to select (at most 1000 a run), instead of one MESSAGE-ID"),
 		typ:    fs.String("type", "", "with -failed: message types starting with this (ecard.scan, or ecard. for all of them)"),
-		since:  fs.String("since", "", "with -failed: received within this long before now (30m, 2h, 36h)"),
+		since:  fs.String("since", "", "with -failed: received within this long before now, a `DURATION` such as 30m, 2h, 36h"),
 		from:   fs.String("from", "", "with -failed: received at or after this time, RFC 3339 (2026-12-05T08:30:00+08:00)"),
 		to:     fs.String("to", "", "with -failed: received before this time, RFC 3339"),
 		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing"),
 	}
-	fs.Var(&b.sites, "site", "with -failed: the sites (S1,S2, or -site several times; none: every site you see)")
+	fs.Var(&b.sites, "site", "with -failed: the `SITES` (S1,S2, or -site several times; none: every site you see)")
 	return b
 }
 
