@@ -220,6 +220,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if err := configMissing(*cfgPath, ""); err != nil {
+		return err
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reload := make(chan struct{}, 1)
@@ -295,6 +298,9 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if err := configMissing(*cfgPath, ""); err != nil {
 		return err
 	}
 	if err := checkconfig.Check(ctx, *cfgPath); err != nil {

@@ -24,14 +24,24 @@ import (
 // loadConfig loads the configuration file. Problems that still leave a
 // configuration are not fatal here: the running medgate reports them.
 func loadConfig(path string) (*config.Config, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("configuration file %s not found: give -config FILE (the file the running medgate was started with), or set MEDGATE_CONFIG to it", path)
+	if err := configMissing(path, " (the file the running medgate was started with)"); err != nil {
+		return nil, err
 	}
 	cfg, err := config.Load(path)
 	if err != nil && cfg == nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// configMissing says how to give the configuration when the file path
+// does not exist (nil when it does, or cannot be told: loading it says
+// why); which, if set, says which file to give.
+func configMissing(path, which string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("configuration file %s not found: give -config FILE%s, or set MEDGATE_CONFIG to it", path, which)
+	}
+	return nil
 }
 
 // target holds the flags of the commands that send one request to a

@@ -46,11 +46,13 @@ func TestCommandErrorsSayHowToFix(t *testing.T) {
 		args []string
 		want []string
 	}{
-		"reload, no configuration file": {args: []string{"reload", "-config", missing}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
-		"replay, no configuration file": {args: []string{"replay", "-config", missing, "m-1"}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
-		"send, no configuration file":   {args: []string{"send", "-config", missing, "-site", "s1", "-type", "a.b", "-payload", "{}"}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
-		"reload, medgate not running":   {args: []string{"reload", "-config", down}, want: []string{addr, "http.listen", "down.yaml", "-addr", "medgate run"}},
-		"jobs, medgate not running":     {args: []string{"jobs", "-config", down}, want: []string{addr, "http.listen", "-addr"}},
+		"check-config, no configuration file": {args: []string{"check-config", "-config", missing}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
+		"run, no configuration file":          {args: []string{"run", "-config", missing}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
+		"reload, no configuration file":       {args: []string{"reload", "-config", missing}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
+		"replay, no configuration file":       {args: []string{"replay", "-config", missing, "m-1"}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
+		"send, no configuration file":         {args: []string{"send", "-config", missing, "-site", "s1", "-type", "a.b", "-payload", "{}"}, want: []string{"none.yaml", "-config", "MEDGATE_CONFIG"}},
+		"reload, medgate not running":         {args: []string{"reload", "-config", down}, want: []string{addr, "http.listen", "down.yaml", "-addr", "medgate run"}},
+		"jobs, medgate not running":           {args: []string{"jobs", "-config", down}, want: []string{addr, "http.listen", "-addr"}},
 		"reload, token not in the environment": {args: []string{"reload", "-config", envToken},
 			want: []string{"MEDGATE_TEST_UNSET_TOKEN", "env.yaml", "this shell", "MEDGATE_USER"}},
 		// The hint above must work: a user signing in needs no token.
