@@ -63,7 +63,7 @@ var commands = []command{
 		}},
 	{"job run", "[-config FILE] PLUGIN/SITE/JOB", "run a job now",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
-	{"replay", "[-config FILE] ID", "send a failed message through again (the plugin reconciles first)",
+	{"replay", "[-config FILE] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
 	{"transform test", "[-dir DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -220,6 +220,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if err := configMissing(*cfgPath, ""); err != nil {
+		return err
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reload := make(chan struct{}, 1)
@@ -297,6 +300,9 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if err := configMissing(*cfgPath, ""); err != nil {
+		return err
+	}
 	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
 		return err
 	}
@@ -328,65 +334,112 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
 }
 
-// replay asks the running medgate to replay one failed message. Its flags
-// come before the id, as for job run, so that -h prints its usage.
+// replay asks the running medgate to replay one failed message, or with
+// -failed every failed message its filters select (replaybulk.go). Its
+// flags come before the id, as for job run, so that -h prints its usage.
 func replay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
+	bulk := bulkFlags(fs)
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
+	if *bulk.failed {
+		if fs.NArg() > 0 {
+			return usageError{fmt.Sprintf("replay: -failed replays the failed messages its filters select and takes no MESSAGE-ID (got %q): give either -failed with -site, -type, -since…, or one MESSAGE-ID without -failed", fs.Arg(0))}
+		}
+		return bulk.run(ctx, *cfgPath, *addr, stdout)
+	}
+	if set := bulk.filtersSet(fs); len(set) > 0 {
+		return usageError{fmt.Sprintf("replay: %s select(s) failed messages to replay in bulk: add -failed (medgate replay -failed %s…), or give one MESSAGE-ID without them", strings.Join(set, ", "), set[0])}
+	}
 	if fs.NArg() != 1 || fs.Arg(0) == "" {
-		return usageError{"usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed; see `medgate help`)"}
+		return usageError{"usage: medgate replay [-config FILE] [-addr HOST:PORT] MESSAGE-ID (a message whose outcome is failed), or medgate replay -failed [-site S[,S2]] [-type T] [-since 2h | -from T -to T] [-dry-run] (every failed message they select); see `medgate replay -h`"}
 	}
 	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/messages/"+url.PathEscape(fs.Arg(0))+"/replay", stdout)
 }
 
 func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout io.Writer) error {
-	var token string
-	cfg, err := loadConfig(cfgPath)
+	a, err := adminRequest(ctx, cfgPath, addr, method, path)
 	if err != nil {
 		return err
 	}
-	if addr == "" {
-		addr = cfg.HTTP.Listen
+	var pretty any
+	if json.Unmarshal(a.body, &pretty) == nil {
+		_ = printJSON(stdout, pretty)
+	} else {
+		stdout.Write(a.body)
 	}
-	if cfg.HTTP.AdminToken != "" {
+	return a.err()
+}
+
+// adminAnswer is the running medgate's answer to one admin API request.
+type adminAnswer struct {
+	method, path string
+	status       int
+	statusText   string
+	body         []byte
+	cfgFile      string
+	sentToken    bool
+}
+
+// adminRequest sends one request to the admin API of the medgate that
+// runs with the configuration cfgPath (at addr, else its http.listen),
+// signed as adminAuth says, and reads the answer.
+func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adminAnswer, error) {
+	var token string
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	addrFrom := "-addr"
+	if addr == "" {
+		addr, addrFrom = cfg.HTTP.Listen, "http.listen of "+cfg.File
+	}
+	if cfg.HTTP.AdminToken != "" && os.Getenv("MEDGATE_USER") == "" {
 		if token, err = cfg.Secret(cfg.HTTP.AdminToken); err != nil {
-			return fmt.Errorf("http.adminToken: %w", err)
+			return nil, fmt.Errorf("http.adminToken of %s: %w; this command reads the admin token as medgate does, so it needs the same variable or file: export it in this shell (or run as the account medgate runs as), or sign in as a console user instead: MEDGATE_USER=NAME (the password is asked)", cfg.File, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := adminAuth(req, token); err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach medgate at %s: %w; is it running (medgate run)?", addr, err)
+		return nil, fmt.Errorf("cannot reach medgate at %s (from %s): %w; is it running (medgate run)? If it listens elsewhere, give -addr HOST:PORT, or -config the file it runs with", addr, addrFrom, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var pretty any
-	if json.Unmarshal(body, &pretty) == nil {
-		_ = printJSON(stdout, pretty)
-	} else {
-		stdout.Write(body)
+	return &adminAnswer{method: method, path: path, status: resp.StatusCode, statusText: resp.Status, body: body,
+		cfgFile: cfg.File, sentToken: token != ""}, nil
+}
+
+// err is the error of an answer that is not a success (nil for one):
+// the request, the status, the API's own message and, for a refusal of
+// the credentials, how to send others.
+func (a *adminAnswer) err() error {
+	if a.status < 300 {
+		return nil
 	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s%s", method, path, resp.Status, refusalHint(resp.StatusCode, method, path, cfg.File, token != ""))
+	var e struct{ Code, Message string }
+	_ = json.Unmarshal(a.body, &e)
+	msg := ""
+	if e.Message != "" {
+		msg = ": " + e.Message
 	}
-	return nil
+	return fmt.Errorf("%s %s: %s%s%s", a.method, a.path, a.statusText, msg, refusalHint(a.status, e.Code, a.method, a.path, a.cfgFile, a.sentToken))
 }
 
 // refusalHint says, for an admin API refusal (401, 403), which
 // credentials were sent and how to send others. It never holds a secret.
-func refusalHint(status int, method, path, cfgFile string, sentToken bool) string {
+func refusalHint(status int, code, method, path, cfgFile string, sentToken bool) string {
 	user := os.Getenv("MEDGATE_USER")
 	switch {
 	case status == http.StatusUnauthorized && user != "":
@@ -395,6 +448,8 @@ func refusalHint(status int, method, path, cfgFile string, sentToken bool) strin
 		return fmt.Sprintf("; the running medgate refused http.adminToken of %s: is it the configuration that medgate runs with (-config)? Or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
 	case status == http.StatusUnauthorized:
 		return fmt.Sprintf("; no credentials were sent: %s sets no http.adminToken and MEDGATE_USER is empty; give -config the file medgate runs with, or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusForbidden && code == "site_scoped":
+		return "" // the API's message names the sites and what to do
 	case status == http.StatusForbidden:
 		return fmt.Sprintf("; the credentials are valid but their role may not call %s %s: sign in as a user with the role it needs (README, route → role table) or use http.adminToken", method, path)
 	}

@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -21,11 +24,24 @@ import (
 // loadConfig loads the configuration file. Problems that still leave a
 // configuration are not fatal here: the running medgate reports them.
 func loadConfig(path string) (*config.Config, error) {
+	if err := configMissing(path, " (the file the running medgate was started with)"); err != nil {
+		return nil, err
+	}
 	cfg, err := config.Load(path)
 	if err != nil && cfg == nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// configMissing says how to give the configuration when the file path
+// does not exist (nil when it does, or cannot be told: loading it says
+// why); which, if set, says which file to give.
+func configMissing(path, which string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("configuration file %s not found: give -config FILE%s, or set MEDGATE_CONFIG to it", path, which)
+	}
+	return nil
 }
 
 // target holds the flags of the commands that send one request to a
@@ -63,25 +79,27 @@ func (t target) client(clientID string) (*client, error) {
 type client struct {
 	cfg *config.Config
 	bus bus.Config
+	// brokersFrom says where the brokers' addresses came from.
+	brokersFrom string
 }
 
 // newClient makes a client of cfg that names itself clientID to Kafka.
 // brokers, comma-separated, overrides the brokers of the configuration
 // (the embedded broker's address when it has one).
 func newClient(cfg *config.Config, clientID, brokers string) (*client, error) {
-	addrs := cfg.Kafka.Brokers
+	addrs, from := cfg.Kafka.Brokers, "kafka.brokers of "+cfg.File
 	if cfg.Kafka.Embedded != nil {
-		addrs = []string{cfg.Kafka.Embedded.Listen}
+		addrs, from = []string{cfg.Kafka.Embedded.Listen}, "kafka.embedded.listen of "+cfg.File+", the broker inside the running medgate"
 	}
 	if brokers != "" {
-		addrs = strings.Split(brokers, ",")
+		addrs, from = strings.Split(brokers, ","), "-brokers"
 	}
 	bc, err := daemon.BusConfig(cfg, addrs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
 	bc.ClientID = clientID
-	return &client{cfg: cfg, bus: bc}, nil
+	return &client{cfg: cfg, bus: bc, brokersFrom: from}, nil
 }
 
 // call is one request and what to say around it.
@@ -123,14 +141,14 @@ func (c *client) do(ctx context.Context, rq call) (*message.Reply, []byte, error
 	defer cancel()
 	replies, err := bus.NewTail(ctx, c.bus, topics.Replies)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read replies from %s: %w", topics.Replies, err)
+		return nil, nil, fmt.Errorf("read replies from %s: %w; %s", topics.Replies, err, c.reachHint())
 	}
 	defer replies.Close()
 	var done chan struct{}
 	if rq.progress != nil {
 		events, err := bus.NewTail(ctx, c.bus, topics.Events)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read events from %s: %w", topics.Events, err)
+			return nil, nil, fmt.Errorf("read events from %s: %w; %s", topics.Events, err, c.reachHint())
 		}
 		defer events.Close()
 		done = make(chan struct{})
@@ -138,7 +156,7 @@ func (c *client) do(ctx context.Context, rq call) (*message.Reply, []byte, error
 	}
 	p, err := bus.NewProducer(c.bus)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("send to %s: %w; %s", topics.Requests, err, c.reachHint())
 	}
 	defer p.Close()
 	// The reply must come back in medgate's JSON, whatever the site's
@@ -169,6 +187,13 @@ func (c *client) do(ctx context.Context, rq call) (*message.Reply, []byte, error
 		}
 		return &r, m.Value, nil
 	}
+}
+
+// reachHint says, for Kafka not reachable, where the brokers' addresses
+// came from and how to give others.
+func (c *client) reachHint() string {
+	return fmt.Sprintf("the brokers %s come from %s: is medgate running (medgate run) with its Kafka up? Give -brokers HOST:PORT[,HOST:PORT] for other brokers, or -config the file medgate runs with",
+		strings.Join(c.bus.Brokers, ","), c.brokersFrom)
 }
 
 // newID returns prefix and 24 random hex digits: a message id.

@@ -29,6 +29,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"transform test unknown flag": {[]string{"transform", "test", "-nope"}, "-nope"},
 		"import-spec without -system": {[]string{"import-spec", "spec.csv"}, "-system"},
 		"run unknown flag":            {[]string{"run", "-nope"}, "-nope"},
+		"send an unknown format":      {[]string{"send", "-config", cfg, "-site", "s1", "-type", "a.b", "-payload", "{}", "-format", "xml"}, "-format"},
+		"send a payload not JSON":     {[]string{"send", "-config", cfg, "-site", "s1", "-type", "a.b", "-payload", "{nope"}, "-payload"},
+		"user without a subcommand":   {[]string{"user"}, "medgate user add"},
+		"user unknown subcommand":     {[]string{"user", "frob", "-config", cfg}, `"frob"`},
+		"user add unknown flag":       {[]string{"user", "add", "-nope"}, "-nope"},
+		"user passwd extra argument":  {[]string{"user", "passwd", "-config", cfg, "amy", "pw-as-argument"}, "medgate user passwd"},
+		"user sites missing argument": {[]string{"user", "sites", "-config", cfg, "amy"}, "medgate user sites"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,14 +50,17 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	var raw json.RawMessage
 	switch *format {
 	case "json":
-		if !json.Valid(body) {
-			return errors.New("the payload is not valid JSON")
+		if err := json.Unmarshal(body, &raw); err != nil {
+			if *payloadFile != "" {
+				return fmt.Errorf("-payload-file %s is not valid JSON (%v); correct it, or give -format hl7v2 for an HL7 v2 text", *payloadFile, err)
+			}
+			return usageError{fmt.Sprintf("-payload is not valid JSON (%v); put it in single quotes, e.g. -payload '{\"visitNo\": \"V1\"}', or give -format hl7v2 for an HL7 v2 text", err)}
 		}
 		raw = body
 	case "hl7v2":
 		raw, _ = json.Marshal(string(body))
 	default:
-		return fmt.Errorf("-format %q: use json or hl7v2", *format)
+		return usageError{fmt.Sprintf("-format %q: use json or hl7v2", *format)}
 	}
 	if *id == "" {
 		*id = newID("cli-")

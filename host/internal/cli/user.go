@@ -51,7 +51,7 @@ func init() {
 // change stands and stderr says so).
 func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(userUsage)
+		return usageError{userUsage}
 	}
 	if h := args[0]; h == "-h" || h == "-help" || h == "--help" {
 		fmt.Fprintln(stderr, strings.TrimPrefix(userUsage, "usage:\n"))
@@ -71,7 +71,10 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var rest []string
 	for more := args[1:]; ; {
 		if err := fs.Parse(more); err != nil {
-			return err
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{fmt.Sprintf("user %s: %v; `medgate user -h` lists the subcommands", sub, err)}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -81,8 +84,11 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	want := map[string]int{"add": 2, "passwd": 1, "role": 2, "sites": 2, "disable": 1, "enable": 1, "list": 0}
 	n, ok := want[sub]
-	if !ok || len(rest) != n {
-		return errors.New(userUsage)
+	if !ok {
+		return usageError{fmt.Sprintf("user: unknown subcommand %q; %s", sub, userUsage)}
+	}
+	if len(rest) != n {
+		return usageError{fmt.Sprintf("user %s takes %d argument(s), got %d (a password is never an argument: it is read from the terminal or stdin); %s", sub, n, len(rest), userUsage)}
 	}
 	var role access.Role
 	if sub == "add" || sub == "role" {

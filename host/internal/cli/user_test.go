@@ -43,7 +43,7 @@ func TestUserCommand(t *testing.T) {
 		{"short\n", []string{"add", "-config", cfg, "amy", "viewer"}, 1, "at least 10"},
 		{"", []string{"add", "-config", cfg, "amy", "viewer"}, 1, "no password on stdin"},
 		{"x\n", []string{"add", "-config", cfg, "amy", "root"}, 1, "not a role"},
-		{"", []string{"passwd", "-config", cfg, "pharm01", "new-password-as-argument"}, 1, "usage:"},
+		{"", []string{"passwd", "-config", cfg, "pharm01", "new-password-as-argument"}, 2, "usage:"},
 		{"another-pass-22\n", []string{"passwd", "-config", cfg, "pharm01"}, 0, "password changed\npharm01's console sessions end at their next request"},
 		{"", []string{"role", "-config", cfg, "pharm01", "admin"}, 0, "role admin"},
 		{"", []string{"disable", "-config", cfg, "pharm01"}, 0, "disabled"},
@@ -60,7 +60,7 @@ func TestUserCommand(t *testing.T) {
 		{"", []string{"sites", "-config", cfg, "pharm01", "xm01"}, 1, "cannot be limited to sites"},
 		{"", []string{"list", "-config", cfg}, 0, "xm01,xm02"},
 		{"", []string{"sites", "-config", cfg, "xm-op", "xm03"}, 0, "user xm-op: sites xm03\nxm-op's console sessions end"},
-		{"", []string{"sites", "-config", cfg, "xm-op"}, 1, "usage:"},
+		{"", []string{"sites", "-config", cfg, "xm-op"}, 2, "usage:"},
 	}
 	for _, s := range steps {
 		code, out := run(s.input, s.args...)

@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// siteList is a repeatable -site flag; each value may list several
+// sites separated by commas.
+type siteList []string
+
+func (l *siteList) String() string { return strings.Join(*l, ",") }
+
+func (l *siteList) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// bulkReplay holds the flags of `medgate replay -failed`: which failed
+// messages to replay through POST /admin/messages/replay.
+type bulkReplay struct {
+	failed, dryRun       *bool
+	sites                siteList
+	typ, since, from, to *string
+}
+
+// bulkFlagNames are the flags that select messages for a bulk replay.
+var bulkFlagNames = []string{"site", "type", "since", "from", "to", "dry-run"}
+
+func bulkFlags(fs *flag.FlagSet) *bulkReplay {
+	b := &bulkReplay{
+		failed: fs.Bool("failed", false, "replay every failed message -site, -type, -since, -from and -to select (at most 1000 a run), instead of one MESSAGE-ID"),
+		typ:    fs.String("type", "", "with -failed: message types starting with this (ecard.scan, or ecard. for all of them)"),
+		since:  fs.String("since", "", "with -failed: received within this long before now, a `DURATION` such as 30m, 2h, 36h"),
+		from:   fs.String("from", "", "with -failed: received at or after this time, RFC 3339 (2026-12-05T08:30:00+08:00)"),
+		to:     fs.String("to", "", "with -failed: received before this time, RFC 3339"),
+		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing"),
+	}
+	fs.Var(&b.sites, "site", "with -failed: the `SITES` (S1,S2, or -site several times; none: every site you see)")
+	return b
+}
+
+// filtersSet names the bulk flags given on the command line.
+func (b *bulkReplay) filtersSet(fs *flag.FlagSet) []string {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(bulkFlagNames, f.Name) {
+			set = append(set, "-"+f.Name)
+		}
+	})
+	return set
+}
+
+// window is the received-time range the flags give: [from, to), a zero
+// bound being open.
+func (b *bulkReplay) window(now time.Time) (from, to time.Time, err error) {
+	if *b.since != "" {
+		if *b.from != "" {
+			return from, to, usageError{"replay: -since and -from both give the start of the time range: give one of them"}
+		}
+		d, err := time.ParseDuration(*b.since)
+		if err != nil || d <= 0 {
+			return from, to, usageError{fmt.Sprintf("replay: -since %q is not a duration: give one such as 30m, 2h or 36h", *b.since)}
+		}
+		from = now.Add(-d)
+	}
+	for _, v := range []struct {
+		name string
+		val  string
+		into *time.Time
+	}{{"-from", *b.from, &from}, {"-to", *b.to, &to}} {
+		if v.val == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v.val)
+		if err != nil {
+			return from, to, usageError{fmt.Sprintf("replay: %s %q is not an RFC 3339 time: give one such as 2026-12-05T08:30:00+08:00", v.name, v.val)}
+		}
+		*v.into = t
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return from, to, usageError{fmt.Sprintf("replay: the time range is empty: its start %s is not before its end -to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))}
+	}
+	return from, to, nil
+}
+
+// bulkAnswer is the admin API's answer to POST /admin/messages/replay.
+type bulkAnswer struct {
+	Status   string `json:"status"`
+	Selected int    `json:"selected"`
+	Replayed int    `json:"replayed"`
+	Sites    map[string]struct {
+		Selected int `json:"selected"`
+		Replayed int `json:"replayed"`
+	} `json:"sites"`
+	More     bool     `json:"more"`
+	Problems []string `json:"problems"`
+}
+
+// dryRunLimit is how many failed messages a dry run lists: the most the
+// admin API's list gives at once.
+const dryRunLimit = 500
+
+// run replays (or with -dry-run lists) the failed messages the flags
+// select, and prints per site what it replayed or would replay.
+func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Writer) error {
+	from, to, err := b.window(time.Now())
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for _, s := range b.sites {
+		q.Add("site", s)
+	}
+	if *b.typ != "" {
+		q.Set("type", *b.typ)
+	}
+	what := b.describe(from, to)
+	if *b.dryRun {
+		return b.dryRunList(ctx, cfgPath, addr, q, from, to, what, stdout)
+	}
+	if !from.IsZero() {
+		q.Set("from", from.Format(time.RFC3339))
+	}
+	if !to.IsZero() {
+		q.Set("to", to.Format(time.RFC3339))
+	}
+	path := "/admin/messages/replay"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	a, err := adminRequest(ctx, cfgPath, addr, "POST", path)
+	if err != nil {
+		return err
+	}
+	if err := a.err(); err != nil {
+		return err
+	}
+	var ans bulkAnswer
+	if err := json.Unmarshal(a.body, &ans); err != nil {
+		return fmt.Errorf("POST %s: the answer is not a bulk replay's (%v); is -addr a medgate of this version?", path, err)
+	}
+	if ans.Selected == 0 {
+		fmt.Fprintf(stdout, "no failed message %s: nothing was replayed\n", what)
+		return nil
+	}
+	fmt.Fprintf(stdout, "replayed %d of %d failed messages %s\n", ans.Replayed, ans.Selected, what)
+	for _, site := range slices.Sorted(maps.Keys(ans.Sites)) {
+		t := ans.Sites[site]
+		fmt.Fprintf(stdout, "  %s: replayed %d of %d\n", site, t.Replayed, t.Selected)
+	}
+	for _, p := range ans.Problems {
+		fmt.Fprintf(stdout, "  not replayed: %s\n", p)
+	}
+	if ans.More {
+		fmt.Fprintln(stdout, "more failed messages match than one run replays (1000): run the same command again for the rest")
+	}
+	if ans.Replayed > 0 {
+		fmt.Fprintln(stdout, "those replayed are pending again; the same command with -dry-run lists those that fail again")
+	}
+	return nil
+}
+
+// dryRunList lists, per site, the failed messages a bulk replay with the
+// same filters would select, from GET /admin/messages (newest first, at
+// most dryRunLimit), keeping those received within [from, to).
+func (b *bulkReplay) dryRunList(ctx context.Context, cfgPath, addr string, q url.Values, from, to time.Time, what string, stdout io.Writer) error {
+	q.Set("status", "failed")
+	q.Set("limit", fmt.Sprint(dryRunLimit))
+	path := "/admin/messages?" + q.Encode()
+	a, err := adminRequest(ctx, cfgPath, addr, "GET", path)
+	if err != nil {
+		return err
+	}
+	if err := a.err(); err != nil {
+		return err
+	}
+	var listed []struct {
+		ID         string    `json:"id"`
+		Site       string    `json:"site"`
+		Type       string    `json:"type"`
+		ReceivedAt time.Time `json:"receivedAt"`
+	}
+	if err := json.Unmarshal(a.body, &listed); err != nil {
+		return fmt.Errorf("GET %s: the answer is not a list of messages (%v); is -addr a medgate of this version?", path, err)
+	}
+	bySite := map[string][]string{}
+	n := 0
+	for _, m := range listed {
+		if (!from.IsZero() && m.ReceivedAt.Before(from)) || (!to.IsZero() && !m.ReceivedAt.Before(to)) {
+			continue
+		}
+		bySite[m.Site] = append(bySite[m.Site], fmt.Sprintf("%s  %s  received %s", m.ID, m.Type, m.ReceivedAt.Format(time.RFC3339)))
+		n++
+	}
+	if n == 0 {
+		fmt.Fprintf(stdout, "no failed message %s (dry run: nothing was replayed; a site outside your user's sites lists none)\n", what)
+		return nil
+	}
+	fmt.Fprintf(stdout, "would replay %d failed messages %s (dry run: nothing was replayed):\n", n, what)
+	for _, site := range slices.Sorted(maps.Keys(bySite)) {
+		fmt.Fprintf(stdout, "  %s: %d\n", site, len(bySite[site]))
+		for _, line := range bySite[site] {
+			fmt.Fprintf(stdout, "    %s\n", line)
+		}
+	}
+	if len(listed) == dryRunLimit {
+		fmt.Fprintf(stdout, "the list stops at the %d newest failed messages: more may match, and one run replays at most 1000\n", dryRunLimit)
+	}
+	return nil
+}
+
+// describe says which messages the flags select, for the summary line.
+func (b *bulkReplay) describe(from, to time.Time) string {
+	parts := []string{"selected"}
+	if len(b.sites) > 0 {
+		parts = append(parts, "at "+strings.Join(b.sites, ", "))
+	} else {
+		parts = append(parts, "at every site you see")
+	}
+	if *b.typ != "" {
+		parts = append(parts, "of type "+*b.typ+"*")
+	}
+	if !from.IsZero() {
+		parts = append(parts, "received since "+from.Format(time.RFC3339))
+	}
+	if !to.IsZero() {
+		parts = append(parts, "before "+to.Format(time.RFC3339))
+	}
+	return strings.Join(parts, " ")
+}
