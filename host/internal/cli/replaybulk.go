@@ -42,7 +42,7 @@ var bulkFlagNames = []string{"site", "type", "since", "from", "to", "dry-run"}
 func bulkFlags(fs *flag.FlagSet) *bulkReplay {
 	b := &bulkReplay{
 		failed: fs.Bool("failed", false, "replay every failed message -site, -type, -since, -from and -to select (at most 1000 a run), instead of one MESSAGE-ID"),
-		typ:    fs.String("type", "", "with -failed: message types starting with this (ecard.scan, or ecard. for all of them)"),
+		typ:    fs.String("type", "", "with -failed: message types starting with this (plugin.operation, or plugin. for every operation of a plugin)"),
 		since:  fs.String("since", "", "with -failed: received within this long before now, a `DURATION` such as 30m, 2h, 36h"),
 		from:   fs.String("from", "", "with -failed: received at or after this time, RFC 3339 (2026-12-05T08:30:00+08:00)"),
 		to:     fs.String("to", "", "with -failed: received before this time, RFC 3339"),
