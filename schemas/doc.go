@@ -14,9 +14,10 @@
 // [Load] reads and checks schema files strictly and reports every problem at
 // once as "file:line: field "x": reason — how to fix". [Schema.ValidateInput]
 // and [Schema.ValidateOutput] check decoded JSON against a schema and return
-// every error with its JSON path. [Import] turns the field tables of an
-// official specification (CSV or XLSX) into schemas and [WriteYAML] writes
-// them as schema files.
+// every error with its JSON path. [WriteYAML] writes a schema as a schema
+// file. Turning the field tables of an official specification (CSV or XLSX)
+// into schemas is package schemas/importer (`medgate import-spec`), kept
+// apart so that validating does not link its spreadsheet readers.
 //
 // Business rules (amount consistency, lifecycle preconditions) are not
 // expressed here; they are Go code in the plugins. Schemas are read-only once
