@@ -19,6 +19,28 @@
 // into schemas is package schemas/importer (`medgate import-spec`), kept
 // apart so that validating does not link its spreadsheet readers.
 //
+// # For plugin vendors
+//
+// A plugin validates payloads against the schema documents it ships with
+// this package, the validator medgate uses for mapped messages. These are
+// kept stable for them: [FromDocuments] and [Load], [Set.Lookup] and
+// [Set.Get], [Schema.ValidateInput] and [Schema.ValidateOutput] with
+// [ValidateOptions], [FieldError] and the Rule* names, and the file format
+// of README.md. The rest (the built-in schemas, overlays, [WriteYAML], the
+// helpers other medgate loaders share) is medgate's own and may change. A
+// program that never asks for the built-in schemas does not link them, and
+// nothing here links a spreadsheet library.
+//
+//	set, err := schemas.FromDocuments(docs) // the documents of DescribeResponse.Schemas
+//	s, err := set.Lookup("acme", "order")
+//	dec := json.NewDecoder(bytes.NewReader(payload))
+//	dec.UseNumber()
+//	var doc any
+//	err = dec.Decode(&doc)
+//	for _, e := range s.ValidateInput(doc) {
+//		ds = append(ds, sdk.Problem(e.Path, e.Rule, e.Message, "…"))
+//	}
+//
 // Business rules (amount consistency, lifecycle preconditions) are not
 // expressed here; they are Go code in the plugins. Schemas are read-only once
 // loaded: callers must not modify a *Schema obtained from a [Set].
