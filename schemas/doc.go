@@ -14,9 +14,32 @@
 // [Load] reads and checks schema files strictly and reports every problem at
 // once as "file:line: field "x": reason — how to fix". [Schema.ValidateInput]
 // and [Schema.ValidateOutput] check decoded JSON against a schema and return
-// every error with its JSON path. [Import] turns the field tables of an
-// official specification (CSV or XLSX) into schemas and [WriteYAML] writes
-// them as schema files.
+// every error with its JSON path. [WriteYAML] writes a schema as a schema
+// file. Turning the field tables of an official specification (CSV or XLSX)
+// into schemas is package schemas/importer (`medgate import-spec`), kept
+// apart so that validating does not link its spreadsheet readers.
+//
+// # For plugin vendors
+//
+// A plugin validates payloads against the schema documents it ships with
+// this package, the validator medgate uses for mapped messages. These are
+// kept stable for them: [FromDocuments] and [Load], [Set.Lookup] and
+// [Set.Get], [Schema.ValidateInput] and [Schema.ValidateOutput] with
+// [ValidateOptions], [FieldError] and the Rule* names, and the file format
+// of README.md. The rest (the built-in schemas, overlays, [WriteYAML], the
+// helpers other medgate loaders share) is medgate's own and may change. A
+// program that never asks for the built-in schemas does not link them, and
+// nothing here links a spreadsheet library.
+//
+//	set, err := schemas.FromDocuments(docs) // the documents of DescribeResponse.Schemas
+//	s, err := set.Lookup("acme", "order")
+//	dec := json.NewDecoder(bytes.NewReader(payload))
+//	dec.UseNumber()
+//	var doc any
+//	err = dec.Decode(&doc)
+//	for _, e := range s.ValidateInput(doc) {
+//		ds = append(ds, sdk.Problem(e.Path, e.Rule, e.Message, "…"))
+//	}
 //
 // Business rules (amount consistency, lifecycle preconditions) are not
 // expressed here; they are Go code in the plugins. Schemas are read-only once

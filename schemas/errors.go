@@ -10,9 +10,6 @@ import (
 // set.
 var ErrNotFound = errors.New("not found")
 
-// ErrImport is wrapped by every error [Import] returns.
-var ErrImport = errors.New("import spec")
-
 // Problem is one thing wrong with a file being loaded: a schema or code
 // table file here, a mapping or code table file in the transforms package.
 type Problem struct {

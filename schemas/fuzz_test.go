@@ -143,18 +143,3 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
-
-// FuzzImportCSV feeds arbitrary bytes to the CSV importer: it must never
-// panic and every schema it returns must be writable.
-func FuzzImportCSV(f *testing.F) {
-	f.Add([]byte(specCSV))
-	f.Add([]byte("GYU101\n参数名,类型,长度\na,数值型,\"99,99\"\nb,日期时间,17\n输出 节点标识：x 列表\nc,数组,,\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		schemas, _ := Import(bytes.NewReader(data), "csv", "workinjury")
-		for _, s := range schemas {
-			if err := WriteYAML(&bytes.Buffer{}, s); err != nil {
-				t.Fatalf("WriteYAML: %v", err)
-			}
-		}
-	})
-}

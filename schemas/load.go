@@ -128,7 +128,20 @@ func Load(fsys fs.FS) (*Set, error) { return newSet().overlay(fsys, "") }
 //go:embed */*.yaml */codes/*.yaml
 var embedded embed.FS
 
-var loadEmbedded = sync.OnceValues(func() (*Set, error) { return Load(embedded) })
+// builtin is the built-in set, loaded on first use. Only functions refer
+// to embedded (no package-level value does), so a program that never asks
+// for the built-in schemas, such as a vendor's plugin validating its own
+// documents, does not link medgate's schema files.
+var builtin struct {
+	once sync.Once
+	set  *Set
+	err  error
+}
+
+func loadEmbedded() (*Set, error) {
+	builtin.once.Do(func() { builtin.set, builtin.err = Load(embedded) })
+	return builtin.set, builtin.err
+}
 
 // Embedded returns the schemas built into the binary, loaded once. It never
 // panics: if the built-in files were broken (a test guards against that) it

@@ -17,7 +17,8 @@ import (
 
 // TestExamplePluginFromItsOwnModule builds the vendor walkthrough's example
 // plugin (plugins/sdk/example) the way a vendor builds theirs, as a module
-// of its own, checks that it imports nothing of medgate but the SDK, and
+// of its own, checks that it imports nothing of medgate but the SDK and the
+// schemas validation library (and no Excel library), and
 // runs it under the real medgate: an operation through Kafka, its remote
 // and local commands through the generic command line, and a file it hands
 // to medgate (PutArtifact) copied out by reference; then its console pages
@@ -49,9 +50,12 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 	}
 	var sdkSeen bool
 	for _, d := range strings.Fields(string(deps)) {
+		if strings.HasPrefix(d, "github.com/xuri/excelize/") {
+			t.Errorf("the example plugin links %s; validating with package schemas must not pull in the spreadsheet importer (schemas/importer)", d)
+		}
 		if rest, ok := strings.CutPrefix(d, "github.com/medgate/medgate/"); ok {
-			if rest != "plugins/sdk" && !strings.HasPrefix(rest, "plugins/sdk/") {
-				t.Errorf("the example plugin depends on %s; a vendor's plugin may import only the SDK", d)
+			if rest != "plugins/sdk" && !strings.HasPrefix(rest, "plugins/sdk/") && rest != "schemas" {
+				t.Errorf("the example plugin depends on %s; a vendor's plugin may import only the SDK and, to validate, package schemas", d)
 			}
 			sdkSeen = sdkSeen || rest == "plugins/sdk"
 		}

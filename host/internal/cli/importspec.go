@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/schemas/importer"
 )
 
 const importSpecUsage = `usage: medgate import-spec -system SYSTEM [-out DIR] [-force] SPEC.xlsx|SPEC.csv
@@ -54,7 +55,7 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("open the specification: %w", err)
 	}
 	defer f.Close()
-	got, problems := schemas.Import(f, format, *system)
+	got, problems := importer.Import(f, format, *system)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, "warning:", p)
 	}

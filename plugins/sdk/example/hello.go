@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Operations, settings and commands of the plugin.
@@ -57,6 +59,33 @@ func schemaDocuments() map[string][]byte {
 	return docs
 }
 
+// greetSchema is hello/greet.yaml, loaded from the shipped documents with
+// package schemas, the validator medgate itself uses for a message mapped
+// to hello.greet, so that hello.greet sent as it is meets the same rules.
+// Load reports every problem of a broken document at once; the documents
+// are part of the build, and TestGreetChecksTheShippedSchema loads them.
+func greetSchema() *schemas.Schema {
+	set, err := schemas.FromDocuments(schemaDocuments())
+	if err != nil {
+		panic(err)
+	}
+	s, err := set.Lookup(name, "greet")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// schemaProblems turns validation errors into diagnostics: the JSON path,
+// the rule (required, length, type, unknown, …) and what is wrong.
+func schemaProblems(errs []schemas.FieldError) sdk.Diagnostics {
+	ds := make(sdk.Diagnostics, len(errs))
+	for i, e := range errs {
+		ds[i] = sdk.Problem(e.Path, e.Rule, e.Message, "the message must match schemas/hello/greet.yaml")
+	}
+	return ds
+}
+
 // site is one site's configuration, replaced whole on every Configure.
 type site struct {
 	greeting    string
@@ -69,11 +98,12 @@ type hello struct {
 	mux   sdk.Mux
 	sites sdk.Sites[site]
 	now   func() time.Time
+	greet *schemas.Schema // hello/greet.yaml
 }
 
 func newHello() *hello {
-	h := &hello{now: time.Now}
-	h.mux.Register(sdk.Operation{Type: opGreet, Schema: "hello/greet", Summary: "greet a person and remember it"}, h.greet)
+	h := &hello{now: time.Now, greet: greetSchema()}
+	h.mux.Register(sdk.Operation{Type: opGreet, Schema: "hello/greet", Summary: "greet a person and remember it"}, h.greetOp)
 	h.mux.Register(sdk.Operation{Type: opGreeted, Summary: "list the people greeted at the site"}, h.greeted)
 	h.mux.Register(sdk.Operation{Type: opForget, Summary: "forget that a person was greeted"}, h.forget)
 	h.mux.Register(sdk.Operation{Type: opBadge, Summary: "make a name badge, a text file medgate keeps"}, h.badge)
@@ -214,11 +244,23 @@ type greetPayload struct {
 	Name string `json:"name"`
 }
 
-// greet answers hello.greet and remembers who was greeted in host state.
-func (h *hello) greet(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+// greetOp answers hello.greet and remembers who was greeted in host state.
+// The payload is checked against the shipped schema first (every broken
+// rule at once), then against the site's maxNameLength.
+func (h *hello) greetOp(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	s, ok := h.sites.Get(req.Site)
 	if !ok {
 		return sdk.NotConfigured(req.Site), nil
+	}
+	// Numbers stay json.Number, as ValidateInput expects them.
+	dec := json.NewDecoder(bytes.NewReader(req.Payload))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return sdk.Invalid(sdk.Problem("$", "type", "the payload is not JSON", err.Error())), nil
+	}
+	if errs := h.greet.ValidateInput(doc); len(errs) > 0 {
+		return sdk.Invalid(schemaProblems(errs)...), nil
 	}
 	var p greetPayload
 	if err := json.Unmarshal(req.Payload, &p); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,67 @@ func TestForgetOld(t *testing.T) {
 		if !slices.Equal(kept, tc.kept) {
 			t.Fatalf("run %d at %s kept %v, want %v", i, tc.site, kept, tc.kept)
 		}
+	}
+}
+
+// TestGreetChecksTheShippedSchema: hello.greet is validated against the
+// schema document the plugin ships (schemas/hello/greet.yaml) with package
+// schemas, as medgate validates a message mapped to it, so a message sent
+// as hello.greet itself meets the same rules: each broken rule comes back
+// as a diagnostic with its JSON path and rule, and nothing is remembered.
+func TestGreetChecksTheShippedSchema(t *testing.T) {
+	t.Parallel()
+	h := newHello()
+	host := sdktest.NewMemoryHost()
+	c := sdktest.Connect(t, h, host)
+	// The site accepts long names, so only the schema's maxLength (200) limits them.
+	if r := sdktest.Configure(t, c, "s1", map[string]string{setMaxLength: "1000"}); r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v", r.Diagnostics)
+	}
+	cases := map[string]struct {
+		payload string
+		want    []string // field rule, of every diagnostic; nil = ok
+	}{
+		"valid":                           {`{"name":"Ada"}`, nil},
+		"200 characters":                  {`{"name":"` + strings.Repeat("名", 200) + `"}`, nil},
+		"longer than maxLength 200":       {`{"name":"` + strings.Repeat("a", 201) + `"}`, []string{"$.name length"}},
+		"name is not text":                {`{"name":42}`, []string{"$.name type"}},
+		"name missing":                    {`{}`, []string{"$.name required"}},
+		"key the schema does not declare": {`{"name":"Ada","nickname":"A"}`, []string{"$.nickname unknown"}},
+		"every broken rule at once":       {`{"name":null,"age":3,"nickname":"A"}`, []string{"$.age unknown", "$.name required", "$.nickname unknown"}},
+	}
+	// Sequential: each case compares what the site remembers before and after.
+	remembered := func(t *testing.T) int {
+		t.Helper()
+		es, err := host.Scan(t.Context(), "s1", "greeted/", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := remembered(t)
+			r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: opGreet, MessageID: name, Payload: []byte(tc.payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range r.Diagnostics {
+				got = append(got, d.Field+" "+d.Rule)
+			}
+			if tc.want == nil {
+				if r.Status != sdk.StatusOK {
+					t.Fatalf("status %s %v, want ok", r.Status, r.Diagnostics)
+				}
+				return
+			}
+			if r.Status != sdk.StatusInvalid || !slices.Equal(got, tc.want) {
+				t.Fatalf("status %s, diagnostics %q (%v); want invalid with %q", r.Status, got, r.Diagnostics, tc.want)
+			}
+			if after := remembered(t); after != before {
+				t.Fatalf("an invalid greeting was remembered: %d greetings before, %d after", before, after)
+			}
+		})
 	}
 }

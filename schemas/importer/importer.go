@@ -1,4 +1,12 @@
-package schemas
+// Package importer turns the field tables of an official interface
+// specification (CSV or XLSX) into schemas: [Import] reads them, and
+// [schemas.WriteYAML] writes each as a schema file. It is what
+// `medgate import-spec` runs.
+//
+// It is a package of its own so that package schemas, which every plugin
+// links to validate messages, does not link the Excel stack (excelize and
+// the OLE readers it needs) that only the importer uses.
+package importer
 
 import (
 	"bytes"
@@ -8,15 +16,17 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing/fstest"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/schemas"
 	"github.com/xuri/excelize/v2"
-	"gopkg.in/yaml.v3"
 )
+
+// ErrImport is wrapped by every error [Import] returns.
+var ErrImport = errors.New("import spec")
 
 // maxImportBytes bounds the size of a specification file Import reads.
 const maxImportBytes = 64 << 20
@@ -45,7 +55,7 @@ const maxImportBytes = 64 << 20
 // Import returns the schemas it could build together with every problem
 // found; a problem names the row and says what was done (the row skipped or
 // a default used) and how to fix the table.
-func Import(r io.Reader, format, system string) ([]*Schema, []error) {
+func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if strings.TrimSpace(system) == "" || strings.ContainsAny(system, "/\\. ") {
 		return nil, []error{fmt.Errorf("%w: system %q is not a directory name; pass the system the spec belongs to, for example workinjury", ErrImport, system)}
 	}
@@ -56,7 +66,7 @@ func Import(r io.Reader, format, system string) ([]*Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*Schema{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
@@ -76,14 +86,14 @@ func Import(r io.Reader, format, system string) ([]*Schema, []error) {
 
 type importer struct {
 	system, format string
-	schemas        []*Schema
-	byCode         map[string]*Schema
+	schemas        []*schemas.Schema
+	byCode         map[string]*schemas.Schema
 	errs           []error
 	fatal          bool // the file could not be read at all
 
-	cur    *Schema
-	side   string // "input" or "output"
-	parent *Field // node that collects rows, nil for the top level
+	cur    *schemas.Schema
+	side   string         // "input" or "output"
+	parent *schemas.Field // node that collects rows, nil for the top level
 	cols   *columns
 }
 
@@ -153,7 +163,7 @@ func (im *importer) reset() {
 func (im *importer) start(code, name string) {
 	s, ok := im.byCode[code]
 	if !ok {
-		s = &Schema{Code: code, System: im.system}
+		s = &schemas.Schema{Code: code, System: im.system}
 		im.byCode[code] = s
 		im.schemas = append(im.schemas, s)
 	}
@@ -350,17 +360,17 @@ func (im *importer) section(pos, side, text string) {
 	if f := find(*list, name); f != nil {
 		if f.Type.Scalar() {
 			im.errorf(pos, "%s %s: node %q was declared as %s; it is made an object. Give it the type 对象 or 数组", im.cur.Code, side, name, f.Type)
-			f.Type = Type{Kind: KindObject}
+			f.Type = schemas.Type{Kind: schemas.KindObject}
 			f.MaxLength, f.LengthUnit, f.Format, f.Example = 0, "", "", nil
 		}
 		im.parent = f
 		return
 	}
-	kind := KindObject
+	kind := schemas.KindObject
 	if isArray {
-		kind = KindArray
+		kind = schemas.KindArray
 	}
-	*list = append(*list, Field{Name: name, Label: nodeLabel(text), Type: Type{Kind: kind}})
+	*list = append(*list, schemas.Field{Name: name, Label: nodeLabel(text), Type: schemas.Type{Kind: kind}})
 	im.parent = &(*list)[len(*list)-1]
 }
 
@@ -375,15 +385,15 @@ func nodeLabel(text string) string {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_\-]*$`)
 
-func (im *importer) field(pos string, cells []string) (Field, bool) {
+func (im *importer) field(pos string, cells []string) (schemas.Field, bool) {
 	c := im.cols
 	name := strings.Trim(cell(cells, c.name), "*＊ ")
 	where := fmt.Sprintf("%s %s field %q", im.cur.Code, im.side, name)
 	if !nameRE.MatchString(name) {
 		im.errorf(pos, "%s %s: parameter name %q is not a JSON key; the row is skipped. Put the key (for example aac002) in the 参数名 column", im.cur.Code, im.side, name)
-		return Field{}, false
+		return schemas.Field{}, false
 	}
-	f := Field{Name: name, Label: cell(cells, c.label), Description: cell(cells, c.desc)}
+	f := schemas.Field{Name: name, Label: cell(cells, c.label), Description: cell(cells, c.desc)}
 	if strings.ContainsAny(f.Label, "\r\n") {
 		f.Label = strings.Join(strings.Fields(f.Label), " ")
 	}
@@ -391,7 +401,7 @@ func (im *importer) field(pos string, cells []string) (Field, bool) {
 	if err := mapType(&f, typ, length, c.bytes); err != nil {
 		im.errorf(pos, "%s: %v", where, err)
 		if f.Type.Kind == "" {
-			return Field{}, false
+			return schemas.Field{}, false
 		}
 	}
 	req := cell(cells, c.required)
@@ -403,11 +413,11 @@ func (im *importer) field(pos string, cells []string) (Field, bool) {
 	if strings.Contains(req, "条件") && f.Description == "" {
 		f.Description = "条件必填"
 	}
-	if f.Type.Kind == KindDate || f.Type.Kind == KindDateTime {
+	if f.Type.Kind == schemas.KindDate || f.Type.Kind == schemas.KindDateTime {
 		if p := javaPattern.FindString(f.Description); p != "" && f.Format == "" {
-			f.Format = JavaLayout(p)
+			f.Format = schemas.JavaLayout(p)
 		}
-		if f.Format == DefaultDateFormat && f.Type.Kind == KindDate || f.Format == DefaultDateTimeFormat && f.Type.Kind == KindDateTime {
+		if f.Format == schemas.DefaultDateFormat && f.Type.Kind == schemas.KindDate || f.Format == schemas.DefaultDateTimeFormat && f.Type.Kind == schemas.KindDateTime {
 			f.Format = ""
 		}
 	}
@@ -418,27 +428,27 @@ var javaPattern = regexp.MustCompile(`yyyy[-/]?MM[-/]?dd(?:[ T]?HH:?mm(?::?ss)?)
 
 var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*[)）])?$`)
 
-var typeWords = map[Kind][]string{
-	KindString:   {"字符型", "字符", "字符串", "字符串型", "文本", "文本型", "VARCHAR", "VARCHAR2", "NVARCHAR", "NVARCHAR2", "CHAR", "C", "AN", "STRING", "TEXT", "STR"},
-	KindDecimal:  {"数值型", "数值", "数字", "数字型", "金额", "金额型", "浮点", "浮点型", "NUMBER", "NUMERIC", "DECIMAL", "N", "FLOAT", "DOUBLE", "MONEY"},
-	KindInteger:  {"整数", "整数型", "整型", "INT", "INTEGER", "LONG", "BIGINT", "SMALLINT"},
-	KindDate:     {"日期型", "日期", "DATE", "D"},
-	KindDateTime: {"日期时间型", "日期时间", "时间", "时间型", "DATETIME", "TIMESTAMP", "DT"},
-	KindBoolean:  {"布尔", "布尔型", "BOOLEAN", "BOOL"},
-	KindArray:    {"数组", "列表", "ARRAY", "LIST", "JSONARRAY"},
-	KindObject:   {"对象", "OBJECT", "JSON", "JSONOBJECT"},
+var typeWords = map[schemas.Kind][]string{
+	schemas.KindString:   {"字符型", "字符", "字符串", "字符串型", "文本", "文本型", "VARCHAR", "VARCHAR2", "NVARCHAR", "NVARCHAR2", "CHAR", "C", "AN", "STRING", "TEXT", "STR"},
+	schemas.KindDecimal:  {"数值型", "数值", "数字", "数字型", "金额", "金额型", "浮点", "浮点型", "NUMBER", "NUMERIC", "DECIMAL", "N", "FLOAT", "DOUBLE", "MONEY"},
+	schemas.KindInteger:  {"整数", "整数型", "整型", "INT", "INTEGER", "LONG", "BIGINT", "SMALLINT"},
+	schemas.KindDate:     {"日期型", "日期", "DATE", "D"},
+	schemas.KindDateTime: {"日期时间型", "日期时间", "时间", "时间型", "DATETIME", "TIMESTAMP", "DT"},
+	schemas.KindBoolean:  {"布尔", "布尔型", "BOOLEAN", "BOOL"},
+	schemas.KindArray:    {"数组", "列表", "ARRAY", "LIST", "JSONARRAY"},
+	schemas.KindObject:   {"对象", "OBJECT", "JSON", "JSONOBJECT"},
 }
 
 // mapType sets f's type, length and format from the 类型 and 长度 cells.
 // On a problem it returns an error saying what was assumed; f.Type.Kind is
 // empty when the row cannot be used at all.
-func mapType(f *Field, typ, length string, bytesUnit bool) error {
+func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
 	m := typeRE.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(typ)))
 	if m == nil {
 		return fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间", typ)
 	}
 	base := strings.ReplaceAll(m[1], " ", "")
-	var kind Kind
+	var kind schemas.Kind
 	for k, words := range typeWords {
 		if slices.Contains(words, base) {
 			kind = k
@@ -458,9 +468,9 @@ func mapType(f *Field, typ, length string, bytesUnit bool) error {
 			s, hasS = atoi(m[3]), true
 		}
 	}
-	f.Type = Type{Kind: kind}
+	f.Type = schemas.Type{Kind: kind}
 	switch kind {
-	case KindString:
+	case schemas.KindString:
 		if hasS {
 			f.MaxLength = p
 			return fmt.Errorf("length %q has a scale but the type is text; used %d. Write a plain length", length, p)
@@ -469,34 +479,34 @@ func mapType(f *Field, typ, length string, bytesUnit bool) error {
 			f.MaxLength = p
 		}
 		if bytesUnit && hasP {
-			f.LengthUnit = UnitBytes
+			f.LengthUnit = schemas.UnitBytes
 		}
-	case KindInteger:
+	case schemas.KindInteger:
 		if hasP {
 			f.MaxLength = p
 		}
-	case KindDecimal:
+	case schemas.KindDecimal:
 		switch {
 		case !hasP:
-			f.Type = Type{Kind: KindDecimal, Precision: 16, Scale: 2}
+			f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}
 			return fmt.Errorf("numeric type without a length; assumed decimal(16,2). Write the length as 16,2")
-		case p < 1 || p > MaxPrecision || s > p:
-			f.Type = Type{Kind: KindDecimal, Precision: 16, Scale: 2}
+		case p < 1 || p > schemas.MaxPrecision || s > p:
+			f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}
 			return fmt.Errorf("length %q is not a valid precision,scale; assumed decimal(16,2). Write it like 16,2", length)
 		}
-		f.Type = Type{Kind: KindDecimal, Precision: p, Scale: s}
-	case KindDate:
+		f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: p, Scale: s}
+	case schemas.KindDate:
 		if hasP && p == 8 {
 			f.Format = "20060102"
 		}
-	case KindDateTime:
+	case schemas.KindDateTime:
 		switch {
 		case hasP && p == 14:
 			f.Format = "20060102150405"
 		case hasP && p == 12:
 			f.Format = "200601021504"
 		case hasP && p == 17:
-			f.Type, f.MaxLength = Type{Kind: KindString}, 17
+			f.Type, f.MaxLength = schemas.Type{Kind: schemas.KindString}, 17
 			f.Description = strings.TrimSpace(f.Description + " yyyyMMddHHmmssSSS")
 			return fmt.Errorf("a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)")
 		}
@@ -556,18 +566,18 @@ func mapRequired(s string) (required, ok bool) {
 // the word that ends last wins.
 var directionWords = []struct {
 	word string
-	dir  Direction
+	dir  schemas.Direction
 }{
-	{"撤销", DirectionRevoke}, {"冲正", DirectionRevoke}, {"回退", DirectionRevoke}, {"取消", DirectionRevoke}, {"删除", DirectionRevoke},
-	{"反馈", DirectionFeedback}, {"确认", DirectionFeedback},
-	{"下载", DirectionDownload},
-	{"查询", DirectionQuery}, {"校验", DirectionQuery}, {"认证", DirectionQuery}, {"检查", DirectionQuery}, {"测试", DirectionQuery},
-	{"上传", DirectionUpload}, {"登记", DirectionUpload}, {"结算", DirectionUpload}, {"申请", DirectionUpload}, {"变更", DirectionUpload},
+	{"撤销", schemas.DirectionRevoke}, {"冲正", schemas.DirectionRevoke}, {"回退", schemas.DirectionRevoke}, {"取消", schemas.DirectionRevoke}, {"删除", schemas.DirectionRevoke},
+	{"反馈", schemas.DirectionFeedback}, {"确认", schemas.DirectionFeedback},
+	{"下载", schemas.DirectionDownload},
+	{"查询", schemas.DirectionQuery}, {"校验", schemas.DirectionQuery}, {"认证", schemas.DirectionQuery}, {"检查", schemas.DirectionQuery}, {"测试", schemas.DirectionQuery},
+	{"上传", schemas.DirectionUpload}, {"登记", schemas.DirectionUpload}, {"结算", schemas.DirectionUpload}, {"申请", schemas.DirectionUpload}, {"变更", schemas.DirectionUpload},
 }
 
 // guessDirection guesses a transaction's direction from its name and code.
-func guessDirection(code, name string) Direction {
-	best, bestEnd := Direction(""), -1
+func guessDirection(code, name string) schemas.Direction {
+	best, bestEnd := schemas.Direction(""), -1
 	for _, w := range directionWords {
 		if i := strings.LastIndex(name, w.word); i >= 0 && i+len(w.word) > bestEnd {
 			best, bestEnd = w.dir, i+len(w.word)
@@ -579,16 +589,16 @@ func guessDirection(code, name string) Direction {
 	if len(code) >= 3 {
 		switch code[2] {
 		case 'U', 'R':
-			return DirectionUpload
+			return schemas.DirectionUpload
 		case 'D':
-			return DirectionQuery
+			return schemas.DirectionQuery
 		}
 	}
-	return DirectionQuery
+	return schemas.DirectionQuery
 }
 
 // check completes an imported schema and runs it through the loader's checks.
-func (im *importer) check(s *Schema) {
+func (im *importer) check(s *schemas.Schema) {
 	if s.Name == "" {
 		s.Name = s.Code
 		im.errorf("", "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
@@ -596,13 +606,13 @@ func (im *importer) check(s *Schema) {
 	s.Direction = guessDirection(s.Code, s.Name)
 	s.Source = fmt.Sprintf("imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it", strings.ToLower(im.format), s.Direction)
 	var buf bytes.Buffer
-	if err := WriteYAML(&buf, s); err != nil {
+	if err := schemas.WriteYAML(&buf, s); err != nil {
 		im.errorf("", "%s: %v", s.Code, err)
 		return
 	}
 	fsys := fstest.MapFS{s.System + "/" + s.Code + ".yaml": {Data: buf.Bytes()}}
-	if _, err := Load(fsys); err != nil {
-		var le *LoadError
+	if _, err := schemas.Load(fsys); err != nil {
+		var le *schemas.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
 				im.errorf("", "%s: the imported schema does not pass the schema checks: %s", s.Code, p.Error())
@@ -613,146 +623,12 @@ func (im *importer) check(s *Schema) {
 	}
 }
 
-// WriteYAML writes s as a schema file in the format Load reads, with keys
-// in the documented order. Empty optional keys are left out.
-func WriteYAML(w io.Writer, s *Schema) error {
-	if s == nil {
-		return fmt.Errorf("write schema: nil schema")
-	}
-	root := &yaml.Node{Kind: yaml.MappingNode}
-	kv := func(m *yaml.Node, k string, v *yaml.Node) {
-		m.Content = append(m.Content, str(k), v)
-	}
-	kv(root, "code", str(s.Code))
-	kv(root, "name", str(s.Name))
-	kv(root, "system", str(s.System))
-	kv(root, "direction", str(string(s.Direction)))
-	if s.BatchLimit > 0 {
-		kv(root, "batchLimit", intNode(int64(s.BatchLimit)))
-	}
-	if s.BatchField != "" {
-		kv(root, "batchField", str(s.BatchField))
-	}
-	kv(root, "source", str(s.Source))
-	kv(root, "reconstructed", boolNode(s.Reconstructed))
-	if s.ReconstructionNote != "" {
-		kv(root, "reconstructionNote", str(s.ReconstructionNote))
-	}
-	if s.Description != "" {
-		kv(root, "description", str(s.Description))
-	}
-	kv(root, "input", fieldsNode(s.Input))
-	kv(root, "output", fieldsNode(s.Output))
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("write schema %s: %w", s.Code, err)
-	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("write schema %s: %w", s.Code, err)
+// find returns the field called name in fields, or nil.
+func find(fields []schemas.Field, name string) *schemas.Field {
+	for i := range fields {
+		if fields[i].Name == name {
+			return &fields[i]
+		}
 	}
 	return nil
-}
-
-func str(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
-
-func intNode(v int64) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v, 10)}
-}
-
-func boolNode(v bool) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
-}
-
-func fieldsNode(fields []Field) *yaml.Node {
-	seq := &yaml.Node{Kind: yaml.SequenceNode}
-	if len(fields) == 0 {
-		seq.Style = yaml.FlowStyle
-	}
-	for i := range fields {
-		f := &fields[i]
-		m := &yaml.Node{Kind: yaml.MappingNode}
-		add := func(k string, v *yaml.Node) { m.Content = append(m.Content, str(k), v) }
-		add("name", str(f.Name))
-		if f.Label != "" {
-			add("label", str(f.Label))
-		}
-		add("type", str(f.Type.String()))
-		if f.MaxLength > 0 {
-			add("maxLength", intNode(int64(f.MaxLength)))
-		}
-		if f.LengthUnit != "" {
-			add("lengthUnit", str(string(f.LengthUnit)))
-		}
-		if f.Required {
-			add("required", boolNode(true))
-		}
-		if f.RequiredUnless != "" {
-			add("requiredUnless", str(f.RequiredUnless))
-		}
-		if f.PlatformOnly {
-			add("platformOnly", boolNode(true))
-		}
-		if f.Format != "" {
-			add("format", str(f.Format))
-		}
-		if f.Pattern != "" {
-			add("pattern", str(f.Pattern))
-		}
-		switch {
-		case f.CodesRef != "":
-			add("codes", str(f.CodesRef))
-		case len(f.Codes) > 0:
-			cm := &yaml.Node{Kind: yaml.MappingNode}
-			for _, k := range sortedKeys(f.Codes) {
-				cm.Content = append(cm.Content, str(k), str(f.Codes[k]))
-			}
-			add("codes", cm)
-		}
-		if f.MinItems > 0 {
-			add("minItems", intNode(int64(f.MinItems)))
-		}
-		if f.MaxItems > 0 {
-			add("maxItems", intNode(int64(f.MaxItems)))
-		}
-		if n := exampleNode(f.Example); n != nil {
-			add("example", n)
-		}
-		if f.Description != "" {
-			add("description", str(f.Description))
-		}
-		if len(f.Fields) > 0 {
-			add("fields", fieldsNode(f.Fields))
-		}
-		seq.Content = append(seq.Content, m)
-	}
-	return seq
-}
-
-func exampleNode(v any) *yaml.Node {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case string:
-		return str(x)
-	case bool:
-		return boolNode(x)
-	}
-	if t, ok := numberText(v); ok {
-		tag := "!!float"
-		if AllDigits(strings.TrimPrefix(t, "-")) {
-			tag = "!!int"
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: t}
-	}
-	return str(fmt.Sprint(v))
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

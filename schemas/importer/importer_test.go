@@ -1,4 +1,4 @@
-package schemas
+package importer
 
 import (
 	"bytes"
@@ -9,12 +9,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/medgate/medgate/schemas"
 	"github.com/xuri/excelize/v2"
 )
 
 const importedSource = `imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it`
 
-func source(format string, d Direction) string {
+func source(format string, d schemas.Direction) string {
 	return strings.Replace(strings.Replace(importedSource, "%s", format, 1), "%q", `"`+string(d)+`"`, 1)
 }
 
@@ -43,33 +44,33 @@ price,单价,N,"16，6",Y
 name,项目名称,字符型,100,N
 `
 
-var wantCSV = []*Schema{
+var wantCSV = []*schemas.Schema{
 	{
-		Code: "GYU101", Name: "入院登记上传", System: "workinjury", Direction: DirectionUpload,
-		Source: source("csv", DirectionUpload),
-		Input: []Field{
-			{Name: "aac002", Label: "社会保障号码", Type: Type{Kind: KindString}, MaxLength: 20, Required: true},
-			{Name: "aac003", Label: "姓名", Type: Type{Kind: KindString}, MaxLength: 50, Required: true},
-			{Name: "ykc701", Label: "入院日期", Type: Type{Kind: KindDateTime}, Required: true},
-			{Name: "akc264", Label: "医疗费总额", Type: Type{Kind: KindDecimal, Precision: 16, Scale: 2}, Required: true},
-			{Name: "days", Label: "住院天数", Type: Type{Kind: KindInteger}, MaxLength: 4},
-			{Name: "aac006", Label: "出生日期", Type: Type{Kind: KindDate}, Format: "20060102"},
-			{Name: "memo", Label: "备注", Type: Type{Kind: KindString}, MaxLength: 500, Description: "仅转院时填写"},
-			{Name: "visit_time", Label: "就诊时间", Type: Type{Kind: KindDateTime}, Required: true, Format: "20060102150405", Description: "格式 yyyyMMddHHmmss"},
+		Code: "GYU101", Name: "入院登记上传", System: "workinjury", Direction: schemas.DirectionUpload,
+		Source: source("csv", schemas.DirectionUpload),
+		Input: []schemas.Field{
+			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true},
+			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true},
+			{Name: "ykc701", Label: "入院日期", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true},
+			{Name: "akc264", Label: "医疗费总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
+			{Name: "days", Label: "住院天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4},
+			{Name: "aac006", Label: "出生日期", Type: schemas.Type{Kind: schemas.KindDate}, Format: "20060102"},
+			{Name: "memo", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 500, Description: "仅转院时填写"},
+			{Name: "visit_time", Label: "就诊时间", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true, Format: "20060102150405", Description: "格式 yyyyMMddHHmmss"},
 		},
-		Output: []Field{
-			{Name: "ykc700", Label: "就诊登记号", Type: Type{Kind: KindString}, MaxLength: 30, Required: true},
+		Output: []schemas.Field{
+			{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 		},
 	},
 	{
-		Code: "GYU102", Name: "费用明细上传", System: "workinjury", Direction: DirectionUpload,
-		Source: source("csv", DirectionUpload),
-		Input: []Field{
-			{Name: "ykc700", Label: "就诊登记号", Type: Type{Kind: KindString}, MaxLength: 30, Required: true},
-			{Name: "fee", Label: "费用明细列表", Type: Type{Kind: KindArray}, Fields: []Field{
-				{Name: "qty", Label: "数量", Type: Type{Kind: KindDecimal, Precision: 16, Scale: 4}, Required: true},
-				{Name: "price", Label: "单价", Type: Type{Kind: KindDecimal, Precision: 16, Scale: 6}, Required: true},
-				{Name: "name", Label: "项目名称", Type: Type{Kind: KindString}, MaxLength: 100},
+		Code: "GYU102", Name: "费用明细上传", System: "workinjury", Direction: schemas.DirectionUpload,
+		Source: source("csv", schemas.DirectionUpload),
+		Input: []schemas.Field{
+			{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+			{Name: "fee", Label: "费用明细列表", Type: schemas.Type{Kind: schemas.KindArray}, Fields: []schemas.Field{
+				{Name: "qty", Label: "数量", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 4}, Required: true},
+				{Name: "price", Label: "单价", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 6}, Required: true},
+				{Name: "name", Label: "项目名称", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100},
 			}},
 		},
 	},
@@ -87,27 +88,28 @@ func TestImportCSV(t *testing.T) {
 	roundTrip(t, got)
 }
 
-// roundTrip writes each schema with WriteYAML and loads it back with Load.
-func roundTrip(t *testing.T, schemas []*Schema) {
+// roundTrip writes each schema with schemas.WriteYAML and loads it back
+// with schemas.Load.
+func roundTrip(t *testing.T, imported []*schemas.Schema) {
 	t.Helper()
 	fsys := fstest.MapFS{}
-	for _, s := range schemas {
+	for _, s := range imported {
 		var buf bytes.Buffer
-		if err := WriteYAML(&buf, s); err != nil {
+		if err := schemas.WriteYAML(&buf, s); err != nil {
 			t.Fatal(err)
 		}
 		fsys[s.System+"/"+s.Code+".yaml"] = &fstest.MapFile{Data: buf.Bytes()}
 	}
-	set, err := Load(fsys)
+	set, err := schemas.Load(fsys)
 	if err != nil {
 		t.Fatalf("WriteYAML output does not load: %v", err)
 	}
-	for _, s := range schemas {
+	for _, s := range imported {
 		back, ok := set.Get(s.System, s.Code)
 		if !ok {
 			t.Fatalf("%s missing after round trip", s.Code)
 		}
-		if diff := cmp.Diff(s, back, cmpopts.IgnoreFields(Schema{}, "File")); diff != "" {
+		if diff := cmp.Diff(s, back, cmpopts.IgnoreFields(schemas.Schema{}, "File")); diff != "" {
 			t.Errorf("%s round trip (-imported +loaded):\n%s", s.Code, diff)
 		}
 	}
@@ -181,39 +183,39 @@ func TestImportXLSX(t *testing.T) {
 	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	want := []*Schema{
+	want := []*schemas.Schema{
 		{
-			Code: "GYU103", Name: "GYU103", System: "workinjury", Direction: DirectionUpload,
-			Source: source("xlsx", DirectionUpload),
-			Input: []Field{
-				{Name: "ykc700", Label: "就诊登记号", Type: Type{Kind: KindString}, MaxLength: 30, Required: true},
-				{Name: "akc194", Label: "出院日期", Type: Type{Kind: KindDate}, Required: true},
-				{Name: "fund_pay", Label: "基金支付", Type: Type{Kind: KindDecimal, Precision: 16, Scale: 2}, Required: true},
-				{Name: "diagnoses", Label: "出院诊断", Type: Type{Kind: KindArray}, Required: true, Fields: []Field{
-					{Name: "diag_code", Label: "诊断编码", Type: Type{Kind: KindString}, MaxLength: 20, Required: true},
+			Code: "GYU103", Name: "GYU103", System: "workinjury", Direction: schemas.DirectionUpload,
+			Source: source("xlsx", schemas.DirectionUpload),
+			Input: []schemas.Field{
+				{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+				{Name: "akc194", Label: "出院日期", Type: schemas.Type{Kind: schemas.KindDate}, Required: true},
+				{Name: "fund_pay", Label: "基金支付", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
+				{Name: "diagnoses", Label: "出院诊断", Type: schemas.Type{Kind: schemas.KindArray}, Required: true, Fields: []schemas.Field{
+					{Name: "diag_code", Label: "诊断编码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true},
 				}},
 			},
-			Output: []Field{
-				{Name: "settle_no", Label: "结算编号", Type: Type{Kind: KindString}, MaxLength: 30, Required: true},
+			Output: []schemas.Field{
+				{Name: "settle_no", Label: "结算编号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 			},
 		},
 		{
-			Code: "GYD051", Name: "人员备案校验", System: "workinjury", Direction: DirectionQuery,
-			Source: source("xlsx", DirectionQuery),
-			Input: []Field{
-				{Name: "aac002", Label: "社会保障号码", Type: Type{Kind: KindString}, MaxLength: 20, LengthUnit: UnitBytes, Required: true},
-				{Name: "akb020", Label: "协议机构编号", Type: Type{Kind: KindString}, MaxLength: 30, LengthUnit: UnitBytes},
+			Code: "GYD051", Name: "人员备案校验", System: "workinjury", Direction: schemas.DirectionQuery,
+			Source: source("xlsx", schemas.DirectionQuery),
+			Input: []schemas.Field{
+				{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, LengthUnit: schemas.UnitBytes, Required: true},
+				{Name: "akb020", Label: "协议机构编号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, LengthUnit: schemas.UnitBytes},
 			},
-			Output: []Field{
-				{Name: "valid", Label: "是否有效", Type: Type{Kind: KindBoolean}, Required: true},
-				{Name: "refmsg_time", Label: "应答时间", Type: Type{Kind: KindString}, MaxLength: 17, Description: "yyyyMMddHHmmssSSS"},
+			Output: []schemas.Field{
+				{Name: "valid", Label: "是否有效", Type: schemas.Type{Kind: schemas.KindBoolean}, Required: true},
+				{Name: "refmsg_time", Label: "应答时间", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 17, Description: "yyyyMMddHHmmssSSS"},
 			},
 		},
 		{
-			Code: "GYR005", Name: "重新下载申请", System: "workinjury", Direction: DirectionUpload,
-			Source: source("xlsx", DirectionUpload),
-			Input: []Field{
-				{Name: "batch_no", Label: "批次号", Type: Type{Kind: KindString}, MaxLength: 30, Required: true},
+			Code: "GYR005", Name: "重新下载申请", System: "workinjury", Direction: schemas.DirectionUpload,
+			Source: source("xlsx", schemas.DirectionUpload),
+			Input: []schemas.Field{
+				{Name: "batch_no", Label: "批次号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 			},
 		},
 	}
@@ -334,17 +336,17 @@ func TestGuessDirection(t *testing.T) {
 	t.Parallel()
 	testCases := map[string]struct {
 		code, name string
-		want       Direction
+		want       schemas.Direction
 	}{
-		"revoke":       {"GYU104", "出院结算撤销", DirectionRevoke},
-		"feedback":     {"GYU008", "下载结果反馈", DirectionFeedback},
-		"download":     {"GYD001", "异地就医备案申请下载", DirectionDownload},
-		"query":        {"GYD053", "通用交易查询", DirectionQuery},
-		"check":        {"GYD051", "人员备案校验", DirectionQuery},
-		"upload":       {"GYU101", "入院登记上传", DirectionUpload},
-		"letter U":     {"GYU003", "GYU003", DirectionUpload},
-		"letter D":     {"GYD003", "GYD003", DirectionQuery},
-		"numeric code": {"4201A", "4201A", DirectionQuery},
+		"revoke":       {"GYU104", "出院结算撤销", schemas.DirectionRevoke},
+		"feedback":     {"GYU008", "下载结果反馈", schemas.DirectionFeedback},
+		"download":     {"GYD001", "异地就医备案申请下载", schemas.DirectionDownload},
+		"query":        {"GYD053", "通用交易查询", schemas.DirectionQuery},
+		"check":        {"GYD051", "人员备案校验", schemas.DirectionQuery},
+		"upload":       {"GYU101", "入院登记上传", schemas.DirectionUpload},
+		"letter U":     {"GYU003", "GYU003", schemas.DirectionUpload},
+		"letter D":     {"GYD003", "GYD003", schemas.DirectionQuery},
+		"numeric code": {"4201A", "4201A", schemas.DirectionQuery},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
@@ -383,9 +385,10 @@ func TestTitleCode(t *testing.T) {
 	}
 }
 
-func TestWriteYAMLNil(t *testing.T) {
-	t.Parallel()
-	if err := WriteYAML(&bytes.Buffer{}, nil); err == nil {
-		t.Error("WriteYAML(nil) succeeded")
+func fieldNames(fields []schemas.Field) []string {
+	names := make([]string, len(fields))
+	for i := range fields {
+		names[i] = fields[i].Name
 	}
+	return names
 }
