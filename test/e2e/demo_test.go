@@ -168,3 +168,64 @@ func TestDemoStayDocumented(t *testing.T) {
 		t.Errorf("the simulator holds %+v for the README's stay, want one settled visit %s", adm, vars["visit"])
 	}
 }
+
+// TestDemoRegisterAgainWarns: the demo platform registers a person again
+// under another name (a typo at one desk, or another person's ID number):
+// the plugin README promises the card on record back with a warning
+// ($.name, rule mismatch) in the reply, so the platform can flag it. The
+// reply reaches the platform by Kafka and by the ingress alike; it is read
+// here from both, as raw JSON, since the harness's reply type knows no
+// warnings.
+func TestDemoRegisterAgainWarns(t *testing.T) {
+	t.Parallel()
+	cfg, mg, _ := start(t, func(c *harness.Config) {
+		ecardConfig(t, c)
+		c.Sites[0]["code"] = "demo"
+	})
+	register := func(id, name string) map[string]any {
+		body := `{"id":"` + id + `","site":"demo","type":"ecard.register","payload":{"person":{"name":"` + name +
+			`","document":{"type":"resident-id","number":"11010519491231002X"},"mobile":"13812345678"}}}`
+		resp, err := http.Post("http://"+mg.HTTPAddr+"/v1/messages", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("register %s: HTTP %d %v %v", id, resp.StatusCode, r, err)
+		}
+		return r
+	}
+	first := register("demo-warn-1", "张三丰")
+	if w, ok := first["warnings"]; ok {
+		t.Errorf("a first registration has warnings %v", w)
+	}
+	again := register("demo-warn-2", "王小梅")
+	onKafka := map[string]any{}
+	harness.Eventually(t, 30*time.Second, "the reply to demo-warn-2 on the replies topic", func() bool {
+		msgs, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Replies, 0, 5*time.Second)
+		for _, m := range msgs {
+			var r map[string]any
+			if json.Unmarshal(m.Value, &r) == nil && r["requestId"] == "demo-warn-2" {
+				onKafka = r
+				return true
+			}
+		}
+		return false
+	})
+	for where, r := range map[string]map[string]any{"HTTP ingress": again, "replies topic": onKafka} {
+		if r["status"] != "ok" || r["payload"].(map[string]any)["created"] != false {
+			t.Errorf("%s: the second registration is %v, want ok with the card on record (created false)", where, r)
+		}
+		ws, _ := r["warnings"].([]any)
+		found := false
+		for _, w := range ws {
+			if m, _ := w.(map[string]any); m["field"] == "$.name" && m["rule"] == "mismatch" && m["message"] != "" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the reply to a registration under another name has no warning $.name mismatch: %v", where, r)
+		}
+	}
+}
