@@ -257,12 +257,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if typ == "" {
 			fmt.Fprintf(stdout, "No site enables a plugin with operations yet: enable one under sites[].plugins, then reload.\n")
 		} else {
-			fmt.Fprintf(stdout, "Send a first message from another terminal (an invalid reply lists every field the payload lacks; bin/medgate plugins lists every operation):\n")
-			fmt.Fprintf(stdout, "  bin/medgate send -config %s -site %s -type %s -payload '{}'\n", *cfgPath, site, typ)
-			fmt.Fprintf(stdout, "  %s\n", curlHint(d.HTTPAddr(), site, typ))
+			firstMessageHint(stdout, *cfgPath, d.HTTPAddr(), site, typ)
 		}
 		fmt.Fprintf(stdout, "Stop with Ctrl-C. Reload the configuration with: kill -HUP %d\n", os.Getpid())
 	}})
+}
+
+// firstMessageHint prints how to send a first message of type typ to site
+// from another terminal, with the configuration medgate runs with.
+func firstMessageHint(w io.Writer, cfgPath, addr, site, typ string) {
+	fmt.Fprintf(w, "Send a first message from another terminal (an invalid reply lists every field the payload lacks):\n")
+	fmt.Fprintf(w, "  bin/medgate send -config %s -site %s -type %s -payload '{}'\n", cfgPath, site, typ)
+	fmt.Fprintf(w, "  %s\n", curlHint(addr, site, typ))
+	fmt.Fprintf(w, "Every operation of the running plugins: bin/medgate plugins -config %s\n", cfgPath)
 }
 
 // curlHint is the command line that posts a first message to the HTTP

@@ -61,3 +61,31 @@ func TestFirstOperation(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstMessageHintCommandsRun: every medgate command the first-message
+// hint of medgate run names must work when pasted as printed from where
+// medgate was started, so each names the configuration medgate runs with
+// (without -config the CLI reads ./medgate.yaml, which the demo does not
+// have: `bin/medgate plugins` failed with "cannot read the configuration
+// file").
+func TestFirstMessageHintCommandsRun(t *testing.T) {
+	t.Parallel()
+	for _, cfgPath := range []string{"deploy/demo/medgate.yaml", "/etc/medgate/medgate.yaml"} {
+		t.Run(cfgPath, func(t *testing.T) {
+			var b strings.Builder
+			firstMessageHint(&b, cfgPath, "127.0.0.1:8080", "demo", "ecard.register")
+			hint := b.String()
+			n := 0
+			for _, field := range strings.SplitAfter(hint, "bin/medgate ")[1:] {
+				n++
+				words := strings.Fields(field)
+				if len(words) < 3 || words[1] != "-config" || strings.TrimRight(words[2], ")") != cfgPath {
+					t.Errorf("the hint's command `bin/medgate %s` does not name -config %s:\n%s", strings.Join(words[:min(len(words), 3)], " "), cfgPath, hint)
+				}
+			}
+			if n < 2 {
+				t.Fatalf("the hint names %d medgate commands, want the send and the plugins list:\n%s", n, hint)
+			}
+		})
+	}
+}

@@ -7,12 +7,16 @@ import (
 
 // Reply is the outcome published to the replies topic (or replyTo).
 type Reply struct {
-	ID          string          `json:"id"`
-	RequestID   string          `json:"requestId"`
-	Site        string          `json:"site"`
-	Type        string          `json:"type"`
-	Status      string          `json:"status"`
-	Errors      []ReplyError    `json:"errors,omitempty"`
+	ID        string       `json:"id"`
+	RequestID string       `json:"requestId"`
+	Site      string       `json:"site"`
+	Type      string       `json:"type"`
+	Status    string       `json:"status"`
+	Errors    []ReplyError `json:"errors,omitempty"`
+	// Warnings are what the plugin noticed without refusing the message
+	// (e.g. a registration under another name than the one on record),
+	// in the shape of Errors; the status does not depend on them.
+	Warnings    []ReplyError    `json:"warnings,omitempty"`
 	External    *External       `json:"external,omitempty"`
 	Payload     json.RawMessage `json:"payload,omitempty"`
 	Attempts    int             `json:"attempts"`

@@ -19,3 +19,20 @@ func diagsToErrors(ds sdk.Diagnostics) []message.ReplyError {
 	}
 	return out
 }
+
+// diagsToWarnings returns the warnings among a plugin's diagnostics, for
+// the reply: what the plugin noticed without refusing the message.
+func diagsToWarnings(ds sdk.Diagnostics) []message.ReplyError {
+	var out []message.ReplyError
+	for _, d := range ds {
+		if d.Severity != sdk.SeverityWarning {
+			continue
+		}
+		rule := d.Rule
+		if rule == "" {
+			rule = "warning"
+		}
+		out = append(out, message.ReplyError{Field: d.Field, Rule: rule, Message: d.Message()})
+	}
+	return out
+}

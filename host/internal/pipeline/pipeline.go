@@ -991,7 +991,9 @@ func (p *Processor) replyFrom(env *message.Envelope, r *sdk.HandleResponse, atte
 	if status == message.StatusInvalid && len(errs) == 0 {
 		errs = []message.ReplyError{{Rule: "invalid", Message: "the plugin rejected the input without saying why"}}
 	}
-	return p.reply(env, status, errs, ext, payload, attempts)
+	reply := p.reply(env, status, errs, ext, payload, attempts)
+	reply.Warnings = diagsToWarnings(r.Diagnostics)
+	return reply
 }
 
 func (p *Processor) reply(env *message.Envelope, status string, errs []message.ReplyError, ext *message.External, payload json.RawMessage, attempts int) *message.Reply {
@@ -1518,6 +1520,13 @@ func shrink(r *message.Reply, why string) *message.Reply {
 	for _, e := range r.Errors[:n] {
 		e.Field, e.Message = cut(e.Field, 256), cut(e.Message, 1024)
 		s.Errors = append(s.Errors, e)
+	}
+	if len(r.Warnings) > 0 {
+		s.Warnings = make([]message.ReplyError, 0, min(len(r.Warnings), maxKeptErrors))
+		for _, w := range r.Warnings[:min(len(r.Warnings), maxKeptErrors)] {
+			w.Field, w.Message = cut(w.Field, 256), cut(w.Message, 1024)
+			s.Warnings = append(s.Warnings, w)
+		}
 	}
 	if s.External != nil {
 		ext := *s.External

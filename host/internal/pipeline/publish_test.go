@@ -71,6 +71,13 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
 	}
+	manyWarnings := func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		var ds sdk.Diagnostics
+		for i := range 500 {
+			ds.Warn(fmt.Sprintf("$.fee[%d].qty", i), "line-refused", "the national system refused this line", strings.Repeat("w", 100))
+		}
+		return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{}`), Diagnostics: ds}, nil
+	}
 	env := func(id, extra string) []byte {
 		return []byte(`{"id":"` + id + `","site":"s1","type":"x.do"` + extra + `,"payload":{"a":1}}`)
 	}
@@ -95,6 +102,8 @@ func TestUnpublishableRecordsFinish(t *testing.T) {
 			status: "ok", replyTopic: "replies", truncated: true, rule: "truncated"},
 		"invalid reply with many errors, DLQ too large": {value: env("many-errors", ""), answer: manyErrors, limit: 8000,
 			status: "invalid", replyTopic: "replies", truncated: true, dlq: 1, dlqCut: true, rule: "required"},
+		"ok reply with many warnings": {value: env("many-warnings", ""), answer: manyWarnings, limit: 8000,
+			status: "ok", replyTopic: "replies", truncated: true, rule: "truncated"},
 		"replyTo not allowed": {value: env("foreign-reply", `,"replyTo":"payments.commands"`), answer: ok, limit: 1 << 20,
 			status: "invalid", replyTopic: "replies", dlq: 1, rule: "allowed"},
 		"allowed replyTo that cannot be written": {value: env("missing-reply-topic", `,"replyTo":"his.replies"`), answer: ok, limit: 1 << 20,
