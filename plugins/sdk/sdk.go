@@ -91,10 +91,13 @@ type Operation struct {
 	// Type is the full message type, "<plugin>.<operation>".
 	Type string `json:"type"`
 	// Schema names the schema of the external transaction, e.g.
-	// "workinjury/GYU101", or is empty when there is none. It is shown to
-	// people (medgate plugins); a site mapping of this operation targets
-	// the schema "<plugin>/<operation>" whatever Schema says, so name the
-	// operation's document that way (DescribeResponse.Schemas).
+	// "workinjury/GYU101", or is empty when there is none. It must be one
+	// of the plugin's schema documents: "<system>/<code>" names the
+	// document "<system>/<code>.yaml" of DescribeResponse.Schemas, and
+	// the host refuses to launch a plugin whose Schema names one it does
+	// not declare. It is shown to people (medgate plugins); a site
+	// mapping of this operation targets the schema "<plugin>/<operation>"
+	// whatever Schema says, so name the operation's document that way.
 	Schema string `json:"schema,omitempty"`
 	// Summary is one line for people.
 	Summary string `json:"summary"`

@@ -68,7 +68,8 @@ var auditActions = map[string]string{
 // admin guards an admin route: browser checks, then who calls (the admin
 // token, a user with HTTP Basic, or anyone while the API is open), then
 // the role. The handler runs with the audit actor in its context. A
-// change (any method but GET and HEAD) is first recorded as attempted
+// change (any method but GET and HEAD, and but a bulk replay's dry run,
+// which reads only) is first recorded as attempted
 // (audit.Begin); when that entry cannot be written the change is not made
 // and the answer says so (auditError). Its outcome, when the handler did
 // not record it itself, is recorded here, naming the attempt: ok, refused
@@ -83,7 +84,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		addr := s.o.Proxy.ClientAddr(r)
 		ctx := audit.With(withUser(r.Context(), u), s.o.Audit, audit.Actor{Name: u.Name, Role: u.Role.String(), Remote: addr})
 		r = r.WithContext(ctx)
-		change := r.Method != http.MethodGet && r.Method != http.MethodHead
+		change := r.Method != http.MethodGet && r.Method != http.MethodHead && !isDryRun(r)
 		if !u.Role.Allows(need) {
 			s.o.Logger.Warn("admin API: refused: role too low", "user", u.Name, "role", u.Role.String(), "need", need.String(), "route", r.Pattern)
 			if change {
@@ -127,6 +128,16 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		}
 		return err
 	}))
+}
+
+// isDryRun reports whether r is a bulk replay's dry run, a read that
+// changes nothing (see replayAll).
+func isDryRun(r *http.Request) bool {
+	if r.Pattern != "POST /admin/messages/replay" {
+		return false
+	}
+	dry, ok := bulkDryRun(r)
+	return ok && dry
 }
 
 // identify returns who calls: the admin token (Bearer) as "admin-token",

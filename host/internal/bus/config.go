@@ -78,6 +78,17 @@ type Config struct {
 	// Logger receives warnings about retried errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// RetryCause, when set, names the cause of an error a Consumer's
+	// handler returned, for the WARNs of the retries: per partition, the
+	// first retry of a cause is logged, then at most one a minute with
+	// how many retries of that cause were not logged meanwhile
+	// (retriesSinceLastLog), so that an outage every message fails on
+	// (the store refusing writes) does not log a line per retry of every
+	// message. Where it returns "", and for every error when it is nil,
+	// the cause is the error's text: only retries failing with the very
+	// same error are counted together. It must be quick and safe for
+	// concurrent use.
+	RetryCause func(err error) string
 	// OnOffsetReset, when set, is called each time a Consumer reads a
 	// partition again from its oldest record because its committed offset
 	// is outside the partition's log (reason ResetOutOfRange) or because
@@ -214,6 +225,16 @@ func (c Config) logger() *slog.Logger {
 		return c.Logger
 	}
 	return slog.Default()
+}
+
+// retryCause is the cause of a handler's error err (see RetryCause).
+func (c Config) retryCause(err error) string {
+	if c.RetryCause != nil {
+		if cause := c.RetryCause(err); cause != "" {
+			return "cause: " + cause
+		}
+	}
+	return "error: " + err.Error()
 }
 
 func (c Config) maxInFlight() int {

@@ -95,6 +95,8 @@ type Consumer struct {
 	// (Run's goroutine only).
 	refusedAlerted time.Time
 	commits        atomic.Int64 // offset commits made while consuming (for tests)
+	// now is the clock of the retry log (nil: time.Now; tests).
+	now func() time.Time
 
 	partsMu sync.Mutex
 	parts   map[*partition]struct{} // claimed partitions being consumed
@@ -200,6 +202,14 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 		// sarama validated the rebalance timeout as at least 1ms.
 		releaseGrace: sc.Consumer.Group.Rebalance.Timeout / 2,
 	}, nil
+}
+
+// clock returns the current time (c.now, for tests).
+func (c *Consumer) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }
 
 // Ready reports whether the consumer has joined its group and is consuming.

@@ -53,6 +53,13 @@
 // password) and the fix; Refused gives the reason (for /readyz) and
 // Config.OnRefused counts every attempt.
 //
+// A handler's failed message is called again with backoff, and each retry
+// is a WARN; so that an outage every message fails on (the store refusing
+// writes) does not log one per retry of every message, a partition logs
+// the first retry of a cause, then at most one a minute with how many it
+// did not log (retriesSinceLastLog). Config.RetryCause names causes;
+// without it, a cause is the error's text.
+//
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until
 // someone acts (a record or topic refused, credentials, certificates or

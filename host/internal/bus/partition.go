@@ -42,6 +42,8 @@ type partition struct {
 	// deferred message done after it (Done(nil)) is no longer finished,
 	// since the partition's last commit no longer waits for it.
 	cut bool
+	// retries keeps the WARNs of handler retries from flooding the log.
+	retries retryLog
 }
 
 type entry struct {
@@ -438,8 +440,7 @@ func (p *partition) call(e *entry, q *keyQueue) (finished bool, later *Later) {
 			return false, nil
 		}
 		wait := backoff(attempt)
-		h.c.log.Warn("message not finished; calling its handler again (its key and the partition's commit point wait)",
-			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt+1, "err", err, "retryIn", wait.String())
+		p.logRetry(m, attempt, err, wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -454,6 +455,23 @@ func (p *partition) call(e *entry, q *keyQueue) (finished bool, later *Later) {
 			return false, nil
 		}
 	}
+}
+
+// logRetry logs that the handler of m failed (err) at attempt and is
+// called again after wait: the first retry of a cause, then at most one
+// a minute per partition and cause, with how many were not logged
+// meanwhile (see retryLog).
+func (p *partition) logRetry(m *Message, attempt int, err error, wait time.Duration) {
+	c := p.h.c
+	log, unlogged := p.retries.note(c.cfg.retryCause(err), c.clock())
+	if !log {
+		return
+	}
+	args := []any{"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt + 1, "err", err, "retryIn", wait.String()}
+	if unlogged > 0 {
+		args = append(args, "retriesSinceLastLog", unlogged)
+	}
+	c.log.Warn("message not finished; calling its handler again (its key and the partition's commit point wait); further retries of the partition's messages failing for the same cause are logged at most once a minute, with how many were not (retriesSinceLastLog)", args...)
 }
 
 func toMessage(cm *sarama.ConsumerMessage) *Message {

@@ -99,6 +99,7 @@ func (b *bulkReplay) window(now time.Time) (from, to time.Time, err error) {
 // bulkAnswer is the admin API's answer to POST /admin/messages/replay.
 type bulkAnswer struct {
 	Status   string `json:"status"`
+	DryRun   bool   `json:"dryRun"`
 	Selected int    `json:"selected"`
 	Replayed int    `json:"replayed"`
 	Sites    map[string]struct {
@@ -107,14 +108,19 @@ type bulkAnswer struct {
 	} `json:"sites"`
 	More     bool     `json:"more"`
 	Problems []string `json:"problems"`
+	// Messages are a dry run's selection.
+	Messages []struct {
+		ID         string    `json:"id"`
+		Site       string    `json:"site"`
+		Type       string    `json:"type"`
+		ReceivedAt time.Time `json:"receivedAt"`
+	} `json:"messages"`
 }
 
-// dryRunLimit is how many failed messages a dry run lists: the most the
-// admin API's list gives at once.
-const dryRunLimit = 500
-
 // run replays (or with -dry-run lists) the failed messages the flags
-// select, and prints per site what it replayed or would replay.
+// select, and prints per site what it replayed or would replay. The dry
+// run is the admin API's (dryRun=true): the same selection, scope checks
+// and limit as the replay, which replays nothing.
 func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Writer) error {
 	from, to, err := b.window(time.Now())
 	if err != nil {
@@ -127,16 +133,16 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 	if *b.typ != "" {
 		q.Set("type", *b.typ)
 	}
-	what := b.describe(from, to)
-	if *b.dryRun {
-		return b.dryRunList(ctx, cfgPath, addr, q, from, to, what, stdout)
-	}
 	if !from.IsZero() {
 		q.Set("from", from.Format(time.RFC3339))
 	}
 	if !to.IsZero() {
 		q.Set("to", to.Format(time.RFC3339))
 	}
+	if *b.dryRun {
+		q.Set("dryRun", "true")
+	}
+	what := b.describe(from, to)
 	path := "/admin/messages/replay"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -151,6 +157,13 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 	var ans bulkAnswer
 	if err := json.Unmarshal(a.body, &ans); err != nil {
 		return fmt.Errorf("POST %s: the answer is not a bulk replay's (%v); is -addr a medgate of this version?", path, err)
+	}
+	if *b.dryRun {
+		if !ans.DryRun {
+			return fmt.Errorf("POST %s: the answer is not a dry run's (status %q, %d replayed): the medgate at -addr is older than this command and ignores dryRun; check GET /admin/audit for a message.replay.bulk, and upgrade it before using -dry-run", path, ans.Status, ans.Replayed)
+		}
+		printDryRun(stdout, &ans, what)
+		return nil
 	}
 	if ans.Selected == 0 {
 		fmt.Fprintf(stdout, "no failed message %s: nothing was replayed\n", what)
@@ -173,53 +186,27 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 	return nil
 }
 
-// dryRunList lists, per site, the failed messages a bulk replay with the
-// same filters would select, from GET /admin/messages (newest first, at
-// most dryRunLimit), keeping those received within [from, to).
-func (b *bulkReplay) dryRunList(ctx context.Context, cfgPath, addr string, q url.Values, from, to time.Time, what string, stdout io.Writer) error {
-	q.Set("status", "failed")
-	q.Set("limit", fmt.Sprint(dryRunLimit))
-	path := "/admin/messages?" + q.Encode()
-	a, err := adminRequest(ctx, cfgPath, addr, "GET", path)
-	if err != nil {
-		return err
+// printDryRun prints a dry run's answer: per site, how many failed
+// messages a replay would take and each of them.
+func printDryRun(stdout io.Writer, ans *bulkAnswer, what string) {
+	if ans.Selected == 0 {
+		fmt.Fprintf(stdout, "no failed message %s (dry run: nothing was replayed)\n", what)
+		return
 	}
-	if err := a.err(); err != nil {
-		return err
-	}
-	var listed []struct {
-		ID         string    `json:"id"`
-		Site       string    `json:"site"`
-		Type       string    `json:"type"`
-		ReceivedAt time.Time `json:"receivedAt"`
-	}
-	if err := json.Unmarshal(a.body, &listed); err != nil {
-		return fmt.Errorf("GET %s: the answer is not a list of messages (%v); is -addr a medgate of this version?", path, err)
-	}
+	fmt.Fprintf(stdout, "would replay %d failed messages %s (dry run: nothing was replayed):\n", ans.Selected, what)
 	bySite := map[string][]string{}
-	n := 0
-	for _, m := range listed {
-		if (!from.IsZero() && m.ReceivedAt.Before(from)) || (!to.IsZero() && !m.ReceivedAt.Before(to)) {
-			continue
-		}
+	for _, m := range ans.Messages {
 		bySite[m.Site] = append(bySite[m.Site], fmt.Sprintf("%s  %s  received %s", m.ID, m.Type, m.ReceivedAt.Format(time.RFC3339)))
-		n++
 	}
-	if n == 0 {
-		fmt.Fprintf(stdout, "no failed message %s (dry run: nothing was replayed; a site outside your user's sites lists none)\n", what)
-		return nil
-	}
-	fmt.Fprintf(stdout, "would replay %d failed messages %s (dry run: nothing was replayed):\n", n, what)
-	for _, site := range slices.Sorted(maps.Keys(bySite)) {
-		fmt.Fprintf(stdout, "  %s: %d\n", site, len(bySite[site]))
+	for _, site := range slices.Sorted(maps.Keys(ans.Sites)) {
+		fmt.Fprintf(stdout, "  %s: %d\n", site, ans.Sites[site].Selected)
 		for _, line := range bySite[site] {
 			fmt.Fprintf(stdout, "    %s\n", line)
 		}
 	}
-	if len(listed) == dryRunLimit {
-		fmt.Fprintf(stdout, "the list stops at the %d newest failed messages: more may match, and one run replays at most 1000\n", dryRunLimit)
+	if ans.More {
+		fmt.Fprintln(stdout, "more failed messages match than one run replays (1000): a run replays those listed, and the same command again the rest")
 	}
-	return nil
 }
 
 // describe says which messages the flags select, for the summary line.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -80,9 +81,10 @@ func (b *replayBackend) got() []string {
 }
 
 // adminFixture is a real admin API with failed messages at sites s1, s2
-// and s3 (one an hour ago, one five hours ago at each), users scoped to
-// s1 (operator op-s1, viewer v-s1), and a configuration file whose
-// http.adminToken the API takes.
+// and s3 (one an hour ago, one five hours ago at each, and many more at
+// s1 received half an hour ago, bulk-0000…), users scoped to s1 (operator
+// op-s1, viewer v-s1), and a configuration file whose http.adminToken the
+// API takes.
 type adminFixture struct {
 	b    *replayBackend
 	cfg  string
@@ -91,7 +93,7 @@ type adminFixture struct {
 
 const fixtureToken = "0123456789abcdef0123456789abcdef"
 
-func newAdminFixture(t *testing.T) *adminFixture {
+func newAdminFixture(t *testing.T, many int) *adminFixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "medgate.db"))
@@ -115,6 +117,9 @@ func newAdminFixture(t *testing.T) *adminFixture {
 			store.Message{ID: "new-" + site, Site: site, Type: "ecard.scan", Status: store.StatusDone, Outcome: "failed", ReceivedAt: now.Add(-time.Hour)},
 			store.Message{ID: "old-" + site, Site: site, Type: "selfpay.upload", Status: store.StatusDone, Outcome: "failed", ReceivedAt: now.Add(-5 * time.Hour)},
 			store.Message{ID: "ok-" + site, Site: site, Type: "ecard.scan", Status: store.StatusDone, Outcome: "ok", ReceivedAt: now.Add(-time.Hour)})
+	}
+	for i := range many {
+		msgs = append(msgs, store.Message{ID: fmt.Sprintf("bulk-%04d", i), Site: "s1", Type: "ecard.scan", Status: store.StatusDone, Outcome: "failed", ReceivedAt: now.Add(-30 * time.Minute)})
 	}
 	b := &replayBackend{st: failedStore{Store: st, msgs: msgs}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -141,6 +146,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 func TestReplayFailedInBulk(t *testing.T) {
 	cases := map[string]struct {
 		user     string // MEDGATE_USER; empty: the admin token
+		many     int    // failed messages at s1 besides the fixture's six
 		args     []string
 		code     int
 		replayed []string
@@ -157,6 +163,12 @@ func TestReplayFailedInBulk(t *testing.T) {
 			replayed: []string{"old-s1"}, stdout: []string{"replayed 1 of 1", "s1: replayed 1 of 1"}},
 		"dry run": {args: []string{"-site", "s1,s2", "-since", "2h", "-dry-run"},
 			stdout: []string{"would replay 2", "s1: 1", "new-s1", "s2: 1", "new-s2", "nothing was replayed"}},
+		"dry run, more than one run replays": {args: []string{"-site", "s1", "-since", "2h", "-dry-run"}, many: 1200,
+			stdout: []string{"would replay 1000 failed messages", "s1: 1000", "new-s1", "bulk-0998", "more failed messages match than one run replays (1000)", "nothing was replayed"}},
+		"dry run, scoped operator, another site": {user: "op-s1", args: []string{"-site", "s1,s2", "-dry-run"}, code: 1,
+			stderr: []string{"403", "site s2 is not one of the sites op-s1 sees", "nothing was replayed"}},
+		"dry run, scoped operator, own site": {user: "op-s1", args: []string{"-since", "2h", "-dry-run"},
+			stdout: []string{"would replay 1 failed message", "s1: 1", "new-s1", "nothing was replayed"}},
 		"nothing selected": {args: []string{"-site", "s1", "-type", "trace."}, stdout: []string{"no failed message", "nothing was replayed"}},
 		"scoped operator, own site": {user: "op-s1", args: []string{"-since", "2h"}, replayed: []string{"new-s1"},
 			stdout: []string{"replayed 1 of 1", "s1: replayed 1 of 1"}},
@@ -170,7 +182,7 @@ func TestReplayFailedInBulk(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			f := newAdminFixture(t)
+			f := newAdminFixture(t, tc.many)
 			t.Setenv("MEDGATE_USER", tc.user)
 			stdin = strings.NewReader("pw-" + tc.user + "-0123456789\n")
 			args := []string{"replay", "-config", f.cfg, "-addr", f.addr}

@@ -332,7 +332,7 @@ func (d *Daemon) runJobs(ctx context.Context) {
 
 // BusConfig turns the configuration into the Kafka client settings.
 func BusConfig(cfg *config.Config, brokers []string, log *slog.Logger) (bus.Config, error) {
-	bc := bus.Config{Brokers: brokers, ClientID: cfg.Kafka.ClientID, Version: cfg.Kafka.Version, Logger: log}
+	bc := bus.Config{Brokers: brokers, ClientID: cfg.Kafka.ClientID, Version: cfg.Kafka.Version, Logger: log, RetryCause: storeRetryCause}
 	if t := cfg.Kafka.TLS; t != nil {
 		bc.TLS = &bus.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, InsecureSkipVerify: t.InsecureSkipVerify}
 	}

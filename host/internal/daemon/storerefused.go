@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -80,4 +81,16 @@ func (r *storeRefusals) heard(err error) {
 	}
 	r.log.Error("ALERT: "+what+why+"; messages wait unfinished (their Kafka offsets are not committed, HTTP clients are answered 503) and are processed once writes succeed again (logged again every minute while it lasts; /readyz reports it until no write was refused for "+store.RefusalWindow.String()+")",
 		"reason", kind, "refusedWrites", n, "refusedInAll", total, "err", err)
+}
+
+// storeRetryCause is the consumer's bus.Config.RetryCause: every message
+// failing because the store refuses writes (store.ErrRefused) fails for
+// one cause, whatever its message, write and times, so that its retries
+// are logged once a minute per partition, not each (the ALERT above says
+// the cause and the fix). Any other error is its own text ("").
+func storeRetryCause(err error) string {
+	if errors.Is(err, store.ErrRefused) {
+		return "the store refuses writes"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/test/testenv"
@@ -295,4 +297,50 @@ func field(line, key string) string {
 	}
 	v, _, _ := strings.Cut(after, " ")
 	return v
+}
+
+// TestStoreRefusalIsOneRetryCause: the consumer's retries of messages
+// failing because the store refuses writes are one cause for its retry
+// log (bus.Config.RetryCause), whatever the message, the write and the
+// times their errors name, so that an outage logs one WARN a minute per
+// partition and not one per retry of every message; any other error is
+// left to the bus (its text is its cause).
+func TestStoreRefusalIsOneRetryCause(t *testing.T) {
+	t.Parallel()
+	bc, err := BusConfig(&config.Config{}, []string{"localhost:9092"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.RetryCause == nil {
+		t.Fatal("BusConfig sets no RetryCause: every retry of every message is logged while the store refuses writes")
+	}
+	refused := func(offset int, write string) error {
+		return fmt.Errorf("message at requests/0 offset %d: record message m-%d: store: postgres: %s: %w since 10:00:0%d", offset, offset, write, store.ErrRefused, offset)
+	}
+	want := bc.RetryCause(refused(0, "insert message"))
+	if want == "" {
+		t.Fatalf("RetryCause(%v) = \"\", want a cause", refused(0, "insert message"))
+	}
+	tests := map[string]struct {
+		err  error
+		same bool
+	}{
+		"another message":                      {err: refused(7, "insert message"), same: true},
+		"another write":                        {err: refused(3, "store outcome"), same: true},
+		"a timeout":                            {err: fmt.Errorf("message at requests/0 offset 1: %w", context.DeadlineExceeded)},
+		"the store down, not refusing writes":  {err: fmt.Errorf("message at requests/0 offset 1: store: postgres: %w", store.ErrClosed)},
+		"an error naming the refusal in words": {err: errors.New("message at requests/0 offset 1: the store refuses writes")},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := bc.RetryCause(tc.err)
+			if tc.same && got != want {
+				t.Errorf("RetryCause(%v) = %q, want %q, the cause of every refused write", tc.err, got, want)
+			}
+			if !tc.same && got != "" {
+				t.Errorf("RetryCause(%v) = %q, want \"\" (the error's own text)", tc.err, got)
+			}
+		})
+	}
 }

@@ -33,10 +33,11 @@ func CheckEvent(plugin string, e sdk.Event) error {
 	return nil
 }
 
-// CheckDescription reports what is wrong with a plugin's declarations
-// (sdkhost.CheckDescription: every problem at once), as an ErrContract.
-func CheckDescription(d *sdk.DescribeResponse) error {
-	if errs := sdkhost.CheckDescription(d); len(errs) > 0 {
+// CheckDescription reports what is wrong with the declarations of a
+// plugin speaking protocol version protocol (sdkhost.CheckDescriptionAt:
+// every problem at once), as an ErrContract.
+func CheckDescription(d *sdk.DescribeResponse, protocol int) error {
+	if errs := sdkhost.CheckDescriptionAt(d, protocol); len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrContract, errors.Join(errs...))
 	}
 	return nil

@@ -155,7 +155,7 @@ func TestCheckDescription(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			err := CheckDescription(&tc.desc)
+			err := CheckDescription(&tc.desc, sdkhost.ProtocolLatest)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("CheckDescription = %v, want nil", err)

@@ -345,7 +345,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		client.Kill()
 		return nil, nil, nil, fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", spec.Name, spec.Path, desc.Name)
 	}
-	if err := CheckDescription(desc); err != nil {
+	if err := CheckDescription(desc, impl.Version()); err != nil {
 		client.Kill()
 		return nil, nil, nil, fmt.Errorf("plugin %q (%s): %w", spec.Name, spec.Path, err)
 	}

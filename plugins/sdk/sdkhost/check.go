@@ -26,16 +26,30 @@ const MinJobInterval = time.Second
 
 // CheckDescription returns what is wrong with a plugin's declarations,
 // every problem (none: the host launches it): operations outside its name
-// or declared both query and upload, names declared twice, settings of a
-// type the host does not know (an empty type is a string), jobs without an
-// interval of at least MinJobInterval or with a MaxRun under it, secret settings with a Default, work
-// lists served by no declared operation, and commands and views that
-// cannot work, among them forms, row actions, remote commands and document
-// pages that send an operation the plugin does not declare.
+// or declared both query and upload, operations whose Schema names no
+// schema document the plugin declares (DescribeResponse.Schemas), names
+// declared twice, settings of a type the host does not know (an empty type
+// is a string), jobs without an interval of at least MinJobInterval or
+// with a MaxRun under it, secret settings with a Default, work lists
+// served by no declared operation, and commands and views that cannot
+// work, among them forms, row actions, remote commands and document pages
+// that send an operation the plugin does not declare. These are the rules
+// for a plugin of the latest protocol (see CheckDescriptionAt).
 func CheckDescription(d *sdk.DescribeResponse) []error {
+	return CheckDescriptionAt(d, ProtocolLatest)
+}
+
+// CheckDescriptionAt is CheckDescription for a plugin speaking protocol
+// version protocol (Client.Version): a version-1 plugin cannot declare
+// schema documents, so its operations' Schema names are not checked
+// against them (they are shown as given).
+func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	var errs []error
 	ops := map[string]bool{}
 	for _, op := range d.Operations {
+		if op.Schema != "" && protocol >= ProtocolV2 {
+			errs = append(errs, undeclaredSchema(d, op)...)
+		}
 		if ops[op.Type] {
 			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
 		}
@@ -165,6 +179,29 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 		}
 	}
 	return errs
+}
+
+// undeclaredSchema reports op's Schema when it names no schema document
+// d declares: a transaction schema "<system>/<code>" is the document
+// "<system>/<code>.yaml" of d.Schemas (code tables, <system>/codes/…, are
+// none).
+func undeclaredSchema(d *sdk.DescribeResponse, op sdk.Operation) []error {
+	if _, ok := d.Schemas[op.Schema+".yaml"]; ok && strings.Count(op.Schema, "/") == 1 {
+		return nil
+	}
+	var declared []string
+	for p := range d.Schemas {
+		if name, ok := strings.CutSuffix(p, ".yaml"); ok && strings.Count(name, "/") == 1 {
+			declared = append(declared, name)
+		}
+	}
+	if len(declared) == 0 {
+		return []error{fmt.Errorf("operation %q: its schema %q is not declared: the plugin declares no schema documents, so medgate plugins would show a schema that does not exist; "+
+			"declare the document %q in DescribeResponse.Schemas (schemas.Documents, or your own files), or leave Schema empty", op.Type, op.Schema, op.Schema+".yaml")}
+	}
+	slices.Sort(declared)
+	return []error{fmt.Errorf("operation %q: its schema %q is not among the schema documents the plugin declares (%s), so medgate plugins would show a schema that does not exist; "+
+		"fix the name, or declare the document %q in DescribeResponse.Schemas", op.Type, op.Schema, strings.Join(declared, ", "), op.Schema+".yaml")}
 }
 
 // undeclared reports op, which the view or command what sends, when the

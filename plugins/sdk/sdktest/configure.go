@@ -25,7 +25,7 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 	if err != nil {
 		t.Fatalf("sdktest: describe: %v", err)
 	}
-	if errs := sdkhost.CheckDescription(d); len(errs) > 0 {
+	if errs := sdkhost.CheckDescriptionAt(d, c.Version()); len(errs) > 0 {
 		t.Fatalf("sdktest: medgate would refuse to launch plugin %q: %v", d.Name, errors.Join(errs...))
 	}
 	secretAsValue := func(string) bool { return true }
