@@ -6,33 +6,28 @@ import (
 )
 
 func diagsToErrors(ds sdk.Diagnostics) []message.ReplyError {
-	var out []message.ReplyError
-	for _, d := range ds {
-		if d.Severity != sdk.SeverityError {
-			continue
-		}
-		rule := d.Rule
-		if rule == "" {
-			rule = "error"
-		}
-		out = append(out, message.ReplyError{Field: d.Field, Rule: rule, Message: d.Message()})
-	}
-	return out
+	return diagsOf(ds, sdk.SeverityError, "error")
 }
 
 // diagsToWarnings returns the warnings among a plugin's diagnostics, for
 // the reply: what the plugin noticed without refusing the message.
 func diagsToWarnings(ds sdk.Diagnostics) []message.ReplyError {
+	return diagsOf(ds, sdk.SeverityWarning, "warning")
+}
+
+// diagsOf returns the diagnostics of severity sev as reply entries, rule
+// defaulting to rule.
+func diagsOf(ds sdk.Diagnostics, sev sdk.Severity, rule string) []message.ReplyError {
 	var out []message.ReplyError
 	for _, d := range ds {
-		if d.Severity != sdk.SeverityWarning {
+		if d.Severity != sev {
 			continue
 		}
-		rule := d.Rule
-		if rule == "" {
-			rule = "warning"
+		r := d.Rule
+		if r == "" {
+			r = rule
 		}
-		out = append(out, message.ReplyError{Field: d.Field, Rule: rule, Message: d.Message()})
+		out = append(out, message.ReplyError{Field: d.Field, Rule: r, Message: d.Message()})
 	}
 	return out
 }

@@ -1529,6 +1529,26 @@ func update[T any](ctx context.Context, h sdk.Host, key string, f func(v *T, exi
 	return fmt.Errorf("state %s changes too often; try again", key)
 }
 
+// revokeDeduction marks the deduction no, when this site knows it,
+// revoked at rt (an earlier revocation's time is kept) and records the
+// revocation in its institution's month (both idempotent).
+func revokeDeduction(ctx context.Context, h sdk.Host, no, rt string) error {
+	var st deductState
+	if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
+		if !exists {
+			return errSkip
+		}
+		if !cur.Revoked {
+			cur.Revoked, cur.RevokeTime = true, rt
+		}
+		st = *cur
+		return nil
+	}); err != nil {
+		return err
+	}
+	return addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime})
+}
+
 // addMonthItem records an item of an institution's month (idempotent).
 func addMonthItem(ctx context.Context, h sdk.Host, akb020, month string, it monthItem) error {
 	if akb020 == "" || month == "" {
@@ -1708,21 +1728,7 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 		rt := str(doc, "revoke_time")
 		for _, x := range list {
 			r, _ := x.(map[string]any)
-			no := str(r, "deduct_no")
-			var st deductState
-			if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
-				if !exists {
-					return errSkip
-				}
-				if !cur.Revoked {
-					cur.Revoked, cur.RevokeTime = true, rt
-				}
-				st = *cur
-				return nil
-			}); err != nil {
-				return err
-			}
-			if err := addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime}); err != nil {
+			if err := revokeDeduction(ctx, h, str(r, "deduct_no"), rt); err != nil {
 				return err
 			}
 		}
@@ -1800,20 +1806,7 @@ func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host,
 		return err
 	}
 	if own {
-		var st deductState
-		if err := update(ctx, h, "deduct/"+no, func(cur *deductState, exists bool) error {
-			if !exists {
-				return errSkip
-			}
-			if !cur.Revoked {
-				cur.Revoked, cur.RevokeTime = true, rt
-			}
-			st = *cur
-			return nil
-		}); err != nil {
-			return err
-		}
-		return addMonthItem(ctx, h, st.AKB020, monthOf(st.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: st.SettleNo, Amount: st.Amount, Time: st.RevokeTime})
+		return revokeDeduction(ctx, h, no, rt)
 	}
 	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
 		if !exists || slices.Contains(cur.Downloaded, no) {
