@@ -279,16 +279,17 @@ func TestTracecode(t *testing.T) {
 		// The codes sheet, cell by cell: the uploads in the order sent, then
 		// the fetched documents in the platform's order.
 		items := map[string]string{"8100001": "YP0001", "8100002": "YP0002", "8100003": "YP0003", "8100004": "YP0004", "8100005": "YP0005"}
+		supplier := "厦门示例医药有限公司 (91350200MA31A0001X)"
 		want := [][]string{
-			{f.today, "RK-E2E-1", "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[0], "药品追溯码"},
-			{f.today, "RK-E2E-1", "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[1], "药品追溯码"},
-			{f.today, "RK-E2E-1", "2", "YP0002", "布洛芬缓释胶囊", "B2609", "2028-09-14", codeB, "药品追溯码"},
-			{f.today, "CK-E2E-1", "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[0], "药品追溯码"},
+			{f.today, "RK-E2E-1", "医院上传", supplier, "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[0], "药品追溯码"},
+			{f.today, "RK-E2E-1", "医院上传", supplier, "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[1], "药品追溯码"},
+			{f.today, "RK-E2E-1", "医院上传", supplier, "2", "YP0002", "布洛芬缓释胶囊", "B2609", "2028-09-14", codeB, "药品追溯码"},
+			{f.today, "CK-E2E-1", "医院上传", "", "1", "YP0001", "阿莫西林胶囊", "B2609", "2028-09-14", codeA[0], "药品追溯码"},
 		}
 		for _, b := range bills {
 			for _, l := range b.Lines {
 				for _, c := range l.Codes {
-					want = append(want, []string{f.today, b.BillNo, strconv.Itoa(l.LineNo), items[l.ProductCode], l.ItemName, l.BatchNo, l.ExpiryDate,
+					want = append(want, []string{f.today, b.BillNo, "平台入库数据", b.FromOrgName + " (" + b.FromOrgCode + ")", strconv.Itoa(l.LineNo), items[l.ProductCode], l.ItemName, l.BatchNo, l.ExpiryDate,
 						c.Code, "药品追溯码", strconv.Itoa(c.CodeLevel)})
 				}
 			}

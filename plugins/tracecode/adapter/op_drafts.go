@@ -68,6 +68,10 @@ type draft struct {
 	ConfirmMessageID string       `json:"confirmMessageId,omitempty"`
 	ReceiptNo        string       `json:"receiptNo,omitempty"`
 	Published        bool         `json:"published,omitempty"`
+	// Received is true when the confirmation put the draft's codes in the
+	// stock ledger itself (claimReceipt); drafts confirmed before have them
+	// recorded when the receipt is published.
+	Received bool `json:"received,omitempty"`
 	// SourceHash is the hash of the fetched document's version the draft
 	// was made from or last reviewed against (empty in drafts made before
 	// it was kept).
@@ -838,9 +842,11 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		if ds := confirmable(d); ds.HasError() {
 			return invalid(ds)
 		}
-		if ds, err := h.receivedBefore(ctx, d); err != nil {
+		ds, reads, err := h.receivedBefore(ctx, d)
+		if err != nil {
 			return nil, err
-		} else if ds.HasError() {
+		}
+		if ds.HasError() {
 			// A concurrent confirmation of this draft records its codes
 			// only after it changed the draft: read again to tell.
 			if _, now, err := loadDraft(ctx, host, p.DraftID); err != nil || now != ver {
@@ -855,23 +861,40 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
 		}
+		// The codes enter the stock ledger as this receipt's before the
+		// draft is confirmed, each a compare-and-set on the entry read
+		// above: of two drafts sharing a code confirmed at once, on any
+		// instance, one write fails, and that confirmation reads again and
+		// sees the other's receipt.
+		claims, conflict, err := h.claimReceipt(ctx, d, reads, receiptNo)
+		if err != nil {
+			return nil, err
+		}
+		if conflict {
+			continue
+		}
 		// Marked before the draft changes, so that a confirmed draft is
 		// always found by the stock-in sync until its receipt is
 		// published.
 		if _, err := host.Put(ctx, receiptPendingKey(d.ID), []byte("{}")); err != nil {
-			return nil, fmt.Errorf("mark draft %s as being confirmed: %w", d.ID, err)
+			return nil, errors.Join(fmt.Errorf("mark draft %s as being confirmed: %w", d.ID, err), h.unclaimReceipt(ctx, claims, d.ID, receiptNo))
 		}
-		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo
+		d.Status, d.ConfirmedAt, d.ConfirmedBy, d.ConfirmMessageID, d.ReceiptNo, d.Received = draftConfirmed, h.a.now(), p.By, h.req.MessageID, receiptNo, true
 		b, err := json.Marshal(d)
 		if err != nil {
-			return nil, err
+			return nil, errors.Join(err, h.unclaimReceipt(ctx, claims, d.ID, receiptNo))
 		}
 		_, err = host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
 		if errors.Is(err, sdk.ErrConflict) {
-			continue // re-read: a concurrent confirmation shows up as confirmed
+			// Re-read: a concurrent confirmation shows up as confirmed, an
+			// adjustment as a new version.
+			if err := h.unclaimReceipt(ctx, claims, d.ID, receiptNo); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
+			return nil, errors.Join(fmt.Errorf("store draft %s: %w", d.ID, err), h.unclaimReceipt(ctx, claims, d.ID, receiptNo))
 		}
 		// The draft stays on the work list (draftopen) until its receipt
 		// is published: if the host gives up on this message, the
@@ -923,59 +946,6 @@ func confirmable(d *draft) sdk.Diagnostics {
 	return ds
 }
 
-// receivedBefore refuses the codes a draft would receive a second time: a
-// code another confirmed receipt received and that has not left since, a
-// code inside a package (case, pack) the draft lists too, and a code
-// inside a package another receipt received whole. Packages are found
-// through the hierarchy answers kept (codeparent/, as for stock-outs).
-// Codes the hospital's own stock-in uploads hold are not refused: those
-// are HIS's own stock records, which the receipt may well be of.
-func (h *handler) receivedBefore(ctx context.Context, d *draft) (sdk.Diagnostics, error) {
-	reads := newLedgerReads(h.req.Host)
-	listed := map[string]int{}
-	for _, l := range d.Lines {
-		for _, c := range l.Codes {
-			listed[c] = l.LineNo
-		}
-	}
-	var ds sdk.Diagnostics
-	n := 0
-	refuse := func(at, summary string, lineNo int, c string) {
-		if n++; n <= maxStockNotes {
-			ds.Error(at, "precondition", summary,
-				fmt.Sprintf(`a package is received once: remove the code from the draft ({"op":"removeCodes","lineNo":%d,"codes":["%s"]}) and check the package scanned`, lineNo, c))
-		}
-	}
-	for i, l := range d.Lines {
-		for j, c := range l.Codes {
-			at := fmt.Sprintf("$.lines[%d].codes[%d]", i, j)
-			se, _, err := reads.stockOf(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			if se.State == stockIn && se.Kind == "receipt" {
-				refuse(at, fmt.Sprintf("code %s (line %d) was already received by receipt %s%s and has not left stock since", c, l.LineNo, se.Doc, atTime(se.BillTime)), l.LineNo, c)
-				continue
-			}
-			p, pe, _, err := walkUp(ctx, reads, c, func(p string, _ stockEntry) bool { _, on := listed[p]; return on })
-			if err != nil {
-				return nil, err
-			}
-			if pl, on := listed[p]; on && p != "" {
-				refuse(at, fmt.Sprintf("code %s (line %d) is inside package %s, which this draft also lists (line %d)", c, l.LineNo, p, pl), l.LineNo, c)
-				continue
-			}
-			if pe.State == stockIn && pe.Kind == "receipt" {
-				refuse(at, fmt.Sprintf("code %s (line %d) is inside package %s, which receipt %s%s already received whole", c, l.LineNo, p, pe.Doc, atTime(pe.BillTime)), l.LineNo, c)
-			}
-		}
-	}
-	if n > maxStockNotes {
-		ds.Error("$.lines", "precondition", fmt.Sprintf("%d more codes were received before", n-maxStockNotes), "tracecode.draft.get lists the codes of each line")
-	}
-	return ds, nil
-}
-
 // publishReceipt publishes the formal purchase receipt of a confirmed
 // draft (the event id is fixed by the receipt number), marks it published
 // and only then takes it off the work list, so a receipt whose publication
@@ -1003,13 +973,16 @@ func (h *handler) publishConfirmed(ctx context.Context, site string, d *draft) e
 	if !d.Published {
 		// The receipt is the hospital's stock-in of the document: its
 		// codes enter the stock ledger before HIS hears of it (again on a
-		// retry, which changes nothing).
+		// retry, which changes nothing). A confirmation now records them
+		// itself (Received); drafts confirmed before did not.
 		var received []string
 		for _, l := range d.Lines {
 			received = append(received, l.Codes...)
 		}
-		if err := recordStockIn(ctx, host, d.ReceiptNo, "receipt", d.BillTime, received); err != nil {
-			return fmt.Errorf("receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync records it): %w", d.ReceiptNo, d.ID, err)
+		if !d.Received {
+			if err := recordStockIn(ctx, host, d.ReceiptNo, "receipt", d.BillTime, received); err != nil {
+				return fmt.Errorf("receipt %s of draft %s (the draft stays confirmed and on the work list; the retry of the message or the next stock-in sync records it): %w", d.ReceiptNo, d.ID, err)
+			}
 		}
 		r := receipt{ReceiptNo: d.ReceiptNo, DraftID: d.ID, SupplierBillNo: d.SupplierBillNo,
 			Supplier: map[string]string{"code": d.SupplierCode, "name": d.SupplierName},

@@ -114,9 +114,12 @@ var sheetSpecs = map[string][]export.Column{
 	},
 	// The codes sheet is the big one (a row per code): it repeats only what
 	// people filter on; the rest of the line is on the stock sheet (join on
-	// 单据号 + 行号), and the product identifier is the code's first 7 digits.
+	// 单据号 + 来源 + 发货单位 + 行号: a document number is its issuer's own,
+	// so two suppliers' documents and the hospital's own may share one),
+	// and the product identifier is the code's first 7 digits.
 	sheetCodes: {
-		{Header: "单据日期", Kind: export.Date}, {Header: "单据号", Width: 20}, {Header: "行号", Kind: export.Integer, Width: 6},
+		{Header: "单据日期", Kind: export.Date}, {Header: "单据号", Width: 20}, {Header: "来源", Width: 13}, {Header: "发货单位", Width: 28},
+		{Header: "行号", Kind: export.Integer, Width: 6},
 		{Header: "院内编码"}, {Header: "药品名称", Width: 22}, {Header: "批号", Width: 14}, {Header: "有效期至", Kind: export.Date},
 		{Header: "追溯码", Width: 24}, {Header: "码类型", Width: 11}, {Header: "包装层级", Kind: export.Integer, Width: 9},
 		{Header: "上级码", Width: 24},
@@ -426,6 +429,8 @@ func orgText(code, name string) string {
 // reader to the writer of the codes sheet.
 type codeBatch struct {
 	doc    *docRecord
+	source string // 来源 and 发货单位, as the stock sheet shows them
+	from   string
 	lines  map[int]*docLine
 	expiry map[int]time.Time
 	day    time.Time
@@ -445,7 +450,7 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) erro
 		defer close(batches)
 		readErr = h.docs(ctx, f, func(d *docRecord) error {
 			at := h.localTime(d.BillTime)
-			b := codeBatch{doc: d, lines: map[int]*docLine{}, expiry: map[int]time.Time{},
+			b := codeBatch{doc: d, source: label(sources, d.Source), from: orgText(d.FromOrgCode, d.FromOrgName), lines: map[int]*docLine{}, expiry: map[int]time.Time{},
 				day: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)}
 			for i := range d.Lines {
 				b.lines[d.Lines[i].LineNo] = &d.Lines[i]
@@ -477,8 +482,8 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) erro
 			if r.Level > 0 {
 				level = int64(r.Level)
 			}
-			row[0], row[1], row[2], row[3], row[4], row[5] = b.day, b.doc.DocNo, int64(r.Line), item, name, batch
-			row[6], row[7], row[8], row[9], row[10] = b.expiry[r.Line], r.Code, label(codeKinds, r.Kind), level, r.Parent
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = b.day, b.doc.DocNo, b.source, b.from, int64(r.Line), item, name
+			row[7], row[8], row[9], row[10], row[11], row[12] = batch, b.expiry[r.Line], r.Code, label(codeKinds, r.Kind), level, r.Parent
 			if writeErr = sh.Row(row...); writeErr != nil {
 				cancel()
 				break

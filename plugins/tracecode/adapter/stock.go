@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -17,6 +18,10 @@ import (
 //	stock/<code>       a stockEntry: in or out, and the document that moved it
 //	codeparent/<code>  the code's parent package, from the hierarchy answers
 //	                   kept (codes.bybill.smallest, codes.smallest, a fetch's)
+//	codechild/<code>/<child>  the same relation from the package down ("1":
+//	                   the child is a package too), so a draft listing a
+//	                   package finds its units a receipt received on their
+//	                   own (relations kept before it existed have none)
 //
 // A package leaves stock once (one smallest-unit code is settled once): a
 // stock-out of a code that an earlier document stocked out, itself or as
@@ -48,6 +53,12 @@ type stockEntry struct {
 	BillTime string `json:"t,omitempty"`
 	// InDoc is the document that stocked the code in last.
 	InDoc string `json:"i,omitempty"`
+	// Draft and At are, for a code a confirmation of draft Draft put in
+	// stock as its receipt Doc, the draft and when (claimReceipt): the
+	// claim counts once the draft is confirmed listing the code, or while
+	// the confirmation may still be under way (claimLease).
+	Draft string    `json:"r,omitempty"`
+	At    time.Time `json:"a,omitzero"`
 	// Via is, for a stock-out, the package (an ancestor code) whose stock
 	// the code left.
 	Via string `json:"v,omitempty"`
@@ -62,6 +73,10 @@ type stockEntry struct {
 
 func stockKey(c string) string  { return "stock/" + esc(c) }
 func parentKey(c string) string { return "codeparent/" + esc(c) }
+
+// childPrefix is the prefix of the child index entries of package c
+// (childPrefix(c) + esc(child)).
+func childPrefix(c string) string { return "codechild/" + esc(c) + "/" }
 
 // getStock reads a code's entry and version (0 and an empty entry when
 // there is none).
@@ -251,7 +266,9 @@ func openedBy(se stockEntry) (string, string, int) {
 }
 
 // indexParents keeps each code's parent package (child → parent pairs),
-// so that a sub-code stocked out is found inside the package stocked in.
+// so that a sub-code stocked out is found inside the package stocked in,
+// and each package's children, so that a package a draft lists is found
+// holding a unit a receipt received on its own.
 func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 	const batch = 64
 	writes := make([]sdk.StateWrite, 0, batch)
@@ -265,14 +282,26 @@ func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 		writes = writes[:0]
 		return nil
 	}
+	// A child that is a package in the same answer is marked so ("1"),
+	// so that a walk down scans the children of packages only, not of
+	// every unit ("0").
+	isParent := map[string]bool{}
+	for _, p := range pairs {
+		isParent[strings.TrimSpace(p[1])] = true
+	}
 	for _, p := range pairs {
 		// Trimmed as code.Parse does the codes of documents.
 		child, parent := strings.TrimSpace(p[0]), strings.TrimSpace(p[1])
 		if child == "" || parent == "" || child == parent {
 			continue
 		}
-		writes = append(writes, sdk.StateWrite{Key: parentKey(child), Value: []byte(parent), Put: true})
-		if len(writes) == batch {
+		pkg := "0"
+		if isParent[child] {
+			pkg = "1"
+		}
+		writes = append(writes, sdk.StateWrite{Key: parentKey(child), Value: []byte(parent), Put: true},
+			sdk.StateWrite{Key: childPrefix(parent) + esc(child), Value: []byte(pkg), Put: true})
+		if len(writes) >= batch {
 			if err := flush(); err != nil {
 				return err
 			}

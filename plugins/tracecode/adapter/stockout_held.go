@@ -450,11 +450,16 @@ func casDoc(ctx context.Context, host sdk.Host, key string, ver int64, fn func(*
 // reported; a run in which the platform answered none of its queries is an
 // error, so the host runs it again sooner.
 func (h *handler) reconcileHeldJob(ctx context.Context) (*sdk.RunJobResponse, error) {
+	// First index the stock-outs held before the index existed (once per
+	// site, over as many runs as it takes).
+	recovery, ds, err := h.recoverHeld(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tracecode: %s: %w", JobStockOutReconcile, err)
+	}
 	es, err := h.req.Host.Scan(ctx, "outheld/", heldScan)
 	if err != nil {
 		return nil, fmt.Errorf("tracecode: %s: list the held stock-outs: %w", JobStockOutReconcile, err)
 	}
-	var ds sdk.Diagnostics
 	var kept, released, waiting, unanswered, queries int
 	var lastErr error
 	for _, e := range es {
@@ -491,6 +496,168 @@ func (h *handler) reconcileHeldJob(ctx context.Context) (*sdk.RunJobResponse, er
 	if unanswered > 0 && kept+released == 0 && errors.Is(lastErr, platform.ErrUnavailable) {
 		return nil, fmt.Errorf("tracecode: %s: the platform answered none of %d status queries (%s): %w", JobStockOutReconcile, unanswered, ds, lastErr)
 	}
-	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(kept + released),
-		Summary: fmt.Sprintf("held stock-outs: %d kept (on the platform), %d released (not on it), %d the platform could not tell, %d too recent or in progress", kept, released, unanswered, waiting)}, nil
+	summary := fmt.Sprintf("held stock-outs: %d kept (on the platform), %d released (not on it), %d the platform could not tell, %d too recent or in progress", kept, released, unanswered, waiting)
+	if recovery != nil {
+		summary += "; " + recovery.summary()
+	}
+	return &sdk.RunJobResponse{Diagnostics: ds, Processed: int64(kept + released), Summary: summary}, nil
+}
+
+// Stock-outs held before the index. The version before the held index
+// (outheld/) left a stock-out whose outcome was unknown (status unknown,
+// or sending when the plugin stopped during the call) with its codes out
+// of stock and no index entry, so neither the held list nor this job saw
+// it, and only a later attempt of the document reconciled it. Once per
+// site, the job reads every uploaded document's index (docidx/up/) in key
+// order and indexes each such stock-out (create-only: an entry an upload
+// wrote is kept), after which it is listed and resolved like the others.
+// The progress is kept under heldRecoveryKey after every page with
+// compare-and-set, so an interrupted run resumes where it stopped and of
+// runs on several instances at once one advances it (the others stop their
+// part of the recovery for that run); indexing a document twice changes
+// nothing.
+const heldRecoveryKey = "recovery/outheld"
+
+// heldRecoveryPage is the number of index entries (each {"key": …}, a few
+// dozen bytes) one scan of the recovery reads as a page; it asks for one
+// more. heldRecoveryScans bounds the scans of one run: the documents of
+// each page are read one by one, so a run reads at most some 20,000.
+const (
+	heldRecoveryPage  = 99
+	heldRecoveryScans = 200
+)
+
+// heldRecovery is the stored progress of the recovery.
+type heldRecovery struct {
+	// After is the last index key read (see prefixWalk).
+	After string `json:"after,omitempty"`
+	// Done is set once every document was read; it never runs again.
+	Done bool `json:"done,omitempty"`
+	// Documents, Held and Indexed count the documents read, the stock-outs
+	// among them of unknown outcome, and those indexed now (the others had
+	// an entry); Unreadable those that could not be read.
+	Documents  int       `json:"documents"`
+	Held       int       `json:"held"`
+	Indexed    int       `json:"indexed"`
+	Unreadable int       `json:"unreadable"`
+	Runs       int       `json:"runs"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	DoneAt     time.Time `json:"doneAt,omitzero"`
+}
+
+func (r *heldRecovery) summary() string {
+	state := "continues next run"
+	if r.Done {
+		state = "done"
+	}
+	return fmt.Sprintf("recovery of stock-outs held before the held index %s after %d run(s): %d document(s) read, %d stock-out(s) of unknown outcome, %d indexed now, %d unreadable",
+		state, r.Runs, r.Documents, r.Held, r.Indexed, r.Unreadable)
+}
+
+// recoverHeld runs (or continues) the recovery above. It returns the
+// progress, or nil when it was done before this run or another run
+// advanced it meanwhile; err is for the state store (the progress so far
+// is kept).
+func (h *handler) recoverHeld(ctx context.Context) (*heldRecovery, sdk.Diagnostics, error) {
+	host := h.req.Host
+	var rec heldRecovery
+	var ver int64
+	e, err := host.Get(ctx, heldRecoveryKey)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil:
+		return nil, nil, fmt.Errorf("read the progress of the held stock-out recovery (%s): %w", heldRecoveryKey, err)
+	default:
+		if err := json.Unmarshal(e.Value, &rec); err != nil {
+			return nil, nil, fmt.Errorf("decode the progress of the held stock-out recovery (%s): %w; delete the entry to run the recovery again from the start (indexing a stock-out twice changes nothing)", heldRecoveryKey, err)
+		}
+		ver = e.Version
+	}
+	if rec.Done {
+		return nil, nil, nil
+	}
+	if rec.StartedAt.IsZero() {
+		rec.StartedAt = h.a.now()
+	}
+	rec.Runs++
+	var ds sdk.Diagnostics
+	warn := func(summary, detail string) {
+		if rec.Unreadable++; rec.Unreadable <= maxRecoveryDiags {
+			ds.Warn("", "state", summary, detail)
+		}
+	}
+	errOther := errors.New("another run advanced the recovery")
+	save := func() error {
+		b, err := json.Marshal(&rec)
+		if err != nil {
+			return err
+		}
+		nv, err := host.CompareAndSet(ctx, heldRecoveryKey, ver, b)
+		if errors.Is(err, sdk.ErrConflict) {
+			return errOther
+		}
+		if err != nil {
+			return fmt.Errorf("store the progress of the held stock-out recovery (%s) after %s: %w; the next run reads again from the last stored document", heldRecoveryKey, rec.After, err)
+		}
+		ver = nv
+		return nil
+	}
+	page := func(es []sdk.Entry) error {
+		for _, e := range es {
+			rec.Documents++
+			docNo := unesc(strings.TrimPrefix(e.Key, "docidx/"+sourceUpload+"/"))
+			d, _, _, err := loadIndexed(ctx, host, e.Key, docNo)
+			if errors.Is(err, sdk.ErrNotFound) {
+				continue // its record was moved meanwhile: indexed under its new key
+			}
+			if err != nil {
+				warn(fmt.Sprintf("document %s cannot be read; the held stock-out recovery skipped it", docNo),
+					fmt.Sprintf("%v; if it is a stock-out sent without an answer, send it again (its attempt is reconciled by document number first)", err))
+				continue
+			}
+			if d.Direction != "out" || (d.Status != statusSending && d.Status != statusUnknown) {
+				continue
+			}
+			rec.Held++
+			b, err := json.Marshal(heldRef{Since: d.StatusAt, MessageID: d.MessageID})
+			if err != nil {
+				return err
+			}
+			// Only if absent: an entry an attempt of the document wrote is
+			// kept as it is.
+			_, err = host.CompareAndSet(ctx, heldKey(docNo), 0, b)
+			switch {
+			case errors.Is(err, sdk.ErrConflict):
+				continue
+			case err != nil:
+				return fmt.Errorf("index stock-out %s, of unknown outcome, as holding its codes: %w", docNo, err)
+			}
+			rec.Indexed++
+		}
+		if len(es) > 0 {
+			rec.After = es[len(es)-1].Key
+		}
+		return save()
+	}
+	w := prefixWalk{host: host, page: heldRecoveryPage, budget: heldRecoveryScans, after: rec.After, fn: page}
+	done, err := w.walk(ctx, "docidx/"+sourceUpload+"/")
+	if errors.Is(err, errOther) {
+		return nil, ds, nil
+	}
+	if err != nil {
+		return &rec, ds, err
+	}
+	rec.After = w.after
+	if done {
+		rec.Done, rec.DoneAt = true, h.a.now()
+	}
+	if err := save(); errors.Is(err, errOther) {
+		return nil, ds, nil
+	} else if err != nil {
+		return &rec, ds, err
+	}
+	if rec.Unreadable > maxRecoveryDiags {
+		ds.Warn("", "state", fmt.Sprintf("%d documents in all the held stock-out recovery could not read", rec.Unreadable), "see the recovery's progress ("+heldRecoveryKey+") for the counts")
+	}
+	return &rec, ds, nil
 }

@@ -212,6 +212,20 @@ func TestExpand(t *testing.T) {
 			nodes: []Node{{Code: "C", DisplayLevel: 1, PackLevel: 3}},
 			mode:  RatioCumulative, wantMismatch: 1, problemSubstr: "no smallest unit",
 		},
+		// A platform that answers a top code with itself as its parent: the
+		// case is a top code, its units under it. Before, the case was
+		// taken for a code under another in the list (itself), never a
+		// top, so neither it nor any unit under it was reached: every
+		// smallest sub-code of the case was lost.
+		"top code answered as its own parent": {
+			nodes: []Node{
+				{Code: "C", Parent: "C", DisplayLevel: 1, Ratio: "1:2"},
+				{Code: "a", Parent: "C", Smallest: true}, {Code: "b", Parent: "C", Smallest: true},
+			},
+			mode:         RatioCumulative,
+			wantSmallest: []string{"a", "b"},
+			wantTops:     []Count{{Code: "C", Level: 1, PackRatio: "1:2", Expected: 2, Smallest: 2}},
+		},
 		"cycle": {
 			nodes: []Node{{Code: "A", Parent: "B"}, {Code: "B", Parent: "A"}},
 			mode:  RatioCumulative, wantMismatch: 1, problemSubstr: "loop",

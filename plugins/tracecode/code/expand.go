@@ -94,7 +94,9 @@ func Expand(nodes []Node, mode RatioMode) Expansion {
 	reached := map[string]bool{}
 	for _, c := range order {
 		n := byCode[c]
-		if n.Parent != "" {
+		// A code answered as its own parent is a top code (as it is no
+		// child of itself above).
+		if n.Parent != "" && n.Parent != c {
 			if _, inList := byCode[n.Parent]; inList {
 				continue
 			}
