@@ -436,11 +436,7 @@ func unsettled(f *inflight, err error) error {
 // valid record without a readable bkkp_sn is an hsa.AnswerError: it
 // settles nothing.
 func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return nil, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4207", mdtrtID)
 	if err != nil {
 		return nil, err
 	}
@@ -478,11 +474,7 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 // or not its bkkp_sn can be read, so that a record medgate cannot read is
 // never taken for a deleted one.
 func (r *run) detailsLeft(ctx context.Context, mdtrtID string) (int, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return 0, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4207", mdtrtID)
 	if err != nil {
 		return 0, err
 	}
@@ -659,11 +651,7 @@ func (r *run) answered(infno string) map[string]bool {
 // arrived, so a correction of a diagnosis's name, department, doctor, time
 // or order must not pass for applied because its code and type agree.
 func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (bool, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return false, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4209",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4209", mdtrtID)
 	if err != nil {
 		return false, err
 	}
