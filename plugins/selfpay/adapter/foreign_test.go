@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"maps"
@@ -16,10 +17,10 @@ import (
 )
 
 // withForeignRecord serves the simulator, adding rec to the first page of
-// every answer to infno while on is set (and counting it in
-// recordCounts): a platform answering a query about one visit with a
-// record of another.
-func withForeignRecord(on *atomic.Bool, infno string, rec map[string]any) func(http.Handler) http.Handler {
+// every answer to infno while on is set (last, or with first before the
+// others; counted in recordCounts): a platform answering a query about one
+// visit with a record of another.
+func withForeignRecord(on *atomic.Bool, infno string, rec map[string]any, first bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
@@ -39,7 +40,11 @@ func withForeignRecord(on *atomic.Bool, infno string, rec map[string]any) func(h
 			var env map[string]any
 			if json.Unmarshal(out.Body.Bytes(), &env) == nil {
 				if o, ok := env["output"].(map[string]any); ok {
-					o["data"] = append(asList(o["data"]), maps.Clone(rec))
+					if first {
+						o["data"] = append([]any{maps.Clone(rec)}, asList(o["data"])...)
+					} else {
+						o["data"] = append(asList(o["data"]), maps.Clone(rec))
+					}
 					if n, ok := o["recordCounts"].(float64); ok {
 						o["recordCounts"] = n + 1
 					}
@@ -112,7 +117,7 @@ func TestReconcileRefusesAnotherVisitsRecords(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var on atomic.Bool
-			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(&on, tc.infno, tc.rec),
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(&on, tc.infno, tc.rec, false),
 				func(s map[string]string) { s["batchSize"] = "2" })
 			typ, payload := OpUpload, any(upload(tc.mdtrtID, 5))
 			if tc.cancel {
@@ -188,7 +193,7 @@ func TestQueryRefusesAnotherVisitsRecords(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var on atomic.Bool
-			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(&on, tc.infno, tc.rec), nil)
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(&on, tc.infno, tc.rec, false), nil)
 			const id = "ZYQA"
 			wantStatus(t, e.must(OpUpload, "fq-up", upload(id, 2), 1), sdk.StatusOK)
 			on.Store(true)
@@ -204,5 +209,85 @@ func TestQueryRefusesAnotherVisitsRecords(t *testing.T) {
 				t.Errorf("the refused answer's records reached the reply: %s", r.Payload)
 			}
 		})
+	}
+}
+
+// TestReconcileSkipsAnotherInstitutionsVisit: 4208 searches visits by
+// person or by time and total, and a fixmedins_mdtrt_id is unique only
+// within its institution (机构内唯一). An answer listing first another
+// institution's visit with the same id was taken for this visit: its
+// cpltFlag settled a 4203 whose answer was lost. An upload whose
+// completion never arrived ended ok with the visit not complete; a
+// cancel whose withdrawal never arrived went on to 4204, which the
+// platform refused on the still-complete visit (rejected). A record of
+// another institution (fixmedinsCode) is not the visit: the visit's own
+// record settles the call (resent here, as it did not arrive).
+func TestReconcileSkipsAnotherInstitutionsVisit(t *testing.T) {
+	t.Parallel()
+	const other = "H35020399999"
+	cases := map[string]struct {
+		mdtrtID string
+		flag    string // the other institution's record's cpltFlag
+		cancel  bool
+	}{
+		"upload's 4203 cplt_flag=1": {mdtrtID: "ZYIA", flag: "1"},
+		"cancel's 4203 cplt_flag=0": {mdtrtID: "ZYIB", flag: "0", cancel: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var on atomic.Bool
+			rec := visit(tc.mdtrtID, 3)
+			rec["fixmedins_code"], rec["cpltFlag"] = other, tc.flag
+			foreign := map[string]any{}
+			for k, v := range rec {
+				foreign[camelName(k)] = v
+			}
+			e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(&on, "4208", foreign, true), nil)
+			typ, payload := OpUpload, any(upload(tc.mdtrtID, 3))
+			if tc.cancel {
+				wantStatus(t, e.must(OpUpload, "oi-up", upload(tc.mdtrtID, 3), 1), sdk.StatusOK)
+				typ, payload = OpCancel, map[string]any{"fixmedins_mdtrt_id": tc.mdtrtID}
+			}
+			on.Store(true)
+			e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop})
+			r := e.must(typ, "oi", payload, 1)
+			if r.Status != sdk.StatusFailed || !r.Retryable {
+				t.Fatalf("first attempt: status %s (retryable %v), want failed and retryable: %v", r.Status, r.Retryable, r.Diagnostics)
+			}
+			r = e.must(typ, "oi", payload, 2)
+			wantStatus(t, r, sdk.StatusOK)
+			v := e.sim.Visit(testCode, tc.mdtrtID)
+			if tc.cancel && (v.Complete || len(v.Fees) != 0) || !tc.cancel && !v.Complete {
+				t.Errorf("after %s ended ok the platform has %+v", typ, v)
+			}
+		})
+	}
+}
+
+// TestImportPendingVerifySkipsAnotherInstitution: -verify picked the
+// first 4208 record carrying the row's visit id; a visit of the same
+// person at another institution with the same id (unique only within
+// each) answered first made a visit medgate uploaded and the platform
+// holds complete read as incomplete, its status turned to failed ("upload
+// it again"). A record of another institution is not the row's visit.
+func TestImportPendingVerifySkipsAnotherInstitution(t *testing.T) {
+	t.Parallel()
+	const id = "ZYPI"
+	foreign := map[string]any{}
+	for k, v := range visit(id, 2) {
+		foreign[camelName(k)] = v
+	}
+	foreign["fixmedinsCode"], foreign["cpltFlag"] = "H35020399999", "0"
+	on := &atomic.Bool{}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, withForeignRecord(on, "4208", foreign, true), nil)
+	wantStatus(t, e.must(OpUpload, "pi-up", upload(id, 2), 1), sdk.StatusOK)
+	on.Store(true)
+	list := "医药机构就诊ID,姓名,身份证号,入院时间\n" + id + ",张三," + testCert + ",2025-03-25\n"
+	r := e.must(OpImportPending, "pi-imp", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list)), "verify": true}, 1)
+	wantStatus(t, r, sdk.StatusOK)
+	got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+	if got["platform"] != "complete" || got["status"] != statusUploaded {
+		t.Errorf("row %v, want platform complete and status uploaded", got)
 	}
 }

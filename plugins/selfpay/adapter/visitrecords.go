@@ -59,3 +59,14 @@ func ownRecords(infno, msgid, mdtrtID, code string, recs []json.RawMessage) erro
 	}
 	return nil
 }
+
+// ownInstitution tells whether a 4208 record is of the site's institution
+// or names none (fixmedinsCode, or fixmedins_code). 4208 searches visits
+// by person, time and total, so it may list the person's visits at other
+// institutions, and a fixmedins_mdtrt_id is unique only within its
+// institution: such a record is never the visit medgate looks for.
+func (r *run) ownInstitution(rec map[string]any) bool {
+	c, _ := field(rec, "fixmedins_code")
+	code := strings.TrimSpace(str(c))
+	return code == "" || code == r.s.cfg.FixmedinsCode
+}

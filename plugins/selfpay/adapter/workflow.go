@@ -543,7 +543,10 @@ func (k *visitKey) matches(rec map[string]any) bool {
 // fixmedinsMdtrtId among 4208's outputs) or, should the platform answer
 // records without it, the only one that key matches (ID number, begntime
 // within the same minute and total); nil when there is none, or several
-// that key matches (which is the visit cannot then be told).
+// that key matches (which is the visit cannot then be told). A record of
+// another institution (fixmedinsCode) is never the visit: 4208 searches
+// by person, time and total, and a fixmedins_mdtrt_id is unique only
+// within its institution.
 func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string, key *visitKey) (map[string]any, error) {
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
@@ -553,6 +556,9 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string,
 	for _, raw := range recs {
 		var rec map[string]any
 		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+			continue
+		}
+		if !r.ownInstitution(rec) {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
