@@ -15,7 +15,8 @@
 //     wrong line stores none), the 4201A ↔ 4202 join on
 //     fixmedins_mdtrt_id at completion, completion semantics (a completed
 //     visit cannot be changed until 4203 cplt_flag=0) and deletion;
-//   - answers 4207/4208/4209 from what was uploaded, paged as
+//   - answers 4207/4208/4209 from what was uploaded (4207 and 4209 only
+//     about a visit of the envelope's institution), paged as
 //     {recordCounts, pages, data} with camelCase records (MaxPageSize caps
 //     a page below the page_size asked; NoPageCounts leaves the counts
 //     out);
@@ -894,7 +895,20 @@ func (s *Sim) page(in map[string]any, records []map[string]any) answer {
 	return answer{output: map[string]any{"recordCounts": total, "pages": pages, "data": data}}
 }
 
+// otherInstitution refuses a query about a visit of another institution
+// than the envelope's: a visit id is unique only within its institution,
+// and the simulator answers none but the caller's own visits.
+func otherInstitution(code string, in map[string]any) *answer {
+	if str(in["fixmedins_code"]) == code {
+		return nil
+	}
+	return &answer{infcode: -1, errMsg: "定点医药机构编号与报文头不符: the input's fixmedins_code names another institution than the envelope's"}
+}
+
 func (s *Sim) query4207(code string, in map[string]any) answer {
+	if a := otherInstitution(code, in); a != nil {
+		return *a
+	}
 	var recs []map[string]any
 	if v := s.visits[code+"/"+str(in["fixmedins_mdtrt_id"])]; v != nil {
 		for _, f := range v.fees {
@@ -959,6 +973,9 @@ func matches(v *visit, in map[string]any) bool {
 }
 
 func (s *Sim) query4209(code string, in map[string]any) answer {
+	if a := otherInstitution(code, in); a != nil {
+		return *a
+	}
 	var recs []map[string]any
 	if v := s.visits[code+"/"+str(in["fixmedins_mdtrt_id"])]; v != nil {
 		for i, d := range v.diags {

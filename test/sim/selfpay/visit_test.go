@@ -1,0 +1,62 @@
+package selfpay
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/hsa"
+)
+
+// TestQueriesAnswerTheVisitAsked: 4207 and 4209 name one visit by
+// fixmedins_mdtrt_id and fixmedins_code, and a visit id (and a bkkp_sn,
+// unique only within its visit) is unique only within its institution.
+// The simulator answered them for the envelope's institution whatever
+// the input named, so a 4207 asking about another institution's visit
+// was answered with records whose fixmedinsCode was not the one asked
+// about; it refuses that input now, as it does for 4201A … 4204. Asked
+// right, each institution sees its own visit's lines alone.
+func TestQueriesAnswerTheVisitAsked(t *testing.T) {
+	t.Parallel()
+	const other = "H35020399999"
+	a := newFixture(t, Options{}, nil)
+	b := &fixture{sim: a.sim, url: a.url, h: &host{}}
+	cfg := hsa.Defaults()
+	cfg.BaseURL, cfg.FixmedinsCode, cfg.FixmedinsName, cfg.MdtrtareaAdmvs = a.url+"/", other, "另一医院", "350200"
+	cfg.RecerSysCode, cfg.Opter, cfg.OpterName, cfg.PaasID, cfg.Token = "CSTEST", "OP1", "接口", paas, token
+	c, err := hsa.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.client = c
+	// The same visit id and bkkp_sn at both institutions, other amounts.
+	if _, err := a.do("4201A", fees(feeRow("V", 1, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	row := feeRow("V", 1, "7")
+	row["fixmedins_code"] = other
+	if _, err := b.do("4201A", fees(row)); err != nil {
+		t.Fatal(err)
+	}
+	for _, infno := range []string{"4207", "4209"} {
+		_, err := a.do(infno, map[string]any{"fixmedins_mdtrt_id": "V", "fixmedins_code": other, "page_num": 1, "page_size": 10})
+		refused(t, err, "与报文头不符")
+	}
+	for name, tc := range map[string]struct {
+		f         *fixture
+		code, amt string
+	}{"first institution": {a, code, "2"}, "second institution": {b, other, "7"}} {
+		res, err := tc.f.do("4207", map[string]any{"fixmedins_mdtrt_id": "V", "fixmedins_code": tc.code, "page_num": 1, "page_size": 10})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		pg, err := hsa.ParsePage(res.Output, hsa.Defaults().Paging)
+		if err != nil || len(pg.Records) != 1 {
+			t.Fatalf("%s: 4207 %s: %v", name, res.Output, err)
+		}
+		var rec map[string]any
+		_ = json.Unmarshal(pg.Records[0], &rec)
+		if rec["fixmedinsCode"] != tc.code || rec["fixmedinsMdtrtId"] != "V" || rec["detItemFeeSumamt"] != tc.amt {
+			t.Errorf("%s: 4207 record %v, want visit V of %s (amount %s)", name, rec, tc.code, tc.amt)
+		}
+	}
+}
