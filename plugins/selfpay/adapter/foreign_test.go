@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"io"
 	"maps"
 	"net/http"
@@ -289,5 +290,31 @@ func TestImportPendingVerifySkipsAnotherInstitution(t *testing.T) {
 	got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
 	if got["platform"] != "complete" || got["status"] != statusUploaded {
 		t.Errorf("row %v, want platform complete and status uploaded", got)
+	}
+}
+
+// TestReconcileWithVisitsOfTwoInstitutions: the platform's 4208 lists the
+// person's visits at every institution (the simulator's
+// AllInstitutions4208), and another hospital uploaded and completed a
+// visit of the same patient under the same visit id. This hospital's
+// upload, whose completion never arrived, is reconciled with its own
+// visit's cpltFlag (0: sent again), not the other hospital's (1), and
+// ends with its visit complete.
+func TestReconcileWithVisitsOfTwoInstitutions(t *testing.T) {
+	t.Parallel()
+	const id, other = "ZYTI", "H35020300000" // listed before testCode
+	e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, AllInstitutions4208: true}, nil)
+	o := &env{t: t, sim: e.sim, url: e.url, host: sdktest.NewMemoryHost(), settings: maps.Clone(e.settings)}
+	o.settings["fixmedinsCode"], o.settings["fixmedinsName"] = other, "厦门市另一医院"
+	o.restart(o.host)
+	wantStatus(t, o.must(OpUpload, "ti-other", upload(id, 2), 1), sdk.StatusOK)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultDrop})
+	wantStatus(t, e.must(OpUpload, "ti", upload(id, 3), 1), sdk.StatusFailed)
+	wantStatus(t, e.must(OpUpload, "ti", upload(id, 3), 2), sdk.StatusOK)
+	if v := e.sim.Visit(testCode, id); !v.Complete || len(v.Fees) != 3 {
+		t.Errorf("after the upload ended ok this hospital's visit is %+v, want complete with 3 lines", v)
+	}
+	if v := e.sim.Visit(other, id); !v.Complete || len(v.Fees) != 2 {
+		t.Errorf("the other hospital's visit is %+v, want it untouched", v)
 	}
 }

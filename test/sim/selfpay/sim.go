@@ -104,6 +104,13 @@ type Options struct {
 	// answers, which then carry only data: with MaxPageSize, a short page
 	// is not the last one, and only an empty page ends the query.
 	NoPageCounts bool
+	// AllInstitutions4208 makes 4208 list the matching visits of every
+	// institution, each record's fixmedinsCode naming its own: 4208's
+	// input names no institution, and whether the platform limits it to
+	// the caller's is not public (a person's self-pay stays at two
+	// hospitals may then both be listed, with ids unique only within
+	// each). Without it 4208 lists the caller's visits alone.
+	AllInstitutions4208 bool
 	// Admvs is the receiver's area code used in inf_refmsgid.
 	Admvs string
 	// Now is the clock; nil uses time.Now.
@@ -925,11 +932,16 @@ func (s *Sim) query4207(code string, in map[string]any) answer {
 func (s *Sim) query4208(code string, in map[string]any) answer {
 	var vs []*visit
 	for _, v := range s.visits {
-		if v.code == code && v.mdtrt != nil && matches(v, in) {
+		if (v.code == code || s.opts.AllInstitutions4208) && v.mdtrt != nil && matches(v, in) {
 			vs = append(vs, v)
 		}
 	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].mdtrtID < vs[j].mdtrtID })
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].mdtrtID != vs[j].mdtrtID {
+			return vs[i].mdtrtID < vs[j].mdtrtID
+		}
+		return vs[i].code < vs[j].code
+	})
 	var recs []map[string]any
 	for _, v := range vs {
 		r := camel(v.mdtrt)

@@ -2,10 +2,25 @@ package selfpay
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/hsa"
 )
+
+// institution returns a fixture calling the same simulator as another
+// institution, fixmedinsCode other.
+func (f *fixture) institution(t *testing.T, other string) *fixture {
+	t.Helper()
+	cfg := hsa.Defaults()
+	cfg.BaseURL, cfg.FixmedinsCode, cfg.FixmedinsName, cfg.MdtrtareaAdmvs = f.url+"/", other, "另一医院", "350200"
+	cfg.RecerSysCode, cfg.Opter, cfg.OpterName, cfg.PaasID, cfg.Token = "CSTEST", "OP1", "接口", paas, token
+	c, err := hsa.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{sim: f.sim, url: f.url, client: c, h: &host{}}
+}
 
 // TestQueriesAnswerTheVisitAsked: 4207 and 4209 name one visit by
 // fixmedins_mdtrt_id and fixmedins_code, and a visit id (and a bkkp_sn,
@@ -19,15 +34,7 @@ func TestQueriesAnswerTheVisitAsked(t *testing.T) {
 	t.Parallel()
 	const other = "H35020399999"
 	a := newFixture(t, Options{}, nil)
-	b := &fixture{sim: a.sim, url: a.url, h: &host{}}
-	cfg := hsa.Defaults()
-	cfg.BaseURL, cfg.FixmedinsCode, cfg.FixmedinsName, cfg.MdtrtareaAdmvs = a.url+"/", other, "另一医院", "350200"
-	cfg.RecerSysCode, cfg.Opter, cfg.OpterName, cfg.PaasID, cfg.Token = "CSTEST", "OP1", "接口", paas, token
-	c, err := hsa.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.client = c
+	b := a.institution(t, other)
 	// The same visit id and bkkp_sn at both institutions, other amounts.
 	if _, err := a.do("4201A", fees(feeRow("V", 1, "2"))); err != nil {
 		t.Fatal(err)
@@ -58,5 +65,49 @@ func TestQueriesAnswerTheVisitAsked(t *testing.T) {
 		if rec["fixmedinsCode"] != tc.code || rec["fixmedinsMdtrtId"] != "V" || rec["detItemFeeSumamt"] != tc.amt {
 			t.Errorf("%s: 4207 record %v, want visit V of %s (amount %s)", name, rec, tc.code, tc.amt)
 		}
+	}
+}
+
+// TestQuery4208AllInstitutions: with AllInstitutions4208 a 4208 search
+// lists the person's visits at every institution, each under its own
+// fixmedinsCode (the same visit id at two institutions is two visits);
+// without it, the caller's own alone.
+func TestQuery4208AllInstitutions(t *testing.T) {
+	t.Parallel()
+	const other = "H35020300000"
+	for name, tc := range map[string]struct {
+		all  bool
+		want []string // fixmedinsCode of the records, in order
+	}{"caller's institution": {false, []string{code}}, "every institution": {true, []string{other, code}}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := newFixture(t, Options{AllInstitutions4208: tc.all}, nil)
+			b := a.institution(t, other)
+			if _, err := a.do("4202", visitIn("V", "2")); err != nil {
+				t.Fatal(err)
+			}
+			in := visitIn("V", "7")
+			in["ownPayPatnMdtrtD"].(map[string]any)["fixmedins_code"] = other
+			if _, err := b.do("4202", in); err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.do("4208", map[string]any{"certno": "350203198001011234", "page_num": 1, "page_size": 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pg, err := hsa.ParsePage(res.Output, hsa.Defaults().Paging)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, raw := range pg.Records {
+				var rec map[string]any
+				_ = json.Unmarshal(raw, &rec)
+				got = append(got, fmt.Sprint(rec["fixmedinsCode"]))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("4208 lists the visits of %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
