@@ -8,7 +8,7 @@
 //	selfpay.upload          one patient: {ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO, reupload?}
 //	                        [reupload: 4203 cplt_flag=0 (not complete tolerated: reopenRefused)] →
 //	                        4204 clear old details (nothing to delete tolerated: clearRefused) → 4201A in batches → 4202 → 4203 cplt_flag=1
-//	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 → 4204 (all details)
+//	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 (not complete tolerated: reopenRefused) → 4204 (all details)
 //	selfpay.4201A … 4209    one transaction; the payload is its input
 //	selfpay.import-pending  {filename, content (base64), sheet?, verify?}: report per patient of a pending list
 //

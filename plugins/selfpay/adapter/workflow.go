@@ -112,7 +112,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
-			note, err := r.reopenRefused(ctx, in, err)
+			note, err := r.reopenRefused(ctx, in.mdtrtID, in.mdtrt, err)
 			if err != nil {
 				return r.stop(ctx, st, in, err)
 			}
@@ -192,23 +192,26 @@ func (e *reopenRefusedError) Error() string {
 
 func (e *reopenRefusedError) Unwrap() error { return e.be }
 
-// reopenRefused settles the outcome of the 4203 cplt_flag=0 that opens a
-// visit before its re-upload (err, nil when it succeeded). The re-upload
-// needs the visit on the platform not complete: its 4204, 4201A and 4202
-// would otherwise go over a completed visit. A refusal the site lists in
-// nothingToReopen says it was not complete and is tolerated. The
-// platform's codes are not public, so another refusal is checked with
-// 4208 (searched by the certificate of the message): cpltFlag 0, the visit is
-// as the re-upload needs it and the refusal is tolerated (a warning is
-// logged); cpltFlag 1, or the visit not listed (a re-upload is of a
-// visit the platform should hold), the platform is not in the state the
-// re-upload assumes and it ends rejected (reopenRefusedError) with the
-// 4203's code and message: sending it again earns the same refusal, and
-// an upload, which the host never gives up, retried would never end. A
-// refused 4208 leaves the refusal standing (rejected); a 4208 without an
-// answer is retried, the 4203 with it. Any other error (a refused
-// sign-in: the 4203 never went out) is returned as it is.
-func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*toleratedRefusal, error) {
+// reopenRefused settles the outcome of the 4203 cplt_flag=0 that opens
+// visit mdtrtID before its re-upload, or before a selfpay.cancel deletes
+// its fee details (err, nil when it succeeded). Both need the visit on the
+// platform not complete: the re-upload's 4204, 4201A and 4202, and the
+// cancel's 4204, would otherwise go over a completed visit. A refusal the
+// site lists in nothingToReopen says it was not complete and is
+// tolerated. The platform's codes are not public, so another refusal is
+// checked with 4208 (searched by the certificate of mdtrt, the visit of
+// the re-upload; with mdtrt nil, a cancel's, by what medgate stored of the
+// visit): cpltFlag 0, the visit is as the step after needs it and the
+// refusal is tolerated (a warning is logged); cpltFlag 1, or the visit not
+// listed (it is a visit the platform should hold), the platform is not in
+// the state the workflow assumes and it ends rejected (reopenRefusedError)
+// with the 4203's code and message: sending it again earns the same
+// refusal, and an upload or cancel, which the host never gives up,
+// retried would never end. A refused 4208 leaves the refusal standing
+// (rejected); a 4208 without an answer is retried, the 4203 with it. Any
+// other error (a refused sign-in: the 4203 never went out) is returned as
+// it is.
+func (r *run) reopenRefused(ctx context.Context, mdtrtID string, mdtrt map[string]any, err error) (*toleratedRefusal, error) {
 	var be *hsa.BusinessError
 	if err == nil || !errors.As(err, &be) || be.Infno != "4203" {
 		return nil, err
@@ -216,7 +219,7 @@ func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*t
 	if r.s.opts.nothingToReopen(be.Infcode, be.Message) {
 		return &toleratedRefusal{BusinessError: be}, nil
 	}
-	open, qerr := r.withdrawalApplied(ctx, in.mdtrtID, in.mdtrt)
+	open, qerr := r.withdrawalApplied(ctx, mdtrtID, mdtrt)
 	var qbe *hsa.BusinessError
 	var qge *hsa.GatewayError
 	switch {
@@ -227,10 +230,10 @@ func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*t
 	case qerr != nil:
 		return nil, qerr
 	case !open:
-		return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("4208 shows visit %s still complete (cpltFlag 1)", in.mdtrtID)}
+		return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("4208 shows visit %s still complete (cpltFlag 1)", mdtrtID)}
 	}
 	r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 shows the visit not complete", "site", r.s.code,
-		"message", r.req.MessageID, "visit", in.mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+		"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
 	return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToReopen; 4208 shows the visit not complete)"}, nil
 }
 
@@ -959,10 +962,16 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": id, "fixmedins_code": code, "cplt_flag": "0"}, nil)
+			note, err := r.reopenRefused(ctx, id, nil, err)
 			if err != nil {
 				return r.stopCancel(ctx, st, err)
 			}
-			st.log(stepResult(stepReopen, "4203", 0, 0, res, nil))
+			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
+			if note != nil {
+				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
+				l.Message = note.Message + note.why
+			}
+			st.log(l)
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(id, code), nil)
