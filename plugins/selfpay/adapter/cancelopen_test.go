@@ -62,3 +62,37 @@ func TestCancelOfAnIncompleteVisit(t *testing.T) {
 		})
 	}
 }
+
+// TestWithdrawIncompleteVisit: against a platform refusing a 4203
+// cplt_flag=0 of a visit that is not complete (the simulator's
+// RefuseReopenIncomplete), an upload stopped part-way (its 4202 refused:
+// fee lines on the platform, visit not complete) is withdrawn by
+// selfpay.cancel, or uploaded again with reupload, and ends as asked.
+func TestWithdrawIncompleteVisit(t *testing.T) {
+	t.Parallel()
+	for name, reupload := range map[string]bool{"cancel": false, "reupload": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvSim(t, selfpaysim.Options{PaasID: testPaas, Token: testToken, RefuseReopenIncomplete: true}, func(s map[string]string) { s["batchSize"] = "2" })
+			const id = "ZYWI"
+			e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在"})
+			wantStatus(t, e.must(OpUpload, "wi-up", upload(id, 3), 1), sdk.StatusRejected)
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 3 || v.Complete {
+				t.Fatalf("the stopped upload left %+v", v)
+			}
+			if !reupload {
+				wantStatus(t, e.must(OpCancel, "wi", map[string]any{"fixmedins_mdtrt_id": id}, 1), sdk.StatusOK)
+				if v := e.sim.Visit(testCode, id); len(v.Fees) != 0 || v.Complete {
+					t.Errorf("after the cancel the platform has %+v", v)
+				}
+				return
+			}
+			m := upload(id, 3)
+			m["reupload"] = true
+			wantStatus(t, e.must(OpUpload, "wi", m, 1), sdk.StatusOK)
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 3 || !v.Complete {
+				t.Errorf("after the re-upload the platform has %+v", v)
+			}
+		})
+	}
+}

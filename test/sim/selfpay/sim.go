@@ -111,6 +111,11 @@ type Options struct {
 	// hospitals may then both be listed, with ids unique only within
 	// each). Without it 4208 lists the caller's visits alone.
 	AllInstitutions4208 bool
+	// RefuseReopenIncomplete refuses a 4203 cplt_flag=0 of a visit that is
+	// not complete (未完成状态，无需撤销), as the platform may: whether it
+	// refuses or accepts such a no-op is not public. Without it the
+	// simulator accepts it.
+	RefuseReopenIncomplete bool
 	// Admvs is the receiver's area code used in inf_refmsgid.
 	Admvs string
 	// Now is the clock; nil uses time.Now.
@@ -811,6 +816,9 @@ func (s *Sim) complete4203(code string, in map[string]any, now time.Time) answer
 		return answer{infcode: -1, errMsg: "未查询到该就诊信息: nothing was uploaded for this fixmedins_mdtrt_id"}
 	}
 	if str(in["cplt_flag"]) == "0" {
+		if !v.complete && s.opts.RefuseReopenIncomplete {
+			return answer{infcode: -1, errMsg: "该就诊信息为未完成状态，无需撤销: the visit is not complete"}
+		}
 		v.complete = false
 		v.updated = now
 		return answer{}

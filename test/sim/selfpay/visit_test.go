@@ -111,3 +111,39 @@ func TestQuery4208AllInstitutions(t *testing.T) {
 		})
 	}
 }
+
+// TestRefuseReopenIncomplete: with RefuseReopenIncomplete a 4203
+// cplt_flag=0 of a visit that is not complete is refused, and of a
+// complete one applied; without it both are applied.
+func TestRefuseReopenIncomplete(t *testing.T) {
+	t.Parallel()
+	for name, refuse := range map[string]bool{"refused": true, "accepted": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Options{RefuseReopenIncomplete: refuse}, nil)
+			for _, c := range []struct {
+				infno string
+				in    any
+			}{{"4201A", fees(feeRow("R", 1, "2"))}, {"4202", visitIn("R", "2")}} {
+				if _, err := f.do(c.infno, c.in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := f.do("4203", complete("R", "0"))
+			if refuse {
+				refused(t, err, "未完成状态")
+			} else if err != nil {
+				t.Fatalf("4203 cplt_flag=0 of an open visit: %v", err)
+			}
+			if _, err := f.do("4203", complete("R", "1")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.do("4203", complete("R", "0")); err != nil {
+				t.Fatalf("4203 cplt_flag=0 of a complete visit: %v", err)
+			}
+			if f.sim.Visit(code, "R").Complete {
+				t.Error("the visit is still complete")
+			}
+		})
+	}
+}
