@@ -49,7 +49,7 @@ func ownRecords(infno, msgid, mdtrtID, code string, recs []json.RawMessage) erro
 		id, _ := field(rec, "fixmedins_mdtrt_id")
 		c, _ := field(rec, "fixmedins_code")
 		rid, rc := strings.TrimSpace(str(id)), strings.TrimSpace(str(c))
-		if (rid == "" || rid == mdtrtID) && (rc == "" || rc == code) {
+		if (rid == "" || rid == strings.TrimSpace(mdtrtID)) && (rc == "" || rc == strings.TrimSpace(code)) {
 			continue
 		}
 		return &hsa.AnswerError{Infno: infno, MsgID: msgid, Err: fmt.Errorf(
