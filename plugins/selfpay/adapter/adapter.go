@@ -352,7 +352,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 		ds := make(sdk.Diagnostics, 0, len(ve.Errors))
 		for _, fe := range ve.Errors {
 			field := fe.Path
-			detail := fe.Message
+			detail := hsa.MaskText(fe.Message)
 			if ve.Side == "envelope" {
 				field = "envelope" + strings.TrimPrefix(fe.Path, "$")
 				detail += "; the envelope is built from the site's settings: correct them"
