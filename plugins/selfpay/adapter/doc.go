@@ -44,7 +44,10 @@
 // refused reconciliation query leaves the outcome unknown: the attempt
 // fails, retryable, and the next one reconciles again. Paged queries are
 // read to the end (hsa.Client.QueryAll), so a record on a later page is
-// never taken for one the platform lacks.
+// never taken for one the platform lacks. A 4207 or 4209 answer listing a
+// record of another visit or institution than the one asked about settles
+// nothing (ownRecords: a bkkp_sn is unique only within its visit), and a
+// 4208 record of another institution is never the visit (ownInstitution).
 //
 // A single selfpay.4203 cplt_flag=1 carries no person to search 4208 by:
 // it is reconciled with 4208 searched by the begntime and medfee_sumamt
