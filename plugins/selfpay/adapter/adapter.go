@@ -307,13 +307,20 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			hsa.MaskText(cre.Error())+advice), nil
 	case errors.As(err, &rre):
 		be := rre.be
+		step := "opening the completed visit before the re-upload"
 		advice := "; nothing more was sent, for the re-upload would send its fee details and visit over a visit the platform holds otherwise than it assumes. " +
 			"Resolve the cause the platform gives (if the visit was never uploaded, send the upload without \"reupload\") and send it again under a new message id"
 		if rre.query != nil {
 			advice = "; nothing more was sent, for medgate cannot tell whether the visit is still complete. Resolve the cause the platform gives and send the upload again under a new message id; " +
 				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
 		}
-		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, opening the completed visit before the re-upload, refused by the platform (infcode %d)", what, be.Infcode),
+		if r.req.Type == OpCancel {
+			step = "withdrawing the visit's completion before deleting its fee details"
+			advice = "; nothing more was sent and no fee detail was deleted, for the platform refuses deleting the details of a complete visit. " +
+				"Resolve the cause the platform gives and send selfpay.cancel again under a new message id; " +
+				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
+		}
+		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, %s, refused by the platform (infcode %d)", what, step, be.Infcode),
 			hsa.MaskText(rre.Error())+advice), nil
 	case errors.As(err, &ae):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
@@ -345,7 +352,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 		ds := make(sdk.Diagnostics, 0, len(ve.Errors))
 		for _, fe := range ve.Errors {
 			field := fe.Path
-			detail := fe.Message
+			detail := hsa.MaskText(fe.Message)
 			if ve.Side == "envelope" {
 				field = "envelope" + strings.TrimPrefix(fe.Path, "$")
 				detail += "; the envelope is built from the site's settings: correct them"

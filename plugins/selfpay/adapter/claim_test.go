@@ -308,7 +308,6 @@ func TestSingleHoldsItsVisit(t *testing.T) {
 // between two attempts, or unreadable, is refused at Configure.
 func TestClaimLapseSetting(t *testing.T) {
 	t.Parallel()
-	now := time.Now().UTC()
 	testCases := map[string]struct {
 		lapse   string // "" leaves the setting out
 		renewed time.Duration
@@ -334,7 +333,10 @@ func TestClaimLapseSetting(t *testing.T) {
 			if _, err := e.host.Put(ctx, testSite, wfKey("ghost"), b); err != nil {
 				t.Fatal(err)
 			}
-			at := now.Add(-tc.renewed)
+			// Renewed tc.renewed before the message is handled, not before
+			// the parallel subtests were started: on a loaded machine they
+			// may wait a minute or more to run.
+			at := time.Now().UTC().Add(-tc.renewed)
 			b, _ = json.Marshal(visitClaim{MessageID: "ghost", Op: "cancel", Since: at, Renewed: at})
 			if _, err := e.host.Put(ctx, testSite, claimKey("ZYL"), b); err != nil {
 				t.Fatal(err)

@@ -8,7 +8,7 @@
 //	selfpay.upload          one patient: {ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO, reupload?}
 //	                        [reupload: 4203 cplt_flag=0 (not complete tolerated: reopenRefused)] →
 //	                        4204 clear old details (nothing to delete tolerated: clearRefused) → 4201A in batches → 4202 → 4203 cplt_flag=1
-//	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 → 4204 (all details)
+//	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 (not complete tolerated: reopenRefused) → 4204 (all details)
 //	selfpay.4201A … 4209    one transaction; the payload is its input
 //	selfpay.import-pending  {filename, content (base64), sheet?, verify?}: report per patient of a pending list
 //
@@ -44,7 +44,10 @@
 // refused reconciliation query leaves the outcome unknown: the attempt
 // fails, retryable, and the next one reconciles again. Paged queries are
 // read to the end (hsa.Client.QueryAll), so a record on a later page is
-// never taken for one the platform lacks.
+// never taken for one the platform lacks. A 4207 or 4209 answer listing a
+// record of another visit or institution than the one asked about settles
+// nothing (ownRecords: a bkkp_sn is unique only within its visit), and a
+// 4208 record of another institution is never the visit (ownInstitution).
 //
 // A single selfpay.4203 cplt_flag=1 carries no person to search 4208 by:
 // it is reconciled with 4208 searched by the begntime and medfee_sumamt

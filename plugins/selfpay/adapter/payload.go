@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/schemas"
 )
@@ -47,13 +48,16 @@ func decodeRecord(raw []byte, v any) error {
 }
 
 // fieldDiags converts schema errors to diagnostics; skip drops rules.
+// ID and phone numbers a message quotes (a number sent unquoted, "send it
+// quoted, as …") are masked, as in the logs: the reply is published and
+// stored.
 func fieldDiags(errs []schemas.FieldError, summary string, skip ...string) sdk.Diagnostics {
 	var ds sdk.Diagnostics
 	for _, e := range errs {
 		if contains(skip, e.Rule) {
 			continue
 		}
-		ds.Error(e.Path, e.Rule, summary, e.Message)
+		ds.Error(e.Path, e.Rule, summary, hsa.MaskText(e.Message))
 	}
 	return ds
 }

@@ -411,8 +411,8 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	var sameDayNoID []map[string]any
 	for _, raw := range recs {
 		var rec map[string]any
-		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
-			continue
+		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" || !r.ownInstitution(rec) {
+			continue // another institution's visit of the person is not the row's
 		}
 		id := str(rec["fixmedinsMdtrtId"])
 		if rep.MdtrtID == "" && f["begntime"] == "" {

@@ -67,8 +67,8 @@ type options struct {
 	nothingCodes   []int
 	nothingPhrases []string
 	// reopenCodes and reopenPhrases are the refusals of the 4203
-	// cplt_flag=0 before a re-upload that mean the visit was not complete
-	// (nothingToReopen).
+	// cplt_flag=0 before a re-upload or a cancel's 4204 that mean the
+	// visit was not complete (nothingToReopen).
 	reopenCodes   []int
 	reopenPhrases []string
 }
@@ -81,8 +81,8 @@ func (o options) nothingToDelete(infcode int, msg string) bool {
 }
 
 // nothingToReopen tells whether a refusal (infcode, err_msg) of the 4203
-// cplt_flag=0 that opens a visit before its re-upload is one of the
-// listed ones meaning the visit was not complete.
+// cplt_flag=0 that opens a visit before its re-upload (or a cancel's
+// 4204) is one of the listed ones meaning the visit was not complete.
 func (o options) nothingToReopen(infcode int, msg string) bool {
 	return listedRefusal(o.reopenCodes, o.reopenPhrases, infcode, msg)
 }
@@ -152,8 +152,8 @@ func settings() []sdk.Setting {
 			Description: "refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4207 shows the visit has no fee details, and otherwise ends the upload rejected"},
 		{Name: SetNothingToReopen, Type: sdk.SettingString, Default: DefaultNothingToReopen,
-			Description: "refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
-				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload rejected"},
+			Description: "refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload, or before selfpay.cancel deletes its details, meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload or cancel rejected"},
 	}
 	return append(hsa.Settings(), own...)
 }

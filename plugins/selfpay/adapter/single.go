@@ -399,6 +399,12 @@ func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map
 		// visit's fee lines or diagnoses for missing.
 		return r.outcome(&hsa.AnswerError{Infno: infno, MsgID: res.MsgID, Err: perr}, "selfpay."+infno)
 	}
+	if infno == "4207" || infno == "4209" {
+		// About one visit: another visit's records are not shown as its.
+		if err := ownRecords(infno, res.MsgID, mdtrtIDOf(infno, m), str(m["fixmedins_code"]), pg.Records); err != nil {
+			return r.outcome(err, "selfpay."+infno)
+		}
+	}
 	for i, raw := range pg.Records {
 		var rec any
 		if decodeRecord(raw, &rec) != nil {

@@ -112,7 +112,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": in.mdtrtID, "fixmedins_code": code, "cplt_flag": "0"}, nil)
-			note, err := r.reopenRefused(ctx, in, err)
+			note, err := r.reopenRefused(ctx, in.mdtrtID, in.mdtrt, err)
 			if err != nil {
 				return r.stop(ctx, st, in, err)
 			}
@@ -192,23 +192,26 @@ func (e *reopenRefusedError) Error() string {
 
 func (e *reopenRefusedError) Unwrap() error { return e.be }
 
-// reopenRefused settles the outcome of the 4203 cplt_flag=0 that opens a
-// visit before its re-upload (err, nil when it succeeded). The re-upload
-// needs the visit on the platform not complete: its 4204, 4201A and 4202
-// would otherwise go over a completed visit. A refusal the site lists in
-// nothingToReopen says it was not complete and is tolerated. The
-// platform's codes are not public, so another refusal is checked with
-// 4208 (searched by the certificate of the message): cpltFlag 0, the visit is
-// as the re-upload needs it and the refusal is tolerated (a warning is
-// logged); cpltFlag 1, or the visit not listed (a re-upload is of a
-// visit the platform should hold), the platform is not in the state the
-// re-upload assumes and it ends rejected (reopenRefusedError) with the
-// 4203's code and message: sending it again earns the same refusal, and
-// an upload, which the host never gives up, retried would never end. A
-// refused 4208 leaves the refusal standing (rejected); a 4208 without an
-// answer is retried, the 4203 with it. Any other error (a refused
-// sign-in: the 4203 never went out) is returned as it is.
-func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*toleratedRefusal, error) {
+// reopenRefused settles the outcome of the 4203 cplt_flag=0 that opens
+// visit mdtrtID before its re-upload, or before a selfpay.cancel deletes
+// its fee details (err, nil when it succeeded). Both need the visit on the
+// platform not complete: the re-upload's 4204, 4201A and 4202, and the
+// cancel's 4204, would otherwise go over a completed visit. A refusal the
+// site lists in nothingToReopen says it was not complete and is
+// tolerated. The platform's codes are not public, so another refusal is
+// checked with 4208 (searched by the certificate of mdtrt, the visit of
+// the re-upload; with mdtrt nil, a cancel's, by what medgate stored of the
+// visit): cpltFlag 0, the visit is as the step after needs it and the
+// refusal is tolerated (a warning is logged); cpltFlag 1, or the visit not
+// listed (it is a visit the platform should hold), the platform is not in
+// the state the workflow assumes and it ends rejected (reopenRefusedError)
+// with the 4203's code and message: sending it again earns the same
+// refusal, and an upload or cancel, which the host never gives up,
+// retried would never end. A refused 4208 leaves the refusal standing
+// (rejected); a 4208 without an answer is retried, the 4203 with it. Any
+// other error (a refused sign-in: the 4203 never went out) is returned as
+// it is.
+func (r *run) reopenRefused(ctx context.Context, mdtrtID string, mdtrt map[string]any, err error) (*toleratedRefusal, error) {
 	var be *hsa.BusinessError
 	if err == nil || !errors.As(err, &be) || be.Infno != "4203" {
 		return nil, err
@@ -216,7 +219,7 @@ func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*t
 	if r.s.opts.nothingToReopen(be.Infcode, be.Message) {
 		return &toleratedRefusal{BusinessError: be}, nil
 	}
-	open, qerr := r.withdrawalApplied(ctx, in.mdtrtID, in.mdtrt)
+	open, qerr := r.withdrawalApplied(ctx, mdtrtID, mdtrt)
 	var qbe *hsa.BusinessError
 	var qge *hsa.GatewayError
 	switch {
@@ -227,10 +230,10 @@ func (r *run) reopenRefused(ctx context.Context, in *uploadInput, err error) (*t
 	case qerr != nil:
 		return nil, qerr
 	case !open:
-		return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("4208 shows visit %s still complete (cpltFlag 1)", in.mdtrtID)}
+		return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("4208 shows visit %s still complete (cpltFlag 1)", mdtrtID)}
 	}
 	r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 shows the visit not complete", "site", r.s.code,
-		"message", r.req.MessageID, "visit", in.mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+		"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
 	return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToReopen; 4208 shows the visit not complete)"}, nil
 }
 
@@ -436,11 +439,7 @@ func unsettled(f *inflight, err error) error {
 // valid record without a readable bkkp_sn is an hsa.AnswerError: it
 // settles nothing.
 func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return nil, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4207", mdtrtID)
 	if err != nil {
 		return nil, err
 	}
@@ -478,11 +477,7 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 // or not its bkkp_sn can be read, so that a record medgate cannot read is
 // never taken for a deleted one.
 func (r *run) detailsLeft(ctx context.Context, mdtrtID string) (int, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return 0, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4207",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4207", mdtrtID)
 	if err != nil {
 		return 0, err
 	}
@@ -551,7 +546,10 @@ func (k *visitKey) matches(rec map[string]any) bool {
 // fixmedinsMdtrtId among 4208's outputs) or, should the platform answer
 // records without it, the only one that key matches (ID number, begntime
 // within the same minute and total); nil when there is none, or several
-// that key matches (which is the visit cannot then be told).
+// that key matches (which is the visit cannot then be told). A record of
+// another institution (fixmedinsCode) is never the visit: 4208 searches
+// by person, time and total, and a fixmedins_mdtrt_id is unique only
+// within its institution.
 func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string, key *visitKey) (map[string]any, error) {
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
@@ -561,6 +559,9 @@ func (r *run) visitRecord(ctx context.Context, q map[string]any, mdtrtID string,
 	for _, raw := range recs {
 		var rec map[string]any
 		if decodeRecord(raw, &rec) != nil || str(rec["valiFlag"]) == "0" {
+			continue
+		}
+		if !r.ownInstitution(rec) {
 			continue
 		}
 		id := str(rec["fixmedinsMdtrtId"])
@@ -659,11 +660,7 @@ func (r *run) answered(infno string) map[string]bool {
 // arrived, so a correction of a diagnosis's name, department, doctor, time
 // or order must not pass for applied because its code and type agree.
 func (r *run) sameDiagnoses(ctx context.Context, mdtrtID string, diags []any) (bool, error) {
-	if err := r.beforeCall(ctx); err != nil {
-		return false, err
-	}
-	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4209",
-		map[string]any{"fixmedins_mdtrt_id": mdtrtID, "fixmedins_code": r.s.cfg.FixmedinsCode}, r.s.opts.pageSize, 0)
+	recs, err := r.visitQuery(ctx, "4209", mdtrtID)
 	if err != nil {
 		return false, err
 	}
@@ -965,10 +962,16 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 		switch st.Step {
 		case stepReopen:
 			res, err := r.send(ctx, st, stepReopen, 0, "4203", map[string]any{"fixmedins_mdtrt_id": id, "fixmedins_code": code, "cplt_flag": "0"}, nil)
+			note, err := r.reopenRefused(ctx, id, nil, err)
 			if err != nil {
 				return r.stopCancel(ctx, st, err)
 			}
-			st.log(stepResult(stepReopen, "4203", 0, 0, res, nil))
+			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
+			if note != nil {
+				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
+				l.Message = note.Message + note.why
+			}
+			st.log(l)
 			st.Step = stepDelete
 		case stepDelete:
 			res, err := r.send(ctx, st, stepDelete, 0, "4204", deleteAll(id, code), nil)

@@ -15,7 +15,8 @@
 //     wrong line stores none), the 4201A ↔ 4202 join on
 //     fixmedins_mdtrt_id at completion, completion semantics (a completed
 //     visit cannot be changed until 4203 cplt_flag=0) and deletion;
-//   - answers 4207/4208/4209 from what was uploaded, paged as
+//   - answers 4207/4208/4209 from what was uploaded (4207 and 4209 only
+//     about a visit of the envelope's institution), paged as
 //     {recordCounts, pages, data} with camelCase records (MaxPageSize caps
 //     a page below the page_size asked; NoPageCounts leaves the counts
 //     out);
@@ -103,6 +104,18 @@ type Options struct {
 	// answers, which then carry only data: with MaxPageSize, a short page
 	// is not the last one, and only an empty page ends the query.
 	NoPageCounts bool
+	// AllInstitutions4208 makes 4208 list the matching visits of every
+	// institution, each record's fixmedinsCode naming its own: 4208's
+	// input names no institution, and whether the platform limits it to
+	// the caller's is not public (a person's self-pay stays at two
+	// hospitals may then both be listed, with ids unique only within
+	// each). Without it 4208 lists the caller's visits alone.
+	AllInstitutions4208 bool
+	// RefuseReopenIncomplete refuses a 4203 cplt_flag=0 of a visit that is
+	// not complete (未完成状态，无需撤销), as the platform may: whether it
+	// refuses or accepts such a no-op is not public. Without it the
+	// simulator accepts it.
+	RefuseReopenIncomplete bool
 	// Admvs is the receiver's area code used in inf_refmsgid.
 	Admvs string
 	// Now is the clock; nil uses time.Now.
@@ -803,6 +816,9 @@ func (s *Sim) complete4203(code string, in map[string]any, now time.Time) answer
 		return answer{infcode: -1, errMsg: "未查询到该就诊信息: nothing was uploaded for this fixmedins_mdtrt_id"}
 	}
 	if str(in["cplt_flag"]) == "0" {
+		if !v.complete && s.opts.RefuseReopenIncomplete {
+			return answer{infcode: -1, errMsg: "该就诊信息为未完成状态，无需撤销: the visit is not complete"}
+		}
 		v.complete = false
 		v.updated = now
 		return answer{}
@@ -894,7 +910,20 @@ func (s *Sim) page(in map[string]any, records []map[string]any) answer {
 	return answer{output: map[string]any{"recordCounts": total, "pages": pages, "data": data}}
 }
 
+// otherInstitution refuses a query about a visit of another institution
+// than the envelope's: a visit id is unique only within its institution,
+// and the simulator answers none but the caller's own visits.
+func otherInstitution(code string, in map[string]any) *answer {
+	if str(in["fixmedins_code"]) == code {
+		return nil
+	}
+	return &answer{infcode: -1, errMsg: "定点医药机构编号与报文头不符: the input's fixmedins_code names another institution than the envelope's"}
+}
+
 func (s *Sim) query4207(code string, in map[string]any) answer {
+	if a := otherInstitution(code, in); a != nil {
+		return *a
+	}
 	var recs []map[string]any
 	if v := s.visits[code+"/"+str(in["fixmedins_mdtrt_id"])]; v != nil {
 		for _, f := range v.fees {
@@ -911,11 +940,16 @@ func (s *Sim) query4207(code string, in map[string]any) answer {
 func (s *Sim) query4208(code string, in map[string]any) answer {
 	var vs []*visit
 	for _, v := range s.visits {
-		if v.code == code && v.mdtrt != nil && matches(v, in) {
+		if (v.code == code || s.opts.AllInstitutions4208) && v.mdtrt != nil && matches(v, in) {
 			vs = append(vs, v)
 		}
 	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].mdtrtID < vs[j].mdtrtID })
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].mdtrtID != vs[j].mdtrtID {
+			return vs[i].mdtrtID < vs[j].mdtrtID
+		}
+		return vs[i].code < vs[j].code
+	})
 	var recs []map[string]any
 	for _, v := range vs {
 		r := camel(v.mdtrt)
@@ -959,6 +993,9 @@ func matches(v *visit, in map[string]any) bool {
 }
 
 func (s *Sim) query4209(code string, in map[string]any) answer {
+	if a := otherInstitution(code, in); a != nil {
+		return *a
+	}
 	var recs []map[string]any
 	if v := s.visits[code+"/"+str(in["fixmedins_mdtrt_id"])]; v != nil {
 		for i, d := range v.diags {
