@@ -105,14 +105,12 @@ type Spec struct {
 
 // Options tune the supervisor.
 type Options struct {
+	// Logger is the host's logger (default slog.Default()): give one from
+	// logging.New, which masks every message.
 	Logger *slog.Logger
-	// PluginLogs, when set, logs the plugins' own log lines in the host's
-	// format and keys, masked, with plugin=<name> (logging.Plugin); the
-	// daemon passes its logger. PluginOutput is then unused.
+	// PluginLogs logs the plugins' own log lines in the host's format and
+	// keys, masked, with plugin=<name> (logging.Plugin); nil: Logger.
 	PluginLogs *slog.Logger
-	// PluginOutput receives the plugins' own log lines as hclog JSON lines
-	// (masked by the caller) when PluginLogs is nil.
-	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
 	// MinBackoff and MaxBackoff bound relaunch delays: the delay doubles
@@ -162,8 +160,8 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.PluginOutput == nil {
-		o.PluginOutput = os.Stderr
+	if o.PluginLogs == nil {
+		o.PluginLogs = o.Logger
 	}
 	if o.HealthInterval == 0 {
 		o.HealthInterval = time.Second
@@ -353,7 +351,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, pluginLogger(in.spec.Name, in.opts.PluginLogs, in.opts.PluginOutput), in.opts.CallTimeout)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, logging.Plugin(in.opts.PluginLogs, in.spec.Name), in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -1058,16 +1056,12 @@ func (in *Instance) Close() {
 	}
 }
 
-// pluginLogger is the logger go-plugin re-emits the plugin name's log
-// lines through: logs in the host's format (logging.Plugin) when set, else
-// hclog JSON lines written to output.
-func pluginLogger(name string, logs *slog.Logger, output io.Writer) hclog.Logger {
-	if logs != nil {
-		return logging.Plugin(logs, name)
-	}
+// pluginLogger is the logger go-plugin re-emits the log lines of a plugin
+// Launch started through: hclog JSON lines, masked, written to output.
+func pluginLogger(name string, output io.Writer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "plugin." + name,
-		Output:     output,
+		Output:     logging.Writer(output),
 		Level:      hclog.Info,
 		JSONFormat: true,
 	})
@@ -1083,9 +1077,9 @@ type Process struct {
 }
 
 // Launch verifies the binary of spec, starts it and describes it. Its log
-// lines go to output. Close it when done.
+// lines go to output as hclog JSON lines, masked. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, pluginLogger(spec.Name, nil, output), DefaultCallTimeout)
+	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, pluginLogger(spec.Name, output), DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}
