@@ -6,7 +6,9 @@
 // just before exec). go-plugin does not restart a crashed plugin, so every
 // Instance has a supervisor: when the process exits or stops answering
 // health checks it is relaunched (with exponential backoff while relaunches
-// fail), described again and every site's configuration is applied again. A plugin binary replaced by one with another checksum
+// fail), described again and every site's configuration is applied again
+// (a site whose Configure fails then is logged and left out: it does not
+// keep the plugin down for its other sites). A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -361,14 +363,25 @@ func (in *Instance) launch(ctx context.Context) error {
 		sites[s] = v
 	}
 	in.mu.Unlock()
-	// Re-apply every site's configuration before taking traffic.
+	// Re-apply every site's configuration before taking traffic. A site
+	// whose Configure fails (an error, no answer within CallTimeout) is
+	// logged, as one the plugin refuses: it must not keep the plugin down
+	// for its other sites. Its calls fail in the plugin (retried, never
+	// lost) until a reload or the next relaunch configures it. Only a
+	// process that died, or the end of ctx, fails the launch.
 	for site, settings := range sites {
 		cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 		r, err := impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 		cancel()
 		if err != nil {
-			client.Kill()
-			return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
+			err = unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err)
+			if ctx.Err() != nil || client.Exited() {
+				client.Kill()
+				return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+			}
+			in.opts.Logger.Error("plugin failed to configure a site after relaunch; it serves its other sites, and this site's messages fail and are retried until a reload (or the next relaunch) configures it: fix what the error names",
+				"plugin", in.spec.Name, "site", site, "err", err)
+			continue
 		}
 		if r.Diagnostics.HasError() {
 			in.opts.Logger.Error("plugin refused a site configuration after relaunch", "plugin", in.spec.Name, "site", site, "problems", r.Diagnostics.String())
@@ -452,10 +465,12 @@ func (in *Instance) supervise() {
 			case <-time.After(backoff):
 			}
 			// Close stops a relaunch that hangs (in Describe or a site's
-			// Configure) instead of waiting for it to time out.
-			ctx, cancel := context.WithTimeout(in.life, 60*time.Second)
-			err := in.launch(ctx)
-			cancel()
+			// Configure) instead of waiting for it to time out. Each step
+			// has its own bound (the start's, and CallTimeout for Describe
+			// and each site's Configure); a bound on them all would fail
+			// the relaunch of a plugin with many sites, or with one whose
+			// Configure hangs, every time.
+			err := in.launch(in.life)
 			if err == nil {
 				backoff = min(backoff*2, in.opts.CrashBackoff)
 				in.mu.Lock()
