@@ -7,10 +7,11 @@
 // What a plugin writes is bounded by its Limits (SetLimits, from the
 // configuration's pluginLimits and plugins[].limits): events and journal
 // entries by a token bucket per plugin in this instance, and with the
-// perSite limits one per site under it, state values by size. A write past them is refused with a *LimitError, which fails the
-// plugin's call so that its message is tried again, never dropped; the
-// pipeline's own replies are not limited. A plugin's refusals are logged
-// once a minute at most and counted each (SetRefusals).
+// perSite limits one per site under it, state values by size. A write
+// past them is refused with a *LimitError, which fails the plugin's call
+// so that its message is tried again, never dropped; the pipeline's own
+// replies are not limited. A plugin's refusals at a site are logged once
+// a minute at most and counted each (SetRefusals).
 package hostsvc
 
 import (

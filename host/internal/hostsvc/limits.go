@@ -255,8 +255,8 @@ func (s *Services) SetLimits(byPlugin map[string]Limits) {
 }
 
 // SetRefusals says where refused writes go: log receives one line per
-// plugin per minute at most (with how many were refused since without a
-// line), refused is called for every one (a metric: plugin and the
+// plugin and site per minute at most (with how many were refused since
+// without a line), refused is called for every one (a metric: plugin and the
 // limit's key). Either may be nil.
 func (s *Services) SetRefusals(log *slog.Logger, refused func(plugin, limit string)) {
 	s.lmu.Lock()

@@ -1,8 +1,10 @@
 package hostsvc
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +159,25 @@ func TestLimitsPerSiteReload(t *testing.T) {
 	s.SetLimits(map[string]Limits{"p": l})
 	if n, err := publish("s1", 10); err != nil {
 		t.Errorf("after a reload removed the per-site limits: event %d of s1: %v, want the plugin's 10", n+1, err)
+	}
+}
+
+// TestLimitsLogPerSite: a site's refusals are logged apart from another
+// site's (the log names the site, the metric does not), so one site's
+// flood, logged once a minute, does not hide another site's refusals.
+func TestLimitsLogPerSite(t *testing.T) {
+	t.Parallel()
+	l := Limits{PublishPerSecond: 100, PublishBurst: 100, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 1,
+		PerSitePublishPerSecond: 1, PerSitePublishBurst: 1, PerSiteJournalPerSecond: NoLimit, PerSiteJournalBurst: 1}
+	s, _, _, _ := limited(t, l)
+	var logs bytes.Buffer
+	s.SetRefusals(slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h := s.For("p")
+	for _, site := range []string{"s1", "s1", "s1", "s2", "s2"} {
+		_ = h.Publish(t.Context(), site, sdk.Event{Type: "p.tick"})
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "site=s1") || !strings.Contains(lines[1], "site=s2") || !strings.Contains(lines[1], "limit=perSitePublishPerSecond") {
+		t.Errorf("log of two refusals of s1 and one of s2 within a minute:\n%s\nwant one line for each site", logs.String())
 	}
 }
