@@ -374,8 +374,9 @@ func (in *Instance) launch(ctx context.Context) error {
 		r, err := impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 		cancel()
 		if err != nil {
+			dead := status.Code(err) == codes.Unavailable || client.Exited() // the connection broke: the process is dying
 			err = unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err)
-			if ctx.Err() != nil || client.Exited() {
+			if ctx.Err() != nil || dead {
 				client.Kill()
 				return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
 			}

@@ -80,3 +80,43 @@ func TestRelaunchSurvivesOneSitesConfigure(t *testing.T) {
 		})
 	}
 }
+
+// TestRelaunchDiesInConfigure: a relaunch whose process dies in a site's
+// Configure fails, and the plugin's status says which site's Configure
+// (GET /admin/plugins shows it), rather than running a dead process and
+// logging every other site as failing to configure.
+func TestRelaunchDiesInConfigure(t *testing.T) {
+	t.Parallel()
+	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/picky")
+	var logs lockedBuffer
+	in, err := Start(t.Context(), Spec{Name: "picky", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), HealthInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		CallTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	marker := filepath.Join(t.TempDir(), "fail")
+	if diags, err := in.Configure(t.Context(), "bad", map[string]string{"failIf": marker, "exit": "1"}); err != nil || diags.HasError() {
+		t.Fatalf("configure bad: %v %v", err, diags)
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, _, lastErr := in.Status()
+		if lastErr != nil && strings.Contains(lastErr.Error(), `reconfigure site "bad"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin's status does not say that its relaunch died configuring site bad within 20s (last error: %v)", lastErr)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the supervisor
+	}
+	if strings.Contains(logs.String(), "failed to configure a site after relaunch") {
+		t.Errorf("a process that died in Configure was taken for a site's failure:\n%s", logs.String())
+	}
+}

@@ -1,7 +1,8 @@
 // Command picky is a plugin for pluginhost's tests whose Configure of a
 // site fails, with an error rather than diagnostics, once the file named
 // by the site's setting failIf exists: with hang set, it answers only
-// when its context ends (a Configure that times out). Handle answers ok
+// when its context ends (a Configure that times out); with exit set, the
+// process exits instead. Handle answers ok
 // for the sites it is configured at, with {"site": "<site>"}.
 package main
 
@@ -27,6 +28,7 @@ func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 		Settings: []sdk.Setting{
 			{Name: "failIf", Type: sdk.SettingString, Description: "a file: once it exists, Configure fails"},
 			{Name: "hang", Type: sdk.SettingString, Description: "non-empty: fail by not answering"},
+			{Name: "exit", Type: sdk.SettingString, Description: "non-empty: fail by exiting"},
 		},
 	}, nil
 }
@@ -34,6 +36,9 @@ func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 func (p *picky) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	if f := req.Settings["failIf"]; f != "" {
 		if _, err := os.Stat(f); err == nil {
+			if req.Settings["exit"] != "" {
+				os.Exit(3)
+			}
 			if req.Settings["hang"] != "" {
 				<-ctx.Done()
 				return nil, ctx.Err()
