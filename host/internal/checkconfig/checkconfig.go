@@ -100,9 +100,8 @@ func Check(ctx context.Context, cfgPath string) error {
 	addNew(cfg.CheckConnectionSecrets())
 	launch := func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, services.For(p.Name), pluginhost.Options{
-			Logger:       log,
-			PluginOutput: logging.Writer(io.Discard),
-			OnRestart:    func(name string) { m.PluginRestarts.WithLabelValues(name).Inc() },
+			Logger:    log,
+			OnRestart: func(name string) { m.PluginRestarts.WithLabelValues(name).Inc() },
 		})
 	}
 	if err := sites.StartPlugins(ctx, &sound, plugins, launch); errors.As(err, &ps) {

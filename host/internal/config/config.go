@@ -381,6 +381,17 @@ type PluginLimits struct {
 	JournalPerSecond int `yaml:"journalPerSecond"`
 	JournalBurst     int `yaml:"journalBurst"`
 	StateValueBytes  int `yaml:"stateValueBytes"`
+	// The perSite keys bound each one of the plugin's sites under the
+	// plugin's own buckets (hostsvc.Limits): a write takes a token of
+	// both, so one site's burst is refused by its own bucket and leaves
+	// the plugin's tokens to its other sites, while the plugin's bucket
+	// still bounds all of them together. -1 as the rate (the default) is
+	// no bucket per site. A perSite burst left out is twice the perSite
+	// rate written beside it, else the pluginLimits value.
+	PerSitePublishPerSecond int `yaml:"perSitePublishPerSecond"`
+	PerSitePublishBurst     int `yaml:"perSitePublishBurst"`
+	PerSiteJournalPerSecond int `yaml:"perSiteJournalPerSecond"`
+	PerSiteJournalBurst     int `yaml:"perSiteJournalBurst"`
 }
 
 // DefaultPluginLimits are pluginLimits when not set (hostsvc.DefaultLimits
@@ -388,10 +399,16 @@ type PluginLimits struct {
 // pipeline needs (about 10,000 messages a second in the pass-through
 // benchmark, and one event and journal entry per message would be half
 // the rate), and state values of at most 1 MiB.
+//
+// The perSite rates are -1: no bucket per site, a plugin's sites share
+// its buckets, which keeps a plugin at one site as it was. Their bursts
+// are used only with a rate, and then default to twice it.
 var DefaultPluginLimits = PluginLimits{
 	PublishPerSecond: 50000, PublishBurst: 100000,
 	JournalPerSecond: 50000, JournalBurst: 100000,
-	StateValueBytes: 1 << 20,
+	StateValueBytes:         1 << 20,
+	PerSitePublishPerSecond: -1, PerSitePublishBurst: 100000,
+	PerSiteJournalPerSecond: -1, PerSiteJournalBurst: 100000,
 }
 
 // Bounds of the plugin limits' values.
@@ -1008,6 +1025,17 @@ func (c *Config) defaultLimits(path string, l *PluginLimits, def PluginLimits) {
 	defNonZero(c, path+".journalPerSecond", &l.JournalPerSecond, def.JournalPerSecond, rate)
 	defNonZero(c, path+".journalBurst", &l.JournalBurst, def.JournalBurst, "must be at least 1")
 	defNonZero(c, path+".stateValueBytes", &l.StateValueBytes, def.StateValueBytes, fmt.Sprintf("must be between 1 and %d", MaxStateValueBytes))
+	// A perSite burst left out is twice the perSite rate written beside
+	// it: a site's bucket is the site's own, not the plugin's.
+	perSite := func(rateKey, burstKey string, rate, burst *int, defRate, defBurst int) {
+		defNonZero(c, path+"."+rateKey, rate, defRate, "must be at least 1 (a second), or -1 for no limit")
+		if _, given := c.values[path+"."+rateKey]; given && *rate >= 1 {
+			defBurst = min(2**rate, maxLimitBurst)
+		}
+		defNonZero(c, path+"."+burstKey, burst, defBurst, "must be at least 1")
+	}
+	perSite("perSitePublishPerSecond", "perSitePublishBurst", &l.PerSitePublishPerSecond, &l.PerSitePublishBurst, def.PerSitePublishPerSecond, def.PerSitePublishBurst)
+	perSite("perSiteJournalPerSecond", "perSiteJournalBurst", &l.PerSiteJournalPerSecond, &l.PerSiteJournalBurst, def.PerSiteJournalPerSecond, def.PerSiteJournalBurst)
 }
 
 // checkLimits reports the values of l at path out of their range; with
@@ -1027,6 +1055,10 @@ func (c *Config) checkLimits(path string, l PluginLimits, given bool) Problems {
 		{"journalPerSecond", l.JournalPerSecond, true, maxLimitRate, "journal entries a second"},
 		{"journalBurst", l.JournalBurst, false, maxLimitBurst, "journal entries at once"},
 		{"stateValueBytes", l.StateValueBytes, false, MaxStateValueBytes, "bytes of one state value; gRPC carries at most 4 MiB in one call"},
+		{"perSitePublishPerSecond", l.PerSitePublishPerSecond, true, maxLimitRate, "events a second of each site"},
+		{"perSitePublishBurst", l.PerSitePublishBurst, false, maxLimitBurst, "events at once of each site"},
+		{"perSiteJournalPerSecond", l.PerSiteJournalPerSecond, true, maxLimitRate, "journal entries a second of each site"},
+		{"perSiteJournalBurst", l.PerSiteJournalBurst, false, maxLimitBurst, "journal entries at once of each site"},
 	} {
 		if _, ok := c.values[path+"."+r.key]; given && !ok {
 			continue

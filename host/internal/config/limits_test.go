@@ -37,12 +37,74 @@ func TestPluginLimits(t *testing.T) {
 		{PublishPerSecond: 500, PublishBurst: 7, JournalPerSecond: -1, JournalBurst: d.JournalBurst, StateValueBytes: 2048},
 		{PublishPerSecond: 500, PublishBurst: d.PublishBurst, JournalPerSecond: d.JournalPerSecond, JournalBurst: d.JournalBurst, StateValueBytes: 2048},
 	}
+	for i := range want {
+		want[i].PerSitePublishPerSecond, want[i].PerSitePublishBurst = d.PerSitePublishPerSecond, d.PerSitePublishBurst
+		want[i].PerSiteJournalPerSecond, want[i].PerSiteJournalBurst = d.PerSiteJournalPerSecond, d.PerSiteJournalBurst
+	}
 	got := []PluginLimits{c.Plugins[0].Limits, c.Plugins[1].Limits}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plugin limits (-want +got):\n%s", diff)
 	}
 	if c.PluginLimits.JournalBurst != d.JournalBurst || c.PluginLimits.PublishPerSecond != 500 {
 		t.Errorf("pluginLimits %+v", c.PluginLimits)
+	}
+}
+
+// TestPluginLimitsPerSite: the perSite keys are no bucket per site (-1)
+// unless set; a perSite burst left out is twice the perSite rate written
+// beside it, else the pluginLimits value, like every other key.
+func TestPluginLimitsPerSite(t *testing.T) {
+	t.Parallel()
+	d := DefaultPluginLimits
+	if d.PerSitePublishPerSecond != -1 || d.PerSiteJournalPerSecond != -1 {
+		t.Errorf("DefaultPluginLimits %+v: a site must share its plugin's buckets unless told otherwise (one site, as before)", d)
+	}
+	cases := map[string]struct {
+		global, plugin string    // lines under pluginLimits: and plugins[0].limits:
+		want           [2][4]int // plugins a and b: perSite publish rate, burst, journal rate, burst
+	}{
+		"left out": {
+			want: [2][4]int{{-1, d.PerSitePublishBurst, -1, d.PerSiteJournalBurst}, {-1, d.PerSitePublishBurst, -1, d.PerSiteJournalBurst}},
+		},
+		"every plugin": {
+			global: "  perSitePublishPerSecond: 500\n  perSiteJournalPerSecond: 300\n  perSiteJournalBurst: 301\n",
+			want:   [2][4]int{{500, 1000, 300, 301}, {500, 1000, 300, 301}},
+		},
+		"one plugin's rate, its burst twice it": {
+			global: "  perSitePublishPerSecond: 500\n  perSitePublishBurst: 700\n",
+			plugin: "      perSitePublishPerSecond: 40\n      perSiteJournalPerSecond: 20\n      perSiteJournalBurst: 25\n",
+			want:   [2][4]int{{40, 80, 20, 25}, {500, 700, -1, d.PerSiteJournalBurst}},
+		},
+		"one plugin's burst, the rate of every plugin": {
+			global: "  perSitePublishPerSecond: 500\n",
+			plugin: "      perSitePublishBurst: 9\n",
+			want:   [2][4]int{{500, 9, -1, d.PerSiteJournalBurst}, {500, 1000, -1, d.PerSiteJournalBurst}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "kafka:\n  embedded: {}\n"
+			if tc.global != "" {
+				src += "pluginLimits:\n" + tc.global
+			}
+			aLimits := ""
+			if tc.plugin != "" {
+				aLimits = "    limits:\n" + tc.plugin
+			}
+			c, err := Parse("/etc/medgate/medgate.yaml", []byte(src+pluginsYAML(t, aLimits)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [2][4]int
+			for i, p := range c.Plugins {
+				l := p.Limits
+				got[i] = [4]int{l.PerSitePublishPerSecond, l.PerSitePublishBurst, l.PerSiteJournalPerSecond, l.PerSiteJournalBurst}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("per-site limits of plugins a and b (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -67,7 +129,10 @@ func TestPluginLimitsProblems(t *testing.T) {
 		"plugin rate":         {plugin: "      publishPerSecond: -2\n", path: "plugins[0].limits.publishPerSecond", says: "or -1 for no limit, is -2"},
 		"plugin zero":         {plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 100000"},
 		"plugin zero inherit": {global: "  journalBurst: 9\n", plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 9"},
-		"plugin unknown key":  {plugin: "      burst: 3\n", path: "plugins[0].limits.burst", says: "unknown key; plugins[0].limits takes: journalBurst, journalPerSecond, publishBurst, publishPerSecond, stateValueBytes"},
+		"plugin unknown key":  {plugin: "      burst: 3\n", path: "plugins[0].limits.burst", says: "unknown key; plugins[0].limits takes: journalBurst, journalPerSecond, perSiteJournalBurst, perSiteJournalPerSecond, perSitePublishBurst, perSitePublishPerSecond, publishBurst, publishPerSecond, stateValueBytes"},
+		"per-site rate":       {global: "  perSitePublishPerSecond: -3\n", path: "pluginLimits.perSitePublishPerSecond", says: "must be between 1 and 1000000 (events a second of each site), or -1 for no limit, is -3"},
+		"per-site rate zero":  {plugin: "      perSiteJournalPerSecond: 0\n", path: "plugins[0].limits.perSiteJournalPerSecond", says: "remove the line for the default -1"},
+		"per-site burst":      {plugin: "      perSiteJournalBurst: 10000001\n", path: "plugins[0].limits.perSiteJournalBurst", says: "must be between 1 and 10000000 (journal entries at once of each site), is 10000001"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,11 +6,12 @@
 //
 // What a plugin writes is bounded by its Limits (SetLimits, from the
 // configuration's pluginLimits and plugins[].limits): events and journal
-// entries by a token bucket per plugin in this instance, state values by
-// size. A write past them is refused with a *LimitError, which fails the
-// plugin's call so that its message is tried again, never dropped; the
-// pipeline's own replies are not limited. A plugin's refusals are logged
-// once a minute at most and counted each (SetRefusals).
+// entries by a token bucket per plugin in this instance, and with the
+// perSite limits one per site under it, state values by size. A write
+// past them is refused with a *LimitError, which fails the plugin's call
+// so that its message is tried again, never dropped; the pipeline's own
+// replies are not limited. A plugin's refusals at a site are logged once
+// a minute at most and counted each (SetRefusals).
 package hostsvc
 
 import (
@@ -481,7 +482,7 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 		}
 		payload = e.Payload
 	}
-	if err := h.allow(site, false, "event "+e.Type); err != nil {
+	if err := h.allow(site, false, func() string { return "event " + e.Type }); err != nil {
 		return err
 	}
 	rec := message.Event{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
@@ -512,7 +513,7 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 // outcome. Entries beyond the plugin's Limits (JournalPerSecond) are
 // refused with a *LimitError.
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
-	if err := h.allow(site, true, "journal entry of a "+x.System+" "+x.Code+" exchange"); err != nil {
+	if err := h.allow(site, true, func() string { return "journal entry of a " + x.System + " " + x.Code + " exchange" }); err != nil {
 		return 0, err
 	}
 	e := store.Exchange{

@@ -14,9 +14,12 @@ import (
 // Limits bound what one plugin writes through the host services, so that
 // a runaway or buggy adapter cannot starve the other plugins and sites of
 // the events topic and the store. The rates are token buckets of this
-// medgate instance (several instances each have their own), shared by the
-// plugin's sites. Only the plugin's own calls count: the replies and DLQ
-// records the pipeline publishes for it are never limited.
+// medgate instance (several instances each have their own): one of the
+// plugin, shared by its sites, and, with the PerSite rates, one of each
+// site under it, so that one site's burst cannot take every token of the
+// plugin's from its other sites. Only the plugin's own calls count: the
+// replies and DLQ records the pipeline publishes for it are never
+// limited.
 //
 // The fields are the keys of the configuration (pluginLimits and
 // plugins[].limits, see host/internal/config): -1 as a rate means no
@@ -34,6 +37,20 @@ type Limits struct {
 	// StateValueBytes bounds one state value (Put, CompareAndSet and each
 	// write of WriteState).
 	StateValueBytes int
+	// PerSitePublishPerSecond and PerSitePublishBurst bound the events of
+	// each one of the plugin's sites, by a bucket of the site under the
+	// plugin's: an event takes a token of both, so one site's burst is
+	// refused once it used its own bucket while the plugin's still has
+	// tokens for the other sites, and the plugin's bucket bounds all its
+	// sites together however many there are. NoLimit as the rate (the
+	// default), or 0 (a Limits that does not set them): no bucket per
+	// site, the sites share the plugin's.
+	PerSitePublishPerSecond int
+	PerSitePublishBurst     int
+	// PerSiteJournalPerSecond and PerSiteJournalBurst are the same for
+	// journal entries.
+	PerSiteJournalPerSecond int
+	PerSiteJournalBurst     int
 }
 
 // DefaultLimits are the limits of a plugin the configuration says nothing
@@ -47,7 +64,9 @@ type Limits struct {
 var DefaultLimits = Limits{
 	PublishPerSecond: 50000, PublishBurst: 100000,
 	JournalPerSecond: 50000, JournalBurst: 100000,
-	StateValueBytes: 1 << 20,
+	StateValueBytes:         1 << 20,
+	PerSitePublishPerSecond: NoLimit, PerSitePublishBurst: 100000,
+	PerSiteJournalPerSecond: NoLimit, PerSiteJournalBurst: 100000,
 }
 
 // NoLimit as a rate (PublishPerSecond, JournalPerSecond) turns the limit
@@ -66,8 +85,9 @@ type LimitError struct {
 	Plugin string
 	Site   string
 	// Key is the configuration key of the limit ("publishPerSecond",
-	// "journalPerSecond", "stateValueBytes"), under plugins[].limits
-	// or pluginLimits.
+	// "journalPerSecond", "perSitePublishPerSecond",
+	// "perSiteJournalPerSecond", "stateValueBytes"), under
+	// plugins[].limits or pluginLimits.
 	Key string
 	// Value is the limit in force; Burst the bucket of a rate.
 	Value, Burst int
@@ -84,13 +104,18 @@ func (e *LimitError) Error() string {
 			"if the plugin needs such values, raise limits.stateValueBytes under the plugin's entry in plugins: (or pluginLimits.stateValueBytes for every plugin, at most 4194304) and reload",
 			e.Plugin, e.Site, e.What, e.Value)
 	}
-	kind, burst := "events", keyPublishBurst
-	if e.Key == keyJournalPerSecond {
+	kind, burst, whose := "events", keyPublishBurst, "its limit"
+	switch e.Key {
+	case keyJournalPerSecond:
 		kind, burst = "journal entries", keyJournalBurst
+	case keyPerSitePublishPerSecond:
+		burst, whose = keyPerSitePublishBurst, "the limit of each of its sites"
+	case keyPerSiteJournalPerSecond:
+		kind, burst, whose = "journal entries", keyPerSiteJournalBurst, "the limit of each of its sites"
 	}
-	return fmt.Sprintf("plugin %q at site %q wrote %s faster than its limit %s of %d a second (%s %d): the %s was refused, nothing written, and the call fails so that it is tried again later; "+
+	return fmt.Sprintf("plugin %q at site %q wrote %s faster than %s %s of %d a second (%s %d): the %s was refused, nothing written, and the call fails so that it is tried again later; "+
 		"if the plugin writes this much on purpose, raise limits.%s (and %s) under the plugin's entry in plugins: (or pluginLimits.%s for every plugin) and reload; otherwise the plugin writes in a loop: have its vendor fix it",
-		e.Plugin, e.Site, kind, e.Key, e.Value, burst, e.Burst, e.What, e.Key, burst, e.Key)
+		e.Plugin, e.Site, kind, whose, e.Key, e.Value, burst, e.Burst, e.What, e.Key, burst, e.Key)
 }
 
 // Is makes a LimitError ErrLimit.
@@ -108,6 +133,11 @@ const (
 	keyJournalPerSecond = "journalPerSecond"
 	keyJournalBurst     = "journalBurst"
 	keyStateValueBytes  = "stateValueBytes"
+
+	keyPerSitePublishPerSecond = "perSitePublishPerSecond"
+	keyPerSitePublishBurst     = "perSitePublishBurst"
+	keyPerSiteJournalPerSecond = "perSiteJournalPerSecond"
+	keyPerSiteJournalBurst     = "perSiteJournalBurst"
 )
 
 // refusalLogEvery is how often a plugin's refused writes are logged at
@@ -128,10 +158,10 @@ func newBucket(rate, burst int) *bucket {
 	return &bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
 }
 
-// take takes a token at now, if there is one (a nil bucket always has).
-func (b *bucket) take(now time.Time) bool {
+// refill adds the tokens due at now (a nil bucket needs none).
+func (b *bucket) refill(now time.Time) {
 	if b == nil {
-		return true
+		return
 	}
 	if !b.last.IsZero() && now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
@@ -139,11 +169,16 @@ func (b *bucket) take(now time.Time) bool {
 	if b.last.IsZero() || now.After(b.last) {
 		b.last = now
 	}
-	if b.tokens < 1 {
-		return false
+}
+
+// has reports whether a token is left (a nil bucket always has one).
+func (b *bucket) has() bool { return b == nil || b.tokens >= 1 }
+
+// spend takes a token has reported.
+func (b *bucket) spend() {
+	if b != nil {
+		b.tokens--
 	}
-	b.tokens--
-	return true
 }
 
 // limiter applies one plugin's Limits.
@@ -153,12 +188,52 @@ type limiter struct {
 	mu      sync.Mutex
 	publish *bucket // nil: no limit
 	journal *bucket
+	// sites holds each site's buckets (nil: no per-site rate) and its
+	// refusals' log state, made at the site's first write that needs
+	// them. The sites are the plugin's configured ones: pluginhost
+	// refuses a call for any other.
+	sites map[string]*siteLimiter
+}
+
+// siteLimiter is one site's part of a plugin's limiter.
+type siteLimiter struct {
+	publish *bucket // nil: no per-site limit
+	journal *bucket
 	logged  time.Time // when a refusal was last logged
 	quiet   int       // refusals since, not logged
 }
 
 func newLimiter(l Limits) *limiter {
 	return &limiter{limits: l, publish: newBucket(l.PublishPerSecond, l.PublishBurst), journal: newBucket(l.JournalPerSecond, l.JournalBurst)}
+}
+
+// perSite reports whether l has a per-site rate.
+func (l *limiter) perSite() bool {
+	return l.limits.PerSitePublishPerSecond > 0 || l.limits.PerSiteJournalPerSecond > 0
+}
+
+// newSiteBucket is newBucket for a per-site rate, where 0 is no limit too.
+func newSiteBucket(rate, burst int) *bucket {
+	if rate <= 0 {
+		return nil
+	}
+	return newBucket(rate, burst)
+}
+
+// site returns site's part of l, made if new; l.mu is held.
+func (l *limiter) site(site string) *siteLimiter {
+	sl := l.sites[site]
+	if sl == nil {
+		if l.sites == nil {
+			l.sites = map[string]*siteLimiter{}
+		}
+		sl = &siteLimiter{
+			publish: newSiteBucket(l.limits.PerSitePublishPerSecond, l.limits.PerSitePublishBurst),
+			journal: newSiteBucket(l.limits.PerSiteJournalPerSecond, l.limits.PerSiteJournalBurst),
+		}
+		l.sites[site] = sl
+	}
+	return sl
 }
 
 // SetLimits sets each plugin's limits, by name; a plugin not named has
@@ -180,8 +255,8 @@ func (s *Services) SetLimits(byPlugin map[string]Limits) {
 }
 
 // SetRefusals says where refused writes go: log receives one line per
-// plugin per minute at most (with how many were refused since without a
-// line), refused is called for every one (a metric: plugin and the
+// plugin and site per minute at most (with how many were refused since
+// without a line), refused is called for every one (a metric: plugin and the
 // limit's key). Either may be nil.
 func (s *Services) SetRefusals(log *slog.Logger, refused func(plugin, limit string)) {
 	s.lmu.Lock()
@@ -212,8 +287,11 @@ func (s *Services) clock() time.Time {
 }
 
 // allow takes a token of the plugin's publish (journal false) or journal
-// bucket, or returns the refusal.
-func (h *hostServices) allow(site string, journal bool, what string) error {
+// bucket and of its site's, if it has one, or returns the refusal: the
+// site's limit when its own bucket is empty, else the plugin's. A refused
+// write takes no token of either. what says what was refused; it is
+// called only then.
+func (h *hostServices) allow(site string, journal bool, what func() string) error {
 	l := h.s.limiter(h.plugin)
 	now := h.s.clock()
 	l.mu.Lock()
@@ -221,12 +299,30 @@ func (h *hostServices) allow(site string, journal bool, what string) error {
 	if journal {
 		b, key, rate, burst = l.journal, keyJournalPerSecond, l.limits.JournalPerSecond, l.limits.JournalBurst
 	}
-	ok := b.take(now)
-	l.mu.Unlock()
-	if ok {
+	var sb *bucket
+	if l.perSite() {
+		sl := l.site(site)
+		sb = sl.publish
+		if journal {
+			sb = sl.journal
+		}
+	}
+	b.refill(now)
+	sb.refill(now)
+	switch {
+	case !sb.has():
+		key, rate, burst = keyPerSitePublishPerSecond, l.limits.PerSitePublishPerSecond, l.limits.PerSitePublishBurst
+		if journal {
+			key, rate, burst = keyPerSiteJournalPerSecond, l.limits.PerSiteJournalPerSecond, l.limits.PerSiteJournalBurst
+		}
+	case b.has():
+		b.spend()
+		sb.spend()
+		l.mu.Unlock()
 		return nil
 	}
-	return h.refuse(l, &LimitError{Plugin: h.plugin, Site: site, Key: key, Value: rate, Burst: burst, What: what})
+	l.mu.Unlock()
+	return h.refuse(l, &LimitError{Plugin: h.plugin, Site: site, Key: key, Value: rate, Burst: burst, What: what()})
 }
 
 // checkValues refuses state values larger than the plugin's limit.
@@ -241,8 +337,8 @@ func (h *hostServices) checkValues(site string, values ...[]byte) error {
 	return nil
 }
 
-// refuse counts e, logs it unless the plugin's last refusal was logged
-// less than refusalLogEvery ago, and returns it.
+// refuse counts e, logs it unless the last refusal of the plugin at the
+// site was logged less than refusalLogEvery ago, and returns it.
 func (h *hostServices) refuse(l *limiter, e *LimitError) error {
 	h.s.lmu.Lock()
 	log, refused := h.s.log, h.s.refused
@@ -252,16 +348,17 @@ func (h *hostServices) refuse(l *limiter, e *LimitError) error {
 	}
 	now := h.s.clock()
 	l.mu.Lock()
-	quiet := l.quiet
-	logNow := l.logged.IsZero() || now.Sub(l.logged) >= refusalLogEvery
+	sl := l.site(e.Site)
+	quiet := sl.quiet
+	logNow := sl.logged.IsZero() || now.Sub(sl.logged) >= refusalLogEvery
 	if logNow {
-		l.logged, l.quiet = now, 0
+		sl.logged, sl.quiet = now, 0
 	} else {
-		l.quiet++
+		sl.quiet++
 	}
 	l.mu.Unlock()
 	if logNow && log != nil {
-		log.Warn("plugin write refused by its limits; further refusals of the plugin are logged at most once a minute (metric medgate_plugin_writes_refused_total counts each)",
+		log.Warn("plugin write refused by its limits; further refusals of the plugin at the site are logged at most once a minute (metric medgate_plugin_writes_refused_total counts each)",
 			"plugin", e.Plugin, "site", e.Site, "limit", e.Key, "value", e.Value, "refusedUnlogged", quiet, "err", e.Error())
 	}
 	return e

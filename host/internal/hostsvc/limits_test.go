@@ -279,7 +279,7 @@ func TestLimitsDefaultsAreTheConfiguration(t *testing.T) {
 }
 
 // TestLimitsLogOncePerMinute: refusals are counted each, and logged once
-// per plugin per minute with the number not logged since.
+// per plugin and site per minute with the number not logged since.
 func TestLimitsLogOncePerMinute(t *testing.T) {
 	t.Parallel()
 	s, _, clk, _ := limited(t, Limits{PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 1})

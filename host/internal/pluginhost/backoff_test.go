@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -57,7 +56,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	log := &downLog{}
 	restarted := make(chan time.Time, 10)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: slog.New(log), PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: minB, CrashBackoff: crashB, MaxBackoff: maxB,
+		Logger: slog.New(log), HealthInterval: time.Hour, MinBackoff: minB, CrashBackoff: crashB, MaxBackoff: maxB,
 		OnRestart: func(string) { restarted <- time.Now() },
 	})
 	if err != nil {

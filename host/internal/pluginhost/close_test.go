@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +16,7 @@ func TestCloseDuringHungRelaunch(t *testing.T) {
 	t.Parallel()
 	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/hang")
 	in, err := Start(t.Context(), Spec{Name: "hang", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: time.Millisecond, CallTimeout: time.Minute,
+		Logger: quiet, HealthInterval: time.Hour, MinBackoff: time.Millisecond, CallTimeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ func TestVersion1PluginStillRuns(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			path, sum := buildPlugin(t, tc.pkg)
-			in, err := Start(t.Context(), Spec{Name: tc.name, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+			in, err := Start(t.Context(), Spec{Name: tc.name, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +246,7 @@ func TestGuardPassesWriteStateOn(t *testing.T) {
 func TestUnknownProtocolIsRefusedClearly(t *testing.T) {
 	t.Parallel()
 	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/v99")
-	in, err := Start(t.Context(), Spec{Name: "v99", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := Start(t.Context(), Spec{Name: "v99", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 	if err == nil {
 		in.Close()
 		t.Fatal("a plugin speaking only protocol 99 was started")

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ func TestPluginGetsCleanEnvironment(t *testing.T) {
 	t.Setenv("LANG", "zh_CN.UTF-8")
 	t.Setenv("LC_TIME", "zh_CN.UTF-8")
 	t.Setenv("HOME", t.TempDir())
-	in, err := Start(t.Context(), Spec{Name: "envprobe", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := Start(t.Context(), Spec{Name: "envprobe", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package pluginhost
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +44,7 @@ func TestLateJournalWithinGrace(t *testing.T) {
 	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/sitehop")
 	mem := sdktest.NewMemoryHost()
 	clock := newFakeClock()
-	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, PluginOutput: io.Discard, JournalGrace: grace, now: clock.Now})
+	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, JournalGrace: grace, now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

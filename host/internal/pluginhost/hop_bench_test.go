@@ -3,7 +3,6 @@ package pluginhost
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -75,7 +74,7 @@ func BenchmarkHandleHopParallel(b *testing.B) {
 // configured at site s1; it stops with b.
 func hopLedger(b *testing.B) *Instance {
 	path, sum := ledger(b)
-	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := Start(b.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"io"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,7 +19,7 @@ func TestHungPluginIsRelaunched(t *testing.T) {
 	restarted := make(chan struct{})
 	var once sync.Once
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
+		Logger: quiet, HealthInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
 		OnRestart: func(string) { once.Do(func() { close(restarted) }) },
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"testing"
@@ -19,7 +18,7 @@ func TestRelaunchesLeakNothing(t *testing.T) {
 	path, sum := ledger(t)
 	restarted := make(chan struct{}, 1)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: quiet, HealthInterval: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 		OnRestart: func(string) { restarted <- struct{}{} },
 	})
 	if err != nil {

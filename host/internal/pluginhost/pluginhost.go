@@ -6,7 +6,9 @@
 // just before exec). go-plugin does not restart a crashed plugin, so every
 // Instance has a supervisor: when the process exits or stops answering
 // health checks it is relaunched (with exponential backoff while relaunches
-// fail), described again and every site's configuration is applied again. A plugin binary replaced by one with another checksum
+// fail), described again and every site's configuration is applied again
+// (a site whose Configure fails then is logged and left out: it does not
+// keep the plugin down for its other sites). A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -105,14 +107,12 @@ type Spec struct {
 
 // Options tune the supervisor.
 type Options struct {
+	// Logger is the host's logger (default slog.Default()): give one from
+	// logging.New, which masks every message.
 	Logger *slog.Logger
-	// PluginLogs, when set, logs the plugins' own log lines in the host's
-	// format and keys, masked, with plugin=<name> (logging.Plugin); the
-	// daemon passes its logger. PluginOutput is then unused.
+	// PluginLogs logs the plugins' own log lines in the host's format and
+	// keys, masked, with plugin=<name> (logging.Plugin); nil: Logger.
 	PluginLogs *slog.Logger
-	// PluginOutput receives the plugins' own log lines as hclog JSON lines
-	// (masked by the caller) when PluginLogs is nil.
-	PluginOutput io.Writer
 	// HealthInterval is how often a running plugin is checked.
 	HealthInterval time.Duration
 	// MinBackoff and MaxBackoff bound relaunch delays: the delay doubles
@@ -162,8 +162,8 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.PluginOutput == nil {
-		o.PluginOutput = os.Stderr
+	if o.PluginLogs == nil {
+		o.PluginLogs = o.Logger
 	}
 	if o.HealthInterval == 0 {
 		o.HealthInterval = time.Second
@@ -353,7 +353,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 }
 
 func (in *Instance) launch(ctx context.Context) error {
-	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, pluginLogger(in.spec.Name, in.opts.PluginLogs, in.opts.PluginOutput), in.opts.CallTimeout)
+	client, impl, desc, err := open(ctx, in.spec, in.host, in.serves, in.journals, in.opts.Artifacts, logging.Plugin(in.opts.PluginLogs, in.spec.Name), in.opts.CallTimeout)
 	if err != nil {
 		return err
 	}
@@ -363,14 +363,26 @@ func (in *Instance) launch(ctx context.Context) error {
 		sites[s] = v
 	}
 	in.mu.Unlock()
-	// Re-apply every site's configuration before taking traffic.
+	// Re-apply every site's configuration before taking traffic. A site
+	// whose Configure fails (an error, no answer within CallTimeout) is
+	// logged, as one the plugin refuses: it must not keep the plugin down
+	// for its other sites. Its calls fail in the plugin (retried, never
+	// lost) until a reload or the next relaunch configures it. Only a
+	// process that died, or the end of ctx, fails the launch.
 	for site, settings := range sites {
 		cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 		r, err := impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 		cancel()
 		if err != nil {
-			client.Kill()
-			return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err))
+			dead := status.Code(err) == codes.Unavailable || client.Exited() // the connection broke: the process is dying
+			err = unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err)
+			if ctx.Err() != nil || dead {
+				client.Kill()
+				return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+			}
+			in.opts.Logger.Error("plugin failed to configure a site after relaunch; it serves its other sites, and this site's messages fail and are retried until a reload (or the next relaunch) configures it: fix what the error names",
+				"plugin", in.spec.Name, "site", site, "err", err)
+			continue
 		}
 		if r.Diagnostics.HasError() {
 			in.opts.Logger.Error("plugin refused a site configuration after relaunch", "plugin", in.spec.Name, "site", site, "problems", r.Diagnostics.String())
@@ -454,10 +466,12 @@ func (in *Instance) supervise() {
 			case <-time.After(backoff):
 			}
 			// Close stops a relaunch that hangs (in Describe or a site's
-			// Configure) instead of waiting for it to time out.
-			ctx, cancel := context.WithTimeout(in.life, 60*time.Second)
-			err := in.launch(ctx)
-			cancel()
+			// Configure) instead of waiting for it to time out. Each step
+			// has its own bound (the start's, and CallTimeout for Describe
+			// and each site's Configure); a bound on them all would fail
+			// the relaunch of a plugin with many sites, or with one whose
+			// Configure hangs, every time.
+			err := in.launch(in.life)
 			if err == nil {
 				backoff = min(backoff*2, in.opts.CrashBackoff)
 				in.mu.Lock()
@@ -1058,16 +1072,12 @@ func (in *Instance) Close() {
 	}
 }
 
-// pluginLogger is the logger go-plugin re-emits the plugin name's log
-// lines through: logs in the host's format (logging.Plugin) when set, else
-// hclog JSON lines written to output.
-func pluginLogger(name string, logs *slog.Logger, output io.Writer) hclog.Logger {
-	if logs != nil {
-		return logging.Plugin(logs, name)
-	}
+// pluginLogger is the logger go-plugin re-emits the log lines of a plugin
+// Launch started through: hclog JSON lines, masked, written to output.
+func pluginLogger(name string, output io.Writer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "plugin." + name,
-		Output:     output,
+		Output:     logging.Writer(output),
 		Level:      hclog.Info,
 		JSONFormat: true,
 	})
@@ -1083,9 +1093,9 @@ type Process struct {
 }
 
 // Launch verifies the binary of spec, starts it and describes it. Its log
-// lines go to output. Close it when done.
+// lines go to output as hclog JSON lines, masked. Close it when done.
 func Launch(ctx context.Context, spec Spec, output io.Writer) (*Process, error) {
-	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, pluginLogger(spec.Name, nil, output), DefaultCallTimeout)
+	client, impl, desc, err := open(ctx, spec, nil, nil, nil, nil, pluginLogger(spec.Name, output), DefaultCallTimeout)
 	if err != nil {
 		return nil, err
 	}

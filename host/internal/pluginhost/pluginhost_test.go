@@ -73,7 +73,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestChecksumMismatchIsRefused(t *testing.T) {
 	t.Parallel()
 	path, _ := ledger(t)
-	_, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: strings.Repeat("1", 64)}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+	_, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: strings.Repeat("1", 64)}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "configuration expects") {
 		t.Fatalf("err = %v, want a checksum mismatch that names both sums", err)
 	}
@@ -88,7 +88,7 @@ func TestCrashedPluginIsRelaunched(t *testing.T) {
 	restarts.Add(1)
 	var once sync.Once
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
+		Logger: quiet, HealthInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
 		OnRestart: func(string) { once.Do(restarts.Done) },
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestCrashDuringCall(t *testing.T) {
 	path, sum := ledger(t)
 	restarted := make(chan struct{}, 10)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: 200 * time.Millisecond,
+		Logger: quiet, HealthInterval: time.Hour, MinBackoff: 200 * time.Millisecond,
 		OnRestart: func(string) { restarted <- struct{}{} },
 	})
 	if err != nil {
@@ -310,7 +310,7 @@ func TestUnansweredBeforeTheTimerFires(t *testing.T) {
 func TestConfigureThatDoesNotAnswer(t *testing.T) {
 	t.Parallel()
 	path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/hang")
-	in, err := Start(t.Context(), Spec{Name: "hang", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard, CallTimeout: 200 * time.Millisecond})
+	in, err := Start(t.Context(), Spec{Name: "hang", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, CallTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

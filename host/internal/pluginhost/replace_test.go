@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ func TestReplacedInstanceHandsCallsToItsSuccessor(t *testing.T) {
 	start := func() *Instance {
 		t.Helper()
 		in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
-			Options{Logger: slog.New(slog.DiscardHandler), PluginOutput: io.Discard, HealthInterval: time.Hour})
+			Options{Logger: slog.New(slog.DiscardHandler), HealthInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +39,7 @@ func TestReplacedBinaryIsRefusedAtRelaunch(t *testing.T) {
 	install(orig)
 	restarted := make(chan struct{}, 10)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
-		Logger: quiet, PluginOutput: io.Discard, HealthInterval: time.Hour, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: quiet, HealthInterval: time.Hour, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		OnRestart: func(string) { restarted <- struct{}{} },
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -61,7 +60,7 @@ func TestRetireWaitsForCallsInFlight(t *testing.T) {
 			t.Parallel()
 			logs := &lockedBuffer{}
 			in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
-				Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), PluginOutput: io.Discard, HealthInterval: time.Hour})
+				Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), HealthInterval: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}

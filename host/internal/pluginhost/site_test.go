@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -167,7 +166,7 @@ func TestPluginActsOnlyForItsSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, PluginOutput: io.Discard, Artifacts: arts, now: clock.Now})
+	in, err := Start(t.Context(), Spec{Name: "sitehop", Path: path, SHA256: sum}, mem, Options{Logger: quiet, Artifacts: arts, now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

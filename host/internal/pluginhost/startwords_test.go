@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"io"
 	"strings"
 	"testing"
 
@@ -32,7 +31,7 @@ func TestStartFailureSaysWhy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			path, sum := buildPlugin(t, "github.com/medgate/medgate/host/internal/pluginhost/testdata/"+tc.pkg)
-			in, err := Start(t.Context(), Spec{Name: tc.pkg, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet, PluginOutput: io.Discard})
+			in, err := Start(t.Context(), Spec{Name: tc.pkg, Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{Logger: quiet})
 			if err == nil {
 				in.Close()
 				t.Fatal("the plugin was started")

@@ -110,7 +110,7 @@ func TestRefusedReloadLeavesPluginsAsTheyWere(t *testing.T) {
 			t.Parallel()
 			restarted := make(chan struct{}, 10)
 			in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{
-				Logger: quiet, PluginOutput: io.Discard, HealthInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
+				Logger: quiet, HealthInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
 				OnRestart: func(string) { restarted <- struct{}{} },
 			})
 			if err != nil {
@@ -176,7 +176,7 @@ func TestRefusedReloadReportsHostAndPluginProblems(t *testing.T) {
 	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

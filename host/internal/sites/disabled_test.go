@@ -1,7 +1,6 @@
 package sites
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +22,7 @@ import (
 func TestRetryAfterTheSiteIsDisabled(t *testing.T) {
 	t.Parallel()
 	path, sum := ledger(t)
-	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package sites
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ func TestJobAfterTheSiteIsDisabled(t *testing.T) {
 	t.Parallel()
 	path, sum := ledger(t)
 	host := sdktest.NewMemoryHost()
-	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, host, pluginhost.Options{Logger: quiet, PluginOutput: io.Discard})
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, host, pluginhost.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

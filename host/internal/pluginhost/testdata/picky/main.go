@@ -1,0 +1,70 @@
+// Command picky is a plugin for pluginhost's tests whose Configure of a
+// site fails, with an error rather than diagnostics, once the file named
+// by the site's setting failIf exists: with hang set, it answers only
+// when its context ends (a Configure that times out); with exit set, the
+// process exits instead. Handle answers ok
+// for the sites it is configured at, with {"site": "<site>"}.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+type picky struct {
+	mu    sync.Mutex
+	sites map[string]bool
+}
+
+func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{
+		Name: "picky", Version: "1.0.0", Description: "fails to configure a site once told to",
+		Operations: []sdk.Operation{{Type: "picky.echo", Summary: "answer with the site"}},
+		Settings: []sdk.Setting{
+			{Name: "failIf", Type: sdk.SettingString, Description: "a file: once it exists, Configure fails"},
+			{Name: "hang", Type: sdk.SettingString, Description: "non-empty: fail by not answering"},
+			{Name: "exit", Type: sdk.SettingString, Description: "non-empty: fail by exiting"},
+		},
+	}, nil
+}
+
+func (p *picky) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	if f := req.Settings["failIf"]; f != "" {
+		if _, err := os.Stat(f); err == nil {
+			if req.Settings["exit"] != "" {
+				os.Exit(3)
+			}
+			if req.Settings["hang"] != "" {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("picky: cannot configure site %q: %s exists", req.Site, f)
+		}
+	}
+	p.mu.Lock()
+	p.sites[req.Site] = true
+	p.mu.Unlock()
+	return &sdk.ConfigureResponse{}, nil
+}
+
+func (p *picky) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	p.mu.Lock()
+	ok := p.sites[req.Site]
+	p.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("picky: site %q is not configured", req.Site)
+	}
+	out, _ := json.Marshal(map[string]string{"site": req.Site})
+	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: out}, nil
+}
+
+func (p *picky) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	return &sdk.RunJobResponse{}, nil
+}
+
+func main() { sdk.Serve(&picky{sites: map[string]bool{}}) }
