@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,7 +47,7 @@ func bulkFlags(fs *flag.FlagSet) *bulkReplay {
 		since:  fs.String("since", "", "with -failed: received within this long before now, a `DURATION` such as 30m, 2h, 36h"),
 		from:   fs.String("from", "", "with -failed: received at or after this time, RFC 3339 (2026-12-05T08:30:00+08:00)"),
 		to:     fs.String("to", "", "with -failed: received before this time, RFC 3339"),
-		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing"),
+		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing (the role viewer may)"),
 	}
 	fs.Var(&b.sites, "site", "with -failed: the `SITES` (S1,S2, or -site several times; none: every site you see)")
 	return b
@@ -152,6 +153,11 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 		return err
 	}
 	if err := a.err(); err != nil {
+		var e struct{ Code string }
+		if a.status == http.StatusForbidden && !*b.dryRun && json.Unmarshal(a.body, &e) == nil && e.Code == "forbidden" {
+			// A role too low to replay may still see what would be.
+			return fmt.Errorf("%w; to list what it would replay, add -dry-run (the role viewer may)", err)
+		}
 		return err
 	}
 	var ans bulkAnswer
