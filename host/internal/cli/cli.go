@@ -367,13 +367,13 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	when := ""
 	if !run.StartedAt.IsZero() {
-		when = ", started " + showTime(run.StartedAt)
+		when = ", started " + showTime(run.StartedAt, a.loc)
 	}
 	if a.status == http.StatusBadGateway {
 		msg := run.Message
 		if !run.NextRun.IsZero() {
 			// The API's retry time, shown as every time the CLI prints.
-			msg = strings.Replace(msg, "the scheduler tries it again at "+run.NextRun.Format(time.RFC3339), "it is tried again at "+showTime(run.NextRun), 1)
+			msg = strings.Replace(msg, "the scheduler tries it again at "+run.NextRun.Format(time.RFC3339), "it is tried again at "+showTime(run.NextRun, a.loc), 1)
 		}
 		return fmt.Errorf("job %s failed (took %s%s): %s", run.Job, run.Took, when, msg)
 	}
@@ -385,10 +385,11 @@ func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// showTime formats a time as the CLI prints times: in the server's zone,
-// the zone shown.
-func showTime(t time.Time) string {
-	return t.Local().Format("2006-01-02 15:04:05 MST")
+// showTime formats a time as the CLI prints times (as the console shows
+// them): in console.timeZone of the configuration (loc), its offset shown,
+// 2026-12-05 16:02:03 UTC+08:00.
+func showTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04:05 UTC-07:00")
 }
 
 // replay asks the running medgate to replay one failed message, or with
@@ -439,6 +440,9 @@ type adminAnswer struct {
 	body         []byte
 	cfgFile      string
 	sentToken    bool
+	// loc is console.timeZone of the configuration: the zone the
+	// command prints times in (showTime).
+	loc *time.Location
 }
 
 // adminRequest sends one request to the admin API of the medgate that
@@ -475,7 +479,7 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return &adminAnswer{method: method, path: path, status: resp.StatusCode, statusText: resp.Status, body: body,
-		cfgFile: cfg.File, sentToken: token != ""}, nil
+		cfgFile: cfg.File, sentToken: token != "", loc: cfg.Console.Location()}, nil
 }
 
 // err is the error of an answer that is not a success (nil for one):
