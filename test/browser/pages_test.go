@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,15 @@ func TestConsolePagesByRole(t *testing.T) {
 	}
 	if main := b.Text("main"); strings.Contains(main, "张三丰") || strings.Contains(main, patientID) {
 		t.Error("a viewer's message page shows the patient's name or ID number unmasked")
+	}
+	// Times are Xiamen's (console.timeZone: Asia/Shanghai), each with its
+	// offset, and the header names the zone, whatever the server's zone.
+	b.WaitText("header .zone", "Asia/Shanghai (UTC+08:00)")
+	received := regexp.MustCompile(`收到 received\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\+08:00)`).FindStringSubmatch(b.Text("main"))
+	if received == nil {
+		t.Errorf("the message page shows no received time in UTC+08:00:\n%s", b.Text("main"))
+	} else if at, err := time.Parse("2006-01-02 15:04:05 UTC-07:00", received[1]); err != nil || time.Since(at).Abs() > 10*time.Minute {
+		t.Errorf("the message page says received %q (%v); the message was sent just now", received[1], err)
 	}
 	noProblems("the viewer's message page")
 	b.Go("/console/worklists?plugin=ecard&list=recent-cards")
@@ -264,6 +274,7 @@ func startPagesMedgate(t *testing.T) *harness.Medgate {
 		return "file:" + p
 	}
 	cfg.Extra["http"] = map[string]any{"listen": "127.0.0.1:0", "adminToken": secret("admin-token", pagesToken)}
+	cfg.Extra["console"] = map[string]any{"timeZone": "Asia/Shanghai"}
 	cfg.Plugins = append(cfg.Plugins, "ecard")
 	cfg.Sites[0]["plugins"].(map[string]any)["ecard"] = map[string]any{"settings": map[string]any{
 		"identitySecret":   secret("identity", "pages-identity-secret-0123456789abcdef"),

@@ -410,6 +410,17 @@ func TestJobTriggerPublishesEvent(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("trigger: %d %s", resp.StatusCode, body)
 	}
+	// The answer says what the run did, from the scheduler's own record.
+	var ran struct {
+		Status, Job string
+		StartedAt   time.Time
+		TookMs      *int64
+		Processed   *int64
+	}
+	if err := json.Unmarshal(body, &ran); err != nil || ran.Status != "ran" || ran.Job != "ledger/s1/tick" || ran.TookMs == nil || ran.Processed == nil ||
+		time.Since(ran.StartedAt) > time.Minute || time.Since(ran.StartedAt) < 0 {
+		t.Fatalf("trigger answered %s (%v): want status ran, the job, when it started (RFC 3339), tookMs and processed", body, err)
+	}
 	// medgate's own retention job runs under the same scheduler.
 	resp, err = http.Post("http://"+mg.HTTPAddr+"/admin/jobs/medgate/all/prune/run", "", nil)
 	if err != nil || resp.StatusCode != 200 {

@@ -100,6 +100,9 @@ type Error struct {
 	// Settings, in a conflict (409) of PUT /admin/sites/{site}/plugins/
 	// {plugin}, names the settings someone else changed since the base.
 	Settings []string `json:"settings,omitempty"`
+	// JobRun, in the answer to a job run now that failed (502 job_failed),
+	// is what the run did: its fields beside code and message.
+	*JobRun
 	// retryAfter, when positive, is sent as Retry-After (seconds).
 	retryAfter int
 	// refused: the caller's request was wrong or does not apply (an
@@ -620,12 +623,31 @@ func (s *server) jobs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// JobRun is what one run of a job now did, as POST /admin/jobs/{plugin}/
+// {site}/{job}/run answers it: when it started (RFC 3339 with the
+// offset), how long it took, what the job reported (its summary, masked
+// as in the log, and the records it processed) and, for a run that
+// failed, the failures in a row and when the scheduler tries it again.
+type JobRun struct {
+	Job       string    `json:"job"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	Took      string    `json:"took"`
+	TookMS    int64     `json:"tookMs"`
+	Summary   string    `json:"summary,omitempty"`
+	Processed int64     `json:"processed"`
+	Failures  int       `json:"failures,omitempty"`
+	NextRun   time.Time `json:"nextRun,omitzero"`
+}
+
 func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("plugin") + "/" + r.PathValue("site") + "/" + r.PathValue("job")
 	if !caller(r).SeesSite(r.PathValue("site")) {
 		return unknownJob(id)
 	}
-	if err := s.b.TriggerJob(r.Context(), id); err != nil {
+	start := time.Now()
+	err := s.b.TriggerJob(r.Context(), id)
+	run := s.jobRun(id, start, time.Since(start))
+	if err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			return unknownJob(id)
@@ -633,10 +655,37 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
 		// The plugin's words may quote a patient: masked, as in the log.
-		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: logging.Mask(err.Error())}
+		msg := logging.Mask(err.Error()) + "; see the plugin's lines (plugin=" + r.PathValue("plugin") + ") in the medgate log and the journal of its external calls: GET /admin/exchanges?" +
+			url.Values{"plugin": {r.PathValue("plugin")}, "site": {r.PathValue("site")}}.Encode()
+		if !run.NextRun.IsZero() {
+			msg += fmt.Sprintf("; the scheduler tries it again at %s (failed %d time(s) in a row), or run it again once the cause is fixed", run.NextRun.Format(time.RFC3339), run.Failures)
+		}
+		return &Error{Status: http.StatusBadGateway, Code: "job_failed", Message: msg, JobRun: run}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ran", "job": id})
+	writeJSON(w, http.StatusOK, struct {
+		Status string `json:"status"`
+		*JobRun
+	}{"ran", run})
 	return nil
+}
+
+// jobRun returns what the run of job id that started at start and took
+// took did: the job's status, which the scheduler sets before a run it
+// was asked for returns (a run of a job never overlaps another).
+func (s *server) jobRun(id string, start time.Time, took time.Duration) *JobRun {
+	run := &JobRun{Job: id, StartedAt: start}
+	for _, st := range s.b.Jobs() {
+		if st.ID != id || st.LastRun.Before(start) {
+			continue
+		}
+		run.StartedAt, took = st.LastRun, st.Took
+		run.Summary, run.Processed = logging.Mask(st.Summary), st.Processed
+		if st.LastErr != "" {
+			run.Failures, run.NextRun = st.Failures, st.NextRun
+		}
+	}
+	run.Took, run.TookMS = took.Round(time.Millisecond).String(), took.Milliseconds()
+	return run
 }
 
 func (s *server) messages(w http.ResponseWriter, r *http.Request) error {

@@ -86,8 +86,9 @@ type siteTally struct {
 //
 // With dryRun=true it replays nothing and answers what it would replay:
 // the same selection, scope checks (403) and limit, with the messages
-// selected. A dry run is a read, like GET /admin/messages: it is not
-// audited (not even refused), and answers while the audit log cannot be
+// selected. A dry run is a read, like GET /admin/messages: it needs only
+// the role viewer (see admin), within the caller's sites; it is not
+// audited (not even refused) and answers while the audit log cannot be
 // written.
 func (s *server) replayAll(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)

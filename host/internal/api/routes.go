@@ -25,8 +25,9 @@ type route struct {
 // registers exactly these, and TestEveryAdminRouteHasARole checks that
 // no /admin route is registered any other way.
 //
-// viewer: reads plugins, jobs, messages and the journal (masked);
-// operator: also runs jobs now and replays messages; admin: also reloads
+// viewer: reads plugins, jobs, messages and the journal (masked), and
+// asks a bulk replay's dry run (a read: see admin); operator: also runs
+// jobs now and replays messages; admin: also reloads
 // the configuration, re-encrypts the store, reads the audit log and
 // manages sites and plugins.
 func (s *server) adminRoutes() []route {
@@ -84,15 +85,26 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		addr := s.o.Proxy.ClientAddr(r)
 		ctx := audit.With(withUser(r.Context(), u), s.o.Audit, audit.Actor{Name: u.Name, Role: u.Role.String(), Remote: addr})
 		r = r.WithContext(ctx)
-		change := r.Method != http.MethodGet && r.Method != http.MethodHead && !isDryRun(r)
+		dry := isDryRun(r)
+		change := r.Method != http.MethodGet && r.Method != http.MethodHead && !dry
+		need := need
+		if dry {
+			// A read of what the caller may already search (GET
+			// /admin/messages), within its sites (replayAll).
+			need = access.Viewer
+		}
 		if !u.Role.Allows(need) {
 			s.o.Logger.Warn("admin API: refused: role too low", "user", u.Name, "role", u.Role.String(), "need", need.String(), "route", r.Pattern)
 			if change {
 				_ = audit.Record(ctx, audit.Entry{Action: "api.refused", Target: r.URL.Path, Outcome: audit.Refused,
 					Detail: "needs role " + need.String() + ", has " + u.Role.String()})
 			}
+			hint := ""
+			if r.Pattern == bulkReplayRoute && u.Role.Allows(access.Viewer) {
+				hint = "; a dry run (dryRun=true), which replays nothing, needs only the role viewer"
+			}
 			return &Error{Status: http.StatusForbidden, Code: "forbidden",
-				Message: r.Pattern + " needs the role " + need.String() + "; " + u.Name + " has the role " + u.Role.String() + " (change it with: medgate user role " + u.Name + " " + need.String() + ")"}
+				Message: r.Pattern + " needs the role " + need.String() + "; " + u.Name + " has the role " + u.Role.String() + " (change it with: medgate user role " + u.Name + " " + need.String() + ")" + hint}
 		}
 		if u.Scoped() && !siteScoped[r.Pattern] {
 			s.o.Logger.Warn("admin API: refused: a route of the whole instance for a user with sites", "user", u.Name, "route", r.Pattern)
@@ -130,10 +142,14 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 	}))
 }
 
+// bulkReplayRoute is the bulk replay's route, whose dry run is a read.
+const bulkReplayRoute = "POST /admin/messages/replay"
+
 // isDryRun reports whether r is a bulk replay's dry run, a read that
-// changes nothing (see replayAll).
+// changes nothing (see replayAll): it needs only the role viewer, and is
+// not audited.
 func isDryRun(r *http.Request) bool {
-	if r.Pattern != "POST /admin/messages/replay" {
+	if r.Pattern != bulkReplayRoute {
 		return false
 	}
 	dry, ok := bulkDryRun(r)

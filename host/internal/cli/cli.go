@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/api"
 	"github.com/medgate/medgate/host/internal/checkconfig"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/daemon"
@@ -61,7 +62,7 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return admin(ctx, args, "GET", "/admin/jobs", stdout)
 		}},
-	{"job run", "[-config FILE] PLUGIN/SITE/JOB", "run a job now",
+	{"job run", "[-config FILE] [-json] PLUGIN/SITE/JOB", "run a job now and print what it did",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
 	{"replay", "[-config FILE] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
@@ -328,17 +329,67 @@ func admin(ctx context.Context, args []string, method, path string, stdout io.Wr
 	return adminCall(ctx, *cfgPath, *addr, method, path, stdout)
 }
 
+// jobRun runs a job now through the admin API and prints what the run
+// did: its summary, the records it processed, when it started and how
+// long it took; a run that failed is an error with the job's error and
+// what to do next (exit 1). With -json it prints the API's answer (api.JobRun
+// and its status, or the error with the run's fields) and exits the same.
 func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("job run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate")
+	asJSON := fs.Bool("json", false, "print the admin API's answer as JSON instead")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || strings.Count(fs.Arg(0), "/") != 2 {
-		return usageError{"usage: medgate job run [-config FILE] PLUGIN/SITE/JOB (see `medgate jobs`)"}
+		return usageError{"usage: medgate job run [-config FILE] [-json] PLUGIN/SITE/JOB (see `medgate jobs`)"}
 	}
-	return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
+	if *asJSON {
+		return adminCall(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run", stdout)
+	}
+	a, err := adminRequest(ctx, *cfgPath, *addr, "POST", "/admin/jobs/"+fs.Arg(0)+"/run")
+	if err != nil {
+		return err
+	}
+	var run struct {
+		api.JobRun
+		Code, Message string
+	}
+	if a.status != http.StatusOK && a.status != http.StatusBadGateway || json.Unmarshal(a.body, &run) != nil || run.Job == "" {
+		// Refused, not run (unknown job, another instance's, the role),
+		// or a medgate older than this command.
+		if err := a.err(); err != nil {
+			return err
+		}
+		stdout.Write(a.body)
+		return nil
+	}
+	when := ""
+	if !run.StartedAt.IsZero() {
+		when = ", started " + showTime(run.StartedAt, a.loc)
+	}
+	if a.status == http.StatusBadGateway {
+		msg := run.Message
+		if !run.NextRun.IsZero() {
+			// The API's retry time, shown as every time the CLI prints.
+			msg = strings.Replace(msg, "the scheduler tries it again at "+run.NextRun.Format(time.RFC3339), "it is tried again at "+showTime(run.NextRun, a.loc), 1)
+		}
+		return fmt.Errorf("job %s failed (took %s%s): %s", run.Job, run.Took, when, msg)
+	}
+	fmt.Fprintf(stdout, "job %s ran: took %s%s\n", run.Job, run.Took, when)
+	if run.Summary != "" {
+		fmt.Fprintf(stdout, "summary: %s\n", run.Summary)
+	}
+	fmt.Fprintf(stdout, "processed: %d\n", run.Processed)
+	return nil
+}
+
+// showTime formats a time as the CLI prints times (as the console shows
+// them): in console.timeZone of the configuration (loc), its offset shown,
+// 2026-12-05 16:02:03 UTC+08:00.
+func showTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04:05 UTC-07:00")
 }
 
 // replay asks the running medgate to replay one failed message, or with
@@ -389,6 +440,9 @@ type adminAnswer struct {
 	body         []byte
 	cfgFile      string
 	sentToken    bool
+	// loc is console.timeZone of the configuration: the zone the
+	// command prints times in (showTime).
+	loc *time.Location
 }
 
 // adminRequest sends one request to the admin API of the medgate that
@@ -425,7 +479,7 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return &adminAnswer{method: method, path: path, status: resp.StatusCode, statusText: resp.Status, body: body,
-		cfgFile: cfg.File, sentToken: token != ""}, nil
+		cfgFile: cfg.File, sentToken: token != "", loc: cfg.Console.Location()}, nil
 }
 
 // err is the error of an answer that is not a success (nil for one):

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,7 +47,7 @@ func bulkFlags(fs *flag.FlagSet) *bulkReplay {
 		since:  fs.String("since", "", "with -failed: received within this long before now, a `DURATION` such as 30m, 2h, 36h"),
 		from:   fs.String("from", "", "with -failed: received at or after this time, RFC 3339 (2026-12-05T08:30:00+08:00)"),
 		to:     fs.String("to", "", "with -failed: received before this time, RFC 3339"),
-		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing"),
+		dryRun: fs.Bool("dry-run", false, "with -failed: list what would be replayed, per site, and replay nothing (the role viewer may)"),
 	}
 	fs.Var(&b.sites, "site", "with -failed: the `SITES` (S1,S2, or -site several times; none: every site you see)")
 	return b
@@ -142,7 +143,6 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 	if *b.dryRun {
 		q.Set("dryRun", "true")
 	}
-	what := b.describe(from, to)
 	path := "/admin/messages/replay"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -152,8 +152,14 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 		return err
 	}
 	if err := a.err(); err != nil {
+		var e struct{ Code string }
+		if a.status == http.StatusForbidden && !*b.dryRun && json.Unmarshal(a.body, &e) == nil && e.Code == "forbidden" {
+			// A role too low to replay may still see what would be.
+			return fmt.Errorf("%w; to list what it would replay, add -dry-run (the role viewer may)", err)
+		}
 		return err
 	}
+	what := b.describe(from, to, a.loc)
 	var ans bulkAnswer
 	if err := json.Unmarshal(a.body, &ans); err != nil {
 		return fmt.Errorf("POST %s: the answer is not a bulk replay's (%v); is -addr a medgate of this version?", path, err)
@@ -162,7 +168,7 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 		if !ans.DryRun {
 			return fmt.Errorf("POST %s: the answer is not a dry run's (status %q, %d replayed): the medgate at -addr is older than this command and ignores dryRun; check GET /admin/audit for a message.replay.bulk, and upgrade it before using -dry-run", path, ans.Status, ans.Replayed)
 		}
-		printDryRun(stdout, &ans, what)
+		printDryRun(stdout, &ans, what, a.loc)
 		return nil
 	}
 	if ans.Selected == 0 {
@@ -188,7 +194,7 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 
 // printDryRun prints a dry run's answer: per site, how many failed
 // messages a replay would take and each of them.
-func printDryRun(stdout io.Writer, ans *bulkAnswer, what string) {
+func printDryRun(stdout io.Writer, ans *bulkAnswer, what string, loc *time.Location) {
 	if ans.Selected == 0 {
 		fmt.Fprintf(stdout, "no failed message %s (dry run: nothing was replayed)\n", what)
 		return
@@ -196,7 +202,7 @@ func printDryRun(stdout io.Writer, ans *bulkAnswer, what string) {
 	fmt.Fprintf(stdout, "would replay %d failed messages %s (dry run: nothing was replayed):\n", ans.Selected, what)
 	bySite := map[string][]string{}
 	for _, m := range ans.Messages {
-		bySite[m.Site] = append(bySite[m.Site], fmt.Sprintf("%s  %s  received %s", m.ID, m.Type, m.ReceivedAt.Format(time.RFC3339)))
+		bySite[m.Site] = append(bySite[m.Site], fmt.Sprintf("%s  %s  received %s", m.ID, m.Type, showTime(m.ReceivedAt, loc)))
 	}
 	for _, site := range slices.Sorted(maps.Keys(ans.Sites)) {
 		fmt.Fprintf(stdout, "  %s: %d\n", site, ans.Sites[site].Selected)
@@ -210,7 +216,7 @@ func printDryRun(stdout io.Writer, ans *bulkAnswer, what string) {
 }
 
 // describe says which messages the flags select, for the summary line.
-func (b *bulkReplay) describe(from, to time.Time) string {
+func (b *bulkReplay) describe(from, to time.Time, loc *time.Location) string {
 	parts := []string{"selected"}
 	if len(b.sites) > 0 {
 		parts = append(parts, "at "+strings.Join(b.sites, ", "))
@@ -221,10 +227,10 @@ func (b *bulkReplay) describe(from, to time.Time) string {
 		parts = append(parts, "of type "+*b.typ+"*")
 	}
 	if !from.IsZero() {
-		parts = append(parts, "received since "+from.Format(time.RFC3339))
+		parts = append(parts, "received since "+showTime(from, loc))
 	}
 	if !to.IsZero() {
-		parts = append(parts, "before "+to.Format(time.RFC3339))
+		parts = append(parts, "before "+showTime(to, loc))
 	}
 	return strings.Join(parts, " ")
 }

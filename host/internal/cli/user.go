@@ -156,7 +156,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if u.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.Format("2006-01-02 15:04"), sitesText(u.Sites))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.In(cfg.Console.Location()).Format("2006-01-02 15:04 UTC-07:00"), sitesText(u.Sites))
 		}
 		return tw.Flush()
 	}

@@ -262,6 +262,22 @@ type Console struct {
 	// Proxy trusts a reverse proxy: its forwarded client address and,
 	// when set, the user (and role) it names.
 	Proxy *ConsoleProxy `yaml:"proxy"`
+	// TimeZone is the zone the console and the CLI show times in, each
+	// with its offset: an IANA name such as Asia/Shanghai, UTC, or Local
+	// (the server's zone, the default). The admin API's times stay RFC
+	// 3339 with their offset.
+	TimeZone string `yaml:"timeZone"`
+	// loc is TimeZone loaded (checkConsole).
+	loc *time.Location
+}
+
+// Location returns the zone of console.timeZone (the server's zone when
+// it is not set or not checked).
+func (cs Console) Location() *time.Location {
+	if cs.loc == nil {
+		return time.Local
+	}
+	return cs.loc
 }
 
 // Lockout configures the sign-in lockout.
@@ -984,6 +1000,7 @@ func (c *Config) applyDefaults() {
 	defNonZero(c, "console.lockout.failures", &cs.Lockout.Failures, 5, "must be between 1 and 100")
 	defNonZero(c, "console.lockout.duration", &cs.Lockout.Duration, Duration(15*time.Minute), "must be at least 1m")
 	defNonZero(c, "console.maxSessionsPerUser", &cs.MaxSessionsPerUser, 20, "must be between 1 and 1000")
+	def(&cs.TimeZone, "Local")
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	p := &c.Processing

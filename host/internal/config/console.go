@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	// console.timeZone must load where the system has no zoneinfo (a
+	// minimal container image, Windows): without it medgate would refuse
+	// to start on a setting that is right. The database adds about 450 KB.
+	_ "time/tzdata"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api/origin"
@@ -17,6 +21,16 @@ func (c *Config) checkConsole() Problems {
 	var ps Problems
 	add := func(path, f string, a ...any) { ps = append(ps, c.Problem(path, f, a...)) }
 	cs := c.Console
+	if cs.TimeZone != "" { // "Local" by default
+		// An IANA name exactly as written (the zone database is
+		// case-sensitive), UTC or Local; never a path (LoadLocation
+		// refuses one).
+		if loc, err := time.LoadLocation(cs.TimeZone); err != nil {
+			add("console.timeZone", "%q is not a time zone: give an IANA name such as Asia/Shanghai (China, UTC+8: the hospital's), UTC, or Local (the server's zone, the default)", cs.TimeZone)
+		} else {
+			c.Console.loc = loc
+		}
+	}
 	for i, o := range cs.PublicOrigins {
 		if _, err := origin.Normalize(o); err != nil {
 			add(fmt.Sprintf("console.publicOrigins[%d]", i), "%v", err)

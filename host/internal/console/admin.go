@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
@@ -39,7 +38,7 @@ type auditData struct {
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := auditData{User: q.Get("user"), Action: q.Get("action"), From: q.Get("from"), To: q.Get("to")}
-	f, problems := audit.ParseFilter(q, time.Local, auditPageSize)
+	f, problems := audit.ParseFilter(q, c.o.Location, auditPageSize)
 	d.Problems = problems
 	status := http.StatusOK
 	if len(problems) == 0 {

@@ -22,6 +22,10 @@
 //     confirm, each sent as the declared operation with the operator who
 //     signed in and the version the page showed;
 //
+// Every time is shown in Options.Location (console.timeZone) with its
+// offset, the header naming the zone, and times typed into searches are
+// read in it (when, zoneLabel).
+//
 // Messages and their exchanges are shown with personal data masked
 // (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
 // an admin may reveal them, audited. A form's reply that the form shows
@@ -250,6 +254,10 @@ type Options struct {
 	Deadline time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Location is the zone every time is shown in, with its offset, and
+	// times typed into searches are read in (console.timeZone; default:
+	// the server's zone, time.Local).
+	Location *time.Location
 }
 
 //go:embed templates/*.html
@@ -326,7 +334,10 @@ func New(b Backend, o Options) (*Console, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	pages, err := parsePages()
+	if o.Location == nil {
+		o.Location = time.Local
+	}
+	pages, err := parsePages(o.Location)
 	if err != nil {
 		return nil, err
 	}
@@ -384,6 +395,8 @@ type page struct {
 	Secured bool
 	Flash   *flash
 	Data    any
+	// Zone names the zone the page's times are in (zoneLabel).
+	Zone string
 }
 
 // May reports whether the signed-in user's role may send method to target
@@ -408,7 +421,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if t == nil {
 		panic("console: no template " + name)
 	}
-	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data}
+	p := page{Title: title, Nav: nav, Secured: c.o.AdminToken != "", Data: data, Zone: zoneLabel(c.o.Location, c.o.Now())}
 	if s := sessionFrom(r); s != nil {
 		p.Operator, p.CSRF = s.operator, s.csrf
 		p.Role = s.Role()

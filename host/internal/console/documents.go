@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
@@ -174,7 +175,7 @@ func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "document", title, nav, d)
 		return
 	}
-	doc, err := showDocument(v, res.Reply.Payload)
+	doc, err := showDocument(v, res.Reply.Payload, c.o.Location)
 	if err != nil {
 		d.Problem = &flash{Title: "文档格式不对 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", v.Get, err)}}
 	}
@@ -188,7 +189,7 @@ func (c *Console) documentPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // showDocument builds the page of a document reply as v declares it.
-func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
+func showDocument(v *sdk.DocumentView, payload []byte, loc *time.Location) (*documentShown, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var obj map[string]any
@@ -197,13 +198,13 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 	}
 	out := &documentShown{Editable: true, Version: plainText(lookup(obj, v.Version))}
 	if v.Status != "" {
-		out.Status = valueText(lookup(obj, v.Status))
+		out.Status = valueText(lookup(obj, v.Status), loc)
 	}
 	if v.Editable != nil {
 		out.Editable = plainText(lookup(obj, v.Editable.Field)) == v.Editable.Equals
 	}
 	for _, h := range v.Header {
-		if t := columnText(h, lookup(obj, h.Field)); t != "" {
+		if t := columnText(h, lookup(obj, h.Field), loc); t != "" {
 			out.Header = append(out.Header, resultField{Title: h.Title, Value: t})
 		}
 	}
@@ -214,12 +215,12 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 	for _, l := range lines {
 		m, _ := l.(map[string]any)
 		key, _ := json.Marshal(m[v.LineKey])
-		dl := documentLine{Key: string(key), Title: valueText(m[v.LineKey])}
+		dl := documentLine{Key: string(key), Title: valueText(m[v.LineKey], loc)}
 		if v.LineTitle != "" {
-			dl.Title += " · " + valueText(m[v.LineTitle])
+			dl.Title += " · " + valueText(m[v.LineTitle], loc)
 		}
 		for _, col := range v.LineColumns {
-			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: columnText(col, m[col.Field])})
+			dl.Fields = append(dl.Fields, resultField{Title: col.Title, Value: columnText(col, m[col.Field], loc)})
 		}
 		if v.LineItems != nil {
 			items, _ := m[v.LineItems.Field].([]any)
@@ -251,7 +252,7 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 		}
 	}
 	if h := v.History; h != nil && h.Rows != "" {
-		out.History = tableOf(obj, *h)
+		out.History = tableOf(obj, *h, loc)
 	}
 	return out, nil
 }
@@ -259,8 +260,8 @@ func showDocument(v *sdk.DocumentView, payload []byte) (*documentShown, error) {
 // columnText shows a value of a declared column, masked, and masked as
 // personal data when the column says so (sdk.Column.Personal), whatever
 // the plugin sent.
-func columnText(col sdk.Column, v any) string {
-	t := valueText(v)
+func columnText(col sdk.Column, v any, loc *time.Location) string {
+	t := valueText(v, loc)
 	if col.Personal && t != "" {
 		t = personal(t)
 	}

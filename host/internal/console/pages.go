@@ -34,9 +34,10 @@ const (
 // pageNames are the templates besides the layout.
 var pageNames = []string{"login", "error", "overview", "message", "worklists", "document", "form", "messages", "replay", "jobs", "board"}
 
-func parsePages() (map[string]*template.Template, error) {
+// parsePages parses the pages, their times shown in loc.
+func parsePages(loc *time.Location) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"when":    when,
+		"when":    func(t time.Time) string { return when(t, loc) },
 		"join":    strings.Join,
 		"bytes":   humanBytes,
 		"fieldOf": fieldOf,
@@ -62,12 +63,27 @@ func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, cont
 	return context.WithTimeout(r.Context(), d)
 }
 
-// when formats a time in the server's zone ("—" for none).
-func when(t time.Time) string {
+// whenLayout shows a time with its zone's offset, so that no one reads
+// a server's UTC as Xiamen's time: 2026-12-05 16:02:03 UTC+08:00.
+const whenLayout = "2006-01-02 15:04:05 UTC-07:00"
+
+// when formats a time in the zone loc (console.timeZone), its offset
+// shown ("—" for none).
+func when(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.In(loc).Format(whenLayout)
+}
+
+// zoneLabel names the zone loc for the page's header: its name (the
+// server's, "Local", is said so) and its offset at now.
+func zoneLabel(loc *time.Location, now time.Time) string {
+	name := loc.String()
+	if loc == time.Local {
+		name = "服务器时区 the server's zone"
+	}
+	return name + " (" + now.In(loc).Format("UTC-07:00") + ")"
 }
 
 func humanBytes(n int64) string {
@@ -493,7 +509,7 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 				// not a link that answers 403.
 				href = ""
 			}
-			text := cellText(f.Value)
+			text := cellText(f.Value, c.o.Location)
 			if personalCols[f.Key] {
 				text = personal(text)
 			}
@@ -554,12 +570,12 @@ func orderedObject(raw json.RawMessage) ([]field, error) {
 
 // cellText shows a JSON value in a table cell. Strings keep their masking
 // (and ID or mobile numbers that slipped through are masked); times are
-// shown in the server's zone.
-func cellText(v json.RawMessage) string {
+// shown in the console's zone loc, with its offset.
+func cellText(v json.RawMessage, loc *time.Location) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return when(t)
+			return when(t, loc)
 		}
 		return logging.Mask(s)
 	}

@@ -40,11 +40,13 @@ type searchForm struct {
 // statuses are the values of the status filter.
 var statuses = []string{"", "pending", "ok", "invalid", "rejected", "failed"}
 
-// timeInput is the layout of <input type="datetime-local"> (server zone).
+// timeInput is the layout of <input type="datetime-local">, read in the
+// console's zone (Options.Location).
 const timeInput = "2006-01-02T15:04"
 
-// query turns the form into a store query and lists every problem.
-func (f searchForm) query() (store.MessageQuery, []string) {
+// query turns the form into a store query and lists every problem; its
+// times are read in loc.
+func (f searchForm) query(loc *time.Location) (store.MessageQuery, []string) {
 	q := store.MessageQuery{IDPrefix: f.ID, Key: f.Key, TypePrefix: f.Type, Sites: f.Sites, Status: f.Status, Limit: searchPage}
 	var problems []string
 	if !contains(statuses, f.Status) {
@@ -54,7 +56,7 @@ func (f searchForm) query() (store.MessageQuery, []string) {
 		if s == "" {
 			return
 		}
-		t, err := time.ParseInLocation(timeInput, s, time.Local)
+		t, err := time.ParseInLocation(timeInput, s, loc)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s %q is not a time like 2026-11-26T08:30.", what, s))
 			return
@@ -121,7 +123,7 @@ func (c *Console) searchMessages(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
 	u := userOf(r)
 	d := searchData{Form: formOf(qs), Statuses: statuses, Sites: scopedSites(u, c.allSites()), Scoped: u.Scoped()}
-	q, problems := d.Form.query()
+	q, problems := d.Form.query(c.o.Location)
 	// A site outside the user's scope selects nothing, as one without
 	// messages (README: Site-scoped users).
 	seen := len(scopeQuery(u, &q)) == 0
@@ -321,7 +323,7 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	f := formOf(r.PostForm)
 	f.Status = "failed" // only failed messages can be replayed
-	q, problems := f.query()
+	q, problems := f.query(c.o.Location)
 	u := s.user()
 	if outside := scopeQuery(u, &q); len(outside) > 0 {
 		recordUndone(r, audit.Refused, "site(s) "+strings.Join(outside, ",")+" not one of the user's sites ("+strings.Join(u.Sites, ",")+")")

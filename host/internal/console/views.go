@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/medgate/medgate/host/internal/access"
@@ -330,7 +331,7 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 
 // tableOf is the table d declares: the rows at d.Rows in obj, one cell
 // per declared column.
-func tableOf(obj any, d sdk.Display) *resultTable {
+func tableOf(obj any, d sdk.Display, loc *time.Location) *resultTable {
 	t := &resultTable{}
 	for _, col := range d.Columns {
 		t.Columns = append(t.Columns, col.Title)
@@ -340,7 +341,7 @@ func tableOf(obj any, d sdk.Display) *resultTable {
 		m, _ := row.(map[string]any)
 		cells := make([]string, len(d.Columns))
 		for i, col := range d.Columns {
-			cells[i] = valueText(lookup(m, col.Field))
+			cells[i] = valueText(lookup(m, col.Field), loc)
 			if col.Personal {
 				cells[i] = personal(cells[i])
 			}
@@ -361,7 +362,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 	}
 	out := &formResult{Printable: d.Printable, LabelTitle: d.LabelTitle}
 	for _, f := range d.Fields {
-		if v := valueText(lookup(obj, f.Field)); v != "" {
+		if v := valueText(lookup(obj, f.Field), c.o.Location); v != "" {
 			if f.Personal {
 				v = personal(v)
 			}
@@ -379,11 +380,11 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 	if d.Lines != "" {
 		lines, _ := lookup(obj, d.Lines).([]any)
 		for _, l := range lines {
-			out.Lines = append(out.Lines, valueText(l))
+			out.Lines = append(out.Lines, valueText(l, c.o.Location))
 		}
 	}
 	if d.Rows != "" {
-		out.Table = tableOf(obj, d)
+		out.Table = tableOf(obj, d, c.o.Location)
 	}
 	if d.File != nil {
 		id, _ := lookup(obj, d.File.ArtifactField).(string)
@@ -417,12 +418,12 @@ func lookup(v any, p string) any {
 }
 
 // valueText shows a decoded JSON value as text, masked.
-func valueText(v any) string {
+func valueText(v any, loc *time.Location) string {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return ""
 	}
-	return cellText(raw)
+	return cellText(raw, loc)
 }
 
 // action runs a work-list row action and returns to the list.

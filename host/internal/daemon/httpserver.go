@@ -61,7 +61,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
 		Users: users, Proxy: proxy, Lockout: lockout, Audit: rec, HTTPS: cs.HTTPS, HSTSMaxAge: cs.HSTSMaxAge.D(),
 		SessionIdle: cs.SessionIdle.D(), SessionMax: cs.SessionMax.D(), Sites: siteAdmin,
-		Deadline: p.UploadDeadline.D(), MaxSessionsPerUser: cs.MaxSessionsPerUser})
+		Deadline: p.UploadDeadline.D(), MaxSessionsPerUser: cs.MaxSessionsPerUser, Location: cs.Location()})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -3,7 +3,10 @@
 // numbers, phone numbers, addresses; English, insurance-code and Chinese
 // key names alike) are masked, values of keys that hold secrets (token,
 // password, secret, private and SM4 keys, in any spelling such as
-// accessToken or app_secret) are redacted, and inside any string every
+// accessToken or app_secret) are redacted when they are strings, as is
+// every string in an object, array or log group under such a key, while
+// their numbers, booleans and null are kept (a count, a flag: a secret
+// is a string; maskSecret), and inside any string every
 // 18-character resident ID number and 11-digit mobile number is masked
 // however it is written (glued to letters, after a URL escape, in
 // full-width digits, grouped with spaces or hyphens), as are secrets
@@ -20,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -143,13 +147,24 @@ func secretKey(k string) bool {
 // redacted replaces a secret.
 const redacted = "[redacted]"
 
-func replace(_ []string, a slog.Attr) slog.Attr {
+func replace(groups []string, a slog.Attr) slog.Attr {
 	if p, ok := a.Value.Any().(premasked); ok && a.Value.Kind() == slog.KindAny {
 		// A plugin's attribute, masked by Plugin already.
 		return slog.Any(a.Key, p.v)
 	}
-	if secretKey(a.Key) {
-		return slog.String(a.Key, redacted)
+	// slog passes a group's members, not the group: a member of a group
+	// named as a secret (slog.Group("token", …), WithGroup) is a secret's
+	// part.
+	if secretKey(a.Key) || slices.ContainsFunc(groups, secretKey) {
+		switch a.Value.Kind() {
+		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+			// A count, a flag, an expiry: no secret is written so. A
+			// number is still masked below (a mobile written as one).
+		case slog.KindAny:
+			return slog.Any(a.Key, maskSecret(a.Key, plain(a.Value.Any())))
+		default:
+			return slog.String(a.Key, redacted)
+		}
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		return a
@@ -177,8 +192,12 @@ var (
 	// secretTextRE: a secret written as key=value, key: value or
 	// "key":"value" inside text (a URL's query, a header, a quoted body).
 	// A placeholder in a hint (token=<name>, token=${X}, {…}) is kept.
-	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)"?\s*[:=]\s*"?)(?:bearer\s+)?[^\s"&,;<{$][^\s"&,;]*`)
-	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
+	// Groups 2 and 3: the quote closing the key and the one opening the
+	// value, escaped (\") in JSON quoted inside a string (maskSecretText).
+	secretTextRE = regexp.MustCompile(`(?i)((?:token|password|passwd|pwd|secret|api_?key|private_?key|sm4_?key|authorization)(\\?")?\s*[:=]\s*(\\?")?)(?:bearer\s+)?[^\s"&,;<{$][^\s"&,;]*`)
+	// jsonLiteralRE: a JSON number, boolean or null.
+	jsonLiteralRE = regexp.MustCompile(`^(?:-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)$`)
+	bearerRE      = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+`)
 	// quotedFieldRE: a "key":"value" pair of JSON quoted inside text (a
 	// logged request body); personalFieldRE: key=value or key:value (a
 	// URL's query, 姓名：张三). The value is masked when the key is
@@ -205,7 +224,7 @@ func Mask(s string) string {
 	// Secrets first: redacting one must not join the digits around it
 	// into a number after the numbers were masked.
 	if strings.ContainsAny(s, ":=：") {
-		s = secretTextRE.ReplaceAllString(s, "${1}"+redacted)
+		s = secretTextRE.ReplaceAllStringFunc(s, maskSecretText)
 	}
 	s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
 	if strings.Contains(s, "-----BEGIN") {
@@ -219,6 +238,25 @@ func Mask(s string) string {
 		s = maskFields(s)
 	}
 	return s
+}
+
+// maskSecretText redacts the value of a secret written into text (m, a
+// match of secretTextRE), unless it is a number, boolean or null of JSON
+// ("token":3, "token": false; a quoted key, a value not quoted): a
+// secret is a string, and any quoted value or one of a URL's query
+// (token=123456) is redacted. The backslash of a value's closing \" is
+// kept.
+func maskSecretText(m string) string {
+	g := secretTextRE.FindStringSubmatch(m)
+	prefix, keyQuote, valueQuote := g[1], g[2], g[3]
+	value := m[len(prefix):]
+	if keyQuote != "" && valueQuote == "" && jsonLiteralRE.MatchString(strings.TrimRight(value, "}]")) {
+		return m
+	}
+	if valueQuote == `\"` && strings.HasSuffix(value, `\`) {
+		return prefix + redacted + `\`
+	}
+	return prefix + redacted
 }
 
 // maskFields masks the values of personal keys written into text as
@@ -350,7 +388,7 @@ func maskAny(key string, v any) any {
 	case map[string]any:
 		for k, e := range x {
 			if secretKey(k) {
-				x[k] = redacted
+				x[k] = maskSecret(k, e)
 				continue
 			}
 			x[k] = maskAny(k, e)
@@ -375,4 +413,30 @@ func maskAny(key string, v any) any {
 		}
 	}
 	return v
+}
+
+// maskSecret masks v, the decoded value of the secret key k (or a part
+// of one): every string is redacted, at any depth of an object or array;
+// numbers, booleans and null are kept, as a secret is never written as
+// one (a count, a flag, an expiry in seconds), though a number is still
+// masked as maskAny does (a mobile written as a number). Any other value
+// (not one of decoded JSON) is redacted whole.
+func maskSecret(k string, v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for mk, e := range x {
+			x[mk] = maskSecret(mk, e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = maskSecret(k, e)
+		}
+		return x
+	case nil, bool:
+		return x
+	case json.Number:
+		return maskAny(k, x)
+	}
+	return redacted
 }

@@ -113,16 +113,23 @@ func appendAttrs(attrs []slog.Attr, args []any) []slog.Attr {
 // pluginAttr masks v, found under key k, and converts it: an object to a
 // group, anything else to a premasked value.
 func pluginAttr(k string, v any) slog.Attr {
-	if secretKey(k) {
-		return slog.String(k, redacted)
-	}
+	return pluginAttrIn(k, v, false)
+}
+
+// pluginAttrIn is pluginAttr within a secret's value (secret): its
+// strings are redacted, its numbers, booleans and null kept (maskSecret).
+func pluginAttrIn(k string, v any, secret bool) slog.Attr {
+	secret = secret || secretKey(k)
 	v = plain(v)
 	if m, ok := v.(map[string]any); ok {
 		g := make([]slog.Attr, 0, len(m))
 		for _, mk := range slices.Sorted(maps.Keys(m)) {
-			g = append(g, pluginAttr(mk, m[mk]))
+			g = append(g, pluginAttrIn(mk, m[mk], secret))
 		}
 		return slog.Attr{Key: k, Value: slog.GroupValue(g...)}
+	}
+	if secret {
+		return slog.Any(k, premasked{maskSecret(k, v)})
 	}
 	return slog.Any(k, premasked{maskAny(k, v)})
 }
