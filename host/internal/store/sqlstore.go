@@ -33,6 +33,9 @@ type sqlStore struct {
 	// group commits the hot writes of many callers together; nil runs
 	// each write on w at once.
 	group *committer
+	// closeLast, when set, runs at the end of Close, after the
+	// connections are closed (SQLite: the WAL file its sync keeps open).
+	closeLast func() error
 	// stmts are groupStmts prepared on w, by query (SQLite: its driver
 	// parses an unprepared statement on every call; pgx caches them itself).
 	stmts map[string]*sql.Stmt
@@ -1282,6 +1285,9 @@ func (s *sqlStore) Close() error {
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
+	}
+	if s.closeLast != nil {
+		errs = append(errs, s.closeLast())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return s.errorf("%s: %w", s.whole("close"), err)
