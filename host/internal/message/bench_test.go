@@ -35,6 +35,23 @@ func BenchmarkReplyJSON(b *testing.B) {
 	}
 }
 
+// BenchmarkMarshalReply: the same reply encoded as the pipeline now
+// does (MarshalReply, what json.Marshal writes). CPU time per reply on the
+// shared 2-CPU VM (user + system of the test binary over 1,000,000
+// replies, three interleaved runs each, 2026-12-05): json.Marshal
+// 1.91–1.99 µs, 464 B, 2 allocs; MarshalReply 0.76–0.86 µs, 448 B, 1
+// alloc. BenchmarkValidPayload, the check of the payload before it:
+// json.Valid 0.31 µs, ValidJSON 0.10 µs.
+func BenchmarkMarshalReply(b *testing.B) {
+	r := sampleReply()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MarshalReply(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkParseGYU102: the envelope of a 500-line work-injury fee upload
 // (about 140 KB), which the pipeline parses once per message.
 func BenchmarkParseGYU102(b *testing.B) {
@@ -45,5 +62,22 @@ func BenchmarkParseGYU102(b *testing.B) {
 		if _, errs := Parse(v); len(errs) > 0 {
 			b.Fatal(errs)
 		}
+	}
+}
+
+// BenchmarkValidPayload: the check of a plugin's reply payload
+// (pipeline's replyFrom), with encoding/json's scanner and with
+// ValidJSON.
+func BenchmarkValidPayload(b *testing.B) {
+	p := sampleReply().Payload
+	for name, valid := range map[string]func([]byte) bool{"json.Valid": json.Valid, "ValidJSON": ValidJSON} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !valid(p) {
+					b.Fatal("invalid")
+				}
+			}
+		})
 	}
 }

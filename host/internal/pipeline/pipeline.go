@@ -981,7 +981,7 @@ func (p *Processor) replyFrom(env *message.Envelope, r *sdk.HandleResponse, atte
 	}
 	var payload json.RawMessage
 	if len(r.Payload) > 0 {
-		if json.Valid(r.Payload) {
+		if message.ValidJSON(r.Payload) {
 			payload = r.Payload
 		} else {
 			payload, _ = json.Marshal(string(r.Payload))
@@ -1010,7 +1010,7 @@ func (p *Processor) reply(env *message.Envelope, status string, errs []message.R
 // It returns the reply published: r, or for a query whose outcome another
 // delivery stored meanwhile, that stored reply (see finishQuery).
 func (p *Processor) finish(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, dlqReason string, start time.Time, journal ...store.Exchange) (*message.Reply, error) {
-	data, err := json.Marshal(r)
+	data, err := message.MarshalReply(r)
 	if err != nil {
 		return r, fmt.Errorf("pipeline: encode reply: %w", err)
 	}
@@ -1138,7 +1138,7 @@ func (p *Processor) finishAndBegin(sctx, ctx context.Context, id string, r *mess
 // outcome is not stored: it has no usable id or key, or its id is pending
 // under another key (pendingElsewhere).
 func (p *Processor) finishUnstored(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, reason string, start time.Time) error {
-	data, err := json.Marshal(r)
+	data, err := message.MarshalReply(r)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode reply: %w", err)
 	}

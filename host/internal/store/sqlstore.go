@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,9 @@ type sqlStore struct {
 	// group commits the hot writes of many callers together; nil runs
 	// each write on w at once.
 	group *committer
+	// closeLast, when set, runs at the end of Close, after the
+	// connections are closed (SQLite: the WAL file its sync keeps open).
+	closeLast func() error
 	// stmts are groupStmts prepared on w, by query (SQLite: its driver
 	// parses an unprepared statement on every call; pgx caches them itself).
 	stmts map[string]*sql.Stmt
@@ -211,6 +215,29 @@ func (s *sqlStore) errorf(format string, args ...any) error {
 	}
 	return fmt.Errorf("store: %s: %w", s.d.name, err)
 }
+
+// notFound is s.errorf(what+" %q: %w", id, ErrNotFound), its text
+// formatted only when it is read: every pure query reads its id before
+// its call and finds none (GetMessage), and the caller only asks
+// errors.Is(err, ErrNotFound). errorf's two fmt.Errorf and its look for a
+// SQLite or PostgreSQL error in the chain (none in ErrNotFound) were 0.5 %
+// of the host's CPU per GYD051.
+func (s *sqlStore) notFound(what, id string) error {
+	if s.closed.Load() {
+		return s.errorf("%s %q: %w", what, id, ErrNotFound)
+	}
+	return &notFoundError{engine: s.d.name, what: what, id: id}
+}
+
+// notFoundError is what notFound returns: "store: <engine>: <what>
+// "<id>": not found", wrapping ErrNotFound.
+type notFoundError struct{ engine, what, id string }
+
+func (e *notFoundError) Error() string {
+	return "store: " + e.engine + ": " + e.what + " " + strconv.Quote(e.id) + ": " + ErrNotFound.Error()
+}
+
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
 
 // lockedError is a SQLite error of a database that stayed locked by
 // another connection for the whole busy timeout, with its likely cause and
@@ -471,7 +498,7 @@ const sqlReadMessage = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) {
 	m, err := s.scanMessage(s.readRow(ctx, sqlReadMessage, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, s.errorf("message %q: %w", id, ErrNotFound)
+		return nil, s.notFound("message", id)
 	}
 	if err != nil {
 		return nil, s.errorf("get message %q: %w", id, err)
@@ -1282,6 +1309,9 @@ func (s *sqlStore) Close() error {
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
+	}
+	if s.closeLast != nil {
+		errs = append(errs, s.closeLast())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return s.errorf("%s: %w", s.whole("close"), err)
