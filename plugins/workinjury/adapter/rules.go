@@ -23,8 +23,9 @@ import (
 //	GYU002  file_size equals the size of the decoded file_content (or of the
 //	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
-//	        person per institution type; attachments uploaded first (GYU002),
-//	        each of the type it was uploaded as
+//	        person per institution type; attachments uploaded first (GYU002)
+//	        for a filing (biz_type 1), each of the type it was uploaded as,
+//	        the 工伤认定决定书 (attachment_type 01) among them
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs
 //	GYU008  record_count equals the records given; a failure has a reason;
@@ -99,8 +100,12 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				fmt.Sprintf("GYU006 uploads only filings approved by this province (region %s…); filings of other provinces come with GYD006", c.region[:2]))
 		}
 		atts, _ := doc["attachments"].([]any)
+		cert := false
 		for i, x := range atts {
 			att, _ := x.(map[string]any)
+			if str(att, "attachment_type") == attInjuryCert {
+				cert = true
+			}
 			id := str(att, "attachment_id")
 			if id == "" {
 				continue
@@ -124,6 +129,16 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 					fmt.Sprintf("attachment %s was uploaded as type %s, not %s", id, st.Type, t),
 					"give the type the file was uploaded as with GYU002, or upload it again with the right type")
 			}
+			if st.BizType != "" && st.BizType != bizFiling {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "consistency",
+					fmt.Sprintf("attachment %s was uploaded for business type %s (biz_no %s), not for a filing (biz_type %s)", id, st.BizType, st.BizNo, bizFiling),
+					"upload the filing's files with workinjury.GYU002 with biz_type "+bizFiling+" and use the attachment_id it returns")
+			}
+		}
+		if len(atts) > 0 && !cert {
+			ds.Error("$.attachments", "precondition",
+				"no 工伤认定决定书 (attachment_type "+attInjuryCert+") among the filing's attachments",
+				"upload the injury-recognition decision first with workinjury.GYU002 (biz_type "+bizFiling+", attachment_type "+attInjuryCert+") and list its attachment_id here (requirements: 上传前需先调用附件上传接口提交工伤认定书等资料)")
 		}
 		if person := str(doc, "aac002"); person != "" {
 			it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
@@ -203,6 +218,15 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 	}
 	return ds, nil
 }
+
+// The codes a local filing's attachments are checked with
+// (codes/attachmentType.yaml and codes/bizType.yaml, medgate's
+// reconstruction): GYU006 lists the 工伤认定决定书 among files uploaded for a
+// filing.
+const (
+	attInjuryCert = "01" // attachmentType 工伤认定决定书
+	bizFiling     = "1"  // bizType 备案
+)
 
 // dateOrder reports an end date before its start date.
 func dateOrder(ds *sdk.Diagnostics, doc map[string]any, from, to string) {
