@@ -19,7 +19,7 @@ import (
 //
 //	GYU001  an opinion is required when the application is refused; only
 //	        applications downloaded through this site (GYD001) and not yet
-//	        audited can be audited
+//	        audited can be audited, under their applicant's aac002
 //	GYU002  file_size equals the size of the decoded file_content (or of the
 //	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
@@ -63,6 +63,14 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			case st.Status == applyAudited:
 				ds.Error("$.apply_no", "state", "application "+no+" is already audited",
 					fmt.Sprintf("its result %s was uploaded at %s; an application is audited once", st.Result, st.At.In(cst).Format("2006-01-02 15:04:05")))
+			}
+			// The result is that of the applicant: recorded under another
+			// person, an approved filing would be theirs here. (An
+			// application downloaded before the applicant was kept has
+			// no Person and is left to the national system.)
+			if aac002 := str(doc, "aac002"); ver > 0 && st.Person != "" && aac002 != "" && personKey(aac002) != st.Person {
+				ds.Error("$.aac002", "consistency", "aac002 is not the social security number of application "+no+"'s applicant",
+					"send the aac002 of the application as GYD001 downloaded it (the workinjury.filing_application.downloaded event)")
 			}
 		}
 	case "GYU002":

@@ -134,9 +134,11 @@ type applyState struct {
 	Result   string `json:"result,omitempty"`
 	FilingNo string `json:"filingNo,omitempty"`
 	BatchNo  string `json:"batchNo,omitempty"`
-	// FilingType and AKB020 come from the downloaded record.
+	// FilingType, AKB020 and Person (the applicant, by personKey) come
+	// from the downloaded record.
 	FilingType string    `json:"filingType,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
+	Person     string    `json:"person,omitempty"`
 	At         time.Time `json:"at"`
 	// AuditRefused: the national system refused a GYU001 of the
 	// application (verified); it no longer holds GYD001 back

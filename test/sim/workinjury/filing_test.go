@@ -64,6 +64,14 @@ func TestFilingRules(t *testing.T) {
 		"GYU001 approve":                {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "1", "") }, "0"},
 		"GYU001 refuse with opinion":    {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "材料不全") }, "0"},
 		"GYU001 refuse without opinion": {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "") }, "E3008"},
+		"GYU001 approve another person": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "aac002", "350203199001010011")
+		}, "E3010"},
+		"GYU001 refuse another person": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "2", "材料不全"), "aac002", "350203199001010011")
+		}, "E3010"},
 		"GYU001 not downloaded": {"GYU001", func(c *chain) map[string]any {
 			c.srv.AddApplication(app)
 			return audit(app, "1", "")

@@ -290,6 +290,9 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 		return nil, bizErr("E3006", "备案申请 %s 不存在或未下载", no)
 	case a.audited:
 		return nil, bizErr("E3007", "备案申请 %s 已审核", no)
+	case str(in, "aac002") != str(a.rec, "aac002"):
+		// The result is that of the application's applicant.
+		return nil, bizErr("E3010", "社会保障号码与备案申请 %s 的申请人不符", no)
 	case str(in, "audit_result") == "2" && str(in, "audit_opinion") == "":
 		return nil, bizErr("E3008", "审核不通过须填写审核意见")
 	}
