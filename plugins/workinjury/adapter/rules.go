@@ -19,7 +19,8 @@ import (
 //
 //	GYU001  an opinion is required when the application is refused; only
 //	        applications downloaded through this site (GYD001) and not yet
-//	        audited can be audited, under their applicant's aac002
+//	        audited can be audited, under their applicant's aac002; an
+//	        approval keeps one valid filing per person per institution type
 //	GYU002  file_size equals the size of the decoded file_content (or of the
 //	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
@@ -71,6 +72,22 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if aac002 := str(doc, "aac002"); ver > 0 && st.Person != "" && aac002 != "" && personKey(aac002) != st.Person {
 				ds.Error("$.aac002", "consistency", "aac002 is not the social security number of application "+no+"'s applicant",
 					"send the aac002 of the application as GYD001 downloaded it (the workinjury.filing_application.downloaded event)")
+			}
+			// An approval makes a valid filing: one per person per
+			// institution type, whichever channel it came through.
+			if aac002 := str(doc, "aac002"); ver > 0 && st.Status != applyAudited && aac002 != "" && str(doc, "audit_result") == "1" {
+				it, err := a.instType(ctx, h, firstNonEmpty(str(doc, "akb020"), st.AKB020), st.FilingType)
+				if err != nil {
+					return nil, err
+				}
+				fno, f, err := a.validFiling(ctx, h, aac002, it)
+				if err != nil {
+					return nil, err
+				}
+				if fno != "" {
+					ds.Error("$.aac002", "state", "the applicant of application "+no+" already has a valid filing "+fno+" for institution type "+it,
+						fmt.Sprintf("one valid filing per person per institution type (valid until %s): refuse the application (audit_result 2, with an audit_opinion), or change or terminate filing %s with GYU007 first", orOpen(f.AAE031), fno))
+				}
 			}
 		}
 	case "GYU002":
