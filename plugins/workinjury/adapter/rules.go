@@ -28,7 +28,8 @@ import (
 //	        for a filing (biz_type 1), each of the type it was uploaded as,
 //	        the 工伤认定决定书 (attachment_type 01) among them
 //	GYU007  a refused or terminated filing never becomes valid again; the
-//	        field each change type needs
+//	        field each change type needs; a change leaves no second valid
+//	        filing of the person for one institution type
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
@@ -198,6 +199,31 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				ds.Error("$.change_type", "state", "filing "+no+" is invalid (status "+f.Status+") and its status may never return to valid",
 					"a refused or terminated filing cannot be extended, moved or terminated again; upload a new filing with GYU006")
 			}
+			// The changed filing, valid, must not be a second valid
+			// filing of the person's for its institution type.
+			if ver > 0 && f.Person != "" && (ct == "1" || ct == "2" || ct == "3") {
+				next, at := f, "$.akb020"
+				switch ct {
+				case "1":
+					next.AAE031, at = str(doc, "aae031"), "$.aae031"
+				case "2", "3":
+					if v := str(doc, "akb020"); v != "" {
+						if next.InstType, err = a.changedInstType(ctx, h, f, v); err != nil {
+							return nil, err
+						}
+					}
+				}
+				if next.valid(a.now().In(cst).Format("2006-01-02")) {
+					other, of, err := a.validFilingOf(ctx, h, f.Person, next.InstType)
+					if err != nil {
+						return nil, err
+					}
+					if other != "" && other != no {
+						ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, next.InstType, other, orOpen(of.AAE031)),
+							"one valid filing per person per institution type: terminate filing "+other+" with GYU007 (change_type 5) first, or change that one instead")
+					}
+				}
+			}
 		}
 	case "GYU008":
 		recs, _ := doc["records"].([]any)
@@ -293,11 +319,36 @@ func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType s
 	return "1", nil
 }
 
+// changedInstType is the institution type of filing f once it names
+// institution akb020 (GYU007): the type an institution download or upload
+// told, else f's own (a change tells no filing type, and the default of
+// instType would turn an assistive-device or rehabilitation filing into a
+// medical one).
+func (a *Adapter) changedInstType(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, error) {
+	var st instState
+	ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+	if err != nil {
+		return "", err
+	}
+	if ver > 0 && st.Type != "" {
+		return st.Type, nil
+	}
+	if f.InstType != "" {
+		return f.InstType, nil
+	}
+	return "1", nil
+}
+
 // validFiling returns the person's valid filing for an institution type,
 // or "" when there is none.
 func (a *Adapter) validFiling(ctx context.Context, h sdk.Host, aac002, instType string) (string, filingState, error) {
+	return a.validFilingOf(ctx, h, personKey(aac002), instType)
+}
+
+// validFilingOf is validFiling for a person by personKey.
+func (a *Adapter) validFilingOf(ctx context.Context, h sdk.Host, person, instType string) (string, filingState, error) {
 	var no string
-	ver, err := getJSON(ctx, h, "person/"+personKey(aac002)+"/"+instType, &no)
+	ver, err := getJSON(ctx, h, "person/"+person+"/"+instType, &no)
 	if err != nil || ver == 0 || no == "" {
 		return "", filingState{}, err
 	}

@@ -150,6 +150,7 @@
 //	E2006 月结不存在                     GYD103 of an unknown month_settle_no
 //	E2007 人员信息不符                   GYD104 name does not match
 //	E3001 已存在有效备案                 one valid filing per person per institution type
+//	                                     (GYU001 approval, GYU006, and a GYU007 leaving two)
 //	E3002 附件不存在                     GYU006 references an attachment not uploaded, revoked,
 //	                                     not uploaded for a filing (biz_type 1) or under another
 //	                                     attachment_type, or lists no 工伤认定决定书 (01)

@@ -290,3 +290,49 @@ func TestLocalFilingAttachments(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeKeepsOneValidFiling: GYU007 never leaves a person with two
+// valid filings of one institution type (requirements item 5:
+// 同一人员同一机构类型仅保留一条有效备案): moving a filing to an institution of
+// a type the person already has a valid filing of, or extending an ended
+// filing beside a valid one of its type, is E3001; alone, both go through.
+func TestChangeKeepsOneValidFiling(t *testing.T) {
+	t.Parallel()
+	const person = "350203199001010055"
+	filing := func(i int, akb020, until string) map[string]any {
+		return with(SampleFiling("KO", i, "350200"), "aac002", person, "aac044", person, "akb020", akb020, "aae031", until)
+	}
+	change := func(no, typ string, kv ...any) map[string]any {
+		return with(map[string]any{"filing_no": no, "change_type": typ, "change_reason": "变更", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}, kv...)
+	}
+	for name, tc := range map[string]struct {
+		filings []map[string]any
+		in      map[string]any
+		want    string
+	}{
+		"moved beside a valid filing of the new type": {[]map[string]any{filing(1, hospital, "2099-12-31"), filing(2, rehab, "2099-12-31")},
+			change("BAKO00000002", "2", "akb020", hospital), "E3001"},
+		"moved": {[]map[string]any{filing(2, rehab, "2099-12-31")}, change("BAKO00000002", "2", "akb020", hospital), "0"},
+		"extended beside a valid filing of its type": {[]map[string]any{filing(1, hospital, "2025-05-01"), filing(3, hospital, "2099-12-31")},
+			change("BAKO00000001", "1", "aae031", "2099-12-31"), "E3001"},
+		"extended":                 {[]map[string]any{filing(1, hospital, "2025-05-01")}, change("BAKO00000001", "1", "aae031", "2099-12-31"), "0"},
+		"valid filing extended":    {[]map[string]any{filing(3, hospital, "2099-12-31")}, change("BAKO00000003", "1", "aae031", "2100-12-31"), "0"},
+		"ended filing's phone set": {[]map[string]any{filing(1, hospital, "2025-05-01"), filing(3, hospital, "2099-12-31")}, change("BAKO00000001", "4", "aae005", "13900000001"), "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			for _, f := range tc.filings {
+				c.srv.AddFiling(f)
+			}
+			n := len(c.srv.Ledger())
+			got, out := c.call("GYU007", tc.in)
+			if got != tc.want {
+				t.Fatalf("GYU007 answered %s (%v), want %s", got, out, tc.want)
+			}
+			if grew := len(c.srv.Ledger()) > n; grew != (tc.want == "0") {
+				t.Fatalf("GYU007 answered %s but the ledger grew: %v", got, grew)
+			}
+		})
+	}
+}

@@ -430,6 +430,17 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if ct != "5" && rec["filing_status"] == "1" {
 		rec["filing_status"] = "3"
 	}
+	// One valid filing per person per institution type: the changed
+	// filing, valid, is not a second one.
+	if changed := (&filing{rec: rec}); ct != "4" && changed.valid(day(now)) {
+		it := s.instType(changed.get("akb020"), changed.get("filing_type"))
+		for _, k := range sortedKeys(s.filings) {
+			o := s.filings[k]
+			if k != no && o.get("aac002") == changed.get("aac002") && o.valid(day(now)) && s.instType(o.get("akb020"), o.get("filing_type")) == it {
+				return nil, bizErr("E3001", "变更后该人员将有两条协议机构类型 %s 的有效备案（%s、%s）", it, no, k)
+			}
+		}
+	}
 	rec["update_time"] = stamp(now)
 	s.putFiling(&filing{rec: rec})
 	s.record("GYU007", serial, no, now)
