@@ -492,13 +492,12 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 			// is recorded: the filing is invalid for good.
 			return nil
 		}
-		switch str(doc, "change_type") {
-		case "1":
-			f.AAE031 = str(doc, "aae031")
-		case "2":
+		// moveTo records the filing at institution akb020, under its
+		// type, and drops the person's index of the old type.
+		moveTo := func(akb020 string) error {
 			oldIdx := f.InstType
-			f.AKB020 = str(doc, "akb020")
-			it, err := a.instType(ctx, h, f.AKB020, "")
+			f.AKB020 = akb020
+			it, err := a.changedInstType(ctx, h, f, akb020)
 			if err != nil {
 				return err
 			}
@@ -514,10 +513,21 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 				}
 			}
 			f.InstType = it
+			return nil
+		}
+		switch str(doc, "change_type") {
+		case "1":
+			f.AAE031 = str(doc, "aae031")
+		case "2":
+			if err := moveTo(str(doc, "akb020")); err != nil {
+				return err
+			}
 		case "3":
 			f.AAB299 = str(doc, "aab299")
 			if v := str(doc, "akb020"); v != "" {
-				f.AKB020 = v
+				if err := moveTo(v); err != nil {
+					return err
+				}
 			}
 		case "5":
 			f.Status = filingTerminated
