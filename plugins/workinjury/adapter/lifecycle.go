@@ -47,7 +47,8 @@ import (
 //	        so do GYR001 and GYU103 of one visit
 //	GYU303  device filing (filing_type 3) verified; the institution known,
 //	        of type 3, in the filing's place (aab299), agreement valid on
-//	        config_date; per line as GYU102;
+//	        config_date; per line as GYU102, each detail_no settled once
+//	        for the person at the institution (unless revoked with GYR003);
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
 //	GYR001  stay not settled; the details exist and are not revoked; revoking
 //	        all (none listed) waits for every GYU102 of the stay to have an outcome
@@ -782,6 +783,22 @@ func (l *lifecycle) deviceSettlement() error {
 			seen[no] = i
 		}
 	}
+	// A line is settled once for the person at the institution, unless
+	// its settlement was revoked (GYR003).
+	if akb020, aac002 := str(d, "akb020"), str(d, "aac002"); akb020 != "" && aac002 != "" && len(seen) > 0 {
+		var used map[string]string
+		if _, err := getJSON(l.ctx, l.h, deviceLinesKey(akb020, aac002), &used); err != nil {
+			return err
+		}
+		for i, x := range items {
+			line, _ := x.(map[string]any)
+			if no := str(line, "detail_no"); no != "" && used[no] != "" {
+				l.fail(fmt.Sprintf("$.items[%d].detail_no", i), "unique",
+					fmt.Sprintf("rule unique-detail-no: detail_no %s was settled by device settlement %s of this person at %s", no, used[no], akb020),
+					"a device line is settled once: if this is that settlement sent again, its answer is settlement "+used[no]+"; otherwise revoke "+used[no]+" with GYR003 first, or number the line anew")
+			}
+		}
+	}
 	total, okT := dec(d, "aac142")
 	fund, okF := dec(d, "fund_pay")
 	self, okS := dec(d, "self_pay")
@@ -815,6 +832,12 @@ func (l *lifecycle) deviceSettlement() error {
 	}
 	return l.checkFiling(filingCheck{path: "$.filing_no", filingNo: str(d, "filing_no"), aac002: str(d, "aac002"), aac003: str(d, "aac003"),
 		akb020: str(d, "akb020"), aab299: place, placePath: "$.akb020", day: day, scene: "3", device: true, remote: l.c.pre[preFilingDevice]})
+}
+
+// deviceLinesKey is the state key of the device lines (detail_no →
+// settle_no) settled for a person at an institution (GYU303).
+func deviceLinesKey(akb020, aac002 string) string {
+	return "devlines/" + akb020 + "/" + personKey(aac002)
 }
 
 // ---- revocations ----
@@ -1651,6 +1674,21 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			}
 		} else {
 			s.InstType, s.Total = "3", money(decOr0(doc, "aac142"))
+			if err := update(ctx, h, deviceLinesKey(s.AKB020, str(doc, "aac002")), func(m *map[string]string, _ bool) error {
+				if *m == nil {
+					*m = map[string]string{}
+				}
+				items, _ := doc["items"].([]any)
+				for _, x := range items {
+					line, _ := x.(map[string]any)
+					if dn := str(line, "detail_no"); dn != "" {
+						(*m)[dn] = no
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		if err := update(ctx, h, "settle/"+no, func(cur *settleState, exists bool) error {
 			if !exists {
@@ -1694,6 +1732,22 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 					return errSkip
 				}
 				att.Revoked = true
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if s.Visit == "" && s.InstType == "3" {
+			// A revoked device settlement frees its lines.
+			if err := update(ctx, h, "devlines/"+s.AKB020+"/"+s.Person, func(m *map[string]string, exists bool) error {
+				if !exists {
+					return errSkip
+				}
+				for dn, sn := range *m {
+					if sn == no {
+						delete(*m, dn)
+					}
+				}
 				return nil
 			}); err != nil {
 				return err

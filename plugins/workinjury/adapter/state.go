@@ -32,6 +32,8 @@ import (
 //	                            before keeps them all in visit/<ykc700>/details
 //	adm/<akb020>/<akc190>       claimState: the inpatient/outpatient number's use
 //	settle/<settle_no>          settleState: a settlement (GYU103, GYU303)
+//	devlines/<akb020>/<hash>    map detail_no → settle_no: the lines of the person's
+//	                            device settlements (GYU303) there not revoked (GYR003)
 //	deduct/<deduct_no>          deductState: an audit deduction (GYU004)
 //	deductwait/<settle_no>/<message id>
 //	                            a GYU004 naming the settlement, marked before it is
