@@ -29,7 +29,8 @@ import (
 //	        the 工伤认定决定书 (attachment_type 01) among them
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs; a change leaves no second valid
-//	        filing of the person for one institution type
+//	        filing of the person for one institution type; a new institution
+//	        known here lies in the filing's (new) place of treatment
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
@@ -198,6 +199,27 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if ver > 0 && f.invalid() && ct != "4" {
 				ds.Error("$.change_type", "state", "filing "+no+" is invalid (status "+f.Status+") and its status may never return to valid",
 					"a refused or terminated filing cannot be extended, moved or terminated again; upload a new filing with GYU006")
+			}
+			// The filing's institution is in its place of treatment,
+			// or every admission under it is refused: a new institution
+			// known here lies in the (new) place.
+			place := str(doc, "aab299")
+			if ct == "2" && ver > 0 {
+				place = f.AAB299
+			}
+			if akb020 := str(doc, "akb020"); (ct == "2" || ct == "3") && akb020 != "" && place != "" {
+				var inst instState
+				iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+				if err != nil {
+					return nil, err
+				}
+				if iv > 0 && inst.AAB299 != "" && inst.AAB299 != place {
+					fix := "name an institution in " + place + ", or change the place of treatment (change_type 3, aab299) together with the institution"
+					if ct == "3" {
+						fix = "name the new institution in " + place + " (akb020), or leave akb020 out"
+					}
+					ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is in %s, not in the filing's place of treatment %s", akb020, inst.AAB299, place), fix)
+				}
 			}
 			// The changed filing, valid, must not be a second valid
 			// filing of the person's for its institution type.

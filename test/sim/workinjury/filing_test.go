@@ -336,3 +336,39 @@ func TestChangeKeepsOneValidFiling(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeKeepsInstitutionInPlace: GYU007 keeps a filing's institution
+// in its place of treatment (GYU101 and GYU303 refuse a filing whose
+// institution is elsewhere, E6005): a place change (3) naming an
+// institution of another place, or an institution change (2) to one
+// outside the filing's place, is E3011.
+func TestChangeKeepsInstitutionInPlace(t *testing.T) {
+	t.Parallel()
+	change := func(c *chain, typ string, kv ...any) map[string]any {
+		return with(map[string]any{"filing_no": c.filing["filing_no"], "change_type": typ, "change_reason": "变更", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}, kv...)
+	}
+	for name, tc := range map[string]struct {
+		in   func(c *chain) map[string]any
+		want string
+	}{
+		// The chain's filing is of place 350200; outside is in 440300.
+		"place changed with an institution there":     {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", outside) }, "0"},
+		"place changed with an institution elsewhere": {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", hospital) }, "E3011"},
+		"place changed alone":                         {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300") }, "0"},
+		"institution changed within the place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", rehab) }, "0"},
+		"institution changed to another place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", outside) }, "E3011"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			n := len(c.srv.Ledger())
+			got, out := c.call("GYU007", tc.in(c))
+			if got != tc.want {
+				t.Fatalf("GYU007 answered %s (%v), want %s", got, out, tc.want)
+			}
+			if grew := len(c.srv.Ledger()) > n; grew != (tc.want == "0") {
+				t.Fatalf("GYU007 answered %s but the ledger grew: %v", got, grew)
+			}
+		})
+	}
+}

@@ -412,11 +412,17 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 		if s.insts[akb020] == nil {
 			return nil, bizErr("E3009", "协议机构 %s 不存在", akb020)
 		}
+		if ir, fr := str(s.insts[akb020], "aab299"), f.get("aab299"); ir != "" && fr != "" && ir != fr {
+			return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是备案 %s 的就医地 %s：变更就医地请用变更类型 3", akb020, ir, no, fr)
+		}
 		rec["akb020"] = akb020
 		rec["akb021"] = firstOr(str(in, "akb021"), str(s.insts[akb020], "akb021"))
 	case "3":
 		rec["aab299"] = str(in, "aab299")
 		if v := str(in, "akb020"); v != "" {
+			if ir := str(s.insts[v], "aab299"); ir != "" && ir != str(in, "aab299") {
+				return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是新就医地 %s", v, ir, str(in, "aab299"))
+			}
 			rec["akb020"] = v
 		}
 		if v := str(in, "akb021"); v != "" {
