@@ -26,7 +26,8 @@ import (
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
 //	        person per institution type; attachments uploaded first (GYU002)
 //	        for a filing (biz_type 1), each of the type it was uploaded as,
-//	        the 工伤认定决定书 (attachment_type 01) among them
+//	        the 工伤认定决定书 (attachment_type 01) among them; a device filing
+//	        (filing_type 3) at a device institution, any other not
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs; a change leaves no second valid
 //	        filing of the person for one institution type; a new institution
@@ -166,6 +167,24 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			ds.Error("$.attachments", "precondition",
 				"no 工伤认定决定书 (attachment_type "+attInjuryCert+") among the filing's attachments",
 				"upload the injury-recognition decision first with workinjury.GYU002 (biz_type "+bizFiling+", attachment_type "+attInjuryCert+") and list its attachment_id here (requirements: 上传前需先调用附件上传接口提交工伤认定书等资料)")
+		}
+		// A device filing names a device institution, any other filing
+		// one that is not (GYU303 and GYU101 need them so).
+		if akb020, ft := str(doc, "akb020"), str(doc, "filing_type"); akb020 != "" && ft != "" {
+			var inst instState
+			iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case iv == 0 || inst.Type == "":
+			case ft == "3" && inst.Type != "3":
+				ds.Error("$.akb020", "consistency", fmt.Sprintf("an assistive-device filing (filing_type 3) names institution %s, which is of type %s, not an assistive-device institution (3)", akb020, inst.Type),
+					"name the assistive-device institution (GYU303 settles the configuration there), or give the filing type of the treatment")
+			case ft != "3" && inst.Type == "3":
+				ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is an assistive-device institution (type 3), but filing_type %s is not an assistive-device filing", akb020, ft),
+					"give filing_type 3 for an assistive-device configuration, or name the medical or rehabilitation institution of the treatment (GYU101 admits only there)")
+			}
 		}
 		if person := str(doc, "aac002"); person != "" {
 			it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))

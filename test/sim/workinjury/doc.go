@@ -163,6 +163,8 @@
 //	E3009 协议机构不存在                 GYU007 to an unknown institution
 //	E3010 申请人信息不符                 GYU001 under another aac002 than the application's
 //	E3011 协议机构不在备案就医地         GYU007 naming an institution outside the filing's (new) place
+//	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
+//	                                     or of another filing at one
 //	E4001 附件不存在                     GYD054 of an unknown attachment
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
 //	E6001 无审核通过的有效备案           filing unknown, not approved, or none for the person

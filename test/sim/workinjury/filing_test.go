@@ -372,3 +372,37 @@ func TestChangeKeepsInstitutionInPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalFilingKindOfInstitution: GYU006 of an assistive-device filing
+// (filing_type 3) names an assistive-device institution, any other filing
+// one that is not (GYU303 and GYU101 refuse the mix, E6301 and E6003);
+// otherwise E3012. A filing naming no institution is not checked.
+func TestLocalFilingKindOfInstitution(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		filingType, akb020, want string
+	}{
+		"device filing at a device institution":           {"3", devices, "0"},
+		"device filing at a hospital":                     {"3", hospital, "E3012"},
+		"device filing at a rehabilitation institution":   {"3", rehab, "E3012"},
+		"treatment filing at a device institution":        {"1", devices, "E3012"},
+		"transfer filing at a rehabilitation institution": {"2", rehab, "0"},
+		"device filing without an institution":            {"3", "", "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			in := with(localFiling(5, uploadAttachment(c.client, "认定书")), "filing_type", tc.filingType, "akb020", tc.akb020)
+			if tc.akb020 == "" {
+				delete(in, "akb020")
+			}
+			code, out := c.call("GYU006", in)
+			if code != tc.want {
+				t.Fatalf("GYU006 answered %s (%v), want %s", code, out, tc.want)
+			}
+			if filed := c.srv.Accepted("GYU006", str(out, "filing_no")) == 1; filed != (tc.want == "0") {
+				t.Fatalf("filed = %v after %s", filed, code)
+			}
+		})
+	}
+}

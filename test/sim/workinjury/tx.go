@@ -377,6 +377,12 @@ func (s *Server) gyu006(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if !cert {
 		return nil, bizErr("E3002", "备案附件中没有工伤认定决定书（附件类型 %s）：先用 GYU002 上传工伤认定书等资料，再上传备案", attInjuryCert)
 	}
+	// A device filing at a device institution, any other filing not.
+	if r := s.insts[str(in, "akb020")]; r != nil {
+		if device, at := str(in, "filing_type") == "3", str(r, "institution_type"); device != (at == instDevice) {
+			return nil, bizErr("E3012", "备案类型 %s 与协议机构 %s 的类型 %s 不符：辅助器具配置备案须在辅助器具配置机构，其他备案不得在辅助器具配置机构", str(in, "filing_type"), str(in, "akb020"), at)
+		}
+	}
 	it := s.instType(str(in, "akb020"), str(in, "filing_type"))
 	if f := s.validFilingOf(str(in, "aac002"), it, day(now)); f != nil {
 		return nil, bizErr("E3001", "该人员已有协议机构类型 %s 的有效备案 %s", it, f.get("filing_no"))
