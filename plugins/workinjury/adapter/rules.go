@@ -471,8 +471,10 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		if err != nil {
 			return err
 		}
+		// The period and place are the application's unless the audit
+		// gives others, as the national system records them.
 		return a.putFiling(ctx, h, st.FilingNo, filingState{Status: status, Person: personKey(str(doc, "aac002")), InstType: it,
-			AKB020: akb020, AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031")})
+			AKB020: akb020, AAB299: st.AAB299, AAE030: firstNonEmpty(str(doc, "aae030"), st.AAE030), AAE031: firstNonEmpty(str(doc, "aae031"), st.AAE031)})
 	case "GYU002":
 		in, _ := doc["attachments"].([]any)
 		got, _ := out["attachments"].([]any)

@@ -136,11 +136,15 @@ type applyState struct {
 	Result   string `json:"result,omitempty"`
 	FilingNo string `json:"filingNo,omitempty"`
 	BatchNo  string `json:"batchNo,omitempty"`
-	// FilingType, AKB020 and Person (the applicant, by personKey) come
-	// from the downloaded record.
+	// FilingType, AKB020, Person (the applicant, by personKey), the place
+	// (AAB299) and the period applied for (AAE030, AAE031) come from the
+	// downloaded record.
 	FilingType string    `json:"filingType,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
 	Person     string    `json:"person,omitempty"`
+	AAB299     string    `json:"aab299,omitempty"`
+	AAE030     string    `json:"aae030,omitempty"`
+	AAE031     string    `json:"aae031,omitempty"`
 	At         time.Time `json:"at"`
 	// AuditRefused: the national system refused a GYU001 of the
 	// application (verified); it no longer holds GYD001 back
