@@ -1112,7 +1112,8 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 			return nil
 		}
 		return putJSON(ctx, h, "apply/"+no, applyState{Status: applyDownloaded, BatchNo: batchNo,
-			FilingType: str(rec, "filing_type"), AKB020: str(rec, "akb020"), At: now})
+			FilingType: str(rec, "filing_type"), AKB020: str(rec, "akb020"), Person: personKey(str(rec, "aac002")),
+			AAB299: str(rec, "aab299"), AAE030: str(rec, "aae030"), AAE031: str(rec, "aae031"), At: now})
 	case "GYD006":
 		no := str(rec, "filing_no")
 		var cur filingState

@@ -46,7 +46,9 @@ import (
 //	        their check and their own mark (settling.go, rule stay-unchanged);
 //	        so do GYR001 and GYU103 of one visit
 //	GYU303  device filing (filing_type 3) verified; the institution known,
-//	        of type 3, agreement valid on config_date; per line as GYU102;
+//	        of type 3, in the filing's place (aab299), agreement valid on
+//	        config_date; per line as GYU102, each detail_no settled once
+//	        for the person at the institution (unless revoked with GYR003);
 //	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
 //	GYR001  stay not settled; the details exist and are not revoked; revoking
 //	        all (none listed) waits for every GYU102 of the stay to have an outcome
@@ -193,10 +195,22 @@ type filingCheck struct {
 	aac003   string
 	akb020   string
 	aab299   string
-	day      string // YYYY-MM-DD the filing must cover
-	scene    string // verifyScene: 1 admission, 2 discharge, 3 device
-	device   bool   // an assistive-device filing is needed
-	remote   bool
+	// placePath is the JSON path a wrong place is reported at: the
+	// message's aab299, or (GYU303, which has none) the institution whose
+	// place aab299 is.
+	placePath string
+	day       string // YYYY-MM-DD the filing must cover
+	scene     string // verifyScene: 1 admission, 2 discharge, 3 device
+	device    bool   // an assistive-device filing is needed
+	remote    bool
+}
+
+// placeAt is the path a wrong place of treatment is reported at.
+func (fc filingCheck) placeAt() string {
+	if fc.placePath != "" {
+		return fc.placePath
+	}
+	return "$.aab299"
 }
 
 func (l *lifecycle) checkFiling(fc filingCheck) error {
@@ -233,7 +247,7 @@ func (l *lifecycle) localFiling(fc filingCheck, f filingState) {
 			"change the filing's institution with GYU007 (change_type 2) first")
 	}
 	if f.AAB299 != "" && fc.aab299 != "" && f.AAB299 != fc.aab299 {
-		l.fail("$.aab299", "consistency", fmt.Sprintf("rule filing-place: filing %s is for place of treatment %s, not %s", no, f.AAB299, fc.aab299),
+		l.fail(fc.placeAt(), "consistency", fmt.Sprintf("rule filing-place: filing %s is for place of treatment %s, not %s", no, f.AAB299, fc.aab299),
 			"change the filing's place of treatment with GYU007 (change_type 3) first")
 	}
 	if fc.device && f.InstType != "3" {
@@ -321,7 +335,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 		return nil
 	}
 	if p := str(r, "aab299"); p != "" && fc.aab299 != "" && p != fc.aab299 {
-		l.fail("$.aab299", "GYD051", fmt.Sprintf("rule filing-place: %s gives the place of treatment %s, not %s", where, p, fc.aab299), "")
+		l.fail(fc.placeAt(), "GYD051", fmt.Sprintf("rule filing-place: %s gives the place of treatment %s, not %s", where, p, fc.aab299), "")
 		return nil
 	}
 	if !unknown {
@@ -769,6 +783,22 @@ func (l *lifecycle) deviceSettlement() error {
 			seen[no] = i
 		}
 	}
+	// A line is settled once for the person at the institution, unless
+	// its settlement was revoked (GYR003).
+	if akb020, aac002 := str(d, "akb020"), str(d, "aac002"); akb020 != "" && aac002 != "" && len(seen) > 0 {
+		var used map[string]string
+		if _, err := getJSON(l.ctx, l.h, deviceLinesKey(akb020, aac002), &used); err != nil {
+			return err
+		}
+		for i, x := range items {
+			line, _ := x.(map[string]any)
+			if no := str(line, "detail_no"); no != "" && used[no] != "" {
+				l.fail(fmt.Sprintf("$.items[%d].detail_no", i), "unique",
+					fmt.Sprintf("rule unique-detail-no: detail_no %s was settled by device settlement %s of this person at %s", no, used[no], akb020),
+					"a device line is settled once: if this is that settlement sent again, its answer is settlement "+used[no]+"; otherwise revoke "+used[no]+" with GYR003 first, or number the line anew")
+			}
+		}
+	}
 	total, okT := dec(d, "aac142")
 	fund, okF := dec(d, "fund_pay")
 	self, okS := dec(d, "self_pay")
@@ -784,19 +814,30 @@ func (l *lifecycle) deviceSettlement() error {
 		}
 	}
 	day := dayOf(firstNonEmpty(str(d, "config_date"), str(d, "settle_time")))
+	// place is where the institution is: the filing must cover it.
+	var place string
 	if akb020 := str(d, "akb020"); akb020 != "" && day != "" {
 		if inst, ok, err := l.institution(akb020, day); err != nil {
 			return err
-		} else if ok && inst.Type != "3" {
-			l.fail("$.akb020", "consistency", fmt.Sprintf("rule institution-kind: institution %s is of type %s, not an assistive-device institution (3)", akb020, inst.Type),
-				"GYU303 is the settlement of an assistive-device institution")
+		} else if ok {
+			if inst.Type != "3" {
+				l.fail("$.akb020", "consistency", fmt.Sprintf("rule institution-kind: institution %s is of type %s, not an assistive-device institution (3)", akb020, inst.Type),
+					"GYU303 is the settlement of an assistive-device institution")
+			}
+			place = inst.AAB299
 		}
 	}
 	if str(d, "filing_no") == "" {
 		return nil
 	}
 	return l.checkFiling(filingCheck{path: "$.filing_no", filingNo: str(d, "filing_no"), aac002: str(d, "aac002"), aac003: str(d, "aac003"),
-		akb020: str(d, "akb020"), day: day, scene: "3", device: true, remote: l.c.pre[preFilingDevice]})
+		akb020: str(d, "akb020"), aab299: place, placePath: "$.akb020", day: day, scene: "3", device: true, remote: l.c.pre[preFilingDevice]})
+}
+
+// deviceLinesKey is the state key of the device lines (detail_no →
+// settle_no) settled for a person at an institution (GYU303).
+func deviceLinesKey(akb020, aac002 string) string {
+	return "devlines/" + akb020 + "/" + personKey(aac002)
 }
 
 // ---- revocations ----
@@ -1633,6 +1674,21 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 			}
 		} else {
 			s.InstType, s.Total = "3", money(decOr0(doc, "aac142"))
+			if err := update(ctx, h, deviceLinesKey(s.AKB020, str(doc, "aac002")), func(m *map[string]string, _ bool) error {
+				if *m == nil {
+					*m = map[string]string{}
+				}
+				items, _ := doc["items"].([]any)
+				for _, x := range items {
+					line, _ := x.(map[string]any)
+					if dn := str(line, "detail_no"); dn != "" {
+						(*m)[dn] = no
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		if err := update(ctx, h, "settle/"+no, func(cur *settleState, exists bool) error {
 			if !exists {
@@ -1676,6 +1732,22 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 					return errSkip
 				}
 				att.Revoked = true
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if s.Visit == "" && s.InstType == "3" {
+			// A revoked device settlement frees its lines.
+			if err := update(ctx, h, "devlines/"+s.AKB020+"/"+s.Person, func(m *map[string]string, exists bool) error {
+				if !exists {
+					return errSkip
+				}
+				for dn, sn := range *m {
+					if sn == no {
+						delete(*m, dn)
+					}
+				}
 				return nil
 			}); err != nil {
 				return err

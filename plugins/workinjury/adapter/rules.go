@@ -19,14 +19,19 @@ import (
 //
 //	GYU001  an opinion is required when the application is refused; only
 //	        applications downloaded through this site (GYD001) and not yet
-//	        audited can be audited
+//	        audited can be audited, under their applicant's aac002; an
+//	        approval keeps one valid filing per person per institution type
 //	GYU002  file_size equals the size of the decoded file_content (or of the
 //	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
-//	        person per institution type; attachments uploaded first (GYU002),
-//	        each of the type it was uploaded as
+//	        person per institution type; attachments uploaded first (GYU002)
+//	        for a filing (biz_type 1), each of the type it was uploaded as,
+//	        the 工伤认定决定书 (attachment_type 01) among them; a device filing
+//	        (filing_type 3) at a device institution, any other not
 //	GYU007  a refused or terminated filing never becomes valid again; the
-//	        field each change type needs
+//	        field each change type needs; a change leaves no second valid
+//	        filing of the person for one institution type; a new institution
+//	        known here lies in the filing's (new) place of treatment
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
@@ -62,6 +67,30 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			case st.Status == applyAudited:
 				ds.Error("$.apply_no", "state", "application "+no+" is already audited",
 					fmt.Sprintf("its result %s was uploaded at %s; an application is audited once", st.Result, st.At.In(cst).Format("2006-01-02 15:04:05")))
+			}
+			// The result is that of the applicant: recorded under another
+			// person, an approved filing would be theirs here. (An
+			// application downloaded before the applicant was kept has
+			// no Person and is left to the national system.)
+			if aac002 := str(doc, "aac002"); ver > 0 && st.Person != "" && aac002 != "" && personKey(aac002) != st.Person {
+				ds.Error("$.aac002", "consistency", "aac002 is not the social security number of application "+no+"'s applicant",
+					"send the aac002 of the application as GYD001 downloaded it (the workinjury.filing_application.downloaded event)")
+			}
+			// An approval makes a valid filing: one per person per
+			// institution type, whichever channel it came through.
+			if aac002 := str(doc, "aac002"); ver > 0 && st.Status != applyAudited && aac002 != "" && str(doc, "audit_result") == "1" {
+				it, err := a.instType(ctx, h, firstNonEmpty(str(doc, "akb020"), st.AKB020), st.FilingType)
+				if err != nil {
+					return nil, err
+				}
+				fno, f, err := a.validFiling(ctx, h, aac002, it)
+				if err != nil {
+					return nil, err
+				}
+				if fno != "" {
+					ds.Error("$.aac002", "state", "the applicant of application "+no+" already has a valid filing "+fno+" for institution type "+it,
+						fmt.Sprintf("one valid filing per person per institution type (valid until %s): refuse the application (audit_result 2, with an audit_opinion), or change or terminate filing %s with GYU007 first", orOpen(f.AAE031), fno))
+				}
 			}
 		}
 	case "GYU002":
@@ -99,8 +128,12 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				fmt.Sprintf("GYU006 uploads only filings approved by this province (region %s…); filings of other provinces come with GYD006", c.region[:2]))
 		}
 		atts, _ := doc["attachments"].([]any)
+		cert := false
 		for i, x := range atts {
 			att, _ := x.(map[string]any)
+			if str(att, "attachment_type") == attInjuryCert {
+				cert = true
+			}
 			id := str(att, "attachment_id")
 			if id == "" {
 				continue
@@ -123,6 +156,34 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_type", i), "consistency",
 					fmt.Sprintf("attachment %s was uploaded as type %s, not %s", id, st.Type, t),
 					"give the type the file was uploaded as with GYU002, or upload it again with the right type")
+			}
+			if st.BizType != "" && st.BizType != bizFiling {
+				ds.Error(fmt.Sprintf("$.attachments[%d].attachment_id", i), "consistency",
+					fmt.Sprintf("attachment %s was uploaded for business type %s (biz_no %s), not for a filing (biz_type %s)", id, st.BizType, st.BizNo, bizFiling),
+					"upload the filing's files with workinjury.GYU002 with biz_type "+bizFiling+" and use the attachment_id it returns")
+			}
+		}
+		if len(atts) > 0 && !cert {
+			ds.Error("$.attachments", "precondition",
+				"no 工伤认定决定书 (attachment_type "+attInjuryCert+") among the filing's attachments",
+				"upload the injury-recognition decision first with workinjury.GYU002 (biz_type "+bizFiling+", attachment_type "+attInjuryCert+") and list its attachment_id here (requirements: 上传前需先调用附件上传接口提交工伤认定书等资料)")
+		}
+		// A device filing names a device institution, any other filing
+		// one that is not (GYU303 and GYU101 need them so).
+		if akb020, ft := str(doc, "akb020"), str(doc, "filing_type"); akb020 != "" && ft != "" {
+			var inst instState
+			iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case iv == 0 || inst.Type == "":
+			case ft == "3" && inst.Type != "3":
+				ds.Error("$.akb020", "consistency", fmt.Sprintf("an assistive-device filing (filing_type 3) names institution %s, which is of type %s, not an assistive-device institution (3)", akb020, inst.Type),
+					"name the assistive-device institution (GYU303 settles the configuration there), or give the filing type of the treatment")
+			case ft != "3" && inst.Type == "3":
+				ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is an assistive-device institution (type 3), but filing_type %s is not an assistive-device filing", akb020, ft),
+					"give filing_type 3 for an assistive-device configuration, or name the medical or rehabilitation institution of the treatment (GYU101 admits only there)")
 			}
 		}
 		if person := str(doc, "aac002"); person != "" {
@@ -157,6 +218,52 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			if ver > 0 && f.invalid() && ct != "4" {
 				ds.Error("$.change_type", "state", "filing "+no+" is invalid (status "+f.Status+") and its status may never return to valid",
 					"a refused or terminated filing cannot be extended, moved or terminated again; upload a new filing with GYU006")
+			}
+			// The filing's institution is in its place of treatment,
+			// or every admission under it is refused: a new institution
+			// known here lies in the (new) place.
+			place := str(doc, "aab299")
+			if ct == "2" && ver > 0 {
+				place = f.AAB299
+			}
+			if akb020 := str(doc, "akb020"); (ct == "2" || ct == "3") && akb020 != "" && place != "" {
+				var inst instState
+				iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+				if err != nil {
+					return nil, err
+				}
+				if iv > 0 && inst.AAB299 != "" && inst.AAB299 != place {
+					fix := "name an institution in " + place + ", or change the place of treatment (change_type 3, aab299) together with the institution"
+					if ct == "3" {
+						fix = "name the new institution in " + place + " (akb020), or leave akb020 out"
+					}
+					ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is in %s, not in the filing's place of treatment %s", akb020, inst.AAB299, place), fix)
+				}
+			}
+			// The changed filing, valid, must not be a second valid
+			// filing of the person's for its institution type.
+			if ver > 0 && f.Person != "" && (ct == "1" || ct == "2" || ct == "3") {
+				next, at := f, "$.akb020"
+				switch ct {
+				case "1":
+					next.AAE031, at = str(doc, "aae031"), "$.aae031"
+				case "2", "3":
+					if v := str(doc, "akb020"); v != "" {
+						if next.InstType, err = a.changedInstType(ctx, h, f, v); err != nil {
+							return nil, err
+						}
+					}
+				}
+				if next.valid(a.now().In(cst).Format("2006-01-02")) {
+					other, of, err := a.validFilingOf(ctx, h, f.Person, next.InstType)
+					if err != nil {
+						return nil, err
+					}
+					if other != "" && other != no {
+						ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, next.InstType, other, orOpen(of.AAE031)),
+							"one valid filing per person per institution type: terminate filing "+other+" with GYU007 (change_type 5) first, or change that one instead")
+					}
+				}
 			}
 		}
 	case "GYU008":
@@ -204,6 +311,15 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 	return ds, nil
 }
 
+// The codes a local filing's attachments are checked with
+// (codes/attachmentType.yaml and codes/bizType.yaml, medgate's
+// reconstruction): GYU006 lists the 工伤认定决定书 among files uploaded for a
+// filing.
+const (
+	attInjuryCert = "01" // attachmentType 工伤认定决定书
+	bizFiling     = "1"  // bizType 备案
+)
+
 // dateOrder reports an end date before its start date.
 func dateOrder(ds *sdk.Diagnostics, doc map[string]any, from, to string) {
 	f, t := str(doc, from), str(doc, to)
@@ -244,11 +360,36 @@ func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType s
 	return "1", nil
 }
 
+// changedInstType is the institution type of filing f once it names
+// institution akb020 (GYU007): the type an institution download or upload
+// told, else f's own (a change tells no filing type, and the default of
+// instType would turn an assistive-device or rehabilitation filing into a
+// medical one).
+func (a *Adapter) changedInstType(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, error) {
+	var st instState
+	ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+	if err != nil {
+		return "", err
+	}
+	if ver > 0 && st.Type != "" {
+		return st.Type, nil
+	}
+	if f.InstType != "" {
+		return f.InstType, nil
+	}
+	return "1", nil
+}
+
 // validFiling returns the person's valid filing for an institution type,
 // or "" when there is none.
 func (a *Adapter) validFiling(ctx context.Context, h sdk.Host, aac002, instType string) (string, filingState, error) {
+	return a.validFilingOf(ctx, h, personKey(aac002), instType)
+}
+
+// validFilingOf is validFiling for a person by personKey.
+func (a *Adapter) validFilingOf(ctx context.Context, h sdk.Host, person, instType string) (string, filingState, error) {
 	var no string
-	ver, err := getJSON(ctx, h, "person/"+personKey(aac002)+"/"+instType, &no)
+	ver, err := getJSON(ctx, h, "person/"+person+"/"+instType, &no)
 	if err != nil || ver == 0 || no == "" {
 		return "", filingState{}, err
 	}
@@ -330,8 +471,10 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		if err != nil {
 			return err
 		}
+		// The period and place are the application's unless the audit
+		// gives others, as the national system records them.
 		return a.putFiling(ctx, h, st.FilingNo, filingState{Status: status, Person: personKey(str(doc, "aac002")), InstType: it,
-			AKB020: akb020, AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031")})
+			AKB020: akb020, AAB299: st.AAB299, AAE030: firstNonEmpty(str(doc, "aae030"), st.AAE030), AAE031: firstNonEmpty(str(doc, "aae031"), st.AAE031)})
 	case "GYU002":
 		in, _ := doc["attachments"].([]any)
 		got, _ := out["attachments"].([]any)
@@ -392,13 +535,12 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 			// is recorded: the filing is invalid for good.
 			return nil
 		}
-		switch str(doc, "change_type") {
-		case "1":
-			f.AAE031 = str(doc, "aae031")
-		case "2":
+		// moveTo records the filing at institution akb020, under its
+		// type, and drops the person's index of the old type.
+		moveTo := func(akb020 string) error {
 			oldIdx := f.InstType
-			f.AKB020 = str(doc, "akb020")
-			it, err := a.instType(ctx, h, f.AKB020, "")
+			f.AKB020 = akb020
+			it, err := a.changedInstType(ctx, h, f, akb020)
 			if err != nil {
 				return err
 			}
@@ -414,10 +556,21 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 				}
 			}
 			f.InstType = it
+			return nil
+		}
+		switch str(doc, "change_type") {
+		case "1":
+			f.AAE031 = str(doc, "aae031")
+		case "2":
+			if err := moveTo(str(doc, "akb020")); err != nil {
+				return err
+			}
 		case "3":
 			f.AAB299 = str(doc, "aab299")
 			if v := str(doc, "akb020"); v != "" {
-				f.AKB020 = v
+				if err := moveTo(v); err != nil {
+					return err
+				}
 			}
 		case "5":
 			f.Status = filingTerminated

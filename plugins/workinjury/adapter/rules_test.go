@@ -99,7 +99,9 @@ func TestFilingApplications(t *testing.T) {
 		t.Fatalf("batches %+v: want one acknowledged batch of 3", b)
 	}
 	audit := func(no, result, opinion string) map[string]any {
-		m := map[string]any{"apply_no": no, "aac002": "440301198507150011", "aac003": "测试申请人1", "audit_result": result,
+		// The applicant of application SQAPP0000000i is the sample's person i.
+		app := wisim.SampleApplication("APP", int(no[len(no)-1]-'0'), "350200")
+		m := map[string]any{"apply_no": no, "aac002": app["aac002"], "aac003": app["aac003"], "audit_result": result,
 			"auditor": "李四", "audit_time": "2025-04-01 09:30:00", "aae030": "2025-04-01", "aae031": "2026-12-31"}
 		if opinion != "" {
 			m["audit_opinion"] = opinion

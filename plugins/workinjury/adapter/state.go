@@ -32,6 +32,8 @@ import (
 //	                            before keeps them all in visit/<ykc700>/details
 //	adm/<akb020>/<akc190>       claimState: the inpatient/outpatient number's use
 //	settle/<settle_no>          settleState: a settlement (GYU103, GYU303)
+//	devlines/<akb020>/<hash>    map detail_no → settle_no: the lines of the person's
+//	                            device settlements (GYU303) there not revoked (GYR003)
 //	deduct/<deduct_no>          deductState: an audit deduction (GYU004)
 //	deductwait/<settle_no>/<message id>
 //	                            a GYU004 naming the settlement, marked before it is
@@ -134,9 +136,15 @@ type applyState struct {
 	Result   string `json:"result,omitempty"`
 	FilingNo string `json:"filingNo,omitempty"`
 	BatchNo  string `json:"batchNo,omitempty"`
-	// FilingType and AKB020 come from the downloaded record.
+	// FilingType, AKB020, Person (the applicant, by personKey), the place
+	// (AAB299) and the period applied for (AAE030, AAE031) come from the
+	// downloaded record.
 	FilingType string    `json:"filingType,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
+	Person     string    `json:"person,omitempty"`
+	AAB299     string    `json:"aab299,omitempty"`
+	AAE030     string    `json:"aae030,omitempty"`
+	AAE031     string    `json:"aae031,omitempty"`
 	At         time.Time `json:"at"`
 	// AuditRefused: the national system refused a GYU001 of the
 	// application (verified); it no longer holds GYD001 back

@@ -150,6 +150,7 @@
 //	E2006 月结不存在                     GYD103 of an unknown month_settle_no
 //	E2007 人员信息不符                   GYD104 name does not match
 //	E3001 已存在有效备案                 one valid filing per person per institution type
+//	                                     (GYU001 approval, GYU006, and a GYU007 leaving two)
 //	E3002 附件不存在                     GYU006 references an attachment not uploaded, revoked,
 //	                                     not uploaded for a filing (biz_type 1) or under another
 //	                                     attachment_type, or lists no 工伤认定决定书 (01)
@@ -160,6 +161,10 @@
 //	E3007 备案申请已审核                 GYU001 twice
 //	E3008 审核不通过须填写审核意见       GYU001 refusal without an opinion
 //	E3009 协议机构不存在                 GYU007 to an unknown institution
+//	E3010 申请人信息不符                 GYU001 under another aac002 than the application's
+//	E3011 协议机构不在备案就医地         GYU007 naming an institution outside the filing's (new) place
+//	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
+//	                                     or of another filing at one
 //	E4001 附件不存在                     GYD054 of an unknown attachment
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
 //	E6001 无审核通过的有效备案           filing unknown, not approved, or none for the person

@@ -64,6 +64,14 @@ func TestFilingRules(t *testing.T) {
 		"GYU001 approve":                {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "1", "") }, "0"},
 		"GYU001 refuse with opinion":    {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "材料不全") }, "0"},
 		"GYU001 refuse without opinion": {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "") }, "E3008"},
+		"GYU001 approve another person": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "aac002", "350203199001010011")
+		}, "E3010"},
+		"GYU001 refuse another person": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "2", "材料不全"), "aac002", "350203199001010011")
+		}, "E3010"},
 		"GYU001 not downloaded": {"GYU001", func(c *chain) map[string]any {
 			c.srv.AddApplication(app)
 			return audit(app, "1", "")
@@ -272,6 +280,122 @@ func TestLocalFilingAttachments(t *testing.T) {
 			c := newChain(t, nil)
 			in := localFiling(5)
 			in["attachments"] = tc.atts(c)
+			code, out := c.call("GYU006", in)
+			if code != tc.want {
+				t.Fatalf("GYU006 answered %s (%v), want %s", code, out, tc.want)
+			}
+			if filed := c.srv.Accepted("GYU006", str(out, "filing_no")) == 1; filed != (tc.want == "0") {
+				t.Fatalf("filed = %v after %s", filed, code)
+			}
+		})
+	}
+}
+
+// TestChangeKeepsOneValidFiling: GYU007 never leaves a person with two
+// valid filings of one institution type (requirements item 5:
+// 同一人员同一机构类型仅保留一条有效备案): moving a filing to an institution of
+// a type the person already has a valid filing of, or extending an ended
+// filing beside a valid one of its type, is E3001; alone, both go through.
+func TestChangeKeepsOneValidFiling(t *testing.T) {
+	t.Parallel()
+	const person = "350203199001010055"
+	filing := func(i int, akb020, until string) map[string]any {
+		return with(SampleFiling("KO", i, "350200"), "aac002", person, "aac044", person, "akb020", akb020, "aae031", until)
+	}
+	change := func(no, typ string, kv ...any) map[string]any {
+		return with(map[string]any{"filing_no": no, "change_type": typ, "change_reason": "变更", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}, kv...)
+	}
+	for name, tc := range map[string]struct {
+		filings []map[string]any
+		in      map[string]any
+		want    string
+	}{
+		"moved beside a valid filing of the new type": {[]map[string]any{filing(1, hospital, "2099-12-31"), filing(2, rehab, "2099-12-31")},
+			change("BAKO00000002", "2", "akb020", hospital), "E3001"},
+		"moved": {[]map[string]any{filing(2, rehab, "2099-12-31")}, change("BAKO00000002", "2", "akb020", hospital), "0"},
+		"extended beside a valid filing of its type": {[]map[string]any{filing(1, hospital, "2025-05-01"), filing(3, hospital, "2099-12-31")},
+			change("BAKO00000001", "1", "aae031", "2099-12-31"), "E3001"},
+		"extended":                 {[]map[string]any{filing(1, hospital, "2025-05-01")}, change("BAKO00000001", "1", "aae031", "2099-12-31"), "0"},
+		"valid filing extended":    {[]map[string]any{filing(3, hospital, "2099-12-31")}, change("BAKO00000003", "1", "aae031", "2100-12-31"), "0"},
+		"ended filing's phone set": {[]map[string]any{filing(1, hospital, "2025-05-01"), filing(3, hospital, "2099-12-31")}, change("BAKO00000001", "4", "aae005", "13900000001"), "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			for _, f := range tc.filings {
+				c.srv.AddFiling(f)
+			}
+			n := len(c.srv.Ledger())
+			got, out := c.call("GYU007", tc.in)
+			if got != tc.want {
+				t.Fatalf("GYU007 answered %s (%v), want %s", got, out, tc.want)
+			}
+			if grew := len(c.srv.Ledger()) > n; grew != (tc.want == "0") {
+				t.Fatalf("GYU007 answered %s but the ledger grew: %v", got, grew)
+			}
+		})
+	}
+}
+
+// TestChangeKeepsInstitutionInPlace: GYU007 keeps a filing's institution
+// in its place of treatment (GYU101 and GYU303 refuse a filing whose
+// institution is elsewhere, E6005): a place change (3) naming an
+// institution of another place, or an institution change (2) to one
+// outside the filing's place, is E3011.
+func TestChangeKeepsInstitutionInPlace(t *testing.T) {
+	t.Parallel()
+	change := func(c *chain, typ string, kv ...any) map[string]any {
+		return with(map[string]any{"filing_no": c.filing["filing_no"], "change_type": typ, "change_reason": "变更", "aae011": "王五", "aae036": "2025-04-01 09:00:00"}, kv...)
+	}
+	for name, tc := range map[string]struct {
+		in   func(c *chain) map[string]any
+		want string
+	}{
+		// The chain's filing is of place 350200; outside is in 440300.
+		"place changed with an institution there":     {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", outside) }, "0"},
+		"place changed with an institution elsewhere": {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", hospital) }, "E3011"},
+		"place changed alone":                         {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300") }, "0"},
+		"institution changed within the place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", rehab) }, "0"},
+		"institution changed to another place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", outside) }, "E3011"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			n := len(c.srv.Ledger())
+			got, out := c.call("GYU007", tc.in(c))
+			if got != tc.want {
+				t.Fatalf("GYU007 answered %s (%v), want %s", got, out, tc.want)
+			}
+			if grew := len(c.srv.Ledger()) > n; grew != (tc.want == "0") {
+				t.Fatalf("GYU007 answered %s but the ledger grew: %v", got, grew)
+			}
+		})
+	}
+}
+
+// TestLocalFilingKindOfInstitution: GYU006 of an assistive-device filing
+// (filing_type 3) names an assistive-device institution, any other filing
+// one that is not (GYU303 and GYU101 refuse the mix, E6301 and E6003);
+// otherwise E3012. A filing naming no institution is not checked.
+func TestLocalFilingKindOfInstitution(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		filingType, akb020, want string
+	}{
+		"device filing at a device institution":           {"3", devices, "0"},
+		"device filing at a hospital":                     {"3", hospital, "E3012"},
+		"device filing at a rehabilitation institution":   {"3", rehab, "E3012"},
+		"treatment filing at a device institution":        {"1", devices, "E3012"},
+		"transfer filing at a rehabilitation institution": {"2", rehab, "0"},
+		"device filing without an institution":            {"3", "", "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t, nil)
+			in := with(localFiling(5, uploadAttachment(c.client, "认定书")), "filing_type", tc.filingType, "akb020", tc.akb020)
+			if tc.akb020 == "" {
+				delete(in, "akb020")
+			}
 			code, out := c.call("GYU006", in)
 			if code != tc.want {
 				t.Fatalf("GYU006 answered %s (%v), want %s", code, out, tc.want)

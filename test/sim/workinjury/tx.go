@@ -290,6 +290,9 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 		return nil, bizErr("E3006", "备案申请 %s 不存在或未下载", no)
 	case a.audited:
 		return nil, bizErr("E3007", "备案申请 %s 已审核", no)
+	case str(in, "aac002") != str(a.rec, "aac002"):
+		// The result is that of the application's applicant.
+		return nil, bizErr("E3010", "社会保障号码与备案申请 %s 的申请人不符", no)
 	case str(in, "audit_result") == "2" && str(in, "audit_opinion") == "":
 		return nil, bizErr("E3008", "审核不通过须填写审核意见")
 	}
@@ -374,6 +377,12 @@ func (s *Server) gyu006(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if !cert {
 		return nil, bizErr("E3002", "备案附件中没有工伤认定决定书（附件类型 %s）：先用 GYU002 上传工伤认定书等资料，再上传备案", attInjuryCert)
 	}
+	// A device filing at a device institution, any other filing not.
+	if r := s.insts[str(in, "akb020")]; r != nil {
+		if device, at := str(in, "filing_type") == "3", str(r, "institution_type"); device != (at == instDevice) {
+			return nil, bizErr("E3012", "备案类型 %s 与协议机构 %s 的类型 %s 不符：辅助器具配置备案须在辅助器具配置机构，其他备案不得在辅助器具配置机构", str(in, "filing_type"), str(in, "akb020"), at)
+		}
+	}
 	it := s.instType(str(in, "akb020"), str(in, "filing_type"))
 	if f := s.validFilingOf(str(in, "aac002"), it, day(now)); f != nil {
 		return nil, bizErr("E3001", "该人员已有协议机构类型 %s 的有效备案 %s", it, f.get("filing_no"))
@@ -409,11 +418,17 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 		if s.insts[akb020] == nil {
 			return nil, bizErr("E3009", "协议机构 %s 不存在", akb020)
 		}
+		if ir, fr := str(s.insts[akb020], "aab299"), f.get("aab299"); ir != "" && fr != "" && ir != fr {
+			return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是备案 %s 的就医地 %s：变更就医地请用变更类型 3", akb020, ir, no, fr)
+		}
 		rec["akb020"] = akb020
 		rec["akb021"] = firstOr(str(in, "akb021"), str(s.insts[akb020], "akb021"))
 	case "3":
 		rec["aab299"] = str(in, "aab299")
 		if v := str(in, "akb020"); v != "" {
+			if ir := str(s.insts[v], "aab299"); ir != "" && ir != str(in, "aab299") {
+				return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是新就医地 %s", v, ir, str(in, "aab299"))
+			}
 			rec["akb020"] = v
 		}
 		if v := str(in, "akb021"); v != "" {
@@ -426,6 +441,17 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 	}
 	if ct != "5" && rec["filing_status"] == "1" {
 		rec["filing_status"] = "3"
+	}
+	// One valid filing per person per institution type: the changed
+	// filing, valid, is not a second one.
+	if changed := (&filing{rec: rec}); ct != "4" && changed.valid(day(now)) {
+		it := s.instType(changed.get("akb020"), changed.get("filing_type"))
+		for _, k := range sortedKeys(s.filings) {
+			o := s.filings[k]
+			if k != no && o.get("aac002") == changed.get("aac002") && o.valid(day(now)) && s.instType(o.get("akb020"), o.get("filing_type")) == it {
+				return nil, bizErr("E3001", "变更后该人员将有两条协议机构类型 %s 的有效备案（%s、%s）", it, no, k)
+			}
+		}
 	}
 	rec["update_time"] = stamp(now)
 	s.putFiling(&filing{rec: rec})
