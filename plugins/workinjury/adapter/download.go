@@ -55,14 +55,26 @@ const (
 
 // dlState is the stored workflow of one download transaction.
 type dlState struct {
-	Code        string            `json:"code"`
-	Step        string            `json:"step"`
-	Input       map[string]any    `json:"input,omitempty"`
-	FetchSerial string            `json:"fetchSerial,omitempty"`
-	FetchDate   string            `json:"fetchDate,omitempty"`
-	BatchNo     string            `json:"batchNo,omitempty"`
-	HasMore     bool              `json:"hasMore,omitempty"`
-	Records     []json.RawMessage `json:"records,omitempty"`
+	Code        string         `json:"code"`
+	Step        string         `json:"step"`
+	Input       map[string]any `json:"input,omitempty"`
+	FetchSerial string         `json:"fetchSerial,omitempty"`
+	FetchDate   string         `json:"fetchDate,omitempty"`
+	BatchNo     string         `json:"batchNo,omitempty"`
+	HasMore     bool           `json:"hasMore,omitempty"`
+	// Records are the records of the batch, read from the chunks
+	// (loadRecords) or from Inline; never written with the state.
+	Records []json.RawMessage `json:"-"`
+	// Inline holds the records in a state written before batches were
+	// kept in chunks; nil for a batch stored since.
+	Inline []json.RawMessage `json:"records,omitempty"`
+	// ChunkPrefix, Chunks and RecordCount say where the stored batch is:
+	// the key prefix of its chunks (dl/<code>/batch/<fetch serial>/), the
+	// index of the first record of each chunk (its key is the prefix and
+	// the index), and how many records they hold in all (batchstore.go).
+	ChunkPrefix string `json:"chunkPrefix,omitempty"`
+	Chunks      []int  `json:"chunks,omitempty"`
+	RecordCount int    `json:"recordCount,omitempty"`
 	// Failed are the records of the batch that could not be delivered
 	// (failureKey → reason), fixed when publishing ends and saved with the
 	// step feedback by the same compare-and-set: the feedback flags exactly
@@ -527,6 +539,11 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 			return sum, err
 		}
 		st.Code = code
+		if st.Step == stepStored || st.Step == stepFeedback {
+			if err := a.loadRecords(ctx, h, &st); err != nil {
+				return sum, err
+			}
+		}
 		switch st.Step {
 		case stepFetching:
 			if err := a.recoverFetch(ctx, h, c, messageID, key, &st, &ver); err != nil {
@@ -616,6 +633,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -690,8 +708,19 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		}
 		return end()
 	}
+	// The records go into chunks of their own before the step says the
+	// batch is stored: a batch of 500 records may be larger than the host
+	// takes in one state value. A run stopped in between leaves the step
+	// fetching, and the chunks are dropped once it is recovered.
+	if err := a.storeRecords(ctx, h, key, st); err != nil {
+		return err
+	}
+	if err := a.at("fetch:chunked"); err != nil {
+		return err
+	}
 	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
+		a.dropChunks(ctx, h, st.ChunkPrefix)
 		return err
 	}
 	if end != nil {
@@ -905,10 +934,18 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 	if err != nil {
 		return &dlError{err: fmt.Errorf("recover the lost %s reply (serial %s): %w", st.Code, st.FetchSerial, err)}
 	}
+	// Chunks the lost fetch may have written before the run stopped
+	// (storeRecords) belong to no stored batch: dropped once the step
+	// has moved past that fetch.
+	lost := chunkPrefix(key, st.FetchSerial)
 	if b == "" {
 		a.log.Info("the lost download handed out nothing; fetching again", "site", c.code, "code", st.Code, "serial", st.FetchSerial)
 		st.Step = stepIdle
-		return a.save(ctx, h, key, st, ver)
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		a.dropChunks(ctx, h, lost)
+		return nil
 	}
 	serial, err := a.newSerial(ctx, h, c)
 	if err != nil {
@@ -941,7 +978,11 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 		return err
 	}
 	st.FetchSerial, st.FetchDate = fs, a.now().In(cst).Format("2006-01-02")
-	return a.save(ctx, h, key, st, ver)
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	a.dropChunks(ctx, h, lost)
+	return nil
 }
 
 // recoverAlertAt is the refusal of the GYR005 asking again for a lost
@@ -1542,11 +1583,14 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	if st.Code == "GYD009" {
 		sum.Records = append(sum.Records, st.Records...)
 	}
+	chunks := st.ChunkPrefix
 	st.Step, st.LastBatchNo, st.Records, st.Failed, st.FeedbackSent = stepDone, st.BatchNo, nil, nil, false
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
 	st.Batches++
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
+	a.dropChunks(ctx, h, chunks)
 	if err := h.Delete(ctx, key+"/progress"); err != nil {
 		a.log.Warn("cannot clear download progress", "code", st.Code, "err", err)
 	}
