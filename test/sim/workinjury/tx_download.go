@@ -62,7 +62,7 @@ func (s *Server) ledgerDownload(sc *simspec.Tx, in map[string]any, now time.Time
 	fields, region := recordFields(sc), str(in, "aab301")
 	q := s.queues[sc.Code]
 	var prior map[string]bool
-	if last := q.batches[str(in, "last_batch_no")]; all && last != nil {
+	if last := q.of(s.sender).batches[str(in, "last_batch_no")]; all && last != nil {
 		prior = last.pass
 	}
 	b, more, be := s.download(q, now, func(id string) map[string]any {
@@ -104,7 +104,7 @@ func (s *Server) gyd101(sc *simspec.Tx, _ string, in map[string]any, now time.Ti
 // markDelivered marks the visits of the outstanding GYD101 batch as
 // downloaded; s.mu is held.
 func (s *Server) markDelivered() {
-	if b := s.queues["GYD101"].outstanding; b != nil {
+	if b := s.queues["GYD101"].of(s.sender).outstanding; b != nil {
 		for _, id := range b.ids {
 			if v := s.l.visits[id]; v != nil {
 				v.downloaded = true
