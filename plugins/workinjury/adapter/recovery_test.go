@@ -552,7 +552,7 @@ func TestOversizedBatchIsNotStored(t *testing.T) {
 func TestFeedbackOfABatchAcknowledgedElsewhere(t *testing.T) {
 	t.Parallel()
 	e, b := heldBatch(t, "AE")
-	if _, err := e.sim.Apply("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+	if _, err := e.sim.ApplyAs(b[0].Sender, "GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
 		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}}); err != nil {
 		t.Fatal(err)
 	}

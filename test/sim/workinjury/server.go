@@ -426,14 +426,9 @@ func envelopeHead(f smenvelope.FieldNames, body []byte) (code, serial, sender st
 	return vals[0], vals[1], vals[2]
 }
 
-// process runs a transaction and records it for GYD053 and the ledger.
-func (s *Server) process(sc *simspec.Tx, code, serial string, input map[string]any, now time.Time) (map[string]any, *bizError) {
-	out, _, be := s.processJSON(sc, code, serial, "", input, now)
-	return out, be
-}
-
-// processJSON is process that also returns the output's JSON (as recorded
-// for GYD053) when the transaction succeeded.
+// processJSON runs a transaction of sender and records it for GYD053 and
+// the ledger; it also returns the output's JSON (as recorded for GYD053)
+// when the transaction succeeded.
 func (s *Server) processJSON(sc *simspec.Tx, code, serial, sender string, input map[string]any, now time.Time) (map[string]any, []byte, *bizError) {
 	out, be, data := s.run(sc, code, serial, sender, input, now)
 	return out, data, be
