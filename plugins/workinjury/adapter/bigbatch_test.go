@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -407,5 +408,53 @@ func TestChunkedBatchAcrossCrashes(t *testing.T) {
 				t.Fatalf("%d chunks left after the batch was acknowledged", len(left))
 			}
 		})
+	}
+}
+
+// lostWriteHost makes the first compare-and-set whose value matches and
+// then fails, as a host call whose answer is lost after the store made the
+// write.
+type lostWriteHost struct {
+	*sdktest.MemoryHost
+	match func(key string, value []byte) bool
+	done  atomic.Bool
+}
+
+func (h *lostWriteHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	n, err := h.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
+	if err == nil && h.match(key, value) && h.done.CompareAndSwap(false, true) {
+		return 0, status.Error(codes.Unavailable, "connection reset after the write")
+	}
+	return n, err
+}
+
+// TestStoredBatchKeepsItsChunksWhenTheAnswerIsLost: the compare-and-set
+// that says a batch is stored was made, but its answer lost. The chunks it
+// names must stay: the next run publishes and feeds back the batch from
+// them. Dropped, the stored batch has no records to read, and the workflow
+// is stuck on it for good.
+func TestStoredBatchKeepsItsChunksWhenTheAnswerIsLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		for i := 1; i <= 3; i++ {
+			s.AddApplication(wisim.SampleApplication("LW", i, "350200"))
+		}
+	}))
+	e.server = &lostWriteHost{MemoryHost: e.host, match: func(key string, value []byte) bool {
+		return key == "dl/GYD001" && strings.Contains(string(value), `"step":"stored"`)
+	}}
+	e.connect()
+	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
+		t.Fatalf("the run whose write's answer was lost reported no error: %s", r.Summary)
+	}
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
+		t.Fatalf("next run: %s", r.Diagnostics)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v; want the batch acknowledged once", b)
+	}
+	if n := len(e.events("workinjury.filing_application.downloaded")); n != 3 {
+		t.Fatalf("%d events, want the 3 records", n)
 	}
 }

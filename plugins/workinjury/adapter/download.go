@@ -720,7 +720,13 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	}
 	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
-		a.dropChunks(ctx, h, st.ChunkPrefix)
+		if errors.Is(err, sdk.ErrConflict) {
+			// Not written: another run moved the workflow on, and no
+			// state names these chunks. After any other failure the
+			// write may have been made, and they stay (a later recovery
+			// or the batch's acknowledgement drops them).
+			a.dropChunks(ctx, h, st.ChunkPrefix)
+		}
 		return err
 	}
 	if end != nil {
