@@ -381,8 +381,12 @@ func (a *Adapter) lockDownload(ctx context.Context, site, code string) (func(), 
 // again by the next runs, up to redownloadTries refusals in all, and then
 // dropped with an ALERT and a workinjury.redownload.dropped event (see
 // redownloadRefused).
-func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
-	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches)
+//
+// refusedTries is how many times a run sends a feedback the national
+// system refuses: feedbackRefusedTries for a scheduled job, 1 for a
+// message, whose retry the host makes.
+func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int) (dlSummary, error) {
+	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches, refusedTries)
 	target := followUpOf[code]
 	if err != nil || target == "" {
 		return sum, err
@@ -399,7 +403,7 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		refusals, _ := strconv.Atoi(str(in, redlRefusals))
 		delete(in, redlRefusals)
-		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
+		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches), refusedTries)
 		sum.FollowUps = append(sum.FollowUps, fs)
 		var de *dlError
 		// A refused feedback is no refusal of the re-download, which ran:
@@ -520,11 +524,14 @@ func (a *Adapter) redownloadRefused(ctx context.Context, h sdk.Host, c *siteConf
 // downloadCode finishes an interrupted batch, if any, then fetches new
 // batches while the national system has more, at most maxBatches of them.
 // A feedback (GYU008) that gets no trustworthy answer is retried with
-// backoff within the run, held to the 30-minute rule (feedbackDue).
-func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
+// backoff within the run, held to the 30-minute rule (feedbackDue); one the
+// national system refuses is sent up to refusedTries times, with backoff
+// (feedbackRefusedWait). A run that stops with a batch still to feed back
+// returns a *feedbackPending naming the batch and when its feedback is due.
+func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int) (dlSummary, error) {
 	sum := dlSummary{Code: code}
 	runStart := a.now()
-	fbTries := 0
+	fbTries, refused := 0, 0
 	release, err := a.lockDownload(ctx, c.code, code)
 	if err != nil {
 		return sum, err
@@ -566,12 +573,21 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 		case stepFeedback:
 			if err := a.feedback(ctx, h, c, messageID, key, &st, &ver, &sum); err != nil {
 				var de *dlError
-				if !errors.As(err, &de) || !de.unknown {
+				switch {
+				case errors.As(err, &de) && de.unknown:
+					fbTries++
+					if werr := a.feedbackDue(ctx, h, c, &st, runStart, fbTries, err); werr != nil {
+						return sum, a.pending(c, &st, werr)
+					}
+				case errors.As(err, &de) && de.rejected && de.feedbackOf != "" && refused+1 < refusedTries:
+					refused++
+					if werr := a.feedbackRefusedWait(ctx, c, &st, refused, err); werr != nil {
+						return sum, a.pending(c, &st, werr)
+					}
+				case errors.As(err, &de) && (de.rejected && de.feedbackOf != ""):
+					return sum, a.pending(c, &st, err)
+				default:
 					return sum, err
-				}
-				fbTries++
-				if werr := a.feedbackDue(ctx, h, c, &st, runStart, fbTries, err); werr != nil {
-					return sum, werr
 				}
 			}
 		default:
@@ -610,6 +626,13 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 		}
 	}
 }
+
+// feedbackRefusedTries is how many times one run sends the feedback of a
+// batch the national system refuses (a verified business error) while
+// GYD008 still lists the batch: a refusal may pass (the system busy), and
+// the next run, 30 minutes later, would miss the 30-minute feedback rule;
+// one that never passes costs this many sends a run, never a loop.
+const feedbackRefusedTries = 3
 
 // save writes st with compare-and-set; a conflict means another run moved
 // the workflow on and this run stops.
@@ -1274,6 +1297,51 @@ func (a *Adapter) feedbackDue(ctx context.Context, h sdk.Host, c *siteConfig, st
 	}
 }
 
+// feedbackRefusedWait waits before the n-th resend of a feedback the
+// national system refused (cause): 1s, 2s, 4s …, at most feedbackMaxBackoff.
+func (a *Adapter) feedbackRefusedWait(ctx context.Context, c *siteConfig, st *dlState, n int, cause error) error {
+	wait := min(time.Second<<min(n-1, 10), c.fbBackoff)
+	a.log.Warn("the national system refused the download feedback (GYU008); sending it again under a new serial", "site", c.code, "code", st.Code,
+		"batch", st.BatchNo, "try", n+1, "of", feedbackRefusedTries, "wait", wait.String(), "err", cause)
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w; stopped: %w", cause, ctx.Err())
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+// feedbackPending is a run that stopped before the feedback (GYU008) of a
+// stored batch was accepted: the batch and when its feedback is due (the
+// 30-minute rule, from when the batch was stored).
+type feedbackPending struct {
+	code, batch string
+	due, now    time.Time
+	err         error
+}
+
+func (e *feedbackPending) Error() string {
+	if e.now.After(e.due) {
+		return fmt.Sprintf("%v; the feedback of %s batch %s is late: it was due at %s, %s ago", e.err, e.code, e.batch,
+			e.due.In(cst).Format(redeliveryLayout), e.now.Sub(e.due).Round(time.Second))
+	}
+	return fmt.Sprintf("%v; the feedback of %s batch %s is due at %s, in %s", e.err, e.code, e.batch,
+		e.due.In(cst).Format(redeliveryLayout), e.due.Sub(e.now).Round(time.Second))
+}
+
+func (e *feedbackPending) Unwrap() error { return e.err }
+
+// late reports whether the feedback is past its deadline.
+func (e *feedbackPending) late() bool { return e.now.After(e.due) }
+
+// pending wraps err, which stopped the feedback of the batch of st.
+func (a *Adapter) pending(c *siteConfig, st *dlState, err error) error {
+	if st.StoredAt.IsZero() {
+		return err
+	}
+	return &feedbackPending{code: st.Code, batch: st.BatchNo, due: st.StoredAt.Add(c.deadline), now: a.now(), err: err}
+}
+
 // feedbackLate reports a feedback past its deadline, once per batch.
 func (a *Adapter) feedbackLate(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState, now time.Time, cause error) {
 	key := "dl/" + st.Code + "/late"
@@ -1620,7 +1688,7 @@ func truncate(s string, n int) string {
 // handleDownload runs one download batch for a message (after finishing an
 // interrupted one) and replies with the summary.
 func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
-	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1)
+	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1, 1)
 	if err != nil {
 		var de *dlError
 		if errors.As(err, &de) && de.rejected && de.feedbackOf != "" {
