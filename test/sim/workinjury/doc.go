@@ -107,7 +107,8 @@
 //	GYD055  the card's holder has an approved filing (status 1 or 3; GYD055
 //	        carries no date, so its validity is not checked) (E6001), once
 //	        the card is known, then its internal authentication is checked
-//	GYD102  the admission of akb020/akc190 was handed out by GYD101 (E2005)
+//	GYD102  the admission of akb020/akc190 was handed out by GYD101 to the
+//	        same sender (E2005)
 //	GYD103  month_settle_no, when given, exists (E2006)
 //	GYD104  the person's name, when given, matches (E2007)
 //

@@ -181,3 +181,32 @@ func TestDownloadQueuesPerSender(t *testing.T) {
 	}
 	download(b, "SQPS00000003")
 }
+
+// TestAdmissionDownloadedPerSender: GYD102 needs the stay's admission
+// downloaded (GYD101) by the sender asking, as the rest of its downloads:
+// an admission another site downloaded is not downloaded for this one
+// (E2005).
+func TestAdmissionDownloadedPerSender(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	v := c.admit("ZY1")
+	a := &client{t: t, srv: c.srv, opts: c.opts, keys: c.keys, sender: "SITEA", n: 2000}
+	b := &client{t: t, srv: c.srv, opts: c.opts, keys: c.keys, sender: "SITEB", n: 3000}
+	code, out := a.call("GYD101", map[string]any{})
+	if code != "0" || len(records(out)) != 1 {
+		t.Fatalf("SITEA: GYD101 %s %v, want the admission", code, out)
+	}
+	if code, _ := a.call("GYU008", map[string]any{"download_code": "GYD101", "batch_no": out["batch_no"], "record_count": 1,
+		"records": []any{map[string]any{"record_id": v, "result_flag": "1"}}}); code != "0" {
+		t.Fatalf("SITEA: GYU008 %s", code)
+	}
+	in := map[string]any{"akb020": hospital, "akc190": "ZY1"}
+	for _, tc := range []struct {
+		c    *client
+		want string
+	}{{b, "E2005"}, {a, "0"}} {
+		if code, _ := tc.c.call("GYD102", in); code != tc.want {
+			t.Errorf("%s: GYD102 of the stay answered %s, want %s", tc.c.sender, code, tc.want)
+		}
+	}
+}
