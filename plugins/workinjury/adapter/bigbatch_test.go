@@ -458,3 +458,40 @@ func TestStoredBatchKeepsItsChunksWhenTheAnswerIsLost(t *testing.T) {
 		t.Fatalf("%d events, want the 3 records", n)
 	}
 }
+
+// TestLongRefusalsOfAttachmentsFitTheProgress: why each record of a batch
+// could not be delivered is kept with the batch (its progress, then its
+// workflow state) until the feedback. The national system's messages have
+// no bound of their own: a batch whose every attachment download (GYD054)
+// is refused with a long message must still be fed back, its records
+// flagged failed, rather than stop every run at the same record because
+// the reasons outgrew one state value.
+func TestLongRefusalsOfAttachmentsFitTheProgress(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	e := newEnv(t, withStateLimit(hostStateLimit), withSeed(func(s *wisim.Server) {
+		for i := 1; i <= n; i++ {
+			s.AddApplication(wisim.SampleApplication("LR", i, "350200"), wisim.SampleAttachment(fmt.Sprintf("FJLR%04d", i)))
+		}
+	}))
+	long := strings.Repeat("附件不存在或已被删除", 400) // 4000 characters, 12000 bytes
+	e.sim.Inject(wisim.Fault{Code: "GYD054", Kind: wisim.FaultBusiness, Times: -1, ErrCode: "E5001", ErrMessage: long})
+	r := e.runJob(JobFilingApplications)
+	if r.Diagnostics.HasError() {
+		t.Fatalf("job: %s", r.Diagnostics)
+	}
+	b := nonEmpty(e.sim.Batches("GYD001"))
+	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+		t.Fatalf("batches %+v; want the batch fed back once", b)
+	}
+	fb := e.sim.Received("GYU008")
+	recs, _ := fb[len(fb)-1].Input["records"].([]any)
+	if len(recs) != n {
+		t.Fatalf("feedback of %d records, want %d", len(recs), n)
+	}
+	for _, x := range recs {
+		if rr := x.(map[string]any); rr["result_flag"] != "0" || !strings.Contains(fmt.Sprint(rr["fail_reason"]), "E5001") {
+			t.Fatalf("feedback record %v: want it failed, naming the refusal", rr)
+		}
+	}
+}

@@ -1064,6 +1064,14 @@ func (a *Adapter) recoverRefused(ctx context.Context, h sdk.Host, c *siteConfig,
 	return a.save(ctx, h, key, st, ver)
 }
 
+// maxReasonChars is the most of why a record could not be delivered that
+// is kept with its batch (dlProgress.Failed, dlState.Failed): a reason may
+// carry a message of the national system, which nothing bounds, and the
+// reasons of 500 records must fit one state value with the batch's
+// workflow. The feedback carries at most the GYU008 fail_reason's bound
+// (200 characters in the reconstructed schema) anyway.
+const maxReasonChars = 200
+
 // publish delivers every record of the stored batch not yet published.
 func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64) error {
 	pkey := key + "/progress"
@@ -1089,14 +1097,14 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 		}
 		fk := failureKey(st.Code, rec, id)
 		if reason, bad := invalid[i]; bad {
-			pr.Failed[fk] = reason
+			pr.Failed[fk] = truncate(reason, maxReasonChars)
 		} else {
 			ev, reason, err := a.event(ctx, h, c, messageID, st, rec, id)
 			if err != nil {
 				return err
 			}
 			if reason != "" {
-				pr.Failed[fk] = reason
+				pr.Failed[fk] = truncate(reason, maxReasonChars)
 			} else {
 				if err := a.downloaded(ctx, h, st.Code, st.BatchNo, rec); err != nil {
 					return err
