@@ -55,14 +55,26 @@ const (
 
 // dlState is the stored workflow of one download transaction.
 type dlState struct {
-	Code        string            `json:"code"`
-	Step        string            `json:"step"`
-	Input       map[string]any    `json:"input,omitempty"`
-	FetchSerial string            `json:"fetchSerial,omitempty"`
-	FetchDate   string            `json:"fetchDate,omitempty"`
-	BatchNo     string            `json:"batchNo,omitempty"`
-	HasMore     bool              `json:"hasMore,omitempty"`
-	Records     []json.RawMessage `json:"records,omitempty"`
+	Code        string         `json:"code"`
+	Step        string         `json:"step"`
+	Input       map[string]any `json:"input,omitempty"`
+	FetchSerial string         `json:"fetchSerial,omitempty"`
+	FetchDate   string         `json:"fetchDate,omitempty"`
+	BatchNo     string         `json:"batchNo,omitempty"`
+	HasMore     bool           `json:"hasMore,omitempty"`
+	// Records are the records of the batch, read from the chunks
+	// (loadRecords) or from Inline; never written with the state.
+	Records []json.RawMessage `json:"-"`
+	// Inline holds the records in a state written before batches were
+	// kept in chunks; nil for a batch stored since.
+	Inline []json.RawMessage `json:"records,omitempty"`
+	// ChunkPrefix, Chunks and RecordCount say where the stored batch is:
+	// the key prefix of its chunks (dl/<code>/batch/<fetch serial>/), the
+	// index of the first record of each chunk (its key is the prefix and
+	// the index), and how many records they hold in all (batchstore.go).
+	ChunkPrefix string `json:"chunkPrefix,omitempty"`
+	Chunks      []int  `json:"chunks,omitempty"`
+	RecordCount int    `json:"recordCount,omitempty"`
 	// Failed are the records of the batch that could not be delivered
 	// (failureKey → reason), fixed when publishing ends and saved with the
 	// step feedback by the same compare-and-set: the feedback flags exactly
@@ -369,8 +381,12 @@ func (a *Adapter) lockDownload(ctx context.Context, site, code string) (func(), 
 // again by the next runs, up to redownloadTries refusals in all, and then
 // dropped with an ALERT and a workinjury.redownload.dropped event (see
 // redownloadRefused).
-func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
-	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches)
+//
+// refusedTries is how many times a run sends a feedback the national
+// system refuses: feedbackRefusedTries for a scheduled job, 1 for a
+// message, whose retry the host makes.
+func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int) (dlSummary, error) {
+	sum, err := a.downloadCode(ctx, h, c, messageID, code, input, maxBatches, refusedTries)
 	target := followUpOf[code]
 	if err != nil || target == "" {
 		return sum, err
@@ -387,7 +403,7 @@ func (a *Adapter) download(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		refusals, _ := strconv.Atoi(str(in, redlRefusals))
 		delete(in, redlRefusals)
-		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches))
+		fs, err := a.downloadCode(ctx, h, c, messageID, target, in, max(maxBatches, c.maxBatches), refusedTries)
 		sum.FollowUps = append(sum.FollowUps, fs)
 		var de *dlError
 		// A refused feedback is no refusal of the re-download, which ran:
@@ -508,11 +524,14 @@ func (a *Adapter) redownloadRefused(ctx context.Context, h sdk.Host, c *siteConf
 // downloadCode finishes an interrupted batch, if any, then fetches new
 // batches while the national system has more, at most maxBatches of them.
 // A feedback (GYU008) that gets no trustworthy answer is retried with
-// backoff within the run, held to the 30-minute rule (feedbackDue).
-func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches int) (dlSummary, error) {
+// backoff within the run, held to the 30-minute rule (feedbackDue); one the
+// national system refuses is sent up to refusedTries times, with backoff
+// (feedbackRefusedWait). A run that stops with a batch still to feed back
+// returns a *feedbackPending naming the batch and when its feedback is due.
+func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int) (dlSummary, error) {
 	sum := dlSummary{Code: code}
 	runStart := a.now()
-	fbTries := 0
+	fbTries, refused := 0, 0
 	release, err := a.lockDownload(ctx, c.code, code)
 	if err != nil {
 		return sum, err
@@ -527,6 +546,11 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 			return sum, err
 		}
 		st.Code = code
+		if st.Step == stepStored || st.Step == stepFeedback {
+			if err := a.loadRecords(ctx, h, &st); err != nil {
+				return sum, err
+			}
+		}
 		switch st.Step {
 		case stepFetching:
 			if err := a.recoverFetch(ctx, h, c, messageID, key, &st, &ver); err != nil {
@@ -549,12 +573,21 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 		case stepFeedback:
 			if err := a.feedback(ctx, h, c, messageID, key, &st, &ver, &sum); err != nil {
 				var de *dlError
-				if !errors.As(err, &de) || !de.unknown {
+				switch {
+				case errors.As(err, &de) && de.unknown:
+					fbTries++
+					if werr := a.feedbackDue(ctx, h, c, &st, runStart, fbTries, err); werr != nil {
+						return sum, a.pending(c, &st, werr)
+					}
+				case errors.As(err, &de) && de.rejected && de.feedbackOf != "" && refused+1 < refusedTries:
+					refused++
+					if werr := a.feedbackRefusedWait(ctx, c, &st, refused, err); werr != nil {
+						return sum, a.pending(c, &st, werr)
+					}
+				case errors.As(err, &de) && (de.rejected && de.feedbackOf != ""):
+					return sum, a.pending(c, &st, err)
+				default:
 					return sum, err
-				}
-				fbTries++
-				if werr := a.feedbackDue(ctx, h, c, &st, runStart, fbTries, err); werr != nil {
-					return sum, werr
 				}
 			}
 		default:
@@ -594,6 +627,13 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 	}
 }
 
+// feedbackRefusedTries is how many times one run sends the feedback of a
+// batch the national system refuses (a verified business error) while
+// GYD008 still lists the batch: a refusal may pass (the system busy), and
+// the next run, 30 minutes later, would miss the 30-minute feedback rule;
+// one that never passes costs this many sends a run, never a loop.
+const feedbackRefusedTries = 3
+
 // save writes st with compare-and-set; a conflict means another run moved
 // the workflow on and this run stops.
 func (a *Adapter) save(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64) error {
@@ -616,6 +656,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -690,8 +731,25 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		}
 		return end()
 	}
+	// The records go into chunks of their own before the step says the
+	// batch is stored: a batch of 500 records may be larger than the host
+	// takes in one state value. A run stopped in between leaves the step
+	// fetching, and the chunks are dropped once it is recovered.
+	if err := a.storeRecords(ctx, h, key, st); err != nil {
+		return err
+	}
+	if err := a.at("fetch:chunked"); err != nil {
+		return err
+	}
 	st.Step, st.StoredAt = stepStored, a.now().UTC()
 	if err := a.save(ctx, h, key, st, ver); err != nil {
+		if errors.Is(err, sdk.ErrConflict) {
+			// Not written: another run moved the workflow on, and no
+			// state names these chunks. After any other failure the
+			// write may have been made, and they stay (a later recovery
+			// or the batch's acknowledgement drops them).
+			a.dropChunks(ctx, h, st.ChunkPrefix)
+		}
 		return err
 	}
 	if end != nil {
@@ -905,10 +963,18 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 	if err != nil {
 		return &dlError{err: fmt.Errorf("recover the lost %s reply (serial %s): %w", st.Code, st.FetchSerial, err)}
 	}
+	// Chunks the lost fetch may have written before the run stopped
+	// (storeRecords) belong to no stored batch: dropped once the step
+	// has moved past that fetch.
+	lost := chunkPrefix(key, st.FetchSerial)
 	if b == "" {
 		a.log.Info("the lost download handed out nothing; fetching again", "site", c.code, "code", st.Code, "serial", st.FetchSerial)
 		st.Step = stepIdle
-		return a.save(ctx, h, key, st, ver)
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		a.dropChunks(ctx, h, lost)
+		return nil
 	}
 	serial, err := a.newSerial(ctx, h, c)
 	if err != nil {
@@ -941,7 +1007,11 @@ func (a *Adapter) recoverFetch(ctx context.Context, h sdk.Host, c *siteConfig, m
 		return err
 	}
 	st.FetchSerial, st.FetchDate = fs, a.now().In(cst).Format("2006-01-02")
-	return a.save(ctx, h, key, st, ver)
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	a.dropChunks(ctx, h, lost)
+	return nil
 }
 
 // recoverAlertAt is the refusal of the GYR005 asking again for a lost
@@ -994,6 +1064,14 @@ func (a *Adapter) recoverRefused(ctx context.Context, h sdk.Host, c *siteConfig,
 	return a.save(ctx, h, key, st, ver)
 }
 
+// maxReasonChars is the most of why a record could not be delivered that
+// is kept with its batch (dlProgress.Failed, dlState.Failed): a reason may
+// carry a message of the national system, which nothing bounds, and the
+// reasons of 500 records must fit one state value with the batch's
+// workflow. The feedback carries at most the GYU008 fail_reason's bound
+// (200 characters in the reconstructed schema) anyway.
+const maxReasonChars = 200
+
 // publish delivers every record of the stored batch not yet published.
 func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64) error {
 	pkey := key + "/progress"
@@ -1019,14 +1097,14 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 		}
 		fk := failureKey(st.Code, rec, id)
 		if reason, bad := invalid[i]; bad {
-			pr.Failed[fk] = reason
+			pr.Failed[fk] = truncate(reason, maxReasonChars)
 		} else {
 			ev, reason, err := a.event(ctx, h, c, messageID, st, rec, id)
 			if err != nil {
 				return err
 			}
 			if reason != "" {
-				pr.Failed[fk] = reason
+				pr.Failed[fk] = truncate(reason, maxReasonChars)
 			} else {
 				if err := a.downloaded(ctx, h, st.Code, st.BatchNo, rec); err != nil {
 					return err
@@ -1226,6 +1304,51 @@ func (a *Adapter) feedbackDue(ctx context.Context, h sdk.Host, c *siteConfig, st
 	case <-time.After(wait):
 		return nil
 	}
+}
+
+// feedbackRefusedWait waits before the n-th resend of a feedback the
+// national system refused (cause): 1s, 2s, 4s …, at most feedbackMaxBackoff.
+func (a *Adapter) feedbackRefusedWait(ctx context.Context, c *siteConfig, st *dlState, n int, cause error) error {
+	wait := min(time.Second<<min(n-1, 10), c.fbBackoff)
+	a.log.Warn("the national system refused the download feedback (GYU008); sending it again under a new serial", "site", c.code, "code", st.Code,
+		"batch", st.BatchNo, "try", n+1, "of", feedbackRefusedTries, "wait", wait.String(), "err", cause)
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w; stopped: %w", cause, ctx.Err())
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+// feedbackPending is a run that stopped before the feedback (GYU008) of a
+// stored batch was accepted: the batch and when its feedback is due (the
+// 30-minute rule, from when the batch was stored).
+type feedbackPending struct {
+	code, batch string
+	due, now    time.Time
+	err         error
+}
+
+func (e *feedbackPending) Error() string {
+	if e.now.After(e.due) {
+		return fmt.Sprintf("%v; the feedback of %s batch %s is late: it was due at %s, %s ago", e.err, e.code, e.batch,
+			e.due.In(cst).Format(redeliveryLayout), e.now.Sub(e.due).Round(time.Second))
+	}
+	return fmt.Sprintf("%v; the feedback of %s batch %s is due at %s, in %s", e.err, e.code, e.batch,
+		e.due.In(cst).Format(redeliveryLayout), e.due.Sub(e.now).Round(time.Second))
+}
+
+func (e *feedbackPending) Unwrap() error { return e.err }
+
+// late reports whether the feedback is past its deadline.
+func (e *feedbackPending) late() bool { return e.now.After(e.due) }
+
+// pending wraps err, which stopped the feedback of the batch of st.
+func (a *Adapter) pending(c *siteConfig, st *dlState, err error) error {
+	if st.StoredAt.IsZero() {
+		return err
+	}
+	return &feedbackPending{code: st.Code, batch: st.BatchNo, due: st.StoredAt.Add(c.deadline), now: a.now(), err: err}
 }
 
 // feedbackLate reports a feedback past its deadline, once per batch.
@@ -1543,11 +1666,14 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	if st.Code == "GYD009" {
 		sum.Records = append(sum.Records, st.Records...)
 	}
+	chunks := st.ChunkPrefix
 	st.Step, st.LastBatchNo, st.Records, st.Failed, st.FeedbackSent = stepDone, st.BatchNo, nil, nil, false
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
 	st.Batches++
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
+	a.dropChunks(ctx, h, chunks)
 	if err := h.Delete(ctx, key+"/progress"); err != nil {
 		a.log.Warn("cannot clear download progress", "code", st.Code, "err", err)
 	}
@@ -1571,7 +1697,7 @@ func truncate(s string, n int) string {
 // handleDownload runs one download batch for a message (after finishing an
 // interrupted one) and replies with the summary.
 func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
-	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1)
+	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1, 1)
 	if err != nil {
 		var de *dlError
 		if errors.As(err, &de) && de.rejected && de.feedbackOf != "" {

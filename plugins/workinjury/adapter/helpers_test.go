@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	"github.com/medgate/medgate/plugins/smenvelope"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
@@ -61,6 +62,8 @@ type env struct {
 	n        int
 	clock    func() time.Time // the adapter's clock (nil: real time)
 	logger   *slog.Logger     // the adapter's logger (nil: discarded)
+	// server serves the adapter's host calls (nil: host itself).
+	server sdkhost.HostServer
 }
 
 type envOption func(*envConfig)
@@ -77,7 +80,14 @@ type envConfig struct {
 	// wrap, when set, stands between the adapter and the simulator
 	// (withAnswers).
 	wrap func(next http.Handler, opts smenvelope.Options, kp wisim.KeyPair) http.Handler
+	// stateLimit, when set, bounds every state value the adapter writes
+	// as medgate's host does (withStateLimit).
+	stateLimit int
 }
+
+// withStateLimit makes the host refuse a state value above n bytes, as
+// medgate does past pluginLimits.stateValueBytes.
+func withStateLimit(n int) envOption { return func(c *envConfig) { c.stateLimit = n } }
 
 // echoQueried names the queried transaction in a GYD053 answer, as the
 // adapter requires (aboutQueried) and the simulator does.
@@ -169,6 +179,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		settingsMap[setURL] = srv.URL + "/gsyd"
 	}
 	e := &env{t: t, host: sdktest.NewMemoryHost(), sim: sim, srv: srv, settings: settingsMap, keyDir: keyDir, clock: ec.clock}
+	if ec.stateLimit > 0 {
+		e.server = &limitedHost{MemoryHost: e.host, limit: ec.stateLimit}
+	}
 	e.connect()
 	return e
 }
@@ -186,7 +199,11 @@ func (e *env) connect() {
 		opts = append(opts, WithClock(e.clock))
 	}
 	e.impl = New(opts...)
-	e.p = sdktest.Connect(e.t, e.impl, e.host)
+	var server sdkhost.HostServer = e.host
+	if e.server != nil {
+		server = e.server
+	}
+	e.p = sdktest.Connect(e.t, e.impl, server)
 	r, err := e.p.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: e.settings})
 	if err != nil {
 		e.t.Fatal(err)

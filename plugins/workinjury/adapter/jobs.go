@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/schemas"
@@ -28,11 +30,24 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	msgID := "job/" + req.Job + "/" + req.TraceID
 	switch req.Job {
 	case JobFilingApplications, JobFilings:
-		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches)
+		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches, feedbackRefusedTries)
 		resp := &sdk.RunJobResponse{Processed: sum.published(), Summary: fmt.Sprintf("%s: %d batch(es), %d record(s) published", req.Job, len(sum.Batches), sum.published())}
 		warnUndelivered(sum, &resp.Diagnostics)
 		if err != nil {
 			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())
+		}
+		var fp *feedbackPending
+		if errors.As(err, &fp) {
+			// What is overdue, or about to be, in the job's result: the
+			// next run is up to 30 minutes away.
+			what := fmt.Sprintf("the download-result feedback (GYU008) of %s batch %s is not accepted yet; it is due at %s", fp.code, fp.batch, fp.due.In(cst).Format(redeliveryLayout))
+			if fp.late() {
+				resp.Diagnostics.Error("", "feedback-late", what+fmt.Sprintf(", %s ago (the 30-minute rule)", fp.now.Sub(fp.due).Round(time.Second)),
+					"the next run sends it again; run it now with medgate job run "+Name+"/"+c.code+"/"+req.Job+", and if the national system keeps refusing it, ask its operators (the refusal is in the error above)")
+			} else {
+				resp.Diagnostics.Warn("", "feedback-due", what+fmt.Sprintf(", in %s", fp.due.Sub(fp.now).Round(time.Second)),
+					"the next run sends it again; if that is after the deadline, run it now with medgate job run "+Name+"/"+c.code+"/"+req.Job)
+			}
 		}
 		if sum.Held != "" {
 			resp.Diagnostics.Warn(setPendingAudit, "precondition", req.Job+" held: applications await their audit", sum.Held)

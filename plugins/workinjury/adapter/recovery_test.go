@@ -322,16 +322,17 @@ func nonEmpty(bs []wisim.BatchInfo) []wisim.BatchInfo {
 }
 
 // TestFeedbackRefusedIsResentUnderNewSerial: a GYU008 that the national
-// system refused is sent again by the next run under a new serial; a
-// serial is never reused (the national system refuses a repeated one).
+// system refused on every try of a run is sent again by the next run under
+// a new serial; a serial is never reused (the national system refuses a
+// repeated one).
 func TestFeedbackRefusedIsResentUnderNewSerial(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withSeed(func(s *wisim.Server) {
+	e := newEnv(t, withSettings(setFeedbackBackoff, "10ms"), withSeed(func(s *wisim.Server) {
 		for i := 1; i <= 2; i++ {
 			s.AddApplication(wisim.SampleApplication("FR", i, "350200"))
 		}
 	}))
-	e.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.FaultBusiness, ErrCode: "E9001", ErrMessage: "系统繁忙"})
+	e.sim.Inject(wisim.Fault{Code: "GYU008", Kind: wisim.FaultBusiness, Times: feedbackRefusedTries, ErrCode: "E9001", ErrMessage: "系统繁忙"})
 	if r := e.runJob(JobFilingApplications); !r.Diagnostics.HasError() {
 		t.Fatalf("the refused feedback reported no error: %s", r.Summary)
 	}
@@ -339,8 +340,12 @@ func TestFeedbackRefusedIsResentUnderNewSerial(t *testing.T) {
 		t.Fatalf("second run: %s", r.Diagnostics)
 	}
 	fb := e.sim.Received("GYU008")
-	if len(fb) != 2 || fb[0].Serial == fb[1].Serial {
-		t.Fatalf("GYU008 sent %d times (serials %v), want 2 under distinct serials", len(fb), fb)
+	serials := map[string]bool{}
+	for _, x := range fb {
+		serials[x.Serial] = true
+	}
+	if len(fb) != feedbackRefusedTries+1 || len(serials) != len(fb) {
+		t.Fatalf("GYU008 sent %d times (serials %v), want %d under distinct serials", len(fb), fb, feedbackRefusedTries+1)
 	}
 	b := nonEmpty(e.sim.Batches("GYD001"))
 	if len(b) != 1 || b[0].Feedbacks != 1 || e.sim.Pending("GYD001") != 0 {
@@ -552,7 +557,7 @@ func TestOversizedBatchIsNotStored(t *testing.T) {
 func TestFeedbackOfABatchAcknowledgedElsewhere(t *testing.T) {
 	t.Parallel()
 	e, b := heldBatch(t, "AE")
-	if _, err := e.sim.Apply("GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
+	if _, err := e.sim.ApplyAs(b[0].Sender, "GYU008", map[string]any{"download_code": "GYD001", "batch_no": b[0].No, "record_count": 1,
 		"records": []any{map[string]any{"record_id": b[0].IDs[0], "result_flag": "1"}}}); err != nil {
 		t.Fatal(err)
 	}

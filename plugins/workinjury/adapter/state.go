@@ -26,6 +26,8 @@ import (
 //	instup/<akb020>             hash of the institution last uploaded (GYU009 job)
 //	dl/<code>                   dlState: the download workflow of GYD001/GYD006/GYD009
 //	dl/<code>/progress          dlProgress: records published of the current batch
+//	dl/<code>/batch/<serial>/<i> the records of the stored batch from index i on
+//	                            (batchstore.go)
 //	visit/<ykc700>              visitState: an admission uploaded with GYU101
 //	visit/<ykc700>/details/<id> visitDetails: the fee details of GYU102 message id
 //	                            (GYU102, revoked by GYR001/GYR003); state written

@@ -54,8 +54,11 @@ func TestFeeDetailFailureIsOfItsStay(t *testing.T) {
 			// another stay with the same number.
 			h := hostFor(c.host, testSite)
 			var st dlState
-			if _, err := getJSON(t.Context(), h, "dl/GYD102", &st); err != nil || st.Step != stepStored || len(st.Records) == 0 {
+			if _, err := getJSON(t.Context(), h, "dl/GYD102", &st); err != nil || st.Step != stepStored {
 				t.Fatalf("state %+v (%v), want a stored batch", st, err)
+			}
+			if err := c.impl.loadRecords(t.Context(), h, &st); err != nil || len(st.Records) == 0 {
+				t.Fatalf("records of the stored batch: %d (%v), want some", len(st.Records), err)
 			}
 			var first map[string]any
 			if err := json.Unmarshal(st.Records[0], &first); err != nil {
@@ -77,6 +80,9 @@ func TestFeeDetailFailureIsOfItsStay(t *testing.T) {
 				} else {
 					st.Records = append(st.Records, b)
 				}
+			}
+			if err := c.impl.storeRecords(t.Context(), h, "dl/GYD102", &st); err != nil {
+				t.Fatal(err)
 			}
 			if err := putJSON(t.Context(), h, "dl/GYD102", st); err != nil {
 				t.Fatal(err)

@@ -107,18 +107,23 @@
 //	GYD055  the card's holder has an approved filing (status 1 or 3; GYD055
 //	        carries no date, so its validity is not checked) (E6001), once
 //	        the card is known, then its internal authentication is checked
-//	GYD102  the admission of akb020/akc190 was handed out by GYD101 (E2005)
+//	GYD102  the admission of akb020/akc190 was handed out by GYD101 to the
+//	        same sender (E2005)
 //	GYD103  month_settle_no, when given, exists (E2006)
 //	GYD104  the person's name, when given, matches (E2007)
 //
 // Downloads (GYD001, GYD006, GYD009, GYD101, GYD102, GYD103, GYD003,
-// GYD004, GYD005, GYD401–GYD404) are incremental queues: a download hands
-// out at most BatchSize (≤500) records not yet acknowledged; a new download
-// of the same code is refused (E2001) while the previous batch is not
-// acknowledged with GYU008 (record_id as in recordID); GYD008 lists
-// unacknowledged batches and GYR005 asks for one again (by batch_no), or
-// for the records of the acknowledged batches of a date range; with nothing
-// to download again it is not accepted (accept_flag 0). A record fed back
+// GYD004, GYD005, GYD401–GYD404) are incremental queues, kept per sender
+// (the envelope's sender code: each hospital or agency downloads its own
+// increments, and two senders each get every record): a download hands
+// out at most BatchSize (≤500) records the sender has not acknowledged yet;
+// a new download of the same code is refused (E2001) while the sender's
+// previous batch is not acknowledged with GYU008 (record_id as in
+// recordID); GYD008 lists the sender's unacknowledged batches and GYR005
+// asks for one of them again (by batch_no), or for the records of the
+// sender's acknowledged batches of a date range; with nothing to download
+// again it is not accepted (accept_flag 0). A sender cannot acknowledge
+// (E2003) or ask again for another sender's batch. A record fed back
 // as failed is offered again in a later batch; a changed record (a
 // settlement revoked or put in a monthly settlement) is offered again.
 // full_flag "1" of GYD102/GYD004 hands out every valid record again.

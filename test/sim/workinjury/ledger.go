@@ -38,8 +38,9 @@ type visit struct {
 	// rebuilding it from every earlier call of the stay.
 	serials map[string]struct{}
 	settle  *settlement
-	// downloaded: handed out by GYD101 (GYD102 of its details needs it).
-	downloaded bool
+	// downloadedBy are the senders GYD101 handed the admission out to
+	// (GYD102 of its details needs it, per sender as the queues).
+	downloadedBy map[string]bool
 }
 
 // live returns the details not revoked.

@@ -5,13 +5,23 @@ import (
 	"time"
 )
 
-// queue is the incremental download queue of one download code. An item
-// is pending while its current version is newer than the version last
+// queue is the incremental download queue of one download code: the
+// items and their versions, the same for every sender, and for each
+// sender (the envelope's sender code: each hospital or agency downloads
+// its own increments) its view of them. An item is pending for a sender
+// while its current version is newer than the version that sender last
 // acknowledged with result 1.
 type queue struct {
-	code        string
-	order       []string
-	version     map[string]int
+	code    string
+	order   []string
+	version map[string]int
+	views   map[string]*view
+	// history is every batch of the code, of every sender, oldest first.
+	history []*batch
+}
+
+// view is one sender's download state of a queue.
+type view struct {
 	acked       map[string]int
 	outstanding *batch
 	redeliver   bool
@@ -19,10 +29,21 @@ type queue struct {
 	history     []*batch
 }
 
+// of returns sender's view of q, made on first use.
+func (q *queue) of(sender string) *view {
+	v := q.views[sender]
+	if v == nil {
+		v = &view{acked: map[string]int{}, batches: map[string]*batch{}}
+		q.views[sender] = v
+	}
+	return v
+}
+
 type batch struct {
-	no   string
-	code string
-	ids  []string
+	no     string
+	code   string
+	sender string
+	ids    []string
 	// rids are the record ids the client feeds back with GYU008, in the
 	// order of ids (recordID of the code's records).
 	rids       []string
@@ -39,7 +60,7 @@ type batch struct {
 }
 
 func newQueue(code string) *queue {
-	return &queue{code: code, version: map[string]int{}, acked: map[string]int{}, batches: map[string]*batch{}}
+	return &queue{code: code, version: map[string]int{}, views: map[string]*view{}}
 }
 
 // touch marks an item new or changed.
@@ -59,9 +80,11 @@ type BatchInfo struct {
 	Acked      bool
 	Feedbacks  int      // accepted GYU008 for it (at most 1)
 	IDs        []string // the record ids, as fed back with GYU008
+	Sender     string   // the sender code of the envelope that downloaded it
 }
 
-// Batches returns the batches of a download code, oldest first.
+// Batches returns the batches of a download code, of every sender, oldest
+// first.
 func (s *Server) Batches(code string) []BatchInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,19 +95,24 @@ func (s *Server) Batches(code string) []BatchInfo {
 	var out []BatchInfo
 	for _, b := range q.history {
 		out = append(out, BatchInfo{No: b.no, Code: b.code, Records: len(b.ids), Deliveries: b.deliveries, Acked: b.acked, Feedbacks: b.feedbacks,
-			IDs: append([]string(nil), b.rids...)})
+			IDs: append([]string(nil), b.rids...), Sender: b.sender})
 	}
 	return out
 }
 
-// Pending counts the items of a download code not yet acknowledged.
+// Pending counts the items of a download code not yet acknowledged: by
+// every sender that downloaded the code, or by none when none did.
 func (s *Server) Pending(code string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queues[code]
 	n := 0
 	for _, id := range q.order {
-		if q.version[id] > q.acked[id] {
+		pending := len(q.views) == 0
+		for _, v := range q.views {
+			pending = pending || q.version[id] > v.acked[id]
+		}
+		if pending {
 			n++
 		}
 	}
@@ -102,27 +130,29 @@ var recordID = map[string]string{
 // downloadCodes are the acknowledged incremental downloads.
 var downloadCodes = sortedKeys(recordID)
 
-// download hands out the next batch; s.mu is held. snapshot returns the
-// record of an item, or nil when the item does not match the filters.
-// With full, items already acknowledged are handed out again (a full
-// re-download of what matches, e.g. GYD102 full_flag), except those in
-// prior (the pass of the full batch the client named as last_batch_no).
+// download hands out the next batch of the sender of the request being
+// processed (s.sender); s.mu is held. snapshot returns the record of an
+// item, or nil when the item does not match the filters. With full, items
+// already acknowledged are handed out again (a full re-download of what
+// matches, e.g. GYD102 full_flag), except those in prior (the pass of the
+// full batch the client named as last_batch_no).
 func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[string]any, full bool, prior map[string]bool) (*batch, bool, *bizError) {
-	if q.outstanding != nil {
-		if !q.redeliver {
-			return nil, false, bizErr("E2001", "上一批次 %s 尚未反馈：请先用 GYU008 反馈，或用 GYR005 申请重新下载", q.outstanding.no)
+	v := q.of(s.sender)
+	if v.outstanding != nil {
+		if !v.redeliver {
+			return nil, false, bizErr("E2001", "上一批次 %s 尚未反馈：请先用 GYU008 反馈，或用 GYR005 申请重新下载", v.outstanding.no)
 		}
-		q.redeliver = false
-		q.outstanding.deliveries++
-		return q.outstanding, s.hasMore(q, snapshot, q.outstanding), nil
+		v.redeliver = false
+		v.outstanding.deliveries++
+		return v.outstanding, s.hasMore(q, v, snapshot, v.outstanding), nil
 	}
-	b := &batch{no: s.batchNo(now), code: q.code, at: now, deliveries: 1}
+	b := &batch{no: s.batchNo(now), code: q.code, sender: s.sender, at: now, deliveries: 1}
 	inBatch := map[string]bool{}
 	for _, id := range q.order {
 		if len(b.ids) == s.cfg.BatchSize {
 			break
 		}
-		if (!full && q.version[id] <= q.acked[id]) || prior[id] {
+		if (!full && q.version[id] <= v.acked[id]) || prior[id] {
 			continue
 		}
 		rec := snapshot(id)
@@ -149,22 +179,23 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 		}
 	}
 	q.history = append(q.history, b)
-	q.batches[b.no] = b
+	v.history = append(v.history, b)
+	v.batches[b.no] = b
 	if len(b.ids) > 0 {
-		q.outstanding = b
+		v.outstanding = b
 	} else {
 		b.acked = true // nothing to acknowledge
 	}
-	return b, s.hasMore(q, snapshot, b), nil
+	return b, s.hasMore(q, v, snapshot, b), nil
 }
 
-func (s *Server) hasMore(q *queue, snapshot func(id string) map[string]any, b *batch) bool {
+func (s *Server) hasMore(q *queue, v *view, snapshot func(id string) map[string]any, b *batch) bool {
 	in := map[string]bool{}
 	for _, id := range b.ids {
 		in[id] = true
 	}
 	for _, id := range q.order {
-		if !in[id] && q.version[id] > q.acked[id] && snapshot(id) != nil {
+		if !in[id] && q.version[id] > v.acked[id] && snapshot(id) != nil {
 			return true
 		}
 	}

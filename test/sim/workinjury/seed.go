@@ -23,6 +23,15 @@ func (e *BusinessError) Error() string { return e.Code + " " + e.Message }
 // same business rules as over HTTP, and an accepted change is in the
 // ledger under a generated serial. A refusal is a *BusinessError.
 func (s *Server) Apply(code string, input map[string]any) (map[string]any, error) {
+	return s.ApplyAs("", code, input)
+}
+
+// ApplyAs is Apply as the institution whose envelopes name sender as their
+// sender code, without an envelope: the download queues are per sender, so
+// a GYU008, GYD008 or GYR005 made this way acts on that sender's batches
+// (for example a batch acknowledged out of band, straight at the national
+// system).
+func (s *Server) ApplyAs(sender, code string, input map[string]any) (map[string]any, error) {
 	sc, ok := s.spec.Tx("workinjury", code)
 	if !ok {
 		return nil, fmt.Errorf("apply %s: no such transaction in the schemas", code)
@@ -31,7 +40,7 @@ func (s *Server) Apply(code string, input map[string]any) (map[string]any, error
 	s.seq++
 	serial := fmt.Sprintf("SIMAPPLY%08d", s.seq)
 	s.mu.Unlock()
-	out, be := s.process(sc, code, serial, input, s.cfg.Now())
+	out, _, be := s.processJSON(sc, code, serial, sender, input, s.cfg.Now())
 	if be != nil {
 		return nil, &BusinessError{Code: be.code, Message: be.msg}
 	}

@@ -107,12 +107,16 @@ type Server struct {
 	cards       map[string]*Card
 	qrs         map[string]*qrCode
 	queues      map[string]*queue
-	txlog       map[string]*txRecord
-	ledger      []LedgerEntry
-	received    []Request
-	faults      []*Injected
-	outputErrs  []string
-	l           ledger
+	// sender is the sender code of the request being processed (""
+	// for Apply, the national side); set while s.mu is held, for the
+	// download queues, which are per sender.
+	sender     string
+	txlog      map[string]*txRecord
+	ledger     []LedgerEntry
+	received   []Request
+	faults     []*Injected
+	outputErrs []string
+	l          ledger
 }
 
 // New returns a simulator with no data; add some with the Add* methods or Seed.
@@ -338,7 +342,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out, outJSON, be := s.processJSON(sc, code, serial, input, now)
+	out, outJSON, be := s.processJSON(sc, code, serial, sender, input, now)
 
 	// Faults that strike after the request is processed.
 	if f := s.fault(code, input, true); f != nil {
@@ -422,22 +426,19 @@ func envelopeHead(f smenvelope.FieldNames, body []byte) (code, serial, sender st
 	return vals[0], vals[1], vals[2]
 }
 
-// process runs a transaction and records it for GYD053 and the ledger.
-func (s *Server) process(sc *simspec.Tx, code, serial string, input map[string]any, now time.Time) (map[string]any, *bizError) {
-	out, _, be := s.processJSON(sc, code, serial, input, now)
-	return out, be
-}
-
-// processJSON is process that also returns the output's JSON (as recorded
-// for GYD053) when the transaction succeeded.
-func (s *Server) processJSON(sc *simspec.Tx, code, serial string, input map[string]any, now time.Time) (map[string]any, []byte, *bizError) {
-	out, be, data := s.run(sc, code, serial, input, now)
+// processJSON runs a transaction of sender and records it for GYD053 and
+// the ledger; it also returns the output's JSON (as recorded for GYD053)
+// when the transaction succeeded.
+func (s *Server) processJSON(sc *simspec.Tx, code, serial, sender string, input map[string]any, now time.Time) (map[string]any, []byte, *bizError) {
+	out, be, data := s.run(sc, code, serial, sender, input, now)
 	return out, data, be
 }
 
-func (s *Server) run(sc *simspec.Tx, code, serial string, input map[string]any, now time.Time) (out map[string]any, be *bizError, data []byte) {
+func (s *Server) run(sc *simspec.Tx, code, serial, sender string, input map[string]any, now time.Time) (out map[string]any, be *bizError, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sender = sender
+	defer func() { s.sender = "" }()
 	if serial == "" {
 		return nil, bizErr("E0003", "缺少报文流水号"), nil
 	}

@@ -30,6 +30,8 @@ type client struct {
 	opts smenvelope.Options
 	keys smenvelope.Keys
 	n    int
+	// sender is the sender code its envelopes name ("": none).
+	sender string
 }
 
 func newClient(t testing.TB, mutate func(*Config)) *client {
@@ -61,7 +63,11 @@ func (c *client) call(code string, input map[string]any) (string, map[string]any
 func (c *client) callSerial(code, serial string, input map[string]any) (string, map[string]any) {
 	c.t.Helper()
 	plain, _ := json.Marshal(input)
-	env, err := smenvelope.Seal(c.opts, c.keys, map[string]string{"infno": code, "msgid": serial}, plain)
+	head := map[string]string{"infno": code, "msgid": serial}
+	if c.sender != "" {
+		head[c.opts.Fields.Sender] = c.sender
+	}
+	env, err := smenvelope.Seal(c.opts, c.keys, head, plain)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -143,10 +143,13 @@ func (s *Server) gyd054(_ *simspec.Tx, _ string, in map[string]any, _ time.Time)
 func (s *Server) gyu008(_ *simspec.Tx, serial string, in map[string]any, now time.Time) (map[string]any, *bizError) {
 	q := s.queues[str(in, "download_code")]
 	no := str(in, "batch_no")
-	if q == nil || q.outstanding == nil || q.outstanding.no != no {
+	// Only the sender's own outstanding batch: another sender's batch is
+	// not known to it.
+	if q == nil || q.of(s.sender).outstanding == nil || q.of(s.sender).outstanding.no != no {
 		return nil, bizErr("E2003", "批次 %s 不存在或已反馈", no)
 	}
-	b := q.outstanding
+	v := q.of(s.sender)
+	b := v.outstanding
 	recs, _ := in["records"].([]any)
 	if n, _ := strconv.Atoi(str(in, "record_count")); n != len(recs) {
 		return nil, bizErr("E2004", "record_count %s 与反馈记录数 %d 不符", str(in, "record_count"), len(recs))
@@ -167,14 +170,14 @@ func (s *Server) gyu008(_ *simspec.Tx, serial string, in map[string]any, now tim
 	accepted := 0
 	for i, id := range b.ids {
 		if flags[b.rids[i]] == "1" {
-			if b.versions[i] > q.acked[id] {
-				q.acked[id] = b.versions[i]
+			if b.versions[i] > v.acked[id] {
+				v.acked[id] = b.versions[i]
 			}
 			accepted++
 		}
 	}
 	b.acked, b.feedbacks = true, b.feedbacks+1
-	q.outstanding, q.redeliver = nil, false
+	v.outstanding, v.redeliver = nil, false
 	s.record("GYU008", serial, no, now)
 	return map[string]any{"accepted_count": accepted}, nil
 }
@@ -183,11 +186,11 @@ func (s *Server) gyd008(_ *simspec.Tx, _ string, in map[string]any, _ time.Time)
 	code := str(in, "download_code")
 	var list []any
 	for _, c := range sortedKeys(s.queues) {
-		q := s.queues[c]
-		if q.outstanding == nil || (code != "" && c != code) {
+		v := s.queues[c].of(s.sender)
+		if v.outstanding == nil || (code != "" && c != code) {
 			continue
 		}
-		b := q.outstanding
+		b := v.outstanding
 		list = append(list, map[string]any{"download_code": c, "batch_no": b.no, "download_time": stamp(b.at), "record_count": len(b.ids)})
 	}
 	out := map[string]any{"batch_count": len(list)}
@@ -202,11 +205,12 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if q == nil {
 		return map[string]any{"accept_flag": "0", "message": "交易 " + str(in, "download_code") + " 不是需要反馈的增量下载"}, nil
 	}
+	v := q.of(s.sender)
 	if no := str(in, "batch_no"); no != "" {
-		if q.outstanding == nil || q.outstanding.no != no {
+		if v.outstanding == nil || v.outstanding.no != no {
 			return map[string]any{"accept_flag": "0", "message": "批次 " + no + " 不存在或已确认"}, nil
 		}
-		q.redeliver = true
+		v.redeliver = true
 		s.record("GYR005", serial, no, now)
 		return map[string]any{"accept_flag": "1", "message": "下次下载将重新下发批次 " + no}, nil
 	}
@@ -218,7 +222,7 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 	// again, i.e. an acknowledged batch of the code handed out in the
 	// range. A batch still unacknowledged is asked for by its batch_no.
 	var again []*batch
-	for _, b := range q.history {
+	for _, b := range v.history {
 		if d := day(b.at); b.acked && len(b.ids) > 0 && d >= from && d <= to {
 			again = append(again, b)
 		}
@@ -229,7 +233,7 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 	n := 0
 	for _, b := range again {
 		for _, id := range b.ids {
-			q.acked[id] = 0
+			v.acked[id] = 0
 			n++
 		}
 	}

@@ -62,7 +62,7 @@ func (s *Server) ledgerDownload(sc *simspec.Tx, in map[string]any, now time.Time
 	fields, region := recordFields(sc), str(in, "aab301")
 	q := s.queues[sc.Code]
 	var prior map[string]bool
-	if last := q.batches[str(in, "last_batch_no")]; all && last != nil {
+	if last := q.of(s.sender).batches[str(in, "last_batch_no")]; all && last != nil {
 		prior = last.pass
 	}
 	b, more, be := s.download(q, now, func(id string) map[string]any {
@@ -101,13 +101,16 @@ func (s *Server) gyd101(sc *simspec.Tx, _ string, in map[string]any, now time.Ti
 	return out, be
 }
 
-// markDelivered marks the visits of the outstanding GYD101 batch as
-// downloaded; s.mu is held.
+// markDelivered marks the visits of the sender's outstanding GYD101 batch
+// as downloaded by the sender; s.mu is held.
 func (s *Server) markDelivered() {
-	if b := s.queues["GYD101"].outstanding; b != nil {
+	if b := s.queues["GYD101"].of(s.sender).outstanding; b != nil {
 		for _, id := range b.ids {
 			if v := s.l.visits[id]; v != nil {
-				v.downloaded = true
+				if v.downloadedBy == nil {
+					v.downloadedBy = map[string]bool{}
+				}
+				v.downloadedBy[s.sender] = true
 			}
 		}
 	}
@@ -123,7 +126,7 @@ func (s *Server) gyd102(sc *simspec.Tx, _ string, in map[string]any, now time.Ti
 		if !match(v) {
 			continue
 		}
-		if !v.downloaded {
+		if !v.downloadedBy[s.sender] {
 			return nil, bizErr("E2005", "就诊登记 %s（%s/%s）的入院信息尚未下载：先用 GYD101 下载入院信息", v.no, akb020, akc190)
 		}
 		found = true
