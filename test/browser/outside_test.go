@@ -1,16 +1,24 @@
 package browser_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/test/browser"
+	"github.com/medgate/medgate/test/harness"
+	tcsim "github.com/medgate/medgate/test/sim/tracecode"
 	"github.com/medgate/medgate/test/testenv"
+	"github.com/xuri/excelize/v2"
 )
 
 // TestOutsideScanPageSaysWhatWasScanned: the console's 扫码 Scan page is the
@@ -76,4 +84,72 @@ func TestOutsideScanPageSaysWhatWasScanned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutsideExportNamesEverySheet: the 追溯码导出 Export page's sheets
+// field is how the pharmacy picks part of the workbook; it names every
+// sheet the export writes, by the name the field takes and by the
+// workbook's own (Chinese) tab name. Before, it named 4 of the 8 (token,
+// bills, codes, mi): the smallest sub-codes, the code hierarchy, the
+// drafts and their adjustments could be asked for only by guessing. The
+// sheets expected are those of a whole export through the ingress, read
+// from its reply and, for the tab names, from the workbook itself.
+func TestOutsideExportNamesEverySheet(t *testing.T) {
+	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
+		t.Skipf("browser test skipped: %v", err)
+	}
+	mg := startExportMedgate(t)
+	base := "http://" + mg.HTTPAddr
+	today := time.Now().Format("2006-01-02")
+	_, r := post(t, base, fmt.Sprintf("outside-export-%d", time.Now().UnixNano()), "tracecode.export", map[string]any{"from": today, "inline": true})
+	var ex struct {
+		Sheets []string
+		Base64 string
+	}
+	if err := json.Unmarshal(r.Payload, &ex); err != nil || r.Status != "ok" || len(ex.Sheets) == 0 || ex.Base64 == "" {
+		t.Fatalf("tracecode.export of %s: %s %s %+v", today, r.Status, r.Payload, r.Errors)
+	}
+	raw, err := base64.StdEncoding.DecodeString(ex.Base64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := excelize.OpenReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the export's workbook: %v", err)
+	}
+	tabs := wb.GetSheetList()
+	if len(tabs) != len(ex.Sheets) {
+		t.Fatalf("the export's reply lists sheets %q, its workbook has tabs %q", ex.Sheets, tabs)
+	}
+
+	b := browser.Start(t, base)
+	b.SignIn(map[string]string{"user": operatorUser, "password": password(operatorUser)})
+	b.Go("/console/form/tracecode/export")
+	var label string
+	b.Eval(`document.querySelector('form[action="/console/form/tracecode/export"] [name=sheets]').closest("label").innerText`, &label)
+	for i, s := range ex.Sheets {
+		if !regexp.MustCompile(`\b`+s+`\b`).MatchString(label) || !strings.Contains(label, tabs[i]) {
+			t.Errorf("the export page's sheets field does not name sheet %q (tab %s): it reads %q", s, tabs[i], label)
+		}
+	}
+	for _, p := range b.Problems() {
+		t.Errorf("the export page went wrong in Chromium: %s", p)
+	}
+}
+
+// startExportMedgate runs medgate with the tracecode plugin against its
+// simulator, and the users of startPagesMedgate.
+func startExportMedgate(t *testing.T) *harness.Medgate {
+	t.Helper()
+	const secret = "outside-app-secret-0123456789"
+	sim := tcsim.New(tcsim.Options{AppID: "outside-app", AppSecret: secret, OrgCode: "H35020300001", Seed: 7, BillsPerDay: 1})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return startPagesMedgateWith(t, func(cfg *harness.Config, file func(name, v string) string) {
+		cfg.Plugins = append(cfg.Plugins, "tracecode")
+		cfg.Sites[0]["plugins"].(map[string]any)["tracecode"] = map[string]any{"settings": map[string]any{
+			"baseUrl": srv.URL, "appId": "outside-app", "appSecret": file("app-secret", secret), "orgCode": "H35020300001", "orgName": "示例医院",
+			"exportDir": filepath.Join(cfg.Dir, "exports"),
+		}}
+	})
 }

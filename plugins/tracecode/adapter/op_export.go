@@ -32,6 +32,17 @@ const (
 // allSheets are the sheets in workbook order.
 var allSheets = []string{sheetToken, sheetBills, sheetCodes, sheetSmallest, sheetHierarchy, sheetDrafts, sheetAdjustments, sheetMI}
 
+// sheetChoices names every sheet for the console's export page and the
+// command line, as the request names it and as the workbook's tab does:
+// "token 令牌操作日志, bills 出入库数据, …".
+func sheetChoices() string {
+	choices := make([]string, len(allSheets))
+	for i, s := range allSheets {
+		choices[i] = s + " " + sheetNames[s]
+	}
+	return strings.Join(choices, ", ")
+}
+
 // maxExportDays bounds the date range of one export.
 const maxExportDays = 366
 

@@ -15,7 +15,7 @@ func forms() []sdk.Form {
 		Fields: []sdk.Argument{
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 first day, 2006-01-02", Example: "2026-11-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "结束日期 last day, 2006-01-02 (default: the first day)"},
-			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated: token, bills, codes, mi (default: all)"},
+			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated (default: all): " + sheetChoices()},
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
 		},
 		Result: sdk.Display{
