@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,98 @@ func startExportMedgate(t *testing.T) *harness.Medgate {
 			"exportDir": filepath.Join(cfg.Dir, "exports"),
 		}}
 	})
+}
+
+// TestOutsideDraftHistoryInChinese: a draft receipt's page (入库单审核)
+// lists its changes under 记录 History; the pharmacy reads which change
+// and which field in Chinese, as the export's 入库单调整记录 sheet names
+// them. Before, the page showed the request's identifiers (setQty, qty,
+// setField, produceDate) where the workbook says 修改数量, 数量. The names
+// expected are read from the workbook of the same draft.
+func TestOutsideDraftHistoryInChinese(t *testing.T) {
+	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
+		t.Skipf("browser test skipped: %v", err)
+	}
+	mg := startExportMedgate(t)
+	base := "http://" + mg.HTTPAddr
+	today := time.Now().Format("2006-01-02")
+	if _, r := post(t, base, fmt.Sprintf("outside-fetch-%d", time.Now().UnixNano()), "tracecode.stockin.fetch", map[string]any{"beginDate": today, "endDate": today}); r.Status != "ok" {
+		t.Fatalf("tracecode.stockin.fetch: %s %+v", r.Status, r.Errors)
+	}
+	_, r := post(t, base, fmt.Sprintf("outside-drafts-%d", time.Now().UnixNano()), "tracecode.drafts.list", map[string]any{})
+	var list struct{ Items []struct{ ID string } }
+	if err := json.Unmarshal(r.Payload, &list); err != nil || len(list.Items) == 0 {
+		t.Fatalf("tracecode.drafts.list: %s %s", r.Status, r.Payload)
+	}
+	draft := list.Items[0].ID
+
+	b := browser.Start(t, base)
+	b.SignIn(map[string]string{"user": operatorUser, "password": password(operatorUser)})
+	changes := []struct {
+		form   string
+		fields map[string]string
+		reason string
+	}{
+		{`:has(input[name=qty])`, map[string]string{"qty": "7"}, "少到 short-qty"},
+		{`:has(select[name=field])`, map[string]string{"field": "batchNo", "value": "B-OUTSIDE"}, "批号更正 batch-fix"},
+	}
+	for _, c := range changes {
+		b.Go("/console/document/tracecode/draft?site=s1&id=" + draft)
+		form := `form[action="/console/document/tracecode/draft/adjust"]` + c.form
+		fill := map[string]string{form + ` [name=reason]`: c.reason}
+		for k, v := range c.fields {
+			fill[form+` [name=`+k+`]`] = v
+		}
+		b.Fill(fill)
+		b.Click(form + ` button[type=submit]`)
+		b.WaitText("main", c.reason)
+	}
+	var rows [][]string
+	b.Eval(`(() => {
+		const h2 = Array.from(document.querySelectorAll("main h2")).find(h => h.innerText.includes("记录"));
+		const table = h2 && h2.parentElement.querySelector("table");
+		if (!table) return [];
+		const heads = Array.from(table.querySelectorAll("thead th")).map(h => h.innerText.trim());
+		const col = w => heads.findIndex(h => h.split(" ")[0] === w);
+		const want = ["操作", "字段", "原因"].map(col);
+		return Array.from(table.querySelectorAll("tbody tr")).map(r => want.map(i => i < 0 || !r.cells[i] ? "" : r.cells[i].innerText.trim()));
+	})()`, &rows)
+	b.Shot("history")
+
+	_, r = post(t, base, fmt.Sprintf("outside-export-%d", time.Now().UnixNano()), "tracecode.export", map[string]any{"from": today, "sheets": []string{"adjustments"}, "inline": true})
+	var ex struct{ Base64 string }
+	if err := json.Unmarshal(r.Payload, &ex); err != nil || ex.Base64 == "" {
+		t.Fatalf("tracecode.export: %s %s", r.Status, r.Payload)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(ex.Base64)
+	wb, err := excelize.OpenReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the export's workbook: %v", err)
+	}
+	sheet, err := wb.GetRows(wb.GetSheetList()[0])
+	if err != nil || len(sheet) < 2 {
+		t.Fatalf("the adjustments sheet: %v %q", err, sheet)
+	}
+	col := func(name string) int { return slices.Index(sheet[0], name) }
+	opCol, fieldCol, reasonCol := col("操作"), col("字段"), col("原因")
+	for _, c := range changes {
+		var want []string
+		for _, row := range sheet[1:] {
+			if len(row) > reasonCol && row[reasonCol] == c.reason {
+				want = []string{row[opCol], row[fieldCol]}
+			}
+		}
+		var got []string
+		for _, row := range rows {
+			if len(row) == 3 && row[2] == c.reason {
+				got = row[:2]
+			}
+		}
+		if want == nil || !slices.Equal(got, want) {
+			t.Errorf("the history of draft %s shows the change %q as (操作, 字段) %q; the workbook's 入库单调整记录 names it %q", draft, c.reason, got, want)
+		}
+	}
+	for _, p := range b.Problems() {
+		t.Errorf("the draft page went wrong in Chromium: %s", p)
+	}
 }
