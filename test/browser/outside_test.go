@@ -248,3 +248,52 @@ func TestOutsideDraftHistoryInChinese(t *testing.T) {
 		t.Errorf("the draft page went wrong in Chromium: %s", p)
 	}
 }
+
+// TestOutsideExportResultPerSheet: after an export the page says how many
+// rows each sheet of the workbook holds, by the sheet's tab name, as a
+// table. Before, it showed the reply's rows object as JSON
+// ({"bills":2,"codes":9,…}), keyed by the request's English names. The
+// counts and names expected are the workbook's own.
+func TestOutsideExportResultPerSheet(t *testing.T) {
+	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
+		t.Skipf("browser test skipped: %v", err)
+	}
+	mg := startExportMedgate(t)
+	base := "http://" + mg.HTTPAddr
+	today := time.Now().Format("2006-01-02")
+	if _, r := post(t, base, fmt.Sprintf("outside-fetch-%d", time.Now().UnixNano()), "tracecode.stockin.fetch", map[string]any{"beginDate": today, "endDate": today}); r.Status != "ok" {
+		t.Fatalf("tracecode.stockin.fetch: %s %+v", r.Status, r.Errors)
+	}
+	b := browser.Start(t, base)
+	b.SignIn(map[string]string{"user": operatorUser, "password": password(operatorUser)})
+	b.Go("/console/form/tracecode/export")
+	form := `form[action="/console/form/tracecode/export"]`
+	b.Fill(map[string]string{form + ` [name=from]`: today})
+	b.Click(form + ` button[type=submit]`)
+	b.Wait(`main .result a[href^="/console/download/"]`)
+	var table [][]string
+	b.Eval(`Array.from(document.querySelectorAll("main .result table tbody tr")).map(r => Array.from(r.cells).map(c => c.innerText.trim()))`, &table)
+	text := b.Text("main .result")
+	b.Shot("export-result")
+	wb, err := excelize.OpenReader(bytes.NewReader(b.Download(`main .result a[href^="/console/download/"]`)))
+	if err != nil {
+		t.Fatalf("the workbook downloaded: %v", err)
+	}
+	var want [][]string
+	for _, s := range wb.GetSheetList() {
+		rows, err := wb.GetRows(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, []string{s, fmt.Sprint(len(rows) - 1)}) // less the header
+	}
+	if !slices.EqualFunc(table, want, slices.Equal) {
+		t.Errorf("the export's result table (sheet, rows) reads %q; the workbook downloaded has %q", table, want)
+	}
+	if strings.Contains(text, "{") {
+		t.Errorf("the export's result shows JSON to the pharmacy:\n%s", text)
+	}
+	for _, p := range b.Problems() {
+		t.Errorf("the export page went wrong in Chromium: %s", p)
+	}
+}

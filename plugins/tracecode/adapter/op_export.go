@@ -67,21 +67,31 @@ type exportPayload struct {
 
 // exportReply is the reply of tracecode.export.
 type exportReply struct {
-	Path       string           `json:"path"`
-	FileName   string           `json:"fileName"`
-	Size       int64            `json:"size"`
-	SHA256     string           `json:"sha256"`
-	Site       string           `json:"site"`
-	From       string           `json:"from"`
-	To         string           `json:"to"`
-	DocNo      string           `json:"docNo,omitempty"`
-	Sheets     []string         `json:"sheets"`
-	Rows       map[string]int64 `json:"rows"`
-	DurationMS int64            `json:"durationMs"`
-	Base64     string           `json:"base64,omitempty"`
+	Path     string           `json:"path"`
+	FileName string           `json:"fileName"`
+	Size     int64            `json:"size"`
+	SHA256   string           `json:"sha256"`
+	Site     string           `json:"site"`
+	From     string           `json:"from"`
+	To       string           `json:"to"`
+	DocNo    string           `json:"docNo,omitempty"`
+	Sheets   []string         `json:"sheets"`
+	Rows     map[string]int64 `json:"rows"`
+	// SheetRows is Rows in workbook order with each sheet's tab name,
+	// for the console's result table.
+	SheetRows  []sheetRows `json:"sheetRows"`
+	DurationMS int64       `json:"durationMs"`
+	Base64     string      `json:"base64,omitempty"`
 	// Artifact is the reference of the workbook in medgate's storage.
 	Artifact   string `json:"artifact,omitempty"`
 	InlineNote string `json:"inlineNote,omitempty"`
+}
+
+// sheetRows is the row count of one sheet of an export.
+type sheetRows struct {
+	Sheet string `json:"sheet"`
+	Name  string `json:"name"`
+	Rows  int64  `json:"rows"`
 }
 
 // Chinese labels of the workbook.
@@ -271,6 +281,7 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		}
 		rep.Sheets = append(rep.Sheets, s)
 		rep.Rows[s] = sh.Rows()
+		rep.SheetRows = append(rep.SheetRows, sheetRows{Sheet: s, Name: sheetNames[s], Rows: sh.Rows()})
 	}
 	res, err := wb.Save(path)
 	if err != nil {

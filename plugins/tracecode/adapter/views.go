@@ -19,8 +19,10 @@ func forms() []sdk.Form {
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
 		},
 		Result: sdk.Display{
-			Fields: []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}, {Field: "rows", Title: "行数 rows"}},
-			File:   &sdk.FileResult{ArtifactField: "artifact"},
+			Fields:  []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}},
+			Rows:    "sheetRows",
+			Columns: []sdk.Column{{Field: "name", Title: "工作表 sheet"}, {Field: "rows", Title: "行数 rows"}},
+			File:    &sdk.FileResult{ArtifactField: "artifact"},
 		},
 	}}
 }
