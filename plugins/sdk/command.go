@@ -76,6 +76,8 @@ type Display struct {
 	// Headline names a string field of the payload printed as the first line.
 	Headline string `json:"headline,omitempty"`
 	// Fields lists single payload fields printed as "Title: value" lines.
+	// The console shows a form's Fields with a refused reply (invalid,
+	// rejected) too, above its errors, where the payload has them.
 	Fields []Column `json:"fields,omitempty"`
 	// Rows names an array field of the payload shown as a table of Columns.
 	Rows    string   `json:"rows,omitempty"`

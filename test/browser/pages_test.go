@@ -257,6 +257,14 @@ func zbarPDF(t *testing.T, pdftoppm, zbar string, pdf []byte) string {
 // broker, an admin token and one user of each role.
 func startPagesMedgate(t *testing.T) *harness.Medgate {
 	t.Helper()
+	return startPagesMedgateWith(t, nil)
+}
+
+// startPagesMedgateWith is startPagesMedgate with more configuration:
+// more gets the configuration before it is written, and secret, which
+// writes a secret file and returns its file: reference.
+func startPagesMedgateWith(t *testing.T, more func(cfg *harness.Config, secret func(name, v string) string)) *harness.Medgate {
+	t.Helper()
 	bins := harness.Binaries(t)
 	cfg := harness.NewConfig(t, nil)
 	cfg.Embedded = true
@@ -282,6 +290,9 @@ func startPagesMedgate(t *testing.T) *harness.Medgate {
 		"tempCardPrefixes": "9",
 		"revealIdentity":   true,
 	}}
+	if more != nil {
+		more(cfg, secret)
+	}
 	cfgPath := cfg.Write(t, bins)
 	for _, u := range [][2]string{{viewerUser, "viewer"}, {operatorUser, "operator"}, {adminUser, "admin"}} {
 		cmd := exec.Command(bins.Medgate, "user", "add", "-config", cfgPath, u[0], u[1])

@@ -406,10 +406,13 @@ func (p page) May(method, target string) bool { return p.may != nil && p.may(met
 
 // flash is a one-time notice shown on the next page of the session.
 type flash struct {
-	OK        bool
-	Title     string
-	Lines     []string
-	Errors    []message.ReplyError
+	OK     bool
+	Title  string
+	Lines  []string
+	Errors []message.ReplyError
+	// Fields are what a refused reply says besides its errors, as the
+	// form declares its result (formSubmit).
+	Fields    []resultField
 	MessageID string
 	// kept is what was typed in a refused document change, for the
 	// document page to show again in its form (documentPage).

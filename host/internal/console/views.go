@@ -227,6 +227,9 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 	c.o.Logger.Info("console: form sent", "operator", s.operator, "plugin", p.Name, "form", f.Name, "site", d.Site, "message", res.ID, "ok", res.ok())
 	if !res.ok() {
 		d.Problem = res.flash("")
+		if res.Err == nil {
+			d.Problem.Fields = refusedFields(f.Result, res.Reply.Payload, c.o.Location)
+		}
 		if f.Scanner {
 			d.Values = map[string]string{}
 		}
@@ -360,15 +363,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
 	}
-	out := &formResult{Printable: d.Printable, LabelTitle: d.LabelTitle}
-	for _, f := range d.Fields {
-		if v := valueText(lookup(obj, f.Field), c.o.Location); v != "" {
-			if f.Personal {
-				v = personal(v)
-			}
-			out.Fields = append(out.Fields, resultField{Title: f.Title, Value: v})
-		}
-	}
+	out := &formResult{Printable: d.Printable, LabelTitle: d.LabelTitle, Fields: resultFields(d, obj, c.o.Location)}
 	for _, im := range d.Images {
 		s, _ := lookup(obj, im.Field).(string)
 		raw, err := base64.StdEncoding.DecodeString(s)
@@ -403,6 +398,33 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 		out.JSON = maskedJSON(payload)
 	}
 	return out, nil
+}
+
+// resultFields are the fields d declares that obj has, as text, masked
+// like work-list cells.
+func resultFields(d sdk.Display, obj map[string]any, loc *time.Location) []resultField {
+	var out []resultField
+	for _, f := range d.Fields {
+		if v := valueText(lookup(obj, f.Field), loc); v != "" {
+			if f.Personal {
+				v = personal(v)
+			}
+			out = append(out, resultField{Title: f.Title, Value: v})
+		}
+	}
+	return out
+}
+
+// refusedFields are the result fields d declares that a refused reply's
+// payload has: a refusal may say more than its errors (a scan's sentence
+// for the person at the counter, the card an ID number belongs to).
+// Nothing when the payload is not a JSON object.
+func refusedFields(d sdk.Display, payload []byte, loc *time.Location) []resultField {
+	var obj map[string]any
+	if json.Unmarshal(payload, &obj) != nil {
+		return nil
+	}
+	return resultFields(d, obj, loc)
 }
 
 // lookup follows a dotted path into a decoded JSON value.

@@ -58,7 +58,10 @@ func forms() []sdk.Form {
 		Scanner:     true,
 		Fields:      []sdk.Argument{{Name: "text", Type: sdk.SettingString, Required: true, Description: "扫描内容 what the scanner reads"}},
 		Result: sdk.Display{
+			// The sentence for the person at the counter first; the
+			// console shows the fields of a refused scan too.
 			Fields: []sdk.Column{
+				{Field: "message", Title: "提示 message"},
 				{Field: "result", Title: "结果 result"},
 				{Field: "cardNo", Title: "卡号 card number"},
 				{Field: "tempCardNo", Title: "临时卡号 temporary card"},

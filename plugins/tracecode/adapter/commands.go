@@ -61,7 +61,7 @@ its SHA-256 checked.`,
 		Arguments: []sdk.Argument{
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "first day, 2006-01-02", Example: "2025-03-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "last day, 2006-01-02 (default: from)"},
-			{Name: "sheets", Type: sdk.ArgumentList, Description: "comma-separated sheets: token, bills, codes, mi (default: all)"},
+			{Name: "sheets", Type: sdk.ArgumentList, Description: "comma-separated sheets (default: all): " + sheetChoices()},
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "only those documents (default: both)"},
 		},
 		Result: sdk.Display{

@@ -71,9 +71,9 @@ func documents() []sdk.DocumentView {
 			Description: "Confirming numbers the purchase receipt and publishes it for HIS. It is done once; the draft cannot change afterwards.",
 			Result:      sdk.Display{Fields: []sdk.Column{{Field: "receiptNo", Title: "采购入库单号 (receipt)"}}},
 		},
-		History: &sdk.Display{Rows: "adjustments", Columns: []sdk.Column{
-			{Field: "at", Title: "时间 when"}, {Field: "by", Title: "操作员 who"}, {Field: "op", Title: "操作 op"}, {Field: "lineNo", Title: "行 line"},
-			{Field: "field", Title: "字段 field"}, {Field: "from", Title: "原值 from"}, {Field: "to", Title: "新值 to"}, {Field: "reason", Title: "原因 reason"},
+		History: &sdk.Display{Rows: "history", Columns: []sdk.Column{
+			{Field: "at", Title: "时间 when"}, {Field: "by", Title: "操作员 who"}, {Field: "opName", Title: "操作 op"}, {Field: "lineNo", Title: "行 line"},
+			{Field: "fieldName", Title: "字段 field"}, {Field: "from", Title: "原值 from"}, {Field: "to", Title: "新值 to"}, {Field: "reason", Title: "原因 reason"},
 		}},
 	}}
 }

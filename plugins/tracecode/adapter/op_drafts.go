@@ -410,6 +410,29 @@ type draftRef struct {
 type draftView struct {
 	*draft
 	Version int64 `json:"version"`
+	// History is Adjustments for the console's draft page, each change
+	// and field also named in Chinese as the export's adjustments sheet
+	// names them.
+	History []adjustmentView `json:"history"`
+}
+
+// adjustmentView is one adjustment with its Chinese names.
+type adjustmentView struct {
+	adjustment
+	OpName    string `json:"opName"`
+	FieldName string `json:"fieldName,omitempty"`
+}
+
+// viewOf is the reply of tracecode.draft.get for d at version ver.
+func viewOf(d *draft, ver int64) draftView {
+	v := draftView{draft: d, Version: ver, History: make([]adjustmentView, len(d.Adjustments))}
+	for i, a := range d.Adjustments {
+		v.History[i] = adjustmentView{adjustment: a, OpName: label(adjustOps, a.Op)}
+		if a.Field != "" {
+			v.History[i].FieldName = label(draftFields, a.Field)
+		}
+	}
+	return v
 }
 
 func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
@@ -427,7 +450,7 @@ func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ok(draftView{draft: d, Version: ver})
+	return ok(viewOf(d, ver))
 }
 
 // change is one adjustment asked for.

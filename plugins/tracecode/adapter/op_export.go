@@ -32,6 +32,17 @@ const (
 // allSheets are the sheets in workbook order.
 var allSheets = []string{sheetToken, sheetBills, sheetCodes, sheetSmallest, sheetHierarchy, sheetDrafts, sheetAdjustments, sheetMI}
 
+// sheetChoices names every sheet for the console's export page and the
+// command line, as the request names it and as the workbook's tab does:
+// "token 令牌操作日志, bills 出入库数据, …".
+func sheetChoices() string {
+	choices := make([]string, len(allSheets))
+	for i, s := range allSheets {
+		choices[i] = s + " " + sheetNames[s]
+	}
+	return strings.Join(choices, ", ")
+}
+
 // maxExportDays bounds the date range of one export.
 const maxExportDays = 366
 
@@ -56,21 +67,31 @@ type exportPayload struct {
 
 // exportReply is the reply of tracecode.export.
 type exportReply struct {
-	Path       string           `json:"path"`
-	FileName   string           `json:"fileName"`
-	Size       int64            `json:"size"`
-	SHA256     string           `json:"sha256"`
-	Site       string           `json:"site"`
-	From       string           `json:"from"`
-	To         string           `json:"to"`
-	DocNo      string           `json:"docNo,omitempty"`
-	Sheets     []string         `json:"sheets"`
-	Rows       map[string]int64 `json:"rows"`
-	DurationMS int64            `json:"durationMs"`
-	Base64     string           `json:"base64,omitempty"`
+	Path     string           `json:"path"`
+	FileName string           `json:"fileName"`
+	Size     int64            `json:"size"`
+	SHA256   string           `json:"sha256"`
+	Site     string           `json:"site"`
+	From     string           `json:"from"`
+	To       string           `json:"to"`
+	DocNo    string           `json:"docNo,omitempty"`
+	Sheets   []string         `json:"sheets"`
+	Rows     map[string]int64 `json:"rows"`
+	// SheetRows is Rows in workbook order with each sheet's tab name,
+	// for the console's result table.
+	SheetRows  []sheetRows `json:"sheetRows"`
+	DurationMS int64       `json:"durationMs"`
+	Base64     string      `json:"base64,omitempty"`
 	// Artifact is the reference of the workbook in medgate's storage.
 	Artifact   string `json:"artifact,omitempty"`
 	InlineNote string `json:"inlineNote,omitempty"`
+}
+
+// sheetRows is the row count of one sheet of an export.
+type sheetRows struct {
+	Sheet string `json:"sheet"`
+	Name  string `json:"name"`
+	Rows  int64  `json:"rows"`
 }
 
 // Chinese labels of the workbook.
@@ -263,6 +284,7 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		}
 		rep.Sheets = append(rep.Sheets, s)
 		rep.Rows[s] = sh.Rows()
+		rep.SheetRows = append(rep.SheetRows, sheetRows{Sheet: s, Name: sheetNames[s], Rows: sh.Rows()})
 	}
 	res, err := wb.Save(path)
 	if err != nil {

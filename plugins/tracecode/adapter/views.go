@@ -15,12 +15,14 @@ func forms() []sdk.Form {
 		Fields: []sdk.Argument{
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 first day, 2006-01-02", Example: "2026-11-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "结束日期 last day, 2006-01-02 (default: the first day)"},
-			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated: token, bills, codes, mi (default: all)"},
+			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated (default: all): " + sheetChoices()},
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
 		},
 		Result: sdk.Display{
-			Fields: []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}, {Field: "rows", Title: "行数 rows"}},
-			File:   &sdk.FileResult{ArtifactField: "artifact"},
+			Fields:  []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}},
+			Rows:    "sheetRows",
+			Columns: []sdk.Column{{Field: "name", Title: "工作表 sheet"}, {Field: "rows", Title: "行数 rows"}},
+			File:    &sdk.FileResult{ArtifactField: "artifact"},
 		},
 	}}
 }
