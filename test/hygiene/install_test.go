@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -144,5 +146,69 @@ func TestREADMEInstallsWhatTheUnitNeeds(t *testing.T) {
 		if !has(want...) {
 			t.Errorf(`README.md "Installing on a server": no step to %s (a line of its shell block with %q)`, what, want)
 		}
+	}
+}
+
+// goDuration finds the duration pattern's first group in a Go source file
+// of the repository: a constant written as "N * time.Second" or a bound
+// written as a duration ("1m").
+func goDuration(t *testing.T, file string, re *regexp.Regexp) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := re.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("%s: no match for %s; the code changed, update this test", file, re)
+	}
+	if n, ok := strings.CutSuffix(string(m[1]), " * time.Second"); ok {
+		s, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", file, m[1], err)
+		}
+		return time.Duration(s) * time.Second
+	}
+	d, err := time.ParseDuration(string(m[1]))
+	if err != nil {
+		t.Fatalf("%s: %q: %v", file, m[1], err)
+	}
+	return d
+}
+
+// TestStopTimeoutsCoverTheShutdown: the systemd unit (TimeoutStopSec) and
+// the Kubernetes StatefulSet (terminationGracePeriodSeconds) wait for
+// medgate's shutdown at its longest before they kill it: the MLLP
+// listeners' grace at its maximum, the HTTP requests' grace and the
+// answer grace after it, then the scheduled jobs' grace (daemon.Close),
+// each one after the other. A kill loses nothing, but cuts MLLP senders
+// and HTTP clients off without their answers.
+func TestStopTimeoutsCoverTheShutdown(t *testing.T) {
+	t.Parallel()
+	grace := goDuration(t, "host/internal/daemon/daemon.go", regexp.MustCompile(`const shutdownGrace = (\d+ \* time\.Second)`))
+	answer := goDuration(t, "host/internal/daemon/httpserver.go", regexp.MustCompile(`const answerGrace = (\d+ \* time\.Second)`))
+	mllpMax := goDuration(t, "host/internal/config/mllp.go", regexp.MustCompile(`"mllp\.shutdownGrace", "must be between \S+ and (\S+), is`))
+	longest := mllpMax + grace + answer + grace
+
+	unit := systemdUnit(t)
+	stop, err := time.ParseDuration(strings.Join(unit["TimeoutStopSec"], "") + "s")
+	if err != nil {
+		t.Fatalf("deploy/systemd/medgate.service: TimeoutStopSec=%q: %v", unit["TimeoutStopSec"], err)
+	}
+	if stop < longest {
+		t.Errorf("deploy/systemd/medgate.service: TimeoutStopSec=%s is shorter than medgate's longest shutdown, %s (mllp.shutdownGrace at most %s, HTTP %s + %s, jobs %s); raise it", stop, longest, mllpMax, grace, answer, grace)
+	}
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s+terminationGracePeriodSeconds: (\d+)\s*$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("deploy/kubernetes/medgate.yaml sets no terminationGracePeriodSeconds: Kubernetes' default, 30 s, is shorter than medgate's longest shutdown")
+	}
+	secs, _ := strconv.Atoi(string(m[1]))
+	if k := time.Duration(secs) * time.Second; k < longest {
+		t.Errorf("deploy/kubernetes/medgate.yaml: terminationGracePeriodSeconds %s is shorter than medgate's longest shutdown, %s; raise it", k, longest)
 	}
 }
