@@ -1,6 +1,9 @@
 package hygiene
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,5 +213,80 @@ func TestStopTimeoutsCoverTheShutdown(t *testing.T) {
 	secs, _ := strconv.Atoi(string(m[1]))
 	if k := time.Duration(secs) * time.Second; k < longest {
 		t.Errorf("deploy/kubernetes/medgate.yaml: terminationGracePeriodSeconds %s is shorter than medgate's longest shutdown, %s; raise it", k, longest)
+	}
+}
+
+// TestKubernetesStartupWaitsForTheStoreUpgrade: the startup probe gives a
+// starting medgate time to upgrade its store. medgate answers /healthz
+// only once the store is open, and opening it first applies the schema's
+// migrations (README "Upgrading"), which no timeout bounds: version 8 on
+// PostgreSQL rebuilds the indexes of messages, 40 s for 2 million messages
+// on a 2-core test machine, and 90 days of a large hospital's messages are
+// several times that. A probe that gives up sooner has the kubelet kill the
+// replica mid-migration, which rolls it back, and the restarted replica
+// starts it again, each time holding the messages table from the replicas
+// still running: the rollout never ends and message processing stalls
+// again and again.
+func TestKubernetesStartupWaitsForTheStoreUpgrade(t *testing.T) {
+	t.Parallel()
+	const atLeast = 10 * time.Minute
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "medgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type probe struct {
+		HTTPGet *struct {
+			Path string `yaml:"path"`
+		} `yaml:"httpGet"`
+		PeriodSeconds    int `yaml:"periodSeconds"`
+		FailureThreshold int `yaml:"failureThreshold"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	checked := 0
+	for {
+		var o struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Name           string `yaml:"name"`
+							StartupProbe   *probe `yaml:"startupProbe"`
+							LivenessProbe  *probe `yaml:"livenessProbe"`
+							ReadinessProbe *probe `yaml:"readinessProbe"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range o.Spec.Template.Spec.Containers {
+			if c.LivenessProbe == nil {
+				continue
+			}
+			checked++
+			p := c.StartupProbe
+			if p == nil {
+				t.Errorf("%s container %q: a liveness probe and no startup probe: the liveness probe kills a replica still upgrading its store; add a startupProbe on /healthz allowing %s", o.Kind, c.Name, atLeast)
+				continue
+			}
+			period, failures := p.PeriodSeconds, p.FailureThreshold
+			if period == 0 {
+				period = 10 // Kubernetes' defaults
+			}
+			if failures == 0 {
+				failures = 3
+			}
+			if got := time.Duration(period*failures) * time.Second; got < atLeast {
+				t.Errorf("%s container %q: the startup probe gives up after %s (periodSeconds %d × failureThreshold %d), under %s: a replica upgrading a large store (README \"Upgrading\") is killed mid-migration and starts it again for ever; raise failureThreshold", o.Kind, c.Name, got, period, failures, atLeast)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("deploy/kubernetes/medgate.yaml: no container with a liveness probe found; has its form changed?")
 	}
 }
