@@ -317,6 +317,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		defer d.wg.Done()
 		d.requeueAtStart(runCtx, d.consumer.Ready)
 	}()
+	d.watchPluginUp(runCtx)
 	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
 	return d, nil
 }
