@@ -69,6 +69,9 @@ func TestRelaunchIsolatesSiteWhoseConfigureCrashes(t *testing.T) {
 			if got := in.Isolated(); len(got) != 1 || got["bad"] == nil {
 				t.Errorf("Isolated() = %v, want site bad only", got)
 			}
+			if in.serves("bad") || !in.serves("good1") {
+				t.Errorf("host services: site bad served %v, good1 %v; want the isolated site refused (the process runs without it), good1 served", in.serves("bad"), in.serves("good1"))
+			}
 			if !strings.Contains(logs.String(), "site=bad") {
 				t.Errorf("the log does not name the isolated site:\n%s", logs.String())
 			}

@@ -1048,12 +1048,14 @@ func (in *Instance) journals(site string) bool {
 // for it (the next one is not routed to the plugin). What the plugin sends
 // for such a site after the host stopped waiting (a call that timed out
 // or was cancelled) is refused like any other call, but for journal
-// entries within Options.JournalGrace (see journals).
+// entries within Options.JournalGrace (see journals). An isolated site
+// (Isolated) is not served but during a call for it (a reload's
+// Configure): the plugin process runs without it.
 func (in *Instance) serves(site string) bool {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	_, ok := in.sites[site]
-	return ok || in.inFlight[site] > 0
+	return ok && in.isolated[site] == nil || in.inFlight[site] > 0
 }
 
 // Handle calls the plugin. If the plugin is restarting it waits briefly.
