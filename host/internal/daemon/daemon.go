@@ -401,6 +401,7 @@ func (d *Daemon) launch() sites.Launch {
 			Logger:       d.log,
 			PluginLogs:   d.log,
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
+			OnHealth:     func(name string, up bool) { d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up)) },
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),
 		})

@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,9 +36,10 @@ func TestRelaunchIsolatesSiteWhoseConfigureCrashes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var logs lockedBuffer
+			var health healthLog
 			in, err := Start(t.Context(), Spec{Name: "picky", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), HealthInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-				CallTimeout: 5 * time.Second,
+				CallTimeout: 5 * time.Second, OnHealth: health.note,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -68,6 +71,9 @@ func TestRelaunchIsolatesSiteWhoseConfigureCrashes(t *testing.T) {
 			}
 			if got := in.Isolated(); len(got) != 1 || got["bad"] == nil {
 				t.Errorf("Isolated() = %v, want site bad only", got)
+			}
+			if got := health.all(); !slices.Equal(got, []bool{true, false}) {
+				t.Errorf("health reported %v; want up at start, then down (the crash, then running without the isolated site): [true false]", got)
 			}
 			if in.serves("bad") || !in.serves("good1") {
 				t.Errorf("host services: site bad served %v, good1 %v; want the isolated site refused (the process runs without it), good1 served", in.serves("bad"), in.serves("good1"))
@@ -107,6 +113,9 @@ func TestRelaunchIsolatesSiteWhoseConfigureCrashes(t *testing.T) {
 			if _, _, lastErr := in.Status(); lastErr != nil || len(in.Isolated()) != 0 {
 				t.Errorf("after the reload fixed the site: last error %v, isolated %v; want none", lastErr, in.Isolated())
 			}
+			if got := health.all(); !slices.Equal(got, []bool{true, false, true}) {
+				t.Errorf("health reported %v; want up again once the reload fixed the site: [true false true]", got)
+			}
 		})
 	}
 }
@@ -132,4 +141,22 @@ func waitServing(t *testing.T, in *Instance, pid int, sites ...string) {
 			t.Errorf("site %s after the relaunch: %v %+v, want ok", site, err, r)
 		}
 	}
+}
+
+// healthLog records what Options.OnHealth reports.
+type healthLog struct {
+	mu sync.Mutex
+	up []bool
+}
+
+func (h *healthLog) note(_ string, up bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.up = append(h.up, up)
+}
+
+func (h *healthLog) all() []bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]bool(nil), h.up...)
 }

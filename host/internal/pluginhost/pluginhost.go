@@ -127,6 +127,12 @@ type Options struct {
 	CrashBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
+	// OnHealth is called when the plugin's health changes (for the
+	// medgate_plugin_up metric, so that it does not wait for /readyz):
+	// up while its process runs with no site isolated (Isolated), down
+	// while it is down or runs without a site. A retired Instance reports
+	// nothing more.
+	OnHealth func(plugin string, up bool)
 	// ConfigureCrashLimit (default DefaultConfigureCrashLimit) is how
 	// many relaunches in a row a site's Configure may kill the plugin
 	// process in before the site is isolated: the plugin is relaunched
@@ -258,6 +264,10 @@ type Instance struct {
 	// with why (both guarded by mu).
 	configureCrashes map[string]int
 	isolated         map[string]error
+	// reported is the health last given to Options.OnHealth (0: none
+	// yet, 1 up, 2 down; guarded by healthMu, which is taken after mu).
+	healthMu sync.Mutex
+	reported int
 }
 
 // Start verifies and launches the plugin, describes it and starts its
@@ -435,6 +445,7 @@ func (in *Instance) launch(ctx context.Context) error {
 	in.upSince = time.Now()
 	close(in.up)
 	in.mu.Unlock()
+	in.health()
 	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
 	return nil
 }
@@ -661,6 +672,7 @@ func (in *Instance) markDown(cause error, retryIn time.Duration) {
 		in.lastErr = cause
 	}
 	in.mu.Unlock()
+	in.health()
 	if c != nil {
 		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
 		c.Kill()
@@ -843,8 +855,31 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 		}
 		delete(in.configureCrashes, site)
 		in.mu.Unlock()
+		in.health()
 	}
 	return r.Diagnostics, nil
+}
+
+// health gives Options.OnHealth the plugin's health now, if it changed.
+// The caller holds no lock.
+func (in *Instance) health() {
+	if in.opts.OnHealth == nil {
+		return
+	}
+	in.mu.RLock()
+	retired, up := in.retired, in.impl != nil && len(in.isolated) == 0
+	in.healthMu.Lock()
+	in.mu.RUnlock()
+	defer in.healthMu.Unlock()
+	now := 2
+	if up {
+		now = 1
+	}
+	if retired || now == in.reported {
+		return
+	}
+	in.reported = now
+	in.opts.OnHealth(in.spec.Name, up)
 }
 
 // statusAfterIsolation sets the status of a running plugin to what is
@@ -898,6 +933,7 @@ func (in *Instance) Restore(ctx context.Context, a Applied) error {
 	isolated := in.isolated[a.site] != nil
 	in.statusAfterIsolation()
 	in.mu.Unlock()
+	in.health()
 	if a.settings == nil || isolated {
 		return nil
 	}
@@ -951,6 +987,7 @@ func (in *Instance) Forget(site string) {
 	}
 	delete(in.configureCrashes, site)
 	in.mu.Unlock()
+	in.health()
 }
 
 // Sites returns the sites the plugin is configured at (Configure succeeded
