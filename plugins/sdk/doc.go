@@ -84,8 +84,9 @@
 // host carries at most 4 MiB (gRPC's limit); a larger one fails with
 // [ErrTooLarge]: keep large data in an artifact and its reference in state.
 // The operator also bounds each plugin's writes (medgate's pluginLimits:
-// events and journal entries a second, and the size of a state value, 1 MiB
-// by default); a write past a limit is refused, not made, with gRPC
+// events, journal entries and state writes a second, each Put,
+// CompareAndSet and WriteState one state write, and the size of a state
+// value, 1 MiB by default); a write past a limit is refused, not made, with gRPC
 // ResourceExhausted naming the limit (a state value too large as
 // [ErrTooLarge]), and the message it was made for is retried.
 //

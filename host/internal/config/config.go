@@ -408,6 +408,14 @@ type PluginLimits struct {
 	PerSitePublishBurst     int `yaml:"perSitePublishBurst"`
 	PerSiteJournalPerSecond int `yaml:"perSiteJournalPerSecond"`
 	PerSiteJournalBurst     int `yaml:"perSiteJournalBurst"`
+	// StateWritesPerSecond and StateWritesBurst bound the plugin's state
+	// writes (each Put, CompareAndSet and write of a WriteState) by a
+	// token bucket like the events'; the perSite keys each site's under
+	// it, as for events.
+	StateWritesPerSecond        int `yaml:"stateWritesPerSecond"`
+	StateWritesBurst            int `yaml:"stateWritesBurst"`
+	PerSiteStateWritesPerSecond int `yaml:"perSiteStateWritesPerSecond"`
+	PerSiteStateWritesBurst     int `yaml:"perSiteStateWritesBurst"`
 }
 
 // DefaultPluginLimits are pluginLimits when not set (hostsvc.DefaultLimits
@@ -415,6 +423,13 @@ type PluginLimits struct {
 // pipeline needs (about 10,000 messages a second in the pass-through
 // benchmark, and one event and journal entry per message would be half
 // the rate), and state values of at most 1 MiB.
+//
+// State writes are counted by host call (Put, CompareAndSet, WriteState:
+// one transaction of the store each): 20000 a second is over 100 times
+// what the busiest shipped paths make in the benchmarks (a 500-line
+// GYU102 makes 2 such calls, at most about 150 a second; the trace-code
+// seeding of 1,000,000 codes about 4,000 a second, its codes written 64
+// to a WriteState).
 //
 // The perSite rates are -1: no bucket per site, a plugin's sites share
 // its buckets, which keeps a plugin at one site as it was. Their bursts
@@ -425,6 +440,8 @@ var DefaultPluginLimits = PluginLimits{
 	StateValueBytes:         1 << 20,
 	PerSitePublishPerSecond: -1, PerSitePublishBurst: 100000,
 	PerSiteJournalPerSecond: -1, PerSiteJournalBurst: 100000,
+	StateWritesPerSecond: 20000, StateWritesBurst: 40000,
+	PerSiteStateWritesPerSecond: -1, PerSiteStateWritesBurst: 40000,
 }
 
 // Bounds of the plugin limits' values.
@@ -1042,6 +1059,8 @@ func (c *Config) defaultLimits(path string, l *PluginLimits, def PluginLimits) {
 	defNonZero(c, path+".journalPerSecond", &l.JournalPerSecond, def.JournalPerSecond, rate)
 	defNonZero(c, path+".journalBurst", &l.JournalBurst, def.JournalBurst, "must be at least 1")
 	defNonZero(c, path+".stateValueBytes", &l.StateValueBytes, def.StateValueBytes, fmt.Sprintf("must be between 1 and %d", MaxStateValueBytes))
+	defNonZero(c, path+".stateWritesPerSecond", &l.StateWritesPerSecond, def.StateWritesPerSecond, rate)
+	defNonZero(c, path+".stateWritesBurst", &l.StateWritesBurst, def.StateWritesBurst, "must be at least 1")
 	// A perSite burst left out is twice the perSite rate written beside
 	// it: a site's bucket is the site's own, not the plugin's.
 	perSite := func(rateKey, burstKey string, rate, burst *int, defRate, defBurst int) {
@@ -1053,6 +1072,7 @@ func (c *Config) defaultLimits(path string, l *PluginLimits, def PluginLimits) {
 	}
 	perSite("perSitePublishPerSecond", "perSitePublishBurst", &l.PerSitePublishPerSecond, &l.PerSitePublishBurst, def.PerSitePublishPerSecond, def.PerSitePublishBurst)
 	perSite("perSiteJournalPerSecond", "perSiteJournalBurst", &l.PerSiteJournalPerSecond, &l.PerSiteJournalBurst, def.PerSiteJournalPerSecond, def.PerSiteJournalBurst)
+	perSite("perSiteStateWritesPerSecond", "perSiteStateWritesBurst", &l.PerSiteStateWritesPerSecond, &l.PerSiteStateWritesBurst, def.PerSiteStateWritesPerSecond, def.PerSiteStateWritesBurst)
 }
 
 // checkLimits reports the values of l at path out of their range; with
@@ -1076,6 +1096,10 @@ func (c *Config) checkLimits(path string, l PluginLimits, given bool) Problems {
 		{"perSitePublishBurst", l.PerSitePublishBurst, false, maxLimitBurst, "events at once of each site"},
 		{"perSiteJournalPerSecond", l.PerSiteJournalPerSecond, true, maxLimitRate, "journal entries a second of each site"},
 		{"perSiteJournalBurst", l.PerSiteJournalBurst, false, maxLimitBurst, "journal entries at once of each site"},
+		{"stateWritesPerSecond", l.StateWritesPerSecond, true, maxLimitRate, "state writes a second"},
+		{"stateWritesBurst", l.StateWritesBurst, false, maxLimitBurst, "state writes at once"},
+		{"perSiteStateWritesPerSecond", l.PerSiteStateWritesPerSecond, true, maxLimitRate, "state writes a second of each site"},
+		{"perSiteStateWritesBurst", l.PerSiteStateWritesBurst, false, maxLimitBurst, "state writes at once of each site"},
 	} {
 		if _, ok := c.values[path+"."+r.key]; given && !ok {
 			continue

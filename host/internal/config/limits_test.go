@@ -40,6 +40,8 @@ func TestPluginLimits(t *testing.T) {
 	for i := range want {
 		want[i].PerSitePublishPerSecond, want[i].PerSitePublishBurst = d.PerSitePublishPerSecond, d.PerSitePublishBurst
 		want[i].PerSiteJournalPerSecond, want[i].PerSiteJournalBurst = d.PerSiteJournalPerSecond, d.PerSiteJournalBurst
+		want[i].StateWritesPerSecond, want[i].StateWritesBurst = d.StateWritesPerSecond, d.StateWritesBurst
+		want[i].PerSiteStateWritesPerSecond, want[i].PerSiteStateWritesBurst = d.PerSiteStateWritesPerSecond, d.PerSiteStateWritesBurst
 	}
 	got := []PluginLimits{c.Plugins[0].Limits, c.Plugins[1].Limits}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -119,20 +121,25 @@ func TestPluginLimitsProblems(t *testing.T) {
 		global, plugin string // lines under pluginLimits: and plugins[0].limits:
 		path, says     string
 	}{
-		"wrong type":          {global: "  journalPerSecond: fast\n", path: "pluginLimits.journalPerSecond", says: "takes a whole number"},
-		"rate negative":       {global: "  publishPerSecond: -5\n", path: "pluginLimits.publishPerSecond", says: "must be between 1 and 1000000 (events a second), or -1 for no limit, is -5"},
-		"rate zero":           {global: "  publishPerSecond: 0\n", path: "pluginLimits.publishPerSecond", says: "0 is not a valid value: must be at least 1 (a second), or -1 for no limit; write another value, or remove the line for the default 50000"},
-		"burst -1":            {global: "  journalBurst: -1\n", path: "pluginLimits.journalBurst", says: "must be between 1 and 10000000 (journal entries at once), is -1"},
-		"burst zero":          {global: "  publishBurst: 0\n", path: "pluginLimits.publishBurst", says: "remove the line for the default 100000"},
-		"value too large":     {global: "  stateValueBytes: 5000000\n", path: "pluginLimits.stateValueBytes", says: "must be between 1 and 4194304"},
-		"value zero":          {global: "  stateValueBytes: 0\n", path: "pluginLimits.stateValueBytes", says: "remove the line for the default 1048576"},
-		"plugin rate":         {plugin: "      publishPerSecond: -2\n", path: "plugins[0].limits.publishPerSecond", says: "or -1 for no limit, is -2"},
-		"plugin zero":         {plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 100000"},
-		"plugin zero inherit": {global: "  journalBurst: 9\n", plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 9"},
-		"plugin unknown key":  {plugin: "      burst: 3\n", path: "plugins[0].limits.burst", says: "unknown key; plugins[0].limits takes: journalBurst, journalPerSecond, perSiteJournalBurst, perSiteJournalPerSecond, perSitePublishBurst, perSitePublishPerSecond, publishBurst, publishPerSecond, stateValueBytes"},
-		"per-site rate":       {global: "  perSitePublishPerSecond: -3\n", path: "pluginLimits.perSitePublishPerSecond", says: "must be between 1 and 1000000 (events a second of each site), or -1 for no limit, is -3"},
-		"per-site rate zero":  {plugin: "      perSiteJournalPerSecond: 0\n", path: "plugins[0].limits.perSiteJournalPerSecond", says: "remove the line for the default -1"},
-		"per-site burst":      {plugin: "      perSiteJournalBurst: 10000001\n", path: "plugins[0].limits.perSiteJournalBurst", says: "must be between 1 and 10000000 (journal entries at once of each site), is 10000001"},
+		"wrong type":               {global: "  journalPerSecond: fast\n", path: "pluginLimits.journalPerSecond", says: "takes a whole number"},
+		"rate negative":            {global: "  publishPerSecond: -5\n", path: "pluginLimits.publishPerSecond", says: "must be between 1 and 1000000 (events a second), or -1 for no limit, is -5"},
+		"rate zero":                {global: "  publishPerSecond: 0\n", path: "pluginLimits.publishPerSecond", says: "0 is not a valid value: must be at least 1 (a second), or -1 for no limit; write another value, or remove the line for the default 50000"},
+		"burst -1":                 {global: "  journalBurst: -1\n", path: "pluginLimits.journalBurst", says: "must be between 1 and 10000000 (journal entries at once), is -1"},
+		"burst zero":               {global: "  publishBurst: 0\n", path: "pluginLimits.publishBurst", says: "remove the line for the default 100000"},
+		"value too large":          {global: "  stateValueBytes: 5000000\n", path: "pluginLimits.stateValueBytes", says: "must be between 1 and 4194304"},
+		"value zero":               {global: "  stateValueBytes: 0\n", path: "pluginLimits.stateValueBytes", says: "remove the line for the default 1048576"},
+		"plugin rate":              {plugin: "      publishPerSecond: -2\n", path: "plugins[0].limits.publishPerSecond", says: "or -1 for no limit, is -2"},
+		"plugin zero":              {plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 100000"},
+		"plugin zero inherit":      {global: "  journalBurst: 9\n", plugin: "      journalBurst: 0\n", path: "plugins[0].limits.journalBurst", says: "remove the line for the default 9"},
+		"plugin unknown key":       {plugin: "      burst: 3\n", path: "plugins[0].limits.burst", says: "unknown key; plugins[0].limits takes: journalBurst, journalPerSecond, perSiteJournalBurst, perSiteJournalPerSecond, perSitePublishBurst, perSitePublishPerSecond, perSiteStateWritesBurst, perSiteStateWritesPerSecond, publishBurst, publishPerSecond, stateValueBytes, stateWritesBurst, stateWritesPerSecond"},
+		"state writes rate zero":   {global: "  stateWritesPerSecond: 0\n", path: "pluginLimits.stateWritesPerSecond", says: "remove the line for the default 20000"},
+		"state writes rate":        {plugin: "      stateWritesPerSecond: -4\n", path: "plugins[0].limits.stateWritesPerSecond", says: "must be between 1 and 1000000 (state writes a second), or -1 for no limit, is -4"},
+		"state writes burst":       {global: "  stateWritesBurst: -1\n", path: "pluginLimits.stateWritesBurst", says: "must be between 1 and 10000000 (state writes at once), is -1"},
+		"per-site state writes":    {plugin: "      perSiteStateWritesPerSecond: 0\n", path: "plugins[0].limits.perSiteStateWritesPerSecond", says: "remove the line for the default -1"},
+		"per-site state writes at": {global: "  perSiteStateWritesBurst: 10000001\n", path: "pluginLimits.perSiteStateWritesBurst", says: "must be between 1 and 10000000 (state writes at once of each site), is 10000001"},
+		"per-site rate":            {global: "  perSitePublishPerSecond: -3\n", path: "pluginLimits.perSitePublishPerSecond", says: "must be between 1 and 1000000 (events a second of each site), or -1 for no limit, is -3"},
+		"per-site rate zero":       {plugin: "      perSiteJournalPerSecond: 0\n", path: "plugins[0].limits.perSiteJournalPerSecond", says: "remove the line for the default -1"},
+		"per-site burst":           {plugin: "      perSiteJournalBurst: 10000001\n", path: "plugins[0].limits.perSiteJournalBurst", says: "must be between 1 and 10000000 (journal entries at once of each site), is 10000001"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -161,6 +168,56 @@ func TestPluginLimitsProblems(t *testing.T) {
 			p := ps[0]
 			if p.Path != tc.path || p.Line != line || !strings.Contains(p.Message, tc.says) {
 				t.Errorf("problem %s, want at %s (line %d) saying %q", p, tc.path, line, tc.says)
+			}
+		})
+	}
+}
+
+// TestPluginLimitsStateWrites: the state-write keys take their defaults
+// (20000 a second, a burst of 40000, no bucket per site), pluginLimits
+// and a plugin's limits override them key by key, and a perSite burst
+// left out is twice the perSite rate written beside it, as for events.
+func TestPluginLimitsStateWrites(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		global, plugin string    // lines under pluginLimits: and plugins[0].limits:
+		want           [2][4]int // plugins a and b: rate, burst, perSite rate, perSite burst
+	}{
+		"left out": {
+			want: [2][4]int{{20000, 40000, -1, 40000}, {20000, 40000, -1, 40000}},
+		},
+		"every plugin": {
+			global: "  stateWritesPerSecond: 300\n  perSiteStateWritesPerSecond: 50\n",
+			want:   [2][4]int{{300, 40000, 50, 100}, {300, 40000, 50, 100}},
+		},
+		"one plugin": {
+			global: "  stateWritesBurst: 900\n",
+			plugin: "      stateWritesPerSecond: -1\n      perSiteStateWritesPerSecond: 7\n      perSiteStateWritesBurst: 8\n",
+			want:   [2][4]int{{-1, 900, 7, 8}, {20000, 900, -1, 40000}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "kafka:\n  embedded: {}\n"
+			if tc.global != "" {
+				src += "pluginLimits:\n" + tc.global
+			}
+			aLimits := ""
+			if tc.plugin != "" {
+				aLimits = "    limits:\n" + tc.plugin
+			}
+			c, err := Parse("/etc/medgate/medgate.yaml", []byte(src+pluginsYAML(t, aLimits)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [2][4]int
+			for i, p := range c.Plugins {
+				l := p.Limits
+				got[i] = [4]int{l.StateWritesPerSecond, l.StateWritesBurst, l.PerSiteStateWritesPerSecond, l.PerSiteStateWritesBurst}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("state-write limits of plugins a and b (-want +got):\n%s", diff)
 			}
 		})
 	}

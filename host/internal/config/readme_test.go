@@ -276,17 +276,22 @@ var computedDefaults = map[string]func(c *Config) (doc string, ok bool){
 	"sites[].plugins.<key>.enabled": func(*Config) (string, bool) {
 		return "true", SitePlugin{}.IsEnabled()
 	},
-	"plugins[].limits.publishPerSecond":        pluginLimitsDefault,
-	"plugins[].limits.publishBurst":            pluginLimitsDefault,
-	"plugins[].limits.journalPerSecond":        pluginLimitsDefault,
-	"plugins[].limits.journalBurst":            pluginLimitsDefault,
-	"plugins[].limits.stateValueBytes":         pluginLimitsDefault,
-	"plugins[].limits.perSitePublishPerSecond": pluginLimitsDefault,
-	"plugins[].limits.perSitePublishBurst":     pluginLimitsDefault,
-	"plugins[].limits.perSiteJournalPerSecond": pluginLimitsDefault,
-	"plugins[].limits.perSiteJournalBurst":     pluginLimitsDefault,
-	"pluginLimits.perSitePublishBurst":         perSiteBurstDefault,
-	"pluginLimits.perSiteJournalBurst":         perSiteBurstDefault,
+	"plugins[].limits.publishPerSecond":            pluginLimitsDefault,
+	"plugins[].limits.publishBurst":                pluginLimitsDefault,
+	"plugins[].limits.journalPerSecond":            pluginLimitsDefault,
+	"plugins[].limits.journalBurst":                pluginLimitsDefault,
+	"plugins[].limits.stateValueBytes":             pluginLimitsDefault,
+	"plugins[].limits.perSitePublishPerSecond":     pluginLimitsDefault,
+	"plugins[].limits.perSitePublishBurst":         pluginLimitsDefault,
+	"plugins[].limits.perSiteJournalPerSecond":     pluginLimitsDefault,
+	"plugins[].limits.perSiteJournalBurst":         pluginLimitsDefault,
+	"plugins[].limits.stateWritesPerSecond":        pluginLimitsDefault,
+	"plugins[].limits.stateWritesBurst":            pluginLimitsDefault,
+	"plugins[].limits.perSiteStateWritesPerSecond": pluginLimitsDefault,
+	"plugins[].limits.perSiteStateWritesBurst":     pluginLimitsDefault,
+	"pluginLimits.perSitePublishBurst":             perSiteBurstDefault,
+	"pluginLimits.perSiteJournalBurst":             perSiteBurstDefault,
+	"pluginLimits.perSiteStateWritesBurst":         perSiteBurstDefault,
 	"mllp.listeners[].maxMessageBytes": func(c *Config) (string, bool) {
 		return "524288", c.MLLP.Listeners[0].MaxMessageBytes == min(512<<10, c.Processing.MaxPayloadBytes/2)
 	},
@@ -305,8 +310,8 @@ func pluginLimitsDefault(*Config) (string, bool) {
 // perSiteBurstDefault checks that a perSite burst left out is twice the
 // perSite rate written beside it.
 func perSiteBurstDefault(*Config) (string, bool) {
-	c, _ := Parse("medgate.yaml", []byte("kafka: {embedded: {}}\npluginLimits: {perSitePublishPerSecond: 30, perSiteJournalPerSecond: 7}\n"))
-	return "twice the rate", c.PluginLimits.PerSitePublishBurst == 60 && c.PluginLimits.PerSiteJournalBurst == 14
+	c, _ := Parse("medgate.yaml", []byte("kafka: {embedded: {}}\npluginLimits: {perSitePublishPerSecond: 30, perSiteJournalPerSecond: 7, perSiteStateWritesPerSecond: 11}\n"))
+	return "twice the rate", c.PluginLimits.PerSitePublishBurst == 60 && c.PluginLimits.PerSiteJournalBurst == 14 && c.PluginLimits.PerSiteStateWritesBurst == 22
 }
 
 // TestREADMEConfigurationTables: every key the configuration accepts has a

@@ -402,6 +402,7 @@ func (d *Daemon) launch() sites.Launch {
 			Logger:       d.log,
 			PluginLogs:   d.log,
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
+			OnHealth:     func(name string, up bool) { d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up)) },
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),
 		})
@@ -845,18 +846,29 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
 		running, restarts, lastErr := in.Status()
-		key := "plugin." + name
-		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(running))
-		switch {
-		case running:
-			out[key] = "ok"
-		case lastErr != nil:
-			out[key] = fmt.Sprintf("down after %d restart(s): %v", restarts, lastErr)
-		default:
-			out[key] = "down"
-		}
+		check, up := pluginReadiness(running, restarts, lastErr, len(in.Isolated()))
+		out["plugin."+name] = check
+		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up))
 	}
 	return out
+}
+
+// pluginReadiness is a plugin's /readyz check and medgate_plugin_up: ok
+// and up while it runs at every site it is enabled at; "degraded: …"
+// (still ready: it serves its other sites) and not up while it runs with
+// isolated sites (pluginhost.Instance.Isolated: their Configure killed
+// it, lastErr says which and why); down otherwise.
+func pluginReadiness(running bool, restarts int, lastErr error, isolated int) (check string, up bool) {
+	switch {
+	case running && isolated > 0:
+		return fmt.Sprintf("degraded: runs without %d of its sites: %v", isolated, lastErr), false
+	case running:
+		return "ok", true
+	case lastErr != nil:
+		return fmt.Sprintf("down after %d restart(s): %v", restarts, lastErr), false
+	default:
+		return "down", false
+	}
 }
 
 func b2f(b bool) float64 {

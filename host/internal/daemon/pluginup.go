@@ -11,13 +11,16 @@ import (
 // alert MedgatePluginDown reads the series.
 const pluginUpEvery = 5 * time.Second
 
-// refreshPluginUp sets medgate_plugin_up of every plugin running now.
+// refreshPluginUp sets medgate_plugin_up of every plugin from its status
+// now, as /readyz and Options.OnHealth do (pluginReadiness: a plugin
+// running without an isolated site is not up).
 func (d *Daemon) refreshPluginUp() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
-		running, _, _ := in.Status()
-		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(running))
+		running, restarts, lastErr := in.Status()
+		_, up := pluginReadiness(running, restarts, lastErr, len(in.Isolated()))
+		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up))
 	}
 }
 

@@ -5,9 +5,10 @@
 // for a site the plugin does not serve (pluginhost.SiteError).
 //
 // What a plugin writes is bounded by its Limits (SetLimits, from the
-// configuration's pluginLimits and plugins[].limits): events and journal
-// entries by a token bucket per plugin in this instance, and with the
-// perSite limits one per site under it, state values by size. A write
+// configuration's pluginLimits and plugins[].limits): events, journal
+// entries and state writes (each Put, CompareAndSet and WriteState) by a
+// token bucket per plugin in this instance, and with the perSite limits
+// one per site under it, state values by size. A write
 // past them is refused with a *LimitError, which fails the plugin's call
 // so that its message is tried again, never dropped; the pipeline's own
 // replies are not limited. A plugin's refusals at a site are logged once
@@ -207,7 +208,7 @@ func (h *hostServices) Get(ctx context.Context, site, key string) (sdk.Entry, er
 }
 
 func (h *hostServices) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
-	if err := h.checkValues(site, value); err != nil {
+	if err := h.checkState(site, value); err != nil {
 		return 0, err
 	}
 	v, err := h.s.store.StatePut(ctx, h.ns(site), key, value)
@@ -215,7 +216,7 @@ func (h *hostServices) Put(ctx context.Context, site, key string, value []byte) 
 }
 
 func (h *hostServices) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
-	if err := h.checkValues(site, value); err != nil {
+	if err := h.checkState(site, value); err != nil {
 		return 0, err
 	}
 	v, err := h.s.store.StateCAS(ctx, h.ns(site), key, expect, value)
@@ -416,12 +417,16 @@ type stateWriter interface {
 // write whose expected version does not hold is an *sdk.WriteError with
 // its index and nothing made. A store without StateWrites gets them one by
 // one. A value larger than the plugin's Limits refuses them all, before
-// any is made.
+// any is made, and so does the plugin's state-write rate (the call takes
+// one token: see Limits.StateWritesPerSecond).
 func (h *hostServices) WriteState(ctx context.Context, site string, writes []sdk.StateWrite) ([]int64, error) {
 	for _, w := range writes {
 		if err := h.checkValues(site, w.Value); err != nil {
 			return nil, err
 		}
+	}
+	if err := h.allowState(site); err != nil {
+		return nil, err
 	}
 	sw, ok := h.s.store.(stateWriter)
 	if !ok {
@@ -482,7 +487,7 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 		}
 		payload = e.Payload
 	}
-	if err := h.allow(site, false, func() string { return "event " + e.Type }); err != nil {
+	if err := h.allow(site, writeEvent, func() string { return "event " + e.Type }); err != nil {
 		return err
 	}
 	rec := message.Event{ID: e.ID, Site: site, Type: e.Type, Key: e.Key, OccurredAt: e.OccurredAt, PublishedAt: time.Now().UTC(), Payload: payload}
@@ -513,7 +518,7 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 // outcome. Entries beyond the plugin's Limits (JournalPerSecond) are
 // refused with a *LimitError.
 func (h *hostServices) Journal(ctx context.Context, site string, x sdk.Exchange) (int64, error) {
-	if err := h.allow(site, true, func() string { return "journal entry of a " + x.System + " " + x.Code + " exchange" }); err != nil {
+	if err := h.allow(site, writeJournal, func() string { return "journal entry of a " + x.System + " " + x.Code + " exchange" }); err != nil {
 		return 0, err
 	}
 	e := store.Exchange{

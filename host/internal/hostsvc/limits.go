@@ -51,6 +51,18 @@ type Limits struct {
 	// journal entries.
 	PerSiteJournalPerSecond int
 	PerSiteJournalBurst     int
+	// StateWritesPerSecond and StateWritesBurst bound the plugin's state
+	// writes: each Put, CompareAndSet and WriteState takes a token, a
+	// WriteState one however many writes it makes (it is one transaction
+	// of the store, and gRPC bounds its size). NoLimit or 0 (a Limits
+	// that does not set them): no limit.
+	StateWritesPerSecond int
+	StateWritesBurst     int
+	// PerSiteStateWritesPerSecond and PerSiteStateWritesBurst bound each
+	// site's state writes under the plugin's, as PerSitePublishPerSecond
+	// does its events.
+	PerSiteStateWritesPerSecond int
+	PerSiteStateWritesBurst     int
 }
 
 // DefaultLimits are the limits of a plugin the configuration says nothing
@@ -58,15 +70,22 @@ type Limits struct {
 // well above what a plugin keeping pace with the pipeline needs (the
 // pass-through benchmark handles about 10,000 messages a second: one
 // event and one journal entry per message would be half the rate), so
-// only a plugin writing in a loop meets them. A state value is at most
-// 1 MiB: gRPC carries at most 4 MiB to the host in one call, and larger
-// data belongs in an artifact.
+// only a plugin writing in a loop meets them. State writes are counted by
+// host call (a store transaction each): a 500-line GYU102 makes 2
+// (WriteState, 5 writes in all), at most about 150 a second in the
+// benchmarks, and the trace-code seeding of 1,000,000 codes about 4,000
+// a second (64 codes to a WriteState), so 20,000 a second leaves a
+// margin of five over the busiest. A state value is at most 1 MiB: gRPC
+// carries at most 4 MiB to the host in one call, and larger data belongs
+// in an artifact.
 var DefaultLimits = Limits{
 	PublishPerSecond: 50000, PublishBurst: 100000,
 	JournalPerSecond: 50000, JournalBurst: 100000,
 	StateValueBytes:         1 << 20,
 	PerSitePublishPerSecond: NoLimit, PerSitePublishBurst: 100000,
 	PerSiteJournalPerSecond: NoLimit, PerSiteJournalBurst: 100000,
+	StateWritesPerSecond: 20000, StateWritesBurst: 40000,
+	PerSiteStateWritesPerSecond: NoLimit, PerSiteStateWritesBurst: 40000,
 }
 
 // NoLimit as a rate (PublishPerSecond, JournalPerSecond) turns the limit
@@ -85,8 +104,9 @@ type LimitError struct {
 	Plugin string
 	Site   string
 	// Key is the configuration key of the limit ("publishPerSecond",
-	// "journalPerSecond", "perSitePublishPerSecond",
-	// "perSiteJournalPerSecond", "stateValueBytes"), under
+	// "journalPerSecond", "stateWritesPerSecond",
+	// "perSitePublishPerSecond", "perSiteJournalPerSecond",
+	// "perSiteStateWritesPerSecond", "stateValueBytes"), under
 	// plugins[].limits or pluginLimits.
 	Key string
 	// Value is the limit in force; Burst the bucket of a rate.
@@ -112,6 +132,10 @@ func (e *LimitError) Error() string {
 		burst, whose = keyPerSitePublishBurst, "the limit of each of its sites"
 	case keyPerSiteJournalPerSecond:
 		kind, burst, whose = "journal entries", keyPerSiteJournalBurst, "the limit of each of its sites"
+	case keyStateWritesPerSecond:
+		kind, burst = "state", keyStateWritesBurst
+	case keyPerSiteStateWritesPerSecond:
+		kind, burst, whose = "state", keyPerSiteStateWritesBurst, "the limit of each of its sites"
 	}
 	return fmt.Sprintf("plugin %q at site %q wrote %s faster than %s %s of %d a second (%s %d): the %s was refused, nothing written, and the call fails so that it is tried again later; "+
 		"if the plugin writes this much on purpose, raise limits.%s (and %s) under the plugin's entry in plugins: (or pluginLimits.%s for every plugin) and reload; otherwise the plugin writes in a loop: have its vendor fix it",
@@ -138,6 +162,11 @@ const (
 	keyPerSitePublishBurst     = "perSitePublishBurst"
 	keyPerSiteJournalPerSecond = "perSiteJournalPerSecond"
 	keyPerSiteJournalBurst     = "perSiteJournalBurst"
+
+	keyStateWritesPerSecond        = "stateWritesPerSecond"
+	keyStateWritesBurst            = "stateWritesBurst"
+	keyPerSiteStateWritesPerSecond = "perSiteStateWritesPerSecond"
+	keyPerSiteStateWritesBurst     = "perSiteStateWritesBurst"
 )
 
 // refusalLogEvery is how often a plugin's refused writes are logged at
@@ -188,6 +217,7 @@ type limiter struct {
 	mu      sync.Mutex
 	publish *bucket // nil: no limit
 	journal *bucket
+	state   *bucket
 	// sites holds each site's buckets (nil: no per-site rate) and its
 	// refusals' log state, made at the site's first write that needs
 	// them. The sites are the plugin's configured ones: pluginhost
@@ -199,20 +229,24 @@ type limiter struct {
 type siteLimiter struct {
 	publish *bucket // nil: no per-site limit
 	journal *bucket
+	state   *bucket
 	logged  time.Time // when a refusal was last logged
 	quiet   int       // refusals since, not logged
 }
 
 func newLimiter(l Limits) *limiter {
-	return &limiter{limits: l, publish: newBucket(l.PublishPerSecond, l.PublishBurst), journal: newBucket(l.JournalPerSecond, l.JournalBurst)}
+	return &limiter{limits: l, publish: newBucket(l.PublishPerSecond, l.PublishBurst), journal: newBucket(l.JournalPerSecond, l.JournalBurst),
+		state: newSiteBucket(l.StateWritesPerSecond, l.StateWritesBurst)}
 }
 
 // perSite reports whether l has a per-site rate.
 func (l *limiter) perSite() bool {
-	return l.limits.PerSitePublishPerSecond > 0 || l.limits.PerSiteJournalPerSecond > 0
+	return l.limits.PerSitePublishPerSecond > 0 || l.limits.PerSiteJournalPerSecond > 0 || l.limits.PerSiteStateWritesPerSecond > 0
 }
 
-// newSiteBucket is newBucket for a per-site rate, where 0 is no limit too.
+// newSiteBucket is newBucket for a rate where 0 is no limit too (a
+// per-site rate, or the state-write rate of a Limits that does not set
+// it).
 func newSiteBucket(rate, burst int) *bucket {
 	if rate <= 0 {
 		return nil
@@ -230,6 +264,7 @@ func (l *limiter) site(site string) *siteLimiter {
 		sl = &siteLimiter{
 			publish: newSiteBucket(l.limits.PerSitePublishPerSecond, l.limits.PerSitePublishBurst),
 			journal: newSiteBucket(l.limits.PerSiteJournalPerSecond, l.limits.PerSiteJournalBurst),
+			state:   newSiteBucket(l.limits.PerSiteStateWritesPerSecond, l.limits.PerSiteStateWritesBurst),
 		}
 		l.sites[site] = sl
 	}
@@ -286,35 +321,62 @@ func (s *Services) clock() time.Time {
 	return time.Now()
 }
 
-// allow takes a token of the plugin's publish (journal false) or journal
-// bucket and of its site's, if it has one, or returns the refusal: the
-// site's limit when its own bucket is empty, else the plugin's. A refused
-// write takes no token of either. what says what was refused; it is
-// called only then.
-func (h *hostServices) allow(site string, journal bool, what func() string) error {
+// writeKind is what a write through the host services is, for its
+// limits.
+type writeKind int
+
+const (
+	writeEvent writeKind = iota
+	writeJournal
+	writeState
+)
+
+// buckets returns the plugin's bucket of kind and the site's (nil when it
+// has none; site made if new), with the keys, rates and bursts that
+// refuse from each; l.mu is held.
+func (l *limiter) buckets(site string, kind writeKind) (b, sb *bucket, key string, rate, burst int, siteKey string, siteRate, siteBurst int) {
+	var sl *siteLimiter
+	if l.perSite() {
+		sl = l.site(site)
+	}
+	switch kind {
+	case writeJournal:
+		b, key, rate, burst = l.journal, keyJournalPerSecond, l.limits.JournalPerSecond, l.limits.JournalBurst
+		siteKey, siteRate, siteBurst = keyPerSiteJournalPerSecond, l.limits.PerSiteJournalPerSecond, l.limits.PerSiteJournalBurst
+		if sl != nil {
+			sb = sl.journal
+		}
+	case writeState:
+		b, key, rate, burst = l.state, keyStateWritesPerSecond, l.limits.StateWritesPerSecond, l.limits.StateWritesBurst
+		siteKey, siteRate, siteBurst = keyPerSiteStateWritesPerSecond, l.limits.PerSiteStateWritesPerSecond, l.limits.PerSiteStateWritesBurst
+		if sl != nil {
+			sb = sl.state
+		}
+	default:
+		b, key, rate, burst = l.publish, keyPublishPerSecond, l.limits.PublishPerSecond, l.limits.PublishBurst
+		siteKey, siteRate, siteBurst = keyPerSitePublishPerSecond, l.limits.PerSitePublishPerSecond, l.limits.PerSitePublishBurst
+		if sl != nil {
+			sb = sl.publish
+		}
+	}
+	return b, sb, key, rate, burst, siteKey, siteRate, siteBurst
+}
+
+// allow takes a token of the plugin's bucket of kind (events, journal
+// entries, state writes) and of its site's, if it has one, or returns the
+// refusal: the site's limit when its own bucket is empty, else the
+// plugin's. A refused write takes no token of either. what says what was
+// refused; it is called only then.
+func (h *hostServices) allow(site string, kind writeKind, what func() string) error {
 	l := h.s.limiter(h.plugin)
 	now := h.s.clock()
 	l.mu.Lock()
-	b, key, rate, burst := l.publish, keyPublishPerSecond, l.limits.PublishPerSecond, l.limits.PublishBurst
-	if journal {
-		b, key, rate, burst = l.journal, keyJournalPerSecond, l.limits.JournalPerSecond, l.limits.JournalBurst
-	}
-	var sb *bucket
-	if l.perSite() {
-		sl := l.site(site)
-		sb = sl.publish
-		if journal {
-			sb = sl.journal
-		}
-	}
+	b, sb, key, rate, burst, siteKey, siteRate, siteBurst := l.buckets(site, kind)
 	b.refill(now)
 	sb.refill(now)
 	switch {
 	case !sb.has():
-		key, rate, burst = keyPerSitePublishPerSecond, l.limits.PerSitePublishPerSecond, l.limits.PerSitePublishBurst
-		if journal {
-			key, rate, burst = keyPerSiteJournalPerSecond, l.limits.PerSiteJournalPerSecond, l.limits.PerSiteJournalBurst
-		}
+		key, rate, burst = siteKey, siteRate, siteBurst
 	case b.has():
 		b.spend()
 		sb.spend()
@@ -323,6 +385,22 @@ func (h *hostServices) allow(site string, journal bool, what func() string) erro
 	}
 	l.mu.Unlock()
 	return h.refuse(l, &LimitError{Plugin: h.plugin, Site: site, Key: key, Value: rate, Burst: burst, What: what()})
+}
+
+// checkState refuses a state write (Put, CompareAndSet, WriteState) of
+// values larger than the plugin's limit, or past its state-write rate; a
+// write refused for its size takes no token.
+func (h *hostServices) checkState(site string, value []byte) error {
+	if err := h.checkValues(site, value); err != nil {
+		return err
+	}
+	return h.allowState(site)
+}
+
+// allowState takes a token of the plugin's state-write rate (and its
+// site's) for one Put, CompareAndSet or WriteState, or refuses it.
+func (h *hostServices) allowState(site string) error {
+	return h.allow(site, writeState, func() string { return "state write" })
 }
 
 // checkValues refuses state values larger than the plugin's limit.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,10 +32,17 @@ type siteStep struct {
 func TestLimitsPerSite(t *testing.T) {
 	t.Parallel()
 	plugin := Limits{PublishPerSecond: 10, PublishBurst: 10, JournalPerSecond: 10, JournalBurst: 10, StateValueBytes: 10,
-		PerSitePublishPerSecond: NoLimit, PerSitePublishBurst: 1, PerSiteJournalPerSecond: NoLimit, PerSiteJournalBurst: 1}
+		PerSitePublishPerSecond: NoLimit, PerSitePublishBurst: 1, PerSiteJournalPerSecond: NoLimit, PerSiteJournalBurst: 1,
+		StateWritesPerSecond: 10, StateWritesBurst: 10, PerSiteStateWritesPerSecond: NoLimit, PerSiteStateWritesBurst: 1}
 	perSite := plugin
 	perSite.PerSitePublishPerSecond, perSite.PerSitePublishBurst = 4, 4
 	perSite.PerSiteJournalPerSecond, perSite.PerSiteJournalBurst = 4, 4
+	perSite.PerSiteStateWritesPerSecond, perSite.PerSiteStateWritesBurst = 4, 4
+	var keys atomic.Int64
+	put := func(ctx context.Context, h sdkhost.HostServer, site string) error {
+		_, err := h.Put(ctx, site, fmt.Sprintf("k%d", keys.Add(1)), []byte("v"))
+		return err
+	}
 	publish := func(ctx context.Context, h sdkhost.HostServer, site string) error {
 		return h.Publish(ctx, site, sdk.Event{Type: "p.tick"})
 	}
@@ -61,6 +70,21 @@ func TestLimitsPerSite(t *testing.T) {
 				{site: "s1", ok: 4, refused: "perSiteJournalPerSecond"},
 				{site: "s2", ok: 4},
 				{site: "s3", ok: 2, refused: "journalPerSecond"},
+			},
+		},
+		"state writes: a site's flood leaves the other sites theirs, the plugin's cap holds": {
+			limits: perSite, write: put,
+			steps: []siteStep{
+				{site: "s1", ok: 4, refused: "perSiteStateWritesPerSecond"},
+				{site: "s2", ok: 4},
+				{site: "s3", ok: 2, refused: "stateWritesPerSecond"},
+			},
+		},
+		"no per-site limits: the sites share the plugin's state writes": {
+			limits: plugin, write: put,
+			steps: []siteStep{
+				{site: "s1", ok: 10, refused: "stateWritesPerSecond"},
+				{site: "s2", refused: "stateWritesPerSecond"},
 			},
 		},
 		"a write the plugin's bucket refuses costs its site no token": {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -142,6 +143,38 @@ func TestLimitsRefuse(t *testing.T) {
 			ok: 1, key: "stateValueBytes", value: 10,
 			made: func(t *testing.T, pub *recorder, st store.Store) int { return stateKeys(t, pub, st) / 2 },
 		},
+		"state put rate": {
+			limits: Limits{PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 10, StateWritesPerSecond: 2, StateWritesBurst: 3},
+			write: func(ctx context.Context, h sdkhost.HostServer, i int) error {
+				_, err := h.Put(ctx, "s1", fmt.Sprintf("k%d", i), []byte("v"))
+				return err
+			},
+			ok: 3, key: "stateWritesPerSecond", value: 2,
+			made: stateKeys,
+		},
+		"state compare-and-set rate": {
+			limits: Limits{PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 10, StateWritesPerSecond: 2, StateWritesBurst: 3},
+			write: func(ctx context.Context, h sdkhost.HostServer, i int) error {
+				_, err := h.CompareAndSet(ctx, "s1", fmt.Sprintf("k%d", i), 0, []byte("v"))
+				return err
+			},
+			ok: 3, key: "stateWritesPerSecond", value: 2,
+			made: stateKeys,
+		},
+		"state writes rate": {
+			limits: Limits{PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 10, StateWritesPerSecond: 2, StateWritesBurst: 3},
+			write: func(ctx context.Context, h sdkhost.HostServer, i int) error {
+				// One call, one transaction of the store: one token,
+				// however many writes it makes.
+				_, err := h.(sdkhost.StateWriteServer).WriteState(ctx, "s1", []sdk.StateWrite{
+					{Key: fmt.Sprintf("k%d", 2*i), Value: []byte("v"), Put: true},
+					{Key: fmt.Sprintf("k%d", 2*i+1), Value: []byte("v"), Put: true},
+				})
+				return err
+			},
+			ok: 3, key: "stateWritesPerSecond", value: 2,
+			made: func(t *testing.T, pub *recorder, st store.Store) int { return stateKeys(t, pub, st) / 2 },
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -158,7 +191,7 @@ func TestLimitsRefuse(t *testing.T) {
 			if got := tc.made(t, pub, st); got != tc.ok {
 				t.Errorf("%d writes made, want %d: the refused one must not be", got, tc.ok)
 			}
-			if strings.Contains(err.Error(), "k1") || strings.Contains(err.Error(), "k3") {
+			if strings.Contains(err.Error(), "k1") || strings.Contains(err.Error(), "k3") || strings.Contains(err.Error(), "k6") {
 				t.Errorf("refusal %q names a state key (keys may hold personal data)", err)
 			}
 		})
@@ -271,7 +304,8 @@ func TestLimitsDefaultsAreTheConfiguration(t *testing.T) {
 	for i := range rt.NumField() {
 		tags[rt.Field(i).Tag.Get("yaml")] = true
 	}
-	for _, k := range []string{keyPublishPerSecond, keyPublishBurst, keyJournalPerSecond, keyJournalBurst, keyStateValueBytes} {
+	for _, k := range []string{keyPublishPerSecond, keyPublishBurst, keyJournalPerSecond, keyJournalBurst, keyStateValueBytes,
+		keyStateWritesPerSecond, keyStateWritesBurst, keyPerSiteStateWritesPerSecond, keyPerSiteStateWritesBurst} {
 		if !tags[k] {
 			t.Errorf("a refusal names %q, which is not a key of config.PluginLimits", k)
 		}

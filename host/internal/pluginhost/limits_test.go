@@ -37,6 +37,8 @@ func (w *writer) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 	switch req.Type {
 	case "p.put":
 		_, err = req.Host.Put(ctx, "k", make([]byte, 2048))
+	case "p.state":
+		_, err = sdk.WriteState(ctx, req.Host, []sdk.StateWrite{{Key: "a/" + req.MessageID, Value: []byte("1"), Put: true}, {Key: "b/" + req.MessageID, Value: []byte("2"), Put: true}})
 	case "p.publish":
 		err = req.Host.Publish(ctx, sdk.Event{Type: "p.done"})
 	case "p.journal":
@@ -54,7 +56,8 @@ func (w *writer) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 // TestLimitsReachThePlugin: over the real gRPC protocol, through the
 // guard, a plugin's write past its limits fails in the plugin with the
 // host's reason: a state value too large as sdk.ErrTooLarge, a refused
-// event or journal entry as ResourceExhausted naming the limit, so the
+// event, journal entry or state write as ResourceExhausted naming the
+// limit (a state value refused for its size takes no token), so the
 // plugin's call fails and the host tries the message again.
 func TestLimitsReachThePlugin(t *testing.T) {
 	t.Parallel()
@@ -65,7 +68,8 @@ func TestLimitsReachThePlugin(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	svc := hostsvc.New(st, "medgate.events")
 	svc.SetPublisher(discard{})
-	svc.SetLimits(map[string]hostsvc.Limits{"p": {PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 1024}})
+	svc.SetLimits(map[string]hostsvc.Limits{"p": {PublishPerSecond: 1, PublishBurst: 1, JournalPerSecond: 1, JournalBurst: 1, StateValueBytes: 1024,
+		StateWritesPerSecond: 1, StateWritesBurst: 1}})
 	w := &writer{got: map[string]error{}}
 	c := sdktest.Connect(t, w, guard{HostServer: svc.For("p"), plugin: "p", serves: func(string) bool { return true }})
 	handle := func(typ, id string) error {
@@ -78,7 +82,7 @@ func TestLimitsReachThePlugin(t *testing.T) {
 	if !errors.Is(w.got["p.put"], sdk.ErrTooLarge) || !strings.Contains(w.got["p.put"].Error(), "stateValueBytes") {
 		t.Errorf("the plugin's put got %v, want sdk.ErrTooLarge naming stateValueBytes", w.got["p.put"])
 	}
-	for _, typ := range []string{"p.publish", "p.journal"} {
+	for _, typ := range []string{"p.publish", "p.journal", "p.state"} {
 		if err := handle(typ, "m2"); err != nil {
 			t.Fatalf("%s within the burst: %v", typ, err)
 		}
@@ -89,6 +93,9 @@ func TestLimitsReachThePlugin(t *testing.T) {
 	}
 	if got := w.got["p.publish"]; status.Code(errors.Unwrap(got)) != codes.ResourceExhausted || !strings.Contains(got.Error(), "publishPerSecond") {
 		t.Errorf("the plugin's publish got %v, want ResourceExhausted naming publishPerSecond", got)
+	}
+	if got := w.got["p.state"]; status.Code(errors.Unwrap(got)) != codes.ResourceExhausted || !strings.Contains(got.Error(), "stateWritesPerSecond") {
+		t.Errorf("the plugin's state write got %v, want ResourceExhausted naming stateWritesPerSecond", got)
 	}
 }
 

@@ -8,7 +8,9 @@
 // health checks it is relaunched (with exponential backoff while relaunches
 // fail), described again and every site's configuration is applied again
 // (a site whose Configure fails then is logged and left out: it does not
-// keep the plugin down for its other sites). A plugin binary replaced by one with another checksum
+// keep the plugin down for its other sites; a site whose Configure kills
+// the process at Options.ConfigureCrashLimit relaunches in a row is
+// isolated, see Isolated). A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -125,6 +127,17 @@ type Options struct {
 	CrashBackoff time.Duration
 	// OnRestart is called after each relaunch (for metrics).
 	OnRestart func(plugin string)
+	// OnHealth is called when the plugin's health changes (for the
+	// medgate_plugin_up metric, so that it does not wait for /readyz):
+	// up while its process runs with no site isolated (Isolated), down
+	// while it is down or runs without a site. A retired Instance reports
+	// nothing more.
+	OnHealth func(plugin string, up bool)
+	// ConfigureCrashLimit (default DefaultConfigureCrashLimit) is how
+	// many relaunches in a row a site's Configure may kill the plugin
+	// process in before the site is isolated: the plugin is relaunched
+	// without it (see Isolated).
+	ConfigureCrashLimit int
 	// Artifacts keeps the files plugins hand over (default: the machine's
 	// artifact.Default store).
 	Artifacts *artifact.Store
@@ -154,6 +167,13 @@ type Options struct {
 // does not stay open to a plugin for long.
 const DefaultJournalGrace = DefaultCallTimeout + 10*time.Second
 
+// DefaultConfigureCrashLimit is Options.ConfigureCrashLimit when zero.
+const DefaultConfigureCrashLimit = 3
+
+// ErrSiteIsolated: the plugin runs without the site, whose Configure
+// killed its process at every relaunch (see Instance.Isolated).
+var ErrSiteIsolated = errors.New("site isolated from the plugin")
+
 // DefaultCallTimeout bounds Describe and Configure calls when
 // Options.CallTimeout is zero, and in Launch.
 const DefaultCallTimeout = time.Minute
@@ -180,6 +200,9 @@ func (o *Options) defaults() {
 	o.CrashBackoff = min(o.CrashBackoff, o.MaxBackoff)
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.ConfigureCrashLimit <= 0 {
+		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
 	}
 	if o.JournalGrace <= 0 {
 		o.JournalGrace = DefaultJournalGrace
@@ -234,6 +257,17 @@ type Instance struct {
 	// its journal entries are still taken (Options.JournalGrace; guarded
 	// by mu).
 	journalUntil map[string]time.Time
+
+	// configureCrashes counts, per site, the relaunches in a row whose
+	// process died in the site's Configure; isolated holds the sites the
+	// plugin runs without once that reached Options.ConfigureCrashLimit,
+	// with why (both guarded by mu).
+	configureCrashes map[string]int
+	isolated         map[string]error
+	// reported is the health last given to Options.OnHealth (0: none
+	// yet, 1 up, 2 down; guarded by healthMu, which is taken after mu).
+	healthMu sync.Mutex
+	reported int
 }
 
 // Start verifies and launches the plugin, describes it and starts its
@@ -252,6 +286,9 @@ func Start(ctx context.Context, spec Spec, host sdkhost.HostServer, opts Options
 		done:     make(chan struct{}),
 
 		journalUntil: map[string]time.Time{},
+
+		configureCrashes: map[string]int{},
+		isolated:         map[string]error{},
 	}
 	close(in.idle)
 	in.life, in.endLife = context.WithCancel(context.Background())
@@ -358,18 +395,26 @@ func (in *Instance) launch(ctx context.Context) error {
 		return err
 	}
 	in.mu.Lock()
-	sites := make(map[string]map[string]string, len(in.sites))
+	sites := make([]string, 0, len(in.sites))
+	settingsOf := make(map[string]map[string]string, len(in.sites))
 	for s, v := range in.sites {
-		sites[s] = v
+		if in.isolated[s] == nil {
+			sites = append(sites, s)
+			settingsOf[s] = v
+		}
 	}
 	in.mu.Unlock()
+	sort.Strings(sites)
 	// Re-apply every site's configuration before taking traffic. A site
 	// whose Configure fails (an error, no answer within CallTimeout) is
 	// logged, as one the plugin refuses: it must not keep the plugin down
 	// for its other sites. Its calls fail in the plugin (retried, never
 	// lost) until a reload or the next relaunch configures it. Only a
-	// process that died, or the end of ctx, fails the launch.
-	for site, settings := range sites {
+	// process that died, or the end of ctx, fails the launch; a site in
+	// whose Configure the process died ConfigureCrashLimit launches in a
+	// row is isolated (isolate): the next launch leaves it out.
+	for _, site := range sites {
+		settings := settingsOf[site]
 		cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 		r, err := impl.Configure(cctx, &sdk.ConfigureRequest{Site: site, Settings: settings})
 		cancel()
@@ -378,24 +423,112 @@ func (in *Instance) launch(ctx context.Context) error {
 			err = unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err)
 			if ctx.Err() != nil || dead {
 				client.Kill()
-				return fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+				err = fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
+				if ctx.Err() == nil {
+					in.configureCrashed(site, err)
+				}
+				return err
 			}
+			in.configured(site)
 			in.opts.Logger.Error("plugin failed to configure a site after relaunch; it serves its other sites, and this site's messages fail and are retried until a reload (or the next relaunch) configures it: fix what the error names",
 				"plugin", in.spec.Name, "site", site, "err", err)
 			continue
 		}
+		in.configured(site)
 		if r.Diagnostics.HasError() {
 			in.opts.Logger.Error("plugin refused a site configuration after relaunch", "plugin", in.spec.Name, "site", site, "problems", r.Diagnostics.String())
 		}
 	}
 	in.mu.Lock()
-	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), nil
+	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), in.isolation()
 	in.gen++
 	in.upSince = time.Now()
 	close(in.up)
 	in.mu.Unlock()
+	in.health()
 	in.opts.Logger.Info("plugin running", "plugin", in.spec.Name, "version", desc.Version, "protocol", impl.Version(), "pid", pidOf(client))
 	return nil
+}
+
+// configureCrashed counts a launch whose process died in site's
+// Configure (err); at Options.ConfigureCrashLimit in a row the site is
+// isolated: launches leave it out, its calls fail without reaching the
+// plugin (retryable: the pipeline retries its messages, nothing is lost),
+// and the plugin's status names it, until a Configure of the site
+// succeeds (a reload) or the site is forgotten.
+func (in *Instance) configureCrashed(site string, err error) {
+	in.mu.Lock()
+	if _, ok := in.sites[site]; !ok {
+		in.mu.Unlock()
+		return
+	}
+	in.configureCrashes[site]++
+	n := in.configureCrashes[site]
+	isolate := n >= in.opts.ConfigureCrashLimit && in.isolated[site] == nil
+	if isolate {
+		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: its Configure killed the plugin process at %d relaunches in a row (last: %v), so the plugin runs without the site and its messages fail and are retried; "+
+			"fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
+			in.spec.Name, ErrSiteIsolated, site, n, err)
+	}
+	in.mu.Unlock()
+	if isolate {
+		in.opts.Logger.Error("ALERT: plugin site isolated: the site's Configure killed the plugin process at every relaunch; the plugin is relaunched without it and serves its other sites, and the site's messages fail and are retried until a reload configures it: fix the site's settings (or the adapter) and reload",
+			"plugin", in.spec.Name, "site", site, "crashes", n, "err", err)
+		return
+	}
+	in.opts.Logger.Warn("plugin process died in a site's Configure while relaunched; relaunching again",
+		"plugin", in.spec.Name, "site", site, "crashes", n, "isolatedAfter", in.opts.ConfigureCrashLimit, "err", err)
+}
+
+// configured ends the count of site's Configure crashes: the process
+// survived its Configure.
+func (in *Instance) configured(site string) {
+	in.mu.Lock()
+	delete(in.configureCrashes, site)
+	in.mu.Unlock()
+}
+
+// isolation is the error the plugin's status carries while sites are
+// isolated (nil when none); the caller holds in.mu.
+func (in *Instance) isolation() error {
+	if len(in.isolated) == 0 {
+		return nil
+	}
+	sites := make([]string, 0, len(in.isolated))
+	for s := range in.isolated {
+		sites = append(sites, s)
+	}
+	sort.Strings(sites)
+	errs := make([]error, 0, len(sites))
+	for _, s := range sites {
+		errs = append(errs, in.isolated[s])
+	}
+	return errors.Join(errs...)
+}
+
+// Isolated returns the sites the plugin runs without, each with why: the
+// plugin process died in the site's Configure at
+// Options.ConfigureCrashLimit relaunches in a row. Such a site stays
+// enabled (Configured, Sites) but its calls fail with ErrSiteIsolated, a
+// retryable error, without reaching the plugin, and relaunches leave it
+// out, until a Configure of the site succeeds (a reload tries it again)
+// or it is forgotten. The plugin's status (Status) names it meanwhile.
+func (in *Instance) Isolated() map[string]error {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	out := make(map[string]error, len(in.isolated))
+	for s, err := range in.isolated {
+		out[s] = err
+	}
+	return out
+}
+
+// isolatedErr returns the error of a call for site while it is isolated,
+// or nil.
+func (in *Instance) isolatedErr(site string) error {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.isolated[site]
 }
 
 // unanswered says so when err is the end of call's own time bound (not of
@@ -539,6 +672,7 @@ func (in *Instance) markDown(cause error, retryIn time.Duration) {
 		in.lastErr = cause
 	}
 	in.mu.Unlock()
+	in.health()
 	if c != nil {
 		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
 		c.Kill()
@@ -678,7 +812,10 @@ func (in *Instance) ProtocolVersion() int {
 	return in.version
 }
 
-// Status reports whether the plugin runs, its restarts and last error.
+// Status reports whether the plugin runs, its restarts and last error:
+// while it runs, the error says which sites are isolated and why
+// (Isolated; nil when none), while it is down why it went down or why its
+// last relaunch failed.
 func (in *Instance) Status() (running bool, restarts int, lastErr error) {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
@@ -687,6 +824,8 @@ func (in *Instance) Status() (running bool, restarts int, lastErr error) {
 
 // Configure applies settings for a site; they are kept and re-applied
 // after every relaunch. Settings must already be checked (CheckSettings).
+// An isolated site (Isolated) is configured too: once its Configure
+// succeeds, the site is no longer isolated.
 func (in *Instance) Configure(ctx context.Context, site string, settings map[string]string) (sdk.Diagnostics, error) {
 	done, err := in.enter(site, false)
 	if err != nil {
@@ -709,9 +848,46 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 		in.mu.Lock()
 		in.sites[site] = settings
 		in.schemas[site] = r.Schemas
+		if in.isolated[site] != nil {
+			delete(in.isolated, site)
+			in.statusAfterIsolation()
+			in.opts.Logger.Info("plugin site no longer isolated: its Configure succeeded", "plugin", in.spec.Name, "site", site)
+		}
+		delete(in.configureCrashes, site)
 		in.mu.Unlock()
+		in.health()
 	}
 	return r.Diagnostics, nil
+}
+
+// health gives Options.OnHealth the plugin's health now, if it changed.
+// The caller holds no lock.
+func (in *Instance) health() {
+	if in.opts.OnHealth == nil {
+		return
+	}
+	in.mu.RLock()
+	retired, up := in.retired, in.impl != nil && len(in.isolated) == 0
+	in.healthMu.Lock()
+	in.mu.RUnlock()
+	defer in.healthMu.Unlock()
+	now := 2
+	if up {
+		now = 1
+	}
+	if retired || now == in.reported {
+		return
+	}
+	in.reported = now
+	in.opts.OnHealth(in.spec.Name, up)
+}
+
+// statusAfterIsolation sets the status of a running plugin to what is
+// isolated now; the caller holds in.mu.
+func (in *Instance) statusAfterIsolation() {
+	if in.impl != nil {
+		in.lastErr = in.isolation()
+	}
 }
 
 // Applied is what an Instance holds of one site's configuration, taken
@@ -720,13 +896,14 @@ type Applied struct {
 	site     string
 	settings map[string]string // nil: not configured at the site
 	schemas  map[string][]byte
+	isolated error // the site was isolated (Isolated)
 }
 
 // Applied returns what the Instance holds of site's configuration now.
 func (in *Instance) Applied(site string) Applied {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
-	return Applied{site: site, settings: in.sites[site], schemas: in.schemas[site]}
+	return Applied{site: site, settings: in.sites[site], schemas: in.schemas[site], isolated: in.isolated[site]}
 }
 
 // Restore undoes the Configure calls made for a's site since a was taken
@@ -735,19 +912,29 @@ func (in *Instance) Applied(site string) Applied {
 // that was configured at the site is configured with a's settings again.
 // A site that had no configuration is forgotten; the plugin process keeps
 // what it was given, but gets no call for the site, no host services for
-// it, and not the settings after a relaunch. An error says the plugin may
-// still hold the undone settings for the site, until it is relaunched.
+// it, and not the settings after a relaunch. A site that was isolated
+// (Isolated) is isolated again and not configured: its Configure killed
+// the plugin. An error says the plugin may still hold the undone settings
+// for the site, until it is relaunched.
 func (in *Instance) Restore(ctx context.Context, a Applied) error {
 	in.mu.Lock()
 	if a.settings == nil {
 		delete(in.sites, a.site)
 		delete(in.schemas, a.site)
+		delete(in.isolated, a.site)
+		delete(in.configureCrashes, a.site)
 	} else {
 		in.sites[a.site] = a.settings
 		in.schemas[a.site] = a.schemas
+		if a.isolated != nil {
+			in.isolated[a.site] = a.isolated
+		}
 	}
+	isolated := in.isolated[a.site] != nil
+	in.statusAfterIsolation()
 	in.mu.Unlock()
-	if a.settings == nil {
+	in.health()
+	if a.settings == nil || isolated {
 		return nil
 	}
 	done, err := in.enter(a.site, false)
@@ -794,7 +981,13 @@ func (in *Instance) Forget(site string) {
 	}
 	delete(in.sites, site)
 	delete(in.schemas, site)
+	if in.isolated[site] != nil {
+		delete(in.isolated, site)
+		in.statusAfterIsolation()
+	}
+	delete(in.configureCrashes, site)
 	in.mu.Unlock()
+	in.health()
 }
 
 // Sites returns the sites the plugin is configured at (Configure succeeded
@@ -892,12 +1085,14 @@ func (in *Instance) journals(site string) bool {
 // for it (the next one is not routed to the plugin). What the plugin sends
 // for such a site after the host stopped waiting (a call that timed out
 // or was cancelled) is refused like any other call, but for journal
-// entries within Options.JournalGrace (see journals).
+// entries within Options.JournalGrace (see journals). An isolated site
+// (Isolated) is not served but during a call for it (a reload's
+// Configure): the plugin process runs without it.
 func (in *Instance) serves(site string) bool {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	_, ok := in.sites[site]
-	return ok || in.inFlight[site] > 0
+	return ok && in.isolated[site] == nil || in.inFlight[site] > 0
 }
 
 // Handle calls the plugin. If the plugin is restarting it waits briefly.
@@ -918,6 +1113,10 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 			return next.Handle(ctx, req)
 		}
 		return in.Retired(req), nil
+	}
+	if err := in.isolatedErr(req.Site); err != nil {
+		done()
+		return nil, err
 	}
 	ref, err := in.current(ctx, 10*time.Second)
 	if err != nil {
@@ -943,6 +1142,10 @@ func (in *Instance) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.Ru
 		}
 	}
 	if err != nil {
+		return nil, fmt.Errorf("job %q: %w", req.Job, err)
+	}
+	if err := in.isolatedErr(req.Site); err != nil {
+		done()
 		return nil, fmt.Errorf("job %q: %w", req.Job, err)
 	}
 	ref, err := in.current(ctx, 10*time.Second)

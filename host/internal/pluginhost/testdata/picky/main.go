@@ -2,7 +2,9 @@
 // site fails, with an error rather than diagnostics, once the file named
 // by the site's setting failIf exists: with hang set, it answers only
 // when its context ends (a Configure that times out); with exit set, the
-// process exits instead. Handle answers ok
+// process exits instead, and with panic set, Configure panics (which
+// kills the process, as a vendor's adapter that panics on a bad setting
+// does). Handle answers ok
 // for the sites it is configured at, with {"site": "<site>"}.
 package main
 
@@ -29,6 +31,7 @@ func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			{Name: "failIf", Type: sdk.SettingString, Description: "a file: once it exists, Configure fails"},
 			{Name: "hang", Type: sdk.SettingString, Description: "non-empty: fail by not answering"},
 			{Name: "exit", Type: sdk.SettingString, Description: "non-empty: fail by exiting"},
+			{Name: "panic", Type: sdk.SettingString, Description: "non-empty: fail by panicking"},
 		},
 	}, nil
 }
@@ -38,6 +41,9 @@ func (p *picky) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.
 		if _, err := os.Stat(f); err == nil {
 			if req.Settings["exit"] != "" {
 				os.Exit(3)
+			}
+			if req.Settings["panic"] != "" {
+				panic(fmt.Sprintf("picky: site %q: told to panic", req.Site))
 			}
 			if req.Settings["hang"] != "" {
 				<-ctx.Done()
