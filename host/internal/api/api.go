@@ -201,7 +201,7 @@ type Options struct {
 const maxListLimit = 500
 
 // maxTraceBytes bounds the X-Medgate-Trace-Id header of the ingress.
-const maxTraceBytes = 256
+const maxTraceBytes = message.MaxTraceBytes
 
 // Handler returns the HTTP handler.
 func Handler(b Backend, o Options) http.Handler {

@@ -30,3 +30,9 @@ const (
 	// HeaderReplay is "1" on a request replayed from the DLQ.
 	HeaderReplay = "medgate-replay"
 )
+
+// MaxTraceBytes bounds a trace id (header medgate-trace-id): the HTTP
+// ingress refuses a longer X-Medgate-Trace-Id, and the pipeline cuts a
+// longer header of a Kafka request to it, since the trace id travels in
+// the reply's and the DLQ record's headers and in the DLQ record itself.
+const MaxTraceBytes = 256

@@ -106,13 +106,13 @@ func Parse(data []byte) (*Envelope, []ReplyError) {
 		}
 	}
 	if env.ReplyTo != "" && !validTopic(env.ReplyTo) {
-		add("$.replyTo", "format", "replyTo is not a valid topic name")
+		add("$.replyTo", "format", "replyTo is not a topic name (1 to 249 letters, digits, '.', '_' or '-'); name a topic listed in kafka.topics.replyTo, or leave replyTo out to get the reply on the replies topic")
 	}
 	switch env.Format {
 	case "", "json":
 		env.Format = "json"
 		if len(bytes.TrimSpace(env.Payload)) == 0 || string(bytes.TrimSpace(env.Payload)) == "null" {
-			add("$.payload", "required", "payload is required")
+			add("$.payload", "required", `payload is required: the message's data as a JSON value (with format "hl7v2", the HL7 v2 message as one JSON string)`)
 		}
 	case "hl7v2":
 		var s string
@@ -144,7 +144,7 @@ func decode(data []byte) (*Envelope, []ReplyError) {
 		if !utf8.Valid(data) {
 			msg = "the message is not UTF-8 text"
 		}
-		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "the message is not a valid request envelope: " + msg + "; send a JSON object {id, site, type, occurredAt, format, payload}"}}
+		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "the message is not a valid request envelope: " + msg + "; send a JSON object with the members id, site, type, occurredAt, replyTo, format and payload (no others)"}}
 	}
 	if dec.More() {
 		return &env, []ReplyError{{Field: "$", Rule: "syntax", Message: "extra data after the JSON object; send exactly one envelope per message"}}

@@ -28,14 +28,16 @@
 // receiving application and facility (MSH-5, MSH-6) to its sending ones
 // (MSH-3, MSH-4), with its processing ID (MSH-11) and version (MSH-12);
 // a refusal of a message that cannot be read as a whole does the same
-// when its MSH segment can be read. A mapped one keeps the mapping's MSH
+// when its MSH segment can be read (for one too large for the listener,
+// or sent without MLLP framing, from its first bytes), MSA-2 its MSH-10. A mapped one keeps the mapping's MSH
 // but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, and its MSA-2
 // is the sender's MSH-10.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
 // GB18030 for a HIS that writes GBK without declaring it). Its ACK is
-// written in the character set it was read in.
+// written in the character set it was read in, declared in the ACK's
+// MSH-18 (UTF-8 too).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -623,12 +625,13 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 				// readTimeout): hanging up on unread bytes resets the
 				// connection, and the sender, still writing its message,
 				// would get the reset instead of the AR and resend.
+				head := slices.Clone(dr.head) // before the rest of the frame is read (and maybe the next one's start)
 				dr.discardFrame()
-				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "maxMessageBytes", s.cfg.MaxMessageBytes)
-				s.write(c, w, s.nak(nil, "", "", fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
+				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "control", hl7.PeekControlID(head), "maxMessageBytes", s.cfg.MaxMessageBytes)
+				s.write(c, w, s.refusal(head, fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
-				s.write(c, w, s.nak(nil, "", "", "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+				s.write(c, w, s.refusal(dr.head, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
 				s.framingError(c, reason)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
@@ -743,7 +746,16 @@ type deadlineReader struct {
 	gap        int   // bytes outside a frame since the last one ended
 	lead       int   // how many of the gap's first non-blank bytes spell the start of "MSH"; -1 once they do not
 	err        error // errUnframed or errNoStartBlock, returned by the next Read
+	// head is the start (at most headBytes) of the last message that
+	// began: the frame's first bytes, or a message's without framing
+	// from its "MSH" as far as the read that found it went. A refusal of
+	// the message before it is read (too large, unframed) answers the
+	// MSH segment in it (refusal).
+	head []byte
 }
+
+// headBytes bounds deadlineReader.head: enough for an MSH segment.
+const headBytes = 2048
 
 // waitNext starts the idle time: the listener waits for the next message.
 // A frame that started while the message before it was processed (its
@@ -788,15 +800,18 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // the end of one message and the start of the next; the idle timeout
 // applies again after a frame ends.
 func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
-	for _, c := range b {
+	for i, c := range b {
 		switch {
 		case d.inFrame:
 			if c == hl7.EndBlock {
 				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
 				d.gap, d.lead, d.ended = 0, 0, true
+			} else if len(d.head) < headBytes {
+				d.head = append(d.head, c)
 			}
 		case c == hl7.StartBlock:
 			d.inFrame, d.until, d.ended = true, time.Now().Add(d.read), false
+			d.head = d.head[:0]
 			if d.lead > 0 { // "M" or "MS" and no message: discarded
 				dropped += d.lead
 			}
@@ -817,6 +832,8 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 			if d.lead >= 0 && c == "MSH"[d.lead] {
 				if d.lead++; d.lead == len("MSH") {
 					d.err = errUnframed
+					rest := b[i+1:]
+					d.head = append(append(d.head[:0], "MSH"...), rest[:min(len(rest), headBytes-len("MSH"))]...)
 					return kept, dropped
 				}
 				continue // counted once it is known not to start a message
@@ -852,18 +869,12 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	if err != nil {
 		// MSH-10 may still be readable: the sender can tell which message
 		// was refused.
-		control, declared := hl7.PeekControlID(raw), hl7.PeekCharset(raw)
 		why := fmt.Sprintf("the message cannot be read: %v", err)
-		if errors.Is(err, hl7.ErrEncoding) && declared == "" && s.readsUTF8() {
+		if errors.Is(err, hl7.ErrEncoding) && hl7.PeekCharset(raw) == "" && s.readsUTF8() {
 			why += fmt.Sprintf(": set defaultCharset: GB18030 on the MLLP listener %s (mllp.listeners[].defaultCharset) when its sender writes GBK or GB 18030 without MSH-18", s.cfg.Address)
-			s.log.Warn("MLLP message refused: it has no MSH-18 and is not valid UTF-8; if the sender writes GBK or GB 18030, set defaultCharset: GB18030 on this listener", "control", control)
+			s.log.Warn("MLLP message refused: it has no MSH-18 and is not valid UTF-8; if the sender writes GBK or GB 18030, set defaultCharset: GB18030 on this listener", "control", hl7.PeekControlID(raw))
 		}
-		cs := declared
-		if cs == "" {
-			cs = s.cfg.DefaultCharset
-		}
-		charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
-		return s.nak(peekMSH(raw, charset), control, charset, why), "AR"
+		return s.refusal(raw, why), "AR"
 	}
 	msh := &msg.Segments[0]
 	control := msg.ControlID()
@@ -905,6 +916,20 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		}
 	}
 	return encodeAs(plainAck(reply, msg, control, code), msg.Charset), code
+}
+
+// refusal is the AR (rule format, why) of a message that was not
+// processed, answering as much of its MSH as raw, the message or its
+// start, lets be read: MSA-2 its MSH-10, so that the sender can tell which
+// message was refused, the MSH addressed to its sender, in the character
+// set the message declares (else the listener's defaultCharset).
+func (s *Server) refusal(raw []byte, why string) []byte {
+	cs := hl7.PeekCharset(raw)
+	if cs == "" {
+		cs = s.cfg.DefaultCharset
+	}
+	charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
+	return s.nak(peekMSH(raw, charset), hl7.PeekControlID(raw), charset, why)
 }
 
 // peekMSH reads the MSH segment alone of a message that cannot be read as
@@ -1113,12 +1138,12 @@ func headerText(v, charset string, escape byte) string {
 }
 
 // encodeAs writes a UTF-8 ACK in the character set the sender used,
-// declaring it in MSH-18 (the ACK's fields separated by its MSH-1).
+// declaring it in MSH-18 (the ACK's fields separated by its MSH-1): UTF-8
+// too ("" is UTF-8), which an ACK left without MSH-18 would not say to a
+// receiver that reads undeclared messages in GB 18030, as many Chinese
+// HIS do; the ACK's texts are Chinese.
 func encodeAs(ack []byte, charset string) []byte {
-	if charset == "" || charset == "UTF-8" {
-		return ack
-	}
-	msh18 := map[string]string{"GB18030": "GB 18030-2000", "ISO-8859-1": "8859/1"}[charset]
+	msh18 := map[string]string{"": "UNICODE UTF-8", "UTF-8": "UNICODE UTF-8", "GB18030": "GB 18030-2000", "ISO-8859-1": "8859/1"}[charset]
 	if msh18 == "" {
 		return ack
 	}
@@ -1133,6 +1158,9 @@ func encodeAs(ack []byte, charset string) []byte {
 		fields = append(fields, "")
 	}
 	fields[17] = msh18
+	if msh18 == "UNICODE UTF-8" {
+		return []byte(strings.Join(fields, fs) + "\r" + rest)
+	}
 	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18)
 	if err != nil {
 		return ack

@@ -223,7 +223,7 @@ func TestUnframedMessageStillRefused(t *testing.T) {
 			t.Errorf("AR %q does not say the message needs MLLP framing", b)
 		}
 	}
-	if want := []string{"AA MSG1", "AR "}; strings.Join(codes, ",") != strings.Join(want, ",") {
+	if want := []string{"AA MSG1", "AR MSG2"}; strings.Join(codes, ",") != strings.Join(want, ",") {
 		t.Errorf("ACKs %q, want %q", codes, want)
 	}
 	if len(proc.envs) != 1 {

@@ -324,8 +324,15 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	growStack(0)
 	start := p.now()
 	in.chain = in.Key
-	if in.TraceID == "" {
+	switch {
+	case in.TraceID == "":
 		in.TraceID = newID()
+	case len(in.TraceID) > message.MaxTraceBytes:
+		// A trace id is copied into the reply's and DLQ record's headers
+		// and into the DLQ record: a header as long as the request (a
+		// platform's whole document in it) would make them too large
+		// for Kafka, even truncated, and the DLQ record would be lost.
+		in.TraceID = cut(in.TraceID, message.MaxTraceBytes)
 	}
 	var ref *bus.Message // the delivery of a reference (HeaderStoredRequest)
 	if cur := bus.Current(ctx); cur != nil && cur.Headers[HeaderStoredRequest] != "" {
