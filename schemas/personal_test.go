@@ -313,6 +313,11 @@ var personalNames = map[string]bool{
 // personalLabels are parts of labels that say the same in Chinese.
 var personalLabels = []string{"姓名", "证件号码", "身份证", "社会保障号码", "社会保障卡", "社保卡", "电话", "手机", "出生日期", "联系地址", "住址", "病历", "病情"}
 
+// personalWholeLabels are labels that are a person's name as a whole: 经办人
+// (the operator, a member of staff), 联系人 (the patient's contact); not
+// 经办人ID, a staff code.
+var personalWholeLabels = map[string]bool{"经办人": true, "联系人": true}
+
 // TestPersonalFieldsAreMarked: every built-in field whose name or label
 // says it carries personal data is marked personal, so the validator
 // never quotes its value.
@@ -328,7 +333,7 @@ func TestPersonalFieldsAreMarked(t *testing.T) {
 				if !f.Type.Scalar() {
 					return
 				}
-				says := personalNames[strings.ToLower(strings.ReplaceAll(f.Name, "_", ""))]
+				says := personalNames[strings.ToLower(strings.ReplaceAll(f.Name, "_", ""))] || personalWholeLabels[f.Label]
 				for _, l := range personalLabels {
 					says = says || strings.Contains(f.Label, l)
 				}
