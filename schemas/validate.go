@@ -513,7 +513,7 @@ func describe(f *Field, v any) string {
 	}
 	if n, ok := numberText(v); ok {
 		if f.Personal {
-			return "number " + shorten(maskValue(n))
+			return "number " + shorten(MaskValue(n))
 		}
 		return "number " + shorten(n)
 	}
@@ -544,22 +544,23 @@ func kindOf(v any) string {
 }
 
 // shown quotes a value refused at field f for a message: as it is, or
-// masked ([maskValue]) when f is personal.
+// masked ([MaskValue]) when f is personal.
 func shown(f *Field, s string) string {
 	if f.Personal {
-		return strconv.Quote(shorten(maskValue(s)))
+		return strconv.Quote(shorten(MaskValue(s)))
 	}
 	return quoteShort(s)
 }
 
-// maskValue masks a personal value as medgate's logs do: a value of up
+// MaskValue masks a personal value as medgate's logs do: a value of up
 // to 4 characters keeps its first, one of up to 10 its first and last,
 // a longer one its first 3 and last 4 (350203198001011234 →
 // 350***********1234); every other letter, digit or character is a *.
 // ASCII separators (space, - / : . and other punctuation) are kept, so
 // that a date written in another layout shows which (1980/01/31 →
-// 1***/**/*1).
-func maskValue(s string) string {
+// 1***/**/*1). It is medgate's own helper (the transforms show a
+// personal target's value with it), not one kept stable for vendors.
+func MaskValue(s string) string {
 	r := []rune(s)
 	n := len(r)
 	head, tail := 3, 4
