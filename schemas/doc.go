@@ -6,7 +6,10 @@
 // date layout, enum code table, pattern of a string, example, children). An input field may be
 // marked platformOnly (a medgate extension the platform message carries and
 // the adapter removes with [Schema.StripPlatformOnly] before sending) and a
-// required field may name such a stand-in with requiredUnless. Shared enum code tables
+// required field may name such a stand-in with requiredUnless. A field
+// marked personal (ID and phone numbers, names, birth dates, addresses…)
+// never has its value quoted by the validator's messages: they show it
+// masked, as the logs do. Shared enum code tables
 // live at <system>/codes/<name>.yaml. The files are embedded in the binary
 // ([Embedded]); a site may overlay a directory of its own files ([Set.Overlay])
 // so that a new official specification is a data change, not a code change.

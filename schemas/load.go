@@ -456,7 +456,7 @@ func (c *fileCtx) codes(n *yaml.Node, field string) map[string]string {
 
 var schemaKeys = []string{"code", "name", "system", "direction", "batchLimit", "batchField", "source", "reconstructed", "reconstructionNote", "description", "input", "output"}
 
-var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description", "platformOnly", "requiredUnless", "pattern"}
+var fieldKeys = []string{"name", "label", "type", "maxLength", "lengthUnit", "required", "format", "codes", "example", "fields", "minItems", "maxItems", "description", "platformOnly", "requiredUnless", "pattern", "personal"}
 
 // maxDepth bounds how deeply fields may nest.
 const maxDepth = 16
@@ -655,6 +655,9 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 	}
 	f.RequiredUnless = c.optStr(m, at, "requiredUnless")
 	f.Pattern = c.optStr(m, at, "pattern")
+	if v, has := m["personal"]; has {
+		f.Personal, _ = c.boolean(v, join(at, "personal"))
+	}
 	if !ok {
 		// Still report problems in the children.
 		if fn, has := m["fields"]; has && !isNull(fn) {
@@ -705,6 +708,10 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 		case f.Required:
 			c.add(m["required"], join(at, "required"), "a platformOnly field cannot be required: it stands in for a field of the external system", "remove required, and give that field requiredUnless: "+name)
 		}
+	}
+	if f.Personal && !scalar {
+		c.add(m["personal"], join(at, "personal"), fmt.Sprintf("personal applies to scalar fields, not %s (the validator never quotes an object or array)", f.Type),
+			"remove it, and mark the scalar children that carry personal data instead")
 	}
 	if f.RequiredUnless != "" && !f.Required {
 		c.add(m["requiredUnless"], join(at, "requiredUnless"), "requiredUnless without required: true has no effect", "add required: true or remove requiredUnless")

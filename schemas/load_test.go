@@ -83,7 +83,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		`test/X001.yaml:3: field "system": system "other" does not match the directory "test" — write system: test or move the file to other/`,
 		`test/X001.yaml:4: field "direction": direction "sideways" is not known — use one of upload, download, query, revoke, feedback`,
 		`test/X001.yaml:8: field "batchField": input field "items" is string, not an array — point batchField at an array field`,
-		`test/X001.yaml:12: field "input.items.maxLenght": unknown key — did you mean "maxLength"? allowed keys are name, label, type, maxLength, lengthUnit, required, format, codes, example, fields, minItems, maxItems, description, platformOnly, requiredUnless, pattern`,
+		`test/X001.yaml:12: field "input.items.maxLenght": unknown key — did you mean "maxLength"? allowed keys are name, label, type, maxLength, lengthUnit, required, format, codes, example, fields, minItems, maxItems, description, platformOnly, requiredUnless, pattern, personal`,
 		`test/X001.yaml:13: field "input.kind.codes": an enum needs a code table — add codes: with code: label lines, or codes: <name of a table in test/codes/>`,
 		`test/X001.yaml:17: field "input.amt.maxLength": maxLength does not apply to decimal(4,2) — remove it; a decimal's length is its precision, decimal(p,s)`,
 		`test/X001.yaml:18: field "input.amt.example": the example fails the field's own rules: amt has 3 digits before the decimal point, decimal(4,2) allows 2; the value is too large — fix the example or the field`,

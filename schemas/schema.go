@@ -215,6 +215,12 @@ type Field struct {
 	// value of a string field must match; empty for none. It is anchored
 	// at both ends: "https://\S+" means ^(?:https://\S+)$.
 	Pattern string
+	// Personal marks a scalar field that may carry personal data (an ID,
+	// social-security card or phone number, a name, a birth date, an
+	// address, medical record content). The validator's messages never
+	// quote its value: they show it masked as the logs do (first and last
+	// characters, separators kept), with what is wrong.
+	Personal bool
 }
 
 // Unit returns the effective length unit (chars when none is set).

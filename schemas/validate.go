@@ -71,7 +71,7 @@ func (s *Schema) validate(side string, fields []Field, v any, opts []ValidateOpt
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		vd.add(RuleType, fmt.Sprintf("the %s of %s must be a JSON object, got %s; send {\"field\": value, …}", side, s.Code, describe(v)))
+		vd.add(RuleType, fmt.Sprintf("the %s of %s must be a JSON object, got %s; send {\"field\": value, …}", side, s.Code, kindOf(v)))
 	} else {
 		vd.object(fields, m)
 	}
@@ -184,14 +184,14 @@ func (vd *validator) field(f *Field, val any) {
 	case KindObject:
 		m, ok := val.(map[string]any)
 		if !ok {
-			vd.add(RuleType, fmt.Sprintf("%s must be a JSON object, got %s", title(f), describe(val)))
+			vd.add(RuleType, fmt.Sprintf("%s must be a JSON object, got %s", title(f), kindOf(val)))
 			return
 		}
 		vd.object(f.Fields, m)
 	case KindArray:
 		items, ok := asArray(val)
 		if !ok {
-			vd.add(RuleType, fmt.Sprintf("%s must be a JSON array of objects, got %s; wrap a single item in [ ]", title(f), describe(val)))
+			vd.add(RuleType, fmt.Sprintf("%s must be a JSON array of objects, got %s; wrap a single item in [ ]", title(f), kindOf(val)))
 			return
 		}
 		n := len(items)
@@ -209,7 +209,7 @@ func (vd *validator) field(f *Field, val any) {
 			if m, ok := item.(map[string]any); ok {
 				vd.object(f.Fields, m)
 			} else {
-				vd.add(RuleType, fmt.Sprintf("each item of %s must be a JSON object, got %s", title(f), describe(item)))
+				vd.add(RuleType, fmt.Sprintf("each item of %s must be a JSON object, got %s", title(f), kindOf(item)))
 			}
 			vd.pop()
 		}
@@ -241,7 +241,7 @@ func checkScalar(f *Field, val any) []scalarError {
 	switch f.Type.Kind {
 	case KindBoolean:
 		if _, ok := val.(bool); !ok {
-			return []scalarError{{RuleType, fmt.Sprintf("%s must be true or false, got %s", title(f), describe(val))}}
+			return []scalarError{{RuleType, fmt.Sprintf("%s must be true or false, got %s", title(f), describe(f, val))}}
 		}
 		return nil
 	case KindInteger, KindDecimal:
@@ -249,9 +249,13 @@ func checkScalar(f *Field, val any) []scalarError {
 	}
 	s, ok := val.(string)
 	if !ok {
-		msg := fmt.Sprintf("%s must be a JSON string, got %s", title(f), describe(val))
+		msg := fmt.Sprintf("%s must be a JSON string, got %s", title(f), describe(f, val))
 		if n, isNum := numberText(val); isNum {
-			msg += fmt.Sprintf("; send it quoted, as %q", n)
+			if f.Personal {
+				msg += "; send it quoted, as a JSON string"
+			} else {
+				msg += fmt.Sprintf("; send it quoted, as %q", n)
+			}
 		}
 		return []scalarError{{RuleType, msg}}
 	}
@@ -269,12 +273,12 @@ func checkScalar(f *Field, val any) []scalarError {
 	switch f.Type.Kind {
 	case KindEnum:
 		if _, ok := f.Codes[s]; !ok {
-			errs = append(errs, scalarError{RuleEnum, fmt.Sprintf("%s: %s is not a known code; use one of %s", title(f), quoteShort(s), codeList(f))})
+			errs = append(errs, scalarError{RuleEnum, fmt.Sprintf("%s: %s is not a known code; use one of %s", title(f), shown(f, s), codeList(f))})
 		}
 	case KindDate, KindDateTime:
 		layout := f.Layout()
 		if !MatchesLayout(layout, s) {
-			errs = append(errs, scalarError{RuleFormat, fmt.Sprintf("%s: %s does not match the layout %q; write it like %q", title(f), quoteShort(s), layout, sampleTime.Format(layout))})
+			errs = append(errs, scalarError{RuleFormat, fmt.Sprintf("%s: %s does not match the layout %q; write it like %q", title(f), shown(f, s), layout, sampleTime.Format(layout))})
 		}
 	}
 	if f.Pattern != "" {
@@ -340,17 +344,17 @@ func checkNumber(f *Field, val any) []scalarError {
 	if !isNum {
 		s, ok := val.(string)
 		if !ok || !plainNumber(s) {
-			return []scalarError{{RuleType, fmt.Sprintf("%s must be a number, or a string of ASCII digits with an optional sign and decimal point such as \"1234.56\" (no thousands separators, spaces or full-width digits), got %s", title(f), describe(val))}}
+			return []scalarError{{RuleType, fmt.Sprintf("%s must be a number, or a string of ASCII digits with an optional sign and decimal point such as \"1234.56\" (no thousands separators, spaces or full-width digits), got %s", title(f), describe(f, val))}}
 		}
 		text = s
 	}
 	d, ok := parseDecimal(text)
 	if !ok {
-		return []scalarError{{RuleType, fmt.Sprintf("%s: %s is not a number this field can hold; send a plain decimal number", title(f), quoteShort(text))}}
+		return []scalarError{{RuleType, fmt.Sprintf("%s: %s is not a number this field can hold; send a plain decimal number", title(f), shown(f, text))}}
 	}
 	if f.Type.Kind == KindInteger {
 		if d.frac != "" {
-			return []scalarError{{RuleType, fmt.Sprintf("%s must be a whole number, got %s; drop the fraction", title(f), quoteShort(text))}}
+			return []scalarError{{RuleType, fmt.Sprintf("%s must be a whole number, got %s; drop the fraction", title(f), shown(f, text))}}
 		}
 		if f.MaxLength > 0 && len(d.int) > f.MaxLength {
 			return []scalarError{{RuleLength, fmt.Sprintf("%s has %d digits, at most %d allowed", title(f), len(d.int), f.MaxLength)}}
@@ -498,23 +502,84 @@ func expect(f *Field) string {
 	return "a string"
 }
 
-func describe(v any) string {
+// describe describes a value given to the scalar field f: its JSON kind
+// and the value, masked when f is personal ([shown]).
+func describe(f *Field, v any) string {
 	switch x := v.(type) {
+	case string:
+		return "string " + shown(f, x)
+	case bool:
+		return "boolean " + strconv.FormatBool(x)
+	}
+	if n, ok := numberText(v); ok {
+		if f.Personal {
+			return "number " + shorten(MaskValue(n))
+		}
+		return "number " + shorten(n)
+	}
+	return kindOf(v)
+}
+
+// kindOf names the JSON kind of a value without quoting it: what an
+// object or array field, or a document, got instead. The value itself
+// does not help there, and it may be anything (a name or an ID number
+// mapped to the wrong place).
+func kindOf(v any) string {
+	switch v.(type) {
 	case nil:
 		return "null"
 	case string:
-		return "string " + quoteShort(x)
+		return "a string"
 	case bool:
-		return "boolean " + strconv.FormatBool(x)
+		return "a boolean"
 	case map[string]any:
 		return "an object"
 	case []any, []map[string]any:
 		return "an array"
 	}
-	if n, ok := numberText(v); ok {
-		return "number " + shorten(n)
+	if _, ok := numberText(v); ok {
+		return "a number"
 	}
 	return fmt.Sprintf("a value of Go type %T (decode the JSON into map[string]any first)", v)
+}
+
+// shown quotes a value refused at field f for a message: as it is, or
+// masked ([MaskValue]) when f is personal.
+func shown(f *Field, s string) string {
+	if f.Personal {
+		return strconv.Quote(shorten(MaskValue(s)))
+	}
+	return quoteShort(s)
+}
+
+// MaskValue masks a personal value as medgate's logs do: a value of up
+// to 4 characters keeps its first, one of up to 10 its first and last,
+// a longer one its first 3 and last 4 (350203198001011234 →
+// 350***********1234); every other letter, digit or character is a *.
+// ASCII separators (space, - / : . and other punctuation) are kept, so
+// that a date written in another layout shows which (1980/01/31 →
+// 1***/**/*1). It is medgate's own helper (the transforms show a
+// personal target's value with it), not one kept stable for vendors.
+func MaskValue(s string) string {
+	r := []rune(s)
+	n := len(r)
+	head, tail := 3, 4
+	switch {
+	case n <= 4:
+		head, tail = 1, 0
+	case n < 11:
+		head, tail = 1, 1
+	}
+	for i, c := range r {
+		if i < head || i >= n-tail {
+			continue
+		}
+		if c < utf8.RuneSelf && c > ' ' && !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') || c == ' ' {
+			continue
+		}
+		r[i] = '*'
+	}
+	return string(r)
 }
 
 func shorten(s string) string {

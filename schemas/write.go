@@ -96,6 +96,9 @@ func fieldsNode(fields []Field) *yaml.Node {
 		if f.Pattern != "" {
 			add("pattern", str(f.Pattern))
 		}
+		if f.Personal {
+			add("personal", boolNode(true))
+		}
 		switch {
 		case f.CodesRef != "":
 			add("codes", str(f.CodesRef))

@@ -409,7 +409,13 @@ func (r *run) exprProblem(ru *rule, target tpath, source, what string, err error
 	case RuleMapping:
 		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", inner.Error(), where), "")
 	case RuleType:
-		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", inner.Error(), where), "check the value in the message")
+		msg := inner.Error()
+		if ve, ok := inner.(*valueError); ok && ru.field != nil && ru.field.Personal {
+			// The target carries personal data: its value is shown masked,
+			// as the schema's validation shows it.
+			msg = ve.masked()
+		}
+		r.fail(target, rule, source, fmt.Sprintf("%s (%s)", msg, where), "check the value in the message")
 	default:
 		r.fail(target, rule, source, fmt.Sprintf("the %s expression failed: %s (%s)", what, firstLine(err.Error()), where), "fix the expression or the message")
 	}

@@ -25,7 +25,14 @@ func (e *coerceError) Error() string { return e.msg }
 // (times are formatted with the field's layout), json.Number for integers
 // and decimals (decimals written with the field's scale when they have no
 // more digits than it allows), bool for booleans.
+//
+// The value a message shows is masked when f is personal
+// (schemas.MaskValue), as the schema's validation shows it.
 func coerce(f *schemas.Field, v any) (any, error) {
+	describe := describe
+	if f.Personal {
+		describe = func(v any) string { return (&valueError{msg: describeValue(v), value: textOf(v)}).masked() }
+	}
 	switch f.Type.Kind {
 	case kindAny:
 		return keep(v), nil
@@ -62,7 +69,7 @@ func coerce(f *schemas.Field, v any) (any, error) {
 			if schemas.MatchesLayout(layout, x) {
 				return x, nil
 			}
-			return nil, &coerceError{rule: RuleFormat, msg: fmt.Sprintf("%q is not a %s in the layout %q", x, f.Type, layout),
+			return nil, &coerceError{rule: RuleFormat, msg: fmt.Sprintf("%s is not a %s in the layout %q", describe(x), f.Type, layout),
 				fix: "convert it in the mapping, e.g. expr: hl7time(value) for HL7 times or time(value, \"layout\")"}
 		}
 		return nil, &coerceError{rule: RuleType, msg: fmt.Sprintf("%s is not a %s", describe(v), f.Type), fix: "give a time, e.g. expr: hl7time(value)"}

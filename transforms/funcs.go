@@ -24,8 +24,10 @@ type (
 	tableError struct{ table string }
 	// failError: the mapping rejected the message with fail() (RuleMapping).
 	failError struct{ msg string }
-	// valueError: a value could not be converted (RuleType).
-	valueError struct{ msg string }
+	// valueError: a value could not be converted (RuleType). value is
+	// the text of the refused value msg shows (quoted, or bare for a
+	// number), "" for none: a problem of a personal target masks it.
+	valueError struct{ msg, value string }
 )
 
 func (e *unmappedError) Error() string {
@@ -37,6 +39,23 @@ func (e *valueError) Error() string { return e.msg }
 
 func valueErrorf(format string, args ...any) error {
 	return &valueError{msg: fmt.Sprintf(format, args...)}
+}
+
+// valueErrorOn is valueErrorf for a message that shows the value v.
+func valueErrorOn(v any, format string, args ...any) error {
+	return &valueError{msg: fmt.Sprintf(format, args...), value: textOf(v)}
+}
+
+// masked returns the message with the refused value masked
+// (schemas.MaskValue), quoted or bare as the message shows it.
+func (e *valueError) masked() string {
+	if e.value == "" {
+		return e.msg
+	}
+	if q := strconv.Quote(e.value); strings.Contains(e.msg, q) {
+		return strings.ReplaceAll(e.msg, q, strconv.Quote(schemas.MaskValue(e.value)))
+	}
+	return strings.ReplaceAll(e.msg, e.value, schemas.MaskValue(e.value))
 }
 
 // plainNumber reports whether s has the syntax of numbers accepted from
@@ -97,17 +116,17 @@ func toDecimal(v any) (decimal.Decimal, error) {
 	case string:
 		return parseDecimal(x)
 	}
-	return decimal.Decimal{}, valueErrorf("%s is not a number", describe(v))
+	return decimal.Decimal{}, valueErrorOn(v, "%s is not a number", describe(v))
 }
 
 func parseDecimal(s string) (decimal.Decimal, error) {
 	t := strings.TrimSpace(s)
 	if !plainNumber(t) {
-		return decimal.Decimal{}, valueErrorf("%q is not a number", s)
+		return decimal.Decimal{}, valueErrorOn(s, "%q is not a number", s)
 	}
 	d, err := decimal.NewFromString(t)
 	if err != nil {
-		return decimal.Decimal{}, valueErrorf("%q is not a number", s)
+		return decimal.Decimal{}, valueErrorOn(s, "%q is not a number", s)
 	}
 	return d, nil
 }
@@ -147,7 +166,20 @@ func empty(v any) bool {
 	return false
 }
 
-func describe(v any) string {
+func describe(v any) string { return describeValue(v) }
+
+// textOf is the text of a scalar value as describe shows it, "" for
+// others.
+func textOf(v any) string {
+	switch v.(type) {
+	case map[string]any, []any, time.Time, nil:
+		return ""
+	}
+	s, _ := toText(v)
+	return s
+}
+
+func describeValue(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "null"
@@ -184,18 +216,18 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	layouts := map[int]string{4: "2006", 6: "200601", 8: "20060102", 10: "2006010215", 12: "200601021504", 14: "20060102150405"}
 	layout, ok := layouts[len(body)]
 	if !ok || !schemas.AllDigits(body) || (frac != "" && (len(body) != 14 || len(frac) > 4 || !schemas.AllDigits(frac))) {
-		return time.Time{}, valueErrorf("%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
+		return time.Time{}, valueErrorOn(s, "%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
 	}
 	in := loc
 	if zone != "" {
 		if len(zone) != 5 || !schemas.AllDigits(zone[1:]) {
-			return time.Time{}, valueErrorf("%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
+			return time.Time{}, valueErrorOn(s, "%q is not an HL7 date/time (YYYYMMDD[HHMM[SS[.SSSS]]][+ZZZZ])", s)
 		}
 		h, _ := strconv.Atoi(zone[1:3])
 		m, _ := strconv.Atoi(zone[3:5])
 		off := h*3600 + m*60
 		if m >= 60 || off > 14*3600 {
-			return time.Time{}, valueErrorf("%q has UTC offset %s, which is not one: minutes must be below 60 and the offset at most 14 hours either way (e.g. +0800, -0330)", s, zone)
+			return time.Time{}, valueErrorOn(s, "%q has UTC offset %s, which is not one: minutes must be below 60 and the offset at most 14 hours either way (e.g. +0800, -0330)", s, zone)
 		}
 		if zone[0] == '-' {
 			off = -off
@@ -204,7 +236,7 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	}
 	t, err := time.ParseInLocation(layout, body, in)
 	if err != nil {
-		return time.Time{}, valueErrorf("%q is not a valid HL7 date/time: %v", s, err)
+		return time.Time{}, valueErrorOn(s, "%q is not a valid HL7 date/time: %v", s, err)
 	}
 	if frac != "" {
 		n, _ := strconv.Atoi((frac + "000")[:4])
@@ -236,14 +268,14 @@ func parseAnyTime(s string, loc *time.Location) (time.Time, error) {
 	if t, err := parseHL7Time(s, loc); err == nil {
 		return t, nil
 	}
-	return time.Time{}, valueErrorf("%q is not a time (RFC 3339, 2006-01-02 15:04:05, 2006-01-02 or an HL7 date/time)", s)
+	return time.Time{}, valueErrorOn(s, "%q is not a time (RFC 3339, 2006-01-02 15:04:05, 2006-01-02 or an HL7 date/time)", s)
 }
 
 func toTime(v any) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {
 		return t, nil
 	}
-	return time.Time{}, valueErrorf("%s is not a time; convert it with hl7time() or time()", describe(v))
+	return time.Time{}, valueErrorOn(v, "%s is not a time; convert it with hl7time() or time()", describe(v))
 }
 
 // residentID returns an 18- or 15-character mainland resident ID number's
@@ -376,7 +408,7 @@ func funcOptions(loc *time.Location) []expr.Option {
 			}
 			s, ok := toText(p[0])
 			if !ok {
-				return nil, valueErrorf("%s is not an HL7 date/time", describe(p[0]))
+				return nil, valueErrorOn(p[0], "%s is not an HL7 date/time", describe(p[0]))
 			}
 			return parseHL7Time(s, loc)
 		}, new(func(any) any)),
@@ -401,11 +433,11 @@ func funcOptions(loc *time.Location) []expr.Option {
 			s, ok := toText(p[0])
 			layout, _ := p[1].(string)
 			if !ok {
-				return nil, valueErrorf("%s is not a date/time text", describe(p[0]))
+				return nil, valueErrorOn(p[0], "%s is not a date/time text", describe(p[0]))
 			}
 			t, err := time.ParseInLocation(layoutOf(layout), strings.TrimSpace(s), loc)
 			if err != nil {
-				return nil, valueErrorf("%q does not match the layout %q", s, layout)
+				return nil, valueErrorOn(s, "%q does not match the layout %q", s, layout)
 			}
 			return t.In(loc), nil
 		}, new(func(any, string) any)),
@@ -439,7 +471,7 @@ func funcOptions(loc *time.Location) []expr.Option {
 		expr.Function("pad", func(p ...any) (any, error) {
 			s, ok := toText(p[0])
 			if !ok {
-				return nil, valueErrorf("%s cannot be padded", describe(p[0]))
+				return nil, valueErrorOn(p[0], "%s cannot be padded", describe(p[0]))
 			}
 			n, _ := p[1].(int)
 			if k := utf8.RuneCountInString(s); k < n {
@@ -453,7 +485,7 @@ func funcOptions(loc *time.Location) []expr.Option {
 			}
 			s, ok := toText(p[0])
 			if !ok {
-				return nil, valueErrorf("%s is not text", describe(p[0]))
+				return nil, valueErrorOn(p[0], "%s is not text", describe(p[0]))
 			}
 			start, _ := p[1].(int)
 			n, _ := p[2].(int)
@@ -468,7 +500,7 @@ func funcOptions(loc *time.Location) []expr.Option {
 			}
 			s, ok := toText(p[0])
 			if !ok {
-				return nil, valueErrorf("%s has no text form", describe(p[0]))
+				return nil, valueErrorOn(p[0], "%s has no text form", describe(p[0]))
 			}
 			return s, nil
 		}, new(func(any) any)),

@@ -276,8 +276,8 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 			errs = append(errs, *fe)
 		}
 		if ric != nil && future(ric.birth) {
-			add("$.idNumber", "birth_date", "digits 7–14 of the ID number give the birth date %s, which is after today (%s); re-check the number against the card",
-				ric.birth.Format(time.DateOnly), today.Format(time.DateOnly))
+			add("$.idNumber", "birth_date", "digits 7–14 of the ID number give a birth date after today (%s); re-check the number against the card",
+				today.Format(time.DateOnly))
 		}
 	}
 
@@ -305,12 +305,11 @@ func validateIdentity(id Identity, now time.Time) []FieldError {
 		bd, err := time.Parse(time.DateOnly, id.BirthDate)
 		switch {
 		case err != nil:
-			add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 1949-12-31", id.BirthDate)
+			add("$.birthDate", "format", "the birth date is not a valid YYYY-MM-DD date, such as 1949-12-31")
 		case future(bd) && (ric == nil || bd.Equal(ric.birth)):
-			add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth as on the document", id.BirthDate, today.Format(time.DateOnly))
+			add("$.birthDate", "birth_date", "the birth date is after today (%s); enter the date of birth as on the document", today.Format(time.DateOnly))
 		case ric != nil && !bd.Equal(ric.birth):
-			add("$.birthDate", "mismatch", "birth date %s does not match the ID number (%s); correct the birth date or the ID number",
-				id.BirthDate, ric.birth.Format(time.DateOnly))
+			add("$.birthDate", "mismatch", "the birth date does not match the one in the ID number (digits 7–14); correct the birth date or the ID number")
 		}
 	}
 	return errs
@@ -498,12 +497,12 @@ func validateNewborn(id Identity, now, today time.Time) []FieldError {
 	if id.BirthDate == "" {
 		add("$.birthDate", "required", "a newborn's birth date is required; enter it as YYYY-MM-DD, such as 2026-11-20")
 	} else if bd, err := time.Parse(time.DateOnly, id.BirthDate); err != nil {
-		add("$.birthDate", "format", "birth date %q is not a valid YYYY-MM-DD date, such as 2026-11-20", id.BirthDate)
+		add("$.birthDate", "format", "the birth date is not a valid YYYY-MM-DD date, such as 2026-11-20")
 	} else if !today.IsZero() && bd.After(today) {
-		add("$.birthDate", "birth_date", "birth date %s is after today (%s); enter the date of birth", id.BirthDate, today.Format(time.DateOnly))
+		add("$.birthDate", "birth_date", "the birth date is after today (%s); enter the date of birth", today.Format(time.DateOnly))
 	} else if oldest := today.AddDate(-1, 0, 0); !today.IsZero() && bd.Before(oldest) {
-		add("$.birthDate", "birth_date", "birth date %s is more than %s before today (%s): only a newborn without an ID is registered under a guardian; register the child with its own ID, such as its 户口簿 (idType 02) number",
-			id.BirthDate, NewbornMaxAge, today.Format(time.DateOnly))
+		add("$.birthDate", "birth_date", "the birth date is more than %s before today (%s): only a newborn without an ID is registered under a guardian; register the child with its own ID, such as its 户口簿 (idType 02) number",
+			NewbornMaxAge, today.Format(time.DateOnly))
 	}
 	switch {
 	case id.BirthOrder == 0:
@@ -667,7 +666,7 @@ func checkRIC(num, what string, checkRegion bool) (*ricInfo, *FieldError) {
 	}
 	birth, err := time.Parse("20060102", num[6:14])
 	if err != nil || birth.Year() < 1880 {
-		return fe("birth_date", "digits 7–14 of the %s (%s) are not a valid birth date YYYYMMDD; re-check them against the card", what, num[6:14])
+		return fe("birth_date", "digits 7–14 of the %s are not a valid birth date YYYYMMDD; re-check them against the card", what)
 	}
 	if want, _ := mod11_2(num[:17]); num[17] != want {
 		return fe("check_digit", "the last character of the %s does not match the other 17; a digit is probably mistyped, re-check the number against the card", what)

@@ -79,7 +79,7 @@ func TestValidateIdentity(t *testing.T) {
 			{Field: "$.idNumber", Rule: "region", Message: `"00" is not one`},
 		}},
 		"bad birth date": {id: with(func(id *Identity) { id.IDNumber = "11010519490231002X" }), want: []FieldError{
-			{Field: "$.idNumber", Rule: "birth_date", Message: "19490231"},
+			{Field: "$.idNumber", Rule: "birth_date", Message: "digits 7–14 of the resident ID number (居民身份证号) are not a valid birth date"},
 		}},
 		"bad check character": {id: with(func(id *Identity) { id.IDNumber = "110105194912310021" }), want: []FieldError{
 			{Field: "$.idNumber", Rule: "check_digit", Message: "re-check the number"},
@@ -177,7 +177,7 @@ func TestValidateIdentity(t *testing.T) {
 		}},
 		"gender unknown is fine": {id: with(func(id *Identity) { id.Gender = GenderUnknown })},
 		"birth date mismatch": {id: with(func(id *Identity) { id.BirthDate = "1949-12-30" }), want: []FieldError{
-			{Field: "$.birthDate", Rule: "mismatch", Message: "does not match the ID number (1949-12-31)"},
+			{Field: "$.birthDate", Rule: "mismatch", Message: "does not match the one in the ID number (digits 7–14)"},
 		}},
 		"birth date bad format": {id: with(func(id *Identity) { id.BirthDate = "19491231" }), want: []FieldError{
 			{Field: "$.birthDate", Rule: "format", Message: "YYYY-MM-DD"},
@@ -389,17 +389,17 @@ func TestValidateIdentityAtRefusesFutureBirth(t *testing.T) {
 		"born today, household register":          {id: Identity{Name: "张宝宝", IDType: IDTypeHouseholdRegister, IDNumber: ric("20261126"), Phone: "13812345678", BirthDate: "2026-11-26"}},
 		"born today in Beijing, tomorrow nowhere": {id: Identity{Name: "张三", IDType: IDTypePassport, IssuingCountry: "GBR", IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-26"}},
 		"ID number born tomorrow": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: ric("20261127"), Phone: "13812345678"}, want: []FieldError{
-			{Field: "$.idNumber", Rule: "birth_date", Message: "2026-11-27, which is after today (2026-11-26)"},
+			{Field: "$.idNumber", Rule: "birth_date", Message: "give a birth date after today (2026-11-26)"},
 		}},
 		"ID number born 2099": {id: Identity{Name: "张三", IDType: IDTypeResidentCard, IDNumber: ric("20990101"), Phone: "13812345678"}, want: []FieldError{
-			{Field: "$.idNumber", Rule: "birth_date", Message: "2099-01-01, which is after today"},
+			{Field: "$.idNumber", Rule: "birth_date", Message: "give a birth date after today"},
 		}},
 		"permanent residence ID born tomorrow": {id: Identity{Name: "JOHN SMITH", IDType: IDTypeForeignPermanentResident,
 			IDNumber: "911840" + "20261127" + "012" + string(mustCheck("91184020261127012")), Phone: "13812345678"}, want: []FieldError{
 			{Field: "$.idNumber", Rule: "birth_date", Message: "after today"},
 		}},
 		"birthDate tomorrow": {id: Identity{Name: "张三", IDType: IDTypePassport, IssuingCountry: "GBR", IDNumber: "E12345678", Phone: "13812345678", BirthDate: "2026-11-27"}, want: []FieldError{
-			{Field: "$.birthDate", Rule: "birth_date", Message: "2026-11-27 is after today (2026-11-26)"},
+			{Field: "$.birthDate", Rule: "birth_date", Message: "the birth date is after today (2026-11-26)"},
 		}},
 	}
 	for name, tc := range testCases {

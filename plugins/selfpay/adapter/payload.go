@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/schemas"
 )
@@ -48,16 +47,17 @@ func decodeRecord(raw []byte, v any) error {
 }
 
 // fieldDiags converts schema errors to diagnostics; skip drops rules.
-// ID and phone numbers a message quotes (a number sent unquoted, "send it
-// quoted, as …") are masked, as in the logs: the reply is published and
-// stored.
+// The validator masks the values of the fields the schemas mark personal
+// (certno, psn_name, tel, brdy, addr, …) as the logs do, and quotes the
+// others as they are, so the reply (published and stored) names the
+// visit without spreading the patient's data.
 func fieldDiags(errs []schemas.FieldError, summary string, skip ...string) sdk.Diagnostics {
 	var ds sdk.Diagnostics
 	for _, e := range errs {
 		if contains(skip, e.Rule) {
 			continue
 		}
-		ds.Error(e.Path, e.Rule, summary, hsa.MaskText(e.Message))
+		ds.Error(e.Path, e.Rule, summary, e.Message)
 	}
 	return ds
 }

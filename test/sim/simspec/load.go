@@ -130,6 +130,10 @@ type yamlField struct {
 	// external system always carries the required field itself.
 	PlatformOnly   bool   `yaml:"platformOnly"`
 	RequiredUnless string `yaml:"requiredUnless"`
+	// Personal marks a field that carries personal data: it only says
+	// how medgate words its own messages, so the simulators read and
+	// ignore it.
+	Personal bool `yaml:"personal"`
 }
 
 type yamlCodes struct {
