@@ -15,12 +15,18 @@ import (
 // written; the schema has already checked their form (decimal(p,s)).
 
 // dec parses a decimal field of doc; ok is false when the field is absent
-// or not a plain decimal number.
+// or not a decimal number. A JSON number written with an exponent is read
+// as the decimal it is (1.205e2 is 120.5), as the schema reads it: a
+// payload's numbers were rewritten so already (plainNumbers), a downloaded
+// record's were not.
 func dec(doc map[string]any, k string) (*big.Rat, bool) {
 	var s string
 	switch v := doc[k].(type) {
 	case json.Number:
 		s = v.String()
+		if p, ok := expandExponent(s); ok {
+			s = p
+		}
 	case string:
 		s = strings.TrimSpace(v)
 	default:
@@ -29,10 +35,13 @@ func dec(doc map[string]any, k string) (*big.Rat, bool) {
 	return parseDec(s)
 }
 
-// parseDec parses a plain decimal ("12", "-0.50", "3.333333"); exponents,
-// fractions and blanks are refused.
+// parseDec parses a plain decimal, -?[0-9]+(\.[0-9]+)? ("12", "-0.50",
+// "3.333333"); anything else – exponents, fractions, a leading "+", the
+// base prefixes, binary exponents and underscores big.Rat takes, blanks –
+// is refused.
 func parseDec(s string) (*big.Rat, bool) {
-	if s == "" || strings.ContainsAny(s, "eE/ ") {
+	ip, fp, dot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if !schemas.AllDigits(ip) || (dot && !schemas.AllDigits(fp)) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
