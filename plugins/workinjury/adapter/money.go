@@ -94,17 +94,49 @@ func ratMul(a, b *big.Rat) *big.Rat { return new(big.Rat).Mul(a, b) }
 // ratAbsDiff is |a − b|.
 func ratAbsDiff(a, b *big.Rat) *big.Rat { return new(big.Rat).Abs(ratSub(a, b)) }
 
-// money formats r with two decimals (for messages and stored sums).
-func money(r *big.Rat) string { return r.FloatString(2) }
+// money formats r with two decimals (for messages and stored sums), or
+// with every decimal it has when it has more: an amount its field cannot
+// hold (which the schema refuses) is shown as it is, never rounded to the
+// cent – "15.00 + 5.00 = 20.00 but amount is 20.00" would say nothing.
+func money(r *big.Rat) string { return r.FloatString(decimalsOf(r, 2)) }
 
 // plain formats r without trailing zeros beyond what it needs (quantities
-// and prices in messages).
+// and prices in messages), exactly.
 func plain(r *big.Rat) string {
-	s := r.FloatString(6)
+	s := r.FloatString(decimalsOf(r, 0))
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return s
+}
+
+// maxShownDecimals bounds the decimals decimalsOf gives: far beyond any
+// decimal(p,s) field and any product of two of them.
+const maxShownDecimals = 40
+
+// decimalsOf returns the number of decimals, at least least, that writes r
+// exactly; a value that needs more than maxShownDecimals (or is no finite
+// decimal) gets maxShownDecimals, rounded.
+func decimalsOf(r *big.Rat, least int) int {
+	d := r.Denom()
+	if d.IsInt64() {
+		// The usual case without big.Int: 10^k fits an int64 for k ≤ 18.
+		dv, p := d.Int64(), int64(1)
+		for k := 0; k <= 18; k, p = k+1, p*10 {
+			if k >= least && p%dv == 0 {
+				return k
+			}
+		}
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(least)), nil)
+	ten, rem := big.NewInt(10), new(big.Int)
+	for k := least; k < maxShownDecimals; k++ {
+		if rem.Rem(p, d).Sign() == 0 {
+			return k
+		}
+		p.Mul(p, ten)
+	}
+	return maxShownDecimals
 }
 
 // cents parses a stored two-decimal amount ("123.45"); it panics on a
