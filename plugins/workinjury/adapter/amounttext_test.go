@@ -3,6 +3,8 @@ package adapter
 import (
 	"encoding/json"
 	"math/big"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -97,4 +99,46 @@ func TestDecReadsPlainDecimalsOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plainDecimalRE is the text dec takes from a string field.
+var plainDecimalRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// refDecimal is an independent exact reading of a plain decimal (digits
+// into a big.Int over a power of ten).
+func refDecimal(s string) *big.Rat {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, _ := strings.Cut(s, ".")
+	n, _ := new(big.Int).SetString(ip+fp, 10)
+	if neg {
+		n.Neg(n)
+	}
+	d := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(fp))), nil)
+	return new(big.Rat).SetFrac(n, d)
+}
+
+// FuzzDec: dec takes a string field exactly when it is a plain decimal
+// (blanks around it aside), and reads it as refDecimal does; money writes
+// it back exactly.
+func FuzzDec(f *testing.F) {
+	for _, s := range []string{"0.01", "-0.00", "12", "+1", "0x10", "1e2", "1_000", ".5", "5.", " 7.25 ", "１００", "1,000.00", "9999999999999999999999.999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := dec(map[string]any{"x": s}, "x")
+		text := strings.TrimSpace(s)
+		if want := plainDecimalRE.MatchString(text); ok != want {
+			t.Fatalf("dec(%q) ok = %v, want %v", s, ok, want)
+		}
+		if !ok {
+			return
+		}
+		if want := refDecimal(text); r.Cmp(want) != 0 {
+			t.Fatalf("dec(%q) = %s, want %s", s, r.RatString(), want.RatString())
+		}
+		if back, ok := parseDec(money(r)); !ok || back.Cmp(r) != 0 {
+			t.Fatalf("money(dec(%q)) = %q does not read back as the same value", s, money(r))
+		}
+	})
 }
