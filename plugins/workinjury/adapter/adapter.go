@@ -327,6 +327,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// remembered for its compare-and-set when the deductions are
 		// marked (markDeductions).
 		ctx = withDeductGates(ctx)
+	case "GYU303":
+		// The rules' read of the person's device lines in flight is
+		// remembered for the compare-and-set of its own mark
+		// (markDeviceLines).
+		ctx = withDeviceGate(ctx)
 	}
 	if ds.HasError() {
 		// The message is refused whatever its business rules say, so they
@@ -367,6 +372,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var we *monthWaitError
 		var swe *settleWaitError
 		var dwe *deductWaitError
+		var dve *deviceWaitError
 		var mce *monthClaimError
 		var pae *partAgainError
 		switch {
@@ -400,6 +406,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("a deduction waits for deductions of its settlement without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "settle_no", dwe.settleNo, "waitingFor", strings.Join(dwe.open, ", "))
 			return a.late(ctx, req, c, code, dwe.response()), nil
+		case errors.As(err, &dve):
+			// A GYU303 whose lines are in another device settlement
+			// without a known outcome yet (settling.go): its own errors
+			// first, else it waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a device settlement waits for another one with the same lines without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "akb020", dve.akb020, "waitingFor", strings.Join(dve.open, ", "))
+			return a.late(ctx, req, c, code, dve.response()), nil
 		case errors.As(err, &mce):
 			// An upload of a month whose monthly settlement has no outcome
 			// yet (monthwait.go): its own errors first, else it waits.

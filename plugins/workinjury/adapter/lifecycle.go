@@ -49,7 +49,10 @@ import (
 //	        of type 3, in the filing's place (aab299), agreement valid on
 //	        config_date; per line as GYU102, each detail_no settled once
 //	        for the person at the institution (unless revoked with GYR003);
-//	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition
+//	        aac142 = Σ amount = fund_pay + self_pay; GYD051 precondition;
+//	        waits while another GYU303 of the person there carrying one of
+//	        its lines has no known outcome, or marked itself between its
+//	        check and its own mark (settling.go)
 //	GYR001  stay not settled; the details exist and are not revoked; revoking
 //	        all (none listed) waits for every GYU102 of the stay to have an outcome
 //	GYR002  admission uploaded, not revoked, not settled; no valid details
@@ -123,6 +126,9 @@ type lifecycle struct {
 	// mwait, when set, is the monthly settlement without an outcome yet
 	// of a month the message adds to (monthwait.go).
 	mwait *monthClaimError
+	// devwait, when set, is the device settlements without a known
+	// outcome that carry lines of a GYU303 (settling.go).
+	devwait *deviceWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -148,6 +154,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.mwait != nil {
 		return l.mwait
+	}
+	if l.devwait != nil {
+		return l.devwait
 	}
 	return nil
 }
@@ -786,6 +795,13 @@ func (l *lifecycle) deviceSettlement() error {
 	// A line is settled once for the person at the institution, unless
 	// its settlement was revoked (GYR003).
 	if akb020, aac002 := str(d, "akb020"), str(d, "aac002"); akb020 != "" && aac002 != "" && len(seen) > 0 {
+		// The lines in flight first: one whose outcome becomes known in
+		// between is then seen in flight or settled, never neither.
+		w, err := l.deviceLinesOpen(akb020, aac002)
+		if err != nil {
+			return err
+		}
+		l.devwait = w
 		var used map[string]string
 		if _, err := getJSON(l.ctx, l.h, deviceLinesKey(akb020, aac002), &used); err != nil {
 			return err

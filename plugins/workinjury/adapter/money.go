@@ -15,12 +15,18 @@ import (
 // written; the schema has already checked their form (decimal(p,s)).
 
 // dec parses a decimal field of doc; ok is false when the field is absent
-// or not a plain decimal number.
+// or not a decimal number. A JSON number written with an exponent is read
+// as the decimal it is (1.205e2 is 120.5), as the schema reads it: a
+// payload's numbers were rewritten so already (plainNumbers), a downloaded
+// record's were not.
 func dec(doc map[string]any, k string) (*big.Rat, bool) {
 	var s string
 	switch v := doc[k].(type) {
 	case json.Number:
 		s = v.String()
+		if p, ok := expandExponent(s); ok {
+			s = p
+		}
 	case string:
 		s = strings.TrimSpace(v)
 	default:
@@ -29,10 +35,13 @@ func dec(doc map[string]any, k string) (*big.Rat, bool) {
 	return parseDec(s)
 }
 
-// parseDec parses a plain decimal ("12", "-0.50", "3.333333"); exponents,
-// fractions and blanks are refused.
+// parseDec parses a plain decimal, -?[0-9]+(\.[0-9]+)? ("12", "-0.50",
+// "3.333333"); anything else – exponents, fractions, a leading "+", the
+// base prefixes, binary exponents and underscores big.Rat takes, blanks –
+// is refused.
 func parseDec(s string) (*big.Rat, bool) {
-	if s == "" || strings.ContainsAny(s, "eE/ ") {
+	ip, fp, dot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if !schemas.AllDigits(ip) || (dot && !schemas.AllDigits(fp)) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
@@ -85,17 +94,49 @@ func ratMul(a, b *big.Rat) *big.Rat { return new(big.Rat).Mul(a, b) }
 // ratAbsDiff is |a − b|.
 func ratAbsDiff(a, b *big.Rat) *big.Rat { return new(big.Rat).Abs(ratSub(a, b)) }
 
-// money formats r with two decimals (for messages and stored sums).
-func money(r *big.Rat) string { return r.FloatString(2) }
+// money formats r with two decimals (for messages and stored sums), or
+// with every decimal it has when it has more: an amount its field cannot
+// hold (which the schema refuses) is shown as it is, never rounded to the
+// cent – "15.00 + 5.00 = 20.00 but amount is 20.00" would say nothing.
+func money(r *big.Rat) string { return r.FloatString(decimalsOf(r, 2)) }
 
 // plain formats r without trailing zeros beyond what it needs (quantities
-// and prices in messages).
+// and prices in messages), exactly.
 func plain(r *big.Rat) string {
-	s := r.FloatString(6)
+	s := r.FloatString(decimalsOf(r, 0))
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return s
+}
+
+// maxShownDecimals bounds the decimals decimalsOf gives: far beyond any
+// decimal(p,s) field and any product of two of them.
+const maxShownDecimals = 40
+
+// decimalsOf returns the number of decimals, at least least, that writes r
+// exactly; a value that needs more than maxShownDecimals (or is no finite
+// decimal) gets maxShownDecimals, rounded.
+func decimalsOf(r *big.Rat, least int) int {
+	d := r.Denom()
+	if d.IsInt64() {
+		// The usual case without big.Int: 10^k fits an int64 for k ≤ 18.
+		dv, p := d.Int64(), int64(1)
+		for k := 0; k <= 18; k, p = k+1, p*10 {
+			if k >= least && p%dv == 0 {
+				return k
+			}
+		}
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(least)), nil)
+	ten, rem := big.NewInt(10), new(big.Int)
+	for k := least; k < maxShownDecimals; k++ {
+		if rem.Rem(p, d).Sign() == 0 {
+			return k
+		}
+		p.Mul(p, ten)
+	}
+	return maxShownDecimals
 }
 
 // cents parses a stored two-decimal amount ("123.45"); it panics on a

@@ -292,8 +292,9 @@ func (e *settleWaitError) response() *sdk.HandleResponse {
 			"the settlement is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it"))
 }
 
-// unmarkSettling removes a GYU103 from its visit's Settling list, or a
-// GYR001 from its Revoking list, once its outcome is known. An entry it
+// unmarkSettling removes a GYU103 from its visit's Settling list, a
+// GYR001 from its Revoking list, or a GYU303's mark on its lines
+// (markDeviceLines), once its outcome is known. An entry it
 // cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
 	list := settlingList
@@ -301,6 +302,11 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 	case "GYU103":
 	case "GYR001":
 		list = revokingList
+	case "GYU303":
+		if err := unmarkDeviceLines(ctx, h, msgID, doc); err != nil {
+			a.log.Warn("cannot clear a device settlement's in-flight mark on its lines; it is ignored from now on", "code", code, "err", err)
+		}
+		return
 	default:
 		return
 	}
@@ -557,4 +563,210 @@ func (e *deductWaitError) response() *sdk.HandleResponse {
 		"they may be deductions of the settlement at the national system, so nothing was sent and medgate tries this message again by itself; "+
 			"each of them is reconciled with GYD053 on its own next attempt – if one of them is in the DLQ, replay it; "+
 			"if it is accepted, this message is answered invalid (rule deduction≤fund-paid), if it is refused, this message is sent"))
+}
+
+// Two assistive-device settlements (GYU303) of one person at one
+// institution that carry the same line (detail_no) must not both go out:
+// a line is settled once (rule unique-detail-no), but the person's settled
+// lines (devlines/) only get a settlement's lines once it is known to be
+// accepted. Checked at the same instant, both would pass; and one sent
+// with its answer lost (until GYD053 reconciles it) may have settled the
+// lines. So, as a GYU103 marks itself on its visit, a GYU303 marks its
+// lines in devwait/<akb020>/<person> (message id → detail numbers) before
+// it is first sent, with a compare-and-set on the version its check read
+// (markDeviceLines), and removes the mark once its outcome is known
+// (unmarkSettling). A GYU303 whose lines are marked by another message
+// without a known outcome waits (rule device-line-outcome-known); one that
+// finds the marks changed since its check waits too (rule
+// device-lines-unchanged), nothing sent, and its next attempt checks again
+// with the other one counted. A mark whose message is done, or never went
+// out, holds nothing back.
+
+// deviceWaitKey is the state key of the in-flight device lines of a
+// person (aac002) at an institution.
+func deviceWaitKey(akb020, aac002 string) string {
+	return "devwait/" + akb020 + "/" + personKey(aac002)
+}
+
+// deviceGate is, in a GYU303's context, the version of its devwait key
+// that its check read (read: the check ran in this attempt).
+type deviceGate struct {
+	key  string
+	ver  int64
+	read bool
+}
+
+type deviceGateCtxKey struct{}
+
+// withDeviceGate returns ctx carrying an empty deviceGate.
+func withDeviceGate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deviceGateCtxKey{}, &deviceGate{})
+}
+
+func deviceGateOf(ctx context.Context) *deviceGate {
+	g, _ := ctx.Value(deviceGateCtxKey{}).(*deviceGate)
+	return g
+}
+
+// deviceLineNos returns the detail numbers of a GYU303's items.
+func deviceLineNos(doc map[string]any) []string {
+	items, _ := doc["items"].([]any)
+	var nos []string
+	for _, x := range items {
+		line, _ := x.(map[string]any)
+		if no := str(line, "detail_no"); no != "" && !slices.Contains(nos, no) {
+			nos = append(nos, no)
+		}
+	}
+	return nos
+}
+
+// deviceLinesOpen reads the in-flight device lines of the person at
+// akb020, noting the version read in ctx's deviceGate, and returns a
+// *deviceWaitError when a line of doc is marked by another message whose
+// outcome is not known yet.
+func (l *lifecycle) deviceLinesOpen(akb020, aac002 string) (*deviceWaitError, error) {
+	key := deviceWaitKey(akb020, aac002)
+	var marks map[string][]string
+	ver, err := getJSON(l.ctx, l.h, key, &marks)
+	if err != nil {
+		return nil, err
+	}
+	if g := deviceGateOf(l.ctx); g != nil {
+		g.key, g.ver, g.read = key, ver, true
+	}
+	mine := deviceLineNos(l.doc)
+	var lines, open []string
+	for _, id := range slices.Sorted(maps.Keys(marks)) {
+		if id == l.msgID {
+			continue
+		}
+		var shared []string
+		for _, no := range marks[id] {
+			if slices.Contains(mine, no) && !slices.Contains(lines, no) {
+				shared = append(shared, no)
+			}
+		}
+		if len(shared) == 0 {
+			continue
+		}
+		o, err := openOf(l.ctx, l.h, []string{id}, l.msgID)
+		if err != nil {
+			return nil, err
+		}
+		if len(o) > 0 {
+			lines = append(lines, shared...)
+			open = append(open, o...)
+		}
+	}
+	if len(open) == 0 {
+		return nil, nil
+	}
+	field := "$.items"
+	items, _ := l.doc["items"].([]any)
+	for i, x := range items {
+		line, _ := x.(map[string]any)
+		if slices.Contains(lines, str(line, "detail_no")) {
+			field = fmt.Sprintf("$.items[%d].detail_no", i)
+			break
+		}
+	}
+	return &deviceWaitError{field: field, akb020: akb020, lines: lines, open: open}, nil
+}
+
+// markDeviceLines marks GYU303 msgID's lines in flight for its person at
+// its institution before it is sent: with a compare-and-set on the version
+// its check read (deviceGate), so that a mark (or unmark) of another
+// GYU303 made since fails it with a *deviceChangedError; with a plain
+// write when the check did not run in this attempt (a resend after GYD053
+// found no trace: its mark was in place all along).
+func markDeviceLines(ctx context.Context, h sdk.Host, msgID string, doc map[string]any) error {
+	akb020, aac002 := str(doc, "akb020"), str(doc, "aac002")
+	nos := deviceLineNos(doc)
+	if akb020 == "" || aac002 == "" || len(nos) == 0 {
+		return nil
+	}
+	key := deviceWaitKey(akb020, aac002)
+	g := deviceGateOf(ctx)
+	if g == nil || !g.read || g.key != key {
+		return update(ctx, h, key, func(m *map[string][]string, _ bool) error {
+			if *m == nil {
+				*m = map[string][]string{}
+			}
+			(*m)[msgID] = nos
+			return nil
+		})
+	}
+	var marks map[string][]string
+	ver, err := getJSON(ctx, h, key, &marks)
+	if err != nil {
+		return err
+	}
+	if ver != g.ver {
+		return &deviceChangedError{akb020: akb020}
+	}
+	if marks == nil {
+		marks = map[string][]string{}
+	}
+	marks[msgID] = nos
+	nv, err := casJSON(ctx, h, key, g.ver, marks)
+	if errors.Is(err, sdk.ErrConflict) {
+		return &deviceChangedError{akb020: akb020}
+	}
+	if err != nil {
+		return err
+	}
+	g.ver = nv
+	return nil
+}
+
+// unmarkDeviceLines removes GYU303 msgID's mark once its outcome is known.
+func unmarkDeviceLines(ctx context.Context, h sdk.Host, msgID string, doc map[string]any) error {
+	akb020, aac002 := str(doc, "akb020"), str(doc, "aac002")
+	if akb020 == "" || aac002 == "" {
+		return nil
+	}
+	return update(ctx, h, deviceWaitKey(akb020, aac002), func(m *map[string][]string, exists bool) error {
+		if _, ok := (*m)[msgID]; !exists || !ok {
+			return errSkip
+		}
+		delete(*m, msgID)
+		return nil
+	})
+}
+
+// deviceChangedError says that the in-flight device lines of a GYU303's
+// person at its institution changed between its check and its mark.
+type deviceChangedError struct{ akb020 string }
+
+func (e *deviceChangedError) Error() string {
+	return fmt.Sprintf("rule device-lines-unchanged: another assistive-device settlement of this person at institution %s was marked or answered while this one was being checked", e.akb020)
+}
+
+// response is the retryable failure of a GYU303 whose person's device
+// lines changed under its check, marked as a deliberate wait.
+func (e *deviceChangedError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem("$.items", "state", e.Error(),
+		"its check did not count that settlement, which may carry the same lines, so nothing was sent; medgate checks this message again by itself, with the other one counted"))
+}
+
+// deviceWaitError says that lines of a GYU303 are lines of another
+// GYU303 of the person at the institution whose outcome is not known yet.
+type deviceWaitError struct {
+	field, akb020 string
+	lines, open   []string
+}
+
+func (e *deviceWaitError) Error() string {
+	return fmt.Sprintf("rule device-line-outcome-known: line(s) %s are also in an assistive-device settlement of this person at institution %s without a known outcome yet: %s",
+		strings.Join(e.lines, ", "), e.akb020, strings.Join(e.open, ", "))
+}
+
+// response is the retryable failure of a GYU303 that waits, marked as a
+// deliberate wait (it does not count towards the site's circuit breaker).
+func (e *deviceWaitError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"that settlement may have settled these lines at the national system, so nothing was sent and medgate tries this message again by itself; "+
+			"it is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; "+
+			"if it was accepted, this message is answered invalid (rule unique-detail-no), if it was refused, this message is sent"))
 }

@@ -136,6 +136,23 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the deductions as in flight on their settlements (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYU303" {
+		if err := a.at("device-checked"); err != nil {
+			return failed(true, "state", "stopped before marking the device lines (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+		// Later device settlements of the person's lines there wait until
+		// this outcome is known (settling.go).
+		if err := markDeviceLines(ctx, h, req.MessageID, doc); err != nil {
+			var dc *deviceChangedError
+			if errors.As(err, &dc) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("another device settlement of the person was marked while this one was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "akb020", dc.akb020)
+				return dc.response()
+			}
+			return failed(true, "state", "cannot mark the device lines as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	out := a.call(ctx, h, c, req.MessageID, code, serial, requestInput(doc, raw))
 	switch out.kind {
 	case kindOK, kindRejected:

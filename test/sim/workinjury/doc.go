@@ -87,7 +87,9 @@
 //	        the institution's records of the month — 1 settlements by
 //	        settle_time, 2 settlement revocations, 3 deductions by
 //	        deduct_time, 4 deduction revocations, by revoke_time — and the
-//	        header sums and counts equal the ledger's (E8006); person_count
+//	        header sums and counts equal the ledger's (E8006: the items are
+//	        checked first, so a header summed from a wrong item names that
+//	        record and its amount against the ledger's); person_count
 //	        = settlements − revocations > 0 (E8007). A month of more than
 //	        500 items goes in parts (part_no of part_count, medgate's
 //	        reconstruction): the first accepted part fixes the month's

@@ -258,10 +258,16 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 		return nil, bizErr("E8007", "协议机构 %s 在 %s 没有结算、撤销或扣款记录，不能月结", akb020, m)
 	}
 	sums := sumItems(want)
-	if be := checkMonthHeader(in, akb020, m, sums); be != nil {
+	// The items before the header's sums: a header summed from items one
+	// of which is wrong is refused naming that record, not only with the
+	// sum that follows from it.
+	if be := checkPersonCount(in, akb020, m, sums); be != nil {
 		return nil, be
 	}
 	if be := checkMonthItems(want, items(in, "items")); be != nil {
+		return nil, be
+	}
+	if be := checkMonthSums(in, sums); be != nil {
 		return nil, be
 	}
 	mo := &monthly{no: s.nextNo("YJ", now), akb020: akb020, month: m, sums: sums, items: want, at: now}
@@ -273,12 +279,27 @@ func (s *Server) gyu003(_ *simspec.Tx, serial string, in map[string]any, now tim
 // checkMonthHeader checks a GYU003's person count and its header's sums
 // and counts against the month's records (sums).
 func checkMonthHeader(in map[string]any, akb020, m string, sums MonthSums) *bizError {
+	if be := checkPersonCount(in, akb020, m, sums); be != nil {
+		return be
+	}
+	return checkMonthSums(in, sums)
+}
+
+// checkPersonCount checks a GYU003's person count, given and from the
+// month's records (sums): greater than 0.
+func checkPersonCount(in map[string]any, akb020, m string, sums MonthSums) *bizError {
 	if pc, _ := num(in, "person_count"); pc == "0" || (len(pc) > 0 && pc[0] == '-') {
 		return bizErr("E8007", "月结人次 person_count %s 须大于 0", pc)
 	}
 	if sums.PersonCount <= 0 {
 		return bizErr("E8007", "协议机构 %s 在 %s 的月结人次（结算 %d − 撤销 %d）须大于 0", akb020, m, sums.SettleCount, sums.RevokeCount)
 	}
+	return nil
+}
+
+// checkMonthSums checks a GYU003's header counts and sums against the
+// month's records (sums).
+func checkMonthSums(in map[string]any, sums MonthSums) *bizError {
 	for _, c := range []struct {
 		k    string
 		want string
