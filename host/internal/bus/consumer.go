@@ -322,7 +322,7 @@ func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
 		return RefusedSASL, fmt.Sprintf("the brokers refused SASL authentication (mechanism %s, user %q); "+
 			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password; "+
-			"after correcting kafka.sasl.username or the password (its file or variable), reload medgate (medgate reload, or SIGHUP)", c.cfg.Credentials.mech, c.cfg.Credentials.user()), true
+			"after correcting kafka.sasl.username or the password file, reload medgate (medgate reload, or SIGHUP)", c.cfg.Credentials.mech, c.cfg.Credentials.user()), true
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			cert = cve.UnverifiedCertificates[0]
@@ -345,7 +345,7 @@ func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 		what += fmt.Sprintf(" (subject %q, issuer %q, valid %s to %s)", cert.Subject.String(), cert.Issuer.String(),
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates, renew an expired broker certificate, or list the brokers by a name their certificate holds"
+	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates (then reload medgate), renew an expired broker certificate, or list the brokers by a name their certificate holds"
 	return RefusedTLSCertificate, what, true
 }
 
