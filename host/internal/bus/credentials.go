@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -193,13 +194,25 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 		if err != nil {
 			host = addr
 		}
-		conn = tls.Client(conn, &tls.Config{
+		tc := tls.Client(conn, &tls.Config{
 			MinVersion:         tls.VersionTLS12,
 			ServerName:         host,
 			RootCAs:            m.roots,
 			Certificates:       m.certs,
 			InsecureSkipVerify: d.creds.insecure, //nolint:gosec // explicit opt-in for test brokers
 		})
+		// The handshake here, bounded: sarama bounds a lazy one by the
+		// read deadline it sets before each write only with its own TLS.
+		if t := d.sc.Net.DialTimeout; t > 0 {
+			_ = conn.SetDeadline(time.Now().Add(t))
+		}
+		err = tc.Handshake()
+		_ = conn.SetDeadline(time.Time{})
+		if err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		conn = tc
 	}
 	if d.creds.mech == SASLPlain {
 		conn = &plainConn{Conn: conn, creds: d.creds}

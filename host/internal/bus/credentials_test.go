@@ -2,9 +2,13 @@ package bus
 
 import (
 	"bytes"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -95,5 +99,59 @@ func TestCredentialsRotate(t *testing.T) {
 				t.Errorf("String() = %q shows the password", s)
 			}
 		})
+	}
+}
+
+// TestTLSHandshakeBounded: a broker address that accepts connections but
+// never answers the TLS handshake (a wrong port, a hung proxy) fails the
+// connection after the dial timeout. sarama bounds the handshake only with
+// its own TLS (a read deadline set before each write); the dialer that
+// reads the TLS material in force does it itself.
+func TestTLSHandshakeBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	cfg := Config{Brokers: []string{ln.Addr().String()}, TLS: &TLSConfig{}, tune: func(sc *sarama.Config) {
+		sc.Net.DialTimeout = 300 * time.Millisecond
+		sc.Net.ReadTimeout = time.Hour // only the dial timeout may end it
+		sc.Metadata.Retry.Max = 0
+	}}
+	done := make(chan error, 1)
+	go func() {
+		p, err := NewProducer(cfg)
+		if err == nil {
+			p.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("NewProducer succeeded against a broker that never answers")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the TLS handshake with a broker that never answers was not bounded by the dial timeout")
 	}
 }
