@@ -2,12 +2,9 @@ package bus
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -58,6 +55,13 @@ type Config struct {
 	TLS *TLSConfig
 	// SASL, when set, authenticates to the brokers.
 	SASL *SASLConfig
+	// Credentials, when set, are the SASL credentials and TLS material
+	// the clients use, read again for every new connection and SASL
+	// authentication, so that Credentials.Rotate changes them without
+	// new clients; they replace what SASL and TLS say (make them with
+	// NewCredentials(SASL, TLS)). Nil means SASL and TLS, read once when
+	// each client is made.
+	Credentials *Credentials
 	// MaxInFlight bounds how many messages a Consumer hands to its handler
 	// at the same time, over all keys and partitions. Zero means
 	// DefaultMaxInFlight.
@@ -287,20 +291,21 @@ func (c Config) saramaConfig() (*sarama.Config, error) {
 		sc.ClientID = "medgate"
 	}
 
-	if c.TLS != nil {
-		tc, err := c.TLS.tlsConfig()
-		if err != nil {
-			return nil, err
-		}
-		sc.Net.TLS.Enable = true
-		sc.Net.TLS.Config = tc
+	creds, err := c.credentials()
+	if err != nil {
+		return nil, err
 	}
-	if c.SASL != nil {
-		if err := c.SASL.apply(sc); err != nil {
-			return nil, err
-		}
-	}
+	creds.apply(sc)
 	return sc, nil
+}
+
+// credentials returns c.Credentials, or when nil the credentials of
+// c.SASL and c.TLS read now.
+func (c Config) credentials() (*Credentials, error) {
+	if c.Credentials != nil {
+		return c.Credentials, nil
+	}
+	return NewCredentials(c.SASL, c.TLS)
 }
 
 // finish applies the test hook and validates the configuration.
@@ -310,59 +315,6 @@ func (c Config) finish(sc *sarama.Config) error {
 	}
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("invalid Kafka client configuration: %w", err)
-	}
-	return nil
-}
-
-func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // explicit opt-in for test brokers
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read Kafka TLS CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read Kafka TLS CA file %s: no PEM certificate found; give a file with -----BEGIN CERTIFICATE----- blocks", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	switch {
-	case t.CertFile != "" && t.KeyFile != "":
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	case t.CertFile != "" || t.KeyFile != "":
-		return nil, errors.New("incomplete Kafka TLS client certificate: set both CertFile and KeyFile, or neither")
-	}
-	return tc, nil
-}
-
-func (s *SASLConfig) apply(sc *sarama.Config) error {
-	if s.Username == "" {
-		return fmt.Errorf("SASL %s configured without a username: set SASL.Username", s.Mechanism)
-	}
-	sc.Net.SASL.Enable = true
-	sc.Net.SASL.Handshake = true
-	sc.Net.SASL.Version = sarama.SASLHandshakeV1
-	sc.Net.SASL.User = s.Username
-	sc.Net.SASL.Password = s.Password
-	switch strings.ToUpper(s.Mechanism) {
-	case SASLPlain:
-		sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
-	case SASLScramSHA256:
-		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-		sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA256) }
-	case SASLScramSHA512:
-		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-		sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA512) }
-	default:
-		return fmt.Errorf("unsupported SASL mechanism %q: use %s, %s or %s", s.Mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512)
 	}
 	return nil
 }

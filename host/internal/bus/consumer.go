@@ -169,6 +169,13 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 	if h == nil {
 		return nil, errors.New("nil message handler")
 	}
+	// Refusals name the user and CA file in force (refusal).
+	if cfg.Credentials == nil {
+		var err error
+		if cfg.Credentials, err = NewCredentials(cfg.SASL, cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -313,12 +320,9 @@ func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 	var cert *x509.Certificate
 	switch {
 	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
-		mech, user := "", ""
-		if c.cfg.SASL != nil {
-			mech, user = c.cfg.SASL.Mechanism, c.cfg.SASL.Username
-		}
 		return RefusedSASL, fmt.Sprintf("the brokers refused SASL authentication (mechanism %s, user %q); "+
-			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password, then restart medgate if the configuration changed", mech, user), true
+			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password; "+
+			"after correcting kafka.sasl.username or the password file, reload medgate (medgate reload, or SIGHUP)", c.cfg.Credentials.mech, c.cfg.Credentials.user()), true
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			cert = cve.UnverifiedCertificates[0]
@@ -333,15 +337,15 @@ func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
 		return "", "", false
 	}
 	ca := "the system's CA certificates (kafka.tls.caFile not set)"
-	if c.cfg.TLS != nil && c.cfg.TLS.CAFile != "" {
-		ca = "kafka.tls.caFile " + c.cfg.TLS.CAFile
+	if f := c.cfg.Credentials.caFile(); f != "" {
+		ca = "kafka.tls.caFile " + f
 	}
 	what = "the brokers' TLS certificate is not trusted"
 	if cert != nil {
 		what += fmt.Sprintf(" (subject %q, issuer %q, valid %s to %s)", cert.Subject.String(), cert.Issuer.String(),
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates, renew an expired broker certificate, or list the brokers by a name their certificate holds"
+	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates (then reload medgate), renew an expired broker certificate, or list the brokers by a name their certificate holds"
 	return RefusedTLSCertificate, what, true
 }
 

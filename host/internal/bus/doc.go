@@ -60,6 +60,14 @@
 // did not log (retriesSinceLastLog). Config.RetryCause names causes;
 // without it, a cause is the error's text.
 //
+// Clients made from Configs that share Credentials read the SASL user and
+// password and the TLS material afresh for every new connection and SASL
+// authentication, so Credentials.Rotate changes them for all clients at
+// once, without cutting the connections already authenticated. sarama
+// keeps PLAIN credentials in its configuration for a client's life, so
+// with PLAIN the connection writes the ones in force into each
+// SaslAuthenticate request (plainConn).
+//
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until
 // someone acts (a record or topic refused, credentials, certificates or

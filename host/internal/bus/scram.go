@@ -28,12 +28,23 @@ var (
 type scramClient struct {
 	gen  scram.HashGeneratorFcn
 	conv *scram.ClientConversation
+	// creds, when set, give the user and password of each conversation
+	// in place of those Begin is given (sarama's, fixed for a client's
+	// life): a rotation reaches the next authentication.
+	creds *Credentials
 }
 
-func newSCRAMClient(gen scram.HashGeneratorFcn) *scramClient { return &scramClient{gen: gen} }
+func newSCRAMClient(gen scram.HashGeneratorFcn, creds *Credentials) *scramClient {
+	return &scramClient{gen: gen, creds: creds}
+}
 
-// Begin starts a conversation for user and password.
+// Begin starts a conversation for user and password, or for the
+// credentials in force when the client has them.
 func (c *scramClient) Begin(user, password, authzID string) error {
+	if c.creds != nil {
+		m := c.creds.cur.Load()
+		user, password = m.user, m.password
+	}
 	cl, err := c.gen.NewClientUnprepped(user, password, authzID)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errSCRAM, err)

@@ -34,7 +34,7 @@ func TestSCRAMConversation(t *testing.T) {
 					t.Fatal(err)
 				}
 				sconv := srv.NewConversation()
-				c := newSCRAMClient(gen)
+				c := newSCRAMClient(gen, nil)
 				if err := c.Begin("user", tc.password, ""); err != nil {
 					t.Fatal(err)
 				}

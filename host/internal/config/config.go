@@ -147,7 +147,9 @@ func (t Topics) All() []string {
 	return all
 }
 
-// TLS configures TLS to the brokers.
+// TLS configures TLS to the brokers. A reload puts new contents of the
+// files, or other files, in force for the Kafka clients' next connections;
+// turning TLS on or off, or changing InsecureSkipVerify, needs a restart.
 type TLS struct {
 	CAFile             string `yaml:"caFile"`
 	CertFile           string `yaml:"certFile"`
@@ -155,7 +157,9 @@ type TLS struct {
 	InsecureSkipVerify bool   `yaml:"insecureSkipVerify"`
 }
 
-// SASL configures SASL authentication.
+// SASL configures SASL authentication. A reload puts a new Username or
+// Password (a new reference, or new contents of its file) in force for the
+// Kafka clients' next authentications; a new Mechanism needs a restart.
 type SASL struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`

@@ -54,9 +54,16 @@ type Daemon struct {
 	// started is the configuration Start read: what is in force of the
 	// settings a reload does not apply (notApplied).
 	started *config.Config
-	// kafkaRead fingerprints what the Kafka clients read at start behind
-	// a reference whose text a rotation leaves as it is (kafkaRotated).
+	// kafkaRead fingerprints the Kafka credentials in force behind a
+	// reference whose text a rotation leaves as it is (kafkaRotated).
 	kafkaRead map[string][sha256.Size]byte
+	// kafkaCreds are the SASL credentials and TLS material every Kafka
+	// client reads at each new connection and authentication; a reload
+	// rotates them (ReloadReport).
+	kafkaCreds *bus.Credentials
+	// kafkaNext fingerprints the credentials of the configuration being
+	// reloaded, in force once rotateKafka puts them in (guarded by mu).
+	kafkaNext map[string][sha256.Size]byte
 	plugins   map[string]*pluginhost.Instance
 	// retiring holds the plugins a reload removed that are not stopped
 	// yet (they finish the calls they have in flight; see Reload), and
@@ -206,6 +213,10 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if d.kafkaRead, err = kafkaFingerprint(d.busCfg); err != nil {
 		return nil, err
 	}
+	if d.kafkaCreds, err = bus.NewCredentials(d.busCfg.SASL, d.busCfg.TLS); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	d.busCfg.Credentials = d.kafkaCreds
 	if cfg.Kafka.CreateTopics {
 		if err := bus.EnsureTopics(ctx, d.busCfg, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
 			return nil, fmt.Errorf("kafka: create topics: %w", err)
@@ -538,13 +549,16 @@ const readyPoll = 100 * time.Millisecond
 
 // Reload re-reads the configuration file and applies sites, plugin
 // settings, newly declared plugins and new plugin binaries without a
-// restart, and the retention and transforms that come with them. Every
+// restart, and the retention and transforms that come with them, and the
+// Kafka credentials (kafka.sasl.username, the password, the kafka.tls
+// files' contents), which every Kafka client uses from its next
+// connection or authentication on (rotateKafka). Every
 // other setting (node, kafka, store, http, console, log, processing,
 // artifacts, mllp) is read at start only: a reload that changes one logs
 // a warning naming the keys changed, never their values, and returns them
 // (see ReloadReport and notApplied); they take effect when medgate
-// restarts. So does a Kafka password or TLS file whose contents changed
-// behind an unchanged reference (kafkaRotated). On any problem the previous configuration stays in force
+// restarts. So do the Kafka credentials when the SASL mechanism changed,
+// or SASL or TLS was turned on or off. On any problem the previous configuration stays in force
 // and every plugin as it was. A plugin no longer declared gets no new
 // message, and is stopped once the calls it has in flight have ended (see
 // retire). A running plugin whose binary path or checksum changed is
@@ -575,7 +589,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return nil, err
 	}
-	rotated, err := d.kafkaRotated(cfg)
+	rotated, creds, err := d.kafkaRotated(cfg)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return nil, err
@@ -649,6 +663,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 			keys = append(keys, k)
 		}
 	}
+	keys = d.rotateKafka(keys, creds)
 	if len(keys) > 0 {
 		d.log.Warn("settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
 			"keys", keys)
@@ -747,31 +762,72 @@ func kafkaFingerprint(bc bus.Config) (map[string][sha256.Size]byte, error) {
 }
 
 // kafkaRotated lists the keys of the Kafka secrets and files that cfg
-// resolves to other contents than the running clients read at start (a
-// password rotated in its file or environment variable, a renewed
-// certificate written over the same path): the running clients keep what
-// they read until medgate restarts, which the reload reports like any
-// other setting it does not apply (notApplied lists the keys whose text
-// changed). When cfg's cannot be read, the reload is refused: medgate
-// could not start with it. The caller holds d.mu.
-func (d *Daemon) kafkaRotated(cfg *config.Config) ([]string, error) {
+// resolves to other contents than the running clients use (a password
+// rotated in its file or environment variable, a renewed certificate
+// written over the same path; notApplied lists the keys whose text
+// changed), and returns cfg's credentials, read. When they cannot be
+// read, the reload is refused: medgate could not start with them. The
+// caller holds d.mu.
+func (d *Daemon) kafkaRotated(cfg *config.Config) ([]string, *bus.Credentials, error) {
 	bc, err := BusConfig(cfg, d.busCfg.Brokers, d.log)
 	var now map[string][sha256.Size]byte
 	if err == nil {
 		now, err = kafkaFingerprint(bc)
 	}
+	var creds *bus.Credentials
+	if err == nil {
+		creds, err = bus.NewCredentials(bc.SASL, bc.TLS)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read the Kafka credentials of the new configuration (medgate could not start with them; the running Kafka clients keep the ones read at start): %w", err)
+		return nil, nil, fmt.Errorf("read the Kafka credentials of the new configuration (medgate could not start with them; the running Kafka clients keep the ones in force): %w", err)
 	}
 	var keys []string
-	for _, k := range []string{"kafka.tls.caFile", "kafka.tls.certFile", "kafka.tls.keyFile", "kafka.sasl.password"} {
+	for _, k := range kafkaCredentialKeys {
 		was, ok1 := d.kafkaRead[k]
 		is, ok2 := now[k]
 		if ok1 && ok2 && was != is {
 			keys = append(keys, k)
 		}
 	}
-	return keys, nil
+	d.kafkaNext = now
+	return keys, creds, nil
+}
+
+// kafkaCredentialKeys are the keys whose values (the files or secrets
+// they name, and those contents) a reload puts in force for the Kafka
+// clients' next connections and authentications (rotateKafka).
+var kafkaCredentialKeys = []string{"kafka.tls.caFile", "kafka.tls.certFile", "kafka.tls.keyFile", "kafka.sasl.username", "kafka.sasl.password"}
+
+// rotateKafka puts creds, the Kafka credentials of the configuration a
+// reload accepted, in force for every new connection and SASL
+// authentication (and re-authentication) of the running Kafka clients,
+// whose connections already authenticated go on, and returns keys, the
+// settings changed but not applied, without the credentials' keys. When
+// the SASL mechanism changed, or SASL or TLS was turned on or off, or
+// kafka.tls.insecureSkipVerify changed, the clients keep what they use
+// until medgate restarts, and keys is returned as it is: the reload
+// reports the credentials' keys that changed too. The caller holds d.mu.
+func (d *Daemon) rotateKafka(keys []string, creds *bus.Credentials) []string {
+	if err := d.kafkaCreds.Rotate(creds); err != nil {
+		d.log.Warn("the Kafka credentials were not rotated: the running clients keep theirs until medgate restarts", "reason", err.Error())
+		return keys
+	}
+	var rotated []string
+	keys = slices.DeleteFunc(keys, func(k string) bool {
+		if slices.Contains(kafkaCredentialKeys, k) {
+			rotated = append(rotated, k)
+			return true
+		}
+		return false
+	})
+	d.kafkaRead = d.kafkaNext
+	if len(rotated) > 0 {
+		d.log.Info("Kafka credentials rotated: new connections and authentications of every Kafka client use them; the connections already authenticated go on", "keys", rotated)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the

@@ -11,23 +11,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/medgate/medgate/host/internal/bus"
 )
 
-// TestReloadReportsRotatedKafkaCredentials: the Kafka clients read the
-// SASL password and the TLS files once, at start. A rotation changes the
-// file (or environment variable) a reference points at, not the
-// configuration's text, so a reload compared only the text: it said
-// "reloaded" with nothing pending, while every Kafka client kept the old
-// password or certificates until a restart, and a broker that then
-// dropped the old password stopped medgate with no hint that a restart
-// was needed. A reload now reports such a key as not applied (in its
-// result and in the warning, never with the value), the running clients
-// keep the old one, and after writing the old value back nothing is
-// pending.
-func TestReloadReportsRotatedKafkaCredentials(t *testing.T) {
+// TestReloadReportsKafkaSettingsItCannotRotate: a reload rotates the
+// Kafka password and TLS files in place (TestReloadRotatesKafkaCredentials),
+// but the SASL mechanism and TLS turned on or off need new clients: such a
+// reload reports the keys as taking effect at the restart (with the
+// credentials changed along with them, never their values), the running
+// clients keep what they use, and written back to what runs nothing is
+// pending. A password file that cannot be read refuses the reload.
+func TestReloadReportsKafkaSettingsItCannotRotate(t *testing.T) {
 	dir := t.TempDir()
 	brokerCert, brokerPEM := selfSignedCert(t, "broker.example")
-	_, otherPEM := selfSignedCert(t, "other-ca.example")
 	const user, oldPass, newPass = "medgate", "old-Passw0rd-1234", "new-Passw0rd-5678"
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", user, oldPass),
 		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{brokerCert}, MinVersion: tls.VersionTLS12}))
@@ -46,11 +43,15 @@ func TestReloadReportsRotatedKafkaCredentials(t *testing.T) {
 	writeFile(pwFile, []byte(oldPass))
 	writeFile(caFile, brokerPEM)
 	cfgPath := filepath.Join(dir, "medgate.yaml")
-	writeFile(cfgPath, []byte(fmt.Sprintf("node: rotate-1\n"+
-		"kafka:\n  brokers: [%q]\n  groupId: rotate\n  createTopics: true\n  partitions: 1\n  replicationFactor: 1\n"+
-		"  tls: {caFile: %q}\n  sasl: {mechanism: PLAIN, username: %s, password: \"file:%s\"}\n"+
-		"store:\n  driver: sqlite\n  path: %q\n"+
-		"http:\n  listen: 127.0.0.1:0\n", c.ListenAddrs()[0], caFile, user, pwFile, filepath.Join(dir, "medgate.db"))))
+	writeConfig := func(mech, tlsLine string) {
+		writeFile(cfgPath, []byte(fmt.Sprintf("node: rotate-1\n"+
+			"kafka:\n  brokers: [%q]\n  groupId: rotate\n  createTopics: true\n  partitions: 1\n  replicationFactor: 1\n"+
+			"%s  sasl: {mechanism: %s, username: %s, password: \"file:%s\"}\n"+
+			"store:\n  driver: sqlite\n  path: %q\n"+
+			"http:\n  listen: 127.0.0.1:0\n", c.ListenAddrs()[0], tlsLine, mech, user, pwFile, filepath.Join(dir, "medgate.db"))))
+	}
+	tlsOn := fmt.Sprintf("  tls: {caFile: %q}\n", caFile)
+	writeConfig("PLAIN", tlsOn)
 	logs := &lockedBuffer{}
 	d, err := Start(t.Context(), cfgPath, Options{Out: logs})
 	if err != nil {
@@ -64,9 +65,12 @@ func TestReloadReportsRotatedKafkaCredentials(t *testing.T) {
 		rotate func()
 		want   []string
 	}{
-		{name: "nothing rotated"},
-		{name: "password rotated", rotate: func() { writeFile(pwFile, []byte(newPass)) }, want: []string{"kafka.sasl.password"}},
-		{name: "CA file rotated", rotate: func() { writeFile(caFile, append(append([]byte{}, brokerPEM...), otherPEM...)) }, want: []string{"kafka.tls.caFile"}},
+		{name: "nothing changed"},
+		{name: "mechanism changed, password rotated with it", rotate: func() {
+			writeConfig("SCRAM-SHA-256", tlsOn)
+			writeFile(pwFile, []byte(newPass))
+		}, want: []string{"kafka.sasl.mechanism", "kafka.sasl.password"}},
+		{name: "TLS turned off", rotate: func() { writeConfig("PLAIN", "") }, want: []string{"kafka.tls"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(logs.String())
@@ -92,16 +96,22 @@ func TestReloadReportsRotatedKafkaCredentials(t *testing.T) {
 			if strings.Contains(logged, newPass) || strings.Contains(logged, oldPass) {
 				t.Errorf("the reload logged a password; logs:\n%s", logged)
 			}
-			// The running clients keep the old password: the consumer
-			// stays in its group.
+			// The running clients keep what they use: a new client made
+			// from the running settings still authenticates with the old
+			// password, and the consumer stays in its group.
+			p, err := bus.NewProducer(d.busCfg)
+			if err != nil {
+				t.Fatalf("a new Kafka client after the reload: %v", err)
+			}
+			p.Close()
 			if r := d.kafkaReadiness(); r != "ok" {
 				t.Errorf("kafka readiness after the reload: %q, want ok", r)
 			}
 			// Written back to what runs: nothing pending.
+			writeConfig("PLAIN", tlsOn)
 			writeFile(pwFile, []byte(oldPass))
-			writeFile(caFile, brokerPEM)
 			if back, err := d.ReloadReport(t.Context()); err != nil || back != nil {
-				t.Fatalf("reload back to the running credentials: %q, %v; want nothing reported", back, err)
+				t.Fatalf("reload back to the running settings: %q, %v; want nothing reported", back, err)
 			}
 		})
 	}
@@ -112,7 +122,7 @@ func TestReloadReportsRotatedKafkaCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = d.ReloadReport(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "kafka.sasl.password") || !strings.Contains(err.Error(), "keep the ones read at start") {
+	if err == nil || !strings.Contains(err.Error(), "kafka.sasl.password") || !strings.Contains(err.Error(), "keep the ones in force") {
 		t.Errorf("reload with the password file gone: %v; want it refused naming kafka.sasl.password", err)
 	}
 }
