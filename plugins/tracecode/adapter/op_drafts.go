@@ -633,10 +633,16 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				continue
 			}
 			if err := checkField(c.Field, c.Value, h.cfg.ratioMode); err != "" {
-				ds.Error(at+".value", "format", err, "correct the value")
+				ds.Error(at+".value", "format", err, "请更正后再保存 correct the value")
 				continue
 			}
 			if l != nil {
+				after := *l
+				*lineFields[c.Field](&after) = c.Value
+				if err := h.datesInOrder(after, d.BillTime, now); err != "" {
+					ds.Error(at+".value", "precondition", err, datesFix)
+					continue
+				}
 				f := lineFields[c.Field](l)
 				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: c.Field, From: *f, To: c.Value})
 				*f = c.Value
@@ -693,10 +699,15 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			if !positiveQty(nl.Qty) {
 				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
 			}
+			formatOK := true
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
 				if err := checkField(f, *lineFields[f](&nl), h.cfg.ratioMode); err != "" {
-					ds.Error(at+".line."+f, "format", err, "correct the value")
+					ds.Error(at+".line."+f, "format", err, "请更正后再保存 correct the value")
+					formatOK = false
 				}
+			}
+			if err := h.datesInOrder(nl, d.BillTime, now); formatOK && err != "" {
+				ds.Error(at+".line.produceDate", "precondition", err, datesFix)
 			}
 			own := owner()
 			var codes []string
@@ -755,6 +766,44 @@ func positiveQty(s string) bool {
 	return err == nil && q > 0 && !math.IsInf(q, 0)
 }
 
+// fieldNames are the line fields as the draft page names them.
+var fieldNames = map[string]string{
+	"itemCode": "院内编码 itemCode", "itemName": "药品名称 itemName", "batchNo": "批号 batchNo",
+	"produceDate": "生产日期 produceDate", "expiryDate": "有效期至 expiryDate", "packRatio": "包装比例 packRatio",
+}
+
+// fieldName returns the name of a line field for a message.
+func fieldName(field string) string {
+	if n, ok := fieldNames[field]; ok {
+		return n
+	}
+	return field
+}
+
+// datesFix is the hint of a refusal by datesInOrder.
+const datesFix = "请核对药品包装上的生产日期和有效期至：生产日期不晚于有效期至、单据日期和今天 (check the dates on the package)"
+
+// datesInOrder returns the problem with the dates of line l of a draft of
+// the document dated billTime, or "": a package is not produced after it
+// expires, after the document that delivered it, or after today. Dates
+// that do not parse are checkField's to report.
+func (h *handler) datesInOrder(l draftLine, billTime string, now time.Time) string {
+	produced, err := time.ParseInLocation(dateLayout, l.ProduceDate, h.cfg.zone)
+	if err != nil {
+		return ""
+	}
+	if expires, err := time.ParseInLocation(dateLayout, l.ExpiryDate, h.cfg.zone); err == nil && produced.After(expires) {
+		return fmt.Sprintf("生产日期 %s 晚于有效期至 %s (produced after it expires)", l.ProduceDate, l.ExpiryDate)
+	}
+	if day, err := dayOf(billTime, h.cfg.zone); err == nil && produced.After(day) {
+		return fmt.Sprintf("生产日期 %s 晚于单据日期 %s (produced after the document date)", l.ProduceDate, day.Format(dateLayout))
+	}
+	if today := now.In(h.cfg.zone).Format(dateLayout); l.ProduceDate > today {
+		return fmt.Sprintf("生产日期 %s 晚于今天 %s (produced in the future)", l.ProduceDate, today)
+	}
+	return ""
+}
+
 // checkField checks a value for a settable field and returns the problem.
 func checkField(field, value string, mode code.RatioMode) string {
 	switch field {
@@ -763,7 +812,7 @@ func checkField(field, value string, mode code.RatioMode) string {
 			return ""
 		}
 		if _, err := time.Parse(dateLayout, value); err != nil {
-			return fmt.Sprintf("%s %q is not a date (2006-01-02)", field, value)
+			return fmt.Sprintf("%s %q 不是日期，请按 YYYY-MM-DD 填写，如 2026-11-26 (not a date, write YYYY-MM-DD)", fieldName(field), value)
 		}
 	case "packRatio":
 		if value == "" {
@@ -774,11 +823,11 @@ func checkField(field, value string, mode code.RatioMode) string {
 		}
 	case "itemCode", "itemName", "batchNo":
 		if strings.TrimSpace(value) == "" {
-			return field + " may not be empty"
+			return fieldName(field) + " 不能为空 (may not be empty)"
 		}
 	}
 	if len([]rune(value)) > 200 {
-		return field + " is longer than 200 characters"
+		return fieldName(field) + " 超过 200 个字 (longer than 200 characters)"
 	}
 	return ""
 }
