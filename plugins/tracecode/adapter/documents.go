@@ -44,7 +44,7 @@ func documents() []sdk.DocumentView {
 		Adjust:    sdk.DocumentAdjust{Operation: OpDraftAdjust, Changes: "changes", Kind: "op", Shared: []sdk.Argument{reason}},
 		Edits: []sdk.Edit{
 			{Name: "setQty", Label: "改数量 Quantity", PerLine: true, Prefill: true,
-				Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Required: true, Description: "实收数量 received quantity, in smallest packages"}}},
+				Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Required: true, Description: "实收数量，按最小包装计，大于 0，盒、支等按个数计的单位须为整数 received quantity in smallest packages"}}},
 			{Name: "setField", Label: "改字段 Field", PerLine: true, Fields: []sdk.Argument{
 				{Name: "field", Type: sdk.SettingString, Required: true, Enum: settable, Description: "字段 the line field to set"},
 				{Name: "value", Type: sdk.SettingString, Description: "新值 the new value"},
@@ -61,7 +61,7 @@ func documents() []sdk.DocumentView {
 				{Name: "batchNo", Type: sdk.SettingString, Required: true, Description: "批号 batch"},
 				{Name: "produceDate", Type: sdk.SettingString, Description: "生产日期 YYYY-MM-DD，不晚于有效期至和单据日期 produced"},
 				{Name: "expiryDate", Type: sdk.SettingString, Required: true, Description: "有效期至 YYYY-MM-DD expires"},
-				{Name: "qty", Type: sdk.SettingString, Required: true, Description: "数量 quantity"},
+				{Name: "qty", Type: sdk.SettingString, Required: true, Description: "数量，按最小包装计，大于 0，按个数计的单位须为整数 quantity in smallest packages"},
 				{Name: "unit", Type: sdk.SettingString, Description: "单位 unit"},
 				codes(false),
 			}},

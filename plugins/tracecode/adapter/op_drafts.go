@@ -617,9 +617,12 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		switch c.Op {
 		case "setQty":
 			l := line(at, c.LineNo)
-			q, err := strconv.ParseFloat(c.Qty.String(), 64)
-			if err != nil || q <= 0 {
-				ds.Error(at+".qty", "amount", fmt.Sprintf("quantity %q is not positive", c.Qty), "send the received quantity in smallest packages, greater than 0")
+			unit := ""
+			if l != nil {
+				unit = l.Unit
+			}
+			if err := qtyProblem(c.Qty.String(), unit); err != "" {
+				ds.Error(at+".qty", "amount", err, qtyFix)
 				continue
 			}
 			if l != nil {
@@ -696,8 +699,8 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
 				}
 			}
-			if !positiveQty(nl.Qty) {
-				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
+			if err := qtyProblem(nl.Qty, nl.Unit); err != "" {
+				ds.Error(at+".line.qty", "amount", err, qtyFix+`; send it as a string, e.g. "10"`)
 			}
 			formatOK := true
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
@@ -756,6 +759,33 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		}
 	}
 	return ds
+}
+
+// measured are the units a quantity may be a fraction of; every other unit
+// (盒, 支, 瓶, 粒 …, or none: smallest packages) is counted.
+var measured = map[string]bool{
+	"ml": true, "l": true, "g": true, "mg": true, "kg": true, "ug": true, "μg": true, "µg": true,
+	"毫升": true, "升": true, "克": true, "毫克": true, "千克": true, "公斤": true, "微克": true,
+}
+
+// qtyFix is the hint of a refusal by qtyProblem.
+const qtyFix = "请填写实收数量（按最小包装计）(the received quantity in smallest packages)"
+
+// qtyProblem returns what is wrong with the quantity s of a line counted in
+// unit, or "": it is a finite number greater than 0, whole unless the unit
+// is measured (ml, g …).
+func qtyProblem(s, unit string) string {
+	if !positiveQty(s) {
+		return fmt.Sprintf("数量 %q 须大于 0 (quantity is not positive)", s)
+	}
+	if q, _ := strconv.ParseFloat(s, 64); q != math.Trunc(q) && !measured[strings.ToLower(strings.TrimSpace(unit))] {
+		u := unit
+		if u == "" {
+			u = "最小包装"
+		}
+		return fmt.Sprintf("数量 %s 须为整数：%s 按个数计 (quantity must be whole: %s is counted)", s, u, u)
+	}
+	return ""
 }
 
 // positiveQty reports whether s is a finite number greater than 0.
