@@ -68,7 +68,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 			// Report the identity's problems too: every problem at once.
 			for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
 				sum, det := splitMessage(fe.Message)
-				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: sum, Detail: det})
+				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, sum), Detail: det})
 			}
 			return sdk.Invalid(ds...), nil
 		}
