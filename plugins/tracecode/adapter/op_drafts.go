@@ -585,7 +585,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				return &d.Lines[i]
 			}
 		}
-		ds.Error(at+".lineNo", "precondition", fmt.Sprintf("the draft has no line %d", no), "take the line number from tracecode.draft.get")
+		ds.Error(at+".lineNo", "precondition", fmt.Sprintf("草稿没有第 %d 行 (the draft has no line %d)", no, no), "请刷新页面后按显示的行号修改 (take the line number from tracecode.draft.get)")
 		return nil
 	}
 	owner := func() map[string]int {
@@ -600,12 +600,12 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 	checkCodes := func(at string, codes []string) []string {
 		var out []string
 		if len(codes) == 0 {
-			ds.Error(at+".codes", "required", "codes is empty", "list the codes to add or remove")
+			ds.Error(at+".codes", "required", "追溯码为空 (codes is empty)", "请扫描或粘贴要加入或移除的追溯码 (list the codes to add or remove)")
 		}
 		for j, s := range codes {
 			c, err := code.Parse(s, h.cfg.policy)
 			if err != nil {
-				ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+				ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "format", "追溯码无效 (the trace code is not valid)", err.Error())
 				continue
 			}
 			out = append(out, c.Value)
@@ -632,7 +632,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		case "setField":
 			l := line(at, c.LineNo)
 			if lineFields[c.Field] == nil {
-				ds.Error(at+".field", "enum", fmt.Sprintf("field %q cannot be set", c.Field), "settable fields: "+strings.Join(settable, ", "))
+				ds.Error(at+".field", "enum", fmt.Sprintf("字段 %q 不能修改 (field cannot be set)", c.Field), "可修改的字段 settable fields: "+strings.Join(settable, ", "))
 				continue
 			}
 			if err := checkField(c.Field, c.Value, h.cfg.ratioMode); err != "" {
@@ -656,7 +656,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			own := owner()
 			for j, cd := range codes {
 				if n, dup := own[cd]; dup {
-					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd, n), "each package is received once; remove it first to move it")
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("追溯码 %s 已在第 %d 行 (code already on line %d)", cd, n, n), "每个包装只入库一次；要移到本行，请先从原行移除 (each package is received once; remove it first to move it)")
 					continue
 				}
 				if l != nil {
@@ -676,7 +676,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			for j, cd := range codes {
 				k := slices.Index(l.Codes, cd)
 				if k < 0 {
-					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is not on line %d", cd, l.LineNo), "take the codes from tracecode.draft.get")
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("追溯码 %s 不在第 %d 行 (code not on line %d)", cd, l.LineNo, l.LineNo), "请从本行已列的追溯码中勾选 (take the codes from tracecode.draft.get)")
 					continue
 				}
 				l.Codes = slices.Delete(l.Codes, k, k+1)
@@ -696,7 +696,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			}
 			for _, l := range d.Lines {
 				if l.LineNo == nl.LineNo {
-					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
+					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("第 %d 行已存在 (line %d exists)", nl.LineNo, nl.LineNo), "请用其他行号，或留空自动编号 (use another line number or 0 for the next one)")
 				}
 			}
 			if err := qtyProblem(nl.Qty, nl.Unit); err != "" {
@@ -717,7 +717,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			for j, s := range nl.Codes {
 				cd, err := code.Parse(s, h.cfg.policy)
 				if err != nil {
-					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "format", "追溯码无效 (the trace code is not valid)", err.Error())
 					continue
 				}
 				if n, dup := own[cd.Value]; dup {
@@ -742,7 +742,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			d.Lines = slices.DeleteFunc(d.Lines, func(x draftLine) bool { return x.LineNo == no })
 		case "ackPlatformChange":
 			if d.PlatformChanged == "" {
-				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
+				ds.Error(at+".op", "precondition", "平台单据自草稿生成或上次核对后没有变更 (the document has not changed on the platform since the draft was made or last acknowledged)", "无需核对 (there is nothing to acknowledge)")
 				continue
 			}
 			if p.ExpectedVersion == 0 {
@@ -1010,19 +1010,19 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 func confirmable(d *draft) sdk.Diagnostics {
 	var ds sdk.Diagnostics
 	if len(d.Lines) == 0 {
-		ds.Error("$.draftId", "precondition", "the draft has no lines", "add the received lines (tracecode.draft.adjust addLine) before confirming")
+		ds.Error("$.draftId", "precondition", "草稿没有任何行 (the draft has no lines)", "请先加入实收的行再确认 (add the received lines, tracecode.draft.adjust addLine, before confirming)")
 	}
 	for i, l := range d.Lines {
 		at := fmt.Sprintf("$.lines[%d]", i)
 		if l.ItemCode == "" {
-			ds.Error(at+".itemCode", "precondition", fmt.Sprintf("line %d (%s) has no hospital item code", l.LineNo, l.ItemName),
+			ds.Error(at+".itemCode", "precondition", fmt.Sprintf("第 %d 行（%s）没有院内编码 (line has no hospital item code)", l.LineNo, l.ItemName),
 				`set it first: {"op":"setField","lineNo":`+strconv.Itoa(l.LineNo)+`,"field":"itemCode","value":"…"}, or map the product in productItemMap`)
 		}
 		if l.BatchNo == "" || l.ExpiryDate == "" {
-			ds.Error(at, "precondition", fmt.Sprintf("line %d has no batch number or expiry date", l.LineNo), "set batchNo and expiryDate")
+			ds.Error(at, "precondition", fmt.Sprintf("第 %d 行缺批号或有效期至 (line has no batch number or expiry date)", l.LineNo), "请填写批号和有效期至 (set batchNo and expiryDate)")
 		}
 		if !positiveQty(l.Qty) {
-			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
+			ds.Error(at+".qty", "amount", fmt.Sprintf("第 %d 行数量 %q 须大于 0 (quantity is not positive)", l.LineNo, l.Qty), "请填写实收数量 (set the received quantity)")
 		}
 	}
 	// Each package is received once: a code listed twice (the platform's
