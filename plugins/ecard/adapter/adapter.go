@@ -63,7 +63,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{
 		Name:        "ecard",
 		Version:     Version,
-		Description: "The hospital's own electronic card: registration, card numbers, sealed time-limited QR codes, scanning, revocation and temporary-card links.",
+		Description: "医院电子就诊卡：登记、卡号、加密限时二维码、扫码、注销、关联临时卡。The hospital's own electronic card: registration, card numbers, sealed time-limited QR codes, scanning, revocation and temporary-card links.",
 		// scan, get and cards.list only read the plugin's state (and a
 		// scan of a temporary card may ask the HIS lookup, a read): pure
 		// queries, no pending record before the call (sdk.Operation.Query).
@@ -80,9 +80,9 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Settings: settings(),
 		WorkLists: []sdk.WorkList{{
 			Name:          WorkListRecent,
-			Title:         "Recent e-card registrations",
+			Title:         "最近登记的电子卡 Recent e-card registrations",
 			ListOperation: OpCardsList,
-			Description:   "The newest e-cards first, with names, ID numbers and phones masked.",
+			Description:   "最新登记的电子卡在前，姓名、证件号和手机号已遮蔽。The newest e-cards first, with names, ID numbers and phones masked.",
 		}},
 		Forms:         forms(),
 		Schemas:       schemas.Documents("ecard"),

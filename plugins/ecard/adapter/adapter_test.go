@@ -52,8 +52,8 @@ func TestDescribe(t *testing.T) {
 	if diff := cmp.Diff(map[string]bool{setIdentitySecret: true, setQRKeys: true, setTempCardLookupToken: true}, secrets); diff != "" {
 		t.Errorf("secret settings (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]sdk.WorkList{{Name: "recent-cards", Title: "Recent e-card registrations", ListOperation: OpCardsList,
-		Description: "The newest e-cards first, with names, ID numbers and phones masked."}}, d.WorkLists); diff != "" {
+	if diff := cmp.Diff([]sdk.WorkList{{Name: "recent-cards", Title: "最近登记的电子卡 Recent e-card registrations", ListOperation: OpCardsList,
+		Description: "最新登记的电子卡在前，姓名、证件号和手机号已遮蔽。The newest e-cards first, with names, ID numbers and phones masked."}}, d.WorkLists); diff != "" {
 		t.Errorf("work lists (-want +got):\n%s", diff)
 	}
 }

@@ -63,14 +63,12 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	id = halfWidthIdentity(id)
 	if v := p.Validity; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > card.MaxValidity {
-			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: fmt.Sprintf("validity %q is not a duration from 1s to %s", p.Validity, fmtDuration(card.MaxValidity)),
-				Detail: `write it in Go syntax, e.g. "72h" or "30m"`}}
+		if _, rule, sum, det := readValidity(v); rule != "" {
+			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: sum, Detail: det}}
 			// Report the identity's problems too: every problem at once.
 			for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
 				sum, det := splitMessage(fe.Message)
-				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: sum, Detail: det})
+				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, sum), Detail: det})
 			}
 			return sdk.Invalid(ds...), nil
 		}

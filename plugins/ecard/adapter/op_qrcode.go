@@ -54,13 +54,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	validity := h.cfg.validity
 	if p.Validity != "" {
-		d, err := time.ParseDuration(strings.TrimSpace(p.Validity))
-		switch {
-		case err != nil:
-			ds.Error("$.validity", "type", fmt.Sprintf("validity %q is not a duration", p.Validity), `write it in Go syntax, e.g. "72h" or "30m"`)
-		case d < time.Second || d > card.MaxValidity:
-			ds.Error("$.validity", "range", fmt.Sprintf("validity %s is out of range", p.Validity), fmt.Sprintf("use 1s to %s", fmtDuration(card.MaxValidity)))
-		default:
+		if d, rule, sum, det := readValidity(strings.TrimSpace(p.Validity)); rule != "" {
+			ds.Error("$.validity", rule, sum, det)
+		} else {
 			validity = d
 		}
 	}
@@ -192,4 +188,23 @@ func (h handler) withLiveReplacement(ctx context.Context, rec cardRecord) (cardR
 		}
 	}
 	return rec, nil
+}
+
+// validityHint says how to write a QR code's validity, for its refusals.
+var validityHint = fmt.Sprintf("请写时长，如 72h（3 天）、30m（30 分钟），1s 到 %s（%d 天）；留空用站点默认 (a duration such as 72h or 30m, 1s to %s)",
+	fmtDuration(card.MaxValidity), card.MaxValidity/(24*time.Hour), fmtDuration(card.MaxValidity))
+
+// readValidity reads a QR code's validity as typed at the desk or print
+// form. When it is not a duration from a second to card.MaxValidity, rule
+// is the refusal's rule and summary and detail say, in Chinese, what to
+// type.
+func readValidity(v string) (d time.Duration, rule, summary, detail string) {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, "type", fmt.Sprintf("二维码有效期 %q 不是时长 (validity is not a duration)", v), validityHint
+	case d < time.Second || d > card.MaxValidity:
+		return 0, "range", fmt.Sprintf("二维码有效期 %s 超出范围 1s–%s (validity out of range)", v, fmtDuration(card.MaxValidity)), validityHint
+	}
+	return d, "", "", ""
 }

@@ -79,7 +79,7 @@ func (h handler) register(ctx context.Context) (*sdk.HandleResponse, error) {
 	var ds sdk.Diagnostics
 	for _, fe := range fes {
 		s, d := splitMessage(fe.Message)
-		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: s, Detail: d})
+		ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, s), Detail: d})
 	}
 	if p.TempCardNo != "" {
 		ds = append(ds, h.checkTempCardNo(p.TempCardNo)...)

@@ -95,15 +95,47 @@ func splitMessage(msg string) (string, string) {
 	return msg, ""
 }
 
+// fieldLabels name the fields of the desk, register and print forms as the
+// cashier reads them.
+var fieldLabels = map[string]string{
+	"$.name": "姓名", "$.idType": "证件类型", "$.idNumber": "证件号码", "$.issuingCountry": "护照签发国",
+	"$.phone": "手机号", "$.gender": "性别", "$.birthDate": "出生日期", "$.birthOrder": "胎次",
+	"$.guardian": "监护人", "$.guardian.name": "监护人姓名", "$.guardian.idType": "监护人证件类型",
+	"$.guardian.idNumber": "监护人证件号码", "$.guardian.phone": "监护人手机号", "$.guardian.relation": "与监护人关系",
+	"$.cardNo": "卡号", "$.tempCardNo": "临时卡号", "$.validity": "二维码有效期",
+}
+
+// rulePhrases say, in Chinese, what a refusal's rule means.
+var rulePhrases = map[string]string{
+	"required": "必填", "format": "格式不对", "length": "位数不对", "max_length": "太长", "characters": "含不允许的字符",
+	"placeholder": "不是真实信息", "check_digit": "校验位不对，请与证件核对", "region": "地区码不对", "birth_date": "出生日期不对",
+	"mismatch": "与证件号码不一致", "exclusive": "此情况下不填", "range": "超出范围", "code": "不在可选代码中", "id_type": "不支持",
+}
+
+// zhSummary leads the English summary of a refusal at field with the
+// field's Chinese name and what is wrong with it, "证件号码校验位不对：…",
+// for the cashier; the English stays for the integration team.
+func zhSummary(field, rule, summary string) string {
+	label := fieldLabels[field]
+	if label == "" {
+		return summary
+	}
+	phrase := rulePhrases[rule]
+	if phrase == "" {
+		phrase = "有误"
+	}
+	return label + phrase + "：" + summary
+}
+
 // checkNumber reports a problem with a card or temporary-card number given
 // at field, or returns nil.
 func checkNumber(field, what, s string) sdk.Diagnostics {
 	var ds sdk.Diagnostics
 	switch {
 	case s == "":
-		ds.Error(field, "required", what+" is required", "give the number as printed on the card")
+		ds.Error(field, "required", zhSummary(field, "required", what+" is required"), "give the number as printed on the card")
 	case !validNumber(s):
-		ds.Error(field, "format", what+" is malformed", fmt.Sprintf("a number has 1-%d letters, digits, '-' or '_'; copy it from the card", maxNumber))
+		ds.Error(field, "format", zhSummary(field, "format", what+" is malformed"), fmt.Sprintf("a number has 1-%d letters, digits, '-' or '_'; copy it from the card", maxNumber))
 	}
 	return ds
 }

@@ -78,7 +78,7 @@ func forms() []sdk.Form {
 	}, {
 		Name:        FormPrint,
 		Title:       "电子卡打印 E-card print",
-		Description: "A sealed, time-limited QR code of a card with its label, ready to print. Check the card number and name with the patient, then print.",
+		Description: "打印一张电子卡的加密限时二维码及标签。请与患者核对卡号和姓名后再打印。A sealed, time-limited QR code of a card with its label, ready to print. Check the card number and name with the patient, then print.",
 		Operation:   OpQRCode,
 		Key:         "cardNo",
 		Fields: []sdk.Argument{

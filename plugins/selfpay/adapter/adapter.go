@@ -120,7 +120,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{
 		Name:        "selfpay",
 		Version:     Version,
-		Description: "Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
+		Description: "自费病人住院信息上传（4201A–4209）至省医保平台。Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
 		Operations:  ops,
 		Settings:    settings(),
 		Commands:    commands(),

@@ -15,7 +15,7 @@ const CmdImportPending = "import-pending"
 func commands() []sdk.Command {
 	return []sdk.Command{{
 		Name:    CmdImportPending,
-		Summary: "report, per patient of a pending self-pay list, whether medgate uploaded it, failed (and why) or has not seen it",
+		Summary: "核对待上传自费名单：逐个病人报告已上传、失败（及原因）或未收到 report, per patient of a pending self-pay list, whether medgate uploaded it, failed (and why) or has not seen it",
 		Description: `Reads the pending self-pay list exported from the medical-insurance system
 (XLSX or CSV) and reports, per patient, whether medgate has uploaded it, failed
 (and why) or not seen it yet. -verify also asks the platform (4208) about each
@@ -23,9 +23,9 @@ patient. The file goes to the running medgate as a selfpay.import-pending messag
 		Operation: OpImportPending,
 		Timeout:   5 * time.Minute,
 		Arguments: []sdk.Argument{
-			{Name: "list", Type: sdk.ArgumentFile, Required: true, Positional: true, Description: "the pending list, LIST.xlsx or LIST.csv"},
-			{Name: "sheet", Type: sdk.SettingString, Description: "XLSX sheet (default: the first)"},
-			{Name: "verify", Type: sdk.SettingBool, Description: "also ask the platform (4208) about each patient"},
+			{Name: "list", Type: sdk.ArgumentFile, Required: true, Positional: true, Description: "待上传名单 LIST.xlsx 或 LIST.csv the pending list"},
+			{Name: "sheet", Type: sdk.SettingString, Description: "XLSX 工作表（默认第一个）XLSX sheet (default: the first)"},
+			{Name: "verify", Type: sdk.SettingBool, Description: "同时向医保平台（4208）查询每个病人 also ask the platform (4208) about each patient"},
 		},
 		Result: sdk.Display{
 			Headline: "headline",

@@ -162,10 +162,10 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Schemas:       schemas.Documents(Name),
 		WorkLists: []sdk.WorkList{{
 			Name: WorkListDrafts, Title: "待审核入库单 (draft receipts)", ListOperation: OpDraftsList,
-			Description: "Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",
+			Description: "由一码通入库数据生成的入库单草稿；逐张核对、调整并确认后，生成正式采购入库单。Stock-in drafts generated from the platform's stock-in data; review, adjust and confirm each one to publish the formal purchase receipt.",
 		}, {
 			Name: WorkListHeld, Title: "结果未知的出库单 (held stock-outs)", ListOperation: OpHeldList,
-			Description: "Stock-outs sent without an answer: their codes stay out of stock until the platform's document status tells (the stockout-reconcile job asks it); where it cannot tell, keep or release them after checking.",
+			Description: "已发送但未收到平台结果的出库单：其追溯码暂不入库，直到平台单据状态给出结果（stockout-reconcile 任务会查询）；平台无法判断时，核对后选择已出库或未出库。Stock-outs sent without an answer: their codes stay out of stock until the platform's document status tells (the stockout-reconcile job asks it); where it cannot tell, keep or release them after checking.",
 		}},
 	}, nil
 }

@@ -17,7 +17,7 @@ func documents() []sdk.DocumentView {
 	return []sdk.DocumentView{{
 		Name:        DocumentDraft,
 		Title:       "入库单审核 Drafts",
-		Description: "Review a draft receipt generated from the platform's stock-in data, correct its lines, then confirm it to number the purchase receipt and publish it for HIS.",
+		Description: "核对由一码通入库数据生成的入库单草稿，逐行更正后确认，生成采购入库单并发送给 HIS。Review a draft receipt generated from the platform's stock-in data, correct its lines, then confirm it to number the purchase receipt and publish it for HIS.",
 		List:        WorkListDrafts, ItemField: "id",
 		Get: OpDraftGet, IDField: "draftId",
 		Version: "version", VersionField: "expectedVersion",
@@ -44,7 +44,7 @@ func documents() []sdk.DocumentView {
 		Adjust:    sdk.DocumentAdjust{Operation: OpDraftAdjust, Changes: "changes", Kind: "op", Shared: []sdk.Argument{reason}},
 		Edits: []sdk.Edit{
 			{Name: "setQty", Label: "改数量 Quantity", PerLine: true, Prefill: true,
-				Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Required: true, Description: "实收数量 received quantity, in smallest packages"}}},
+				Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Required: true, Description: "实收数量，按最小包装计，大于 0，盒、支等按个数计的单位须为整数 received quantity in smallest packages"}}},
 			{Name: "setField", Label: "改字段 Field", PerLine: true, Fields: []sdk.Argument{
 				{Name: "field", Type: sdk.SettingString, Required: true, Enum: settable, Description: "字段 the line field to set"},
 				{Name: "value", Type: sdk.SettingString, Description: "新值 the new value"},
@@ -59,16 +59,16 @@ func documents() []sdk.DocumentView {
 				{Name: "itemName", Type: sdk.SettingString, Required: true, Description: "药品名称 item name"},
 				{Name: "spec", Type: sdk.SettingString, Description: "规格 spec"},
 				{Name: "batchNo", Type: sdk.SettingString, Required: true, Description: "批号 batch"},
-				{Name: "produceDate", Type: sdk.SettingString, Description: "生产日期 produced, 2006-01-02"},
-				{Name: "expiryDate", Type: sdk.SettingString, Required: true, Description: "有效期至 expires, 2006-01-02"},
-				{Name: "qty", Type: sdk.SettingString, Required: true, Description: "数量 quantity"},
+				{Name: "produceDate", Type: sdk.SettingString, Description: "生产日期 YYYY-MM-DD，不晚于有效期至和单据日期 produced"},
+				{Name: "expiryDate", Type: sdk.SettingString, Required: true, Description: "有效期至 YYYY-MM-DD expires"},
+				{Name: "qty", Type: sdk.SettingString, Required: true, Description: "数量，按最小包装计，大于 0，按个数计的单位须为整数 quantity in smallest packages"},
 				{Name: "unit", Type: sdk.SettingString, Description: "单位 unit"},
 				codes(false),
 			}},
 		},
 		Confirm: &sdk.DocumentConfirm{
 			Label: "确认 Confirm", Operation: OpDraftConfirm, Question: "确认此入库单？ Confirm this draft?",
-			Description: "Confirming numbers the purchase receipt and publishes it for HIS. It is done once; the draft cannot change afterwards.",
+			Description: "确认后生成采购入库单号并发送给 HIS；只能确认一次，之后草稿不能再修改。Confirming numbers the purchase receipt and publishes it for HIS. It is done once; the draft cannot change afterwards.",
 			Result:      sdk.Display{Fields: []sdk.Column{{Field: "receiptNo", Title: "采购入库单号 (receipt)"}}},
 		},
 		History: &sdk.Display{Rows: "history", Columns: []sdk.Column{

@@ -585,7 +585,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 				return &d.Lines[i]
 			}
 		}
-		ds.Error(at+".lineNo", "precondition", fmt.Sprintf("the draft has no line %d", no), "take the line number from tracecode.draft.get")
+		ds.Error(at+".lineNo", "precondition", fmt.Sprintf("草稿没有第 %d 行 (the draft has no line %d)", no, no), "请刷新页面后按显示的行号修改 (take the line number from tracecode.draft.get)")
 		return nil
 	}
 	owner := func() map[string]int {
@@ -600,12 +600,12 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 	checkCodes := func(at string, codes []string) []string {
 		var out []string
 		if len(codes) == 0 {
-			ds.Error(at+".codes", "required", "codes is empty", "list the codes to add or remove")
+			ds.Error(at+".codes", "required", "追溯码为空 (codes is empty)", "请扫描或粘贴要加入或移除的追溯码 (list the codes to add or remove)")
 		}
 		for j, s := range codes {
 			c, err := code.Parse(s, h.cfg.policy)
 			if err != nil {
-				ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+				ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "format", "追溯码无效 (the trace code is not valid)", err.Error())
 				continue
 			}
 			out = append(out, c.Value)
@@ -617,9 +617,12 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		switch c.Op {
 		case "setQty":
 			l := line(at, c.LineNo)
-			q, err := strconv.ParseFloat(c.Qty.String(), 64)
-			if err != nil || q <= 0 {
-				ds.Error(at+".qty", "amount", fmt.Sprintf("quantity %q is not positive", c.Qty), "send the received quantity in smallest packages, greater than 0")
+			unit := ""
+			if l != nil {
+				unit = l.Unit
+			}
+			if err := qtyProblem(c.Qty.String(), unit); err != "" {
+				ds.Error(at+".qty", "amount", err, qtyFix)
 				continue
 			}
 			if l != nil {
@@ -629,14 +632,20 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 		case "setField":
 			l := line(at, c.LineNo)
 			if lineFields[c.Field] == nil {
-				ds.Error(at+".field", "enum", fmt.Sprintf("field %q cannot be set", c.Field), "settable fields: "+strings.Join(settable, ", "))
+				ds.Error(at+".field", "enum", fmt.Sprintf("字段 %q 不能修改 (field cannot be set)", c.Field), "可修改的字段 settable fields: "+strings.Join(settable, ", "))
 				continue
 			}
 			if err := checkField(c.Field, c.Value, h.cfg.ratioMode); err != "" {
-				ds.Error(at+".value", "format", err, "correct the value")
+				ds.Error(at+".value", "format", err, "请更正后再保存 correct the value")
 				continue
 			}
 			if l != nil {
+				after := *l
+				*lineFields[c.Field](&after) = c.Value
+				if err := h.datesInOrder(after, d.BillTime, now); err != "" {
+					ds.Error(at+".value", "precondition", err, datesFix)
+					continue
+				}
 				f := lineFields[c.Field](l)
 				rec(adjustment{Op: c.Op, LineNo: l.LineNo, Field: c.Field, From: *f, To: c.Value})
 				*f = c.Value
@@ -647,7 +656,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			own := owner()
 			for j, cd := range codes {
 				if n, dup := own[cd]; dup {
-					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is already on line %d", cd, n), "each package is received once; remove it first to move it")
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("追溯码 %s 已在第 %d 行 (code already on line %d)", cd, n, n), "每个包装只入库一次；要移到本行，请先从原行移除 (each package is received once; remove it first to move it)")
 					continue
 				}
 				if l != nil {
@@ -667,7 +676,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			for j, cd := range codes {
 				k := slices.Index(l.Codes, cd)
 				if k < 0 {
-					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("code %s is not on line %d", cd, l.LineNo), "take the codes from tracecode.draft.get")
+					ds.Error(fmt.Sprintf("%s.codes[%d]", at, j), "precondition", fmt.Sprintf("追溯码 %s 不在第 %d 行 (code not on line %d)", cd, l.LineNo, l.LineNo), "请从本行已列的追溯码中勾选 (take the codes from tracecode.draft.get)")
 					continue
 				}
 				l.Codes = slices.Delete(l.Codes, k, k+1)
@@ -687,23 +696,28 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			}
 			for _, l := range d.Lines {
 				if l.LineNo == nl.LineNo {
-					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("line %d exists", nl.LineNo), "use another line number or 0 for the next one")
+					ds.Error(at+".line.lineNo", "precondition", fmt.Sprintf("第 %d 行已存在 (line %d exists)", nl.LineNo, nl.LineNo), "请用其他行号，或留空自动编号 (use another line number or 0 for the next one)")
 				}
 			}
-			if !positiveQty(nl.Qty) {
-				ds.Error(at+".line.qty", "amount", fmt.Sprintf("quantity %q is not positive", nl.Qty), "send the quantity in smallest packages as a string, e.g. \"10\"")
+			if err := qtyProblem(nl.Qty, nl.Unit); err != "" {
+				ds.Error(at+".line.qty", "amount", err, qtyFix+`; send it as a string, e.g. "10"`)
 			}
+			formatOK := true
 			for _, f := range []string{"expiryDate", "produceDate", "packRatio"} {
 				if err := checkField(f, *lineFields[f](&nl), h.cfg.ratioMode); err != "" {
-					ds.Error(at+".line."+f, "format", err, "correct the value")
+					ds.Error(at+".line."+f, "format", err, "请更正后再保存 correct the value")
+					formatOK = false
 				}
+			}
+			if err := h.datesInOrder(nl, d.BillTime, now); formatOK && err != "" {
+				ds.Error(at+".line.produceDate", "precondition", err, datesFix)
 			}
 			own := owner()
 			var codes []string
 			for j, s := range nl.Codes {
 				cd, err := code.Parse(s, h.cfg.policy)
 				if err != nil {
-					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "format", "the trace code is not valid", err.Error())
+					ds.Error(fmt.Sprintf("%s.line.codes[%d]", at, j), "format", "追溯码无效 (the trace code is not valid)", err.Error())
 					continue
 				}
 				if n, dup := own[cd.Value]; dup {
@@ -728,7 +742,7 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 			d.Lines = slices.DeleteFunc(d.Lines, func(x draftLine) bool { return x.LineNo == no })
 		case "ackPlatformChange":
 			if d.PlatformChanged == "" {
-				ds.Error(at+".op", "precondition", "the document has not changed on the platform since the draft was made or last acknowledged", "there is nothing to acknowledge")
+				ds.Error(at+".op", "precondition", "平台单据自草稿生成或上次核对后没有变更 (the document has not changed on the platform since the draft was made or last acknowledged)", "无需核对 (there is nothing to acknowledge)")
 				continue
 			}
 			if p.ExpectedVersion == 0 {
@@ -747,12 +761,77 @@ func (h *handler) apply(d *draft, p adjustPayload, now time.Time) sdk.Diagnostic
 	return ds
 }
 
+// measured are the units a quantity may be a fraction of; every other unit
+// (盒, 支, 瓶, 粒 …, or none: smallest packages) is counted.
+var measured = map[string]bool{
+	"ml": true, "l": true, "g": true, "mg": true, "kg": true, "ug": true, "μg": true, "µg": true,
+	"毫升": true, "升": true, "克": true, "毫克": true, "千克": true, "公斤": true, "微克": true,
+}
+
+// qtyFix is the hint of a refusal by qtyProblem.
+const qtyFix = "请填写实收数量（按最小包装计）(the received quantity in smallest packages)"
+
+// qtyProblem returns what is wrong with the quantity s of a line counted in
+// unit, or "": it is a finite number greater than 0, whole unless the unit
+// is measured (ml, g …).
+func qtyProblem(s, unit string) string {
+	if !positiveQty(s) {
+		return fmt.Sprintf("数量 %q 须大于 0 (quantity is not positive)", s)
+	}
+	if q, _ := strconv.ParseFloat(s, 64); q != math.Trunc(q) && !measured[strings.ToLower(strings.TrimSpace(unit))] {
+		u := unit
+		if u == "" {
+			u = "最小包装"
+		}
+		return fmt.Sprintf("数量 %s 须为整数：%s 按个数计 (quantity must be whole: %s is counted)", s, u, u)
+	}
+	return ""
+}
+
 // positiveQty reports whether s is a finite number greater than 0.
 // strconv.ParseFloat also accepts "NaN" and "Inf", which JSON cannot
 // carry: a draft holding one could be neither listed nor published.
 func positiveQty(s string) bool {
 	q, err := strconv.ParseFloat(s, 64)
 	return err == nil && q > 0 && !math.IsInf(q, 0)
+}
+
+// fieldNames are the line fields as the draft page names them.
+var fieldNames = map[string]string{
+	"itemCode": "院内编码 itemCode", "itemName": "药品名称 itemName", "batchNo": "批号 batchNo",
+	"produceDate": "生产日期 produceDate", "expiryDate": "有效期至 expiryDate", "packRatio": "包装比例 packRatio",
+}
+
+// fieldName returns the name of a line field for a message.
+func fieldName(field string) string {
+	if n, ok := fieldNames[field]; ok {
+		return n
+	}
+	return field
+}
+
+// datesFix is the hint of a refusal by datesInOrder.
+const datesFix = "请核对药品包装上的生产日期和有效期至：生产日期不晚于有效期至、单据日期和今天 (check the dates on the package)"
+
+// datesInOrder returns the problem with the dates of line l of a draft of
+// the document dated billTime, or "": a package is not produced after it
+// expires, after the document that delivered it, or after today. Dates
+// that do not parse are checkField's to report.
+func (h *handler) datesInOrder(l draftLine, billTime string, now time.Time) string {
+	produced, err := time.ParseInLocation(dateLayout, l.ProduceDate, h.cfg.zone)
+	if err != nil {
+		return ""
+	}
+	if expires, err := time.ParseInLocation(dateLayout, l.ExpiryDate, h.cfg.zone); err == nil && produced.After(expires) {
+		return fmt.Sprintf("生产日期 %s 晚于有效期至 %s (produced after it expires)", l.ProduceDate, l.ExpiryDate)
+	}
+	if day, err := dayOf(billTime, h.cfg.zone); err == nil && produced.After(day) {
+		return fmt.Sprintf("生产日期 %s 晚于单据日期 %s (produced after the document date)", l.ProduceDate, day.Format(dateLayout))
+	}
+	if today := now.In(h.cfg.zone).Format(dateLayout); l.ProduceDate > today {
+		return fmt.Sprintf("生产日期 %s 晚于今天 %s (produced in the future)", l.ProduceDate, today)
+	}
+	return ""
 }
 
 // checkField checks a value for a settable field and returns the problem.
@@ -763,7 +842,7 @@ func checkField(field, value string, mode code.RatioMode) string {
 			return ""
 		}
 		if _, err := time.Parse(dateLayout, value); err != nil {
-			return fmt.Sprintf("%s %q is not a date (2006-01-02)", field, value)
+			return fmt.Sprintf("%s %q 不是日期，请按 YYYY-MM-DD 填写，如 2026-11-26 (not a date, write YYYY-MM-DD)", fieldName(field), value)
 		}
 	case "packRatio":
 		if value == "" {
@@ -774,11 +853,11 @@ func checkField(field, value string, mode code.RatioMode) string {
 		}
 	case "itemCode", "itemName", "batchNo":
 		if strings.TrimSpace(value) == "" {
-			return field + " may not be empty"
+			return fieldName(field) + " 不能为空 (may not be empty)"
 		}
 	}
 	if len([]rune(value)) > 200 {
-		return field + " is longer than 200 characters"
+		return fieldName(field) + " 超过 200 个字 (longer than 200 characters)"
 	}
 	return ""
 }
@@ -931,19 +1010,19 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 func confirmable(d *draft) sdk.Diagnostics {
 	var ds sdk.Diagnostics
 	if len(d.Lines) == 0 {
-		ds.Error("$.draftId", "precondition", "the draft has no lines", "add the received lines (tracecode.draft.adjust addLine) before confirming")
+		ds.Error("$.draftId", "precondition", "草稿没有任何行 (the draft has no lines)", "请先加入实收的行再确认 (add the received lines, tracecode.draft.adjust addLine, before confirming)")
 	}
 	for i, l := range d.Lines {
 		at := fmt.Sprintf("$.lines[%d]", i)
 		if l.ItemCode == "" {
-			ds.Error(at+".itemCode", "precondition", fmt.Sprintf("line %d (%s) has no hospital item code", l.LineNo, l.ItemName),
+			ds.Error(at+".itemCode", "precondition", fmt.Sprintf("第 %d 行（%s）没有院内编码 (line has no hospital item code)", l.LineNo, l.ItemName),
 				`set it first: {"op":"setField","lineNo":`+strconv.Itoa(l.LineNo)+`,"field":"itemCode","value":"…"}, or map the product in productItemMap`)
 		}
 		if l.BatchNo == "" || l.ExpiryDate == "" {
-			ds.Error(at, "precondition", fmt.Sprintf("line %d has no batch number or expiry date", l.LineNo), "set batchNo and expiryDate")
+			ds.Error(at, "precondition", fmt.Sprintf("第 %d 行缺批号或有效期至 (line has no batch number or expiry date)", l.LineNo), "请填写批号和有效期至 (set batchNo and expiryDate)")
 		}
 		if !positiveQty(l.Qty) {
-			ds.Error(at+".qty", "amount", fmt.Sprintf("line %d quantity %q is not positive", l.LineNo, l.Qty), "set the received quantity")
+			ds.Error(at+".qty", "amount", fmt.Sprintf("第 %d 行数量 %q 须大于 0 (quantity is not positive)", l.LineNo, l.Qty), "请填写实收数量 (set the received quantity)")
 		}
 	}
 	// Each package is received once: a code listed twice (the platform's

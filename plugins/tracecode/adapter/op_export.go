@@ -165,13 +165,17 @@ func (h *handler) export(ctx context.Context) (*sdk.HandleResponse, error) {
 	from, errF := time.ParseInLocation(dateLayout, p.From, h.cfg.zone)
 	to, errT := time.ParseInLocation(dateLayout, p.To, h.cfg.zone)
 	if errF != nil {
-		ds.Error("$.from", "format", fmt.Sprintf("from %q is not a date", p.From), "write the first day as 2006-01-02")
+		ds.Error("$.from", "format", fmt.Sprintf("开始日期 %q 不是日期 (from is not a date)", p.From), "请按 YYYY-MM-DD 填写，如 2026-11-01 (write the first day as YYYY-MM-DD)")
 	}
 	if errT != nil {
-		ds.Error("$.to", "format", fmt.Sprintf("to %q is not a date", p.To), "write the last day as 2006-01-02")
+		ds.Error("$.to", "format", fmt.Sprintf("结束日期 %q 不是日期 (to is not a date)", p.To), "请按 YYYY-MM-DD 填写，或留空只导出开始日期当天 (write the last day as YYYY-MM-DD, or leave it empty for one day)")
+	}
+	if today := h.a.now().In(h.cfg.zone).Format(dateLayout); errF == nil && p.From > today {
+		ds.Error("$.from", "range", fmt.Sprintf("开始日期 %s 晚于今天 %s (the first day is after today)", p.From, today), "请填写今天或之前的日期 (export days that have begun)")
 	}
 	if errF == nil && errT == nil && (to.Before(from) || to.Sub(from) > (maxExportDays-1)*24*time.Hour) {
-		ds.Error("$.to", "range", fmt.Sprintf("the range %s to %s is not 1 to %d days", p.From, p.To, maxExportDays), "export at most a year at a time, to not before from")
+		ds.Error("$.to", "range", fmt.Sprintf("开始日期 %s 至结束日期 %s 不是 1 到 %d 天 (the range is not 1 to %d days)", p.From, p.To, maxExportDays, maxExportDays),
+			"结束日期不早于开始日期，一次最多导出一年 (export at most a year at a time, to not before from)")
 	}
 	if len(p.Sheets) == 0 {
 		p.Sheets = allSheets

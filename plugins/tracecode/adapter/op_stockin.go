@@ -100,10 +100,10 @@ func (h *handler) fetch(ctx context.Context) (*sdk.HandleResponse, error) {
 	b, errB := time.ParseInLocation(dateLayout, p.BeginDate, h.cfg.zone)
 	e, errE := time.ParseInLocation(dateLayout, p.EndDate, h.cfg.zone)
 	if errB != nil {
-		ds.Error("$.beginDate", "format", fmt.Sprintf("beginDate %q is not a date", p.BeginDate), "write 2006-01-02")
+		ds.Error("$.beginDate", "format", fmt.Sprintf("开始日期 beginDate %q 不是日期 (not a date)", p.BeginDate), "请按 YYYY-MM-DD 填写 (write YYYY-MM-DD)")
 	}
 	if errE != nil {
-		ds.Error("$.endDate", "format", fmt.Sprintf("endDate %q is not a date", p.EndDate), "write 2006-01-02")
+		ds.Error("$.endDate", "format", fmt.Sprintf("结束日期 endDate %q 不是日期 (not a date)", p.EndDate), "请按 YYYY-MM-DD 填写 (write YYYY-MM-DD)")
 	}
 	if errB == nil && errE == nil && (e.Before(b) || e.Sub(b) > (maxFetchDays-1)*24*time.Hour) {
 		ds.Error("$.endDate", "range", fmt.Sprintf("the range %s to %s is not 1 to %d days", p.BeginDate, p.EndDate, maxFetchDays), "fetch at most 31 days at a time, endDate not before beginDate")

@@ -238,17 +238,17 @@ func (h *handler) resolveHeldOp(ctx context.Context) (*sdk.HandleResponse, error
 	}
 	var ds sdk.Diagnostics
 	if strings.TrimSpace(p.BillNo) == "" {
-		ds.Error("$.billNo", "required", "billNo is required", "give the number of the held stock-out document (`medgate tracecode stockouts` lists them)")
+		ds.Error("$.billNo", "required", "单据号必填 (billNo is required)", "give the number of the held stock-out document (`medgate tracecode stockouts` lists them)")
 	}
 	if p.Outcome != outcomeKept && p.Outcome != outcomeReleased {
-		ds.Error("$.outcome", "enum", fmt.Sprintf("outcome %q is not kept or released", p.Outcome),
+		ds.Error("$.outcome", "enum", fmt.Sprintf("结果 %q 应为 kept（已出库）或 released（未出库）(outcome is not kept or released)", p.Outcome),
 			"kept: the stock-out happened (its codes stay out); released: it did not (its codes go back in stock)")
 	}
 	if strings.TrimSpace(p.By) == "" {
-		ds.Error("$.by", "required", "by (who resolves it) is required", "give the operator's name; it is recorded on the document")
+		ds.Error("$.by", "required", "操作员必填 (by, who resolves it, is required)", "give the operator's name; it is recorded on the document")
 	}
 	if strings.TrimSpace(p.Reason) == "" {
-		ds.Error("$.reason", "required", "reason is required", "say how the outcome was checked (e.g. on the platform's web page); it is recorded on the document")
+		ds.Error("$.reason", "required", "原因必填：请写明如何核实 (reason is required)", "say how the outcome was checked (e.g. on the platform's web page); it is recorded on the document")
 	}
 	if ds.HasError() {
 		return invalid(ds)
@@ -262,10 +262,14 @@ func (h *handler) resolveHeldOp(ctx context.Context) (*sdk.HandleResponse, error
 	}
 	var warn sdk.Diagnostics
 	if res.by == "platform" && res.outcome != p.Outcome {
-		warn.Warn("$.outcome", "state", fmt.Sprintf("the platform's answer decided: stock-out %s was %s, not %s as asked", p.BillNo, res.outcome, p.Outcome), res.message)
+		warn.Warn("$.outcome", "state", fmt.Sprintf("已按平台的结果处理：出库单 %s 为 %s（%s），而非所选的 %s (the platform's answer decided: %s, not %s as asked)", p.BillNo, res.outcome, outcomeZh[res.outcome], p.Outcome, res.outcome, p.Outcome), res.message)
 	}
 	return ok(resolveReply{BillNo: p.BillNo, Outcome: res.outcome, DecidedBy: res.by, Status: res.status, Message: res.message}, warn...)
 }
+
+// outcomeZh names the outcomes of a held stock-out as the work list's
+// buttons do.
+var outcomeZh = map[string]string{outcomeKept: "已出库", outcomeReleased: "未出库"}
 
 // heldResult is what resolveHeld did.
 type heldResult struct {
@@ -294,7 +298,7 @@ func (h *handler) resolveHeld(ctx context.Context, docNo string, op *resolvePayl
 	rec, key, ver, err := loadDoc(ctx, host, sourceUpload, docNo)
 	if errors.Is(err, sdk.ErrNotFound) {
 		if op != nil {
-			return refuse("$.billNo", fmt.Sprintf("no stock-out document %s is stored", docNo), "check the number (`medgate tracecode stockouts` lists the held ones)")
+			return refuse("$.billNo", fmt.Sprintf("没有出库单 %s (no stock-out document %s is stored)", docNo, docNo), "check the number (`medgate tracecode stockouts` lists the held ones)")
 		}
 		return heldResult{waiting: true}, nil
 	}
@@ -314,7 +318,7 @@ func (h *handler) resolveHeld(ctx context.Context, docNo string, op *resolvePayl
 			return heldResult{outcome: r.Outcome, by: by, status: rec.Status, message: rec.StatusText}, nil
 		}
 		if op != nil {
-			return refuse("$.billNo", fmt.Sprintf("document %s holds no code with an unknown outcome (status %s)", docNo, rec.Status),
+			return refuse("$.billNo", fmt.Sprintf("单据 %s 没有结果未知的追溯码，无需处理 (document holds no code with an unknown outcome, status %s)", docNo, rec.Status),
 				"nothing to resolve: only a stock-out whose outcome is unknown is resolved")
 		}
 		return heldResult{status: rec.Status}, nil
@@ -325,7 +329,7 @@ func (h *handler) resolveHeld(ctx context.Context, docNo string, op *resolvePayl
 	}
 	if age := now.Sub(rec.StatusAt); age < wait {
 		if op != nil {
-			return refuse("$.billNo", fmt.Sprintf("stock-out %s was attempted %s ago (%s): its call may still be under way", docNo, age.Round(time.Second), h.fmtTime(rec.StatusAt)),
+			return refuse("$.billNo", fmt.Sprintf("出库单 %s 于 %s 发送，调用可能仍在进行；请稍后（%s 之后）再处理 (attempted %s ago: its call may still be under way)", docNo, h.fmtTime(rec.StatusAt), h.fmtTime(rec.StatusAt.Add(wait)), age.Round(time.Second)),
 				fmt.Sprintf("resolve it from %s on (%s after the attempt); the %s job resolves it then if the platform answers", h.fmtTime(rec.StatusAt.Add(wait)), wait, JobStockOutReconcile))
 		}
 		return heldResult{waiting: true}, nil

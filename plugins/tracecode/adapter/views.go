@@ -10,11 +10,11 @@ func forms() []sdk.Form {
 	return []sdk.Form{{
 		Name:        FormExport,
 		Title:       "追溯码导出 Export",
-		Description: "The one-click Excel export of a site: token log, stock in/out data, trace-code details and medical-insurance uploads for a date range.",
+		Description: "一键导出 Excel：所选日期范围内的令牌操作日志、出入库数据、追溯码明细和医保上传记录。The one-click Excel export of a site: token log, stock in/out data, trace-code details and medical-insurance uploads for a date range.",
 		Operation:   OpExport,
 		Fields: []sdk.Argument{
-			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 first day, 2006-01-02", Example: "2026-11-01"},
-			{Name: "to", Type: sdk.SettingString, Description: "结束日期 last day, 2006-01-02 (default: the first day)"},
+			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 YYYY-MM-DD first day", Example: "2026-11-01"},
+			{Name: "to", Type: sdk.SettingString, Description: "结束日期 YYYY-MM-DD，留空同开始日期 last day (default: the first day)"},
 			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated (default: all): " + sheetChoices()},
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
 		},
@@ -43,8 +43,8 @@ func workListViews() []sdk.WorkListView {
 		Columns: []sdk.Column{{Field: "billNo", Title: "单据号"}, {Field: "status", Title: "状态"}, {Field: "since", Title: "发送时间"},
 			{Field: "reason", Title: "原因"}, {Field: "codeCount", Title: "追溯码数"}, {Field: "codes", Title: "追溯码"}, {Field: "resolvesAt", Title: "可核对时间"}},
 		Actions: []sdk.Action{
-			resolve(outcomeReleased, "未出库 released", "The platform is asked first; only if it cannot tell are the codes put back in stock on your word. Checked on the platform that this stock-out did not happen?"),
-			resolve(outcomeKept, "已出库 kept", "The platform is asked first; only if it cannot tell are the codes kept out on your word. Checked that this stock-out happened?"),
+			resolve(outcomeReleased, "未出库 released", "系统先查询平台；仅当平台无法判断时，才按您的确认将追溯码退回库存。已在平台核实此出库未发生？The platform is asked first; only if it cannot tell are the codes put back in stock on your word. Checked on the platform that this stock-out did not happen?"),
+			resolve(outcomeKept, "已出库 kept", "系统先查询平台；仅当平台无法判断时，才按您的确认保持追溯码已出库。已核实此出库已发生？The platform is asked first; only if it cannot tell are the codes kept out on your word. Checked that this stock-out happened?"),
 		},
 	}}
 }

@@ -23,23 +23,23 @@ func commands() []sdk.Command {
 	return []sdk.Command{
 		{
 			Name:      CmdPing,
-			Summary:   "connectivity test (GYU000) through the running medgate",
+			Summary:   "连通性测试（GYU000）connectivity test (GYU000) through the running medgate",
 			Operation: Name + ".GYU000",
-			Arguments: []sdk.Argument{{Name: "echo_text", Type: sdk.SettingString, Default: "medgate ping", Description: "text the national system echoes"}},
+			Arguments: []sdk.Argument{{Name: "echo_text", Type: sdk.SettingString, Default: "medgate ping", Description: "工伤系统原样返回的文字 text the national system echoes"}},
 			Result:    sdk.Display{Fields: []sdk.Column{{Field: "aae036", Title: "national system time"}}},
 		},
 		{
 			Name:    CmdImportKeys,
-			Summary: "import the SM2 keys downloaded from the national system into the site's keyDir",
+			Summary: "导入从工伤保险异地就医系统下载的 SM2 密钥对 import the SM2 keys downloaded from the national system into the site's keyDir",
 			Description: `Writes our private key and the national system's public key, as staff downloaded
 them, into the site's keyDir in canonical PEM (the private key with mode 0600).
 Key material never leaves this machine and is never printed, only public-key
 fingerprints. A running medgate picks the new keys up within keyReloadInterval.`,
 			Local: true,
 			Arguments: []sdk.Argument{
-				{Name: "private", Type: sdk.SettingPath, Description: "our private key file: PEM (PKCS#8 or SEC1), DER, hex or raw"},
-				{Name: "peer-public", Type: sdk.SettingPath, Description: "the national system's public key file: PEM, certificate, DER, hex or raw"},
-				{Name: "password", Type: sdk.SettingSecret, Description: `password of an encrypted private key, as "env:VARIABLE" or "file:/path"`},
+				{Name: "private", Type: sdk.SettingPath, Description: "本机构私钥文件 our private key file: PEM (PKCS#8 or SEC1), DER, hex or raw"},
+				{Name: "peer-public", Type: sdk.SettingPath, Description: "工伤系统公钥文件 the national system's public key file: PEM, certificate, DER, hex or raw"},
+				{Name: "password", Type: sdk.SettingSecret, Description: `加密私钥的口令，写作 "env:VARIABLE" 或 "file:/path" password of an encrypted private key`},
 			},
 		},
 	}

@@ -66,7 +66,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{
 		Name:        "ledger",
 		Version:     Version,
-		Description: "Test plugin that records side effects in a ledger file.",
+		Description: "测试插件，把副作用记入账本文件。Test plugin that records side effects in a ledger file.",
 		Operations:  ops,
 		Jobs:        []sdk.Job{{Name: "tick", Interval: 30 * time.Minute, Summary: "publish a tick event"}},
 		Settings: []sdk.Setting{

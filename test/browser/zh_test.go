@@ -1,0 +1,197 @@
+package browser_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode"
+
+	ecard "github.com/medgate/medgate/plugins/ecard/adapter"
+	"github.com/medgate/medgate/plugins/sdk"
+	selfpay "github.com/medgate/medgate/plugins/selfpay/adapter"
+	tracecode "github.com/medgate/medgate/plugins/tracecode/adapter"
+	workinjury "github.com/medgate/medgate/plugins/workinjury/adapter"
+	ledger "github.com/medgate/medgate/test/plugins/ledger/adapter"
+)
+
+// goLayout matches Go's reference-time layout elements as they appear in
+// a format hint ("2006-01-02", "15:04:05", "Z07:00", "Jan _2"): staff
+// type dates as YYYY-MM-DD and times as HH:MM.
+var goLayout = regexp.MustCompile(`2006|15:04|Z07|\bJan\b|\bMST\b`)
+
+// declaredText is one text a plugin declares, where it is declared.
+type declaredText struct{ where, text string }
+
+// consoleTexts returns the texts of d that the console shows to staff:
+// the plugin's description on the overview, its work lists, forms, work
+// list columns and row actions, and document pages: titles, descriptions,
+// field help, column titles, buttons and their questions.
+func consoleTexts(d *sdk.DescribeResponse) []declaredText {
+	var out []declaredText
+	add := func(where, text string) {
+		if text != "" {
+			out = append(out, declaredText{d.Name + ": " + where, text})
+		}
+	}
+	fields := func(where string, as []sdk.Argument) {
+		for _, a := range as {
+			add(fmt.Sprintf("%s field %s", where, a.Name), a.Description)
+		}
+	}
+	columns := func(where string, cs []sdk.Column) {
+		for _, c := range cs {
+			add(fmt.Sprintf("%s column %s", where, c.Field), c.Title)
+		}
+	}
+	display := func(where string, r sdk.Display) {
+		columns(where+" result", r.Fields)
+		columns(where+" result", r.Columns)
+		columns(where+" result image", r.Images)
+		add(where+" label title", r.LabelTitle)
+	}
+	add("description", d.Description)
+	for _, w := range d.WorkLists {
+		add("work list "+w.Name+" title", w.Title)
+		add("work list "+w.Name+" description", w.Description)
+	}
+	for _, f := range d.Forms {
+		at := "form " + f.Name
+		add(at+" title", f.Title)
+		add(at+" description", f.Description)
+		fields(at, f.Fields)
+		display(at, f.Result)
+	}
+	for _, v := range d.WorkListViews {
+		at := "work list " + v.List
+		columns(at, v.Columns)
+		for _, a := range v.Actions {
+			add(at+" action "+a.Name+" label", a.Label)
+			add(at+" action "+a.Name+" question", a.Confirm)
+			fields(at+" action "+a.Name, a.Fields)
+		}
+	}
+	for _, v := range d.Documents {
+		at := "document " + v.Name
+		add(at+" title", v.Title)
+		add(at+" description", v.Description)
+		columns(at+" header", v.Header)
+		columns(at+" line", v.LineColumns)
+		if v.LineItems != nil {
+			columns(at+" line items", []sdk.Column{*v.LineItems})
+		}
+		fields(at+" every edit", v.Adjust.Shared)
+		for _, e := range v.Edits {
+			add(at+" edit "+e.Name+" label", e.Label)
+			add(at+" edit "+e.Name+" question", e.Confirm)
+			fields(at+" edit "+e.Name, e.Fields)
+		}
+		if c := v.Confirm; c != nil {
+			add(at+" confirm label", c.Label)
+			add(at+" confirm question", c.Question)
+			add(at+" confirm description", c.Description)
+			display(at+" confirm", c.Result)
+		}
+		if v.History != nil {
+			display(at+" history", *v.History)
+		}
+	}
+	return out
+}
+
+// commandTexts returns the help of d's commands a person reads with
+// `medgate <plugin> -h`: each command's summary and its arguments' help.
+func commandTexts(d *sdk.DescribeResponse) []declaredText {
+	var out []declaredText
+	for _, c := range d.Commands {
+		out = append(out, declaredText{d.Name + ": command " + c.Name + " summary", c.Summary})
+		for _, a := range c.Arguments {
+			if a.Description != "" {
+				out = append(out, declaredText{d.Name + ": command " + c.Name + " argument " + a.Name, a.Description})
+			}
+		}
+	}
+	return out
+}
+
+// otherTexts returns the texts of d the console does not show to staff:
+// command help (the command line), settings (the admin's site page) and
+// examples. They need not be in Chinese, but a format hint among them is
+// still written as people type it.
+func otherTexts(d *sdk.DescribeResponse) []declaredText {
+	var out []declaredText
+	add := func(where, text string) {
+		if text != "" {
+			out = append(out, declaredText{d.Name + ": " + where, text})
+		}
+	}
+	for _, c := range d.Commands {
+		add("command "+c.Name+" summary", c.Summary)
+		add("command "+c.Name+" description", c.Description)
+		for _, a := range c.Arguments {
+			add("command "+c.Name+" argument "+a.Name, a.Description)
+			add("command "+c.Name+" argument "+a.Name+" example", a.Example)
+		}
+	}
+	for _, s := range d.Settings {
+		add("setting "+s.Name, s.Description)
+	}
+	for _, f := range d.Forms {
+		for _, a := range f.Fields {
+			add("form "+f.Name+" field "+a.Name+" example", a.Example)
+		}
+	}
+	return out
+}
+
+// TestZhDeclaredTexts: the cashiers, pharmacy staff and nurses at the
+// console read Chinese. Every text a shipped plugin declares for the
+// console (titles, descriptions, field help, columns, buttons, questions)
+// has Chinese in it (English may follow it for the integration team, as
+// in "扫码 Scan"), and no declared text, for the console or not, shows
+// Go's layout ("2006-01-02") as a format hint. A vendor's plugin may be
+// English-only: the rule covers the plugins shipped here. The command
+// help (summary and arguments) of the four adapters is read by the
+// hospital's staff too, and leads in Chinese; the test plugin ledger's is
+// English (its help is the host's command-line tests' fixture).
+func TestZhDeclaredTexts(t *testing.T) {
+	t.Parallel()
+	type describer interface {
+		Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error)
+	}
+	plugins := map[string]describer{
+		"ecard":      ecard.New(),
+		"selfpay":    selfpay.New(),
+		"tracecode":  tracecode.New(),
+		"workinjury": workinjury.New(),
+		"ledger":     ledger.New(),
+	}
+	han := func(r rune) bool { return unicode.Is(unicode.Han, r) }
+	for name, p := range plugins {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d, err := p.Describe(t.Context(), &sdk.DescribeRequest{})
+			if err != nil {
+				t.Fatalf("describe: %v", err)
+			}
+			if d.Name != name {
+				t.Fatalf("plugin %q describes itself as %q", name, d.Name)
+			}
+			shown := consoleTexts(d)
+			if name != "ledger" {
+				shown = append(shown, commandTexts(d)...)
+			}
+			for _, x := range shown {
+				if !strings.ContainsFunc(x.text, han) {
+					t.Errorf("%s has no Chinese: %q", x.where, x.text)
+				}
+			}
+			for _, x := range append(append(shown, otherTexts(d)...), commandTexts(d)...) {
+				if m := goLayout.FindString(x.text); m != "" {
+					t.Errorf("%s shows Go's layout %q where people read YYYY-MM-DD or HH:MM: %q", x.where, m, x.text)
+				}
+			}
+		})
+	}
+}
