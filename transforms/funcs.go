@@ -236,7 +236,14 @@ func parseHL7Time(s string, loc *time.Location) (time.Time, error) {
 	}
 	t, err := time.ParseInLocation(layout, body, in)
 	if err != nil {
-		return time.Time{}, valueErrorOn(s, "%q is not a valid HL7 date/time: %v", s, err)
+		// Not err itself: it quotes the date part without the offset, which
+		// the masking of a personal value (valueError.masked) would miss.
+		why := "a part is out of range"
+		var pe *time.ParseError
+		if errors.As(err, &pe) && pe.Message != "" {
+			why = strings.TrimPrefix(pe.Message, ": ")
+		}
+		return time.Time{}, valueErrorOn(s, "%q is not a valid HL7 date/time: %s (months 01-12, days within the month, hours 00-23, minutes and seconds 00-59)", s, why)
 	}
 	if frac != "" {
 		n, _ := strconv.Atoi((frac + "000")[:4])

@@ -2,8 +2,10 @@ package transforms
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/schemas"
 )
@@ -41,6 +43,39 @@ func TestCoerceMasksPersonalValues(t *testing.T) {
 			}
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("the problem lacks %q: %s", tc.want, msg)
+			}
+		})
+	}
+}
+
+// TestHL7TimeProblemMasksTheValue: an HL7 date/time that cannot be read
+// is quoted in the problem; for a personal target (a birth date) the
+// problem shows it masked (valueError.masked, as the RuleType problem of a
+// personal target does), so no part of the date may appear in it, with
+// or without a UTC offset.
+func TestHL7TimeProblemMasksTheValue(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		value, date string // date: the part that must not show
+	}{
+		"day out of range":                {"19800231", "19800231"},
+		"day out of range with offset":    {"19800231+0800", "19800231"},
+		"month out of range with offset":  {"19801301-0500", "19801301"},
+		"hour out of range with offset":   {"1980013125+0800", "1980013125"},
+		"minute out of range with offset": {"198001312361+0800", "198001312361"},
+		"offset out of range":             {"19800131+1500", "19800131"},
+		"not digits with offset":          {"1980AB31+0800", "1980AB31"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parseHL7Time(tc.value, time.UTC)
+			var ve *valueError
+			if !errors.As(err, &ve) {
+				t.Fatalf("parseHL7Time(%q) = %v, want a value error", tc.value, err)
+			}
+			if msg := ve.masked(); strings.Contains(msg, tc.date) {
+				t.Errorf("the masked problem shows %q: %s", tc.date, msg)
 			}
 		})
 	}

@@ -121,7 +121,8 @@ type Backend interface {
 	Reload(ctx context.Context) error
 	Plugins() any
 	Jobs() []scheduler.Status
-	TriggerJob(ctx context.Context, id string) error
+	// TriggerJob runs a job now and returns that run's own record.
+	TriggerJob(ctx context.Context, id string) (scheduler.Run, error)
 	Replay(ctx context.Context, id string) error
 }
 
@@ -645,8 +646,8 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 		return unknownJob(id)
 	}
 	start := time.Now()
-	err := s.b.TriggerJob(r.Context(), id)
-	run := s.jobRun(id, start, time.Since(start))
+	rec, err := s.b.TriggerJob(r.Context(), id)
+	run := jobRun(id, rec, err, start, time.Since(start))
 	if err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
@@ -669,19 +670,18 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// jobRun returns what the run of job id that started at start and took
-// took did: the job's status, which the scheduler sets before a run it
-// was asked for returns (a run of a job never overlaps another).
-func (s *server) jobRun(id string, start time.Time, took time.Duration) *JobRun {
+// jobRun returns what the run of job id that was asked for at start and
+// answered after took did: its own record rec (the job's status could
+// already be a later, scheduled run's), or, for a run that did not
+// start, start and took. The failures in a row and the retry are given
+// for a run that failed (err).
+func jobRun(id string, rec scheduler.Run, err error, start time.Time, took time.Duration) *JobRun {
 	run := &JobRun{Job: id, StartedAt: start}
-	for _, st := range s.b.Jobs() {
-		if st.ID != id || st.LastRun.Before(start) {
-			continue
-		}
-		run.StartedAt, took = st.LastRun, st.Took
-		run.Summary, run.Processed = logging.Mask(st.Summary), st.Processed
-		if st.LastErr != "" {
-			run.Failures, run.NextRun = st.Failures, st.NextRun
+	if !rec.StartedAt.IsZero() {
+		run.StartedAt, took = rec.StartedAt, rec.Took
+		run.Summary, run.Processed = logging.Mask(rec.Summary), rec.Processed
+		if err != nil {
+			run.Failures, run.NextRun = rec.Failures, rec.NextRun
 		}
 	}
 	run.Took, run.TookMS = took.Round(time.Millisecond).String(), took.Milliseconds()

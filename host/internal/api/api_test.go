@@ -48,12 +48,14 @@ func (f *fakeBackend) Process(ctx context.Context, _ pipeline.Input) (*message.R
 	}
 	return f.reply, nil
 }
-func (f *fakeBackend) Store() store.Store                           { return nil }
-func (f *fakeBackend) Ready(context.Context) map[string]string      { return f.ready }
-func (f *fakeBackend) Reload(context.Context) error                 { return errors.New("sites[0]: bad") }
-func (f *fakeBackend) Plugins() any                                 { return []string{"ledger"} }
-func (f *fakeBackend) Jobs() []scheduler.Status                     { return f.jobs }
-func (f *fakeBackend) TriggerJob(_ context.Context, _ string) error { return f.job }
+func (f *fakeBackend) Store() store.Store                      { return nil }
+func (f *fakeBackend) Ready(context.Context) map[string]string { return f.ready }
+func (f *fakeBackend) Reload(context.Context) error            { return errors.New("sites[0]: bad") }
+func (f *fakeBackend) Plugins() any                            { return []string{"ledger"} }
+func (f *fakeBackend) Jobs() []scheduler.Status                { return f.jobs }
+func (f *fakeBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
+	return scheduler.Run{Job: id}, f.job
+}
 func (f *fakeBackend) Replay(_ context.Context, id string) error {
 	if id == "done" {
 		return store.ErrConflict

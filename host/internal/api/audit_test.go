@@ -122,10 +122,12 @@ type outcomeBackend struct {
 	replay, reload, job error
 }
 
-func (b *outcomeBackend) Store() store.Store                       { return b.st }
-func (b *outcomeBackend) Reload(context.Context) error             { return b.reload }
-func (b *outcomeBackend) TriggerJob(context.Context, string) error { return b.job }
-func (b *outcomeBackend) Replay(context.Context, string) error     { return b.replay }
+func (b *outcomeBackend) Store() store.Store           { return b.st }
+func (b *outcomeBackend) Reload(context.Context) error { return b.reload }
+func (b *outcomeBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
+	return scheduler.Run{Job: id}, b.job
+}
+func (b *outcomeBackend) Replay(context.Context, string) error { return b.replay }
 
 type outcomeStore struct {
 	*store.SQLite

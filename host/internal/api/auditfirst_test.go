@@ -20,6 +20,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
+	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
 )
@@ -70,9 +71,12 @@ type changeBackend struct {
 	bulkReplays          atomic.Int32 // of bulk-1, which only a bulk replay selects
 }
 
-func (b *changeBackend) Store() store.Store                       { return b.st }
-func (b *changeBackend) Reload(context.Context) error             { b.loads.Add(1); return nil }
-func (b *changeBackend) TriggerJob(context.Context, string) error { b.jobs.Add(1); return nil }
+func (b *changeBackend) Store() store.Store           { return b.st }
+func (b *changeBackend) Reload(context.Context) error { b.loads.Add(1); return nil }
+func (b *changeBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
+	b.jobs.Add(1)
+	return scheduler.Run{Job: id}, nil
+}
 func (b *changeBackend) Replay(_ context.Context, id string) error {
 	if id == "bulk-1" {
 		b.bulkReplays.Add(1)

@@ -78,14 +78,14 @@ func (b *scopeBackend) Plugins() any {
 	return []sites.Info{{Name: "alpha", Sites: []string{"s1", "s2"}}, {Name: "beta", Sites: []string{"s2"}}, {Name: "gamma"}}
 }
 
-func (b *scopeBackend) TriggerJob(_ context.Context, id string) error {
+func (b *scopeBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.jobIDs[id] {
-		return fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
+		return scheduler.Run{Job: id}, fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
 	}
 	b.ran = append(b.ran, id)
-	return nil
+	return scheduler.Run{Job: id}, nil
 }
 
 func (b *scopeBackend) Replay(_ context.Context, id string) error {

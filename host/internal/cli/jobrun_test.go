@@ -33,9 +33,9 @@ type jobOutcome struct {
 }
 
 // jobBackend plays the scheduler as the requirements describe a manual
-// run: the run's outcome is its job's status (last run, how long it
-// took, what it reported, its error and, after a failure, the retry)
-// once the trigger returns.
+// run: the trigger returns the run's own record (when it started, how
+// long it took, what it reported and, after a failure, the retry) and
+// its error, and the job's status is that run's.
 type jobBackend struct {
 	reloadBackend
 	st   store.Store
@@ -56,15 +56,15 @@ func (b *jobBackend) Jobs() []scheduler.Status {
 	return out
 }
 
-func (b *jobBackend) TriggerJob(_ context.Context, id string) error {
+func (b *jobBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	o, ok := b.jobs[id]
 	switch {
 	case !ok:
-		return fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
+		return scheduler.Run{Job: id}, fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
 	case o.err != nil && strings.Contains(o.err.Error(), "lease"):
-		return fmt.Errorf("job %s: %w", id, scheduler.ErrNotOwner)
+		return scheduler.Run{Job: id}, fmt.Errorf("job %s: %w", id, scheduler.ErrNotOwner)
 	}
 	started := time.Now()
 	s := scheduler.Status{ID: id, Interval: "1h0m0s", LastRun: started, Took: o.took, Summary: o.summary, Processed: o.processed, Owner: true, Runs: b.stat[id].Runs + 1}
@@ -73,7 +73,7 @@ func (b *jobBackend) TriggerJob(_ context.Context, id string) error {
 		s.LastErr, s.Failures, s.NextRun = o.err.Error(), b.stat[id].Failures+1, started.Add(time.Minute)
 	}
 	b.stat[id] = s
-	return o.err
+	return scheduler.Run{Job: id, StartedAt: started, Took: o.took, Summary: o.summary, Processed: o.processed, Failures: s.Failures, NextRun: s.NextRun}, o.err
 }
 
 // TestJobRunPrintsWhatTheJobDid: `medgate job run` prints what the run

@@ -31,13 +31,15 @@ type reloadBackend struct{ notApplied []string }
 func (b reloadBackend) Process(context.Context, pipeline.Input) (*message.Reply, error) {
 	return nil, errors.New("not used")
 }
-func (b reloadBackend) Store() store.Store                       { return nil }
-func (b reloadBackend) Ready(context.Context) map[string]string  { return nil }
-func (b reloadBackend) Reload(context.Context) error             { return nil }
-func (b reloadBackend) Plugins() any                             { return nil }
-func (b reloadBackend) Jobs() []scheduler.Status                 { return nil }
-func (b reloadBackend) TriggerJob(context.Context, string) error { return nil }
-func (b reloadBackend) Replay(context.Context, string) error     { return nil }
+func (b reloadBackend) Store() store.Store                      { return nil }
+func (b reloadBackend) Ready(context.Context) map[string]string { return nil }
+func (b reloadBackend) Reload(context.Context) error            { return nil }
+func (b reloadBackend) Plugins() any                            { return nil }
+func (b reloadBackend) Jobs() []scheduler.Status                { return nil }
+func (b reloadBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
+	return scheduler.Run{Job: id}, nil
+}
+func (b reloadBackend) Replay(context.Context, string) error { return nil }
 func (b reloadBackend) ReloadReport(context.Context) ([]string, error) {
 	return b.notApplied, nil
 }

@@ -167,7 +167,8 @@ type Backend interface {
 	// Jobs lists the scheduled jobs.
 	Jobs() []scheduler.Status
 	// TriggerJob runs a job now ("plugin/site/job").
-	TriggerJob(ctx context.Context, id string) error
+	// It returns that run's own record (see scheduler.RunNow).
+	TriggerJob(ctx context.Context, id string) (scheduler.Run, error)
 	// Store gives the messages and the exchange journal.
 	Store() store.Store
 	// Replay sends a failed message through again (the plugin reconciles

@@ -103,9 +103,10 @@ type fakeBackend struct {
 	keys      []string
 	handlers  map[string]func(payload json.RawMessage) *message.Reply
 	block     chan struct{}
-	finished  int   // messages that were processed to the end
-	failJob   error // what TriggerJob answers, when set
-	failWith  error // what Process answers, when set
+	finished  int           // messages that were processed to the end
+	failJob   error         // what TriggerJob answers, when set
+	jobRun    scheduler.Run // the run's record TriggerJob returns
+	failWith  error         // what Process answers, when set
 	st        *fakeStore
 }
 
@@ -160,17 +161,17 @@ func (f *fakeBackend) Replay(ctx context.Context, id string) error {
 func (f *fakeBackend) Plugins() []Plugin        { return f.plugins }
 func (f *fakeBackend) Jobs() []scheduler.Status { return f.jobs }
 func (f *fakeBackend) Store() store.Store       { return f.st }
-func (f *fakeBackend) TriggerJob(_ context.Context, id string) error {
+func (f *fakeBackend) TriggerJob(_ context.Context, id string) (scheduler.Run, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if id == "nope/s1/none" {
-		return scheduler.ErrUnknownJob
+		return scheduler.Run{Job: id}, scheduler.ErrUnknownJob
 	}
 	if f.failJob != nil {
-		return f.failJob
+		return f.jobRun, f.failJob
 	}
 	f.triggered = append(f.triggered, id)
-	return nil
+	return f.jobRun, nil
 }
 
 // last returns the last message of a type.

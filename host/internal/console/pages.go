@@ -168,14 +168,30 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := contextWithTimeout(r, c.o.LongWait)
 	defer cancel()
 	err := fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, scheduler.ErrUnknownJob)
+	var run scheduler.Run
 	if s.user().SeesSite(jobSite(id)) {
 		// Another site's job is answered as one that does not exist.
-		err = c.b.TriggerJob(ctx, id)
+		run, err = c.b.TriggerJob(ctx, id)
 	}
 	f := &flash{OK: err == nil, Title: "任务已运行 (job ran): " + id}
 	if err != nil {
 		f.Title = "任务未运行 (job did not run): " + id
+		if !run.StartedAt.IsZero() {
+			f.Title = "任务运行失败 (job failed): " + id
+		}
 		f.Lines = []string{logging.Mask(err.Error())} // the plugin's words may quote a patient
+	}
+	if !run.StartedAt.IsZero() {
+		// What this run did (its own record, not the job's status, which
+		// a scheduled run may have changed since), as `medgate job run`
+		// prints it; the summary is the plugin's words, masked.
+		if run.Summary != "" {
+			f.Lines = append(f.Lines, "摘要 (summary): "+logging.Mask(run.Summary))
+		}
+		f.Lines = append(f.Lines, fmt.Sprintf("处理记录 (processed): %d", run.Processed),
+			"耗时 (took): "+run.Took.Round(time.Millisecond).String())
+	}
+	if err != nil {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownJob):
 			f.Lines = append(f.Lines, "The job list changed (configuration reload?); reload the overview.")

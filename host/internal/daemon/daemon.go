@@ -968,7 +968,9 @@ func (d *Daemon) Replay(ctx context.Context, id string) error { return d.ingress
 func (d *Daemon) Jobs() []scheduler.Status { return d.sched.Jobs() }
 
 // TriggerJob implements api.Backend.
-func (d *Daemon) TriggerJob(ctx context.Context, id string) error { return d.sched.Trigger(ctx, id) }
+func (d *Daemon) TriggerJob(ctx context.Context, id string) (scheduler.Run, error) {
+	return d.sched.RunNow(ctx, id)
+}
 
 // shutdownGrace bounds each of the shutdown's waits: for the HTTP
 // server's requests to end while the consumer still runs, and, once the

@@ -59,6 +59,11 @@ type DeadLetter struct {
 	// Truncated is set when the record was too large for Kafka: Request
 	// is left out, RawText holds its start and Reply has no payload.
 	Truncated bool `json:"truncated,omitempty"`
+	// KeyCut is set when the request's key was unusable (longer than
+	// MaxKeyBytes, not UTF-8, or with a NUL byte): Key, and the record's
+	// Kafka key, hold its start, at most MaxKeyBytes of valid UTF-8, with
+	// U+FFFD for each invalid byte sequence and NUL.
+	KeyCut bool `json:"keyCut,omitempty"`
 }
 
 // Event is the value of a record on the events topic.

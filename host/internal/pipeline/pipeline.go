@@ -1569,8 +1569,34 @@ func storable(s string) string {
 	return s
 }
 
+// dlqKey returns the key of in's DLQ record: in.Key, or, when the key as
+// given (in.chain) was unusable and so left out of the reply and the
+// store, its start made usable (usableKey) and true.
+func dlqKey(in Input) (string, bool) {
+	if in.Key != "" || in.chain == "" || message.CheckKey(in.chain) == nil {
+		return in.Key, false
+	}
+	return usableKey(in.chain), true
+}
+
+// usableKey returns the start of key that message.CheckKey accepts: each
+// invalid UTF-8 sequence and NUL replaced by U+FFFD, then cut to at most
+// message.MaxKeyBytes without splitting a character.
+func usableKey(key string) string {
+	k := strings.ReplaceAll(strings.ToValidUTF8(key, "\uFFFD"), "\x00", "\uFFFD")
+	if len(k) <= message.MaxKeyBytes {
+		return k
+	}
+	n := message.MaxKeyBytes
+	for n > 0 && !utf8.RuneStart(k[n]) {
+		n--
+	}
+	return k[:n]
+}
+
 func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, reason string) error {
-	dl := message.DeadLetter{Reason: cut(reason, 4096), Reply: r, Key: in.Key, At: p.now().UTC(), TraceID: in.TraceID}
+	key, keyCut := dlqKey(in)
+	dl := message.DeadLetter{Reason: cut(reason, 4096), Reply: r, Key: key, KeyCut: keyCut, At: p.now().UTC(), TraceID: in.TraceID}
 	if json.Valid(in.Value) {
 		dl.Request = in.Value
 	} else {
@@ -1582,10 +1608,10 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, 
 	}
 	headers := map[string]string{message.HeaderTraceID: in.TraceID, message.HeaderReason: cut(reason, 256)}
 	why := ""
-	if len(data)+len(in.Key) > p.opts.MaxRecordBytes {
+	if len(data)+len(key) > p.opts.MaxRecordBytes {
 		why = fmt.Sprintf("the DLQ record is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
 	} else {
-		err := p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, headers)
+		err := p.pub.Send(ctx, p.topics.DLQ, []byte(key), data, headers)
 		switch {
 		case err == nil:
 			p.deadLettered(r)
@@ -1608,7 +1634,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, 
 	p.truncated.Add(1)
 	p.log.Error("DLQ record published truncated; the full request and reply are in the store", "id", r.RequestID, "why", why)
 	headers[message.HeaderTruncated] = "1"
-	err = p.pub.Send(ctx, p.topics.DLQ, []byte(in.Key), data, headers)
+	err = p.pub.Send(ctx, p.topics.DLQ, []byte(key), data, headers)
 	switch {
 	case err == nil:
 		p.deadLettered(r)

@@ -468,7 +468,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		for _, e := range due {
 			id := e.job.ID()
 			go func() {
-				switch err := s.run(ctx, e, false); {
+				switch err := s.run(ctx, e, nil); {
 				case err == nil || errors.Is(err, ErrNotOwner):
 				case errors.Is(err, ErrStopped):
 					s.log.Warn("scheduled job stopped by the shutdown; it resumes at its next run", "job", id, "err", err)
@@ -490,18 +490,50 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// Trigger runs a job now, if this instance can take its lease.
+// Run is the record of one run of a job, as RunNow returns it: the run's
+// own, whatever run of the job comes next (Jobs shows the latest).
+type Run struct {
+	Job string
+	// StartedAt is zero when the run did not start (the error says why:
+	// another instance holds the lease, the job runs already, …).
+	StartedAt time.Time
+	Took      time.Duration
+	// Summary and Processed are what the run reported (Report).
+	Summary   string
+	Processed int64
+	// Failures counts the runs failed in a row, this one included, and
+	// NextRun is when the scheduler runs the job next (after a failure,
+	// the retry), both as they stood when the run ended.
+	Failures int
+	NextRun  time.Time
+}
+
+// Trigger runs a job now, if this instance can take its lease: RunNow
+// without the run's record.
 func (s *Scheduler) Trigger(ctx context.Context, id string) error {
+	_, err := s.RunNow(ctx, id)
+	return err
+}
+
+// RunNow runs a job now, if this instance can take its lease, and returns
+// the record of that run: read from Jobs afterwards, the status could be a
+// scheduled run's that ended in between.
+func (s *Scheduler) RunNow(ctx context.Context, id string) (Run, error) {
 	s.mu.Lock()
 	e, ok := s.jobs[id]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, ErrUnknownJob)
+		return Run{Job: id}, fmt.Errorf("job %q: %w; list jobs with `medgate jobs`", id, ErrUnknownJob)
 	}
-	return s.run(ctx, e, true)
+	rec := Run{Job: id}
+	err := s.run(ctx, e, &rec)
+	return rec, err
 }
 
-func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) (err error) {
+// run runs job entry e: a scheduled run when rec is nil, else one asked
+// for (Trigger, RunNow), whose record it fills in.
+func (s *Scheduler) run(ctx context.Context, e *entry, rec *Run) (err error) {
+	manual := rec != nil
 	s.mu.Lock()
 	job := e.job // SetJobs may replace it meanwhile
 	if s.stopped {
@@ -566,6 +598,15 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) (err error) 
 		s.mu.Unlock()
 		e.running.Unlock()
 	}()
+	if rec != nil {
+		// After ran (deferred next, so run first), before the run's lock
+		// is released: the failures and next run as this run left them.
+		defer func() {
+			s.mu.Lock()
+			rec.Failures, rec.NextRun = e.failures, e.next
+			s.mu.Unlock()
+		}()
+	}
 	// Before the run's lock is released: the next run of the job sees
 	// the retry and its record.
 	defer func() { s.ran(e, job, now, err) }()
@@ -649,6 +690,9 @@ func (s *Scheduler) run(ctx context.Context, e *entry, manual bool) (err error) 
 		e.status.LastErr = err.Error()
 	}
 	s.mu.Unlock()
+	if rec != nil {
+		rec.StartedAt, rec.Took, rec.Summary, rec.Processed = start, d, rep.summary, rep.processed
+	}
 	if s.OnRun != nil {
 		s.OnRun(job, err, d)
 	}

@@ -67,7 +67,7 @@ func pendingMigrations(engine string, all []migration, applied map[int64]bool) (
 		latest = max(latest, v)
 	}
 	if n := int64(len(all)); latest > n {
-		return nil, fmt.Errorf("store: %s: database schema version %d is newer than this binary supports (%d); upgrade medgate", engine, latest, n)
+		return nil, fmt.Errorf("store: %s: database schema version %d is newer than this binary supports (%d); upgrade medgate to the version that wrote it, or restore the backup taken before the upgrade (README \"Backup and restore\")", engine, latest, n)
 	}
 	var out []migration
 	for _, m := range all {

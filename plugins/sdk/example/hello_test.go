@@ -189,3 +189,38 @@ func TestGreetChecksTheShippedSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestGreetNeverQuotesTheName: name is personal (greet.yaml marks it), so a
+// refusal never quotes its value unmasked, whatever rule it breaks.
+func TestGreetNeverQuotesTheName(t *testing.T) {
+	t.Parallel()
+	h := newHello()
+	c := sdktest.Connect(t, h, sdktest.NewMemoryHost())
+	if r := sdktest.Configure(t, c, "s1", map[string]string{setMaxLength: "5"}); r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v", r.Diagnostics)
+	}
+	cases := map[string]struct {
+		payload, value string
+	}{
+		"name sent as a number":         {`{"name":350200199001011234}`, "350200199001011234"},
+		"name longer than the site's":   {`{"name":"Bartholomew"}`, "Bartholomew"},
+		"name longer than the schema's": {`{"name":"` + strings.Repeat("Ada", 70) + `"}`, "AdaAdaAda"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: opGreet, MessageID: name, Payload: []byte(tc.payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != sdk.StatusInvalid || len(r.Diagnostics) == 0 {
+				t.Fatalf("status %s %v, want invalid", r.Status, r.Diagnostics)
+			}
+			for _, d := range r.Diagnostics {
+				if strings.Contains(d.Field+d.Summary+d.Detail, tc.value) {
+					t.Errorf("diagnostic quotes the name unmasked: %+v", d)
+				}
+			}
+		})
+	}
+}

@@ -822,8 +822,12 @@ func (l *lifecycle) deviceSettlement() error {
 		l.fail("$.aac142", "consistency", fmt.Sprintf("rule settlement=Σitems: aac142 is %s but the items add up to %s", money(total), money(sum.rat())), "the device settlement total is the sum of its items")
 	}
 	if okT && okF && okS {
-		if fund.Sign() < 0 || self.Sign() < 0 || total.Sign() <= 0 {
-			l.fail("$.aac142", "range", fmt.Sprintf("rule positive-amount: aac142 %s, fund_pay %s, self_pay %s", money(total), money(fund), money(self)), "")
+		// 0 is a settlement of free devices (lines priced 0, as GYU102
+		// allows); the requirements ask for amounts above 0 only of
+		// deductions (GYU004), so only negative amounts are refused.
+		if fund.Sign() < 0 || self.Sign() < 0 || total.Sign() < 0 {
+			l.fail("$.aac142", "range", fmt.Sprintf("rule non-negative-amount: aac142 %s, fund_pay %s, self_pay %s", money(total), money(fund), money(self)),
+				"none of the amounts may be negative: send the settlement as its items add up, and revoke a wrong one with GYR003 instead of sending negative amounts")
 		}
 		if ratAdd(fund, self).Cmp(total) != 0 {
 			l.fail("$.fund_pay", "consistency", fmt.Sprintf("rule fund+self=total: %s + %s = %s but aac142 is %s", money(fund), money(self), money(ratAdd(fund, self)), money(total)), "")

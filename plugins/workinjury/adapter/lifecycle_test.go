@@ -569,6 +569,17 @@ func TestRulesGYU303(t *testing.T) {
 		"item zero quantity": {code: "GYU303", prepare: func(c *chain) map[string]any {
 			return item(c, 1, "qty", json.Number("0"), "amount", json.Number("0"))
 		}, field: "$.items[1].qty", rule: "rule positive-quantity"},
+		// Free devices (price 0, as a line of GYU102 may be): the settlement
+		// is 0 and the simulator takes it; only negative amounts are refused.
+		"every device free, total 0": {code: "GYU303", prepare: func(c *chain) map[string]any {
+			in := c.deviceSettlement("aac142", json.Number("0.00"), "fund_pay", json.Number("0.00"), "self_pay", json.Number("0.00"))
+			items := in["items"].([]any)
+			for i := range items {
+				items[i] = with(items[i].(map[string]any), "price", json.Number("0"), "amount", json.Number("0.00"))
+			}
+			return in
+		}, ok: true},
+		"negative fund_pay": {code: "GYU303", prepare: dev("fund_pay", json.Number("-1.00"), "self_pay", json.Number("8501.00")), field: "$.aac142", rule: "rule non-negative-amount"},
 		"not a device filing": {code: "GYU303", prepare: func(c *chain) map[string]any {
 			return c.deviceSettlement("filing_no", c.filing["filing_no"], "aac002", c.filing["aac002"], "aac003", c.filing["aac003"], "aac044", c.filing["aac044"])
 		}, field: "$.filing_no", rule: "rule "},
