@@ -94,17 +94,10 @@ func (r *receiptRecovery) summary() string {
 func (h *handler) recoverLostReceipts(ctx context.Context) (*receiptRecovery, sdk.Diagnostics, error) {
 	host := h.req.Host
 	var rec receiptRecovery
-	var ver int64
-	e, err := host.Get(ctx, receiptRecoveryKey)
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-	case err != nil:
-		return nil, nil, fmt.Errorf("read the progress of the receipt recovery (%s): %w", receiptRecoveryKey, err)
-	default:
-		if err := json.Unmarshal(e.Value, &rec); err != nil {
-			return nil, nil, fmt.Errorf("decode the progress of the receipt recovery (%s): %w; delete the entry to run the recovery again from the start (marking a draft twice changes nothing)", receiptRecoveryKey, err)
-		}
-		ver = e.Version
+	progress := recoveryProgress{host: host, key: receiptRecoveryKey, what: "the receipt recovery",
+		again: "marking a draft twice changes nothing", item: "draft"}
+	if err := progress.load(ctx, &rec); err != nil {
+		return nil, nil, err
 	}
 	if rec.Done {
 		return nil, nil, nil
@@ -121,21 +114,7 @@ func (h *handler) recoverLostReceipts(ctx context.Context) (*receiptRecovery, sd
 			ds.Warn("", "state", summary, detail)
 		}
 	}
-	save := func() error {
-		b, err := json.Marshal(&rec)
-		if err != nil {
-			return err
-		}
-		nv, err := host.CompareAndSet(ctx, receiptRecoveryKey, ver, b)
-		if errors.Is(err, sdk.ErrConflict) {
-			return fmt.Errorf("the receipt recovery's progress (%s) was changed by another run; this run stops, the other continues: %w", receiptRecoveryKey, err)
-		}
-		if err != nil {
-			return fmt.Errorf("store the progress of the receipt recovery (%s) after %s: %w; the next run reads again from the last stored draft", receiptRecoveryKey, rec.After, err)
-		}
-		ver = nv
-		return nil
-	}
+	save := func() error { return progress.save(ctx, &rec, rec.After) }
 	page := func(es []sdk.Entry) error {
 		for _, e := range es {
 			rec.Drafts++

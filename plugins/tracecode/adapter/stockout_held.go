@@ -565,17 +565,10 @@ func (r *heldRecovery) summary() string {
 func (h *handler) recoverHeld(ctx context.Context) (*heldRecovery, sdk.Diagnostics, error) {
 	host := h.req.Host
 	var rec heldRecovery
-	var ver int64
-	e, err := host.Get(ctx, heldRecoveryKey)
-	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-	case err != nil:
-		return nil, nil, fmt.Errorf("read the progress of the held stock-out recovery (%s): %w", heldRecoveryKey, err)
-	default:
-		if err := json.Unmarshal(e.Value, &rec); err != nil {
-			return nil, nil, fmt.Errorf("decode the progress of the held stock-out recovery (%s): %w; delete the entry to run the recovery again from the start (indexing a stock-out twice changes nothing)", heldRecoveryKey, err)
-		}
-		ver = e.Version
+	progress := recoveryProgress{host: host, key: heldRecoveryKey, what: "the held stock-out recovery",
+		again: "indexing a stock-out twice changes nothing", item: "document"}
+	if err := progress.load(ctx, &rec); err != nil {
+		return nil, nil, err
 	}
 	if rec.Done {
 		return nil, nil, nil
@@ -592,19 +585,11 @@ func (h *handler) recoverHeld(ctx context.Context) (*heldRecovery, sdk.Diagnosti
 	}
 	errOther := errors.New("another run advanced the recovery")
 	save := func() error {
-		b, err := json.Marshal(&rec)
-		if err != nil {
-			return err
-		}
-		nv, err := host.CompareAndSet(ctx, heldRecoveryKey, ver, b)
+		err := progress.save(ctx, &rec, rec.After)
 		if errors.Is(err, sdk.ErrConflict) {
 			return errOther
 		}
-		if err != nil {
-			return fmt.Errorf("store the progress of the held stock-out recovery (%s) after %s: %w; the next run reads again from the last stored document", heldRecoveryKey, rec.After, err)
-		}
-		ver = nv
-		return nil
+		return err
 	}
 	page := func(es []sdk.Entry) error {
 		for _, e := range es {
