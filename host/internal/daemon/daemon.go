@@ -413,7 +413,7 @@ func (d *Daemon) launch() sites.Launch {
 			Logger:       d.log,
 			PluginLogs:   d.log,
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
-			OnHealth:     func(name string, up bool) { d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up)) },
+			OnHealth:     d.metrics.SetPluginUp,
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),
 		})
@@ -653,6 +653,9 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 		}
 	}
 	d.plugins = next
+	// A removed plugin's medgate_plugin_up goes (its retiring process
+	// sets it no more), a newly declared one's is set.
+	d.setPluginUp()
 	d.services.SetLimits(pluginLimits(cfg))
 	// Compared with what runs, not with the last reload: the warning
 	// comes again at each reload until a restart, and not for a change
@@ -904,7 +907,7 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 		running, restarts, lastErr := in.Status()
 		check, up := pluginReadiness(running, restarts, lastErr, len(in.Isolated()))
 		out["plugin."+name] = check
-		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up))
+		d.metrics.SetPluginUp(name, up)
 	}
 	return out
 }
@@ -925,13 +928,6 @@ func pluginReadiness(running bool, restarts int, lastErr error, isolated int) (c
 	default:
 		return "down", false
 	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Plugins implements api.Backend.
@@ -1068,14 +1064,16 @@ func (d *Daemon) holds() []bus.Hold {
 	return d.consumer.Holds()
 }
 
-// setJobs hands the jobs to the scheduler, exports their intervals and
-// gives each new job a last-success time of now (start, or the reload that
-// added it), so a job that never succeeds is seen as stalled.
+// setJobs exports the jobs' intervals, gives each new job a last-success
+// time of now (start, or the reload that added it), so a job that never
+// succeeds is seen as stalled, deletes the series of the jobs dropped
+// (metrics.Metrics.WatchJobs), and then hands the jobs to the scheduler:
+// a new job's first success comes after its series exist.
 func (d *Daemon) setJobs(jobs []scheduler.Job) {
-	d.sched.SetJobs(jobs)
 	intervals := make(map[string]time.Duration, len(jobs))
 	for _, j := range jobs {
 		intervals[j.ID()] = j.Interval
 	}
 	d.metrics.WatchJobs(intervals, time.Now())
+	d.sched.SetJobs(jobs)
 }

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -13,14 +15,22 @@ const pluginUpEvery = 5 * time.Second
 
 // refreshPluginUp sets medgate_plugin_up of every plugin from its status
 // now, as /readyz and Options.OnHealth do (pluginReadiness: a plugin
-// running without an isolated site is not up).
+// running without an isolated site is not up), and deletes it for a
+// plugin no longer running (metrics.Metrics.PluginsRunning).
 func (d *Daemon) refreshPluginUp() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.setPluginUp()
+}
+
+// setPluginUp is refreshPluginUp with d.mu held (Reload, once d.plugins
+// holds the plugins of the new configuration).
+func (d *Daemon) setPluginUp() {
+	d.metrics.PluginsRunning(slices.Collect(maps.Keys(d.plugins)))
 	for name, in := range d.plugins {
 		running, restarts, lastErr := in.Status()
 		_, up := pluginReadiness(running, restarts, lastErr, len(in.Isolated()))
-		d.metrics.PluginUp.WithLabelValues(name).Set(b2f(up))
+		d.metrics.SetPluginUp(name, up)
 	}
 }
 

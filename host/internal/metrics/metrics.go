@@ -40,10 +40,15 @@ type Metrics struct {
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
 
-	jobsMu    sync.Mutex
-	jobsKnown map[string]bool // jobs whose last-success gauge exists (see WatchJobs)
-	// jobsScheduled are the jobs whose interval gauge exists (see WatchJobs).
+	jobsMu sync.Mutex
+	// jobsScheduled are the jobs scheduled now, whose interval and
+	// last-success gauges exist (see WatchJobs).
 	jobsScheduled map[string]bool
+
+	pluginsMu sync.Mutex
+	// plugins are the plugins running now (see PluginsRunning), nil
+	// until it is first called; pluginsUp those with an up series.
+	plugins, pluginsUp map[string]bool
 }
 
 // Labels used when a message's type or status is not one medgate knows:
@@ -176,49 +181,91 @@ func (m *Metrics) OffsetReset(topic string, partition int32, reason string) {
 	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition)), reason).Inc()
 }
 
+// PluginsRunning takes the plugins running now (the daemon's, at each
+// refresh of medgate_plugin_up and after each reload). A plugin not among
+// them (a reload removed it) loses its medgate_plugin_up series, so the
+// MedgatePluginDown alert does not fire, and no dashboard shows it up,
+// for a plugin that no longer runs; SetPluginUp for it is ignored from
+// then on (its retired process stopping), until it runs again. Its
+// counters (medgate_plugin_restarts_total,
+// medgate_plugin_writes_refused_total) stay: they no longer grow, so no
+// rate or alert reads them as current, and deleting them would lose the
+// increments since the last scrape.
+func (m *Metrics) PluginsRunning(names []string) {
+	m.pluginsMu.Lock()
+	defer m.pluginsMu.Unlock()
+	m.plugins = make(map[string]bool, len(names))
+	for _, n := range names {
+		m.plugins[n] = true
+	}
+	for n := range m.pluginsUp {
+		if !m.plugins[n] {
+			m.PluginUp.DeleteLabelValues(n)
+			delete(m.pluginsUp, n)
+		}
+	}
+}
+
+// SetPluginUp sets medgate_plugin_up of plugin, unless it is not one of
+// the plugins running (see PluginsRunning).
+func (m *Metrics) SetPluginUp(plugin string, up bool) {
+	m.pluginsMu.Lock()
+	defer m.pluginsMu.Unlock()
+	if m.plugins != nil && !m.plugins[plugin] {
+		return
+	}
+	if m.pluginsUp == nil {
+		m.pluginsUp = map[string]bool{}
+	}
+	m.pluginsUp[plugin] = true
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.PluginUp.WithLabelValues(plugin).Set(v)
+}
+
 // WatchJobs takes the scheduled jobs (at start and after each reload),
 // their intervals by job id. Each job's interval is exported
 // (medgate_job_interval_seconds), and a job no longer scheduled loses
-// its series, so that the "download stalled" alert compares each job's
-// time since its last success with its own interval, and does not fire
-// for a job a reload dropped. Every job gets a last-success time, so the
-// alert also fires for a job that has never succeeded since this instance
-// started: a job with no success yet reports since (the process start).
-// A job that already succeeded keeps its time. The alert rule takes the
-// maximum over instances, so an instance that does not hold a job's lease
-// does not raise it while another one runs the job.
+// its series (interval and last success), so that the "download stalled"
+// alert compares each job's time since its last success with its own
+// interval, and neither it nor a dashboard shows a job a reload dropped.
+// Every job gets a last-success time, so the alert also fires for a job
+// that has never succeeded since this instance started: a new job (at
+// start, or scheduled by a reload, again or for the first time) reports
+// since (the process start, or the reload). A job that stays scheduled
+// keeps its time. The alert rule takes the maximum over instances, so an
+// instance that does not hold a job's lease does not raise it while
+// another one runs the job.
 func (m *Metrics) WatchJobs(intervals map[string]time.Duration, since time.Time) {
 	m.jobsMu.Lock()
 	defer m.jobsMu.Unlock()
-	if m.jobsKnown == nil {
-		m.jobsKnown = map[string]bool{}
-	}
 	for id := range m.jobsScheduled {
 		if _, ok := intervals[id]; !ok {
 			m.JobInterval.DeleteLabelValues(id)
+			m.JobLastSuccess.DeleteLabelValues(id)
 		}
 	}
+	was := m.jobsScheduled
 	m.jobsScheduled = make(map[string]bool, len(intervals))
 	for id, interval := range intervals {
 		m.jobsScheduled[id] = true
 		m.JobInterval.WithLabelValues(id).Set(interval.Seconds())
-	}
-	for id := range intervals {
-		if m.jobsKnown[id] {
-			continue
+		if !was[id] {
+			m.JobLastSuccess.WithLabelValues(id).Set(float64(since.UnixNano()) / 1e9)
 		}
-		m.jobsKnown[id] = true
-		m.JobLastSuccess.WithLabelValues(id).Set(float64(since.UnixNano()) / 1e9)
 	}
 }
 
-// JobSucceeded records a successful run of job id at t.
+// JobSucceeded records a successful run of job id at t. A job not
+// scheduled (see WatchJobs: a run that ended after a reload dropped its
+// job) has no last-success time to move.
 func (m *Metrics) JobSucceeded(id string, t time.Time) {
 	m.jobsMu.Lock()
-	if m.jobsKnown == nil {
-		m.jobsKnown = map[string]bool{}
+	defer m.jobsMu.Unlock()
+	if !m.jobsScheduled[id] {
+		return
 	}
-	m.jobsKnown[id] = true
-	m.jobsMu.Unlock()
 	m.JobLastSuccess.WithLabelValues(id).Set(float64(t.UnixNano()) / 1e9)
 }

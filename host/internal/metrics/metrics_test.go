@@ -220,3 +220,63 @@ func TestJobIntervalExported(t *testing.T) {
 		}
 	}
 }
+
+// TestJobDroppedLosesLastSuccess: a job a reload dropped loses its
+// last-success series with its interval (a dashboard does not show a job
+// that no longer runs, and a run of it that ends after the reload does
+// not bring the series back); a reload scheduling it again gives it the
+// time of that reload, like any new job, so the stalled alert does not
+// fire at once on the success of long ago. The series used to stay at its
+// last value, and a job added again kept it.
+func TestJobDroppedLosesLastSuccess(t *testing.T) {
+	t.Parallel()
+	m := New(noPending, time.Now)
+	lastSuccess := func() map[string]float64 {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "medgate_job_last_success_timestamp_seconds" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				got[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			}
+		}
+		return got
+	}
+	start := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) float64 { return float64(start.Add(d).Unix()) }
+	both := map[string]time.Duration{"workinjury/s1/download": 30 * time.Minute, "medgate/all/prune": time.Hour}
+	onlyPrune := map[string]time.Duration{"medgate/all/prune": time.Hour}
+	steps := []struct {
+		name    string
+		jobs    map[string]time.Duration // WatchJobs at start+since, when set
+		since   time.Duration
+		success map[string]time.Duration // then JobSucceeded at start+d
+		want    map[string]float64
+	}{
+		{name: "start", jobs: both, success: map[string]time.Duration{"workinjury/s1/download": 10 * time.Minute},
+			want: map[string]float64{"workinjury/s1/download": at(10 * time.Minute), "medgate/all/prune": at(0)}},
+		{name: "download dropped", jobs: onlyPrune, since: time.Hour,
+			want: map[string]float64{"medgate/all/prune": at(0)}},
+		{name: "a run of the dropped job ends", success: map[string]time.Duration{"workinjury/s1/download": 61 * time.Minute},
+			want: map[string]float64{"medgate/all/prune": at(0)}},
+		{name: "download scheduled again", jobs: both, since: 48 * time.Hour,
+			want: map[string]float64{"workinjury/s1/download": at(48 * time.Hour), "medgate/all/prune": at(0)}},
+	}
+	for _, step := range steps {
+		if step.jobs != nil {
+			m.WatchJobs(step.jobs, start.Add(step.since))
+		}
+		for id, d := range step.success {
+			m.JobSucceeded(id, start.Add(d))
+		}
+		if got := lastSuccess(); !maps.Equal(got, step.want) {
+			t.Errorf("%s: medgate_job_last_success_timestamp_seconds = %v, want %v", step.name, got, step.want)
+		}
+	}
+}

@@ -8,7 +8,9 @@
 // this binary's version, with a retryable failure instead. Its answer
 // names the version of the binary that gave it (as the external msgId); the version is
 // set at build time (-ldflags "-X main.version=…"), so a test builds two
-// binaries of one plugin.
+// binaries of one plugin. Its name (and so its operation type name.visit
+// and schema name/visit) is "acme" unless set at build time
+// (-ldflags "-X main.name=…"), so a test runs two plugins from it.
 package main
 
 import (
@@ -24,7 +26,7 @@ import (
 
 const schema = `code: visit
 name: 就诊登记
-system: acme
+system: %s
 direction: upload
 source: the vendor's interface document, section 3
 input:
@@ -43,6 +45,9 @@ input:
 // version is the plugin's version (Describe) and servedBy of its answers.
 var version = "1.0.0"
 
+// name is the plugin's name (Describe), its operations' and schemas' prefix.
+var name = "acme"
+
 type acme struct {
 	mu   sync.Mutex
 	hold map[string]string // site → the file a message waits for
@@ -50,13 +55,13 @@ type acme struct {
 
 func (*acme) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	return &sdk.DescribeResponse{
-		Name: "acme", Version: version, Description: "a vendor's plugin for tests",
-		Operations: []sdk.Operation{{Type: "acme.visit", Schema: "acme/visit", Summary: "register a visit"}},
+		Name: name, Version: version, Description: "a vendor's plugin for tests",
+		Operations: []sdk.Operation{{Type: name + ".visit", Schema: name + "/visit", Summary: "register a visit"}},
 		Settings: []sdk.Setting{
 			{Name: "scale", Type: sdk.SettingString, Description: "the site's decimal places of amount (a schema overlay)"},
 			{Name: "hold", Type: sdk.SettingString, Description: "a file each message waits for before its answer (tests)"},
 		},
-		Schemas: map[string][]byte{"acme/visit.yaml": fmt.Appendf(nil, schema, "2")},
+		Schemas: map[string][]byte{name + "/visit.yaml": fmt.Appendf(nil, schema, name, "2")},
 	}, nil
 }
 
@@ -65,7 +70,7 @@ func (a *acme) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.Con
 	a.hold[req.Site] = req.Settings["hold"]
 	a.mu.Unlock()
 	if s := req.Settings["scale"]; s != "" {
-		return &sdk.ConfigureResponse{Schemas: map[string][]byte{"acme/visit.yaml": fmt.Appendf(nil, schema, s)}}, nil
+		return &sdk.ConfigureResponse{Schemas: map[string][]byte{name + "/visit.yaml": fmt.Appendf(nil, schema, name, s)}}, nil
 	}
 	return &sdk.ConfigureResponse{}, nil
 }
