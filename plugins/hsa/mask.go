@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/medgate/medgate/plugins/internal/pii"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // MaskName keeps the first and last character of a name: 张三丰 → 张*丰,
