@@ -3,6 +3,8 @@ package hsa
 import (
 	"regexp"
 	"strings"
+
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // MaskName keeps the first and last character of a name: 张三丰 → 张*丰,
@@ -34,7 +36,9 @@ func MaskID(s string) string {
 var longNumber = regexp.MustCompile(`\d{10,17}[\dXx]`)
 
 // MaskText masks ID-card and phone-like numbers inside free text (error
-// messages from the platform) before it is logged.
+// messages from the platform) before it is logged, and the names, social
+// security card numbers and birth dates such text quotes after their
+// labels (患者张三丰, 社保卡号…, 出生日期…; pii.Text).
 func MaskText(s string) string {
-	return longNumber.ReplaceAllStringFunc(s, MaskID)
+	return pii.Text(longNumber.ReplaceAllStringFunc(s, MaskID))
 }

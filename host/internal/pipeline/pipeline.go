@@ -89,6 +89,7 @@ import (
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // ErrStopped is returned when processing was interrupted by shutdown; the
@@ -917,7 +918,10 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		case ctx.Err() != nil:
 			return nil, ErrStopped
 		case err != nil:
-			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", err)
+			// The error may quote an external answer: names, card numbers
+			// and birth dates in it are masked (pii.Text), which the
+			// logger's own masking cannot tell from other text.
+			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", pii.Text(err.Error()))
 			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
 			if crash := (*pluginhost.CrashError)(nil); errors.As(err, &crash) {
 				crashes++

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 	"github.com/medgate/medgate/schemas"
 )
 
@@ -204,10 +205,10 @@ type dlError struct {
 func (e *dlError) Error() string {
 	if e.rejected && e.feedbackOf != "" {
 		return fmt.Sprintf("the national system refused the download-result feedback (GYU008) of batch %s (serial %s): code %s: %s; "+
-			"its records were published, and the feedback is sent again under a new serial when the download runs again", e.feedbackOf, e.serial, e.code, e.message)
+			"its records were published, and the feedback is sent again under a new serial when the download runs again", e.feedbackOf, e.serial, e.code, pii.Text(e.message))
 	}
 	if e.rejected {
-		return fmt.Sprintf("the national system refused (serial %s): code %s: %s", e.serial, e.code, e.message)
+		return fmt.Sprintf("the national system refused (serial %s): code %s: %s", e.serial, e.code, pii.Text(e.message))
 	}
 	return e.err.Error()
 }
@@ -934,7 +935,7 @@ func (a *Adapter) outstanding(ctx context.Context, h sdk.Host, c *siteConfig, me
 	switch out.kind {
 	case kindOK:
 	case kindRejected:
-		return "", fmt.Errorf("GYD008 refused: code %s: %s", out.code, out.message)
+		return "", fmt.Errorf("GYD008 refused: code %s: %s", out.code, pii.Text(out.message))
 	default:
 		return "", out.err
 	}
@@ -1297,7 +1298,7 @@ func (a *Adapter) feedbackDue(ctx context.Context, h sdk.Host, c *siteConfig, st
 	if now.Add(wait).After(runStart.Add(c.deadline)) {
 		return fmt.Errorf("%w; the feedback is retried by the next run", cause)
 	}
-	a.log.Warn("feedback got no trustworthy answer; retrying", "site", c.code, "code", st.Code, "batch", st.BatchNo, "try", tries, "wait", wait.String(), "err", cause)
+	a.log.Warn("feedback got no trustworthy answer; retrying", "site", c.code, "code", st.Code, "batch", st.BatchNo, "try", tries, "wait", wait.String(), "err", pii.Text(cause.Error()))
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("%w; stopped: %w", cause, ctx.Err())
@@ -1311,7 +1312,7 @@ func (a *Adapter) feedbackDue(ctx context.Context, h sdk.Host, c *siteConfig, st
 func (a *Adapter) feedbackRefusedWait(ctx context.Context, c *siteConfig, st *dlState, n int, cause error) error {
 	wait := min(time.Second<<min(n-1, 10), c.fbBackoff)
 	a.log.Warn("the national system refused the download feedback (GYU008); sending it again under a new serial", "site", c.code, "code", st.Code,
-		"batch", st.BatchNo, "try", n+1, "of", feedbackRefusedTries, "wait", wait.String(), "err", cause)
+		"batch", st.BatchNo, "try", n+1, "of", feedbackRefusedTries, "wait", wait.String(), "err", pii.Text(cause.Error()))
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("%w; stopped: %w", cause, ctx.Err())
@@ -1648,7 +1649,7 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		// closed instead of sending the feedback again and again.
 		if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != st.BatchNo {
 			a.log.Warn("the feedback was refused and GYD008 no longer lists the batch (acknowledged some other way); closing it",
-				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", out.message, "failedRecords", len(pr.Failed))
+				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", pii.Text(out.message), "failedRecords", len(pr.Failed))
 			return a.batchDone(ctx, h, key, st, ver, pr, sum)
 		}
 		return &dlError{rejected: true, feedbackOf: st.BatchNo, serial: out.serial, code: out.code, message: out.message}

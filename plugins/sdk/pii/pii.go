@@ -1,0 +1,89 @@
+// Package pii masks personal data inside the free text an external system
+// answers with (err_msg, message, fail_reason), before an adapter logs it
+// or puts it into an error the host logs. Replies keep the external
+// message as it came; only log lines and errors pass through Text. The
+// host passes a plugin's call error through it too before logging it, and
+// a vendor's adapter can use it as the four adapters do.
+package pii
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+const monthDay = `(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])`
+
+var (
+	// idNumber: a resident ID number, 18 characters (a birth date
+	// 18xx–20xx at 7–14; the last may be X) or the old 15 digits (a birth
+	// date yymmdd at 7–12), or a mainland mobile number (11 digits,
+	// 13–19), with no digit or Latin letter glued before or after it, so
+	// longer codes (visit ids, trace codes), other numbers and amounts are
+	// left alone.
+	idNumber = regexp.MustCompile(`(^|[^0-9A-Za-z])([1-9]\d{5}(?:18|19|20)\d{2}` + monthDay + `\d{3}[\dXx]|[1-9]\d{5}\d{2}` + monthDay + `\d{3}|1[3-9]\d{9})($|[^0-9A-Za-z])`)
+	// nameAfter: a person's name (2–4 Han characters) after 姓名, 患者,
+	// 病人, 参保人 or 就诊人, with or without a colon.
+	nameAfter = regexp.MustCompile(`(姓名|患者|病人|参保人|就诊人)([:：]?\s*)(\p{Han}{2,4})`)
+	// cardAfter: a social-security card number after its label.
+	cardAfter = regexp.MustCompile(`(社会保障卡卡号|社会保障卡号|社保卡卡号|社保卡号|社保卡)([:：]?\s*)([0-9A-Za-z]{6,})`)
+	// birthAfter: a birth date after its label, in any of the usual forms.
+	birthAfter = regexp.MustCompile(`(出生日期|出生年月日|出生年月|出生|生日)([:：]?\s*)(\d{4}\s*[-/.年]?\s*\d{1,2}\s*[-/.月]?\s*(?:\d{1,2}\s*日?)?)`)
+)
+
+// notName are words that follow 患者 or 姓名 in a refusal and are no
+// name: 患者身份证号…, 患者信息不存在, 姓名不一致.
+var notName = []string{"身份", "证件", "社保", "社会", "医保", "电话", "手机", "出生", "信息", "姓名", "的", "不", "无", "未", "已", "与", "和", "在", "为", "是", "有", "须", "需", "应"}
+
+// Text returns s with personal data masked: ID numbers (18 and 15
+// characters) and mobile numbers keep their first 3 and last 4
+// characters; a name after 姓名/患者/病人/参保人/就诊人 keeps its first
+// character; a social-security card number after its label keeps its
+// first and last character; a birth date after 出生日期/出生/生日 is
+// replaced with asterisks. Other numbers (visit ids, amounts, codes) are
+// kept.
+func Text(s string) string {
+	if s == "" {
+		return s
+	}
+	// Twice: two numbers separated by one character share that character
+	// between two matches.
+	for range 2 {
+		s = idNumber.ReplaceAllStringFunc(s, func(m string) string {
+			g := idNumber.FindStringSubmatch(m)
+			return g[1] + keepEdges(g[2], 3, 4) + g[3]
+		})
+	}
+	if !strings.ContainsFunc(s, func(r rune) bool { return r >= 0x4e00 }) {
+		return s
+	}
+	s = nameAfter.ReplaceAllStringFunc(s, func(m string) string {
+		g := nameAfter.FindStringSubmatch(m)
+		for _, w := range notName {
+			if strings.HasPrefix(g[3], w) {
+				return m
+			}
+		}
+		r := []rune(g[3])
+		return g[1] + g[2] + string(r[0]) + strings.Repeat("*", len(r)-1)
+	})
+	s = cardAfter.ReplaceAllStringFunc(s, func(m string) string {
+		g := cardAfter.FindStringSubmatch(m)
+		return g[1] + g[2] + keepEdges(g[3], 1, 1)
+	})
+	s = birthAfter.ReplaceAllStringFunc(s, func(m string) string {
+		g := birthAfter.FindStringSubmatch(m)
+		return g[1] + g[2] + strings.Repeat("*", utf8.RuneCountInString(g[3]))
+	})
+	return s
+}
+
+// keepEdges keeps the first head and last tail characters of s and
+// masks the rest; a value too short for that is masked whole.
+func keepEdges(s string, head, tail int) string {
+	n := len(s)
+	if n <= head+tail {
+		return strings.Repeat("*", n)
+	}
+	return s[:head] + strings.Repeat("*", n-head-tail) + s[n-tail:]
+}

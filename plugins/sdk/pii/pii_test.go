@@ -1,0 +1,36 @@
+package pii
+
+import "testing"
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct{ in, want string }{
+		"id number":           {"身份证号 350203198001011234 的人员无有效备案", "身份证号 350***********1234 的人员无有效备案"},
+		"id number with X":    {"证件35020319800101123X不存在", "证件350***********123X不存在"},
+		"old id number":       {"旧证号350203800101123,", "旧证号350********1123,"},
+		"mobile":              {"电话13812345678", "电话138****5678"},
+		"name after 患者":       {"患者张三丰未备案", "患者张***备案"},
+		"name after 姓名 colon": {"姓名：张三丰，", "姓名：张**，"},
+		"name after 姓名":       {"姓名张三丰，证号", "姓名张**，证号"},
+		"no name after 患者":    {"患者身份证号不正确；患者信息不存在", "患者身份证号不正确；患者信息不存在"},
+		"card number":         {"社保卡号D15629456已挂失", "社保卡号D*******6已挂失"},
+		"card number colon":   {"社会保障卡号：E12345678X", "社会保障卡号：E********X"},
+		"birth date":          {"出生日期1980-01-01不符", "出生日期**********不符"},
+		"birth date chinese":  {"出生：1980年1月1日", "出生：*********"},
+		"visit id kept":       {"就诊ID 350200202504010930000000000001 已结算", "就诊ID 350200202504010930000000000001 已结算"},
+		"glued code kept":     {"单据CK350203198001011234不存在", "单据CK350203198001011234不存在"},
+		"trace code kept":     {"追溯码81234567890123456789重复", "追溯码81234567890123456789重复"},
+		"amount kept":         {"金额 12345678.90 与明细 123456789012 不符", "金额 12345678.90 与明细 123456789012 不符"},
+		"other 15 digits":     {"流水号 202504019999999 重复", "流水号 202504019999999 重复"},
+		"ascii only":          {"infcode -1: record 12345 not found", "infcode -1: record 12345 not found"},
+		"empty":               {"", ""},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := Text(tc.in); got != tc.want {
+				t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
