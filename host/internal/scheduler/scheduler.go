@@ -82,6 +82,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // Clock is the time source; tests use a fake one.
@@ -476,7 +477,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 					s.mu.Lock()
 					next, failures := e.next, e.failures
 					s.mu.Unlock()
-					s.log.Error("scheduled job failed", "job", id, "err", err, "nextRun", next, "failuresInARow", failures)
+					// A job's error may quote an external system's refusal: its
+					// personal data is masked here, the status keeps it whole.
+					s.log.Error("scheduled job failed", "job", id, "err", pii.Text(err.Error()), "nextRun", next, "failuresInARow", failures)
 				}
 			}()
 		}
