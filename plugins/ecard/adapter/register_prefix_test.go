@@ -1,0 +1,78 @@
+package adapter
+
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestRegisterNewPrefixAfterExhaustion: when the card-number sequence is
+// exhausted, the refusal and the README say to widen cardWidth or to
+// configure a new cardPrefix. A new prefix is a new range of numbers: the
+// registrations after it get cards again, under the new prefix, each
+// number once, on every instance. Before, the one counter went on past
+// the width, so every number under the new prefix was "exhausted" too and
+// the site could not register anyone until it widened the numbers.
+func TestRegisterNewPrefixAfterExhaustion(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{numbersSequential, numbersShuffled} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			maps.Copy(s, map[string]string{setCardPrefix: "7", setCardWidth: "1", setCardNumbers: mode})
+			e := newEnv(t, s)
+			seen := map[string]bool{}
+			for i := range 9 {
+				seen[e.register(person(i)).CardNo] = true
+			}
+			if r := e.call(OpRegister, person(9)); r.Status != sdk.StatusFailed || len(r.Diagnostics) != 1 || r.Diagnostics[0].Rule != "sequence" {
+				t.Fatalf("10th registration with width 1 = %s %s; want failed, rule sequence", r.Status, r.Diagnostics)
+			}
+
+			// The remedy the refusal names: a new prefix, on both
+			// instances of the site.
+			s[setCardPrefix] = "6"
+			e.mustConfigure(s)
+			e2 := e.instance(s)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			var numbers []string
+			for w, inst := range []*env{e, e2} {
+				wg.Go(func() {
+					for i := 10 + w; i < 18; i += 2 {
+						r := inst.call(OpRegister, person(i))
+						var reply registerReply
+						if r.Status == sdk.StatusOK {
+							_ = json.Unmarshal(r.Payload, &reply)
+						}
+						mu.Lock()
+						if r.Status != sdk.StatusOK || !reply.Created {
+							t.Errorf("person %d after the new prefix: %s %s (created %v); want a new card", i, r.Status, r.Diagnostics, reply.Created)
+						}
+						if reply.CardNo != "" {
+							numbers = append(numbers, reply.CardNo)
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			for _, n := range numbers {
+				if !strings.HasPrefix(n, "6") || len(n) != 3 {
+					t.Errorf("card %q after the new prefix: want 3 characters starting with 6", n)
+				}
+				if seen[n] {
+					t.Errorf("card number %q issued twice", n)
+				}
+				seen[n] = true
+			}
+			if got, want := len(e.keysWithPrefix(keyCard)), 9+8; got != want {
+				t.Errorf("%d card records, want %d", got, want)
+			}
+		})
+	}
+}
