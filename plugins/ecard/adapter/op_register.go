@@ -320,8 +320,8 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 // under a prefix records its base: 0 while seq fits cardWidth, so a prefix
 // in use goes on with the counter as it always has, and seq−1 once the
 // counter has passed the width (the numbers of an earlier prefix are
-// exhausted), so a new prefix starts its own numbers at 1 instead of
-// being exhausted too. The base is written with compare-and-set, so every
+// exhausted) and no card number starts with the prefix, so a new prefix
+// starts its own numbers at 1 instead of being exhausted too. The base is written with compare-and-set, so every
 // instance uses the same one; an index below 0 is a value drawn before
 // the base another instance recorded, which the caller skips.
 func (h handler) prefixIndex(ctx context.Context, seq int64) (int64, error) {
@@ -341,7 +341,17 @@ func (h handler) prefixIndex(ctx context.Context, seq int64) (int64, error) {
 		}
 		pr = prefixRecord{Base: 0, Since: h.a.now().UTC().Truncate(time.Second)}
 		if seq >= capacity {
-			pr.Base = seq - 1
+			// A prefix that has cards (used before prefixes had records,
+			// or one whose card numbers start with it) keeps base 0 and
+			// stays exhausted: starting it again at 1 would walk through
+			// numbers that are taken.
+			used, err := h.host().Scan(ctx, keyCard+h.cfg.rule.Prefix, 1)
+			if err != nil {
+				return 0, fmt.Errorf("ecard: look for cards of cardPrefix %s: %w", h.cfg.rule.Prefix, err)
+			}
+			if len(used) == 0 {
+				pr.Base = seq - 1
+			}
 		}
 		if _, err := casJSON(ctx, h.host(), key, 0, &pr); errors.Is(err, sdk.ErrConflict) {
 			continue // another registration recorded it: read it

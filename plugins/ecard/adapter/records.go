@@ -107,7 +107,9 @@ type personRecord struct {
 // while the counter fit cardWidth (every prefix of before this record:
 // their numbers stay as they were), and the counter's value − 1 for a
 // prefix first used after the counter passed cardWidth, which so starts
-// its own numbers at 1. It holds no personal data.
+// its own numbers at 1, unless a card number starts with it already (a
+// prefix used before these records): that one keeps 0. It holds no
+// personal data.
 type prefixRecord struct {
 	Base int64 `json:"base"`
 	// Since is when the record was written.

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"strings"
@@ -71,6 +72,56 @@ func TestRegisterNewPrefixAfterExhaustion(t *testing.T) {
 				seen[n] = true
 			}
 			if got, want := len(e.keysWithPrefix(keyCard)), 9+8; got != want {
+				t.Errorf("%d card records, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestRegisterExhaustedPrefixOfBefore: a site whose numbers were exhausted
+// before prefixes had records (prefix/<cardPrefix>), and which still has
+// that prefix configured, or configures again a prefix it gave up, must
+// not have the prefix start again at 1: its numbers are taken, and each
+// registration would walk through them (every one skipped as existing,
+// until the message gives up as busy). It is refused at once as exhausted,
+// as before, and a prefix not used before still starts its own numbers.
+func TestRegisterExhaustedPrefixOfBefore(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{numbersSequential, numbersShuffled} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s := testSettings()
+			maps.Copy(s, map[string]string{setCardPrefix: "70", setCardWidth: "2", setCardNumbers: mode})
+			e := newEnv(t, s)
+			for i := range 99 {
+				e.register(person(i))
+			}
+			// The state as a version without prefix records left it.
+			for _, k := range e.keysWithPrefix(keyPrefix) {
+				if err := e.host.Delete(context.Background(), testSite, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tests := []struct {
+				prefix  string
+				created bool
+			}{
+				{"70", false}, // still configured, exhausted
+				{"60", true},  // not used before: its own numbers
+				{"70", false}, // given up, configured again
+			}
+			for i, tc := range tests {
+				s[setCardPrefix] = tc.prefix
+				e.mustConfigure(s)
+				r := e.call(OpRegister, person(100+i))
+				switch {
+				case tc.created && r.Status != sdk.StatusOK:
+					t.Errorf("cardPrefix %s: %s %s, want a new card", tc.prefix, r.Status, r.Diagnostics)
+				case !tc.created && (r.Status != sdk.StatusFailed || r.Retryable || len(r.Diagnostics) != 1 || r.Diagnostics[0].Rule != "sequence"):
+					t.Errorf("cardPrefix %s: %s retryable %v %s, want failed, not retryable, rule sequence", tc.prefix, r.Status, r.Retryable, r.Diagnostics)
+				}
+			}
+			if got, want := len(e.keysWithPrefix(keyCard)), 99+1; got != want {
 				t.Errorf("%d card records, want %d", got, want)
 			}
 		})
