@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,45 @@ func TestFormKeysAreNotPersonal(t *testing.T) {
 		case "name", "idNumber", "phone":
 			t.Errorf("form %s keys its messages by the personal field %q", f.Name, f.Key)
 		}
+	}
+}
+
+// TestDeskValidityRuleAsOnPrint: the desk refuses a bad validity "as on
+// ecard.qrcode" (README), so an integration that branches on the rule
+// sees the same rule from both: type for a text that is not a duration,
+// range for a duration outside 1s–2160h.
+func TestDeskValidityRuleAsOnPrint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	reg := e.register(zhang())
+	tests := map[string]struct {
+		validity string
+		rule     string
+	}{
+		"three days in words": {"3 days", "type"},
+		"three days in hanzi": {"3天", "type"},
+		"a word":              {"forever", "type"},
+		"zero":                {"0s", "range"},
+		"over 90 days":        {"2161h", "range"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for op, payload := range map[string]map[string]any{
+				OpQRCode: {"cardNo": reg.CardNo, "validity": tc.validity},
+				OpDesk:   {"name": "张三丰", "idType": "01", "idNumber": testResidentID, "phone": "13812345678", "validity": tc.validity},
+			} {
+				r := e.call(op, payload)
+				var got []diag
+				for _, d := range diagsOf(r.Diagnostics) {
+					if d.Field == "$.validity" {
+						got = append(got, d)
+					}
+				}
+				if want := []diag{{"$.validity", tc.rule, true}}; r.Status != sdk.StatusInvalid || !slices.Equal(got, want) {
+					t.Errorf("%s with validity %q: %s %v, want invalid with %v", op, tc.validity, r.Status, got, want)
+				}
+			}
+		})
 	}
 }

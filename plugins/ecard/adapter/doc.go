@@ -29,9 +29,13 @@
 //	                       identity key as idType 01)
 //	temp/<tempCardNo>      the e-card a temporary card is linked to
 //	recent/<inverted seq>  a masked summary for the work list, newest first
+//	prefix/<cardPrefix>    the counter value the prefix's numbers count from
+//	                       (see prefixRecord)
 //
 // Card numbers come from the host's sequence "ecard.cardNo", which is atomic
-// across instances. A registration claims the person for its new number
+// across instances, counted from the base of the site's cardPrefix: 0 for a
+// prefix first used while the counter fit cardWidth, so that a new prefix
+// configured when the numbers are exhausted starts its own numbers. A registration claims the person for its new number
 // with compare-and-set (expect version 0, or the version that pointed at a
 // revoked card) and writes the card record (expect 0), both in one
 // sdk.WriteState: one transaction on medgate's stores. The loser of a race

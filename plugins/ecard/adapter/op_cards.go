@@ -12,6 +12,7 @@ import (
 
 	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // revokePayload is the input of ecard.revoke.
@@ -51,6 +52,11 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
+	// The reason is typed by staff and often names the patient; it goes
+	// into the ecard.revoked event, the journal, the reply and every
+	// ecard.get of the card, masked or not: ID numbers, phones and names
+	// after their labels are masked once, here, as in the host's logs.
+	p.Reason = pii.Text(p.Reason)
 	host := h.host()
 	now := h.a.now().UTC().Truncate(time.Second)
 	already := false

@@ -64,7 +64,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	id = halfWidthIdentity(id)
 	if v := p.Validity; v != "" {
 		if _, rule, sum, det := readValidity(v); rule != "" {
-			ds := sdk.Diagnostics{{Field: "$.validity", Rule: "range", Summary: sum, Detail: det}}
+			ds := sdk.Diagnostics{{Field: "$.validity", Rule: rule, Summary: sum, Detail: det}}
 			// Report the identity's problems too: every problem at once.
 			for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
 				sum, det := splitMessage(fe.Message)

@@ -255,20 +255,29 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		if err != nil {
 			return nil, fmt.Errorf("allocate a card number from sequence %s: %w", seqCardNo, err)
 		}
+		// The number's place in the range of the site's cardPrefix.
+		idx, err := h.prefixIndex(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		if idx < 0 {
+			continue // drawn before the prefix's range began: skipped
+		}
 		var cardNo string
 		if h.cfg.perm != nil {
-			cardNo, err = h.cfg.rule.FormatShuffled(seq, h.cfg.perm)
+			cardNo, err = h.cfg.rule.FormatShuffled(idx, h.cfg.perm)
 		} else {
-			cardNo, err = h.cfg.rule.Format(seq)
+			cardNo, err = h.cfg.rule.Format(idx)
 		}
 		if errors.Is(err, card.ErrSequenceExhausted) {
 			return &sdk.HandleResponse{Status: sdk.StatusFailed, Diagnostics: sdk.Diagnostics{{
-				Rule: "sequence", Summary: "the card-number sequence is exhausted",
-				Detail: fmt.Sprintf("sequence %d does not fit cardWidth %d; widen cardWidth or configure a new cardPrefix, then resend", seq, h.cfg.rule.Width),
+				Rule: "sequence", Summary: fmt.Sprintf("the card numbers of cardPrefix %s are exhausted", h.cfg.rule.Prefix),
+				Detail: fmt.Sprintf("number %d of cardPrefix %s does not fit cardWidth %d; widen cardWidth, or configure a cardPrefix not used before (it starts its own numbers), then resend",
+					idx, h.cfg.rule.Prefix, h.cfg.rule.Width),
 			}}}, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("format card number %d: %w", seq, err)
+			return nil, fmt.Errorf("format card number %d of cardPrefix %s: %w", idx, h.cfg.rule.Prefix, err)
 		}
 		// A number that exists was issued under an earlier rule: skip it.
 		if _, _, err := getCard(ctx, host, cardNo); err == nil {
@@ -303,6 +312,55 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		return h.registered(ctx, rec, id, true, start)
 	}
 	return nil, errBusy
+}
+
+// prefixIndex returns the place of sequence value seq (from the site's
+// one counter, seqCardNo) in the numbers of the site's cardPrefix: seq
+// minus the prefix's base (see prefixRecord). The first registration
+// under a prefix records its base: 0 while seq fits cardWidth, so a prefix
+// in use goes on with the counter as it always has, and seq−1 once the
+// counter has passed the width (the numbers of an earlier prefix are
+// exhausted) and no card number starts with the prefix, so a new prefix
+// starts its own numbers at 1 instead of being exhausted too. The base is written with compare-and-set, so every
+// instance uses the same one; an index below 0 is a value drawn before
+// the base another instance recorded, which the caller skips.
+func (h handler) prefixIndex(ctx context.Context, seq int64) (int64, error) {
+	key := keyPrefix + h.cfg.rule.Prefix
+	capacity := int64(1)
+	for range h.cfg.rule.Width {
+		capacity *= 10
+	}
+	for range maxCASTry {
+		var pr prefixRecord
+		_, err := getJSON(ctx, h.host(), key, &pr)
+		if err == nil {
+			return seq - pr.Base, nil
+		}
+		if !errors.Is(err, sdk.ErrNotFound) {
+			return 0, err
+		}
+		pr = prefixRecord{Base: 0, Since: h.a.now().UTC().Truncate(time.Second)}
+		if seq >= capacity {
+			// A prefix that has cards (used before prefixes had records,
+			// or one whose card numbers start with it) keeps base 0 and
+			// stays exhausted: starting it again at 1 would walk through
+			// numbers that are taken.
+			used, err := h.host().Scan(ctx, keyCard+h.cfg.rule.Prefix, 1)
+			if err != nil {
+				return 0, fmt.Errorf("ecard: look for cards of cardPrefix %s: %w", h.cfg.rule.Prefix, err)
+			}
+			if len(used) == 0 {
+				pr.Base = seq - 1
+			}
+		}
+		if _, err := casJSON(ctx, h.host(), key, 0, &pr); errors.Is(err, sdk.ErrConflict) {
+			continue // another registration recorded it: read it
+		} else if err != nil {
+			return 0, err
+		}
+		return seq - pr.Base, nil
+	}
+	return 0, errBusy
 }
 
 // claimAndWrite writes the claim on the person (at version personVer) and

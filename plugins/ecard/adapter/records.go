@@ -19,8 +19,10 @@ const (
 	// keyNumber + the identity key of a number as idType 01 is written
 	// with every claim on a number valid under two ID types (see
 	// aliasIDType), whichever type it is registered under.
-	keyNumber  = "number/"
-	keyTemp    = "temp/"
+	keyNumber = "number/"
+	keyTemp   = "temp/"
+	// keyPrefix + a cardPrefix holds its prefixRecord.
+	keyPrefix  = "prefix/"
 	keyRecent  = "recent/"
 	seqCardNo  = "ecard.cardNo"
 	maxCASTry  = 16
@@ -96,6 +98,22 @@ type personRecord struct {
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	// ClaimedAt is when the claim was made: the card's registration time.
 	ClaimedAt time.Time `json:"claimedAt,omitzero"`
+}
+
+// prefixRecord is stored at prefix/<cardPrefix> by the first registration
+// that draws a number under the prefix. The site has one counter
+// (seqCardNo) whatever its prefix; a card number's digits are formatted
+// from the counter's value minus Base. Base is 0 for a prefix first used
+// while the counter fit cardWidth (every prefix of before this record:
+// their numbers stay as they were), and the counter's value − 1 for a
+// prefix first used after the counter passed cardWidth, which so starts
+// its own numbers at 1, unless a card number starts with it already (a
+// prefix used before these records): that one keeps 0. It holds no
+// personal data.
+type prefixRecord struct {
+	Base int64 `json:"base"`
+	// Since is when the record was written.
+	Since time.Time `json:"since"`
 }
 
 // tempRecord is stored at temp/<tempCardNo>.

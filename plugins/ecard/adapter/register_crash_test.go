@@ -217,7 +217,9 @@ func TestRegisterAfterCrashOtherMessage(t *testing.T) {
 	}
 	mem := sdktest.NewMemoryHost()
 	clock := &fakeClock{t: testT0}
-	dying := sdktest.Connect(t, New(WithClock(clock.Now)), &crashHost{HostServer: mem, after: 1})
+	// The site's first registration writes its cardPrefix's record, then
+	// the claim, then the card record: it dies after the claim.
+	dying := sdktest.Connect(t, New(WithClock(clock.Now)), &crashHost{HostServer: mem, after: 2})
 	if r, err := dying.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: testSettings()}); err != nil || r.Diagnostics.HasError() {
 		t.Fatalf("Configure: %v %v", err, r)
 	}

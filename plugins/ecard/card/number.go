@@ -20,7 +20,8 @@ const maxPrefixLen = 8
 // Prefix + sequence zero-padded to Width digits + one check character.
 //
 // Example: Prefix "8801", Width 10, CheckDigit "mod11-2" gives 15-character
-// numbers such as "88010000000001X".
+// numbers such as "880100000000013" (sequence 1) and "88010000000003X"
+// (sequence 3).
 type NumberRule struct {
 	// Prefix is 1–8 digits that start every e-card number. It must not overlap
 	// any of TempPrefixes.
