@@ -181,7 +181,7 @@ func (c Command) Check(plugin string) []error {
 	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true}
 	for _, a := range c.Arguments {
 		if seen[a.Name] {
-			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out)", a.Name)
+			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out); rename it", a.Name)
 		}
 		seen[a.Name] = true
 		if a.Type == ArgumentFile && c.Local {

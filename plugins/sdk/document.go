@@ -173,7 +173,7 @@ func (v DocumentView) Check(plugin string, lists map[string]bool) []error {
 	seen := map[string]bool{}
 	for _, e := range v.Edits {
 		if seen[e.Name] || e.Name == "" {
-			bad("edit %q is unnamed or declared twice", e.Name)
+			bad("edit %q is unnamed or declared twice; give every edit its own Name (it is sent as the change's kind)", e.Name)
 		}
 		seen[e.Name] = true
 		if e.Pick != "" && v.LineItems == nil {

@@ -51,7 +51,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, undeclaredSchema(d, op)...)
 		}
 		if ops[op.Type] {
-			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
+			errs = append(errs, fmt.Errorf("operation %q is declared twice; list each operation once in Operations (register it once with sdk.Mux): the host routes a message type to one handler", op.Type))
 		}
 		ops[op.Type] = true
 		if !strings.HasPrefix(op.Type, d.Name+".") {
@@ -64,7 +64,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	jobs := map[string]bool{}
 	for _, j := range d.Jobs {
 		if jobs[j.Name] {
-			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
+			errs = append(errs, fmt.Errorf("job %q is declared twice; give each job its own Name (the host schedules and runs jobs by name: medgate job run PLUGIN/SITE/JOB) or remove the copy", j.Name))
 		}
 		jobs[j.Name] = true
 		switch {
@@ -94,7 +94,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	settings := map[string]bool{}
 	for _, st := range d.Settings {
 		if settings[st.Name] {
-			errs = append(errs, fmt.Errorf("setting %q is declared twice", st.Name))
+			errs = append(errs, fmt.Errorf("setting %q is declared twice; declare each setting once (a site gives one value per name)", st.Name))
 		}
 		settings[st.Name] = true
 		// A type the host does not know is checked as nothing: a
@@ -111,7 +111,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	seen := map[string]bool{}
 	for _, c := range d.Commands {
 		if seen[c.Name] {
-			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
+			errs = append(errs, fmt.Errorf("command %q is declared twice; give each command its own Name (medgate <plugin> <command> runs one) or remove the copy", c.Name))
 		}
 		seen[c.Name] = true
 		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
@@ -123,7 +123,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	forms := map[string]bool{}
 	for _, f := range d.Forms {
 		if forms[f.Name] {
-			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
+			errs = append(errs, fmt.Errorf("form %q is declared twice; give each form its own Name (its page is /console/form/<plugin>/<name>) or remove the copy", f.Name))
 		}
 		forms[f.Name] = true
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
@@ -135,7 +135,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	lists := map[string]bool{}
 	for _, wl := range d.WorkLists {
 		if lists[wl.Name] {
-			errs = append(errs, fmt.Errorf("work list %q is declared twice", wl.Name))
+			errs = append(errs, fmt.Errorf("work list %q is declared twice; give each work list its own Name (views and document pages name it) or remove the copy", wl.Name))
 		}
 		lists[wl.Name] = true
 		if wl.ListOperation != "" && !ops[wl.ListOperation] {
@@ -144,7 +144,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	}
 	for _, v := range d.WorkListViews {
 		if !lists[v.List] {
-			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
+			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared; declare it in WorkLists or set List to the Name of a declared work list", v.List))
 		}
 		for _, c := range v.Columns {
 			if c.Form != "" && !forms[c.Form] {
@@ -162,7 +162,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	docs := map[string]bool{}
 	for _, v := range d.Documents {
 		if docs[v.Name] {
-			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
+			errs = append(errs, fmt.Errorf("document view %q is declared twice; give each document view its own Name (its page is /console/document/<plugin>/<name>) or remove the copy", v.Name))
 		}
 		docs[v.Name] = true
 		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {

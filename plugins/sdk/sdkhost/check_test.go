@@ -3,6 +3,7 @@ package sdkhost
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -59,5 +60,60 @@ func TestSecretDefaultsAreNeverResolved(t *testing.T) {
 	errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{{Name: "token", Type: sdk.SettingSecret, Default: "env:MEDGATE_ADMIN_TOKEN"}}})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `setting "token"`) || !strings.Contains(errs[0].Error(), "Default") {
 		t.Errorf("CheckDescription = %v; want one error saying the secret setting may have no Default", errs)
+	}
+}
+
+// TestDeclaredTwiceSaysHowToFix: a name declared twice is refused at
+// launch (and by sdktest.Configure) with what is wrong and what to do
+// about it, for every kind of declaration a vendor names.
+func TestDeclaredTwiceSaysHowToFix(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	list := sdk.WorkList{Name: "l", ListOperation: "p.a"}
+	doc := sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+		Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind"}}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want []string // what is wrong, then how to fix it
+	}{
+		"operation": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op, op}},
+			[]string{`operation "p.a" is declared twice`, "list each operation once"}},
+		"job": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "j", Interval: time.Minute}, {Name: "j", Interval: time.Hour}}},
+			[]string{`job "j" is declared twice`, "give each job its own Name"}},
+		"setting": {sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{{Name: "url"}, {Name: "url"}}},
+			[]string{`setting "url" is declared twice`, "declare each setting once"}},
+		"command": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a"}, {Name: "run", Operation: "p.a"}}},
+			[]string{`command "run" is declared twice`, "give each command its own Name"}},
+		"form": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Operation: "p.a"}, {Name: "f", Operation: "p.a"}}},
+			[]string{`form "f" is declared twice`, "give each form its own Name"}},
+		"work list": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list, list}},
+			[]string{`work list "l" is declared twice`, "give each work list its own Name"}},
+		"work list view of no list": {sdk.DescribeResponse{Name: "p", WorkListViews: []sdk.WorkListView{{List: "l"}}},
+			[]string{`work list view "l": no work list of that name is declared`, "declare it in WorkLists"}},
+		"document view": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc, doc}},
+			[]string{`document view "d" is declared twice`, "give each document view its own Name"}},
+		"edit": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{func() sdk.DocumentView { d := doc; d.Edits = []sdk.Edit{{Name: "e"}, {Name: "e"}}; return d }()}},
+			[]string{`edit "e" is unnamed or declared twice`, "give every edit its own Name"}},
+		"command argument": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "n"}, {Name: "n"}}}}},
+			[]string{`argument "n" is declared twice`, "rename it"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 {
+				t.Fatalf("CheckDescription = %v; want one problem", errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs[0].Error(), w) {
+					t.Errorf("error %q does not say %q", errs[0], w)
+				}
+			}
+		})
 	}
 }
