@@ -1,7 +1,7 @@
 // Package sdktest helps vendors test a plugin without the medgate host: it
 // connects a plugin implementation over the real gRPC protocol in memory
 // ([Connect]), configures a site as the host does, by the host's rules for
-// declarations and settings ([Configure]), and provides an in-memory
+// declarations, schema documents and settings ([Configure]), and provides an in-memory
 // implementation of the host's services ([MemoryHost]).
 package sdktest
 
