@@ -73,7 +73,9 @@ type Display struct {
 	// JSON prints the whole reply (status, errors, external, payload) as
 	// JSON on standard output, for scripts; other parts go to standard error.
 	JSON bool `json:"json,omitempty"`
-	// Headline names a string field of the payload printed as the first line.
+	// Headline names a string field of the payload shown as the first
+	// line: printed first on the command line, shown above the Fields in
+	// the console.
 	Headline string `json:"headline,omitempty"`
 	// Fields lists single payload fields printed as "Title: value" lines.
 	// The console shows a form's Fields with a refused reply (invalid,
