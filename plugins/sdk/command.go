@@ -45,8 +45,12 @@ type Command struct {
 // Argument is one input of a command, typed like a [Setting]. It is given
 // as a flag, -Name value, unless it is Positional.
 type Argument struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"` // a Setting* constant, ArgumentFile or ArgumentList
+	Name string `json:"name"`
+	// Type is a Setting* constant, ArgumentFile or ArgumentList, and for
+	// the console's inputs (form, row action and edit fields) also
+	// ArgumentNumber; empty: a string. The host refuses to launch a plugin
+	// declaring another.
+	Type        string   `json:"type"`
 	Required    bool     `json:"required,omitempty"`
 	Default     string   `json:"default,omitempty"`
 	Description string   `json:"description,omitempty"`

@@ -29,7 +29,8 @@ const MinJobInterval = time.Second
 // or declared both query and upload, operations whose Schema names no
 // schema document the plugin declares (DescribeResponse.Schemas), names
 // declared twice, settings of a type the host does not know (an empty type
-// is a string), jobs without an interval of at least MinJobInterval or
+// is a string), inputs of commands, forms, row actions and edits of a type
+// the SDK does not define, jobs without an interval of at least MinJobInterval or
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
@@ -114,6 +115,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("command %q is declared twice; give each command its own Name (medgate <plugin> <command> runs one) or remove the copy", c.Name))
 		}
 		seen[c.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("command %q: argument", c.Name), c.Arguments, false)...)
 		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
 			errs = append(errs, cerrs...)
 		} else if !c.Local {
@@ -126,6 +128,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("form %q is declared twice; give each form its own Name (its page is /console/form/<plugin>/<name>) or remove the copy", f.Name))
 		}
 		forms[f.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
 		} else {
@@ -152,6 +155,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			}
 		}
 		for _, a := range v.Actions {
+			errs = append(errs, argumentTypes(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, true)...)
 			if !strings.HasPrefix(a.Operation, d.Name+".") {
 				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
 			} else {
@@ -165,6 +169,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("document view %q is declared twice; give each document view its own Name (its page is /console/document/<plugin>/<name>) or remove the copy", v.Name))
 		}
 		docs[v.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, true)...)
+		for _, e := range v.Edits {
+			errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, true)...)
+		}
 		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {
 			errs = append(errs, verrs...)
 			continue
@@ -177,6 +185,33 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		if v.Confirm != nil {
 			errs = append(errs, undeclared(ops, what+" Confirm operation", v.Confirm.Operation)...)
 		}
+	}
+	return errs
+}
+
+// argumentTypes reports each of args, the inputs what names, whose Type
+// the host does not know: the command line and the console would send its
+// value as text (a misspelt sdk.ArgumentFile the operator's path instead
+// of the file). sdk.ArgumentNumber is a type of the console's inputs only
+// (number false: a command's argument), which the command line does not
+// send as a number.
+func argumentTypes(what string, args []sdk.Argument, number bool) []error {
+	known := append(slices.Clone(settingTypes), sdk.ArgumentFile, sdk.ArgumentList)
+	use := "an sdk.Setting* constant, sdk.ArgumentFile or sdk.ArgumentList (empty: a string)"
+	if number {
+		known = append(known, sdk.ArgumentNumber)
+		use = "an sdk.Setting* constant, sdk.ArgumentFile, sdk.ArgumentList or sdk.ArgumentNumber (empty: a string)"
+	}
+	var errs []error
+	for _, a := range args {
+		if a.Type == "" || slices.Contains(known, a.Type) {
+			continue
+		}
+		hint := ""
+		if a.Type == sdk.ArgumentNumber {
+			hint = " (sdk.ArgumentNumber is for console forms, row actions and document edits: the command line sends no JSON numbers; declare it sdk.SettingInt or a string)"
+		}
+		errs = append(errs, fmt.Errorf("%s %q: type %q is not one of %s, so its value would be sent as text; use %s%s", what, a.Name, a.Type, strings.Join(known, ", "), use, hint))
 	}
 	return errs
 }

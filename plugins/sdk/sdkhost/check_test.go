@@ -117,3 +117,62 @@ func TestDeclaredTwiceSaysHowToFix(t *testing.T) {
 		})
 	}
 }
+
+// TestArgumentTypesAreChecked: an input of a command, form, row action or
+// document edit whose Type the host does not know was taken as text: a
+// misspelt sdk.ArgumentFile sent the operator's path instead of the file,
+// a misspelt int a string the plugin's payload check refused at every use.
+// The host refuses the declaration at launch, as it does a setting's, and
+// says which types there are.
+func TestArgumentTypesAreChecked(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	list := sdk.WorkList{Name: "l", ListOperation: "p.a"}
+	doc := func(e sdk.Edit, shared ...sdk.Argument) sdk.DocumentView {
+		return sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+			Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind", Shared: shared}, Edits: []sdk.Edit{e}}
+	}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string // "": accepted
+	}{
+		"command argument": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "list", Type: "flie"}}}}},
+			`command "run": argument "list": type "flie" is not one of`},
+		"command argument of a number": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber}}}}},
+			`command "run": argument "qty": type "number" is not one of`},
+		"form field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Operation: "p.a", Fields: []sdk.Argument{{Name: "n", Type: "integer"}}}}},
+			`form "f": field "n": type "integer" is not one of`},
+		"row action field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			WorkListViews: []sdk.WorkListView{{List: "l", Actions: []sdk.Action{{Name: "x", Operation: "p.a", Fields: []sdk.Argument{{Name: "why", Type: "text"}}}}}}},
+			`work list "l": action "x": field "why": type "text" is not one of`},
+		"edit field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e", Fields: []sdk.Argument{{Name: "qty", Type: "nummber"}}})}},
+			`document view "d": edit "e": field "qty": type "nummber" is not one of`},
+		"shared field of the edits": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e"}, sdk.Argument{Name: "reason", Type: "strng"})}},
+			`document view "d": Adjust's shared field "reason": type "strng" is not one of`},
+		"every known type": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Commands:  []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "a"}, {Name: "b", Type: sdk.SettingInt}, {Name: "c", Type: sdk.ArgumentFile}, {Name: "d", Type: sdk.ArgumentList}, {Name: "e", Type: sdk.SettingDuration}}}},
+			Forms:     []sdk.Form{{Name: "f", Operation: "p.a", Fields: []sdk.Argument{{Name: "n", Type: sdk.ArgumentNumber}, {Name: "u", Type: sdk.ArgumentFile}, {Name: "b", Type: sdk.SettingBool}}}},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e", Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber}, {Name: "codes", Type: sdk.ArgumentList}}})}},
+			""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "sdk.") {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q and naming the sdk constants to use", errs, tc.want)
+			}
+		})
+	}
+}
