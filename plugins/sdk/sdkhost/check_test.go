@@ -176,3 +176,37 @@ func TestArgumentTypesAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentViewProblemsSayHowToFix: a document page that cannot work
+// is refused saying what is wrong and how to fix it.
+func TestDocumentViewProblemsSayHowToFix(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	view := sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+		Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind"}}
+	picks := view
+	picks.Edits = []sdk.Edit{{Name: "remove", Pick: "codes"}}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want []string // what is wrong, then how to fix it
+	}{
+		"a work list not declared": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, Documents: []sdk.DocumentView{view}},
+			[]string{`document view "d": work list "l" is not declared`, "declare it in WorkLists"}},
+		"picks without line items": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.a"}}, Documents: []sdk.DocumentView{picks}},
+			[]string{`edit "remove" picks line items, but LineItems is not declared`, "declare LineItems"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 {
+				t.Fatalf("CheckDescription = %v; want one problem", errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs[0].Error(), w) {
+					t.Errorf("error %q does not say %q", errs[0], w)
+				}
+			}
+		})
+	}
+}
