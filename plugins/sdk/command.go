@@ -45,8 +45,12 @@ type Command struct {
 // Argument is one input of a command, typed like a [Setting]. It is given
 // as a flag, -Name value, unless it is Positional.
 type Argument struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"` // a Setting* constant, ArgumentFile or ArgumentList
+	Name string `json:"name"`
+	// Type is a Setting* constant, ArgumentFile or ArgumentList, and for
+	// the console's inputs (form, row action and edit fields) also
+	// ArgumentNumber; empty: a string. The host refuses to launch a plugin
+	// declaring another.
+	Type        string   `json:"type"`
 	Required    bool     `json:"required,omitempty"`
 	Default     string   `json:"default,omitempty"`
 	Description string   `json:"description,omitempty"`
@@ -73,7 +77,9 @@ type Display struct {
 	// JSON prints the whole reply (status, errors, external, payload) as
 	// JSON on standard output, for scripts; other parts go to standard error.
 	JSON bool `json:"json,omitempty"`
-	// Headline names a string field of the payload printed as the first line.
+	// Headline names a string field of the payload shown as the first
+	// line: printed first on the command line, shown above the Fields in
+	// the console.
 	Headline string `json:"headline,omitempty"`
 	// Fields lists single payload fields printed as "Title: value" lines.
 	// The console shows a form's Fields with a refused reply (invalid,
@@ -181,7 +187,7 @@ func (c Command) Check(plugin string) []error {
 	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true}
 	for _, a := range c.Arguments {
 		if seen[a.Name] {
-			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out)", a.Name)
+			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out); rename it", a.Name)
 		}
 		seen[a.Name] = true
 		if a.Type == ArgumentFile && c.Local {

@@ -17,11 +17,12 @@ import (
 // Configure received.
 type declared struct {
 	settings []sdk.Setting
+	schemas  map[string][]byte
 	got      map[string]string
 }
 
 func (p *declared) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "acme", Settings: p.settings}, nil
+	return &sdk.DescribeResponse{Name: "acme", Settings: p.settings, Schemas: p.schemas}, nil
 }
 
 func (p *declared) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
@@ -61,23 +62,30 @@ func TestConfigureAsTheHost(t *testing.T) {
 		{Name: "batch", Type: sdk.SettingInt, Default: "500"},
 		{Name: "label"},
 	}
+	order := "code: order\nname: 订单\nsystem: acme\ndirection: upload\nsource: acme's interface document\ninput:\n  - name: no\n    type: string\n"
 	cases := map[string]struct {
 		settings []sdk.Setting
+		schemas  map[string][]byte
 		given    map[string]string
 		want     map[string]string // what Configure receives
 		fatal    string            // part of the failure; "": none
 	}{
-		"defaults filled in, secret as its value": {good, map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1"},
+		"defaults filled in, secret as its value": {good, nil, map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1"},
 			map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1", "batch": "500", "label": ""}, ""},
-		"a setting medgate refuses": {good, map[string]string{"endpoint": "ftp://acme.example", "apiKey": "k-1", "batch": "many"},
+		"a setting medgate refuses": {good, nil, map[string]string{"endpoint": "ftp://acme.example", "apiKey": "k-1", "batch": "many"},
 			nil, `medgate would refuse the settings of site "s1": endpoint: "ftp://acme.example" is not an http(s) URL; batch: "many" is not a whole number`},
-		"a declaration medgate refuses": {[]sdk.Setting{{Name: "apiKey", Type: "secert"}}, nil,
+		"a declaration medgate refuses": {[]sdk.Setting{{Name: "apiKey", Type: "secert"}}, nil, nil,
 			nil, `medgate would refuse to launch plugin "acme": setting "apiKey": type "secert"`},
+		"schema documents that load": {[]sdk.Setting{{Name: "label"}}, map[string][]byte{"acme/order.yaml": []byte(order)}, nil, map[string]string{"label": ""}, ""},
+		"a schema document medgate does not load": {nil, map[string][]byte{"acme/order.yaml": []byte(order + "    maxLenght: 3\n")}, nil,
+			nil, `acme/order.yaml:9: field "input.no.maxLenght": unknown key — did you mean "maxLength"?`},
+		"a schema document of another directory's system": {nil, map[string][]byte{"acme/order.yaml": []byte(strings.Replace(order, "system: acme", "system: acne", 1))}, nil,
+			nil, `acme/order.yaml:3: field "system": system "acne" does not match the directory "acme"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p := &declared{settings: tc.settings}
+			p := &declared{settings: tc.settings, schemas: tc.schemas}
 			c := sdktest.Connect(t, p, sdktest.NewMemoryHost())
 			ftb := &fatalTB{TB: t}
 			done := make(chan struct{})

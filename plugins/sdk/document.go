@@ -153,7 +153,7 @@ func (v DocumentView) Check(plugin string, lists map[string]bool) []error {
 		bad("the name must be lowercase letters, digits and dashes, starting with a letter")
 	}
 	if !lists[v.List] {
-		bad("work list %q is not declared", v.List)
+		bad("work list %q is not declared; declare it in WorkLists (its items are the documents) or set List to a declared work list's Name", v.List)
 	}
 	for what, f := range map[string]string{"ItemField": v.ItemField, "IDField": v.IDField, "Lines": v.Lines, "LineKey": v.LineKey} {
 		if f == "" {
@@ -173,11 +173,11 @@ func (v DocumentView) Check(plugin string, lists map[string]bool) []error {
 	seen := map[string]bool{}
 	for _, e := range v.Edits {
 		if seen[e.Name] || e.Name == "" {
-			bad("edit %q is unnamed or declared twice", e.Name)
+			bad("edit %q is unnamed or declared twice; give every edit its own Name (it is sent as the change's kind)", e.Name)
 		}
 		seen[e.Name] = true
 		if e.Pick != "" && v.LineItems == nil {
-			bad("edit %q picks line items, but LineItems is not declared", e.Name)
+			bad("edit %q picks line items, but LineItems is not declared; declare LineItems (the line's array of strings to tick) or remove Pick", e.Name)
 		}
 	}
 	return errs

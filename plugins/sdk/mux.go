@@ -34,9 +34,9 @@ func (m *Mux) Register(op Operation, h HandlerFunc) {
 	case op.Type == "" || !strings.Contains(op.Type, "."):
 		panic(fmt.Sprintf("sdk: Mux.Register: operation type %q must be \"<plugin>.<operation>\"", op.Type))
 	case h == nil:
-		panic(fmt.Sprintf("sdk: Mux.Register: operation %q has no handler", op.Type))
+		panic(fmt.Sprintf("sdk: Mux.Register: operation %q has no handler; pass the function that handles it (an sdk.HandlerFunc) as Register's second argument", op.Type))
 	case m.handlers[op.Type] != nil:
-		panic(fmt.Sprintf("sdk: Mux.Register: operation %q registered twice", op.Type))
+		panic(fmt.Sprintf("sdk: Mux.Register: operation %q registered twice; register each operation once, with the one handler that serves it", op.Type))
 	}
 	if m.handlers == nil {
 		m.handlers = map[string]HandlerFunc{}

@@ -58,19 +58,19 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
 		return fmt.Errorf("the reply payload is not a JSON object (%w); run with -json to see it", err)
 	}
 	if d.Headline != "" {
-		if h := text(obj[d.Headline]); h != "" {
+		if h := text(field(obj, d.Headline)); h != "" {
 			fmt.Fprintln(w, h)
 		}
 	}
 	for _, f := range d.Fields {
-		if v := text(obj[f.Field]); v != "" {
+		if v := text(field(obj, f.Field)); v != "" {
 			fmt.Fprintf(w, "%s: %s\n", f.Title, v)
 		}
 	}
 	if d.Rows == "" {
 		return nil
 	}
-	rows, _ := obj[d.Rows].([]any)
+	rows, _ := field(obj, d.Rows).([]any)
 	return table(w, d.Columns, rows)
 }
 
@@ -83,7 +83,7 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 		m, _ := r.(map[string]any)
 		cells[i] = make([]string, len(cols))
 		for j, c := range cols {
-			cells[i][j] = text(m[c.Field])
+			cells[i][j] = text(field(m, c.Field))
 			used[j] = used[j] || cells[i][j] != ""
 		}
 	}
@@ -111,6 +111,20 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 	return tw.Flush()
 }
 
+// field is the value at a dotted path ("label.lines") in a decoded JSON
+// object, as sdk.Display names fields (the console reads them the same
+// way), or nil.
+func field(v any, path string) any {
+	for _, part := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[part]
+	}
+	return v
+}
+
 // text is a JSON value as one line of text.
 func text(v any) string {
 	switch v := v.(type) {
@@ -132,7 +146,7 @@ func copyResult(f *sdk.FileResult, plugin, dir string, payload []byte, dst strin
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return artifact.Meta{}, fmt.Errorf("read the reply: %w", err)
 	}
-	id := text(obj[f.ArtifactField])
+	id := text(field(obj, f.ArtifactField))
 	if id == "" {
 		return artifact.Meta{}, fmt.Errorf("the reply names no file (field %q is empty); -out cannot copy it", f.ArtifactField)
 	}

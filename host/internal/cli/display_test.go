@@ -43,3 +43,51 @@ func TestCopyResultIsPrivate(t *testing.T) {
 		t.Errorf("%s holds %d entries, want only the copy", out, len(entries))
 	}
 }
+
+// TestDisplayFollowsDottedPaths: sdk.Display's field names may be dotted
+// paths into the payload ("label.lines"), as the SDK documents and the
+// console follows them; the command line shows (and -out copies) the
+// same fields, not nothing.
+func TestDisplayFollowsDottedPaths(t *testing.T) {
+	t.Parallel()
+	payload := `{"result":{"no":"R1","patient":{"ward":"3A"},"items":[{"code":"GLU","v":5.6}]}}`
+	cases := map[string]struct {
+		display sdk.Display
+		want    string
+	}{
+		"headline": {sdk.Display{Headline: "result.no"}, "R1\n"},
+		"field":    {sdk.Display{Fields: []sdk.Column{{Field: "result.patient.ward", Title: "Ward"}}}, "Ward: 3A\n"},
+		"rows":     {sdk.Display{Rows: "result.items", Columns: []sdk.Column{{Field: "code", Title: "Item"}, {Field: "v", Title: "Value"}}}, "Item  Value\nGLU   5.6\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			if err := showPayload(&out, tc.display, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("got %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+	t.Run("file", func(t *testing.T) {
+		t.Parallel()
+		arts := t.TempDir()
+		st, err := artifact.New(arts, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.Put("acme", "s1", "r.csv", "", strings.NewReader("a,b\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(t.TempDir(), "r.csv")
+		if _, err := copyResult(&sdk.FileResult{ArtifactField: "export.file"}, "acme", arts, []byte(`{"export":{"file":"`+m.ID+`"}}`), dst); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(dst); string(b) != "a,b\n" {
+			t.Errorf("copied %q", b)
+		}
+	})
+}

@@ -122,7 +122,10 @@ type formData struct {
 
 // formResult is a reply shown as the form declares.
 type formResult struct {
-	MessageID  string
+	MessageID string
+	// Headline is the value of the field Display.Headline names, shown
+	// first.
+	Headline   string
 	Printable  bool
 	LabelTitle string
 	Fields     []resultField
@@ -364,6 +367,9 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
 	}
 	out := &formResult{Printable: d.Printable, LabelTitle: d.LabelTitle, Fields: resultFields(d, obj, c.o.Location)}
+	if d.Headline != "" {
+		out.Headline = valueText(lookup(obj, d.Headline), c.o.Location)
+	}
 	for _, im := range d.Images {
 		s, _ := lookup(obj, im.Field).(string)
 		raw, err := base64.StdEncoding.DecodeString(s)
@@ -394,7 +400,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 		out.File = &resultFile{Name: m.Name, SHA256: m.SHA256, Size: m.Size,
 			Token: c.downloads.add(download{ArtifactID: m.ID, Session: session})}
 	}
-	if len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
+	if d.Headline == "" && len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
 		out.JSON = maskedJSON(payload)
 	}
 	return out, nil

@@ -29,7 +29,8 @@ const MinJobInterval = time.Second
 // or declared both query and upload, operations whose Schema names no
 // schema document the plugin declares (DescribeResponse.Schemas), names
 // declared twice, settings of a type the host does not know (an empty type
-// is a string), jobs without an interval of at least MinJobInterval or
+// is a string), inputs of commands, forms, row actions and edits of a type
+// the SDK does not define, jobs without an interval of at least MinJobInterval or
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
@@ -51,7 +52,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, undeclaredSchema(d, op)...)
 		}
 		if ops[op.Type] {
-			errs = append(errs, fmt.Errorf("operation %q is declared twice", op.Type))
+			errs = append(errs, fmt.Errorf("operation %q is declared twice; list each operation once in Operations (register it once with sdk.Mux): the host routes a message type to one handler", op.Type))
 		}
 		ops[op.Type] = true
 		if !strings.HasPrefix(op.Type, d.Name+".") {
@@ -64,7 +65,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	jobs := map[string]bool{}
 	for _, j := range d.Jobs {
 		if jobs[j.Name] {
-			errs = append(errs, fmt.Errorf("job %q is declared twice", j.Name))
+			errs = append(errs, fmt.Errorf("job %q is declared twice; give each job its own Name (the host schedules and runs jobs by name: medgate job run PLUGIN/SITE/JOB) or remove the copy", j.Name))
 		}
 		jobs[j.Name] = true
 		switch {
@@ -94,7 +95,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	settings := map[string]bool{}
 	for _, st := range d.Settings {
 		if settings[st.Name] {
-			errs = append(errs, fmt.Errorf("setting %q is declared twice", st.Name))
+			errs = append(errs, fmt.Errorf("setting %q is declared twice; declare each setting once (a site gives one value per name)", st.Name))
 		}
 		settings[st.Name] = true
 		// A type the host does not know is checked as nothing: a
@@ -111,9 +112,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	seen := map[string]bool{}
 	for _, c := range d.Commands {
 		if seen[c.Name] {
-			errs = append(errs, fmt.Errorf("command %q is declared twice", c.Name))
+			errs = append(errs, fmt.Errorf("command %q is declared twice; give each command its own Name (medgate <plugin> <command> runs one) or remove the copy", c.Name))
 		}
 		seen[c.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("command %q: argument", c.Name), c.Arguments, false)...)
 		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
 			errs = append(errs, cerrs...)
 		} else if !c.Local {
@@ -123,9 +125,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	forms := map[string]bool{}
 	for _, f := range d.Forms {
 		if forms[f.Name] {
-			errs = append(errs, fmt.Errorf("form %q is declared twice", f.Name))
+			errs = append(errs, fmt.Errorf("form %q is declared twice; give each form its own Name (its page is /console/form/<plugin>/<name>) or remove the copy", f.Name))
 		}
 		forms[f.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
 		} else {
@@ -135,7 +138,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	lists := map[string]bool{}
 	for _, wl := range d.WorkLists {
 		if lists[wl.Name] {
-			errs = append(errs, fmt.Errorf("work list %q is declared twice", wl.Name))
+			errs = append(errs, fmt.Errorf("work list %q is declared twice; give each work list its own Name (views and document pages name it) or remove the copy", wl.Name))
 		}
 		lists[wl.Name] = true
 		if wl.ListOperation != "" && !ops[wl.ListOperation] {
@@ -144,7 +147,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	}
 	for _, v := range d.WorkListViews {
 		if !lists[v.List] {
-			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared", v.List))
+			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared; declare it in WorkLists or set List to the Name of a declared work list", v.List))
 		}
 		for _, c := range v.Columns {
 			if c.Form != "" && !forms[c.Form] {
@@ -152,6 +155,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			}
 		}
 		for _, a := range v.Actions {
+			errs = append(errs, argumentTypes(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, true)...)
 			if !strings.HasPrefix(a.Operation, d.Name+".") {
 				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
 			} else {
@@ -162,9 +166,13 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	docs := map[string]bool{}
 	for _, v := range d.Documents {
 		if docs[v.Name] {
-			errs = append(errs, fmt.Errorf("document view %q is declared twice", v.Name))
+			errs = append(errs, fmt.Errorf("document view %q is declared twice; give each document view its own Name (its page is /console/document/<plugin>/<name>) or remove the copy", v.Name))
 		}
 		docs[v.Name] = true
+		errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, true)...)
+		for _, e := range v.Edits {
+			errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, true)...)
+		}
 		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {
 			errs = append(errs, verrs...)
 			continue
@@ -177,6 +185,33 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		if v.Confirm != nil {
 			errs = append(errs, undeclared(ops, what+" Confirm operation", v.Confirm.Operation)...)
 		}
+	}
+	return errs
+}
+
+// argumentTypes reports each of args, the inputs what names, whose Type
+// the host does not know: the command line and the console would send its
+// value as text (a misspelt sdk.ArgumentFile the operator's path instead
+// of the file). sdk.ArgumentNumber is a type of the console's inputs only
+// (number false: a command's argument), which the command line does not
+// send as a number.
+func argumentTypes(what string, args []sdk.Argument, number bool) []error {
+	known := append(slices.Clone(settingTypes), sdk.ArgumentFile, sdk.ArgumentList)
+	use := "an sdk.Setting* constant, sdk.ArgumentFile or sdk.ArgumentList (empty: a string)"
+	if number {
+		known = append(known, sdk.ArgumentNumber)
+		use = "an sdk.Setting* constant, sdk.ArgumentFile, sdk.ArgumentList or sdk.ArgumentNumber (empty: a string)"
+	}
+	var errs []error
+	for _, a := range args {
+		if a.Type == "" || slices.Contains(known, a.Type) {
+			continue
+		}
+		hint := ""
+		if a.Type == sdk.ArgumentNumber {
+			hint = " (sdk.ArgumentNumber is for console forms, row actions and document edits: the command line sends no JSON numbers; declare it sdk.SettingInt or a string)"
+		}
+		errs = append(errs, fmt.Errorf("%s %q: type %q is not one of %s, so its value would be sent as text; use %s%s", what, a.Name, a.Type, strings.Join(known, ", "), use, hint))
 	}
 	return errs
 }

@@ -3,6 +3,7 @@ package sdkhost
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -59,5 +60,153 @@ func TestSecretDefaultsAreNeverResolved(t *testing.T) {
 	errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{{Name: "token", Type: sdk.SettingSecret, Default: "env:MEDGATE_ADMIN_TOKEN"}}})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `setting "token"`) || !strings.Contains(errs[0].Error(), "Default") {
 		t.Errorf("CheckDescription = %v; want one error saying the secret setting may have no Default", errs)
+	}
+}
+
+// TestDeclaredTwiceSaysHowToFix: a name declared twice is refused at
+// launch (and by sdktest.Configure) with what is wrong and what to do
+// about it, for every kind of declaration a vendor names.
+func TestDeclaredTwiceSaysHowToFix(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	list := sdk.WorkList{Name: "l", ListOperation: "p.a"}
+	doc := sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+		Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind"}}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want []string // what is wrong, then how to fix it
+	}{
+		"operation": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op, op}},
+			[]string{`operation "p.a" is declared twice`, "list each operation once"}},
+		"job": {sdk.DescribeResponse{Name: "p", Jobs: []sdk.Job{{Name: "j", Interval: time.Minute}, {Name: "j", Interval: time.Hour}}},
+			[]string{`job "j" is declared twice`, "give each job its own Name"}},
+		"setting": {sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{{Name: "url"}, {Name: "url"}}},
+			[]string{`setting "url" is declared twice`, "declare each setting once"}},
+		"command": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a"}, {Name: "run", Operation: "p.a"}}},
+			[]string{`command "run" is declared twice`, "give each command its own Name"}},
+		"form": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Operation: "p.a"}, {Name: "f", Operation: "p.a"}}},
+			[]string{`form "f" is declared twice`, "give each form its own Name"}},
+		"work list": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list, list}},
+			[]string{`work list "l" is declared twice`, "give each work list its own Name"}},
+		"work list view of no list": {sdk.DescribeResponse{Name: "p", WorkListViews: []sdk.WorkListView{{List: "l"}}},
+			[]string{`work list view "l": no work list of that name is declared`, "declare it in WorkLists"}},
+		"document view": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc, doc}},
+			[]string{`document view "d" is declared twice`, "give each document view its own Name"}},
+		"edit": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{func() sdk.DocumentView { d := doc; d.Edits = []sdk.Edit{{Name: "e"}, {Name: "e"}}; return d }()}},
+			[]string{`edit "e" is unnamed or declared twice`, "give every edit its own Name"}},
+		"command argument": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "n"}, {Name: "n"}}}}},
+			[]string{`argument "n" is declared twice`, "rename it"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 {
+				t.Fatalf("CheckDescription = %v; want one problem", errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs[0].Error(), w) {
+					t.Errorf("error %q does not say %q", errs[0], w)
+				}
+			}
+		})
+	}
+}
+
+// TestArgumentTypesAreChecked: an input of a command, form, row action or
+// document edit whose Type the host does not know was taken as text: a
+// misspelt sdk.ArgumentFile sent the operator's path instead of the file,
+// a misspelt int a string the plugin's payload check refused at every use.
+// The host refuses the declaration at launch, as it does a setting's, and
+// says which types there are.
+func TestArgumentTypesAreChecked(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	list := sdk.WorkList{Name: "l", ListOperation: "p.a"}
+	doc := func(e sdk.Edit, shared ...sdk.Argument) sdk.DocumentView {
+		return sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+			Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind", Shared: shared}, Edits: []sdk.Edit{e}}
+	}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string // "": accepted
+	}{
+		"command argument": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "list", Type: "flie"}}}}},
+			`command "run": argument "list": type "flie" is not one of`},
+		"command argument of a number": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber}}}}},
+			`command "run": argument "qty": type "number" is not one of`},
+		"form field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Operation: "p.a", Fields: []sdk.Argument{{Name: "n", Type: "integer"}}}}},
+			`form "f": field "n": type "integer" is not one of`},
+		"row action field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			WorkListViews: []sdk.WorkListView{{List: "l", Actions: []sdk.Action{{Name: "x", Operation: "p.a", Fields: []sdk.Argument{{Name: "why", Type: "text"}}}}}}},
+			`work list "l": action "x": field "why": type "text" is not one of`},
+		"edit field": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e", Fields: []sdk.Argument{{Name: "qty", Type: "nummber"}}})}},
+			`document view "d": edit "e": field "qty": type "nummber" is not one of`},
+		"shared field of the edits": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e"}, sdk.Argument{Name: "reason", Type: "strng"})}},
+			`document view "d": Adjust's shared field "reason": type "strng" is not one of`},
+		"every known type": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Commands:  []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{{Name: "a"}, {Name: "b", Type: sdk.SettingInt}, {Name: "c", Type: sdk.ArgumentFile}, {Name: "d", Type: sdk.ArgumentList}, {Name: "e", Type: sdk.SettingDuration}}}},
+			Forms:     []sdk.Form{{Name: "f", Operation: "p.a", Fields: []sdk.Argument{{Name: "n", Type: sdk.ArgumentNumber}, {Name: "u", Type: sdk.ArgumentFile}, {Name: "b", Type: sdk.SettingBool}}}},
+			Documents: []sdk.DocumentView{doc(sdk.Edit{Name: "e", Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber}, {Name: "codes", Type: sdk.ArgumentList}}})}},
+			""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "sdk.") {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q and naming the sdk constants to use", errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestDocumentViewProblemsSayHowToFix: a document page that cannot work
+// is refused saying what is wrong and how to fix it.
+func TestDocumentViewProblemsSayHowToFix(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	view := sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+		Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind"}}
+	picks := view
+	picks.Edits = []sdk.Edit{{Name: "remove", Pick: "codes"}}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want []string // what is wrong, then how to fix it
+	}{
+		"a work list not declared": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, Documents: []sdk.DocumentView{view}},
+			[]string{`document view "d": work list "l" is not declared`, "declare it in WorkLists"}},
+		"picks without line items": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.a"}}, Documents: []sdk.DocumentView{picks}},
+			[]string{`edit "remove" picks line items, but LineItems is not declared`, "declare LineItems"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 {
+				t.Fatalf("CheckDescription = %v; want one problem", errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs[0].Error(), w) {
+					t.Errorf("error %q does not say %q", errs[0], w)
+				}
+			}
+		})
 	}
 }

@@ -4,15 +4,18 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+	"github.com/medgate/medgate/schemas"
 )
 
 // Configure configures site on c as medgate does: it checks the plugin's
-// Describe answer with the rules medgate launches a plugin by, checks given
-// against the declared settings, fills in the defaults and calls Configure
-// with every declared setting. A secret setting is given as its value (in
+// Describe answer with the rules medgate launches a plugin by, loads its
+// schema documents (DescribeResponse.Schemas) over medgate's built-in ones
+// as medgate does at start, checks given against the declared settings,
+// fills in the defaults and calls Configure with every declared setting. A secret setting is given as its value (in
 // medgate the site names an env: or file: reference, which the host
 // resolves). What medgate would refuse, the plugin or the site's settings,
 // fails the test; the plugin's own diagnostics are in the response.
@@ -27,6 +30,15 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 	}
 	if errs := sdkhost.CheckDescriptionAt(d, c.Version()); len(errs) > 0 {
 		t.Fatalf("sdktest: medgate would refuse to launch plugin %q: %v", d.Name, errors.Join(errs...))
+	}
+	if len(d.Schemas) > 0 && c.Version() >= sdkhost.ProtocolV2 {
+		fsys := fstest.MapFS{}
+		for p, data := range d.Schemas {
+			fsys[p] = &fstest.MapFile{Data: data, Mode: 0o444}
+		}
+		if _, err := schemas.Embedded().OverlayFS(fsys); err != nil {
+			t.Fatalf("sdktest: medgate would refuse to start with plugin %q: the schema documents it declares (its Describe's Schemas) do not load: %v; correct them as schemas/README.md describes", d.Name, err)
+		}
 	}
 	secretAsValue := func(string) bool { return true }
 	resolve := func(v string) (string, error) { return v, nil }

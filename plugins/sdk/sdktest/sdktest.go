@@ -1,7 +1,7 @@
 // Package sdktest helps vendors test a plugin without the medgate host: it
 // connects a plugin implementation over the real gRPC protocol in memory
 // ([Connect]), configures a site as the host does, by the host's rules for
-// declarations and settings ([Configure]), and provides an in-memory
+// declarations, schema documents and settings ([Configure]), and provides an in-memory
 // implementation of the host's services ([MemoryHost]).
 package sdktest
 
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,18 +45,30 @@ func ConnectVersion(t testing.TB, impl sdk.Plugin, host sdkhost.HostServer, vers
 	if err != nil {
 		t.Fatalf("sdktest: dispense plugin: %v", err)
 	}
+	if b, ok := host.(interface{ bind(sdk.Plugin) }); ok {
+		b.bind(impl)
+	}
 	return raw.(*sdkhost.Client)
 }
 
 // MemoryHost is an in-memory sdkhost.HostServer. Its fields may be read by tests
 // after the calls they want to observe have returned.
+//
+// It refuses an event as medgate does: one whose type does not start with
+// the name of a plugin connected to it ("<name>."), or with a header whose
+// name starts with "medgate-" (the host's own).
 type MemoryHost struct {
-	mu        sync.Mutex
-	state     map[string]map[string]sdk.Entry
-	seqs      map[string]int64
-	events    []Published
-	exchanges []Journaled
-	artifacts []Stored
+	mu sync.Mutex
+	// plugins are the plugins connected to the host (Connect), whose names
+	// are read from their Describe at the first event, under describing.
+	describing sync.Mutex
+	plugins    []sdk.Plugin
+	names      []string
+	state      map[string]map[string]sdk.Entry
+	seqs       map[string]int64
+	events     []Published
+	exchanges  []Journaled
+	artifacts  []Stored
 }
 
 // Published is an event with its site.
@@ -194,14 +207,62 @@ func (h *MemoryHost) NextSequence(_ context.Context, site, name string) (int64, 
 	return h.seqs[k], nil
 }
 
-// Publish implements sdkhost.HostServer.
-func (h *MemoryHost) Publish(_ context.Context, site string, e sdk.Event) error {
+// bind makes p a plugin connected to h, whose events h checks.
+func (h *MemoryHost) bind(p sdk.Plugin) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.plugins = append(h.plugins, p)
+}
+
+// Publish implements sdkhost.HostServer. It refuses an event medgate would
+// refuse, with medgate's words.
+func (h *MemoryHost) Publish(ctx context.Context, site string, e sdk.Event) error {
 	if e.Type == "" {
 		return fmt.Errorf("sdktest: publish: event type is empty")
 	}
+	if err := h.checkEvent(ctx, e); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.events = append(h.events, Published{Site: site, Event: e})
+	return nil
+}
+
+// checkEvent applies medgate's rules for events to e: its type starts with
+// the name of a plugin connected to h, and no header name starts with
+// "medgate-". Without a connected plugin (a MemoryHost used on its own)
+// the type is not checked.
+func (h *MemoryHost) checkEvent(ctx context.Context, e sdk.Event) error {
+	h.describing.Lock()
+	defer h.describing.Unlock()
+	h.mu.Lock()
+	pending := h.plugins
+	h.plugins = nil
+	h.mu.Unlock()
+	for _, p := range pending {
+		// Describe outside the lock: the plugin is in this process.
+		d, err := p.Describe(ctx, &sdk.DescribeRequest{})
+		if err != nil || d == nil {
+			continue
+		}
+		h.mu.Lock()
+		h.names = append(h.names, d.Name)
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	names := slices.Clone(h.names)
+	h.mu.Unlock()
+	if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool {
+		return strings.HasPrefix(e.Type, n+".") && len(e.Type) > len(n)+1
+	}) {
+		return fmt.Errorf("sdktest: medgate would refuse this event: event type %q must start with %q (the plugin's own name)", e.Type, names[0]+".")
+	}
+	for k := range e.Headers {
+		if strings.HasPrefix(strings.ToLower(k), "medgate-") {
+			return fmt.Errorf("sdktest: medgate would refuse this event: event %s: header %q: names starting with %q are set by the host; rename it", e.Type, k, "medgate-")
+		}
+	}
 	return nil
 }
 
