@@ -741,7 +741,7 @@ func (h *handler) heldBy(ctx context.Context, seen map[string]string, doc string
 			why = "it was not stored: the plugin stopped before sending it"
 		case err != nil:
 			return "", err
-		case rec.Direction == "out" && isHeld(rec.Status):
+		case rec.Direction == "out" && mayHold(rec.Status):
 			why = fmt.Sprintf("status %s since %s", rec.Status, h.fmtTime(rec.StatusAt))
 		}
 	}
