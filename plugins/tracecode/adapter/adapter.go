@@ -293,6 +293,18 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if recovery != nil {
 		published = "; " + recovery.summary()
 	}
+	// Hierarchy answers kept before the child index existed are indexed
+	// once (child_recovery.go), so a confirmation walks down their
+	// packages; a failure is reported and the next run continues.
+	children, cds, err := h.recoverChildIndex(ctx, childRecoveryNodes)
+	rds = append(rds, cds...)
+	if err != nil {
+		rds.Error("", "state", "the one-time child index of hierarchy answers kept before it stopped",
+			fmt.Sprintf("%v; the next run of %s continues from the last answer read", err, JobStockInSync))
+	}
+	if children != nil {
+		published += "; " + children.summary()
+	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.

@@ -48,7 +48,7 @@ func TestMIUploadOfAFetchedDocumentSendsTheConfirmedReceipt(t *testing.T) {
 	}
 	recs := e.sim.HSARecords()
 	for _, dl := range d.Lines {
-		r, ok := recs[fmt.Sprintf("%s-%d", no, dl.LineNo)]
+		r, ok := recs[out.bchno(dl.LineNo)]
 		if !ok {
 			t.Errorf("line %d: no 3502 record received", dl.LineNo)
 			continue
@@ -58,7 +58,7 @@ func TestMIUploadOfAFetchedDocumentSendsTheConfirmedReceipt(t *testing.T) {
 				dl.LineNo, r.Cnt, r.FixmedinsID, len(r.TraceCodes), dl.Qty, dl.ItemCode, len(dl.Codes))
 		}
 	}
-	if r := recs[fmt.Sprintf("%s-%d", no, l.LineNo)]; r.Cnt != qty || slices.Contains(r.TraceCodes, removed) || r.FixmedinsID != "HIS-001" {
+	if r := recs[out.bchno(l.LineNo)]; r.Cnt != qty || slices.Contains(r.TraceCodes, removed) || r.FixmedinsID != "HIS-001" {
 		t.Errorf("line %d sent as cnt %s item %s (removed code sent: %v); want the staff's cnt %s, item HIS-001, without %s",
 			l.LineNo, r.Cnt, r.FixmedinsID, slices.Contains(r.TraceCodes, removed), qty, removed)
 	}
@@ -156,12 +156,12 @@ func TestMIUploadOfAFetchedDocumentUploadedBeforeTheReceipt(t *testing.T) {
 	}
 	recs := e.sim.HSARecords()
 	for _, l := range []int{changed.LineNo, same.LineNo, removed.LineNo} {
-		if _, ok := recs[fmt.Sprintf("%s-%d", no, l)]; ok {
-			t.Errorf("line %d accepted earlier was sent again", l)
+		if _, ok := recs[fmt.Sprintf("%s-%d", no, l)]; ok || out.bchno(l) != fmt.Sprintf("%s-%d", no, l) {
+			t.Errorf("line %d accepted earlier was sent again, or its batch number changed (%q)", l, out.bchno(l))
 		}
 	}
 	for _, l := range d.Lines[3:] {
-		if _, ok := recs[fmt.Sprintf("%s-%d", no, l.LineNo)]; !ok {
+		if _, ok := recs[out.bchno(l.LineNo)]; !ok {
 			t.Errorf("line %d never sent", l.LineNo)
 		}
 	}

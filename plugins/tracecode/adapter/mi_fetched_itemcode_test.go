@@ -61,7 +61,7 @@ func TestMIUploadOfAFetchedDocumentTakesTheHospitalItemCode(t *testing.T) {
 			}
 			recs := e.sim.HSARecords()
 			for _, l := range d.Lines {
-				r, ok := recs[fmt.Sprintf("%s-%d", no, l.LineNo)]
+				r, ok := recs[out.bchno(l.LineNo)]
 				if !ok || r.FixmedinsID == "" {
 					t.Errorf("line %d: 3502 record %+v, want one with the hospital item code", l.LineNo, r)
 					continue

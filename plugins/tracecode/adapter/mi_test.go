@@ -18,10 +18,22 @@ type miReply struct {
 	Lines  []struct {
 		LineNo  int    `json:"lineNo"`
 		MsgID   string `json:"msgid"`
+		Bchno   string `json:"bchno"`
 		Status  string `json:"status"`
 		Infcode int    `json:"infcode"`
 		Codes   int    `json:"codes"`
 	} `json:"lines"`
+}
+
+// bchno returns the batch number (fixmedins_bchno) the reply gives line
+// lineNo ("" when it lists no such line).
+func (r miReply) bchno(lineNo int) string {
+	for _, l := range r.Lines {
+		if l.LineNo == lineNo {
+			return l.Bchno
+		}
+	}
+	return ""
 }
 
 func TestMIUpload(t *testing.T) {

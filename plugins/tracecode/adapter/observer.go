@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 	"github.com/medgate/medgate/plugins/tracecode/platform"
 )
 
@@ -51,7 +52,7 @@ func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
 	if e.OK {
 		o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "expiresAt", e.ExpiresAt)
 	} else {
-		o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", e.Error)
+		o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
 	}
 }
 

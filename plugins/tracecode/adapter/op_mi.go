@@ -48,6 +48,10 @@ type miRecord struct {
 // miLine is the upload state of one document line.
 type miLine struct {
 	MsgID string `json:"msgid"`
+	// Bchno is the batch number (fixmedins_bchno) the line was sent under
+	// (miBatchNo), kept so a resend uses it; empty in lines sent before it
+	// was kept, which were sent under <billNo>-<lineNo>.
+	Bchno string `json:"bchno,omitempty"`
 	// Sent is the fingerprint of what the line's last call carried
 	// (miContent); empty in lines sent before it was kept.
 	Sent    string `json:"sent,omitempty"`
@@ -97,6 +101,7 @@ type miPayload struct {
 type miLineReply struct {
 	LineNo  int    `json:"lineNo"`
 	MsgID   string `json:"msgid,omitempty"`
+	Bchno   string `json:"bchno,omitempty"`
 	Status  string `json:"status"`
 	Infcode int    `json:"infcode"`
 	Message string `json:"message,omitempty"`
@@ -214,11 +219,18 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		fix = "a confirmed receipt's line takes a missing medical-insurance list code from the fetched document's line of the same number and product, and a missing item code from productItemMap: " +
 			"correct the line in HIS and on the medical-insurance side, or map the product in productItemMap, then send again"
 	}
+	stKey := rec.miKey()
+	st, stVer, err := loadMIState(ctx, host, stKey)
+	if err != nil {
+		return nil, err
+	}
 	sc, _ := h.cfg.schemas.Get("tracecode", mi.infno)
 	inputs := map[int]map[string]any{}
+	bchnos := map[int]string{}
 	var ds sdk.Diagnostics
 	for i, l := range lines {
-		in := h.miInput(rec, l, codes[l.LineNo])
+		bchnos[l.LineNo] = st.batchNo(rec, l.LineNo)
+		in := h.miInput(rec, l, codes[l.LineNo], bchnos[l.LineNo])
 		for _, fe := range sc.ValidateInput(in) {
 			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message), fix)
 		}
@@ -228,11 +240,6 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid(ds)
 	}
 
-	stKey := rec.miKey()
-	st, stVer, err := loadMIState(ctx, host, stKey)
-	if err != nil {
-		return nil, err
-	}
 	var replies []miLineReply
 	var unknown []int
 	var firstReject *hsa.BusinessError
@@ -245,7 +252,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		current[ln] = true
 		content := h.miContent(l, codes[l.LineNo])
 		cur := st.Lines[ln]
-		r := miLineReply{LineNo: l.LineNo, Codes: len(codes[l.LineNo])}
+		r := miLineReply{LineNo: l.LineNo, Bchno: bchnos[l.LineNo], Codes: len(codes[l.LineNo])}
 		if cur != nil && cur.Status == miOK {
 			sent := cur.Sent
 			if sent == "" && fetched != nil {
@@ -273,7 +280,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		st.Lines[ln] = &miLine{MsgID: msgid, Status: miSending, Sent: content}
+		st.Lines[ln] = &miLine{MsgID: msgid, Bchno: bchnos[l.LineNo], Status: miSending, Sent: content}
 		if stVer, err = saveMIState(ctx, host, stKey, st, stVer); err != nil {
 			return nil, err
 		}
@@ -282,7 +289,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		// so an unknown outcome names the msgid that may have arrived.
 		resending := func(ctx context.Context, id string) error {
 			prev := st.Lines[ln]
-			st.Lines[ln] = &miLine{MsgID: id, Status: miSending, Sent: content}
+			st.Lines[ln] = &miLine{MsgID: id, Bchno: bchnos[l.LineNo], Status: miSending, Sent: content}
 			v, err := saveMIState(ctx, host, stKey, st, stVer)
 			if err != nil {
 				st.Lines[ln] = prev
@@ -357,7 +364,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	slices.Sort(gone)
 	for _, n := range gone {
 		l := st.Lines[strconv.Itoa(n)]
-		replies = append(replies, miLineReply{LineNo: n, MsgID: l.MsgID, Status: miMismatch, Infcode: l.Infcode,
+		replies = append(replies, miLineReply{LineNo: n, MsgID: l.MsgID, Bchno: st.batchNo(rec, n), Status: miMismatch, Infcode: l.Infcode,
 			Message: "not in the confirmed receipt, sent earlier (" + l.Status + "); correct it on the medical-insurance side if it arrived"})
 		mismatch = append(mismatch, n)
 	}
@@ -421,7 +428,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		b, _ := json.Marshal(reply)
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Payload: b,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: fmt.Sprintf("line(s) %v were sent to medical insurance earlier with other figures than the %s has, or are no longer in it", mismatch, what),
-				Detail: "medgate does not send a line twice (a second 3502 under its batch number fixmedins_bchno <billNo>-<lineNo> would change the stock twice): " +
+				Detail: "medgate does not send a line twice (a second 3502 under its batch number fixmedins_bchno would change the stock twice): " +
 					"correct those lines on the medical-insurance side against the " + what + "; the other lines were sent"}}}, nil
 	}
 	return ok(reply)
@@ -528,8 +535,50 @@ func (h *handler) miContent(l docLine, codes []string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// miInput builds the 3502 input of one line.
-func (h *handler) miInput(rec *docRecord, l docLine, codes []string) map[string]any {
+// miBchnoMax is the length of fixmedins_bchno (schema tracecode/3502).
+const miBchnoMax = 30
+
+// miBatchNo is the batch number (fixmedins_bchno) of line lineNo of rec
+// sent for the first time. A document the hospital uploaded is numbered
+// by the hospital: <billNo>-<lineNo>. A fetched one is numbered by its
+// supplier, and two suppliers' documents may share a number, so its
+// lines carry the supplier's too: <billNo>-<tag>-<lineNo>, tag the first
+// 6 hex digits of SHA-256 of the supplier's code (fromOrgCode); where that
+// is longer than the field, <hash>-<lineNo>, hash the first 20 hex digits
+// of SHA-256 of supplier and number. Both depend on the document alone,
+// so every attempt and instance computes the same.
+func miBatchNo(rec *docRecord, lineNo int) string {
+	if rec.Source != sourcePlatform {
+		return fmt.Sprintf("%s-%d", rec.DocNo, lineNo)
+	}
+	tag := sha256.Sum256([]byte(rec.FromOrgCode))
+	if b := fmt.Sprintf("%s-%X-%d", rec.DocNo, tag[:3], lineNo); len(b) <= miBchnoMax {
+		return b
+	}
+	sum := sha256.Sum256([]byte(rec.FromOrgCode + "\n" + rec.DocNo))
+	return fmt.Sprintf("%X-%d", sum[:10], lineNo)
+}
+
+// batchNo is the batch number line lineNo of rec is sent under: the one
+// its state keeps; <billNo>-<lineNo> for a line an earlier version sent
+// (or may have) before the number was kept, which medical insurance may
+// hold under it; else a new one (miBatchNo). A line refused takes a new
+// one: nothing is held under its old number.
+func (st *miState) batchNo(rec *docRecord, lineNo int) string {
+	cur := st.Lines[strconv.Itoa(lineNo)]
+	switch {
+	case cur == nil:
+	case cur.Bchno != "":
+		return cur.Bchno
+	case cur.Status != miRejected:
+		return fmt.Sprintf("%s-%d", rec.DocNo, lineNo)
+	}
+	return miBatchNo(rec, lineNo)
+}
+
+// miInput builds the 3502 input of one line, sent under batch number
+// bchno.
+func (h *handler) miInput(rec *docRecord, l docLine, codes []string, bchno string) map[string]any {
 	trdn := l.SplitFlag
 	if trdn == "" {
 		trdn = "0"
@@ -543,7 +592,7 @@ func (h *handler) miInput(rec *docRecord, l docLine, codes []string) map[string]
 		"inv_chg_type":          h.cfg.mi.invChgType,
 		"fixmedins_hilist_id":   l.ItemCode,
 		"fixmedins_hilist_name": l.ItemName,
-		"fixmedins_bchno":       fmt.Sprintf("%s-%d", rec.DocNo, l.LineNo),
+		"fixmedins_bchno":       bchno,
 		"cnt":                   json.Number(l.Qty),
 		"rx_flag":               h.cfg.mi.rxFlag,
 		"inv_chg_time":          rec.BillTime,

@@ -267,16 +267,25 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	// document took one), and put back if the platform refuses it.
 	var stockDs sdk.Diagnostics
 	stockNote := ""
-	if direction == "out" && prev != nil && isHeld(prev.Status) {
-		// Claim the held document before taking codes: a resolution of its
-		// earlier attempt (stockout-reconcile, an operator) that began
-		// meanwhile makes this fail, and the message is retried once it is
-		// done; one that begins after sees an attempt under way (the time
-		// of the attempt is now).
+	if direction == "out" && prev != nil && prev.Direction == "out" && mayHold(prev.Status) {
+		// Claim the document before taking codes (a held one, or one not
+		// sent, whose codes versions before 46dc3c3 kept out): a
+		// resolution of its earlier attempt (stockout-reconcile, an
+		// operator) that began meanwhile makes this fail, and the message
+		// is retried once it is done; one that begins after sees an
+		// attempt under way (the time of the attempt is now).
 		if _, err := casDoc(ctx, host, key, ver, func(r *docRecord) {
 			r.StatusAt = h.a.now()
 		}); err != nil {
 			return nil, err
+		}
+		if prev.Status == statusPending && prev.Hash != hash && h.a.now().Sub(prev.StatusAt) >= h.cfg.reconcileAfter {
+			// An earlier attempt not sent, with other content, and not
+			// under way: the codes only it listed (which earlier versions
+			// kept out) go back in stock.
+			if err := h.releaseEarlierAttempt(context.WithoutCancel(ctx), prev, &bill); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if direction == "out" {

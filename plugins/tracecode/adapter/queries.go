@@ -94,11 +94,17 @@ func hierarchyRows(nodes []hierNode, ex code.Expansion) []queryNode {
 			problems[t.Code] = t.Problem
 		}
 	}
+	// A code the answer lists more than once is counted once, as its
+	// first node (code.Expand): a repeat is kept as answered, neither a
+	// smallest code (the 最小子码 sheet would list it twice) nor a top.
+	first := make(map[string]bool, len(nodes))
 	rows := make([]queryNode, len(nodes))
 	for i, n := range nodes {
+		counted := !first[n.Code]
+		first[n.Code] = true
 		rows[i] = queryNode{Code: n.Code, Parent: n.ParentCode, Top: top(n.Code), Line: n.LineNo, Level: n.CodeLevel, PackLevel: n.CodePackLevel,
-			Smallest: smallest[n.Code], Ratio: n.PkgRatio, Box: n.BoxStatus}
-		if rows[i].Top == n.Code {
+			Smallest: counted && smallest[n.Code], Ratio: n.PkgRatio, Box: n.BoxStatus}
+		if counted && rows[i].Top == n.Code {
 			rows[i].Problem = problems[n.Code]
 		}
 	}

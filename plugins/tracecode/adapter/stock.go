@@ -270,6 +270,20 @@ func openedBy(se stockEntry) (string, string, int) {
 // and each package's children, so that a package a draft lists is found
 // holding a unit a receipt received on its own.
 func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
+	return indexRelations(ctx, host, pairs, true)
+}
+
+// indexChildren keeps each package's children only (child → parent
+// pairs): the child index of a hierarchy answer kept before it existed,
+// whose parents were indexed then (a later answer's parent is not
+// overwritten with an older one).
+func indexChildren(ctx context.Context, host sdk.Host, pairs [][2]string) error {
+	return indexRelations(ctx, host, pairs, false)
+}
+
+// indexRelations writes the child index of pairs, and with parents the
+// parent index too.
+func indexRelations(ctx context.Context, host sdk.Host, pairs [][2]string, parents bool) error {
 	const batch = 64
 	writes := make([]sdk.StateWrite, 0, batch)
 	flush := func() error {
@@ -277,7 +291,7 @@ func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 			return nil
 		}
 		if _, err := sdk.WriteState(ctx, host, writes); err != nil {
-			return fmt.Errorf("keep the packages of codes (%s…): %w", strings.TrimPrefix(writes[0].Key, "codeparent/"), err)
+			return fmt.Errorf("keep the package relations of codes (%s…): %w", writes[0].Key, err)
 		}
 		writes = writes[:0]
 		return nil
@@ -299,8 +313,10 @@ func indexParents(ctx context.Context, host sdk.Host, pairs [][2]string) error {
 		if isParent[child] {
 			pkg = "1"
 		}
-		writes = append(writes, sdk.StateWrite{Key: parentKey(child), Value: []byte(parent), Put: true},
-			sdk.StateWrite{Key: childPrefix(parent) + esc(child), Value: []byte(pkg), Put: true})
+		if parents {
+			writes = append(writes, sdk.StateWrite{Key: parentKey(child), Value: []byte(parent), Put: true})
+		}
+		writes = append(writes, sdk.StateWrite{Key: childPrefix(parent) + esc(child), Value: []byte(pkg), Put: true})
 		if len(writes) >= batch {
 			if err := flush(); err != nil {
 				return err
@@ -741,7 +757,7 @@ func (h *handler) heldBy(ctx context.Context, seen map[string]string, doc string
 			why = "it was not stored: the plugin stopped before sending it"
 		case err != nil:
 			return "", err
-		case rec.Direction == "out" && isHeld(rec.Status):
+		case rec.Direction == "out" && mayHold(rec.Status):
 			why = fmt.Sprintf("status %s since %s", rec.Status, h.fmtTime(rec.StatusAt))
 		}
 	}

@@ -85,6 +85,37 @@ func isHeld(status string) bool {
 	return status == statusSending || status == statusUnknown || status == statusReleasing
 }
 
+// mayHold reports whether a stock-out document in status may hold codes
+// whose outcome is not settled: a held one, or one not sent (pending).
+// This version puts back the codes of a stock-out not sent, but versions
+// before 46dc3c3 kept them out, and an attempt of the document under way
+// holds them from when it takes them until it stores itself as sending:
+// such a document is resolved like a held one once it is indexed, and
+// one that holds no code any more is simply no longer indexed.
+func mayHold(status string) bool {
+	return isHeld(status) || status == statusPending
+}
+
+// holdsCode reports whether stock-out rec still holds one of its codes
+// out of stock (the ledger names it as the document that took it).
+func holdsCode(ctx context.Context, host sdk.Host, rec *docRecord) (bool, error) {
+	errFound := errors.New("found")
+	err := readCodes(ctx, host, rec, func(r codeRow) error {
+		se, _, err := getStock(ctx, host, r.Code)
+		if err != nil {
+			return err
+		}
+		if se.State == stockOut && se.Doc == rec.DocNo {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 // hold records that stock-out docNo took codes and may not be answered.
 func (h *handler) hold(ctx context.Context, docNo string) error {
 	b, err := json.Marshal(heldRef{Since: h.a.now(), MessageID: h.req.MessageID})
@@ -176,7 +207,7 @@ func (h *handler) listHeld(ctx context.Context) (*sdk.HandleResponse, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rec.Direction != "out" || !isHeld(rec.Status) {
+		if rec.Direction != "out" || !mayHold(rec.Status) {
 			continue // resolved meanwhile
 		}
 		it := heldItem{BillNo: docNo, Status: rec.Status, Since: h.fmtTime(rec.StatusAt), CodeCount: rec.CodeCount, MessageID: rec.MessageID,
@@ -186,6 +217,8 @@ func (h *handler) listHeld(ctx context.Context) (*sdk.HandleResponse, error) {
 			it.Reason = "stored for sending, no outcome recorded: the plugin or the host stopped during the call"
 		case statusReleasing:
 			it.Reason = "not on the platform: its codes are being put back in stock"
+		case statusPending:
+			it.Reason = "not sent (" + rec.StatusText + ") and its codes kept out of stock, as earlier versions did, or taken by an attempt under way: the platform is asked before they are put back"
 		default:
 			it.Reason = "sent, no answer: " + rec.StatusText
 		}
@@ -305,7 +338,17 @@ func (h *handler) resolveHeld(ctx context.Context, docNo string, op *resolvePayl
 	if err != nil {
 		return heldResult{}, err
 	}
-	if rec.Direction != "out" || !isHeld(rec.Status) {
+	settled := rec.Direction != "out" || !mayHold(rec.Status)
+	if !settled && rec.Status == statusPending && now.Sub(rec.StatusAt) >= h.cfg.reconcileAfter {
+		// Not sent: held only while it still holds a code (an attempt
+		// under way claimed it recently, see upload).
+		holds, err := holdsCode(ctx, host, rec)
+		if err != nil {
+			return heldResult{}, err
+		}
+		settled = !holds
+	}
+	if settled {
 		if err := unhold(ctx, host, "out", docNo); err != nil {
 			return heldResult{}, err
 		}
@@ -520,6 +563,15 @@ func (h *handler) reconcileHeldJob(ctx context.Context) (*sdk.RunJobResponse, er
 // runs on several instances at once one advances it (the others stop their
 // part of the recovery for that run); indexing a document twice changes
 // nothing.
+//
+// Versions before 46dc3c3 also kept out the codes of a stock-out not sent
+// (status pending), which no version indexed: the walk indexes those too
+// that still hold a code, and a site whose walk was done (or begun)
+// without them walks again from the start once (heldRecovery.Pending).
+// The job then asks the platform before it puts their codes back, with
+// the same compare-and-set on the document as for the others, and an
+// attempt of the document claims it first (upload), so a retry racing
+// the job and the job never both act.
 const heldRecoveryKey = "recovery/outheld"
 
 // heldRecoveryPage is the number of index entries (each {"key": …}, a few
@@ -540,13 +592,18 @@ type heldRecovery struct {
 	// Documents, Held and Indexed count the documents read, the stock-outs
 	// among them of unknown outcome, and those indexed now (the others had
 	// an entry); Unreadable those that could not be read.
-	Documents  int       `json:"documents"`
-	Held       int       `json:"held"`
-	Indexed    int       `json:"indexed"`
-	Unreadable int       `json:"unreadable"`
-	Runs       int       `json:"runs"`
-	StartedAt  time.Time `json:"startedAt,omitzero"`
-	DoneAt     time.Time `json:"doneAt,omitzero"`
+	Documents int `json:"documents"`
+	Held      int `json:"held"`
+	// PendingHeld counts the stock-outs not sent (pending) that still
+	// hold a code; Pending says the walk looks for them (walks stored
+	// without it are begun again).
+	PendingHeld int       `json:"pendingHeld"`
+	Pending     bool      `json:"pending,omitempty"`
+	Indexed     int       `json:"indexed"`
+	Unreadable  int       `json:"unreadable"`
+	Runs        int       `json:"runs"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	DoneAt      time.Time `json:"doneAt,omitzero"`
 }
 
 func (r *heldRecovery) summary() string {
@@ -554,8 +611,8 @@ func (r *heldRecovery) summary() string {
 	if r.Done {
 		state = "done"
 	}
-	return fmt.Sprintf("recovery of stock-outs held before the held index %s after %d run(s): %d document(s) read, %d stock-out(s) of unknown outcome, %d indexed now, %d unreadable",
-		state, r.Runs, r.Documents, r.Held, r.Indexed, r.Unreadable)
+	return fmt.Sprintf("recovery of stock-outs held before the held index %s after %d run(s): %d document(s) read, %d stock-out(s) of unknown outcome, %d not sent still holding codes, %d indexed now, %d unreadable",
+		state, r.Runs, r.Documents, r.Held, r.PendingHeld, r.Indexed, r.Unreadable)
 }
 
 // recoverHeld runs (or continues) the recovery above. It returns the
@@ -569,6 +626,11 @@ func (h *handler) recoverHeld(ctx context.Context) (*heldRecovery, sdk.Diagnosti
 		again: "indexing a stock-out twice changes nothing", item: "document"}
 	if err := progress.load(ctx, &rec); err != nil {
 		return nil, nil, err
+	}
+	if !rec.Pending {
+		// Walked (or begun) by a version that did not look for stock-outs
+		// not sent: from the start again, with them.
+		rec = heldRecovery{Runs: rec.Runs, Pending: true}
 	}
 	if rec.Done {
 		return nil, nil, nil
@@ -604,10 +666,23 @@ func (h *handler) recoverHeld(ctx context.Context) (*heldRecovery, sdk.Diagnosti
 					fmt.Sprintf("%v; if it is a stock-out sent without an answer, send it again (its attempt is reconciled by document number first)", err))
 				continue
 			}
-			if d.Direction != "out" || (d.Status != statusSending && d.Status != statusUnknown) {
+			if d.Direction != "out" || (d.Status != statusSending && d.Status != statusUnknown && d.Status != statusPending) {
 				continue
 			}
-			rec.Held++
+			if d.Status == statusPending {
+				holds, err := holdsCode(ctx, host, d)
+				if err != nil {
+					warn(fmt.Sprintf("the codes of stock-out %s, not sent, cannot be read; the held stock-out recovery skipped it", docNo),
+						fmt.Sprintf("%v; send the document again (it takes its codes as its own), or check them with `medgate %s %s`", err, Name, CmdHeld))
+					continue
+				}
+				if !holds {
+					continue // this version put its codes back
+				}
+				rec.PendingHeld++
+			} else {
+				rec.Held++
+			}
 			b, err := json.Marshal(heldRef{Since: d.StatusAt, MessageID: d.MessageID})
 			if err != nil {
 				return err

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // maxAnswer bounds the size of one answer read from the platform.
@@ -227,7 +229,7 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (tok string, ex
 		}
 		return "", time.Time{}, "", fmt.Errorf("get token: %w", err)
 	case res.authFailed:
-		return "", time.Time{}, "", fmt.Errorf("get token: %w: code %s: %s; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, res.Code, res.Message)
+		return "", time.Time{}, "", fmt.Errorf("get token: %w: code %s: %s; check the site's appId, appSecret, orgCode and signMethod", ErrAuth, res.Code, pii.Text(res.Message))
 	case ans.AccessToken == "":
 		return "", time.Time{}, "", fmt.Errorf("get token: %w: the answer has no accessToken; check the fieldNames setting (accessToken=<platform name>)", ErrProtocol)
 	}
@@ -334,7 +336,7 @@ func (c *Client) Call(ctx context.Context, obs Observer, op Op, in, out any) (Re
 		return res.Result, err
 	}
 	if res.authFailed {
-		return Result{}, fmt.Errorf("%s: %w: code %s: %s even with a new token; check the site's credentials and the platform's account", op, ErrAuth, res.Code, res.Message)
+		return Result{}, fmt.Errorf("%s: %w: code %s: %s even with a new token; check the site's credentials and the platform's account", op, ErrAuth, res.Code, pii.Text(res.Message))
 	}
 	return res.Result, nil
 }

@@ -3,6 +3,8 @@ package platform
 import (
 	"errors"
 	"fmt"
+
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // Errors of platform calls. Use errors.Is; a *BusinessError carries the
@@ -30,7 +32,9 @@ var (
 )
 
 // BusinessError is an answer whose code is neither success, an
-// authentication error, a duplicate nor "not found".
+// authentication error, a duplicate nor "not found". Message is the
+// platform's text as it came, for the reply's external message; Error
+// masks the personal data in it (pii.Text), as the error ends up in logs.
 type BusinessError struct {
 	Op      Op
 	Code    string
@@ -38,7 +42,7 @@ type BusinessError struct {
 }
 
 func (e *BusinessError) Error() string {
-	return fmt.Sprintf("trace-code platform %s: code %s: %s", e.Op, e.Code, e.Message)
+	return fmt.Sprintf("trace-code platform %s: code %s: %s", e.Op, e.Code, pii.Text(e.Message))
 }
 
 // unknownOutcome is an error that is both ErrUnavailable and
