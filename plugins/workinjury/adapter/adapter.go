@@ -55,6 +55,10 @@ type Adapter struct {
 	// hook, when set by tests, is called at named points of the download
 	// workflow; an error aborts the run there, as a crash would.
 	hook func(point string) error
+
+	// eventBytes bounds the payload of a download event (maxEventBytes;
+	// tests lower it).
+	eventBytes int
 }
 
 type site struct {
@@ -94,6 +98,8 @@ func New(opts ...Option) *Adapter {
 		http:  &http.Client{Transport: tr},
 		sites: map[string]*site{},
 		dlRun: map[string]chan struct{}{},
+
+		eventBytes: maxEventBytes,
 	}
 	for _, o := range opts {
 		o(a)
