@@ -496,8 +496,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		return a.respond(code, out), nil
 	default:
 		// rec is what was sent for this message, read above; the rules and
-		// the claim do not change it.
-		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)), nil
+		// the claim do not change it. The rules' warnings (a check that
+		// could not be made) go with the reply, whatever the outcome.
+		resp := a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)
+		if resp != nil {
+			resp.Diagnostics = append(slices.Clip(ds), resp.Diagnostics...)
+		}
+		return a.late(ctx, req, c, code, resp), nil
 	}
 }
 
