@@ -1129,7 +1129,7 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 			}
 		}
 		pr.Published = i + 1
-		if err := putJSON(ctx, h, pkey, pr); err != nil {
+		if err := fitFailures(pr.Failed, func() error { return putJSON(ctx, h, pkey, pr) }); err != nil {
 			return err
 		}
 		if err := a.at("published:" + strconv.Itoa(i+1)); err != nil {
@@ -1142,7 +1142,29 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 	}
 	st.Step, st.FeedbackSerial, st.FeedbackDate, st.FeedbackSent = stepFeedback, serial, a.now().In(cst).Format("2006-01-02"), false
 	st.Failed = pr.Failed
-	return a.save(ctx, h, key, st, ver)
+	return fitFailures(st.Failed, func() error { return a.save(ctx, h, key, st, ver) })
+}
+
+// reasonSteps are the lengths the reasons of a batch's failures are cut
+// to, one after the other, while the host refuses the state holding them
+// for its size (stateValueBytes set low): shorter reasons (their start,
+// which says what failed) rather than a batch that never moves on.
+var reasonSteps = []int{60, 24}
+
+// fitFailures runs write, and again with the reasons in failed cut
+// shorter (reasonSteps) while the host refuses it for its size.
+func fitFailures(failed map[string]string, write func() error) error {
+	err := write()
+	for _, n := range reasonSteps {
+		if !errors.Is(err, sdk.ErrTooLarge) {
+			return err
+		}
+		for k, v := range failed {
+			failed[k] = truncate(v, n)
+		}
+		err = write()
+	}
+	return err
 }
 
 // maxEventBytes bounds the payload of a download event: medgate's Kafka
