@@ -272,8 +272,10 @@ func TestWorkInjury(t *testing.T) {
 		}
 		out := mustStatus(t, replies["wi-GYU006"], "ok")
 		filingNo, _ = out["filing_no"].(string)
+		// A new place of treatment comes with its institution: the
+		// filing's (H44030000001) is in 440300.
 		replies = w.exchange(w.msg("wi-GYU007", "GYU007", map[string]any{"filing_no": filingNo, "change_type": "3", "aab299": "310100",
-			"change_reason": "迁居上海", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}))
+			"akb020": "H31010000001", "akb021": "上海市示例医院", "change_reason": "迁居上海", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}))
 		if out := mustStatus(t, replies["wi-GYU007"], "ok"); out["change_no"] == nil {
 			t.Errorf("GYU007 = %v", out)
 		}

@@ -55,6 +55,10 @@ type Adapter struct {
 	// hook, when set by tests, is called at named points of the download
 	// workflow; an error aborts the run there, as a crash would.
 	hook func(point string) error
+
+	// eventBytes bounds the payload of a download event (maxEventBytes;
+	// tests lower it).
+	eventBytes int
 }
 
 type site struct {
@@ -94,6 +98,8 @@ func New(opts ...Option) *Adapter {
 		http:  &http.Client{Transport: tr},
 		sites: map[string]*site{},
 		dlRun: map[string]chan struct{}{},
+
+		eventBytes: maxEventBytes,
 	}
 	for _, o := range opts {
 		o(a)
@@ -490,8 +496,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		return a.respond(code, out), nil
 	default:
 		// rec is what was sent for this message, read above; the rules and
-		// the claim do not change it.
-		return a.late(ctx, req, c, code, a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)), nil
+		// the claim do not change it. The rules' warnings (a check that
+		// could not be made) go with the reply, whatever the outcome.
+		resp := a.uploadKnown(ctx, req, c, code, doc, raw, rec, recVer)
+		if resp != nil {
+			resp.Diagnostics = append(slices.Clip(ds), resp.Diagnostics...)
+		}
+		return a.late(ctx, req, c, code, resp), nil
 	}
 }
 

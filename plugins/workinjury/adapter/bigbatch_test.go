@@ -465,33 +465,40 @@ func TestStoredBatchKeepsItsChunksWhenTheAnswerIsLost(t *testing.T) {
 // no bound of their own: a batch whose every attachment download (GYD054)
 // is refused with a long message must still be fed back, its records
 // flagged failed, rather than stop every run at the same record because
-// the reasons outgrew one state value.
+// the reasons outgrew one state value – with the host's default limit of
+// a state value, and with a limit set lower (the chunks of a batch are
+// made for that too).
 func TestLongRefusalsOfAttachmentsFitTheProgress(t *testing.T) {
 	t.Parallel()
 	const n = 100
-	e := newEnv(t, withStateLimit(hostStateLimit), withSeed(func(s *wisim.Server) {
-		for i := 1; i <= n; i++ {
-			s.AddApplication(wisim.SampleApplication("LR", i, "350200"), wisim.SampleAttachment(fmt.Sprintf("FJLR%04d", i)))
-		}
-	}))
-	long := strings.Repeat("附件不存在或已被删除", 400) // 4000 characters, 12000 bytes
-	e.sim.Inject(wisim.Fault{Code: "GYD054", Kind: wisim.FaultBusiness, Times: -1, ErrCode: "E5001", ErrMessage: long})
-	r := e.runJob(JobFilingApplications)
-	if r.Diagnostics.HasError() {
-		t.Fatalf("job: %s", r.Diagnostics)
-	}
-	b := nonEmpty(e.sim.Batches("GYD001"))
-	if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
-		t.Fatalf("batches %+v; want the batch fed back once", b)
-	}
-	fb := e.sim.Received("GYU008")
-	recs, _ := fb[len(fb)-1].Input["records"].([]any)
-	if len(recs) != n {
-		t.Fatalf("feedback of %d records, want %d", len(recs), n)
-	}
-	for _, x := range recs {
-		if rr := x.(map[string]any); rr["result_flag"] != "0" || !strings.Contains(fmt.Sprint(rr["fail_reason"]), "E5001") {
-			t.Fatalf("feedback record %v: want it failed, naming the refusal", rr)
-		}
+	for name, limit := range map[string]int{"default stateValueBytes": hostStateLimit, "stateValueBytes set to 32 KiB": 32 << 10} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withStateLimit(limit), withSeed(func(s *wisim.Server) {
+				for i := 1; i <= n; i++ {
+					s.AddApplication(wisim.SampleApplication("LR", i, "350200"), wisim.SampleAttachment(fmt.Sprintf("FJLR%04d", i)))
+				}
+			}))
+			long := strings.Repeat("附件不存在或已被删除", 400) // 4000 characters, 12000 bytes
+			e.sim.Inject(wisim.Fault{Code: "GYD054", Kind: wisim.FaultBusiness, Times: -1, ErrCode: "E5001", ErrMessage: long})
+			r := e.runJob(JobFilingApplications)
+			if r.Diagnostics.HasError() {
+				t.Fatalf("job: %s", r.Diagnostics)
+			}
+			b := nonEmpty(e.sim.Batches("GYD001"))
+			if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+				t.Fatalf("batches %+v; want the batch fed back once", b)
+			}
+			fb := e.sim.Received("GYU008")
+			recs, _ := fb[len(fb)-1].Input["records"].([]any)
+			if len(recs) != n {
+				t.Fatalf("feedback of %d records, want %d", len(recs), n)
+			}
+			for _, x := range recs {
+				if rr := x.(map[string]any); rr["result_flag"] != "0" || !strings.Contains(fmt.Sprint(rr["fail_reason"]), "E5001") {
+					t.Fatalf("feedback record %v: want it failed, naming the refusal", rr)
+				}
+			}
+		})
 	}
 }

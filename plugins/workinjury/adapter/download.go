@@ -76,6 +76,10 @@ type dlState struct {
 	ChunkPrefix string `json:"chunkPrefix,omitempty"`
 	Chunks      []int  `json:"chunks,omitempty"`
 	RecordCount int    `json:"recordCount,omitempty"`
+	// Parts are the chunks of one record that the host refused as one
+	// state value: the chunk's index → how many parts of the record's
+	// bytes are stored under its key (putParts).
+	Parts map[int]int `json:"parts,omitempty"`
 	// Failed are the records of the batch that could not be delivered
 	// (failureKey → reason), fixed when publishing ends and saved with the
 	// step feedback by the same compare-and-set: the feedback flags exactly
@@ -657,7 +661,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
-	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
 	return a.save(ctx, h, key, st, ver)
 }
 
@@ -1104,6 +1108,11 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 			if err != nil {
 				return err
 			}
+			if reason == "" && len(ev.Payload) > a.eventBytes {
+				// Refused by the events topic on every try, it would hold
+				// the batch for good: fed back as failed, the batch goes on.
+				reason = a.tooLarge(ctx, h, c, st, id, len(st.Records[i]), len(ev.Payload))
+			}
 			if reason != "" {
 				pr.Failed[fk] = truncate(reason, maxReasonChars)
 			} else {
@@ -1120,7 +1129,7 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 			}
 		}
 		pr.Published = i + 1
-		if err := putJSON(ctx, h, pkey, pr); err != nil {
+		if err := fitFailures(pr.Failed, func() error { return putJSON(ctx, h, pkey, pr) }); err != nil {
 			return err
 		}
 		if err := a.at("published:" + strconv.Itoa(i+1)); err != nil {
@@ -1133,7 +1142,62 @@ func (a *Adapter) publish(ctx context.Context, h sdk.Host, c *siteConfig, messag
 	}
 	st.Step, st.FeedbackSerial, st.FeedbackDate, st.FeedbackSent = stepFeedback, serial, a.now().In(cst).Format("2006-01-02"), false
 	st.Failed = pr.Failed
-	return a.save(ctx, h, key, st, ver)
+	return fitFailures(st.Failed, func() error { return a.save(ctx, h, key, st, ver) })
+}
+
+// reasonSteps are the lengths the reasons of a batch's failures are cut
+// to, one after the other, while the host refuses the state holding them
+// for its size (stateValueBytes set low): shorter reasons (their start,
+// which says what failed) rather than a batch that never moves on.
+var reasonSteps = []int{60, 24}
+
+// fitFailures runs write, and again with the reasons in failed cut
+// shorter (reasonSteps) while the host refuses it for its size.
+func fitFailures(failed map[string]string, write func() error) error {
+	err := write()
+	for _, n := range reasonSteps {
+		if !errors.Is(err, sdk.ErrTooLarge) {
+			return err
+		}
+		for k, v := range failed {
+			failed[k] = truncate(v, n)
+		}
+		err = write()
+	}
+	return err
+}
+
+// maxEventBytes bounds the payload of a download event: medgate's Kafka
+// producer sends records of at most 1,000,000 bytes (key, value and
+// headers; bus.MaxRecordBytes), and the event's envelope (id, site, type,
+// times) and headers take less than the 16 KiB left. A larger event is
+// refused by the events topic on every try.
+const maxEventBytes = 1000000 - 16<<10
+
+// tooLarge reports a record of st whose event (eventSize bytes, the
+// record recSize of them) is larger than the events topic takes, so that
+// the operator sees it (an ALERT, a workinjury.download.record_too_large
+// event), and returns the reason its feedback gives the national system.
+func (a *Adapter) tooLarge(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState, id string, recSize, eventSize int) string {
+	fix := "the record cannot reach the platform as one event: get it from the national system by hand; it is offered again in later batches and fed back as failed each time"
+	if recSize <= a.eventBytes {
+		fix = "its attachments travel inside the event: set attachmentDir so that they are written to files, and the record is delivered when the national system offers it again"
+	}
+	a.log.Error("ALERT: a downloaded record is larger than an event can carry; it was fed back as failed (GYU008), the rest of its batch is delivered",
+		"site", c.code, "code", st.Code, "batch", st.BatchNo, "record", id, "recordBytes", recSize, "eventBytes", eventSize, "limit", a.eventBytes, "fix", fix)
+	payload, err := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "recordId": id,
+		"recordBytes": recSize, "eventBytes": eventSize, "limit": a.eventBytes, "fix": fix})
+	if err == nil {
+		err = h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/record-too-large/" + st.Code + "/" + st.BatchNo + "/" + id,
+			Type: "workinjury.download.record_too_large", Key: id, Payload: payload, OccurredAt: a.now()})
+	}
+	if err != nil {
+		a.log.Warn("cannot publish workinjury.download.record_too_large; the ALERT above stands for it", "site", c.code, "code", st.Code, "batch", st.BatchNo, "err", err)
+	}
+	if recSize <= a.eventBytes {
+		return fmt.Sprintf("记录连同附件共 %d 字节，超过医院单条消息上限 %d 字节，未能接收；医院配置附件目录后请再次下发", eventSize, a.eventBytes)
+	}
+	return fmt.Sprintf("记录过大（%d 字节），超过医院单条消息上限 %d 字节，未能接收；请核实该记录（如明细或附件条目过多）", recSize, a.eventBytes)
 }
 
 // invalidRecords validates the stored batch against the schema's output
@@ -1669,7 +1733,7 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	}
 	chunks := st.ChunkPrefix
 	st.Step, st.LastBatchNo, st.Records, st.Failed, st.FeedbackSent = stepDone, st.BatchNo, nil, nil, false
-	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount = nil, "", nil, 0
+	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
 	st.Batches++
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err

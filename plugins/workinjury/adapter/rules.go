@@ -20,18 +20,23 @@ import (
 //	GYU001  an opinion is required when the application is refused; only
 //	        applications downloaded through this site (GYD001) and not yet
 //	        audited can be audited, under their applicant's aac002; an
-//	        approval keeps one valid filing per person per institution type
+//	        approval keeps one valid filing per person per institution type,
+//	        at an institution known here in the application's place
 //	GYU002  file_size equals the size of the decoded file_content (or of the
 //	        document file_url links, checked when it is fetched: attachfetch.go)
 //	GYU006  only filings of this province (参保地 aab301); one valid filing per
 //	        person per institution type; attachments uploaded first (GYU002)
 //	        for a filing (biz_type 1), each of the type it was uploaded as,
 //	        the 工伤认定决定书 (attachment_type 01) among them; a device filing
-//	        (filing_type 3) at a device institution, any other not
+//	        (filing_type 3) at a device institution, any other not; an
+//	        institution known here in the filing's place (aab299)
 //	GYU007  a refused or terminated filing never becomes valid again; the
 //	        field each change type needs; a change leaves no second valid
 //	        filing of the person for one institution type; a new institution
-//	        known here lies in the filing's (new) place of treatment
+//	        known here lies in the filing's (new) place of treatment, and a
+//	        new place without one keeps the filing's only if it lies there
+//	an institution not known here (no GYD009 record, no GYU009 upload) is
+//	not checked: the reply warns (rule not-checked) and names GYD009
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
@@ -79,7 +84,24 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			// An approval makes a valid filing: one per person per
 			// institution type, whichever channel it came through.
 			if aac002 := str(doc, "aac002"); ver > 0 && st.Status != applyAudited && aac002 != "" && str(doc, "audit_result") == "1" {
-				it, err := a.instType(ctx, h, firstNonEmpty(str(doc, "akb020"), st.AKB020), st.FilingType)
+				akb020 := firstNonEmpty(str(doc, "akb020"), st.AKB020)
+				// The filing's institution lies in its place of treatment
+				// (the application's), or every admission under it is
+				// refused.
+				if akb020 != "" {
+					inst, known, err := knownInst(ctx, h, akb020)
+					if err != nil {
+						return nil, err
+					}
+					if !known {
+						warnUnknownInst(&ds, akb020, "its institution type (one valid filing per person per institution type) and whether it lies in the place of treatment "+st.AAB299)
+					}
+					if known && inst.AAB299 != "" && st.AAB299 != "" && inst.AAB299 != st.AAB299 {
+						ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is in %s, not in application %s's place of treatment %s", akb020, inst.AAB299, no, st.AAB299),
+							"approve the filing at an institution in "+st.AAB299+" (akb020), or refuse the application (audit_result 2) so that the worker applies for the other place")
+					}
+				}
+				it, err := a.instType(ctx, h, akb020, st.FilingType)
 				if err != nil {
 					return nil, err
 				}
@@ -169,7 +191,22 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				"upload the injury-recognition decision first with workinjury.GYU002 (biz_type "+bizFiling+", attachment_type "+attInjuryCert+") and list its attachment_id here (requirements: 上传前需先调用附件上传接口提交工伤认定书等资料)")
 		}
 		// A device filing names a device institution, any other filing
-		// one that is not (GYU303 and GYU101 need them so).
+		// one that is not (GYU303 and GYU101 need them so); the
+		// institution lies in the filing's place of treatment, or every
+		// admission under the filing is refused.
+		if akb020 := str(doc, "akb020"); akb020 != "" {
+			inst, known, err := knownInst(ctx, h, akb020)
+			if err != nil {
+				return nil, err
+			}
+			if !known {
+				warnUnknownInst(&ds, akb020, "whether it is of the kind filing_type "+str(doc, "filing_type")+" needs and lies in the place of treatment "+str(doc, "aab299"))
+			}
+			if place := str(doc, "aab299"); known && inst.AAB299 != "" && place != "" && inst.AAB299 != place {
+				ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is in %s, not in the filing's place of treatment %s", akb020, inst.AAB299, place),
+					"name an institution in "+place+", or give the place of treatment the institution is in (aab299)")
+			}
+		}
 		if akb020, ft := str(doc, "akb020"), str(doc, "filing_type"); akb020 != "" && ft != "" {
 			var inst instState
 			iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
@@ -227,17 +264,41 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 				place = f.AAB299
 			}
 			if akb020 := str(doc, "akb020"); (ct == "2" || ct == "3") && akb020 != "" && place != "" {
-				var inst instState
-				iv, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+				inst, known, err := knownInst(ctx, h, akb020)
 				if err != nil {
 					return nil, err
 				}
-				if iv > 0 && inst.AAB299 != "" && inst.AAB299 != place {
+				if !known {
+					warnUnknownInst(&ds, akb020, "whether it lies in the filing's place of treatment "+place)
+				}
+				if known && inst.AAB299 != "" && inst.AAB299 != place {
 					fix := "name an institution in " + place + ", or change the place of treatment (change_type 3, aab299) together with the institution"
 					if ct == "3" {
-						fix = "name the new institution in " + place + " (akb020), or leave akb020 out"
+						fix = "name the new institution in " + place + " (akb020)"
 					}
 					ds.Error("$.akb020", "consistency", fmt.Sprintf("institution %s is in %s, not in the filing's place of treatment %s", akb020, inst.AAB299, place), fix)
+				}
+			}
+			// A new place without a new institution keeps the filing's
+			// institution (GYU007 支持就医地变更操作): one outside the new
+			// place would have every admission under the filing refused.
+			if place != "" && ct == "3" && str(doc, "akb020") == "" {
+				switch {
+				case ver == 0:
+					ds.Warn("$.akb020", "not-checked", "filing "+no+" is not known at this site: whether its institution lies in the new place of treatment "+place+" was not checked",
+						"name the new institution in "+place+" (akb020) unless the filing's institution is there; the national system checks it in any case")
+				case f.AKB020 != "":
+					inst, known, err := knownInst(ctx, h, f.AKB020)
+					if err != nil {
+						return nil, err
+					}
+					if !known {
+						warnUnknownInst(&ds, f.AKB020, "(the institution filing "+no+" keeps) whether it lies in the new place of treatment "+place)
+					}
+					if known && inst.AAB299 != "" && inst.AAB299 != place {
+						ds.Error("$.akb020", "required", fmt.Sprintf("the new place of treatment %s needs a new institution: filing %s's institution %s is in %s, and the change names none (akb020)", place, no, f.AKB020, inst.AAB299),
+							"name the new institution in "+place+" (akb020, and akb021) in the same change")
+					}
 				}
 			}
 			// The changed filing, valid, must not be a second valid
@@ -338,6 +399,21 @@ func orOpen(d string) string {
 		return "open-ended"
 	}
 	return d
+}
+
+// knownInst returns institution akb020 as this site knows it (downloaded
+// with GYD009 or uploaded with GYU009); known is false for one it does not.
+func knownInst(ctx context.Context, h sdk.Host, akb020 string) (inst instState, known bool, err error) {
+	ver, err := getJSON(ctx, h, "inst/"+akb020, &inst)
+	return inst, ver > 0, err
+}
+
+// warnUnknownInst warns that the check of an institution not known at
+// this site (what) was not made: the upload goes out, and the national
+// system, which knows every institution, checks it.
+func warnUnknownInst(ds *sdk.Diagnostics, akb020, what string) {
+	ds.Warn("$.akb020", "not-checked", "institution "+akb020+" is not known at this site: "+what+" was not checked",
+		"download the institutions with a workinjury.GYD009 message (or upload this one with GYU009, the "+JobInstitutions+" job), and such checks are made before sending; the national system checks it in any case")
 }
 
 // instType returns the institution type of akb020 when an institution

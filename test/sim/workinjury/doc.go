@@ -169,7 +169,10 @@
 //	E3008 审核不通过须填写审核意见       GYU001 refusal without an opinion
 //	E3009 协议机构不存在                 GYU007 to an unknown institution
 //	E3010 申请人信息不符                 GYU001 under another aac002 than the application's
-//	E3011 协议机构不在备案就医地         GYU007 naming an institution outside the filing's (new) place
+//	E3011 协议机构不在备案就医地         GYU007 naming an institution outside the filing's (new) place,
+//	                                     or changing the place while the filing's institution is
+//	                                     elsewhere; GYU006 or a GYU001 approval at an institution
+//	                                     outside the place of treatment
 //	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
 //	                                     or of another filing at one
 //	E4001 附件不存在                     GYD054 of an unknown attachment

@@ -72,6 +72,14 @@ func TestFilingRules(t *testing.T) {
 			delivered(c)
 			return with(audit(app, "2", "材料不全"), "aac002", "350203199001010011")
 		}, "E3010"},
+		"GYU001 approve at an institution of another place": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "akb020", outside)
+		}, "E3011"},
+		"GYU001 approve at an institution of the place": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "akb020", rehab)
+		}, "0"},
 		"GYU001 not downloaded": {"GYU001", func(c *chain) map[string]any {
 			c.srv.AddApplication(app)
 			return audit(app, "1", "")
@@ -341,7 +349,8 @@ func TestChangeKeepsOneValidFiling(t *testing.T) {
 // in its place of treatment (GYU101 and GYU303 refuse a filing whose
 // institution is elsewhere, E6005): a place change (3) naming an
 // institution of another place, or an institution change (2) to one
-// outside the filing's place, is E3011.
+// outside the filing's place, is E3011; so is a place change naming no
+// institution while the filing's own is outside the new place.
 func TestChangeKeepsInstitutionInPlace(t *testing.T) {
 	t.Parallel()
 	change := func(c *chain, typ string, kv ...any) map[string]any {
@@ -355,8 +364,16 @@ func TestChangeKeepsInstitutionInPlace(t *testing.T) {
 		"place changed with an institution there":     {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", outside) }, "0"},
 		"place changed with an institution elsewhere": {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300", "akb020", hospital) }, "E3011"},
 		"place changed alone":                         {func(c *chain) map[string]any { return change(c, "3", "aab299", "440300") }, "0"},
-		"institution changed within the place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", rehab) }, "0"},
-		"institution changed to another place":        {func(c *chain) map[string]any { return change(c, "2", "akb020", outside) }, "E3011"},
+		"place changed alone, the filing's institution elsewhere": {func(c *chain) map[string]any {
+			c.srv.AddFiling(with(c.filing, "akb020", hospital))
+			return change(c, "3", "aab299", "440300")
+		}, "E3011"},
+		"place changed alone, the filing's institution there": {func(c *chain) map[string]any {
+			c.srv.AddFiling(with(c.filing, "akb020", hospital))
+			return change(c, "3", "aab299", "350200")
+		}, "0"},
+		"institution changed within the place": {func(c *chain) map[string]any { return change(c, "2", "akb020", rehab) }, "0"},
+		"institution changed to another place": {func(c *chain) map[string]any { return change(c, "2", "akb020", outside) }, "E3011"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -376,18 +393,21 @@ func TestChangeKeepsInstitutionInPlace(t *testing.T) {
 // TestLocalFilingKindOfInstitution: GYU006 of an assistive-device filing
 // (filing_type 3) names an assistive-device institution, any other filing
 // one that is not (GYU303 and GYU101 refuse the mix, E6301 and E6003);
-// otherwise E3012. A filing naming no institution is not checked.
+// otherwise E3012; one whose institution is outside its place of
+// treatment (aab299) is E3011. A filing naming no institution is not
+// checked.
 func TestLocalFilingKindOfInstitution(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
 		filingType, akb020, want string
 	}{
-		"device filing at a device institution":           {"3", devices, "0"},
-		"device filing at a hospital":                     {"3", hospital, "E3012"},
-		"device filing at a rehabilitation institution":   {"3", rehab, "E3012"},
-		"treatment filing at a device institution":        {"1", devices, "E3012"},
-		"transfer filing at a rehabilitation institution": {"2", rehab, "0"},
-		"device filing without an institution":            {"3", "", "0"},
+		"device filing at a device institution":               {"3", devices, "0"},
+		"device filing at a hospital":                         {"3", hospital, "E3012"},
+		"device filing at a rehabilitation institution":       {"3", rehab, "E3012"},
+		"treatment filing at a device institution":            {"1", devices, "E3012"},
+		"transfer filing at a rehabilitation institution":     {"2", rehab, "0"},
+		"device filing without an institution":                {"3", "", "0"},
+		"treatment filing at an institution of another place": {"1", outside, "E3011"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -305,6 +305,11 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 		status = "2"
 	}
 	akb020 := firstOr(str(in, "akb020"), str(a.rec, "akb020"))
+	// The filing's institution is in its place of treatment (GYU101 and
+	// GYU303 refuse a filing whose institution is elsewhere, E6005).
+	if ir, place := str(s.insts[akb020], "aab299"), str(a.rec, "aab299"); status == "1" && ir != "" && place != "" && ir != place {
+		return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是备案申请 %s 的就医地 %s", akb020, ir, no, place)
+	}
 	if status == "1" {
 		if f := s.validFilingOf(str(a.rec, "aac002"), s.instType(akb020, str(a.rec, "filing_type")), day(now)); f != nil {
 			return nil, bizErr("E3001", "该人员已有有效备案 %s", f.get("filing_no"))
@@ -381,8 +386,12 @@ func (s *Server) gyu006(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if !cert {
 		return nil, bizErr("E3002", "备案附件中没有工伤认定决定书（附件类型 %s）：先用 GYU002 上传工伤认定书等资料，再上传备案", attInjuryCert)
 	}
-	// A device filing at a device institution, any other filing not.
+	// A device filing at a device institution, any other filing not; the
+	// institution in the filing's place of treatment.
 	if r := s.insts[str(in, "akb020")]; r != nil {
+		if ir := str(r, "aab299"); ir != "" && str(in, "aab299") != "" && ir != str(in, "aab299") {
+			return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是备案的就医地 %s", str(in, "akb020"), ir, str(in, "aab299"))
+		}
 		if device, at := str(in, "filing_type") == "3", str(r, "institution_type"); device != (at == instDevice) {
 			return nil, bizErr("E3012", "备案类型 %s 与协议机构 %s 的类型 %s 不符：辅助器具配置备案须在辅助器具配置机构，其他备案不得在辅助器具配置机构", str(in, "filing_type"), str(in, "akb020"), at)
 		}
@@ -434,6 +443,11 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 				return nil, bizErr("E3011", "协议机构 %s 所在地 %s 不是新就医地 %s", v, ir, str(in, "aab299"))
 			}
 			rec["akb020"] = v
+		} else if old := str(rec, "akb020"); old != "" {
+			// The filing keeps its institution: it must be in the new place.
+			if ir := str(s.insts[old], "aab299"); ir != "" && ir != str(in, "aab299") {
+				return nil, bizErr("E3011", "备案 %s 的协议机构 %s 所在地 %s 不是新就医地 %s：变更就医地须同时给出新就医地的协议机构（akb020）", no, old, ir, str(in, "aab299"))
+			}
 		}
 		if v := str(in, "akb021"); v != "" {
 			rec["akb021"] = v
