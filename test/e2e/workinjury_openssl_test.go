@@ -43,10 +43,10 @@ import (
 //     encryption, SM2 encryption to the hospital's key, SM2 signature with
 //     the configured uid), and the adapter must accept it.
 //
-// The envelope layout conversions OpenSSL does not do (raw C1C3C2 ↔ its
-// ASN.1 SM2 ciphertext, r‖s ↔ DER, hex32 keys) are written here from the
-// settings' documentation; no adapter or simulator code is called. The
-// canonical sign target is left out: OpenSSL has no notion of it.
+// What OpenSSL does not do (raw C1C3C2 or C1C2C3 ↔ its ASN.1 SM2
+// ciphertext, r‖s ↔ DER, hex32 keys, the canonical k=v&… string that is
+// signed) is written here from the settings' documentation (smenvelope's
+// Options); no adapter or simulator code is called.
 func TestWorkInjuryEnvelopesOpenSSL(t *testing.T) {
 	t.Parallel()
 	ossl := newOpenSSLCLI(t)
@@ -55,6 +55,9 @@ func TestWorkInjuryEnvelopesOpenSSL(t *testing.T) {
 		"ASN1 CBC r‖s HEX ciphertext-signed hex32 key": {
 			"uid": "hospital@350200", "cipherOrder": "ASN1", "sm4Mode": "CBC", "sigFormat": "RS",
 			"encoding": "HEX", "signTarget": "ciphertext", "keyForm": "hex32",
+		},
+		"C1C2C3 canonical-signed ascii16 key": {
+			"uid": "350200", "cipherOrder": "C1C2C3", "signTarget": "canonical", "keyForm": "ascii16",
 		},
 	}
 	for name, settings := range cases {
@@ -215,10 +218,10 @@ func (p *resealProxy) last(t *testing.T) (req, resp map[string]any) {
 	if p.req == nil {
 		t.Fatal("the adapter sent nothing to the simulator")
 	}
-	if err := json.Unmarshal(p.req, &req); err != nil {
+	if err := unmarshalNumbers(p.req, &req); err != nil {
 		t.Fatalf("the adapter's request is not a JSON envelope: %v: %.200s", err, p.req)
 	}
-	if err := json.Unmarshal(p.resp, &resp); err != nil {
+	if err := unmarshalNumbers(p.resp, &resp); err != nil {
 		t.Fatalf("the simulator's answer is not a JSON envelope: %v: %.200s", err, p.resp)
 	}
 	return req, resp
@@ -242,6 +245,13 @@ func (p *resealProxy) forwarded() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls
+}
+
+// unmarshalNumbers decodes JSON keeping numbers as their literal.
+func unmarshalNumbers(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
 }
 
 // opensslCLI is the openssl binary, checked for SM2, SM3 and SM4.
@@ -456,6 +466,41 @@ func (w wireEnv) signed(env map[string]any, pt []byte) ([]byte, error) {
 	case smenvelope.SignCiphertext:
 		s, _ := env[w.opts.Fields.Data].(string)
 		return []byte(s), nil
+	case smenvelope.SignCanonical:
+		// k1=v1&k2=v2&…: every member but the signature and the excluded
+		// ones, sorted by name; empty and null values left out; numbers
+		// as their JSON literal, objects and arrays as compact JSON.
+		skip := map[string]bool{w.opts.Fields.Sign: true}
+		for _, n := range w.opts.CanonicalExclude {
+			skip[n] = true
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			if skip[k] {
+				continue
+			}
+			var v string
+			switch x := env[k].(type) {
+			case nil:
+			case string:
+				v = x
+			case json.Number:
+				v = x.String()
+			case bool:
+				v = fmt.Sprint(x)
+			default:
+				b, err := json.Marshal(x)
+				if err != nil {
+					return nil, err
+				}
+				v = string(b)
+			}
+			if v == "" && !w.opts.CanonicalKeepEmpty {
+				continue
+			}
+			parts = append(parts, k+"="+v)
+		}
+		return []byte(strings.Join(parts, "&")), nil
 	}
 	return nil, fmt.Errorf("signTarget %s is not checked here", w.opts.SignTarget)
 }
@@ -513,7 +558,7 @@ func (w wireEnv) open(t *testing.T, what string, env map[string]any, priv, pub s
 // the configured uid.
 func (w wireEnv) seal(answer []byte, hospital, hospitalPub, national string) ([]byte, error) {
 	var env map[string]any
-	if err := json.Unmarshal(answer, &env); err != nil {
+	if err := unmarshalNumbers(answer, &env); err != nil {
 		return nil, fmt.Errorf("the simulator's answer is not JSON: %w", err)
 	}
 	f := w.opts.Fields
@@ -522,6 +567,11 @@ func (w wireEnv) seal(answer []byte, hospital, hospitalPub, national string) ([]
 		return nil, err
 	}
 	raw, err := w.o.try("rand", "16")
+	if w.opts.KeyForm == smenvelope.ASCII16 {
+		// 16 characters of [0-9a-f], whose bytes are the SM4 key.
+		raw, err = w.o.try("rand", "-hex", "8")
+		raw = bytes.TrimSpace(raw)
+	}
 	if err != nil {
 		return nil, err
 	}
