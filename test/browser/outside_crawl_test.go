@@ -3,9 +3,11 @@ package browser_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -33,7 +35,7 @@ import (
 //     window (wide tables scroll in their own box).
 //
 // Pages reached by many links of one kind (a message, a document) are
-// opened once per path and query keys.
+// opened up to three times per path and query keys.
 func TestOutsideConsoleCrawl(t *testing.T) {
 	if _, err := browser.Binary(); err != nil && os.Getenv(testenv.RequireServicesEnv) != "1" {
 		t.Skipf("browser test skipped: %v", err)
@@ -50,11 +52,16 @@ func TestOutsideConsoleCrawl(t *testing.T) {
 	b.SignIn(map[string]string{"user": adminUser, "password": password(adminUser)})
 	client := sessionClient(t, b, base)
 
-	const maxPages = 60
+	// Up to perKind pages of each kind (a message that went through and
+	// one refused, two documents), maxPages in all.
+	const maxPages, perKind = 60, 3
 	queue := []string{"/console/"}
-	seen := map[string]bool{pageKind("/console/"): true}
+	seen := map[string]int{pageKind("/console/"): 1}
+	queued := map[string]bool{"/console/": true}
 	checked := map[string]int{} // link → HTTP status
-	for len(queue) > 0 && len(seen) <= maxPages {
+	opened := 0
+	for len(queue) > 0 && opened < maxPages {
+		opened++
 		p := queue[0]
 		queue = queue[1:]
 		for _, size := range [][2]int64{{1366, 768}, {390, 844}} {
@@ -136,16 +143,17 @@ func TestOutsideConsoleCrawl(t *testing.T) {
 				t.Errorf("%s links %s, which answers HTTP %d", p, link, st)
 				continue
 			}
-			if strings.HasPrefix(u.Path, "/console/") && !strings.HasPrefix(u.Path, "/console/download/") && !seen[pageKind(link)] {
-				seen[pageKind(link)] = true
+			if strings.HasPrefix(u.Path, "/console/") && !strings.HasPrefix(u.Path, "/console/download/") && !queued[link] && seen[pageKind(link)] < perKind {
+				seen[pageKind(link)]++
+				queued[link] = true
 				queue = append(queue, link)
 			}
 		}
 	}
 	if len(seen) < 10 {
-		t.Errorf("the crawl reached only %d pages from the overview: %v", len(seen), keys(seen))
+		t.Errorf("the crawl reached only %d kinds of page from the overview: %v", len(seen), slices.Sorted(maps.Keys(seen)))
 	}
-	t.Logf("opened %d pages, checked %d links", len(seen), len(checked))
+	t.Logf("opened %d pages of %d kinds, checked %d links", opened, len(seen), len(checked))
 }
 
 // pageKind is a link's path and sorted query keys: one page of each kind
@@ -161,15 +169,6 @@ func pageKind(link string) string {
 	}
 	sort.Strings(ks)
 	return u.Path + "?" + strings.Join(ks, "&")
-}
-
-func keys(m map[string]bool) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // tabWalk presses Tab from the top of the page until the focus leaves
