@@ -401,6 +401,15 @@ var (
 	ErrTooLarge = errors.New("sdk: too large for the host")
 )
 
+// MaxEventPayloadBytes is the largest event payload (Event.Payload) the
+// host publishes: its Kafka producer sends records of at most 1,000,000
+// bytes (key, value and headers), and the event's envelope (id, site,
+// type, times) and headers take less than the 16 KiB left. A topic whose
+// max.message.bytes is lower takes less. A larger event is refused with
+// [ErrTooLarge] on every try: keep large data in an artifact
+// (PutArtifact) and its reference in the event.
+const MaxEventPayloadBytes = 1000000 - 16<<10
+
 // Entry is one state value with its version (1 after the first write).
 type Entry struct {
 	Key     string
@@ -458,7 +467,8 @@ type Host interface {
 	// [NextSequenceGaps] is cheaper.
 	NextSequence(ctx context.Context, name string) (int64, error)
 	// Publish writes an event to the events topic and returns once the
-	// broker has acknowledged it.
+	// broker has acknowledged it. An event whose payload passes
+	// [MaxEventPayloadBytes] is refused with [ErrTooLarge], nothing sent.
 	Publish(ctx context.Context, e Event) error
 	// Journal records an external call and returns its journal id. The
 	// host stores an entry no later than the outcome of the message it

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -487,6 +488,11 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 		}
 		payload = e.Payload
 	}
+	if len(payload) > sdk.MaxEventPayloadBytes {
+		return status.Errorf(codes.ResourceExhausted,
+			"event %s of plugin %q at site %q: its payload of %d bytes is larger than max %d bytes (sdk.MaxEventPayloadBytes), what a record of the events topic takes with the event's envelope: refused, nothing sent; keep large data in an artifact (PutArtifact) and only its reference in the event",
+			e.Type, h.plugin, site, len(payload), sdk.MaxEventPayloadBytes)
+	}
 	if err := h.allow(site, writeEvent, func() string { return "event " + e.Type }); err != nil {
 		return err
 	}
@@ -509,7 +515,25 @@ func (h *hostServices) Publish(ctx context.Context, site string, e sdk.Event) er
 	if key == "" {
 		key = e.ID
 	}
-	return pub.Send(ctx, h.s.events, []byte(key), data, headers)
+	err = pub.Send(ctx, h.s.events, []byte(key), data, headers)
+	if errors.Is(err, bus.ErrRecordRefused) {
+		// "larger than max" makes the SDK report sdk.ErrTooLarge, so the
+		// plugin can tell an event that will never fit from a passing
+		// failure of Kafka.
+		return status.Errorf(codes.ResourceExhausted,
+			"event %s of plugin %q at site %q: its record (%d bytes with key and headers) is larger than max %d bytes the events topic %q takes (less if the topic's max.message.bytes is lower), or the broker refused it as invalid: refused, nothing sent; keep large data in an artifact (PutArtifact) and only its reference in the event (sdk.MaxEventPayloadBytes): %v",
+			e.Type, h.plugin, site, len(key)+len(data)+headerBytes(headers), bus.MaxRecordBytes, h.s.events, err)
+	}
+	return err
+}
+
+// headerBytes is the size of headers' keys and values.
+func headerBytes(headers map[string]string) int {
+	n := 0
+	for k, v := range headers {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // Journal stores x, or holds it for the outcome of the message being

@@ -1167,12 +1167,9 @@ func fitFailures(failed map[string]string, write func() error) error {
 	return err
 }
 
-// maxEventBytes bounds the payload of a download event: medgate's Kafka
-// producer sends records of at most 1,000,000 bytes (key, value and
-// headers; bus.MaxRecordBytes), and the event's envelope (id, site, type,
-// times) and headers take less than the 16 KiB left. A larger event is
-// refused by the events topic on every try.
-const maxEventBytes = 1000000 - 16<<10
+// maxEventBytes bounds the payload of a download event: the host refuses
+// a larger one on every try (sdk.MaxEventPayloadBytes).
+const maxEventBytes = sdk.MaxEventPayloadBytes
 
 // tooLarge reports a record of st whose event (eventSize bytes, the
 // record recSize of them) is larger than the events topic takes, so that
