@@ -597,3 +597,35 @@ func TestReconcileUnreadableBkkpSn(t *testing.T) {
 		})
 	}
 }
+
+// TestSingle4204EmptyListDeletesNothing: a 4204 whose feedetl is sent but
+// names no line (an empty list, or null as a HIS serializes a list it found
+// empty) is refused before anything is sent. The platform deletes every
+// fee detail of the visit when feedetl is not passed (若费用明细流水信息不传，
+// 则删除全部费用明细), so passing such a list on would wipe the visit's lines
+// when the sender meant to delete none.
+func TestSingle4204EmptyListDeletesNothing(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]any{
+		"empty list": []any{},
+		"null":       nil,
+	}
+	for name, feedetl := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must("selfpay.4201A", "e-0", map[string]any{nodeFees: []any{fee("ZYE", 1), fee("ZYE", 2)}}, 1), sdk.StatusOK)
+			r := e.must("selfpay.4204", "e-1", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "ZYE"}, "feedetl": feedetl}, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			if len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.feedetl" || r.Diagnostics[0].Rule != "required" {
+				t.Errorf("diagnostics %v", r.Diagnostics)
+			}
+			if n := e.sim.Count("4204", "ZYE"); n != 0 {
+				t.Errorf("4204 reached the platform %d times", n)
+			}
+			if got := e.sim.Visit(testCode, "ZYE").Fees; len(got) != 2 {
+				t.Errorf("fees left %v, want both", got)
+			}
+		})
+	}
+}
