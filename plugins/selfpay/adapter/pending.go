@@ -224,7 +224,12 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	if strings.Count(firstLine, "\t") > strings.Count(firstLine, ",") {
 		cr.Comma = '\t'
 	}
+	// The reader skips blank lines, which a spreadsheet shows as rows: each
+	// one it skipped becomes an empty row, so that a row's index is the
+	// row staff find it on (a cell written over two lines is one row).
+	// They count towards the limit, as a workbook's blank rows do.
 	var rows [][]string
+	end := 0 // the line the previous record ended on
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -233,6 +238,12 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("CSV: %v", err)
 		}
+		start, _ := cr.FieldPos(0)
+		for ; end+1 < start && len(rows) <= maxPendingRows+headerScanRows; end++ {
+			rows = append(rows, nil)
+		}
+		last, _ := cr.FieldPos(len(rec) - 1)
+		end = last + strings.Count(rec[len(rec)-1], "\n")
 		rows = append(rows, rec)
 		if len(rows) > maxPendingRows+headerScanRows {
 			return nil, fmt.Errorf("more than %d rows; split the list", maxPendingRows)

@@ -438,3 +438,59 @@ func TestImportPendingVerifyRecordsWithoutVisitID(t *testing.T) {
 		})
 	}
 }
+
+// TestImportPendingRowsAsTheSheetShowsThem: the report's ROW is the row
+// staff find the patient on when they open the list, blank rows and a
+// cell written over two lines included, in a CSV file as in a workbook.
+func TestImportPendingRowsAsTheSheetShowsThem(t *testing.T) {
+	t.Parallel()
+	// Rows as a spreadsheet shows them: 1 header, 2 blank, 3 ZY1, 4 and 5
+	// blank, 6 ZY2 (its name on two lines), 7 ZY3.
+	sheet := [][]string{
+		{"医药机构就诊ID", "姓名", "身份证号"},
+		nil,
+		{"ZY1", "张三", "350203198001011234"},
+		nil,
+		nil,
+		{"ZY2", "李\n四", "350203199001011111"},
+		{"ZY3", "王五", "350203197001012222"},
+	}
+	csvText := "医药机构就诊ID,姓名,身份证号\n\nZY1,张三,350203198001011234\n\n\nZY2,\"李\n四\",350203199001011111\nZY3,王五,350203197001012222\n"
+	f := excelize.NewFile()
+	for i, row := range sheet {
+		for j, v := range row {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			if err := f.SetCellStr("Sheet1", cell, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	book, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCases := map[string]struct {
+		filename string
+		content  []byte
+	}{
+		"csv":           {"pending.csv", []byte(csvText)},
+		"csv with CRLF": {"pending.csv", []byte(strings.ReplaceAll(csvText, "\n", "\r\n"))},
+		"xlsx":          {"pending.xlsx", book.Bytes()},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			r := e.must(OpImportPending, "imp-rows", map[string]any{"filename": tc.filename, "content": base64.StdEncoding.EncodeToString(tc.content)}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			var got []string
+			for _, p := range payloadOf(t, r)["patients"].([]any) {
+				m := p.(map[string]any)
+				got = append(got, fmt.Sprintf("%v %v", m["row"], m["fixmedinsMdtrtId"]))
+			}
+			if want := "3 ZY1, 6 ZY2, 7 ZY3"; strings.Join(got, ", ") != want {
+				t.Errorf("rows %q, want %q", strings.Join(got, ", "), want)
+			}
+		})
+	}
+}
