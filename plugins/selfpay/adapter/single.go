@@ -219,7 +219,7 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID)
 	switch f.Infno {
 	case "4201A":
-		present, err := r.uploadedSNs(ctx, st.MdtrtID)
+		present, err := r.linesThere(ctx, st.MdtrtID, m[nodeFees].([]any))
 		if err != nil {
 			return false, nil, err
 		}

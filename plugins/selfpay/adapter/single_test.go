@@ -629,3 +629,46 @@ func TestSingle4204EmptyListDeletesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcile4201ALineOfOtherContent: a 4201A whose answer was lost is
+// settled with 4207, by bkkp_sn. A line already on the platform under the
+// same bkkp_sn with another quantity, price or amount (staff sending a
+// corrected line without deleting the old one first, which the platform
+// refuses: 记账流水号已存在) is not the line sent: taken for it, the
+// message ended ok, reconciled, while the platform kept the old amount.
+// It is sent again and the platform's answer decides; the very line sent,
+// found there, is still settled without a resend.
+func TestReconcile4201ALineOfOtherContent(t *testing.T) {
+	t.Parallel()
+	const id = "ZYC"
+	testCases := map[string]struct {
+		edit   func(f map[string]any)
+		status sdk.Status
+	}{
+		"another quantity and amount": {func(f map[string]any) {
+			f["cnt"], f["det_item_fee_sumamt"], f["fulamt_ownpay_amt"] = "3", "16.50", "16.50"
+		}, sdk.StatusRejected},
+		"another price": {func(f map[string]any) { f["cnt"], f["pric"] = "1", "11" }, sdk.StatusRejected},
+		"the same line": {func(map[string]any) {}, sdk.StatusOK},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must("selfpay.4201A", "c-0", map[string]any{nodeFees: []any{fee(id, 1)}}, 1), sdk.StatusOK)
+			line := fee(id, 1)
+			tc.edit(line)
+			payload := map[string]any{nodeFees: []any{line}}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must("selfpay.4201A", "c-1", payload, 1), sdk.StatusFailed)
+			r := e.must("selfpay.4201A", "c-1", payload, 2)
+			wantStatus(t, r, tc.status)
+			if tc.status == sdk.StatusRejected && (r.External == nil || !strings.Contains(r.External.Message, "已存在")) {
+				t.Errorf("external %+v, want the platform's refusal of the bkkp_sn already there", r.External)
+			}
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 1 {
+				t.Errorf("fees %v", v.Fees)
+			}
+		})
+	}
+}
