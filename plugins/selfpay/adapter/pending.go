@@ -257,16 +257,23 @@ func pendingRows(rows [][]string, columns map[string][]string) ([]pendingRow, ma
 	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 	header, index := -1, map[string]int{}
 	for i := 0; i < len(rows) && i < headerScanRows; i++ {
-		found := map[string]int{}
+		// A field's column is that of the header listed first in
+		// pendingColumns, wherever it stands: a list may carry several
+		// (住院号 beside 医药机构就诊ID), and the leftmost is not the best.
+		found, rank := map[string]int{}, map[string]int{}
 		for j, cell := range rows[i] {
+			if strings.TrimSpace(cell) == "" {
+				continue
+			}
 			for field, names := range columns {
-				if _, done := found[field]; done {
-					continue
-				}
-				for _, n := range names {
-					if norm(cell) == norm(n) && cell != "" {
-						found[field] = j
+				for k, n := range names {
+					if norm(cell) != norm(n) {
+						continue
 					}
+					if r, seen := rank[field]; !seen || k < r {
+						found[field], rank[field] = j, k
+					}
+					break
 				}
 			}
 		}

@@ -494,3 +494,33 @@ func TestImportPendingRowsAsTheSheetShowsThem(t *testing.T) {
 		})
 	}
 }
+
+// TestImportPendingColumnPreference: a list may carry several columns that
+// pendingColumns names for one field, say both 住院号 (the HIS inpatient
+// number) and 医药机构就诊ID. The header listed first in pendingColumns is
+// the field's column, wherever it stands in the row; the leftmost was
+// taken, so a list with 住院号 left of 医药机构就诊ID was matched by the
+// inpatient number and every uploaded patient reported pending.
+func TestImportPendingColumnPreference(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "cp-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]string{
+		"preferred column right": "序号,住院号,姓名,医药机构就诊ID\n1,0000123,张三,ZY1\n",
+		"preferred column left":  "序号,医药机构就诊ID,姓名,住院号\n1,ZY1,张三,0000123\n",
+	}
+	for name, list := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "cp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			p := payloadOf(t, r)
+			if got := p["columns"].(map[string]any)["fixmedins_mdtrt_id"]; got != "医药机构就诊ID" {
+				t.Errorf("visit id column %v, want 医药机构就诊ID", got)
+			}
+			pat := p["patients"].([]any)[0].(map[string]any)
+			if pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want ZY1 uploaded", pat)
+			}
+		})
+	}
+}
