@@ -363,7 +363,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		}
 		return rep, nil
 	}
-	rep.MessageID, rep.UpdatedAt = p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05")
+	rep.MessageID, rep.UpdatedAt = p.MessageID, shownTime(p.UpdatedAt)
 	if rep.Begntime == "" {
 		rep.Begntime = p.Begntime
 	}

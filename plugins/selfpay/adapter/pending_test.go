@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -520,6 +521,45 @@ func TestImportPendingColumnPreference(t *testing.T) {
 			pat := p["patients"].([]any)[0].(map[string]any)
 			if pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
 				t.Errorf("patient %v, want ZY1 uploaded", pat)
+			}
+		})
+	}
+}
+
+// TestTimesShownInChinaStandardTime: the times medgate shows staff of a
+// visit's record (when it was completed, in the refusal of a second
+// upload; updatedAt in a pending-list report) are written without a zone,
+// as the platform's are, so they must be UTC+8 as the platform's and the
+// hospital's clocks read; they were UTC, eight hours off.
+func TestTimesShownInChinaStandardTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	before := time.Now().Add(-time.Second)
+	wantStatus(t, e.must(OpUpload, "tz-1", upload("ZYTZ", 1), 1), sdk.StatusOK)
+	after := time.Now().Add(time.Second)
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+	testCases := map[string]func(t *testing.T) string{
+		"second upload refused": func(t *testing.T) string {
+			r := e.must(OpUpload, "tz-2", upload("ZYTZ", 1), 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			return stamp.FindString(r.Diagnostics[0].Detail)
+		},
+		"pending report": func(t *testing.T) string {
+			list := "医药机构就诊ID,姓名\nZYTZ,张三\n"
+			r := e.must(OpImportPending, "tz-3", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			return fmt.Sprint(payloadOf(t, r)["patients"].([]any)[0].(map[string]any)["updatedAt"])
+		},
+	}
+	for name, shown := range testCases {
+		t.Run(name, func(t *testing.T) {
+			s := shown(t)
+			got, err := time.ParseInLocation("2006-01-02 15:04:05", s, time.FixedZone("UTC+8", 8*3600))
+			if err != nil {
+				t.Fatalf("no time shown: %q", s)
+			}
+			if got.Before(before.Truncate(time.Second)) || got.After(after) {
+				t.Errorf("shown %q, read as UTC+8 %s, not between %s and %s", s, got, before, after)
 			}
 		})
 	}

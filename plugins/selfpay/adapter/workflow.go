@@ -89,7 +89,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		if p != nil && p.Status == statusUploaded && !in.reupload {
 			st.Final = &finalized{Status: sdk.StatusInvalid, Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$." + nodeMdtrt + ".fixmedins_mdtrt_id", Rule: "state", Summary: "this visit is already uploaded and complete",
-				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05"))}}}
+				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, shownTime(p.UpdatedAt))}}}
 			if err := r.save(ctx, st); err != nil {
 				return nil, err
 			}
