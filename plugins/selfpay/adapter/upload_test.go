@@ -1513,3 +1513,30 @@ func TestUploadReconcileLineOfOtherContent(t *testing.T) {
 		t.Errorf("the visit was completed: %+v", v)
 	}
 }
+
+// TestUploadReconcileLineAnsweredWithoutValues: a 4207 record answering a
+// field of the line null or empty (a platform leaving zero amounts out)
+// tells nothing against the line sent: the batch whose answer was lost is
+// settled as there, not sent again (which the platform would refuse, its
+// bkkp_sn being there).
+func TestUploadReconcileLineAnsweredWithoutValues(t *testing.T) {
+	t.Parallel()
+	const id = "ZYNV"
+	var on atomic.Bool
+	blanks := func(env map[string]any) {
+		out, _ := env["output"].(map[string]any)
+		for _, rec := range asList(out["data"]) {
+			if m, _ := rec.(map[string]any); m != nil {
+				m["overlmtSelfpay"], m["preselfpayAmt"], m["inscpAmt"], m["medListCodg"] = nil, "", nil, " "
+			}
+		}
+	}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, blanks), nil)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpUpload, "nv", upload(id, 3), 1), sdk.StatusFailed)
+	on.Store(true)
+	wantStatus(t, e.must(OpUpload, "nv", upload(id, 3), 2), sdk.StatusOK)
+	if n := e.sim.Count("4201A", id); n != 1 {
+		t.Errorf("4201A applied %d times, want once", n)
+	}
+}

@@ -505,12 +505,13 @@ var lineKeys = []string{"cnt", "pric", "det_item_fee_sumamt", "fulamt_ownpay_amt
 	"med_list_codg", "medins_list_codg", "fee_ocur_time"}
 
 // sameLine compares a 4207 record with a fee line sent: every field of
-// lineKeys the record carries (camelCase), numbers by value and times
-// whatever their layout (sameValue).
+// lineKeys the record carries with a value (camelCase; one answered null
+// or empty tells nothing), numbers by value and times whatever their
+// layout (sameValue).
 func sameLine(rec, line map[string]any) bool {
 	for _, k := range lineKeys {
 		got, ok := field(rec, k)
-		if !ok {
+		if !ok || strings.TrimSpace(str(got)) == "" {
 			continue
 		}
 		if !sameValue(got, line[k]) {
