@@ -16,6 +16,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	xunicode "golang.org/x/text/encoding/unicode"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -169,8 +170,9 @@ func pendingFormat(format, name string, data []byte) string {
 }
 
 // readTable returns the cells of the sheet (first sheet by default) or of
-// the CSV file (UTF-8 with or without BOM, or GB18030 as Chinese Excel
-// writes it; comma or tab separated).
+// the CSV file (UTF-8 with or without BOM, GB18030 as Chinese Excel
+// writes it, or UTF-16 with a BOM as its "Unicode text"; comma or tab
+// separated).
 func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	if format == "xlsx" {
 		// A few compressed megabytes can unpack to millions of rows: the
@@ -208,6 +210,15 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 			return nil, fmt.Errorf("sheet %q: %v", sheet, err)
 		}
 		return rows, nil
+	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		// Excel's "Unicode text" (Unicode 文本, *.txt): UTF-16 with a
+		// byte-order mark, tab separated.
+		dec, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, errors.New("the file starts as UTF-16 text but cannot be read as it; save the list as UTF-8 CSV or .xlsx")
+		}
+		data = dec
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/xuri/excelize/v2"
 
@@ -560,6 +561,51 @@ func TestTimesShownInChinaStandardTime(t *testing.T) {
 			}
 			if got.Before(before.Truncate(time.Second)) || got.After(after) {
 				t.Errorf("shown %q, read as UTC+8 %s, not between %s and %s", s, got, before, after)
+			}
+		})
+	}
+}
+
+// TestImportPendingUnicodeText: Excel's "Unicode text" (Unicode 文本,
+// *.txt), the way Chinese Excel saves a sheet as text with its characters
+// kept, is UTF-16 with a byte-order mark, tab separated. It was decoded as
+// GB18030, found no header and told staff to adjust pendingColumns.
+func TestImportPendingUnicodeText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "ut-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	text := "医药机构就诊ID\t姓名\t身份证号\r\nZY1\t张三\t350203198001011234\r\nZY9\t李四\t350203199001011111\r\n"
+	utf16 := func(bigEndian bool) []byte {
+		var b []byte
+		if bigEndian {
+			b = append(b, 0xfe, 0xff)
+		} else {
+			b = append(b, 0xff, 0xfe)
+		}
+		for _, u := range utf16.Encode([]rune(text)) {
+			if bigEndian {
+				b = append(b, byte(u>>8), byte(u))
+			} else {
+				b = append(b, byte(u), byte(u>>8))
+			}
+		}
+		return b
+	}
+	testCases := map[string][]byte{
+		"UTF-16LE": utf16(false),
+		"UTF-16BE": utf16(true),
+	}
+	for name, content := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "ut-"+name, map[string]any{"filename": "pending.txt", "content": base64.StdEncoding.EncodeToString(content)}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			var got []string
+			for _, p := range payloadOf(t, r)["patients"].([]any) {
+				m := p.(map[string]any)
+				got = append(got, fmt.Sprintf("%v %v %v", m["row"], m["fixmedinsMdtrtId"], m["status"]))
+			}
+			if want := "2 ZY1 uploaded, 3 ZY9 pending"; strings.Join(got, ", ") != want {
+				t.Errorf("patients %q, want %q", strings.Join(got, ", "), want)
 			}
 		})
 	}
