@@ -178,7 +178,12 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 		// A few compressed megabytes can unpack to millions of rows: the
 		// unpacked size is bounded and the rows are read one by one, up to
 		// the same limit as a CSV file's.
-		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxPendingUnzipped})
+		// Date cells (a date typed into Excel: formats 14 and 22) are
+		// rendered yyyy-mm-dd [hh:mm:ss], as the platform writes dates, not
+		// in excelize's default US pattern (03-25-25), which no date
+		// comparison reads.
+		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxPendingUnzipped,
+			ShortDatePattern: "yyyy-mm-dd", LongTimePattern: "hh:mm:ss"})
 		if err != nil {
 			return nil, fmt.Errorf("not an XLSX workbook, or one that unpacks to more than %d MB (%v); save the list as .xlsx or .csv, or split it", maxPendingUnzipped>>20, err)
 		}

@@ -610,3 +610,50 @@ func TestImportPendingUnicodeText(t *testing.T) {
 		})
 	}
 }
+
+// TestImportPendingXLSXDateCells: an admission date typed into Excel is a
+// date cell (a number with a date format: 14, yyyy/m/d in Chinese Excel,
+// or 22 with the time), which was read as excelize renders those formats
+// by default, "03-25-25" and "3/25/25 10:00", so a row matched by its ID
+// number and admission date found no visit and reported pending a patient
+// medgate had uploaded.
+func TestImportPendingXLSXDateCells(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "dc-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]int{"date (14)": 14, "date and time (22)": 22}
+	for name, numFmt := range testCases {
+		t.Run(name, func(t *testing.T) {
+			f := excelize.NewFile()
+			for i, v := range []any{"身份证号", "姓名", "入院日期"} {
+				cell, _ := excelize.CoordinatesToCellName(i+1, 1)
+				if err := f.SetCellValue("Sheet1", cell, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, v := range []any{testCert, "张三", time.Date(2025, 3, 25, 10, 0, 0, 0, time.UTC)} {
+				cell, _ := excelize.CoordinatesToCellName(i+1, 2)
+				if err := f.SetCellValue("Sheet1", cell, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			style, err := f.NewStyle(&excelize.Style{NumFmt: numFmt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.SetCellStyle("Sheet1", "C2", "C2", style); err != nil {
+				t.Fatal(err)
+			}
+			book, err := f.WriteToBuffer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.must(OpImportPending, "dc-"+name, map[string]any{"filename": "pending.xlsx", "content": base64.StdEncoding.EncodeToString(book.Bytes())}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			pat := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want ZY1 uploaded", pat)
+			}
+		})
+	}
+}
