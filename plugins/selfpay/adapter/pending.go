@@ -236,9 +236,16 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
-	firstLine, _, _ := strings.Cut(string(data), "\n")
-	if strings.Count(firstLine, "\t") > strings.Count(firstLine, ",") {
-		cr.Comma = '\t'
+	// The first line with a separator tells which (a title line above
+	// the header, 自费病人待上传清单, may have none).
+	for i, line := range strings.SplitN(string(data), "\n", headerScanRows+1) {
+		tabs, commas := strings.Count(line, "\t"), strings.Count(line, ",")
+		if i == headerScanRows || tabs+commas > 0 {
+			if tabs > commas {
+				cr.Comma = '\t'
+			}
+			break
+		}
 	}
 	// The reader skips blank lines, which a spreadsheet shows as rows: each
 	// one it skipped becomes an empty row, so that a row's index is the

@@ -657,3 +657,27 @@ func TestImportPendingXLSXDateCells(t *testing.T) {
 		})
 	}
 }
+
+// TestImportPendingTabsAfterATitle: whether a text list is tab or comma
+// separated was told from its first line alone, so a tab-separated list
+// opening with a title line (自费病人待上传清单, no separator at all) was
+// split at commas, its header never found.
+func TestImportPendingTabsAfterATitle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "tt-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]string{
+		"tabs":   "自费病人待上传清单\n医药机构就诊ID\t姓名\t医疗总费用\nZY1\t张三\t1,234.00\n",
+		"commas": "自费病人待上传清单\n医药机构就诊ID,姓名,备注\nZY1,张三,\"a\tb\"\n",
+	}
+	for name, list := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "tt-"+name, map[string]any{"filename": "pending.txt", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			pat := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if pat["row"] != float64(3) || pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want row 3, ZY1 uploaded", pat)
+			}
+		})
+	}
+}
