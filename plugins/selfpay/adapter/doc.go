@@ -30,8 +30,10 @@
 // written before the call is sent. Whatever stops the plugin (a crash, a
 // timeout, a lost answer), the next attempt for the message resumes from
 // there. A call in flight whose outcome is unknown is reconciled before
-// anything is resent: a 4201A batch with 4207 (which of its bkkp_sn are on
-// the platform; only the missing lines are sent again), 4202 and the
+// anything is resent: a 4201A batch with 4207 (which of its lines are on
+// the platform as sent, by bkkp_sn and content: linesThere; only the
+// others are sent again, and the platform refuses a bkkp_sn it holds
+// with other content), 4202 and the
 // completion with 4208 (the visit as sent, its diagnoses with 4209, and
 // its cpltFlag: 1, done; 0, send it again; visit not listed or any other
 // flag: failed, not retryable, nothing resent, as for a withdrawal). The

@@ -65,6 +65,11 @@ type platformTime struct {
 // cst is the time zone of the platform's times (UTC+8).
 var cst = time.FixedZone("UTC+8", 8*3600)
 
+// shownTime writes a time medgate shows staff as the platform writes its
+// own, without a zone: so it is read in UTC+8, the platform's and the
+// hospital's time, not in UTC as medgate keeps it.
+func shownTime(t time.Time) string { return t.In(cst).Format("2006-01-02 15:04:05") }
+
 // timeLayouts are the ways a platform may write a date or a time; those
 // without separators are tried only on a value the other side wrote with
 // them (sameTime), so that numbers are not read as dates.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	xunicode "golang.org/x/text/encoding/unicode"
 
 	"github.com/medgate/medgate/plugins/hsa"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -169,14 +170,20 @@ func pendingFormat(format, name string, data []byte) string {
 }
 
 // readTable returns the cells of the sheet (first sheet by default) or of
-// the CSV file (UTF-8 with or without BOM, or GB18030 as Chinese Excel
-// writes it; comma or tab separated).
+// the CSV file (UTF-8 with or without BOM, GB18030 as Chinese Excel
+// writes it, or UTF-16 with a BOM as its "Unicode text"; comma or tab
+// separated).
 func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	if format == "xlsx" {
 		// A few compressed megabytes can unpack to millions of rows: the
 		// unpacked size is bounded and the rows are read one by one, up to
 		// the same limit as a CSV file's.
-		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxPendingUnzipped})
+		// Date cells (a date typed into Excel: formats 14 and 22) are
+		// rendered yyyy-mm-dd [hh:mm:ss], as the platform writes dates, not
+		// in excelize's default US pattern (03-25-25), which no date
+		// comparison reads.
+		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxPendingUnzipped,
+			ShortDatePattern: "yyyy-mm-dd", LongTimePattern: "hh:mm:ss"})
 		if err != nil {
 			return nil, fmt.Errorf("not an XLSX workbook, or one that unpacks to more than %d MB (%v); save the list as .xlsx or .csv, or split it", maxPendingUnzipped>>20, err)
 		}
@@ -209,6 +216,15 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 		}
 		return rows, nil
 	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		// Excel's "Unicode text" (Unicode 文本, *.txt): UTF-16 with a
+		// byte-order mark, tab separated.
+		dec, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, errors.New("the file starts as UTF-16 text but cannot be read as it; save the list as UTF-8 CSV or .xlsx")
+		}
+		data = dec
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
 		dec, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
@@ -220,11 +236,23 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
-	firstLine, _, _ := strings.Cut(string(data), "\n")
-	if strings.Count(firstLine, "\t") > strings.Count(firstLine, ",") {
-		cr.Comma = '\t'
+	// The first line with a separator tells which (a title line above
+	// the header, 自费病人待上传清单, may have none).
+	for i, line := range strings.SplitN(string(data), "\n", headerScanRows+1) {
+		tabs, commas := strings.Count(line, "\t"), strings.Count(line, ",")
+		if i == headerScanRows || tabs+commas > 0 {
+			if tabs > commas {
+				cr.Comma = '\t'
+			}
+			break
+		}
 	}
+	// The reader skips blank lines, which a spreadsheet shows as rows: each
+	// one it skipped becomes an empty row, so that a row's index is the
+	// row staff find it on (a cell written over two lines is one row).
+	// They count towards the limit, as a workbook's blank rows do.
 	var rows [][]string
+	end := 0 // the line the previous record ended on
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -233,6 +261,12 @@ func readTable(format string, data []byte, sheet string) ([][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("CSV: %v", err)
 		}
+		start, _ := cr.FieldPos(0)
+		for ; end+1 < start && len(rows) <= maxPendingRows+headerScanRows; end++ {
+			rows = append(rows, nil)
+		}
+		last, _ := cr.FieldPos(len(rec) - 1)
+		end = last + strings.Count(rec[len(rec)-1], "\n")
 		rows = append(rows, rec)
 		if len(rows) > maxPendingRows+headerScanRows {
 			return nil, fmt.Errorf("more than %d rows; split the list", maxPendingRows)
@@ -246,16 +280,23 @@ func pendingRows(rows [][]string, columns map[string][]string) ([]pendingRow, ma
 	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 	header, index := -1, map[string]int{}
 	for i := 0; i < len(rows) && i < headerScanRows; i++ {
-		found := map[string]int{}
+		// A field's column is that of the header listed first in
+		// pendingColumns, wherever it stands: a list may carry several
+		// (住院号 beside 医药机构就诊ID), and the leftmost is not the best.
+		found, rank := map[string]int{}, map[string]int{}
 		for j, cell := range rows[i] {
+			if strings.TrimSpace(cell) == "" {
+				continue
+			}
 			for field, names := range columns {
-				if _, done := found[field]; done {
-					continue
-				}
-				for _, n := range names {
-					if norm(cell) == norm(n) && cell != "" {
-						found[field] = j
+				for k, n := range names {
+					if norm(cell) != norm(n) {
+						continue
 					}
+					if r, seen := rank[field]; !seen || k < r {
+						found[field], rank[field] = j, k
+					}
+					break
 				}
 			}
 		}
@@ -345,7 +386,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		}
 		return rep, nil
 	}
-	rep.MessageID, rep.UpdatedAt = p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05")
+	rep.MessageID, rep.UpdatedAt = p.MessageID, shownTime(p.UpdatedAt)
 	if rep.Begntime == "" {
 		rep.Begntime = p.Begntime
 	}

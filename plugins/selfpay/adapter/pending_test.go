@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/xuri/excelize/v2"
 
@@ -434,6 +436,247 @@ func TestImportPendingVerifyRecordsWithoutVisitID(t *testing.T) {
 			got := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
 			if got["platform"] != tc.platform || got["status"] != tc.status {
 				t.Errorf("row %v, want platform %q and status %s", got, tc.platform, tc.status)
+			}
+		})
+	}
+}
+
+// TestImportPendingRowsAsTheSheetShowsThem: the report's ROW is the row
+// staff find the patient on when they open the list, blank rows and a
+// cell written over two lines included, in a CSV file as in a workbook.
+func TestImportPendingRowsAsTheSheetShowsThem(t *testing.T) {
+	t.Parallel()
+	// Rows as a spreadsheet shows them: 1 header, 2 blank, 3 ZY1, 4 and 5
+	// blank, 6 ZY2 (its name on two lines), 7 ZY3.
+	sheet := [][]string{
+		{"医药机构就诊ID", "姓名", "身份证号"},
+		nil,
+		{"ZY1", "张三", "350203198001011234"},
+		nil,
+		nil,
+		{"ZY2", "李\n四", "350203199001011111"},
+		{"ZY3", "王五", "350203197001012222"},
+	}
+	csvText := "医药机构就诊ID,姓名,身份证号\n\nZY1,张三,350203198001011234\n\n\nZY2,\"李\n四\",350203199001011111\nZY3,王五,350203197001012222\n"
+	f := excelize.NewFile()
+	for i, row := range sheet {
+		for j, v := range row {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			if err := f.SetCellStr("Sheet1", cell, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	book, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCases := map[string]struct {
+		filename string
+		content  []byte
+	}{
+		"csv":           {"pending.csv", []byte(csvText)},
+		"csv with CRLF": {"pending.csv", []byte(strings.ReplaceAll(csvText, "\n", "\r\n"))},
+		"xlsx":          {"pending.xlsx", book.Bytes()},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			r := e.must(OpImportPending, "imp-rows", map[string]any{"filename": tc.filename, "content": base64.StdEncoding.EncodeToString(tc.content)}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			var got []string
+			for _, p := range payloadOf(t, r)["patients"].([]any) {
+				m := p.(map[string]any)
+				got = append(got, fmt.Sprintf("%v %v", m["row"], m["fixmedinsMdtrtId"]))
+			}
+			if want := "3 ZY1, 6 ZY2, 7 ZY3"; strings.Join(got, ", ") != want {
+				t.Errorf("rows %q, want %q", strings.Join(got, ", "), want)
+			}
+		})
+	}
+}
+
+// TestImportPendingColumnPreference: a list may carry several columns that
+// pendingColumns names for one field, say both 住院号 (the HIS inpatient
+// number) and 医药机构就诊ID. The header listed first in pendingColumns is
+// the field's column, wherever it stands in the row; the leftmost was
+// taken, so a list with 住院号 left of 医药机构就诊ID was matched by the
+// inpatient number and every uploaded patient reported pending.
+func TestImportPendingColumnPreference(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "cp-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]string{
+		"preferred column right": "序号,住院号,姓名,医药机构就诊ID\n1,0000123,张三,ZY1\n",
+		"preferred column left":  "序号,医药机构就诊ID,姓名,住院号\n1,ZY1,张三,0000123\n",
+	}
+	for name, list := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "cp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			p := payloadOf(t, r)
+			if got := p["columns"].(map[string]any)["fixmedins_mdtrt_id"]; got != "医药机构就诊ID" {
+				t.Errorf("visit id column %v, want 医药机构就诊ID", got)
+			}
+			pat := p["patients"].([]any)[0].(map[string]any)
+			if pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want ZY1 uploaded", pat)
+			}
+		})
+	}
+}
+
+// TestTimesShownInChinaStandardTime: the times medgate shows staff of a
+// visit's record (when it was completed, in the refusal of a second
+// upload; updatedAt in a pending-list report) are written without a zone,
+// as the platform's are, so they must be UTC+8 as the platform's and the
+// hospital's clocks read; they were UTC, eight hours off.
+func TestTimesShownInChinaStandardTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	before := time.Now().Add(-time.Second)
+	wantStatus(t, e.must(OpUpload, "tz-1", upload("ZYTZ", 1), 1), sdk.StatusOK)
+	after := time.Now().Add(time.Second)
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+	testCases := map[string]func(t *testing.T) string{
+		"second upload refused": func(t *testing.T) string {
+			r := e.must(OpUpload, "tz-2", upload("ZYTZ", 1), 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			return stamp.FindString(r.Diagnostics[0].Detail)
+		},
+		"pending report": func(t *testing.T) string {
+			list := "医药机构就诊ID,姓名\nZYTZ,张三\n"
+			r := e.must(OpImportPending, "tz-3", map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			return fmt.Sprint(payloadOf(t, r)["patients"].([]any)[0].(map[string]any)["updatedAt"])
+		},
+	}
+	for name, shown := range testCases {
+		t.Run(name, func(t *testing.T) {
+			s := shown(t)
+			got, err := time.ParseInLocation("2006-01-02 15:04:05", s, time.FixedZone("UTC+8", 8*3600))
+			if err != nil {
+				t.Fatalf("no time shown: %q", s)
+			}
+			if got.Before(before.Truncate(time.Second)) || got.After(after) {
+				t.Errorf("shown %q, read as UTC+8 %s, not between %s and %s", s, got, before, after)
+			}
+		})
+	}
+}
+
+// TestImportPendingUnicodeText: Excel's "Unicode text" (Unicode 文本,
+// *.txt), the way Chinese Excel saves a sheet as text with its characters
+// kept, is UTF-16 with a byte-order mark, tab separated. It was decoded as
+// GB18030, found no header and told staff to adjust pendingColumns.
+func TestImportPendingUnicodeText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "ut-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	text := "医药机构就诊ID\t姓名\t身份证号\r\nZY1\t张三\t350203198001011234\r\nZY9\t李四\t350203199001011111\r\n"
+	utf16 := func(bigEndian bool) []byte {
+		var b []byte
+		if bigEndian {
+			b = append(b, 0xfe, 0xff)
+		} else {
+			b = append(b, 0xff, 0xfe)
+		}
+		for _, u := range utf16.Encode([]rune(text)) {
+			if bigEndian {
+				b = append(b, byte(u>>8), byte(u))
+			} else {
+				b = append(b, byte(u), byte(u>>8))
+			}
+		}
+		return b
+	}
+	testCases := map[string][]byte{
+		"UTF-16LE": utf16(false),
+		"UTF-16BE": utf16(true),
+	}
+	for name, content := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "ut-"+name, map[string]any{"filename": "pending.txt", "content": base64.StdEncoding.EncodeToString(content)}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			var got []string
+			for _, p := range payloadOf(t, r)["patients"].([]any) {
+				m := p.(map[string]any)
+				got = append(got, fmt.Sprintf("%v %v %v", m["row"], m["fixmedinsMdtrtId"], m["status"]))
+			}
+			if want := "2 ZY1 uploaded, 3 ZY9 pending"; strings.Join(got, ", ") != want {
+				t.Errorf("patients %q, want %q", strings.Join(got, ", "), want)
+			}
+		})
+	}
+}
+
+// TestImportPendingXLSXDateCells: an admission date typed into Excel is a
+// date cell (a number with a date format: 14, yyyy/m/d in Chinese Excel,
+// or 22 with the time), which was read as excelize renders those formats
+// by default, "03-25-25" and "3/25/25 10:00", so a row matched by its ID
+// number and admission date found no visit and reported pending a patient
+// medgate had uploaded.
+func TestImportPendingXLSXDateCells(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "dc-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]int{"date (14)": 14, "date and time (22)": 22}
+	for name, numFmt := range testCases {
+		t.Run(name, func(t *testing.T) {
+			f := excelize.NewFile()
+			for i, v := range []any{"身份证号", "姓名", "入院日期"} {
+				cell, _ := excelize.CoordinatesToCellName(i+1, 1)
+				if err := f.SetCellValue("Sheet1", cell, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, v := range []any{testCert, "张三", time.Date(2025, 3, 25, 10, 0, 0, 0, time.UTC)} {
+				cell, _ := excelize.CoordinatesToCellName(i+1, 2)
+				if err := f.SetCellValue("Sheet1", cell, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			style, err := f.NewStyle(&excelize.Style{NumFmt: numFmt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.SetCellStyle("Sheet1", "C2", "C2", style); err != nil {
+				t.Fatal(err)
+			}
+			book, err := f.WriteToBuffer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.must(OpImportPending, "dc-"+name, map[string]any{"filename": "pending.xlsx", "content": base64.StdEncoding.EncodeToString(book.Bytes())}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			pat := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want ZY1 uploaded", pat)
+			}
+		})
+	}
+}
+
+// TestImportPendingTabsAfterATitle: whether a text list is tab or comma
+// separated was told from its first line alone, so a tab-separated list
+// opening with a title line (自费病人待上传清单, no separator at all) was
+// split at commas, its header never found.
+func TestImportPendingTabsAfterATitle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "tt-up", upload("ZY1", 1), 1), sdk.StatusOK)
+	testCases := map[string]string{
+		"tabs":   "自费病人待上传清单\n医药机构就诊ID\t姓名\t医疗总费用\nZY1\t张三\t1,234.00\n",
+		"commas": "自费病人待上传清单\n医药机构就诊ID,姓名,备注\nZY1,张三,\"a\tb\"\n",
+	}
+	for name, list := range testCases {
+		t.Run(name, func(t *testing.T) {
+			r := e.must(OpImportPending, "tt-"+name, map[string]any{"filename": "pending.txt", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			pat := payloadOf(t, r)["patients"].([]any)[0].(map[string]any)
+			if pat["row"] != float64(3) || pat["fixmedinsMdtrtId"] != "ZY1" || pat["status"] != "uploaded" {
+				t.Errorf("patient %v, want row 3, ZY1 uploaded", pat)
 			}
 		})
 	}

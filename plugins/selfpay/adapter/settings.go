@@ -143,7 +143,7 @@ func settings() []sdk.Setting {
 		{Name: SetPageSize, Type: sdk.SettingInt, Default: "100", Description: "page_size of the 4207/4208/4209 queries medgate makes to reconcile and verify"},
 		{Name: SetSchemaDir, Type: sdk.SettingPath, Description: "directory of schema files overriding the built-in ones (selfpay/<code>.yaml, envelope/request.yaml …)"},
 		{Name: SetPendingColumns, Type: sdk.SettingString, Default: DefaultPendingColumns,
-			Description: "columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt"},
+			Description: "columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt; of a field's headers found in one list, the one listed first is used"},
 		{Name: SetCheckTotals, Type: sdk.SettingBool, Default: "true", Description: "refuse an upload whose fee lines do not add up to the visit's medfee_sumamt"},
 		{Name: SetClaimLapse, Type: sdk.SettingDuration, Default: "30m",
 			Description: "how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +

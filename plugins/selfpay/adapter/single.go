@@ -40,6 +40,16 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		if fd, ok := m["feedetail"].(map[string]any); ok {
 			r.checkCode(&ds, "$.feedetail", fd)
 		}
+		// Not passed, feedetl deletes every fee detail of the visit
+		// (若费用明细流水信息不传，则删除全部): passed empty or null (a HIS
+		// serializing the list of lines it found to delete, none), it
+		// would wipe the visit's lines when the sender meant to delete none.
+		if v, sent := m["feedetl"]; sent {
+			if list, isList := v.([]any); v == nil || (isList && len(list) == 0) {
+				ds.Error("$.feedetl", schemas.RuleRequired, "feedetl names no fee line to delete",
+					"list the bkkp_sn of the lines to delete, or leave feedetl out to delete every fee detail of the visit (若费用明细流水信息不传，则删除全部费用明细)")
+			}
+		}
 	case "4203", "4207", "4209":
 		r.checkCode(&ds, "$", m)
 	}
@@ -209,7 +219,7 @@ func (r *run) reconcileSingle(ctx context.Context, st *wfState, m map[string]any
 	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID)
 	switch f.Infno {
 	case "4201A":
-		present, err := r.uploadedSNs(ctx, st.MdtrtID)
+		present, err := r.linesThere(ctx, st.MdtrtID, m[nodeFees].([]any))
 		if err != nil {
 			return false, nil, err
 		}

@@ -597,3 +597,78 @@ func TestReconcileUnreadableBkkpSn(t *testing.T) {
 		})
 	}
 }
+
+// TestSingle4204EmptyListDeletesNothing: a 4204 whose feedetl is sent but
+// names no line (an empty list, or null as a HIS serializes a list it found
+// empty) is refused before anything is sent. The platform deletes every
+// fee detail of the visit when feedetl is not passed (若费用明细流水信息不传，
+// 则删除全部费用明细), so passing such a list on would wipe the visit's lines
+// when the sender meant to delete none.
+func TestSingle4204EmptyListDeletesNothing(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]any{
+		"empty list": []any{},
+		"null":       nil,
+	}
+	for name, feedetl := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must("selfpay.4201A", "e-0", map[string]any{nodeFees: []any{fee("ZYE", 1), fee("ZYE", 2)}}, 1), sdk.StatusOK)
+			r := e.must("selfpay.4204", "e-1", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "ZYE"}, "feedetl": feedetl}, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			if len(r.Diagnostics) != 1 || r.Diagnostics[0].Field != "$.feedetl" || r.Diagnostics[0].Rule != "required" {
+				t.Errorf("diagnostics %v", r.Diagnostics)
+			}
+			if n := e.sim.Count("4204", "ZYE"); n != 0 {
+				t.Errorf("4204 reached the platform %d times", n)
+			}
+			if got := e.sim.Visit(testCode, "ZYE").Fees; len(got) != 2 {
+				t.Errorf("fees left %v, want both", got)
+			}
+		})
+	}
+}
+
+// TestReconcile4201ALineOfOtherContent: a 4201A whose answer was lost is
+// settled with 4207, by bkkp_sn. A line already on the platform under the
+// same bkkp_sn with another quantity, price or amount (staff sending a
+// corrected line without deleting the old one first, which the platform
+// refuses: 记账流水号已存在) is not the line sent: taken for it, the
+// message ended ok, reconciled, while the platform kept the old amount.
+// It is sent again and the platform's answer decides; the very line sent,
+// found there, is still settled without a resend.
+func TestReconcile4201ALineOfOtherContent(t *testing.T) {
+	t.Parallel()
+	const id = "ZYC"
+	testCases := map[string]struct {
+		edit   func(f map[string]any)
+		status sdk.Status
+	}{
+		"another quantity and amount": {func(f map[string]any) {
+			f["cnt"], f["det_item_fee_sumamt"], f["fulamt_ownpay_amt"] = "3", "16.50", "16.50"
+		}, sdk.StatusRejected},
+		"another price": {func(f map[string]any) { f["cnt"], f["pric"] = "1", "11" }, sdk.StatusRejected},
+		"the same line": {func(map[string]any) {}, sdk.StatusOK},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			wantStatus(t, e.must("selfpay.4201A", "c-0", map[string]any{nodeFees: []any{fee(id, 1)}}, 1), sdk.StatusOK)
+			line := fee(id, 1)
+			tc.edit(line)
+			payload := map[string]any{nodeFees: []any{line}}
+			e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+			wantStatus(t, e.must("selfpay.4201A", "c-1", payload, 1), sdk.StatusFailed)
+			r := e.must("selfpay.4201A", "c-1", payload, 2)
+			wantStatus(t, r, tc.status)
+			if tc.status == sdk.StatusRejected && (r.External == nil || !strings.Contains(r.External.Message, "已存在")) {
+				t.Errorf("external %+v, want the platform's refusal of the bkkp_sn already there", r.External)
+			}
+			if v := e.sim.Visit(testCode, id); len(v.Fees) != 1 {
+				t.Errorf("fees %v", v.Fees)
+			}
+		})
+	}
+}

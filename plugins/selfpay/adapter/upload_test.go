@@ -1481,3 +1481,62 @@ func TestSignInAcrossMidnightWithSkew(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadReconcileLineOfOtherContent: a 4201A batch whose answer was
+// lost is settled with 4207; a record under one of its bkkp_sn with
+// another quantity and amount than the line sent is not that line (the
+// batch took the rest): taken for it, the upload completed and answered
+// ok over an amount it never sent. The line is sent again, and the
+// platform's answer decides (here its refusal of the bkkp_sn it holds).
+func TestUploadReconcileLineOfOtherContent(t *testing.T) {
+	t.Parallel()
+	const id = "ZYCU"
+	var on atomic.Bool
+	otherAmount := func(env map[string]any) {
+		out, _ := env["output"].(map[string]any)
+		for _, rec := range asList(out["data"]) {
+			if m, _ := rec.(map[string]any); m != nil && m["bkkpSn"] == id+"-0002" {
+				m["cnt"], m["detItemFeeSumamt"] = "3", "16.50"
+			}
+		}
+	}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, otherAmount), nil)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpUpload, "cu", upload(id, 3), 1), sdk.StatusFailed)
+	on.Store(true)
+	r := e.must(OpUpload, "cu", upload(id, 3), 2)
+	wantStatus(t, r, sdk.StatusRejected)
+	if r.External == nil || !strings.Contains(r.External.Message, id+"-0002") {
+		t.Errorf("external %+v, want the refusal of line %s-0002", r.External, id)
+	}
+	if v := e.sim.Visit(testCode, id); v.Complete {
+		t.Errorf("the visit was completed: %+v", v)
+	}
+}
+
+// TestUploadReconcileLineAnsweredWithoutValues: a 4207 record answering a
+// field of the line null or empty (a platform leaving zero amounts out)
+// tells nothing against the line sent: the batch whose answer was lost is
+// settled as there, not sent again (which the platform would refuse, its
+// bkkp_sn being there).
+func TestUploadReconcileLineAnsweredWithoutValues(t *testing.T) {
+	t.Parallel()
+	const id = "ZYNV"
+	var on atomic.Bool
+	blanks := func(env map[string]any) {
+		out, _ := env["output"].(map[string]any)
+		for _, rec := range asList(out["data"]) {
+			if m, _ := rec.(map[string]any); m != nil {
+				m["overlmtSelfpay"], m["preselfpayAmt"], m["inscpAmt"], m["medListCodg"] = nil, "", nil, " "
+			}
+		}
+	}
+	e := newEnvWrapped(t, selfpaysim.Options{PaasID: testPaas, Token: testToken}, reshaped4207(&on, blanks), nil)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4201A", Mode: selfpaysim.FaultLostReply})
+	wantStatus(t, e.must(OpUpload, "nv", upload(id, 3), 1), sdk.StatusFailed)
+	on.Store(true)
+	wantStatus(t, e.must(OpUpload, "nv", upload(id, 3), 2), sdk.StatusOK)
+	if n := e.sim.Count("4201A", id); n != 1 {
+		t.Errorf("4201A applied %d times, want once", n)
+	}
+}

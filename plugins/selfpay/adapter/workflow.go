@@ -89,7 +89,7 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		if p != nil && p.Status == statusUploaded && !in.reupload {
 			st.Final = &finalized{Status: sdk.StatusInvalid, Diagnostics: sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$." + nodeMdtrt + ".fixmedins_mdtrt_id", Rule: "state", Summary: "this visit is already uploaded and complete",
-				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, p.UpdatedAt.Format("2006-01-02 15:04:05"))}}}
+				Detail: fmt.Sprintf("message %s completed it at %s; send selfpay.cancel first, or set \"reupload\": true to withdraw the completion and upload again", p.MessageID, shownTime(p.UpdatedAt))}}}
 			if err := r.save(ctx, st); err != nil {
 				return nil, err
 			}
@@ -348,7 +348,7 @@ func (r *run) reconcileUpload(ctx context.Context, st *wfState, in *uploadInput)
 	r.a.log.Info("reconciling a call whose outcome is unknown", "site", r.s.code, "message", r.req.MessageID, "infno", f.Infno, "msgid", f.MsgID, "step", f.Step)
 	switch f.Infno {
 	case "4201A":
-		present, err := r.uploadedSNs(ctx, in.mdtrtID)
+		present, err := r.linesThere(ctx, in.mdtrtID, in.fees)
 		if err != nil {
 			return err
 		}
@@ -439,26 +439,37 @@ func unsettled(f *inflight, err error) error {
 // valid record without a readable bkkp_sn is an hsa.AnswerError: it
 // settles nothing.
 func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool, error) {
+	recs, err := r.uploadedLines(ctx, mdtrtID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(recs))
+	for sn := range recs {
+		out[sn] = true
+	}
+	return out, nil
+}
+
+// uploadedLines asks 4207 for the fee lines of a visit on the platform,
+// by bkkp_sn (records invalidated, valiFlag 0, left out). A valid record
+// without a readable bkkp_sn is an hsa.AnswerError: it settles nothing.
+func (r *run) uploadedLines(ctx context.Context, mdtrtID string) (map[string]map[string]any, error) {
 	recs, err := r.visitQuery(ctx, "4207", mdtrtID)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
+	out := map[string]map[string]any{}
 	for i, raw := range recs {
-		var rec struct {
-			BkkpSn    any `json:"bkkpSn"`
-			ValiFlag  any `json:"valiFlag"`
-			BkkpSnAlt any `json:"bkkp_sn"`
-		}
+		var rec map[string]any
 		if err := decodeRecord(raw, &rec); err != nil {
 			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s cannot be read: %w", i+1, mdtrtID, err)}
 		}
-		if v := str(rec.ValiFlag); v == "0" {
+		if v := str(foldField(rec, "valiFlag")); v == "0" {
 			continue // invalidated (deleted) records
 		}
-		sn := str(rec.BkkpSn)
+		sn := str(foldField(rec, "bkkpSn"))
 		if sn == "" {
-			sn = str(rec.BkkpSnAlt)
+			sn = str(foldField(rec, "bkkp_sn"))
 		}
 		if sn == "" {
 			// A line on the platform that cannot be told from the others:
@@ -467,7 +478,65 @@ func (r *run) uploadedSNs(ctx context.Context, mdtrtID string) (map[string]bool,
 			return nil, &hsa.AnswerError{Infno: "4207", Err: fmt.Errorf("record %d of visit %s has no bkkpSn (or bkkp_sn), so which fee line it is cannot be told; "+
 				"check the 4207 output field names against the province's document (schemas/selfpay/4207.yaml)", i+1, mdtrtID)}
 		}
-		out[sn] = true
+		out[sn] = rec
+	}
+	return out, nil
+}
+
+// foldField is a record's value of name, matched as encoding/json
+// matches a struct field: exactly, or else without regard to case.
+func foldField(rec map[string]any, name string) any {
+	if v, ok := rec[name]; ok {
+		return v
+	}
+	for k, v := range rec {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// lineKeys are the fields of a fee line that make it the line sent: what
+// is charged (quantity, price, amounts), for what and when. A record the
+// platform holds under the line's bkkp_sn with other values is another
+// line (an earlier one the sender meant to correct), not the one sent.
+var lineKeys = []string{"cnt", "pric", "det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_amt",
+	"med_list_codg", "medins_list_codg", "fee_ocur_time"}
+
+// sameLine compares a 4207 record with a fee line sent: every field of
+// lineKeys the record carries with a value (camelCase; one answered null
+// or empty tells nothing), numbers by value and times whatever their
+// layout (sameValue).
+func sameLine(rec, line map[string]any) bool {
+	for _, k := range lineKeys {
+		got, ok := field(rec, k)
+		if !ok || strings.TrimSpace(str(got)) == "" {
+			continue
+		}
+		if !sameValue(got, line[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// linesThere tells, of the fee lines sent, which 4207 shows on the
+// platform as they were sent (sameLine); a line shown under its bkkp_sn
+// with other content counts as not there, so it is sent again and the
+// platform's answer (记账流水号已存在) decides.
+func (r *run) linesThere(ctx context.Context, mdtrtID string, lines []any) (map[string]bool, error) {
+	recs, err := r.uploadedLines(ctx, mdtrtID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, it := range lines {
+		line, _ := it.(map[string]any)
+		sn := str(line["bkkp_sn"])
+		if rec, ok := recs[sn]; ok && sameLine(rec, line) {
+			out[sn] = true
+		}
 	}
 	return out, nil
 }

@@ -856,6 +856,11 @@ func (s *Sim) delete4204(code string, in map[string]any, now time.Time) answer {
 		return answer{infcode: -1, errMsg: lockedMsg}
 	}
 	list, _ := in["feedetl"].([]any)
+	if _, sent := in["feedetl"]; sent && list != nil && len(list) == 0 {
+		// 若费用明细流水信息不传，则删除全部: passed, the list names the lines
+		// to delete, and an empty one names none.
+		return answer{infcode: -1, errMsg: "费用明细流水信息(feedetl)为空: list the bkkp_sn to delete, or leave feedetl out to delete every fee detail"}
+	}
 	if len(list) == 0 {
 		v.fees = nil
 		v.updated = now

@@ -557,6 +557,22 @@ func TestPageSizeCapAndNoCounts(t *testing.T) {
 // TestFeeLineAmount: a 4201A line's det_item_fee_sumamt must be pric ×
 // cnt rounded to the fen; a call with one wrong line stores none of its
 // lines.
+// TestDeleteEmptyList: feedetl not passed deletes every fee detail of the
+// visit; passed but empty it names no line, and is refused with the lines
+// kept, not taken for "delete all".
+func TestDeleteEmptyList(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, nil)
+	if _, err := f.do("4201A", fees(feeRow("E", 1, "10"), feeRow("E", 2, "5"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.do("4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": "E", "fixmedins_code": code}, "feedetl": []any{}})
+	refused(t, err, "feedetl")
+	if v := f.sim.Visit(code, "E"); strings.Join(v.Fees, ",") != "E-1,E-2" {
+		t.Fatalf("an empty feedetl deleted lines: %+v", v)
+	}
+}
+
 func TestFeeLineAmount(t *testing.T) {
 	t.Parallel()
 	line := func(i int, cnt, pric, sum any) map[string]any {
