@@ -10,7 +10,10 @@
 // (a site whose Configure fails then is logged and left out: it does not
 // keep the plugin down for its other sites; a site whose Configure kills
 // the process at Options.ConfigureCrashLimit relaunches in a row is
-// isolated, see Isolated). A plugin binary replaced by one with another checksum
+// isolated, see Isolated). A death of the process during messages' calls
+// is attributed to the sites whose messages were in flight, and a site
+// whose messages keep crashing it (Options.SiteCrashLimit) is isolated
+// too. A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -46,6 +49,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -138,6 +142,13 @@ type Options struct {
 	// process in before the site is isolated: the plugin is relaunched
 	// without it (see Isolated).
 	ConfigureCrashLimit int
+	// SiteCrashLimit (default DefaultSiteCrashLimit; -1: never) is how
+	// many of a site's messages must each have died with the process in
+	// two crashes or more, in a run of crashes that all had a message of
+	// the site in flight (Handle), within SiteCrashWindow (default
+	// DefaultSiteCrashWindow), before the site is isolated (see Isolated).
+	SiteCrashLimit  int
+	SiteCrashWindow time.Duration
 	// Artifacts keeps the files plugins hand over (default: the machine's
 	// artifact.Default store).
 	Artifacts *artifact.Store
@@ -170,8 +181,23 @@ const DefaultJournalGrace = DefaultCallTimeout + 10*time.Second
 // DefaultConfigureCrashLimit is Options.ConfigureCrashLimit when zero.
 const DefaultConfigureCrashLimit = 3
 
+// DefaultSiteCrashLimit and DefaultSiteCrashWindow are
+// Options.SiteCrashLimit and SiteCrashWindow when zero: three messages of
+// a site, each in two crashes or more (the pipeline retries a message
+// alone after a crash in company, processing.pluginCrashLimit), in ten
+// minutes of crashes that all had one of its messages in flight.
+const (
+	DefaultSiteCrashLimit  = 3
+	DefaultSiteCrashWindow = 10 * time.Minute
+)
+
+// maxCrashRecords bounds the crashes an Instance remembers for
+// attribution (Options.SiteCrashWindow bounds them too).
+const maxCrashRecords = 1024
+
 // ErrSiteIsolated: the plugin runs without the site, whose Configure
-// killed its process at every relaunch (see Instance.Isolated).
+// killed its process at every relaunch, or whose messages kept crashing
+// it (see Instance.Isolated).
 var ErrSiteIsolated = errors.New("site isolated from the plugin")
 
 // DefaultCallTimeout bounds Describe and Configure calls when
@@ -203,6 +229,12 @@ func (o *Options) defaults() {
 	}
 	if o.ConfigureCrashLimit <= 0 {
 		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
+	}
+	if o.SiteCrashLimit == 0 || o.SiteCrashLimit < -1 {
+		o.SiteCrashLimit = DefaultSiteCrashLimit
+	}
+	if o.SiteCrashWindow <= 0 {
+		o.SiteCrashWindow = DefaultSiteCrashWindow
 	}
 	if o.JournalGrace <= 0 {
 		o.JournalGrace = DefaultJournalGrace
@@ -264,6 +296,10 @@ type Instance struct {
 	// with why (both guarded by mu).
 	configureCrashes map[string]int
 	isolated         map[string]error
+	// crashes are the recent deaths of the process during messages'
+	// calls (Handle), oldest first, each with the messages of every site
+	// in flight then (see messageCrashed; guarded by mu).
+	crashes []crashRecord
 	// reported is the health last given to Options.OnHealth (0: none
 	// yet, 1 up, 2 down; guarded by healthMu, which is taken after mu).
 	healthMu sync.Mutex
@@ -508,7 +544,8 @@ func (in *Instance) isolation() error {
 
 // Isolated returns the sites the plugin runs without, each with why: the
 // plugin process died in the site's Configure at
-// Options.ConfigureCrashLimit relaunches in a row. Such a site stays
+// Options.ConfigureCrashLimit relaunches in a row, or the site's messages
+// kept crashing it (Options.SiteCrashLimit, see messageCrashed). Such a site stays
 // enabled (Configured, Sites) but its calls fail with ErrSiteIsolated, a
 // retryable error, without reaching the plugin, and relaunches leave it
 // out, until a Configure of the site succeeds (a reload tries it again)
@@ -986,6 +1023,9 @@ func (in *Instance) Forget(site string) {
 		in.statusAfterIsolation()
 	}
 	delete(in.configureCrashes, site)
+	for _, r := range in.crashes {
+		delete(r.messages, site)
+	}
 	in.mu.Unlock()
 	in.health()
 }
@@ -1127,9 +1167,105 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	done()
 	in.afterCall(err)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, in.failed(ctx, ref, err))
+		err = in.failed(ctx, ref, err)
+		if crash := (*CrashError)(nil); errors.As(err, &crash) {
+			in.messageCrashed(crash.Generation, req.Site, req.MessageID)
+		}
+		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, err)
 	}
 	return r, nil
+}
+
+// crashRecord is one death of the plugin process during messages' calls:
+// the launch that died, when it was first seen, and the messages in
+// flight then, by site.
+type crashRecord struct {
+	gen      uint64
+	at       time.Time
+	messages map[string]map[string]bool // site → message ids
+}
+
+// messageCrashed attributes the death of launch gen to site, whose
+// message id was in flight then (each call that died with the process
+// reports itself), and isolates site (see Isolated) once
+// Options.SiteCrashLimit of its messages each died with the process in
+// two crashes or more, in the run of latest crashes within
+// Options.SiteCrashWindow that all had a message of site in flight.
+//
+// Several sites' messages are in the plugin at once, so one crash blames
+// none of them: a site that merely shared a crash is followed by a crash
+// without it, which ends its run. A message in two crashes is one the
+// pipeline retried alone after a crash in company
+// (processing.pluginCrashLimit): it crashed the plugin itself. One such
+// message is the pipeline's business (it gives the message up); several
+// of one site, with no crash in between that the site had no part in,
+// are a site whose messages crash the plugin (a setting of the site the
+// adapter trips on), which would otherwise keep it down for every site.
+func (in *Instance) messageCrashed(gen uint64, site, id string) {
+	if in.opts.SiteCrashLimit < 0 {
+		return
+	}
+	now := in.opts.now()
+	in.mu.Lock()
+	keep := in.crashes[:0]
+	for _, r := range in.crashes {
+		if now.Sub(r.at) < in.opts.SiteCrashWindow {
+			keep = append(keep, r)
+		}
+	}
+	in.crashes = keep
+	i := sort.Search(len(in.crashes), func(i int) bool { return in.crashes[i].gen >= gen })
+	if i == len(in.crashes) || in.crashes[i].gen != gen {
+		in.crashes = slices.Insert(in.crashes, i, crashRecord{gen: gen, at: now, messages: map[string]map[string]bool{}})
+		if over := len(in.crashes) - maxCrashRecords; over > 0 {
+			in.crashes = slices.Delete(in.crashes, 0, over)
+			i -= over
+		}
+	}
+	if i >= 0 {
+		if in.crashes[i].messages[site] == nil {
+			in.crashes[i].messages[site] = map[string]bool{}
+		}
+		in.crashes[i].messages[site][id] = true
+	}
+	// The run of latest crashes with site in each.
+	seen := map[string]int{}
+	run := 0
+	for j := len(in.crashes) - 1; j >= 0; j-- {
+		ids, ok := in.crashes[j].messages[site]
+		if !ok {
+			break
+		}
+		run++
+		for m := range ids {
+			seen[m]++
+		}
+	}
+	again := 0
+	for _, n := range seen {
+		if n >= 2 {
+			again++
+		}
+	}
+	_, configured := in.sites[site]
+	isolate := configured && in.isolated[site] == nil && again >= in.opts.SiteCrashLimit
+	if isolate {
+		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: %d of its messages each crashed the plugin process again (retried alone), in %d crashes in a row that all had a message of the site in flight (within %s), so a setting of the site (or the adapter) makes its messages crash the plugin; "+
+			"the plugin runs without the site and its messages fail and are retried: fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
+			in.spec.Name, ErrSiteIsolated, site, again, run, in.opts.SiteCrashWindow)
+		// Its crashes are accounted for: after a reload configures it
+		// again, it takes as many to isolate it anew.
+		for _, r := range in.crashes {
+			delete(r.messages, site)
+		}
+		in.statusAfterIsolation()
+	}
+	in.mu.Unlock()
+	if isolate {
+		in.opts.Logger.Error("ALERT: plugin site isolated: the site's messages crash the plugin process, which every site's messages in the plugin die with; the plugin serves its other sites without it, and the site's messages fail and are retried until a reload configures it: fix the site's settings (or the adapter) and reload",
+			"plugin", in.spec.Name, "site", site, "messagesCrashingAgain", again, "crashesInARow", run, "window", in.opts.SiteCrashWindow.String())
+		in.health()
+	}
 }
 
 // RunJob calls the plugin's job. A retired Instance that was replaced
