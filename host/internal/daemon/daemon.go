@@ -416,8 +416,17 @@ func (d *Daemon) launch() sites.Launch {
 			OnHealth:     d.metrics.SetPluginUp,
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),
+
+			ConfigureCrashLimit: p.Isolation.ConfigureCrashes,
+			SiteCrashLimit:      p.Isolation.SiteCrashes,
+			SiteCrashWindow:     p.Isolation.SiteCrashWindow.D(),
 		})
 	}
+}
+
+// isolation is when plugin p isolates a site (plugins[].isolation).
+func isolation(p config.Plugin) pluginhost.Isolation {
+	return pluginhost.Isolation{ConfigureCrashes: p.Isolation.ConfigureCrashes, SiteCrashes: p.Isolation.SiteCrashes, SiteCrashWindow: p.Isolation.SiteCrashWindow.D()}
 }
 
 // pluginLimits are the limits of each plugin's host-service writes
@@ -657,6 +666,11 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	// sets it no more), a newly declared one's is set.
 	d.setPluginUp()
 	d.services.SetLimits(pluginLimits(cfg))
+	for _, p := range cfg.Plugins {
+		if in := d.plugins[p.Name]; in != nil {
+			in.SetIsolation(isolation(p))
+		}
+	}
 	// Compared with what runs, not with the last reload: the warning
 	// comes again at each reload until a restart, and not for a change
 	// written back to what runs.
@@ -915,8 +929,8 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 // pluginReadiness is a plugin's /readyz check and medgate_plugin_up: ok
 // and up while it runs at every site it is enabled at; "degraded: …"
 // (still ready: it serves its other sites) and not up while it runs with
-// isolated sites (pluginhost.Instance.Isolated: their Configure killed
-// it, lastErr says which and why); down otherwise.
+// isolated sites (pluginhost.Instance.Isolated: their Configure or their
+// messages kept killing it, lastErr says which and why); down otherwise.
 func pluginReadiness(running bool, restarts int, lastErr error, isolated int) (check string, up bool) {
 	switch {
 	case running && isolated > 0:

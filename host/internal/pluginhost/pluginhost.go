@@ -227,15 +227,7 @@ func (o *Options) defaults() {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
-	if o.ConfigureCrashLimit <= 0 {
-		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
-	}
-	if o.SiteCrashLimit == 0 || o.SiteCrashLimit < -1 {
-		o.SiteCrashLimit = DefaultSiteCrashLimit
-	}
-	if o.SiteCrashWindow <= 0 {
-		o.SiteCrashWindow = DefaultSiteCrashWindow
-	}
+	o.isolationDefaults()
 	if o.JournalGrace <= 0 {
 		o.JournalGrace = DefaultJournalGrace
 	}
@@ -248,6 +240,20 @@ func (o *Options) defaults() {
 		} else {
 			o.Logger.Error("no artifact store; plugins cannot hand over files", "err", err)
 		}
+	}
+}
+
+// isolationDefaults gives the isolation options left zero their
+// defaults.
+func (o *Options) isolationDefaults() {
+	if o.ConfigureCrashLimit <= 0 {
+		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
+	}
+	if o.SiteCrashLimit == 0 || o.SiteCrashLimit < -1 {
+		o.SiteCrashLimit = DefaultSiteCrashLimit
+	}
+	if o.SiteCrashWindow <= 0 {
+		o.SiteCrashWindow = DefaultSiteCrashWindow
 	}
 }
 
@@ -499,8 +505,8 @@ func (in *Instance) configureCrashed(site string, err error) {
 		return
 	}
 	in.configureCrashes[site]++
-	n := in.configureCrashes[site]
-	isolate := n >= in.opts.ConfigureCrashLimit && in.isolated[site] == nil
+	n, limit := in.configureCrashes[site], in.opts.ConfigureCrashLimit
+	isolate := n >= limit && in.isolated[site] == nil
 	if isolate {
 		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: its Configure killed the plugin process at %d relaunches in a row (last: %v), so the plugin runs without the site and its messages fail and are retried; "+
 			"fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
@@ -513,7 +519,34 @@ func (in *Instance) configureCrashed(site string, err error) {
 		return
 	}
 	in.opts.Logger.Warn("plugin process died in a site's Configure while relaunched; relaunching again",
-		"plugin", in.spec.Name, "site", site, "crashes", n, "isolatedAfter", in.opts.ConfigureCrashLimit, "err", err)
+		"plugin", in.spec.Name, "site", site, "crashes", n, "isolatedAfter", limit, "err", err)
+}
+
+// Isolation says when an Instance runs without one of its sites
+// (Isolated): Options.ConfigureCrashLimit, SiteCrashLimit and
+// SiteCrashWindow; a zero field is the default.
+type Isolation struct {
+	ConfigureCrashes int
+	SiteCrashes      int // -1: never for its messages' crashes
+	SiteCrashWindow  time.Duration
+}
+
+// Isolation returns when the Instance isolates a site now.
+func (in *Instance) Isolation() Isolation {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return Isolation{ConfigureCrashes: in.opts.ConfigureCrashLimit, SiteCrashes: in.opts.SiteCrashLimit, SiteCrashWindow: in.opts.SiteCrashWindow}
+}
+
+// SetIsolation changes when the Instance isolates a site (a reload): the
+// counts so far are kept and compared with the new limits at the next
+// crash; a site isolated already stays so.
+func (in *Instance) SetIsolation(iso Isolation) {
+	o := Options{ConfigureCrashLimit: iso.ConfigureCrashes, SiteCrashLimit: iso.SiteCrashes, SiteCrashWindow: iso.SiteCrashWindow}
+	o.isolationDefaults()
+	in.mu.Lock()
+	in.opts.ConfigureCrashLimit, in.opts.SiteCrashLimit, in.opts.SiteCrashWindow = o.ConfigureCrashLimit, o.SiteCrashLimit, o.SiteCrashWindow
+	in.mu.Unlock()
 }
 
 // configured ends the count of site's Configure crashes: the process
@@ -1202,14 +1235,16 @@ type crashRecord struct {
 // are a site whose messages crash the plugin (a setting of the site the
 // adapter trips on), which would otherwise keep it down for every site.
 func (in *Instance) messageCrashed(gen uint64, site, id string) {
-	if in.opts.SiteCrashLimit < 0 {
-		return
-	}
 	now := in.opts.now()
 	in.mu.Lock()
+	if in.opts.SiteCrashLimit < 0 {
+		in.mu.Unlock()
+		return
+	}
+	window := in.opts.SiteCrashWindow
 	keep := in.crashes[:0]
 	for _, r := range in.crashes {
-		if now.Sub(r.at) < in.opts.SiteCrashWindow {
+		if now.Sub(r.at) < window {
 			keep = append(keep, r)
 		}
 	}
@@ -1252,7 +1287,7 @@ func (in *Instance) messageCrashed(gen uint64, site, id string) {
 	if isolate {
 		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: %d of its messages each crashed the plugin process again (retried alone), in %d crashes in a row that all had a message of the site in flight (within %s), so a setting of the site (or the adapter) makes its messages crash the plugin; "+
 			"the plugin runs without the site and its messages fail and are retried: fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
-			in.spec.Name, ErrSiteIsolated, site, again, run, in.opts.SiteCrashWindow)
+			in.spec.Name, ErrSiteIsolated, site, again, run, window)
 		// Its crashes are accounted for: after a reload configures it
 		// again, it takes as many to isolate it anew.
 		for _, r := range in.crashes {
@@ -1263,7 +1298,7 @@ func (in *Instance) messageCrashed(gen uint64, site, id string) {
 	in.mu.Unlock()
 	if isolate {
 		in.opts.Logger.Error("ALERT: plugin site isolated: the site's messages crash the plugin process, which every site's messages in the plugin die with; the plugin serves its other sites without it, and the site's messages fail and are retried until a reload configures it: fix the site's settings (or the adapter) and reload",
-			"plugin", in.spec.Name, "site", site, "messagesCrashingAgain", again, "crashesInARow", run, "window", in.opts.SiteCrashWindow.String())
+			"plugin", in.spec.Name, "site", site, "messagesCrashingAgain", again, "crashesInARow", run, "window", window.String())
 		in.health()
 	}
 }
