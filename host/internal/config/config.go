@@ -239,7 +239,16 @@ type HTTP struct {
 	IdleTimeout       Duration `yaml:"idleTimeout"`
 	// MaxConnections caps the connections served at once.
 	MaxConnections int `yaml:"maxConnections"`
+	// ShutdownDelay is how long a shutdown (SIGTERM) has /readyz answer
+	// 503 while medgate still takes HTTP requests, MLLP connections and
+	// Kafka messages as before, so that a load balancer (a Kubernetes
+	// Service) stops sending new ones before the listeners close; 0s (the
+	// default) stops taking them at once.
+	ShutdownDelay Duration `yaml:"shutdownDelay"`
 }
+
+// MaxShutdownDelay bounds http.shutdownDelay.
+const MaxShutdownDelay = 2 * time.Minute
 
 // Console configures the staff web console's access (README: "Console
 // access").

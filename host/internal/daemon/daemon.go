@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/artifact"
@@ -88,9 +89,13 @@ type Daemon struct {
 	// (serveHTTP, stopHTTP).
 	endRequests context.CancelFunc
 	// grace bounds each of the shutdown's waits (0: shutdownGrace).
-	grace    time.Duration
-	mllp     []*mllp.Server
-	httpAddr string
+	grace time.Duration
+	// drainDelay is http.shutdownDelay: how long Close has /readyz
+	// answer 503 (draining) before it stops taking anything.
+	drainDelay time.Duration
+	draining   atomic.Bool
+	mllp       []*mllp.Server
+	httpAddr   string
 
 	ingress  *ingress.Ingress
 	services *hostsvc.Services // what plugins call back into
@@ -329,6 +334,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		d.requeueAtStart(runCtx, d.consumer.Ready)
 	}()
 	d.watchPluginUp(runCtx)
+	// Set last: a start that failed stops at once.
+	d.drainDelay = cfg.HTTP.ShutdownDelay.D()
 	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
 	return d, nil
 }
@@ -915,6 +922,9 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	}
 	out["kafka"] = d.kafkaReadiness()
 	out["kafka.partitions"] = stall.Check(d.holds(), time.Now())
+	if d.draining.Load() {
+		out["shutdown"] = fmt.Sprintf("shutting down: this instance stops taking requests within http.shutdownDelay (%s) and finishes those it took; send new ones to another instance", d.drainDelay)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
@@ -995,7 +1005,9 @@ func (d *Daemon) shutdownGrace() time.Duration {
 	return shutdownGrace
 }
 
-// Close shuts down in reverse order: stop starting jobs; shut the MLLP
+// Close shuts down in reverse order, after the drain (http.shutdownDelay:
+// /readyz answers 503 while everything is still taken, see drain): stop
+// starting jobs; shut the MLLP
 // listeners down (they take no new connection; a message being processed
 // gets its ACK if its outcome comes within the grace, while the consumer
 // still runs; a sender cut after the grace, which gets an ACK only once
@@ -1010,6 +1022,7 @@ func (d *Daemon) shutdownGrace() time.Duration {
 // goes on with a closed store or plugin, and no accepted HTTP request
 // waits for a consumer that has stopped.
 func (d *Daemon) Close() error {
+	d.drain()
 	if d.sched != nil {
 		d.sched.Stop()
 	}
@@ -1053,6 +1066,22 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// drain starts the shutdown: /readyz answers 503 from now on, and for
+// http.shutdownDelay medgate goes on taking HTTP requests, MLLP
+// connections and Kafka messages as before, so that a load balancer (a
+// Kubernetes Service, which follows the readiness probe and the pod's
+// termination with some delay) sends no new connection to a listener
+// about to close.
+func (d *Daemon) drain() {
+	if d.draining.Swap(true) || d.drainDelay <= 0 {
+		return
+	}
+	d.log.Info("shutting down: /readyz answers 503 and requests are still taken for http.shutdownDelay, so load balancers stop sending new ones before the listeners close", "shutdownDelay", d.drainDelay.String())
+	t := time.NewTimer(d.drainDelay)
+	defer t.Stop()
+	<-t.C
 }
 
 // instanceID turns a node name into a Kafka group instance id: characters
