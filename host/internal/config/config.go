@@ -409,11 +409,12 @@ type PluginIsolation struct {
 	ConfigureCrashes int `yaml:"configureCrashes"`
 	// SiteCrashes is how many of the site's messages must each have
 	// crashed the plugin again (retried alone: processing.pluginCrashLimit)
-	// in crashes that all had a message of the site in flight, within
-	// SiteCrashWindow, before the site is isolated; -1: never for its
-	// messages' crashes. One message that crashes the plugin is
-	// processing.pluginCrashLimit's business, and a site that only shared
-	// a crash is never isolated.
+	// in crashes that all had a message of the site in flight, every
+	// message of the site in them crashing it again and none answered
+	// meanwhile, within SiteCrashWindow, before the site is isolated; -1:
+	// never for its messages' crashes. One message that crashes the
+	// plugin is processing.pluginCrashLimit's business, and a site that
+	// only shared a crash is never isolated.
 	SiteCrashes int `yaml:"siteCrashes"`
 	// SiteCrashWindow bounds how far back those crashes count.
 	SiteCrashWindow Duration `yaml:"siteCrashWindow"`

@@ -53,6 +53,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -306,6 +307,8 @@ type Instance struct {
 	// calls (Handle), oldest first, each with the messages of every site
 	// in flight then (see messageCrashed; guarded by mu).
 	crashes []crashRecord
+	// crashCount is len(crashes), read without mu by every answered call.
+	crashCount atomic.Int64
 	// reported is the health last given to Options.OnHealth (0: none
 	// yet, 1 up, 2 down; guarded by healthMu, which is taken after mu).
 	healthMu sync.Mutex
@@ -1206,7 +1209,23 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 		}
 		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, err)
 	}
+	in.messageSurvived(req.Site)
 	return r, nil
+}
+
+// messageSurvived notes that the plugin answered a message of site: not
+// every message of the site crashes it, so the crashes so far are not
+// the site's (see messageCrashed); the messages among them that crash it
+// are the pipeline's business (processing.pluginCrashLimit).
+func (in *Instance) messageSurvived(site string) {
+	if in.crashCount.Load() == 0 {
+		return
+	}
+	in.mu.Lock()
+	for _, r := range in.crashes {
+		delete(r.messages, site)
+	}
+	in.mu.Unlock()
 }
 
 // crashRecord is one death of the plugin process during messages' calls:
@@ -1223,7 +1242,8 @@ type crashRecord struct {
 // reports itself), and isolates site (see Isolated) once
 // Options.SiteCrashLimit of its messages each died with the process in
 // two crashes or more, in the run of latest crashes within
-// Options.SiteCrashWindow that all had a message of site in flight.
+// Options.SiteCrashWindow that all had a message of site in flight, and
+// every message of site in that run did.
 //
 // Several sites' messages are in the plugin at once, so one crash blames
 // none of them: a site that merely shared a crash is followed by a crash
@@ -1231,9 +1251,12 @@ type crashRecord struct {
 // pipeline retried alone after a crash in company
 // (processing.pluginCrashLimit): it crashed the plugin itself. One such
 // message is the pipeline's business (it gives the message up); several
-// of one site, with no crash in between that the site had no part in,
-// are a site whose messages crash the plugin (a setting of the site the
-// adapter trips on), which would otherwise keep it down for every site.
+// of one site, with no crash in between that the site had no part in and
+// no message of the site answered meanwhile (messageSurvived), are a site
+// whose messages crash the plugin (a setting of the site the adapter
+// trips on), which would otherwise keep it down for every site. A site
+// some of whose messages crash the plugin while others are answered is
+// not isolated: the pipeline stops those messages one by one.
 func (in *Instance) messageCrashed(gen uint64, site, id string) {
 	now := in.opts.now()
 	in.mu.Lock()
@@ -1263,6 +1286,7 @@ func (in *Instance) messageCrashed(gen uint64, site, id string) {
 		}
 		in.crashes[i].messages[site][id] = true
 	}
+	in.crashCount.Store(int64(len(in.crashes)))
 	// The run of latest crashes with site in each.
 	seen := map[string]int{}
 	run := 0
@@ -1283,7 +1307,10 @@ func (in *Instance) messageCrashed(gen uint64, site, id string) {
 		}
 	}
 	_, configured := in.sites[site]
-	isolate := configured && in.isolated[site] == nil && again >= in.opts.SiteCrashLimit
+	// Every message of the site in the run crashed the plugin again: one
+	// in company that was then answered alone (or waits to be) says the
+	// site's messages do not all crash it.
+	isolate := configured && in.isolated[site] == nil && again >= in.opts.SiteCrashLimit && again == len(seen)
 	if isolate {
 		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: %d of its messages each crashed the plugin process again (retried alone), in %d crashes in a row that all had a message of the site in flight (within %s), so a setting of the site (or the adapter) makes its messages crash the plugin; "+
 			"the plugin runs without the site and its messages fail and are retried: fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",

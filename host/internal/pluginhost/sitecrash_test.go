@@ -25,6 +25,9 @@ type msg struct{ site, id string }
 type crashStep struct {
 	crasher msg
 	with    []msg
+	// answered: crasher's message is one the plugin answers (payload
+	// "ok"), with nothing in company.
+	answered bool
 }
 
 // TestMessageCrashesIsolateSite: a site whose every message kills the
@@ -49,7 +52,7 @@ func TestMessageCrashesIsolateSite(t *testing.T) {
 		var steps []crashStep
 		for i, id := range ids {
 			company := []msg{{"good1", "g" + id}, {"good2", "h" + id}}[i%2]
-			steps = append(steps, crashStep{msg{site, id}, []msg{company}}, crashStep{crasher: msg{site, id}}, crashStep{crasher: msg{site, id}})
+			steps = append(steps, crashStep{crasher: msg{site, id}, with: []msg{company}}, crashStep{crasher: msg{site, id}}, crashStep{crasher: msg{site, id}})
 		}
 		return steps
 	}
@@ -65,12 +68,20 @@ func TestMessageCrashesIsolateSite(t *testing.T) {
 		},
 		"one message that crashes the plugin, in company of its own site's": {
 			steps: []crashStep{
-				{msg{"bad", "m1"}, []msg{{"good1", "g1"}, {"bad", "m7"}}},
+				{crasher: msg{"bad", "m1"}, with: []msg{{"good1", "g1"}, {"bad", "m7"}}},
 				{crasher: msg{"bad", "m1"}}, {crasher: msg{"bad", "m1"}}, {crasher: msg{"bad", "m1"}},
 			},
 		},
+		"three of the site's messages crash it again, one in company of theirs is still to be tried alone": {
+			steps: slices.Concat([]crashStep{{crasher: msg{"bad", "m0"}, with: []msg{{"bad", "m9"}}}, {crasher: msg{"bad", "m0"}}},
+				poisonSite("bad", "m1", "m2")),
+		},
 		"two sites whose crashes alternate": {
 			steps: slices.Concat(poisonSite("bad", "m1"), poisonSite("bad2", "n1"), poisonSite("bad", "m2"), poisonSite("bad2", "n2"), poisonSite("bad", "m3")),
+		},
+		"a site some of whose messages crash the plugin, others answered": {
+			steps: slices.Concat(poisonSite("bad", "m1"), []crashStep{{crasher: msg{"bad", "ok1"}, answered: true}},
+				poisonSite("bad", "m2"), []crashStep{{crasher: msg{"bad", "ok2"}, answered: true}}, poisonSite("bad", "m3"), poisonSite("bad", "m4")),
 		},
 		"crashes further apart than the window": {
 			stepEvery: 4 * time.Minute, // 10m: the crashes of one message and a half
@@ -113,6 +124,13 @@ func TestMessageCrashesIsolateSite(t *testing.T) {
 					continue // the pipeline's calls of an isolated site fail before the plugin
 				}
 				pid := in.Pid()
+				if st.answered {
+					r, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: st.crasher.site, Type: "picky.echo", MessageID: st.crasher.id, Attempt: 1, Payload: []byte("ok")})
+					if err != nil || r.Status != sdk.StatusOK {
+						t.Fatalf("step %d (%v): %v %+v, want ok", i, st, err, r)
+					}
+					continue
+				}
 				if crashStepRun(t, in, st) {
 					crashes++
 					waitRelaunched(t, in, pid)

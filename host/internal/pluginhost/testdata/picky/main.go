@@ -7,8 +7,9 @@
 // does). Handle answers ok
 // for the sites it is configured at, with {"site": "<site>"}; a message
 // whose payload is "block" answers only when its context ends, and any
-// other message of a site configured with crashHandle set kills the
-// process (a setting of the site every message trips on).
+// other message of a site configured with crashHandle set, but one whose
+// payload is "ok", kills the process (a setting of the site its messages
+// trip on).
 package main
 
 import (
@@ -36,7 +37,7 @@ func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			{Name: "hang", Type: sdk.SettingString, Description: "non-empty: fail by not answering"},
 			{Name: "exit", Type: sdk.SettingString, Description: "non-empty: fail by exiting"},
 			{Name: "panic", Type: sdk.SettingString, Description: "non-empty: fail by panicking"},
-			{Name: "crashHandle", Type: sdk.SettingString, Description: "non-empty: every message of the site but \"block\" kills the process"},
+			{Name: "crashHandle", Type: sdk.SettingString, Description: "non-empty: every message of the site but \"block\" and \"ok\" kills the process"},
 		},
 	}, nil
 }
@@ -75,7 +76,7 @@ func (p *picky) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handle
 	case string(req.Payload) == "block":
 		<-ctx.Done()
 		return nil, ctx.Err()
-	case crash:
+	case crash && string(req.Payload) != "ok":
 		os.Exit(4)
 	}
 	out, _ := json.Marshal(map[string]string{"site": req.Site})
