@@ -1069,7 +1069,8 @@ func (d *Daemon) Close() error {
 }
 
 // drain starts the shutdown: /readyz answers 503 from now on, and for
-// http.shutdownDelay medgate goes on taking HTTP requests, MLLP
+// http.shutdownDelay medgate goes on taking HTTP requests (answering each
+// with Connection: close), MLLP
 // connections and Kafka messages as before, so that a load balancer (a
 // Kubernetes Service, which follows the readiness probe and the pod's
 // termination with some delay) sends no new connection to a listener
@@ -1077,6 +1078,13 @@ func (d *Daemon) Close() error {
 func (d *Daemon) drain() {
 	if d.draining.Swap(true) || d.drainDelay <= 0 {
 		return
+	}
+	if d.http != nil {
+		// Each answer closes its connection: the client's next request
+		// opens a new one, which the load balancer sends elsewhere,
+		// instead of finding its kept-alive connection cut when the
+		// listener closes.
+		d.http.SetKeepAlivesEnabled(false)
 	}
 	d.log.Info("shutting down: /readyz answers 503 and requests are still taken for http.shutdownDelay, so load balancers stop sending new ones before the listeners close", "shutdownDelay", d.drainDelay.String())
 	t := time.NewTimer(d.drainDelay)

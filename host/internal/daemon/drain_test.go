@@ -51,6 +51,19 @@ func TestCloseStopsReadyBeforeAccepting(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling /readyz
 	}
 	// Not ready, but still taking requests: one sent now is completed.
+	// Its connection is closed after the answer, so the client's next
+	// request opens a new one, through the load balancer to another
+	// instance, rather than finding its kept-alive connection cut when
+	// the listener closes (a POST is not retried by clients).
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz while draining: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("an answer while draining keeps its connection alive (no Connection: close); want it closed after the answer")
+	}
 	select {
 	case a := <-post(d, "m-draining"):
 		if a.err != nil || a.code != http.StatusOK || a.reply.Status != message.StatusOK {
