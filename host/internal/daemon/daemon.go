@@ -1014,8 +1014,10 @@ func (d *Daemon) shutdownGrace() time.Duration {
 // the outcome is stored, resends and gets the stored outcome); stop taking HTTP requests and let those taken finish while
 // the consumer still runs (shutdownGrace at most; those still waiting
 // then are told their message is queued and will be completed, see
-// stopHTTP); only then stop taking messages from Kafka and let in-flight
-// ones finish; cancel the job runs in progress (a
+// stopHTTP); only then stop taking messages from Kafka and stop the
+// in-flight ones (their plugin calls are cancelled; each stays uncommitted
+// and is delivered again, an outcome left unknown reconciled before any
+// resend); cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
 // the leases of the jobs that ended, plugins, Kafka, store. So no run
