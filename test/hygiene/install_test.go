@@ -211,8 +211,19 @@ func TestStopTimeoutsCoverTheShutdown(t *testing.T) {
 		t.Fatal("deploy/kubernetes/medgate.yaml sets no terminationGracePeriodSeconds: Kubernetes' default, 30 s, is shorter than medgate's longest shutdown")
 	}
 	secs, _ := strconv.Atoi(string(m[1]))
-	if k := time.Duration(secs) * time.Second; k < longest {
-		t.Errorf("deploy/kubernetes/medgate.yaml: terminationGracePeriodSeconds %s is shorter than medgate's longest shutdown, %s; raise it", k, longest)
+	// The pod's http.shutdownDelay comes first: /readyz answers 503
+	// while requests are still taken, so the Service drops the pod before
+	// its listener closes.
+	d := regexp.MustCompile(`(?m)^\s+shutdownDelay: (\S+)\s*(#.*)?$`).FindSubmatch(b)
+	if d == nil {
+		t.Fatal("deploy/kubernetes/medgate.yaml sets no http.shutdownDelay: a Service goes on sending new connections to a terminating pod for a few seconds, and they would be refused")
+	}
+	delay, err := time.ParseDuration(string(d[1]))
+	if err != nil || delay < 5*time.Second {
+		t.Errorf("deploy/kubernetes/medgate.yaml: http.shutdownDelay %q: want a duration of at least 5s (a Service takes a few seconds to drop a terminating pod)", d[1])
+	}
+	if k := time.Duration(secs) * time.Second; k < delay+longest {
+		t.Errorf("deploy/kubernetes/medgate.yaml: terminationGracePeriodSeconds %s is shorter than http.shutdownDelay %s plus medgate's longest shutdown, %s; raise it", k, delay, longest)
 	}
 }
 

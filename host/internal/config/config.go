@@ -239,7 +239,16 @@ type HTTP struct {
 	IdleTimeout       Duration `yaml:"idleTimeout"`
 	// MaxConnections caps the connections served at once.
 	MaxConnections int `yaml:"maxConnections"`
+	// ShutdownDelay is how long a shutdown (SIGTERM) has /readyz answer
+	// 503 while medgate still takes HTTP requests, MLLP connections and
+	// Kafka messages as before, so that a load balancer (a Kubernetes
+	// Service) stops sending new ones before the listeners close; 0s (the
+	// default) stops taking them at once.
+	ShutdownDelay Duration `yaml:"shutdownDelay"`
 }
+
+// MaxShutdownDelay bounds http.shutdownDelay.
+const MaxShutdownDelay = 2 * time.Minute
 
 // Console configures the staff web console's access (README: "Console
 // access").
@@ -384,7 +393,42 @@ type Plugin struct {
 	// Limits bound what the plugin writes through the host services; a
 	// key left out takes the value of pluginLimits (after defaults).
 	Limits PluginLimits `yaml:"limits"`
+	// Isolation says when the plugin is run without one of its sites
+	// (pluginhost.Options); a key left out takes DefaultPluginIsolation.
+	Isolation PluginIsolation `yaml:"isolation"`
 }
+
+// PluginIsolation says when medgate runs a plugin without one of its
+// sites, so that a site that keeps killing the plugin process does not
+// keep it down for its other sites. An isolated site's messages fail
+// retryably without reaching the plugin (uploads are retried, late, never
+// dropped) until a reload configures the site again.
+type PluginIsolation struct {
+	// ConfigureCrashes is how many relaunches in a row the site's
+	// Configure may kill the process in before the site is isolated.
+	ConfigureCrashes int `yaml:"configureCrashes"`
+	// SiteCrashes is how many of the site's messages must each have
+	// crashed the plugin again (retried alone: processing.pluginCrashLimit)
+	// in crashes that all had a message of the site in flight, every
+	// message of the site in them crashing it again and none answered
+	// meanwhile, within SiteCrashWindow, before the site is isolated; -1:
+	// never for its messages' crashes. One message that crashes the
+	// plugin is processing.pluginCrashLimit's business, and a site that
+	// only shared a crash is never isolated.
+	SiteCrashes int `yaml:"siteCrashes"`
+	// SiteCrashWindow bounds how far back those crashes count.
+	SiteCrashWindow Duration `yaml:"siteCrashWindow"`
+}
+
+// DefaultPluginIsolation is plugins[].isolation when not set.
+var DefaultPluginIsolation = PluginIsolation{ConfigureCrashes: 3, SiteCrashes: 3, SiteCrashWindow: Duration(10 * time.Minute)}
+
+// Bounds of plugins[].isolation.
+const (
+	maxIsolationCrashes = 100
+	minSiteCrashWindow  = time.Minute
+	maxSiteCrashWindow  = 24 * time.Hour
+)
 
 // PluginLimits bound what a plugin writes through the host services, in
 // each medgate instance (hostsvc.Limits): events and journal entries by
@@ -1050,6 +1094,10 @@ func (c *Config) applyDefaults() {
 	for i := range c.Plugins {
 		c.Plugins[i].Path = c.rel(c.Plugins[i].Path)
 		c.defaultLimits(fmt.Sprintf("plugins[%d].limits", i), &c.Plugins[i].Limits, c.PluginLimits)
+		iso, path, d := &c.Plugins[i].Isolation, fmt.Sprintf("plugins[%d].isolation", i), DefaultPluginIsolation
+		defNonZero(c, path+".configureCrashes", &iso.ConfigureCrashes, d.ConfigureCrashes, fmt.Sprintf("must be between 1 and %d", maxIsolationCrashes))
+		defNonZero(c, path+".siteCrashes", &iso.SiteCrashes, d.SiteCrashes, fmt.Sprintf("must be between 1 and %d, or -1 never to isolate a site for its messages' crashes", maxIsolationCrashes))
+		defNonZero(c, path+".siteCrashWindow", &iso.SiteCrashWindow, d.SiteCrashWindow, "must be between 1m and 24h")
 	}
 	c.defaultMLLP()
 }
@@ -1341,6 +1389,15 @@ func (c *Config) check() Problems {
 	for i, pl := range c.Plugins {
 		path := fmt.Sprintf("plugins[%d]", i)
 		ps = append(ps, c.checkLimits(path+".limits", pl.Limits, true)...)
+		if n := pl.Isolation.ConfigureCrashes; n < 1 || n > maxIsolationCrashes {
+			add(path+".isolation.configureCrashes", "must be between 1 and %d (relaunches in a row whose process the site's Configure killed), is %d", maxIsolationCrashes, n)
+		}
+		if n := pl.Isolation.SiteCrashes; n != -1 && (n < 1 || n > maxIsolationCrashes) {
+			add(path+".isolation.siteCrashes", "must be between 1 and %d (messages of the site that each crashed the plugin again), or -1 never to isolate a site for its messages' crashes, is %d", maxIsolationCrashes, n)
+		}
+		if w := pl.Isolation.SiteCrashWindow.D(); w < minSiteCrashWindow || w > maxSiteCrashWindow {
+			add(path+".isolation.siteCrashWindow", "must be between 1m and 24h, is %s", w)
+		}
 		if !nameRE.MatchString(pl.Name) {
 			add(path+".name", "%q is not a plugin name (lowercase letters, digits, '-', '_')", pl.Name)
 		}

@@ -87,6 +87,9 @@ func (c *Config) checkHTTP() Problems {
 	if h.WriteTimeout > 0 && h.WriteTimeout <= h.IngressTimeout {
 		add("http.writeTimeout", "%s must be longer than http.ingressTimeout (%s), or ingress replies are cut off", h.WriteTimeout.D(), h.IngressTimeout.D())
 	}
+	if d := h.ShutdownDelay.D(); d < 0 || d > MaxShutdownDelay {
+		add("http.shutdownDelay", "must be between 0s and 2m, is %s", d)
+	}
 	if h.MaxConnections < 1 || h.MaxConnections > 100000 {
 		add("http.maxConnections", "must be between 1 and 100000, is %d", h.MaxConnections)
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/artifact"
@@ -88,9 +89,13 @@ type Daemon struct {
 	// (serveHTTP, stopHTTP).
 	endRequests context.CancelFunc
 	// grace bounds each of the shutdown's waits (0: shutdownGrace).
-	grace    time.Duration
-	mllp     []*mllp.Server
-	httpAddr string
+	grace time.Duration
+	// drainDelay is http.shutdownDelay: how long Close has /readyz
+	// answer 503 (draining) before it stops taking anything.
+	drainDelay time.Duration
+	draining   atomic.Bool
+	mllp       []*mllp.Server
+	httpAddr   string
 
 	ingress  *ingress.Ingress
 	services *hostsvc.Services // what plugins call back into
@@ -329,6 +334,8 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 		d.requeueAtStart(runCtx, d.consumer.Ready)
 	}()
 	d.watchPluginUp(runCtx)
+	// Set last: a start that failed stops at once.
+	d.drainDelay = cfg.HTTP.ShutdownDelay.D()
 	log.Info("medgate started", "version", Version, "node", cfg.Node, "http", d.httpAddr, "brokers", brokers, "store", cfg.Store.Driver, "plugins", len(d.plugins), "sites", len(cfg.Sites))
 	return d, nil
 }
@@ -416,8 +423,17 @@ func (d *Daemon) launch() sites.Launch {
 			OnHealth:     d.metrics.SetPluginUp,
 			Artifacts:    d.arts,
 			JournalGrace: journalGrace(d.started),
+
+			ConfigureCrashLimit: p.Isolation.ConfigureCrashes,
+			SiteCrashLimit:      p.Isolation.SiteCrashes,
+			SiteCrashWindow:     p.Isolation.SiteCrashWindow.D(),
 		})
 	}
+}
+
+// isolation is when plugin p isolates a site (plugins[].isolation).
+func isolation(p config.Plugin) pluginhost.Isolation {
+	return pluginhost.Isolation{ConfigureCrashes: p.Isolation.ConfigureCrashes, SiteCrashes: p.Isolation.SiteCrashes, SiteCrashWindow: p.Isolation.SiteCrashWindow.D()}
 }
 
 // pluginLimits are the limits of each plugin's host-service writes
@@ -657,6 +673,11 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	// sets it no more), a newly declared one's is set.
 	d.setPluginUp()
 	d.services.SetLimits(pluginLimits(cfg))
+	for _, p := range cfg.Plugins {
+		if in := d.plugins[p.Name]; in != nil {
+			in.SetIsolation(isolation(p))
+		}
+	}
 	// Compared with what runs, not with the last reload: the warning
 	// comes again at each reload until a restart, and not for a change
 	// written back to what runs.
@@ -901,6 +922,9 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 	}
 	out["kafka"] = d.kafkaReadiness()
 	out["kafka.partitions"] = stall.Check(d.holds(), time.Now())
+	if d.draining.Load() {
+		out["shutdown"] = fmt.Sprintf("shutting down: this instance stops taking requests within http.shutdownDelay (%s) and finishes those it took; send new ones to another instance", d.drainDelay)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, in := range d.plugins {
@@ -915,8 +939,8 @@ func (d *Daemon) Ready(ctx context.Context) map[string]string {
 // pluginReadiness is a plugin's /readyz check and medgate_plugin_up: ok
 // and up while it runs at every site it is enabled at; "degraded: …"
 // (still ready: it serves its other sites) and not up while it runs with
-// isolated sites (pluginhost.Instance.Isolated: their Configure killed
-// it, lastErr says which and why); down otherwise.
+// isolated sites (pluginhost.Instance.Isolated: their Configure or their
+// messages kept killing it, lastErr says which and why); down otherwise.
 func pluginReadiness(running bool, restarts int, lastErr error, isolated int) (check string, up bool) {
 	switch {
 	case running && isolated > 0:
@@ -981,21 +1005,26 @@ func (d *Daemon) shutdownGrace() time.Duration {
 	return shutdownGrace
 }
 
-// Close shuts down in reverse order: stop starting jobs; shut the MLLP
+// Close shuts down in reverse order, after the drain (http.shutdownDelay:
+// /readyz answers 503 while everything is still taken, see drain): stop
+// starting jobs; shut the MLLP
 // listeners down (they take no new connection; a message being processed
 // gets its ACK if its outcome comes within the grace, while the consumer
 // still runs; a sender cut after the grace, which gets an ACK only once
 // the outcome is stored, resends and gets the stored outcome); stop taking HTTP requests and let those taken finish while
 // the consumer still runs (shutdownGrace at most; those still waiting
 // then are told their message is queued and will be completed, see
-// stopHTTP); only then stop taking messages from Kafka and let in-flight
-// ones finish; cancel the job runs in progress (a
+// stopHTTP); only then stop taking messages from Kafka and stop the
+// in-flight ones (their plugin calls are cancelled; each stays uncommitted
+// and is delivered again, an outcome left unknown reconciled before any
+// resend); cancel the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
 // the leases of the jobs that ended, plugins, Kafka, store. So no run
 // goes on with a closed store or plugin, and no accepted HTTP request
 // waits for a consumer that has stopped.
 func (d *Daemon) Close() error {
+	d.drain()
 	if d.sched != nil {
 		d.sched.Stop()
 	}
@@ -1039,6 +1068,30 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// drain starts the shutdown: /readyz answers 503 from now on, and for
+// http.shutdownDelay medgate goes on taking HTTP requests (answering each
+// with Connection: close), MLLP
+// connections and Kafka messages as before, so that a load balancer (a
+// Kubernetes Service, which follows the readiness probe and the pod's
+// termination with some delay) sends no new connection to a listener
+// about to close.
+func (d *Daemon) drain() {
+	if d.draining.Swap(true) || d.drainDelay <= 0 {
+		return
+	}
+	if d.http != nil {
+		// Each answer closes its connection: the client's next request
+		// opens a new one, which the load balancer sends elsewhere,
+		// instead of finding its kept-alive connection cut when the
+		// listener closes.
+		d.http.SetKeepAlivesEnabled(false)
+	}
+	d.log.Info("shutting down: /readyz answers 503 and requests are still taken for http.shutdownDelay, so load balancers stop sending new ones before the listeners close", "shutdownDelay", d.drainDelay.String())
+	t := time.NewTimer(d.drainDelay)
+	defer t.Stop()
+	<-t.C
 }
 
 // instanceID turns a node name into a Kafka group instance id: characters

@@ -84,7 +84,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 			Name: "medgate_plugin_restarts_total", Help: "Plugin relaunches after a crash or failed health check.",
 		}, []string{"plugin"}),
 		PluginUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "medgate_plugin_up", Help: "1 when the plugin process is running and healthy at every site it is enabled at; 0 while it is down or runs without an isolated site (its Configure killed it at every relaunch).",
+			Name: "medgate_plugin_up", Help: "1 when the plugin process is running and healthy at every site it is enabled at; 0 while it is down or runs without an isolated site (its Configure killed it at every relaunch, or its messages kept crashing it).",
 		}, []string{"plugin"}),
 		JobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_job_runs_total", Help: "Scheduled job runs, by job and result.",

@@ -827,6 +827,9 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 	// Calls of this delivery during which the plugin process died, and
 	// those of them made alone in the plugin.
 	crashes, crashesAlone := 0, 0
+	// goAlone: the next call goes alone in the plugin (the last one that
+	// reached it crashed it).
+	goAlone := false
 	for {
 		if ctx.Err() != nil {
 			return nil, ErrStopped
@@ -873,7 +876,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		counted = false
 		attempts = n
 		round++
-		alone := crashes > 0
+		alone := goAlone
 		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
 		if err != nil {
 			p.brk.abandon(circuit)
@@ -923,8 +926,18 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			// logger's own masking cannot tell from other text.
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", pii.Text(err.Error()))
 			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
+			if errors.Is(err, pluginhost.ErrSiteIsolated) {
+				// The plugin host runs the plugin without the site (its
+				// messages kept crashing it, or its Configure did): the
+				// call did not reach the process, so its retries cannot
+				// crash it and go in with the others. Going alone, each
+				// would wait for every call in the plugin to end and
+				// hold every site's new calls back meanwhile.
+				goAlone = false
+			}
 			if crash := (*pluginhost.CrashError)(nil); errors.As(err, &crash) {
 				crashes++
+				goAlone = true
 				if alone {
 					crashesAlone++
 				}

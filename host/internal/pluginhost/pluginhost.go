@@ -10,7 +10,10 @@
 // (a site whose Configure fails then is logged and left out: it does not
 // keep the plugin down for its other sites; a site whose Configure kills
 // the process at Options.ConfigureCrashLimit relaunches in a row is
-// isolated, see Isolated). A plugin binary replaced by one with another checksum
+// isolated, see Isolated). A death of the process during messages' calls
+// is attributed to the sites whose messages were in flight, and a site
+// whose messages keep crashing it (Options.SiteCrashLimit) is isolated
+// too. A plugin binary replaced by one with another checksum
 // is not relaunched, and a plugin that speaks no protocol version of this
 // medgate is refused with ErrProtocol. Calls made while a plugin
 // is down fail with ErrUnavailable, a transient error the pipeline retries.
@@ -46,9 +49,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -138,6 +143,13 @@ type Options struct {
 	// process in before the site is isolated: the plugin is relaunched
 	// without it (see Isolated).
 	ConfigureCrashLimit int
+	// SiteCrashLimit (default DefaultSiteCrashLimit; -1: never) is how
+	// many of a site's messages must each have died with the process in
+	// two crashes or more, in a run of crashes that all had a message of
+	// the site in flight (Handle), within SiteCrashWindow (default
+	// DefaultSiteCrashWindow), before the site is isolated (see Isolated).
+	SiteCrashLimit  int
+	SiteCrashWindow time.Duration
 	// Artifacts keeps the files plugins hand over (default: the machine's
 	// artifact.Default store).
 	Artifacts *artifact.Store
@@ -170,8 +182,23 @@ const DefaultJournalGrace = DefaultCallTimeout + 10*time.Second
 // DefaultConfigureCrashLimit is Options.ConfigureCrashLimit when zero.
 const DefaultConfigureCrashLimit = 3
 
+// DefaultSiteCrashLimit and DefaultSiteCrashWindow are
+// Options.SiteCrashLimit and SiteCrashWindow when zero: three messages of
+// a site, each in two crashes or more (the pipeline retries a message
+// alone after a crash in company, processing.pluginCrashLimit), in ten
+// minutes of crashes that all had one of its messages in flight.
+const (
+	DefaultSiteCrashLimit  = 3
+	DefaultSiteCrashWindow = 10 * time.Minute
+)
+
+// maxCrashRecords bounds the crashes an Instance remembers for
+// attribution (Options.SiteCrashWindow bounds them too).
+const maxCrashRecords = 1024
+
 // ErrSiteIsolated: the plugin runs without the site, whose Configure
-// killed its process at every relaunch (see Instance.Isolated).
+// killed its process at every relaunch, or whose messages kept crashing
+// it (see Instance.Isolated).
 var ErrSiteIsolated = errors.New("site isolated from the plugin")
 
 // DefaultCallTimeout bounds Describe and Configure calls when
@@ -201,9 +228,7 @@ func (o *Options) defaults() {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
-	if o.ConfigureCrashLimit <= 0 {
-		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
-	}
+	o.isolationDefaults()
 	if o.JournalGrace <= 0 {
 		o.JournalGrace = DefaultJournalGrace
 	}
@@ -216,6 +241,20 @@ func (o *Options) defaults() {
 		} else {
 			o.Logger.Error("no artifact store; plugins cannot hand over files", "err", err)
 		}
+	}
+}
+
+// isolationDefaults gives the isolation options left zero their
+// defaults.
+func (o *Options) isolationDefaults() {
+	if o.ConfigureCrashLimit <= 0 {
+		o.ConfigureCrashLimit = DefaultConfigureCrashLimit
+	}
+	if o.SiteCrashLimit == 0 || o.SiteCrashLimit < -1 {
+		o.SiteCrashLimit = DefaultSiteCrashLimit
+	}
+	if o.SiteCrashWindow <= 0 {
+		o.SiteCrashWindow = DefaultSiteCrashWindow
 	}
 }
 
@@ -264,6 +303,12 @@ type Instance struct {
 	// with why (both guarded by mu).
 	configureCrashes map[string]int
 	isolated         map[string]error
+	// crashes are the recent deaths of the process during messages'
+	// calls (Handle), oldest first, each with the messages of every site
+	// in flight then (see messageCrashed; guarded by mu).
+	crashes []crashRecord
+	// crashCount is len(crashes), read without mu by every answered call.
+	crashCount atomic.Int64
 	// reported is the health last given to Options.OnHealth (0: none
 	// yet, 1 up, 2 down; guarded by healthMu, which is taken after mu).
 	healthMu sync.Mutex
@@ -463,8 +508,8 @@ func (in *Instance) configureCrashed(site string, err error) {
 		return
 	}
 	in.configureCrashes[site]++
-	n := in.configureCrashes[site]
-	isolate := n >= in.opts.ConfigureCrashLimit && in.isolated[site] == nil
+	n, limit := in.configureCrashes[site], in.opts.ConfigureCrashLimit
+	isolate := n >= limit && in.isolated[site] == nil
 	if isolate {
 		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: its Configure killed the plugin process at %d relaunches in a row (last: %v), so the plugin runs without the site and its messages fail and are retried; "+
 			"fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
@@ -477,7 +522,34 @@ func (in *Instance) configureCrashed(site string, err error) {
 		return
 	}
 	in.opts.Logger.Warn("plugin process died in a site's Configure while relaunched; relaunching again",
-		"plugin", in.spec.Name, "site", site, "crashes", n, "isolatedAfter", in.opts.ConfigureCrashLimit, "err", err)
+		"plugin", in.spec.Name, "site", site, "crashes", n, "isolatedAfter", limit, "err", err)
+}
+
+// Isolation says when an Instance runs without one of its sites
+// (Isolated): Options.ConfigureCrashLimit, SiteCrashLimit and
+// SiteCrashWindow; a zero field is the default.
+type Isolation struct {
+	ConfigureCrashes int
+	SiteCrashes      int // -1: never for its messages' crashes
+	SiteCrashWindow  time.Duration
+}
+
+// Isolation returns when the Instance isolates a site now.
+func (in *Instance) Isolation() Isolation {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return Isolation{ConfigureCrashes: in.opts.ConfigureCrashLimit, SiteCrashes: in.opts.SiteCrashLimit, SiteCrashWindow: in.opts.SiteCrashWindow}
+}
+
+// SetIsolation changes when the Instance isolates a site (a reload): the
+// counts so far are kept and compared with the new limits at the next
+// crash; a site isolated already stays so.
+func (in *Instance) SetIsolation(iso Isolation) {
+	o := Options{ConfigureCrashLimit: iso.ConfigureCrashes, SiteCrashLimit: iso.SiteCrashes, SiteCrashWindow: iso.SiteCrashWindow}
+	o.isolationDefaults()
+	in.mu.Lock()
+	in.opts.ConfigureCrashLimit, in.opts.SiteCrashLimit, in.opts.SiteCrashWindow = o.ConfigureCrashLimit, o.SiteCrashLimit, o.SiteCrashWindow
+	in.mu.Unlock()
 }
 
 // configured ends the count of site's Configure crashes: the process
@@ -508,7 +580,8 @@ func (in *Instance) isolation() error {
 
 // Isolated returns the sites the plugin runs without, each with why: the
 // plugin process died in the site's Configure at
-// Options.ConfigureCrashLimit relaunches in a row. Such a site stays
+// Options.ConfigureCrashLimit relaunches in a row, or the site's messages
+// kept crashing it (Options.SiteCrashLimit, see messageCrashed). Such a site stays
 // enabled (Configured, Sites) but its calls fail with ErrSiteIsolated, a
 // retryable error, without reaching the plugin, and relaunches leave it
 // out, until a Configure of the site succeeds (a reload tries it again)
@@ -986,6 +1059,9 @@ func (in *Instance) Forget(site string) {
 		in.statusAfterIsolation()
 	}
 	delete(in.configureCrashes, site)
+	for _, r := range in.crashes {
+		delete(r.messages, site)
+	}
 	in.mu.Unlock()
 	in.health()
 }
@@ -1127,9 +1203,131 @@ func (in *Instance) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Ha
 	done()
 	in.afterCall(err)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, in.failed(ctx, ref, err))
+		err = in.failed(ctx, ref, err)
+		if crash := (*CrashError)(nil); errors.As(err, &crash) {
+			in.messageCrashed(crash.Generation, req.Site, req.MessageID)
+		}
+		return nil, fmt.Errorf("plugin %q: handle: %w", in.spec.Name, err)
 	}
+	in.messageSurvived(req.Site)
 	return r, nil
+}
+
+// messageSurvived notes that the plugin answered a message of site: not
+// every message of the site crashes it, so the crashes so far are not
+// the site's (see messageCrashed); the messages among them that crash it
+// are the pipeline's business (processing.pluginCrashLimit).
+func (in *Instance) messageSurvived(site string) {
+	if in.crashCount.Load() == 0 {
+		return
+	}
+	in.mu.Lock()
+	for _, r := range in.crashes {
+		delete(r.messages, site)
+	}
+	in.mu.Unlock()
+}
+
+// crashRecord is one death of the plugin process during messages' calls:
+// the launch that died, when it was first seen, and the messages in
+// flight then, by site.
+type crashRecord struct {
+	gen      uint64
+	at       time.Time
+	messages map[string]map[string]bool // site → message ids
+}
+
+// messageCrashed attributes the death of launch gen to site, whose
+// message id was in flight then (each call that died with the process
+// reports itself), and isolates site (see Isolated) once
+// Options.SiteCrashLimit of its messages each died with the process in
+// two crashes or more, in the run of latest crashes within
+// Options.SiteCrashWindow that all had a message of site in flight, and
+// every message of site in that run did.
+//
+// Several sites' messages are in the plugin at once, so one crash blames
+// none of them: a site that merely shared a crash is followed by a crash
+// without it, which ends its run. A message in two crashes is one the
+// pipeline retried alone after a crash in company
+// (processing.pluginCrashLimit): it crashed the plugin itself. One such
+// message is the pipeline's business (it gives the message up); several
+// of one site, with no crash in between that the site had no part in and
+// no message of the site answered meanwhile (messageSurvived), are a site
+// whose messages crash the plugin (a setting of the site the adapter
+// trips on), which would otherwise keep it down for every site. A site
+// some of whose messages crash the plugin while others are answered is
+// not isolated: the pipeline stops those messages one by one.
+func (in *Instance) messageCrashed(gen uint64, site, id string) {
+	now := in.opts.now()
+	in.mu.Lock()
+	if in.opts.SiteCrashLimit < 0 {
+		in.mu.Unlock()
+		return
+	}
+	window := in.opts.SiteCrashWindow
+	keep := in.crashes[:0]
+	for _, r := range in.crashes {
+		if now.Sub(r.at) < window {
+			keep = append(keep, r)
+		}
+	}
+	in.crashes = keep
+	i := sort.Search(len(in.crashes), func(i int) bool { return in.crashes[i].gen >= gen })
+	if i == len(in.crashes) || in.crashes[i].gen != gen {
+		in.crashes = slices.Insert(in.crashes, i, crashRecord{gen: gen, at: now, messages: map[string]map[string]bool{}})
+		if over := len(in.crashes) - maxCrashRecords; over > 0 {
+			in.crashes = slices.Delete(in.crashes, 0, over)
+			i -= over
+		}
+	}
+	if i >= 0 {
+		if in.crashes[i].messages[site] == nil {
+			in.crashes[i].messages[site] = map[string]bool{}
+		}
+		in.crashes[i].messages[site][id] = true
+	}
+	in.crashCount.Store(int64(len(in.crashes)))
+	// The run of latest crashes with site in each.
+	seen := map[string]int{}
+	run := 0
+	for j := len(in.crashes) - 1; j >= 0; j-- {
+		ids, ok := in.crashes[j].messages[site]
+		if !ok {
+			break
+		}
+		run++
+		for m := range ids {
+			seen[m]++
+		}
+	}
+	again := 0
+	for _, n := range seen {
+		if n >= 2 {
+			again++
+		}
+	}
+	_, configured := in.sites[site]
+	// Every message of the site in the run crashed the plugin again: one
+	// in company that was then answered alone (or waits to be) says the
+	// site's messages do not all crash it.
+	isolate := configured && in.isolated[site] == nil && again >= in.opts.SiteCrashLimit && again == len(seen)
+	if isolate {
+		in.isolated[site] = fmt.Errorf("plugin %q: %w: site %q: %d of its messages each crashed the plugin process again (retried alone), in %d crashes in a row that all had a message of the site in flight (within %s), so a setting of the site (or the adapter) makes its messages crash the plugin; "+
+			"the plugin runs without the site and its messages fail and are retried: fix the site's settings (or have the vendor fix the adapter) and reload, which configures the site again",
+			in.spec.Name, ErrSiteIsolated, site, again, run, window)
+		// Its crashes are accounted for: after a reload configures it
+		// again, it takes as many to isolate it anew.
+		for _, r := range in.crashes {
+			delete(r.messages, site)
+		}
+		in.statusAfterIsolation()
+	}
+	in.mu.Unlock()
+	if isolate {
+		in.opts.Logger.Error("ALERT: plugin site isolated: the site's messages crash the plugin process, which every site's messages in the plugin die with; the plugin serves its other sites without it, and the site's messages fail and are retried until a reload configures it: fix the site's settings (or the adapter) and reload",
+			"plugin", in.spec.Name, "site", site, "messagesCrashingAgain", again, "crashesInARow", run, "window", window.String())
+		in.health()
+	}
 }
 
 // RunJob calls the plugin's job. A retired Instance that was replaced

@@ -5,7 +5,11 @@
 // process exits instead, and with panic set, Configure panics (which
 // kills the process, as a vendor's adapter that panics on a bad setting
 // does). Handle answers ok
-// for the sites it is configured at, with {"site": "<site>"}.
+// for the sites it is configured at, with {"site": "<site>"}; a message
+// whose payload is "block" answers only when its context ends, and any
+// other message of a site configured with crashHandle set, but one whose
+// payload is "ok", kills the process (a setting of the site its messages
+// trip on).
 package main
 
 import (
@@ -21,6 +25,7 @@ import (
 type picky struct {
 	mu    sync.Mutex
 	sites map[string]bool
+	crash map[string]bool // sites whose messages kill the process
 }
 
 func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
@@ -32,6 +37,7 @@ func (p *picky) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			{Name: "hang", Type: sdk.SettingString, Description: "non-empty: fail by not answering"},
 			{Name: "exit", Type: sdk.SettingString, Description: "non-empty: fail by exiting"},
 			{Name: "panic", Type: sdk.SettingString, Description: "non-empty: fail by panicking"},
+			{Name: "crashHandle", Type: sdk.SettingString, Description: "non-empty: every message of the site but \"block\" and \"ok\" kills the process"},
 		},
 	}, nil
 }
@@ -54,16 +60,24 @@ func (p *picky) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.
 	}
 	p.mu.Lock()
 	p.sites[req.Site] = true
+	p.crash[req.Site] = req.Settings["crashHandle"] != ""
 	p.mu.Unlock()
 	return &sdk.ConfigureResponse{}, nil
 }
 
-func (p *picky) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+func (p *picky) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
 	p.mu.Lock()
-	ok := p.sites[req.Site]
+	ok, crash := p.sites[req.Site], p.crash[req.Site]
 	p.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("picky: site %q is not configured", req.Site)
+	}
+	switch {
+	case string(req.Payload) == "block":
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case crash && string(req.Payload) != "ok":
+		os.Exit(4)
 	}
 	out, _ := json.Marshal(map[string]string{"site": req.Site})
 	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: out}, nil
@@ -73,4 +87,4 @@ func (p *picky) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse
 	return &sdk.RunJobResponse{}, nil
 }
 
-func main() { sdk.Serve(&picky{sites: map[string]bool{}}) }
+func main() { sdk.Serve(&picky{sites: map[string]bool{}, crash: map[string]bool{}}) }
