@@ -24,8 +24,11 @@ import (
 // each SASL authentication (SCRAM and PLAIN, and re-authentication when
 // the brokers end a session, KIP-368), so Rotate changes them for all of
 // them at once, without a restart and without cutting the connections
-// already authenticated. The mechanism, and whether TLS is on and
-// verifies the brokers, are fixed when the clients are made.
+// already authenticated. (A new user is refused at a connection's
+// re-authentication, since Kafka keeps a connection's principal; sarama
+// then opens the connection again, as the new user.) The mechanism, and
+// whether TLS is on and verifies the brokers, are fixed when the clients
+// are made.
 //
 // Credentials never show the password or the key: they are not printed or
 // logged, and errors name only files and keys.
@@ -179,12 +182,18 @@ type dialer struct {
 	// is made (after apply).
 	sc    *sarama.Config
 	creds *Credentials
+	// tcp, when set (by tests), opens the TCP connections.
+	tcp func(network, addr string) (net.Conn, error)
 }
 
 // Dial implements proxy.Dialer.
 func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.sc.Net.DialTimeout, KeepAlive: d.sc.Net.KeepAlive, LocalAddr: d.sc.Net.LocalAddr}
-	conn, err := nd.Dial(network, addr)
+	dial := nd.Dial
+	if d.tcp != nil {
+		dial = d.tcp
+	}
+	conn, err := dial(network, addr)
 	if err != nil {
 		return nil, err
 	}
