@@ -43,6 +43,7 @@ type Credentials struct {
 type material struct {
 	user, password string
 	caFile         string
+	certFile       string
 	roots          *x509.CertPool // nil: the system's
 	certs          []tls.Certificate
 }
@@ -114,6 +115,7 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 				return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
 			}
 			m.certs = []tls.Certificate{cert}
+			m.certFile = t.CertFile
 		case t.CertFile != "" || t.KeyFile != "":
 			return nil, errors.New("incomplete Kafka TLS client certificate: set both CertFile and KeyFile, or neither")
 		}
@@ -233,6 +235,17 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 // SaslAuthenticate request sarama writes on the connection, in place of
 // the ones in sarama's configuration, which are fixed for the client's
 // life. sarama writes each request whole, in one Write.
+//
+// sarama (v1.61) has no supported way to give PLAIN other credentials:
+// its PLAIN exchange reads Net.SASL.User and Password of the client's
+// configuration, which every connection of the client shares and reads
+// without a lock, so it cannot be changed in place; SCRAMClientGeneratorFunc
+// serves SCRAM alone, TokenProvider OAUTHBEARER alone, and the mechanism
+// named in the handshake picks the exchange. New clients at each rotation
+// would close every connection and make the consumer leave and rejoin
+// its group (a rebalance, its partitions' handlers cut) where a rotation
+// now cuts nothing. TestReauthAfterRotation checks the rewritten requests
+// against Apache Kafka, TestSASL against Kafka and kfake.
 type plainConn struct {
 	net.Conn
 	creds *Credentials

@@ -59,6 +59,11 @@ type Producer struct {
 
 // NewProducer connects to the brokers in cfg.
 func NewProducer(cfg Config) (*Producer, error) {
+	// Errors name the user and files in force (connectError).
+	var err error
+	if cfg.Credentials, err = cfg.credentials(); err != nil {
+		return nil, err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -84,7 +89,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	}
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
-		return nil, fmt.Errorf("connect Kafka producer to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
+		return nil, connectError("Kafka producer", cfg.Brokers, sc, cfg.Credentials, err)
 	}
 	ap, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
