@@ -114,6 +114,9 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 			if err != nil {
 				return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
 			}
+			if err := checkValidity(t.CertFile, cert.Leaf); err != nil {
+				return nil, err
+			}
 			m.certs = []tls.Certificate{cert}
 			m.certFile = t.CertFile
 		case t.CertFile != "" || t.KeyFile != "":
@@ -121,6 +124,23 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 		}
 	}
 	return m, nil
+}
+
+// checkValidity refuses a client certificate (of file) outside its
+// validity: brokers refuse it at every connection.
+func checkValidity(file string, c *x509.Certificate) error {
+	if c == nil {
+		return nil
+	}
+	switch now := time.Now(); {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("Kafka TLS client certificate %s (kafka.tls.certFile, subject %q) expired on %s: write a renewed certificate and its key over kafka.tls.certFile and keyFile, then reload medgate",
+			file, c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("Kafka TLS client certificate %s (kafka.tls.certFile, subject %q) is not valid before %s: check this host's clock, or wait until then",
+			file, c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // user is the SASL user in force.

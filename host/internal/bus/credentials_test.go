@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net"
 	"strings"
 	"sync"
@@ -153,5 +154,39 @@ func TestTLSHandshakeBounded(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the TLS handshake with a broker that never answers was not bounded by the dial timeout")
+	}
+}
+
+// TestCredentialsRefuseAnExpiredClientCertificate: a client certificate
+// that has expired (or is not valid yet) is refused when the credentials
+// are read, at start and at a reload, naming the file and the date:
+// before, a reload put it in force, every new connection was then refused
+// by the brokers, and the certificate in force before was gone.
+func TestCredentialsRefuseAnExpiredClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCert(t, dir, "ca", nil, time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
+	for name, tc := range map[string]struct {
+		notBefore, notAfter time.Time
+		want                []string
+	}{
+		"valid":         {notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(time.Hour)},
+		"expired":       {notBefore: time.Now().Add(-2 * time.Hour), notAfter: time.Now().Add(-time.Hour), want: []string{"expired", "kafka.tls.certFile", "renewed"}},
+		"not valid yet": {notBefore: time.Now().Add(time.Hour), notAfter: time.Now().Add(2 * time.Hour), want: []string{"not valid before", "clock"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newTestCertFrom(t, t.TempDir(), "client", ca, tc.notBefore, tc.notAfter)
+			_, err := NewCredentials(nil, &TLSConfig{CertFile: c.certFile, KeyFile: c.keyFile})
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("NewCredentials: %v", err)
+			case tc.want != nil && err == nil:
+				t.Fatal("NewCredentials took the certificate")
+			}
+			for _, w := range append(tc.want, c.certFile) {
+				if tc.want != nil && !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+		})
 	}
 }
