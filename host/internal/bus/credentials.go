@@ -101,7 +101,7 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 		if t.CAFile != "" {
 			pem, err := os.ReadFile(t.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("read Kafka TLS CA file: %w", err)
+				return nil, fmt.Errorf("read Kafka TLS CA file (kafka.tls.caFile): %w; write the CA certificate that signs the brokers' certificates there, or correct kafka.tls.caFile", err)
 			}
 			m.roots = x509.NewCertPool()
 			if !m.roots.AppendCertsFromPEM(pem) {
@@ -112,7 +112,7 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 		case t.CertFile != "" && t.KeyFile != "":
 			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
+				return nil, fmt.Errorf("load Kafka TLS client certificate %s (kafka.tls.certFile) and key %s (kafka.tls.keyFile): %w; give the two files a certificate and its own key, in PEM", t.CertFile, t.KeyFile, err)
 			}
 			if err := checkValidity(t.CertFile, cert.Leaf); err != nil {
 				return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +185,38 @@ func TestCredentialsRefuseAnExpiredClientCertificate(t *testing.T) {
 			}
 			for _, w := range append(tc.want, c.certFile) {
 				if tc.want != nil && !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestCredentialsFileErrorsSayHowToFix: the TLS files that cannot be used
+// are named by their configuration key and path, with what to do, at
+// start and at a reload (which keeps the credentials in force).
+func TestCredentialsFileErrorsSayHowToFix(t *testing.T) {
+	dir := t.TempDir()
+	hour := time.Now().Add(time.Hour)
+	ca := newTestCert(t, dir, "ca", nil, hour, x509.ExtKeyUsageClientAuth)
+	a := newTestCert(t, dir, "client-a", ca, hour, x509.ExtKeyUsageClientAuth)
+	b := newTestCert(t, dir, "client-b", ca, hour, x509.ExtKeyUsageClientAuth)
+	missing := filepath.Join(dir, "missing.pem")
+	for name, tc := range map[string]struct {
+		tls  *TLSConfig
+		want []string
+	}{
+		"CA file missing":            {&TLSConfig{CAFile: missing}, []string{"kafka.tls.caFile", missing, "write"}},
+		"certificate file missing":   {&TLSConfig{CertFile: missing, KeyFile: a.keyFile}, []string{"kafka.tls.certFile", missing, "its own key"}},
+		"key of another certificate": {&TLSConfig{CertFile: a.certFile, KeyFile: b.keyFile}, []string{"kafka.tls.certFile", "kafka.tls.keyFile", a.certFile, b.keyFile, "its own key"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewCredentials(nil, tc.tls)
+			if err == nil {
+				t.Fatal("NewCredentials succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q: %v", w, err)
 				}
 			}
