@@ -198,8 +198,21 @@ func TestReauthAfterRotation(t *testing.T) {
 			if tc.wantRefused {
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				defer cancel()
-				if err := p.Send(ctx, topic, []byte("k"), []byte("after"), nil); err == nil {
+				err := p.Send(ctx, topic, []byte("k"), []byte("after"), nil)
+				switch {
+				case err == nil:
 					t.Error("Send with the old password after the session's end succeeded")
+				case !Permanent(err):
+					t.Errorf("Send's error %v is not Permanent: the password stays refused until someone acts", err)
+				case strings.Contains(err.Error(), oldPass):
+					t.Errorf("Send's error shows the password: %v", err)
+				default:
+					// What failed, where, and how to fix it.
+					for _, w := range []string{"refused SASL authentication", tc.mech, strconv.Quote(user), "kafka.sasl.password"} {
+						if !strings.Contains(err.Error(), w) {
+							t.Errorf("Send's error does not say %q: %v", w, err)
+						}
+					}
 				}
 			} else {
 				send(t, p, topic, "k", "after")
