@@ -237,8 +237,9 @@ type kafkaNode struct {
 }
 
 // kafkaFormat writes the configuration of a broker with fresh ports into
-// dir and formats its log directory.
-func kafkaFormat(tl kafkaTools, dir string) (*kafkaNode, error) {
+// dir, with the lines of extra ("key=value") after the template's, and
+// formats its log directory.
+func kafkaFormat(tl kafkaTools, dir string, extra ...string) (*kafkaNode, error) {
 	n := &kafkaNode{tl: tl, dir: dir, props: filepath.Join(dir, "server.properties"), log: filepath.Join(dir, "broker.log")}
 	ports, err := freePorts(kafkaHost, 3)
 	if err != nil {
@@ -254,7 +255,7 @@ func kafkaFormat(tl kafkaTools, dir string) (*kafkaNode, error) {
 		"SASLUser":       kafkaSASLUser,
 		"SASLPassword":   password,
 		"LogDir":         filepath.Join(dir, "data"),
-	}); err != nil {
+	}, extra); err != nil {
 		return n, err
 	}
 	logFile, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -425,7 +426,7 @@ func kafkaRepoRoot() (string, error) {
 	}
 }
 
-func kafkaRenderConfig(tmplPath, outPath string, data map[string]any) error {
+func kafkaRenderConfig(tmplPath, outPath string, data map[string]any, extra []string) error {
 	tmpl, err := template.New(filepath.Base(tmplPath)).Option("missingkey=error").ParseFiles(tmplPath)
 	if err != nil {
 		return fmt.Errorf("read Kafka config template: %w", err)
@@ -433,6 +434,9 @@ func kafkaRenderConfig(tmplPath, outPath string, data map[string]any) error {
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {
 		return fmt.Errorf("render %s: %w", tmplPath, err)
+	}
+	for _, l := range extra {
+		buf.WriteString("\n" + l + "\n")
 	}
 	if err := os.WriteFile(outPath, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write Kafka config: %w", err)

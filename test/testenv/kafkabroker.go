@@ -19,10 +19,23 @@ type KafkaBroker struct {
 	proc *kafkaProc // nil while stopped
 }
 
+// KafkaOption changes the configuration of a broker of one test.
+type KafkaOption func(*kafkaOptions)
+
+type kafkaOptions struct {
+	props []string // "key=value", after the template's
+}
+
+// KafkaProperty sets a broker property (server.properties) over the
+// template's, e.g. KafkaProperty("connections.max.reauth.ms", "3000").
+func KafkaProperty(key, value string) KafkaOption {
+	return func(o *kafkaOptions) { o.props = append(o.props, key+"="+value) }
+}
+
 // NewKafkaBroker formats and starts a broker for t alone; t's cleanup stops
 // it and deletes its data. Like Kafka it skips t when Java or the jars are
 // missing (fails it when MEDGATE_REQUIRE_SERVICES=1).
-func NewKafkaBroker(t testing.TB) *KafkaBroker {
+func NewKafkaBroker(t testing.TB, opts ...KafkaOption) *KafkaBroker {
 	t.Helper()
 	tl, skip, err := kafkaFind()
 	switch {
@@ -35,6 +48,10 @@ func NewKafkaBroker(t testing.TB) *KafkaBroker {
 	case err != nil:
 		t.Fatalf("testenv: %v", err)
 	}
+	var o kafkaOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	b := &KafkaBroker{t: t}
 	// Another process may take a free port between our probe and the
 	// broker's bind: format again with new ports in that case.
@@ -43,7 +60,7 @@ func NewKafkaBroker(t testing.TB) *KafkaBroker {
 		if err != nil {
 			t.Fatalf("testenv: create Kafka directory: %v", err)
 		}
-		b.node, err = kafkaFormat(tl, dir)
+		b.node, err = kafkaFormat(tl, dir, o.props...)
 		if err == nil {
 			err = b.start()
 		}
@@ -68,6 +85,14 @@ func NewKafkaBroker(t testing.TB) *KafkaBroker {
 
 // Addrs returns the bootstrap addresses, the same after every restart.
 func (b *KafkaBroker) Addrs() []string { return []string{b.node.listeners.plain} }
+
+// SASL returns the listener that requires SASL (see KafkaSASL), the same
+// after every restart.
+func (b *KafkaBroker) SASL() KafkaSASLListener {
+	l := b.node.listeners.sasl
+	l.Addrs = append([]string(nil), l.Addrs...)
+	return l
+}
 
 // Stop kills the broker's JVM (SIGKILL: no controlled shutdown, as when the
 // broker's host loses the process) and waits until it has exited. Its data

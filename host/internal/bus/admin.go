@@ -23,6 +23,11 @@ func EnsureTopics(ctx context.Context, cfg Config, topics []string, partitions i
 	if partitions < 1 || replication < 1 {
 		return fmt.Errorf("create topics %v: partitions (%d) and replication factor (%d) must be at least 1", topics, partitions, replication)
 	}
+	// Errors name the user and files in force (connectError).
+	var err error
+	if cfg.Credentials, err = cfg.credentials(); err != nil {
+		return err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return err
@@ -32,7 +37,7 @@ func EnsureTopics(ctx context.Context, cfg Config, topics []string, partitions i
 	}
 	admin, err := sarama.NewClusterAdmin(cfg.Brokers, sc)
 	if err != nil {
-		return fmt.Errorf("connect Kafka admin client to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
+		return connectError("Kafka admin client", cfg.Brokers, sc, cfg.Credentials, err)
 	}
 	defer admin.Close()
 

@@ -103,9 +103,11 @@ type Config struct {
 	// OnRefused, when set, is called each time a Consumer's attempt to
 	// join its group fails because the brokers' TLS certificate is not
 	// trusted (reason RefusedTLSCertificate: untrusted or expired, a
-	// wrong tls.caFile, a hostname mismatch) or the brokers refused the
-	// SASL credentials (reason RefusedSASL); the consumer keeps
-	// retrying. It must not block.
+	// wrong tls.caFile, a hostname mismatch), the brokers refused this
+	// client's certificate (RefusedTLSCertificate too: none, expired, or
+	// from a CA they do not trust) or the brokers refused the SASL
+	// credentials (reason RefusedSASL); the consumer keeps retrying. It
+	// must not block.
 	OnRefused func(reason string)
 	// History, when set, remembers durably which partitions have had a
 	// committed offset, so that a Consumer can tell a partition whose
@@ -135,7 +137,7 @@ const (
 // Reasons a Consumer gives OnRefused.
 const (
 	// RefusedTLSCertificate: the brokers' certificate failed
-	// verification.
+	// verification, or the brokers refused this client's certificate.
 	RefusedTLSCertificate = "tls_certificate"
 	// RefusedSASL: the brokers refused the SASL credentials.
 	RefusedSASL = "sasl"

@@ -2,8 +2,6 @@ package bus
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -259,6 +257,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("consume %v as group %s: another running instance uses the instance id %q (the node name); give every instance its own node: %w", c.topics, c.cfg.GroupID, c.cfg.InstanceID, err)
 		}
 		if !transient(err) {
+			if what := describe(c.cfg.Credentials, err); what != "" {
+				return fmt.Errorf("consume %v as group %s: %s: %w", c.topics, c.cfg.GroupID, what, err)
+			}
 			return fmt.Errorf("consume %v as group %s: %w", c.topics, c.cfg.GroupID, err)
 		}
 		c.ready.Store(false)
@@ -308,52 +309,18 @@ func (c *Consumer) Refused() string {
 }
 
 // refusal tells an error of joining the group caused by the brokers'
-// certificate failing verification (an untrusted or expired certificate,
-// a wrong tls.caFile, a hostname mismatch) or by the brokers refusing the
-// SASL credentials, with its reason for OnRefused and a description
-// saying what failed and how to fix it.
+// certificate failing verification, the brokers refusing this client's
+// certificate, or the brokers refusing the SASL credentials (see
+// refusal).
 func (c *Consumer) refusal(err error) (reason, what string, ok bool) {
-	var cve *tls.CertificateVerificationError
-	var hostErr x509.HostnameError
-	var authErr x509.UnknownAuthorityError
-	var invErr x509.CertificateInvalidError
-	var cert *x509.Certificate
-	switch {
-	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
-		return RefusedSASL, fmt.Sprintf("the brokers refused SASL authentication (mechanism %s, user %q); "+
-			"check that the brokers know this user for this mechanism and that kafka.sasl.password is its password; "+
-			"after correcting kafka.sasl.username or the password file, reload medgate (medgate reload, or SIGHUP)", c.cfg.Credentials.mech, c.cfg.Credentials.user()), true
-	case errors.As(err, &cve):
-		if len(cve.UnverifiedCertificates) > 0 {
-			cert = cve.UnverifiedCertificates[0]
-		}
-	case errors.As(err, &hostErr):
-		cert = hostErr.Certificate
-	case errors.As(err, &authErr):
-		cert = authErr.Cert
-	case errors.As(err, &invErr):
-		cert = invErr.Cert
-	default:
-		return "", "", false
-	}
-	ca := "the system's CA certificates (kafka.tls.caFile not set)"
-	if f := c.cfg.Credentials.caFile(); f != "" {
-		ca = "kafka.tls.caFile " + f
-	}
-	what = "the brokers' TLS certificate is not trusted"
-	if cert != nil {
-		what += fmt.Sprintf(" (subject %q, issuer %q, valid %s to %s)", cert.Subject.String(), cert.Issuer.String(),
-			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
-	}
-	what += " when checked against " + ca + "; give kafka.tls.caFile the CA that signs the brokers' certificates (then reload medgate), renew an expired broker certificate, or list the brokers by a name their certificate holds"
-	return RefusedTLSCertificate, what, true
+	return refusal(c.cfg.Credentials, err)
 }
 
 // runGroup joins the group and consumes until ctx ends or a session fails.
 func (c *Consumer) runGroup(ctx context.Context) error {
 	client, err := sarama.NewClient(c.cfg.Brokers, c.sc)
 	if err != nil {
-		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, err)
+		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, withCause(err, c.cfg.Brokers, c.sc))
 	}
 	defer func() {
 		if err := client.Close(); err != nil {

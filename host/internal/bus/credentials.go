@@ -24,8 +24,11 @@ import (
 // each SASL authentication (SCRAM and PLAIN, and re-authentication when
 // the brokers end a session, KIP-368), so Rotate changes them for all of
 // them at once, without a restart and without cutting the connections
-// already authenticated. The mechanism, and whether TLS is on and
-// verifies the brokers, are fixed when the clients are made.
+// already authenticated. (A new user is refused at a connection's
+// re-authentication, since Kafka keeps a connection's principal; sarama
+// then opens the connection again, as the new user.) The mechanism, and
+// whether TLS is on and verifies the brokers, are fixed when the clients
+// are made.
 //
 // Credentials never show the password or the key: they are not printed or
 // logged, and errors name only files and keys.
@@ -40,6 +43,7 @@ type Credentials struct {
 type material struct {
 	user, password string
 	caFile         string
+	certFile       string
 	roots          *x509.CertPool // nil: the system's
 	certs          []tls.Certificate
 }
@@ -97,7 +101,7 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 		if t.CAFile != "" {
 			pem, err := os.ReadFile(t.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("read Kafka TLS CA file: %w", err)
+				return nil, fmt.Errorf("read Kafka TLS CA file (kafka.tls.caFile): %w; write the CA certificate that signs the brokers' certificates there, or correct kafka.tls.caFile", err)
 			}
 			m.roots = x509.NewCertPool()
 			if !m.roots.AppendCertsFromPEM(pem) {
@@ -108,14 +112,35 @@ func (c *Credentials) read(s *SASLConfig, t *TLSConfig) (*material, error) {
 		case t.CertFile != "" && t.KeyFile != "":
 			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("load Kafka TLS client certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
+				return nil, fmt.Errorf("load Kafka TLS client certificate %s (kafka.tls.certFile) and key %s (kafka.tls.keyFile): %w; give the two files a certificate and its own key, in PEM", t.CertFile, t.KeyFile, err)
+			}
+			if err := checkValidity(t.CertFile, cert.Leaf); err != nil {
+				return nil, err
 			}
 			m.certs = []tls.Certificate{cert}
+			m.certFile = t.CertFile
 		case t.CertFile != "" || t.KeyFile != "":
 			return nil, errors.New("incomplete Kafka TLS client certificate: set both CertFile and KeyFile, or neither")
 		}
 	}
 	return m, nil
+}
+
+// checkValidity refuses a client certificate (of file) outside its
+// validity: brokers refuse it at every connection.
+func checkValidity(file string, c *x509.Certificate) error {
+	if c == nil {
+		return nil
+	}
+	switch now := time.Now(); {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("Kafka TLS client certificate %s (kafka.tls.certFile, subject %q) expired on %s: write a renewed certificate and its key over kafka.tls.certFile and keyFile, then reload medgate",
+			file, c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("Kafka TLS client certificate %s (kafka.tls.certFile, subject %q) is not valid before %s: check this host's clock, or wait until then",
+			file, c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // user is the SASL user in force.
@@ -179,12 +204,18 @@ type dialer struct {
 	// is made (after apply).
 	sc    *sarama.Config
 	creds *Credentials
+	// tcp, when set (by tests), opens the TCP connections.
+	tcp func(network, addr string) (net.Conn, error)
 }
 
 // Dial implements proxy.Dialer.
 func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.sc.Net.DialTimeout, KeepAlive: d.sc.Net.KeepAlive, LocalAddr: d.sc.Net.LocalAddr}
-	conn, err := nd.Dial(network, addr)
+	dial := nd.Dial
+	if d.tcp != nil {
+		dial = d.tcp
+	}
+	conn, err := dial(network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +255,17 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 // SaslAuthenticate request sarama writes on the connection, in place of
 // the ones in sarama's configuration, which are fixed for the client's
 // life. sarama writes each request whole, in one Write.
+//
+// sarama (v1.61) has no supported way to give PLAIN other credentials:
+// its PLAIN exchange reads Net.SASL.User and Password of the client's
+// configuration, which every connection of the client shares and reads
+// without a lock, so it cannot be changed in place; SCRAMClientGeneratorFunc
+// serves SCRAM alone, TokenProvider OAUTHBEARER alone, and the mechanism
+// named in the handshake picks the exchange. New clients at each rotation
+// would close every connection and make the consumer leave and rejoin
+// its group (a rebalance, its partitions' handlers cut) where a rotation
+// now cuts nothing. TestReauthAfterRotation checks the rewritten requests
+// against Apache Kafka, TestSASL against Kafka and kfake.
 type plainConn struct {
 	net.Conn
 	creds *Credentials

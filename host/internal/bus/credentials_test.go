@@ -2,7 +2,9 @@ package bus
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -153,5 +155,71 @@ func TestTLSHandshakeBounded(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the TLS handshake with a broker that never answers was not bounded by the dial timeout")
+	}
+}
+
+// TestCredentialsRefuseAnExpiredClientCertificate: a client certificate
+// that has expired (or is not valid yet) is refused when the credentials
+// are read, at start and at a reload, naming the file and the date:
+// before, a reload put it in force, every new connection was then refused
+// by the brokers, and the certificate in force before was gone.
+func TestCredentialsRefuseAnExpiredClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCert(t, dir, "ca", nil, time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
+	for name, tc := range map[string]struct {
+		notBefore, notAfter time.Time
+		want                []string
+	}{
+		"valid":         {notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(time.Hour)},
+		"expired":       {notBefore: time.Now().Add(-2 * time.Hour), notAfter: time.Now().Add(-time.Hour), want: []string{"expired", "kafka.tls.certFile", "renewed"}},
+		"not valid yet": {notBefore: time.Now().Add(time.Hour), notAfter: time.Now().Add(2 * time.Hour), want: []string{"not valid before", "clock"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newTestCertFrom(t, t.TempDir(), "client", ca, tc.notBefore, tc.notAfter)
+			_, err := NewCredentials(nil, &TLSConfig{CertFile: c.certFile, KeyFile: c.keyFile})
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("NewCredentials: %v", err)
+			case tc.want != nil && err == nil:
+				t.Fatal("NewCredentials took the certificate")
+			}
+			for _, w := range append(tc.want, c.certFile) {
+				if tc.want != nil && !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestCredentialsFileErrorsSayHowToFix: the TLS files that cannot be used
+// are named by their configuration key and path, with what to do, at
+// start and at a reload (which keeps the credentials in force).
+func TestCredentialsFileErrorsSayHowToFix(t *testing.T) {
+	dir := t.TempDir()
+	hour := time.Now().Add(time.Hour)
+	ca := newTestCert(t, dir, "ca", nil, hour, x509.ExtKeyUsageClientAuth)
+	a := newTestCert(t, dir, "client-a", ca, hour, x509.ExtKeyUsageClientAuth)
+	b := newTestCert(t, dir, "client-b", ca, hour, x509.ExtKeyUsageClientAuth)
+	missing := filepath.Join(dir, "missing.pem")
+	for name, tc := range map[string]struct {
+		tls  *TLSConfig
+		want []string
+	}{
+		"CA file missing":            {&TLSConfig{CAFile: missing}, []string{"kafka.tls.caFile", missing, "write"}},
+		"certificate file missing":   {&TLSConfig{CertFile: missing, KeyFile: a.keyFile}, []string{"kafka.tls.certFile", missing, "its own key"}},
+		"key of another certificate": {&TLSConfig{CertFile: a.certFile, KeyFile: b.keyFile}, []string{"kafka.tls.certFile", "kafka.tls.keyFile", a.certFile, b.keyFile, "its own key"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewCredentials(nil, tc.tls)
+			if err == nil {
+				t.Fatal("NewCredentials succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+		})
 	}
 }

@@ -46,12 +46,16 @@
 //
 // A Consumer whose brokers present a certificate it does not trust (not
 // signed by the CA of TLSConfig.CAFile, expired, or not naming the
-// broker's address) or refuse its SASL credentials keeps retrying, since
-// an operator may fix the brokers or the CA file, but logs the first
-// refusal and then one a minute as an ALERT saying what failed (the
-// certificate and the CA file, or the SASL mechanism and user, never the
-// password) and the fix; Refused gives the reason (for /readyz) and
-// Config.OnRefused counts every attempt.
+// broker's address), refuse its client certificate (none, expired, or
+// from a CA they do not trust) or refuse its SASL credentials keeps
+// retrying, since an operator may fix the brokers or the files, but logs
+// the first refusal and then one a minute as an ALERT saying what failed
+// (the certificate and the CA file, the client certificate's file, or
+// the SASL mechanism and user, never the password) and the fix; Refused
+// gives the reason (for /readyz) and Config.OnRefused counts every
+// attempt. The errors of NewProducer and EnsureTopics say the same when
+// the brokers refuse them, and name a SASL mechanism the brokers do not
+// offer (a cause sarama drops, found by a connection of their own).
 //
 // A handler's failed message is called again with backoff, and each retry
 // is a WARN; so that an outage every message fails on (the store refusing

@@ -99,12 +99,8 @@ func Permanent(err error) bool {
 	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
 		return true // TLS spoken to a listener without it, or the reverse
 	}
-	if ae, ok := errors.AsType[tls.AlertError](err); ok {
-		// The broker refused this client's certificate.
-		switch ae {
-		case 42, 43, 44, 45, 46, 48, 116: // bad_certificate … unknown_ca, certificate_required
-			return true
-		}
+	if _, ok := clientCertRefused(err); ok {
+		return true // the broker refused this client's certificate
 	}
 	return false
 }

@@ -51,14 +51,32 @@ type Producer struct {
 	// of refused batches again one per request, on first need. alone is
 	// used only from the goroutine draining ap.Errors (so Close closes it
 	// once that goroutine ended).
-	brokers      []string
-	aloneCfg     *sarama.Config
+	brokers  []string
+	aloneCfg *sarama.Config
+	// creds are the credentials in force, named by the errors of
+	// refusals (explain).
+	creds        *Credentials
 	alone        sarama.AsyncProducer
 	aloneDrained sync.WaitGroup
 }
 
+// explain puts before err, of a write, what failed, where and how to
+// fix it when the brokers refuse this client (describe): a send refused
+// after a rotation reads as the consumer's ALERT does.
+func (p *Producer) explain(err error) error {
+	if d := describe(p.creds, err); d != "" {
+		return fmt.Errorf("%s: %w", d, err)
+	}
+	return err
+}
+
 // NewProducer connects to the brokers in cfg.
 func NewProducer(cfg Config) (*Producer, error) {
+	// Errors name the user and files in force (connectError).
+	var err error
+	if cfg.Credentials, err = cfg.credentials(); err != nil {
+		return nil, err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -84,7 +102,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	}
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
-		return nil, fmt.Errorf("connect Kafka producer to %v: %w (check the broker addresses and that Kafka is running)", cfg.Brokers, err)
+		return nil, connectError("Kafka producer", cfg.Brokers, sc, cfg.Credentials, err)
 	}
 	ap, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
@@ -97,7 +115,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	alone.Producer.Flush.Frequency = 0
 	alone.Producer.Flush.Bytes = 0
 	alone.Producer.Flush.MaxMessages = 1
-	p := &Producer{client: client, ap: ap, closing: make(chan struct{}), brokers: append([]string(nil), cfg.Brokers...), aloneCfg: &alone}
+	p := &Producer{client: client, ap: ap, closing: make(chan struct{}), brokers: append([]string(nil), cfg.Brokers...), aloneCfg: &alone, creds: cfg.Credentials}
 	p.drained.Add(2)
 	go func() {
 		defer p.drained.Done()
@@ -235,7 +253,7 @@ func (p *Producer) SendAsync(ctx context.Context, topic string, key, value []byt
 		Value: sarama.ByteEncoder(value),
 		Metadata: func(err error) {
 			if err != nil {
-				err = &SendError{Topic: topic, Err: classify(err)}
+				err = &SendError{Topic: topic, Err: p.explain(classify(err))}
 			}
 			done(err)
 		},

@@ -159,7 +159,9 @@ type TLS struct {
 
 // SASL configures SASL authentication. A reload puts a new Username or
 // Password (a new reference, or new contents of its file) in force for the
-// Kafka clients' next authentications; a new Mechanism needs a restart.
+// Kafka clients' next authentications; a new Mechanism needs a restart, and
+// so does a new value of an env: Password's variable (a running process
+// keeps the environment it started with).
 type SASL struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`

@@ -568,7 +568,8 @@ const readyPoll = 100 * time.Millisecond
 // restart, and the retention and transforms that come with them, and the
 // Kafka credentials (kafka.sasl.username, the password, the kafka.tls
 // files' contents), which every Kafka client uses from its next
-// connection or authentication on (rotateKafka). Every
+// connection or authentication on (rotateKafka; a password behind an
+// env: reference keeps the value of the start, noteEnvPassword). Every
 // other setting (node, kafka, store, http, console, log, processing,
 // artifacts, mllp) is read at start only: a reload that changes one logs
 // a warning naming the keys changed, never their values, and returns them
@@ -688,6 +689,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 		}
 	}
 	keys = d.rotateKafka(keys, creds)
+	d.noteEnvPassword(cfg)
 	if len(keys) > 0 {
 		d.log.Warn("settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
 			"keys", keys)
@@ -787,7 +789,7 @@ func kafkaFingerprint(bc bus.Config) (map[string][sha256.Size]byte, error) {
 
 // kafkaRotated lists the keys of the Kafka secrets and files that cfg
 // resolves to other contents than the running clients use (a password
-// rotated in its file or environment variable, a renewed certificate
+// rotated in its file, a renewed certificate
 // written over the same path; notApplied lists the keys whose text
 // changed), and returns cfg's credentials, read. When they cannot be
 // read, the reload is refused: medgate could not start with them. The
@@ -852,6 +854,27 @@ func (d *Daemon) rotateKafka(keys []string, creds *bus.Credentials) []string {
 		return nil
 	}
 	return keys
+}
+
+// noteEnvPassword says, at each accepted reload, that a Kafka password
+// behind an env: reference cannot be rotated by a reload: a running
+// process keeps the environment it started with, so a new value written
+// where the variable comes from (the systemd unit's EnvironmentFile, the
+// pod's Secret) reaches medgate only when it restarts, and the reload
+// keeps the password in force. It names the variable, never its value.
+func (d *Daemon) noteEnvPassword(cfg *config.Config) {
+	s := cfg.Kafka.SASL
+	if s == nil {
+		return
+	}
+	name, ok := strings.CutPrefix(s.Password, "env:")
+	if !ok {
+		return
+	}
+	d.log.Info("a reload cannot rotate kafka.sasl.password: it names the environment variable "+name+
+		", which keeps the value medgate started with (a running process does not see its environment change); "+
+		"to rotate the Kafka password without a restart, write it to a file (chmod 600) and set kafka.sasl.password to file:/path/to/it, then reload; "+
+		"or change the variable and restart medgate", "key", "kafka.sasl.password", "variable", name)
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the
