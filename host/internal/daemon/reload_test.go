@@ -119,7 +119,7 @@ sites:
 			if d.Plugin("acme") != nil {
 				t.Fatal("the removed plugin is still listed after the reload")
 			}
-			if err := os.WriteFile(hold, []byte(tc.answer), 0o600); err != nil {
+			if err := writeWhole(hold, []byte(tc.answer)); err != nil {
 				t.Fatal(err)
 			}
 			select {
@@ -291,7 +291,7 @@ sites:
 			if v := d.Plugin("acme").Description().Version; v != tc.version {
 				t.Fatalf("after the reload acme %s is listed, want %s", v, tc.version)
 			}
-			if err := os.WriteFile(hold, []byte(tc.answer), 0o600); err != nil {
+			if err := writeWhole(hold, []byte(tc.answer)); err != nil {
 				t.Fatal(err)
 			}
 			if status, by, body := replyOf(t, held); status != "ok" || by != tc.held {
@@ -460,4 +460,16 @@ sites:
 	if got := d.Plugin("acme").JournalGrace(); got != want {
 		t.Fatalf("the acme the reload started has a journal grace of %s, want the %s of the call timeout in force", got, want)
 	}
+}
+
+// writeWhole writes name by renaming a complete temporary file over it, so
+// a test plugin polling for name never reads it empty or half written
+// (os.WriteFile creates the file before writing it: a plugin reading in
+// between took the empty hold file as "answer", not as "retry").
+func writeWhole(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
