@@ -190,6 +190,24 @@ func englishLead(text string) string {
 	return ""
 }
 
+// mostlyEnglish reports whether text has eight English words or more and
+// fewer than half as many Chinese characters: a Chinese label before an
+// explanation in English ("卡号 the e-card number (on the registration
+// reply …)") that staff reading Chinese cannot follow.
+func mostlyEnglish(text string) bool {
+	han := 0
+	for _, r := range text {
+		if unicode.Is(unicode.Han, r) {
+			han++
+		}
+	}
+	en := len(englishWord.FindAllString(text, -1))
+	return en >= 8 && 2*han < en
+}
+
+// englishWord is a word of two letters or more.
+var englishWord = regexp.MustCompile(`[A-Za-z]{2,}`)
+
 // TestZhDeclaredTexts: the cashiers, pharmacy staff and nurses at the
 // console read Chinese. Every text a shipped plugin declares for the
 // console (titles, descriptions, field help, columns, buttons, questions)
@@ -230,6 +248,8 @@ func TestZhDeclaredTexts(t *testing.T) {
 			for _, x := range shown {
 				if !strings.ContainsFunc(x.text, han) {
 					t.Errorf("%s has no Chinese: %q", x.where, x.text)
+				} else if mostlyEnglish(x.text) {
+					t.Errorf("%s is mostly English (a Chinese label before an English explanation): %q", x.where, x.text)
 				}
 			}
 			if name != "ledger" {

@@ -12,7 +12,7 @@ const DocumentDraft = "draft"
 func documents() []sdk.DocumentView {
 	reason := sdk.Argument{Name: "reason", Type: sdk.SettingString, Description: "原因 reason (kept with the change)"}
 	codes := func(required bool) sdk.Argument {
-		return sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: required, Description: "追溯码 trace codes: scan or paste, one per line"}
+		return sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: required, Description: "追溯码：扫码或粘贴，每行一个 trace codes: scan or paste, one per line"}
 	}
 	return []sdk.DocumentView{{
 		Name:        DocumentDraft,

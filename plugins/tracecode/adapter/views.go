@@ -16,7 +16,7 @@ func forms() []sdk.Form {
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 YYYY-MM-DD first day", Example: "2026-11-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "结束日期 YYYY-MM-DD，留空同开始日期 last day (default: the first day)"},
 			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated (default: all): " + sheetChoices()},
-			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
+			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源：只导出上传的或只导出从平台获取的单据（默认两者）only uploaded or only fetched documents (default: both)"},
 		},
 		Result: sdk.Display{
 			Fields:  []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}},
