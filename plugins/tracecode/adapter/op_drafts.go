@@ -414,7 +414,17 @@ type draftView struct {
 	// and field also named in Chinese as the export's adjustments sheet
 	// names them.
 	History []adjustmentView `json:"history"`
+	// StatusName is Status in Chinese, the code after it, for the
+	// console's draft page ("待确认 open").
+	StatusName string `json:"statusName"`
+	// BillAt is BillTime, the platform's time without a zone, read in the
+	// site's timezone, so the console shows it with its offset; absent
+	// when BillTime is not a date and time.
+	BillAt *time.Time `json:"billAt,omitempty"`
 }
+
+// draftStatusNames name the draft states in Chinese.
+var draftStatusNames = map[string]string{draftOpen: "待确认 open", draftConfirmed: "已确认 confirmed"}
 
 // adjustmentView is one adjustment with its Chinese names.
 type adjustmentView struct {
@@ -423,9 +433,13 @@ type adjustmentView struct {
 	FieldName string `json:"fieldName,omitempty"`
 }
 
-// viewOf is the reply of tracecode.draft.get for d at version ver.
-func viewOf(d *draft, ver int64) draftView {
-	v := draftView{draft: d, Version: ver, History: make([]adjustmentView, len(d.Adjustments))}
+// viewOf is the reply of tracecode.draft.get for d at version ver, its
+// bill time read in zone.
+func viewOf(d *draft, ver int64, zone *time.Location) draftView {
+	v := draftView{draft: d, Version: ver, History: make([]adjustmentView, len(d.Adjustments)), StatusName: label(draftStatusNames, d.Status)}
+	if at, err := time.ParseInLocation(dateTimeLayout, d.BillTime, zone); err == nil {
+		v.BillAt = &at
+	}
 	for i, a := range d.Adjustments {
 		v.History[i] = adjustmentView{adjustment: a, OpName: label(adjustOps, a.Op)}
 		if a.Field != "" {
@@ -450,7 +464,7 @@ func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ok(viewOf(d, ver))
+	return ok(viewOf(d, ver, h.cfg.zone))
 }
 
 // change is one adjustment asked for.
