@@ -46,14 +46,22 @@ patient. The file goes to the running medgate as a selfpay.import-pending messag
 // pendingStatuses orders the statuses of a pending-list report.
 var pendingStatuses = []string{"pending", "uploading", "uploaded", "failed", "cancelling", "cancelled", "invalid"}
 
+// pendingStatusNames name the statuses of a pending-list report in
+// Chinese, for the headline staff read.
+var pendingStatusNames = map[string]string{
+	"pending": "待上传", "uploading": "上传中", "uploaded": "已上传", "failed": "失败",
+	"cancelling": "撤销中", "cancelled": "已撤销", "invalid": "无效",
+}
+
 // pendingHeadline is the report's first line: the file, its patients and
-// the count of each status, e.g. "list.csv: 3 patients — pending 1, uploaded 1, failed 1".
+// the count of each status, in Chinese with the status codes, e.g.
+// "list.csv：3 名病人 patients — 待上传 pending 1，已上传 uploaded 1，失败 failed 1".
 func pendingHeadline(file string, rows int, summary map[string]int) string {
 	var counts []string
 	for _, s := range pendingStatuses {
 		if n := summary[s]; n > 0 {
-			counts = append(counts, fmt.Sprintf("%s %d", s, n))
+			counts = append(counts, fmt.Sprintf("%s %s %d", pendingStatusNames[s], s, n))
 		}
 	}
-	return fmt.Sprintf("%s: %d patients — %s", file, rows, strings.Join(counts, ", "))
+	return fmt.Sprintf("%s：%d 名病人 patients — %s", file, rows, strings.Join(counts, "，"))
 }
