@@ -163,7 +163,7 @@ func TestConsoleReadsInChinese(t *testing.T) {
 }
 
 // TestConsoleReadsInChineseAtThePharmacy is TestConsoleReadsInChinese for
-// the pharmacist's pages: the held stock-outs work list, a draft receipt
+// the pharmacist's pages: the trace-code work lists, a draft receipt
 // fetched from the platform (the simulator) and changed once, and the
 // export form and its answer.
 func TestConsoleReadsInChineseAtThePharmacy(t *testing.T) {
@@ -195,11 +195,7 @@ func TestConsoleReadsInChineseAtThePharmacy(t *testing.T) {
 		}
 	}
 	b.SignIn(map[string]string{"user": operatorUser, "password": password(operatorUser)})
-	// The draft-receipts work list is not read here: it declares no view,
-	// so the console shows the list's own fields, among them the draft's
-	// status code and the platform's bill time without a zone (left for
-	// a declared view of that list).
-	for _, p := range []string{"/console/worklists?plugin=tracecode&list=held-stockouts", draft, "/console/form/tracecode/export"} {
+	for _, p := range []string{"/console/worklists?plugin=tracecode", draft, "/console/form/tracecode/export"} {
 		b.Go(p)
 		read(p)
 	}

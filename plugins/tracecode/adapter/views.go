@@ -39,6 +39,16 @@ func workListViews() []sdk.WorkListView {
 			}}
 	}
 	return []sdk.WorkListView{{
+		// The draft-receipts list: its status and bill time as staff read
+		// them (statusName, billAt in the console's zone), not the codes.
+		List: WorkListDrafts,
+		Columns: []sdk.Column{{Field: "id", Title: "编号 id"}, {Field: "statusName", Title: "状态 status"}, {Field: "version", Title: "版本 version"},
+			{Field: "supplierBillNo", Title: "供货单号 supplier bill"}, {Field: "supplierName", Title: "供货单位 supplier"},
+			{Field: "billAt", Title: "单据时间 bill time"}, {Field: "createdAt", Title: "生成时间 created"}, {Field: "lines", Title: "行数 lines"},
+			{Field: "qty", Title: "数量 qty"}, {Field: "codes", Title: "追溯码数 codes"}, {Field: "missingItemCodes", Title: "缺院内编码 missing item codes"},
+			{Field: "adjustments", Title: "调整次数 adjustments"}, {Field: "receiptNo", Title: "采购入库单号 receipt"},
+			{Field: "platformChanged", Title: "平台单据已变更 changed on the platform"}},
+	}, {
 		List: WorkListHeld,
 		Columns: []sdk.Column{{Field: "billNo", Title: "单据号"}, {Field: "status", Title: "状态"}, {Field: "since", Title: "发送时间"},
 			{Field: "reason", Title: "原因"}, {Field: "codeCount", Title: "追溯码数"}, {Field: "codes", Title: "追溯码"}, {Field: "resolvesAt", Title: "可核对时间"}},
