@@ -145,6 +145,69 @@ func otherTexts(d *sdk.DescribeResponse) []declaredText {
 	return out
 }
 
+// staffTexts returns the texts of d staff read besides the console's:
+// each setting's help on the admin's site page, and each command's
+// description and result column titles on the command line.
+func staffTexts(d *sdk.DescribeResponse) []declaredText {
+	var out []declaredText
+	add := func(where, text string) {
+		if text != "" {
+			out = append(out, declaredText{d.Name + ": " + where, text})
+		}
+	}
+	for _, s := range d.Settings {
+		add("setting "+s.Name, s.Description)
+	}
+	for _, c := range d.Commands {
+		add("command "+c.Name+" description", c.Description)
+		for _, a := range c.Arguments {
+			add("command "+c.Name+" argument "+a.Name, a.Description)
+		}
+		for _, col := range append(append([]sdk.Column{}, c.Result.Fields...), c.Result.Columns...) {
+			add("command "+c.Name+" result column "+col.Field, col.Title)
+		}
+	}
+	return out
+}
+
+// englishWords is two English words in a row: a phrase, not a key name
+// or code ("SM2", "LIST.xlsx", "kept") that may come before the Chinese.
+var englishWords = regexp.MustCompile(`[A-Za-z]{2,}[,;:]?\s+[A-Za-z]{2,}`)
+
+// englishLead returns the English phrase text starts with before any
+// Chinese (all of it when it has none), or "" when it leads in Chinese.
+func englishLead(text string) string {
+	head := text
+	if i := strings.IndexFunc(text, func(r rune) bool { return unicode.Is(unicode.Han, r) }); i >= 0 {
+		head = text[:i]
+	}
+	if englishWords.MatchString(head) || !strings.ContainsFunc(text, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		if r := []rune(head); len(r) > 60 {
+			head = string(r[:60]) + "…"
+		}
+		return head
+	}
+	return ""
+}
+
+// mostlyEnglish reports whether text has eight English words or more and
+// fewer than half as many Chinese characters: a Chinese label before an
+// explanation in English ("卡号 the e-card number (on the registration
+// reply …)") that staff reading Chinese cannot follow.
+func mostlyEnglish(text string) bool {
+	han := 0
+	for _, r := range text {
+		if unicode.Is(unicode.Han, r) {
+			han++
+		}
+	}
+	en := len(englishWord.FindAllString(text, -1))
+	return en >= 8 && 2*han < en
+}
+
+// englishWord is a word of two letters or more.
+var englishWord = regexp.MustCompile(`[A-Za-z]{2,}`)
+
 // TestZhDeclaredTexts: the cashiers, pharmacy staff and nurses at the
 // console read Chinese. Every text a shipped plugin declares for the
 // console (titles, descriptions, field help, columns, buttons, questions)
@@ -185,6 +248,20 @@ func TestZhDeclaredTexts(t *testing.T) {
 			for _, x := range shown {
 				if !strings.ContainsFunc(x.text, han) {
 					t.Errorf("%s has no Chinese: %q", x.where, x.text)
+				} else if mostlyEnglish(x.text) {
+					t.Errorf("%s is mostly English (a Chinese label before an English explanation): %q", x.where, x.text)
+				}
+			}
+			if name != "ledger" {
+				// The admin's site page shows each setting's help, and
+				// `medgate <plugin> <command> -h` a command's description
+				// and its result's column titles: Chinese first, the
+				// English (key names, codes, the integration team's
+				// text) after it.
+				for _, x := range staffTexts(d) {
+					if lead := englishLead(x.text); lead != "" {
+						t.Errorf("%s does not lead in Chinese (it starts %q): %q", x.where, lead, x.text)
+					}
 				}
 			}
 			for _, x := range append(append(shown, otherTexts(d)...), commandTexts(d)...) {

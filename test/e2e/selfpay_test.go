@@ -241,7 +241,7 @@ func TestSelfpay(t *testing.T) {
 		if err != nil {
 			t.Fatalf("medgate selfpay import-pending: %v\n%s", err, out)
 		}
-		for _, w := range []string{"pending.csv: 3 patients — pending 1, uploaded 1, failed 1", "E2E-800", "就诊信息与费用明细不一致"} {
+		for _, w := range []string{"pending.csv：3 名病人 patients — 待上传 pending 1，已上传 uploaded 1，失败 failed 1", "E2E-800", "就诊信息与费用明细不一致"} {
 			if !strings.Contains(string(out), w) {
 				t.Errorf("output lacks %q:\n%s", w, out)
 			}

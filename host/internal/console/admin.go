@@ -71,7 +71,7 @@ func (c *Console) noSites(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	c.fail(w, r, http.StatusNotImplemented, "站点管理不可用 (site administration unavailable)",
-		"This console was started without access to the configuration.", "Edit the configuration file and run medgate reload.")
+		"本控制台启动时没有配置文件的访问权。This console was started without access to the configuration.", "请编辑配置文件后运行 medgate reload。Edit the configuration file and run medgate reload.")
 	return true
 }
 
@@ -179,7 +179,7 @@ func (c *Console) sitePlugin(w http.ResponseWriter, r *http.Request) (siteadmin.
 	}
 	sp, err := c.o.Sites.SitePlugin(r.PathValue("site"), r.PathValue("plugin"))
 	if err != nil {
-		c.fail(w, r, http.StatusNotFound, "站点或插件不存在 (no such site or plugin)", err.Error(), "Pick one from "+Prefix+"admin/sites.")
+		c.fail(w, r, http.StatusNotFound, "站点或插件不存在 (no such site or plugin)", err.Error(), "请从 "+Prefix+"admin/sites 中选择。Pick one from "+Prefix+"admin/sites.")
 		return sp, false
 	}
 	return sp, true
@@ -367,7 +367,8 @@ func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp sit
 		c.o.Logger.Error("console: site change failed", "site", sp.Site, "plugin", sp.Plugin, "err", err)
 		c.fail(w, r, http.StatusInternalServerError, "未保存：更改失败 (not saved: the change failed)",
 			sp.Plugin+" @ "+sp.Site+": "+err.Error()+".",
-			"The error says which configuration is in force now. Check the medgate log (plugin start, the configuration file's permissions) and "+Prefix+"admin/plugins, then try again.")
+			"错误信息说明了现在生效的是哪份配置。请查看 medgate 日志（插件启动、配置文件权限）和 "+Prefix+"admin/plugins，然后重试。"+
+				"The error says which configuration is in force now. Check the medgate log (plugin start, the configuration file's permissions) and "+Prefix+"admin/plugins, then try again.")
 		return
 	}
 	if isConflict {

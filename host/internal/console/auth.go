@@ -309,7 +309,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 				redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()))
 				return
 			}
-			c.fail(w, r, http.StatusForbidden, "未登录 (not signed in)", "Your console session has ended or was never started.", "Sign in again at "+Prefix+"login, then repeat the action.")
+			c.fail(w, r, http.StatusForbidden, "未登录 (not signed in)", "您的控制台会话已结束或从未开始。Your console session has ended or was never started.", "请在 "+Prefix+"login 重新登录后再操作。Sign in again at "+Prefix+"login, then repeat the action.")
 			return
 		}
 		ctx := audit.With(context.WithValue(r.Context(), ctxKey{}, s), c.o.Audit,
@@ -319,7 +319,8 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			if !c.fromOwnPage(w, r, "form") {
 				return
 			}
-			if why := c.readForm(w, r, c.bodyLimit(r), "form", "Send less at once: split a long list of codes over several changes, choose files of at most "+
+			if why := c.readForm(w, r, c.bodyLimit(r), "form", "请一次少提交一些：把一长串追溯码分几次修改，选择不超过 "+sizeText(maxUpload)+" 的文件，或刷新页面后重新提交。"+
+				"Send less at once: split a long list of codes over several changes, choose files of at most "+
 				sizeText(maxUpload)+", or reload the page and send the form again."); why != "" {
 				// A refused post, audited like one refused for the role.
 				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
@@ -328,8 +329,9 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				c.fail(w, r, http.StatusForbidden, "表单已失效 (form expired)",
-					"The form's security token does not match your session (the page was opened before you signed in again, or in another browser).",
-					"Reload the page and submit the form again.")
+					"表单的安全令牌与您的会话不符（页面是在您重新登录之前或在另一个浏览器中打开的）。"+
+						"The form's security token does not match your session (the page was opened before you signed in again, or in another browser).",
+					"请刷新页面后重新提交表单。Reload the page and submit the form again.")
 				return
 			}
 		}
@@ -340,8 +342,10 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 					Detail: "needs role " + need.String() + ", has " + s.Role().String()})
 			}
 			c.fail(w, r, http.StatusForbidden, "权限不足 (not allowed)",
-				"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.Role().Label()+".",
-				"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
+				"此页面或操作需要角色 "+need.Label()+"；您以 "+s.operator+" 登录，角色为 "+s.Role().Label()+"。"+
+					"This page or action needs the role "+need.Label()+"; you are signed in as "+s.operator+" with the role "+s.Role().Label()+".",
+				"请管理员修改您的角色（medgate user role "+s.operator+" "+need.String()+"），或以有此角色的用户登录。"+
+					"Ask an administrator to change your role (medgate user role "+s.operator+" "+need.String()+"), or sign in as a user who has it.")
 			return
 		}
 		if u := s.user(); u.Scoped() && !siteScoped[r.Pattern] {
@@ -409,7 +413,8 @@ func (c *Console) notAudited(w http.ResponseWriter, r *http.Request, what string
 	}
 	c.o.Logger.Error("console: not done: its audit entry could not be written", "path", r.URL.Path, "err", err)
 	c.fail(w, r, http.StatusInternalServerError, "无法记录审计，未执行 (not done: audit log unavailable)", what+".",
-		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: not done\") has the cause.")
+		"这不是暂时的故障，重试无济于事：请把发生的时间告诉管理员，medgate 日志（\"console: not done\"）中有原因。"+
+			"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: not done\") has the cause.")
 }
 
 // changeEntry is the audit entry of a post (its attempt, and its outcome
@@ -630,8 +635,10 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 		c.o.Logger.Warn("console: proxy identity refused", "user", name, "remote", actor.Remote, "err", err)
 		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "proxy identity: " + err.Error()})
 		c.fail(w, r, http.StatusForbidden, "身份无法识别 (identity not accepted)",
-			"The reverse proxy signed you in as "+name+", but medgate cannot give that identity a role: "+err.Error()+".",
-			"Ask the administrator to send a valid role (viewer, operator or admin) in "+c.o.Proxy.RoleHeader+", or to add the user (medgate user add).")
+			"反向代理以 "+name+" 为您登录，但 medgate 无法为该身份确定角色。"+
+				"The reverse proxy signed you in as "+name+", but medgate cannot give that identity a role: "+err.Error()+".",
+			"请管理员在 "+c.o.Proxy.RoleHeader+" 中发送有效的角色（viewer、operator 或 admin），或添加该用户（medgate user add）。"+
+				"Ask the administrator to send a valid role (viewer, operator or admin) in "+c.o.Proxy.RoleHeader+", or to add the user (medgate user add).")
 		return nil, false
 	}
 	// The user's live session with this role (and, without a role
@@ -703,8 +710,9 @@ func (c *Console) fromOwnPage(w http.ResponseWriter, r *http.Request, what strin
 	}
 	c.o.Logger.Warn("console: request refused: not from the console's own pages", "path", r.URL.Path, "remote", c.clientAddr(r), "reason", res.Reason)
 	c.fail(w, r, http.StatusForbidden, "请求来源不符 (cross-site request refused)",
-		"The "+what+" was not sent from this console's own pages ("+res.Reason+").",
-		"Open "+Prefix+" directly in the browser and use its pages. Behind a reverse proxy, list the address staff type (e.g. https://medgate.hospital.example) in console.publicOrigins.")
+		"该请求不是从本控制台自己的页面发出的。The "+what+" was not sent from this console's own pages ("+res.Reason+").",
+		"请直接在浏览器中打开 "+Prefix+" 并使用其页面；在反向代理之后时，请把工作人员输入的地址列入 console.publicOrigins。"+
+			"Open "+Prefix+" directly in the browser and use its pages. Behind a reverse proxy, list the address staff type (e.g. https://medgate.hospital.example) in console.publicOrigins.")
 	return false
 }
 
@@ -771,7 +779,7 @@ const maxLoginBody = 64 << 10
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// Anyone may post here: read at most maxLoginBody, not the 32 MB of
 	// memory (and files on disk) a multipart form may otherwise take.
-	if c.readForm(w, r, maxLoginBody, "sign-in form", "Open "+Prefix+"login and sign in from that page.") != "" {
+	if c.readForm(w, r, maxLoginBody, "sign-in form", "请打开 "+Prefix+"login 并在该页登录。Open "+Prefix+"login and sign in from that page.") != "" {
 		return
 	}
 	d := loginData{Next: safeNext(r.PostFormValue("next")), User: strings.TrimSpace(r.PostFormValue("user")), Token: c.o.AdminToken != ""}
@@ -799,8 +807,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
 		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "open console: not this machine"})
 		c.fail(w, r, http.StatusForbidden, "无法登录 (sign-in refused)",
-			"Without an admin token or users the console is open only on the machine medgate runs on, and "+addr+" (forwarded by the reverse proxy) is not that machine.",
-			"Set http.adminToken and sign in with it, or add a user (medgate user add) on the medgate machine.")
+			"没有管理令牌和用户时，控制台只对 medgate 所在的机器开放，而 "+addr+"（经反向代理转发）不是那台机器。"+
+				"Without an admin token or users the console is open only on the machine medgate runs on, and "+addr+" (forwarded by the reverse proxy) is not that machine.",
+			"请设置 http.adminToken 并用它登录，或在 medgate 所在机器上添加用户（medgate user add）。Set http.adminToken and sign in with it, or add a user (medgate user add) on the medgate machine.")
 		return
 	case open:
 		name, problem := checkOpenName(d.User)
@@ -896,13 +905,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 	if o, down := outage.Store(err); down {
 		c.fail(w, r, http.StatusServiceUnavailable, "无法登录 (sign-in unavailable)",
-			"medgate could not check the sign-in: "+o.String()+". 这是暂时的故障 (a temporary outage). Nothing was signed in.",
+			"medgate 无法核对登录："+o.String()+"。medgate could not check the sign-in: "+o.String()+". 这是暂时的故障 (a temporary outage). Nothing was signed in.",
 			"请稍候几秒后重新登录 (wait a few seconds, then sign in again): medgate reconnects by itself once the database is back.")
 		return
 	}
 	c.fail(w, r, http.StatusInternalServerError, "无法登录 (sign-in unavailable)",
-		"medgate could not check the sign-in: a stored user or password could not be read. Nothing was signed in.",
-		"Ask the administrator to check the medgate log (\"console: sign-in unavailable\", with the cause); trying again will not help until it is fixed.")
+		"medgate 无法核对登录：无法读取保存的用户或密码，未登录。medgate could not check the sign-in: a stored user or password could not be read. Nothing was signed in.",
+		"请管理员查看 medgate 日志（\"console: sign-in unavailable\"，其中有原因）；修复之前重试无济于事。Ask the administrator to check the medgate log (\"console: sign-in unavailable\", with the cause); trying again will not help until it is fixed.")
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:

@@ -77,11 +77,11 @@ func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64, 
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		c.o.Logger.Warn("console: form too large", "route", r.Pattern, "remote", c.clientAddr(r), "limit", limit)
 		c.fail(w, r, http.StatusRequestEntityTooLarge, "表单过大 (form too large)",
-			fmt.Sprintf("The %s sent is larger than the %s this page accepts; nothing was done.", what, sizeText(limit)), fix)
+			fmt.Sprintf("提交的内容超过本页接受的 %[2]s，未执行任何操作。The %[1]s sent is larger than the %[2]s this page accepts; nothing was done.", what, sizeText(limit)), fix)
 		return "HTTP 413: body over " + sizeText(limit)
 	}
 	c.o.Logger.Warn("console: form not readable", "route", r.Pattern, "remote", c.clientAddr(r), "err", err)
-	c.fail(w, r, http.StatusBadRequest, "表单无法读取 (form not readable)", "The "+what+" could not be read: "+err.Error()+"; nothing was done.", fix)
+	c.fail(w, r, http.StatusBadRequest, "表单无法读取 (form not readable)", "无法读取提交的内容，未执行任何操作。The "+what+" could not be read: "+err.Error()+"; nothing was done.", fix)
 	return "HTTP 400: form not readable"
 }
 

@@ -68,7 +68,7 @@ func (c *Console) lookupDocument(w http.ResponseWriter, r *http.Request) (*Plugi
 			}
 		}
 	}
-	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such document page)", fmt.Sprintf("No running plugin %q declares a document page %q.", name, view), "Open the document from its work list.")
+	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such document page)", fmt.Sprintf("没有运行中的插件 %[1]q 声明单据页 %[2]q。No running plugin %[1]q declares a document page %[2]q.", name, view), "请从工作列表打开单据。Open the document from its work list.")
 	return nil, nil, false
 }
 
@@ -410,7 +410,7 @@ func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Confirm == nil {
-		c.fail(w, r, http.StatusNotFound, "不能确认 (nothing to confirm)", fmt.Sprintf("The %s plugin's document page %q declares no confirmation.", p.Name, v.Name), "Open the document from its work list.")
+		c.fail(w, r, http.StatusNotFound, "不能确认 (nothing to confirm)", fmt.Sprintf("插件 %[1]s 的单据页 %[2]q 没有声明确认操作。The %[1]s plugin's document page %[2]q declares no confirmation.", p.Name, v.Name), "请从工作列表打开单据。Open the document from its work list.")
 		return
 	}
 	res := c.send(r.Context(), c.o.Wait, prefixAction, p.Name, site, v.Confirm.Operation, id, documentHead(r, v, id))

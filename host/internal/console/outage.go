@@ -8,7 +8,8 @@ import (
 
 // retryFix is the advice of a page that a transient outage of the store
 // stopped: try again, not call support.
-const retryFix = "请稍候几秒后重试 (wait a few seconds, then reload the page or send the form again): medgate reconnects by itself once the database is back. Only if it lasts for minutes, tell the administrator: /readyz then shows the store not ready."
+const retryFix = "请稍候几秒后重试：数据库恢复后 medgate 会自动重连；只有持续几分钟时才告诉管理员（此时 /readyz 显示存储未就绪）。" +
+	"Wait a few seconds, then reload the page or send the form again: medgate reconnects by itself once the database is back. Only if it lasts for minutes, tell the administrator: /readyz then shows the store not ready."
 
 // storeFailed answers a page whose call to the store failed with err. A
 // transient outage of the store (package outage: its database down,
@@ -26,7 +27,8 @@ func (c *Console) storeFailed(w http.ResponseWriter, r *http.Request, title, wha
 	}
 	c.o.Logger.Error("console: store call failed", "path", r.URL.Path, "err", err)
 	c.fail(w, r, http.StatusInternalServerError, title, what+": "+err.Error()+".",
-		"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: store call failed\") has the cause.")
+		"这不是暂时的故障，重试无济于事：请把发生的时间告诉管理员，medgate 日志（\"console: store call failed\"）中有原因。"+
+			"This is not a temporary outage, so trying again will not help: tell the administrator the time it happened; the medgate log (\"console: store call failed\") has the cause.")
 }
 
 // storeTrouble is the notice of a page that shows what it could read

@@ -43,6 +43,7 @@ func parsePages(loc *time.Location) (map[string]*template.Template, error) {
 		"fieldOf": fieldOf,
 		"age":     age,
 		"took":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"status":  statusText,
 	}
 	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -74,6 +75,29 @@ func when(t time.Time, loc *time.Location) string {
 		return "—"
 	}
 	return t.In(loc).Format(whenLayout)
+}
+
+// statusTexts are the statuses of messages (message.Status*, "pending"
+// while there is no outcome) and of external calls (the journal's ok,
+// rejected, error, unknown) as the pages show them: Chinese first, the
+// code after it, as the API and the logs spell it.
+var statusTexts = map[string]string{
+	"ok":       "成功 ok",
+	"invalid":  "无效 invalid",
+	"rejected": "被拒 rejected",
+	"failed":   "失败 failed",
+	"pending":  "处理中 pending",
+	"error":    "出错 error",
+	"unknown":  "结果未知 unknown",
+}
+
+// statusText is the status s as a page shows it; a status it does not
+// know is shown as it is.
+func statusText(s string) string {
+	if t, ok := statusTexts[s]; ok {
+		return t
+	}
+	return s
 }
 
 // zoneLabel names the zone loc for the page's header: its name (the
@@ -256,7 +280,7 @@ func (c *Console) messageReveal(w http.ResponseWriter, r *http.Request) {
 func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string, reveal bool) {
 	m, err := c.scopedMessage(r, id)
 	if errors.Is(err, store.ErrNotFound) {
-		c.fail(w, r, http.StatusNotFound, "没有这条消息 (no such message)", fmt.Sprintf("No message with id %q has been received.", id), "Pick a message from the overview's list.")
+		c.fail(w, r, http.StatusNotFound, "没有这条消息 (no such message)", fmt.Sprintf("没有收到编号为 %[1]q 的消息。No message with id %[1]q has been received.", id), "请从概览页的列表中选择消息。Pick a message from the overview's list.")
 		return
 	}
 	if err != nil {
@@ -316,18 +340,26 @@ func whyOf(m *store.Message, reveal bool) *why {
 	switch m.Outcome {
 	case message.StatusFailed:
 		w.Label = "失败 failed"
-		w.Next = "medgate got no usable answer within its retries (the external system or the plugin was unavailable, or a setting is wrong), " +
+		w.Next = "medgate 在重试次数内没有得到可用的应答（外部系统或插件不可用，或某项设置有误），消息已进入 DLQ。" +
+			"请排除上面写明的原因（定时任务页和概览页显示停止的插件；GET /readyz 显示存储、Kafka 和各插件的状态；设置由管理员修改），" +
+			"然后用下面的 重发 Replay：插件会先向外部系统核实上次是否已送达，不会重复办理。" +
+			"medgate got no usable answer within its retries (the external system or the plugin was unavailable, or a setting is wrong), " +
 			"and the message is in the DLQ. Fix the cause named above (the jobs and overview pages show plugins that are down; GET /readyz shows " +
 			"the store, Kafka and every plugin; a setting is changed by an administrator), then use 重发 Replay below: the plugin first asks the " +
 			"external system whether the earlier attempt arrived, so nothing is done twice."
 	case message.StatusInvalid:
 		w.Label = "无效 invalid"
-		w.Next = "medgate refused it before sending anything out. Correct what the reasons above name: a field of the message where it comes " +
+		w.Next = "medgate 在发出之前就拒绝了它。请改正上面原因所指的内容：消息来源处（HIS 或集成平台）的某个字段，" +
+			"或某项设置，如插件未在该站点启用（由管理员在 站点与插件 Sites & plugins 页修改）。" +
+			"然后用新的消息编号重新发送：此编号保留原回复，重发无济于事。" +
+			"medgate refused it before sending anything out. Correct what the reasons above name: a field of the message where it comes " +
 			"from (HIS or the integration platform), or a setting, such as a plugin not enabled at the site (an administrator, on 站点与插件 Sites & plugins). " +
 			"Then send it again with a new message id: this id keeps its answer, so a replay would not help."
 	case message.StatusRejected:
 		w.Label = "被拒 rejected"
-		w.Next = "The external system answered and refused it (its code and message above). Correct what it names at the source (HIS, " +
+		w.Next = "外部系统已应答并拒绝（其代码和信息见上）。请在来源处（HIS、所涉及的备案或结算）改正后，用新的消息编号重新发送：" +
+			"此编号保留原回复，重发无济于事。" +
+			"The external system answered and refused it (its code and message above). Correct what it names at the source (HIS, " +
 			"the filing or settlement it refers to) and send it again with a new message id: this id keeps its answer, so a replay would not help."
 	default:
 		return nil

@@ -66,7 +66,7 @@ func (c *Console) routeTable() []route {
 		{"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled", access.Admin, c.sitePluginEnabled},
 
 		{Prefix, access.Public, func(w http.ResponseWriter, r *http.Request) {
-			c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "There is no console page at "+r.URL.Path+".", "Start again from the overview.")
+			c.fail(w, r, http.StatusNotFound, "页面不存在 (page not found)", "控制台没有 "+r.URL.Path+" 这个页面。There is no console page at "+r.URL.Path+".", "请从概览页重新开始。Start again from the overview.")
 		}},
 	}
 }

@@ -52,8 +52,10 @@ func userOf(r *http.Request) access.User {
 // scopeRefusedPage answers a scoped user on a route not in siteScoped.
 func (c *Console) scopeRefusedPage(w http.ResponseWriter, r *http.Request, u access.User) {
 	c.fail(w, r, http.StatusForbidden, "仅限本院区 (limited to your sites)",
-		"This page or action is not open to users limited to sites; you ("+u.Name+") see only the site(s) "+strings.Join(u.Sites, ", ")+".",
-		"Use the overview, messages and jobs of your sites, or ask an administrator without sites (one may remove the limit: medgate user sites "+u.Name+" all).")
+		"此页面或操作不对限定站点的用户开放；您（"+u.Name+"）只能看到站点 "+strings.Join(u.Sites, ", ")+"。"+
+			"This page or action is not open to users limited to sites; you ("+u.Name+") see only the site(s) "+strings.Join(u.Sites, ", ")+".",
+		"请使用您站点的概览、消息和定时任务，或请不限站点的管理员处理（可取消限制：medgate user sites "+u.Name+" all）。"+
+			"Use the overview, messages and jobs of your sites, or ask an administrator without sites (one may remove the limit: medgate user sites "+u.Name+" all).")
 }
 
 // scopedJobs keeps the jobs (ids plugin/site/job) of the sites u sees.

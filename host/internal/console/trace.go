@@ -328,13 +328,14 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	if outside := scopeQuery(u, &q); len(outside) > 0 {
 		recordUndone(r, audit.Refused, "site(s) "+strings.Join(outside, ",")+" not one of the user's sites ("+strings.Join(u.Sites, ",")+")")
 		c.fail(w, r, http.StatusForbidden, "不是您的站点 (not your site)",
-			"站点 site "+strings.Join(outside, ", ")+" is not one of your sites ("+strings.Join(u.Sites, ", ")+"); nothing was replayed.",
-			"Tick only your sites, or none to replay the failed messages of all of them; an administrator may change your sites (medgate user sites "+u.Name+").")
+			"站点 site "+strings.Join(outside, ", ")+" 不是您的站点（"+strings.Join(u.Sites, ", ")+"），未重发任何消息。Site "+strings.Join(outside, ", ")+" is not one of your sites ("+strings.Join(u.Sites, ", ")+"); nothing was replayed.",
+			"请只勾选您的站点，或都不勾选以重发您所有站点的失败消息；管理员可修改您的站点（medgate user sites "+u.Name+"）。"+
+				"Tick only your sites, or none to replay the failed messages of all of them; an administrator may change your sites (medgate user sites "+u.Name+").")
 		return
 	}
 	f.Sites = q.Sites // a scoped user's: the progress page is theirs (replayProgress)
 	if len(problems) > 0 {
-		c.fail(w, r, http.StatusBadRequest, "筛选条件有误 (the filter is wrong)", strings.Join(problems, " "), "Correct the search and replay again.")
+		c.fail(w, r, http.StatusBadRequest, "筛选条件有误 (the filter is wrong)", strings.Join(problems, " "), "请改正查询条件后再重发。Correct the search and replay again.")
 		return
 	}
 	var ids []string
@@ -440,7 +441,7 @@ func (c *Console) replayProgress(w http.ResponseWriter, r *http.Request) {
 		b = nil // of a site the user does not see (or every site's): answered as unknown
 	}
 	if b == nil {
-		c.fail(w, r, http.StatusNotFound, "没有这次重发 (no such replay)", "This bulk replay is not known to this medgate process (it restarted, or the link is old).", "Search the failed messages again and replay them.")
+		c.fail(w, r, http.StatusNotFound, "没有这次重发 (no such replay)", "本 medgate 进程不知道这次批量重发（进程已重启，或链接已过时）。This bulk replay is not known to this medgate process (it restarted, or the link is old).", "请重新查询失败的消息后重发。Search the failed messages again and replay them.")
 		return
 	}
 	v := b.view()

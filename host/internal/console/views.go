@@ -159,7 +159,7 @@ func (c *Console) lookupForm(w http.ResponseWriter, r *http.Request) (*Plugin, *
 	if p, f := c.findForm(name, form); f != nil {
 		return p, f, true
 	}
-	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such form)", fmt.Sprintf("No running plugin %q declares a form %q.", name, form), "Choose a page from the navigation bar.")
+	c.fail(w, r, http.StatusNotFound, "页面不存在 (no such form)", fmt.Sprintf("没有运行中的插件 %[1]q 声明表单 %[2]q。No running plugin %[1]q declares a form %[2]q.", name, form), "请从导航栏选择页面。Choose a page from the navigation bar.")
 	return nil, nil, false
 }
 
@@ -473,7 +473,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if act == nil {
-		c.fail(w, r, http.StatusNotFound, "操作不存在 (no such action)", fmt.Sprintf("No running plugin %q declares an action %q on work list %q.", plugin, name, list), "Reload the work list and try again.")
+		c.fail(w, r, http.StatusNotFound, "操作不存在 (no such action)", fmt.Sprintf("没有运行中的插件 %[1]q 在工作列表 %[3]q 上声明操作 %[2]q。No running plugin %[1]q declares an action %[2]q on work list %[3]q.", plugin, name, list), "请刷新工作列表后重试。Reload the work list and try again.")
 		return
 	}
 	if !c.checkSite(w, r, plugin, site) {
@@ -483,7 +483,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	for field, from := range act.Row {
 		var v any
 		if err := json.Unmarshal([]byte(r.PostFormValue("row."+from)), &v); err != nil {
-			c.fail(w, r, http.StatusBadRequest, "表单不完整 (incomplete form)", "The row value "+from+" is missing.", "Reload the work list and try again.")
+			c.fail(w, r, http.StatusBadRequest, "表单不完整 (incomplete form)", "缺少行的值 "+from+"。The row value "+from+" is missing.", "请刷新工作列表后重试。Reload the work list and try again.")
 			return
 		}
 		payload[field] = v
@@ -526,11 +526,11 @@ func (c *Console) checkSite(w http.ResponseWriter, r *http.Request, plugin, site
 	if !safeMethod(r.Method) {
 		recordUndone(r, audit.Refused, "plugin "+plugin+" not enabled for site "+site+" (or not one of the user's sites)")
 	}
-	fix := "Choose one of the sites where it is enabled: " + strings.Join(sites, ", ") + "."
+	fix := "请选择已启用该插件的站点：" + strings.Join(sites, ", ") + "。Choose one of the sites where it is enabled: " + strings.Join(sites, ", ") + "."
 	if len(sites) == 0 {
-		fix = "Enable the " + plugin + " plugin for a site in the medgate configuration and reload."
+		fix = "请在 medgate 配置中为站点启用插件 " + plugin + " 并重新加载。Enable the " + plugin + " plugin for a site in the medgate configuration and reload."
 	}
-	c.fail(w, r, http.StatusNotFound, "站点未启用该插件 (plugin not enabled)", fmt.Sprintf("The %s plugin is not enabled for site %q.", plugin, site), fix)
+	c.fail(w, r, http.StatusNotFound, "站点未启用该插件 (plugin not enabled)", fmt.Sprintf("插件 %[1]s 未在站点 %[2]q 启用。The %[1]s plugin is not enabled for site %[2]q.", plugin, site), fix)
 	return false
 }
 
@@ -541,7 +541,7 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	f, ok := c.downloads.get(r.PathValue("token"))
 	if !ok || f.Session != sessionFrom(r).id {
 		c.fail(w, r, http.StatusNotFound, "下载链接无效 (download link unknown or expired)",
-			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
+			"下载链接一小时内有效，且只在生成文件的 medgate 实例中有效。Download links work for one hour and only in the medgate instance that made the file.", "请重新提交表单。Submit the form again.")
 		return
 	}
 	m, fh, err := c.o.Artifacts.Open(f.ArtifactID)
@@ -551,17 +551,18 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 		// session, could be): answered as an unknown link.
 		fh.Close()
 		c.fail(w, r, http.StatusNotFound, "下载链接无效 (download link unknown or expired)",
-			"Download links work for one hour and only in the medgate instance that made the file.", "Submit the form again.")
+			"下载链接一小时内有效，且只在生成文件的 medgate 实例中有效。Download links work for one hour and only in the medgate instance that made the file.", "请重新提交表单。Submit the form again.")
 		return
 	}
 	switch {
 	case errors.Is(err, artifact.ErrNotFound):
-		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "medgate no longer holds the file; artifacts are kept for a day.", "Submit the form again.")
+		c.fail(w, r, http.StatusGone, "文件不存在 (file gone)", "medgate 已不再保存该文件（文件保留一天）。medgate no longer holds the file; artifacts are kept for a day.", "请重新提交表单。Submit the form again.")
 		return
 	case err != nil:
 		c.o.Logger.Warn("console: artifact not served", "artifact", f.ArtifactID, "err", err)
 		c.fail(w, r, http.StatusConflict, "文件已被改动 (file changed)",
-			"The file's SHA-256 is no longer the one it was stored with, so the console does not serve it.", "Submit the form again; if this repeats, check who writes to medgate's artifact directory.")
+			"文件的 SHA-256 与保存时不同，控制台不提供下载。The file's SHA-256 is no longer the one it was stored with, so the console does not serve it.",
+			"请重新提交表单；如再次出现，请检查谁在写 medgate 的文件目录。Submit the form again; if this repeats, check who writes to medgate's artifact directory.")
 		return
 	}
 	defer fh.Close()

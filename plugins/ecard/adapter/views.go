@@ -30,8 +30,8 @@ func forms() []sdk.Form {
 			{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码 document number"},
 			// Not Required: only a passport has one. An empty field is
 			// left out of the payload.
-			{Name: "issuingCountry", Type: sdk.SettingString, Description: "护照签发国 passport's issuing state (03 only): the 3 letters after P< in the machine-readable zone, e.g. GBR, USA, CHN"},
-			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
+			{Name: "issuingCountry", Type: sdk.SettingString, Description: "护照签发国（仅证件类型 03 护照）：机读区 P< 之后的 3 个字母，如 GBR、USA、CHN passport's issuing state (03 only): the 3 letters after P< in the machine-readable zone, e.g. GBR, USA, CHN"},
+			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号：11 位手机号码；证件类型不是 01/02 时也可填国际号码，如 +85291234567 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
 			// No Default: an empty validity is left out of the payload,
 			// so the site's qrValidity applies (a Default would be sent
 			// for every site).
@@ -43,7 +43,7 @@ func forms() []sdk.Form {
 				{Field: "cardNo", Title: "卡号 card number"},
 				{Field: "label.name", Title: "姓名 name", Personal: true},
 				{Field: "idTypeName", Title: "证件类型 document type"},
-				{Field: "label.validUntil", Title: "有效期 valid until"},
+				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 			},
 			Images:     []sdk.Column{{Field: "png", Title: "电子就诊卡二维码 e-card QR code"}, {Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"}},
 			Lines:      "label.lines",
@@ -82,8 +82,8 @@ func forms() []sdk.Form {
 		Operation:   OpQRCode,
 		Key:         "cardNo",
 		Fields: []sdk.Argument{
-			{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号 the e-card number (on the registration reply or in the recent-cards work list)"},
-			{Name: "validity", Type: sdk.SettingDuration, Description: "有效期 a duration such as 72h (3 days), 30m or 720h, at most 2160h (90 days); 留空 leave empty for the site's qrValidity"},
+			{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：电子卡号（见登记回复或“最近登记的电子卡”工作列表）the e-card number (on the registration reply or in the recent-cards work list)"},
+			{Name: "validity", Type: sdk.SettingDuration, Description: "有效期：时长，如 72h（3 天）、30m 或 720h，最长 2160h（90 天）；留空则用站点的 qrValidity。a duration such as 72h (3 days), 30m or 720h, at most 2160h (90 days); 留空 leave empty for the site's qrValidity"},
 		},
 		Fixed: map[string]any{"printLabel": true},
 		Result: sdk.Display{

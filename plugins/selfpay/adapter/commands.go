@@ -16,7 +16,11 @@ func commands() []sdk.Command {
 	return []sdk.Command{{
 		Name:    CmdImportPending,
 		Summary: "核对待上传自费名单：逐个病人报告已上传、失败（及原因）或未收到 report, per patient of a pending self-pay list, whether medgate uploaded it, failed (and why) or has not seen it",
-		Description: `Reads the pending self-pay list exported from the medical-insurance system
+		Description: `读取从医保系统导出的待上传自费名单（XLSX 或 CSV），逐个病人报告 medgate 已上传、
+上传失败（及原因）或尚未收到。加 -verify 时还就每个病人向医保平台查询（4208）。文件作为
+selfpay.import-pending 消息发给运行中的 medgate。
+
+Reads the pending self-pay list exported from the medical-insurance system
 (XLSX or CSV) and reports, per patient, whether medgate has uploaded it, failed
 (and why) or not seen it yet. -verify also asks the platform (4208) about each
 patient. The file goes to the running medgate as a selfpay.import-pending message.`,
@@ -31,9 +35,9 @@ patient. The file goes to the running medgate as a selfpay.import-pending messag
 			Headline: "headline",
 			Rows:     "patients",
 			Columns: []sdk.Column{
-				{Field: "row", Title: "ROW"}, {Field: "fixmedinsMdtrtId", Title: "VISIT"}, {Field: "psnName", Title: "NAME"},
-				{Field: "certno", Title: "ID NUMBER"}, {Field: "status", Title: "STATUS"}, {Field: "platform", Title: "PLATFORM"},
-				{Field: "reason", Title: "REASON"},
+				{Field: "row", Title: "行号 ROW"}, {Field: "fixmedinsMdtrtId", Title: "就诊ID VISIT"}, {Field: "psnName", Title: "姓名 NAME"},
+				{Field: "certno", Title: "证件号 ID NUMBER"}, {Field: "status", Title: "状态 STATUS"}, {Field: "platform", Title: "平台 PLATFORM"},
+				{Field: "reason", Title: "原因 REASON"},
 			},
 		},
 	}}
@@ -42,14 +46,22 @@ patient. The file goes to the running medgate as a selfpay.import-pending messag
 // pendingStatuses orders the statuses of a pending-list report.
 var pendingStatuses = []string{"pending", "uploading", "uploaded", "failed", "cancelling", "cancelled", "invalid"}
 
+// pendingStatusNames name the statuses of a pending-list report in
+// Chinese, for the headline staff read.
+var pendingStatusNames = map[string]string{
+	"pending": "待上传", "uploading": "上传中", "uploaded": "已上传", "failed": "失败",
+	"cancelling": "撤销中", "cancelled": "已撤销", "invalid": "无效",
+}
+
 // pendingHeadline is the report's first line: the file, its patients and
-// the count of each status, e.g. "list.csv: 3 patients — pending 1, uploaded 1, failed 1".
+// the count of each status, in Chinese with the status codes, e.g.
+// "list.csv：3 名病人 patients — 待上传 pending 1，已上传 uploaded 1，失败 failed 1".
 func pendingHeadline(file string, rows int, summary map[string]int) string {
 	var counts []string
 	for _, s := range pendingStatuses {
 		if n := summary[s]; n > 0 {
-			counts = append(counts, fmt.Sprintf("%s %d", s, n))
+			counts = append(counts, fmt.Sprintf("%s %s %d", pendingStatusNames[s], s, n))
 		}
 	}
-	return fmt.Sprintf("%s: %d patients — %s", file, rows, strings.Join(counts, ", "))
+	return fmt.Sprintf("%s：%d 名病人 patients — %s", file, rows, strings.Join(counts, "，"))
 }

@@ -71,7 +71,7 @@ func TestImportPendingCSV(t *testing.T) {
 	if s["uploaded"] != float64(2) || s["failed"] != float64(1) || s["pending"] != float64(1) || s["invalid"] != float64(1) {
 		t.Errorf("summary %v", s)
 	}
-	if h := p["headline"]; h != "pending.csv: 5 patients — pending 1, uploaded 2, failed 1, invalid 1" {
+	if h := p["headline"]; h != "pending.csv：5 名病人 patients — 待上传 pending 1，已上传 uploaded 2，失败 failed 1，无效 invalid 1" {
 		t.Errorf("headline %q", h)
 	}
 }
@@ -100,8 +100,10 @@ func TestPendingHeadline(t *testing.T) {
 		summary map[string]int
 		want    string
 	}{
-		"in status order": {map[string]int{"failed": 1, "uploaded": 1, "pending": 1}, "l.csv: 3 patients — pending 1, uploaded 1, failed 1"},
-		"zero left out":   {map[string]int{"uploaded": 3, "failed": 0}, "l.csv: 3 patients — uploaded 3"},
+		"in status order": {map[string]int{"failed": 1, "uploaded": 1, "pending": 1}, "l.csv：3 名病人 patients — 待上传 pending 1，已上传 uploaded 1，失败 failed 1"},
+		"zero left out":   {map[string]int{"uploaded": 3, "failed": 0}, "l.csv：3 名病人 patients — 已上传 uploaded 3"},
+		"every status": {map[string]int{"pending": 1, "uploading": 1, "uploaded": 1, "failed": 1, "cancelling": 1, "cancelled": 1, "invalid": 1},
+			"l.csv：3 名病人 patients — 待上传 pending 1，上传中 uploading 1，已上传 uploaded 1，失败 failed 1，撤销中 cancelling 1，已撤销 cancelled 1，无效 invalid 1"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

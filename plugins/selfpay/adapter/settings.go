@@ -139,20 +139,20 @@ const (
 
 func settings() []sdk.Setting {
 	own := []sdk.Setting{
-		{Name: SetBatchSize, Type: sdk.SettingInt, Default: "50", Description: "most fee lines per 4201A call; calls are also kept under maxInputChars"},
-		{Name: SetPageSize, Type: sdk.SettingInt, Default: "100", Description: "page_size of the 4207/4208/4209 queries medgate makes to reconcile and verify"},
-		{Name: SetSchemaDir, Type: sdk.SettingPath, Description: "directory of schema files overriding the built-in ones (selfpay/<code>.yaml, envelope/request.yaml …)"},
+		{Name: SetBatchSize, Type: sdk.SettingInt, Default: "50", Description: "每次 4201A 调用最多的费用明细条数；调用也保持在 maxInputChars 以内。most fee lines per 4201A call; calls are also kept under maxInputChars"},
+		{Name: SetPageSize, Type: sdk.SettingInt, Default: "100", Description: "medgate 为核对和校验发出的 4207/4208/4209 查询的每页条数 page_size。page_size of the 4207/4208/4209 queries medgate makes to reconcile and verify"},
+		{Name: SetSchemaDir, Type: sdk.SettingPath, Description: "覆盖内置模式文件的目录（selfpay/<code>.yaml、envelope/request.yaml …）。directory of schema files overriding the built-in ones (selfpay/<code>.yaml, envelope/request.yaml …)"},
 		{Name: SetPendingColumns, Type: sdk.SettingString, Default: DefaultPendingColumns,
-			Description: "columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt; of a field's headers found in one list, the one listed first is used"},
-		{Name: SetCheckTotals, Type: sdk.SettingBool, Default: "true", Description: "refuse an upload whose fee lines do not add up to the visit's medfee_sumamt"},
+			Description: "待上传自费名单的列：FIELD=表头|表头;…，字段有 fixmedins_mdtrt_id、psn_name、certno、psn_cert_type、begntime、endtime、medfee_sumamt；同一名单中一个字段有多个表头时，取列在前面的那个。columns of the pending self-pay list: FIELD=HEADER|HEADER;… for fixmedins_mdtrt_id, psn_name, certno, psn_cert_type, begntime, endtime, medfee_sumamt; of a field's headers found in one list, the one listed first is used"},
+		{Name: SetCheckTotals, Type: sdk.SettingBool, Default: "true", Description: "费用明细合计与就诊的 medfee_sumamt 不符时拒绝上传。refuse an upload whose fee lines do not add up to the visit's medfee_sumamt"},
 		{Name: SetClaimLapse, Type: sdk.SettingDuration, Default: "30m",
-			Description: "how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +
+			Description: "消息对其就诊的占用（每次就诊一个流程）在最后一次尝试后保持多久（以防消息不再被处理：放弃、进入 DLQ）；5m 到 24h，且须长于主机的 processing.callTimeout 加 processing.maxBackoff；默认值为主机默认的 uploadDeadline。how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +
 				"from 5m to 24h, and longer than the host's processing.callTimeout plus processing.maxBackoff; the default is the host's default uploadDeadline"},
 		{Name: SetNothingToDelete, Type: sdk.SettingString, Default: DefaultNothingToDelete,
-			Description: "refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+			Description: "上传前清除就诊明细的 4204 被拒绝时，表示“本来就没有可删除的”的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；其他拒绝只有在 4207 显示该就诊没有费用明细时才容忍，否则上传以 rejected 结束。refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4207 shows the visit has no fee details, and otherwise ends the upload rejected"},
 		{Name: SetNothingToReopen, Type: sdk.SettingString, Default: DefaultNothingToReopen,
-			Description: "refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload, or before selfpay.cancel deletes its details, meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+			Description: "重新上传前、或 selfpay.cancel 删除明细前，用 4203 cplt_flag=0 打开就诊时，表示“就诊本来未完成”的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；其他拒绝只有在 4208 显示该就诊未完成（cpltFlag 0）时才容忍，否则上传或撤销以 rejected 结束。refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload, or before selfpay.cancel deletes its details, meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload or cancel rejected"},
 	}
 	return append(hsa.Settings(), own...)

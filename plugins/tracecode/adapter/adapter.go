@@ -147,7 +147,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{
 		Name:        Name,
 		Version:     Version,
-		Description: "Xiamen drug and consumable trace-code platform (一码通): token, stock in/out upload, stock-in data, draft receipts, codes and sub-codes, medical-insurance upload, Excel export.",
+		Description: "厦门药品耗材追溯码一体化服务平台（一码通）：身份令牌、出入库上传、入库数据、临时入库单、追溯码及子码、医保上传、Excel 导出。Xiamen drug and consumable trace-code platform (一码通): token, stock in/out upload, stock-in data, draft receipts, codes and sub-codes, medical-insurance upload, Excel export.",
 		Operations:  operations(),
 		Jobs: []sdk.Job{
 			{Name: JobStockInSync, Interval: time.Hour, Summary: "fetch today's (and syncDays earlier) stock-in documents and create draft receipts"},

@@ -21,7 +21,11 @@ func commands() []sdk.Command {
 	return []sdk.Command{{
 		Name:    CmdHeld,
 		Summary: "列出结果未知的出库单及其暂不入库的追溯码 list the stock-outs whose outcome is unknown and the codes each holds out of stock",
-		Description: `Lists the stock-out documents sent without an answer (or stopped during the call):
+		Description: `列出已发送但没有应答（或调用中途停止）的出库单：结果查明前，其追溯码保持出库，
+其他单据不能使用。每张单据列出：单据号、状态、起始时间、原因、追溯码，以及从何时起
+stockout-reconcile 任务（或 stockout-resolve）可以处理它。
+
+Lists the stock-out documents sent without an answer (or stopped during the call):
 their codes stay out of stock, refused to other documents, until the outcome is known.
 For each: the document, its status, since when, why, its codes, and from when the
 stockout-reconcile job (or stockout-resolve) may resolve it.`,
@@ -31,7 +35,13 @@ stockout-reconcile job (or stockout-resolve) may resolve it.`,
 	}, {
 		Name:    CmdHeldResolve,
 		Summary: "处理结果未知的出库单：kept 已出库或 released 未出库 resolve a stock-out whose outcome is unknown: kept (it happened) or released (it did not)",
-		Description: `Resolves a held stock-out. The platform is asked for the document's status first, and its
+		Description: `处理结果未知的出库单。先向平台查询单据状态，以平台的回答为准：平台有该单据，追溯码
+保持出库；平台没有，追溯码退回库存，不论 -outcome 怎么填。只有平台无法回答（无应答、
+应答无法识别）时才按 -outcome 处理：请先在平台自己的页面上核对该单据。处理人（-by）、
+原因（-reason）和平台的回答记录在单据上（导出文件的 状态说明）。出库发送不到
+stockOutReconcileAfter 的单据会被拒绝：其调用可能仍在进行。
+
+Resolves a held stock-out. The platform is asked for the document's status first, and its
 answer decides: a document it has keeps its codes out, one it does not have puts them
 back in stock, whatever -outcome says. Only when the platform cannot tell (no answer,
 an answer not understood) is -outcome applied: check the document on the platform's
@@ -49,7 +59,13 @@ stockOutReconcileAfter ago is refused: its call may still be under way.`,
 	}, {
 		Name:    CmdExport,
 		Summary: "按日期范围一键导出站点的 Excel write the one-click Excel export of a site for a date range",
-		Description: `Writes the trace-code platform's one-click Excel export: one workbook with the token
+		Description: `生成一码通的一键导出 Excel：一个工作簿，包含站点在该日期范围内的身份令牌操作日志、
+出入库数据、追溯码明细和医保上传记录。导出在 tracecode 插件中进行（与平台的其他消息
+一样，以 tracecode.export 消息经 Kafka 发送）；进度随时打印；工作簿写入插件的
+exportDir，并打印其路径、大小和 SHA-256。加 -out 时还复制到该处（仅限同一台机器）并
+核对 SHA-256。
+
+Writes the trace-code platform's one-click Excel export: one workbook with the token
 operation log, the stock in/out data, the trace-code details and the medical-insurance
 upload records of the site for the date range. The export runs in the tracecode plugin
 (message tracecode.export through Kafka, like any platform message); progress is printed
@@ -61,7 +77,7 @@ its SHA-256 checked.`,
 		Arguments: []sdk.Argument{
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 YYYY-MM-DD first day", Example: "2025-03-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "结束日期 YYYY-MM-DD，默认同开始日期 last day (default: from)"},
-			{Name: "sheets", Type: sdk.ArgumentList, Description: "comma-separated sheets (default: all): " + sheetChoices()},
+			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表，逗号分隔（默认全部）comma-separated sheets (default: all): " + sheetChoices()},
 			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源：只导出 upload 上传或 platform 平台获取的单据（默认两者）only those documents (default: both)"},
 		},
 		Result: sdk.Display{

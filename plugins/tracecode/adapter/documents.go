@@ -12,7 +12,7 @@ const DocumentDraft = "draft"
 func documents() []sdk.DocumentView {
 	reason := sdk.Argument{Name: "reason", Type: sdk.SettingString, Description: "原因 reason (kept with the change)"}
 	codes := func(required bool) sdk.Argument {
-		return sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: required, Description: "追溯码 trace codes: scan or paste, one per line"}
+		return sdk.Argument{Name: "codes", Type: sdk.ArgumentList, Required: required, Description: "追溯码：扫码或粘贴，每行一个 trace codes: scan or paste, one per line"}
 	}
 	return []sdk.DocumentView{{
 		Name:        DocumentDraft,
@@ -23,10 +23,10 @@ func documents() []sdk.DocumentView {
 		Version: "version", VersionField: "expectedVersion",
 		Operator: "by",
 		Editable: &sdk.Condition{Field: "status", Equals: draftOpen},
-		Status:   "status",
+		Status:   "statusName",
 		Header: []sdk.Column{
 			{Field: "supplierName", Title: "供货单位 supplier"}, {Field: "supplierCode", Title: "供货单位编码 supplier code"},
-			{Field: "supplierBillNo", Title: "供货单号 supplier bill"}, {Field: "billTime", Title: "单据时间 bill time"},
+			{Field: "supplierBillNo", Title: "供货单号 supplier bill"}, {Field: "billAt", Title: "单据时间 bill time"},
 			{Field: "createdAt", Title: "生成时间 created"}, {Field: "version", Title: "版本 version"},
 			{Field: "confirmedBy", Title: "确认人 confirmed by"}, {Field: "confirmedAt", Title: "确认时间 confirmed at"},
 			{Field: "receiptNo", Title: "采购入库单号 receipt"},

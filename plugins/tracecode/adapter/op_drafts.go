@@ -346,10 +346,17 @@ type draftItem struct {
 	// PlatformChanged says what changed on the platform since the draft
 	// was made or last reviewed; it must be acknowledged before confirming.
 	PlatformChanged string `json:"platformChanged,omitempty"`
+	// StatusName and BillAt are Status and BillTime as the console's work
+	// list shows them (draftView).
+	StatusName string     `json:"statusName"`
+	BillAt     *time.Time `json:"billAt,omitempty"`
 }
 
-func itemOf(d *draft, version int64) draftItem {
-	it := draftItem{ID: d.ID, Status: d.Status, Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
+// itemOf is the work-list entry of d at version, its bill time read in
+// zone.
+func itemOf(d *draft, version int64, zone *time.Location) draftItem {
+	it := draftItem{ID: d.ID, Status: d.Status, StatusName: label(draftStatusNames, d.Status), BillAt: billAt(d.BillTime, zone),
+		Version: version, SupplierBillNo: d.SupplierBillNo, SupplierName: d.SupplierName,
 		BillTime: d.BillTime, CreatedAt: d.CreatedAt, Lines: len(d.Lines), Adjustments: len(d.Adjustments),
 		ReceiptNo: d.ReceiptNo, ReceiptPending: d.Status == draftConfirmed && !d.Published, PlatformChanged: d.PlatformChanged}
 	for _, l := range d.Lines {
@@ -396,7 +403,7 @@ func (h *handler) listDrafts(ctx context.Context) (*sdk.HandleResponse, error) {
 		if d.Status == draftConfirmed && d.Published {
 			continue // published: about to leave the list
 		}
-		items = append(items, itemOf(d, ver))
+		items = append(items, itemOf(d, ver, h.cfg.zone))
 	}
 	return ok(map[string]any{"items": items})
 }
@@ -414,7 +421,27 @@ type draftView struct {
 	// and field also named in Chinese as the export's adjustments sheet
 	// names them.
 	History []adjustmentView `json:"history"`
+	// StatusName is Status in Chinese, the code after it, for the
+	// console's draft page ("待确认 open").
+	StatusName string `json:"statusName"`
+	// BillAt is BillTime, the platform's time without a zone, read in the
+	// site's timezone, so the console shows it with its offset; absent
+	// when BillTime is not a date and time.
+	BillAt *time.Time `json:"billAt,omitempty"`
 }
+
+// billAt is a platform's bill time (without a zone) read in zone, or nil
+// when it is not a date and time.
+func billAt(s string, zone *time.Location) *time.Time {
+	at, err := time.ParseInLocation(dateTimeLayout, s, zone)
+	if err != nil {
+		return nil
+	}
+	return &at
+}
+
+// draftStatusNames name the draft states in Chinese.
+var draftStatusNames = map[string]string{draftOpen: "待确认 open", draftConfirmed: "已确认 confirmed"}
 
 // adjustmentView is one adjustment with its Chinese names.
 type adjustmentView struct {
@@ -423,9 +450,11 @@ type adjustmentView struct {
 	FieldName string `json:"fieldName,omitempty"`
 }
 
-// viewOf is the reply of tracecode.draft.get for d at version ver.
-func viewOf(d *draft, ver int64) draftView {
-	v := draftView{draft: d, Version: ver, History: make([]adjustmentView, len(d.Adjustments))}
+// viewOf is the reply of tracecode.draft.get for d at version ver, its
+// bill time read in zone.
+func viewOf(d *draft, ver int64, zone *time.Location) draftView {
+	v := draftView{draft: d, Version: ver, History: make([]adjustmentView, len(d.Adjustments)), StatusName: label(draftStatusNames, d.Status)}
+	v.BillAt = billAt(d.BillTime, zone)
 	for i, a := range d.Adjustments {
 		v.History[i] = adjustmentView{adjustment: a, OpName: label(adjustOps, a.Op)}
 		if a.Field != "" {
@@ -450,7 +479,7 @@ func (h *handler) getDraft(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ok(viewOf(d, ver))
+	return ok(viewOf(d, ver, h.cfg.zone))
 }
 
 // change is one adjustment asked for.
@@ -527,7 +556,7 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 			// The redelivery of a message already applied (the host did
 			// not store its outcome): applying it again would add its
 			// lines twice, or refuse what was done.
-			return ok(map[string]any{"draftId": d.ID, "version": ver, "applied": len(p.Changes), "item": itemOf(d, ver), "alreadyApplied": true})
+			return ok(map[string]any{"draftId": d.ID, "version": ver, "applied": len(p.Changes), "item": itemOf(d, ver, h.cfg.zone), "alreadyApplied": true})
 		}
 		if d.Status != draftOpen {
 			return stateError("$.draftId", fmt.Sprintf("draft %s was confirmed by %s at %s and can no longer change", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout)),
@@ -552,7 +581,7 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 		if err != nil {
 			return nil, fmt.Errorf("store draft %s: %w", d.ID, err)
 		}
-		return ok(map[string]any{"draftId": d.ID, "version": nv, "applied": len(p.Changes), "item": itemOf(d, nv)})
+		return ok(map[string]any{"draftId": d.ID, "version": nv, "applied": len(p.Changes), "item": itemOf(d, nv, h.cfg.zone)})
 	}
 	return nil, errBusy
 }

@@ -16,7 +16,7 @@ func forms() []sdk.Form {
 			{Name: "from", Type: sdk.SettingString, Required: true, Description: "开始日期 YYYY-MM-DD first day", Example: "2026-11-01"},
 			{Name: "to", Type: sdk.SettingString, Description: "结束日期 YYYY-MM-DD，留空同开始日期 last day (default: the first day)"},
 			{Name: "sheets", Type: sdk.ArgumentList, Description: "工作表 comma-separated (default: all): " + sheetChoices()},
-			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源 only uploaded or only fetched documents (default: both)"},
+			{Name: "source", Type: sdk.SettingString, Enum: []string{"upload", "platform"}, Description: "来源：只导出上传的或只导出从平台获取的单据（默认两者）only uploaded or only fetched documents (default: both)"},
 		},
 		Result: sdk.Display{
 			Fields:  []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}},
@@ -39,6 +39,16 @@ func workListViews() []sdk.WorkListView {
 			}}
 	}
 	return []sdk.WorkListView{{
+		// The draft-receipts list: its status and bill time as staff read
+		// them (statusName, billAt in the console's zone), not the codes.
+		List: WorkListDrafts,
+		Columns: []sdk.Column{{Field: "id", Title: "编号 id"}, {Field: "statusName", Title: "状态 status"}, {Field: "version", Title: "版本 version"},
+			{Field: "supplierBillNo", Title: "供货单号 supplier bill"}, {Field: "supplierName", Title: "供货单位 supplier"},
+			{Field: "billAt", Title: "单据时间 bill time"}, {Field: "createdAt", Title: "生成时间 created"}, {Field: "lines", Title: "行数 lines"},
+			{Field: "qty", Title: "数量 qty"}, {Field: "codes", Title: "追溯码数 codes"}, {Field: "missingItemCodes", Title: "缺院内编码 missing item codes"},
+			{Field: "adjustments", Title: "调整次数 adjustments"}, {Field: "receiptNo", Title: "采购入库单号 receipt"},
+			{Field: "platformChanged", Title: "平台单据已变更 changed on the platform"}},
+	}, {
 		List: WorkListHeld,
 		Columns: []sdk.Column{{Field: "billNo", Title: "单据号"}, {Field: "status", Title: "状态"}, {Field: "since", Title: "发送时间"},
 			{Field: "reason", Title: "原因"}, {Field: "codeCount", Title: "追溯码数"}, {Field: "codes", Title: "追溯码"}, {Field: "resolvesAt", Title: "可核对时间"}},

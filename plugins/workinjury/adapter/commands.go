@@ -26,12 +26,16 @@ func commands() []sdk.Command {
 			Summary:   "连通性测试（GYU000）connectivity test (GYU000) through the running medgate",
 			Operation: Name + ".GYU000",
 			Arguments: []sdk.Argument{{Name: "echo_text", Type: sdk.SettingString, Default: "medgate ping", Description: "工伤系统原样返回的文字 text the national system echoes"}},
-			Result:    sdk.Display{Fields: []sdk.Column{{Field: "aae036", Title: "national system time"}}},
+			Result:    sdk.Display{Fields: []sdk.Column{{Field: "aae036", Title: "国家系统时间 national system time"}}},
 		},
 		{
 			Name:    CmdImportKeys,
 			Summary: "导入从工伤保险异地就医系统下载的 SM2 密钥对 import the SM2 keys downloaded from the national system into the site's keyDir",
-			Description: `Writes our private key and the national system's public key, as staff downloaded
+			Description: `把工作人员从国家系统下载的本机构私钥和国家系统公钥，以规范的 PEM 格式写入站点的
+keyDir（私钥权限 0600）。密钥内容不离开本机、从不打印，只打印公钥指纹。运行中的 medgate
+在 keyReloadInterval 内启用新密钥。
+
+Writes our private key and the national system's public key, as staff downloaded
 them, into the site's keyDir in canonical PEM (the private key with mode 0600).
 Key material never leaves this machine and is never printed, only public-key
 fingerprints. A running medgate picks the new keys up within keyReloadInterval.`,
