@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ func TestEveryPreCheckRefused(t *testing.T) {
 		field   string
 		rule    string // medgate's rule id, "rule <id>"
 		zh      string // the check as the requirements name it
+		fix     string // a part of the fix, when the case needs a particular one
 	}{
 		// 8. GYU101 前置校验（人员备案已审核通过）, 入院时间在备案有效期, 协议机构状态有效, 住院号不重复
 		"GYU101 no approved filing": {code: "GYU101", prepare: func(c *chain) map[string]any { return with(c.admission("ZY9101"), "filing_no", "BANOSUCH0001") },
@@ -75,6 +77,30 @@ func TestEveryPreCheckRefused(t *testing.T) {
 			c.mustOK(c.send("GYR002", gyr002(v)))
 			return fees(v, "ZY9102", line("0001", "1.00", "1", "0"))
 		}, field: "$.ykc700", rule: "admission-uploaded", zh: "已上传入院信息且未撤销"},
+		// 10. GYU102 费用金额校验规则：单价、数量、总金额、统筹支付金额、自付金额逻辑一致
+		"GYU102 amount not price × qty": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v := c.admit("ZY9102")
+			return fees(v, "ZY9102", with(line("0001", "10.00", "2", "5.00"), "amount", json.Number("20.01"), "fund_pay", json.Number("15.01")))
+		}, field: "$.fee[0].amount", rule: "price×qty=amount", zh: "单价、数量、总金额逻辑一致"},
+		"GYU102 fund and self not the amount": {code: "GYU102", prepare: func(c *chain) map[string]any {
+			v := c.admit("ZY9102")
+			return fees(v, "ZY9102", with(line("0001", "10.00", "2", "5.00"), "fund_pay", json.Number("15.01")))
+		}, field: "$.fee[0].fund_pay", rule: "fund+self=amount", zh: "统筹支付金额、自付金额与总金额逻辑一致"},
+		// 12. GYU103 结算费用校验规则：结算总金额、统筹支付金额、自付金额与明细总和一致
+		"GYU103 total not the details' sum": {code: "GYU103", prepare: func(c *chain) map[string]any {
+			v, ls := c.stay("ZY9103")
+			return with(c.settlementOf(v, "ZY9103", ls), "akc264", json.Number("0.01"))
+		}, field: "$.akc264", rule: "settlement=Σdetails", zh: "结算总金额、统筹支付金额、自付金额与明细总和一致"},
+		// 18. GYR003 (medgate's rule beside the pre-check)
+		"GYR003 revoked before it was settled": {code: "GYR003", prepare: func(c *chain) map[string]any {
+			v, s := c.settle("ZY9109")
+			return map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误", "revoke_time": revokeT(1), "aae011": "王五"}
+		}, field: "$.revoke_time", rule: "revoke-after-settle", zh: "撤销时间不早于结算时间"},
+		"GYR001 admission revoked": {code: "GYR001", prepare: func(c *chain) map[string]any {
+			v := c.admit("ZY9106")
+			c.mustOK(c.send("GYR002", gyr002(v)))
+			return gyr001(v)
+		}, field: "$.ykc700", rule: "not-settled", zh: "人员未结算", fix: "nothing left to revoke"},
 		// 12. GYU103 前置校验（费用明细全部上传完成）
 		"GYU103 no fee details": {code: "GYU103", prepare: func(c *chain) map[string]any {
 			v := c.admit("ZY9103")
@@ -176,6 +202,9 @@ func TestEveryPreCheckRefused(t *testing.T) {
 			}
 			if strings.TrimSpace(d.Detail) == "" {
 				t.Errorf("the error says no fix: %q", d.Summary)
+			}
+			if !strings.Contains(d.Detail, tc.fix) {
+				t.Errorf("the fix %q does not say %q", d.Detail, tc.fix)
 			}
 		})
 	}
