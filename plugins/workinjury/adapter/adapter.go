@@ -281,8 +281,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			delete(doc, "audit_status")
 			raw = nil
 			if s := str(map[string]any{"v": v}, "v"); s != "1" {
-				return sdk.Invalid(sdk.Diagnostic{Field: "$.audit_status", Rule: "state", Summary: "rule approved-institution: audit_status is " + strconv.Quote(s) + ", not 1 (approved)",
-					Detail: "GYU009 uploads only approved institutions; send the institution once it is approved"}), nil
+				ds := sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$.audit_status", Rule: "state", Summary: "rule approved-institution: audit_status is " + strconv.Quote(s) + ", not 1 (approved)",
+					Detail: "GYU009 uploads only approved institutions; send the institution once it is approved"}}
+				zhFirst(code, ds)
+				return sdk.Invalid(ds...), nil
 			}
 		}
 	}

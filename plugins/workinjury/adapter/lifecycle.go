@@ -873,7 +873,7 @@ func (l *lifecycle) revokeDetails() error {
 		return nil
 	}
 	if v.Status == visitRevoked {
-		l.fail("$.ykc700", "state", "rule not-settled: the admission of visit "+ykc700+" was revoked", "")
+		l.fail("$.ykc700", "state", "rule not-settled: the admission of visit "+ykc700+" was revoked", "its fee details were revoked before it (GYR002 needs them so): there is nothing left to revoke")
 		return nil
 	}
 	if err := l.settling(ykc700, v); err != nil {
@@ -945,7 +945,8 @@ func (l *lifecycle) revokeAdmission() error {
 		l.fail("$.ykc700", "state", fmt.Sprintf("rule no-valid-details: visit %s still has %d valid fee detail(s)", ykc700, n), "revoke them with GYR001 first")
 	}
 	if len(v.InFlight) > 0 {
-		l.fail("$.ykc700", "state", fmt.Sprintf("rule no-valid-details: %d fee-detail upload(s) of visit %s are still without an outcome", len(v.InFlight), ykc700), "")
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule no-valid-details: %d fee-detail upload(s) of visit %s are still without an outcome", len(v.InFlight), ykc700),
+			"wait until every GYU102 of the stay has been answered, revoke the details it added with GYR001, then revoke the admission")
 	}
 	return nil
 }
@@ -1489,7 +1490,8 @@ func (l *lifecycle) detailDownload() error {
 			"download the admissions with GYD101 first; GYD102 takes the institution and inpatient number from them")
 	}
 	if y := str(l.doc, "ykc700"); y != "" && ver > 0 && y != adm.YKC700 {
-		l.fail("$.ykc700", "consistency", fmt.Sprintf("rule admission-downloaded: the admission of %s at %s is visit %s, not %s", akc190, akb020, adm.YKC700, y), "")
+		l.fail("$.ykc700", "consistency", fmt.Sprintf("rule admission-downloaded: the admission of %s at %s is visit %s, not %s", akc190, akb020, adm.YKC700, y),
+			"send the visit GYD101 downloaded for the inpatient number ("+adm.YKC700+"), or leave ykc700 out")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -47,8 +48,11 @@ import (
 //
 // The settlement chain (GYU101–103, GYU303, GYR001–004, GYU003, GYU004,
 // GYD102) is in lifecycle.go.
-func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any) (sdk.Diagnostics, error) {
-	var ds sdk.Diagnostics
+//
+// Every refusal of a rule the requirements state starts with the check in
+// the requirements' words (checkTexts): 前置校验「…」未通过 or 业务规则「…」未通过.
+func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, doc map[string]any) (ds sdk.Diagnostics, err error) {
+	defer func() { zhFirst(code, ds) }()
 	dateOrder(&ds, doc, "aae030", "aae031")
 	if err := a.checkLifecycle(ctx, h, c, msgID, code, doc, &ds); err != nil {
 		return ds, err
@@ -359,17 +363,115 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 		}
 	case "GYR005":
 		if str(doc, "batch_no") == "" && (str(doc, "aae030") == "" || str(doc, "aae031") == "") {
-			ds.Error("$.batch_no", "required", "give the batch to download again (batch_no) or a date range (aae030 and aae031)", "")
+			ds.Error("$.batch_no", "required", "rule redownload-data: neither a batch (batch_no) nor a date range (aae030 and aae031) says what to download again",
+				"give the batch to download again (batch_no, as GYD008 lists it) or the dates it was downloaded (aae030 and aae031)")
 		}
 	case "GYD053":
 		if oc := str(doc, "orig_code"); oc != "" {
 			if _, ok := c.schemas.Get(Name, oc); !ok {
-				ds.Error("$.orig_code", "enum", "orig_code "+strconv.Quote(oc)+" is not a work-injury transaction code",
+				ds.Error("$.orig_code", "enum", "rule transaction-code: orig_code "+strconv.Quote(oc)+" is not a work-injury transaction code",
 					"give the code of the earlier transaction, one of the 39 codes (GYU000 … GYR005)")
 			}
 		}
 	}
 	return ds, nil
+}
+
+// checkText is how a rule the requirements state is named in its errors.
+type checkText struct {
+	kind string // 前置校验 (a pre-check) or 业务规则 (a rule)
+	zh   string // the check in the requirements' words (requirements-zh.txt §2.2.1)
+	fix  string // the fix, for an error that gives none of its own
+}
+
+const (
+	preCheck = "前置校验"
+	bizRule  = "业务规则"
+)
+
+// checkTexts names medgate's rules (the id after "rule " in an error) in
+// the requirements' words, by "code/id" first, then by id.
+var checkTexts = map[string]checkText{
+	"approved-filing":            {preCheck, "人员备案已审核通过", "先完成备案并审核通过（GYU001、GYU006，或经 GYD006 下载）；send the message once the person has an approved filing valid on the day (GYD051 verifies it)"},
+	"GYD052/approved-filing":     {preCheck, "人员存在已审核通过备案", "先完成备案并审核通过，再刷卡鉴权；the card is checked only for a person with an approved filing"},
+	"GYD055/approved-filing":     {preCheck, "人员存在已审核通过备案", "先完成备案并审核通过，再做内部认证；the card is checked only for a person with an approved filing"},
+	"device-filing":              {preCheck, "已获取辅具配置备案信息", "使用人员的辅助器具配置备案；give the person's assistive-device filing"},
+	"card-authentication":        {preCheck, "已完成社保卡鉴权", "先发送 GYD052 鉴权社保卡；authenticate the card with GYD052 first"},
+	"filing-validity":            {bizRule, "时间在备案有效期内", "先用 GYU007 延长备案；extend the filing with GYU007 first"},
+	"GYU101/filing-validity":     {bizRule, "入院时间在备案有效期内", "先用 GYU007 延长备案；extend the filing with GYU007 first"},
+	"filing-place":               {bizRule, "就医地与备案一致", "先用 GYU007 变更就医地；change the filing's place of treatment with GYU007 first"},
+	"filing-person":              {bizRule, "备案属于本人", "发送本人的备案编号；send this person's filing number"},
+	"filing-institution":         {bizRule, "就医机构与备案一致", "先用 GYU007 变更备案机构；change the filing's institution with GYU007 first"},
+	"institution-agreement":      {bizRule, "协议机构状态有效", "仅协议有效的机构可办理；upload the institution's valid agreement with GYU009 (or download it with GYD009) first"},
+	"institution-kind":           {bizRule, "机构类型与业务一致", "辅助器具结算用 GYU303；medical and rehabilitation institutions admit, assistive-device institutions settle with GYU303"},
+	"unique-inpatient-number":    {bizRule, "同一机构住院号/门诊号不重复", "先用 GYR002 撤销错误的入院登记；revoke the wrong admission with GYR002 first"},
+	"admission-uploaded":         {preCheck, "已上传入院信息", "先用 GYU101 上传入院信息，并使用其返回的 ykc700；upload the admission with GYU101 first"},
+	"GYU102/admission-uploaded":  {preCheck, "已上传入院信息且未撤销", "先用 GYU101 上传入院信息，并使用其返回的 ykc700；upload the admission with GYU101 first"},
+	"settle-open-visit":          {preCheck, "已上传入院信息且未撤销、未结算", "先用 GYU101 上传入院信息；a revoked admission is admitted again, a settled one is revoked with GYR003 first"},
+	"admission-revocable":        {preCheck, "已上传入院信息、职工未结算", "已结算的入院登记随结算撤销（GYR003）；an admission of a settled stay is revoked with its settlement (GYR003)"},
+	"visit-number":               {bizRule, "住院号与入院信息一致", "发送入院信息的住院号与机构；send the inpatient number and institution of the admission"},
+	"all-details-uploaded":       {preCheck, "费用明细全部上传完成", "先用 GYU102 上传全部费用明细并等待应答；upload every fee detail with GYU102 first and wait for its answer"},
+	"not-settled":                {preCheck, "人员未结算", "已结算的费用明细随结算撤销（GYR003）；fee details of a settled stay are revoked with the settlement (GYR003)"},
+	"details-exist":              {preCheck, "存在费用明细", "只撤销已上传且未撤销的明细（detail_no）；list only fee details uploaded with GYU102 and not revoked"},
+	"details-known":              {preCheck, "存在费用明细", "等待该就诊的全部 GYU102 应答；wait until every GYU102 of the stay is answered, or list the details to revoke"},
+	"no-valid-details":           {preCheck, "无费用明细或已撤销费用明细", "先用 GYR001 撤销费用明细；revoke the fee details with GYR001 first"},
+	"settlement-uploaded":        {preCheck, "已上传结算信息", "使用 GYU103/GYU303 返回且未撤销的结算号；give a settlement number GYU103 or GYU303 returned that is not revoked"},
+	"GYU004/settlement-uploaded": {preCheck, "已上传出院结算信息", "先上传出院结算（GYU103/GYU303），使用其返回的结算号；give a settlement number GYU103 or GYU303 returned that is not revoked"},
+	"settlement-visit":           {bizRule, "结算与就诊一致", "发送结算所属的就诊登记号；send the visit of the settlement"},
+	"settlement-institution":     {bizRule, "结算与协议机构一致", "发送结算所属的协议机构；send the institution of the settlement"},
+	"deduction-uploaded":         {preCheck, "已上传审核扣款信息", "只撤销经 GYU004 上传且未撤销的扣款；list only deductions uploaded with GYU004 and not revoked"},
+	"unique-deduct-no":           {bizRule, "扣款编号不重复", "每笔扣款使用新的扣款编号；give every deduction its own deduct_no"},
+	"deduction>0":                {bizRule, "扣款金额大于0", "扣款金额须大于0；a deduction amount must be greater than 0"},
+	"deduction≤fund-paid":        {bizRule, "扣款金额不超过结算统筹支付总金额", "扣款合计不得超过结算的统筹支付金额；the deductions of a settlement cannot exceed its fund-paid total"},
+	"institution-in-province":    {bizRule, "协议机构属于本省", "仅扣款本省协议机构；only this province's agency deducts from its institutions"},
+	"once-per-month":             {bizRule, "每个协议机构每月仅一次月结", "每个协议机构每月只月结一次；each institution settles each month once"},
+	"month-items":                {preCheck, "已上传结算信息", "月结明细须为本机构本月在本站上传的记录；list the records this site uploaded for the institution in the month, with their amounts"},
+	"month-amount=Σitems":        {bizRule, "月结金额与明细总和一致", "按明细合计填写月结金额；give the sums of the items"},
+	"month-count":                {bizRule, "月结金额与明细总和一致", "按明细条数填写笔数；count the items"},
+	"person-count":               {bizRule, "月结人次大于0", "月结人次为结算笔数减撤销笔数；person_count is settlements − revocations"},
+	"person-count>0":             {bizRule, "月结人次大于0", "月结人次须大于0；a monthly settlement needs at least one settled person-time"},
+	"admission-downloaded":       {preCheck, "已下载入院登记信息", "先用 GYD101 下载入院信息；download the admission with GYD101 first"},
+	"price×qty=amount":           {bizRule, "单价、数量、总金额逻辑一致", "金额须等于单价×数量；amount must be price × qty"},
+	"fund+self=amount":           {bizRule, "统筹支付金额、自付金额与总金额逻辑一致", "统筹支付 + 自付 = 金额；fund_pay + self_pay must equal the line's amount"},
+	"positive-quantity":          {bizRule, "费用金额校验：数量大于0", "数量须大于0，错误的明细用 GYR001 撤销；qty must be greater than 0 (revoke a wrong line with GYR001)"},
+	"non-negative-price":         {bizRule, "费用金额校验：单价不为负", "单价不得为负；a price is not negative"},
+	"non-negative-amount":        {bizRule, "费用金额校验：金额不为负", "金额不得为负；an amount is not negative"},
+	"settlement=Σdetails":        {bizRule, "结算总金额、统筹支付金额、自付金额与明细总和一致", "按该次就诊有效明细的合计填写；give the sums of the stay's valid fee details"},
+	"fund+self=total":            {bizRule, "结算总金额、统筹支付金额、自付金额与明细总和一致", "统筹支付 + 自付 = 总金额；fund_pay + self_pay must equal the total"},
+	"full-own-pay≤self-pay":      {bizRule, "结算费用校验：全自费不超过自付", "全自费须在 0 与自付之间；full_own_pay lies between 0 and self_pay"},
+	"settlement=Σitems":          {bizRule, "参照结算信息上传规则计算金额", "按辅具明细合计填写；give the sums of the items"},
+	"discharge-after-admission":  {bizRule, "出院时间不早于入院时间", "核对出院时间；the discharge time is not before the admission"},
+	"revoke-after-settle":        {bizRule, "撤销时间不早于结算时间", "填写结算之后的撤销时间；revoke_time is not before the settlement's settle_time"},
+	"revoke-after-deduct":        {bizRule, "撤销时间不早于扣款时间", "填写扣款之后的撤销时间；revoke_time is not before the deduction's time"},
+	"approved-institution":       {bizRule, "仅上传审核通过的协议机构", "机构审核通过后再上传；send the institution once it is approved"},
+	"transaction-code":           {preCheck, "交易编号合规", "填写原交易的交易编号；give the code of the earlier transaction"},
+	"redownload-data":            {preCheck, "存在需要重复下载的数据", "填写批次号或起止日期；give batch_no or aae030 and aae031"},
+}
+
+// zhFirst starts every error of a rule in checkTexts with the check in the
+// requirements' words, and gives its fix where the error has none.
+func zhFirst(code string, ds sdk.Diagnostics) {
+	for i := range ds {
+		d := &ds[i]
+		rest, ok := strings.CutPrefix(d.Summary, "rule ")
+		if !ok {
+			continue
+		}
+		id, _, ok := strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		t, ok := checkTexts[code+"/"+id]
+		if !ok {
+			if t, ok = checkTexts[id]; !ok {
+				continue
+			}
+		}
+		d.Summary = t.kind + "「" + t.zh + "」未通过：" + d.Summary
+		if d.Detail == "" {
+			d.Detail = t.fix
+		}
+	}
 }
 
 // The codes a local filing's attachments are checked with
