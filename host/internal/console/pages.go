@@ -280,9 +280,11 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	if err != nil {
 		d.ExchangesErr = c.storeTrouble(r, "The journal could not be read", err)
 	}
-	if !reveal {
-		xs = slices.Clone(xs)
-		for i := range xs { // an external system's error may name a patient
+	xs = slices.Clone(xs)
+	for i := range xs { // an external system's error may name a patient, or quote a token
+		if reveal {
+			xs[i].Error = logging.Redact(xs[i].Error)
+		} else {
 			xs[i].Error = logging.Mask(xs[i].Error)
 		}
 	}
@@ -332,21 +334,21 @@ func whyOf(m *store.Message, reveal bool) *why {
 	default:
 		return nil
 	}
-	raw := m.Reply
-	if !reveal {
-		raw = logging.MaskJSON(raw)
+	// Masked as log lines are (free text may name a patient); revealed,
+	// with secrets still redacted.
+	raw, text := logging.MaskJSON(m.Reply), logging.Mask
+	if reveal {
+		raw, text = logging.RedactJSON(m.Reply), logging.Redact
 	}
 	var r message.Reply
 	if json.Unmarshal(raw, &r) == nil {
 		w.Errors, w.External = r.Errors, r.External
 	}
-	if !reveal { // masked as log lines are: free text may name a patient
-		for i := range w.Errors {
-			w.Errors[i].Message = logging.Mask(w.Errors[i].Message)
-		}
-		if w.External != nil {
-			w.External.Message = logging.Mask(w.External.Message)
-		}
+	for i := range w.Errors {
+		w.Errors[i].Message = text(w.Errors[i].Message)
+	}
+	if w.External != nil {
+		w.External.Message = text(w.External.Message)
 	}
 	return w
 }
@@ -357,11 +359,20 @@ func whyOf(m *store.Message, reveal bool) *why {
 // the full key.
 func maskKey(k string) string { return logging.Mask(k) }
 
-// plainJSON pretty-prints a body as it is, unmasked (the admin's reveal).
+// plainJSON pretty-prints a body with its personal data unmasked (the
+// admin's reveal) and its secrets still redacted (logging.RedactJSON): a
+// token, password or key is no personal data, and no page shows one.
+// Bodies that are not one JSON document are redacted as text.
 func plainJSON(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !json.Valid(b) {
+		return logging.Redact(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+	if err := json.Indent(&out, logging.RedactJSON(b), "", "  "); err != nil {
+		return logging.Redact(strings.ToValidUTF8(string(b), "\uFFFD"))
 	}
 	return out.String()
 }
