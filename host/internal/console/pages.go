@@ -180,6 +180,9 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 			f.Title = "任务运行失败 (job failed): " + id
 		}
 		f.Lines = []string{logging.Mask(err.Error())} // the plugin's words may quote a patient
+		if line, down := c.outageLine(r.URL.Path, "The job did not run", err); down {
+			f.Lines = []string{line}
+		}
 	}
 	if !run.StartedAt.IsZero() {
 		// What this run did (its own record, not the job's status, which
