@@ -38,7 +38,9 @@ func TestReplayAndJobRunOnOutage(t *testing.T) {
 		"bulk replay": {path: "/console/messages/replay-all", form: url.Values{"type": {"workinjury."}},
 			fail: func(f *fixture) { f.b.replayErr = &ingress.DependencyError{Dependency: ingress.Store, Err: refused} }},
 		"job run": {path: "/console/jobs/run", form: url.Values{"job": {"tracecode/s1/stockin-sync"}},
-			fail: func(f *fixture) { f.b.failJob = fmt.Errorf("job %q: take its lease: %w", "tracecode/s1/stockin-sync", starting) }},
+			fail: func(f *fixture) {
+				f.b.failJob = fmt.Errorf("job %q: take its lease: %w", "tracecode/s1/stockin-sync", starting)
+			}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
