@@ -655,6 +655,13 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
 		}
+		if _, down := outage.Database(err); down {
+			// The store's own (its lease, its record): 503 without the
+			// error's text, which names the database's host and
+			// account. Only a database driver's error counts: a
+			// plugin's network errors are not the store's.
+			return s.outageError(r, err, outage.Database)
+		}
 		// The plugin's words may quote a patient: masked, as in the log.
 		msg := logging.Mask(err.Error()) + "; see the plugin's lines (plugin=" + r.PathValue("plugin") + ") in the medgate log and the journal of its external calls: GET /admin/exchanges?" +
 			url.Values{"plugin": {r.PathValue("plugin")}, "site": {r.PathValue("site")}}.Encode()
