@@ -85,6 +85,7 @@ import (
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -605,6 +606,16 @@ func (s *server) plugins(w http.ResponseWriter, r *http.Request) error {
 	ps, ok := scopePlugins(u, s.b.Plugins())
 	if !ok {
 		return scopeRefused(u, "GET /admin/plugins")
+	}
+	if infos, ok := ps.([]sites.Info); ok {
+		// A plugin's last error is its own words (a Configure refusal
+		// quoting a setting, a crash's panic quoting a message): masked
+		// as log lines are, as the jobs' errors are.
+		infos = slices.Clone(infos)
+		for i := range infos {
+			infos[i].LastError = logging.Mask(infos[i].LastError)
+		}
+		ps = infos
 	}
 	writeJSON(w, http.StatusOK, ps)
 	return nil

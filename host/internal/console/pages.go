@@ -116,7 +116,7 @@ const overviewMessages = 50
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	u := userOf(r)
-	d := overviewData{Plugins: scopedPlugins(u, c.b.Plugins()), Jobs: maskedJobs(scopedJobs(u, c.b.Jobs())), ShowAll: r.URL.Query().Get("all") == "1"}
+	d := overviewData{Plugins: maskedPlugins(scopedPlugins(u, c.b.Plugins())), Jobs: maskedJobs(scopedJobs(u, c.b.Jobs())), ShowAll: r.URL.Query().Get("all") == "1"}
 	limit := overviewMessages
 	if !d.ShowAll || u.Scoped() {
 		limit = 500 // work-list reads and other sites' messages are filtered out below

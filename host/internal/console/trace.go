@@ -486,6 +486,18 @@ func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", rows)
 }
 
+// maskedPlugins returns the plugins with their last error masked as log
+// lines are (logging.Mask): it is the plugin's words (a Configure refusal
+// quoting a setting, a crash's panic quoting a message), and every role
+// sees it on the overview.
+func maskedPlugins(ps []Plugin) []Plugin {
+	out := slices.Clone(ps)
+	for i := range out {
+		out[i].LastError = logging.Mask(out[i].LastError)
+	}
+	return out
+}
+
 // maskedJobs returns the jobs with their last error and summary masked as
 // log lines are (logging.Mask): a plugin writes them and may quote a
 // patient's ID or mobile number.
