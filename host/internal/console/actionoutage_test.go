@@ -74,3 +74,43 @@ func TestReplayAndJobRunOnOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageNotFinishedOnMarkedStoreOutage: a console message the
+// ingress could not finish because of the store (its error marked so,
+// ingress.DependencyError, as the daemon's ingress marks it) is told as a
+// passing outage of the store, without the error's host and account, even
+// when the error is no database driver's own (a refused connection).
+func TestMessageNotFinishedOnMarkedStoreOutage(t *testing.T) {
+	t.Parallel()
+	refused := fmt.Errorf(`store: postgres: failed to connect to "host=pg-primary.hospital.internal user=medgate database=medgate": %w`,
+		&net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.ParseIP("10.20.0.9"), Port: 5432}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})
+	tests := map[string]struct {
+		err         error
+		want, leaks []string
+	}{
+		"store marked": {err: &ingress.DependencyError{Dependency: ingress.Store, Err: refused},
+			want: []string{"the store is unavailable", "temporary outage"}, leaks: []string{"pg-primary", "10.20.0.9", "user=medgate"}},
+		"Kafka marked": {err: &ingress.DependencyError{Dependency: ingress.Kafka, Err: fmt.Errorf("queue message: %w", refused)},
+			want: []string{"temporary outage"}, leaks: []string{"pg-primary", "10.20.0.9", "user=medgate"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			f.b.failWith = tc.err
+			c := f.client()
+			c.login("boss")
+			r := c.get("/console/worklists?plugin=ecard&list=recent-cards")
+			for _, w := range tc.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("the work list does not say %q", w)
+				}
+			}
+			for _, l := range tc.leaks {
+				if strings.Contains(r.body, l) {
+					t.Errorf("the work list shows %q", l)
+				}
+			}
+		})
+	}
+}
