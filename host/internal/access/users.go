@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -285,8 +286,18 @@ func (u *Users) Lookup(ctx context.Context, name string) (User, error) {
 }
 
 // Authenticate checks a user's password. Unknown, disabled and wrong all
-// give ErrBadCredentials, after the same work.
+// give ErrBadCredentials, after the same work. At most maxSignIns checks
+// run at once in the process; the others wait for a turn (an error of ctx
+// when it ends first).
 func (u *Users) Authenticate(ctx context.Context, name, password string) (User, error) {
+	// At most maxSignIns at once; the others wait their turn, or until
+	// their caller gives up.
+	select {
+	case signIns <- struct{}{}:
+		defer func() { <-signIns }()
+	case <-ctx.Done():
+		return User{}, fmt.Errorf("sign-in of %q not checked: %w", name, ctx.Err())
+	}
 	su, err := u.st.GetUser(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return User{}, err
@@ -316,3 +327,15 @@ func (u *Users) Exists(ctx context.Context, name string) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// maxSignIns bounds the sign-in checks (Authenticate) that run at once in
+// the process: one per CPU (argon2id with one thread keeps a CPU busy, so
+// more would not finish sooner), at least 2 and at most 8. Each takes the
+// memory of one hash (Params.Memory, 19 MiB), and anyone who reaches the
+// sign-in form or the admin API may ask for one, an unknown name too: a
+// burst of http.maxConnections (1024) sign-ins at once would otherwise
+// take 19 GiB and have medgate killed for want of memory.
+var maxSignIns = min(max(runtime.GOMAXPROCS(0), 2), 8)
+
+// signIns holds a slot for each sign-in check running (maxSignIns).
+var signIns = make(chan struct{}, maxSignIns)

@@ -85,6 +85,7 @@ import (
 	"github.com/medgate/medgate/host/internal/pipeline"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
 )
 
@@ -606,6 +607,16 @@ func (s *server) plugins(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return scopeRefused(u, "GET /admin/plugins")
 	}
+	if infos, ok := ps.([]sites.Info); ok {
+		// A plugin's last error is its own words (a Configure refusal
+		// quoting a setting, a crash's panic quoting a message): masked
+		// as log lines are, as the jobs' errors are.
+		infos = slices.Clone(infos)
+		for i := range infos {
+			infos[i].LastError = logging.Mask(infos[i].LastError)
+		}
+		ps = infos
+	}
 	writeJSON(w, http.StatusOK, ps)
 	return nil
 }
@@ -654,6 +665,13 @@ func (s *server) runJob(w http.ResponseWriter, r *http.Request) error {
 			return unknownJob(id)
 		case errors.Is(err, scheduler.ErrNotOwner):
 			return &Error{Status: http.StatusConflict, Code: "not_owner", Message: err.Error() + "; it runs on the instance that holds the lease", refused: true}
+		}
+		if _, down := outage.Database(err); down {
+			// The store's own (its lease, its record): 503 without the
+			// error's text, which names the database's host and
+			// account. Only a database driver's error counts: a
+			// plugin's network errors are not the store's.
+			return s.outageError(r, err, outage.Database)
 		}
 		// The plugin's words may quote a patient: masked, as in the log.
 		msg := logging.Mask(err.Error()) + "; see the plugin's lines (plugin=" + r.PathValue("plugin") + ") in the medgate log and the journal of its external calls: GET /admin/exchanges?" +

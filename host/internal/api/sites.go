@@ -12,6 +12,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -63,7 +64,11 @@ func (s *server) pluginStatus(w http.ResponseWriter, _ *http.Request) error {
 	if s.o.Sites == nil {
 		return noSites
 	}
-	writeJSON(w, http.StatusOK, s.o.Sites.Plugins())
+	ps := s.o.Sites.Plugins()
+	for i := range ps { // the plugin's words, masked as in GET /admin/plugins
+		ps[i].LastError = logging.Mask(ps[i].LastError)
+	}
+	writeJSON(w, http.StatusOK, ps)
 	return nil
 }
 

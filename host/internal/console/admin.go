@@ -10,6 +10,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/siteadmin"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -94,7 +95,11 @@ func (c *Console) pluginsPage(w http.ResponseWriter, r *http.Request) {
 	if c.noSites(w, r) {
 		return
 	}
-	c.render(w, r, http.StatusOK, "plugins", "插件状态 (plugin status)", "admin-sites", c.o.Sites.Plugins())
+	ps := c.o.Sites.Plugins()
+	for i := range ps { // the plugin's words, masked as on the overview (maskedPlugins)
+		ps[i].LastError = logging.Mask(ps[i].LastError)
+	}
+	c.render(w, r, http.StatusOK, "plugins", "插件状态 (plugin status)", "admin-sites", ps)
 }
 
 // settingField is one generated form field.

@@ -107,6 +107,7 @@ type fakeBackend struct {
 	failJob   error         // what TriggerJob answers, when set
 	jobRun    scheduler.Run // the run's record TriggerJob returns
 	failWith  error         // what Process answers, when set
+	replayErr error         // what Replay answers, when set
 	st        *fakeStore
 }
 
@@ -145,6 +146,12 @@ func (f *fakeBackend) Process(ctx context.Context, in pipeline.Input) (*message.
 
 // Replay refuses every message but a failed one, as the store does.
 func (f *fakeBackend) Replay(ctx context.Context, id string) error {
+	f.mu.Lock()
+	replayErr := f.replayErr
+	f.mu.Unlock()
+	if replayErr != nil {
+		return replayErr
+	}
 	m, err := f.st.GetMessage(ctx, id)
 	if err != nil {
 		return err

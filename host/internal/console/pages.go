@@ -140,7 +140,7 @@ const overviewMessages = 50
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	u := userOf(r)
-	d := overviewData{Plugins: scopedPlugins(u, c.b.Plugins()), Jobs: maskedJobs(scopedJobs(u, c.b.Jobs())), ShowAll: r.URL.Query().Get("all") == "1"}
+	d := overviewData{Plugins: maskedPlugins(scopedPlugins(u, c.b.Plugins())), Jobs: maskedJobs(scopedJobs(u, c.b.Jobs())), ShowAll: r.URL.Query().Get("all") == "1"}
 	limit := overviewMessages
 	if !d.ShowAll || u.Scoped() {
 		limit = 500 // work-list reads and other sites' messages are filtered out below
@@ -204,6 +204,9 @@ func (c *Console) runJob(w http.ResponseWriter, r *http.Request) {
 			f.Title = "任务运行失败 (job failed): " + id
 		}
 		f.Lines = []string{logging.Mask(err.Error())} // the plugin's words may quote a patient
+		if line, down := c.outageLine(r.URL.Path, "The job did not run", err); down {
+			f.Lines = []string{line}
+		}
 	}
 	if !run.StartedAt.IsZero() {
 		// What this run did (its own record, not the job's status, which
@@ -304,9 +307,11 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 	if err != nil {
 		d.ExchangesErr = c.storeTrouble(r, "The journal could not be read", err)
 	}
-	if !reveal {
-		xs = slices.Clone(xs)
-		for i := range xs { // an external system's error may name a patient
+	xs = slices.Clone(xs)
+	for i := range xs { // an external system's error may name a patient, or quote a token
+		if reveal {
+			xs[i].Error = logging.Redact(xs[i].Error)
+		} else {
 			xs[i].Error = logging.Mask(xs[i].Error)
 		}
 	}
@@ -364,21 +369,21 @@ func whyOf(m *store.Message, reveal bool) *why {
 	default:
 		return nil
 	}
-	raw := m.Reply
-	if !reveal {
-		raw = logging.MaskJSON(raw)
+	// Masked as log lines are (free text may name a patient); revealed,
+	// with secrets still redacted.
+	raw, text := logging.MaskJSON(m.Reply), logging.Mask
+	if reveal {
+		raw, text = logging.RedactJSON(m.Reply), logging.Redact
 	}
 	var r message.Reply
 	if json.Unmarshal(raw, &r) == nil {
 		w.Errors, w.External = r.Errors, r.External
 	}
-	if !reveal { // masked as log lines are: free text may name a patient
-		for i := range w.Errors {
-			w.Errors[i].Message = logging.Mask(w.Errors[i].Message)
-		}
-		if w.External != nil {
-			w.External.Message = logging.Mask(w.External.Message)
-		}
+	for i := range w.Errors {
+		w.Errors[i].Message = text(w.Errors[i].Message)
+	}
+	if w.External != nil {
+		w.External.Message = text(w.External.Message)
 	}
 	return w
 }
@@ -389,11 +394,20 @@ func whyOf(m *store.Message, reveal bool) *why {
 // the full key.
 func maskKey(k string) string { return logging.Mask(k) }
 
-// plainJSON pretty-prints a body as it is, unmasked (the admin's reveal).
+// plainJSON pretty-prints a body with its personal data unmasked (the
+// admin's reveal) and its secrets still redacted (logging.RedactJSON): a
+// token, password or key is no personal data, and no page shows one.
+// Bodies that are not one JSON document are redacted as text.
 func plainJSON(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !json.Valid(b) {
+		return logging.Redact(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+	if err := json.Indent(&out, logging.RedactJSON(b), "", "  "); err != nil {
+		return logging.Redact(strings.ToValidUTF8(string(b), "\uFFFD"))
 	}
 	return out.String()
 }

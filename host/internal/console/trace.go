@@ -195,7 +195,7 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
 	} else {
 		f.Title = "未重发 (not replayed): " + id
-		f.Lines = []string{replayProblem(err)}
+		f.Lines = []string{c.replayProblem(r.URL.Path, err)}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			recordUndone(r, audit.Refused, "no such message")
@@ -210,8 +210,14 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, Prefix+"message?id="+url.QueryEscape(id))
 }
 
-// replayProblem says why a replay was refused and what to do.
-func replayProblem(err error) string {
+// replayProblem says why a replay was refused and what to do. A passing
+// outage of the store or Kafka is named, with the advice to try again,
+// never with the error's text (it names the database's host, address and
+// account): that goes to the log (path says where).
+func (c *Console) replayProblem(path string, err error) string {
+	if line, down := c.outageLine(path, "The message was not replayed", err); down {
+		return line
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "No message with this id is stored; search again."
@@ -414,7 +420,7 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 			b.replayed++
 			b.replayedAt[b.siteOf[id]]++
 		} else if len(b.problems) < 20 {
-			b.problems = append(b.problems, id+": "+replayProblem(err))
+			b.problems = append(b.problems, id+": "+c.replayProblem(Prefix+"replays/"+b.ID, err))
 		}
 		b.mu.Unlock()
 	}
@@ -479,6 +485,18 @@ func (c *Console) jobsPage(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	c.render(w, r, http.StatusOK, "jobs", "定时任务 (jobs)", "jobs", rows)
+}
+
+// maskedPlugins returns the plugins with their last error masked as log
+// lines are (logging.Mask): it is the plugin's words (a Configure refusal
+// quoting a setting, a crash's panic quoting a message), and every role
+// sees it on the overview.
+func maskedPlugins(ps []Plugin) []Plugin {
+	out := slices.Clone(ps)
+	for i := range out {
+		out[i].LastError = logging.Mask(out[i].LastError)
+	}
+	return out
 }
 
 // maskedJobs returns the jobs with their last error and summary masked as

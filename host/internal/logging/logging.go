@@ -223,13 +223,7 @@ func Mask(s string) string {
 	}
 	// Secrets first: redacting one must not join the digits around it
 	// into a number after the numbers were masked.
-	if strings.ContainsAny(s, ":=：") {
-		s = secretTextRE.ReplaceAllStringFunc(s, maskSecretText)
-	}
-	s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
-	if strings.Contains(s, "-----BEGIN") {
-		s = pemRE.ReplaceAllString(s, redacted+" private key")
-	}
+	s = Redact(s)
 	s = maskNumbers(s)
 	if strings.IndexByte(s, '+') >= 0 {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
@@ -238,6 +232,71 @@ func Mask(s string) string {
 		s = maskFields(s)
 	}
 	return s
+}
+
+// Redact redacts the secrets written into s, as Mask does, and leaves
+// personal data as they are: key=value and "key":"value" pairs of tokens,
+// passwords and keys, bearer tokens and PEM private keys. It is for what
+// shows personal data on purpose (an admin's audited reveal), where a
+// secret is still never shown.
+func Redact(s string) string {
+	if strings.ContainsAny(s, ":=：") {
+		s = secretTextRE.ReplaceAllStringFunc(s, maskSecretText)
+	}
+	s = bearerRE.ReplaceAllString(s, "${1}"+redacted)
+	if strings.Contains(s, "-----BEGIN") {
+		s = pemRE.ReplaceAllString(s, redacted+" private key")
+	}
+	return s
+}
+
+// RedactJSON returns the JSON document b with its secrets redacted and
+// its personal data as they are: every string under a secret key (token,
+// password, appSecret, sm4Key, …, at any depth) becomes "[redacted]"
+// (numbers, booleans and null are kept, as MaskJSON keeps them), and
+// secrets written into any other string are redacted (Redact). A body
+// that is not one JSON document is redacted as text and returned as a
+// JSON string, so the result is always valid JSON; nil stays nil.
+func RedactJSON(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		s, _ := json.Marshal(Redact(strings.ToValidUTF8(string(b), "\uFFFD")))
+		return s
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(redactAny(v, false)); err != nil {
+		s, _ := json.Marshal(Redact(strings.ToValidUTF8(string(b), "\uFFFD")))
+		return s
+	}
+	return bytes.TrimRight(out.Bytes(), "\n")
+}
+
+// redactAny redacts the secrets of a decoded JSON value; secret is set
+// under a secret key, where every string is one.
+func redactAny(v any, secret bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactAny(e, secret || secretKey(k))
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactAny(e, secret)
+		}
+	case string:
+		if secret {
+			return redacted
+		}
+		return Redact(x)
+	}
+	return v
 }
 
 // maskSecretText redacts the value of a secret written into text (m, a
