@@ -114,13 +114,18 @@ func hierarchyRows(nodes []hierNode, ex code.Expansion) []queryNode {
 // storeQuery keeps an answered hierarchy query with its nodes, in the
 // daily log of the day it was answered. A failure to store is returned:
 // the answer must not be lost from the export silently.
+//
+// The record is written last, after every chunk of its nodes: an export
+// reading the day meanwhile finds the whole answer or (its key reserved,
+// no record yet: a gap scanLog skips) none of it, never the chunks
+// written so far.
 func (h *handler) storeQuery(ctx context.Context, op, billNo, codeValue string, nodes []hierNode, ex code.Expansion) error {
 	rows := hierarchyRows(nodes, ex)
 	at := h.a.now().Truncate(time.Second)
 	rec := queryRecord{At: at, Op: op, BillNo: billNo, Code: codeValue, Nodes: len(rows), Tops: len(ex.Tops), Smallest: len(ex.Smallest),
 		Mismatches: len(ex.Mismatches), Chunks: (len(rows) + chunkSize - 1) / chunkSize, Trigger: h.req.Type, MessageID: h.req.MessageID}
 	host := h.req.Host
-	key, err := appendLog(ctx, host, kindQuery, at.In(h.cfg.zone), rec)
+	key, err := reserveLog(ctx, host, kindQuery, at.In(h.cfg.zone))
 	if err != nil {
 		return fmt.Errorf("keep the answer of %s %s%s for the export: %w", op, billNo, codeValue, err)
 	}
@@ -142,6 +147,13 @@ func (h *handler) storeQuery(ctx context.Context, op, billNo, codeValue string, 
 		if _, err := host.Put(ctx, fmt.Sprintf("%s%05d", base, i), b); err != nil {
 			return fmt.Errorf("keep the hierarchy of %s%s for the export: %w", billNo, codeValue, err)
 		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode the answer of %s %s%s: %w", op, billNo, codeValue, err)
+	}
+	if _, err := host.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("keep the answer of %s %s%s for the export (%s): %w", op, billNo, codeValue, key, err)
 	}
 	return nil
 }
