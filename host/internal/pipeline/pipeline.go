@@ -370,7 +370,8 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		return r, p.finishUnstored(ctx, env, in, r, "unusable key", start)
 	}
 	if env.ReplyTo != "" && !p.replyTo[env.ReplyTo] && message.ValidID(env.ReplyTo) {
-		errs = append(errs, message.ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("replyTo %q is not a reply topic of this medgate; leave replyTo out to get the reply on %s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
+		errs = append(errs, message.ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("回复主题 replyTo %[1]q 不是本 medgate 的回复主题；去掉 replyTo 则在 %[2]s 收到回复，或请管理员把该主题列入 kafka.topics.replyTo。"+
+			"replyTo %[1]q is not a reply topic of this medgate; leave replyTo out to get the reply on %[2]s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
 	}
 	if len(errs) > 0 && (env.ID == "" || !message.ValidID(env.ID)) {
 		// No usable id: nothing to deduplicate on.
@@ -520,8 +521,9 @@ const RuleIDInUse = "id-in-use"
 // get that outcome.
 func (p *Processor) pendingElsewhere(ctx context.Context, env *message.Envelope, in Input, errs []message.ReplyError, start time.Time) (*message.Reply, error) {
 	p.log.Warn("message id pending under another key; this delivery is answered invalid and the plugin is not called", "id", env.ID, "type", env.Type)
-	errs = append(errs, message.ReplyError{Field: "$.id", Rule: RuleIDInUse, Message: fmt.Sprintf("message id %q is in use: a message with this id under another key is being processed, so this one was neither processed nor stored. "+
-		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%s); if it is another message, send it with an id of its own", env.ID, env.ID)})
+	errs = append(errs, message.ReplyError{Field: "$.id", Rule: RuleIDInUse, Message: fmt.Sprintf("消息 ID %[1]q 正被另一键（key）下的同 ID 消息使用，本条未处理也未保存。若是同一条消息重发，结果见另一条的回复（GET /admin/messages/%[1]s）；若是另一条消息，请换用自己的 ID 发送。"+
+		"message id %[1]q is in use: a message with this id under another key is being processed, so this one was neither processed nor stored. "+
+		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%[1]s); if it is another message, send it with an id of its own", env.ID)})
 	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 	return r, p.finishUnstored(ctx, env, in, r, "message id pending under another key", start)
 }
@@ -551,12 +553,13 @@ func (p *Processor) idReused(ctx context.Context, env *message.Envelope, in Inpu
 // message is not described: its sender may be bound to its own sites
 // (http.clients[].sites) and learns nothing of the others'.
 func IDReusedError(id, site string, other *store.Message) message.ReplyError {
-	which := "of another site"
+	which, zh := "of another site", "其他院区"
 	if other.Site == site {
-		which = fmt.Sprintf("of this site, type %q", other.Type)
+		which, zh = fmt.Sprintf("of this site, type %q", other.Type), fmt.Sprintf("本院区，类型 %q", other.Type)
 	}
-	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("message id %q was already used for another message (%s) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
-		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, which, id)}
+	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("消息 ID %[1]q 已用于另一条消息（%[3]s），其院区、类型、格式或内容与本条不同，本条未处理也未保存。请换用自己的 ID 发送；另一条的结果见 GET /admin/messages/%[1]s。"+
+		"message id %[1]q was already used for another message (%[2]s) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
+		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%[1]s", id, which, zh)}
 }
 
 // HeaderStoredRequest, on a request record, holds the id of a message

@@ -1,17 +1,22 @@
 package pipeline
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // TestHostReplyErrorsLeadInChinese: the reply errors the host makes itself
-// (giving up, a plugin that does not answer, a site, plugin or operation
-// not configured, a message too large) are read on the console by
+// (giving up, a plugin that does not answer or crashes, a circuit open, a
+// site, plugin or operation not configured, a message too large, a
+// replyTo not allowed, a message id in use or reused) are read on the console by
 // Chinese-reading staff: each starts in Chinese, keeps its English after
 // it and its rule id unchanged.
 func TestHostReplyErrorsLeadInChinese(t *testing.T) {
@@ -22,6 +27,7 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 	cases := map[string]struct {
 		value   []byte
 		answers []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
+		setup   func(t *testing.T, p *Processor, st store.Store) // before the message
 		rule    string
 		english string // the English the message keeps
 	}{
@@ -40,6 +46,29 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 		"disabled plugin":   {value: []byte(`{"id":"h","site":"s1","type":"off.do","payload":{}}`), rule: "disabled", english: `plugin "off" is disabled for site "s1"`},
 		"unknown plugin":    {value: []byte(`{"id":"n","site":"s1","type":"nope.do","payload":{}}`), rule: "unknown", english: `no plugin "nope" is enabled for site "s1"`},
 		"unknown operation": {value: []byte(`{"id":"i","site":"s1","type":"x.nope","payload":{}}`), rule: "unknown", english: `plugin "x" has no operation "x.nope"; it offers: x.do`},
+		"plugin crashes": {value: msg("p", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+			return nil, &pluginhost.CrashError{Plugin: "x", Err: errors.New("connection is shut down")}
+		}}, rule: RulePluginCrash, english: "the x plugin process died during 4 calls handling this message, 3 of them with no other message in the plugin"},
+		"circuit open": {value: msg("o", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient},
+			setup: func(t *testing.T, p *Processor, _ store.Store) {
+				p.brk = newBreaker(1, time.Hour)
+				p.brk.done("x/s1", true, time.Now())
+				p.opts.RetryBudget = 20 * time.Millisecond
+			}, rule: "circuit", english: `plugin "x" at site "s1" failed repeatedly; calls pause for`},
+		"replyTo not allowed": {value: []byte(`{"id":"y","site":"s1","type":"x.do","replyTo":"his.replies","payload":{}}`),
+			rule: "allowed", english: `replyTo "his.replies" is not a reply topic of this medgate; leave replyTo out to get the reply on replies`},
+		"id in use under another key": {value: msg("busy", "x.do"),
+			setup: func(t *testing.T, _ *Processor, st store.Store) {
+				if _, _, err := st.BeginMessage(t.Context(), store.Message{ID: "busy", Site: "s1", Type: "x.do", Key: "K1", Request: msg("busy", "x.do"), Attempts: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}, rule: RuleIDInUse, english: `message id "busy" is in use`},
+		"id reused": {value: []byte(`{"id":"twice","site":"s1","type":"x.do","payload":{"b":2}}`),
+			setup: func(t *testing.T, p *Processor, _ store.Store) {
+				if _, err := p.Process(t.Context(), Input{Value: []byte(`{"id":"twice","site":"s1","type":"x.do","payload":{"a":1}}`), Key: "k"}); err != nil {
+					t.Fatal(err)
+				}
+			}, rule: RuleIDReused, english: `message id "twice" was already used for another message (of this site, type "x.do")`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -48,7 +77,10 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 			if h.answers == nil {
 				h.answers = []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}
 			}
-			p, _, _ := newProc(t, h, false)
+			p, _, st := newProc(t, h, false)
+			if tc.setup != nil {
+				tc.setup(t, p, st)
+			}
 			r, err := p.Process(t.Context(), Input{Value: tc.value, Key: "k"})
 			if err != nil {
 				t.Fatal(err)
