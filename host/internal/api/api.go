@@ -138,6 +138,19 @@ type ReloadReporter interface {
 	ReloadReport(ctx context.Context) (notApplied []string, err error)
 }
 
+// ReloadWarner is a ReloadReporter whose reload also returns warnings:
+// what an accepted reload could not do that the admin must know, e.g. a
+// Kafka password behind an env: reference, which a reload cannot rotate
+// (an optional capability, preferred to ReloadReporter when a Backend has
+// both).
+type ReloadWarner interface {
+	// ReloadNotes reloads like ReloadReporter.ReloadReport and also
+	// returns the warnings of an accepted reload, each a sentence that
+	// says what and how to fix it, naming settings and variables, never
+	// a secret's value.
+	ReloadNotes(ctx context.Context) (notApplied, warnings []string, err error)
+}
+
 // ReloadReply is the answer to a successful POST /admin/reload.
 type ReloadReply struct {
 	// Status is "reloaded".
@@ -149,6 +162,11 @@ type ReloadReply struct {
 	NotApplied []string `json:"notApplied,omitempty"`
 	// Message says so, for people (with NotApplied only).
 	Message string `json:"message,omitempty"`
+	// Warnings are what the accepted reload warns about (ReloadWarner),
+	// as the log says them: e.g. that kafka.sasl.password names an
+	// environment variable, which a reload cannot rotate. Left out when
+	// there are none.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Options configure the server.
@@ -573,11 +591,14 @@ func listLimit(q url.Values) (int, error) {
 }
 
 // reload applies the configuration file again; its reply lists the
-// changed settings that need a restart (ReloadReporter).
+// changed settings that need a restart (ReloadReporter) and the reload's
+// warnings (ReloadWarner).
 func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
-	var notApplied []string
+	var notApplied, warnings []string
 	var err error
-	if rr, ok := s.b.(ReloadReporter); ok {
+	if rw, ok := s.b.(ReloadWarner); ok {
+		notApplied, warnings, err = rw.ReloadNotes(r.Context())
+	} else if rr, ok := s.b.(ReloadReporter); ok {
 		notApplied, err = rr.ReloadReport(r.Context())
 	} else {
 		err = s.b.Reload(r.Context())
@@ -589,7 +610,7 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "config", refused: errors.As(err, &ps),
 			Message: "the new configuration was not applied; the previous one stays in force: " + err.Error()}
 	}
-	reply := ReloadReply{Status: "reloaded"}
+	reply := ReloadReply{Status: "reloaded", Warnings: warnings}
 	if len(notApplied) > 0 {
 		reply.NotApplied = notApplied
 		reply.Message = "the configuration was reloaded, but these settings changed in it take effect only when medgate restarts " +

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/message"
@@ -74,8 +73,9 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
 	return table(w, d.Columns, rows)
 }
 
-// table prints rows under the columns; a column empty in every row is left
-// out, an empty cell shows as "-".
+// table prints rows under the columns, aligned by display width (see
+// writeTable); a column empty in every row is left out, an empty cell
+// shows as "-".
 func table(w io.Writer, cols []sdk.Column, rows []any) error {
 	cells := make([][]string, len(rows))
 	used := make([]bool, len(cols))
@@ -87,14 +87,13 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 			used[j] = used[j] || cells[i][j] != ""
 		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var head []string
 	for j, c := range cols {
 		if used[j] {
 			head = append(head, c.Title)
 		}
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	lines := [][]string{head}
 	for _, row := range cells {
 		var line []string
 		for j, v := range row {
@@ -106,9 +105,9 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 			}
 			line = append(line, v)
 		}
-		fmt.Fprintln(tw, strings.Join(line, "\t"))
+		lines = append(lines, line)
 	}
-	return tw.Flush()
+	return writeTable(w, lines)
 }
 
 // field is the value at a dotted path ("label.lines") in a decoded JSON

@@ -12,7 +12,6 @@ import (
 	"os/user"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -149,16 +148,15 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintln(stdout, "no users yet; add the first admin with: medgate user add NAME admin")
 			return nil
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCHANGED\tSITES")
+		lines := [][]string{{"NAME", "ROLE", "STATE", "CHANGED", "SITES"}}
 		for _, u := range list {
 			state := "enabled"
 			if u.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, state, u.UpdatedAt.In(cfg.Console.Location()).Format("2006-01-02 15:04 UTC-07:00"), sitesText(u.Sites))
+			lines = append(lines, []string{u.Name, u.Role, state, u.UpdatedAt.In(cfg.Console.Location()).Format("2006-01-02 15:04 UTC-07:00"), sitesText(u.Sites)})
 		}
-		return tw.Flush()
+		return writeTable(stdout, lines)
 	}
 	name := rest[0]
 	detail := map[string]string{"add": "role " + role.String() + ", sites " + sitesText(sites), "passwd": "password changed", "role": "role " + role.String(),

@@ -599,17 +599,25 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // "store.path"; see notApplied): the running values stay in force until
 // medgate restarts. It implements api.ReloadReporter.
 func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
+	keys, _, err := d.ReloadNotes(ctx)
+	return keys, err
+}
+
+// ReloadNotes reloads like ReloadReport and also returns the warnings of
+// an accepted reload, as logged (noteEnvPassword), so that the admin
+// API's reply says them. It implements api.ReloadWarner.
+func (d *Daemon) ReloadNotes(ctx context.Context) (keys, warnings []string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg, err := config.Load(d.cfgPath)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return nil, err
+		return nil, nil, err
 	}
 	rotated, creds, err := d.kafkaRotated(cfg)
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return nil, err
+		return nil, nil, err
 	}
 	// The plugins of the new configuration, in next until it is accepted:
 	// the running ones, the new binaries of running ones (fresh), and the
@@ -617,7 +625,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch())
 	if err != nil {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
-		return nil, err
+		return nil, nil, err
 	}
 	next := make(map[string]*pluginhost.Instance, len(d.plugins)+len(fresh))
 	maps.Copy(next, d.plugins)
@@ -634,7 +642,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 		return err
 	}
 	if err := d.startPlugins(ctx, cfg, next); err != nil {
-		return nil, refuse(err)
+		return nil, nil, refuse(err)
 	}
 	// The mappings are compiled with the schema documents the plugins
 	// return from Configure, before Apply commits: mappings that do not
@@ -645,7 +653,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 		return err
 	})
 	if err != nil {
-		return nil, refuse(err)
+		return nil, nil, refuse(err)
 	}
 	// Plugins no longer declared, and the old binaries of replaced ones,
 	// are stopped after traffic moved away, once their calls in flight
@@ -682,14 +690,16 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	// Compared with what runs, not with the last reload: the warning
 	// comes again at each reload until a restart, and not for a change
 	// written back to what runs.
-	keys := notApplied(d.started, cfg)
+	keys = notApplied(d.started, cfg)
 	for _, k := range rotated {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
 	keys = d.rotateKafka(keys, creds)
-	d.noteEnvPassword(cfg)
+	if note := d.noteEnvPassword(cfg); note != "" {
+		warnings = append(warnings, note)
+	}
 	if len(keys) > 0 {
 		d.log.Warn("settings changed in the configuration take effect only when medgate restarts; the running ones stay in force until then",
 			"keys", keys)
@@ -697,7 +707,7 @@ func (d *Daemon) ReloadReport(ctx context.Context) ([]string, error) {
 	d.cfg = cfg
 	d.metrics.Reloads.WithLabelValues("ok").Inc()
 	d.log.Info("configuration reloaded", "sites", len(cfg.Sites), "plugins", len(d.plugins))
-	return keys, nil
+	return keys, warnings, nil
 }
 
 // reloaded are the top-level keys of the configuration whose changes a
@@ -861,20 +871,24 @@ func (d *Daemon) rotateKafka(keys []string, creds *bus.Credentials) []string {
 // process keeps the environment it started with, so a new value written
 // where the variable comes from (the systemd unit's EnvironmentFile, the
 // pod's Secret) reaches medgate only when it restarts, and the reload
-// keeps the password in force. It names the variable, never its value.
-func (d *Daemon) noteEnvPassword(cfg *config.Config) {
+// keeps the password in force. It names the variable, never its value,
+// and returns what it logged ("" when the password is no env: reference)
+// for the reload's reply.
+func (d *Daemon) noteEnvPassword(cfg *config.Config) string {
 	s := cfg.Kafka.SASL
 	if s == nil {
-		return
+		return ""
 	}
 	name, ok := strings.CutPrefix(s.Password, "env:")
 	if !ok {
-		return
+		return ""
 	}
-	d.log.Info("a reload cannot rotate kafka.sasl.password: it names the environment variable "+name+
-		", which keeps the value medgate started with (a running process does not see its environment change); "+
-		"to rotate the Kafka password without a restart, write it to a file (chmod 600) and set kafka.sasl.password to file:/path/to/it, then reload; "+
-		"or change the variable and restart medgate", "key", "kafka.sasl.password", "variable", name)
+	note := "a reload cannot rotate kafka.sasl.password: it names the environment variable " + name +
+		", which keeps the value medgate started with (a running process does not see its environment change); " +
+		"to rotate the Kafka password without a restart, write it to a file (chmod 600) and set kafka.sasl.password to file:/path/to/it, then reload; " +
+		"or change the variable and restart medgate"
+	d.log.Info(note, "key", "kafka.sasl.password", "variable", name)
+	return note
 }
 
 // retireGrace is what a removed plugin's calls in flight get beyond the

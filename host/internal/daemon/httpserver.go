@@ -122,5 +122,9 @@ func (d *Daemon) stopHTTP() {
 	}
 }
 
-// The admin API's reload reply names the settings a reload did not apply.
-var _ api.ReloadReporter = (*Daemon)(nil)
+// The admin API's reload reply names the settings a reload did not apply,
+// and its warnings.
+var (
+	_ api.ReloadReporter = (*Daemon)(nil)
+	_ api.ReloadWarner   = (*Daemon)(nil)
+)

@@ -18,7 +18,8 @@ import (
 // restart). Each reload with such a password says so, naming the
 // variable (never its value), and how to rotate: a file: reference and a
 // reload, or a restart. A file: password, which a reload does rotate,
-// gets no such line.
+// gets no such line. The reload's reply (ReloadNotes, the admin API's)
+// says it too.
 func TestReloadSaysAnEnvPasswordCannotRotate(t *testing.T) {
 	const user, pass = "medgate", "env-Passw0rd-1234"
 	const envName = "MEDGATE_TEST_KAFKA_PASSWORD_RELOAD"
@@ -59,8 +60,19 @@ func TestReloadSaysAnEnvPasswordCannotRotate(t *testing.T) {
 			defer func() { _ = d.Close() }()
 			pollFor(t, 30*time.Second, "the consumer in its group", func() bool { return d.kafkaReadiness() == "ok" })
 			before := len(logs.String())
-			if _, err := d.ReloadReport(t.Context()); err != nil {
+			_, warnings, err := d.ReloadNotes(t.Context())
+			if err != nil {
 				t.Fatalf("reload: %v", err)
+			}
+			// The admin API's reply carries the warnings (api.ReloadWarner).
+			switch {
+			case tc.wantNote && (len(warnings) != 1 || !strings.Contains(warnings[0], "cannot rotate") || !strings.Contains(warnings[0], envName)):
+				t.Errorf("the reload's warnings %q do not say that %s cannot rotate", warnings, envName)
+			case !tc.wantNote && len(warnings) > 0:
+				t.Errorf("the reload warns of a %s password: %q", name, warnings)
+			}
+			if strings.Contains(strings.Join(warnings, "\n"), pass) {
+				t.Errorf("the reload's warnings hold the password: %q", warnings)
 			}
 			logged := logs.String()[before:]
 			var note string

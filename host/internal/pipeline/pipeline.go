@@ -352,7 +352,7 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 			in.Key = ""
 		}
 		r := p.reply(env, message.StatusInvalid, []message.ReplyError{{Field: "$", Rule: "size",
-			Message: fmt.Sprintf("the message is %d bytes; the limit is %d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
+			Message: fmt.Sprintf("消息 %[1]d 字节，超过上限 %[2]d（processing.maxPayloadBytes），请拆成几条消息发送。the message is %[1]d bytes; the limit is %[2]d (processing.maxPayloadBytes). Split the payload into several messages", len(in.Value), p.opts.MaxPayloadBytes)}}, nil, nil, 0)
 		return r, p.finishUnstored(ctx, env, in, r, "payload too large", start)
 	}
 	// The envelope of a message recorded ahead of its turn was parsed
@@ -370,7 +370,8 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 		return r, p.finishUnstored(ctx, env, in, r, "unusable key", start)
 	}
 	if env.ReplyTo != "" && !p.replyTo[env.ReplyTo] && message.ValidID(env.ReplyTo) {
-		errs = append(errs, message.ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("replyTo %q is not a reply topic of this medgate; leave replyTo out to get the reply on %s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
+		errs = append(errs, message.ReplyError{Field: "$.replyTo", Rule: "allowed", Message: fmt.Sprintf("回复主题 replyTo %[1]q 不是本 medgate 的回复主题；去掉 replyTo 则在 %[2]s 收到回复，或请管理员把该主题列入 kafka.topics.replyTo。"+
+			"replyTo %[1]q is not a reply topic of this medgate; leave replyTo out to get the reply on %[2]s, or ask an administrator to list the topic in kafka.topics.replyTo", env.ReplyTo, p.topics.Replies)})
 	}
 	if len(errs) > 0 && (env.ID == "" || !message.ValidID(env.ID)) {
 		// No usable id: nothing to deduplicate on.
@@ -520,8 +521,9 @@ const RuleIDInUse = "id-in-use"
 // get that outcome.
 func (p *Processor) pendingElsewhere(ctx context.Context, env *message.Envelope, in Input, errs []message.ReplyError, start time.Time) (*message.Reply, error) {
 	p.log.Warn("message id pending under another key; this delivery is answered invalid and the plugin is not called", "id", env.ID, "type", env.Type)
-	errs = append(errs, message.ReplyError{Field: "$.id", Rule: RuleIDInUse, Message: fmt.Sprintf("message id %q is in use: a message with this id under another key is being processed, so this one was neither processed nor stored. "+
-		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%s); if it is another message, send it with an id of its own", env.ID, env.ID)})
+	errs = append(errs, message.ReplyError{Field: "$.id", Rule: RuleIDInUse, Message: fmt.Sprintf("消息 ID %[1]q 正被另一键（key）下的同 ID 消息使用，本条未处理也未保存。若是同一条消息重发，结果见另一条的回复（GET /admin/messages/%[1]s）；若是另一条消息，请换用自己的 ID 发送。"+
+		"message id %[1]q is in use: a message with this id under another key is being processed, so this one was neither processed nor stored. "+
+		"If it is that message sent again, its outcome is the other delivery's reply (GET /admin/messages/%[1]s); if it is another message, send it with an id of its own", env.ID)})
 	r := p.reply(env, message.StatusInvalid, errs, nil, nil, 0)
 	return r, p.finishUnstored(ctx, env, in, r, "message id pending under another key", start)
 }
@@ -551,12 +553,13 @@ func (p *Processor) idReused(ctx context.Context, env *message.Envelope, in Inpu
 // message is not described: its sender may be bound to its own sites
 // (http.clients[].sites) and learns nothing of the others'.
 func IDReusedError(id, site string, other *store.Message) message.ReplyError {
-	which := "of another site"
+	which, zh := "of another site", "其他院区"
 	if other.Site == site {
-		which = fmt.Sprintf("of this site, type %q", other.Type)
+		which, zh = fmt.Sprintf("of this site, type %q", other.Type), fmt.Sprintf("本院区，类型 %q", other.Type)
 	}
-	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("message id %q was already used for another message (%s) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
-		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%s", id, which, id)}
+	return message.ReplyError{Field: "$.id", Rule: RuleIDReused, Message: fmt.Sprintf("消息 ID %[1]q 已用于另一条消息（%[3]s），其院区、类型、格式或内容与本条不同，本条未处理也未保存。请换用自己的 ID 发送；另一条的结果见 GET /admin/messages/%[1]s。"+
+		"message id %[1]q was already used for another message (%[2]s) whose site, type, format or payload differ from this one's, so this one was neither processed nor stored. "+
+		"Send it with an id of its own; the other message's outcome is at GET /admin/messages/%[1]s", id, which, zh)}
 }
 
 // HeaderStoredRequest, on a request record, holds the id of a message
@@ -815,11 +818,14 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		return round >= p.opts.MaxAttempts || p.now().Add(wait).After(deadline)
 	}
 	failed := func(lastErrs []message.ReplyError, n int) *message.Reply {
+		zh := fmt.Sprintf("已尝试 %d 次仍未成功，放弃处理", n)
 		why := fmt.Sprintf("gave up after %d attempt(s)", n)
 		if p.now().Add(p.backoff(n)).After(deadline) {
+			zh += fmt.Sprintf("（再等将超过时限 %s）", deadline.Format(time.RFC3339))
 			why += fmt.Sprintf("; the deadline %s would pass", deadline.Format(time.RFC3339))
 		}
-		errs := append(lastErrs, message.ReplyError{Rule: "retries", Message: why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
+		zh += "；消息已转入死信队列（DLQ），排除原因后用 `medgate replay " + env.ID + "` 重放。"
+		errs := append(lastErrs, message.ReplyError{Rule: "retries", Message: zh + why + "; the message is in the DLQ; replay it with `medgate replay " + env.ID + "` once the cause is fixed"})
 		return p.reply(env, message.StatusFailed, errs, nil, nil, n)
 	}
 	var lastErrs []message.ReplyError
@@ -836,7 +842,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		}
 		circuit := t.Plugin + "/" + env.Site
 		if !p.brk.allow(circuit, p.now()) {
-			lastErrs = []message.ReplyError{{Rule: "circuit", Message: fmt.Sprintf("plugin %q at site %q failed repeatedly; calls pause for %s before the next try", t.Plugin, env.Site, p.opts.BreakerCooldown)}}
+			lastErrs = []message.ReplyError{{Rule: "circuit", Message: fmt.Sprintf("插件 %[1]q 在院区 %[2]q 连续失败，暂停调用 %[3]s 后再试。plugin %[1]q at site %[2]q failed repeatedly; calls pause for %s before the next try", t.Plugin, env.Site, p.opts.BreakerCooldown)}}
 			if attempts == 0 {
 				attempts = 1 // counted as a try for the deadline arithmetic below
 			}
@@ -925,7 +931,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			// and birth dates in it are masked (pii.Text), which the
 			// logger's own masking cannot tell from other text.
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", pii.Text(err.Error()))
-			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "the plugin did not answer: " + err.Error()}}
+			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "插件未应答。the plugin did not answer: " + err.Error()}}
 			if errors.Is(err, pluginhost.ErrSiteIsolated) {
 				// The plugin host runs the plugin without the site (its
 				// messages kept crashing it, or its Configure did): the
@@ -948,7 +954,7 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		case retryable:
 			lastErrs = diagsToErrors(resp.Diagnostics)
 			if len(lastErrs) == 0 {
-				lastErrs = []message.ReplyError{{Rule: "transient", Message: "the external system did not answer"}}
+				lastErrs = []message.ReplyError{{Rule: "transient", Message: "外部系统未应答。the external system did not answer"}}
 			}
 		default:
 			return p.replyFrom(env, resp, n), nil
@@ -977,9 +983,10 @@ const RulePluginCrash = "plugin-crash"
 // crashed is the failed reply of a message that kills the plugin.
 func (p *Processor) crashed(env *message.Envelope, t *Target, crashes, alone, attempts int) *message.Reply {
 	p.log.Error("message crashes the plugin; given up and dead-lettered", "id", env.ID, "type", env.Type, "plugin", t.Plugin, "crashes", crashes, "alone", alone)
-	msg := fmt.Sprintf("the %s plugin process died during %d calls handling this message, %d of them with no other message in the plugin: "+
+	msg := fmt.Sprintf("处理此消息时 %[1]s 插件进程崩溃 %[2]d 次（其中 %[3]d 次单独处理），无法投递；消息已转入死信队列（DLQ），修复插件或消息后用 `medgate replay %[4]s` 重放。"+
+		"the %[1]s plugin process died during %[2]d calls handling this message, %[3]d of them with no other message in the plugin: "+
 		"the message crashes the adapter and cannot be delivered (an upload neither: it was not sent, or its outcome is unknown and is reconciled before any resend); "+
-		"the message is in the DLQ; fix the adapter or the message and replay it with `medgate replay %s`", t.Plugin, crashes, alone, env.ID)
+		"the message is in the DLQ; fix the adapter or the message and replay it with `medgate replay %[4]s`", t.Plugin, crashes, alone, env.ID)
 	return p.reply(env, message.StatusFailed, []message.ReplyError{{Rule: RulePluginCrash, Message: msg}}, nil, nil, attempts)
 }
 
@@ -997,7 +1004,7 @@ func (p *Processor) replyFrom(env *message.Envelope, r *sdk.HandleResponse, atte
 	switch status {
 	case message.StatusOK, message.StatusInvalid, message.StatusRejected, message.StatusFailed:
 	default:
-		return p.reply(env, message.StatusFailed, []message.ReplyError{{Rule: "plugin", Message: fmt.Sprintf("the plugin returned an unknown status %q", status)}}, nil, nil, attempts)
+		return p.reply(env, message.StatusFailed, []message.ReplyError{{Rule: "plugin", Message: fmt.Sprintf("插件返回了未知状态 %[1]q。the plugin returned an unknown status %[1]q", status)}}, nil, nil, attempts)
 	}
 	var ext *message.External
 	if r.External != nil {
@@ -1013,7 +1020,7 @@ func (p *Processor) replyFrom(env *message.Envelope, r *sdk.HandleResponse, atte
 	}
 	errs := diagsToErrors(r.Diagnostics)
 	if status == message.StatusInvalid && len(errs) == 0 {
-		errs = []message.ReplyError{{Rule: "invalid", Message: "the plugin rejected the input without saying why"}}
+		errs = []message.ReplyError{{Rule: "invalid", Message: "插件拒绝了输入，但未说明原因。the plugin rejected the input without saying why"}}
 	}
 	reply := p.reply(env, status, errs, ext, payload, attempts)
 	reply.Warnings = diagsToWarnings(r.Diagnostics)
@@ -1686,15 +1693,15 @@ func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 			known = append(known, s)
 		}
 		sort.Strings(known)
-		return nil, &message.ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("site %q is not configured; known sites: %s", site, strings.Join(known, ", "))}
+		return nil, &message.ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("院区 %[1]q 未配置；已配置的院区：%[2]s。site %[1]q is not configured; known sites: %[2]s", site, strings.Join(known, ", "))}
 	}
 	name := message.Plugin(typ)
 	t, ok := plugins[name]
 	if !ok {
 		if rt.Disabled[site][name] {
-			return nil, &message.ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("plugin %q is disabled for site %q; an administrator enables it in the site configuration", name, site)}
+			return nil, &message.ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("插件 %[1]q 在院区 %[2]q 已停用，由管理员在院区配置中启用。plugin %[1]q is disabled for site %[2]q; an administrator enables it in the site configuration", name, site)}
 		}
-		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("no plugin %q is enabled for site %q; check the type or enable the plugin for the site", name, site)}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("院区 %[2]q 未启用插件 %[1]q，请检查消息类型或为院区启用该插件。no plugin %[1]q is enabled for site %[2]q; check the type or enable the plugin for the site", name, site)}
 	}
 	if _, ok := t.Operations[typ]; !ok {
 		ops := make([]string, 0, len(t.Operations))
@@ -1702,7 +1709,7 @@ func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 			ops = append(ops, o)
 		}
 		sort.Strings(ops)
-		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("plugin %q has no operation %q; it offers: %s", name, typ, strings.Join(ops, ", "))}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("插件 %[1]q 没有操作 %[2]q；它提供：%[3]s。plugin %[1]q has no operation %[2]q; it offers: %[3]s", name, typ, strings.Join(ops, ", "))}
 	}
 	return t, nil
 }

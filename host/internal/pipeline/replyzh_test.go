@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/medgate/medgate/host/internal/pluginhost"
+	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestHostReplyErrorsLeadInChinese: the reply errors the host makes itself
+// (giving up, a plugin that does not answer or crashes, a circuit open, a
+// site, plugin or operation not configured, a message too large, a
+// replyTo not allowed, a message id in use or reused) are read on the console by
+// Chinese-reading staff: each starts in Chinese, keeps its English after
+// it and its rule id unchanged.
+func TestHostReplyErrorsLeadInChinese(t *testing.T) {
+	t.Parallel()
+	answer := func(r *sdk.HandleResponse) func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+		return func(*sdk.HandleRequest) (*sdk.HandleResponse, error) { return r, nil }
+	}
+	cases := map[string]struct {
+		value   []byte
+		answers []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
+		setup   func(t *testing.T, p *Processor, st store.Store) // before the message
+		rule    string
+		english string // the English the message keeps
+	}{
+		"gives up": {value: msg("c", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient},
+			rule: "retries", english: "gave up after 4 attempt(s)"},
+		"plugin does not answer": {value: msg("u", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){broken},
+			rule: "unavailable", english: "the plugin did not answer: connection is shut down"},
+		"external system does not answer": {value: msg("t", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true})},
+			rule: "transient", english: "the external system did not answer"},
+		"unknown status": {value: msg("s", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: "maybe"})},
+			rule: "plugin", english: `the plugin returned an unknown status "maybe"`},
+		"invalid without why": {value: msg("w", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: sdk.StatusInvalid})},
+			rule: "invalid", english: "the plugin rejected the input without saying why"},
+		"too large":         {value: append([]byte(`{"id":"big","x":"`), make([]byte, 2000)...), rule: "size", english: "the limit is 1024 (processing.maxPayloadBytes)"},
+		"unknown site":      {value: []byte(`{"id":"g","site":"zz","type":"x.do","payload":{}}`), rule: "unknown", english: `site "zz" is not configured; known sites: s1`},
+		"disabled plugin":   {value: []byte(`{"id":"h","site":"s1","type":"off.do","payload":{}}`), rule: "disabled", english: `plugin "off" is disabled for site "s1"`},
+		"unknown plugin":    {value: []byte(`{"id":"n","site":"s1","type":"nope.do","payload":{}}`), rule: "unknown", english: `no plugin "nope" is enabled for site "s1"`},
+		"unknown operation": {value: []byte(`{"id":"i","site":"s1","type":"x.nope","payload":{}}`), rule: "unknown", english: `plugin "x" has no operation "x.nope"; it offers: x.do`},
+		"plugin crashes": {value: msg("p", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+			return nil, &pluginhost.CrashError{Plugin: "x", Err: errors.New("connection is shut down")}
+		}}, rule: RulePluginCrash, english: "the x plugin process died during 4 calls handling this message, 3 of them with no other message in the plugin"},
+		"circuit open": {value: msg("o", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){transient},
+			setup: func(t *testing.T, p *Processor, _ store.Store) {
+				p.brk = newBreaker(1, time.Hour)
+				p.brk.done("x/s1", true, time.Now())
+				p.opts.RetryBudget = 20 * time.Millisecond
+			}, rule: "circuit", english: `plugin "x" at site "s1" failed repeatedly; calls pause for`},
+		"replyTo not allowed": {value: []byte(`{"id":"y","site":"s1","type":"x.do","replyTo":"his.replies","payload":{}}`),
+			rule: "allowed", english: `replyTo "his.replies" is not a reply topic of this medgate; leave replyTo out to get the reply on replies`},
+		"id in use under another key": {value: msg("busy", "x.do"),
+			setup: func(t *testing.T, _ *Processor, st store.Store) {
+				if _, _, err := st.BeginMessage(t.Context(), store.Message{ID: "busy", Site: "s1", Type: "x.do", Key: "K1", Request: msg("busy", "x.do"), Attempts: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}, rule: RuleIDInUse, english: `message id "busy" is in use`},
+		"id reused": {value: []byte(`{"id":"twice","site":"s1","type":"x.do","payload":{"b":2}}`),
+			setup: func(t *testing.T, p *Processor, _ store.Store) {
+				if _, err := p.Process(t.Context(), Input{Value: []byte(`{"id":"twice","site":"s1","type":"x.do","payload":{"a":1}}`), Key: "k"}); err != nil {
+					t.Fatal(err)
+				}
+			}, rule: RuleIDReused, english: `message id "twice" was already used for another message (of this site, type "x.do")`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := &scripted{answers: tc.answers}
+			if h.answers == nil {
+				h.answers = []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}
+			}
+			p, _, st := newProc(t, h, false)
+			if tc.setup != nil {
+				tc.setup(t, p, st)
+			}
+			r, err := p.Process(t.Context(), Input{Value: tc.value, Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, e := range r.Errors {
+				if e.Rule != tc.rule {
+					continue
+				}
+				found = true
+				if first, _ := utf8.DecodeRuneInString(e.Message); !unicode.Is(unicode.Han, first) {
+					t.Errorf("rule %s: the message does not start in Chinese: %q", e.Rule, e.Message)
+				}
+				if i := strings.Index(e.Message, tc.english); i < 0 {
+					t.Errorf("rule %s: the message lost its English %q: %q", e.Rule, tc.english, e.Message)
+				} else if !strings.ContainsFunc(e.Message[:i], func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+					t.Errorf("rule %s: no Chinese before the English: %q", e.Rule, e.Message)
+				}
+			}
+			if !found {
+				t.Fatalf("no error with rule %q in %+v", tc.rule, r.Errors)
+			}
+		})
+	}
+}
