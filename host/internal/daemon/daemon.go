@@ -526,7 +526,7 @@ func (d *Daemon) kafkaReadiness() string {
 func kafkaRefusedCounter(reg prometheus.Registerer) (func(reason string), error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "medgate_kafka_refused_total",
-		Help: "Attempts of the Kafka consumer to join its group that failed because the brokers were refused, by reason: tls_certificate (the brokers' certificate is not trusted: untrusted or expired, a wrong kafka.tls.caFile, a hostname mismatch) or sasl (the brokers refused kafka.sasl's user or password). The consumer keeps retrying; the medgate log has an ALERT saying what to fix.",
+		Help: "Attempts of the Kafka consumer to join its group that failed because the brokers were refused, by reason: tls_certificate (the brokers' certificate is not trusted: untrusted or expired, a wrong kafka.tls.caFile, a hostname mismatch; or medgate's client certificate refused by the brokers: missing, expired or from a CA they do not trust, see kafka.tls.certFile and keyFile) or sasl (the brokers refused kafka.sasl's user or password). The consumer keeps retrying; the medgate log has an ALERT saying what to fix.",
 	}, []string{"reason"})
 	if err := reg.Register(c); err != nil {
 		return nil, fmt.Errorf("register medgate_kafka_refused_total: %w", err)
