@@ -117,6 +117,24 @@ type Column struct {
 	// console masks it unless the signed-in role may see personal data,
 	// whatever the plugin sent.
 	Personal bool `json:"personal,omitempty"`
+	// Codes gives the meaning of the field's code values (value → text,
+	// Chinese first: {"expired": "二维码已过期 expired"}). The console and
+	// the command line show a declared value as "meaning (value)", any
+	// other value as it is; without Codes every value is shown as it is.
+	// The host refuses to launch a plugin with an empty meaning, or with
+	// Codes on a Personal column (a meaning would tell the value the mask
+	// hides).
+	Codes map[string]string `json:"codes,omitempty"`
+}
+
+// Shown is how the host shows value, a value of c's field as text, when
+// the operator sees it as shown (masked, formatted): "meaning (shown)"
+// when c.Codes declares value, shown otherwise.
+func (c Column) Shown(value, shown string) string {
+	if m, ok := c.Codes[value]; ok && m != "" && shown != "" {
+		return m + " (" + shown + ")"
+	}
+	return shown
 }
 
 // FileResult names the payload field of a reply that holds the ID of an

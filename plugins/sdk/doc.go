@@ -25,7 +25,10 @@
 //     plugin by name: its schema documents (Schemas, so platform messages
 //     are mapped against what the plugin uses), its command-line verbs
 //     ([Command], `medgate <plugin> <command>`) and its console pages
-//     ([Form], [WorkListView], [DocumentView]).
+//     ([Form], [WorkListView], [DocumentView]). A [Column] whose values are
+//     codes declares their meanings, Chinese first ([Column].Codes): the
+//     console and the command line show a declared value as
+//     "meaning (code)" ([Column.Shown]), others as they are.
 //  2. Configure, per site, before the site's first message and again on
 //     every reload and relaunch, with settings the host has already checked
 //     against the declaration ([Settings] reads them typed; [Sites] holds

@@ -29,7 +29,7 @@ func (p *probe) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 		Commands: []sdk.Command{
 			{Name: "do", Summary: "do it", Operation: "probe.do", Timeout: time.Minute,
 				Arguments: []sdk.Argument{{Name: "list", Type: sdk.ArgumentFile, Required: true, Positional: true}},
-				Result:    sdk.Display{Headline: "line", Rows: "rows", Columns: []sdk.Column{{Field: "a", Title: "A"}}}},
+				Result:    sdk.Display{Headline: "line", Rows: "rows", Columns: []sdk.Column{{Field: "a", Title: "A", Codes: map[string]string{"x": "某 x"}}}}},
 			{Name: "local", Summary: "run here", Local: true, Arguments: []sdk.Argument{{Name: "key", Type: sdk.SettingPath}}},
 		},
 		Forms: []sdk.Form{{Name: "print", Title: "打印", Operation: "probe.do", Key: "cardNo", Fixed: map[string]any{"label": true},

@@ -170,6 +170,48 @@ func staffTexts(d *sdk.DescribeResponse) []declaredText {
 	return out
 }
 
+// codeTexts returns the meanings d declares for its columns' codes
+// (sdk.Column.Codes), which the console and the command line show beside
+// a code: "二维码已过期 expired (expired)".
+func codeTexts(d *sdk.DescribeResponse) []declaredText {
+	var out []declaredText
+	columns := func(where string, cs ...sdk.Column) {
+		for _, c := range cs {
+			for code, m := range c.Codes {
+				out = append(out, declaredText{fmt.Sprintf("%s: %s column %s code %q", d.Name, where, c.Field, code), m})
+			}
+		}
+	}
+	display := func(where string, r sdk.Display) {
+		columns(where+" result", r.Fields...)
+		columns(where+" result", r.Columns...)
+	}
+	for _, c := range d.Commands {
+		display("command "+c.Name, c.Result)
+	}
+	for _, f := range d.Forms {
+		display("form "+f.Name, f.Result)
+	}
+	for _, v := range d.WorkListViews {
+		columns("work list "+v.List, v.Columns...)
+	}
+	for _, v := range d.Documents {
+		at := "document " + v.Name
+		columns(at+" header", v.Header...)
+		columns(at+" line", v.LineColumns...)
+		if v.LineItems != nil {
+			columns(at+" line items", *v.LineItems)
+		}
+		if v.Confirm != nil {
+			display(at+" confirm", v.Confirm.Result)
+		}
+		if v.History != nil {
+			display(at+" history", *v.History)
+		}
+	}
+	return out
+}
+
 // englishWords is two English words in a row: a phrase, not a key name
 // or code ("SM2", "LIST.xlsx", "kept") that may come before the Chinese.
 var englishWords = regexp.MustCompile(`[A-Za-z]{2,}[,;:]?\s+[A-Za-z]{2,}`)
@@ -217,7 +259,8 @@ var englishWord = regexp.MustCompile(`[A-Za-z]{2,}`)
 // English-only: the rule covers the plugins shipped here. The command
 // help (summary and arguments) of the four adapters is read by the
 // hospital's staff too, and leads in Chinese; the test plugin ledger's is
-// English (its help is the host's command-line tests' fixture).
+// English (its help is the host's command-line tests' fixture). The
+// meanings of declared codes (sdk.Column.Codes) lead in Chinese.
 func TestZhDeclaredTexts(t *testing.T) {
 	t.Parallel()
 	type describer interface {
@@ -262,6 +305,15 @@ func TestZhDeclaredTexts(t *testing.T) {
 					if lead := englishLead(x.text); lead != "" {
 						t.Errorf("%s does not lead in Chinese (it starts %q): %q", x.where, lead, x.text)
 					}
+				}
+			}
+			// A code's meaning is what the cashier reads instead of
+			// the code: Chinese first, for every plugin shipped.
+			for _, x := range codeTexts(d) {
+				if lead := englishLead(x.text); lead != "" {
+					t.Errorf("%s does not lead in Chinese (it starts %q): %q", x.where, lead, x.text)
+				} else if mostlyEnglish(x.text) {
+					t.Errorf("%s is mostly English (a Chinese label before an English explanation): %q", x.where, x.text)
 				}
 			}
 			for _, x := range append(append(shown, otherTexts(d)...), commandTexts(d)...) {

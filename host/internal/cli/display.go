@@ -47,7 +47,8 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON 
 }
 
 // showPayload shows a JSON payload: the headline, the single fields, then
-// the table of rows. With nothing declared it prints the payload as JSON.
+// the table of rows; a value whose column declares its code
+// (sdk.Column.Codes) as "meaning (code)". With nothing declared it prints the payload as JSON.
 func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
 	if d.Headline == "" && len(d.Fields) == 0 && d.Rows == "" {
 		return printRawJSON(w, payload)
@@ -63,7 +64,7 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
 	}
 	for _, f := range d.Fields {
 		if v := text(field(obj, f.Field)); v != "" {
-			fmt.Fprintf(w, "%s: %s\n", f.Title, v)
+			fmt.Fprintf(w, "%s: %s\n", f.Title, f.Shown(v, v))
 		}
 	}
 	if d.Rows == "" {
@@ -75,7 +76,7 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
 
 // table prints rows under the columns, aligned by display width (see
 // writeTable); a column empty in every row is left out, an empty cell
-// shows as "-".
+// shows as "-", a code the column declares as "meaning (code)".
 func table(w io.Writer, cols []sdk.Column, rows []any) error {
 	cells := make([][]string, len(rows))
 	used := make([]bool, len(cols))
@@ -83,7 +84,8 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 		m, _ := r.(map[string]any)
 		cells[i] = make([]string, len(cols))
 		for j, c := range cols {
-			cells[i][j] = text(field(m, c.Field))
+			v := text(field(m, c.Field))
+			cells[i][j] = c.Shown(v, v)
 			used[j] = used[j] || cells[i][j] != ""
 		}
 	}

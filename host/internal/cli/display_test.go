@@ -91,3 +91,38 @@ func TestDisplayFollowsDottedPaths(t *testing.T) {
 		}
 	})
 }
+
+// TestDisplayShowsCodeMeanings: a field or column whose sdk.Column
+// declares Codes shows a declared value as "meaning (code)", as the
+// console does; a value it does not declare, and a column without Codes
+// (a plugin built before Codes), show the value as it is.
+func TestDisplayShowsCodeMeanings(t *testing.T) {
+	t.Parallel()
+	codes := map[string]string{"expired": "二维码已过期 expired", "ok": "有效 valid"}
+	payload := `{"result":"expired","other":"gone","rows":[{"r":"ok"},{"r":"tampered"}]}`
+	cases := map[string]struct {
+		display sdk.Display
+		want    string
+	}{
+		"declared field": {sdk.Display{Fields: []sdk.Column{{Field: "result", Title: "结果", Codes: codes}}},
+			"结果: 二维码已过期 expired (expired)\n"},
+		"value not declared": {sdk.Display{Fields: []sdk.Column{{Field: "other", Title: "其他", Codes: codes}}},
+			"其他: gone\n"},
+		"no codes": {sdk.Display{Fields: []sdk.Column{{Field: "result", Title: "结果"}}},
+			"结果: expired\n"},
+		"table": {sdk.Display{Rows: "rows", Columns: []sdk.Column{{Field: "r", Title: "结果", Codes: codes}}},
+			"结果\n有效 valid (ok)\ntampered\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			if err := showPayload(&out, tc.display, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("got %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}

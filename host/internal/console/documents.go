@@ -259,11 +259,15 @@ func showDocument(v *sdk.DocumentView, payload []byte, loc *time.Location) (*doc
 
 // columnText shows a value of a declared column, masked, and masked as
 // personal data when the column says so (sdk.Column.Personal), whatever
-// the plugin sent.
+// the plugin sent; a code the column declares (sdk.Column.Codes) as
+// "meaning (code)", the code shown masked like any value.
 func columnText(col sdk.Column, v any, loc *time.Location) string {
 	t := valueText(v, loc)
 	if col.Personal && t != "" {
 		t = personal(t)
+	}
+	if len(col.Codes) > 0 {
+		t = col.Shown(plainText(v), t)
 	}
 	return t
 }

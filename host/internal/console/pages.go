@@ -510,7 +510,8 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 // fills b's columns and rows. A cell that opens a form (sdk.Column.Form)
 // or a document of the plugin links it only when the role of r's session
 // may open that page (mayOpen, the route's own check); otherwise the cell
-// is plain text, so a viewer is never offered a link that answers 403.
+// is plain text, so a viewer is never offered a link that answers 403. A
+// code its column declares (sdk.Column.Codes) shows as "meaning (code)".
 func (c *Console) fillList(r *http.Request, b *listBlock) {
 	p := c.pluginByName(b.Plugin)
 	u := userOf(r) // public (no session): links nothing
@@ -531,8 +532,12 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 	index := map[string]int{}
 	forms := map[string]string{} // field → form its cells open
 	personalCols := map[string]bool{}
+	codes := map[string]sdk.Column{} // field → column declaring its codes
 	for _, col := range b.View.Columns {
 		personalCols[col.Field] = col.Personal
+		if len(col.Codes) > 0 {
+			codes[col.Field] = col
+		}
 		index[col.Field] = len(b.Columns)
 		b.Columns = append(b.Columns, column{Key: col.Field, Label: col.Title})
 		forms[col.Field] = col.Form
@@ -574,6 +579,11 @@ func (c *Console) fillList(r *http.Request, b *listBlock) {
 			text := cellText(f.Value, c.o.Location)
 			if personalCols[f.Key] {
 				text = personal(text)
+			}
+			if col, ok := codes[f.Key]; ok {
+				var v any
+				_ = json.Unmarshal(f.Value, &v)
+				text = col.Shown(plainText(v), text)
 			}
 			row[i] = cell{Text: text, Href: href}
 		}

@@ -336,7 +336,7 @@ func listValue(r *http.Request, fl sdk.Argument) (any, error) {
 }
 
 // tableOf is the table d declares: the rows at d.Rows in obj, one cell
-// per declared column.
+// per declared column (columnText).
 func tableOf(obj any, d sdk.Display, loc *time.Location) *resultTable {
 	t := &resultTable{}
 	for _, col := range d.Columns {
@@ -347,10 +347,7 @@ func tableOf(obj any, d sdk.Display, loc *time.Location) *resultTable {
 		m, _ := row.(map[string]any)
 		cells := make([]string, len(d.Columns))
 		for i, col := range d.Columns {
-			cells[i] = valueText(lookup(m, col.Field), loc)
-			if col.Personal {
-				cells[i] = personal(cells[i])
-			}
+			cells[i] = columnText(col, lookup(m, col.Field), loc)
 		}
 		t.Rows = append(t.Rows, cells)
 	}
@@ -407,14 +404,11 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 }
 
 // resultFields are the fields d declares that obj has, as text, masked
-// like work-list cells.
+// like work-list cells, a declared code with its meaning (columnText).
 func resultFields(d sdk.Display, obj map[string]any, loc *time.Location) []resultField {
 	var out []resultField
 	for _, f := range d.Fields {
-		if v := valueText(lookup(obj, f.Field), loc); v != "" {
-			if f.Personal {
-				v = personal(v)
-			}
+		if v := columnText(f, lookup(obj, f.Field), loc); v != "" {
 			out = append(out, resultField{Title: f.Title, Value: v})
 		}
 	}

@@ -14,6 +14,28 @@ const (
 // labelTitle is printed at the top of every e-card label.
 const labelTitle = "电子就诊卡 E-card"
 
+// scanResultCodes gives the meaning of each scan result (the reply's
+// "result": "ok" or the refusal's rule), shown by the console and the
+// command line as "meaning (code)"; the HIS reads the code.
+var scanResultCodes = map[string]string{
+	ResultOK:            "有效电子卡 valid e-card",
+	ResultTemporaryCard: "临时卡 temporary card",
+	ResultExpired:       "二维码已过期 code expired",
+	ResultNotYetValid:   "二维码尚未生效（请校准时钟）not yet valid",
+	ResultTampered:      "二维码校验失败 code failed its check",
+	ResultRevoked:       "卡已注销 card revoked",
+	ResultNotECard:      "不是电子卡二维码 not an e-card code",
+	ResultUnknownCard:   "本院无此卡 unknown card",
+	ResultOtherSite:     "其他院区的二维码 code of another site",
+	ResultOldFormat:     "旧版二维码，本院区不再识别 old code format",
+}
+
+// cardStatusCodes gives the meaning of a card's status.
+var cardStatusCodes = map[string]string{
+	statusLive: "有效 active",
+	statusDead: "已注销 revoked",
+}
+
 // forms declares the plugin's console pages.
 func forms() []sdk.Form {
 	return []sdk.Form{{
@@ -62,10 +84,10 @@ func forms() []sdk.Form {
 			// console shows the fields of a refused scan too.
 			Fields: []sdk.Column{
 				{Field: "message", Title: "提示 message"},
-				{Field: "result", Title: "结果 result"},
+				{Field: "result", Title: "结果 result", Codes: scanResultCodes},
 				{Field: "cardNo", Title: "卡号 card number"},
 				{Field: "tempCardNo", Title: "临时卡号 temporary card"},
-				{Field: "status", Title: "卡状态 card status"},
+				{Field: "status", Title: "卡状态 card status", Codes: cardStatusCodes},
 				{Field: "name", Title: "姓名 name", Personal: true},
 				{Field: "idNumber", Title: "证件号 document number", Personal: true},
 				{Field: "phone", Title: "手机号 phone", Personal: true},
@@ -107,7 +129,7 @@ func workListViews() []sdk.WorkListView {
 			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name", Personal: true},
 			{Field: "idType", Title: "证件类型 idType"}, {Field: "idNumber", Title: "证件号 idNumber"},
 			{Field: "phone", Title: "手机号 phone"}, {Field: "guardianName", Title: "监护人 guardian", Personal: true},
-			{Field: "status", Title: "状态 status"},
+			{Field: "status", Title: "状态 status", Codes: cardStatusCodes},
 			{Field: "registeredAt", Title: "登记时间 registeredAt"}, {Field: "revokedAt", Title: "注销时间 revokedAt"},
 		},
 	}}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -103,5 +104,49 @@ func TestWorkListColumnsFilled(t *testing.T) {
 				t.Errorf("column %s (%s) is not a field of the work-list item %v", c.Field, c.Title, item)
 			}
 		}
+	}
+}
+
+// TestScanResultCodesDeclared: the scan page shows the cashier the
+// result's meaning in Chinese, not a bare code: the scan form's result
+// column declares every result a scan replies (sdk.Column.Codes), and the
+// card status column both statuses, each meaning leading in Chinese.
+func TestScanResultCodesDeclared(t *testing.T) {
+	t.Parallel()
+	d, err := New().Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]sdk.Column{}
+	for _, f := range d.Forms {
+		if f.Name == FormScan {
+			for _, c := range f.Result.Fields {
+				cols[c.Field] = c
+			}
+		}
+	}
+	tests := map[string]struct {
+		field string
+		codes []string
+	}{
+		"result": {"result", []string{ResultOK, ResultTemporaryCard, ResultExpired, ResultNotYetValid, ResultTampered, ResultRevoked,
+			ResultNotECard, ResultUnknownCard, ResultOtherSite, ResultOldFormat}},
+		"card status": {"status", []string{statusLive, statusDead}},
+	}
+	han := func(r rune) bool { return unicode.Is(unicode.Han, r) }
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			col, ok := cols[tc.field]
+			if !ok {
+				t.Fatalf("the scan form shows no field %q", tc.field)
+			}
+			for _, code := range tc.codes {
+				m := col.Codes[code]
+				if r := []rune(strings.TrimSpace(m)); len(r) == 0 || !han(r[0]) {
+					t.Errorf("scan %s %q: meaning %q, want a text leading in Chinese", tc.field, code, m)
+				}
+			}
+		})
 	}
 }

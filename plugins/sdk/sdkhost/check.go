@@ -34,7 +34,8 @@ const MinJobInterval = time.Second
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
-// that send an operation the plugin does not declare. These are the rules
+// that send an operation the plugin does not declare, and columns whose
+// Codes give an empty meaning or mask nothing (columnCodes). These are the rules
 // for a plugin of the latest protocol (see CheckDescriptionAt).
 func CheckDescription(d *sdk.DescribeResponse) []error {
 	return CheckDescriptionAt(d, ProtocolLatest)
@@ -184,6 +185,63 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		if v.Confirm != nil {
 			errs = append(errs, undeclared(ops, what+" Confirm operation", v.Confirm.Operation)...)
+		}
+	}
+	errs = append(errs, columnCodes(d)...)
+	return errs
+}
+
+// columnCodes reports each column of d (command and form results, work
+// list views, document pages) whose Codes declare an empty meaning, which
+// would show a code as " (code)", or whose Codes sit on a Personal column,
+// where a meaning would tell the operator the value the mask hides. Codes
+// are reported in order, so the errors read the same on every launch.
+func columnCodes(d *sdk.DescribeResponse) []error {
+	var errs []error
+	check := func(where string, cols ...sdk.Column) {
+		for _, c := range cols {
+			if len(c.Codes) == 0 {
+				continue
+			}
+			if c.Personal {
+				errs = append(errs, fmt.Errorf("%s: column %q is Personal and declares Codes: a code's meaning would show the value the console masks; drop Codes or Personal", where, c.Field))
+			}
+			codes := make([]string, 0, len(c.Codes))
+			for code := range c.Codes {
+				codes = append(codes, code)
+			}
+			sort.Strings(codes)
+			for _, code := range codes {
+				if strings.TrimSpace(c.Codes[code]) == "" {
+					errs = append(errs, fmt.Errorf("%s: column %q: code %q has an empty meaning; give its text, Chinese first (\"二维码已过期 expired\"), or remove the code (it is then shown as it is)", where, c.Field, code))
+				}
+			}
+		}
+	}
+	display := func(where string, r sdk.Display) {
+		check(where+" result", slices.Concat(r.Fields, r.Columns, r.Images)...)
+	}
+	for _, c := range d.Commands {
+		display(fmt.Sprintf("command %q", c.Name), c.Result)
+	}
+	for _, f := range d.Forms {
+		display(fmt.Sprintf("form %q", f.Name), f.Result)
+	}
+	for _, v := range d.WorkListViews {
+		check(fmt.Sprintf("work list %q", v.List), v.Columns...)
+	}
+	for _, v := range d.Documents {
+		where := fmt.Sprintf("document view %q", v.Name)
+		check(where+" header", v.Header...)
+		check(where+" line", v.LineColumns...)
+		if v.LineItems != nil {
+			check(where+" line items", *v.LineItems)
+		}
+		if v.History != nil {
+			display(where+" history", *v.History)
+		}
+		if v.Confirm != nil {
+			display(where+" confirm", v.Confirm.Result)
 		}
 	}
 	return errs

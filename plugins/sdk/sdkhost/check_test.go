@@ -210,3 +210,57 @@ func TestDocumentViewProblemsSayHowToFix(t *testing.T) {
 		})
 	}
 }
+
+// TestColumnCodesAreChecked: a code declared with an empty meaning would
+// show as " (code)", and codes on a Personal column would tell the
+// operator the value the console masks. The host refuses either at
+// launch, wherever the column is declared, naming it and the code.
+func TestColumnCodesAreChecked(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	list := sdk.WorkList{Name: "l", ListOperation: "p.a"}
+	good := map[string]string{"expired": "二维码已过期 expired"}
+	doc := func(header ...sdk.Column) sdk.DocumentView {
+		return sdk.DocumentView{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k", Header: header}
+	}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string // "": accepted
+	}{
+		"form result, empty meaning": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "scan", Operation: "p.a", Result: sdk.Display{Fields: []sdk.Column{{Field: "result", Codes: map[string]string{"expired": "二维码已过期", "tampered": ""}}}}}}},
+			`form "scan" result: column "result": code "tampered" has an empty meaning`},
+		"work list column, blank meaning": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			WorkListViews: []sdk.WorkListView{{List: "l", Columns: []sdk.Column{{Field: "status", Codes: map[string]string{"open": "  "}}}}}},
+			`work list "l": column "status": code "open" has an empty meaning`},
+		"command result table": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Result: sdk.Display{Rows: "rows", Columns: []sdk.Column{{Field: "s", Codes: map[string]string{"x": ""}}}}}}},
+			`command "run" result: column "s": code "x" has an empty meaning`},
+		"document header": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Documents: []sdk.DocumentView{doc(sdk.Column{Field: "status", Codes: map[string]string{"open": ""}})}},
+			`document view "d" header: column "status": code "open" has an empty meaning`},
+		"personal column": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "scan", Operation: "p.a", Result: sdk.Display{Fields: []sdk.Column{{Field: "name", Personal: true, Codes: good}}}}}},
+			`form "scan" result: column "name" is Personal and declares Codes`},
+		"meanings given": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{list},
+			Forms:         []sdk.Form{{Name: "scan", Operation: "p.a", Result: sdk.Display{Fields: []sdk.Column{{Field: "result", Codes: good}}}}},
+			WorkListViews: []sdk.WorkListView{{List: "l", Columns: []sdk.Column{{Field: "status", Codes: good}}}},
+			Documents:     []sdk.DocumentView{doc(sdk.Column{Field: "status", Codes: good})}},
+			""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q", errs, tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package sdkhost
 
 import (
 	"context"
+	"maps"
 	"math"
 	"math/big"
 	"testing"
@@ -96,6 +97,43 @@ func TestDescribedJobMaxRun(t *testing.T) {
 			}
 			if len(errs) > 0 || d.Jobs[0].MaxRun != tc.want {
 				t.Errorf("a bound of %d ms read as %v, problems %v; want %v and none", tc.ms, d.Jobs[0].MaxRun, errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestDescribedColumnCodes: a column's Codes cross the plugin boundary in
+// the declarations; a plugin built before Codes sends none, and its
+// columns are shown as they always were (Shown gives the value as it is).
+func TestDescribedColumnCodes(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		decl      string
+		wantCodes map[string]string
+		wantShown string
+	}{
+		"with codes": {`{"forms":[{"name":"scan","operation":"p.scan","result":{"fields":[{"field":"result","title":"结果","codes":{"expired":"二维码已过期"}}]}}]}`,
+			map[string]string{"expired": "二维码已过期"}, "二维码已过期 (expired)"},
+		"an older plugin": {`{"forms":[{"name":"scan","operation":"p.scan","result":{"fields":[{"field":"result","title":"结果"}]}}]}`,
+			nil, "expired"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{c: describer{r: &pb.DescribeResponse{Name: "p", Operations: []*pb.Operation{{Type: "p.scan"}}, Declarations: []byte(tc.decl)}}}
+			d, err := c.Describe(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := CheckDescription(d); len(errs) > 0 {
+				t.Fatalf("CheckDescription = %v", errs)
+			}
+			col := d.Forms[0].Result.Fields[0]
+			if !maps.Equal(col.Codes, tc.wantCodes) {
+				t.Errorf("Codes = %v, want %v", col.Codes, tc.wantCodes)
+			}
+			if got := col.Shown("expired", "expired"); got != tc.wantShown {
+				t.Errorf("shown as %q, want %q", got, tc.wantShown)
 			}
 		})
 	}
