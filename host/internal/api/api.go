@@ -79,7 +79,6 @@ import (
 	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
-	"github.com/medgate/medgate/host/internal/ingress"
 	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pipeline"
@@ -338,7 +337,7 @@ func (s *server) storeError(r *http.Request, err error) error {
 }
 
 // outageError is storeError with the classifier given: outage.Store for an
-// error of the store alone, dependencyOutage for a replay's (which Kafka
+// error of the store alone, outage.Dependency for a replay's (which Kafka
 // may fail). An outage of Kafka is answered 503 kafka_unavailable, with
 // the same body and Retry-After, pointing at the brokers instead.
 func (s *server) outageError(r *http.Request, err error, classify func(error) (outage.Outage, bool)) error {
@@ -354,23 +353,6 @@ func (s *server) outageError(r *http.Request, err error, classify func(error) (o
 	return &Error{Status: http.StatusServiceUnavailable, Code: code, Dependency: o.Dependency, retryAfter: outage.RetryAfter,
 		Message: fmt.Sprintf("%s; this is a transient outage, not a fault of the request: send the same request again in %d seconds (Retry-After). "+
 			"If it lasts, check GET /readyz and %s; the medgate log (%q) has the cause", o, outage.RetryAfter, check, what)}
-}
-
-// dependencyOutage reports whether err, of the ingress's Process or
-// Replay, is a passing outage: of Kafka when the ingress marked it as a
-// write to Kafka's (ingress.DependencyError, judged by outage.Kafka), of
-// the store when it marked it as the store's (outage.Store), else only
-// when a database driver reports it as transient (outage.Database).
-func dependencyOutage(err error) (outage.Outage, bool) {
-	if de, ok := errors.AsType[*ingress.DependencyError](err); ok {
-		switch de.Dependency {
-		case ingress.Kafka:
-			return outage.Kafka(de.Err)
-		case ingress.Store:
-			return outage.Store(de.Err)
-		}
-	}
-	return outage.Database(err)
 }
 
 // writeJSON answers with v as JSON. No answer is kept in a cache: replies
@@ -492,7 +474,7 @@ func ingressOutage(err error) (outage.Outage, bool) {
 	if errors.Is(err, pipeline.ErrStopped) {
 		return shuttingDown, true
 	}
-	return dependencyOutage(err)
+	return outage.Dependency(err)
 }
 
 // ingressError answers a processing error of the ingress (err) for the
@@ -787,8 +769,8 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
 	case err != nil:
 		// Kafka's errors come too: told apart by the ingress's mark
-		// (dependencyOutage).
-		return s.outageError(r, err, dependencyOutage)
+		// (outage.Dependency).
+		return s.outageError(r, err, outage.Dependency)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/api/outage"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
@@ -210,7 +211,7 @@ func (s *server) replayAll(w http.ResponseWriter, r *http.Request) error {
 	if stop != nil {
 		e.Detail += "; stopped: Kafka or the store failed"
 		_ = audit.Record(r.Context(), e)
-		return s.outageError(r, stop, dependencyOutage)
+		return s.outageError(r, stop, outage.Dependency)
 	}
 	_ = audit.Record(r.Context(), e)
 	out.Status = "replayed"

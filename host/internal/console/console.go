@@ -546,13 +546,13 @@ func (c *Console) send(ctx context.Context, wait time.Duration, prefix, plugin, 
 		rep, err := c.b.Process(bctx, pipeline.Input{Value: value, Key: key, TraceID: id})
 		if err != nil {
 			c.o.Logger.Error("console: message not finished", "id", id, "type", typ, "site", site, "err", err)
-			if o, down := dependencyDown(err); down {
+			if o, down := outage.Dependency(err); down {
 				// The driver's error names the database's host and
 				// account: the page says only what is down (the log
 				// has the error). Kafka's errors may come here too, so
 				// only those the ingress marked as the store's or
 				// Kafka's, and the database drivers' own, count
-				// (dependencyDown).
+				// (outage.Dependency).
 				err = fmt.Errorf("medgate could not finish message %s: %s; 这是暂时的故障 (a temporary outage): try again in a few seconds", id, o)
 			} else {
 				err = fmt.Errorf("medgate could not finish message %s (%v); check /readyz (store, Kafka) and try again", id, err)

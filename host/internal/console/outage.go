@@ -1,11 +1,9 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/medgate/medgate/host/internal/api/outage"
-	"github.com/medgate/medgate/host/internal/ingress"
 )
 
 // retryFix is the advice of a page that a transient outage of the store
@@ -46,30 +44,12 @@ func (c *Console) storeTrouble(r *http.Request, what string, err error) string {
 	return what + ": " + err.Error() + ". Check /readyz and the store settings."
 }
 
-// dependencyDown reports whether err, of a replay or a run-now, is a
-// passing outage, judged as the admin API judges it: of Kafka or the
-// store when the ingress marked it so (ingress.DependencyError), else
-// only when a database driver reports it as transient (outage.Database),
-// since a job's error may be a plugin's, whose network errors are not the
-// store's.
-func dependencyDown(err error) (outage.Outage, bool) {
-	if de, ok := errors.AsType[*ingress.DependencyError](err); ok {
-		switch de.Dependency {
-		case ingress.Kafka:
-			return outage.Kafka(de.Err)
-		case ingress.Store:
-			return outage.Store(de.Err)
-		}
-	}
-	return outage.Database(err)
-}
-
 // outageLine is the flash line of a replay or run-now that a passing
 // outage stopped: what is down and to try again, never the error's text
 // (it names the database's host, address and account; the log has it).
 // ok is false when err is no outage.
 func (c *Console) outageLine(path, what string, err error) (string, bool) {
-	o, down := dependencyDown(err)
+	o, down := outage.Dependency(err)
 	if !down {
 		return "", false
 	}

@@ -258,24 +258,7 @@ func Redact(s string) string {
 // that is not one JSON document is redacted as text and returned as a
 // JSON string, so the result is always valid JSON; nil stays nil.
 func RedactJSON(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		s, _ := json.Marshal(Redact(strings.ToValidUTF8(string(b), "\uFFFD")))
-		return s
-	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(redactAny(v, false)); err != nil {
-		s, _ := json.Marshal(Redact(strings.ToValidUTF8(string(b), "\uFFFD")))
-		return s
-	}
-	return bytes.TrimRight(out.Bytes(), "\n")
+	return rewriteJSON(b, Redact, func(v any) any { return redactAny(v, false) })
 }
 
 // redactAny redacts the secrets of a decoded JSON value; secret is set
@@ -421,22 +404,32 @@ func maskLine(line []byte) string {
 // masked as text and returned as a JSON string, so the result is always
 // valid JSON; nil stays nil.
 func MaskJSON(b []byte) []byte {
+	return rewriteJSON(b, Mask, func(v any) any { return maskAny("", v) })
+}
+
+// rewriteJSON decodes b (numbers kept as written), rewrites the value
+// with value and encodes it without HTML escaping; a body that is not one
+// JSON document is rewritten as text and returned as a JSON string, so
+// the result is always valid JSON; nil stays nil.
+func rewriteJSON(b []byte, text func(string) string, value func(any) any) []byte {
 	if len(b) == 0 {
 		return nil
+	}
+	asText := func() []byte {
+		s, _ := json.Marshal(text(strings.ToValidUTF8(string(b), "\uFFFD")))
+		return s
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.More() {
-		s, _ := json.Marshal(Mask(strings.ToValidUTF8(string(b), "\uFFFD")))
-		return s
+		return asText()
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(maskAny("", v)); err != nil {
-		s, _ := json.Marshal(Mask(strings.ToValidUTF8(string(b), "\uFFFD")))
-		return s
+	if err := enc.Encode(value(v)); err != nil {
+		return asText()
 	}
 	return bytes.TrimRight(out.Bytes(), "\n")
 }
