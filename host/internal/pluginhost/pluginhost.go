@@ -401,12 +401,6 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 	})
 	rpc, err := client.Client()
 	if err != nil {
-		if strings.Contains(err.Error(), unrecognizedLine) {
-			// go-plugin gave up at the plugin's first line on standard
-			// output; what the plugin says next on standard error (why it
-			// cannot start) comes after it. Let it say so and exit.
-			awaitExit(client, stdoutGrace)
-		}
 		client.Kill()
 		// go-plugin says so only in words.
 		if strings.Contains(strings.ToLower(err.Error()), "incompatible api version") {
@@ -1527,26 +1521,6 @@ func (p *Process) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*
 // Close stops the plugin process.
 func (p *Process) Close() { p.client.Kill() }
 
-// unrecognizedLine is how go-plugin's start error shows the line a plugin
-// wrote to standard output instead of the handshake.
-const unrecognizedLine = "Unrecognized remote plugin message: "
-
-// stdoutGrace is how long a plugin that wrote to standard output instead
-// of the handshake is given to exit by itself, so that what it writes to
-// standard error after that line is read, before it is killed.
-const stdoutGrace = 2 * time.Second
-
-// awaitExit returns once client's plugin process has exited or d has
-// passed.
-func awaitExit(client *plugin.Client, d time.Duration) {
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !client.Exited() && time.Now().Before(deadline) {
-		<-tick.C
-	}
-}
-
 // startHint says what a plugin that did not start did, ahead of
 // go-plugin's generic notes (architecture, libraries, permissions): the
 // line it wrote to standard output instead of the handshake, and the end
@@ -1554,7 +1528,7 @@ func awaitExit(client *plugin.Client, d time.Duration) {
 // check-config` shows no logs.
 func startHint(err error, stderr string) string {
 	var hint string
-	if _, line, ok := strings.Cut(err.Error(), unrecognizedLine); ok {
+	if _, line, ok := strings.Cut(err.Error(), "Unrecognized remote plugin message: "); ok {
 		line, _, _ = strings.Cut(line, "\n")
 		if line = strings.TrimSpace(line); line != "" {
 			hint += fmt.Sprintf("the plugin wrote %q to standard output before the handshake: a plugin writes nothing there (log with sdk.Logger, which writes to standard error); ", logging.Mask(line))

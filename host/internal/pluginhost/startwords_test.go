@@ -26,10 +26,6 @@ func TestStartFailureSaysWhy(t *testing.T) {
 		"exits at once": {pkg: "dies", want: []string{
 			`plugin "dies"`, "its standard error ends with", "cannot start: the key file /etc/dies/key.pem is missing",
 		}, hidden: []string{"s3cr3tvalue123"}},
-		"prints to stdout, then exits with words on stderr": {pkg: "chattydies", want: []string{
-			`plugin "chattydies"`, `wrote "chattydies plugin starting" to standard output before the handshake`,
-			"its standard error ends with", "cannot start: open /etc/chattydies/key.pem: no such file or directory",
-		}, hidden: []string{"s3cr3tvalue123"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
