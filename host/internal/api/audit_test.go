@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -196,6 +198,11 @@ func TestChangeOutcomesAudited(t *testing.T) {
 		}
 		if got[0].Target != tc.path || got[0].Outcome != tc.outcome {
 			t.Errorf("%s: audited %s %q (%s); want %q", tc.name, got[0].Target, got[0].Outcome, got[0].Detail, tc.outcome)
+		}
+		// Read on the audit page by Chinese-reading admins: the detail
+		// leads in Chinese and keeps its English after it.
+		if first, _ := utf8.DecodeRuneInString(got[0].Detail); !unicode.Is(unicode.Han, first) || !strings.Contains(got[0].Detail, "admin API POST ") {
+			t.Errorf("%s: detail %q; want it to start in Chinese and keep its English (admin API POST …)", tc.name, got[0].Detail)
 		}
 	}
 

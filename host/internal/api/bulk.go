@@ -111,7 +111,7 @@ func (s *server) replayAll(w http.ResponseWriter, r *http.Request) error {
 	if outside := outsideScope(u, asked); len(outside) > 0 {
 		if !dry {
 			_ = audit.Record(r.Context(), audit.Entry{Action: "message.replay.bulk", Target: r.URL.Path, Site: strings.Join(asked, ","), Outcome: audit.Refused,
-				Detail: "site(s) " + strings.Join(outside, ",") + " not one of the user's sites (" + strings.Join(u.Sites, ",") + ")"})
+				Detail: "院区 " + strings.Join(outside, ",") + " 不在该用户的院区（" + strings.Join(u.Sites, ",") + "）之内。site(s) " + strings.Join(outside, ",") + " not one of the user's sites (" + strings.Join(u.Sites, ",") + ")"})
 		}
 		return &Error{Status: http.StatusForbidden, Code: "site_scoped", refused: true,
 			Message: "site " + strings.Join(outside, ", ") + " is not one of the sites " + u.Name + " sees (" + strings.Join(u.Sites, ", ") +
@@ -198,7 +198,7 @@ func (s *server) replayAll(w http.ResponseWriter, r *http.Request) error {
 		tally = append(tally, fmt.Sprintf("%s: %d of %d", site, out.Sites[site].Replayed, out.Sites[site].Selected))
 	}
 	e := audit.Entry{Action: "message.replay.bulk", Target: r.URL.Path, Site: strings.Join(sites, ","), Outcome: audit.OK,
-		Detail: fmt.Sprintf("replayed %d of %d failed messages selected", out.Replayed, out.Selected)}
+		Detail: fmt.Sprintf("选中 %[2]d 条失败消息，重放 %[1]d 条。replayed %[1]d of %[2]d failed messages selected", out.Replayed, out.Selected)}
 	if len(sites) == 0 {
 		e.Site = strings.Join(mq.Sites, ",")
 	}
@@ -209,7 +209,7 @@ func (s *server) replayAll(w http.ResponseWriter, r *http.Request) error {
 		e.Outcome = audit.Failed
 	}
 	if stop != nil {
-		e.Detail += "; stopped: Kafka or the store failed"
+		e.Detail += "；已中止：Kafka 或存储故障。stopped: Kafka or the store failed"
 		_ = audit.Record(r.Context(), e)
 		return s.outageError(r, stop, outage.Dependency)
 	}

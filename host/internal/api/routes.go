@@ -97,7 +97,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			s.o.Logger.Warn("admin API: refused: role too low", "user", u.Name, "role", u.Role.String(), "need", need.String(), "route", r.Pattern)
 			if change {
 				_ = audit.Record(ctx, audit.Entry{Action: "api.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "needs role " + need.String() + ", has " + u.Role.String()})
+					Detail: "需要角色 " + need.String() + "，当前为 " + u.Role.String() + "。needs role " + need.String() + ", has " + u.Role.String()})
 			}
 			hint := ""
 			if r.Pattern == bulkReplayRoute && u.Role.Allows(access.Viewer) {
@@ -110,7 +110,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			s.o.Logger.Warn("admin API: refused: a route of the whole instance for a user with sites", "user", u.Name, "route", r.Pattern)
 			if change {
 				_ = audit.Record(ctx, audit.Entry{Action: "api.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "a route of the whole instance; the user sees only sites " + strings.Join(u.Sites, ",")})
+					Detail: "整个实例的路由，该用户只能看院区 " + strings.Join(u.Sites, ",") + "。a route of the whole instance; the user sees only sites " + strings.Join(u.Sites, ",")})
 			}
 			return scopeRefused(u, r.Pattern)
 		}
@@ -118,7 +118,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 			// Announced before it is made (see package audit): a change
 			// the audit log cannot take is not made.
 			actx, err := audit.Begin(ctx, audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: requestSite(r),
-				Detail: "admin API " + r.Pattern})
+				Detail: apiDetail(r.Pattern)})
 			if err != nil {
 				return s.auditError(r, err)
 			}
@@ -127,7 +127,7 @@ func (s *server) admin(need access.Role, h handlerFunc) http.Handler {
 		}
 		err = h(w, r)
 		if change && !audit.Recorded(ctx) {
-			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: requestSite(r), Outcome: audit.OK, Detail: "admin API " + r.Pattern}
+			e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "api"), Target: r.URL.Path, Site: requestSite(r), Outcome: audit.OK, Detail: apiDetail(r.Pattern)}
 			if ae, ok := errors.AsType[*Error](err); ok {
 				e.Outcome, e.Detail = audit.Failed, e.Detail+": "+strconv.Itoa(ae.Status)+" "+ae.Code
 				if ae.refused {
@@ -171,7 +171,7 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			// it or the log writes it (it may be 64 KiB long).
 			s.limit.failures.WithLabelValues("admin").Inc()
 			s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", "(not a user name)", "remote", addr)
-			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(not a user name)", Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: not a user name"})
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(not a user name)", Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：不是用户名。admin API: not a user name"})
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
@@ -183,13 +183,13 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			s.limit.failures.WithLabelValues("admin").Inc()
 			s.o.Logger.Warn("authentication failed: the admin token was sent as the user name", "endpoint", "admin", "remote", addr)
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(the admin token sent as the user name)", Remote: addr},
-				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: wrong user name or password: the admin token sent as the user name"})
+				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：用户名或密码错误，管理令牌被当作用户名发送。admin API: wrong user name or password: the admin token sent as the user name"})
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
 		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
-			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: locked out"})
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：登录失败次数过多，已锁定。admin API: locked out"})
 			return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
 				Message: "too many failed sign-ins for this user from this address; wait " + strconv.Itoa(secs) + "s"}
 		}
@@ -204,7 +204,7 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		locked := s.o.Lockout.Fail(name, addr)
 		s.limit.failures.WithLabelValues("admin").Inc()
 		s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", name, "remote", addr, "lockedOut", locked)
-		_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "admin API: wrong user name or password"})
+		_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：用户名或密码错误。admin API: wrong user name or password"})
 		return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 			Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 	}
@@ -260,4 +260,10 @@ func (s *server) auditError(r *http.Request, err error) error {
 // path's, else every site= of its query (a bulk replay may name several).
 func requestSite(r *http.Request) string {
 	return cmp.Or(r.PathValue("site"), strings.Join(siteParams(r.URL.Query()), ","))
+}
+
+// apiDetail is the audit detail of a call of route pattern: in Chinese
+// first, for the admins who read the audit page, then in English.
+func apiDetail(pattern string) string {
+	return "管理 API 调用 " + pattern + "。admin API " + pattern
 }

@@ -227,7 +227,8 @@ func (s *server) updateSitePlugin(w http.ResponseWriter, r *http.Request) error 
 	// when medgate could not do it (500: the file could not be written,
 	// the reload failed, even over configuration problems, and the
 	// previous file may not be back: the message says).
-	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK, Detail: strings.Join(detail, "; ")}
+	e := audit.Entry{Action: "site.plugin.update", Target: plugin + "/" + site, Site: site, Outcome: audit.OK,
+		Detail: "修改院区 " + site + " 的插件 " + plugin + "。" + strings.Join(detail, "; ")}
 	_, checked := err.(config.Problems) // the check's own answer, not a reload's wrapped one
 	var answer error
 	ce, conflict := errors.AsType[*siteadmin.ConflictError](err)

@@ -153,12 +153,15 @@ func TestAdminSites(t *testing.T) {
 		got = append(got, e.Actor+" "+e.Outcome+" "+e.Detail)
 	}
 	// Each change attempted first, then its outcome naming the attempt.
-	const attempted = "u-admin attempted admin API PUT /admin/sites/{site}/plugins/{plugin}"
+	// Details lead in Chinese, the English after it.
+	const route = "管理 API 调用 PUT /admin/sites/{site}/plugins/{plugin}。admin API PUT /admin/sites/{site}/plugins/{plugin}"
+	const attempted = "u-admin attempted " + route
 	const lww = "; without a base (last writer wins)"
-	want := "u-admin ok enabled false" + lww + "; attempt #10|" + attempted + "|u-admin ok settings set: retries, url" + lww + "; attempt #8|" + attempted +
-		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 400 bad_body; attempt #6|" + attempted +
-		"|u-admin refused admin API PUT /admin/sites/{site}/plugins/{plugin}: 413 too_large; attempt #4|" + attempted +
-		"|u-admin refused settings set: colour, retries, url" + lww + "; attempt #2|" + attempted
+	const change = "修改院区 s1 的插件 ecard。"
+	want := "u-admin ok " + change + "enabled false" + lww + "; attempt #10|" + attempted + "|u-admin ok " + change + "settings set: retries, url" + lww + "; attempt #8|" + attempted +
+		"|u-admin refused " + route + ": 400 bad_body; attempt #6|" + attempted +
+		"|u-admin refused " + route + ": 413 too_large; attempt #4|" + attempted +
+		"|u-admin refused " + change + "settings set: colour, retries, url" + lww + "; attempt #2|" + attempted
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}

@@ -161,6 +161,14 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := rest[0]
 	detail := map[string]string{"add": "role " + role.String() + ", sites " + sitesText(sites), "passwd": "password changed", "role": "role " + role.String(),
 		"sites": "sites " + sitesText(sites), "disable": "disabled", "enable": "enabled"}[sub]
+	// The audit page is read by Chinese-reading admins: its detail leads
+	// with the same in Chinese.
+	sitesZH := strings.Join(sites, ",")
+	if len(sites) == 0 {
+		sitesZH = "全部"
+	}
+	detailZH := map[string]string{"add": "角色 " + role.String() + "，院区 " + sitesZH, "passwd": "已修改密码", "role": "角色改为 " + role.String(),
+		"sites": "院区改为 " + sitesZH, "disable": "已停用", "enable": "已启用"}[sub]
 	actor := "cli"
 	if u := os.Getenv("USER"); u != "" {
 		actor = "cli:" + u
@@ -170,7 +178,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Announced before it is made (see package audit): a change the audit
 	// log cannot take is not made.
 	at, err := audit.New(st, nil).Begin(ctx, audit.Actor{Name: actor, Role: "admin", Remote: "local"},
-		audit.Entry{Action: "user." + sub, Target: name, Detail: detail})
+		audit.Entry{Action: "user." + sub, Target: name, Detail: detailZH + "。" + detail})
 	if err != nil {
 		return fmt.Errorf("user %s: %w; try again once the store is back (medgate user list shows it)", name, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
@@ -87,6 +89,15 @@ func TestUserCommand(t *testing.T) {
 	var got []string
 	for _, e := range entries {
 		got = append(got, e.Action+" "+e.Target+" "+e.Outcome)
+		// Read on the audit page by Chinese-reading admins: the detail
+		// leads in Chinese and keeps its English after it.
+		if first, _ := utf8.DecodeRuneInString(e.Detail); !unicode.Is(unicode.Han, first) {
+			t.Errorf("%s %s %s: detail %q does not start in Chinese", e.Action, e.Target, e.Outcome, e.Detail)
+		}
+		if english := map[string]string{"user.add pharm01": "role operator, sites all", "user.add xm-op": "role operator, sites xm01,xm02",
+			"user.passwd pharm01": "password changed", "user.sites xm-op": "sites xm"}[e.Action+" "+e.Target]; !strings.Contains(e.Detail, english) {
+			t.Errorf("%s %s %s: detail %q lost its English %q", e.Action, e.Target, e.Outcome, e.Detail, english)
+		}
 	}
 	// Each change attempted first, then its outcome.
 	want := "user.sites xm-op ok|user.sites xm-op attempted|user.sites pharm01 failed|user.sites pharm01 attempted|user.role xm-op failed|user.role xm-op attempted|" +

@@ -17,8 +17,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/host/internal/access"
+	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -219,6 +222,14 @@ func TestPasswordSignIn(t *testing.T) {
 	var outcomes []string
 	for _, e := range got {
 		outcomes = append(outcomes, e.Outcome+"@"+e.Remote)
+		// Read on the audit page by Chinese-reading admins: the detail
+		// leads in Chinese and keeps its English after it.
+		if first, _ := utf8.DecodeRuneInString(e.Detail); !unicode.Is(unicode.Han, first) {
+			t.Errorf("login %s@%s: detail %q does not start in Chinese", e.Outcome, e.Remote, e.Detail)
+		}
+		if english := map[string]string{audit.OK: "via password", audit.Refused: "wrong user name or password"}[e.Outcome]; !strings.Contains(e.Detail, english) && !strings.Contains(e.Detail, "locked out") {
+			t.Errorf("login %s@%s: detail %q lost its English %q", e.Outcome, e.Remote, e.Detail, english)
+		}
 	}
 	want := "refused@10.1.1.1 ok@10.2.2.2 ok@10.3.3.3 refused@10.2.2.2 refused@10.2.2.2 refused@10.2.2.2 refused@10.2.2.2 refused@10.1.1.1 ok@10.1.1.1"
 	if strings.Join(outcomes, " ") != want {

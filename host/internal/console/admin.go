@@ -354,6 +354,9 @@ func (c *Console) sitePluginEnabled(w http.ResponseWriter, r *http.Request) {
 // meanwhile (conflict), an error page when it failed (medgate could not
 // write the file or reload it).
 func (c *Console) afterSiteChange(w http.ResponseWriter, r *http.Request, sp siteadmin.SitePlugin, err error, detail string, refused func([]string), conflict func(*siteadmin.ConflictError)) {
+	// The audit page is read by Chinese-reading admins: the detail leads
+	// in Chinese.
+	detail = "修改院区 " + sp.Site + " 的插件 " + sp.Plugin + "。" + detail
 	e := audit.Entry{Action: "site.plugin.update", Target: sp.Plugin + "/" + sp.Site, Site: sp.Site, Outcome: audit.OK, Detail: detail}
 	var ps config.Problems
 	ce, isConflict := errors.AsType[*siteadmin.ConflictError](err)

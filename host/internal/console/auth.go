@@ -170,7 +170,7 @@ func (c *Console) startSession(r *http.Request, operator string, role access.Rol
 	actor := audit.Actor{Name: operator, Role: role.String(), Remote: c.clientAddr(r)}
 	for _, e := range ended {
 		c.o.Logger.Warn("console: session ended to make room for a new sign-in", "user", e.operator, "via", e.via, "signingIn", operator, "reason", e.why)
-		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "session.evicted", Target: e.operator, Outcome: audit.OK, Detail: e.why})
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "session.evicted", Target: e.operator, Outcome: audit.OK, Detail: "会话数已达上限，最久未用的会话已结束，为新的登录腾出位置。" + e.why})
 	}
 	return s
 }
@@ -324,7 +324,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 				sizeText(maxUpload)+", or reload the page and send the form again."); why != "" {
 				// A refused post, audited like one refused for the role.
 				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "route " + r.Pattern + ": " + why})
+					Detail: "表单被拒收（route " + r.Pattern + "）。route " + r.Pattern + ": " + why})
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
@@ -339,7 +339,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			c.o.Logger.Warn("console: request refused: role too low", "user", s.operator, "role", s.Role().String(), "need", need.String(), "route", r.Pattern)
 			if !safeMethod(r.Method) {
 				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "needs role " + need.String() + ", has " + s.Role().String()})
+					Detail: "需要角色 " + need.String() + "，当前为 " + s.Role().String() + "。needs role " + need.String() + ", has " + s.Role().String()})
 			}
 			c.fail(w, r, http.StatusForbidden, "权限不足 (not allowed)",
 				"此页面或操作需要角色 "+need.Label()+"；您以 "+s.operator+" 登录，角色为 "+s.Role().Label()+"。"+
@@ -352,7 +352,7 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 			c.o.Logger.Warn("console: request refused: not open to users limited to sites", "user", s.operator, "route", r.Pattern)
 			if !safeMethod(r.Method) {
 				_ = audit.Record(ctx, audit.Entry{Action: "console.refused", Target: r.URL.Path, Outcome: audit.Refused,
-					Detail: "route " + r.Pattern + " is not open to users limited to sites (" + strings.Join(u.Sites, ",") + ")"})
+					Detail: "限于院区（" + strings.Join(u.Sites, ",") + "）的用户不能使用 " + r.Pattern + "。route " + r.Pattern + " is not open to users limited to sites (" + strings.Join(u.Sites, ",") + ")"})
 			}
 			c.scopeRefusedPage(w, r, u)
 			return
@@ -426,7 +426,7 @@ func changeEntry(r *http.Request, outcome string) audit.Entry {
 	_ = r.PostFormValue("site") // parses the form (multipart too)
 	// Every site named (a bulk replay may name several).
 	e := audit.Entry{Action: cmp.Or(auditActions[r.Pattern], "console.post"), Target: r.URL.Path, Site: strings.Join(r.PostForm["site"], ","),
-		Outcome: outcome, Detail: "route " + r.Pattern}
+		Outcome: outcome, Detail: "控制台操作 " + r.Pattern + "。route " + r.Pattern}
 	if r.Pattern == formRoute { // the fields are the plugin's, whatever their names
 		return e
 	}
@@ -633,7 +633,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	}
 	if err != nil {
 		c.o.Logger.Warn("console: proxy identity refused", "user", name, "remote", actor.Remote, "err", err)
-		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "proxy identity: " + err.Error()})
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "反向代理给出的身份不被接受。proxy identity: " + err.Error()})
 		c.fail(w, r, http.StatusForbidden, "身份无法识别 (identity not accepted)",
 			"反向代理以 "+name+" 为您登录，但 medgate 无法为该身份确定角色。"+
 				"The reverse proxy signed you in as "+name+", but medgate cannot give that identity a role: "+err.Error()+".",
@@ -652,7 +652,7 @@ func (c *Console) proxySession(w http.ResponseWriter, r *http.Request) (*session
 	}
 	// Recorded before the session starts (as a sign-in with a password).
 	actor.Role = role.String()
-	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via reverse proxy header " + c.o.Proxy.UserHeader}); err != nil {
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "经反向代理头 " + c.o.Proxy.UserHeader + " 登录。via reverse proxy header " + c.o.Proxy.UserHeader}); err != nil {
 		c.notAudited(w, r, signInNotAudited, err)
 		return nil, false
 	}
@@ -668,6 +668,9 @@ const (
 	viaProxy    = "reverse proxy"
 	viaOpen     = "open console"
 )
+
+// viaZH says in Chinese how a session was signed in (for the audit log).
+var viaZH = map[string]string{viaPassword: "密码", viaToken: "管理令牌", viaProxy: "反向代理", viaOpen: "开放控制台"}
 
 // secure reports whether the browser reaches the console over HTTPS.
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.o.HTTPS }
@@ -805,7 +808,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case open && !onThisMachine(addr):
 		c.o.Logger.Warn("console: sign-in refused: the console is open to this machine only", "remote", addr)
-		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "open console: not this machine"})
+		_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "开放控制台只接受本机登录。open console: not this machine"})
 		c.fail(w, r, http.StatusForbidden, "无法登录 (sign-in refused)",
 			"没有管理令牌和用户时，控制台只对 medgate 所在的机器开放，而 "+addr+"（经反向代理转发）不是那台机器。"+
 				"Without an admin token or users the console is open only on the machine medgate runs on, and "+addr+" (forwarded by the reverse proxy) is not that machine.",
@@ -827,7 +830,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			// No user and no bootstrap sign-in has such a name: refused
 			// before the lockout keeps it, the log writes it or the page
 			// echoes it (it may be megabytes long).
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "unusable user name"})
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "用户名不可用。unusable user name"})
 			d.User = ""
 			show(http.StatusBadRequest, problem)
 			return
@@ -839,14 +842,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.o.Lockout.Fail(tokenLockKey, addr)
 			c.o.Logger.Warn("console: sign-in refused: the admin token was typed as the user name", "remote", addr)
 			_ = c.o.Audit.Write(r.Context(), audit.Actor{Name: tokenAsName, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
-				Detail: "wrong user name or password: the admin token typed as the user name"})
+				Detail: "用户名或密码错误：管理令牌被填在用户名里。wrong user name or password: the admin token typed as the user name"})
 			d.User = ""
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
 		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
 			mins := int((wait + time.Minute - 1) / time.Minute)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out"})
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，已锁定。locked out"})
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
 			return
 		}
@@ -860,7 +863,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.o.Lockout.Fail(d.User, addr)
 			mins := int((tl.wait + time.Minute - 1) / time.Minute)
 			c.o.Logger.Warn("console: sign-in refused: too many failed admin token sign-ins from this address", "user", d.User, "remote", addr)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "locked out: admin token guesses"})
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理令牌猜测次数过多，已锁定。locked out: admin token guesses"})
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): too many failed sign-ins from this address; wait %d more minute(s), or ask an administrator.", mins))
 			return
 		}
@@ -872,7 +875,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			}
 			locked := c.o.Lockout.Fail(d.User, addr)
 			c.o.Logger.Warn("console: sign-in refused", "user", d.User, "remote", addr, "lockedOut", locked)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "wrong user name or password"})
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "用户名或密码错误。wrong user name or password"})
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
@@ -881,7 +884,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// Recorded before the session starts: a sign-in the audit log cannot
 	// take is not made.
 	actor.Role = role.String()
-	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "via " + via}); err != nil {
+	if err := c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.OK, Detail: "经" + viaZH[via] + "登录。via " + via}); err != nil {
 		c.notAudited(w, r, signInNotAudited, err)
 		return
 	}

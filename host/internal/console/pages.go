@@ -271,7 +271,7 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 func (c *Console) messageReveal(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("id")
 	if err := audit.Record(r.Context(), audit.Entry{Action: "personal.reveal", Target: id, Outcome: audit.OK,
-		Detail: "message request, reply and exchanges shown unmasked"}); err != nil {
+		Detail: "消息的请求、回复和交换记录以未遮蔽形式显示。message request, reply and exchanges shown unmasked"}); err != nil {
 		c.storeFailed(w, r, "无法记录审计 (audit not written)",
 			"Personal data are shown only once the reveal is in the audit log, and it could not be written", err)
 		return

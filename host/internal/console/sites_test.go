@@ -184,7 +184,8 @@ func TestSitesAndPlugins(t *testing.T) {
 		lines = append(lines, e.Target+" "+e.Outcome+" "+e.Detail)
 	}
 	joined := strings.Join(lines, "\n")
-	for _, want := range []string{"tracecode/s1 ok enabled true", "ecard/s1 ok enabled false", "ecard/s1 ok enabled true; settings changed: url, mode, retries", "ecard/s1 refused"} {
+	for _, want := range []string{"tracecode/s1 ok 修改院区 s1 的插件 tracecode。enabled true", "ecard/s1 ok 修改院区 s1 的插件 ecard。enabled false",
+		"ecard/s1 ok 修改院区 s1 的插件 ecard。enabled true; settings changed: url, mode, retries", "ecard/s1 refused 修改院区 s1 的插件 ecard。"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("audit lacks %q:\n%s", want, joined)
 		}

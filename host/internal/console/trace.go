@@ -375,7 +375,7 @@ func (c *Console) replayAll(w http.ResponseWriter, r *http.Request) {
 	// Started, then finished (runBulk): each an outcome of the attempt,
 	// naming every site whose messages it selected.
 	_ = audit.Record(r.Context(), audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Site: b.auditSite(), Outcome: audit.OK,
-		Detail: fmt.Sprintf("started: %d failed messages selected%s", len(ids), b.perSite(false))})
+		Detail: fmt.Sprintf("开始：选中 %[1]d 条失败消息%[2]s。started: %[1]d failed messages selected%[2]s", len(ids), b.perSite(false))})
 	go c.runBulk(context.WithoutCancel(r.Context()), b, ids)
 	redirect(w, r, Prefix+"replays/"+b.ID)
 }
@@ -434,7 +434,7 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 		outcome = audit.Failed
 	}
 	_ = audit.Record(ctx, audit.Entry{Action: "message.replay.bulk", Target: Prefix + "replays/" + b.ID, Site: b.auditSite(), Outcome: outcome,
-		Detail: fmt.Sprintf("finished: %d of %d replayed%s", replayed, total, b.perSite(true))})
+		Detail: fmt.Sprintf("完成：%[2]d 条中重放 %[1]d 条%[3]s。finished: %[1]d of %[2]d replayed%[3]s", replayed, total, b.perSite(true))})
 	b.mu.Lock()
 	b.finished = c.o.Now()
 	b.mu.Unlock()

@@ -601,8 +601,9 @@ func (p *Processor) storedRequest(ctx context.Context, id string, in Input, star
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, nil, fmt.Errorf("pipeline: read the stored request of message %q (header %s): %w", id, HeaderStoredRequest, err)
 	}
-	why := "the store has no record of it (it was never recorded, or it was finished and pruned since)"
+	whyZH, why := "存储中没有这条消息（从未记录，或已完成并被清理）", "the store has no record of it (it was never recorded, or it was finished and pruned since)"
 	if err == nil {
+		whyZH = fmt.Sprintf("存储中的这条消息属于院区 %q、类型 %q，没有请求内容，或与引用所说的院区和类型不符", m.Site, m.Type)
 		why = fmt.Sprintf("the store holds it for site %q, type %q, without its request or not for the site and type of the reference", m.Site, m.Type)
 	}
 	p.log.Warn("reference to a stored request that cannot be used; answered invalid", "id", id, "err", why)
@@ -610,7 +611,8 @@ func (p *Processor) storedRequest(ctx context.Context, id string, in Input, star
 		in.Key = ""
 	}
 	r := p.reply(env, message.StatusInvalid, []message.ReplyError{{Field: "$.id", Rule: RuleRequestNotStored, Message: fmt.Sprintf(
-		"this record refers (header %s) to the request of message %q in medgate's store, but %s; nothing was processed. Send the message itself through POST /v1/messages", HeaderStoredRequest, id, why)}}, nil, nil, 0)
+		"本记录（头 %[1]s）引用 medgate 存储中消息 %[2]q 的请求，但%[4]s；未作任何处理。请通过 POST /v1/messages 直接发送该消息本身。"+
+			"this record refers (header %[1]s) to the request of message %[2]q in medgate's store, but %[3]s; nothing was processed. Send the message itself through POST /v1/messages", HeaderStoredRequest, id, why, whyZH)}}, nil, nil, 0)
 	return nil, r, p.finishUnstored(ctx, env, in, r, "reference to a request not in the store", start)
 }
 
@@ -1220,7 +1222,7 @@ func (s step) once(ctx context.Context, pub Publisher) error {
 // replyStep is the step that publishes r's reply (publishReply).
 func (p *Processor) replyStep(env *message.Envelope, in Input, r *message.Reply, data []byte) step {
 	s := step{run: func(ctx context.Context) error { return p.publishReply(ctx, env, in, r, data) }}
-	if rec, why := p.replyRecord(env, in, r, data); why == "" {
+	if rec, why := p.replyRecord(env, in, r, data); why == (unfit{}) {
 		s.first = &rec
 		s.after = func(ctx context.Context, err error) error { return p.replySent(ctx, r, rec, err) }
 	}
@@ -1456,9 +1458,14 @@ type outRecord struct {
 	headers    map[string]string
 }
 
+// unfit says why a record cannot be published as it is: in Chinese, which
+// leads the error of the truncated record for the staff who read it, and
+// in English, which follows it there and goes to the log.
+type unfit struct{ zh, en string }
+
 // replyRecord returns the record publishReply sends first for r, or why
 // it cannot be sent as it is (too large: it is published truncated).
-func (p *Processor) replyRecord(env *message.Envelope, in Input, r *message.Reply, data []byte) (rec outRecord, why string) {
+func (p *Processor) replyRecord(env *message.Envelope, in Input, r *message.Reply, data []byte) (rec outRecord, why unfit) {
 	rec.topic = p.topics.Replies
 	if env != nil && p.replyTo[env.ReplyTo] {
 		rec.topic = env.ReplyTo
@@ -1476,14 +1483,15 @@ func (p *Processor) replyRecord(env *message.Envelope, in Input, r *message.Repl
 	}
 	rec.value = p.mapOut(in, r, data, rec.headers)
 	if len(rec.value)+len(rec.key) > p.opts.MaxRecordBytes {
-		why = fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(rec.value), p.opts.MaxRecordBytes)
+		why = unfit{zh: fmt.Sprintf("回复 %d 字节，超过一条 Kafka 记录的上限 %d 字节", len(rec.value), p.opts.MaxRecordBytes),
+			en: fmt.Sprintf("the reply is %d bytes, more than the %d a Kafka record may hold", len(rec.value), p.opts.MaxRecordBytes)}
 	}
 	return rec, why
 }
 
 func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in Input, r *message.Reply, data []byte) error {
 	rec, why := p.replyRecord(env, in, r, data)
-	if why != "" {
+	if why != (unfit{}) {
 		return p.publishTruncated(ctx, r, rec, why)
 	}
 	return p.replySent(ctx, r, rec, p.pub.Send(ctx, rec.topic, rec.key, rec.value, rec.headers))
@@ -1494,14 +1502,15 @@ func (p *Processor) publishReply(ctx context.Context, env *message.Envelope, in 
 // published again), or a refusal that sending the same record again cannot
 // cure (the reply is published truncated).
 func (p *Processor) replySent(ctx context.Context, r *message.Reply, rec outRecord, err error) error {
-	var why string
+	var why unfit
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bus.ErrRecordRefused):
-		why = "Kafka refused the reply: " + err.Error()
+		why = unfit{zh: "Kafka 拒收了此回复", en: "Kafka refused the reply: " + err.Error()}
 	case errors.Is(err, bus.ErrTopicUnusable) && rec.topic != p.topics.Replies:
-		why = fmt.Sprintf("the replyTo topic %s cannot take it: %v", rec.topic, err)
+		why = unfit{zh: fmt.Sprintf("回复主题 replyTo %s 无法写入，回复改发到 %s", rec.topic, p.topics.Replies),
+			en: fmt.Sprintf("the replyTo topic %s cannot take it: %v", rec.topic, err)}
 		rec.topic = p.topics.Replies
 	default:
 		return fmt.Errorf("pipeline: publish reply to %s: %w", rec.topic, err)
@@ -1512,14 +1521,14 @@ func (p *Processor) replySent(ctx context.Context, r *message.Reply, rec outReco
 // publishTruncated publishes r without its payload, with the error why,
 // to rec's topic: retrying the same record cannot help, and so the message
 // finishes and its partition moves on.
-func (p *Processor) publishTruncated(ctx context.Context, r *message.Reply, rec outRecord, why string) error {
+func (p *Processor) publishTruncated(ctx context.Context, r *message.Reply, rec outRecord, why unfit) error {
 	small := shrink(r, why)
 	sdata, err := json.Marshal(small)
 	if err != nil {
 		return fmt.Errorf("pipeline: encode truncated reply: %w", err)
 	}
 	p.truncated.Add(1)
-	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", rec.topic, "why", why)
+	p.log.Error("reply published truncated: its payload was dropped; the full reply is in the store", "id", r.RequestID, "type", r.Type, "topic", rec.topic, "why", why.en)
 	headers := maps.Clone(rec.headers)
 	headers[message.HeaderTruncated] = "1"
 	unmapOut(headers)
@@ -1540,8 +1549,9 @@ func (p *Processor) publishTruncated(ctx context.Context, r *message.Reply, rec 
 const maxKeptErrors = 20
 
 // shrink returns r without its payload, with at most maxKeptErrors errors
-// of bounded length and one more error saying what was dropped and why.
-func shrink(r *message.Reply, why string) *message.Reply {
+// of bounded length and one more error (rule truncated) saying what was
+// dropped and why, in Chinese first, then in English.
+func shrink(r *message.Reply, why unfit) *message.Reply {
 	s := *r
 	s.Payload = nil
 	// Fields copied from a malformed envelope may be anything.
@@ -1564,12 +1574,15 @@ func shrink(r *message.Reply, why string) *message.Reply {
 		ext.Message = cut(ext.Message, 1024)
 		s.External = &ext
 	}
-	msg := cut(why, 1024) + "; the payload was dropped"
+	zh := cut(why.zh, 1024) + "，已去掉内容（payload）"
+	msg := cut(why.en, 1024) + "; the payload was dropped"
 	if len(r.Errors) > n {
+		zh += fmt.Sprintf("，%d 条错误中略去 %d 条", len(r.Errors), len(r.Errors)-n)
 		msg += fmt.Sprintf(" and %d of %d errors left out", len(r.Errors)-n, len(r.Errors))
 	}
+	zh += fmt.Sprintf("。完整回复已保存：GET /admin/messages/%s。", s.RequestID)
 	msg += fmt.Sprintf(". The complete reply is stored: GET /admin/messages/%s", s.RequestID)
-	s.Errors = append(s.Errors, message.ReplyError{Rule: "truncated", Message: msg})
+	s.Errors = append(s.Errors, message.ReplyError{Rule: "truncated", Message: zh + msg})
 	return &s
 }
 
@@ -1631,9 +1644,10 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, 
 		return fmt.Errorf("pipeline: encode DLQ record: %w", err)
 	}
 	headers := map[string]string{message.HeaderTraceID: in.TraceID, message.HeaderReason: cut(reason, 256)}
-	why := ""
+	var why unfit
 	if len(data)+len(key) > p.opts.MaxRecordBytes {
-		why = fmt.Sprintf("the DLQ record is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)
+		why = unfit{zh: fmt.Sprintf("死信记录 %d 字节，超过一条 Kafka 记录的上限 %d 字节", len(data), p.opts.MaxRecordBytes),
+			en: fmt.Sprintf("the DLQ record is %d bytes, more than the %d a Kafka record may hold", len(data), p.opts.MaxRecordBytes)}
 	} else {
 		err := p.pub.Send(ctx, p.topics.DLQ, []byte(key), data, headers)
 		switch {
@@ -1641,7 +1655,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, 
 			p.deadLettered(r)
 			return nil
 		case errors.Is(err, bus.ErrRecordRefused):
-			why = "Kafka refused the DLQ record: " + err.Error()
+			why = unfit{zh: "Kafka 拒收了此死信记录", en: "Kafka refused the DLQ record: " + err.Error()}
 		default:
 			return fmt.Errorf("pipeline: publish to DLQ %s: %w", p.topics.DLQ, err)
 		}
@@ -1656,7 +1670,7 @@ func (p *Processor) deadLetter(ctx context.Context, in Input, r *message.Reply, 
 		return fmt.Errorf("pipeline: encode truncated DLQ record: %w", err)
 	}
 	p.truncated.Add(1)
-	p.log.Error("DLQ record published truncated; the full request and reply are in the store", "id", r.RequestID, "why", why)
+	p.log.Error("DLQ record published truncated; the full request and reply are in the store", "id", r.RequestID, "why", why.en)
 	headers[message.HeaderTruncated] = "1"
 	err = p.pub.Send(ctx, p.topics.DLQ, []byte(key), data, headers)
 	switch {

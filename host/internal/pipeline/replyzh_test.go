@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -28,6 +30,10 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 		value   []byte
 		answers []func(*sdk.HandleRequest) (*sdk.HandleResponse, error)
 		setup   func(t *testing.T, p *Processor, st store.Store) // before the message
+		// reply, when set, gives the reply to look at instead of the one
+		// Process returns for value: one published, or one made on a path
+		// Process reaches only from a Kafka consumer.
+		reply   func(t *testing.T, p *Processor, pub *memPub) message.Reply
 		rule    string
 		english string // the English the message keeps
 	}{
@@ -69,6 +75,34 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, rule: RuleIDReused, english: `message id "twice" was already used for another message (of this site, type "x.do")`},
+		"request not in the store": {rule: RuleRequestNotStored, english: `this record refers (header medgate-request-stored) to the request of message "ghost" in medgate's store, but the store has no record of it`,
+			reply: func(t *testing.T, p *Processor, _ *memPub) message.Reply {
+				// The delivery of a reference (HeaderStoredRequest) to a
+				// message the store does not hold.
+				value, r, err := p.storedRequest(t.Context(), "ghost", Input{Value: []byte(`{"id":"ghost","site":"s1","type":"x.do"}`), Key: "k"}, time.Now())
+				if err != nil || value != nil || r == nil {
+					t.Fatalf("storedRequest = %s, %+v, %v; want an invalid reply", value, r, err)
+				}
+				return *r
+			}},
+		"reply published truncated": {value: msg("big", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"data":"` + strings.Repeat("x", 2000) + `"}`)})},
+			setup: func(t *testing.T, p *Processor, _ store.Store) { p.opts.MaxRecordBytes = 1000 },
+			rule:  "truncated", english: "bytes, more than the 1000 a Kafka record may hold; the payload was dropped. The complete reply is stored: GET /admin/messages/big",
+			reply: func(t *testing.T, _ *Processor, pub *memPub) message.Reply { return lastPublished(t, pub, "replies") }},
+		"DLQ record published truncated": {value: []byte(`{"id":"dl","site":"s1","type":"x.do","replyTo":"his.replies","payload":{"data":"` + strings.Repeat("x", 600) + `"}}`),
+			setup: func(t *testing.T, p *Processor, _ store.Store) { p.opts.MaxRecordBytes = 1000 },
+			rule:  "truncated", english: "bytes, more than the 1000 a Kafka record may hold; the payload was dropped. The complete reply is stored: GET /admin/messages/dl",
+			reply: func(t *testing.T, _ *Processor, pub *memPub) message.Reply {
+				recs := pub.on("dlq")
+				if len(recs) != 1 {
+					t.Fatalf("%d DLQ records, want 1", len(recs))
+				}
+				var d message.DeadLetter
+				if err := json.Unmarshal(recs[0].value, &d); err != nil || d.Reply == nil || !d.Truncated {
+					t.Fatalf("DLQ record %s (%v): want a truncated one with the reply", recs[0].value, err)
+				}
+				return *d.Reply
+			}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -77,13 +111,20 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 			if h.answers == nil {
 				h.answers = []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}
 			}
-			p, _, st := newProc(t, h, false)
+			p, pub, st := newProc(t, h, false)
 			if tc.setup != nil {
 				tc.setup(t, p, st)
 			}
-			r, err := p.Process(t.Context(), Input{Value: tc.value, Key: "k"})
-			if err != nil {
-				t.Fatal(err)
+			r := &message.Reply{}
+			if tc.value != nil {
+				var err error
+				if r, err = p.Process(t.Context(), Input{Value: tc.value, Key: "k"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.reply != nil {
+				rep := tc.reply(t, p, pub)
+				r = &rep
 			}
 			found := false
 			for _, e := range r.Errors {
@@ -105,4 +146,18 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastPublished returns the last reply pub holds on topic.
+func lastPublished(t *testing.T, pub *memPub, topic string) message.Reply {
+	t.Helper()
+	recs := pub.on(topic)
+	if len(recs) == 0 {
+		t.Fatalf("no reply published on %s", topic)
+	}
+	var r message.Reply
+	if err := json.Unmarshal(recs[len(recs)-1].value, &r); err != nil {
+		t.Fatalf("reply on %s is not JSON: %v", topic, err)
+	}
+	return r
 }
