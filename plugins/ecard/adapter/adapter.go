@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,9 +32,15 @@ const WorkListRecent = "recent-cards"
 // Adapter implements sdk.Plugin for the e-card. Create it with New.
 type Adapter struct {
 	now func() time.Time
+	log *slog.Logger
 
 	mu    sync.RWMutex
 	sites map[string]*siteConfig
+
+	// sealed remembers, by site and key id, the qrKeyRecord time this
+	// instance last saw in state, so most codes cost no extra write.
+	sealedMu sync.Mutex
+	sealed   map[string]time.Time
 }
 
 // Option changes an Adapter built by New.
@@ -49,9 +56,19 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithLogger replaces the logger (default sdk.Logger("ecard"), which the
+// host re-emits). A nil logger is ignored.
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
+
 // New returns the e-card adapter.
 func New(opts ...Option) *Adapter {
-	a := &Adapter{now: time.Now, sites: map[string]*siteConfig{}}
+	a := &Adapter{now: time.Now, log: sdk.Logger("ecard"), sites: map[string]*siteConfig{}, sealed: map[string]time.Time{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -92,9 +109,12 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 
 // Configure implements sdk.Plugin. It checks every setting and reports all
 // problems at once; on any error the site keeps its previous configuration.
-func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+// It warns when qrKeys no longer holds a key whose sealed codes are still
+// valid (see qrKeyRecord).
+func (a *Adapter) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	cfg, ds := parseSettings(req.Site, req.Settings, a.now)
 	if cfg != nil {
+		a.warnRemovedKeys(ctx, req.Site, req.Host, cfg, &ds)
 		a.mu.Lock()
 		a.sites[req.Site] = cfg
 		a.mu.Unlock()

@@ -31,6 +31,10 @@
 //	recent/<inverted seq>  a masked summary for the work list, newest first
 //	prefix/<cardPrefix>    the counter value the prefix's numbers count from
 //	                       (see prefixRecord)
+//	qrkey/<key id>         until when codes sealed with the key stay valid at
+//	                       the latest, rounded up to the hour; Configure warns
+//	                       when qrKeys drops a key whose codes are still valid
+//	                       (see qrKeyRecord)
 //
 // Card numbers come from the host's sequence "ecard.cardNo", which is atomic
 // across instances, counted from the base of the site's cardPrefix: 0 for a

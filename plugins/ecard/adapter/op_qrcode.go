@@ -92,6 +92,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal card %s: %w", rec.CardNo, err)
 	}
+	if err := h.recordSealed(ctx, expires); err != nil {
+		return nil, fmt.Errorf("record the expiry of codes sealed with key %s: %w", h.cfg.activeKey, err)
+	}
 	png, err := card.QRPNG(text, size)
 	if err != nil {
 		return nil, fmt.Errorf("render the QR code of card %s: %w", rec.CardNo, err)

@@ -22,8 +22,10 @@ const (
 	keyNumber = "number/"
 	keyTemp   = "temp/"
 	// keyPrefix + a cardPrefix holds its prefixRecord.
-	keyPrefix  = "prefix/"
-	keyRecent  = "recent/"
+	keyPrefix = "prefix/"
+	keyRecent = "recent/"
+	// keyQRKey + a qrKeys id holds a qrKeyRecord.
+	keyQRKey   = "qrkey/"
 	seqCardNo  = "ecard.cardNo"
 	maxCASTry  = 16
 	maxNumber  = 32 // longest card or temporary-card number accepted as input

@@ -106,12 +106,16 @@ func settings() []sdk.Setting {
 type siteConfig struct {
 	rule card.NumberRule
 	// perm shuffles card numbers; nil when cardNumbers is sequential.
-	perm           *card.Permutation
-	revealAllowed  bool
-	acceptV1       bool
-	tempLookup     string
-	his            *hisLookup
-	sealer         *card.Sealer
+	perm          *card.Permutation
+	revealAllowed bool
+	acceptV1      bool
+	tempLookup    string
+	his           *hisLookup
+	sealer        *card.Sealer
+	// activeKey is the id of the key that seals new codes; keyIDs holds
+	// every id in qrKeys.
+	activeKey      string
+	keyIDs         map[string]bool
 	identitySecret []byte
 	validity       time.Duration
 	imageSize      int
@@ -285,7 +289,7 @@ func parseSettings(site string, given map[string]string, now func() time.Time) (
 		ds.Error(setQRKeys, "format", "the QR settings are unusable", err.Error())
 		return nil, ds
 	}
-	cfg.sealer = s
+	cfg.sealer, cfg.activeKey, cfg.keyIDs = s, active, named
 	return cfg, ds
 }
 

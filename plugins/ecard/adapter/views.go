@@ -1,6 +1,9 @@
 package adapter
 
-import "github.com/medgate/medgate/plugins/sdk"
+import (
+	"github.com/medgate/medgate/plugins/ecard/card"
+	"github.com/medgate/medgate/plugins/sdk"
+)
 
 // FormPrint is the console's e-card print page.
 const FormPrint = "print"
@@ -35,6 +38,31 @@ var cardStatusCodes = map[string]string{
 	statusLive: "有效 active",
 	statusDead: "已注销 revoked",
 }
+
+// idTypeEnglish gives the English after the Chinese name of an ID type.
+var idTypeEnglish = map[string]string{
+	card.IDTypeResidentCard:             "resident ID card",
+	card.IDTypeHouseholdRegister:        "household register",
+	card.IDTypePassport:                 "passport",
+	card.IDTypeHKMacauPermit:            "Hong Kong/Macau home-return permit",
+	card.IDTypeTaiwanPermit:             "Taiwan compatriot permit",
+	card.IDTypeForeignPermanentResident: "foreign permanent resident ID card",
+	card.IDTypeHMTResidencePermit:       "HK/Macau/Taiwan residence permit",
+	card.IDTypeOther:                    "other legal document",
+}
+
+// idTypeCodes gives the meaning of every ID type a registration accepts
+// (card.IDTypes), Chinese first, for the idType work-list column.
+var idTypeCodes = func() map[string]string {
+	m := map[string]string{}
+	for _, code := range card.IDTypes() {
+		m[code] = card.IDTypeName(code)
+		if en := idTypeEnglish[code]; en != "" {
+			m[code] += " " + en
+		}
+	}
+	return m
+}()
 
 // forms declares the plugin's console pages.
 func forms() []sdk.Form {
@@ -127,7 +155,7 @@ func workListViews() []sdk.WorkListView {
 		List: WorkListRecent,
 		Columns: []sdk.Column{
 			{Field: "cardNo", Title: "卡号 cardNo", Form: FormPrint}, {Field: "name", Title: "姓名 name", Personal: true},
-			{Field: "idType", Title: "证件类型 idType"}, {Field: "idNumber", Title: "证件号 idNumber"},
+			{Field: "idType", Title: "证件类型 idType", Codes: idTypeCodes}, {Field: "idNumber", Title: "证件号 idNumber"},
 			{Field: "phone", Title: "手机号 phone"}, {Field: "guardianName", Title: "监护人 guardian", Personal: true},
 			{Field: "status", Title: "状态 status", Codes: cardStatusCodes},
 			{Field: "registeredAt", Title: "登记时间 registeredAt"}, {Field: "revokedAt", Title: "注销时间 revokedAt"},

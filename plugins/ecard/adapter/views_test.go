@@ -2,11 +2,13 @@ package adapter
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 
+	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -148,5 +150,51 @@ func TestScanResultCodesDeclared(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIDTypeCodesDeclared: the recent-cards work list shows the meaning of
+// a card's idType, not a bare 01 or 03: every ID type a registration
+// accepts (asked of the identity check for each two-digit code) has a
+// meaning in the idType column, leading in Chinese, and no meaning is
+// declared for a type that is refused.
+func TestIDTypeCodesDeclared(t *testing.T) {
+	t.Parallel()
+	d, err := New().Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var col *sdk.Column
+	for _, v := range d.WorkListViews {
+		for i, c := range v.Columns {
+			if v.List == WorkListRecent && c.Field == "idType" {
+				col = &v.Columns[i]
+			}
+		}
+	}
+	if col == nil {
+		t.Fatal("the recent-cards work list has no idType column")
+	}
+	han := func(r rune) bool { return unicode.Is(unicode.Han, r) }
+	accepted := 0
+	for n := range 100 {
+		code := fmt.Sprintf("%02d", n)
+		refused := false
+		for _, fe := range card.ValidateIdentity(card.Identity{IDType: code}) {
+			refused = refused || (fe.Field == "$.idType" && fe.Rule == "id_type")
+		}
+		m, declared := col.Codes[code]
+		switch {
+		case refused && declared:
+			t.Errorf("idType %s is refused by registration but declared as %q", code, m)
+		case !refused:
+			accepted++
+			if r := []rune(strings.TrimSpace(m)); len(r) == 0 || !han(r[0]) {
+				t.Errorf("idType %s is accepted; its meaning is %q, want a text leading in Chinese", code, m)
+			}
+		}
+	}
+	if accepted == 0 {
+		t.Fatal("no ID type is accepted: the identity check is not asked right")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +62,9 @@ var idTypeNames = map[string]string{
 // IDTypeName returns the Chinese name of an ID type code, or "" when the code
 // is not supported.
 func IDTypeName(code string) string { return idTypeNames[code] }
+
+// IDTypes returns the supported ID type codes in order.
+func IDTypes() []string { return slices.Sorted(maps.Keys(idTypeNames)) }
 
 // Gender codes (GB/T 2261.1).
 const (

@@ -1,0 +1,113 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// qrKeyRecord, at keyQRKey + a key id, says until when the codes the site
+// sealed with that key id stay valid at the latest: the latest expiry,
+// rounded up to the hour so that a busy desk writes it about once an hour.
+// Configure reads it to warn when a key is taken out of qrKeys while its
+// codes still scan.
+type qrKeyRecord struct {
+	Until time.Time `json:"until"`
+}
+
+// sealedUntil returns expires rounded up to the whole hour.
+func sealedUntil(expires time.Time) time.Time {
+	u := expires.UTC()
+	if r := u.Truncate(time.Hour); !r.Equal(u) {
+		return r.Add(time.Hour)
+	}
+	return u
+}
+
+// recordSealed records that a code sealed with the site's active key is
+// valid until expires. It writes only when the recorded time is earlier,
+// remembering what it wrote so later codes of the same hour cost no write.
+func (h handler) recordSealed(ctx context.Context, expires time.Time) error {
+	id := h.cfg.activeKey
+	until := sealedUntil(expires)
+	memo := h.req.Site + "\x00" + id
+	h.a.sealedMu.Lock()
+	known := h.a.sealed[memo]
+	h.a.sealedMu.Unlock()
+	if !known.Before(until) {
+		return nil
+	}
+	key := keyQRKey + id
+	for range maxCASTry {
+		var rec qrKeyRecord
+		ver, err := getJSON(ctx, h.host(), key, &rec)
+		if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+			return err
+		}
+		if rec.Until.Before(until) {
+			_, err = casJSON(ctx, h.host(), key, ver, qrKeyRecord{Until: until})
+			if errors.Is(err, sdk.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		h.a.sealedMu.Lock()
+		if h.a.sealed[memo].Before(until) {
+			h.a.sealed[memo] = until
+		}
+		h.a.sealedMu.Unlock()
+		return nil
+	}
+	return errBusy
+}
+
+// warnRemovedKeys warns, for every key id the site has sealed codes with
+// that is not in the new qrKeys and whose codes may still be valid, that
+// those codes can no longer be scanned, as a Configure warning and a logged
+// ALERT. It never quotes a secret.
+func (a *Adapter) warnRemovedKeys(ctx context.Context, site string, host sdk.Host, cfg *siteConfig, ds *sdk.Diagnostics) {
+	now := a.now()
+	if host == nil || cfg == nil {
+		return
+	}
+	es, err := host.Scan(ctx, keyQRKey, 0)
+	if err != nil {
+		ds.Warn(setQRKeys, "removed-key", "无法检查是否移除了仍有有效二维码的密钥 could not check whether a key still sealing valid QR codes was removed from qrKeys",
+			fmt.Sprintf("reading state %s failed: %v; keep every key whose codes have not yet expired in qrKeys", keyQRKey, err))
+		a.log.Warn("could not check whether qrKeys dropped a key whose QR codes are still valid", "site", site, "err", err)
+		return
+	}
+	type gone struct {
+		id    string
+		until time.Time
+	}
+	var removed []gone
+	for _, e := range es {
+		id := strings.TrimPrefix(e.Key, keyQRKey)
+		if cfg.keyIDs[id] {
+			continue
+		}
+		var rec qrKeyRecord
+		if err := json.Unmarshal(e.Value, &rec); err != nil || !rec.Until.After(now) {
+			continue
+		}
+		removed = append(removed, gone{id, rec.Until.UTC()})
+	}
+	sort.Slice(removed, func(i, j int) bool { return removed[i].id < removed[j].id })
+	for _, g := range removed {
+		until := g.until.Format(time.RFC3339)
+		ds.Warn(setQRKeys, "removed-key",
+			fmt.Sprintf("qrKeys 中已移除密钥 %s，但用它加密的二维码最晚到 %s 仍在有效期内，此前这些码扫码将被拒绝（tampered / unknown-key）。key %s was removed from qrKeys while QR codes sealed with it stay valid until %s at the latest: they can no longer be scanned", g.id, until, g.id, until),
+			fmt.Sprintf("把密钥 %s 放回 qrKeys（qrActiveKey 可保持新密钥），到 %s 之后再移除。put key %s back into qrKeys (qrActiveKey may stay on the new key) and remove it after %s", g.id, until, g.id, until))
+		a.log.Error(fmt.Sprintf("ALERT: key %s was removed from qrKeys while QR codes sealed with it stay valid until %s at the latest; they can no longer be scanned: put the key back into qrKeys and remove it after that time", g.id, until),
+			"site", site, "keyId", g.id, "validUntil", until)
+	}
+}
