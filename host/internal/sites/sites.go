@@ -208,6 +208,12 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 		for _, dg := range diags {
 			if dg.Severity == sdk.SeverityError {
 				problems = append(problems, cfg.Problem(st.path+".settings."+dg.Field, "%s", dg.Message()))
+			} else {
+				// A warning of a configuration the plugin accepted (a
+				// QR key removed while its codes are valid, say): the
+				// only place an operator sees it.
+				log.Warn("plugin configuration warning", "plugin", st.in.Name(), "site", st.site,
+					"setting", st.path+".settings."+dg.Field, "rule", dg.Rule, "warning", dg.Message())
 			}
 		}
 		if diags.HasError() {

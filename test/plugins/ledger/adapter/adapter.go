@@ -85,10 +85,14 @@ func (a *Adapter) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 		ds.Error("ledgerDir", "precondition", "cannot create the ledger directory", err.Error())
 		return &sdk.ConfigureResponse{Diagnostics: ds}, nil
 	}
+	if req.Settings["label"] == "warn" {
+		// A warning of an accepted configuration, for the host's tests.
+		ds.Warn("label", "example", "label warn asks for a configuration warning", "any other label gives none")
+	}
 	a.mu.Lock()
 	a.sites[req.Site] = siteConfig{dir: dir}
 	a.mu.Unlock()
-	return &sdk.ConfigureResponse{}, nil
+	return &sdk.ConfigureResponse{Diagnostics: ds}, nil
 }
 
 type payload struct {
