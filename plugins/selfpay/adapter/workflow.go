@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,6 +57,27 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
 	}
+	// What the checks warn of goes with every answer, the stored reply's
+	// too (the checks run again on every attempt).
+	resp, err := r.runUpload(ctx, in)
+	return withWarnings(resp, ds), err
+}
+
+// withWarnings adds the warnings of ds to resp (nil stays nil).
+func withWarnings(resp *sdk.HandleResponse, ds sdk.Diagnostics) *sdk.HandleResponse {
+	if resp == nil {
+		return nil
+	}
+	for _, d := range ds {
+		if d.Severity == sdk.SeverityWarning {
+			resp.Diagnostics = append(slices.Clip(resp.Diagnostics), d)
+		}
+	}
+	return resp
+}
+
+// runUpload runs the steps of a validated selfpay.upload.
+func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleResponse, error) {
 	st, err := r.load(ctx)
 	if err != nil {
 		return nil, err
