@@ -25,9 +25,9 @@ func TestCancelAfterAPartialUpload(t *testing.T) {
 		want        sdk.Status
 		fees        int // on the platform after the cancel
 	}{
-		"first 4201A refused":                     {stopAt: "4201A", want: sdk.StatusOK},
-		"4202 refused":                            {stopAt: "4202", want: sdk.StatusOK},
-		"4203 refused":                            {stopAt: "4203", want: sdk.StatusOK},
+		"first 4201A refused": {stopAt: "4201A", want: sdk.StatusOK},
+		"4202 refused":        {stopAt: "4202", want: sdk.StatusOK},
+		"4203 refused":        {stopAt: "4203", want: sdk.StatusOK},
 		"4202 refused, the cancel's 4203 refused": {stopAt: "4202", cancelFault: "模拟业务错误", want: sdk.StatusRejected, fees: 3},
 	}
 	for name, tc := range cases {

@@ -164,3 +164,29 @@ func TestManyFeesOutsideTheVisit(t *testing.T) {
 		t.Errorf("the rest is not counted: %s", d)
 	}
 }
+
+// TestQuery4208InvertedPeriod: a 4208 searching a period that ends before
+// it begins finds nothing, which read as "no such visit"; the reply now
+// warns that the period is inverted. A period in order does not warn.
+func TestQuery4208InvertedPeriod(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	wantStatus(t, e.must(OpUpload, "qi-up", upload("ZYQI", 1), 1), sdk.StatusOK)
+	cases := map[string]struct {
+		begin, end string
+		want       []string
+	}{
+		"in order": {begin: "2025-03-25 00:00:00", end: "2025-03-26 00:00:00"},
+		"inverted": {begin: "2025-03-26 00:00:00", end: "2025-03-25 00:00:00", want: []string{"$.endtime time"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := e.must("selfpay.4208", "qi-"+name, map[string]any{"certno": testCert, "begntime": tc.begin, "endtime": tc.end, "page_num": 1, "page_size": 10}, 1)
+			wantStatus(t, r, sdk.StatusOK)
+			if got := warned(r); !slices.Equal(got, tc.want) {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -54,6 +54,13 @@ func (r *run) single(ctx context.Context, infno string) (resp *sdk.HandleRespons
 		}
 	case "4203", "4207", "4209":
 		r.checkCode(&ds, "$", m)
+	case "4208":
+		begin, ok1 := visitTime(m, "begntime")
+		end, ok2 := visitTime(m, "endtime")
+		if ok1 && ok2 && end.Before(begin) {
+			ds.Warn("$.endtime", "time", "the search's endtime is before its begntime",
+				fmt.Sprintf("no visit can fall between begntime %s and endtime %s, so the platform lists none; swap them to search that period", str(m["begntime"]), str(m["endtime"])))
+		}
 	}
 	if sc.Direction == schemas.DirectionQuery {
 		pagesFromOne(&ds, m)
