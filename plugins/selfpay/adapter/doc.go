@@ -18,6 +18,10 @@
 // join between fee lines and the visit, the institution code, bkkp_sn
 // unique within the visit, the amounts (cnt × pric, and the visit's
 // total against its lines), and that every call fits in maxInputChars.
+// What no source states as a platform rule is a warning in the reply, not
+// a refusal (feeWarnings, visitTimeWarnings): a visit ending before it
+// begins, a fee dated outside the visit, a self-pay part above its line's
+// total.
 // A check failing after calls of the message went out (settings or
 // schemas changed between attempts, whether the check runs before the
 // first call or in the envelope library) ends the workflow as failed, not

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -161,6 +162,8 @@ func (r *run) validateUpload(m map[string]any) (*uploadInput, sdk.Diagnostics) {
 	in.mdtrtID = str(in.mdtrt["fixmedins_mdtrt_id"])
 	r.checkCode(&ds, "$."+nodeMdtrt, in.mdtrt)
 	ds = append(ds, r.feeRules(in.fees, in.mdtrtID, "$."+nodeFees)...)
+	visitTimeWarnings(&ds, "$."+nodeMdtrt, in.mdtrt)
+	feeWarnings(&ds, in.fees, in.mdtrt, "$."+nodeFees)
 	if r.s.opts.checkTotals {
 		var sum big.Rat
 		ok := true
@@ -310,4 +313,117 @@ func mdtrtIDOf(infno string, in map[string]any) string {
 		}
 	}
 	return strings.TrimSpace(str(in["fixmedins_mdtrt_id"]))
+}
+
+// The checks below are warnings, not refusals: no source at hand (the
+// hospital's requirements, the public analogues of the national interface
+// in /work/shared/specs) states them as platform rules, and a HIS has
+// lawful reasons to break some (fees of outpatient care carried into the
+// stay, 门诊转住院, dated before the admission; discharge medicines
+// charged after it). They tell the clerk what looks wrong without holding
+// the upload back; the README lists which checks refuse and which warn.
+
+// maxDataWarnings bounds the warnings of one kind in a reply: past it one
+// more says how many were left out.
+const maxDataWarnings = 10
+
+// visitTimeWarnings warns of a visit whose end (endtime) is before its
+// begin (begntime). at is the visit's path.
+func visitTimeWarnings(ds *sdk.Diagnostics, at string, mdtrt map[string]any) {
+	begin, ok1 := visitTime(mdtrt, "begntime")
+	end, ok2 := visitTime(mdtrt, "endtime")
+	if ok1 && ok2 && end.Before(begin) {
+		ds.Warn(at+".endtime", "time", "the visit ends before it begins",
+			fmt.Sprintf("endtime %s is before begntime %s (开始时间不应晚于结束时间); check the admission and discharge times in the HIS and, if they are wrong, upload again with \"reupload\": true",
+				str(mdtrt["endtime"]), str(mdtrt["begntime"])))
+	}
+}
+
+// feeWarnings warns of fee lines dated outside the visit (fee_ocur_time
+// before begntime or after endtime) and of lines whose self-pay parts
+// (fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_amt) exceed
+// the line's total or have the other sign (a refund line, negative, has
+// parts of zero or below). mdtrt may be nil (a single 4201A): the times
+// are then not checked, nor against a visit that ends before it begins.
+func feeWarnings(ds *sdk.Diagnostics, fees []any, mdtrt map[string]any, at string) {
+	begin, hasBegin := visitTime(mdtrt, "begntime")
+	end, hasEnd := visitTime(mdtrt, "endtime")
+	if hasBegin && hasEnd && end.Before(begin) {
+		// The visit's own times are wrong (visitTimeWarnings says so):
+		// every line would be outside it.
+		hasBegin, hasEnd = false, false
+	}
+	var outside, split []int
+	for i, f := range fees {
+		fm, ok := f.(map[string]any)
+		if !ok {
+			continue
+		}
+		if t, ok := visitTime(fm, "fee_ocur_time"); ok && (hasBegin && t.Before(begin) || hasEnd && t.After(end)) {
+			outside = append(outside, i)
+			if len(outside) <= maxDataWarnings {
+				ds.Warn(fmt.Sprintf("%s[%d].fee_ocur_time", at, i), "time", "the fee is dated outside the visit",
+					fmt.Sprintf("fee_ocur_time %s is not between begntime %s and endtime %s (费用发生时间不在入院至出院期间); correct it in the HIS unless the fee belongs to the stay (e.g. outpatient care carried into it)",
+						str(fm["fee_ocur_time"]), str(mdtrt["begntime"]), shownOr(mdtrt["endtime"], "(none)")))
+			}
+		}
+		if part := partAboveTotal(fm); part != "" {
+			split = append(split, i)
+			if len(split) <= maxDataWarnings {
+				ds.Warn(fmt.Sprintf("%s[%d].%s", at, i, part), "amount", "a self-pay part is above the line's total",
+					fmt.Sprintf("%s %s is more than det_item_fee_sumamt %s, or of the other sign (明细金额的自费部分不应超过明细项目费用总额); check how the HIS splits the line's amount",
+						part, str(fm[part]), str(fm["det_item_fee_sumamt"])))
+			}
+		}
+	}
+	for _, l := range []struct {
+		idx        []int
+		rule, what string
+	}{{outside, "time", "fee lines dated outside the visit"}, {split, "amount", "fee lines with a self-pay part above the total"}} {
+		if n := len(l.idx); n > maxDataWarnings {
+			ds.Warn(fmt.Sprintf("%s[%d]", at, l.idx[maxDataWarnings]), l.rule, fmt.Sprintf("%d more %s", n-maxDataWarnings, l.what),
+				fmt.Sprintf("%d in all; only the first %d are named", n, maxDataWarnings))
+		}
+	}
+}
+
+// selfPayParts are the parts of a fee line's amount that the patient pays
+// (全自费, 超限价自费, 先行自付) and the part within the policy (符合政策范围):
+// none may exceed the line's total.
+var selfPayParts = []string{"fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_amt"}
+
+// partAboveTotal returns the first part of fm's amount above its total
+// (in absolute value, or of the other sign), or "".
+func partAboveTotal(fm map[string]any) string {
+	total, ok := rat(fm["det_item_fee_sumamt"])
+	if !ok {
+		return ""
+	}
+	for _, k := range selfPayParts {
+		v, ok := rat(fm[k])
+		if !ok || v.Sign() == 0 {
+			continue
+		}
+		if v.Sign() != total.Sign() || new(big.Rat).Abs(v).Cmp(new(big.Rat).Abs(total)) > 0 {
+			return k
+		}
+	}
+	return ""
+}
+
+// visitTime reads m[k] as 日期时间型, yyyy-MM-dd HH:mm:ss; false when it
+// is absent or written otherwise (the schema reports that).
+func visitTime(m map[string]any, k string) (time.Time, bool) {
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02 15:04:05", strings.TrimSpace(str(m[k])))
+	return t, err == nil
+}
+
+func shownOr(v any, none string) string {
+	if s := str(v); s != "" {
+		return s
+	}
+	return none
 }

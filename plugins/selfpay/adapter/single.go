@@ -17,7 +17,7 @@ import (
 const maxWarnings = 10
 
 // single runs one transaction whose payload is its input.
-func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, error) {
+func (r *run) single(ctx context.Context, infno string) (resp *sdk.HandleResponse, err error) {
 	m, bad := decode(r.req.Payload)
 	if bad != nil {
 		return bad, nil
@@ -32,9 +32,11 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	case "4201A":
 		items, _ := m[nodeFees].([]any)
 		ds = append(ds, r.feeRules(items, mdtrtIDOf(infno, m), "$."+nodeFees)...)
+		feeWarnings(&ds, items, nil, "$."+nodeFees)
 	case "4202":
 		if md, ok := m[nodeMdtrt].(map[string]any); ok {
 			r.checkCode(&ds, "$."+nodeMdtrt, md)
+			visitTimeWarnings(&ds, "$."+nodeMdtrt, md)
 		}
 	case "4204":
 		if fd, ok := m["feedetail"].(map[string]any); ok {
@@ -52,6 +54,13 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 		}
 	case "4203", "4207", "4209":
 		r.checkCode(&ds, "$", m)
+	case "4208":
+		begin, ok1 := visitTime(m, "begntime")
+		end, ok2 := visitTime(m, "endtime")
+		if ok1 && ok2 && end.Before(begin) {
+			ds.Warn("$.endtime", "time", "the search's endtime is before its begntime",
+				fmt.Sprintf("no visit can fall between begntime %s and endtime %s, so the platform lists none; swap them to search that period", str(m["begntime"]), str(m["endtime"])))
+		}
 	}
 	if sc.Direction == schemas.DirectionQuery {
 		pagesFromOne(&ds, m)
@@ -59,6 +68,8 @@ func (r *run) single(ctx context.Context, infno string) (*sdk.HandleResponse, er
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
 	}
+	// What the checks warn of goes with every answer, the stored reply's too.
+	defer func() { resp = withWarnings(resp, ds) }()
 	if sc.Direction == schemas.DirectionQuery {
 		return r.query(ctx, infno, sc, m)
 	}

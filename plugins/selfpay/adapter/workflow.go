@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,6 +57,27 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
 	}
+	// What the checks warn of goes with every answer, the stored reply's
+	// too (the checks run again on every attempt).
+	resp, err := r.runUpload(ctx, in)
+	return withWarnings(resp, ds), err
+}
+
+// withWarnings adds the warnings of ds to resp (nil stays nil).
+func withWarnings(resp *sdk.HandleResponse, ds sdk.Diagnostics) *sdk.HandleResponse {
+	if resp == nil {
+		return nil
+	}
+	for _, d := range ds {
+		if d.Severity == sdk.SeverityWarning {
+			resp.Diagnostics = append(slices.Clip(resp.Diagnostics), d)
+		}
+	}
+	return resp
+}
+
+// runUpload runs the steps of a validated selfpay.upload.
+func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleResponse, error) {
 	st, err := r.load(ctx)
 	if err != nil {
 		return nil, err
@@ -202,8 +224,12 @@ func (e *reopenRefusedError) Unwrap() error { return e.be }
 // checked with 4208 (searched by the certificate of mdtrt, the visit of
 // the re-upload; with mdtrt nil, a cancel's, by what medgate stored of the
 // visit): cpltFlag 0, the visit is as the step after needs it and the
-// refusal is tolerated (a warning is logged); cpltFlag 1, or the visit not
-// listed (it is a visit the platform should hold), the platform is not in
+// refusal is tolerated (a warning is logged); for a cancel of a visit
+// medgate uploaded or began to (its patient record), the visit not listed
+// (or without a flag of 0 or 1) and 4207 showing no fee detail of it,
+// nothing is there to withdraw (the upload stopped before its 4202) and it
+// is tolerated too; cpltFlag 1, or the visit not listed otherwise (it is a
+// visit the platform should hold, or an id mistyped), the platform is not in
 // the state the workflow assumes and it ends rejected (reopenRefusedError)
 // with the 4203's code and message: sending it again earns the same
 // refusal, and an upload or cancel, which the host never gives up,
@@ -226,7 +252,40 @@ func (r *run) reopenRefused(ctx context.Context, mdtrtID string, mdtrt map[strin
 	case errors.As(qerr, &qbe) || errors.As(qerr, &qge):
 		return nil, &reopenRefusedError{be: be, query: qerr}
 	case errors.Is(qerr, errWithdrawalUnknown):
-		return nil, &reopenRefusedError{be: be, state: strings.TrimPrefix(qerr.Error(), errWithdrawalUnknown.Error()+": ")}
+		state := strings.TrimPrefix(qerr.Error(), errWithdrawalUnknown.Error()+": ")
+		if mdtrt != nil {
+			// A re-upload: a visit the platform does not know is uploaded
+			// without reupload (the reply says so).
+			return nil, &reopenRefusedError{be: be, state: state}
+		}
+		// A cancel of a visit medgate uploaded, or began to: 4208 not
+		// showing it, the platform may hold nothing of it (the upload
+		// stopped before its 4202), which leaves nothing to withdraw but
+		// the fee details 4207 shows. None, and the cancel holds. A
+		// visit medgate never uploaded stays refused: its id may be
+		// mistyped, and ok would tell staff another visit was withdrawn.
+		p, perr := r.patient(ctx, mdtrtID)
+		if perr != nil {
+			return nil, perr
+		}
+		if p == nil || p.Begntime == "" {
+			// No upload's record (the cancel writes its own status only).
+			return nil, &reopenRefusedError{be: be, state: state}
+		}
+		left, lerr := r.detailsLeft(ctx, mdtrtID)
+		var lbe *hsa.BusinessError
+		var lge *hsa.GatewayError
+		switch {
+		case errors.As(lerr, &lbe) || errors.As(lerr, &lge):
+			return nil, &reopenRefusedError{be: be, query: lerr}
+		case lerr != nil:
+			return nil, lerr
+		case left > 0:
+			return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("%s, and 4207 lists %d fee detail(s) of it", state, left)}
+		}
+		r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 does not show the visit and 4207 no fee details", "site", r.s.code,
+			"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
+		return &toleratedRefusal{BusinessError: be, why: " (not listed in nothingToReopen; 4208 does not show the visit medgate began to upload, and 4207 no fee details of it: nothing to withdraw)"}, nil
 	case qerr != nil:
 		return nil, qerr
 	case !open:
