@@ -187,8 +187,19 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
-		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
-			secs := int((wait + time.Second - 1) / time.Second)
+		if ref := s.o.Lockout.Begin(name, addr); ref.Wait > 0 {
+			secs := int((ref.Wait + time.Second - 1) / time.Second)
+			if ref.AllAddresses {
+				// Guesses at this user's password from many addresses:
+				// checked one at a time from addresses the user never
+				// signed in from (access.Lockout).
+				s.o.Logger.Warn("authentication refused: too many failed sign-ins for this user from many addresses; waiting its turn", "endpoint", "admin", "user", name, "remote", addr, "mustWait", ref.Wait.String())
+				_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+					Detail: "管理 API：该用户在多个地址登录失败次数过多，来自新地址的登录须等待。admin API: too many failed sign-ins for the user from many addresses; a new address waits its turn"})
+				return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
+					Message: "too many failed sign-ins for this user from many addresses; from an address this user has not signed in from, wait " + strconv.Itoa(secs) +
+						"s (Retry-After), then send the credentials again; from an address where this user signed in before, sign-ins are not slowed down"}
+			}
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：登录失败次数过多，已锁定。admin API: locked out"})
 			return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
 				Message: "too many failed sign-ins for this user from this address; wait " + strconv.Itoa(secs) + "s"}

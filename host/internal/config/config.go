@@ -299,6 +299,13 @@ func (cs Console) Location() *time.Location {
 type Lockout struct {
 	Failures int      `yaml:"failures"`
 	Duration Duration `yaml:"duration"`
+	// UserFailures bounds the failed sign-ins of one user from every
+	// address together within Duration (default 20): past it, each
+	// sign-in of the user from an address the user has not signed in
+	// from waits its turn, a turn that doubles with each failure up to
+	// UserMaxWait (default 15m). See access.Lockout.
+	UserFailures int      `yaml:"userFailures"`
+	UserMaxWait  Duration `yaml:"userMaxWait"`
 }
 
 // ConsoleProxy is a trusted reverse proxy in front of the console.
@@ -1066,6 +1073,8 @@ func (c *Config) applyDefaults() {
 	defNonZero(c, "console.sessionMax", &cs.SessionMax, Duration(12*time.Hour), "must be positive")
 	defNonZero(c, "console.lockout.failures", &cs.Lockout.Failures, 5, "must be between 1 and 100")
 	defNonZero(c, "console.lockout.duration", &cs.Lockout.Duration, Duration(15*time.Minute), "must be at least 1m")
+	defNonZero(c, "console.lockout.userFailures", &cs.Lockout.UserFailures, 20, "must be between 1 and 10000")
+	defNonZero(c, "console.lockout.userMaxWait", &cs.Lockout.UserMaxWait, Duration(15*time.Minute), "must be between 1s and 24h")
 	defNonZero(c, "console.maxSessionsPerUser", &cs.MaxSessionsPerUser, 20, "must be between 1 and 1000")
 	def(&cs.TimeZone, "Local")
 	def(&c.Log.Format, "json")

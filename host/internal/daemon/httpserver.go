@@ -54,8 +54,9 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	}
 	users := access.NewUsers(d.store, access.DefaultParams)
 	rec := audit.New(d.store, d.log)
-	// One lockout for the console and the admin API: failures add up.
-	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil)
+	// One lockout for the console and the admin API: failures add up,
+	// per user and address and per user across addresses.
+	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil).PerUser(cs.Lockout.UserFailures, cs.Lockout.UserMaxWait.D())
 	siteAdmin := siteadmin.New(siteHost{d})
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
