@@ -241,6 +241,11 @@ type HTTP struct {
 	IdleTimeout       Duration `yaml:"idleTimeout"`
 	// MaxConnections caps the connections served at once.
 	MaxConnections int `yaml:"maxConnections"`
+	// MaxConnectionsPerAddress caps the connections one client address
+	// holds open at once (default 256, at most MaxConnections); one past
+	// it is answered 429 and closed. A trusted reverse proxy
+	// (console.proxy.trusted) is not capped.
+	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
 	// ShutdownDelay is how long a shutdown (SIGTERM) has /readyz answer
 	// 503 while medgate still takes HTTP requests, MLLP connections and
 	// Kafka messages as before, so that a load balancer (a Kubernetes
@@ -1067,6 +1072,11 @@ func (c *Config) applyDefaults() {
 	defNonZero(c, "http.writeTimeout", &h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second), "must be longer than http.ingressTimeout")
 	defNonZero(c, "http.idleTimeout", &h.IdleTimeout, Duration(2*time.Minute), "must be positive")
 	defNonZero(c, "http.maxConnections", &h.MaxConnections, 1024, "must be between 1 and 100000")
+	perAddr := 256
+	if h.MaxConnections >= 1 {
+		perAddr = min(perAddr, h.MaxConnections)
+	}
+	defNonZero(c, "http.maxConnectionsPerAddress", &h.MaxConnectionsPerAddress, perAddr, "must be between 1 and http.maxConnections")
 	cs := &c.Console
 	defNonZero(c, "console.hstsMaxAge", &cs.HSTSMaxAge, Duration(365*24*time.Hour), "must be positive")
 	defNonZero(c, "console.sessionIdle", &cs.SessionIdle, Duration(30*time.Minute), "must be at least 1m")
