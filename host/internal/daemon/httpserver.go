@@ -101,16 +101,16 @@ type connRefusals struct {
 const connRefusalLogEvery = time.Minute
 
 func (d *Daemon) connRefusals(perAddr int) *connRefusals {
-	c := prometheus.NewCounter(prometheus.CounterOpts{
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "medgate_http_connections_refused_total",
-		Help: "HTTP connections answered 429 and closed because their address had http.maxConnectionsPerAddress open already.",
-	})
+		Help: "HTTP connections answered 429 and closed, by reason (maxConnectionsPerAddress: their address had http.maxConnectionsPerAddress open already).",
+	}, []string{"reason"})
 	if err := d.metrics.Registry.Register(c); err != nil {
 		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-			c = are.ExistingCollector.(prometheus.Counter)
+			c = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
-	return &connRefusals{log: d.log, perAddr: perAddr, counter: c, logged: map[netip.Addr]time.Time{}}
+	return &connRefusals{log: d.log, perAddr: perAddr, counter: c.WithLabelValues("maxConnectionsPerAddress"), logged: map[netip.Addr]time.Time{}}
 }
 
 func (r *connRefusals) refused(a netip.Addr) {
