@@ -28,8 +28,9 @@ type route struct {
 // viewer: reads plugins, jobs, messages and the journal (masked), and
 // asks a bulk replay's dry run (a read: see admin); operator: also runs
 // jobs now and replays messages; admin: also reloads
-// the configuration, re-encrypts the store, reads the audit log and
-// manages sites and plugins.
+// the configuration, re-encrypts the store, reads the audit log, manages
+// sites and plugins, and is granted showing personal data unmasked on the
+// command line (revealGrant).
 func (s *server) adminRoutes() []route {
 	return []route{
 		{"GET /admin/plugins", access.Viewer, s.plugins},
@@ -50,6 +51,7 @@ func (s *server) adminRoutes() []route {
 		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 		{"GET /admin/users", access.Admin, s.users},
+		{"POST /admin/personal/reveal", access.Admin, s.revealGrant},
 	}
 }
 
@@ -61,6 +63,7 @@ var auditActions = map[string]string{
 	"POST /admin/messages/replay":                "message.replay.bulk",
 	"POST /admin/reload":                         "config.reload",
 	"POST /admin/store/rekey":                    "store.rekey",
+	"POST /admin/personal/reveal":                "personal.reveal",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",
