@@ -114,8 +114,9 @@ type Column struct {
 	Title string `json:"title"`
 	Form  string `json:"form,omitempty"`
 	// Personal marks personal data (a name, an ID or phone number): the
-	// console masks it unless the signed-in role may see personal data,
-	// whatever the plugin sent.
+	// console and the command line mask it, whatever the plugin sent; the
+	// command line shows it unmasked only with -reveal, which the running
+	// medgate grants to an admin and records in its audit log.
 	Personal bool `json:"personal,omitempty"`
 	// Codes gives the meaning of the field's code values (value → text,
 	// Chinese first: {"expired": "二维码已过期 expired"}). The console and

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -169,5 +170,64 @@ func TestProxy(t *testing.T) {
 	r.RemoteAddr = "10.0.0.5:1"
 	if none.ClientAddr(r) != "10.0.0.5" {
 		t.Fatal("nil proxy")
+	}
+}
+
+// TestLockoutPerUser: failures for one user from many addresses, each
+// under the per-address lockout, bound the user's checked sign-ins from
+// new addresses to one a turn, turns doubling; an address the user signed
+// in from is not slowed down; a whole window without a failure ends the
+// count; names sprayed once each do not push the count out.
+func TestLockoutPerUser(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLockout(3, 10*time.Minute, func() time.Time { return now }).PerUser(4, time.Minute)
+	l.Succeed("amy", "10.0.0.1")
+	for i := range 4 {
+		addr := fmt.Sprintf("10.9.0.%d", i)
+		if r := l.Begin("amy", addr); r.Wait != 0 {
+			t.Fatalf("guess %d refused before the bound: %+v", i+1, r)
+		}
+		l.Fail("amy", addr)
+	}
+	steps := []struct {
+		name, user, addr string
+		advance          time.Duration
+		fail             bool
+		want             Refusal
+	}{
+		{"past the bound a new address waits", "amy", "10.9.1.1", 0, false, Refusal{Wait: time.Second, AllAddresses: true}},
+		{"the address amy signed in from does not", "amy", "10.0.0.1", 0, false, Refusal{}},
+		{"another user does not", "bob", "10.9.1.1", 0, false, Refusal{}},
+		{"after the turn one is checked", "amy", "10.9.1.2", time.Second, true, Refusal{}},
+		{"the turn doubled", "amy", "10.9.1.3", 0, false, Refusal{Wait: 2 * time.Second, AllAddresses: true}},
+		{"one checked takes the turn at once", "amy", "10.9.1.4", 2 * time.Second, false, Refusal{}},
+		{"so the next, sent at the same time, waits", "amy", "10.9.1.5", 0, false, Refusal{Wait: 2 * time.Second, AllAddresses: true}},
+		{"after the turn another is checked", "amy", "10.9.1.6", 2 * time.Second, true, Refusal{}},
+		{"and the turn doubled again", "amy", "10.9.1.7", 0, false, Refusal{Wait: 4 * time.Second, AllAddresses: true}},
+		{"a window without failures after the turn ends the count", "amy", "10.9.1.8", 11 * time.Minute, false, Refusal{}},
+	}
+	for _, s := range steps {
+		now = now.Add(s.advance)
+		got := l.Begin(s.user, s.addr)
+		if got != s.want {
+			t.Errorf("%s: Begin = %+v, want %+v", s.name, got, s.want)
+		}
+		if s.fail {
+			l.Fail(s.user, s.addr)
+		}
+	}
+	for i := range 20 {
+		l.Fail("carl", fmt.Sprintf("10.8.0.%d", i))
+	}
+	if w := l.userWait(l.users["carl"].failures); w != time.Minute {
+		t.Errorf("after 20 failures the turn is %v, want the cap 1m", w)
+	}
+	// A user under attack keeps the count while sprayed names fill the table.
+	for i := range maxUserKeys + 10 {
+		l.Fail(fmt.Sprintf("spray-%d", i), "10.7.0.1")
+	}
+	if r := l.Begin("carl", "10.9.9.9"); !r.AllAddresses {
+		t.Errorf("names sprayed once each pushed out the count of a user under attack: %+v", r)
 	}
 }

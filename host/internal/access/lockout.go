@@ -1,6 +1,7 @@
 package access
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -11,14 +12,58 @@ import (
 // locks out only that user from the guesser's own address: colleagues
 // behind the same proxy (whose real address the proxy forwards, see
 // [Proxy.ClientAddr]) and the same user elsewhere can still sign in.
+//
+// It also bounds the guesses at one user's password from every address
+// together (a botnet, or a /16 of the hospital's network): after
+// userFailures failures for the user within the window, whatever the
+// addresses, a sign-in of that user from an address they have not
+// signed in from (since medgate started) is checked only one at a time,
+// each turn after a wait that doubles with every further failure (1 s,
+// 2 s, 4 s … up to userMaxWait); meanwhile the others are refused
+// unchecked, even with the right password. From an address where the
+// user signed in before, the user is not slowed down by guesses made
+// elsewhere, so a guesser cannot lock the real user out of their own
+// workstation. The count ends once the user has had a full window
+// without a failure after the last wait.
 type Lockout struct {
 	failures int
 	window   time.Duration
 	now      func() time.Time
 
-	mu sync.Mutex
-	m  map[lockKey]*lockState
+	userFailures int
+	userMaxWait  time.Duration
+
+	mu    sync.Mutex
+	m     map[lockKey]*lockState
+	users map[string]*userState
 }
+
+// userState is one user's failures from every address together, and
+// the addresses the user signed in from.
+type userState struct {
+	failures int       // failures counted since the count last ended
+	last     time.Time // the last failure
+	turn     time.Time // no sign-in from an unknown address is checked before this
+	known    []string  // addresses the user signed in from, the latest last
+}
+
+// Defaults and bounds of the per-user limit.
+const (
+	// DefaultUserFailures is the failures for one user from every address
+	// within the window before each further sign-in from an address the
+	// user never signed in from waits its turn.
+	DefaultUserFailures = 20
+	// DefaultUserMaxWait is the longest turn.
+	DefaultUserMaxWait = 15 * time.Minute
+	// firstUserWait is the first turn; each failure doubles it.
+	firstUserWait = time.Second
+	// maxKnownAddrs is how many addresses a user signed in from are
+	// remembered (the most recent).
+	maxKnownAddrs = 16
+	// maxUserKeys bounds the per-user table; users with the fewest
+	// failures go first.
+	maxUserKeys = 20000
+)
 
 type lockKey struct{ user, addr string }
 
@@ -42,7 +87,85 @@ func NewLockout(failures int, window time.Duration, now func() time.Time) *Locko
 	if now == nil {
 		now = time.Now
 	}
-	return &Lockout{failures: failures, window: window, now: now, m: map[lockKey]*lockState{}}
+	return &Lockout{failures: failures, window: window, now: now, m: map[lockKey]*lockState{},
+		userFailures: DefaultUserFailures, userMaxWait: DefaultUserMaxWait, users: map[string]*userState{}}
+}
+
+// PerUser sets the bound across addresses: failures failures for one
+// user from every address within the window, then sign-ins from
+// addresses the user never signed in from wait their turn, up to maxWait
+// (defaults DefaultUserFailures and DefaultUserMaxWait when not
+// positive). It returns l; call it before l is used.
+func (l *Lockout) PerUser(failures int, maxWait time.Duration) *Lockout {
+	if failures <= 0 {
+		failures = DefaultUserFailures
+	}
+	if maxWait <= 0 {
+		maxWait = DefaultUserMaxWait
+	}
+	l.userFailures, l.userMaxWait = failures, max(maxWait, firstUserWait)
+	return l
+}
+
+// Refusal says why a sign-in is not checked: how long to wait, and
+// whether the wait is for the user from every address the user has not
+// signed in from (AllAddresses) rather than from this one address.
+type Refusal struct {
+	Wait         time.Duration
+	AllAddresses bool
+}
+
+// Begin is called before a sign-in of user from addr is checked: a zero
+// Refusal lets it be checked, anything else says how long it must wait.
+// While the user's sign-ins from unknown addresses wait their turn, a
+// sign-in let through takes the turn, so guesses sent at once from many
+// addresses are still checked one at a time.
+func (l *Lockout) Begin(user, addr string) Refusal {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if w := l.lockedAt(user, addr, now); w > 0 {
+		return Refusal{Wait: w}
+	}
+	u := l.user(user, now)
+	if u == nil || u.failures < l.userFailures || u.knows(addr) {
+		return Refusal{}
+	}
+	if w := u.turn.Sub(now); w > 0 {
+		return Refusal{Wait: w, AllAddresses: true}
+	}
+	u.turn = now.Add(l.userWait(u.failures))
+	return Refusal{}
+}
+
+// userWait is the turn after n failures (n at least userFailures).
+func (l *Lockout) userWait(n int) time.Duration {
+	over := n - l.userFailures
+	if over >= 30 {
+		return l.userMaxWait
+	}
+	return min(l.userMaxWait, firstUserWait<<over)
+}
+
+// user returns user's state, ended (nil) once the user has had a full
+// window without a failure after the last turn.
+func (l *Lockout) user(name string, now time.Time) *userState {
+	u := l.users[name]
+	if u == nil {
+		return nil
+	}
+	if u.failures > 0 && now.Sub(u.last) > l.window && now.Sub(u.turn) > l.window {
+		u.failures, u.turn = 0, time.Time{}
+	}
+	if u.failures == 0 && len(u.known) == 0 {
+		delete(l.users, name)
+		return nil
+	}
+	return u
+}
+
+func (u *userState) knows(addr string) bool {
+	return slices.Contains(u.known, addr)
 }
 
 // recent drops failures older than the window and returns what is left.
@@ -64,11 +187,25 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 	return st
 }
 
-// Locked returns how long user must still wait at addr (0: not locked).
+// Locked returns how long user must still wait at addr (0: not locked):
+// the lockout of user at addr, or, from an address user never signed in
+// from, the user's turn (see [Lockout.Begin], which also takes the turn).
 func (l *Lockout) Locked(user, addr string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if w := l.lockedAt(user, addr, now); w > 0 {
+		return w
+	}
+	if u := l.user(user, now); u != nil && u.failures >= l.userFailures && !u.knows(addr) {
+		return max(0, u.turn.Sub(now))
+	}
+	return 0
+}
+
+// lockedAt is how long user must still wait at addr by the lockout of
+// the user at that address alone.
+func (l *Lockout) lockedAt(user, addr string, now time.Time) time.Duration {
 	st := l.recent(lockKey{user, addr}, now)
 	if st == nil || len(st.times) < l.failures {
 		return 0
@@ -95,14 +232,66 @@ func (l *Lockout) Fail(user, addr string) bool {
 	if len(st.times) > l.failures {
 		st.times = st.times[len(st.times)-l.failures:]
 	}
+	u := l.user(user, now)
+	if u == nil {
+		if len(l.users) >= maxUserKeys {
+			l.evictUser(now)
+		}
+		u = &userState{}
+		l.users[user] = u
+	}
+	u.failures++
+	u.last = now
+	if u.failures >= l.userFailures {
+		u.turn = now.Add(l.userWait(u.failures))
+	}
 	return len(st.times) >= l.failures
 }
 
-// Succeed forgets the user's failures at addr.
+// Succeed forgets the user's failures at addr and remembers addr as one
+// the user signs in from. The user's failures from other addresses are
+// not forgotten: a guesser elsewhere goes on waiting.
 func (l *Lockout) Succeed(user, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.m, lockKey{user, addr})
+	now := l.now()
+	u := l.user(user, now)
+	if u == nil {
+		if len(l.users) >= maxUserKeys {
+			l.evictUser(now)
+		}
+		u = &userState{}
+		l.users[user] = u
+	}
+	u.known = slices.DeleteFunc(u.known, func(k string) bool { return k == addr })
+	if len(u.known) >= maxKnownAddrs {
+		u.known = u.known[1:]
+	}
+	u.known = append(u.known, addr)
+}
+
+// evictUser makes room in the per-user table: ended counts first, then
+// the user with the fewest failures (so names sprayed once each cannot
+// push out the count of a user under attack), users who signed in last.
+func (l *Lockout) evictUser(now time.Time) {
+	for name := range l.users {
+		l.user(name, now)
+	}
+	for len(l.users) >= maxUserKeys {
+		var victim string
+		least := -1
+		for name, u := range l.users {
+			n := u.failures
+			if len(u.known) > 0 {
+				n += l.userFailures // keep the addresses users signed in from longer
+			}
+			if least < 0 || n < least {
+				victim, least = name, n
+			}
+		}
+		delete(l.users, victim)
+	}
 }
 
 // evict drops expired entries, then the one whose last failure is oldest.

@@ -56,11 +56,17 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 
 // trusts reports whether addr is one of the proxy's.
 func (p *Proxy) trusts(addr string) bool {
-	if p == nil {
-		return false
-	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
+		return false
+	}
+	return p.Trusts(a)
+}
+
+// Trusts reports whether a is one of the proxy's addresses (false for a
+// nil Proxy).
+func (p *Proxy) Trusts(a netip.Addr) bool {
+	if p == nil {
 		return false
 	}
 	a = a.Unmap()

@@ -38,7 +38,8 @@
 // Host header (no DNS rebinding); the ingress and admin API refuse other
 // sites' pages (Origin, Sec-Fetch-Site), take only JSON bodies and send no
 // CORS headers; tokens are compared in constant time and failed attempts
-// are limited per remote address and logged; /readyz details and stored
+// are limited per remote address and logged, a user's failed sign-ins
+// also across addresses (access.Lockout); /readyz details and stored
 // personal data are shown only to admins, masked. With no admin token and
 // no users the admin API is open to this machine only: a client a trusted
 // reverse proxy forwards is judged by its own address. An ingress client
@@ -201,7 +202,8 @@ type Options struct {
 	// within their role (nil: only the admin token).
 	Users *access.Users
 	// Lockout limits failed Basic sign-ins per user and client address
-	// (default: 5 failures, then 15 minutes).
+	// (default: 5 failures, then 15 minutes), and per user across
+	// addresses (access.Lockout.PerUser).
 	Lockout *access.Lockout
 	// Proxy, when set, is a trusted reverse proxy whose X-Forwarded-For
 	// names the client.

@@ -142,6 +142,7 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 		"reload":               {"POST", "/admin/reload", "", "config.reload", b.loads.Load},
 		"re-encrypt the store": {"POST", "/admin/store/rekey", "", "store.rekey", b.st.rekeys.Load},
 		"change a site plugin": {"PUT", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"http://b/"}}`, "site.plugin.update", siteChanged},
+		"grant a reveal":       {"POST", "/admin/personal/reveal?site=s1&target=cli-1", "", "personal.reveal", revealsGranted(sink)},
 	}
 	// Every change route of the admin API is a case.
 	s := &server{}
@@ -218,6 +219,20 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 			!strings.HasSuffix(got[1].Detail, "attempt #"+strconv.Itoa(n+1)) {
 			t.Errorf("%s: audited %+v; want attempted %s, then ok naming attempt #%d", name, got, tc.action, n+1)
 		}
+	}
+}
+
+// revealsGranted counts the reveals sink recorded granted (ok): a grant
+// (POST /admin/personal/reveal) changes nothing but the audit log.
+func revealsGranted(sink *memAudit) func() int32 {
+	return func() int32 {
+		var n int32
+		for _, e := range sink.entries() {
+			if e.Action == "personal.reveal" && e.Outcome == audit.OK {
+				n++
+			}
+		}
+		return n
 	}
 }
 

@@ -28,8 +28,9 @@ type route struct {
 // viewer: reads plugins, jobs, messages and the journal (masked), and
 // asks a bulk replay's dry run (a read: see admin); operator: also runs
 // jobs now and replays messages; admin: also reloads
-// the configuration, re-encrypts the store, reads the audit log and
-// manages sites and plugins.
+// the configuration, re-encrypts the store, reads the audit log, manages
+// sites and plugins, and is granted showing personal data unmasked on the
+// command line (revealGrant).
 func (s *server) adminRoutes() []route {
 	return []route{
 		{"GET /admin/plugins", access.Viewer, s.plugins},
@@ -50,6 +51,7 @@ func (s *server) adminRoutes() []route {
 		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 		{"GET /admin/users", access.Admin, s.users},
+		{"POST /admin/personal/reveal", access.Admin, s.revealGrant},
 	}
 }
 
@@ -61,6 +63,7 @@ var auditActions = map[string]string{
 	"POST /admin/messages/replay":                "message.replay.bulk",
 	"POST /admin/reload":                         "config.reload",
 	"POST /admin/store/rekey":                    "store.rekey",
+	"POST /admin/personal/reveal":                "personal.reveal",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",
@@ -187,8 +190,19 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
-		if wait := s.o.Lockout.Locked(name, addr); wait > 0 {
-			secs := int((wait + time.Second - 1) / time.Second)
+		if ref := s.o.Lockout.Begin(name, addr); ref.Wait > 0 {
+			secs := int((ref.Wait + time.Second - 1) / time.Second)
+			if ref.AllAddresses {
+				// Guesses at this user's password from many addresses:
+				// checked one at a time from addresses the user never
+				// signed in from (access.Lockout).
+				s.o.Logger.Warn("authentication refused: too many failed sign-ins for this user from many addresses; waiting its turn", "endpoint", "admin", "user", name, "remote", addr, "mustWait", ref.Wait.String())
+				_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+					Detail: "管理 API：该用户在多个地址登录失败次数过多，来自新地址的登录须等待。admin API: too many failed sign-ins for the user from many addresses; a new address waits its turn"})
+				return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
+					Message: "too many failed sign-ins for this user from many addresses; from an address this user has not signed in from, wait " + strconv.Itoa(secs) +
+						"s (Retry-After), then send the credentials again; from an address where this user signed in before, sign-ins are not slowed down"}
+			}
 			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：登录失败次数过多，已锁定。admin API: locked out"})
 			return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
 				Message: "too many failed sign-ins for this user from this address; wait " + strconv.Itoa(secs) + "s"}

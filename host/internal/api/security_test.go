@@ -432,7 +432,7 @@ func TestServerTimeoutsAndConnectionCap(t *testing.T) {
 	if s.ReadHeaderTimeout != time.Second || s.ReadTimeout != 2*time.Second || s.WriteTimeout != 3*time.Second || s.IdleTimeout != 4*time.Second || s.MaxHeaderBytes == 0 {
 		t.Fatalf("server timeouts not all set: %+v", s)
 	}
-	ln, err := Listen("127.0.0.1:0", 1)
+	ln, err := Listen("127.0.0.1:0", ConnLimits{Max: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func TestServerTimeoutsAndConnectionCap(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting connection was not accepted after the first closed")
 	}
-	if _, err := Listen("127.0.0.1:-1", 1); err == nil || !strings.Contains(err.Error(), "http.listen") {
+	if _, err := Listen("127.0.0.1:-1", ConnLimits{Max: 1}); err == nil || !strings.Contains(err.Error(), "http.listen") {
 		t.Fatalf("bad address: err = %v, want one naming http.listen", err)
 	}
 }

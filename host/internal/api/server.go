@@ -2,8 +2,12 @@ package api
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -35,15 +39,154 @@ func NewServer(h http.Handler, t Timeouts) *http.Server {
 	}
 }
 
-// Listen listens on addr and accepts at most maxConns connections at once
-// (0: no cap); further clients wait in the kernel's backlog.
-func Listen(addr string, maxConns int) (net.Listener, error) {
+// ConnLimits bound the connections the HTTP server serves.
+type ConnLimits struct {
+	// Max is how many connections are served at once (0: no cap); more
+	// wait in the kernel's backlog (http.maxConnections).
+	Max int
+	// PerAddress is how many connections one client address may hold
+	// open at once (0: no cap; http.maxConnectionsPerAddress). A
+	// connection past it is answered at once with 429
+	// too_many_connections and closed, and never takes one of Max, so
+	// one address holding idle or slow connections cannot keep the other
+	// clients out. Keep-alive connections count while they are open: a
+	// client reusing its connections is not limited in its requests.
+	PerAddress int
+	// Exempt reports the addresses PerAddress does not apply to: a
+	// trusted reverse proxy, whose connections carry many clients.
+	Exempt func(netip.Addr) bool
+	// Refused, when set, is told of every connection PerAddress refused
+	// (a log line, a metric); it must not block.
+	Refused func(netip.Addr)
+}
+
+// Listen listens on addr with the limits l.
+func Listen(addr string, l ConnLimits) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w; choose another http.listen address", addr, err)
 	}
-	if maxConns > 0 {
-		ln = netutil.LimitListener(ln, maxConns)
+	if l.PerAddress > 0 {
+		// Inside the global cap: a refused connection takes no slot of it.
+		ln = &perAddrListener{Listener: ln, limits: l, open: map[netip.Addr]int{}, refusing: make(chan struct{}, maxRefusing)}
+	}
+	if l.Max > 0 {
+		ln = netutil.LimitListener(ln, l.Max)
 	}
 	return ln, nil
+}
+
+// Bounds of the answers to refused connections: at most maxRefusing are
+// answered at once (others are closed without an answer), each within
+// refuseGrace, reading at most refuseDrain bytes of what the client sent
+// so that closing does not reset the connection before it reads the
+// answer.
+const (
+	maxRefusing = 64
+	refuseGrace = time.Second
+	refuseDrain = 64 << 10
+)
+
+// perAddrListener caps the connections open at once from each address.
+type perAddrListener struct {
+	net.Listener
+	limits   ConnLimits
+	refusing chan struct{}
+
+	mu   sync.Mutex
+	open map[netip.Addr]int
+}
+
+// Accept returns the next connection within the per-address cap; those
+// past it are answered and closed meanwhile.
+func (l *perAddrListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return c, nil
+		}
+		a := ap.Addr().Unmap()
+		if l.limits.Exempt != nil && l.limits.Exempt(a) {
+			return c, nil
+		}
+		l.mu.Lock()
+		n := l.open[a]
+		if n >= l.limits.PerAddress {
+			l.mu.Unlock()
+			l.refuse(c, a)
+			continue
+		}
+		l.open[a] = n + 1
+		l.mu.Unlock()
+		return &countedConn{Conn: c, release: func() { l.release(a) }}, nil
+	}
+}
+
+func (l *perAddrListener) release(a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[a] <= 1 {
+		delete(l.open, a)
+		return
+	}
+	l.open[a]--
+}
+
+// refuse answers c, from a, with 429 too_many_connections and closes it,
+// without holding up Accept.
+func (l *perAddrListener) refuse(c net.Conn, a netip.Addr) {
+	if l.limits.Refused != nil {
+		l.limits.Refused(a)
+	}
+	select {
+	case l.refusing <- struct{}{}:
+	default:
+		_ = c.Close()
+		return
+	}
+	go func() {
+		defer func() { <-l.refusing }()
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(refuseGrace))
+		_, _ = io.WriteString(c, tooManyConnections(l.limits.PerAddress))
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		_, _ = io.CopyN(io.Discard, c, refuseDrain)
+	}()
+}
+
+// tooManyConnections is the whole HTTP answer to a connection past the
+// per-address cap of perAddr.
+func tooManyConnections(perAddr int) string {
+	body := `{"code":"too_many_connections","message":"this address already has ` + strconv.Itoa(perAddr) +
+		` connections open to medgate (http.maxConnectionsPerAddress); reuse them (keep-alive) or close idle ones, then connect again; if many clients share this address (a proxy or NAT), list a proxy in console.proxy.trusted or raise http.maxConnectionsPerAddress"}` + "\n"
+	return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// countedConn releases its address's count once, when closed.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite lets the HTTP server close its side gracefully, as it does
+// on a bare TCP connection.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }

@@ -10,13 +10,26 @@ import (
 	"strings"
 
 	"github.com/medgate/medgate/host/internal/artifact"
+	"github.com/medgate/medgate/host/internal/console"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // showReply shows the reply of a remote command as its Display says. A
 // reply that is not ok shows its errors and the external system's answer.
-func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON bool) error {
+// Values of the fields and columns d declares personal are masked as the
+// console masks them, unless reveal (granted by the running medgate: see
+// grantReveal).
+func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON, reveal bool) error {
+	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
+		masked, err := maskPayload(d, r.Payload)
+		if err != nil {
+			return err
+		}
+		rr := *r
+		rr.Payload = masked
+		r = &rr
+	}
 	switch {
 	case d.JSON:
 		return printJSON(w, r)
@@ -43,13 +56,22 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON 
 		return nil
 	}
 	_ = raw
-	return showPayload(w, d, r.Payload)
+	return showPayload(w, d, r.Payload, true) // masked above unless reveal
 }
 
 // showPayload shows a JSON payload: the headline, the single fields, then
 // the table of rows; a value whose column declares its code
-// (sdk.Column.Codes) as "meaning (code)". With nothing declared it prints the payload as JSON.
-func showPayload(w io.Writer, d sdk.Display, payload []byte) error {
+// (sdk.Column.Codes) as "meaning (code)"; a value of a field or column
+// declared personal (sdk.Column.Personal) masked unless reveal. With
+// nothing declared it prints the payload as JSON.
+func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error {
+	if !reveal && declaresPersonal(d) {
+		masked, err := maskPayload(d, payload)
+		if err != nil {
+			return err
+		}
+		payload = masked
+	}
 	if d.Headline == "" && len(d.Fields) == 0 && d.Rows == "" {
 		return printRawJSON(w, payload)
 	}
@@ -110,6 +132,67 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 		lines = append(lines, line)
 	}
 	return writeTable(w, lines)
+}
+
+// declaresPersonal reports whether d shows a field or column declared
+// personal.
+func declaresPersonal(d sdk.Display) bool {
+	for _, cols := range [][]sdk.Column{d.Fields, d.Columns} {
+		for _, c := range cols {
+			if c.Personal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maskPayload returns payload with every value of a field or row column
+// d declares personal masked as the console masks it
+// (console.MaskPersonal), whatever the plugin sent.
+func maskPayload(d sdk.Display, payload []byte) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return nil, fmt.Errorf("the reply payload is not a JSON object (%w); it declares personal data, so it is not shown", err)
+	}
+	for _, f := range d.Fields {
+		if f.Personal {
+			maskField(obj, f.Field)
+		}
+	}
+	if d.Rows != "" {
+		rows, _ := field(obj, d.Rows).([]any)
+		for _, r := range rows {
+			for _, c := range d.Columns {
+				if c.Personal {
+					maskField(r, c.Field)
+				}
+			}
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// maskField masks the value at the dotted path in v, if there is one.
+func maskField(v any, path string) {
+	parts := strings.Split(path, ".")
+	for _, part := range parts[:len(parts)-1] {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		v = m[part]
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	last := parts[len(parts)-1]
+	if x, ok := m[last]; ok && x != nil {
+		if t := text(x); t != "" {
+			m[last] = console.MaskPersonal(t)
+		}
+	}
 }
 
 // field is the value at a dotted path ("label.lines") in a decoded JSON

@@ -63,7 +63,7 @@ func TestDisplayFollowsDottedPaths(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var out strings.Builder
-			if err := showPayload(&out, tc.display, []byte(payload)); err != nil {
+			if err := showPayload(&out, tc.display, []byte(payload), false); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != tc.want {
@@ -117,7 +117,7 @@ func TestDisplayShowsCodeMeanings(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var out strings.Builder
-			if err := showPayload(&out, tc.display, []byte(payload)); err != nil {
+			if err := showPayload(&out, tc.display, []byte(payload), false); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != tc.want {

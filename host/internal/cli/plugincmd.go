@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -151,6 +152,9 @@ func commandSynopsis(c sdk.Command) string {
 	if c.Result.File != nil {
 		parts = append(parts, "[-out FILE]")
 	}
+	if declaresPersonal(c.Result) {
+		parts = append(parts, "[-reveal]")
+	}
 	if !c.Local {
 		parts = append(parts, "[-timeout D]", "[-json]")
 	}
@@ -237,6 +241,11 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 	if c.Result.File != nil {
 		out = fs.String("out", "", "copy the file of the reply here (on the machine medgate runs on)")
 	}
+	reveal := new(bool)
+	if declaresPersonal(c.Result) {
+		fs.BoolVar(reveal, "reveal", false, "show the values the plugin declares personal (names, ID and phone numbers) unmasked; "+
+			"the running medgate must grant it (an admin: MEDGATE_USER=NAME, else http.adminToken) and records it in its audit log (personal.reveal) first")
+	}
 	vals := map[string]string{}
 	var positional []sdk.Argument
 	for _, a := range c.Arguments {
@@ -285,18 +294,30 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		}
 		return usageError{fmt.Sprintf("medgate %s %s: the arguments have problems:\n%s\n(see -h)", plugin, c.Name, strings.Join(msgs, "\n"))}
 	}
+	id := newID("cli-")
+	if *reveal {
+		// Granted (and audited) before anything is sent or run: a
+		// refusal leaves nothing done.
+		target := id
+		if c.Local {
+			target = plugin + " " + c.Name
+		}
+		if err := grantReveal(ctx, cfg, code, target); err != nil {
+			return err
+		}
+	}
 	if c.Local {
-		return runLocal(ctx, cfg, proc, plugin, code, c, checked, stdout, stderr)
+		return runLocal(ctx, cfg, proc, plugin, code, c, checked, *reveal, stdout, stderr)
 	}
 	payload, err := commandPayload(c.Arguments, checked)
 	if err != nil {
 		return err
 	}
-	r, raw, err := sendCommand(ctx, cfg, plugin, code, c, payload, timeout, *brokers, stderr)
+	r, raw, err := sendCommand(ctx, cfg, plugin, code, id, c, payload, timeout, *brokers, stderr)
 	if err != nil {
 		return err
 	}
-	if err := showReply(stdout, c.Result, r, raw, *asJSON); err != nil {
+	if err := showReply(stdout, c.Result, r, raw, *asJSON, *reveal); err != nil {
 		return err
 	}
 	if r.Status != message.StatusOK {
@@ -396,12 +417,12 @@ func commandPayload(decl []sdk.Argument, vals map[string]string) ([]byte, error)
 
 // sendCommand sends the command's operation through the running medgate
 // and returns its reply, following the declared progress events.
-func sendCommand(ctx context.Context, cfg *config.Config, plugin, site string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, stderr io.Writer) (*message.Reply, []byte, error) {
+func sendCommand(ctx context.Context, cfg *config.Config, plugin, site, id string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, stderr io.Writer) (*message.Reply, []byte, error) {
 	cl, err := newClient(cfg, "medgate-"+plugin, brokers)
 	if err != nil {
 		return nil, nil, err
 	}
-	env := message.Envelope{ID: newID("cli-"), Site: site, Type: c.Operation, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
+	env := message.Envelope{ID: id, Site: site, Type: c.Operation, OccurredAt: time.Now().Format(time.RFC3339), Format: "json", Payload: payload}
 	rq := call{env: env, timeout: timeout,
 		hint: fmt.Sprintf("is medgate running (medgate run) with the %s plugin enabled for site %s? A long run may need a longer -timeout", plugin, site),
 		sent: func(topic string) {
@@ -440,9 +461,35 @@ func followProgress(ctx context.Context, events *bus.Tail, p sdk.Progress, id st
 	}
 }
 
+// grantReveal asks the running medgate, through its admin API with the
+// credentials every admin command sends (MEDGATE_USER, else
+// http.adminToken), to grant showing personal data unmasked for target
+// (a message id, or "plugin command" for a local command) at site, as the
+// console's 显示个人信息 Reveal personal data: only an admin who sees the
+// site gets it, and medgate records it in its audit log
+// (personal.reveal) before it answers. nil only when it was granted.
+func grantReveal(ctx context.Context, cfg *config.Config, site, target string) error {
+	const after = "; nothing was sent or run: run the command without -reveal to see personal data masked"
+	q := url.Values{"site": {site}, "target": {target}}
+	a, err := adminRequest(ctx, cfg.File, "", "POST", "/admin/personal/reveal?"+q.Encode())
+	if err != nil {
+		return fmt.Errorf("-reveal: %w%s", err, after)
+	}
+	if err := a.err(); err != nil {
+		return fmt.Errorf("-reveal was not granted: %w%s", err, after)
+	}
+	var g struct {
+		Granted bool `json:"granted"`
+	}
+	if json.Unmarshal(a.body, &g) != nil || !g.Granted {
+		return fmt.Errorf("-reveal was not granted: POST /admin/personal/reveal answered %s without granting it (is the running medgate older than this command?)%s", a.statusText, after)
+	}
+	return nil
+}
+
 // runLocal runs a local command in the plugin process with the site's
 // settings, checked as the daemon checks them.
-func runLocal(ctx context.Context, cfg *config.Config, proc *pluginhost.Process, plugin, site string, c sdk.Command, args map[string]string, stdout, stderr io.Writer) error {
+func runLocal(ctx context.Context, cfg *config.Config, proc *pluginhost.Process, plugin, site string, c sdk.Command, args map[string]string, reveal bool, stdout, stderr io.Writer) error {
 	var given map[string]string
 	for _, s := range cfg.Sites {
 		if s.Code == site {
@@ -471,7 +518,7 @@ func runLocal(ctx context.Context, cfg *config.Config, proc *pluginhost.Process,
 		return fmt.Errorf("%s %s at site %s failed", plugin, c.Name, site)
 	}
 	if len(r.Payload) > 0 {
-		return showPayload(stdout, c.Result, r.Payload)
+		return showPayload(stdout, c.Result, r.Payload, reveal)
 	}
 	return nil
 }

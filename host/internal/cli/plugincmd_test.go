@@ -90,9 +90,10 @@ func TestPluginCommands(t *testing.T) {
 		"command help": {args: []string{"ledger", "record", "-h", "-config", cfg}, wantOut: []string{
 			"usage: medgate ledger record", "Sends ledger.record through the running medgate", "SEQ", "sequence number of the effect (int); required",
 		}},
-		"local command": {args: []string{"ledger", "effects", "-config", cfg}, wantOut: []string{"2 effects at site s1", "MESSAGE  KEY", "m1       k1", "m2       k2"}},
+		"local command": {args: []string{"ledger", "effects", "-config", cfg}, wantOut: []string{"2 effects at site s1", "MESSAGE  KEY", "m1       k*", "m2       k*"},
+			notWantOut: []string{"k1", "k2"}}, // keys are declared personal: masked
 		"local command with an argument": {args: []string{"ledger", "effects", "-config", cfg, "-key", "k2"},
-			wantOut: []string{"1 effects at site s1", "m2       k2"}, notWantOut: []string{"m1"}},
+			wantOut: []string{"1 effects at site s1", "m2       k*"}, notWantOut: []string{"m1"}},
 		"site that does not enable the plugin": {args: []string{"ledger", "effects", "-config", cfg, "-site", "s9"}, code: 1,
 			wantErr: []string{`site "s9" does not enable the ledger plugin`, "sites that do: s1"}},
 		"missing required argument":  {args: []string{"ledger", "record", "-config", cfg}, code: 2, wantErr: []string{"seq: is required"}},
@@ -205,7 +206,7 @@ func TestShowPayload(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			if err := showPayload(&out, tc.display, []byte(payload)); err != nil {
+			if err := showPayload(&out, tc.display, []byte(payload), false); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.HasPrefix(out.String(), tc.want) {

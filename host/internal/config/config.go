@@ -241,6 +241,11 @@ type HTTP struct {
 	IdleTimeout       Duration `yaml:"idleTimeout"`
 	// MaxConnections caps the connections served at once.
 	MaxConnections int `yaml:"maxConnections"`
+	// MaxConnectionsPerAddress caps the connections one client address
+	// holds open at once (default 256, at most MaxConnections); one past
+	// it is answered 429 and closed. A trusted reverse proxy
+	// (console.proxy.trusted) is not capped.
+	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
 	// ShutdownDelay is how long a shutdown (SIGTERM) has /readyz answer
 	// 503 while medgate still takes HTTP requests, MLLP connections and
 	// Kafka messages as before, so that a load balancer (a Kubernetes
@@ -299,6 +304,13 @@ func (cs Console) Location() *time.Location {
 type Lockout struct {
 	Failures int      `yaml:"failures"`
 	Duration Duration `yaml:"duration"`
+	// UserFailures bounds the failed sign-ins of one user from every
+	// address together within Duration (default 20): past it, each
+	// sign-in of the user from an address the user has not signed in
+	// from waits its turn, a turn that doubles with each failure up to
+	// UserMaxWait (default 15m). See access.Lockout.
+	UserFailures int      `yaml:"userFailures"`
+	UserMaxWait  Duration `yaml:"userMaxWait"`
 }
 
 // ConsoleProxy is a trusted reverse proxy in front of the console.
@@ -1060,12 +1072,19 @@ func (c *Config) applyDefaults() {
 	defNonZero(c, "http.writeTimeout", &h.WriteTimeout, h.IngressTimeout+Duration(15*time.Second), "must be longer than http.ingressTimeout")
 	defNonZero(c, "http.idleTimeout", &h.IdleTimeout, Duration(2*time.Minute), "must be positive")
 	defNonZero(c, "http.maxConnections", &h.MaxConnections, 1024, "must be between 1 and 100000")
+	perAddr := 256
+	if h.MaxConnections >= 1 {
+		perAddr = min(perAddr, h.MaxConnections)
+	}
+	defNonZero(c, "http.maxConnectionsPerAddress", &h.MaxConnectionsPerAddress, perAddr, "must be between 1 and http.maxConnections")
 	cs := &c.Console
 	defNonZero(c, "console.hstsMaxAge", &cs.HSTSMaxAge, Duration(365*24*time.Hour), "must be positive")
 	defNonZero(c, "console.sessionIdle", &cs.SessionIdle, Duration(30*time.Minute), "must be at least 1m")
 	defNonZero(c, "console.sessionMax", &cs.SessionMax, Duration(12*time.Hour), "must be positive")
 	defNonZero(c, "console.lockout.failures", &cs.Lockout.Failures, 5, "must be between 1 and 100")
 	defNonZero(c, "console.lockout.duration", &cs.Lockout.Duration, Duration(15*time.Minute), "must be at least 1m")
+	defNonZero(c, "console.lockout.userFailures", &cs.Lockout.UserFailures, 20, "must be between 1 and 10000")
+	defNonZero(c, "console.lockout.userMaxWait", &cs.Lockout.UserMaxWait, Duration(15*time.Minute), "must be between 1s and 24h")
 	defNonZero(c, "console.maxSessionsPerUser", &cs.MaxSessionsPerUser, 20, "must be between 1 and 1000")
 	def(&cs.TimeZone, "Local")
 	def(&c.Log.Format, "json")

@@ -51,6 +51,12 @@ func (c *Config) checkConsole() Problems {
 	if cs.Lockout.Duration.D() < time.Minute {
 		add("console.lockout.duration", "must be at least 1m, is %s", cs.Lockout.Duration.D())
 	}
+	if n := cs.Lockout.UserFailures; n < 1 || n > 10000 {
+		add("console.lockout.userFailures", "must be between 1 and 10000, is %d", n)
+	}
+	if d := cs.Lockout.UserMaxWait.D(); d < time.Second || d > 24*time.Hour {
+		add("console.lockout.userMaxWait", "must be between 1s and 24h, is %s", d)
+	}
 	if n := cs.MaxSessionsPerUser; n < 1 || n > 1000 {
 		// 1000 is the most sessions the console keeps in all.
 		add("console.maxSessionsPerUser", "must be between 1 and 1000, is %d", n)

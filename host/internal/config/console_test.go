@@ -21,6 +21,8 @@ console:
   sessionMax: 5m
   lockout:
     failures: 500
+    userFailures: 100000
+    userMaxWait: 500ms
   maxSessionsPerUser: -3
   proxy:
     trusted: [10.0.0.5, 0.0.0.0/0, proxy.local]
@@ -32,6 +34,8 @@ console:
 		`m.yaml:7: console.publicOrigins[2]: "https://medgate.hospital.example/console/" is not an origin`,
 		"console.sessionIdle: must be at least 1m, is 10s",
 		"console.lockout.failures: must be between 1 and 100, is 500",
+		"console.lockout.userFailures: must be between 1 and 10000, is 100000",
+		"console.lockout.userMaxWait: must be between 1s and 24h, is 500ms",
 		"console.maxSessionsPerUser: must be between 1 and 1000, is -3",
 		`console.proxy.trusted[1]: "0.0.0.0/0" trusts every address`,
 		`console.proxy.trusted[2]: "proxy.local" is not an address or CIDR`,
@@ -54,7 +58,7 @@ func TestConsoleDefaults(t *testing.T) {
 	}
 	cs := c.Console
 	if cs.SessionIdle.D() != 30*time.Minute || cs.SessionMax.D() != 12*time.Hour || cs.Lockout.Failures != 5 ||
-		cs.Lockout.Duration.D() != 15*time.Minute || cs.HTTPS || cs.Proxy != nil || cs.MaxSessionsPerUser != 20 {
+		cs.Lockout.Duration.D() != 15*time.Minute || cs.Lockout.UserFailures != 20 || cs.Lockout.UserMaxWait.D() != 15*time.Minute || cs.HTTPS || cs.Proxy != nil || cs.MaxSessionsPerUser != 20 {
 		t.Fatalf("console defaults: %+v", cs)
 	}
 }

@@ -93,6 +93,9 @@ func (c *Config) checkHTTP() Problems {
 	if h.MaxConnections < 1 || h.MaxConnections > 100000 {
 		add("http.maxConnections", "must be between 1 and 100000, is %d", h.MaxConnections)
 	}
+	if n := h.MaxConnectionsPerAddress; n < 1 || (h.MaxConnections >= 1 && n > h.MaxConnections) {
+		add("http.maxConnectionsPerAddress", "must be between 1 and http.maxConnections (%d), is %d", h.MaxConnections, n)
+	}
 	return ps
 }
 

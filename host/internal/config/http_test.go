@@ -334,3 +334,39 @@ func TestRefuseUnboundJournalNeedsKeys(t *testing.T) {
 		t.Fatal("store.encryption.refuseUnboundJournal: true was not read")
 	}
 }
+
+// TestHTTPMaxConnectionsPerAddress: the per-address cap defaults to 256,
+// at most http.maxConnections, and one written above that is a problem.
+func TestHTTPMaxConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		http    string
+		want    int
+		problem string
+	}{
+		"default":                      {"", 256, ""},
+		"default within a smaller cap": {"  maxConnections: 100\n", 100, ""},
+		"set":                          {"  maxConnectionsPerAddress: 32\n", 32, ""},
+		"above the cap of all":         {"  maxConnections: 100\n  maxConnectionsPerAddress: 200\n", 0, "http.maxConnectionsPerAddress: must be between 1 and http.maxConnections (100), is 200"},
+		"negative":                     {"  maxConnectionsPerAddress: -1\n", 0, "http.maxConnectionsPerAddress: must be between 1 and http.maxConnections (1024), is -1"},
+		"zero is no value, not no cap": {"  maxConnectionsPerAddress: 0\n", 0, "http.maxConnectionsPerAddress: 0 is not a valid value"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "kafka:\n  embedded: {}\nhttp:\n" + tc.http
+			if tc.problem != "" {
+				if got := problemsOf(t, src); !hasProblem(got, tc.problem) {
+					t.Errorf("missing problem %q in:\n%s", tc.problem, strings.Join(got, "\n"))
+				}
+				return
+			}
+			c, err := Parse("m.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTP.MaxConnectionsPerAddress != tc.want {
+				t.Errorf("http.maxConnectionsPerAddress = %d, want %d", c.HTTP.MaxConnectionsPerAddress, tc.want)
+			}
+		})
+	}
+}

@@ -32,6 +32,8 @@ func TestExplicitZeroIsAProblem(t *testing.T) {
 		{"http.maxConnections", "http:\n", "  maxConnections: 0", "between 1 and 100000", "1024", func(c *Config) any { return c.HTTP.MaxConnections }, 1024},
 		{"console.sessionIdle", "console:\n", "  sessionIdle: 0s", "at least 1m", "30m", func(c *Config) any { return c.Console.SessionIdle.D() }, 30 * time.Minute},
 		{"console.lockout.failures", "console:\n  lockout:\n", "    failures: 0", "between 1 and 100", "5", func(c *Config) any { return c.Console.Lockout.Failures }, 5},
+		{"console.lockout.userFailures", "console:\n  lockout:\n", "    userFailures: 0", "between 1 and 10000", "20", func(c *Config) any { return c.Console.Lockout.UserFailures }, 20},
+		{"console.lockout.userMaxWait", "console:\n  lockout:\n", "    userMaxWait: 0s", "between 1s and 24h", "15m", func(c *Config) any { return c.Console.Lockout.UserMaxWait.D() }, 15 * time.Minute},
 		{"processing.maxPayloadBytes", "processing:\n", "  maxPayloadBytes: 0", "between 1 and", "983616", func(c *Config) any { return c.Processing.MaxPayloadBytes }, MaxPayloadLimit},
 		{"processing.maxAttempts", "processing:\n", "  maxAttempts: 0", "at least 1", "8", func(c *Config) any { return c.Processing.MaxAttempts }, 8},
 		{"processing.initialBackoff", "processing:\n", "  initialBackoff: 0ms", "positive", "500ms", func(c *Config) any { return c.Processing.InitialBackoff.D() }, 500 * time.Millisecond},

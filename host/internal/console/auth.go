@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -847,8 +848,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
-		if wait := c.o.Lockout.Locked(d.User, addr); wait > 0 {
-			mins := int((wait + time.Minute - 1) / time.Minute)
+		if ref := c.o.Lockout.Begin(d.User, addr); ref.Wait > 0 {
+			if ref.AllAddresses {
+				// Guesses at this user's password from many addresses:
+				// from an address the user never signed in from, one
+				// sign-in at a time (access.Lockout).
+				secs := int((ref.Wait + time.Second - 1) / time.Second)
+				c.o.Logger.Warn("console: sign-in refused: too many failed sign-ins for this user from many addresses; waiting its turn", "user", d.User, "remote", addr, "mustWait", ref.Wait.String())
+				_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "该用户在多个地址登录失败次数过多，来自新地址的登录须等待。too many failed sign-ins for the user from many addresses; a new address waits its turn"})
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s has had too many failed sign-ins from many addresses; from an address where %s has not signed in before, wait %d second(s), then sign in again. From your usual workstation you can sign in at once.", d.User, d.User, secs))
+				return
+			}
+			mins := int((ref.Wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，已锁定。locked out"})
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
 			return
@@ -972,7 +984,9 @@ func (c *Console) checkPassword(ctx context.Context, name, password, addr string
 		}
 	}
 	if _, problem := checkOpenName(name); c.o.AdminToken != "" && problem == "" {
-		if wait := c.tokenLockedFor(addr); wait > 0 {
+		// Begin takes the token's turn while token guesses from many
+		// addresses are checked one at a time (access.Lockout).
+		if wait := c.o.Lockout.Begin(tokenLockKey, addr).Wait; wait > 0 {
 			return access.User{}, "", &tokenLocked{wait: wait}
 		}
 		if sameSecret(password, c.o.AdminToken) {

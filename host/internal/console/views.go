@@ -593,6 +593,11 @@ func pngURL(b []byte) template.URL {
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 }
 
+// MaskPersonal masks v as the console masks a value a plugin declared
+// personal (sdk.Column.Personal); the command line masks such values with
+// it too, so both show the same.
+func MaskPersonal(v string) string { return personal(v) }
+
 // personal masks a value a plugin declared personal (sdk.Column.Personal).
 // Plugins mask such values themselves, in shapes the host keeps as they
 // are (张*丰, 138****5678), so each word of the value (split on white

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/api"
@@ -31,7 +36,15 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		clients[i] = api.Client{Name: c.Name, Token: c.Token, Sites: c.Sites}
 	}
 	h := cfg.HTTP
-	ln, err := api.Listen(h.Listen, h.MaxConnections)
+	cs := cfg.Console
+	var proxy *access.Proxy
+	if cs.Proxy != nil {
+		if proxy, err = access.NewProxy(cs.Proxy.UserHeader, cs.Proxy.RoleHeader, cs.Proxy.Trusted); err != nil {
+			return fmt.Errorf("console.proxy: %w", err)
+		}
+	}
+	ln, err := api.Listen(h.Listen, api.ConnLimits{Max: h.MaxConnections, PerAddress: h.MaxConnectionsPerAddress,
+		Exempt: proxy.Trusts, Refused: d.connRefusals(h.MaxConnectionsPerAddress).refused})
 	if err != nil {
 		return err
 	}
@@ -44,18 +57,11 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		_ = ln.Close()
 		return fmt.Errorf("console.publicOrigins: %w", err)
 	}
-	cs := cfg.Console
-	var proxy *access.Proxy
-	if cs.Proxy != nil {
-		if proxy, err = access.NewProxy(cs.Proxy.UserHeader, cs.Proxy.RoleHeader, cs.Proxy.Trusted); err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("console.proxy: %w", err)
-		}
-	}
 	users := access.NewUsers(d.store, access.DefaultParams)
 	rec := audit.New(d.store, d.log)
-	// One lockout for the console and the admin API: failures add up.
-	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil)
+	// One lockout for the console and the admin API: failures add up,
+	// per user and address and per user across addresses.
+	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil).PerUser(cs.Lockout.UserFailures, cs.Lockout.UserMaxWait.D())
 	siteAdmin := siteadmin.New(siteHost{d})
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
@@ -77,6 +83,58 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec, Sites: siteAdmin,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()}), ln)
 	return nil
+}
+
+// connRefusals counts and logs the HTTP connections refused for too many
+// from one address (api.ConnLimits.PerAddress): every one counted, a WARN
+// at most once a minute per address.
+type connRefusals struct {
+	log     *slog.Logger
+	perAddr int
+	counter prometheus.Counter
+
+	mu     sync.Mutex
+	logged map[netip.Addr]time.Time
+}
+
+// connRefusalLogEvery is how often one address's refusals are logged.
+const connRefusalLogEvery = time.Minute
+
+func (d *Daemon) connRefusals(perAddr int) *connRefusals {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medgate_http_connections_refused_total",
+		Help: "HTTP connections answered 429 and closed, by reason (maxConnectionsPerAddress: their address had http.maxConnectionsPerAddress open already).",
+	}, []string{"reason"})
+	if err := d.metrics.Registry.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			c = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	return &connRefusals{log: d.log, perAddr: perAddr, counter: c.WithLabelValues("maxConnectionsPerAddress"), logged: map[netip.Addr]time.Time{}}
+}
+
+func (r *connRefusals) refused(a netip.Addr) {
+	r.counter.Inc()
+	now := time.Now()
+	r.mu.Lock()
+	last, seen := r.logged[a]
+	if seen && now.Sub(last) < connRefusalLogEvery {
+		r.mu.Unlock()
+		return
+	}
+	if len(r.logged) >= 10000 {
+		for k, t := range r.logged {
+			if now.Sub(t) >= connRefusalLogEvery {
+				delete(r.logged, k)
+			}
+		}
+	}
+	if len(r.logged) < 10000 {
+		r.logged[a] = now
+	}
+	r.mu.Unlock()
+	r.log.Warn("HTTP connection refused: too many from one address", "remote", a.String(), "open", r.perAddr,
+		"fix", "the client should reuse its connections (keep-alive) or close idle ones; if many clients share this address, list the proxy in console.proxy.trusted or raise http.maxConnectionsPerAddress")
 }
 
 // serveHTTP serves srv on ln. The requests' contexts end when stopHTTP

@@ -73,7 +73,7 @@ func runningDaemonOn(t *testing.T, h pipeline.Handler, st store.Store, log *slog
 	if d.consumer, err = bus.NewConsumer(cc, []string{"requests"}, d.handleKafka); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := api.Listen("127.0.0.1:0", 0)
+	ln, err := api.Listen("127.0.0.1:0", api.ConnLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func commands() []sdk.Command {
 			Name: "effects", Summary: "list the effects in the site's ledger, read on this machine", Local: true,
 			Arguments: []sdk.Argument{{Name: "key", Type: sdk.SettingString, Description: "only effects of this business key"}},
 			Result: sdk.Display{Headline: "headline", Rows: "effects",
-				Columns: []sdk.Column{{Field: "message", Title: "MESSAGE"}, {Field: "key", Title: "KEY"}}},
+				Columns: []sdk.Column{{Field: "message", Title: "MESSAGE"}, {Field: "key", Title: "KEY", Personal: true}}},
 		},
 	}
 }
