@@ -10,6 +10,11 @@
 //	ecard.link        link a temporary card (临时卡) to an e-card
 //	ecard.get         a card with its linked temporary cards
 //	ecard.cards.list  the "recent-cards" work list for the console
+//	ecard.desk        the cashier's desk: register or find, then print; it
+//	                  refuses to print a card whose stored name is not the
+//	                  one typed, unless confirmName
+//	ecard.rename      correct the name stored on a card (ID number on the
+//	                  card and a reason required; journaled masked)
 //
 // # State
 //

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -41,14 +39,7 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	p.CardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo)))
 	p.Reason = strings.TrimSpace(p.Reason)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
-	switch {
-	case p.Reason == "":
-		ds.Error("$.reason", "required", "reason is required", "say why the card is revoked, e.g. \"duplicate registration\"")
-	case !utf8.ValidString(p.Reason) || strings.IndexFunc(p.Reason, unicode.IsControl) >= 0:
-		ds.Error("$.reason", "characters", "reason contains control or invalid characters", "retype it as plain text")
-	case utf8.RuneCountInString(p.Reason) > maxReason:
-		ds.Error("$.reason", "length", fmt.Sprintf("reason has %d characters", utf8.RuneCountInString(p.Reason)), fmt.Sprintf("shorten it to %d", maxReason))
-	}
+	ds = append(ds, checkReason(p.Reason, "say why the card is revoked, e.g. \"duplicate registration\"")...)
 	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}

@@ -642,6 +642,19 @@ func nameWords(name string) []string {
 	})
 }
 
+// sameName reports whether names a and b, as typed at two registrations,
+// are the same name: they differ at most in letter case, full-width forms
+// (Ｊｏｈｎ　Ｓｍｉｔｈ), spacing and the separators nameWords ignores (·, -,
+// the machine-readable zone's <). The same words in another order are not
+// the same name here: a label prints the stored one.
+func sameName(a, b string) bool {
+	if a == b {
+		return true
+	}
+	wa, wb := nameWords(a), nameWords(b)
+	return len(wa) > 0 && strings.Join(wa, "") == strings.Join(wb, "")
+}
+
 // registered finishes a registration that returns rec: it announces a card
 // not yet announced, journals the call and builds the reply.
 func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identity, created bool, start time.Time) (*sdk.HandleResponse, error) {
@@ -655,7 +668,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 			warnings.Warn("$.gender", "mismatch", "the gender differs from the one of the newborn registered under this guardian, birth date and birth order",
 				"the existing card is returned unchanged; if this is another child of the same birth (twins), give its own birthOrder")
 		}
-		if rec.Name != id.Name {
+		if !sameName(rec.Name, id.Name) {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one of the newborn registered under this guardian, birth date and birth order",
 				"the existing card is returned unchanged (a provisional name is not replaced); if this is another child of the same birth, give its own birthOrder")
 		}
@@ -664,9 +677,9 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 				"the existing card is returned unchanged")
 		}
 	default:
-		if rec.Name != id.Name {
+		if !sameName(rec.Name, id.Name) {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one registered with this ID number",
-				"the existing card is returned unchanged; check the name against the ID document")
+				"the existing card is returned unchanged; check the name against the ID document: a name wrong on the card (a typo at registration, a name changed) is corrected with ecard.rename")
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.phone", "mismatch", "the phone differs from the one registered with this ID number",

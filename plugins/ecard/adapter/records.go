@@ -71,6 +71,8 @@ type cardRecord struct {
 	// card that replaced this revoked one.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
+	// LastRename is the last correction of the name (ecard.rename).
+	LastRename *renameNote `json:"lastRename,omitempty"`
 	// RegisteredBy is the id of the message that created the card, so that
 	// the message, redelivered, gets the reply of a creation again.
 	RegisteredBy string `json:"registeredBy,omitempty"`
