@@ -17,6 +17,9 @@ import (
 type revokePayload struct {
 	CardNo string `json:"cardNo"`
 	Reason string `json:"reason"`
+	// WrongID revokes a card registered with another person's ID number
+	// (see cardRecord.WrongID).
+	WrongID bool `json:"wrongId"`
 }
 
 // revokeReply is the payload of a successful ecard.revoke.
@@ -26,6 +29,9 @@ type revokeReply struct {
 	RevokedAt      time.Time `json:"revokedAt"`
 	Reason         string    `json:"reason"`
 	AlreadyRevoked bool      `json:"alreadyRevoked"`
+	// WrongID is true for a card revoked as registered with another
+	// person's ID number.
+	WrongID bool `json:"wrongId,omitempty"`
 }
 
 // revoke serves ecard.revoke. Revoking a revoked card is not an error: the
@@ -55,10 +61,16 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 		if r.Status == statusDead {
 			// A redelivery of the message that revoked it is not "already".
 			already = r.RevokedBy == "" || r.RevokedBy != h.req.MessageID
+			// Found out after the revocation: marked so while no card
+			// replaces it yet.
+			if p.WrongID && !r.WrongID && r.ReplacedBy == "" {
+				r.WrongID = true
+				return true
+			}
 			return false
 		}
 		already = false
-		r.Status, r.RevokedAt, r.RevokeReason, r.RevokedBy = statusDead, &now, p.Reason, h.req.MessageID
+		r.Status, r.RevokedAt, r.RevokeReason, r.RevokedBy, r.WrongID = statusDead, &now, p.Reason, h.req.MessageID, p.WrongID
 		return true
 	})
 	if errors.Is(err, sdk.ErrNotFound) {
@@ -75,7 +87,11 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 		revokedAt = *rec.RevokedAt
 	}
 	if !rec.RevocationAnnounced {
-		ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason})
+		payload := map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason}
+		if rec.WrongID {
+			payload["wrongId"] = true
+		}
+		ev, _ := json.Marshal(payload)
 		if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo, Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: revokedAt}); err != nil {
 			return nil, fmt.Errorf("publish ecard.revoked for card %s: %w", rec.CardNo, err)
 		}
@@ -89,8 +105,8 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, fmt.Errorf("mark the revocation of card %s as announced: %w", rec.CardNo, err)
 		}
 	}
-	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already}
-	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]string{"cardNo": p.CardNo, "reason": p.Reason}, reply, start); err != nil {
+	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already, WrongID: rec.WrongID}
+	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]any{"cardNo": p.CardNo, "reason": p.Reason, "wrongId": p.WrongID}, reply, start); err != nil {
 		return nil, err
 	}
 	return ok(reply)
@@ -205,6 +221,8 @@ func (h handler) linkCards(ctx context.Context, p linkPayload) (*sdk.HandleRespo
 			detail := "a temporary card links to one e-card only; check the numbers"
 			if old, _, err := getCard(ctx, host, tr.CardNo); err == nil && old.Status == statusDead && old.Guardian != nil && old.ReplacedBy == "" {
 				detail = fmt.Sprintf("card %s is a revoked newborn card; if this card is the same child registered with its own ID, link again with \"previousCardNo\": %q", tr.CardNo, tr.CardNo)
+			} else if err == nil && old.Status == statusDead && old.WrongID && old.ReplacedBy == "" {
+				detail = fmt.Sprintf("card %s was revoked as registered with a wrong ID number; if this card is its patient's, registered with the right number, link again with \"previousCardNo\": %q", tr.CardNo, tr.CardNo)
 			}
 			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
 				detail, map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
@@ -268,6 +286,18 @@ func (h handler) newbornMove(ctx context.Context, rec cardRecord, p linkPayload,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if old.WrongID {
+		// A card registered with another person's ID number: its patient
+		// registered again with their own, a card no replacement connects.
+		switch {
+		case old.Status != statusDead || old.ReplacedBy != "":
+			return refuse(fmt.Sprintf("card %s cannot pass its temporary cards on", linked), "check the numbers")
+		case rec.Guardian != nil || old.Guardian != nil || !sameName(old.Name, rec.Name):
+			return refuse(fmt.Sprintf("cards %s and %s name different patients", linked, rec.CardNo),
+				"the link moves from a card revoked as registered with a wrong ID number only to the card of the same patient, registered with the right number; check cardNo, or correct the name first (ecard.rename)")
+		}
+		return nil, nil
 	}
 	switch {
 	case old.Guardian == nil:

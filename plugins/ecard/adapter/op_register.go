@@ -186,7 +186,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				return nil, err
 			} else if found && rec.Status != statusDead {
 				return h.registered(ctx, rec, id, false, start)
-			} else if found && rec.ReplacedBy == "" {
+			} else if found && rec.ReplacedBy == "" && !rec.WrongID {
 				previous = rec.CardNo
 			}
 			// A passport holder registered before the issuing state was
@@ -230,10 +230,15 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				case found && alias.Status != statusDead:
 					return h.registered(ctx, alias, id, false, start)
 				case found && rec.ReplacedBy != "" && alias.ReplacedBy == "":
-					previous = alias.CardNo
-				default:
+					if !alias.WrongID {
+						previous = alias.CardNo
+					}
+				case !rec.WrongID:
 					previous = rec.CardNo
 				}
+				// A card revoked as registered with another person's ID
+				// number (wrongId) is not this person's: the new card
+				// replaces nothing.
 			case errors.Is(err, sdk.ErrNotFound) && person.RegisteredBy != "":
 				// Claimed, but the card record was never written: the
 				// instance died between the two writes, or the claiming

@@ -92,7 +92,7 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 		case cardIDNumber(r) != p.IDNumber:
 			refused, _ = invalid("$.idNumber", "mismatch", zhSummary("$.idNumber", "mismatch", fmt.Sprintf("the ID number is not the one registered with card %s", r.CardNo)),
 				"check the card number and the document: give the document number the card was registered with (for a newborn's card, the guardian's); "+
-					"a card registered with a wrong ID number is not corrected here: revoke it and register the patient with the right one", nil)
+					"a card registered with a wrong ID number is not corrected here: revoke it with \"wrongId\": true and register the patient with the right one", nil)
 			return false
 		case r.Status == statusDead:
 			refused = nil // answered below, with the card that replaced it

@@ -65,6 +65,11 @@ type cardRecord struct {
 	RevokeReason string     `json:"revokeReason,omitempty"`
 	// RevokedBy is the id of the message that revoked the card.
 	RevokedBy string `json:"revokedBy,omitempty"`
+	// WrongID marks a card revoked because it was registered with another
+	// person's ID number (ecard.revoke with wrongId): the person of the
+	// number is not its holder, so a card later registered with the number
+	// does not replace it.
+	WrongID bool `json:"wrongId,omitempty"`
 	// TempCards are the linked temporary-card numbers, in link order.
 	TempCards []string `json:"tempCards,omitempty"`
 	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the

@@ -145,7 +145,7 @@ func forms() []sdk.Form {
 	}, {
 		Name:        FormRename,
 		Title:       "电子卡更正姓名 Correct the name on an e-card",
-		Description: "收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，在此更正后再打印。证件号输错的卡不在此更正：注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; correct a name mistyped at registration or changed since here, then print. A card registered with a wrong ID number is not corrected here: revoke it and register with the right number.",
+		Description: "收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; correct a name mistyped at registration or changed since here, then print. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
 		Operation:   OpRename,
 		Key:         "cardNo",
 		Fields:      renameArguments,

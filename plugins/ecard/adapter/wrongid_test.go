@@ -1,0 +1,75 @@
+package adapter
+
+import (
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestRevokeWrongIDNumber: a card registered with another person's ID
+// number (typed wrong) must be revoked, and both patients registered with
+// their own numbers. A plain revocation made the real holder's new card the
+// "replacement" of the wrong card: it got previousCardNo, a scan of the
+// wrong card's code sent the counter to the holder's card (replacedBy), and
+// the wrong patient's temporary card moved to the holder's card when linked
+// there. Revoked with "wrongId": true, the card is not the holder's: the
+// holder's card replaces nothing, the old code answers revoked without
+// replacedBy, the temporary card stays; it moves to the card its own
+// patient gets with the right number only when staff name the old card
+// (previousCardNo) and the names agree.
+func TestRevokeWrongIDNumber(t *testing.T) {
+	t.Parallel()
+	const temp = "99000123"
+	e := newEnv(t, testSettings())
+	// 王五 registered with 张三丰's number by mistake, and linked.
+	wang := map[string]string{"name": "王五", "idType": "01", "idNumber": testResidentID, "phone": "13912345678"}
+	var wrongDesk deskReply
+	e.ok(OpDesk, wang, &wrongDesk)
+	wrong := wrongDesk.CardNo
+	e.ok(OpLink, map[string]string{"cardNo": wrong, "tempCardNo": temp}, nil)
+
+	var rv revokeReply
+	e.ok(OpRevoke, map[string]any{"cardNo": wrong, "reason": "证件号输错 wrong ID number typed", "wrongId": true}, &rv)
+	if !rv.WrongID {
+		t.Errorf("revoke reply %+v, want wrongId", rv)
+	}
+
+	// The holder of the number registers: a card of their own.
+	holder := e.register(zhang())
+	if !holder.Created || holder.CardNo == wrong || holder.PreviousCardNo != "" {
+		t.Errorf("the number's holder registers: %+v; want a new card replacing nothing", holder)
+	}
+	st, rule, m := e.scan(wrongDesk.Text)
+	if st != sdk.StatusInvalid || rule != "revoked" || m["replacedBy"] != nil {
+		t.Errorf("scan of the wrong card's code: %s %s %v; want revoked without replacedBy", st, rule, m)
+	}
+	if r := e.call(OpLink, map[string]string{"cardNo": holder.CardNo, "tempCardNo": temp}); r.Status != sdk.StatusInvalid {
+		t.Errorf("linking 王五's temporary card to the holder's card: %s, want refused (already-linked)", r.Status)
+	}
+
+	// 王五 registers with the right number and takes the temporary card.
+	right := map[string]string{"name": "王五", "idType": "01", "idNumber": "110105194912310038", "phone": "13912345678"}
+	own := e.register(right)
+	if !own.Created || own.PreviousCardNo != "" {
+		t.Errorf("王五 with the right number: %+v; want a new card", own)
+	}
+	if r := e.call(OpLink, map[string]string{"cardNo": own.CardNo, "tempCardNo": temp}); r.Status != sdk.StatusInvalid {
+		t.Errorf("moving the temporary card without previousCardNo: %s, want refused", r.Status)
+	}
+	if r := e.call(OpLink, map[string]string{"cardNo": holder.CardNo, "tempCardNo": temp, "previousCardNo": wrong}); r.Status != sdk.StatusInvalid {
+		t.Errorf("moving the temporary card to a card of another name: %s, want refused", r.Status)
+	}
+	var lr linkReply
+	e.ok(OpLink, map[string]string{"cardNo": own.CardNo, "tempCardNo": temp, "previousCardNo": wrong}, &lr)
+	if st, _, m := e.scan(temp); st != sdk.StatusOK || m["cardNo"] != own.CardNo {
+		t.Errorf("scan of the temporary card after the move: %s %v, want card %s", st, m, own.CardNo)
+	}
+
+	// A plain revocation still makes the next card its replacement.
+	e2 := newEnv(t, testSettings())
+	first := e2.register(zhang()).CardNo
+	e2.ok(OpRevoke, map[string]any{"cardNo": first, "reason": "lost"}, nil)
+	if again := e2.register(zhang()); again.PreviousCardNo != first {
+		t.Errorf("registering after a plain revocation: %+v, want previousCardNo %s", again, first)
+	}
+}
