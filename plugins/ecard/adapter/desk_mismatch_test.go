@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -98,6 +99,57 @@ func TestDeskRefusesLabelOfAnotherName(t *testing.T) {
 			}
 			if n := len(e.eventsOfType(EventQRIssued)); n != issued {
 				t.Errorf("%d codes issued by the refused desk call, want none", n-issued)
+			}
+		})
+	}
+}
+
+// TestDeskSameMoment: two desks (two medgate instances) register the same
+// ID number at the same moment. Under the same name, both print the one
+// card; under two names (one of them typed the wrong number), one card is
+// issued and printed, and the other desk prints nothing: its label would
+// name the other person.
+func TestDeskSameMoment(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		names   [2]string
+		printed int
+	}{
+		"the same name": {[2]string{"张三丰", "张三丰"}, 2},
+		"two names":     {[2]string{"张三丰", "王五"}, 1},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e1 := newEnv(t, testSettings())
+			envs := [2]*env{e1, e1.instance(testSettings())}
+			var replies [2]*sdk.HandleResponse
+			var wg sync.WaitGroup
+			for i := range envs {
+				wg.Go(func() {
+					replies[i] = envs[i].call(OpDesk, map[string]any{"name": tc.names[i], "idType": "01", "idNumber": testResidentID, "phone": "13812345678"})
+				})
+			}
+			wg.Wait()
+			printed, created, cards := 0, 0, map[string]bool{}
+			for i, r := range replies {
+				var out deskReply
+				_ = json.Unmarshal(r.Payload, &out)
+				cards[out.CardNo] = true
+				switch {
+				case r.Status == sdk.StatusOK && len(out.LabelPNG) > 0:
+					printed++
+					if out.Created {
+						created++
+					}
+				case r.Status == sdk.StatusInvalid && len(r.Diagnostics) > 0 && r.Diagnostics[0].Rule == "mismatch" && out.CardNo != "":
+				default:
+					t.Errorf("desk %d (%s): %s %s", i, tc.names[i], r.Status, r.Diagnostics)
+				}
+			}
+			if printed != tc.printed || created != 1 || len(cards) != 1 || len(e1.keysWithPrefix(keyCard)) != 1 {
+				t.Errorf("printed %d (want %d), created %d, cards in replies %v, card records %v; want one card created once",
+					printed, tc.printed, created, cards, e1.keysWithPrefix(keyCard))
 			}
 		})
 	}

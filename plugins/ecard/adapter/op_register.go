@@ -675,7 +675,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		if !sameName(rec.Name, id.Name) {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one of the newborn registered under this guardian, birth date and birth order",
-				"the existing card is returned unchanged (a provisional name is not replaced); if this is another child of the same birth, give its own birthOrder")
+				"the existing card is returned unchanged (a provisional name is replaced with ecard.rename); if this is another child of the same birth, give its own birthOrder")
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.guardian.phone", "mismatch", "the guardian's phone differs from the one registered with this newborn",
