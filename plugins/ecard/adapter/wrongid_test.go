@@ -33,6 +33,11 @@ func TestRevokeWrongIDNumber(t *testing.T) {
 	if !rv.WrongID {
 		t.Errorf("revoke reply %+v, want wrongId", rv)
 	}
+	var view getReply
+	e.ok(OpGet, map[string]string{"cardNo": wrong}, &view)
+	if !view.WrongID || view.Status != statusDead {
+		t.Errorf("ecard.get of the wrong card: %+v; want revoked with wrongId", view.cardView)
+	}
 
 	// The holder of the number registers: a card of their own.
 	holder := e.register(zhang())
