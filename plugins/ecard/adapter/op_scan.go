@@ -284,6 +284,9 @@ func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResp
 		} else if err != nil {
 			return nil, err
 		}
+		if rec.WrongID {
+			continue // registered with this number by mistake: another person's card
+		}
 		if found == nil || rec.Status != statusDead {
 			found = &rec
 		}

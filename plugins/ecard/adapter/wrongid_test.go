@@ -39,6 +39,12 @@ func TestRevokeWrongIDNumber(t *testing.T) {
 		t.Errorf("ecard.get of the wrong card: %+v; want revoked with wrongId", view.cardView)
 	}
 
+	// The number's holder has no card yet: a scan of the ID number names
+	// none (before, the wrong card and its patient's masked name).
+	if st, rule, m := e.scan(testResidentID); st != sdk.StatusInvalid || rule != ResultNotECard || m["cardNo"] != nil || m["name"] != nil {
+		t.Errorf("scan of the holder's ID number: %s %s %v; want not-ecard naming no card", st, rule, m)
+	}
+
 	// The holder of the number registers: a card of their own.
 	holder := e.register(zhang())
 	if !holder.Created || holder.CardNo == wrong || holder.PreviousCardNo != "" {
