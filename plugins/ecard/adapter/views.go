@@ -9,15 +9,37 @@ import (
 const FormPrint = "print"
 
 // FormDesk is the cashier's e-card desk; FormScan the scanning counter;
-// FormRename the correction of the name on a card.
+// FormRename the correction of the name on a card; FormRevoke the
+// revocation of a card.
 const (
 	FormDesk   = "desk"
 	FormScan   = "scan"
 	FormRename = "rename"
+	FormRevoke = "revoke"
 )
 
-// CmdRename is `medgate ecard rename`.
-const CmdRename = "rename"
+// CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
+const (
+	CmdRename = "rename"
+	CmdRevoke = "revoke"
+)
+
+// revokeArguments are the inputs of the revoke form and command.
+var revokeArguments = []sdk.Argument{
+	{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：要注销的电子卡号 the e-card number to revoke"},
+	{Name: "reason", Type: sdk.SettingString, Required: true, Description: "注销原因，如“重复登记”“证件号输错” why: e.g. duplicate registration, wrong ID number typed"},
+	{Name: "wrongId", Type: sdk.SettingBool, Description: "用他人证件号登记（证件号输错）：选“是”，该证件号持有人再登记时得到自己的新卡，不作为此卡的替换卡 registered with another person's ID number: the number's holder then gets a card of their own, not this card's replacement"},
+}
+
+// revokeResult shows the reply of a revocation.
+var revokeResult = sdk.Display{Fields: []sdk.Column{
+	{Field: "cardNo", Title: "卡号 card number"},
+	{Field: "status", Title: "卡状态 card status", Codes: cardStatusCodes},
+	{Field: "revokedAt", Title: "注销时间 revoked at"},
+	{Field: "reason", Title: "原因 reason"},
+	{Field: "alreadyRevoked", Title: "此前已注销 already revoked"},
+	{Field: "wrongId", Title: "证件号输错 wrong ID number"},
+}}
 
 // renameArguments are the inputs of the rename form and command.
 var renameArguments = []sdk.Argument{
@@ -51,6 +73,19 @@ the running medgate as an ecard.rename message.`,
 		Operation: OpRename,
 		Arguments: renameArguments,
 		Result:    renameResult,
+	}, {
+		Name:    CmdRevoke,
+		Summary: "注销电子卡，其二维码不再可用 revoke an e-card so its QR codes no longer scan",
+		Description: `注销电子卡：给出卡号和原因。用他人证件号登记的卡加 -wrongId，该证件号持有人再登记时得到自己的新卡。
+作为 ecard.revoke 消息发给运行中的 medgate。
+
+Revokes an e-card: give the card number and the reason. A card registered with
+another person's ID number takes -wrongId, so that the number's holder
+registering later gets a card of their own, not this card's replacement. Sent to
+the running medgate as an ecard.revoke message.`,
+		Operation: OpRevoke,
+		Arguments: revokeArguments,
+		Result:    revokeResult,
 	}}
 }
 
@@ -150,6 +185,14 @@ func forms() []sdk.Form {
 		Key:         "cardNo",
 		Fields:      renameArguments,
 		Result:      renameResult,
+	}, {
+		Name:        FormRevoke,
+		Title:       "电子卡注销 Revoke an e-card",
+		Description: "注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
+		Operation:   OpRevoke,
+		Key:         "cardNo",
+		Fields:      revokeArguments,
+		Result:      revokeResult,
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",

@@ -84,3 +84,47 @@ func TestRevokeWrongIDNumber(t *testing.T) {
 		t.Errorf("registering after a plain revocation: %+v, want previousCardNo %s", again, first)
 	}
 }
+
+// TestDeskCanRevokeWrongID: the desk that finds a card registered with a
+// wrong ID number must be able to revoke it as such; no console page or
+// command sent ecard.revoke, so only the HIS could. The revoke page and
+// command send the declared fields, wrongId among them, and the card is
+// revoked so.
+func TestDeskCanRevokeWrongID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	values := func(cardNo string) map[string]any {
+		return map[string]any{"cardNo": cardNo, "reason": "证件号输错 wrong ID number", "wrongId": true}
+	}
+	var sent []string
+	check := func(where string, op string, args []sdk.Argument) {
+		t.Helper()
+		if op != OpRevoke {
+			return
+		}
+		sent = append(sent, where)
+		reg := e.register(person(len(sent)))
+		payload := map[string]any{}
+		for _, a := range args {
+			v, ok := values(reg.CardNo)[a.Name]
+			if !ok {
+				t.Fatalf("%s declares field %q the test does not fill", where, a.Name)
+			}
+			payload[a.Name] = v
+		}
+		var rv revokeReply
+		e.ok(OpRevoke, payload, &rv)
+		if !rv.WrongID || rv.Status != statusDead {
+			t.Errorf("%s: revoke reply %+v, want revoked with wrongId", where, rv)
+		}
+	}
+	for _, f := range forms() {
+		check("form "+f.Name, f.Operation, f.Fields)
+	}
+	for _, c := range commands() {
+		check("command "+c.Name, c.Operation, c.Arguments)
+	}
+	if len(sent) != 2 {
+		t.Errorf("ecard.revoke is sent by %v; want a console page and a command", sent)
+	}
+}
