@@ -109,7 +109,13 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]any{"cardNo": p.CardNo, "reason": p.Reason, "wrongId": p.WrongID}, reply, start); err != nil {
 		return nil, err
 	}
-	return ok(reply)
+	var warnings sdk.Diagnostics
+	if p.WrongID && !rec.WrongID && rec.ReplacedBy != "" {
+		warnings.Warn("$.wrongId", "replaced",
+			fmt.Sprintf("卡 %s 已被卡 %s 替换，未标记为证件号输错 (card %s was already replaced by card %s when the ID number was registered again; not marked wrongId)", rec.CardNo, rec.ReplacedBy, rec.CardNo, rec.ReplacedBy),
+			fmt.Sprintf("the two cards stay linked as a replacement; if card %s is not the person of card %s, have the HIS keep their records apart and do not move temporary cards between them", rec.ReplacedBy, rec.CardNo))
+	}
+	return ok(reply, warnings...)
 }
 
 // linkPayload is the input of ecard.link.

@@ -1,6 +1,9 @@
 package adapter
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
@@ -126,5 +129,27 @@ func TestDeskCanRevokeWrongID(t *testing.T) {
 	}
 	if len(sent) != 2 {
 		t.Errorf("ecard.revoke is sent by %v; want a console page and a command", sent)
+	}
+}
+
+// TestRevokeWrongIDAfterReplacement: a card revoked plainly and replaced
+// when the number's holder registered cannot be marked wrongId any more
+// (the replacement stays); the revocation used to answer as if nothing
+// had been asked, without wrongId and without a word. It now warns, naming
+// the replacement.
+func TestRevokeWrongIDAfterReplacement(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	wrong := e.register(map[string]string{"name": "王五", "idType": "01", "idNumber": testResidentID, "phone": "13912345678"}).CardNo
+	e.ok(OpRevoke, map[string]any{"cardNo": wrong, "reason": "lost"}, nil)
+	holder := e.register(zhang())
+	r := e.call(OpRevoke, map[string]any{"cardNo": wrong, "reason": "证件号输错", "wrongId": true})
+	var rv revokeReply
+	_ = json.Unmarshal(r.Payload, &rv)
+	if got, want := diagsOf(r.Diagnostics), []diag{{"$.wrongId", "replaced", false}}; r.Status != sdk.StatusOK || rv.WrongID || !slices.Equal(got, want) {
+		t.Errorf("wrongId on a replaced card: %s %+v %v; want ok without wrongId, warning %v", r.Status, rv, got, want)
+	}
+	if len(r.Diagnostics) == 1 && !strings.Contains(r.Diagnostics[0].Summary+r.Diagnostics[0].Detail, holder.CardNo) {
+		t.Errorf("the warning %+v does not name the replacement %s", r.Diagnostics[0], holder.CardNo)
 	}
 }
