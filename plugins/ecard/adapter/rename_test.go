@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -156,5 +157,41 @@ func TestRenameRefusals(t *testing.T) {
 	e.ok(OpGet, map[string]string{"cardNo": reg.CardNo}, &view)
 	if view.Name != "张*丰" || len(e.eventsOfType(EventRenamed)) != 0 {
 		t.Errorf("after refused renames: name %q, %d renamed events; want 张*丰 and none", view.Name, len(e.eventsOfType(EventRenamed)))
+	}
+}
+
+// TestRenameRedeliveredReply: a rename message redelivered (the instance
+// died after the change, before the reply was stored) answers as the first
+// handling did, renamed from the same previous name, and publishes its
+// event under the same id; another message with the same name changes
+// nothing.
+func TestRenameRedeliveredReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testSettings())
+	cardNo := e.register(map[string]string{"name": "张三风", "idType": "01", "idNumber": testResidentID, "phone": "13812345678"}).CardNo
+	payload, _ := json.Marshal(map[string]string{"cardNo": cardNo, "idNumber": testResidentID, "name": "张三丰", "reason": "typo"})
+	handle := func(id string, attempt int) renameReply {
+		t.Helper()
+		r, err := e.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: OpRename, MessageID: id, Format: "json", Payload: payload, Attempt: attempt})
+		if err != nil || r.Status != sdk.StatusOK {
+			t.Fatalf("rename %s attempt %d: %v %v", id, attempt, err, r)
+		}
+		var out renameReply
+		if err := json.Unmarshal(r.Payload, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first, again, other := handle("ren-1", 1), handle("ren-1", 2), handle("ren-2", 1)
+	if !first.Renamed || !again.Renamed || other.Renamed || first.PreviousName != "张*风" || again.PreviousName != "张*风" || other.PreviousName != "张*丰" {
+		t.Errorf("renamed/previous: first %v %q, redelivered %v %q, another message %v %q; want true 张*风, true 张*风, false 张*丰",
+			first.Renamed, first.PreviousName, again.Renamed, again.PreviousName, other.Renamed, other.PreviousName)
+	}
+	ids := map[string]bool{}
+	for _, ev := range e.eventsOfType(EventRenamed) {
+		ids[ev.ID] = true
+	}
+	if len(ids) != 1 {
+		t.Errorf("renamed event ids %v, want one", ids)
 	}
 }
