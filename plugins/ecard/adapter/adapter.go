@@ -93,6 +93,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Type: OpGet, Summary: "read a card by e-card or temporary-card number, with its linked temporary cards", Query: true},
 			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console", Query: true},
 			{Type: OpDesk, Summary: "the cashier's desk in one step: register a person or find their card, and issue the QR code with its printable label"},
+			{Type: OpRename, Summary: "correct the name stored on a card (a typo at registration, a name changed), given the ID number on the card and a reason"},
 		},
 		Settings: settings(),
 		WorkLists: []sdk.WorkList{{
@@ -102,6 +103,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			Description:   "最新登记的电子卡在前，姓名、证件号和手机号已遮蔽。The newest e-cards first, with names, ID numbers and phones masked.",
 		}},
 		Forms:         forms(),
+		Commands:      commands(),
 		Schemas:       schemas.Documents("ecard"),
 		WorkListViews: workListViews(),
 	}, nil
@@ -157,9 +159,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		resp, err = h.list(ctx)
 	case OpDesk:
 		resp, err = h.desk(ctx)
+	case OpRename:
+		resp, err = h.rename(ctx)
 	default:
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
-			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk"}), nil
+			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk, ecard.rename"}), nil
 	}
 	if errors.Is(err, errBusy) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,

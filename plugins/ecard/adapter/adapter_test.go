@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
@@ -31,12 +32,12 @@ func TestDescribe(t *testing.T) {
 			queries = append(queries, o.Type)
 		}
 	}
-	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk}
+	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk, OpRename}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations (-want +got):\n%s", diff)
 	}
-	// Only the reads are pure queries: register, qrcode, revoke, link and
-	// desk write state or publish events.
+	// Only the reads are pure queries: register, qrcode, revoke, link,
+	// desk and rename write state or publish events.
 	if diff := cmp.Diff([]string{OpScan, OpGet, OpCardsList}, queries); diff != "" {
 		t.Errorf("operations declared Query (-want +got):\n%s", diff)
 	}
@@ -191,5 +192,19 @@ func TestRunJobUnknown(t *testing.T) {
 	t.Parallel()
 	if _, err := New().RunJob(context.Background(), &sdk.RunJobRequest{Job: "x"}); err == nil {
 		t.Error("RunJob of an unknown job succeeded")
+	}
+}
+
+// TestDescriptionPassesHostChecks: the host refuses to launch a plugin
+// whose declarations (operations, forms, commands, columns) break the
+// contract; the e-card's pass the same checks.
+func TestDescriptionPassesHostChecks(t *testing.T) {
+	t.Parallel()
+	d, err := New().Describe(context.Background(), &sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range sdkhost.CheckDescription(d) {
+		t.Errorf("declaration refused: %v", err)
 	}
 }

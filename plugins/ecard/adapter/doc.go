@@ -6,10 +6,16 @@
 //	ecard.register    identity → e-card number; one person, one card
 //	ecard.qrcode      card number → sealed, time-limited QR text, PNG and label
 //	ecard.scan        scanned text → card and patient, or why it is refused
-//	ecard.revoke      revoke a card; its codes stop scanning
+//	ecard.revoke      revoke a card; its codes stop scanning (wrongId: it
+//	                  was registered with another person's ID number)
 //	ecard.link        link a temporary card (临时卡) to an e-card
 //	ecard.get         a card with its linked temporary cards
 //	ecard.cards.list  the "recent-cards" work list for the console
+//	ecard.desk        the cashier's desk: register or find, then print; it
+//	                  refuses to print a card whose stored name is not the
+//	                  one typed, unless confirmName
+//	ecard.rename      correct the name stored on a card (ID number on the
+//	                  card and a reason required; journaled masked)
 //
 // # State
 //
@@ -57,8 +63,13 @@
 // A scan opens the code with the site's [card.Sealer] and then reads the card
 // record: one state read per scan.
 //
-// Registrations and revocations are journaled (system "ecard") with names,
-// ID numbers and phones masked. The events "ecard.registered",
-// "ecard.revoked" and "ecard.linked" (key: the card number) carry no raw
-// personal data; HIS systems call ecard.get for the identity.
+// Registrations, revocations and name corrections are journaled (system
+// "ecard", codes register, revoke and rename) with names, ID numbers and
+// phones masked; a rename keeps the previous name there, masked. The events
+// "ecard.registered", "ecard.revoked", "ecard.renamed" and "ecard.linked"
+// (key: the card number) carry no raw personal data; HIS systems call
+// ecard.get for the identity.
+//
+// A card revoked with wrongId was registered with another person's ID
+// number: a card later registered with the number does not replace it.
 package adapter

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -19,6 +17,9 @@ import (
 type revokePayload struct {
 	CardNo string `json:"cardNo"`
 	Reason string `json:"reason"`
+	// WrongID revokes a card registered with another person's ID number
+	// (see cardRecord.WrongID).
+	WrongID bool `json:"wrongId"`
 }
 
 // revokeReply is the payload of a successful ecard.revoke.
@@ -28,6 +29,9 @@ type revokeReply struct {
 	RevokedAt      time.Time `json:"revokedAt"`
 	Reason         string    `json:"reason"`
 	AlreadyRevoked bool      `json:"alreadyRevoked"`
+	// WrongID is true for a card revoked as registered with another
+	// person's ID number.
+	WrongID bool `json:"wrongId,omitempty"`
 }
 
 // revoke serves ecard.revoke. Revoking a revoked card is not an error: the
@@ -41,14 +45,7 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	p.CardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo)))
 	p.Reason = strings.TrimSpace(p.Reason)
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
-	switch {
-	case p.Reason == "":
-		ds.Error("$.reason", "required", "reason is required", "say why the card is revoked, e.g. \"duplicate registration\"")
-	case !utf8.ValidString(p.Reason) || strings.IndexFunc(p.Reason, unicode.IsControl) >= 0:
-		ds.Error("$.reason", "characters", "reason contains control or invalid characters", "retype it as plain text")
-	case utf8.RuneCountInString(p.Reason) > maxReason:
-		ds.Error("$.reason", "length", fmt.Sprintf("reason has %d characters", utf8.RuneCountInString(p.Reason)), fmt.Sprintf("shorten it to %d", maxReason))
-	}
+	ds = append(ds, checkReason(p.Reason, "say why the card is revoked, e.g. \"duplicate registration\"")...)
 	if ds.HasError() {
 		return sdk.Invalid(ds...), nil
 	}
@@ -64,10 +61,16 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 		if r.Status == statusDead {
 			// A redelivery of the message that revoked it is not "already".
 			already = r.RevokedBy == "" || r.RevokedBy != h.req.MessageID
+			// Found out after the revocation: marked so while no card
+			// replaces it yet.
+			if p.WrongID && !r.WrongID && r.ReplacedBy == "" {
+				r.WrongID = true
+				return true
+			}
 			return false
 		}
 		already = false
-		r.Status, r.RevokedAt, r.RevokeReason, r.RevokedBy = statusDead, &now, p.Reason, h.req.MessageID
+		r.Status, r.RevokedAt, r.RevokeReason, r.RevokedBy, r.WrongID = statusDead, &now, p.Reason, h.req.MessageID, p.WrongID
 		return true
 	})
 	if errors.Is(err, sdk.ErrNotFound) {
@@ -84,7 +87,11 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 		revokedAt = *rec.RevokedAt
 	}
 	if !rec.RevocationAnnounced {
-		ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason})
+		payload := map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason}
+		if rec.WrongID {
+			payload["wrongId"] = true
+		}
+		ev, _ := json.Marshal(payload)
 		if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo, Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: revokedAt}); err != nil {
 			return nil, fmt.Errorf("publish ecard.revoked for card %s: %w", rec.CardNo, err)
 		}
@@ -98,11 +105,17 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, fmt.Errorf("mark the revocation of card %s as announced: %w", rec.CardNo, err)
 		}
 	}
-	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already}
-	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]string{"cardNo": p.CardNo, "reason": p.Reason}, reply, start); err != nil {
+	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already, WrongID: rec.WrongID}
+	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]any{"cardNo": p.CardNo, "reason": p.Reason, "wrongId": p.WrongID}, reply, start); err != nil {
 		return nil, err
 	}
-	return ok(reply)
+	var warnings sdk.Diagnostics
+	if p.WrongID && !rec.WrongID && rec.ReplacedBy != "" {
+		warnings.Warn("$.wrongId", "replaced",
+			fmt.Sprintf("卡 %s 已被卡 %s 替换，未标记为证件号输错 (card %s was already replaced by card %s when the ID number was registered again; not marked wrongId)", rec.CardNo, rec.ReplacedBy, rec.CardNo, rec.ReplacedBy),
+			fmt.Sprintf("the two cards stay linked as a replacement; if card %s is not the person of card %s, have the HIS keep their records apart and do not move temporary cards between them", rec.ReplacedBy, rec.CardNo))
+	}
+	return ok(reply, warnings...)
 }
 
 // linkPayload is the input of ecard.link.
@@ -214,6 +227,8 @@ func (h handler) linkCards(ctx context.Context, p linkPayload) (*sdk.HandleRespo
 			detail := "a temporary card links to one e-card only; check the numbers"
 			if old, _, err := getCard(ctx, host, tr.CardNo); err == nil && old.Status == statusDead && old.Guardian != nil && old.ReplacedBy == "" {
 				detail = fmt.Sprintf("card %s is a revoked newborn card; if this card is the same child registered with its own ID, link again with \"previousCardNo\": %q", tr.CardNo, tr.CardNo)
+			} else if err == nil && old.Status == statusDead && old.WrongID && old.ReplacedBy == "" {
+				detail = fmt.Sprintf("card %s was revoked as registered with a wrong ID number; if this card is its patient's, registered with the right number, link again with \"previousCardNo\": %q", tr.CardNo, tr.CardNo)
 			}
 			return invalid("$.tempCardNo", "already-linked", fmt.Sprintf("temporary card %s is linked to card %s", p.TempCardNo, tr.CardNo),
 				detail, map[string]string{"tempCardNo": p.TempCardNo, "linkedCardNo": tr.CardNo})
@@ -277,6 +292,18 @@ func (h handler) newbornMove(ctx context.Context, rec cardRecord, p linkPayload,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if old.WrongID {
+		// A card registered with another person's ID number: its patient
+		// registered again with their own, a card no replacement connects.
+		switch {
+		case old.Status != statusDead || old.ReplacedBy != "":
+			return refuse(fmt.Sprintf("card %s cannot pass its temporary cards on", linked), "check the numbers")
+		case rec.Guardian != nil || old.Guardian != nil || !sameName(old.Name, rec.Name):
+			return refuse(fmt.Sprintf("cards %s and %s name different patients", linked, rec.CardNo),
+				"the link moves from a card revoked as registered with a wrong ID number only to the card of the same patient, registered with the right number; check cardNo, or correct the name first (ecard.rename)")
+		}
+		return nil, nil
 	}
 	switch {
 	case old.Guardian == nil:

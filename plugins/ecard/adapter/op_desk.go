@@ -33,6 +33,21 @@ type deskPayload struct {
 	Guardian   *card.Guardian `json:"guardian,omitempty"`
 	BirthOrder int            `json:"birthOrder,omitempty"`
 	Validity   string         `json:"validity"`
+	// ConfirmName prints the label of a card found under the ID number
+	// whose stored name (for a newborn: name or gender) is not the one
+	// typed: the clerk has checked that the card is this person's (see
+	// deskMismatch).
+	ConfirmName bool `json:"confirmName,omitempty"`
+}
+
+// deskRefusal is the payload of a desk call refused because the card found
+// under the ID number names another person (deskMismatch): the card and
+// its stored name, masked; no code is issued.
+type deskRefusal struct {
+	Result     string `json:"result"`
+	CardNo     string `json:"cardNo"`
+	StoredName string `json:"storedName"`
+	Outcome    string `json:"outcome"`
 }
 
 // deskReply is the payload of a successful ecard.desk: the QR code as
@@ -87,6 +102,11 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err := json.Unmarshal(reg.Payload, &r); err != nil {
 		return nil, fmt.Errorf("read the registration of the desk: %w", err)
 	}
+	if !r.Created {
+		if refused, err := h.deskMismatch(ctx, r.CardNo, reg, p.ConfirmName); refused != nil || err != nil {
+			return refused, err
+		}
+	}
 	qr, err := sub(qrPayload{CardNo: r.CardNo, Validity: p.Validity, PrintLabel: true}).qrcode(ctx)
 	if err != nil || qr.Status != sdk.StatusOK {
 		return qr, err
@@ -103,4 +123,55 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		out.Outcome = "新登记 new card registered"
 	}
 	return ok(out, append(reg.Diagnostics, qr.Diagnostics...)...)
+}
+
+// deskMismatch refuses to print the label of existing card cardNo when the
+// registration reg that found it under the ID number warned that the name
+// typed is not the one stored (for a newborn, the name or the gender: the
+// other twin under the wrong birth order): the label would name someone
+// other than the person at the counter. Usual causes: a typo at either
+// registration, a name changed since, a wrong ID number typed (now or
+// then). It returns nil when the names agree or the clerk confirmed the
+// card is this person's (confirm; the warning stays in the reply).
+func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.HandleResponse, confirm bool) (*sdk.HandleResponse, error) {
+	if confirm {
+		return nil, nil
+	}
+	var mismatch []sdk.Diagnostic
+	var others sdk.Diagnostics
+	for _, d := range reg.Diagnostics {
+		if d.Rule == "mismatch" && (d.Field == "$.name" || d.Field == "$.gender") {
+			mismatch = append(mismatch, d)
+		} else {
+			others = append(others, d)
+		}
+	}
+	if len(mismatch) == 0 {
+		return nil, nil
+	}
+	rec, _, err := getCard(ctx, h.host(), cardNo)
+	if err != nil {
+		return nil, fmt.Errorf("read card %s found by the desk: %w", cardNo, err)
+	}
+	stored := card.MaskName(rec.Name)
+	what, whatEn := "姓名", "name"
+	if mismatch[0].Field == "$.gender" {
+		what, whatEn = "性别", "gender"
+	}
+	d := sdk.Diagnostic{
+		Severity: sdk.SeverityError, Field: mismatch[0].Field, Rule: "mismatch",
+		Summary: fmt.Sprintf("%s与此证件号已有电子卡 %s 登记的不一致（卡上姓名 %s），未打印标签 (the %s differs from the one on card %s, registered with this ID number; no label printed)",
+			what, cardNo, stored, whatEn, cardNo),
+		Detail: "请与患者核对证件：本次输入有误，改正后重新提交；卡是用他人证件号登记的，以 wrongId 注销后各自重新登记；卡上姓名有误或已改名，" +
+			"先在“电子卡更正姓名”页（ecard.rename）更正再打印；新生儿请核对胎次（birthOrder）；确认此卡就是眼前患者的（如生僻字无法输入），勾选 confirmName 后重新提交。" +
+			" Check the document with the patient: retype a mistyped name or ID number; a card registered with another person's ID number is revoked with wrongId and each registers again;" +
+			" correct a wrong or changed name on the card with ecard.rename first;" +
+			" for a newborn check birthOrder; if the card is this person's (e.g. a rare character that cannot be typed), send again with confirmName: true",
+	}
+	b, err := json.Marshal(deskRefusal{Result: "mismatch", CardNo: cardNo, StoredName: stored,
+		Outcome: "未打印：与已有电子卡的" + what + "不一致 not printed: " + whatEn + " differs from the existing card"})
+	if err != nil {
+		return nil, fmt.Errorf("encode reply: %w", err)
+	}
+	return &sdk.HandleResponse{Status: sdk.StatusInvalid, Payload: b, Diagnostics: append(sdk.Diagnostics{d}, others...)}, nil
 }

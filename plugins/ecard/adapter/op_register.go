@@ -186,7 +186,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				return nil, err
 			} else if found && rec.Status != statusDead {
 				return h.registered(ctx, rec, id, false, start)
-			} else if found && rec.ReplacedBy == "" {
+			} else if found && rec.ReplacedBy == "" && !rec.WrongID {
 				previous = rec.CardNo
 			}
 			// A passport holder registered before the issuing state was
@@ -230,10 +230,15 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 				case found && alias.Status != statusDead:
 					return h.registered(ctx, alias, id, false, start)
 				case found && rec.ReplacedBy != "" && alias.ReplacedBy == "":
-					previous = alias.CardNo
-				default:
+					if !alias.WrongID {
+						previous = alias.CardNo
+					}
+				case !rec.WrongID:
 					previous = rec.CardNo
 				}
+				// A card revoked as registered with another person's ID
+				// number (wrongId) is not this person's: the new card
+				// replaces nothing.
 			case errors.Is(err, sdk.ErrNotFound) && person.RegisteredBy != "":
 				// Claimed, but the card record was never written: the
 				// instance died between the two writes, or the claiming
@@ -642,6 +647,19 @@ func nameWords(name string) []string {
 	})
 }
 
+// sameName reports whether names a and b, as typed at two registrations,
+// are the same name: they differ at most in letter case, full-width forms
+// (Ｊｏｈｎ　Ｓｍｉｔｈ), spacing and the separators nameWords ignores (·, -,
+// the machine-readable zone's <). The same words in another order are not
+// the same name here: a label prints the stored one.
+func sameName(a, b string) bool {
+	if a == b {
+		return true
+	}
+	wa, wb := nameWords(a), nameWords(b)
+	return len(wa) > 0 && strings.Join(wa, "") == strings.Join(wb, "")
+}
+
 // registered finishes a registration that returns rec: it announces a card
 // not yet announced, journals the call and builds the reply.
 func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identity, created bool, start time.Time) (*sdk.HandleResponse, error) {
@@ -655,18 +673,18 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 			warnings.Warn("$.gender", "mismatch", "the gender differs from the one of the newborn registered under this guardian, birth date and birth order",
 				"the existing card is returned unchanged; if this is another child of the same birth (twins), give its own birthOrder")
 		}
-		if rec.Name != id.Name {
+		if !sameName(rec.Name, id.Name) {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one of the newborn registered under this guardian, birth date and birth order",
-				"the existing card is returned unchanged (a provisional name is not replaced); if this is another child of the same birth, give its own birthOrder")
+				"the existing card is returned unchanged (a provisional name is replaced with ecard.rename); if this is another child of the same birth, give its own birthOrder")
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.guardian.phone", "mismatch", "the guardian's phone differs from the one registered with this newborn",
 				"the existing card is returned unchanged")
 		}
 	default:
-		if rec.Name != id.Name {
+		if !sameName(rec.Name, id.Name) {
 			warnings.Warn("$.name", "mismatch", "the name differs from the one registered with this ID number",
-				"the existing card is returned unchanged; check the name against the ID document")
+				"the existing card is returned unchanged; check the name against the ID document: a name wrong on the card (a typo at registration, a name changed) is corrected with ecard.rename")
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.phone", "mismatch", "the phone differs from the one registered with this ID number",

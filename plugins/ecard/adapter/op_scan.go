@@ -58,14 +58,17 @@ type cardView struct {
 	BirthDate      string `json:"birthDate,omitempty"`
 	// Guardian and BirthOrder are a newborn's, registered under its
 	// guardian; the guardian is masked with the rest.
-	Guardian       *card.Guardian `json:"guardian,omitempty"`
-	BirthOrder     int            `json:"birthOrder,omitempty"`
-	RegisteredAt   time.Time      `json:"registeredAt"`
-	RevokedAt      *time.Time     `json:"revokedAt,omitempty"`
-	RevokeReason   string         `json:"revokeReason,omitempty"`
-	TempCards      []string       `json:"tempCards"`
-	PreviousCardNo string         `json:"previousCardNo,omitempty"`
-	ReplacedBy     string         `json:"replacedBy,omitempty"`
+	Guardian     *card.Guardian `json:"guardian,omitempty"`
+	BirthOrder   int            `json:"birthOrder,omitempty"`
+	RegisteredAt time.Time      `json:"registeredAt"`
+	RevokedAt    *time.Time     `json:"revokedAt,omitempty"`
+	RevokeReason string         `json:"revokeReason,omitempty"`
+	// WrongID marks a card revoked as registered with another person's ID
+	// number (ecard.revoke with wrongId).
+	WrongID        bool     `json:"wrongId,omitempty"`
+	TempCards      []string `json:"tempCards"`
+	PreviousCardNo string   `json:"previousCardNo,omitempty"`
+	ReplacedBy     string   `json:"replacedBy,omitempty"`
 	// Masked is true when name, ID number and phone are masked and the
 	// birth date left out.
 	Masked bool `json:"masked"`
@@ -89,7 +92,7 @@ func (r *cardRecord) view() cardView {
 	return cardView{
 		CardNo: r.CardNo, Status: r.Status, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, IssuingCountry: r.IssuingCountry, Phone: r.Phone,
 		Gender: r.Gender, BirthDate: r.BirthDate, Guardian: copyGuardian(r.Guardian), BirthOrder: r.BirthOrder, RegisteredAt: r.RegisteredAt, RevokedAt: r.RevokedAt,
-		RevokeReason: r.RevokeReason, TempCards: temps, PreviousCardNo: r.PreviousCardNo, ReplacedBy: r.ReplacedBy,
+		RevokeReason: r.RevokeReason, WrongID: r.WrongID, TempCards: temps, PreviousCardNo: r.PreviousCardNo, ReplacedBy: r.ReplacedBy,
 	}
 }
 
@@ -280,6 +283,9 @@ func (h handler) scanResidentID(ctx context.Context, id string) (*sdk.HandleResp
 			continue
 		} else if err != nil {
 			return nil, err
+		}
+		if rec.WrongID {
+			continue // registered with this number by mistake: another person's card
 		}
 		if found == nil || rec.Status != statusDead {
 			found = &rec

@@ -65,12 +65,19 @@ type cardRecord struct {
 	RevokeReason string     `json:"revokeReason,omitempty"`
 	// RevokedBy is the id of the message that revoked the card.
 	RevokedBy string `json:"revokedBy,omitempty"`
+	// WrongID marks a card revoked because it was registered with another
+	// person's ID number (ecard.revoke with wrongId): the person of the
+	// number is not its holder, so a card later registered with the number
+	// does not replace it.
+	WrongID bool `json:"wrongId,omitempty"`
 	// TempCards are the linked temporary-card numbers, in link order.
 	TempCards []string `json:"tempCards,omitempty"`
 	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the
 	// card that replaced this revoked one.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
+	// LastRename is the last correction of the name (ecard.rename).
+	LastRename *renameNote `json:"lastRename,omitempty"`
 	// RegisteredBy is the id of the message that created the card, so that
 	// the message, redelivered, gets the reply of a creation again.
 	RegisteredBy string `json:"registeredBy,omitempty"`

@@ -8,11 +8,86 @@ import (
 // FormPrint is the console's e-card print page.
 const FormPrint = "print"
 
-// FormDesk is the cashier's e-card desk; FormScan the scanning counter.
+// FormDesk is the cashier's e-card desk; FormScan the scanning counter;
+// FormRename the correction of the name on a card; FormRevoke the
+// revocation of a card.
 const (
-	FormDesk = "desk"
-	FormScan = "scan"
+	FormDesk   = "desk"
+	FormScan   = "scan"
+	FormRename = "rename"
+	FormRevoke = "revoke"
 )
+
+// CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
+const (
+	CmdRename = "rename"
+	CmdRevoke = "revoke"
+)
+
+// revokeArguments are the inputs of the revoke form and command.
+var revokeArguments = []sdk.Argument{
+	{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：要注销的电子卡号 the e-card number to revoke"},
+	{Name: "reason", Type: sdk.SettingString, Required: true, Description: "注销原因，如“重复登记”“证件号输错” why: e.g. duplicate registration, wrong ID number typed"},
+	{Name: "wrongId", Type: sdk.SettingBool, Description: "用他人证件号登记（证件号输错）：选“是”，该证件号持有人再登记时得到自己的新卡，不作为此卡的替换卡 registered with another person's ID number: the number's holder then gets a card of their own, not this card's replacement"},
+}
+
+// revokeResult shows the reply of a revocation.
+var revokeResult = sdk.Display{Fields: []sdk.Column{
+	{Field: "cardNo", Title: "卡号 card number"},
+	{Field: "status", Title: "卡状态 card status", Codes: cardStatusCodes},
+	{Field: "revokedAt", Title: "注销时间 revoked at"},
+	{Field: "reason", Title: "原因 reason"},
+	{Field: "alreadyRevoked", Title: "此前已注销 already revoked"},
+	{Field: "wrongId", Title: "证件号输错 wrong ID number"},
+}}
+
+// renameArguments are the inputs of the rename form and command.
+var renameArguments = []sdk.Argument{
+	{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：电子卡号（见收费处的未打印提示、标签或“最近登记的电子卡”工作列表）the e-card number (on the desk's refusal, the label or the recent-cards work list)"},
+	{Name: "idNumber", Type: sdk.SettingString, Required: true, Description: "证件号码：卡上登记的证件号码（新生儿卡填监护人的），按患者出示的证件填写 the document number registered with the card (a newborn's card: the guardian's), from the document the patient shows"},
+	{Name: "name", Type: sdk.SettingString, Required: true, Description: "正确的姓名，与证件一致 the correct name, as on the document"},
+	{Name: "reason", Type: sdk.SettingString, Required: true, Description: "更正原因，如“登记时姓名输错”“已改名” why: e.g. typo at registration, name changed"},
+}
+
+// renameResult shows the reply of a rename.
+var renameResult = sdk.Display{Fields: []sdk.Column{
+	{Field: "cardNo", Title: "卡号 card number"},
+	{Field: "previousName", Title: "原姓名 previous name", Personal: true},
+	{Field: "name", Title: "现姓名 name now", Personal: true},
+	{Field: "renamed", Title: "已更正（false：卡上已是此姓名）renamed (false: the card had the name already)"},
+}}
+
+// commands declares the plugin's command-line verbs.
+func commands() []sdk.Command {
+	return []sdk.Command{{
+		Name:    CmdRename,
+		Summary: "更正电子卡上登记的姓名 correct the name stored on an e-card",
+		Description: `更正电子卡上登记的姓名（登记时输错、已改名）：给出卡号、卡上登记的证件号码（新生儿卡为监护人的）、
+正确的姓名和原因。原姓名（遮蔽）与原因记入交换日志，并发布 ecard.renamed 事件。作为 ecard.rename 消息发给运行中的 medgate。
+
+Corrects the name stored on an e-card (a typo at registration, a name changed):
+give the card number, the document number registered with the card (a newborn's
+card: the guardian's), the correct name and the reason. The previous name,
+masked, and the reason are journaled, and ecard.renamed is published. Sent to
+the running medgate as an ecard.rename message.`,
+		Operation: OpRename,
+		Arguments: renameArguments,
+		Result:    renameResult,
+	}, {
+		Name:    CmdRevoke,
+		Summary: "注销电子卡，其二维码不再可用 revoke an e-card so its QR codes no longer scan",
+		Description: `注销电子卡：给出卡号和原因。用他人证件号登记的卡加 -wrongId，该证件号持有人再登记时得到自己的新卡。
+作为 ecard.revoke 消息发给运行中的 medgate。
+
+Revokes an e-card: give the card number and the reason. A card registered with
+another person's ID number takes -wrongId, so that the number's holder
+registering later gets a card of their own, not this card's replacement. Sent to
+the running medgate as an ecard.revoke message.`,
+		Operation: OpRevoke,
+		Arguments: revokeArguments,
+		Result:    revokeResult,
+	}}
+}
 
 // labelTitle is printed at the top of every e-card label.
 const labelTitle = "电子就诊卡 E-card"
@@ -86,12 +161,14 @@ func forms() []sdk.Form {
 			// so the site's qrValidity applies (a Default would be sent
 			// for every site).
 			{Name: "validity", Type: sdk.SettingDuration, Description: "二维码有效期 QR validity, e.g. 72h (3 days), at most 2160h (90 days); 留空 leave empty for the site's qrValidity"},
+			{Name: "confirmName", Type: sdk.SettingBool, Description: "确认打印：证件号已有电子卡但姓名不一致时，核对证件确认此卡就是眼前患者的（如生僻字无法输入）才勾选；卡上姓名有误请先更正 print although the names differ: only when the document shows the card is this patient's; correct a wrong name on the card first"},
 		},
 		Result: sdk.Display{
 			Fields: []sdk.Column{
 				{Field: "outcome", Title: "结果 outcome"},
 				{Field: "cardNo", Title: "卡号 card number"},
 				{Field: "label.name", Title: "姓名 name", Personal: true},
+				{Field: "storedName", Title: "卡上登记的姓名 name on the card", Personal: true},
 				{Field: "idTypeName", Title: "证件类型 document type"},
 				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 			},
@@ -100,6 +177,22 @@ func forms() []sdk.Form {
 			Printable:  true,
 			LabelTitle: labelTitle,
 		},
+	}, {
+		Name:        FormRename,
+		Title:       "电子卡更正姓名 Correct the name on an e-card",
+		Description: "收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; correct a name mistyped at registration or changed since here, then print. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
+		Operation:   OpRename,
+		Key:         "cardNo",
+		Fields:      renameArguments,
+		Result:      renameResult,
+	}, {
+		Name:        FormRevoke,
+		Title:       "电子卡注销 Revoke an e-card",
+		Description: "注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
+		Operation:   OpRevoke,
+		Key:         "cardNo",
+		Fields:      revokeArguments,
+		Result:      revokeResult,
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",

@@ -446,6 +446,11 @@ func checkIssuingCountry(idType, code string) *FieldError {
 	return nil
 }
 
+// ValidateName checks a person's name given at field (a JSON path such as
+// "$.name") by the rules of a registration's name, for a correction of the
+// name on a card; nil when it is valid.
+func ValidateName(field, name string) *FieldError { return checkName(field, name) }
+
 // checkName checks a person's name given at field.
 func checkName(field, name string) *FieldError {
 	fe := func(rule, format string, args ...any) *FieldError {
