@@ -1263,8 +1263,10 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 // deferred (bus.Defer), the steps go on in the background (a lone reply
 // through an AsyncPublisher without a goroutine of its own: handAsync),
 // each retried with backoff until acknowledged, and the consumer finishes the message
-// (its offset may be committed) when the last one is; if the partition is
-// released first, the message is left for redelivery. Meanwhile the
+// (its offset may be committed) when the last one is; once the partition
+// is being released, each record is tried once more at most, and a message
+// whose records are not acknowledged within the release grace
+// (kafka.releaseGrace) is left for redelivery. Meanwhile the
 // consumer starts the key's next message, whose own hand waits here for
 // these records: a key has at most one message whose records are handed
 // over and not acknowledged, and if they never are, none of the key's
@@ -1273,12 +1275,12 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 	prev, self := p.chains.join(key)
 	if prev != nil {
+		// Waited for even when the partition is being released: the
+		// previous publication ends by itself within the release grace,
+		// acknowledged or given up, and ctx ends with the grace.
 		select {
 		case <-prev.done:
 		case <-ctx.Done():
-			p.chains.end(key, self, ErrStopped)
-			return ErrStopped
-		case <-bus.Released(ctx):
 			p.chains.end(key, self, ErrStopped)
 			return ErrStopped
 		}
@@ -1288,17 +1290,23 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 			return err
 		}
 	}
-	// A delivery whose partition is released, or whose context ended,
-	// publishes nothing: an earlier reply of its key may have given up
-	// unacknowledged and left the chain (its publication ended with the
-	// same stop), and the redelivery publishes both again, in order.
+	if ctx.Err() != nil {
+		p.chains.end(key, self, ErrStopped)
+		return ErrStopped
+	}
+	// A delivery whose partition is being released publishes within the
+	// release grace (its outcome is stored, and its offset is committed
+	// once the reply is acknowledged), but not after an earlier message
+	// of its key that is left unfinished: that one's reply may have given
+	// up unacknowledged and left the chain (its publication ended with
+	// the same release), and the redelivery publishes both again, in
+	// order.
 	select {
 	case <-bus.Released(ctx):
-		p.chains.end(key, self, ErrStopped)
-		return ErrStopped
-	case <-ctx.Done():
-		p.chains.end(key, self, ErrStopped)
-		return ErrStopped
+		if bus.EarlierUnfinished(ctx) {
+			p.chains.end(key, self, ErrStopped)
+			return ErrStopped
+		}
 	default:
 	}
 	later := bus.Defer(ctx)
@@ -1318,8 +1326,11 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 	}
 	go func() {
 		err := p.sendRetrying(ctx, later.Stopping(), steps)
-		p.chains.end(key, self, err)
+		// The message finishes (or not) before the key's next
+		// publication may go: one that sees the chain ended and its
+		// partition released asks the consumer (bus.EarlierUnfinished).
 		later.Done(err)
+		p.chains.end(key, self, err)
 	}()
 	return nil
 }
@@ -1340,8 +1351,8 @@ func (p *Processor) handAsync(ctx context.Context, ap AsyncPublisher, key string
 			return
 		}
 		if err == nil {
+			later.Done(nil) // before the chain ends: see hand
 			p.chains.end(key, self, nil)
-			later.Done(nil)
 			return
 		}
 		go func() {
@@ -1353,8 +1364,8 @@ func (p *Processor) handAsync(ctx context.Context, ap AsyncPublisher, key string
 				}
 				return s.run(ctx)
 			}}})
-			p.chains.end(key, self, err)
 			later.Done(err)
+			p.chains.end(key, self, err)
 		}()
 	}
 	stop := context.AfterFunc(ctx, func() {
