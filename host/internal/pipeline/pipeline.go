@@ -320,7 +320,12 @@ type Input struct {
 // returns once the reply is stored and handed to the producer: the message
 // is deferred (bus.Defer) and finishes, its offset committable, when the
 // reply and DLQ record are acknowledged; the publication is retried with
-// backoff until then, or until the partition is released.
+// backoff until then, or until the partition is released. Once the
+// partition is being released (bus.Released: the consumer stops, or a
+// rebalance takes it away), a plugin call in flight may end within the
+// release grace (kafka.releaseGrace) and its outcome is stored and
+// published as usual, but no new call starts (a retry after a failure):
+// Process returns ErrStopped, and the message's next delivery reconciles.
 func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, error) {
 	growStack(0)
 	start := p.now()
@@ -839,7 +844,12 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 	// reached it crashed it).
 	goAlone := false
 	for {
-		if ctx.Err() != nil {
+		// Once the consumer releases the partition (it stops, or a
+		// rebalance takes the partition away), a call in flight may end
+		// within the release grace, but no new call starts: it could be
+		// cut off mid-flight at the grace's end. The message is delivered
+		// again, and its next call reconciles (Recovering).
+		if ctx.Err() != nil || released(ctx) {
 			return nil, ErrStopped
 		}
 		circuit := t.Plugin + "/" + env.Site
@@ -854,6 +864,8 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			}
 			select {
 			case <-ctx.Done():
+				return nil, ErrStopped
+			case <-bus.Released(ctx):
 				return nil, ErrStopped
 			case <-time.After(wait):
 			}
@@ -887,6 +899,12 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		alone := goAlone
 		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
 		if err != nil {
+			p.brk.abandon(circuit)
+			return nil, ErrStopped
+		}
+		if released(ctx) {
+			// Released while it waited to go in alone: not in flight.
+			leave()
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
 		}
@@ -973,8 +991,21 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		select {
 		case <-ctx.Done():
 			return nil, ErrStopped
+		case <-bus.Released(ctx):
+			return nil, ErrStopped
 		case <-time.After(wait):
 		}
+	}
+}
+
+// released reports whether ctx is a consumer's delivery whose partition is
+// being released (bus.Released).
+func released(ctx context.Context) bool {
+	select {
+	case <-bus.Released(ctx):
+		return true
+	default:
+		return false
 	}
 }
 

@@ -27,7 +27,9 @@ const stopGrace = 2 * time.Second
 // let go, so it is not delivered again. A call still running when the
 // grace is over is cancelled, not before: its message stays pending,
 // uncommitted, and its next delivery reconciles it (Recovering) and
-// publishes the one reply.
+// publishes the one reply. The grace is for calls in flight only: a call
+// that failed retryably is not made again during it (a new call could be
+// cut off mid-flight itself); its next delivery reconciles it.
 func TestCallInFlightWhenThePartitionIsReleased(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -41,20 +43,25 @@ func TestCallInFlightWhenThePartitionIsReleased(t *testing.T) {
 			rebalance bool
 			// slow: the call runs on until its context ends.
 			slow bool
+			// retry: the call fails retryably (the external system did
+			// not answer).
+			retry bool
 		}{
 			{name: "consumer stops, call ends within the grace"},
 			{name: "partition revoked, call ends within the grace", rebalance: true},
 			{name: "consumer stops, call longer than the grace", slow: true},
+			{name: "consumer stops, call fails retryably", retry: true},
+			{name: "partition revoked, call fails retryably", rebalance: true, retry: true},
 		} {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				testCallInFlight(t, brokers(t), tc.rebalance, tc.slow)
+				testCallInFlight(t, brokers(t), tc.rebalance, tc.slow, tc.retry)
 			})
 		}
 	}
 }
 
-func testCallInFlight(t *testing.T, brokers []string, rebalance, slow bool) {
+func testCallInFlight(t *testing.T, brokers []string, rebalance, slow, retry bool) {
 	r := newChainRig(t, brokers)
 	var (
 		mu         sync.Mutex
@@ -83,6 +90,9 @@ func testCallInFlight(t *testing.T, brokers []string, rebalance, slow bool) {
 				cancelled = time.Since(released)
 				mu.Unlock()
 				return nil, ctx.Err()
+			}
+			if retry {
+				return transient(req)
 			}
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"id":"` + req.MessageID + `"}`)}, nil
@@ -136,21 +146,29 @@ func testCallInFlight(t *testing.T, brokers []string, rebalance, slow bool) {
 		stop()
 	}
 
-	if slow {
+	unfinished := slow || retry
+	if rebalance && retry {
+		// The partition's next owner, this member or the other, delivers
+		// m1 again; nothing was stored or published before.
+		waitFor(t, "m1 stored and committed", func() bool { return r.done("m1") && r.committed() == 1 })
+	} else if unfinished {
 		mu.Lock()
-		after := cancelled
+		after, n := cancelled, len(calls)
 		mu.Unlock()
-		if after < stopGrace {
+		if slow && after < stopGrace {
 			t.Errorf("the call in flight was cancelled %s after the consumer began to stop, before the release grace of %s", after, stopGrace)
 		}
+		if n != 1 {
+			t.Errorf("the plugin was called %d times before the consumer stopped, want once: no new call once the partition is released", n)
+		}
 		if r.done("m1") {
-			t.Error("m1 is done although its call was cancelled")
+			t.Error("m1 is done although its call did not succeed")
 		}
 		if at := r.committed(); at > 0 {
-			t.Errorf("offset %d committed although m1's call was cancelled", at)
+			t.Errorf("offset %d committed although m1's call did not succeed", at)
 		}
 		if got := repliedIDs(t, &r.pub.memPub); len(got) != 0 {
-			t.Errorf("replies %v published for a cancelled call", got)
+			t.Errorf("replies %v published for a call that did not succeed", got)
 		}
 		consume()
 	} else {
@@ -169,7 +187,7 @@ func testCallInFlight(t *testing.T, brokers []string, rebalance, slow bool) {
 	}
 	wantDeliveries := 1
 	wantCalls := []bool{false} // m1's calls, Recovering
-	if slow {
+	if unfinished {
 		wantDeliveries, wantCalls = 2, []bool{false, true}
 	}
 	if deliveries["m1"] != wantDeliveries {
