@@ -183,15 +183,18 @@ func goDuration(t *testing.T, file string, re *regexp.Regexp) time.Duration {
 // the Kubernetes StatefulSet (terminationGracePeriodSeconds) wait for
 // medgate's shutdown at its longest before they kill it: the MLLP
 // listeners' grace at its maximum, the HTTP requests' grace and the
-// answer grace after it, then the scheduled jobs' grace (daemon.Close),
-// each one after the other. A kill loses nothing, but cuts MLLP senders
-// and HTTP clients off without their answers.
+// answer grace after it, the Kafka consumer's release grace at its
+// maximum (plugin calls in flight), then the scheduled jobs' grace
+// (daemon.Close), each one after the other. A kill loses nothing, but
+// cuts MLLP senders and HTTP clients off without their answers, and
+// external calls in flight without theirs.
 func TestStopTimeoutsCoverTheShutdown(t *testing.T) {
 	t.Parallel()
 	grace := goDuration(t, "host/internal/daemon/daemon.go", regexp.MustCompile(`const shutdownGrace = (\d+ \* time\.Second)`))
 	answer := goDuration(t, "host/internal/daemon/httpserver.go", regexp.MustCompile(`const answerGrace = (\d+ \* time\.Second)`))
 	mllpMax := goDuration(t, "host/internal/config/mllp.go", regexp.MustCompile(`"mllp\.shutdownGrace", "must be between \S+ and (\S+), is`))
-	longest := mllpMax + grace + answer + grace
+	releaseMax := goDuration(t, "host/internal/config/config.go", regexp.MustCompile(`"kafka\.releaseGrace", "must be between \S+ and (\S+) \(`))
+	longest := mllpMax + grace + answer + releaseMax + grace
 
 	unit := systemdUnit(t)
 	stop, err := time.ParseDuration(strings.Join(unit["TimeoutStopSec"], "") + "s")
@@ -199,7 +202,7 @@ func TestStopTimeoutsCoverTheShutdown(t *testing.T) {
 		t.Fatalf("deploy/systemd/medgate.service: TimeoutStopSec=%q: %v", unit["TimeoutStopSec"], err)
 	}
 	if stop < longest {
-		t.Errorf("deploy/systemd/medgate.service: TimeoutStopSec=%s is shorter than medgate's longest shutdown, %s (mllp.shutdownGrace at most %s, HTTP %s + %s, jobs %s); raise it", stop, longest, mllpMax, grace, answer, grace)
+		t.Errorf("deploy/systemd/medgate.service: TimeoutStopSec=%s is shorter than medgate's longest shutdown, %s (mllp.shutdownGrace at most %s, HTTP %s + %s, kafka.releaseGrace at most %s, jobs %s); raise it", stop, longest, mllpMax, grace, answer, releaseMax, grace)
 	}
 
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "medgate.yaml"))

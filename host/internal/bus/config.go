@@ -30,6 +30,9 @@ func init() { gometrics.UseNilMetrics = true }
 // DefaultMaxBufferedBytes is Config.MaxBufferedBytes when it is zero.
 const DefaultMaxBufferedBytes = 64 << 20
 
+// DefaultReleaseGrace is Config.ReleaseGrace when it is zero.
+const DefaultReleaseGrace = 15 * time.Second
+
 // Config says how to reach Kafka. Only Brokers is required; a consumer also
 // needs GroupID.
 type Config struct {
@@ -72,6 +75,17 @@ type Config struct {
 	// pauses until enough of them finish. A single message larger than the
 	// bound is still read, alone. Zero means DefaultMaxBufferedBytes.
 	MaxBufferedBytes int64
+	// ReleaseGrace is how long a Consumer lets the handlers running, and
+	// the deferred messages (Defer) waiting, when a partition is released
+	// (a rebalance takes it away, or the consumer stops) go on before
+	// their context is cancelled: a handler that returns nil within it,
+	// and a Later done with nil within it, finish their message, and the
+	// partition's last commit includes them. Zero means
+	// DefaultReleaseGrace. It is at most half the group's rebalance
+	// timeout (sarama's Consumer.Group.Rebalance.Timeout, 60s by
+	// default), so that the member rejoins the group in time; a longer
+	// value is cut to that.
+	ReleaseGrace time.Duration
 	// Linger, for a Producer, is how long a record may wait for others to
 	// be sent with it in one request (the Java client's linger.ms; its
 	// default is 5 ms since Kafka 4.0). Fewer, fuller produce requests cost
@@ -248,6 +262,17 @@ func (c Config) maxInFlight() int {
 		return c.MaxInFlight
 	}
 	return DefaultMaxInFlight
+}
+
+// releaseGrace is ReleaseGrace or its default, at most half of
+// rebalance (the group's rebalance timeout).
+func (c Config) releaseGrace(rebalance time.Duration) time.Duration {
+	g := c.ReleaseGrace
+	if g <= 0 {
+		g = DefaultReleaseGrace
+	}
+	// sarama validated the rebalance timeout as at least 1ms.
+	return min(g, rebalance/2)
 }
 
 func (c Config) maxBufferedBytes() int64 {

@@ -85,6 +85,35 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestReleaseGrace: a Consumer's release grace is Config.ReleaseGrace,
+// DefaultReleaseGrace when unset, and never more than half the group's
+// rebalance timeout, so that a member releasing its partitions rejoins
+// in time.
+func TestReleaseGrace(t *testing.T) {
+	for name, tc := range map[string]struct {
+		grace, rebalance, want time.Duration
+	}{
+		"default":                 {0, 60 * time.Second, DefaultReleaseGrace},
+		"set":                     {5 * time.Second, 60 * time.Second, 5 * time.Second},
+		"half the rebalance":      {30 * time.Second, 60 * time.Second, 30 * time.Second},
+		"cut to half a short one": {0, 6 * time.Second, 3 * time.Second},
+		"cut to half the default": {45 * time.Second, 60 * time.Second, 30 * time.Second},
+		"negative means default":  {-time.Second, 60 * time.Second, DefaultReleaseGrace},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{Brokers: []string{"127.0.0.1:9092"}, GroupID: "g", ReleaseGrace: tc.grace,
+				tune: func(sc *sarama.Config) { sc.Consumer.Group.Rebalance.Timeout = tc.rebalance }}
+			c, err := NewConsumer(cfg, []string{"t"}, func(context.Context, *Message) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.releaseGrace != tc.want {
+				t.Errorf("release grace %s, want %s", c.releaseGrace, tc.want)
+			}
+		})
+	}
+}
+
 func TestTransient(t *testing.T) {
 	for _, tc := range []struct {
 		err  error

@@ -42,14 +42,17 @@ type Message struct {
 // only its own key (and the partition's commit point). Messages without a
 // key are not ordered. A panic in a handler is not recovered.
 //
-// When the message's partition is revoked (a rebalance), a running handler
-// may finish, but only for half the group's rebalance timeout (sarama's
-// Consumer.Group.Rebalance.Timeout, 60s by default): its context is then
-// cancelled, and it must return. A handler that kept its partition longer
-// would have the member dropped from the group, and the partition's next
-// owner would deliver the message again while the handler still runs. When
-// the member learns it has already left the group (it missed its session
-// timeout), the context is cancelled at once.
+// When the message's partition is released (a rebalance takes it away, or
+// the consumer stops), a running handler may finish, but only for the
+// release grace (Config.ReleaseGrace, 15s by default, at most half the
+// group's rebalance timeout): its context is then cancelled, and it must
+// return. A handler that returns nil within the grace finishes its message,
+// which the partition's last commit includes. A handler that kept its
+// partition longer than the rebalance timeout would have the member dropped
+// from the group, and the partition's next owner would deliver the message
+// again while the handler still runs. When the member learns it has
+// already left the group (it missed its session timeout), the context is
+// cancelled at once.
 type Handler func(ctx context.Context, m *Message) error
 
 // Consumer reads topics as a member of a consumer group and hands each
@@ -60,10 +63,10 @@ type Handler func(ctx context.Context, m *Message) error
 // at any point leads to redelivery, never to loss. When a partition is
 // revoked or the consumer stops, messages whose handler has not started are
 // dropped (the next owner gets them again), running handlers and deferred
-// messages (Defer) are waited for, for half the rebalance timeout at most
-// (handlers are then cancelled: see Handler; deferred messages not done by
-// then stay unfinished, even if acknowledged later: see Defer), and the
-// finished prefix is committed.
+// messages (Defer) are waited for, for the release grace at most
+// (Config.ReleaseGrace; handlers are then cancelled: see Handler; deferred
+// messages not done by then stay unfinished, even if acknowledged later:
+// see Defer), and the finished prefix is committed.
 type Consumer struct {
 	cfg     Config
 	sc      *sarama.Config
@@ -79,9 +82,10 @@ type Consumer struct {
 	bufLimit int64
 	bufWaits atomic.Int64 // times reading paused on bufBytes (for tests)
 
-	// releaseGrace is how long the handlers of a revoked partition may
-	// run on before their context is cancelled: half the group's
-	// rebalance timeout, so the member rejoins within it.
+	// releaseGrace is how long the handlers of a released partition may
+	// run on before their context is cancelled: Config.ReleaseGrace, at
+	// most half the group's rebalance timeout, so the member rejoins
+	// within it.
 	releaseGrace time.Duration
 
 	ready   atomic.Bool
@@ -195,17 +199,16 @@ func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
 	}
 	n := cfg.maxInFlight()
 	return &Consumer{
-		cfg:      cfg,
-		sc:       sc,
-		topics:   append([]string(nil), topics...),
-		handler:  h,
-		log:      cfg.logger(),
-		inFlight: make(chan struct{}, n),
-		buffered: make(chan struct{}, max(1024, 16*n)),
-		bufBytes: semaphore.NewWeighted(cfg.maxBufferedBytes()),
-		bufLimit: cfg.maxBufferedBytes(),
-		// sarama validated the rebalance timeout as at least 1ms.
-		releaseGrace: sc.Consumer.Group.Rebalance.Timeout / 2,
+		cfg:          cfg,
+		sc:           sc,
+		topics:       append([]string(nil), topics...),
+		handler:      h,
+		log:          cfg.logger(),
+		inFlight:     make(chan struct{}, n),
+		buffered:     make(chan struct{}, max(1024, 16*n)),
+		bufBytes:     semaphore.NewWeighted(cfg.maxBufferedBytes()),
+		bufLimit:     cfg.maxBufferedBytes(),
+		releaseGrace: cfg.releaseGrace(sc.Consumer.Group.Rebalance.Timeout),
 	}, nil
 }
 
@@ -233,10 +236,12 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // first refusal and then one a minute, the reason in Refused, and
 // Config.OnRefused called at each attempt.
 //
-// Handlers run under ctx: a rebalance lets running handlers finish, for
-// half the rebalance timeout at most, while cancelling ctx asks them to
-// stop. Run may be called again after it
-// returned, but not concurrently.
+// Cancelling ctx stops the consumer as a rebalance releases partitions: it
+// reads no more, drops the messages whose handler has not started, lets
+// the running handlers and deferred messages finish for the release grace
+// at most (Config.ReleaseGrace; their context is then cancelled), commits
+// the finished prefix of each partition and leaves the group. Run may be
+// called again after it returned, but not concurrently.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("consumer is already running: call Run once at a time")
@@ -395,9 +400,10 @@ func transient(err error) bool {
 }
 
 // groupHandler serves one Run call. runCtx is Run's context: handlers run
-// under it, not under the session's, so that a rebalance (which ends the
-// session context) lets them finish, for Consumer.releaseGrace, while
-// stopping the consumer cancels them.
+// under its values, not under the session's context nor its cancellation,
+// so that a rebalance (which ends the session context) and stopping the
+// consumer (which ends runCtx, and so the session) both let them finish,
+// for Consumer.releaseGrace.
 type groupHandler struct {
 	c      *Consumer
 	runCtx context.Context
@@ -546,7 +552,10 @@ func (h *groupHandler) recordConsumed(ctx context.Context) {
 }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	ctx, cancel := context.WithCancel(h.runCtx)
+	// Not cancelled with runCtx: stopping the consumer lets the running
+	// handlers go on for the release grace (see consume), as a rebalance
+	// does.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(h.runCtx))
 	defer cancel()
 	p := &partition{
 		h:      h,

@@ -13,13 +13,17 @@
 // Later is done without error. A message that did not finish (the process
 // crashed, the partition was revoked, the consumer stopped, or the handler
 // kept failing) is delivered again, so handlers must be idempotent (the
-// store maps message ids to outcomes). When a partition is revoked, its
-// running handlers and deferred messages may finish, but only for half the
-// group's rebalance timeout: the handlers' context is then cancelled, so
-// that the partition's next owner never delivers a message whose handler
-// still runs here, and a deferred message not done by then (its reply's
-// acknowledgement late) is not committed, so the next owner delivers it
-// again; the member rejoins within the rebalance timeout either way. A
+// store maps message ids to outcomes). When a partition is released (a
+// rebalance takes it away, or the consumer stops), its running handlers
+// and deferred messages may finish, and are committed then, so that a
+// plugin call in flight is not cut off with its outcome unknown; but only
+// for the release grace (Config.ReleaseGrace, 15s by default, at most half
+// the group's rebalance timeout): the handlers' context is then cancelled,
+// so that the partition's next owner never delivers a message whose
+// handler still runs here, and a deferred message not done by then (its
+// reply's acknowledgement late) is not committed, so the next owner
+// delivers it again; the member rejoins within the rebalance timeout
+// either way. A
 // member that learns it has left the group (an unknown member id, an old
 // generation, a fenced instance id: it missed its session timeout) gets
 // no such time, since its partitions have another owner already: their

@@ -96,13 +96,18 @@ read:
 	}
 
 	close(p.stopCh)
-	// Running handlers and deferred messages may finish, but not past the
-	// group's rebalance timeout: a member that has not rejoined by then
-	// is dropped, and the partition's next owner would deliver their
-	// messages again while they still run. Half of it leaves time for the
-	// last commit. A deferred message still waiting then (a broker slow
-	// to acknowledge its reply) stays unfinished even if it is
-	// acknowledged later (Later.Done after the cut): its offset is not
+	// Running handlers and deferred messages may finish, whether the
+	// partition is revoked or the consumer stops: a plugin call cut off
+	// mid-flight leaves an outcome to reconcile with the external system,
+	// while one that ends has its outcome stored, its reply published and
+	// its offset committed here, and is not delivered again. But not past
+	// the release grace (Config.ReleaseGrace), at most half the group's
+	// rebalance timeout: a member that has not rejoined by then is
+	// dropped, and the partition's next owner would deliver their
+	// messages again while they still run; the other half leaves time
+	// for the last commit. A deferred message still waiting then (a
+	// broker slow to acknowledge its reply) stays unfinished even if it
+	// is acknowledged later (Later.Done after the cut): its offset is not
 	// committed here, and the next owner delivers it again and gets its
 	// stored outcome.
 	//
@@ -562,7 +567,7 @@ type Later struct {
 // again to the partition's next owner, like one whose handler failed).
 // When the partition is released or the consumer stops, the consumer waits
 // for every Later of the partition before its last commit, but only for
-// half the group's rebalance timeout (as for running handlers, see
+// the release grace (Config.ReleaseGrace, as for running handlers, see
 // Handler): a Later done after that is not finished even with Done(nil),
 // its offset is not committed, and the partition's next owner delivers
 // the message again.
@@ -590,8 +595,8 @@ func Defer(ctx context.Context) *Later {
 // Stopping is closed when the deferred work must give up rather than
 // retry: the partition is being released or the consumer is stopping.
 // Work already under way (an acknowledgement on its way) may still end
-// with Done(nil), and so finish the message, within half the group's
-// rebalance timeout of the release (see Defer).
+// with Done(nil), and so finish the message, within the release grace
+// (Config.ReleaseGrace, see Defer).
 func (l *Later) Stopping() <-chan struct{} { return l.p.stopCh }
 
 // Done ends the deferred message: finished when err is nil (its offset may
@@ -619,7 +624,7 @@ func (l *Later) Done(err error) {
 			p.h.c.log.Warn("deferred message not finished; it is delivered again to the partition's next owner",
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		case cut:
-			p.h.c.log.Warn("deferred message done after its partition was released (the release grace, half the rebalance timeout, had passed); not committed, it is delivered again to the partition's next owner",
+			p.h.c.log.Warn("deferred message done after its partition was released (the release grace, kafka.releaseGrace, had passed); not committed, it is delivered again to the partition's next owner",
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
 		}
 	})
@@ -628,11 +633,41 @@ func (l *Later) Done(err error) {
 // Released returns a channel closed when the partition of the message the
 // handler was called for with ctx is being released or the consumer is
 // stopping: a handler waiting for something else (another message's work)
-// should then give up. It returns nil (never closed) when ctx does not come
-// from a Consumer.
+// should then give up; work of its own may go on for the release grace
+// (Config.ReleaseGrace), until ctx is cancelled. It returns nil (never
+// closed) when ctx does not come from a Consumer.
 func Released(ctx context.Context) <-chan struct{} {
 	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
 		return d.p.stopCh
 	}
 	return nil
+}
+
+// EarlierUnfinished reports whether a message of the same key and
+// partition read before the one the handler was called for with ctx is
+// not finished: deferred still (Defer), or left for redelivery (its
+// handler failed, or its Later gave up, as they may while the partition
+// is released). A handler that publishes something whose order per key
+// matters (a reply) while its partition is released (Released) should
+// then publish nothing: the earlier message is delivered again to the
+// partition's next owner, with this one, and publishing now would put
+// this one first. It returns false for a message without a key and when
+// ctx does not come from a Consumer.
+func EarlierUnfinished(ctx context.Context) bool {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok || len(d.m.Key) == 0 {
+		return false
+	}
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	for _, e := range d.p.pending {
+		if e.offset >= d.e.offset {
+			break
+		}
+		// An unfinished entry keeps its message (entry.finish).
+		if !e.done && string(e.msg.Key) == string(d.m.Key) {
+			return true
+		}
+	}
+	return false
 }

@@ -99,6 +99,13 @@ type Kafka struct {
 	// MaxBufferedMB bounds the size of the messages read from Kafka and
 	// not yet finished; reading pauses past it.
 	MaxBufferedMB int `yaml:"maxBufferedMB"`
+	// ReleaseGrace is how long the messages being processed when the
+	// consumer stops (shutdown) or a rebalance takes their partition away
+	// may go on: a plugin call that ends within it has its outcome stored,
+	// its reply published and its offset committed; one still running
+	// then is cancelled and reconciled at its next delivery
+	// (bus.Config.ReleaseGrace).
+	ReleaseGrace Duration `yaml:"releaseGrace"`
 	// ReplyLinger is how long a reply (or DLQ record) may wait to go to
 	// Kafka in one request with others (linger.ms; nil: DefaultReplyLinger;
 	// 0s sends at once). Requests the HTTP ingress queues and plugin events
@@ -1042,6 +1049,7 @@ func (c *Config) applyDefaults() {
 	def(&k.Topics.DLQ, "medgate.dlq")
 	defNonZero(c, "kafka.maxInFlight", &k.MaxInFlight, 64, "must be between 1 and 10000")
 	defNonZero(c, "kafka.maxBufferedMB", &k.MaxBufferedMB, 64, "must be between 1 and 65536 (MiB)")
+	defNonZero(c, "kafka.releaseGrace", &k.ReleaseGrace, Duration(bus.DefaultReleaseGrace), "must be between 1s and 20s")
 	if k.ReplyLinger == nil {
 		d := Duration(DefaultReplyLinger)
 		k.ReplyLinger = &d
@@ -1307,6 +1315,14 @@ func (c *Config) check() Problems {
 	}
 	if k.MaxBufferedMB < 1 || k.MaxBufferedMB > 65536 {
 		add("kafka.maxBufferedMB", "must be between 1 and 65536 (MiB), is %d", k.MaxBufferedMB)
+	}
+	// Within half the consumer group's rebalance timeout (60s), so that
+	// a member releasing its partitions rejoins in time, and short enough
+	// for the longest shutdown (deploy/kubernetes: http.shutdownDelay 15s,
+	// mllp.shutdownGrace 1m, HTTP 15s, this, jobs 10s) to end within the
+	// Kubernetes manifest's terminationGracePeriodSeconds of 120s.
+	if g := k.ReleaseGrace.D(); g < time.Second || g > 20*time.Second {
+		add("kafka.releaseGrace", "must be between 1s and 20s (the shutdown waits for it after the HTTP and MLLP requests, within Kubernetes' terminationGracePeriodSeconds), is %s", g)
 	}
 	// Used to create missing topics (createTopics, the embedded broker),
 	// which refuse less than 1 and would stop medgate at start.

@@ -287,6 +287,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.GroupID = cfg.Kafka.GroupID
 	bc.MaxInFlight = cfg.Kafka.MaxInFlight
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
+	bc.ReleaseGrace = cfg.Kafka.ReleaseGrace.D()
 	bc.OnOffsetReset = d.metrics.OffsetReset
 	// A broker certificate the consumer does not trust, or SASL
 	// credentials the brokers refuse, are retried, with an ALERT, the
@@ -1051,10 +1052,12 @@ func (d *Daemon) shutdownGrace() time.Duration {
 // the outcome is stored, resends and gets the stored outcome); stop taking HTTP requests and let those taken finish while
 // the consumer still runs (shutdownGrace at most; those still waiting
 // then are told their message is queued and will be completed, see
-// stopHTTP); only then stop taking messages from Kafka and stop the
-// in-flight ones (their plugin calls are cancelled; each stays uncommitted
-// and is delivered again, an outcome left unknown reconciled before any
-// resend); cancel the job runs in progress (a
+// stopHTTP); only then stop taking messages from Kafka and let the
+// in-flight ones finish for kafka.releaseGrace (a plugin call that ends
+// within it has its outcome stored, its reply published and its offset
+// committed; one still running then is cancelled, stays uncommitted and
+// is delivered again, its outcome reconciled before any resend); cancel
+// the job runs in progress (a
 // download stops at its next step and resumes from its stored step at the
 // next start), then wait for them to return (shutdownGrace at most); then
 // the leases of the jobs that ended, plugins, Kafka, store. So no run

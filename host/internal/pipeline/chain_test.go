@@ -166,7 +166,8 @@ func newChainRig(t *testing.T, brokers []string, held ...string) *chainRig {
 		r.pub.hold[id] = make(chan error)
 	}
 	r.p.pub = r.pub
-	r.cfg = bus.Config{Brokers: brokers, ClientID: "pipeline-test", GroupID: "g-" + newID()}
+	// A reply held at a stop waits for the end of the release grace.
+	r.cfg = bus.Config{Brokers: brokers, ClientID: "pipeline-test", GroupID: "g-" + newID(), ReleaseGrace: 2 * time.Second}
 	r.topic = "requests-" + newID()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

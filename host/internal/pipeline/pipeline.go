@@ -320,7 +320,12 @@ type Input struct {
 // returns once the reply is stored and handed to the producer: the message
 // is deferred (bus.Defer) and finishes, its offset committable, when the
 // reply and DLQ record are acknowledged; the publication is retried with
-// backoff until then, or until the partition is released.
+// backoff until then, or until the partition is released. Once the
+// partition is being released (bus.Released: the consumer stops, or a
+// rebalance takes it away), a plugin call in flight may end within the
+// release grace (kafka.releaseGrace) and its outcome is stored and
+// published as usual, but no new call starts (a retry after a failure):
+// Process returns ErrStopped, and the message's next delivery reconciles.
 func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, error) {
 	growStack(0)
 	start := p.now()
@@ -839,7 +844,12 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 	// reached it crashed it).
 	goAlone := false
 	for {
-		if ctx.Err() != nil {
+		// Once the consumer releases the partition (it stops, or a
+		// rebalance takes the partition away), a call in flight may end
+		// within the release grace, but no new call starts: it could be
+		// cut off mid-flight at the grace's end. The message is delivered
+		// again, and its next call reconciles (Recovering).
+		if ctx.Err() != nil || released(ctx) {
 			return nil, ErrStopped
 		}
 		circuit := t.Plugin + "/" + env.Site
@@ -854,6 +864,8 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			}
 			select {
 			case <-ctx.Done():
+				return nil, ErrStopped
+			case <-bus.Released(ctx):
 				return nil, ErrStopped
 			case <-time.After(wait):
 			}
@@ -887,6 +899,12 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		alone := goAlone
 		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
 		if err != nil {
+			p.brk.abandon(circuit)
+			return nil, ErrStopped
+		}
+		if released(ctx) {
+			// Released while it waited to go in alone: not in flight.
+			leave()
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
 		}
@@ -973,8 +991,21 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		select {
 		case <-ctx.Done():
 			return nil, ErrStopped
+		case <-bus.Released(ctx):
+			return nil, ErrStopped
 		case <-time.After(wait):
 		}
+	}
+}
+
+// released reports whether ctx is a consumer's delivery whose partition is
+// being released (bus.Released).
+func released(ctx context.Context) bool {
+	select {
+	case <-bus.Released(ctx):
+		return true
+	default:
+		return false
 	}
 }
 
@@ -1263,8 +1294,10 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 // deferred (bus.Defer), the steps go on in the background (a lone reply
 // through an AsyncPublisher without a goroutine of its own: handAsync),
 // each retried with backoff until acknowledged, and the consumer finishes the message
-// (its offset may be committed) when the last one is; if the partition is
-// released first, the message is left for redelivery. Meanwhile the
+// (its offset may be committed) when the last one is; once the partition
+// is being released, each record is tried once more at most, and a message
+// whose records are not acknowledged within the release grace
+// (kafka.releaseGrace) is left for redelivery. Meanwhile the
 // consumer starts the key's next message, whose own hand waits here for
 // these records: a key has at most one message whose records are handed
 // over and not acknowledged, and if they never are, none of the key's
@@ -1273,12 +1306,12 @@ var publishRetry, maxPublishRetry = 250 * time.Millisecond, 10 * time.Second
 func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 	prev, self := p.chains.join(key)
 	if prev != nil {
+		// Waited for even when the partition is being released: the
+		// previous publication ends by itself within the release grace,
+		// acknowledged or given up, and ctx ends with the grace.
 		select {
 		case <-prev.done:
 		case <-ctx.Done():
-			p.chains.end(key, self, ErrStopped)
-			return ErrStopped
-		case <-bus.Released(ctx):
 			p.chains.end(key, self, ErrStopped)
 			return ErrStopped
 		}
@@ -1288,17 +1321,23 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 			return err
 		}
 	}
-	// A delivery whose partition is released, or whose context ended,
-	// publishes nothing: an earlier reply of its key may have given up
-	// unacknowledged and left the chain (its publication ended with the
-	// same stop), and the redelivery publishes both again, in order.
+	if ctx.Err() != nil {
+		p.chains.end(key, self, ErrStopped)
+		return ErrStopped
+	}
+	// A delivery whose partition is being released publishes within the
+	// release grace (its outcome is stored, and its offset is committed
+	// once the reply is acknowledged), but not after an earlier message
+	// of its key that is left unfinished: that one's reply may have given
+	// up unacknowledged and left the chain (its publication ended with
+	// the same release), and the redelivery publishes both again, in
+	// order.
 	select {
 	case <-bus.Released(ctx):
-		p.chains.end(key, self, ErrStopped)
-		return ErrStopped
-	case <-ctx.Done():
-		p.chains.end(key, self, ErrStopped)
-		return ErrStopped
+		if bus.EarlierUnfinished(ctx) {
+			p.chains.end(key, self, ErrStopped)
+			return ErrStopped
+		}
 	default:
 	}
 	later := bus.Defer(ctx)
@@ -1318,8 +1357,11 @@ func (p *Processor) hand(ctx context.Context, key string, steps ...step) error {
 	}
 	go func() {
 		err := p.sendRetrying(ctx, later.Stopping(), steps)
-		p.chains.end(key, self, err)
+		// The message finishes (or not) before the key's next
+		// publication may go: one that sees the chain ended and its
+		// partition released asks the consumer (bus.EarlierUnfinished).
 		later.Done(err)
+		p.chains.end(key, self, err)
 	}()
 	return nil
 }
@@ -1340,8 +1382,8 @@ func (p *Processor) handAsync(ctx context.Context, ap AsyncPublisher, key string
 			return
 		}
 		if err == nil {
+			later.Done(nil) // before the chain ends: see hand
 			p.chains.end(key, self, nil)
-			later.Done(nil)
 			return
 		}
 		go func() {
@@ -1353,8 +1395,8 @@ func (p *Processor) handAsync(ctx context.Context, ap AsyncPublisher, key string
 				}
 				return s.run(ctx)
 			}}})
-			p.chains.end(key, self, err)
 			later.Done(err)
+			p.chains.end(key, self, err)
 		}()
 	}
 	stop := context.AfterFunc(ctx, func() {
