@@ -93,6 +93,11 @@
 // ResourceExhausted naming the limit (a state value too large as
 // [ErrTooLarge]), and the message it was made for is retried.
 //
-// Output written to stdout before the handshake breaks the plugin start;
-// log with log/slog to stderr (see [Logger]).
+// Standard output carries go-plugin's handshake, written by [Serve]: in a
+// process the host launched, os.Stdout is standard error until then, so a
+// line printed before Serve is logged by the host instead of breaking the
+// start, and what the plugin prints to os.Stdout or os.Stderr while it
+// serves is logged too (as warnings). Log with log/slog to stderr all the
+// same (see [Logger]); a write to the stdout file descriptor itself before
+// Serve still breaks the start.
 package sdk
