@@ -145,10 +145,14 @@ func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginho
 }
 
 // ApplyThen is Apply with one more check, then, run once every plugin has
-// accepted its settings and before any site is forgotten: what depends on
-// the plugins' new configuration (the daemon compiles the mappings with
-// the schema documents Configure returned). If then fails, the plugins
-// are restored as when Configure refuses, and its error is returned.
+// been configured and before any site is forgotten: what depends on the
+// plugins' new configuration (the daemon compiles the mappings with the
+// schema documents Configure returned). It runs even when settings had
+// problems, so that the report lists its problems with theirs (a site
+// whose settings were refused has the schema documents of before, or
+// those its plugin declares). If then fails, the plugins are restored as
+// when Configure refuses, and its error is returned (its config.Problems
+// after the settings' problems, when there are both).
 func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger, then func() error) (*pipeline.Routes, []scheduler.Job, error) {
 	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
 	type step struct {
@@ -229,12 +233,25 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			jobs = append(jobs, job(st.in, st.site, j, log))
 		}
 	}
-	var err error = problems
-	if len(problems) == 0 {
-		err = nil
-		if then != nil {
-			err = then()
+	// The later check runs even when the settings had problems, as
+	// `medgate check-config` runs it, so the report holds its problems
+	// too (a vendor's new version that renamed a setting and tightened a
+	// schema a site's mapping uses): an administrator fixes everything in
+	// one round. Alone, its error is returned as it is.
+	var err error
+	if then != nil {
+		err = then()
+	}
+	if len(problems) > 0 {
+		var ps config.Problems
+		switch {
+		case err == nil:
+		case errors.As(err, &ps):
+			problems = append(problems, ps...)
+		default:
+			problems = append(problems, config.Problem{File: cfg.File, Message: err.Error()})
 		}
+		err = problems
 	}
 	if err != nil {
 		// Undo in reverse order, so a site configured twice ends as it began.
