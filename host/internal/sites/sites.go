@@ -72,8 +72,12 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 // running holding them) before any route or job uses them, and retires
 // each old instance for its new one (pluginhost.Instance.Replace) once all
 // is accepted, or closes the new ones when it is not. It returns
-// config.Problems listing every plugin that could not be launched; the
-// ones launched are closed then and nothing is returned.
+// config.Problems listing every plugin whose new binary could not be
+// launched, each also returned by name with a nil instance, beside the
+// ones launched: the reload is refused then, but the caller checks the
+// rest of the configuration with such a plugin left out (Apply skips the
+// sites of a nil plugin, whose new declaration is unknown) so that the
+// report lists every problem at once, then closes the ones launched.
 func StartReplacements(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance, launch Launch) (map[string]*pluginhost.Instance, error) {
 	fresh := map[string]*pluginhost.Instance{}
 	var problems config.Problems
@@ -93,15 +97,13 @@ func StartReplacements(ctx context.Context, cfg *config.Config, running map[stri
 		in, err := launch(ctx, p, sum)
 		if err != nil {
 			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "the new binary of the running plugin %q was not started, the running one keeps serving: %v", p.Name, err))
+			fresh[p.Name] = nil
 			continue
 		}
 		fresh[p.Name] = in
 	}
 	if len(problems) > 0 {
-		for _, in := range fresh {
-			in.Close()
-		}
-		return nil, problems
+		return fresh, problems
 	}
 	return fresh, nil
 }
@@ -177,7 +179,7 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
 			in := plugins[name]
 			if in == nil {
-				continue // reported by config.check
+				continue // reported by config.check, or its new binary did not launch (StartReplacements)
 			}
 			if !sp.IsEnabled() {
 				routes.Disabled[s.Code][name] = true
