@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/test/testenv"
 )
@@ -92,4 +94,73 @@ sites:
 			t.Errorf("after the refused reload %s is not running: %v", name, lastErr)
 		}
 	}
+}
+
+// TestUpgradeAndRollBack: a vendor's new version put to work by a reload,
+// then the previous one put back by another (a rollback), each time with
+// its pin: the version named serves the next message, and the process of
+// the one it replaced stops.
+func TestUpgradeAndRollBack(t *testing.T) {
+	dir := t.TempDir()
+	bin1, sum1 := buildAcme(t, dir, "1.0.0")
+	bin2, sum2 := buildAcme(t, dir, "2.0.0")
+	listen := testenv.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	writeCfg := func(bin, sum string) {
+		t.Helper()
+		text := fmt.Sprintf(`kafka:
+  embedded: {listen: %q, dataDir: kafka}
+store: {path: db/medgate.db}
+http: {listen: 127.0.0.1:0}
+plugins:
+  - {name: acme, path: %q, sha256: %s}
+sites:
+  - code: h1
+    plugins: {acme: {}}
+`, listen, bin, sum)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg(bin1, sum1)
+	d, err := Start(t.Context(), cfgPath, Options{Out: io.Discard})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() { _ = d.Close() }()
+	for i, step := range []struct{ bin, sum, version string }{
+		{bin2, sum2, "2.0.0"}, // the upgrade
+		{bin1, sum1, "1.0.0"}, // the rollback
+	} {
+		pid := d.Plugin("acme").Pid()
+		if pid == 0 || !processAlive(pid) {
+			t.Fatalf("before the reload to %s acme runs no process (pid %d)", step.version, pid)
+		}
+		writeCfg(step.bin, step.sum)
+		if err := d.Reload(t.Context()); err != nil {
+			t.Fatalf("reload to %s: %v", step.version, err)
+		}
+		if v := d.Plugin("acme").Description().Version; v != step.version {
+			t.Fatalf("after the reload to %s acme %s is listed", step.version, v)
+		}
+		if status, by, body := replyOf(t, postVisit(t, d, fmt.Sprintf("m-%d", i))); status != "ok" || by != step.version {
+			t.Fatalf("a message after the reload to %s got %s", step.version, body)
+		}
+		for deadline := time.Now().Add(30 * time.Second); processAlive(pid); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the process %d of the version replaced by %s still runs 30s after the reload", pid, step.version)
+			}
+			time.Sleep(10 * time.Millisecond) // polling the process table
+		}
+	}
+}
+
+// processAlive reports whether a process with id pid exists (and is not
+// a zombie medgate has reaped).
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscall.Signal(0)) == nil
 }
