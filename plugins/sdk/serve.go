@@ -67,10 +67,11 @@ func Logger(name string) *slog.Logger {
 }
 
 // logOutput is the plugin's standard error as the process started with
-// it. go-plugin's Serve replaces os.Stderr with a pipe whose lines the
-// host discards, so a Logger made while serving (in Configure or Handle)
-// wrote nowhere; go-plugin forwards the lines of this one, as the
-// host's own log lines.
+// it. go-plugin's Serve replaces os.Stderr with a pipe whose lines reach
+// the host as plain text (medgate logs each as a warning; before, it
+// discarded them), so a Logger made while serving (in Configure or
+// Handle) lost its levels and fields; go-plugin parses the lines of this
+// one, as the host's own log lines.
 var logOutput = os.Stderr
 
 // handshakeOut is the plugin's standard output as the process started
