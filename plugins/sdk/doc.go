@@ -93,6 +93,41 @@
 // ResourceExhausted naming the limit (a state value too large as
 // [ErrTooLarge]), and the message it was made for is retried.
 //
-// Output written to stdout before the handshake breaks the plugin start;
-// log with log/slog to stderr (see [Logger]).
+// Standard output carries go-plugin's handshake, written by [Serve]: in a
+// process the host launched, os.Stdout is standard error until then, so a
+// line printed before Serve is logged by the host instead of breaking the
+// start, and what the plugin prints to os.Stdout or os.Stderr while it
+// serves is logged too (as warnings). Log with log/slog to stderr all the
+// same (see [Logger]); a write to the stdout file descriptor itself before
+// Serve still breaks the start.
+//
+// # Versioned state
+//
+// The host keeps a plugin's state across its versions: a reload that puts
+// a vendor's new binary to work hands it every key the old one wrote, and
+// rolling the binary back hands the old one what the new one wrote. A
+// plugin that changes the shape of a value it keeps in state therefore
+// tags each value with the format version of the code that writes it
+// ([TagState]) and reads it with [UntagState]:
+//
+//   - Give the value's format a number, from 1, and raise it whenever the
+//     shape changes in a way the previous code cannot read. Values written
+//     before the plugin tagged anything read as format 0.
+//   - Read every format you have ever written, converting an older one in
+//     memory; write only the newest. A value is so converted the next time
+//     it is written, one key at a time, as the plugin uses it.
+//   - Do not rewrite state in Configure: on a reload the new binary is
+//     configured while the old one still serves, and a reload refused for
+//     another reason (another site's settings) leaves the old binary
+//     running on what Configure wrote.
+//   - A format newer than the code knows ([ErrNewerState]: the binary was
+//     rolled back past the version that wrote it) is never guessed at:
+//     answer the message [Retry] with a diagnostic naming the key and both
+//     formats, so nothing is lost while the operator reinstalls the newer
+//     binary. So ship a version that reads a new format before, or with,
+//     the one that writes it, and roll back only to a version that reads
+//     what has been written since.
+//
+// Keys are not versioned: a plugin that renames keys reads the old name
+// when the new one is missing, and writes the new one.
 package sdk

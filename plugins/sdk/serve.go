@@ -12,7 +12,16 @@ import (
 
 // Serve runs p as a plugin process. It is the whole of a plugin's main
 // function and returns only when the host stops the plugin.
+//
+// Serve writes go-plugin's handshake line to the standard output the
+// process started with. Until then, in a process the host launched,
+// os.Stdout is the process's standard error (see handshakeOut): a line the
+// plugin prints before it serves (fmt.Println) reaches the host's log
+// instead of breaking the handshake. While it serves, what the plugin
+// writes to os.Stdout and os.Stderr reaches the host's log too, as
+// warnings; log with [Logger] all the same.
 func Serve(p Plugin) {
+	os.Stdout = handshakeOut
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: pluginSets(p),
@@ -58,11 +67,31 @@ func Logger(name string) *slog.Logger {
 }
 
 // logOutput is the plugin's standard error as the process started with
-// it. go-plugin's Serve replaces os.Stderr with a pipe whose lines the
-// host discards, so a Logger made while serving (in Configure or Handle)
-// wrote nowhere; go-plugin forwards the lines of this one, as the
-// host's own log lines.
+// it. go-plugin's Serve replaces os.Stderr with a pipe whose lines reach
+// the host as plain text (medgate logs each as a warning; before, it
+// discarded them), so a Logger made while serving (in Configure or
+// Handle) lost its levels and fields; go-plugin parses the lines of this
+// one, as the host's own log lines.
 var logOutput = os.Stderr
+
+// handshakeOut is the plugin's standard output as the process started
+// with it, which go-plugin's handshake line must be the first line of:
+// go-plugin's host reads that line only, and kills the process at once if
+// it is anything else, so that what the plugin would write to standard
+// error next (why it cannot start) was lost. In a process the host
+// launched (its handshake cookie is set) os.Stdout is standard error until
+// Serve: packages are initialized before the packages that import them,
+// so this runs before the plugin's own init functions and main. Only a
+// write to the file descriptor itself (a C library) or from a package
+// that does not import the SDK and prints in its init function still
+// reaches standard output first.
+var handshakeOut = os.Stdout
+
+func init() {
+	if os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue {
+		os.Stdout = os.Stderr
+	}
+}
 
 // hclogTime is the layout of hclog's JSON @timestamp, the only one
 // go-plugin's log pump accepts.

@@ -623,8 +623,13 @@ func (d *Daemon) ReloadNotes(ctx context.Context) (keys, warnings []string, err 
 	// The plugins of the new configuration, in next until it is accepted:
 	// the running ones, the new binaries of running ones (fresh), and the
 	// newly declared ones.
+	// A new binary that does not launch (nil in fresh) refuses the
+	// reload, and so does a newly declared plugin that does not start;
+	// the sites are checked all the same, without those plugins, so that
+	// the report lists every problem at once.
 	fresh, err := sites.StartReplacements(ctx, cfg, d.plugins, d.launch())
-	if err != nil {
+	var notStarted config.Problems
+	if err != nil && !errors.As(err, &notStarted) {
 		d.metrics.Reloads.WithLabelValues("error").Inc()
 		return nil, nil, err
 	}
@@ -635,7 +640,7 @@ func (d *Daemon) ReloadNotes(ctx context.Context) (keys, warnings []string, err 
 	// every plugin as it was.
 	refuse := func(err error) error {
 		for name, in := range next {
-			if d.plugins[name] != in {
+			if in != nil && d.plugins[name] != in {
 				in.Close()
 			}
 		}
@@ -643,13 +648,21 @@ func (d *Daemon) ReloadNotes(ctx context.Context) (keys, warnings []string, err 
 		return err
 	}
 	if err := d.startPlugins(ctx, cfg, next); err != nil {
-		return nil, nil, refuse(err)
+		var ps config.Problems
+		if !errors.As(err, &ps) {
+			return nil, nil, refuse(err)
+		}
+		notStarted = append(notStarted, ps...)
 	}
 	// The mappings are compiled with the schema documents the plugins
 	// return from Configure, before Apply commits: mappings that do not
-	// compile leave the plugins as they were.
+	// compile leave the plugins as they were. Without a plugin that did
+	// not start they would report its mapped types, wrongly.
 	var set *mapping.Sets
 	routes, jobs, err := sites.ApplyThen(ctx, cfg, next, d.log, func() (err error) {
+		if len(notStarted) > 0 {
+			return notStarted
+		}
 		set, err = mapping.Compile(cfg, next)
 		return err
 	})

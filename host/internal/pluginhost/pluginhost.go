@@ -39,6 +39,7 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -398,6 +399,11 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		StartTimeout:     30 * time.Second,
 		Logger:           logger,
 		Stderr:           stderr,
+		// What the plugin writes to os.Stdout and os.Stderr while it
+		// serves (go-plugin's Serve swaps them for pipes it forwards
+		// here) is logged, not discarded.
+		SyncStdout: &lineLog{log: logger, stream: "stdout"},
+		SyncStderr: &lineLog{log: logger, stream: "stderr"},
 	})
 	rpc, err := client.Client()
 	if err != nil {
@@ -1531,13 +1537,51 @@ func startHint(err error, stderr string) string {
 	if _, line, ok := strings.Cut(err.Error(), "Unrecognized remote plugin message: "); ok {
 		line, _, _ = strings.Cut(line, "\n")
 		if line = strings.TrimSpace(line); line != "" {
-			hint += fmt.Sprintf("the plugin wrote %q to standard output before the handshake: a plugin writes nothing there (log with sdk.Logger, which writes to standard error); ", logging.Mask(line))
+			hint += fmt.Sprintf("the plugin wrote %q to standard output before the handshake: a plugin writes nothing there (log with sdk.Logger, which writes to standard error; a plugin built with a current SDK has what it prints to os.Stdout before it serves sent to standard error, so this line came from the file descriptor itself or an older SDK); ", logging.Mask(line))
 		}
 	}
 	if stderr = strings.TrimSpace(stderr); stderr != "" {
 		hint += fmt.Sprintf("its standard error ends with: %s; ", logging.Mask(stderr))
 	}
 	return hint
+}
+
+// lineLog logs each line written to it as a warning of the plugin, with
+// the stream it came from: go-plugin hands it what the plugin writes to
+// os.Stdout or os.Stderr while it serves, outside its logger. A line
+// longer than maxPrintedLine is logged in pieces.
+type lineLog struct {
+	log    hclog.Logger
+	stream string
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+// maxPrintedLine bounds a line lineLog holds before it logs it.
+const maxPrintedLine = 64 << 10
+
+func (w *lineLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	rest := w.buf
+	for {
+		i, next := bytes.IndexByte(rest, '\n'), 0
+		switch {
+		case i >= 0:
+			next = i + 1
+		case len(rest) >= maxPrintedLine:
+			i, next = maxPrintedLine, maxPrintedLine
+		default:
+			w.buf = append(w.buf[:0], rest...)
+			return len(p), nil
+		}
+		if line := strings.TrimRight(string(rest[:i]), "\r"); strings.TrimSpace(line) != "" {
+			w.log.Warn(line, "stream", w.stream)
+		}
+		rest = rest[next:]
+	}
 }
 
 // tail keeps the last max bytes written to it.

@@ -13,6 +13,10 @@ import (
 // what the plugin wrote to standard output before the handshake (it must
 // write nothing there) and its last words on standard error, masked like
 // its logs, so `medgate check-config`, which shows no logs, says why.
+// A line a plugin prints to os.Stdout before it serves goes to its
+// standard error (the SDK keeps os.Stdout off the handshake), so what it
+// writes there afterwards is not lost: go-plugin used to kill the process
+// on reading the line, before it said why it could not start.
 func TestStartFailureSaysWhy(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
@@ -20,9 +24,13 @@ func TestStartFailureSaysWhy(t *testing.T) {
 		want   []string
 		hidden []string
 	}{
-		"prints to stdout": {pkg: "chatty", want: []string{
-			`plugin "chatty"`, `wrote "chatty plugin starting" to standard output before the handshake`, "sdk.Logger",
+		"writes to the stdout descriptor": {pkg: "rawstdout", want: []string{
+			`plugin "rawstdout"`, `wrote "rawstdout plugin starting" to standard output before the handshake`, "sdk.Logger",
 		}},
+		"prints to stdout, then exits with words on stderr": {pkg: "chattydies", want: []string{
+			`plugin "chattydies"`, "chattydies plugin starting",
+			"its standard error ends with", "cannot start: open /etc/chattydies/key.pem: no such file or directory",
+		}, hidden: []string{"s3cr3tvalue123"}},
 		"exits at once": {pkg: "dies", want: []string{
 			`plugin "dies"`, "its standard error ends with", "cannot start: the key file /etc/dies/key.pem is missing",
 		}, hidden: []string{"s3cr3tvalue123"}},

@@ -230,3 +230,63 @@ func TestRefusedReloadReportsHostAndPluginProblems(t *testing.T) {
 		t.Errorf("m-after is not in h2's ledger %s (%v): the plugin lost h2's settings", d2, err)
 	}
 }
+
+// TestRefusedReloadReportsTheLaterCheckToo: a reload whose site settings
+// have problems and whose later check (the daemon's mappings, compiled
+// against the schema documents of the plugins: a vendor's new version
+// that renamed a setting and tightened a schema) fails too is reported
+// with both at once, as `medgate check-config` reports them. The later
+// check used to run only once the settings had none, so an administrator
+// learnt of the mappings only at the next reload. A later check that
+// fails alone is returned as it is.
+func TestRefusedReloadReportsTheLaterCheckToo(t *testing.T) {
+	t.Parallel()
+	path, sum := ledger(t)
+	in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	plugins := map[string]*pluginhost.Instance{"ledger": in}
+	mappingProblem := config.Problem{File: "/nonexistent/medgate.yaml", Path: "transforms", Message: "site h2: ledger.record: $.seq: the target schema no longer has this field"}
+	cases := map[string]struct {
+		h1   map[string]string
+		then func() error
+		want []string // paths of the problems reported, in order
+		err  string   // the error as it is, when it is no config.Problems
+	}{
+		"settings and mappings": {h1: map[string]string{"label": "no ledgerDir"}, then: func() error { return config.Problems{mappingProblem} },
+			want: []string{"sites[0].plugins.ledger.settings.ledgerDir", "transforms"}},
+		"settings and another error": {h1: map[string]string{"label": "no ledgerDir"}, then: func() error { return errors.New("the mappings directory cannot be read") },
+			want: []string{"sites[0].plugins.ledger.settings.ledgerDir", ""}},
+		"mappings alone": {h1: map[string]string{"ledgerDir": t.TempDir()}, then: func() error { return config.Problems{mappingProblem} },
+			want: []string{"transforms"}},
+		"another error alone": {h1: map[string]string{"ledgerDir": t.TempDir()}, then: func() error { return errors.New("the mappings directory cannot be read") },
+			err: "the mappings directory cannot be read"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := ApplyThen(t.Context(), siteCfg(at{"h1", tc.h1}, at{"h2", map[string]string{"ledgerDir": t.TempDir()}}), plugins, quiet, tc.then)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("reload = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			var ps config.Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("reload = %v, want config.Problems", err)
+			}
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.Path)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems at %q, want %q:\n%v", got, tc.want, err)
+			}
+			if slices.Contains(tc.want, "") && !strings.Contains(err.Error(), "the mappings directory cannot be read") {
+				t.Errorf("the report lacks the later check's error:\n%v", err)
+			}
+		})
+	}
+}

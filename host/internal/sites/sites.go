@@ -72,8 +72,12 @@ func StartPlugins(ctx context.Context, cfg *config.Config, running map[string]*p
 // running holding them) before any route or job uses them, and retires
 // each old instance for its new one (pluginhost.Instance.Replace) once all
 // is accepted, or closes the new ones when it is not. It returns
-// config.Problems listing every plugin that could not be launched; the
-// ones launched are closed then and nothing is returned.
+// config.Problems listing every plugin whose new binary could not be
+// launched, each also returned by name with a nil instance, beside the
+// ones launched: the reload is refused then, but the caller checks the
+// rest of the configuration with such a plugin left out (Apply skips the
+// sites of a nil plugin, whose new declaration is unknown) so that the
+// report lists every problem at once, then closes the ones launched.
 func StartReplacements(ctx context.Context, cfg *config.Config, running map[string]*pluginhost.Instance, launch Launch) (map[string]*pluginhost.Instance, error) {
 	fresh := map[string]*pluginhost.Instance{}
 	var problems config.Problems
@@ -93,15 +97,13 @@ func StartReplacements(ctx context.Context, cfg *config.Config, running map[stri
 		in, err := launch(ctx, p, sum)
 		if err != nil {
 			problems = append(problems, cfg.Problem(fmt.Sprintf("plugins[%d]", i), "the new binary of the running plugin %q was not started, the running one keeps serving: %v", p.Name, err))
+			fresh[p.Name] = nil
 			continue
 		}
 		fresh[p.Name] = in
 	}
 	if len(problems) > 0 {
-		for _, in := range fresh {
-			in.Close()
-		}
-		return nil, problems
+		return fresh, problems
 	}
 	return fresh, nil
 }
@@ -145,10 +147,14 @@ func Apply(ctx context.Context, cfg *config.Config, plugins map[string]*pluginho
 }
 
 // ApplyThen is Apply with one more check, then, run once every plugin has
-// accepted its settings and before any site is forgotten: what depends on
-// the plugins' new configuration (the daemon compiles the mappings with
-// the schema documents Configure returned). If then fails, the plugins
-// are restored as when Configure refuses, and its error is returned.
+// been configured and before any site is forgotten: what depends on the
+// plugins' new configuration (the daemon compiles the mappings with the
+// schema documents Configure returned). It runs even when settings had
+// problems, so that the report lists its problems with theirs (a site
+// whose settings were refused has the schema documents of before, or
+// those its plugin declares). If then fails, the plugins are restored as
+// when Configure refuses, and its error is returned (its config.Problems
+// after the settings' problems, when there are both).
 func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*pluginhost.Instance, log *slog.Logger, then func() error) (*pipeline.Routes, []scheduler.Job, error) {
 	routes := &pipeline.Routes{Sites: map[string]map[string]*pipeline.Target{}, Disabled: map[string]map[string]bool{}}
 	type step struct {
@@ -173,7 +179,7 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			path := fmt.Sprintf("sites[%d].plugins.%s", i, name)
 			in := plugins[name]
 			if in == nil {
-				continue // reported by config.check
+				continue // reported by config.check, or its new binary did not launch (StartReplacements)
 			}
 			if !sp.IsEnabled() {
 				routes.Disabled[s.Code][name] = true
@@ -229,12 +235,25 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			jobs = append(jobs, job(st.in, st.site, j, log))
 		}
 	}
-	var err error = problems
-	if len(problems) == 0 {
-		err = nil
-		if then != nil {
-			err = then()
+	// The later check runs even when the settings had problems, as
+	// `medgate check-config` runs it, so the report holds its problems
+	// too (a vendor's new version that renamed a setting and tightened a
+	// schema a site's mapping uses): an administrator fixes everything in
+	// one round. Alone, its error is returned as it is.
+	var err error
+	if then != nil {
+		err = then()
+	}
+	if len(problems) > 0 {
+		var ps config.Problems
+		switch {
+		case err == nil:
+		case errors.As(err, &ps):
+			problems = append(problems, ps...)
+		default:
+			problems = append(problems, config.Problem{File: cfg.File, Message: err.Error()})
 		}
+		err = problems
 	}
 	if err != nil {
 		// Undo in reverse order, so a site configured twice ends as it began.

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/hashicorp/go-plugin"
 
@@ -31,6 +32,10 @@ func (echo) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, er
 }
 
 func main() {
+	// go-plugin's Serve writes the handshake to os.Stdout, which the SDK
+	// this test plugin is built with points at standard error until its
+	// own Serve: a plugin built with an older SDK had it as it started.
+	os.Stdout = os.NewFile(1, "/dev/stdout")
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{wire.V1: {wire.PluginName: wire.PluginServer(echo{}, wire.V1)}},
