@@ -50,3 +50,22 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMarshalEnvelope: the JSON body of a sealed GYD051-sized
+// envelope written from its members (SealJSON's last step, no crypto).
+func BenchmarkMarshalEnvelope(b *testing.B) {
+	ours, _ := testKeys(b)
+	o := Defaults()
+	m, ct, release, err := seal(o, ours, testEnv(), businessJSON(300), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct = append([]byte(nil), ct...)
+	release()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := marshalEnvelope(o, m, ct); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -105,9 +105,9 @@ func SealJSON(opts Options, keys Keys, env map[string]string, business []byte) (
 
 // marshalEnvelope writes the members of a sealed envelope (all strings) as
 // a JSON object in key order. The key, data and sign members are base64 or
-// hex text, which JSON carries unescaped; the others go through
-// encoding/json. When ct is not nil, the data member is ct, encoded here
-// straight into the body.
+// hex text, which JSON carries unescaped; the others are written as
+// json.Marshal writes them (appendJSONString). When ct is not nil, the
+// data member is ct, encoded here straight into the body.
 func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) {
 	f := opts.Fields
 	keys := make([]string, 0, len(m)+1)
@@ -128,11 +128,10 @@ func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		kj, err := json.Marshal(k)
-		if err != nil {
+		var err error
+		if b, err = appendJSONString(b, k); err != nil {
 			return nil, fmt.Errorf("smenvelope: seal: encode field name: %w", err)
 		}
-		b = append(b, kj...)
 		b = append(b, ':')
 		if ct != nil && k == f.Data {
 			b = append(b, '"')
@@ -150,13 +149,33 @@ func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) 
 			b = append(b, '"')
 			continue
 		}
-		vj, err := json.Marshal(s)
-		if err != nil {
+		if b, err = appendJSONString(b, s); err != nil {
 			return nil, fmt.Errorf("smenvelope: seal: encode field %q: %w", k, err)
 		}
-		b = append(b, vj...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes a string. Text that
+// JSON carries as it is (printable ASCII without ", \ or the <, > and &
+// that json.Marshal escapes: names, codes, serials, times) is copied
+// straight; anything else goes through json.Marshal.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"'), nil
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
 }
 
 // seal is Seal. With dataText false and a signature over the plaintext,
