@@ -69,3 +69,17 @@ func BenchmarkMarshalEnvelope(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseEnvelope: the members of a sealed 1 KiB envelope read
+// from its JSON body (Open's first step, no crypto).
+func BenchmarkParseEnvelope(b *testing.B) {
+	ours, _ := testKeys(b)
+	body := sealJSON(b, Defaults(), ours, testEnv(), businessJSON(1<<10))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseEnvelope(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -422,19 +422,21 @@ func parseEnvelope(b []byte) (map[string]any, error) {
 // (UseNumber, the last of duplicate names wins); for anything else
 // (escapes, invalid UTF-8, nested values, any syntax error) it returns
 // false and encoding/json decides. encoding/json would scan the data member
-// (most of the body) twice and unquote it into a third copy.
+// (most of the body) twice and unquote it into a third copy. Every name
+// and string of the result is a part of one copy of b.
 func parseFlatObject(b []byte) (map[string]any, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
+	text := string(b)
 	env := make(map[string]any, 12)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return env, skipSpace(b, i+1) == len(b)
 	}
 	for {
-		k, j, ok := plainString(b, i)
+		k, j, ok := plainString(b, text, i)
 		if !ok {
 			return nil, false
 		}
@@ -449,7 +451,7 @@ func parseFlatObject(b []byte) (map[string]any, bool) {
 		var v any
 		switch c := b[i]; {
 		case c == '"':
-			s, j, ok := plainString(b, i)
+			s, j, ok := plainString(b, text, i)
 			if !ok {
 				return nil, false
 			}
@@ -459,7 +461,7 @@ func parseFlatObject(b []byte) (map[string]any, bool) {
 			if !ok {
 				return nil, false
 			}
-			v, i = json.Number(b[i:j]), j
+			v, i = json.Number(text[i:j]), j
 		case bytes.HasPrefix(b[i:], []byte("true")):
 			v, i = true, i+4
 		case bytes.HasPrefix(b[i:], []byte("false")):
@@ -493,9 +495,9 @@ func skipSpace(b []byte, i int) int {
 }
 
 // plainString reads the JSON string at b[i] when it has no escapes and no
-// control characters and is valid UTF-8, and returns it and the index after
-// its closing quote.
-func plainString(b []byte, i int) (string, int, bool) {
+// control characters and is valid UTF-8, and returns it (a part of text,
+// which is b as a string) and the index after its closing quote.
+func plainString(b []byte, text string, i int) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
@@ -528,7 +530,7 @@ func plainString(b []byte, i int) (string, int, bool) {
 	if !ascii && !utf8.Valid(s) {
 		return "", 0, false // encoding/json replaces invalid bytes with U+FFFD
 	}
-	return string(s), start + n + 1, true
+	return text[start : start+n], start + n + 1, true
 }
 
 // jsonErrorWithoutContent keeps the position of a JSON error but drops quoted input.
