@@ -50,3 +50,36 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMarshalEnvelope: the JSON body of a sealed GYD051-sized
+// envelope written from its members (SealJSON's last step, no crypto).
+func BenchmarkMarshalEnvelope(b *testing.B) {
+	ours, _ := testKeys(b)
+	o := Defaults()
+	m, ct, release, err := seal(o, ours, testEnv(), businessJSON(300), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct = append([]byte(nil), ct...)
+	release()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := marshalEnvelope(o, m, ct); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseEnvelope: the members of a sealed 1 KiB envelope read
+// from its JSON body (Open's first step, no crypto).
+func BenchmarkParseEnvelope(b *testing.B) {
+	ours, _ := testKeys(b)
+	body := sealJSON(b, Defaults(), ours, testEnv(), businessJSON(1<<10))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseEnvelope(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -105,9 +105,9 @@ func SealJSON(opts Options, keys Keys, env map[string]string, business []byte) (
 
 // marshalEnvelope writes the members of a sealed envelope (all strings) as
 // a JSON object in key order. The key, data and sign members are base64 or
-// hex text, which JSON carries unescaped; the others go through
-// encoding/json. When ct is not nil, the data member is ct, encoded here
-// straight into the body.
+// hex text, which JSON carries unescaped; the others are written as
+// json.Marshal writes them (appendJSONString). When ct is not nil, the
+// data member is ct, encoded here straight into the body.
 func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) {
 	f := opts.Fields
 	keys := make([]string, 0, len(m)+1)
@@ -128,11 +128,10 @@ func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		kj, err := json.Marshal(k)
-		if err != nil {
+		var err error
+		if b, err = appendJSONString(b, k); err != nil {
 			return nil, fmt.Errorf("smenvelope: seal: encode field name: %w", err)
 		}
-		b = append(b, kj...)
 		b = append(b, ':')
 		if ct != nil && k == f.Data {
 			b = append(b, '"')
@@ -150,13 +149,33 @@ func marshalEnvelope(opts Options, m map[string]any, ct []byte) ([]byte, error) 
 			b = append(b, '"')
 			continue
 		}
-		vj, err := json.Marshal(s)
-		if err != nil {
+		if b, err = appendJSONString(b, s); err != nil {
 			return nil, fmt.Errorf("smenvelope: seal: encode field %q: %w", k, err)
 		}
-		b = append(b, vj...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes a string. Text that
+// JSON carries as it is (printable ASCII without ", \ or the <, > and &
+// that json.Marshal escapes: names, codes, serials, times) is copied
+// straight; anything else goes through json.Marshal.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"'), nil
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
 }
 
 // seal is Seal. With dataText false and a signature over the plaintext,
@@ -403,19 +422,21 @@ func parseEnvelope(b []byte) (map[string]any, error) {
 // (UseNumber, the last of duplicate names wins); for anything else
 // (escapes, invalid UTF-8, nested values, any syntax error) it returns
 // false and encoding/json decides. encoding/json would scan the data member
-// (most of the body) twice and unquote it into a third copy.
+// (most of the body) twice and unquote it into a third copy. Every name
+// and string of the result is a part of one copy of b.
 func parseFlatObject(b []byte) (map[string]any, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
+	text := string(b)
 	env := make(map[string]any, 12)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return env, skipSpace(b, i+1) == len(b)
 	}
 	for {
-		k, j, ok := plainString(b, i)
+		k, j, ok := plainString(b, text, i)
 		if !ok {
 			return nil, false
 		}
@@ -430,7 +451,7 @@ func parseFlatObject(b []byte) (map[string]any, bool) {
 		var v any
 		switch c := b[i]; {
 		case c == '"':
-			s, j, ok := plainString(b, i)
+			s, j, ok := plainString(b, text, i)
 			if !ok {
 				return nil, false
 			}
@@ -440,7 +461,7 @@ func parseFlatObject(b []byte) (map[string]any, bool) {
 			if !ok {
 				return nil, false
 			}
-			v, i = json.Number(b[i:j]), j
+			v, i = json.Number(text[i:j]), j
 		case bytes.HasPrefix(b[i:], []byte("true")):
 			v, i = true, i+4
 		case bytes.HasPrefix(b[i:], []byte("false")):
@@ -474,9 +495,9 @@ func skipSpace(b []byte, i int) int {
 }
 
 // plainString reads the JSON string at b[i] when it has no escapes and no
-// control characters and is valid UTF-8, and returns it and the index after
-// its closing quote.
-func plainString(b []byte, i int) (string, int, bool) {
+// control characters and is valid UTF-8, and returns it (a part of text,
+// which is b as a string) and the index after its closing quote.
+func plainString(b []byte, text string, i int) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
@@ -509,7 +530,7 @@ func plainString(b []byte, i int) (string, int, bool) {
 	if !ascii && !utf8.Valid(s) {
 		return "", 0, false // encoding/json replaces invalid bytes with U+FFFD
 	}
-	return string(s), start + n + 1, true
+	return text[start : start+n], start + n + 1, true
 }
 
 // jsonErrorWithoutContent keeps the position of a JSON error but drops quoted input.

@@ -165,6 +165,9 @@ func (e *Envelope) PayloadBytes() []byte {
 // Occurred returns OccurredAt as a time, or the zero time when it is empty
 // or not an RFC 3339 time.
 func (e *Envelope) Occurred() time.Time {
+	if e.OccurredAt == "" {
+		return time.Time{} // time.Parse would build an error to drop
+	}
 	t, _ := time.Parse(time.RFC3339Nano, e.OccurredAt)
 	return t
 }

@@ -69,7 +69,7 @@ func (s *sqlStore) RecordFinished(ctx context.Context, m Message, journal ...Exc
 		}
 		// The calls were made either way: their entries are kept.
 		for _, r := range rows {
-			if _, err := s.insertExchange(ctx, q, r); err != nil {
+			if err := s.journalExchange(ctx, q, r); err != nil {
 				return fmt.Errorf("journal entry (code %q, serial %q): %w", r.e.Code, r.e.Serial, err)
 			}
 		}

@@ -230,11 +230,13 @@ func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
 	out = append(out, magic...)
 	out = append(out, byte(len(s.current)))
 	out = append(out, s.current...)
-	nonce := make([]byte, aead.NonceSize())
+	// The nonce is drawn straight into its place in out.
+	n := len(out)
+	out = out[:n+aead.NonceSize()]
+	nonce := out[n:]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	out = append(out, nonce...)
 	return aead.Seal(out, nonce, plain, []byte(aad)), nil
 }
 
@@ -378,9 +380,15 @@ func sealerFrom(opts []Option) (*sealer, error) {
 	return s, err
 }
 
-// aad joins the parts that identify where a value is stored.
+// aad joins the parts that identify where a value is stored, each ended
+// by a NUL byte.
 func aad(parts ...string) string {
-	var b bytes.Buffer
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
 	for _, p := range parts {
 		b.WriteString(p)
 		b.WriteByte(0)

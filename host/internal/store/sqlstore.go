@@ -366,6 +366,12 @@ const (
 	sqlInsertExchange = `INSERT INTO exchanges
 		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at, seal_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// sqlJournalExchange is sqlInsertExchange for a caller that does not
+	// need the entry's id (the entries written with an outcome): no row
+	// comes back to read.
+	sqlJournalExchange = `INSERT INTO exchanges
+		(message_id, plugin, site, system, code, serial, request, response, status, error, duration_ms, at, seal_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlStatePut = `INSERT INTO plugin_state (ns, key, value, version, updated_at)
 		VALUES (?, ?, ?, 1, ?)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
@@ -384,7 +390,7 @@ const (
 
 // groupStmts are the statements prepared for write.
 var groupStmts = []string{sqlInsertMessage, sqlInsertRequest, sqlGetMessage, sqlAddAttempt, sqlMessageStatus, sqlFinishMessage,
-	sqlInsertExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence, sqlReserveSequence}
+	sqlInsertExchange, sqlJournalExchange, sqlStatePut, sqlStateCreate, sqlStateCAS, sqlStateDelete, sqlNextSequence, sqlReserveSequence}
 
 // BeginMessage implements [Store.BeginMessage].
 func (s *sqlStore) BeginMessage(ctx context.Context, m Message) (*Message, bool, error) {
@@ -580,7 +586,7 @@ func (s *sqlStore) FinishMessage(ctx context.Context, id, outcome string, reply 
 				return ErrNotFound // roll the journal entries back too
 			}
 			for _, r := range rows {
-				if _, err := s.insertExchange(ctx, q, r); err != nil {
+				if err := s.journalExchange(ctx, q, r); err != nil {
 					return fmt.Errorf("journal entry (code %q, serial %q): %w", r.e.Code, r.e.Serial, err)
 				}
 			}
@@ -933,6 +939,16 @@ func (s *sqlStore) insertExchange(ctx context.Context, q querier, r exchangeRow)
 		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(r.request), nullBytes(r.response),
 		e.Status, e.Error, e.DurationMS, s.d.encodeTime(r.at), nullString(r.sealID)).Scan(&id)
 	return id, err
+}
+
+// journalExchange is insertExchange without the id: for the entries
+// written with their message's outcome, which no one asks the id of.
+func (s *sqlStore) journalExchange(ctx context.Context, q querier, r exchangeRow) error {
+	e := r.e
+	_, err := s.execOn(ctx, q, sqlJournalExchange,
+		e.MessageID, e.Plugin, e.Site, e.System, e.Code, e.Serial, nullBytes(r.request), nullBytes(r.response),
+		e.Status, e.Error, e.DurationMS, s.d.encodeTime(r.at), nullString(r.sealID))
+	return err
 }
 
 // ListExchanges implements [Store.ListExchanges]. From is inclusive and To

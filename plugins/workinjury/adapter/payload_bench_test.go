@@ -116,3 +116,17 @@ func reportCPU(b *testing.B) func() {
 		b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	}
 }
+
+// BenchmarkDecodeGYD051: the payload of a filing verification (GYD051),
+// a few members, decoded as Handle does for every query.
+//
+//	go test ./plugins/workinjury/adapter -run '^$' -bench DecodeGYD051 -benchmem
+func BenchmarkDecodeGYD051(b *testing.B) {
+	p := []byte(`{"aac002":"350203199001011234","aac003":"张三","akb020":"H35020000001","visit_date":"2026-12-05"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ds := decodeObject(p); ds.HasError() {
+			b.Fatal(ds)
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package smenvelope
+
+// raceEnabled: the race detector is on; it changes what allocates.
+const raceEnabled = false
