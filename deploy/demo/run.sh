@@ -26,5 +26,5 @@ until grep -q "^simulators ready\|^no simulators" data/sim/medgate-sim.log 2>/de
   fi
   sleep 0.1
 done
-sed 's/^/  /' data/sim/medgate-sim.log
+grep '^simulator' data/sim/medgate-sim.log | sed 's/^/  /'   # the rest of their log stays in the file
 "$bin/medgate" run -config "$config"
