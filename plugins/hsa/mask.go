@@ -32,13 +32,71 @@ func MaskID(s string) string {
 	return string(r[:3]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-4:])
 }
 
-// longNumber matches runs that look like ID card or phone numbers.
-var longNumber = regexp.MustCompile(`\d{10,17}[\dXx]`)
+// digitRun is a maximal run of digits, with the X a resident ID number may
+// end in. Runs are taken whole: a run longer than any personal number (the
+// self-pay msgid's 29 digits after the institution code's letter) is an
+// operational identifier, not an ID number with digits around it.
+var digitRun = regexp.MustCompile(`\d+[Xx]?`)
 
-// MaskText masks ID-card and phone-like numbers inside free text (error
-// messages from the platform) before it is logged, and the names, social
+// oldIDDate is the birth date yymmdd of a 15-digit resident ID number.
+var oldIDDate = regexp.MustCompile(`^\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}$`)
+
+// personalNumber tells whether a run of digits is a personal number: a
+// resident ID number (18 characters whose GB 11643 check character is
+// right, or the old 15 digits with a birth date), a mainland mobile
+// number (11 digits 13–19, or 13 with the country code 86) or a
+// fixed-line number with its area code (11 or 12 digits starting 0).
+// Other runs (msgids, institution codes, visit numbers, amounts) are not.
+func personalNumber(s string) bool {
+	switch n := len(s); {
+	case n == 18:
+		return idCheckOK(s)
+	case n == 15:
+		return oldIDDate.MatchString(s)
+	case n == 11 && s[0] == '1' && s[1] >= '3':
+		return true
+	case n == 13 && strings.HasPrefix(s, "861") && s[3] >= '3':
+		return true
+	case (n == 11 || n == 12) && s[0] == '0':
+		return true
+	}
+	return false
+}
+
+// idCheckOK tells whether an 18-character resident ID number has the
+// check character GB 11643 gives its first 17 digits.
+func idCheckOK(s string) bool {
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		sum += int(s[i]-'0') * w
+	}
+	return strings.EqualFold(s[17:], string("10X98765432"[sum%11]))
+}
+
+// MaskText masks personal numbers inside free text (error messages from
+// the platform) before it is logged or put into a reply's detail: resident
+// ID numbers, mobile and fixed-line phone numbers (personalNumber), also
+// glued to Latin letters, and, through pii.Text, ID numbers whose check
+// character is wrong but whose birth date reads, and the names, social
 // security card numbers and birth dates such text quotes after their
-// labels (患者张三丰, 社保卡号…, 出生日期…; pii.Text).
+// labels (患者张三丰, 社保卡号…, 出生日期…). Operational identifiers an
+// operator looks calls up by (msgid, institution code, visit number) stay
+// readable.
 func MaskText(s string) string {
-	return pii.Text(longNumber.ReplaceAllStringFunc(s, MaskID))
+	return pii.Text(digitRun.ReplaceAllStringFunc(s, func(run string) string {
+		switch last := len(run) - 1; {
+		case personalNumber(run):
+			return MaskID(run)
+		case run[last] == 'X' || run[last] == 'x':
+			// A number glued to a word that starts with x: 13812345678xyz.
+			if personalNumber(run[:last]) {
+				return MaskID(run[:last]) + run[last:]
+			}
+		}
+		return run
+	}))
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -133,6 +134,7 @@ func TestDemoStateUnderData(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	checkREADMEBanner(t, strings.NewReplacer(kafkaAddr, "127.0.0.1:9092", httpAddr, "127.0.0.1:8080").Replace(out.String()))
 	today := time.Now().Format("2006-01-02")
 	code, body := postMessage(t, base, `{"id":"demo-state-export","site":"demo","type":"tracecode.export","payload":{"from":"`+today+`"}}`)
 	if code != http.StatusOK || !strings.Contains(body, `"artifact"`) {
@@ -148,6 +150,46 @@ func TestDemoStateUnderData(t *testing.T) {
 	}
 	if len(outside) > 0 {
 		t.Errorf("medgate on the demo configuration wrote outside data/ (the README: its state lives in data/, which `make clean` removes): %q", outside)
+	}
+}
+
+// checkREADMEBanner checks what medgate printed on the demo
+// configuration (out, with the demo's own addresses) against what the
+// README's "The two commands" shows `make run` printing: every line of it
+// that medgate prints is printed so, the version and the process id
+// aside. (The simulators' lines before it are run.sh's;
+// TestDemoRunWaitsForSimulators in test/hygiene checks those.)
+func checkREADMEBanner(t *testing.T, out string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## The two commands\n")
+	if !ok {
+		t.Fatal(`README.md has no section "## The two commands"`)
+	}
+	_, block, ok := strings.Cut(section, "\n```\n")
+	if !ok {
+		t.Fatal(`README "The two commands": no block with what make run prints`)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	printed := strings.Split(out, "\n")
+	n := 0
+	for _, line := range strings.Split(strings.TrimRight(block, "\n"), "\n") {
+		if strings.HasPrefix(line, "  simulator") {
+			continue
+		}
+		n++
+		re := regexp.QuoteMeta(line)
+		re = strings.Replace(re, "medgate 64bd78f is running", `medgate \S+ is running`, 1)
+		re = strings.Replace(re, "<pid>", `\d+`, 1)
+		if !slices.ContainsFunc(printed, regexp.MustCompile("^"+re+"$").MatchString) {
+			t.Errorf("README \"The two commands\" shows make run printing\n%s\nbut medgate on the demo configuration prints no such line:\n%s", line, out)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("README \"The two commands\": %d lines of medgate's banner; has its form changed?", n)
 	}
 }
 

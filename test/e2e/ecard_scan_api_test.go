@@ -2,16 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/test/harness"
 )
@@ -145,7 +148,8 @@ func matchDocumented(path string, doc, got any) []string {
 // TestScanAPIDocumented sends the scan calls of the README's "Scan at the
 // counter" section exactly as written there (method, path, headers, body)
 // to a medgate whose demo site has the e-card plugin (temporary cards
-// start with 9, 99000123 linked to an e-card), and checks the HTTP status
+// start with 9), after the README's "Try the demo" commands that register
+// the demo patient and link 99000123 to the card, and checks the HTTP status
 // and every documented field of each reply: the JSON scan, a refusal that
 // says what the text is, and the HL7 v2 QBP^Q22 query mapped by the demo
 // site's mapping.
@@ -160,28 +164,11 @@ func TestScanAPIDocumented(t *testing.T) {
 		c.Sites[0]["code"] = "demo"
 	})
 	base := "http://" + mg.HTTPAddr
-	send := func(body string) (int, []byte) {
-		resp, err := http.Post(base+"/v1/messages", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
-	// The demo platform's own JSON for a registration (mapped by
-	// transforms/mappings/demo/json/ecard.register.yaml), then the link the
-	// README's first call relies on.
-	code, b := send(`{"id":"doc-reg","site":"demo","type":"ecard.register","payload":{"person":{"name":"张三丰",
-		"document":{"type":"resident-id","number":"11010519491231002X"},"mobile":"13812345678"}}}`)
-	var reg harness.Reply
-	var card struct{ CardNo string }
-	if code != 200 || json.Unmarshal(b, &reg) != nil || json.Unmarshal(reg.Payload, &card) != nil || card.CardNo == "" {
-		t.Fatalf("register: %d %s", code, b)
-	}
-	if code, b := send(`{"id":"doc-link","site":"demo","type":"ecard.link","payload":{"cardNo":"` + card.CardNo + `","tempCardNo":"99000123"}}`); code != 200 {
-		t.Fatalf("link: %d %s", code, b)
-	}
+	// The README's "Try the demo" registers the demo patient and links
+	// the temporary card 99000123 that the scan section's first call
+	// reads: those commands run here as written (against this medgate),
+	// so the section holds every step a reader needs before it.
+	cardNo := runREADMEDemoCard(t, mg.HTTPAddr)
 
 	for i, c := range calls {
 		req, err := http.NewRequest(c.method, base+c.path, bytes.NewReader([]byte(c.body)))
@@ -207,10 +194,50 @@ func TestScanAPIDocumented(t *testing.T) {
 		for _, d := range matchDocumented("$", c.reply, reply) {
 			t.Errorf("README call %d: %s", i+1, d)
 		}
-		if i == 0 && !strings.Contains(string(got), `"cardNo":"`+card.CardNo+`"`) {
-			t.Errorf("README call 1: the reply does not name the linked card %s: %s", card.CardNo, got)
+		if i == 0 && !strings.Contains(string(got), `"cardNo":"`+cardNo+`"`) {
+			t.Errorf("README call 1: the reply does not name the card %s that \"Try the demo\" registered and linked: %s", cardNo, got)
 		}
 	}
+}
+
+// runREADMEDemoCard runs the shell lines of the README's "Try the demo"
+// from the e-card registration (card=$(curl …)) up to the QR code
+// request, with bash, curl and jq, against the ingress at addr, and
+// returns the card number the registration gave.
+func runREADMEDemoCard(t *testing.T, addr string) string {
+	t.Helper()
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's demo commands need %s: %v", tool, err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Try the demo\n")
+	if !ok {
+		t.Fatal(`README.md has no section "## Try the demo"`)
+	}
+	start := strings.Index(section, "card=$(curl")
+	end := strings.Index(section, `\"type\":\"ecard.qrcode\"`)
+	if start < 0 || end < start {
+		t.Fatal(`README "Try the demo": no e-card registration (card=$(curl …)) before the QR code request`)
+	}
+	end = strings.LastIndex(section[:end], "\n")
+	script := strings.ReplaceAll(section[start:end], "localhost:8080", addr) + "\nprintf '\\n%s\\n' \"$card\"\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("README \"Try the demo\", the registration and what follows it up to the QR code: %v\n%s\n%s", err, script, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	cardNo := lines[len(lines)-1]
+	if !regexp.MustCompile(`^\d{15}$`).MatchString(cardNo) {
+		t.Fatalf("README \"Try the demo\": $card is %q after the registration, want a card number:\n%s", cardNo, out)
+	}
+	return cardNo
 }
 
 // TestMatchDocumented: the comparison TestScanAPIDocumented relies on

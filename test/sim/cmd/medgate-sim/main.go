@@ -113,6 +113,10 @@ func run() error {
 	}
 	if len(servers) == 0 {
 		fmt.Println("no simulators registered")
+	} else {
+		// deploy/demo/run.sh starts medgate on this line: every simulator
+		// listens and has written its keys and tokens.
+		fmt.Println("simulators ready")
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
