@@ -261,6 +261,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: "the record changed concurrently too often", Detail: "the message is retried"}}}, nil
 	}
+	if errors.Is(err, errDocChanged) {
+		return sdk.Wait(sdk.Diagnostic{Rule: "state", Summary: err.Error(),
+			Detail: "the message is retried and reads the document as it is now; nothing of the version it began to read is kept"}), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Type, err)
 	}
