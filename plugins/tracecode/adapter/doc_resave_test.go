@@ -187,6 +187,85 @@ func describe(rows []string) string {
 	return strings.Join(parts, ", ")
 }
 
+// TestExportSeesAMovedDocumentOnce: a document whose date moves while an
+// export reads the days is stored anew on its new day. Moved to a day the
+// export had still to read, after it had listed the document, it was
+// listed twice; moved back to a day the export had read, it was listed
+// not at all (its old record removed before the export got there).
+func TestExportSeesAMovedDocumentOnce(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		from, to string // the document's date before and after
+		at       string // the read the move runs before
+	}{
+		"ahead, after the export listed it":  {from: "2026-11-24", to: "2026-11-26", at: "count/doc/20261126"},
+		"back, before the export got to it":  {from: "2026-11-26", to: "2026-11-24", at: "count/doc/20261126"},
+		"ahead, before the export got to it": {from: "2026-11-24", to: "2026-11-26", at: "count/doc/20261124"},
+		"back, as the export reads it":       {from: "2026-11-26", to: "2026-11-24", at: "docidx/up/RK-M1"},
+		"back, with the export in between":   {from: "2026-11-26", to: "2026-11-24", at: "count/doc/20261125"},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var hh *readHookHost
+			e := newEnvOn(t, nil, func(m *sdktest.MemoryHost) sdkhost.HostServer {
+				hh = &readHookHost{MemoryHost: m}
+				return hh
+			})
+			doc := func(day string, codes ...string) map[string]any {
+				b := bill("RK-M1", "102", line(1, strconv.Itoa(len(codes)), codes...))
+				b["billTime"] = day + " 09:30:00"
+				return b
+			}
+			// Another document on each day, so that every day is read.
+			for i, day := range []string{"2026-11-24", "2026-11-25", "2026-11-26"} {
+				b := doc(day, drugCode("8100003", 500+i))
+				b["billNo"] = "RK-O" + strconv.Itoa(i)
+				must[uploadReply](t, e.send(adapter.OpStockInUpload, b), sdk.StatusOK)
+			}
+			e.sim.Fail("upload", tracecode.FailHTTP500, 1)
+			if r := e.send(adapter.OpStockInUpload, doc(tc.from, drugCode("8100001", 1))); r.Status == sdk.StatusOK {
+				t.Fatalf("the first upload was to fail: %s", r.Payload)
+			}
+			hh.arm(tc.at, 0, func() {
+				must[uploadReply](t, e.send(adapter.OpStockInUpload, doc(tc.to, drugCode("8100001", 2))), sdk.StatusOK)
+			})
+			rows := exportSheets(t, e, "2026-11-24", "2026-11-26", "bills")["出入库数据"]
+			if !hh.ran.Load() {
+				t.Fatalf("the document did not move during the export: the test does not test")
+			}
+			n, others := 0, 0
+			for _, row := range rows {
+				switch {
+				case row[2] == "RK-M1":
+					n++
+				case strings.HasPrefix(row[2], "RK-O"):
+					others++
+				}
+			}
+			if n != 1 {
+				t.Errorf("the moved document RK-M1 is listed %d times, want once", n)
+			}
+			if others != 3 {
+				t.Errorf("%d other documents listed, want 3", others)
+			}
+			// Once its date moved, an export of the old day alone does not
+			// list it, and one of the new day does.
+			for day, want := range map[string]int{tc.from: 0, tc.to: 1} {
+				n := 0
+				for _, row := range exportSheets(t, e, day, day, "bills", "codes")["出入库数据"] {
+					if row[2] == "RK-M1" {
+						n++
+					}
+				}
+				if n != want {
+					t.Errorf("an export of %s lists RK-M1 %d times, want %d", day, n, want)
+				}
+			}
+		})
+	}
+}
+
 // TestStockOutAgainWithOtherContentRefusedPutsCodesBack: a stock-out sent
 // again under its number with other content replaces the stored document
 // (its codes a new version) before it is sent. Refused then, it puts back

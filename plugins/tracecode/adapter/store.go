@@ -19,6 +19,8 @@ import (
 //
 //	count/<kind>/<yyyymmdd>              last index of a daily log
 //	log/<kind>/<yyyymmdd>/<%08d index>   one record; kind token | doc | mi
+//	                                     (a moved document's old record
+//	                                     forwards: movedTo, saveDoc)
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
 //	codes/<source>/<docNo>[/<supplier>]/;<version>/<%05d chunk>  up to
 //	                                     chunkSize code rows of one version
@@ -247,6 +249,11 @@ type docRecord struct {
 	// (codes/…/;<version>/<%05d>, saveDoc); empty in records stored
 	// before versions, whose chunks are codes/…/<%05d>.
 	CodesVersion string `json:"codesVersion,omitempty"`
+	// MovedTo is set on the forwarding record left at a document's old
+	// log key when its date moved: the log key it moved to. A forwarding
+	// record is never indexed; an export that meets it looks the document
+	// up (docs).
+	MovedTo string `json:"movedTo,omitempty"`
 }
 
 // scope is the part of a scoped document's keys after its number.
@@ -393,11 +400,14 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 // the one whose chunks are removed), and the old version's chunks are
 // removed only then. A reader sees the whole version its record names, or
 // finds a chunk gone and is told the document changed (readChunks), never
-// the chunks of two versions.
+// the chunks of two versions. A record moved to another day leaves a
+// forwarding record (movedTo) where it was, so that an export that read
+// the new day already finds the document at the old place (docs).
 func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
 	rec.CodesVersion = newCodesVersion()
+	rec.MovedTo = ""
 	for i := 0; i < rec.Chunks; i++ {
 		end := min((i+1)*chunkSize, len(rows))
 		b, err := json.Marshal(rows[i*chunkSize : end])
@@ -414,8 +424,10 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 	}
 	wantDay := "log/" + kindDoc + "/" + day.Format(dayLayout) + "/"
 	if key != "" && strings.HasPrefix(key, wantDay) {
-		replaced, err := casReplace(ctx, h, key, b)
+		replaced, err := casReplace(ctx, h, key, b, func(old []byte) error { return notMoved(old, rec.DocNo, key) })
 		if err != nil {
+			// The codes written for this version are named by no record.
+			_ = removeChunks(context.WithoutCancel(ctx), h, b)
 			return "", fmt.Errorf("store %s: %w", rec.DocNo, err)
 		}
 		return key, removeChunks(ctx, h, replaced)
@@ -425,7 +437,7 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 		return "", err
 	}
 	ref, _ := json.Marshal(docRef{Key: newKey})
-	replacedRef, err := casReplace(ctx, h, rec.indexKey(), ref)
+	replacedRef, err := casReplace(ctx, h, rec.indexKey(), ref, nil)
 	if err != nil {
 		return "", fmt.Errorf("index %s: %w", rec.DocNo, err)
 	}
@@ -439,8 +451,8 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 	if oldKey == "" || oldKey == newKey {
 		return newKey, nil
 	}
-	// The record at the old place is no longer indexed: it goes, and its
-	// codes with it.
+	// The record at the old place is no longer indexed: it becomes a
+	// forwarding record, and its codes go.
 	e, err := h.Get(ctx, oldKey)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
@@ -448,15 +460,22 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 	case err != nil:
 		return "", fmt.Errorf("read the moved record %s: %w", oldKey, err)
 	}
-	if err := h.Delete(ctx, oldKey); err != nil {
-		return "", fmt.Errorf("remove the moved record %s: %w", oldKey, err)
+	stub := docRecord{DocNo: rec.DocNo, Source: rec.Source, Direction: rec.Direction, BillTime: rec.BillTime, FromOrgCode: rec.FromOrgCode,
+		Scoped: rec.Scoped, Status: rec.Status, MovedTo: newKey, Lines: []docLine{}}
+	sb, err := json.Marshal(&stub)
+	if err != nil {
+		return "", err
+	}
+	if _, err := h.Put(ctx, oldKey, sb); err != nil {
+		return "", fmt.Errorf("leave a forwarding record at %s for %s, moved to %s: %w", oldKey, rec.DocNo, newKey, err)
 	}
 	return newKey, removeChunks(ctx, h, e.Value)
 }
 
 // casReplace writes value at key with compare-and-set on the entry it
-// replaces and returns that entry's value (nil: there was none).
-func casReplace(ctx context.Context, h sdk.Host, key string, value []byte) ([]byte, error) {
+// replaces and returns that entry's value (nil: there was none). guard,
+// if not nil, may refuse the entry found.
+func casReplace(ctx context.Context, h sdk.Host, key string, value []byte, guard func(old []byte) error) ([]byte, error) {
 	for range 20 {
 		var old []byte
 		var ver int64
@@ -467,6 +486,11 @@ func casReplace(ctx context.Context, h sdk.Host, key string, value []byte) ([]by
 			return nil, err
 		default:
 			old, ver = e.Value, e.Version
+			if guard != nil {
+				if err := guard(old); err != nil {
+					return nil, err
+				}
+			}
 		}
 		_, err = h.CompareAndSet(ctx, key, ver, value)
 		if errors.Is(err, sdk.ErrConflict) {
@@ -480,6 +504,19 @@ func casReplace(ctx context.Context, h sdk.Host, key string, value []byte) ([]by
 	return nil, errBusy
 }
 
+// notMoved returns errDocChanged when a document record read at key (its
+// JSON) is the forwarding record of a document moved to another day: the
+// key was read before the move, and the message reads the document again.
+func notMoved(value []byte, docNo, key string) error {
+	var r struct {
+		MovedTo string `json:"movedTo"`
+	}
+	if json.Unmarshal(value, &r) == nil && r.MovedTo != "" {
+		return fmt.Errorf("%w: document %s moved from %s to %s (its date changed) while it was handled; it is read again there", errDocChanged, docNo, key, r.MovedTo)
+	}
+	return nil
+}
+
 // removeChunks removes the code chunks of a replaced document record (its
 // JSON; nil or undecodable: nothing to remove).
 func removeChunks(ctx context.Context, h sdk.Host, replaced []byte) error {
@@ -487,7 +524,7 @@ func removeChunks(ctx context.Context, h sdk.Host, replaced []byte) error {
 		return nil
 	}
 	var old docRecord
-	if json.Unmarshal(replaced, &old) != nil {
+	if json.Unmarshal(replaced, &old) != nil || old.MovedTo != "" {
 		return nil
 	}
 	for i := 0; i < old.Chunks; i++ {
@@ -516,6 +553,9 @@ func updateDoc(ctx context.Context, h sdk.Host, key string, fn func(*docRecord))
 		var rec docRecord
 		if err := json.Unmarshal(e.Value, &rec); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		if err := notMoved(e.Value, rec.DocNo, key); err != nil {
+			return err
 		}
 		fn(&rec)
 		b, err := json.Marshal(&rec)
