@@ -309,6 +309,16 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if children != nil {
 		published += "; " + children.summary()
 	}
+	// So are the parents that stock-in listings gave their codes.
+	listed, lds, err := h.recoverListingChildren(ctx, childRecoveryNodes)
+	rds = append(rds, lds...)
+	if err != nil {
+		rds.Error("", "state", "the one-time child index of stock-in listings kept before it stopped",
+			fmt.Sprintf("%v; the next run of %s continues from the last document read", err, JobStockInSync))
+	}
+	if listed != nil {
+		published += "; " + listed.summary()
+	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.
