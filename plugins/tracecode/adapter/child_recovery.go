@@ -156,6 +156,7 @@ func listingChildren(host sdk.Host) childSource {
 func (h *handler) childIndexReady(ctx context.Context, budget int) (bool, sdk.Diagnostics, error) {
 	var all sdk.Diagnostics
 	for _, src := range []childSource{answerChildren(h.req.Host), listingChildren(h.req.Host)} {
+		done := false
 		// A run that finds another run (a concurrent confirmation)
 		// advanced the recovery reads the progress again and goes on from
 		// there: each try advances it, whoever stores the step.
@@ -166,6 +167,7 @@ func (h *handler) childIndexReady(ctx context.Context, budget int) (bool, sdk.Di
 				return false, all, err
 			}
 			if rec.Done {
+				done = true
 				break
 			}
 			got, ds, err := h.recoverChildren(ctx, budget, src)
@@ -173,16 +175,13 @@ func (h *handler) childIndexReady(ctx context.Context, budget int) (bool, sdk.Di
 			if err != nil {
 				return false, all, err
 			}
-			if got != nil && !got.Done {
-				return false, all, nil
+			if got != nil {
+				done = got.Done
+				break
 			}
 		}
-	}
-	for _, src := range []childSource{answerChildren(h.req.Host), listingChildren(h.req.Host)} {
-		var rec childRecovery
-		progress := recoveryProgress{host: h.req.Host, key: src.key, what: src.what}
-		if err := progress.load(ctx, &rec); err != nil || !rec.Done {
-			return false, all, err
+		if !done {
+			return false, all, nil
 		}
 	}
 	return true, all, nil
